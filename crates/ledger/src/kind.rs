@@ -101,3 +101,9 @@ mod tests {
         assert!("section.delete".parse::<Kind>().is_err());
     }
 }
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}

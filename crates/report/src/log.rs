@@ -1,0 +1,389 @@
+//! One report's log: its entries, the report rules checked against each entry's causal past, and
+//! a deterministic order for projection.
+//!
+//! Every rule looks only at the entry's causal past (its ancestors), never at whatever else
+//! happened to arrive first, so all peers accept the same entries whatever the delivery order.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::cmp::Reverse;
+
+use countersign_ledger::{Entry, EntryId, Kind, PublicKey, Role, Roster};
+
+use crate::payload::{Payload, PayloadError, ReportCreate, Status};
+use crate::template::{self, Template};
+
+/// Why an entry breaks a report rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportRuleError {
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error("unknown template {name:?}")]
+    UnknownTemplate { name: String },
+    #[error("template {template} has no section {section:?}")]
+    UnknownSection { section: String, template: String },
+    #[error("section {section} text is empty")]
+    EmptyText { section: String },
+    #[error("the report was finalised by entry {final_entry}; only addenda may follow")]
+    Finalised { final_entry: EntryId },
+    #[error("an addendum needs a final report")]
+    NotFinal,
+    #[error("the report is already final (entry {final_entry})")]
+    AlreadyFinal { final_entry: EntryId },
+    #[error("only an attending may finalise; the author is {role}")]
+    NotAttending { role: String },
+    #[error("version {version} is not in the entry's causal past")]
+    VersionNotInPast { version: EntryId },
+    #[error("entry {version} is not a version of section {section}")]
+    NotAVersionOf { version: EntryId, section: String },
+    #[error("an author cannot co-sign their own section version")]
+    SelfCosign,
+    #[error("section {section} has no text; it must be written before final sign-off")]
+    SectionMissing { section: String },
+    #[error("final sign-off names {named} for section {section}, but its current version is {expected}")]
+    CoverageMismatch {
+        section: String,
+        named: String,
+        expected: String,
+    },
+    #[error("section {section} needs a co-signature by a {role} before final sign-off")]
+    CosignMissing { section: String, role: Role },
+    #[error("entry belongs to log {found}, not report {expected}")]
+    OtherLog { expected: EntryId, found: EntryId },
+}
+
+/// What the report keeps of each entry.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub id: EntryId,
+    pub author: PublicKey,
+    pub seq: u64,
+    pub timestamp_ms: u64,
+    pub kind: Kind,
+    pub parents: Vec<EntryId>,
+    /// `None` when the payload was erased.
+    pub payload: Option<Payload>,
+}
+
+impl LogEntry {
+    pub fn new(entry: &Entry, payload: Option<Payload>) -> Self {
+        let h = entry.header();
+        LogEntry {
+            id: entry.id(),
+            author: h.author,
+            seq: h.seq,
+            timestamp_ms: h.timestamp_ms,
+            kind: h.kind,
+            parents: h.parents.clone(),
+            payload,
+        }
+    }
+}
+
+/// A report log held in memory.
+#[derive(Debug, Clone)]
+pub struct ReportLog {
+    id: EntryId,
+    create: ReportCreate,
+    template: &'static Template,
+    created_by: PublicKey,
+    created_ms: u64,
+    entries: HashMap<EntryId, LogEntry>,
+}
+
+impl ReportLog {
+    /// Starts a log from its `report.create` entry.
+    pub fn new(genesis: &Entry, payload: &[u8]) -> Result<Self, ReportRuleError> {
+        let create: ReportCreate = crate::payload::parse_as(Kind::ReportCreate, payload)?;
+        let template = template::template(&create.template).ok_or_else(|| {
+            ReportRuleError::UnknownTemplate {
+                name: create.template.clone(),
+            }
+        })?;
+        let mut entries = HashMap::new();
+        let id = genesis.id();
+        entries.insert(id, LogEntry::new(genesis, Some(Payload::Create(create.clone()))));
+        Ok(ReportLog {
+            id,
+            create,
+            template,
+            created_by: genesis.header().author,
+            created_ms: genesis.header().timestamp_ms,
+            entries,
+        })
+    }
+
+    pub fn id(&self) -> EntryId {
+        self.id
+    }
+
+    pub fn create(&self) -> &ReportCreate {
+        &self.create
+    }
+
+    pub fn template(&self) -> &'static Template {
+        self.template
+    }
+
+    /// Who signed the `report.create`, and when.
+    pub fn created(&self) -> (PublicKey, u64) {
+        (self.created_by, self.created_ms)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, id: &EntryId) -> Option<&LogEntry> {
+        self.entries.get(id)
+    }
+
+    pub fn contains(&self, id: &EntryId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// Adds an entry already checked with [`ReportLog::check`] (or loaded from a store that
+    /// only holds checked entries).
+    pub fn insert(&mut self, entry: LogEntry) {
+        self.entries.insert(entry.id, entry);
+    }
+
+    /// Every known ancestor of `parents`, including the parents themselves.
+    pub fn ancestors(&self, parents: &[EntryId]) -> HashSet<EntryId> {
+        let mut seen: HashSet<EntryId> = HashSet::new();
+        let mut stack: Vec<EntryId> = parents.to_vec();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                if let Some(e) = self.entries.get(&id) {
+                    stack.extend(e.parents.iter().copied());
+                }
+            }
+        }
+        seen
+    }
+
+    /// Checks a new entry against the report rules, looking only at its causal past.
+    /// `payload` is the parsed payload; `roster` resolves roles.
+    pub fn check(
+        &self,
+        entry: &Entry,
+        payload: &Payload,
+        roster: &Roster,
+    ) -> Result<(), ReportRuleError> {
+        if entry.log_id() != self.id {
+            return Err(ReportRuleError::OtherLog {
+                expected: self.id,
+                found: entry.log_id(),
+            });
+        }
+        let past = self.ancestors(&entry.header().parents);
+        let final_in_past = self.final_among(&past);
+        let author = entry.header().author;
+        match payload {
+            Payload::Write(w) => {
+                self.known_section(&w.section)?;
+                if w.text.trim().is_empty() {
+                    return Err(ReportRuleError::EmptyText {
+                        section: w.section.clone(),
+                    });
+                }
+                refuse_after_final(final_in_past)
+            }
+            Payload::Cosign(c) => {
+                self.known_section(&c.section)?;
+                refuse_after_final(final_in_past)?;
+                let version = self.version_in_past(&past, &c.section, &c.version)?;
+                if version.author == author {
+                    return Err(ReportRuleError::SelfCosign);
+                }
+                Ok(())
+            }
+            Payload::Status(s) => {
+                if let Some(final_entry) = final_in_past {
+                    return Err(ReportRuleError::AlreadyFinal { final_entry });
+                }
+                if s.status == Status::Final {
+                    let role = roster.member(&author).map(|m| m.role);
+                    if role != Some(Role::Attending) {
+                        return Err(ReportRuleError::NotAttending {
+                            role: role.map_or("not on the roster".into(), |r| r.to_string()),
+                        });
+                    }
+                    self.check_final_coverage(&past, &s.sections, roster)?;
+                }
+                Ok(())
+            }
+            Payload::Addendum(_) => match final_in_past {
+                Some(_) => Ok(()),
+                None => Err(ReportRuleError::NotFinal),
+            },
+            Payload::Create(_) => Err(ReportRuleError::OtherLog {
+                expected: self.id,
+                found: entry.id(),
+            }),
+            Payload::Other => match entry.header().kind {
+                Kind::View | Kind::MeasurementAdd | Kind::CriticalResult | Kind::AccessGrant
+                | Kind::AccessRevoke | Kind::PayloadErase | Kind::FollowupClose
+                | Kind::AiResult | Kind::AiReview => Ok(()),
+                _ => refuse_after_final(final_in_past),
+            },
+        }
+    }
+
+    fn known_section(&self, section: &str) -> Result<(), ReportRuleError> {
+        self.template
+            .section(section)
+            .map(|_| ())
+            .ok_or_else(|| ReportRuleError::UnknownSection {
+                section: section.to_string(),
+                template: self.template.name.to_string(),
+            })
+    }
+
+    fn final_among(&self, ids: &HashSet<EntryId>) -> Option<EntryId> {
+        ids.iter()
+            .filter_map(|id| self.entries.get(id))
+            .find(|e| matches!(&e.payload, Some(Payload::Status(s)) if s.status == Status::Final))
+            .map(|e| e.id)
+    }
+
+    fn version_in_past(
+        &self,
+        past: &HashSet<EntryId>,
+        section: &str,
+        version: &EntryId,
+    ) -> Result<&LogEntry, ReportRuleError> {
+        if !past.contains(version) {
+            return Err(ReportRuleError::VersionNotInPast { version: *version });
+        }
+        match self.entries.get(version) {
+            Some(e) if matches!(&e.payload, Some(Payload::Write(w)) if w.section == section) => {
+                Ok(e)
+            }
+            _ => Err(ReportRuleError::NotAVersionOf {
+                version: *version,
+                section: section.to_string(),
+            }),
+        }
+    }
+
+    /// The newest versions of `section` within `past`: those no other version in `past`
+    /// descends from. Usually one; two or more when writers were concurrent.
+    fn latest_versions(&self, past: &HashSet<EntryId>, section: &str) -> Vec<EntryId> {
+        let versions: Vec<&LogEntry> = past
+            .iter()
+            .filter_map(|id| self.entries.get(id))
+            .filter(|e| matches!(&e.payload, Some(Payload::Write(w)) if w.section == section))
+            .collect();
+        let superseded: HashSet<EntryId> = versions
+            .iter()
+            .flat_map(|v| self.ancestors(&v.parents))
+            .collect();
+        let mut latest: Vec<EntryId> = versions
+            .iter()
+            .map(|v| v.id)
+            .filter(|id| !superseded.contains(id))
+            .collect();
+        latest.sort();
+        latest
+    }
+
+    fn check_final_coverage(
+        &self,
+        past: &HashSet<EntryId>,
+        named: &BTreeMap<String, EntryId>,
+        roster: &Roster,
+    ) -> Result<(), ReportRuleError> {
+        for name in named.keys() {
+            self.known_section(name)?;
+        }
+        for def in self.template.sections {
+            let latest = self.latest_versions(past, def.name);
+            if latest.is_empty() {
+                return Err(ReportRuleError::SectionMissing {
+                    section: def.name.to_string(),
+                });
+            }
+            let covered = named.get(def.name).copied();
+            let Some(version) = covered.filter(|v| latest.contains(v)) else {
+                return Err(ReportRuleError::CoverageMismatch {
+                    section: def.name.to_string(),
+                    named: covered.map_or("nothing".into(), |v| v.to_hex()),
+                    expected: latest.iter().map(|v| v.to_hex()).collect::<Vec<_>>().join(" or "),
+                });
+            };
+            if let Some(role) = def.cosign_role {
+                let cosigned = past.iter().filter_map(|id| self.entries.get(id)).any(|e| {
+                    matches!(&e.payload, Some(Payload::Cosign(c)) if c.version == version)
+                        && roster.member(&e.author).map(|m| m.role) == Some(role)
+                });
+                if !cosigned {
+                    return Err(ReportRuleError::CosignMissing {
+                        section: def.name.to_string(),
+                        role,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The current heads: entries no other entry names as a parent.
+    pub fn heads(&self) -> Vec<EntryId> {
+        let named: HashSet<&EntryId> = self.entries.values().flat_map(|e| &e.parents).collect();
+        let mut heads: Vec<EntryId> = self
+            .entries
+            .keys()
+            .filter(|id| !named.contains(id))
+            .copied()
+            .collect();
+        heads.sort();
+        heads
+    }
+
+    /// A deterministic topological order: parents first, ties broken by (timestamp, id).
+    /// Independent of the order entries were inserted in.
+    pub fn ordered(&self) -> Vec<&LogEntry> {
+        let mut waiting: HashMap<EntryId, usize> = HashMap::new();
+        let mut children: HashMap<EntryId, Vec<EntryId>> = HashMap::new();
+        let mut ready = BinaryHeap::new();
+        for e in self.entries.values() {
+            let known: Vec<&EntryId> =
+                e.parents.iter().filter(|p| self.entries.contains_key(p)).collect();
+            for p in &known {
+                children.entry(**p).or_default().push(e.id);
+            }
+            if known.is_empty() {
+                ready.push(Reverse((e.timestamp_ms, e.id)));
+            } else {
+                waiting.insert(e.id, known.len());
+            }
+        }
+        let mut out = Vec::with_capacity(self.entries.len());
+        while let Some(Reverse((_, id))) = ready.pop() {
+            let e = &self.entries[&id];
+            out.push(e);
+            for child in children.get(&id).into_iter().flatten() {
+                if let Some(n) = waiting.get_mut(child) {
+                    *n -= 1;
+                    if *n == 0 {
+                        waiting.remove(child);
+                        let c = &self.entries[child];
+                        ready.push(Reverse((c.timestamp_ms, c.id)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn refuse_after_final(final_in_past: Option<EntryId>) -> Result<(), ReportRuleError> {
+    match final_in_past {
+        Some(final_entry) => Err(ReportRuleError::Finalised { final_entry }),
+        None => Ok(()),
+    }
+}

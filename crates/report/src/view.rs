@@ -1,0 +1,282 @@
+//! The projection: a report log read as "the report as it reads now", with provenance.
+
+use std::collections::HashMap;
+
+use countersign_ledger::roster::AiModelInfo;
+use countersign_ledger::{EntryId, Kind, PublicKey, Role, Roster};
+use serde::Serialize;
+
+use crate::log::{LogEntry, ReportLog};
+use crate::payload::{Payload, Status};
+
+/// How an entry stands when re-checked. Supplied by whoever holds the bytes (the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum EntryStatus {
+    /// Signature, payload hash and links all check out.
+    Verified,
+    /// The author equivocated at this position; both entries are kept as evidence.
+    Fork,
+    /// The payload was erased; the header still verifies.
+    Erased,
+    /// Something does not check out; `reason` says what.
+    Invalid { reason: String },
+}
+
+/// Who or what signed an entry, as the roster names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Author {
+    pub key: PublicKey,
+    pub name: String,
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai_model: Option<AiModelInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CosignView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub text: Option<String>,
+    pub status: EntryStatus,
+    pub cosigns: Vec<CosignView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SectionView {
+    pub name: String,
+    pub title: String,
+    /// The current text, if the section was written.
+    pub text: Option<String>,
+    /// The role whose co-signature the template requires.
+    pub cosign_role: Option<Role>,
+    /// Oldest first; the last is the current version.
+    pub versions: Vec<VersionView>,
+    /// The version the final sign-off covers, if any.
+    pub signed_off_version: Option<EntryId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddendumView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub text: Option<String>,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignoffView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub status: EntryStatus,
+}
+
+/// One line of the whole-report provenance timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvenanceItem {
+    pub entry: EntryId,
+    pub kind: Kind,
+    pub author: Author,
+    pub seq: u64,
+    pub time_ms: u64,
+    pub parents: Vec<EntryId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportState {
+    Draft,
+    Preliminary,
+    Final,
+    Amended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportView {
+    pub report: EntryId,
+    pub study: String,
+    pub template: String,
+    pub template_title: String,
+    pub images: Vec<String>,
+    pub status: ReportState,
+    pub created_by: Author,
+    pub created_ms: u64,
+    pub sections: Vec<SectionView>,
+    pub signoff: Option<SignoffView>,
+    pub addenda: Vec<AddendumView>,
+    pub heads: Vec<EntryId>,
+    pub provenance: Vec<ProvenanceItem>,
+}
+
+/// Resolves a key to its roster name and role.
+pub fn author(roster: &Roster, key: &PublicKey) -> Author {
+    match roster.member(key) {
+        Some(m) => Author {
+            key: *key,
+            name: m.name.clone(),
+            role: Some(m.role),
+            ai_model: m.ai_model.clone(),
+        },
+        None => Author {
+            key: *key,
+            name: "unknown author".into(),
+            role: None,
+            ai_model: None,
+        },
+    }
+}
+
+fn section_of(e: &LogEntry) -> Option<String> {
+    match &e.payload {
+        Some(Payload::Write(w)) => Some(w.section.clone()),
+        Some(Payload::Cosign(c)) => Some(c.section.clone()),
+        _ => None,
+    }
+}
+
+impl ReportLog {
+    /// Projects the log. `status` gives each entry's verification state.
+    pub fn project(&self, roster: &Roster, status: impl Fn(&EntryId) -> EntryStatus) -> ReportView {
+        let ordered = self.ordered();
+        let who = |k: &PublicKey| author(roster, k);
+        let mut sections: Vec<SectionView> = self
+            .template()
+            .sections
+            .iter()
+            .map(|d| SectionView {
+                name: d.name.to_string(),
+                title: d.title.to_string(),
+                text: None,
+                cosign_role: d.cosign_role,
+                versions: Vec::new(),
+                signed_off_version: None,
+            })
+            .collect();
+        let index: HashMap<String, usize> = sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        let mut signoff = None;
+        let mut preliminary = false;
+        let mut addenda = Vec::new();
+        let mut provenance = Vec::with_capacity(ordered.len());
+        let (creator, created_ms) = self.created();
+        for e in &ordered {
+            provenance.push(ProvenanceItem {
+                entry: e.id,
+                kind: e.kind,
+                author: who(&e.author),
+                seq: e.seq,
+                time_ms: e.timestamp_ms,
+                parents: e.parents.clone(),
+                section: section_of(e),
+                status: status(&e.id),
+            });
+            match &e.payload {
+                Some(Payload::Write(w)) => {
+                    if let Some(&i) = index.get(&w.section) {
+                        sections[i].versions.push(VersionView {
+                            entry: e.id,
+                            author: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            text: Some(w.text.clone()),
+                            status: status(&e.id),
+                            cosigns: Vec::new(),
+                        });
+                    }
+                }
+                Some(Payload::Cosign(c)) => {
+                    let version = index
+                        .get(&c.section)
+                        .and_then(|&i| sections[i].versions.iter_mut().find(|v| v.entry == c.version));
+                    if let Some(v) = version {
+                        v.cosigns.push(CosignView {
+                            entry: e.id,
+                            author: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            status: status(&e.id),
+                        });
+                    }
+                }
+                Some(Payload::Status(s)) if s.status == Status::Final => {
+                    for (name, version) in &s.sections {
+                        if let Some(&i) = index.get(name) {
+                            sections[i].signed_off_version = Some(*version);
+                        }
+                    }
+                    signoff = Some(SignoffView {
+                        entry: e.id,
+                        author: who(&e.author),
+                        time_ms: e.timestamp_ms,
+                        status: status(&e.id),
+                    });
+                }
+                Some(Payload::Status(_)) => preliminary = true,
+                Some(Payload::Addendum(a)) => addenda.push(AddendumView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    text: Some(a.text.clone()),
+                    status: status(&e.id),
+                }),
+                None if e.kind == Kind::SectionWrite || e.kind == Kind::AddendumWrite => {
+                    // An erased payload still shows who wrote when, without the text.
+                    if e.kind == Kind::AddendumWrite {
+                        addenda.push(AddendumView {
+                            entry: e.id,
+                            author: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            text: None,
+                            status: status(&e.id),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for s in &mut sections {
+            // The report reads as signed off: the covered version, else the newest.
+            let current = s
+                .signed_off_version
+                .and_then(|v| s.versions.iter().find(|x| x.entry == v))
+                .or(s.versions.last());
+            s.text = current.and_then(|v| v.text.clone());
+        }
+        let status = match (&signoff, addenda.is_empty(), preliminary) {
+            (Some(_), false, _) => ReportState::Amended,
+            (Some(_), true, _) => ReportState::Final,
+            (None, _, true) => ReportState::Preliminary,
+            (None, _, false) => ReportState::Draft,
+        };
+        ReportView {
+            report: self.id(),
+            study: self.create().study.clone(),
+            template: self.template().name.to_string(),
+            template_title: self.template().title.to_string(),
+            images: self.create().images.clone(),
+            status,
+            created_by: who(&creator),
+            created_ms,
+            sections,
+            signoff,
+            addenda,
+            heads: self.heads(),
+            provenance,
+        }
+    }
+}
