@@ -1,1 +1,185 @@
+//! The Countersign ledger store: one SQLite file per home.
+//!
+//! WAL mode with `synchronous=FULL`, so an entry is on disk before [`Store::write`] returns and
+//! before anything shows it as signed or sends it anywhere. Entries keep the exact signed header
+//! bytes and signature; payloads live in their own table so one can be erased while the chain
+//! still verifies. Inserts are idempotent. Schema changes are numbered migrations, and a database
+//! from a newer build is refused.
+//!
+//! ```
+//! use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
+//! use countersign_store::Store;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut store = Store::open(&dir.path().join("ledger.sqlite3")).unwrap();
+//! let key = SecretKey::from_seed(&[3; 32]);
+//! let payload = br#"{"study":"1.2.3","template":"ct-chest"}"#;
+//! let header = Header::new(Hash::of(b"net"), Hash::ZERO, key.public(), 1, 0,
+//!                          Kind::ReportCreate, vec![], payload);
+//! let entry = Entry::sign(header, &key).unwrap();
+//!
+//! let new = store.write(|db| db.insert_entry(&entry, Some(payload))).unwrap();
+//! assert!(new);
+//! // Inserting the same entry again changes nothing.
+//! assert!(!store.write(|db| db.insert_entry(&entry, Some(payload))).unwrap());
+//! assert_eq!(store.db().heads(&entry.log_id()).unwrap(), vec![entry.id()]);
+//! ```
 
+mod db;
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use db::{Db, ForkRow, StoredEntry};
+pub use schema::SCHEMA_VERSION;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the ledger at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the ledger at {path} has schema version {found}; this build knows up to {supported}. Use a newer Countersign")]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the disk is full; nothing was written")]
+    DiskFull,
+    #[error("the ledger file is damaged or is not a Countersign ledger: {0}")]
+    NotADatabase(rusqlite::Error),
+    #[error("ledger database error while {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        move |source| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                StoreError::NotADatabase(source)
+            }
+            _ => StoreError::Sqlite { context, source },
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open ledger database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the ledger at `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Store> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<()> {
+        // Another process (the CLI beside the app) may hold the write lock for a moment.
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        self.conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            .map_err(StoreError::sqlite("switching to WAL"))?;
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(StoreError::sqlite("setting durability pragmas"))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let found: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(StoreError::sqlite("reading the schema version"))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let number = index as u32 + 1;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("starting a migration"))?;
+            // Re-check under the write lock: another process may have migrated meanwhile.
+            let now: u32 = tx
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(StoreError::sqlite("reading the schema version"))?;
+            if now >= number {
+                continue;
+            }
+            tx.execute_batch(sql)
+                .map_err(StoreError::sqlite("applying a migration"))?;
+            tx.pragma_update(None, "user_version", number)
+                .map_err(StoreError::sqlite("recording the schema version"))?;
+            tx.commit()
+                .map_err(StoreError::sqlite("committing a migration"))?;
+        }
+        Ok(())
+    }
+
+    /// Read access outside a transaction (each statement sees a consistent snapshot).
+    pub fn db(&self) -> Db<'_> {
+        Db::new(&self.conn)
+    }
+
+    /// Runs `f` in one write transaction taken up front (`BEGIN IMMEDIATE`), so no other
+    /// process can interleave between reading the heads and appending. Commits if `f` succeeds;
+    /// on error nothing is written.
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Db<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting a write"))?;
+        let out = f(&Db::new(&tx))?;
+        tx.commit().map_err(StoreError::sqlite("committing"))?;
+        Ok(out)
+    }
+
+    /// Changes whenever another connection commits; lets callers keep caches honest.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))
+            .map_err(StoreError::sqlite("reading data_version"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! Statements over one connection or transaction.
+
+use countersign_ledger::{Entry, EntryId, Hash, LogId, PublicKey};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::{Result, StoreError};
+
+/// The store's statements, over a plain connection or inside [`crate::Store::write`].
+#[derive(Debug, Clone, Copy)]
+pub struct Db<'a> {
+    conn: &'a Connection,
+}
+
+/// An entry row as stored, undecoded: verify must cope with rows that were tampered with, so
+/// nothing here assumes the bytes are well formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub arrival: i64,
+    pub id: Vec<u8>,
+    pub log: Vec<u8>,
+    pub author: Vec<u8>,
+    pub seq: i64,
+    pub kind: String,
+    pub timestamp_ms: i64,
+    pub payload_hash: Vec<u8>,
+    pub header: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// `None` when no payload with the header's hash is stored (erased or never received).
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Equivocation evidence: the stored entry `first` and a second entry by the same author at the
+/// same log position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkRow {
+    pub log: Vec<u8>,
+    pub author: Vec<u8>,
+    pub seq: i64,
+    pub first: Vec<u8>,
+    pub second: Vec<u8>,
+    pub second_header: Vec<u8>,
+    pub second_signature: Vec<u8>,
+    pub second_payload: Option<Vec<u8>>,
+}
+
+const ENTRY_COLUMNS: &str = "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
+     e.payload_hash, e.header, e.signature, p.bytes \
+     FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash";
+
+fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+    Ok(StoredEntry {
+        arrival: row.get(0)?,
+        id: row.get(1)?,
+        log: row.get(2)?,
+        author: row.get(3)?,
+        seq: row.get(4)?,
+        kind: row.get(5)?,
+        timestamp_ms: row.get(6)?,
+        payload_hash: row.get(7)?,
+        header: row.get(8)?,
+        signature: row.get(9)?,
+        payload: row.get(10)?,
+    })
+}
+
+fn hash_col(bytes: Vec<u8>) -> Option<Hash> {
+    Hash::from_slice(&bytes)
+}
+
+impl<'a> Db<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Self {
+        Db { conn }
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::sqlite("reading metadata"))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(StoreError::sqlite("writing metadata"))
+    }
+
+    /// Stores a verified entry and its payload. Returns `false` if the entry was already there.
+    pub fn insert_entry(&self, entry: &Entry, payload: Option<&[u8]>) -> Result<bool> {
+        let h = entry.header();
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO entries \
+                 (id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    entry.id().as_bytes(),
+                    entry.log_id().as_bytes(),
+                    h.author.as_bytes(),
+                    h.seq as i64,
+                    h.kind.name(),
+                    h.timestamp_ms as i64,
+                    h.payload_hash.as_bytes(),
+                    entry.header_bytes(),
+                    entry.signature().as_slice(),
+                ])
+            })
+            .map_err(StoreError::sqlite("inserting an entry"))?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for parent in &h.parents {
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO parents (child, parent) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![entry.id().as_bytes(), parent.as_bytes()]))
+                .map_err(StoreError::sqlite("linking parents"))?;
+        }
+        if let Some(bytes) = payload {
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![h.payload_hash.as_bytes(), bytes]))
+                .map_err(StoreError::sqlite("storing a payload"))?;
+        }
+        Ok(true)
+    }
+
+    /// Keeps `second` as evidence that its author also wrote `first` at the same position.
+    pub fn insert_fork(&self, first: &EntryId, second: &Entry, payload: Option<&[u8]>) -> Result<bool> {
+        let h = second.header();
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO forks (log, author, seq, first, second, second_header, \
+                 second_signature, second_payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    second.log_id().as_bytes(),
+                    h.author.as_bytes(),
+                    h.seq as i64,
+                    first.as_bytes(),
+                    second.id().as_bytes(),
+                    second.header_bytes(),
+                    second.signature().as_slice(),
+                    payload,
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(StoreError::sqlite("recording fork evidence"))
+    }
+
+    pub fn contains(&self, id: &EntryId) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM entries WHERE id = ?1")
+            .and_then(|mut s| s.exists([id.as_bytes()]))
+            .map_err(StoreError::sqlite("looking up an entry"))
+    }
+
+    /// The id stored at `(log, author, seq)`, if any.
+    pub fn entry_at(&self, log: &LogId, author: &PublicKey, seq: u64) -> Result<Option<EntryId>> {
+        self.conn
+            .prepare_cached("SELECT id FROM entries WHERE log = ?1 AND author = ?2 AND seq = ?3")
+            .and_then(|mut s| {
+                s.query_row(params![log.as_bytes(), author.as_bytes(), seq as i64], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })
+                .optional()
+            })
+            .map(|id| id.and_then(hash_col))
+            .map_err(StoreError::sqlite("looking up a log position"))
+    }
+
+    pub fn get(&self, id: &EntryId) -> Result<Option<StoredEntry>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} WHERE e.id = ?1"))
+            .and_then(|mut s| s.query_row([id.as_bytes()], stored_entry).optional())
+            .map_err(StoreError::sqlite("reading an entry"))
+    }
+
+    /// Every entry of `log`, in arrival order (which is a topological order: an entry is only
+    /// stored after its parents).
+    pub fn log_entries(&self, log: &LogId) -> Result<Vec<StoredEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 ORDER BY e.arrival"))
+            .map_err(StoreError::sqlite("reading a log"))?;
+        let rows = stmt
+            .query_map([log.as_bytes()], stored_entry)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a log"));
+        rows
+    }
+
+    /// Streams every entry in arrival order without holding them all in memory.
+    pub fn scan<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(StoredEntry) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {ENTRY_COLUMNS} ORDER BY e.arrival"))
+            .map_err(StoreError::sqlite("scanning entries"))?;
+        let mut rows = stmt.query([]).map_err(StoreError::sqlite("scanning entries"))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning entries"))? {
+            f(stored_entry(row).map_err(StoreError::sqlite("scanning entries"))?)?;
+        }
+        Ok(())
+    }
+
+    /// Ids of every log, in the order their first entry arrived.
+    pub fn log_ids(&self) -> Result<Vec<LogId>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT log FROM entries GROUP BY log ORDER BY MIN(arrival)")
+            .map_err(StoreError::sqlite("listing logs"))?;
+        let ids: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing logs"))?;
+        Ok(ids.into_iter().filter_map(hash_col).collect())
+    }
+
+    /// Ids of the `report.create` entries, oldest first.
+    pub fn report_ids(&self) -> Result<Vec<EntryId>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM entries WHERE kind = 'report.create' ORDER BY arrival")
+            .map_err(StoreError::sqlite("listing reports"))?;
+        let ids: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing reports"))?;
+        Ok(ids.into_iter().filter_map(hash_col).collect())
+    }
+
+    /// The entries of `log` that no other entry names as a parent.
+    pub fn heads(&self, log: &LogId) -> Result<Vec<EntryId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.id FROM entries e WHERE e.log = ?1 AND NOT EXISTS \
+                 (SELECT 1 FROM parents p WHERE p.parent = e.id) ORDER BY e.id",
+            )
+            .map_err(StoreError::sqlite("reading heads"))?;
+        let ids: Vec<Vec<u8>> = stmt
+            .query_map([log.as_bytes()], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading heads"))?;
+        Ok(ids.into_iter().filter_map(hash_col).collect())
+    }
+
+    pub fn count_entries(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(StoreError::sqlite("counting entries"))
+    }
+
+    pub fn forks(&self) -> Result<Vec<ForkRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT log, author, seq, first, second, second_header, second_signature, \
+                 second_payload FROM forks ORDER BY log, author, seq",
+            )
+            .map_err(StoreError::sqlite("reading forks"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ForkRow {
+                    log: r.get(0)?,
+                    author: r.get(1)?,
+                    seq: r.get(2)?,
+                    first: r.get(3)?,
+                    second: r.get(4)?,
+                    second_header: r.get(5)?,
+                    second_signature: r.get(6)?,
+                    second_payload: r.get(7)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading forks"));
+        rows
+    }
+}

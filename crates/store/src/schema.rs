@@ -1,0 +1,54 @@
+//! Numbered migrations. `PRAGMA user_version` holds the number of the last one applied; a
+//! database from a newer Countersign is refused rather than guessed at.
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: entries, parent links, payloads, fork evidence, metadata.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- `header` and `signature` are exactly the signed bytes; the other columns are an index
+    -- derived from the header and are re-checked against it by verify.
+    CREATE TABLE entries (
+        arrival      INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           BLOB NOT NULL UNIQUE,
+        log          BLOB NOT NULL,
+        author       BLOB NOT NULL,
+        seq          INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        payload_hash BLOB NOT NULL,
+        header       BLOB NOT NULL,
+        signature    BLOB NOT NULL,
+        UNIQUE (log, author, seq)
+    );
+    CREATE INDEX entries_by_log ON entries (log, arrival);
+    CREATE TABLE parents (
+        child  BLOB NOT NULL,
+        parent BLOB NOT NULL,
+        PRIMARY KEY (child, parent)
+    ) WITHOUT ROWID;
+    CREATE INDEX parents_by_parent ON parents (parent);
+    -- Payloads are kept apart from headers so one can be erased while the chain still verifies.
+    CREATE TABLE payloads (
+        hash  BLOB PRIMARY KEY,
+        bytes BLOB NOT NULL
+    );
+    -- Equivocation: `first` is the entry in `entries`; the second is kept here whole.
+    CREATE TABLE forks (
+        log              BLOB NOT NULL,
+        author           BLOB NOT NULL,
+        seq              INTEGER NOT NULL,
+        first            BLOB NOT NULL,
+        second           BLOB NOT NULL,
+        second_header    BLOB NOT NULL,
+        second_signature BLOB NOT NULL,
+        second_payload   BLOB,
+        PRIMARY KEY (log, author, seq, second)
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
