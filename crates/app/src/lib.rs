@@ -1,1 +1,44 @@
+//! Countersign use cases: one method on [`Home`] per thing a user does, with typed input and
+//! output and errors that carry a stable code ([`AppError::code`]). The CLI and the desktop shell
+//! call only this crate.
+//!
+//! ```
+//! use countersign_app::Home;
+//! use countersign_ledger::Role;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut home = Home::open(dir.path()).unwrap();
+//! home.init("Dr Ada", Role::Attending, Some("Radiology"), None).unwrap();
+//!
+//! let report = home.report_new("1.2.3.4", "ct-chest", &[]).unwrap();
+//! home.report_write(report, "findings", "No pulmonary nodule.").unwrap();
+//!
+//! let view = home.report_show(report).unwrap();
+//! let findings = view.sections.iter().find(|s| s.name == "findings").unwrap();
+//! assert_eq!(findings.text.as_deref(), Some("No pulmonary nodule."));
+//! assert_eq!(findings.versions[0].author.name, "Dr Ada");
+//! assert!(home.verify(None).unwrap().ok);
+//! ```
 
+mod bundle;
+mod demo;
+mod error;
+mod home;
+mod keys;
+mod reports;
+mod roster;
+mod state;
+pub mod verify;
+
+pub use bundle::{ImportReport, Problem};
+pub use demo::{DemoMember, DemoSummary, DEMO_STUDY};
+pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
+pub use home::{default_home, Home, WhoAmI};
+pub use reports::{sha256_file, ReportSummary};
+pub use verify::VerifyReport;
+
+pub use countersign_ledger as ledger;
+pub use countersign_report as report;
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,351 @@
-fn main() {}
+//! `countersign`: everything the desktop app does, for scripts, servers and auditors.
+//!
+//! Every command takes `--json` for machine output. Exit status: 0 success, 1 verification found
+//! a problem, 2 bad usage or bad input (with a one-line message on stderr).
+//!
+//! ```text
+//! countersign --home /tmp/h demo
+//! countersign --home /tmp/h report list --json
+//! countersign --home /tmp/h verify --json
+//! ```
+
+mod human;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use countersign_app::ledger::{EntryId, PublicKey, Role};
+use countersign_app::{AppError, Home};
+use serde::Serialize;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Signed, provenance-tracked radiology reports"
+)]
+struct Cli {
+    /// The home directory (ledger and keys). Defaults to $COUNTERSIGN_HOME, else the desktop
+    /// app's data directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create this home's identity; with --admin, found a department network.
+    Init {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        admin: bool,
+        /// The network's name (with --admin).
+        #[arg(long, default_value = "Radiology department")]
+        network_name: String,
+    },
+    /// Show this home's identity and network.
+    Whoami,
+    /// Manage the department roster (admin only).
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Write, co-sign, finalise and read reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Export or import a self-contained bundle of roster, entries and payloads.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Re-check every signature, hash, link and rule in the ledger.
+    Verify {
+        /// Only this report (and the roster).
+        report: Option<String>,
+    },
+    /// Found a demo network in an empty home and write a signed-off report by three people.
+    Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum RosterCommand {
+    /// Add a member (or update their details).
+    Add {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Make the member an admin too.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Revoke a member; their earlier signatures stay valid.
+    Revoke {
+        #[arg(long)]
+        key: String,
+        /// Revocation time in milliseconds since the epoch (default: now).
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List the members.
+    List,
+}
+
+#[derive(Args, Debug)]
+struct SectionArg {
+    report: String,
+    #[arg(long)]
+    section: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// Start a report on a study.
+    New {
+        #[arg(long)]
+        study: String,
+        #[arg(long)]
+        template: String,
+        /// An image file the report is about (its SHA-256 is signed into the report).
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
+    },
+    /// Sign a new version of a section.
+    Write {
+        #[command(flatten)]
+        at: SectionArg,
+        #[arg(long)]
+        text: String,
+    },
+    /// Co-sign the current version of a section.
+    Cosign {
+        #[command(flatten)]
+        at: SectionArg,
+    },
+    /// Sign the report off as final (attending only).
+    Finalize { report: String },
+    /// Add a signed addendum to a final report.
+    Addendum {
+        report: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// List reports.
+    List,
+    /// Show a report with the provenance of every section.
+    Show { report: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum BundleCommand {
+    /// Write the roster and one report (or all) to FILE.
+    Export {
+        report: Option<String>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Verify every entry of FILE, then store them.
+    Import { file: PathBuf },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn entry_id(s: &str) -> Result<EntryId, AppError> {
+    s.parse()
+        .map_err(|e| AppError::InvalidInput(format!("{s:?} is not a report or entry id: {e}")))
+}
+
+fn public_key(s: &str) -> Result<PublicKey, AppError> {
+    s.parse()
+        .map_err(|e| AppError::InvalidInput(format!("{s:?} is not a public key: {e}")))
+}
+
+/// What a command produced: its JSON form, its human form, and whether it found a problem.
+struct Output {
+    json: serde_json::Value,
+    human: String,
+    problem: bool,
+}
+
+impl Output {
+    fn new<T: Serialize>(value: &T, human: String) -> Output {
+        Output {
+            json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
+            human,
+            problem: false,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EntryOut {
+    entry: EntryId,
+}
+
+fn entry_out(id: EntryId, what: &str) -> Output {
+    Output::new(&EntryOut { entry: id }, format!("{what} {id}"))
+}
+
+fn run(cli: Cli) -> Result<Output, AppError> {
+    let dir = cli.home.unwrap_or_else(countersign_app::default_home);
+    let mut home = Home::open(&dir)?;
+    Ok(match cli.command {
+        Command::Init {
+            name,
+            role,
+            admin,
+            network_name,
+        } => {
+            let who = home.init(&name, role, admin.then_some(network_name.as_str()), None)?;
+            let text = human::whoami(&who);
+            Output::new(&who, text)
+        }
+        Command::Whoami => {
+            let who = home.whoami()?;
+            Output::new(&who, human::whoami(&who))
+        }
+        Command::Roster(RosterCommand::Add {
+            key,
+            name,
+            role,
+            admin,
+        }) => entry_out(
+            home.roster_add(public_key(&key)?, &name, role, admin, None)?,
+            "added",
+        ),
+        Command::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
+            home.roster_revoke(public_key(&key)?, from, &reason)?,
+            "revoked",
+        ),
+        Command::Roster(RosterCommand::List) => {
+            let members = home.roster_list()?;
+            let text = human::roster(&members);
+            Output::new(&members, text)
+        }
+        Command::Report(cmd) => report(&mut home, cmd)?,
+        Command::Bundle(BundleCommand::Export { report, output }) => {
+            let report = report.as_deref().map(entry_id).transpose()?;
+            let bytes = home.bundle_export(report)?;
+            std::fs::write(&output, &bytes).map_err(|source| AppError::Io {
+                context: format!("writing {}", output.display()),
+                source,
+            })?;
+            #[derive(Serialize)]
+            struct Exported {
+                file: String,
+                bytes: usize,
+            }
+            let out = Exported {
+                file: output.display().to_string(),
+                bytes: bytes.len(),
+            };
+            Output::new(&out, format!("wrote {} bytes to {}", out.bytes, out.file))
+        }
+        Command::Bundle(BundleCommand::Import { file }) => {
+            let bytes = std::fs::read(&file).map_err(|source| AppError::Io {
+                context: format!("reading {}", file.display()),
+                source,
+            })?;
+            let imported = home.bundle_import(&bytes)?;
+            let mut out = Output::new(&imported, human::import(&imported));
+            out.problem = !imported.forks.is_empty() || !imported.skipped.is_empty();
+            out
+        }
+        Command::Verify { report } => {
+            let report = report.as_deref().map(entry_id).transpose()?;
+            let verified = home.verify(report)?;
+            let mut out = Output::new(&verified, human::verify(&verified));
+            out.problem = !verified.ok;
+            out
+        }
+        Command::Demo => {
+            let demo = home.demo()?;
+            let text = human::demo(&demo, &dir);
+            Output::new(&demo, text)
+        }
+    })
+}
+
+fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
+    Ok(match cmd {
+        ReportCommand::New {
+            study,
+            template,
+            images,
+        } => {
+            let paths: Vec<&std::path::Path> = images.iter().map(PathBuf::as_path).collect();
+            let id = home.report_new(&study, &template, &paths)?;
+            #[derive(Serialize)]
+            struct New {
+                report: EntryId,
+            }
+            Output::new(&New { report: id }, format!("report {id}"))
+        }
+        ReportCommand::Write { at, text } => entry_out(
+            home.report_write(entry_id(&at.report)?, &at.section, &text)?,
+            "signed",
+        ),
+        ReportCommand::Cosign { at } => entry_out(
+            home.report_cosign(entry_id(&at.report)?, &at.section)?,
+            "co-signed",
+        ),
+        ReportCommand::Finalize { report } => {
+            entry_out(home.report_finalize(entry_id(&report)?)?, "finalised")
+        }
+        ReportCommand::Addendum { report, text } => {
+            entry_out(home.report_addendum(entry_id(&report)?, &text)?, "addendum")
+        }
+        ReportCommand::List => {
+            let list = home.report_list()?;
+            Output::new(&list, human::report_list(&list))
+        }
+        ReportCommand::Show { report } => {
+            let view = home.report_show(entry_id(&report)?)?;
+            Output::new(&view, human::report(&view))
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(out) => {
+            let text = if json {
+                serde_json::to_string(&out.json).unwrap_or_default()
+            } else {
+                out.human
+            };
+            println!("{text}");
+            if out.problem {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -77,7 +77,9 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (&'a Entry, Option<&'a [u8]>
 /// Frames untrusted bundle bytes into records. Every length is checked against both its limit
 /// and the bytes actually present before anything is allocated.
 pub fn decode(bytes: &[u8]) -> Result<Vec<BundleRecord>, BundleError> {
-    let rest = bytes.strip_prefix(BUNDLE_MAGIC).ok_or(BundleError::BadMagic)?;
+    let rest = bytes
+        .strip_prefix(BUNDLE_MAGIC)
+        .ok_or(BundleError::BadMagic)?;
     let (count, mut rest) = split_u32(rest).ok_or(BundleError::Truncated { record: 0 })?;
     if count > MAX_BUNDLE_ENTRIES {
         return Err(BundleError::TooManyRecords { count });

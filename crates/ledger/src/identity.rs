@@ -124,7 +124,11 @@ impl SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(<redacted>, public {})", self.public().to_hex())
+        write!(
+            f,
+            "SecretKey(<redacted>, public {})",
+            self.public().to_hex()
+        )
     }
 }
 

@@ -18,7 +18,16 @@ fn arb_header() -> impl Strategy<Value = (Header, Vec<u8>, u8)> {
         .prop_map(|(net, log, key, seq, ts, kind, parents, payload)| {
             let author = SecretKey::from_seed(&[key; 32]).public();
             let parents = parents.into_iter().map(Hash).collect();
-            let h = Header::new(Hash(net), Hash(log), author, seq, ts, kind, parents, &payload);
+            let h = Header::new(
+                Hash(net),
+                Hash(log),
+                author,
+                seq,
+                ts,
+                kind,
+                parents,
+                &payload,
+            );
             (h, payload, key)
         })
 }
@@ -104,13 +113,24 @@ fn bundle_claiming_huge_counts_is_refused_without_allocating() {
 #[test]
 fn unsorted_parents_are_not_canonical() {
     let author = SecretKey::from_seed(&[1; 32]).public();
-    let h = Header::new(Hash::ZERO, Hash::ZERO, author, 1, 0, Kind::View,
-        vec![Hash::of(b"a"), Hash::of(b"b")], b"");
+    let h = Header::new(
+        Hash::ZERO,
+        Hash::ZERO,
+        author,
+        1,
+        0,
+        Kind::View,
+        vec![Hash::of(b"a"), Hash::of(b"b")],
+        b"",
+    );
     let mut bytes = h.encode();
     // Swap the two parents in place.
     let start = 1 + 32 * 3 + 16 + 1 + "view".len() + 1;
     let (first, second) = bytes[start..start + 64].split_at(32);
     let swapped = [second, first].concat();
     bytes[start..start + 64].copy_from_slice(&swapped);
-    assert_eq!(header::decode(&bytes), Err(header::DecodeError::ParentsNotCanonical { position: 1 }));
+    assert_eq!(
+        header::decode(&bytes),
+        Err(header::DecodeError::ParentsNotCanonical { position: 1 })
+    );
 }

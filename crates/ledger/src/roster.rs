@@ -291,7 +291,12 @@ impl Roster {
 
     /// Applies one roster-log entry whose signature, shape and author authority were already
     /// checked (see [`Roster::authorize`]).
-    pub fn apply(&mut self, kind: Kind, author: &PublicKey, payload: &[u8]) -> Result<(), RosterError> {
+    pub fn apply(
+        &mut self,
+        kind: Kind,
+        author: &PublicKey,
+        payload: &[u8],
+    ) -> Result<(), RosterError> {
         match kind {
             Kind::NetworkGenesis => {
                 let genesis: GenesisPayload = parse(kind, payload)?;
@@ -324,7 +329,12 @@ impl Roster {
 
     /// Whether `author` could sign an entry of `kind` at time `at`. A genesis is authorised by
     /// its own payload and is not checked here.
-    pub fn authorize(&self, author: &PublicKey, kind: Kind, at: u64) -> Result<&Member, AuthorityError> {
+    pub fn authorize(
+        &self,
+        author: &PublicKey,
+        kind: Kind,
+        at: u64,
+    ) -> Result<&Member, AuthorityError> {
         let member = self
             .members
             .get(author)
@@ -383,7 +393,11 @@ mod tests {
             founder: member(key(1), Role::Attending, true, 0),
         };
         roster
-            .apply(Kind::NetworkGenesis, &key(1), &serde_json::to_vec(&genesis).unwrap())
+            .apply(
+                Kind::NetworkGenesis,
+                &key(1),
+                &serde_json::to_vec(&genesis).unwrap(),
+            )
             .unwrap();
         roster
     }
@@ -403,7 +417,11 @@ mod tests {
         let mut not_admin = genesis.clone();
         not_admin.founder.admin = false;
         assert_eq!(
-            roster.apply(Kind::NetworkGenesis, &key(1), &serde_json::to_vec(&not_admin).unwrap()),
+            roster.apply(
+                Kind::NetworkGenesis,
+                &key(1),
+                &serde_json::to_vec(&not_admin).unwrap()
+            ),
             Err(RosterError::FounderNotAdmin)
         );
     }
@@ -413,7 +431,11 @@ mod tests {
         let mut roster = founded();
         let resident = member(key(2), Role::Resident, false, 100);
         roster
-            .apply(Kind::RosterMember, &key(1), &serde_json::to_vec(&resident).unwrap())
+            .apply(
+                Kind::RosterMember,
+                &key(1),
+                &serde_json::to_vec(&resident).unwrap(),
+            )
             .unwrap();
         let revoke = RevokePayload {
             key: key(2),
@@ -421,20 +443,34 @@ mod tests {
             reason: "left".into(),
         };
         roster
-            .apply(Kind::RosterRevoke, &key(1), &serde_json::to_vec(&revoke).unwrap())
+            .apply(
+                Kind::RosterRevoke,
+                &key(1),
+                &serde_json::to_vec(&revoke).unwrap(),
+            )
             .unwrap();
         assert!(roster.authorize(&key(2), Kind::SectionWrite, 499).is_ok());
         assert!(matches!(
             roster.authorize(&key(2), Kind::SectionWrite, 500),
-            Err(AuthorityError::Revoked { revoked_from: 500, .. })
+            Err(AuthorityError::Revoked {
+                revoked_from: 500,
+                ..
+            })
         ));
         assert!(matches!(
             roster.authorize(&key(2), Kind::SectionWrite, 99),
-            Err(AuthorityError::NotYetValid { valid_from: 100, .. })
+            Err(AuthorityError::NotYetValid {
+                valid_from: 100,
+                ..
+            })
         ));
         // Re-adding a revoked key does not restore it.
         roster
-            .apply(Kind::RosterMember, &key(1), &serde_json::to_vec(&resident).unwrap())
+            .apply(
+                Kind::RosterMember,
+                &key(1),
+                &serde_json::to_vec(&resident).unwrap(),
+            )
             .unwrap();
         assert!(roster.authorize(&key(2), Kind::SectionWrite, 600).is_err());
     }
@@ -458,7 +494,9 @@ mod tests {
             .unwrap();
         assert!(roster.authorize(&key(3), Kind::SectionWrite, 1).is_ok());
         assert_eq!(
-            roster.authorize(&key(3), Kind::SectionCosign, 1).unwrap_err(),
+            roster
+                .authorize(&key(3), Kind::SectionCosign, 1)
+                .unwrap_err(),
             AuthorityError::KindNotAllowed {
                 role: Role::Resident,
                 kind: Kind::SectionCosign

@@ -20,7 +20,10 @@ pub enum RuleError {
     #[error("payload hash {found} does not match header {expected}")]
     PayloadHash { expected: Hash, found: Hash },
     #[error("entry belongs to network {found}, not this network {expected}")]
-    WrongNetwork { expected: NetworkId, found: NetworkId },
+    WrongNetwork {
+        expected: NetworkId,
+        found: NetworkId,
+    },
     #[error("a genesis entry must have a zero log id")]
     GenesisWithLog,
     #[error("a genesis entry must have no parents")]

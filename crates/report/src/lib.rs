@@ -34,8 +34,8 @@ pub use log::{LogEntry, ReportLog, ReportRuleError};
 pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, Template, TEMPLATES};
 pub use view::{
-    author, AddendumView, Author, CosignView, EntryStatus, ProvenanceItem, ReportState,
-    ReportView, SectionView, SignoffView, VersionView,
+    author, AddendumView, Author, CosignView, EntryStatus, ProvenanceItem, ReportState, ReportView,
+    SectionView, SignoffView, VersionView,
 };
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! Every rule looks only at the entry's causal past (its ancestors), never at whatever else
 //! happened to arrive first, so all peers accept the same entries whatever the delivery order.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use countersign_ledger::{Entry, EntryId, Kind, PublicKey, Role, Roster};
 
@@ -39,7 +39,9 @@ pub enum ReportRuleError {
     SelfCosign,
     #[error("section {section} has no text; it must be written before final sign-off")]
     SectionMissing { section: String },
-    #[error("final sign-off names {named} for section {section}, but its current version is {expected}")]
+    #[error(
+        "final sign-off names {named} for section {section}, but its current version is {expected}"
+    )]
     CoverageMismatch {
         section: String,
         named: String,
@@ -101,7 +103,10 @@ impl ReportLog {
         })?;
         let mut entries = HashMap::new();
         let id = genesis.id();
-        entries.insert(id, LogEntry::new(genesis, Some(Payload::Create(create.clone()))));
+        entries.insert(
+            id,
+            LogEntry::new(genesis, Some(Payload::Create(create.clone()))),
+        );
         Ok(ReportLog {
             id,
             create,
@@ -225,9 +230,15 @@ impl ReportLog {
                 found: entry.id(),
             }),
             Payload::Other => match entry.header().kind {
-                Kind::View | Kind::MeasurementAdd | Kind::CriticalResult | Kind::AccessGrant
-                | Kind::AccessRevoke | Kind::PayloadErase | Kind::FollowupClose
-                | Kind::AiResult | Kind::AiReview => Ok(()),
+                Kind::View
+                | Kind::MeasurementAdd
+                | Kind::CriticalResult
+                | Kind::AccessGrant
+                | Kind::AccessRevoke
+                | Kind::PayloadErase
+                | Kind::FollowupClose
+                | Kind::AiResult
+                | Kind::AiReview => Ok(()),
                 _ => refuse_after_final(final_in_past),
             },
         }
@@ -312,7 +323,11 @@ impl ReportLog {
                 return Err(ReportRuleError::CoverageMismatch {
                     section: def.name.to_string(),
                     named: covered.map_or("nothing".into(), |v| v.to_hex()),
-                    expected: latest.iter().map(|v| v.to_hex()).collect::<Vec<_>>().join(" or "),
+                    expected: latest
+                        .iter()
+                        .map(|v| v.to_hex())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
                 });
             };
             if let Some(role) = def.cosign_role {
@@ -351,8 +366,11 @@ impl ReportLog {
         let mut children: HashMap<EntryId, Vec<EntryId>> = HashMap::new();
         let mut ready = BinaryHeap::new();
         for e in self.entries.values() {
-            let known: Vec<&EntryId> =
-                e.parents.iter().filter(|p| self.entries.contains_key(p)).collect();
+            let known: Vec<&EntryId> = e
+                .parents
+                .iter()
+                .filter(|p| self.entries.contains_key(p))
+                .collect();
             for p in &known {
                 children.entry(**p).or_default().push(e.id);
             }

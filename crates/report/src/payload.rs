@@ -72,7 +72,10 @@ pub struct PayloadError {
 }
 
 /// Parses `bytes` as the payload type `T` of `kind`.
-pub fn parse_as<T: serde::de::DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T, PayloadError> {
+pub fn parse_as<T: serde::de::DeserializeOwned>(
+    kind: Kind,
+    bytes: &[u8],
+) -> Result<T, PayloadError> {
     serde_json::from_slice(bytes).map_err(|e| PayloadError {
         kind,
         reason: e.to_string(),

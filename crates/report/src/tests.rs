@@ -73,24 +73,62 @@ impl Builder {
             template: template.into(),
             images: vec![],
         });
-        let h = Header::new(NET, Hash::ZERO, p.attending.public(), 1, 1000, Kind::ReportCreate, vec![], &create);
+        let h = Header::new(
+            NET,
+            Hash::ZERO,
+            p.attending.public(),
+            1,
+            1000,
+            Kind::ReportCreate,
+            vec![],
+            &create,
+        );
         let genesis = Entry::sign(h, &p.attending).unwrap();
         let log = ReportLog::new(&genesis, &create).unwrap();
         let mut seqs = BTreeMap::new();
         seqs.insert(*p.attending.public().as_bytes(), 1);
-        (Builder { log, seqs, clock: 1000 }, genesis, create)
+        (
+            Builder {
+                log,
+                seqs,
+                clock: 1000,
+            },
+            genesis,
+            create,
+        )
     }
 
-    fn make(&mut self, key: &SecretKey, kind: Kind, parents: Vec<EntryId>, payload: Vec<u8>) -> Entry {
+    fn make(
+        &mut self,
+        key: &SecretKey,
+        kind: Kind,
+        parents: Vec<EntryId>,
+        payload: Vec<u8>,
+    ) -> Entry {
         let seq = self.seqs.entry(*key.public().as_bytes()).or_insert(0);
         *seq += 1;
         self.clock += 10;
-        let h = Header::new(NET, self.log.id(), key.public(), *seq, self.clock, kind, parents, &payload);
+        let h = Header::new(
+            NET,
+            self.log.id(),
+            key.public(),
+            *seq,
+            self.clock,
+            kind,
+            parents,
+            &payload,
+        );
         Entry::sign(h, key).unwrap()
     }
 
     /// Signs, checks and (when accepted) inserts an entry on top of the current heads.
-    fn append<T: serde::Serialize>(&mut self, roster: &Roster, key: &SecretKey, kind: Kind, payload: &T) -> Result<EntryId, ReportRuleError> {
+    fn append<T: serde::Serialize>(
+        &mut self,
+        roster: &Roster,
+        key: &SecretKey,
+        kind: Kind,
+        payload: &T,
+    ) -> Result<EntryId, ReportRuleError> {
         let bytes = Payload::to_bytes(payload);
         let entry = self.make(key, kind, self.log.heads(), bytes.clone());
         let parsed = Payload::parse(kind, &bytes)?;
@@ -101,7 +139,10 @@ impl Builder {
 }
 
 fn write(section: &str, text: &str) -> SectionWrite {
-    SectionWrite { section: section.into(), text: text.into() }
+    SectionWrite {
+        section: section.into(),
+        text: text.into(),
+    }
 }
 
 #[test]
@@ -110,39 +151,94 @@ fn cardiac_report_needs_cardiologist_cosign_and_attending_final() {
     let (mut b, _, _) = Builder::new(&p, "cardiac-mr");
     let r = &p.roster;
     let mut versions = BTreeMap::new();
-    for (s, key) in [("technique", &p.resident), ("findings", &p.attending), ("impression", &p.attending)] {
-        versions.insert(s.to_string(), b.append(r, key, Kind::SectionWrite, &write(s, "text")).unwrap());
+    for (s, key) in [
+        ("technique", &p.resident),
+        ("findings", &p.attending),
+        ("impression", &p.attending),
+    ] {
+        versions.insert(
+            s.to_string(),
+            b.append(r, key, Kind::SectionWrite, &write(s, "text"))
+                .unwrap(),
+        );
     }
-    let cardiac = b.append(r, &p.cardiologist, Kind::SectionWrite, &write("cardiac", "LVEF 55%")).unwrap();
+    let cardiac = b
+        .append(
+            r,
+            &p.cardiologist,
+            Kind::SectionWrite,
+            &write("cardiac", "LVEF 55%"),
+        )
+        .unwrap();
     versions.insert("cardiac".into(), cardiac);
-    let final_payload = ReportStatus { status: Status::Final, sections: versions.clone() };
+    let final_payload = ReportStatus {
+        status: Status::Final,
+        sections: versions.clone(),
+    };
 
     // Without the cardiologist's co-sign by someone else, final is refused.
     assert_eq!(
         b.append(r, &p.attending, Kind::ReportStatus, &final_payload),
-        Err(ReportRuleError::CosignMissing { section: "cardiac".into(), role: Role::Cardiologist })
+        Err(ReportRuleError::CosignMissing {
+            section: "cardiac".into(),
+            role: Role::Cardiologist
+        })
     );
     assert_eq!(
-        b.append(r, &p.cardiologist, Kind::SectionCosign, &SectionCosign { section: "cardiac".into(), version: cardiac }),
+        b.append(
+            r,
+            &p.cardiologist,
+            Kind::SectionCosign,
+            &SectionCosign {
+                section: "cardiac".into(),
+                version: cardiac
+            }
+        ),
         Err(ReportRuleError::SelfCosign)
     );
     // A cardiologist co-signs the attending's rewrite of the cardiac section.
-    let rewrite = b.append(r, &p.attending, Kind::SectionWrite, &write("cardiac", "LVEF 55%, normal wall motion")).unwrap();
-    b.append(r, &p.cardiologist, Kind::SectionCosign, &SectionCosign { section: "cardiac".into(), version: rewrite }).unwrap();
+    let rewrite = b
+        .append(
+            r,
+            &p.attending,
+            Kind::SectionWrite,
+            &write("cardiac", "LVEF 55%, normal wall motion"),
+        )
+        .unwrap();
+    b.append(
+        r,
+        &p.cardiologist,
+        Kind::SectionCosign,
+        &SectionCosign {
+            section: "cardiac".into(),
+            version: rewrite,
+        },
+    )
+    .unwrap();
     // Naming the superseded version is refused.
     assert!(matches!(
         b.append(r, &p.attending, Kind::ReportStatus, &final_payload),
         Err(ReportRuleError::CoverageMismatch { .. })
     ));
     versions.insert("cardiac".into(), rewrite);
-    let final_payload = ReportStatus { status: Status::Final, sections: versions };
+    let final_payload = ReportStatus {
+        status: Status::Final,
+        sections: versions,
+    };
     assert!(matches!(
         b.append(r, &p.resident, Kind::ReportStatus, &final_payload),
         Err(ReportRuleError::NotAttending { .. })
     ));
-    let fin = b.append(r, &p.attending, Kind::ReportStatus, &final_payload).unwrap();
+    let fin = b
+        .append(r, &p.attending, Kind::ReportStatus, &final_payload)
+        .unwrap();
     assert_eq!(
-        b.append(r, &p.attending, Kind::SectionWrite, &write("findings", "late")),
+        b.append(
+            r,
+            &p.attending,
+            Kind::SectionWrite,
+            &write("findings", "late")
+        ),
         Err(ReportRuleError::Finalised { final_entry: fin })
     );
     assert_eq!(
@@ -152,13 +248,27 @@ fn cardiac_report_needs_cardiologist_cosign_and_attending_final() {
     let view = b.log.project(r, |_| EntryStatus::Verified);
     assert_eq!(view.status, ReportState::Final);
     let cardiac_view = view.sections.iter().find(|s| s.name == "cardiac").unwrap();
-    assert_eq!(cardiac_view.text.as_deref(), Some("LVEF 55%, normal wall motion"));
+    assert_eq!(
+        cardiac_view.text.as_deref(),
+        Some("LVEF 55%, normal wall motion")
+    );
     assert_eq!(cardiac_view.versions.len(), 2);
     assert_eq!(cardiac_view.versions[1].cosigns[0].author.name, "Dr Cardio");
     assert_eq!(view.signoff.unwrap().author.name, "Dr Attending");
 
-    b.append(r, &p.attending, Kind::AddendumWrite, &crate::payload::AddendumWrite { text: "Addendum".into() }).unwrap();
-    assert_eq!(b.log.project(r, |_| EntryStatus::Verified).status, ReportState::Amended);
+    b.append(
+        r,
+        &p.attending,
+        Kind::AddendumWrite,
+        &crate::payload::AddendumWrite {
+            text: "Addendum".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        b.log.project(r, |_| EntryStatus::Verified).status,
+        ReportState::Amended
+    );
 }
 
 #[test]
@@ -167,7 +277,12 @@ fn addendum_needs_final_and_sections_must_exist() {
     let (mut b, _, _) = Builder::new(&p, "ct-chest");
     let r = &p.roster;
     assert_eq!(
-        b.append(r, &p.attending, Kind::AddendumWrite, &crate::payload::AddendumWrite { text: "x".into() }),
+        b.append(
+            r,
+            &p.attending,
+            Kind::AddendumWrite,
+            &crate::payload::AddendumWrite { text: "x".into() }
+        ),
         Err(ReportRuleError::NotFinal)
     );
     assert!(matches!(
@@ -175,11 +290,24 @@ fn addendum_needs_final_and_sections_must_exist() {
         Err(ReportRuleError::UnknownSection { .. })
     ));
     assert!(matches!(
-        b.append(r, &p.attending, Kind::SectionWrite, &write("findings", "  ")),
+        b.append(
+            r,
+            &p.attending,
+            Kind::SectionWrite,
+            &write("findings", "  ")
+        ),
         Err(ReportRuleError::EmptyText { .. })
     ));
     assert!(matches!(
-        b.append(r, &p.attending, Kind::ReportStatus, &ReportStatus { status: Status::Final, sections: BTreeMap::new() }),
+        b.append(
+            r,
+            &p.attending,
+            Kind::ReportStatus,
+            &ReportStatus {
+                status: Status::Final,
+                sections: BTreeMap::new()
+            }
+        ),
         Err(ReportRuleError::SectionMissing { .. })
     ));
 }

@@ -201,9 +201,12 @@ impl ReportLog {
                     }
                 }
                 Some(Payload::Cosign(c)) => {
-                    let version = index
-                        .get(&c.section)
-                        .and_then(|&i| sections[i].versions.iter_mut().find(|v| v.entry == c.version));
+                    let version = index.get(&c.section).and_then(|&i| {
+                        sections[i]
+                            .versions
+                            .iter_mut()
+                            .find(|v| v.entry == c.version)
+                    });
                     if let Some(v) = version {
                         v.cosigns.push(CosignView {
                             entry: e.id,

@@ -133,7 +133,12 @@ impl<'a> Db<'a> {
     }
 
     /// Keeps `second` as evidence that its author also wrote `first` at the same position.
-    pub fn insert_fork(&self, first: &EntryId, second: &Entry, payload: Option<&[u8]>) -> Result<bool> {
+    pub fn insert_fork(
+        &self,
+        first: &EntryId,
+        second: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<bool> {
         let h = second.header();
         self.conn
             .execute(
@@ -166,9 +171,10 @@ impl<'a> Db<'a> {
         self.conn
             .prepare_cached("SELECT id FROM entries WHERE log = ?1 AND author = ?2 AND seq = ?3")
             .and_then(|mut s| {
-                s.query_row(params![log.as_bytes(), author.as_bytes(), seq as i64], |r| {
-                    r.get::<_, Vec<u8>>(0)
-                })
+                s.query_row(
+                    params![log.as_bytes(), author.as_bytes(), seq as i64],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )
                 .optional()
             })
             .map(|id| id.and_then(hash_col))
@@ -187,7 +193,9 @@ impl<'a> Db<'a> {
     pub fn log_entries(&self, log: &LogId) -> Result<Vec<StoredEntry>> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 ORDER BY e.arrival"))
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 ORDER BY e.arrival"
+            ))
             .map_err(StoreError::sqlite("reading a log"))?;
         let rows = stmt
             .query_map([log.as_bytes()], stored_entry)
@@ -205,8 +213,13 @@ impl<'a> Db<'a> {
             .conn
             .prepare(&format!("SELECT {ENTRY_COLUMNS} ORDER BY e.arrival"))
             .map_err(StoreError::sqlite("scanning entries"))?;
-        let mut rows = stmt.query([]).map_err(StoreError::sqlite("scanning entries"))?;
-        while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning entries"))? {
+        let mut rows = stmt
+            .query([])
+            .map_err(StoreError::sqlite("scanning entries"))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(StoreError::sqlite("scanning entries"))?
+        {
             f(stored_entry(row).map_err(StoreError::sqlite("scanning entries"))?)?;
         }
         Ok(())
@@ -252,6 +265,13 @@ impl<'a> Db<'a> {
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading heads"))?;
         Ok(ids.into_iter().filter_map(hash_col).collect())
+    }
+
+    /// Changes whenever another connection commits.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))
+            .map_err(StoreError::sqlite("reading data_version"))
     }
 
     pub fn count_entries(&self) -> Result<u64> {

@@ -4,8 +4,21 @@ use crate::{Store, StoreError, SCHEMA_VERSION};
 
 fn entry(key: &SecretKey, log: Hash, seq: u64, parents: Vec<Hash>, text: &str) -> (Entry, Vec<u8>) {
     let payload = format!(r#"{{"section":"findings","text":"{text}"}}"#).into_bytes();
-    let kind = if log.is_zero() { Kind::ReportCreate } else { Kind::SectionWrite };
-    let h = Header::new(Hash::of(b"net"), log, key.public(), seq, seq * 10, kind, parents, &payload);
+    let kind = if log.is_zero() {
+        Kind::ReportCreate
+    } else {
+        Kind::SectionWrite
+    };
+    let h = Header::new(
+        Hash::of(b"net"),
+        log,
+        key.public(),
+        seq,
+        seq * 10,
+        kind,
+        parents,
+        &payload,
+    );
     (Entry::sign(h, key).unwrap(), payload)
 }
 
@@ -15,10 +28,13 @@ fn refuses_a_database_from_a_newer_build() {
     let path = dir.path().join("ledger.sqlite3");
     drop(Store::open(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
     drop(conn);
     match Store::open(&path) {
-        Err(StoreError::NewerSchema { found, supported, .. }) => {
+        Err(StoreError::NewerSchema {
+            found, supported, ..
+        }) => {
             assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         }
         other => panic!("expected NewerSchema, got {other:?}"),

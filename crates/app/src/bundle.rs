@@ -1,0 +1,211 @@
+//! Bundles: export a home's roster and reports to a file; import one, verifying every entry
+//! before storing any.
+
+use std::collections::HashSet;
+
+use countersign_ledger::bundle::{self, BundleRecord};
+use countersign_ledger::{Entry, EntryId, Hash, LogFamily, RuleError};
+use serde::Serialize;
+
+use crate::error::{AppError, Rejection, Result};
+use crate::home::Home;
+use crate::state::{decode_row, LedgerState, Verdict};
+
+/// An entry the import could not take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub entry: String,
+    pub problem: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ImportReport {
+    /// Entries stored by this import.
+    pub new: u64,
+    /// Entries this home already had.
+    pub duplicate: u64,
+    /// Equivocations found: the second entry is kept as evidence beside the first.
+    pub forks: Vec<Problem>,
+    /// Entries not stored because their author's log is frozen by a fork, or they build on
+    /// fork evidence.
+    pub skipped: Vec<Problem>,
+}
+
+impl Home {
+    /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
+    pub fn bundle_export(&self, report: Option<EntryId>) -> Result<Vec<u8>> {
+        let db = self.store().db();
+        let state = self.state()?;
+        let network = state.network()?;
+        let mut logs = vec![network];
+        match report {
+            Some(r) => {
+                if db.get(&r)?.is_none() {
+                    return Err(AppError::NotFound {
+                        what: format!("report {r}"),
+                    });
+                }
+                logs.push(r);
+            }
+            None => logs.extend(db.log_ids()?.into_iter().filter(|l| *l != network)),
+        }
+        let mut entries: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
+        for log in &logs {
+            for row in db.log_entries(log)? {
+                let entry = decode_row(&row).map_err(|reason| {
+                    AppError::InvalidInput(format!(
+                        "stored entry is damaged ({reason}); run verify"
+                    ))
+                })?;
+                entries.push((entry, row.payload));
+            }
+        }
+        for fork in db.forks()? {
+            let in_scope = Hash::from_slice(&fork.log).is_some_and(|l| logs.contains(&l));
+            let sig: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
+            if let (true, Some(sig)) = (in_scope, sig) {
+                if let Ok(entry) = Entry::decode_unverified(&fork.second_header, &sig) {
+                    entries.push((entry, fork.second_payload));
+                }
+            }
+        }
+        Ok(bundle::encode(
+            entries.iter().map(|(e, p)| (e, p.as_deref())),
+        ))
+    }
+
+    /// Imports bundle bytes. Every signature is checked before anything is stored, then every
+    /// entry passes the ledger and report rules inside one transaction: if any entry is refused,
+    /// nothing is stored. Forks are kept as evidence, not refused.
+    pub fn bundle_import(&mut self, bytes: &[u8]) -> Result<ImportReport> {
+        let records = bundle::decode(bytes)?;
+        let entries = authenticate(&records)?;
+        self.store_mut().write(|db| {
+            let mut state = LedgerState::load(db)?;
+            let mut report = ImportReport::default();
+            // Roster first: report entries are authorised by the roster they arrive with.
+            let (roster, rest): (Vec<_>, Vec<_>) = entries
+                .iter()
+                .partition(|(e, _)| e.header().kind.family() == LogFamily::Roster);
+            for batch in [roster, rest] {
+                for (entry, _) in &batch {
+                    if !entry.header().kind.is_genesis() {
+                        state.load_log(db, &entry.log_id())?;
+                    }
+                }
+                import_batch(db, &mut state, batch, &mut report)?;
+            }
+            Ok(report)
+        })
+    }
+}
+
+/// Decodes every record and checks its signature. Nothing has been stored yet.
+fn authenticate(records: &[BundleRecord]) -> Result<Vec<(Entry, Option<&[u8]>)>> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, r)| {
+            Entry::from_parts(&r.header, &r.signature)
+                .map(|e| (e, r.payload.as_deref()))
+                .map_err(|e| AppError::BundleEntry {
+                    index,
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+fn waits_for_dependency(e: &Rejection) -> bool {
+    matches!(
+        e,
+        Rejection::UnknownLog { .. } | Rejection::Rule(RuleError::UnknownParent { .. })
+    ) || matches!(e, Rejection::Rule(RuleError::SeqNotIncremental { expected, found }) if found > expected)
+}
+
+/// Stores a batch in causal order whatever order it came in: entries whose parents have not
+/// been seen yet wait for the next pass.
+fn import_batch(
+    db: &countersign_store::Db<'_>,
+    state: &mut LedgerState,
+    mut pending: Vec<&(Entry, Option<&[u8]>)>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let mut set_aside: HashSet<EntryId> = HashSet::new();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut waiting = Vec::new();
+        let mut last_wait = None;
+        for item in pending {
+            let (entry, payload) = item;
+            let id = entry.id();
+            if entry.header().parents.iter().any(|p| set_aside.contains(p)) {
+                set_aside.insert(id);
+                report.skipped.push(Problem {
+                    entry: id.to_hex(),
+                    problem: "builds on fork evidence".into(),
+                });
+                continue;
+            }
+            match state.check(entry, *payload) {
+                Ok(Verdict::New) => {
+                    db.insert_entry(entry, *payload)?;
+                    if entry.header().kind == countersign_ledger::Kind::NetworkGenesis {
+                        db.set_meta("network", &id.to_hex())?;
+                    }
+                    state.apply(entry, *payload)?;
+                    report.new += 1;
+                }
+                Ok(Verdict::Duplicate) => report.duplicate += 1,
+                Ok(Verdict::Fork { first }) => {
+                    db.insert_fork(&first, entry, *payload)?;
+                    let h = entry.header();
+                    state.freeze(entry.log_id(), h.author, h.seq);
+                    set_aside.insert(id);
+                    report.forks.push(Problem {
+                        entry: id.to_hex(),
+                        problem: format!(
+                            "fork: author {} signed both {} and {} at sequence {} of log {}",
+                            h.author,
+                            first,
+                            id,
+                            h.seq,
+                            entry.log_id()
+                        ),
+                    });
+                }
+                Err(Rejection::Rule(RuleError::Frozen { .. })) => {
+                    set_aside.insert(id);
+                    report.skipped.push(Problem {
+                        entry: id.to_hex(),
+                        problem: "author's log is frozen by a fork".into(),
+                    });
+                }
+                Err(e) if waits_for_dependency(&e) => {
+                    last_wait = Some((id, e));
+                    waiting.push(item);
+                }
+                Err(e) => return Err(refused(id, e)),
+            }
+        }
+        if waiting.len() == before {
+            // No progress: what is left depends on entries this home does not have.
+            return Err(match last_wait {
+                Some((id, e)) => refused(id, e),
+                None => {
+                    AppError::InvalidInput("bundle entries depend on each other in a cycle".into())
+                }
+            });
+        }
+        pending = waiting;
+    }
+    Ok(())
+}
+
+fn refused(id: EntryId, e: Rejection) -> AppError {
+    AppError::EntryRefused {
+        entry: id.to_hex(),
+        reason: e,
+    }
+}

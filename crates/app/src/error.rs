@@ -1,0 +1,139 @@
+//! Errors of the use cases. Each has a stable `code` from a fixed list; the desktop shell sends
+//! `{code, message}` to the UI and the CLI prints the message.
+
+use countersign_ledger::bundle::BundleError;
+use countersign_ledger::roster::RosterError;
+use countersign_ledger::{EntryError, LogId, RuleError};
+use countersign_report::ReportRuleError;
+use countersign_store::StoreError;
+use serde::Serialize;
+
+/// Why an entry is refused by this home.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Report(#[from] ReportRuleError),
+    #[error(transparent)]
+    Roster(#[from] RosterError),
+    #[error("the payload is missing")]
+    PayloadMissing,
+    #[error("log {log} is not known here (its first entry has not arrived)")]
+    UnknownLog { log: LogId },
+    #[error("this home does not belong to a network yet; import the department's roster first")]
+    NoNetwork,
+}
+
+impl From<EntryError> for Rejection {
+    fn from(e: EntryError) -> Self {
+        Rejection::Rule(RuleError::Entry(e))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("no identity in {home}; run `countersign init` first")]
+    NotInitialized { home: String },
+    #[error("{home} already holds an identity ({key})")]
+    AlreadyInitialized { home: String, key: String },
+    #[error("this home does not belong to a department network yet; found one with `init --admin` or import a bundle from an admin")]
+    NoNetwork,
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("refused: {0}")]
+    NotAllowed(#[from] Rejection),
+    #[error("entry {entry} refused; nothing from this bundle was stored: {reason}")]
+    EntryRefused { entry: String, reason: Rejection },
+    #[error("not a valid bundle: {0}")]
+    BadBundle(#[from] BundleError),
+    #[error("bundle entry {index} is not authentic: {reason}")]
+    BundleEntry { index: usize, reason: String },
+    #[error("private key for {key} is missing or unreadable: {reason}")]
+    KeyMissing { key: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// The fixed list of error codes the UI and scripts can rely on.
+pub const ERROR_CODES: &[&str] = &[
+    "not_initialized",
+    "already_initialized",
+    "no_network",
+    "not_found",
+    "invalid_input",
+    "not_allowed",
+    "bad_bundle",
+    "key_missing",
+    "newer_ledger",
+    "damaged_ledger",
+    "disk_full",
+    "storage",
+    "io",
+];
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotInitialized { .. } => "not_initialized",
+            AppError::AlreadyInitialized { .. } => "already_initialized",
+            AppError::NoNetwork => "no_network",
+            AppError::NotFound { .. } => "not_found",
+            AppError::InvalidInput(_) => "invalid_input",
+            AppError::NotAllowed(_) | AppError::EntryRefused { .. } => "not_allowed",
+            AppError::BadBundle(_) | AppError::BundleEntry { .. } => "bad_bundle",
+            AppError::KeyMissing { .. } => "key_missing",
+            AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
+            AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
+            AppError::Store(StoreError::DiskFull) => "disk_full",
+            AppError::Store(_) => "storage",
+            AppError::Io { .. } => "io",
+        }
+    }
+
+    /// The `{code, message}` form that crosses to the UI.
+    pub fn to_wire(&self) -> WireError {
+        WireError {
+            code: self.code(),
+            message: self.to_string(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+        let context = context.into();
+        move |source| AppError::Io { context, source }
+    }
+}
+
+impl From<ReportRuleError> for AppError {
+    fn from(e: ReportRuleError) -> Self {
+        AppError::NotAllowed(Rejection::Report(e))
+    }
+}
+
+impl From<EntryError> for AppError {
+    fn from(e: EntryError) -> Self {
+        AppError::NotAllowed(Rejection::from(e))
+    }
+}
+
+impl From<RuleError> for AppError {
+    fn from(e: RuleError) -> Self {
+        AppError::NotAllowed(Rejection::Rule(e))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WireError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

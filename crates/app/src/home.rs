@@ -1,0 +1,275 @@
+//! A home: one directory holding the ledger database and the key store. Every use case is a
+//! method on [`Home`].
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
+use countersign_ledger::{Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey, Role, SecretKey};
+use countersign_store::Store;
+use serde::Serialize;
+
+use crate::error::{AppError, Result};
+use crate::keys::{KeyStore, Profile};
+use crate::state::{LedgerState, Verdict};
+
+/// The directory the desktop app uses when `$COUNTERSIGN_HOME` is not set.
+pub fn default_home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COUNTERSIGN_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("org.countersign.desktop")
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The answer to `whoami`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WhoAmI {
+    pub key: PublicKey,
+    pub name: String,
+    pub role: Role,
+    pub network: Option<NetworkId>,
+    pub admin: bool,
+}
+
+#[derive(Debug)]
+struct Cache {
+    data_version: i64,
+    state: LedgerState,
+}
+
+/// An open home.
+#[derive(Debug)]
+pub struct Home {
+    dir: PathBuf,
+    store: Store,
+    keys: KeyStore,
+    /// Validation state, kept across appends; dropped when another process commits.
+    cache: Option<Cache>,
+}
+
+impl Home {
+    /// Opens the home at `dir`, creating the directory and ledger if needed.
+    pub fn open(dir: &Path) -> Result<Home> {
+        std::fs::create_dir_all(dir)
+            .map_err(AppError::io(format!("creating {}", dir.display())))?;
+        let store = Store::open(&dir.join("ledger.sqlite3"))?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            store,
+            keys: KeyStore::new(dir),
+            cache: None,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    pub(crate) fn profile(&self) -> Result<Profile> {
+        self.keys
+            .profile()?
+            .ok_or_else(|| AppError::NotInitialized {
+                home: self.dir.display().to_string(),
+            })
+    }
+
+    pub(crate) fn secret(&self) -> Result<SecretKey> {
+        let profile = self.profile()?;
+        self.keys.load(&profile.key)
+    }
+
+    /// A fresh read-only view of the validation state (roster and network).
+    pub(crate) fn state(&self) -> Result<LedgerState> {
+        LedgerState::load(&self.store.db())
+    }
+
+    /// Creates this home's identity; with `found_network`, also founds a department network
+    /// with this identity as its admin.
+    pub fn init(
+        &mut self,
+        name: &str,
+        role: Role,
+        found_network: Option<&str>,
+        ai_model: Option<AiModelInfo>,
+    ) -> Result<WhoAmI> {
+        if let Some(existing) = self.keys.profile()? {
+            return Err(AppError::AlreadyInitialized {
+                home: self.dir.display().to_string(),
+                key: existing.key.to_hex(),
+            });
+        }
+        if name.trim().is_empty() {
+            return Err(AppError::InvalidInput("a name is required".into()));
+        }
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        self.keys.save(&key)?;
+        let profile = Profile {
+            key: key.public(),
+            name: name.to_string(),
+            role,
+            ai_model: ai_model.clone(),
+        };
+        if let Some(network_name) = found_network {
+            self.found_network(&key, network_name, &profile)?;
+        }
+        // The profile is written last: a home without it is not initialised and can be retried.
+        self.keys.set_profile(&profile)?;
+        self.whoami()
+    }
+
+    fn found_network(&mut self, key: &SecretKey, network_name: &str, p: &Profile) -> Result<()> {
+        let state = self.state()?;
+        if let Some(n) = state.network {
+            return Err(AppError::InvalidInput(format!(
+                "this home already belongs to network {n}"
+            )));
+        }
+        let now = now_ms();
+        let genesis = GenesisPayload {
+            name: network_name.to_string(),
+            founder: MemberPayload {
+                key: p.key,
+                name: p.name.clone(),
+                role: p.role,
+                admin: true,
+                valid_from: now,
+                valid_until: None,
+                devices: vec![],
+                ai_model: p.ai_model.clone(),
+            },
+        };
+        let payload = json(&genesis);
+        let header = Header::new(
+            Hash::ZERO,
+            Hash::ZERO,
+            key.public(),
+            1,
+            now,
+            Kind::NetworkGenesis,
+            vec![],
+            &payload,
+        );
+        let entry = Entry::sign(header, key)?;
+        self.store_checked(&entry, &payload)?;
+        Ok(())
+    }
+
+    pub fn whoami(&self) -> Result<WhoAmI> {
+        let profile = self.profile()?;
+        let state = self.state()?;
+        let member = state.roster.member(&profile.key);
+        Ok(WhoAmI {
+            key: profile.key,
+            name: member.map_or(profile.name.clone(), |m| m.name.clone()),
+            role: member.map_or(profile.role, |m| m.role),
+            network: state.network,
+            admin: member.is_some_and(|m| m.admin),
+        })
+    }
+
+    /// Checks and stores an entry someone else signed (used for genesis entries).
+    fn store_checked(&mut self, entry: &Entry, payload: &[u8]) -> Result<()> {
+        let Home { store, cache, .. } = self;
+        *cache = None;
+        store.write(|db| {
+            let mut state = LedgerState::load(db)?;
+            match state.check(entry, Some(payload))? {
+                Verdict::New => {}
+                Verdict::Duplicate | Verdict::Fork { .. } => return Ok(()),
+            }
+            db.insert_entry(entry, Some(payload))?;
+            if entry.header().kind == Kind::NetworkGenesis {
+                db.set_meta("network", &entry.id().to_hex())?;
+            }
+            state.apply(entry, Some(payload))
+        })
+    }
+
+    /// Signs `payload` as the next entry of `log` (or as a new log when `log` is `None` and the
+    /// kind is a genesis kind) with `key`, checks it against every rule, and stores it durably.
+    /// Returns only after the commit: the id printed is an id on disk.
+    pub(crate) fn append(
+        &mut self,
+        key: &SecretKey,
+        log: Option<LogId>,
+        kind: Kind,
+        payload: &[u8],
+    ) -> Result<Entry> {
+        let Home { store, cache, .. } = self;
+        let result = store.write(|db| {
+            let version = db_data_version(db)?;
+            if cache.as_ref().is_none_or(|c| c.data_version != version) {
+                *cache = Some(Cache {
+                    data_version: version,
+                    state: LedgerState::load(db)?,
+                });
+            }
+            let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
+            let network = state.network()?;
+            let author = key.public();
+            let (log_field, seq, parents, timestamp) = match log {
+                None => (Hash::ZERO, 1, vec![], now_ms()),
+                Some(log) => {
+                    state.load_log(db, &log)?;
+                    let l = state.log(&log).ok_or_else(|| AppError::NotFound {
+                        what: format!("report {log}"),
+                    })?;
+                    let parents = l.heads();
+                    // Never sign a timestamp before a parent's, whatever this clock says.
+                    let ts = now_ms().max(l.latest_timestamp(&parents));
+                    (log, l.next_seq(&author), parents, ts)
+                }
+            };
+            let header = Header::new(
+                network, log_field, author, seq, timestamp, kind, parents, payload,
+            );
+            let entry = Entry::sign(header, key)?;
+            match state.check(&entry, Some(payload))? {
+                Verdict::New => {}
+                other => {
+                    return Err(AppError::InvalidInput(format!(
+                        "a freshly signed entry was not new ({other:?})"
+                    )))
+                }
+            }
+            db.insert_entry(&entry, Some(payload))?;
+            state.apply(&entry, Some(payload))?;
+            Ok(entry)
+        });
+        if result.is_err() {
+            // The state may hold an entry whose commit failed.
+            *cache = None;
+        }
+        result
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        self.cache = None;
+        &mut self.store
+    }
+}
+
+fn db_data_version(db: &countersign_store::Db<'_>) -> Result<i64> {
+    Ok(db.data_version()?)
+}
+
+pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("payload types serialise to JSON")
+}

@@ -1,0 +1,212 @@
+//! Report use cases: create, write, co-sign, finalise, add an addendum, list and show.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use countersign_ledger::{EntryId, Hash, Kind};
+use countersign_report::payload::{
+    AddendumWrite, ReportCreate, ReportStatus, SectionCosign, SectionWrite,
+};
+use countersign_report::{EntryStatus, ReportState, ReportView, Status};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, Result};
+use crate::home::{json, Home};
+use crate::state::{decode_row, LedgerState};
+use countersign_store::StoredEntry;
+
+/// One line of `report list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportSummary {
+    pub report: EntryId,
+    pub study: String,
+    pub template: String,
+    pub status: ReportState,
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file =
+        std::fs::File::open(path).map_err(AppError::io(format!("opening {}", path.display())))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(AppError::io(format!("reading {}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex_lower(&hasher.finalize()))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Home {
+    /// Starts a report on a study, binding it to the SHA-256 of each image file given.
+    pub fn report_new(&mut self, study: &str, template: &str, images: &[&Path]) -> Result<EntryId> {
+        if study.trim().is_empty() {
+            return Err(AppError::InvalidInput("a study UID is required".into()));
+        }
+        if countersign_report::template(template).is_none() {
+            let names: Vec<&str> = countersign_report::TEMPLATES
+                .iter()
+                .map(|t| t.name)
+                .collect();
+            return Err(AppError::InvalidInput(format!(
+                "unknown template {template:?}; built-in templates: {}",
+                names.join(", ")
+            )));
+        }
+        let images = images
+            .iter()
+            .map(|p| sha256_file(p))
+            .collect::<Result<Vec<_>>>()?;
+        let payload = json(&ReportCreate {
+            study: study.to_string(),
+            template: template.to_string(),
+            images,
+        });
+        let key = self.secret()?;
+        Ok(self.append(&key, None, Kind::ReportCreate, &payload)?.id())
+    }
+
+    /// Signs a new version of a section.
+    pub fn report_write(&mut self, report: EntryId, section: &str, text: &str) -> Result<EntryId> {
+        let payload = json(&SectionWrite {
+            section: section.to_string(),
+            text: text.to_string(),
+        });
+        let key = self.secret()?;
+        Ok(self
+            .append(&key, Some(report), Kind::SectionWrite, &payload)?
+            .id())
+    }
+
+    /// Co-signs the current version of a section.
+    pub fn report_cosign(&mut self, report: EntryId, section: &str) -> Result<EntryId> {
+        let view = self.report_show(report)?;
+        let version = view
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .ok_or_else(|| AppError::InvalidInput(format!("report has no section {section:?}")))?
+            .versions
+            .last()
+            .ok_or_else(|| {
+                AppError::InvalidInput(format!("section {section} has no text to co-sign"))
+            })?
+            .entry;
+        let payload = json(&SectionCosign {
+            section: section.to_string(),
+            version,
+        });
+        let key = self.secret()?;
+        Ok(self
+            .append(&key, Some(report), Kind::SectionCosign, &payload)?
+            .id())
+    }
+
+    /// Signs the report off as final, covering the current version of every section.
+    pub fn report_finalize(&mut self, report: EntryId) -> Result<EntryId> {
+        let view = self.report_show(report)?;
+        let sections: BTreeMap<String, EntryId> = view
+            .sections
+            .iter()
+            .filter_map(|s| s.versions.last().map(|v| (s.name.clone(), v.entry)))
+            .collect();
+        let payload = json(&ReportStatus {
+            status: Status::Final,
+            sections,
+        });
+        let key = self.secret()?;
+        Ok(self
+            .append(&key, Some(report), Kind::ReportStatus, &payload)?
+            .id())
+    }
+
+    /// Adds a signed addendum to a final report.
+    pub fn report_addendum(&mut self, report: EntryId, text: &str) -> Result<EntryId> {
+        if text.trim().is_empty() {
+            return Err(AppError::InvalidInput("an addendum needs text".into()));
+        }
+        let payload = json(&AddendumWrite {
+            text: text.to_string(),
+        });
+        let key = self.secret()?;
+        Ok(self
+            .append(&key, Some(report), Kind::AddendumWrite, &payload)?
+            .id())
+    }
+
+    pub fn report_list(&self) -> Result<Vec<ReportSummary>> {
+        let ids = self.store().db().report_ids()?;
+        ids.into_iter()
+            .map(|id| {
+                let view = self.report_show(id)?;
+                Ok(ReportSummary {
+                    report: id,
+                    study: view.study,
+                    template: view.template,
+                    status: view.status,
+                })
+            })
+            .collect()
+    }
+
+    /// The report as it reads now, with provenance; every entry's signature and payload are
+    /// re-checked from the stored bytes.
+    pub fn report_show(&self, report: EntryId) -> Result<ReportView> {
+        let db = self.store().db();
+        let mut state = LedgerState::load(&db)?;
+        state.load_log(&db, &report)?;
+        let log = state
+            .log(&report)
+            .and_then(|l| l.report.as_ref())
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("report {report}"),
+            })?;
+        let forked: Vec<EntryId> = db
+            .forks()?
+            .into_iter()
+            .filter_map(|f| Hash::from_slice(&f.first))
+            .collect();
+        let mut statuses = std::collections::HashMap::new();
+        for row in db.log_entries(&report)? {
+            let Some(id) = Hash::from_slice(&row.id) else {
+                continue;
+            };
+            let status = row_status(&row).unwrap_or_else(|reason| EntryStatus::Invalid { reason });
+            let status = if forked.contains(&id) && status == EntryStatus::Verified {
+                EntryStatus::Fork
+            } else {
+                status
+            };
+            statuses.insert(id, status);
+        }
+        Ok(log.project(&state.roster, |id| {
+            statuses.get(id).cloned().unwrap_or(EntryStatus::Invalid {
+                reason: "not stored".into(),
+            })
+        }))
+    }
+}
+
+/// Re-checks one stored row: header decodes, signature verifies, payload matches.
+pub(crate) fn row_status(row: &StoredEntry) -> Result<EntryStatus, String> {
+    let entry = decode_row(row)?;
+    entry.verify_signature().map_err(|e| e.to_string())?;
+    match row.payload.as_deref() {
+        Some(p) => {
+            countersign_ledger::rules::check_payload(&entry, p).map_err(|e| e.to_string())?
+        }
+        None => return Ok(EntryStatus::Erased),
+    }
+    Ok(EntryStatus::Verified)
+}

@@ -1,0 +1,186 @@
+//! `verify`: re-check every stored entry from its bytes — id, signature, payload, the index
+//! columns — then replay the ledger and report rules over the whole store, and re-check fork
+//! evidence. Streams the store; signatures are checked in parallel on all cores (or on the
+//! threads of whatever rayon pool the caller installs).
+
+use std::time::Instant;
+
+use countersign_ledger::{Entry, EntryId, ForkEvidence, Hash, LogId, NetworkId};
+use countersign_store::{Db, StoredEntry};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::bundle::Problem;
+use crate::error::Result;
+use crate::home::Home;
+use crate::state::{decode_row, LedgerState, Verdict};
+
+/// Rows verified in parallel at a time: bounds memory while keeping every core busy.
+const CHUNK: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub entries: u64,
+    pub forks: u64,
+    pub problems: Vec<Problem>,
+    pub seconds: f64,
+}
+
+fn row_id(row: &StoredEntry) -> String {
+    hex_or_raw(&row.id)
+}
+
+fn hex_or_raw(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks one row on its own: everything that needs no other entry.
+fn check_row(row: &StoredEntry) -> Result<Entry, String> {
+    let entry = decode_row(row)?;
+    if row.id != entry.id().as_bytes() {
+        return Err(format!(
+            "stored id does not match the header (header hashes to {})",
+            entry.id()
+        ));
+    }
+    entry.verify_signature().map_err(|e| e.to_string())?;
+    let h = entry.header();
+    let columns_match = row.log == entry.log_id().as_bytes()
+        && row.author == h.author.as_bytes()
+        && row.seq as u64 == h.seq
+        && row.kind == h.kind.name()
+        && row.timestamp_ms as u64 == h.timestamp_ms
+        && row.payload_hash == h.payload_hash.as_bytes();
+    if !columns_match {
+        return Err("index columns do not match the signed header".into());
+    }
+    match &row.payload {
+        Some(p) => {
+            countersign_ledger::rules::check_payload(&entry, p).map_err(|e| e.to_string())?
+        }
+        None => return Err("payload is missing".into()),
+    }
+    Ok(entry)
+}
+
+struct Replay<'a> {
+    state: LedgerState,
+    only: Option<LogId>,
+    network: Option<NetworkId>,
+    entries: u64,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Replay<'_> {
+    fn chunk(&mut self, rows: &[StoredEntry]) {
+        let checked: Vec<Result<Entry, String>> = rows.par_iter().map(check_row).collect();
+        for (row, result) in rows.iter().zip(checked) {
+            self.entries += 1;
+            let outcome = result.and_then(|entry| {
+                match self.state.check(&entry, row.payload.as_deref()) {
+                    Ok(Verdict::New) => {}
+                    Ok(other) => return Err(format!("stored twice ({other:?})")),
+                    Err(e) => return Err(e.to_string()),
+                }
+                self.state
+                    .apply(&entry, row.payload.as_deref())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(problem) = outcome {
+                self.problems.push(Problem {
+                    entry: row_id(row),
+                    problem,
+                });
+            }
+        }
+    }
+
+    fn wanted(&self, row: &StoredEntry) -> bool {
+        let roster = self.network.is_some_and(|n| row.log == n.as_bytes());
+        !roster && self.only.is_none_or(|l| row.log == l.as_bytes())
+    }
+}
+
+/// Verifies a whole store, or one report (plus the roster it depends on).
+pub fn verify_store(db: &Db<'_>, only: Option<LogId>) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    let network: Option<NetworkId> = db.meta("network")?.and_then(|h| h.parse().ok());
+    let mut replay = Replay {
+        state: LedgerState::default(),
+        only,
+        network,
+        entries: 0,
+        problems: &mut problems,
+    };
+    // The roster first: report entries are judged by the roster as it stands now, so that
+    // entries signed after a revocation are flagged wherever they arrived from.
+    if let Some(n) = network {
+        replay.chunk(&db.log_entries(&n)?);
+    }
+    let mut buffer = Vec::with_capacity(CHUNK);
+    db.scan(|row| {
+        if replay.wanted(&row) {
+            buffer.push(row);
+            if buffer.len() == CHUNK {
+                replay.chunk(&buffer);
+                buffer.clear();
+            }
+        }
+        Ok::<_, crate::error::AppError>(())
+    })?;
+    replay.chunk(&buffer);
+    let entries = replay.entries;
+    let mut forks = 0;
+    for fork in db.forks()? {
+        let in_scope = only.is_none_or(|l| fork.log == l.as_bytes());
+        if !in_scope {
+            continue;
+        }
+        forks += 1;
+        let first = Hash::from_slice(&fork.first).and_then(|id| db.get(&id).ok().flatten());
+        let evidence = first
+            .ok_or_else(|| "first entry of the fork is missing".to_string())
+            .and_then(|row| {
+                let sig: [u8; 64] = fork
+                    .second_signature
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| "bad signature length".to_string())?;
+                let second = Entry::decode_unverified(&fork.second_header, &sig)
+                    .map_err(|e| e.to_string())?;
+                let first = decode_row(&row)?;
+                ForkEvidence::new(first, second).map_err(|e| e.to_string())
+            });
+        let problem = match evidence {
+            Ok(ev) => format!(
+                "fork: author {} signed two different entries ({} and {}) at sequence {} of log {}",
+                ev.first.header().author,
+                ev.first.id(),
+                ev.second.id(),
+                ev.first.header().seq,
+                ev.first.log_id()
+            ),
+            Err(reason) => format!("fork evidence does not check out: {reason}"),
+        };
+        problems.push(Problem {
+            entry: hex_or_raw(&fork.second),
+            problem,
+        });
+    }
+    Ok(VerifyReport {
+        ok: problems.is_empty(),
+        entries,
+        forks,
+        problems,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl Home {
+    /// Verifies every entry in this home (or one report and the roster).
+    pub fn verify(&self, report: Option<EntryId>) -> Result<VerifyReport> {
+        verify_store(&self.store().db(), report)
+    }
+}

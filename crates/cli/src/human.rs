@@ -1,0 +1,231 @@
+//! Human-readable output. Scripts use `--json`; this is for people at a terminal.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use countersign_app::ledger::Member;
+use countersign_app::report::{Author, EntryStatus, ReportView};
+use countersign_app::{DemoSummary, ImportReport, ReportSummary, VerifyReport, WhoAmI};
+
+/// `YYYY-MM-DD HH:MM:SS UTC` from milliseconds since the epoch.
+pub fn time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(12)]
+}
+
+fn who(a: &Author) -> String {
+    match (&a.role, &a.ai_model) {
+        (_, Some(m)) => format!("{} (AI {} {} v{})", a.name, m.vendor, m.model, m.version),
+        (Some(r), None) => format!("{} ({r})", a.name),
+        (None, None) => format!("{} [{}]", a.name, short(&a.key.to_hex())),
+    }
+}
+
+fn status(s: &EntryStatus) -> String {
+    match s {
+        EntryStatus::Verified => "verified".into(),
+        EntryStatus::Fork => "FORK".into(),
+        EntryStatus::Erased => "payload erased".into(),
+        EntryStatus::Invalid { reason } => format!("INVALID: {reason}"),
+    }
+}
+
+pub fn whoami(w: &WhoAmI) -> String {
+    let network = w
+        .network
+        .map_or("no network yet".into(), |n| format!("network {n}"));
+    let admin = if w.admin { ", admin" } else { "" };
+    format!("{} ({}{admin})\nkey {}\n{network}", w.name, w.role, w.key)
+}
+
+pub fn roster(members: &[Member]) -> String {
+    let mut out = String::new();
+    for m in members {
+        let revoked = m
+            .revoked_from
+            .map_or(String::new(), |r| format!(", revoked from {}", time(r)));
+        let admin = if m.admin { ", admin" } else { "" };
+        let _ = writeln!(out, "{}  {} ({}{admin}{revoked})", m.key, m.name, m.role);
+    }
+    out.trim_end().to_string()
+}
+
+pub fn report_list(list: &[ReportSummary]) -> String {
+    if list.is_empty() {
+        return "no reports".into();
+    }
+    list.iter()
+        .map(|r| {
+            format!(
+                "{}  {:<11} {:<10} study {}",
+                r.report,
+                format!("{:?}", r.status).to_lowercase(),
+                r.template,
+                r.study
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn report(v: &ReportView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} report {}", v.template_title, v.report);
+    let _ = writeln!(
+        out,
+        "study {}  status {}",
+        v.study,
+        format!("{:?}", v.status).to_uppercase()
+    );
+    let _ = writeln!(
+        out,
+        "created by {} at {}",
+        who(&v.created_by),
+        time(v.created_ms)
+    );
+    if let Some(s) = &v.signoff {
+        let _ = writeln!(
+            out,
+            "signed off by {} at {} [{}]",
+            who(&s.author),
+            time(s.time_ms),
+            status(&s.status)
+        );
+    }
+    for s in &v.sections {
+        let _ = writeln!(out, "\n## {}", s.title);
+        match &s.text {
+            Some(t) => {
+                let _ = writeln!(out, "{t}");
+            }
+            None => {
+                let _ = writeln!(out, "(not written)");
+            }
+        }
+        for (i, ver) in s.versions.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  v{} by {} at {} [{}] {}",
+                i + 1,
+                who(&ver.author),
+                time(ver.time_ms),
+                status(&ver.status),
+                short(&ver.entry.to_hex())
+            );
+            for c in &ver.cosigns {
+                let _ = writeln!(
+                    out,
+                    "     co-signed by {} at {} [{}]",
+                    who(&c.author),
+                    time(c.time_ms),
+                    status(&c.status)
+                );
+            }
+        }
+    }
+    for a in &v.addenda {
+        let _ = writeln!(
+            out,
+            "\n## Addendum by {} at {} [{}]",
+            who(&a.author),
+            time(a.time_ms),
+            status(&a.status)
+        );
+        let _ = writeln!(out, "{}", a.text.as_deref().unwrap_or("(erased)"));
+    }
+    let _ = writeln!(out, "\nProvenance ({} entries):", v.provenance.len());
+    for p in &v.provenance {
+        let section = p
+            .section
+            .as_deref()
+            .map_or(String::new(), |s| format!(" {s}"));
+        let _ = writeln!(
+            out,
+            "  {} {:<15}{section:<12} {} #{} at {} [{}]",
+            short(&p.entry.to_hex()),
+            p.kind.name(),
+            who(&p.author),
+            p.seq,
+            time(p.time_ms),
+            status(&p.status)
+        );
+    }
+    out.trim_end().to_string()
+}
+
+pub fn import(r: &ImportReport) -> String {
+    let mut out = format!(
+        "imported {} new entries ({} already here)",
+        r.new, r.duplicate
+    );
+    for f in &r.forks {
+        let _ = write!(out, "\n{}", f.problem);
+    }
+    for s in &r.skipped {
+        let _ = write!(out, "\nskipped {}: {}", s.entry, s.problem);
+    }
+    out
+}
+
+pub fn verify(v: &VerifyReport) -> String {
+    let mut out = if v.ok {
+        format!(
+            "verified: {} entries, every signature, hash, link and rule checks out ({:.3} s)",
+            v.entries, v.seconds
+        )
+    } else {
+        format!(
+            "NOT VERIFIED: {} problems in {} entries ({:.3} s)",
+            v.problems.len(),
+            v.entries,
+            v.seconds
+        )
+    };
+    for p in &v.problems {
+        let _ = write!(out, "\n{}: {}", p.entry, p.problem);
+    }
+    out
+}
+
+pub fn demo(d: &DemoSummary, home: &Path) -> String {
+    let mut out = format!(
+        "Demo department founded in {} (network {})\n",
+        home.display(),
+        d.network
+    );
+    for m in &d.members {
+        let _ = writeln!(out, "  {} ({})  {}", m.name, m.role, m.key);
+    }
+    let _ = write!(out, "Cardiac MR report {} written, co-signed and signed off ({} entries).\nSee it with: countersign --home {} report show {}", d.report, d.entries, home.display(), d.report);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(super::time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::time(1_764_081_000_000), "2025-11-25 14:30:00 UTC");
+        assert_eq!(super::time(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+}
