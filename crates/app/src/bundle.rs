@@ -120,7 +120,9 @@ fn authenticate(records: &[BundleRecord]) -> Result<Vec<(Entry, Option<&[u8]>)>>
 fn waits_for_dependency(e: &Rejection) -> bool {
     matches!(
         e,
-        Rejection::UnknownLog { .. } | Rejection::Rule(RuleError::UnknownParent { .. })
+        Rejection::NoNetwork
+            | Rejection::UnknownLog { .. }
+            | Rejection::Rule(RuleError::UnknownParent { .. })
     ) || matches!(e, Rejection::Rule(RuleError::SeqNotIncremental { expected, found }) if found > expected)
 }
 

@@ -168,7 +168,13 @@ impl LedgerState {
                 .into());
             }
             rules::check_seq(log.next_seq(&h.author), h.seq)?;
-            rules::check_parents(entry, |p| log.info.get(p).copied())?;
+            // Look in every loaded log, so a parent from another log is named as such.
+            rules::check_parents(entry, |p| {
+                log.info
+                    .get(p)
+                    .or_else(|| self.logs.values().find_map(|l| l.info.get(p)))
+                    .copied()
+            })?;
         }
 
         match h.kind.family() {

@@ -1,0 +1,192 @@
+//! Helpers: run the real `countersign` binary against a home directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use countersign_ledger::{Entry, EntryId, Header, Kind, SecretKey};
+use serde_json::Value;
+
+/// The CLI built by `make test` (`cargo build -p countersign-cli`) next to this test binary.
+pub fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("COUNTERSIGN_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join("countersign");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build -p countersign-cli` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {:?} / stderr {:?}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts success and returns the JSON output.
+    pub fn ok(&self) -> Value {
+        assert_eq!(self.code, 0, "command failed: {}", self.stderr);
+        self.json()
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A home directory driven through the CLI.
+pub struct Home {
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        Home {
+            dir: tmp.path().join("home"),
+            _tmp: Some(tmp),
+        }
+    }
+
+    /// Runs `countersign --home DIR --json ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Command::new(bin())
+            .arg("--home")
+            .arg(&self.dir)
+            .arg("--json")
+            .args(args)
+            .env_remove("COUNTERSIGN_HOME")
+            .output()
+            .expect("spawn countersign")
+            .into()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> Value {
+        self.run(args).ok()
+    }
+
+    pub fn key(&self) -> String {
+        self.ok(&["whoami"])["key"].as_str().unwrap().to_string()
+    }
+
+    /// A private key from this home's key store (tests play every member of a department).
+    pub fn secret(&self, public_hex: &str) -> SecretKey {
+        let bytes = std::fs::read(self.dir.join("keys").join(format!("{public_hex}.key"))).unwrap();
+        SecretKey::from_seed(&bytes.try_into().unwrap())
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.join("ledger.sqlite3")).unwrap()
+    }
+
+    pub fn count(&self) -> u64 {
+        self.ok(&["verify"])["entries"].as_u64().unwrap()
+    }
+
+    pub fn demo() -> (Home, String) {
+        let home = Home::new();
+        let demo = home.ok(&["demo"]);
+        let report = demo["report"].as_str().unwrap().to_string();
+        (home, report)
+    }
+
+    /// Key of the demo member with `role`.
+    pub fn member(&self, role: &str) -> String {
+        let roster = self.ok(&["roster", "list"]);
+        roster
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["role"] == role)
+            .unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn bundle(&self, report: Option<&str>) -> Vec<u8> {
+        let file = self
+            .dir
+            .with_extension(format!("{}.bundle", rand::random::<u32>()));
+        let f = file.to_str().unwrap();
+        let mut args = vec!["bundle", "export"];
+        args.extend(report);
+        args.extend(["-o", f]);
+        self.ok(&args);
+        std::fs::read(&file).unwrap()
+    }
+
+    /// Writes `bytes` to a file and runs `bundle import` on it.
+    pub fn import(&self, bytes: &[u8]) -> Run {
+        let file = self
+            .dir
+            .with_extension(format!("{}.in.bundle", rand::random::<u32>()));
+        std::fs::write(&file, bytes).unwrap();
+        self.run(&["bundle", "import", file.to_str().unwrap()])
+    }
+}
+
+/// Signs an entry by `key` on top of the given parents, with a payload.
+pub fn craft(
+    key: &SecretKey,
+    network: &str,
+    log: &str,
+    seq: u64,
+    ts: u64,
+    kind: Kind,
+    parents: Vec<EntryId>,
+    payload: &[u8],
+) -> Entry {
+    let h = Header::new(
+        network.parse().unwrap(),
+        log.parse().unwrap(),
+        key.public(),
+        seq,
+        ts,
+        kind,
+        parents,
+        payload,
+    );
+    Entry::sign(h, key).unwrap()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub fn ids(values: &Value) -> Vec<EntryId> {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect()
+}

@@ -1,0 +1,105 @@
+//! Kill -9 at random moments during a loop of appends: every entry whose id was printed is
+//! still there, the store opens, verify is clean, and no sequence number is reused.
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::common::{bin, Home};
+
+const CYCLES: usize = 200;
+
+#[test]
+fn kill_9_during_appends_loses_no_printed_entry() {
+    let (home, _) = Home::demo();
+    let report = home.ok(&[
+        "report",
+        "new",
+        "--study",
+        "5.5.5",
+        "--template",
+        "ct-chest",
+    ])["report"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // How long one append takes here, to spread the kills across its whole lifetime.
+    let started = Instant::now();
+    home.ok(&[
+        "report",
+        "write",
+        &report,
+        "--section",
+        "findings",
+        "--text",
+        "baseline",
+    ]);
+    let typical = started.elapsed();
+
+    let mut rng = rand::thread_rng();
+    let mut printed: HashSet<String> = HashSet::new();
+    let mut killed = 0;
+    for cycle in 0..CYCLES {
+        let mut child = Command::new(bin())
+            .args([
+                "--home",
+                home.dir.to_str().unwrap(),
+                "--json",
+                "report",
+                "write",
+                &report,
+                "--section",
+                "findings",
+                "--text",
+            ])
+            .arg(format!("revision {cycle}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Fault injection, not synchronisation: the kill lands at a random point of the run.
+        let delay = rng.gen_range(0..=typical.as_micros() as u64 * 3 / 2);
+        std::thread::sleep(Duration::from_micros(delay));
+        if child.kill().is_ok() {
+            killed += 1;
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) {
+            printed.insert(v["entry"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        killed > CYCLES / 4,
+        "only {killed} of {CYCLES} runs were killed before finishing"
+    );
+
+    let verify = home.ok(&["verify"]);
+    assert_eq!(verify["ok"], true, "{verify}");
+    let view = home.ok(&["report", "show", &report]);
+    let stored: HashSet<String> = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["entry"].as_str().unwrap().to_string())
+        .collect();
+    let lost: Vec<&String> = printed.difference(&stored).collect();
+    assert!(lost.is_empty(), "printed but lost: {lost:?}");
+    // No sequence reused: one author, strictly 1..=n.
+    let mut seqs: Vec<u64> = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected);
+    eprintln!(
+        "{killed} runs killed, {} entries printed, {} stored",
+        printed.len(),
+        stored.len()
+    );
+}

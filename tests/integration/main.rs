@@ -1,0 +1,8 @@
+//! Countersign's integration tests: whole workflows through the real CLI and real SQLite files.
+
+mod common;
+mod crash;
+mod fork;
+mod rejections;
+mod tamper;
+mod workflow;
