@@ -151,7 +151,9 @@ impl Home {
     }
 }
 
-/// Signs an entry by `key` on top of the given parents, with a payload.
+/// Signs an entry by `key` on top of the given parents, with a payload. Mirrors the header
+/// fields one to one, hence the argument count.
+#[allow(clippy::too_many_arguments)]
 pub fn craft(
     key: &SecretKey,
     network: &str,

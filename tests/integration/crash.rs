@@ -2,6 +2,7 @@
 //! still there, the store opens, verify is clean, and no sequence number is reused.
 
 use std::collections::HashSet;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,10 +63,11 @@ fn kill_9_during_appends_loses_no_printed_entry() {
         // Fault injection, not synchronisation: the kill lands at a random point of the run.
         let delay = rng.gen_range(0..=typical.as_micros() as u64 * 3 / 2);
         std::thread::sleep(Duration::from_micros(delay));
-        if child.kill().is_ok() {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        if out.status.signal() == Some(9) {
             killed += 1;
         }
-        let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) {
             printed.insert(v["entry"].as_str().unwrap().to_string());

@@ -102,7 +102,10 @@ impl Home {
 }
 
 /// Decodes every record and checks its signature. Nothing has been stored yet.
-fn authenticate(records: &[BundleRecord]) -> Result<Vec<(Entry, Option<&[u8]>)>> {
+/// An authenticated entry and its payload as the bundle carried it.
+type Received<'a> = (Entry, Option<&'a [u8]>);
+
+fn authenticate(records: &[BundleRecord]) -> Result<Vec<Received<'_>>> {
     records
         .iter()
         .enumerate()
@@ -131,7 +134,7 @@ fn waits_for_dependency(e: &Rejection) -> bool {
 fn import_batch(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
-    mut pending: Vec<&(Entry, Option<&[u8]>)>,
+    mut pending: Vec<&Received<'_>>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let mut set_aside: HashSet<EntryId> = HashSet::new();
@@ -208,6 +211,6 @@ fn import_batch(
 fn refused(id: EntryId, e: Rejection) -> AppError {
     AppError::EntryRefused {
         entry: id.to_hex(),
-        reason: e,
+        reason: Box::new(e),
     }
 }

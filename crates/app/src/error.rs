@@ -44,9 +44,12 @@ pub enum AppError {
     #[error("{0}")]
     InvalidInput(String),
     #[error("refused: {0}")]
-    NotAllowed(#[from] Rejection),
+    NotAllowed(Box<Rejection>),
     #[error("entry {entry} refused; nothing from this bundle was stored: {reason}")]
-    EntryRefused { entry: String, reason: Rejection },
+    EntryRefused {
+        entry: String,
+        reason: Box<Rejection>,
+    },
     #[error("not a valid bundle: {0}")]
     BadBundle(#[from] BundleError),
     #[error("bundle entry {index} is not authentic: {reason}")]
@@ -112,21 +115,27 @@ impl AppError {
     }
 }
 
+impl From<Rejection> for AppError {
+    fn from(e: Rejection) -> Self {
+        AppError::NotAllowed(Box::new(e))
+    }
+}
+
 impl From<ReportRuleError> for AppError {
     fn from(e: ReportRuleError) -> Self {
-        AppError::NotAllowed(Rejection::Report(e))
+        Rejection::Report(e).into()
     }
 }
 
 impl From<EntryError> for AppError {
     fn from(e: EntryError) -> Self {
-        AppError::NotAllowed(Rejection::from(e))
+        Rejection::from(e).into()
     }
 }
 
 impl From<RuleError> for AppError {
     fn from(e: RuleError) -> Self {
-        AppError::NotAllowed(Rejection::Rule(e))
+        Rejection::Rule(e).into()
     }
 }
 

@@ -88,6 +88,12 @@ impl fmt::Display for Kind {
     }
 }
 
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,11 +105,5 @@ mod tests {
             assert!(kind.name().len() <= crate::header::MAX_KIND_LEN);
         }
         assert!("section.delete".parse::<Kind>().is_err());
-    }
-}
-
-impl serde::Serialize for Kind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }

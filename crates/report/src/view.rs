@@ -237,18 +237,14 @@ impl ReportLog {
                     text: Some(a.text.clone()),
                     status: status(&e.id),
                 }),
-                None if e.kind == Kind::SectionWrite || e.kind == Kind::AddendumWrite => {
-                    // An erased payload still shows who wrote when, without the text.
-                    if e.kind == Kind::AddendumWrite {
-                        addenda.push(AddendumView {
-                            entry: e.id,
-                            author: who(&e.author),
-                            time_ms: e.timestamp_ms,
-                            text: None,
-                            status: status(&e.id),
-                        });
-                    }
-                }
+                // An erased addendum still shows who wrote it when, without the text.
+                None if e.kind == Kind::AddendumWrite => addenda.push(AddendumView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    text: None,
+                    status: status(&e.id),
+                }),
                 _ => {}
             }
         }

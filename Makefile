@@ -1,0 +1,60 @@
+# Countersign: two commands.
+#   make run   builds and launches Countersign (for now: the CLI demo and the report it signs)
+#   make test  runs every check: fmt, clippy -D warnings, cargo deny, all tests, fuzz-corpus replay
+
+SHELL := /bin/bash
+# Build outside the clone so that repeat runs (and CI on the same machine) are incremental.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/countersign/target
+CARGO ?= cargo
+DEMO_HOME ?= $(CURDIR)/demo-home
+BIN := $(CARGO_TARGET_DIR)/release/countersign
+
+.PHONY: run test build deps check-fmt clippy deny unit bench fuzz clean-demo
+
+run: deps build
+	rm -rf "$(DEMO_HOME)"
+	"$(BIN)" --home "$(DEMO_HOME)" demo
+	@echo
+	"$(BIN)" --home "$(DEMO_HOME)" report show "$$("$(BIN)" --home "$(DEMO_HOME)" --json report list | sed -E 's/.*"report":"([0-9a-f]{64})".*/\1/')"
+	@echo
+	"$(BIN)" --home "$(DEMO_HOME)" verify
+
+build:
+	$(CARGO) build --release --locked -p countersign-cli
+
+# System packages the build and tests need, installed when missing (Debian, as root or sudo).
+deps:
+	@missing=""; \
+	command -v cc >/dev/null || missing="$$missing build-essential"; \
+	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
+	command -v python3 >/dev/null || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+test: deps check-fmt clippy deny unit
+
+check-fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+deny:
+	@command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked --version 0.20.2
+	cargo-deny --workspace check --hide-inclusion-graph licenses bans sources
+
+# The integration tests drive the real CLI binary, built first.
+unit:
+	$(CARGO) build --locked -p countersign-cli
+	$(CARGO) test --workspace --locked
+
+bench:
+	$(CARGO) bench -p countersign-benches
+
+# Coverage-guided fuzzing of the untrusted-input decoders (needs cargo-fuzz; see fuzz/README.md).
+fuzz:
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run header_decode -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run bundle_decode -- -max_total_time=60
