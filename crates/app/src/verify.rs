@@ -65,6 +65,7 @@ fn check_row(row: &StoredEntry) -> Result<Entry, String> {
 }
 
 struct Replay<'a> {
+    pool: Option<&'a rayon::ThreadPool>,
     state: LedgerState,
     only: Option<LogId>,
     network: Option<NetworkId>,
@@ -74,7 +75,11 @@ struct Replay<'a> {
 
 impl Replay<'_> {
     fn chunk(&mut self, rows: &[StoredEntry]) {
-        let checked: Vec<Result<Entry, String>> = rows.par_iter().map(check_row).collect();
+        let check = || -> Vec<Result<Entry, String>> { rows.par_iter().map(check_row).collect() };
+        let checked = match self.pool {
+            Some(pool) => pool.install(check),
+            None => check(),
+        };
         for (row, result) in rows.iter().zip(checked) {
             self.entries += 1;
             let outcome = result.and_then(|entry| {
@@ -102,12 +107,30 @@ impl Replay<'_> {
     }
 }
 
-/// Verifies a whole store, or one report (plus the roster it depends on).
+/// Verifies a whole store, or one report (plus the roster it depends on), on all cores.
 pub fn verify_store(db: &Db<'_>, only: Option<LogId>) -> Result<VerifyReport> {
+    verify(db, only, None)
+}
+
+/// [`verify_store`] with signatures checked on the threads of `pool`.
+pub fn verify_store_on(
+    db: &Db<'_>,
+    only: Option<LogId>,
+    pool: &rayon::ThreadPool,
+) -> Result<VerifyReport> {
+    verify(db, only, Some(pool))
+}
+
+fn verify(
+    db: &Db<'_>,
+    only: Option<LogId>,
+    pool: Option<&rayon::ThreadPool>,
+) -> Result<VerifyReport> {
     let started = Instant::now();
     let mut problems = Vec::new();
     let network: Option<NetworkId> = db.meta("network")?.and_then(|h| h.parse().ok());
     let mut replay = Replay {
+        pool,
         state: LedgerState::default(),
         only,
         network,

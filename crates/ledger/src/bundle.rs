@@ -50,28 +50,39 @@ pub enum BundleError {
 
 /// Encodes entries with their payloads (`None` for an erased payload).
 pub fn encode<'a>(records: impl IntoIterator<Item = (&'a Entry, Option<&'a [u8]>)>) -> Vec<u8> {
-    let mut body = Vec::new();
+    let mut out = BUNDLE_MAGIC.to_vec();
+    out.extend_from_slice(&[0; 4]);
     let mut count: u32 = 0;
     for (entry, payload) in records {
         count += 1;
-        let header = entry.header_bytes();
-        body.extend_from_slice(&(header.len() as u16).to_be_bytes());
-        body.extend_from_slice(header);
-        body.extend_from_slice(entry.signature());
-        match payload {
-            Some(p) => {
-                body.push(1);
-                body.extend_from_slice(&(p.len() as u32).to_be_bytes());
-                body.extend_from_slice(p);
-            }
-            None => body.push(0),
-        }
+        push_record(&mut out, entry.header_bytes(), entry.signature(), payload);
     }
-    let mut out = Vec::with_capacity(12 + body.len());
-    out.extend_from_slice(BUNDLE_MAGIC);
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&body);
+    out[8..12].copy_from_slice(&count.to_be_bytes());
     out
+}
+
+/// Frames records that were decoded earlier; `encode_records(&decode(b)?) == b`.
+pub fn encode_records(records: &[BundleRecord]) -> Vec<u8> {
+    let mut out = BUNDLE_MAGIC.to_vec();
+    out.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    for r in records {
+        push_record(&mut out, &r.header, &r.signature, r.payload.as_deref());
+    }
+    out
+}
+
+fn push_record(out: &mut Vec<u8>, header: &[u8], signature: &[u8; 64], payload: Option<&[u8]>) {
+    out.extend_from_slice(&(header.len() as u16).to_be_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(signature);
+    match payload {
+        Some(p) => {
+            out.push(1);
+            out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            out.extend_from_slice(p);
+        }
+        None => out.push(0),
+    }
 }
 
 /// Frames untrusted bundle bytes into records. Every length is checked against both its limit

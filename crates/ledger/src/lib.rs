@@ -29,6 +29,8 @@
 
 pub mod bundle;
 mod entry;
+#[doc(hidden)]
+pub mod fuzz_checks;
 mod hash;
 pub mod header;
 mod identity;

@@ -90,6 +90,9 @@ pub struct ReportLog {
     created_by: PublicKey,
     created_ms: u64,
     entries: HashMap<EntryId, LogEntry>,
+    /// Final sign-offs in this log; while there are none, no entry needs its ancestry walked
+    /// to know it is not after final.
+    finals: Vec<EntryId>,
 }
 
 impl ReportLog {
@@ -114,6 +117,7 @@ impl ReportLog {
             created_by: genesis.header().author,
             created_ms: genesis.header().timestamp_ms,
             entries,
+            finals: Vec::new(),
         })
     }
 
@@ -153,6 +157,9 @@ impl ReportLog {
     /// Adds an entry already checked with [`ReportLog::check`] (or loaded from a store that
     /// only holds checked entries).
     pub fn insert(&mut self, entry: LogEntry) {
+        if matches!(&entry.payload, Some(Payload::Status(s)) if s.status == Status::Final) {
+            self.finals.push(entry.id);
+        }
         self.entries.insert(entry.id, entry);
     }
 
@@ -184,7 +191,15 @@ impl ReportLog {
                 found: entry.log_id(),
             });
         }
-        let past = self.ancestors(&entry.header().parents);
+        // Walking the ancestry is only needed for rules about what came before: a sign-off,
+        // a co-signed version, the sections a sign-off covers.
+        let needs_past =
+            !self.finals.is_empty() || matches!(payload, Payload::Cosign(_) | Payload::Status(_));
+        let past = if needs_past {
+            self.ancestors(&entry.header().parents)
+        } else {
+            HashSet::new()
+        };
         let final_in_past = self.final_among(&past);
         let author = entry.header().author;
         match payload {
@@ -255,10 +270,7 @@ impl ReportLog {
     }
 
     fn final_among(&self, ids: &HashSet<EntryId>) -> Option<EntryId> {
-        ids.iter()
-            .filter_map(|id| self.entries.get(id))
-            .find(|e| matches!(&e.payload, Some(Payload::Status(s)) if s.status == Status::Final))
-            .map(|e| e.id)
+        self.finals.iter().find(|f| ids.contains(f)).copied()
     }
 
     fn version_in_past(

@@ -1,0 +1,97 @@
+//! Goal: verifying a ledger read from SQLite runs close to ed25519-dalek's own `verify_strict`
+//! rate on the same signatures, on one thread and on all cores.
+//!
+//! Builds a 100k-entry ledger (1000 CT chest reports of 100 entries by two authors, plus the
+//! roster), then measures raw `verify_strict` over the same signatures (keys decompressed
+//! beforehand, so the baseline does strictly less work) against `verify_store`, which reads
+//! every row from SQLite, decodes and re-hashes the header, checks the index columns, the
+//! payload hash, the signature, and replays every ledger and report rule.
+
+use std::time::{Duration, Instant};
+
+use countersign_app::verify::{verify_store, verify_store_on};
+use countersign_benches::{build_ledger, quantile};
+use countersign_store::Store;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
+
+const REPORTS: usize = 1000;
+const PER_REPORT: usize = 100;
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir on disk");
+    let ledger = build_ledger(dir.path(), REPORTS, PER_REPORT).expect("ledger");
+    let store = Store::open(&dir.path().join("ledger.sqlite3")).expect("store");
+    let n = ledger.entries;
+    let keys: Vec<(Vec<u8>, Signature, VerifyingKey)> = ledger
+        .signatures
+        .iter()
+        .map(|(m, s, k)| {
+            (
+                m.clone(),
+                Signature::from_bytes(s),
+                VerifyingKey::from_bytes(k).expect("key"),
+            )
+        })
+        .collect();
+    let raw = |(m, s, k): &(Vec<u8>, Signature, VerifyingKey)| k.verify_strict(m, s).is_ok();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let all = rayon::ThreadPoolBuilder::new().build().expect("pool");
+    let threads = all.current_num_threads();
+
+    let raw_1 = || assert!(keys.iter().all(raw));
+    let raw_all = || all.install(|| assert!(keys.par_iter().all(raw)));
+    let ledger_1 = || assert!(verify_store_on(&store.db(), None, &one).expect("verify").ok);
+    let ledger_all = || assert!(verify_store_on(&store.db(), None, &all).expect("verify").ok);
+    let report = verify_store(&store.db(), None).expect("verify");
+    assert!(
+        report.ok && report.entries == n,
+        "bench ledger does not verify: {:?}",
+        report.problems.first()
+    );
+
+    let mut group = c.benchmark_group("verify_100k");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    group.bench_function("raw_verify_strict/1_thread", |b| b.iter(raw_1));
+    group.bench_function(format!("raw_verify_strict/{threads}_threads"), |b| {
+        b.iter(raw_all)
+    });
+    group.bench_function("ledger_from_sqlite/1_thread", |b| b.iter(ledger_1));
+    group.bench_function(format!("ledger_from_sqlite/{threads}_threads"), |b| {
+        b.iter(ledger_all)
+    });
+    group.finish();
+
+    // One line for the README: medians of five runs each, in the same process.
+    let rate = |f: &dyn Fn()| {
+        let mut secs: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        n as f64 / quantile(&mut secs, 0.5)
+    };
+    let (r1, ra, l1, la) = (
+        rate(&raw_1),
+        rate(&raw_all),
+        rate(&ledger_1),
+        rate(&ledger_all),
+    );
+    println!(
+        "SUMMARY verify {n} entries: raw verify_strict {r1:.0}/s (1 thread), {ra:.0}/s ({threads} threads); \
+         ledger from SQLite {l1:.0}/s = {:.2}x raw (1 thread), {la:.0}/s = {:.2}x raw ({threads} threads)",
+        l1 / r1,
+        la / ra
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
