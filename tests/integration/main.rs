@@ -3,6 +3,7 @@
 mod common;
 mod crash;
 mod fork;
+mod fuzz_corpus;
 mod rejections;
 mod tamper;
 mod workflow;
