@@ -129,6 +129,14 @@ impl Home {
             .to_string()
     }
 
+    /// Starts a report through the CLI and returns its id.
+    pub fn new_report(&self, study: &str, template: &str) -> String {
+        self.ok(&["report", "new", "--study", study, "--template", template])["report"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn bundle(&self, report: Option<&str>) -> Vec<u8> {
         let file = self
             .dir

@@ -15,17 +15,7 @@ const CYCLES: usize = 200;
 #[test]
 fn kill_9_during_appends_loses_no_printed_entry() {
     let (home, _) = Home::demo();
-    let report = home.ok(&[
-        "report",
-        "new",
-        "--study",
-        "5.5.5",
-        "--template",
-        "ct-chest",
-    ])["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let report = home.new_report("5.5.5", "ct-chest");
     // How long one append takes here, to spread the kills across its whole lifetime.
     let started = Instant::now();
     home.ok(&[

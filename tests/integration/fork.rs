@@ -8,17 +8,7 @@ use crate::common::Home;
 #[test]
 fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
     let (a, _) = Home::demo();
-    let report = a.ok(&[
-        "report",
-        "new",
-        "--study",
-        "7.7.7",
-        "--template",
-        "ct-chest",
-    ])["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let report = a.new_report("7.7.7", "ct-chest");
     a.ok(&[
         "report",
         "write",

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|f| {
@@ -22,7 +24,8 @@ fn header_decode_corpus_replays_clean() {
     let files = corpus("header_decode");
     assert!(files.len() >= 2, "corpus is missing");
     for (path, bytes) in files {
-        let result = std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::header_decode(&bytes));
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::header_decode(&bytes));
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
@@ -32,10 +35,14 @@ fn bundle_decode_corpus_replays_clean() {
     let files = corpus("bundle_decode");
     assert!(!files.is_empty(), "corpus is missing");
     // The demo bundle seed must still frame: a format change would silently empty the corpus.
-    let demo = files.iter().find(|(p, _)| p.ends_with("demo-bundle")).expect("demo-bundle seed");
+    let demo = files
+        .iter()
+        .find(|(p, _)| p.ends_with("demo-bundle"))
+        .expect("demo-bundle seed");
     assert!(countersign_ledger::bundle::decode(&demo.1).is_ok());
     for (path, bytes) in files {
-        let result = std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::bundle_decode(&bytes));
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::bundle_decode(&bytes));
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }

@@ -19,17 +19,7 @@ fn fixture() -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
-    let report = home.ok(&[
-        "report",
-        "new",
-        "--study",
-        "9.9.9",
-        "--template",
-        "ct-chest",
-    ])["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let report = home.new_report("9.9.9", "ct-chest");
     home.ok(&[
         "report",
         "write",
@@ -72,9 +62,16 @@ impl Fixture {
 
     /// Imports `entries` and asserts the import was refused with `reason`, storing nothing.
     fn refused(&self, entries: &[(&Entry, &[u8])], reason: &str) {
+        self.refused_bytes(
+            &bundle::encode(entries.iter().map(|(e, p)| (*e, Some(*p)))),
+            reason,
+        );
+    }
+
+    /// Imports raw bundle bytes and asserts the import was refused with `reason`.
+    fn refused_bytes(&self, bytes: &[u8], reason: &str) {
         let before = self.home.count();
-        let bytes = bundle::encode(entries.iter().map(|(e, p)| (*e, Some(*p))));
-        let run = self.home.import(&bytes);
+        let run = self.home.import(bytes);
         assert_eq!(
             run.code, 2,
             "import was not refused ({reason}): {}",
@@ -191,15 +188,10 @@ fn entries_from_another_network_are_refused() {
         "--network-name",
         "Elsewhere",
     ]);
-    other.ok(&["report", "new", "--study", "1.1", "--template", "ct-chest"]);
-    let before = f.home.count();
-    let run = f.home.import(&other.bundle(None));
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not this network"), "{}", run.stderr);
-    assert_eq!(f.home.count(), before);
+    other.new_report("1.1", "ct-chest");
+    f.refused_bytes(&other.bundle(None), "not this network");
 
-    // The other network's admin, were they on our roster's network id, still could not sign
-    // into ours: a header naming our network must verify under their key.
+    // Nor can the other network's admin sign into ours: they are not on our roster.
     let key = other.secret(&other.key());
     let p = section("Cross-network.");
     let e = f.entry(&key, 1, now_ms(), Kind::SectionWrite, &p);
@@ -227,21 +219,12 @@ fn entries_replayed_into_another_log_are_refused() {
         .unwrap();
     let mut moved = original.header.clone();
     moved[33..65].copy_from_slice(&f.report.parse::<countersign_ledger::Hash>().unwrap().0);
-    let mut raw = bundle::BUNDLE_MAGIC.to_vec();
-    raw.extend_from_slice(&1u32.to_be_bytes());
-    raw.extend_from_slice(&(moved.len() as u16).to_be_bytes());
-    raw.extend_from_slice(&moved);
-    raw.extend_from_slice(&original.signature);
-    raw.push(0);
-    let before = f.home.count();
-    let run = f.home.import(&raw);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("signature does not verify"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(f.home.count(), before);
+    let raw = bundle::encode_records(&[bundle::BundleRecord {
+        header: moved,
+        signature: original.signature,
+        payload: None,
+    }]);
+    f.refused_bytes(&raw, "signature does not verify");
 
     // A correctly signed entry in the open report whose parent lives in the demo report.
     let attending = f.home.secret(&f.home.key());
@@ -276,21 +259,10 @@ fn forged_signatures_and_mismatched_payloads_are_refused() {
     // Keep the forger's header but claim the attending wrote it: the signature cannot match.
     let mut raw_header = as_forger.header_bytes().to_vec();
     raw_header[65..97].copy_from_slice(attending.public().as_bytes());
-    let mut raw = bundle::BUNDLE_MAGIC.to_vec();
-    raw.extend_from_slice(&1u32.to_be_bytes());
-    raw.extend_from_slice(&(raw_header.len() as u16).to_be_bytes());
-    raw.extend_from_slice(&raw_header);
-    raw.extend_from_slice(as_forger.signature());
-    raw.push(1);
-    raw.extend_from_slice(&(p.len() as u32).to_be_bytes());
-    raw.extend_from_slice(&p);
-    let before = f.home.count();
-    let run = f.home.import(&raw);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("signature does not verify"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(f.home.count(), before);
+    let raw = bundle::encode_records(&[bundle::BundleRecord {
+        header: raw_header,
+        signature: *as_forger.signature(),
+        payload: Some(p),
+    }]);
+    f.refused_bytes(&raw, "signature does not verify");
 }

@@ -32,7 +32,27 @@ pub struct ImportReport {
     pub skipped: Vec<Problem>,
 }
 
+/// The largest bundle file `bundle_import_file` reads (it is read whole, then framed).
+pub const MAX_BUNDLE_BYTES: u64 = 4 << 30;
+
 impl Home {
+    /// Reads and imports a bundle file, refusing files larger than [`MAX_BUNDLE_BYTES`] before
+    /// reading them.
+    pub fn bundle_import_file(&mut self, path: &std::path::Path) -> Result<ImportReport> {
+        let context = || format!("reading {}", path.display());
+        let size = std::fs::metadata(path)
+            .map_err(AppError::io(context()))?
+            .len();
+        if size > MAX_BUNDLE_BYTES {
+            return Err(AppError::InvalidInput(format!(
+                "{} is {size} bytes; bundles are limited to {MAX_BUNDLE_BYTES}",
+                path.display()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(AppError::io(context()))?;
+        self.bundle_import(&bytes)
+    }
+
     /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
     pub fn bundle_export(&self, report: Option<EntryId>) -> Result<Vec<u8>> {
         let db = self.store().db();

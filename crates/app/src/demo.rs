@@ -38,7 +38,7 @@ impl Home {
             None,
         )?;
         let network = self.state()?.network()?;
-        let attending = self.secret()?;
+        let attending = self.keys().load(&me.key)?;
         let cardiologist = SecretKey::generate(&mut rand_core::OsRng);
         let resident = SecretKey::generate(&mut rand_core::OsRng);
         let mut members = vec![DemoMember {

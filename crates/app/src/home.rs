@@ -54,6 +54,8 @@ pub struct Home {
     keys: KeyStore,
     /// Validation state, kept across appends; dropped when another process commits.
     cache: Option<Cache>,
+    /// This home's signing key, read once (it is wiped from memory when the home is dropped).
+    signer: Option<SecretKey>,
 }
 
 impl Home {
@@ -67,6 +69,7 @@ impl Home {
             store,
             keys: KeyStore::new(dir),
             cache: None,
+            signer: None,
         })
     }
 
@@ -90,9 +93,32 @@ impl Home {
             })
     }
 
-    pub(crate) fn secret(&self) -> Result<SecretKey> {
-        let profile = self.profile()?;
-        self.keys.load(&profile.key)
+    /// This home's signing key.
+    pub(crate) fn secret(&mut self) -> Result<&SecretKey> {
+        if self.signer.is_none() {
+            let profile = self.profile()?;
+            self.signer = Some(self.keys.load(&profile.key)?);
+        }
+        self.signer
+            .as_ref()
+            .ok_or_else(|| AppError::NotInitialized {
+                home: self.dir.display().to_string(),
+            })
+    }
+
+    /// Signs as this home's identity (see [`Home::append`]).
+    pub(crate) fn append_own(
+        &mut self,
+        log: Option<LogId>,
+        kind: Kind,
+        payload: &[u8],
+    ) -> Result<Entry> {
+        self.secret()?;
+        // Taken out for the call and put back, so that `append` can borrow the home mutably.
+        let key = self.signer.take().ok_or(AppError::NoNetwork)?;
+        let result = self.append(&key, log, kind, payload);
+        self.signer = Some(key);
+        result
     }
 
     /// A fresh read-only view of the validation state (roster and network).

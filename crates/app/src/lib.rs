@@ -30,7 +30,7 @@ mod roster;
 mod state;
 pub mod verify;
 
-pub use bundle::{ImportReport, Problem};
+pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use demo::{DemoMember, DemoSummary, DEMO_STUDY};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use home::{default_home, Home, WhoAmI};

@@ -73,8 +73,7 @@ impl Home {
             template: template.to_string(),
             images,
         });
-        let key = self.secret()?;
-        Ok(self.append(&key, None, Kind::ReportCreate, &payload)?.id())
+        Ok(self.append_own(None, Kind::ReportCreate, &payload)?.id())
     }
 
     /// Signs a new version of a section.
@@ -83,9 +82,8 @@ impl Home {
             section: section.to_string(),
             text: text.to_string(),
         });
-        let key = self.secret()?;
         Ok(self
-            .append(&key, Some(report), Kind::SectionWrite, &payload)?
+            .append_own(Some(report), Kind::SectionWrite, &payload)?
             .id())
     }
 
@@ -107,9 +105,8 @@ impl Home {
             section: section.to_string(),
             version,
         });
-        let key = self.secret()?;
         Ok(self
-            .append(&key, Some(report), Kind::SectionCosign, &payload)?
+            .append_own(Some(report), Kind::SectionCosign, &payload)?
             .id())
     }
 
@@ -125,9 +122,8 @@ impl Home {
             status: Status::Final,
             sections,
         });
-        let key = self.secret()?;
         Ok(self
-            .append(&key, Some(report), Kind::ReportStatus, &payload)?
+            .append_own(Some(report), Kind::ReportStatus, &payload)?
             .id())
     }
 
@@ -139,9 +135,8 @@ impl Home {
         let payload = json(&AddendumWrite {
             text: text.to_string(),
         });
-        let key = self.secret()?;
         Ok(self
-            .append(&key, Some(report), Kind::AddendumWrite, &payload)?
+            .append_own(Some(report), Kind::AddendumWrite, &payload)?
             .id())
     }
 

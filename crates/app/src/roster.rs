@@ -36,9 +36,8 @@ impl Home {
             devices: vec![],
             ai_model,
         });
-        let signer = self.secret()?;
         Ok(self
-            .append(&signer, Some(network), Kind::RosterMember, &payload)?
+            .append_own(Some(network), Kind::RosterMember, &payload)?
             .id())
     }
 
@@ -61,9 +60,8 @@ impl Home {
             from: from_ms.unwrap_or_else(now_ms),
             reason: reason.to_string(),
         });
-        let signer = self.secret()?;
         Ok(self
-            .append(&signer, Some(network), Kind::RosterRevoke, &payload)?
+            .append_own(Some(network), Kind::RosterRevoke, &payload)?
             .id())
     }
 

@@ -6,7 +6,8 @@ use crate::{AppError, Home, ERROR_CODES};
 
 fn founded(dir: &std::path::Path) -> Home {
     let mut home = Home::open(dir).unwrap();
-    home.init("Dr Ada", Role::Attending, Some("Radiology"), None).unwrap();
+    home.init("Dr Ada", Role::Attending, Some("Radiology"), None)
+        .unwrap();
     home
 }
 
@@ -24,18 +25,26 @@ fn two_writers_on_one_home_never_reuse_a_sequence() {
             std::thread::spawn(move || {
                 let mut home = Home::open(&path).unwrap();
                 (0..40)
-                    .map(|i| home.report_write(report, "findings", &format!("writer {w} rev {i}")).unwrap())
+                    .map(|i| {
+                        home.report_write(report, "findings", &format!("writer {w} rev {i}"))
+                            .unwrap()
+                    })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let written: Vec<_> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let written: Vec<_> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     let home = Home::open(dir.path()).unwrap();
     let view = home.report_show(report).unwrap();
     let seqs: BTreeSet<u64> = view.provenance.iter().map(|p| p.seq).collect();
     assert_eq!(seqs.len(), 81, "a sequence number was reused");
     assert_eq!(seqs.last(), Some(&81));
-    assert!(written.iter().all(|id| view.provenance.iter().any(|p| p.entry == *id)));
+    assert!(written
+        .iter()
+        .all(|id| view.provenance.iter().any(|p| p.entry == *id)));
     // One writer's head is always the other's parent: the log stays a single chain.
     assert_eq!(view.heads.len(), 1);
     assert!(home.verify(None).unwrap().ok);
@@ -61,14 +70,23 @@ fn errors_carry_codes_from_the_fixed_list() {
     home.report_write(report, "findings", "Text.").unwrap();
     let own = home.report_cosign(report, "findings").unwrap_err();
     assert_eq!(own.code(), "not_allowed");
-    assert!(own.to_string().contains("cannot co-sign their own"), "{own}");
+    assert!(
+        own.to_string().contains("cannot co-sign their own"),
+        "{own}"
+    );
     let wire = own.to_wire();
     assert_eq!(wire.code, "not_allowed");
     assert_eq!(serde_json::to_value(&wire).unwrap()["code"], "not_allowed");
     for e in [not_init, no_network, again, empty, own] {
-        assert!(ERROR_CODES.contains(&e.code()), "{} not in the list", e.code());
+        assert!(
+            ERROR_CODES.contains(&e.code()),
+            "{} not in the list",
+            e.code()
+        );
     }
-    let missing = home.report_show(countersign_ledger::Hash::of(b"nothing")).unwrap_err();
+    let missing = home
+        .report_show(countersign_ledger::Hash::of(b"nothing"))
+        .unwrap_err();
     assert!(matches!(missing, AppError::NotFound { .. }));
 }
 
@@ -78,7 +96,10 @@ fn secret_keys_are_stored_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let home = founded(dir.path());
     let key = home.whoami().unwrap().key;
-    let path = dir.path().join("keys").join(format!("{}.key", key.to_hex()));
+    let path = dir
+        .path()
+        .join("keys")
+        .join(format!("{}.key", key.to_hex()));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(std::fs::read(&path).unwrap().len(), 32);

@@ -64,6 +64,9 @@ fn check_row(row: &StoredEntry) -> Result<Entry, String> {
     Ok(entry)
 }
 
+/// A chunk whose rows were checked on their own and now wait for the rule replay.
+type Checked = (Vec<StoredEntry>, Vec<Result<Entry, String>>);
+
 struct Replay<'a> {
     pool: Option<&'a rayon::ThreadPool>,
     state: LedgerState,
@@ -71,15 +74,41 @@ struct Replay<'a> {
     network: Option<NetworkId>,
     entries: u64,
     problems: &'a mut Vec<Problem>,
+    /// The previous chunk: its rules are replayed (in order, on one thread) while the next
+    /// chunk's signatures are checked on the others.
+    waiting: Option<Checked>,
 }
 
 impl Replay<'_> {
-    fn chunk(&mut self, rows: &[StoredEntry]) {
-        let check = || -> Vec<Result<Entry, String>> { rows.par_iter().map(check_row).collect() };
-        let checked = match self.pool {
-            Some(pool) => pool.install(check),
-            None => check(),
+    /// Checks `rows` in parallel while replaying the rules of the chunk before.
+    fn push(&mut self, rows: Vec<StoredEntry>) {
+        let previous = self.waiting.take();
+        let pool = self.pool;
+        let work = || {
+            rayon::join(
+                || rows.par_iter().map(check_row).collect::<Vec<_>>(),
+                || {
+                    if let Some(chunk) = previous {
+                        self.replay(chunk);
+                    }
+                },
+            )
+            .0
         };
+        let checked = match pool {
+            Some(pool) => pool.install(work),
+            None => work(),
+        };
+        self.waiting = Some((rows, checked));
+    }
+
+    fn finish(&mut self) {
+        if let Some(chunk) = self.waiting.take() {
+            self.replay(chunk);
+        }
+    }
+
+    fn replay(&mut self, (rows, checked): Checked) {
         for (row, result) in rows.iter().zip(checked) {
             self.entries += 1;
             let outcome = result.and_then(|entry| {
@@ -136,24 +165,26 @@ fn verify(
         network,
         entries: 0,
         problems: &mut problems,
+        waiting: None,
     };
     // The roster first: report entries are judged by the roster as it stands now, so that
     // entries signed after a revocation are flagged wherever they arrived from.
     if let Some(n) = network {
-        replay.chunk(&db.log_entries(&n)?);
+        replay.push(db.log_entries(&n)?);
+        replay.finish();
     }
     let mut buffer = Vec::with_capacity(CHUNK);
     db.scan(|row| {
         if replay.wanted(&row) {
             buffer.push(row);
             if buffer.len() == CHUNK {
-                replay.chunk(&buffer);
-                buffer.clear();
+                replay.push(std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK)));
             }
         }
         Ok::<_, crate::error::AppError>(())
     })?;
-    replay.chunk(&buffer);
+    replay.push(buffer);
+    replay.finish();
     let entries = replay.entries;
     let mut forks = 0;
     for fork in db.forks()? {

@@ -252,11 +252,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             Output::new(&out, format!("wrote {} bytes to {}", out.bytes, out.file))
         }
         Command::Bundle(BundleCommand::Import { file }) => {
-            let bytes = std::fs::read(&file).map_err(|source| AppError::Io {
-                context: format!("reading {}", file.display()),
-                source,
-            })?;
-            let imported = home.bundle_import(&bytes)?;
+            let imported = home.bundle_import_file(&file)?;
             let mut out = Output::new(&imported, human::import(&imported));
             out.problem = !imported.forks.is_empty() || !imported.skipped.is_empty();
             out

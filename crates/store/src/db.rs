@@ -117,12 +117,19 @@ impl<'a> Db<'a> {
         if inserted == 0 {
             return Ok(false);
         }
+        // Entries arrive after their parents, so the new entry is a head and its parents
+        // no longer are.
+        let log = entry.log_id();
         for parent in &h.parents {
             self.conn
-                .prepare_cached("INSERT OR IGNORE INTO parents (child, parent) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![entry.id().as_bytes(), parent.as_bytes()]))
-                .map_err(StoreError::sqlite("linking parents"))?;
+                .prepare_cached("DELETE FROM heads WHERE log = ?1 AND id = ?2")
+                .and_then(|mut s| s.execute(params![log.as_bytes(), parent.as_bytes()]))
+                .map_err(StoreError::sqlite("updating heads"))?;
         }
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO heads (log, id) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![log.as_bytes(), entry.id().as_bytes()]))
+            .map_err(StoreError::sqlite("updating heads"))?;
         if let Some(bytes) = payload {
             self.conn
                 .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")
@@ -255,10 +262,7 @@ impl<'a> Db<'a> {
     pub fn heads(&self, log: &LogId) -> Result<Vec<EntryId>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT e.id FROM entries e WHERE e.log = ?1 AND NOT EXISTS \
-                 (SELECT 1 FROM parents p WHERE p.parent = e.id) ORDER BY e.id",
-            )
+            .prepare_cached("SELECT id FROM heads WHERE log = ?1 ORDER BY id")
             .map_err(StoreError::sqlite("reading heads"))?;
         let ids: Vec<Vec<u8>> = stmt
             .query_map([log.as_bytes()], |r| r.get(0))
