@@ -108,6 +108,11 @@ impl Store {
         self.conn
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        // Takes effect only when the file is created (before WAL): small pages keep the bytes
+        // written per durable append low, since each append touches several b-trees.
+        self.conn
+            .pragma_update(None, "page_size", 1024)
+            .map_err(StoreError::sqlite("setting the page size"))?;
         self.conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
             .map_err(StoreError::sqlite("switching to WAL"))?;
