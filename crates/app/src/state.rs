@@ -60,12 +60,21 @@ pub(crate) struct LedgerState {
 
 /// Decodes a row the store accepted earlier. Rows are trusted here; `verify` re-checks them.
 pub(crate) fn decode_row(row: &StoredEntry) -> Result<Entry, String> {
+    decode_row_with_keys(row, &HashMap::new())
+}
+
+/// [`decode_row`] reusing already-checked author keys.
+pub(crate) fn decode_row_with_keys(
+    row: &StoredEntry,
+    keys: &HashMap<[u8; 32], PublicKey>,
+) -> Result<Entry, String> {
     let signature: [u8; 64] = row
         .signature
         .as_slice()
         .try_into()
         .map_err(|_| format!("signature is {} bytes, not 64", row.signature.len()))?;
-    Entry::decode_unverified(&row.header, &signature).map_err(|e| e.to_string())
+    Entry::decode_unverified_with_keys(&row.header, &signature, |k| keys.get(k).copied())
+        .map_err(|e| e.to_string())
 }
 
 impl LedgerState {
@@ -105,8 +114,13 @@ impl LedgerState {
         if self.logs.contains_key(log) {
             return Ok(());
         }
+        let keys: HashMap<[u8; 32], PublicKey> = self
+            .roster
+            .members()
+            .map(|m| (*m.key.as_bytes(), m.key))
+            .collect();
         for row in db.log_entries(log)? {
-            let entry = decode_row(&row).map_err(|reason| {
+            let entry = decode_row_with_keys(&row, &keys).map_err(|reason| {
                 AppError::InvalidInput(format!("stored entry is damaged ({reason}); run verify"))
             })?;
             self.apply(&entry, row.payload.as_deref())?;

@@ -3,9 +3,10 @@
 //! evidence. Streams the store; signatures are checked in parallel on all cores (or on the
 //! threads of whatever rayon pool the caller installs).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
-use countersign_ledger::{Entry, EntryId, ForkEvidence, Hash, LogId, NetworkId};
+use countersign_ledger::{Entry, EntryId, ForkEvidence, Hash, LogId, NetworkId, PublicKey};
 use countersign_store::{Db, StoredEntry};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use crate::bundle::Problem;
 use crate::error::Result;
 use crate::home::Home;
-use crate::state::{decode_row, LedgerState, Verdict};
+use crate::state::{decode_row, decode_row_with_keys, LedgerState, Verdict};
 
 /// Rows verified in parallel at a time: bounds memory while keeping every core busy.
 const CHUNK: usize = 4096;
@@ -36,8 +37,8 @@ fn hex_or_raw(bytes: &[u8]) -> String {
 }
 
 /// Checks one row on its own: everything that needs no other entry.
-fn check_row(row: &StoredEntry) -> Result<Entry, String> {
-    let entry = decode_row(row)?;
+fn check_row(row: &StoredEntry, keys: &HashMap<[u8; 32], PublicKey>) -> Result<Entry, String> {
+    let entry = decode_row_with_keys(row, keys)?;
     if row.id != entry.id().as_bytes() {
         return Err(format!(
             "stored id does not match the header (header hashes to {})",
@@ -77,6 +78,8 @@ struct Replay<'a> {
     /// The previous chunk: its rules are replayed (in order, on one thread) while the next
     /// chunk's signatures are checked on the others.
     waiting: Option<Checked>,
+    /// Author keys already checked (the roster's members), so rows need not re-check them.
+    keys: HashMap<[u8; 32], PublicKey>,
 }
 
 impl Replay<'_> {
@@ -84,9 +87,14 @@ impl Replay<'_> {
     fn push(&mut self, rows: Vec<StoredEntry>) {
         let previous = self.waiting.take();
         let pool = self.pool;
+        let keys = std::mem::take(&mut self.keys);
         let work = || {
             rayon::join(
-                || rows.par_iter().map(check_row).collect::<Vec<_>>(),
+                || {
+                    rows.par_iter()
+                        .map(|r| check_row(r, &keys))
+                        .collect::<Vec<_>>()
+                },
                 || {
                     if let Some(chunk) = previous {
                         self.replay(chunk);
@@ -100,6 +108,7 @@ impl Replay<'_> {
             None => work(),
         };
         self.waiting = Some((rows, checked));
+        self.keys = keys;
     }
 
     fn finish(&mut self) {
@@ -166,12 +175,19 @@ fn verify(
         entries: 0,
         problems: &mut problems,
         waiting: None,
+        keys: HashMap::new(),
     };
     // The roster first: report entries are judged by the roster as it stands now, so that
     // entries signed after a revocation are flagged wherever they arrived from.
     if let Some(n) = network {
         replay.push(db.log_entries(&n)?);
         replay.finish();
+        replay.keys = replay
+            .state
+            .roster
+            .members()
+            .map(|m| (*m.key.as_bytes(), m.key))
+            .collect();
     }
     let mut buffer = Vec::with_capacity(CHUNK);
     db.scan(|row| {

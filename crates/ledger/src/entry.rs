@@ -71,7 +71,16 @@ impl Entry {
         header_bytes: &[u8],
         signature: &[u8; 64],
     ) -> Result<Entry, EntryError> {
-        let header = header::decode(header_bytes)?;
+        Entry::decode_unverified_with_keys(header_bytes, signature, |_| None)
+    }
+
+    /// [`Entry::decode_unverified`] with known author keys (see [`header::decode_with_keys`]).
+    pub fn decode_unverified_with_keys(
+        header_bytes: &[u8],
+        signature: &[u8; 64],
+        known: impl Fn(&[u8; 32]) -> Option<crate::PublicKey>,
+    ) -> Result<Entry, EntryError> {
+        let header = header::decode_with_keys(header_bytes, known)?;
         Ok(Entry {
             header,
             header_bytes: header_bytes.to_vec(),

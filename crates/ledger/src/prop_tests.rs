@@ -134,3 +134,27 @@ fn unsorted_parents_are_not_canonical() {
         Err(header::DecodeError::ParentsNotCanonical { position: 1 })
     );
 }
+
+#[test]
+fn known_keys_are_used_only_when_they_match_the_header() {
+    let author = SecretKey::from_seed(&[1; 32]).public();
+    let other = SecretKey::from_seed(&[2; 32]).public();
+    let h = Header::new(
+        Hash::ZERO,
+        Hash::ZERO,
+        author,
+        1,
+        0,
+        Kind::View,
+        vec![],
+        b"{}",
+    );
+    let bytes = h.encode();
+    // A resolver that answers with the wrong key is ignored: the header names its author.
+    let decoded = header::decode_with_keys(&bytes, |_| Some(other)).unwrap();
+    assert_eq!(decoded.author, author);
+    assert_eq!(
+        header::decode_with_keys(&bytes, |_| Some(author)).unwrap(),
+        h
+    );
+}
