@@ -135,10 +135,35 @@ impl LedgerState {
 
     /// Every rule an entry must pass before it is stored. Pure with respect to the state.
     pub fn check(&self, entry: &Entry, payload: Option<&[u8]>) -> Result<Verdict, Rejection> {
+        self.check_parsed(entry, payload, true)
+            .map(|(verdict, _)| verdict)
+    }
+
+    /// Checks and, when new, applies an entry whose payload the caller has already matched
+    /// against its header; the payload is parsed once for both steps.
+    pub fn accept_matched(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<Verdict, AppError> {
+        let (verdict, parsed) = self.check_parsed(entry, payload, false)?;
+        if verdict == Verdict::New {
+            self.apply_parsed(entry, payload, parsed)?;
+        }
+        Ok(verdict)
+    }
+
+    /// [`LedgerState::check`], also returning the parsed report payload.
+    fn check_parsed(
+        &self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        match_payload: bool,
+    ) -> Result<(Verdict, Option<Payload>), Rejection> {
         let h = entry.header();
         let network = if h.kind == Kind::NetworkGenesis {
             match self.network {
-                Some(n) if n == entry.id() => return Ok(Verdict::Duplicate),
+                Some(n) if n == entry.id() => return Ok((Verdict::Duplicate, None)),
                 Some(n) => {
                     return Err(RuleError::WrongNetwork {
                         expected: n,
@@ -154,21 +179,23 @@ impl LedgerState {
         rules::check_shape(entry, network)?;
         rules::check_log_family(entry, network)?;
         let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        rules::check_payload(entry, payload)?;
+        if match_payload {
+            rules::check_payload(entry, payload)?;
+        }
 
         let log_id = entry.log_id();
         let log = self.logs.get(&log_id);
         if h.kind.is_genesis() {
             if log.is_some() {
-                return Ok(Verdict::Duplicate);
+                return Ok((Verdict::Duplicate, None));
             }
         } else {
             let log = log.ok_or(Rejection::UnknownLog { log: log_id })?;
             if log.info.contains_key(&entry.id()) {
-                return Ok(Verdict::Duplicate);
+                return Ok((Verdict::Duplicate, None));
             }
             if let Some(first) = log.by_position.get(&(h.author, h.seq)) {
-                return Ok(Verdict::Fork { first: *first });
+                return Ok((Verdict::Fork { first: *first }, None));
             }
             if let Some(seq) = self
                 .frozen
@@ -213,14 +240,24 @@ impl LedgerState {
                     if let Some(report) = log.and_then(|l| l.report.as_ref()) {
                         report.check(entry, &parsed, &self.roster)?;
                     }
+                    return Ok((Verdict::New, Some(parsed)));
                 }
             }
         }
-        Ok(Verdict::New)
+        Ok((Verdict::New, None))
     }
 
     /// Adds an entry that passed [`LedgerState::check`] (or was loaded from the store).
     pub fn apply(&mut self, entry: &Entry, payload: Option<&[u8]>) -> Result<()> {
+        self.apply_parsed(entry, payload, None)
+    }
+
+    fn apply_parsed(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        parsed: Option<Payload>,
+    ) -> Result<()> {
         let h = entry.header();
         let log_id = entry.log_id();
         if h.kind == Kind::NetworkGenesis {
@@ -239,7 +276,7 @@ impl LedgerState {
                 log.report = Some(ReportLog::new(entry, p)?);
             }
         } else if let Some(report) = log.report.as_mut() {
-            let parsed = payload.and_then(|p| Payload::parse(h.kind, p).ok());
+            let parsed = parsed.or_else(|| payload.and_then(|p| Payload::parse(h.kind, p).ok()));
             report.insert(LogEntry::new(entry, parsed));
         }
         log.info.insert(

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bundle::Problem;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use crate::home::Home;
 use crate::state::{decode_row, decode_row_with_keys, LedgerState, Verdict};
 
@@ -120,15 +120,14 @@ impl Replay<'_> {
     fn replay(&mut self, (rows, checked): Checked) {
         for (row, result) in rows.iter().zip(checked) {
             self.entries += 1;
+            // check_row matched the payload to its header already.
             let outcome = result.and_then(|entry| {
-                match self.state.check(&entry, row.payload.as_deref()) {
-                    Ok(Verdict::New) => {}
-                    Ok(other) => return Err(format!("stored twice ({other:?})")),
-                    Err(e) => return Err(e.to_string()),
+                match self.state.accept_matched(&entry, row.payload.as_deref()) {
+                    Ok(Verdict::New) => Ok(()),
+                    Ok(other) => Err(format!("stored twice ({other:?})")),
+                    Err(AppError::NotAllowed(rejection)) => Err(rejection.to_string()),
+                    Err(e) => Err(e.to_string()),
                 }
-                self.state
-                    .apply(&entry, row.payload.as_deref())
-                    .map_err(|e| e.to_string())
             });
             if let Err(problem) = outcome {
                 self.problems.push(Problem {
