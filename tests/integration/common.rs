@@ -129,6 +129,19 @@ impl Home {
             .to_string()
     }
 
+    /// `report write REPORT --section SECTION --text TEXT`.
+    pub fn write(&self, report: &str, section: &str, text: &str) -> Run {
+        self.run(&[
+            "report",
+            "write",
+            report,
+            "--section",
+            section,
+            "--text",
+            text,
+        ])
+    }
+
     /// Starts a report through the CLI and returns its id.
     pub fn new_report(&self, study: &str, template: &str) -> String {
         self.ok(&["report", "new", "--study", study, "--template", template])["report"]

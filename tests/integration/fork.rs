@@ -9,15 +9,7 @@ use crate::common::Home;
 fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
     let (a, _) = Home::demo();
     let report = a.new_report("7.7.7", "ct-chest");
-    a.ok(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "findings",
-        "--text",
-        "Clear lungs.",
-    ]);
+    a.write(&report, "findings", "Clear lungs.").ok();
     let clone = Home::new();
     let status = Command::new("cp")
         .arg("-a")
@@ -27,27 +19,11 @@ fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
         .unwrap();
     assert!(status.success());
 
-    let ours = a.ok(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "impression",
-        "--text",
-        "Normal.",
-    ])["entry"]
+    let ours = a.write(&report, "impression", "Normal.").ok()["entry"]
         .as_str()
         .unwrap()
         .to_string();
-    let theirs = clone.ok(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "impression",
-        "--text",
-        "Abnormal.",
-    ])["entry"]
+    let theirs = clone.write(&report, "impression", "Abnormal.").ok()["entry"]
         .as_str()
         .unwrap()
         .to_string();
@@ -87,15 +63,7 @@ fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
     assert_eq!(impression["versions"][0]["status"]["state"], "fork");
 
     // The equivocating author's log is frozen after the fork point.
-    let frozen = a.run(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "technique",
-        "--text",
-        "More.",
-    ]);
+    let frozen = a.write(&report, "technique", "More.");
     assert_eq!(frozen.code, 2);
     assert!(frozen.stderr.contains("frozen"), "{}", frozen.stderr);
 

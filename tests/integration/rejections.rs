@@ -20,15 +20,7 @@ fn fixture() -> Fixture {
         .unwrap()
         .to_string();
     let report = home.new_report("9.9.9", "ct-chest");
-    home.ok(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "findings",
-        "--text",
-        "Clear lungs.",
-    ]);
+    home.write(&report, "findings", "Clear lungs.").ok();
     let resident = home.secret(&home.member("resident"));
     Fixture {
         home,

@@ -64,15 +64,7 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
         ("cardiac", "LVEF 60%."),
         ("impression", "Normal heart."),
     ] {
-        let out = a.ok(&[
-            "report",
-            "write",
-            &report,
-            "--section",
-            section,
-            "--text",
-            text,
-        ]);
+        let out = a.write(&report, section, text).ok();
         assert_eq!(out["entry"].as_str().unwrap().len(), 64);
     }
     let refused = a.run(&["report", "finalize", &report]);
@@ -105,15 +97,7 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
     );
 
     a.ok(&["report", "finalize", &report]);
-    let late = a.run(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "findings",
-        "--text",
-        "Changed my mind.",
-    ]);
+    let late = a.write(&report, "findings", "Changed my mind.");
     assert_eq!(late.code, 2);
     assert!(
         late.stderr.contains("only addenda may follow"),

@@ -68,55 +68,28 @@ fn check_row(row: &StoredEntry, keys: &HashMap<[u8; 32], PublicKey>) -> Result<E
 /// A chunk whose rows were checked on their own and now wait for the rule replay.
 type Checked = (Vec<StoredEntry>, Vec<Result<Entry, String>>);
 
-struct Replay<'a> {
-    pool: Option<&'a rayon::ThreadPool>,
-    state: LedgerState,
-    only: Option<LogId>,
-    network: Option<NetworkId>,
-    entries: u64,
-    problems: &'a mut Vec<Problem>,
-    /// The previous chunk: its rules are replayed (in order, on one thread) while the next
-    /// chunk's signatures are checked on the others.
-    waiting: Option<Checked>,
-    /// Author keys already checked (the roster's members), so rows need not re-check them.
-    keys: HashMap<[u8; 32], PublicKey>,
+/// Checks every row on its own, in parallel on `pool` (or the global pool).
+fn check_rows(
+    rows: &[StoredEntry],
+    keys: &HashMap<[u8; 32], PublicKey>,
+    pool: Option<&rayon::ThreadPool>,
+) -> Vec<Result<Entry, String>> {
+    let work = || rows.par_iter().map(|r| check_row(r, keys)).collect();
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
 }
 
-impl Replay<'_> {
-    /// Checks `rows` in parallel while replaying the rules of the chunk before.
-    fn push(&mut self, rows: Vec<StoredEntry>) {
-        let previous = self.waiting.take();
-        let pool = self.pool;
-        let keys = std::mem::take(&mut self.keys);
-        let work = || {
-            rayon::join(
-                || {
-                    rows.par_iter()
-                        .map(|r| check_row(r, &keys))
-                        .collect::<Vec<_>>()
-                },
-                || {
-                    if let Some(chunk) = previous {
-                        self.replay(chunk);
-                    }
-                },
-            )
-            .0
-        };
-        let checked = match pool {
-            Some(pool) => pool.install(work),
-            None => work(),
-        };
-        self.waiting = Some((rows, checked));
-        self.keys = keys;
-    }
+/// The rule replay: the ledger state built from every entry accepted so far.
+struct Replay {
+    state: LedgerState,
+    entries: u64,
+    problems: Vec<Problem>,
+}
 
-    fn finish(&mut self) {
-        if let Some(chunk) = self.waiting.take() {
-            self.replay(chunk);
-        }
-    }
-
+impl Replay {
+    /// Replays the ledger and report rules over checked rows, in arrival order.
     fn replay(&mut self, (rows, checked): Checked) {
         for (row, result) in rows.iter().zip(checked) {
             self.entries += 1;
@@ -137,11 +110,26 @@ impl Replay<'_> {
             }
         }
     }
+}
 
-    fn wanted(&self, row: &StoredEntry) -> bool {
-        let roster = self.network.is_some_and(|n| row.log == n.as_bytes());
-        !roster && self.only.is_none_or(|l| row.log == l.as_bytes())
+/// Reads the next chunk after `after`: whether more may follow, and the rows in scope (the
+/// roster is replayed first, separately; `only` limits to one report).
+fn read_chunk(
+    db: &Db<'_>,
+    after: &mut i64,
+    network: Option<NetworkId>,
+    only: Option<LogId>,
+) -> Result<(bool, Vec<StoredEntry>)> {
+    let rows = db.entries_after(*after, CHUNK)?;
+    let more = rows.len() == CHUNK;
+    if let Some(last) = rows.last() {
+        *after = last.arrival;
     }
+    let wanted = |row: &StoredEntry| {
+        let roster = network.is_some_and(|n| row.log == n.as_bytes());
+        !roster && only.is_none_or(|l| row.log == l.as_bytes())
+    };
+    Ok((more, rows.into_iter().filter(wanted).collect()))
 }
 
 /// Verifies a whole store, or one report (plus the roster it depends on), on all cores.
@@ -164,43 +152,59 @@ fn verify(
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<VerifyReport> {
     let started = Instant::now();
-    let mut problems = Vec::new();
     let network: Option<NetworkId> = db.meta("network")?.and_then(|h| h.parse().ok());
     let mut replay = Replay {
-        pool,
         state: LedgerState::default(),
-        only,
-        network,
         entries: 0,
-        problems: &mut problems,
-        waiting: None,
-        keys: HashMap::new(),
+        problems: Vec::new(),
     };
+    // Author keys already checked (the roster's members), so rows need not re-check them.
+    let mut keys = HashMap::new();
     // The roster first: report entries are judged by the roster as it stands now, so that
     // entries signed after a revocation are flagged wherever they arrived from.
     if let Some(n) = network {
-        replay.push(db.log_entries(&n)?);
-        replay.finish();
-        replay.keys = replay
+        let rows = db.log_entries(&n)?;
+        let checked = check_rows(&rows, &keys, pool);
+        replay.replay((rows, checked));
+        keys = replay
             .state
             .roster
             .members()
             .map(|m| (*m.key.as_bytes(), m.key))
             .collect();
     }
-    let mut buffer = Vec::with_capacity(CHUNK);
-    db.scan(|row| {
-        if replay.wanted(&row) {
-            buffer.push(row);
-            if buffer.len() == CHUNK {
-                replay.push(std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK)));
+    // A pipeline over bounded chunks: while the pool checks one chunk's signatures, this
+    // thread replays the rules of the chunk before and reads the chunk after.
+    let mut after = 0;
+    let (mut more, mut next) = read_chunk(db, &mut after, network, only)?;
+    let mut waiting: Option<Checked> = None;
+    while more || !next.is_empty() || waiting.is_some() {
+        let rows = std::mem::take(&mut next);
+        let previous = waiting.take();
+        let keys = &keys;
+        let (checked, read) = std::thread::scope(|scope| {
+            let checking = scope.spawn(move || {
+                let checked = check_rows(&rows, keys, pool);
+                (rows, checked)
+            });
+            if let Some(chunk) = previous {
+                replay.replay(chunk);
             }
+            let read = more.then(|| read_chunk(db, &mut after, network, only));
+            (checking.join(), read)
+        });
+        let checked = checked
+            .map_err(|_| AppError::InvalidInput("signature checking failed unexpectedly".into()))?;
+        if !checked.0.is_empty() {
+            waiting = Some(checked);
         }
-        Ok::<_, crate::error::AppError>(())
-    })?;
-    replay.push(buffer);
-    replay.finish();
-    let entries = replay.entries;
+        (more, next) = read.transpose()?.unwrap_or((false, Vec::new()));
+    }
+    let Replay {
+        entries,
+        mut problems,
+        ..
+    } = replay;
     let mut forks = 0;
     for fork in db.forks()? {
         let in_scope = only.is_none_or(|l| fork.log == l.as_bytes());

@@ -211,25 +211,20 @@ impl<'a> Db<'a> {
         rows
     }
 
-    /// Streams every entry in arrival order without holding them all in memory.
-    pub fn scan<E: From<StoreError>>(
-        &self,
-        mut f: impl FnMut(StoredEntry) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+    /// Up to `limit` entries that arrived after `arrival`, in arrival order: a cursor for
+    /// reading the whole store in bounded chunks (`arrival` 0 starts at the beginning).
+    pub fn entries_after(&self, arrival: i64, limit: usize) -> Result<Vec<StoredEntry>> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {ENTRY_COLUMNS} ORDER BY e.arrival"))
-            .map_err(StoreError::sqlite("scanning entries"))?;
-        let mut rows = stmt
-            .query([])
-            .map_err(StoreError::sqlite("scanning entries"))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(StoreError::sqlite("scanning entries"))?
-        {
-            f(stored_entry(row).map_err(StoreError::sqlite("scanning entries"))?)?;
-        }
-        Ok(())
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} WHERE e.arrival > ?1 ORDER BY e.arrival LIMIT ?2"
+            ))
+            .map_err(StoreError::sqlite("reading entries"))?;
+        let rows = stmt
+            .query_map(params![arrival, limit as i64], stored_entry)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading entries"));
+        rows
     }
 
     /// Ids of every log, in the order their first entry arrived.
