@@ -1,6 +1,7 @@
 # Countersign: two commands.
 #   make run   builds and launches Countersign (for now: the CLI demo and the report it signs)
 #   make test  runs every check: fmt, clippy -D warnings, cargo deny, all tests, fuzz-corpus replay
+#              (installs Debian's dcmtk and dicom3tools when missing: renders are checked against DCMTK)
 
 SHELL := /bin/bash
 # Build outside the clone so that repeat runs (and CI on the same machine) are incremental.
@@ -28,6 +29,8 @@ deps:
 	command -v cc >/dev/null || missing="$$missing build-essential"; \
 	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \
+	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -2,6 +2,7 @@
 
 mod common;
 mod crash;
+mod dcmtk;
 mod fork;
 mod fuzz_corpus;
 mod rejections;

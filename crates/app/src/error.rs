@@ -58,6 +58,8 @@ pub enum AppError {
     KeyMissing { key: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Image(countersign_imaging::ImagingError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -78,6 +80,8 @@ pub const ERROR_CODES: &[&str] = &[
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
+    "bad_image",
+    "unsupported_image",
     "storage",
     "io",
 ];
@@ -98,6 +102,12 @@ impl AppError {
             AppError::Store(StoreError::DiskFull) => "disk_full",
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
+            AppError::Image(e) => match e {
+                countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
+                | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",
+                countersign_imaging::ImagingError::Io { .. } => "io",
+                _ => "bad_image",
+            },
         }
     }
 

@@ -24,6 +24,7 @@ mod bundle;
 mod demo;
 mod error;
 mod home;
+mod images;
 mod keys;
 mod reports;
 mod roster;
@@ -34,9 +35,11 @@ pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use demo::{DemoMember, DemoSummary, DEMO_STUDY};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use home::{default_home, Home, WhoAmI};
+pub use images::{image_info, image_render_png};
 pub use reports::{sha256_file, ReportSummary};
 pub use verify::VerifyReport;
 
+pub use countersign_imaging as imaging;
 pub use countersign_ledger as ledger;
 pub use countersign_report as report;
 

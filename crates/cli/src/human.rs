@@ -207,6 +207,41 @@ pub fn verify(v: &VerifyReport) -> String {
     out
 }
 
+pub fn image_info(i: &countersign_app::imaging::ImageInfo) -> String {
+    let mut out = format!(
+        "{}\n{} ({})",
+        i.description, i.transfer_syntax, i.transfer_syntax_uid
+    );
+    if i.has_pixels {
+        let _ = write!(
+            out,
+            "\n{}×{} × {} frame(s), {} sample(s) of {} bits ({} stored{}), {}",
+            i.columns,
+            i.rows,
+            i.frames,
+            i.samples_per_pixel,
+            i.bits_allocated,
+            i.bits_stored,
+            if i.signed { ", signed" } else { "" },
+            i.photometric
+                .as_deref()
+                .unwrap_or("no photometric interpretation")
+        );
+    }
+    for (label, value) in [
+        ("modality", &i.modality),
+        ("study", &i.study_uid),
+        ("series", &i.series_uid),
+        ("date", &i.study_date),
+        ("description", &i.series_description),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(out, "\n{label}: {v}");
+        }
+    }
+    out
+}
+
 pub fn demo(d: &DemoSummary, home: &Path) -> String {
     let mut out = format!(
         "Demo department founded in {} (network {})\n",

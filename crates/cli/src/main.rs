@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use countersign_app::imaging::{Window, WindowChoice};
 use countersign_app::ledger::{EntryId, PublicKey, Role};
 use countersign_app::{AppError, Home};
 use serde::Serialize;
@@ -39,6 +40,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Inspect and render DICOM files (needs no home).
+    #[command(subcommand)]
+    Image(ImageCommand),
+    #[command(flatten)]
+    Home(HomeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum HomeCommand {
     /// Create this home's identity; with --admin, found a department network.
     Init {
         #[arg(long)]
@@ -69,6 +79,39 @@ enum Command {
     },
     /// Found a demo network in an empty home and write a signed-off report by three people.
     Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// What the file is: patient, study, series, geometry, pixel format, presets.
+    Info { file: PathBuf },
+    /// Render one frame to PNG.
+    Render {
+        file: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// 0-based frame number.
+        #[arg(long, default_value_t = 0)]
+        frame: u32,
+        /// CENTER,WIDTH in modality units, or `minmax`; default: the header's first window.
+        #[arg(long, value_parser = parse_window)]
+        window: Option<WindowChoice>,
+    },
+}
+
+fn parse_window(s: &str) -> Result<WindowChoice, String> {
+    if s == "minmax" {
+        return Ok(WindowChoice::MinMax);
+    }
+    let (c, w) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected CENTER,WIDTH or minmax"))?;
+    let number = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("{v:?}: {e}"));
+    let (center, width) = (number(c)?, number(w)?);
+    if width < 1.0 {
+        return Err(format!("window width {width} must be at least 1"));
+    }
+    Ok(WindowChoice::Explicit(Window { center, width }))
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,11 +239,54 @@ fn entry_out(id: EntryId, what: &str) -> Output {
     Output::new(&EntryOut { entry: id }, format!("{what} {id}"))
 }
 
+fn image(cmd: ImageCommand) -> Result<Output, AppError> {
+    Ok(match cmd {
+        ImageCommand::Info { file } => {
+            let info = countersign_app::image_info(&file)?;
+            let text = human::image_info(&info);
+            Output::new(&info, text)
+        }
+        ImageCommand::Render {
+            file,
+            output,
+            frame,
+            window,
+        } => {
+            let png = countersign_app::image_render_png(
+                &file,
+                frame,
+                window.unwrap_or(WindowChoice::Default),
+            )?;
+            std::fs::write(&output, &png).map_err(|source| AppError::Io {
+                context: format!("writing {}", output.display()),
+                source,
+            })?;
+            #[derive(Serialize)]
+            struct Rendered {
+                file: String,
+                bytes: usize,
+            }
+            let out = Rendered {
+                file: output.display().to_string(),
+                bytes: png.len(),
+            };
+            Output::new(&out, format!("wrote {}", out.file))
+        }
+    })
+}
+
 fn run(cli: Cli) -> Result<Output, AppError> {
-    let dir = cli.home.unwrap_or_else(countersign_app::default_home);
+    match cli.command {
+        Command::Image(cmd) => image(cmd),
+        Command::Home(cmd) => home_command(cli.home, cmd),
+    }
+}
+
+fn home_command(home: Option<PathBuf>, command: HomeCommand) -> Result<Output, AppError> {
+    let dir = home.unwrap_or_else(countersign_app::default_home);
     let mut home = Home::open(&dir)?;
-    Ok(match cli.command {
-        Command::Init {
+    Ok(match command {
+        HomeCommand::Init {
             name,
             role,
             admin,
@@ -210,11 +296,11 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             let text = human::whoami(&who);
             Output::new(&who, text)
         }
-        Command::Whoami => {
+        HomeCommand::Whoami => {
             let who = home.whoami()?;
             Output::new(&who, human::whoami(&who))
         }
-        Command::Roster(RosterCommand::Add {
+        HomeCommand::Roster(RosterCommand::Add {
             key,
             name,
             role,
@@ -223,17 +309,17 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             home.roster_add(public_key(&key)?, &name, role, admin, None)?,
             "added",
         ),
-        Command::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
+        HomeCommand::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
             home.roster_revoke(public_key(&key)?, from, &reason)?,
             "revoked",
         ),
-        Command::Roster(RosterCommand::List) => {
+        HomeCommand::Roster(RosterCommand::List) => {
             let members = home.roster_list()?;
             let text = human::roster(&members);
             Output::new(&members, text)
         }
-        Command::Report(cmd) => report(&mut home, cmd)?,
-        Command::Bundle(BundleCommand::Export { report, output }) => {
+        HomeCommand::Report(cmd) => report(&mut home, cmd)?,
+        HomeCommand::Bundle(BundleCommand::Export { report, output }) => {
             let report = report.as_deref().map(entry_id).transpose()?;
             let bytes = home.bundle_export(report)?;
             std::fs::write(&output, &bytes).map_err(|source| AppError::Io {
@@ -251,20 +337,20 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             };
             Output::new(&out, format!("wrote {} bytes to {}", out.bytes, out.file))
         }
-        Command::Bundle(BundleCommand::Import { file }) => {
+        HomeCommand::Bundle(BundleCommand::Import { file }) => {
             let imported = home.bundle_import_file(&file)?;
             let mut out = Output::new(&imported, human::import(&imported));
             out.problem = !imported.forks.is_empty() || !imported.skipped.is_empty();
             out
         }
-        Command::Verify { report } => {
+        HomeCommand::Verify { report } => {
             let report = report.as_deref().map(entry_id).transpose()?;
             let verified = home.verify(report)?;
             let mut out = Output::new(&verified, human::verify(&verified));
             out.problem = !verified.ok;
             out
         }
-        Command::Demo => {
+        HomeCommand::Demo => {
             let demo = home.demo()?;
             let text = human::demo(&demo, &dir);
             Output::new(&demo, text)

@@ -1,0 +1,25 @@
+//! Image use cases: what a file is, and a rendered frame as PNG.
+
+use std::path::Path;
+
+use countersign_imaging::{ImageInfo, ImagingError, WindowChoice};
+
+use crate::error::{AppError, Result};
+
+/// Metadata of a DICOM file, including non-image objects (named, not treated as broken).
+pub fn image_info(path: &Path) -> Result<ImageInfo> {
+    Ok(countersign_imaging::open(path)?.info)
+}
+
+/// Renders frame `frame` of a file to PNG bytes.
+pub fn image_render_png(path: &Path, frame: u32, window: WindowChoice) -> Result<Vec<u8>> {
+    let image = countersign_imaging::open(path)?;
+    let rendered = image.render(frame, window)?;
+    Ok(countersign_imaging::to_png(&rendered)?)
+}
+
+impl From<ImagingError> for AppError {
+    fn from(e: ImagingError) -> Self {
+        AppError::Image(e)
+    }
+}

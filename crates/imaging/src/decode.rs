@@ -1,0 +1,221 @@
+//! Decoding one frame into typed samples, with every size checked before anything is allocated.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use dicom_dictionary_std::tags;
+use dicom_object::DefaultDicomObject;
+use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+
+use crate::error::{ImagingError, Result};
+use crate::meta::ImageInfo;
+
+/// Decoded pixel data larger than this (all frames) is refused before decoding.
+pub const MAX_DECODED_BYTES: u64 = 1 << 30;
+
+/// Stored sample values of one frame, interleaved when there are several samples per pixel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+}
+
+impl Samples {
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::U8(v) => v.len(),
+            Samples::U16(v) => v.len(),
+            Samples::I16(v) => v.len(),
+            Samples::U32(v) => v.len(),
+            Samples::I32(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sample `i` widened to i64.
+    pub fn get(&self, i: usize) -> i64 {
+        match self {
+            Samples::U8(v) => v[i].into(),
+            Samples::U16(v) => v[i].into(),
+            Samples::I16(v) => v[i].into(),
+            Samples::U32(v) => v[i].into(),
+            Samples::I32(v) => v[i].into(),
+        }
+    }
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub rows: u32,
+    pub columns: u32,
+    pub samples_per_pixel: u16,
+    /// After decoding: compressed colour comes out as RGB.
+    pub photometric: String,
+    pub bits_stored: u16,
+    pub samples: Samples,
+}
+
+fn check_size(info: &ImageInfo) -> Result<u64> {
+    if info.rows == 0 || info.columns == 0 {
+        return Err(ImagingError::BadAttribute {
+            attribute: "Rows/Columns",
+            reason: format!("{}×{}", info.rows, info.columns),
+        });
+    }
+    if !matches!(info.bits_allocated, 1 | 8 | 16 | 32) {
+        return Err(ImagingError::Unsupported(format!(
+            "{} bits allocated per sample",
+            info.bits_allocated
+        )));
+    }
+    let frame_bits = u64::from(info.rows)
+        * u64::from(info.columns)
+        * u64::from(info.samples_per_pixel.max(1))
+        * u64::from(info.bits_allocated);
+    let total = frame_bits.div_ceil(8) * u64::from(info.frames.max(1));
+    if total > MAX_DECODED_BYTES {
+        return Err(ImagingError::TooBig {
+            rows: info.rows,
+            columns: info.columns,
+            frames: info.frames,
+            samples: info.samples_per_pixel,
+            bits: info.bits_allocated,
+        });
+    }
+    Ok(frame_bits.div_ceil(8))
+}
+
+/// Decodes frame `frame` (0-based).
+pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
+    if !info.has_pixels {
+        return Err(ImagingError::NoPixelData {
+            description: info.description.clone(),
+        });
+    }
+    let ts = TransferSyntaxRegistry.get(&info.transfer_syntax_uid);
+    if !ts.is_some_and(|t| t.can_decode_all()) {
+        return Err(ImagingError::UnsupportedTransferSyntax {
+            uid: info.transfer_syntax_uid.clone(),
+            name: info.transfer_syntax.clone(),
+        });
+    }
+    let frame_bytes = check_size(info)?;
+    if frame >= info.frames {
+        return Err(ImagingError::NoSuchFrame {
+            frame,
+            frames: info.frames,
+        });
+    }
+    let encapsulated = ts.is_some_and(|t| !t.is_codec_free());
+    if !encapsulated {
+        let present = obj
+            .get(tags::PIXEL_DATA)
+            .and_then(|e| e.to_bytes().ok().map(|b| b.len() as u64))
+            .unwrap_or(0);
+        let claimed = frame_bytes * u64::from(info.frames);
+        if present < claimed {
+            return Err(ImagingError::PixelDataTooShort { claimed, present });
+        }
+    }
+    // A decoder that panics on hostile input must not take the application down with it.
+    let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
+        .map_err(|_| ImagingError::Decode("the decoder failed on this file".into()))?
+        .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    let photometric = decoded.photometric_interpretation().as_str().to_string();
+    let spp = decoded.samples_per_pixel();
+    let planar = spp > 1 && !encapsulated && info.photometric.is_some() && planar_config(obj) == 1;
+    let data = decoded.data();
+    let pixels = info.rows as usize * info.columns as usize;
+    let n = pixels * spp as usize;
+    let bits_stored = info.bits_stored.clamp(1, info.bits_allocated.max(1));
+    let samples = to_samples(data, info.bits_allocated, bits_stored, info.signed, n)?;
+    let samples = if planar {
+        interleave(samples, pixels, spp as usize)
+    } else {
+        samples
+    };
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: spp,
+        photometric,
+        bits_stored,
+        samples,
+    })
+}
+
+fn planar_config(obj: &DefaultDicomObject) -> i64 {
+    crate::meta::int(obj, tags::PLANAR_CONFIGURATION).unwrap_or(0)
+}
+
+/// Little-endian native bytes to typed samples, masked to Bits Stored and sign-extended.
+fn to_samples(
+    data: &[u8],
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+    n: usize,
+) -> Result<Samples> {
+    let need = (n * bits_allocated as usize).div_ceil(8);
+    if data.len() < need {
+        return Err(ImagingError::PixelDataTooShort {
+            claimed: need as u64,
+            present: data.len() as u64,
+        });
+    }
+    let shift = u32::from(bits_allocated.saturating_sub(bits_stored));
+    Ok(match bits_allocated {
+        1 => Samples::U8((0..n).map(|i| (data[i / 8] >> (i % 8)) & 1).collect()),
+        8 if signed => Samples::I16(
+            data[..n]
+                .iter()
+                .map(|b| i16::from(((*b << shift) as i8) >> shift))
+                .collect(),
+        ),
+        8 => Samples::U8(data[..n].iter().map(|b| (b << shift) >> shift).collect()),
+        16 => {
+            let words = data[..n * 2]
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]));
+            if signed {
+                Samples::I16(words.map(|w| ((w << shift) as i16) >> shift).collect())
+            } else {
+                Samples::U16(words.map(|w| (w << shift) >> shift).collect())
+            }
+        }
+        32 => {
+            let words = data[..n * 4]
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            if signed {
+                Samples::I32(words.map(|w| ((w << shift) as i32) >> shift).collect())
+            } else {
+                Samples::U32(words.map(|w| (w << shift) >> shift).collect())
+            }
+        }
+        other => return Err(ImagingError::Unsupported(format!("{other} bits allocated"))),
+    })
+}
+
+/// Planar configuration 1 (RRR…GGG…BBB…) to interleaved (RGBRGB…).
+fn interleave(samples: Samples, pixels: usize, spp: usize) -> Samples {
+    fn go<T: Copy>(v: Vec<T>, pixels: usize, spp: usize) -> Vec<T> {
+        (0..pixels * spp)
+            .map(|i| v[(i % spp) * pixels + i / spp])
+            .collect()
+    }
+    match samples {
+        Samples::U8(v) => Samples::U8(go(v, pixels, spp)),
+        Samples::U16(v) => Samples::U16(go(v, pixels, spp)),
+        Samples::I16(v) => Samples::I16(go(v, pixels, spp)),
+        Samples::U32(v) => Samples::U32(go(v, pixels, spp)),
+        Samples::I32(v) => Samples::I32(go(v, pixels, spp)),
+    }
+}

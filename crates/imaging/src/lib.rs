@@ -1,0 +1,60 @@
+//! Countersign imaging: open DICOM files, read what they say about themselves, decode frames of
+//! every transfer syntax the codecs support, and present them for a reader — modality rescale,
+//! VOI window, MONOCHROME1 inversion, colour to RGB — as 8-bit pixels or PNG.
+//!
+//! Every size is checked against what the file holds and against fixed limits before anything is
+//! allocated; a malformed file gives an [`ImagingError`], never a panic.
+//!
+//! ```no_run
+//! use countersign_imaging::{open, WindowChoice};
+//!
+//! let image = open(std::path::Path::new("CT_small.dcm")).unwrap();
+//! println!("{} {}×{}", image.info.sop_class, image.info.columns, image.info.rows);
+//! let rendered = image.render(0, WindowChoice::Default).unwrap();
+//! std::fs::write("ct.png", countersign_imaging::to_png(&rendered).unwrap()).unwrap();
+//! ```
+
+mod decode;
+mod error;
+mod meta;
+mod open;
+mod present;
+
+use std::path::Path;
+
+pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
+pub use error::{ImagingError, Result};
+pub use meta::{ImageInfo, Window};
+pub use open::{open_bytes, MAX_FILE_BYTES};
+pub use present::{present, to_png, Rendered, WindowChoice};
+
+/// An opened DICOM file and its metadata.
+#[derive(Debug)]
+pub struct DicomImage {
+    pub object: dicom_object::DefaultDicomObject,
+    pub info: ImageInfo,
+}
+
+/// Opens a DICOM file (Part 10, or a bare data set).
+pub fn open(path: &Path) -> Result<DicomImage> {
+    from_bytes(&open::read_file(path)?)
+}
+
+/// Opens DICOM bytes.
+pub fn from_bytes(bytes: &[u8]) -> Result<DicomImage> {
+    let object = open_bytes(bytes)?;
+    let info = meta::info(&object);
+    Ok(DicomImage { object, info })
+}
+
+impl DicomImage {
+    /// Decodes frame `frame` (0-based).
+    pub fn frame(&self, frame: u32) -> Result<Frame> {
+        decode::decode_frame(&self.object, &self.info, frame)
+    }
+
+    /// Decodes and presents frame `frame` as 8-bit pixels.
+    pub fn render(&self, frame: u32, window: WindowChoice) -> Result<Rendered> {
+        present(&self.frame(frame)?, &self.info, window)
+    }
+}

@@ -1,0 +1,151 @@
+//! What a file says about itself: patient, study, series, geometry, pixel format and display
+//! presets — read once, typed, and serialisable for `image info --json`.
+
+use dicom_core::dictionary::UidDictionary;
+use dicom_core::Tag;
+use dicom_dictionary_std::{tags, StandardSopClassDictionary};
+use dicom_object::DefaultDicomObject;
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+use serde::Serialize;
+
+/// A window preset: centre and width in modality units.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Window {
+    pub center: f64,
+    pub width: f64,
+}
+
+/// Metadata of one DICOM file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageInfo {
+    pub sop_class_uid: String,
+    pub sop_class: String,
+    pub transfer_syntax_uid: String,
+    pub transfer_syntax: String,
+    pub modality: Option<String>,
+    /// As stored; may hold PHI, so callers must not log it.
+    pub patient_name: Option<String>,
+    pub patient_id: Option<String>,
+    pub study_uid: Option<String>,
+    pub series_uid: Option<String>,
+    pub instance_uid: Option<String>,
+    pub study_date: Option<String>,
+    pub study_description: Option<String>,
+    pub series_description: Option<String>,
+    pub has_pixels: bool,
+    pub rows: u32,
+    pub columns: u32,
+    pub frames: u32,
+    pub samples_per_pixel: u16,
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub signed: bool,
+    pub photometric: Option<String>,
+    /// Row spacing, column spacing in mm.
+    pub pixel_spacing: Option<[f64; 2]>,
+    pub rescale_slope: f64,
+    pub rescale_intercept: f64,
+    pub windows: Vec<Window>,
+    /// For files with nothing to display: what they are, in words.
+    pub description: String,
+}
+
+pub(crate) fn text(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
+    let s = obj.get(tag)?.to_str().ok()?;
+    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+pub(crate) fn int(obj: &DefaultDicomObject, tag: Tag) -> Option<i64> {
+    obj.get(tag)?.to_int::<i64>().ok()
+}
+
+pub(crate) fn floats(obj: &DefaultDicomObject, tag: Tag) -> Vec<f64> {
+    obj.get(tag)
+        .and_then(|e| e.to_multi_float64().ok())
+        .unwrap_or_default()
+}
+
+/// The frame count, tolerating a non-numeric Number of Frames (as in badVR.dcm) by treating it
+/// as one frame rather than refusing the image.
+pub(crate) fn frames(obj: &DefaultDicomObject) -> u32 {
+    int(obj, tags::NUMBER_OF_FRAMES)
+        .filter(|n| *n >= 1)
+        .map_or(1, |n| n.min(u32::MAX as i64) as u32)
+}
+
+pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
+    let meta = obj.meta();
+    let sop_class_uid = text(obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
+        meta.media_storage_sop_class_uid()
+            .trim_end_matches('\0')
+            .to_string()
+    });
+    let sop_class = StandardSopClassDictionary
+        .by_uid(&sop_class_uid)
+        .map_or_else(
+            || format!("unknown SOP class {sop_class_uid}"),
+            |e| e.name.to_string(),
+        );
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_string();
+    let transfer_syntax = TransferSyntaxRegistry
+        .get(&ts_uid)
+        .map_or_else(|| "unknown".to_string(), |t| t.name().to_string());
+    let has_pixels = obj.get(tags::PIXEL_DATA).is_some()
+        || obj.get(tags::FLOAT_PIXEL_DATA).is_some()
+        || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some();
+    let centers = floats(obj, tags::WINDOW_CENTER);
+    let widths = floats(obj, tags::WINDOW_WIDTH);
+    let windows = centers
+        .iter()
+        .zip(&widths)
+        .filter(|(_, w)| **w >= 1.0)
+        .map(|(c, w)| Window {
+            center: *c,
+            width: *w,
+        })
+        .collect();
+    let spacing = floats(obj, tags::PIXEL_SPACING);
+    let description = if has_pixels {
+        sop_class.clone()
+    } else {
+        format!("{sop_class} document, no pixel data")
+    };
+    ImageInfo {
+        sop_class_uid,
+        sop_class,
+        transfer_syntax_uid: ts_uid,
+        transfer_syntax,
+        modality: text(obj, tags::MODALITY),
+        patient_name: text(obj, tags::PATIENT_NAME),
+        patient_id: text(obj, tags::PATIENT_ID),
+        study_uid: text(obj, tags::STUDY_INSTANCE_UID),
+        series_uid: text(obj, tags::SERIES_INSTANCE_UID),
+        instance_uid: text(obj, tags::SOP_INSTANCE_UID),
+        study_date: text(obj, tags::STUDY_DATE),
+        study_description: text(obj, tags::STUDY_DESCRIPTION),
+        series_description: text(obj, tags::SERIES_DESCRIPTION),
+        has_pixels,
+        rows: int(obj, tags::ROWS).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+        columns: int(obj, tags::COLUMNS)
+            .unwrap_or(0)
+            .clamp(0, u32::MAX as i64) as u32,
+        frames: if has_pixels { frames(obj) } else { 0 },
+        samples_per_pixel: int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).clamp(0, 4) as u16,
+        bits_allocated: int(obj, tags::BITS_ALLOCATED).unwrap_or(0).clamp(0, 64) as u16,
+        bits_stored: int(obj, tags::BITS_STORED).unwrap_or(0).clamp(0, 64) as u16,
+        signed: int(obj, tags::PIXEL_REPRESENTATION) == Some(1),
+        photometric: text(obj, tags::PHOTOMETRIC_INTERPRETATION),
+        pixel_spacing: (spacing.len() == 2).then(|| [spacing[0], spacing[1]]),
+        rescale_slope: floats(obj, tags::RESCALE_SLOPE)
+            .first()
+            .copied()
+            .unwrap_or(1.0),
+        rescale_intercept: floats(obj, tags::RESCALE_INTERCEPT)
+            .first()
+            .copied()
+            .unwrap_or(0.0),
+        windows,
+        description,
+    }
+}

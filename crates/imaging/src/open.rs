@@ -1,0 +1,80 @@
+//! Opening DICOM files: Part 10 with or without the 128-byte preamble, and bare data sets
+//! without a file meta header (their transfer syntax is inferred from the first element).
+
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
+
+use crate::error::{ImagingError, Result};
+
+/// Files larger than this are refused before they are read.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+
+/// Reads a file, refusing one larger than [`MAX_FILE_BYTES`] before reading it.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| ImagingError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(ImagingError::TooLarge {
+            size,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Parses DICOM bytes: Part 10 first, then a bare data set.
+pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
+    let part10 = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .from_reader(bytes);
+    match part10 {
+        Ok(obj) => Ok(obj),
+        Err(e) => open_bare(bytes).ok_or_else(|| ImagingError::NotDicom {
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// A data set with no file meta header: the first element tells the byte order (group 0x0008
+/// reads as 08 00 little endian, 00 08 big endian) and whether VRs are explicit (two capital
+/// letters after the tag).
+fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
+    let head = bytes.get(..6)?;
+    let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
+    let big_endian = head[0] == 0 && head[1] != 0;
+    let ts_uid = match (explicit, big_endian) {
+        (true, true) => EXPLICIT_BE,
+        (true, false) => EXPLICIT_LE,
+        (false, false) => IMPLICIT_LE,
+        (false, true) => return None,
+    };
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(ts_uid)?;
+    let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).ok()?;
+    let text = |tag| {
+        ds.get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+    };
+    // Without a SOP class this is not a DICOM object we can name; refuse rather than guess.
+    let sop_class = text(tags::SOP_CLASS_UID)?;
+    let sop_instance = text(tags::SOP_INSTANCE_UID).unwrap_or_default();
+    let meta = FileMetaTableBuilder::new()
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_instance)
+        .transfer_syntax(ts_uid)
+        .build()
+        .ok()?;
+    Some(ds.with_exact_meta(meta))
+}
+
+use dicom_transfer_syntax_registry::TransferSyntaxIndex;

@@ -1,0 +1,225 @@
+//! Every corpus image that DCMTK's `dcm2pnm` renders is rendered by `countersign image render`
+//! with the same window and compared pixel by pixel: at least 99.9% of pixels within one grey
+//! level. Files only one side can render are listed with the reason, so that a new gap — or a
+//! closed one — fails the test until this list is updated.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::bin;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom")
+}
+
+/// Corpus images DCMTK renders and Countersign does not yet, with the reason.
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    (
+        "JPEG-lossy",
+        "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
+    ),
+    (
+        "JPGExtended",
+        "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
+    ),
+    ("OBXXXX1A", "palette colour not yet mapped"),
+    ("OBXXXX1A_2frame", "palette colour not yet mapped"),
+    ("OBXXXX1A_expb", "palette colour not yet mapped"),
+    ("OBXXXX1A_expb_2frame", "palette colour not yet mapped"),
+    ("OBXXXX1A_rle", "palette colour not yet mapped"),
+    ("OBXXXX1A_rle_2frame", "palette colour not yet mapped"),
+    ("OT-PAL-8-face", "palette colour not yet mapped"),
+    ("examples_palette", "palette colour not yet mapped"),
+    (
+        "SC_ybr_full_422_uncompressed",
+        "uncompressed YBR_FULL_422 not yet unpacked",
+    ),
+    (
+        "SC_rgb_rle_32bit",
+        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
+    ),
+    (
+        "SC_rgb_rle_32bit_2frame",
+        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
+    ),
+    (
+        "rtdose_rle",
+        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
+    ),
+    (
+        "rtdose_rle_1frame",
+        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
+    ),
+    (
+        "badVR",
+        "non-numeric Number of Frames: dicom-pixeldata refuses the object",
+    ),
+    (
+        "no_meta",
+        "no meta header: the bare data set fallback does not yet read it",
+    ),
+    ("no_meta_group_length", "no meta group length: not yet read"),
+    (
+        "meta_missing_tsyntax",
+        "meta header without transfer syntax: not yet read",
+    ),
+    ("UN_sequence", "sequence encoded as UN: not yet read"),
+    ("SC_rgb_jpeg", "not yet read"),
+    ("JPEGLSNearLossless_08", "JPEG-LS codec not yet enabled"),
+    ("MR_small_jpeg_ls_lossless", "JPEG-LS codec not yet enabled"),
+    (
+        "emri_small_jpeg_ls_lossless",
+        "JPEG-LS codec not yet enabled",
+    ),
+    ("SC_rgb_jls_lossy_line", "JPEG-LS codec not yet enabled"),
+];
+
+/// Reads a binary PGM (P5) or PPM (P6) with maxval 255.
+fn read_pnm(bytes: &[u8]) -> (u32, u32, u8, Vec<u8>) {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if bytes[i] == b'#' {
+            while bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i;
+        while !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..i]).to_string());
+    }
+    let channels = if fields[0] == "P6" { 3 } else { 1 };
+    assert!(
+        fields[0] == "P5" || fields[0] == "P6",
+        "unexpected PNM {}",
+        fields[0]
+    );
+    assert_eq!(fields[3], "255", "only 8-bit PNM is compared");
+    (
+        fields[1].parse().unwrap(),
+        fields[2].parse().unwrap(),
+        channels,
+        bytes[i + 1..].to_vec(),
+    )
+}
+
+fn read_png(path: &Path) -> (u32, u32, u8, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = match info.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::Rgb => 3,
+        other => panic!("unexpected PNG colour type {other:?}"),
+    };
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, channels, buf)
+}
+
+#[test]
+fn renders_match_dcmtk_pixel_for_pixel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    files.sort();
+    let (mut compared, mut gaps_seen) = (0, Vec::new());
+    let mut failures = Vec::new();
+    for file in &files {
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        let theirs = dir.path().join(format!("{name}.pnm"));
+        let ours = dir.path().join(format!("{name}.png"));
+        let dcmtk = Command::new("dcm2pnm")
+            .args(["+Wm", "+op", "--quiet"])
+            .arg(file)
+            .arg(&theirs)
+            .output()
+            .expect("dcm2pnm (Debian dcmtk) is installed by make test");
+        if !dcmtk.status.success() || !theirs.exists() {
+            continue;
+        }
+        let run = Command::new(bin())
+            .args(["image", "render", "--window", "minmax", "-o"])
+            .arg(&ours)
+            .arg(file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        if !run.status.success() {
+            gaps_seen.push(name.clone());
+            if !KNOWN_GAPS.iter().any(|(g, _)| *g == name) {
+                failures.push(format!(
+                    "{name}: DCMTK renders it, we do not: {}",
+                    stderr.trim()
+                ));
+            }
+            continue;
+        }
+        let (tw, th, tc, tp) = read_pnm(&std::fs::read(&theirs).unwrap());
+        let (ow, oh, oc, op) = read_png(&ours);
+        if (tw, th, tc) != (ow, oh, oc) {
+            failures.push(format!("{name}: DCMTK {tw}×{th}×{tc}, ours {ow}×{oh}×{oc}"));
+            continue;
+        }
+        let close = tp
+            .iter()
+            .zip(&op)
+            .filter(|(a, b)| a.abs_diff(**b) <= 1)
+            .count();
+        let share = close as f64 / tp.len() as f64;
+        if share < 0.999 {
+            let worst = tp
+                .iter()
+                .zip(&op)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap_or(0);
+            failures.push(format!(
+                "{name}: only {:.3}% of samples within 1 level (worst {worst})",
+                share * 100.0
+            ));
+        }
+        compared += 1;
+    }
+    for (gap, _) in KNOWN_GAPS {
+        if !gaps_seen.iter().any(|g| g == gap)
+            && files
+                .iter()
+                .any(|f| f.file_stem().is_some_and(|s| s == *gap))
+        {
+            // Either closed (update the list) or DCMTK cannot render it either.
+            let closed = Command::new(bin())
+                .args(["image", "render", "-o"])
+                .arg(dir.path().join("gap.png"))
+                .arg(corpus().join(format!("{gap}.dcm")))
+                .output()
+                .unwrap();
+            if closed.status.success() {
+                failures.push(format!(
+                    "{gap}: listed as a gap but renders now; remove it from KNOWN_GAPS"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "compared {compared} images with DCMTK; {} known gaps",
+        gaps_seen.len()
+    );
+    assert!(compared >= 50, "only {compared} images compared");
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
