@@ -74,6 +74,14 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("SC_rgb_jls_lossy_line", "JPEG-LS codec not yet enabled"),
 ];
 
+/// Files where DCMTK and the DICOM standard part ways, and by how much we let them differ.
+const EXPLAINED: &[(&str, u8, &str)] = &[(
+    "SC_ybr_full_uncompressed",
+    2,
+    "DCMTK converts YBR_FULL with 4-digit coefficients around maxvalue/2 = 127.5 and truncates; \
+     we follow PS3.3 C.7.6.3.1.2 (offset 128, rounded): up to 2 levels apart on ~3% of samples",
+)];
+
 /// Reads a binary PGM (P5) or PPM (P6) with maxval 255.
 fn read_pnm(bytes: &[u8]) -> (u32, u32, u8, Vec<u8>) {
     let mut fields = Vec::new();
@@ -139,7 +147,7 @@ fn renders_match_dcmtk_pixel_for_pixel() {
         let theirs = dir.path().join(format!("{name}.pnm"));
         let ours = dir.path().join(format!("{name}.png"));
         let dcmtk = Command::new("dcm2pnm")
-            .args(["+Wm", "+op", "--quiet"])
+            .args(["+Wm", "+op", "--no-overlays", "--quiet"])
             .arg(file)
             .arg(&theirs)
             .output()
@@ -171,10 +179,14 @@ fn renders_match_dcmtk_pixel_for_pixel() {
             failures.push(format!("{name}: DCMTK {tw}×{th}×{tc}, ours {ow}×{oh}×{oc}"));
             continue;
         }
+        let tolerance = EXPLAINED
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(1, |(_, t, _)| *t);
         let close = tp
             .iter()
             .zip(&op)
-            .filter(|(a, b)| a.abs_diff(**b) <= 1)
+            .filter(|(a, b)| a.abs_diff(**b) <= tolerance)
             .count();
         let share = close as f64 / tp.len() as f64;
         if share < 0.999 {
@@ -185,7 +197,7 @@ fn renders_match_dcmtk_pixel_for_pixel() {
                 .max()
                 .unwrap_or(0);
             failures.push(format!(
-                "{name}: only {:.3}% of samples within 1 level (worst {worst})",
+                "{name}: only {:.3}% of samples within {tolerance} level(s) (worst {worst})",
                 share * 100.0
             ));
         }

@@ -399,6 +399,14 @@ fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
 }
 
 fn main() -> ExitCode {
+    // Decoders run behind a panic guard that turns a fault into an error message; keep the
+    // report of such a fault to one line instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!("internal fault{at}");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -89,7 +89,7 @@ fn check_size(info: &ImageInfo) -> Result<u64> {
             bits: info.bits_allocated,
         });
     }
-    Ok(frame_bits.div_ceil(8))
+    Ok(frame_bits)
 }
 
 /// Decodes frame `frame` (0-based).
@@ -106,7 +106,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             name: info.transfer_syntax.clone(),
         });
     }
-    let frame_bytes = check_size(info)?;
+    let frame_bits = check_size(info)?;
     if frame >= info.frames {
         return Err(ImagingError::NoSuchFrame {
             frame,
@@ -119,10 +119,13 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             .get(tags::PIXEL_DATA)
             .and_then(|e| e.to_bytes().ok().map(|b| b.len() as u64))
             .unwrap_or(0);
-        let claimed = frame_bytes * u64::from(info.frames);
+        let claimed = (frame_bits * u64::from(info.frames)).div_ceil(8);
         if present < claimed {
             return Err(ImagingError::PixelDataTooShort { claimed, present });
         }
+    }
+    if info.bits_allocated == 1 && !encapsulated {
+        return bit_frame(obj, info, frame);
     }
     // A decoder that panics on hostile input must not take the application down with it.
     let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
@@ -148,6 +151,32 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         photometric,
         bits_stored,
         samples,
+    })
+}
+
+/// 1-bit images (segmentations, masks): frames are packed one after another at bit, not byte,
+/// boundaries, least significant bit first.
+fn bit_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
+    let raw = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.to_bytes().ok())
+        .ok_or_else(|| ImagingError::Decode("pixel data is not readable".into()))?;
+    let pixels =
+        info.rows as usize * info.columns as usize * info.samples_per_pixel.max(1) as usize;
+    let start = frame as usize * pixels;
+    let samples = (start..start + pixels)
+        .map(|bit| (raw[bit / 8] >> (bit % 8)) & 1)
+        .collect();
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: info.samples_per_pixel.max(1),
+        photometric: info
+            .photometric
+            .clone()
+            .unwrap_or_else(|| "MONOCHROME2".into()),
+        bits_stored: 1,
+        samples: Samples::U8(samples),
     })
 }
 

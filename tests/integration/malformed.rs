@@ -1,0 +1,85 @@
+//! Malformed DICOM: every corpus file, truncated at several points and with random bit flips,
+//! gives an image or a clear error — never a panic — through open, metadata and render.
+
+use std::path::PathBuf;
+
+use countersign_imaging::{from_bytes, WindowChoice};
+use rand::{Rng, SeedableRng};
+
+fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Opens, reads metadata and renders the first frame; the outcome does not matter, only that
+/// it is an outcome. Returns whether an image came out.
+fn exercise(bytes: &[u8]) -> bool {
+    match from_bytes(bytes) {
+        Ok(image) => {
+            let _ = serde_json::to_string(&image.info).unwrap();
+            image
+                .render(0, WindowChoice::Default)
+                .map(|r| !r.pixels.is_empty())
+                .unwrap_or(false)
+        }
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            false
+        }
+    }
+}
+
+#[test]
+fn truncated_and_bit_flipped_files_never_panic() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0c0ffee);
+    let mut cases = 0;
+    for (name, bytes) in corpus() {
+        let mut variants: Vec<Vec<u8>> = [0.1, 0.5, 0.9, 0.999]
+            .iter()
+            .map(|f| bytes[..(bytes.len() as f64 * f) as usize].to_vec())
+            .collect();
+        for _ in 0..3 {
+            let mut flipped = bytes.clone();
+            for _ in 0..16 {
+                let i = rng.gen_range(0..flipped.len());
+                flipped[i] ^= 1 << rng.gen_range(0..8);
+            }
+            variants.push(flipped);
+        }
+        for (v, variant) in variants.iter().enumerate() {
+            let outcome = std::panic::catch_unwind(|| exercise(variant));
+            assert!(outcome.is_ok(), "{name} variant {v} panicked");
+            cases += 1;
+        }
+    }
+    assert!(cases > 700, "only {cases} cases");
+}
+
+#[test]
+fn the_corpus_broken_files_give_clear_errors() {
+    for (name, bytes) in corpus() {
+        if ![
+            "bad_sequence.dcm",
+            "emri_small_jpeg_2k_lossless_too_short.dcm",
+            "badVR.dcm",
+        ]
+        .contains(&name.as_str())
+        {
+            continue;
+        }
+        let outcome = std::panic::catch_unwind(|| exercise(&bytes));
+        assert!(outcome.is_ok(), "{name} panicked");
+    }
+}
