@@ -50,6 +50,16 @@ impl Samples {
     }
 }
 
+/// A palette colour lookup table (PS3.3 C.7.6.3.1.5): red, green and blue entries for the
+/// stored values `first`, `first + 1`, …; values outside map to the nearest end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Palette {
+    pub first: i64,
+    /// Bits per entry (8 or 16).
+    pub bits: u16,
+    pub rgb: [Vec<u16>; 3],
+}
+
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -60,6 +70,49 @@ pub struct Frame {
     pub photometric: String,
     pub bits_stored: u16,
     pub samples: Samples,
+    /// For PALETTE COLOR images.
+    pub palette: Option<Palette>,
+}
+
+/// Reads the palette of a PALETTE COLOR image.
+fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
+    let channels = [
+        (tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA),
+        (tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA),
+        (tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA),
+    ];
+    let bad = |reason: String| ImagingError::BadAttribute {
+        attribute: "Palette Color Lookup Table",
+        reason,
+    };
+    let mut rgb: [Vec<u16>; 3] = Default::default();
+    let (mut first, mut bits) = (0, 16);
+    for (i, (descriptor, data)) in channels.into_iter().enumerate() {
+        let d = crate::meta::floats(obj, descriptor);
+        if d.len() != 3 {
+            return Err(bad(format!("descriptor has {} values, not 3", d.len())));
+        }
+        let entries = if d[0] as i64 == 0 { 65536 } else { d[0] as usize };
+        first = d[1] as i64;
+        bits = d[2] as u16;
+        if obj.get(data).is_none() && obj.get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA).is_some() {
+            return Err(ImagingError::Unsupported("segmented palette colour tables".into()));
+        }
+        let raw = obj
+            .get(data)
+            .and_then(|e| e.to_bytes().ok())
+            .ok_or_else(|| bad("table data is missing".into()))?;
+        let table: Vec<u16> = if bits <= 8 && raw.len() == entries {
+            raw.iter().map(|b| u16::from(*b)).collect()
+        } else {
+            raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
+        };
+        if table.len() < entries {
+            return Err(bad(format!("{} entries present, descriptor says {entries}", table.len())));
+        }
+        rgb[i] = table[..entries].to_vec();
+    }
+    Ok(Palette { first, bits, rgb })
 }
 
 fn check_size(info: &ImageInfo) -> Result<u64> {
@@ -144,6 +197,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     } else {
         samples
     };
+    let palette = (photometric == "PALETTE COLOR")
+        .then(|| palette(obj))
+        .transpose()?;
     Ok(Frame {
         rows: info.rows,
         columns: info.columns,
@@ -151,6 +207,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         photometric,
         bits_stored,
         samples,
+        palette,
     })
 }
 
@@ -177,6 +234,7 @@ fn bit_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<F
             .unwrap_or_else(|| "MONOCHROME2".into()),
         bits_stored: 1,
         samples: Samples::U8(samples),
+        palette: None,
     })
 }
 

@@ -47,6 +47,13 @@ pub fn present(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Result<
         (1, "MONOCHROME1" | "MONOCHROME2") => Ok(grey(frame, info, choice)),
         (3, "RGB") => Ok(rgb(frame, |r, g, b| [r, g, b])),
         (3, "YBR_FULL") => Ok(rgb(frame, ybr_full_to_rgb)),
+        (1, "PALETTE COLOR") => match &frame.palette {
+            Some(p) => Ok(palette(frame, p)),
+            None => Err(ImagingError::BadAttribute {
+                attribute: "Palette Color Lookup Table",
+                reason: "missing".into(),
+            }),
+        },
         (spp, pi) => Err(ImagingError::Unsupported(format!(
             "photometric interpretation {pi} with {spp} samples per pixel"
         ))),
@@ -153,6 +160,30 @@ fn rgb(frame: &Frame, convert: impl Fn(u8, u8, u8) -> [u8; 3]) -> Rendered {
             to8(s.get(i + 1)),
             to8(s.get(i + 2)),
         ));
+    }
+    Rendered {
+        width: frame.columns,
+        height: frame.rows,
+        channels: 3,
+        pixels,
+        window: None,
+    }
+}
+
+fn palette(frame: &Frame, p: &crate::decode::Palette) -> Rendered {
+    let to8 = |v: u16| -> u8 {
+        if p.bits <= 8 {
+            v as u8
+        } else {
+            (f64::from(v) * 255.0 / 65535.0).round() as u8
+        }
+    };
+    let last = p.rgb[0].len().saturating_sub(1) as i64;
+    let s = &frame.samples;
+    let mut pixels = Vec::with_capacity(s.len() * 3);
+    for i in 0..s.len() {
+        let index = (s.get(i) - p.first).clamp(0, last) as usize;
+        pixels.extend(p.rgb.iter().map(|channel| to8(channel[index])));
     }
     Rendered {
         width: frame.columns,
