@@ -77,9 +77,18 @@ pub struct Frame {
 /// Reads the palette of a PALETTE COLOR image.
 fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
     let channels = [
-        (tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA),
-        (tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA),
-        (tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR, tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA),
+        (
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+        ),
+        (
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+        ),
+        (
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+        ),
     ];
     let bad = |reason: String| ImagingError::BadAttribute {
         attribute: "Palette Color Lookup Table",
@@ -92,11 +101,21 @@ fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
         if d.len() != 3 {
             return Err(bad(format!("descriptor has {} values, not 3", d.len())));
         }
-        let entries = if d[0] as i64 == 0 { 65536 } else { d[0] as usize };
+        let entries = if d[0] as i64 == 0 {
+            65536
+        } else {
+            d[0] as usize
+        };
         first = d[1] as i64;
         bits = d[2] as u16;
-        if obj.get(data).is_none() && obj.get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA).is_some() {
-            return Err(ImagingError::Unsupported("segmented palette colour tables".into()));
+        if obj.get(data).is_none()
+            && obj
+                .get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)
+                .is_some()
+        {
+            return Err(ImagingError::Unsupported(
+                "segmented palette colour tables".into(),
+            ));
         }
         let raw = obj
             .get(data)
@@ -105,10 +124,15 @@ fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
         let table: Vec<u16> = if bits <= 8 && raw.len() == entries {
             raw.iter().map(|b| u16::from(*b)).collect()
         } else {
-            raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
+            raw.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
         };
         if table.len() < entries {
-            return Err(bad(format!("{} entries present, descriptor says {entries}", table.len())));
+            return Err(bad(format!(
+                "{} entries present, descriptor says {entries}",
+                table.len()
+            )));
         }
         rgb[i] = table[..entries].to_vec();
     }
@@ -177,6 +201,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             return Err(ImagingError::PixelDataTooShort { claimed, present });
         }
     }
+    refuse_untransformed_rgb_jpeg(obj, info)?;
     if info.bits_allocated == 1 && !encapsulated {
         return bit_frame(obj, info, frame);
     }
@@ -236,6 +261,33 @@ fn bit_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<F
         samples: Samples::U8(samples),
         palette: None,
     })
+}
+
+/// Lossy JPEG whose header says RGB but whose stream carries neither a JFIF nor an Adobe
+/// marker: the components are R, G and B as stored, but the Rust JPEG decoder would treat them
+/// as YCbCr and show wrong colours. A wrong picture is worse than an error, so refuse it.
+fn refuse_untransformed_rgb_jpeg(obj: &DefaultDicomObject, info: &ImageInfo) -> Result<()> {
+    let lossy_jpeg = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    );
+    if !lossy_jpeg || info.photometric.as_deref() != Some("RGB") {
+        return Ok(());
+    }
+    let first_fragment = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.fragments().and_then(|f| f.first().cloned()));
+    let Some(stream) = first_fragment else {
+        return Ok(());
+    };
+    let head = &stream[..stream.len().min(4096)];
+    let has = |marker: &[u8]| head.windows(marker.len()).any(|w| w == marker);
+    if has(b"JFIF\0") || has(b"Adobe") {
+        return Ok(());
+    }
+    Err(ImagingError::Unsupported(
+        "JPEG with untransformed RGB components (no JFIF or Adobe marker)".into(),
+    ))
 }
 
 fn planar_config(obj: &DefaultDicomObject) -> i64 {

@@ -58,3 +58,6 @@ impl DicomImage {
         present(&self.frame(frame)?, &self.info, window)
     }
 }
+
+#[cfg(test)]
+mod tests;

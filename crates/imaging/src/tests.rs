@@ -1,0 +1,74 @@
+use std::path::PathBuf;
+
+use crate::{from_bytes, open, ImagingError, WindowChoice};
+
+fn corpus(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/dicom")
+        .join(name)
+}
+
+#[test]
+fn files_without_a_meta_header_open_as_bare_data_sets() {
+    // no_meta.dcm is not among them: it starts with a stray byte, and DCMTK refuses it too.
+    for name in ["ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm"] {
+        let image = open(&corpus(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!image.info.sop_class_uid.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn non_images_are_named_not_broken() {
+    let sr = open(&corpus("test-SR.dcm")).unwrap();
+    assert!(!sr.info.has_pixels);
+    assert_eq!(
+        sr.info.description,
+        "Comprehensive SR Storage document, no pixel data"
+    );
+    match sr.render(0, WindowChoice::Default) {
+        Err(ImagingError::NoPixelData { description }) => assert!(description.contains("SR")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn truncated_pixel_data_is_refused_before_decoding() {
+    let bytes = std::fs::read(corpus("CT_small.dcm")).unwrap();
+    let image = from_bytes(&bytes[..bytes.len() - 1000]);
+    match image.and_then(|i| i.render(0, WindowChoice::Default)) {
+        Err(ImagingError::PixelDataTooShort { .. }) | Err(ImagingError::NotDicom { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn explicit_window_and_monochrome1_inversion() {
+    let ct = open(&corpus("CT_small.dcm")).unwrap();
+    let narrow = ct
+        .render(
+            0,
+            WindowChoice::Explicit(crate::Window {
+                center: 40.0,
+                width: 400.0,
+            }),
+        )
+        .unwrap();
+    let wide = ct.render(0, WindowChoice::MinMax).unwrap();
+    assert_eq!(narrow.pixels.len(), 128 * 128);
+    assert_ne!(narrow.pixels, wide.pixels);
+    // MONOCHROME1: the brightest stored value is shown darkest.
+    let cr = open(&corpus("RG3_UNCR.dcm")).unwrap();
+    let frame = cr.frame(0).unwrap();
+    assert_eq!(frame.photometric, "MONOCHROME1");
+    let shown = cr.render(0, WindowChoice::MinMax).unwrap();
+    let (mut lo_i, mut hi_i) = (0, 0);
+    for i in 0..frame.samples.len() {
+        if frame.samples.get(i) < frame.samples.get(lo_i) {
+            lo_i = i;
+        }
+        if frame.samples.get(i) > frame.samples.get(hi_i) {
+            hi_i = i;
+        }
+    }
+    assert_eq!((shown.pixels[lo_i], shown.pixels[hi_i]), (255, 0));
+}
