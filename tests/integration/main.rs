@@ -5,6 +5,7 @@ mod crash;
 mod dcmtk;
 mod fork;
 mod fuzz_corpus;
+mod import;
 mod malformed;
 mod rejections;
 mod tamper;

@@ -60,6 +60,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Image(countersign_imaging::ImagingError),
+    #[error("the image file has changed since the report named it: expected SHA-256 {expected}, found {found}")]
+    ImageChanged { expected: String, found: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -82,6 +84,7 @@ pub const ERROR_CODES: &[&str] = &[
     "disk_full",
     "bad_image",
     "unsupported_image",
+    "image_changed",
     "storage",
     "io",
 ];
@@ -102,6 +105,7 @@ impl AppError {
             AppError::Store(StoreError::DiskFull) => "disk_full",
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
+            AppError::ImageChanged { .. } => "image_changed",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",

@@ -25,6 +25,7 @@ mod demo;
 mod error;
 mod home;
 mod images;
+mod import;
 mod keys;
 mod reports;
 mod roster;
@@ -36,6 +37,7 @@ pub use demo::{DemoMember, DemoSummary, DEMO_STUDY};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
+pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use reports::{sha256_file, ReportSummary};
 pub use verify::VerifyReport;
 

@@ -64,10 +64,16 @@ impl Home {
                 names.join(", ")
             )));
         }
-        let images = images
-            .iter()
-            .map(|p| sha256_file(p))
-            .collect::<Result<Vec<_>>>()?;
+        // Given files are hashed; without any, the report binds every imported instance of
+        // the study.
+        let images = if images.is_empty() {
+            self.study_images(study)?
+        } else {
+            images
+                .iter()
+                .map(|p| sha256_file(p))
+                .collect::<Result<Vec<_>>>()?
+        };
         let payload = json(&ReportCreate {
             study: study.to_string(),
             template: template.to_string(),

@@ -242,6 +242,39 @@ pub fn image_info(i: &countersign_app::imaging::ImageInfo) -> String {
     out
 }
 
+pub fn import_summary(s: &countersign_app::ImportSummary) -> String {
+    let mut out = format!(
+        "imported {} files ({} already here), {} not imported",
+        s.imported,
+        s.duplicates,
+        s.failed.len()
+    );
+    for f in &s.failed {
+        let _ = write!(out, "\n  {}: {}", f.path, f.reason);
+    }
+    out
+}
+
+pub fn studies(list: &[countersign_app::StudySummary]) -> String {
+    if list.is_empty() {
+        return "no studies".into();
+    }
+    list.iter()
+        .map(|s| {
+            format!(
+                "{}  {}  {}  {}  {} ({} instances)",
+                s.date.as_deref().unwrap_or("--------"),
+                s.modality.as_deref().unwrap_or("--"),
+                s.patient.as_deref().unwrap_or("(no name)"),
+                s.description.as_deref().unwrap_or(""),
+                s.study,
+                s.instances
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn demo(d: &DemoSummary, home: &Path) -> String {
     let mut out = format!(
         "Demo department founded in {} (network {})\n",

@@ -11,6 +11,7 @@
 
 mod human;
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,6 +80,13 @@ enum HomeCommand {
     },
     /// Found a demo network in an empty home and write a signed-off report by three people.
     Demo,
+    /// Import DICOM files and folders (recursively) into the home's image store.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the imported studies.
+    Studies,
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,11 +286,15 @@ fn image(cmd: ImageCommand) -> Result<Output, AppError> {
 fn run(cli: Cli) -> Result<Output, AppError> {
     match cli.command {
         Command::Image(cmd) => image(cmd),
-        Command::Home(cmd) => home_command(cli.home, cmd),
+        Command::Home(cmd) => home_command(cli.home, cmd, cli.json),
     }
 }
 
-fn home_command(home: Option<PathBuf>, command: HomeCommand) -> Result<Output, AppError> {
+fn home_command(
+    home: Option<PathBuf>,
+    command: HomeCommand,
+    json: bool,
+) -> Result<Output, AppError> {
     let dir = home.unwrap_or_else(countersign_app::default_home);
     let mut home = Home::open(&dir)?;
     Ok(match command {
@@ -349,6 +361,25 @@ fn home_command(home: Option<PathBuf>, command: HomeCommand) -> Result<Output, A
             let mut out = Output::new(&verified, human::verify(&verified));
             out.problem = !verified.ok;
             out
+        }
+        HomeCommand::Import { paths } => {
+            let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+            let bar = std::io::stderr().is_terminal() && !json;
+            let summary = home.import(&paths, |p| {
+                if bar {
+                    eprint!("\rimporting {}/{}", p.done, p.total);
+                    if p.done == p.total {
+                        eprintln!();
+                    }
+                }
+            })?;
+            let text = human::import_summary(&summary);
+            Output::new(&summary, text)
+        }
+        HomeCommand::Studies => {
+            let studies = home.studies()?;
+            let text = human::studies(&studies);
+            Output::new(&studies, text)
         }
         HomeCommand::Demo => {
             let demo = home.demo()?;
@@ -426,7 +457,8 @@ fn main() -> ExitCode {
             } else {
                 out.human
             };
-            println!("{text}");
+            // A closed pipe (`countersign … | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{text}");
             if out.problem {
                 ExitCode::from(1)
             } else {

@@ -25,7 +25,7 @@ use std::path::Path;
 pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
 pub use meta::{ImageInfo, Window};
-pub use open::{open_bytes, MAX_FILE_BYTES};
+pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
 pub use present::{present, to_png, Rendered, WindowChoice};
 
 /// An opened DICOM file and its metadata.

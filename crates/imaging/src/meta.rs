@@ -51,7 +51,14 @@ pub struct ImageInfo {
 }
 
 pub(crate) fn text(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
-    let s = obj.get(tag)?.to_str().ok()?;
+    let element = obj.get(tag)?;
+    // A text attribute read with an unknown VR (implicit data sets, UN) arrives as bytes.
+    let s = match element.value().primitive() {
+        Some(dicom_core::PrimitiveValue::U8(bytes)) => {
+            String::from_utf8_lossy(bytes).into_owned().into()
+        }
+        _ => element.to_str().ok()?,
+    };
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
 }

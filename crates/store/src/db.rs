@@ -72,6 +72,10 @@ impl<'a> Db<'a> {
         Db { conn }
     }
 
+    pub(crate) fn conn(&self) -> &'a Connection {
+        self.conn
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))

@@ -26,6 +26,7 @@
 //! ```
 
 mod db;
+mod images;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use db::{Db, ForkRow, StoredEntry};
+pub use images::{image_path, write_image, Instance};
 pub use schema::SCHEMA_VERSION;
 
 /// What went wrong in the store.

@@ -49,6 +49,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (log, author, seq, second)
     );
     "#,
+    // 2: the index of imported DICOM instances; the files live in the content-addressed
+    // image store under `images/`, named by their SHA-256.
+    r#"
+    CREATE TABLE instances (
+        sha256             BLOB PRIMARY KEY,
+        size               INTEGER NOT NULL,
+        study              TEXT NOT NULL,
+        series             TEXT,
+        instance           TEXT,
+        patient            TEXT,
+        patient_id         TEXT,
+        study_date         TEXT,
+        modality           TEXT,
+        study_description  TEXT,
+        series_description TEXT,
+        sop_class          TEXT NOT NULL,
+        frames             INTEGER NOT NULL,
+        imported_ms        INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX instances_by_study ON instances (study);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,207 @@
+//! Importing DICOM files into the home: each file is checked, copied into the content-addressed
+//! image store (named by its SHA-256) and indexed by patient, study, series and instance.
+//! Unreadable files are reported with a reason and the import goes on.
+
+use std::path::{Path, PathBuf};
+
+use countersign_imaging::DicomImage;
+use countersign_store::{image_path, write_image, Instance, StoreError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, Result};
+use crate::home::{now_ms, Home};
+
+/// A file the import could not take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportFailure {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ImportSummary {
+    pub imported: u64,
+    pub duplicates: u64,
+    pub failed: Vec<ImportFailure>,
+}
+
+/// Progress of an import, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+/// One line of `studies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StudySummary {
+    pub study: String,
+    pub patient: Option<String>,
+    pub date: Option<String>,
+    pub modality: Option<String>,
+    pub description: Option<String>,
+    pub instances: u64,
+}
+
+/// Every file under `paths` (folders recursively, in name order).
+fn collect(paths: &[&Path]) -> Vec<PathBuf> {
+    fn walk(path: &Path, out: &mut Vec<PathBuf>) {
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut children: Vec<PathBuf> =
+                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                children.sort();
+                for child in children {
+                    walk(&child, out);
+                }
+            }
+            Err(_) => out.push(path.to_path_buf()),
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out);
+    }
+    out
+}
+
+fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instance, String> {
+    let i = &image.info;
+    let study = i.study_uid.clone().ok_or("no Study Instance UID")?;
+    Ok(Instance {
+        sha256,
+        size,
+        study,
+        series: i.series_uid.clone(),
+        instance: i.instance_uid.clone(),
+        patient: i.patient_name.clone(),
+        patient_id: i.patient_id.clone(),
+        study_date: i.study_date.clone(),
+        modality: i.modality.clone(),
+        study_description: i.study_description.clone(),
+        series_description: i.series_description.clone(),
+        sop_class: i.sop_class.clone(),
+        frames: i.frames,
+        imported_ms: now_ms(),
+    })
+}
+
+impl Home {
+    /// Imports files and folders. Each file is committed on its own, so an interrupted import
+    /// keeps what it finished.
+    pub fn import(
+        &mut self,
+        paths: &[&Path],
+        mut progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
+        let files = collect(paths);
+        let mut summary = ImportSummary::default();
+        for (done, file) in files.iter().enumerate() {
+            progress(ImportProgress {
+                done,
+                total: files.len(),
+            });
+            match self.import_one(file) {
+                Ok(true) => summary.imported += 1,
+                Ok(false) => summary.duplicates += 1,
+                Err(ImportError::File(reason)) => summary.failed.push(ImportFailure {
+                    path: file.display().to_string(),
+                    reason,
+                }),
+                Err(ImportError::Home(e)) => return Err(e),
+            }
+        }
+        progress(ImportProgress {
+            done: files.len(),
+            total: files.len(),
+        });
+        Ok(summary)
+    }
+
+    fn import_one(&mut self, file: &Path) -> Result<bool, ImportError> {
+        let bytes =
+            countersign_imaging::read_file(file).map_err(|e| ImportError::File(e.to_string()))?;
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        if self
+            .store()
+            .db()
+            .instance(&sha256)
+            .map_err(AppError::from)?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let image = countersign_imaging::from_bytes(&bytes)
+            .map_err(|e| ImportError::File(e.to_string()))?;
+        let instance =
+            instance_of(&image, sha256, bytes.len() as u64).map_err(ImportError::File)?;
+        let path = image_path(self.dir(), &sha256);
+        write_image(&path, &bytes)
+            .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
+        let db_result: Result<bool, StoreError> =
+            self.store_mut().write(|db| db.insert_instance(&instance));
+        Ok(db_result.map_err(AppError::from)?)
+    }
+
+    /// The imported studies, newest first.
+    pub fn studies(&self) -> Result<Vec<StudySummary>> {
+        let mut out: Vec<StudySummary> = Vec::new();
+        for i in self.store().db().instances(None)? {
+            match out.last_mut() {
+                Some(s) if s.study == i.study => s.instances += 1,
+                _ => out.push(StudySummary {
+                    study: i.study,
+                    patient: i.patient,
+                    date: i.study_date,
+                    modality: i.modality,
+                    description: i.study_description.or(i.series_description),
+                    instances: 1,
+                }),
+            }
+        }
+        out.sort_by(|a, b| b.date.cmp(&a.date).then(a.study.cmp(&b.study)));
+        Ok(out)
+    }
+
+    /// SHA-256 (hex) of every imported instance of `study`.
+    pub fn study_images(&self, study: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store()
+            .db()
+            .instances(Some(study))?
+            .iter()
+            .map(|i| i.sha256.iter().map(|b| format!("{b:02x}")).collect())
+            .collect())
+    }
+
+    /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash.
+    pub fn open_image(&self, sha256_hex: &str) -> Result<DicomImage> {
+        let sha = countersign_ledger::Hash::from_hex(sha256_hex)
+            .map_err(|e| AppError::InvalidInput(format!("image hash {sha256_hex:?}: {e}")))?;
+        let path = image_path(self.dir(), &sha.0);
+        let bytes = countersign_imaging::read_file(&path)?;
+        let found = countersign_ledger::Hash::of(&bytes);
+        if found != sha {
+            return Err(AppError::ImageChanged {
+                expected: sha.to_hex(),
+                found: found.to_hex(),
+            });
+        }
+        Ok(countersign_imaging::from_bytes(&bytes)?)
+    }
+}
+
+enum ImportError {
+    /// This file cannot be imported; the import goes on.
+    File(String),
+    /// The home itself failed; the import stops.
+    Home(AppError),
+}
+
+impl From<AppError> for ImportError {
+    fn from(e: AppError) -> Self {
+        ImportError::Home(e)
+    }
+}

@@ -1,0 +1,133 @@
+//! The content-addressed image store: DICOM files kept under `images/aa/<sha256>.dcm`, and
+//! their index in the `instances` table.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use crate::{Db, Result, StoreError};
+
+/// One imported DICOM instance, as indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub study: String,
+    pub series: Option<String>,
+    pub instance: Option<String>,
+    pub patient: Option<String>,
+    pub patient_id: Option<String>,
+    pub study_date: Option<String>,
+    pub modality: Option<String>,
+    pub study_description: Option<String>,
+    pub series_description: Option<String>,
+    pub sop_class: String,
+    pub frames: u32,
+    pub imported_ms: u64,
+}
+
+/// Where the file with this SHA-256 lives under `root`.
+pub fn image_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
+    let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
+    root.join("images")
+        .join(&hex[..2])
+        .join(format!("{hex}.dcm"))
+}
+
+/// Writes `bytes` durably at `path` (temporary file, fsync, rename), unless it exists.
+pub fn write_image(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("part");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {
+    let sha: Vec<u8> = row.get(0)?;
+    let mut sha256 = [0u8; 32];
+    if sha.len() == 32 {
+        sha256.copy_from_slice(&sha);
+    }
+    Ok(Instance {
+        sha256,
+        size: row.get::<_, i64>(1)? as u64,
+        study: row.get(2)?,
+        series: row.get(3)?,
+        instance: row.get(4)?,
+        patient: row.get(5)?,
+        patient_id: row.get(6)?,
+        study_date: row.get(7)?,
+        modality: row.get(8)?,
+        study_description: row.get(9)?,
+        series_description: row.get(10)?,
+        sop_class: row.get(11)?,
+        frames: row.get::<_, i64>(12)? as u32,
+        imported_ms: row.get::<_, i64>(13)? as u64,
+    })
+}
+
+const COLUMNS: &str = "sha256, size, study, series, instance, patient, patient_id, study_date, \
+     modality, study_description, series_description, sop_class, frames, imported_ms";
+
+impl Db<'_> {
+    /// Indexes an instance. Returns `false` if one with the same SHA-256 was already there.
+    pub fn insert_instance(&self, i: &Instance) -> Result<bool> {
+        self.conn()
+            .execute(
+                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                params![
+                    i.sha256.as_slice(),
+                    i.size as i64,
+                    i.study,
+                    i.series,
+                    i.instance,
+                    i.patient,
+                    i.patient_id,
+                    i.study_date,
+                    i.modality,
+                    i.study_description,
+                    i.series_description,
+                    i.sop_class,
+                    i.frames as i64,
+                    i.imported_ms as i64
+                ],
+            )
+            .map(|n| n > 0)
+            .map_err(StoreError::sqlite("indexing an image"))
+    }
+
+    pub fn instance(&self, sha256: &[u8; 32]) -> Result<Option<Instance>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM instances WHERE sha256 = ?1"),
+                [sha256.as_slice()],
+                instance,
+            )
+            .optional()
+            .map_err(StoreError::sqlite("reading the image index"))
+    }
+
+    /// Every indexed instance, by study, series and instance UID.
+    pub fn instances(&self, study: Option<&str>) -> Result<Vec<Instance>> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM instances WHERE ?1 IS NULL OR study = ?1 \
+                 ORDER BY study, series, instance, sha256"
+            ))
+            .map_err(StoreError::sqlite("reading the image index"))?;
+        let rows = stmt
+            .query_map([study], instance)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading the image index"));
+        rows
+    }
+}

@@ -1,0 +1,97 @@
+//! Importing the corpus into a home: content-addressed, indexed, duplicates skipped, unreadable
+//! files reported; a report binds the SHA-256 of every instance of its study, and a changed
+//! image file is caught when opened.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::Home;
+
+fn corpus() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom")
+}
+
+#[test]
+fn import_index_bind_and_recheck() {
+    let home = Home::new();
+    home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    let dir = corpus();
+    let summary = home.ok(&["import", dir.to_str().unwrap()]);
+    let imported = summary["imported"].as_u64().unwrap();
+    assert!(imported > 100, "{summary}");
+    let failed = summary["failed"].as_array().unwrap();
+    // Not DICOM at all: listed with a reason, the import went on.
+    for name in ["MANIFEST.tsv", "README.md"] {
+        let f = failed
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not reported"));
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("not a readable DICOM file"),
+            "{f}"
+        );
+    }
+    // Importing again stores nothing new.
+    let again = home.ok(&["import", dir.to_str().unwrap()]);
+    assert_eq!(again["imported"], 0);
+    assert_eq!(
+        again["duplicates"].as_u64().unwrap(),
+        imported + summary["duplicates"].as_u64().unwrap()
+    );
+
+    let studies = home.ok(&["studies"]);
+    let total: u64 = studies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["instances"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, imported);
+    // The study CT_small.dcm belongs to.
+    let ct = dir.join("CT_small.dcm");
+    let info = home.ok(&["image", "info", ct.to_str().unwrap()]);
+    let study = info["study_uid"].as_str().unwrap();
+    let listed = studies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["study"] == study)
+        .unwrap();
+    assert_eq!(listed["modality"], "CT");
+
+    let report = home.new_report(study, "ct-chest");
+    let view = home.ok(&["report", "show", &report]);
+    let images: Vec<String> = view["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(images.len() as u64, listed["instances"].as_u64().unwrap());
+    let out = Command::new("sha256sum").arg(&ct).output().unwrap();
+    let ct_sha = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(images.contains(&ct_sha), "{images:?} lacks {ct_sha}");
+
+    // The stored copy is named by its hash; changing it is caught on opening.
+    let app = countersign_app::Home::open(&home.dir).unwrap();
+    assert!(app.open_image(&ct_sha).is_ok());
+    let stored = home
+        .dir
+        .join("images")
+        .join(&ct_sha[..2])
+        .join(format!("{ct_sha}.dcm"));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&stored, &bytes).unwrap();
+    let err = app.open_image(&ct_sha).unwrap_err();
+    assert_eq!(err.code(), "image_changed", "{err}");
+}
