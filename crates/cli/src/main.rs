@@ -91,6 +91,19 @@ enum HomeCommand {
 
 #[derive(Subcommand, Debug)]
 enum ImageCommand {
+    /// Write a synthetic CT head phantom series (no patient data) into a folder.
+    Phantom {
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        slices: u32,
+        /// Rows and columns.
+        #[arg(long, default_value_t = 256)]
+        size: u16,
+        /// Same seed, same UIDs and bytes.
+        #[arg(long, default_value = "countersign phantom")]
+        seed: String,
+    },
     /// What the file is: patient, study, series, geometry, pixel format, presets.
     Info { file: PathBuf },
     /// Render one frame to PNG.
@@ -249,6 +262,36 @@ fn entry_out(id: EntryId, what: &str) -> Output {
 
 fn image(cmd: ImageCommand) -> Result<Output, AppError> {
     Ok(match cmd {
+        ImageCommand::Phantom {
+            output,
+            slices,
+            size,
+            seed,
+        } => {
+            let spec = countersign_app::imaging::PhantomSpec {
+                seed: seed.clone(),
+                slices,
+                size,
+                ..Default::default()
+            };
+            let files = countersign_app::imaging::write_phantom_series(&spec, &output)?;
+            #[derive(Serialize)]
+            struct Phantom {
+                study: String,
+                files: usize,
+            }
+            let out = Phantom {
+                study: countersign_app::imaging::phantom_study_uid(&seed),
+                files: files.len(),
+            };
+            let text = format!(
+                "wrote {} slices of study {} to {}",
+                out.files,
+                out.study,
+                output.display()
+            );
+            Output::new(&out, text)
+        }
         ImageCommand::Info { file } => {
             let info = countersign_app::image_info(&file)?;
             let text = human::image_info(&info);

@@ -18,6 +18,7 @@ mod decode;
 mod error;
 mod meta;
 mod open;
+mod phantom;
 mod present;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
 pub use meta::{ImageInfo, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
+pub use phantom::{phantom_hu, phantom_study_uid, write_phantom_series, PhantomSpec};
 pub use present::{present, to_png, Rendered, WindowChoice};
 
 /// An opened DICOM file and its metadata.

@@ -1,0 +1,98 @@
+//! The synthetic phantom: valid DICOM by dicom3tools' `dciodvfy`, the HU values it promises,
+//! and a study that imports and binds like any other.
+
+use std::process::Command;
+
+use countersign_imaging::{open, phantom_hu};
+
+use crate::common::{bin, Home};
+
+#[test]
+fn phantom_series_is_valid_dicom_with_the_promised_hounsfield_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("phantom");
+    let run = Command::new(bin())
+        .args([
+            "--json", "image", "phantom", "--slices", "4", "--size", "64", "--seed", "test", "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(made["files"], 4);
+    let study = made["study"].as_str().unwrap().to_string();
+    assert!(study.starts_with("2.25.") && study.len() <= 64);
+
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in &files {
+        let check = Command::new("dciodvfy")
+            .arg(file)
+            .output()
+            .expect("dciodvfy (Debian dicom3tools) is installed by make test");
+        let report = String::from_utf8_lossy(&check.stderr).to_string()
+            + &String::from_utf8_lossy(&check.stdout);
+        let problems: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with("Error") || l.starts_with("Warning"))
+            .collect();
+        assert!(problems.is_empty(), "{}: {problems:?}", file.display());
+    }
+
+    // Slice 2 of 4 sits at z = -0.25; its pixels are the phantom's HU there.
+    let image = open(&files[1]).unwrap();
+    assert_eq!(
+        (
+            image.info.rows,
+            image.info.columns,
+            image.info.study_uid.as_deref()
+        ),
+        (64, 64, Some(study.as_str()))
+    );
+    let frame = image.frame(0).unwrap();
+    let hu = |row: usize, col: usize| {
+        frame.samples.get(row * 64 + col) as f64 * image.info.rescale_slope
+            + image.info.rescale_intercept
+    };
+    let expected = |row: usize, col: usize| {
+        phantom_hu(
+            (2.0 * (col as f64 + 0.5) / 64.0) - 1.0,
+            1.0 - (2.0 * (row as f64 + 0.5) / 64.0),
+            -0.25,
+        )
+        .round()
+    };
+    for (row, col) in [(0, 0), (32, 32), (10, 32), (32, 20), (50, 40)] {
+        assert_eq!(hu(row, col), expected(row, col), "pixel ({row}, {col})");
+    }
+    assert_eq!(hu(0, 0), -1000.0, "air in the corner");
+    let brain = hu(32, 32);
+    assert!(
+        (0.0..=60.0).contains(&brain),
+        "brain at the centre reads {brain} HU"
+    );
+    let max = (0..64 * 64).map(|i| frame.samples.get(i)).max().unwrap() as f64
+        + image.info.rescale_intercept;
+    assert_eq!(max, 800.0, "the skull");
+
+    // It imports like any study, and a report binds all its slices.
+    let home = Home::new();
+    home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    assert_eq!(home.ok(&["import", out.to_str().unwrap()])["imported"], 4);
+    let report = home.new_report(&study, "ct-chest");
+    assert_eq!(
+        home.ok(&["report", "show", &report])["images"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
