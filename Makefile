@@ -10,7 +10,7 @@ CARGO ?= cargo
 DEMO_HOME ?= $(CURDIR)/demo-home
 BIN := $(CARGO_TARGET_DIR)/release/countersign
 
-.PHONY: run test build deps check-fmt clippy deny unit bench fuzz clean-demo
+.PHONY: run test build deps check-fmt clippy deny unit bench compare-dcmtk fuzz
 
 run: deps build
 	rm -rf "$(DEMO_HOME)"
@@ -56,6 +56,10 @@ unit:
 
 bench:
 	$(CARGO) bench -p countersign-benches
+
+# Whole-process render times beside DCMTK (and GDCM for JPEG 2000); needs hyperfine, libgdcm-tools.
+compare-dcmtk: build
+	scripts/compare-dcmtk.sh
 
 # Coverage-guided fuzzing of the untrusted-input decoders (needs cargo-fuzz; see fuzz/README.md).
 fuzz:

@@ -61,14 +61,18 @@ pub fn present(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Result<
 }
 
 fn min_max(samples: &Samples) -> (i64, i64) {
-    let mut lo = i64::MAX;
-    let mut hi = i64::MIN;
-    for i in 0..samples.len() {
-        let v = samples.get(i);
-        lo = lo.min(v);
-        hi = hi.max(v);
+    fn go<T: Copy + Ord + Into<i64>>(v: &[T]) -> (i64, i64) {
+        let lo = v.iter().copied().min().map_or(0, Into::into);
+        let hi = v.iter().copied().max().map_or(0, Into::into);
+        (lo, hi)
     }
-    (lo, hi)
+    match samples {
+        Samples::U8(v) => go(v),
+        Samples::U16(v) => go(v),
+        Samples::I16(v) => go(v),
+        Samples::U32(v) => go(v),
+        Samples::I32(v) => go(v),
+    }
 }
 
 fn grey(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Rendered {

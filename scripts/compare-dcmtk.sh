@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Whole-process render time: `countersign image render` (PNG) beside DCMTK writing its fastest
+# format (dcmj2pnm to 8-bit PNM), on the same corpus files, in one run. JPEG 2000, which DCMTK
+# cannot decode, is compared with GDCM's `gdcmconv --raw`. Needs hyperfine, dcmtk, libgdcm-tools.
+# Usage: scripts/compare-dcmtk.sh [countersign binary]   (default: the release build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+corpus="$here/../shared/dicom"
+bin=${1:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for tool in hyperfine dcmj2pnm; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 2; }; done
+
+compare() { # label file
+  local label=$1 file=$corpus/$2
+  hyperfine -N --style none --warmup 3 --min-runs 20 --export-json "$out/r.json" \
+    -n countersign "$bin image render $file -o $out/c.png" \
+    -n dcmtk "dcmj2pnm $file $out/d.pnm" >/dev/null
+  python3 - "$label" "$out/r.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[2]))["results"]}
+c, d = r["countersign"]["median"], r["dcmtk"]["median"]
+print(f"| {sys.argv[1]} | {c*1e3:.1f} ms | {d*1e3:.1f} ms | {d/c:.2f}x |")
+PY
+}
+
+echo "| image | countersign render → PNG | dcmj2pnm → PNM | speed-up |"
+echo "|---|---|---|---|"
+compare "CT 512² (693_UNCI)" 693_UNCI.dcm
+compare "CR 1760² MONOCHROME1 (RG3_UNCI)" RG3_UNCI.dcm
+compare "JPEG baseline colour (examples_ybr_color, frame 1)" examples_ybr_color.dcm
+compare "JPEG lossless 1024×256 (JPEG-LL)" JPEG-LL.dcm
+compare "RLE multi-frame (emri_small_RLE)" emri_small_RLE.dcm
+if command -v gdcmconv >/dev/null; then
+  hyperfine -N --style none --warmup 2 --min-runs 10 --export-json "$out/j.json" \
+    -n countersign "$bin image render $corpus/RG3_J2KR.dcm -o $out/c.png" \
+    -n gdcm "gdcmconv --raw $corpus/RG3_J2KR.dcm $out/g.dcm" >/dev/null
+  python3 - "$out/j.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+c, g = r["countersign"]["median"], r["gdcm"]["median"]
+print(f"| JPEG 2000 lossless CR 1760² (RG3_J2KR) vs gdcmconv --raw | {c*1e3:.1f} ms | {g*1e3:.1f} ms (GDCM) | {g/c:.2f}x |")
+PY
+fi
