@@ -31,22 +31,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "uncompressed YBR_FULL_422 not yet unpacked",
     ),
     (
-        "SC_rgb_rle_32bit",
-        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
-    ),
-    (
-        "SC_rgb_rle_32bit_2frame",
-        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
-    ),
-    (
-        "rtdose_rle",
-        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
-    ),
-    (
-        "rtdose_rle_1frame",
-        "32-bit RLE: dicom-pixeldata's RLE decoder fails",
-    ),
-    (
         "badVR",
         "non-numeric Number of Frames: dicom-pixeldata refuses the object",
     ),

@@ -205,6 +205,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     if info.bits_allocated == 1 && !encapsulated {
         return bit_frame(obj, info, frame);
     }
+    if info.transfer_syntax_uid == RLE_LOSSLESS {
+        return rle_frame(obj, info, frame);
+    }
     // A decoder that panics on hostile input must not take the application down with it.
     let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
         .map_err(|_| ImagingError::Decode("the decoder failed on this file".into()))?
@@ -229,6 +232,37 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         rows: info.rows,
         columns: info.columns,
         samples_per_pixel: spp,
+        photometric,
+        bits_stored,
+        samples,
+        palette,
+    })
+}
+
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+fn rle_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
+    let fragments = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.fragments())
+        .ok_or_else(|| ImagingError::Decode("RLE pixel data is not encapsulated".into()))?;
+    // One fragment per frame, as PS3.5 Annex G requires.
+    let fragment = fragments.get(frame as usize).ok_or(ImagingError::NoSuchFrame {
+        frame,
+        frames: fragments.len() as u32,
+    })?;
+    let pixels = info.rows as usize * info.columns as usize;
+    let spp = info.samples_per_pixel.max(1) as usize;
+    let bytes = (info.bits_allocated as usize).div_ceil(8);
+    let data = crate::rle::decode_frame(fragment, pixels, spp, bytes)?;
+    let bits_stored = info.bits_stored.clamp(1, info.bits_allocated.max(1));
+    let samples = to_samples(&data, info.bits_allocated, bits_stored, info.signed, pixels * spp)?;
+    let photometric = info.photometric.clone().unwrap_or_else(|| "MONOCHROME2".into());
+    let palette = (photometric == "PALETTE COLOR").then(|| palette(obj)).transpose()?;
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: spp as u16,
         photometric,
         bits_stored,
         samples,

@@ -20,6 +20,7 @@ mod meta;
 mod open;
 mod phantom;
 mod present;
+mod rle;
 
 use std::path::Path;
 
