@@ -26,14 +26,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "JPGExtended",
         "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
     ),
-    (
-        "SC_ybr_full_422_uncompressed",
-        "uncompressed YBR_FULL_422 not yet unpacked",
-    ),
-    (
-        "badVR",
-        "non-numeric Number of Frames: dicom-pixeldata refuses the object",
-    ),
     ("JPEGLSNearLossless_08", "JPEG-LS codec not yet enabled"),
     ("MR_small_jpeg_ls_lossless", "JPEG-LS codec not yet enabled"),
     (

@@ -183,6 +183,10 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             name: info.transfer_syntax.clone(),
         });
     }
+    let encapsulated = ts.is_some_and(|t| !t.is_codec_free());
+    if !encapsulated && info.photometric.as_deref() == Some("YBR_FULL_422") {
+        return ybr422_frame(obj, info, frame);
+    }
     let frame_bits = check_size(info)?;
     if frame >= info.frames {
         return Err(ImagingError::NoSuchFrame {
@@ -190,7 +194,6 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             frames: info.frames,
         });
     }
-    let encapsulated = ts.is_some_and(|t| !t.is_codec_free());
     if !encapsulated {
         let present = obj
             .get(tags::PIXEL_DATA)
@@ -241,24 +244,81 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
+/// Uncompressed YBR_FULL_422 (PS3.3 C.7.6.3.1.2): each pair of pixels is stored as
+/// Y1 Y2 Cb Cr, two bytes per pixel. Expanded to YBR_FULL, three samples per pixel.
+fn ybr422_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
+    if info.bits_allocated != 8 || info.samples_per_pixel != 3 || info.columns % 2 != 0 {
+        return Err(ImagingError::Unsupported(format!(
+            "uncompressed YBR_FULL_422 with {} bits, {} samples, {} columns",
+            info.bits_allocated, info.samples_per_pixel, info.columns
+        )));
+    }
+    if frame >= info.frames {
+        return Err(ImagingError::NoSuchFrame {
+            frame,
+            frames: info.frames,
+        });
+    }
+    let pixels = info.rows as usize * info.columns as usize;
+    let raw = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.to_bytes().ok())
+        .ok_or_else(|| ImagingError::Decode("pixel data is not readable".into()))?;
+    let claimed = (pixels * 2) as u64 * u64::from(info.frames);
+    if (raw.len() as u64) < claimed {
+        return Err(ImagingError::PixelDataTooShort {
+            claimed,
+            present: raw.len() as u64,
+        });
+    }
+    let data = &raw[frame as usize * pixels * 2..(frame as usize + 1) * pixels * 2];
+    let mut samples = Vec::with_capacity(pixels * 3);
+    for quad in data.chunks_exact(4) {
+        let (y1, y2, cb, cr) = (quad[0], quad[1], quad[2], quad[3]);
+        samples.extend_from_slice(&[y1, cb, cr, y2, cb, cr]);
+    }
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel: 3,
+        photometric: "YBR_FULL".into(),
+        bits_stored: 8,
+        samples: Samples::U8(samples),
+        palette: None,
+    })
+}
+
 fn rle_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
     let fragments = obj
         .get(tags::PIXEL_DATA)
         .and_then(|e| e.fragments())
         .ok_or_else(|| ImagingError::Decode("RLE pixel data is not encapsulated".into()))?;
     // One fragment per frame, as PS3.5 Annex G requires.
-    let fragment = fragments.get(frame as usize).ok_or(ImagingError::NoSuchFrame {
-        frame,
-        frames: fragments.len() as u32,
-    })?;
+    let fragment = fragments
+        .get(frame as usize)
+        .ok_or(ImagingError::NoSuchFrame {
+            frame,
+            frames: fragments.len() as u32,
+        })?;
     let pixels = info.rows as usize * info.columns as usize;
     let spp = info.samples_per_pixel.max(1) as usize;
     let bytes = (info.bits_allocated as usize).div_ceil(8);
     let data = crate::rle::decode_frame(fragment, pixels, spp, bytes)?;
     let bits_stored = info.bits_stored.clamp(1, info.bits_allocated.max(1));
-    let samples = to_samples(&data, info.bits_allocated, bits_stored, info.signed, pixels * spp)?;
-    let photometric = info.photometric.clone().unwrap_or_else(|| "MONOCHROME2".into());
-    let palette = (photometric == "PALETTE COLOR").then(|| palette(obj)).transpose()?;
+    let samples = to_samples(
+        &data,
+        info.bits_allocated,
+        bits_stored,
+        info.signed,
+        pixels * spp,
+    )?;
+    let photometric = info
+        .photometric
+        .clone()
+        .unwrap_or_else(|| "MONOCHROME2".into());
+    let palette = (photometric == "PALETTE COLOR")
+        .then(|| palette(obj))
+        .transpose()?;
     Ok(Frame {
         rows: info.rows,
         columns: info.columns,

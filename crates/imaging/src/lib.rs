@@ -45,7 +45,17 @@ pub fn open(path: &Path) -> Result<DicomImage> {
 
 /// Opens DICOM bytes.
 pub fn from_bytes(bytes: &[u8]) -> Result<DicomImage> {
-    let object = open_bytes(bytes)?;
+    let mut object = open_bytes(bytes)?;
+    // A Number of Frames that is not a number (badVR.dcm) is read as one frame, as DCMTK does,
+    // rather than refusing the whole image.
+    let frames = object.get(dicom_dictionary_std::tags::NUMBER_OF_FRAMES);
+    if frames.is_some_and(|e| e.to_int::<i64>().is_err()) {
+        object.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::NUMBER_OF_FRAMES,
+            dicom_core::VR::IS,
+            dicom_core::PrimitiveValue::from("1"),
+        ));
+    }
     let info = meta::info(&object);
     Ok(DicomImage { object, info })
 }

@@ -10,21 +10,41 @@ fn bad(reason: impl Into<String>) -> ImagingError {
 
 /// Decodes one RLE frame into native little-endian samples, interleaved by pixel
 /// (planar configuration 0), for `pixels` pixels of `samples` samples of `bytes` bytes each.
-pub fn decode_frame(fragment: &[u8], pixels: usize, samples: usize, bytes: usize) -> Result<Vec<u8>> {
+pub fn decode_frame(
+    fragment: &[u8],
+    pixels: usize,
+    samples: usize,
+    bytes: usize,
+) -> Result<Vec<u8>> {
     if fragment.len() < 64 {
         return Err(bad("header shorter than 64 bytes"));
     }
-    let word = |i: usize| u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]) as usize;
+    let word = |i: usize| {
+        u32::from_le_bytes([
+            fragment[4 * i],
+            fragment[4 * i + 1],
+            fragment[4 * i + 2],
+            fragment[4 * i + 3],
+        ]) as usize
+    };
     let segments = word(0);
     if segments != samples * bytes || segments == 0 || segments > 15 {
-        return Err(bad(format!("{segments} segments for {samples} samples of {bytes} bytes")));
+        return Err(bad(format!(
+            "{segments} segments for {samples} samples of {bytes} bytes"
+        )));
     }
     let mut out = vec![0u8; pixels * samples * bytes];
     for s in 0..segments {
         let start = word(1 + s);
-        let end = if s + 1 < segments { word(2 + s) } else { fragment.len() };
+        let end = if s + 1 < segments {
+            word(2 + s)
+        } else {
+            fragment.len()
+        };
         if start < 64 || start > end || end > fragment.len() {
-            return Err(bad(format!("segment {s} offsets {start}..{end} outside the fragment")));
+            return Err(bad(format!(
+                "segment {s} offsets {start}..{end} outside the fragment"
+            )));
         }
         let plane = unpack(&fragment[start..end], pixels)?;
         // Segments come most significant byte first, sample by sample.
@@ -46,11 +66,15 @@ fn unpack(segment: &[u8], len: usize) -> Result<Vec<u8>> {
         i += 1;
         if n >= 0 {
             let count = n as usize + 1;
-            let literal = segment.get(i..i + count).ok_or_else(|| bad("literal run past the segment end"))?;
+            let literal = segment
+                .get(i..i + count)
+                .ok_or_else(|| bad("literal run past the segment end"))?;
             out.extend_from_slice(&literal[..count.min(len - out.len())]);
             i += count;
         } else if n != -128 {
-            let value = *segment.get(i).ok_or_else(|| bad("repeat run past the segment end"))?;
+            let value = *segment
+                .get(i)
+                .ok_or_else(|| bad("repeat run past the segment end"))?;
             let count = (1 - n as isize) as usize;
             out.resize(out.len() + count.min(len - out.len()), value);
             i += 1;
@@ -68,7 +92,10 @@ mod tests {
 
     #[test]
     fn packbits_literal_and_repeat() {
-        assert_eq!(unpack(&[2, 1, 2, 3, 0xfe, 9], 6).unwrap(), vec![1, 2, 3, 9, 9, 9]);
+        assert_eq!(
+            unpack(&[2, 1, 2, 3, 0xfe, 9], 6).unwrap(),
+            vec![1, 2, 3, 9, 9, 9]
+        );
         assert!(unpack(&[5, 1], 6).is_err());
         assert!(unpack(&[0xfe], 3).is_err());
     }
@@ -80,6 +107,9 @@ mod tests {
         fragment[4] = 64;
         fragment[8] = 66;
         fragment.extend_from_slice(&[0xff, 0x12, 0xff, 0x34]);
-        assert_eq!(decode_frame(&fragment, 2, 1, 2).unwrap(), vec![0x34, 0x12, 0x34, 0x12]);
+        assert_eq!(
+            decode_frame(&fragment, 2, 1, 2).unwrap(),
+            vec![0x34, 0x12, 0x34, 0x12]
+        );
     }
 }
