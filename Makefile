@@ -26,7 +26,8 @@ build:
 # System packages the build and tests need, installed when missing (Debian, as root or sudo).
 deps:
 	@missing=""; \
-	command -v cc >/dev/null || missing="$$missing build-essential"; \
+	command -v c++ >/dev/null || missing="$$missing build-essential"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
 	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \

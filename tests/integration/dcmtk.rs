@@ -26,13 +26,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "JPGExtended",
         "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
     ),
-    ("JPEGLSNearLossless_08", "JPEG-LS codec not yet enabled"),
-    ("MR_small_jpeg_ls_lossless", "JPEG-LS codec not yet enabled"),
-    (
-        "emri_small_jpeg_ls_lossless",
-        "JPEG-LS codec not yet enabled",
-    ),
-    ("SC_rgb_jls_lossy_line", "JPEG-LS codec not yet enabled"),
 ];
 
 /// Files where DCMTK and the DICOM standard part ways, and by how much we let them differ.

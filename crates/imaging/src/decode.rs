@@ -247,7 +247,7 @@ const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 /// Uncompressed YBR_FULL_422 (PS3.3 C.7.6.3.1.2): each pair of pixels is stored as
 /// Y1 Y2 Cb Cr, two bytes per pixel. Expanded to YBR_FULL, three samples per pixel.
 fn ybr422_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
-    if info.bits_allocated != 8 || info.samples_per_pixel != 3 || info.columns % 2 != 0 {
+    if info.bits_allocated != 8 || info.samples_per_pixel != 3 || !info.columns.is_multiple_of(2) {
         return Err(ImagingError::Unsupported(format!(
             "uncompressed YBR_FULL_422 with {} bits, {} samples, {} columns",
             info.bits_allocated, info.samples_per_pixel, info.columns
