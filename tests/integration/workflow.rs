@@ -227,3 +227,25 @@ fn shuffled_bundle_imports_to_the_same_report() {
     );
     assert_eq!(other.ok(&["verify"])["ok"], true);
 }
+
+#[test]
+fn the_demo_report_is_bound_to_an_imported_synthetic_study() {
+    let (home, report) = Home::demo();
+    let view = home.ok(&["report", "show", &report]);
+    let images = view["images"].as_array().unwrap();
+    assert_eq!(images.len(), 16);
+    let studies = home.ok(&["studies"]);
+    let study = &studies[0];
+    assert_eq!(study["study"], view["study"]);
+    assert_eq!(study["instances"], 16);
+    assert_eq!(study["modality"], "CT");
+    // The staging folder is gone; the images live in the content-addressed store.
+    assert!(!home.dir.join("demo-phantom").exists());
+    let first = images[0].as_str().unwrap();
+    assert!(home
+        .dir
+        .join("images")
+        .join(&first[..2])
+        .join(format!("{first}.dcm"))
+        .exists());
+}

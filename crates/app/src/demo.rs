@@ -5,11 +5,12 @@ use countersign_ledger::{EntryId, Kind, PublicKey, Role, SecretKey};
 use countersign_report::payload::{SectionCosign, SectionWrite};
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::home::{json, Home};
+use std::path::{Path, PathBuf};
 
-/// A made-up study instance UID under the Countersign demo root: no patient data.
-pub const DEMO_STUDY: &str = "1.2.826.0.1.3680043.10.1511.1.1";
+use countersign_imaging::{phantom_study_uid, write_phantom_series, PhantomSpec};
+
+use crate::error::{AppError, Result};
+use crate::home::{json, Home};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoMember {
@@ -21,6 +22,8 @@ pub struct DemoMember {
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoSummary {
     pub network: EntryId,
+    /// The synthetic phantom study the report is bound to.
+    pub study: String,
     pub report: EntryId,
     pub members: Vec<DemoMember>,
     pub entries: u64,
@@ -59,7 +62,21 @@ impl Home {
             });
         }
 
-        let report = self.report_new(DEMO_STUDY, "cardiac-mr", &[])?;
+        // A synthetic study (no patient data), imported so the report binds its images.
+        let spec = PhantomSpec {
+            seed: format!("countersign demo {network}"),
+            slices: 16,
+            size: 128,
+            ..Default::default()
+        };
+        let staging = self.dir().join("demo-phantom");
+        let files = write_phantom_series(&spec, &staging)?;
+        let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        self.import(&paths, |_| {})?;
+        std::fs::remove_dir_all(&staging)
+            .map_err(AppError::io("removing the demo staging folder"))?;
+        let study = phantom_study_uid(&spec.seed);
+        let report = self.report_new(&study, "cardiac-mr", &[])?;
         let write = |section: &str, text: &str| {
             json(&SectionWrite {
                 section: section.into(),
@@ -94,6 +111,7 @@ impl Home {
         let entries = self.store().db().count_entries()?;
         Ok(DemoSummary {
             network,
+            study,
             report,
             members,
             entries,

@@ -33,7 +33,7 @@ mod state;
 pub mod verify;
 
 pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
-pub use demo::{DemoMember, DemoSummary, DEMO_STUDY};
+pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};

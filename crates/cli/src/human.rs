@@ -284,6 +284,11 @@ pub fn demo(d: &DemoSummary, home: &Path) -> String {
     for m in &d.members {
         let _ = writeln!(out, "  {} ({})  {}", m.name, m.role, m.key);
     }
+    let _ = writeln!(
+        out,
+        "Synthetic phantom study {} imported (no patient data).",
+        d.study
+    );
     let _ = write!(out, "Cardiac MR report {} written, co-signed and signed off ({} entries).\nSee it with: countersign --home {} report show {}", d.report, d.entries, home.display(), d.report);
     out
 }
