@@ -5,12 +5,17 @@
 use std::path::{Path, PathBuf};
 
 use countersign_imaging::DicomImage;
-use countersign_store::{image_path, write_image, Instance, StoreError};
+use countersign_store::{
+    commit_staged, image_path, stage_image, Instance, StagedImage, StoreError,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
+
+/// Files made durable together, and indexed in one transaction.
+const BATCH: usize = 64;
 
 /// A file the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -97,52 +102,71 @@ impl Home {
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let files = collect(paths);
+        let total = files.len();
         let mut summary = ImportSummary::default();
-        for (done, file) in files.iter().enumerate() {
-            progress(ImportProgress {
-                done,
-                total: files.len(),
-            });
-            match self.import_one(file) {
-                Ok(true) => summary.imported += 1,
-                Ok(false) => summary.duplicates += 1,
-                Err(ImportError::File(reason)) => summary.failed.push(ImportFailure {
-                    path: file.display().to_string(),
-                    reason,
-                }),
-                Err(ImportError::Home(e)) => return Err(e),
+        for (batch_index, batch) in files.chunks(BATCH).enumerate() {
+            let mut staged = Vec::new();
+            let mut rows: Vec<Instance> = Vec::new();
+            for (i, file) in batch.iter().enumerate() {
+                progress(ImportProgress {
+                    done: batch_index * BATCH + i,
+                    total,
+                });
+                match self.prepare(file, &rows) {
+                    Ok(Some((row, stage))) => {
+                        staged.extend(stage);
+                        rows.push(row);
+                    }
+                    Ok(None) => summary.duplicates += 1,
+                    Err(ImportError::File(reason)) => summary.failed.push(ImportFailure {
+                        path: file.display().to_string(),
+                        reason,
+                    }),
+                    Err(ImportError::Home(e)) => return Err(e),
+                }
             }
+            // Files are durable before the index names them.
+            commit_staged(&staged).map_err(AppError::io("storing imported images"))?;
+            self.store_mut()
+                .write(|db| {
+                    for row in &rows {
+                        db.insert_instance(row)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .map_err(AppError::from)?;
+            summary.imported += rows.len() as u64;
         }
-        progress(ImportProgress {
-            done: files.len(),
-            total: files.len(),
-        });
+        progress(ImportProgress { done: total, total });
         Ok(summary)
     }
 
-    fn import_one(&mut self, file: &Path) -> Result<bool, ImportError> {
+    /// Reads, checks and stages one file; `None` if the home (or this batch) already has it.
+    fn prepare(
+        &mut self,
+        file: &Path,
+        batch: &[Instance],
+    ) -> Result<Option<(Instance, Option<StagedImage>)>, ImportError> {
         let bytes =
             countersign_imaging::read_file(file).map_err(|e| ImportError::File(e.to_string()))?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-        if self
+        let known = self
             .store()
             .db()
             .instance(&sha256)
             .map_err(AppError::from)?
-            .is_some()
-        {
-            return Ok(false);
+            .is_some();
+        if known || batch.iter().any(|r| r.sha256 == sha256) {
+            return Ok(None);
         }
         let image = countersign_imaging::from_bytes(&bytes)
             .map_err(|e| ImportError::File(e.to_string()))?;
         let instance =
             instance_of(&image, sha256, bytes.len() as u64).map_err(ImportError::File)?;
         let path = image_path(self.dir(), &sha256);
-        write_image(&path, &bytes)
+        let staged = stage_image(&path, &bytes)
             .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
-        let db_result: Result<bool, StoreError> =
-            self.store_mut().write(|db| db.insert_instance(&instance));
-        Ok(db_result.map_err(AppError::from)?)
+        Ok(Some((instance, staged)))
     }
 
     /// The imported studies, newest first.

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use db::{Db, ForkRow, StoredEntry};
-pub use images::{image_path, write_image, Instance};
+pub use images::{commit_staged, image_path, stage_image, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
 
 /// What went wrong in the store.
