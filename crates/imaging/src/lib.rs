@@ -19,6 +19,7 @@ mod error;
 mod meta;
 mod open;
 mod phantom;
+mod prescan;
 mod present;
 mod rle;
 

@@ -32,8 +32,45 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(io)
 }
 
+/// Checks every element length against the bytes present before the parser allocates.
+fn prescan(bytes: &[u8]) -> Result<()> {
+    let le = crate::prescan::Layout {
+        explicit: true,
+        big_endian: false,
+    };
+    let outcome = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
+        crate::prescan::check(bytes, 132, le)
+    } else if bytes.get(..4) == Some(b"DICM".as_slice()) {
+        crate::prescan::check(bytes, 4, le)
+    } else {
+        match bare_layout(bytes) {
+            Some((explicit, big_endian)) => crate::prescan::check(
+                bytes,
+                0,
+                crate::prescan::Layout {
+                    explicit,
+                    big_endian,
+                },
+            ),
+            None => Ok(None),
+        }
+    };
+    outcome
+        .map(|_| ())
+        .map_err(|reason| ImagingError::NotDicom { reason })
+}
+
+/// Byte order and VR style of a bare data set, from its first element.
+fn bare_layout(bytes: &[u8]) -> Option<(bool, bool)> {
+    let head = bytes.get(..6)?;
+    let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
+    let big_endian = head[0] == 0 && head[1] != 0;
+    Some((explicit, big_endian))
+}
+
 /// Parses DICOM bytes: Part 10 first, then a bare data set.
 pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
+    prescan(bytes)?;
     let part10 = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(bytes);
@@ -49,9 +86,7 @@ pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
 /// reads as 08 00 little endian, 00 08 big endian) and whether VRs are explicit (two capital
 /// letters after the tag).
 fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
-    let head = bytes.get(..6)?;
-    let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
-    let big_endian = head[0] == 0 && head[1] != 0;
+    let (explicit, big_endian) = bare_layout(bytes)?;
     let ts_uid = match (explicit, big_endian) {
         (true, true) => EXPLICIT_BE,
         (true, false) => EXPLICIT_LE,

@@ -1,0 +1,151 @@
+//! A pass over the element headers before parsing: the parser allocates a value's claimed length
+//! before reading it, so a corrupt length (a 173 MB claim in a 40 kB file) would cost that much
+//! memory before the error. Every defined length is checked against the bytes that remain.
+//!
+//! Sequence items of undefined length are descended into; items of defined length (fragments of
+//! encapsulated pixel data, or sequence items) are checked and stepped over whole.
+
+/// The byte layout of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub explicit: bool,
+    pub big_endian: bool,
+}
+
+const LONG_VRS: &[&[u8; 2]] = &[
+    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
+];
+
+fn u16_at(b: &[u8], at: usize, big: bool) -> u16 {
+    let v = [b[at], b[at + 1]];
+    if big {
+        u16::from_be_bytes(v)
+    } else {
+        u16::from_le_bytes(v)
+    }
+}
+
+fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if big {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    }
+}
+
+/// Checks element lengths from `start`. The meta group (0002) is always explicit little endian;
+/// `layout` applies after it. Returns the transfer syntax UID found in the meta group, if any.
+pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<String>, String> {
+    let mut pos = start;
+    let mut ts = None;
+    while pos + 8 <= bytes.len() {
+        let in_meta = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 0x0002;
+        let (explicit, big) = if in_meta {
+            (true, false)
+        } else {
+            (layout.explicit, layout.big_endian)
+        };
+        let group = u16_at(bytes, pos, big);
+        let element = u16_at(bytes, pos + 2, big);
+        let here = pos;
+        let remaining = |header: usize| bytes.len().saturating_sub(here + header);
+        if group == 0xFFFE {
+            let len = u32_at(bytes, pos + 4, big);
+            pos += 8;
+            if element == 0xE000 && len != u32::MAX {
+                if len as usize > remaining(0) {
+                    return Err(format!(
+                        "an item claims {len} bytes but {} remain",
+                        remaining(0)
+                    ));
+                }
+                pos += len as usize;
+            }
+            continue;
+        }
+        let (len, header, vr) = if explicit {
+            let vr = [bytes[pos + 4], bytes[pos + 5]];
+            if LONG_VRS.contains(&&vr) {
+                if pos + 12 > bytes.len() {
+                    return Err("element header cut short".into());
+                }
+                (u32_at(bytes, pos + 8, big), 12, vr)
+            } else {
+                (u32::from(u16_at(bytes, pos + 6, big)), 8, vr)
+            }
+        } else {
+            (u32_at(bytes, pos + 4, big), 8, *b"UN")
+        };
+        if len == u32::MAX {
+            pos += header;
+            continue;
+        }
+        if len as usize > remaining(header) {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) claims {len} bytes but {} remain",
+                remaining(header)
+            ));
+        }
+        if in_meta && element == 0x0010 {
+            let value = &bytes[pos + header..pos + header + len as usize];
+            ts = Some(
+                String::from_utf8_lossy(value)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string(),
+            );
+        }
+        // A deflated data set cannot be scanned; the parser inflates it with its own limits.
+        if in_meta && ts.as_deref() == Some("1.2.840.10008.1.2.1.99") && group != 0x0002 {
+            return Ok(ts);
+        }
+        pos += header
+            + if explicit && &vr == b"SQ" {
+                0
+            } else {
+                len as usize
+            };
+        if in_meta
+            && pos + 2 <= bytes.len()
+            && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) != 0x0002
+        {
+            // Leaving the meta group: from here the transfer syntax decides the layout.
+            return match ts.as_deref() {
+                Some("1.2.840.10008.1.2.1.99") => Ok(ts),
+                Some(uid) => {
+                    let layout = Layout {
+                        explicit: uid != "1.2.840.10008.1.2",
+                        big_endian: uid == "1.2.840.10008.1.2.2",
+                    };
+                    check(bytes, pos, layout).map(|_| ts.clone())
+                }
+                None => Ok(None),
+            };
+        }
+    }
+    Ok(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_length_beyond_the_end_is_refused() {
+        // (0010,0010) PN with length 0x4000 in a 12-byte buffer.
+        let bytes = [
+            0x10, 0x00, 0x10, 0x00, b'P', b'N', 0x00, 0x40, b'A', b'B', b'C', b'D',
+        ];
+        let layout = Layout {
+            explicit: true,
+            big_endian: false,
+        };
+        assert!(check(&bytes, 0, layout)
+            .unwrap_err()
+            .contains("(0010,0010) claims 16384"));
+        let ok = [
+            0x10, 0x00, 0x10, 0x00, b'P', b'N', 0x04, 0x00, b'A', b'B', b'C', b'D',
+        ];
+        assert_eq!(check(&ok, 0, layout), Ok(None));
+    }
+}
