@@ -204,3 +204,62 @@ fn renders_match_dcmtk_pixel_for_pixel() {
         failures.join("\n")
     );
 }
+
+/// Renders `file` with DCMTK (`dcmtk_args`) and with us (`our_args`); returns the share of
+/// samples within one level.
+fn agreement(file: &str, dcmtk_args: &[&str], our_args: &[&str]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = corpus().join(file);
+    let (theirs, ours) = (dir.path().join("d.pnm"), dir.path().join("o.png"));
+    let dcmtk = Command::new("dcmj2pnm")
+        .args(dcmtk_args)
+        .args(["+op", "--no-overlays", "--quiet"])
+        .arg(&path)
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(dcmtk.status.success(), "dcmj2pnm {dcmtk_args:?} {file}");
+    let run = Command::new(bin())
+        .args(["image", "render"])
+        .args(our_args)
+        .arg("-o")
+        .arg(&ours)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (tw, th, tc, tp) = read_pnm(&std::fs::read(&theirs).unwrap());
+    let (ow, oh, oc, op) = read_png(&ours);
+    assert_eq!((tw, th, tc), (ow, oh, oc), "{file}");
+    tp.iter()
+        .zip(&op)
+        .filter(|(a, b)| a.abs_diff(**b) <= 1)
+        .count() as f64
+        / tp.len() as f64
+}
+
+#[test]
+fn modality_and_voi_lut_sequences_match_dcmtk() {
+    // mlut_18: a Modality LUT Sequence maps stored values; an explicit window applies after it.
+    let share = agreement(
+        "mlut_18.dcm",
+        &["+Ww", "30000", "20000"],
+        &["--window", "30000,20000"],
+    );
+    assert!(
+        share >= 0.999,
+        "mlut_18: {:.3}% within one level",
+        share * 100.0
+    );
+    // vlut_04: no window in the header, so the VOI LUT Sequence is the default presentation.
+    let share = agreement("vlut_04.dcm", &["+Wl", "1"], &[]);
+    assert!(
+        share >= 0.999,
+        "vlut_04: {:.3}% within one level",
+        share * 100.0
+    );
+}

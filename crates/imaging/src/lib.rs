@@ -27,7 +27,7 @@ use std::path::Path;
 
 pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
-pub use meta::{ImageInfo, Window};
+pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
 pub use phantom::{phantom_hu, phantom_study_uid, write_phantom_series, PhantomSpec};
 pub use present::{present, to_png, Rendered, WindowChoice};

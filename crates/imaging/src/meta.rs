@@ -15,6 +15,59 @@ pub struct Window {
     pub width: f64,
 }
 
+/// A lookup table (modality or VOI): `values[v - first]`, clamped at both ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lut {
+    pub first: i64,
+    /// Bits per output value (from the descriptor).
+    pub bits: u16,
+    pub values: Vec<i64>,
+}
+
+impl Lut {
+    pub fn get(&self, v: i64) -> i64 {
+        let last = self.values.len().saturating_sub(1) as i64;
+        self.values[(v - self.first).clamp(0, last) as usize]
+    }
+}
+
+/// The first LUT of a Modality or VOI LUT sequence, if well formed.
+fn lut(obj: &DefaultDicomObject, sequence: Tag) -> Option<Lut> {
+    let item = obj.get(sequence)?.items()?.first()?;
+    let d = item
+        .get(tags::LUT_DESCRIPTOR)?
+        .to_multi_float64()
+        .ok()
+        .filter(|d| d.len() == 3)?;
+    let entries = if d[0] as i64 == 0 {
+        65536
+    } else {
+        d[0] as usize
+    };
+    let bits = d[2] as u16;
+    let raw = item.get(tags::LUT_DATA)?;
+    let values: Vec<i64> = match raw.value().primitive() {
+        Some(dicom_core::PrimitiveValue::U16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
+        Some(dicom_core::PrimitiveValue::I16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
+        _ => {
+            let bytes = raw.to_bytes().ok()?;
+            if bits <= 8 && bytes.len() == entries {
+                bytes.iter().map(|b| i64::from(*b)).collect()
+            } else {
+                bytes
+                    .chunks_exact(2)
+                    .map(|c| i64::from(u16::from_le_bytes([c[0], c[1]])))
+                    .collect()
+            }
+        }
+    };
+    (values.len() >= entries && entries > 0).then(|| Lut {
+        first: d[1] as i64,
+        bits,
+        values: values[..entries].to_vec(),
+    })
+}
+
 /// Metadata of one DICOM file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ImageInfo {
@@ -48,6 +101,12 @@ pub struct ImageInfo {
     pub windows: Vec<Window>,
     /// For files with nothing to display: what they are, in words.
     pub description: String,
+    /// Modality LUT Sequence, used instead of rescale when present.
+    #[serde(skip)]
+    pub modality_lut: Option<Lut>,
+    /// VOI LUT Sequence, used when no window is given or stored.
+    #[serde(skip)]
+    pub voi_lut: Option<Lut>,
 }
 
 pub(crate) fn text(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
@@ -154,5 +213,7 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
             .unwrap_or(0.0),
         windows,
         description,
+        modality_lut: lut(obj, tags::MODALITY_LUT_SEQUENCE),
+        voi_lut: lut(obj, tags::VOILUT_SEQUENCE),
     }
 }

@@ -77,7 +77,10 @@ fn min_max(samples: &Samples) -> (i64, i64) {
 
 fn grey(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Rendered {
     let (slope, intercept) = (info.rescale_slope, info.rescale_intercept);
-    let modality = |v: i64| v as f64 * slope + intercept;
+    let modality = |v: i64| match &info.modality_lut {
+        Some(lut) => lut.get(v) as f64,
+        None => v as f64 * slope + intercept,
+    };
     let (lo, hi) = min_max(&frame.samples);
     let min_max_window = || {
         let (a, b) = (modality(lo), modality(hi));
@@ -88,6 +91,11 @@ fn grey(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Rendered {
             width: (b - a) + 1.0,
         }
     };
+    // The header's VOI LUT stands in for a window when there is none.
+    let voi_lut = match choice {
+        WindowChoice::Default if info.windows.is_empty() => info.voi_lut.as_ref(),
+        _ => None,
+    };
     let window = match choice {
         WindowChoice::Explicit(w) => w,
         WindowChoice::MinMax => min_max_window(),
@@ -95,7 +103,15 @@ fn grey(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Rendered {
     };
     let invert = frame.photometric == "MONOCHROME1";
     let out = |v: i64| {
-        let y = linear(modality(v), window);
+        let y = match voi_lut {
+            Some(lut) => {
+                let max = ((1u64 << lut.bits.clamp(1, 16)) - 1) as f64;
+                (lut.get(modality(v).round() as i64) as f64 * 255.0 / max)
+                    .round()
+                    .clamp(0.0, 255.0) as u8
+            }
+            None => linear(modality(v), window),
+        };
         if invert {
             255 - y
         } else {
@@ -131,7 +147,7 @@ fn grey(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Rendered {
         height: frame.rows,
         channels: 1,
         pixels,
-        window: Some(window),
+        window: voi_lut.is_none().then_some(window),
     }
 }
 
