@@ -11,10 +11,18 @@ pub fn image_info(path: &Path) -> Result<ImageInfo> {
     Ok(countersign_imaging::open(path)?.info)
 }
 
-/// Renders frame `frame` of a file to PNG bytes.
-pub fn image_render_png(path: &Path, frame: u32, window: WindowChoice) -> Result<Vec<u8>> {
+/// Renders frame `frame` of a file to PNG bytes; with `max_side`, as a thumbnail no larger.
+pub fn image_render_png(
+    path: &Path,
+    frame: u32,
+    window: WindowChoice,
+    max_side: Option<u32>,
+) -> Result<Vec<u8>> {
     let image = countersign_imaging::open(path)?;
-    let rendered = image.render(frame, window)?;
+    let mut rendered = image.render(frame, window)?;
+    if let Some(side) = max_side {
+        rendered = countersign_imaging::thumbnail(&rendered, side);
+    }
     Ok(countersign_imaging::to_png(&rendered)?)
 }
 

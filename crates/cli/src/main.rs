@@ -117,6 +117,9 @@ enum ImageCommand {
         /// CENTER,WIDTH in modality units, or `minmax`; default: the header's first window.
         #[arg(long, value_parser = parse_window)]
         window: Option<WindowChoice>,
+        /// Write a thumbnail no larger than N×N pixels.
+        #[arg(long, value_name = "N")]
+        thumbnail: Option<u32>,
     },
 }
 
@@ -302,11 +305,13 @@ fn image(cmd: ImageCommand) -> Result<Output, AppError> {
             output,
             frame,
             window,
+            thumbnail,
         } => {
             let png = countersign_app::image_render_png(
                 &file,
                 frame,
                 window.unwrap_or(WindowChoice::Default),
+                thumbnail,
             )?;
             std::fs::write(&output, &png).map_err(|source| AppError::Io {
                 context: format!("writing {}", output.display()),

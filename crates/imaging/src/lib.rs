@@ -21,6 +21,7 @@ mod open;
 mod phantom;
 mod prescan;
 mod present;
+mod raw;
 mod rle;
 
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
 pub use phantom::{phantom_hu, phantom_study_uid, write_phantom_series, PhantomSpec};
 pub use present::{present, to_png, Rendered, WindowChoice};
+pub use raw::{raw_frame, thumbnail, RawFrame};
 
 /// An opened DICOM file and its metadata.
 #[derive(Debug)]

@@ -72,3 +72,31 @@ fn explicit_window_and_monochrome1_inversion() {
     }
     assert_eq!((shown.pixels[lo_i], shown.pixels[hi_i]), (255, 0));
 }
+
+#[test]
+fn raw_frames_carry_stored_values_and_the_transform() {
+    let ct = open(&corpus("CT_small.dcm")).unwrap();
+    let frame = ct.frame(0).unwrap();
+    let raw = crate::raw_frame(&frame, &ct.info).unwrap();
+    assert_eq!(
+        (raw.width, raw.height, raw.samples.len()),
+        (128, 128, 128 * 128 * 2)
+    );
+    assert!(raw.signed);
+    // Sample 0 round-trips through the bytes.
+    let first = i16::from_le_bytes([raw.samples[0], raw.samples[1]]);
+    assert_eq!(i64::from(first), frame.samples.get(0));
+    let rgb = open(&corpus("SC_rgb.dcm")).unwrap();
+    assert!(crate::raw_frame(&rgb.frame(0).unwrap(), &rgb.info).is_err());
+}
+
+#[test]
+fn thumbnails_fit_and_average() {
+    let cr = open(&corpus("RG3_UNCR.dcm")).unwrap();
+    let full = cr.render(0, WindowChoice::Default).unwrap();
+    let small = crate::thumbnail(&full, 128);
+    assert!(small.width <= 128 && small.height <= 128 && small.width.max(small.height) == 128);
+    assert_eq!(small.pixels.len(), (small.width * small.height) as usize);
+    let mean = |p: &[u8]| p.iter().map(|v| u64::from(*v)).sum::<u64>() as f64 / p.len() as f64;
+    assert!((mean(&full.pixels) - mean(&small.pixels)).abs() < 2.0);
+}
