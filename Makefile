@@ -66,3 +66,4 @@ compare-dcmtk: build
 fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run header_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run bundle_decode -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_decode -- -max_total_time=60 -max_len=4096

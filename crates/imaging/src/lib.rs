@@ -16,6 +16,8 @@
 
 mod decode;
 mod error;
+#[doc(hidden)]
+pub mod fuzz_checks;
 mod meta;
 mod open;
 mod phantom;

@@ -76,10 +76,19 @@ pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
         .from_reader(bytes);
     match part10 {
         Ok(obj) => Ok(obj),
+        // A file with the DICM magic is Part 10 or nothing: reading it again as a bare data set
+        // would parse the preamble and meta as elements, past what the pre-scan checked.
+        Err(e) if has_magic(bytes) => Err(ImagingError::NotDicom {
+            reason: e.to_string(),
+        }),
         Err(e) => open_bare(bytes).ok_or_else(|| ImagingError::NotDicom {
             reason: e.to_string(),
         }),
     }
+}
+
+fn has_magic(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM".as_slice()) || bytes.get(..4) == Some(b"DICM".as_slice())
 }
 
 /// A data set with no file meta header: the first element tells the byte order (group 0x0008
