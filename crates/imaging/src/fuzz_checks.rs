@@ -9,8 +9,13 @@ pub fn open_decode(data: &[u8]) {
         return;
     };
     if let Ok(rendered) = image.render(0, WindowChoice::Default) {
-        let expected = rendered.width as usize * rendered.height as usize * rendered.channels as usize;
-        assert_eq!(rendered.pixels.len(), expected, "rendered size does not match its header");
+        let expected =
+            rendered.width as usize * rendered.height as usize * rendered.channels as usize;
+        assert_eq!(
+            rendered.pixels.len(),
+            expected,
+            "rendered size does not match its header"
+        );
         let _ = thumbnail(&rendered, 32);
     }
     if let Ok(frame) = image.frame(0) {

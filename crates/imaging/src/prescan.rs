@@ -12,6 +12,14 @@ pub(crate) struct Layout {
     pub big_endian: bool,
 }
 
+/// Every VR of PS3.5 6.2. The parser and this scan must agree on each header's size, so an
+/// unknown VR (whose length field size is a guess) is refused.
+const KNOWN_VRS: &[&[u8; 2]] = &[
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB",
+    b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+    b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+];
+
 const LONG_VRS: &[&[u8; 2]] = &[
     b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
 ];
@@ -66,6 +74,12 @@ pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option
         }
         let (len, header, vr) = if explicit {
             let vr = [bytes[pos + 4], bytes[pos + 5]];
+            if !KNOWN_VRS.contains(&&vr) {
+                return Err(format!(
+                    "element ({group:04X},{element:04X}) has an unknown VR {:?}",
+                    String::from_utf8_lossy(&vr)
+                ));
+            }
             if LONG_VRS.contains(&&vr) {
                 if pos + 12 > bytes.len() {
                     return Err("element header cut short".into());
