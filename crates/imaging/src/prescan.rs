@@ -92,6 +92,15 @@ pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option
             (u32_at(bytes, pos + 4, big), 8, *b"UN")
         };
         if len == u32::MAX {
+            // Undefined length is only for sequences and encapsulated pixel data; elsewhere the
+            // parser would try to read a 4 GiB value.
+            let pixel_data = group == 0x7FE0 && element == 0x0010;
+            if explicit && !(matches!(&vr, b"SQ" | b"UN") || pixel_data) {
+                return Err(format!(
+                    "element ({group:04X},{element:04X}) of VR {} has an undefined length",
+                    String::from_utf8_lossy(&vr)
+                ));
+            }
             pos += header;
             continue;
         }
@@ -133,7 +142,9 @@ pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option
                     };
                     check(bytes, pos, layout).map(|_| ts.clone())
                 }
-                None => Ok(None),
+                // The parser would go on reading the meta group by its length and find a
+                // transfer syntax this scan has not seen; refuse rather than disagree.
+                None => Err("the file meta information ends without a transfer syntax".into()),
             };
         }
     }
