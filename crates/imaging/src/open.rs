@@ -44,14 +44,15 @@ fn prescan(bytes: &[u8]) -> Result<()> {
         crate::prescan::check(bytes, 4, le)
     } else {
         match bare_layout(bytes) {
-            Some((explicit, big_endian)) => crate::prescan::check(
+            Some((explicit, big_endian)) => crate::prescan::check_data_set(
                 bytes,
                 0,
                 crate::prescan::Layout {
                     explicit,
                     big_endian,
                 },
-            ),
+            )
+            .map(|_| None),
             None => Ok(None),
         }
     };

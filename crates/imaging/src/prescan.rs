@@ -45,10 +45,20 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
 /// Checks element lengths from `start`. The meta group (0002) is always explicit little endian;
 /// `layout` applies after it. Returns the transfer syntax UID found in the meta group, if any.
 pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<String>, String> {
+    scan(bytes, start, layout, true)
+}
+
+/// Checks a data set that has no meta group (a bare data set, or what follows the meta group):
+/// group 0002 elements there are read in `layout`, as the parser reads them.
+pub(crate) fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
+    scan(bytes, start, layout, false).map(|_| ())
+}
+
+fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option<String>, String> {
     let mut pos = start;
     let mut ts = None;
     while pos + 8 <= bytes.len() {
-        let in_meta = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 0x0002;
+        let in_meta = meta && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 0x0002;
         let (explicit, big) = if in_meta {
             (true, false)
         } else {
@@ -60,6 +70,15 @@ pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option
         let remaining = |header: usize| bytes.len().saturating_sub(here + header);
         if group == 0xFFFE {
             let len = u32_at(bytes, pos + 4, big);
+            match element {
+                0xE000 => {}
+                0xE00D | 0xE0DD if len == 0 => {}
+                _ => {
+                    return Err(format!(
+                        "invalid item or delimiter (FFFE,{element:04X}) with length {len}"
+                    ))
+                }
+            }
             pos += 8;
             if element == 0xE000 && len != u32::MAX {
                 if len as usize > remaining(0) {
@@ -140,7 +159,7 @@ pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option
                         explicit: uid != "1.2.840.10008.1.2",
                         big_endian: uid == "1.2.840.10008.1.2.2",
                     };
-                    check(bytes, pos, layout).map(|_| ts.clone())
+                    check_data_set(bytes, pos, layout).map(|_| ts.clone())
                 }
                 // The parser would go on reading the meta group by its length and find a
                 // transfer syntax this scan has not seen; refuse rather than disagree.
