@@ -129,6 +129,21 @@ fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option
                 remaining(header)
             ));
         }
+        // Binary values must be whole numbers of their size: the parser reads whole values and
+        // would resume mid-value, taking data bytes for the next header.
+        let size = match &vr {
+            b"US" | b"SS" | b"OW" => 2,
+            b"UL" | b"SL" | b"FL" | b"AT" | b"OL" | b"OF" => 4,
+            b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => 8,
+            // Group lengths are UL even where VRs are implicit.
+            _ if element == 0x0000 => 4,
+            _ => 1,
+        };
+        if len % size != 0 {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) has length {len}, not a multiple of {size}"
+            ));
+        }
         if in_meta && element == 0x0010 {
             let value = &bytes[pos + header..pos + header + len as usize];
             ts = Some(
