@@ -53,12 +53,25 @@ fn dicom_decode_corpus_replays_clean() {
     assert!(files.len() >= 6, "corpus is missing");
     // The seeds (a phantom slice in six encodings) still decode: a regression would silently
     // turn the corpus into noise.
-    for (path, bytes) in files.iter().filter(|(p, _)| p.file_name().unwrap().to_string_lossy().starts_with("seed-")) {
-        let image = countersign_imaging::from_bytes(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(image.render(0, countersign_imaging::WindowChoice::Default).is_ok(), "{}", path.display());
+    for (path, bytes) in files.iter().filter(|(p, _)| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("seed-")
+    }) {
+        let image = countersign_imaging::from_bytes(bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            image
+                .render(0, countersign_imaging::WindowChoice::Default)
+                .is_ok(),
+            "{}",
+            path.display()
+        );
     }
     for (path, bytes) in files {
-        let result = std::panic::catch_unwind(|| countersign_imaging::fuzz_checks::open_decode(&bytes));
+        let result =
+            std::panic::catch_unwind(|| countersign_imaging::fuzz_checks::open_decode(&bytes));
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }

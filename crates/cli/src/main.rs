@@ -259,6 +259,25 @@ struct EntryOut {
     entry: EntryId,
 }
 
+/// Writes `bytes` to `path` and says so: `{"file", "bytes"}`.
+fn written(path: &std::path::Path, bytes: &[u8]) -> Result<Output, AppError> {
+    std::fs::write(path, bytes).map_err(|source| AppError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    })?;
+    #[derive(Serialize)]
+    struct Written {
+        file: String,
+        bytes: usize,
+    }
+    let out = Written {
+        file: path.display().to_string(),
+        bytes: bytes.len(),
+    };
+    let text = format!("wrote {} bytes to {}", out.bytes, out.file);
+    Ok(Output::new(&out, text))
+}
+
 fn entry_out(id: EntryId, what: &str) -> Output {
     Output::new(&EntryOut { entry: id }, format!("{what} {id}"))
 }
@@ -313,20 +332,7 @@ fn image(cmd: ImageCommand) -> Result<Output, AppError> {
                 window.unwrap_or(WindowChoice::Default),
                 thumbnail,
             )?;
-            std::fs::write(&output, &png).map_err(|source| AppError::Io {
-                context: format!("writing {}", output.display()),
-                source,
-            })?;
-            #[derive(Serialize)]
-            struct Rendered {
-                file: String,
-                bytes: usize,
-            }
-            let out = Rendered {
-                file: output.display().to_string(),
-                bytes: png.len(),
-            };
-            Output::new(&out, format!("wrote {}", out.file))
+            written(&output, &png)?
         }
     })
 }
@@ -382,20 +388,7 @@ fn home_command(
         HomeCommand::Bundle(BundleCommand::Export { report, output }) => {
             let report = report.as_deref().map(entry_id).transpose()?;
             let bytes = home.bundle_export(report)?;
-            std::fs::write(&output, &bytes).map_err(|source| AppError::Io {
-                context: format!("writing {}", output.display()),
-                source,
-            })?;
-            #[derive(Serialize)]
-            struct Exported {
-                file: String,
-                bytes: usize,
-            }
-            let out = Exported {
-                file: output.display().to_string(),
-                bytes: bytes.len(),
-            };
-            Output::new(&out, format!("wrote {} bytes to {}", out.bytes, out.file))
+            written(&output, &bytes)?
         }
         HomeCommand::Bundle(BundleCommand::Import { file }) => {
             let imported = home.bundle_import_file(&file)?;
