@@ -13,6 +13,9 @@ use crate::meta::ImageInfo;
 /// Decoded pixel data larger than this (all frames) is refused before decoding.
 pub const MAX_DECODED_BYTES: u64 = 1 << 30;
 
+/// The largest decoded-to-compressed ratio believed (beyond a 16 MiB allowance).
+const MAX_COMPRESSION_RATIO: u64 = 2000;
+
 /// Stored sample values of one frame, interleaved when there are several samples per pixel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Samples {
@@ -202,6 +205,22 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         let claimed = (frame_bits * u64::from(info.frames)).div_ceil(8);
         if present < claimed {
             return Err(ImagingError::PixelDataTooShort { claimed, present });
+        }
+    } else {
+        // No codec here compresses real images 2000:1; a header that claims more than that
+        // (plus a 16 MiB allowance for small images) from a few bytes is not decoded.
+        let compressed: u64 = obj
+            .get(tags::PIXEL_DATA)
+            .and_then(|e| {
+                e.fragments()
+                    .map(|f| f.iter().map(|x| x.len() as u64).sum())
+            })
+            .unwrap_or(0);
+        let claimed = (frame_bits * u64::from(info.frames)).div_ceil(8);
+        if claimed > (16 << 20) + compressed.saturating_mul(MAX_COMPRESSION_RATIO) {
+            return Err(ImagingError::Decode(format!(
+                "{claimed} bytes of pixels claimed from {compressed} compressed bytes"
+            )));
         }
     }
     refuse_untransformed_rgb_jpeg(obj, info)?;
