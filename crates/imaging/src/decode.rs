@@ -8,7 +8,7 @@ use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 
 use crate::error::{ImagingError, Result};
-use crate::meta::ImageInfo;
+use crate::meta::{ImageInfo, Lut};
 
 /// Decoded pixel data larger than this (all frames) is refused before decoding.
 pub const MAX_DECODED_BYTES: u64 = 1 << 30;
@@ -53,14 +53,10 @@ impl Samples {
     }
 }
 
-/// A palette colour lookup table (PS3.3 C.7.6.3.1.5): red, green and blue entries for the
-/// stored values `first`, `first + 1`, …; values outside map to the nearest end.
+/// A palette colour lookup table (PS3.3 C.7.6.3.1.5): one table each for red, green, blue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Palette {
-    pub first: i64,
-    /// Bits per entry (8 or 16).
-    pub bits: u16,
-    pub rgb: [Vec<u16>; 3],
+    pub rgb: [Lut; 3],
 }
 
 /// One decoded frame.
@@ -93,53 +89,50 @@ fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
             tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
         ),
     ];
+    if obj.get(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA).is_none()
+        && obj
+            .get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)
+            .is_some()
+    {
+        return Err(ImagingError::Unsupported(
+            "segmented palette colour tables".into(),
+        ));
+    }
+    let table = |(descriptor, data)| {
+        let data = obj.get(data).ok_or("table data is missing")?;
+        crate::meta::lut_from(&crate::meta::floats(obj, descriptor), data)
+    };
+    let [r, g, b] = channels.map(table);
     let bad = |reason: String| ImagingError::BadAttribute {
         attribute: "Palette Color Lookup Table",
         reason,
     };
-    let mut rgb: [Vec<u16>; 3] = Default::default();
-    let (mut first, mut bits) = (0, 16);
-    for (i, (descriptor, data)) in channels.into_iter().enumerate() {
-        let d = crate::meta::floats(obj, descriptor);
-        if d.len() != 3 {
-            return Err(bad(format!("descriptor has {} values, not 3", d.len())));
-        }
-        let entries = if d[0] as i64 == 0 {
-            65536
-        } else {
-            d[0] as usize
-        };
-        first = d[1] as i64;
-        bits = d[2] as u16;
-        if obj.get(data).is_none()
-            && obj
-                .get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)
-                .is_some()
-        {
-            return Err(ImagingError::Unsupported(
-                "segmented palette colour tables".into(),
-            ));
-        }
-        let raw = obj
-            .get(data)
-            .and_then(|e| e.to_bytes().ok())
-            .ok_or_else(|| bad("table data is missing".into()))?;
-        let table: Vec<u16> = if bits <= 8 && raw.len() == entries {
-            raw.iter().map(|b| u16::from(*b)).collect()
-        } else {
-            raw.chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect()
-        };
-        if table.len() < entries {
-            return Err(bad(format!(
-                "{} entries present, descriptor says {entries}",
-                table.len()
-            )));
-        }
-        rgb[i] = table[..entries].to_vec();
-    }
-    Ok(Palette { first, bits, rgb })
+    Ok(Palette {
+        rgb: [r.map_err(bad)?, g.map_err(bad)?, b.map_err(bad)?],
+    })
+}
+
+/// A decoded frame, with the palette a PALETTE COLOR image needs.
+fn frame_of(
+    obj: &DefaultDicomObject,
+    info: &ImageInfo,
+    samples_per_pixel: u16,
+    photometric: String,
+    bits_stored: u16,
+    samples: Samples,
+) -> Result<Frame> {
+    let palette = (photometric == "PALETTE COLOR")
+        .then(|| palette(obj))
+        .transpose()?;
+    Ok(Frame {
+        rows: info.rows,
+        columns: info.columns,
+        samples_per_pixel,
+        photometric,
+        bits_stored,
+        samples,
+        palette,
+    })
 }
 
 fn check_size(info: &ImageInfo) -> Result<u64> {
@@ -247,18 +240,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     } else {
         samples
     };
-    let palette = (photometric == "PALETTE COLOR")
-        .then(|| palette(obj))
-        .transpose()?;
-    Ok(Frame {
-        rows: info.rows,
-        columns: info.columns,
-        samples_per_pixel: spp,
-        photometric,
-        bits_stored,
-        samples,
-        palette,
-    })
+    frame_of(obj, info, spp, photometric, bits_stored, samples)
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
@@ -335,18 +317,7 @@ fn rle_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<F
         .photometric
         .clone()
         .unwrap_or_else(|| "MONOCHROME2".into());
-    let palette = (photometric == "PALETTE COLOR")
-        .then(|| palette(obj))
-        .transpose()?;
-    Ok(Frame {
-        rows: info.rows,
-        columns: info.columns,
-        samples_per_pixel: spp as u16,
-        photometric,
-        bits_stored,
-        samples,
-        palette,
-    })
+    frame_of(obj, info, spp as u16, photometric, bits_stored, samples)
 }
 
 /// 1-bit images (segmentations, masks): frames are packed one after another at bit, not byte,

@@ -4,6 +4,7 @@
 use dicom_core::dictionary::UidDictionary;
 use dicom_core::Tag;
 use dicom_dictionary_std::{tags, StandardSopClassDictionary};
+use dicom_object::mem::InMemElement;
 use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 use serde::Serialize;
@@ -34,23 +35,28 @@ impl Lut {
 /// The first LUT of a Modality or VOI LUT sequence, if well formed.
 fn lut(obj: &DefaultDicomObject, sequence: Tag) -> Option<Lut> {
     let item = obj.get(sequence)?.items()?.first()?;
-    let d = item
-        .get(tags::LUT_DESCRIPTOR)?
-        .to_multi_float64()
-        .ok()
-        .filter(|d| d.len() == 3)?;
-    let entries = if d[0] as i64 == 0 {
+    let descriptor = item.get(tags::LUT_DESCRIPTOR)?.to_multi_float64().ok()?;
+    lut_from(&descriptor, item.get(tags::LUT_DATA)?).ok()
+}
+
+/// A table from its descriptor (entries — 0 meaning 65536 —, first mapped value, bits per
+/// entry) and its data: 16-bit words, or bytes when 8-bit entries are packed one per byte.
+/// Shared by modality, VOI and palette colour tables.
+pub(crate) fn lut_from(descriptor: &[f64], data: &InMemElement) -> Result<Lut, String> {
+    if descriptor.len() != 3 {
+        return Err(format!("descriptor has {} values, not 3", descriptor.len()));
+    }
+    let entries = if descriptor[0] as i64 == 0 {
         65536
     } else {
-        d[0] as usize
+        descriptor[0] as usize
     };
-    let bits = d[2] as u16;
-    let raw = item.get(tags::LUT_DATA)?;
-    let values: Vec<i64> = match raw.value().primitive() {
+    let bits = descriptor[2] as u16;
+    let values: Vec<i64> = match data.value().primitive() {
         Some(dicom_core::PrimitiveValue::U16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
         Some(dicom_core::PrimitiveValue::I16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
         _ => {
-            let bytes = raw.to_bytes().ok()?;
+            let bytes = data.to_bytes().map_err(|e| e.to_string())?;
             if bits <= 8 && bytes.len() == entries {
                 bytes.iter().map(|b| i64::from(*b)).collect()
             } else {
@@ -61,8 +67,14 @@ fn lut(obj: &DefaultDicomObject, sequence: Tag) -> Option<Lut> {
             }
         }
     };
-    (values.len() >= entries && entries > 0).then(|| Lut {
-        first: d[1] as i64,
+    if values.len() < entries || entries == 0 {
+        return Err(format!(
+            "{} entries present, descriptor says {entries}",
+            values.len()
+        ));
+    }
+    Ok(Lut {
+        first: descriptor[1] as i64,
         bits,
         values: values[..entries].to_vec(),
     })

@@ -191,19 +191,15 @@ fn rgb(frame: &Frame, convert: impl Fn(u8, u8, u8) -> [u8; 3]) -> Rendered {
 }
 
 fn palette(frame: &Frame, p: &crate::decode::Palette) -> Rendered {
-    let to8 = |v: u16| -> u8 {
-        if p.bits <= 8 {
-            v as u8
-        } else {
-            (f64::from(v) * 255.0 / 65535.0).round() as u8
-        }
+    let to8 = |lut: &crate::meta::Lut, v: i64| -> u8 {
+        let max = ((1u64 << lut.bits.clamp(1, 16)) - 1) as f64;
+        (lut.get(v) as f64 * 255.0 / max).round().clamp(0.0, 255.0) as u8
     };
-    let last = p.rgb[0].len().saturating_sub(1) as i64;
     let s = &frame.samples;
     let mut pixels = Vec::with_capacity(s.len() * 3);
     for i in 0..s.len() {
-        let index = (s.get(i) - p.first).clamp(0, last) as usize;
-        pixels.extend(p.rgb.iter().map(|channel| to8(channel[index])));
+        let v = s.get(i);
+        pixels.extend(p.rgb.iter().map(|channel| to8(channel, v)));
     }
     Rendered {
         width: frame.columns,
