@@ -28,6 +28,7 @@ deps:
 	@missing=""; \
 	command -v c++ >/dev/null || missing="$$missing build-essential"; \
 	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v nasm >/dev/null || missing="$$missing nasm"; \
 	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
 	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \

@@ -18,14 +18,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "SC_jpeg_no_color_transform",
         "RGB components in a JPEG without JFIF/Adobe marker: refused, the decoder would show YCbCr colours",
     ),
-    (
-        "JPEG-lossy",
-        "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
-    ),
-    (
-        "JPGExtended",
-        "12-bit JPEG extended: the Rust JPEG decoder supports 8-bit only",
-    ),
 ];
 
 /// Files where DCMTK and the DICOM standard part ways, and by how much we let them differ.

@@ -113,7 +113,7 @@ fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
 }
 
 /// A decoded frame, with the palette a PALETTE COLOR image needs.
-fn frame_of(
+pub(crate) fn frame_of(
     obj: &DefaultDicomObject,
     info: &ImageInfo,
     samples_per_pixel: u16,
@@ -222,6 +222,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     }
     if info.transfer_syntax_uid == RLE_LOSSLESS {
         return rle_frame(obj, info, frame);
+    }
+    if let Some(decoded) = crate::jpeg::grey_jpeg_frame(obj, info, frame)? {
+        return Ok(decoded);
     }
     // A decoder that panics on hostile input must not take the application down with it.
     let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
@@ -379,7 +382,7 @@ fn planar_config(obj: &DefaultDicomObject) -> i64 {
 }
 
 /// Little-endian native bytes to typed samples, masked to Bits Stored and sign-extended.
-fn to_samples(
+pub(crate) fn to_samples(
     data: &[u8],
     bits_allocated: u16,
     bits_stored: u16,

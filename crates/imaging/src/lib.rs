@@ -18,6 +18,7 @@ mod decode;
 mod error;
 #[doc(hidden)]
 pub mod fuzz_checks;
+mod jpeg;
 mod meta;
 mod open;
 mod phantom;

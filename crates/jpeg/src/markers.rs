@@ -1,0 +1,135 @@
+//! A walk over the marker segments of a JPEG stream, to mend the one harmless flaw common in
+//! DICOM files before libjpeg-turbo (which is told to stop on any warning) sees it.
+//!
+//! Sequential DCT scans must say spectral selection 0..63 and no successive approximation;
+//! several DICOM encoders write other values there (the corpus's 12-bit NM images say 0..0).
+//! libjpeg warns and decodes as if 0..63 were written; this does the same without the warning, so
+//! that every remaining warning can be treated as the corrupt data it signals.
+
+use std::borrow::Cow;
+
+const SOF0_BASELINE: u8 = 0xC0;
+const SOF1_EXTENDED: u8 = 0xC1;
+const SOS: u8 = 0xDA;
+const EOI: u8 = 0xD9;
+
+/// The stream with every sequential-DCT scan header set to 0..63, 0/0; unchanged when nothing
+/// needs mending or the stream cannot be walked (libjpeg-turbo then reports what is wrong).
+pub(crate) fn mend_sequential_scans(stream: &[u8]) -> Cow<'_, [u8]> {
+    match scan_parameter_offsets(stream) {
+        Some(offsets) if offsets.iter().any(|&at| stream[at..at + 3] != [0, 63, 0]) => {
+            let mut mended = stream.to_vec();
+            for at in offsets {
+                mended[at..at + 3].copy_from_slice(&[0, 63, 0]);
+            }
+            Cow::Owned(mended)
+        }
+        _ => Cow::Borrowed(stream),
+    }
+}
+
+/// Offsets of (Ss, Se, Ah/Al) in every scan header of a sequential DCT stream; `None` for other
+/// processes or a stream that does not parse.
+fn scan_parameter_offsets(stream: &[u8]) -> Option<Vec<usize>> {
+    if stream.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    let mut sequential = None;
+    let mut offsets = Vec::new();
+    loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while stream.get(at + 1) == Some(&0xFF) && stream[at] == 0xFF {
+            at += 1;
+        }
+        if *stream.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *stream.get(at + 1)?;
+        if marker == EOI {
+            return (sequential == Some(true)).then_some(offsets);
+        }
+        let length = usize::from(u16::from_be_bytes([
+            *stream.get(at + 2)?,
+            *stream.get(at + 3)?,
+        ]));
+        let segment = stream.get(at + 4..at + 4 + length.checked_sub(2)?)?;
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            sequential = Some(matches!(marker, SOF0_BASELINE | SOF1_EXTENDED));
+        }
+        at += 2 + length;
+        if marker == SOS {
+            let components = usize::from(*segment.first()?);
+            let parameters = 1 + 2 * components;
+            if segment.len() != parameters + 3 {
+                return None;
+            }
+            offsets.push(at - 3);
+            at = skip_entropy_coded(stream, at)?;
+        }
+    }
+}
+
+/// The offset of the first marker after entropy-coded data starting at `at` (stuffed 0xFF00 and
+/// restart markers are part of the data).
+fn skip_entropy_coded(stream: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let next = at + stream.get(at..)?.iter().position(|&b| b == 0xFF)?;
+        match *stream.get(next + 1)? {
+            0x00 | 0xD0..=0xD7 => at = next + 2,
+            0xFF => at = next + 1,
+            _ => return Some(next),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SOI, SOF1 (1 component), SOS with the given Ss/Se/AhAl, two data bytes with a stuffed
+    /// 0xFF00 and a restart marker, EOI.
+    fn stream(ss_se_a: [u8; 3], sof: u8) -> Vec<u8> {
+        let mut s = vec![0xFF, 0xD8];
+        s.extend_from_slice(&[0xFF, sof, 0, 11, 12, 0, 8, 0, 8, 1, 1, 0x11, 0]);
+        s.extend_from_slice(&[0xFF, SOS, 0, 8, 1, 1, 0]);
+        s.extend_from_slice(&ss_se_a);
+        s.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, EOI]);
+        s
+    }
+
+    #[test]
+    fn a_sequential_scan_saying_zero_to_zero_is_mended_to_zero_to_sixty_three() {
+        let original = stream([0, 0, 0], SOF1_EXTENDED);
+        let mended = mend_sequential_scans(&original);
+        assert_eq!(mended.into_owned(), stream([0, 63, 0], SOF1_EXTENDED));
+    }
+
+    #[test]
+    fn a_correct_stream_is_not_copied() {
+        let original = stream([0, 63, 0], SOF0_BASELINE);
+        assert!(matches!(mend_sequential_scans(&original), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn progressive_and_lossless_scans_keep_their_parameters() {
+        for sof in [0xC2, 0xC3] {
+            let original = stream([1, 5, 0], sof);
+            assert!(matches!(mend_sequential_scans(&original), Cow::Borrowed(_)));
+        }
+    }
+
+    #[test]
+    fn streams_that_do_not_walk_are_left_for_the_decoder_to_refuse() {
+        let whole = stream([0, 0, 0], SOF1_EXTENDED);
+        for cut in 0..whole.len() {
+            let _ = mend_sequential_scans(&whole[..cut]);
+        }
+        let mut bad_length = whole.clone();
+        bad_length[5] = 0xFF;
+        assert!(matches!(
+            mend_sequential_scans(&bad_length),
+            Cow::Borrowed(_)
+        ));
+    }
+}
