@@ -9,8 +9,11 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/countersign/target
 CARGO ?= cargo
 DEMO_HOME ?= $(CURDIR)/demo-home
 BIN := $(CARGO_TARGET_DIR)/release/countersign
+# Python packages the tests check our output against (pydicom), outside the clone like the target.
+VENV ?= $(HOME)/.cache/countersign/venv
+export COUNTERSIGN_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test build deps check-fmt clippy deny unit bench compare-dcmtk fuzz
+.PHONY: run test build deps venv check-fmt clippy deny unit bench compare-dcmtk fuzz
 
 run: deps build
 	rm -rf "$(DEMO_HOME)"
@@ -31,6 +34,7 @@ deps:
 	command -v nasm >/dev/null || missing="$$missing nasm"; \
 	command -v sha256sum >/dev/null || missing="$$missing coreutils"; \
 	command -v python3 >/dev/null || missing="$$missing python3"; \
+	python3 -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \
 	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	if [ -n "$$missing" ]; then \
@@ -39,7 +43,14 @@ deps:
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-test: deps check-fmt clippy deny unit
+test: deps venv check-fmt clippy deny unit
+
+# Recreated when tests/requirements.txt changes.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch "$@"
 
 check-fmt:
 	$(CARGO) fmt --all -- --check

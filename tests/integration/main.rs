@@ -7,6 +7,7 @@ mod fork;
 mod fuzz_corpus;
 mod import;
 mod malformed;
+mod palette;
 mod phantom;
 mod rejections;
 mod tamper;

@@ -79,28 +79,26 @@ fn palette(obj: &DefaultDicomObject) -> Result<Palette> {
         (
             tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
             tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
         ),
         (
             tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
             tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            tags::SEGMENTED_GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
         ),
         (
             tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
             tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            tags::SEGMENTED_BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
         ),
     ];
-    if obj.get(tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA).is_none()
-        && obj
-            .get(tags::SEGMENTED_RED_PALETTE_COLOR_LOOKUP_TABLE_DATA)
-            .is_some()
-    {
-        return Err(ImagingError::Unsupported(
-            "segmented palette colour tables".into(),
-        ));
-    }
-    let table = |(descriptor, data)| {
-        let data = obj.get(data).ok_or("table data is missing")?;
-        crate::meta::lut_from(&crate::meta::floats(obj, descriptor), data)
+    let table = |(descriptor, data, segmented)| {
+        let descriptor = crate::meta::floats(obj, descriptor);
+        match (obj.get(data), obj.get(segmented)) {
+            (Some(data), _) => crate::meta::lut_from(&descriptor, data),
+            (None, Some(segmented)) => crate::meta::segmented_lut_from(&descriptor, segmented),
+            (None, None) => Err("table data is missing".into()),
+        }
     };
     let [r, g, b] = channels.map(table);
     let bad = |reason: String| ImagingError::BadAttribute {

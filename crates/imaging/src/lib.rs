@@ -26,6 +26,7 @@ mod prescan;
 mod present;
 mod raw;
 mod rle;
+mod segmented;
 
 use std::path::Path;
 

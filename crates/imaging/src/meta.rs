@@ -43,15 +43,7 @@ fn lut(obj: &DefaultDicomObject, sequence: Tag) -> Option<Lut> {
 /// entry) and its data: 16-bit words, or bytes when 8-bit entries are packed one per byte.
 /// Shared by modality, VOI and palette colour tables.
 pub(crate) fn lut_from(descriptor: &[f64], data: &InMemElement) -> Result<Lut, String> {
-    if descriptor.len() != 3 {
-        return Err(format!("descriptor has {} values, not 3", descriptor.len()));
-    }
-    let entries = if descriptor[0] as i64 == 0 {
-        65536
-    } else {
-        descriptor[0] as usize
-    };
-    let bits = descriptor[2] as u16;
+    let (entries, first, bits) = descriptor_of(descriptor)?;
     let values: Vec<i64> = match data.value().primitive() {
         Some(dicom_core::PrimitiveValue::U16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
         Some(dicom_core::PrimitiveValue::I16(w)) => w.iter().map(|v| i64::from(*v)).collect(),
@@ -60,24 +52,55 @@ pub(crate) fn lut_from(descriptor: &[f64], data: &InMemElement) -> Result<Lut, S
             if bits <= 8 && bytes.len() == entries {
                 bytes.iter().map(|b| i64::from(*b)).collect()
             } else {
-                bytes
-                    .chunks_exact(2)
-                    .map(|c| i64::from(u16::from_le_bytes([c[0], c[1]])))
-                    .collect()
+                words(&bytes).map(i64::from).collect()
             }
         }
     };
-    if values.len() < entries || entries == 0 {
+    if values.len() < entries {
         return Err(format!(
             "{} entries present, descriptor says {entries}",
             values.len()
         ));
     }
     Ok(Lut {
-        first: descriptor[1] as i64,
+        first,
         bits,
         values: values[..entries].to_vec(),
     })
+}
+
+/// A palette table given as segments (PS3.3 C.7.9.2), expanded.
+pub(crate) fn segmented_lut_from(descriptor: &[f64], data: &InMemElement) -> Result<Lut, String> {
+    let (entries, first, bits) = descriptor_of(descriptor)?;
+    let segments: Vec<u16> = match data.value().primitive() {
+        Some(dicom_core::PrimitiveValue::U16(w)) => w.to_vec(),
+        _ => words(&data.to_bytes().map_err(|e| e.to_string())?).collect(),
+    };
+    let values = crate::segmented::expand(&segments, entries)?;
+    Ok(Lut {
+        first,
+        bits,
+        values: values.into_iter().map(i64::from).collect(),
+    })
+}
+
+/// Entries (0 meaning 65536), first mapped value and bits per entry of a LUT descriptor.
+fn descriptor_of(descriptor: &[f64]) -> Result<(usize, i64, u16), String> {
+    let [entries, first, bits] = descriptor else {
+        return Err(format!("descriptor has {} values, not 3", descriptor.len()));
+    };
+    let entries = match *entries as i64 {
+        0 => 65536,
+        n if (1..=65535).contains(&n) => n as usize,
+        n => return Err(format!("descriptor gives {n} entries")),
+    };
+    Ok((entries, *first as i64, *bits as u16))
+}
+
+fn words(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
 }
 
 /// Metadata of one DICOM file.
