@@ -83,3 +83,38 @@ fn the_corpus_broken_files_give_clear_errors() {
         assert!(outcome.is_ok(), "{name} panicked");
     }
 }
+
+/// A codestream whose own header claims a bigger image than the DICOM header: the codec would
+/// size its buffers from the codestream (gigabytes from a few bytes), so it must never run.
+#[test]
+fn a_codestream_claiming_another_size_than_the_dicom_header_is_refused_before_decoding() {
+    let files = corpus();
+    let cases: [(&str, &[u8], usize); 2] = [
+        // JPEG 2000: Xsiz follows SOC, SIZ, Lsiz and Rsiz.
+        ("MR_small_jp2klossless.dcm", &[0xFF, 0x4F, 0xFF, 0x51], 8),
+        // JPEG lossless: rows follow SOF3, its length and the precision.
+        ("JPEG-LL.dcm", &[0xFF, 0xC3], 5),
+    ];
+    for (name, marker, offset) in cases {
+        let mut bytes = files.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        let at = bytes
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .unwrap()
+            + offset;
+        if marker.len() == 4 {
+            // Xsiz, Ysiz and (after the image offsets) the tile size: one 60000×60000 tile.
+            for field in [at, at + 4, at + 16, at + 20] {
+                bytes[field..field + 4].copy_from_slice(&60000u32.to_be_bytes());
+            }
+        } else {
+            bytes[at..at + 2].copy_from_slice(&60000u16.to_be_bytes());
+        }
+        let err = from_bytes(&bytes)
+            .unwrap()
+            .render(0, WindowChoice::Default)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the DICOM header says"), "{name}: {err}");
+    }
+}

@@ -215,6 +215,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         }
     }
     refuse_untransformed_rgb_jpeg(obj, info)?;
+    crate::codestream::check(obj, info)?;
     if info.bits_allocated == 1 && !encapsulated {
         return bit_frame(obj, info, frame);
     }

@@ -14,6 +14,7 @@
 //! std::fs::write("ct.png", countersign_imaging::to_png(&rendered).unwrap()).unwrap();
 //! ```
 
+mod codestream;
 mod decode;
 mod error;
 #[doc(hidden)]

@@ -21,6 +21,8 @@
 mod ffi;
 mod markers;
 
+pub use markers::{frame_header, FrameHeader};
+
 /// Why a JPEG stream cannot be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum JpegError {

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 const SOF0_BASELINE: u8 = 0xC0;
 const SOF1_EXTENDED: u8 = 0xC1;
+const SOF55_JPEG_LS: u8 = 0xF7;
 const SOS: u8 = 0xDA;
 const EOI: u8 = 0xD9;
 
@@ -28,6 +29,43 @@ pub(crate) fn mend_sequential_scans(stream: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// One marker segment: the marker, its body, and where the next marker starts.
+struct Segment<'a> {
+    marker: u8,
+    body: &'a [u8],
+    next: usize,
+}
+
+/// The marker segment at `at` (after any fill bytes); `None` at EOI or when it does not parse.
+fn segment_at(stream: &[u8], mut at: usize) -> Option<Segment<'_>> {
+    // Fill bytes (0xFF) may precede a marker.
+    while stream.get(at + 1) == Some(&0xFF) && stream[at] == 0xFF {
+        at += 1;
+    }
+    if *stream.get(at)? != 0xFF {
+        return None;
+    }
+    let marker = *stream.get(at + 1)?;
+    if marker == EOI {
+        return None;
+    }
+    let length = usize::from(u16::from_be_bytes([
+        *stream.get(at + 2)?,
+        *stream.get(at + 3)?,
+    ]));
+    let body = stream.get(at + 4..at + 4 + length.checked_sub(2)?)?;
+    Some(Segment {
+        marker,
+        body,
+        next: at + 2 + length,
+    })
+}
+
+fn is_frame_header(marker: u8) -> bool {
+    ((0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker))
+        || marker == SOF55_JPEG_LS
+}
+
 /// Offsets of (Ss, Se, Ah/Al) in every scan header of a sequential DCT stream; `None` for other
 /// processes or a stream that does not parse.
 fn scan_parameter_offsets(stream: &[u8]) -> Option<Vec<usize>> {
@@ -38,35 +76,58 @@ fn scan_parameter_offsets(stream: &[u8]) -> Option<Vec<usize>> {
     let mut sequential = None;
     let mut offsets = Vec::new();
     loop {
-        // Fill bytes (0xFF) may precede a marker.
-        while stream.get(at + 1) == Some(&0xFF) && stream[at] == 0xFF {
-            at += 1;
+        let Some(segment) = segment_at(stream, at) else {
+            let ended = stream.get(at..at + 2) == Some(&[0xFF, EOI]);
+            return (ended && sequential == Some(true)).then_some(offsets);
+        };
+        if is_frame_header(segment.marker) {
+            sequential = Some(matches!(segment.marker, SOF0_BASELINE | SOF1_EXTENDED));
         }
-        if *stream.get(at)? != 0xFF {
-            return None;
-        }
-        let marker = *stream.get(at + 1)?;
-        if marker == EOI {
-            return (sequential == Some(true)).then_some(offsets);
-        }
-        let length = usize::from(u16::from_be_bytes([
-            *stream.get(at + 2)?,
-            *stream.get(at + 3)?,
-        ]));
-        let segment = stream.get(at + 4..at + 4 + length.checked_sub(2)?)?;
-        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
-            sequential = Some(matches!(marker, SOF0_BASELINE | SOF1_EXTENDED));
-        }
-        at += 2 + length;
-        if marker == SOS {
-            let components = usize::from(*segment.first()?);
-            let parameters = 1 + 2 * components;
-            if segment.len() != parameters + 3 {
+        at = segment.next;
+        if segment.marker == SOS {
+            let components = usize::from(*segment.body.first()?);
+            if segment.body.len() != 1 + 2 * components + 3 {
                 return None;
             }
             offsets.push(at - 3);
             at = skip_entropy_coded(stream, at)?;
         }
+    }
+}
+
+/// What a JPEG or JPEG-LS frame header (SOFn / SOF55) says about the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub marker: u8,
+    pub precision: u8,
+    pub rows: u16,
+    pub columns: u16,
+    pub components: u8,
+}
+
+/// The frame header of a JPEG (any process) or JPEG-LS stream, read without decoding anything,
+/// so that a caller can compare it with what it expects before a decoder allocates.
+pub fn frame_header(stream: &[u8]) -> Option<FrameHeader> {
+    if stream.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        let segment = segment_at(stream, at)?;
+        if is_frame_header(segment.marker) {
+            let b = segment.body;
+            return Some(FrameHeader {
+                marker: segment.marker,
+                precision: *b.first()?,
+                rows: u16::from_be_bytes([*b.get(1)?, *b.get(2)?]),
+                columns: u16::from_be_bytes([*b.get(3)?, *b.get(4)?]),
+                components: *b.get(5)?,
+            });
+        }
+        if segment.marker == SOS {
+            return None;
+        }
+        at = segment.next;
     }
 }
 
@@ -103,6 +164,23 @@ mod tests {
         let original = stream([0, 0, 0], SOF1_EXTENDED);
         let mended = mend_sequential_scans(&original);
         assert_eq!(mended.into_owned(), stream([0, 63, 0], SOF1_EXTENDED));
+    }
+
+    #[test]
+    fn the_frame_header_is_read_without_decoding() {
+        let header = frame_header(&stream([0, 63, 0], SOF1_EXTENDED)).unwrap();
+        assert_eq!(
+            header,
+            FrameHeader {
+                marker: SOF1_EXTENDED,
+                precision: 12,
+                rows: 8,
+                columns: 8,
+                components: 1
+            }
+        );
+        assert_eq!(frame_header(&[0xFF, 0xD8, 0xFF, SOS, 0, 2]), None);
+        assert_eq!(frame_header(b"junk"), None);
     }
 
     #[test]
