@@ -13,7 +13,7 @@ BIN := $(CARGO_TARGET_DIR)/release/countersign
 VENV ?= $(HOME)/.cache/countersign/venv
 export COUNTERSIGN_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test build deps venv check-fmt clippy deny unit bench compare-dcmtk fuzz
+.PHONY: run test build deps venv check-fmt clippy deny unit bench bench-import compare-dcmtk fuzz
 
 run: deps build
 	rm -rf "$(DEMO_HOME)"
@@ -69,6 +69,10 @@ unit:
 
 bench:
 	$(CARGO) bench -p countersign-benches
+
+# Whole-process import of a 500-instance 512×512 series: instances/s and peak RSS.
+bench-import: build
+	BIN="$(BIN)" scripts/bench-import.sh
 
 # Whole-process render times beside DCMTK (and GDCM for JPEG 2000); needs hyperfine, libgdcm-tools.
 compare-dcmtk: build
