@@ -118,3 +118,53 @@ fn a_codestream_claiming_another_size_than_the_dicom_header_is_refused_before_de
         assert!(err.contains("the DICOM header says"), "{name}: {err}");
     }
 }
+
+/// The pre-scan could not see inside a deflated data set, so a length claimed there was
+/// allocated by the parser before anything was read (2.2 GB from a 1.3 kB file, found by the
+/// fuzzer). The data set is now inflated first and scanned like any other.
+#[test]
+fn a_deflated_data_set_claiming_more_than_it_holds_is_refused_before_allocating() {
+    use std::io::{Read, Write};
+    let files = corpus();
+    let original = &files.iter().find(|(n, _)| n == "image_dfl.dcm").unwrap().1;
+    // The meta group ends where the deflated stream starts: after the transfer syntax element
+    // and the implementation elements, at the first byte that is not group 0002.
+    let mut at = 132;
+    while original[at..at + 2] == [0x02, 0x00] {
+        let vr = &original[at + 4..at + 6];
+        let (header, len) = if matches!(vr, b"OB" | b"UN" | b"SQ" | b"UT") {
+            (
+                12,
+                u32::from_le_bytes(original[at + 8..at + 12].try_into().unwrap()) as usize,
+            )
+        } else {
+            (
+                8,
+                u16::from_le_bytes([original[at + 6], original[at + 7]]) as usize,
+            )
+        };
+        at += header + len;
+    }
+    let mut data_set = Vec::new();
+    flate2::read::DeflateDecoder::new(&original[at..])
+        .read_to_end(&mut data_set)
+        .unwrap();
+    // Make the first element a long-VR element claiming 2 GB, as in the fuzzer's file.
+    assert_eq!(&data_set[..2], [0x08, 0x00]);
+    let mut hostile = data_set[..4].to_vec();
+    hostile.extend_from_slice(b"UN\0\0");
+    hostile.extend_from_slice(&0x8000_0000u32.to_le_bytes());
+    hostile.extend_from_slice(&data_set[8..]);
+    let mut deflated = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    deflated.write_all(&hostile).unwrap();
+    let mut file = original[..at].to_vec();
+    file.extend(deflated.finish().unwrap());
+
+    let err = from_bytes(&file).unwrap_err().to_string();
+    assert!(err.contains("claims 2147483648 bytes"), "{err}");
+    // And the untouched file still opens through the same inflate-then-scan path.
+    assert!(from_bytes(original)
+        .unwrap()
+        .render(0, WindowChoice::Default)
+        .is_ok());
+}

@@ -1,11 +1,16 @@
 //! Opening DICOM files: Part 10 with or without the 128-byte preamble, and bare data sets
 //! without a file meta header (their transfer syntax is inferred from the first element).
 
+use std::io::Read;
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
+use dicom_object::{
+    DefaultDicomObject, FileMetaTable, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions,
+};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use flate2::read::DeflateDecoder;
 
 use crate::error::{ImagingError, Result};
 
@@ -32,8 +37,9 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(io)
 }
 
-/// Checks every element length against the bytes present before the parser allocates.
-fn prescan(bytes: &[u8]) -> Result<()> {
+/// Checks every element length against the bytes present before the parser allocates. For a
+/// deflated data set, returns where it starts: it is checked once inflated.
+fn prescan(bytes: &[u8]) -> Result<Option<usize>> {
     let le = crate::prescan::Layout {
         explicit: true,
         big_endian: false,
@@ -56,9 +62,43 @@ fn prescan(bytes: &[u8]) -> Result<()> {
             None => Ok(None),
         }
     };
-    outcome
-        .map(|_| ())
-        .map_err(|reason| ImagingError::NotDicom { reason })
+    outcome.map_err(|reason| ImagingError::NotDicom { reason })
+}
+
+/// A Part 10 file whose data set is deflated (PS3.5 A.5): inflated here, within
+/// [`MAX_FILE_BYTES`], so that the inflated elements are checked like any other before the
+/// parser sees them (the parser would otherwise allocate whatever an inflated length claims).
+fn open_deflated(bytes: &[u8], data_set_at: usize) -> Result<DefaultDicomObject> {
+    let not_dicom = |reason: String| ImagingError::NotDicom { reason };
+    let magic_at = if has_magic_after_preamble(bytes) {
+        128
+    } else {
+        0
+    };
+    let meta = FileMetaTable::from_reader(&bytes[magic_at..data_set_at])
+        .map_err(|e| not_dicom(e.to_string()))?;
+    let mut inflated = Vec::new();
+    DeflateDecoder::new(&bytes[data_set_at..])
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|e| not_dicom(format!("deflated data set: {e}")))?;
+    if inflated.len() as u64 > MAX_FILE_BYTES {
+        return Err(ImagingError::TooLarge {
+            size: inflated.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let explicit_le = crate::prescan::Layout {
+        explicit: true,
+        big_endian: false,
+    };
+    crate::prescan::check_data_set(&inflated, 0, explicit_le).map_err(not_dicom)?;
+    let ts = TransferSyntaxRegistry
+        .get(EXPLICIT_LE)
+        .ok_or_else(|| not_dicom("explicit VR little endian is not registered".into()))?;
+    let data_set = InMemDicomObject::read_dataset_with_ts(inflated.as_slice(), ts)
+        .map_err(|e| not_dicom(e.to_string()))?;
+    Ok(data_set.with_exact_meta(meta))
 }
 
 /// Byte order and VR style of a bare data set, from its first element.
@@ -71,7 +111,9 @@ fn bare_layout(bytes: &[u8]) -> Option<(bool, bool)> {
 
 /// Parses DICOM bytes: Part 10 first, then a bare data set.
 pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
-    prescan(bytes)?;
+    if let Some(data_set_at) = prescan(bytes)? {
+        return open_deflated(bytes, data_set_at);
+    }
     let part10 = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(bytes);
@@ -89,7 +131,11 @@ pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
 }
 
 fn has_magic(bytes: &[u8]) -> bool {
-    bytes.get(128..132) == Some(b"DICM".as_slice()) || bytes.get(..4) == Some(b"DICM".as_slice())
+    has_magic_after_preamble(bytes) || bytes.get(..4) == Some(b"DICM".as_slice())
+}
+
+fn has_magic_after_preamble(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM".as_slice())
 }
 
 /// A data set with no file meta header: the first element tells the byte order (group 0x0008
@@ -103,7 +149,7 @@ fn open_bare(bytes: &[u8]) -> Option<DefaultDicomObject> {
         (false, false) => IMPLICIT_LE,
         (false, true) => return None,
     };
-    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(ts_uid)?;
+    let ts = TransferSyntaxRegistry.get(ts_uid)?;
     let ds = InMemDicomObject::read_dataset_with_ts(bytes, ts).ok()?;
     let text = |tag| {
         ds.get(tag)

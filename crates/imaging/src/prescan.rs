@@ -43,8 +43,9 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
 }
 
 /// Checks element lengths from `start`. The meta group (0002) is always explicit little endian;
-/// `layout` applies after it. Returns the transfer syntax UID found in the meta group, if any.
-pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<String>, String> {
+/// `layout` applies after it. A deflated data set cannot be scanned where it lies: its offset is
+/// returned, for the caller to inflate and scan with [`check_data_set`].
+pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<usize>, String> {
     scan(bytes, start, layout, true)
 }
 
@@ -54,7 +55,9 @@ pub(crate) fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Resu
     scan(bytes, start, layout, false).map(|_| ())
 }
 
-fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option<String>, String> {
+pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+
+fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option<usize>, String> {
     let mut pos = start;
     let mut ts = None;
     while pos + 8 <= bytes.len() {
@@ -152,10 +155,6 @@ fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option
                     .to_string(),
             );
         }
-        // A deflated data set cannot be scanned; the parser inflates it with its own limits.
-        if in_meta && ts.as_deref() == Some("1.2.840.10008.1.2.1.99") && group != 0x0002 {
-            return Ok(ts);
-        }
         pos += header
             + if explicit && &vr == b"SQ" {
                 0
@@ -168,13 +167,13 @@ fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option
         {
             // Leaving the meta group: from here the transfer syntax decides the layout.
             return match ts.as_deref() {
-                Some("1.2.840.10008.1.2.1.99") => Ok(ts),
+                Some(DEFLATED) => Ok(Some(pos)),
                 Some(uid) => {
                     let layout = Layout {
                         explicit: uid != "1.2.840.10008.1.2",
                         big_endian: uid == "1.2.840.10008.1.2.2",
                     };
-                    check_data_set(bytes, pos, layout).map(|_| ts.clone())
+                    check_data_set(bytes, pos, layout).map(|_| None)
                 }
                 // The parser would go on reading the meta group by its length and find a
                 // transfer syntax this scan has not seen; refuse rather than disagree.
@@ -182,7 +181,7 @@ fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option
             };
         }
     }
-    Ok(ts)
+    Ok(None)
 }
 
 #[cfg(test)]
