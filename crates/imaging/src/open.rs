@@ -40,14 +40,10 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// Checks every element length against the bytes present before the parser allocates. For a
 /// deflated data set, returns where it starts: it is checked once inflated.
 fn prescan(bytes: &[u8]) -> Result<Option<usize>> {
-    let le = crate::prescan::Layout {
-        explicit: true,
-        big_endian: false,
-    };
-    let outcome = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
-        crate::prescan::check(bytes, 132, le)
+    let outcome = if has_magic_after_preamble(bytes) {
+        crate::prescan::check(bytes, 132)
     } else if bytes.get(..4) == Some(b"DICM".as_slice()) {
-        crate::prescan::check(bytes, 4, le)
+        crate::prescan::check(bytes, 4)
     } else {
         match bare_layout(bytes) {
             Some((explicit, big_endian)) => crate::prescan::check_data_set(

@@ -42,31 +42,102 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
     }
 }
 
-/// Checks element lengths from `start`. The meta group (0002) is always explicit little endian;
-/// `layout` applies after it. A deflated data set cannot be scanned where it lies: its offset is
-/// returned, for the caller to inflate and scan with [`check_data_set`].
-pub(crate) fn check(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<usize>, String> {
-    scan(bytes, start, layout, true)
+/// Checks the file meta group at `start` (just after the `DICM` magic) and the data set after it.
+/// A deflated data set cannot be scanned where it lies: its offset is returned, for the caller
+/// to inflate and scan with [`check_data_set`].
+pub(crate) fn check(bytes: &[u8], start: usize) -> Result<Option<usize>, String> {
+    let (data_set_at, ts) = meta_group(bytes, start)?;
+    match ts.as_deref() {
+        Some(DEFLATED) => Ok(Some(data_set_at)),
+        Some(uid) => {
+            let layout = Layout {
+                explicit: uid != "1.2.840.10008.1.2",
+                big_endian: uid == "1.2.840.10008.1.2.2",
+            };
+            check_data_set(bytes, data_set_at, layout).map(|_| None)
+        }
+        // The parser refuses a meta group without a transfer syntax.
+        None => Err("the file meta information has no transfer syntax".into()),
+    }
 }
 
-/// Checks a data set that has no meta group (a bare data set, or what follows the meta group):
-/// group 0002 elements there are read in `layout`, as the parser reads them.
+/// Walks the meta group as the parser reads it: (0002,0000) first, then explicit little-endian
+/// elements — of any group — until the group length is used up. Returns where the data set
+/// starts and the transfer syntax UID. (Leaving the meta group at the first element of another
+/// group, as an earlier version did, disagreed with the parser about where the data set
+/// starts, and the parser then read unchecked lengths.)
+fn meta_group(bytes: &[u8], start: usize) -> Result<(usize, Option<String>), String> {
+    let header = bytes
+        .get(start..start + 12)
+        .ok_or("the file meta information is cut short")?;
+    if header[..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00] {
+        return Err("the file meta information does not start with its group length".into());
+    }
+    let group_length = u32_at(header, 8, false) as usize;
+    let first = start + 12;
+    let end = first
+        .checked_add(group_length)
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(|| {
+            format!("the file meta information claims {group_length} bytes beyond the file")
+        })?;
+    let mut pos = first;
+    let mut ts = None;
+    while pos < end {
+        let head = bytes
+            .get(pos..pos + 8)
+            .ok_or("a meta element header is cut short")?;
+        let (group, element) = (u16_at(head, 0, false), u16_at(head, 2, false));
+        let vr = [head[4], head[5]];
+        let (len, header) = if LONG_VRS.contains(&&vr) {
+            let long = bytes
+                .get(pos..pos + 12)
+                .ok_or("a meta element header is cut short")?;
+            (u32_at(long, 8, false), 12)
+        } else if KNOWN_VRS.contains(&&vr) {
+            (u32::from(u16_at(head, 6, false)), 8)
+        } else {
+            return Err(format!(
+                "meta element ({group:04X},{element:04X}) has an unknown VR {:?}",
+                String::from_utf8_lossy(&vr)
+            ));
+        };
+        if len == u32::MAX {
+            return Err(format!(
+                "meta element ({group:04X},{element:04X}) has an undefined length"
+            ));
+        }
+        let value = bytes
+            .get(pos + header..pos + header + len as usize)
+            .ok_or_else(|| {
+                format!(
+                    "meta element ({group:04X},{element:04X}) claims {len} bytes beyond the file"
+                )
+            })?;
+        if (group, element) == (0x0002, 0x0010) {
+            ts = Some(
+                String::from_utf8_lossy(value)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string(),
+            );
+        }
+        pos += header + len as usize;
+    }
+    Ok((pos, ts))
+}
+
+/// Checks a data set (a bare data set, or what follows the meta group): group 0002 elements
+/// there are read in `layout`, as the parser reads them.
 pub(crate) fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
-    scan(bytes, start, layout, false).map(|_| ())
+    scan(bytes, start, layout)
 }
 
 pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 
-fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option<usize>, String> {
+fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
     let mut pos = start;
-    let mut ts = None;
+    let (explicit, big) = (layout.explicit, layout.big_endian);
     while pos + 8 <= bytes.len() {
-        let in_meta = meta && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 0x0002;
-        let (explicit, big) = if in_meta {
-            (true, false)
-        } else {
-            (layout.explicit, layout.big_endian)
-        };
         let group = u16_at(bytes, pos, big);
         let element = u16_at(bytes, pos + 2, big);
         let here = pos;
@@ -147,41 +218,14 @@ fn scan(bytes: &[u8], start: usize, layout: Layout, meta: bool) -> Result<Option
                 "element ({group:04X},{element:04X}) has length {len}, not a multiple of {size}"
             ));
         }
-        if in_meta && element == 0x0010 {
-            let value = &bytes[pos + header..pos + header + len as usize];
-            ts = Some(
-                String::from_utf8_lossy(value)
-                    .trim_end_matches(['\0', ' '])
-                    .to_string(),
-            );
-        }
         pos += header
             + if explicit && &vr == b"SQ" {
                 0
             } else {
                 len as usize
             };
-        if in_meta
-            && pos + 2 <= bytes.len()
-            && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) != 0x0002
-        {
-            // Leaving the meta group: from here the transfer syntax decides the layout.
-            return match ts.as_deref() {
-                Some(DEFLATED) => Ok(Some(pos)),
-                Some(uid) => {
-                    let layout = Layout {
-                        explicit: uid != "1.2.840.10008.1.2",
-                        big_endian: uid == "1.2.840.10008.1.2.2",
-                    };
-                    check_data_set(bytes, pos, layout).map(|_| None)
-                }
-                // The parser would go on reading the meta group by its length and find a
-                // transfer syntax this scan has not seen; refuse rather than disagree.
-                None => Err("the file meta information ends without a transfer syntax".into()),
-            };
-        }
     }
-    Ok(None)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -198,12 +242,33 @@ mod tests {
             explicit: true,
             big_endian: false,
         };
-        assert!(check(&bytes, 0, layout)
+        assert!(check_data_set(&bytes, 0, layout)
             .unwrap_err()
             .contains("(0010,0010) claims 16384"));
         let ok = [
             0x10, 0x00, 0x10, 0x00, b'P', b'N', 0x04, 0x00, b'A', b'B', b'C', b'D',
         ];
-        assert_eq!(check(&ok, 0, layout), Ok(None));
+        assert_eq!(check_data_set(&ok, 0, layout), Ok(()));
+    }
+
+    /// The meta group ends where its group length says, even when elements of another group sit
+    /// inside it: the data set is scanned from where the parser will read it.
+    #[test]
+    fn the_data_set_starts_where_the_meta_group_length_ends() {
+        let mut meta = Vec::new();
+        meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I', 18, 0]);
+        meta.extend_from_slice(b"1.2.840.10008.1.2\0");
+        // A stray (0300,0000) UL inside the meta group length.
+        meta.extend_from_slice(&[0x00, 0x03, 0x00, 0x00, b'U', b'L', 4, 0, 0, 0, 0, 0]);
+        let mut bytes = vec![0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0];
+        bytes.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        bytes.extend(meta);
+        let data_set_at = bytes.len();
+        // Implicit VR: (0010,0010) claiming 0x40000000 bytes.
+        bytes.extend_from_slice(&[0x10, 0x00, 0x10, 0x00, 0, 0, 0, 0x40]);
+        assert_eq!(meta_group(&bytes, 0).unwrap().0, data_set_at);
+        assert!(check(&bytes, 0)
+            .unwrap_err()
+            .contains("(0010,0010) claims 1073741824"));
     }
 }
