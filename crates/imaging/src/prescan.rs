@@ -2,8 +2,9 @@
 //! before reading it, so a corrupt length (a 173 MB claim in a 40 kB file) would cost that much
 //! memory before the error. Every defined length is checked against the bytes that remain.
 //!
-//! Sequence items of undefined length are descended into; items of defined length (fragments of
-//! encapsulated pixel data, or sequence items) are checked and stepped over whole.
+//! Sequence items, of defined or undefined length, are walked element by element; only the
+//! fragments of encapsulated pixel data are stepped over whole. Implicit-VR elements get the
+//! dictionary's VR, as the parser gives them.
 
 /// The byte layout of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +138,10 @@ pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
     let mut pos = start;
     let (explicit, big) = (layout.explicit, layout.big_endian);
+    // Inside encapsulated pixel data, items are fragments of compressed bytes, stepped over
+    // whole; everywhere else items hold elements, and those are checked one by one (the parser
+    // allocates each element's claimed length, item or no item).
+    let mut in_fragments = false;
     while pos + 8 <= bytes.len() {
         let group = u16_at(bytes, pos, big);
         let element = u16_at(bytes, pos + 2, big);
@@ -161,7 +166,12 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                         remaining(0)
                     ));
                 }
-                pos += len as usize;
+                if in_fragments {
+                    pos += len as usize;
+                }
+            }
+            if element == 0xE0DD {
+                in_fragments = false;
             }
             continue;
         }
@@ -182,18 +192,19 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                 (u32::from(u16_at(bytes, pos + 6, big)), 8, vr)
             }
         } else {
-            (u32_at(bytes, pos + 4, big), 8, *b"UN")
+            (u32_at(bytes, pos + 4, big), 8, implicit_vr(group, element))
         };
+        let pixel_data = group == 0x7FE0 && element == 0x0010;
         if len == u32::MAX {
             // Undefined length is only for sequences and encapsulated pixel data; elsewhere the
             // parser would try to read a 4 GiB value.
-            let pixel_data = group == 0x7FE0 && element == 0x0010;
             if explicit && !(matches!(&vr, b"SQ" | b"UN") || pixel_data) {
                 return Err(format!(
                     "element ({group:04X},{element:04X}) of VR {} has an undefined length",
                     String::from_utf8_lossy(&vr)
                 ));
             }
+            in_fragments = pixel_data;
             pos += header;
             continue;
         }
@@ -218,14 +229,27 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                 "element ({group:04X},{element:04X}) has length {len}, not a multiple of {size}"
             ));
         }
-        pos += header
-            + if explicit && &vr == b"SQ" {
-                0
-            } else {
-                len as usize
-            };
+        // A sequence's items are walked element by element, whatever its length.
+        pos += header + if &vr == b"SQ" { 0 } else { len as usize };
     }
     Ok(())
+}
+
+/// The VR the parser gives an element of an implicit-VR data set: the dictionary's, as the
+/// parser looks it up (so that sequences are walked and binary values checked as it reads them).
+fn implicit_vr(group: u16, element: u16) -> [u8; 2] {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    if element == 0x0000 {
+        return *b"UL";
+    }
+    match dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, element))
+        .map(|entry| entry.vr())
+    {
+        Some(VirtualVr::Exact(vr)) => vr.to_bytes(),
+        Some(VirtualVr::Xs) => *b"US",
+        _ => *b"UN",
+    }
 }
 
 #[cfg(test)]
@@ -270,5 +294,23 @@ mod tests {
         assert!(check(&bytes, 0)
             .unwrap_err()
             .contains("(0010,0010) claims 1073741824"));
+    }
+
+    /// Items of defined length were stepped over whole, so an element inside one could claim
+    /// 3.7 GB and the parser allocated it (found by the fuzzer).
+    #[test]
+    fn elements_inside_defined_length_items_are_checked() {
+        let layout = Layout {
+            explicit: false,
+            big_endian: false,
+        };
+        // (0008,1115) Referenced Series Sequence (SQ in the dictionary), defined length 24:
+        // one item of 16 bytes holding (0008,1155) claiming 0xE0000000 bytes.
+        let mut bytes = vec![0x08, 0x00, 0x15, 0x11, 24, 0, 0, 0];
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 16, 0, 0, 0]);
+        bytes.extend_from_slice(&[0x08, 0x00, 0x55, 0x11, 0, 0, 0, 0xE0]);
+        bytes.extend_from_slice(&[0; 8]);
+        let err = check_data_set(&bytes, 0, layout).unwrap_err();
+        assert!(err.contains("(0008,1155) claims 3758096384"), "{err}");
     }
 }
