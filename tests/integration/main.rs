@@ -6,6 +6,7 @@ mod dcmtk;
 mod fork;
 mod fuzz_corpus;
 mod import;
+mod jpeg2000;
 mod malformed;
 mod palette;
 mod phantom;

@@ -11,6 +11,12 @@
 
 mod human;
 
+/// Large image buffers are freed and allocated again several times per render; mimalloc reuses
+/// the freed pages where the system allocator maps fresh ones, each page faulted in and zeroed
+/// (a third fewer page faults rendering a 1760² CR).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
