@@ -214,7 +214,6 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
             )));
         }
     }
-    refuse_untransformed_rgb_jpeg(obj, info)?;
     crate::codestream::check(obj, info)?;
     if info.bits_allocated == 1 && !encapsulated {
         return bit_frame(obj, info, frame);
@@ -223,6 +222,9 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
         return rle_frame(obj, info, frame);
     }
     if let Some(decoded) = crate::jpeg::grey_jpeg_frame(obj, info, frame)? {
+        return Ok(decoded);
+    }
+    if let Some(decoded) = crate::jpeg::untransformed_rgb_jpeg_frame(obj, info, frame)? {
         return Ok(decoded);
     }
     // A decoder that panics on hostile input must not take the application down with it.
@@ -347,33 +349,6 @@ fn bit_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<F
         samples: Samples::U8(samples),
         palette: None,
     })
-}
-
-/// Lossy JPEG whose header says RGB but whose stream carries neither a JFIF nor an Adobe
-/// marker: the components are R, G and B as stored, but the Rust JPEG decoder would treat them
-/// as YCbCr and show wrong colours. A wrong picture is worse than an error, so refuse it.
-fn refuse_untransformed_rgb_jpeg(obj: &DefaultDicomObject, info: &ImageInfo) -> Result<()> {
-    let lossy_jpeg = matches!(
-        info.transfer_syntax_uid.as_str(),
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
-    );
-    if !lossy_jpeg || info.photometric.as_deref() != Some("RGB") {
-        return Ok(());
-    }
-    let first_fragment = obj
-        .get(tags::PIXEL_DATA)
-        .and_then(|e| e.fragments().and_then(|f| f.first().cloned()));
-    let Some(stream) = first_fragment else {
-        return Ok(());
-    };
-    let head = &stream[..stream.len().min(4096)];
-    let has = |marker: &[u8]| head.windows(marker.len()).any(|w| w == marker);
-    if has(b"JFIF\0") || has(b"Adobe") {
-        return Ok(());
-    }
-    Err(ImagingError::Unsupported(
-        "JPEG with untransformed RGB components (no JFIF or Adobe marker)".into(),
-    ))
 }
 
 fn planar_config(obj: &DefaultDicomObject) -> i64 {

@@ -1,10 +1,10 @@
-//! Greyscale JPEG frames (baseline, 12-bit extended, lossless) through libjpeg-turbo, via
-//! `countersign-jpeg`. Colour JPEG goes through dicom-pixeldata, which applies what the DICOM
-//! header says about the colour components.
+//! JPEG frames through libjpeg-turbo, via `countersign-jpeg`: greyscale (baseline, 12-bit
+//! extended, lossless), and RGB stored without a colour transform. Other colour JPEG goes through
+//! dicom-pixeldata, which applies what the DICOM header says about the colour components.
 
 use std::borrow::Cow;
 
-use countersign_jpeg::{decode_grey, GreySamples};
+use countersign_jpeg::{decode_grey, decode_untransformed_rgb, GreySamples};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 
@@ -53,6 +53,46 @@ pub(crate) fn grey_jpeg_frame(
         .clone()
         .unwrap_or_else(|| "MONOCHROME2".into());
     frame_of(obj, info, 1, photometric, bits_stored, samples).map(Some)
+}
+
+/// Lossy JPEG whose DICOM header says RGB but whose stream carries neither a JFIF nor an Adobe
+/// marker: the components are R, G and B as stored, but a JPEG decoder left to itself takes them
+/// for YCbCr and shows wrong colours. Decoded here with the colour space the header gives.
+pub(crate) fn untransformed_rgb_jpeg_frame(
+    obj: &DefaultDicomObject,
+    info: &ImageInfo,
+    frame: u32,
+) -> Result<Option<Frame>> {
+    let lossy = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    );
+    if !lossy
+        || info.photometric.as_deref() != Some("RGB")
+        || info.samples_per_pixel != 3
+        || info.bits_allocated != 8
+    {
+        return Ok(None);
+    }
+    let Some(stream) = frame_stream(obj, info.frames, frame) else {
+        return Ok(None);
+    };
+    let head = &stream[..stream.len().min(4096)];
+    let has = |marker: &[u8]| head.windows(marker.len()).any(|w| w == marker);
+    if has(b"JFIF\0") || has(b"Adobe") {
+        return Ok(None);
+    }
+    let rgb = decode_untransformed_rgb(&stream, info.rows, info.columns)
+        .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    frame_of(
+        obj,
+        info,
+        3,
+        "RGB".into(),
+        8,
+        crate::decode::Samples::U8(rgb),
+    )
+    .map(Some)
 }
 
 /// The codestream of one frame: one fragment per frame, or every fragment of a single frame.

@@ -108,11 +108,27 @@ impl Decoder {
         })
     }
 
-    /// Decodes a frame whose header was read by [`Decoder::header`] into `pixels` bytes.
+    /// Decodes a frame whose header was read by [`Decoder::header`] into `pixels` grey bytes.
     pub fn decode8(&mut self, stream: &[u8], pixels: usize) -> Result<Vec<u8>, JpegError> {
-        let mut out = vec![0u8; pixels];
-        // SAFETY: `out` holds width × height one-byte samples, exactly what a grey decode
-        // with pitch 0 writes; the header (and so the size) was checked on this handle.
+        self.decode8_as(stream, pixels, 1, tj::TJPF_TJPF_GRAY)
+    }
+
+    /// As [`Decoder::decode8`], into `pixels` RGB triplets.
+    pub fn decode8_rgb(&mut self, stream: &[u8], pixels: usize) -> Result<Vec<u8>, JpegError> {
+        self.decode8_as(stream, pixels, 3, tj::TJPF_TJPF_RGB)
+    }
+
+    fn decode8_as(
+        &mut self,
+        stream: &[u8],
+        pixels: usize,
+        channels: usize,
+        format: tj::TJPF,
+    ) -> Result<Vec<u8>, JpegError> {
+        let mut out = vec![0u8; pixels * channels];
+        // SAFETY: `out` holds width × height samples of `channels` bytes, exactly what a decode
+        // to `format` with pitch 0 writes; the header (and so the size) was checked on this
+        // handle.
         let status = unsafe {
             tj::tj3Decompress8(
                 self.0,
@@ -120,7 +136,7 @@ impl Decoder {
                 stream.len() as tj::size_t,
                 out.as_mut_ptr(),
                 0,
-                tj::TJPF_TJPF_GRAY,
+                format,
             )
         };
         self.finish(status, out)

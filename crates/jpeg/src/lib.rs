@@ -35,7 +35,7 @@ pub enum JpegError {
         found_rows: u32,
         found_columns: u32,
     },
-    #[error("JPEG frame has {0} components, not one grey component")]
+    #[error("JPEG frame is {0}, not what the DICOM header says")]
     NotGrey(String),
     #[error("JPEG precision {0} bits is not decodable")]
     Precision(i32),
@@ -89,6 +89,36 @@ pub fn decode_grey(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, 
         lossless: header.lossless,
         samples,
     })
+}
+
+/// Decodes an 8-bit, three-component lossy JPEG frame whose components are R, G and B as stored
+/// (the DICOM header says RGB) although the stream carries neither a JFIF nor an Adobe marker.
+/// Without one, a JPEG decoder takes three components for YCbCr and shows wrong colours; an Adobe
+/// marker saying "no transform" is added to the stream first, as DICOM's header demands.
+pub fn decode_untransformed_rgb(
+    stream: &[u8],
+    rows: u32,
+    columns: u32,
+) -> Result<Vec<u8>, JpegError> {
+    let stream = markers::mend_sequential_scans(stream);
+    let stream = markers::with_adobe_no_transform(&stream);
+    let mut decoder = ffi::Decoder::new()?;
+    let header = decoder.header(&stream, u64::from(rows) * u64::from(columns))?;
+    if (header.rows, header.columns) != (rows, columns) {
+        return Err(JpegError::SizeMismatch {
+            rows,
+            columns,
+            found_rows: header.rows,
+            found_columns: header.columns,
+        });
+    }
+    if header.colour_space != "RGB" || header.precision != 8 || header.lossless {
+        return Err(JpegError::NotGrey(format!(
+            "{} ({}-bit) where untransformed 8-bit RGB was expected",
+            header.colour_space, header.precision
+        )));
+    }
+    decoder.decode8_rgb(&stream, rows as usize * columns as usize)
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ const SOF0_BASELINE: u8 = 0xC0;
 const SOF1_EXTENDED: u8 = 0xC1;
 const SOF55_JPEG_LS: u8 = 0xF7;
 const SOS: u8 = 0xDA;
+const APP0: u8 = 0xE0;
+const APP14: u8 = 0xEE;
 const EOI: u8 = 0xD9;
 
 /// The stream with every sequential-DCT scan header set to 0..63, 0/0; unchanged when nothing
@@ -64,6 +66,33 @@ fn segment_at(stream: &[u8], mut at: usize) -> Option<Segment<'_>> {
 fn is_frame_header(marker: u8) -> bool {
     ((0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker))
         || marker == SOF55_JPEG_LS
+}
+
+/// The stream with an Adobe APP14 marker saying "no colour transform" after SOI, unless it already
+/// has a JFIF or Adobe marker (which then decide the colour space, as libjpeg reads them).
+pub(crate) fn with_adobe_no_transform(stream: &[u8]) -> Cow<'_, [u8]> {
+    let mut at = 2;
+    if stream.get(..2) != Some(&[0xFF, 0xD8]) {
+        return Cow::Borrowed(stream);
+    }
+    while let Some(segment) = segment_at(stream, at) {
+        let is = |id: &[u8]| segment.body.starts_with(id);
+        if (segment.marker == APP0 && is(b"JFIF\0")) || (segment.marker == APP14 && is(b"Adobe")) {
+            return Cow::Borrowed(stream);
+        }
+        if segment.marker == SOS {
+            break;
+        }
+        at = segment.next;
+    }
+    let mut mended = Vec::with_capacity(stream.len() + 16);
+    mended.extend_from_slice(&stream[..2]);
+    // APP14, length 14, "Adobe", version 100, flags 0 and 0, transform 0 (none).
+    mended.extend_from_slice(&[0xFF, APP14, 0, 14]);
+    mended.extend_from_slice(b"Adobe");
+    mended.extend_from_slice(&[0, 100, 0, 0, 0, 0, 0]);
+    mended.extend_from_slice(&stream[2..]);
+    Cow::Owned(mended)
 }
 
 /// Offsets of (Ss, Se, Ah/Al) in every scan header of a sequential DCT stream; `None` for other
@@ -181,6 +210,24 @@ mod tests {
         );
         assert_eq!(frame_header(&[0xFF, 0xD8, 0xFF, SOS, 0, 2]), None);
         assert_eq!(frame_header(b"junk"), None);
+    }
+
+    #[test]
+    fn an_adobe_no_transform_marker_is_added_only_where_no_colour_marker_is() {
+        let bare = stream([0, 63, 0], SOF0_BASELINE);
+        let mended = with_adobe_no_transform(&bare);
+        assert_eq!(
+            &mended[2..11],
+            &[0xFF, APP14, 0, 14, b'A', b'd', b'o', b'b', b'e']
+        );
+        assert_eq!(mended[17], 0, "transform: none");
+        assert_eq!(&mended[18..], &bare[2..]);
+        // Already marked: left alone, whichever marker it is.
+        assert!(matches!(with_adobe_no_transform(&mended), Cow::Borrowed(_)));
+        let mut jfif = vec![0xFF, 0xD8, 0xFF, APP0, 0, 7];
+        jfif.extend_from_slice(b"JFIF\0");
+        jfif.extend_from_slice(&bare[2..]);
+        assert!(matches!(with_adobe_no_transform(&jfif), Cow::Borrowed(_)));
     }
 
     #[test]
