@@ -95,3 +95,28 @@ fn import_index_bind_and_recheck() {
     let err = app.open_image(&ct_sha).unwrap_err();
     assert_eq!(err.code(), "image_changed", "{err}");
 }
+
+/// The phantom's instance UIDs are hashes, so UID order is random; the viewer scrolls a series
+/// in the order the index returns it, which must be instance number order.
+#[test]
+fn a_series_scrolls_in_instance_number_order_not_uid_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        slices: 12,
+        size: 32,
+        ..Default::default()
+    };
+    let files =
+        countersign_imaging::write_phantom_series(&spec, &dir.path().join("series")).unwrap();
+    let mut home = countersign_app::Home::open(&dir.path().join("home")).unwrap();
+    let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    home.import(&paths, |_| {}).unwrap();
+    let study = countersign_imaging::phantom_study_uid(&spec.seed);
+    let numbers: Vec<i64> = home
+        .study_images(&study)
+        .unwrap()
+        .iter()
+        .map(|sha| home.open_image(sha).unwrap().info.instance_number.unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=12).collect::<Vec<i64>>());
+}

@@ -90,6 +90,8 @@ fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instan
         sop_class: i.sop_class.clone(),
         frames: i.frames,
         imported_ms: now_ms(),
+        instance_number: i.instance_number,
+        slice_location: i.slice_location,
     })
 }
 

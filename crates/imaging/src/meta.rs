@@ -120,6 +120,10 @@ pub struct ImageInfo {
     pub study_date: Option<String>,
     pub study_description: Option<String>,
     pub series_description: Option<String>,
+    /// Instance Number and the position along the slice normal (Slice Location, else the
+    /// z of Image Position (Patient)): the order a reader scrolls a series in.
+    pub instance_number: Option<i64>,
+    pub slice_location: Option<f64>,
     pub has_pixels: bool,
     pub rows: u32,
     pub columns: u32,
@@ -226,6 +230,12 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
         study_date: text(obj, tags::STUDY_DATE),
         study_description: text(obj, tags::STUDY_DESCRIPTION),
         series_description: text(obj, tags::SERIES_DESCRIPTION),
+        instance_number: int(obj, tags::INSTANCE_NUMBER),
+        slice_location: floats(obj, tags::SLICE_LOCATION)
+            .first()
+            .copied()
+            .or_else(|| floats(obj, tags::IMAGE_POSITION_PATIENT).get(2).copied())
+            .filter(|v| v.is_finite()),
         has_pixels,
         rows: int(obj, tags::ROWS).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
         columns: int(obj, tags::COLUMNS)

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use crate::{Db, Result, StoreError};
 
 /// One imported DICOM instance, as indexed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     pub sha256: [u8; 32],
     pub size: u64,
@@ -25,6 +25,8 @@ pub struct Instance {
     pub sop_class: String,
     pub frames: u32,
     pub imported_ms: u64,
+    pub instance_number: Option<i64>,
+    pub slice_location: Option<f64>,
 }
 
 /// Where the file with this SHA-256 lives under `root`.
@@ -102,18 +104,21 @@ fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {
         sop_class: row.get(11)?,
         frames: row.get::<_, i64>(12)? as u32,
         imported_ms: row.get::<_, i64>(13)? as u64,
+        instance_number: row.get(14)?,
+        slice_location: row.get(15)?,
     })
 }
 
 const COLUMNS: &str = "sha256, size, study, series, instance, patient, patient_id, study_date, \
-     modality, study_description, series_description, sop_class, frames, imported_ms";
+     modality, study_description, series_description, sop_class, frames, imported_ms, \
+     instance_number, slice_location";
 
 impl Db<'_> {
     /// Indexes an instance. Returns `false` if one with the same SHA-256 was already there.
     pub fn insert_instance(&self, i: &Instance) -> Result<bool> {
         self.conn()
             .execute(
-                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
                 params![
                     i.sha256.as_slice(),
                     i.size as i64,
@@ -128,7 +133,9 @@ impl Db<'_> {
                     i.series_description,
                     i.sop_class,
                     i.frames as i64,
-                    i.imported_ms as i64
+                    i.imported_ms as i64,
+                    i.instance_number,
+                    i.slice_location
                 ],
             )
             .map(|n| n > 0)
@@ -146,13 +153,15 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading the image index"))
     }
 
-    /// Every indexed instance, by study, series and instance UID.
+    /// Every indexed instance, by study, series, then as a reader scrolls: instance number, slice
+    /// location, instance UID.
     pub fn instances(&self, study: Option<&str>) -> Result<Vec<Instance>> {
         let mut stmt = self
             .conn()
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM instances WHERE ?1 IS NULL OR study = ?1 \
-                 ORDER BY study, series, instance, sha256"
+                 ORDER BY study, series, instance_number IS NULL, instance_number, \
+                 slice_location IS NULL, slice_location, instance, sha256"
             ))
             .map_err(StoreError::sqlite("reading the image index"))?;
         let rows = stmt

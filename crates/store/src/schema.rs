@@ -70,6 +70,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX instances_by_study ON instances (study);
     "#,
+    // 3: the order a reader scrolls a series in (instances imported before this have NULLs
+    // and sort after, by UID).
+    r#"
+    ALTER TABLE instances ADD COLUMN instance_number INTEGER;
+    ALTER TABLE instances ADD COLUMN slice_location REAL;
+    "#,
 ];
 
 /// The schema version this build writes.
