@@ -142,7 +142,14 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
     // whole; everywhere else items hold elements, and those are checked one by one (the parser
     // allocates each element's claimed length, item or no item).
     let mut in_fragments = false;
+    // The sequences being walked: their end for a defined length, `None` for an undefined one.
+    // An item anywhere else is refused: the parser resynchronises on it in ways this scan would
+    // have to guess (fuzzer: an item at the top level, then a 1.2 GB value).
+    let mut sequences: Vec<Option<usize>> = Vec::new();
     while pos + 8 <= bytes.len() {
+        while matches!(sequences.last(), Some(Some(end)) if pos >= *end) {
+            sequences.pop();
+        }
         let group = u16_at(bytes, pos, big);
         let element = u16_at(bytes, pos + 2, big);
         let here = pos;
@@ -158,6 +165,16 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                     ))
                 }
             }
+            if element == 0xE000 && !in_fragments && sequences.is_empty() {
+                return Err(format!("an item outside any sequence at byte {pos}"));
+            }
+            if element == 0xE0DD && !in_fragments {
+                if sequences.pop() != Some(None) {
+                    return Err(format!(
+                        "a sequence delimiter outside any sequence at byte {pos}"
+                    ));
+                }
+            }
             pos += 8;
             if element == 0xE000 && len != u32::MAX {
                 if len as usize > remaining(0) {
@@ -170,7 +187,7 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                     pos += len as usize;
                 }
             }
-            if element == 0xE0DD {
+            if element == 0xE0DD && in_fragments {
                 in_fragments = false;
             }
             continue;
@@ -205,6 +222,9 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                 ));
             }
             in_fragments = pixel_data;
+            if !pixel_data {
+                sequences.push(None);
+            }
             pos += header;
             continue;
         }
@@ -230,6 +250,9 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
             ));
         }
         // A sequence's items are walked element by element, whatever its length.
+        if &vr == b"SQ" {
+            sequences.push(Some(pos + header + len as usize));
+        }
         pos += header + if &vr == b"SQ" { 0 } else { len as usize };
     }
     Ok(())
@@ -312,5 +335,28 @@ mod tests {
         bytes.extend_from_slice(&[0; 8]);
         let err = check_data_set(&bytes, 0, layout).unwrap_err();
         assert!(err.contains("(0008,1155) claims 3758096384"), "{err}");
+    }
+
+    /// The parser resynchronises on an item outside any sequence in ways this scan cannot
+    /// follow; the fuzzer turned that into a 1.2 GB value. Such items are refused.
+    #[test]
+    fn items_and_delimiters_outside_sequences_are_refused() {
+        let layout = Layout {
+            explicit: false,
+            big_endian: false,
+        };
+        let item = [0xFE, 0xFF, 0x00, 0xE0, 4, 0, 0, 0, 1, 2, 3, 4];
+        assert!(check_data_set(&item, 0, layout)
+            .unwrap_err()
+            .contains("outside any sequence"));
+        let delimiter = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
+        assert!(check_data_set(&delimiter, 0, layout)
+            .unwrap_err()
+            .contains("outside any sequence"));
+        // Inside an undefined-length sequence, both are fine.
+        let mut sequence = vec![0x08, 0x00, 0x15, 0x11, 0xFF, 0xFF, 0xFF, 0xFF];
+        sequence.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        sequence.extend_from_slice(&delimiter);
+        assert_eq!(check_data_set(&sequence, 0, layout), Ok(()));
     }
 }
