@@ -168,12 +168,10 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
             if element == 0xE000 && !in_fragments && sequences.is_empty() {
                 return Err(format!("an item outside any sequence at byte {pos}"));
             }
-            if element == 0xE0DD && !in_fragments {
-                if sequences.pop() != Some(None) {
-                    return Err(format!(
-                        "a sequence delimiter outside any sequence at byte {pos}"
-                    ));
-                }
+            if element == 0xE0DD && !in_fragments && sequences.pop() != Some(None) {
+                return Err(format!(
+                    "a sequence delimiter outside any sequence at byte {pos}"
+                ));
             }
             pos += 8;
             if element == 0xE000 && len != u32::MAX {
