@@ -1,7 +1,8 @@
 # Countersign: two commands.
-#   make run   builds and launches Countersign (for now: the CLI demo and the report it signs)
-#   make test  runs every check: fmt, clippy -D warnings, cargo deny, all tests, fuzz-corpus replay
-#              (installs Debian's dcmtk and dicom3tools when missing: renders are checked against DCMTK)
+#   make run   builds the UI and the desktop app and opens it on the default home
+#   make test  runs every check: fmt, clippy -D warnings, cargo deny, all Rust tests, fuzz-corpus
+#              replay, UI unit tests, the UI in headless Chromium, and the real app end to end under
+#              Xvfb + tauri-driver (installs the Debian packages and npm modules it needs)
 
 SHELL := /bin/bash
 # Build outside the clone so that repeat runs (and CI on the same machine) are incremental.
@@ -9,13 +10,26 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/countersign/target
 CARGO ?= cargo
 DEMO_HOME ?= $(CURDIR)/demo-home
 BIN := $(CARGO_TARGET_DIR)/release/countersign
+APP := $(CARGO_TARGET_DIR)/release/countersign-desktop
+NPM ?= npm
 # Python packages the tests check our output against (pydicom), outside the clone like the target.
 VENV ?= $(HOME)/.cache/countersign/venv
 export COUNTERSIGN_PYTHON := $(VENV)/bin/python
 
-.PHONY: run test build deps venv check-fmt clippy deny unit bench bench-import compare-dcmtk fuzz
+.PHONY: run app demo test build deps venv ui ui-deps check-fmt clippy deny unit ui-test e2e bench \
+	bench-import compare-dcmtk fuzz
 
-run: deps build
+# Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
+# offers "Open demo" on its first screen.
+run: deps app
+	"$(APP)"
+
+# The release desktop binary, with the UI embedded.
+app: ui
+	$(CARGO) build --release --locked -p countersign-desktop
+
+# The CLI demo in ./demo-home: a signed-off report printed and verified, no window needed.
+demo: deps build
 	rm -rf "$(DEMO_HOME)"
 	"$(BIN)" --home "$(DEMO_HOME)" demo
 	@echo
@@ -25,6 +39,16 @@ run: deps build
 
 build:
 	$(CARGO) build --release --locked -p countersign-cli
+
+# npm modules from ui/package-lock.json, reinstalled when the lock changes.
+ui-deps: ui/node_modules/.installed
+ui/node_modules/.installed: ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	touch "$@"
+
+# The UI for the app (ui/dist, embedded at compile time) and for browser tests (ui/dist-mock).
+ui: ui-deps
+	cd ui && $(NPM) run --silent build && $(NPM) run --silent build:mock
 
 # System packages the build and tests need, installed when missing (Debian, as root or sudo).
 deps:
@@ -38,13 +62,21 @@ deps:
 	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \
 	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	command -v gdcmconv >/dev/null || missing="$$missing libgdcm-tools"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing="$$missing libwebkit2gtk-4.1-dev"; \
+	pkg-config --exists librsvg-2.0 2>/dev/null || missing="$$missing librsvg2-dev"; \
+	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
+	command -v WebKitWebDriver >/dev/null || missing="$$missing webkit2gtk-driver"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
-test: deps venv check-fmt clippy deny unit
+test: deps venv ui check-fmt clippy deny unit ui-test e2e
 
 # Recreated when tests/requirements.txt changes.
 venv: $(VENV)/.installed
@@ -56,7 +88,8 @@ $(VENV)/.installed: tests/requirements.txt
 check-fmt:
 	$(CARGO) fmt --all -- --check
 
-clippy:
+# src-tauri embeds ui/dist at compile time, so the UI is built first.
+clippy: ui
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 deny:
@@ -65,8 +98,19 @@ deny:
 
 # The integration tests drive the real CLI binary, built first.
 unit:
-	$(CARGO) build --locked -p countersign-cli
+	$(CARGO) build --locked -p countersign-cli -p countersign-desktop
 	$(CARGO) test --workspace --locked
+
+# UI units (vitest), then the UI in Debian's headless Chromium against the mocked-IPC build.
+ui-test: ui
+	cd ui && $(NPM) run --silent check && $(NPM) test --silent && $(NPM) run --silent test:browser
+
+# The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver) on a demo home.
+e2e: ui
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
+	$(CARGO) build --locked -p countersign-cli -p countersign-desktop
+	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \
+		"$(CARGO_TARGET_DIR)/debug/countersign"
 
 bench:
 	$(CARGO) bench -p countersign-benches

@@ -31,6 +31,7 @@ mod reports;
 mod roster;
 mod state;
 pub mod verify;
+mod viewer;
 
 pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use demo::{DemoMember, DemoSummary};
@@ -40,6 +41,7 @@ pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use reports::{sha256_file, ReportSummary};
 pub use verify::VerifyReport;
+pub use viewer::{entry_id, templates, FrameHeader, ImageRef, StudyRow, TemplateRef};
 
 pub use countersign_imaging as imaging;
 pub use countersign_ledger as ledger;

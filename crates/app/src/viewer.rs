@@ -1,0 +1,226 @@
+//! What the desktop viewer asks for: the images of a study in scroll order, and one frame as a
+//! binary packet — raw modality samples for window/level on the GPU, or RGB pixels where the
+//! presentation has to happen here (colour, palette, LUT sequences, 32-bit samples).
+//!
+//! Packet layout (little endian): `u32` length `n` of a JSON [`FrameHeader`], the `n` header
+//! bytes, then the pixels: `width × height` `u16`/`i16` samples for `"u16"`/`"i16"`, or
+//! `width × height × 3` bytes for `"rgb8"`. Frames never travel as JSON number arrays.
+
+use serde::Serialize;
+
+use countersign_imaging::{raw_frame, ImageInfo, WindowChoice};
+
+use crate::error::Result;
+use crate::home::Home;
+
+/// One image of a study, in the order a reader scrolls.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageRef {
+    pub sha256: String,
+    pub series: Option<String>,
+    pub series_description: Option<String>,
+    pub instance_number: Option<i64>,
+    pub frames: u32,
+}
+
+/// Everything the viewer needs to draw and annotate a frame, besides the pixels.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameHeader {
+    pub width: u32,
+    pub height: u32,
+    /// `"u16"`, `"i16"` (stored values, rescaled and windowed by the viewer) or `"rgb8"`.
+    pub format: &'static str,
+    pub slope: f64,
+    pub intercept: f64,
+    pub window_center: f64,
+    pub window_width: f64,
+    /// MONOCHROME1: the viewer inverts after windowing.
+    pub invert: bool,
+    pub frame: u32,
+    pub frames: u32,
+    /// Row and column spacing in mm, when the image is calibrated.
+    pub pixel_spacing: Option<[f64; 2]>,
+    pub patient: Option<String>,
+    pub study_date: Option<String>,
+    pub modality: Option<String>,
+    pub series_description: Option<String>,
+    pub instance_number: Option<i64>,
+    /// The SHA-256 the file was opened by, re-checked against its bytes.
+    pub sha256: String,
+}
+
+impl Home {
+    /// The images of `study`, in scroll order.
+    pub fn study_image_refs(&self, study: &str) -> Result<Vec<ImageRef>> {
+        Ok(self
+            .store()
+            .db()
+            .instances(Some(study))?
+            .into_iter()
+            .map(|i| ImageRef {
+                sha256: i.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                series: i.series,
+                series_description: i.series_description,
+                instance_number: i.instance_number,
+                frames: i.frames,
+            })
+            .collect())
+    }
+
+    /// Frame `frame` of the imported image `sha256` as a packet (see the module docs).
+    pub fn frame_packet(&self, sha256: &str, frame: u32) -> Result<Vec<u8>> {
+        let image = self.open_image(sha256)?;
+        let decoded = image.frame(frame)?;
+        let header = |format,
+                      width,
+                      height,
+                      slope,
+                      intercept,
+                      window: countersign_imaging::Window,
+                      invert| {
+            header_of(
+                &image.info,
+                sha256,
+                frame,
+                format,
+                (width, height),
+                (slope, intercept),
+                window,
+                invert,
+            )
+        };
+        match raw_frame(&decoded, &image.info) {
+            Ok(raw) => {
+                let format = if raw.signed { "i16" } else { "u16" };
+                let h = header(
+                    format,
+                    raw.width,
+                    raw.height,
+                    raw.slope,
+                    raw.intercept,
+                    raw.window,
+                    raw.invert,
+                );
+                packet(&h, &raw.samples)
+            }
+            // Anything the GPU path cannot window is presented here, to RGB.
+            Err(_) => {
+                let rendered =
+                    countersign_imaging::present(&decoded, &image.info, WindowChoice::Default)?;
+                let rgb: Vec<u8> = if rendered.channels == 3 {
+                    rendered.pixels
+                } else {
+                    rendered.pixels.iter().flat_map(|&g| [g, g, g]).collect()
+                };
+                let window = countersign_imaging::Window {
+                    center: 127.5,
+                    width: 256.0,
+                };
+                let h = header(
+                    "rgb8",
+                    rendered.width,
+                    rendered.height,
+                    1.0,
+                    0.0,
+                    window,
+                    false,
+                );
+                packet(&h, &rgb)
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn header_of(
+    info: &ImageInfo,
+    sha256: &str,
+    frame: u32,
+    format: &'static str,
+    (width, height): (u32, u32),
+    (slope, intercept): (f64, f64),
+    window: countersign_imaging::Window,
+    invert: bool,
+) -> FrameHeader {
+    FrameHeader {
+        width,
+        height,
+        format,
+        slope,
+        intercept,
+        window_center: window.center,
+        window_width: window.width,
+        invert,
+        frame,
+        frames: info.frames,
+        pixel_spacing: info.pixel_spacing,
+        patient: info.patient_name.clone(),
+        study_date: info.study_date.clone(),
+        modality: info.modality.clone(),
+        series_description: info.series_description.clone(),
+        instance_number: info.instance_number,
+        sha256: sha256.to_string(),
+    }
+}
+
+fn packet(header: &FrameHeader, pixels: &[u8]) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(header)
+        .map_err(|e| crate::AppError::InvalidInput(format!("frame header: {e}")))?;
+    let mut out = Vec::with_capacity(4 + json.len() + pixels.len());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(pixels);
+    Ok(out)
+}
+
+/// A study as the study list shows it: what was imported, and the reports written on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyRow {
+    #[serde(flatten)]
+    pub study: crate::StudySummary,
+    pub reports: Vec<crate::ReportSummary>,
+}
+
+/// A template a new report can be written from.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateRef {
+    pub name: &'static str,
+    pub title: &'static str,
+}
+
+impl Home {
+    /// Every imported study with its reports (newest last).
+    pub fn study_rows(&self) -> Result<Vec<StudyRow>> {
+        let reports = self.report_list()?;
+        Ok(self
+            .studies()?
+            .into_iter()
+            .map(|study| StudyRow {
+                reports: reports
+                    .iter()
+                    .filter(|r| r.study == study.study)
+                    .cloned()
+                    .collect(),
+                study,
+            })
+            .collect())
+    }
+}
+
+/// The built-in templates.
+pub fn templates() -> Vec<TemplateRef> {
+    countersign_report::template::TEMPLATES
+        .iter()
+        .map(|t| TemplateRef {
+            name: t.name,
+            title: t.title,
+        })
+        .collect()
+}
+
+/// A report or entry id from its hex form.
+pub fn entry_id(s: &str) -> Result<countersign_ledger::EntryId> {
+    s.parse().map_err(|e| {
+        crate::AppError::InvalidInput(format!("{s:?} is not a report or entry id: {e}"))
+    })
+}

@@ -1,0 +1,148 @@
+//! One command per user action; each only translates arguments and calls `countersign-app`.
+
+use serde::Serialize;
+use tauri::ipc::Response;
+use tauri::State;
+
+use countersign_app::ledger::Role;
+use countersign_app::report::ReportView;
+use countersign_app::{
+    entry_id, AppError, DemoSummary, ImageRef, ImportSummary, StudyRow, TemplateRef, VerifyReport,
+    WhoAmI, WireError,
+};
+
+use crate::Desk;
+
+type Reply<T> = Result<T, WireError>;
+
+pub(crate) fn handler<R: tauri::Runtime>(
+) -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        status,
+        init_identity,
+        open_demo,
+        studies,
+        import_paths,
+        study_images,
+        frame,
+        templates,
+        report_show,
+        report_new,
+        sign_section,
+        cosign_section,
+        finalize_report,
+        add_addendum,
+        verify
+    ]
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    home: String,
+    identity: Option<WhoAmI>,
+}
+
+#[tauri::command]
+fn status(desk: State<'_, Desk>) -> Reply<Status> {
+    let identity = desk.with(|h| match h.whoami() {
+        Err(AppError::NotInitialized { .. }) => Ok(None),
+        other => other.map(Some),
+    })?;
+    Ok(Status {
+        home: desk.dir.display().to_string(),
+        identity,
+    })
+}
+
+#[tauri::command]
+fn init_identity(
+    desk: State<'_, Desk>,
+    name: String,
+    role: String,
+    admin: bool,
+    network: Option<String>,
+) -> Reply<WhoAmI> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
+    let network = admin.then(|| network.unwrap_or_else(|| "Radiology department".into()));
+    desk.with(|h| h.init(&name, role, network.as_deref(), None))
+}
+
+#[tauri::command]
+fn open_demo(desk: State<'_, Desk>) -> Reply<DemoSummary> {
+    desk.with(|h| h.demo())
+}
+
+#[tauri::command]
+fn studies(desk: State<'_, Desk>) -> Reply<Vec<StudyRow>> {
+    desk.with(|h| h.study_rows())
+}
+
+#[tauri::command]
+fn import_paths(desk: State<'_, Desk>, paths: Vec<String>) -> Reply<ImportSummary> {
+    let paths: Vec<&std::path::Path> = paths.iter().map(std::path::Path::new).collect();
+    desk.with(|h| h.import(&paths, |_| {}))
+}
+
+#[tauri::command]
+fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
+    desk.with(|h| h.study_image_refs(&study))
+}
+
+/// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON.
+#[tauri::command]
+fn frame(desk: State<'_, Desk>, sha256: String, frame: u32) -> Reply<Response> {
+    desk.with(|h| h.frame_packet(&sha256, frame))
+        .map(Response::new)
+}
+
+#[tauri::command]
+fn templates() -> Vec<TemplateRef> {
+    countersign_app::templates()
+}
+
+#[tauri::command]
+fn report_show(desk: State<'_, Desk>, report: String) -> Reply<ReportView> {
+    desk.with(|h| h.report_show(entry_id(&report)?))
+}
+
+#[tauri::command]
+fn report_new(desk: State<'_, Desk>, study: String, template: String) -> Reply<String> {
+    desk.with(|h| h.report_new(&study, &template, &[]))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn sign_section(
+    desk: State<'_, Desk>,
+    report: String,
+    section: String,
+    text: String,
+) -> Reply<String> {
+    desk.with(|h| h.report_write(entry_id(&report)?, &section, &text))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Reply<String> {
+    desk.with(|h| h.report_cosign(entry_id(&report)?, &section))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
+    desk.with(|h| h.report_finalize(entry_id(&report)?))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
+    desk.with(|h| h.report_addendum(entry_id(&report)?, &text))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn verify(desk: State<'_, Desk>, report: Option<String>) -> Reply<VerifyReport> {
+    desk.with(|h| h.verify(report.as_deref().map(entry_id).transpose()?))
+}

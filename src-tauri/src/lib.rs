@@ -1,0 +1,70 @@
+//! The Countersign desktop shell: Tauri commands of a few lines each, every one calling
+//! `countersign-app`, and the window. Errors cross to the UI as `{code, message}` (see
+//! `countersign_app::ERROR_CODES`); image frames cross as binary packets, never JSON arrays.
+//!
+//! ```no_run
+//! // The binary is just this; `COUNTERSIGN_HOME` chooses the home, as for the CLI.
+//! countersign_desktop::run();
+//! ```
+
+mod commands;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use countersign_app::{AppError, Home, WireError};
+
+/// The home this window works on. Opened once at start; a home that cannot be opened (a damaged
+/// or newer ledger) is reported by every command instead of taking the app down.
+#[derive(Debug)]
+pub struct Desk {
+    dir: PathBuf,
+    home: Mutex<Result<Home, WireError>>,
+}
+
+impl Desk {
+    pub fn open(dir: PathBuf) -> Desk {
+        let home = Home::open(&dir).map_err(|e| e.to_wire());
+        Desk {
+            dir,
+            home: Mutex::new(home),
+        }
+    }
+
+    /// Runs a use case on the home, with its error in wire form.
+    fn with<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
+        // A use case that panicked left the home as SQLite left it (committed or not): usable.
+        let mut guard = self
+            .home
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let home = guard.as_mut().map_err(|e| e.clone())?;
+        f(home).map_err(|e| e.to_wire())
+    }
+}
+
+/// The home: `$COUNTERSIGN_HOME` when set, else the app data directory (shared with the CLI).
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("COUNTERSIGN_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(countersign_app::default_home)
+}
+
+/// Adds the home and the commands to a builder; `run` and the tests (on the mock runtime) share it.
+pub fn with_commands<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
+    base.manage(desk).invoke_handler(commands::handler())
+}
+
+/// Opens the window and runs until it closes.
+pub fn run() {
+    let desk = Desk::open(home_dir());
+    let result = with_commands(tauri::Builder::default(), desk).run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("countersign-desktop: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,10 @@
+// No console window on Windows release builds; Linux is unaffected.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+/// Image buffers are allocated and freed per frame; mimalloc reuses the pages (see the CLI).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    countersign_desktop::run();
+}

@@ -1,0 +1,189 @@
+// The app as the UI sees it: one typed function per Tauri command. Nothing else in the UI calls
+// `invoke`, and nothing here knows how the app stores or syncs anything.
+import { invoke } from "@tauri-apps/api/core";
+
+export interface AppErrorWire {
+  code: string;
+  message: string;
+}
+
+export interface Identity {
+  key: string;
+  name: string;
+  role: string;
+  network: string | null;
+  admin: boolean;
+}
+
+export interface Status {
+  home: string;
+  identity: Identity | null;
+}
+
+export interface ReportSummary {
+  report: string;
+  study: string;
+  template: string;
+  status: "draft" | "preliminary" | "final" | "amended";
+}
+
+export interface StudyRow {
+  study: string;
+  patient: string | null;
+  date: string | null;
+  modality: string | null;
+  description: string | null;
+  instances: number;
+  reports: ReportSummary[];
+}
+
+export interface ImageRef {
+  sha256: string;
+  series: string | null;
+  series_description: string | null;
+  instance_number: number | null;
+  frames: number;
+}
+
+export interface AiModel {
+  vendor: string;
+  model: string;
+  version: string;
+}
+
+export interface Author {
+  key: string;
+  name: string;
+  role: string | null;
+  ai_model?: AiModel | null;
+}
+
+/** How an entry stands when re-checked: verified, fork, erased, or invalid with a reason. */
+export interface EntryStatus {
+  state: "verified" | "fork" | "erased" | "invalid";
+  reason?: string;
+}
+
+export interface Cosign {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  status: EntryStatus;
+}
+
+export interface Version {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  text: string | null;
+  status: EntryStatus;
+  cosigns: Cosign[];
+}
+
+export interface Section {
+  name: string;
+  title: string;
+  text: string | null;
+  cosign_role: string | null;
+  versions: Version[];
+  signed_off_version: string | null;
+}
+
+export interface ProvenanceItem {
+  entry: string;
+  kind: string;
+  author: Author;
+  seq: number;
+  time_ms: number;
+  parents: string[];
+  section?: string;
+  status: EntryStatus;
+}
+
+export interface Addendum {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  text: string | null;
+  status: EntryStatus;
+}
+
+export interface ReportView {
+  report: string;
+  study: string;
+  template: string;
+  template_title: string;
+  images: string[];
+  status: ReportSummary["status"];
+  created_by: Author;
+  created_ms: number;
+  sections: Section[];
+  signoff: { entry: string; author: Author; time_ms: number; status: EntryStatus } | null;
+  addenda: Addendum[];
+  heads: string[];
+  provenance: ProvenanceItem[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  forks: number;
+  problems: { entry: string; reason: string }[];
+  seconds: number;
+}
+
+export interface ImportSummary {
+  imported: number;
+  duplicates: number;
+  failed: { path: string; reason: string }[];
+}
+
+export interface TemplateRef {
+  name: string;
+  title: string;
+}
+
+/** An error from a command, with its stable code (see ERROR_CODES in countersign-app). */
+export class CommandError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    const wire = e as Partial<AppErrorWire>;
+    if (wire && typeof wire === "object" && typeof wire.code === "string") {
+      throw new CommandError(wire.code, wire.message ?? wire.code);
+    }
+    throw new CommandError("internal", String(e));
+  }
+}
+
+export const api = {
+  status: () => call<Status>("status"),
+  initIdentity: (name: string, role: string, admin: boolean, network?: string) =>
+    call<Identity>("init_identity", { name, role, admin, network: network ?? null }),
+  openDemo: () => call<{ report: string; study: string }>("open_demo"),
+  studies: () => call<StudyRow[]>("studies"),
+  importPaths: (paths: string[]) => call<ImportSummary>("import_paths", { paths }),
+  studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
+  /** A frame packet: raw bytes (see frame.ts), never a JSON array. */
+  frame: async (sha256: string, frame: number) =>
+    new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame })),
+  templates: () => call<TemplateRef[]>("templates"),
+  reportShow: (report: string) => call<ReportView>("report_show", { report }),
+  reportNew: (study: string, template: string) => call<string>("report_new", { study, template }),
+  signSection: (report: string, section: string, text: string) =>
+    call<string>("sign_section", { report, section, text }),
+  cosignSection: (report: string, section: string) =>
+    call<string>("cosign_section", { report, section }),
+  finalize: (report: string) => call<string>("finalize_report", { report }),
+  addendum: (report: string, text: string) => call<string>("add_addendum", { report, text }),
+  verify: (report: string | null) => call<VerifyReport>("verify", { report }),
+};

@@ -1,0 +1,257 @@
+// The image viewer: framework-free, one canvas. Stored samples are uploaded once per frame as a
+// 16-bit integer texture and windowed in a WebGL2 fragment shader, so window/level is a uniform
+// change; where WebGL2 is missing (or refused), a CPU path windows through a 65536-entry table.
+
+import type { Frame } from "./frame";
+import { greyTable, type Window } from "./windowing";
+
+export type RenderMode = "webgl2" | "cpu";
+
+export interface View {
+  zoom: number;
+  panX: number;
+  panY: number;
+}
+
+const VERTEX = `#version 300 es
+in vec2 a_pos;
+uniform vec2 u_scale;
+uniform vec2 u_offset;
+out vec2 v_uv;
+void main() {
+  v_uv = vec2(a_pos.x * 0.5 + 0.5, 0.5 - a_pos.y * 0.5);
+  gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
+}`;
+
+// The DICOM linear VOI function, as windowing.ts computes it on the CPU.
+const fragment = (sampler: string, fetch: string) => `#version 300 es
+precision highp float;
+precision highp int;
+uniform highp ${sampler} u_image;
+uniform vec2 u_size;
+uniform float u_slope;
+uniform float u_intercept;
+uniform float u_center;
+uniform float u_width;
+uniform bool u_invert;
+uniform bool u_rgb;
+in vec2 v_uv;
+out vec4 outColor;
+void main() {
+  ivec2 p = ivec2(clamp(floor(v_uv * u_size), vec2(0.0), u_size - 1.0));
+  ${fetch}
+}`;
+
+const GREY_FETCH = `
+  float x = float(texelFetch(u_image, p, 0).r) * u_slope + u_intercept;
+  float w = max(u_width, 1.0);
+  float lo = u_center - 0.5 - (w - 1.0) / 2.0;
+  float g = x <= lo ? 0.0 : (x > u_center - 0.5 + (w - 1.0) / 2.0 ? 1.0 : (x - (u_center - 0.5)) / (w - 1.0) + 0.5);
+  g = floor(g * 255.0 + 0.5) / 255.0;
+  if (u_invert) g = 1.0 - g;
+  outColor = vec4(g, g, g, 1.0);`;
+
+const RGB_FETCH = `
+  vec3 c = texelFetch(u_image, p, 0).rgb;
+  outColor = vec4(u_invert ? 1.0 - c : c, 1.0);`;
+
+export class Viewer {
+  readonly mode: RenderMode;
+  private gl: WebGL2RenderingContext | null = null;
+  private ctx: CanvasRenderingContext2D | null = null;
+  private programs = new Map<string, WebGLProgram>();
+  private texture: WebGLTexture | null = null;
+  private frame: Frame | null = null;
+  private cpuImage: HTMLCanvasElement | null = null;
+  private cpuTableKey = "";
+  window: Window = { center: 0, width: 1 };
+  invert = false;
+  view: View = { zoom: 1, panX: 0, panY: 0 };
+
+  constructor(
+    private canvas: HTMLCanvasElement,
+    options: { forceCpu?: boolean } = {},
+  ) {
+    const gl = options.forceCpu
+      ? null
+      : canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false });
+    if (gl) {
+      this.gl = gl;
+      this.mode = "webgl2";
+      this.setupGl(gl);
+    } else {
+      this.ctx = canvas.getContext("2d");
+      this.mode = "cpu";
+    }
+  }
+
+  private setupGl(gl: WebGL2RenderingContext) {
+    const compile = (type: number, src: string) => {
+      const s = gl.createShader(type)!;
+      gl.shaderSource(s, src);
+      gl.compileShader(s);
+      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s) ?? "shader");
+      return s;
+    };
+    const vs = compile(gl.VERTEX_SHADER, VERTEX);
+    const variants: [string, string, string][] = [
+      ["u16", "usampler2D", GREY_FETCH],
+      ["i16", "isampler2D", GREY_FETCH],
+      ["rgb8", "sampler2D", RGB_FETCH],
+    ];
+    for (const [name, sampler, fetch] of variants) {
+      const p = gl.createProgram()!;
+      gl.attachShader(p, vs);
+      gl.attachShader(p, compile(gl.FRAGMENT_SHADER, fragment(sampler, fetch)));
+      gl.bindAttribLocation(p, 0, "a_pos");
+      gl.linkProgram(p);
+      if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p) ?? "link");
+      this.programs.set(name, p);
+    }
+    const quad = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, quad);
+    gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+    gl.enableVertexAttribArray(0);
+    gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
+    this.texture = gl.createTexture();
+  }
+
+  /** Shows a new frame; keeps the window if `keepWindow` (scrolling a series), else the frame's. */
+  setFrame(frame: Frame, keepWindow = false) {
+    this.frame = frame;
+    if (!keepWindow) {
+      this.window = { center: frame.header.window_center, width: frame.header.window_width };
+      this.invert = false;
+    }
+    const { width, height, format } = frame.header;
+    const gl = this.gl;
+    if (gl) {
+      gl.bindTexture(gl.TEXTURE_2D, this.texture);
+      gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      if (format === "u16") {
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.R16UI, width, height, 0, gl.RED_INTEGER, gl.UNSIGNED_SHORT, frame.pixels);
+      } else if (format === "i16") {
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.R16I, width, height, 0, gl.RED_INTEGER, gl.SHORT, frame.pixels);
+      } else {
+        gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGB8, width, height, 0, gl.RGB, gl.UNSIGNED_BYTE, frame.pixels);
+      }
+    } else {
+      this.cpuTableKey = "";
+    }
+    this.render();
+  }
+
+  get current(): Frame | null {
+    return this.frame;
+  }
+
+  /** The image-to-canvas scale at the current zoom (image fitted, aspect kept). */
+  scale(): number {
+    if (!this.frame) return 1;
+    const { width, height } = this.frame.header;
+    const fit = Math.min(this.canvas.width / width, this.canvas.height / height);
+    return fit * this.view.zoom;
+  }
+
+  /** Canvas pixel → image pixel coordinates. */
+  toImage(x: number, y: number): [number, number] {
+    if (!this.frame) return [0, 0];
+    const s = this.scale();
+    const { width, height } = this.frame.header;
+    const left = (this.canvas.width - width * s) / 2 + this.view.panX;
+    const top = (this.canvas.height - height * s) / 2 + this.view.panY;
+    return [(x - left) / s, (y - top) / s];
+  }
+
+  /** Image pixel → canvas pixel coordinates. */
+  toCanvas(x: number, y: number): [number, number] {
+    if (!this.frame) return [0, 0];
+    const s = this.scale();
+    const { width, height } = this.frame.header;
+    const left = (this.canvas.width - width * s) / 2 + this.view.panX;
+    const top = (this.canvas.height - height * s) / 2 + this.view.panY;
+    return [left + x * s, top + y * s];
+  }
+
+  render() {
+    const frame = this.frame;
+    if (!frame) return;
+    if (this.gl) this.renderGl(this.gl, frame);
+    else if (this.ctx) this.renderCpu(this.ctx, frame);
+  }
+
+  private renderGl(gl: WebGL2RenderingContext, frame: Frame) {
+    const { width, height, format, slope, intercept } = frame.header;
+    gl.viewport(0, 0, this.canvas.width, this.canvas.height);
+    gl.clearColor(0, 0, 0, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    const p = this.programs.get(format)!;
+    gl.useProgram(p);
+    const s = this.scale();
+    const u = (name: string) => gl.getUniformLocation(p, name);
+    gl.uniform2f(u("u_scale"), (width * s) / this.canvas.width, (height * s) / this.canvas.height);
+    gl.uniform2f(u("u_offset"), (2 * this.view.panX) / this.canvas.width, (-2 * this.view.panY) / this.canvas.height);
+    gl.uniform2f(u("u_size"), width, height);
+    gl.uniform1f(u("u_slope"), slope);
+    gl.uniform1f(u("u_intercept"), intercept);
+    gl.uniform1f(u("u_center"), this.window.center);
+    gl.uniform1f(u("u_width"), this.window.width);
+    gl.uniform1i(u("u_invert"), frame.header.invert !== this.invert ? 1 : 0);
+    gl.uniform1i(u("u_image"), 0);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, this.texture);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+  }
+
+  private renderCpu(ctx: CanvasRenderingContext2D, frame: Frame) {
+    const { width, height, format, slope, intercept } = frame.header;
+    const invert = frame.header.invert !== this.invert;
+    const key = `${this.window.center}/${this.window.width}/${invert}/${frame.header.sha256}/${frame.header.frame}`;
+    if (key !== this.cpuTableKey || !this.cpuImage) {
+      const image = this.cpuImage ?? document.createElement("canvas");
+      image.width = width;
+      image.height = height;
+      const c = image.getContext("2d")!;
+      const data = c.createImageData(width, height);
+      const out = data.data;
+      const n = width * height;
+      if (format === "rgb8") {
+        const px = frame.pixels as Uint8Array;
+        for (let i = 0; i < n; i++) {
+          const o = i * 4;
+          out[o] = invert ? 255 - px[i * 3] : px[i * 3];
+          out[o + 1] = invert ? 255 - px[i * 3 + 1] : px[i * 3 + 1];
+          out[o + 2] = invert ? 255 - px[i * 3 + 2] : px[i * 3 + 2];
+          out[o + 3] = 255;
+        }
+      } else {
+        const signed = format === "i16";
+        const table = greyTable(signed, slope, intercept, this.window, invert);
+        const px = frame.pixels as Uint16Array | Int16Array;
+        const offset = signed ? 32768 : 0;
+        for (let i = 0; i < n; i++) {
+          const g = table[px[i] + offset];
+          const o = i * 4;
+          out[o] = g;
+          out[o + 1] = g;
+          out[o + 2] = g;
+          out[o + 3] = 255;
+        }
+      }
+      c.putImageData(data, 0, 0);
+      this.cpuImage = image;
+      this.cpuTableKey = key;
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.imageSmoothingEnabled = false;
+    const [x, y] = this.toCanvas(0, 0);
+    const s = this.scale();
+    ctx.drawImage(this.cpuImage, x, y, width * s, height * s);
+  }
+}

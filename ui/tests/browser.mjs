@@ -1,0 +1,120 @@
+// The UI in Debian's headless Chromium against the mock build (`npm run build:mock`): the study
+// list, a canvas pixel check of a synthetic ramp through both the WebGL2 and the CPU path, and
+// signing a section through to a verified provenance entry.
+//
+// usage: node tests/browser.mjs   (CHROMIUM overrides /usr/bin/chromium)
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = fileURLToPath(new URL("../dist-mock/", import.meta.url));
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
+const server = createServer(async (req, res) => {
+  const path = normalize(new URL(req.url, "http://x").pathname).replace(/^\/+/, "") || "index.html";
+  try {
+    const body = await readFile(join(root, path));
+    res.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
+});
+let failures = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures++;
+};
+
+// DICOM linear VOI, as windowing.ts: the ramp's stored value 16·x through window 2048/4096.
+const voi = (x, c, w) =>
+  x <= c - 0.5 - (w - 1) / 2 ? 0 : x > c - 0.5 + (w - 1) / 2 ? 255 : Math.round(((x - (c - 0.5)) / (w - 1) + 0.5) * 255);
+
+async function rampCheck(mode) {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `${mode}: page error ${e.message}`));
+  await page.goto(base + (mode === "cpu" ? "?cpu" : ""));
+  await page.getByTestId("study-item").first().click();
+  const canvas = page.getByTestId("viewer-canvas");
+  await page.getByTestId("slice-position").waitFor();
+  check((await canvas.getAttribute("data-render-mode")) === mode, `${mode}: canvas renders with ${mode}`);
+  const samples = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="viewer-canvas"]');
+    const copy = document.createElement("canvas");
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(c, 0, 0);
+    // The 256×64 ramp fitted in the canvas, aspect kept, centred: sample the middle row.
+    const s = Math.min(c.width / 256, c.height / 64);
+    const left = (c.width - 256 * s) / 2;
+    const top = (c.height - 64 * s) / 2;
+    const out = [];
+    for (let x = 0; x < 256; x++) {
+      const px = ctx.getImageData(Math.floor(left + (x + 0.5) * s), Math.floor(top + 32 * s), 1, 1).data;
+      out.push([px[0], px[1], px[2]]);
+    }
+    return out;
+  });
+  const close = samples.filter(([r, g, b], x) => r === g && g === b && Math.abs(r - voi(16 * x, 2048, 4096)) <= 1);
+  check(close.length >= 250, `${mode}: ${close.length}/256 ramp samples within one grey level of the VOI function`);
+  check(samples[255][0] > 240 && samples[0][0] < 10, `${mode}: ramp runs dark to light (${samples[0][0]}…${samples[255][0]})`);
+  // Preset 5 (brain 80/40) saturates the ramp beyond 80: most of the row turns white.
+  await page.keyboard.press("5");
+  const white = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="viewer-canvas"]');
+    const copy = document.createElement("canvas");
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(c, 0, 0);
+    const px = ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data;
+    return px[0];
+  });
+  check(white === 255, `${mode}: brain preset saturates the middle of the ramp (${white})`);
+  await page.close();
+}
+
+await rampCheck("webgl2");
+await rampCheck("cpu");
+
+// Sign a section; the provenance panel shows it verified.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(base);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("report-editor").waitFor();
+  const findings = page.getByTestId("section-findings").locator("textarea");
+  await findings.fill("No pulmonary nodule.");
+  await page.getByTestId("section-findings-sign").click();
+  const entries = page.getByTestId("provenance-panel").getByTestId("provenance-entry");
+  await entries.filter({ hasText: "section.write" }).first().waitFor();
+  check((await entries.filter({ hasText: "section.write" }).count()) === 1, "signed section appears in provenance");
+  check(
+    (await entries.filter({ hasText: "section.write" }).first().getAttribute("data-status")) === "verified",
+    "the new entry is verified",
+  );
+  await page.getByRole("button", { name: "Verify now" }).click();
+  await page.getByTestId("verify-status").filter({ hasText: /^verified/ }).waitFor();
+  check(true, "verify-status says verified");
+  await page.keyboard.press("?");
+  check(await page.getByTestId("cheat-sheet").isVisible(), "? opens the keyboard cheat sheet");
+  await page.screenshot({ path: "test-results/browser.png" });
+  await page.close();
+}
+
+await browser.close();
+server.close();
+if (failures) {
+  console.error(`${failures} browser check(s) failed`);
+  process.exit(1);
+}
+console.log("all browser checks passed");

@@ -1,0 +1,115 @@
+// The real app, end to end, in a real window: Xvfb + tauri-driver + WebKitWebDriver, on a home
+// the caller seeded with `countersign demo` and one new report (make e2e does both). Speaks the
+// W3C WebDriver protocol directly: a handful of requests need no client library.
+//
+// usage: node tests/e2e.mjs APP_BINARY SCREENSHOT.png   (tauri-driver on :4444, started with
+// COUNTERSIGN_HOME set to the seeded home)
+import { writeFile } from "node:fs/promises";
+
+const [app, shot] = process.argv.slice(2);
+const driver = process.env.WEBDRIVER_URL ?? "http://127.0.0.1:4444";
+let failures = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures++;
+};
+
+async function wd(method, path, body) {
+  const res = await fetch(driver + path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok || json.value?.error) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
+  return json.value;
+}
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecc";
+const session = await wd("POST", "/session", {
+  // The app finds its home in COUNTERSIGN_HOME, which tauri-driver passes on to it.
+  capabilities: { alwaysMatch: { "tauri:options": { application: app } } },
+});
+const s = `/session/${session.sessionId}`;
+// The W3C element key, or the legacy one some drivers still send.
+const ref = (e) => e[ELEMENT] ?? e.ELEMENT ?? Object.values(e)[0];
+const find = async (css) => ref(await wd("POST", `${s}/element`, { using: "css selector", value: css }));
+const findAll = async (css) =>
+  (await wd("POST", `${s}/elements`, { using: "css selector", value: css })).map(ref);
+const run = (script, args = []) => wd("POST", `${s}/execute/sync`, { script, args });
+
+/** Polls `probe` until it returns a truthy value (the UI is asynchronous; no fixed sleeps). */
+async function until(what, probe, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+try {
+  const started = Date.now();
+  await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
+  check(true, `study list shown ${Date.now() - started} ms after the session started`);
+  await wd("POST", `${s}/element/${await find('[data-testid="study-item"]')}/click`, {});
+  await until("the first frame", () => run(`return document.querySelector('[data-testid="slice-position"]') !== null`));
+
+  // Not blank: the canvas holds more than one grey level.
+  const levels = await until("a drawn canvas", () =>
+    run(`
+      const c = document.querySelector('[data-testid="viewer-canvas"]');
+      const copy = document.createElement('canvas');
+      copy.width = c.width; copy.height = c.height;
+      const ctx = copy.getContext('2d');
+      ctx.drawImage(c, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i]);
+      return seen.size > 3 ? { levels: seen.size, mode: c.dataset.renderMode } : null;
+    `),
+  );
+  check(levels.levels > 3, `canvas is not blank (${levels.levels} grey levels, ${levels.mode})`);
+
+  // Sign a section of the open (draft) report.
+  const textarea = await find('[data-testid="section-findings"] textarea');
+  await wd("POST", `${s}/element/${textarea}/clear`, {});
+  const text = `No pulmonary nodule (e2e ${Date.now()}).`;
+  await wd("POST", `${s}/element/${textarea}/value`, { text });
+  await wd("POST", `${s}/element/${await find('[data-testid="section-findings-sign"]')}/click`, {});
+  const entry = await until("the signed entry in the provenance panel", () =>
+    run(`
+      const items = [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="provenance-entry"]')];
+      const write = items.filter((i) => i.textContent.includes('section.write')).pop();
+      return write ? { status: write.dataset.status, count: items.length } : null;
+    `),
+  );
+  check(entry.status === "verified", `the new section.write entry is ${entry.status}`);
+
+  await wd("POST", `${s}/element/${await find('[data-testid="provenance-panel"] button')}/click`, {});
+  const verdict = await until("verify-status", () =>
+    run(`const v = document.querySelector('[data-testid="verify-status"]').textContent; return v.startsWith('verified') ? v : null;`),
+  );
+  check(verdict.startsWith("verified"), `verify-status: ${verdict.trim()}`);
+
+  const png = await wd("GET", `${s}/screenshot`);
+  await writeFile(shot, Buffer.from(png, "base64"));
+  check(true, `screenshot saved to ${shot}`);
+} catch (e) {
+  check(false, e.message);
+  const png = await wd("GET", `${s}/screenshot`).catch(() => null);
+  if (png) await writeFile(shot, Buffer.from(png, "base64"));
+} finally {
+  await wd("DELETE", s).catch(() => {});
+}
+if (failures) {
+  console.error(`${failures} end-to-end check(s) failed`);
+  process.exit(1);
+}
+console.log("all end-to-end checks passed");
