@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The allocator the CLI and the desktop app use: measured as shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use countersign_benches::quantile;
 use countersign_imaging::{from_bytes, WindowChoice};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -221,6 +221,11 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     if info.transfer_syntax_uid == RLE_LOSSLESS {
         return rle_frame(obj, info, frame);
     }
+    if !encapsulated {
+        if let Some(decoded) = native_le_frame(obj, info, frame, frame_bits)? {
+            return Ok(decoded);
+        }
+    }
     if let Some(decoded) = crate::jpeg::grey_jpeg_frame(obj, info, frame)? {
         return Ok(decoded);
     }
@@ -248,6 +253,45 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// Uncompressed little-endian single-sample frames (most CT, MR, CR, DX) straight from the
+/// element's bytes: one pass into typed samples, no intermediate copy (the general decoder copies
+/// the frame once more before the samples are built).
+fn native_le_frame(
+    obj: &DefaultDicomObject,
+    info: &ImageInfo,
+    frame: u32,
+    frame_bits: u64,
+) -> Result<Option<Frame>> {
+    let little_endian = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.1.99"
+    );
+    let grey = matches!(
+        info.photometric.as_deref(),
+        Some("MONOCHROME1" | "MONOCHROME2" | "PALETTE COLOR")
+    );
+    if !little_endian
+        || !grey
+        || info.samples_per_pixel != 1
+        || !matches!(info.bits_allocated, 8 | 16)
+    {
+        return Ok(None);
+    }
+    let Some(bytes) = obj.get(tags::PIXEL_DATA).and_then(|e| e.to_bytes().ok()) else {
+        return Ok(None);
+    };
+    let frame_bytes = (frame_bits / 8) as usize;
+    let start = frame as usize * frame_bytes;
+    let Some(data) = bytes.get(start..start + frame_bytes) else {
+        return Ok(None);
+    };
+    let bits_stored = info.bits_stored.clamp(1, info.bits_allocated);
+    let pixels = info.rows as usize * info.columns as usize;
+    let samples = to_samples(data, info.bits_allocated, bits_stored, info.signed, pixels)?;
+    let photometric = info.photometric.clone().unwrap_or_default();
+    frame_of(obj, info, 1, photometric, bits_stored, samples).map(Some)
+}
 
 /// Uncompressed YBR_FULL_422 (PS3.3 C.7.6.3.1.2): each pair of pixels is stored as
 /// Y1 Y2 Cb Cr, two bytes per pixel. Expanded to YBR_FULL, three samples per pixel.

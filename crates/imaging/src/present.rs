@@ -61,10 +61,19 @@ pub fn present(frame: &Frame, info: &ImageInfo, choice: WindowChoice) -> Result<
 }
 
 fn min_max(samples: &Samples) -> (i64, i64) {
+    // One pass for both ends, over chunks the compiler vectorises (two passes cost as much as
+    // the whole lookup-table pass that follows).
     fn go<T: Copy + Ord + Into<i64>>(v: &[T]) -> (i64, i64) {
-        let lo = v.iter().copied().min().map_or(0, Into::into);
-        let hi = v.iter().copied().max().map_or(0, Into::into);
-        (lo, hi)
+        let Some(&first) = v.first() else {
+            return (0, 0);
+        };
+        let (lo, hi) = v.chunks(4096).fold((first, first), |(lo, hi), chunk| {
+            let (l, h) = chunk
+                .iter()
+                .fold((lo, hi), |(l, h), &x| (l.min(x), h.max(x)));
+            (l, h)
+        });
+        (lo.into(), hi.into())
     }
     match samples {
         Samples::U8(v) => go(v),
