@@ -32,6 +32,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         cosign_section,
         finalize_report,
         add_addendum,
+        measure_length,
         verify
     ]
 }
@@ -140,6 +141,20 @@ fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
 fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
     desk.with(|h| h.report_addendum(entry_id(&report)?, &text))
         .map(|id| id.to_hex())
+}
+
+/// Signs a length between two image points; the app computes it from the file's Pixel Spacing.
+#[tauri::command]
+fn measure_length(
+    desk: State<'_, Desk>,
+    report: String,
+    image: String,
+    frame: u32,
+    from: [f64; 2],
+    to: [f64; 2],
+) -> Reply<String> {
+    desk.with(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
+        .map(|(id, _)| id.to_hex())
 }
 
 #[tauri::command]

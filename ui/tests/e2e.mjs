@@ -98,6 +98,22 @@ try {
   );
   check(verdict.startsWith("verified"), `verify-status: ${verdict.trim()}`);
 
+  // Length tool: a line drawn on the image, signed; the app computes mm from Pixel Spacing.
+  await run(`
+    document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', bubbles: true }));
+    const c = document.querySelector('[data-testid="viewer-canvas"]');
+    const r = c.getBoundingClientRect();
+    const at = (type, fx, fy) => c.dispatchEvent(new PointerEvent(type, {
+      bubbles: true, pointerId: 1, button: 0,
+      clientX: r.left + r.width * fx, clientY: r.top + r.height * fy }));
+    at('pointerdown', 0.4, 0.5); at('pointermove', 0.6, 0.5); at('pointerup', 0.6, 0.5);
+  `);
+  await wd("POST", `${s}/element/${await until("the sign-measurement button", () => find('[data-testid="sign-measurement"]'))}/click`, {});
+  const measured = await until("the signed measurement", () =>
+    run(`const m = document.querySelector('[data-testid="measurements"]'); return m && m.textContent.includes('mm') ? m.textContent : null;`),
+  );
+  check(/\d+\.\d mm/.test(measured), `measurement signed: ${measured.replace(/\s+/g, " ").trim().slice(0, 60)}`);
+
   const png = await wd("GET", `${s}/screenshot`);
   await writeFile(shot, Buffer.from(png, "base64"));
   check(true, `screenshot saved to ${shot}`);

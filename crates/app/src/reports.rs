@@ -6,9 +6,10 @@ use std::path::Path;
 
 use countersign_ledger::{EntryId, Hash, Kind};
 use countersign_report::payload::{
-    AddendumWrite, ReportCreate, ReportStatus, SectionCosign, SectionWrite,
+    AddendumWrite, LengthUnit, MeasurementAdd, ReportCreate, ReportStatus, SectionCosign,
+    SectionWrite,
 };
-use countersign_report::{EntryStatus, ReportState, ReportView, Status};
+use countersign_report::{EntryStatus, Payload, ReportState, ReportView, Status};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -143,6 +144,65 @@ impl Home {
         });
         Ok(self
             .append_own(Some(report), Kind::AddendumWrite, &payload)?
+            .id())
+    }
+
+    /// Measures the length between two points (image pixel coordinates) of a frame of one of
+    /// the report's images — in mm from the image's own Pixel Spacing, else in pixels marked
+    /// uncalibrated — and signs it. The length is computed here from the file, not taken from
+    /// the caller.
+    pub fn measure_length(
+        &mut self,
+        report: EntryId,
+        image: &str,
+        frame: u32,
+        from: [f64; 2],
+        to: [f64; 2],
+    ) -> Result<(EntryId, MeasurementAdd)> {
+        let info = self.open_image(image)?.info;
+        let inside = |p: [f64; 2]| {
+            p.iter().all(|v| v.is_finite())
+                && (0.0..=f64::from(info.columns)).contains(&p[0])
+                && (0.0..=f64::from(info.rows)).contains(&p[1])
+        };
+        if !inside(from) || !inside(to) || frame >= info.frames.max(1) {
+            return Err(AppError::InvalidInput(
+                "the measured points are not on the image".into(),
+            ));
+        }
+        let (dx, dy) = (to[0] - from[0], to[1] - from[1]);
+        let (length, unit) = match info.pixel_spacing {
+            // Pixel Spacing: row spacing (along y), then column spacing (along x).
+            Some([row, column]) if row > 0.0 && column > 0.0 => {
+                ((dx * column).hypot(dy * row) * 1000.0, LengthUnit::Um)
+            }
+            _ => (dx.hypot(dy) * 1000.0, LengthUnit::Mpx),
+        };
+        let milli = |p: [f64; 2]| {
+            [
+                (p[0] * 1000.0).round() as i64,
+                (p[1] * 1000.0).round() as i64,
+            ]
+        };
+        let m = MeasurementAdd {
+            image: image.to_string(),
+            frame,
+            from: milli(from),
+            to: milli(to),
+            length: length.round() as u64,
+            unit,
+        };
+        Ok((self.measurement_add(report, &m)?, m))
+    }
+
+    /// Signs a measurement on one of the report's images.
+    pub fn measurement_add(&mut self, report: EntryId, m: &MeasurementAdd) -> Result<EntryId> {
+        let payload = json(m);
+        // The same checks a peer applies when the entry arrives.
+        Payload::parse(Kind::MeasurementAdd, &payload)
+            .map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        Ok(self
+            .append_own(Some(report), Kind::MeasurementAdd, &payload)?
             .id())
     }
 

@@ -104,3 +104,35 @@ fn secret_keys_are_stored_owner_only() {
     assert_eq!(mode, 0o600);
     assert_eq!(std::fs::read(&path).unwrap().len(), 32);
 }
+
+#[test]
+fn a_length_is_measured_from_the_files_pixel_spacing_and_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let demo = home.demo().unwrap();
+    let view = home.report_show(demo.report).unwrap();
+    let image = view.images[0].clone();
+    // The demo phantom: 128² over 240 mm, so 1.875 mm per pixel; a 3-4-5 triangle is 9.375 mm.
+    let (entry, m) = home
+        .measure_length(demo.report, &image, 0, [10.0, 10.0], [13.0, 14.0])
+        .unwrap();
+    assert_eq!(m.length, 9375);
+    assert_eq!(m.unit, countersign_report::payload::LengthUnit::Um);
+    let view = home.report_show(demo.report).unwrap();
+    assert_eq!(view.measurements.len(), 1);
+    assert_eq!(view.measurements[0].entry, entry);
+    assert!(view.provenance.iter().any(|p| p.entry == entry));
+    assert!(home.verify(Some(demo.report)).unwrap().ok);
+
+    // Off the image: refused before anything is signed.
+    let err = home
+        .measure_length(demo.report, &image, 0, [-5.0, 0.0], [3.0, 4.0])
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    // An image the report is not about: refused by the report rules, as a peer would.
+    let mut other = m.clone();
+    other.image = "ab".repeat(32);
+    let err = home.measurement_add(demo.report, &other).unwrap_err();
+    assert_eq!(err.code(), "not_allowed");
+    assert!(err.to_string().contains("not one of the images"), "{err}");
+}

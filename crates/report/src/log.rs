@@ -27,6 +27,8 @@ pub enum ReportRuleError {
     Finalised { final_entry: EntryId },
     #[error("an addendum needs a final report")]
     NotFinal,
+    #[error("image {image} is not one of the images the report is about")]
+    UnknownImage { image: String },
     #[error("the report is already final (entry {final_entry})")]
     AlreadyFinal { final_entry: EntryId },
     #[error("only an attending may finalise; the author is {role}")]
@@ -235,6 +237,17 @@ impl ReportLog {
                     self.check_final_coverage(&past, &s.sections, roster)?;
                 }
                 Ok(())
+            }
+            // Measurements annotate the report's own images; a signed report may get them too.
+            Payload::Measurement(m) => {
+                let images = &self.create().images;
+                if images.is_empty() || images.contains(&m.image) {
+                    Ok(())
+                } else {
+                    Err(ReportRuleError::UnknownImage {
+                        image: m.image.clone(),
+                    })
+                }
             }
             Payload::Addendum(_) => match final_in_past {
                 Some(_) => Ok(()),

@@ -51,6 +51,47 @@ pub struct AddendumWrite {
     pub text: String,
 }
 
+/// `measurement.add`: a length drawn on one frame of one of the report's images. Positions are
+/// image pixel coordinates (column, row) in thousandths of a pixel, and the length is in
+/// micrometres when the image has a Pixel Spacing, else in thousandths of a pixel
+/// (uncalibrated): integers, so the signed bytes say exactly what was measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasurementAdd {
+    /// SHA-256 (hex) of the image file.
+    pub image: String,
+    pub frame: u32,
+    pub from: [i64; 2],
+    pub to: [i64; 2],
+    pub length: u64,
+    pub unit: LengthUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LengthUnit {
+    /// Micrometres, from the image's Pixel Spacing.
+    Um,
+    /// Thousandths of a pixel: the image has no Pixel Spacing.
+    Mpx,
+}
+
+impl MeasurementAdd {
+    fn check(self) -> Result<Self, String> {
+        if self.image.len() != 64 || !self.image.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("image {:?} is not a SHA-256", self.image));
+        }
+        // Beyond 10 m or a million pixels a "length" is a corrupt entry, not a measurement.
+        let limit = match self.unit {
+            LengthUnit::Um => 10_000_000,
+            LengthUnit::Mpx => 1_000_000_000,
+        };
+        if self.length > limit {
+            return Err(format!("length {} is beyond any image", self.length));
+        }
+        Ok(self)
+    }
+}
+
 /// A parsed report-log payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -59,6 +100,7 @@ pub enum Payload {
     Cosign(SectionCosign),
     Status(ReportStatus),
     Addendum(AddendumWrite),
+    Measurement(MeasurementAdd),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -90,6 +132,11 @@ impl Payload {
             Kind::SectionCosign => Payload::Cosign(parse_as(kind, bytes)?),
             Kind::ReportStatus => Payload::Status(parse_as(kind, bytes)?),
             Kind::AddendumWrite => Payload::Addendum(parse_as(kind, bytes)?),
+            Kind::MeasurementAdd => Payload::Measurement(
+                parse_as::<MeasurementAdd>(kind, bytes)?
+                    .check()
+                    .map_err(|reason| PayloadError { kind, reason })?,
+            ),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

@@ -82,6 +82,17 @@ pub struct SignoffView {
     pub status: EntryStatus,
 }
 
+/// A signed measurement on one of the report's images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MeasurementView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    #[serde(flatten)]
+    pub measurement: crate::payload::MeasurementAdd,
+    pub status: EntryStatus,
+}
+
 /// One line of the whole-report provenance timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProvenanceItem {
@@ -118,6 +129,7 @@ pub struct ReportView {
     pub sections: Vec<SectionView>,
     pub signoff: Option<SignoffView>,
     pub addenda: Vec<AddendumView>,
+    pub measurements: Vec<MeasurementView>,
     pub heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
 }
@@ -174,6 +186,7 @@ impl ReportLog {
         let mut signoff = None;
         let mut preliminary = false;
         let mut addenda = Vec::new();
+        let mut measurements = Vec::new();
         let mut provenance = Vec::with_capacity(ordered.len());
         let (creator, created_ms) = self.created();
         for e in &ordered {
@@ -237,6 +250,13 @@ impl ReportLog {
                     text: Some(a.text.clone()),
                     status: status(&e.id),
                 }),
+                Some(Payload::Measurement(m)) => measurements.push(MeasurementView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    measurement: m.clone(),
+                    status: status(&e.id),
+                }),
                 // An erased addendum still shows who wrote it when, without the text.
                 None if e.kind == Kind::AddendumWrite => addenda.push(AddendumView {
                     entry: e.id,
@@ -274,6 +294,7 @@ impl ReportLog {
             sections,
             signoff,
             addenda,
+            measurements,
             heads: self.heads(),
             provenance,
         }

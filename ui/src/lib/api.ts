@@ -108,6 +108,21 @@ export interface Addendum {
   status: EntryStatus;
 }
 
+export interface Measurement {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  image: string;
+  frame: number;
+  /** Image pixel coordinates in thousandths of a pixel. */
+  from: [number, number];
+  to: [number, number];
+  /** Micrometres ("um"), or thousandths of a pixel when uncalibrated ("mpx"). */
+  length: number;
+  unit: "um" | "mpx";
+  status: EntryStatus;
+}
+
 export interface ReportView {
   report: string;
   study: string;
@@ -120,6 +135,7 @@ export interface ReportView {
   sections: Section[];
   signoff: { entry: string; author: Author; time_ms: number; status: EntryStatus } | null;
   addenda: Addendum[];
+  measurements: Measurement[];
   heads: string[];
   provenance: ProvenanceItem[];
 }
@@ -185,5 +201,8 @@ export const api = {
     call<string>("cosign_section", { report, section }),
   finalize: (report: string) => call<string>("finalize_report", { report }),
   addendum: (report: string, text: string) => call<string>("add_addendum", { report, text }),
+  /** Signs a length; the app computes it from the image's own Pixel Spacing. */
+  measureLength: (report: string, image: string, frame: number, from: [number, number], to: [number, number]) =>
+    call<string>("measure_length", { report, image, frame, from, to }),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };

@@ -37,6 +37,7 @@ const report: ReportView = {
   sections,
   signoff: null,
   addenda: [],
+  measurements: [],
   heads: [reportId],
   provenance: [{ ...entry("report.new"), entry: reportId }],
 };
@@ -90,6 +91,12 @@ export function installMocks() {
         report.provenance.push(e);
         report.heads = [e.entry];
         report.status = "draft";
+        return e.entry;
+      }
+      case "measure_length": {
+        const e = entry("measurement.add");
+        report.provenance.push(e);
+        report.heads = [e.entry];
         return e.entry;
       }
       case "verify":
