@@ -268,7 +268,11 @@ fn implicit_vr(group: u16, element: u16) -> [u8; 2] {
         .map(|entry| entry.vr())
     {
         Some(VirtualVr::Exact(vr)) => vr.to_bytes(),
-        Some(VirtualVr::Xs) => *b"US",
+        // Implicit VR makes these words (PS3.5 A.1): checked as whole 16-bit values, as the
+        // parser reads them (an overlay of odd length made the parser resume one byte early and
+        // read a 4 GB length from the next bytes).
+        Some(VirtualVr::Xs | VirtualVr::Lt) => *b"US",
+        Some(VirtualVr::Ox | VirtualVr::Px) => *b"OW",
         _ => *b"UN",
     }
 }
@@ -356,5 +360,20 @@ mod tests {
         sequence.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
         sequence.extend_from_slice(&delimiter);
         assert_eq!(check_data_set(&sequence, 0, layout), Ok(()));
+    }
+
+    /// Found by the fuzzer: 16 bytes that cost 4 GB. Overlay data in implicit VR is OW; with an
+    /// odd length the parser resumed one byte early and read a 4 GB length from the next bytes.
+    #[test]
+    fn implicit_overlay_data_of_odd_length_is_refused() {
+        let layout = Layout {
+            explicit: false,
+            big_endian: false,
+        };
+        let bytes = [
+            0x72, 0x60, 0x00, 0x30, 1, 0, 0, 0, 0x02, 0x00, 0x60, 0x00, 0x30, 0x01, 0x00, 0xFA,
+        ];
+        let err = check_data_set(&bytes, 0, layout).unwrap_err();
+        assert!(err.contains("not a multiple of 2"), "{err}");
     }
 }
