@@ -17,7 +17,7 @@ VENV ?= $(HOME)/.cache/countersign/venv
 export COUNTERSIGN_PYTHON := $(VENV)/bin/python
 
 .PHONY: run app demo test build deps venv ui ui-deps check-fmt clippy deny unit ui-test e2e bench \
-	bench-import compare-dcmtk fuzz
+	bench-app bench-import compare-dcmtk fuzz
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -114,6 +114,11 @@ e2e: ui
 
 bench:
 	$(CARGO) bench -p countersign-benches
+
+# The desktop app in a real window: cold start, first image, window/level frame time, memory.
+bench-app: app build
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
+	PATH="$$HOME/.cargo/bin:$$PATH" scripts/bench-app.sh "$(APP)" "$(BIN)"
 
 # Whole-process import of a 500-instance 512×512 series: instances/s and peak RSS.
 bench-import: build
