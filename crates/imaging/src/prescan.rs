@@ -219,8 +219,11 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
                     String::from_utf8_lossy(&vr)
                 ));
             }
-            in_fragments = pixel_data;
-            if !pixel_data {
+            // Pixel data that says SQ is parsed as a sequence of data sets, not as fragments
+            // (fuzzer: elements inside such "fragments" claimed 1.8 GB).
+            let fragments = pixel_data && &vr != b"SQ";
+            in_fragments = fragments;
+            if !fragments {
                 sequences.push(None);
             }
             pos += header;
@@ -375,5 +378,25 @@ mod tests {
         ];
         let err = check_data_set(&bytes, 0, layout).unwrap_err();
         assert!(err.contains("not a multiple of 2"), "{err}");
+    }
+
+    /// Found by the fuzzer: pixel data with VR SQ is parsed as a sequence, so its items must be
+    /// walked as data sets, not stepped over as compressed fragments.
+    #[test]
+    fn pixel_data_that_says_sq_is_walked_as_a_sequence() {
+        let layout = Layout {
+            explicit: true,
+            big_endian: false,
+        };
+        let mut bytes = vec![
+            0xE0, 0x7F, 0x10, 0x00, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        // One item of 16 bytes holding (0008,0020) DA claiming 0x7000 bytes.
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 16, 0, 0, 0]);
+        bytes.extend_from_slice(&[0x08, 0x00, 0x20, 0x00, b'D', b'A', 0x00, 0x70]);
+        bytes.extend_from_slice(&[0; 8]);
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        let err = check_data_set(&bytes, 0, layout).unwrap_err();
+        assert!(err.contains("(0008,0020) claims 28672"), "{err}");
     }
 }
