@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 use tauri::ipc::Response;
-use tauri::State;
+use tauri::{Emitter, State};
 
 use countersign_app::ledger::Role;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DemoSummary, ImageRef, ImportSummary, StudyRow, TemplateRef, VerifyReport,
-    WhoAmI, WireError,
+    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, StudyRow,
+    TemplateRef, VerifyReport, WhoAmI, WireError,
 };
 
 use crate::Desk;
@@ -70,7 +70,7 @@ fn init_identity(
     desk.with(|h| h.init(&name, role, network.as_deref(), None))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn open_demo(desk: State<'_, Desk>) -> Reply<DemoSummary> {
     desk.with(|h| h.demo())
 }
@@ -80,10 +80,21 @@ fn studies(desk: State<'_, Desk>) -> Reply<Vec<StudyRow>> {
     desk.with(|h| h.study_rows())
 }
 
-#[tauri::command]
-fn import_paths(desk: State<'_, Desk>, paths: Vec<String>) -> Reply<ImportSummary> {
+/// Off the main thread, so the window stays live; progress goes out as `import-progress` events
+/// (every 16 files and at the end).
+#[tauri::command(async)]
+fn import_paths<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    desk: State<'_, Desk>,
+    paths: Vec<String>,
+) -> Reply<ImportSummary> {
     let paths: Vec<&std::path::Path> = paths.iter().map(std::path::Path::new).collect();
-    desk.with(|h| h.import(&paths, |_| {}))
+    let progress = |p: ImportProgress| {
+        if p.done % 16 == 0 || p.done == p.total {
+            let _ = app.emit("import-progress", p);
+        }
+    };
+    desk.with(|h| h.import(&paths, progress))
 }
 
 #[tauri::command]
@@ -91,8 +102,9 @@ fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
     desk.with(|h| h.study_image_refs(&study))
 }
 
-/// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON.
-#[tauri::command]
+/// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON; decoded off the
+/// main thread.
+#[tauri::command(async)]
 fn frame(desk: State<'_, Desk>, sha256: String, frame: u32) -> Reply<Response> {
     desk.with(|h| h.frame_packet(&sha256, frame))
         .map(Response::new)
@@ -157,7 +169,7 @@ fn measure_length(
         .map(|(id, _)| id.to_hex())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn verify(desk: State<'_, Desk>, report: Option<String>) -> Reply<VerifyReport> {
     desk.with(|h| h.verify(report.as_deref().map(entry_id).transpose()?))
 }

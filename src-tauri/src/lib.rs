@@ -59,7 +59,8 @@ pub fn with_commands<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> 
 /// Opens the window and runs until it closes.
 pub fn run() {
     let desk = Desk::open(home_dir());
-    let result = with_commands(tauri::Builder::default(), desk).run(tauri::generate_context!());
+    let base = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
+    let result = with_commands(base, desk).run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("countersign-desktop: {e}");
         std::process::exit(1);

@@ -5,6 +5,7 @@
 // usage: node tests/e2e.mjs APP_BINARY SCREENSHOT.png   (tauri-driver on :4444, started with
 // COUNTERSIGN_HOME set to the seeded home)
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 
 const [app, shot] = process.argv.slice(2);
 const driver = process.env.WEBDRIVER_URL ?? "http://127.0.0.1:4444";
@@ -113,6 +114,17 @@ try {
     run(`const m = document.querySelector('[data-testid="measurements"]'); return m && m.textContent.includes('mm') ? m.textContent : null;`),
   );
   check(/\d+\.\d mm/.test(measured), `measurement signed: ${measured.replace(/\s+/g, " ").trim().slice(0, 60)}`);
+
+  // Import the DICOM corpus through the path field: studies appear, unreadable files are listed.
+  const corpus = fileURLToPath(new URL("../../../shared/dicom/", import.meta.url));
+  const field = await find('input[aria-label="Import path"]');
+  await wd("POST", `${s}/element/${field}/value`, { text: corpus });
+  await run(`document.querySelector('input[aria-label="Import path"]').form.requestSubmit()`);
+  const imported = await until("the import summary", () =>
+    run(`const r = document.querySelector('[data-testid="import-result"]'); return r ? r.textContent : null;`), 60000);
+  const studies = await run(`return document.querySelectorAll('[data-testid="study-item"]').length`);
+  check(/\d+ imported/.test(imported) && /refused/.test(imported) && studies > 10,
+    `imported through the UI: ${imported.replace(/\s+/g, " ").trim().slice(0, 50)}…; ${studies} studies listed`);
 
   const png = await wd("GET", `${s}/screenshot`);
   await writeFile(shot, Buffer.from(png, "base64"));

@@ -33,7 +33,7 @@ pub struct ImportSummary {
 }
 
 /// Progress of an import, for a progress bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ImportProgress {
     pub done: usize,
     pub total: usize,
