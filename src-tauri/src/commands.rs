@@ -90,7 +90,7 @@ fn import_paths<R: tauri::Runtime>(
 ) -> Reply<ImportSummary> {
     let paths: Vec<&std::path::Path> = paths.iter().map(std::path::Path::new).collect();
     let progress = |p: ImportProgress| {
-        if p.done % 16 == 0 || p.done == p.total {
+        if p.done.is_multiple_of(16) || p.done == p.total {
             let _ = app.emit("import-progress", p);
         }
     };
