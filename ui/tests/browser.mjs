@@ -86,6 +86,29 @@ async function rampCheck(mode) {
 await rampCheck("webgl2");
 await rampCheck("cpu");
 
+// A multi-frame image: arrows step frames, Space runs cine until pressed again.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(base);
+  await page.getByTestId("study-item").first().click();
+  const position = page.getByTestId("slice-position");
+  await position.waitFor();
+  // The viewer opens the middle image (2 of 2), the multi-frame one.
+  await position.filter({ hasText: "frame 1/3" }).waitFor();
+  await page.keyboard.press("ArrowRight");
+  await position.filter({ hasText: "frame 2/3" }).waitFor();
+  check(true, "→ steps to the next frame");
+  await page.keyboard.press(" ");
+  await position.filter({ hasText: "frame 1/3" }).waitFor();
+  await position.filter({ hasText: "frame 2/3" }).waitFor();
+  await page.keyboard.press(" ");
+  check(true, "Space plays the frames as cine");
+  await page.keyboard.press("ArrowUp");
+  await position.filter({ hasText: /^Image 1\/2/ }).waitFor();
+  check(true, "↑ goes to the previous image of the series");
+  await page.close();
+}
+
 // Sign a section; the provenance panel shows it verified.
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

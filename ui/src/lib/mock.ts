@@ -45,14 +45,15 @@ const report: ReportView = {
 /** A horizontal ramp: stored value 16·x, windowed 2048/4096 to about x on screen. */
 export const RAMP = { width: 256, height: 64, center: 2048, width_window: 4096 };
 
-function rampFrame(sha256: string): ArrayBuffer {
+function rampFrame(sha256: string, frame: number): ArrayBuffer {
   const { width, height } = RAMP;
   const samples = new Uint16Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) samples[y * width + x] = x * 16;
+  // Each frame of the multi-frame image shifts the ramp, so frames are told apart on screen.
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) samples[y * width + x] = ((x + frame * 64) % 256) * 16;
   const header: FrameHeader = {
     width, height, format: "u16", slope: 1, intercept: 0,
     window_center: RAMP.center, window_width: RAMP.width_window, invert: false,
-    frame: 0, frames: 1, pixel_spacing: [0.5, 0.5], patient: "Phantom^Ramp",
+    frame, frames: sha256 === "ramp-1" ? 3 : 1, pixel_spacing: [0.5, 0.5], patient: "Phantom^Ramp",
     study_date: "20260101", modality: "CT", series_description: "Ramp", instance_number: 1, sha256,
   };
   const packet = buildFrame(header, new Uint8Array(samples.buffer));
@@ -74,10 +75,10 @@ export function installMocks() {
         return [row()];
       case "study_images":
         return ["ramp-0", "ramp-1"].map((sha256, i) => ({
-          sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: 1,
+          sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,
         }));
       case "frame":
-        return rampFrame(a.sha256);
+        return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
         return [{ name: "ct-chest", title: "CT chest" }];
       case "report_show":
