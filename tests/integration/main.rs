@@ -3,6 +3,7 @@
 mod common;
 mod crash;
 mod dcmtk;
+mod followups;
 mod fork;
 mod fuzz_corpus;
 mod import;

@@ -38,6 +38,18 @@ const check = (ok, what) => {
 const voi = (x, c, w) =>
   x <= c - 0.5 - (w - 1) / 2 ? 0 : x > c - 0.5 + (w - 1) / 2 ? 255 : Math.round(((x - (c - 0.5)) / (w - 1) + 0.5) * 255);
 
+/** Reads canvas pixels in the page: `probe(ctx, canvas)` runs on a 2-D copy of the viewer canvas. */
+const pixels = (page, probe) =>
+  page.evaluate((source) => {
+    const c = document.querySelector('[data-testid="viewer-canvas"]');
+    const copy = document.createElement("canvas");
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(c, 0, 0);
+    return new Function("ctx", "c", source)(ctx, c);
+  }, probe);
+
 async function rampCheck(mode) {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `${mode}: page error ${e.message}`));
@@ -46,14 +58,8 @@ async function rampCheck(mode) {
   const canvas = page.getByTestId("viewer-canvas");
   await page.getByTestId("slice-position").waitFor();
   check((await canvas.getAttribute("data-render-mode")) === mode, `${mode}: canvas renders with ${mode}`);
-  const samples = await page.evaluate(() => {
-    const c = document.querySelector('[data-testid="viewer-canvas"]');
-    const copy = document.createElement("canvas");
-    copy.width = c.width;
-    copy.height = c.height;
-    const ctx = copy.getContext("2d");
-    ctx.drawImage(c, 0, 0);
-    // The 256×64 ramp fitted in the canvas, aspect kept, centred: sample the middle row.
+  // The 256×64 ramp fitted in the canvas, aspect kept, centred: sample the middle row.
+  const samples = await pixels(page, `
     const s = Math.min(c.width / 256, c.height / 64);
     const left = (c.width - 256 * s) / 2;
     const top = (c.height - 64 * s) / 2;
@@ -63,22 +69,15 @@ async function rampCheck(mode) {
       out.push([px[0], px[1], px[2]]);
     }
     return out;
-  });
+  `);
   const close = samples.filter(([r, g, b], x) => r === g && g === b && Math.abs(r - voi(16 * x, 2048, 4096)) <= 1);
   check(close.length >= 250, `${mode}: ${close.length}/256 ramp samples within one grey level of the VOI function`);
   check(samples[255][0] > 240 && samples[0][0] < 10, `${mode}: ramp runs dark to light (${samples[0][0]}…${samples[255][0]})`);
   // Preset 5 (brain 80/40) saturates the ramp beyond 80: most of the row turns white.
   await page.keyboard.press("5");
-  const white = await page.evaluate(() => {
-    const c = document.querySelector('[data-testid="viewer-canvas"]');
-    const copy = document.createElement("canvas");
-    copy.width = c.width;
-    copy.height = c.height;
-    const ctx = copy.getContext("2d");
-    ctx.drawImage(c, 0, 0);
-    const px = ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data;
-    return px[0];
-  });
+  const white = await pixels(page, `
+    return ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data[0];
+  `);
   check(white === 255, `${mode}: brain preset saturates the middle of the ramp (${white})`);
   await page.close();
 }

@@ -93,7 +93,7 @@ try {
   );
   check(entry.status === "verified", `the new section.write entry is ${entry.status}`);
 
-  await wd("POST", `${s}/element/${await find('[data-testid="provenance-panel"] button')}/click`, {});
+  await wd("POST", `${s}/element/${await find('[data-testid="verify-now"]')}/click`, {});
   const verdict = await until("verify-status", () =>
     run(`const v = document.querySelector('[data-testid="verify-status"]').textContent; return v.startsWith('verified') ? v : null;`),
   );

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use countersign_ledger::{EntryId, Hash, Kind};
 use countersign_report::payload::{
-    AddendumWrite, LengthUnit, MeasurementAdd, ReportCreate, ReportStatus, SectionCosign,
-    SectionWrite,
+    AddendumWrite, Channel, CriticalResult, FollowupClose, FollowupRecommend, LengthUnit,
+    MeasurementAdd, ReportCreate, ReportStatus, SectionCosign, SectionWrite,
 };
 use countersign_report::{EntryStatus, Payload, ReportState, ReportView, Status};
 use serde::Serialize;
@@ -17,6 +17,17 @@ use crate::error::{AppError, Result};
 use crate::home::{json, Home};
 use crate::state::{decode_row, LedgerState};
 use countersign_store::StoredEntry;
+
+/// One line of `followups`: an open recommendation and where it was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenFollowup {
+    pub report: EntryId,
+    pub study: String,
+    pub followup: EntryId,
+    pub finding: String,
+    pub due: String,
+    pub recommended_by: String,
+}
 
 /// One line of `report list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -195,15 +206,82 @@ impl Home {
         Ok((self.measurement_add(report, &m)?, m))
     }
 
+    /// Records a critical result and how it was communicated (now, by this home's identity).
+    pub fn report_critical(
+        &mut self,
+        report: EntryId,
+        finding: &str,
+        to: &str,
+        via: Channel,
+        read_back: bool,
+    ) -> Result<EntryId> {
+        let payload = json(&CriticalResult {
+            finding: finding.to_string(),
+            to: to.to_string(),
+            via,
+            communicated_ms: crate::home::now_ms(),
+            read_back,
+        });
+        self.append_checked(report, Kind::CriticalResult, &payload)
+    }
+
+    /// Recommends a follow-up, due by `due` (`YYYY-MM-DD`).
+    pub fn report_followup(
+        &mut self,
+        report: EntryId,
+        finding: &str,
+        due: &str,
+    ) -> Result<EntryId> {
+        let payload = json(&FollowupRecommend {
+            finding: finding.to_string(),
+            due: due.to_string(),
+        });
+        self.append_checked(report, Kind::FollowupRecommend, &payload)
+    }
+
+    /// Closes a follow-up: study `study` is the one that answered it.
+    pub fn followup_close(
+        &mut self,
+        report: EntryId,
+        followup: EntryId,
+        study: &str,
+    ) -> Result<EntryId> {
+        let payload = json(&FollowupClose {
+            followup,
+            study: study.to_string(),
+        });
+        self.append_checked(report, Kind::FollowupClose, &payload)
+    }
+
+    /// Every open follow-up across all reports, soonest due first.
+    pub fn followups(&self) -> Result<Vec<OpenFollowup>> {
+        let mut open = Vec::new();
+        for summary in self.report_list()? {
+            let view = self.report_show(summary.report)?;
+            for f in view.followups.into_iter().filter(|f| f.closed.is_none()) {
+                open.push(OpenFollowup {
+                    report: summary.report,
+                    study: summary.study.clone(),
+                    followup: f.entry,
+                    finding: f.finding,
+                    due: f.due,
+                    recommended_by: f.author.name,
+                });
+            }
+        }
+        open.sort_by(|a, b| a.due.cmp(&b.due).then(a.followup.cmp(&b.followup)));
+        Ok(open)
+    }
+
+    /// Appends a report-log entry after the payload checks a peer would apply.
+    fn append_checked(&mut self, report: EntryId, kind: Kind, payload: &[u8]) -> Result<EntryId> {
+        Payload::parse(kind, payload).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        Ok(self.append_own(Some(report), kind, payload)?.id())
+    }
+
     /// Signs a measurement on one of the report's images.
     pub fn measurement_add(&mut self, report: EntryId, m: &MeasurementAdd) -> Result<EntryId> {
-        let payload = json(m);
-        // The same checks a peer applies when the entry arrives.
-        Payload::parse(Kind::MeasurementAdd, &payload)
-            .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        Ok(self
-            .append_own(Some(report), Kind::MeasurementAdd, &payload)?
-            .id())
+        self.append_checked(report, Kind::MeasurementAdd, &json(m))
     }
 
     pub fn report_list(&self) -> Result<Vec<ReportSummary>> {

@@ -112,6 +112,23 @@ pub fn report(v: &ReportView) -> String {
             status(&s.status)
         );
     }
+    // Critical results first, as a banner: they are what a reader must not miss.
+    for c in &v.critical {
+        let _ = writeln!(
+            out,
+            "\n!! CRITICAL RESULT: {} — told {} by {:?} at {}{} (recorded by {})",
+            c.critical.finding,
+            c.critical.to,
+            c.critical.via,
+            time(c.critical.communicated_ms),
+            if c.critical.read_back {
+                ", read back"
+            } else {
+                ""
+            },
+            who(&c.author)
+        );
+    }
     for s in &v.sections {
         let _ = writeln!(out, "\n## {}", s.title);
         match &s.text {
@@ -152,6 +169,19 @@ pub fn report(v: &ReportView) -> String {
             status(&a.status)
         );
         let _ = writeln!(out, "{}", a.text.as_deref().unwrap_or("(erased)"));
+    }
+    for f in &v.followups {
+        let state = match &f.closed {
+            Some(c) => format!("closed by study {} at {}", c.study, time(c.time_ms)),
+            None => "open".into(),
+        };
+        let _ = writeln!(
+            out,
+            "\nFollow-up due {}: {} (recommended by {}; {state})",
+            f.due,
+            f.finding,
+            who(&f.author)
+        );
     }
     let _ = writeln!(out, "\nProvenance ({} entries):", v.provenance.len());
     for p in &v.provenance {
@@ -269,6 +299,21 @@ pub fn studies(list: &[countersign_app::StudySummary]) -> String {
                 s.description.as_deref().unwrap_or(""),
                 s.study,
                 s.instances
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn followups(list: &[countersign_app::OpenFollowup]) -> String {
+    if list.is_empty() {
+        return "no open follow-ups".into();
+    }
+    list.iter()
+        .map(|f| {
+            format!(
+                "due {}  {}  (recommended by {}; report {}, follow-up {})",
+                f.due, f.finding, f.recommended_by, f.report, f.followup
             )
         })
         .collect::<Vec<_>>()

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
 use countersign_app::ledger::{EntryId, PublicKey, Role};
+use countersign_app::report::payload::Channel;
 use countersign_app::{AppError, Home};
 use serde::Serialize;
 
@@ -93,6 +94,8 @@ enum HomeCommand {
     },
     /// List the imported studies.
     Studies,
+    /// Open follow-up recommendations across all reports, soonest due first.
+    Followups,
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +214,37 @@ enum ReportCommand {
         #[arg(long)]
         text: String,
     },
+    /// Record a critical result and how it was communicated (now).
+    Critical {
+        report: String,
+        #[arg(long)]
+        finding: String,
+        /// Who was told.
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_parser = parse_channel)]
+        via: Channel,
+        /// The clinician read the finding back.
+        #[arg(long)]
+        read_back: bool,
+    },
+    /// Recommend a follow-up, due by a date.
+    Followup {
+        report: String,
+        #[arg(long)]
+        finding: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        due: String,
+    },
+    /// Close a follow-up recommendation with the study that answered it.
+    FollowupClose {
+        report: String,
+        #[arg(long)]
+        followup: String,
+        #[arg(long)]
+        study: String,
+    },
     /// List reports.
     List,
     /// Show a report with the provenance of every section.
@@ -231,6 +265,15 @@ enum BundleCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    match s {
+        "phone" => Ok(Channel::Phone),
+        "in-person" => Ok(Channel::InPerson),
+        "message" => Ok(Channel::Message),
+        other => Err(format!("{other:?}: use phone, in-person or message")),
+    }
 }
 
 fn entry_id(s: &str) -> Result<EntryId, AppError> {
@@ -423,6 +466,11 @@ fn home_command(
             let text = human::import_summary(&summary);
             Output::new(&summary, text)
         }
+        HomeCommand::Followups => {
+            let open = home.followups()?;
+            let text = human::followups(&open);
+            Output::new(&open, text)
+        }
         HomeCommand::Studies => {
             let studies = home.studies()?;
             let text = human::studies(&studies);
@@ -465,6 +513,32 @@ fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
         ReportCommand::Addendum { report, text } => {
             entry_out(home.report_addendum(entry_id(&report)?, &text)?, "addendum")
         }
+        ReportCommand::Critical {
+            report,
+            finding,
+            to,
+            via,
+            read_back,
+        } => entry_out(
+            home.report_critical(entry_id(&report)?, &finding, &to, via, read_back)?,
+            "critical result recorded",
+        ),
+        ReportCommand::Followup {
+            report,
+            finding,
+            due,
+        } => entry_out(
+            home.report_followup(entry_id(&report)?, &finding, &due)?,
+            "follow-up recommended",
+        ),
+        ReportCommand::FollowupClose {
+            report,
+            followup,
+            study,
+        } => entry_out(
+            home.followup_close(entry_id(&report)?, entry_id(&followup)?, &study)?,
+            "follow-up closed",
+        ),
         ReportCommand::List => {
             let list = home.report_list()?;
             Output::new(&list, human::report_list(&list))

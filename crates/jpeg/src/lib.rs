@@ -61,9 +61,9 @@ pub struct GreyImage {
     pub samples: GreySamples,
 }
 
-/// Decodes a single-component JPEG frame that must be `rows`×`columns`.
-pub fn decode_grey(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, JpegError> {
-    let stream = &*markers::mend_sequential_scans(stream);
+/// A decoder with the stream's header read, refused unless the frame is `rows`×`columns`
+/// (libjpeg-turbo is also told not to accept more pixels than that).
+fn open(stream: &[u8], rows: u32, columns: u32) -> Result<(ffi::Decoder, ffi::Header), JpegError> {
     let mut decoder = ffi::Decoder::new()?;
     let header = decoder.header(stream, u64::from(rows) * u64::from(columns))?;
     if (header.rows, header.columns) != (rows, columns) {
@@ -74,6 +74,13 @@ pub fn decode_grey(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, 
             found_columns: header.columns,
         });
     }
+    Ok((decoder, header))
+}
+
+/// Decodes a single-component JPEG frame that must be `rows`×`columns`.
+pub fn decode_grey(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, JpegError> {
+    let stream = &*markers::mend_sequential_scans(stream);
+    let (mut decoder, header) = open(stream, rows, columns)?;
     if !header.grey {
         return Err(JpegError::NotGrey(header.colour_space.into()));
     }
@@ -102,16 +109,7 @@ pub fn decode_untransformed_rgb(
 ) -> Result<Vec<u8>, JpegError> {
     let stream = markers::mend_sequential_scans(stream);
     let stream = markers::with_adobe_no_transform(&stream);
-    let mut decoder = ffi::Decoder::new()?;
-    let header = decoder.header(&stream, u64::from(rows) * u64::from(columns))?;
-    if (header.rows, header.columns) != (rows, columns) {
-        return Err(JpegError::SizeMismatch {
-            rows,
-            columns,
-            found_rows: header.rows,
-            found_columns: header.columns,
-        });
-    }
+    let (mut decoder, header) = open(&stream, rows, columns)?;
     if header.colour_space != "RGB" || header.precision != 8 || header.lossless {
         return Err(JpegError::NotGrey(format!(
             "{} ({}-bit) where untransformed 8-bit RGB was expected",

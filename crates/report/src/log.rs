@@ -29,6 +29,13 @@ pub enum ReportRuleError {
     NotFinal,
     #[error("image {image} is not one of the images the report is about")]
     UnknownImage { image: String },
+    #[error("entry {followup} is not a follow-up recommendation in this report's past")]
+    UnknownFollowup { followup: EntryId },
+    #[error("follow-up {followup} was already closed by entry {closed_by}")]
+    FollowupClosed {
+        followup: EntryId,
+        closed_by: EntryId,
+    },
     #[error("the report is already final (entry {final_entry})")]
     AlreadyFinal { final_entry: EntryId },
     #[error("only an attending may finalise; the author is {role}")]
@@ -195,8 +202,11 @@ impl ReportLog {
         }
         // Walking the ancestry is only needed for rules about what came before: a sign-off,
         // a co-signed version, the sections a sign-off covers.
-        let needs_past =
-            !self.finals.is_empty() || matches!(payload, Payload::Cosign(_) | Payload::Status(_));
+        let needs_past = !self.finals.is_empty()
+            || matches!(
+                payload,
+                Payload::Cosign(_) | Payload::Status(_) | Payload::FollowupClose(_)
+            );
         let past = if needs_past {
             self.ancestors(&entry.header().parents)
         } else {
@@ -238,6 +248,10 @@ impl ReportLog {
                 }
                 Ok(())
             }
+            // A critical result or a follow-up may be recorded at any time, before or after
+            // sign-off: it is a communication about the report, not a change to it.
+            Payload::Critical(_) | Payload::Followup(_) => Ok(()),
+            Payload::FollowupClose(c) => self.check_followup_close(&past, c.followup),
             // Measurements annotate the report's own images; a signed report may get them too.
             Payload::Measurement(m) => {
                 let images = &self.create().images;
@@ -259,16 +273,42 @@ impl ReportLog {
             }),
             Payload::Other => match entry.header().kind {
                 Kind::View
-                | Kind::MeasurementAdd
-                | Kind::CriticalResult
                 | Kind::AccessGrant
                 | Kind::AccessRevoke
                 | Kind::PayloadErase
-                | Kind::FollowupClose
                 | Kind::AiResult
                 | Kind::AiReview => Ok(()),
                 _ => refuse_after_final(final_in_past),
             },
+        }
+    }
+
+    /// A close names a recommendation in its causal past that no close in that past names.
+    fn check_followup_close(
+        &self,
+        past: &HashSet<EntryId>,
+        followup: EntryId,
+    ) -> Result<(), ReportRuleError> {
+        let recommended = past.contains(&followup)
+            && matches!(
+                self.entries.get(&followup).and_then(|e| e.payload.as_ref()),
+                Some(Payload::Followup(_))
+            );
+        if !recommended {
+            return Err(ReportRuleError::UnknownFollowup { followup });
+        }
+        let earlier = past.iter().find(|id| {
+            matches!(
+                self.entries.get(id).and_then(|e| e.payload.as_ref()),
+                Some(Payload::FollowupClose(c)) if c.followup == followup
+            )
+        });
+        match earlier {
+            Some(&closed_by) => Err(ReportRuleError::FollowupClosed {
+                followup,
+                closed_by,
+            }),
+            None => Ok(()),
         }
     }
 

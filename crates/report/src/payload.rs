@@ -92,6 +92,98 @@ impl MeasurementAdd {
     }
 }
 
+/// How a critical result was communicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    Phone,
+    InPerson,
+    Message,
+}
+
+/// `critical.result`: a finding that needed a clinician told now, and the record that they were:
+/// to whom, how, when, and whether they read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriticalResult {
+    pub finding: String,
+    pub to: String,
+    pub via: Channel,
+    /// When the clinician was told (ms since the epoch).
+    pub communicated_ms: u64,
+    pub read_back: bool,
+}
+
+/// `followup.recommend`: a recommended follow-up, due by a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowupRecommend {
+    pub finding: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+}
+
+/// `followup.close`: the recommended follow-up happened, as study `study`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowupClose {
+    pub followup: EntryId,
+    pub study: String,
+}
+
+fn non_empty(what: &str, text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if text.len() > 10_000 {
+        return Err(format!("{what} is longer than 10000 bytes"));
+    }
+    Ok(())
+}
+
+/// A calendar date written `YYYY-MM-DD`.
+pub fn valid_date(date: &str) -> bool {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| date.get(r).and_then(|s| s.parse::<u32>().ok());
+    let (Some(y), Some(m), Some(d)) = (number(0..4), number(5..7), number(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1900..=9999).contains(&y) && (1..=days).contains(&d)
+}
+
+impl CriticalResult {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the finding", &self.finding)?;
+        non_empty("who was told", &self.to)?;
+        Ok(self)
+    }
+}
+
+impl FollowupRecommend {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the finding", &self.finding)?;
+        if !valid_date(&self.due) {
+            return Err(format!("due date {:?} is not a YYYY-MM-DD date", self.due));
+        }
+        Ok(self)
+    }
+}
+
+impl FollowupClose {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the follow-up study", &self.study)?;
+        Ok(self)
+    }
+}
+
 /// A parsed report-log payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -101,6 +193,9 @@ pub enum Payload {
     Status(ReportStatus),
     Addendum(AddendumWrite),
     Measurement(MeasurementAdd),
+    Critical(CriticalResult),
+    Followup(FollowupRecommend),
+    FollowupClose(FollowupClose),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -111,6 +206,15 @@ pub enum Payload {
 pub struct PayloadError {
     pub kind: Kind,
     pub reason: String,
+}
+
+/// Parses `bytes` as `T` and applies `check`, which says in words what is wrong.
+fn checked<T: serde::de::DeserializeOwned>(
+    kind: Kind,
+    bytes: &[u8],
+    check: fn(T) -> Result<T, String>,
+) -> Result<T, PayloadError> {
+    check(parse_as(kind, bytes)?).map_err(|reason| PayloadError { kind, reason })
 }
 
 /// Parses `bytes` as the payload type `T` of `kind`.
@@ -132,11 +236,16 @@ impl Payload {
             Kind::SectionCosign => Payload::Cosign(parse_as(kind, bytes)?),
             Kind::ReportStatus => Payload::Status(parse_as(kind, bytes)?),
             Kind::AddendumWrite => Payload::Addendum(parse_as(kind, bytes)?),
-            Kind::MeasurementAdd => Payload::Measurement(
-                parse_as::<MeasurementAdd>(kind, bytes)?
-                    .check()
-                    .map_err(|reason| PayloadError { kind, reason })?,
-            ),
+            Kind::MeasurementAdd => {
+                Payload::Measurement(checked(kind, bytes, MeasurementAdd::check)?)
+            }
+            Kind::CriticalResult => Payload::Critical(checked(kind, bytes, CriticalResult::check)?),
+            Kind::FollowupRecommend => {
+                Payload::Followup(checked(kind, bytes, FollowupRecommend::check)?)
+            }
+            Kind::FollowupClose => {
+                Payload::FollowupClose(checked(kind, bytes, FollowupClose::check)?)
+            }
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other
@@ -147,5 +256,29 @@ impl Payload {
     /// The JSON bytes that go into an entry.
     pub fn to_bytes<T: Serialize>(payload: &T) -> Vec<u8> {
         serde_json::to_vec(payload).expect("report payloads have string keys and always serialise")
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::valid_date;
+
+    #[test]
+    fn only_real_calendar_dates_are_due_dates() {
+        for ok in ["2027-02-01", "2028-02-29", "2000-02-29", "1999-12-31"] {
+            assert!(valid_date(ok), "{ok}");
+        }
+        for bad in [
+            "2027-02-30",
+            "2100-02-29",
+            "2027-13-01",
+            "2027-1-01",
+            "27-01-01",
+            "2027/01/01",
+            "",
+            "2027-01-01T",
+        ] {
+            assert!(!valid_date(bad), "{bad}");
+        }
     }
 }

@@ -93,6 +93,37 @@ pub struct MeasurementView {
     pub status: EntryStatus,
 }
 
+/// A critical result and how it was communicated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CriticalView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    #[serde(flatten)]
+    pub critical: crate::payload::CriticalResult,
+    pub status: EntryStatus,
+}
+
+/// A recommended follow-up, open until a `followup.close` names the study that answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowupView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub finding: String,
+    pub due: String,
+    pub closed: Option<FollowupClosedView>,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowupClosedView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub study: String,
+}
+
 /// One line of the whole-report provenance timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProvenanceItem {
@@ -130,6 +161,8 @@ pub struct ReportView {
     pub signoff: Option<SignoffView>,
     pub addenda: Vec<AddendumView>,
     pub measurements: Vec<MeasurementView>,
+    pub critical: Vec<CriticalView>,
+    pub followups: Vec<FollowupView>,
     pub heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
 }
@@ -187,6 +220,8 @@ impl ReportLog {
         let mut preliminary = false;
         let mut addenda = Vec::new();
         let mut measurements = Vec::new();
+        let mut critical = Vec::new();
+        let mut followups: Vec<FollowupView> = Vec::new();
         let mut provenance = Vec::with_capacity(ordered.len());
         let (creator, created_ms) = self.created();
         for e in &ordered {
@@ -257,6 +292,33 @@ impl ReportLog {
                     measurement: m.clone(),
                     status: status(&e.id),
                 }),
+                Some(Payload::Critical(c)) => critical.push(CriticalView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    critical: c.clone(),
+                    status: status(&e.id),
+                }),
+                Some(Payload::Followup(f)) => followups.push(FollowupView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    finding: f.finding.clone(),
+                    due: f.due.clone(),
+                    closed: None,
+                    status: status(&e.id),
+                }),
+                // Entries come in causal order, so the recommendation is already listed.
+                Some(Payload::FollowupClose(c)) => {
+                    if let Some(f) = followups.iter_mut().find(|f| f.entry == c.followup) {
+                        f.closed = Some(FollowupClosedView {
+                            entry: e.id,
+                            author: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            study: c.study.clone(),
+                        });
+                    }
+                }
                 // An erased addendum still shows who wrote it when, without the text.
                 None if e.kind == Kind::AddendumWrite => addenda.push(AddendumView {
                     entry: e.id,
@@ -295,6 +357,8 @@ impl ReportLog {
             signoff,
             addenda,
             measurements,
+            critical,
+            followups,
             heads: self.heads(),
             provenance,
         }

@@ -123,6 +123,28 @@ export interface Measurement {
   status: EntryStatus;
 }
 
+export interface Critical {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  finding: string;
+  to: string;
+  via: "phone" | "in-person" | "message";
+  communicated_ms: number;
+  read_back: boolean;
+  status: EntryStatus;
+}
+
+export interface Followup {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  finding: string;
+  due: string;
+  closed: { entry: string; author: Author; time_ms: number; study: string } | null;
+  status: EntryStatus;
+}
+
 export interface ReportView {
   report: string;
   study: string;
@@ -136,6 +158,8 @@ export interface ReportView {
   signoff: { entry: string; author: Author; time_ms: number; status: EntryStatus } | null;
   addenda: Addendum[];
   measurements: Measurement[];
+  critical: Critical[];
+  followups: Followup[];
   heads: string[];
   provenance: ProvenanceItem[];
 }

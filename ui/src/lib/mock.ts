@@ -38,6 +38,8 @@ const report: ReportView = {
   signoff: null,
   addenda: [],
   measurements: [],
+  critical: [],
+  followups: [],
   heads: [reportId],
   provenance: [{ ...entry("report.new"), entry: reportId }],
 };

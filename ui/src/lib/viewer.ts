@@ -157,23 +157,28 @@ export class Viewer {
     return fit * this.view.zoom;
   }
 
+  /** Where the image's top-left corner is on the canvas, and its scale. */
+  private placement(): { left: number; top: number; s: number } {
+    const s = this.scale();
+    const { width, height } = this.frame!.header;
+    return {
+      left: (this.canvas.width - width * s) / 2 + this.view.panX,
+      top: (this.canvas.height - height * s) / 2 + this.view.panY,
+      s,
+    };
+  }
+
   /** Canvas pixel → image pixel coordinates. */
   toImage(x: number, y: number): [number, number] {
     if (!this.frame) return [0, 0];
-    const s = this.scale();
-    const { width, height } = this.frame.header;
-    const left = (this.canvas.width - width * s) / 2 + this.view.panX;
-    const top = (this.canvas.height - height * s) / 2 + this.view.panY;
+    const { left, top, s } = this.placement();
     return [(x - left) / s, (y - top) / s];
   }
 
   /** Image pixel → canvas pixel coordinates. */
   toCanvas(x: number, y: number): [number, number] {
     if (!this.frame) return [0, 0];
-    const s = this.scale();
-    const { width, height } = this.frame.header;
-    const left = (this.canvas.width - width * s) / 2 + this.view.panX;
-    const top = (this.canvas.height - height * s) / 2 + this.view.panY;
+    const { left, top, s } = this.placement();
     return [left + x * s, top + y * s];
   }
 

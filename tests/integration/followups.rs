@@ -1,0 +1,142 @@
+//! Critical results and follow-ups through the CLI: recorded after sign-off, shown first in the
+//! report, follow-ups listed across reports until a study closes them, every step verified.
+
+use crate::common::Home;
+
+#[test]
+fn critical_results_and_follow_ups_are_signed_listed_and_closed() {
+    let (home, report) = Home::demo();
+
+    // A critical result on the signed-off report: a communication, not a change to it.
+    home.ok(&[
+        "report",
+        "critical",
+        &report,
+        "--finding",
+        "Tension pneumothorax",
+        "--to",
+        "Dr Ward (ED)",
+        "--via",
+        "phone",
+        "--read-back",
+    ]);
+    let view = home.ok(&["report", "show", &report]);
+    let critical = &view["critical"][0];
+    assert_eq!(critical["finding"], "Tension pneumothorax");
+    assert_eq!(critical["to"], "Dr Ward (ED)");
+    assert_eq!(critical["via"], "phone");
+    assert_eq!(critical["read_back"], true);
+    // The human form shows it first, as a banner.
+    let text = std::process::Command::new(crate::common::bin())
+        .arg("--home")
+        .arg(&home.dir)
+        .args(["report", "show", &report])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        out.contains("CRITICAL RESULT: Tension pneumothorax"),
+        "{out}"
+    );
+    // How it was told is one of three words.
+    let bad = home.run(&[
+        "report",
+        "critical",
+        &report,
+        "--finding",
+        "x",
+        "--to",
+        "y",
+        "--via",
+        "pigeon",
+    ]);
+    assert_eq!(bad.code, 2);
+
+    // Follow-ups: a bad date is refused in words; good ones are listed soonest first.
+    let bad = home.run(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "Nodule",
+        "--due",
+        "2027-02-30",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("not a YYYY-MM-DD date"));
+    let late = home.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "CT in 12 months",
+        "--due",
+        "2027-11-01",
+    ]);
+    let soon = home.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "CT in 3 months",
+        "--due",
+        "2027-02-01",
+    ]);
+    let open = home.ok(&["followups"]);
+    let dues: Vec<&str> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["due"].as_str().unwrap())
+        .collect();
+    assert_eq!(dues, ["2027-02-01", "2027-11-01"]);
+    assert_eq!(open[0]["report"], report.as_str());
+
+    // Closing links the study that answered it; it leaves the open list; twice is refused.
+    let soon_id = soon["entry"].as_str().unwrap();
+    home.ok(&[
+        "report",
+        "followup-close",
+        &report,
+        "--followup",
+        soon_id,
+        "--study",
+        "1.2.3.99",
+    ]);
+    let open = home.ok(&["followups"]);
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["followup"], late["entry"]);
+    let again = home.run(&[
+        "report",
+        "followup-close",
+        &report,
+        "--followup",
+        soon_id,
+        "--study",
+        "1.2.3.100",
+    ]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already closed"));
+    // Only a recommendation can be closed.
+    let critical_id = view["critical"][0]["entry"].as_str().unwrap();
+    let wrong = home.run(&[
+        "report",
+        "followup-close",
+        &report,
+        "--followup",
+        critical_id,
+        "--study",
+        "1.2",
+    ]);
+    assert!(wrong.stderr.contains("not a follow-up recommendation"));
+
+    let view = home.ok(&["report", "show", &report]);
+    let closed = view["followups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["entry"] == soon["entry"])
+        .unwrap();
+    assert_eq!(closed["closed"]["study"], "1.2.3.99");
+    assert_eq!(home.ok(&["verify"])["ok"], true);
+}
