@@ -90,6 +90,14 @@ impl Home {
         self.run(args).ok()
     }
 
+    /// Creates an identity in this (new) home and returns its key.
+    pub fn key_of_new_member(&self) -> String {
+        self.ok(&["init", "--name", "Someone", "--role", "resident"])["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn key(&self) -> String {
         self.ok(&["whoami"])["key"].as_str().unwrap().to_string()
     }

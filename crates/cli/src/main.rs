@@ -23,6 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
+use countersign_app::ledger::roster::AiModelInfo;
 use countersign_app::ledger::{EntryId, PublicKey, Role};
 use countersign_app::report::payload::Channel;
 use countersign_app::{AppError, Home};
@@ -68,6 +69,8 @@ enum HomeCommand {
         /// The network's name (with --admin).
         #[arg(long, default_value = "Radiology department")]
         network_name: String,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Show this home's identity and network.
     Whoami,
@@ -160,6 +163,8 @@ enum RosterCommand {
         /// Make the member an admin too.
         #[arg(long)]
         admin: bool,
+        #[command(flatten)]
+        model: ModelArgs,
     },
     /// Revoke a member; their earlier signatures stay valid.
     Revoke {
@@ -173,6 +178,45 @@ enum RosterCommand {
     },
     /// List the members.
     List,
+}
+
+/// What an `ai-model` member is: the roster records it, and every entry it signs shows it.
+#[derive(Args, Debug)]
+struct ModelArgs {
+    /// The model's vendor (with --role ai-model).
+    #[arg(long)]
+    vendor: Option<String>,
+    /// The model's name (default: the member's name).
+    #[arg(long)]
+    model: Option<String>,
+    /// The model's version (with --role ai-model).
+    #[arg(long)]
+    model_version: Option<String>,
+    /// A regulatory clearance id (e.g. a 510(k) or CE number).
+    #[arg(long)]
+    regulatory_id: Option<String>,
+}
+
+impl ModelArgs {
+    /// The model details an `ai-model` member needs, and nobody else may carry.
+    fn for_member(self, role: Role, name: &str) -> Result<Option<AiModelInfo>, AppError> {
+        match (role, self.vendor, self.model_version) {
+            (Role::AiModel, Some(vendor), Some(version)) => Ok(Some(AiModelInfo {
+                vendor,
+                model: self.model.unwrap_or_else(|| name.to_string()),
+                version,
+                regulatory_id: self.regulatory_id,
+            })),
+            (Role::AiModel, _, _) => Err(AppError::InvalidInput(
+                "an ai-model member needs --vendor and --model-version".into(),
+            )),
+            (_, None, None) if self.model.is_none() && self.regulatory_id.is_none() => Ok(None),
+            _ => Err(AppError::InvalidInput(
+                "--vendor, --model, --model-version and --regulatory-id are for --role ai-model"
+                    .into(),
+            )),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -406,8 +450,10 @@ fn home_command(
             role,
             admin,
             network_name,
+            model,
         } => {
-            let who = home.init(&name, role, admin.then_some(network_name.as_str()), None)?;
+            let model = model.for_member(role, &name)?;
+            let who = home.init(&name, role, admin.then_some(network_name.as_str()), model)?;
             let text = human::whoami(&who);
             Output::new(&who, text)
         }
@@ -420,10 +466,14 @@ fn home_command(
             name,
             role,
             admin,
-        }) => entry_out(
-            home.roster_add(public_key(&key)?, &name, role, admin, None)?,
-            "added",
-        ),
+            model,
+        }) => {
+            let model = model.for_member(role, &name)?;
+            entry_out(
+                home.roster_add(public_key(&key)?, &name, role, admin, model)?,
+                "added",
+            )
+        }
         HomeCommand::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
             home.roster_revoke(public_key(&key)?, from, &reason)?,
             "revoked",
