@@ -33,6 +33,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         finalize_report,
         add_addendum,
         measure_length,
+        mark_viewed,
         verify
     ]
 }
@@ -167,6 +168,17 @@ fn measure_length(
 ) -> Reply<String> {
     desk.with(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
         .map(|(id, _)| id.to_hex())
+}
+
+/// A read receipt for the sections on screen (batched by the app: at most one in a while).
+#[tauri::command]
+fn mark_viewed(
+    desk: State<'_, Desk>,
+    report: String,
+    sections: Vec<String>,
+) -> Reply<Option<String>> {
+    desk.with(|h| h.report_viewed(entry_id(&report)?, &sections))
+        .map(|id| id.map(|id| id.to_hex()))
 }
 
 #[tauri::command(async)]

@@ -39,7 +39,7 @@ pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
-pub use reports::{sha256_file, OpenFollowup, ReportSummary};
+pub use reports::{sha256_file, OpenFollowup, ReportSummary, READ_BATCH_MS};
 pub use verify::VerifyReport;
 pub use viewer::{entry_id, templates, FrameHeader, ImageRef, StudyRow, TemplateRef};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use countersign_ledger::{EntryId, Hash, Kind};
 use countersign_report::payload::{
     AddendumWrite, Channel, CriticalResult, FollowupClose, FollowupRecommend, LengthUnit,
-    MeasurementAdd, ReportCreate, ReportStatus, SectionCosign, SectionWrite,
+    MeasurementAdd, ReportCreate, ReportStatus, SectionCosign, SectionWrite, ViewReceipt,
 };
 use countersign_report::{EntryStatus, Payload, ReportState, ReportView, Status};
 use serde::Serialize;
@@ -17,6 +17,9 @@ use crate::error::{AppError, Result};
 use crate::home::{json, Home};
 use crate::state::{decode_row, LedgerState};
 use countersign_store::StoredEntry;
+
+/// A reader gets one read receipt per report in this long, however often they open it.
+pub const READ_BATCH_MS: u64 = 10 * 60 * 1000;
 
 /// One line of `followups`: an open recommendation and where it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -251,6 +254,31 @@ impl Home {
             study: study.to_string(),
         });
         self.append_checked(report, Kind::FollowupClose, &payload)
+    }
+
+    /// Records that this home's reader had `sections` of the report on screen — unless they
+    /// already have a receipt for those sections from the last [`READ_BATCH_MS`]: receipts are
+    /// batched, not one per glance. Returns the new receipt, if one was signed.
+    pub fn report_viewed(
+        &mut self,
+        report: EntryId,
+        sections: &[String],
+    ) -> Result<Option<EntryId>> {
+        let me = self.whoami()?.key;
+        let now = crate::home::now_ms();
+        let view = self.report_show(report)?;
+        let recent = view.reads.iter().any(|r| {
+            r.author.key == me
+                && now.saturating_sub(r.time_ms) < READ_BATCH_MS
+                && sections.iter().all(|s| r.sections.contains(s))
+        });
+        if recent {
+            return Ok(None);
+        }
+        let payload = json(&ViewReceipt {
+            sections: sections.to_vec(),
+        });
+        self.append_checked(report, Kind::View, &payload).map(Some)
     }
 
     /// Every open follow-up across all reports, soonest due first.

@@ -136,3 +136,30 @@ fn a_length_is_measured_from_the_files_pixel_spacing_and_signed() {
     assert_eq!(err.code(), "not_allowed");
     assert!(err.to_string().contains("not one of the images"), "{err}");
 }
+
+#[test]
+fn read_receipts_are_signed_once_per_batch_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let demo = home.demo().unwrap();
+    let sections = vec!["findings".to_string(), "impression".to_string()];
+    // The report is final; reading it is still recorded.
+    let first = home.report_viewed(demo.report, &sections).unwrap();
+    assert!(first.is_some());
+    // Opening it again at once adds nothing: receipts are batched.
+    assert_eq!(
+        home.report_viewed(demo.report, &sections[..1]).unwrap(),
+        None
+    );
+    let view = home.report_show(demo.report).unwrap();
+    assert_eq!(view.reads.len(), 1);
+    assert_eq!(view.reads[0].author.name, "Dr Ada Attending");
+    assert_eq!(view.reads[0].sections, sections);
+    assert!(view.provenance.iter().any(|p| Some(p.entry) == first));
+    // What was read must be the template's sections.
+    let err = home
+        .report_viewed(demo.report, &["nonsense".to_string()])
+        .unwrap_err();
+    assert_eq!(err.code(), "not_allowed");
+    assert!(home.verify(Some(demo.report)).unwrap().ok);
+}

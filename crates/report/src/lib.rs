@@ -35,7 +35,7 @@ pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, Template, TEMPLATES};
 pub use view::{
     author, AddendumView, Author, CosignView, CriticalView, EntryStatus, FollowupClosedView,
-    FollowupView, MeasurementView, ProvenanceItem, ReportState, ReportView, SectionView,
+    FollowupView, MeasurementView, ProvenanceItem, ReadView, ReportState, ReportView, SectionView,
     SignoffView, VersionView,
 };
 

@@ -251,6 +251,8 @@ impl ReportLog {
             // A critical result or a follow-up may be recorded at any time, before or after
             // sign-off: it is a communication about the report, not a change to it.
             Payload::Critical(_) | Payload::Followup(_) => Ok(()),
+            // Reading is never refused, but what was read must be the template's sections.
+            Payload::View(v) => v.sections.iter().try_for_each(|s| self.known_section(s)),
             Payload::FollowupClose(c) => self.check_followup_close(&past, c.followup),
             // Measurements annotate the report's own images; a signed report may get them too.
             Payload::Measurement(m) => {
@@ -272,8 +274,7 @@ impl ReportLog {
                 found: entry.id(),
             }),
             Payload::Other => match entry.header().kind {
-                Kind::View
-                | Kind::AccessGrant
+                Kind::AccessGrant
                 | Kind::AccessRevoke
                 | Kind::PayloadErase
                 | Kind::AiResult

@@ -138,6 +138,22 @@ fn non_empty(what: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `view`: a read receipt — which sections a reader had on screen. The app records at most one
+/// per reader and report in a while (a batch), not one per glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewReceipt {
+    pub sections: Vec<String>,
+}
+
+impl ViewReceipt {
+    fn check(self) -> Result<Self, String> {
+        if self.sections.is_empty() || self.sections.len() > 64 {
+            return Err(format!("{} sections read", self.sections.len()));
+        }
+        Ok(self)
+    }
+}
+
 /// A calendar date written `YYYY-MM-DD`.
 pub fn valid_date(date: &str) -> bool {
     let b = date.as_bytes();
@@ -196,6 +212,7 @@ pub enum Payload {
     Critical(CriticalResult),
     Followup(FollowupRecommend),
     FollowupClose(FollowupClose),
+    View(ViewReceipt),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -246,6 +263,7 @@ impl Payload {
             Kind::FollowupClose => {
                 Payload::FollowupClose(checked(kind, bytes, FollowupClose::check)?)
             }
+            Kind::View => Payload::View(checked(kind, bytes, ViewReceipt::check)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

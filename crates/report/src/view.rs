@@ -124,6 +124,16 @@ pub struct FollowupClosedView {
     pub study: String,
 }
 
+/// A read receipt: who had which sections on screen, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub sections: Vec<String>,
+    pub status: EntryStatus,
+}
+
 /// One line of the whole-report provenance timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProvenanceItem {
@@ -163,6 +173,7 @@ pub struct ReportView {
     pub measurements: Vec<MeasurementView>,
     pub critical: Vec<CriticalView>,
     pub followups: Vec<FollowupView>,
+    pub reads: Vec<ReadView>,
     pub heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
 }
@@ -222,6 +233,7 @@ impl ReportLog {
         let mut measurements = Vec::new();
         let mut critical = Vec::new();
         let mut followups: Vec<FollowupView> = Vec::new();
+        let mut reads = Vec::new();
         let mut provenance = Vec::with_capacity(ordered.len());
         let (creator, created_ms) = self.created();
         for e in &ordered {
@@ -308,6 +320,13 @@ impl ReportLog {
                     closed: None,
                     status: status(&e.id),
                 }),
+                Some(Payload::View(v)) => reads.push(ReadView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    sections: v.sections.clone(),
+                    status: status(&e.id),
+                }),
                 // Entries come in causal order, so the recommendation is already listed.
                 Some(Payload::FollowupClose(c)) => {
                     if let Some(f) = followups.iter_mut().find(|f| f.entry == c.followup) {
@@ -359,6 +378,7 @@ impl ReportLog {
             measurements,
             critical,
             followups,
+            reads,
             heads: self.heads(),
             provenance,
         }

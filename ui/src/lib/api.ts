@@ -160,6 +160,7 @@ export interface ReportView {
   measurements: Measurement[];
   critical: Critical[];
   followups: Followup[];
+  reads: { entry: string; author: Author; time_ms: number; sections: string[]; status: EntryStatus }[];
   heads: string[];
   provenance: ProvenanceItem[];
 }
@@ -228,5 +229,8 @@ export const api = {
   /** Signs a length; the app computes it from the image's own Pixel Spacing. */
   measureLength: (report: string, image: string, frame: number, from: [number, number], to: [number, number]) =>
     call<string>("measure_length", { report, image, frame, from, to }),
+  /** A read receipt; `null` when one was signed recently (receipts are batched). */
+  markViewed: (report: string, sections: string[]) =>
+    call<string | null>("mark_viewed", { report, sections }),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };

@@ -40,6 +40,7 @@ const report: ReportView = {
   measurements: [],
   critical: [],
   followups: [],
+  reads: [],
   heads: [reportId],
   provenance: [{ ...entry("report.new"), entry: reportId }],
 };
@@ -102,6 +103,8 @@ export function installMocks() {
         report.heads = [e.entry];
         return e.entry;
       }
+      case "mark_viewed":
+        return null;
       case "verify":
         return { ok: true, entries: report.provenance.length, forks: 0, problems: [], seconds: 0.0012 };
       default:
