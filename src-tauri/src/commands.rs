@@ -31,6 +31,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         sign_section,
         cosign_section,
         finalize_report,
+        mark_preliminary,
         add_addendum,
         measure_length,
         mark_viewed,
@@ -147,6 +148,12 @@ fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Rep
 #[tauri::command]
 fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
     desk.with(|h| h.report_finalize(entry_id(&report)?))
+        .map(|id| id.to_hex())
+}
+
+#[tauri::command]
+fn mark_preliminary(desk: State<'_, Desk>, report: String) -> Reply<String> {
+    desk.with(|h| h.report_preliminary(entry_id(&report)?))
         .map(|id| id.to_hex())
 }
 

@@ -148,6 +148,18 @@ impl Home {
             .id())
     }
 
+    /// Marks the report preliminary: written and ready for the attending's sign-off (a resident
+    /// may do this; only an attending finalises).
+    pub fn report_preliminary(&mut self, report: EntryId) -> Result<EntryId> {
+        let payload = json(&ReportStatus {
+            status: Status::Preliminary,
+            sections: BTreeMap::new(),
+        });
+        Ok(self
+            .append_own(Some(report), Kind::ReportStatus, &payload)?
+            .id())
+    }
+
     /// Adds a signed addendum to a final report.
     pub fn report_addendum(&mut self, report: EntryId, text: &str) -> Result<EntryId> {
         if text.trim().is_empty() {

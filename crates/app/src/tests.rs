@@ -163,3 +163,33 @@ fn read_receipts_are_signed_once_per_batch_and_shown() {
     assert_eq!(err.code(), "not_allowed");
     assert!(home.verify(Some(demo.report)).unwrap().ok);
 }
+
+#[test]
+fn a_report_goes_draft_preliminary_final_amended() {
+    use countersign_report::ReportState;
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let state = |h: &Home| h.report_show(report).unwrap().status;
+    assert_eq!(state(&home), ReportState::Draft);
+    for (section, text) in [
+        ("technique", "CT."),
+        ("findings", "Clear."),
+        ("impression", "Normal."),
+    ] {
+        home.report_write(report, section, text).unwrap();
+    }
+    home.report_preliminary(report).unwrap();
+    assert_eq!(state(&home), ReportState::Preliminary);
+    home.report_finalize(report).unwrap();
+    assert_eq!(state(&home), ReportState::Final);
+    // Nothing but addenda after final, and no second "preliminary".
+    assert_eq!(
+        home.report_preliminary(report).unwrap_err().code(),
+        "not_allowed"
+    );
+    home.report_addendum(report, "Compared with prior: unchanged.")
+        .unwrap();
+    assert_eq!(state(&home), ReportState::Amended);
+    assert!(home.verify(Some(report)).unwrap().ok);
+}

@@ -250,6 +250,8 @@ enum ReportCommand {
         #[command(flatten)]
         at: SectionArg,
     },
+    /// Mark the report preliminary: written, awaiting sign-off.
+    Preliminary { report: String },
     /// Sign the report off as final (attending only).
     Finalize { report: String },
     /// Add a signed addendum to a final report.
@@ -557,6 +559,9 @@ fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
             home.report_cosign(entry_id(&at.report)?, &at.section)?,
             "co-signed",
         ),
+        ReportCommand::Preliminary { report } => {
+            entry_out(home.report_preliminary(entry_id(&report)?)?, "preliminary")
+        }
         ReportCommand::Finalize { report } => {
             entry_out(home.report_finalize(entry_id(&report)?)?, "finalised")
         }

@@ -225,6 +225,7 @@ export const api = {
   cosignSection: (report: string, section: string) =>
     call<string>("cosign_section", { report, section }),
   finalize: (report: string) => call<string>("finalize_report", { report }),
+  preliminary: (report: string) => call<string>("mark_preliminary", { report }),
   addendum: (report: string, text: string) => call<string>("add_addendum", { report, text }),
   /** Signs a length; the app computes it from the image's own Pixel Spacing. */
   measureLength: (report: string, image: string, frame: number, from: [number, number], to: [number, number]) =>
