@@ -140,3 +140,24 @@ fn critical_results_and_follow_ups_are_signed_listed_and_closed() {
     assert_eq!(closed["closed"]["study"], "1.2.3.99");
     assert_eq!(home.ok(&["verify"])["ok"], true);
 }
+
+/// The CLI measures as the app does: the length comes from the file's Pixel Spacing.
+#[test]
+fn a_length_is_measured_and_signed_from_the_cli() {
+    let (home, report) = Home::demo();
+    let view = home.ok(&["report", "show", &report]);
+    let image = view["images"][0].as_str().unwrap().to_string();
+    // The demo phantom: 1.875 mm per pixel, so a 3-4-5 triangle is 9.375 mm = 9375 µm.
+    let m = home.ok(&[
+        "report", "measure", &report, "--image", &image, "--from", "10,10", "--to", "13,14",
+    ]);
+    assert_eq!(m["length"], 9375);
+    assert_eq!(m["unit"], "um");
+    let view = home.ok(&["report", "show", &report]);
+    assert_eq!(view["measurements"][0]["entry"], m["entry"]);
+    let off = home.run(&[
+        "report", "measure", &report, "--image", &image, "--from", "-1,0", "--to", "3,4",
+    ]);
+    assert_eq!(off.code, 2);
+    assert!(off.stderr.contains("not on the image"), "{}", off.stderr);
+}

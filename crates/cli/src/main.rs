@@ -250,6 +250,22 @@ enum ReportCommand {
         #[command(flatten)]
         at: SectionArg,
     },
+    /// Measure and sign a length between two points of one of the report's images (mm from its
+    /// Pixel Spacing, else pixels marked uncalibrated).
+    Measure {
+        report: String,
+        /// SHA-256 of the image, as the report names it.
+        #[arg(long)]
+        image: String,
+        /// 0-based frame number.
+        #[arg(long, default_value_t = 0)]
+        frame: u32,
+        /// X,Y in image pixels (column, row).
+        #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+        from: [f64; 2],
+        #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+        to: [f64; 2],
+    },
     /// Mark the report preliminary: written, awaiting sign-off.
     Preliminary { report: String },
     /// Sign the report off as final (attending only).
@@ -311,6 +327,12 @@ enum BundleCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_point(s: &str) -> Result<[f64; 2], String> {
+    let (x, y) = s.split_once(',').ok_or_else(|| format!("{s:?}: use X,Y"))?;
+    let number = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("{v:?}: {e}"));
+    Ok([number(x)?, number(y)?])
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
@@ -559,6 +581,29 @@ fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
             home.report_cosign(entry_id(&at.report)?, &at.section)?,
             "co-signed",
         ),
+        ReportCommand::Measure {
+            report,
+            image,
+            frame,
+            from,
+            to,
+        } => {
+            let (entry, m) = home.measure_length(entry_id(&report)?, &image, frame, from, to)?;
+            #[derive(Serialize)]
+            struct Measured {
+                entry: EntryId,
+                #[serde(flatten)]
+                measurement: countersign_app::report::payload::MeasurementAdd,
+            }
+            let text = format!("signed {} ({} {:?})", entry, m.length, m.unit);
+            Output::new(
+                &Measured {
+                    entry,
+                    measurement: m,
+                },
+                text,
+            )
+        }
         ReportCommand::Preliminary { report } => {
             entry_out(home.report_preliminary(entry_id(&report)?)?, "preliminary")
         }
