@@ -5,6 +5,7 @@ use tauri::ipc::Response;
 use tauri::{Emitter, State};
 
 use countersign_app::ledger::Role;
+use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
     entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, StudyRow,
@@ -35,6 +36,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         add_addendum,
         measure_length,
         mark_viewed,
+        review_ai,
         verify
     ]
 }
@@ -186,6 +188,28 @@ fn mark_viewed(
 ) -> Reply<Option<String>> {
     desk.with(|h| h.report_viewed(entry_id(&report)?, &sections))
         .map(|id| id.map(|id| id.to_hex()))
+}
+
+/// Accept, edit (with `text`) or reject an AI result.
+#[tauri::command]
+fn review_ai(
+    desk: State<'_, Desk>,
+    report: String,
+    result: String,
+    decision: Decision,
+    text: Option<String>,
+    comment: Option<String>,
+) -> Reply<String> {
+    desk.with(|h| {
+        h.report_review(
+            entry_id(&report)?,
+            entry_id(&result)?,
+            decision,
+            text.as_deref(),
+            comment.as_deref(),
+        )
+    })
+    .map(|id| id.to_hex())
 }
 
 #[tauri::command(async)]

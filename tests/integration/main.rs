@@ -1,5 +1,6 @@
 //! Countersign's integration tests: whole workflows through the real CLI and real SQLite files.
 
+mod ai;
 mod ai_members;
 mod common;
 mod crash;

@@ -20,6 +20,7 @@
 //! assert!(home.verify(None).unwrap().ok);
 //! ```
 
+mod ai;
 mod bundle;
 mod demo;
 mod error;
@@ -33,6 +34,7 @@ mod state;
 pub mod verify;
 mod viewer;
 
+pub use ai::SOFT_TISSUE_ALGORITHM;
 pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};

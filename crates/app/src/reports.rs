@@ -314,7 +314,12 @@ impl Home {
     }
 
     /// Appends a report-log entry after the payload checks a peer would apply.
-    fn append_checked(&mut self, report: EntryId, kind: Kind, payload: &[u8]) -> Result<EntryId> {
+    pub(crate) fn append_checked(
+        &mut self,
+        report: EntryId,
+        kind: Kind,
+        payload: &[u8],
+    ) -> Result<EntryId> {
         Payload::parse(kind, payload).map_err(|e| AppError::InvalidInput(e.to_string()))?;
         Ok(self.append_own(Some(report), kind, payload)?.id())
     }

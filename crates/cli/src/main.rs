@@ -25,7 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
 use countersign_app::ledger::roster::AiModelInfo;
 use countersign_app::ledger::{EntryId, PublicKey, Role};
-use countersign_app::report::payload::Channel;
+use countersign_app::report::payload::{Channel, Decision};
 use countersign_app::{AppError, Home};
 use serde::Serialize;
 
@@ -99,6 +99,18 @@ enum HomeCommand {
     Studies,
     /// Open follow-up recommendations across all reports, soonest due first.
     Followups,
+    /// AI contributions signed by this home's ai-model identity.
+    #[command(subcommand)]
+    Ai(AiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AiCommand {
+    /// Run the model on the report's images and sign its result (an `ai.result`).
+    Run {
+        #[arg(long)]
+        report: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -265,6 +277,23 @@ enum ReportCommand {
         from: [f64; 2],
         #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
         to: [f64; 2],
+    },
+    /// Accept, edit or reject an AI result (an `ai.review`); accepted or edited text becomes the
+    /// section's next version.
+    #[command(group(clap::ArgGroup::new("decision").required(true).args(["accept", "reject", "edit"])))]
+    Review {
+        report: String,
+        #[arg(long)]
+        ai_entry: String,
+        #[arg(long)]
+        accept: bool,
+        #[arg(long)]
+        reject: bool,
+        /// The text that replaces the AI's proposal.
+        #[arg(long)]
+        edit: Option<String>,
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// Mark the report preliminary: written, awaiting sign-off.
     Preliminary { report: String },
@@ -540,6 +569,9 @@ fn home_command(
             let text = human::import_summary(&summary);
             Output::new(&summary, text)
         }
+        HomeCommand::Ai(AiCommand::Run { report }) => {
+            entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
+        }
         HomeCommand::Followups => {
             let open = home.followups()?;
             let text = human::followups(&open);
@@ -603,6 +635,28 @@ fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
                 },
                 text,
             )
+        }
+        ReportCommand::Review {
+            report,
+            ai_entry,
+            accept,
+            reject: _,
+            edit,
+            comment,
+        } => {
+            let decision = match (&edit, accept) {
+                (Some(_), _) => Decision::Edit,
+                (None, true) => Decision::Accept,
+                (None, false) => Decision::Reject,
+            };
+            let id = home.report_review(
+                entry_id(&report)?,
+                entry_id(&ai_entry)?,
+                decision,
+                edit.as_deref(),
+                comment.as_deref(),
+            )?;
+            entry_out(id, "reviewed")
         }
         ReportCommand::Preliminary { report } => {
             entry_out(home.report_preliminary(entry_id(&report)?)?, "preliminary")

@@ -34,9 +34,9 @@ pub use log::{LogEntry, ReportLog, ReportRuleError};
 pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, Template, TEMPLATES};
 pub use view::{
-    author, AddendumView, Author, CosignView, CriticalView, EntryStatus, FollowupClosedView,
-    FollowupView, MeasurementView, ProvenanceItem, ReadView, ReportState, ReportView, SectionView,
-    SignoffView, VersionView,
+    author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
+    FollowupClosedView, FollowupView, MeasurementView, ProvenanceItem, ReadView, ReportState,
+    ReportView, SectionView, SignoffView, VersionView,
 };
 
 #[cfg(test)]

@@ -29,6 +29,12 @@ pub enum ReportRuleError {
     NotFinal,
     #[error("image {image} is not one of the images the report is about")]
     UnknownImage { image: String },
+    #[error("entry {result} is not an AI result in this report's past")]
+    UnknownAiResult { result: EntryId },
+    #[error("AI result {result} was already reviewed by entry {review}")]
+    AlreadyReviewed { result: EntryId, review: EntryId },
+    #[error("AI result {result} has not been reviewed: unreviewed AI output cannot be signed off")]
+    UnreviewedAi { result: EntryId },
     #[error("entry {followup} is not a follow-up recommendation in this report's past")]
     UnknownFollowup { followup: EntryId },
     #[error("follow-up {followup} was already closed by entry {closed_by}")]
@@ -205,7 +211,10 @@ impl ReportLog {
         let needs_past = !self.finals.is_empty()
             || matches!(
                 payload,
-                Payload::Cosign(_) | Payload::Status(_) | Payload::FollowupClose(_)
+                Payload::Cosign(_)
+                    | Payload::Status(_)
+                    | Payload::FollowupClose(_)
+                    | Payload::AiReview(_)
             );
         let past = if needs_past {
             self.ancestors(&entry.header().parents)
@@ -245,12 +254,32 @@ impl ReportLog {
                         });
                     }
                     self.check_final_coverage(&past, &s.sections, roster)?;
+                    self.check_ai_reviewed(&past)?;
                 }
                 Ok(())
             }
             // A critical result or a follow-up may be recorded at any time, before or after
             // sign-off: it is a communication about the report, not a change to it.
             Payload::Critical(_) | Payload::Followup(_) => Ok(()),
+            Payload::AiResult(r) => {
+                self.known_section(&r.section)?;
+                refuse_after_final(final_in_past)?;
+                let images = &self.create().images;
+                match r
+                    .inputs
+                    .iter()
+                    .find(|i| !images.is_empty() && !images.contains(i))
+                {
+                    Some(image) => Err(ReportRuleError::UnknownImage {
+                        image: image.clone(),
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Payload::AiReview(r) => {
+                refuse_after_final(final_in_past)?;
+                self.check_ai_review(&past, r.result)
+            }
             // Reading is never refused, but what was read must be the template's sections.
             Payload::View(v) => v.sections.iter().try_for_each(|s| self.known_section(s)),
             Payload::FollowupClose(c) => self.check_followup_close(&past, c.followup),
@@ -274,13 +303,46 @@ impl ReportLog {
                 found: entry.id(),
             }),
             Payload::Other => match entry.header().kind {
-                Kind::AccessGrant
-                | Kind::AccessRevoke
-                | Kind::PayloadErase
-                | Kind::AiResult
-                | Kind::AiReview => Ok(()),
+                Kind::AccessGrant | Kind::AccessRevoke | Kind::PayloadErase => Ok(()),
                 _ => refuse_after_final(final_in_past),
             },
+        }
+    }
+
+    /// The AI results in `past` with the review of each, if it has one there.
+    fn ai_reviews<'a>(
+        &'a self,
+        past: &'a HashSet<EntryId>,
+    ) -> impl Iterator<Item = (EntryId, Option<EntryId>)> + 'a {
+        let payload = |id: &EntryId| self.entries.get(id).and_then(|e| e.payload.as_ref());
+        past.iter()
+            .filter(move |id| matches!(payload(id), Some(Payload::AiResult(_))))
+            .map(move |&result| {
+                let review = past.iter().copied().find(
+                    |id| matches!(payload(id), Some(Payload::AiReview(r)) if r.result == result),
+                );
+                (result, review)
+            })
+    }
+
+    /// A review names an AI result in its causal past that no review in that past names.
+    fn check_ai_review(
+        &self,
+        past: &HashSet<EntryId>,
+        result: EntryId,
+    ) -> Result<(), ReportRuleError> {
+        match self.ai_reviews(past).find(|(r, _)| *r == result) {
+            None => Err(ReportRuleError::UnknownAiResult { result }),
+            Some((_, Some(review))) => Err(ReportRuleError::AlreadyReviewed { result, review }),
+            Some((_, None)) => Ok(()),
+        }
+    }
+
+    /// Sign-off needs every AI result in its past reviewed in its past.
+    fn check_ai_reviewed(&self, past: &HashSet<EntryId>) -> Result<(), ReportRuleError> {
+        match self.ai_reviews(past).find(|(_, review)| review.is_none()) {
+            Some((result, _)) => Err(ReportRuleError::UnreviewedAi { result }),
+            None => Ok(()),
         }
     }
 

@@ -138,6 +138,70 @@ fn non_empty(what: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `ai.result`: what an AI model proposed, signed by the model's own key: which model and
+/// version, which images (SHA-256) it read, with which parameters, what it found (`outputs`) and
+/// the section text it proposes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiResult {
+    pub model: String,
+    pub version: String,
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+    pub section: String,
+    pub text: String,
+}
+
+/// A reviewer's decision on an AI result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Accept,
+    Edit,
+    Reject,
+}
+
+/// `ai.review`: a human's decision on one `ai.result`; an edit carries the text that replaces the
+/// proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiReview {
+    pub result: EntryId,
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl AiResult {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the proposed text", &self.text)?;
+        non_empty("the model", &self.model)?;
+        if let Some(bad) = self
+            .inputs
+            .iter()
+            .find(|i| i.len() != 64 || !i.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!("input {bad:?} is not a SHA-256"));
+        }
+        Ok(self)
+    }
+}
+
+impl AiReview {
+    fn check(self) -> Result<Self, String> {
+        match (self.decision, &self.text) {
+            (Decision::Edit, Some(t)) => non_empty("the edited text", t)?,
+            (Decision::Edit, None) => return Err("an edit needs the edited text".into()),
+            (_, Some(_)) => return Err("only an edit carries text".into()),
+            (_, None) => {}
+        }
+        Ok(self)
+    }
+}
+
 /// `view`: a read receipt — which sections a reader had on screen. The app records at most one
 /// per reader and report in a while (a batch), not one per glance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +277,8 @@ pub enum Payload {
     Followup(FollowupRecommend),
     FollowupClose(FollowupClose),
     View(ViewReceipt),
+    AiResult(AiResult),
+    AiReview(AiReview),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -264,6 +330,8 @@ impl Payload {
                 Payload::FollowupClose(checked(kind, bytes, FollowupClose::check)?)
             }
             Kind::View => Payload::View(checked(kind, bytes, ViewReceipt::check)?),
+            Kind::AiResult => Payload::AiResult(checked(kind, bytes, AiResult::check)?),
+            Kind::AiReview => Payload::AiReview(checked(kind, bytes, AiReview::check)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

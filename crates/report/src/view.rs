@@ -124,6 +124,28 @@ pub struct FollowupClosedView {
     pub study: String,
 }
 
+/// An AI model's proposal and the human decision on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AiView {
+    pub entry: EntryId,
+    /// The model's roster entry (its vendor, model and version are in `author.ai_model`).
+    pub author: Author,
+    pub time_ms: u64,
+    #[serde(flatten)]
+    pub result: crate::payload::AiResult,
+    pub review: Option<AiReviewView>,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AiReviewView {
+    pub entry: EntryId,
+    pub reviewer: Author,
+    pub time_ms: u64,
+    pub decision: crate::payload::Decision,
+    pub comment: Option<String>,
+}
+
 /// A read receipt: who had which sections on screen, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReadView {
@@ -174,6 +196,7 @@ pub struct ReportView {
     pub critical: Vec<CriticalView>,
     pub followups: Vec<FollowupView>,
     pub reads: Vec<ReadView>,
+    pub ai: Vec<AiView>,
     pub heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
 }
@@ -234,6 +257,7 @@ impl ReportLog {
         let mut critical = Vec::new();
         let mut followups: Vec<FollowupView> = Vec::new();
         let mut reads = Vec::new();
+        let mut ai: Vec<AiView> = Vec::new();
         let mut provenance = Vec::with_capacity(ordered.len());
         let (creator, created_ms) = self.created();
         for e in &ordered {
@@ -320,6 +344,25 @@ impl ReportLog {
                     closed: None,
                     status: status(&e.id),
                 }),
+                Some(Payload::AiResult(r)) => ai.push(AiView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    result: r.clone(),
+                    review: None,
+                    status: status(&e.id),
+                }),
+                Some(Payload::AiReview(r)) => {
+                    if let Some(a) = ai.iter_mut().find(|a| a.entry == r.result) {
+                        a.review = Some(AiReviewView {
+                            entry: e.id,
+                            reviewer: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            decision: r.decision,
+                            comment: r.comment.clone(),
+                        });
+                    }
+                }
                 Some(Payload::View(v)) => reads.push(ReadView {
                     entry: e.id,
                     author: who(&e.author),
@@ -379,6 +422,7 @@ impl ReportLog {
             critical,
             followups,
             reads,
+            ai,
             heads: self.heads(),
             provenance,
         }

@@ -145,6 +145,21 @@ export interface Followup {
   status: EntryStatus;
 }
 
+export interface AiView {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  model: string;
+  version: string;
+  inputs: string[];
+  parameters: Record<string, string>;
+  outputs: Record<string, string>;
+  section: string;
+  text: string;
+  review: { entry: string; reviewer: Author; time_ms: number; decision: "accept" | "edit" | "reject"; comment: string | null } | null;
+  status: EntryStatus;
+}
+
 export interface ReportView {
   report: string;
   study: string;
@@ -160,6 +175,7 @@ export interface ReportView {
   measurements: Measurement[];
   critical: Critical[];
   followups: Followup[];
+  ai: AiView[];
   reads: { entry: string; author: Author; time_ms: number; sections: string[]; status: EntryStatus }[];
   heads: string[];
   provenance: ProvenanceItem[];
@@ -233,5 +249,7 @@ export const api = {
   /** A read receipt; `null` when one was signed recently (receipts are batched). */
   markViewed: (report: string, sections: string[]) =>
     call<string | null>("mark_viewed", { report, sections }),
+  reviewAi: (report: string, result: string, decision: "accept" | "edit" | "reject", text?: string, comment?: string) =>
+    call<string>("review_ai", { report, result, decision, text: text ?? null, comment: comment ?? null }),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };

@@ -41,6 +41,7 @@ const report: ReportView = {
   critical: [],
   followups: [],
   reads: [],
+  ai: [],
   heads: [reportId],
   provenance: [{ ...entry("report.new"), entry: reportId }],
 };

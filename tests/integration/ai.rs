@@ -1,0 +1,141 @@
+//! An AI model as a department member: its own home runs a real algorithm on the report's
+//! images and signs the result; the result travels as a bundle; unreviewed it blocks sign-off;
+//! accepted, it becomes the section's text, attributed to the model and the reviewer.
+
+use crate::common::Home;
+
+fn bundle(from: &Home, report: Option<&str>, to: &Home) {
+    let bytes = from.bundle(report);
+    let run = to.import(&bytes);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign_off_until_then() {
+    let series = tempfile::tempdir().unwrap();
+    let dir = series.path().join("series");
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    ada.ok(&[
+        "image",
+        "phantom",
+        "-o",
+        dir.to_str().unwrap(),
+        "--slices",
+        "8",
+        "--size",
+        "64",
+    ]);
+    ada.ok(&["import", dir.to_str().unwrap()]);
+    let study = ada.ok(&["studies"])[0]["study"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = ada.new_report(&study, "ct-chest");
+
+    // The model's home: its own key, on the roster as an ai-model, holding the report and images.
+    let model = Home::new();
+    let key = model.ok(&[
+        "init",
+        "--name",
+        "SoftTissue",
+        "--role",
+        "ai-model",
+        "--vendor",
+        "Countersign Labs",
+        "--model-version",
+        "1.0.0",
+    ])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &key,
+        "--name",
+        "SoftTissue",
+        "--role",
+        "ai-model",
+        "--vendor",
+        "Countersign Labs",
+        "--model-version",
+        "1.0.0",
+    ]);
+    bundle(&ada, Some(&report), &model);
+    model.ok(&["import", dir.to_str().unwrap()]);
+    let result = model.ok(&["ai", "run", "--report", &report])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A person cannot sign as the model: ai run refuses a human identity.
+    let refused = ada.run(&["ai", "run", "--report", &report]);
+    assert_eq!(refused.code, 2);
+    bundle(&model, Some(&report), &ada);
+
+    let view = ada.ok(&["report", "show", &report]);
+    let ai = &view["ai"][0];
+    assert_eq!(ai["entry"], result.as_str());
+    assert_eq!(ai["author"]["ai_model"]["vendor"], "Countersign Labs");
+    assert_eq!(ai["parameters"]["algorithm"], "soft-tissue-region/1");
+    let mean: f64 = ai["outputs"]["mean_hu"].as_str().unwrap().parse().unwrap();
+    // The phantom's brain is +10 to +40 HU: the model measured what is there.
+    assert!((0.0..=100.0).contains(&mean) && mean > 5.0, "{mean}");
+    assert!(ai["review"].is_null());
+
+    // Every section written, but the AI result unreviewed: sign-off is refused in words.
+    for (section, text) in [
+        ("technique", "Non-contrast CT."),
+        ("findings", "Normal brain parenchyma."),
+        ("impression", "Normal."),
+    ] {
+        ada.write(&report, section, text);
+    }
+    let blocked = ada.run(&["report", "finalize", &report]);
+    assert_eq!(blocked.code, 2);
+    assert!(
+        blocked.stderr.contains("has not been reviewed"),
+        "{}",
+        blocked.stderr
+    );
+
+    // Accepted: the proposal is the findings, the review is bound to the result.
+    ada.ok(&[
+        "report",
+        "review",
+        &report,
+        "--ai-entry",
+        &result,
+        "--accept",
+        "--comment",
+        "Agree.",
+    ]);
+    let view = ada.ok(&["report", "show", &report]);
+    assert_eq!(view["ai"][0]["review"]["decision"], "accept");
+    assert_eq!(view["ai"][0]["review"]["reviewer"]["name"], "Dr Ada");
+    let findings = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "findings")
+        .unwrap();
+    assert_eq!(findings["text"], view["ai"][0]["text"]);
+    // Reviewed once only.
+    let again = ada.run(&[
+        "report",
+        "review",
+        &report,
+        "--ai-entry",
+        &result,
+        "--reject",
+    ]);
+    assert!(
+        again.stderr.contains("already reviewed"),
+        "{}",
+        again.stderr
+    );
+
+    ada.ok(&["report", "finalize", &report]);
+    assert_eq!(ada.ok(&["verify"])["ok"], true);
+}
