@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use countersign_imaging::Samples;
+use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, Role};
 use countersign_report::payload::{AiResult, AiReview, Decision};
 
@@ -35,6 +36,17 @@ impl Home {
             .ok_or_else(|| {
                 AppError::InvalidInput("the roster has no model details for this key".into())
             })?;
+        let payload = self.soft_tissue_result(report, &model)?;
+        self.append_checked(report, Kind::AiResult, &payload)
+    }
+
+    /// The `ai.result` payload of the soft-tissue measurement by `model` on the middle image of
+    /// the report's series (the demo signs it with a model key of its own).
+    pub(crate) fn soft_tissue_result(
+        &self,
+        report: EntryId,
+        model: &AiModelInfo,
+    ) -> Result<Vec<u8>> {
         let view = self.report_show(report)?;
         let image = view
             .images
@@ -57,16 +69,15 @@ impl Home {
              mean attenuation {:.1} HU over {:.0} mm².",
             model.model, model.version, BAND.0, BAND.1, found.mean_hu, found.area_mm2
         );
-        let payload = json(&AiResult {
-            model: model.model,
-            version: model.version,
+        Ok(json(&AiResult {
+            model: model.model.clone(),
+            version: model.version.clone(),
             inputs: vec![image],
             parameters,
             outputs,
             section: "findings".into(),
             text,
-        });
-        self.append_checked(report, Kind::AiResult, &payload)
+        }))
     }
 
     /// Reviews an AI result: accept (its text becomes the section's next version), edit (`text`

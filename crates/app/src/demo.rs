@@ -1,8 +1,9 @@
 //! `demo`: a department network and a cardiac MR report with contributions by three people, so
 //! a newcomer sees the whole idea in one command.
 
+use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, PublicKey, Role, SecretKey};
-use countersign_report::payload::{SectionCosign, SectionWrite};
+use countersign_report::payload::{Decision, SectionCosign, SectionWrite};
 use serde::Serialize;
 
 use std::path::{Path, PathBuf};
@@ -49,12 +50,21 @@ impl Home {
             name: me.name,
             role: me.role,
         }];
+        let model = SecretKey::generate(&mut rand_core::OsRng);
+        let model_info = AiModelInfo {
+            vendor: "Countersign Labs".into(),
+            model: "soft-tissue".into(),
+            version: "1.0.0".into(),
+            regulatory_id: None,
+        };
         for (key, name, role) in [
             (&cardiologist, "Dr Carl Cardiologist", Role::Cardiologist),
             (&resident, "Dr Rhea Resident", Role::Resident),
+            (&model, "SoftTissue", Role::AiModel),
         ] {
             self.keys().save(key)?;
-            self.roster_add(key.public(), name, role, false, None)?;
+            let info = (role == Role::AiModel).then(|| model_info.clone());
+            self.roster_add(key.public(), name, role, false, info)?;
             members.push(DemoMember {
                 key: key.public(),
                 name: name.into(),
@@ -93,6 +103,29 @@ impl Home {
         for (key, section, text) in steps {
             self.append(key, Some(report), Kind::SectionWrite, &write(section, text))?;
         }
+        // The AI model measures the images and proposes findings text; the attending edits it
+        // into the findings (an AI draft, reviewed by a human, signed by both).
+        let proposal = self.soft_tissue_result(report, &model_info)?;
+        let result = self
+            .append(&model, Some(report), Kind::AiResult, &proposal)?
+            .id();
+        let measured = self
+            .report_show(report)?
+            .ai
+            .first()
+            .map(|a| a.result.text.clone())
+            .unwrap_or_default();
+        let edited = format!(
+            "Normal left ventricular size and wall thickness. No pericardial effusion. No late \
+             gadolinium enhancement. {measured}"
+        );
+        self.report_review(
+            report,
+            result,
+            Decision::Edit,
+            Some(&edited),
+            Some("Kept the measurement; added the clinical findings."),
+        )?;
         // The cardiologist co-signs the cardiac section, as the template requires.
         let cardiac = self
             .report_show(report)?
@@ -108,6 +141,13 @@ impl Home {
             self.append(&cardiologist, Some(report), Kind::SectionCosign, &payload)?;
         }
         self.report_finalize(report)?;
+        // A follow-up recommended after sign-off, due in a year.
+        let due = date_of(crate::home::now_ms() + 365 * 24 * 3600 * 1000);
+        self.report_followup(
+            report,
+            "Repeat cardiac MR in 12 months to confirm stable function.",
+            &due,
+        )?;
         let entries = self.store().db().count_entries()?;
         Ok(DemoSummary {
             network,
@@ -116,5 +156,31 @@ impl Home {
             members,
             entries,
         })
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in milliseconds since the epoch (days to civil date, after
+/// Howard Hinnant's `civil_from_days`).
+fn date_of(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn dates_from_epoch_milliseconds() {
+        assert_eq!(super::date_of(0), "1970-01-01");
+        // 2024-02-29T12:00:00Z, a leap day.
+        assert_eq!(super::date_of(1_709_208_000_000), "2024-02-29");
+        assert_eq!(super::date_of(1_798_761_600_000), "2027-01-01");
     }
 }

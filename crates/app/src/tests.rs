@@ -193,3 +193,24 @@ fn a_report_goes_draft_preliminary_final_amended() {
     assert_eq!(state(&home), ReportState::Amended);
     assert!(home.verify(Some(report)).unwrap().ok);
 }
+
+#[test]
+fn the_demo_shows_an_ai_draft_edited_by_a_radiologist_and_an_open_follow_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let demo = home.demo().unwrap();
+    let view = home.report_show(demo.report).unwrap();
+    assert_eq!(view.status, countersign_report::ReportState::Final);
+    let ai = &view.ai[0];
+    assert_eq!(
+        ai.author.ai_model.as_ref().unwrap().vendor,
+        "Countersign Labs"
+    );
+    let review = ai.review.as_ref().expect("reviewed before sign-off");
+    assert_eq!(review.decision, countersign_report::payload::Decision::Edit);
+    assert_eq!(review.reviewer.name, "Dr Ada Attending");
+    let findings = view.sections.iter().find(|s| s.name == "findings").unwrap();
+    assert!(findings.text.as_deref().unwrap().contains(&ai.result.text));
+    assert_eq!(home.followups().unwrap().len(), 1);
+    assert!(home.verify(None).unwrap().ok);
+}
