@@ -34,9 +34,7 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     let report = ada.new_report(&study, "ct-chest");
 
     // The model's home: its own key, on the roster as an ai-model, holding the report and images.
-    let model = Home::new();
-    let key = model.ok(&[
-        "init",
+    let member = [
         "--name",
         "SoftTissue",
         "--role",
@@ -45,24 +43,13 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
         "Countersign Labs",
         "--model-version",
         "1.0.0",
-    ])["key"]
+    ];
+    let model = Home::new();
+    let key = model.ok(&[&["init"][..], &member].concat())["key"]
         .as_str()
         .unwrap()
         .to_string();
-    ada.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &key,
-        "--name",
-        "SoftTissue",
-        "--role",
-        "ai-model",
-        "--vendor",
-        "Countersign Labs",
-        "--model-version",
-        "1.0.0",
-    ]);
+    ada.ok(&[&["roster", "add", "--key", &key][..], &member].concat());
     bundle(&ada, Some(&report), &model);
     model.ok(&["import", dir.to_str().unwrap()]);
     let result = model.ok(&["ai", "run", "--report", &report])["entry"]

@@ -98,40 +98,27 @@ fn critical_results_and_follow_ups_are_signed_listed_and_closed() {
 
     // Closing links the study that answered it; it leaves the open list; twice is refused.
     let soon_id = soon["entry"].as_str().unwrap();
-    home.ok(&[
-        "report",
-        "followup-close",
-        &report,
-        "--followup",
-        soon_id,
-        "--study",
-        "1.2.3.99",
-    ]);
+    let close = |followup: &str, study: &str| {
+        home.run(&[
+            "report",
+            "followup-close",
+            &report,
+            "--followup",
+            followup,
+            "--study",
+            study,
+        ])
+    };
+    assert_eq!(close(soon_id, "1.2.3.99").code, 0);
     let open = ours(&home.ok(&["followups"]));
     assert_eq!(open.len(), 1);
     assert_eq!(open[0]["followup"], late["entry"]);
-    let again = home.run(&[
-        "report",
-        "followup-close",
-        &report,
-        "--followup",
-        soon_id,
-        "--study",
-        "1.2.3.100",
-    ]);
+    let again = close(soon_id, "1.2.3.100");
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already closed"));
     // Only a recommendation can be closed.
     let critical_id = view["critical"][0]["entry"].as_str().unwrap();
-    let wrong = home.run(&[
-        "report",
-        "followup-close",
-        &report,
-        "--followup",
-        critical_id,
-        "--study",
-        "1.2",
-    ]);
+    let wrong = close(critical_id, "1.2");
     assert!(wrong.stderr.contains("not a follow-up recommendation"));
 
     let view = home.ok(&["report", "show", &report]);
