@@ -1,0 +1,363 @@
+//! The command line: every command, its arguments and how they are parsed (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use countersign_app::imaging::{Window, WindowChoice};
+use countersign_app::ledger::roster::AiModelInfo;
+use countersign_app::ledger::{PublicKey, Role};
+use countersign_app::report::payload::Channel;
+use countersign_app::AppError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Signed, provenance-tracked radiology reports"
+)]
+pub(crate) struct Cli {
+    /// The home directory (ledger and keys). Defaults to $COUNTERSIGN_HOME, else the desktop
+    /// app's data directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Inspect and render DICOM files (needs no home).
+    #[command(subcommand)]
+    Image(ImageCommand),
+    #[command(flatten)]
+    Home(HomeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum HomeCommand {
+    /// Create this home's identity; with --admin, found a department network.
+    Init {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        admin: bool,
+        /// The network's name (with --admin).
+        #[arg(long, default_value = "Radiology department")]
+        network_name: String,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Show this home's identity and network.
+    Whoami,
+    /// Manage the department roster (admin only).
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Write, co-sign, finalise and read reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Export or import a self-contained bundle of roster, entries and payloads.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Re-check every signature, hash, link and rule in the ledger.
+    Verify {
+        /// Only this report (and the roster).
+        report: Option<String>,
+    },
+    /// Found a demo network in an empty home and write a signed-off report by three people.
+    Demo,
+    /// Import DICOM files and folders (recursively) into the home's image store.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the imported studies.
+    Studies,
+    /// Open follow-up recommendations across all reports, soonest due first.
+    Followups,
+    /// AI contributions signed by this home's ai-model identity.
+    #[command(subcommand)]
+    Ai(AiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AiCommand {
+    /// Run the model on the report's images and sign its result (an `ai.result`).
+    Run {
+        #[arg(long)]
+        report: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ImageCommand {
+    /// Write a synthetic CT head phantom series (no patient data) into a folder.
+    Phantom {
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        slices: u32,
+        /// Rows and columns.
+        #[arg(long, default_value_t = 256)]
+        size: u16,
+        /// Same seed, same UIDs and bytes.
+        #[arg(long, default_value = "countersign phantom")]
+        seed: String,
+    },
+    /// What the file is: patient, study, series, geometry, pixel format, presets.
+    Info { file: PathBuf },
+    /// Render one frame to PNG.
+    Render {
+        file: PathBuf,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// 0-based frame number.
+        #[arg(long, default_value_t = 0)]
+        frame: u32,
+        /// CENTER,WIDTH in modality units, or `minmax`; default: the header's first window.
+        #[arg(long, value_parser = parse_window)]
+        window: Option<WindowChoice>,
+        /// Write a thumbnail no larger than N×N pixels.
+        #[arg(long, value_name = "N")]
+        thumbnail: Option<u32>,
+    },
+}
+
+pub(crate) fn parse_window(s: &str) -> Result<WindowChoice, String> {
+    if s == "minmax" {
+        return Ok(WindowChoice::MinMax);
+    }
+    let (c, w) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected CENTER,WIDTH or minmax"))?;
+    let number = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("{v:?}: {e}"));
+    let (center, width) = (number(c)?, number(w)?);
+    if width < 1.0 {
+        return Err(format!("window width {width} must be at least 1"));
+    }
+    Ok(WindowChoice::Explicit(Window { center, width }))
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RosterCommand {
+    /// Add a member (or update their details).
+    Add {
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Make the member an admin too.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Revoke a member; their earlier signatures stay valid.
+    Revoke {
+        #[arg(long)]
+        key: String,
+        /// Revocation time in milliseconds since the epoch (default: now).
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List the members.
+    List,
+}
+
+/// What an `ai-model` member is: the roster records it, and every entry it signs shows it.
+#[derive(Args, Debug)]
+pub(crate) struct ModelArgs {
+    /// The model's vendor (with --role ai-model).
+    #[arg(long)]
+    pub(crate) vendor: Option<String>,
+    /// The model's name (default: the member's name).
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// The model's version (with --role ai-model).
+    #[arg(long)]
+    pub(crate) model_version: Option<String>,
+    /// A regulatory clearance id (e.g. a 510(k) or CE number).
+    #[arg(long)]
+    pub(crate) regulatory_id: Option<String>,
+}
+
+impl ModelArgs {
+    /// The model details an `ai-model` member needs, and nobody else may carry.
+    pub(crate) fn for_member(
+        self,
+        role: Role,
+        name: &str,
+    ) -> Result<Option<AiModelInfo>, AppError> {
+        match (role, self.vendor, self.model_version) {
+            (Role::AiModel, Some(vendor), Some(version)) => Ok(Some(AiModelInfo {
+                vendor,
+                model: self.model.unwrap_or_else(|| name.to_string()),
+                version,
+                regulatory_id: self.regulatory_id,
+            })),
+            (Role::AiModel, _, _) => Err(AppError::InvalidInput(
+                "an ai-model member needs --vendor and --model-version".into(),
+            )),
+            (_, None, None) if self.model.is_none() && self.regulatory_id.is_none() => Ok(None),
+            _ => Err(AppError::InvalidInput(
+                "--vendor, --model, --model-version and --regulatory-id are for --role ai-model"
+                    .into(),
+            )),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SectionArg {
+    pub(crate) report: String,
+    #[arg(long)]
+    pub(crate) section: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ReportCommand {
+    /// Start a report on a study.
+    New {
+        #[arg(long)]
+        study: String,
+        #[arg(long)]
+        template: String,
+        /// An image file the report is about (its SHA-256 is signed into the report).
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
+    },
+    /// Sign a new version of a section.
+    Write {
+        #[command(flatten)]
+        at: SectionArg,
+        #[arg(long)]
+        text: String,
+    },
+    /// Co-sign the current version of a section.
+    Cosign {
+        #[command(flatten)]
+        at: SectionArg,
+    },
+    /// Measure and sign a length between two points of one of the report's images (mm from its
+    /// Pixel Spacing, else pixels marked uncalibrated).
+    Measure {
+        report: String,
+        /// SHA-256 of the image, as the report names it.
+        #[arg(long)]
+        image: String,
+        /// 0-based frame number.
+        #[arg(long, default_value_t = 0)]
+        frame: u32,
+        /// X,Y in image pixels (column, row).
+        #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+        from: [f64; 2],
+        #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+        to: [f64; 2],
+    },
+    /// Accept, edit or reject an AI result (an `ai.review`); accepted or edited text becomes the
+    /// section's next version.
+    #[command(group(clap::ArgGroup::new("decision").required(true).args(["accept", "reject", "edit"])))]
+    Review {
+        report: String,
+        #[arg(long)]
+        ai_entry: String,
+        #[arg(long)]
+        accept: bool,
+        #[arg(long)]
+        reject: bool,
+        /// The text that replaces the AI's proposal.
+        #[arg(long)]
+        edit: Option<String>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Mark the report preliminary: written, awaiting sign-off.
+    Preliminary { report: String },
+    /// Sign the report off as final (attending only).
+    Finalize { report: String },
+    /// Add a signed addendum to a final report.
+    Addendum {
+        report: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Record a critical result and how it was communicated (now).
+    Critical {
+        report: String,
+        #[arg(long)]
+        finding: String,
+        /// Who was told.
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_parser = parse_channel)]
+        via: Channel,
+        /// The clinician read the finding back.
+        #[arg(long)]
+        read_back: bool,
+    },
+    /// Recommend a follow-up, due by a date.
+    Followup {
+        report: String,
+        #[arg(long)]
+        finding: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        due: String,
+    },
+    /// Close a follow-up recommendation with the study that answered it.
+    FollowupClose {
+        report: String,
+        #[arg(long)]
+        followup: String,
+        #[arg(long)]
+        study: String,
+    },
+    /// List reports.
+    List,
+    /// Show a report with the provenance of every section.
+    Show { report: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BundleCommand {
+    /// Write the roster and one report (or all) to FILE.
+    Export {
+        report: Option<String>,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Verify every entry of FILE, then store them.
+    Import { file: PathBuf },
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+pub(crate) fn parse_point(s: &str) -> Result<[f64; 2], String> {
+    let (x, y) = s.split_once(',').ok_or_else(|| format!("{s:?}: use X,Y"))?;
+    let number = |v: &str| v.trim().parse::<f64>().map_err(|e| format!("{v:?}: {e}"));
+    Ok([number(x)?, number(y)?])
+}
+
+pub(crate) fn parse_channel(s: &str) -> Result<Channel, String> {
+    match s {
+        "phone" => Ok(Channel::Phone),
+        "in-person" => Ok(Channel::InPerson),
+        "message" => Ok(Channel::Message),
+        other => Err(format!("{other:?}: use phone, in-person or message")),
+    }
+}
+
+pub(crate) fn public_key(s: &str) -> Result<PublicKey, AppError> {
+    s.parse()
+        .map_err(|e| AppError::InvalidInput(format!("{s:?} is not a public key: {e}")))
+}

@@ -1,0 +1,178 @@
+//! Running a parsed command against the app: images (no home needed) and the home's commands.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use countersign_app::entry_id;
+use countersign_app::imaging::WindowChoice;
+use countersign_app::{AppError, Home};
+use serde::Serialize;
+
+use crate::args::public_key;
+use crate::args::{
+    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, RosterCommand,
+};
+use crate::human;
+use crate::output::{entry_out, written, Output};
+
+pub(crate) fn image(cmd: ImageCommand) -> Result<Output, AppError> {
+    Ok(match cmd {
+        ImageCommand::Phantom {
+            output,
+            slices,
+            size,
+            seed,
+        } => {
+            let spec = countersign_app::imaging::PhantomSpec {
+                seed: seed.clone(),
+                slices,
+                size,
+                ..Default::default()
+            };
+            let files = countersign_app::imaging::write_phantom_series(&spec, &output)?;
+            #[derive(Serialize)]
+            struct Phantom {
+                study: String,
+                files: usize,
+            }
+            let out = Phantom {
+                study: countersign_app::imaging::phantom_study_uid(&seed),
+                files: files.len(),
+            };
+            let text = format!(
+                "wrote {} slices of study {} to {}",
+                out.files,
+                out.study,
+                output.display()
+            );
+            Output::new(&out, text)
+        }
+        ImageCommand::Info { file } => {
+            let info = countersign_app::image_info(&file)?;
+            let text = human::image_info(&info);
+            Output::new(&info, text)
+        }
+        ImageCommand::Render {
+            file,
+            output,
+            frame,
+            window,
+            thumbnail,
+        } => {
+            let png = countersign_app::image_render_png(
+                &file,
+                frame,
+                window.unwrap_or(WindowChoice::Default),
+                thumbnail,
+            )?;
+            written(&output, &png)?
+        }
+    })
+}
+
+pub(crate) fn run(cli: Cli) -> Result<Output, AppError> {
+    match cli.command {
+        Command::Image(cmd) => image(cmd),
+        Command::Home(cmd) => home_command(cli.home, cmd, cli.json),
+    }
+}
+
+pub(crate) fn home_command(
+    home: Option<PathBuf>,
+    command: HomeCommand,
+    json: bool,
+) -> Result<Output, AppError> {
+    let dir = home.unwrap_or_else(countersign_app::default_home);
+    let mut home = Home::open(&dir)?;
+    Ok(match command {
+        HomeCommand::Init {
+            name,
+            role,
+            admin,
+            network_name,
+            model,
+        } => {
+            let model = model.for_member(role, &name)?;
+            let who = home.init(&name, role, admin.then_some(network_name.as_str()), model)?;
+            let text = human::whoami(&who);
+            Output::new(&who, text)
+        }
+        HomeCommand::Whoami => {
+            let who = home.whoami()?;
+            Output::new(&who, human::whoami(&who))
+        }
+        HomeCommand::Roster(RosterCommand::Add {
+            key,
+            name,
+            role,
+            admin,
+            model,
+        }) => {
+            let model = model.for_member(role, &name)?;
+            entry_out(
+                home.roster_add(public_key(&key)?, &name, role, admin, model)?,
+                "added",
+            )
+        }
+        HomeCommand::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
+            home.roster_revoke(public_key(&key)?, from, &reason)?,
+            "revoked",
+        ),
+        HomeCommand::Roster(RosterCommand::List) => {
+            let members = home.roster_list()?;
+            let text = human::roster(&members);
+            Output::new(&members, text)
+        }
+        HomeCommand::Report(cmd) => crate::report::report(&mut home, cmd)?,
+        HomeCommand::Bundle(BundleCommand::Export { report, output }) => {
+            let report = report.as_deref().map(entry_id).transpose()?;
+            let bytes = home.bundle_export(report)?;
+            written(&output, &bytes)?
+        }
+        HomeCommand::Bundle(BundleCommand::Import { file }) => {
+            let imported = home.bundle_import_file(&file)?;
+            let mut out = Output::new(&imported, human::import(&imported));
+            out.problem = !imported.forks.is_empty() || !imported.skipped.is_empty();
+            out
+        }
+        HomeCommand::Verify { report } => {
+            let report = report.as_deref().map(entry_id).transpose()?;
+            let verified = home.verify(report)?;
+            let mut out = Output::new(&verified, human::verify(&verified));
+            out.problem = !verified.ok;
+            out
+        }
+        HomeCommand::Import { paths } => {
+            let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+            let bar = std::io::stderr().is_terminal() && !json;
+            let summary = home.import(&paths, |p| {
+                if bar {
+                    eprint!("\rimporting {}/{}", p.done, p.total);
+                    if p.done == p.total {
+                        eprintln!();
+                    }
+                }
+            })?;
+            let text = human::import_summary(&summary);
+            Output::new(&summary, text)
+        }
+        HomeCommand::Ai(AiCommand::Run { report }) => {
+            entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
+        }
+        HomeCommand::Followups => {
+            let open = home.followups()?;
+            let text = human::followups(&open);
+            Output::new(&open, text)
+        }
+        HomeCommand::Studies => {
+            let studies = home.studies()?;
+            let text = human::studies(&studies);
+            Output::new(&studies, text)
+        }
+        HomeCommand::Demo => {
+            let demo = home.demo()?;
+            let text = human::demo(&demo, &dir);
+            Output::new(&demo, text)
+        }
+    })
+}

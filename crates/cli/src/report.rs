@@ -1,0 +1,127 @@
+//! The `report` commands.
+
+use std::path::PathBuf;
+
+use countersign_app::entry_id;
+use countersign_app::ledger::EntryId;
+use countersign_app::report::payload::Decision;
+use countersign_app::{AppError, Home};
+use serde::Serialize;
+
+use crate::args::ReportCommand;
+use crate::human;
+use crate::output::{entry_out, Output};
+
+pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppError> {
+    Ok(match cmd {
+        ReportCommand::New {
+            study,
+            template,
+            images,
+        } => {
+            let paths: Vec<&std::path::Path> = images.iter().map(PathBuf::as_path).collect();
+            let id = home.report_new(&study, &template, &paths)?;
+            #[derive(Serialize)]
+            struct New {
+                report: EntryId,
+            }
+            Output::new(&New { report: id }, format!("report {id}"))
+        }
+        ReportCommand::Write { at, text } => entry_out(
+            home.report_write(entry_id(&at.report)?, &at.section, &text)?,
+            "signed",
+        ),
+        ReportCommand::Cosign { at } => entry_out(
+            home.report_cosign(entry_id(&at.report)?, &at.section)?,
+            "co-signed",
+        ),
+        ReportCommand::Measure {
+            report,
+            image,
+            frame,
+            from,
+            to,
+        } => {
+            let (entry, m) = home.measure_length(entry_id(&report)?, &image, frame, from, to)?;
+            #[derive(Serialize)]
+            struct Measured {
+                entry: EntryId,
+                #[serde(flatten)]
+                measurement: countersign_app::report::payload::MeasurementAdd,
+            }
+            let text = format!("signed {} ({} {:?})", entry, m.length, m.unit);
+            Output::new(
+                &Measured {
+                    entry,
+                    measurement: m,
+                },
+                text,
+            )
+        }
+        ReportCommand::Review {
+            report,
+            ai_entry,
+            accept,
+            reject: _,
+            edit,
+            comment,
+        } => {
+            let decision = match (&edit, accept) {
+                (Some(_), _) => Decision::Edit,
+                (None, true) => Decision::Accept,
+                (None, false) => Decision::Reject,
+            };
+            let id = home.report_review(
+                entry_id(&report)?,
+                entry_id(&ai_entry)?,
+                decision,
+                edit.as_deref(),
+                comment.as_deref(),
+            )?;
+            entry_out(id, "reviewed")
+        }
+        ReportCommand::Preliminary { report } => {
+            entry_out(home.report_preliminary(entry_id(&report)?)?, "preliminary")
+        }
+        ReportCommand::Finalize { report } => {
+            entry_out(home.report_finalize(entry_id(&report)?)?, "finalised")
+        }
+        ReportCommand::Addendum { report, text } => {
+            entry_out(home.report_addendum(entry_id(&report)?, &text)?, "addendum")
+        }
+        ReportCommand::Critical {
+            report,
+            finding,
+            to,
+            via,
+            read_back,
+        } => entry_out(
+            home.report_critical(entry_id(&report)?, &finding, &to, via, read_back)?,
+            "critical result recorded",
+        ),
+        ReportCommand::Followup {
+            report,
+            finding,
+            due,
+        } => entry_out(
+            home.report_followup(entry_id(&report)?, &finding, &due)?,
+            "follow-up recommended",
+        ),
+        ReportCommand::FollowupClose {
+            report,
+            followup,
+            study,
+        } => entry_out(
+            home.followup_close(entry_id(&report)?, entry_id(&followup)?, &study)?,
+            "follow-up closed",
+        ),
+        ReportCommand::List => {
+            let list = home.report_list()?;
+            Output::new(&list, human::report_list(&list))
+        }
+        ReportCommand::Show { report } => {
+            let view = home.report_show(entry_id(&report)?)?;
+            Output::new(&view, human::report(&view))
+        }
+    })
+}
