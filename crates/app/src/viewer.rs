@@ -71,86 +71,54 @@ impl Home {
     pub fn frame_packet(&self, sha256: &str, frame: u32) -> Result<Vec<u8>> {
         let image = self.open_image(sha256)?;
         let decoded = image.frame(frame)?;
-        let header = |format,
-                      width,
-                      height,
-                      slope,
-                      intercept,
-                      window: countersign_imaging::Window,
-                      invert| {
-            header_of(
-                &image.info,
-                sha256,
-                frame,
-                format,
-                (width, height),
-                (slope, intercept),
-                window,
-                invert,
-            )
-        };
+        let base = header_of(&image.info, sha256, frame);
         match raw_frame(&decoded, &image.info) {
             Ok(raw) => {
-                let format = if raw.signed { "i16" } else { "u16" };
-                let h = header(
-                    format,
-                    raw.width,
-                    raw.height,
-                    raw.slope,
-                    raw.intercept,
-                    raw.window,
-                    raw.invert,
-                );
-                packet(&h, &raw.samples)
+                let header = FrameHeader {
+                    width: raw.width,
+                    height: raw.height,
+                    format: if raw.signed { "i16" } else { "u16" },
+                    slope: raw.slope,
+                    intercept: raw.intercept,
+                    window_center: raw.window.center,
+                    window_width: raw.window.width,
+                    invert: raw.invert,
+                    ..base
+                };
+                packet(&header, &raw.samples)
             }
             // Anything the GPU path cannot window is presented here, to RGB.
             Err(_) => {
                 let rendered =
                     countersign_imaging::present(&decoded, &image.info, WindowChoice::Default)?;
+                let header = FrameHeader {
+                    width: rendered.width,
+                    height: rendered.height,
+                    ..base
+                };
                 let rgb: Vec<u8> = if rendered.channels == 3 {
                     rendered.pixels
                 } else {
                     rendered.pixels.iter().flat_map(|&g| [g, g, g]).collect()
                 };
-                let window = countersign_imaging::Window {
-                    center: 127.5,
-                    width: 256.0,
-                };
-                let h = header(
-                    "rgb8",
-                    rendered.width,
-                    rendered.height,
-                    1.0,
-                    0.0,
-                    window,
-                    false,
-                );
-                packet(&h, &rgb)
+                packet(&header, &rgb)
             }
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn header_of(
-    info: &ImageInfo,
-    sha256: &str,
-    frame: u32,
-    format: &'static str,
-    (width, height): (u32, u32),
-    (slope, intercept): (f64, f64),
-    window: countersign_imaging::Window,
-    invert: bool,
-) -> FrameHeader {
+/// The header of an already-presented RGB frame (identity window); raw frames override the
+/// pixel fields.
+fn header_of(info: &ImageInfo, sha256: &str, frame: u32) -> FrameHeader {
     FrameHeader {
-        width,
-        height,
-        format,
-        slope,
-        intercept,
-        window_center: window.center,
-        window_width: window.width,
-        invert,
+        width: info.columns,
+        height: info.rows,
+        format: "rgb8",
+        slope: 1.0,
+        intercept: 0.0,
+        window_center: 127.5,
+        window_width: 256.0,
+        invert: false,
         frame,
         frames: info.frames,
         pixel_spacing: info.pixel_spacing,
