@@ -126,9 +126,10 @@ try {
   check(/\d+ imported/.test(imported) && /refused/.test(imported) && studies > 10,
     `imported through the UI: ${imported.replace(/\s+/g, " ").trim().slice(0, 50)}…; ${studies} studies listed`);
 
-  const png = await wd("GET", `${s}/screenshot`);
-  await writeFile(shot, Buffer.from(png, "base64"));
-  check(true, `screenshot saved to ${shot}`);
+  const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  await writeFile(shot, png);
+  // A PNG of the whole window, not an empty reply.
+  check(png.length > 10_000 && png.subarray(1, 4).toString() === "PNG", `screenshot saved to ${shot} (${png.length} bytes)`);
 } catch (e) {
   check(false, e.message);
   const png = await wd("GET", `${s}/screenshot`).catch(() => null);
