@@ -88,6 +88,7 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
             study: format!("1.2.3.{r}"),
             template: "ct-chest".into(),
             images: vec![],
+            definition: countersign_report::template("ct-chest").cloned(),
         });
         let create = sign(
             Header::new(
@@ -113,6 +114,7 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
             let p = json(&SectionWrite {
                 section: sections[i % 3].into(),
                 text: format!("Text {i} of report {r}."),
+                fields: Default::default(),
             });
             let e = sign(
                 Header::new(

@@ -1,5 +1,7 @@
 //! One command per user action; each only translates arguments and calls `countersign-app`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use tauri::ipc::Response;
 use tauri::{Emitter, State};
@@ -115,8 +117,8 @@ fn frame(desk: State<'_, Desk>, sha256: String, frame: u32) -> Reply<Response> {
 }
 
 #[tauri::command]
-fn templates() -> Vec<TemplateRef> {
-    countersign_app::templates()
+fn templates(desk: State<'_, Desk>) -> Reply<Vec<TemplateRef>> {
+    desk.with(|h| h.templates())
 }
 
 #[tauri::command]
@@ -136,8 +138,10 @@ fn sign_section(
     report: String,
     section: String,
     text: String,
+    fields: Option<BTreeMap<String, String>>,
 ) -> Reply<String> {
-    desk.with(|h| h.report_write(entry_id(&report)?, &section, &text))
+    let fields = fields.unwrap_or_default();
+    desk.with(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
         .map(|id| id.to_hex())
 }
 

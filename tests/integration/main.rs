@@ -15,4 +15,5 @@ mod palette;
 mod phantom;
 mod rejections;
 mod tamper;
+mod templates;
 mod workflow;

@@ -61,12 +61,35 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
     for (section, text) in [
         ("technique", "Cine SSFP."),
         ("findings", "Normal."),
-        ("cardiac", "LVEF 60%."),
         ("impression", "Normal heart."),
     ] {
         let out = a.write(&report, section, text).ok();
         assert_eq!(out["entry"].as_str().unwrap().len(), 64);
     }
+    // The cardiac section's ejection fraction is a structured field the template requires.
+    let write_cardiac = |lvef: &str| {
+        a.run(&[
+            "report",
+            "write",
+            &report,
+            "--section",
+            "cardiac",
+            "--text",
+            "LVEF 60%.",
+            "--field",
+            &format!("lvef={lvef}"),
+        ])
+    };
+    let out_of_range = write_cardiac("160");
+    assert_eq!(out_of_range.code, 2);
+    assert!(
+        out_of_range
+            .stderr
+            .contains("field lvef of section cardiac: 160 is outside 0..100"),
+        "{}",
+        out_of_range.stderr
+    );
+    write_cardiac("60").ok();
     let refused = a.run(&["report", "finalize", &report]);
     assert_eq!(refused.code, 2);
     assert!(

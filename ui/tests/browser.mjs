@@ -115,11 +115,23 @@ await rampCheck("cpu");
   await page.getByTestId("study-item").first().click();
   await page.getByTestId("report-editor").waitFor();
   const findings = page.getByTestId("section-findings").locator("textarea");
-  await findings.fill("No pulmonary nodule.");
+  await findings.fill("One small nodule.");
+  // A structured field: a wrong value is refused in words, a right one signed with the text.
+  const nodule = page.getByTestId("field-findings-largest-nodule").locator("input");
+  await nodule.fill("4 mm");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("editor-error").filter({ hasText: "is not a decimal number" }).waitFor();
+  check(true, "a field value of the wrong type is refused in words");
+  await nodule.fill("4.5");
   await page.getByTestId("section-findings-sign").click();
   const entries = page.getByTestId("provenance-panel").getByTestId("provenance-entry");
   await entries.filter({ hasText: "section.write" }).first().waitFor();
   check((await entries.filter({ hasText: "section.write" }).count()) === 1, "signed section appears in provenance");
+  await page.getByTestId("section-findings-sign").and(page.locator(":disabled")).waitFor();
+  check(
+    (await nodule.inputValue()) === "4.5" && (await page.getByTestId("section-findings-sign").isDisabled()),
+    "the signed field value stays and there is nothing new to sign",
+  );
   check(
     (await entries.filter({ hasText: "section.write" }).first().getAttribute("data-status")) === "verified",
     "the new entry is verified",
@@ -127,9 +139,9 @@ await rampCheck("cpu");
   await page.getByRole("button", { name: "Verify now" }).click();
   await page.getByTestId("verify-status").filter({ hasText: /^verified/ }).waitFor();
   check(true, "verify-status says verified");
+  await page.screenshot({ path: "test-results/browser.png" });
   await page.keyboard.press("?");
   check(await page.getByTestId("cheat-sheet").isVisible(), "? opens the keyboard cheat sheet");
-  await page.screenshot({ path: "test-results/browser.png" });
   await page.close();
 }
 

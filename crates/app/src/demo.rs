@@ -3,7 +3,7 @@
 
 use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, PublicKey, Role, SecretKey};
-use countersign_report::payload::{Decision, SectionCosign, SectionWrite};
+use countersign_report::payload::{Channel, Decision, SectionCosign, SectionWrite};
 use serde::Serialize;
 
 use std::path::{Path, PathBuf};
@@ -87,22 +87,54 @@ impl Home {
             .map_err(AppError::io("removing the demo staging folder"))?;
         let study = phantom_study_uid(&spec.seed);
         let report = self.report_new(&study, "cardiac-mr", &[])?;
-        let write = |section: &str, text: &str| {
+        let write = |section: &str, text: &str, fields: &[(&str, &str)]| {
             json(&SectionWrite {
                 section: section.into(),
                 text: text.into(),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             })
         };
-        let steps: [(&SecretKey, &str, &str); 5] = [
-            (&resident, "technique", "Cine SSFP in short axis and long axis planes; late gadolinium enhancement after 0.1 mmol/kg gadobutrol."),
-            (&resident, "findings", "Normal left ventricular size. No pericardial effusion."),
-            (&attending, "findings", "Normal left ventricular size and wall thickness. No pericardial effusion. No late gadolinium enhancement."),
-            (&attending, "cardiac", "LVEF 58%. LVEDV 142 ml (indexed 74 ml/m2). Normal regional wall motion. No myocardial scar."),
-            (&attending, "impression", "Structurally normal heart with preserved biventricular function."),
+        type Step<'a> = (&'a SecretKey, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let steps: [Step; 5] = [
+            (&resident, "technique", "Cine SSFP in short axis and long axis planes; late gadolinium enhancement after 0.1 mmol/kg gadobutrol.", &[]),
+            (&resident, "findings", "Normal left ventricular size. No pericardial effusion.", &[]),
+            (&attending, "findings", "Normal left ventricular size and wall thickness. No pericardial effusion. No late gadolinium enhancement.", &[]),
+            (&attending, "cardiac", "LVEF 58%. LVEDV 142 ml (indexed 74 ml/m2). Normal regional wall motion. No myocardial scar.", &[("lvef", "58"), ("lge", "none")]),
+            (&attending, "impression", "Structurally normal heart with preserved biventricular function.", &[]),
         ];
-        for (key, section, text) in steps {
-            self.append(key, Some(report), Kind::SectionWrite, &write(section, text))?;
+        let mut technique = None;
+        for (key, section, text, fields) in steps {
+            let id = self
+                .append(
+                    key,
+                    Some(report),
+                    Kind::SectionWrite,
+                    &write(section, text, fields),
+                )?
+                .id();
+            if section == "technique" {
+                technique = Some(id);
+            }
         }
+        // The resident drafted the technique; the attending countersigns it.
+        if let Some(version) = technique {
+            let payload = json(&SectionCosign {
+                section: "technique".into(),
+                version,
+            });
+            self.append(&attending, Some(report), Kind::SectionCosign, &payload)?;
+        }
+        // An incidental finding that needed the referrer told now.
+        self.report_critical(
+            report,
+            "Incidental 9 mm pulmonary nodule in the right lower lobe on the localiser images.",
+            "Dr Hale, referring cardiologist",
+            Channel::Phone,
+            true,
+        )?;
         // The AI model measures the images and proposes findings text; the attending edits it
         // into the findings (an AI draft, reviewed by a human, signed by both).
         let proposal = self.soft_tissue_result(report, &model_info)?;

@@ -62,6 +62,11 @@ pub enum AppError {
     Image(countersign_imaging::ImagingError),
     #[error("the image file has changed since the report named it: expected SHA-256 {expected}, found {found}")]
     ImageChanged { expected: String, found: String },
+    #[error("template {file}: {error}")]
+    Template {
+        file: String,
+        error: countersign_report::TemplateError,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -85,6 +90,7 @@ pub const ERROR_CODES: &[&str] = &[
     "bad_image",
     "unsupported_image",
     "image_changed",
+    "bad_template",
     "storage",
     "io",
 ];
@@ -106,6 +112,7 @@ impl AppError {
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",
+            AppError::Template { .. } => "bad_template",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",

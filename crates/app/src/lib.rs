@@ -31,6 +31,7 @@ mod keys;
 mod reports;
 mod roster;
 mod state;
+mod templates;
 pub mod verify;
 mod viewer;
 
@@ -42,8 +43,9 @@ pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, READ_BATCH_MS};
+pub use templates::{read_template, TemplateFormat, TemplateRef};
 pub use verify::VerifyReport;
-pub use viewer::{entry_id, templates, FrameHeader, ImageRef, StudyRow, TemplateRef};
+pub use viewer::{entry_id, FrameHeader, ImageRef, StudyRow};
 
 pub use countersign_imaging as imaging;
 pub use countersign_ledger as ledger;

@@ -69,16 +69,7 @@ impl Home {
         if study.trim().is_empty() {
             return Err(AppError::InvalidInput("a study UID is required".into()));
         }
-        if countersign_report::template(template).is_none() {
-            let names: Vec<&str> = countersign_report::TEMPLATES
-                .iter()
-                .map(|t| t.name)
-                .collect();
-            return Err(AppError::InvalidInput(format!(
-                "unknown template {template:?}; built-in templates: {}",
-                names.join(", ")
-            )));
-        }
+        let definition = self.template(template)?;
         // Given files are hashed; without any, the report binds every imported instance of
         // the study.
         let images = if images.is_empty() {
@@ -91,17 +82,31 @@ impl Home {
         };
         let payload = json(&ReportCreate {
             study: study.to_string(),
-            template: template.to_string(),
+            template: definition.name.clone(),
             images,
+            definition: Some(definition),
         });
         Ok(self.append_own(None, Kind::ReportCreate, &payload)?.id())
     }
 
     /// Signs a new version of a section.
     pub fn report_write(&mut self, report: EntryId, section: &str, text: &str) -> Result<EntryId> {
+        self.report_write_fields(report, section, text, BTreeMap::new())
+    }
+
+    /// Signs a new version of a section with values for its structured fields (checked against
+    /// the report's template by the report rules).
+    pub fn report_write_fields(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+        fields: BTreeMap<String, String>,
+    ) -> Result<EntryId> {
         let payload = json(&SectionWrite {
             section: section.to_string(),
             text: text.to_string(),
+            fields,
         });
         Ok(self
             .append_own(Some(report), Kind::SectionWrite, &payload)?

@@ -149,13 +149,6 @@ pub struct StudyRow {
     pub reports: Vec<crate::ReportSummary>,
 }
 
-/// A template a new report can be written from.
-#[derive(Debug, Clone, Serialize)]
-pub struct TemplateRef {
-    pub name: &'static str,
-    pub title: &'static str,
-}
-
 impl Home {
     /// Every imported study with its reports (newest last).
     pub fn study_rows(&self) -> Result<Vec<StudyRow>> {
@@ -173,17 +166,6 @@ impl Home {
             })
             .collect())
     }
-}
-
-/// The built-in templates.
-pub fn templates() -> Vec<TemplateRef> {
-    countersign_report::template::TEMPLATES
-        .iter()
-        .map(|t| TemplateRef {
-            name: t.name,
-            title: t.title,
-        })
-        .collect()
 }
 
 /// A report or entry id from its hex form.

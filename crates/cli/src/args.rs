@@ -79,9 +79,27 @@ pub(crate) enum HomeCommand {
     Studies,
     /// Open follow-up recommendations across all reports, soonest due first.
     Followups,
+    /// List, import and show report templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
     /// AI contributions signed by this home's ai-model identity.
     #[command(subcommand)]
     Ai(AiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TemplateCommand {
+    /// The built-in templates and those imported into this home.
+    List,
+    /// Check a template file (native TOML, or MRRT HTML if it ends in .html) and keep it in
+    /// this home; errors name the line.
+    Import { file: PathBuf },
+    /// Print a template in the native format, or as MRRT HTML.
+    Show {
+        name: String,
+        #[arg(long)]
+        mrrt: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +143,13 @@ pub(crate) enum ImageCommand {
         #[arg(long, value_name = "N")]
         thumbnail: Option<u32>,
     },
+}
+
+pub(crate) fn parse_field(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?}: expected NAME=VALUE"))
 }
 
 pub(crate) fn parse_window(s: &str) -> Result<WindowChoice, String> {
@@ -238,8 +263,11 @@ pub(crate) enum ReportCommand {
     Write {
         #[command(flatten)]
         at: SectionArg,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         text: String,
+        /// A structured field's value, NAME=VALUE (repeatable); checked against the template.
+        #[arg(long = "field", value_name = "NAME=VALUE", value_parser = parse_field)]
+        fields: Vec<(String, String)>,
     },
     /// Co-sign the current version of a section.
     Cosign {

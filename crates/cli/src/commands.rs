@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::args::public_key;
 use crate::args::{
     AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, RosterCommand,
+    TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -163,6 +164,28 @@ pub(crate) fn home_command(
             let open = home.followups()?;
             let text = human::followups(&open);
             Output::new(&open, text)
+        }
+        HomeCommand::Template(TemplateCommand::List) => {
+            let list = home.templates()?;
+            let text = human::templates(&list);
+            Output::new(&list, text)
+        }
+        HomeCommand::Template(TemplateCommand::Import { file }) => {
+            let t = home.template_import(&file)?;
+            let text = format!(
+                "imported template {} ({}, {} sections)",
+                t.name, t.title, t.sections
+            );
+            Output::new(&t, text)
+        }
+        HomeCommand::Template(TemplateCommand::Show { name, mrrt }) => {
+            let t = home.template(&name)?;
+            let text = if mrrt {
+                countersign_app::report::template::to_mrrt(&t)
+            } else {
+                countersign_app::report::template::to_native(&t)
+            };
+            Output::new(&t, text.trim_end().to_string())
         }
         HomeCommand::Studies => {
             let studies = home.studies()?;

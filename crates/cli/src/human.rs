@@ -135,8 +135,16 @@ pub fn report(v: &ReportView) -> String {
             Some(t) => {
                 let _ = writeln!(out, "{t}");
             }
+            None if s.required => {
+                let _ = writeln!(out, "(not written; required before sign-off)");
+            }
             None => {
                 let _ = writeln!(out, "(not written)");
+            }
+        }
+        for f in &s.fields {
+            if let Some(d) = &f.display {
+                let _ = writeln!(out, "  {}: {d}", f.def.label);
             }
         }
         for (i, ver) in s.versions.iter().enumerate() {
@@ -299,6 +307,18 @@ pub fn studies(list: &[countersign_app::StudySummary]) -> String {
                 s.description.as_deref().unwrap_or(""),
                 s.study,
                 s.instances
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn templates(list: &[countersign_app::TemplateRef]) -> String {
+    list.iter()
+        .map(|t| {
+            format!(
+                "{:<20} {:<24} {} sections ({})",
+                t.name, t.title, t.sections, t.source
             )
         })
         .collect::<Vec<_>>()

@@ -27,8 +27,13 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             }
             Output::new(&New { report: id }, format!("report {id}"))
         }
-        ReportCommand::Write { at, text } => entry_out(
-            home.report_write(entry_id(&at.report)?, &at.section, &text)?,
+        ReportCommand::Write { at, text, fields } => entry_out(
+            home.report_write_fields(
+                entry_id(&at.report)?,
+                &at.section,
+                &text,
+                fields.into_iter().collect(),
+            )?,
             "signed",
         ),
         ReportCommand::Cosign { at } => entry_out(

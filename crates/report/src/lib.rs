@@ -14,14 +14,14 @@
 //! let key = SecretKey::from_seed(&[9; 32]);
 //! let network = Hash::of(b"example");
 //! let create = Payload::to_bytes(&payload::ReportCreate {
-//!     study: "1.2.3".into(), template: "ct-chest".into(), images: vec![] });
+//!     study: "1.2.3".into(), template: "ct-chest".into(), images: vec![], definition: None });
 //! let genesis = Entry::sign(Header::new(network, Hash::ZERO, key.public(), 1, 1_000,
 //!     Kind::ReportCreate, vec![], &create), &key).unwrap();
 //! let log = ReportLog::new(&genesis, &create).unwrap();
 //!
 //! let view = log.project(&Roster::default(), |_| EntryStatus::Verified);
 //! assert_eq!(view.template, "ct-chest");
-//! assert_eq!(view.sections.len(), 3);
+//! assert_eq!(view.sections.len(), 4);
 //! assert!(view.sections.iter().all(|s| s.text.is_none()));
 //! ```
 
@@ -32,11 +32,11 @@ mod view;
 
 pub use log::{LogEntry, ReportLog, ReportRuleError};
 pub use payload::{Payload, PayloadError, Status};
-pub use template::{template, Template, TEMPLATES};
+pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
-    FollowupClosedView, FollowupView, MeasurementView, ProvenanceItem, ReadView, ReportState,
-    ReportView, SectionView, SignoffView, VersionView,
+    FieldView, FollowupClosedView, FollowupView, MeasurementView, ProvenanceItem, ReadView,
+    ReportState, ReportView, SectionView, SignoffView, VersionView,
 };
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use countersign_ledger::{Entry, EntryId, Kind, PublicKey, Role, Roster};
 
 use crate::payload::{Payload, PayloadError, ReportCreate, Status};
-use crate::template::{self, Template};
+use crate::template::{self, Template, TemplateError};
 
 /// Why an entry breaks a report rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +19,22 @@ pub enum ReportRuleError {
     Payload(#[from] PayloadError),
     #[error("unknown template {name:?}")]
     UnknownTemplate { name: String },
+    #[error("the report's template is not valid: {0}")]
+    BadTemplate(#[from] TemplateError),
+    #[error("the report names template {named:?} but carries template {defined:?}")]
+    TemplateMismatch { named: String, defined: String },
+    #[error("section {section} has no field {field:?}")]
+    UnknownField { section: String, field: String },
+    #[error("field {field} of section {section}: {reason}")]
+    FieldValue {
+        section: String,
+        field: String,
+        reason: String,
+    },
+    #[error("field {field} of section {section} is required before final sign-off")]
+    FieldMissing { section: String, field: String },
+    #[error("section {section} was written by a resident; it needs a co-signature by a {role} before final sign-off")]
+    CountersignMissing { section: String, role: Role },
     #[error("template {template} has no section {section:?}")]
     UnknownSection { section: String, template: String },
     #[error("section {section} text is empty")]
@@ -101,7 +117,7 @@ impl LogEntry {
 pub struct ReportLog {
     id: EntryId,
     create: ReportCreate,
-    template: &'static Template,
+    template: Template,
     created_by: PublicKey,
     created_ms: u64,
     entries: HashMap<EntryId, LogEntry>,
@@ -114,11 +130,23 @@ impl ReportLog {
     /// Starts a log from its `report.create` entry.
     pub fn new(genesis: &Entry, payload: &[u8]) -> Result<Self, ReportRuleError> {
         let create: ReportCreate = crate::payload::parse_as(Kind::ReportCreate, payload)?;
-        let template = template::template(&create.template).ok_or_else(|| {
-            ReportRuleError::UnknownTemplate {
-                name: create.template.clone(),
+        let template = match &create.definition {
+            Some(def) => {
+                def.validate()?;
+                if def.name != create.template {
+                    return Err(ReportRuleError::TemplateMismatch {
+                        named: create.template.clone(),
+                        defined: def.name.clone(),
+                    });
+                }
+                def.clone()
             }
-        })?;
+            None => template::template(&create.template)
+                .cloned()
+                .ok_or_else(|| ReportRuleError::UnknownTemplate {
+                    name: create.template.clone(),
+                })?,
+        };
         let mut entries = HashMap::new();
         let id = genesis.id();
         entries.insert(
@@ -144,8 +172,8 @@ impl ReportLog {
         &self.create
     }
 
-    pub fn template(&self) -> &'static Template {
-        self.template
+    pub fn template(&self) -> &Template {
+        &self.template
     }
 
     /// Who signed the `report.create`, and when.
@@ -225,12 +253,7 @@ impl ReportLog {
         let author = entry.header().author;
         match payload {
             Payload::Write(w) => {
-                self.known_section(&w.section)?;
-                if w.text.trim().is_empty() {
-                    return Err(ReportRuleError::EmptyText {
-                        section: w.section.clone(),
-                    });
-                }
+                self.check_write(w)?;
                 refuse_after_final(final_in_past)
             }
             Payload::Cosign(c) => {
@@ -281,7 +304,10 @@ impl ReportLog {
                 self.check_ai_review(&past, r.result)
             }
             // Reading is never refused, but what was read must be the template's sections.
-            Payload::View(v) => v.sections.iter().try_for_each(|s| self.known_section(s)),
+            Payload::View(v) => v
+                .sections
+                .iter()
+                .try_for_each(|s| self.known_section(s).map(|_| ())),
             Payload::FollowupClose(c) => self.check_followup_close(&past, c.followup),
             // Measurements annotate the report's own images; a signed report may get them too.
             Payload::Measurement(m) => {
@@ -375,14 +401,40 @@ impl ReportLog {
         }
     }
 
-    fn known_section(&self, section: &str) -> Result<(), ReportRuleError> {
+    fn known_section(&self, section: &str) -> Result<&template::SectionDef, ReportRuleError> {
         self.template
             .section(section)
-            .map(|_| ())
             .ok_or_else(|| ReportRuleError::UnknownSection {
                 section: section.to_string(),
                 template: self.template.name.to_string(),
             })
+    }
+
+    /// A version of a section: a known section, some text or field values, and every value of
+    /// a field the section has, valid for its type.
+    fn check_write(&self, w: &crate::payload::SectionWrite) -> Result<(), ReportRuleError> {
+        let def = self.known_section(&w.section)?;
+        if w.text.trim().is_empty() && w.fields.is_empty() {
+            return Err(ReportRuleError::EmptyText {
+                section: w.section.clone(),
+            });
+        }
+        for (name, value) in &w.fields {
+            let field = def
+                .field(name)
+                .ok_or_else(|| ReportRuleError::UnknownField {
+                    section: w.section.clone(),
+                    field: name.clone(),
+                })?;
+            field
+                .check_value(value)
+                .map_err(|reason| ReportRuleError::FieldValue {
+                    section: w.section.clone(),
+                    field: name.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
     }
 
     fn final_among(&self, ids: &HashSet<EntryId>) -> Option<EntryId> {
@@ -439,14 +491,18 @@ impl ReportLog {
         for name in named.keys() {
             self.known_section(name)?;
         }
-        for def in self.template.sections {
-            let latest = self.latest_versions(past, def.name);
-            if latest.is_empty() {
-                return Err(ReportRuleError::SectionMissing {
-                    section: def.name.to_string(),
-                });
+        for def in &self.template.sections {
+            let latest = self.latest_versions(past, &def.name);
+            if latest.is_empty() && !named.contains_key(&def.name) {
+                if def.required {
+                    return Err(ReportRuleError::SectionMissing {
+                        section: def.name.to_string(),
+                    });
+                }
+                // An optional section nobody wrote is simply not in the report.
+                continue;
             }
-            let covered = named.get(def.name).copied();
+            let covered = named.get(&def.name).copied();
             let Some(version) = covered.filter(|v| latest.contains(v)) else {
                 return Err(ReportRuleError::CoverageMismatch {
                     section: def.name.to_string(),
@@ -458,15 +514,39 @@ impl ReportLog {
                         .join(" or "),
                 });
             };
-            if let Some(role) = def.cosign_role {
-                let cosigned = past.iter().filter_map(|id| self.entries.get(id)).any(|e| {
+            let cosigned_by = |role: Role| {
+                past.iter().filter_map(|id| self.entries.get(id)).any(|e| {
                     matches!(&e.payload, Some(Payload::Cosign(c)) if c.version == version)
                         && roster.member(&e.author).map(|m| m.role) == Some(role)
-                });
-                if !cosigned {
+                })
+            };
+            if let Some(role) = def.cosign_role {
+                if !cosigned_by(role) {
                     return Err(ReportRuleError::CosignMissing {
                         section: def.name.to_string(),
                         role,
+                    });
+                }
+            }
+            let written = self.entries.get(&version);
+            if let (Some(role), Some(w)) = (self.template.resident_countersign, written) {
+                let by_resident = roster.member(&w.author).map(|m| m.role) == Some(Role::Resident);
+                if by_resident && !cosigned_by(role) {
+                    return Err(ReportRuleError::CountersignMissing {
+                        section: def.name.to_string(),
+                        role,
+                    });
+                }
+            }
+            if let Some(Payload::Write(w)) = written.and_then(|e| e.payload.as_ref()) {
+                if let Some(f) = def
+                    .fields
+                    .iter()
+                    .find(|f| f.required && !w.fields.contains_key(&f.name))
+                {
+                    return Err(ReportRuleError::FieldMissing {
+                        section: def.name.to_string(),
+                        field: f.name.clone(),
                     });
                 }
             }

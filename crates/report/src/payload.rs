@@ -14,6 +14,11 @@ pub struct ReportCreate {
     /// SHA-256 (hex) of every image file the report is about.
     #[serde(default)]
     pub images: Vec<String>,
+    /// The whole template the report is written to, so every peer judges the report by the
+    /// same rules whatever templates it has installed. Absent in reports that name a built-in
+    /// template only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<crate::template::Template>,
 }
 
 /// `section.write`: a new version of a section.
@@ -21,6 +26,9 @@ pub struct ReportCreate {
 pub struct SectionWrite {
     pub section: String,
     pub text: String,
+    /// Values of the section's structured fields, by field name (checked against the template).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// `section.cosign`: a second signature on one version of a section.

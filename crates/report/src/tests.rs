@@ -72,6 +72,7 @@ impl Builder {
             study: "1.2.3".into(),
             template: template.into(),
             images: vec![],
+            definition: None,
         });
         let h = Header::new(
             NET,
@@ -142,6 +143,17 @@ fn write(section: &str, text: &str) -> SectionWrite {
     SectionWrite {
         section: section.into(),
         text: text.into(),
+        fields: BTreeMap::new(),
+    }
+}
+
+fn write_fields(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWrite {
+    SectionWrite {
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..write(section, text)
     }
 }
 
@@ -167,7 +179,7 @@ fn cardiac_report_needs_cardiologist_cosign_and_attending_final() {
             r,
             &p.cardiologist,
             Kind::SectionWrite,
-            &write("cardiac", "LVEF 55%"),
+            &write_fields("cardiac", "LVEF 55%", &[("lvef", "55")]),
         )
         .unwrap();
     versions.insert("cardiac".into(), cardiac);
@@ -176,6 +188,24 @@ fn cardiac_report_needs_cardiologist_cosign_and_attending_final() {
         sections: versions.clone(),
     };
 
+    // The resident's technique needs the attending's countersignature first.
+    assert_eq!(
+        b.append(r, &p.attending, Kind::ReportStatus, &final_payload),
+        Err(ReportRuleError::CountersignMissing {
+            section: "technique".into(),
+            role: Role::Attending
+        })
+    );
+    b.append(
+        r,
+        &p.attending,
+        Kind::SectionCosign,
+        &SectionCosign {
+            section: "technique".into(),
+            version: versions["technique"],
+        },
+    )
+    .unwrap();
     // Without the cardiologist's co-sign by someone else, final is refused.
     assert_eq!(
         b.append(r, &p.attending, Kind::ReportStatus, &final_payload),
@@ -202,7 +232,11 @@ fn cardiac_report_needs_cardiologist_cosign_and_attending_final() {
             r,
             &p.attending,
             Kind::SectionWrite,
-            &write("cardiac", "LVEF 55%, normal wall motion"),
+            &write_fields(
+                "cardiac",
+                "LVEF 55%, normal wall motion",
+                &[("lvef", "55"), ("lge", "none")],
+            ),
         )
         .unwrap();
     b.append(
@@ -357,4 +391,135 @@ proptest! {
         shuffled.shuffle(&mut rand::rngs::StdRng::seed_from_u64(shuffle_seed));
         prop_assert_eq!(in_order, project(&shuffled));
     }
+}
+
+#[test]
+fn fields_are_checked_and_required_ones_block_final_but_optional_sections_do_not() {
+    let p = people();
+    let (mut b, _, _) = Builder::new(&p, "cardiac-mr");
+    let r = &p.roster;
+    let bad = |fields: &[(&str, &str)]| write_fields("cardiac", "Normal function.", fields);
+    assert_eq!(
+        b.append(
+            r,
+            &p.attending,
+            Kind::SectionWrite,
+            &bad(&[("lvef", "150")])
+        ),
+        Err(ReportRuleError::FieldValue {
+            section: "cardiac".into(),
+            field: "lvef".into(),
+            reason: "150 is outside 0..100".into()
+        })
+    );
+    assert_eq!(
+        b.append(r, &p.attending, Kind::SectionWrite, &bad(&[("ef", "50")])),
+        Err(ReportRuleError::UnknownField {
+            section: "cardiac".into(),
+            field: "ef".into()
+        })
+    );
+    let mut versions = BTreeMap::new();
+    for s in ["technique", "findings", "cardiac", "impression"] {
+        let id = b
+            .append(r, &p.attending, Kind::SectionWrite, &write(s, "text"))
+            .unwrap();
+        versions.insert(s.to_string(), id);
+    }
+    b.append(
+        r,
+        &p.cardiologist,
+        Kind::SectionCosign,
+        &SectionCosign {
+            section: "cardiac".into(),
+            version: versions["cardiac"],
+        },
+    )
+    .unwrap();
+    let fin = ReportStatus {
+        status: Status::Final,
+        sections: versions,
+    };
+    assert_eq!(
+        b.append(r, &p.attending, Kind::ReportStatus, &fin),
+        Err(ReportRuleError::FieldMissing {
+            section: "cardiac".into(),
+            field: "lvef".into()
+        })
+    );
+
+    // CT chest's comparison section is optional: final goes through without it.
+    let (mut ct, _, _) = Builder::new(&p, "ct-chest");
+    let mut versions = BTreeMap::new();
+    for s in ["technique", "findings", "impression"] {
+        let id = ct
+            .append(r, &p.attending, Kind::SectionWrite, &write(s, "text"))
+            .unwrap();
+        versions.insert(s.to_string(), id);
+    }
+    ct.append(
+        r,
+        &p.attending,
+        Kind::ReportStatus,
+        &ReportStatus {
+            status: Status::Final,
+            sections: versions,
+        },
+    )
+    .unwrap();
+    let view = ct.log.project(r, |_| EntryStatus::Verified);
+    let comparison = view
+        .sections
+        .iter()
+        .find(|s| s.name == "comparison")
+        .unwrap();
+    assert!(!comparison.required && comparison.text.is_none());
+}
+
+#[test]
+fn a_report_carries_its_template_and_is_judged_by_it() {
+    let p = people();
+    let custom = crate::template::parse_native(
+        "format = 1\nname = \"neck-us\"\ntitle = \"Neck US\"\n[[section]]\nname = \"findings\"\ntitle = \"Findings\"\nrequired = true\n",
+    )
+    .unwrap();
+    let genesis_for = |template: &str, definition| {
+        let create = Payload::to_bytes(&ReportCreate {
+            study: "1.2.3".into(),
+            template: template.into(),
+            images: vec![],
+            definition,
+        });
+        let h = Header::new(
+            NET,
+            Hash::ZERO,
+            p.attending.public(),
+            1,
+            1000,
+            Kind::ReportCreate,
+            vec![],
+            &create,
+        );
+        (Entry::sign(h, &p.attending).unwrap(), create)
+    };
+    let (genesis, create) = genesis_for("neck-us", Some(custom.clone()));
+    let log = ReportLog::new(&genesis, &create).unwrap();
+    assert_eq!(log.template(), &custom);
+    // A template this peer has never installed is still the one the report is judged by.
+    assert!(crate::template::template("neck-us").is_none());
+    let (genesis, create) = genesis_for("ct-chest", Some(custom.clone()));
+    assert_eq!(
+        ReportLog::new(&genesis, &create).unwrap_err(),
+        ReportRuleError::TemplateMismatch {
+            named: "ct-chest".into(),
+            defined: "neck-us".into()
+        }
+    );
+    let mut broken = custom;
+    broken.sections.push(broken.sections[0].clone());
+    let (genesis, create) = genesis_for("neck-us", Some(broken));
+    assert!(matches!(
+        ReportLog::new(&genesis, &create).unwrap_err(),
+        ReportRuleError::BadTemplate(crate::template::TemplateError::DuplicateSection { .. })
+    ));
 }

@@ -1,6 +1,6 @@
 //! The projection: a report log read as "the report as it reads now", with provenance.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, PublicKey, Role, Roster};
@@ -47,8 +47,20 @@ pub struct VersionView {
     pub author: Author,
     pub time_ms: u64,
     pub text: Option<String>,
+    /// Structured field values of this version.
+    pub fields: BTreeMap<String, String>,
     pub status: EntryStatus,
     pub cosigns: Vec<CosignView>,
+}
+
+/// A structured field of a section with its value in the version the report reads as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldView {
+    #[serde(flatten)]
+    pub def: crate::template::FieldDef,
+    pub value: Option<String>,
+    /// The value as a reader sees it (a number with its unit).
+    pub display: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,6 +71,9 @@ pub struct SectionView {
     pub text: Option<String>,
     /// The role whose co-signature the template requires.
     pub cosign_role: Option<Role>,
+    /// The section must be written before final sign-off.
+    pub required: bool,
+    pub fields: Vec<FieldView>,
     /// Oldest first; the last is the current version.
     pub versions: Vec<VersionView>,
     /// The version the final sign-off covers, if any.
@@ -241,6 +256,16 @@ impl ReportLog {
                 title: d.title.to_string(),
                 text: None,
                 cosign_role: d.cosign_role,
+                required: d.required,
+                fields: d
+                    .fields
+                    .iter()
+                    .map(|f| FieldView {
+                        def: f.clone(),
+                        value: None,
+                        display: None,
+                    })
+                    .collect(),
                 versions: Vec::new(),
                 signed_off_version: None,
             })
@@ -279,6 +304,7 @@ impl ReportLog {
                             author: who(&e.author),
                             time_ms: e.timestamp_ms,
                             text: Some(w.text.clone()),
+                            fields: w.fields.clone(),
                             status: status(&e.id),
                             cosigns: Vec::new(),
                         });
@@ -399,6 +425,10 @@ impl ReportLog {
                 .and_then(|v| s.versions.iter().find(|x| x.entry == v))
                 .or(s.versions.last());
             s.text = current.and_then(|v| v.text.clone());
+            for f in &mut s.fields {
+                f.value = current.and_then(|v| v.fields.get(&f.def.name).cloned());
+                f.display = f.value.as_deref().map(|v| f.def.display(v));
+            }
         }
         let status = match (&signoff, addenda.is_empty(), preliminary) {
             (Some(_), false, _) => ReportState::Amended,
@@ -409,8 +439,8 @@ impl ReportLog {
         ReportView {
             report: self.id(),
             study: self.create().study.clone(),
-            template: self.template().name.to_string(),
-            template_title: self.template().title.to_string(),
+            template: self.template().name.clone(),
+            template_title: self.template().title.clone(),
             images: self.create().images.clone(),
             status,
             created_by: who(&creator),

@@ -76,8 +76,25 @@ export interface Version {
   author: Author;
   time_ms: number;
   text: string | null;
+  /** Structured field values of this version, by field name. */
+  fields: Record<string, string>;
   status: EntryStatus;
   cosigns: Cosign[];
+}
+
+/** A structured field of a section (from the report's template) with its current value. */
+export interface Field {
+  name: string;
+  label: string;
+  type: "text" | "pick" | "number" | "date";
+  options?: string[];
+  unit?: string;
+  min?: number;
+  max?: number;
+  required: boolean;
+  value: string | null;
+  /** The value as a reader sees it (a number with its unit). */
+  display: string | null;
 }
 
 export interface Section {
@@ -85,6 +102,9 @@ export interface Section {
   title: string;
   text: string | null;
   cosign_role: string | null;
+  /** Must be written before final sign-off. */
+  required: boolean;
+  fields: Field[];
   versions: Version[];
   signed_off_version: string | null;
 }
@@ -198,6 +218,9 @@ export interface ImportSummary {
 export interface TemplateRef {
   name: string;
   title: string;
+  /** "built-in" or "imported". */
+  source: string;
+  sections: number;
 }
 
 /** An error from a command, with its stable code (see ERROR_CODES in countersign-app). */
@@ -236,8 +259,8 @@ export const api = {
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
   reportNew: (study: string, template: string) => call<string>("report_new", { study, template }),
-  signSection: (report: string, section: string, text: string) =>
-    call<string>("sign_section", { report, section, text }),
+  signSection: (report: string, section: string, text: string, fields: Record<string, string> = {}) =>
+    call<string>("sign_section", { report, section, text, fields }),
   cosignSection: (report: string, section: string) =>
     call<string>("cosign_section", { report, section }),
   finalize: (report: string) => call<string>("finalize_report", { report }),

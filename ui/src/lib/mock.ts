@@ -22,6 +22,10 @@ const sections: Section[] = ["technique", "findings", "impression"].map((name) =
   title: name[0].toUpperCase() + name.slice(1),
   text: null,
   cosign_role: null,
+  required: true,
+  fields: name === "findings"
+    ? [{ name: "largest-nodule", label: "Largest nodule", type: "number", unit: "mm", min: 0, max: 300, required: false, value: null, display: null }]
+    : [],
   versions: [],
   signed_off_version: null,
 }));
@@ -72,6 +76,7 @@ const row = (): StudyRow => ({
 export function installMocks() {
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, string>;
+    const fields = ((args ?? {}) as { fields?: Record<string, string> }).fields ?? {};
     switch (cmd) {
       case "status":
         return { home: "/mock/home", identity: { ...me, network: "f".repeat(64), admin: true } };
@@ -84,15 +89,23 @@ export function installMocks() {
       case "frame":
         return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
-        return [{ name: "ct-chest", title: "CT chest" }];
+        return [{ name: "ct-chest", title: "CT chest", source: "built-in", sections: 3 }];
       case "report_show":
         return structuredClone(report);
       case "sign_section": {
         const s = sections.find((x) => x.name === a.section);
         if (!s) throw { code: "not_allowed", message: `refused: no section ${a.section}` };
         const e = entry("section.write", s.name);
+        for (const f of s.fields) {
+          const v = fields[f.name];
+          if (v !== undefined && f.type === "number" && !/^-?\d+(\.\d+)?$/.test(v)) {
+            throw { code: "not_allowed", message: `refused: field ${f.name} of section ${s.name}: ${JSON.stringify(v)} is not a decimal number` };
+          }
+          f.value = v ?? null;
+          f.display = v === undefined ? null : f.unit ? `${v} ${f.unit}` : v;
+        }
         s.text = a.text;
-        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, status: { state: "verified" }, cosigns: [] });
+        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [] });
         report.provenance.push(e);
         report.heads = [e.entry];
         report.status = "draft";
