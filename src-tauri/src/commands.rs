@@ -39,6 +39,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         measure_length,
         mark_viewed,
         review_ai,
+        export_report,
         verify
     ]
 }
@@ -143,6 +144,21 @@ fn sign_section(
     let fields = fields.unwrap_or_default();
     desk.with(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
         .map(|id| id.to_hex())
+}
+
+/// Writes the report as pdf, fhir, sr or bundle to `path` (chosen in a save dialog); returns
+/// the bytes written.
+#[tauri::command(async)]
+fn export_report(
+    desk: State<'_, Desk>,
+    report: String,
+    format: String,
+    path: String,
+) -> Reply<u64> {
+    desk.with(|h| {
+        let format = format.parse().map_err(AppError::InvalidInput)?;
+        h.export_to(entry_id(&report)?, format, std::path::Path::new(&path))
+    })
 }
 
 #[tauri::command]

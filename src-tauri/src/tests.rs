@@ -108,6 +108,42 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     let verified = json("verify", serde_json::json!({ "report": fresh }));
     assert_eq!(verified["ok"], true, "{verified}");
 
+    // Structured fields travel with the text, checked by the template's rules.
+    let err = call(
+        "sign_section",
+        serde_json::json!({ "report": fresh, "section": "findings", "text": "Nodule.",
+            "fields": { "largest-nodule": "many" } }),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a decimal number"),
+        "{err}"
+    );
+    json(
+        "sign_section",
+        serde_json::json!({ "report": fresh, "section": "findings", "text": "Nodule.",
+            "fields": { "largest-nodule": "6" } }),
+    );
+
+    // The signed-off demo report exports as PDF to the path a save dialog chose.
+    let pdf = dir.path().join("report.pdf");
+    let written = json(
+        "export_report",
+        serde_json::json!({ "report": report, "format": "pdf", "path": pdf }),
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert_eq!(written, bytes.len() as u64);
+    assert!(bytes.starts_with(b"%PDF-"));
+    let err = call(
+        "export_report",
+        serde_json::json!({ "report": report, "format": "docx", "path": pdf }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_input", "{err}");
+
     // A malformed id is bad input, not a panic.
     let err = call("report_show", serde_json::json!({ "report": "zz" })).unwrap_err();
     assert_eq!(err["code"], "invalid_input");

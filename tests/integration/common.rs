@@ -221,3 +221,17 @@ pub fn ids(values: &Value) -> Vec<EntryId> {
         .map(|v| v.as_str().unwrap().parse().unwrap())
         .collect()
 }
+
+/// The Python with the independent implementations the tests check against (pydicom, the
+/// fhir.resources R4 models): `make test` creates a virtualenv from tests/requirements.txt;
+/// COUNTERSIGN_PYTHON names another.
+pub fn python() -> PathBuf {
+    std::env::var_os("COUNTERSIGN_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let venv =
+                PathBuf::from(std::env::var_os("HOME")?).join(".cache/countersign/venv/bin/python");
+            venv.exists().then_some(venv)
+        })
+        .expect("no test Python: run `make test`, which creates it from tests/requirements.txt")
+}

@@ -5,6 +5,7 @@ mod ai_members;
 mod common;
 mod crash;
 mod dcmtk;
+mod exports;
 mod followups;
 mod fork;
 mod fuzz_corpus;

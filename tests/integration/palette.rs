@@ -15,18 +15,7 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::open_file;
 
-/// The Python that has pydicom: `make test` creates a virtualenv from tests/requirements.txt and
-/// names it in COUNTERSIGN_PYTHON.
-fn python() -> PathBuf {
-    std::env::var_os("COUNTERSIGN_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let venv =
-                PathBuf::from(std::env::var_os("HOME")?).join(".cache/countersign/venv/bin/python");
-            venv.exists().then_some(venv)
-        })
-        .expect("no Python with pydicom: run `make test`, which creates it")
-}
+use crate::common::python;
 
 fn corpus(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

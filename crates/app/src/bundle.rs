@@ -50,7 +50,11 @@ impl Home {
             )));
         }
         let bytes = std::fs::read(path).map_err(AppError::io(context()))?;
-        self.bundle_import(&bytes)
+        // An audit archive (`export --format bundle`) carries the bundle inside.
+        match crate::export::bundle_in_archive(&bytes)? {
+            Some(inner) => self.bundle_import(&inner),
+            None => self.bundle_import(&bytes),
+        }
     }
 
     /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.

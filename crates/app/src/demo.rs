@@ -174,7 +174,7 @@ impl Home {
         }
         self.report_finalize(report)?;
         // A follow-up recommended after sign-off, due in a year.
-        let due = date_of(crate::home::now_ms() + 365 * 24 * 3600 * 1000);
+        let due = countersign_export::date(crate::home::now_ms() + 365 * 24 * 3600 * 1000);
         self.report_followup(
             report,
             "Repeat cardiac MR in 12 months to confirm stable function.",
@@ -188,31 +188,5 @@ impl Home {
             members,
             entries,
         })
-    }
-}
-
-/// `YYYY-MM-DD` (UTC) of a time in milliseconds since the epoch (days to civil date, after
-/// Howard Hinnant's `civil_from_days`).
-fn date_of(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-#[cfg(test)]
-mod date_tests {
-    #[test]
-    fn dates_from_epoch_milliseconds() {
-        assert_eq!(super::date_of(0), "1970-01-01");
-        // 2024-02-29T12:00:00Z, a leap day.
-        assert_eq!(super::date_of(1_709_208_000_000), "2024-02-29");
-        assert_eq!(super::date_of(1_798_761_600_000), "2027-01-01");
     }
 }

@@ -92,6 +92,7 @@ fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instan
         imported_ms: now_ms(),
         instance_number: i.instance_number,
         slice_location: i.slice_location,
+        sop_class_uid: Some(i.sop_class_uid.clone()),
     })
 }
 

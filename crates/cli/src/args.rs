@@ -79,6 +79,15 @@ pub(crate) enum HomeCommand {
     Studies,
     /// Open follow-up recommendations across all reports, soonest due first.
     Followups,
+    /// Write a report as PDF, FHIR R4 (JSON Bundle), DICOM SR, or an offline audit bundle
+    /// (tar: the signed entries plus a human-readable provenance report).
+    Export {
+        report: String,
+        #[arg(long, value_parser = parse_export_format)]
+        format: countersign_app::ExportFormat,
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// List, import and show report templates.
     #[command(subcommand)]
     Template(TemplateCommand),
@@ -143,6 +152,10 @@ pub(crate) enum ImageCommand {
         #[arg(long, value_name = "N")]
         thumbnail: Option<u32>,
     },
+}
+
+pub(crate) fn parse_export_format(s: &str) -> Result<countersign_app::ExportFormat, String> {
+    s.parse()
 }
 
 pub(crate) fn parse_field(s: &str) -> Result<(String, String), String> {

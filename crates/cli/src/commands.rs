@@ -165,6 +165,24 @@ pub(crate) fn home_command(
             let text = human::followups(&open);
             Output::new(&open, text)
         }
+        HomeCommand::Export {
+            report,
+            format,
+            output,
+        } => {
+            let bytes = home.export_to(entry_id(&report)?, format, &output)?;
+            #[derive(Serialize)]
+            struct Exported {
+                file: String,
+                bytes: u64,
+            }
+            let out = Exported {
+                file: output.display().to_string(),
+                bytes,
+            };
+            let text = format!("wrote {} bytes to {}", out.bytes, out.file);
+            Output::new(&out, text)
+        }
         HomeCommand::Template(TemplateCommand::List) => {
             let list = home.templates()?;
             let text = human::templates(&list);

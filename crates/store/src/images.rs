@@ -27,6 +27,7 @@ pub struct Instance {
     pub imported_ms: u64,
     pub instance_number: Option<i64>,
     pub slice_location: Option<f64>,
+    pub sop_class_uid: Option<String>,
 }
 
 /// Where the file with this SHA-256 lives under `root`.
@@ -106,19 +107,20 @@ fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {
         imported_ms: row.get::<_, i64>(13)? as u64,
         instance_number: row.get(14)?,
         slice_location: row.get(15)?,
+        sop_class_uid: row.get(16)?,
     })
 }
 
 const COLUMNS: &str = "sha256, size, study, series, instance, patient, patient_id, study_date, \
      modality, study_description, series_description, sop_class, frames, imported_ms, \
-     instance_number, slice_location";
+     instance_number, slice_location, sop_class_uid";
 
 impl Db<'_> {
     /// Indexes an instance. Returns `false` if one with the same SHA-256 was already there.
     pub fn insert_instance(&self, i: &Instance) -> Result<bool> {
         self.conn()
             .execute(
-                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
                 params![
                     i.sha256.as_slice(),
                     i.size as i64,
@@ -135,7 +137,8 @@ impl Db<'_> {
                     i.frames as i64,
                     i.imported_ms as i64,
                     i.instance_number,
-                    i.slice_location
+                    i.slice_location,
+                    i.sop_class_uid
                 ],
             )
             .map(|n| n > 0)

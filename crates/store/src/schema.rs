@@ -76,6 +76,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE instances ADD COLUMN instance_number INTEGER;
     ALTER TABLE instances ADD COLUMN slice_location REAL;
     "#,
+    // 4: the SOP Class UID, which exports reference (`sop_class` holds its name, for people);
+    // instances imported before this have NULL and are read from their file when exported.
+    r#"
+    ALTER TABLE instances ADD COLUMN sop_class_uid TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

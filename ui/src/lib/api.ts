@@ -215,6 +215,8 @@ export interface ImportSummary {
   failed: { path: string; reason: string }[];
 }
 
+export type ExportFormat = "pdf" | "fhir" | "sr" | "bundle";
+
 export interface TemplateRef {
   name: string;
   title: string;
@@ -274,5 +276,8 @@ export const api = {
     call<string | null>("mark_viewed", { report, sections }),
   reviewAi: (report: string, result: string, decision: "accept" | "edit" | "reject", text?: string, comment?: string) =>
     call<string>("review_ai", { report, result, decision, text: text ?? null, comment: comment ?? null }),
+  /** Writes the report to `path` as pdf, fhir (R4 Bundle), sr (DICOM) or bundle (audit archive). */
+  exportReport: (report: string, format: ExportFormat, path: string) =>
+    call<number>("export_report", { report, format, path }),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };

@@ -1,0 +1,201 @@
+//! Exports: a report as PDF, FHIR R4, DICOM SR, or the offline audit archive (the report's
+//! bundle beside a human-readable provenance report).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use countersign_export::{ExportInput, ImageRef, StudyInfo};
+use countersign_ledger::{EntryId, Hash};
+
+use crate::error::{AppError, Result};
+use crate::home::{now_ms, Home};
+use crate::state::LedgerState;
+
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Pdf,
+    Fhir,
+    Sr,
+    /// A tar archive: `report.csbundle` (verifiable offline with `bundle import` + `verify`),
+    /// `provenance.txt` and `README.txt`.
+    Bundle,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "pdf" => Ok(ExportFormat::Pdf),
+            "fhir" => Ok(ExportFormat::Fhir),
+            "sr" => Ok(ExportFormat::Sr),
+            "bundle" => Ok(ExportFormat::Bundle),
+            other => Err(format!("{other:?}: expected pdf, fhir, sr or bundle")),
+        }
+    }
+}
+
+/// The file names inside an audit archive.
+pub const AUDIT_BUNDLE_NAME: &str = "report.csbundle";
+pub const AUDIT_REPORT_NAME: &str = "provenance.txt";
+
+impl Home {
+    /// What an export of `report` needs, gathered from the ledger and the image store.
+    pub fn export_input(&self, report: EntryId) -> Result<ExportInput> {
+        let view = self.report_show(report)?;
+        let db = self.store().db();
+        let state = LedgerState::load(&db)?;
+        let network = state.network()?;
+        let signatures: BTreeMap<EntryId, [u8; 64]> = db
+            .log_entries(&report)?
+            .into_iter()
+            .filter_map(|row| {
+                let id = Hash::from_slice(&row.id)?;
+                let sig: [u8; 64] = row.signature.as_slice().try_into().ok()?;
+                Some((id, sig))
+            })
+            .collect();
+        let instances = db.instances(Some(&view.study))?;
+        let first = instances.first();
+        let study = StudyInfo {
+            uid: view.study.clone(),
+            patient_name: first.and_then(|i| i.patient.clone()),
+            patient_id: first.and_then(|i| i.patient_id.clone()),
+            study_date: first.and_then(|i| i.study_date.clone()),
+            modality: first.and_then(|i| i.modality.clone()),
+            description: first.and_then(|i| i.study_description.clone()),
+        };
+        let images = instances
+            .iter()
+            .filter_map(|i| {
+                let sha: String = i.sha256.iter().map(|b| format!("{b:02x}")).collect();
+                // An instance without its UIDs cannot be referenced from an SR or FHIR.
+                let (Some(instance), Some(series)) = (&i.instance, &i.series) else {
+                    return None;
+                };
+                if !view.images.contains(&sha) {
+                    return None;
+                }
+                // Instances indexed before the UID was kept: read it from the file.
+                let sop_class_uid = match &i.sop_class_uid {
+                    Some(uid) => uid.clone(),
+                    None => self.open_image(&sha).ok()?.info.sop_class_uid,
+                };
+                Some(ImageRef {
+                    sha256: sha,
+                    sop_class_uid,
+                    sop_instance_uid: instance.clone(),
+                    series_uid: series.clone(),
+                })
+            })
+            .collect();
+        Ok(ExportInput {
+            view,
+            network,
+            network_name: state.roster.name().to_string(),
+            study,
+            images,
+            signatures,
+            exported_ms: now_ms(),
+        })
+    }
+
+    /// The report in `format`, as bytes.
+    pub fn export(&self, report: EntryId, format: ExportFormat) -> Result<Vec<u8>> {
+        let input = self.export_input(report)?;
+        Ok(match format {
+            ExportFormat::Pdf => countersign_export::pdf::render(&input),
+            ExportFormat::Fhir => countersign_export::fhir::render(&input),
+            ExportFormat::Sr => countersign_export::sr::render(&input)
+                .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+            ExportFormat::Bundle => self.audit_archive(report, &input)?,
+        })
+    }
+
+    /// Writes the export to `path` (aside, then renamed: never half a file).
+    pub fn export_to(&self, report: EntryId, format: ExportFormat, path: &Path) -> Result<u64> {
+        let bytes = self.export(report, format)?;
+        let tmp = path.with_extension("part");
+        std::fs::write(&tmp, &bytes).map_err(AppError::io(format!("writing {}", tmp.display())))?;
+        std::fs::rename(&tmp, path).map_err(AppError::io(format!("writing {}", path.display())))?;
+        Ok(bytes.len() as u64)
+    }
+
+    fn audit_archive(&self, report: EntryId, input: &ExportInput) -> Result<Vec<u8>> {
+        let bundle = self.bundle_export(Some(report))?;
+        let provenance = countersign_export::text::render(&countersign_export::document(input));
+        let readme = format!(
+            "Countersign audit bundle for report {report}\n\n\
+             {AUDIT_REPORT_NAME}: the report and the provenance of every entry, for people.\n\
+             {AUDIT_BUNDLE_NAME}: the department roster and every signed entry of the report, \
+             with payloads and any fork evidence.\n\n\
+             To verify offline, with nothing but the countersign CLI:\n\n\
+             \x20   countersign --home ./audit-home init --name Auditor --role reviewer\n\
+             \x20   countersign --home ./audit-home bundle import THIS-FILE\n\
+             \x20   countersign --home ./audit-home verify\n\
+             \x20   countersign --home ./audit-home report show {report}\n\n\
+             Every signature, hash link and report rule is re-checked on import; nothing is \
+             stored if anything fails.\n"
+        );
+        let mut archive = tar::Builder::new(Vec::new());
+        let mtime = input.exported_ms / 1000;
+        for (name, bytes) in [
+            ("README.txt", readme.as_bytes()),
+            (AUDIT_REPORT_NAME, provenance.as_bytes()),
+            (AUDIT_BUNDLE_NAME, bundle.as_slice()),
+        ] {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(mtime);
+            header
+                .set_path(name)
+                .map_err(AppError::io("naming an archive member"))?;
+            header.set_cksum();
+            archive
+                .append(&header, bytes)
+                .map_err(AppError::io("building the audit archive"))?;
+        }
+        archive
+            .into_inner()
+            .map_err(AppError::io("building the audit archive"))
+    }
+}
+
+/// The bundle inside an audit archive, or `None` when `bytes` are not one (a plain bundle).
+pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+    // A ustar header says so at offset 257.
+    if bytes.len() < 512 || &bytes[257..262] != b"ustar" {
+        return Ok(None);
+    }
+    let mut archive = tar::Archive::new(bytes);
+    let entries = archive
+        .entries()
+        .map_err(AppError::io("reading the audit archive"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(AppError::io("reading the audit archive"))?;
+        let is_bundle = entry
+            .path()
+            .map(|p| p.as_os_str() == AUDIT_BUNDLE_NAME)
+            .unwrap_or(false);
+        if is_bundle {
+            let size = entry
+                .header()
+                .size()
+                .map_err(AppError::io("reading the audit archive"))?;
+            if size > crate::MAX_BUNDLE_BYTES {
+                return Err(AppError::InvalidInput(format!(
+                    "the archive's bundle is {size} bytes; bundles are limited to {}",
+                    crate::MAX_BUNDLE_BYTES
+                )));
+            }
+            let mut out = Vec::with_capacity(size as usize);
+            std::io::Read::read_to_end(&mut entry, &mut out)
+                .map_err(AppError::io("reading the audit archive"))?;
+            return Ok(Some(out));
+        }
+    }
+    Err(AppError::InvalidInput(format!(
+        "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
+    )))
+}

@@ -1,0 +1,109 @@
+//! Countersign exports: a report as it leaves the building, each format carrying the report's
+//! text, its critical results and who or what wrote every part.
+//!
+//! - [`pdf`]: the report with a provenance appendix (every entry, author, role, AI model,
+//!   signature).
+//! - [`fhir`]: a FHIR R4 Bundle — DiagnosticReport, an Observation per section, Practitioners,
+//!   a Device per AI model, and a Provenance per contribution with its signature.
+//! - [`sr`]: a DICOM Comprehensive SR document with per-section observer context, the verifying
+//!   observer of the sign-off, completion and verification flags and the referenced images.
+//! - [`text`]: the same document as plain text (the audit bundle's human-readable report).
+//!
+//! All of them start from [`ExportInput`]: the projected [`ReportView`] plus what the store
+//! knows (signatures, the study's patient and images). Pure: bytes in memory, no I/O, no clock.
+//!
+//! ```
+//! use countersign_export::{document, text, Block};
+//! # let input = countersign_export::example_input();
+//! let doc = document(&input);
+//! assert!(matches!(doc[0], Block::Title(_)));
+//! let plain = text::render(&doc);
+//! assert!(plain.contains("Provenance"));
+//! ```
+
+mod document;
+pub mod fhir;
+pub mod pdf;
+pub mod sr;
+pub mod text;
+mod time;
+mod widths;
+
+use std::collections::BTreeMap;
+
+use countersign_ledger::EntryId;
+use countersign_report::ReportView;
+
+pub use document::{document, Block};
+pub use time::{date, date_time};
+
+/// Everything an export needs: the report as it reads now, and what the store knows about it.
+#[derive(Debug, Clone)]
+pub struct ExportInput {
+    pub view: ReportView,
+    /// The department network: its genesis id and name.
+    pub network: EntryId,
+    pub network_name: String,
+    pub study: StudyInfo,
+    /// The report's images that this home holds, with their DICOM identities.
+    pub images: Vec<ImageRef>,
+    /// The ed25519 signature of every entry of the report, by entry id.
+    pub signatures: BTreeMap<EntryId, [u8; 64]>,
+    /// When the export was made (ms since the epoch).
+    pub exported_ms: u64,
+}
+
+/// The study, as the imported images describe it. PHI: exports carry it, logs never do.
+#[derive(Debug, Clone, Default)]
+pub struct StudyInfo {
+    pub uid: String,
+    pub patient_name: Option<String>,
+    pub patient_id: Option<String>,
+    /// `YYYYMMDD`, as DICOM writes it.
+    pub study_date: Option<String>,
+    pub modality: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One image the report is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub sha256: String,
+    pub sop_class_uid: String,
+    pub sop_instance_uid: String,
+    pub series_uid: String,
+}
+
+/// What went wrong building an export.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("the DICOM SR could not be encoded: {0}")]
+    Dicom(String),
+}
+
+/// A deterministic UID under the UUID-derived root 2.25 (PS3.5 B.2), from `seed`: exporting the
+/// same report state twice gives the same SR identities.
+pub(crate) fn uid(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut n = [0u8; 16];
+    n.copy_from_slice(&digest[..16]);
+    format!("2.25.{}", u128::from_be_bytes(n))
+}
+
+/// A small report for documentation examples and tests (no I/O: built by signing in memory).
+#[doc(hidden)]
+pub fn example_input() -> ExportInput {
+    example::input()
+}
+
+mod example;
+
+/// A signed-off report of `n` sections, each co-signed (for benchmarks of export time).
+#[doc(hidden)]
+pub fn example_sections(n: usize) -> ExportInput {
+    example::sections(n)
+}
+
+#[cfg(test)]
+mod tests;

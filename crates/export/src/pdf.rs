@@ -1,0 +1,362 @@
+//! The report as a PDF: A4 pages in PDF's standard Helvetica and Courier (no fonts embedded,
+//! so every reader has them), text wrapped by the fonts' real advance widths, critical results
+//! on a red band, and the provenance appendix with every entry's id, key and signature.
+
+use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+
+use crate::document::{document, Block};
+use crate::widths;
+use crate::ExportInput;
+
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+const MARGIN_X: f32 = 56.0;
+const MARGIN_TOP: f32 = 60.0;
+const MARGIN_BOTTOM: f32 = 64.0;
+const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Font {
+    Regular,
+    Bold,
+    Mono,
+}
+
+impl Font {
+    fn name(self) -> Name<'static> {
+        match self {
+            Font::Regular => Name(b"F1"),
+            Font::Bold => Name(b"F2"),
+            Font::Mono => Name(b"F3"),
+        }
+    }
+
+    /// Advance width of one WinAnsi byte, in 1/1000 em.
+    fn advance(self, byte: u8) -> f32 {
+        let table = match self {
+            Font::Mono => return 600.0,
+            Font::Regular => &widths::REGULAR,
+            Font::Bold => &widths::BOLD,
+        };
+        match byte.checked_sub(32) {
+            Some(i) => f32::from(table[usize::from(i)]),
+            None => 0.0,
+        }
+    }
+
+    fn width(self, text: &[u8], size: f32) -> f32 {
+        text.iter().map(|&b| self.advance(b)).sum::<f32>() * size / 1000.0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    font: Font,
+    size: f32,
+    leading: f32,
+    grey: f32,
+    before: f32,
+    indent: f32,
+}
+
+fn style(b: &Block) -> Style {
+    let s = |font, size, leading, grey, before, indent| Style {
+        font,
+        size,
+        leading,
+        grey,
+        before,
+        indent,
+    };
+    match b {
+        Block::Title(_) => s(Font::Bold, 18.0, 24.0, 0.0, 0.0, 0.0),
+        Block::Meta(_) => s(Font::Regular, 9.5, 13.0, 0.35, 0.0, 0.0),
+        Block::Banner(_) => s(Font::Bold, 10.5, 14.0, 0.0, 10.0, 6.0),
+        Block::Heading(_) => s(Font::Bold, 12.0, 16.0, 0.0, 12.0, 0.0),
+        Block::Para(_) => s(Font::Regular, 10.5, 14.0, 0.0, 2.0, 0.0),
+        Block::Note(_) => s(Font::Regular, 8.5, 11.0, 0.4, 1.0, 10.0),
+        Block::Mono(_) => s(Font::Mono, 7.0, 9.0, 0.3, 0.0, 22.0),
+    }
+}
+
+fn text_of(b: &Block) -> &str {
+    match b {
+        Block::Title(t)
+        | Block::Meta(t)
+        | Block::Banner(t)
+        | Block::Heading(t)
+        | Block::Para(t)
+        | Block::Note(t)
+        | Block::Mono(t) => t,
+    }
+}
+
+/// A character in WinAnsi (Windows-1252), the encoding of the standard fonts; `?` for any
+/// character it lacks.
+fn win_ansi(c: char) -> u8 {
+    let special = [
+        ('€', 0x80),
+        ('‚', 0x82),
+        ('ƒ', 0x83),
+        ('„', 0x84),
+        ('…', 0x85),
+        ('†', 0x86),
+        ('‡', 0x87),
+        ('ˆ', 0x88),
+        ('‰', 0x89),
+        ('Š', 0x8A),
+        ('‹', 0x8B),
+        ('Œ', 0x8C),
+        ('Ž', 0x8E),
+        ('‘', 0x91),
+        ('’', 0x92),
+        ('“', 0x93),
+        ('”', 0x94),
+        ('•', 0x95),
+        ('–', 0x96),
+        ('—', 0x97),
+        ('˜', 0x98),
+        ('™', 0x99),
+        ('š', 0x9A),
+        ('›', 0x9B),
+        ('œ', 0x9C),
+        ('ž', 0x9E),
+        ('Ÿ', 0x9F),
+    ];
+    match u32::from(c) {
+        0x20..=0x7E | 0xA0..=0xFF => c as u8,
+        _ => special
+            .iter()
+            .find(|(s, _)| *s == c)
+            .map_or(b'?', |&(_, b)| b),
+    }
+}
+
+fn encode(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .map(win_ansi)
+        .collect()
+}
+
+/// Greedy wrap by measured width; a word wider than a line is broken where it must be.
+fn wrap(text: &[u8], font: Font, size: f32, width: f32) -> Vec<Vec<u8>> {
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    for word in text.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        let with_space = if line.is_empty() {
+            0.0
+        } else {
+            font.width(b" ", size)
+        };
+        if !line.is_empty() && font.width(&line, size) + with_space + font.width(word, size) > width
+        {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(b' ');
+        }
+        for &b in word {
+            if !line.is_empty() && font.width(&line, size) + font.width(&[b], size) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(b);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+struct Line {
+    font: Font,
+    size: f32,
+    grey: f32,
+    x: f32,
+    y: f32,
+    red: bool,
+    text: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Page {
+    lines: Vec<Line>,
+    /// Red bands behind critical results: x, y, width, height.
+    bands: Vec<[f32; 4]>,
+}
+
+fn layout(doc: &[Block]) -> Vec<Page> {
+    let mut pages = vec![Page::default()];
+    let mut y = PAGE_H - MARGIN_TOP;
+    for (i, b) in doc.iter().enumerate() {
+        let st = style(b);
+        let width = TEXT_W - 2.0 * st.indent;
+        let lines = wrap(&encode(text_of(b)), st.font, st.size, width);
+        let height = st.before + st.leading * lines.len() as f32;
+        // A heading keeps at least its first following block on its page; a banner stays whole.
+        let keep = match b {
+            Block::Heading(_) => height + 3.0 * 14.0,
+            Block::Banner(_) => height + 8.0,
+            _ => st.leading + st.before,
+        };
+        if y - keep < MARGIN_BOTTOM && i > 0 {
+            pages.push(Page::default());
+            y = PAGE_H - MARGIN_TOP;
+        } else {
+            y -= st.before;
+        }
+        let red = matches!(b, Block::Banner(_));
+        if red {
+            let h = st.leading * lines.len() as f32 + 8.0;
+            if let Some(page) = pages.last_mut() {
+                page.bands.push([MARGIN_X, y - h + 3.0, TEXT_W, h]);
+            }
+        }
+        for text in lines {
+            if y - st.leading < MARGIN_BOTTOM {
+                pages.push(Page::default());
+                y = PAGE_H - MARGIN_TOP;
+            }
+            y -= st.leading;
+            if let Some(page) = pages.last_mut() {
+                page.lines.push(Line {
+                    font: st.font,
+                    size: st.size,
+                    grey: st.grey,
+                    x: MARGIN_X + st.indent,
+                    y: y + (st.leading - st.size) / 2.0,
+                    red,
+                    text,
+                });
+            }
+        }
+        if red {
+            y -= 8.0;
+        }
+    }
+    pages
+}
+
+/// The report as PDF bytes.
+pub fn render(input: &ExportInput) -> Vec<u8> {
+    let doc = document(input);
+    let pages = layout(&doc);
+    let mut pdf = Pdf::new();
+    let catalog = Ref::new(1);
+    let tree = Ref::new(2);
+    let info = Ref::new(3);
+    let fonts = [Ref::new(4), Ref::new(5), Ref::new(6)];
+    let first_page = 7;
+    let page_ids: Vec<Ref> = (0..pages.len())
+        .map(|i| Ref::new(first_page + 2 * i as i32))
+        .collect();
+    pdf.catalog(catalog).pages(tree);
+    pdf.pages(tree)
+        .kids(page_ids.iter().copied())
+        .count(pages.len() as i32);
+    for (id, base) in fonts
+        .iter()
+        .zip([&b"Helvetica"[..], &b"Helvetica-Bold"[..], &b"Courier"[..]])
+    {
+        pdf.type1_font(*id)
+            .base_font(Name(base))
+            .encoding_predefined(Name(b"WinAnsiEncoding"));
+    }
+    let title = doc
+        .iter()
+        .find_map(|b| match b {
+            Block::Title(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .unwrap_or("Report");
+    pdf.document_info(info)
+        .title(TextStr(title))
+        .producer(TextStr("Countersign"))
+        .subject(TextStr(&format!("report {}", input.view.report)));
+    let total = pages.len();
+    for (n, page) in pages.iter().enumerate() {
+        let content_id = Ref::new(page_ids[n].get() + 1);
+        let mut p = pdf.page(page_ids[n]);
+        p.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
+            .parent(tree)
+            .contents(content_id);
+        let mut res = p.resources();
+        let mut f = res.fonts();
+        for (font, id) in [Font::Regular, Font::Bold, Font::Mono].iter().zip(fonts) {
+            f.pair(font.name(), id);
+        }
+        f.finish();
+        res.finish();
+        p.finish();
+        pdf.stream(content_id, &page_content(page, n + 1, total, input));
+    }
+    pdf.finish()
+}
+
+fn page_content(page: &Page, number: usize, total: usize, input: &ExportInput) -> Vec<u8> {
+    let mut c = Content::new();
+    for [x, y, w, h] in &page.bands {
+        c.set_fill_rgb(0.99, 0.90, 0.89);
+        c.rect(*x, *y, *w, *h);
+        c.fill_nonzero();
+    }
+    for l in &page.lines {
+        if l.red {
+            c.set_fill_rgb(0.72, 0.07, 0.07);
+        } else {
+            c.set_fill_rgb(l.grey, l.grey, l.grey);
+        }
+        c.begin_text();
+        c.set_font(l.font.name(), l.size);
+        c.next_line(l.x, l.y);
+        c.show(Str(&l.text));
+        c.end_text();
+    }
+    let footer = encode(&format!(
+        "Countersign · report {} · page {number} of {total}",
+        &input.view.report.to_hex()[..16]
+    ));
+    c.set_fill_rgb(0.45, 0.45, 0.45);
+    c.begin_text();
+    c.set_font(Font::Regular.name(), 8.0);
+    c.next_line(MARGIN_X, MARGIN_BOTTOM - 28.0);
+    c.show(Str(&footer));
+    c.end_text();
+    c.finish().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_lines_fit_the_measured_width() {
+        let text = encode(&"Mild bibasal atelectasis without consolidation. ".repeat(12));
+        let lines = wrap(&text, Font::Regular, 10.5, 200.0);
+        assert!(lines.len() > 5);
+        for l in &lines {
+            assert!(
+                Font::Regular.width(l, 10.5) <= 200.0,
+                "{}",
+                String::from_utf8_lossy(l)
+            );
+        }
+        // Nothing is lost: the words come back in order.
+        let joined: Vec<u8> = lines.join(&b' ');
+        assert_eq!(joined, text.trim_ascii_end());
+        // An unbreakable signature is broken by characters, never overflowing.
+        let sig = encode(&"ab".repeat(64));
+        for l in wrap(&sig, Font::Mono, 7.0, 100.0) {
+            assert!(Font::Mono.width(&l, 7.0) <= 100.0);
+        }
+    }
+
+    #[test]
+    fn text_is_encoded_as_win_ansi() {
+        assert_eq!(encode("é—“x”€"), vec![0xE9, 0x97, 0x93, b'x', 0x94, 0x80]);
+        assert_eq!(encode("中✓"), b"??".to_vec());
+        assert_eq!(Font::Regular.width(b"W", 1000.0), 944.0);
+        assert_eq!(Font::Bold.width(b"i", 1000.0), 278.0);
+    }
+}

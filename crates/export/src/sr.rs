@@ -1,0 +1,520 @@
+//! The report as a DICOM Comprehensive SR document (PS3.3 A.35.3): the report title container
+//! with one section container per written section, each opening with its observer context —
+//! the person who wrote it, those who co-signed it, and the AI model (a device observer) if
+//! one drafted it — then its text, structured fields (NUM with UCUM units, DATE, TEXT) and
+//! the images the report is about. The final sign-off is the Verifying Observer; completion,
+//! verification and preliminary flags follow the report's state. Critical results, addenda and
+//! follow-ups are TEXT items of their own.
+
+use dicom_core::value::DataSetSequence;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+use countersign_report::template::FieldKind;
+use countersign_report::{Author, ReportState, ReportView, SectionView};
+
+use crate::document::{ai_line, critical_line};
+use crate::time::date_time;
+use crate::{uid, ExportError, ExportInput};
+
+pub const COMPREHENSIVE_SR: &str = "1.2.840.10008.5.1.4.1.1.88.33";
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+/// The private coding scheme of Countersign's own concepts (template sections and fields).
+const LOCAL: &str = "99CSGN";
+
+type Code<'a> = (&'a str, &'a str, &'a str);
+
+fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+}
+
+fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
+    obj.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
+}
+
+/// Cuts text to at most `max` characters (DICOM lengths count characters of the VR).
+fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
+    let mut c = InMemDicomObject::new_empty();
+    put(&mut c, tags::CODE_VALUE, VR::SH, &cut(value, 16));
+    put(&mut c, tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme);
+    put(&mut c, tags::CODE_MEANING, VR::LO, &cut(meaning, 64));
+    c
+}
+
+/// A display name ("Dr Ada Attending") in DICOM's Person Name form (family^given^middle^prefix):
+/// the last word is taken as the family name, a leading title as the prefix.
+fn person_name(name: &str) -> String {
+    let mut words: Vec<&str> = name.split_whitespace().collect();
+    let prefix = match words.first() {
+        Some(w)
+            if words.len() > 1
+                && matches!(w.trim_end_matches('.'), "Dr" | "Prof" | "Mr" | "Ms" | "Mrs") =>
+        {
+            words.remove(0)
+        }
+        _ => "",
+    };
+    let family = words.pop().unwrap_or("");
+    let pn = format!("{family}^{}^^{prefix}", words.join(" "));
+    cut(pn.trim_end_matches('^'), 64)
+}
+
+/// A local code: the name when it fits SH's 16 characters, else a stable short form of it.
+fn local_code(name: &str) -> String {
+    if name.len() <= 16 {
+        name.to_string()
+    } else {
+        let digest = uid(name);
+        format!("x{}", &digest[digest.len() - 15..])
+    }
+}
+
+fn item(relationship: &str, value_type: &str, concept: Option<Code>) -> InMemDicomObject {
+    let mut i = InMemDicomObject::new_empty();
+    put(&mut i, tags::RELATIONSHIP_TYPE, VR::CS, relationship);
+    put(&mut i, tags::VALUE_TYPE, VR::CS, value_type);
+    if let Some(c) = concept {
+        put_seq(&mut i, tags::CONCEPT_NAME_CODE_SEQUENCE, vec![code_item(c)]);
+    }
+    i
+}
+
+fn text(relationship: &str, concept: Code, value: &str) -> InMemDicomObject {
+    let mut i = item(relationship, "TEXT", Some(concept));
+    put(&mut i, tags::TEXT_VALUE, VR::UT, value);
+    i
+}
+
+fn container(
+    relationship: &str,
+    concept: Code,
+    content: Vec<InMemDicomObject>,
+) -> InMemDicomObject {
+    let mut i = item(relationship, "CONTAINER", Some(concept));
+    put(&mut i, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
+    put_seq(&mut i, tags::CONTENT_SEQUENCE, content);
+    i
+}
+
+/// TID 1002 observer context for one person or AI model.
+fn observer(a: &Author) -> Vec<InMemDicomObject> {
+    let mut kind = item(
+        "HAS OBS CONTEXT",
+        "CODE",
+        Some(("121005", "DCM", "Observer Type")),
+    );
+    let mut out = Vec::new();
+    match &a.ai_model {
+        Some(m) => {
+            put_seq(
+                &mut kind,
+                tags::CONCEPT_CODE_SEQUENCE,
+                vec![code_item(("121007", "DCM", "Device"))],
+            );
+            out.push(kind);
+            let mut device_uid = item(
+                "HAS OBS CONTEXT",
+                "UIDREF",
+                Some(("121012", "DCM", "Device Observer UID")),
+            );
+            put(
+                &mut device_uid,
+                tags::UID,
+                VR::UI,
+                &uid(&format!("device/{}", a.key)),
+            );
+            out.push(device_uid);
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121013", "DCM", "Device Observer Name"),
+                &a.name,
+            ));
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121014", "DCM", "Device Observer Manufacturer"),
+                &m.vendor,
+            ));
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121015", "DCM", "Device Observer Model Name"),
+                &format!("{} {}", m.model, m.version),
+            ));
+        }
+        None => {
+            put_seq(
+                &mut kind,
+                tags::CONCEPT_CODE_SEQUENCE,
+                vec![code_item(("121006", "DCM", "Person"))],
+            );
+            out.push(kind);
+            let mut name = item(
+                "HAS OBS CONTEXT",
+                "PNAME",
+                Some(("121008", "DCM", "Person Observer Name")),
+            );
+            put(&mut name, tags::PERSON_NAME, VR::PN, &person_name(&a.name));
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Standard codes for the sections every template has; the rest are local.
+fn section_codes(s: &SectionView) -> (Code<'_>, Code<'_>) {
+    match s.name.as_str() {
+        "findings" => (("121070", "DCM", "Findings"), ("121071", "DCM", "Finding")),
+        "impression" => (
+            ("121072", "DCM", "Impressions"),
+            ("121073", "DCM", "Impression"),
+        ),
+        _ => ((&s.name, LOCAL, &s.title), (&s.name, LOCAL, &s.title)),
+    }
+}
+
+fn fields(s: &SectionView) -> Vec<InMemDicomObject> {
+    s.fields
+        .iter()
+        .filter_map(|f| {
+            let value = f.value.as_deref()?;
+            let code = local_code(&f.def.name);
+            let concept = (code.as_str(), LOCAL, f.def.label.as_str());
+            Some(match &f.def.kind {
+                FieldKind::Number { unit, .. } => {
+                    let mut i = item("CONTAINS", "NUM", Some(concept));
+                    let mut measured = InMemDicomObject::new_empty();
+                    put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &cut(value, 16));
+                    let units = match unit.as_deref() {
+                        Some(u) => code_item((u, "UCUM", u)),
+                        None => code_item(("1", "UCUM", "no units")),
+                    };
+                    put_seq(
+                        &mut measured,
+                        tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+                        vec![units],
+                    );
+                    put_seq(&mut i, tags::MEASURED_VALUE_SEQUENCE, vec![measured]);
+                    i
+                }
+                FieldKind::Date => {
+                    let mut i = item("CONTAINS", "DATE", Some(concept));
+                    put(&mut i, tags::DATE, VR::DA, &value.replace('-', ""));
+                    i
+                }
+                FieldKind::Text | FieldKind::Pick { .. } => text("CONTAINS", concept, value),
+            })
+        })
+        .collect()
+}
+
+fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+    let current = s
+        .signed_off_version
+        .and_then(|v| s.versions.iter().find(|x| x.entry == v))
+        .or(s.versions.last())?;
+    let (heading, text_concept) = section_codes(s);
+    let mut content = observer(&current.author);
+    for c in &current.cosigns {
+        content.extend(observer(&c.author));
+    }
+    if let Some(ai) = view
+        .ai
+        .iter()
+        .rev()
+        .find(|a| a.result.section == s.name && a.review.is_some())
+    {
+        content.extend(observer(&ai.author));
+    }
+    if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        content.push(text("CONTAINS", text_concept, t));
+    }
+    content.extend(fields(s));
+    let mut note = vec![format!("Signed as entry {}", current.entry)];
+    note.extend(
+        current
+            .cosigns
+            .iter()
+            .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
+    );
+    note.extend(ai_line(view, &s.name));
+    content.push(text(
+        "CONTAINS",
+        ("provenance", LOCAL, "Provenance"),
+        &note.join("; "),
+    ));
+    Some(container("CONTAINS", heading, content))
+}
+
+/// `YYYYMMDD` and `HHMMSS` of epoch milliseconds (UTC).
+fn da_tm(ms: u64) -> (String, String) {
+    let dt = date_time(ms);
+    (dt[..10].replace('-', ""), dt[11..19].replace(':', ""))
+}
+
+/// The report as a DICOM Part 10 file (Comprehensive SR, explicit VR little endian).
+pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
+    let v = &input.view;
+    let state = format!(
+        "{}/{}",
+        v.report,
+        v.heads
+            .iter()
+            .map(|h| h.to_hex())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let instance = uid(&format!("sr/{state}"));
+    let series = uid(&format!("sr-series/{}", v.report));
+    let mut obj = InMemDicomObject::new_empty();
+    put(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
+    put(&mut obj, tags::SOP_CLASS_UID, VR::UI, COMPREHENSIVE_SR);
+    put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
+    let study_date = input.study.study_date.clone().unwrap_or_default();
+    put(&mut obj, tags::STUDY_DATE, VR::DA, &study_date);
+    put(&mut obj, tags::STUDY_TIME, VR::TM, "");
+    put(&mut obj, tags::ACCESSION_NUMBER, VR::SH, "");
+    put(&mut obj, tags::MODALITY, VR::CS, "SR");
+    put(&mut obj, tags::MANUFACTURER, VR::LO, "Countersign");
+    put(&mut obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
+    put(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        &cut(&format!("{} report", v.template_title), 64),
+    );
+    put_seq(
+        &mut obj,
+        tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
+        vec![],
+    );
+    put(
+        &mut obj,
+        tags::PATIENT_NAME,
+        VR::PN,
+        input.study.patient_name.as_deref().unwrap_or(""),
+    );
+    put(
+        &mut obj,
+        tags::PATIENT_ID,
+        VR::LO,
+        input.study.patient_id.as_deref().unwrap_or(""),
+    );
+    put(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
+    put(&mut obj, tags::PATIENT_SEX, VR::CS, "");
+    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &input.study.uid);
+    put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
+    put(&mut obj, tags::STUDY_ID, VR::SH, "");
+    put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
+    put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
+
+    let signed = matches!(v.status, ReportState::Final | ReportState::Amended);
+    put(
+        &mut obj,
+        tags::COMPLETION_FLAG,
+        VR::CS,
+        if signed { "COMPLETE" } else { "PARTIAL" },
+    );
+    put(
+        &mut obj,
+        tags::VERIFICATION_FLAG,
+        VR::CS,
+        if signed { "VERIFIED" } else { "UNVERIFIED" },
+    );
+    put(
+        &mut obj,
+        tags::PRELIMINARY_FLAG,
+        VR::CS,
+        if signed { "FINAL" } else { "PRELIMINARY" },
+    );
+    let (content_date, content_time) =
+        da_tm(v.signoff.as_ref().map_or(input.exported_ms, |s| s.time_ms));
+    put(&mut obj, tags::CONTENT_DATE, VR::DA, &content_date);
+    put(&mut obj, tags::CONTENT_TIME, VR::TM, &content_time);
+    if let Some(s) = &v.signoff {
+        let mut verifier = InMemDicomObject::new_empty();
+        put(
+            &mut verifier,
+            tags::VERIFYING_OBSERVER_NAME,
+            VR::PN,
+            &person_name(&s.author.name),
+        );
+        put_seq(
+            &mut verifier,
+            tags::VERIFYING_OBSERVER_IDENTIFICATION_CODE_SEQUENCE,
+            vec![],
+        );
+        put(
+            &mut verifier,
+            tags::VERIFYING_ORGANIZATION,
+            VR::LO,
+            &cut(&input.network_name, 64),
+        );
+        let (d, t) = da_tm(s.time_ms);
+        put(
+            &mut verifier,
+            tags::VERIFICATION_DATE_TIME,
+            VR::DT,
+            &format!("{d}{t}"),
+        );
+        put_seq(&mut obj, tags::VERIFYING_OBSERVER_SEQUENCE, vec![verifier]);
+    }
+    put_seq(&mut obj, tags::PERFORMED_PROCEDURE_CODE_SEQUENCE, vec![]);
+    if !input.images.is_empty() {
+        put_seq(
+            &mut obj,
+            tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE,
+            vec![evidence(input)],
+        );
+    }
+    let mut scheme = InMemDicomObject::new_empty();
+    put(&mut scheme, tags::CODING_SCHEME_DESIGNATOR, VR::SH, LOCAL);
+    put(
+        &mut scheme,
+        tags::CODING_SCHEME_NAME,
+        VR::ST,
+        "Countersign template sections and fields",
+    );
+    put(
+        &mut scheme,
+        tags::CODING_SCHEME_RESPONSIBLE_ORGANIZATION,
+        VR::ST,
+        "Countersign",
+    );
+    put_seq(
+        &mut obj,
+        tags::CODING_SCHEME_IDENTIFICATION_SEQUENCE,
+        vec![scheme],
+    );
+
+    // The document content: the root container and its tree.
+    let mut content = Vec::new();
+    for c in &v.critical {
+        content.push(text(
+            "CONTAINS",
+            ("critical", LOCAL, "Critical result"),
+            &critical_line(c),
+        ));
+    }
+    content.extend(v.sections.iter().filter_map(|s| section(v, s)));
+    for a in &v.addenda {
+        let mut items = observer(&a.author);
+        items.push(text(
+            "CONTAINS",
+            ("addendum", LOCAL, "Addendum"),
+            a.text.as_deref().unwrap_or("(text erased)"),
+        ));
+        content.push(container(
+            "CONTAINS",
+            ("addendum", LOCAL, "Addendum"),
+            items,
+        ));
+    }
+    for f in &v.followups {
+        content.push(text(
+            "CONTAINS",
+            ("followup", LOCAL, "Recommended follow-up"),
+            &format!("{} — due {}", f.finding, f.due),
+        ));
+    }
+    for i in &input.images {
+        let mut image = item("CONTAINS", "IMAGE", None);
+        let mut sop = InMemDicomObject::new_empty();
+        put(
+            &mut sop,
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            &i.sop_class_uid,
+        );
+        put(
+            &mut sop,
+            tags::REFERENCED_SOP_INSTANCE_UID,
+            VR::UI,
+            &i.sop_instance_uid,
+        );
+        put_seq(&mut image, tags::REFERENCED_SOP_SEQUENCE, vec![sop]);
+        content.push(image);
+    }
+    put(&mut obj, tags::VALUE_TYPE, VR::CS, "CONTAINER");
+    put_seq(
+        &mut obj,
+        tags::CONCEPT_NAME_CODE_SEQUENCE,
+        vec![code_item(("18748-4", "LN", "Diagnostic Imaging Report"))],
+    );
+    put(&mut obj, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
+    put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
+
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(EXPLICIT_LE)
+                .media_storage_sop_class_uid(COMPREHENSIVE_SR)
+                .media_storage_sop_instance_uid(&instance),
+        )
+        .map_err(|e| ExportError::Dicom(e.to_string()))?;
+    let mut out = Vec::new();
+    file.write_all(&mut out)
+        .map_err(|e| ExportError::Dicom(e.to_string()))?;
+    Ok(out)
+}
+
+/// The Current Requested Procedure Evidence: the study, its series and instances the report
+/// is about.
+fn evidence(input: &ExportInput) -> InMemDicomObject {
+    let mut study = InMemDicomObject::new_empty();
+    put(
+        &mut study,
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        &input.study.uid,
+    );
+    let mut series_uids: Vec<&str> = input.images.iter().map(|i| i.series_uid.as_str()).collect();
+    series_uids.sort_unstable();
+    series_uids.dedup();
+    let series = series_uids
+        .into_iter()
+        .map(|s| {
+            let mut item = InMemDicomObject::new_empty();
+            put(&mut item, tags::SERIES_INSTANCE_UID, VR::UI, s);
+            let sops = input
+                .images
+                .iter()
+                .filter(|i| i.series_uid == s)
+                .map(|i| {
+                    let mut sop = InMemDicomObject::new_empty();
+                    put(
+                        &mut sop,
+                        tags::REFERENCED_SOP_CLASS_UID,
+                        VR::UI,
+                        &i.sop_class_uid,
+                    );
+                    put(
+                        &mut sop,
+                        tags::REFERENCED_SOP_INSTANCE_UID,
+                        VR::UI,
+                        &i.sop_instance_uid,
+                    );
+                    sop
+                })
+                .collect();
+            put_seq(&mut item, tags::REFERENCED_SOP_SEQUENCE, sops);
+            item
+        })
+        .collect();
+    put_seq(&mut study, tags::REFERENCED_SERIES_SEQUENCE, series);
+    study
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_names_become_person_names() {
+        assert_eq!(super::person_name("Dr Ada Attending"), "Attending^Ada^^Dr");
+        assert_eq!(super::person_name("Carl van Dijk"), "Dijk^Carl van");
+        assert_eq!(super::person_name("Prof. X"), "X^^^Prof.");
+        assert_eq!(super::person_name("Auditor"), "Auditor");
+    }
+}

@@ -1,0 +1,153 @@
+//! Exports of the demo report, each read by a tool nobody here wrote: the PDF by poppler's
+//! `pdftotext`, the FHIR Bundle by the fhir.resources R4 models, the SR by dicom3tools'
+//! `dciodvfy` and DCMTK's `dsrdump`, the audit archive by `tar` and by a fresh home that
+//! verifies it offline.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{python, Home};
+
+fn export(home: &Home, report: &str, format: &str, dir: &Path) -> PathBuf {
+    let path = dir.join(format!("report.{format}"));
+    let out = home.ok(&[
+        "export",
+        report,
+        "--format",
+        format,
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out["bytes"].as_u64().unwrap() > 1000, "{out}");
+    path
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (make deps installs it)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// What every export must say: the critical result and who wrote, co-signed and drafted what.
+const EVERYWHERE: &[&str] = &[
+    "Incidental 9 mm pulmonary nodule",
+    "Dr Hale, referring cardiologist",
+    "Dr Rhea Resident",
+    "Dr Carl Cardiologist",
+];
+
+#[test]
+fn every_export_is_read_by_an_independent_tool() {
+    let (home, report) = Home::demo();
+    let view = home.ok(&["report", "show", &report]);
+    let entries: Vec<&str> = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["entry"].as_str().unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+
+    // PDF → pdftotext: the report, its critical result, its authors and every entry id.
+    let pdf = export(&home, &report, "pdf", dir.path());
+    let (ok, text) = run(Command::new("pdftotext").arg(&pdf).arg("-"));
+    assert!(ok, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in EVERYWHERE.iter().chain(&[
+        "Cardiac MR report",
+        "CRITICAL RESULT:",
+        "Written by Dr Rhea Resident (resident)",
+        "Co-signed by Dr Ada Attending (attending)",
+        "Co-signed by Dr Carl Cardiologist (cardiologist)",
+        "Edited by Dr Ada Attending from an AI draft",
+        "LV ejection fraction: 58 %",
+        "Status FINAL",
+        "Provenance",
+    ]) {
+        assert!(flat.contains(expected), "PDF lacks {expected:?}:\n{text}");
+    }
+    for id in &entries {
+        assert!(flat.contains(id), "PDF appendix lacks entry {id}");
+    }
+
+    // FHIR → fhir.resources (R4 4.0.1), strict; one Provenance per signed entry.
+    let fhir = export(&home, &report, "fhir", dir.path());
+    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("fhir_validate.py");
+    let (ok, out) = run(Command::new(python()).arg(&validator).arg(&fhir));
+    assert!(ok, "fhir.resources refused the bundle: {out}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["counts"]["Provenance"], entries.len());
+    assert_eq!(summary["counts"]["DiagnosticReport"], 1);
+    assert_eq!(summary["counts"]["Device"], 1, "the AI model is a Device");
+    let json = std::fs::read_to_string(&fhir).unwrap();
+    for expected in EVERYWHERE {
+        assert!(json.contains(expected), "FHIR lacks {expected:?}");
+    }
+    // The validator is not a rubber stamp: a status outside R4's codes is refused.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        json.replacen("\"status\": \"final\"", "\"status\": \"finished\"", 1),
+    )
+    .unwrap();
+    let (ok, out) = run(Command::new(python()).arg(&validator).arg(&broken));
+    assert!(!ok, "a bad status passed: {out}");
+
+    // SR → dciodvfy (no errors) and dsrdump (reads the tree).
+    let sr = export(&home, &report, "sr", dir.path());
+    let (_, out) = run(Command::new("dciodvfy").arg(&sr));
+    assert!(out.contains("ComprehensiveSR"), "{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    // Strict: without -Ee, dsrdump stops at any invalid content item.
+    let (ok, tree) = run(Command::new("dsrdump").arg("+Pc").arg(&sr));
+    assert!(ok, "{tree}");
+    for expected in [
+        "Completion Flag     : COMPLETE",
+        "Verification Flag   : VERIFIED",
+        "Attending^Ada^^Dr",
+        "<has obs context PNAME:(121008,DCM,\"Person Observer Name\")=\"Resident^Rhea^^Dr\">",
+        "<has obs context PNAME:(121008,DCM,\"Person Observer Name\")=\"Cardiologist^Carl^^Dr\">",
+        "(121007,DCM,\"Device\")",
+        "Critical result",
+        "(%,UCUM,\"%\")",
+        "IMAGE:",
+    ] {
+        assert!(
+            tree.contains(expected),
+            "dsrdump lacks {expected:?}:\n{tree}"
+        );
+    }
+
+    // Audit archive → tar lists it; a fresh home imports and verifies it offline.
+    let bundle = export(&home, &report, "bundle", dir.path());
+    let (ok, list) = run(Command::new("tar").arg("-tf").arg(&bundle));
+    assert!(ok, "{list}");
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        ["README.txt", "provenance.txt", "report.csbundle"]
+    );
+    let (ok, provenance) = run(Command::new("tar")
+        .arg("-xOf")
+        .arg(&bundle)
+        .arg("provenance.txt"));
+    assert!(ok);
+    for id in &entries {
+        assert!(provenance.contains(id), "provenance.txt lacks {id}");
+    }
+    let auditor = Home::new();
+    auditor.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
+    let imported = auditor.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert!(
+        imported["new"].as_u64().unwrap() >= entries.len() as u64,
+        "{imported}"
+    );
+    assert!(auditor.ok(&["verify"])["ok"].as_bool().unwrap());
+    assert_eq!(auditor.ok(&["report", "show", &report])["status"], "final");
+}
