@@ -75,3 +75,27 @@ fn dicom_decode_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn template_parse_corpus_replays_clean() {
+    let files = corpus("template_parse");
+    // The shipped templates in all three encodings are seeds; each must still read.
+    let seeds = files
+        .iter()
+        .filter(|(p, _)| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ct-chest.")
+        })
+        .count();
+    assert_eq!(
+        seeds, 3,
+        "the ct-chest seeds (toml, html, json) are missing"
+    );
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_report::template::fuzz::template_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -2,6 +2,7 @@
 //! method on [`Home`].
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
@@ -52,8 +53,12 @@ pub struct Home {
     dir: PathBuf,
     store: Store,
     keys: KeyStore,
-    /// Validation state, kept across appends; dropped when another process commits.
-    cache: Option<Cache>,
+    /// Validation state, kept across appends and reads; dropped when another connection
+    /// commits (SQLite's data_version moves) or this one writes outside `append`.
+    cache: Mutex<Option<Cache>>,
+    /// Entries whose stored bytes were verified, so reopening a report re-checks only what
+    /// changed on disk.
+    verified: Mutex<Verified>,
     /// This home's signing key, read once (it is wiped from memory when the home is dropped).
     signer: Option<SecretKey>,
 }
@@ -68,7 +73,8 @@ impl Home {
             dir: dir.to_path_buf(),
             store,
             keys: KeyStore::new(dir),
-            cache: None,
+            cache: Mutex::new(None),
+            verified: Mutex::new(Verified::default()),
             signer: None,
         })
     }
@@ -213,7 +219,7 @@ impl Home {
     /// Checks and stores an entry someone else signed (used for genesis entries).
     fn store_checked(&mut self, entry: &Entry, payload: &[u8]) -> Result<()> {
         let Home { store, cache, .. } = self;
-        *cache = None;
+        *lock(cache.get_mut()) = None;
         store.write(|db| {
             let mut state = LedgerState::load(db)?;
             match state.check(entry, Some(payload))? {
@@ -239,6 +245,7 @@ impl Home {
         payload: &[u8],
     ) -> Result<Entry> {
         let Home { store, cache, .. } = self;
+        let cache = lock(cache.get_mut());
         let result = store.write(|db| {
             let version = db_data_version(db)?;
             if cache.as_ref().is_none_or(|c| c.data_version != version) {
@@ -287,8 +294,76 @@ impl Home {
     }
 
     pub(crate) fn store_mut(&mut self) -> &mut Store {
-        self.cache = None;
+        *lock(self.cache.get_mut()) = None;
         &mut self.store
+    }
+
+    /// Runs `f` on the validation state with `log` loaded, reusing the state kept across calls
+    /// while no other connection has committed.
+    pub(crate) fn with_state<T>(
+        &self,
+        log: &LogId,
+        f: impl FnOnce(&LedgerState, &countersign_store::Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let db = self.store.db();
+        let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let version = db_data_version(&db)?;
+        if guard.as_ref().is_none_or(|c| c.data_version != version) {
+            *guard = Some(Cache {
+                data_version: version,
+                state: LedgerState::load(&db)?,
+            });
+        }
+        let state = &mut guard.as_mut().ok_or(AppError::NoNetwork)?.state;
+        if let Err(e) = state.load_log(&db, log) {
+            // A half-loaded log must not be served next time.
+            *guard = None;
+            return Err(e);
+        }
+        f(state, &db)
+    }
+
+    pub(crate) fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn lock<T>(r: std::sync::LockResult<T>) -> T {
+    r.unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Fingerprints of stored rows whose signature, hash and links verified. The fingerprint is
+/// SipHash under this process's random key over the row's header, signature and payload: a row
+/// changed on disk gets a different one (an attacker cannot aim a collision without the key),
+/// so it is verified again.
+#[derive(Debug, Default)]
+pub(crate) struct Verified {
+    hasher: std::hash::RandomState,
+    seen: std::collections::HashMap<countersign_ledger::EntryId, u64>,
+}
+
+/// Verified rows remembered at most; past this the memory is cleared and rebuilt as needed.
+const MAX_VERIFIED: usize = 4_000_000;
+
+impl Verified {
+    pub(crate) fn fingerprint(&self, row: &countersign_store::StoredEntry) -> u64 {
+        use std::hash::{BuildHasher, Hash as _, Hasher};
+        let mut h = self.hasher.build_hasher();
+        row.header.hash(&mut h);
+        row.signature.hash(&mut h);
+        row.payload.hash(&mut h);
+        h.finish()
+    }
+
+    pub(crate) fn is_verified(&self, id: &countersign_ledger::EntryId, fingerprint: u64) -> bool {
+        self.seen.get(id) == Some(&fingerprint)
+    }
+
+    pub(crate) fn remember(&mut self, id: countersign_ledger::EntryId, fingerprint: u64) {
+        if self.seen.len() >= MAX_VERIFIED {
+            self.seen.clear();
+        }
+        self.seen.insert(id, fingerprint);
     }
 }
 

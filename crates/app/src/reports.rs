@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
-use crate::state::{decode_row, LedgerState};
+use crate::state::decode_row;
 use countersign_store::StoredEntry;
 
 /// A reader gets one read receipt per report in this long, however often they open it.
@@ -352,38 +352,76 @@ impl Home {
     /// The report as it reads now, with provenance; every entry's signature and payload are
     /// re-checked from the stored bytes.
     pub fn report_show(&self, report: EntryId) -> Result<ReportView> {
-        let db = self.store().db();
-        let mut state = LedgerState::load(&db)?;
-        state.load_log(&db, &report)?;
-        let log = state
-            .log(&report)
-            .and_then(|l| l.report.as_ref())
-            .ok_or_else(|| AppError::NotFound {
-                what: format!("report {report}"),
-            })?;
-        let forked: Vec<EntryId> = db
+        self.with_state(&report, |state, db| {
+            let log = state
+                .log(&report)
+                .and_then(|l| l.report.as_ref())
+                .ok_or_else(|| AppError::NotFound {
+                    what: format!("report {report}"),
+                })?;
+            let statuses = self.statuses(db, &report)?;
+            Ok(log.project(&state.roster, |id| {
+                statuses.get(id).cloned().unwrap_or(EntryStatus::Invalid {
+                    reason: "not stored".into(),
+                })
+            }))
+        })
+    }
+
+    /// Every stored entry of `log` re-checked (header, signature, payload hash), fork evidence
+    /// marked. Rows verified before with the same bytes are not verified again; the rest are
+    /// verified on all cores.
+    fn statuses(
+        &self,
+        db: &countersign_store::Db<'_>,
+        log: &EntryId,
+    ) -> Result<countersign_ledger::IdMap<EntryStatus>> {
+        use rayon::prelude::*;
+        let forked: countersign_ledger::IdSet = db
             .forks()?
             .into_iter()
             .filter_map(|f| Hash::from_slice(&f.first))
             .collect();
-        let mut statuses = std::collections::HashMap::new();
-        for row in db.log_entries(&report)? {
-            let Some(id) = Hash::from_slice(&row.id) else {
-                continue;
-            };
-            let status = row_status(&row).unwrap_or_else(|reason| EntryStatus::Invalid { reason });
-            let status = if forked.contains(&id) && status == EntryStatus::Verified {
-                EntryStatus::Fork
-            } else {
-                status
-            };
-            statuses.insert(id, status);
-        }
-        Ok(log.project(&state.roster, |id| {
-            statuses.get(id).cloned().unwrap_or(EntryStatus::Invalid {
-                reason: "not stored".into(),
+        let rows = db.log_entries(log)?;
+        let fingerprints: Vec<(Option<EntryId>, u64, bool)> = {
+            let verified = self.verified();
+            rows.iter()
+                .map(|row| {
+                    let id = Hash::from_slice(&row.id);
+                    let fp = verified.fingerprint(row);
+                    let known = id.is_some_and(|id| verified.is_verified(&id, fp));
+                    (id, fp, known)
+                })
+                .collect()
+        };
+        let checked: Vec<(EntryId, u64, EntryStatus)> = rows
+            .par_iter()
+            .zip(fingerprints.par_iter())
+            .filter_map(|(row, &(id, fp, known))| {
+                let id = id?;
+                let status = if known {
+                    EntryStatus::Verified
+                } else {
+                    row_status(row).unwrap_or_else(|reason| EntryStatus::Invalid { reason })
+                };
+                Some((id, fp, status))
             })
-        }))
+            .collect();
+        let mut verified = self.verified();
+        Ok(checked
+            .into_iter()
+            .map(|(id, fp, status)| {
+                if status == EntryStatus::Verified {
+                    verified.remember(id, fp);
+                }
+                let status = if forked.contains(&id) && status == EntryStatus::Verified {
+                    EntryStatus::Fork
+                } else {
+                    status
+                };
+                (id, status)
+            })
+            .collect())
     }
 }
 

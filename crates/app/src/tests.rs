@@ -214,3 +214,35 @@ fn the_demo_shows_an_ai_draft_edited_by_a_radiologist_and_an_open_follow_up() {
     assert_eq!(home.followups().unwrap().len(), 1);
     assert!(home.verify(None).unwrap().ok);
 }
+
+#[test]
+fn a_long_lived_home_re_verifies_rows_changed_on_disk_and_sees_other_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let entry = home.report_write(report, "findings", "No nodule.").unwrap();
+    let status = |home: &Home| {
+        let view = home.report_show(report).unwrap();
+        let p = view.provenance.iter().find(|p| p.entry == entry).unwrap();
+        p.status.clone()
+    };
+    assert_eq!(status(&home), countersign_report::EntryStatus::Verified);
+    // Another process flips one bit of the stored signature; this home has verified that row
+    // already and must not trust its memory of it.
+    rusqlite::Connection::open(dir.path().join("ledger.sqlite3"))
+        .unwrap()
+        .execute(
+            "UPDATE entries SET signature = CAST(zeroblob(64) AS BLOB) WHERE id = ?1",
+            [entry.as_bytes().as_slice()],
+        )
+        .unwrap();
+    assert!(matches!(
+        status(&home),
+        countersign_report::EntryStatus::Invalid { .. }
+    ));
+    // And a section another connection signs shows up in the same long-lived home.
+    let mut other = Home::open(dir.path()).unwrap();
+    let newer = other.report_write(report, "impression", "Normal.").unwrap();
+    let view = home.report_show(report).unwrap();
+    assert!(view.provenance.iter().any(|p| p.entry == newer));
+}

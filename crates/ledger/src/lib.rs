@@ -39,7 +39,7 @@ pub mod roster;
 pub mod rules;
 
 pub use entry::{Entry, EntryError, SIGNATURE_DOMAIN};
-pub use hash::{EntryId, Hash, HexError, LogId, NetworkId};
+pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId};
 pub use header::{DecodeError, Header};
 pub use identity::{KeyError, PublicKey, SecretKey};
 pub use kind::{Kind, LogFamily, UnknownKind};

@@ -5,9 +5,9 @@
 //! happened to arrive first, so all peers accept the same entries whatever the delivery order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap};
 
-use countersign_ledger::{Entry, EntryId, Kind, PublicKey, Role, Roster};
+use countersign_ledger::{Entry, EntryId, IdMap, IdSet, Kind, PublicKey, Role, Roster};
 
 use crate::payload::{Payload, PayloadError, ReportCreate, Status};
 use crate::template::{self, Template, TemplateError};
@@ -120,7 +120,7 @@ pub struct ReportLog {
     template: Template,
     created_by: PublicKey,
     created_ms: u64,
-    entries: HashMap<EntryId, LogEntry>,
+    entries: IdMap<LogEntry>,
     /// Final sign-offs in this log; while there are none, no entry needs its ancestry walked
     /// to know it is not after final.
     finals: Vec<EntryId>,
@@ -147,7 +147,7 @@ impl ReportLog {
                     name: create.template.clone(),
                 })?,
         };
-        let mut entries = HashMap::new();
+        let mut entries = IdMap::default();
         let id = genesis.id();
         entries.insert(
             id,
@@ -207,8 +207,8 @@ impl ReportLog {
     }
 
     /// Every known ancestor of `parents`, including the parents themselves.
-    pub fn ancestors(&self, parents: &[EntryId]) -> HashSet<EntryId> {
-        let mut seen: HashSet<EntryId> = HashSet::new();
+    pub fn ancestors(&self, parents: &[EntryId]) -> IdSet {
+        let mut seen = IdSet::default();
         let mut stack: Vec<EntryId> = parents.to_vec();
         while let Some(id) = stack.pop() {
             if seen.insert(id) {
@@ -247,7 +247,7 @@ impl ReportLog {
         let past = if needs_past {
             self.ancestors(&entry.header().parents)
         } else {
-            HashSet::new()
+            IdSet::default()
         };
         let final_in_past = self.final_among(&past);
         let author = entry.header().author;
@@ -338,7 +338,7 @@ impl ReportLog {
     /// The AI results in `past` with the review of each, if it has one there.
     fn ai_reviews<'a>(
         &'a self,
-        past: &'a HashSet<EntryId>,
+        past: &'a IdSet,
     ) -> impl Iterator<Item = (EntryId, Option<EntryId>)> + 'a {
         let payload = |id: &EntryId| self.entries.get(id).and_then(|e| e.payload.as_ref());
         past.iter()
@@ -352,11 +352,7 @@ impl ReportLog {
     }
 
     /// A review names an AI result in its causal past that no review in that past names.
-    fn check_ai_review(
-        &self,
-        past: &HashSet<EntryId>,
-        result: EntryId,
-    ) -> Result<(), ReportRuleError> {
+    fn check_ai_review(&self, past: &IdSet, result: EntryId) -> Result<(), ReportRuleError> {
         match self.ai_reviews(past).find(|(r, _)| *r == result) {
             None => Err(ReportRuleError::UnknownAiResult { result }),
             Some((_, Some(review))) => Err(ReportRuleError::AlreadyReviewed { result, review }),
@@ -365,7 +361,7 @@ impl ReportLog {
     }
 
     /// Sign-off needs every AI result in its past reviewed in its past.
-    fn check_ai_reviewed(&self, past: &HashSet<EntryId>) -> Result<(), ReportRuleError> {
+    fn check_ai_reviewed(&self, past: &IdSet) -> Result<(), ReportRuleError> {
         match self.ai_reviews(past).find(|(_, review)| review.is_none()) {
             Some((result, _)) => Err(ReportRuleError::UnreviewedAi { result }),
             None => Ok(()),
@@ -373,11 +369,7 @@ impl ReportLog {
     }
 
     /// A close names a recommendation in its causal past that no close in that past names.
-    fn check_followup_close(
-        &self,
-        past: &HashSet<EntryId>,
-        followup: EntryId,
-    ) -> Result<(), ReportRuleError> {
+    fn check_followup_close(&self, past: &IdSet, followup: EntryId) -> Result<(), ReportRuleError> {
         let recommended = past.contains(&followup)
             && matches!(
                 self.entries.get(&followup).and_then(|e| e.payload.as_ref()),
@@ -437,13 +429,13 @@ impl ReportLog {
         Ok(())
     }
 
-    fn final_among(&self, ids: &HashSet<EntryId>) -> Option<EntryId> {
+    fn final_among(&self, ids: &IdSet) -> Option<EntryId> {
         self.finals.iter().find(|f| ids.contains(f)).copied()
     }
 
     fn version_in_past(
         &self,
-        past: &HashSet<EntryId>,
+        past: &IdSet,
         section: &str,
         version: &EntryId,
     ) -> Result<&LogEntry, ReportRuleError> {
@@ -463,13 +455,13 @@ impl ReportLog {
 
     /// The newest versions of `section` within `past`: those no other version in `past`
     /// descends from. Usually one; two or more when writers were concurrent.
-    fn latest_versions(&self, past: &HashSet<EntryId>, section: &str) -> Vec<EntryId> {
+    fn latest_versions(&self, past: &IdSet, section: &str) -> Vec<EntryId> {
         let versions: Vec<&LogEntry> = past
             .iter()
             .filter_map(|id| self.entries.get(id))
             .filter(|e| matches!(&e.payload, Some(Payload::Write(w)) if w.section == section))
             .collect();
-        let superseded: HashSet<EntryId> = versions
+        let superseded: IdSet = versions
             .iter()
             .flat_map(|v| self.ancestors(&v.parents))
             .collect();
@@ -484,7 +476,7 @@ impl ReportLog {
 
     fn check_final_coverage(
         &self,
-        past: &HashSet<EntryId>,
+        past: &IdSet,
         named: &BTreeMap<String, EntryId>,
         roster: &Roster,
     ) -> Result<(), ReportRuleError> {
@@ -556,7 +548,11 @@ impl ReportLog {
 
     /// The current heads: entries no other entry names as a parent.
     pub fn heads(&self) -> Vec<EntryId> {
-        let named: HashSet<&EntryId> = self.entries.values().flat_map(|e| &e.parents).collect();
+        let named: IdSet = self
+            .entries
+            .values()
+            .flat_map(|e| e.parents.iter().copied())
+            .collect();
         let mut heads: Vec<EntryId> = self
             .entries
             .keys()
@@ -570,36 +566,41 @@ impl ReportLog {
     /// A deterministic topological order: parents first, ties broken by (timestamp, id).
     /// Independent of the order entries were inserted in.
     pub fn ordered(&self) -> Vec<&LogEntry> {
-        let mut waiting: HashMap<EntryId, usize> = HashMap::new();
-        let mut children: HashMap<EntryId, Vec<EntryId>> = HashMap::new();
-        let mut ready = BinaryHeap::new();
-        for e in self.entries.values() {
-            let known: Vec<&EntryId> = e
-                .parents
-                .iter()
-                .filter(|p| self.entries.contains_key(p))
-                .collect();
-            for p in &known {
-                children.entry(**p).or_default().push(e.id);
-            }
-            if known.is_empty() {
-                ready.push(Reverse((e.timestamp_ms, e.id)));
-            } else {
-                waiting.insert(e.id, known.len());
+        // Kahn's algorithm over indices: one map lookup per parent link, the child lists
+        // as one sorted edge array.
+        let entries: Vec<&LogEntry> = self.entries.values().collect();
+        let n = entries.len();
+        let index: IdMap<usize> = entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+        let mut waiting = vec![0usize; n];
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(n);
+        for (child, e) in entries.iter().enumerate() {
+            for parent in e.parents.iter().filter_map(|p| index.get(p)) {
+                edges.push((*parent, child));
+                waiting[child] += 1;
             }
         }
-        let mut out = Vec::with_capacity(self.entries.len());
-        while let Some(Reverse((_, id))) = ready.pop() {
-            let e = &self.entries[&id];
-            out.push(e);
-            for child in children.get(&id).into_iter().flatten() {
-                if let Some(n) = waiting.get_mut(child) {
-                    *n -= 1;
-                    if *n == 0 {
-                        waiting.remove(child);
-                        let c = &self.entries[child];
-                        ready.push(Reverse((c.timestamp_ms, c.id)));
-                    }
+        edges.sort_unstable();
+        let mut start = vec![0usize; n + 1];
+        for &(parent, _) in &edges {
+            start[parent + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut ready: BinaryHeap<Reverse<(u64, EntryId, usize)>> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| waiting[*i] == 0)
+            .map(|(i, e)| Reverse((e.timestamp_ms, e.id, i)))
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        while let Some(Reverse((_, _, i))) = ready.pop() {
+            out.push(entries[i]);
+            for &(_, child) in &edges[start[i]..start[i + 1]] {
+                waiting[child] -= 1;
+                if waiting[child] == 0 {
+                    let c = entries[child];
+                    ready.push(Reverse((c.timestamp_ms, c.id, child)));
                 }
             }
         }

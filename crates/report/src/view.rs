@@ -246,7 +246,23 @@ impl ReportLog {
     /// Projects the log. `status` gives each entry's verification state.
     pub fn project(&self, roster: &Roster, status: impl Fn(&EntryId) -> EntryStatus) -> ReportView {
         let ordered = self.ordered();
-        let who = |k: &PublicKey| author(roster, k);
+        // One roster lookup per author, not per entry.
+        let mut authors: std::collections::HashMap<
+            [u8; 32],
+            Author,
+            std::hash::BuildHasherDefault<countersign_ledger::IdHasher>,
+        > = Default::default();
+        for e in &ordered {
+            authors
+                .entry(*e.author.as_bytes())
+                .or_insert_with(|| author(roster, &e.author));
+        }
+        let who = |k: &PublicKey| {
+            authors
+                .get(k.as_bytes())
+                .cloned()
+                .unwrap_or_else(|| author(roster, k))
+        };
         let mut sections: Vec<SectionView> = self
             .template()
             .sections

@@ -81,6 +81,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE instances ADD COLUMN sop_class_uid TEXT;
     "#,
+    // 5: a log's entries in arrival order without a sort (opening a 10k-entry report read its
+    // rows in 49 ms through the (log, author, seq) index and a temporary B-tree).
+    r#"
+    CREATE INDEX entries_by_log ON entries (log, arrival);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,8 @@
 //! report carries its whole template in its `report.create`, so every peer judges the report by
 //! the same rules whatever templates it has installed.
 
+#[doc(hidden)]
+pub mod fuzz;
 mod mrrt;
 mod native;
 

@@ -1,0 +1,120 @@
+//! Report goals: projecting a report of 10 000 entries (text and full provenance) under 50 ms,
+//! and the time of each export format for a 50-section report.
+//!
+//! Prints one `SUMMARY` line for the README.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use countersign_app::{ExportFormat, Home};
+use countersign_benches::{build_ledger, quantile};
+use countersign_export::{document, fhir, pdf, sr, text};
+use countersign_ledger::{Entry, Roster};
+use countersign_report::{EntryStatus, LogEntry, Payload, ReportLog};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+const ENTRIES: usize = 10_000;
+
+/// The report's log rebuilt in memory from the store, as the app holds it before projecting.
+fn log_of(home: &Home, report: countersign_ledger::EntryId) -> ReportLog {
+    let rows = home.store().db().log_entries(&report).expect("entries");
+    let decode = |row: &countersign_store::StoredEntry| {
+        let sig: [u8; 64] = row.signature.as_slice().try_into().expect("64 bytes");
+        let entry = Entry::decode_unverified(&row.header, &sig).expect("stored entry");
+        let payload = row.payload.clone().expect("payload kept");
+        (entry, payload)
+    };
+    let (genesis, bytes) = decode(&rows[0]);
+    let mut log = ReportLog::new(&genesis, &bytes).expect("report.create");
+    for row in &rows[1..] {
+        let (e, p) = decode(row);
+        let parsed = Payload::parse(e.header().kind, &p).expect("payload");
+        log.insert(LogEntry::new(&e, Some(parsed)));
+    }
+    log
+}
+
+fn millis(mut f: impl FnMut(), runs: usize) -> f64 {
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    quantile(&mut samples, 0.5)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir on disk");
+    build_ledger(dir.path(), 1, ENTRIES).expect("ledger");
+    let home = Home::open(dir.path()).expect("home");
+    let report = home.report_list().expect("reports")[0].report;
+    let log = log_of(&home, report);
+    assert_eq!(log.len(), ENTRIES);
+    let roster = Roster::default();
+    let fifty = countersign_export::example_sections(50);
+
+    let mut group = c.benchmark_group("report");
+    group.sample_size(20);
+    group.bench_function("project_10k_entries", |b| {
+        b.iter(|| black_box(log.project(&roster, |_| EntryStatus::Verified)))
+    });
+    group.bench_function("report_show_10k_entries_from_sqlite", |b| {
+        b.iter(|| black_box(home.report_show(report).expect("show")))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("export_50_sections");
+    group.bench_function("text", |b| {
+        b.iter(|| black_box(text::render(&document(&fifty))))
+    });
+    group.bench_function("pdf", |b| b.iter(|| black_box(pdf::render(&fifty))));
+    group.bench_function("fhir", |b| b.iter(|| black_box(fhir::render(&fifty))));
+    group.bench_function("sr", |b| {
+        b.iter(|| black_box(sr::render(&fifty).expect("sr")))
+    });
+    group.finish();
+
+    // One line for the README: medians of plain timed runs.
+    let project = millis(
+        || drop(black_box(log.project(&roster, |_| EntryStatus::Verified))),
+        30,
+    );
+    let show = millis(
+        || drop(black_box(home.report_show(report).expect("show"))),
+        10,
+    );
+    // A freshly opened home has verified nothing yet: every signature is checked, on all cores.
+    let first = millis(
+        || {
+            let fresh = Home::open(dir.path()).expect("home");
+            drop(black_box(fresh.report_show(report).expect("show")));
+        },
+        3,
+    );
+    let formats = [
+        ("text", millis(|| drop(text::render(&document(&fifty))), 50)),
+        ("pdf", millis(|| drop(pdf::render(&fifty)), 50)),
+        ("fhir", millis(|| drop(fhir::render(&fifty)), 50)),
+        ("sr", millis(|| drop(sr::render(&fifty)), 50)),
+    ];
+    let archive = millis(
+        || drop(home.export(report, ExportFormat::Bundle).expect("bundle")),
+        5,
+    );
+    println!(
+        "SUMMARY report of {ENTRIES} entries: projection {project:.1} ms, report show from SQLite \
+         (read, re-check, project) {show:.1} ms (goal < 50 ms), first show in a new process \
+         (verifies all {ENTRIES} signatures) {first:.0} ms; 50-section report export: {}; audit \
+         archive of the {ENTRIES}-entry report {archive:.0} ms",
+        formats
+            .iter()
+            .map(|(f, ms)| format!("{f} {ms:.2} ms"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
