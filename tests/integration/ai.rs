@@ -82,10 +82,30 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     let blocked = ada.run(&["report", "finalize", &report]);
     assert_eq!(blocked.code, 2);
     assert!(
-        blocked.stderr.contains("has not been reviewed"),
+        blocked.stderr.contains("refused by rule UnreviewedAi")
+            && blocked.stderr.contains("has not been reviewed"),
         "{}",
         blocked.stderr
     );
+    // The model cannot review its own (or any) result: the role table refuses, nothing stored.
+    let before = model.count();
+    let own_review = model.run(&[
+        "report",
+        "review",
+        &report,
+        "--ai-entry",
+        &result,
+        "--accept",
+    ]);
+    assert_eq!(own_review.code, 2);
+    assert!(
+        own_review
+            .stderr
+            .contains("refused by rule KindNotAllowed: role ai-model may not write ai.review"),
+        "{}",
+        own_review.stderr
+    );
+    assert_eq!(model.count(), before);
 
     // Accepted: the proposal is the findings, the review is bound to the result.
     ada.ok(&[

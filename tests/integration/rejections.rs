@@ -104,7 +104,10 @@ fn kinds_the_role_may_not_write_are_refused() {
     );
     let ai = br#"{"model":"not really"}"#;
     let e = f.entry(&f.resident, 1, now_ms(), Kind::AiResult, ai);
-    f.refused(&[(&e, ai)], "role resident may not write ai.result");
+    f.refused(
+        &[(&e, ai)],
+        "refused by rule KindNotAllowed; nothing from this bundle was stored: role resident may not write ai.result",
+    );
     let admin_only = br#"{"key":"00","from":0}"#;
     let e = craft(
         &f.resident,

@@ -25,6 +25,32 @@ pub enum Rejection {
     NoNetwork,
 }
 
+impl Rejection {
+    /// The name of the rule that refused the entry (`NotAttending`, `Finalised`,
+    /// `RoleMayNotWrite`, ...): the variant of the innermost error that names a rule, stable
+    /// enough for scripts and audits to match on.
+    pub fn rule(&self) -> String {
+        match self {
+            Rejection::Rule(RuleError::Entry(e)) => variant(e),
+            Rejection::Rule(RuleError::Authority(e)) => variant(e),
+            Rejection::Rule(e) => variant(e),
+            Rejection::Report(e) => variant(e),
+            Rejection::Roster(e) => variant(e),
+            other => variant(other),
+        }
+    }
+}
+
+/// A derived `Debug`'s variant name: what comes before its fields.
+fn variant(e: &impl std::fmt::Debug) -> String {
+    let debug = format!("{e:?}");
+    debug
+        .split(|c: char| c == '(' || c == ' ' || c == '{')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl From<EntryError> for Rejection {
     fn from(e: EntryError) -> Self {
         Rejection::Rule(RuleError::Entry(e))
@@ -43,9 +69,9 @@ pub enum AppError {
     NotFound { what: String },
     #[error("{0}")]
     InvalidInput(String),
-    #[error("refused: {0}")]
+    #[error("refused by rule {}: {}", .0.rule(), .0)]
     NotAllowed(Box<Rejection>),
-    #[error("entry {entry} refused; nothing from this bundle was stored: {reason}")]
+    #[error("entry {entry} refused by rule {}; nothing from this bundle was stored: {reason}", .reason.rule())]
     EntryRefused {
         entry: String,
         reason: Box<Rejection>,

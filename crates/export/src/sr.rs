@@ -422,20 +422,11 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     }
     for i in &input.images {
         let mut image = item("CONTAINS", "IMAGE", None);
-        let mut sop = InMemDicomObject::new_empty();
-        put(
-            &mut sop,
-            tags::REFERENCED_SOP_CLASS_UID,
-            VR::UI,
-            &i.sop_class_uid,
+        put_seq(
+            &mut image,
+            tags::REFERENCED_SOP_SEQUENCE,
+            vec![sop_reference(i)],
         );
-        put(
-            &mut sop,
-            tags::REFERENCED_SOP_INSTANCE_UID,
-            VR::UI,
-            &i.sop_instance_uid,
-        );
-        put_seq(&mut image, tags::REFERENCED_SOP_SEQUENCE, vec![sop]);
         content.push(image);
     }
     put(&mut obj, tags::VALUE_TYPE, VR::CS, "CONTAINER");
@@ -461,6 +452,24 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     Ok(out)
 }
 
+/// An item naming one image: its SOP class and instance.
+fn sop_reference(i: &crate::ImageRef) -> InMemDicomObject {
+    let mut sop = InMemDicomObject::new_empty();
+    put(
+        &mut sop,
+        tags::REFERENCED_SOP_CLASS_UID,
+        VR::UI,
+        &i.sop_class_uid,
+    );
+    put(
+        &mut sop,
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        &i.sop_instance_uid,
+    );
+    sop
+}
+
 /// The Current Requested Procedure Evidence: the study, its series and instances the report
 /// is about.
 fn evidence(input: &ExportInput) -> InMemDicomObject {
@@ -483,22 +492,7 @@ fn evidence(input: &ExportInput) -> InMemDicomObject {
                 .images
                 .iter()
                 .filter(|i| i.series_uid == s)
-                .map(|i| {
-                    let mut sop = InMemDicomObject::new_empty();
-                    put(
-                        &mut sop,
-                        tags::REFERENCED_SOP_CLASS_UID,
-                        VR::UI,
-                        &i.sop_class_uid,
-                    );
-                    put(
-                        &mut sop,
-                        tags::REFERENCED_SOP_INSTANCE_UID,
-                        VR::UI,
-                        &i.sop_instance_uid,
-                    );
-                    sop
-                })
+                .map(sop_reference)
                 .collect();
             put_seq(&mut item, tags::REFERENCED_SOP_SEQUENCE, sops);
             item

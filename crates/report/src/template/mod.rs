@@ -150,9 +150,25 @@ pub fn valid_name(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
+/// Text as every reader leaves it: words separated by single spaces, no control characters.
+/// Readers normalise what they read, and a template from a peer must already be normal, so a
+/// title means the same after any round trip through HTML, TOML or JSON.
+pub fn normalise(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn bounded_text(what: &str, text: &str) -> Result<(), TemplateError> {
     if text.trim().is_empty() {
         return Err(invalid(None, format!("{what} is empty")));
+    }
+    if normalise(text) != text {
+        return Err(invalid(
+            None,
+            format!("{what} has control characters or extra spaces: {text:?}"),
+        ));
     }
     if text.len() > MAX_TEXT {
         return Err(invalid(

@@ -163,7 +163,7 @@ fn identifier(id: &str) -> String {
 }
 
 fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    super::normalise(text)
 }
 
 /// Reads an MRRT HTML template (the subset above) and checks it.
@@ -299,7 +299,7 @@ pub fn from_mrrt(html: &str) -> Result<Template, TemplateError> {
                         field.def.kind = FieldKind::Pick {
                             options: options
                                 .into_iter()
-                                .map(|(value, text)| value.unwrap_or_else(|| collapse(&text)))
+                                .map(|(value, text)| collapse(&value.unwrap_or(text)))
                                 .collect(),
                         };
                         section.fields.push(field);
@@ -369,7 +369,10 @@ pub fn from_mrrt(html: &str) -> Result<Template, TemplateError> {
         }
         for mut f in s.fields {
             if f.def.label.is_empty() {
-                f.def.label = labels.get(&f.id).cloned().unwrap_or_else(|| f.id.clone());
+                f.def.label = labels
+                    .get(&f.id)
+                    .cloned()
+                    .unwrap_or_else(|| collapse(&f.id));
             }
             if s.def.fields.iter().any(|o| o.name == f.def.name) {
                 return Err(TemplateError::DuplicateField {

@@ -5,7 +5,7 @@ use countersign_ledger::Role;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{FieldDef, FieldKind, SectionDef, Template, TemplateError, FIELD_TYPES};
+use super::{normalise, FieldDef, FieldKind, SectionDef, Template, TemplateError, FIELD_TYPES};
 
 /// The only native format version so far.
 pub const FORMAT: u32 = 1;
@@ -174,7 +174,7 @@ pub fn parse_native(text: &str) -> Result<Template, TemplateError> {
     }
     let template = Template {
         name: name.get_ref().clone(),
-        title: raw.title.unwrap_or_default(),
+        title: normalise(&raw.title.unwrap_or_default()),
         sections,
         resident_countersign: raw
             .resident_countersign
@@ -211,7 +211,7 @@ fn section(
     }
     Ok(SectionDef {
         name: name.get_ref().clone(),
-        title: raw.title.clone().unwrap_or_default(),
+        title: normalise(&raw.title.clone().unwrap_or_default()),
         required: raw.required,
         cosign_role: raw.cosign.as_ref().map(|r| role(lines, r)).transpose()?,
         fields,
@@ -249,10 +249,10 @@ fn field(
     };
     let kind = match kind_name.get_ref().as_str() {
         "pick" => FieldKind::Pick {
-            options: raw.options.clone().unwrap_or_default(),
+            options: raw.options.iter().flatten().map(|o| normalise(o)).collect(),
         },
         "number" => FieldKind::Number {
-            unit: raw.unit.clone(),
+            unit: raw.unit.as_deref().map(normalise),
             min: raw.min,
             max: raw.max,
         },
@@ -275,7 +275,7 @@ fn field(
     }
     Ok(FieldDef {
         name: name.get_ref().clone(),
-        label: raw.label.clone().unwrap_or_default(),
+        label: normalise(&raw.label.clone().unwrap_or_default()),
         kind,
         required: raw.required,
     })

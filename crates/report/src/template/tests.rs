@@ -383,3 +383,30 @@ proptest! {
         let _ = from_mrrt(&s);
     }
 }
+
+#[test]
+fn readers_normalise_whitespace_and_peers_templates_must_already_be_normal() {
+    let t = parse_native(&GOOD.replace(
+        "title = \"Neck ultrasound\"",
+        "title = \"  Neck\\tultrasound  \"",
+    ))
+    .unwrap();
+    assert_eq!(t.title, "Neck ultrasound");
+    // Regression (fuzzer): an MRRT field without a label took its raw id, tab included, which
+    // read back differently through HTML.
+    let mrrt = MRRT.replace(
+        "data-field-name=\"Other findings\"",
+        "data-field-name=\"Other\tfindings\"",
+    );
+    assert_eq!(
+        from_mrrt(&mrrt).unwrap().sections[0].fields[2].label,
+        "Other findings"
+    );
+    let mut peer = t.clone();
+    peer.sections[0].title = "Find\tings".into();
+    let e = peer.validate().unwrap_err();
+    assert!(
+        e.to_string().contains("control characters or extra spaces"),
+        "{e}"
+    );
+}
