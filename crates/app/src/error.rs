@@ -45,7 +45,7 @@ impl Rejection {
 fn variant(e: &impl std::fmt::Debug) -> String {
     let debug = format!("{e:?}");
     debug
-        .split(|c: char| c == '(' || c == ' ' || c == '{')
+        .split(['(', ' ', '{'])
         .next()
         .unwrap_or_default()
         .to_string()
