@@ -99,3 +99,24 @@ fn template_parse_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn sync_decode_corpus_replays_clean() {
+    let files = corpus("sync_decode");
+    // The seeds still decode: a wire change would silently turn the corpus into noise.
+    for (path, bytes) in files.iter().filter(|(p, _)| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("seed-")
+    }) {
+        let ok = countersign_sync::protocol::Request::decode(bytes).is_ok()
+            || countersign_sync::protocol::Response::decode(bytes).is_ok();
+        assert!(ok, "seed {} no longer decodes", path.display());
+    }
+    assert!(files.len() >= 6, "corpus is missing");
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| countersign_sync::protocol::fuzz_check(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

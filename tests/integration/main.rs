@@ -15,6 +15,7 @@ mod malformed;
 mod palette;
 mod phantom;
 mod rejections;
+mod sync;
 mod tamper;
 mod templates;
 mod workflow;

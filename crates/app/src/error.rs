@@ -93,6 +93,8 @@ pub enum AppError {
         file: String,
         error: countersign_report::TemplateError,
     },
+    #[error("sync: {0}")]
+    Sync(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -117,6 +119,7 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_image",
     "image_changed",
     "bad_template",
+    "sync_failed",
     "storage",
     "io",
 ];
@@ -139,6 +142,7 @@ impl AppError {
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",
             AppError::Template { .. } => "bad_template",
+            AppError::Sync(_) => "sync_failed",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",

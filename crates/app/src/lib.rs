@@ -32,6 +32,7 @@ mod keys;
 mod reports;
 mod roster;
 mod state;
+pub mod sync;
 mod templates;
 pub mod verify;
 mod viewer;

@@ -88,6 +88,30 @@ pub(crate) enum HomeCommand {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Run a sync node: serve this home's logs to the department's peers and pull theirs; runs
+    /// until stopped. With --json the first stdout line is {"peer", "listen"}.
+    Serve {
+        /// An address to listen on, e.g. /ip4/127.0.0.1/tcp/0 or /ip4/0.0.0.0/udp/0/quic-v1.
+        #[arg(long, required = true)]
+        listen: Vec<String>,
+        /// A peer to connect to (a multiaddr ending in /p2p/<peer id>).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Discover peers on the LAN with mDNS.
+        #[arg(long)]
+        mdns: bool,
+    },
+    /// Sync once with a peer: pull what it has, let it pull what this home has, print counts.
+    Sync {
+        #[arg(long)]
+        peer: String,
+        /// Sync once and exit (the only mode so far; `serve` keeps syncing).
+        #[arg(long)]
+        once: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// List, import and show report templates.
     #[command(subcommand)]
     Template(TemplateCommand),

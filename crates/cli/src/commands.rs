@@ -1,6 +1,6 @@
 //! Running a parsed command against the app: images (no home needed) and the home's commands.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use countersign_app::entry_id;
@@ -182,6 +182,41 @@ pub(crate) fn home_command(
             };
             let text = format!("wrote {} bytes to {}", out.bytes, out.file);
             Output::new(&out, text)
+        }
+        HomeCommand::Serve {
+            listen,
+            peers,
+            mdns,
+        } => {
+            drop(home);
+            countersign_app::sync::serve(&dir, &listen, &peers, mdns, |l| {
+                let line = if json {
+                    serde_json::to_string(l).unwrap_or_default()
+                } else {
+                    format!("serving as {} on {}", l.peer, l.listen.join(" "))
+                };
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            })?;
+            Output::new(&serde_json::json!({}), String::new())
+        }
+        HomeCommand::Sync {
+            peer,
+            once: _,
+            timeout,
+        } => {
+            drop(home);
+            let report = countersign_app::sync::sync_once(
+                &dir,
+                &peer,
+                std::time::Duration::from_secs(timeout),
+            )?;
+            let text = format!(
+                "synced with {}: {} entries received, {} sent",
+                report.peer, report.received, report.sent
+            );
+            Output::new(&report, text)
         }
         HomeCommand::Template(TemplateCommand::List) => {
             let list = home.templates()?;

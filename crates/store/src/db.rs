@@ -215,6 +215,56 @@ impl<'a> Db<'a> {
         rows
     }
 
+    /// The arrival number of the newest entry (0 when there is none).
+    pub fn max_arrival(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(arrival), 0) FROM entries", [], |r| {
+                r.get(0)
+            })
+            .map_err(StoreError::sqlite("reading the newest entry"))
+    }
+
+    /// How far each author has got in `log`: (author key bytes, highest sequence).
+    pub fn version_vector(&self, log: &LogId) -> Result<Vec<(Vec<u8>, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author, MAX(seq) FROM entries WHERE log = ?1 GROUP BY author")
+            .map_err(StoreError::sqlite("reading a version vector"))?;
+        let rows = stmt
+            .query_map([log.as_bytes()], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a version vector"));
+        rows
+    }
+
+    /// Up to `limit` entries of `log` by `author` with a sequence above `after`, in arrival
+    /// order (served to a peer whose version vector says it has up to `after`).
+    pub fn author_entries_after(
+        &self,
+        log: &LogId,
+        author: &[u8],
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.author = ?2 AND e.seq > ?3 \
+                 ORDER BY e.arrival LIMIT ?4"
+            ))
+            .map_err(StoreError::sqlite("reading a log"))?;
+        let rows = stmt
+            .query_map(
+                params![log.as_bytes(), author, after as i64, limit as i64],
+                stored_entry,
+            )
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a log"));
+        rows
+    }
+
     /// Up to `limit` entries that arrived after `arrival`, in arrival order: a cursor for
     /// reading the whole store in bounded chunks (`arrival` 0 starts at the beginning).
     pub fn entries_after(&self, arrival: i64, limit: usize) -> Result<Vec<StoredEntry>> {

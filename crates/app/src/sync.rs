@@ -1,0 +1,278 @@
+//! Peer sync: this home as the ledger behind a `countersign-sync` node. Every batch a peer
+//! sends goes through the bundle importer — every signature, hash link, ledger and report rule
+//! checked before anything is stored, all or nothing — and the node only ever sees bytes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use countersign_ledger::bundle;
+use countersign_ledger::{Entry, Hash, LogId, NetworkId, PublicKey};
+use countersign_store::StoredEntry;
+use countersign_sync::{Command, Config, Ledger, LogSummary, SyncReport, VersionVector};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::error::{AppError, Result};
+use crate::home::{now_ms, Home};
+use crate::state::{decode_row, LedgerState};
+
+pub use countersign_sync::Multiaddr;
+
+/// A home as the sync node's ledger.
+#[derive(Debug)]
+pub struct HomeLedger {
+    home: Home,
+    network: Option<NetworkId>,
+    /// The arrival number of the newest entry already announced.
+    cursor: i64,
+}
+
+impl HomeLedger {
+    fn new(home: Home) -> Result<HomeLedger> {
+        let network = LedgerState::load(&home.store().db())?.network().ok();
+        let cursor = home.store().db().max_arrival()?;
+        Ok(HomeLedger {
+            home,
+            network,
+            cursor,
+        })
+    }
+
+    fn vector(&self, log: &LogId) -> std::result::Result<VersionVector, String> {
+        let rows = self
+            .home
+            .store()
+            .db()
+            .version_vector(log)
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, seq)| {
+                let k: [u8; 32] = k.as_slice().try_into().ok()?;
+                Some((PublicKey::from_bytes(&k).ok()?, seq))
+            })
+            .collect())
+    }
+}
+
+fn encode(rows: &[StoredEntry]) -> std::result::Result<Vec<u8>, String> {
+    let entries: Vec<(Entry, Option<Vec<u8>>)> = rows
+        .iter()
+        .map(|r| Ok((decode_row(r)?, r.payload.clone())))
+        .collect::<std::result::Result<_, String>>()?;
+    Ok(bundle::encode(
+        entries.iter().map(|(e, p)| (e, p.as_deref())),
+    ))
+}
+
+impl Ledger for HomeLedger {
+    fn network(&self) -> Option<NetworkId> {
+        self.network
+    }
+
+    fn is_member(&mut self, key: &PublicKey) -> bool {
+        let Ok(state) = self.home.state() else {
+            return false;
+        };
+        state.roster.member(key).is_some_and(|m| {
+            m.check_time(now_ms()).is_ok() && m.revoked_from.is_none_or(|r| r > now_ms())
+        })
+    }
+
+    fn summary(&mut self) -> std::result::Result<Vec<LogSummary>, String> {
+        let logs = self
+            .home
+            .store()
+            .db()
+            .log_ids()
+            .map_err(|e| e.to_string())?;
+        logs.into_iter()
+            .map(|log| {
+                let heads = self
+                    .home
+                    .store()
+                    .db()
+                    .heads(&log)
+                    .map_err(|e| e.to_string())?;
+                Ok(LogSummary {
+                    log,
+                    authors: self.vector(&log)?,
+                    heads,
+                })
+            })
+            .collect()
+    }
+
+    fn vector(&mut self, log: &LogId) -> std::result::Result<VersionVector, String> {
+        HomeLedger::vector(self, log)
+    }
+
+    fn entries_after(
+        &mut self,
+        log: &LogId,
+        have: &VersionVector,
+        limit: usize,
+    ) -> std::result::Result<(Vec<u8>, bool), String> {
+        let mine = HomeLedger::vector(self, log)?;
+        let db = self.home.store().db();
+        let had: HashMap<PublicKey, u64> = have.iter().copied().collect();
+        // Per author, what the peer lacks; merged by arrival, which is a topological order.
+        let mut rows: Vec<StoredEntry> = Vec::new();
+        let mut more = false;
+        for (author, top) in &mine {
+            let after = had.get(author).copied().unwrap_or(0);
+            if after >= *top {
+                continue;
+            }
+            let got = db
+                .author_entries_after(log, author.as_bytes(), after, limit + 1)
+                .map_err(|e| e.to_string())?;
+            more |= got.len() > limit;
+            rows.extend(got.into_iter().take(limit));
+        }
+        rows.sort_by_key(|r| r.arrival);
+        if rows.len() > limit {
+            rows.truncate(limit);
+            more = true;
+        }
+        Ok((encode(&rows)?, more))
+    }
+
+    fn accept(&mut self, bytes: &[u8]) -> std::result::Result<u64, String> {
+        let report = self.home.bundle_import(bytes).map_err(|e| e.to_string())?;
+        if self.network.is_none() {
+            self.network = self.home.state().ok().and_then(|s| s.network().ok());
+        }
+        Ok(report.new)
+    }
+
+    fn changed_logs(&mut self) -> std::result::Result<Vec<LogId>, String> {
+        let mut logs = BTreeSet::new();
+        loop {
+            let rows = self
+                .home
+                .store()
+                .db()
+                .entries_after(self.cursor, 1000)
+                .map_err(|e| e.to_string())?;
+            for r in &rows {
+                if let Some(l) = Hash::from_slice(&r.log) {
+                    logs.insert(l);
+                }
+                self.cursor = self.cursor.max(r.arrival);
+            }
+            if rows.len() < 1000 {
+                break;
+            }
+        }
+        if self.network.is_none() && !logs.is_empty() {
+            self.network = self.home.state().ok().and_then(|s| s.network().ok());
+        }
+        Ok(logs.into_iter().collect())
+    }
+}
+
+/// What `serve` says once it listens: its peer id and addresses (with `/p2p/<id>`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Listening {
+    pub peer: String,
+    pub listen: Vec<String>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(AppError::io("starting the sync runtime"))
+}
+
+fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
+    addrs
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|e| AppError::InvalidInput(format!("{a:?} is not a multiaddr: {e}")))
+        })
+        .collect()
+}
+
+/// Opens the home at `dir` for a sync node: its identity is the home's member key.
+fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
+    let mut home = Home::open(dir)?;
+    let seed = home.secret()?.to_seed();
+    let keypair = countersign_sync::keypair(&seed);
+    Ok((HomeLedger::new(home)?, keypair))
+}
+
+/// Runs a sync node on the home at `dir` until the process ends. `ready` is called once every
+/// `listen` address is bound.
+pub fn serve(
+    dir: &Path,
+    listen: &[String],
+    peers: &[String],
+    mdns: bool,
+    ready: impl FnOnce(&Listening) + Send,
+) -> Result<()> {
+    let (ledger, keypair) = node_parts(dir)?;
+    let config = Config {
+        listen: parse_addrs(listen)?,
+        peers: parse_addrs(peers)?,
+        mdns,
+        ..Config::default()
+    };
+    let wanted = config.listen.len();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (node, commands) =
+            countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
+        let me = node.local_peer_id();
+        let mut bound: Vec<String> = Vec::new();
+        let mut ready = Some(ready);
+        // The command sender lives as long as the node: serve runs until killed.
+        let _keep = commands;
+        node.run(move |addr| {
+            bound.push(format!("{addr}/p2p/{me}"));
+            if bound.len() >= wanted {
+                if let Some(ready) = ready.take() {
+                    ready(&Listening {
+                        peer: me.to_string(),
+                        listen: bound.clone(),
+                    });
+                }
+            }
+        })
+        .await;
+        Ok(())
+    })
+}
+
+/// Syncs the home at `dir` once with `peer` (a multiaddr ending in `/p2p/<id>`): pulls what
+/// the peer has, lets the peer pull what this home has, and reports both counts.
+pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport> {
+    let (ledger, keypair) = node_parts(dir)?;
+    let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (node, commands) = countersign_sync::start(keypair, ledger, Config::default())
+            .map_err(AppError::InvalidInput)?;
+        let running = tokio::spawn(node.run(|_| {}));
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SyncOnce { peer, reply })
+            .await
+            .map_err(|_| AppError::InvalidInput("the sync node stopped".into()))?;
+        let result = tokio::time::timeout(timeout, answer).await;
+        drop(commands);
+        running.abort();
+        match result {
+            Err(_) => Err(AppError::InvalidInput(format!(
+                "the sync did not finish within {} s",
+                timeout.as_secs()
+            ))),
+            Ok(Err(_)) => Err(AppError::InvalidInput("the sync node stopped".into())),
+            Ok(Ok(r)) => r.map_err(|e| AppError::Sync(e.to_string())),
+        }
+    })
+}

@@ -1,0 +1,34 @@
+//! Countersign peer sync over libp2p: the department's peers converge on the same entries.
+//!
+//! A peer's libp2p identity is its member key, so the roster an admin keeps is all the
+//! authorisation there is: a key on the roster (not revoked) is served; any other is refused
+//! and disconnected. [`node`] runs the swarm and reconciles logs by version vector in bounded
+//! batches; [`protocol`] is the `/countersign/sync/1` wire format, strict and bounded, and
+//! [`codec`] frames it on a stream. The node never writes SQLite: the app hands it a
+//! [`node::Ledger`] that verifies every entry before storing any.
+//!
+//! ```
+//! use countersign_sync::protocol::{Request, Response};
+//! use countersign_ledger::Hash;
+//!
+//! let ask = Request::Summary { network: Hash([7; 32]) };
+//! assert_eq!(Request::decode(&ask.encode()), Ok(ask));
+//! // A claimed count beyond its bound is refused before anything is allocated for it.
+//! let mut huge = vec![0x81];
+//! huge.extend_from_slice(&u32::MAX.to_be_bytes());
+//! assert!(Response::decode(&huge).is_err());
+//! ```
+
+pub mod codec;
+pub mod node;
+pub mod protocol;
+
+pub use libp2p::identity::Keypair;
+pub use libp2p::Multiaddr;
+pub use node::{
+    keypair, peer_id, peer_key, start, Command, Config, Ledger, Node, SyncError, SyncReport,
+};
+pub use protocol::{LogSummary, VersionVector};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,370 @@
+//! The messages of `/countersign/sync/1` and their strict, bounded binary encoding.
+//!
+//! ```text
+//! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
+//! request   0x01 Summary  network[32]
+//!           0x02 Fetch    network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
+//!           0x03 Announce network[32] n:u16 log[32]×n
+//! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h)×n
+//!           0x82 Entries  more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
+//!           0x83 Ack      stored:u64
+//!           0x84 Refused  len:u16 reason (UTF-8)
+//! ```
+//!
+//! Every count is checked against its bound before anything is allocated, every byte is
+//! consumed, and a decoded message re-encodes to the same bytes.
+
+use countersign_ledger::bundle;
+use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
+
+/// The protocol's name; a new wire format gets a new version.
+pub const PROTOCOL: &str = "/countersign/sync/1";
+/// The largest message: one entry's largest payload (16 MiB) with room for its header.
+pub const MAX_MESSAGE: usize = 20 * 1024 * 1024;
+/// Logs in one summary.
+pub const MAX_LOGS: usize = 100_000;
+/// Authors of one log in a version vector.
+pub const MAX_AUTHORS: usize = 4096;
+/// Heads of one log.
+pub const MAX_HEADS: usize = 4096;
+/// Records in one batch of entries.
+pub const MAX_BATCH: usize = 1000;
+/// Logs named in one announcement.
+pub const MAX_ANNOUNCED: usize = 1024;
+/// Longest refusal reason, in bytes.
+pub const MAX_REASON: usize = 1000;
+
+/// How far each author has got in one log: author → highest sequence held.
+pub type VersionVector = Vec<(PublicKey, u64)>;
+
+/// One log as a peer holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSummary {
+    pub log: LogId,
+    pub authors: VersionVector,
+    pub heads: Vec<EntryId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// "Which logs do you hold, and how far?"
+    Summary { network: NetworkId },
+    /// "Send me the entries of `log` beyond `have`, at most `limit`."
+    Fetch {
+        network: NetworkId,
+        log: LogId,
+        have: VersionVector,
+        limit: u32,
+    },
+    /// "These logs have new heads here": the receiver pulls, then answers with what it stored.
+    Announce {
+        network: NetworkId,
+        logs: Vec<LogId>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Summary {
+        logs: Vec<LogSummary>,
+    },
+    /// A bundle of entries in arrival order (parents first); `more` when the batch was cut.
+    Entries {
+        more: bool,
+        bundle: Vec<u8>,
+    },
+    Ack {
+        stored: u64,
+    },
+    /// Not served, and why (not on the roster, another network, ...).
+    Refused {
+        reason: String,
+    },
+}
+
+/// Why bytes are not a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message truncated")]
+    Truncated,
+    #[error("unknown message tag {0:#04x}")]
+    UnknownTag(u8),
+    #[error("{what}: {count} exceeds the limit of {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("{0} trailing bytes")]
+    TrailingBytes(usize),
+    #[error("author key is not a valid ed25519 key")]
+    BadKey,
+    #[error("a flag byte is {0}, neither 0 nor 1")]
+    BadFlag(u8),
+    #[error("the refusal reason is not UTF-8")]
+    NotUtf8,
+    #[error("the entries are not a bundle: {0}")]
+    BadBundle(#[from] bundle::BundleError),
+}
+
+/// A cursor that never reads past its end.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<usize, DecodeError> {
+        let b = self.take(2)?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
+    fn hash(&mut self) -> Result<Hash, DecodeError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        Ok(Hash(a))
+    }
+    fn key(&mut self) -> Result<PublicKey, DecodeError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        PublicKey::from_bytes(&a).map_err(|_| DecodeError::BadKey)
+    }
+    /// A count, refused beyond `max` before anything is allocated for it; also refused when
+    /// fewer bytes remain than `min_each` per item.
+    fn count(
+        &mut self,
+        n: usize,
+        what: &'static str,
+        max: usize,
+        min_each: usize,
+    ) -> Result<usize, DecodeError> {
+        if n > max {
+            return Err(DecodeError::TooMany {
+                what,
+                count: n,
+                max,
+            });
+        }
+        if n.saturating_mul(min_each) > self.0.len() {
+            return Err(DecodeError::Truncated);
+        }
+        Ok(n)
+    }
+    fn vector(&mut self) -> Result<VersionVector, DecodeError> {
+        let n = self.u16()?;
+        let n = self.count(n, "authors", MAX_AUTHORS, 40)?;
+        (0..n).map(|_| Ok((self.key()?, self.u64()?))).collect()
+    }
+    fn hashes(
+        &mut self,
+        n: usize,
+        what: &'static str,
+        max: usize,
+    ) -> Result<Vec<Hash>, DecodeError> {
+        let n = self.count(n, what, max, 32)?;
+        (0..n).map(|_| self.hash()).collect()
+    }
+    fn finish(self) -> Result<(), DecodeError> {
+        match self.0.len() {
+            0 => Ok(()),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+}
+
+fn put_vector(out: &mut Vec<u8>, v: &VersionVector) {
+    out.extend_from_slice(&(v.len().min(MAX_AUTHORS) as u16).to_be_bytes());
+    for (key, seq) in v.iter().take(MAX_AUTHORS) {
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(&seq.to_be_bytes());
+    }
+}
+
+fn put_hashes_u16(out: &mut Vec<u8>, hashes: &[Hash], max: usize) {
+    let n = hashes.len().min(max);
+    out.extend_from_slice(&(n as u16).to_be_bytes());
+    for h in &hashes[..n] {
+        out.extend_from_slice(h.as_bytes());
+    }
+}
+
+impl Request {
+    /// The message bytes (without the frame length). Lists beyond their bounds are cut to
+    /// them, so whatever is encoded decodes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Request::Summary { network } => {
+                out.push(0x01);
+                out.extend_from_slice(network.as_bytes());
+            }
+            Request::Fetch {
+                network,
+                log,
+                have,
+                limit,
+            } => {
+                out.push(0x02);
+                out.extend_from_slice(network.as_bytes());
+                out.extend_from_slice(log.as_bytes());
+                put_vector(&mut out, have);
+                out.extend_from_slice(&limit.to_be_bytes());
+            }
+            Request::Announce { network, logs } => {
+                out.push(0x03);
+                out.extend_from_slice(network.as_bytes());
+                put_hashes_u16(&mut out, logs, MAX_ANNOUNCED);
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Request, DecodeError> {
+        let mut r = Reader(bytes);
+        let request = match r.u8()? {
+            0x01 => Request::Summary { network: r.hash()? },
+            0x02 => Request::Fetch {
+                network: r.hash()?,
+                log: r.hash()?,
+                have: r.vector()?,
+                limit: r.u32()?,
+            },
+            0x03 => {
+                let network = r.hash()?;
+                let n = r.u16()?;
+                Request::Announce {
+                    network,
+                    logs: r.hashes(n, "announced logs", MAX_ANNOUNCED)?,
+                }
+            }
+            tag => return Err(DecodeError::UnknownTag(tag)),
+        };
+        r.finish()?;
+        Ok(request)
+    }
+}
+
+impl Response {
+    /// The message bytes (without the frame length).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Response::Summary { logs } => {
+                out.push(0x81);
+                let n = logs.len().min(MAX_LOGS);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+                for l in &logs[..n] {
+                    out.extend_from_slice(l.log.as_bytes());
+                    put_vector(&mut out, &l.authors);
+                    put_hashes_u16(&mut out, &l.heads, MAX_HEADS);
+                }
+            }
+            Response::Entries { more, bundle } => {
+                out.push(0x82);
+                out.push(u8::from(*more));
+                out.extend_from_slice(&(bundle.len() as u32).to_be_bytes());
+                out.extend_from_slice(bundle);
+            }
+            Response::Ack { stored } => {
+                out.push(0x83);
+                out.extend_from_slice(&stored.to_be_bytes());
+            }
+            Response::Refused { reason } => {
+                out.push(0x84);
+                let mut end = reason.len().min(MAX_REASON);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.extend_from_slice(&(end as u16).to_be_bytes());
+                out.extend_from_slice(&reason.as_bytes()[..end]);
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Response, DecodeError> {
+        let mut r = Reader(bytes);
+        let response = match r.u8()? {
+            0x81 => {
+                let n = r.u32()? as usize;
+                // Each log takes at least 36 bytes (id and two empty counts).
+                let n = r.count(n, "logs", MAX_LOGS, 36)?;
+                let logs = (0..n)
+                    .map(|_| {
+                        let log = r.hash()?;
+                        let authors = r.vector()?;
+                        let h = r.u16()?;
+                        let heads = r.hashes(h, "heads", MAX_HEADS)?;
+                        Ok(LogSummary {
+                            log,
+                            authors,
+                            heads,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                Response::Summary { logs }
+            }
+            0x82 => {
+                let more = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(DecodeError::BadFlag(other)),
+                };
+                let len = r.u32()? as usize;
+                let bytes = r.take(len)?;
+                let records = bundle::decode(bytes)?;
+                if records.len() > MAX_BATCH {
+                    return Err(DecodeError::TooMany {
+                        what: "records",
+                        count: records.len(),
+                        max: MAX_BATCH,
+                    });
+                }
+                Response::Entries {
+                    more,
+                    bundle: bytes.to_vec(),
+                }
+            }
+            0x83 => Response::Ack { stored: r.u64()? },
+            0x84 => {
+                let n = r.u16()?;
+                let n = r.count(n, "reason bytes", MAX_REASON, 1)?;
+                let reason = std::str::from_utf8(r.take(n)?)
+                    .map_err(|_| DecodeError::NotUtf8)?
+                    .to_string();
+                Response::Refused { reason }
+            }
+            tag => return Err(DecodeError::UnknownTag(tag)),
+        };
+        r.finish()?;
+        Ok(response)
+    }
+}
+
+/// The invariants the sync fuzz targets check: decoding never panics, and what decodes
+/// re-encodes to the same bytes (one encoding per message).
+#[doc(hidden)]
+pub fn fuzz_check(data: &[u8]) {
+    if let Ok(r) = Request::decode(data) {
+        assert_eq!(r.encode(), data, "a request has a second encoding");
+    }
+    if let Ok(r) = Response::decode(data) {
+        assert_eq!(r.encode(), data, "a response has a second encoding");
+    }
+}

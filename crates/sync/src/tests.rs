@@ -1,0 +1,126 @@
+use countersign_ledger::{Hash, SecretKey};
+use proptest::prelude::*;
+
+use crate::protocol::*;
+
+fn key(i: u8) -> countersign_ledger::PublicKey {
+    SecretKey::from_seed(&[i; 32]).public()
+}
+
+fn hash() -> impl Strategy<Value = Hash> {
+    any::<[u8; 32]>().prop_map(Hash)
+}
+
+fn vector() -> impl Strategy<Value = VersionVector> {
+    prop::collection::vec((1u8..20, any::<u64>()), 0..6)
+        .prop_map(|v| v.into_iter().map(|(k, s)| (key(k), s)).collect())
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        hash().prop_map(|network| Request::Summary { network }),
+        (hash(), hash(), vector(), any::<u32>()).prop_map(|(network, log, have, limit)| {
+            Request::Fetch {
+                network,
+                log,
+                have,
+                limit,
+            }
+        }),
+        (hash(), prop::collection::vec(hash(), 0..5))
+            .prop_map(|(network, logs)| Request::Announce { network, logs }),
+    ]
+}
+
+fn response() -> impl Strategy<Value = Response> {
+    let summary = prop::collection::vec(
+        (hash(), vector(), prop::collection::vec(hash(), 0..4)),
+        0..4,
+    )
+    .prop_map(|logs| Response::Summary {
+        logs: logs
+            .into_iter()
+            .map(|(log, authors, heads)| LogSummary {
+                log,
+                authors,
+                heads,
+            })
+            .collect(),
+    });
+    prop_oneof![
+        summary,
+        (any::<bool>()).prop_map(|more| Response::Entries {
+            more,
+            bundle: countersign_ledger::bundle::encode(std::iter::empty()),
+        }),
+        any::<u64>().prop_map(|stored| Response::Ack { stored }),
+        ".{0,200}".prop_map(|reason| Response::Refused { reason }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn requests_round_trip_and_have_one_encoding(r in request()) {
+        let bytes = r.encode();
+        prop_assert_eq!(Request::decode(&bytes), Ok(r));
+        fuzz_check(&bytes);
+    }
+
+    #[test]
+    fn responses_round_trip_and_have_one_encoding(r in response()) {
+        let bytes = r.encode();
+        prop_assert_eq!(Response::decode(&bytes), Ok(r));
+        fuzz_check(&bytes);
+    }
+
+    #[test]
+    fn any_bytes_decode_or_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        fuzz_check(&bytes);
+    }
+}
+
+#[test]
+fn counts_beyond_their_bounds_are_refused_before_allocating() {
+    // A summary claiming u32::MAX logs in five bytes.
+    let mut b = vec![0x81];
+    b.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert!(matches!(
+        Response::decode(&b),
+        Err(DecodeError::TooMany { what: "logs", .. })
+    ));
+    // A fetch whose version vector claims 60000 authors.
+    let mut b = vec![0x02];
+    b.extend_from_slice(&[0; 64]);
+    b.extend_from_slice(&60000u16.to_be_bytes());
+    assert!(matches!(
+        Request::decode(&b),
+        Err(DecodeError::TooMany {
+            what: "authors",
+            ..
+        })
+    ));
+    // Trailing bytes and unknown tags.
+    let mut b = Request::Summary {
+        network: Hash([1; 32]),
+    }
+    .encode();
+    b.push(0);
+    assert_eq!(Request::decode(&b), Err(DecodeError::TrailingBytes(1)));
+    assert_eq!(Request::decode(&[0x7f]), Err(DecodeError::UnknownTag(0x7f)));
+    // A weak key in a version vector.
+    let mut b = vec![0x02];
+    b.extend_from_slice(&[0; 64]);
+    b.extend_from_slice(&1u16.to_be_bytes());
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&[0; 4]);
+    assert_eq!(Request::decode(&b), Err(DecodeError::BadKey));
+}
+
+#[test]
+fn a_member_key_is_its_peer_id() {
+    let secret = SecretKey::from_seed(&[9; 32]);
+    let id = crate::keypair(&secret.to_seed()).public().to_peer_id();
+    assert_eq!(id, crate::peer_id(&secret.public()));
+    assert_eq!(crate::peer_key(&id), Some(secret.public()));
+}

@@ -1,0 +1,216 @@
+//! Peer sync between separate `countersign serve` processes over loopback: homes join by
+//! syncing from a peer, converge, pick up writes other processes make while serving, and
+//! refuse peers that are not on the roster or that send forged entries.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{bin, Home};
+
+/// A `serve` process, killed when dropped.
+struct Serving {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `countersign serve` on loopback and waits for its first line: {"peer", "listen"}.
+fn serve(home: &Home, peers: &[&str]) -> Serving {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--home")
+        .arg(&home.dir)
+        .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .env_remove("COUNTERSIGN_HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for p in peers {
+        cmd.args(["--peer", p]);
+    }
+    let mut child = cmd.spawn().expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let addr = first["listen"][0].as_str().unwrap().to_string();
+    assert!(addr.ends_with(&format!("/p2p/{}", first["peer"].as_str().unwrap())));
+    Serving { child, addr }
+}
+
+/// Polls `probe` until it holds (sync is asynchronous; no fixed sleeps), failing after 30 s.
+fn until(what: &str, mut probe: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !probe() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A new member's home: a key the admin adds to the roster.
+fn member(admin: &Home, name: &str, role: &str) -> Home {
+    let h = Home::new();
+    let key = h.ok(&["init", "--name", name, "--role", role])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin.ok(&[
+        "roster", "add", "--key", &key, "--name", name, "--role", role,
+    ]);
+    h
+}
+
+/// What must be identical on every converged peer: heads and the projection's text and order.
+fn state(home: &Home, report: &str) -> (Value, Vec<Value>) {
+    let view = home.ok(&["report", "show", report]);
+    let order = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["entry"].clone())
+        .collect();
+    (view["heads"].clone(), order)
+}
+
+#[test]
+fn three_peers_converge_and_pick_up_writes_made_while_serving() {
+    let (a, report) = Home::demo();
+    let b = member(&a, "Dr Bea", "cardiologist");
+    let c = member(&a, "Dr Cy", "radiologist");
+    let serving_a = serve(&a, &[]);
+
+    // A new member's home joins by syncing once from a peer: it takes the roster and reports.
+    let joined = b.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    assert!(joined["received"].as_u64().unwrap() >= 19, "{joined}");
+    assert_eq!(joined["sent"], 0);
+    c.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    assert_eq!(state(&b, &report), state(&a, &report));
+
+    let serving_b = serve(&b, &[&serving_a.addr]);
+    let _serving_c = serve(&c, &[&serving_a.addr, &serving_b.addr]);
+
+    // Concurrent edits on two homes while every node serves: each CLI write is a separate
+    // process the serving node notices and announces.
+    let from_a = a.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "A: clinic",
+        "--due",
+        "2027-01-01",
+    ]);
+    let from_c = c.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "C: echo",
+        "--due",
+        "2027-02-01",
+    ]);
+    for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
+        until(&format!("both follow-ups on {name}"), || {
+            let open = home.ok(&["followups"]);
+            let ids: Vec<&Value> = open
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| &f["followup"])
+                .collect();
+            ids.contains(&&from_a["entry"]) && ids.contains(&&from_c["entry"])
+        });
+    }
+    let reference = state(&a, &report);
+    assert_eq!(state(&b, &report), reference, "B differs from A");
+    assert_eq!(state(&c, &report), reference, "C differs from A");
+    for home in [&a, &b, &c] {
+        assert_eq!(home.ok(&["verify"])["ok"], true);
+    }
+
+    // Kill B and restart it: it catches up with what it missed from C through A.
+    drop(serving_b);
+    let late = c.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "C: while B was down",
+        "--due",
+        "2027-03-01",
+    ]);
+    let _serving_b = serve(&b, &[&serving_a.addr]);
+    until("B catches up after its restart", || {
+        b.ok(&["followups"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["followup"] == late["entry"])
+    });
+}
+
+#[test]
+fn a_key_not_on_the_roster_gets_nothing() {
+    let (a, _) = Home::demo();
+    let serving = serve(&a, &[]);
+    let stranger = Home::new();
+    stranger.ok(&["init", "--name", "Mallory", "--role", "attending"]);
+    let before = a.count();
+    let run = stranger.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("not a member"), "{}", run.stderr);
+    assert_eq!(a.count(), before);
+    assert_eq!(
+        stranger.ok(&["report", "list"]).as_array().unwrap().len(),
+        0
+    );
+}
+
+#[test]
+fn a_member_sending_a_forged_entry_is_cut_off_and_nothing_is_stored() {
+    let (a, report) = Home::demo();
+    let serving = serve(&a, &[]);
+    let m = member(&a, "Dr Mal", "radiologist");
+    m.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    let entry = m.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "forged",
+        "--due",
+        "2027-01-01",
+    ])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The member's own store now holds a signature that does not verify.
+    let id = countersign_ledger::Hash::from_hex(&entry).unwrap();
+    m.db()
+        .execute(
+            "UPDATE entries SET signature = zeroblob(64) WHERE id = ?1",
+            [id.as_bytes().as_slice()],
+        )
+        .unwrap();
+    let before = a.count();
+    let run = m.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("cut off") || run.stderr.contains("refused"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(a.count(), before, "a forged entry was stored");
+    assert_eq!(a.ok(&["verify"])["ok"], true);
+    // Cut off: the same peer is not served again by this node.
+    let again = m.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
+    assert_eq!(again.code, 2);
+}
