@@ -293,6 +293,32 @@ impl Home {
         result
     }
 
+    /// Runs `f` in one write transaction with the validation state kept across calls
+    /// (reloaded when another connection has committed). If `f` fails, the transaction rolls
+    /// back and the state, which may hold what was rolled back, is dropped.
+    pub(crate) fn write_with_state<T>(
+        &mut self,
+        f: impl FnOnce(&countersign_store::Db<'_>, &mut LedgerState) -> Result<T>,
+    ) -> Result<T> {
+        let Home { store, cache, .. } = self;
+        let cache = lock(cache.get_mut());
+        let result = store.write(|db| {
+            let version = db_data_version(db)?;
+            if cache.as_ref().is_none_or(|c| c.data_version != version) {
+                *cache = Some(Cache {
+                    data_version: version,
+                    state: LedgerState::load(db)?,
+                });
+            }
+            let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
+            f(db, state)
+        });
+        if result.is_err() {
+            *cache = None;
+        }
+        result
+    }
+
     pub(crate) fn store_mut(&mut self) -> &mut Store {
         *lock(self.cache.get_mut()) = None;
         &mut self.store

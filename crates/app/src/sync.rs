@@ -29,6 +29,11 @@ pub struct HomeLedger {
 }
 
 impl HomeLedger {
+    /// The home at `dir` as a sync ledger (it needs no identity of its own to hold entries).
+    pub fn open(dir: &Path) -> Result<HomeLedger> {
+        HomeLedger::new(Home::open(dir)?)
+    }
+
     fn new(home: Home) -> Result<HomeLedger> {
         let network = LedgerState::load(&home.store().db())?.network().ok();
         let cursor = home.store().db().max_arrival()?;

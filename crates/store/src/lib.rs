@@ -120,7 +120,13 @@ impl Store {
             .map_err(StoreError::sqlite("switching to WAL"))?;
         self.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(StoreError::sqlite("setting durability pragmas"))
+            .map_err(StoreError::sqlite("setting durability pragmas"))?;
+        // With 1 KiB pages the default cache holds 2 MB; the id index is keyed by hashes, so
+        // inserts touch pages all over it. A peer catching up on 30k entries spent 36 ms per
+        // 1000 at the start and 90 ms at the end, reading index pages back from the OS.
+        self.conn
+            .execute_batch("PRAGMA cache_size = -32768;")
+            .map_err(StoreError::sqlite("sizing the page cache"))
     }
 
     fn migrate(&mut self) -> Result<()> {

@@ -141,6 +141,8 @@ enum Waiter {
 struct Pull {
     queue: VecDeque<LogId>,
     current: Option<LogId>,
+    /// The version vector the last fetch of `current` sent.
+    sent_have: VersionVector,
     stored: u64,
     waiters: Vec<Waiter>,
     /// A pull was asked for while this one ran: run another when it ends.
@@ -266,6 +268,23 @@ impl<L: Ledger> std::fmt::Debug for Node<L> {
             .field("connected", &self.connected.len())
             .field("pulling", &self.pulls.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
+/// do not decode are left to the ledger to refuse).
+fn advance(have: &mut VersionVector, bundle: &[u8]) {
+    let Ok(records) = countersign_ledger::bundle::decode(bundle) else {
+        return;
+    };
+    for r in records {
+        let Ok(h) = countersign_ledger::header::decode(&r.header) else {
+            continue;
+        };
+        match have.iter_mut().find(|(k, _)| *k == h.author) {
+            Some((_, seq)) => *seq = (*seq).max(h.seq),
+            None => have.push((h.author, h.seq)),
+        }
     }
 }
 
@@ -562,6 +581,20 @@ impl<L: Ledger> Node<L> {
         match response {
             Response::Summary { logs } => self.plan(peer, logs),
             Response::Entries { more, bundle } => {
+                let Some(pull) = self.pulls.get_mut(&peer) else {
+                    return;
+                };
+                let Some(log) = pull.current else {
+                    return;
+                };
+                if more {
+                    // Ask for the next batch now, so the peer reads it while this one is
+                    // verified; the vector we will have is what we sent plus this batch.
+                    let mut have = pull.sent_have.clone();
+                    advance(&mut have, &bundle);
+                    pull.sent_have = have.clone();
+                    self.send_fetch(peer, log, have);
+                }
                 let ledger = &mut self.ledger;
                 match block(|| ledger.accept(&bundle)) {
                     Ok(n) => {
@@ -571,8 +604,8 @@ impl<L: Ledger> Node<L> {
                         pull.stored += n;
                         if !more {
                             pull.current = None;
+                            self.fetch_next(peer);
                         }
-                        self.fetch_next(peer);
                     }
                     Err(reason) => self.cut_off(peer, reason),
                 }
@@ -641,6 +674,13 @@ impl<L: Ledger> Node<L> {
             Ok(v) => v,
             Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
         };
+        if let Some(pull) = self.pulls.get_mut(&peer) {
+            pull.sent_have = have.clone();
+        }
+        self.send_fetch(peer, log, have);
+    }
+
+    fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
         let network = self
             .ledger
             .network()
