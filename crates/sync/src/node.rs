@@ -67,7 +67,7 @@ impl Default for Config {
             listen: Vec::new(),
             peers: Vec::new(),
             mdns: false,
-            announce_every: Duration::from_millis(250),
+            announce_every: Duration::from_millis(100),
         }
     }
 }
