@@ -11,7 +11,21 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 home=$work/home
 "$cli" --home "$home" demo >/dev/null
 study=$("$cli" --home "$home" --json studies | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["study"])')
-"$cli" --home "$home" report new --study "$study" --template ct-chest >/dev/null
+report=$("$cli" --home "$home" --json report new --study "$study" --template ct-chest | python3 -c 'import json,sys; print(json.load(sys.stdin)["report"])')
+
+# A cardiologist on another machine: her own home and key, added to the roster, the roster and
+# reports taken by bundle, serving on loopback. The app dials her node (COUNTERSIGN_PEERS).
+remote=$work/remote
+key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardiologist | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+"$cli" --home "$home" roster add --key "$key" --name "Dr Carla Remote" --role cardiologist >/dev/null
+"$cli" --home "$home" bundle export -o "$work/to-remote.bundle" >/dev/null
+"$cli" --home "$remote" bundle import "$work/to-remote.bundle" >/dev/null
+"$cli" --home "$remote" --json serve --listen /ip4/127.0.0.1/tcp/0 >"$work/remote.out" 2>"$work/remote.err" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/remote.out" ] && break; sleep 0.1; done
+remote_addr=$(head -1 "$work/remote.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
+export COUNTERSIGN_PEERS=$remote_addr COUNTERSIGN_NO_MDNS=1
+export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report
 
 start_webdriver "$home"
 

@@ -40,6 +40,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         mark_viewed,
         review_ai,
         export_report,
+        sync_status,
         verify
     ]
 }
@@ -159,6 +160,14 @@ fn export_report(
         let format = format.parse().map_err(AppError::InvalidInput)?;
         h.export_to(entry_id(&report)?, format, std::path::Path::new(&path))
     })
+}
+
+/// Connected peers and the last completed sync (starts the background node when the home
+/// has an identity).
+#[tauri::command]
+async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::ServiceStatus> {
+    let handle = desk.sync_handle()?;
+    handle.status().await.map_err(|e| e.to_wire())
 }
 
 #[tauri::command]

@@ -20,6 +20,8 @@ use countersign_app::{AppError, Home, WireError};
 pub struct Desk {
     dir: PathBuf,
     home: Mutex<Result<Home, WireError>>,
+    /// The background sync node, started once the home has an identity.
+    sync: Mutex<Option<countersign_app::sync::Service>>,
 }
 
 impl Desk {
@@ -28,6 +30,35 @@ impl Desk {
         Desk {
             dir,
             home: Mutex::new(home),
+            sync: Mutex::new(None),
+        }
+    }
+
+    /// The background sync node's status, starting it on first call once the home has an
+    /// identity: listening on all interfaces (TCP and QUIC), finding peers with mDNS, and
+    /// dialling the peers in `COUNTERSIGN_PEERS` (comma-separated multiaddrs).
+    fn sync_handle(&self) -> Result<countersign_app::sync::ServiceHandle, WireError> {
+        let mut guard = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let peers: Vec<String> = std::env::var("COUNTERSIGN_PEERS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect();
+            let listen = [
+                "/ip4/0.0.0.0/tcp/0".to_string(),
+                "/ip4/0.0.0.0/udp/0/quic-v1".to_string(),
+            ];
+            let mdns = std::env::var_os("COUNTERSIGN_NO_MDNS").is_none();
+            let service = countersign_app::sync::Service::start(&self.dir, &listen, &peers, mdns)
+                .map_err(|e| e.to_wire())?;
+            *guard = Some(service);
+        }
+        match guard.as_ref() {
+            Some(s) => Ok(s.handle()),
+            None => Err(AppError::Sync("not started".into()).to_wire()),
         }
     }
 

@@ -4,6 +4,7 @@
 //
 // usage: node tests/e2e.mjs APP_BINARY SCREENSHOT.png   (tauri-driver on :4444, started with
 // COUNTERSIGN_HOME set to the seeded home)
+import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
@@ -98,6 +99,19 @@ try {
     run(`const v = document.querySelector('[data-testid="verify-status"]').textContent; return v.startsWith('verified') ? v : null;`),
   );
   check(verdict.startsWith("verified"), `verify-status: ${verdict.trim()}`);
+
+  // Peer sync: the cardiologist's node (another process, another home) is connected; what she
+  // signs there shows up here without touching anything.
+  await until("one connected peer", () =>
+    run(`const t = document.querySelector('[data-testid="sync-status"]').textContent; return t.includes('1 peer') ? t : null;`), 30000);
+  check(true, "sync status shows the remote cardiologist's node connected");
+  const finding = `Cardiology clinic review (e2e ${Date.now()})`;
+  const signedAt = Date.now();
+  execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_REMOTE_HOME, "report", "followup", process.env.E2E_REPORT,
+    "--finding", finding, "--due", "2027-06-01"]);
+  await until("the remote follow-up on screen", () =>
+    run(`const f = document.querySelector('[data-testid="followups"]'); return f && f.textContent.includes(${JSON.stringify(finding)});`), 30000);
+  check(true, `a follow-up signed on the remote home is on screen ${Date.now() - signedAt} ms later`);
 
   // Length tool: a line drawn on the image, signed; the app computes mm from Pixel Spacing.
   await run(`

@@ -281,3 +281,86 @@ pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport
         }
     })
 }
+
+/// A sync node running in the background of a long-lived process (the desktop app).
+#[derive(Debug)]
+pub struct Service {
+    runtime: tokio::runtime::Runtime,
+    commands: tokio::sync::mpsc::Sender<Command>,
+    listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// What the desktop shows about sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    #[serde(flatten)]
+    pub node: countersign_sync::NodeStatus,
+    pub listen: Vec<String>,
+}
+
+impl Service {
+    /// Starts a node on the home at `dir` (which must have an identity) and returns at once.
+    pub fn start(dir: &Path, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
+        let (ledger, keypair) = node_parts(dir)?;
+        let config = Config {
+            listen: parse_addrs(listen)?,
+            peers: parse_addrs(peers)?,
+            mdns,
+            ..Config::default()
+        };
+        let runtime = runtime()?;
+        let _entered = runtime.enter();
+        let (node, commands) =
+            countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
+        let me = node.local_peer_id();
+        let listen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let bound = listen.clone();
+        runtime.spawn(node.run(move |addr| {
+            if let Ok(mut b) = bound.lock() {
+                b.push(format!("{addr}/p2p/{me}"));
+            }
+        }));
+        Ok(Service {
+            runtime,
+            commands,
+            listen,
+        })
+    }
+
+    /// A handle to ask the node for its status from any thread or runtime.
+    pub fn handle(&self) -> ServiceHandle {
+        ServiceHandle {
+            commands: self.commands.clone(),
+            listen: self.listen.clone(),
+        }
+    }
+
+    /// Keeps the runtime the node runs on alive as long as the service.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+/// Asks a running [`Service`] for its status; cheap to clone, usable from async code (the
+/// desktop's commands run on their own runtime, where blocking on another would panic).
+#[derive(Debug, Clone)]
+pub struct ServiceHandle {
+    commands: tokio::sync::mpsc::Sender<Command>,
+    listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServiceHandle {
+    /// Peers, last sync and listen addresses, as the node has them now.
+    pub async fn status(&self) -> Result<ServiceStatus> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Status { reply })
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        let node = answer
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        let listen = self.listen.lock().map(|l| l.clone()).unwrap_or_default();
+        Ok(ServiceStatus { node, listen })
+    }
+}

@@ -26,7 +26,8 @@ pub mod protocol;
 pub use libp2p::identity::Keypair;
 pub use libp2p::Multiaddr;
 pub use node::{
-    keypair, peer_id, peer_key, start, Command, Config, Ledger, Node, SyncError, SyncReport,
+    keypair, peer_id, peer_key, start, Command, Config, Ledger, Node, NodeStatus, SyncError,
+    SyncReport,
 };
 pub use protocol::{LogSummary, VersionVector};
 

@@ -109,6 +109,24 @@ pub enum Command {
     },
     /// The peers connected now.
     Peers { reply: oneshot::Sender<Vec<String>> },
+    /// Connected peers, and when a pull last completed.
+    Status { reply: oneshot::Sender<NodeStatus> },
+}
+
+/// What a running node reports about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NodeStatus {
+    pub peers: Vec<String>,
+    /// When a pull from a peer last completed (ms since the epoch).
+    pub last_sync_ms: Option<u64>,
+    /// Entries stored from peers since the node started.
+    pub received: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Commands waiting at most this many at a time.
@@ -186,6 +204,7 @@ pub struct Node<L: Ledger> {
     connected: HashSet<PeerId>,
     /// Peers that sent entries this home refused: never served or pulled from again.
     cut_off: HashSet<PeerId>,
+    status: NodeStatus,
     config: Config,
 }
 
@@ -255,6 +274,7 @@ pub fn start<L: Ledger>(
             dialling: HashMap::new(),
             connected: HashSet::new(),
             cut_off: HashSet::new(),
+            status: NodeStatus::default(),
             config,
         },
         tx,
@@ -324,6 +344,12 @@ impl<L: Ledger> Node<L> {
         match command {
             Command::Peers { reply } => {
                 let _ = reply.send(self.connected.iter().map(|p| p.to_string()).collect());
+            }
+            Command::Status { reply } => {
+                let mut status = self.status.clone();
+                status.peers = self.connected.iter().map(|p| p.to_string()).collect();
+                status.peers.sort();
+                let _ = reply.send(status);
             }
             Command::SyncOnce { peer, reply } => {
                 let Some(Protocol::P2p(id)) = peer.iter().last() else {
@@ -700,6 +726,8 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
         };
+        self.status.last_sync_ms = Some(now_ms());
+        self.status.received += pull.stored;
         for w in pull.waiters {
             match w {
                 Waiter::Ack(channel) => self.respond(

@@ -215,6 +215,14 @@ export interface ImportSummary {
   failed: { path: string; reason: string }[];
 }
 
+/** The background sync node: connected peers, the last completed pull, addresses. */
+export interface SyncStatus {
+  peers: string[];
+  last_sync_ms: number | null;
+  received: number;
+  listen: string[];
+}
+
 export type ExportFormat = "pdf" | "fhir" | "sr" | "bundle";
 
 export interface TemplateRef {
@@ -279,5 +287,6 @@ export const api = {
   /** Writes the report to `path` as pdf, fhir (R4 Bundle), sr (DICOM) or bundle (audit archive). */
   exportReport: (report: string, format: ExportFormat, path: string) =>
     call<number>("export_report", { report, format, path }),
+  syncStatus: () => call<SyncStatus>("sync_status"),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };
