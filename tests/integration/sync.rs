@@ -214,3 +214,90 @@ fn a_member_sending_a_forged_entry_is_cut_off_and_nothing_is_stored() {
     let again = m.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
     assert_eq!(again.code, 2);
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_every_peer() {
+    let (a, report) = Home::demo();
+    let serving_a = serve(&a, &[]);
+    let b = member(&a, "Dr Bea", "cardiologist");
+    b.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    let _serving_b = serve(&b, &[&serving_a.addr]);
+    let m = member(&a, "Dr Twin", "radiologist");
+    m.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    // The same key on a second machine: a copy of the home signs its own next entry.
+    let twin = Home::new();
+    copy_dir(&m.dir, &twin.dir);
+    let one = m.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "from the laptop",
+        "--due",
+        "2027-01-01",
+    ]);
+    let two = twin.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "from the desktop",
+        "--due",
+        "2027-01-02",
+    ]);
+    assert_ne!(one["entry"], two["entry"]);
+    m.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    // One round with the twin: the node sees a head it lacks at an equal version vector,
+    // fetches the log whole and keeps the second entry as evidence.
+    twin.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    let verified = a.run(&["verify"]);
+    assert_eq!(verified.json()["forks"], 1, "{}", verified.stdout);
+    // The evidence travels: B, connected to A, learns of the equivocation too.
+    until("the fork evidence on B", || {
+        b.run(&["verify"]).json()["forks"] == 1
+    });
+    // `verify` exits 1 while it holds fork evidence: a problem to show, not to hide.
+    let entries = |h: &Home| {
+        let v = h.run(&["verify"]);
+        assert_eq!(v.code, 1, "{}", v.stdout);
+        v.json()["entries"].as_u64().unwrap()
+    };
+    let before = entries(&a);
+    // Frozen: the equivocating key's further entries are refused everywhere.
+    m.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "after the fork",
+        "--due",
+        "2027-01-03",
+    ]);
+    let after = m.run(&[
+        "sync",
+        "--peer",
+        &serving_a.addr,
+        "--once",
+        "--timeout",
+        "20",
+    ]);
+    assert_eq!(
+        entries(&a),
+        before,
+        "an entry after the fork point was stored: {}",
+        after.stderr
+    );
+}

@@ -26,6 +26,8 @@ pub struct HomeLedger {
     network: Option<NetworkId>,
     /// The arrival number of the newest entry already announced.
     cursor: i64,
+    /// Fork evidence rows already announced.
+    forks_seen: usize,
 }
 
 impl HomeLedger {
@@ -37,10 +39,12 @@ impl HomeLedger {
     fn new(home: Home) -> Result<HomeLedger> {
         let network = LedgerState::load(&home.store().db())?.network().ok();
         let cursor = home.store().db().max_arrival()?;
+        let forks_seen = home.store().db().forks()?.len();
         Ok(HomeLedger {
             home,
             network,
             cursor,
+            forks_seen,
         })
     }
 
@@ -59,16 +63,6 @@ impl HomeLedger {
             })
             .collect())
     }
-}
-
-fn encode(rows: &[StoredEntry]) -> std::result::Result<Vec<u8>, String> {
-    let entries: Vec<(Entry, Option<Vec<u8>>)> = rows
-        .iter()
-        .map(|r| Ok((decode_row(r)?, r.payload.clone())))
-        .collect::<std::result::Result<_, String>>()?;
-    Ok(bundle::encode(
-        entries.iter().map(|(e, p)| (e, p.as_deref())),
-    ))
 }
 
 impl Ledger for HomeLedger {
@@ -92,6 +86,7 @@ impl Ledger for HomeLedger {
             .db()
             .log_ids()
             .map_err(|e| e.to_string())?;
+        let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
         logs.into_iter()
             .map(|log| {
                 let heads = self
@@ -104,6 +99,7 @@ impl Ledger for HomeLedger {
                     log,
                     authors: self.vector(&log)?,
                     heads,
+                    forks: forks.iter().filter(|f| f.log == log.as_bytes()).count() as u32,
                 })
             })
             .collect()
@@ -111,6 +107,27 @@ impl Ledger for HomeLedger {
 
     fn vector(&mut self, log: &LogId) -> std::result::Result<VersionVector, String> {
         HomeLedger::vector(self, log)
+    }
+
+    fn lacks_any(
+        &mut self,
+        ids: &[countersign_ledger::EntryId],
+    ) -> std::result::Result<bool, String> {
+        let db = self.home.store().db();
+        let evidence: Vec<Vec<u8>> = db
+            .forks()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|f| f.second)
+            .collect();
+        for id in ids {
+            let held = db.contains(id).map_err(|e| e.to_string())?
+                || evidence.iter().any(|e| e.as_slice() == id.as_bytes());
+            if !held {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn entries_after(
@@ -141,7 +158,27 @@ impl Ledger for HomeLedger {
             rows.truncate(limit);
             more = true;
         }
-        Ok((encode(&rows)?, more))
+        let mut entries: Vec<(Entry, Option<Vec<u8>>)> = rows
+            .iter()
+            .map(|r| Ok((decode_row(r)?, r.payload.clone())))
+            .collect::<std::result::Result<_, String>>()?;
+        // The last batch of a log carries its fork evidence, so equivocations reach every peer.
+        if !more {
+            for f in db.forks().map_err(|e| e.to_string())? {
+                let sig: Option<[u8; 64]> = f.second_signature.as_slice().try_into().ok();
+                if f.log != log.as_bytes() || entries.len() >= countersign_sync::protocol::MAX_BATCH
+                {
+                    continue;
+                }
+                if let Some(Ok(e)) = sig.map(|s| Entry::decode_unverified(&f.second_header, &s)) {
+                    entries.push((e, f.second_payload));
+                }
+            }
+        }
+        Ok((
+            bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref()))),
+            more,
+        ))
     }
 
     fn accept(&mut self, bytes: &[u8]) -> std::result::Result<u64, String> {
@@ -170,6 +207,12 @@ impl Ledger for HomeLedger {
             if rows.len() < 1000 {
                 break;
             }
+        }
+        // New fork evidence (kept by an import, not an arrival) is news for peers too.
+        let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
+        if forks.len() != self.forks_seen {
+            logs.extend(forks.iter().filter_map(|f| Hash::from_slice(&f.log)));
+            self.forks_seen = forks.len();
         }
         if self.network.is_none() && !logs.is_empty() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());

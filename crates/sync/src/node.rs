@@ -34,6 +34,8 @@ pub trait Ledger: Send + 'static {
     fn summary(&mut self) -> Result<Vec<LogSummary>, String>;
     /// How far each author has got in `log` here.
     fn vector(&mut self, log: &LogId) -> Result<VersionVector, String>;
+    /// Whether any of `ids` is an entry this home does not hold.
+    fn lacks_any(&mut self, ids: &[countersign_ledger::EntryId]) -> Result<bool, String>;
     /// Entries of `log` beyond `have`, parents first, at most `limit`, as bundle bytes; and
     /// whether more remain.
     fn entries_after(
@@ -161,6 +163,8 @@ struct Pull {
     current: Option<LogId>,
     /// The version vector the last fetch of `current` sent.
     sent_have: VersionVector,
+    /// Logs to fetch from the start (see [`Node::plan`]).
+    whole: HashSet<LogId>,
     stored: u64,
     waiters: Vec<Waiter>,
     /// A pull was asked for while this one ran: run another when it ends.
@@ -647,25 +651,45 @@ impl<L: Ledger> Node<L> {
         }
     }
 
-    /// Queues every log where the peer is ahead of us: the roster log first.
+    /// Queues every log where the peer is ahead of us: the roster log first. A peer is ahead
+    /// where its version vector is, and also where it holds heads or fork evidence we lack
+    /// with the same vector — an equivocation: two entries at one position. Those logs are
+    /// fetched whole, so the conflicting entry arrives and is kept as evidence.
     fn plan(&mut self, peer: PeerId, remote: Vec<LogSummary>) {
         let ledger = &mut self.ledger;
         let local = match block(|| ledger.summary()) {
             Ok(l) => l,
             Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
         };
-        let mine: HashMap<LogId, &VersionVector> =
-            local.iter().map(|l| (l.log, &l.authors)).collect();
-        let ahead = |l: &LogSummary| match mine.get(&l.log) {
-            None => true,
-            Some(v) => l
-                .authors
-                .iter()
-                .any(|(k, seq)| v.iter().find(|(mk, _)| mk == k).map_or(0, |(_, s)| *s) < *seq),
-        };
+        let mine: HashMap<LogId, &LogSummary> = local.iter().map(|l| (l.log, l)).collect();
+        let mut queue: VecDeque<LogId> = VecDeque::new();
+        let mut whole: HashSet<LogId> = HashSet::new();
+        for l in &remote {
+            let Some(m) = mine.get(&l.log) else {
+                queue.push_back(l.log);
+                continue;
+            };
+            let vector_ahead = l.authors.iter().any(|(k, seq)| {
+                m.authors
+                    .iter()
+                    .find(|(mk, _)| mk == k)
+                    .map_or(0, |(_, s)| *s)
+                    < *seq
+            });
+            if vector_ahead {
+                queue.push_back(l.log);
+                continue;
+            }
+            let unknown_heads = l.heads.iter().any(|h| !m.heads.contains(h)) && {
+                let ledger = &mut self.ledger;
+                block(|| ledger.lacks_any(&l.heads)).unwrap_or(false)
+            };
+            if unknown_heads || l.forks > m.forks {
+                queue.push_back(l.log);
+                whole.insert(l.log);
+            }
+        }
         let network = self.ledger.network();
-        let mut queue: VecDeque<LogId> =
-            remote.iter().filter(|l| ahead(l)).map(|l| l.log).collect();
         // The roster log (its id is the network's, or the only genesis a new home can take)
         // goes first: report entries are authorised by it.
         let roster = network.or_else(|| remote.first().map(|l| l.log));
@@ -677,6 +701,7 @@ impl<L: Ledger> Node<L> {
         }
         if let Some(pull) = self.pulls.get_mut(&peer) {
             pull.queue = queue;
+            pull.whole = whole;
         }
         self.fetch_next(peer);
     }
@@ -695,10 +720,14 @@ impl<L: Ledger> Node<L> {
         let Some(log) = log else {
             return self.finish_pull(peer);
         };
-        let ledger = &mut self.ledger;
-        let have = match block(|| ledger.vector(&log)) {
-            Ok(v) => v,
-            Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+        let have = if pull.whole.remove(&log) {
+            VersionVector::new()
+        } else {
+            let ledger = &mut self.ledger;
+            match block(|| ledger.vector(&log)) {
+                Ok(v) => v,
+                Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+            }
         };
         if let Some(pull) = self.pulls.get_mut(&peer) {
             pull.sent_have = have.clone();

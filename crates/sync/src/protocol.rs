@@ -43,6 +43,8 @@ pub struct LogSummary {
     pub log: LogId,
     pub authors: VersionVector,
     pub heads: Vec<EntryId>,
+    /// Fork evidence held for this log (equivocations: two entries at one author's position).
+    pub forks: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +275,7 @@ impl Response {
                     out.extend_from_slice(l.log.as_bytes());
                     put_vector(&mut out, &l.authors);
                     put_hashes_u16(&mut out, &l.heads, MAX_HEADS);
+                    out.extend_from_slice(&l.forks.to_be_bytes());
                 }
             }
             Response::Entries { more, bundle } => {
@@ -303,18 +306,20 @@ impl Response {
         let response = match r.u8()? {
             0x81 => {
                 let n = r.u32()? as usize;
-                // Each log takes at least 36 bytes (id and two empty counts).
-                let n = r.count(n, "logs", MAX_LOGS, 36)?;
+                // Each log takes at least 40 bytes (id, two empty counts, the fork count).
+                let n = r.count(n, "logs", MAX_LOGS, 40)?;
                 let logs = (0..n)
                     .map(|_| {
                         let log = r.hash()?;
                         let authors = r.vector()?;
                         let h = r.u16()?;
                         let heads = r.hashes(h, "heads", MAX_HEADS)?;
+                        let forks = r.u32()?;
                         Ok(LogSummary {
                             log,
                             authors,
                             heads,
+                            forks,
                         })
                     })
                     .collect::<Result<Vec<_>, DecodeError>>()?;

@@ -34,16 +34,22 @@ fn request() -> impl Strategy<Value = Request> {
 
 fn response() -> impl Strategy<Value = Response> {
     let summary = prop::collection::vec(
-        (hash(), vector(), prop::collection::vec(hash(), 0..4)),
+        (
+            hash(),
+            vector(),
+            prop::collection::vec(hash(), 0..4),
+            any::<u32>(),
+        ),
         0..4,
     )
     .prop_map(|logs| Response::Summary {
         logs: logs
             .into_iter()
-            .map(|(log, authors, heads)| LogSummary {
+            .map(|(log, authors, heads, forks)| LogSummary {
                 log,
                 authors,
                 heads,
+                forks,
             })
             .collect(),
     });
