@@ -301,3 +301,55 @@ fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_eve
         after.stderr
     );
 }
+
+#[test]
+fn a_revocation_travels_like_any_entry_and_the_revoked_key_is_refused_everywhere() {
+    let (a, report) = Home::demo();
+    let serving_a = serve(&a, &[]);
+    let b = member(&a, "Dr Bea", "cardiologist");
+    let c = member(&a, "Dr Cy", "radiologist");
+    for h in [&b, &c] {
+        h.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    }
+    let serving_b = serve(&b, &[&serving_a.addr]);
+    let c_key = c.key();
+    a.ok(&[
+        "roster",
+        "revoke",
+        "--key",
+        &c_key,
+        "--reason",
+        "left the department",
+    ]);
+    // The roster entry reaches B through the serving nodes.
+    until("the revocation on B", || {
+        b.ok(&["roster", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["key"] == c_key.as_str() && !m["revoked_from"].is_null())
+    });
+    // C signs after its revocation: neither node takes it, and neither serves C any more.
+    c.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "after I left",
+        "--due",
+        "2027-01-01",
+    ]);
+    for node in [&serving_a, &serving_b] {
+        let run = c.run(&["sync", "--peer", &node.addr, "--once", "--timeout", "20"]);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        assert!(run.stderr.contains("not a member"), "{}", run.stderr);
+    }
+    let followups = |h: &Home| h.ok(&["followups"]).as_array().unwrap().len();
+    assert_eq!(followups(&a), followups(&b));
+    assert!(a
+        .ok(&["followups"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["finding"] != "after I left"));
+}

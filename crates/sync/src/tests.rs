@@ -130,3 +130,37 @@ fn a_member_key_is_its_peer_id() {
     assert_eq!(id, crate::peer_id(&secret.public()));
     assert_eq!(crate::peer_key(&id), Some(secret.public()));
 }
+
+#[test]
+fn frames_claiming_more_than_the_limit_are_refused_before_reading_them() {
+    use futures::executor::block_on;
+    use libp2p::request_response::Codec;
+    let protocol = libp2p::StreamProtocol::new(PROTOCOL);
+    let mut codec = crate::codec::SyncCodec;
+    // A response frame claiming 4 GiB, followed by nothing: refused by its length alone.
+    let mut huge = std::io::Cursor::new(u32::MAX.to_be_bytes().to_vec());
+    let mut io = futures::io::AllowStdIo::new(&mut huge);
+    let err = block_on(codec.read_response(&protocol, &mut io)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    // A request frame just over the request limit, likewise.
+    let claim = (crate::codec::MAX_REQUEST as u32 + 1)
+        .to_be_bytes()
+        .to_vec();
+    let mut io = futures::io::AllowStdIo::new(std::io::Cursor::new(claim));
+    assert!(block_on(codec.read_request(&protocol, &mut io)).is_err());
+    // A frame shorter than it claims is an error, not a hang or a partial message.
+    let mut short = 10u32.to_be_bytes().to_vec();
+    short.extend_from_slice(&[0x83, 0, 0]);
+    let mut io = futures::io::AllowStdIo::new(std::io::Cursor::new(short));
+    assert!(block_on(codec.read_response(&protocol, &mut io)).is_err());
+    // And a well-formed one reads.
+    let ack = Response::Ack { stored: 3 }.encode();
+    let mut framed = (ack.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&ack);
+    let mut io = futures::io::AllowStdIo::new(std::io::Cursor::new(framed));
+    assert_eq!(
+        block_on(codec.read_response(&protocol, &mut io)).unwrap(),
+        Response::Ack { stored: 3 }
+    );
+}
