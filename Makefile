@@ -17,7 +17,7 @@ VENV ?= $(HOME)/.cache/countersign/venv
 export COUNTERSIGN_PYTHON := $(VENV)/bin/python
 
 .PHONY: run app demo test build deps venv ui ui-deps check-fmt clippy deny unit ui-test e2e bench \
-	bench-app bench-import compare-dcmtk fuzz
+	bench-app bench-import bench-sync-peers compare-dcmtk fuzz
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -125,6 +125,10 @@ bench-app: app build
 # Whole-process import of a 500-instance 512×512 series: instances/s and peak RSS.
 bench-import: build
 	BIN="$(BIN)" scripts/bench-import.sh
+
+# Memory of a serving node with 20 connected peers (separate processes over loopback).
+bench-sync-peers: build
+	BIN="$(BIN)" scripts/bench-sync-peers.sh
 
 # Whole-process render times beside DCMTK (and GDCM for JPEG 2000); needs hyperfine, libgdcm-tools.
 compare-dcmtk: build
