@@ -209,6 +209,8 @@ pub struct Node<L: Ledger> {
     /// Peers that sent entries this home refused: never served or pulled from again.
     cut_off: HashSet<PeerId>,
     status: NodeStatus,
+    /// Changes not yet announced to a peer because we were pulling from it.
+    deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
     config: Config,
 }
 
@@ -279,6 +281,7 @@ pub fn start<L: Ledger>(
             connected: HashSet::new(),
             cut_off: HashSet::new(),
             status: NodeStatus::default(),
+            deferred: HashMap::new(),
             config,
         },
         tx,
@@ -757,6 +760,7 @@ impl<L: Ledger> Node<L> {
         };
         self.status.last_sync_ms = Some(now_ms());
         self.status.received += pull.stored;
+        self.flush_deferred(peer);
         for w in pull.waiters {
             match w {
                 Waiter::Ack(channel) => self.respond(
@@ -799,6 +803,7 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(peer) else {
             return;
         };
+        self.flush_deferred(*peer);
         for w in pull.waiters {
             match w {
                 Waiter::Ack(channel) => self.respond(
@@ -848,23 +853,45 @@ impl<L: Ledger> Node<L> {
             Ok(c) if !c.is_empty() => c,
             _ => return,
         };
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in peers {
+            // While we pull from a peer, what we store is mostly what it sent: announcing it
+            // back every tick would have it compare whole summaries for nothing. Kept, and
+            // announced once the pull ends.
+            if self.pulls.contains_key(&peer) {
+                let pending = self.deferred.entry(peer).or_default();
+                if pending.len() < crate::protocol::MAX_ANNOUNCED {
+                    pending.extend(changed.iter().copied());
+                }
+                continue;
+            }
+            self.announce(peer, changed.clone());
+        }
+    }
+
+    fn announce(&mut self, peer: PeerId, logs: Vec<LogId>) {
         let Some(network) = self.ledger.network() else {
             return;
         };
-        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
-        for peer in peers {
-            let id = self.swarm.behaviour_mut().sync.send_request(
-                &peer,
-                Request::Announce {
-                    network,
-                    logs: changed
-                        .iter()
-                        .copied()
-                        .take(crate::protocol::MAX_ANNOUNCED)
-                        .collect(),
-                },
-            );
-            self.announced.insert(id, (peer, None));
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Announce {
+                network,
+                logs: logs
+                    .into_iter()
+                    .take(crate::protocol::MAX_ANNOUNCED)
+                    .collect(),
+            },
+        );
+        self.announced.insert(id, (peer, None));
+    }
+
+    /// Sends what was held back while pulling from `peer`.
+    fn flush_deferred(&mut self, peer: PeerId) {
+        if let Some(logs) = self.deferred.remove(&peer) {
+            if !logs.is_empty() && self.connected.contains(&peer) {
+                self.announce(peer, logs.into_iter().collect());
+            }
         }
     }
 }
