@@ -244,17 +244,8 @@ impl Home {
         kind: Kind,
         payload: &[u8],
     ) -> Result<Entry> {
-        let Home { store, cache, .. } = self;
-        let cache = lock(cache.get_mut());
-        let result = store.write(|db| {
-            let version = db_data_version(db)?;
-            if cache.as_ref().is_none_or(|c| c.data_version != version) {
-                *cache = Some(Cache {
-                    data_version: version,
-                    state: LedgerState::load(db)?,
-                });
-            }
-            let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
+        // The state is kept across appends; a failed commit drops it (it may hold the entry).
+        self.write_with_state(|db, state| {
             let network = state.network()?;
             let author = key.public();
             let (log_field, seq, parents, timestamp) = match log {
@@ -285,12 +276,7 @@ impl Home {
             db.insert_entry(&entry, Some(payload))?;
             state.apply(&entry, Some(payload))?;
             Ok(entry)
-        });
-        if result.is_err() {
-            // The state may hold an entry whose commit failed.
-            *cache = None;
-        }
-        result
+        })
     }
 
     /// Runs `f` in one write transaction with the validation state kept across calls
