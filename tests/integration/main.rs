@@ -9,6 +9,7 @@ mod exports;
 mod followups;
 mod fork;
 mod fuzz_corpus;
+mod hostile;
 mod import;
 mod jpeg2000;
 mod malformed;

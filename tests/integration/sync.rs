@@ -441,3 +441,16 @@ fn five_peers_with_concurrent_edits_and_kills_converge_to_one_report() {
         assert_eq!(h.ok(&["verify"])["ok"], true);
     }
 }
+
+/// For other test modules: a serving node on `home` (kept alive by the returned guard) and its address.
+pub struct ServingGuard(#[allow(dead_code)] Serving);
+
+pub fn serve_for_tests(home: &Home) -> (ServingGuard, String) {
+    let s = serve(home, &[]);
+    let addr = s.addr.clone();
+    (ServingGuard(s), addr)
+}
+
+pub fn member_for_tests(admin: &Home, name: &str, role: &str) -> Home {
+    member(admin, name, role)
+}

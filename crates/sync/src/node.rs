@@ -207,7 +207,7 @@ pub struct Node<L: Ledger> {
     dialling: HashMap<PeerId, Vec<oneshot::Sender<Result<SyncReport, SyncError>>>>,
     connected: HashSet<PeerId>,
     /// Peers that sent entries this home refused: never served or pulled from again.
-    cut_off: HashSet<PeerId>,
+    cut_off: HashMap<PeerId, String>,
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
@@ -279,7 +279,7 @@ pub fn start<L: Ledger>(
             announced: HashMap::new(),
             dialling: HashMap::new(),
             connected: HashSet::new(),
-            cut_off: HashSet::new(),
+            cut_off: HashMap::new(),
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             config,
@@ -383,7 +383,7 @@ impl<L: Ledger> Node<L> {
     /// the peer it chose to dial (as it would take a bundle); otherwise the peer's key must
     /// be a member's.
     fn allowed(&mut self, peer: &PeerId) -> bool {
-        if self.cut_off.contains(peer) {
+        if self.cut_off.contains_key(peer) {
             return false;
         }
         match (self.ledger.network(), peer_key(peer)) {
@@ -530,12 +530,11 @@ impl<L: Ledger> Node<L> {
         if network.is_none() {
             return self.respond(channel, refused("this home belongs to no network yet"));
         }
-        if self.cut_off.contains(&peer) {
-            return self.respond(
-                channel,
-                refused("cut off: this peer sent entries that do not verify"),
-            );
+        if let Some(why) = self.cut_off.get(&peer) {
+            let reason = format!("cut off: {why}");
+            return self.respond(channel, refused(&reason));
         }
+
         if !self.allowed(&peer) {
             return self.respond(channel, refused("not a member of this department's roster"));
         }
@@ -635,6 +634,14 @@ impl<L: Ledger> Node<L> {
                             return;
                         };
                         pull.stored += n;
+                        // A batch that says "more" but holds nothing new (duplicates, or nothing
+                        // at all) would have us pull forever: a flood, not a sync.
+                        if more && n == 0 {
+                            return self.cut_off(
+                                peer,
+                                "it keeps sending batches with nothing new in them".into(),
+                            );
+                        }
                         if !more {
                             pull.current = None;
                             self.fetch_next(peer);
@@ -823,7 +830,8 @@ impl<L: Ledger> Node<L> {
     /// hears why. The connection is left to carry that answer and idle out.
     fn cut_off(&mut self, peer: PeerId, reason: String) {
         if self.cut_off.len() < MAX_CUT_OFF {
-            self.cut_off.insert(peer);
+            self.cut_off
+                .insert(peer, reason.chars().take(300).collect());
         }
         self.fail_pull(
             &peer,
@@ -840,7 +848,7 @@ impl<L: Ledger> Node<L> {
             let Some(Protocol::P2p(id)) = addr.iter().last() else {
                 continue;
             };
-            if !self.connected.contains(&id) && !self.cut_off.contains(&id) {
+            if !self.connected.contains(&id) && !self.cut_off.contains_key(&id) {
                 let _ = self.swarm.dial(addr);
             }
         }

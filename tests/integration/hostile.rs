@@ -1,0 +1,201 @@
+//! A hostile peer: a test harness that speaks `/countersign/sync/1` with a member's key but
+//! serves whatever it likes — forged signatures, entries of another network, an endless stream
+//! of batches with nothing new. The honest node (a real `serve` process) stores none of it,
+//! cuts the peer off, and still syncs with an honest peer afterwards.
+
+use std::time::Duration;
+
+use countersign_ledger::bundle;
+use countersign_ledger::{EntryId, Hash, Kind, LogId, NetworkId, PublicKey};
+use countersign_sync::{keypair, Command, Config, Ledger, LogSummary, VersionVector};
+use tokio::sync::oneshot;
+
+use crate::common::{craft, now_ms, Home};
+
+/// What the hostile ledger serves when asked for entries.
+#[derive(Clone)]
+enum Attack {
+    /// Entries whose signatures do not verify.
+    Forged(Vec<u8>),
+    /// Validly signed entries of another network.
+    OtherNetwork(Vec<u8>),
+    /// The same already-known entry again and again, always with "more".
+    EndlessDuplicates(Vec<u8>),
+}
+
+struct Hostile {
+    network: NetworkId,
+    log: LogId,
+    key: PublicKey,
+    attack: Attack,
+}
+
+impl Ledger for Hostile {
+    fn network(&self) -> Option<NetworkId> {
+        Some(self.network)
+    }
+    fn is_member(&mut self, _: &PublicKey) -> bool {
+        true
+    }
+    fn summary(&mut self) -> Result<Vec<LogSummary>, String> {
+        // Claims to be far ahead in the report log.
+        Ok(vec![LogSummary {
+            log: self.log,
+            authors: vec![(self.key, 1_000_000)],
+            heads: vec![],
+            forks: 0,
+        }])
+    }
+    fn vector(&mut self, _: &LogId) -> Result<VersionVector, String> {
+        Ok(vec![])
+    }
+    fn lacks_any(&mut self, _: &[EntryId]) -> Result<bool, String> {
+        Ok(false)
+    }
+    fn entries_after(
+        &mut self,
+        _: &LogId,
+        _: &VersionVector,
+        _: usize,
+    ) -> Result<(Vec<u8>, bool), String> {
+        Ok(match &self.attack {
+            Attack::Forged(b) | Attack::OtherNetwork(b) => (b.clone(), false),
+            Attack::EndlessDuplicates(b) => (b.clone(), true),
+        })
+    }
+    fn accept(&mut self, _: &[u8]) -> Result<u64, String> {
+        Ok(0)
+    }
+    fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {
+        Ok(vec![])
+    }
+}
+
+/// Runs the hostile node with `seed`'s key and has it sync once with `addr`.
+fn attack(seed: [u8; 32], ledger: Hostile, addr: &str) -> String {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = rt.enter();
+    let (node, commands) =
+        countersign_sync::start(keypair(&seed), ledger, Config::default()).unwrap();
+    rt.spawn(node.run(|_| {}));
+    let result = rt.block_on(async {
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SyncOnce {
+                peer: addr.parse().unwrap(),
+                reply,
+            })
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), answer).await
+    });
+    drop(commands);
+    rt.shutdown_background();
+    match result {
+        Ok(Ok(Err(e))) => e.to_string(),
+        other => panic!("the hostile sync did not fail: {other:?}"),
+    }
+}
+
+fn followup(finding: &str) -> Vec<u8> {
+    format!(r#"{{"finding":"{finding}","due":"2027-01-01"}}"#).into_bytes()
+}
+
+#[test]
+fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() {
+    let (a, report) = Home::demo();
+    let serving = crate::sync::serve_for_tests(&a);
+    let m = crate::sync::member_for_tests(&a, "Dr Mallory", "radiologist");
+    m.ok(&["sync", "--peer", &serving.1, "--once"]);
+    let key_hex = m.key();
+    let secret = m.secret(&key_hex);
+    let network: NetworkId = a.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let log: LogId = report.parse().unwrap();
+    let heads = crate::common::ids(&a.ok(&["report", "show", &report])["heads"]);
+    let entry = |net: &str, text: &str| {
+        let p = followup(text);
+        (
+            craft(
+                &secret,
+                net,
+                &report,
+                1,
+                now_ms(),
+                Kind::FollowupRecommend,
+                heads.clone(),
+                &p,
+            ),
+            p,
+        )
+    };
+    // 1. A forged signature.
+    let (e, p) = entry(&network.to_hex(), "forged");
+    let mut forged = bundle::encode([(&e, Some(p.as_slice()))]);
+    let sig_at = forged.len() - p.len() - 5 - 64;
+    forged[sig_at] ^= 1;
+    // 2. Signed, but for another network.
+    let (e, p) = entry(&Hash([9; 32]).to_hex(), "elsewhere");
+    let other = bundle::encode([(&e, Some(p.as_slice()))]);
+    // 3. An entry the node already has, forever.
+    let genesis = a
+        .db()
+        .query_row(
+            "SELECT header, signature FROM entries WHERE id = ?1",
+            [log.as_bytes().as_slice()],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .unwrap();
+    let known =
+        countersign_ledger::Entry::from_parts(&genesis.0, &genesis.1.try_into().unwrap()).unwrap();
+    let payload: Vec<u8> = a.db()
+        .query_row("SELECT p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash WHERE e.id = ?1",
+            [log.as_bytes().as_slice()], |r| r.get(0))
+        .unwrap();
+    let endless = bundle::encode([(&known, Some(payload.as_slice()))]);
+
+    for (name, attack_with, expected) in [
+        ("forged", Attack::Forged(forged), "not authentic"),
+        ("other network", Attack::OtherNetwork(other), "WrongNetwork"),
+        (
+            "endless duplicates",
+            Attack::EndlessDuplicates(endless),
+            "nothing new",
+        ),
+    ] {
+        // A fresh member key per attack: a cut-off peer is never served again.
+        let mal = crate::sync::member_for_tests(&a, &format!("Mallory {name}"), "radiologist");
+        let k = mal.key();
+        let seed: [u8; 32] = mal.secret(&k).to_seed().as_slice().try_into().unwrap();
+        let hostile = Hostile {
+            network,
+            log,
+            key: k.parse().unwrap(),
+            attack: attack_with,
+        };
+        let before = a.run(&["verify"]).json()["entries"].as_u64().unwrap();
+        let why = attack(seed, hostile, &serving.1);
+        assert!(
+            why.contains("cut off") && why.contains(expected),
+            "{name}: {why}"
+        );
+        let v = a.run(&["verify"]).json();
+        assert_eq!(
+            v["entries"].as_u64().unwrap(),
+            before,
+            "{name}: something was stored"
+        );
+        assert_eq!(v["ok"], true, "{name}");
+    }
+    // An honest member still syncs with the same node.
+    let honest = crate::sync::member_for_tests(&a, "Dr Honest", "cardiologist");
+    let synced = honest.ok(&["sync", "--peer", &serving.1, "--once"]);
+    assert!(synced["received"].as_u64().unwrap() > 10, "{synced}");
+}
