@@ -101,12 +101,13 @@ fn main() {
     drop(commands);
     rt.shutdown_background();
     println!(
-        "SUMMARY catch-up sync of {} entries over loopback (pulled in batches of 1000, every entry \
-         verified before storing): {secs:.1} s = {sync_rate:.0} entries/s; verifying the same \
+        "SUMMARY catch-up sync of {} entries over loopback (pulled in batches of up to {}, every \
+         entry verified before storing): {secs:.1} s = {sync_rate:.0} entries/s; verifying the same \
          entries from SQLite {verify_rate:.0}/s; sync/verify {:.2} (goal >= 0.5); sign on A to \
          stored on B for connected peers p50 {p50:.0} ms, p99 {p99:.0} ms over {LATENCY_SAMPLES} \
          signatures (goal p99 < 1 s)",
         report.received,
+        countersign_sync::protocol::MAX_BATCH,
         sync_rate / verify_rate
     );
 }

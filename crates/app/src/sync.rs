@@ -158,6 +158,15 @@ impl Ledger for HomeLedger {
             rows.truncate(limit);
             more = true;
         }
+        // Cut by bytes too, so large payloads never make a message the peer must refuse.
+        let mut bytes = 0usize;
+        if let Some(cut) = rows.iter().position(|r| {
+            bytes += r.header.len() + 64 + r.payload.as_ref().map_or(0, Vec::len);
+            bytes > countersign_sync::protocol::MAX_BATCH_BYTES
+        }) {
+            rows.truncate(cut.max(1));
+            more = true;
+        }
         let mut entries: Vec<(Entry, Option<Vec<u8>>)> = rows
             .iter()
             .map(|r| Ok((decode_row(r)?, r.payload.clone())))

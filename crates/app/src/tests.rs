@@ -246,3 +246,35 @@ fn a_long_lived_home_re_verifies_rows_changed_on_disk_and_sees_other_writers() {
     let view = home.report_show(report).unwrap();
     assert!(view.provenance.iter().any(|p| p.entry == newer));
 }
+
+#[test]
+fn sync_batches_are_cut_by_bytes_so_large_payloads_always_fit_a_message() {
+    use countersign_sync::Ledger;
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let big = "x".repeat(2 * 1024 * 1024);
+    for section in ["technique", "findings", "impression"] {
+        home.report_write(report, section, &big).unwrap();
+    }
+    drop(home);
+    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let (bytes, more) = ledger.entries_after(&report, &vec![], 4000).unwrap();
+    let records = countersign_ledger::bundle::decode(&bytes).unwrap();
+    // report.create and one 2 MiB write: the second would pass the 4 MiB batch budget.
+    assert_eq!(records.len(), 2);
+    assert!(more);
+    assert!(bytes.len() < countersign_sync::protocol::MAX_MESSAGE);
+    // Asking again from there yields the rest, one 2 MiB entry per batch.
+    let key = ledger.vector(&report).unwrap()[0].0;
+    let (bytes, more) = ledger
+        .entries_after(&report, &vec![(key, 2)], 4000)
+        .unwrap();
+    assert_eq!(countersign_ledger::bundle::decode(&bytes).unwrap().len(), 1);
+    assert!(more);
+    let (bytes, more) = ledger
+        .entries_after(&report, &vec![(key, 3)], 4000)
+        .unwrap();
+    assert_eq!(countersign_ledger::bundle::decode(&bytes).unwrap().len(), 1);
+    assert!(!more);
+}

@@ -28,7 +28,10 @@ pub const MAX_AUTHORS: usize = 4096;
 /// Heads of one log.
 pub const MAX_HEADS: usize = 4096;
 /// Records in one batch of entries.
-pub const MAX_BATCH: usize = 1000;
+pub const MAX_BATCH: usize = 4000;
+/// A batch is cut once its entries reach this many bytes (at least one entry is always sent,
+/// and one entry is at most 16 MiB of payload), so every batch fits in [`MAX_MESSAGE`].
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Logs named in one announcement.
 pub const MAX_ANNOUNCED: usize = 1024;
 /// Longest refusal reason, in bytes.
