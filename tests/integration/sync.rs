@@ -454,3 +454,60 @@ pub fn serve_for_tests(home: &Home) -> (ServingGuard, String) {
 pub fn member_for_tests(admin: &Home, name: &str, role: &str) -> Home {
     member(admin, name, role)
 }
+
+#[test]
+fn two_partitions_write_apart_and_converge_when_healed() {
+    let (a, _) = Home::demo();
+    let study = a.ok(&["studies"])[0]["study"].as_str().unwrap().to_string();
+    let draft = a.new_report(&study, "ct-chest");
+    let b = member(&a, "Dr Bea", "radiologist");
+    let c = member(&a, "Dr Cy", "radiologist");
+    let d = member(&a, "Dr Dee", "radiologist");
+    let bootstrap = serve(&a, &[]);
+    for h in [&b, &c, &d] {
+        h.ok(&["sync", "--peer", &bootstrap.addr, "--once"]);
+    }
+    drop(bootstrap);
+    // Two partitions: {A, B} and {C, D}, each connected only inside itself.
+    let serving_a = serve(&a, &[]);
+    let _serving_b = serve(&b, &[&serving_a.addr]);
+    let serving_c = serve(&c, &[]);
+    let serving_d = serve(&d, &[&serving_c.addr]);
+    for (h, side) in [(&a, "AB"), (&b, "AB"), (&c, "CD"), (&d, "CD")] {
+        h.ok(&[
+            "report",
+            "write",
+            &draft,
+            "--section",
+            "findings",
+            "--text",
+            &format!("{side}: seen by {}", h.key()),
+        ]);
+    }
+    let writes = |h: &Home| {
+        h.ok(&["report", "show", &draft])["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "section.write")
+            .count()
+    };
+    until("each side has its own two writes", || {
+        [&a, &b, &c, &d].iter().all(|h| writes(h) == 2)
+    });
+    assert_ne!(
+        state(&a, &draft),
+        state(&c, &draft),
+        "the partitions should differ before healing"
+    );
+    // Heal: D's node restarts with a link to each side.
+    drop(serving_d);
+    let _serving_d = serve(&d, &[&serving_a.addr, &serving_c.addr]);
+    until("all four writes everywhere", || {
+        [&a, &b, &c, &d].iter().all(|h| writes(h) == 4)
+    });
+    let reference = state(&a, &draft);
+    for h in [&b, &c, &d] {
+        assert_eq!(state(h, &draft), reference);
+    }
+}
