@@ -263,6 +263,23 @@ fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
     Ok((HomeLedger::new(home)?, keypair))
 }
 
+/// The ledger, identity and configuration of a node on the home at `dir`.
+fn node_setup(
+    dir: &Path,
+    listen: &[String],
+    peers: &[String],
+    mdns: bool,
+) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
+    let (ledger, keypair) = node_parts(dir)?;
+    let config = Config {
+        listen: parse_addrs(listen)?,
+        peers: parse_addrs(peers)?,
+        mdns,
+        ..Config::default()
+    };
+    Ok((ledger, keypair, config))
+}
+
 /// Runs a sync node on the home at `dir` until the process ends. `ready` is called once every
 /// `listen` address is bound.
 pub fn serve(
@@ -272,13 +289,7 @@ pub fn serve(
     mdns: bool,
     ready: impl FnOnce(&Listening) + Send,
 ) -> Result<()> {
-    let (ledger, keypair) = node_parts(dir)?;
-    let config = Config {
-        listen: parse_addrs(listen)?,
-        peers: parse_addrs(peers)?,
-        mdns,
-        ..Config::default()
-    };
+    let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
     let wanted = config.listen.len();
     let rt = runtime()?;
     rt.block_on(async move {
@@ -353,13 +364,7 @@ pub struct ServiceStatus {
 impl Service {
     /// Starts a node on the home at `dir` (which must have an identity) and returns at once.
     pub fn start(dir: &Path, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
-        let (ledger, keypair) = node_parts(dir)?;
-        let config = Config {
-            listen: parse_addrs(listen)?,
-            peers: parse_addrs(peers)?,
-            mdns,
-            ..Config::default()
-        };
+        let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
         let runtime = runtime()?;
         let _entered = runtime.enter();
         let (node, commands) =

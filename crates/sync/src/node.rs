@@ -782,22 +782,7 @@ impl<L: Ledger> Node<L> {
                     let logs: Vec<LogId> = block(|| ledger.summary())
                         .map(|s| s.into_iter().map(|l| l.log).collect())
                         .unwrap_or_default();
-                    let network = self
-                        .ledger
-                        .network()
-                        .unwrap_or(countersign_ledger::Hash::ZERO);
-                    let id = self.swarm.behaviour_mut().sync.send_request(
-                        &peer,
-                        Request::Announce {
-                            network,
-                            logs: logs
-                                .into_iter()
-                                .take(crate::protocol::MAX_ANNOUNCED)
-                                .collect(),
-                        },
-                    );
-                    self.announced
-                        .insert(id, (peer, Some((pull.stored, reply))));
+                    self.announce(peer, logs, Some((pull.stored, reply)));
                 }
             }
         }
@@ -873,14 +858,17 @@ impl<L: Ledger> Node<L> {
                 }
                 continue;
             }
-            self.announce(peer, changed.clone());
+            self.announce(peer, changed.clone(), None);
         }
     }
 
-    fn announce(&mut self, peer: PeerId, logs: Vec<LogId>) {
-        let Some(network) = self.ledger.network() else {
-            return;
-        };
+    /// Tells `peer` these logs have new heads; a one-shot sync waits for its answer.
+    fn announce(&mut self, peer: PeerId, logs: Vec<LogId>, waiting: Option<OnceWaiting>) {
+        // A home that has no network yet announces under the zero id, which peers accept.
+        let network = self
+            .ledger
+            .network()
+            .unwrap_or(countersign_ledger::Hash::ZERO);
         let id = self.swarm.behaviour_mut().sync.send_request(
             &peer,
             Request::Announce {
@@ -891,14 +879,14 @@ impl<L: Ledger> Node<L> {
                     .collect(),
             },
         );
-        self.announced.insert(id, (peer, None));
+        self.announced.insert(id, (peer, waiting));
     }
 
     /// Sends what was held back while pulling from `peer`.
     fn flush_deferred(&mut self, peer: PeerId) {
         if let Some(logs) = self.deferred.remove(&peer) {
             if !logs.is_empty() && self.connected.contains(&peer) {
-                self.announce(peer, logs.into_iter().collect());
+                self.announce(peer, logs.into_iter().collect(), None);
             }
         }
     }
