@@ -7,12 +7,18 @@
 //! authorised by it), hand each batch to the ledger, which verifies every entry before storing
 //! any. A batch the ledger refuses cuts the peer off. Pushing is an announcement: "these logs
 //! have new heads" makes the receiver pull, and its answer says how much it stored.
+//!
+//! This file holds the node's types, start-up and event dispatch; [`pull`] is the puller's
+//! side of reconciliation, [`serve`] the server's side and the announcements.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod pull;
+mod serve;
+
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, identity, mdns, multiaddr::Protocol, noise, ping, tcp, yamux};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
@@ -21,7 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 use countersign_ledger::{LogId, NetworkId, PublicKey};
 
 use crate::codec::SyncCodec;
-use crate::protocol::{LogSummary, Request, Response, VersionVector, MAX_BATCH, PROTOCOL};
+use crate::protocol::{LogSummary, Request, Response, VersionVector, PROTOCOL};
+use pull::{OnceWaiting, Pull, Waiter};
 
 /// What the node needs from the ledger. The app implements it over its store; the node never
 /// touches SQLite. Calls block (they are made with `block_in_place`).
@@ -144,31 +151,6 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-}
-
-/// A one-shot sync that pulled `u64` entries and now waits for the peer's ack.
-type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError>>);
-
-/// Who waits for a pull to end.
-enum Waiter {
-    /// An announcement from the peer: answered with what we stored.
-    Ack(ResponseChannel<Response>),
-    /// A one-shot sync: after the pull, we announce to the peer and wait for its ack.
-    Once(oneshot::Sender<Result<SyncReport, SyncError>>),
-}
-
-#[derive(Default)]
-struct Pull {
-    queue: VecDeque<LogId>,
-    current: Option<LogId>,
-    /// The version vector the last fetch of `current` sent.
-    sent_have: VersionVector,
-    /// Logs to fetch from the start (see [`Node::plan`]).
-    whole: HashSet<LogId>,
-    stored: u64,
-    waiters: Vec<Waiter>,
-    /// A pull was asked for while this one ran: run another when it ends.
-    again: bool,
 }
 
 /// The ed25519 key inside a peer id (Countersign peers' ids are their member keys).
@@ -298,27 +280,9 @@ impl<L: Ledger> std::fmt::Debug for Node<L> {
     }
 }
 
-/// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
-/// do not decode are left to the ledger to refuse).
-fn advance(have: &mut VersionVector, bundle: &[u8]) {
-    let Ok(records) = countersign_ledger::bundle::decode(bundle) else {
-        return;
-    };
-    for r in records {
-        let Ok(h) = countersign_ledger::header::decode(&r.header) else {
-            continue;
-        };
-        match have.iter_mut().find(|(k, _)| *k == h.author) {
-            Some((_, seq)) => *seq = (*seq).max(h.seq),
-            None => have.push((h.author, h.seq)),
-        }
-    }
-}
-
 fn block<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
-
 impl<L: Ledger> Node<L> {
     pub fn local_peer_id(&self) -> PeerId {
         *self.swarm.local_peer_id()
@@ -511,383 +475,6 @@ impl<L: Ledger> Node<L> {
                 }
             }
             _ => {}
-        }
-    }
-
-    fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, response);
-    }
-
-    fn on_request(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Response>) {
-        let network = self.ledger.network();
-        let refused = |reason: &str| Response::Refused {
-            reason: reason.into(),
-        };
-        if network.is_none() {
-            return self.respond(channel, refused("this home belongs to no network yet"));
-        }
-        if let Some(why) = self.cut_off.get(&peer) {
-            let reason = format!("cut off: {why}");
-            return self.respond(channel, refused(&reason));
-        }
-
-        if !self.allowed(&peer) {
-            return self.respond(channel, refused("not a member of this department's roster"));
-        }
-        let asked = match &request {
-            Request::Summary { network }
-            | Request::Fetch { network, .. }
-            | Request::Announce { network, .. } => *network,
-        };
-        // A peer with no network yet asks with the zero id; any other must match ours.
-        if !asked.is_zero() && Some(asked) != network {
-            return self.respond(channel, refused("another network"));
-        }
-        let ledger = &mut self.ledger;
-        match request {
-            Request::Summary { .. } => {
-                let response = match block(|| ledger.summary()) {
-                    Ok(logs) => Response::Summary { logs },
-                    Err(e) => refused(&e),
-                };
-                self.respond(channel, response);
-            }
-            Request::Fetch {
-                log, have, limit, ..
-            } => {
-                let limit = (limit as usize).clamp(1, MAX_BATCH);
-                let response = match block(|| ledger.entries_after(&log, &have, limit)) {
-                    Ok((bundle, more)) => Response::Entries { more, bundle },
-                    Err(e) => refused(&e),
-                };
-                self.respond(channel, response);
-            }
-            Request::Announce { .. } => self.start_pull(peer, Some(Waiter::Ack(channel))),
-        }
-    }
-
-    fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>) {
-        let running = self.pulls.contains_key(&peer);
-        let pull = self.pulls.entry(peer).or_default();
-        pull.waiters.extend(waiter);
-        if running {
-            pull.again = true;
-            return;
-        }
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, Request::Summary { network });
-    }
-
-    fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Response) {
-        if let Some((_, once)) = self.announced.remove(&request_id) {
-            if let Some((received, reply)) = once {
-                let result = match response {
-                    Response::Ack { stored } => Ok(SyncReport {
-                        peer: peer.to_string(),
-                        received,
-                        sent: stored,
-                    }),
-                    Response::Refused { reason } => Err(SyncError::Refused {
-                        peer: peer.to_string(),
-                        reason,
-                    }),
-                    _ => Err(SyncError::Refused {
-                        peer: peer.to_string(),
-                        reason: "an answer that is not an ack".into(),
-                    }),
-                };
-                let _ = reply.send(result);
-            }
-            return;
-        }
-        match response {
-            Response::Summary { logs } => self.plan(peer, logs),
-            Response::Entries { more, bundle } => {
-                let Some(pull) = self.pulls.get_mut(&peer) else {
-                    return;
-                };
-                let Some(log) = pull.current else {
-                    return;
-                };
-                if more {
-                    // Ask for the next batch now, so the peer reads it while this one is
-                    // verified; the vector we will have is what we sent plus this batch.
-                    let mut have = pull.sent_have.clone();
-                    advance(&mut have, &bundle);
-                    pull.sent_have = have.clone();
-                    self.send_fetch(peer, log, have);
-                }
-                let ledger = &mut self.ledger;
-                match block(|| ledger.accept(&bundle)) {
-                    Ok(n) => {
-                        let Some(pull) = self.pulls.get_mut(&peer) else {
-                            return;
-                        };
-                        pull.stored += n;
-                        // A batch that says "more" but holds nothing new (duplicates, or nothing
-                        // at all) would have us pull forever: a flood, not a sync.
-                        if more && n == 0 {
-                            return self.cut_off(
-                                peer,
-                                "it keeps sending batches with nothing new in them".into(),
-                            );
-                        }
-                        if !more {
-                            pull.current = None;
-                            self.fetch_next(peer);
-                        }
-                    }
-                    Err(reason) => self.cut_off(peer, reason),
-                }
-            }
-            Response::Refused { reason } => self.fail_pull(
-                &peer,
-                SyncError::Refused {
-                    peer: peer.to_string(),
-                    reason,
-                },
-            ),
-            Response::Ack { .. } => {}
-        }
-    }
-
-    /// Queues every log where the peer is ahead of us: the roster log first. A peer is ahead
-    /// where its version vector is, and also where it holds heads or fork evidence we lack
-    /// with the same vector — an equivocation: two entries at one position. Those logs are
-    /// fetched whole, so the conflicting entry arrives and is kept as evidence.
-    fn plan(&mut self, peer: PeerId, remote: Vec<LogSummary>) {
-        let ledger = &mut self.ledger;
-        let local = match block(|| ledger.summary()) {
-            Ok(l) => l,
-            Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
-        };
-        let mine: HashMap<LogId, &LogSummary> = local.iter().map(|l| (l.log, l)).collect();
-        let mut queue: VecDeque<LogId> = VecDeque::new();
-        let mut whole: HashSet<LogId> = HashSet::new();
-        for l in &remote {
-            let Some(m) = mine.get(&l.log) else {
-                queue.push_back(l.log);
-                continue;
-            };
-            let vector_ahead = l.authors.iter().any(|(k, seq)| {
-                m.authors
-                    .iter()
-                    .find(|(mk, _)| mk == k)
-                    .map_or(0, |(_, s)| *s)
-                    < *seq
-            });
-            if vector_ahead {
-                queue.push_back(l.log);
-                continue;
-            }
-            let unknown_heads = l.heads.iter().any(|h| !m.heads.contains(h)) && {
-                let ledger = &mut self.ledger;
-                block(|| ledger.lacks_any(&l.heads)).unwrap_or(false)
-            };
-            if unknown_heads || l.forks > m.forks {
-                queue.push_back(l.log);
-                whole.insert(l.log);
-            }
-        }
-        let network = self.ledger.network();
-        // The roster log (its id is the network's, or the only genesis a new home can take)
-        // goes first: report entries are authorised by it.
-        let roster = network.or_else(|| remote.first().map(|l| l.log));
-        if let Some(r) = roster {
-            if let Some(i) = queue.iter().position(|l| *l == r) {
-                queue.remove(i);
-                queue.push_front(r);
-            }
-        }
-        if let Some(pull) = self.pulls.get_mut(&peer) {
-            pull.queue = queue;
-            pull.whole = whole;
-        }
-        self.fetch_next(peer);
-    }
-
-    fn fetch_next(&mut self, peer: PeerId) {
-        let Some(pull) = self.pulls.get_mut(&peer) else {
-            return;
-        };
-        let log = match pull.current {
-            Some(l) => Some(l),
-            None => {
-                pull.current = pull.queue.pop_front();
-                pull.current
-            }
-        };
-        let Some(log) = log else {
-            return self.finish_pull(peer);
-        };
-        let have = if pull.whole.remove(&log) {
-            VersionVector::new()
-        } else {
-            let ledger = &mut self.ledger;
-            match block(|| ledger.vector(&log)) {
-                Ok(v) => v,
-                Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
-            }
-        };
-        if let Some(pull) = self.pulls.get_mut(&peer) {
-            pull.sent_have = have.clone();
-        }
-        self.send_fetch(peer, log, have);
-    }
-
-    fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
-        self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Fetch {
-                network,
-                log,
-                have,
-                limit: MAX_BATCH as u32,
-            },
-        );
-    }
-
-    fn finish_pull(&mut self, peer: PeerId) {
-        let Some(pull) = self.pulls.remove(&peer) else {
-            return;
-        };
-        self.status.last_sync_ms = Some(now_ms());
-        self.status.received += pull.stored;
-        self.flush_deferred(peer);
-        for w in pull.waiters {
-            match w {
-                Waiter::Ack(channel) => self.respond(
-                    channel,
-                    Response::Ack {
-                        stored: pull.stored,
-                    },
-                ),
-                Waiter::Once(reply) => {
-                    // Now the peer pulls from us: announce every log, wait for its ack.
-                    let ledger = &mut self.ledger;
-                    let logs: Vec<LogId> = block(|| ledger.summary())
-                        .map(|s| s.into_iter().map(|l| l.log).collect())
-                        .unwrap_or_default();
-                    self.announce(peer, logs, Some((pull.stored, reply)));
-                }
-            }
-        }
-        if pull.again {
-            self.start_pull(peer, None);
-        }
-    }
-
-    fn fail_pull(&mut self, peer: &PeerId, error: SyncError) {
-        let Some(pull) = self.pulls.remove(peer) else {
-            return;
-        };
-        self.flush_deferred(*peer);
-        for w in pull.waiters {
-            match w {
-                Waiter::Ack(channel) => self.respond(
-                    channel,
-                    Response::Refused {
-                        reason: error.to_string(),
-                    },
-                ),
-                Waiter::Once(reply) => {
-                    let _ = reply.send(Err(error.clone()));
-                }
-            }
-        }
-    }
-
-    /// Never pulls from or serves `peer` again (this process); whoever waits on a pull from it
-    /// hears why. The connection is left to carry that answer and idle out.
-    fn cut_off(&mut self, peer: PeerId, reason: String) {
-        if self.cut_off.len() < MAX_CUT_OFF {
-            self.cut_off
-                .insert(peer, reason.chars().take(300).collect());
-        }
-        self.fail_pull(
-            &peer,
-            SyncError::CutOff {
-                peer: peer.to_string(),
-                reason,
-            },
-        );
-    }
-
-    /// Re-dials configured peers that are not connected, every few seconds.
-    fn redial(&mut self) {
-        for addr in self.config.peers.clone() {
-            let Some(Protocol::P2p(id)) = addr.iter().last() else {
-                continue;
-            };
-            if !self.connected.contains(&id) && !self.cut_off.contains_key(&id) {
-                let _ = self.swarm.dial(addr);
-            }
-        }
-    }
-
-    /// Announces logs changed on this home (by any process) to every connected peer.
-    fn announce_changes(&mut self) {
-        let ledger = &mut self.ledger;
-        let changed = match block(|| ledger.changed_logs()) {
-            Ok(c) if !c.is_empty() => c,
-            _ => return,
-        };
-        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
-        for peer in peers {
-            // While we pull from a peer, what we store is mostly what it sent: announcing it
-            // back every tick would have it compare whole summaries for nothing. Kept, and
-            // announced once the pull ends.
-            if self.pulls.contains_key(&peer) {
-                let pending = self.deferred.entry(peer).or_default();
-                if pending.len() < crate::protocol::MAX_ANNOUNCED {
-                    pending.extend(changed.iter().copied());
-                }
-                continue;
-            }
-            self.announce(peer, changed.clone(), None);
-        }
-    }
-
-    /// Tells `peer` these logs have new heads; a one-shot sync waits for its answer.
-    fn announce(&mut self, peer: PeerId, logs: Vec<LogId>, waiting: Option<OnceWaiting>) {
-        // A home that has no network yet announces under the zero id, which peers accept.
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
-        let id = self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Announce {
-                network,
-                logs: logs
-                    .into_iter()
-                    .take(crate::protocol::MAX_ANNOUNCED)
-                    .collect(),
-            },
-        );
-        self.announced.insert(id, (peer, waiting));
-    }
-
-    /// Sends what was held back while pulling from `peer`.
-    fn flush_deferred(&mut self, peer: PeerId) {
-        if let Some(logs) = self.deferred.remove(&peer) {
-            if !logs.is_empty() && self.connected.contains(&peer) {
-                self.announce(peer, logs.into_iter().collect(), None);
-            }
         }
     }
 }

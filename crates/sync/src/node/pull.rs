@@ -1,0 +1,303 @@
+//! The puller's side: ask a peer for its summaries, plan which logs to fetch, fetch them in
+//! pipelined batches, hand each to the ledger, and answer whoever waited for the pull.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use libp2p::request_response::{OutboundRequestId, ResponseChannel};
+use libp2p::PeerId;
+use tokio::sync::oneshot;
+
+use countersign_ledger::LogId;
+
+use super::{block, now_ms, Ledger, Node, SyncError, SyncReport};
+use crate::protocol::{LogSummary, Request, Response, VersionVector, MAX_BATCH};
+
+/// A one-shot sync that pulled `u64` entries and now waits for the peer's ack.
+pub(super) type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError>>);
+
+/// Who waits for a pull to end.
+pub(super) enum Waiter {
+    /// An announcement from the peer: answered with what we stored.
+    Ack(ResponseChannel<Response>),
+    /// A one-shot sync: after the pull, we announce to the peer and wait for its ack.
+    Once(oneshot::Sender<Result<SyncReport, SyncError>>),
+}
+
+#[derive(Default)]
+pub(super) struct Pull {
+    pub(super) queue: VecDeque<LogId>,
+    current: Option<LogId>,
+    /// The version vector the last fetch of `current` sent.
+    sent_have: VersionVector,
+    /// Logs to fetch from the start (see [`Node::plan`]).
+    whole: HashSet<LogId>,
+    stored: u64,
+    pub(super) waiters: Vec<Waiter>,
+    /// A pull was asked for while this one ran: run another when it ends.
+    again: bool,
+}
+
+/// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
+/// do not decode are left to the ledger to refuse).
+fn advance(have: &mut VersionVector, bundle: &[u8]) {
+    let Ok(records) = countersign_ledger::bundle::decode(bundle) else {
+        return;
+    };
+    for r in records {
+        let Ok(h) = countersign_ledger::header::decode(&r.header) else {
+            continue;
+        };
+        match have.iter_mut().find(|(k, _)| *k == h.author) {
+            Some((_, seq)) => *seq = (*seq).max(h.seq),
+            None => have.push((h.author, h.seq)),
+        }
+    }
+}
+
+impl<L: Ledger> Node<L> {
+    pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>) {
+        let running = self.pulls.contains_key(&peer);
+        let pull = self.pulls.entry(peer).or_default();
+        pull.waiters.extend(waiter);
+        if running {
+            pull.again = true;
+            return;
+        }
+        let network = self
+            .ledger
+            .network()
+            .unwrap_or(countersign_ledger::Hash::ZERO);
+        self.swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Summary { network });
+    }
+
+    pub(super) fn on_response(
+        &mut self,
+        peer: PeerId,
+        request_id: OutboundRequestId,
+        response: Response,
+    ) {
+        if let Some((_, once)) = self.announced.remove(&request_id) {
+            if let Some((received, reply)) = once {
+                let result = match response {
+                    Response::Ack { stored } => Ok(SyncReport {
+                        peer: peer.to_string(),
+                        received,
+                        sent: stored,
+                    }),
+                    Response::Refused { reason } => Err(SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason,
+                    }),
+                    _ => Err(SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason: "an answer that is not an ack".into(),
+                    }),
+                };
+                let _ = reply.send(result);
+            }
+            return;
+        }
+        match response {
+            Response::Summary { logs } => self.plan(peer, logs),
+            Response::Entries { more, bundle } => {
+                let Some(pull) = self.pulls.get_mut(&peer) else {
+                    return;
+                };
+                let Some(log) = pull.current else {
+                    return;
+                };
+                if more {
+                    // Ask for the next batch now, so the peer reads it while this one is
+                    // verified; the vector we will have is what we sent plus this batch.
+                    let mut have = pull.sent_have.clone();
+                    advance(&mut have, &bundle);
+                    pull.sent_have = have.clone();
+                    self.send_fetch(peer, log, have);
+                }
+                let ledger = &mut self.ledger;
+                match block(|| ledger.accept(&bundle)) {
+                    Ok(n) => {
+                        let Some(pull) = self.pulls.get_mut(&peer) else {
+                            return;
+                        };
+                        pull.stored += n;
+                        // A batch that says "more" but holds nothing new (duplicates, or nothing
+                        // at all) would have us pull forever: a flood, not a sync.
+                        if more && n == 0 {
+                            return self.cut_off(
+                                peer,
+                                "it keeps sending batches with nothing new in them".into(),
+                            );
+                        }
+                        if !more {
+                            pull.current = None;
+                            self.fetch_next(peer);
+                        }
+                    }
+                    Err(reason) => self.cut_off(peer, reason),
+                }
+            }
+            Response::Refused { reason } => self.fail_pull(
+                &peer,
+                SyncError::Refused {
+                    peer: peer.to_string(),
+                    reason,
+                },
+            ),
+            Response::Ack { .. } => {}
+        }
+    }
+
+    /// Queues every log where the peer is ahead of us: the roster log first. A peer is ahead
+    /// where its version vector is, and also where it holds heads or fork evidence we lack
+    /// with the same vector — an equivocation: two entries at one position. Those logs are
+    /// fetched whole, so the conflicting entry arrives and is kept as evidence.
+    pub(super) fn plan(&mut self, peer: PeerId, remote: Vec<LogSummary>) {
+        let ledger = &mut self.ledger;
+        let local = match block(|| ledger.summary()) {
+            Ok(l) => l,
+            Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+        };
+        let mine: HashMap<LogId, &LogSummary> = local.iter().map(|l| (l.log, l)).collect();
+        let mut queue: VecDeque<LogId> = VecDeque::new();
+        let mut whole: HashSet<LogId> = HashSet::new();
+        for l in &remote {
+            let Some(m) = mine.get(&l.log) else {
+                queue.push_back(l.log);
+                continue;
+            };
+            let vector_ahead = l.authors.iter().any(|(k, seq)| {
+                m.authors
+                    .iter()
+                    .find(|(mk, _)| mk == k)
+                    .map_or(0, |(_, s)| *s)
+                    < *seq
+            });
+            if vector_ahead {
+                queue.push_back(l.log);
+                continue;
+            }
+            let unknown_heads = l.heads.iter().any(|h| !m.heads.contains(h)) && {
+                let ledger = &mut self.ledger;
+                block(|| ledger.lacks_any(&l.heads)).unwrap_or(false)
+            };
+            if unknown_heads || l.forks > m.forks {
+                queue.push_back(l.log);
+                whole.insert(l.log);
+            }
+        }
+        let network = self.ledger.network();
+        // The roster log (its id is the network's, or the only genesis a new home can take)
+        // goes first: report entries are authorised by it.
+        let roster = network.or_else(|| remote.first().map(|l| l.log));
+        if let Some(r) = roster {
+            if let Some(i) = queue.iter().position(|l| *l == r) {
+                queue.remove(i);
+                queue.push_front(r);
+            }
+        }
+        if let Some(pull) = self.pulls.get_mut(&peer) {
+            pull.queue = queue;
+            pull.whole = whole;
+        }
+        self.fetch_next(peer);
+    }
+
+    pub(super) fn fetch_next(&mut self, peer: PeerId) {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        let log = match pull.current {
+            Some(l) => Some(l),
+            None => {
+                pull.current = pull.queue.pop_front();
+                pull.current
+            }
+        };
+        let Some(log) = log else {
+            return self.finish_pull(peer);
+        };
+        let have = if pull.whole.remove(&log) {
+            VersionVector::new()
+        } else {
+            let ledger = &mut self.ledger;
+            match block(|| ledger.vector(&log)) {
+                Ok(v) => v,
+                Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+            }
+        };
+        if let Some(pull) = self.pulls.get_mut(&peer) {
+            pull.sent_have = have.clone();
+        }
+        self.send_fetch(peer, log, have);
+    }
+
+    pub(super) fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
+        let network = self
+            .ledger
+            .network()
+            .unwrap_or(countersign_ledger::Hash::ZERO);
+        self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Fetch {
+                network,
+                log,
+                have,
+                limit: MAX_BATCH as u32,
+            },
+        );
+    }
+
+    pub(super) fn finish_pull(&mut self, peer: PeerId) {
+        let Some(pull) = self.pulls.remove(&peer) else {
+            return;
+        };
+        self.status.last_sync_ms = Some(now_ms());
+        self.status.received += pull.stored;
+        self.flush_deferred(peer);
+        for w in pull.waiters {
+            match w {
+                Waiter::Ack(channel) => self.respond(
+                    channel,
+                    Response::Ack {
+                        stored: pull.stored,
+                    },
+                ),
+                Waiter::Once(reply) => {
+                    // Now the peer pulls from us: announce every log, wait for its ack.
+                    let ledger = &mut self.ledger;
+                    let logs: Vec<LogId> = block(|| ledger.summary())
+                        .map(|s| s.into_iter().map(|l| l.log).collect())
+                        .unwrap_or_default();
+                    self.announce(peer, logs, Some((pull.stored, reply)));
+                }
+            }
+        }
+        if pull.again {
+            self.start_pull(peer, None);
+        }
+    }
+
+    pub(super) fn fail_pull(&mut self, peer: &PeerId, error: SyncError) {
+        let Some(pull) = self.pulls.remove(peer) else {
+            return;
+        };
+        self.flush_deferred(*peer);
+        for w in pull.waiters {
+            match w {
+                Waiter::Ack(channel) => self.respond(
+                    channel,
+                    Response::Refused {
+                        reason: error.to_string(),
+                    },
+                ),
+                Waiter::Once(reply) => {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The server's side: answer summaries and fetches for members, refuse everyone else, cut
+//! off peers that sent what does not verify, announce local changes, re-dial dropped peers.
+
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::ResponseChannel;
+use libp2p::PeerId;
+
+use countersign_ledger::LogId;
+
+use super::pull::{OnceWaiting, Waiter};
+use super::{block, Ledger, Node, SyncError, MAX_CUT_OFF};
+use crate::protocol::{Request, Response, MAX_BATCH};
+
+impl<L: Ledger> Node<L> {
+    pub(super) fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response);
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        peer: PeerId,
+        request: Request,
+        channel: ResponseChannel<Response>,
+    ) {
+        let network = self.ledger.network();
+        let refused = |reason: &str| Response::Refused {
+            reason: reason.into(),
+        };
+        if network.is_none() {
+            return self.respond(channel, refused("this home belongs to no network yet"));
+        }
+        if let Some(why) = self.cut_off.get(&peer) {
+            let reason = format!("cut off: {why}");
+            return self.respond(channel, refused(&reason));
+        }
+
+        if !self.allowed(&peer) {
+            return self.respond(channel, refused("not a member of this department's roster"));
+        }
+        let asked = match &request {
+            Request::Summary { network }
+            | Request::Fetch { network, .. }
+            | Request::Announce { network, .. } => *network,
+        };
+        // A peer with no network yet asks with the zero id; any other must match ours.
+        if !asked.is_zero() && Some(asked) != network {
+            return self.respond(channel, refused("another network"));
+        }
+        let ledger = &mut self.ledger;
+        match request {
+            Request::Summary { .. } => {
+                let response = match block(|| ledger.summary()) {
+                    Ok(logs) => Response::Summary { logs },
+                    Err(e) => refused(&e),
+                };
+                self.respond(channel, response);
+            }
+            Request::Fetch {
+                log, have, limit, ..
+            } => {
+                let limit = (limit as usize).clamp(1, MAX_BATCH);
+                let response = match block(|| ledger.entries_after(&log, &have, limit)) {
+                    Ok((bundle, more)) => Response::Entries { more, bundle },
+                    Err(e) => refused(&e),
+                };
+                self.respond(channel, response);
+            }
+            Request::Announce { .. } => self.start_pull(peer, Some(Waiter::Ack(channel))),
+        }
+    }
+
+    /// Never pulls from or serves `peer` again (this process); whoever waits on a pull from it
+    /// hears why. The connection is left to carry that answer and idle out.
+    pub(super) fn cut_off(&mut self, peer: PeerId, reason: String) {
+        if self.cut_off.len() < MAX_CUT_OFF {
+            self.cut_off
+                .insert(peer, reason.chars().take(300).collect());
+        }
+        self.fail_pull(
+            &peer,
+            SyncError::CutOff {
+                peer: peer.to_string(),
+                reason,
+            },
+        );
+    }
+
+    /// Re-dials configured peers that are not connected, every few seconds.
+    pub(super) fn redial(&mut self) {
+        for addr in self.config.peers.clone() {
+            let Some(Protocol::P2p(id)) = addr.iter().last() else {
+                continue;
+            };
+            if !self.connected.contains(&id) && !self.cut_off.contains_key(&id) {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+    }
+
+    /// Announces logs changed on this home (by any process) to every connected peer.
+    pub(super) fn announce_changes(&mut self) {
+        let ledger = &mut self.ledger;
+        let changed = match block(|| ledger.changed_logs()) {
+            Ok(c) if !c.is_empty() => c,
+            _ => return,
+        };
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        for peer in peers {
+            // While we pull from a peer, what we store is mostly what it sent: announcing it
+            // back every tick would have it compare whole summaries for nothing. Kept, and
+            // announced once the pull ends.
+            if self.pulls.contains_key(&peer) {
+                let pending = self.deferred.entry(peer).or_default();
+                if pending.len() < crate::protocol::MAX_ANNOUNCED {
+                    pending.extend(changed.iter().copied());
+                }
+                continue;
+            }
+            self.announce(peer, changed.clone(), None);
+        }
+    }
+
+    /// Tells `peer` these logs have new heads; a one-shot sync waits for its answer.
+    pub(super) fn announce(
+        &mut self,
+        peer: PeerId,
+        logs: Vec<LogId>,
+        waiting: Option<OnceWaiting>,
+    ) {
+        // A home that has no network yet announces under the zero id, which peers accept.
+        let network = self
+            .ledger
+            .network()
+            .unwrap_or(countersign_ledger::Hash::ZERO);
+        let id = self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Announce {
+                network,
+                logs: logs
+                    .into_iter()
+                    .take(crate::protocol::MAX_ANNOUNCED)
+                    .collect(),
+            },
+        );
+        self.announced.insert(id, (peer, waiting));
+    }
+
+    /// Sends what was held back while pulling from `peer`.
+    pub(super) fn flush_deferred(&mut self, peer: PeerId) {
+        if let Some(logs) = self.deferred.remove(&peer) {
+            if !logs.is_empty() && self.connected.contains(&peer) {
+                self.announce(peer, logs.into_iter().collect(), None);
+            }
+        }
+    }
+}
