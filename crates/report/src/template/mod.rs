@@ -226,6 +226,18 @@ impl Template {
     }
 }
 
+/// A role named in a template file; `what` says where, for the error.
+pub(crate) fn parse_role(
+    value: &str,
+    line: Option<usize>,
+    what: &str,
+) -> Result<Role, TemplateError> {
+    value.trim().parse().map_err(|e| TemplateError::Invalid {
+        line,
+        message: format!("{what}: {e}"),
+    })
+}
+
 fn human_role(role: Role) -> Result<(), TemplateError> {
     if role.is_human() && role != Role::Resident {
         Ok(())

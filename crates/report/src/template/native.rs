@@ -113,14 +113,7 @@ impl TemplateError {
 }
 
 fn role(lines: &Lines, value: &Spanned<String>) -> Result<Role, TemplateError> {
-    Role::ALL
-        .iter()
-        .copied()
-        .find(|r| r.name() == value.get_ref())
-        .ok_or_else(|| TemplateError::Invalid {
-            line: lines.of_span(value),
-            message: format!("unknown role {:?}", value.get_ref()),
-        })
+    super::parse_role(value.get_ref(), lines.of_span(value), "role")
 }
 
 /// Reads a template in the native format and checks it ([`Template::validate`]).

@@ -11,90 +11,18 @@
 //! selections, fields outside sections) is refused with its line, never dropped silently.
 //! Countersign's own rules travel as `data-countersign-*` attributes, which MRRT tools ignore.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use countersign_ledger::Role;
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
 
 use super::native::MAX_TEMPLATE_BYTES;
-use super::{FieldDef, FieldKind, SectionDef, Template, TemplateError};
+use super::{parse_role, FieldDef, FieldKind, SectionDef, Template, TemplateError};
+use tokens::{tokenize, Event};
 
-/// One tag or run of text, with its line.
-#[derive(Debug)]
-enum Event {
-    Start {
-        name: String,
-        attrs: HashMap<String, String>,
-        line: usize,
-    },
-    End {
-        name: String,
-    },
-    Text(String),
-}
+mod tokens;
+mod write;
 
-#[derive(Default)]
-struct Sink {
-    events: RefCell<Vec<Event>>,
-}
-
-impl TokenSink for Sink {
-    type Handle = ();
-
-    fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<()> {
-        let mut events = self.events.borrow_mut();
-        match token {
-            Token::TagToken(tag) => {
-                let name = tag.name.to_string();
-                if tag.kind == TagKind::EndTag {
-                    events.push(Event::End { name });
-                    return TokenSinkResult::Continue;
-                }
-                let attrs = tag
-                    .attrs
-                    .iter()
-                    .map(|a| (a.name.local.to_string(), a.value.to_string()))
-                    .collect();
-                // The tokenizer alone does not know which elements hold raw text; without
-                // this, the XML coded content MRRT keeps in a <script> would read as tags.
-                let raw = match name.as_str() {
-                    "script" => Some(RawKind::ScriptData),
-                    "style" => Some(RawKind::Rawtext),
-                    "title" | "textarea" => Some(RawKind::Rcdata),
-                    _ => None,
-                };
-                events.push(Event::Start {
-                    name,
-                    attrs,
-                    line: usize::try_from(line).unwrap_or(usize::MAX),
-                });
-                match raw {
-                    Some(kind) if !tag.self_closing => TokenSinkResult::RawData(kind),
-                    _ => TokenSinkResult::Continue,
-                }
-            }
-            Token::CharacterTokens(text) => {
-                events.push(Event::Text(text.to_string()));
-                TokenSinkResult::Continue
-            }
-            _ => TokenSinkResult::Continue,
-        }
-    }
-}
-
-fn tokenize(html: &str) -> Vec<Event> {
-    let tokenizer = Tokenizer::new(Sink::default(), TokenizerOpts::default());
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    tokenizer.sink.events.take()
-}
+pub use write::to_mrrt;
 
 /// An `<option>`: its `value` attribute if it has one, and its text.
 type OptionRead = (Option<String>, String);
@@ -126,18 +54,10 @@ fn role_attr(
     key: &str,
     line: usize,
 ) -> Result<Option<Role>, TemplateError> {
-    match attrs.get(key) {
-        None => Ok(None),
-        Some(v) => Role::ALL
-            .iter()
-            .copied()
-            .find(|r| r.name() == v.trim())
-            .map(Some)
-            .ok_or_else(|| TemplateError::Invalid {
-                line: Some(line),
-                message: format!("{key}: unknown role {v:?}"),
-            }),
-    }
+    attrs
+        .get(key)
+        .map(|v| parse_role(v, Some(line), key))
+        .transpose()
 }
 
 /// Lowercase letters, digits and dashes from any text: "CT Chest (adult)" → "ct-chest-adult".
@@ -345,16 +265,7 @@ pub fn from_mrrt(html: &str) -> Result<Template, TemplateError> {
         sections: Vec::with_capacity(sections.len()),
         resident_countersign: meta
             .get("countersign.resident-countersign")
-            .map(|v| {
-                Role::ALL
-                    .iter()
-                    .copied()
-                    .find(|r| r.name() == v.trim())
-                    .ok_or_else(|| TemplateError::Invalid {
-                        line: None,
-                        message: format!("countersign.resident-countersign: unknown role {v:?}"),
-                    })
-            })
+            .map(|v| parse_role(v, None, "countersign.resident-countersign"))
             .transpose()?,
     };
     for mut s in sections {
@@ -509,108 +420,4 @@ fn number_attr(
                 message: format!("{key}={v:?} is not a number"),
             }),
     }
-}
-
-/// Writes a template as an MRRT HTML document that [`from_mrrt`] reads back to an equal template.
-pub fn to_mrrt(t: &Template) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"UTF-8\">\n");
-    out.push_str(&format!("<title>{}</title>\n", esc(&t.title)));
-    out.push_str(&format!(
-        "<meta name=\"dcterms.title\" content=\"{}\">\n<meta name=\"dcterms.identifier\" content=\"{}\">\n",
-        esc(&t.title),
-        esc(&t.name)
-    ));
-    if let Some(r) = t.resident_countersign {
-        out.push_str(&format!(
-            "<meta name=\"countersign.resident-countersign\" content=\"{}\">\n",
-            r.name()
-        ));
-    }
-    out.push_str("</head>\n<body>\n");
-    for s in &t.sections {
-        out.push_str(&format!(
-            "<section id=\"{}\" class=\"level1\" data-section-name=\"{}\"",
-            esc(&s.name),
-            esc(&s.title)
-        ));
-        if s.required {
-            out.push_str(" data-countersign-required=\"true\"");
-        }
-        if let Some(r) = s.cosign_role {
-            out.push_str(&format!(" data-countersign-cosign=\"{}\"", r.name()));
-        }
-        out.push_str(&format!(
-            ">\n<header class=\"level1\">{}</header>\n",
-            esc(&s.title)
-        ));
-        for f in &s.fields {
-            // Ids are unique in an HTML document; two sections may have fields of one name.
-            let id = esc(&format!("{}.{}", s.name, f.name));
-            let name = esc(&f.name);
-            let completion = if f.required {
-                " data-field-completion-action=\"PROHIBIT\""
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "<p><label for=\"{id}\">{}</label>\n",
-                esc(&f.label)
-            ));
-            match &f.kind {
-                FieldKind::Text => out.push_str(&format!(
-                    "<input type=\"text\" id=\"{id}\" name=\"{name}\" data-field-type=\"TEXT\"{completion}>"
-                )),
-                FieldKind::Date => out.push_str(&format!(
-                    "<input type=\"date\" id=\"{id}\" name=\"{name}\" data-field-type=\"DATE\"{completion}>"
-                )),
-                FieldKind::Number { unit, min, max } => {
-                    out.push_str(&format!(
-                        "<input type=\"number\" id=\"{id}\" name=\"{name}\" data-field-type=\"NUMBER\""
-                    ));
-                    if let Some(u) = unit {
-                        out.push_str(&format!(" data-field-unit=\"{}\"", esc(u)));
-                    }
-                    for (key, v) in [("min", min), ("max", max)] {
-                        if let Some(v) = v {
-                            out.push_str(&format!(" {key}=\"{v:?}\""));
-                        }
-                    }
-                    out.push_str(completion);
-                    out.push('>');
-                }
-                FieldKind::Pick { options } => {
-                    out.push_str(&format!(
-                        "<select id=\"{id}\" name=\"{name}\" data-field-type=\"SELECTION_LIST\"{completion}>\n"
-                    ));
-                    for o in options {
-                        out.push_str(&format!(
-                            "<option value=\"{}\">{}</option>\n",
-                            esc(o),
-                            esc(o)
-                        ));
-                    }
-                    out.push_str("</select>");
-                }
-            }
-            out.push_str("</p>\n");
-        }
-        out.push_str("</section>\n");
-    }
-    out.push_str("</body>\n</html>\n");
-    out
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
