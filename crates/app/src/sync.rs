@@ -71,12 +71,18 @@ impl Ledger for HomeLedger {
     }
 
     fn is_member(&mut self, key: &PublicKey) -> bool {
-        let Ok(state) = self.home.state() else {
+        // Asked on every request a peer makes: the home's kept state, not a reload each time.
+        let Some(network) = self.network else {
             return false;
         };
-        state.roster.member(key).is_some_and(|m| {
-            m.check_time(now_ms()).is_ok() && m.revoked_from.is_none_or(|r| r > now_ms())
-        })
+        let now = now_ms();
+        self.home
+            .with_state(&network, |state, _| {
+                Ok(state.roster.member(key).is_some_and(|m| {
+                    m.check_time(now).is_ok() && m.revoked_from.is_none_or(|r| r > now)
+                }))
+            })
+            .unwrap_or(false)
     }
 
     fn summary(&mut self) -> std::result::Result<Vec<LogSummary>, String> {
