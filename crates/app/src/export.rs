@@ -68,7 +68,7 @@ impl Home {
         let images = instances
             .iter()
             .filter_map(|i| {
-                let sha: String = i.sha256.iter().map(|b| format!("{b:02x}")).collect();
+                let sha = hex::encode(i.sha256);
                 // An instance without its UIDs cannot be referenced from an SR or FHIR.
                 let (Some(instance), Some(series)) = (&i.instance, &i.series) else {
                     return None;

@@ -199,7 +199,7 @@ impl Home {
             .db()
             .instances(Some(study))?
             .iter()
-            .map(|i| i.sha256.iter().map(|b| format!("{b:02x}")).collect())
+            .map(|i| hex::encode(i.sha256))
             .collect())
     }
 

@@ -33,7 +33,7 @@ fn row_id(row: &StoredEntry) -> String {
 }
 
 fn hex_or_raw(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Checks one row on its own: everything that needs no other entry.

@@ -58,7 +58,7 @@ impl Home {
             .instances(Some(study))?
             .into_iter()
             .map(|i| ImageRef {
-                sha256: i.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                sha256: hex::encode(i.sha256),
                 series: i.series,
                 series_description: i.series_description,
                 instance_number: i.instance_number,

@@ -270,11 +270,7 @@ fn appendix(input: &ExportInput, out: &mut Vec<Block>) {
         )));
         out.push(Block::Mono(format!("key {}", p.author.key)));
         if let Some(sig) = input.signatures.get(&p.entry) {
-            out.push(Block::Mono(format!("signature {}", hex(sig))));
+            out.push(Block::Mono(format!("signature {}", hex::encode(sig))));
         }
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

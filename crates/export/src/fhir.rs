@@ -13,7 +13,7 @@ use countersign_report::{Author, ReportState, SectionView};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::document::{document, hex};
+use crate::document::document;
 use crate::time::date_time;
 use crate::ExportInput;
 
@@ -25,7 +25,7 @@ fn uuid(seed: &str) -> String {
     b.copy_from_slice(&d[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
+    let h = hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],

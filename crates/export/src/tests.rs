@@ -37,7 +37,7 @@ fn the_document_says_who_wrote_what_and_leads_with_the_critical_result() {
     }
     // Every entry's signature is in the appendix.
     for sig in input.signatures.values() {
-        assert!(plain.contains(&crate::document::hex(sig)));
+        assert!(plain.contains(&hex::encode(sig)));
     }
     // Prose is wrapped at 100 columns; only identifiers and signatures run longer.
     assert!(
