@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
     };
 
     let conn = Connection::open(dir.path().join("raw.sqlite3")).expect("raw db");
-    conn.pragma_update(None, "page_size", 1024)
+    conn.pragma_update(None, "page_size", 4096)
         .expect("page size");
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
         .expect("wal");

@@ -63,7 +63,11 @@ impl Ledger for Hostile {
             Attack::EndlessDuplicates(b) => (b.clone(), true),
         })
     }
-    fn accept(&mut self, _: &[u8]) -> Result<u64, String> {
+    type Checked = ();
+    fn check(_: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+    fn accept(&mut self, _: ()) -> Result<u64, String> {
         Ok(0)
     }
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {

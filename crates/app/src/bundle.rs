@@ -1,10 +1,10 @@
 //! Bundles: export a home's roster and reports to a file; import one, verifying every entry
 //! before storing any.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use countersign_ledger::bundle::{self, BundleRecord};
-use countersign_ledger::{Entry, EntryId, Hash, LogFamily, RuleError};
+use countersign_ledger::bundle;
+use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, PublicKey, RuleError};
 use serde::Serialize;
 
 use crate::error::{AppError, Rejection, Result};
@@ -103,8 +103,13 @@ impl Home {
     /// entry passes the ledger and report rules inside one transaction: if any entry is refused,
     /// nothing is stored. Forks are kept as evidence, not refused.
     pub fn bundle_import(&mut self, bytes: &[u8]) -> Result<ImportReport> {
-        let records = bundle::decode(bytes)?;
-        let entries = authenticate(&records)?;
+        self.import_authenticated(Authenticated::from_bundle(bytes)?)
+    }
+
+    /// The second half of [`Home::bundle_import`]: stores entries whose signatures were
+    /// checked (perhaps on another thread, while this home stored the batch before).
+    pub fn import_authenticated(&mut self, batch: Authenticated) -> Result<ImportReport> {
+        let entries = batch.entries;
         // The state kept across calls: a peer's catch-up is many batches into the same logs.
         self.write_with_state(|db, state| {
             let mut report = ImportReport::default();
@@ -125,25 +130,55 @@ impl Home {
     }
 }
 
-/// Decodes every record and checks its signature. Nothing has been stored yet.
 /// An authenticated entry and its payload as the bundle carried it.
-type Received<'a> = (Entry, Option<&'a [u8]>);
+type Received = (Entry, Option<Vec<u8>>);
 
-fn authenticate(records: &[BundleRecord]) -> Result<Vec<Received<'_>>> {
-    use rayon::prelude::*;
-    // Signatures are independent: checked on every core.
-    records
-        .par_iter()
-        .enumerate()
-        .map(|(index, r)| {
-            Entry::from_parts(&r.header, &r.signature)
-                .map(|e| (e, r.payload.as_deref()))
+/// A bundle's entries, every one decoded and its signature checked; nothing stored yet. Needs
+/// no home, so it can be made on any thread.
+#[derive(Debug)]
+pub struct Authenticated {
+    entries: Vec<Received>,
+}
+
+impl Authenticated {
+    /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
+    pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
+        use rayon::prelude::*;
+        let records = bundle::decode(bytes)?;
+        // A batch has few authors: each key is checked (decompressed) once, not per entry.
+        let keys: HashMap<[u8; 32], PublicKey> = records
+            .iter()
+            .filter_map(|r| header::author_bytes(&r.header))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .filter_map(|k| Some((k, PublicKey::from_bytes(&k).ok()?)))
+            .collect();
+        // Signatures are independent: checked on every core.
+        let entries = records
+            .into_par_iter()
+            .enumerate()
+            .map(|(index, r)| {
+                Entry::decode_unverified_with_keys(&r.header, &r.signature, |k| {
+                    keys.get(k).copied()
+                })
+                .and_then(|e| e.verify_signature().map(|()| (e, r.payload)))
                 .map_err(|e| AppError::BundleEntry {
                     index,
                     reason: e.to_string(),
                 })
-        })
-        .collect()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Authenticated { entries })
+    }
+
+    /// How many entries the batch holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 fn waits_for_dependency(e: &Rejection) -> bool {
@@ -160,7 +195,7 @@ fn waits_for_dependency(e: &Rejection) -> bool {
 fn import_batch(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
-    mut pending: Vec<&Received<'_>>,
+    mut pending: Vec<&Received>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let mut set_aside: HashSet<EntryId> = HashSet::new();
@@ -179,18 +214,18 @@ fn import_batch(
                 });
                 continue;
             }
-            match state.check(entry, *payload) {
+            match state.check(entry, payload.as_deref()) {
                 Ok(Verdict::New) => {
-                    db.insert_entry(entry, *payload)?;
+                    db.insert_entry(entry, payload.as_deref())?;
                     if entry.header().kind == countersign_ledger::Kind::NetworkGenesis {
                         db.set_meta("network", &id.to_hex())?;
                     }
-                    state.apply(entry, *payload)?;
+                    state.apply(entry, payload.as_deref())?;
                     report.new += 1;
                 }
                 Ok(Verdict::Duplicate) => report.duplicate += 1,
                 Ok(Verdict::Fork { first }) => {
-                    db.insert_fork(&first, entry, *payload)?;
+                    db.insert_fork(&first, entry, payload.as_deref())?;
                     let h = entry.header();
                     state.freeze(entry.log_id(), h.author, h.seq);
                     set_aside.insert(id);

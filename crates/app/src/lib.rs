@@ -38,7 +38,7 @@ pub mod verify;
 mod viewer;
 
 pub use ai::SOFT_TISSUE_ALGORITHM;
-pub use bundle::{ImportReport, Problem, MAX_BUNDLE_BYTES};
+pub use bundle::{Authenticated, ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use export::{bundle_in_archive, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME};

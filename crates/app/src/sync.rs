@@ -6,18 +6,35 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use countersign_ledger::bundle;
-use countersign_ledger::{Entry, Hash, LogId, NetworkId, PublicKey};
+use countersign_ledger::bundle::{self, BundleRecord};
+use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
 use countersign_store::StoredEntry;
 use countersign_sync::{Command, Config, Ledger, LogSummary, SyncReport, VersionVector};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use crate::bundle::Authenticated;
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
-use crate::state::{decode_row, LedgerState};
+use crate::state::LedgerState;
 
 pub use countersign_sync::Multiaddr;
+
+/// A stored entry (or fork evidence) as a bundle record.
+fn record(
+    header: Vec<u8>,
+    signature: &[u8],
+    payload: Option<Vec<u8>>,
+) -> std::result::Result<BundleRecord, String> {
+    let signature = signature
+        .try_into()
+        .map_err(|_| format!("a stored signature is {} bytes, not 64", signature.len()))?;
+    Ok(BundleRecord {
+        header,
+        signature,
+        payload,
+    })
+}
 
 /// A home as the sync node's ledger.
 #[derive(Debug)]
@@ -173,31 +190,39 @@ impl Ledger for HomeLedger {
             rows.truncate(cut.max(1));
             more = true;
         }
-        let mut entries: Vec<(Entry, Option<Vec<u8>>)> = rows
-            .iter()
-            .map(|r| Ok((decode_row(r)?, r.payload.clone())))
+        // Stored rows go out as they are: the peer verifies every one, so decoding them here
+        // (a key decompression each) would only cost time.
+        let mut records: Vec<BundleRecord> = rows
+            .into_iter()
+            .map(|r| record(r.header, &r.signature, r.payload))
             .collect::<std::result::Result<_, String>>()?;
         // The last batch of a log carries its fork evidence, so equivocations reach every peer.
         if !more {
             for f in db.forks().map_err(|e| e.to_string())? {
-                let sig: Option<[u8; 64]> = f.second_signature.as_slice().try_into().ok();
-                if f.log != log.as_bytes() || entries.len() >= countersign_sync::protocol::MAX_BATCH
+                if f.log == log.as_bytes() && records.len() < countersign_sync::protocol::MAX_BATCH
                 {
-                    continue;
-                }
-                if let Some(Ok(e)) = sig.map(|s| Entry::decode_unverified(&f.second_header, &s)) {
-                    entries.push((e, f.second_payload));
+                    records.push(record(
+                        f.second_header,
+                        &f.second_signature,
+                        f.second_payload,
+                    )?);
                 }
             }
         }
-        Ok((
-            bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref()))),
-            more,
-        ))
+        Ok((bundle::encode_records(&records), more))
     }
 
-    fn accept(&mut self, bytes: &[u8]) -> std::result::Result<u64, String> {
-        let report = self.home.bundle_import(bytes).map_err(|e| e.to_string())?;
+    type Checked = Authenticated;
+
+    fn check(bundle: &[u8]) -> std::result::Result<Authenticated, String> {
+        Authenticated::from_bundle(bundle).map_err(|e| e.to_string())
+    }
+
+    fn accept(&mut self, batch: Authenticated) -> std::result::Result<u64, String> {
+        let report = self
+            .home
+            .import_authenticated(batch)
+            .map_err(|e| e.to_string())?;
         if self.network.is_none() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }

@@ -39,13 +39,16 @@ proptest! {
         prop_assert!(bytes.len() <= header::MAX_HEADER_LEN);
         let decoded = header::decode(&bytes).unwrap();
         prop_assert_eq!(&decoded, &h);
-        prop_assert_eq!(decoded.encode(), bytes);
+        prop_assert_eq!(&decoded.encode(), &bytes);
+        prop_assert_eq!(header::author_bytes(&bytes), Some(*h.author.as_bytes()));
     }
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics_and_is_canonical(bytes in prop::collection::vec(any::<u8>(), 0..800)) {
         if let Ok(h) = header::decode(&bytes) {
-            prop_assert_eq!(h.encode(), bytes);
+            prop_assert_eq!(&h.encode(), &bytes);
+            // Whatever decodes, the peeked author is the decoded one.
+            prop_assert_eq!(header::author_bytes(&bytes), Some(*h.author.as_bytes()));
         }
     }
 

@@ -239,8 +239,10 @@ impl<'a> Db<'a> {
         rows
     }
 
-    /// Up to `limit` entries of `log` by `author` with a sequence above `after`, in arrival
-    /// order (served to a peer whose version vector says it has up to `after`).
+    /// Up to `limit` entries of `log` by `author` with a sequence above `after`, in sequence
+    /// order — which is their arrival order, since an author's entries are stored only in
+    /// sequence — straight from the (log, author, seq) index: ordering by arrival made SQLite
+    /// read and sort every remaining entry, payloads included, for each batch served.
     pub fn author_entries_after(
         &self,
         log: &LogId,
@@ -252,7 +254,7 @@ impl<'a> Db<'a> {
             .conn
             .prepare_cached(&format!(
                 "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.author = ?2 AND e.seq > ?3 \
-                 ORDER BY e.arrival LIMIT ?4"
+                 ORDER BY e.seq LIMIT ?4"
             ))
             .map_err(StoreError::sqlite("reading a log"))?;
         let rows = stmt

@@ -17,6 +17,7 @@ mod serve;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
@@ -28,7 +29,7 @@ use countersign_ledger::{LogId, NetworkId, PublicKey};
 
 use crate::codec::SyncCodec;
 use crate::protocol::{LogSummary, Request, Response, VersionVector, PROTOCOL};
-use pull::{OnceWaiting, Pull, Waiter};
+use pull::{OnceWaiting, Pull, Received, Waiter};
 
 /// What the node needs from the ledger. The app implements it over its store; the node never
 /// touches SQLite. Calls block (they are made with `block_in_place`).
@@ -51,9 +52,14 @@ pub trait Ledger: Send + 'static {
         have: &VersionVector,
         limit: usize,
     ) -> Result<(Vec<u8>, bool), String>;
-    /// Verifies every entry of a bundle, then stores all or none. `Ok(new entries)`, or why
-    /// the batch is refused (the node then cuts the peer off).
-    fn accept(&mut self, bundle: &[u8]) -> Result<u64, String>;
+    /// A batch as [`Ledger::check`] leaves it: decoded, every signature verified.
+    type Checked: Send + 'static;
+    /// Decodes a batch a peer sent and verifies every signature. It needs no ledger state, so
+    /// the node runs it on another thread while the ledger stores the batch before.
+    fn check(bundle: &[u8]) -> Result<Self::Checked, String>;
+    /// Checks every ledger rule on a checked batch, then stores all or none.
+    /// `Ok(new entries)`, or why the batch is refused (the node then cuts the peer off).
+    fn accept(&mut self, batch: Self::Checked) -> Result<u64, String>;
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
 }
@@ -193,6 +199,9 @@ pub struct Node<L: Ledger> {
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
+    /// Batches received and being checked on the blocking pool, in arrival order; at most
+    /// [`pull::BATCHES_IN_HAND`] per pull.
+    checking: FuturesOrdered<tokio::task::JoinHandle<Received<L::Checked>>>,
     config: Config,
 }
 
@@ -264,6 +273,7 @@ pub fn start<L: Ledger>(
             cut_off: HashMap::new(),
             status: NodeStatus::default(),
             deferred: HashMap::new(),
+            checking: FuturesOrdered::new(),
             config,
         },
         tx,
@@ -294,12 +304,23 @@ impl<L: Ledger> Node<L> {
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         redial.tick().await;
         loop {
+            // The swarm goes first: a checked batch is stored only once the swarm has nothing
+            // left to do, so the request for the next batch is already on its way to the peer
+            // (connections run on their own tasks) while we store, and the batch after is
+            // checked on the blocking pool meanwhile.
             tokio::select! {
+                biased;
                 event = self.swarm.select_next_some() => {
                     if let SwarmEvent::NewListenAddr { address, .. } = &event {
                         on_listen(address);
                     }
                     self.on_event(event);
+                }
+                Some(checked) = self.checking.next(), if !self.checking.is_empty() => {
+                    // A join error means the runtime is shutting down (panics are caught).
+                    if let Ok(received) = checked {
+                        self.take_received(received);
+                    }
                 }
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),

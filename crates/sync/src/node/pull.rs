@@ -23,12 +23,27 @@ pub(super) enum Waiter {
     Once(oneshot::Sender<Result<SyncReport, SyncError>>),
 }
 
+/// Batches of one pull received and not yet stored, at most: one being stored, one being
+/// checked, one waiting. Bounds memory when the network outpaces the disk.
+pub(super) const BATCHES_IN_HAND: usize = 3;
+
+/// A batch of entries received and checked, not yet stored.
+pub(super) struct Received<C> {
+    peer: PeerId,
+    more: bool,
+    checked: Result<C, String>,
+}
+
 #[derive(Default)]
 pub(super) struct Pull {
     pub(super) queue: VecDeque<LogId>,
     current: Option<LogId>,
     /// The version vector the last fetch of `current` sent.
     sent_have: VersionVector,
+    /// Batches received and not yet stored (being checked, or waiting to be stored).
+    in_hand: usize,
+    /// The next fetch, held back while [`BATCHES_IN_HAND`] batches are in hand.
+    held_fetch: Option<VersionVector>,
     /// Logs to fetch from the start (see [`Node::plan`]).
     whole: HashSet<LogId>,
     stored: u64,
@@ -44,7 +59,13 @@ fn advance(have: &mut VersionVector, bundle: &[u8]) {
         return;
     };
     for r in records {
-        let Ok(h) = countersign_ledger::header::decode(&r.header) else {
+        // Keys already in the vector are not checked again (a decompression per entry).
+        let known = |k: &[u8; 32]| {
+            have.iter()
+                .find(|(p, _)| p.as_bytes() == k)
+                .map(|(p, _)| *p)
+        };
+        let Ok(h) = countersign_ledger::header::decode_with_keys(&r.header, known) else {
             continue;
         };
         match have.iter_mut().find(|(k, _)| *k == h.author) {
@@ -109,36 +130,31 @@ impl<L: Ledger> Node<L> {
                 let Some(log) = pull.current else {
                     return;
                 };
+                pull.in_hand += 1;
                 if more {
                     // Ask for the next batch now, so the peer reads it while this one is
-                    // verified; the vector we will have is what we sent plus this batch.
+                    // checked and stored; the vector we will have is what we sent plus this
+                    // batch. With enough batches in hand, the request waits for one to be stored.
                     let mut have = pull.sent_have.clone();
                     advance(&mut have, &bundle);
                     pull.sent_have = have.clone();
-                    self.send_fetch(peer, log, have);
-                }
-                let ledger = &mut self.ledger;
-                match block(|| ledger.accept(&bundle)) {
-                    Ok(n) => {
-                        let Some(pull) = self.pulls.get_mut(&peer) else {
-                            return;
-                        };
-                        pull.stored += n;
-                        // A batch that says "more" but holds nothing new (duplicates, or nothing
-                        // at all) would have us pull forever: a flood, not a sync.
-                        if more && n == 0 {
-                            return self.cut_off(
-                                peer,
-                                "it keeps sending batches with nothing new in them".into(),
-                            );
-                        }
-                        if !more {
-                            pull.current = None;
-                            self.fetch_next(peer);
-                        }
+                    if pull.in_hand >= BATCHES_IN_HAND {
+                        pull.held_fetch = Some(have);
+                    } else {
+                        self.send_fetch(peer, log, have);
                     }
-                    Err(reason) => self.cut_off(peer, reason),
                 }
+                // Checked on the blocking pool; stored in arrival order (see `Node::run`).
+                self.checking
+                    .push_back(tokio::task::spawn_blocking(move || {
+                        let checked = std::panic::catch_unwind(|| L::check(&bundle))
+                            .unwrap_or_else(|_| Err("checking its batch panicked".into()));
+                        Received {
+                            peer,
+                            more,
+                            checked,
+                        }
+                    }));
             }
             Response::Refused { reason } => self.fail_pull(
                 &peer,
@@ -148,6 +164,49 @@ impl<L: Ledger> Node<L> {
                 },
             ),
             Response::Ack { .. } => {}
+        }
+    }
+
+    /// Verifies and stores a batch that arrived, then goes on with that peer's pull.
+    pub(super) fn take_received(&mut self, received: Received<L::Checked>) {
+        let Received {
+            peer,
+            more,
+            checked,
+        } = received;
+        // The pull may have ended meanwhile (connection closed, peer cut off): the batch is
+        // dropped, and a later pull fetches it again.
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        pull.in_hand = pull.in_hand.saturating_sub(1);
+        let (Some(log), held) = (pull.current, pull.held_fetch.take()) else {
+            return;
+        };
+        if let Some(have) = held {
+            self.send_fetch(peer, log, have);
+        }
+        let ledger = &mut self.ledger;
+        match checked.and_then(|batch| block(|| ledger.accept(batch))) {
+            Ok(n) => {
+                let Some(pull) = self.pulls.get_mut(&peer) else {
+                    return;
+                };
+                pull.stored += n;
+                // A batch that says "more" but holds nothing new (duplicates, or nothing at
+                // all) would have us pull forever: a flood, not a sync.
+                if more && n == 0 {
+                    return self.cut_off(
+                        peer,
+                        "it keeps sending batches with nothing new in them".into(),
+                    );
+                }
+                if !more {
+                    pull.current = None;
+                    self.fetch_next(peer);
+                }
+            }
+            Err(reason) => self.cut_off(peer, reason),
         }
     }
 
