@@ -125,9 +125,9 @@ impl Store {
             .map_err(StoreError::sqlite("setting durability pragmas"))?;
         // The id index is keyed by hashes, so inserts touch pages all over it: with the default
         // 2 MB cache a peer catching up on 30k entries spent 36 ms per 1000 at the start and
-        // 90 ms at the end, reading index pages back from the OS. Checkpointing every 16 MiB
-        // of WAL rather than every 4 writes each hot index page to the database file once per
-        // catch-up batch or so, not once per commit.
+        // 90 ms at the end, reading index pages back from the OS. Checkpointing after 16 MiB of
+        // WAL instead of the default 4 MiB copies a hot index page into the database file once
+        // per several catch-up batches rather than once per batch.
         self.conn
             .execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;")
             .map_err(StoreError::sqlite("sizing the page cache"))
