@@ -161,25 +161,48 @@ impl Ledger for HomeLedger {
     ) -> std::result::Result<(Vec<u8>, bool), String> {
         let mine = HomeLedger::vector(self, log)?;
         let db = self.home.store().db();
-        let had: HashMap<PublicKey, u64> = have.iter().copied().collect();
-        // Per author, what the peer lacks; merged by arrival, which is a topological order.
+        let had: HashMap<[u8; 32], u64> = have.iter().map(|(k, s)| (*k.as_bytes(), *s)).collect();
+        let had_of = |author: &[u8]| {
+            <&[u8; 32]>::try_from(author).map_or(0, |a| had.get(a).copied().unwrap_or(0))
+        };
+        // The log is read once in arrival order (a topological order) from the earliest entry
+        // the peer lacks, skipping what it has: reading per author and merging read every
+        // author's next `limit` entries to send `limit` in all.
+        let mut start: Option<i64> = None;
+        for (author, top) in &mine {
+            let after = had_of(author.as_bytes());
+            if after < *top {
+                let at = db
+                    .arrival_of(log, author.as_bytes(), after + 1)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(0);
+                start = Some(start.map_or(at, |s| s.min(at)));
+            }
+        }
         let mut rows: Vec<StoredEntry> = Vec::new();
         let mut more = false;
-        for (author, top) in &mine {
-            let after = had.get(author).copied().unwrap_or(0);
-            if after >= *top {
-                continue;
+        if let Some(start) = start {
+            let mut cursor = start - 1;
+            'scan: loop {
+                let chunk = db
+                    .log_entries_after(log, cursor, limit + 1)
+                    .map_err(|e| e.to_string())?;
+                let full = chunk.len() > limit;
+                for r in chunk {
+                    cursor = r.arrival;
+                    if u64::try_from(r.seq).unwrap_or(0) <= had_of(&r.author) {
+                        continue;
+                    }
+                    if rows.len() == limit {
+                        more = true;
+                        break 'scan;
+                    }
+                    rows.push(r);
+                }
+                if !full {
+                    break;
+                }
             }
-            let got = db
-                .author_entries_after(log, author.as_bytes(), after, limit + 1)
-                .map_err(|e| e.to_string())?;
-            more |= got.len() > limit;
-            rows.extend(got.into_iter().take(limit));
-        }
-        rows.sort_by_key(|r| r.arrival);
-        if rows.len() > limit {
-            rows.truncate(limit);
-            more = true;
         }
         // Cut by bytes too, so large payloads never make a message the peer must refuse.
         let mut bytes = 0usize;

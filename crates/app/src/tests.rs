@@ -278,3 +278,47 @@ fn sync_batches_are_cut_by_bytes_so_large_payloads_always_fit_a_message() {
     assert_eq!(countersign_ledger::bundle::decode(&bytes).unwrap().len(), 1);
     assert!(!more);
 }
+
+#[test]
+fn a_peer_is_sent_what_it_lacks_of_each_author_in_arrival_order() {
+    use countersign_sync::Ledger;
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let bob = countersign_ledger::SecretKey::from_seed(&[9; 32]);
+    home.roster_add(bob.public(), "Dr Bob", Role::Radiologist, false, None)
+        .unwrap();
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let ada = home.whoami().unwrap().key;
+    // Ada: create (1) + 2 writes; Bob: 2 writes; interleaved.
+    let mut order = vec![report];
+    for i in 0..2 {
+        order.push(
+            home.report_write(report, "findings", &format!("ada {i}"))
+                .unwrap(),
+        );
+        order.push(home.append_as(&bob, report, &format!("bob {i}")).unwrap());
+    }
+    drop(home);
+    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let ids = |bytes: &[u8]| -> Vec<countersign_ledger::EntryId> {
+        countersign_ledger::bundle::decode(bytes)
+            .unwrap()
+            .iter()
+            .map(|r| countersign_ledger::Hash::of(&r.header))
+            .collect()
+    };
+    // The peer has Ada's first two entries and none of Bob's: it lacks [bob 0, ada 1, bob 1].
+    let have = vec![(ada, 2)];
+    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
+    assert_eq!(ids(&bytes), vec![order[2], order[3]]);
+    assert!(more, "one more entry remains");
+    let have = vec![(ada, 3), (bob.public(), 1)];
+    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
+    assert_eq!(ids(&bytes), vec![order[4]]);
+    assert!(!more);
+    // A peer that has everything is sent nothing.
+    let have = vec![(ada, 3), (bob.public(), 2)];
+    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
+    assert!(ids(&bytes).is_empty());
+    assert!(!more);
+}

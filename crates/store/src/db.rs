@@ -239,29 +239,36 @@ impl<'a> Db<'a> {
         rows
     }
 
-    /// Up to `limit` entries of `log` by `author` with a sequence above `after`, in sequence
-    /// order — which is their arrival order, since an author's entries are stored only in
-    /// sequence — straight from the (log, author, seq) index: ordering by arrival made SQLite
-    /// read and sort every remaining entry, payloads included, for each batch served.
-    pub fn author_entries_after(
+    /// When the entry at (`log`, `author`, `seq`) arrived, if it is stored.
+    pub fn arrival_of(&self, log: &LogId, author: &[u8], seq: u64) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT arrival FROM entries WHERE log = ?1 AND author = ?2 AND seq = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![log.as_bytes(), author, seq as i64], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("finding an entry's position"))
+    }
+
+    /// Up to `limit` entries of `log` that arrived after `arrival`, in arrival order: a log read
+    /// in bounded chunks through the (log, arrival) index.
+    pub fn log_entries_after(
         &self,
         log: &LogId,
-        author: &[u8],
-        after: u64,
+        arrival: i64,
         limit: usize,
     ) -> Result<Vec<StoredEntry>> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.author = ?2 AND e.seq > ?3 \
-                 ORDER BY e.seq LIMIT ?4"
+                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.arrival > ?2 \
+                 ORDER BY e.arrival LIMIT ?3"
             ))
             .map_err(StoreError::sqlite("reading a log"))?;
         let rows = stmt
-            .query_map(
-                params![log.as_bytes(), author, after as i64, limit as i64],
-                stored_entry,
-            )
+            .query_map(params![log.as_bytes(), arrival, limit as i64], stored_entry)
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading a log"));
         rows

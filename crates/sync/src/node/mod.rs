@@ -202,6 +202,8 @@ pub struct Node<L: Ledger> {
     /// Batches received and being checked on the blocking pool, in arrival order; at most
     /// [`pull::BATCHES_IN_HAND`] per pull.
     checking: FuturesOrdered<tokio::task::JoinHandle<Received<L::Checked>>>,
+    /// Numbers pulls, so a batch is stored only by the pull that fetched it.
+    pull_generation: u64,
     config: Config,
 }
 
@@ -274,6 +276,7 @@ pub fn start<L: Ledger>(
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),
+            pull_generation: 0,
             config,
         },
         tx,

@@ -30,6 +30,7 @@ pub(super) const BATCHES_IN_HAND: usize = 3;
 /// A batch of entries received and checked, not yet stored.
 pub(super) struct Received<C> {
     peer: PeerId,
+    generation: u64,
     more: bool,
     checked: Result<C, String>,
 }
@@ -43,7 +44,10 @@ pub(super) struct Pull {
     /// Batches received and not yet stored (being checked, or waiting to be stored).
     in_hand: usize,
     /// The next fetch, held back while [`BATCHES_IN_HAND`] batches are in hand.
-    held_fetch: Option<VersionVector>,
+    held_fetch: Option<(LogId, VersionVector)>,
+    /// Tells this pull's batches from those of an earlier pull of the same peer that ended
+    /// while they were being checked.
+    generation: u64,
     /// Logs to fetch from the start (see [`Node::plan`]).
     whole: HashSet<LogId>,
     stored: u64,
@@ -78,7 +82,12 @@ fn advance(have: &mut VersionVector, bundle: &[u8]) {
 impl<L: Ledger> Node<L> {
     pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>) {
         let running = self.pulls.contains_key(&peer);
-        let pull = self.pulls.entry(peer).or_default();
+        self.pull_generation += 1;
+        let generation = self.pull_generation;
+        let pull = self.pulls.entry(peer).or_insert_with(|| Pull {
+            generation,
+            ..Pull::default()
+        });
         pull.waiters.extend(waiter);
         if running {
             pull.again = true;
@@ -123,39 +132,7 @@ impl<L: Ledger> Node<L> {
         }
         match response {
             Response::Summary { logs } => self.plan(peer, logs),
-            Response::Entries { more, bundle } => {
-                let Some(pull) = self.pulls.get_mut(&peer) else {
-                    return;
-                };
-                let Some(log) = pull.current else {
-                    return;
-                };
-                pull.in_hand += 1;
-                if more {
-                    // Ask for the next batch now, so the peer reads it while this one is
-                    // checked and stored; the vector we will have is what we sent plus this
-                    // batch. With enough batches in hand, the request waits for one to be stored.
-                    let mut have = pull.sent_have.clone();
-                    advance(&mut have, &bundle);
-                    pull.sent_have = have.clone();
-                    if pull.in_hand >= BATCHES_IN_HAND {
-                        pull.held_fetch = Some(have);
-                    } else {
-                        self.send_fetch(peer, log, have);
-                    }
-                }
-                // Checked on the blocking pool; stored in arrival order (see `Node::run`).
-                self.checking
-                    .push_back(tokio::task::spawn_blocking(move || {
-                        let checked = std::panic::catch_unwind(|| L::check(&bundle))
-                            .unwrap_or_else(|_| Err("checking its batch panicked".into()));
-                        Received {
-                            peer,
-                            more,
-                            checked,
-                        }
-                    }));
-            }
+            Response::Entries { more, bundle } => self.on_entries(peer, more, bundle),
             Response::Refused { reason } => self.fail_pull(
                 &peer,
                 SyncError::Refused {
@@ -167,23 +144,60 @@ impl<L: Ledger> Node<L> {
         }
     }
 
-    /// Verifies and stores a batch that arrived, then goes on with that peer's pull.
+    /// A batch arrived: ask for the next one (of this log, or the next log) at once, so the
+    /// peer reads it while this one is checked and stored, and check this one on the
+    /// blocking pool. Batches are stored in arrival order (see `Node::run`).
+    fn on_entries(&mut self, peer: PeerId, more: bool, bundle: Vec<u8>) {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        let Some(log) = pull.current else {
+            return;
+        };
+        pull.in_hand += 1;
+        let generation = pull.generation;
+        if more {
+            // The vector we will have is what we sent plus this batch.
+            let mut have = pull.sent_have.clone();
+            advance(&mut have, &bundle);
+            pull.sent_have = have.clone();
+            self.request(peer, log, have);
+        } else {
+            pull.current = None;
+            self.fetch_next(peer);
+        }
+        self.checking
+            .push_back(tokio::task::spawn_blocking(move || {
+                let checked = std::panic::catch_unwind(|| L::check(&bundle))
+                    .unwrap_or_else(|_| Err("checking its batch panicked".into()));
+                Received {
+                    peer,
+                    generation,
+                    more,
+                    checked,
+                }
+            }));
+    }
+
+    /// Stores a checked batch, then goes on with that peer's pull.
     pub(super) fn take_received(&mut self, received: Received<L::Checked>) {
         let Received {
             peer,
+            generation,
             more,
             checked,
         } = received;
         // The pull may have ended meanwhile (connection closed, peer cut off): the batch is
         // dropped, and a later pull fetches it again.
-        let Some(pull) = self.pulls.get_mut(&peer) else {
+        let Some(pull) = self
+            .pulls
+            .get_mut(&peer)
+            .filter(|p| p.generation == generation)
+        else {
             return;
         };
         pull.in_hand = pull.in_hand.saturating_sub(1);
-        let (Some(log), held) = (pull.current, pull.held_fetch.take()) else {
-            return;
-        };
-        if let Some(have) = held {
+        if let Some((log, have)) = pull.held_fetch.take() {
             self.send_fetch(peer, log, have);
         }
         let ledger = &mut self.ledger;
@@ -201,12 +215,22 @@ impl<L: Ledger> Node<L> {
                         "it keeps sending batches with nothing new in them".into(),
                     );
                 }
-                if !more {
-                    pull.current = None;
-                    self.fetch_next(peer);
-                }
+                // Ends the pull if this was the last batch.
+                self.fetch_next(peer);
             }
             Err(reason) => self.cut_off(peer, reason),
+        }
+    }
+
+    /// Sends a fetch now, or holds it while [`BATCHES_IN_HAND`] batches wait to be stored.
+    fn request(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        if pull.in_hand >= BATCHES_IN_HAND {
+            pull.held_fetch = Some((log, have));
+        } else {
+            self.send_fetch(peer, log, have);
         }
     }
 
@@ -265,20 +289,22 @@ impl<L: Ledger> Node<L> {
         self.fetch_next(peer);
     }
 
+    /// Starts fetching the next queued log unless one is being fetched; with none left, ends
+    /// the pull once every batch in hand is stored.
     pub(super) fn fetch_next(&mut self, peer: PeerId) {
         let Some(pull) = self.pulls.get_mut(&peer) else {
             return;
         };
-        let log = match pull.current {
-            Some(l) => Some(l),
-            None => {
-                pull.current = pull.queue.pop_front();
-                pull.current
+        if pull.current.is_some() {
+            return;
+        }
+        let Some(log) = pull.queue.pop_front() else {
+            if pull.in_hand == 0 && pull.held_fetch.is_none() {
+                self.finish_pull(peer);
             }
+            return;
         };
-        let Some(log) = log else {
-            return self.finish_pull(peer);
-        };
+        pull.current = Some(log);
         let have = if pull.whole.remove(&log) {
             VersionVector::new()
         } else {
@@ -291,7 +317,7 @@ impl<L: Ledger> Node<L> {
         if let Some(pull) = self.pulls.get_mut(&peer) {
             pull.sent_have = have.clone();
         }
-        self.send_fetch(peer, log, have);
+        self.request(peer, log, have);
     }
 
     pub(super) fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
