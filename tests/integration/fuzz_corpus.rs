@@ -120,3 +120,27 @@ fn sync_decode_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn checkpoint_decode_corpus_replays_clean() {
+    let files = corpus("checkpoint_decode");
+    // The seeds are validly signed checkpoints: they must still decode and verify.
+    for (path, bytes) in files.iter().filter(|(p, _)| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("seed-")
+    }) {
+        assert!(
+            countersign_ledger::checkpoint::SignedCheckpoint::decode(bytes).is_ok(),
+            "seed {} no longer decodes",
+            path.display()
+        );
+    }
+    assert!(files.len() >= 2, "corpus is missing");
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::checkpoint_decode(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -21,6 +21,8 @@ enum Attack {
     OtherNetwork(Vec<u8>),
     /// The same already-known entry again and again, always with "more".
     EndlessDuplicates(Vec<u8>),
+    /// Nothing at all (while its checkpoint claims otherwise).
+    Withhold,
 }
 
 struct Hostile {
@@ -28,6 +30,8 @@ struct Hostile {
     log: LogId,
     key: PublicKey,
     attack: Attack,
+    /// Heads it claims for the log, with the checkpoint it signed for them.
+    claim: Option<(Vec<EntryId>, Vec<u8>)>,
 }
 
 impl Ledger for Hostile {
@@ -38,12 +42,23 @@ impl Ledger for Hostile {
         true
     }
     fn summary(&mut self) -> Result<Vec<LogSummary>, String> {
-        // Claims to be far ahead in the report log.
-        Ok(vec![LogSummary {
-            log: self.log,
-            authors: vec![(self.key, 1_000_000)],
-            heads: vec![],
-            forks: 0,
+        Ok(vec![match &self.claim {
+            // Claims heads, signed; no vector, so only the heads can make the node fetch.
+            Some((heads, checkpoint)) => LogSummary {
+                log: self.log,
+                authors: vec![],
+                heads: heads.clone(),
+                forks: 0,
+                checkpoint: Some(checkpoint.clone()),
+            },
+            // Claims to be far ahead in the report log.
+            None => LogSummary {
+                log: self.log,
+                authors: vec![(self.key, 1_000_000)],
+                heads: vec![],
+                forks: 0,
+                checkpoint: None,
+            },
         }])
     }
     fn vector(&mut self, _: &LogId) -> Result<VersionVector, String> {
@@ -61,6 +76,7 @@ impl Ledger for Hostile {
         Ok(match &self.attack {
             Attack::Forged(b) | Attack::OtherNetwork(b) => (b.clone(), false),
             Attack::EndlessDuplicates(b) => (b.clone(), true),
+            Attack::Withhold => (bundle::encode(std::iter::empty()), false),
         })
     }
     type Checked = ();
@@ -70,13 +86,25 @@ impl Ledger for Hostile {
     fn accept(&mut self, _: ()) -> Result<u64, String> {
         Ok(0)
     }
+    fn checkpoints(&mut self, _: &PublicKey, _: &[LogSummary]) -> Result<(), String> {
+        Ok(())
+    }
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {
         Ok(vec![])
     }
 }
 
-/// Runs the hostile node with `seed`'s key and has it sync once with `addr`.
+/// Runs the hostile node with `seed`'s key, has it sync once with `addr`, and says why the
+/// sync failed.
 fn attack(seed: [u8; 32], ledger: Hostile, addr: &str) -> String {
+    match sync_as(seed, ledger, addr) {
+        Err(e) => e,
+        Ok(report) => panic!("the hostile sync did not fail: {report}"),
+    }
+}
+
+/// Runs the hostile node with `seed`'s key and has it sync once with `addr`.
+fn sync_as(seed: [u8; 32], ledger: Hostile, addr: &str) -> Result<String, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -100,8 +128,9 @@ fn attack(seed: [u8; 32], ledger: Hostile, addr: &str) -> String {
     drop(commands);
     rt.shutdown_background();
     match result {
-        Ok(Ok(Err(e))) => e.to_string(),
-        other => panic!("the hostile sync did not fail: {other:?}"),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Ok(Ok(report))) => Ok(format!("{report:?}")),
+        other => panic!("the hostile sync did not end: {other:?}"),
     }
 }
 
@@ -183,6 +212,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             log,
             key: k.parse().unwrap(),
             attack: attack_with,
+            claim: None,
         };
         let before = a.run(&["verify"]).json()["entries"].as_u64().unwrap();
         let why = attack(seed, hostile, &serving.1);
@@ -202,4 +232,82 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let honest = crate::sync::member_for_tests(&a, "Dr Honest", "cardiologist");
     let synced = honest.ok(&["sync", "--peer", &serving.1, "--once"]);
     assert!(synced["received"].as_u64().unwrap() > 10, "{synced}");
+}
+
+#[test]
+fn a_peer_that_signs_heads_it_does_not_serve_or_takes_back_is_caught_in_a_split_view() {
+    use countersign_ledger::checkpoint::Checkpoint;
+    let (a, report) = Home::demo();
+    let serving = crate::sync::serve_for_tests(&a);
+    let network: NetworkId = a.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let log: LogId = report.parse().unwrap();
+    let head = crate::common::ids(&a.ok(&["report", "show", &report])["heads"])[0];
+    let parent = a.db().query_row(
+        "SELECT header FROM entries WHERE id = ?1",
+        [head.as_bytes().as_slice()],
+        |r| r.get::<_, Vec<u8>>(0),
+    );
+    let parent = countersign_ledger::header::decode(&parent.unwrap())
+        .unwrap()
+        .parents[0];
+    let member = |name: &str| {
+        let m = crate::sync::member_for_tests(&a, name, "radiologist");
+        let k = m.key();
+        let secret = m.secret(&k);
+        (k.parse::<PublicKey>().unwrap(), secret)
+    };
+    let claiming = |key: PublicKey, secret: &countersign_ledger::SecretKey, heads: Vec<EntryId>| {
+        let signed = Checkpoint::new(network, log, key, now_ms(), 1, heads.clone())
+            .unwrap()
+            .sign(secret);
+        Hostile {
+            network,
+            log,
+            key,
+            attack: Attack::Withhold,
+            claim: Some((heads, signed.bytes().to_vec())),
+        }
+    };
+    let seed = |s: &countersign_ledger::SecretKey| -> [u8; 32] { *s.to_seed() };
+
+    // 1. Signs that the log has a head it then does not serve.
+    let (k, s) = member("Mallory withholding");
+    let why = attack(seed(&s), claiming(k, &s, vec![Hash([7; 32])]), &serving.1);
+    assert!(
+        why.contains("cut off") && why.contains("split view") && why.contains("did not serve"),
+        "{why}"
+    );
+
+    // 2. Signs the node's real head (accepted and kept), then later signs heads that do not
+    // descend from it: its view went back, as if it had shown another history elsewhere.
+    let (k, s) = member("Mallory rewinding");
+    sync_as(seed(&s), claiming(k, &s, vec![head]), &serving.1).expect("an honest claim");
+    let why = attack(seed(&s), claiming(k, &s, vec![parent]), &serving.1);
+    assert!(
+        why.contains("cut off") && why.contains("does not descend"),
+        "{why}"
+    );
+
+    // Both are kept as evidence whose signatures check out, and verify lists them.
+    let v = a.run(&["verify"]).json();
+    assert_eq!(v["split_views"], 2, "{v}");
+    assert_eq!(v["ok"], false);
+    let problems = v["problems"].to_string();
+    assert!(
+        problems.contains(&format!("split view by {k}")),
+        "{problems}"
+    );
+    let kept: i64 = a
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM split_views WHERE earlier IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1, "the rewind keeps both checkpoints");
 }

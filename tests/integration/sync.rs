@@ -133,7 +133,17 @@ fn three_peers_converge_and_pick_up_writes_made_while_serving() {
     assert_eq!(state(&b, &report), reference, "B differs from A");
     assert_eq!(state(&c, &report), reference, "C differs from A");
     for home in [&a, &b, &c] {
-        assert_eq!(home.ok(&["verify"])["ok"], true);
+        let v = home.ok(&["verify"]);
+        assert_eq!(v["ok"], true, "{v}");
+        assert_eq!(v["split_views"], 0, "{v}");
+        // Every pull held the peer to its signed checkpoints, and kept them.
+        let kept: i64 = home
+            .db()
+            .query_row("SELECT COUNT(DISTINCT signer) FROM checkpoints", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(kept >= 1, "no checkpoint kept");
     }
 
     // Kill B and restart it: it catches up with what it missed from C through A.

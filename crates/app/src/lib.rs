@@ -22,6 +22,7 @@
 
 mod ai;
 mod bundle;
+mod checkpoints;
 mod demo;
 mod error;
 mod export;
@@ -39,6 +40,7 @@ mod viewer;
 
 pub use ai::SOFT_TISSUE_ALGORITHM;
 pub use bundle::{Authenticated, ImportReport, Problem, MAX_BUNDLE_BYTES};
+pub use checkpoints::SplitView;
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use export::{bundle_in_archive, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME};

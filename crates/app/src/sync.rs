@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::bundle::Authenticated;
+use crate::checkpoints::CheckpointSigner;
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
 use crate::state::LedgerState;
@@ -45,6 +46,8 @@ pub struct HomeLedger {
     cursor: i64,
     /// Fork evidence rows already announced.
     forks_seen: usize,
+    /// Signs this home's checkpoints (a home with no identity of its own gives none).
+    signer: Option<CheckpointSigner>,
 }
 
 impl HomeLedger {
@@ -53,7 +56,11 @@ impl HomeLedger {
         HomeLedger::new(Home::open(dir)?)
     }
 
-    fn new(home: Home) -> Result<HomeLedger> {
+    fn new(mut home: Home) -> Result<HomeLedger> {
+        let signer = home
+            .secret()
+            .ok()
+            .map(|k| CheckpointSigner::new(countersign_ledger::SecretKey::from_seed(&k.to_seed())));
         let network = LedgerState::load(&home.store().db())?.network().ok();
         let cursor = home.store().db().max_arrival()?;
         let forks_seen = home.store().db().forks()?.len();
@@ -62,6 +69,7 @@ impl HomeLedger {
             network,
             cursor,
             forks_seen,
+            signer,
         })
     }
 
@@ -118,11 +126,19 @@ impl Ledger for HomeLedger {
                     .db()
                     .heads(&log)
                     .map_err(|e| e.to_string())?;
+                let authors = self.vector(&log)?;
+                // An author's sequences run from 1 without gaps: their sum is the entry count.
+                let entries = authors.iter().map(|(_, s)| *s).sum();
+                let checkpoint = match (self.network, self.signer.as_mut()) {
+                    (Some(network), Some(signer)) => signer.sign(network, log, entries, &heads),
+                    _ => None,
+                };
                 Ok(LogSummary {
                     log,
-                    authors: self.vector(&log)?,
+                    authors,
                     heads,
                     forks: forks.iter().filter(|f| f.log == log.as_bytes()).count() as u32,
+                    checkpoint,
                 })
             })
             .collect()
@@ -250,6 +266,25 @@ impl Ledger for HomeLedger {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }
         Ok(report.new)
+    }
+
+    fn checkpoints(
+        &mut self,
+        peer: &PublicKey,
+        logs: &[LogSummary],
+    ) -> std::result::Result<(), String> {
+        let claims: Vec<(LogId, Vec<u8>)> = logs
+            .iter()
+            .filter_map(|l| Some((l.log, l.checkpoint.clone()?)))
+            .collect();
+        let found = self
+            .home
+            .hold_to_checkpoints(peer, &claims)
+            .map_err(|e| e.to_string())?;
+        match found.first() {
+            None => Ok(()),
+            Some(v) => Err(format!("split view: {}", v.reason)),
+        }
     }
 
     fn changed_logs(&mut self) -> std::result::Result<Vec<LogId>, String> {

@@ -24,6 +24,8 @@ pub struct VerifyReport {
     pub ok: bool,
     pub entries: u64,
     pub forks: u64,
+    /// Peers found showing different histories (see `checkpoints`).
+    pub split_views: u64,
     pub problems: Vec<Problem>,
     pub seconds: f64,
 }
@@ -242,13 +244,46 @@ fn verify(
             problem,
         });
     }
+    let split_views = split_view_problems(db, only, &mut problems)?;
     Ok(VerifyReport {
         ok: problems.is_empty(),
         entries,
         forks,
+        split_views,
         problems,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Lists split-view evidence as problems, each signed checkpoint checked again (the evidence
+/// is only as good as its signatures).
+fn split_view_problems(
+    db: &Db<'_>,
+    only: Option<LogId>,
+    problems: &mut Vec<Problem>,
+) -> Result<u64> {
+    use countersign_ledger::checkpoint::SignedCheckpoint;
+    let mut count = 0;
+    for v in db.split_views()? {
+        if only.is_some_and(|l| v.log != l.as_bytes()) {
+            continue;
+        }
+        count += 1;
+        let signed = [Some(&v.later), v.earlier.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|b| SignedCheckpoint::decode(b))
+            .collect::<std::result::Result<Vec<_>, _>>();
+        let problem = match signed {
+            Ok(_) => format!("split view by {}: {}", hex_or_raw(&v.signer), v.reason),
+            Err(e) => format!("split-view evidence does not check out: {e}"),
+        };
+        problems.push(Problem {
+            entry: hex_or_raw(&v.log),
+            problem,
+        });
+    }
+    Ok(count)
 }
 
 impl Home {

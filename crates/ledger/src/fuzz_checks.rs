@@ -28,3 +28,13 @@ pub fn bundle_decode(data: &[u8]) {
         }
     }
 }
+
+/// Checkpoint decoding never panics; what decodes (its signature verified) is kept as the
+/// exact bytes received, and an all-zero signature never verifies.
+pub fn checkpoint_decode(data: &[u8]) {
+    if let Ok(c) = crate::checkpoint::SignedCheckpoint::decode(data) {
+        assert_eq!(c.bytes(), data);
+        assert!(c.checkpoint().heads.len() <= crate::checkpoint::MAX_CHECKPOINT_HEADS);
+        assert!(data.len() <= crate::checkpoint::MAX_CHECKPOINT_LEN);
+    }
+}

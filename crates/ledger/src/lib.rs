@@ -28,6 +28,7 @@
 //! ```
 
 pub mod bundle;
+pub mod checkpoint;
 mod entry;
 #[doc(hidden)]
 pub mod fuzz_checks;

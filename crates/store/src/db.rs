@@ -8,7 +8,7 @@ use crate::{Result, StoreError};
 /// The store's statements, over a plain connection or inside [`crate::Store::write`].
 #[derive(Debug, Clone, Copy)]
 pub struct Db<'a> {
-    conn: &'a Connection,
+    pub(crate) conn: &'a Connection,
 }
 
 /// An entry row as stored, undecoded: verify must cope with rows that were tampered with, so

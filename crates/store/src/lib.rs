@@ -25,6 +25,7 @@
 //! assert_eq!(store.db().heads(&entry.log_id()).unwrap(), vec![entry.id()]);
 //! ```
 
+mod checkpoints;
 mod db;
 mod images;
 mod schema;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use checkpoints::SplitViewRow;
 pub use db::{Db, ForkRow, StoredEntry};
 pub use images::{commit_staged, image_path, stage_image, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;

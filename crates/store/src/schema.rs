@@ -86,6 +86,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX entries_by_log ON entries (log, arrival);
     "#,
+    // 6: signed checkpoints from peers (the newest per log and signer, exactly as signed), and
+    // split-view evidence: a checkpoint its signer did not stand by, with the earlier one.
+    r#"
+    CREATE TABLE checkpoints (
+        log          BLOB NOT NULL,
+        signer       BLOB NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        bytes        BLOB NOT NULL,
+        PRIMARY KEY (log, signer)
+    ) WITHOUT ROWID;
+    CREATE TABLE split_views (
+        log      BLOB NOT NULL,
+        signer   BLOB NOT NULL,
+        reason   TEXT NOT NULL,
+        earlier  BLOB,
+        later    BLOB NOT NULL,
+        found_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

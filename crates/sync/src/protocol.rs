@@ -5,7 +5,8 @@
 //! request   0x01 Summary  network[32]
 //!           0x02 Fetch    network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
 //!           0x03 Announce network[32] n:u16 log[32]×n
-//! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h)×n
+//! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
+//!                          forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
 //!           0x82 Entries  more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
 //!           0x83 Ack      stored:u64
 //!           0x84 Refused  len:u16 reason (UTF-8)
@@ -15,6 +16,7 @@
 //! consumed, and a decoded message re-encodes to the same bytes.
 
 use countersign_ledger::bundle;
+use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 
 /// The protocol's name; a new wire format gets a new version.
@@ -48,6 +50,9 @@ pub struct LogSummary {
     pub heads: Vec<EntryId>,
     /// Fork evidence held for this log (equivocations: two entries at one author's position).
     pub forks: u32,
+    /// The sender's signed claim about these heads (`countersign_ledger::checkpoint`), carried
+    /// as bytes and checked by the ledger; never empty when present.
+    pub checkpoint: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,6 +284,14 @@ impl Response {
                     put_vector(&mut out, &l.authors);
                     put_hashes_u16(&mut out, &l.heads, MAX_HEADS);
                     out.extend_from_slice(&l.forks.to_be_bytes());
+                    // One too long to decode is left out rather than sent.
+                    let c = l
+                        .checkpoint
+                        .as_deref()
+                        .filter(|c| c.len() <= MAX_CHECKPOINT_LEN)
+                        .unwrap_or_default();
+                    out.extend_from_slice(&(c.len() as u16).to_be_bytes());
+                    out.extend_from_slice(c);
                 }
             }
             Response::Entries { more, bundle } => {
@@ -309,8 +322,9 @@ impl Response {
         let response = match r.u8()? {
             0x81 => {
                 let n = r.u32()? as usize;
-                // Each log takes at least 40 bytes (id, two empty counts, the fork count).
-                let n = r.count(n, "logs", MAX_LOGS, 40)?;
+                // Each log takes at least 42 bytes (id, two empty counts, the fork count, an
+                // empty checkpoint).
+                let n = r.count(n, "logs", MAX_LOGS, 42)?;
                 let logs = (0..n)
                     .map(|_| {
                         let log = r.hash()?;
@@ -318,11 +332,16 @@ impl Response {
                         let h = r.u16()?;
                         let heads = r.hashes(h, "heads", MAX_HEADS)?;
                         let forks = r.u32()?;
+                        let c = r.u16()?;
+                        let c = r.count(c, "checkpoint bytes", MAX_CHECKPOINT_LEN, 1)?;
+                        let checkpoint =
+                            (c > 0).then(|| r.take(c)).transpose()?.map(<[u8]>::to_vec);
                         Ok(LogSummary {
                             log,
                             authors,
                             heads,
                             forks,
+                            checkpoint,
                         })
                     })
                     .collect::<Result<Vec<_>, DecodeError>>()?;

@@ -39,17 +39,19 @@ fn response() -> impl Strategy<Value = Response> {
             vector(),
             prop::collection::vec(hash(), 0..4),
             any::<u32>(),
+            prop::option::of(prop::collection::vec(any::<u8>(), 1..300)),
         ),
         0..4,
     )
     .prop_map(|logs| Response::Summary {
         logs: logs
             .into_iter()
-            .map(|(log, authors, heads, forks)| LogSummary {
+            .map(|(log, authors, heads, forks, checkpoint)| LogSummary {
                 log,
                 authors,
                 heads,
                 forks,
+                checkpoint,
             })
             .collect(),
     });

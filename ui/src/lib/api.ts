@@ -205,7 +205,9 @@ export interface VerifyReport {
   ok: boolean;
   entries: number;
   forks: number;
-  problems: { entry: string; reason: string }[];
+  /** Peers caught showing different histories to different peers. */
+  split_views: number;
+  problems: { entry: string; problem: string }[];
   seconds: number;
 }
 

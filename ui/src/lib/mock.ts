@@ -122,7 +122,7 @@ export function installMocks() {
       case "sync_status":
         return { peers: ["12D3KooWMockPeer"], last_sync_ms: Date.UTC(2026, 0, 1, 9, 30), received: 0, listen: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWMock"] };
       case "verify":
-        return { ok: true, entries: report.provenance.length, forks: 0, problems: [], seconds: 0.0012 };
+        return { ok: true, entries: report.provenance.length, forks: 0, split_views: 0, problems: [], seconds: 0.0012 };
       default:
         throw { code: "invalid_input", message: `the mock has no command ${cmd}` };
     }

@@ -60,6 +60,10 @@ pub trait Ledger: Send + 'static {
     /// Checks every ledger rule on a checked batch, then stores all or none.
     /// `Ok(new entries)`, or why the batch is refused (the node then cuts the peer off).
     fn accept(&mut self, batch: Self::Checked) -> Result<u64, String>;
+    /// Holds `peer` to the signed checkpoints in the summaries it gave, once everything it
+    /// claimed has been pulled. `Err` when a checkpoint does not verify or the peer did not
+    /// stand by it (a split view): the node then cuts the peer off.
+    fn checkpoints(&mut self, peer: &PublicKey, logs: &[LogSummary]) -> Result<(), String>;
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
 }

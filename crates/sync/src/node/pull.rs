@@ -45,6 +45,8 @@ pub(super) struct Pull {
     in_hand: usize,
     /// The next fetch, held back while [`BATCHES_IN_HAND`] batches are in hand.
     held_fetch: Option<(LogId, VersionVector)>,
+    /// The peer's summaries that carried a checkpoint: checked when the pull completes.
+    claims: Vec<LogSummary>,
     /// Tells this pull's batches from those of an earlier pull of the same peer that ended
     /// while they were being checked.
     generation: u64,
@@ -285,6 +287,10 @@ impl<L: Ledger> Node<L> {
         if let Some(pull) = self.pulls.get_mut(&peer) {
             pull.queue = queue;
             pull.whole = whole;
+            pull.claims = remote
+                .into_iter()
+                .filter(|l| l.checkpoint.is_some())
+                .collect();
         }
         self.fetch_next(peer);
     }
@@ -337,6 +343,18 @@ impl<L: Ledger> Node<L> {
     }
 
     pub(super) fn finish_pull(&mut self, peer: PeerId) {
+        // Everything the peer claimed is here now: hold it to what it signed.
+        let claims = self
+            .pulls
+            .get_mut(&peer)
+            .map(|p| std::mem::take(&mut p.claims))
+            .unwrap_or_default();
+        if let (false, Some(key)) = (claims.is_empty(), super::peer_key(&peer)) {
+            let ledger = &mut self.ledger;
+            if let Err(reason) = block(|| ledger.checkpoints(&key, &claims)) {
+                return self.cut_off(peer, reason);
+            }
+        }
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
         };

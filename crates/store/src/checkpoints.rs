@@ -1,0 +1,94 @@
+//! Peers' signed checkpoints and split-view evidence. The store keeps bytes; checking them is
+//! the app's (with `countersign_ledger::checkpoint`).
+
+use countersign_ledger::LogId;
+use rusqlite::{params, OptionalExtension};
+
+use crate::{Db, Result, StoreError};
+
+/// Evidence that a peer did not stand by a checkpoint it signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitViewRow {
+    pub log: Vec<u8>,
+    pub signer: Vec<u8>,
+    pub reason: String,
+    /// The signer's earlier checkpoint, when the later one does not descend from it.
+    pub earlier: Option<Vec<u8>>,
+    pub later: Vec<u8>,
+    pub found_ms: i64,
+}
+
+impl Db<'_> {
+    /// The newest checkpoint `signer` gave for `log`, as signed.
+    pub fn checkpoint(&self, log: &LogId, signer: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .prepare_cached("SELECT bytes FROM checkpoints WHERE log = ?1 AND signer = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![log.as_bytes(), signer], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("reading a checkpoint"))
+    }
+
+    /// Keeps `bytes` as the newest checkpoint of `signer` for `log`.
+    pub fn put_checkpoint(
+        &self,
+        log: &LogId,
+        signer: &[u8],
+        timestamp_ms: u64,
+        bytes: &[u8],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO checkpoints (log, signer, timestamp_ms, bytes) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![log.as_bytes(), signer, timestamp_ms as i64, bytes])
+            })
+            .map(|_| ())
+            .map_err(StoreError::sqlite("keeping a checkpoint"))
+    }
+
+    pub fn insert_split_view(&self, row: &SplitViewRow) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO split_views (log, signer, reason, earlier, later, found_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    row.log,
+                    row.signer,
+                    row.reason,
+                    row.earlier,
+                    row.later,
+                    row.found_ms
+                ],
+            )
+            .map(|_| ())
+            .map_err(StoreError::sqlite("recording split-view evidence"))
+    }
+
+    pub fn split_views(&self) -> Result<Vec<SplitViewRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT log, signer, reason, earlier, later, found_ms FROM split_views \
+                 ORDER BY rowid",
+            )
+            .map_err(StoreError::sqlite("reading split-view evidence"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SplitViewRow {
+                    log: r.get(0)?,
+                    signer: r.get(1)?,
+                    reason: r.get(2)?,
+                    earlier: r.get(3)?,
+                    later: r.get(4)?,
+                    found_ms: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading split-view evidence"));
+        rows
+    }
+}
