@@ -23,6 +23,54 @@ enum Attack {
     EndlessDuplicates(Vec<u8>),
     /// Nothing at all (while its checkpoint claims otherwise).
     Withhold,
+    /// A member's validly signed entry whose payload was changed on the way.
+    TamperedPayload(Vec<u8>),
+    /// A million entries by a key not on the roster, served 4000 at a time, always "more".
+    Flood(Flood),
+    /// A response frame beyond the protocol's largest message.
+    Oversized,
+}
+
+/// The state of a flood: who signs, how far it has got.
+#[derive(Clone)]
+struct Flood {
+    key: [u8; 32],
+    network: String,
+    log: String,
+    parent: EntryId,
+    sent: u64,
+}
+
+/// What the flood offers in all.
+const FLOOD: u64 = 1_000_000;
+
+impl Flood {
+    fn batch(&mut self) -> (Vec<u8>, bool) {
+        let key = countersign_ledger::SecretKey::from_seed(&self.key);
+        let n = (FLOOD - self.sent).min(countersign_sync::protocol::MAX_BATCH as u64);
+        let entries: Vec<(countersign_ledger::Entry, Vec<u8>)> = (0..n)
+            .map(|_| {
+                self.sent += 1;
+                let p = followup(&format!("flood {}", self.sent));
+                let e = craft(
+                    &key,
+                    &self.network,
+                    &self.log,
+                    self.sent,
+                    now_ms(),
+                    Kind::FollowupRecommend,
+                    vec![self.parent],
+                    &p,
+                );
+                self.parent = e.id();
+                (e, p)
+            })
+            .collect();
+        (
+            bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice())))),
+            self.sent < FLOOD,
+        )
+    }
 }
 
 struct Hostile {
@@ -73,10 +121,13 @@ impl Ledger for Hostile {
         _: &VersionVector,
         _: usize,
     ) -> Result<(Vec<u8>, bool), String> {
-        Ok(match &self.attack {
+        Ok(match &mut self.attack {
             Attack::Forged(b) | Attack::OtherNetwork(b) => (b.clone(), false),
             Attack::EndlessDuplicates(b) => (b.clone(), true),
             Attack::Withhold => (bundle::encode(std::iter::empty()), false),
+            Attack::TamperedPayload(b) => (b.clone(), false),
+            Attack::Flood(f) => f.batch(),
+            Attack::Oversized => (vec![0; countersign_sync::protocol::MAX_MESSAGE], false),
         })
     }
     type Checked = ();
@@ -144,6 +195,8 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let serving = crate::sync::serve_for_tests(&a);
     let m = crate::sync::member_for_tests(&a, "Dr Mallory", "radiologist");
     m.ok(&["sync", "--peer", &serving.1, "--once"]);
+    // What an honest sync of the demo costs the node, to compare the attacks against.
+    let baseline = serving.0.peak_rss_kib();
     let key_hex = m.key();
     let secret = m.secret(&key_hex);
     let network: NetworkId = a.ok(&["whoami"])["network"]
@@ -193,6 +246,18 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             [log.as_bytes().as_slice()], |r| r.get(0))
         .unwrap();
     let endless = bundle::encode([(&known, Some(payload.as_slice()))]);
+    // 4. Signed by a member, payload changed after signing.
+    let (e, _) = entry(&network.to_hex(), "as signed");
+    let tampered = followup("as sinned"); // same length: only the hash can tell
+    let tampered = bundle::encode([(&e, Some(tampered.as_slice()))]);
+    // 5. A million entries by a stranger.
+    let flood = Flood {
+        key: [0x5a; 32],
+        network: network.to_hex(),
+        log: report.clone(),
+        parent: heads[0],
+        sent: 0,
+    };
 
     for (name, attack_with, expected) in [
         ("forged", Attack::Forged(forged), "not authentic"),
@@ -202,6 +267,13 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             Attack::EndlessDuplicates(endless),
             "nothing new",
         ),
+        (
+            "tampered payload",
+            Attack::TamperedPayload(tampered),
+            "PayloadHash",
+        ),
+        ("flood", Attack::Flood(flood), "not on the roster"),
+        ("oversized", Attack::Oversized, "exceeds the limit"),
     ] {
         // A fresh member key per attack: a cut-off peer is never served again.
         let mal = crate::sync::member_for_tests(&a, &format!("Mallory {name}"), "radiologist");
@@ -228,6 +300,14 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         );
         assert_eq!(v["ok"], true, "{name}");
     }
+    // The flood was refused at its first batches and the oversized frame by its length: the
+    // node never held more than a few batches, whatever was offered.
+    let peak = serving.0.peak_rss_kib();
+    eprintln!("serve peaked at {peak} KiB ({baseline} KiB after an honest sync)");
+    assert!(
+        peak < baseline + 64 * 1024,
+        "serve peaked at {peak} KiB, {baseline} KiB before the attacks"
+    );
     // An honest member still syncs with the same node.
     let honest = crate::sync::member_for_tests(&a, "Dr Honest", "cardiologist");
     let synced = honest.ok(&["sync", "--peer", &serving.1, "--once"]);

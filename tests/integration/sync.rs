@@ -455,6 +455,19 @@ fn five_peers_with_concurrent_edits_and_kills_converge_to_one_report() {
 /// For other test modules: a serving node on `home` (kept alive by the returned guard) and its address.
 pub struct ServingGuard(#[allow(dead_code)] Serving);
 
+impl ServingGuard {
+    /// The serve process's peak resident memory so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.child.id()))
+            .expect("serve process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+}
+
 pub fn serve_for_tests(home: &Home) -> (ServingGuard, String) {
     let s = serve(home, &[]);
     let addr = s.addr.clone();

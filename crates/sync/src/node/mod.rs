@@ -21,7 +21,9 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, mdns, multiaddr::Protocol, noise, ping, tcp, yamux};
+use libp2p::{
+    connection_limits, identify, identity, mdns, multiaddr::Protocol, noise, ping, tcp, yamux,
+};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
@@ -155,8 +157,16 @@ pub const MAX_CUT_OFF: usize = 10_000;
 /// Configured peers that dropped are dialled again this often.
 pub const REDIAL_EVERY: Duration = Duration::from_secs(2);
 
+/// Connections at most: per peer, incoming in all, and incoming still handshaking. A
+/// department is tens of nodes; beyond these, connections are refused before any request
+/// (each connection may hold a few batches in hand).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+pub const MAX_INCOMING: u32 = 256;
+pub const MAX_PENDING_INCOMING: u32 = 32;
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -243,7 +253,12 @@ pub fn start<L: Ledger>(
             } else {
                 None
             };
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                .with_max_established_incoming(Some(MAX_INCOMING))
+                .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
             Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(limits),
                 sync,
                 identify: identify::Behaviour::new(identify::Config::new(
                     "/countersign/id/1".into(),
@@ -486,6 +501,13 @@ impl<L: Ledger> Node<L> {
                         peer: peer.to_string(),
                         reason: reason.clone(),
                     }));
+                }
+                // A response our codec refused (oversized, malformed) is the peer's doing, not
+                // the network's: refused before any buffer was sized for it, and cut off.
+                if let request_response::OutboundFailure::Io(e) = &error {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        return self.cut_off(peer, format!("malformed response: {e}"));
+                    }
                 }
                 self.fail_pull(
                     &peer,
