@@ -534,3 +534,70 @@ fn two_partitions_write_apart_and_converge_when_healed() {
         assert_eq!(state(h, &draft), reference);
     }
 }
+
+#[test]
+fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
+    let (a, report) = Home::demo();
+    let study = a.ok(&["studies"])[0]["study"].as_str().unwrap().to_string();
+    let other = a.new_report(&study, "ct-chest");
+    let serving = serve(&a, &[]);
+    let model = Home::new();
+    let member = [
+        "--name",
+        "SoftTissue",
+        "--role",
+        "ai-model",
+        "--vendor",
+        "Countersign Labs",
+        "--model-version",
+        "1.0.0",
+    ];
+    let key = model.ok(&[&["init"][..], &member].concat())["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    a.ok(&[&["roster", "add", "--key", &key][..], &member].concat());
+    let reports = |h: &Home| -> Vec<String> {
+        h.ok(&["report", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["report"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Nothing granted: the model's node gets the roster and no report.
+    model.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    assert!(reports(&model).is_empty(), "{:?}", reports(&model));
+    // Granted one report: it gets that one, not the other.
+    a.ok(&["report", "grant", &report, "--member", &key]);
+    model.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    assert_eq!(reports(&model), vec![report.clone()]);
+    // A person gets every report.
+    let bea = member_for_tests(&a, "Dr Bea", "radiologist");
+    bea.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    let mut both = vec![report.clone(), other];
+    both.sort();
+    let mut got = reports(&bea);
+    got.sort();
+    assert_eq!(got, both);
+    // Revoked: what is written afterwards no longer reaches the model.
+    a.ok(&["report", "grant", &report, "--member", &key, "--revoke"]);
+    let later = a.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "after revocation",
+        "--due",
+        "2027-01-01",
+    ])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    model.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    let seen = model.ok(&["report", "show", &report]);
+    assert!(
+        !seen["provenance"].to_string().contains(&later),
+        "the model was sent an entry written after its access was revoked"
+    );
+}

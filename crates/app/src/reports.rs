@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use countersign_ledger::{EntryId, Hash, Kind};
+use countersign_ledger::{EntryId, Hash, Kind, PublicKey};
 use countersign_report::payload::{
-    AddendumWrite, Channel, CriticalResult, FollowupClose, FollowupRecommend, LengthUnit,
-    MeasurementAdd, ReportCreate, ReportStatus, SectionCosign, SectionWrite, ViewReceipt,
+    AccessChange, AddendumWrite, Channel, CriticalResult, FollowupClose, FollowupRecommend,
+    LengthUnit, MeasurementAdd, ReportCreate, ReportStatus, SectionCosign, SectionWrite,
+    ViewReceipt,
 };
 use countersign_report::{EntryStatus, Payload, ReportState, ReportView, Status};
 use serde::Serialize;
@@ -272,6 +273,28 @@ impl Home {
             due: due.to_string(),
         });
         self.append_checked(report, Kind::FollowupRecommend, &payload)
+    }
+
+    /// Grants (or revokes) `member` the right to read `report`: what an AI model's node is
+    /// sent by its peers depends on it. Signed by this home's identity (an attending).
+    pub fn report_access(
+        &mut self,
+        report: EntryId,
+        member: PublicKey,
+        grant: bool,
+    ) -> Result<EntryId> {
+        if self.state()?.roster.member(&member).is_none() {
+            return Err(AppError::InvalidInput(format!(
+                "{member} is not on the roster"
+            )));
+        }
+        let payload = json(&AccessChange { member });
+        let kind = if grant {
+            Kind::AccessGrant
+        } else {
+            Kind::AccessRevoke
+        };
+        self.append_checked(report, kind, &payload)
     }
 
     /// Closes a follow-up: study `study` is the one that answered it.

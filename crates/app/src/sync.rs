@@ -13,6 +13,8 @@ use countersign_sync::{Command, Config, Ledger, LogSummary, SyncReport, VersionV
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use countersign_report::payload::AccessChange;
+
 use crate::bundle::Authenticated;
 use crate::checkpoints::CheckpointSigner;
 use crate::error::{AppError, Result};
@@ -108,6 +110,32 @@ impl Ledger for HomeLedger {
                 }))
             })
             .unwrap_or(false)
+    }
+
+    fn may_read(&mut self, peer: &PublicKey, log: &LogId) -> bool {
+        let Some(network) = self.network else {
+            return false;
+        };
+        if *log == network {
+            return true;
+        }
+        let Ok(Some(role)) = self.home.with_state(&network, |state, _| {
+            Ok(state.roster.member(peer).map(|m| m.role))
+        }) else {
+            return false;
+        };
+        if role != countersign_ledger::Role::AiModel {
+            return true;
+        }
+        let Ok(rows) = self.home.store().db().access_changes(log) else {
+            return false;
+        };
+        let changes = rows.iter().filter_map(|r| {
+            let kind = r.kind.parse().ok()?;
+            let change: AccessChange = serde_json::from_slice(r.payload.as_deref()?).ok()?;
+            Some((kind, change.member))
+        });
+        countersign_report::access::may_read(role, peer, changes)
     }
 
     fn summary(&mut self) -> std::result::Result<Vec<LogSummary>, String> {

@@ -385,6 +385,16 @@ pub(crate) enum ReportCommand {
         #[arg(long)]
         study: String,
     },
+    /// Let a member read a report (or, with --revoke, no longer): an AI model's node is sent
+    /// only the reports it was granted.
+    Grant {
+        report: String,
+        /// The member's key (hex).
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        revoke: bool,
+    },
     /// List reports.
     List,
     /// Show a report with the provenance of every section.

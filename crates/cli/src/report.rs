@@ -120,6 +120,22 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             home.followup_close(entry_id(&report)?, entry_id(&followup)?, &study)?,
             "follow-up closed",
         ),
+        ReportCommand::Grant {
+            report,
+            member,
+            revoke,
+        } => entry_out(
+            home.report_access(
+                entry_id(&report)?,
+                crate::args::public_key(&member)?,
+                !revoke,
+            )?,
+            if revoke {
+                "read access revoked"
+            } else {
+                "read access granted"
+            },
+        ),
         ReportCommand::List => {
             let list = home.report_list()?;
             Output::new(&list, human::report_list(&list))

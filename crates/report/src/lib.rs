@@ -25,6 +25,7 @@
 //! assert!(view.sections.iter().all(|s| s.text.is_none()));
 //! ```
 
+pub mod access;
 mod log;
 pub mod payload;
 pub mod template;

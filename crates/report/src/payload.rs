@@ -272,6 +272,13 @@ impl FollowupClose {
     }
 }
 
+/// `access.grant` / `access.revoke`: `member` may (no longer) read this report — what an AI
+/// model's node is sent depends on it (see [`crate::access`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessChange {
+    pub member: countersign_ledger::PublicKey,
+}
+
 /// A parsed report-log payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -287,6 +294,7 @@ pub enum Payload {
     View(ViewReceipt),
     AiResult(AiResult),
     AiReview(AiReview),
+    Access(AccessChange),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -340,6 +348,7 @@ impl Payload {
             Kind::View => Payload::View(checked(kind, bytes, ViewReceipt::check)?),
             Kind::AiResult => Payload::AiResult(checked(kind, bytes, AiResult::check)?),
             Kind::AiReview => Payload::AiReview(checked(kind, bytes, AiReview::check)?),
+            Kind::AccessGrant | Kind::AccessRevoke => Payload::Access(parse_as(kind, bytes)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

@@ -239,6 +239,22 @@ impl<'a> Db<'a> {
         rows
     }
 
+    /// The `access.grant` and `access.revoke` entries of `log`, in arrival order.
+    pub fn access_changes(&self, log: &LogId) -> Result<Vec<StoredEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 \
+                 AND e.kind IN ('access.grant', 'access.revoke') ORDER BY e.arrival"
+            ))
+            .map_err(StoreError::sqlite("reading a log's access changes"))?;
+        let rows = stmt
+            .query_map([log.as_bytes()], stored_entry)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a log's access changes"));
+        rows
+    }
+
     /// When the entry at (`log`, `author`, `seq`) arrived, if it is stored.
     pub fn arrival_of(&self, log: &LogId, author: &[u8], seq: u64) -> Result<Option<i64>> {
         self.conn

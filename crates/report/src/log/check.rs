@@ -190,8 +190,10 @@ impl ReportLog {
                 expected: self.id,
                 found: entry.id(),
             }),
+            // Who may read a report can change at any time, final or not.
+            Payload::Access(_) => Ok(()),
             Payload::Other => match entry.header().kind {
-                Kind::AccessGrant | Kind::AccessRevoke | Kind::PayloadErase => Ok(()),
+                Kind::PayloadErase => Ok(()),
                 _ => refuse_after_final(final_in_past),
             },
         }

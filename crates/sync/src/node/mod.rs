@@ -40,6 +40,8 @@ pub trait Ledger: Send + 'static {
     fn network(&self) -> Option<NetworkId>;
     /// Whether `key` is a member now (on the roster, not revoked).
     fn is_member(&mut self, key: &PublicKey) -> bool;
+    /// Whether member `peer` may be sent `log` (see `countersign_report::access`).
+    fn may_read(&mut self, peer: &PublicKey, log: &LogId) -> bool;
     /// Every log held, with its version vector and heads.
     fn summary(&mut self) -> Result<Vec<LogSummary>, String>;
     /// How far each author has got in `log` here.

@@ -8,7 +8,7 @@ use libp2p::PeerId;
 use countersign_ledger::LogId;
 
 use super::pull::{OnceWaiting, Waiter};
-use super::{block, Ledger, Node, SyncError, MAX_CUT_OFF};
+use super::{block, peer_key, Ledger, Node, SyncError, MAX_CUT_OFF};
 use crate::protocol::{Request, Response, MAX_BATCH};
 
 impl<L: Ledger> Node<L> {
@@ -50,14 +50,30 @@ impl<L: Ledger> Node<L> {
         if !asked.is_zero() && Some(asked) != network {
             return self.respond(channel, refused("another network"));
         }
+        // A member is sent only the logs it may read (`allowed` passed, so it has a key).
+        let Some(reader) = peer_key(&peer) else {
+            return self.respond(channel, refused("not a member of this department's roster"));
+        };
         let ledger = &mut self.ledger;
         match request {
             Request::Summary { .. } => {
-                let response = match block(|| ledger.summary()) {
+                let summary = block(|| {
+                    let logs = ledger.summary()?;
+                    Ok::<_, String>(
+                        logs.into_iter()
+                            .filter(|l| ledger.may_read(&reader, &l.log))
+                            .collect(),
+                    )
+                });
+                let response = match summary {
                     Ok(logs) => Response::Summary { logs },
                     Err(e) => refused(&e),
                 };
                 self.respond(channel, response);
+            }
+            Request::Fetch { log, .. } if !block(|| ledger.may_read(&reader, &log)) => {
+                let reason = format!("log {log} is not readable by this member");
+                self.respond(channel, refused(&reason));
             }
             Request::Fetch {
                 log, have, limit, ..
