@@ -34,16 +34,7 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     let report = ada.new_report(&study, "ct-chest");
 
     // The model's home: its own key, on the roster as an ai-model, holding the report and images.
-    let member = [
-        "--name",
-        "SoftTissue",
-        "--role",
-        "ai-model",
-        "--vendor",
-        "Countersign Labs",
-        "--model-version",
-        "1.0.0",
-    ];
+    let member = crate::common::AI_MEMBER;
     let model = Home::new();
     let key = model.ok(&[&["init"][..], &member].concat())["key"]
         .as_str()

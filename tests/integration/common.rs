@@ -235,3 +235,15 @@ pub fn python() -> PathBuf {
         })
         .expect("no test Python: run `make test`, which creates it from tests/requirements.txt")
 }
+
+/// `init` / `roster add` arguments for an AI-model member.
+pub const AI_MEMBER: [&str; 8] = [
+    "--name",
+    "SoftTissue",
+    "--role",
+    "ai-model",
+    "--vendor",
+    "Countersign Labs",
+    "--model-version",
+    "1.0.0",
+];

@@ -188,6 +188,14 @@ fn sync_as(seed: [u8; 32], ledger: Hostile, addr: &str) -> Result<String, String
     }
 }
 
+fn network_of(home: &Home) -> NetworkId {
+    home.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 fn followup(finding: &str) -> Vec<u8> {
     format!(r#"{{"finding":"{finding}","due":"2027-01-01"}}"#).into_bytes()
 }
@@ -202,11 +210,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let baseline = serving.0.peak_rss_kib();
     let key_hex = m.key();
     let secret = m.secret(&key_hex);
-    let network: NetworkId = a.ok(&["whoami"])["network"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let network = network_of(&a);
     let log: LogId = report.parse().unwrap();
     let heads = crate::common::ids(&a.ok(&["report", "show", &report])["heads"]);
     let entry = |net: &str, text: &str| {
@@ -322,11 +326,7 @@ fn a_peer_that_signs_heads_it_does_not_serve_or_takes_back_is_caught_in_a_split_
     use countersign_ledger::checkpoint::Checkpoint;
     let (a, report) = Home::demo();
     let serving = crate::sync::serve_for_tests(&a);
-    let network: NetworkId = a.ok(&["whoami"])["network"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let network = network_of(&a);
     let log: LogId = report.parse().unwrap();
     let head = crate::common::ids(&a.ok(&["report", "show", &report])["heads"])[0];
     let parent = a.db().query_row(

@@ -542,16 +542,7 @@ fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
     let other = a.new_report(&study, "ct-chest");
     let serving = serve(&a, &[]);
     let model = Home::new();
-    let member = [
-        "--name",
-        "SoftTissue",
-        "--role",
-        "ai-model",
-        "--vendor",
-        "Countersign Labs",
-        "--model-version",
-        "1.0.0",
-    ];
+    let member = crate::common::AI_MEMBER;
     let key = model.ok(&[&["init"][..], &member].concat())["key"]
         .as_str()
         .unwrap()
