@@ -14,7 +14,7 @@ study=$("$cli" --home "$home" --json studies | python3 -c 'import json,sys; prin
 report=$("$cli" --home "$home" --json report new --study "$study" --template ct-chest | python3 -c 'import json,sys; print(json.load(sys.stdin)["report"])')
 
 # A cardiologist on another machine: her own home and key, added to the roster, the roster and
-# reports taken by bundle, serving on loopback. The app dials her node (COUNTERSIGN_PEERS).
+# reports taken by bundle, serving on loopback. The test adds her node's address in the app.
 remote=$work/remote
 key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardiologist | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 "$cli" --home "$home" roster add --key "$key" --name "Dr Carla Remote" --role cardiologist >/dev/null
@@ -24,8 +24,8 @@ key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardio
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/remote.out" ] && break; sleep 0.1; done
 remote_addr=$(head -1 "$work/remote.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
-export COUNTERSIGN_PEERS=$remote_addr COUNTERSIGN_NO_MDNS=1
-export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report
+export COUNTERSIGN_NO_MDNS=1
+export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"
 

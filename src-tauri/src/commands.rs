@@ -41,6 +41,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         review_ai,
         export_report,
         sync_status,
+        sync_add_peer,
         verify
     ]
 }
@@ -168,6 +169,15 @@ fn export_report(
 async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::ServiceStatus> {
     let handle = desk.sync_handle()?;
     handle.status().await.map_err(|e| e.to_wire())
+}
+
+/// Remembers a peer (a multiaddr ending in `/p2p/<id>`) and has the background node dial it.
+#[tauri::command]
+async fn sync_add_peer(desk: State<'_, Desk>, addr: String) -> Reply<Vec<String>> {
+    let peers = desk.with(|h| h.peer_add(&addr))?;
+    let handle = desk.sync_handle()?;
+    handle.add_peer(&addr).await.map_err(|e| e.to_wire())?;
+    Ok(peers)
 }
 
 #[tauri::command]

@@ -592,3 +592,23 @@ fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
         "the model was sent an entry written after its access was revoked"
     );
 }
+
+#[test]
+fn a_peer_a_home_remembers_is_dialled_by_every_node_it_runs() {
+    let (a, report) = Home::demo();
+    let serving_a = serve(&a, &[]);
+    let b = member(&a, "Dr Bea", "radiologist");
+    // An address without a peer id is refused in words; a full one is kept once.
+    let bare = b.run(&["peer", "add", "/ip4/127.0.0.1/tcp/1"]);
+    assert_eq!(bare.code, 2);
+    assert!(bare.stderr.contains("append /p2p/"), "{}", bare.stderr);
+    b.ok(&["peer", "add", &serving_a.addr]);
+    let listed = b.ok(&["peer", "add", &serving_a.addr]);
+    assert_eq!(listed, serde_json::json!([serving_a.addr]));
+    // `serve` with no --peer dials it and pulls the department's reports.
+    let _serving_b = serve(&b, &[]);
+    until("B holding A's report", || {
+        b.run(&["report", "show", &report]).code == 0
+    });
+    assert_eq!(state(&b, &report), state(&a, &report));
+}

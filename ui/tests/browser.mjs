@@ -145,6 +145,22 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// Add a peer at another site from the sidebar: an address without a peer id is refused in words.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(base);
+  await page.getByTestId("peer-add-toggle").click();
+  await page.getByTestId("peer-add-input").fill("/ip4/10.0.0.5/tcp/4001");
+  await page.getByTestId("peer-add-form").getByRole("button", { name: "Add" }).click();
+  await page.getByTestId("peer-add-error").filter({ hasText: "append /p2p/" }).waitFor();
+  check(true, "a peer address without /p2p/<id> is refused in words");
+  await page.getByTestId("peer-add-input").fill("/ip4/10.0.0.5/tcp/4001/p2p/12D3KooWMockRemote");
+  await page.getByTestId("peer-add-form").getByRole("button", { name: "Add" }).click();
+  await page.getByTestId("peer-added").filter({ hasText: "added peer 12D3KooWMock" }).waitFor();
+  check(!(await page.getByTestId("peer-add-error").isVisible()), "a full peer address is taken and dialled");
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

@@ -100,11 +100,17 @@ try {
   );
   check(verdict.startsWith("verified"), `verify-status: ${verdict.trim()}`);
 
-  // Peer sync: the cardiologist's node (another process, another home) is connected; what she
+  // Peer sync: the cardiologist's node (another process, another home) is added from the
+  // sidebar, as a radiologist would add a colleague at another site; once connected, what she
   // signs there shows up here without touching anything.
+  await wd("POST", `${s}/element/${await find('[data-testid="peer-add-toggle"]')}/click`, {});
+  const peerInput = await until("the peer address field", () => find('[data-testid="peer-add-input"]'));
+  await wd("POST", `${s}/element/${peerInput}/value`, { text: process.env.E2E_REMOTE_ADDR });
+  await wd("POST", `${s}/element/${await find('[data-testid="peer-add-form"] button[type="submit"]')}/click`, {});
+  await until("the peer taken", () => findAll('[data-testid="peer-added"]').then((l) => l.length > 0));
   await until("one connected peer", () =>
     run(`const t = document.querySelector('[data-testid="sync-status"]').textContent; return t.includes('1 peer') ? t : null;`), 30000);
-  check(true, "sync status shows the remote cardiologist's node connected");
+  check(true, "the remote cardiologist's node, added from the sidebar, is connected");
   const finding = `Cardiology clinic review (e2e ${Date.now()})`;
   const signedAt = Date.now();
   execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_REMOTE_HOME, "report", "followup", process.env.E2E_REPORT,

@@ -388,9 +388,18 @@ fn node_setup(
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
     let (ledger, keypair) = node_parts(dir)?;
+    // The peers this home remembers, then those given now.
+    let mut all = ledger.home.peers()?;
+    all.extend(
+        peers
+            .iter()
+            .filter(|p| !all.contains(p))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let config = Config {
         listen: parse_addrs(listen)?,
-        peers: parse_addrs(peers)?,
+        peers: parse_addrs(&all)?,
         mdns,
         ..Config::default()
     };
@@ -536,5 +545,62 @@ impl ServiceHandle {
             .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
         let listen = self.listen.lock().map(|l| l.clone()).unwrap_or_default();
         Ok(ServiceStatus { node, listen })
+    }
+}
+
+impl ServiceHandle {
+    /// Has the running node dial `peer` now and whenever it drops.
+    pub async fn add_peer(&self, peer: &str) -> Result<()> {
+        let peer = parse_addrs(&[peer.to_string()])?.remove(0);
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::AddPeer { peer, reply })
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?
+            .map_err(|e| AppError::InvalidInput(e.to_string()))
+    }
+}
+
+/// Where a home keeps the peers it dials (beside those given on the command line).
+const PEERS_META: &str = "sync.peers";
+
+impl Home {
+    /// The peers this home dials whenever it runs a node (`peer add`).
+    pub fn peers(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store()
+            .db()
+            .meta(PEERS_META)?
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Remembers `peer` (a multiaddr ending in `/p2p/<id>`) for every node this home runs.
+    pub fn peer_add(&mut self, peer: &str) -> Result<Vec<String>> {
+        let addr = parse_addrs(&[peer.trim().to_string()])?.remove(0);
+        if !matches!(addr.iter().last(), Some(countersign_sync::Protocol::P2p(_))) {
+            return Err(AppError::InvalidInput(format!(
+                "{addr} does not name a peer: append /p2p/<peer id>"
+            )));
+        }
+        let mut peers = self.peers()?;
+        let addr = addr.to_string();
+        if !peers.contains(&addr) {
+            if peers.len() >= countersign_sync::MAX_PEERS {
+                return Err(AppError::InvalidInput(format!(
+                    "this home already dials {} peers",
+                    countersign_sync::MAX_PEERS
+                )));
+            }
+            peers.push(addr);
+            self.store_mut()
+                .write(|db| db.set_meta(PEERS_META, &peers.join("\n")))?;
+        }
+        Ok(peers)
     }
 }

@@ -57,6 +57,9 @@ pub(crate) enum HomeCommand {
     /// Manage the department roster (admin only).
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Peers this home dials whenever it runs a sync node (serve, the desktop app).
+    #[command(subcommand)]
+    Peer(PeerCommand),
     /// Write, co-sign, finalise and read reports.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -202,6 +205,14 @@ pub(crate) fn parse_window(s: &str) -> Result<WindowChoice, String> {
         return Err(format!("window width {width} must be at least 1"));
     }
     Ok(WindowChoice::Explicit(Window { center, width }))
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PeerCommand {
+    /// Remember a peer: a multiaddr ending in /p2p/<peer id>.
+    Add { addr: String },
+    /// The peers remembered.
+    List,
 }
 
 #[derive(Subcommand, Debug)]

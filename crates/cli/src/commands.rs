@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::args::public_key;
 use crate::args::{
-    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, RosterCommand,
+    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, PeerCommand, RosterCommand,
     TemplateCommand,
 };
 use crate::human;
@@ -123,6 +123,14 @@ pub(crate) fn home_command(
             let members = home.roster_list()?;
             let text = human::roster(&members);
             Output::new(&members, text)
+        }
+        HomeCommand::Peer(cmd) => {
+            let peers = match cmd {
+                PeerCommand::Add { addr } => home.peer_add(&addr)?,
+                PeerCommand::List => home.peers()?,
+            };
+            let text = peers.join("\n");
+            Output::new(&peers, text)
         }
         HomeCommand::Report(cmd) => crate::report::report(&mut home, cmd)?,
         HomeCommand::Bundle(BundleCommand::Export { report, output }) => {

@@ -24,10 +24,11 @@ pub mod node;
 pub mod protocol;
 
 pub use libp2p::identity::Keypair;
+pub use libp2p::multiaddr::Protocol;
 pub use libp2p::Multiaddr;
 pub use node::{
     keypair, peer_id, peer_key, start, Command, Config, Ledger, Node, NodeStatus, SyncError,
-    SyncReport,
+    SyncReport, MAX_PEERS,
 };
 pub use protocol::{LogSummary, VersionVector};
 

@@ -290,5 +290,7 @@ export const api = {
   exportReport: (report: string, format: ExportFormat, path: string) =>
     call<number>("export_report", { report, format, path }),
   syncStatus: () => call<SyncStatus>("sync_status"),
+  /** Remembers a peer (a multiaddr ending in /p2p/<id>) and dials it; the peers remembered. */
+  syncAddPeer: (addr: string) => call<string[]>("sync_add_peer", { addr }),
   verify: (report: string | null) => call<VerifyReport>("verify", { report }),
 };

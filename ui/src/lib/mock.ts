@@ -16,6 +16,7 @@ function entry(kind: string, section?: string): ProvenanceItem {
   return { entry: id(), kind, author: me, seq, time_ms: clock, parents: [], section, status: { state: "verified" } };
 }
 
+const mockPeers: string[] = [];
 const reportId = id();
 const sections: Section[] = ["technique", "findings", "impression"].map((name) => ({
   name,
@@ -119,6 +120,14 @@ export function installMocks() {
       }
       case "mark_viewed":
         return null;
+      case "sync_add_peer": {
+        const addr = String(a.addr ?? "").trim();
+        if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(addr)) {
+          throw { code: "invalid_input", message: `${addr} does not name a peer: append /p2p/<peer id>` };
+        }
+        mockPeers.push(addr);
+        return [...mockPeers];
+      }
       case "sync_status":
         return { peers: ["12D3KooWMockPeer"], last_sync_ms: Date.UTC(2026, 0, 1, 9, 30), received: 0, listen: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWMock"] };
       case "verify":

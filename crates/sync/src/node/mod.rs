@@ -120,6 +120,8 @@ pub enum SyncError {
     Ledger(String),
     #[error("the node stopped")]
     Stopped,
+    #[error("this node already dials {max} peers")]
+    TooManyPeers { max: usize },
 }
 
 /// A request to the running node.
@@ -134,6 +136,11 @@ pub enum Command {
     Peers { reply: oneshot::Sender<Vec<String>> },
     /// Connected peers, and when a pull last completed.
     Status { reply: oneshot::Sender<NodeStatus> },
+    /// Dial `peer` now and whenever it drops, like the peers configured at start.
+    AddPeer {
+        peer: Multiaddr,
+        reply: oneshot::Sender<Result<(), SyncError>>,
+    },
 }
 
 /// What a running node reports about itself.
@@ -156,6 +163,8 @@ fn now_ms() -> u64 {
 pub const COMMAND_QUEUE: usize = 64;
 /// Peers remembered as cut off, at most.
 pub const MAX_CUT_OFF: usize = 10_000;
+/// Peers a node dials and re-dials, at most.
+pub const MAX_PEERS: usize = 64;
 /// Configured peers that dropped are dialled again this often.
 pub const REDIAL_EVERY: Duration = Duration::from_secs(2);
 
@@ -273,6 +282,9 @@ pub fn start<L: Ledger>(
         .map_err(|e| e.to_string())?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build();
+    if config.peers.len() > MAX_PEERS {
+        return Err(format!("at most {MAX_PEERS} peers can be dialled"));
+    }
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
@@ -367,6 +379,9 @@ impl<L: Ledger> Node<L> {
                 status.peers.sort();
                 let _ = reply.send(status);
             }
+            Command::AddPeer { peer, reply } => {
+                let _ = reply.send(self.add_peer(peer));
+            }
             Command::SyncOnce { peer, reply } => {
                 let Some(Protocol::P2p(id)) = peer.iter().last() else {
                     let _ = reply.send(Err(SyncError::NoPeerId(peer)));
@@ -386,6 +401,25 @@ impl<L: Ledger> Node<L> {
                 self.dialling.entry(id).or_default().push(reply);
             }
         }
+    }
+
+    fn add_peer(&mut self, peer: Multiaddr) -> Result<(), SyncError> {
+        let Some(Protocol::P2p(id)) = peer.iter().last() else {
+            return Err(SyncError::NoPeerId(peer));
+        };
+        if !self.config.peers.contains(&peer) {
+            if self.config.peers.len() >= MAX_PEERS {
+                return Err(SyncError::TooManyPeers { max: MAX_PEERS });
+            }
+            self.config.peers.push(peer.clone());
+        }
+        if self.connected.contains(&id) {
+            return Ok(());
+        }
+        self.swarm.dial(peer).map_err(|e| SyncError::Unreachable {
+            peer: "the new peer".into(),
+            reason: e.to_string(),
+        })
     }
 
     /// May we exchange entries with `peer`? A home with no network yet takes the roster from
