@@ -17,6 +17,7 @@ mod palette;
 mod phantom;
 mod rejections;
 mod sync;
+mod sync_access;
 mod tamper;
 mod templates;
 mod workflow;

@@ -1,0 +1,237 @@
+//! Peer sync: this home behind a `countersign-sync` node. Every batch a peer sends goes
+//! through the bundle importer — every signature, hash link, ledger and report rule checked
+//! before anything is stored, all or nothing — and the node only ever sees bytes.
+//!
+//! `ledger` is the home as the node's ledger; this module runs nodes (`serve`, one-shot
+//! syncs, the desktop's background service); `peers` is what a home remembers of its peers.
+
+mod ledger;
+mod peers;
+
+use std::path::Path;
+use std::time::Duration;
+
+use countersign_sync::{Command, Config, SyncReport};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::error::{AppError, Result};
+use crate::home::Home;
+
+pub use countersign_sync::Multiaddr;
+pub use ledger::HomeLedger;
+
+/// What `serve` says once it listens: its peer id and addresses (with `/p2p/<id>`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Listening {
+    pub peer: String,
+    pub listen: Vec<String>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(AppError::io("starting the sync runtime"))
+}
+
+fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
+    addrs
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|e| AppError::InvalidInput(format!("{a:?} is not a multiaddr: {e}")))
+        })
+        .collect()
+}
+
+/// Opens the home at `dir` for a sync node: its identity is the home's member key.
+fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
+    let mut home = Home::open(dir)?;
+    let seed = home.secret()?.to_seed();
+    let keypair = countersign_sync::keypair(&seed);
+    Ok((HomeLedger::new(home)?, keypair))
+}
+
+/// The ledger, identity and configuration of a node on the home at `dir`.
+fn node_setup(
+    dir: &Path,
+    listen: &[String],
+    peers: &[String],
+    mdns: bool,
+) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
+    let (ledger, keypair) = node_parts(dir)?;
+    // The peers this home remembers, then those given now.
+    let mut all = ledger.home.peers()?;
+    all.extend(
+        peers
+            .iter()
+            .filter(|p| !all.contains(p))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let config = Config {
+        listen: parse_addrs(listen)?,
+        peers: parse_addrs(&all)?,
+        mdns,
+        ..Config::default()
+    };
+    Ok((ledger, keypair, config))
+}
+
+/// Runs a sync node on the home at `dir` until the process ends. `ready` is called once every
+/// `listen` address is bound.
+pub fn serve(
+    dir: &Path,
+    listen: &[String],
+    peers: &[String],
+    mdns: bool,
+    ready: impl FnOnce(&Listening) + Send,
+) -> Result<()> {
+    let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
+    let wanted = config.listen.len();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (node, commands) =
+            countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
+        let me = node.local_peer_id();
+        let mut bound: Vec<String> = Vec::new();
+        let mut ready = Some(ready);
+        // The command sender lives as long as the node: serve runs until killed.
+        let _keep = commands;
+        node.run(move |addr| {
+            bound.push(format!("{addr}/p2p/{me}"));
+            if bound.len() >= wanted {
+                if let Some(ready) = ready.take() {
+                    ready(&Listening {
+                        peer: me.to_string(),
+                        listen: bound.clone(),
+                    });
+                }
+            }
+        })
+        .await;
+        Ok(())
+    })
+}
+
+/// Syncs the home at `dir` once with `peer` (a multiaddr ending in `/p2p/<id>`): pulls what
+/// the peer has, lets the peer pull what this home has, and reports both counts.
+pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport> {
+    let (ledger, keypair) = node_parts(dir)?;
+    let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (node, commands) = countersign_sync::start(keypair, ledger, Config::default())
+            .map_err(AppError::InvalidInput)?;
+        let running = tokio::spawn(node.run(|_| {}));
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SyncOnce { peer, reply })
+            .await
+            .map_err(|_| AppError::InvalidInput("the sync node stopped".into()))?;
+        let result = tokio::time::timeout(timeout, answer).await;
+        drop(commands);
+        running.abort();
+        match result {
+            Err(_) => Err(AppError::InvalidInput(format!(
+                "the sync did not finish within {} s",
+                timeout.as_secs()
+            ))),
+            Ok(Err(_)) => Err(AppError::InvalidInput("the sync node stopped".into())),
+            Ok(Ok(r)) => r.map_err(|e| AppError::Sync(e.to_string())),
+        }
+    })
+}
+
+/// A sync node running in the background of a long-lived process (the desktop app).
+#[derive(Debug)]
+pub struct Service {
+    runtime: tokio::runtime::Runtime,
+    commands: tokio::sync::mpsc::Sender<Command>,
+    listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// What the desktop shows about sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    #[serde(flatten)]
+    pub node: countersign_sync::NodeStatus,
+    pub listen: Vec<String>,
+}
+
+impl Service {
+    /// Starts a node on the home at `dir` (which must have an identity) and returns at once.
+    pub fn start(dir: &Path, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
+        let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
+        let runtime = runtime()?;
+        let _entered = runtime.enter();
+        let (node, commands) =
+            countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
+        let me = node.local_peer_id();
+        let listen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let bound = listen.clone();
+        runtime.spawn(node.run(move |addr| {
+            if let Ok(mut b) = bound.lock() {
+                b.push(format!("{addr}/p2p/{me}"));
+            }
+        }));
+        Ok(Service {
+            runtime,
+            commands,
+            listen,
+        })
+    }
+
+    /// A handle to ask the node for its status from any thread or runtime.
+    pub fn handle(&self) -> ServiceHandle {
+        ServiceHandle {
+            commands: self.commands.clone(),
+            listen: self.listen.clone(),
+        }
+    }
+
+    /// Keeps the runtime the node runs on alive as long as the service.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
+}
+
+/// Asks a running [`Service`] for its status; cheap to clone, usable from async code (the
+/// desktop's commands run on their own runtime, where blocking on another would panic).
+#[derive(Debug, Clone)]
+pub struct ServiceHandle {
+    commands: tokio::sync::mpsc::Sender<Command>,
+    listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ServiceHandle {
+    /// Peers, last sync and listen addresses, as the node has them now.
+    pub async fn status(&self) -> Result<ServiceStatus> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Status { reply })
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        let node = answer
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        let listen = self.listen.lock().map(|l| l.clone()).unwrap_or_default();
+        Ok(ServiceStatus { node, listen })
+    }
+
+    /// Has the running node dial `peer` now and whenever it drops.
+    pub async fn add_peer(&self, peer: &str) -> Result<()> {
+        let peer = parse_addrs(&[peer.to_string()])?.remove(0);
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::AddPeer { peer, reply })
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Sync("the sync node stopped".into()))?
+            .map_err(|e| AppError::InvalidInput(e.to_string()))
+    }
+}

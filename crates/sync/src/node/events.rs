@@ -1,0 +1,137 @@
+//! Swarm events: connections opened and closed (a connection from a member starts a pull),
+//! mDNS discoveries, and the sync protocol's requests, responses and failures.
+
+use libp2p::request_response;
+use libp2p::swarm::SwarmEvent;
+
+use super::pull::Waiter;
+use super::{BehaviourEvent, Ledger, Node, SyncError};
+use crate::protocol::{Request, Response};
+use libp2p::mdns;
+
+impl<L: Ledger> Node<L> {
+    pub(super) fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                // A stranger's connection stays up only to carry the refusal of its requests
+                // (it then idles out); nothing is pulled from it or served to it.
+                if !self.allowed(&peer_id) {
+                    for reply in self.dialling.remove(&peer_id).unwrap_or_default() {
+                        let _ = reply.send(Err(SyncError::Refused {
+                            peer: peer_id.to_string(),
+                            reason: "it is not a member of this department's roster".into(),
+                        }));
+                    }
+                    return;
+                }
+                let first = self.connected.insert(peer_id);
+                let waiters: Vec<Waiter> = self
+                    .dialling
+                    .remove(&peer_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Waiter::Once)
+                    .collect();
+                if first || !waiters.is_empty() {
+                    // Catch up with every peer on connecting; both sides do, so both converge.
+                    self.start_pull(peer_id, None);
+                    if let Some(p) = self.pulls.get_mut(&peer_id) {
+                        p.waiters.extend(waiters);
+                    }
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.connected.remove(&peer_id);
+                self.fail_pull(
+                    &peer_id,
+                    SyncError::Unreachable {
+                        peer: peer_id.to_string(),
+                        reason: "the connection closed".into(),
+                    },
+                );
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                for reply in self.dialling.remove(&peer).unwrap_or_default() {
+                    let _ = reply.send(Err(SyncError::Unreachable {
+                        peer: peer.to_string(),
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (_, addr) in found {
+                    let _ = self.swarm.dial(addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            _ => {}
+        }
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.on_request(peer, request, channel),
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => self.on_response(peer, request_id, response),
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                let reason = error.to_string();
+                if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {
+                    let _ = reply.send(Err(SyncError::Unreachable {
+                        peer: peer.to_string(),
+                        reason: reason.clone(),
+                    }));
+                }
+                // A response our codec refused (oversized, malformed) is the peer's doing, not
+                // the network's: refused before any buffer was sized for it, and cut off.
+                if let request_response::OutboundFailure::Io(e) = &error {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        return self.cut_off(peer, format!("malformed response: {e}"));
+                    }
+                }
+                self.fail_pull(
+                    &peer,
+                    SyncError::Unreachable {
+                        peer: peer.to_string(),
+                        reason,
+                    },
+                );
+            }
+            // A malformed or oversized inbound message: the codec refused it before any
+            // allocation; a peer sending one is not served again.
+            Event::InboundFailure { peer, error, .. } => {
+                if matches!(error, request_response::InboundFailure::Io(_)) {
+                    self.cut_off(peer, format!("malformed request: {error}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
