@@ -144,11 +144,12 @@ impl Authenticated {
     /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
     pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
         use rayon::prelude::*;
-        let records = bundle::decode(bytes)?;
+        // Framed in place: each header and payload is copied once, into its entry.
+        let records = bundle::frame(bytes)?;
         // A batch has few authors: each key is checked (decompressed) once, not per entry.
         let keys: HashMap<[u8; 32], PublicKey> = records
             .iter()
-            .filter_map(|r| header::author_bytes(&r.header))
+            .filter_map(|r| header::author_bytes(r.header))
             .collect::<HashSet<_>>()
             .into_iter()
             .filter_map(|k| Some((k, PublicKey::from_bytes(&k).ok()?)))
@@ -158,14 +159,15 @@ impl Authenticated {
             .into_par_iter()
             .enumerate()
             .map(|(index, r)| {
-                Entry::decode_unverified_with_keys(&r.header, &r.signature, |k| {
-                    keys.get(k).copied()
-                })
-                .and_then(|e| e.verify_signature().map(|()| (e, r.payload)))
-                .map_err(|e| AppError::BundleEntry {
-                    index,
-                    reason: e.to_string(),
-                })
+                Entry::decode_unverified_with_keys(r.header, r.signature, |k| keys.get(k).copied())
+                    .and_then(|e| {
+                        e.verify_signature()
+                            .map(|()| (e, r.payload.map(<[u8]>::to_vec)))
+                    })
+                    .map_err(|e| AppError::BundleEntry {
+                        index,
+                        reason: e.to_string(),
+                    })
             })
             .collect::<Result<_>>()?;
         Ok(Authenticated { entries })

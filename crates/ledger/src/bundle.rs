@@ -85,9 +85,36 @@ fn push_record(out: &mut Vec<u8>, header: &[u8], signature: &[u8; 64], payload: 
     }
 }
 
+/// A record framed in place: borrowed slices of the bundle bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub header: &'a [u8],
+    pub signature: &'a [u8; 64],
+    pub payload: Option<&'a [u8]>,
+}
+
+impl RecordRef<'_> {
+    pub fn to_owned_record(&self) -> BundleRecord {
+        BundleRecord {
+            header: self.header.to_vec(),
+            signature: *self.signature,
+            payload: self.payload.map(<[u8]>::to_vec),
+        }
+    }
+}
+
 /// Frames untrusted bundle bytes into records. Every length is checked against both its limit
 /// and the bytes actually present before anything is allocated.
 pub fn decode(bytes: &[u8]) -> Result<Vec<BundleRecord>, BundleError> {
+    Ok(frame(bytes)?
+        .iter()
+        .map(RecordRef::to_owned_record)
+        .collect())
+}
+
+/// [`decode`] without copying: the records as slices of `bytes` (for counting a batch or
+/// reading its headers, where owned copies would only cost memory).
+pub fn frame(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, BundleError> {
     let rest = bytes
         .strip_prefix(BUNDLE_MAGIC)
         .ok_or(BundleError::BadMagic)?;
@@ -122,15 +149,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleRecord>, BundleError> {
                     });
                 }
                 let (p, r) = split(r, len as usize).ok_or(truncated)?;
-                (Some(p.to_vec()), r)
+                (Some(p), r)
             }
             flag => return Err(BundleError::BadPayloadFlag { record, flag }),
         };
-        let mut signature = [0u8; 64];
-        signature.copy_from_slice(sig);
-        records.push(BundleRecord {
-            header: header.to_vec(),
-            signature,
+        records.push(RecordRef {
+            header,
+            signature: sig.try_into().expect("split took 64 bytes"),
             payload,
         });
         rest = r;

@@ -93,7 +93,10 @@ proptest! {
     fn bundle_decoding_arbitrary_bytes_never_panics(tail in prop::collection::vec(any::<u8>(), 0..600)) {
         let mut bytes = bundle::BUNDLE_MAGIC.to_vec();
         bytes.extend_from_slice(&tail);
-        let _ = bundle::decode(&bytes);
+        // Framing in place and decoding agree on every input, record for record.
+        let framed = bundle::frame(&bytes)
+            .map(|r| r.iter().map(bundle::RecordRef::to_owned_record).collect::<Vec<_>>());
+        prop_assert_eq!(framed, bundle::decode(&bytes));
     }
 }
 

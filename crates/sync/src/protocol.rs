@@ -355,7 +355,8 @@ impl Response {
                 };
                 let len = r.u32()? as usize;
                 let bytes = r.take(len)?;
-                let records = bundle::decode(bytes)?;
+                // Framed in place to count it: a batch is only copied once, whole.
+                let records = bundle::frame(bytes)?;
                 if records.len() > MAX_BATCH {
                     return Err(DecodeError::TooMany {
                         what: "records",

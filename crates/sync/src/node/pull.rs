@@ -61,7 +61,7 @@ pub(super) struct Pull {
 /// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
 /// do not decode are left to the ledger to refuse).
 fn advance(have: &mut VersionVector, bundle: &[u8]) {
-    let Ok(records) = countersign_ledger::bundle::decode(bundle) else {
+    let Ok(records) = countersign_ledger::bundle::frame(bundle) else {
         return;
     };
     for r in records {
@@ -71,7 +71,7 @@ fn advance(have: &mut VersionVector, bundle: &[u8]) {
                 .find(|(p, _)| p.as_bytes() == k)
                 .map(|(p, _)| *p)
         };
-        let Ok(h) = countersign_ledger::header::decode_with_keys(&r.header, known) else {
+        let Ok(h) = countersign_ledger::header::decode_with_keys(r.header, known) else {
             continue;
         };
         match have.iter_mut().find(|(k, _)| *k == h.author) {
