@@ -92,7 +92,7 @@ impl Ledger for Hostile {
     fn may_read(&mut self, _: &PublicKey, _: &LogId) -> bool {
         true
     }
-    fn summary(&mut self) -> Result<Vec<LogSummary>, String> {
+    fn summary(&mut self, _: &[LogId]) -> Result<Vec<LogSummary>, String> {
         Ok(vec![match &self.claim {
             // Claims heads, signed; no vector, so only the heads can make the node fetch.
             Some((heads, checkpoint)) => LogSummary {
@@ -142,6 +142,9 @@ impl Ledger for Hostile {
     }
     fn checkpoints(&mut self, _: &PublicKey, _: &[LogSummary]) -> Result<(), String> {
         Ok(())
+    }
+    fn may_have_changed(&mut self) -> bool {
+        false
     }
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {
         Ok(vec![])

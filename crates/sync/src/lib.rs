@@ -11,7 +11,7 @@
 //! use countersign_sync::protocol::{Request, Response};
 //! use countersign_ledger::Hash;
 //!
-//! let ask = Request::Summary { network: Hash([7; 32]) };
+//! let ask = Request::Summary { network: Hash([7; 32]), logs: vec![] };
 //! assert_eq!(Request::decode(&ask.encode()), Ok(ask));
 //! // A claimed count beyond its bound is refused before anything is allocated for it.
 //! let mut huge = vec![0x81];

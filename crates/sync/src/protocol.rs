@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
-//! request   0x01 Summary  network[32]
+//! request   0x01 Summary  network[32] n:u16 log[32]×n   (n = 0: every log)
 //!           0x02 Fetch    network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
 //!           0x03 Announce network[32] n:u16 log[32]×n
 //! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
@@ -57,8 +57,11 @@ pub struct LogSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// "Which logs do you hold, and how far?"
-    Summary { network: NetworkId },
+    /// "Which of these logs (none named: all) do you hold, and how far?"
+    Summary {
+        network: NetworkId,
+        logs: Vec<LogId>,
+    },
     /// "Send me the entries of `log` beyond `have`, at most `limit`."
     Fetch {
         network: NetworkId,
@@ -220,9 +223,10 @@ impl Request {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            Request::Summary { network } => {
+            Request::Summary { network, logs } => {
                 out.push(0x01);
                 out.extend_from_slice(network.as_bytes());
+                put_hashes_u16(&mut out, logs, MAX_ANNOUNCED);
             }
             Request::Fetch {
                 network,
@@ -248,7 +252,14 @@ impl Request {
     pub fn decode(bytes: &[u8]) -> Result<Request, DecodeError> {
         let mut r = Reader(bytes);
         let request = match r.u8()? {
-            0x01 => Request::Summary { network: r.hash()? },
+            0x01 => {
+                let network = r.hash()?;
+                let n = r.u16()?;
+                Request::Summary {
+                    network,
+                    logs: r.hashes(n, "logs asked about", MAX_ANNOUNCED)?,
+                }
+            }
             0x02 => Request::Fetch {
                 network: r.hash()?,
                 log: r.hash()?,

@@ -18,7 +18,8 @@ fn vector() -> impl Strategy<Value = VersionVector> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        hash().prop_map(|network| Request::Summary { network }),
+        (hash(), prop::collection::vec(hash(), 0..5))
+            .prop_map(|(network, logs)| Request::Summary { network, logs }),
         (hash(), hash(), vector(), any::<u32>()).prop_map(|(network, log, have, limit)| {
             Request::Fetch {
                 network,
@@ -110,6 +111,7 @@ fn counts_beyond_their_bounds_are_refused_before_allocating() {
     // Trailing bytes and unknown tags.
     let mut b = Request::Summary {
         network: Hash([1; 32]),
+        logs: vec![],
     }
     .encode();
     b.push(0);

@@ -43,6 +43,10 @@ pub struct HomeLedger {
     cursor: i64,
     /// Fork evidence rows already announced.
     forks_seen: usize,
+    /// SQLite's data version when changes were last looked for (it moves when another
+    /// connection commits), and whether this one has committed since.
+    seen_version: Option<i64>,
+    wrote: bool,
     /// Signs this home's checkpoints (a home with no identity of its own gives none).
     signer: Option<CheckpointSigner>,
 }
@@ -66,6 +70,8 @@ impl HomeLedger {
             network,
             cursor,
             forks_seen,
+            seen_version: None,
+            wrote: false,
             signer,
         })
     }
@@ -133,13 +139,19 @@ impl Ledger for HomeLedger {
         countersign_report::access::may_read(role, peer, changes)
     }
 
-    fn summary(&mut self) -> std::result::Result<Vec<LogSummary>, String> {
-        let logs = self
-            .home
-            .store()
-            .db()
-            .log_ids()
-            .map_err(|e| e.to_string())?;
+    fn summary(&mut self, only: &[LogId]) -> std::result::Result<Vec<LogSummary>, String> {
+        let db = self.home.store().db();
+        let logs = if only.is_empty() {
+            db.log_ids().map_err(|e| e.to_string())?
+        } else {
+            let mut held = Vec::with_capacity(only.len());
+            for log in only {
+                if db.contains(log).map_err(|e| e.to_string())? {
+                    held.push(*log);
+                }
+            }
+            held
+        };
         let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
         logs.into_iter()
             .map(|log| {
@@ -285,6 +297,7 @@ impl Ledger for HomeLedger {
             .home
             .import_authenticated(batch)
             .map_err(|e| e.to_string())?;
+        self.wrote = true;
         if self.network.is_none() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }
@@ -310,7 +323,16 @@ impl Ledger for HomeLedger {
         }
     }
 
+    fn may_have_changed(&mut self) -> bool {
+        // Nothing committed by any connection since the last look: nothing to read. An error
+        // reading the version says "look".
+        let version = self.home.store().data_version().ok();
+        version.is_none() || version != self.seen_version || self.wrote
+    }
+
     fn changed_logs(&mut self) -> std::result::Result<Vec<LogId>, String> {
+        self.seen_version = self.home.store().data_version().ok();
+        self.wrote = false;
         let mut logs = BTreeSet::new();
         loop {
             let rows = self

@@ -34,7 +34,7 @@ impl<L: Ledger> Node<L> {
                     .collect();
                 if first || !waiters.is_empty() {
                     // Catch up with every peer on connecting; both sides do, so both converge.
-                    self.start_pull(peer_id, None);
+                    self.start_pull(peer_id, None, Vec::new());
                     if let Some(p) = self.pulls.get_mut(&peer_id) {
                         p.waiters.extend(waiters);
                     }

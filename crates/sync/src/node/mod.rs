@@ -45,8 +45,9 @@ pub trait Ledger: Send + 'static {
     fn is_member(&mut self, key: &PublicKey) -> bool;
     /// Whether member `peer` may be sent `log` (see `countersign_report::access`).
     fn may_read(&mut self, peer: &PublicKey, log: &LogId) -> bool;
-    /// Every log held, with its version vector and heads.
-    fn summary(&mut self) -> Result<Vec<LogSummary>, String>;
+    /// The logs of `only` held here (every log held when `only` is empty), each with its
+    /// version vector, heads, fork count and signed checkpoint.
+    fn summary(&mut self, only: &[LogId]) -> Result<Vec<LogSummary>, String>;
     /// How far each author has got in `log` here.
     fn vector(&mut self, log: &LogId) -> Result<VersionVector, String>;
     /// Whether any of `ids` is an entry this home does not hold.
@@ -71,6 +72,9 @@ pub trait Ledger: Send + 'static {
     /// claimed has been pulled. `Err` when a checkpoint does not verify or the peer did not
     /// stand by it (a split view): the node then cuts the peer off.
     fn checkpoints(&mut self, peer: &PublicKey, logs: &[LogSummary]) -> Result<(), String>;
+    /// Whether anything may have been stored since [`Ledger::changed_logs`] was last called:
+    /// a check of microseconds, made before the real one.
+    fn may_have_changed(&mut self) -> bool;
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
 }
@@ -84,6 +88,9 @@ pub struct Config {
     /// Discover peers on the LAN with mDNS (off in tests).
     pub mdns: bool,
     /// How often local changes (by any process on this home) are looked for and announced.
+    /// It sets the floor of how soon a peer sees a signature; each look is a SQLite read
+    /// transaction (file locks, a stat) and a wake-up of the node: an idle release `serve`
+    /// used 0.9% of a core at 25 ms, none measurable at 1 s.
     pub announce_every: Duration,
 }
 
@@ -93,7 +100,7 @@ impl Default for Config {
             listen: Vec::new(),
             peers: Vec::new(),
             mdns: false,
-            announce_every: Duration::from_millis(100),
+            announce_every: Duration::from_millis(50),
         }
     }
 }
@@ -168,6 +175,10 @@ pub const COMMAND_QUEUE: usize = 64;
 pub const MAX_CUT_OFF: usize = 10_000;
 /// Peers a node dials and re-dials, at most.
 pub const MAX_PEERS: usize = 64;
+/// Every log is compared with every connected peer this often. Announcements make a peer
+/// compare only the logs they name; this catches whatever an announcement that was lost (a
+/// timeout, a failed pull) would have.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// Configured peers that dropped are dialled again this often.
 pub const REDIAL_EVERY: Duration = Duration::from_secs(2);
 
@@ -342,6 +353,8 @@ impl<L: Ledger> Node<L> {
         let mut tick = tokio::time::interval(self.config.announce_every);
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         redial.tick().await;
+        let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+        reconcile.tick().await;
         loop {
             // The swarm goes first: a checked batch is stored only once the swarm has nothing
             // left to do, so the request for the next batch is already on its way to the peer
@@ -367,6 +380,7 @@ impl<L: Ledger> Node<L> {
                 },
                 _ = tick.tick() => self.announce_changes(),
                 _ = redial.tick() => self.redial(),
+                _ = reconcile.tick() => self.reconcile(),
             }
         }
     }
@@ -391,7 +405,7 @@ impl<L: Ledger> Node<L> {
                     return;
                 };
                 if self.connected.contains(&id) {
-                    self.start_pull(id, Some(Waiter::Once(reply)));
+                    self.start_pull(id, Some(Waiter::Once(reply)), Vec::new());
                     return;
                 }
                 if let Err(e) = self.swarm.dial(peer) {

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use countersign_ledger::LogId;
 
 use super::{block, now_ms, Ledger, Node, SyncError, SyncReport};
-use crate::protocol::{LogSummary, Request, Response, VersionVector, MAX_BATCH};
+use crate::protocol::{LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH};
 
 /// A one-shot sync that pulled `u64` entries and now waits for the peer's ack.
 pub(super) type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError>>);
@@ -54,8 +54,11 @@ pub(super) struct Pull {
     whole: HashSet<LogId>,
     stored: u64,
     pub(super) waiters: Vec<Waiter>,
-    /// A pull was asked for while this one ran: run another when it ends.
-    again: bool,
+    /// The logs this pull compares (empty: every log).
+    scope: Vec<LogId>,
+    /// A pull was asked for while this one ran: run another when it ends, over these logs
+    /// (empty: every log).
+    again: Option<Vec<LogId>>,
 }
 
 /// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
@@ -82,7 +85,8 @@ fn advance(have: &mut VersionVector, bundle: &[u8]) {
 }
 
 impl<L: Ledger> Node<L> {
-    pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>) {
+    /// Pulls from `peer` what it has of `scope` (empty: every log) and this home lacks.
+    pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>, scope: Vec<LogId>) {
         let running = self.pulls.contains_key(&peer);
         self.pull_generation += 1;
         let generation = self.pull_generation;
@@ -92,17 +96,38 @@ impl<L: Ledger> Node<L> {
         });
         pull.waiters.extend(waiter);
         if running {
-            pull.again = true;
+            // Coalesced: the union of what was asked for, or everything once it grows large.
+            pull.again = Some(match pull.again.take() {
+                None => scope,
+                Some(all) if all.is_empty() || scope.is_empty() => Vec::new(),
+                Some(mut logs) => {
+                    logs.extend(
+                        scope
+                            .into_iter()
+                            .filter(|l| !logs.contains(l))
+                            .collect::<Vec<_>>(),
+                    );
+                    if logs.len() > MAX_ANNOUNCED {
+                        Vec::new()
+                    } else {
+                        logs
+                    }
+                }
+            });
             return;
         }
+        pull.scope = scope.clone();
         let network = self
             .ledger
             .network()
             .unwrap_or(countersign_ledger::Hash::ZERO);
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, Request::Summary { network });
+        self.swarm.behaviour_mut().sync.send_request(
+            &peer,
+            Request::Summary {
+                network,
+                logs: scope,
+            },
+        );
     }
 
     pub(super) fn on_response(
@@ -241,8 +266,13 @@ impl<L: Ledger> Node<L> {
     /// with the same vector — an equivocation: two entries at one position. Those logs are
     /// fetched whole, so the conflicting entry arrives and is kept as evidence.
     pub(super) fn plan(&mut self, peer: PeerId, remote: Vec<LogSummary>) {
+        let scope = self
+            .pulls
+            .get(&peer)
+            .map(|p| p.scope.clone())
+            .unwrap_or_default();
         let ledger = &mut self.ledger;
-        let local = match block(|| ledger.summary()) {
+        let local = match block(|| ledger.summary(&scope)) {
             Ok(l) => l,
             Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
         };
@@ -372,15 +402,15 @@ impl<L: Ledger> Node<L> {
                 Waiter::Once(reply) => {
                     // Now the peer pulls from us: announce every log, wait for its ack.
                     let ledger = &mut self.ledger;
-                    let logs: Vec<LogId> = block(|| ledger.summary())
+                    let logs: Vec<LogId> = block(|| ledger.summary(&[]))
                         .map(|s| s.into_iter().map(|l| l.log).collect())
                         .unwrap_or_default();
                     self.announce(peer, logs, Some((pull.stored, reply)));
                 }
             }
         }
-        if pull.again {
-            self.start_pull(peer, None);
+        if let Some(scope) = pull.again {
+            self.start_pull(peer, None, scope);
         }
     }
 
