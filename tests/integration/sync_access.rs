@@ -1,6 +1,8 @@
 //! Who is sent what, and whom a node dials: an AI model's node gets only the reports it was
 //! granted (and nothing after a revocation); a home's remembered peers are dialled by every
-//! node it runs. Separate `serve` processes on loopback, as in `sync`.
+//! node it runs; a change no announcement reported still arrives at the next reconcile.
+//! Separate `serve` processes on loopback, as in `sync`, or nodes in this process where the
+//! test needs their configuration.
 
 use crate::common::Home;
 use crate::sync::{member, serve, state, until};
@@ -81,4 +83,77 @@ fn a_peer_a_home_remembers_is_dialled_by_every_node_it_runs() {
         b.run(&["report", "show", &report]).code == 0
     });
     assert_eq!(state(&b, &report), state(&a, &report));
+}
+
+#[test]
+fn a_change_no_announcement_reported_reaches_a_peer_at_the_next_reconcile() {
+    use countersign_app::sync::HomeLedger;
+    use countersign_sync::{keypair, Command, Config};
+    use std::time::Duration;
+    use tokio::sync::{mpsc, oneshot};
+
+    let (a, report) = Home::demo();
+    let b = member(&a, "Dr Bea", "radiologist");
+    let seed = |h: &Home| -> [u8; 32] { *h.secret(&h.key()).to_seed() };
+    // Two nodes in this process that never announce; both reconcile every 200 ms.
+    let config = |peers: Vec<countersign_sync::Multiaddr>| Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        peers,
+        announce_every: Duration::from_secs(3600),
+        reconcile_every: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = rt.enter();
+    let (addr_tx, mut addr_rx) = mpsc::channel(4);
+    let (node_a, _keep_a) = countersign_sync::start(
+        keypair(&seed(&a)),
+        HomeLedger::open(&a.dir).unwrap(),
+        config(vec![]),
+    )
+    .unwrap();
+    let a_id = node_a.local_peer_id();
+    rt.spawn(node_a.run(move |addr| {
+        let _ = addr_tx.try_send(format!("{addr}/p2p/{a_id}"));
+    }));
+    let a_addr = rt.block_on(addr_rx.recv()).unwrap();
+    let (node_b, commands) = countersign_sync::start(
+        keypair(&seed(&b)),
+        HomeLedger::open(&b.dir).unwrap(),
+        config(vec![a_addr.parse().unwrap()]),
+    )
+    .unwrap();
+    rt.spawn(node_b.run(|_| {}));
+    let synced = || {
+        rt.block_on(async {
+            let (reply, answer) = oneshot::channel();
+            commands.send(Command::Status { reply }).await.unwrap();
+            answer.await.unwrap().last_sync_ms
+        })
+    };
+    // B caught up on connecting; then A signs, and no announcement tells B.
+    until("B's first pull from A", || synced().is_some());
+    assert_eq!(b.run(&["report", "show", &report]).code, 0);
+    let first = synced();
+    let followup = a.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "told nobody",
+        "--due",
+        "2027-01-01",
+    ])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until("the follow-up on B by reconciliation", || {
+        state(&b, &report).1.iter().any(|e| e == followup.as_str())
+    });
+    assert_ne!(synced(), first, "a later pull brought it");
+    rt.shutdown_background();
 }
