@@ -89,8 +89,8 @@ impl Ledger for Hostile {
     fn is_member(&mut self, _: &PublicKey) -> bool {
         true
     }
-    fn may_read(&mut self, _: &PublicKey, _: &LogId) -> bool {
-        true
+    fn may_read(&mut self, _: &PublicKey, logs: &[LogId]) -> Vec<bool> {
+        vec![true; logs.len()]
     }
     fn summary(&mut self, _: &[LogId]) -> Result<Vec<LogSummary>, String> {
         Ok(vec![match &self.claim {

@@ -4,7 +4,7 @@
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
 //! request   0x01 Summary  network[32] n:u16 log[32]×n   (n = 0: every log)
 //!           0x02 Fetch    network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
-//!           0x03 Announce network[32] n:u16 log[32]×n
+//!           0x03 Announce network[32] n:u16 log[32]×n     (n = 0: every log)
 //! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                          forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
 //!           0x82 Entries  more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
@@ -69,7 +69,8 @@ pub enum Request {
         have: VersionVector,
         limit: u32,
     },
-    /// "These logs have new heads here": the receiver pulls, then answers with what it stored.
+    /// "These logs (none named: every log) have new heads here": the receiver pulls them,
+    /// then answers with what it stored.
     Announce {
         network: NetworkId,
         logs: Vec<LogId>,

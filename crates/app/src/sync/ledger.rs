@@ -93,6 +93,21 @@ impl HomeLedger {
     }
 }
 
+impl HomeLedger {
+    /// Whether an attending granted AI model `model` `log` and has not revoked it since.
+    fn granted(&self, model: &PublicKey, log: &LogId) -> bool {
+        let Ok(rows) = self.home.store().db().access_changes(log) else {
+            return false;
+        };
+        let changes = rows.iter().filter_map(|r| {
+            let kind = r.kind.parse().ok()?;
+            let change: AccessChange = serde_json::from_slice(r.payload.as_deref()?).ok()?;
+            Some((kind, change.member))
+        });
+        countersign_report::access::may_read(countersign_ledger::Role::AiModel, model, changes)
+    }
+}
+
 impl Ledger for HomeLedger {
     fn network(&self) -> Option<NetworkId> {
         self.network
@@ -113,30 +128,26 @@ impl Ledger for HomeLedger {
             .unwrap_or(false)
     }
 
-    fn may_read(&mut self, peer: &PublicKey, log: &LogId) -> bool {
+    fn may_read(&mut self, peer: &PublicKey, logs: &[LogId]) -> Vec<bool> {
         let Some(network) = self.network else {
-            return false;
+            return vec![false; logs.len()];
         };
-        if *log == network {
-            return true;
-        }
-        let Ok(Some(role)) = self.home.with_state(&network, |state, _| {
-            Ok(state.roster.member(peer).map(|m| m.role))
-        }) else {
-            return false;
-        };
-        if role != countersign_ledger::Role::AiModel {
-            return true;
-        }
-        let Ok(rows) = self.home.store().db().access_changes(log) else {
-            return false;
-        };
-        let changes = rows.iter().filter_map(|r| {
-            let kind = r.kind.parse().ok()?;
-            let change: AccessChange = serde_json::from_slice(r.payload.as_deref()?).ok()?;
-            Some((kind, change.member))
-        });
-        countersign_report::access::may_read(role, peer, changes)
+        // The member's role once for the whole list: only an AI model's reads need the logs.
+        let role = self
+            .home
+            .with_state(&network, |state, _| {
+                Ok(state.roster.member(peer).map(|m| m.role))
+            })
+            .ok()
+            .flatten();
+        logs.iter()
+            .map(|log| match role {
+                _ if *log == network => true,
+                None => false,
+                Some(countersign_ledger::Role::AiModel) => self.granted(peer, log),
+                Some(_) => true,
+            })
+            .collect()
     }
 
     fn summary(&mut self, only: &[LogId]) -> std::result::Result<Vec<LogSummary>, String> {

@@ -62,18 +62,16 @@ fn node_setup(
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
     let (ledger, keypair) = node_parts(dir)?;
-    // The peers this home remembers, then those given now.
-    let mut all = ledger.home.peers()?;
-    all.extend(
-        peers
-            .iter()
-            .filter(|p| !all.contains(p))
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
+    // The peers this home remembers, then those given now, each once however it was written.
+    let mut all = parse_addrs(&ledger.home.peers()?)?;
+    for p in parse_addrs(peers)? {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
     let config = Config {
         listen: parse_addrs(listen)?,
-        peers: parse_addrs(&all)?,
+        peers: all,
         mdns,
         ..Config::default()
     };

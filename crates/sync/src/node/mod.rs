@@ -43,8 +43,9 @@ pub trait Ledger: Send + 'static {
     fn network(&self) -> Option<NetworkId>;
     /// Whether `key` is a member now (on the roster, not revoked).
     fn is_member(&mut self, key: &PublicKey) -> bool;
-    /// Whether member `peer` may be sent `log` (see `countersign_report::access`).
-    fn may_read(&mut self, peer: &PublicKey, log: &LogId) -> bool;
+    /// Which of `logs` member `peer` may be sent (see `countersign_report::access`), one
+    /// answer per log.
+    fn may_read(&mut self, peer: &PublicKey, logs: &[LogId]) -> Vec<bool>;
     /// The logs of `only` held here (every log held when `only` is empty), each with its
     /// version vector, heads, fork count and signed checkpoint.
     fn summary(&mut self, only: &[LogId]) -> Result<Vec<LogSummary>, String>;
@@ -440,6 +441,14 @@ impl<L: Ledger> Node<L> {
             peer: "the new peer".into(),
             reason: e.to_string(),
         })
+    }
+
+    /// The network requests are made under: a home with no network yet asks and announces
+    /// under the zero id, which peers accept.
+    fn asking_network(&self) -> NetworkId {
+        self.ledger
+            .network()
+            .unwrap_or(countersign_ledger::Hash::ZERO)
     }
 
     /// May we exchange entries with `peer`? A home with no network yet takes the roster from

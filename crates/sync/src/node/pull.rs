@@ -117,10 +117,7 @@ impl<L: Ledger> Node<L> {
             return;
         }
         pull.scope = scope.clone();
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
+        let network = self.asking_network();
         self.swarm.behaviour_mut().sync.send_request(
             &peer,
             Request::Summary {
@@ -357,10 +354,7 @@ impl<L: Ledger> Node<L> {
     }
 
     pub(super) fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
+        let network = self.asking_network();
         self.swarm.behaviour_mut().sync.send_request(
             &peer,
             Request::Fetch {
@@ -400,12 +394,8 @@ impl<L: Ledger> Node<L> {
                     },
                 ),
                 Waiter::Once(reply) => {
-                    // Now the peer pulls from us: announce every log, wait for its ack.
-                    let ledger = &mut self.ledger;
-                    let logs: Vec<LogId> = block(|| ledger.summary(&[]))
-                        .map(|s| s.into_iter().map(|l| l.log).collect())
-                        .unwrap_or_default();
-                    self.announce(peer, logs, Some((pull.stored, reply)));
+                    // Now the peer pulls every log from us; wait for its ack.
+                    self.announce(peer, Vec::new(), Some((pull.stored, reply)));
                 }
             }
         }

@@ -9,7 +9,7 @@ use countersign_ledger::LogId;
 
 use super::pull::{OnceWaiting, Waiter};
 use super::{block, peer_key, Ledger, Node, SyncError, MAX_CUT_OFF};
-use crate::protocol::{Request, Response, MAX_BATCH};
+use crate::protocol::{Request, Response, MAX_ANNOUNCED, MAX_BATCH};
 
 impl<L: Ledger> Node<L> {
     pub(super) fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
@@ -59,9 +59,12 @@ impl<L: Ledger> Node<L> {
             Request::Summary { logs, .. } => {
                 let summary = block(|| {
                     let logs = ledger.summary(&logs)?;
+                    let ids: Vec<LogId> = logs.iter().map(|l| l.log).collect();
+                    let readable = ledger.may_read(&reader, &ids);
                     Ok::<_, String>(
                         logs.into_iter()
-                            .filter(|l| ledger.may_read(&reader, &l.log))
+                            .zip(readable)
+                            .filter_map(|(l, ok)| ok.then_some(l))
                             .collect(),
                     )
                 });
@@ -71,7 +74,7 @@ impl<L: Ledger> Node<L> {
                 };
                 self.respond(channel, response);
             }
-            Request::Fetch { log, .. } if !block(|| ledger.may_read(&reader, &log)) => {
+            Request::Fetch { log, .. } if !block(|| ledger.may_read(&reader, &[log]) == [true]) => {
                 let reason = format!("log {log} is not readable by this member");
                 self.respond(channel, refused(&reason));
             }
@@ -137,8 +140,8 @@ impl<L: Ledger> Node<L> {
 
     /// Announces logs changed on this home (by any process) to every connected peer.
     pub(super) fn announce_changes(&mut self) {
-        // Asked many times a second: the cheap check runs inline (handing the worker thread
-        // over for `block_in_place` each time cost an idle node 1% of a core).
+        // Asked many times a second: a check of microseconds first, run inline, and the
+        // queries for new rows and fork evidence only when something was committed.
         if !self.ledger.may_have_changed() {
             return;
         }
@@ -153,10 +156,11 @@ impl<L: Ledger> Node<L> {
             // back every tick would have it compare whole summaries for nothing. Kept, and
             // announced once the pull ends.
             if self.pulls.contains_key(&peer) {
+                // Bounded one past what an announcement names: `announce` then names none,
+                // which is every log.
                 let pending = self.deferred.entry(peer).or_default();
-                if pending.len() < crate::protocol::MAX_ANNOUNCED {
-                    pending.extend(changed.iter().copied());
-                }
+                let room = (MAX_ANNOUNCED + 1).saturating_sub(pending.len());
+                pending.extend(changed.iter().copied().take(room));
                 continue;
             }
             self.announce(peer, changed.clone(), None);
@@ -170,21 +174,19 @@ impl<L: Ledger> Node<L> {
         logs: Vec<LogId>,
         waiting: Option<OnceWaiting>,
     ) {
-        // A home that has no network yet announces under the zero id, which peers accept.
-        let network = self
-            .ledger
-            .network()
-            .unwrap_or(countersign_ledger::Hash::ZERO);
-        let id = self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Announce {
-                network,
-                logs: logs
-                    .into_iter()
-                    .take(crate::protocol::MAX_ANNOUNCED)
-                    .collect(),
-            },
-        );
+        // More logs than one announcement names: announce every log rather than drop some
+        // (the peer compares only what is named).
+        let logs = if logs.len() > MAX_ANNOUNCED {
+            Vec::new()
+        } else {
+            logs
+        };
+        let network = self.asking_network();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Announce { network, logs });
         self.announced.insert(id, (peer, waiting));
     }
 
