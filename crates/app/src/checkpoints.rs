@@ -115,30 +115,14 @@ impl Home {
                 let earlier = db
                     .checkpoint(&c.log, peer.as_bytes())?
                     .and_then(|b| SignedCheckpoint::decode(&b).ok());
-                let problem = match withheld(db, c, &forked, &evidence)? {
-                    Some(head) => Some((
-                        None,
-                        format!(
-                            "it signed that log {} has head {head}, then did not serve it",
-                            c.log
-                        ),
-                    )),
-                    None => match &earlier {
-                        Some(e) => strays(db, &evidence, e.checkpoint(), c)?.map(|head| {
-                            (
-                                Some(e.bytes().to_vec()),
-                                format!(
-                                    "its checkpoint of log {} at {} ms does not descend from its \
-                                     checkpoint at {} ms: head {head} is not in its history",
-                                    c.log,
-                                    c.timestamp_ms,
-                                    e.checkpoint().timestamp_ms
-                                ),
-                            )
-                        }),
-                        None => None,
-                    },
-                };
+                if earlier
+                    .as_ref()
+                    .is_some_and(|e| e.bytes() == signed.bytes())
+                {
+                    // The same claim again (heads unchanged): already judged and kept.
+                    continue;
+                }
+                let problem = judge(db, &forked, &evidence, earlier.as_ref(), c)?;
                 match problem {
                     Some((earlier, reason)) => {
                         db.insert_split_view(&SplitViewRow {
@@ -167,6 +151,37 @@ impl Home {
             Ok(found)
         })
     }
+}
+
+/// What is wrong with the signer's checkpoint `c`, given its `earlier` one, in words, with the
+/// earlier checkpoint's bytes when they are part of the evidence: a head it claimed and did not
+/// serve, or a head of its earlier claim not in the history of this one.
+fn judge(
+    db: &Db<'_>,
+    forked: &HashSet<&[u8]>,
+    evidence: &HashMap<&[u8], &[u8]>,
+    earlier: Option<&SignedCheckpoint>,
+    c: &Checkpoint,
+) -> Result<Option<(Option<Vec<u8>>, String)>> {
+    if let Some(head) = withheld(db, c, forked, evidence)? {
+        let reason = format!(
+            "it signed that log {} has head {head}, then did not serve it",
+            c.log
+        );
+        return Ok(Some((None, reason)));
+    }
+    let Some(e) = earlier else {
+        return Ok(None);
+    };
+    let before = e.checkpoint();
+    Ok(strays(db, evidence, before, c)?.map(|head| {
+        let reason = format!(
+            "its checkpoint of log {} at {} ms does not descend from its checkpoint at {} ms: \
+             head {head} is not in its history",
+            c.log, c.timestamp_ms, before.timestamp_ms
+        );
+        (Some(e.bytes().to_vec()), reason)
+    }))
 }
 
 /// A head the checkpoint claims that this home does not hold after pulling from its signer.
