@@ -172,15 +172,6 @@ impl Authenticated {
             .collect::<Result<_>>()?;
         Ok(Authenticated { entries })
     }
-
-    /// How many entries the batch holds.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 fn waits_for_dependency(e: &Rejection) -> bool {
