@@ -10,6 +10,6 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 home=$work/home
 "$cli" --home "$home" init --name "Dr Bench" --role attending --admin >/dev/null
 "$cli" image phantom --slices 500 --size 512 --seed bench -o "$work/series" >/dev/null
-"$cli" --home "$home" import "$work/series" "$here/../shared/dicom/RG3_UNCI.dcm" >/dev/null
+"$cli" --home "$home" import "$work/series" "${COUNTERSIGN_CORPUS:-$HOME/.cache/countersign/corpus}/RG3_UNCI.dcm" >/dev/null
 start_webdriver "$home"
 node "$here/ui/tests/bench-app.mjs" "$app"

@@ -8,10 +8,6 @@ use std::process::Command;
 
 use crate::common::bin;
 
-fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom")
-}
-
 /// Corpus images DCMTK renders and Countersign does not yet, with the reason.
 const KNOWN_GAPS: &[(&str, &str)] = &[];
 
@@ -99,12 +95,10 @@ fn read_png(path: &Path) -> (u32, u32, u8, Vec<u8>) {
 #[test]
 fn renders_match_dcmtk_pixel_for_pixel() {
     let dir = tempfile::tempdir().unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+    let files: Vec<PathBuf> = countersign_testkit::manifest()
+        .iter()
+        .map(|f| countersign_testkit::corpus(f.name))
         .collect();
-    files.sort();
     let (mut compared, mut gaps_seen) = (0, Vec::new());
     let mut failures = Vec::new();
     for file in &files {
@@ -196,7 +190,7 @@ fn renders_match_dcmtk_pixel_for_pixel() {
 /// samples within one level.
 fn agreement(file: &str, dcmtk_args: &[&str], our_args: &[&str]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let path = corpus().join(file);
+    let path = countersign_testkit::corpus(file);
     let (theirs, ours) = (dir.path().join("d.pnm"), dir.path().join("o.png"));
     let dcmtk = Command::new("dcmj2pnm")
         .args(dcmtk_args)

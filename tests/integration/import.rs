@@ -7,15 +7,24 @@ use std::process::Command;
 
 use crate::common::Home;
 
-fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom")
+/// A folder of every pinned corpus file plus two that are not DICOM at all.
+fn corpus_with_strays(into: &std::path::Path) -> PathBuf {
+    let dir = into.join("cd");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in countersign_testkit::manifest() {
+        std::fs::copy(countersign_testkit::corpus(f.name), dir.join(f.name)).unwrap();
+    }
+    std::fs::write(dir.join("MANIFEST.tsv"), "file\tbytes\n").unwrap();
+    std::fs::write(dir.join("README.md"), "# A CD from another hospital\n").unwrap();
+    dir
 }
 
 #[test]
 fn import_index_bind_and_recheck() {
     let home = Home::new();
     home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    let dir = corpus();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = corpus_with_strays(scratch.path());
     let summary = home.ok(&["import", dir.to_str().unwrap()]);
     let imported = summary["imported"].as_u64().unwrap();
     assert!(imported > 100, "{summary}");

@@ -8,9 +8,7 @@ use std::process::Command;
 use countersign_imaging::{open, Samples};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/dicom")
-        .join(name)
+    countersign_testkit::corpus(name)
 }
 
 fn samples(path: &Path) -> Vec<i64> {

@@ -1,26 +1,17 @@
 //! Malformed DICOM: every corpus file, truncated at several points and with random bit flips,
 //! gives an image or a clear error — never a panic — through open, metadata and render.
 
-use std::path::PathBuf;
-
 use countersign_imaging::{from_bytes, WindowChoice};
 use rand::{Rng, SeedableRng};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/dicom");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read(&p).unwrap(),
-            )
+    countersign_testkit::manifest()
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(countersign_testkit::corpus(f.name)).unwrap();
+            (f.name.to_string(), bytes)
         })
-        .collect();
-    files.sort();
-    files
+        .collect()
 }
 
 /// Opens, reads metadata and renders the first frame; the outcome does not matter, only that

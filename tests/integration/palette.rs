@@ -18,9 +18,7 @@ use dicom_object::open_file;
 use crate::common::python;
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/dicom")
-        .join(name)
+    countersign_testkit::corpus(name)
 }
 
 const DISCRETE: u16 = 0;
@@ -70,7 +68,7 @@ fn segmented_palettes_render_as_pydicom_expands_them() {
     let segmented = dir.path().join("segmented.dcm");
     let expanded = dir.path().join("expanded-by-pydicom.dcm");
     write_segmented(&original, &segmented);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("integration/expand_palette.py");
+    let script = crate::common::tests_dir().join("integration/expand_palette.py");
     let pydicom = Command::new(python())
         .arg(script)
         .arg(&segmented)

@@ -6,9 +6,7 @@ use std::process::Command;
 use crate::common::Home;
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/dicom")
-        .join(name)
+    countersign_testkit::corpus(name)
 }
 
 fn sha256sum(path: &PathBuf) -> String {
@@ -239,7 +237,7 @@ fn shuffled_bundle_imports_to_the_same_report() {
             )
         })
         .collect();
-    entries.shuffle(&mut rand::thread_rng());
+    entries.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x5EED));
     let shuffled =
         countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref())));
     let other = Home::new();

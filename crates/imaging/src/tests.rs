@@ -3,9 +3,7 @@ use std::path::PathBuf;
 use crate::{from_bytes, open, ImagingError, WindowChoice};
 
 fn corpus(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/dicom")
-        .join(name)
+    countersign_testkit::corpus(name)
 }
 
 #[test]

@@ -1,11 +1,8 @@
 use super::*;
-use std::path::PathBuf;
 
 /// The first JPEG codestream in a corpus file (SOI to EOI), found without a DICOM parser.
 fn stream_of(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/dicom")
-        .join(name);
+    let path = countersign_testkit::corpus(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let start = bytes
         .windows(3)
