@@ -6,23 +6,15 @@ use std::process::{Command, Output};
 use countersign_ledger::{Entry, EntryId, Header, Kind, SecretKey};
 use serde_json::Value;
 
-/// The CLI built by `make test` (`cargo build -p countersign-cli`) next to this test binary.
+/// The `countersign` binary cargo built for this test run (this test belongs to the CLI's
+/// package, so `cargo test` always rebuilds it first; a stale binary on disk is never run).
 pub fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("COUNTERSIGN_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = profile_dir.join("countersign");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first with `cargo build -p countersign-cli` (make test does)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
+}
+
+/// The repository's `tests/` folder (scripts and manifests the tests use).
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")
 }
 
 pub struct Run {
@@ -159,9 +151,7 @@ impl Home {
     }
 
     pub fn bundle(&self, report: Option<&str>) -> Vec<u8> {
-        let file = self
-            .dir
-            .with_extension(format!("{}.bundle", rand::random::<u32>()));
+        let file = self.dir.with_extension(format!("{}.bundle", unique()));
         let f = file.to_str().unwrap();
         let mut args = vec!["bundle", "export"];
         args.extend(report);
@@ -172,9 +162,7 @@ impl Home {
 
     /// Writes `bytes` to a file and runs `bundle import` on it.
     pub fn import(&self, bytes: &[u8]) -> Run {
-        let file = self
-            .dir
-            .with_extension(format!("{}.in.bundle", rand::random::<u32>()));
+        let file = self.dir.with_extension(format!("{}.in.bundle", unique()));
         std::fs::write(&file, bytes).unwrap();
         self.run(&["bundle", "import", file.to_str().unwrap()])
     }
@@ -247,3 +235,9 @@ pub const AI_MEMBER: [&str; 8] = [
     "--model-version",
     "1.0.0",
 ];
+
+/// A number no other call in this process returns: names scratch files without randomness.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

@@ -78,7 +78,7 @@ fn every_export_is_read_by_an_independent_tool() {
 
     // FHIR → fhir.resources (R4 4.0.1), strict; one Provenance per signed entry.
     let fhir = export(&home, &report, "fhir", dir.path());
-    let validator = Path::new(env!("CARGO_MANIFEST_DIR")).join("fhir_validate.py");
+    let validator = crate::common::tests_dir().join("fhir_validate.py");
     let (ok, out) = run(Command::new(python()).arg(&validator).arg(&fhir));
     assert!(ok, "fhir.resources refused the bundle: {out}");
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
