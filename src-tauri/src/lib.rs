@@ -8,6 +8,7 @@
 //! ```
 
 mod commands;
+pub mod logfile;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -70,7 +71,11 @@ impl Desk {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         let home = guard.as_mut().map_err(|e| e.clone())?;
-        f(home).map_err(|e| e.to_wire())
+        f(home).map_err(|e| {
+            // What the UI shows is the message; the log gets its PHI-free form.
+            tracing::info!(code = e.code(), error = %e.loggable(), "command failed");
+            e.to_wire()
+        })
     }
 }
 
@@ -89,7 +94,25 @@ pub fn with_commands<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> 
 
 /// Opens the window and runs until it closes.
 pub fn run() {
-    let desk = Desk::open(home_dir());
+    let home = home_dir();
+    // Before the home is opened, so its opening (migrations, a refused ledger) is logged.
+    let log = logfile::init(&home);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        log = ?log,
+        "countersign-desktop started"
+    );
+    // A panic's location in the log (not its message, which could quote data); the default
+    // hook still prints it in full to stderr.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
+        tracing::error!(at = %at, "panic");
+        default_hook(info);
+    }));
+    let desk = Desk::open(home);
     let base = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
     let result = with_commands(base, desk).run(tauri::generate_context!());
     if let Err(e) = result {

@@ -94,6 +94,11 @@ impl Home {
                 }
             }
         }
+        tracing::info!(
+            logs = logs.len(),
+            entries = entries.len(),
+            "bundle exported"
+        );
         Ok(bundle::encode(
             entries.iter().map(|(e, p)| (e, p.as_deref())),
         ))
@@ -103,7 +108,21 @@ impl Home {
     /// entry passes the ledger and report rules inside one transaction: if any entry is refused,
     /// nothing is stored. Forks are kept as evidence, not refused.
     pub fn bundle_import(&mut self, bytes: &[u8]) -> Result<ImportReport> {
-        self.import_authenticated(Authenticated::from_bundle(bytes)?)
+        tracing::debug!(bytes = bytes.len(), "bundle import started");
+        let result =
+            Authenticated::from_bundle(bytes).and_then(|batch| self.import_authenticated(batch));
+        match &result {
+            Ok(r) => tracing::info!(
+                new = r.new,
+                duplicate = r.duplicate,
+                forks = r.forks.len(),
+                skipped = r.skipped.len(),
+                "bundle imported"
+            ),
+            // Info, not warn: the caller is told too (the CLI's one error line).
+            Err(e) => tracing::info!(error = %e.loggable(), "bundle refused: nothing stored"),
+        }
+        result
     }
 
     /// The second half of [`Home::bundle_import`]: stores entries whose signatures were
@@ -172,6 +191,15 @@ impl Authenticated {
             .collect::<Result<_>>()?;
         Ok(Authenticated { entries })
     }
+
+    /// How many entries the bundle carried.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 fn waits_for_dependency(e: &Rejection) -> bool {
@@ -200,6 +228,7 @@ fn import_batch(
             let (entry, payload) = item;
             let id = entry.id();
             if entry.header().parents.iter().any(|p| set_aside.contains(p)) {
+                tracing::info!(entry = %id, "entry set aside: it builds on fork evidence");
                 set_aside.insert(id);
                 report.skipped.push(Problem {
                     entry: id.to_hex(),
@@ -221,6 +250,14 @@ fn import_batch(
                     db.insert_fork(&first, entry, payload.as_deref())?;
                     let h = entry.header();
                     state.freeze(entry.log_id(), h.author, h.seq);
+                    tracing::warn!(
+                        author = %h.author,
+                        seq = h.seq,
+                        log = %entry.log_id(),
+                        first = %first,
+                        second = %id,
+                        "equivocation: the second entry kept as evidence, the author's log frozen"
+                    );
                     set_aside.insert(id);
                     report.forks.push(Problem {
                         entry: id.to_hex(),
@@ -235,6 +272,10 @@ fn import_batch(
                     });
                 }
                 Err(Rejection::Rule(RuleError::Frozen { .. })) => {
+                    tracing::info!(
+                        entry = %id,
+                        "entry set aside: its author's log is frozen by a fork"
+                    );
                     set_aside.insert(id);
                     report.skipped.push(Problem {
                         entry: id.to_hex(),

@@ -181,6 +181,7 @@ impl Home {
             &due,
         )?;
         let entries = self.store().db().count_entries()?;
+        tracing::info!(report = %report, entries, "demo written");
         Ok(DemoSummary {
             network,
             study,

@@ -160,6 +160,26 @@ impl AppError {
         }
     }
 
+    /// This error as a log may say it: ids, rule names, counts and sizes, never what someone
+    /// wrote or a file's path. A rule's message can quote a field value, an invalid input can
+    /// quote the input, and a path can hold a patient's name (folders named after patients are
+    /// common on exported CDs); those are logged as their code only.
+    pub fn loggable(&self) -> String {
+        match self {
+            AppError::NotAllowed(r) => format!("refused by rule {}", r.rule()),
+            AppError::EntryRefused { entry, reason } => {
+                format!("entry {entry} refused by rule {}", reason.rule())
+            }
+            // Record numbers, sizes, ids and keys only.
+            AppError::BadBundle(_)
+            | AppError::BundleEntry { .. }
+            | AppError::ImageChanged { .. }
+            | AppError::Store(_) => self.to_string(),
+            AppError::KeyMissing { key, .. } => format!("private key for {key} is missing"),
+            _ => self.code().to_string(),
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }

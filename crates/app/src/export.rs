@@ -103,6 +103,7 @@ impl Home {
     /// The report in `format`, as bytes.
     pub fn export(&self, report: EntryId, format: ExportFormat) -> Result<Vec<u8>> {
         let input = self.export_input(report)?;
+        tracing::info!(report = %report, format = ?format, "report exported");
         Ok(match format {
             ExportFormat::Pdf => countersign_export::pdf::render(&input),
             ExportFormat::Fhir => countersign_export::fhir::render(&input),

@@ -163,6 +163,7 @@ impl Home {
         }
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
+        tracing::info!(key = %profile.key, role = %role, "identity created");
         self.whoami()
     }
 
@@ -200,6 +201,7 @@ impl Home {
         );
         let entry = Entry::sign(header, key)?;
         self.store_checked(&entry, &payload)?;
+        tracing::info!(network = %entry.id(), founder = %key.public(), "network founded");
         Ok(())
     }
 
@@ -265,7 +267,12 @@ impl Home {
                 network, log_field, author, seq, timestamp, kind, parents, payload,
             );
             let entry = Entry::sign(header, key)?;
-            match state.check(&entry, Some(payload))? {
+            // Info, not warn: the caller is told too. The rule's name, never its message (it
+            // can quote a field value).
+            let verdict = state.check(&entry, Some(payload)).inspect_err(|r| {
+                tracing::info!(kind = %kind, log = %log_field, rule = %r.rule(), "entry refused");
+            })?;
+            match verdict {
                 Verdict::New => {}
                 other => {
                     return Err(AppError::InvalidInput(format!(
@@ -275,6 +282,14 @@ impl Home {
             }
             db.insert_entry(&entry, Some(payload))?;
             state.apply(&entry, Some(payload))?;
+            tracing::info!(
+                entry = %entry.id(),
+                log = %entry.log_id(),
+                kind = %kind,
+                author = %author,
+                seq,
+                "entry signed"
+            );
             Ok(entry)
         })
     }

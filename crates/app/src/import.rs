@@ -106,6 +106,8 @@ impl Home {
     ) -> Result<ImportSummary> {
         let files = collect(paths);
         let total = files.len();
+        let started = std::time::Instant::now();
+        tracing::info!(files = total, "image import started");
         let mut summary = ImportSummary::default();
         for (batch_index, batch) in files.chunks(BATCH).enumerate() {
             let mut staged = Vec::new();
@@ -121,10 +123,22 @@ impl Home {
                         rows.push(row);
                     }
                     Ok(None) => summary.duplicates += 1,
-                    Err(ImportError::File(reason)) => summary.failed.push(ImportFailure {
-                        path: file.display().to_string(),
-                        reason,
-                    }),
+                    Err(ImportError::File(category, reason)) => {
+                        // The file's place in this import (in name order) and the reason's
+                        // category, never its path or the reason's words: a path can hold a
+                        // patient's name, and a reason can quote the file's attributes. The
+                        // caller gets both in `failed`.
+                        tracing::info!(
+                            file = batch_index * BATCH + i + 1,
+                            of = total,
+                            reason = %category,
+                            "image file refused"
+                        );
+                        summary.failed.push(ImportFailure {
+                            path: file.display().to_string(),
+                            reason,
+                        })
+                    }
                     Err(ImportError::Home(e)) => return Err(e),
                 }
             }
@@ -141,6 +155,13 @@ impl Home {
             summary.imported += rows.len() as u64;
         }
         progress(ImportProgress { done: total, total });
+        tracing::info!(
+            imported = summary.imported,
+            duplicates = summary.duplicates,
+            refused = summary.failed.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "image import finished"
+        );
         Ok(summary)
     }
 
@@ -150,8 +171,7 @@ impl Home {
         file: &Path,
         batch: &[Instance],
     ) -> Result<Option<(Instance, Option<StagedImage>)>, ImportError> {
-        let bytes =
-            countersign_imaging::read_file(file).map_err(|e| ImportError::File(e.to_string()))?;
+        let bytes = countersign_imaging::read_file(file).map_err(ImportError::image)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let known = self
             .store()
@@ -162,10 +182,9 @@ impl Home {
         if known || batch.iter().any(|r| r.sha256 == sha256) {
             return Ok(None);
         }
-        let image = countersign_imaging::from_bytes(&bytes)
-            .map_err(|e| ImportError::File(e.to_string()))?;
-        let instance =
-            instance_of(&image, sha256, bytes.len() as u64).map_err(ImportError::File)?;
+        let image = countersign_imaging::from_bytes(&bytes).map_err(ImportError::image)?;
+        let instance = instance_of(&image, sha256, bytes.len() as u64)
+            .map_err(|reason| ImportError::File("no_study_uid", reason))?;
         let path = image_path(self.dir(), &sha256);
         let staged = stage_image(&path, &bytes)
             .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
@@ -221,10 +240,32 @@ impl Home {
 }
 
 enum ImportError {
-    /// This file cannot be imported; the import goes on.
-    File(String),
+    /// This file cannot be imported (the reason's category, for logs, and its words); the
+    /// import goes on.
+    File(&'static str, String),
     /// The home itself failed; the import stops.
     Home(AppError),
+}
+
+impl ImportError {
+    fn image(e: countersign_imaging::ImagingError) -> ImportError {
+        use countersign_imaging::ImagingError as E;
+        let category = match &e {
+            E::Io { .. } => "unreadable",
+            E::TooLarge { .. } => "too_large",
+            E::NotDicom { .. } => "not_dicom",
+            E::NoPixelData { .. } => "no_pixel_data",
+            E::UnsupportedTransferSyntax { .. } => "unsupported_transfer_syntax",
+            E::BadAttribute { .. } => "bad_attribute",
+            E::PixelDataTooShort { .. } => "pixel_data_too_short",
+            E::TooBig { .. } => "too_big",
+            E::NoSuchFrame { .. } => "no_such_frame",
+            E::Decode(_) => "undecodable",
+            E::Unsupported(_) => "unsupported",
+            E::Png(_) => "png",
+        };
+        ImportError::File(category, e.to_string())
+    }
 }
 
 impl From<AppError> for ImportError {

@@ -100,7 +100,15 @@ impl Replay {
                 match self.state.accept_matched(&entry, row.payload.as_deref()) {
                     Ok(Verdict::New) => Ok(()),
                     Ok(other) => Err(format!("stored twice ({other:?})")),
-                    Err(AppError::NotAllowed(rejection)) => Err(rejection.to_string()),
+                    Err(AppError::NotAllowed(rejection)) => {
+                        // The rule's name only: its message can quote a field value.
+                        tracing::debug!(
+                            entry = %entry.id(),
+                            rule = %rejection.rule(),
+                            "verify: a stored entry breaks a rule"
+                        );
+                        Err(rejection.to_string())
+                    }
                     Err(e) => Err(e.to_string()),
                 }
             });
@@ -245,13 +253,27 @@ fn verify(
         });
     }
     let split_views = split_view_problems(db, only, &mut problems)?;
+    let seconds = started.elapsed().as_secs_f64();
+    // Problems by entry id only: a problem's words can quote a refused field value. Debug:
+    // the caller lists them all; the count is in the line below.
+    for p in &problems {
+        tracing::debug!(entry = %p.entry, "verify found a problem");
+    }
+    tracing::info!(
+        entries,
+        forks,
+        split_views,
+        problems = problems.len(),
+        seconds,
+        "verify finished"
+    );
     Ok(VerifyReport {
         ok: problems.is_empty(),
         entries,
         forks,
         split_views,
         problems,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
     })
 }
 

@@ -23,6 +23,10 @@ pub(crate) struct Cli {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// Log to stderr: -v for what happens (info), -vv for detail (debug). RUST_LOG, when set,
+    /// takes precedence. Logs never hold patient data, report text or keys.
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -12,6 +12,7 @@
 mod args;
 mod commands;
 mod human;
+mod logging;
 mod output;
 mod report;
 
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    logging::init(cli.verbose);
     let json = cli.json;
     match commands::run(cli) {
         Ok(out) => {

@@ -90,6 +90,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        tracing::debug!(path = %path.display(), "opening the ledger");
         let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -98,7 +99,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         };
-        store.configure()?;
+        configure(&store.conn)?;
         store.migrate()?;
         Ok(store)
     }
@@ -107,40 +108,18 @@ impl Store {
         &self.path
     }
 
-    fn configure(&self) -> Result<()> {
-        // Another process (the CLI beside the app) may hold the write lock for a moment.
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(StoreError::sqlite("setting the busy timeout"))?;
-        // Takes effect only when the file is created (before WAL). 1 KiB pages once halved the
-        // bytes of a single durable append (it touches five b-trees), but a peer's catch-up
-        // commits thousands of entries at once: a 3300-entry batch took 77 ms to commit with
-        // 1 KiB pages and 21 ms with 4 KiB, while single appends measured the same within noise.
-        self.conn
-            .pragma_update(None, "page_size", 4096)
-            .map_err(StoreError::sqlite("setting the page size"))?;
-        self.conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .map_err(StoreError::sqlite("switching to WAL"))?;
-        self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(StoreError::sqlite("setting durability pragmas"))?;
-        // The id index is keyed by hashes, so inserts touch pages all over it: with the default
-        // 2 MB cache a peer catching up on 30k entries spent 36 ms per 1000 at the start and
-        // 90 ms at the end, reading index pages back from the OS. Checkpointing after 16 MiB of
-        // WAL instead of the default 4 MiB copies a hot index page into the database file once
-        // per several catch-up batches rather than once per batch.
-        self.conn
-            .execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;")
-            .map_err(StoreError::sqlite("sizing the page cache"))
-    }
-
     fn migrate(&mut self) -> Result<()> {
         let found: u32 = self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(StoreError::sqlite("reading the schema version"))?;
         if found > SCHEMA_VERSION {
+            // Info, not warn: the caller is told too (the CLI prints it as its error line).
+            tracing::info!(
+                found,
+                supported = SCHEMA_VERSION,
+                "ledger refused: written by a newer Countersign"
+            );
             return Err(StoreError::NewerSchema {
                 path: self.path.clone(),
                 found,
@@ -166,7 +145,14 @@ impl Store {
                 .map_err(StoreError::sqlite("recording the schema version"))?;
             tx.commit()
                 .map_err(StoreError::sqlite("committing a migration"))?;
+            // A new home applies every migration: info only for an existing ledger upgraded.
+            if found == 0 {
+                tracing::debug!(migration = number, "schema migration applied");
+            } else {
+                tracing::info!(migration = number, "schema migration applied");
+            }
         }
+        tracing::debug!(schema = SCHEMA_VERSION, was = found, "ledger open");
         Ok(())
     }
 
@@ -197,6 +183,32 @@ impl Store {
             .pragma_query_value(None, "data_version", |row| row.get(0))
             .map_err(StoreError::sqlite("reading data_version"))
     }
+}
+
+/// The connection settings every store uses: WAL, `synchronous=FULL`, 4 KiB pages, foreign keys,
+/// the page cache and checkpoint interval. Public so that a benchmark's raw-SQLite baseline runs
+/// with exactly the same settings.
+pub fn configure(conn: &Connection) -> Result<()> {
+    // Another process (the CLI beside the app) may hold the write lock for a moment.
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(StoreError::sqlite("setting the busy timeout"))?;
+    // Takes effect only when the file is created (before WAL). 1 KiB pages once halved the
+    // bytes of a single durable append (it touches five b-trees), but a peer's catch-up
+    // commits thousands of entries at once: a 3300-entry batch took 77 ms to commit with
+    // 1 KiB pages and 21 ms with 4 KiB, while single appends measured the same within noise.
+    conn.pragma_update(None, "page_size", 4096)
+        .map_err(StoreError::sqlite("setting the page size"))?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        .map_err(StoreError::sqlite("switching to WAL"))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(StoreError::sqlite("setting durability pragmas"))?;
+    // The id index is keyed by hashes, so inserts touch pages all over it: with the default
+    // 2 MB cache a peer catching up on 30k entries spent 36 ms per 1000 at the start and
+    // 90 ms at the end, reading index pages back from the OS. Checkpointing after 16 MiB of
+    // WAL instead of the default 4 MiB copies a hot index page into the database file once
+    // per several catch-up batches rather than once per batch.
+    conn.execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;")
+        .map_err(StoreError::sqlite("sizing the page cache"))
 }
 
 #[cfg(test)]

@@ -300,14 +300,32 @@ impl Ledger for HomeLedger {
     type Checked = Authenticated;
 
     fn check(bundle: &[u8]) -> std::result::Result<Authenticated, String> {
-        Authenticated::from_bundle(bundle).map_err(|e| e.to_string())
+        // Warn: only the log records why a peer's batch was refused (the node runs this
+        // inside a span naming the peer).
+        Authenticated::from_bundle(bundle).map_err(|e| {
+            tracing::warn!(
+                bytes = bundle.len(),
+                error = %e.loggable(),
+                "batch refused: it does not verify"
+            );
+            e.to_string()
+        })
     }
 
     fn accept(&mut self, batch: Authenticated) -> std::result::Result<u64, String> {
-        let report = self
-            .home
-            .import_authenticated(batch)
-            .map_err(|e| e.to_string())?;
+        let entries = batch.len();
+        let report = self.home.import_authenticated(batch).map_err(|e| {
+            tracing::warn!(entries, error = %e.loggable(), "batch refused: nothing from it stored");
+            e.to_string()
+        })?;
+        tracing::debug!(
+            entries,
+            new = report.new,
+            duplicate = report.duplicate,
+            forks = report.forks.len(),
+            skipped = report.skipped.len(),
+            "batch accepted"
+        );
         self.wrote = true;
         if self.network.is_none() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
@@ -324,13 +342,17 @@ impl Ledger for HomeLedger {
             .iter()
             .filter_map(|l| Some((l.log, l.checkpoint.clone()?)))
             .collect();
-        let found = self
-            .home
-            .hold_to_checkpoints(peer, &claims)
-            .map_err(|e| e.to_string())?;
+        let found = self.home.hold_to_checkpoints(peer, &claims).map_err(|e| {
+            tracing::warn!(error = %e.loggable(), "checkpoints refused");
+            e.to_string()
+        })?;
         match found.first() {
             None => Ok(()),
-            Some(v) => Err(format!("split view: {}", v.reason)),
+            Some(v) => {
+                // Ids and times only (see `checkpoints`).
+                tracing::warn!(log = %v.log, signer = %v.signer, reason = %v.reason, "split view");
+                Err(format!("split view: {}", v.reason))
+            }
         }
     }
 

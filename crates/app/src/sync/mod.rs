@@ -119,8 +119,9 @@ pub fn serve(
 pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport> {
     let (ledger, keypair) = node_parts(dir)?;
     let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
+    tracing::info!(peer = %peer, "sync once");
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let (node, commands) = countersign_sync::start(keypair, ledger, Config::default())
             .map_err(AppError::InvalidInput)?;
         let running = tokio::spawn(node.run(|_| {}));
@@ -138,9 +139,17 @@ pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport
                 timeout.as_secs()
             ))),
             Ok(Err(_)) => Err(AppError::InvalidInput("the sync node stopped".into())),
-            Ok(Ok(r)) => r.map_err(|e| AppError::Sync(e.to_string())),
+            Ok(Ok(r)) => r.map_err(|e| {
+                // The kind only: a cut-off's or refusal's words may quote a refused entry.
+                tracing::info!(error = e.kind(), "sync failed");
+                AppError::Sync(e.to_string())
+            }),
         }
-    })
+    });
+    if let Ok(r) = &result {
+        tracing::info!(received = r.received, sent = r.sent, "sync finished");
+    }
+    result
 }
 
 /// A sync node running in the background of a long-lived process (the desktop app).

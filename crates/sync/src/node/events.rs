@@ -16,6 +16,10 @@ impl<L: Ledger> Node<L> {
                 // A stranger's connection stays up only to carry the refusal of its requests
                 // (it then idles out); nothing is pulled from it or served to it.
                 if !self.allowed(&peer_id) {
+                    tracing::warn!(
+                        peer = %peer_id,
+                        "connection from a peer not on the roster, or cut off: not served"
+                    );
                     for reply in self.dialling.remove(&peer_id).unwrap_or_default() {
                         let _ = reply.send(Err(SyncError::Refused {
                             peer: peer_id.to_string(),
@@ -25,6 +29,9 @@ impl<L: Ledger> Node<L> {
                     return;
                 }
                 let first = self.connected.insert(peer_id);
+                if first {
+                    tracing::info!(peer = %peer_id, "peer connected");
+                }
                 let waiters: Vec<Waiter> = self
                     .dialling
                     .remove(&peer_id)
@@ -45,7 +52,9 @@ impl<L: Ledger> Node<L> {
                 num_established: 0,
                 ..
             } => {
-                self.connected.remove(&peer_id);
+                if self.connected.remove(&peer_id) {
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                }
                 self.fail_pull(
                     &peer_id,
                     SyncError::Unreachable {
@@ -59,6 +68,8 @@ impl<L: Ledger> Node<L> {
                 error,
                 ..
             } => {
+                // Debug: configured peers that are down are re-dialled every few seconds.
+                tracing::debug!(peer = %peer, error = %error, "dial failed");
                 for reply in self.dialling.remove(&peer).unwrap_or_default() {
                     let _ = reply.send(Err(SyncError::Unreachable {
                         peer: peer.to_string(),
@@ -66,7 +77,11 @@ impl<L: Ledger> Node<L> {
                     }));
                 }
             }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(address = %address, "listening");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                tracing::debug!(addresses = found.len(), "mDNS discovered peers");
                 for (_, addr) in found {
                     let _ = self.swarm.dial(addr);
                 }
@@ -103,6 +118,7 @@ impl<L: Ledger> Node<L> {
                 ..
             } => {
                 let reason = error.to_string();
+                tracing::debug!(peer = %peer, error = %reason, "request to a peer failed");
                 if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {
                     let _ = reply.send(Err(SyncError::Unreachable {
                         peer: peer.to_string(),

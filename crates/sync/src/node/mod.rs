@@ -138,6 +138,22 @@ pub enum SyncError {
     TooManyPeers { max: usize },
 }
 
+impl SyncError {
+    /// What kind of failure this is, for logs: a cut-off's or a refusal's words may quote an
+    /// entry that was refused, and a rule's message can hold a field value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncError::NoPeerId(_) => "no_peer_id",
+            SyncError::Unreachable { .. } => "unreachable",
+            SyncError::Refused { .. } => "refused",
+            SyncError::CutOff { .. } => "cut_off",
+            SyncError::Ledger(_) => "ledger",
+            SyncError::Stopped => "stopped",
+            SyncError::TooManyPeers { .. } => "too_many_peers",
+        }
+    }
+}
+
 /// A request to the running node.
 #[derive(Debug)]
 pub enum Command {
@@ -313,6 +329,13 @@ pub fn start<L: Ledger>(
             .dial(addr.clone())
             .map_err(|e| format!("dialling {addr}: {e}"))?;
     }
+    tracing::info!(
+        peer = %swarm.local_peer_id(),
+        listen = config.listen.len(),
+        peers = config.peers.len(),
+        mdns = config.mdns,
+        "sync node started"
+    );
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     Ok((
         Node {
@@ -401,6 +424,7 @@ impl<L: Ledger> Node<L> {
                 let _ = reply.send(status);
             }
             Command::AddPeer { peer, reply } => {
+                tracing::info!(address = %peer, "peer added");
                 let _ = reply.send(self.add_peer(peer));
             }
             Command::SyncOnce { peer, reply } => {
@@ -408,6 +432,7 @@ impl<L: Ledger> Node<L> {
                     let _ = reply.send(Err(SyncError::NoPeerId(peer)));
                     return;
                 };
+                tracing::debug!(peer = %id, "one-shot sync requested");
                 if self.connected.contains(&id) {
                     self.start_pull(id, Some(Waiter::Once(reply)), Vec::new());
                     return;

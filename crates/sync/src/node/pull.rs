@@ -117,6 +117,7 @@ impl<L: Ledger> Node<L> {
             return;
         }
         pull.scope = scope.clone();
+        tracing::debug!(peer = %peer, logs = scope.len(), "pull started (0 logs: every log)");
         let network = self.asking_network();
         self.swarm.behaviour_mut().sync.send_request(
             &peer,
@@ -157,13 +158,18 @@ impl<L: Ledger> Node<L> {
         match response {
             Response::Summary { logs } => self.plan(peer, logs),
             Response::Entries { more, bundle } => self.on_entries(peer, more, bundle),
-            Response::Refused { reason } => self.fail_pull(
-                &peer,
-                SyncError::Refused {
-                    peer: peer.to_string(),
-                    reason,
-                },
-            ),
+            Response::Refused { reason } => {
+                // The peer's reason is not logged: it may quote an entry of ours that it refused
+                // (a rule's message can hold a field value). Whoever waits on the pull gets it.
+                tracing::info!(peer = %peer, "the peer refused a request");
+                self.fail_pull(
+                    &peer,
+                    SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason,
+                    },
+                )
+            }
             Response::Ack { .. } => {}
         }
     }
@@ -180,6 +186,9 @@ impl<L: Ledger> Node<L> {
         };
         pull.in_hand += 1;
         let generation = pull.generation;
+        tracing::debug!(peer = %peer, log = %log, bytes = bundle.len(), more, "batch received");
+        // The ledger's own logs about this batch (checked on the blocking pool) name the peer.
+        let span = tracing::info_span!("batch", peer = %peer, log = %log);
         if more {
             // The vector we will have is what we sent plus this batch.
             let mut have = pull.sent_have.clone();
@@ -192,6 +201,7 @@ impl<L: Ledger> Node<L> {
         }
         self.checking
             .push_back(tokio::task::spawn_blocking(move || {
+                let _span = span.entered();
                 let checked = std::panic::catch_unwind(|| L::check(&bundle))
                     .unwrap_or_else(|_| Err("checking its batch panicked".into()));
                 Received {
@@ -225,8 +235,10 @@ impl<L: Ledger> Node<L> {
             self.send_fetch(peer, log, have);
         }
         let ledger = &mut self.ledger;
-        match checked.and_then(|batch| block(|| ledger.accept(batch))) {
+        let span = tracing::info_span!("batch", peer = %peer);
+        match checked.and_then(|batch| span.in_scope(|| block(|| ledger.accept(batch)))) {
             Ok(n) => {
+                tracing::debug!(peer = %peer, stored = n, more, "batch stored");
                 let Some(pull) = self.pulls.get_mut(&peer) else {
                     return;
                 };
@@ -242,7 +254,9 @@ impl<L: Ledger> Node<L> {
                 // Ends the pull if this was the last batch.
                 self.fetch_next(peer);
             }
-            Err(reason) => self.cut_off(peer, reason),
+            Err(reason) => {
+                self.cut_off_by_ledger(peer, "it sent a batch this home refuses", reason)
+            }
         }
     }
 
@@ -301,6 +315,13 @@ impl<L: Ledger> Node<L> {
                 whole.insert(l.log);
             }
         }
+        tracing::debug!(
+            peer = %peer,
+            offered = remote.len(),
+            behind = queue.len(),
+            whole = whole.len(),
+            "pull planned"
+        );
         let network = self.ledger.network();
         // The roster log (its id is the network's, or the only genesis a new home can take)
         // goes first: report entries are authorised by it.
@@ -375,8 +396,13 @@ impl<L: Ledger> Node<L> {
             .unwrap_or_default();
         if let (false, Some(key)) = (claims.is_empty(), super::peer_key(&peer)) {
             let ledger = &mut self.ledger;
-            if let Err(reason) = block(|| ledger.checkpoints(&key, &claims)) {
-                return self.cut_off(peer, reason);
+            let span = tracing::info_span!("checkpoints", peer = %peer);
+            if let Err(reason) = span.in_scope(|| block(|| ledger.checkpoints(&key, &claims))) {
+                return self.cut_off_by_ledger(
+                    peer,
+                    "it did not stand by the checkpoints it signed",
+                    reason,
+                );
             }
         }
         let Some(pull) = self.pulls.remove(&peer) else {
@@ -384,6 +410,12 @@ impl<L: Ledger> Node<L> {
         };
         self.status.last_sync_ms = Some(now_ms());
         self.status.received += pull.stored;
+        // Info only when something arrived: idle peers are compared every 30 s.
+        if pull.stored > 0 {
+            tracing::info!(peer = %peer, stored = pull.stored, "pull complete");
+        } else {
+            tracing::debug!(peer = %peer, "pull complete: nothing new");
+        }
         self.flush_deferred(peer);
         for w in pull.waiters {
             match w {
@@ -408,6 +440,8 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(peer) else {
             return;
         };
+        // The error's kind only: a cut-off's or a refusal's words may quote a refused entry.
+        tracing::debug!(peer = %peer, error = error.kind(), "pull ended without completing");
         self.flush_deferred(*peer);
         for w in pull.waiters {
             match w {

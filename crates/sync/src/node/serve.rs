@@ -31,14 +31,18 @@ impl<L: Ledger> Node<L> {
             reason: reason.into(),
         };
         if network.is_none() {
+            tracing::debug!(peer = %peer, "request refused: this home belongs to no network yet");
             return self.respond(channel, refused("this home belongs to no network yet"));
         }
         if let Some(why) = self.cut_off.get(&peer) {
+            // Debug: a cut-off peer keeps asking; its cut-off was logged once, at warn.
+            tracing::debug!(peer = %peer, "request from a cut-off peer refused");
             let reason = format!("cut off: {why}");
             return self.respond(channel, refused(&reason));
         }
 
         if !self.allowed(&peer) {
+            tracing::warn!(peer = %peer, "request refused: the peer is not on the roster");
             return self.respond(channel, refused("not a member of this department's roster"));
         }
         let asked = match &request {
@@ -48,6 +52,7 @@ impl<L: Ledger> Node<L> {
         };
         // A peer with no network yet asks with the zero id; any other must match ours.
         if !asked.is_zero() && Some(asked) != network {
+            tracing::warn!(peer = %peer, network = %asked, "request refused: another network");
             return self.respond(channel, refused("another network"));
         }
         // A member is sent only the logs it may read (`allowed` passed, so it has a key).
@@ -65,16 +70,27 @@ impl<L: Ledger> Node<L> {
                         logs.into_iter()
                             .zip(readable)
                             .filter_map(|(l, ok)| ok.then_some(l))
-                            .collect(),
+                            .collect::<Vec<_>>(),
                     )
                 });
                 let response = match summary {
-                    Ok(logs) => Response::Summary { logs },
-                    Err(e) => refused(&e),
+                    Ok(logs) => {
+                        tracing::debug!(peer = %peer, logs = logs.len(), "summary served");
+                        Response::Summary { logs }
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = %peer, "the ledger could not give a summary");
+                        refused(&e)
+                    }
                 };
                 self.respond(channel, response);
             }
             Request::Fetch { log, .. } if !block(|| ledger.may_read(&reader, &[log]) == [true]) => {
+                tracing::info!(
+                    peer = %peer,
+                    log = %log,
+                    "fetch refused: not readable by this member"
+                );
                 let reason = format!("log {log} is not readable by this member");
                 self.respond(channel, refused(&reason));
             }
@@ -83,22 +99,53 @@ impl<L: Ledger> Node<L> {
             } => {
                 let limit = (limit as usize).clamp(1, MAX_BATCH);
                 let response = match block(|| ledger.entries_after(&log, &have, limit)) {
-                    Ok((bundle, more)) => Response::Entries { more, bundle },
-                    Err(e) => refused(&e),
+                    Ok((bundle, more)) => {
+                        tracing::debug!(
+                            peer = %peer,
+                            log = %log,
+                            bytes = bundle.len(),
+                            more,
+                            "batch served"
+                        );
+                        Response::Entries { more, bundle }
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            peer = %peer,
+                            log = %log,
+                            "the ledger could not give a batch"
+                        );
+                        refused(&e)
+                    }
                 };
                 self.respond(channel, response);
             }
             // Only the announced logs are compared: the cost of a round follows the change,
             // not the size of the store.
             Request::Announce { logs, .. } => {
+                tracing::debug!(peer = %peer, logs = logs.len(), "announcement received");
                 self.start_pull(peer, Some(Waiter::Ack(channel)), logs)
             }
         }
     }
 
+    /// [`Node::cut_off`] for a reason the node found itself (a malformed message, a flood),
+    /// which is logged whole: its words are the node's, never an entry's.
+    pub(super) fn cut_off(&mut self, peer: PeerId, reason: String) {
+        tracing::warn!(peer = %peer, reason = %reason, "peer cut off");
+        self.cut_off_quietly(peer, reason);
+    }
+
+    /// [`Node::cut_off`] for a reason the ledger gave: logged as `why` only, since a refused
+    /// entry's rule message can quote a field value. The ledger logs the rule and entry id.
+    pub(super) fn cut_off_by_ledger(&mut self, peer: PeerId, why: &'static str, reason: String) {
+        tracing::warn!(peer = %peer, reason = %why, "peer cut off");
+        self.cut_off_quietly(peer, reason);
+    }
+
     /// Never pulls from or serves `peer` again (this process); whoever waits on a pull from it
     /// hears why. The connection is left to carry that answer and idle out.
-    pub(super) fn cut_off(&mut self, peer: PeerId, reason: String) {
+    fn cut_off_quietly(&mut self, peer: PeerId, reason: String) {
         if self.cut_off.len() < MAX_CUT_OFF {
             self.cut_off
                 .insert(peer, reason.chars().take(300).collect());
@@ -151,6 +198,11 @@ impl<L: Ledger> Node<L> {
             _ => return,
         };
         let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        tracing::debug!(
+            logs = changed.len(),
+            peers = peers.len(),
+            "local changes to announce"
+        );
         for peer in peers {
             // While we pull from a peer, what we store is mostly what it sent: announcing it
             // back every tick would have it compare whole summaries for nothing. Kept, and
@@ -181,6 +233,7 @@ impl<L: Ledger> Node<L> {
         } else {
             logs
         };
+        tracing::debug!(peer = %peer, logs = logs.len(), "announcing (0 logs: every log)");
         let network = self.asking_network();
         let id = self
             .swarm
