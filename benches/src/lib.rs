@@ -161,3 +161,9 @@ pub fn quantile(samples: &mut [f64], q: f64) -> f64 {
     let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
     samples[i.min(samples.len() - 1)]
 }
+
+/// How a benchmark's SUMMARY line states a goal: the goal and whether this run met it, so a
+/// reader never has to compare the numbers against the header by hand.
+pub fn goal(text: &str, met: bool) -> String {
+    format!("goal {text}: {}", if met { "met" } else { "NOT met" })
+}
