@@ -124,7 +124,7 @@ ui-test: ui
 	cd ui && $(NPM) run --silent check && $(NPM) test --silent && $(NPM) run --silent test:browser
 
 # The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver) on a demo home.
-e2e: ui
+e2e: corpus ui
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
 	$(CARGO) build --locked -p countersign-cli -p countersign-desktop
 	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \

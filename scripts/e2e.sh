@@ -24,6 +24,13 @@ key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardio
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/remote.out" ] && break; sleep 0.1; done
 remote_addr=$(head -1 "$work/remote.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
+# A folder as a CD from another hospital arrives: the pinned corpus (checked by make corpus)
+# and a file that is not DICOM at all, which the import must list as refused.
+cd_dir=$work/cd
+mkdir -p "$cd_dir"
+cp "${COUNTERSIGN_CORPUS:-$HOME/.cache/countersign/corpus}"/*.dcm "$cd_dir"/
+printf 'A CD from another hospital.\n' >"$cd_dir/README.txt"
+export E2E_IMPORT_DIR=$cd_dir
 export COUNTERSIGN_NO_MDNS=1
 export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 

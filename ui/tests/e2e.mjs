@@ -6,7 +6,6 @@
 // COUNTERSIGN_HOME set to the seeded home)
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 
 const [app, shot] = process.argv.slice(2);
 const driver = process.env.WEBDRIVER_URL ?? "http://127.0.0.1:4444";
@@ -136,7 +135,7 @@ try {
   check(/\d+\.\d mm/.test(measured), `measurement signed: ${measured.replace(/\s+/g, " ").trim().slice(0, 60)}`);
 
   // Import the DICOM corpus through the path field: studies appear, unreadable files are listed.
-  const corpus = fileURLToPath(new URL("../../../shared/dicom/", import.meta.url));
+  const corpus = process.env.E2E_IMPORT_DIR;
   const field = await find('input[aria-label="Import path"]');
   await wd("POST", `${s}/element/${field}/value`, { text: corpus });
   await run(`document.querySelector('input[aria-label="Import path"]').form.requestSubmit()`);
