@@ -36,10 +36,13 @@ kinds! {
     NetworkGenesis => "network.genesis",
     RosterMember => "roster.member",
     RosterRevoke => "roster.revoke",
+    RosterReadmit => "roster.readmit",
+    TemplatePublish => "template.publish",
     ReportCreate => "report.create",
     SectionWrite => "section.write",
     SectionCosign => "section.cosign",
     ReportStatus => "report.status",
+    ReportResolve => "report.resolve",
     AddendumWrite => "addendum.write",
     AiResult => "ai.result",
     AiReview => "ai.review",
@@ -76,7 +79,11 @@ impl Kind {
 
     pub fn family(self) -> LogFamily {
         match self {
-            Kind::NetworkGenesis | Kind::RosterMember | Kind::RosterRevoke => LogFamily::Roster,
+            Kind::NetworkGenesis
+            | Kind::RosterMember
+            | Kind::RosterRevoke
+            | Kind::RosterReadmit
+            | Kind::TemplatePublish => LogFamily::Roster,
             _ => LogFamily::Report,
         }
     }

@@ -7,7 +7,8 @@
 //! the header so they can be erased while the chain still verifies.
 //!
 //! This crate is pure: no I/O, no clock, no async. The [`rules`] are small functions with precise
-//! errors; the [`roster`] says who may sign what, and when.
+//! errors, each with a stable code; [`dag`] indexes one log's causal structure (every author's
+//! entries form a chain); the [`roster`] says who may sign what, judged from causal facts only.
 //!
 //! ```
 //! use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
@@ -29,6 +30,7 @@
 
 pub mod bundle;
 pub mod checkpoint;
+pub mod dag;
 mod entry;
 #[doc(hidden)]
 pub mod fuzz_checks;
@@ -44,7 +46,7 @@ pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId
 pub use header::{DecodeError, Header};
 pub use identity::{KeyError, PublicKey, SecretKey};
 pub use kind::{Kind, LogFamily, UnknownKind};
-pub use roster::{Member, Role, Roster};
+pub use roster::{Authority, AuthorityError, Member, Role, Roster, RosterError, RosterLog};
 pub use rules::{ForkEvidence, RuleError};
 
 #[cfg(test)]

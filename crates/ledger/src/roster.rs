@@ -1,18 +1,65 @@
-//! The permissioned part: who belongs to the department network, in which role, and when.
+//! The permissioned part: who belongs to the department network, in which role — decided from
+//! causal facts only, never from a clock an author controls or the order entries arrived in.
 //!
 //! The roster is its own log (log id = network id). It starts with a `network.genesis` signed by
-//! the founding admin; `roster.member` entries signed by an admin add or update a member;
-//! `roster.revoke` ends a member's authority from a time. Revocation never erases history:
-//! signatures made before it stay valid.
+//! the founding admin. Every other roster entry is signed by an admin and judged against the
+//! roster *as of its own causal past* (its parents): the author must have been made an admin by
+//! an entry in that past.
+//!
+//! - `roster.member` admits a key, or changes an admitted member's details. A change names the
+//!   member's **frontier**: for each report log, the last entry of theirs the admin vouches for.
+//!   The member's entries inside the frontier keep the details they had; anything else is judged
+//!   by the new ones. In the roster log the frontier is the change's own causal past.
+//! - `roster.revoke` ends a key's authority the same way: entries inside its frontier stay
+//!   valid, and **every other entry by that key — in any log, a new one included, whatever its
+//!   timestamp — is refused**. Backdating a header changes nothing: the frontier is a set of
+//!   entries, not a time.
+//! - `roster.readmit` vouches for one more entry of a revoked key (an honest entry written before
+//!   the revocation that reached the admin only after it): it joins the frontier.
+//! - `template.publish` makes a report template available to the department's reports.
+//!
+//! Who may revoke whom: an admin may revoke or change any member who is not an admin as of the
+//! change's past, and an admin only if the revoker is **more senior** (made admin earlier in the
+//! roster's causal order; the founder is the most senior). Nobody revokes or demotes themselves.
+//! So two admins can never remove each other — when removals conflict, the senior admin's
+//! stands — and the network never loses its last admin: the founder's key can be revoked by
+//! nobody. It is the department's root of trust, to be kept on a token.
+//!
+//! Every rule here is a pure function of the set of roster entries held: [`RosterLog::roster`]
+//! resolves it in a topological order fixed by causality and entry ids, so two peers holding the
+//! same entries compute the same roster whatever order they received them in.
+//!
+//! ```
+//! use countersign_ledger::roster::{GenesisPayload, MemberPayload, RosterLog};
+//! use countersign_ledger::{Entry, Hash, Header, Kind, Role, SecretKey};
+//!
+//! let admin = SecretKey::from_seed(&[1; 32]);
+//! let genesis_payload = serde_json::to_vec(&GenesisPayload {
+//!     name: "Radiology".into(),
+//!     founder: MemberPayload::new(admin.public(), "Dr Ada", Role::Attending, true),
+//!     policy: None,
+//! }).unwrap();
+//! let h = Header::new(Hash::ZERO, Hash::ZERO, admin.public(), 1, 0, Kind::NetworkGenesis,
+//!                     vec![], &genesis_payload);
+//! let genesis = Entry::sign(h, &admin).unwrap();
+//! let log = RosterLog::new(&genesis, &genesis_payload).unwrap();
+//! let roster = log.roster();
+//! assert!(roster.member(&admin.public()).unwrap().admin);
+//! assert!(roster.is_active(&admin.public()));
+//! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dag::Dag;
+use crate::entry::Entry;
+use crate::hash::{EntryId, IdMap, LogId, NetworkId};
 use crate::identity::PublicKey;
 use crate::kind::Kind;
+use crate::rules::RuleError;
 
 /// What a member does in the department; decides which kinds they may sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,12 +117,13 @@ impl Role {
     }
 
     /// The kinds this role may write in a report log. Roster kinds need the admin flag instead;
-    /// rules that need the payload (only an attending sets a report final) live in the report
-    /// crate.
+    /// who may create a report is the network's [`Policy`]; rules that need the payload (only an
+    /// attending sets a report final) live in the report crate.
     pub fn may_write(self, kind: Kind) -> bool {
         use Kind::*;
         match kind {
-            NetworkGenesis | RosterMember | RosterRevoke | PayloadErase => false,
+            NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | TemplatePublish
+            | PayloadErase => false,
             ReportCreate => self.is_reporting_physician() || self == Role::Technologist,
             SectionWrite | ReportStatus | CriticalResult | FollowupRecommend | FollowupClose => {
                 self.is_reporting_physician()
@@ -83,6 +131,7 @@ impl Role {
             SectionCosign | AddendumWrite => {
                 self.is_reporting_physician() && self != Role::Resident
             }
+            ReportResolve => self == Role::Attending,
             AiResult => self == Role::AiModel,
             AiReview => self.is_reporting_physician() || self == Role::Reviewer,
             MeasurementAdd => self.is_reporting_physician() || self == Role::Technologist,
@@ -122,7 +171,11 @@ pub struct AiModelInfo {
     pub regulatory_id: Option<String>,
 }
 
-/// Payload of `roster.member`: adds a member or replaces their details.
+/// For each report log, the last entry of a member the signing admin vouches for. Entries of
+/// the member in that log up to and including it are inside; everything else is outside.
+pub type Frontier = BTreeMap<LogId, EntryId>;
+
+/// Payload of `roster.member`: admits a key, or changes an admitted member's details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberPayload {
     pub key: PublicKey,
@@ -130,8 +183,11 @@ pub struct MemberPayload {
     pub role: Role,
     #[serde(default)]
     pub admin: bool,
-    /// Milliseconds since the epoch; entries signed earlier are not covered.
+    /// When the admin added the member (their clock): shown, never used to judge an entry.
+    #[serde(default)]
     pub valid_from: u64,
+    /// A planned end (their clock): shown, never used to judge an entry. Membership ends by
+    /// revocation, which names a causal frontier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<u64>,
     /// libp2p peer ids of the member's devices.
@@ -139,23 +195,82 @@ pub struct MemberPayload {
     pub devices: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_model: Option<AiModelInfo>,
+    /// For a change to an admitted member: their entries the old details still apply to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub frontier: Frontier,
 }
 
-/// Payload of `network.genesis`: the network's name and its founding member (an admin, who
-/// is the genesis author).
+impl MemberPayload {
+    /// A new member with no devices, no model details and no frontier.
+    pub fn new(key: PublicKey, name: &str, role: Role, admin: bool) -> MemberPayload {
+        MemberPayload {
+            key,
+            name: name.to_string(),
+            role,
+            admin,
+            valid_from: 0,
+            valid_until: None,
+            devices: Vec::new(),
+            ai_model: None,
+            frontier: Frontier::new(),
+        }
+    }
+}
+
+/// Which roles may create reports in the network: a roster rule, fixed by the genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub report_creators: Vec<Role>,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            report_creators: Role::ALL
+                .iter()
+                .copied()
+                .filter(|r| r.may_write(Kind::ReportCreate))
+                .collect(),
+        }
+    }
+}
+
+/// Payload of `network.genesis`: the network's name, its founding member (an admin, who is the
+/// genesis author) and its policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisPayload {
     pub name: String,
     pub founder: MemberPayload,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
 }
 
 /// Payload of `roster.revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokePayload {
     pub key: PublicKey,
-    /// Signatures made at or after this time (ms since epoch) are no longer accepted.
-    pub from: u64,
     #[serde(default)]
+    pub reason: String,
+    /// The revoked key's entries that stay valid, per report log (see [`Frontier`]).
+    #[serde(default)]
+    pub frontier: Frontier,
+}
+
+/// Payload of `roster.readmit`: one more entry of a revoked key that stays valid (with the
+/// key's chain before it in that log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadmitPayload {
+    pub key: PublicKey,
+    pub log: LogId,
+    pub entry: EntryId,
+}
+
+/// A revocation in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    /// The `roster.revoke` entry.
+    pub entry: EntryId,
+    pub by: PublicKey,
     pub reason: String,
 }
 
@@ -168,41 +283,67 @@ pub struct Member {
     pub admin: bool,
     pub valid_from: u64,
     pub valid_until: Option<u64>,
-    pub revoked_from: Option<u64>,
     pub devices: Vec<String>,
     pub ai_model: Option<AiModelInfo>,
+    /// The entry that admitted the key.
+    pub admitted: EntryId,
+    /// Admins only: 0 for the founder, then in the order they were made admin.
+    pub seniority: Option<u32>,
+    pub revoked: Option<Revocation>,
 }
 
-/// Why an author may not have signed an entry.
+/// One change to a member's authority, in roster order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub entry: EntryId,
+    /// The role from this change on; `None` for a revocation.
+    pub role: Option<Role>,
+    pub admin: bool,
+    /// The member's report-log entries the details before this change still apply to.
+    pub frontier: Frontier,
+    /// Entries readmitted after a revocation (log, entry).
+    pub readmitted: Vec<(LogId, EntryId)>,
+}
+
+/// The role and admin flag that apply to one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authority {
+    pub role: Role,
+    pub admin: bool,
+}
+
+/// Why an author may not have signed an entry. Every variant has a stable [`code`](Self::code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthorityError {
     #[error("author {author} is not on the roster")]
     UnknownAuthor { author: String },
-    #[error("author {author} was not yet a member at {at} (valid from {valid_from})")]
-    NotYetValid {
-        author: String,
-        at: u64,
-        valid_from: u64,
-    },
-    #[error("author {author}'s membership ended at {valid_until}, before {at}")]
-    Expired {
-        author: String,
-        at: u64,
-        valid_until: u64,
-    },
-    #[error("author {author} was revoked from {revoked_from}; entry signed at {at}")]
-    Revoked {
-        author: String,
-        at: u64,
-        revoked_from: u64,
-    },
+    #[error("author {author} was revoked by entry {revocation}, and this entry is outside the frontier it vouches for")]
+    Revoked { author: String, revocation: EntryId },
     #[error("role {role} may not write {kind}")]
     KindNotAllowed { role: Role, kind: Kind },
-    #[error("author {author} is not an admin and may not write {kind}")]
+    #[error("author {author} is not an admin in this entry's past and may not write {kind}")]
     NotAdmin { author: String, kind: Kind },
+    #[error("role {role} may not create reports in this network (its policy allows {allowed})")]
+    MayNotCreateReports { role: Role, allowed: String },
+    #[error("author {author} equivocated in this log at sequence {seq}; their later entries here are frozen")]
+    Frozen { author: String, seq: u64 },
 }
 
-/// Why a roster entry's payload cannot be applied.
+impl AuthorityError {
+    /// The stable code scripts and audits match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthorityError::UnknownAuthor { .. } => "unknown_author",
+            AuthorityError::Revoked { .. } => "revoked",
+            AuthorityError::KindNotAllowed { .. } => "role_may_not_write",
+            AuthorityError::NotAdmin { .. } => "not_admin",
+            AuthorityError::MayNotCreateReports { .. } => "may_not_create_reports",
+            AuthorityError::Frozen { .. } => "frozen",
+        }
+    }
+}
+
+/// Why a roster entry does not take effect. Every variant has a stable [`code`](Self::code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RosterError {
     #[error("{kind} payload is not valid: {reason}")]
@@ -213,13 +354,59 @@ pub enum RosterError {
     FounderNotAdmin,
     #[error("{kind} does not belong in the roster log")]
     NotARosterKind { kind: Kind },
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    #[error("admin {target} may only be revoked or demoted by a more senior admin")]
+    NotSenior { target: String },
+    #[error("an admin cannot revoke or demote themselves; another admin must")]
+    SelfRemoval,
+    #[error("key {key} was revoked by entry {revocation}; a revoked key is never admitted again")]
+    KeyRevoked { key: String, revocation: EntryId },
+    #[error("key {key} is not revoked; only a revoked key's entries are readmitted")]
+    NotRevoked { key: String },
+    #[error("roster entries are re-signed, not readmitted")]
+    ReadmitRosterEntry,
+    #[error("the roster log has {found} entries; at most {limit} are kept")]
+    TooLarge { found: usize, limit: usize },
 }
 
-/// The roster state, built by applying roster entries in causal order.
-#[derive(Debug, Clone, Default)]
-pub struct Roster {
-    name: String,
-    members: BTreeMap<PublicKey, Member>,
+impl RosterError {
+    /// The stable code scripts and audits match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RosterError::BadPayload { .. } => "bad_payload",
+            RosterError::GenesisNotByFounder => "genesis_not_by_founder",
+            RosterError::FounderNotAdmin => "founder_not_admin",
+            RosterError::NotARosterKind { .. } => "not_a_roster_kind",
+            RosterError::Authority(e) => e.code(),
+            RosterError::NotSenior { .. } => "not_senior",
+            RosterError::SelfRemoval => "self_removal",
+            RosterError::KeyRevoked { .. } => "key_revoked",
+            RosterError::NotRevoked { .. } => "not_revoked",
+            RosterError::ReadmitRosterEntry => "readmit_roster_entry",
+            RosterError::TooLarge { .. } => "roster_too_large",
+        }
+    }
+}
+
+/// The most roster entries a network keeps: the roster is resolved whole after every change.
+pub const MAX_ROSTER_ENTRIES: usize = 100_000;
+
+/// A parsed roster payload.
+#[derive(Debug, Clone)]
+enum Parsed {
+    Genesis(GenesisPayload),
+    Member(MemberPayload),
+    Revoke(RevokePayload),
+    Readmit(ReadmitPayload),
+    Publish(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    author: PublicKey,
+    kind: Kind,
+    parsed: Parsed,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T, RosterError> {
@@ -229,52 +416,520 @@ fn parse<T: serde::de::DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T
     })
 }
 
-impl Member {
-    fn from_payload(p: MemberPayload, revoked_from: Option<u64>) -> Self {
-        Member {
-            key: p.key,
-            name: p.name,
-            role: p.role,
-            admin: p.admin,
-            valid_from: p.valid_from,
-            valid_until: p.valid_until,
-            revoked_from,
-            devices: p.devices,
-            ai_model: p.ai_model,
+fn parse_item(kind: Kind, payload: &[u8]) -> Result<Parsed, RosterError> {
+    Ok(match kind {
+        Kind::NetworkGenesis => Parsed::Genesis(parse(kind, payload)?),
+        Kind::RosterMember => Parsed::Member(parse(kind, payload)?),
+        Kind::RosterRevoke => Parsed::Revoke(parse(kind, payload)?),
+        Kind::RosterReadmit => {
+            let r: ReadmitPayload = parse(kind, payload)?;
+            Parsed::Readmit(r)
         }
+        Kind::TemplatePublish => {
+            // The report crate reads the template; here it only has to be JSON.
+            let _: serde_json::Value = parse(kind, payload)?;
+            Parsed::Publish(payload.to_vec())
+        }
+        other => return Err(RosterError::NotARosterKind { kind: other }),
+    })
+}
+
+/// The roster log: its entries and the roster they resolve to.
+#[derive(Debug, Clone)]
+pub struct RosterLog {
+    network: NetworkId,
+    dag: Dag,
+    /// Positions from which admins are frozen by an equivocation found outside this index.
+    frozen: BTreeMap<PublicKey, u64>,
+    items: IdMap<Item>,
+    resolved: Roster,
+}
+
+impl RosterLog {
+    /// Starts the roster from the network genesis (already shaped and signed as a genesis).
+    pub fn new(genesis: &Entry, payload: &[u8]) -> Result<RosterLog, RosterError> {
+        let kind = genesis.header().kind;
+        if kind != Kind::NetworkGenesis {
+            return Err(RosterError::NotARosterKind { kind });
+        }
+        let g: GenesisPayload = parse(kind, payload)?;
+        if g.founder.key != genesis.header().author {
+            return Err(RosterError::GenesisNotByFounder);
+        }
+        if !g.founder.admin {
+            return Err(RosterError::FounderNotAdmin);
+        }
+        let network = genesis.id();
+        let mut dag = Dag::new(network);
+        dag.insert(genesis).map_err(|e| RosterError::BadPayload {
+            kind,
+            reason: e.to_string(),
+        })?;
+        let mut items = IdMap::default();
+        items.insert(
+            network,
+            Item {
+                author: genesis.header().author,
+                kind,
+                parsed: Parsed::Genesis(g),
+            },
+        );
+        let mut log = RosterLog {
+            network,
+            dag,
+            frozen: BTreeMap::new(),
+            items,
+            resolved: Roster::default(),
+        };
+        log.resolved = log.resolve();
+        Ok(log)
     }
 
-    /// Whether this member's authority covers a signature made at `at`.
-    pub fn check_time(&self, at: u64) -> Result<(), AuthorityError> {
-        let author = self.key.to_hex();
-        if at < self.valid_from {
-            return Err(AuthorityError::NotYetValid {
-                author,
-                at,
-                valid_from: self.valid_from,
-            });
+    pub fn network(&self) -> NetworkId {
+        self.network
+    }
+
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    /// The roster the entries held resolve to.
+    pub fn roster(&self) -> &Roster {
+        &self.resolved
+    }
+
+    /// What a roster entry must pass before it is stored: the log's structure, a payload of its
+    /// kind, and an author made admin by an entry in its past (a causal fact that never
+    /// changes). Whether it then takes effect is for [`RosterLog::roster`] to say, against
+    /// every roster entry held.
+    pub fn check(&self, entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
+        let h = entry.header();
+        self.dag.check(entry)?;
+        parse_item(h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
+        if self.items.len() >= MAX_ROSTER_ENTRIES {
+            return Err(RuleError::Roster(Box::new(RosterError::TooLarge {
+                found: self.items.len(),
+                limit: MAX_ROSTER_ENTRIES,
+            })));
         }
-        if let Some(valid_until) = self.valid_until.filter(|u| at >= *u) {
-            return Err(AuthorityError::Expired {
-                author,
-                at,
-                valid_until,
-            });
-        }
-        if let Some(revoked_from) = self.revoked_from.filter(|r| at >= *r) {
-            return Err(AuthorityError::Revoked {
-                author,
-                at,
-                revoked_from,
-            });
+        let granted = self.items.iter().any(|(id, item)| {
+            grants_admin_to(item, &h.author) && self.dag.in_past_of_all(id, &h.parents)
+        });
+        if !granted {
+            return Err(AuthorityError::NotAdmin {
+                author: h.author.to_hex(),
+                kind: h.kind,
+            }
+            .into());
         }
         Ok(())
     }
+
+    /// Adds an entry that passed [`RosterLog::check`] (or was stored after passing it) and
+    /// resolves the roster again.
+    pub fn insert(&mut self, entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
+        let h = entry.header();
+        let parsed = parse_item(h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
+        self.dag.insert(entry)?;
+        self.items.insert(
+            entry.id(),
+            Item {
+                author: h.author,
+                kind: h.kind,
+                parsed,
+            },
+        );
+        self.resolved = self.resolve();
+        Ok(())
+    }
+
+    /// Freezes `author`'s roster entries from position `seq` on (they equivocated there; the
+    /// second entry is kept as evidence beside the log) and resolves the roster again.
+    pub fn freeze(&mut self, author: PublicKey, seq: u64) {
+        let at = self.frozen.entry(author).or_insert(seq);
+        *at = (*at).min(seq);
+        self.resolved = self.resolve();
+    }
+
+    /// Resolves the roster: changes that remove authority are applied one at a time, the most
+    /// senior admin's first, each pass re-judging every entry against what has been removed.
+    fn resolve(&self) -> Roster {
+        let order = self.dag.topological();
+        let mut applied: Vec<EntryId> = Vec::new();
+        loop {
+            let pass = self.pass(&order, &applied);
+            let next = pass
+                .removals
+                .iter()
+                .filter(|(_, _, id)| !applied.contains(id))
+                .min()
+                .map(|(_, _, id)| *id);
+            match next {
+                // Applying it can only refuse entries of admins junior to its author, so no
+                // removal applied earlier (by someone more senior) is undone.
+                Some(next) => applied.push(next),
+                None => return pass.roster,
+            }
+        }
+    }
+
+    /// One judgement of every roster entry in `order`, with the removals in `applied` in force.
+    fn pass(&self, order: &[EntryId], applied: &[EntryId]) -> Pass {
+        // Who each applied removal removes, and the roster entries of theirs it leaves outside.
+        let mut removed: HashMap<PublicKey, Vec<EntryId>> = HashMap::new();
+        for id in applied {
+            if let Some(target) = self.items.get(id).and_then(removal_target) {
+                removed.entry(target).or_default().push(*id);
+            }
+        }
+
+        let mut roster = Roster {
+            network: Some(self.network),
+            ..Roster::default()
+        };
+        // Accepted admin grants: (key, granting entry, seniority).
+        let mut grants: Vec<(PublicKey, EntryId, u32)> = Vec::new();
+        let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
+        for (position, id) in order.iter().enumerate() {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            let verdict = self.judge(id, item, &grants, &removed, applied, &mut roster);
+            match verdict {
+                Ok(effect) => {
+                    roster.statuses.insert(*id, Ok(()));
+                    match effect {
+                        Effect::Grant(key) => {
+                            let rank = grants.len() as u32;
+                            grants.push((key, *id, rank));
+                            if let Some(m) = roster.members.get_mut(&key) {
+                                m.seniority.get_or_insert(rank);
+                            }
+                        }
+                        Effect::Removal { rank } => removals.push((rank, position, *id)),
+                        Effect::None => {}
+                    }
+                }
+                Err(e) => {
+                    roster.statuses.insert(*id, Err(e));
+                }
+            }
+        }
+        // Removals applied: the member loses what the change removes.
+        for id in applied {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            match &item.parsed {
+                Parsed::Revoke(p) => {
+                    if let Some(m) = roster.members.get_mut(&p.key) {
+                        m.revoked.get_or_insert(Revocation {
+                            entry: *id,
+                            by: item.author,
+                            reason: p.reason.clone(),
+                        });
+                        m.admin = false;
+                        m.seniority = None;
+                    }
+                    roster
+                        .history
+                        .entry(p.key)
+                        .or_default()
+                        .push((*id, change_of_revocation(*id, p)));
+                }
+                Parsed::Member(p) => {
+                    if let Some(m) = roster.members.get_mut(&p.key) {
+                        m.seniority = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Readmissions attach to the key's revocations.
+        for id in order {
+            if let (Some(item), Some(Ok(()))) = (self.items.get(id), roster.statuses.get(id)) {
+                if let Parsed::Readmit(r) = &item.parsed {
+                    if let Some(history) = roster.history.get_mut(&r.key) {
+                        for (_, c) in history.iter_mut().filter(|(_, c)| c.role.is_none()) {
+                            c.readmitted.push((r.log, r.entry));
+                        }
+                    }
+                }
+            }
+        }
+        // Changes in roster order (applied revocations were appended last).
+        let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        for history in roster.history.values_mut() {
+            history.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
+        }
+        Pass { roster, removals }
+    }
+
+    /// Judges one roster entry in a pass; on success says what it does.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        id: &EntryId,
+        item: &Item,
+        grants: &[(PublicKey, EntryId, u32)],
+        removed: &HashMap<PublicKey, Vec<EntryId>>,
+        applied: &[EntryId],
+        roster: &mut Roster,
+    ) -> Result<Effect, RosterError> {
+        if let Parsed::Genesis(g) = &item.parsed {
+            roster.name = g.name.clone();
+            roster.policy = g.policy.clone().unwrap_or_default();
+            roster
+                .members
+                .insert(item.author, member_from(&g.founder, *id));
+            roster.history.entry(item.author).or_default().push((
+                *id,
+                Change {
+                    entry: *id,
+                    role: Some(g.founder.role),
+                    admin: true,
+                    frontier: Frontier::new(),
+                    readmitted: Vec::new(),
+                },
+            ));
+            return Ok(Effect::Grant(item.author));
+        }
+        let author = &item.author;
+        // A removal in force leaves out every roster entry of its target that is not in its
+        // past — unless the target was made admin again after it (a demotion undone).
+        let outside = removed.get(author).and_then(|removals| {
+            removals.iter().copied().find(|r| {
+                r != id
+                    && !self.dag.in_past(id, r)
+                    && !grants.iter().any(|(k, g, _)| {
+                        k == author && self.dag.in_past(g, id) && !self.dag.in_past(g, r)
+                    })
+            })
+        });
+        if let Some(revocation) = outside {
+            return Err(AuthorityError::Revoked {
+                author: author.to_hex(),
+                revocation,
+            }
+            .into());
+        }
+        let fork = [
+            self.dag.first_fork(author),
+            self.frozen.get(author).copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(seq) = fork {
+            if self.dag.position(id).is_some_and(|(_, s)| s >= seq) {
+                return Err(AuthorityError::Frozen {
+                    author: author.to_hex(),
+                    seq,
+                }
+                .into());
+            }
+        }
+        // The author's rank as of this entry's past: made admin by an accepted grant there.
+        let rank_in_past = |key: &PublicKey| {
+            grants
+                .iter()
+                .filter(|(k, g, _)| k == key && self.dag.in_past(g, id))
+                .map(|(_, _, r)| *r)
+                .min()
+        };
+        let Some(author_rank) = rank_in_past(author) else {
+            return Err(AuthorityError::NotAdmin {
+                author: author.to_hex(),
+                kind: item.kind,
+            }
+            .into());
+        };
+        // Whether `key` is an admin as of this entry's past (its grant there, no removal).
+        let admin_in_past = |key: &PublicKey| {
+            rank_in_past(key).filter(|_| {
+                !removed
+                    .get(key)
+                    .is_some_and(|rs| rs.iter().any(|r| self.dag.in_past(r, id)))
+            })
+        };
+        // An applied revocation of `key` that this entry is not in the past of.
+        let revoked_by = |key: &PublicKey| {
+            applied.iter().copied().find(|r| {
+                !self.dag.in_past(id, r)
+                    && matches!(self.items.get(r).map(|i| &i.parsed), Some(Parsed::Revoke(p)) if p.key == *key)
+            })
+        };
+        match &item.parsed {
+            Parsed::Genesis(_) => unreachable!("handled above"),
+            Parsed::Member(p) => {
+                if let Some(revocation) = revoked_by(&p.key) {
+                    return Err(RosterError::KeyRevoked {
+                        key: p.key.to_hex(),
+                        revocation,
+                    });
+                }
+                let target_admin = admin_in_past(&p.key);
+                let demotes = target_admin.is_some() && !p.admin;
+                if demotes {
+                    check_removal(author, author_rank, &p.key, target_admin)?;
+                }
+                let admitted = roster.members.contains_key(&p.key);
+                let previous = roster.members.get(&p.key).cloned();
+                let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
+                member.seniority = previous.as_ref().and_then(|m| m.seniority);
+                if !p.admin {
+                    member.seniority = None;
+                }
+                roster.members.insert(p.key, member);
+                roster.history.entry(p.key).or_default().push((
+                    *id,
+                    Change {
+                        entry: *id,
+                        role: Some(p.role),
+                        admin: p.admin,
+                        frontier: if admitted {
+                            p.frontier.clone()
+                        } else {
+                            Frontier::new()
+                        },
+                        readmitted: Vec::new(),
+                    },
+                ));
+                if demotes {
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                let already_admin = grants.iter().any(|(k, _, _)| *k == p.key)
+                    && previous.as_ref().is_some_and(|m| m.admin);
+                if p.admin && !already_admin {
+                    return Ok(Effect::Grant(p.key));
+                }
+                Ok(Effect::None)
+            }
+            Parsed::Revoke(p) => {
+                let target_admin = admin_in_past(&p.key);
+                check_removal(author, author_rank, &p.key, target_admin)?;
+                Ok(Effect::Removal { rank: author_rank })
+            }
+            Parsed::Readmit(r) => {
+                if r.log == self.network {
+                    return Err(RosterError::ReadmitRosterEntry);
+                }
+                if revoked_by(&r.key).is_none() {
+                    return Err(RosterError::NotRevoked {
+                        key: r.key.to_hex(),
+                    });
+                }
+                Ok(Effect::None)
+            }
+            Parsed::Publish(bytes) => {
+                roster.templates.push((*id, bytes.clone()));
+                Ok(Effect::None)
+            }
+        }
+    }
+}
+
+/// Whether `author` (of rank `author_rank`) may revoke or demote `target`.
+fn check_removal(
+    author: &PublicKey,
+    author_rank: u32,
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+) -> Result<(), RosterError> {
+    if author == target {
+        return Err(RosterError::SelfRemoval);
+    }
+    match target_admin_rank {
+        Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {
+            target: target.to_hex(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change {
+    Change {
+        entry,
+        role: None,
+        admin: false,
+        frontier: p.frontier.clone(),
+        readmitted: Vec::new(),
+    }
+}
+
+fn removal_target(item: &Item) -> Option<PublicKey> {
+    match &item.parsed {
+        Parsed::Revoke(p) => Some(p.key),
+        Parsed::Member(p) if !p.admin => Some(p.key),
+        _ => None,
+    }
+}
+
+fn grants_admin_to(item: &Item, key: &PublicKey) -> bool {
+    match &item.parsed {
+        Parsed::Genesis(g) => g.founder.key == *key,
+        Parsed::Member(p) => p.admin && p.key == *key,
+        _ => false,
+    }
+}
+
+fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
+    Member {
+        key: p.key,
+        name: p.name.clone(),
+        role: p.role,
+        admin: p.admin,
+        valid_from: p.valid_from,
+        valid_until: p.valid_until,
+        devices: p.devices.clone(),
+        ai_model: p.ai_model.clone(),
+        admitted,
+        seniority: None,
+        revoked: None,
+    }
+}
+
+/// What an accepted roster entry does to the resolution.
+enum Effect {
+    None,
+    Grant(PublicKey),
+    /// A revocation or an admin's demotion, by an author of this rank.
+    Removal {
+        rank: u32,
+    },
+}
+
+struct Pass {
+    roster: Roster,
+    /// (author's rank, position in order, entry) of every accepted removal.
+    removals: Vec<(u32, usize, EntryId)>,
+}
+
+/// The roster as the roster log resolves: members, their history of changes, the status of
+/// every roster entry, the policy and the published templates.
+#[derive(Debug, Clone, Default)]
+pub struct Roster {
+    network: Option<NetworkId>,
+    name: String,
+    policy: Policy,
+    members: BTreeMap<PublicKey, Member>,
+    /// Per member, their admission and every change after it, in roster order.
+    history: BTreeMap<PublicKey, Vec<(EntryId, Change)>>,
+    statuses: IdMap<Result<(), RosterError>>,
+    templates: Vec<(EntryId, Vec<u8>)>,
 }
 
 impl Roster {
+    pub fn network(&self) -> Option<NetworkId> {
+        self.network
+    }
+
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     pub fn member(&self, key: &PublicKey) -> Option<&Member> {
@@ -289,230 +944,87 @@ impl Roster {
         self.members.is_empty()
     }
 
-    /// Applies one roster-log entry whose signature, shape and author authority were already
-    /// checked (see [`Roster::authorize`]).
-    pub fn apply(
-        &mut self,
-        kind: Kind,
-        author: &PublicKey,
-        payload: &[u8],
-    ) -> Result<(), RosterError> {
-        match kind {
-            Kind::NetworkGenesis => {
-                let genesis: GenesisPayload = parse(kind, payload)?;
-                if genesis.founder.key != *author {
-                    return Err(RosterError::GenesisNotByFounder);
-                }
-                if !genesis.founder.admin {
-                    return Err(RosterError::FounderNotAdmin);
-                }
-                self.name = genesis.name;
-                self.members
-                    .insert(*author, Member::from_payload(genesis.founder, None));
-            }
-            Kind::RosterMember => {
-                let p: MemberPayload = parse(kind, payload)?;
-                // Revocation is permanent for a key: re-adding it does not restore authority.
-                let revoked = self.members.get(&p.key).and_then(|m| m.revoked_from);
-                self.members.insert(p.key, Member::from_payload(p, revoked));
-            }
-            Kind::RosterRevoke => {
-                let p: RevokePayload = parse(kind, payload)?;
-                if let Some(m) = self.members.get_mut(&p.key) {
-                    m.revoked_from = Some(m.revoked_from.map_or(p.from, |r| r.min(p.from)));
-                }
-            }
-            other => return Err(RosterError::NotARosterKind { kind: other }),
-        }
-        Ok(())
+    /// Admitted and not revoked: may connect, be sent reports, and sign from now on.
+    pub fn is_active(&self, key: &PublicKey) -> bool {
+        self.members.get(key).is_some_and(|m| m.revoked.is_none())
     }
 
-    /// Whether `author` could sign an entry of `kind` at time `at`. A genesis is authorised by
-    /// its own payload and is not checked here.
-    pub fn authorize(
+    /// Whether a roster entry took effect, and if not, why.
+    pub fn status(&self, id: &EntryId) -> Option<&Result<(), RosterError>> {
+        self.statuses.get(id)
+    }
+
+    /// Accepted `template.publish` payloads, in roster order.
+    pub fn templates(&self) -> impl Iterator<Item = (&EntryId, &[u8])> {
+        self.templates.iter().map(|(id, p)| (id, p.as_slice()))
+    }
+
+    /// Whether some change or readmission names `entry` of `log` as vouched for: when it
+    /// arrives, the entries before it may stand again, so the log is judged again.
+    pub fn vouches(&self, log: &LogId, entry: &EntryId) -> bool {
+        self.history.values().flatten().any(|(_, c)| {
+            c.frontier.get(log) == Some(entry)
+                || c.readmitted.iter().any(|(l, e)| l == log && e == entry)
+        })
+    }
+
+    /// The changes to `key`'s authority, admission first, in roster order.
+    pub fn history(&self, key: &PublicKey) -> Vec<&Change> {
+        self.history
+            .get(key)
+            .map(|h| h.iter().map(|(_, c)| c).collect())
+            .unwrap_or_default()
+    }
+
+    /// The authority that applies to `author`'s entry in report log `log`, or why there is
+    /// none. `inside(vouched)` says whether the entry is the vouched entry or in its past.
+    /// The first change whose frontier covers the entry marks it as made before that change;
+    /// an entry no change covers was made under the member's current details.
+    pub fn authority(
         &self,
         author: &PublicKey,
-        kind: Kind,
-        at: u64,
-    ) -> Result<&Member, AuthorityError> {
-        let member = self
-            .members
-            .get(author)
-            .ok_or_else(|| AuthorityError::UnknownAuthor {
+        log: &LogId,
+        entry: &EntryId,
+        inside: impl Fn(&EntryId) -> bool,
+    ) -> Result<Authority, AuthorityError> {
+        let Some(history) = self.history.get(author).filter(|h| !h.is_empty()) else {
+            return Err(AuthorityError::UnknownAuthor {
                 author: author.to_hex(),
-            })?;
-        member.check_time(at)?;
-        let allowed = match kind {
-            Kind::RosterMember | Kind::RosterRevoke | Kind::PayloadErase | Kind::NetworkGenesis => {
-                if !member.admin {
-                    return Err(AuthorityError::NotAdmin {
-                        author: author.to_hex(),
-                        kind,
-                    });
-                }
-                true
-            }
-            _ => member.role.may_write(kind),
-        };
-        if !allowed {
-            return Err(AuthorityError::KindNotAllowed {
-                role: member.role,
-                kind,
             });
+        };
+        let covers = |c: &Change| {
+            c.frontier.get(log).is_some_and(&inside)
+                || c.readmitted
+                    .iter()
+                    .any(|(l, e)| l == log && (e == entry || inside(e)))
+        };
+        let mut before = &history[0].1;
+        for (_, change) in &history[1..] {
+            if covers(change) {
+                break;
+            }
+            before = change;
         }
-        Ok(member)
+        match before.role {
+            Some(role) => Ok(Authority {
+                role,
+                admin: before.admin,
+            }),
+            None => {
+                let revocation = self
+                    .members
+                    .get(author)
+                    .and_then(|m| m.revoked.as_ref())
+                    .map(|r| r.entry)
+                    .unwrap_or_default();
+                Err(AuthorityError::Revoked {
+                    author: author.to_hex(),
+                    revocation,
+                })
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::identity::SecretKey;
-
-    fn key(n: u8) -> PublicKey {
-        SecretKey::from_seed(&[n; 32]).public()
-    }
-
-    fn member(k: PublicKey, role: Role, admin: bool, valid_from: u64) -> MemberPayload {
-        MemberPayload {
-            key: k,
-            name: format!("member {}", role),
-            role,
-            admin,
-            valid_from,
-            valid_until: None,
-            devices: vec![],
-            ai_model: None,
-        }
-    }
-
-    fn founded() -> Roster {
-        let mut roster = Roster::default();
-        let genesis = GenesisPayload {
-            name: "Dept".into(),
-            founder: member(key(1), Role::Attending, true, 0),
-        };
-        roster
-            .apply(
-                Kind::NetworkGenesis,
-                &key(1),
-                &serde_json::to_vec(&genesis).unwrap(),
-            )
-            .unwrap();
-        roster
-    }
-
-    #[test]
-    fn genesis_must_be_signed_by_an_admin_founder() {
-        let genesis = GenesisPayload {
-            name: "Dept".into(),
-            founder: member(key(1), Role::Attending, true, 0),
-        };
-        let bytes = serde_json::to_vec(&genesis).unwrap();
-        let mut roster = Roster::default();
-        assert_eq!(
-            roster.apply(Kind::NetworkGenesis, &key(2), &bytes),
-            Err(RosterError::GenesisNotByFounder)
-        );
-        let mut not_admin = genesis.clone();
-        not_admin.founder.admin = false;
-        assert_eq!(
-            roster.apply(
-                Kind::NetworkGenesis,
-                &key(1),
-                &serde_json::to_vec(&not_admin).unwrap()
-            ),
-            Err(RosterError::FounderNotAdmin)
-        );
-    }
-
-    #[test]
-    fn revocation_keeps_earlier_signatures_valid() {
-        let mut roster = founded();
-        let resident = member(key(2), Role::Resident, false, 100);
-        roster
-            .apply(
-                Kind::RosterMember,
-                &key(1),
-                &serde_json::to_vec(&resident).unwrap(),
-            )
-            .unwrap();
-        let revoke = RevokePayload {
-            key: key(2),
-            from: 500,
-            reason: "left".into(),
-        };
-        roster
-            .apply(
-                Kind::RosterRevoke,
-                &key(1),
-                &serde_json::to_vec(&revoke).unwrap(),
-            )
-            .unwrap();
-        assert!(roster.authorize(&key(2), Kind::SectionWrite, 499).is_ok());
-        assert!(matches!(
-            roster.authorize(&key(2), Kind::SectionWrite, 500),
-            Err(AuthorityError::Revoked {
-                revoked_from: 500,
-                ..
-            })
-        ));
-        assert!(matches!(
-            roster.authorize(&key(2), Kind::SectionWrite, 99),
-            Err(AuthorityError::NotYetValid {
-                valid_from: 100,
-                ..
-            })
-        ));
-        // Re-adding a revoked key does not restore it.
-        roster
-            .apply(
-                Kind::RosterMember,
-                &key(1),
-                &serde_json::to_vec(&resident).unwrap(),
-            )
-            .unwrap();
-        assert!(roster.authorize(&key(2), Kind::SectionWrite, 600).is_err());
-    }
-
-    #[test]
-    fn roles_limit_kinds() {
-        let mut roster = founded();
-        roster
-            .apply(
-                Kind::RosterMember,
-                &key(1),
-                &serde_json::to_vec(&member(key(3), Role::Resident, false, 0)).unwrap(),
-            )
-            .unwrap();
-        roster
-            .apply(
-                Kind::RosterMember,
-                &key(1),
-                &serde_json::to_vec(&member(key(4), Role::AiModel, false, 0)).unwrap(),
-            )
-            .unwrap();
-        assert!(roster.authorize(&key(3), Kind::SectionWrite, 1).is_ok());
-        assert_eq!(
-            roster
-                .authorize(&key(3), Kind::SectionCosign, 1)
-                .unwrap_err(),
-            AuthorityError::KindNotAllowed {
-                role: Role::Resident,
-                kind: Kind::SectionCosign
-            }
-        );
-        assert!(roster.authorize(&key(4), Kind::AiResult, 1).is_ok());
-        assert!(roster.authorize(&key(4), Kind::AiReview, 1).is_err());
-        assert!(roster.authorize(&key(3), Kind::AiResult, 1).is_err());
-        assert!(matches!(
-            roster.authorize(&key(3), Kind::RosterMember, 1),
-            Err(AuthorityError::NotAdmin { .. })
-        ));
-        assert!(roster.authorize(&key(1), Kind::RosterMember, 1).is_ok());
-        assert!(matches!(
-            roster.authorize(&key(9), Kind::View, 1),
-            Err(AuthorityError::UnknownAuthor { .. })
-        ));
-    }
-}
+mod tests;

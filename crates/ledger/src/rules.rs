@@ -4,7 +4,7 @@
 use crate::entry::{Entry, EntryError};
 use crate::hash::{EntryId, Hash, LogId, NetworkId};
 use crate::kind::{Kind, LogFamily};
-use crate::roster::AuthorityError;
+use crate::roster::{AuthorityError, RosterError};
 
 /// How far an entry's timestamp may lie before one of its parents' (clock skew between
 /// workstations), in milliseconds.
@@ -44,8 +44,10 @@ pub enum RuleError {
     },
     #[error("{kind} does not belong in a {family:?} log")]
     WrongLogFamily { kind: Kind, family: LogFamily },
-    #[error("sequence not incremental: expected {expected}, found {found}")]
-    SeqNotIncremental { expected: u64, found: u64 },
+    #[error("sequence {found} does not follow the author's entry {expected_prev} in this entry's past (expected sequence {expected})", expected_prev = .expected - 1)]
+    ChainBroken { expected: u64, found: u64 },
+    #[error("a log may have at most {limit} authors")]
+    TooManyAuthors { limit: usize },
     #[error("timestamp {found_ms} is before parent {parent}'s {parent_ms} beyond the tolerance")]
     TimestampBeforeParent {
         parent: EntryId,
@@ -54,8 +56,41 @@ pub enum RuleError {
     },
     #[error(transparent)]
     Authority(#[from] AuthorityError),
-    #[error("author {author} equivocated in this log at sequence {seq}; their log is frozen")]
-    Frozen { author: String, seq: u64 },
+    #[error(transparent)]
+    Roster(Box<RosterError>),
+}
+
+impl RuleError {
+    /// The stable code scripts and audits match on (see the README's list).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::Entry(EntryError::Decode(_)) => "malformed_header",
+            RuleError::Entry(EntryError::BadSignature { .. }) => "bad_signature",
+            RuleError::Entry(EntryError::AuthorMismatch { .. }) => "author_mismatch",
+            RuleError::PayloadLength { .. } => "payload_length",
+            RuleError::PayloadHash { .. } => "payload_hash",
+            RuleError::WrongNetwork { .. } => "wrong_network",
+            RuleError::GenesisWithLog => "genesis_with_log",
+            RuleError::GenesisWithParents => "genesis_with_parents",
+            RuleError::GenesisSeq { .. } => "genesis_seq",
+            RuleError::GenesisWithNetwork => "genesis_with_network",
+            RuleError::NoParents => "no_parents",
+            RuleError::UnknownParent { .. } => "unknown_parent",
+            RuleError::ParentInOtherLog { .. } => "parent_in_other_log",
+            RuleError::WrongLogFamily { .. } => "wrong_log_family",
+            RuleError::ChainBroken { .. } => "chain_broken",
+            RuleError::TooManyAuthors { .. } => "too_many_authors",
+            RuleError::TimestampBeforeParent { .. } => "timestamp_before_parent",
+            RuleError::Authority(e) => e.code(),
+            RuleError::Roster(e) => e.code(),
+        }
+    }
+}
+
+impl From<RosterError> for RuleError {
+    fn from(e: RosterError) -> Self {
+        RuleError::Roster(Box::new(e))
+    }
 }
 
 /// The payload is the one the header committed to.
@@ -129,48 +164,6 @@ pub fn check_log_family(entry: &Entry, network: NetworkId) -> Result<(), RuleErr
     Ok(())
 }
 
-/// Each author's entries in a log are numbered 1, 2, 3, … with no gaps and no reuse.
-pub fn check_seq(expected: u64, found: u64) -> Result<(), RuleError> {
-    if expected != found {
-        return Err(RuleError::SeqNotIncremental { expected, found });
-    }
-    Ok(())
-}
-
-/// What a rule needs to know about a parent that is already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParentInfo {
-    pub log: LogId,
-    pub timestamp_ms: u64,
-}
-
-/// Every parent is known, in the same log, and not later than the entry beyond the tolerance.
-pub fn check_parents(
-    entry: &Entry,
-    mut lookup: impl FnMut(&EntryId) -> Option<ParentInfo>,
-) -> Result<(), RuleError> {
-    let log = entry.log_id();
-    let found_ms = entry.header().timestamp_ms;
-    for parent in &entry.header().parents {
-        let info = lookup(parent).ok_or(RuleError::UnknownParent { parent: *parent })?;
-        if info.log != log {
-            return Err(RuleError::ParentInOtherLog {
-                parent: *parent,
-                parent_log: info.log,
-                log,
-            });
-        }
-        if found_ms.saturating_add(TIMESTAMP_TOLERANCE_MS) < info.timestamp_ms {
-            return Err(RuleError::TimestampBeforeParent {
-                parent: *parent,
-                parent_ms: info.timestamp_ms,
-                found_ms,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Two authentic entries by one author at one position of one log: equivocation. Both are kept
 /// as evidence that anyone can re-check; neither wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,5 +196,186 @@ impl ForkEvidence {
             return Err(NotAFork::DifferentPosition);
         }
         Ok(ForkEvidence { first, second })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule, each built so that removing the rule makes it fail.
+    use super::*;
+    use crate::{Header, SecretKey};
+
+    const NET: Hash = Hash([7; 32]);
+
+    fn key() -> SecretKey {
+        SecretKey::from_seed(&[4; 32])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign(
+        network: Hash,
+        log: Hash,
+        seq: u64,
+        kind: Kind,
+        parents: Vec<EntryId>,
+        payload: &[u8],
+    ) -> Entry {
+        let h = Header::new(
+            network,
+            log,
+            key().public(),
+            seq,
+            1_000,
+            kind,
+            parents,
+            payload,
+        );
+        Entry::sign(h, &key()).unwrap()
+    }
+
+    #[test]
+    fn the_payload_must_be_the_one_the_header_committed_to() {
+        let e = sign(
+            NET,
+            Hash([1; 32]),
+            2,
+            Kind::SectionWrite,
+            vec![Hash([2; 32])],
+            b"{\"a\":1}",
+        );
+        assert_eq!(check_payload(&e, b"{\"a\":1}"), Ok(()));
+        assert!(matches!(
+            check_payload(&e, b"{\"a\":2}"),
+            Err(RuleError::PayloadHash { .. })
+        ));
+        assert!(matches!(
+            check_payload(&e, b"{\"a\":1} "),
+            Err(RuleError::PayloadLength { .. })
+        ));
+    }
+
+    #[test]
+    fn genesis_entries_are_shaped_as_genesis_entries() {
+        let ok = sign(NET, Hash::ZERO, 1, Kind::ReportCreate, vec![], b"{}");
+        assert_eq!(check_shape(&ok, NET), Ok(()));
+        let with_log = sign(NET, Hash([1; 32]), 1, Kind::ReportCreate, vec![], b"{}");
+        assert_eq!(check_shape(&with_log, NET), Err(RuleError::GenesisWithLog));
+        let with_parents = sign(
+            NET,
+            Hash::ZERO,
+            1,
+            Kind::ReportCreate,
+            vec![Hash([1; 32])],
+            b"{}",
+        );
+        assert_eq!(
+            check_shape(&with_parents, NET),
+            Err(RuleError::GenesisWithParents)
+        );
+        let second = sign(NET, Hash::ZERO, 2, Kind::ReportCreate, vec![], b"{}");
+        assert_eq!(
+            check_shape(&second, NET),
+            Err(RuleError::GenesisSeq { found: 2 })
+        );
+        let network = sign(NET, Hash::ZERO, 1, Kind::NetworkGenesis, vec![], b"{}");
+        assert_eq!(
+            check_shape(&network, network.id()),
+            Err(RuleError::GenesisWithNetwork)
+        );
+        let founded = sign(
+            Hash::ZERO,
+            Hash::ZERO,
+            1,
+            Kind::NetworkGenesis,
+            vec![],
+            b"{}",
+        );
+        assert_eq!(check_shape(&founded, founded.id()), Ok(()));
+    }
+
+    #[test]
+    fn other_entries_name_parents_and_belong_to_this_network() {
+        let orphan = sign(NET, Hash([1; 32]), 2, Kind::SectionWrite, vec![], b"{}");
+        assert_eq!(check_shape(&orphan, NET), Err(RuleError::NoParents));
+        let elsewhere = sign(
+            Hash([8; 32]),
+            Hash([1; 32]),
+            2,
+            Kind::SectionWrite,
+            vec![Hash([2; 32])],
+            b"{}",
+        );
+        assert!(matches!(
+            check_shape(&elsewhere, NET),
+            Err(RuleError::WrongNetwork { .. })
+        ));
+    }
+
+    #[test]
+    fn a_kind_lives_in_its_own_log_family() {
+        let roster_kind_in_report = sign(
+            NET,
+            Hash([1; 32]),
+            2,
+            Kind::RosterMember,
+            vec![Hash([2; 32])],
+            b"{}",
+        );
+        assert!(matches!(
+            check_log_family(&roster_kind_in_report, NET),
+            Err(RuleError::WrongLogFamily { .. })
+        ));
+        let report_kind_in_roster =
+            sign(NET, NET, 2, Kind::SectionWrite, vec![Hash([2; 32])], b"{}");
+        assert!(matches!(
+            check_log_family(&report_kind_in_roster, NET),
+            Err(RuleError::WrongLogFamily { .. })
+        ));
+        let fine = sign(NET, NET, 2, Kind::RosterRevoke, vec![Hash([2; 32])], b"{}");
+        assert_eq!(check_log_family(&fine, NET), Ok(()));
+    }
+
+    #[test]
+    fn every_code_is_distinct_snake_case() {
+        let errors = [
+            RuleError::PayloadLength {
+                expected: 1,
+                found: 2,
+            },
+            RuleError::PayloadHash {
+                expected: Hash::ZERO,
+                found: Hash::ZERO,
+            },
+            RuleError::WrongNetwork {
+                expected: NET,
+                found: NET,
+            },
+            RuleError::GenesisWithLog,
+            RuleError::GenesisWithParents,
+            RuleError::GenesisSeq { found: 2 },
+            RuleError::GenesisWithNetwork,
+            RuleError::NoParents,
+            RuleError::UnknownParent { parent: NET },
+            RuleError::ParentInOtherLog {
+                parent: NET,
+                parent_log: NET,
+                log: NET,
+            },
+            RuleError::ChainBroken {
+                expected: 2,
+                found: 3,
+            },
+            RuleError::TooManyAuthors { limit: 1 },
+            RuleError::TimestampBeforeParent {
+                parent: NET,
+                parent_ms: 1,
+                found_ms: 0,
+            },
+        ];
+        let codes: std::collections::HashSet<&str> = errors.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), errors.len());
+        assert!(codes
+            .iter()
+            .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
     }
 }

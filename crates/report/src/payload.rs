@@ -3,22 +3,40 @@
 
 use std::collections::BTreeMap;
 
-use countersign_ledger::{EntryId, Kind};
+use countersign_ledger::{EntryId, Hash, Kind};
 use serde::{Deserialize, Serialize};
 
 /// `report.create`: the genesis of a report log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReportCreate {
     pub study: String,
+    /// The template's name, as people call it.
     pub template: String,
+    /// The template's content hash ([`crate::Template::content_hash`]): a built-in template or
+    /// one an admin published to the roster. The report is judged by exactly that template on
+    /// every peer; a report cannot bring rules of its own.
+    pub template_hash: Hash,
     /// SHA-256 (hex) of every image file the report is about.
     #[serde(default)]
     pub images: Vec<String>,
-    /// The whole template the report is written to, so every peer judges the report by the
-    /// same rules whatever templates it has installed. Absent in reports that name a built-in
-    /// template only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub definition: Option<crate::template::Template>,
+}
+
+/// `template.publish` (roster log, admins only): a template the department's reports may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePublish {
+    pub template: crate::template::Template,
+}
+
+/// `report.resolve`: an attending settles a conflict between sign-offs that do not descend
+/// from each other by keeping one; the others stay in the record, superseded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportResolve {
+    pub keep: EntryId,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// `section.write`: a new version of a section.
@@ -295,6 +313,7 @@ pub enum Payload {
     AiResult(AiResult),
     AiReview(AiReview),
     Access(AccessChange),
+    Resolve(ReportResolve),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -349,6 +368,7 @@ impl Payload {
             Kind::AiResult => Payload::AiResult(checked(kind, bytes, AiResult::check)?),
             Kind::AiReview => Payload::AiReview(checked(kind, bytes, AiReview::check)?),
             Kind::AccessGrant | Kind::AccessRevoke => Payload::Access(parse_as(kind, bytes)?),
+            Kind::ReportResolve => Payload::Resolve(parse_as(kind, bytes)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

@@ -6,7 +6,7 @@ use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, PublicKey, Role, Roster};
 use serde::Serialize;
 
-use crate::log::{LogEntry, ReportLog};
+use crate::log::{LogEntry, ReportLog, Standing};
 use crate::payload::{Payload, Status};
 
 /// How an entry stands when re-checked. Supplied by whoever holds the bytes (the store).
@@ -19,6 +19,9 @@ pub enum EntryStatus {
     Fork,
     /// The payload was erased; the header still verifies.
     Erased,
+    /// Authentic, but a rule refuses it: it does not count in the report. `code` is the rule's
+    /// stable code.
+    Refused { code: String, reason: String },
     /// Something does not check out; `reason` says what.
     Invalid { reason: String },
 }
@@ -78,6 +81,13 @@ pub struct SectionView {
     pub versions: Vec<VersionView>,
     /// The version the final sign-off covers, if any.
     pub signed_off_version: Option<EntryId>,
+    /// In a conflict, the different versions the sign-offs in conflict cover (then `text` is
+    /// empty: no one version is the report's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_versions: Vec<EntryId>,
+    /// Before sign-off: more than one newest version, written concurrently; `text` is the one
+    /// that saw the most (then the highest id), and every one is in `versions`.
+    pub concurrent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +104,21 @@ pub struct SignoffView {
     pub entry: EntryId,
     pub author: Author,
     pub time_ms: u64,
+    pub status: EntryStatus,
+    /// The version each section's sign-off covers.
+    pub sections: BTreeMap<String, EntryId>,
+    /// Whether this sign-off is in force: false once an attending's resolution kept another.
+    pub in_force: bool,
+}
+
+/// An attending's resolution of a conflict between sign-offs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolutionView {
+    pub entry: EntryId,
+    pub author: Author,
+    pub time_ms: u64,
+    pub keep: EntryId,
+    pub note: String,
     pub status: EntryStatus,
 }
 
@@ -192,6 +217,10 @@ pub enum ReportState {
     Preliminary,
     Final,
     Amended,
+    /// Two sign-offs that do not descend from each other, until an attending resolves it.
+    Conflict,
+    /// The report's `report.create` is refused (say, signed by a revoked key).
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -205,7 +234,11 @@ pub struct ReportView {
     pub created_by: Author,
     pub created_ms: u64,
     pub sections: Vec<SectionView>,
+    /// The sign-off in force, when exactly one is.
     pub signoff: Option<SignoffView>,
+    /// Every accepted sign-off, in force or superseded; two or more in force are a conflict.
+    pub signoffs: Vec<SignoffView>,
+    pub resolutions: Vec<ResolutionView>,
     pub addenda: Vec<AddendumView>,
     pub measurements: Vec<MeasurementView>,
     pub critical: Vec<CriticalView>,
@@ -243,7 +276,8 @@ fn section_of(e: &LogEntry) -> Option<String> {
 }
 
 impl ReportLog {
-    /// Projects the log. `status` gives each entry's verification state.
+    /// Projects the log. `status` gives each entry's verification state (from whoever holds the
+    /// bytes); an authentic entry the rules refuse shows as refused and counts for nothing.
     pub fn project(&self, roster: &Roster, status: impl Fn(&EntryId) -> EntryStatus) -> ReportView {
         let ordered = self.ordered();
         // One roster lookup per author, not per entry.
@@ -262,6 +296,16 @@ impl ReportLog {
                 .get(k.as_bytes())
                 .cloned()
                 .unwrap_or_else(|| author(roster, k))
+        };
+        let accepted = |id: &EntryId| self.standing(id).is_some_and(Standing::is_accepted);
+        let status_of = |id: &EntryId| match (status(id), self.standing(id)) {
+            (EntryStatus::Verified | EntryStatus::Erased, Some(Standing::Refused(e))) => {
+                EntryStatus::Refused {
+                    code: e.code().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+            (s, _) => s,
         };
         let mut sections: Vec<SectionView> = self
             .template()
@@ -284,6 +328,8 @@ impl ReportLog {
                     .collect(),
                 versions: Vec::new(),
                 signed_off_version: None,
+                conflicting_versions: Vec::new(),
+                concurrent: false,
             })
             .collect();
         let index: HashMap<String, usize> = sections
@@ -291,7 +337,9 @@ impl ReportLog {
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
-        let mut signoff = None;
+        let in_force = self.finals_in_force(|_| true);
+        let mut signoffs: Vec<SignoffView> = Vec::new();
+        let mut resolutions = Vec::new();
         let mut preliminary = false;
         let mut addenda = Vec::new();
         let mut measurements = Vec::new();
@@ -310,8 +358,11 @@ impl ReportLog {
                 time_ms: e.timestamp_ms,
                 parents: e.parents.clone(),
                 section: section_of(e),
-                status: status(&e.id),
+                status: status_of(&e.id),
             });
+            if !accepted(&e.id) {
+                continue;
+            }
             match &e.payload {
                 Some(Payload::Write(w)) => {
                     if let Some(&i) = index.get(&w.section) {
@@ -321,7 +372,7 @@ impl ReportLog {
                             time_ms: e.timestamp_ms,
                             text: Some(w.text.clone()),
                             fields: w.fields.clone(),
-                            status: status(&e.id),
+                            status: status_of(&e.id),
                             cosigns: Vec::new(),
                         });
                     }
@@ -338,44 +389,49 @@ impl ReportLog {
                             entry: e.id,
                             author: who(&e.author),
                             time_ms: e.timestamp_ms,
-                            status: status(&e.id),
+                            status: status_of(&e.id),
                         });
                     }
                 }
                 Some(Payload::Status(s)) if s.status == Status::Final => {
-                    for (name, version) in &s.sections {
-                        if let Some(&i) = index.get(name) {
-                            sections[i].signed_off_version = Some(*version);
-                        }
-                    }
-                    signoff = Some(SignoffView {
+                    signoffs.push(SignoffView {
                         entry: e.id,
                         author: who(&e.author),
                         time_ms: e.timestamp_ms,
-                        status: status(&e.id),
-                    });
+                        status: status_of(&e.id),
+                        sections: s.sections.clone(),
+                        in_force: in_force.contains(&e.id),
+                    })
                 }
                 Some(Payload::Status(_)) => preliminary = true,
+                Some(Payload::Resolve(r)) => resolutions.push(ResolutionView {
+                    entry: e.id,
+                    author: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    keep: r.keep,
+                    note: r.note.clone(),
+                    status: status_of(&e.id),
+                }),
                 Some(Payload::Addendum(a)) => addenda.push(AddendumView {
                     entry: e.id,
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     text: Some(a.text.clone()),
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 Some(Payload::Measurement(m)) => measurements.push(MeasurementView {
                     entry: e.id,
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     measurement: m.clone(),
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 Some(Payload::Critical(c)) => critical.push(CriticalView {
                     entry: e.id,
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     critical: c.clone(),
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 Some(Payload::Followup(f)) => followups.push(FollowupView {
                     entry: e.id,
@@ -384,7 +440,7 @@ impl ReportLog {
                     finding: f.finding.clone(),
                     due: f.due.clone(),
                     closed: None,
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 Some(Payload::AiResult(r)) => ai.push(AiView {
                     entry: e.id,
@@ -392,7 +448,7 @@ impl ReportLog {
                     time_ms: e.timestamp_ms,
                     result: r.clone(),
                     review: None,
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 Some(Payload::AiReview(r)) => {
                     if let Some(a) = ai.iter_mut().find(|a| a.entry == r.result) {
@@ -410,7 +466,7 @@ impl ReportLog {
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     sections: v.sections.clone(),
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 // Entries come in causal order, so the recommendation is already listed.
                 Some(Payload::FollowupClose(c)) => {
@@ -429,28 +485,61 @@ impl ReportLog {
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     text: None,
-                    status: status(&e.id),
+                    status: status_of(&e.id),
                 }),
                 _ => {}
             }
         }
+        let force: Vec<&SignoffView> = signoffs.iter().filter(|s| s.in_force).collect();
         for s in &mut sections {
-            // The report reads as signed off: the covered version, else the newest.
-            let current = s
-                .signed_off_version
-                .and_then(|v| s.versions.iter().find(|x| x.entry == v))
-                .or(s.versions.last());
+            // What the report reads as: the version the sign-off in force covers (the text a
+            // final covered never changes); in a conflict, the version all sign-offs in force
+            // agree on, if they do; before sign-off, the newest accepted version.
+            let covered: Vec<EntryId> = {
+                let mut v: Vec<EntryId> = force
+                    .iter()
+                    .filter_map(|f| f.sections.get(&s.name).copied())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            let chosen = if force.is_empty() {
+                let latest = self.latest_versions(&s.name, |id| accepted(id));
+                s.concurrent = latest.len() > 1;
+                latest.first().copied()
+            } else if covered.len() == 1 {
+                if force.len() == 1 {
+                    s.signed_off_version = Some(covered[0]);
+                }
+                Some(covered[0])
+            } else {
+                if covered.len() > 1 {
+                    s.conflicting_versions = covered;
+                }
+                None
+            };
+            let current = chosen.and_then(|v| s.versions.iter().find(|x| x.entry == v));
             s.text = current.and_then(|v| v.text.clone());
             for f in &mut s.fields {
                 f.value = current.and_then(|v| v.fields.get(&f.def.name).cloned());
                 f.display = f.value.as_deref().map(|v| f.def.display(v));
             }
         }
-        let status = match (&signoff, addenda.is_empty(), preliminary) {
-            (Some(_), false, _) => ReportState::Amended,
-            (Some(_), true, _) => ReportState::Final,
-            (None, _, true) => ReportState::Preliminary,
-            (None, _, false) => ReportState::Draft,
+        let signoff = match force.as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        };
+        let status = if !self.is_accepted() {
+            ReportState::Refused
+        } else {
+            match (force.len(), addenda.is_empty(), preliminary) {
+                (2.., _, _) => ReportState::Conflict,
+                (1, false, _) => ReportState::Amended,
+                (1, true, _) => ReportState::Final,
+                (_, _, true) => ReportState::Preliminary,
+                (_, _, false) => ReportState::Draft,
+            }
         };
         ReportView {
             report: self.id(),
@@ -463,6 +552,8 @@ impl ReportLog {
             created_ms,
             sections,
             signoff,
+            signoffs,
+            resolutions,
             addenda,
             measurements,
             critical,

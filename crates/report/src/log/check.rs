@@ -1,25 +1,42 @@
-//! The report rules: [`ReportLog::check`] and the small checks it is made of, each judged on
-//! the entry's causal past only.
+//! The report rules: [`ReportLog::judge`] and the small checks it is made of. Each looks only at
+//! the entry's causal past, and only at entries there that are themselves accepted.
 
 use std::collections::BTreeMap;
 
-use countersign_ledger::{Entry, EntryId, IdSet, Kind, Role, Roster};
+use countersign_ledger::roster::AuthorityError;
+use countersign_ledger::{EntryId, IdSet, Kind, Role, Roster};
 
-use super::{LogEntry, ReportLog};
+use super::{Frozen, LogEntry, ReportLog, Standing, TemplateSource};
 use crate::payload::{Payload, PayloadError, Status};
 use crate::template::{self, TemplateError};
 
-/// Why an entry breaks a report rule.
+/// Why an entry breaks a report rule. Every variant has a stable [`code`](Self::code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReportRuleError {
     #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    #[error(transparent)]
+    Roster(countersign_ledger::RosterError),
+    #[error(transparent)]
     Payload(#[from] PayloadError),
-    #[error("unknown template {name:?}")]
-    UnknownTemplate { name: String },
+    #[error("the report's structure: {0}")]
+    Structure(String),
+    #[error(
+        "no template {name:?} with content hash {hash} is built in or published to the roster"
+    )]
+    UnknownTemplate { name: String, hash: String },
+    #[error("template {name:?} is built in; a template of that name cannot be published")]
+    BuiltinTemplateName { name: String },
+    #[error(
+        "the report's template was published by entry {publish}, which the roster does not accept"
+    )]
+    TemplateNotAccepted { publish: EntryId },
     #[error("the report's template is not valid: {0}")]
     BadTemplate(#[from] TemplateError),
-    #[error("the report names template {named:?} but carries template {defined:?}")]
+    #[error("the report names template {named:?} but its content hash is template {defined:?}'s")]
     TemplateMismatch { named: String, defined: String },
+    #[error("the report itself (its report.create) is refused")]
+    ReportRefused,
     #[error("section {section} has no field {field:?}")]
     UnknownField { section: String, field: String },
     #[error("field {field} of section {section}: {reason}")]
@@ -48,6 +65,10 @@ pub enum ReportRuleError {
     AlreadyReviewed { result: EntryId, review: EntryId },
     #[error("AI result {result} has not been reviewed: unreviewed AI output cannot be signed off")]
     UnreviewedAi { result: EntryId },
+    #[error(
+        "the AI model was not granted this report (no access.grant for it in this entry's past)"
+    )]
+    NotGranted,
     #[error("entry {followup} is not a follow-up recommendation in this report's past")]
     UnknownFollowup { followup: EntryId },
     #[error("follow-up {followup} was already closed by entry {closed_by}")]
@@ -63,7 +84,7 @@ pub enum ReportRuleError {
     VersionNotInPast { version: EntryId },
     #[error("entry {version} is not a version of section {section}")]
     NotAVersionOf { version: EntryId, section: String },
-    #[error("an author cannot co-sign their own section version")]
+    #[error("an author cannot co-sign their own section version: it is not a second signature")]
     SelfCosign,
     #[error("section {section} has no text; it must be written before final sign-off")]
     SectionMissing { section: String },
@@ -77,43 +98,115 @@ pub enum ReportRuleError {
     },
     #[error("section {section} needs a co-signature by a {role} before final sign-off")]
     CosignMissing { section: String, role: Role },
+    #[error("there is no conflict between sign-offs in this entry's past to resolve")]
+    NoConflict,
+    #[error("entry {keep} is not one of the conflicting sign-offs in this entry's past")]
+    NotAConflictingFinal { keep: EntryId },
     #[error("entry belongs to log {found}, not report {expected}")]
     OtherLog { expected: EntryId, found: EntryId },
 }
 
-impl ReportLog {
-    /// Checks a new entry against the report rules, looking only at its causal past.
-    /// `payload` is the parsed payload; `roster` resolves roles.
-    pub fn check(
-        &self,
-        entry: &Entry,
-        payload: &Payload,
-        roster: &Roster,
-    ) -> Result<(), ReportRuleError> {
-        if entry.log_id() != self.id {
-            return Err(ReportRuleError::OtherLog {
-                expected: self.id,
-                found: entry.log_id(),
-            });
+impl ReportRuleError {
+    /// The stable code scripts and audits match on (see the README's list).
+    pub fn code(&self) -> &'static str {
+        use ReportRuleError::*;
+        match self {
+            Authority(e) => e.code(),
+            Roster(e) => e.code(),
+            Payload(_) => "bad_payload",
+            Structure(_) => "bad_structure",
+            UnknownTemplate { .. } => "unknown_template",
+            BuiltinTemplateName { .. } => "builtin_template_name",
+            TemplateNotAccepted { .. } => "template_not_accepted",
+            BadTemplate(_) => "bad_template",
+            TemplateMismatch { .. } => "template_mismatch",
+            ReportRefused => "report_refused",
+            UnknownField { .. } => "unknown_field",
+            FieldValue { .. } => "field_value",
+            FieldMissing { .. } => "field_missing",
+            CountersignMissing { .. } => "countersign_missing",
+            UnknownSection { .. } => "unknown_section",
+            EmptyText { .. } => "empty_text",
+            Finalised { .. } => "finalised",
+            NotFinal => "not_final",
+            UnknownImage { .. } => "unknown_image",
+            UnknownAiResult { .. } => "unknown_ai_result",
+            AlreadyReviewed { .. } => "already_reviewed",
+            UnreviewedAi { .. } => "unreviewed_ai",
+            NotGranted => "not_granted",
+            UnknownFollowup { .. } => "unknown_followup",
+            FollowupClosed { .. } => "followup_closed",
+            AlreadyFinal { .. } => "already_final",
+            NotAttending { .. } => "not_attending",
+            VersionNotInPast { .. } => "version_not_in_past",
+            NotAVersionOf { .. } => "not_a_version_of",
+            SelfCosign => "self_cosign",
+            SectionMissing { .. } => "section_missing",
+            CoverageMismatch { .. } => "coverage_mismatch",
+            CosignMissing { .. } => "cosign_missing",
+            NoConflict => "no_conflict",
+            NotAConflictingFinal { .. } => "not_a_conflicting_final",
+            OtherLog { .. } => "other_log",
         }
-        // Walking the ancestry is only needed for rules about what came before: a sign-off,
-        // a co-signed version, the sections a sign-off covers.
-        let needs_past = !self.finals.is_empty()
-            || matches!(
-                payload,
-                Payload::Cosign(_)
-                    | Payload::Status(_)
-                    | Payload::FollowupClose(_)
-                    | Payload::AiReview(_)
-            );
-        let past = if needs_past {
-            self.ancestors(&entry.header().parents)
-        } else {
-            IdSet::default()
+    }
+}
+
+impl ReportLog {
+    /// The standing of `entry` given its accepted past, the roster and frozen authors.
+    pub(super) fn judge(&self, entry: &LogEntry, roster: &Roster, frozen: &Frozen) -> Standing {
+        match self.rules(entry, roster, frozen) {
+            Ok(()) => Standing::Accepted,
+            Err(e) => Standing::Refused(e),
+        }
+    }
+
+    /// The role the roster gives this entry's author for this very entry.
+    fn role_of(&self, e: &LogEntry, roster: &Roster) -> Result<Role, AuthorityError> {
+        roster
+            .authority(&e.author, &self.id, &e.id, |vouched| {
+                self.dag.in_past(&e.id, vouched)
+            })
+            .map(|a| a.role)
+    }
+
+    fn rules(&self, e: &LogEntry, roster: &Roster, frozen: &Frozen) -> Result<(), ReportRuleError> {
+        if e.kind != Kind::ReportCreate && !self.is_accepted() {
+            return Err(ReportRuleError::ReportRefused);
+        }
+        if let Some(&seq) = frozen.get(&e.author).filter(|s| **s <= e.seq) {
+            return Err(AuthorityError::Frozen {
+                author: e.author.to_hex(),
+                seq,
+            }
+            .into());
+        }
+        let authority = roster.authority(&e.author, &self.id, &e.id, |vouched| {
+            self.dag.in_past(&e.id, vouched)
+        })?;
+        let role = authority.role;
+        let allowed = match e.kind {
+            Kind::PayloadErase => authority.admin,
+            kind => role.may_write(kind),
         };
-        let final_in_past = self.final_among(&past);
-        let author = entry.header().author;
+        if !allowed {
+            return Err(match e.kind {
+                Kind::PayloadErase => AuthorityError::NotAdmin {
+                    author: e.author.to_hex(),
+                    kind: e.kind,
+                },
+                kind => AuthorityError::KindNotAllowed { role, kind },
+            }
+            .into());
+        }
+        let Some(payload) = &e.payload else {
+            // An erased payload: the header was judged when the payload was there.
+            return Ok(());
+        };
+        // The entry's parents stand for its past.
+        let parents = e.parents.as_slice();
+        let final_in_past = self.final_in_past(parents);
         match payload {
+            Payload::Create(_) => self.check_create(role, roster),
             Payload::Write(w) => {
                 self.check_write(w)?;
                 refuse_after_final(final_in_past)
@@ -121,8 +214,8 @@ impl ReportLog {
             Payload::Cosign(c) => {
                 self.known_section(&c.section)?;
                 refuse_after_final(final_in_past)?;
-                let version = self.version_in_past(&past, &c.section, &c.version)?;
-                if version.author == author {
+                let version = self.version_in_past(parents, &c.section, &c.version)?;
+                if version.author == e.author {
                     return Err(ReportRuleError::SelfCosign);
                 }
                 Ok(())
@@ -132,23 +225,26 @@ impl ReportLog {
                     return Err(ReportRuleError::AlreadyFinal { final_entry });
                 }
                 if s.status == Status::Final {
-                    let role = roster.member(&author).map(|m| m.role);
-                    if role != Some(Role::Attending) {
+                    if role != Role::Attending {
                         return Err(ReportRuleError::NotAttending {
-                            role: role.map_or("not on the roster".into(), |r| r.to_string()),
+                            role: role.to_string(),
                         });
                     }
-                    self.check_final_coverage(&past, &s.sections, roster)?;
-                    self.check_ai_reviewed(&past)?;
+                    self.check_final_coverage(parents, &s.sections, roster)?;
+                    self.check_ai_reviewed(parents)?;
                 }
                 Ok(())
             }
+            Payload::Resolve(r) => self.check_resolve(parents, r.keep),
             // A critical result or a follow-up may be recorded at any time, before or after
             // sign-off: it is a communication about the report, not a change to it.
             Payload::Critical(_) | Payload::Followup(_) => Ok(()),
             Payload::AiResult(r) => {
                 self.known_section(&r.section)?;
                 refuse_after_final(final_in_past)?;
+                if !self.granted(&e.author, parents) {
+                    return Err(ReportRuleError::NotGranted);
+                }
                 let images = &self.create().images;
                 match r
                     .inputs
@@ -163,14 +259,14 @@ impl ReportLog {
             }
             Payload::AiReview(r) => {
                 refuse_after_final(final_in_past)?;
-                self.check_ai_review(&past, r.result)
+                self.check_ai_review(parents, r.result)
             }
             // Reading is never refused, but what was read must be the template's sections.
             Payload::View(v) => v
                 .sections
                 .iter()
                 .try_for_each(|s| self.known_section(s).map(|_| ())),
-            Payload::FollowupClose(c) => self.check_followup_close(&past, c.followup),
+            Payload::FollowupClose(c) => self.check_followup_close(parents, c.followup),
             // Measurements annotate the report's own images; a signed report may get them too.
             Payload::Measurement(m) => {
                 let images = &self.create().images;
@@ -186,68 +282,133 @@ impl ReportLog {
                 Some(_) => Ok(()),
                 None => Err(ReportRuleError::NotFinal),
             },
-            Payload::Create(_) => Err(ReportRuleError::OtherLog {
-                expected: self.id,
-                found: entry.id(),
-            }),
             // Who may read a report can change at any time, final or not.
             Payload::Access(_) => Ok(()),
-            Payload::Other => match entry.header().kind {
+            Payload::Other => match e.kind {
                 Kind::PayloadErase => Ok(()),
                 _ => refuse_after_final(final_in_past),
             },
         }
     }
 
-    /// The AI results in `past` with the review of each, if it has one there.
-    fn ai_reviews<'a>(
-        &'a self,
-        past: &'a IdSet,
-    ) -> impl Iterator<Item = (EntryId, Option<EntryId>)> + 'a {
-        let payload = |id: &EntryId| self.entries.get(id).and_then(|e| e.payload.as_ref());
-        past.iter()
-            .filter(move |id| matches!(payload(id), Some(Payload::AiResult(_))))
-            .map(move |&result| {
-                let review = past.iter().copied().find(
-                    |id| matches!(payload(id), Some(Payload::AiReview(r)) if r.result == result),
-                );
-                (result, review)
-            })
-    }
-
-    /// A review names an AI result in its causal past that no review in that past names.
-    fn check_ai_review(&self, past: &IdSet, result: EntryId) -> Result<(), ReportRuleError> {
-        match self.ai_reviews(past).find(|(r, _)| *r == result) {
-            None => Err(ReportRuleError::UnknownAiResult { result }),
-            Some((_, Some(review))) => Err(ReportRuleError::AlreadyReviewed { result, review }),
-            Some((_, None)) => Ok(()),
+    /// The report's creator may create reports under the network's policy, and its template
+    /// is built in or published by a roster entry the roster accepts.
+    fn check_create(&self, role: Role, roster: &Roster) -> Result<(), ReportRuleError> {
+        let allowed = &roster.policy().report_creators;
+        if !allowed.contains(&role) {
+            return Err(AuthorityError::MayNotCreateReports {
+                role,
+                allowed: allowed
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+        match self.template_source() {
+            TemplateSource::Builtin => Ok(()),
+            TemplateSource::Published(publish) => match roster.status(&publish) {
+                Some(Ok(())) => Ok(()),
+                _ => Err(ReportRuleError::TemplateNotAccepted { publish }),
+            },
         }
     }
 
-    /// Sign-off needs every AI result in its past reviewed in its past.
-    fn check_ai_reviewed(&self, past: &IdSet) -> Result<(), ReportRuleError> {
-        match self.ai_reviews(past).find(|(_, review)| review.is_none()) {
-            Some((result, _)) => Err(ReportRuleError::UnreviewedAi { result }),
+    /// An accepted final sign-off in the past of an entry with these parents (the lowest id
+    /// when there are several: the index is in arrival order, and what a refusal names must
+    /// not depend on that).
+    fn final_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
+        self.index
+            .finals
+            .iter()
+            .filter(|f| self.in_past(f, parents))
+            .min()
+            .copied()
+    }
+
+    fn accepted_payload(&self, id: &EntryId) -> Option<&Payload> {
+        self.entries.get(id).and_then(|e| e.payload.as_ref())
+    }
+
+    /// Whether an attending granted `model` this report in the past of `parents` and has not
+    /// revoked it since: access changes for it there, in topological order, the last one wins.
+    fn granted(&self, model: &countersign_ledger::PublicKey, parents: &[EntryId]) -> bool {
+        let changes: IdSet = self
+            .index
+            .access
+            .iter()
+            .filter(|id| self.in_past(id, parents))
+            .filter(|id| {
+                matches!(self.accepted_payload(id), Some(Payload::Access(a)) if a.member == *model)
+            })
+            .copied()
+            .collect();
+        if changes.is_empty() {
+            return false;
+        }
+        let last = self
+            .dag
+            .topological()
+            .into_iter()
+            .filter(|id| changes.contains(id))
+            .last();
+        last.and_then(|id| self.entries.get(&id))
+            .is_some_and(|e| e.kind == Kind::AccessGrant)
+    }
+
+    /// A review names an AI result in its past that no review in its past names.
+    fn check_ai_review(&self, parents: &[EntryId], result: EntryId) -> Result<(), ReportRuleError> {
+        let known = self.index.ai_results.contains(&result) && self.in_past(&result, parents);
+        if !known {
+            return Err(ReportRuleError::UnknownAiResult { result });
+        }
+        let earlier = self
+            .index
+            .ai_reviews
+            .get(&result)
+            .and_then(|rs| rs.iter().filter(|r| self.in_past(r, parents)).min());
+        match earlier {
+            Some(&review) => Err(ReportRuleError::AlreadyReviewed { result, review }),
             None => Ok(()),
         }
     }
 
-    /// A close names a recommendation in its causal past that no close in that past names.
-    fn check_followup_close(&self, past: &IdSet, followup: EntryId) -> Result<(), ReportRuleError> {
-        let recommended = past.contains(&followup)
-            && matches!(
-                self.entries.get(&followup).and_then(|e| e.payload.as_ref()),
-                Some(Payload::Followup(_))
-            );
-        if !recommended {
+    /// Sign-off needs every AI result in its past reviewed in its past.
+    fn check_ai_reviewed(&self, parents: &[EntryId]) -> Result<(), ReportRuleError> {
+        let unreviewed = self
+            .index
+            .ai_results
+            .iter()
+            .filter(|r| self.in_past(r, parents))
+            .filter(|result| {
+                !self
+                    .index
+                    .ai_reviews
+                    .get(result)
+                    .is_some_and(|rs| rs.iter().any(|r| self.in_past(r, parents)))
+            })
+            .min();
+        match unreviewed {
+            Some(result) => Err(ReportRuleError::UnreviewedAi { result: *result }),
+            None => Ok(()),
+        }
+    }
+
+    /// A close names a recommendation in its past that no close in its past names.
+    fn check_followup_close(
+        &self,
+        parents: &[EntryId],
+        followup: EntryId,
+    ) -> Result<(), ReportRuleError> {
+        if !(self.index.followups.contains(&followup) && self.in_past(&followup, parents)) {
             return Err(ReportRuleError::UnknownFollowup { followup });
         }
-        let earlier = past.iter().find(|id| {
-            matches!(
-                self.entries.get(id).and_then(|e| e.payload.as_ref()),
-                Some(Payload::FollowupClose(c)) if c.followup == followup
-            )
-        });
+        let earlier = self
+            .index
+            .followup_closes
+            .get(&followup)
+            .and_then(|cs| cs.iter().filter(|c| self.in_past(c, parents)).min());
         match earlier {
             Some(&closed_by) => Err(ReportRuleError::FollowupClosed {
                 followup,
@@ -255,6 +416,69 @@ impl ReportLog {
             }),
             None => Ok(()),
         }
+    }
+
+    /// A resolution names one of the sign-offs in conflict in its past.
+    fn check_resolve(&self, parents: &[EntryId], keep: EntryId) -> Result<(), ReportRuleError> {
+        let in_force = self.finals_in_force(|id| self.in_past(id, parents));
+        if in_force.len() < 2 {
+            return Err(ReportRuleError::NoConflict);
+        }
+        if !in_force.contains(&keep) {
+            return Err(ReportRuleError::NotAConflictingFinal { keep });
+        }
+        Ok(())
+    }
+
+    /// The accepted finals (among those `within` admits) that no accepted resolution (among
+    /// those `within` admits) superseded: one means final, more mean a conflict. A resolution
+    /// supersedes every final in its past but the one it keeps; a resolution that another
+    /// resolution has in its past is replaced by it.
+    pub(crate) fn finals_in_force(&self, within: impl Fn(&EntryId) -> bool) -> Vec<EntryId> {
+        let finals: Vec<EntryId> = self
+            .index
+            .finals
+            .iter()
+            .filter(|f| within(f))
+            .copied()
+            .collect();
+        let resolves: Vec<EntryId> = self
+            .index
+            .resolves
+            .iter()
+            .filter(|r| within(r))
+            .copied()
+            .collect();
+        let latest: Vec<EntryId> = resolves
+            .iter()
+            .filter(|r| {
+                !resolves
+                    .iter()
+                    .any(|other| other != *r && self.dag.in_past(r, other))
+            })
+            .copied()
+            .collect();
+        let mut kept: Vec<EntryId> = Vec::new();
+        let mut superseded = IdSet::default();
+        for r in &latest {
+            let Some(Payload::Resolve(p)) = self.accepted_payload(r) else {
+                continue;
+            };
+            kept.push(p.keep);
+            for f in finals
+                .iter()
+                .filter(|f| self.dag.in_past(f, r) && **f != p.keep)
+            {
+                superseded.insert(*f);
+            }
+        }
+        let mut in_force: Vec<EntryId> = finals
+            .into_iter()
+            .filter(|f| !superseded.contains(f) || kept.contains(f))
+            .collect();
+        in_force.sort();
+        in_force.dedup();
+        in_force
     }
 
     fn known_section(&self, section: &str) -> Result<&template::SectionDef, ReportRuleError> {
@@ -293,17 +517,14 @@ impl ReportLog {
         Ok(())
     }
 
-    fn final_among(&self, ids: &IdSet) -> Option<EntryId> {
-        self.finals.iter().find(|f| ids.contains(f)).copied()
-    }
-
     fn version_in_past(
         &self,
-        past: &IdSet,
+        parents: &[EntryId],
         section: &str,
         version: &EntryId,
     ) -> Result<&LogEntry, ReportRuleError> {
-        if !past.contains(version) {
+        let accepted = self.standing(version).is_some_and(Standing::is_accepted);
+        if !(accepted && self.in_past(version, parents)) {
             return Err(ReportRuleError::VersionNotInPast { version: *version });
         }
         match self.entries.get(version) {
@@ -317,38 +538,47 @@ impl ReportLog {
         }
     }
 
-    /// The newest versions of `section` within `past`: those no other version in `past`
-    /// descends from. Usually one; two or more when writers were concurrent.
-    fn latest_versions(&self, past: &IdSet, section: &str) -> Vec<EntryId> {
-        let versions: Vec<&LogEntry> = past
-            .iter()
-            .filter_map(|id| self.entries.get(id))
-            .filter(|e| matches!(&e.payload, Some(Payload::Write(w)) if w.section == section))
-            .collect();
-        let superseded: IdSet = versions
-            .iter()
-            .flat_map(|v| self.ancestors(&v.parents))
-            .collect();
-        let mut latest: Vec<EntryId> = versions
-            .iter()
-            .map(|v| v.id)
-            .filter(|id| !superseded.contains(id))
-            .collect();
-        latest.sort();
+    /// The newest accepted versions of `section` among those `within` admits: those no other
+    /// such version has in its past. Usually one; two or more when writers were concurrent,
+    /// ordered by how much each saw (its causal depth), then by id — never by a timestamp.
+    pub(crate) fn latest_versions(
+        &self,
+        section: &str,
+        within: impl Fn(&EntryId) -> bool,
+    ) -> Vec<EntryId> {
+        let mut versions: Vec<(u64, EntryId)> = self
+            .index
+            .versions
+            .get(section)
+            .map(|v| {
+                v.iter()
+                    .filter(|id| within(id))
+                    .map(|id| (self.dag.depth(id), *id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        versions.sort_unstable_by(|a, b| b.cmp(a));
+        let mut latest: Vec<EntryId> = Vec::new();
+        for (_, v) in versions {
+            if !latest.iter().any(|l| self.dag.in_past(&v, l)) {
+                latest.push(v);
+            }
+        }
         latest
     }
 
     fn check_final_coverage(
         &self,
-        past: &IdSet,
+        parents: &[EntryId],
         named: &BTreeMap<String, EntryId>,
         roster: &Roster,
     ) -> Result<(), ReportRuleError> {
         for name in named.keys() {
             self.known_section(name)?;
         }
+        let within = |id: &EntryId| self.in_past(id, parents);
         for def in &self.template.sections {
-            let latest = self.latest_versions(past, &def.name);
+            let latest = self.latest_versions(&def.name, within);
             if latest.is_empty() && !named.contains_key(&def.name) {
                 if def.required {
                     return Err(ReportRuleError::SectionMissing {
@@ -370,31 +600,47 @@ impl ReportLog {
                         .join(" or "),
                 });
             };
-            let cosigned_by = |role: Role| {
-                past.iter().filter_map(|id| self.entries.get(id)).any(|e| {
-                    matches!(&e.payload, Some(Payload::Cosign(c)) if c.version == version)
-                        && roster.member(&e.author).map(|m| m.role) == Some(role)
-                })
+            let Some(written) = self.entries.get(&version) else {
+                continue;
+            };
+            let written_role = self.role_of(written, roster).ok();
+            // A role's signature on the version: its own author in that role, or an accepted
+            // co-signature in the past by someone else in that role.
+            let signed_by = |role: Role| {
+                written_role == Some(role)
+                    || self.index.cosigns.get(&version).is_some_and(|cs| {
+                        cs.iter().filter(|c| within(c)).any(|c| {
+                            self.entries
+                                .get(c)
+                                .is_some_and(|c| self.role_of(c, roster).ok() == Some(role))
+                        })
+                    })
             };
             if let Some(role) = def.cosign_role {
-                if !cosigned_by(role) {
+                if !signed_by(role) {
                     return Err(ReportRuleError::CosignMissing {
                         section: def.name.to_string(),
                         role,
                     });
                 }
             }
-            let written = self.entries.get(&version);
-            if let (Some(role), Some(w)) = (self.template.resident_countersign, written) {
-                let by_resident = roster.member(&w.author).map(|m| m.role) == Some(Role::Resident);
-                if by_resident && !cosigned_by(role) {
+            if let Some(role) = self.template.resident_countersign {
+                // The resident's own signature is not the attending's.
+                let countersigned = self.index.cosigns.get(&version).is_some_and(|cs| {
+                    cs.iter().filter(|c| within(c)).any(|c| {
+                        self.entries
+                            .get(c)
+                            .is_some_and(|c| self.role_of(c, roster).ok() == Some(role))
+                    })
+                });
+                if written_role == Some(Role::Resident) && !countersigned {
                     return Err(ReportRuleError::CountersignMissing {
                         section: def.name.to_string(),
                         role,
                     });
                 }
             }
-            if let Some(Payload::Write(w)) = written.and_then(|e| e.payload.as_ref()) {
+            if let Some(Payload::Write(w)) = written.payload.as_ref() {
                 if let Some(f) = def
                     .fields
                     .iter()

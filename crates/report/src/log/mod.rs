@@ -1,17 +1,21 @@
-//! One report's log: its entries, the report rules checked against each entry's causal past, and
-//! a deterministic order for projection.
+//! One report's log: its entries, the standing of each (accepted, or refused with the rule that
+//! refused it), and the indexes the report rules read.
 //!
-//! Every rule looks only at the entry's causal past (its ancestors), never at whatever else
-//! happened to arrive first, so all peers accept the same entries whatever the delivery order.
-//! The rules themselves are in [`check`]; this file holds the log, its ancestry and its order.
+//! An entry's standing is a pure function of its causal past and the roster: the report rules
+//! ([`check`]) look only at entries in the past that are themselves accepted, and the author's
+//! role is the one the roster gives that very entry (see [`countersign_ledger::Roster::authority`]).
+//! A new entry cannot change the standing of an entry already held (nothing held has it in its
+//! past), so entries are judged once on arrival; when the roster changes, the whole log is judged
+//! again ([`ReportLog::rejudge`]). Two peers holding the same entries and roster therefore hold
+//! the same standings, whatever the order things arrived in.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, HashMap};
 
-use countersign_ledger::{Entry, EntryId, IdMap, IdSet, Kind, PublicKey};
+use countersign_ledger::dag::Dag;
+use countersign_ledger::{Entry, EntryId, IdMap, Kind, LogId, PublicKey, Roster};
 
 use crate::payload::{Payload, ReportCreate, Status};
-use crate::template::{self, Template};
+use crate::template::Template;
 
 mod check;
 
@@ -45,56 +49,92 @@ impl LogEntry {
     }
 }
 
+/// Whether an entry counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    Accepted,
+    Refused(ReportRuleError),
+}
+
+impl Standing {
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Standing::Accepted)
+    }
+}
+
+/// Accepted entries by what the rules ask about them.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    finals: Vec<EntryId>,
+    resolves: Vec<EntryId>,
+    /// Accepted versions per section.
+    versions: HashMap<String, Vec<EntryId>>,
+    /// Accepted co-signatures per version.
+    cosigns: IdMap<Vec<EntryId>>,
+    ai_results: Vec<EntryId>,
+    ai_reviews: IdMap<Vec<EntryId>>,
+    followups: Vec<EntryId>,
+    followup_closes: IdMap<Vec<EntryId>>,
+    access: Vec<EntryId>,
+}
+
+/// What else a judgement needs besides the roster: the positions from which authors are frozen
+/// by their own equivocation in this log.
+pub type Frozen = BTreeMap<PublicKey, u64>;
+
+/// Where a report's template comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateSource {
+    Builtin,
+    /// The `template.publish` entry in the roster log.
+    Published(EntryId),
+}
+
 /// A report log held in memory.
 #[derive(Debug, Clone)]
 pub struct ReportLog {
-    id: EntryId,
+    id: LogId,
     create: ReportCreate,
     template: Template,
+    source: TemplateSource,
     created_by: PublicKey,
     created_ms: u64,
+    dag: Dag,
     entries: IdMap<LogEntry>,
-    /// Final sign-offs in this log; while there are none, no entry needs its ancestry walked
-    /// to know it is not after final.
-    finals: Vec<EntryId>,
+    standing: IdMap<Standing>,
+    index: Index,
 }
 
 impl ReportLog {
-    /// Starts a log from its `report.create` entry.
-    pub fn new(genesis: &Entry, payload: &[u8]) -> Result<Self, ReportRuleError> {
-        let create: ReportCreate = crate::payload::parse_as(Kind::ReportCreate, payload)?;
-        let template = match &create.definition {
-            Some(def) => {
-                def.validate()?;
-                if def.name != create.template {
-                    return Err(ReportRuleError::TemplateMismatch {
-                        named: create.template.clone(),
-                        defined: def.name.clone(),
-                    });
-                }
-                def.clone()
-            }
-            None => template::template(&create.template)
-                .cloned()
-                .ok_or_else(|| ReportRuleError::UnknownTemplate {
-                    name: create.template.clone(),
-                })?,
-        };
-        let mut entries = IdMap::default();
+    /// Starts a log from its `report.create` entry and the template it names (resolved by the
+    /// caller: built in, or published to the roster). The genesis is judged like any entry.
+    pub fn new(
+        genesis: &Entry,
+        create: ReportCreate,
+        (template, source): (Template, TemplateSource),
+        roster: &Roster,
+    ) -> Result<Self, ReportRuleError> {
         let id = genesis.id();
-        entries.insert(
+        let mut dag = Dag::new(id);
+        dag.insert(genesis)
+            .map_err(|e| ReportRuleError::Structure(e.to_string()))?;
+        let mut log = ReportLog {
             id,
-            LogEntry::new(genesis, Some(Payload::Create(create.clone()))),
-        );
-        Ok(ReportLog {
-            id,
-            create,
-            template,
             created_by: genesis.header().author,
             created_ms: genesis.header().timestamp_ms,
-            entries,
-            finals: Vec::new(),
-        })
+            create: create.clone(),
+            template,
+            source,
+            dag,
+            entries: IdMap::default(),
+            standing: IdMap::default(),
+            index: Index::default(),
+        };
+        let entry = LogEntry::new(genesis, Some(Payload::Create(create)));
+        let standing = log.judge(&entry, roster, &Frozen::new());
+        log.entries.insert(id, entry);
+        log.standing.insert(id, standing);
+        Ok(log)
     }
 
     pub fn id(&self) -> EntryId {
@@ -109,7 +149,15 @@ impl ReportLog {
         &self.template
     }
 
-    /// Who signed the `report.create`, and when.
+    pub fn template_source(&self) -> TemplateSource {
+        self.source
+    }
+
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    /// Who signed the `report.create`, and when (their clock).
     pub fn created(&self) -> (PublicKey, u64) {
         (self.created_by, self.created_ms)
     }
@@ -130,84 +178,157 @@ impl ReportLog {
         self.entries.contains_key(id)
     }
 
-    /// Adds an entry already checked with [`ReportLog::check`] (or loaded from a store that
-    /// only holds checked entries).
-    pub fn insert(&mut self, entry: LogEntry) {
-        if matches!(&entry.payload, Some(Payload::Status(s)) if s.status == Status::Final) {
-            self.finals.push(entry.id);
-        }
-        self.entries.insert(entry.id, entry);
+    /// Accepted, or refused and why; `None` for an entry not held.
+    pub fn standing(&self, id: &EntryId) -> Option<&Standing> {
+        self.standing.get(id)
     }
 
-    /// Every known ancestor of `parents`, including the parents themselves.
-    pub fn ancestors(&self, parents: &[EntryId]) -> IdSet {
-        let mut seen = IdSet::default();
-        let mut stack: Vec<EntryId> = parents.to_vec();
-        while let Some(id) = stack.pop() {
-            if seen.insert(id) {
-                if let Some(e) = self.entries.get(&id) {
-                    stack.extend(e.parents.iter().copied());
-                }
-            }
-        }
-        seen
+    /// Whether the report itself (its `report.create`) is accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.standing(&self.id).is_some_and(Standing::is_accepted)
+    }
+
+    /// Every entry held that is refused, with why, in topological order.
+    pub fn refused(&self) -> Vec<(EntryId, &ReportRuleError)> {
+        self.dag
+            .topological()
+            .into_iter()
+            .filter_map(|id| match self.standing.get(&id) {
+                Some(Standing::Refused(e)) => Some((id, e)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The current heads: entries no other entry names as a parent.
     pub fn heads(&self) -> Vec<EntryId> {
-        let named: IdSet = self
-            .entries
-            .values()
-            .flat_map(|e| e.parents.iter().copied())
-            .collect();
-        let mut heads: Vec<EntryId> = self
-            .entries
-            .keys()
-            .filter(|id| !named.contains(id))
-            .copied()
-            .collect();
-        heads.sort();
-        heads
+        self.dag.heads()
     }
 
-    /// A deterministic topological order: parents first, ties broken by (timestamp, id).
-    /// Independent of the order entries were inserted in.
+    /// The standing `entry` would have if it were added now — the same judgement
+    /// [`ReportLog::insert`] makes. The entry's structure (parents held, its author's chain)
+    /// is checked by the caller through [`ReportLog::dag`].
+    pub fn check(
+        &self,
+        entry: &Entry,
+        payload: Option<&Payload>,
+        roster: &Roster,
+        frozen: &Frozen,
+    ) -> Standing {
+        self.judge(&LogEntry::new(entry, payload.cloned()), roster, frozen)
+    }
+
+    /// Adds an entry whose structure was checked, judging it against its past. Inserting an
+    /// entry already held changes nothing. Returns its standing.
+    pub fn insert(
+        &mut self,
+        entry: &Entry,
+        payload: Option<Payload>,
+        roster: &Roster,
+        frozen: &Frozen,
+    ) -> Result<Standing, ReportRuleError> {
+        let id = entry.id();
+        if let Some(s) = self.standing.get(&id) {
+            return Ok(s.clone());
+        }
+        if entry.log_id() != self.id {
+            return Err(ReportRuleError::OtherLog {
+                expected: self.id,
+                found: entry.log_id(),
+            });
+        }
+        let log_entry = LogEntry::new(entry, payload);
+        // Into the index first: the roster's frontiers ask whether this entry is in the past of
+        // an entry an admin vouched for, exactly as a later re-judgement will.
+        self.dag
+            .insert(entry)
+            .map_err(|e| ReportRuleError::Structure(e.to_string()))?;
+        let standing = self.judge(&log_entry, roster, frozen);
+        if standing.is_accepted() {
+            self.index_entry(&log_entry);
+        }
+        self.entries.insert(id, log_entry);
+        self.standing.insert(id, standing.clone());
+        Ok(standing)
+    }
+
+    /// Judges every entry again, in topological order: after the roster changed (a revocation,
+    /// a role change, a readmission) or a fork was found.
+    pub fn rejudge(&mut self, roster: &Roster, frozen: &Frozen) {
+        self.index = Index::default();
+        self.standing.clear();
+        for id in self.dag.topological() {
+            let Some(entry) = self.entries.get(&id).cloned() else {
+                continue;
+            };
+            let standing = self.judge(&entry, roster, frozen);
+            if standing.is_accepted() {
+                self.index_entry(&entry);
+            }
+            self.standing.insert(id, standing);
+        }
+    }
+
+    fn index_entry(&mut self, e: &LogEntry) {
+        let index = &mut self.index;
+        match &e.payload {
+            Some(Payload::Status(s)) if s.status == Status::Final => index.finals.push(e.id),
+            Some(Payload::Resolve(_)) => index.resolves.push(e.id),
+            Some(Payload::Write(w)) => index
+                .versions
+                .entry(w.section.clone())
+                .or_default()
+                .push(e.id),
+            Some(Payload::Cosign(c)) => index.cosigns.entry(c.version).or_default().push(e.id),
+            Some(Payload::AiResult(_)) => index.ai_results.push(e.id),
+            Some(Payload::AiReview(r)) => index.ai_reviews.entry(r.result).or_default().push(e.id),
+            Some(Payload::Followup(_)) => index.followups.push(e.id),
+            Some(Payload::FollowupClose(c)) => index
+                .followup_closes
+                .entry(c.followup)
+                .or_default()
+                .push(e.id),
+            Some(Payload::Access(_)) => index.access.push(e.id),
+            _ => {}
+        }
+    }
+
+    /// Whether accepted entry `x` is in the past of an entry with these parents.
+    fn in_past(&self, x: &EntryId, parents: &[EntryId]) -> bool {
+        self.dag.in_past_of_all(x, parents)
+    }
+
+    /// Every entry in a deterministic topological order: parents first, concurrent entries by
+    /// (timestamp, id). Timestamps only order what is shown side by side; no rule reads them.
     pub fn ordered(&self) -> Vec<&LogEntry> {
-        // Kahn's algorithm over indices: one map lookup per parent link, the child lists
-        // as one sorted edge array.
-        let entries: Vec<&LogEntry> = self.entries.values().collect();
-        let n = entries.len();
-        let index: IdMap<usize> = entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-        let mut waiting = vec![0usize; n];
-        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(n);
-        for (child, e) in entries.iter().enumerate() {
-            for parent in e.parents.iter().filter_map(|p| index.get(p)) {
-                edges.push((*parent, child));
-                waiting[child] += 1;
+        let mut out: Vec<&LogEntry> = Vec::with_capacity(self.entries.len());
+        // Kahn's algorithm over the topological order's levels, ties by (timestamp, id).
+        let order = self.dag.topological();
+        let position: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut waiting: Vec<usize> = vec![0; order.len()];
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); order.len()];
+        for (i, id) in order.iter().enumerate() {
+            for p in self.dag.parents(id) {
+                if let Some(&pi) = position.get(&p) {
+                    children[pi].push(i);
+                    waiting[i] += 1;
+                }
             }
         }
-        edges.sort_unstable();
-        let mut start = vec![0usize; n + 1];
-        for &(parent, _) in &edges {
-            start[parent + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut ready: BinaryHeap<Reverse<(u64, EntryId, usize)>> = entries
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| waiting[*i] == 0)
-            .map(|(i, e)| Reverse((e.timestamp_ms, e.id, i)))
+        let key = |i: usize| {
+            let e = &self.entries[&order[i]];
+            (e.timestamp_ms, e.id, i)
+        };
+        let mut ready: std::collections::BTreeSet<(u64, EntryId, usize)> = (0..order.len())
+            .filter(|&i| waiting[i] == 0)
+            .map(key)
             .collect();
-        let mut out = Vec::with_capacity(n);
-        while let Some(Reverse((_, _, i))) = ready.pop() {
-            out.push(entries[i]);
-            for &(_, child) in &edges[start[i]..start[i + 1]] {
-                waiting[child] -= 1;
-                if waiting[child] == 0 {
-                    let c = entries[child];
-                    ready.push(Reverse((c.timestamp_ms, c.id, child)));
+        while let Some((_, _, i)) = ready.pop_first() {
+            out.push(&self.entries[&order[i]]);
+            for &c in &children[i] {
+                waiting[c] -= 1;
+                if waiting[c] == 0 {
+                    ready.insert(key(c));
                 }
             }
         }

@@ -2,9 +2,11 @@
 //! which role must co-sign what.
 //!
 //! A template is written in the native TOML format ([`parse_native`], files in
-//! `crates/report/templates/`) or imported from the IHE MRRT HTML subset ([`from_mrrt`]). A
-//! report carries its whole template in its `report.create`, so every peer judges the report by
-//! the same rules whatever templates it has installed.
+//! `crates/report/templates/`) or imported from the IHE MRRT HTML subset ([`from_mrrt`]). The
+//! rules are the network's, not a report's: a report names its template by content hash
+//! ([`Template::content_hash`]), and that template is either built in or published to the roster
+//! log by an admin (`template.publish`). A built-in name cannot be published again, so
+//! `cardiac-mr` always means the cardiac MR template with its cardiologist co-sign.
 
 #[doc(hidden)]
 pub mod fuzz;
@@ -180,6 +182,13 @@ fn bounded_text(what: &str, text: &str) -> Result<(), TemplateError> {
 }
 
 impl Template {
+    /// SHA-256 of the template's JSON encoding (fields in declaration order, maps sorted): the
+    /// name reports use for it in `report.create`.
+    pub fn content_hash(&self) -> countersign_ledger::Hash {
+        let bytes = serde_json::to_vec(self).expect("templates serialise to JSON");
+        countersign_ledger::Hash::of(&bytes)
+    }
+
     /// Checks everything a template must be, whatever it was read from: names are identifiers,
     /// titles and labels non-empty and bounded, sections and fields unique and bounded,
     /// pick-lists non-empty, number bounds finite and ordered, co-sign roles human.
@@ -424,6 +433,13 @@ pub fn builtin() -> &'static [Template] {
 /// The built-in template called `name`.
 pub fn template(name: &str) -> Option<&'static Template> {
     builtin().iter().find(|t| t.name == name)
+}
+
+/// The built-in template whose content hash is `hash`.
+pub fn builtin_by_hash(hash: &countersign_ledger::Hash) -> Option<&'static Template> {
+    static HASHES: OnceLock<Vec<countersign_ledger::Hash>> = OnceLock::new();
+    let hashes = HASHES.get_or_init(|| builtin().iter().map(Template::content_hash).collect());
+    hashes.iter().position(|h| h == hash).map(|i| &builtin()[i])
 }
 
 #[cfg(test)]

@@ -1,0 +1,538 @@
+//! The one acceptance path: every entry a home meets — signed here, imported from a bundle,
+//! pulled from a peer, re-read by `verify` — is judged by [`Ledger::accept`] the same way, and
+//! the answer is one of:
+//!
+//! - [`Verdict::New`] with the entry's [`Standing`]: store it. It is *accepted* (it counts), or
+//!   *refused* by a rule with a stable code (kept, so the entries built on it and every later
+//!   re-judgement see the same set on every peer, and shown as refused).
+//! - [`Verdict::Duplicate`]: already held.
+//! - [`Verdict::Fork`]: another entry holds this author's position: keep it as fork evidence;
+//!   the author's entries in that log are frozen from that position on every peer.
+//! - [`Verdict::Held`]: dated more than [`TIME_SKEW_MS`] ahead of this home's clock: kept aside,
+//!   not stored as valid, until that time arrives.
+//! - `Err(`[`Rejection`]`)`: not storable at all (it does not verify, belongs elsewhere, names
+//!   parents not held, breaks its author's chain, or its author was never on the roster).
+//!
+//! Standing is a pure function of the set of entries held: the report rules read only the
+//! entry's causal past, and the roster resolves the same way whatever order its entries came in
+//! (see [`countersign_ledger::roster`]). So any two homes holding the same entries show the same
+//! reports, rosters and `verify` results. Pure: the caller supplies the clock (`now_ms`) and does
+//! all I/O; this is p2panda-core's validation style — small functions, precise errors.
+//!
+//! ```
+//! use countersign_ledger::roster::{GenesisPayload, MemberPayload};
+//! use countersign_ledger::{Entry, Hash, Header, Kind, Role, SecretKey};
+//! use countersign_report::accept::{Ledger, Verdict};
+//! use countersign_report::log::Standing;
+//!
+//! let admin = SecretKey::from_seed(&[1; 32]);
+//! let genesis = serde_json::to_vec(&GenesisPayload {
+//!     name: "Radiology".into(),
+//!     founder: MemberPayload::new(admin.public(), "Dr Ada", Role::Attending, true),
+//!     policy: None,
+//! }).unwrap();
+//! let h = Header::new(Hash::ZERO, Hash::ZERO, admin.public(), 1, 1_000, Kind::NetworkGenesis,
+//!                     vec![], &genesis);
+//! let entry = Entry::sign(h, &admin).unwrap();
+//! let mut ledger = Ledger::default();
+//! let verdict = ledger.accept(&entry, Some(&genesis), 1_000).unwrap();
+//! assert_eq!(verdict, Verdict::New(Standing::Accepted));
+//! assert_eq!(ledger.network(), Some(entry.id()));
+//! // From the future: held back, not stored as valid.
+//! let h = Header::new(entry.id(), entry.id(), admin.public(), 2, 9_000_000, Kind::RosterMember,
+//!                     vec![entry.id()], b"{}");
+//! let late = Entry::sign(h, &admin).unwrap();
+//! assert!(matches!(ledger.accept(&late, Some(b"{}"), 1_000), Ok(Verdict::Held { .. })));
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use countersign_ledger::roster::RosterLog;
+use countersign_ledger::rules::{self, RuleError};
+use countersign_ledger::{
+    Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, NetworkId, PublicKey, Roster, RosterError,
+};
+
+use crate::log::{Frozen, ReportLog, ReportRuleError, Standing, TemplateSource};
+use crate::payload::{Payload, ReportCreate, TemplatePublish};
+use crate::template::{self, Template};
+
+pub mod checkpoints;
+mod codes;
+
+pub use codes::{Rejection, REJECTION_CODES};
+
+/// How far ahead of this home's clock an entry may be dated before it is held back, in
+/// milliseconds: workstation clocks drift, but an entry from next year is not accepted today.
+pub const TIME_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// What to do with an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Store it; it stands as said.
+    New(Standing),
+    /// Already held: storing it again changes nothing.
+    Duplicate,
+    /// Same author, log and position as the held `first`, but a different entry.
+    Fork { first: EntryId },
+    /// Dated beyond [`TIME_SKEW_MS`] ahead of the receiver's clock: judge it again from
+    /// `until_ms` (its timestamp minus the skew).
+    Held { until_ms: u64 },
+}
+
+/// The validation state of a home: the roster log, the report logs loaded so far, and the
+/// positions frozen by fork evidence. See the module docs.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    roster: Option<RosterLog>,
+    reports: IdMap<ReportLog>,
+    /// Per log, authors frozen from a position by fork evidence.
+    frozen: IdMap<Frozen>,
+    /// Templates published to the roster and accepted, by content hash.
+    published: HashMap<Hash, (Template, EntryId)>,
+    /// Bumped whenever the roster changes; each report log remembers the one it was judged at.
+    generation: u64,
+    judged_at: IdMap<u64>,
+}
+
+impl Ledger {
+    pub fn network(&self) -> Option<NetworkId> {
+        self.roster.as_ref().map(RosterLog::network)
+    }
+
+    /// The roster as the roster entries held resolve (empty before a genesis).
+    pub fn roster(&self) -> &Roster {
+        static EMPTY: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
+        self.roster
+            .as_ref()
+            .map(RosterLog::roster)
+            .unwrap_or_else(|| EMPTY.get_or_init(Roster::default))
+    }
+
+    pub fn roster_log(&self) -> Option<&RosterLog> {
+        self.roster.as_ref()
+    }
+
+    /// Whether a log (the roster's or a report's) has been loaded.
+    pub fn has_log(&self, log: &LogId) -> bool {
+        self.reports.contains_key(log) || self.network() == Some(*log)
+    }
+
+    /// A loaded report log, judged against the current roster.
+    pub fn report(&mut self, log: &LogId) -> Option<&ReportLog> {
+        self.refresh(log);
+        self.reports.get(log)
+    }
+
+    /// A loaded report log as last judged (call [`Ledger::report`] to be sure it is current).
+    pub fn report_as_judged(&self, log: &LogId) -> Option<&ReportLog> {
+        self.reports.get(log)
+    }
+
+    /// Every loaded report log's id.
+    pub fn report_ids(&self) -> impl Iterator<Item = &LogId> {
+        self.reports.keys()
+    }
+
+    /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
+    pub fn position_for(&self, log: &LogId, author: &PublicKey) -> Option<(Vec<EntryId>, u64)> {
+        let dag = if self.network() == Some(*log) {
+            self.roster.as_ref()?.dag()
+        } else {
+            self.reports.get(log)?.dag()
+        };
+        Some((dag.heads(), dag.next_seq(author)))
+    }
+
+    /// The newest timestamp among `ids` in `log`.
+    pub fn latest_timestamp(&self, log: &LogId, ids: &[EntryId]) -> u64 {
+        if self.network() == Some(*log) {
+            self.roster
+                .as_ref()
+                .map_or(0, |r| r.dag().latest_timestamp(ids))
+        } else {
+            self.reports
+                .get(log)
+                .map_or(0, |r| r.dag().latest_timestamp(ids))
+        }
+    }
+
+    /// Freezes `author`'s entries in `log` from `seq` on: they equivocated there.
+    pub fn freeze(&mut self, log: LogId, author: PublicKey, seq: u64) {
+        if self.network() == Some(log) {
+            if let Some(r) = self.roster.as_mut() {
+                r.freeze(author, seq);
+            }
+            self.roster_changed();
+            return;
+        }
+        let at = self
+            .frozen
+            .entry(log)
+            .or_default()
+            .entry(author)
+            .or_insert(seq);
+        *at = (*at).min(seq);
+        // Judged again on next use.
+        self.judged_at.remove(&log);
+    }
+
+    fn roster_changed(&mut self) {
+        self.generation += 1;
+        self.published = self
+            .roster()
+            .templates()
+            .filter_map(|(id, bytes)| {
+                let p: TemplatePublish = serde_json::from_slice(bytes).ok()?;
+                p.template.validate().ok()?;
+                Some((p.template.content_hash(), (p.template, *id)))
+            })
+            .collect();
+    }
+
+    /// Judges a report log again if the roster or its frozen authors changed since.
+    fn refresh(&mut self, log: &LogId) {
+        let fresh = self.judged_at.get(log) == Some(&self.generation);
+        if fresh {
+            return;
+        }
+        let roster = self
+            .roster
+            .as_ref()
+            .map(RosterLog::roster)
+            .cloned()
+            .unwrap_or_default();
+        let frozen = self.frozen.get(log).cloned().unwrap_or_default();
+        if let Some(report) = self.reports.get_mut(log) {
+            report.rejudge(&roster, &frozen);
+            self.judged_at.insert(*log, self.generation);
+        }
+    }
+
+    /// The template a `report.create` names, and where it comes from.
+    fn template_for(&self, create: &ReportCreate) -> Result<(Template, TemplateSource), Rejection> {
+        let (template, source) = match template::builtin_by_hash(&create.template_hash) {
+            Some(t) => (t.clone(), TemplateSource::Builtin),
+            None => match self.published.get(&create.template_hash) {
+                Some((t, id)) => (t.clone(), TemplateSource::Published(*id)),
+                None => {
+                    return Err(ReportRuleError::UnknownTemplate {
+                        name: create.template.clone(),
+                        hash: create.template_hash.to_hex(),
+                    }
+                    .into())
+                }
+            },
+        };
+        if template.name != create.template {
+            return Err(ReportRuleError::TemplateMismatch {
+                named: create.template.clone(),
+                defined: template.name.clone(),
+            }
+            .into());
+        }
+        Ok((template, source))
+    }
+
+    /// Judges an entry without changing anything. `payload` is `None` only for a stored
+    /// entry whose payload was erased.
+    pub fn judge(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        now_ms: u64,
+    ) -> Result<Verdict, Rejection> {
+        let h = entry.header();
+        if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
+            return Ok(Verdict::Held {
+                until_ms: h.timestamp_ms - TIME_SKEW_MS,
+            });
+        }
+        let payload = payload.ok_or(Rejection::PayloadMissing)?;
+        rules::check_payload(entry, payload)?;
+        // The network: this home's, or the one a network genesis founds.
+        let network = match (h.kind, self.network()) {
+            (Kind::NetworkGenesis, Some(n)) if n == entry.id() => return Ok(Verdict::Duplicate),
+            (Kind::NetworkGenesis, Some(n)) => {
+                return Err(RuleError::WrongNetwork {
+                    expected: n,
+                    found: entry.id(),
+                }
+                .into())
+            }
+            (Kind::NetworkGenesis, None) => entry.id(),
+            (_, Some(n)) => n,
+            (_, None) => return Err(Rejection::NoNetwork),
+        };
+        rules::check_shape(entry, network)?;
+        rules::check_log_family(entry, network)?;
+        match h.kind.family() {
+            LogFamily::Roster => self.judge_roster(entry, payload),
+            LogFamily::Report => self.judge_report(entry, payload),
+        }
+    }
+
+    fn judge_roster(&self, entry: &Entry, payload: &[u8]) -> Result<Verdict, Rejection> {
+        let h = entry.header();
+        if h.kind == Kind::NetworkGenesis {
+            RosterLog::new(entry, payload)
+                .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?;
+            return Ok(Verdict::New(Standing::Accepted));
+        }
+        let roster = self.roster.as_ref().ok_or(Rejection::NoNetwork)?;
+        if let Some(verdict) = position_taken(roster.dag(), entry) {
+            return Ok(verdict);
+        }
+        self.refine_unknown_parent(roster.check(entry, payload), entry)?;
+        if h.kind == Kind::TemplatePublish {
+            let p: TemplatePublish =
+                crate::payload::parse_as(h.kind, payload).map_err(ReportRuleError::from)?;
+            p.template.validate().map_err(ReportRuleError::from)?;
+            if template::template(&p.template.name).is_some() {
+                return Err(ReportRuleError::BuiltinTemplateName {
+                    name: p.template.name,
+                }
+                .into());
+            }
+        }
+        // Whether it takes effect is the roster's resolution; predict it on a copy.
+        let mut trial = roster.clone();
+        trial.insert(entry, payload)?;
+        Ok(Verdict::New(match trial.roster().status(&entry.id()) {
+            Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+            _ => Standing::Accepted,
+        }))
+    }
+
+    fn judge_report(&mut self, entry: &Entry, payload: &[u8]) -> Result<Verdict, Rejection> {
+        let h = entry.header();
+        let log = entry.log_id();
+        // Never on the roster at all (not merely revoked): nothing to keep.
+        if self.roster().member(&h.author).is_none() {
+            return Err(countersign_ledger::AuthorityError::UnknownAuthor {
+                author: h.author.to_hex(),
+            }
+            .into());
+        }
+        let parsed = Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?;
+        let roster = self.roster().clone();
+        if h.kind == Kind::ReportCreate {
+            if self.reports.contains_key(&log) {
+                return Ok(Verdict::Duplicate);
+            }
+            let Payload::Create(create) = parsed else {
+                return Err(Rejection::PayloadMissing);
+            };
+            let template = self.template_for(&create)?;
+            let report = ReportLog::new(entry, create, template, &roster)?;
+            let standing = report
+                .standing(&entry.id())
+                .cloned()
+                .unwrap_or(Standing::Accepted);
+            return Ok(Verdict::New(standing));
+        }
+        self.refresh(&log);
+        let report = self
+            .reports
+            .get(&log)
+            .ok_or(Rejection::UnknownLog { log })?;
+        if let Some(verdict) = position_taken(report.dag(), entry) {
+            return Ok(verdict);
+        }
+        self.refine_unknown_parent(report.dag().check(entry), entry)?;
+        let frozen = self.frozen.get(&log).cloned().unwrap_or_default();
+        // Judged as if inserted: a copy would cost the whole log, and a new entry is in no
+        // vouched entry's past, so judging it beside the log gives the same standing.
+        Ok(Verdict::New(report.check(
+            entry,
+            Some(&parsed),
+            &roster,
+            &frozen,
+        )))
+    }
+
+    /// An unknown parent that is held in another log is a parent in the wrong log.
+    fn refine_unknown_parent(
+        &self,
+        result: Result<(), RuleError>,
+        entry: &Entry,
+    ) -> Result<(), Rejection> {
+        match result {
+            Err(RuleError::UnknownParent { parent }) => {
+                let elsewhere = self
+                    .reports
+                    .iter()
+                    .find(|(_, r)| r.contains(&parent))
+                    .map(|(id, _)| *id)
+                    .or_else(|| {
+                        self.roster
+                            .as_ref()
+                            .filter(|r| r.dag().contains(&parent))
+                            .map(|r| r.network())
+                    });
+                Err(match elsewhere {
+                    Some(parent_log) => RuleError::ParentInOtherLog {
+                        parent,
+                        parent_log,
+                        log: entry.log_id(),
+                    },
+                    None => RuleError::UnknownParent { parent },
+                }
+                .into())
+            }
+            other => other.map_err(Rejection::from),
+        }
+    }
+
+    /// Adds an entry that [`Ledger::judge`] found [`Verdict::New`], or a stored entry being
+    /// loaded. Returns its standing.
+    pub fn insert(&mut self, entry: &Entry, payload: Option<&[u8]>) -> Result<Standing, Rejection> {
+        let h = entry.header();
+        let log = entry.log_id();
+        match h.kind.family() {
+            LogFamily::Roster => {
+                let payload = payload.ok_or(Rejection::PayloadMissing)?;
+                if h.kind == Kind::NetworkGenesis {
+                    if self.roster.is_none() {
+                        self.roster = Some(
+                            RosterLog::new(entry, payload)
+                                .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?,
+                        );
+                        self.roster_changed();
+                    }
+                    return Ok(Standing::Accepted);
+                }
+                let roster = self.roster.as_mut().ok_or(Rejection::NoNetwork)?;
+                roster.insert(entry, payload)?;
+                let standing = match roster.roster().status(&entry.id()) {
+                    Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+                    _ => Standing::Accepted,
+                };
+                self.roster_changed();
+                Ok(standing)
+            }
+            LogFamily::Report => {
+                let parsed = match payload {
+                    Some(p) => Some(Payload::parse(h.kind, p).map_err(ReportRuleError::from)?),
+                    None => None,
+                };
+                let roster = self.roster().clone();
+                if h.kind == Kind::ReportCreate {
+                    if let Some(r) = self.reports.get(&log) {
+                        return Ok(r.standing(&log).cloned().unwrap_or(Standing::Accepted));
+                    }
+                    let Some(Payload::Create(create)) = parsed else {
+                        return Err(Rejection::PayloadMissing);
+                    };
+                    let template = self.template_for(&create)?;
+                    let report = ReportLog::new(entry, create, template, &roster)?;
+                    let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
+                    self.reports.insert(log, report);
+                    self.judged_at.insert(log, self.generation);
+                    return Ok(standing);
+                }
+                self.refresh(&log);
+                let frozen = self.frozen.get(&log).cloned().unwrap_or_default();
+                let report = self
+                    .reports
+                    .get_mut(&log)
+                    .ok_or(Rejection::UnknownLog { log })?;
+                let standing = report.insert(entry, parsed, &roster, &frozen)?;
+                // An entry an admin vouched for may let the entries before it stand again.
+                if roster.vouches(&log, &entry.id()) {
+                    self.judged_at.remove(&log);
+                    self.refresh(&log);
+                    return Ok(self
+                        .reports
+                        .get(&log)
+                        .and_then(|r| r.standing(&entry.id()).cloned())
+                        .unwrap_or(standing));
+                }
+                Ok(standing)
+            }
+        }
+    }
+
+    /// Judges an entry and, when it is new, adds it: what every path that stores entries does,
+    /// storing exactly when this returns [`Verdict::New`].
+    pub fn accept(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        now_ms: u64,
+    ) -> Result<Verdict, Rejection> {
+        let verdict = self.judge(entry, payload, now_ms)?;
+        if let Verdict::New(_) = verdict {
+            let standing = self.insert(entry, payload)?;
+            return Ok(Verdict::New(standing));
+        }
+        Ok(verdict)
+    }
+
+    /// Whether an entry of `log` is held, and its standing.
+    pub fn standing(&mut self, log: &LogId, id: &EntryId) -> Option<Standing> {
+        if self.network() == Some(*log) {
+            return self.roster().status(id).map(|s| match s {
+                Ok(()) => Standing::Accepted,
+                Err(e) => Standing::Refused(roster_refusal(e)),
+            });
+        }
+        self.refresh(log);
+        self.reports.get(log)?.standing(id).cloned()
+    }
+
+    /// Every held entry a rule refuses, per log (the roster's first), with why.
+    pub fn refused(&mut self) -> Vec<(LogId, EntryId, Rejection)> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.roster {
+            for id in r.dag().topological() {
+                if let Some(Err(e)) = r.roster().status(&id) {
+                    out.push((
+                        r.network(),
+                        id,
+                        Rejection::Rule(RuleError::Roster(Box::new(e.clone()))),
+                    ));
+                }
+            }
+        }
+        let mut logs: Vec<LogId> = self.reports.keys().copied().collect();
+        logs.sort();
+        for log in logs {
+            self.refresh(&log);
+            if let Some(r) = self.reports.get(&log) {
+                for (id, e) in r.refused() {
+                    out.push((log, id, Rejection::Report(e.clone())));
+                }
+            }
+        }
+        out
+    }
+
+    /// Frozen positions per log, for callers that report them.
+    pub fn frozen(&self) -> BTreeMap<LogId, Frozen> {
+        self.frozen.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+}
+
+/// A roster entry's refusal, as a report-rule error so that both kinds of log answer alike.
+fn roster_refusal(e: &RosterError) -> ReportRuleError {
+    match e {
+        RosterError::Authority(a) => ReportRuleError::Authority(a.clone()),
+        other => ReportRuleError::Roster(other.clone()),
+    }
+}
+
+/// A different entry already at this entry's position (its author and sequence) in `dag`.
+fn position_taken(dag: &countersign_ledger::dag::Dag, entry: &Entry) -> Option<Verdict> {
+    if dag.contains(&entry.id()) {
+        return Some(Verdict::Duplicate);
+    }
+    let h = entry.header();
+    dag.at_position(&h.author, h.seq)
+        .into_iter()
+        .find(|id| *id != entry.id())
+        .map(|first| Verdict::Fork { first })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,478 @@
+//! Property tests over random histories of writes, co-signs, sign-offs, roster changes,
+//! revocations and forks, signed by a department of six with any timestamps:
+//!
+//! (a) two homes fed the same entries in different orders show identical reports, rosters and
+//!     refusals;
+//! (b) the text a sign-off covered never changes: once a report reads as final, every later
+//!     set of entries either reads the same text under the same sign-off, or shows a conflict
+//!     (or no longer accepts that sign-off at all, because its author lost the right to it);
+//! (c) no entry by a revoked key outside its frontier is ever accepted, whatever its timestamp.
+
+use std::collections::BTreeMap;
+
+use countersign_ledger::roster::{Frontier, MemberPayload, RevokePayload};
+use countersign_ledger::{Entry, EntryId, Kind, LogId, Role};
+use proptest::prelude::*;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::*;
+use crate::fixture::{Department, PEOPLE};
+use crate::payload::{SectionCosign, SectionWrite, Status};
+use crate::view::{EntryStatus, ReportState};
+
+const SECTIONS: [&str; 3] = ["technique", "findings", "impression"];
+
+/// One step of a history. Indexes pick among what exists when the step runs.
+#[derive(Debug, Clone)]
+enum Op {
+    Write {
+        who: usize,
+        section: usize,
+        also: prop::sample::Index,
+        skew: i64,
+    },
+    Cosign {
+        who: usize,
+        version: prop::sample::Index,
+    },
+    Final {
+        who: usize,
+        also: prop::sample::Index,
+    },
+    Revoke {
+        who: usize,
+        keep: prop::sample::Index,
+    },
+    Promote {
+        who: usize,
+    },
+    Fork {
+        who: usize,
+        section: usize,
+    },
+    /// Both attendings sign off on the same past, one after writing a version of `section`
+    /// that the other did not see: two finals that do not descend from each other.
+    Race {
+        section: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let who = 0usize..PEOPLE.len();
+    let skew = prop_oneof![
+        Just(0i64),
+        -400_000_000_000i64..400_000_000_000i64,
+        -200_000i64..200_000i64
+    ];
+    prop_oneof![
+        6 => (who.clone(), 0usize..3, any::<prop::sample::Index>(), skew)
+            .prop_map(|(who, section, also, skew)| Op::Write { who, section, also, skew }),
+        2 => (who.clone(), any::<prop::sample::Index>()).prop_map(|(who, version)| Op::Cosign { who, version }),
+        // Mostly by the two attendings (ada and bob), so that sign-offs meet.
+        3 => (prop_oneof![4 => Just(0usize), 4 => Just(4usize), 1 => who.clone()], any::<prop::sample::Index>())
+            .prop_map(|(who, also)| Op::Final { who, also }),
+        1 => (1usize..PEOPLE.len(), any::<prop::sample::Index>()).prop_map(|(who, keep)| Op::Revoke { who, keep }),
+        1 => (1usize..PEOPLE.len()).prop_map(|who| Op::Promote { who }),
+        1 => (who, 0usize..3).prop_map(|(who, section)| Op::Fork { who, section }),
+        1 => (0usize..3).prop_map(|section| Op::Race { section }),
+    ]
+}
+
+/// A history played out: the department, its one report, and the fork evidence found.
+struct Played {
+    dept: Department,
+    report: LogId,
+    /// Second entries of forks, delivered after everything else.
+    evidence: Vec<(Entry, Vec<u8>)>,
+    /// (index into `stored` after which it was taken, the report as it read then).
+    finals_seen: Vec<(usize, crate::ReportView)>,
+}
+
+fn name(i: usize) -> &'static str {
+    PEOPLE[i].0
+}
+
+fn play(ops: &[Op]) -> Played {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let mut evidence = Vec::new();
+    let mut finals_seen = Vec::new();
+    for op in ops {
+        match op {
+            Op::Write {
+                who,
+                section,
+                also,
+                skew,
+            } => {
+                let parents = chain_and(&d, r, *who, also);
+                let bytes = Payload::to_bytes(&SectionWrite {
+                    section: SECTIONS[*section].into(),
+                    text: format!("{} by {} at {}", SECTIONS[*section], name(*who), d.clock),
+                    fields: BTreeMap::new(),
+                });
+                let saved = d.clock;
+                d.clock = (d.clock as i64 + skew).max(1) as u64;
+                let e = d.sign(
+                    name(*who),
+                    Some(r),
+                    Kind::SectionWrite,
+                    &bytes,
+                    Some(parents),
+                );
+                d.clock = saved.max(d.clock);
+                let _ = d.store(e, bytes);
+            }
+            Op::Cosign { who, version } => {
+                let view = d.view(r);
+                let versions: Vec<(String, EntryId)> = view
+                    .sections
+                    .iter()
+                    .flat_map(|s| s.versions.iter().map(move |v| (s.name.clone(), v.entry)))
+                    .collect();
+                if versions.is_empty() {
+                    continue;
+                }
+                let (section, v) = versions[version.index(versions.len())].clone();
+                let _ = d.append(
+                    name(*who),
+                    Some(r),
+                    Kind::SectionCosign,
+                    &SectionCosign {
+                        section,
+                        version: v,
+                    },
+                );
+            }
+            Op::Final { who, also } => {
+                let parents = chain_and(&d, r, *who, also);
+                // Cover the newest versions as the author sees them from those parents.
+                let log = d.ledger.report(&r).unwrap();
+                let mut sections = BTreeMap::new();
+                for s in SECTIONS {
+                    if let Some(v) = log
+                        .latest_versions(s, |id| log.dag().in_past_of_all(id, &parents))
+                        .first()
+                    {
+                        sections.insert(s.to_string(), *v);
+                    }
+                }
+                let bytes = Payload::to_bytes(&crate::payload::ReportStatus {
+                    status: Status::Final,
+                    sections,
+                });
+                let e = d.sign(
+                    name(*who),
+                    Some(r),
+                    Kind::ReportStatus,
+                    &bytes,
+                    Some(parents),
+                );
+                let _ = d.store(e, bytes);
+                let view = d.view(r);
+                if matches!(view.status, ReportState::Final | ReportState::Amended) {
+                    finals_seen.push((d.stored.len(), view));
+                }
+            }
+            Op::Revoke { who, keep } => {
+                // The admin vouches for some prefix of the member's entries in the report.
+                let log = d.ledger.report_as_judged(&r).unwrap();
+                let key = d.public(name(*who));
+                let theirs: Vec<EntryId> = log
+                    .dag()
+                    .topological()
+                    .into_iter()
+                    .filter(|id| log.dag().position(id).is_some_and(|(a, _)| a == key))
+                    .collect();
+                let mut frontier = Frontier::new();
+                if !theirs.is_empty() {
+                    let i = keep.index(theirs.len() + 1);
+                    if i < theirs.len() {
+                        frontier.insert(r, theirs[i]);
+                    }
+                }
+                let revoke = RevokePayload {
+                    key,
+                    reason: String::new(),
+                    frontier,
+                };
+                let _ = d.roster_entry("ada", Kind::RosterRevoke, &revoke);
+            }
+            Op::Promote { who } => {
+                let mut m: MemberPayload = d.member(name(*who));
+                if m.role == Role::AiModel {
+                    continue;
+                }
+                m.role = Role::Attending;
+                let _ = d.roster_entry("ada", Kind::RosterMember, &m);
+            }
+            Op::Race { section } => {
+                let heads = d.ledger.report_as_judged(&r).unwrap().heads();
+                let bytes = Payload::to_bytes(&SectionWrite {
+                    section: SECTIONS[*section].into(),
+                    text: format!("raced {} at {}", SECTIONS[*section], d.clock),
+                    fields: BTreeMap::new(),
+                });
+                let mut bob_parents = heads.clone();
+                let e = d.sign(
+                    "bob",
+                    Some(r),
+                    Kind::SectionWrite,
+                    &bytes,
+                    Some(with_chain(&d, r, 4, heads.clone())),
+                );
+                if let Ok(Verdict::New(Standing::Accepted)) = d.store(e.clone(), bytes) {
+                    bob_parents.push(e.id());
+                }
+                for (who, parents) in [(0usize, heads), (4usize, bob_parents)] {
+                    let parents = with_chain(&d, r, who, parents);
+                    let log = d.ledger.report(&r).unwrap();
+                    let mut sections = BTreeMap::new();
+                    for s in SECTIONS {
+                        if let Some(v) = log
+                            .latest_versions(s, |id| log.dag().in_past_of_all(id, &parents))
+                            .first()
+                        {
+                            sections.insert(s.to_string(), *v);
+                        }
+                    }
+                    let bytes = Payload::to_bytes(&crate::payload::ReportStatus {
+                        status: Status::Final,
+                        sections,
+                    });
+                    let e = d.sign(
+                        name(who),
+                        Some(r),
+                        Kind::ReportStatus,
+                        &bytes,
+                        Some(parents),
+                    );
+                    let _ = d.store(e, bytes);
+                }
+            }
+            Op::Fork { who, section } => {
+                let author = d.public(name(*who));
+                let (heads, _) = d.ledger.position_for(&r, &author).unwrap();
+                let mk = |text: &str| {
+                    Payload::to_bytes(&SectionWrite {
+                        section: SECTIONS[*section].into(),
+                        text: text.into(),
+                        fields: BTreeMap::new(),
+                    })
+                };
+                let (a, b) = (mk("one side"), mk("the other side"));
+                let ea = d.sign(
+                    name(*who),
+                    Some(r),
+                    Kind::SectionWrite,
+                    &a,
+                    Some(heads.clone()),
+                );
+                d.clock += 1;
+                let eb = d.sign(name(*who), Some(r), Kind::SectionWrite, &b, Some(heads));
+                if let Ok(Verdict::New(_)) = d.store(ea, a) {
+                    if let Ok(Verdict::Fork { .. }) = d.ledger.judge(&eb, Some(&b), d.clock) {
+                        let h = eb.header();
+                        d.ledger.freeze(eb.log_id(), h.author, h.seq);
+                        evidence.push((eb, b));
+                    }
+                }
+            }
+        }
+    }
+    Played {
+        dept: d,
+        report: r,
+        evidence,
+        finals_seen,
+    }
+}
+
+/// Parents for `who`'s next entry: their own previous entry in the log (their chain), and any
+/// other entry — so that histories branch and writers are concurrent.
+fn chain_and(d: &Department, r: LogId, who: usize, also: &prop::sample::Index) -> Vec<EntryId> {
+    let dag = d.ledger.report_as_judged(&r).unwrap().dag();
+    let ids = dag.topological();
+    let author = d.public(name(who));
+    let seq = dag.next_seq(&author);
+    let mut parents: Vec<EntryId> = dag.at_position(&author, seq - 1);
+    parents.truncate(1);
+    parents.push(ids[also.index(ids.len())]);
+    dedup(parents)
+}
+
+/// `parents` plus `who`'s own previous entry in the log (their chain).
+fn with_chain(d: &Department, r: LogId, who: usize, mut parents: Vec<EntryId>) -> Vec<EntryId> {
+    let dag = d.ledger.report_as_judged(&r).unwrap().dag();
+    let author = d.public(name(who));
+    let seq = dag.next_seq(&author);
+    parents.extend(dag.at_position(&author, seq - 1).into_iter().take(1));
+    dedup(parents)
+}
+
+fn dedup(mut v: Vec<EntryId>) -> Vec<EntryId> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Feeds entries into a fresh ledger in `order`, holding back those whose dependencies have
+/// not arrived, then the fork evidence; returns the ledger.
+fn replay(stored: &[(Entry, Vec<u8>)], evidence: &[(Entry, Vec<u8>)], now: u64) -> Ledger {
+    let mut ledger = Ledger::default();
+    let mut pending: Vec<&(Entry, Vec<u8>)> = stored.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|(e, p)| match ledger.accept(e, Some(p), now) {
+            Ok(Verdict::New(_)) | Ok(Verdict::Duplicate) => false,
+            Err(r) if r.waits_for_dependency() => true,
+            Err(Rejection::Rule(RuleError::ChainBroken { .. })) => true,
+            other => panic!("a stored entry replayed as {other:?}"),
+        });
+        assert!(pending.len() < before, "no progress replaying");
+    }
+    for (e, p) in evidence {
+        if let Ok(Verdict::Fork { .. }) = ledger.judge(e, Some(p), now) {
+            let h = e.header();
+            ledger.freeze(e.log_id(), h.author, h.seq);
+        }
+    }
+    ledger
+}
+
+/// Everything a home shows of the department: the report, the roster, the refusals.
+fn shown(ledger: &mut Ledger, report: &LogId) -> String {
+    let roster = ledger.roster().clone();
+    let view = ledger
+        .report(report)
+        .unwrap()
+        .project(&roster, |_| EntryStatus::Verified);
+    let members: Vec<String> = roster.members().map(|m| format!("{m:?}")).collect();
+    let refused: Vec<String> = ledger
+        .refused()
+        .into_iter()
+        .map(|(l, id, r)| format!("{l} {id} {}", r.code()))
+        .collect();
+    format!(
+        "{}\n{members:?}\n{refused:?}",
+        serde_json::to_string(&view).unwrap()
+    )
+}
+
+proptest! {
+    // A fixed seed: a failure replays exactly, run after run (proptest also prints the case).
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_0012),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_any_delivery_order_shows_the_same_department(ops in prop::collection::vec(op(), 1..40), seed in any::<u64>()) {
+        let mut played = play(&ops);
+        let now = played.dept.clock;
+        let want = shown(&mut played.dept.ledger, &played.report);
+        let mut other = replay(&played.dept.stored, &played.evidence, now);
+        prop_assert_eq!(&shown(&mut other, &played.report), &want);
+        let mut shuffled = played.dept.stored.clone();
+        shuffled[1..].shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut third = replay(&shuffled, &played.evidence, now);
+        prop_assert_eq!(&shown(&mut third, &played.report), &want);
+    }
+
+    #[test]
+    fn b_the_text_a_final_covered_never_changes(ops in prop::collection::vec(op(), 1..40)) {
+        let mut played = play(&ops);
+        let full = played.dept.view(played.report);
+        for (_, then) in &played.finals_seen {
+            let fin = then.signoff.as_ref().unwrap().entry;
+            let still = played.dept.ledger.standing(&played.report, &fin) == Some(Standing::Accepted);
+            if !still || full.status == ReportState::Conflict {
+                continue;
+            }
+            prop_assert!(matches!(full.status, ReportState::Final | ReportState::Amended), "{:?}", full.status);
+            prop_assert_eq!(full.signoff.as_ref().map(|s| s.entry), Some(fin));
+            let texts = |v: &crate::ReportView| v.sections.iter().map(|s| s.text.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(texts(&full), texts(then));
+        }
+    }
+
+    #[test]
+    fn c_no_entry_by_a_revoked_key_outside_its_frontier_is_accepted(ops in prop::collection::vec(op(), 1..40)) {
+        let mut played = play(&ops);
+        let r = played.report;
+        let roster = played.dept.ledger.roster().clone();
+        let log = played.dept.ledger.report(&r).unwrap().clone();
+        for id in log.dag().topological() {
+            let Some((author, _)) = log.dag().position(&id) else { continue };
+            let Some(member) = roster.member(&author) else { continue };
+            if member.revoked.is_none() || log.standing(&id) != Some(&Standing::Accepted) {
+                continue;
+            }
+            // Accepted and revoked: it must be inside what some change vouched for.
+            let inside = roster.history(&author).iter().any(|c| {
+                c.role.is_none()
+                    && (c.frontier.get(&r).is_some_and(|v| log.dag().in_past(&id, v))
+                        || c.readmitted.iter().any(|(l, e)| *l == r && log.dag().in_past(&id, e)))
+            });
+            prop_assert!(inside, "entry {} by revoked {} is accepted outside its frontier", id, author);
+        }
+    }
+}
+
+#[test]
+fn an_entry_from_the_future_is_held_until_its_time_not_stored_as_valid() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let bytes = Payload::to_bytes(&SectionWrite {
+        section: "findings".into(),
+        text: "From 2099.".into(),
+        fields: BTreeMap::new(),
+    });
+    let now = d.clock;
+    d.clock += 50 * 365 * 24 * 3600 * 1000;
+    let e = d.sign("ada", Some(r), Kind::SectionWrite, &bytes, None);
+    let until = e.header().timestamp_ms - TIME_SKEW_MS;
+    assert_eq!(
+        d.ledger.accept(&e, Some(&bytes), now),
+        Ok(Verdict::Held { until_ms: until })
+    );
+    // Nothing stored: the report does not have it.
+    assert!(!d.ledger.report(&r).unwrap().contains(&e.id()));
+    // Within the skew it is taken; at its time, so is the entry from the future.
+    assert_eq!(
+        d.ledger.accept(&e, Some(&bytes), until),
+        Ok(Verdict::New(Standing::Accepted))
+    );
+}
+
+/// The histories the properties run on are not vacuous: among the generated cases are reports
+/// that reached a final, conflicts, entries refused as revoked, and frozen forks.
+#[test]
+fn the_generated_histories_reach_every_interesting_state() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        proptest::test_runner::TestRng::from_seed(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+            &[7; 32],
+        ),
+    );
+    let (mut finals, mut conflicts, mut revoked, mut frozen) = (0, 0, 0, 0);
+    for _ in 0..64 {
+        let ops = prop::collection::vec(op(), 1..40)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut played = play(&ops);
+        let view = played.dept.view(played.report);
+        finals += usize::from(!played.finals_seen.is_empty());
+        conflicts += usize::from(view.status == ReportState::Conflict);
+        let refused = played.dept.ledger.refused();
+        revoked += usize::from(refused.iter().any(|(_, _, r)| r.code() == "revoked"));
+        frozen += usize::from(refused.iter().any(|(_, _, r)| r.code() == "frozen"));
+    }
+    eprintln!("finals {finals}, conflicts {conflicts}, revoked {revoked}, frozen {frozen} of 64");
+    assert!(finals > 0 && conflicts > 0 && revoked > 0 && frozen > 0);
+}
