@@ -10,28 +10,35 @@ use countersign_app::{ExportFormat, Home};
 use countersign_benches::{build_ledger, quantile};
 use countersign_export::{document, fhir, pdf, sr, text};
 use countersign_ledger::{Entry, Roster};
-use countersign_report::{EntryStatus, LogEntry, Payload, ReportLog};
+use countersign_report::accept::Ledger;
+use countersign_report::{EntryStatus, ReportLog};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const ENTRIES: usize = 10_000;
 
-/// The report's log rebuilt in memory from the store, as the app holds it before projecting.
-fn log_of(home: &Home, report: countersign_ledger::EntryId) -> ReportLog {
-    let rows = home.store().db().log_entries(&report).expect("entries");
-    let decode = |row: &countersign_store::StoredEntry| {
-        let sig: [u8; 64] = row.signature.as_slice().try_into().expect("64 bytes");
-        let entry = Entry::decode_unverified(&row.header, &sig).expect("stored entry");
-        let payload = row.payload.clone().expect("payload kept");
-        (entry, payload)
-    };
-    let (genesis, bytes) = decode(&rows[0]);
-    let mut log = ReportLog::new(&genesis, &bytes).expect("report.create");
-    for row in &rows[1..] {
-        let (e, p) = decode(row);
-        let parsed = Payload::parse(e.header().kind, &p).expect("payload");
-        log.insert(LogEntry::new(&e, Some(parsed)));
+/// The roster and the report's log rebuilt in memory from the store through the acceptance
+/// path, as the app holds them before projecting.
+fn log_of(home: &Home, report: countersign_ledger::EntryId) -> (Roster, ReportLog) {
+    let db = home.store().db();
+    let network: countersign_ledger::NetworkId = db
+        .meta("network")
+        .expect("meta")
+        .expect("a network")
+        .parse()
+        .expect("network id");
+    let mut ledger = Ledger::default();
+    for log in [network, report] {
+        for row in db.log_entries(&log).expect("entries") {
+            let sig: [u8; 64] = row.signature.as_slice().try_into().expect("64 bytes");
+            let entry = Entry::decode_unverified(&row.header, &sig).expect("stored entry");
+            ledger
+                .insert(&entry, row.payload.as_deref())
+                .expect("a stored entry");
+        }
     }
-    log
+    let roster = ledger.roster().clone();
+    let log = ledger.report(&report).expect("the report").clone();
+    (roster, log)
 }
 
 fn millis(mut f: impl FnMut(), runs: usize) -> f64 {
@@ -50,9 +57,8 @@ fn bench(c: &mut Criterion) {
     build_ledger(dir.path(), 1, ENTRIES).expect("ledger");
     let home = Home::open(dir.path()).expect("home");
     let report = home.report_list().expect("reports")[0].report;
-    let log = log_of(&home, report);
+    let (roster, log) = log_of(&home, report);
     assert_eq!(log.len(), ENTRIES);
-    let roster = Roster::default();
     let fifty = countersign_export::example_sections(50);
 
     let mut group = c.benchmark_group("report");

@@ -36,20 +36,15 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
     let radiologist = SecretKey::from_seed(&[2; 32]);
     let t0 = 1_764_000_000_000u64;
     let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
-        key: k.public(),
-        name: name.into(),
-        role,
-        admin,
         valid_from: t0,
-        valid_until: None,
-        devices: vec![],
-        ai_model: None,
+        ..MemberPayload::new(k.public(), name, role, admin)
     };
     let mut entries: Vec<(Entry, Vec<u8>)> = Vec::new();
     let sign = |h: Header, k: &SecretKey| Entry::sign(h, k).expect("author signs");
     let g = json(&GenesisPayload {
         name: "Bench".into(),
         founder: member(&attending, "Dr A", Role::Attending, true),
+        policy: None,
     });
     let genesis = sign(
         Header::new(
@@ -87,8 +82,10 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
         let c = json(&ReportCreate {
             study: format!("1.2.3.{r}"),
             template: "ct-chest".into(),
+            template_hash: countersign_report::template("ct-chest")
+                .expect("built in")
+                .content_hash(),
             images: vec![],
-            definition: countersign_report::template("ct-chest").cloned(),
         });
         let create = sign(
             Header::new(

@@ -41,8 +41,19 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
         .unwrap()
         .to_string();
     ada.ok(&[&["roster", "add", "--key", &key][..], &member].concat());
+    // Not granted this report, the model's result is refused by its own home (and would be by
+    // every peer): an AI writes only where it may read.
     bundle(&ada, Some(&report), &model);
     model.ok(&["import", dir.to_str().unwrap()]);
+    let ungranted = model.run(&["ai", "run", "--report", &report]);
+    assert_eq!(ungranted.code, 2);
+    assert!(
+        ungranted.stderr.contains("not_granted"),
+        "{}",
+        ungranted.stderr
+    );
+    ada.ok(&["report", "grant", &report, "--member", &key]);
+    bundle(&ada, Some(&report), &model);
     let result = model.ok(&["ai", "run", "--report", &report])["entry"]
         .as_str()
         .unwrap()
@@ -73,7 +84,7 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     let blocked = ada.run(&["report", "finalize", &report]);
     assert_eq!(blocked.code, 2);
     assert!(
-        blocked.stderr.contains("refused by rule UnreviewedAi")
+        blocked.stderr.contains("refused by rule unreviewed_ai")
             && blocked.stderr.contains("has not been reviewed"),
         "{}",
         blocked.stderr
@@ -92,7 +103,7 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     assert!(
         own_review
             .stderr
-            .contains("refused by rule KindNotAllowed: role ai-model may not write ai.review"),
+            .contains("refused by rule role_may_not_write: role ai-model may not write ai.review"),
         "{}",
         own_review.stderr
     );

@@ -194,6 +194,18 @@ pub fn craft(
     Entry::sign(h, key).unwrap()
 }
 
+/// The payload of a `report.create` for a CT chest report on `study` (no images).
+pub fn ct_chest_create(study: &str) -> Vec<u8> {
+    let template = countersign_report::template("ct-chest").unwrap();
+    serde_json::to_vec(&countersign_report::payload::ReportCreate {
+        study: study.into(),
+        template: "ct-chest".into(),
+        template_hash: template.content_hash(),
+        images: vec![],
+    })
+    .unwrap()
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -271,7 +271,11 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
 
     for (name, attack_with, expected) in [
         ("forged", Attack::Forged(forged), "not authentic"),
-        ("other network", Attack::OtherNetwork(other), "WrongNetwork"),
+        (
+            "other network",
+            Attack::OtherNetwork(other),
+            "wrong_network",
+        ),
         (
             "endless duplicates",
             Attack::EndlessDuplicates(endless),
@@ -280,7 +284,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         (
             "tampered payload",
             Attack::TamperedPayload(tampered),
-            "PayloadHash",
+            "payload_hash",
         ),
         ("flood", Attack::Flood(flood), "not on the roster"),
         ("oversized", Attack::Oversized, "exceeds the limit"),

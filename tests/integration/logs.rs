@@ -139,11 +139,11 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     // The user is told the value; the log is not.
-    assert!(
-        stderr.contains("error: refused by rule FieldValue"),
-        "{stderr}"
-    );
-    for l in stderr.lines().filter(|l| !l.starts_with("error: ")) {
+    assert!(stderr.contains("refused by rule field_value"), "{stderr}");
+    for l in stderr
+        .lines()
+        .filter(|l| !l.starts_with("error: ") && !l.starts_with(r#"{"error":"#))
+    {
         log.push_str(l);
         log.push('\n');
     }
@@ -187,7 +187,7 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
         "kind=section.write",
         "demo written",
         "entry refused",
-        "rule=FieldValue",
+        "rule=field_value",
         "verify finished",
         "problems=0",
         "bundle exported",

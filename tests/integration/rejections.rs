@@ -1,5 +1,10 @@
-//! Entries that break the rules arrive in a bundle: each is refused with a clear reason and
-//! nothing from the bundle is stored.
+//! Entries that break the rules arrive in a bundle. Two kinds of refusal:
+//! - an entry that cannot be stored at all (it does not verify, belongs to another network or
+//!   log, names parents nobody has, or its author was never on the roster): the import is
+//!   refused with one line and nothing from the bundle is stored;
+//! - an authentic entry a rule refuses (a role writing what it may not, a revoked key outside
+//!   its frontier): it is stored, so every peer judges the same set, but it counts for nothing —
+//!   the report reads as before, and the import and `verify` name it with the rule's code.
 
 use countersign_ledger::{bundle, Entry, Kind, SecretKey};
 
@@ -52,16 +57,27 @@ impl Fixture {
         )
     }
 
+    /// The report's section texts, as it reads now.
+    fn texts(&self) -> Vec<serde_json::Value> {
+        let view = self.home.ok(&["report", "show", &self.report]);
+        view["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["text"].clone())
+            .collect()
+    }
+
     /// Imports `entries` and asserts the import was refused with `reason`, storing nothing.
-    fn refused(&self, entries: &[(&Entry, &[u8])], reason: &str) {
-        self.refused_bytes(
+    fn rejected(&self, entries: &[(&Entry, &[u8])], reason: &str) {
+        self.rejected_bytes(
             &bundle::encode(entries.iter().map(|(e, p)| (*e, Some(*p)))),
             reason,
         );
     }
 
     /// Imports raw bundle bytes and asserts the import was refused with `reason`.
-    fn refused_bytes(&self, bytes: &[u8], reason: &str) {
+    fn rejected_bytes(&self, bytes: &[u8], reason: &str) {
         let before = self.home.count();
         let run = self.home.import(bytes);
         assert_eq!(
@@ -78,6 +94,45 @@ impl Fixture {
         assert_eq!(self.home.count(), before, "something was stored");
         assert_eq!(self.home.ok(&["verify"])["ok"], true);
     }
+
+    /// Imports `entries`, which a rule refuses: stored, counting for nothing, named with `code`
+    /// by the import, by `report show` and by `verify`.
+    fn stored_refused(&self, entries: &[(&Entry, &[u8])], code: &str) {
+        let texts = self.texts();
+        let run = self
+            .home
+            .import(&bundle::encode(entries.iter().map(|(e, p)| (*e, Some(*p)))));
+        assert_eq!(run.code, 1, "a refused entry is a problem: {}", run.stdout);
+        let imported = run.json();
+        let refused = imported["refused"].as_array().unwrap();
+        assert!(
+            refused.iter().any(|r| r["code"] == code),
+            "{code} not in {imported}"
+        );
+        assert_eq!(self.texts(), texts, "a refused entry changed the report");
+        let id = entries[0].0.id().to_hex();
+        let view = self.home.ok(&["report", "show", &self.report]);
+        let shown = view["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["entry"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not in the provenance"))
+            .clone();
+        assert_eq!(shown["status"]["state"], "refused", "{shown}");
+        assert_eq!(shown["status"]["code"], code, "{shown}");
+        let verify = self.home.run(&["verify"]);
+        assert_eq!(verify.code, 1);
+        assert!(
+            verify.json()["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["entry"] == id.as_str() && p["code"] == code),
+            "{}",
+            verify.stdout
+        );
+    }
 }
 
 #[test]
@@ -86,7 +141,7 @@ fn entries_by_keys_not_on_the_roster_are_refused() {
     let stranger = SecretKey::from_seed(&[0x57; 32]);
     let p = section("Written by a stranger.");
     let e = f.entry(&stranger, 1, now_ms(), Kind::SectionWrite, &p);
-    f.refused(&[(&e, &p)], "is not on the roster");
+    f.rejected(&[(&e, &p)], "is not on the roster");
 }
 
 #[test]
@@ -96,19 +151,12 @@ fn kinds_the_role_may_not_write_are_refused() {
         .as_str()
         .unwrap()
         .to_string();
-    let cosign = format!(r#"{{"section":"findings","version":"{findings}"}}"#).into_bytes();
-    let e = f.entry(&f.resident, 1, now_ms(), Kind::SectionCosign, &cosign);
-    f.refused(
-        &[(&e, &cosign)],
-        "role resident may not write section.cosign",
-    );
+    // A payload that is not what its kind says is not even stored.
     let ai = br#"{"model":"not really"}"#;
     let e = f.entry(&f.resident, 1, now_ms(), Kind::AiResult, ai);
-    f.refused(
-        &[(&e, ai)],
-        "refused by rule KindNotAllowed; nothing from this bundle was stored: role resident may not write ai.result",
-    );
-    let admin_only = br#"{"key":"00","from":0}"#;
+    f.rejected(&[(&e, ai)], "payload is not valid");
+    // Roster entries need an admin in the entry's own past.
+    let revoke = format!(r#"{{"key":"{}","reason":"coup"}}"#, f.home.key()).into_bytes();
     let e = craft(
         &f.resident,
         &f.network,
@@ -117,56 +165,111 @@ fn kinds_the_role_may_not_write_are_refused() {
         now_ms(),
         Kind::RosterRevoke,
         ids(&serde_json::json!([f.network])),
-        admin_only,
+        &revoke,
     );
-    f.refused(&[(&e, admin_only)], "is not an admin");
+    f.rejected(&[(&e, &revoke)], "not_admin");
+    // A resident's co-signature is authentic but not one the role may give: kept, refused.
+    let cosign = format!(r#"{{"section":"findings","version":"{findings}"}}"#).into_bytes();
+    let e = f.entry(&f.resident, 1, now_ms(), Kind::SectionCosign, &cosign);
+    f.stored_refused(&[(&e, &cosign)], "role_may_not_write");
 }
 
+/// The test that once asserted a backdated signature after a revocation was fine: a revoked
+/// key's entries outside the frontier the revocation vouches for are refused whatever date they
+/// carry; what it signed inside stands; an honest entry that arrives late is readmitted.
 #[test]
-fn revoked_keys_are_refused_after_revocation_but_their_history_stands() {
+fn revoked_keys_are_refused_outside_their_frontier_whatever_their_timestamp() {
     let f = fixture();
     let resident_key = f.resident.public().to_hex();
-    let from = now_ms();
+    // Before the revocation: an honest entry the admin holds, and one still in the post.
+    let honest = section("Signed before I left, and seen by the admin.");
+    let held = f.entry(&f.resident, 1, now_ms(), Kind::SectionWrite, &honest);
+    assert_eq!(
+        f.home
+            .import(&bundle::encode([(&held, Some(honest.as_slice()))]))
+            .json()["new"],
+        1
+    );
+    let late_mail = section("Signed before I left, delivered after.");
+    let in_the_post = f.entry(&f.resident, 2, now_ms(), Kind::SectionWrite, &late_mail);
+
     f.home.ok(&[
         "roster",
         "revoke",
         "--key",
         &resident_key,
-        "--from",
-        &from.to_string(),
         "--reason",
         "left the department",
     ]);
-    let roster = f.home.ok(&["roster", "list"]);
-    let member = roster
+    let member = f
+        .home
+        .ok(&["roster", "list"])
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["key"] == resident_key.as_str())
         .unwrap()
         .clone();
-    assert_eq!(member["revoked_from"].as_u64(), Some(from));
+    assert!(member["revoked"]["entry"].is_string(), "{member}");
 
-    let p = section("After I left.");
-    let late = f.entry(&f.resident, 1, from + 1_000, Kind::SectionWrite, &p);
-    f.refused(&[(&late, &p)], "was revoked");
-
-    // Signed before the revocation: still valid, and the demo report they wrote still verifies.
-    let p = section("Before I left.");
-    let valid_from = member["valid_from"].as_u64().unwrap();
-    assert!(valid_from < from);
-    let early = f.entry(
+    // Dated a year before the revocation, in a report the key starts now: refused.
+    let year_ago = now_ms() - 365 * 24 * 3600 * 1000;
+    let create = crate::common::ct_chest_create("6.6.6");
+    let backdated = craft(
         &f.resident,
+        &f.network,
+        &"0".repeat(64),
         1,
-        (valid_from + from) / 2,
-        Kind::SectionWrite,
-        &p,
+        year_ago,
+        Kind::ReportCreate,
+        vec![],
+        &create,
     );
     let run = f
         .home
-        .import(&bundle::encode([(&early, Some(p.as_slice()))]));
-    assert_eq!(run.json()["new"], 1, "{}", run.stderr);
-    assert_eq!(f.home.ok(&["verify"])["ok"], true);
+        .import(&bundle::encode([(&backdated, Some(create.as_slice()))]));
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.json()["refused"][0]["code"],
+        "revoked",
+        "{}",
+        run.stdout
+    );
+    let listed = f.home.ok(&["report", "list"]);
+    let shown = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["report"] == backdated.id().to_hex().as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(shown["status"], "refused");
+
+    // The entry in the post arrives: outside the frontier, refused like any other...
+    f.stored_refused(&[(&in_the_post, &late_mail)], "revoked");
+    // ...until an admin vouches for it. Then it stands, and so does its chain.
+    f.home
+        .ok(&["roster", "readmit", "--entry", &in_the_post.id().to_hex()]);
+    let view = f.home.ok(&["report", "show", &f.report]);
+    let status = |id: &Entry| {
+        view["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["entry"] == id.id().to_hex().as_str())
+            .unwrap()["status"]["state"]
+            .clone()
+    };
+    assert_eq!(status(&held), "verified");
+    assert_eq!(status(&in_the_post), "verified");
+    let impression = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "impression")
+        .unwrap()["text"]
+        .clone();
+    assert_eq!(impression, "Signed before I left, delivered after.");
 }
 
 #[test]
@@ -184,13 +287,13 @@ fn entries_from_another_network_are_refused() {
         "Elsewhere",
     ]);
     other.new_report("1.1", "ct-chest");
-    f.refused_bytes(&other.bundle(None), "not this network");
+    f.rejected_bytes(&other.bundle(None), "not this network");
 
     // Nor can the other network's admin sign into ours: they are not on our roster.
     let key = other.secret(&other.key());
     let p = section("Cross-network.");
     let e = f.entry(&key, 1, now_ms(), Kind::SectionWrite, &p);
-    f.refused(&[(&e, &p)], "is not on the roster");
+    f.rejected(&[(&e, &p)], "is not on the roster");
 }
 
 #[test]
@@ -219,7 +322,7 @@ fn entries_replayed_into_another_log_are_refused() {
         signature: original.signature,
         payload: None,
     }]);
-    f.refused_bytes(&raw, "signature does not verify");
+    f.rejected_bytes(&raw, "signature does not verify");
 
     // A correctly signed entry in the open report whose parent lives in the demo report.
     let attending = f.home.secret(&f.home.key());
@@ -236,7 +339,7 @@ fn entries_replayed_into_another_log_are_refused() {
     );
     // This home has not loaded the demo log for the import, so the parent is simply unknown to
     // the open report's log.
-    f.refused(&[(&e, &p)], "is not known");
+    f.rejected(&[(&e, &p)], "is not known");
 }
 
 #[test]
@@ -246,7 +349,7 @@ fn forged_signatures_and_mismatched_payloads_are_refused() {
     let p = section("Genuine text.");
     let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, &p);
     let tampered = section("Tampered text!");
-    f.refused(&[(&e, &tampered)], "payload");
+    f.rejected(&[(&e, &tampered)], "payload");
     let forged = SecretKey::from_seed(&[0xF0; 32]);
     let mut header = countersign_ledger::header::decode(e.header_bytes()).unwrap();
     header.author = forged.public();
@@ -259,5 +362,5 @@ fn forged_signatures_and_mismatched_payloads_are_refused() {
         signature: *as_forger.signature(),
         payload: Some(p),
     }]);
-    f.refused_bytes(&raw, "signature does not verify");
+    f.rejected_bytes(&raw, "signature does not verify");
 }

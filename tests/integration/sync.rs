@@ -286,8 +286,9 @@ fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_eve
         v.json()["entries"].as_u64().unwrap()
     };
     let before = entries(&a);
-    // Frozen: the equivocating key's further entries are refused everywhere.
-    m.ok(&[
+    // Frozen: the equivocating key's further entries count for nothing anywhere. They are
+    // kept (refused, with the rule's code), so every peer judges the same set of entries.
+    let after_fork = m.ok(&[
         "report",
         "followup",
         &report,
@@ -295,7 +296,10 @@ fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_eve
         "after the fork",
         "--due",
         "2027-01-03",
-    ]);
+    ])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let after = m.run(&[
         "sync",
         "--peer",
@@ -304,12 +308,22 @@ fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_eve
         "--timeout",
         "20",
     ]);
-    assert_eq!(
-        entries(&a),
-        before,
-        "an entry after the fork point was stored: {}",
-        after.stderr
-    );
+    assert!(entries(&a) > before, "{}", after.stderr);
+    let view = a.ok(&["report", "show", &report]);
+    let shown = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["entry"] == after_fork.as_str())
+        .unwrap_or_else(|| panic!("{after_fork} not stored: {}", after.stderr))
+        .clone();
+    assert_eq!(shown["status"]["state"], "refused", "{shown}");
+    assert_eq!(shown["status"]["code"], "frozen", "{shown}");
+    assert!(view["followups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["finding"] != "after the fork"));
 }
 
 #[test]
@@ -337,7 +351,7 @@ fn a_revocation_travels_like_any_entry_and_the_revoked_key_is_refused_everywhere
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["key"] == c_key.as_str() && !m["revoked_from"].is_null())
+            .any(|m| m["key"] == c_key.as_str() && !m["revoked"].is_null())
     });
     // C signs after its revocation: neither node takes it, and neither serves C any more.
     c.ok(&[

@@ -1,6 +1,6 @@
-//! Templates through the CLI: the shipped ones listed, an MRRT file imported (and a bad one
-//! refused naming its line, nothing kept), a report written to the imported template and judged
-//! by it on another home that never imported it.
+//! Templates through the CLI: the shipped ones listed, an MRRT file published to the roster (and
+//! a bad one refused naming its line, nothing kept), a report written to the published template
+//! and judged by exactly it on another home, which learns it with the roster.
 
 use crate::common::Home;
 
@@ -17,7 +17,7 @@ const MRRT: &str = r#"<!DOCTYPE html>
 "#;
 
 #[test]
-fn an_mrrt_template_is_imported_used_and_travels_with_its_report() {
+fn an_mrrt_template_is_published_used_and_reaches_other_homes_with_the_roster() {
     let home = Home::new();
     home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
     let names: Vec<String> = home
@@ -36,11 +36,13 @@ fn an_mrrt_template_is_imported_used_and_travels_with_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.html");
     std::fs::write(&bad, MRRT.replace("\"NUMBER\"", "\"TIME\"")).unwrap();
-    let refused = home.run(&["template", "import", bad.to_str().unwrap()]);
+    let refused = home.run(&["template", "publish", bad.to_str().unwrap()]);
     assert_eq!(refused.code, 2);
+    let error: serde_json::Value = serde_json::from_str(refused.stderr.trim()).unwrap();
     assert!(
-        refused
-            .stderr
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
             .contains("line 7: unknown field type \"TIME\""),
         "{}",
         refused.stderr
@@ -49,7 +51,7 @@ fn an_mrrt_template_is_imported_used_and_travels_with_its_report() {
 
     let good = dir.path().join("renal.html");
     std::fs::write(&good, MRRT).unwrap();
-    let imported = home.ok(&["template", "import", good.to_str().unwrap()]);
+    let imported = home.ok(&["template", "publish", good.to_str().unwrap()]);
     assert_eq!(imported["name"], "renal-us");
     assert_eq!(imported["sections"], 2);
     let shown = home.ok(&["template", "show", "renal-us"]);
@@ -80,7 +82,8 @@ fn an_mrrt_template_is_imported_used_and_travels_with_its_report() {
     ]);
     home.ok(&["report", "finalize", &report]);
 
-    // Another home that never imported the template takes the report: the report carries it.
+    // Another home that never saw the file takes the report, with the roster that published
+    // the template it names by content hash.
     let other = Home::new();
     other.key_of_new_member();
     let taken = other.import(&home.bundle(Some(&report)));

@@ -106,7 +106,7 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
     assert!(
         not_attending
             .stderr
-            .contains("refused by rule NotAttending: only an attending may finalise"),
+            .contains("refused by rule not_attending: only an attending may finalise"),
         "{}",
         not_attending.stderr
     );

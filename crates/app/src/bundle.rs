@@ -4,17 +4,22 @@
 use std::collections::{HashMap, HashSet};
 
 use countersign_ledger::bundle;
-use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, PublicKey, RuleError};
+use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, PublicKey};
 use serde::Serialize;
 
 use crate::error::{AppError, Rejection, Result};
+use crate::home::now_ms;
 use crate::home::Home;
 use crate::state::{decode_row, LedgerState, Verdict};
+use countersign_report::Standing;
 
 /// An entry the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub entry: String,
+    /// The stable code of the rule involved, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     pub problem: String,
 }
 
@@ -27,9 +32,13 @@ pub struct ImportReport {
     pub duplicate: u64,
     /// Equivocations found: the second entry is kept as evidence beside the first.
     pub forks: Vec<Problem>,
-    /// Entries not stored because their author's log is frozen by a fork, or they build on
-    /// fork evidence.
+    /// Entries not stored because they build on fork evidence.
     pub skipped: Vec<Problem>,
+    /// Entries stored, but refused by a rule (with its code): they count for nothing.
+    pub refused: Vec<Problem>,
+    /// Entries dated beyond the allowed clock skew ahead of this home's clock: held aside, not
+    /// stored, until their time comes.
+    pub held: Vec<Problem>,
 }
 
 /// The largest bundle file `bundle_import_file` reads (it is read whole, then framed).
@@ -202,24 +211,19 @@ impl Authenticated {
     }
 }
 
-fn waits_for_dependency(e: &Rejection) -> bool {
-    matches!(
-        e,
-        Rejection::NoNetwork
-            | Rejection::UnknownLog { .. }
-            | Rejection::Rule(RuleError::UnknownParent { .. })
-    ) || matches!(e, Rejection::Rule(RuleError::SeqNotIncremental { expected, found }) if found > expected)
-}
-
 /// Stores a batch in causal order whatever order it came in: entries whose parents have not
-/// been seen yet wait for the next pass.
+/// been seen yet wait for the next pass. Every entry takes the one acceptance path; what it
+/// says is stored is stored (refused entries too, marked so by their standing), entries dated
+/// too far ahead are held, and an entry that cannot be stored at all refuses the whole batch.
 fn import_batch(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
     mut pending: Vec<&Received>,
     report: &mut ImportReport,
 ) -> Result<()> {
+    let now = now_ms();
     let mut set_aside: HashSet<EntryId> = HashSet::new();
+    let mut held: HashMap<EntryId, u64> = HashMap::new();
     while !pending.is_empty() {
         let before = pending.len();
         let mut waiting = Vec::new();
@@ -232,24 +236,63 @@ fn import_batch(
                 set_aside.insert(id);
                 report.skipped.push(Problem {
                     entry: id.to_hex(),
+                    code: None,
                     problem: "builds on fork evidence".into(),
                 });
                 continue;
             }
-            match state.check(entry, payload.as_deref()) {
-                Ok(Verdict::New) => {
+            // Built on an entry held for later: held with it, until the later of the two.
+            let after_held = entry
+                .header()
+                .parents
+                .iter()
+                .filter_map(|p| held.get(p))
+                .max()
+                .copied();
+            let verdict = match after_held {
+                Some(until_ms) => Ok(Verdict::Held { until_ms }),
+                None => state.ledger.accept(entry, payload.as_deref(), now),
+            };
+            match verdict {
+                Ok(Verdict::New(standing)) => {
                     db.insert_entry(entry, payload.as_deref())?;
                     if entry.header().kind == countersign_ledger::Kind::NetworkGenesis {
                         db.set_meta("network", &id.to_hex())?;
                     }
-                    state.apply(entry, payload.as_deref())?;
                     report.new += 1;
+                    if let Standing::Refused(e) = standing {
+                        tracing::info!(entry = %id, rule = e.code(), "entry stored as refused");
+                        report.refused.push(Problem {
+                            entry: id.to_hex(),
+                            code: Some(e.code().to_string()),
+                            problem: e.to_string(),
+                        });
+                    }
                 }
                 Ok(Verdict::Duplicate) => report.duplicate += 1,
+                Ok(Verdict::Held { until_ms }) => {
+                    let until_ms = until_ms.max(after_held.unwrap_or(0));
+                    if !db.insert_held(entry, payload.as_deref(), until_ms)? {
+                        return Err(AppError::InvalidInput(format!(
+                            "entry {id} is dated ahead of this home's clock and {} entries are \
+                             already held; nothing from this bundle was stored",
+                            countersign_store::MAX_HELD
+                        )));
+                    }
+                    tracing::info!(entry = %id, until_ms, "entry held: dated ahead of this clock");
+                    held.insert(id, until_ms);
+                    report.held.push(Problem {
+                        entry: id.to_hex(),
+                        code: None,
+                        problem: format!(
+                            "dated ahead of this home's clock; held until {until_ms} ms"
+                        ),
+                    });
+                }
                 Ok(Verdict::Fork { first }) => {
                     db.insert_fork(&first, entry, payload.as_deref())?;
                     let h = entry.header();
-                    state.freeze(entry.log_id(), h.author, h.seq);
+                    state.ledger.freeze(entry.log_id(), h.author, h.seq);
                     tracing::warn!(
                         author = %h.author,
                         seq = h.seq,
@@ -261,6 +304,7 @@ fn import_batch(
                     set_aside.insert(id);
                     report.forks.push(Problem {
                         entry: id.to_hex(),
+                        code: Some("frozen".into()),
                         problem: format!(
                             "fork: author {} signed both {} and {} at sequence {} of log {}",
                             h.author,
@@ -271,18 +315,7 @@ fn import_batch(
                         ),
                     });
                 }
-                Err(Rejection::Rule(RuleError::Frozen { .. })) => {
-                    tracing::info!(
-                        entry = %id,
-                        "entry set aside: its author's log is frozen by a fork"
-                    );
-                    set_aside.insert(id);
-                    report.skipped.push(Problem {
-                        entry: id.to_hex(),
-                        problem: "author's log is frozen by a fork".into(),
-                    });
-                }
-                Err(e) if waits_for_dependency(&e) => {
+                Err(e) if e.waits_for_dependency() => {
                     last_wait = Some((id, e));
                     waiting.push(item);
                 }
@@ -301,6 +334,64 @@ fn import_batch(
         pending = waiting;
     }
     Ok(())
+}
+
+/// Takes in held entries whose time has come, through the same path as any import. Held
+/// entries that depend on each other are taken in causal order; one still waiting for a parent
+/// stays held; one the rules refuse outright is dropped (and logged).
+pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerState) -> Result<u64> {
+    let now = now_ms();
+    let rows = db.held_due(now, 4096)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut pending: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
+    for row in rows {
+        let signature: Option<[u8; 64]> = row.signature.as_slice().try_into().ok();
+        match signature.map(|sig| Entry::from_parts(&row.header, &sig)) {
+            Some(Ok(entry)) => pending.push((entry, row.payload)),
+            _ => db.remove_held(&row.id)?,
+        }
+    }
+    let mut released = 0;
+    loop {
+        let before = pending.len();
+        let mut waiting = Vec::new();
+        for (entry, payload) in pending {
+            let id = entry.id();
+            if !entry.header().kind.is_genesis() {
+                state.load_log(db, &entry.log_id())?;
+            }
+            match state.ledger.accept(&entry, payload.as_deref(), now) {
+                Ok(Verdict::New(_)) => {
+                    db.insert_entry(&entry, payload.as_deref())?;
+                    db.remove_held(id.as_bytes())?;
+                    released += 1;
+                }
+                Ok(Verdict::Fork { first }) => {
+                    db.insert_fork(&first, &entry, payload.as_deref())?;
+                    let h = entry.header();
+                    state.ledger.freeze(entry.log_id(), h.author, h.seq);
+                    db.remove_held(id.as_bytes())?;
+                }
+                Ok(Verdict::Duplicate) => db.remove_held(id.as_bytes())?,
+                Ok(Verdict::Held { .. }) => {}
+                Err(e) if e.waits_for_dependency() => waiting.push((entry, payload)),
+                Err(e) => {
+                    tracing::info!(entry = %id, rule = e.code(), "a held entry is refused now its time has come");
+                    db.remove_held(id.as_bytes())?;
+                }
+            }
+        }
+        if waiting.is_empty() || waiting.len() == before {
+            break;
+        }
+        pending = waiting;
+    }
+    if released > 0 {
+        tracing::info!(released, "held entries released");
+    }
+    Ok(released)
 }
 
 fn refused(id: EntryId, e: Rejection) -> AppError {

@@ -4,10 +4,11 @@
 //! earlier one, showed different histories to different peers — a split view. The pair of
 //! signed claims is kept as evidence anyone can check, and `verify` lists it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 
 use countersign_ledger::checkpoint::{Checkpoint, SignedCheckpoint};
-use countersign_ledger::{header, EntryId, LogId, NetworkId, PublicKey, SecretKey};
+use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
+use countersign_report::accept::checkpoints::{self, Forks, History};
 use countersign_store::{Db, SplitViewRow};
 use serde::Serialize;
 
@@ -93,25 +94,24 @@ impl Home {
             checked.push(signed);
         }
         self.write_with_state(|db, _| {
-            let forks = db.forks()?;
-            let forked: HashSet<&[u8]> = forks.iter().map(|f| f.log.as_slice()).collect();
-            // Who equivocated where: their views of that log diverge by definition, and the
-            // fork evidence already proves it.
-            let forked_by: HashSet<(&[u8], &[u8])> = forks
-                .iter()
-                .map(|f| (f.log.as_slice(), f.author.as_slice()))
-                .collect();
-            // Fork evidence: the second entries, by id, with their headers.
-            let evidence: HashMap<&[u8], &[u8]> = forks
-                .iter()
-                .map(|f| (f.second.as_slice(), f.second_header.as_slice()))
-                .collect();
+            let mut forks = Forks::default();
+            for f in db.forks()? {
+                let (Some(log), Some(second)) =
+                    (Hash::from_slice(&f.log), Hash::from_slice(&f.second))
+                else {
+                    continue;
+                };
+                forks.logs.insert(log);
+                if let Some(author) =
+                    Hash::from_slice(&f.author).and_then(|a| PublicKey::from_bytes(&a.0).ok())
+                {
+                    forks.by.insert((log, author));
+                }
+                forks.evidence.insert(second, f.second_header);
+            }
             let mut found = Vec::new();
             for signed in &checked {
                 let c = signed.checkpoint();
-                if forked_by.contains(&(c.log.as_bytes().as_slice(), peer.as_bytes().as_slice())) {
-                    continue;
-                }
                 let earlier = db
                     .checkpoint(&c.log, peer.as_bytes())?
                     .and_then(|b| SignedCheckpoint::decode(&b).ok());
@@ -122,7 +122,13 @@ impl Home {
                     // The same claim again (heads unchanged): already judged and kept.
                     continue;
                 }
-                let problem = judge(db, &forked, &evidence, earlier.as_ref(), c)?;
+                let problem =
+                    checkpoints::judge(&Stored(db), &forks, earlier.as_ref(), c)?.map(|f| {
+                        let evidence = f
+                            .with_earlier
+                            .then(|| earlier.as_ref().map(|e| e.bytes().to_vec()));
+                        (evidence.flatten(), f.reason)
+                    });
                 match problem {
                     Some((earlier, reason)) => {
                         db.insert_split_view(&SplitViewRow {
@@ -153,98 +159,15 @@ impl Home {
     }
 }
 
-/// What is wrong with the signer's checkpoint `c`, given its `earlier` one, in words, with the
-/// earlier checkpoint's bytes when they are part of the evidence: a head it claimed and did not
-/// serve, or a head of its earlier claim not in the history of this one.
-fn judge(
-    db: &Db<'_>,
-    forked: &HashSet<&[u8]>,
-    evidence: &HashMap<&[u8], &[u8]>,
-    earlier: Option<&SignedCheckpoint>,
-    c: &Checkpoint,
-) -> Result<Option<(Option<Vec<u8>>, String)>> {
-    if let Some(head) = withheld(db, c, forked, evidence)? {
-        let reason = format!(
-            "it signed that log {} has head {head}, then did not serve it",
-            c.log
-        );
-        return Ok(Some((None, reason)));
-    }
-    let Some(e) = earlier else {
-        return Ok(None);
-    };
-    let before = e.checkpoint();
-    Ok(strays(db, evidence, before, c)?.map(|head| {
-        let reason = format!(
-            "its checkpoint of log {} at {} ms does not descend from its checkpoint at {} ms: \
-             head {head} is not in its history",
-            c.log, c.timestamp_ms, before.timestamp_ms
-        );
-        (Some(e.bytes().to_vec()), reason)
-    }))
-}
+/// The home's store as the pure checkpoint judgement reads it.
+struct Stored<'a, 'b>(&'a Db<'b>);
 
-/// A head the checkpoint claims that this home does not hold after pulling from its signer.
-/// Logs with fork evidence are left to the fork: entries built on the other side of it are
-/// set aside here by design.
-fn withheld(
-    db: &Db<'_>,
-    c: &Checkpoint,
-    forked: &HashSet<&[u8]>,
-    evidence: &HashMap<&[u8], &[u8]>,
-) -> Result<Option<EntryId>> {
-    if forked.contains(c.log.as_bytes().as_slice()) {
-        return Ok(None);
+impl History for Stored<'_, '_> {
+    type Error = AppError;
+    fn holds(&self, id: &EntryId) -> Result<bool> {
+        Ok(self.0.contains(id)?)
     }
-    for head in &c.heads {
-        if !db.contains(head)? && !evidence.contains_key(head.as_bytes().as_slice()) {
-            return Ok(Some(*head));
-        }
+    fn header(&self, id: &EntryId) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get(id)?.map(|row| row.header))
     }
-    Ok(None)
-}
-
-/// A head of `earlier` that is neither a head of `later` nor in its history: the signer's
-/// view went back or sideways. Walks parents (through fork evidence too) from `later`'s heads
-/// until every earlier head is found, so a log that only grew costs the entries added since.
-/// An entry held neither way can only lie beyond a fork (set aside by design: `withheld`
-/// vouches for every other head), and there the history cannot be judged.
-fn strays(
-    db: &Db<'_>,
-    evidence: &HashMap<&[u8], &[u8]>,
-    earlier: &Checkpoint,
-    later: &Checkpoint,
-) -> Result<Option<EntryId>> {
-    let mut missing: HashSet<EntryId> = earlier.heads.iter().copied().collect();
-    let mut queue: VecDeque<EntryId> = later.heads.iter().copied().collect();
-    let mut seen: HashSet<EntryId> = queue.iter().copied().collect();
-    let mut keys: HashMap<[u8; 32], PublicKey> = HashMap::new();
-    while let Some(id) = queue.pop_front() {
-        missing.remove(&id);
-        if missing.is_empty() {
-            return Ok(None);
-        }
-        let stored = db.get(&id)?.map(|row| row.header);
-        let Some(header_bytes) =
-            stored.or_else(|| evidence.get(id.as_bytes().as_slice()).map(|h| h.to_vec()))
-        else {
-            return Ok(None);
-        };
-        if let Some(a) = header::author_bytes(&header_bytes) {
-            if let (std::collections::hash_map::Entry::Vacant(v), Ok(k)) =
-                (keys.entry(a), PublicKey::from_bytes(&a))
-            {
-                v.insert(k);
-            }
-        }
-        let parents = header::decode_with_keys(&header_bytes, |k| keys.get(k).copied())
-            .map(|h| h.parents)
-            .map_err(|e| AppError::InvalidInput(format!("stored entry {id} is damaged: {e}")))?;
-        for p in parents {
-            if seen.insert(p) {
-                queue.push_back(p);
-            }
-        }
-    }
-    Ok(missing.into_iter().min())
 }

@@ -135,8 +135,13 @@ impl Home {
             Channel::Phone,
             true,
         )?;
-        // The AI model measures the images and proposes findings text; the attending edits it
+        // The attending grants the AI model this report (it may write only where it may read);
+        // the model measures the images and proposes findings text; the attending edits it
         // into the findings (an AI draft, reviewed by a human, signed by both).
+        let grant = json(&countersign_report::payload::AccessChange {
+            member: model.public(),
+        });
+        self.append(&attending, Some(report), Kind::AccessGrant, &grant)?;
         let proposal = self.soft_tissue_result(report, &model_info)?;
         let result = self
             .append(&model, Some(report), Kind::AiResult, &proposal)?

@@ -2,60 +2,14 @@
 //! `{code, message}` to the UI and the CLI prints the message.
 
 use countersign_ledger::bundle::BundleError;
-use countersign_ledger::roster::RosterError;
-use countersign_ledger::{EntryError, LogId, RuleError};
+use countersign_ledger::{EntryError, RuleError};
 use countersign_report::ReportRuleError;
 use countersign_store::StoreError;
 use serde::Serialize;
 
-/// Why an entry is refused by this home.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error(transparent)]
-    Rule(#[from] RuleError),
-    #[error(transparent)]
-    Report(#[from] ReportRuleError),
-    #[error(transparent)]
-    Roster(#[from] RosterError),
-    #[error("the payload is missing")]
-    PayloadMissing,
-    #[error("log {log} is not known here (its first entry has not arrived)")]
-    UnknownLog { log: LogId },
-    #[error("this home does not belong to a network yet; import the department's roster first")]
-    NoNetwork,
-}
-
-impl Rejection {
-    /// The name of the rule that refused the entry (`NotAttending`, `Finalised`,
-    /// `RoleMayNotWrite`, ...): the variant of the innermost error that names a rule, stable
-    /// enough for scripts and audits to match on.
-    pub fn rule(&self) -> String {
-        match self {
-            Rejection::Rule(RuleError::Entry(e)) => variant(e),
-            Rejection::Rule(RuleError::Authority(e)) => variant(e),
-            Rejection::Rule(e) => variant(e),
-            Rejection::Report(e) => variant(e),
-            Rejection::Roster(e) => variant(e),
-            other => variant(other),
-        }
-    }
-}
-
-/// A derived `Debug`'s variant name: what comes before its fields.
-fn variant(e: &impl std::fmt::Debug) -> String {
-    let debug = format!("{e:?}");
-    debug
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-impl From<EntryError> for Rejection {
-    fn from(e: EntryError) -> Self {
-        Rejection::Rule(RuleError::Entry(e))
-    }
-}
+/// Why an entry is refused: the pure acceptance path's answer, with a stable `code()` from
+/// [`countersign_report::accept::REJECTION_CODES`].
+pub use countersign_report::accept::Rejection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -69,9 +23,9 @@ pub enum AppError {
     NotFound { what: String },
     #[error("{0}")]
     InvalidInput(String),
-    #[error("refused by rule {}: {}", .0.rule(), .0)]
+    #[error("refused by rule {}: {}", .0.code(), .0)]
     NotAllowed(Box<Rejection>),
-    #[error("entry {entry} refused by rule {}; nothing from this bundle was stored: {reason}", .reason.rule())]
+    #[error("entry {entry} refused by rule {}; nothing from this bundle was stored: {reason}", .reason.code())]
     EntryRefused {
         entry: String,
         reason: Box<Rejection>,
@@ -156,7 +110,18 @@ impl AppError {
     pub fn to_wire(&self) -> WireError {
         WireError {
             code: self.code(),
+            rule: self.rule(),
             message: self.to_string(),
+        }
+    }
+
+    /// For an entry refused by a rule, that rule's stable code (see
+    /// [`countersign_report::accept::REJECTION_CODES`]).
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            AppError::NotAllowed(r) => Some(r.code()),
+            AppError::EntryRefused { reason, .. } => Some(reason.code()),
+            _ => None,
         }
     }
 
@@ -166,9 +131,9 @@ impl AppError {
     /// common on exported CDs); those are logged as their code only.
     pub fn loggable(&self) -> String {
         match self {
-            AppError::NotAllowed(r) => format!("refused by rule {}", r.rule()),
+            AppError::NotAllowed(r) => format!("refused by rule {}", r.code()),
             AppError::EntryRefused { entry, reason } => {
-                format!("entry {entry} refused by rule {}", reason.rule())
+                format!("entry {entry} refused by rule {}", reason.code())
             }
             // Record numbers, sizes, ids and keys only.
             AppError::BadBundle(_)
@@ -213,6 +178,9 @@ impl From<RuleError> for AppError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WireError {
     pub code: &'static str,
+    /// The refusing rule's code, when a rule refused an entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
     pub message: String,
 }
 

@@ -92,7 +92,7 @@ impl Home {
         Ok(ExportInput {
             view,
             network,
-            network_name: state.roster.name().to_string(),
+            network_name: state.roster().name().to_string(),
             study,
             images,
             signatures,

@@ -10,9 +10,12 @@ use countersign_ledger::{Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey,
 use countersign_store::Store;
 use serde::Serialize;
 
+use crate::error::Rejection;
 use crate::error::{AppError, Result};
 use crate::keys::{KeyStore, Profile};
 use crate::state::{LedgerState, Verdict};
+use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
+use countersign_report::Standing;
 
 /// The directory the desktop app uses when `$COUNTERSIGN_HOME` is not set.
 pub fn default_home() -> PathBuf {
@@ -169,7 +172,7 @@ impl Home {
 
     fn found_network(&mut self, key: &SecretKey, network_name: &str, p: &Profile) -> Result<()> {
         let state = self.state()?;
-        if let Some(n) = state.network {
+        if let Ok(n) = state.network() {
             return Err(AppError::InvalidInput(format!(
                 "this home already belongs to network {n}"
             )));
@@ -178,15 +181,11 @@ impl Home {
         let genesis = GenesisPayload {
             name: network_name.to_string(),
             founder: MemberPayload {
-                key: p.key,
-                name: p.name.clone(),
-                role: p.role,
-                admin: true,
                 valid_from: now,
-                valid_until: None,
-                devices: vec![],
                 ai_model: p.ai_model.clone(),
+                ..MemberPayload::new(p.key, &p.name, p.role, true)
             },
+            policy: None,
         };
         let payload = json(&genesis);
         let header = Header::new(
@@ -208,12 +207,12 @@ impl Home {
     pub fn whoami(&self) -> Result<WhoAmI> {
         let profile = self.profile()?;
         let state = self.state()?;
-        let member = state.roster.member(&profile.key);
+        let member = state.roster().member(&profile.key);
         Ok(WhoAmI {
             key: profile.key,
             name: member.map_or(profile.name.clone(), |m| m.name.clone()),
             role: member.map_or(profile.role, |m| m.role),
-            network: state.network,
+            network: state.network().ok(),
             admin: member.is_some_and(|m| m.admin),
         })
     }
@@ -224,15 +223,16 @@ impl Home {
         *lock(cache.get_mut()) = None;
         store.write(|db| {
             let mut state = LedgerState::load(db)?;
-            match state.check(entry, Some(payload))? {
-                Verdict::New => {}
-                Verdict::Duplicate | Verdict::Fork { .. } => return Ok(()),
+            match state.ledger.accept(entry, Some(payload), now_ms())? {
+                Verdict::New(Standing::Accepted) => {}
+                Verdict::New(Standing::Refused(e)) => return Err(Rejection::Report(e).into()),
+                Verdict::Duplicate | Verdict::Fork { .. } | Verdict::Held { .. } => return Ok(()),
             }
             db.insert_entry(entry, Some(payload))?;
             if entry.header().kind == Kind::NetworkGenesis {
                 db.set_meta("network", &entry.id().to_hex())?;
             }
-            state.apply(entry, Some(payload))
+            Ok(())
         })
     }
 
@@ -250,17 +250,23 @@ impl Home {
         self.write_with_state(|db, state| {
             let network = state.network()?;
             let author = key.public();
+            let now = now_ms();
             let (log_field, seq, parents, timestamp) = match log {
-                None => (Hash::ZERO, 1, vec![], now_ms()),
+                None => (Hash::ZERO, 1, vec![], now),
                 Some(log) => {
                     state.load_log(db, &log)?;
-                    let l = state.log(&log).ok_or_else(|| AppError::NotFound {
-                        what: format!("report {log}"),
-                    })?;
-                    let parents = l.heads();
-                    // Never sign a timestamp before a parent's, whatever this clock says.
-                    let ts = now_ms().max(l.latest_timestamp(&parents));
-                    (log, l.next_seq(&author), parents, ts)
+                    let (parents, seq) =
+                        state.ledger.position_for(&log, &author).ok_or_else(|| {
+                            AppError::NotFound {
+                                what: format!("report {log}"),
+                            }
+                        })?;
+                    // This clock's time — never a parent's copied forward, which would let one
+                    // entry dated in 2099 drag every later one there. A parent at most the
+                    // tolerance ahead is within the rule; one further ahead was held back.
+                    let latest = state.ledger.latest_timestamp(&log, &parents);
+                    let ts = now.max(latest.saturating_sub(TIMESTAMP_TOLERANCE_MS));
+                    (log, seq, parents, ts)
                 }
             };
             let header = Header::new(
@@ -269,11 +275,22 @@ impl Home {
             let entry = Entry::sign(header, key)?;
             // Info, not warn: the caller is told too. The rule's name, never its message (it
             // can quote a field value).
-            let verdict = state.check(&entry, Some(payload)).inspect_err(|r| {
-                tracing::info!(kind = %kind, log = %log_field, rule = %r.rule(), "entry refused");
-            })?;
-            match verdict {
-                Verdict::New => {}
+            let refused = |r: &Rejection| {
+                tracing::info!(kind = %kind, log = %log_field, rule = %r.code(), "entry refused");
+            };
+            // Judged by the one acceptance path before anything is stored: what this home
+            // would refuse from a peer, it does not sign for its own user either.
+            match state
+                .ledger
+                .judge(&entry, Some(payload), now)
+                .inspect_err(refused)?
+            {
+                Verdict::New(Standing::Accepted) => {}
+                Verdict::New(Standing::Refused(e)) => {
+                    let r = Rejection::Report(e);
+                    refused(&r);
+                    return Err(r.into());
+                }
                 other => {
                     return Err(AppError::InvalidInput(format!(
                         "a freshly signed entry was not new ({other:?})"
@@ -281,7 +298,7 @@ impl Home {
                 }
             }
             db.insert_entry(&entry, Some(payload))?;
-            state.apply(&entry, Some(payload))?;
+            state.ledger.insert(&entry, Some(payload))?;
             tracing::info!(
                 entry = %entry.id(),
                 log = %entry.log_id(),
@@ -312,6 +329,8 @@ impl Home {
                 });
             }
             let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
+            // Entries held for later come in with the first write after their time.
+            crate::bundle::release_held(db, state)?;
             f(db, state)
         });
         if result.is_err() {
@@ -330,7 +349,7 @@ impl Home {
     pub(crate) fn with_state<T>(
         &self,
         log: &LogId,
-        f: impl FnOnce(&LedgerState, &countersign_store::Db<'_>) -> Result<T>,
+        f: impl FnOnce(&mut LedgerState, &countersign_store::Db<'_>) -> Result<T>,
     ) -> Result<T> {
         let db = self.store.db();
         let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);

@@ -66,7 +66,7 @@ impl Home {
         if study.trim().is_empty() {
             return Err(AppError::InvalidInput("a study UID is required".into()));
         }
-        let definition = self.template(template)?;
+        let definition = self.template_for_report(template)?;
         // Given files are hashed; without any, the report binds every imported instance of
         // the study.
         let images = if images.is_empty() {
@@ -80,8 +80,8 @@ impl Home {
         let payload = json(&ReportCreate {
             study: study.to_string(),
             template: definition.name.clone(),
+            template_hash: definition.content_hash(),
             images,
-            definition: Some(definition),
         });
         Ok(self.append_own(None, Kind::ReportCreate, &payload)?.id())
     }
@@ -137,12 +137,10 @@ impl Home {
             .iter()
             .find(|s| s.name == section)
             .ok_or_else(|| AppError::InvalidInput(format!("report has no section {section:?}")))?
-            .versions
-            .last()
+            .current
             .ok_or_else(|| {
                 AppError::InvalidInput(format!("section {section} has no text to co-sign"))
-            })?
-            .entry;
+            })?;
         let payload = json(&SectionCosign {
             section: section.to_string(),
             version,
@@ -158,7 +156,7 @@ impl Home {
         let sections: BTreeMap<String, EntryId> = view
             .sections
             .iter()
-            .filter_map(|s| s.versions.last().map(|v| (s.name.clone(), v.entry)))
+            .filter_map(|s| s.current.map(|v| (s.name.clone(), v)))
             .collect();
         let payload = json(&ReportStatus {
             status: Status::Final,
@@ -166,6 +164,23 @@ impl Home {
         });
         Ok(self
             .append_own(Some(report), Kind::ReportStatus, &payload)?
+            .id())
+    }
+
+    /// Settles a conflict between sign-offs that do not descend from each other: this home's
+    /// attending keeps `keep`; the others stay in the record, superseded.
+    pub fn report_resolve(
+        &mut self,
+        report: EntryId,
+        keep: EntryId,
+        note: &str,
+    ) -> Result<EntryId> {
+        let payload = json(&countersign_report::payload::ReportResolve {
+            keep,
+            note: note.to_string(),
+        });
+        Ok(self
+            .append_own(Some(report), Kind::ReportResolve, &payload)?
             .id())
     }
 
@@ -283,7 +298,7 @@ impl Home {
         member: PublicKey,
         grant: bool,
     ) -> Result<EntryId> {
-        if self.state()?.roster.member(&member).is_none() {
+        if self.state()?.roster().member(&member).is_none() {
             return Err(AppError::InvalidInput(format!(
                 "{member} is not on the roster"
             )));
@@ -391,14 +406,12 @@ impl Home {
     /// re-checked from the stored bytes.
     pub fn report_show(&self, report: EntryId) -> Result<ReportView> {
         self.with_state(&report, |state, db| {
-            let log = state
-                .log(&report)
-                .and_then(|l| l.report.as_ref())
-                .ok_or_else(|| AppError::NotFound {
-                    what: format!("report {report}"),
-                })?;
             let statuses = self.statuses(db, &report)?;
-            Ok(log.project(&state.roster, |id| {
+            let roster = state.roster().clone();
+            let log = state.report(&report).ok_or_else(|| AppError::NotFound {
+                what: format!("report {report}"),
+            })?;
+            Ok(log.project(&roster, |id| {
                 statuses.get(id).cloned().unwrap_or(EntryStatus::Invalid {
                     reason: "not stored".into(),
                 })

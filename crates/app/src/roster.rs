@@ -1,14 +1,39 @@
-//! Roster use cases: an admin adds and revokes members.
+//! Roster use cases: an admin adds, changes, revokes and readmits members.
+//!
+//! A change to an admitted member and a revocation both name the member's **frontier**: for
+//! every report log this home holds, the member's last entry there. The admin vouches for
+//! those entries (and each one's chain before it); anything else the member signs — in any
+//! log, whatever date it carries — is judged by the new details, or refused after a
+//! revocation. An honest entry that reaches the admin only after the revocation is vouched for
+//! afterwards with [`Home::roster_readmit`].
 
-use countersign_ledger::roster::{AiModelInfo, MemberPayload, RevokePayload};
+use countersign_ledger::roster::{
+    AiModelInfo, Frontier, MemberPayload, ReadmitPayload, RevokePayload,
+};
 use countersign_ledger::{EntryId, Kind, Member, PublicKey, Role};
 
 use crate::error::{AppError, Result};
 use crate::home::{json, now_ms, Home};
 
 impl Home {
-    /// Adds a member (or updates their details), signed by this home's admin key. The member's
-    /// authority starts now.
+    /// The member's last entry in every report log this home holds.
+    fn frontier_of(
+        &self,
+        key: &PublicKey,
+        network: &countersign_ledger::NetworkId,
+    ) -> Result<Frontier> {
+        Ok(self
+            .store()
+            .db()
+            .last_entries_by(key)?
+            .into_iter()
+            .filter(|(log, _)| log != network)
+            .collect())
+    }
+
+    /// Adds a member, or changes an admitted member's details, signed by this home's admin key.
+    /// For a change, the member's entries this home holds keep the details they were signed
+    /// under; what they sign from now on is judged by the new ones.
     pub fn roster_add(
         &mut self,
         key: PublicKey,
@@ -27,45 +52,62 @@ impl Home {
         }
         let network = self.state()?.network()?;
         let payload = json(&MemberPayload {
-            key,
-            name: name.to_string(),
-            role,
-            admin,
             valid_from: now_ms(),
-            valid_until: None,
-            devices: vec![],
             ai_model,
+            frontier: self.frontier_of(&key, &network)?,
+            ..MemberPayload::new(key, name, role, admin)
         });
         Ok(self
             .append_own(Some(network), Kind::RosterMember, &payload)?
             .id())
     }
 
-    /// Revokes a member from `from_ms` (default: now). Their earlier signatures stay valid.
-    pub fn roster_revoke(
-        &mut self,
-        key: PublicKey,
-        from_ms: Option<u64>,
-        reason: &str,
-    ) -> Result<EntryId> {
+    /// Revokes a member. The entries of theirs this home holds stay valid (their frontier);
+    /// anything else they sign is refused on every peer, whatever its timestamp.
+    pub fn roster_revoke(&mut self, key: PublicKey, reason: &str) -> Result<EntryId> {
         let state = self.state()?;
         let network = state.network()?;
-        if state.roster.member(&key).is_none() {
+        if state.roster().member(&key).is_none() {
             return Err(AppError::NotFound {
                 what: format!("member {key}"),
             });
         }
         let payload = json(&RevokePayload {
             key,
-            from: from_ms.unwrap_or_else(now_ms),
             reason: reason.to_string(),
+            frontier: self.frontier_of(&key, &network)?,
         });
         Ok(self
             .append_own(Some(network), Kind::RosterRevoke, &payload)?
             .id())
     }
 
+    /// Vouches for one more entry of a revoked member (and their chain before it in that
+    /// report): an honest entry written before the revocation that reached this home after it.
+    /// The entry must be stored here (it is, refused, until this is signed).
+    pub fn roster_readmit(&mut self, entry: EntryId) -> Result<EntryId> {
+        let network = self.state()?.network()?;
+        let row = self
+            .store()
+            .db()
+            .get(&entry)?
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("entry {entry}"),
+            })?;
+        let stored = crate::state::decode_row(&row).map_err(|reason| {
+            AppError::InvalidInput(format!("stored entry is damaged ({reason}); run verify"))
+        })?;
+        let payload = json(&ReadmitPayload {
+            key: stored.header().author,
+            log: stored.log_id(),
+            entry,
+        });
+        Ok(self
+            .append_own(Some(network), Kind::RosterReadmit, &payload)?
+            .id())
+    }
+
     pub fn roster_list(&self) -> Result<Vec<Member>> {
-        Ok(self.state()?.roster.members().cloned().collect())
+        Ok(self.state()?.roster().members().cloned().collect())
     }
 }

@@ -1,7 +1,8 @@
-//! Templates: the built-in ones and those imported into this home (`<home>/templates/NAME.toml`,
-//! in the native format), importing native or MRRT HTML files, and showing one in either format.
+//! Templates: the built-in ones and those an admin published to the department's roster,
+//! publishing native or MRRT HTML files, and showing one in either format. Rules are the
+//! network's: a report names its template by content hash, so it cannot bring its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use countersign_report::template::{self, Template, TemplateError};
 use serde::Serialize;
@@ -14,7 +15,7 @@ use crate::home::Home;
 pub struct TemplateRef {
     pub name: String,
     pub title: String,
-    /// `built-in` or `imported`.
+    /// `built-in` or `published`.
     pub source: &'static str,
     pub sections: usize,
 }
@@ -48,54 +49,48 @@ fn describe(t: &Template, source: &'static str) -> TemplateRef {
 }
 
 impl Home {
-    fn template_dir(&self) -> PathBuf {
-        self.dir().join("templates")
+    /// The templates an admin published to the roster and the roster accepts, in roster order
+    /// (a later one of the same name is a newer version).
+    fn published_templates(&self) -> Result<Vec<Template>> {
+        let state = self.state()?;
+        Ok(state
+            .roster()
+            .templates()
+            .filter_map(|(_, bytes)| {
+                serde_json::from_slice::<countersign_report::payload::TemplatePublish>(bytes)
+                    .ok()
+                    .map(|p| p.template)
+            })
+            .collect())
     }
 
-    fn template_path(&self, name: &str) -> PathBuf {
-        // Names are checked to be lowercase letters, digits and dashes before they get here.
-        self.template_dir().join(format!("{name}.toml"))
-    }
-
-    /// Built-in templates first, then those imported into this home, by name.
+    /// Built-in templates first, then those published to the department's roster, by name
+    /// (the newest version of each).
     pub fn templates(&self) -> Result<Vec<TemplateRef>> {
         let mut out: Vec<TemplateRef> = template::builtin()
             .iter()
             .map(|t| describe(t, "built-in"))
             .collect();
-        let mut imported = self.imported_templates()?;
-        imported.sort_by(|a, b| a.name.cmp(&b.name));
-        out.extend(imported.iter().map(|t| describe(t, "imported")));
-        Ok(out)
-    }
-
-    fn imported_templates(&self) -> Result<Vec<Template>> {
-        let dir = self.template_dir();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(AppError::io(format!("reading {}", dir.display()))(e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let path = entry
-                .map_err(AppError::io(format!("reading {}", dir.display())))?
-                .path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                out.push(read_template(&path, TemplateFormat::Native)?);
-            }
+        let mut newest: std::collections::BTreeMap<String, Template> = Default::default();
+        for t in self.published_templates()? {
+            newest.insert(t.name.clone(), t);
         }
+        out.extend(newest.values().map(|t| describe(t, "published")));
         Ok(out)
     }
 
-    /// The template called `name`: built-in, else imported into this home.
+    /// The template called `name`: built in, else the newest published to the roster.
     pub fn template(&self, name: &str) -> Result<Template> {
         if let Some(t) = template::template(name) {
             return Ok(t.clone());
         }
-        let path = self.template_path(name);
-        if template::valid_name(name) && path.is_file() {
-            return read_template(&path, TemplateFormat::Native);
+        if let Some(t) = self
+            .published_templates()?
+            .into_iter()
+            .filter(|t| t.name == name)
+            .last()
+        {
+            return Ok(t);
         }
         let known: Vec<String> = self.templates()?.into_iter().map(|t| t.name).collect();
         Err(AppError::InvalidInput(format!(
@@ -104,28 +99,34 @@ impl Home {
         )))
     }
 
-    /// Reads a template file (native, or MRRT HTML by extension), checks it and keeps it in
-    /// this home. A built-in name cannot be taken; importing the same name again replaces it
-    /// (reports already written keep the template they were written to: they carry it).
-    pub fn template_import(&self, path: &Path) -> Result<TemplateRef> {
+    /// The template a new report is written to (named by its content hash in the report).
+    pub(crate) fn template_for_report(&self, name: &str) -> Result<Template> {
+        self.template(name)
+    }
+
+    /// Reads a template file (native, or MRRT HTML by extension), checks it and publishes it
+    /// to the department's roster, signed by this home's admin key: from then on every peer's
+    /// reports may use it, and every peer judges them by exactly this template. A built-in
+    /// name cannot be taken; publishing a name again is a new version (reports already written
+    /// keep the version they name by content hash).
+    pub fn template_publish(&mut self, path: &Path) -> Result<TemplateRef> {
         let t = read_template(path, TemplateFormat::of(path))?;
         if template::template(&t.name).is_some() {
             return Err(AppError::InvalidInput(format!(
-                "{:?} is a built-in template; give the imported one another name",
+                "{:?} is a built-in template; give the published one another name",
                 t.name
             )));
         }
-        let dir = self.template_dir();
-        std::fs::create_dir_all(&dir)
-            .map_err(AppError::io(format!("creating {}", dir.display())))?;
-        // Written aside and renamed, so a crash never leaves half a template.
-        let target = self.template_path(&t.name);
-        let tmp = target.with_extension("toml.tmp");
-        std::fs::write(&tmp, template::to_native(&t))
-            .map_err(AppError::io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, &target)
-            .map_err(AppError::io(format!("writing {}", target.display())))?;
-        Ok(describe(&t, "imported"))
+        let network = self.state()?.network()?;
+        let payload = crate::home::json(&countersign_report::payload::TemplatePublish {
+            template: t.clone(),
+        });
+        self.append_own(
+            Some(network),
+            countersign_ledger::Kind::TemplatePublish,
+            &payload,
+        )?;
+        Ok(describe(&t, "published"))
     }
 }
 

@@ -26,6 +26,10 @@ pub struct VerifyReport {
     pub forks: u64,
     /// Peers found showing different histories (see `checkpoints`).
     pub split_views: u64,
+    /// Entries stored but refused by a rule (each is a problem, with its rule's code).
+    pub refused: u64,
+    /// Entries held aside, dated beyond the clock skew ahead of this home's clock.
+    pub held: u64,
     pub problems: Vec<Problem>,
     pub seconds: f64,
 }
@@ -96,25 +100,30 @@ impl Replay {
         for (row, result) in rows.iter().zip(checked) {
             self.entries += 1;
             // check_row matched the payload to its header already.
-            let outcome = result.and_then(|entry| {
-                match self.state.accept_matched(&entry, row.payload.as_deref()) {
-                    Ok(Verdict::New) => Ok(()),
-                    Ok(other) => Err(format!("stored twice ({other:?})")),
-                    Err(AppError::NotAllowed(rejection)) => {
-                        // The rule's name only: its message can quote a field value.
+            let outcome = result.map_err(|e| (None, e)).and_then(|entry| {
+                match self
+                    .state
+                    .ledger
+                    .accept_stored(&entry, row.payload.as_deref())
+                {
+                    // Its standing is judged once the whole store is in (`refused` below).
+                    Ok(Verdict::New(_)) => Ok(()),
+                    Ok(other) => Err((None, format!("stored twice ({other:?})"))),
+                    Err(rejection) => {
+                        // The rule's code only: its message can quote a field value.
                         tracing::debug!(
                             entry = %entry.id(),
-                            rule = %rejection.rule(),
-                            "verify: a stored entry breaks a rule"
+                            rule = %rejection.code(),
+                            "verify: a stored entry cannot be taken"
                         );
-                        Err(rejection.to_string())
+                        Err((Some(rejection.code().to_string()), rejection.to_string()))
                     }
-                    Err(e) => Err(e.to_string()),
                 }
             });
-            if let Err(problem) = outcome {
+            if let Err((code, problem)) = outcome {
                 self.problems.push(Problem {
                     entry: row_id(row),
+                    code,
                     problem,
                 });
             }
@@ -178,7 +187,7 @@ fn verify(
         replay.replay((rows, checked));
         keys = replay
             .state
-            .roster
+            .roster()
             .members()
             .map(|m| (*m.key.as_bytes(), m.key))
             .collect();
@@ -211,10 +220,33 @@ fn verify(
         (more, next) = read.transpose()?.unwrap_or((false, Vec::new()));
     }
     let Replay {
+        mut state,
         entries,
         mut problems,
-        ..
     } = replay;
+    // Every stored entry is in; now each one's standing, judged against the whole store
+    // (the roster as it resolves, every fork frozen). An entry a rule refuses counts for
+    // nothing, and verify says so with the rule's code.
+    for fork in db.forks()? {
+        if let (Some(log), Some(author)) = (
+            Hash::from_slice(&fork.log),
+            Hash::from_slice(&fork.author).and_then(|h| PublicKey::from_bytes(&h.0).ok()),
+        ) {
+            state.ledger.freeze(log, author, fork.seq as u64);
+        }
+    }
+    let mut refused = 0;
+    for (log, id, rejection) in state.ledger.refused() {
+        if only.is_some_and(|l| l != log) {
+            continue;
+        }
+        refused += 1;
+        problems.push(Problem {
+            entry: id.to_hex(),
+            code: Some(rejection.code().to_string()),
+            problem: format!("refused by rule {}: {rejection}", rejection.code()),
+        });
+    }
     let mut forks = 0;
     for fork in db.forks()? {
         let in_scope = only.is_none_or(|l| fork.log == l.as_bytes());
@@ -249,10 +281,12 @@ fn verify(
         };
         problems.push(Problem {
             entry: hex_or_raw(&fork.second),
+            code: Some("fork".into()),
             problem,
         });
     }
     let split_views = split_view_problems(db, only, &mut problems)?;
+    let held = db.held_count()?;
     let seconds = started.elapsed().as_secs_f64();
     // Problems by entry id only: a problem's words can quote a refused field value. Debug:
     // the caller lists them all; the count is in the line below.
@@ -272,6 +306,8 @@ fn verify(
         entries,
         forks,
         split_views,
+        refused,
+        held,
         problems,
         seconds,
     })
@@ -302,6 +338,7 @@ fn split_view_problems(
         };
         problems.push(Problem {
             entry: hex_or_raw(&v.log),
+            code: Some("split_view".into()),
             problem,
         });
     }

@@ -129,11 +129,12 @@ pub(crate) enum HomeCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum TemplateCommand {
-    /// The built-in templates and those imported into this home.
+    /// The built-in templates and those published to the department's roster.
     List,
-    /// Check a template file (native TOML, or MRRT HTML if it ends in .html) and keep it in
-    /// this home; errors name the line.
-    Import { file: PathBuf },
+    /// Check a template file (native TOML, or MRRT HTML if it ends in .html) and publish it to
+    /// the department's roster (admin only); errors name the line.
+    #[command(alias = "import")]
+    Publish { file: PathBuf },
     /// Print a template in the native format, or as MRRT HTML.
     Show {
         name: String,
@@ -235,15 +236,19 @@ pub(crate) enum RosterCommand {
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Revoke a member; their earlier signatures stay valid.
+    /// Revoke a member. What of theirs this home holds stays valid (their frontier); anything
+    /// else they sign is refused everywhere, whatever date it carries.
     Revoke {
         #[arg(long)]
         key: String,
-        /// Revocation time in milliseconds since the epoch (default: now).
-        #[arg(long)]
-        from: Option<u64>,
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Vouch for one more entry of a revoked member: an honest entry written before the
+    /// revocation that arrived after it (and their entries before it in that report).
+    Readmit {
+        #[arg(long)]
+        entry: String,
     },
     /// List the members.
     List,
@@ -363,6 +368,15 @@ pub(crate) enum ReportCommand {
     Preliminary { report: String },
     /// Sign the report off as final (attending only).
     Finalize { report: String },
+    /// Settle a conflict between sign-offs: keep one (attending only); the others stay in the
+    /// record, superseded.
+    Resolve {
+        report: String,
+        #[arg(long)]
+        keep: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Add a signed addendum to a final report.
     Addendum {
         report: String,

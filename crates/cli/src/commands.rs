@@ -115,10 +115,12 @@ pub(crate) fn home_command(
                 "added",
             )
         }
-        HomeCommand::Roster(RosterCommand::Revoke { key, from, reason }) => entry_out(
-            home.roster_revoke(public_key(&key)?, from, &reason)?,
-            "revoked",
-        ),
+        HomeCommand::Roster(RosterCommand::Revoke { key, reason }) => {
+            entry_out(home.roster_revoke(public_key(&key)?, &reason)?, "revoked")
+        }
+        HomeCommand::Roster(RosterCommand::Readmit { entry }) => {
+            entry_out(home.roster_readmit(entry_id(&entry)?)?, "readmitted")
+        }
         HomeCommand::Roster(RosterCommand::List) => {
             let members = home.roster_list()?;
             let text = human::roster(&members);
@@ -141,7 +143,11 @@ pub(crate) fn home_command(
         HomeCommand::Bundle(BundleCommand::Import { file }) => {
             let imported = home.bundle_import_file(&file)?;
             let mut out = Output::new(&imported, human::import(&imported));
-            out.problem = !imported.forks.is_empty() || !imported.skipped.is_empty();
+            // Forks, entries set aside, and entries stored but refused by a rule are problems
+            // an auditor must see (exit 1); held entries are only early.
+            out.problem = !imported.forks.is_empty()
+                || !imported.skipped.is_empty()
+                || !imported.refused.is_empty();
             out
         }
         HomeCommand::Verify { report } => {
@@ -231,10 +237,10 @@ pub(crate) fn home_command(
             let text = human::templates(&list);
             Output::new(&list, text)
         }
-        HomeCommand::Template(TemplateCommand::Import { file }) => {
-            let t = home.template_import(&file)?;
+        HomeCommand::Template(TemplateCommand::Publish { file }) => {
+            let t = home.template_publish(&file)?;
             let text = format!(
-                "imported template {} ({}, {} sections)",
+                "published template {} ({}, {} sections)",
                 t.name, t.title, t.sections
             );
             Output::new(&t, text)

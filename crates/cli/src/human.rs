@@ -47,6 +47,7 @@ fn status(s: &EntryStatus) -> String {
         EntryStatus::Fork => "FORK".into(),
         EntryStatus::Erased => "payload erased".into(),
         EntryStatus::Invalid { reason } => format!("INVALID: {reason}"),
+        EntryStatus::Refused { code, .. } => format!("REFUSED ({code})"),
     }
 }
 
@@ -61,9 +62,9 @@ pub fn whoami(w: &WhoAmI) -> String {
 pub fn roster(members: &[Member]) -> String {
     let mut out = String::new();
     for m in members {
-        let revoked = m
-            .revoked_from
-            .map_or(String::new(), |r| format!(", revoked from {}", time(r)));
+        let revoked = m.revoked.as_ref().map_or(String::new(), |r| {
+            format!(", revoked by entry {}", short(&r.entry.to_hex()))
+        });
         let admin = if m.admin { ", admin" } else { "" };
         let _ = writeln!(out, "{}  {} ({}{admin}{revoked})", m.key, m.name, m.role);
     }
@@ -221,6 +222,17 @@ pub fn import(r: &ImportReport) -> String {
     }
     for s in &r.skipped {
         let _ = write!(out, "\nskipped {}: {}", s.entry, s.problem);
+    }
+    for s in &r.refused {
+        let code = s.code.as_deref().unwrap_or("rule");
+        let _ = write!(
+            out,
+            "\nstored but REFUSED ({code}) {}: {}",
+            s.entry, s.problem
+        );
+    }
+    for s in &r.held {
+        let _ = write!(out, "\nheld {}: {}", s.entry, s.problem);
     }
     out
 }

@@ -1,7 +1,9 @@
 //! `countersign`: everything the desktop app does, for scripts, servers and auditors.
 //!
 //! Every command takes `--json` for machine output. Exit status: 0 success, 1 verification found
-//! a problem, 2 bad usage or bad input (with a one-line message on stderr).
+//! a problem, 2 bad usage or bad input (with a one-line message on stderr; with `--json` that
+//! line is `{"error":{"code":…,"rule":…,"message":…}}`, `rule` being the refusing rule's stable
+//! code when a rule refused an entry).
 //!
 //! ```text
 //! countersign --home /tmp/h demo
@@ -67,7 +69,14 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line on stderr either way; with --json it is `{"error": {code, rule?,
+            // message}}` so that scripts match the stable codes, not the words.
+            if json {
+                let wire = serde_json::json!({ "error": e.to_wire() });
+                eprintln!("{wire}");
+            } else {
+                eprintln!("error: {e}");
+            }
             ExitCode::from(2)
         }
     }

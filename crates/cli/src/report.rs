@@ -91,6 +91,10 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
         ReportCommand::Finalize { report } => {
             entry_out(home.report_finalize(entry_id(&report)?)?, "finalised")
         }
+        ReportCommand::Resolve { report, keep, note } => entry_out(
+            home.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note)?,
+            "resolved",
+        ),
         ReportCommand::Addendum { report, text } => {
             entry_out(home.report_addendum(entry_id(&report)?, &text)?, "addendum")
         }

@@ -25,23 +25,35 @@ use crate::log::Standing;
 use crate::payload::{Payload, ReportCreate, SectionWrite};
 use crate::view::{EntryStatus, ReportView};
 
-/// The people (and the model) of the fixture, by short name: `(name, role, admin)`.
-pub const PEOPLE: &[(&str, Role, bool)] = &[
-    ("ada", Role::Attending, true),
-    ("rex", Role::Resident, false),
-    ("cara", Role::Cardiologist, false),
-    ("rad", Role::Radiologist, false),
-    ("bob", Role::Attending, false),
-    ("ai", Role::AiModel, false),
+/// The people (and the model) of the fixture: `(short name, display name, role, admin)`.
+pub const PEOPLE: &[(&str, &str, Role, bool)] = &[
+    ("ada", "Dr Ada Attending", Role::Attending, true),
+    ("rex", "Dr Rhea Resident", Role::Resident, false),
+    ("cara", "Dr Carl Cardio", Role::Cardiologist, false),
+    ("rad", "Dr Rad Radiologist", Role::Radiologist, false),
+    ("bob", "Dr Bob Attending", Role::Attending, false),
+    ("ai", "SoftTissue", Role::AiModel, false),
 ];
+
+/// What the fixture's AI member is.
+pub fn ai_model() -> countersign_ledger::roster::AiModelInfo {
+    countersign_ledger::roster::AiModelInfo {
+        vendor: "Countersign Labs".into(),
+        model: "SoftTissue".into(),
+        version: "2.1".into(),
+        regulatory_id: Some("CE 0123".into()),
+    }
+}
 
 /// A department whose members sign entries into one [`Ledger`].
 #[derive(Debug)]
 pub struct Department {
     pub ledger: Ledger,
     keys: BTreeMap<&'static str, SecretKey>,
-    /// The timestamp of the next entry (milliseconds); each entry moves it on 10 ms.
+    /// The timestamp of the last entry signed (milliseconds since the epoch).
     pub clock: u64,
+    /// How far the clock moves on for each entry signed.
+    pub step_ms: u64,
     /// Every entry stored, with its payload, in the order it was accepted.
     pub stored: Vec<(Entry, Vec<u8>)>,
 }
@@ -53,22 +65,28 @@ impl Default for Department {
 }
 
 impl Department {
-    /// Founded by `ada`, who admits everyone else in [`PEOPLE`].
+    /// Founded by `ada`, who admits everyone else in [`PEOPLE`]; the clock starts at
+    /// 2023-11-14 (room to date entries back) and moves on 10 ms per entry.
     pub fn new() -> Department {
+        Department::starting_at(1_700_000_000_000, 10)
+    }
+
+    /// [`Department::new`] with its own clock.
+    pub fn starting_at(clock: u64, step_ms: u64) -> Department {
         let keys: BTreeMap<&'static str, SecretKey> = PEOPLE
             .iter()
             .enumerate()
-            .map(|(i, (name, _, _))| (*name, SecretKey::from_seed(&[i as u8 + 1; 32])))
+            .map(|(i, (name, ..))| (*name, SecretKey::from_seed(&[i as u8 + 1; 32])))
             .collect();
         let mut dept = Department {
             ledger: Ledger::default(),
             keys,
-            // 2023-11-14: a realistic clock, with room to date entries back.
-            clock: 1_700_000_000_000,
+            clock,
+            step_ms,
             stored: Vec::new(),
         };
         let genesis = Payload::to_bytes(&GenesisPayload {
-            name: "Radiology".into(),
+            name: "Radiology, St Elsewhere".into(),
             founder: dept.member("ada"),
             policy: None,
         });
@@ -84,7 +102,7 @@ impl Department {
         );
         let entry = Entry::sign(h, dept.key("ada")).expect("the founder signs");
         dept.store(entry, genesis).expect("the genesis");
-        for (name, _, _) in &PEOPLE[1..] {
+        for (name, ..) in &PEOPLE[1..] {
             let member = dept.member(name);
             dept.roster_entry("ada", Kind::RosterMember, &member)
                 .expect("an admission");
@@ -104,12 +122,25 @@ impl Department {
 
     /// `who`'s admission as [`PEOPLE`] describes them.
     pub fn member(&self, who: &str) -> MemberPayload {
-        let (_, role, admin) = PEOPLE
+        let (_, name, role, admin) = PEOPLE
             .iter()
-            .find(|(n, _, _)| *n == who)
+            .find(|(n, ..)| *n == who)
             .copied()
             .unwrap_or_else(|| panic!("no {who} in the fixture"));
-        MemberPayload::new(self.public(who), who, role, admin)
+        let mut m = MemberPayload::new(self.public(who), name, role, admin);
+        if role == Role::AiModel {
+            m.ai_model = Some(ai_model());
+        }
+        m
+    }
+
+    /// The signature of every entry of `log` stored, by id (what exports carry).
+    pub fn signatures(&self, log: LogId) -> BTreeMap<EntryId, [u8; 64]> {
+        self.stored
+            .iter()
+            .filter(|(e, _)| e.log_id() == log)
+            .map(|(e, _)| (e.id(), *e.signature()))
+            .collect()
     }
 
     pub fn network(&self) -> NetworkId {
@@ -126,7 +157,7 @@ impl Department {
         payload: &[u8],
         parents: Option<Vec<EntryId>>,
     ) -> Entry {
-        self.clock += 10;
+        self.clock += self.step_ms;
         let author = self.public(who);
         let (log_field, heads, seq) = match log {
             None => (Hash::ZERO, vec![], 1),
@@ -189,14 +220,35 @@ impl Department {
     /// A new report on a built-in template, created by `who`.
     pub fn report(&mut self, who: &str, template: &str) -> LogId {
         let t = crate::template::template(template).expect("a built-in template");
+        self.report_on(who, t, "1.2.840.99", vec![])
+    }
+
+    /// A new report on `template` (built in, or published by [`Department::publish`]) about
+    /// `study` and `images`.
+    pub fn report_on(
+        &mut self,
+        who: &str,
+        template: &crate::Template,
+        study: &str,
+        images: Vec<String>,
+    ) -> LogId {
         let create = ReportCreate {
-            study: "1.2.840.99".into(),
-            template: template.into(),
-            template_hash: t.content_hash(),
-            images: vec![],
+            study: study.into(),
+            template: template.name.clone(),
+            template_hash: template.content_hash(),
+            images,
         };
         self.append(who, None, Kind::ReportCreate, &create)
             .expect("report created")
+    }
+
+    /// `ada` publishes a template to the roster.
+    pub fn publish(&mut self, template: &crate::Template) -> EntryId {
+        let p = crate::payload::TemplatePublish {
+            template: template.clone(),
+        };
+        self.roster_entry("ada", Kind::TemplatePublish, &p)
+            .expect("template published")
     }
 
     /// A new version of a section.

@@ -117,7 +117,10 @@ fn a_cardiac_report_needs_the_cardiologists_signature_and_an_attendings_final() 
     assert_eq!(view.signoff.as_ref().unwrap().entry, fin);
     let cardiac_view = view.sections.iter().find(|s| s.name == "cardiac").unwrap();
     assert_eq!(cardiac_view.text.as_deref(), Some("LVEF 55%"));
-    assert_eq!(cardiac_view.versions[0].cosigns[0].author.name, "cara");
+    assert_eq!(
+        cardiac_view.versions[0].cosigns[0].author.name,
+        "Dr Carl Cardio"
+    );
 
     d.append(
         "ada",

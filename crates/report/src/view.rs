@@ -79,6 +79,8 @@ pub struct SectionView {
     pub fields: Vec<FieldView>,
     /// Oldest first; the last is the current version.
     pub versions: Vec<VersionView>,
+    /// The version the report reads as (`text`'s version), if one does.
+    pub current: Option<EntryId>,
     /// The version the final sign-off covers, if any.
     pub signed_off_version: Option<EntryId>,
     /// In a conflict, the different versions the sign-offs in conflict cover (then `text` is
@@ -327,6 +329,7 @@ impl ReportLog {
                     })
                     .collect(),
                 versions: Vec::new(),
+                current: None,
                 signed_off_version: None,
                 conflicting_versions: Vec::new(),
                 concurrent: false,
@@ -519,6 +522,7 @@ impl ReportLog {
                 }
                 None
             };
+            s.current = chosen;
             let current = chosen.and_then(|v| s.versions.iter().find(|x| x.entry == v));
             s.text = current.and_then(|v| v.text.clone());
             for f in &mut s.fields {

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use checkpoints::SplitViewRow;
-pub use db::{Db, ForkRow, StoredEntry};
+pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_HELD};
 pub use images::{commit_staged, image_path, stage_image, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
 

@@ -105,6 +105,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         found_ms INTEGER NOT NULL
     );
     "#,
+    // 7: entries dated beyond the allowed clock skew ahead of this home's clock, held aside
+    // (not stored as entries, not shown, not sent on) until their time comes.
+    r#"
+    CREATE TABLE held (
+        id        BLOB PRIMARY KEY,
+        due_ms    INTEGER NOT NULL,
+        header    BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        payload   BLOB
+    ) WITHOUT ROWID;
+    CREATE INDEX held_by_due ON held (due_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,14 +8,13 @@ use std::path::Path;
 
 use countersign_ledger::bundle::{self, BundleRecord};
 use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
-use countersign_report::payload::AccessChange;
 use countersign_store::StoredEntry;
 use countersign_sync::{Ledger, LogSummary, VersionVector};
 
 use crate::bundle::Authenticated;
 use crate::checkpoints::CheckpointSigner;
 use crate::error::Result;
-use crate::home::{now_ms, Home};
+use crate::home::Home;
 use crate::state::LedgerState;
 
 /// A stored entry (or fork evidence) as a bundle record.
@@ -94,17 +93,14 @@ impl HomeLedger {
 }
 
 impl HomeLedger {
-    /// Whether an attending granted AI model `model` `log` and has not revoked it since.
+    /// Whether an attending granted AI model `model` `log` and has not revoked it since, as
+    /// the report's accepted entries say.
     fn granted(&self, model: &PublicKey, log: &LogId) -> bool {
-        let Ok(rows) = self.home.store().db().access_changes(log) else {
-            return false;
-        };
-        let changes = rows.iter().filter_map(|r| {
-            let kind = r.kind.parse().ok()?;
-            let change: AccessChange = serde_json::from_slice(r.payload.as_deref()?).ok()?;
-            Some((kind, change.member))
-        });
-        countersign_report::access::may_read(countersign_ledger::Role::AiModel, model, changes)
+        self.home
+            .with_state(log, |state, _| {
+                Ok(state.report(log).is_some_and(|r| r.reads_granted(model)))
+            })
+            .unwrap_or(false)
     }
 }
 
@@ -118,13 +114,8 @@ impl Ledger for HomeLedger {
         let Some(network) = self.network else {
             return false;
         };
-        let now = now_ms();
         self.home
-            .with_state(&network, |state, _| {
-                Ok(state.roster.member(key).is_some_and(|m| {
-                    m.check_time(now).is_ok() && m.revoked_from.is_none_or(|r| r > now)
-                }))
-            })
+            .with_state(&network, |state, _| Ok(state.roster().is_active(key)))
             .unwrap_or(false)
     }
 
@@ -136,7 +127,7 @@ impl Ledger for HomeLedger {
         let role = self
             .home
             .with_state(&network, |state, _| {
-                Ok(state.roster.member(peer).map(|m| m.role))
+                Ok(state.roster().member(peer).map(|m| m.role))
             })
             .ok()
             .flatten();

@@ -242,14 +242,32 @@ impl Ledger {
         payload: Option<&[u8]>,
         now_ms: u64,
     ) -> Result<Verdict, Rejection> {
+        self.classify(entry, payload, Some(now_ms), true)
+    }
+
+    /// Everything [`Ledger::judge`] says, with the standing of a new entry computed only when
+    /// `predict` (when the caller will insert it next, inserting computes it anyway). `now_ms`
+    /// `None` is for stored entries, judged when they arrived: no clock applies to them again;
+    /// `match_payload` false when the caller already matched the payload to its header.
+    fn classify(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        now_ms: Option<u64>,
+        predict: bool,
+    ) -> Result<Verdict, Rejection> {
         let h = entry.header();
-        if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
-            return Ok(Verdict::Held {
-                until_ms: h.timestamp_ms - TIME_SKEW_MS,
-            });
+        if let Some(now_ms) = now_ms {
+            if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
+                return Ok(Verdict::Held {
+                    until_ms: h.timestamp_ms - TIME_SKEW_MS,
+                });
+            }
         }
         let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        rules::check_payload(entry, payload)?;
+        if now_ms.is_some() {
+            rules::check_payload(entry, payload)?;
+        }
         // The network: this home's, or the one a network genesis founds.
         let network = match (h.kind, self.network()) {
             (Kind::NetworkGenesis, Some(n)) if n == entry.id() => return Ok(Verdict::Duplicate),
@@ -267,12 +285,17 @@ impl Ledger {
         rules::check_shape(entry, network)?;
         rules::check_log_family(entry, network)?;
         match h.kind.family() {
-            LogFamily::Roster => self.judge_roster(entry, payload),
-            LogFamily::Report => self.judge_report(entry, payload),
+            LogFamily::Roster => self.judge_roster(entry, payload, predict),
+            LogFamily::Report => self.judge_report(entry, payload, predict),
         }
     }
 
-    fn judge_roster(&self, entry: &Entry, payload: &[u8]) -> Result<Verdict, Rejection> {
+    fn judge_roster(
+        &self,
+        entry: &Entry,
+        payload: &[u8],
+        predict: bool,
+    ) -> Result<Verdict, Rejection> {
         let h = entry.header();
         if h.kind == Kind::NetworkGenesis {
             RosterLog::new(entry, payload)
@@ -295,6 +318,9 @@ impl Ledger {
                 .into());
             }
         }
+        if !predict {
+            return Ok(Verdict::New(Standing::Accepted));
+        }
         // Whether it takes effect is the roster's resolution; predict it on a copy.
         let mut trial = roster.clone();
         trial.insert(entry, payload)?;
@@ -304,7 +330,12 @@ impl Ledger {
         }))
     }
 
-    fn judge_report(&mut self, entry: &Entry, payload: &[u8]) -> Result<Verdict, Rejection> {
+    fn judge_report(
+        &mut self,
+        entry: &Entry,
+        payload: &[u8],
+        predict: bool,
+    ) -> Result<Verdict, Rejection> {
         let h = entry.header();
         let log = entry.log_id();
         // Never on the roster at all (not merely revoked): nothing to keep.
@@ -315,7 +346,6 @@ impl Ledger {
             .into());
         }
         let parsed = Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?;
-        let roster = self.roster().clone();
         if h.kind == Kind::ReportCreate {
             if self.reports.contains_key(&log) {
                 return Ok(Verdict::Duplicate);
@@ -324,7 +354,10 @@ impl Ledger {
                 return Err(Rejection::PayloadMissing);
             };
             let template = self.template_for(&create)?;
-            let report = ReportLog::new(entry, create, template, &roster)?;
+            if !predict {
+                return Ok(Verdict::New(Standing::Accepted));
+            }
+            let report = ReportLog::new(entry, create, template, self.roster())?;
             let standing = report
                 .standing(&entry.id())
                 .cloned()
@@ -340,14 +373,18 @@ impl Ledger {
             return Ok(verdict);
         }
         self.refine_unknown_parent(report.dag().check(entry), entry)?;
-        let frozen = self.frozen.get(&log).cloned().unwrap_or_default();
+        if !predict {
+            return Ok(Verdict::New(Standing::Accepted));
+        }
+        let empty = Frozen::new();
+        let frozen = self.frozen.get(&log).unwrap_or(&empty);
         // Judged as if inserted: a copy would cost the whole log, and a new entry is in no
         // vouched entry's past, so judging it beside the log gives the same standing.
         Ok(Verdict::New(report.check(
             entry,
             Some(&parsed),
-            &roster,
-            &frozen,
+            self.roster(),
+            frozen,
         )))
     }
 
@@ -416,7 +453,6 @@ impl Ledger {
                     Some(p) => Some(Payload::parse(h.kind, p).map_err(ReportRuleError::from)?),
                     None => None,
                 };
-                let roster = self.roster().clone();
                 if h.kind == Kind::ReportCreate {
                     if let Some(r) = self.reports.get(&log) {
                         return Ok(r.standing(&log).cloned().unwrap_or(Standing::Accepted));
@@ -425,21 +461,27 @@ impl Ledger {
                         return Err(Rejection::PayloadMissing);
                     };
                     let template = self.template_for(&create)?;
-                    let report = ReportLog::new(entry, create, template, &roster)?;
+                    let report = ReportLog::new(entry, create, template, self.roster())?;
                     let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
                     self.reports.insert(log, report);
                     self.judged_at.insert(log, self.generation);
                     return Ok(standing);
                 }
                 self.refresh(&log);
-                let frozen = self.frozen.get(&log).cloned().unwrap_or_default();
+                let empty = Frozen::new();
+                let frozen = self.frozen.get(&log).unwrap_or(&empty);
+                let roster = match &self.roster {
+                    Some(r) => r.roster(),
+                    None => return Err(Rejection::NoNetwork),
+                };
                 let report = self
                     .reports
                     .get_mut(&log)
                     .ok_or(Rejection::UnknownLog { log })?;
-                let standing = report.insert(entry, parsed, &roster, &frozen)?;
+                let standing = report.insert(entry, parsed, roster, frozen)?;
                 // An entry an admin vouched for may let the entries before it stand again.
-                if roster.vouches(&log, &entry.id()) {
+                let vouched = roster.vouches(&log, &entry.id());
+                if vouched {
                     self.judged_at.remove(&log);
                     self.refresh(&log);
                     return Ok(self
@@ -461,7 +503,23 @@ impl Ledger {
         payload: Option<&[u8]>,
         now_ms: u64,
     ) -> Result<Verdict, Rejection> {
-        let verdict = self.judge(entry, payload, now_ms)?;
+        let verdict = self.classify(entry, payload, Some(now_ms), false)?;
+        if let Verdict::New(_) = verdict {
+            let standing = self.insert(entry, payload)?;
+            return Ok(Verdict::New(standing));
+        }
+        Ok(verdict)
+    }
+
+    /// [`Ledger::accept`] for an entry read back from a home's own store by `verify`: judged
+    /// by the same rules, except that no clock applies (it was judged against one when it
+    /// arrived) and the caller has already matched its payload to its header.
+    pub fn accept_stored(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<Verdict, Rejection> {
+        let verdict = self.classify(entry, payload, None, false)?;
         if let Verdict::New(_) = verdict {
             let standing = self.insert(entry, payload)?;
             return Ok(Verdict::New(standing));

@@ -357,6 +357,28 @@ impl ReportLog {
             .is_some_and(|e| e.kind == Kind::AccessGrant)
     }
 
+    /// Whether `member` may read this report now: the last of its accepted access changes for
+    /// them, in topological order, is a grant. (People on the roster read every report; this
+    /// is what an AI model's node is sent.)
+    pub fn reads_granted(&self, member: &countersign_ledger::PublicKey) -> bool {
+        let changes: IdSet = self
+            .index
+            .access
+            .iter()
+            .filter(|id| {
+                matches!(self.accepted_payload(id), Some(Payload::Access(a)) if a.member == *member)
+            })
+            .copied()
+            .collect();
+        self.dag
+            .topological()
+            .into_iter()
+            .filter(|id| changes.contains(id))
+            .last()
+            .and_then(|id| self.entries.get(&id))
+            .is_some_and(|e| e.kind == Kind::AccessGrant)
+    }
+
     /// A review names an AI result in its past that no review in its past names.
     fn check_ai_review(&self, parents: &[EntryId], result: EntryId) -> Result<(), ReportRuleError> {
         let known = self.index.ai_results.contains(&result) && self.in_past(&result, parents);
