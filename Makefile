@@ -70,6 +70,7 @@ deps:
 	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
 	command -v gdcmconv >/dev/null || missing="$$missing libgdcm-tools"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	command -v tar >/dev/null || missing="$$missing tar"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing="$$missing libwebkit2gtk-4.1-dev"; \

@@ -47,10 +47,9 @@ fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
     assert_eq!(verify.code, 1);
     let problems = verify.json()["problems"].as_array().unwrap().clone();
     assert!(
-        problems
-            .iter()
-            .any(|p| p["entry"] == theirs.as_str()
-                && p["problem"].as_str().unwrap().contains("fork")),
+        problems.iter().any(|p| p["code"] == "fork"
+            && p["problem"].as_str().unwrap().contains(&theirs)
+            && p["problem"].as_str().unwrap().contains(&ours)),
         "{problems:?}"
     );
     // Neither side of the fork counts: the same on every peer, whichever arrived first.

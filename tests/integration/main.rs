@@ -11,6 +11,7 @@ mod fork;
 mod fuzz_corpus;
 mod hostile;
 mod import;
+mod insider;
 mod jpeg2000;
 mod logs;
 mod malformed;

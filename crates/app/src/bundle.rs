@@ -32,8 +32,6 @@ pub struct ImportReport {
     pub duplicate: u64,
     /// Equivocations found: the second entry is kept as evidence beside the first.
     pub forks: Vec<Problem>,
-    /// Entries not stored because they build on fork evidence.
-    pub skipped: Vec<Problem>,
     /// Entries stored, but refused by a rule (with its code): they count for nothing.
     pub refused: Vec<Problem>,
     /// Entries dated beyond the allowed clock skew ahead of this home's clock: held aside, not
@@ -125,7 +123,6 @@ impl Home {
                 new = r.new,
                 duplicate = r.duplicate,
                 forks = r.forks.len(),
-                skipped = r.skipped.len(),
                 "bundle imported"
             ),
             // Info, not warn: the caller is told too (the CLI's one error line).
@@ -222,7 +219,6 @@ fn import_batch(
     report: &mut ImportReport,
 ) -> Result<()> {
     let now = now_ms();
-    let mut set_aside: HashSet<EntryId> = HashSet::new();
     let mut held: HashMap<EntryId, u64> = HashMap::new();
     while !pending.is_empty() {
         let before = pending.len();
@@ -231,16 +227,6 @@ fn import_batch(
         for item in pending {
             let (entry, payload) = item;
             let id = entry.id();
-            if entry.header().parents.iter().any(|p| set_aside.contains(p)) {
-                tracing::info!(entry = %id, "entry set aside: it builds on fork evidence");
-                set_aside.insert(id);
-                report.skipped.push(Problem {
-                    entry: id.to_hex(),
-                    code: None,
-                    problem: "builds on fork evidence".into(),
-                });
-                continue;
-            }
             // Built on an entry held for later: held with it, until the later of the two.
             let after_held = entry
                 .header()
@@ -290,9 +276,10 @@ fn import_batch(
                     });
                 }
                 Ok(Verdict::Fork { first }) => {
+                    // The ledger froze the author and placed the entry beside the first; here it
+                    // is kept as evidence, which travels in bundles and syncs.
                     db.insert_fork(&first, entry, payload.as_deref())?;
                     let h = entry.header();
-                    state.ledger.freeze(entry.log_id(), h.author, h.seq);
                     tracing::warn!(
                         author = %h.author,
                         seq = h.seq,
@@ -301,7 +288,6 @@ fn import_batch(
                         second = %id,
                         "equivocation: the second entry kept as evidence, the author's log frozen"
                     );
-                    set_aside.insert(id);
                     report.forks.push(Problem {
                         entry: id.to_hex(),
                         code: Some("frozen".into()),
@@ -370,8 +356,6 @@ pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerSta
                 }
                 Ok(Verdict::Fork { first }) => {
                     db.insert_fork(&first, &entry, payload.as_deref())?;
-                    let h = entry.header();
-                    state.ledger.freeze(entry.log_id(), h.author, h.seq);
                     db.remove_held(id.as_bytes())?;
                 }
                 Ok(Verdict::Duplicate) => db.remove_held(id.as_bytes())?,

@@ -428,10 +428,16 @@ impl Home {
         log: &EntryId,
     ) -> Result<countersign_ledger::IdMap<EntryStatus>> {
         use rayon::prelude::*;
-        let forked: countersign_ledger::IdSet = db
-            .forks()?
-            .into_iter()
+        let forks = db.forks()?;
+        let forked: countersign_ledger::IdSet = forks
+            .iter()
             .filter_map(|f| Hash::from_slice(&f.first))
+            .collect();
+        // The second entries of this log's forks, kept beside it: shown as forks too.
+        let evidence: Vec<EntryId> = forks
+            .iter()
+            .filter(|f| f.log == log.as_bytes())
+            .filter_map(|f| Hash::from_slice(&f.second))
             .collect();
         let rows = db.log_entries(log)?;
         let fingerprints: Vec<(Option<EntryId>, u64, bool)> = {
@@ -459,7 +465,7 @@ impl Home {
             })
             .collect();
         let mut verified = self.verified();
-        Ok(checked
+        let mut statuses: countersign_ledger::IdMap<EntryStatus> = checked
             .into_iter()
             .map(|(id, fp, status)| {
                 if status == EntryStatus::Verified {
@@ -472,7 +478,11 @@ impl Home {
                 };
                 (id, status)
             })
-            .collect())
+            .collect();
+        for id in evidence {
+            statuses.insert(id, EntryStatus::Fork);
+        }
+        Ok(statuses)
     }
 }
 

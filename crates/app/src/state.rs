@@ -88,16 +88,39 @@ impl LedgerState {
             .members()
             .map(|m| (*m.key.as_bytes(), m.key))
             .collect();
+        // Rows in arrival order, then the fork evidence of this log (the second entries of
+        // forks, kept beside the log); what builds on evidence waits for it.
+        let mut waiting: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
         for row in db.log_entries(log)? {
             let entry = decode_row_with_keys(&row, &keys).map_err(|reason| {
                 AppError::InvalidInput(format!("stored entry is damaged ({reason}); run verify"))
             })?;
-            // A row damaged on disk (its header no longer the one its children name) is left
-            // out rather than failing the whole log: the rest still shows, with the damaged
-            // rows marked invalid, and `verify` names each one and why.
-            if let Err(e) = self.ledger.insert(&entry, row.payload.as_deref()) {
-                tracing::warn!(entry = %entry.id(), rule = e.code(), "a stored entry does not fit its log; run verify");
+            if self.ledger.insert(&entry, row.payload.as_deref()).is_err() {
+                waiting.push((entry, row.payload));
             }
+        }
+        for fork in db.forks()?.into_iter().filter(|f| f.log == log.as_bytes()) {
+            let Ok(signature) = <[u8; 64]>::try_from(fork.second_signature.as_slice()) else {
+                continue;
+            };
+            if let Ok(second) = Entry::decode_unverified(&fork.second_header, &signature) {
+                self.ledger
+                    .insert_evidence(&second, fork.second_payload.as_deref());
+            }
+        }
+        while !waiting.is_empty() {
+            let before = waiting.len();
+            waiting
+                .retain(|(entry, payload)| self.ledger.insert(entry, payload.as_deref()).is_err());
+            if waiting.len() == before {
+                break;
+            }
+        }
+        // A row damaged on disk (its header no longer the one its children name) is left out
+        // rather than failing the whole log: the rest still shows, with the damaged rows marked
+        // invalid, and `verify` names each one and why.
+        for (entry, _) in &waiting {
+            tracing::warn!(entry = %entry.id(), "a stored entry does not fit its log; run verify");
         }
         Ok(())
     }

@@ -92,6 +92,8 @@ struct Replay {
     state: LedgerState,
     entries: u64,
     problems: Vec<Problem>,
+    /// Rows whose parents were not in yet (they build on fork evidence, placed at the end).
+    pending: Vec<(StoredEntry, Entry)>,
 }
 
 impl Replay {
@@ -108,6 +110,10 @@ impl Replay {
                 {
                     // Its standing is judged once the whole store is in (`refused` below).
                     Ok(Verdict::New(_)) => Ok(()),
+                    Err(rejection) if rejection.waits_for_dependency() => {
+                        self.pending.push((row.clone(), entry));
+                        Ok(())
+                    }
                     Ok(other) => Err((None, format!("stored twice ({other:?})"))),
                     Err(rejection) => {
                         // The rule's code only: its message can quote a field value.
@@ -176,6 +182,7 @@ fn verify(
         state: LedgerState::default(),
         entries: 0,
         problems: Vec::new(),
+        pending: Vec::new(),
     };
     // Author keys already checked (the roster's members), so rows need not re-check them.
     let mut keys = HashMap::new();
@@ -223,18 +230,45 @@ fn verify(
         mut state,
         entries,
         mut problems,
+        mut pending,
     } = replay;
+    // Fork evidence beside the logs (frozen, placed in its log), then what builds on it.
+    for fork in db.forks()? {
+        let signature: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
+        if let Some(Ok(second)) =
+            signature.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
+        {
+            state
+                .ledger
+                .insert_evidence(&second, fork.second_payload.as_deref());
+        }
+    }
+    loop {
+        let before = pending.len();
+        pending.retain(|(row, entry)| {
+            state
+                .ledger
+                .accept_stored(entry, row.payload.as_deref())
+                .is_err()
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    for (row, entry) in &pending {
+        let (code, problem) = match state.ledger.accept_stored(entry, row.payload.as_deref()) {
+            Err(r) => (Some(r.code().to_string()), r.to_string()),
+            Ok(v) => (None, format!("could not be placed ({v:?})")),
+        };
+        problems.push(Problem {
+            entry: row_id(row),
+            code,
+            problem,
+        });
+    }
     // Every stored entry is in; now each one's standing, judged against the whole store
     // (the roster as it resolves, every fork frozen). An entry a rule refuses counts for
     // nothing, and verify says so with the rule's code.
-    for fork in db.forks()? {
-        if let (Some(log), Some(author)) = (
-            Hash::from_slice(&fork.log),
-            Hash::from_slice(&fork.author).and_then(|h| PublicKey::from_bytes(&h.0).ok()),
-        ) {
-            state.ledger.freeze(log, author, fork.seq as u64);
-        }
-    }
     let mut refused = 0;
     for (log, id, rejection) in state.ledger.refused() {
         if only.is_some_and(|l| l != log) {
@@ -269,18 +303,20 @@ fn verify(
                 ForkEvidence::new(first, second).map_err(|e| e.to_string())
             });
         let problem = match evidence {
+            // The pair in id order: which side a home happened to store first must not show.
             Ok(ev) => format!(
                 "fork: author {} signed two different entries ({} and {}) at sequence {} of log {}",
                 ev.first.header().author,
-                ev.first.id(),
-                ev.second.id(),
+                ev.first.id().min(ev.second.id()),
+                ev.first.id().max(ev.second.id()),
                 ev.first.header().seq,
                 ev.first.log_id()
             ),
             Err(reason) => format!("fork evidence does not check out: {reason}"),
         };
+        let pair = [hex_or_raw(&fork.first), hex_or_raw(&fork.second)];
         problems.push(Problem {
-            entry: hex_or_raw(&fork.second),
+            entry: pair.iter().max().cloned().unwrap_or_default(),
             code: Some("fork".into()),
             problem,
         });

@@ -143,11 +143,9 @@ pub(crate) fn home_command(
         HomeCommand::Bundle(BundleCommand::Import { file }) => {
             let imported = home.bundle_import_file(&file)?;
             let mut out = Output::new(&imported, human::import(&imported));
-            // Forks, entries set aside, and entries stored but refused by a rule are problems
+            // Forks and entries stored but refused by a rule are problems
             // an auditor must see (exit 1); held entries are only early.
-            out.problem = !imported.forks.is_empty()
-                || !imported.skipped.is_empty()
-                || !imported.refused.is_empty();
+            out.problem = !imported.forks.is_empty() || !imported.refused.is_empty();
             out
         }
         HomeCommand::Verify { report } => {

@@ -220,9 +220,6 @@ pub fn import(r: &ImportReport) -> String {
     for f in &r.forks {
         let _ = write!(out, "\n{}", f.problem);
     }
-    for s in &r.skipped {
-        let _ = write!(out, "\nskipped {}: {}", s.entry, s.problem);
-    }
     for s in &r.refused {
         let code = s.code.as_deref().unwrap_or("rule");
         let _ = write!(

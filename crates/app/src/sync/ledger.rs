@@ -314,7 +314,6 @@ impl Ledger for HomeLedger {
             new = report.new,
             duplicate = report.duplicate,
             forks = report.forks.len(),
-            skipped = report.skipped.len(),
             "batch accepted"
         );
         self.wrote = true;

@@ -504,11 +504,53 @@ impl Ledger {
         now_ms: u64,
     ) -> Result<Verdict, Rejection> {
         let verdict = self.classify(entry, payload, Some(now_ms), false)?;
-        if let Verdict::New(_) = verdict {
-            let standing = self.insert(entry, payload)?;
-            return Ok(Verdict::New(standing));
+        self.take(entry, payload, verdict)
+    }
+
+    /// Adds what a verdict says to add: a new entry, or the second entry of a fork — frozen
+    /// with its author's position, and kept beside the first in the log's index, so that both
+    /// sides are shown (as forks) and what others built on either side can be judged, the same
+    /// on every peer whichever side arrived first.
+    fn take(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        verdict: Verdict,
+    ) -> Result<Verdict, Rejection> {
+        match verdict {
+            Verdict::New(_) => {
+                let standing = self.insert(entry, payload)?;
+                Ok(Verdict::New(standing))
+            }
+            Verdict::Fork { .. } => {
+                self.insert_evidence(entry, payload);
+                Ok(verdict)
+            }
+            other => Ok(other),
         }
-        Ok(verdict)
+    }
+
+    /// Freezes the author of a fork's second entry from its position and adds the entry to
+    /// its log's index when its own parents are held (else it is evidence only). For fork
+    /// evidence the caller keeps or loads beside the log.
+    pub fn insert_evidence(&mut self, entry: &Entry, payload: Option<&[u8]>) {
+        let h = entry.header();
+        self.freeze(entry.log_id(), h.author, h.seq);
+        let log = entry.log_id();
+        let fits = if self.network() == Some(log) {
+            self.roster
+                .as_ref()
+                .is_some_and(|r| r.dag().check(entry).is_ok())
+        } else {
+            self.reports
+                .get(&log)
+                .is_some_and(|r| r.dag().check(entry).is_ok())
+        };
+        if fits {
+            // A payload that does not parse leaves it evidence only; nothing else can fail.
+            let _ = self.insert(entry, payload);
+            self.judged_at.remove(&log);
+        }
     }
 
     /// [`Ledger::accept`] for an entry read back from a home's own store by `verify`: judged
@@ -520,11 +562,7 @@ impl Ledger {
         payload: Option<&[u8]>,
     ) -> Result<Verdict, Rejection> {
         let verdict = self.classify(entry, payload, None, false)?;
-        if let Verdict::New(_) = verdict {
-            let standing = self.insert(entry, payload)?;
-            return Ok(Verdict::New(standing));
-        }
-        Ok(verdict)
+        self.take(entry, payload, verdict)
     }
 
     /// Whether an entry of `log` is held, and its standing.

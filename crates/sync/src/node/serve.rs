@@ -226,6 +226,27 @@ impl<L: Ledger> Node<L> {
         logs: Vec<LogId>,
         waiting: Option<OnceWaiting>,
     ) {
+        // A member hears only of the logs it may read: an AI model's node is not told even
+        // the ids of reports nobody granted it. Named logs it may not read are dropped; if none
+        // is left there is nothing to say (an empty list would mean every log).
+        let logs = if logs.is_empty() {
+            logs
+        } else {
+            let Some(key) = peer_key(&peer) else {
+                return;
+            };
+            let ledger = &mut self.ledger;
+            let may = block(|| ledger.may_read(&key, &logs));
+            let readable: Vec<LogId> = logs
+                .iter()
+                .zip(may)
+                .filter_map(|(log, ok)| ok.then_some(*log))
+                .collect();
+            if readable.is_empty() {
+                return;
+            }
+            readable
+        };
         // More logs than one announcement names: announce every log rather than drop some
         // (the peer compares only what is named).
         let logs = if logs.len() > MAX_ANNOUNCED {
