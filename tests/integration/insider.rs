@@ -257,12 +257,11 @@ fn a_revoked_admin_cannot_admit_an_accomplice_who_revokes_the_founder() {
     let records = countersign_ledger::bundle::decode(&accomplice.bundle(None)).unwrap();
     let admission = records
         .iter()
-        .filter(|r| {
+        .rfind(|r| {
             countersign_ledger::header::decode(&r.header)
                 .is_ok_and(|h| h.kind == countersign_ledger::Kind::RosterMember)
         })
         .map(|r| countersign_ledger::Hash::of(&r.header))
-        .last()
         .unwrap();
     let takeover = format!(r#"{{"key":"{}","reason":"coup"}}"#, ada.key()).into_bytes();
     let coup = craft(

@@ -87,8 +87,7 @@ impl Home {
         if let Some(t) = self
             .published_templates()?
             .into_iter()
-            .filter(|t| t.name == name)
-            .last()
+            .rfind(|t| t.name == name)
         {
             return Ok(t);
         }

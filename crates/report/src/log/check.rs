@@ -351,8 +351,7 @@ impl ReportLog {
             .dag
             .topological()
             .into_iter()
-            .filter(|id| changes.contains(id))
-            .last();
+            .rfind(|id| changes.contains(id));
         last.and_then(|id| self.entries.get(&id))
             .is_some_and(|e| e.kind == Kind::AccessGrant)
     }
@@ -373,8 +372,7 @@ impl ReportLog {
         self.dag
             .topological()
             .into_iter()
-            .filter(|id| changes.contains(id))
-            .last()
+            .rfind(|id| changes.contains(id))
             .and_then(|id| self.entries.get(&id))
             .is_some_and(|e| e.kind == Kind::AccessGrant)
     }
