@@ -34,6 +34,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         sign_section,
         cosign_section,
         finalize_report,
+        report_resolve,
         mark_preliminary,
         add_addendum,
         measure_length,
@@ -189,6 +190,20 @@ fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Rep
 #[tauri::command]
 fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
     desk.with(|h| h.report_finalize(entry_id(&report)?))
+        .map(|id| id.to_hex())
+}
+
+/// Settles a conflict between sign-offs: this attending keeps `keep`; the others stay in the
+/// record, superseded. Who may do it is the rules' answer, refused with their code.
+#[tauri::command]
+fn report_resolve(
+    desk: State<'_, Desk>,
+    report: String,
+    keep: String,
+    note: Option<String>,
+) -> Reply<String> {
+    let note = note.unwrap_or_default();
+    desk.with(|h| h.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note))
         .map(|id| id.to_hex())
 }
 

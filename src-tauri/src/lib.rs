@@ -1,6 +1,7 @@
 //! The Countersign desktop shell: Tauri commands of a few lines each, every one calling
-//! `countersign-app`, and the window. Errors cross to the UI as `{code, message}` (see
-//! `countersign_app::ERROR_CODES`); image frames cross as binary packets, never JSON arrays.
+//! `countersign-app`, and the window. Errors cross to the UI as `{code, rule, message}` (see
+//! `countersign_app::ERROR_CODES`; `rule` is the refusing rule's stable code, when a rule refused
+//! an entry); image frames cross as binary packets, never JSON arrays.
 //!
 //! ```no_run
 //! // The binary is just this; `COUNTERSIGN_HOME` chooses the home, as for the CLI.

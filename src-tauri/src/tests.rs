@@ -85,7 +85,17 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     .unwrap_err();
 
     assert_eq!(err["code"], "not_allowed", "{err}");
+    assert_eq!(err["rule"], "finalised", "{err}");
     assert!(err["message"].as_str().unwrap().contains("final"), "{err}");
+    // Nothing to resolve on a report with one sign-off: refused, with the rule's code.
+    let shown = json("report_show", serde_json::json!({ "report": report }));
+    let err = call(
+        "report_resolve",
+        serde_json::json!({ "report": report, "keep": shown["signoff"]["entry"] }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_allowed", "{err}");
+    assert_eq!(err["rule"], "no_conflict", "{err}");
 
     // A new report on the same study takes a signed section and verifies.
     let fresh = json(
@@ -144,7 +154,104 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     .unwrap_err();
     assert_eq!(err["code"], "invalid_input", "{err}");
 
-    // A malformed id is bad input, not a panic.
+    // A malformed id is bad input, not a panic; no rule refused it.
     let err = call("report_show", serde_json::json!({ "report": "zz" })).unwrap_err();
     assert_eq!(err["code"], "invalid_input");
+    assert!(err["rule"].is_null(), "{err}");
+}
+
+/// Two attendings sign off the same report on two machines that had not synced: after they
+/// exchange bundles the report is in conflict, and `report_resolve` settles it.
+#[test]
+fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
+    use countersign_app::ledger::Role;
+    use countersign_app::Home;
+
+    let (ada_dir, bob_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut ada = Home::open(ada_dir.path()).unwrap();
+    ada.init("Dr Ada Attending", Role::Attending, Some("Radiology"), None)
+        .unwrap();
+    let mut bob = Home::open(bob_dir.path()).unwrap();
+    let bob_key = bob
+        .init("Dr Bob Attending", Role::Attending, None, None)
+        .unwrap()
+        .key;
+    ada.roster_add(bob_key, "Dr Bob Attending", Role::Attending, false, None)
+        .unwrap();
+    let report = ada.report_new("2.25.55", "ct-chest", &[]).unwrap();
+    for section in ["technique", "findings", "impression"] {
+        ada.report_write(report, section, &format!("{section} as Dr Ada read it"))
+            .unwrap();
+    }
+    bob.bundle_import(&ada.bundle_export(Some(report)).unwrap())
+        .unwrap();
+    let first = ada.report_finalize(report).unwrap();
+    bob.report_write(report, "impression", "Dr Bob's impression")
+        .unwrap();
+    let second = bob.report_finalize(report).unwrap();
+    ada.bundle_import(&bob.bundle_export(Some(report)).unwrap())
+        .unwrap();
+    drop((ada, bob));
+
+    let app = with_commands(mock_builder(), Desk::open(ada_dir.path().to_path_buf()))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
+    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
+        call(cmd, body)
+            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
+            .deserialize()
+            .unwrap()
+    };
+    let report = report.to_hex();
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "conflict", "{view}");
+    assert!(view["signoff"].is_null());
+    let in_force: Vec<&str> = view["signoffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["in_force"] == true)
+        .map(|s| s["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_force.len(), 2, "{view}");
+    let impression = &view["sections"].as_array().unwrap()[3];
+    assert_eq!(impression["name"], "impression");
+    assert!(impression["text"].is_null());
+    assert_eq!(
+        impression["conflicting_versions"].as_array().unwrap().len(),
+        2
+    );
+
+    // Keeping something that is not a sign-off in conflict is refused with the rule's code.
+    let err = call(
+        "report_resolve",
+        serde_json::json!({ "report": report, "keep": report }),
+    )
+    .unwrap_err();
+    assert_eq!(err["rule"], "not_a_conflicting_final", "{err}");
+
+    let resolution = json(
+        "report_resolve",
+        serde_json::json!({ "report": report, "keep": first.to_hex(), "note": "Kept mine." }),
+    );
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "final", "{view}");
+    assert_eq!(view["signoff"]["entry"], first.to_hex());
+    assert_eq!(view["resolutions"][0]["entry"], resolution);
+    assert_eq!(view["resolutions"][0]["note"], "Kept mine.");
+    let superseded = view["signoffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["entry"] == second.to_hex())
+        .unwrap();
+    assert_eq!(superseded["in_force"], false);
+    assert_eq!(
+        view["sections"][3]["text"], "impression as Dr Ada read it",
+        "{view}"
+    );
 }

@@ -1,6 +1,7 @@
 // The UI in Debian's headless Chromium against the mock build (`npm run build:mock`): the study
-// list, a canvas pixel check of a synthetic ramp through both the WebGL2 and the CPU path, and
-// signing a section through to a verified provenance entry.
+// list, a canvas pixel check of a synthetic ramp through both the WebGL2 and the CPU path,
+// signing a section through to a verified provenance entry, and a report in conflict resolved by
+// keeping one sign-off.
 //
 // usage: node tests/browser.mjs   (CHROMIUM overrides /usr/bin/chromium)
 import { createServer } from "node:http";
@@ -122,6 +123,10 @@ await rampCheck("cpu");
   await page.getByTestId("section-findings-sign").click();
   await page.getByTestId("editor-error").filter({ hasText: "is not a decimal number" }).waitFor();
   check(true, "a field value of the wrong type is refused in words");
+  check(
+    (await page.getByTestId("editor-error").getByTestId("error-rule").textContent())?.trim() === "field_value",
+    "the refusal shows the rule's code",
+  );
   await nodule.fill("4.5");
   await page.getByTestId("section-findings-sign").click();
   const entries = page.getByTestId("provenance-panel").getByTestId("provenance-entry");
@@ -142,6 +147,84 @@ await rampCheck("cpu");
   await page.screenshot({ path: "test-results/browser.png" });
   await page.keyboard.press("?");
   check(await page.getByTestId("cheat-sheet").isVisible(), "? opens the keyboard cheat sheet");
+  await page.close();
+}
+
+// A report signed off twice by sign-offs that disagree: a red banner with both sign-offs and both
+// impressions side by side; the write refused after them shows as refused with its rule; keeping
+// one sign-off makes the report final and the other superseded.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `conflict: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("study-item").filter({ hasText: "Signed off twice" }).click();
+  const banner = page.getByTestId("conflict-banner");
+  await banner.waitFor();
+  check((await banner.textContent()).includes("Two sign-offs disagree"), "a report in conflict shows the banner");
+  check((await page.getByTestId("report-state").textContent()).trim() === "conflict", "the report's state reads conflict");
+  const sides = banner.getByTestId("conflict-signoff");
+  check(
+    (await sides.count()) === 2 && (await sides.nth(0).textContent()).includes("Dr Mock Attending") &&
+      (await sides.nth(1).textContent()).includes("Dr Bob Attending"),
+    "both sign-offs in force are listed with their authors",
+  );
+  const impressions = banner.getByTestId("conflict-impression");
+  check(
+    (await impressions.count()) === 2 &&
+      (await impressions.nth(0).textContent()).includes("Solitary 6 mm nodule") &&
+      (await impressions.nth(1).textContent()).includes("No significant abnormality."),
+    "the impression each sign-off covers is shown side by side",
+  );
+  const boxes = await Promise.all([0, 1].map((i) => impressions.nth(i).boundingBox()));
+  check(boxes[0] && boxes[1] && Math.abs(boxes[0].y - boxes[1].y) < 2 && boxes[1].x > boxes[0].x, "the two versions sit side by side");
+  check((await banner.getByTestId("conflict-findings").count()) === 0, "a section both sign-offs agree on is not in the banner");
+  check(!(await page.getByTestId("finalize").isVisible()), "no sign-off button while the report is in conflict");
+  const refused = page.getByTestId("provenance-panel").getByTestId("provenance-entry").and(page.locator('[data-status="refused"]'));
+  check((await refused.count()) === 1, "the refused write is in the provenance as refused");
+  check(
+    (await refused.getByTestId("entry-status").textContent()).trim() === "refused" &&
+      (await refused.getByTestId("refusal-rule").textContent()).trim() === "finalised",
+    "a refused entry shows its rule's code, not verified",
+  );
+  check(
+    (await page.getByTestId("signoff-standing").filter({ hasText: "in conflict" }).count()) === 2,
+    "both sign-offs are marked in conflict in the provenance",
+  );
+  await page.screenshot({ path: "test-results/conflict.png" });
+  await page.getByTestId("resolve-note").fill("Dr Bob signed off without seeing mine.");
+  await sides.nth(0).getByTestId("keep-signoff").click();
+  await page.getByTestId("report-state").filter({ hasText: /^final$/ }).waitFor();
+  check(!(await banner.isVisible()), "keeping a sign-off settles the conflict: the banner goes");
+  check(
+    (await page.getByTestId("section-impression").locator("textarea").inputValue()) ===
+      "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
+    "the report reads as the sign-off kept",
+  );
+  const superseded = page.getByTestId("signoff-standing").filter({ hasText: "superseded" });
+  check((await superseded.count()) === 1, "the other sign-off shows as superseded");
+  check(
+    (await page.getByTestId("resolution").textContent()).includes("Dr Bob signed off without seeing mine."),
+    "the resolution and its note are in the provenance",
+  );
+  await page.screenshot({ path: "test-results/conflict-resolved.png" });
+  await page.close();
+}
+
+// A report whose creation was refused (a revoked key) says so, and offers nothing to sign.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(base);
+  await page.getByTestId("study-item").filter({ hasText: "Created by a revoked key" }).click();
+  const banner = page.getByTestId("refused-banner");
+  await banner.waitFor();
+  const text = await banner.textContent();
+  check(text.includes("This report is refused") && text.includes("revoked"), "a refused report says so, with the rule");
+  check(
+    !(await page.getByTestId("finalize").isVisible()) && (await page.getByTestId("section-findings").locator("textarea").isDisabled()),
+    "a refused report offers nothing to sign",
+  );
+  const create = page.getByTestId("provenance-entry").first();
+  check((await create.getAttribute("data-status")) === "refused", "its creation shows as refused in the provenance");
   await page.close();
 }
 

@@ -1,8 +1,11 @@
 //! The report as a reader gets it, format-neutral: blocks of text that the PDF lays out and the
 //! plain-text report prints. One place decides what an exported report says.
 
+use countersign_ledger::{EntryId, Kind};
 use countersign_report::payload::Decision;
-use countersign_report::{Author, EntryStatus, ReportState, ReportView, SectionView};
+use countersign_report::{
+    Author, EntryStatus, ReportState, ReportView, SectionView, SignoffView, VersionView,
+};
 
 use crate::time::readable;
 use crate::ExportInput;
@@ -38,6 +41,8 @@ pub(crate) fn state_word(s: ReportState) -> &'static str {
         ReportState::Preliminary => "PRELIMINARY",
         ReportState::Final => "FINAL",
         ReportState::Amended => "FINAL, AMENDED",
+        ReportState::Conflict => "CONFLICT: TWO SIGN-OFFS DISAGREE",
+        ReportState::Refused => "REFUSED",
     }
 }
 
@@ -47,6 +52,7 @@ pub(crate) fn status_word(s: &EntryStatus) -> String {
         EntryStatus::Fork => "FORK EVIDENCE".into(),
         EntryStatus::Erased => "payload erased".into(),
         EntryStatus::Invalid { reason } => format!("INVALID: {reason}"),
+        EntryStatus::Refused { code, .. } => format!("REFUSED ({code})"),
     }
 }
 
@@ -78,15 +84,91 @@ pub(crate) fn ai_line(view: &ReportView, section: &str) -> Option<String> {
     })
 }
 
-/// The attribution of a section's current version: author, co-signers, AI part.
-pub(crate) fn attribution(view: &ReportView, s: &SectionView) -> Vec<String> {
-    let current = s
-        .signed_off_version
-        .and_then(|v| s.versions.iter().find(|x| x.entry == v))
-        .or(s.versions.last());
-    let Some(v) = current else {
-        return Vec::new();
-    };
+/// The version a section reads as, if one does (none before it is written, or in a conflict
+/// where the sign-offs in force cover different versions).
+pub(crate) fn current_version(s: &SectionView) -> Option<&VersionView> {
+    s.current
+        .and_then(|c| s.versions.iter().find(|v| v.entry == c))
+}
+
+/// The sign-offs in force, in the log's order: one when the report is final, two or more in a
+/// conflict.
+pub(crate) fn in_force(view: &ReportView) -> Vec<&SignoffView> {
+    view.signoffs.iter().filter(|s| s.in_force).collect()
+}
+
+/// In a conflict, each version of `s` that a sign-off in force covers, with the sign-offs
+/// that cover it, in the order they were signed off; empty when the sign-offs agree on the
+/// section.
+pub(crate) fn conflicting<'a>(
+    view: &'a ReportView,
+    s: &'a SectionView,
+) -> Vec<(&'a VersionView, Vec<&'a SignoffView>)> {
+    let mut out: Vec<(&VersionView, Vec<&SignoffView>)> = s
+        .conflicting_versions
+        .iter()
+        .filter_map(|id| {
+            let version = s.versions.iter().find(|v| v.entry == *id)?;
+            let by: Vec<&SignoffView> = in_force(view)
+                .into_iter()
+                .filter(|f| f.sections.get(&s.name) == Some(id))
+                .collect();
+            Some((version, by))
+        })
+        .collect();
+    out.sort_by_key(|(v, by)| (by.iter().map(|f| f.time_ms).min(), v.entry));
+    out
+}
+
+/// "Dr Ada Attending (attending) at 2025-11-24 16:05 UTC and Dr Bob …": who signed off.
+pub(crate) fn signed_off_by(by: &[&SignoffView]) -> String {
+    by.iter()
+        .map(|f| format!("{} at {}", who(&f.author), readable(f.time_ms)))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// An entry id short enough for prose; the appendix has every id in full.
+pub(crate) fn short(id: &EntryId) -> String {
+    id.to_hex()[..16].to_string()
+}
+
+/// Why a report in the `refused` state does not count: its `report.create`'s refusal.
+pub(crate) fn refusal(view: &ReportView) -> String {
+    let create = view.provenance.iter().find(|p| p.entry == view.report);
+    match create.map(|p| &p.status) {
+        Some(EntryStatus::Refused { code, reason }) => format!(
+            "REFUSED: this report counts for nothing; its creation was refused by rule {code}: \
+             {reason}"
+        ),
+        _ => "REFUSED: this report counts for nothing; its creation was refused by a rule".into(),
+    }
+}
+
+/// The conflict in one sentence, for the top of every export.
+pub(crate) fn conflict_line(view: &ReportView) -> String {
+    let force = in_force(view);
+    let sections: Vec<&str> = view
+        .sections
+        .iter()
+        .filter(|s| !s.conflicting_versions.is_empty())
+        .map(|s| s.title.as_str())
+        .collect();
+    format!(
+        "CONFLICT: TWO SIGN-OFFS DISAGREE — {} sign-offs are in force and none descends from \
+         another; {}. No one version is the report's until an attending resolves the conflict: \
+         every version signed off is given below with who signed it off.",
+        force.len(),
+        if sections.is_empty() {
+            "they cover the same version of every section".to_string()
+        } else {
+            format!("they differ on {}", sections.join(", "))
+        }
+    )
+}
+
+/// The attribution of one version: author, co-signers.
+fn version_lines(s: &SectionView, v: &VersionView) -> Vec<String> {
     let mut lines = vec![format!(
         "Written by {} at {} (version {} of {})",
         who(&v.author),
@@ -104,8 +186,34 @@ pub(crate) fn attribution(view: &ReportView, s: &SectionView) -> Vec<String> {
             readable(c.time_ms)
         ));
     }
-    lines.extend(ai_line(view, &s.name));
     lines
+}
+
+/// The attribution of a section's current version: author, co-signers, AI part.
+pub(crate) fn attribution(view: &ReportView, s: &SectionView) -> Vec<String> {
+    let Some(v) = current_version(s) else {
+        return Vec::new();
+    };
+    let mut lines = version_lines(s, v);
+    lines.extend(ai_line(view, &s.name));
+    if s.concurrent {
+        lines.push(
+            "Other versions of this section were written at the same time; see the provenance"
+                .into(),
+        );
+    }
+    lines
+}
+
+/// A version's structured fields as "Label: value unit".
+pub(crate) fn version_fields(s: &SectionView, v: &VersionView) -> Vec<String> {
+    s.fields
+        .iter()
+        .filter_map(|f| {
+            let value = v.fields.get(&f.def.name)?;
+            Some(format!("{}: {}", f.def.label, f.def.display(value)))
+        })
+        .collect()
 }
 
 /// The critical result as one sentence.
@@ -169,10 +277,73 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
             readable(s.time_ms)
         )));
     }
+    if v.status == ReportState::Conflict {
+        for s in in_force(v) {
+            out.push(Block::Meta(format!(
+                "Sign-off in force, in conflict: {} at {} (entry {})",
+                who(&s.author),
+                readable(s.time_ms),
+                short(&s.entry)
+            )));
+        }
+    }
+    // A superseded sign-off stays in the record, never in force again.
+    for s in v.signoffs.iter().filter(|s| !s.in_force) {
+        out.push(Block::Meta(format!(
+            "Superseded sign-off: {} at {} (entry {})",
+            who(&s.author),
+            readable(s.time_ms),
+            short(&s.entry)
+        )));
+    }
+    for r in &v.resolutions {
+        let kept = v.signoffs.iter().find(|s| s.entry == r.keep);
+        out.push(Block::Meta(format!(
+            "Conflict resolved by {} at {}: kept the sign-off by {} (entry {}){}",
+            who(&r.author),
+            readable(r.time_ms),
+            kept.map_or_else(|| "an unknown author".into(), |k| k.author.name.clone()),
+            short(&r.keep),
+            if r.note.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" — “{}”", r.note.trim())
+            }
+        )));
+    }
+    // What must not be missed comes first: that the report does not count, or that no one
+    // version of it is the report's.
+    match v.status {
+        ReportState::Refused => out.push(Block::Banner(refusal(v))),
+        ReportState::Conflict => out.push(Block::Banner(conflict_line(v))),
+        _ => {}
+    }
     for c in &v.critical {
         out.push(Block::Banner(critical_line(c)));
     }
     for s in &v.sections {
+        let versions = conflicting(v, s);
+        if !versions.is_empty() {
+            out.push(Block::Heading(format!(
+                "{} — CONFLICT: {} versions signed off",
+                s.title,
+                versions.len()
+            )));
+            for (version, by) in versions {
+                out.push(Block::Para(format!(
+                    "As signed off by {}:",
+                    signed_off_by(&by)
+                )));
+                out.extend(version_fields(s, version).into_iter().map(Block::Para));
+                match version.text.as_deref().filter(|t| !t.trim().is_empty()) {
+                    Some(t) => out.push(Block::Para(t.to_string())),
+                    None if version.text.is_none() => out.push(Block::Para("(text erased)".into())),
+                    None => {}
+                }
+                out.extend(version_lines(s, version).into_iter().map(Block::Note));
+            }
+            continue;
+        }
         if s.text.is_none() && s.fields.iter().all(|f| f.value.is_none()) {
             continue;
         }
@@ -242,21 +413,44 @@ fn appendix(input: &ExportInput, out: &mut Vec<Block>) {
         .iter()
         .filter(|p| p.status == EntryStatus::Verified)
         .count();
+    let refused = v
+        .provenance
+        .iter()
+        .filter(|p| matches!(p.status, EntryStatus::Refused { .. }))
+        .count();
     out.push(Block::Para(format!(
-        "{} signed entries, {verified} verified when exported at {}. Each entry is signed with \
+        "{} signed entries, {verified} verified when exported at {}{}. Each entry is signed with \
          its author's ed25519 key over the entry header, which commits to the payload by SHA-256 \
          and to the entries before it by id. Verify offline: countersign bundle import on the \
          audit bundle, then countersign verify.",
         v.provenance.len(),
-        readable(input.exported_ms)
+        readable(input.exported_ms),
+        if refused > 0 {
+            format!("; {refused} authentic but REFUSED by a rule (not counted in the report above)")
+        } else {
+            String::new()
+        }
     )));
     for (i, p) in v.provenance.iter().enumerate() {
         let section = p
             .section
             .as_deref()
             .map_or(String::new(), |s| format!(" [{s}]"));
+        // A sign-off says whether it is the one in force.
+        let standing = match v.signoffs.iter().find(|s| s.entry == p.entry) {
+            Some(s) if !s.in_force => " — SUPERSEDED",
+            Some(_) if v.status == ReportState::Conflict => " — in force, IN CONFLICT",
+            _ if p.kind == Kind::ReportResolve => " — resolves a conflict",
+            _ => "",
+        };
+        let refused = match &p.status {
+            EntryStatus::Refused { code, reason } => {
+                format!(" — REFUSED by rule {code}: {reason}; not part of the report")
+            }
+            _ => String::new(),
+        };
         out.push(Block::Note(format!(
-            "{}. {} — {}{section} by {}",
+            "{}. {} — {}{section} by {}{standing}{refused}",
             i + 1,
             readable(p.time_ms),
             p.kind.name(),

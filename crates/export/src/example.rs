@@ -3,149 +3,72 @@
 
 use std::collections::BTreeMap;
 
-use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
-use countersign_ledger::{Entry, EntryId, Hash, Header, Kind, Role, Roster, SecretKey};
+use countersign_ledger::{EntryId, Kind, LogId, Role};
+use countersign_report::accept::Verdict;
+use countersign_report::fixture::Department;
 use countersign_report::payload::{
-    AddendumWrite, AiResult, AiReview, Channel, CriticalResult, Decision, FollowupRecommend,
-    ReportCreate, ReportStatus, SectionCosign, SectionWrite, Status,
+    AccessChange, AddendumWrite, AiResult, AiReview, Channel, CriticalResult, Decision,
+    FollowupRecommend, ReportResolve, ReportStatus, SectionCosign, SectionWrite, Status,
 };
 use countersign_report::template::{SectionDef, Template};
-use countersign_report::{EntryStatus, LogEntry, Payload, ReportLog};
+use countersign_report::Payload;
+use countersign_report::Standing;
 use serde::Serialize;
 
 use crate::{ExportInput, ImageRef, StudyInfo};
 
 const T0: u64 = 1_764_000_000_000;
 
+/// The shared fixture's department, writing one report a minute apart.
 struct Signer {
-    roster: Roster,
-    log: Option<ReportLog>,
-    seqs: BTreeMap<[u8; 32], u64>,
-    clock: u64,
-    signatures: BTreeMap<EntryId, [u8; 64]>,
-    network: Hash,
-}
-
-fn member(key: &SecretKey, name: &str, role: Role, ai: Option<AiModelInfo>) -> MemberPayload {
-    MemberPayload {
-        key: key.public(),
-        name: name.into(),
-        role,
-        admin: role == Role::Attending,
-        valid_from: 0,
-        valid_until: None,
-        devices: vec![],
-        ai_model: ai,
-    }
+    dept: Department,
+    report: Option<LogId>,
 }
 
 impl Signer {
-    /// Signs `payload` on top of the log's heads, checks it against the report rules and keeps it.
-    fn sign<T: Serialize>(&mut self, key: &SecretKey, kind: Kind, payload: &T) -> EntryId {
-        let bytes = Payload::to_bytes(payload);
-        let seq = self.seqs.entry(*key.public().as_bytes()).or_insert(0);
-        *seq += 1;
-        self.clock += 60_000;
-        let (log_id, parents) = match &self.log {
-            Some(l) => (l.id(), l.heads()),
-            None => (Hash::ZERO, vec![]),
-        };
-        let header = Header::new(
-            self.network,
-            log_id,
-            key.public(),
-            *seq,
-            self.clock,
-            kind,
-            parents,
-            &bytes,
-        );
-        let entry = Entry::sign(header, key).expect("example entries are well formed");
-        self.signatures.insert(entry.id(), *entry.signature());
-        match &mut self.log {
-            None => self.log = Some(ReportLog::new(&entry, &bytes).expect("a valid report.create")),
-            Some(log) => {
-                let parsed = Payload::parse(kind, &bytes).expect("example payloads parse");
-                log.check(&entry, &parsed, &self.roster)
-                    .expect("example entries follow the report rules");
-                log.insert(LogEntry::new(&entry, Some(parsed)));
-            }
-        }
-        entry.id()
+    /// Signs `payload` as `who` on top of the report's heads through the acceptance path.
+    fn sign<T: Serialize>(&mut self, who: &str, kind: Kind, payload: &T) -> EntryId {
+        self.dept
+            .append(who, self.report, kind, payload)
+            .expect("example entries follow the report rules")
     }
 
-    fn latest(&self, section: &str) -> EntryId {
+    /// Signs `payload` as `who` on `parents` (not the heads): a writer who had not seen
+    /// everything; the entry must still be accepted.
+    fn sign_on<T: Serialize>(
+        &mut self,
+        who: &str,
+        parents: Vec<EntryId>,
+        kind: Kind,
+        payload: &T,
+    ) -> EntryId {
+        let bytes = Payload::to_bytes(payload);
+        let entry = self
+            .dept
+            .sign(who, self.report, kind, &bytes, Some(parents));
+        let id = entry.id();
+        match self.dept.store(entry, bytes) {
+            Ok(Verdict::New(Standing::Accepted)) => id,
+            other => panic!("example entry not accepted: {other:?}"),
+        }
+    }
+
+    fn latest(&mut self, section: &str) -> EntryId {
         let view = self.view();
         let s = view.sections.iter().find(|s| s.name == section);
-        s.and_then(|s| s.versions.last())
-            .map(|v| v.entry)
-            .expect("section written")
+        s.and_then(|s| s.current).expect("section written")
     }
 
-    fn view(&self) -> countersign_report::ReportView {
-        self.log
-            .as_ref()
-            .expect("report created")
-            .project(&self.roster, |_| EntryStatus::Verified)
+    fn view(&mut self) -> countersign_report::ReportView {
+        self.dept.view(self.report.expect("report created"))
     }
 }
 
-struct Cast {
-    attending: SecretKey,
-    resident: SecretKey,
-    cardiologist: SecretKey,
-    model: SecretKey,
-}
-
-fn department() -> (Signer, Cast) {
-    let cast = Cast {
-        attending: SecretKey::from_seed(&[1; 32]),
-        resident: SecretKey::from_seed(&[2; 32]),
-        cardiologist: SecretKey::from_seed(&[3; 32]),
-        model: SecretKey::from_seed(&[4; 32]),
-    };
-    let mut roster = Roster::default();
-    let a = cast.attending.public();
-    let genesis = GenesisPayload {
-        name: "Radiology, St Elsewhere".into(),
-        founder: member(&cast.attending, "Dr Ada Attending", Role::Attending, None),
-    };
-    roster
-        .apply(Kind::NetworkGenesis, &a, &Payload::to_bytes(&genesis))
-        .expect("genesis");
-    let model = AiModelInfo {
-        vendor: "Countersign Labs".into(),
-        model: "SoftTissue".into(),
-        version: "2.1".into(),
-        regulatory_id: Some("CE 0123".into()),
-    };
-    for (k, n, r, ai) in [
-        (&cast.resident, "Dr Rhea Resident", Role::Resident, None),
-        (
-            &cast.cardiologist,
-            "Dr Carl Cardio",
-            Role::Cardiologist,
-            None,
-        ),
-        (&cast.model, "SoftTissue", Role::AiModel, Some(model)),
-    ] {
-        roster
-            .apply(
-                Kind::RosterMember,
-                &a,
-                &Payload::to_bytes(&member(k, n, r, ai)),
-            )
-            .expect("member");
+fn department() -> Signer {
+    Signer {
+        dept: Department::starting_at(T0, 60_000),
+        report: None,
     }
-    let signer = Signer {
-        roster,
-        log: None,
-        seqs: BTreeMap::new(),
-        clock: T0,
-        signatures: BTreeMap::new(),
-        network: Hash::of(b"example network"),
-    };
-    (signer, cast)
 }
 
 const IMAGE: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -161,11 +84,129 @@ fn write(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWrite {
     }
 }
 
-fn finish(s: Signer, study: &str) -> ExportInput {
+/// The texts of [`conflict`]: what each sign-off covers, and a write refused after sign-off.
+pub const CONFLICT_TEXTS: ConflictTexts = ConflictTexts {
+    first_impression: "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
+    second_impression: "No significant abnormality.",
+    first_findings: "A 6 mm solid nodule in the right upper lobe.",
+    second_findings: "A 4 mm perifissural nodule, most likely a lymph node.",
+    refused: "Rewritten after sign-off (this write is refused).",
+};
+
+/// See [`CONFLICT_TEXTS`].
+#[derive(Debug, Clone, Copy)]
+pub struct ConflictTexts {
+    pub first_impression: &'static str,
+    pub second_impression: &'static str,
+    pub first_findings: &'static str,
+    pub second_findings: &'static str,
+    pub refused: &'static str,
+}
+
+/// A CT chest signed off twice by sign-offs that do not descend from each other: Dr Ada signs
+/// off what she wrote; Dr Bob, working from the report as it was before her sign-off, rewrites
+/// the findings and impression and signs off his versions. The technique both cover is the
+/// same. Then a write on top of both sign-offs, refused (the report is final): authentic and
+/// kept, counting for nothing. With `resolve`, Dr Ada then keeps her sign-off.
+pub fn conflict(resolve: bool) -> ExportInput {
+    let t = CONFLICT_TEXTS;
+    let mut s = department();
+    let study = "2.25.777";
+    let template = countersign_report::template("ct-chest").expect("built in");
+    let report = s.dept.report_on("ada", template, study, vec![IMAGE.into()]);
+    s.report = Some(report);
+    s.sign(
+        "ada",
+        Kind::SectionWrite,
+        &write(
+            "technique",
+            "Low-dose CT, no contrast.",
+            &[("contrast", "none")],
+        ),
+    );
+    s.sign(
+        "ada",
+        Kind::SectionWrite,
+        &write(
+            "findings",
+            t.first_findings,
+            &[("largest-nodule", "6"), ("lung-rads", "3")],
+        ),
+    );
+    s.sign(
+        "ada",
+        Kind::SectionWrite,
+        &write("impression", t.first_impression, &[]),
+    );
+    let before = s.view().heads;
+    let covered: BTreeMap<String, EntryId> = ["technique", "findings", "impression"]
+        .iter()
+        .map(|n| (n.to_string(), s.latest(n)))
+        .collect();
+    let first = s.sign(
+        "ada",
+        Kind::ReportStatus,
+        &ReportStatus {
+            status: Status::Final,
+            sections: covered.clone(),
+        },
+    );
+    // Dr Bob's chain starts from the heads before Dr Ada's sign-off (an offline laptop, say).
+    let mut parents = before;
+    let mut theirs = covered;
+    for (section, text, fields) in [
+        (
+            "findings",
+            t.second_findings,
+            &[("largest-nodule", "4"), ("lung-rads", "2")][..],
+        ),
+        ("impression", t.second_impression, &[][..]),
+    ] {
+        let id = s.sign_on(
+            "bob",
+            parents,
+            Kind::SectionWrite,
+            &write(section, text, fields),
+        );
+        theirs.insert(section.into(), id);
+        parents = vec![id];
+    }
+    s.sign_on(
+        "bob",
+        parents,
+        Kind::ReportStatus,
+        &ReportStatus {
+            status: Status::Final,
+            sections: theirs,
+        },
+    );
+    // On top of both sign-offs: refused (finalised), kept as evidence.
+    let bytes = Payload::to_bytes(&write("impression", t.refused, &[]));
+    let e = s
+        .dept
+        .sign("bob", Some(report), Kind::SectionWrite, &bytes, None);
+    s.dept.store(e, bytes).expect("stored, refused");
+    if resolve {
+        s.sign(
+            "ada",
+            Kind::ReportResolve,
+            &ReportResolve {
+                keep: first,
+                note: "Dr Bob signed off without seeing the final report.".into(),
+            },
+        );
+    }
+    let mut input = finish(s, study);
+    input.study.modality = Some("CT".into());
+    input.study.description = Some("CT chest".into());
+    input
+}
+
+fn finish(mut s: Signer, study: &str) -> ExportInput {
     ExportInput {
         view: s.view(),
-        network: s.network,
-        network_name: s.roster.name().to_string(),
+        network: s.dept.network(),
+        network_name: s.dept.ledger.roster().name().to_string(),
         study: StudyInfo {
             uid: study.into(),
             patient_name: Some("Phantom^Shepp-Logan".into()),
@@ -180,8 +221,8 @@ fn finish(s: Signer, study: &str) -> ExportInput {
             sop_instance_uid: "2.25.1001".into(),
             series_uid: "2.25.1000".into(),
         }],
-        signatures: s.signatures,
-        exported_ms: s.clock + 60_000,
+        signatures: s.dept.signatures(s.report.expect("report created")),
+        exported_ms: s.dept.clock + 60_000,
     }
 }
 
@@ -189,27 +230,23 @@ fn finish(s: Signer, study: &str) -> ExportInput {
 /// the cardiac section co-signed by a cardiologist, a critical result, sign-off, a follow-up
 /// and an addendum.
 pub(crate) fn input() -> ExportInput {
-    let (mut s, c) = department();
+    let mut s = department();
     let study = "2.25.999";
-    let template = countersign_report::template("cardiac-mr").cloned();
+    let template = countersign_report::template("cardiac-mr").expect("built in");
+    s.report = Some(s.dept.report_on("ada", template, study, vec![IMAGE.into()]));
+    // The AI model may write only to a report an attending granted it.
+    let model = AccessChange {
+        member: s.dept.public("ai"),
+    };
+    s.sign("ada", Kind::AccessGrant, &model);
     s.sign(
-        &c.attending,
-        Kind::ReportCreate,
-        &ReportCreate {
-            study: study.into(),
-            template: "cardiac-mr".into(),
-            images: vec![IMAGE.into()],
-            definition: template,
-        },
-    );
-    s.sign(
-        &c.resident,
+        "rex",
         Kind::SectionWrite,
         &write("technique", "Cine SSFP; LGE after gadobutrol.", &[]),
     );
     let technique = s.latest("technique");
     s.sign(
-        &c.attending,
+        "ada",
         Kind::SectionCosign,
         &SectionCosign {
             section: "technique".into(),
@@ -217,7 +254,7 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     let ai = s.sign(
-        &c.model,
+        "ai",
         Kind::AiResult,
         &AiResult {
             model: "SoftTissue".into(),
@@ -230,7 +267,7 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::AiReview,
         &AiReview {
             result: ai,
@@ -240,7 +277,7 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::SectionWrite,
         &write(
             "findings",
@@ -249,7 +286,7 @@ pub(crate) fn input() -> ExportInput {
         ),
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::SectionWrite,
         &write(
             "cardiac",
@@ -259,7 +296,7 @@ pub(crate) fn input() -> ExportInput {
     );
     let cardiac = s.latest("cardiac");
     s.sign(
-        &c.cardiologist,
+        "cara",
         Kind::SectionCosign,
         &SectionCosign {
             section: "cardiac".into(),
@@ -267,12 +304,12 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::SectionWrite,
         &write("impression", "Structurally normal heart.", &[]),
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::CriticalResult,
         &CriticalResult {
             finding: "Incidental 9 mm lung nodule".into(),
@@ -287,7 +324,7 @@ pub(crate) fn input() -> ExportInput {
         .map(|n| (n.to_string(), s.latest(n)))
         .collect();
     s.sign(
-        &c.attending,
+        "ada",
         Kind::ReportStatus,
         &ReportStatus {
             status: Status::Final,
@@ -295,7 +332,7 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::FollowupRecommend,
         &FollowupRecommend {
             finding: "Repeat MR in 12 months".into(),
@@ -303,7 +340,7 @@ pub(crate) fn input() -> ExportInput {
         },
     );
     s.sign(
-        &c.attending,
+        "ada",
         Kind::AddendumWrite,
         &AddendumWrite {
             text: "Compared with the outside CT: unchanged.".into(),
@@ -315,7 +352,7 @@ pub(crate) fn input() -> ExportInput {
 /// A report to a generated template of `n` sections, each written by the attending and
 /// co-signed by the cardiologist, then signed off: the benchmarks' "50-section report".
 pub fn sections(n: usize) -> ExportInput {
-    let (mut s, c) = department();
+    let mut s = department();
     let template = Template {
         name: "many".into(),
         title: format!("{n}-section report"),
@@ -330,15 +367,11 @@ pub fn sections(n: usize) -> ExportInput {
             .collect(),
         resident_countersign: None,
     };
-    s.sign(
-        &c.attending,
-        Kind::ReportCreate,
-        &ReportCreate {
-            study: "2.25.4242".into(),
-            template: "many".into(),
-            images: vec![IMAGE.into()],
-            definition: Some(template),
-        },
+    // A template of the department's own: published to the roster before a report uses it.
+    s.dept.publish(&template);
+    s.report = Some(
+        s.dept
+            .report_on("ada", &template, "2.25.4242", vec![IMAGE.into()]),
     );
     let mut covered = BTreeMap::new();
     for i in 0..n {
@@ -347,9 +380,9 @@ pub fn sections(n: usize) -> ExportInput {
             "Section {i}: {}",
             "normal appearances without acute abnormality. ".repeat(4)
         );
-        let v = s.sign(&c.attending, Kind::SectionWrite, &write(&name, &text, &[]));
+        let v = s.sign("ada", Kind::SectionWrite, &write(&name, &text, &[]));
         s.sign(
-            &c.cardiologist,
+            "cara",
             Kind::SectionCosign,
             &SectionCosign {
                 section: name.clone(),
@@ -359,7 +392,7 @@ pub fn sections(n: usize) -> ExportInput {
         covered.insert(name, v);
     }
     s.sign(
-        &c.attending,
+        "ada",
         Kind::ReportStatus,
         &ReportStatus {
             status: Status::Final,
@@ -367,4 +400,35 @@ pub fn sections(n: usize) -> ExportInput {
         },
     );
     finish(s, "2.25.4242")
+}
+
+/// A report created by a key revoked before it signed: authentic, stored, refused (`revoked`).
+#[cfg(test)]
+pub(crate) fn refused() -> ExportInput {
+    use countersign_ledger::roster::{Frontier, RevokePayload};
+    let mut s = department();
+    let revoke = RevokePayload {
+        key: s.dept.public("bob"),
+        reason: "laptop stolen".into(),
+        frontier: Frontier::new(),
+    };
+    s.dept
+        .roster_entry("ada", Kind::RosterRevoke, &revoke)
+        .expect("revoked");
+    let template = countersign_report::template("ct-chest").expect("built in");
+    let create = countersign_report::payload::ReportCreate {
+        study: "2.25.666".into(),
+        template: template.name.clone(),
+        template_hash: template.content_hash(),
+        images: vec![IMAGE.into()],
+    };
+    let bytes = Payload::to_bytes(&create);
+    let entry = s.dept.sign("bob", None, Kind::ReportCreate, &bytes, None);
+    s.report = Some(entry.id());
+    let verdict = s.dept.store(entry, bytes);
+    assert!(
+        matches!(verdict, Ok(Verdict::New(Standing::Refused(_)))),
+        "{verdict:?}"
+    );
+    finish(s, "2.25.666")
 }

@@ -2,18 +2,24 @@
 //! written section (structured fields as components), an Observation per critical result, the
 //! Patient, the ImagingStudy, the department Organization, a Practitioner per person and a
 //! Device per AI model — and a Provenance per signed entry, whose agent is the Practitioner or
-//! the Device, on behalf of the department, with the entry's ed25519 signature.
+//! the Device, on behalf of the department, with the entry's ed25519 signature. In a conflict
+//! (status `unknown`), each version signed off of a section the sign-offs disagree on is an
+//! Observation of its own, a member of the section's, and the conclusion gives every one; an
+//! extension on a Provenance says how its entry stands when that is not simply verified
+//! (refused and why, a sign-off superseded or in conflict).
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use countersign_ledger::{EntryId, Kind, PublicKey};
 use countersign_report::template::FieldKind;
-use countersign_report::{Author, ReportState, SectionView};
+use countersign_report::{Author, EntryStatus, ReportState, ReportView, SectionView, VersionView};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::document::document;
+use crate::document::{
+    conflict_line, conflicting, current_version, document, in_force, signed_off_by, status_word,
+};
 use crate::time::date_time;
 use crate::ExportInput;
 
@@ -72,6 +78,9 @@ fn report_status(s: ReportState) -> &'static str {
         ReportState::Preliminary => "preliminary",
         ReportState::Final => "final",
         ReportState::Amended => "appended",
+        // Two sign-offs in force: which one holds is not known until an attending resolves it.
+        ReportState::Conflict => "unknown",
+        ReportState::Refused => "entered-in-error",
     }
 }
 
@@ -94,11 +103,12 @@ fn participant(kind: Kind) -> (&'static str, &'static str) {
     }
 }
 
-fn field_component(s: &SectionView) -> Vec<Value> {
+/// The structured fields of one version of a section as Observation components.
+fn field_component(s: &SectionView, values: &BTreeMap<String, String>) -> Vec<Value> {
     s.fields
         .iter()
         .filter_map(|f| {
-            let value = f.value.as_ref()?;
+            let value = values.get(&f.def.name)?;
             let mut c = json!({
                 "code": {
                     "coding": [{ "system": "urn:countersign:field", "code": f.def.name, "display": f.def.label }],
@@ -122,6 +132,81 @@ fn field_component(s: &SectionView) -> Vec<Value> {
             Some(c)
         })
         .collect()
+}
+
+/// An Observation of one version of a section: its text, fields, author and co-signers.
+fn version_observation(
+    ids: &Ids,
+    s: &SectionView,
+    v: &VersionView,
+    status: &str,
+    patient: &Value,
+) -> Value {
+    let mut o = json!({
+        "resourceType": "Observation",
+        "status": status,
+        "code": {
+            "coding": [{ "system": "urn:countersign:section", "code": s.name, "display": s.title }],
+            "text": s.title
+        },
+        "subject": patient,
+        "issued": date_time(v.time_ms),
+        "performer": std::iter::once(&v.author)
+            .chain(v.cosigns.iter().map(|c| &c.author))
+            .map(|a| ids.reference(&agent_key(a)))
+            .collect::<Vec<_>>(),
+    });
+    if let Some(t) = v.text.as_ref().filter(|t| !t.trim().is_empty()) {
+        o["valueString"] = json!(t);
+    }
+    let components = field_component(s, &v.fields);
+    if !components.is_empty() {
+        o["component"] = Value::Array(components);
+    }
+    o
+}
+
+/// The Observation a section's entry (a write or a co-signature) counts toward: a conflicting
+/// version's own, else the section's.
+fn section_resource(v: &ReportView, section: &str, entry: &countersign_ledger::EntryId) -> String {
+    let version = v
+        .sections
+        .iter()
+        .filter(|s| s.name == section)
+        .flat_map(|s| {
+            s.versions
+                .iter()
+                .filter(|x| s.conflicting_versions.contains(&x.entry))
+        })
+        .find(|x| x.entry == *entry || x.cosigns.iter().any(|c| c.entry == *entry));
+    match version {
+        Some(x) => format!("section/{section}/{}", x.entry),
+        None => format!("section/{section}"),
+    }
+}
+
+/// The report's conclusion: the impression; in a conflict, every impression signed off, each
+/// with who signed it off.
+fn conclusion(v: &ReportView) -> Option<String> {
+    let impression = v.sections.iter().find(|s| s.name == "impression");
+    let versions = impression.map(|s| conflicting(v, s)).unwrap_or_default();
+    if !versions.is_empty() {
+        let mut parts = vec![conflict_line(v)];
+        for (version, by) in versions {
+            parts.push(format!(
+                "Impression as signed off by {}: {}",
+                signed_off_by(&by),
+                version.text.as_deref().unwrap_or("(text erased)")
+            ));
+        }
+        return Some(parts.join("\n\n"));
+    }
+    let text = impression.and_then(|s| s.text.clone());
+    match (v.status, text) {
+        (ReportState::Conflict, Some(t)) => Some(format!("{}\n\n{t}", conflict_line(v))),
+        (ReportState::Conflict, None) => Some(conflict_line(v)),
+        (_, t) => t,
+    }
 }
 
 /// The report as a FHIR R4 Bundle, pretty-printed JSON.
@@ -208,34 +293,52 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
 
     let issued = date_time(v.signoff.as_ref().map_or(input.exported_ms, |s| s.time_ms));
     let mut results = Vec::new();
+    let status = if v.signoff.is_some() {
+        "final"
+    } else {
+        "preliminary"
+    };
     for s in &v.sections {
-        let components = field_component(s);
-        let Some(current) = s.versions.last() else {
+        let what = format!("section/{}", s.name);
+        let versions = conflicting(v, s);
+        if !versions.is_empty() {
+            // No one version is the section's: one Observation per version signed off, each
+            // with who signed it off, grouped under the section's.
+            let mut members = Vec::new();
+            let mut issued = 0;
+            for (version, by) in &versions {
+                let version_what = format!("section/{}/{}", s.name, version.entry);
+                let mut o = version_observation(&ids, s, version, "preliminary", &patient);
+                o["note"] = json!([{ "text": format!("As signed off by {}; in conflict with the other sign-offs in force", signed_off_by(by)) }]);
+                issued = issued.max(version.time_ms);
+                members.push(ids.reference(&version_what));
+                entries.push(entry(&ids, &version_what, o));
+            }
+            let o = json!({
+                "resourceType": "Observation",
+                "status": "preliminary",
+                "code": {
+                    "coding": [{ "system": "urn:countersign:section", "code": s.name, "display": s.title }],
+                    "text": s.title
+                },
+                "subject": patient,
+                "issued": date_time(issued),
+                "dataAbsentReason": { "text": "Two sign-offs disagree on this section: each version signed off is a member" },
+                "hasMember": members,
+            });
+            results.push(ids.reference(&what));
+            entries.push(entry(&ids, &what, o));
+            continue;
+        }
+        let Some(current) = current_version(s) else {
             continue;
         };
-        let what = format!("section/{}", s.name);
-        let mut o = json!({
-            "resourceType": "Observation",
-            "status": if v.signoff.is_some() { "final" } else { "preliminary" },
-            "code": {
-                "coding": [{ "system": "urn:countersign:section", "code": s.name, "display": s.title }],
-                "text": s.title
-            },
-            "subject": patient,
-            "issued": date_time(current.time_ms),
-            "performer": std::iter::once(&current.author)
-                .chain(current.cosigns.iter().map(|c| &c.author))
-                .map(|a| ids.reference(&agent_key(a)))
-                .collect::<Vec<_>>(),
-        });
-        if let Some(t) = s.text.as_ref().filter(|t| !t.trim().is_empty()) {
-            o["valueString"] = json!(t);
-        }
-        if !components.is_empty() {
-            o["component"] = Value::Array(components);
-        }
         results.push(ids.reference(&what));
-        entries.push(entry(&ids, &what, o));
+        entries.push(entry(
+            &ids,
+            &what,
+            version_observation(&ids, s, current, status, &patient),
+        ));
     }
     for c in &v.critical {
         let what = format!("critical/{}", c.entry);
@@ -286,32 +389,43 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
         report["effectiveDateTime"] =
             json!(format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]));
     }
-    if let Some(i) = v
-        .sections
-        .iter()
-        .find(|s| s.name == "impression")
-        .and_then(|s| s.text.clone())
-    {
-        report["conclusion"] = json!(i);
+    if let Some(c) = conclusion(v) {
+        report["conclusion"] = json!(c);
     }
     entries.push(entry(&ids, "report", report));
 
+    let force = in_force(v);
     for item in &v.provenance {
-        let target = match &item.section {
+        let refused = matches!(item.status, EntryStatus::Refused { .. });
+        let mut targets = match &item.section {
+            // A refused entry counts toward nothing but the report's record.
             Some(s)
+                if !refused
+                    && v.sections
+                        .iter()
+                        .any(|x| &x.name == s && !x.versions.is_empty()) =>
+            {
+                vec![ids.reference(&section_resource(v, s, &item.entry))]
+            }
+            _ => vec![ids.reference("report")],
+        };
+        let signoff = v.signoffs.iter().find(|s| s.entry == item.entry);
+        // In a conflict, a sign-off also attests the versions it covers.
+        if let Some(s) = signoff.filter(|s| s.in_force && force.len() > 1) {
+            for (section, version) in &s.sections {
                 if v.sections
                     .iter()
-                    .any(|x| &x.name == s && !x.versions.is_empty()) =>
-            {
-                ids.reference(&format!("section/{s}"))
+                    .any(|x| &x.name == section && x.conflicting_versions.contains(version))
+                {
+                    targets.push(ids.reference(&format!("section/{section}/{version}")));
+                }
             }
-            _ => ids.reference("report"),
-        };
+        }
         let who = ids.reference(&agent_key(&item.author));
         let (ptype, pdisplay) = participant(item.kind);
         let mut prov = json!({
             "resourceType": "Provenance",
-            "target": [target],
+            "target": targets,
             "recorded": date_time(item.time_ms),
             "policy": ["urn:countersign:entry:v1"],
             "activity": { "text": item.kind.name() },
@@ -329,6 +443,28 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
                 "what": { "identifier": { "system": "urn:countersign:entry", "value": item.entry.to_hex() } }
             }],
         });
+        // How the entry stands, for a reader of the bundle: only verified entries are the
+        // report's; a sign-off says whether it is in force.
+        let mut standing = Vec::new();
+        if item.status != EntryStatus::Verified {
+            standing.push(status_word(&item.status));
+        }
+        if let EntryStatus::Refused { reason, .. } = &item.status {
+            standing.push(format!("{reason}; counts for nothing in the report"));
+        }
+        match signoff {
+            Some(s) if !s.in_force => standing.push("sign-off superseded".into()),
+            Some(_) if force.len() > 1 => {
+                standing.push("sign-off in force, in conflict with another".into())
+            }
+            _ => {}
+        }
+        if !standing.is_empty() {
+            prov["extension"] = json!([{
+                "url": "urn:countersign:entry-standing",
+                "valueString": standing.join("; "),
+            }]);
+        }
         if let Some(sig) = input.signatures.get(&item.entry) {
             let (code, display) = signature_type(item.kind);
             prov["signature"] = json!([{

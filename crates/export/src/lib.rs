@@ -99,6 +99,13 @@ pub fn example_input() -> ExportInput {
 
 mod example;
 
+/// A CT chest in conflict: two sign-offs in force that cover different findings and impressions
+/// (and, with `resolve`, the same after an attending kept the first).
+#[doc(hidden)]
+pub fn example_conflict(resolve: bool) -> ExportInput {
+    example::conflict(resolve)
+}
+
 /// A signed-off report of `n` sections, each co-signed (for benchmarks of export time).
 #[doc(hidden)]
 pub fn example_sections(n: usize) -> ExportInput {

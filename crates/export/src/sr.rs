@@ -4,7 +4,10 @@
 //! one drafted it — then its text, structured fields (NUM with UCUM units, DATE, TEXT) and
 //! the images the report is about. The final sign-off is the Verifying Observer; completion,
 //! verification and preliminary flags follow the report's state. Critical results, addenda and
-//! follow-ups are TEXT items of their own.
+//! follow-ups are TEXT items of their own. A report in conflict is PARTIAL and UNVERIFIED with no
+//! verifier: it names each sign-off in force under its signer's observer context, and gives a
+//! section the sign-offs disagree on one container per version signed off, each with its own
+//! observer context.
 
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
@@ -12,10 +15,13 @@ use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 use countersign_report::template::FieldKind;
-use countersign_report::{Author, ReportState, ReportView, SectionView};
+use countersign_report::{Author, ReportState, ReportView, SectionView, VersionView};
 
-use crate::document::{ai_line, critical_line};
+use crate::document::{
+    ai_line, conflict_line, conflicting, critical_line, current_version, in_force, refusal,
+};
 use crate::time::date_time;
+use crate::time::readable;
 use crate::{uid, ExportError, ExportInput};
 
 pub const COMPREHENSIVE_SR: &str = "1.2.840.10008.5.1.4.1.1.88.33";
@@ -176,11 +182,12 @@ fn section_codes(s: &SectionView) -> (Code<'_>, Code<'_>) {
     }
 }
 
-fn fields(s: &SectionView) -> Vec<InMemDicomObject> {
+/// The structured fields of one version of a section.
+fn fields(s: &SectionView, v: &VersionView) -> Vec<InMemDicomObject> {
     s.fields
         .iter()
         .filter_map(|f| {
-            let value = f.value.as_deref()?;
+            let value = v.fields.get(&f.def.name).map(String::as_str)?;
             let code = local_code(&f.def.name);
             let concept = (code.as_str(), LOCAL, f.def.label.as_str());
             Some(match &f.def.kind {
@@ -211,11 +218,65 @@ fn fields(s: &SectionView) -> Vec<InMemDicomObject> {
         .collect()
 }
 
+/// A section in conflict: one container per version signed off, each with its own observer
+/// context (author and co-signers), its text and fields, and who signed it off.
+fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+    let versions = conflicting(view, s);
+    if versions.is_empty() {
+        return None;
+    }
+    let (heading, text_concept) = section_codes(s);
+    let mut content = vec![text(
+        "CONTAINS",
+        ("conflict", LOCAL, "Conflict between sign-offs"),
+        &format!(
+            "CONFLICT: {} versions of this section were signed off; none is the report's until \
+             an attending resolves it",
+            versions.len()
+        ),
+    )];
+    for (v, by) in versions {
+        let mut items = observer(&v.author);
+        for c in &v.cosigns {
+            items.extend(observer(&c.author));
+        }
+        if let Some(t) = v.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            items.push(text("CONTAINS", text_concept, t));
+        }
+        items.extend(fields(s, v));
+        let mut note = vec![format!("Signed as entry {}", v.entry)];
+        note.extend(
+            v.cosigns
+                .iter()
+                .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
+        );
+        note.extend(by.iter().map(|f| {
+            format!(
+                "signed off by {} at {} (entry {})",
+                f.author.name,
+                readable(f.time_ms),
+                f.entry
+            )
+        }));
+        items.push(text(
+            "CONTAINS",
+            ("provenance", LOCAL, "Provenance"),
+            &note.join("; "),
+        ));
+        content.push(container(
+            "CONTAINS",
+            ("version", LOCAL, "Version signed off"),
+            items,
+        ));
+    }
+    Some(container("CONTAINS", heading, content))
+}
+
 fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
-    let current = s
-        .signed_off_version
-        .and_then(|v| s.versions.iter().find(|x| x.entry == v))
-        .or(s.versions.last())?;
+    if !s.conflicting_versions.is_empty() {
+        return conflicting_section(view, s);
+    }
+    let current = current_version(s)?;
     let (heading, text_concept) = section_codes(s);
     let mut content = observer(&current.author);
     for c in &current.cosigns {
@@ -232,7 +293,7 @@ fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
     if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
         content.push(text("CONTAINS", text_concept, t));
     }
-    content.extend(fields(s));
+    content.extend(fields(s, current));
     let mut note = vec![format!("Signed as entry {}", current.entry)];
     note.extend(
         current
@@ -390,8 +451,47 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
         vec![scheme],
     );
 
-    // The document content: the root container and its tree.
+    // The document content: the root container and its tree. First what a reader must not
+    // miss: that the report does not count, or that two sign-offs disagree (and who they are).
     let mut content = Vec::new();
+    match v.status {
+        ReportState::Refused => content.push(text(
+            "CONTAINS",
+            ("refused", LOCAL, "Report refused"),
+            &refusal(v),
+        )),
+        ReportState::Conflict => {
+            let mut items = vec![text(
+                "CONTAINS",
+                ("conflict", LOCAL, "Conflict between sign-offs"),
+                &conflict_line(v),
+            )];
+            for f in in_force(v) {
+                let mut signoff = observer(&f.author);
+                signoff.push(text(
+                    "CONTAINS",
+                    ("signoff", LOCAL, "Sign-off in force"),
+                    &format!(
+                        "Signed off by {} at {} as entry {}",
+                        f.author.name,
+                        readable(f.time_ms),
+                        f.entry
+                    ),
+                ));
+                items.push(container(
+                    "CONTAINS",
+                    ("signoff", LOCAL, "Sign-off in force"),
+                    signoff,
+                ));
+            }
+            content.push(container(
+                "CONTAINS",
+                ("conflict", LOCAL, "Conflict between sign-offs"),
+                items,
+            ));
+        }
+        _ => {}
+    }
     for c in &v.critical {
         content.push(text(
             "CONTAINS",

@@ -4,6 +4,8 @@ import { invoke } from "@tauri-apps/api/core";
 
 export interface AppErrorWire {
   code: string;
+  /** The refusing rule's stable code, when a rule refused an entry (REJECTION_CODES). */
+  rule?: string;
   message: string;
 }
 
@@ -24,7 +26,9 @@ export interface ReportSummary {
   report: string;
   study: string;
   template: string;
-  status: "draft" | "preliminary" | "final" | "amended";
+  /** `conflict`: two sign-offs in force that do not descend from each other, until an attending
+   *  keeps one. `refused`: the report's creation was refused by a rule; nothing in it counts. */
+  status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused";
 }
 
 export interface StudyRow {
@@ -58,10 +62,12 @@ export interface Author {
   ai_model?: AiModel | null;
 }
 
-/** How an entry stands when re-checked: verified, fork, erased, or invalid with a reason. */
+/** How an entry stands when re-checked: verified, fork, erased, invalid with a reason, or
+ *  refused — authentic, but a rule (its stable `code`) refuses it, so it counts for nothing. */
 export interface EntryStatus {
-  state: "verified" | "fork" | "erased" | "invalid";
+  state: "verified" | "fork" | "erased" | "invalid" | "refused";
   reason?: string;
+  code?: string;
 }
 
 export interface Cosign {
@@ -106,7 +112,34 @@ export interface Section {
   required: boolean;
   fields: Field[];
   versions: Version[];
+  /** The version `text` is, if the report reads as one. */
+  current: string | null;
   signed_off_version: string | null;
+  /** In a conflict, the different versions the sign-offs in force cover (then `text` is null). */
+  conflicting_versions?: string[];
+  /** Before sign-off: more than one newest version, written concurrently. */
+  concurrent: boolean;
+}
+
+/** An accepted final sign-off: the version of each section it covers, and whether it is in
+ *  force (false once an attending's resolution kept another). */
+export interface Signoff {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  status: EntryStatus;
+  sections: Record<string, string>;
+  in_force: boolean;
+}
+
+/** An attending's resolution of a conflict: the sign-off kept, and why. */
+export interface Resolution {
+  entry: string;
+  author: Author;
+  time_ms: number;
+  keep: string;
+  note: string;
+  status: EntryStatus;
 }
 
 export interface ProvenanceItem {
@@ -190,7 +223,11 @@ export interface ReportView {
   created_by: Author;
   created_ms: number;
   sections: Section[];
-  signoff: { entry: string; author: Author; time_ms: number; status: EntryStatus } | null;
+  /** The sign-off in force, when exactly one is. */
+  signoff: Signoff | null;
+  /** Every accepted sign-off, in force or superseded; two or more in force are a conflict. */
+  signoffs: Signoff[];
+  resolutions: Resolution[];
   addenda: Addendum[];
   measurements: Measurement[];
   critical: Critical[];
@@ -235,11 +272,13 @@ export interface TemplateRef {
   sections: number;
 }
 
-/** An error from a command, with its stable code (see ERROR_CODES in countersign-app). */
+/** An error from a command, with its stable code (see ERROR_CODES in countersign-app) and, when
+ *  a rule refused an entry, that rule's code. */
 export class CommandError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    readonly rule: string | null = null,
   ) {
     super(message);
   }
@@ -251,7 +290,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   } catch (e) {
     const wire = e as Partial<AppErrorWire>;
     if (wire && typeof wire === "object" && typeof wire.code === "string") {
-      throw new CommandError(wire.code, wire.message ?? wire.code);
+      throw new CommandError(wire.code, wire.message ?? wire.code, typeof wire.rule === "string" ? wire.rule : null);
     }
     throw new CommandError("internal", String(e));
   }
@@ -276,6 +315,8 @@ export const api = {
   cosignSection: (report: string, section: string) =>
     call<string>("cosign_section", { report, section }),
   finalize: (report: string) => call<string>("finalize_report", { report }),
+  /** Settles a conflict: keeps the sign-off `keep`; the others stay in the record, superseded. */
+  resolve: (report: string, keep: string, note: string) => call<string>("report_resolve", { report, keep, note }),
   preliminary: (report: string) => call<string>("mark_preliminary", { report }),
   addendum: (report: string, text: string) => call<string>("add_addendum", { report, text }),
   /** Signs a length; the app computes it from the image's own Pixel Spacing. */

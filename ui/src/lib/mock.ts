@@ -1,8 +1,9 @@
 // A stand-in for the Rust side, for the UI in a plain browser (tests): a synthetic study whose
-// images are ramps, one report, and commands that behave like the app's. Only `--mode mock`
-// builds include it.
+// images are ramps, one report, a second study whose report is in conflict (two sign-offs that
+// disagree, and a write refused after them), and commands that behave like the app's. Only
+// `--mode mock` builds include it.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { ProvenanceItem, ReportView, Section, StudyRow } from "./api";
+import type { Author, EntryStatus, ProvenanceItem, ReportView, Section, Signoff, StudyRow, Version } from "./api";
 import { buildFrame, type FrameHeader } from "./frame";
 
 const me = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
@@ -11,9 +12,9 @@ let seq = 1;
 let clock = Date.UTC(2026, 0, 1, 9);
 const id = () => (seq++).toString(16).padStart(64, "0");
 
-function entry(kind: string, section?: string): ProvenanceItem {
+function entry(kind: string, section?: string, author: Author = me, status: EntryStatus = { state: "verified" }): ProvenanceItem {
   clock += 60_000;
-  return { entry: id(), kind, author: me, seq, time_ms: clock, parents: [], section, status: { state: "verified" } };
+  return { entry: id(), kind, author, seq, time_ms: clock, parents: [], section, status };
 }
 
 const mockPeers: string[] = [];
@@ -28,7 +29,9 @@ const sections: Section[] = ["technique", "findings", "impression"].map((name) =
     ? [{ name: "largest-nodule", label: "Largest nodule", type: "number", unit: "mm", min: 0, max: 300, required: false, value: null, display: null }]
     : [],
   versions: [],
+  current: null,
   signed_off_version: null,
+  concurrent: false,
 }));
 const report: ReportView = {
   report: reportId,
@@ -41,6 +44,8 @@ const report: ReportView = {
   created_ms: clock,
   sections,
   signoff: null,
+  signoffs: [],
+  resolutions: [],
   addenda: [],
   measurements: [],
   critical: [],
@@ -69,10 +74,107 @@ function rampFrame(sha256: string, frame: number): ArrayBuffer {
   return packet.buffer.slice(packet.byteOffset, packet.byteOffset + packet.byteLength) as ArrayBuffer;
 }
 
-const row = (): StudyRow => ({
-  study, patient: "Phantom^Ramp", date: "20260101", modality: "CT", description: "Synthetic ramp",
-  instances: 2, reports: [{ report: reportId, study, template: "ct-chest", status: report.status }],
-});
+/** The conflict: Dr Mock Attending signed off what she wrote; Dr Bob Attending, offline, rewrote
+ *  the impression and signed off his. Then a write on top of both, refused (finalised). */
+const bob: Author = { key: "b2".repeat(32), name: "Dr Bob Attending", role: "attending", ai_model: null };
+const conflictStudy = "2.25.5678";
+export const CONFLICT = {
+  mine: "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
+  theirs: "No significant abnormality.",
+  refused: "Rewritten after sign-off.",
+};
+const conflict: ReportView = (() => {
+  const create = entry("report.create");
+  const provenance: ProvenanceItem[] = [create];
+  const version = (section: string, text: string, author: Author): Version => {
+    const e = entry("section.write", section, author);
+    provenance.push(e);
+    return { entry: e.entry, author, time_ms: e.time_ms, text, fields: {}, status: e.status, cosigns: [] };
+  };
+  const technique = version("technique", "Low-dose CT, no contrast.", me);
+  const findings = version("findings", "A 6 mm solid nodule in the right upper lobe.", me);
+  const mine = version("impression", CONFLICT.mine, me);
+  const signoff = (author: Author, impression: Version): Signoff => {
+    const e = entry("report.status", undefined, author);
+    provenance.push(e);
+    const sections = { technique: technique.entry, findings: findings.entry, impression: impression.entry };
+    return { entry: e.entry, author, time_ms: e.time_ms, status: e.status, sections, in_force: true };
+  };
+  const first = signoff(me, mine);
+  const theirs = version("impression", CONFLICT.theirs, bob);
+  const second = signoff(bob, theirs);
+  provenance.push(entry("section.write", "impression", bob, {
+    state: "refused", code: "finalised",
+    reason: `the report was finalised by entry ${second.entry}; only addenda may follow`,
+  }));
+  const section = (name: string, versions: Version[], text: string | null): Section => ({
+    name, title: name[0].toUpperCase() + name.slice(1), text, cosign_role: null, required: true, fields: [],
+    versions, current: text === null ? null : versions[0].entry, signed_off_version: null, concurrent: false,
+    conflicting_versions: text === null ? versions.map((v) => v.entry) : undefined,
+  });
+  return {
+    report: create.entry, study: conflictStudy, template: "ct-chest", template_title: "CT chest",
+    images: ["ramp-0", "ramp-1"], status: "conflict", created_by: me, created_ms: create.time_ms,
+    sections: [
+      section("technique", [technique], technique.text),
+      section("findings", [findings], findings.text),
+      section("impression", [mine, theirs], null),
+    ],
+    signoff: null, signoffs: [first, second], resolutions: [], addenda: [], measurements: [], critical: [],
+    followups: [], reads: [], ai: [], heads: [provenance.at(-1)!.entry], provenance,
+  };
+})();
+/** A report created by a key revoked before it signed: authentic, kept, refused. */
+const refusedStudy = "2.25.6666";
+const refused: ReportView = (() => {
+  const create = entry("report.create", undefined, bob, {
+    state: "refused", code: "revoked",
+    reason: "the author was revoked, and this entry is outside the frontier the revocation vouches for",
+  });
+  return {
+    ...structuredClone(report), report: create.entry, study: refusedStudy, status: "refused", created_by: bob,
+    created_ms: create.time_ms, sections: structuredClone(sections), heads: [create.entry], provenance: [create],
+  };
+})();
+const reports = [report, conflict, refused];
+
+/** Keeps one sign-off of a report in conflict, as the app's rules would. */
+function resolve(r: ReportView, keep: string, note: string): string {
+  const force = r.signoffs.filter((s) => s.in_force);
+  if (force.length < 2) throw { code: "not_allowed", rule: "no_conflict", message: "refused by rule no_conflict: the report has no conflict to resolve" };
+  const kept = force.find((s) => s.entry === keep);
+  if (!kept) throw { code: "not_allowed", rule: "not_a_conflicting_final", message: `refused by rule not_a_conflicting_final: ${keep} is not a sign-off in conflict` };
+  const e = entry("report.resolve");
+  r.provenance.push(e);
+  r.heads = [e.entry];
+  for (const s of r.signoffs) s.in_force = s.entry === keep;
+  r.resolutions.push({ entry: e.entry, author: me, time_ms: e.time_ms, keep, note, status: e.status });
+  r.signoff = kept;
+  r.status = "final";
+  for (const s of r.sections) {
+    const v = s.versions.find((x) => x.entry === kept.sections[s.name]);
+    s.current = v?.entry ?? null;
+    s.signed_off_version = v?.entry ?? null;
+    s.text = v?.text ?? null;
+    s.conflicting_versions = undefined;
+  }
+  return e.entry;
+}
+
+const rows = (): StudyRow[] => [
+  {
+    study, patient: "Phantom^Ramp", date: "20260101", modality: "CT", description: "Synthetic ramp",
+    instances: 2, reports: [{ report: reportId, study, template: "ct-chest", status: report.status }],
+  },
+  {
+    study: conflictStudy, patient: "Phantom^Conflict", date: "20260102", modality: "CT", description: "Signed off twice",
+    instances: 2, reports: [{ report: conflict.report, study: conflictStudy, template: "ct-chest", status: conflict.status }],
+  },
+  {
+    study: refusedStudy, patient: "Phantom^Refused", date: "20260103", modality: "CT", description: "Created by a revoked key",
+    instances: 2, reports: [{ report: refused.report, study: refusedStudy, template: "ct-chest", status: refused.status }],
+  },
+];
 
 export function installMocks() {
   mockIPC((cmd, args) => {
@@ -82,7 +184,7 @@ export function installMocks() {
       case "status":
         return { home: "/mock/home", identity: { ...me, network: "f".repeat(64), admin: true } };
       case "studies":
-        return [row()];
+        return rows();
       case "study_images":
         return ["ramp-0", "ramp-1"].map((sha256, i) => ({
           sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,
@@ -91,8 +193,16 @@ export function installMocks() {
         return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
         return [{ name: "ct-chest", title: "CT chest", source: "built-in", sections: 3 }];
-      case "report_show":
-        return structuredClone(report);
+      case "report_show": {
+        const r = reports.find((x) => x.report === a.report);
+        if (!r) throw { code: "not_found", message: `report ${a.report} not found` };
+        return structuredClone(r);
+      }
+      case "report_resolve": {
+        const r = reports.find((x) => x.report === a.report);
+        if (!r) throw { code: "not_found", message: `report ${a.report} not found` };
+        return resolve(r, a.keep, a.note ?? "");
+      }
       case "sign_section": {
         const s = sections.find((x) => x.name === a.section);
         if (!s) throw { code: "not_allowed", message: `refused: no section ${a.section}` };
@@ -100,12 +210,16 @@ export function installMocks() {
         for (const f of s.fields) {
           const v = fields[f.name];
           if (v !== undefined && f.type === "number" && !/^-?\d+(\.\d+)?$/.test(v)) {
-            throw { code: "not_allowed", message: `refused: field ${f.name} of section ${s.name}: ${JSON.stringify(v)} is not a decimal number` };
+            throw {
+              code: "not_allowed", rule: "field_value",
+              message: `refused by rule field_value: field ${f.name} of section ${s.name}: ${JSON.stringify(v)} is not a decimal number`,
+            };
           }
           f.value = v ?? null;
           f.display = v === undefined ? null : f.unit ? `${v} ${f.unit}` : v;
         }
         s.text = a.text;
+        s.current = e.entry;
         s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [] });
         report.provenance.push(e);
         report.heads = [e.entry];
@@ -131,7 +245,7 @@ export function installMocks() {
       case "sync_status":
         return { peers: ["12D3KooWMockPeer"], last_sync_ms: Date.UTC(2026, 0, 1, 9, 30), received: 0, listen: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWMock"] };
       case "verify":
-        return { ok: true, entries: report.provenance.length, forks: 0, split_views: 0, problems: [], seconds: 0.0012 };
+        return { ok: true, entries: (reports.find((x) => x.report === a.report) ?? report).provenance.length, forks: 0, split_views: 0, problems: [], seconds: 0.0012 };
       default:
         throw { code: "invalid_input", message: `the mock has no command ${cmd}` };
     }
