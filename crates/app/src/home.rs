@@ -115,6 +115,17 @@ impl Home {
             })
     }
 
+    /// This home's signing key, out of the home for a call that borrows the home (give it
+    /// back with [`Home::put_signer`]).
+    pub(crate) fn take_signer(&mut self) -> Result<SecretKey> {
+        self.secret()?;
+        self.signer.take().ok_or(AppError::NoNetwork)
+    }
+
+    pub(crate) fn put_signer(&mut self, key: SecretKey) {
+        self.signer = Some(key);
+    }
+
     /// Signs as this home's identity (see [`Home::append`]).
     pub(crate) fn append_own(
         &mut self,

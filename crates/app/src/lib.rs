@@ -20,6 +20,7 @@
 //! assert!(home.verify(None).unwrap().ok);
 //! ```
 
+mod actions;
 mod ai;
 mod bundle;
 mod checkpoints;
@@ -38,6 +39,7 @@ mod templates;
 pub mod verify;
 mod viewer;
 
+pub use actions::{Allowed, ReportActions};
 pub use ai::SOFT_TISSUE_ALGORITHM;
 pub use bundle::{Authenticated, ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;

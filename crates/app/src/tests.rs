@@ -322,3 +322,30 @@ fn a_peer_is_sent_what_it_lacks_of_each_author_in_arrival_order() {
     assert!(ids(&bytes).is_empty());
     assert!(!more);
 }
+
+#[test]
+fn the_app_says_what_its_user_may_do_by_judging_each_action_as_a_peer_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let demo = home.demo().unwrap();
+    // The demo report is final: an addendum is welcome, a new version or a second final not.
+    let done = home.report_actions(demo.report).unwrap();
+    assert!(done.addendum.allowed);
+    assert_eq!(done.finalize.rule, Some("already_final"));
+    assert!(done.write.values().all(|a| a.rule == Some("finalised")));
+    // A fresh report: every section may be written; sign-off waits for the required ones.
+    let report = home.report_new("1.2.3.9", "ct-chest", &[]).unwrap();
+    let open = home.report_actions(report).unwrap();
+    assert!(open.write.values().all(|a| a.allowed));
+    assert_eq!(open.finalize.rule, Some("section_missing"));
+    assert_eq!(open.addendum.rule, Some("not_final"));
+    for s in ["technique", "findings", "impression"] {
+        home.report_write(report, s, "Written.").unwrap();
+    }
+    let ready = home.report_actions(report).unwrap();
+    assert!(ready.finalize.allowed, "{:?}", ready.finalize);
+    // Co-signing one's own version is not offered: it would not be a second signature.
+    assert_eq!(ready.cosign["findings"].rule, Some("self_cosign"));
+    // Asking signs nothing.
+    assert_eq!(home.report_show(report).unwrap().provenance.len(), 4);
+}

@@ -1,0 +1,167 @@
+//! What this home's user may do on a report now, asked of the one acceptance path: each action
+//! is signed in memory as the entry it would be and judged exactly as a peer would judge it,
+//! then thrown away. The UI shows a button only where this says yes, and the reason (with the
+//! rule's code) where it says no; it never restates a rule.
+
+use std::collections::BTreeMap;
+
+use countersign_ledger::{Entry, EntryId, Header, Kind};
+use countersign_report::payload::{
+    AddendumWrite, AiReview, Decision, ReportResolve, ReportStatus, SectionCosign, SectionWrite,
+    Status,
+};
+use countersign_report::Standing;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::home::{json, now_ms, Home};
+use crate::state::Verdict;
+
+/// Whether one action would be accepted, and if not, which rule says no.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allowed {
+    pub allowed: bool,
+    /// The refusing rule's stable code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Allowed {
+    fn yes() -> Allowed {
+        Allowed {
+            allowed: true,
+            rule: None,
+            reason: None,
+        }
+    }
+
+    fn no(rule: &'static str, reason: String) -> Allowed {
+        Allowed {
+            allowed: false,
+            rule: Some(rule),
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Everything the report editor offers, each judged for this home's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportActions {
+    /// Writing a new version of each section.
+    pub write: BTreeMap<String, Allowed>,
+    /// Co-signing each section's current version (sections with one).
+    pub cosign: BTreeMap<String, Allowed>,
+    pub finalize: Allowed,
+    pub addendum: Allowed,
+    /// Keeping each sign-off in force (offered in a conflict).
+    pub resolve: BTreeMap<EntryId, Allowed>,
+    /// Reviewing each AI result not yet reviewed.
+    pub review: BTreeMap<EntryId, Allowed>,
+}
+
+impl Home {
+    /// Judges `payload` as this home's next entry of `kind` in `report`, storing nothing.
+    fn would_accept(&mut self, report: EntryId, kind: Kind, payload: &[u8]) -> Result<Allowed> {
+        // Taken out for the call and put back, as `append_own` does.
+        let key = self.take_signer()?;
+        let result = self.judge_unsigned(&key, report, kind, payload);
+        self.put_signer(key);
+        result
+    }
+
+    fn judge_unsigned(
+        &self,
+        key: &countersign_ledger::SecretKey,
+        report: EntryId,
+        kind: Kind,
+        payload: &[u8],
+    ) -> Result<Allowed> {
+        let author = key.public();
+        self.with_state(&report, |state, _| {
+            let network = state.network()?;
+            let Some((parents, seq)) = state.ledger.position_for(&report, &author) else {
+                return Ok(Allowed::no(
+                    "unknown_log",
+                    format!("report {report} is not here"),
+                ));
+            };
+            let now = now_ms();
+            let header = Header::new(network, report, author, seq, now, kind, parents, payload);
+            let entry = Entry::sign(header, key)?;
+            Ok(match state.ledger.judge(&entry, Some(payload), now) {
+                Ok(Verdict::New(Standing::Accepted)) => Allowed::yes(),
+                Ok(Verdict::New(Standing::Refused(e))) => Allowed::no(e.code(), e.to_string()),
+                Ok(other) => Allowed::no("not_new", format!("{other:?}")),
+                Err(r) => Allowed::no(r.code(), r.to_string()),
+            })
+        })
+    }
+
+    /// What this home's user may do on `report` now (see the module docs).
+    pub fn report_actions(&mut self, report: EntryId) -> Result<ReportActions> {
+        let view = self.report_show(report)?;
+        let mut write = BTreeMap::new();
+        let mut cosign = BTreeMap::new();
+        let mut covered = BTreeMap::new();
+        for s in &view.sections {
+            let probe = json(&SectionWrite {
+                section: s.name.clone(),
+                text: "…".into(),
+                fields: BTreeMap::new(),
+            });
+            write.insert(
+                s.name.clone(),
+                self.would_accept(report, Kind::SectionWrite, &probe)?,
+            );
+            if let Some(version) = s.current {
+                covered.insert(s.name.clone(), version);
+                let c = json(&SectionCosign {
+                    section: s.name.clone(),
+                    version,
+                });
+                cosign.insert(
+                    s.name.clone(),
+                    self.would_accept(report, Kind::SectionCosign, &c)?,
+                );
+            }
+        }
+        let fin = json(&ReportStatus {
+            status: Status::Final,
+            sections: covered,
+        });
+        let finalize = self.would_accept(report, Kind::ReportStatus, &fin)?;
+        let addendum = self.would_accept(
+            report,
+            Kind::AddendumWrite,
+            &json(&AddendumWrite { text: "…".into() }),
+        )?;
+        let mut resolve = BTreeMap::new();
+        for s in view.signoffs.iter().filter(|s| s.in_force) {
+            let r = json(&ReportResolve {
+                keep: s.entry,
+                note: String::new(),
+            });
+            resolve.insert(s.entry, self.would_accept(report, Kind::ReportResolve, &r)?);
+        }
+        let mut review = BTreeMap::new();
+        for a in view.ai.iter().filter(|a| a.review.is_none()) {
+            let r = json(&AiReview {
+                result: a.entry,
+                decision: Decision::Accept,
+                text: None,
+                comment: None,
+            });
+            review.insert(a.entry, self.would_accept(report, Kind::AiReview, &r)?);
+        }
+        Ok(ReportActions {
+            write,
+            cosign,
+            finalize,
+            addendum,
+            resolve,
+            review,
+        })
+    }
+}
