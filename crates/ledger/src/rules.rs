@@ -116,16 +116,10 @@ pub fn check_payload(entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
 /// belongs to `network` (domain separation: an entry cannot be replayed into another network).
 pub fn check_shape(entry: &Entry, network: NetworkId) -> Result<(), RuleError> {
     let h = entry.header();
-    if h.kind == Kind::NetworkGenesis {
-        if !h.network.is_zero() {
-            return Err(RuleError::GenesisWithNetwork);
-        }
-    } else if h.network != network {
-        return Err(RuleError::WrongNetwork {
-            expected: network,
-            found: h.network,
-        });
+    if h.kind == Kind::NetworkGenesis && !h.network.is_zero() {
+        return Err(RuleError::GenesisWithNetwork);
     }
+    // The header's network, or a network genesis's own id.
     if entry.network_id() != network {
         return Err(RuleError::WrongNetwork {
             expected: network,

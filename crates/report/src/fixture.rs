@@ -73,6 +73,19 @@ impl Department {
 
     /// [`Department::new`] with its own clock.
     pub fn starting_at(clock: u64, step_ms: u64) -> Department {
+        Department::founded(clock, step_ms, None)
+    }
+
+    /// [`Department::new`] under a policy of its own (who may create reports).
+    pub fn with_policy(policy: countersign_ledger::roster::Policy) -> Department {
+        Department::founded(1_700_000_000_000, 10, Some(policy))
+    }
+
+    fn founded(
+        clock: u64,
+        step_ms: u64,
+        policy: Option<countersign_ledger::roster::Policy>,
+    ) -> Department {
         let keys: BTreeMap<&'static str, SecretKey> = PEOPLE
             .iter()
             .enumerate()
@@ -88,7 +101,7 @@ impl Department {
         let genesis = Payload::to_bytes(&GenesisPayload {
             name: "Radiology, St Elsewhere".into(),
             founder: dept.member("ada"),
-            policy: None,
+            policy,
         });
         let h = Header::new(
             Hash::ZERO,

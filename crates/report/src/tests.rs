@@ -510,3 +510,95 @@ fn a_revoked_key_signs_nothing_that_counts_whatever_date_it_writes() {
         .unwrap();
     assert_eq!(impression.text, None);
 }
+
+#[test]
+fn who_may_create_reports_can_be_narrowed_by_the_genesis() {
+    let mut d = Department::with_policy(countersign_ledger::roster::Policy {
+        report_creators: vec![countersign_ledger::Role::Attending],
+    });
+    let t = crate::template::template("ct-chest").unwrap();
+    let create = ReportCreate {
+        study: "1.2.3".into(),
+        template: "ct-chest".into(),
+        template_hash: t.content_hash(),
+        images: vec![],
+    };
+    assert_eq!(
+        code(d.append("rex", None, Kind::ReportCreate, &create)),
+        "may_not_create_reports"
+    );
+    assert!(d.append("bob", None, Kind::ReportCreate, &create).is_ok());
+}
+
+/// A report created by a key that turns out to be revoked outside its frontier is refused, and
+/// so is everything others wrote into it: the report does not exist.
+#[test]
+fn the_entries_of_a_refused_report_count_for_nothing() {
+    let mut d = Department::new();
+    let r = d.report("bob", "ct-chest");
+    let rad = d
+        .write_section("rad", r, "findings", "Written in good faith.")
+        .unwrap();
+    // Bob's key was stolen before he created the report; the admin vouches for nothing of his.
+    let revoke = RevokePayload {
+        key: d.public("bob"),
+        reason: "stolen before it was used".into(),
+        frontier: Frontier::new(),
+    };
+    d.roster_entry("ada", Kind::RosterRevoke, &revoke).unwrap();
+    let log = d.ledger.report(&r).unwrap();
+    assert_eq!(
+        log.standing(&r)
+            .map(|s| matches!(s, crate::Standing::Refused(e) if e.code() == "revoked")),
+        Some(true)
+    );
+    assert_eq!(
+        log.standing(&rad)
+            .map(|s| matches!(s, crate::Standing::Refused(e) if e.code() == "report_refused")),
+        Some(true)
+    );
+    assert_eq!(d.view(r).status, ReportState::Refused);
+}
+
+/// A report on a department template stands only while the roster accepts the entry that
+/// published it: published by an admin whose revocation, signed without having seen it, leaves
+/// it outside the frontier.
+#[test]
+fn a_report_on_a_template_whose_publication_is_refused_is_refused() {
+    let mut d = Department::new();
+    let mut bob = d.member("bob");
+    bob.admin = true;
+    d.roster_entry("ada", Kind::RosterMember, &bob).unwrap();
+    let before = d.ledger.roster_log().unwrap().dag().heads();
+    let mut custom = crate::template::template("ct-chest").unwrap().clone();
+    custom.name = "ct-chest-local".into();
+    let publish = crate::payload::Payload::to_bytes(&TemplatePublish {
+        template: custom.clone(),
+    });
+    let network = d.network();
+    let e = d.sign("bob", Some(network), Kind::TemplatePublish, &publish, None);
+    d.store(e, publish).unwrap();
+    let r = d.report_on("ada", &custom, "1.2.3", vec![]);
+    assert_eq!(d.view(r).status, ReportState::Draft);
+    // Ada revokes Bob from the roster as she saw it before his publication.
+    let revoke = crate::payload::Payload::to_bytes(&RevokePayload {
+        key: d.public("bob"),
+        reason: String::new(),
+        frontier: Frontier::new(),
+    });
+    let e = d.sign(
+        "ada",
+        Some(network),
+        Kind::RosterRevoke,
+        &revoke,
+        Some(before),
+    );
+    d.store(e, revoke).unwrap();
+    let log = d.ledger.report(&r).unwrap();
+    assert_eq!(
+        log.standing(&r).map(
+            |s| matches!(s, crate::Standing::Refused(e) if e.code() == "template_not_accepted")
+        ),
+        Some(true)
+    );
+}

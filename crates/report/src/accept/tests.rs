@@ -476,3 +476,34 @@ fn the_generated_histories_reach_every_interesting_state() {
     eprintln!("finals {finals}, conflicts {conflicts}, revoked {revoked}, frozen {frozen} of 64");
     assert!(finals > 0 && conflicts > 0 && revoked > 0 && frozen > 0);
 }
+
+/// A key that was never on the roster signs into a report: nothing to keep (it may be a
+/// member whose admission has not arrived yet, so the caller may wait for it), not a refused
+/// entry stored for everyone to carry.
+#[test]
+fn an_entry_by_a_key_never_on_the_roster_is_not_stored() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let stranger = countersign_ledger::SecretKey::from_seed(&[0x99; 32]);
+    let bytes = Payload::to_bytes(&SectionWrite {
+        section: "findings".into(),
+        text: "Not from here.".into(),
+        fields: BTreeMap::new(),
+    });
+    let heads = d.ledger.report_as_judged(&r).unwrap().heads();
+    let h = countersign_ledger::Header::new(
+        d.network(),
+        r,
+        stranger.public(),
+        1,
+        d.clock,
+        Kind::SectionWrite,
+        heads,
+        &bytes,
+    );
+    let e = Entry::sign(h, &stranger).unwrap();
+    let err = d.ledger.accept(&e, Some(&bytes), d.clock).unwrap_err();
+    assert_eq!(err.code(), "unknown_author");
+    assert!(err.waits_for_dependency());
+    assert!(!d.ledger.report(&r).unwrap().contains(&e.id()));
+}
