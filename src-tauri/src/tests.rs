@@ -97,10 +97,41 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     assert_eq!(err["code"], "not_allowed", "{err}");
     assert_eq!(err["rule"], "no_conflict", "{err}");
 
+    // What the user may do on it, as the rules judge it: an addendum, and no second sign-off.
+    let actions = json("report_actions", serde_json::json!({ "report": report }));
+    assert_eq!(actions["finalize"]["allowed"], false, "{actions}");
+    assert_eq!(actions["finalize"]["rule"], "already_final", "{actions}");
+    assert!(actions["finalize"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("final"));
+    assert_eq!(actions["addendum"]["allowed"], true, "{actions}");
+    assert!(actions["addendum"]["rule"].is_null(), "{actions}");
+    assert_eq!(
+        actions["write"]["findings"]["rule"], "finalised",
+        "{actions}"
+    );
+    assert_eq!(
+        actions["resolve"][shown["signoff"]["entry"].as_str().unwrap()]["rule"],
+        "no_conflict",
+        "{actions}"
+    );
+    let err = call("report_actions", serde_json::json!({ "report": "zz" })).unwrap_err();
+    assert_eq!(err["code"], "invalid_input", "{err}");
+
     // A new report on the same study takes a signed section and verifies.
     let fresh = json(
         "report_new",
         serde_json::json!({ "study": study, "template": "ct-chest" }),
+    );
+    let actions = json("report_actions", serde_json::json!({ "report": fresh }));
+    assert_eq!(actions["write"]["findings"]["allowed"], true, "{actions}");
+    assert_eq!(actions["finalize"]["rule"], "section_missing", "{actions}");
+    assert_eq!(actions["addendum"]["rule"], "not_final", "{actions}");
+    assert_eq!(
+        actions["cosign"],
+        serde_json::json!({}),
+        "nothing written to co-sign yet"
     );
     let entry = json(
         "sign_section",
@@ -226,6 +257,24 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         2
     );
 
+    // Either sign-off may be kept by this attending; nothing more may be written or signed off.
+    let actions = json("report_actions", serde_json::json!({ "report": report }));
+    let resolvable: Vec<&str> = actions["resolve"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, a)| a["allowed"] == true)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut expected = in_force.clone();
+    expected.sort();
+    assert_eq!(resolvable, expected, "{actions}");
+    assert_eq!(
+        actions["write"]["impression"]["rule"], "finalised",
+        "{actions}"
+    );
+    assert_eq!(actions["finalize"]["rule"], "already_final", "{actions}");
+
     // Keeping something that is not a sign-off in conflict is refused with the rule's code.
     let err = call(
         "report_resolve",
@@ -253,5 +302,11 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
     assert_eq!(
         view["sections"][3]["text"], "impression as Dr Ada read it",
         "{view}"
+    );
+    let actions = json("report_actions", serde_json::json!({ "report": report }));
+    assert_eq!(
+        actions["resolve"][first.to_hex()]["rule"],
+        "no_conflict",
+        "{actions}"
     );
 }

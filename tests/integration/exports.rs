@@ -151,3 +151,156 @@ fn every_export_is_read_by_an_independent_tool() {
     assert!(auditor.ok(&["verify"])["ok"].as_bool().unwrap());
     assert_eq!(auditor.ok(&["report", "show", &report])["status"], "final");
 }
+
+/// Ada's and Bob's impressions of the same chest CT, each signed off without the other's.
+const ADA_IMPRESSION: &str = "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.";
+const BOB_IMPRESSION: &str = "No significant abnormality of the chest.";
+
+/// The value of `key` in `dsrdump`'s header lines ("Completion Flag     : PARTIAL").
+fn dsr_header<'a>(tree: &'a str, key: &str) -> Option<&'a str> {
+    tree.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim())
+    })
+}
+
+/// The SR of `report` after dciodvfy found no error in it, as dsrdump reads it.
+fn sr_tree(home: &Home, report: &str, dir: &Path) -> String {
+    let sr = export(home, report, "sr", dir);
+    let (_, out) = run(Command::new("dciodvfy").arg(&sr));
+    assert!(out.contains("ComprehensiveSR"), "{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    // Long values in full (+Pl): the impressions are compared whole.
+    let (ok, tree) = run(Command::new("dsrdump").args(["+Pc", "+Pl"]).arg(&sr));
+    assert!(ok, "{tree}");
+    tree
+}
+
+/// Two attendings on two machines sign off the same report apart, Bob after rewriting the
+/// impression: once the bundles meet, Ada's home holds a report in conflict, and every export
+/// says so — FHIR status `unknown`, an SR that is PARTIAL and UNVERIFIED naming both observers
+/// and both impressions, a PDF with the conflict banner — read by tools nobody here wrote. Once
+/// Ada keeps her sign-off the SR is COMPLETE and VERIFIED again, with her impression alone.
+#[test]
+fn a_report_in_conflict_exports_as_unsettled_until_an_attending_keeps_one_sign_off() {
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    let bob = Home::new();
+    let key = bob.ok(&["init", "--name", "Dr Bob", "--role", "attending"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &key,
+        "--name",
+        "Dr Bob",
+        "--role",
+        "attending",
+        "--admin",
+    ]);
+    let report = ada.new_report("2.25.424242", "ct-chest");
+    for (section, text) in [
+        ("technique", "Low-dose CT of the chest without contrast."),
+        ("findings", "A 6 mm solid nodule in the right upper lobe."),
+        ("impression", ADA_IMPRESSION),
+    ] {
+        ada.write(&report, section, text).ok();
+    }
+    let given = bob.import(&ada.bundle(None));
+    assert_eq!(given.code, 0, "{}", given.stderr);
+
+    // Ada signs off; Bob, who has not seen her sign-off, rewrites the impression and signs off.
+    let kept = ada.ok(&["report", "finalize", &report])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bob.write(&report, "impression", BOB_IMPRESSION).ok();
+    bob.ok(&["report", "finalize", &report]);
+    let back = ada.import(&bob.bundle(Some(&report)));
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(ada.ok(&["report", "show", &report])["status"], "conflict");
+    let dir = tempfile::tempdir().unwrap();
+
+    // FHIR → fhir.resources (R4 4.0.1), strict: the DiagnosticReport's status is `unknown`
+    // (no one version is the report's), and both impressions are in it.
+    let fhir = export(&ada, &report, "fhir", dir.path());
+    let validator = crate::common::tests_dir().join("fhir_validate.py");
+    let (ok, out) = run(Command::new(python()).arg(&validator).arg(&fhir));
+    assert!(ok, "fhir.resources refused the bundle: {out}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["counts"]["DiagnosticReport"], 1, "{summary}");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fhir).unwrap()).unwrap();
+    let diagnostic = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "DiagnosticReport")
+        .unwrap();
+    assert_eq!(diagnostic["status"], "unknown", "{diagnostic}");
+    let json = bundle.to_string();
+    for expected in [ADA_IMPRESSION, BOB_IMPRESSION] {
+        assert!(json.contains(expected), "FHIR lacks {expected:?}");
+    }
+
+    // SR → dciodvfy (no errors) and dsrdump: PARTIAL, UNVERIFIED, both signers as observers,
+    // both impressions.
+    let tree = sr_tree(&ada, &report, dir.path());
+    assert_eq!(
+        dsr_header(&tree, "Completion Flag"),
+        Some("PARTIAL"),
+        "{tree}"
+    );
+    assert_eq!(
+        dsr_header(&tree, "Verification Flag"),
+        Some("UNVERIFIED"),
+        "{tree}"
+    );
+    for expected in [
+        "<has obs context PNAME:(121008,DCM,\"Person Observer Name\")=\"Ada^^^Dr\">",
+        "<has obs context PNAME:(121008,DCM,\"Person Observer Name\")=\"Bob^^^Dr\">",
+        ADA_IMPRESSION,
+        BOB_IMPRESSION,
+    ] {
+        assert!(
+            tree.contains(expected),
+            "dsrdump lacks {expected:?}:\n{tree}"
+        );
+    }
+
+    // PDF → pdftotext: the conflict banner and both impressions.
+    let pdf = export(&ada, &report, "pdf", dir.path());
+    let (ok, text) = run(Command::new("pdftotext").arg(&pdf).arg("-"));
+    assert!(ok, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "CONFLICT: TWO SIGN-OFFS DISAGREE",
+        ADA_IMPRESSION,
+        BOB_IMPRESSION,
+    ] {
+        assert!(flat.contains(expected), "PDF lacks {expected:?}:\n{text}");
+    }
+
+    // Ada keeps her sign-off: the SR is complete and verified again, and reads as hers alone.
+    ada.ok(&["report", "resolve", &report, "--keep", &kept]);
+    let after = tempfile::tempdir().unwrap();
+    let tree = sr_tree(&ada, &report, after.path());
+    assert_eq!(
+        dsr_header(&tree, "Completion Flag"),
+        Some("COMPLETE"),
+        "{tree}"
+    );
+    assert_eq!(
+        dsr_header(&tree, "Verification Flag"),
+        Some("VERIFIED"),
+        "{tree}"
+    );
+    assert!(tree.contains(ADA_IMPRESSION), "{tree}");
+    assert!(!tree.contains(BOB_IMPRESSION), "{tree}");
+    assert!(!tree.contains("Conflict between sign-offs"), "{tree}");
+}

@@ -1,7 +1,8 @@
 // The UI in Debian's headless Chromium against the mock build (`npm run build:mock`): the study
 // list, a canvas pixel check of a synthetic ramp through both the WebGL2 and the CPU path,
-// signing a section through to a verified provenance entry, and a report in conflict resolved by
-// keeping one sign-off.
+// signing a section through to a verified provenance entry, buttons that follow what the app
+// says the user may do (report_actions) — a refused sign-off with its rule's code, sign-off once
+// allowed, an addendum after — and a report in conflict resolved by keeping one sign-off.
 //
 // usage: node tests/browser.mjs   (CHROMIUM overrides /usr/bin/chromium)
 import { createServer } from "node:http";
@@ -115,6 +116,16 @@ await rampCheck("cpu");
   await page.goto(base);
   await page.getByTestId("study-item").first().click();
   await page.getByTestId("report-editor").waitFor();
+  // The app refuses sign-off of a draft with required sections unwritten: no button, and the
+  // reason with its rule's code.
+  const refusedSignoff = page.getByTestId("finalize-refused");
+  await refusedSignoff.waitFor();
+  check(!(await page.getByTestId("finalize").isVisible()), "no sign-off button while the app refuses sign-off");
+  check(
+    (await refusedSignoff.getByTestId("error-rule").textContent())?.trim() === "section_missing" &&
+      (await refusedSignoff.textContent()).includes("must be written before final sign-off"),
+    "the refused sign-off shows its rule's code and why",
+  );
   const findings = page.getByTestId("section-findings").locator("textarea");
   await findings.fill("One small nodule.");
   // A structured field: a wrong value is refused in words, a right one signed with the text.
@@ -147,6 +158,39 @@ await rampCheck("cpu");
   await page.screenshot({ path: "test-results/browser.png" });
   await page.keyboard.press("?");
   check(await page.getByTestId("cheat-sheet").isVisible(), "? opens the keyboard cheat sheet");
+  await page.close();
+}
+
+// Buttons follow the actions: once every required section is written the app allows sign-off and
+// the button appears; after it, only an addendum is offered.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `actions: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("finalize-refused").waitFor();
+  check((await page.getByTestId("addenda").count()) === 0, "no addendum offered before sign-off");
+  for (const [name, text] of [["technique", "Low-dose CT."], ["findings", "No nodule."], ["impression", "Normal chest."]]) {
+    await page.getByTestId(`section-${name}`).locator("textarea").fill(text);
+    await page.getByTestId(`section-${name}-sign`).click();
+    await page.getByTestId(`section-${name}-sign`).and(page.locator(":disabled")).waitFor();
+  }
+  const finalize = page.getByTestId("finalize");
+  await finalize.waitFor();
+  check(!(await page.getByTestId("finalize-refused").isVisible()), "once the app allows sign-off the button shows, the refusal goes");
+  check((await page.getByTestId("section-findings-cosign").count()) === 0, "no co-sign offered on one's own sections");
+  await finalize.click();
+  await page.getByTestId("report-state").filter({ hasText: /^final$/ }).waitFor();
+  await page.getByTestId("addendum-sign").waitFor();
+  check(
+    !(await finalize.isVisible()) && (await page.getByTestId("section-findings-sign").count()) === 0 &&
+      (await page.getByTestId("section-findings").locator("textarea").isDisabled()),
+    "after sign-off nothing is offered to sign but an addendum",
+  );
+  await page.getByTestId("addendum-text").fill("Compared with prior: unchanged.");
+  await page.getByTestId("addendum-sign").click();
+  await page.getByTestId("report-state").filter({ hasText: /^amended$/ }).waitFor();
+  check((await page.getByTestId("addenda").textContent()).includes("Compared with prior: unchanged."), "the addendum is signed");
   await page.close();
 }
 
@@ -190,11 +234,13 @@ await rampCheck("cpu");
     (await page.getByTestId("signoff-standing").filter({ hasText: "in conflict" }).count()) === 2,
     "both sign-offs are marked in conflict in the provenance",
   );
+  check((await sides.getByTestId("keep-signoff").count()) === 2, "the app allows this attending to keep either sign-off");
   await page.screenshot({ path: "test-results/conflict.png" });
   await page.getByTestId("resolve-note").fill("Dr Bob signed off without seeing mine.");
   await sides.nth(0).getByTestId("keep-signoff").click();
   await page.getByTestId("report-state").filter({ hasText: /^final$/ }).waitFor();
   check(!(await banner.isVisible()), "keeping a sign-off settles the conflict: the banner goes");
+  check((await page.getByTestId("keep-signoff").count()) === 0, "nothing is left to keep once the conflict is settled");
   check(
     (await page.getByTestId("section-impression").locator("textarea").inputValue()) ===
       "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
@@ -207,6 +253,33 @@ await rampCheck("cpu");
     "the resolution and its note are in the provenance",
   );
   await page.screenshot({ path: "test-results/conflict-resolved.png" });
+  await page.close();
+}
+
+// A resident (same data, another identity): the app refuses the resident keeping a sign-off, so
+// the banner offers no Keep button and says why, with the rule's code; sections may be written,
+// and sign-off is not offered (not_attending is not work left on the report, so no line for it).
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `resident: page error ${e.message}`));
+  await page.goto(base + "?as=resident");
+  await page.getByTestId("study-item").filter({ hasText: "Signed off twice" }).click();
+  const banner = page.getByTestId("conflict-banner");
+  await banner.waitFor();
+  const why = banner.getByTestId("resolve-refused");
+  await why.waitFor();
+  check(
+    (await banner.getByTestId("keep-signoff").count()) === 0 && (await page.getByTestId("resolve-note").count()) === 0,
+    "a resident is offered no Keep button in a conflict",
+  );
+  check((await why.getByTestId("error-rule").textContent()).trim() === "role_may_not_write", "the banner says why, with the rule's code");
+  check((await page.getByTestId("addenda").count()) === 0, "no addendum offered to a resident");
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("section-findings-sign").waitFor();
+  check(
+    !(await page.getByTestId("finalize").isVisible()) && (await page.getByTestId("finalize-refused").count()) === 0,
+    "a resident is offered sections to write but no sign-off",
+  );
   await page.close();
 }
 

@@ -92,6 +92,15 @@ try {
     `),
   );
   check(entry.status === "verified", `the new section.write entry is ${entry.status}`);
+  // What the user may do comes from the app (report_actions): the draft still lacks required
+  // sections, so sign-off is not offered and the refusal says why, with its rule's code.
+  const signoff = await until("the app's answer on sign-off", () =>
+    run(`
+      const line = document.querySelector('[data-testid="finalize-refused"]');
+      return line ? { rule: line.dataset.rule, button: !!document.querySelector('[data-testid="finalize"]') } : null;
+    `),
+  );
+  check(signoff.rule === "section_missing" && !signoff.button, `sign-off refused by the app's rule ${signoff.rule}, no button`);
 
   await wd("POST", `${s}/element/${await find('[data-testid="verify-now"]')}/click`, {});
   const verdict = await until("verify-status", () =>

@@ -53,6 +53,8 @@ pub struct ReportActions {
     pub write: BTreeMap<String, Allowed>,
     /// Co-signing each section's current version (sections with one).
     pub cosign: BTreeMap<String, Allowed>,
+    /// Marking the report preliminary (written, awaiting sign-off).
+    pub preliminary: Allowed,
     pub finalize: Allowed,
     pub addendum: Allowed,
     /// Keeping each sign-off in force (offered in a conflict).
@@ -132,6 +134,21 @@ impl Home {
             sections: covered,
         });
         let finalize = self.would_accept(report, Kind::ReportStatus, &fin)?;
+        let marked = view.status == countersign_report::ReportState::Preliminary;
+        // Marking it again would be accepted, and say nothing new: not offered (no rule refuses).
+        let preliminary = if marked {
+            Allowed {
+                allowed: false,
+                rule: None,
+                reason: Some("the report is already marked preliminary".into()),
+            }
+        } else {
+            let p = json(&ReportStatus {
+                status: Status::Preliminary,
+                sections: BTreeMap::new(),
+            });
+            self.would_accept(report, Kind::ReportStatus, &p)?
+        };
         let addendum = self.would_accept(
             report,
             Kind::AddendumWrite,
@@ -158,6 +175,7 @@ impl Home {
         Ok(ReportActions {
             write,
             cosign,
+            preliminary,
             finalize,
             addendum,
             resolve,

@@ -238,6 +238,30 @@ export interface ReportView {
   provenance: ProvenanceItem[];
 }
 
+/** Whether one action would be accepted now, judged by the app's rules for this user; when
+ *  not, the refusing rule's stable code and why, in words. */
+export interface Allowed {
+  allowed: boolean;
+  rule?: string;
+  reason?: string;
+}
+
+/** Everything the report editor offers, each judged for this home's identity (report_actions). */
+export interface ReportActions {
+  /** Writing a new version of each section, by section name. */
+  write: Record<string, Allowed>;
+  /** Co-signing each section's current version (sections that have one). */
+  cosign: Record<string, Allowed>;
+  /** Marking the report preliminary. */
+  preliminary: Allowed;
+  finalize: Allowed;
+  addendum: Allowed;
+  /** Keeping each sign-off in force, by its entry id (offered in a conflict). */
+  resolve: Record<string, Allowed>;
+  /** Reviewing each AI result not yet reviewed, by its entry id. */
+  review: Record<string, Allowed>;
+}
+
 export interface VerifyReport {
   ok: boolean;
   entries: number;
@@ -309,6 +333,8 @@ export const api = {
     new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame })),
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
+  /** What this user may do on the report now: ask again whenever the report is (re)loaded. */
+  reportActions: (report: string) => call<ReportActions>("report_actions", { report }),
   reportNew: (study: string, template: string) => call<string>("report_new", { study, template }),
   signSection: (report: string, section: string, text: string, fields: Record<string, string> = {}) =>
     call<string>("sign_section", { report, section, text, fields }),

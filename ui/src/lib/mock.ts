@@ -1,12 +1,15 @@
 // A stand-in for the Rust side, for the UI in a plain browser (tests): a synthetic study whose
 // images are ramps, one report, a second study whose report is in conflict (two sign-offs that
-// disagree, and a write refused after them), and commands that behave like the app's. Only
-// `--mode mock` builds include it.
+// disagree, and a write refused after them), and commands that behave like the app's — including
+// `report_actions`, a small imitation of the rules that judges what the user may do. The user is
+// an attending; `?as=resident` makes them a resident. Only `--mode mock` builds include it.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { Author, EntryStatus, ProvenanceItem, ReportView, Section, Signoff, StudyRow, Version } from "./api";
+import type { Allowed, Author, EntryStatus, ProvenanceItem, ReportActions, ReportView, Section, Signoff, StudyRow, Version } from "./api";
 import { buildFrame, type FrameHeader } from "./frame";
 
-const me = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
+const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
+const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
+const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
 const study = "2.25.1234";
 let seq = 1;
 let clock = Date.UTC(2026, 0, 1, 9);
@@ -84,23 +87,23 @@ export const CONFLICT = {
   refused: "Rewritten after sign-off.",
 };
 const conflict: ReportView = (() => {
-  const create = entry("report.create");
+  const create = entry("report.create", undefined, attending);
   const provenance: ProvenanceItem[] = [create];
   const version = (section: string, text: string, author: Author): Version => {
     const e = entry("section.write", section, author);
     provenance.push(e);
     return { entry: e.entry, author, time_ms: e.time_ms, text, fields: {}, status: e.status, cosigns: [] };
   };
-  const technique = version("technique", "Low-dose CT, no contrast.", me);
-  const findings = version("findings", "A 6 mm solid nodule in the right upper lobe.", me);
-  const mine = version("impression", CONFLICT.mine, me);
+  const technique = version("technique", "Low-dose CT, no contrast.", attending);
+  const findings = version("findings", "A 6 mm solid nodule in the right upper lobe.", attending);
+  const mine = version("impression", CONFLICT.mine, attending);
   const signoff = (author: Author, impression: Version): Signoff => {
     const e = entry("report.status", undefined, author);
     provenance.push(e);
     const sections = { technique: technique.entry, findings: findings.entry, impression: impression.entry };
     return { entry: e.entry, author, time_ms: e.time_ms, status: e.status, sections, in_force: true };
   };
-  const first = signoff(me, mine);
+  const first = signoff(attending, mine);
   const theirs = version("impression", CONFLICT.theirs, bob);
   const second = signoff(bob, theirs);
   provenance.push(entry("section.write", "impression", bob, {
@@ -114,7 +117,7 @@ const conflict: ReportView = (() => {
   });
   return {
     report: create.entry, study: conflictStudy, template: "ct-chest", template_title: "CT chest",
-    images: ["ramp-0", "ramp-1"], status: "conflict", created_by: me, created_ms: create.time_ms,
+    images: ["ramp-0", "ramp-1"], status: "conflict", created_by: attending, created_ms: create.time_ms,
     sections: [
       section("technique", [technique], technique.text),
       section("findings", [findings], findings.text),
@@ -138,9 +141,84 @@ const refused: ReportView = (() => {
 })();
 const reports = [report, conflict, refused];
 
+const yes: Allowed = { allowed: true };
+const no = (rule: string, reason: string): Allowed => ({ allowed: false, rule, reason });
+/** The kinds a resident may not write (Role::may_write), judged before any report rule. */
+const RESIDENT_MAY_NOT = ["section.cosign", "addendum.write", "report.resolve"];
+const mayWrite = (kind: string): Allowed | null =>
+  me.role === "resident" && RESIDENT_MAY_NOT.includes(kind) ? no("role_may_not_write", `role resident may not write ${kind}`) : null;
+
+/** What the user may do on `r`, judged roughly as the app's rules would (report_actions). */
+function actionsFor(r: ReportView): ReportActions {
+  const bySection = (sections: Section[], judge: (s: Section) => Allowed) =>
+    Object.fromEntries(sections.map((s) => [s.name, judge(s)]));
+  const written = r.sections.filter((s) => s.current);
+  if (r.status === "refused") {
+    const refused = no("report_refused", "the report itself (its report.create) is refused");
+    return {
+      write: bySection(r.sections, () => refused), cosign: bySection(written, () => refused),
+      preliminary: refused, finalize: refused, addendum: refused, resolve: {}, review: {},
+    };
+  }
+  const inForce = r.signoffs.filter((s) => s.in_force);
+  const final = [...r.signoffs].sort((a, b) => a.entry.localeCompare(b.entry))[0];
+  const finalised = final ? no("finalised", `the report was finalised by entry ${final.entry}; only addenda may follow`) : null;
+  const missing = r.sections.find((s) => s.required && !s.current);
+  const unreviewed = r.ai.find((a) => !a.review);
+  const finalize = final
+    ? no("already_final", `the report is already final (entry ${final.entry})`)
+    : me.role !== "attending"
+      ? no("not_attending", `only an attending may finalise; the author is ${me.role}`)
+      : missing
+        ? no("section_missing", `section ${missing.name} has no text; it must be written before final sign-off`)
+        : unreviewed
+          ? no("unreviewed_ai", `AI result ${unreviewed.entry} has not been reviewed: unreviewed AI output cannot be signed off`)
+          : yes;
+  return {
+    write: bySection(r.sections, () => finalised ?? yes),
+    cosign: bySection(written, (s) =>
+      mayWrite("section.cosign") ?? finalised ??
+        (s.versions.find((v) => v.entry === s.current)?.author.key === me.key
+          ? no("self_cosign", "an author cannot co-sign their own section version: it is not a second signature")
+          : yes)),
+    preliminary: final
+      ? no("already_final", `the report is already final (entry ${final.entry})`)
+      : r.status === "preliminary" ? { allowed: false, reason: "the report is already marked preliminary" } : yes,
+    finalize,
+    addendum: mayWrite("addendum.write") ?? (final ? yes : no("not_final", "an addendum needs a final report")),
+    resolve: Object.fromEntries(inForce.map((s) => [s.entry,
+      mayWrite("report.resolve") ??
+        (inForce.length > 1 ? yes : no("no_conflict", "there is no conflict between sign-offs in this entry's past to resolve"))])),
+    review: Object.fromEntries(r.ai.filter((a) => !a.review).map((a) => [a.entry, finalised ?? yes])),
+  };
+}
+
+/** Throws the app's refusal (code, rule, words) unless `judged` allows the action. */
+function allow(judged: Allowed | undefined) {
+  if (judged && !judged.allowed) {
+    throw { code: "not_allowed", rule: judged.rule, message: `refused by rule ${judged.rule}: ${judged.reason}` };
+  }
+}
+
+/** Signs the report off: every section's current version, as the app's sign-off covers them. */
+function finalize(r: ReportView): string {
+  allow(actionsFor(r).finalize);
+  const e = entry("report.status");
+  r.provenance.push(e);
+  r.heads = [e.entry];
+  const covered = Object.fromEntries(r.sections.filter((s) => s.current).map((s) => [s.name, s.current!]));
+  const signoff: Signoff = { entry: e.entry, author: me, time_ms: e.time_ms, status: e.status, sections: covered, in_force: true };
+  r.signoffs.push(signoff);
+  r.signoff = signoff;
+  r.status = "final";
+  for (const s of r.sections) s.signed_off_version = s.current;
+  return e.entry;
+}
+
 /** Keeps one sign-off of a report in conflict, as the app's rules would. */
 function resolve(r: ReportView, keep: string, note: string): string {
   const force = r.signoffs.filter((s) => s.in_force);
+  allow(mayWrite("report.resolve") ?? undefined);
   if (force.length < 2) throw { code: "not_allowed", rule: "no_conflict", message: "refused by rule no_conflict: the report has no conflict to resolve" };
   const kept = force.find((s) => s.entry === keep);
   if (!kept) throw { code: "not_allowed", rule: "not_a_conflicting_final", message: `refused by rule not_a_conflicting_final: ${keep} is not a sign-off in conflict` };
@@ -176,13 +254,19 @@ const rows = (): StudyRow[] => [
   },
 ];
 
+function find(id: string): ReportView {
+  const r = reports.find((x) => x.report === id);
+  if (!r) throw { code: "not_found", message: `report ${id} not found` };
+  return r;
+}
+
 export function installMocks() {
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, string>;
     const fields = ((args ?? {}) as { fields?: Record<string, string> }).fields ?? {};
     switch (cmd) {
       case "status":
-        return { home: "/mock/home", identity: { ...me, network: "f".repeat(64), admin: true } };
+        return { home: "/mock/home", identity: { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident } };
       case "studies":
         return rows();
       case "study_images":
@@ -193,19 +277,29 @@ export function installMocks() {
         return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
         return [{ name: "ct-chest", title: "CT chest", source: "built-in", sections: 3 }];
-      case "report_show": {
-        const r = reports.find((x) => x.report === a.report);
-        if (!r) throw { code: "not_found", message: `report ${a.report} not found` };
-        return structuredClone(r);
-      }
-      case "report_resolve": {
-        const r = reports.find((x) => x.report === a.report);
-        if (!r) throw { code: "not_found", message: `report ${a.report} not found` };
-        return resolve(r, a.keep, a.note ?? "");
+      case "report_show":
+        return structuredClone(find(a.report));
+      case "report_actions":
+        return actionsFor(find(a.report));
+      case "report_resolve":
+        return resolve(find(a.report), a.keep, a.note ?? "");
+      case "finalize_report":
+        return finalize(find(a.report));
+      case "add_addendum": {
+        const r = find(a.report);
+        allow(actionsFor(r).addendum);
+        const e = entry("addendum.write");
+        r.provenance.push(e);
+        r.heads = [e.entry];
+        r.addenda.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, status: e.status });
+        r.status = "amended";
+        return e.entry;
       }
       case "sign_section": {
+        // Only the draft report takes new versions here; the others are judged first and refused.
+        allow(actionsFor(find(a.report)).write[a.section]);
         const s = sections.find((x) => x.name === a.section);
-        if (!s) throw { code: "not_allowed", message: `refused: no section ${a.section}` };
+        if (!s) throw { code: "not_allowed", rule: "unknown_section", message: `refused by rule unknown_section: template ct-chest has no section ${JSON.stringify(a.section)}` };
         const e = entry("section.write", s.name);
         for (const f of s.fields) {
           const v = fields[f.name];

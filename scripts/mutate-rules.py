@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Removes each rule of the acceptance path once and checks that the unit tests catch it.
+
+    scripts/mutate-rules.py            # prints a table: rule removed -> the tests that failed
+
+Works on a scratch worktree of HEAD (never on your files) with its own target dir under
+$HOME/.cache/countersign, and runs only the pure crates' unit tests (ledger, report), where the
+rules live. A mutation whose text is not found once is reported, so a rule moved in the code
+shows up here instead of passing silently.
+"""
+import subprocess, sys, os, tempfile
+repo = subprocess.run(['git', 'rev-parse', '--show-toplevel'], capture_output=True, text=True, check=True).stdout.strip()
+scratch = tempfile.mkdtemp(prefix='countersign-mutate-')
+subprocess.run(['git', '-C', repo, 'worktree', 'add', '-q', '--detach', scratch, 'HEAD'], check=True)
+os.chdir(scratch)
+L='crates/ledger/src/'; R='crates/report/src/'
+M=[
+ ("payload hash", L+'rules.rs', "if found != header.payload_hash {", "if false && found != header.payload_hash {"),
+ ("genesis with network", L+'rules.rs', "        return Err(RuleError::GenesisWithNetwork);", "        let _ = RuleError::GenesisWithNetwork;"),
+ ("wrong network", L+'rules.rs', "    if entry.network_id() != network {", "    if false && entry.network_id() != network {"),
+ ("genesis with log", L+'rules.rs', "            return Err(RuleError::GenesisWithLog);", "            let _ = RuleError::GenesisWithLog;"),
+ ("genesis with parents", L+'rules.rs', "            return Err(RuleError::GenesisWithParents);", "            let _ = RuleError::GenesisWithParents;"),
+ ("genesis seq", L+'rules.rs', "            return Err(RuleError::GenesisSeq { found: h.seq });", "            let _ = h.seq;"),
+ ("no parents", L+'rules.rs', "        return Err(RuleError::NoParents);", "        let _ = RuleError::NoParents;"),
+ ("log family", L+'rules.rs', "if kind.family() != family {", "if false && kind.family() != family {"),
+ ("timestamp before parent", L+'dag.rs', "if h.timestamp_ms.saturating_add(TIMESTAMP_TOLERANCE_MS) < p.timestamp_ms {", "if false && h.timestamp_ms.saturating_add(TIMESTAMP_TOLERANCE_MS) < p.timestamp_ms {"),
+ ("author chain", L+'dag.rs', "if reached + 1 != h.seq {", "if false && reached + 1 != h.seq {"),
+ ("roster: admin in the entry's past", L+'roster.rs', "let Some(author_rank) = rank_in_past(author) else {", "let Some(author_rank) = rank_in_past(author).or(Some(0)) else {"),
+ ("roster: only a senior admin removes an admin", L+'roster.rs', "Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {", "Some(rank) if false && rank <= author_rank => Err(RosterError::NotSenior {"),
+ ("roster: nobody removes themselves", L+'roster.rs', "    if author == target {", "    if false && author == target {"),
+ ("roster: entries outside a removal's frontier", L+'roster.rs', "        if let Some(revocation) = outside {", "        if let Some(revocation) = outside.filter(|_| false) {"),
+ ("roster: a revoked key is not admitted again", L+'roster.rs', "                if let Some(revocation) = revoked_by(&p.key) {", "                if let Some(revocation) = revoked_by(&p.key).filter(|_| false) {"),
+ ("roster: readmit only revoked keys", L+'roster.rs', "                if revoked_by(&r.key).is_none() {", "                if false && revoked_by(&r.key).is_none() {"),
+ ("roster: frontier covers what it vouches for", L+'roster.rs', "            if covers(change) {", "            if false && covers(change) {"),
+ ("report: a refused report's entries", R+'log/check.rs', "if e.kind != Kind::ReportCreate && !self.is_accepted() {", "if false && e.kind != Kind::ReportCreate && !self.is_accepted() {"),
+ ("report: frozen authors", R+'log/check.rs', "if let Some(&seq) = frozen.get(&e.author).filter(|s| **s <= e.seq) {", "if let Some(&seq) = frozen.get(&e.author).filter(|s| false && **s <= e.seq) {"),
+ ("report: self co-sign", R+'log/check.rs', "if version.author == e.author {", "if false && version.author == e.author {"),
+ ("report: already final", R+'log/check.rs', "                    return Err(ReportRuleError::AlreadyFinal { final_entry });", "                    let _ = final_entry;"),
+ ("report: only an attending finalises", R+'log/check.rs', "if role != Role::Attending {", "if false && role != Role::Attending {"),
+ ("report: AI writes need a grant", R+'log/check.rs', "if !self.granted(&e.author, parents) {", "if false && !self.granted(&e.author, parents) {"),
+ ("report: addendum needs a final", R+'log/check.rs', "None => Err(ReportRuleError::NotFinal),", "None => Ok(()),"),
+ ("report: creators by policy", R+'log/check.rs', "if !allowed.contains(&role) {", "if false && !allowed.contains(&role) {"),
+ ("report: published template accepted", R+'log/check.rs', "_ => Err(ReportRuleError::TemplateNotAccepted { publish }),", "_ => Ok(()),"),
+ ("report: resolve needs a conflict", R+'log/check.rs', "if in_force.len() < 2 {", "if false && in_force.len() < 2 {"),
+ ("report: coverage names current versions", R+'log/check.rs', "let Some(version) = covered.filter(|v| latest.contains(v)) else {", "let Some(version) = covered else {"),
+ ("report: co-sign by the template's role", R+'log/check.rs', "if !signed_by(role) {", "if false && !signed_by(role) {"),
+ ("report: resident countersignature", R+'log/check.rs', "if written_role == Some(Role::Resident) && !countersigned {", "if false && written_role == Some(Role::Resident) && !countersigned {"),
+ ("report: required fields at sign-off", R+'log/check.rs', ".find(|f| f.required && !w.fields.contains_key(&f.name))", ".find(|f| false && f.required && !w.fields.contains_key(&f.name))"),
+ ("report: nothing but addenda after final", R+'log/check.rs', "fn refuse_after_final(final_in_past: Option<EntryId>) -> Result<(), ReportRuleError> {\n    match final_in_past {", "fn refuse_after_final(final_in_past: Option<EntryId>) -> Result<(), ReportRuleError> {\n    match final_in_past.filter(|_| false) {"),
+ ("accept: entries from the future are held", R+'accept/mod.rs', "if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {", "if false && h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {"),
+ ("accept: unknown authors are not stored", R+'accept/mod.rs', "if self.roster().member(&h.author).is_none() {", "if false && self.roster().member(&h.author).is_none() {"),
+]
+env=dict(os.environ, CARGO_TARGET_DIR=os.path.expanduser('~/.cache/countersign/target-mut'))
+results=[]
+for name, path, old, new in M:
+    src=open(path).read()
+    if src.count(old)!=1:
+        results.append((name,'MUTATION NOT APPLIED (text not found once)')); print(name, 'NOT FOUND', file=sys.stderr, flush=True); continue
+    open(path,'w').write(src.replace(old,new))
+    try:
+        r=subprocess.run(['cargo','test','-q','-p','countersign-ledger','-p','countersign-report','--lib'],env=env,capture_output=True,text=True,timeout=900)
+        out=r.stdout+r.stderr
+        if r.returncode==0:
+            verdict='NOT CAUGHT'
+        elif 'error[' in out and 'test result' not in out:
+            verdict='DOES NOT COMPILE'
+        else:
+            lines=out.splitlines()
+            failed=[]
+            for i,l in enumerate(lines):
+                if l.strip()=='failures:' and i+1<len(lines) and lines[i+1].startswith('    '):
+                    j=i+1
+                    while j<len(lines) and lines[j].startswith('    '):
+                        failed.append(lines[j].strip()); j+=1
+            verdict='caught by '+', '.join(failed[:4])+(' …' if len(failed)>4 else '')
+    finally:
+        open(path,'w').write(src)
+    results.append((name,verdict)); print(name,'->',verdict,file=sys.stderr,flush=True)
+subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', scratch], check=False)
+print('| rule removed | result |\n|---|---|')
+for n, v in results:
+    print(f'| {n} | {v} |')
+sys.exit(1 if any(not v.startswith('caught') for _, v in results) else 0)
