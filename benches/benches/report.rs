@@ -114,12 +114,12 @@ fn bench(c: &mut Criterion) {
          (read, re-check, project) {show:.1} ms ({}), first show in a new process \
          (verifies all {ENTRIES} signatures) {first:.0} ms; 50-section report export: {}; audit \
          archive of the {ENTRIES}-entry report {archive:.0} ms",
+        countersign_benches::goal("< 50 ms", show < 50.0),
         formats
             .iter()
             .map(|(f, ms)| format!("{f} {ms:.2} ms"))
             .collect::<Vec<_>>()
-            .join(", "),
-        countersign_benches::goal("< 50 ms", show < 50.0)
+            .join(", ")
     );
 }
 

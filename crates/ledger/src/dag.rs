@@ -132,6 +132,17 @@ impl Dag {
             .unwrap_or_default()
     }
 
+    /// An entry other than `id` held at `author`'s position `seq`, if any (no allocation: asked
+    /// for every entry taken in).
+    pub fn other_at_position(&self, author: &PublicKey, seq: u64, id: &EntryId) -> Option<EntryId> {
+        let a = self.author_index.get(author)?;
+        self.positions
+            .get(&(*a, seq))?
+            .iter()
+            .map(|&i| self.nodes[i as usize].id)
+            .find(|other| other != id)
+    }
+
     /// The lowest position at which `author` equivocated in this log, if they did.
     pub fn first_fork(&self, author: &PublicKey) -> Option<u64> {
         let a = self.author_index.get(author)?;

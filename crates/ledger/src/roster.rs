@@ -290,6 +290,10 @@ pub struct Member {
     /// Admins only: 0 for the founder, then in the order they were made admin.
     pub seniority: Option<u32>,
     pub revoked: Option<Revocation>,
+    /// Entries of a revoked member an admin vouched for after the revocation (`roster.readmit`
+    /// entries), each as (report log, entry).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readmitted: Vec<(LogId, EntryId)>,
 }
 
 /// One change to a member's authority, in roster order.
@@ -654,9 +658,23 @@ impl RosterLog {
                             c.readmitted.push((r.log, r.entry));
                         }
                     }
+                    if let Some(m) = roster.members.get_mut(&r.key) {
+                        m.readmitted.push((r.log, r.entry));
+                    }
                 }
             }
         }
+        roster.vouched = roster
+            .history
+            .values()
+            .flatten()
+            .flat_map(|(_, c)| {
+                c.frontier
+                    .iter()
+                    .map(|(l, e)| (*l, *e))
+                    .chain(c.readmitted.iter().copied())
+            })
+            .collect();
         // Changes in roster order (applied revocations were appended last).
         let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         for history in roster.history.values_mut() {
@@ -886,6 +904,7 @@ fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
         admitted,
         seniority: None,
         revoked: None,
+        readmitted: Vec::new(),
     }
 }
 
@@ -917,6 +936,8 @@ pub struct Roster {
     history: BTreeMap<PublicKey, Vec<(EntryId, Change)>>,
     statuses: IdMap<Result<(), RosterError>>,
     templates: Vec<(EntryId, Vec<u8>)>,
+    /// Every (log, entry) a change or readmission vouches for.
+    vouched: std::collections::HashSet<(LogId, EntryId)>,
 }
 
 impl Roster {
@@ -962,10 +983,8 @@ impl Roster {
     /// Whether some change or readmission names `entry` of `log` as vouched for: when it
     /// arrives, the entries before it may stand again, so the log is judged again.
     pub fn vouches(&self, log: &LogId, entry: &EntryId) -> bool {
-        self.history.values().flatten().any(|(_, c)| {
-            c.frontier.get(log) == Some(entry)
-                || c.readmitted.iter().any(|(l, e)| l == log && e == entry)
-        })
+        // Asked for every entry a home takes in: a set lookup, built when the roster resolves.
+        self.vouched.contains(&(*log, *entry))
     }
 
     /// The changes to `key`'s authority, admission first, in roster order.

@@ -386,6 +386,11 @@ fn a_readmitted_entry_of_a_revoked_key_stands() {
         report_authority(roster, 2, report, 1, upto).unwrap().role,
         Role::Radiologist
     );
+    // Visible on the roster: who was vouched for after the revocation.
+    assert_eq!(
+        roster.member(&key(2).public()).unwrap().readmitted,
+        vec![(report, honest)]
+    );
     assert!(report_authority(roster, 2, report, 2, upto).is_err());
     // Readmitting a key that was never revoked is refused.
     net.admit(3, 1, Role::Radiologist, false);

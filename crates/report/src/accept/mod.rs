@@ -93,6 +93,9 @@ pub struct Ledger {
     /// Bumped whenever the roster changes; each report log remembers the one it was judged at.
     generation: u64,
     judged_at: IdMap<u64>,
+    /// The payload the last judgement parsed, kept for the insert that follows it: parsing
+    /// twice per entry was a tenth of `verify`'s rule replay.
+    parsed: Option<(EntryId, Payload)>,
 }
 
 impl Ledger {
@@ -374,6 +377,7 @@ impl Ledger {
         }
         self.refine_unknown_parent(report.dag().check(entry), entry)?;
         if !predict {
+            self.parsed = Some((entry.id(), parsed));
             return Ok(Verdict::New(Standing::Accepted));
         }
         let empty = Frozen::new();
@@ -449,9 +453,13 @@ impl Ledger {
                 Ok(standing)
             }
             LogFamily::Report => {
-                let parsed = match payload {
-                    Some(p) => Some(Payload::parse(h.kind, p).map_err(ReportRuleError::from)?),
-                    None => None,
+                let judged = self.parsed.take().filter(|(id, _)| *id == entry.id());
+                let parsed = match (judged, payload) {
+                    (Some((_, parsed)), _) => Some(parsed),
+                    (None, Some(p)) => {
+                        Some(Payload::parse(h.kind, p).map_err(ReportRuleError::from)?)
+                    }
+                    (None, None) => None,
                 };
                 if h.kind == Kind::ReportCreate {
                     if let Some(r) = self.reports.get(&log) {
@@ -624,9 +632,7 @@ fn position_taken(dag: &countersign_ledger::dag::Dag, entry: &Entry) -> Option<V
         return Some(Verdict::Duplicate);
     }
     let h = entry.header();
-    dag.at_position(&h.author, h.seq)
-        .into_iter()
-        .find(|id| *id != entry.id())
+    dag.other_at_position(&h.author, h.seq, &entry.id())
         .map(|first| Verdict::Fork { first })
 }
 
