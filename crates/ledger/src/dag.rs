@@ -304,6 +304,39 @@ impl Dag {
         false
     }
 
+    /// Every held entry in a topological order where entries that are concurrent come in the
+    /// order of `key` (then id): parents first. For showing entries side by side in the order
+    /// their authors dated them; rules use [`Dag::topological`].
+    pub fn topological_by<K: Ord + Copy>(&self, key: impl Fn(&EntryId) -> K) -> Vec<EntryId> {
+        let n = self.nodes.len();
+        let mut waiting: Vec<usize> = self.nodes.iter().map(|x| x.parents.len()).collect();
+        let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for &p in &node.parents {
+                children[p as usize].push(i as u32);
+            }
+        }
+        let keyed = |i: u32| {
+            let id = self.nodes[i as usize].id;
+            std::cmp::Reverse((key(&id), id, i))
+        };
+        let mut ready: std::collections::BinaryHeap<_> = (0..n as u32)
+            .filter(|&i| waiting[i as usize] == 0)
+            .map(keyed)
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse((_, id, i))) = ready.pop() {
+            out.push(id);
+            for &c in &children[i as usize] {
+                waiting[c as usize] -= 1;
+                if waiting[c as usize] == 0 {
+                    ready.push(keyed(c));
+                }
+            }
+        }
+        out
+    }
+
     /// Every held entry in a deterministic topological order: parents first, entries that are
     /// concurrent ordered by id. Depends only on the set held, never on insertion order.
     pub fn topological(&self) -> Vec<EntryId> {

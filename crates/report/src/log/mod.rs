@@ -301,37 +301,10 @@ impl ReportLog {
     /// Every entry in a deterministic topological order: parents first, concurrent entries by
     /// (timestamp, id). Timestamps only order what is shown side by side; no rule reads them.
     pub fn ordered(&self) -> Vec<&LogEntry> {
-        let mut out: Vec<&LogEntry> = Vec::with_capacity(self.entries.len());
-        // Kahn's algorithm over the topological order's levels, ties by (timestamp, id).
-        let order = self.dag.topological();
-        let position: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let mut waiting: Vec<usize> = vec![0; order.len()];
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); order.len()];
-        for (i, id) in order.iter().enumerate() {
-            for p in self.dag.parents(id) {
-                if let Some(&pi) = position.get(&p) {
-                    children[pi].push(i);
-                    waiting[i] += 1;
-                }
-            }
-        }
-        let key = |i: usize| {
-            let e = &self.entries[&order[i]];
-            (e.timestamp_ms, e.id, i)
-        };
-        let mut ready: std::collections::BTreeSet<(u64, EntryId, usize)> = (0..order.len())
-            .filter(|&i| waiting[i] == 0)
-            .map(key)
-            .collect();
-        while let Some((_, _, i)) = ready.pop_first() {
-            out.push(&self.entries[&order[i]]);
-            for &c in &children[i] {
-                waiting[c] -= 1;
-                if waiting[c] == 0 {
-                    ready.insert(key(c));
-                }
-            }
-        }
-        out
+        self.dag
+            .topological_by(|id| self.entries.get(id).map_or(0, |e| e.timestamp_ms))
+            .iter()
+            .filter_map(|id| self.entries.get(id))
+            .collect()
     }
 }
