@@ -168,6 +168,42 @@ impl Home {
     }
 }
 
+/// Ada founds a department and makes Bob, an attending on his own home, an admin too; Bob's
+/// home has the roster.
+pub fn two_attendings() -> (Home, Home) {
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    let bob = Home::new();
+    let key = bob.ok(&["init", "--name", "Dr Bob", "--role", "attending"])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &key,
+        "--name",
+        "Dr Bob",
+        "--role",
+        "attending",
+        "--admin",
+    ]);
+    let given = bob.import(&ada.bundle(None));
+    assert_eq!(given.code, 0, "{}", given.stderr);
+    (ada, bob)
+}
+
+impl Home {
+    /// Imports one entry (with its payload) as a bundle.
+    pub fn import_one(&self, entry: &Entry, payload: &[u8]) -> Run {
+        self.import(&countersign_ledger::bundle::encode([(
+            entry,
+            Some(payload),
+        )]))
+    }
+}
+
 /// Signs an entry by `key` on top of the given parents, with a payload. Mirrors the header
 /// fields one to one, hence the argument count.
 #[allow(clippy::too_many_arguments)]

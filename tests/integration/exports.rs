@@ -184,24 +184,7 @@ fn sr_tree(home: &Home, report: &str, dir: &Path) -> String {
 /// Ada keeps her sign-off the SR is COMPLETE and VERIFIED again, with her impression alone.
 #[test]
 fn a_report_in_conflict_exports_as_unsettled_until_an_attending_keeps_one_sign_off() {
-    let ada = Home::new();
-    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    let bob = Home::new();
-    let key = bob.ok(&["init", "--name", "Dr Bob", "--role", "attending"])["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ada.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &key,
-        "--name",
-        "Dr Bob",
-        "--role",
-        "attending",
-        "--admin",
-    ]);
+    let (ada, bob) = crate::common::two_attendings();
     let report = ada.new_report("2.25.424242", "ct-chest");
     for (section, text) in [
         ("technique", "Low-dose CT of the chest without contrast."),

@@ -46,28 +46,8 @@ fn give(from: &Home, to: &Home) -> Run {
     to.import(&from.bundle(None))
 }
 
-/// Ada founds the department; Bob, an attending, is an admin too; each works in their own home.
 fn department() -> (Home, Home) {
-    let ada = Home::new();
-    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    let bob = Home::new();
-    let key = bob.ok(&["init", "--name", "Dr Bob", "--role", "attending"])["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    ada.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &key,
-        "--name",
-        "Dr Bob",
-        "--role",
-        "attending",
-        "--admin",
-    ]);
-    assert_eq!(give(&ada, &bob).code, 0);
-    (ada, bob)
+    crate::common::two_attendings()
 }
 
 fn entry_of(run: &Run) -> String {
@@ -282,10 +262,7 @@ fn a_revoked_admin_cannot_admit_an_accomplice_who_revokes_the_founder() {
         "{}",
         run.stdout
     );
-    let run = ada.import(&countersign_ledger::bundle::encode([(
-        &coup,
-        Some(takeover.as_slice()),
-    )]));
+    let run = ada.import_one(&coup, &takeover);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(
         run.json()["refused"][0]["code"],
@@ -559,10 +536,7 @@ fn a_report_cannot_redefine_a_built_in_template_or_bring_an_unpublished_one() {
         vec![],
         &create,
     );
-    let run = ada.import(&countersign_ledger::bundle::encode([(
-        &e,
-        Some(create.as_slice()),
-    )]));
+    let run = ada.import_one(&e, &create);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("unknown_template"), "{}", run.stderr);
     // An AI model may not create reports: the network's policy, from its genesis.
@@ -578,10 +552,7 @@ fn a_report_cannot_redefine_a_built_in_template_or_bring_an_unpublished_one() {
         vec![],
         &create,
     );
-    let run = ada.import(&countersign_ledger::bundle::encode([(
-        &e,
-        Some(create.as_slice()),
-    )]));
+    let run = ada.import_one(&e, &create);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(
         run.json()["refused"][0]["code"],
@@ -625,10 +596,7 @@ fn an_ai_model_cannot_write_to_a_report_it_was_not_granted() {
         heads,
         result,
     );
-    let run = ada.import(&countersign_ledger::bundle::encode([(
-        &e,
-        Some(result.as_slice()),
-    )]));
+    let run = ada.import_one(&e, result);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(
         run.json()["refused"][0]["code"],

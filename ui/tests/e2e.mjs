@@ -150,7 +150,12 @@ try {
   await run(`document.querySelector('input[aria-label="Import path"]').form.requestSubmit()`);
   const imported = await until("the import summary", () =>
     run(`const r = document.querySelector('[data-testid="import-result"]'); return r ? r.textContent : null;`), 60000);
-  const studies = await run(`return document.querySelectorAll('[data-testid="study-item"]').length`);
+  // The summary shows when the import returns; the list follows once the app has been asked
+  // again (after the open report and what its user may do on it): wait for it, not for a time.
+  const studies = await until("the imported studies listed", async () => {
+    const n = await run(`return document.querySelectorAll('[data-testid="study-item"]').length`);
+    return n > 10 ? n : null;
+  }).catch(() => run(`return document.querySelectorAll('[data-testid="study-item"]').length`));
   check(/\d+ imported/.test(imported) && /refused/.test(imported) && studies > 10,
     `imported through the UI: ${imported.replace(/\s+/g, " ").trim().slice(0, 50)}…; ${studies} studies listed`);
 

@@ -340,32 +340,7 @@ impl Dag {
     /// Every held entry in a deterministic topological order: parents first, entries that are
     /// concurrent ordered by id. Depends only on the set held, never on insertion order.
     pub fn topological(&self) -> Vec<EntryId> {
-        let n = self.nodes.len();
-        let mut waiting: Vec<usize> = self.nodes.iter().map(|x| x.parents.len()).collect();
-        let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for (i, node) in self.nodes.iter().enumerate() {
-            for &p in &node.parents {
-                children[p as usize].push(i as u32);
-            }
-        }
-        let mut ready: BTreeSet<(EntryId, u32)> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| waiting[*i] == 0)
-            .map(|(i, x)| (x.id, i as u32))
-            .collect();
-        let mut out = Vec::with_capacity(n);
-        while let Some((id, i)) = ready.pop_first() {
-            out.push(id);
-            for &c in &children[i as usize] {
-                waiting[c as usize] -= 1;
-                if waiting[c as usize] == 0 {
-                    ready.insert((self.nodes[c as usize].id, c));
-                }
-            }
-        }
-        out
+        self.topological_by(|_| ())
     }
 
     /// How many entries `id` has in its past, itself included (counting each author's chain
