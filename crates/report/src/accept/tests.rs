@@ -147,29 +147,7 @@ fn play(ops: &[Op]) -> Played {
             }
             Op::Final { who, also } => {
                 let parents = chain_and(&d, r, *who, also);
-                // Cover the newest versions as the author sees them from those parents.
-                let log = d.ledger.report(&r).unwrap();
-                let mut sections = BTreeMap::new();
-                for s in SECTIONS {
-                    if let Some(v) = log
-                        .latest_versions(s, |id| log.dag().in_past_of_all(id, &parents))
-                        .first()
-                    {
-                        sections.insert(s.to_string(), *v);
-                    }
-                }
-                let bytes = Payload::to_bytes(&crate::payload::ReportStatus {
-                    status: Status::Final,
-                    sections,
-                });
-                let e = d.sign(
-                    name(*who),
-                    Some(r),
-                    Kind::ReportStatus,
-                    &bytes,
-                    Some(parents),
-                );
-                let _ = d.store(e, bytes);
+                sign_off(&mut d, r, *who, parents);
                 let view = d.view(r);
                 if matches!(view.status, ReportState::Final | ReportState::Amended) {
                     finals_seen.push((d.stored.len(), view));
@@ -227,28 +205,7 @@ fn play(ops: &[Op]) -> Played {
                 }
                 for (who, parents) in [(0usize, heads), (4usize, bob_parents)] {
                     let parents = with_chain(&d, r, who, parents);
-                    let log = d.ledger.report(&r).unwrap();
-                    let mut sections = BTreeMap::new();
-                    for s in SECTIONS {
-                        if let Some(v) = log
-                            .latest_versions(s, |id| log.dag().in_past_of_all(id, &parents))
-                            .first()
-                        {
-                            sections.insert(s.to_string(), *v);
-                        }
-                    }
-                    let bytes = Payload::to_bytes(&crate::payload::ReportStatus {
-                        status: Status::Final,
-                        sections,
-                    });
-                    let e = d.sign(
-                        name(who),
-                        Some(r),
-                        Kind::ReportStatus,
-                        &bytes,
-                        Some(parents),
-                    );
-                    let _ = d.store(e, bytes);
+                    sign_off(&mut d, r, who, parents);
                 }
             }
             Op::Fork { who, section } => {
@@ -287,6 +244,32 @@ fn play(ops: &[Op]) -> Played {
         evidence,
         finals_seen,
     }
+}
+
+/// `who` signs off on `parents`, covering the newest versions as seen from there.
+fn sign_off(d: &mut Department, r: LogId, who: usize, parents: Vec<EntryId>) {
+    let log = d.ledger.report(&r).unwrap();
+    let mut sections = BTreeMap::new();
+    for s in SECTIONS {
+        if let Some(v) = log
+            .latest_versions(s, |id| log.dag().in_past_of_all(id, &parents))
+            .first()
+        {
+            sections.insert(s.to_string(), *v);
+        }
+    }
+    let bytes = Payload::to_bytes(&crate::payload::ReportStatus {
+        status: Status::Final,
+        sections,
+    });
+    let e = d.sign(
+        name(who),
+        Some(r),
+        Kind::ReportStatus,
+        &bytes,
+        Some(parents),
+    );
+    let _ = d.store(e, bytes);
 }
 
 /// Parents for `who`'s next entry: their own previous entry in the log (their chain), and any
