@@ -82,10 +82,11 @@ impl Home {
             .id())
     }
 
-    /// Vouches for one more entry of a revoked member (and their chain before it in that
-    /// report): an honest entry written before the revocation that reached this home after it.
-    /// The entry must be stored here (it is, refused, until this is signed).
-    pub fn roster_readmit(&mut self, entry: EntryId) -> Result<EntryId> {
+    /// Vouches for one more entry of a member (and their chain before it in that report): an
+    /// honest entry written before a revocation or role change that reached this home after it,
+    /// judged under the details before `change` (by default the member's latest change). The
+    /// entry must be stored here (it is, refused, until this is signed).
+    pub fn roster_readmit(&mut self, entry: EntryId, change: Option<EntryId>) -> Result<EntryId> {
         let network = self.state()?.network()?;
         let row = self
             .store()
@@ -101,6 +102,7 @@ impl Home {
             key: stored.header().author,
             log: stored.log_id(),
             entry,
+            change,
         });
         Ok(self
             .append_own(Some(network), Kind::RosterReadmit, &payload)?

@@ -244,11 +244,15 @@ pub(crate) enum RosterCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Vouch for one more entry of a revoked member: an honest entry written before the
-    /// revocation that arrived after it (and their entries before it in that report).
+    /// Vouch for one more entry of a member: an honest entry written before a revocation or
+    /// role change that arrived after it (and their entries before it in that report).
     Readmit {
         #[arg(long)]
         entry: String,
+        /// The change (revocation or role change) it came before; by default the member's
+        /// latest.
+        #[arg(long)]
+        change: Option<String>,
     },
     /// List the members.
     List,

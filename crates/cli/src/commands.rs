@@ -118,8 +118,12 @@ pub(crate) fn home_command(
         HomeCommand::Roster(RosterCommand::Revoke { key, reason }) => {
             entry_out(home.roster_revoke(public_key(&key)?, &reason)?, "revoked")
         }
-        HomeCommand::Roster(RosterCommand::Readmit { entry }) => {
-            entry_out(home.roster_readmit(entry_id(&entry)?)?, "readmitted")
+        HomeCommand::Roster(RosterCommand::Readmit { entry, change }) => {
+            let change = change.as_deref().map(entry_id).transpose()?;
+            entry_out(
+                home.roster_readmit(entry_id(&entry)?, change)?,
+                "readmitted",
+            )
         }
         HomeCommand::Roster(RosterCommand::List) => {
             let members = home.roster_list()?;

@@ -43,6 +43,7 @@ pub(crate) fn state_word(s: ReportState) -> &'static str {
         ReportState::Amended => "FINAL, AMENDED",
         ReportState::Conflict => "CONFLICT: TWO SIGN-OFFS DISAGREE",
         ReportState::Refused => "REFUSED",
+        ReportState::Withdrawn => "SIGN-OFF WITHDRAWN: NO SIGN-OFF STANDS",
     }
 }
 
@@ -143,6 +144,30 @@ pub(crate) fn refusal(view: &ReportView) -> String {
         ),
         _ => "REFUSED: this report counts for nothing; its creation was refused by a rule".into(),
     }
+}
+
+/// A withdrawn sign-off in one sentence, for the top of every export: each sign-off held and
+/// the rule that refuses it.
+pub(crate) fn withdrawn_line(view: &ReportView) -> String {
+    let why: Vec<String> = view
+        .refused_signoffs
+        .iter()
+        .map(|s| match &s.status {
+            EntryStatus::Refused { code, .. } => {
+                format!(
+                    "{}'s (entry {}) by rule {code}",
+                    s.author.name,
+                    short(&s.entry)
+                )
+            }
+            _ => format!("{}'s (entry {})", s.author.name, short(&s.entry)),
+        })
+        .collect();
+    format!(
+        "SIGN-OFF WITHDRAWN: this report was signed off, but no sign-off stands — {} refused. \
+         What follows has no sign-off in force.",
+        why.join("; ")
+    )
 }
 
 /// The conflict in one sentence, for the top of every export.
@@ -316,6 +341,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
     match v.status {
         ReportState::Refused => out.push(Block::Banner(refusal(v))),
         ReportState::Conflict => out.push(Block::Banner(conflict_line(v))),
+        ReportState::Withdrawn => out.push(Block::Banner(withdrawn_line(v))),
         _ => {}
     }
     for c in &v.critical {

@@ -187,12 +187,13 @@ pub fn conflict(resolve: bool) -> ExportInput {
         .sign("bob", Some(report), Kind::SectionWrite, &bytes, None);
     s.dept.store(e, bytes).expect("stored, refused");
     if resolve {
+        // By the other attending: nobody keeps their own sign-off.
         s.sign(
-            "ada",
+            "bob",
             Kind::ReportResolve,
             &ReportResolve {
                 keep: first,
-                note: "Dr Bob signed off without seeing the final report.".into(),
+                note: "I signed off without seeing the final report.".into(),
             },
         );
     }

@@ -81,6 +81,8 @@ fn report_status(s: ReportState) -> &'static str {
         // Two sign-offs in force: which one holds is not known until an attending resolves it.
         ReportState::Conflict => "unknown",
         ReportState::Refused => "entered-in-error",
+        // Signed off once, but no sign-off stands: what is there is unsigned.
+        ReportState::Withdrawn => "partial",
     }
 }
 

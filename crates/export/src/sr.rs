@@ -19,6 +19,7 @@ use countersign_report::{Author, ReportState, ReportView, SectionView, VersionVi
 
 use crate::document::{
     ai_line, conflict_line, conflicting, critical_line, current_version, in_force, refusal,
+    withdrawn_line,
 };
 use crate::time::date_time;
 use crate::time::readable;
@@ -459,6 +460,11 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
             "CONTAINS",
             ("refused", LOCAL, "Report refused"),
             &refusal(v),
+        )),
+        ReportState::Withdrawn => content.push(text(
+            "CONTAINS",
+            ("withdrawn", LOCAL, "Sign-off withdrawn"),
+            &withdrawn_line(v),
         )),
         ReportState::Conflict => {
             let mut items = vec![text(

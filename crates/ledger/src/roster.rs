@@ -14,8 +14,10 @@
 //!   valid, and **every other entry by that key — in any log, a new one included, whatever its
 //!   timestamp — is refused**. Backdating a header changes nothing: the frontier is a set of
 //!   entries, not a time.
-//! - `roster.readmit` vouches for one more entry of a revoked key (an honest entry written before
-//!   the revocation that reached the admin only after it): it joins the frontier.
+//! - `roster.readmit` vouches for one more entry a change left out (an honest entry written
+//!   before a revocation or a role change that reached the admin only after it): it joins that
+//!   change's frontier. It amends the change it names, or else the key's latest change in its
+//!   past.
 //! - `template.publish` makes a report template available to the department's reports.
 //!
 //! Who may revoke whom: an admin may revoke or change any member who is not an admin as of the
@@ -25,9 +27,15 @@
 //! stands — and the network never loses its last admin: the founder's key can be revoked by
 //! nobody. It is the department's root of trust, to be kept on a token.
 //!
+//! An admin who equivocates in the roster log (two entries at one position) is frozen there
+//! from that position on: those roster entries of theirs stop taking effect — except
+//! revocations, which only ever take authority away, so that a fork cannot undo one — and
+//! another admin re-signs whatever should stand.
+//!
 //! Every rule here is a pure function of the set of roster entries held: [`RosterLog::roster`]
 //! resolves it in a topological order fixed by causality and entry ids, so two peers holding the
-//! same entries compute the same roster whatever order they received them in.
+//! same entries compute the same roster whatever order they received them in. It is resolved
+//! when first asked for after a change, so taking in many roster entries costs one resolution.
 //!
 //! ```
 //! use countersign_ledger::roster::{GenesisPayload, MemberPayload, RosterLog};
@@ -48,9 +56,10 @@
 //! assert!(roster.is_active(&admin.public()));
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -256,13 +265,17 @@ pub struct RevokePayload {
     pub frontier: Frontier,
 }
 
-/// Payload of `roster.readmit`: one more entry of a revoked key that stays valid (with the
-/// key's chain before it in that log).
+/// Payload of `roster.readmit`: one more entry of a key that stays valid under the details it
+/// had before a change (with the key's chain before it in that log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadmitPayload {
     pub key: PublicKey,
     pub log: LogId,
     pub entry: EntryId,
+    /// The change (role change or revocation) whose frontier the entry joins; `None` for the
+    /// key's latest change in the readmission's past.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<EntryId>,
 }
 
 /// A revocation in force.
@@ -290,8 +303,8 @@ pub struct Member {
     /// Admins only: 0 for the founder, then in the order they were made admin.
     pub seniority: Option<u32>,
     pub revoked: Option<Revocation>,
-    /// Entries of a revoked member an admin vouched for after the revocation (`roster.readmit`
-    /// entries), each as (report log, entry).
+    /// Entries an admin vouched for after a change left them out (`roster.readmit` entries),
+    /// each as (report log, entry).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readmitted: Vec<(LogId, EntryId)>,
 }
@@ -366,8 +379,8 @@ pub enum RosterError {
     SelfRemoval,
     #[error("key {key} was revoked by entry {revocation}; a revoked key is never admitted again")]
     KeyRevoked { key: String, revocation: EntryId },
-    #[error("key {key} is not revoked; only a revoked key's entries are readmitted")]
-    NotRevoked { key: String },
+    #[error("key {key} has no such change in this entry's past: a readmission vouches for an entry a role change or revocation left out")]
+    NothingToReadmit { key: String },
     #[error("roster entries are re-signed, not readmitted")]
     ReadmitRosterEntry,
     #[error("the roster log has {found} entries; at most {limit} are kept")]
@@ -386,14 +399,14 @@ impl RosterError {
             RosterError::NotSenior { .. } => "not_senior",
             RosterError::SelfRemoval => "self_removal",
             RosterError::KeyRevoked { .. } => "key_revoked",
-            RosterError::NotRevoked { .. } => "not_revoked",
+            RosterError::NothingToReadmit { .. } => "nothing_to_readmit",
             RosterError::ReadmitRosterEntry => "readmit_roster_entry",
             RosterError::TooLarge { .. } => "roster_too_large",
         }
     }
 }
 
-/// The most roster entries a network keeps: the roster is resolved whole after every change.
+/// The most roster entries a network keeps: the roster is resolved whole after a change.
 pub const MAX_ROSTER_ENTRIES: usize = 100_000;
 
 /// A parsed roster payload.
@@ -446,7 +459,12 @@ pub struct RosterLog {
     /// Positions from which admins are frozen by an equivocation found outside this index.
     frozen: BTreeMap<PublicKey, u64>,
     items: IdMap<Item>,
-    resolved: Roster,
+    /// Per key, the entries that make it an admin (accepted or not): what storing asks.
+    admin_grants: HashMap<PublicKey, Vec<EntryId>>,
+    /// Every key any roster entry held names as a member, whatever became of the entry.
+    named: HashSet<PublicKey>,
+    /// Resolved on first use after a change.
+    resolved: OnceLock<Roster>,
 }
 
 impl RosterLog {
@@ -469,8 +487,16 @@ impl RosterLog {
             kind,
             reason: e.to_string(),
         })?;
-        let mut items = IdMap::default();
-        items.insert(
+        let mut log = RosterLog {
+            network,
+            dag,
+            frozen: BTreeMap::new(),
+            items: IdMap::default(),
+            admin_grants: HashMap::new(),
+            named: HashSet::new(),
+            resolved: OnceLock::new(),
+        };
+        log.add_item(
             network,
             Item {
                 author: genesis.header().author,
@@ -478,15 +504,23 @@ impl RosterLog {
                 parsed: Parsed::Genesis(g),
             },
         );
-        let mut log = RosterLog {
-            network,
-            dag,
-            frozen: BTreeMap::new(),
-            items,
-            resolved: Roster::default(),
-        };
-        log.resolved = log.resolve();
         Ok(log)
+    }
+
+    fn add_item(&mut self, id: EntryId, item: Item) {
+        let named = match &item.parsed {
+            Parsed::Genesis(g) => Some((g.founder.key, true)),
+            Parsed::Member(p) => Some((p.key, p.admin)),
+            _ => None,
+        };
+        if let Some((key, admin)) = named {
+            self.named.insert(key);
+            if admin {
+                self.admin_grants.entry(key).or_default().push(id);
+            }
+        }
+        self.items.insert(id, item);
+        self.resolved = OnceLock::new();
     }
 
     pub fn network(&self) -> NetworkId {
@@ -499,7 +533,24 @@ impl RosterLog {
 
     /// The roster the entries held resolve to.
     pub fn roster(&self) -> &Roster {
-        &self.resolved
+        self.resolved.get_or_init(|| self.resolve())
+    }
+
+    /// Whether any roster entry held names `key` as a member — accepted or not, now or once.
+    /// Entries by such a key are kept (and judged) rather than rejected: whether its admission
+    /// stands can change as roster entries arrive, and every home must hold the same set.
+    pub fn names(&self, key: &PublicKey) -> bool {
+        self.named.contains(key)
+    }
+
+    /// Every `template.publish` payload held, accepted or not, in no particular order.
+    pub fn publications(&self) -> impl Iterator<Item = (&EntryId, &[u8])> {
+        self.items
+            .iter()
+            .filter_map(|(id, item)| match &item.parsed {
+                Parsed::Publish(bytes) => Some((id, bytes.as_slice())),
+                _ => None,
+            })
     }
 
     /// What a roster entry must pass before it is stored: the log's structure, a payload of its
@@ -516,9 +567,10 @@ impl RosterLog {
                 limit: MAX_ROSTER_ENTRIES,
             })));
         }
-        let granted = self.items.iter().any(|(id, item)| {
-            grants_admin_to(item, &h.author) && self.dag.in_past_of_all(id, &h.parents)
-        });
+        let granted = self
+            .admin_grants
+            .get(&h.author)
+            .is_some_and(|gs| gs.iter().any(|g| self.dag.in_past_of_all(g, &h.parents)));
         if !granted {
             return Err(AuthorityError::NotAdmin {
                 author: h.author.to_hex(),
@@ -529,13 +581,13 @@ impl RosterLog {
         Ok(())
     }
 
-    /// Adds an entry that passed [`RosterLog::check`] (or was stored after passing it) and
-    /// resolves the roster again.
+    /// Adds an entry that passed [`RosterLog::check`] (or was stored after passing it); the
+    /// roster is resolved again when next asked for.
     pub fn insert(&mut self, entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
         let h = entry.header();
         let parsed = parse_item(h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
         self.dag.insert(entry)?;
-        self.items.insert(
+        self.add_item(
             entry.id(),
             Item {
                 author: h.author,
@@ -543,36 +595,43 @@ impl RosterLog {
                 parsed,
             },
         );
-        self.resolved = self.resolve();
         Ok(())
     }
 
     /// Freezes `author`'s roster entries from position `seq` on (they equivocated there; the
-    /// second entry is kept as evidence beside the log) and resolves the roster again.
+    /// second entry is kept as evidence beside the log).
     pub fn freeze(&mut self, author: PublicKey, seq: u64) {
         let at = self.frozen.entry(author).or_insert(seq);
         *at = (*at).min(seq);
-        self.resolved = self.resolve();
+        self.resolved = OnceLock::new();
     }
 
-    /// Resolves the roster: changes that remove authority are applied one at a time, the most
-    /// senior admin's first, each pass re-judging every entry against what has been removed.
+    /// Resolves the roster: changes that remove authority are applied the most senior admin's
+    /// first — all of that admin's at once — each pass re-judging every entry against what has
+    /// been removed.
     fn resolve(&self) -> Roster {
         let order = self.dag.topological();
         let mut applied: Vec<EntryId> = Vec::new();
+        let mut in_force: HashSet<EntryId> = HashSet::new();
         loop {
             let pass = self.pass(&order, &applied);
-            let next = pass
+            let mut next: Vec<(u32, usize, EntryId)> = pass
                 .removals
                 .iter()
-                .filter(|(_, _, id)| !applied.contains(id))
-                .min()
-                .map(|(_, _, id)| *id);
-            match next {
-                // Applying it can only refuse entries of admins junior to its author, so no
-                // removal applied earlier (by someone more senior) is undone.
-                Some(next) => applied.push(next),
-                None => return pass.roster,
+                .filter(|(_, _, id)| !in_force.contains(id))
+                .copied()
+                .collect();
+            let Some(senior) = next.iter().map(|(rank, ..)| *rank).min() else {
+                return pass.roster;
+            };
+            // Applying them can only refuse entries of admins junior to their author (who
+            // cannot remove themselves), so no removal applied earlier (by someone more
+            // senior) is undone, and none of this author's is.
+            next.retain(|(rank, ..)| *rank == senior);
+            next.sort_unstable();
+            for (.., id) in next {
+                in_force.insert(id);
+                applied.push(id);
             }
         }
     }
@@ -594,6 +653,8 @@ impl RosterLog {
         // Accepted admin grants: (key, granting entry, seniority).
         let mut grants: Vec<(PublicKey, EntryId, u32)> = Vec::new();
         let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
+        // Accepted readmissions: (readmission, the change it amends).
+        let mut readmits: Vec<(EntryId, EntryId)> = Vec::new();
         for (position, id) in order.iter().enumerate() {
             let Some(item) = self.items.get(id) else {
                 continue;
@@ -604,13 +665,16 @@ impl RosterLog {
                     roster.statuses.insert(*id, Ok(()));
                     match effect {
                         Effect::Grant(key) => {
+                            // Seniority is that of the latest grant: an admin demoted and made
+                            // admin again ranks from then, not from their first grant.
                             let rank = grants.len() as u32;
                             grants.push((key, *id, rank));
                             if let Some(m) = roster.members.get_mut(&key) {
-                                m.seniority.get_or_insert(rank);
+                                m.seniority = Some(rank);
                             }
                         }
                         Effect::Removal { rank } => removals.push((rank, position, *id)),
+                        Effect::Readmit { change } => readmits.push((*id, change)),
                         Effect::None => {}
                     }
                 }
@@ -619,49 +683,41 @@ impl RosterLog {
                 }
             }
         }
-        // Removals applied: the member loses what the change removes.
+        // Revocations applied: the member loses their authority. (A demotion already took the
+        // admin flag, and with it the seniority, in order.)
         for id in applied {
             let Some(item) = self.items.get(id) else {
                 continue;
             };
-            match &item.parsed {
-                Parsed::Revoke(p) => {
-                    if let Some(m) = roster.members.get_mut(&p.key) {
-                        m.revoked.get_or_insert(Revocation {
-                            entry: *id,
-                            by: item.author,
-                            reason: p.reason.clone(),
-                        });
-                        m.admin = false;
-                        m.seniority = None;
-                    }
-                    roster
-                        .history
-                        .entry(p.key)
-                        .or_default()
-                        .push((*id, change_of_revocation(*id, p)));
+            if let Parsed::Revoke(p) = &item.parsed {
+                if let Some(m) = roster.members.get_mut(&p.key) {
+                    m.revoked.get_or_insert(Revocation {
+                        entry: *id,
+                        by: item.author,
+                        reason: p.reason.clone(),
+                    });
+                    m.admin = false;
+                    m.seniority = None;
                 }
-                Parsed::Member(p) => {
-                    if let Some(m) = roster.members.get_mut(&p.key) {
-                        m.seniority = None;
-                    }
-                }
-                _ => {}
+                roster
+                    .history
+                    .entry(p.key)
+                    .or_default()
+                    .push((*id, change_of_revocation(*id, p)));
             }
         }
-        // Readmissions attach to the key's revocations.
-        for id in order {
-            if let (Some(item), Some(Ok(()))) = (self.items.get(id), roster.statuses.get(id)) {
-                if let Parsed::Readmit(r) = &item.parsed {
-                    if let Some(history) = roster.history.get_mut(&r.key) {
-                        for (_, c) in history.iter_mut().filter(|(_, c)| c.role.is_none()) {
-                            c.readmitted.push((r.log, r.entry));
-                        }
-                    }
-                    if let Some(m) = roster.members.get_mut(&r.key) {
-                        m.readmitted.push((r.log, r.entry));
-                    }
+        // Readmissions join the frontier of the change they amend.
+        for (id, change) in readmits {
+            let Some(Parsed::Readmit(r)) = self.items.get(&id).map(|i| &i.parsed) else {
+                continue;
+            };
+            if let Some(history) = roster.history.get_mut(&r.key) {
+                for (_, c) in history.iter_mut().filter(|(cid, _)| *cid == change) {
+                    c.readmitted.push((r.log, r.entry));
                 }
+            }
+            if let Some(m) = roster.members.get_mut(&r.key) {
+                m.readmitted.push((r.log, r.entry));
             }
         }
         roster.vouched = roster
@@ -737,7 +793,9 @@ impl RosterLog {
         ]
         .into_iter()
         .flatten()
-        .min();
+        .min()
+        // A revocation only takes authority away: a fork must not undo one.
+        .filter(|_| !matches!(item.parsed, Parsed::Revoke(_)));
         if let Some(seq) = fork {
             if self.dag.position(id).is_some_and(|(_, s)| s >= seq) {
                 return Err(AuthorityError::Frozen {
@@ -747,28 +805,30 @@ impl RosterLog {
                 .into());
             }
         }
-        // The author's rank as of this entry's past: made admin by an accepted grant there.
-        let rank_in_past = |key: &PublicKey| {
+        // The latest accepted grant making `key` an admin in this entry's past, and its rank.
+        let grant_in_past = |key: &PublicKey| {
             grants
                 .iter()
                 .filter(|(k, g, _)| k == key && self.dag.in_past(g, id))
-                .map(|(_, _, r)| *r)
-                .min()
+                .max_by_key(|(_, _, r)| *r)
+                .map(|(_, g, r)| (*g, *r))
         };
-        let Some(author_rank) = rank_in_past(author) else {
+        let Some((_, author_rank)) = grant_in_past(author) else {
             return Err(AuthorityError::NotAdmin {
                 author: author.to_hex(),
                 kind: item.kind,
             }
             .into());
         };
-        // Whether `key` is an admin as of this entry's past (its grant there, no removal).
+        // `key`'s rank if it is an admin as of this entry's past: its latest grant there, and
+        // no removal there that is not before that grant.
         let admin_in_past = |key: &PublicKey| {
-            rank_in_past(key).filter(|_| {
-                !removed
-                    .get(key)
-                    .is_some_and(|rs| rs.iter().any(|r| self.dag.in_past(r, id)))
-            })
+            let (grant, rank) = grant_in_past(key)?;
+            let removed_since = removed.get(key).is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
+            });
+            (!removed_since).then_some(rank)
         };
         // An applied revocation of `key` that this entry is not in the past of.
         let revoked_by = |key: &PublicKey| {
@@ -832,12 +892,33 @@ impl RosterLog {
                 if r.log == self.network {
                     return Err(RosterError::ReadmitRosterEntry);
                 }
-                if revoked_by(&r.key).is_none() {
-                    return Err(RosterError::NotRevoked {
+                // The key's changes after its admission that this readmission has seen: role
+                // changes, then (the last a key has) a revocation in force.
+                let mut changes: Vec<EntryId> = roster
+                    .history
+                    .get(&r.key)
+                    .map(|h| {
+                        h.iter()
+                            .skip(1)
+                            .map(|(c, _)| *c)
+                            .filter(|c| self.dag.in_past(c, id))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                changes.extend(applied.iter().copied().filter(|a| {
+                    self.dag.in_past(a, id)
+                        && matches!(self.items.get(a).map(|i| &i.parsed), Some(Parsed::Revoke(p)) if p.key == r.key)
+                }).take(1));
+                let change = match r.change {
+                    Some(named) => changes.contains(&named).then_some(named),
+                    None => changes.last().copied(),
+                };
+                match change {
+                    Some(change) => Ok(Effect::Readmit { change }),
+                    None => Err(RosterError::NothingToReadmit {
                         key: r.key.to_hex(),
-                    });
+                    }),
                 }
-                Ok(Effect::None)
             }
             Parsed::Publish(bytes) => {
                 roster.templates.push((*id, bytes.clone()));
@@ -883,14 +964,6 @@ fn removal_target(item: &Item) -> Option<PublicKey> {
     }
 }
 
-fn grants_admin_to(item: &Item, key: &PublicKey) -> bool {
-    match &item.parsed {
-        Parsed::Genesis(g) => g.founder.key == *key,
-        Parsed::Member(p) => p.admin && p.key == *key,
-        _ => false,
-    }
-}
-
 fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
     Member {
         key: p.key,
@@ -912,6 +985,10 @@ fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
 enum Effect {
     None,
     Grant(PublicKey),
+    /// A readmission, amending this change of its key.
+    Readmit {
+        change: EntryId,
+    },
     /// A revocation or an admin's demotion, by an author of this rank.
     Removal {
         rank: u32,

@@ -300,12 +300,21 @@ fn a_second_final_beside_the_first_is_a_visible_conflict_never_a_silent_rewrite(
         Some("findings: as read")
     );
 
-    // An attending resolves it by keeping the first; the second stays in the record.
+    // Nobody keeps their own sign-off: that takes a second attending's signature.
+    let own = ReportResolve {
+        keep: fin,
+        note: String::new(),
+    };
+    assert_eq!(
+        code(d.append("ada", Some(r), Kind::ReportResolve, &own)),
+        "self_resolve"
+    );
+    // Bob resolves it by keeping Ada's; his stays in the record.
     let resolve = ReportResolve {
         keep: fin,
-        note: "The second sign-off was not authorised.".into(),
+        note: "Mine was signed without seeing Ada's.".into(),
     };
-    d.append("ada", Some(r), Kind::ReportResolve, &resolve)
+    d.append("bob", Some(r), Kind::ReportResolve, &resolve)
         .unwrap();
     let view = d.view(r);
     assert_eq!(view.status, ReportState::Final);

@@ -223,6 +223,10 @@ pub enum ReportState {
     Conflict,
     /// The report's `report.create` is refused (say, signed by a revoked key).
     Refused,
+    /// Signed off, but no sign-off stands: each is refused (its author's key revoked outside
+    /// the frontier, a version it covers frozen by its author's fork, ...). The report reads as
+    /// unsigned — and says so, rather than passing for a draft.
+    Withdrawn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -240,6 +244,9 @@ pub struct ReportView {
     pub signoff: Option<SignoffView>,
     /// Every accepted sign-off, in force or superseded; two or more in force are a conflict.
     pub signoffs: Vec<SignoffView>,
+    /// Final sign-offs held that a rule refuses (each with its rule in `status`): none of them
+    /// counts, and a report with no other sign-off is [`ReportState::Withdrawn`].
+    pub refused_signoffs: Vec<SignoffView>,
     pub resolutions: Vec<ResolutionView>,
     pub addenda: Vec<AddendumView>,
     pub measurements: Vec<MeasurementView>,
@@ -342,6 +349,7 @@ impl ReportLog {
             .collect();
         let in_force = self.finals_in_force(|_| true);
         let mut signoffs: Vec<SignoffView> = Vec::new();
+        let mut refused_signoffs: Vec<SignoffView> = Vec::new();
         let mut resolutions = Vec::new();
         let mut preliminary = false;
         let mut addenda = Vec::new();
@@ -364,6 +372,18 @@ impl ReportLog {
                 status: status_of(&e.id),
             });
             if !accepted(&e.id) {
+                if let Some(Payload::Status(s)) = &e.payload {
+                    if s.status == Status::Final {
+                        refused_signoffs.push(SignoffView {
+                            entry: e.id,
+                            author: who(&e.author),
+                            time_ms: e.timestamp_ms,
+                            status: status_of(&e.id),
+                            sections: s.sections.clone(),
+                            in_force: false,
+                        });
+                    }
+                }
                 continue;
             }
             match &e.payload {
@@ -541,6 +561,7 @@ impl ReportLog {
                 (2.., _, _) => ReportState::Conflict,
                 (1, false, _) => ReportState::Amended,
                 (1, true, _) => ReportState::Final,
+                (0, _, _) if !refused_signoffs.is_empty() => ReportState::Withdrawn,
                 (_, _, true) => ReportState::Preliminary,
                 (_, _, false) => ReportState::Draft,
             }
@@ -557,6 +578,7 @@ impl ReportLog {
             sections,
             signoff,
             signoffs,
+            refused_signoffs,
             resolutions,
             addenda,
             measurements,

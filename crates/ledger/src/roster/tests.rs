@@ -375,6 +375,7 @@ fn a_readmitted_entry_of_a_revoked_key_stands() {
         key: key(2).public(),
         log: report,
         entry: honest,
+        change: None,
     };
     let id = net
         .sign(1, Kind::RosterReadmit, readmit, None, 5_000)
@@ -392,17 +393,18 @@ fn a_readmitted_entry_of_a_revoked_key_stands() {
         vec![(report, honest)]
     );
     assert!(report_authority(roster, 2, report, 2, upto).is_err());
-    // Readmitting a key that was never revoked is refused.
+    // Readmitting under a key that has had no change since its admission is refused.
     net.admit(3, 1, Role::Radiologist, false);
     let stray = ReadmitPayload {
         key: key(3).public(),
         log: report,
         entry: honest,
+        change: None,
     };
     let id = net
         .sign(1, Kind::RosterReadmit, stray, None, 6_000)
         .unwrap();
-    assert_eq!(net.refused(&id), Some("not_revoked"));
+    assert_eq!(net.refused(&id), Some("nothing_to_readmit"));
 }
 
 #[test]
@@ -462,4 +464,142 @@ fn an_equivocating_admin_is_frozen_in_the_roster_from_the_fork() {
         .unwrap();
     assert_eq!(net.refused(&a), Some("frozen"));
     assert_eq!(net.refused(&b), Some("frozen"));
+}
+
+/// Regression: a readmission only applied to revoked keys, so an honest entry a role change's
+/// frontier missed (the admin had not received it yet) was judged under the new role for good.
+#[test]
+fn a_readmission_restores_an_entry_a_role_change_left_out() {
+    let mut net = Net::new();
+    net.admit(2, 1, Role::Resident, false);
+    let promotion = net
+        .sign(
+            1,
+            Kind::RosterMember,
+            MemberPayload::new(key(2).public(), "member 2", Role::Attending, false),
+            None,
+            3_000,
+        )
+        .unwrap();
+    // Entry 1 of report AA is signed as an attending; the demotion's frontier misses it.
+    let report = Hash([0xAA; 32]);
+    let missed = Hash([1; 32]);
+    net.sign(
+        1,
+        Kind::RosterMember,
+        MemberPayload::new(key(2).public(), "member 2", Role::Radiologist, false),
+        None,
+        4_000,
+    )
+    .unwrap();
+    let seqs_then = net.seqs.clone();
+    let none = |_: &EntryId| None;
+    let role = |net: &Net, seq: u64, vouched: &dyn Fn(&EntryId) -> Option<u64>| {
+        report_authority(net.roster(), 2, report, seq, vouched).map(|a| a.role)
+    };
+    assert_eq!(role(&net, 1, &none), Ok(Role::Radiologist));
+    let readmit = |change: Option<EntryId>| ReadmitPayload {
+        key: key(2).public(),
+        log: report,
+        entry: missed,
+        change,
+    };
+    // Naming a change that is not this key's is refused.
+    let wrong = net
+        .sign(1, Kind::RosterReadmit, readmit(Some(net.id())), None, 5_000)
+        .unwrap();
+    assert_eq!(net.refused(&wrong), Some("nothing_to_readmit"));
+    // By default it amends the latest change, the demotion: entry 1 stands as an attending's.
+    let id = net
+        .sign(1, Kind::RosterReadmit, readmit(None), None, 5_000)
+        .unwrap();
+    assert_eq!(net.roster().status(&id), Some(&Ok(())));
+    let upto = |v: &EntryId| (*v == missed).then_some(1);
+    assert_eq!(role(&net, 1, &upto), Ok(Role::Attending));
+    assert_eq!(role(&net, 2, &upto), Ok(Role::Radiologist));
+    // Naming the promotion instead says the entry came before it: a resident's.
+    let mut earlier = Net::new();
+    for (e, p) in net.signed.iter().skip(1).take(3) {
+        earlier.log.insert(e, p).unwrap();
+    }
+    earlier.seqs = seqs_then;
+    earlier
+        .sign(
+            1,
+            Kind::RosterReadmit,
+            readmit(Some(promotion)),
+            None,
+            5_000,
+        )
+        .unwrap();
+    assert_eq!(role(&earlier, 1, &upto), Ok(Role::Resident));
+}
+
+/// Regression: a fork by an admin froze every roster entry of theirs from the fork on, their
+/// revocations included, so a revoked (stolen) key signed accepted entries again.
+#[test]
+fn a_fork_in_the_roster_does_not_undo_a_revocation() {
+    let mut net = Net::new();
+    net.admit(2, 1, Role::Attending, true);
+    net.admit(3, 1, Role::Resident, false);
+    let before = net.log.dag().heads();
+    let admission = net
+        .sign(
+            2,
+            Kind::RosterMember,
+            MemberPayload::new(key(5).public(), "a", Role::Radiologist, false),
+            None,
+            5_000,
+        )
+        .unwrap();
+    let revocation = net.revoke(3, 2, Frontier::new()).unwrap();
+    assert!(!net.roster().is_active(&key(3).public()));
+    // Key 2 signs a second entry at the admission's position.
+    net.seqs.insert(key(2).public(), 0);
+    net.sign(
+        2,
+        Kind::TemplatePublish,
+        serde_json::json!({"template": "x"}),
+        Some(before),
+        6_000,
+    )
+    .unwrap();
+    assert_eq!(net.refused(&admission), Some("frozen"));
+    assert_eq!(net.roster().status(&revocation), Some(&Ok(())));
+    assert!(!net.roster().is_active(&key(3).public()));
+}
+
+/// Regression: an admin demoted by a senior one and made admin again by a junior one got back
+/// their first rank, and so outranked — and could demote — the admin who restored them.
+#[test]
+fn an_admin_made_admin_again_ranks_from_the_new_grant() {
+    let mut net = Net::new();
+    net.admit(2, 1, Role::Attending, true);
+    net.admit(3, 1, Role::Attending, true);
+    let as_admin = |who: u8, admin: bool| {
+        MemberPayload::new(
+            key(who).public(),
+            &format!("member {who}"),
+            Role::Attending,
+            admin,
+        )
+    };
+    net.sign(1, Kind::RosterMember, as_admin(2, false), None, 3_000)
+        .unwrap();
+    net.sign(3, Kind::RosterMember, as_admin(2, true), None, 4_000)
+        .unwrap();
+    let rank = |net: &Net, n: u8| net.roster().member(&key(n).public()).unwrap().seniority;
+    assert_eq!(
+        (rank(&net, 1), rank(&net, 2), rank(&net, 3)),
+        (Some(0), Some(3), Some(2))
+    );
+    // An admin again: they may admit members...
+    net.admit(6, 2, Role::Radiologist, false);
+    assert!(net.roster().is_active(&key(6).public()));
+    // ...but not demote the admin who is now their senior.
+    let up = net
+        .sign(2, Kind::RosterMember, as_admin(3, false), None, 5_000)
+        .unwrap();
+    assert_eq!(net.refused(&up), Some("not_senior"));
+    assert!(net.roster().member(&key(3).public()).unwrap().admin);
 }

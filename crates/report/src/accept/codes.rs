@@ -171,7 +171,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "an admin cannot revoke or demote themselves",
     ),
     ("key_revoked", "a revoked key is never admitted again"),
-    ("not_revoked", "only a revoked key's entries are readmitted"),
+    (
+        "nothing_to_readmit",
+        "a readmission amends a role change or revocation of the key in its past",
+    ),
     (
         "readmit_roster_entry",
         "roster entries are signed again, not readmitted",
@@ -241,6 +244,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     (
         "not_a_conflicting_final",
         "a resolution must keep one of the sign-offs in conflict",
+    ),
+    (
+        "self_resolve",
+        "a resolution must not keep a sign-off its own author signed",
     ),
     ("unknown_image", "an image the report is not about"),
     (
@@ -364,7 +371,7 @@ mod tests {
                 key: s(),
                 revocation: h,
             },
-            RosterError::NotRevoked { key: s() },
+            RosterError::NothingToReadmit { key: s() },
             RosterError::ReadmitRosterEntry,
             RosterError::TooLarge { found: 2, limit: 1 },
         ];
@@ -444,6 +451,7 @@ mod tests {
             },
             NoConflict,
             NotAConflictingFinal { keep: h },
+            SelfResolve { keep: h },
             OtherLog {
                 expected: h,
                 found: h,

@@ -66,11 +66,13 @@ pub use codes::{Rejection, REJECTION_CODES};
 /// milliseconds: workstation clocks drift, but an entry from next year is not accepted today.
 pub const TIME_SKEW_MS: u64 = 5 * 60 * 1000;
 
-/// What to do with an entry.
+/// What to do with an entry. `S` is what a new entry's verdict says of its standing:
+/// [`Standing`] from [`Ledger::accept`] and [`Ledger::judge`], `()` from the batch paths
+/// ([`Ledger::accept_unjudged`], [`Ledger::accept_stored`]), which ask standings afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verdict<S = Standing> {
     /// Store it; it stands as said.
-    New(Standing),
+    New(S),
     /// Already held: storing it again changes nothing.
     Duplicate,
     /// Same author, log and position as the held `first`, but a different entry.
@@ -80,6 +82,21 @@ pub enum Verdict {
     Held { until_ms: u64 },
 }
 
+impl<S> Verdict<S> {
+    /// The same verdict, with a new entry's standing mapped.
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Verdict<T> {
+        match self {
+            Verdict::New(s) => Verdict::New(f(s)),
+            Verdict::Duplicate => Verdict::Duplicate,
+            Verdict::Fork { first } => Verdict::Fork { first },
+            Verdict::Held { until_ms } => Verdict::Held { until_ms },
+        }
+    }
+}
+
+/// A verdict whose standing was computed only if someone asked for it.
+type Classified = Verdict<Option<Standing>>;
+
 /// The validation state of a home: the roster log, the report logs loaded so far, and the
 /// positions frozen by fork evidence. See the module docs.
 #[derive(Debug, Default, Clone)]
@@ -88,8 +105,9 @@ pub struct Ledger {
     reports: IdMap<ReportLog>,
     /// Per log, authors frozen from a position by fork evidence.
     frozen: IdMap<Frozen>,
-    /// Templates published to the roster and accepted, by content hash.
-    published: HashMap<Hash, (Template, EntryId)>,
+    /// Every template publication held (accepted or not), by content hash: a report binds to
+    /// its template by hash, and to the publication the roster accepts, whichever arrived first.
+    published: HashMap<Hash, Vec<(EntryId, Template)>>,
     /// Bumped whenever the roster changes; each report log remembers the one it was judged at.
     generation: u64,
     judged_at: IdMap<u64>,
@@ -105,11 +123,10 @@ impl Ledger {
 
     /// The roster as the roster entries held resolve (empty before a genesis).
     pub fn roster(&self) -> &Roster {
-        static EMPTY: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
         self.roster
             .as_ref()
             .map(RosterLog::roster)
-            .unwrap_or_else(|| EMPTY.get_or_init(Roster::default))
+            .unwrap_or_else(|| empty_roster())
     }
 
     pub fn roster_log(&self) -> Option<&RosterLog> {
@@ -166,7 +183,7 @@ impl Ledger {
             if let Some(r) = self.roster.as_mut() {
                 r.freeze(author, seq);
             }
-            self.roster_changed();
+            self.generation += 1;
             return;
         }
         let at = self
@@ -180,44 +197,56 @@ impl Ledger {
         self.judged_at.remove(&log);
     }
 
-    fn roster_changed(&mut self) {
-        self.generation += 1;
-        self.published = self
-            .roster()
-            .templates()
-            .filter_map(|(id, bytes)| {
-                let p: TemplatePublish = serde_json::from_slice(bytes).ok()?;
-                p.template.validate().ok()?;
-                Some((p.template.content_hash(), (p.template, *id)))
-            })
-            .collect();
-    }
-
-    /// Judges a report log again if the roster or its frozen authors changed since.
+    /// Judges a report log again if the roster or its frozen authors changed since — with
+    /// its template's source found again, since which publication the roster accepts can
+    /// change too.
     fn refresh(&mut self, log: &LogId) {
-        let fresh = self.judged_at.get(log) == Some(&self.generation);
-        if fresh {
+        if self.judged_at.get(log) == Some(&self.generation) {
             return;
         }
+        let Some(report) = self.reports.get(log) else {
+            return;
+        };
+        let source = match report.template_source() {
+            TemplateSource::Builtin => TemplateSource::Builtin,
+            TemplateSource::Published(first) => self
+                .publication(&report.create().template_hash)
+                .map_or(TemplateSource::Published(first), |(_, id)| {
+                    TemplateSource::Published(id)
+                }),
+        };
         let roster = self
             .roster
             .as_ref()
             .map(RosterLog::roster)
-            .cloned()
-            .unwrap_or_default();
-        let frozen = self.frozen.get(log).cloned().unwrap_or_default();
+            .unwrap_or_else(|| empty_roster());
+        let empty = Frozen::new();
+        let frozen = self.frozen.get(log).unwrap_or(&empty);
         if let Some(report) = self.reports.get_mut(log) {
-            report.rejudge(&roster, &frozen);
+            report.set_template_source(source);
+            report.rejudge(roster, frozen);
             self.judged_at.insert(*log, self.generation);
         }
+    }
+
+    /// The publication a report naming this content hash binds to: the lowest-id one the
+    /// roster accepts, or else the lowest-id one held — a pure function of the entries held.
+    fn publication(&self, hash: &Hash) -> Option<(Template, EntryId)> {
+        let held = self.published.get(hash)?;
+        let roster = self.roster();
+        held.iter()
+            .filter(|(id, _)| matches!(roster.status(id), Some(Ok(()))))
+            .min_by_key(|(id, _)| *id)
+            .or_else(|| held.iter().min_by_key(|(id, _)| *id))
+            .map(|(id, t)| (t.clone(), *id))
     }
 
     /// The template a `report.create` names, and where it comes from.
     fn template_for(&self, create: &ReportCreate) -> Result<(Template, TemplateSource), Rejection> {
         let (template, source) = match template::builtin_by_hash(&create.template_hash) {
             Some(t) => (t.clone(), TemplateSource::Builtin),
-            None => match self.published.get(&create.template_hash) {
-                Some((t, id)) => (t.clone(), TemplateSource::Published(*id)),
+            None => match self.publication(&create.template_hash) {
+                Some((t, id)) => (t, TemplateSource::Published(id)),
                 None => {
                     return Err(ReportRuleError::UnknownTemplate {
                         name: create.template.clone(),
@@ -245,28 +274,23 @@ impl Ledger {
         payload: Option<&[u8]>,
         now_ms: u64,
     ) -> Result<Verdict, Rejection> {
-        self.classify(entry, payload, Some(now_ms), true)
+        Ok(self
+            .classify(entry, payload, Some(now_ms), true)?
+            .map(|s| s.unwrap_or(Standing::Accepted)))
     }
 
     /// Everything [`Ledger::judge`] says, with the standing of a new entry computed only when
     /// `predict` (when the caller will insert it next, inserting computes it anyway). `now_ms`
-    /// `None` is for stored entries, judged when they arrived: no clock applies to them again;
-    /// `match_payload` false when the caller already matched the payload to its header.
+    /// `None` is for stored entries, judged when they arrived: no clock applies to them again,
+    /// and the caller already matched the payload to its header.
     fn classify(
         &mut self,
         entry: &Entry,
         payload: Option<&[u8]>,
         now_ms: Option<u64>,
         predict: bool,
-    ) -> Result<Verdict, Rejection> {
+    ) -> Result<Classified, Rejection> {
         let h = entry.header();
-        if let Some(now_ms) = now_ms {
-            if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
-                return Ok(Verdict::Held {
-                    until_ms: h.timestamp_ms - TIME_SKEW_MS,
-                });
-            }
-        }
         let payload = payload.ok_or(Rejection::PayloadMissing)?;
         if now_ms.is_some() {
             rules::check_payload(entry, payload)?;
@@ -287,6 +311,24 @@ impl Ledger {
         };
         rules::check_shape(entry, network)?;
         rules::check_log_family(entry, network)?;
+        // Never named on the roster at all (not merely revoked): nothing to keep, or hold.
+        let named = h.kind == Kind::NetworkGenesis
+            || self.roster.as_ref().is_some_and(|r| r.names(&h.author));
+        if !named {
+            return Err(countersign_ledger::AuthorityError::UnknownAuthor {
+                author: h.author.to_hex(),
+            }
+            .into());
+        }
+        // Only now the clock: what is held aside is at least the department's, signed by a
+        // key the roster names, so a stranger cannot fill the held table.
+        if let Some(now_ms) = now_ms {
+            if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
+                return Ok(Verdict::Held {
+                    until_ms: h.timestamp_ms - TIME_SKEW_MS,
+                });
+            }
+        }
         match h.kind.family() {
             LogFamily::Roster => self.judge_roster(entry, payload, predict),
             LogFamily::Report => self.judge_report(entry, payload, predict),
@@ -298,39 +340,40 @@ impl Ledger {
         entry: &Entry,
         payload: &[u8],
         predict: bool,
-    ) -> Result<Verdict, Rejection> {
+    ) -> Result<Classified, Rejection> {
         let h = entry.header();
         if h.kind == Kind::NetworkGenesis {
             RosterLog::new(entry, payload)
                 .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?;
-            return Ok(Verdict::New(Standing::Accepted));
+            return Ok(Verdict::New(Some(Standing::Accepted)));
         }
         let roster = self.roster.as_ref().ok_or(Rejection::NoNetwork)?;
-        if let Some(verdict) = position_taken(roster.dag(), entry) {
-            return Ok(verdict);
+        if roster.dag().contains(&entry.id()) {
+            return Ok(Verdict::Duplicate);
         }
+        // Storable first: only an entry that could stand on its own is evidence of a fork.
         self.refine_unknown_parent(roster.check(entry, payload), entry)?;
         if h.kind == Kind::TemplatePublish {
-            let p: TemplatePublish =
-                crate::payload::parse_as(h.kind, payload).map_err(ReportRuleError::from)?;
-            p.template.validate().map_err(ReportRuleError::from)?;
-            if template::template(&p.template.name).is_some() {
-                return Err(ReportRuleError::BuiltinTemplateName {
-                    name: p.template.name,
-                }
-                .into());
-            }
+            publication(payload)?;
+        }
+        if let Some(first) = roster
+            .dag()
+            .other_at_position(&h.author, h.seq, &entry.id())
+        {
+            return Ok(Verdict::Fork { first });
         }
         if !predict {
-            return Ok(Verdict::New(Standing::Accepted));
+            return Ok(Verdict::New(None));
         }
         // Whether it takes effect is the roster's resolution; predict it on a copy.
         let mut trial = roster.clone();
         trial.insert(entry, payload)?;
-        Ok(Verdict::New(match trial.roster().status(&entry.id()) {
-            Some(Err(e)) => Standing::Refused(roster_refusal(e)),
-            _ => Standing::Accepted,
-        }))
+        Ok(Verdict::New(Some(
+            match trial.roster().status(&entry.id()) {
+                Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+                _ => Standing::Accepted,
+            },
+        )))
     }
 
     fn judge_report(
@@ -338,16 +381,9 @@ impl Ledger {
         entry: &Entry,
         payload: &[u8],
         predict: bool,
-    ) -> Result<Verdict, Rejection> {
+    ) -> Result<Classified, Rejection> {
         let h = entry.header();
         let log = entry.log_id();
-        // Never on the roster at all (not merely revoked): nothing to keep.
-        if self.roster().member(&h.author).is_none() {
-            return Err(countersign_ledger::AuthorityError::UnknownAuthor {
-                author: h.author.to_hex(),
-            }
-            .into());
-        }
         let parsed = Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?;
         if h.kind == Kind::ReportCreate {
             if self.reports.contains_key(&log) {
@@ -358,38 +394,46 @@ impl Ledger {
             };
             let template = self.template_for(&create)?;
             if !predict {
-                return Ok(Verdict::New(Standing::Accepted));
+                return Ok(Verdict::New(None));
             }
             let report = ReportLog::new(entry, create, template, self.roster())?;
             let standing = report
                 .standing(&entry.id())
                 .cloned()
                 .unwrap_or(Standing::Accepted);
-            return Ok(Verdict::New(standing));
+            return Ok(Verdict::New(Some(standing)));
         }
         self.refresh(&log);
         let report = self
             .reports
             .get(&log)
             .ok_or(Rejection::UnknownLog { log })?;
-        if let Some(verdict) = position_taken(report.dag(), entry) {
-            return Ok(verdict);
+        if report.contains(&entry.id()) {
+            return Ok(Verdict::Duplicate);
         }
+        // Storable first (parents held, its author's chain unbroken): an entry that breaks
+        // its own chain is no evidence against the entry whose position it claims.
         self.refine_unknown_parent(report.dag().check(entry), entry)?;
+        if let Some(first) = report
+            .dag()
+            .other_at_position(&h.author, h.seq, &entry.id())
+        {
+            return Ok(Verdict::Fork { first });
+        }
         if !predict {
             self.parsed = Some((entry.id(), parsed));
-            return Ok(Verdict::New(Standing::Accepted));
+            return Ok(Verdict::New(None));
         }
         let empty = Frozen::new();
         let frozen = self.frozen.get(&log).unwrap_or(&empty);
         // Judged as if inserted: a copy would cost the whole log, and a new entry is in no
         // vouched entry's past, so judging it beside the log gives the same standing.
-        Ok(Verdict::New(report.check(
+        Ok(Verdict::New(Some(report.check(
             entry,
             Some(&parsed),
             self.roster(),
             frozen,
-        )))
+        ))))
     }
 
     /// An unknown parent that is held in another log is a parent in the wrong log.
@@ -428,6 +472,32 @@ impl Ledger {
     /// Adds an entry that [`Ledger::judge`] found [`Verdict::New`], or a stored entry being
     /// loaded. Returns its standing.
     pub fn insert(&mut self, entry: &Entry, payload: Option<&[u8]>) -> Result<Standing, Rejection> {
+        match self.place(entry, payload)? {
+            Some(standing) => Ok(standing),
+            None => Ok(self.roster_standing(&entry.id())),
+        }
+    }
+
+    /// [`Ledger::insert`] without asking the standing: for loading a store, where a roster
+    /// entry's standing would be the whole roster resolved again, once per entry.
+    pub fn load(&mut self, entry: &Entry, payload: Option<&[u8]>) -> Result<(), Rejection> {
+        self.place(entry, payload).map(|_| ())
+    }
+
+    fn roster_standing(&self, id: &EntryId) -> Standing {
+        match self.roster().status(id) {
+            Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+            _ => Standing::Accepted,
+        }
+    }
+
+    /// Adds an entry; a report entry's standing comes with it, a roster entry's is the
+    /// roster's next resolution (`None`).
+    fn place(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<Option<Standing>, Rejection> {
         let h = entry.header();
         let log = entry.log_id();
         match h.kind.family() {
@@ -439,18 +509,22 @@ impl Ledger {
                             RosterLog::new(entry, payload)
                                 .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?,
                         );
-                        self.roster_changed();
+                        self.generation += 1;
                     }
-                    return Ok(Standing::Accepted);
+                    return Ok(Some(Standing::Accepted));
                 }
                 let roster = self.roster.as_mut().ok_or(Rejection::NoNetwork)?;
                 roster.insert(entry, payload)?;
-                let standing = match roster.roster().status(&entry.id()) {
-                    Some(Err(e)) => Standing::Refused(roster_refusal(e)),
-                    _ => Standing::Accepted,
-                };
-                self.roster_changed();
-                Ok(standing)
+                if h.kind == Kind::TemplatePublish {
+                    if let Ok(template) = publication(payload) {
+                        self.published
+                            .entry(template.content_hash())
+                            .or_default()
+                            .push((entry.id(), template));
+                    }
+                }
+                self.generation += 1;
+                Ok(None)
             }
             LogFamily::Report => {
                 let judged = self.parsed.take().filter(|(id, _)| *id == entry.id());
@@ -463,7 +537,7 @@ impl Ledger {
                 };
                 if h.kind == Kind::ReportCreate {
                     if let Some(r) = self.reports.get(&log) {
-                        return Ok(r.standing(&log).cloned().unwrap_or(Standing::Accepted));
+                        return Ok(r.standing(&log).cloned());
                     }
                     let Some(Payload::Create(create)) = parsed else {
                         return Err(Rejection::PayloadMissing);
@@ -473,7 +547,7 @@ impl Ledger {
                     let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
                     self.reports.insert(log, report);
                     self.judged_at.insert(log, self.generation);
-                    return Ok(standing);
+                    return Ok(Some(standing));
                 }
                 self.refresh(&log);
                 let empty = Frozen::new();
@@ -492,19 +566,20 @@ impl Ledger {
                 if vouched {
                     self.judged_at.remove(&log);
                     self.refresh(&log);
-                    return Ok(self
-                        .reports
-                        .get(&log)
-                        .and_then(|r| r.standing(&entry.id()).cloned())
-                        .unwrap_or(standing));
+                    return Ok(Some(
+                        self.reports
+                            .get(&log)
+                            .and_then(|r| r.standing(&entry.id()).cloned())
+                            .unwrap_or(standing),
+                    ));
                 }
-                Ok(standing)
+                Ok(Some(standing))
             }
         }
     }
 
-    /// Judges an entry and, when it is new, adds it: what every path that stores entries does,
-    /// storing exactly when this returns [`Verdict::New`].
+    /// Judges an entry and, when it is new, adds it: what every path that stores entries one
+    /// at a time does, storing exactly when this returns [`Verdict::New`].
     pub fn accept(
         &mut self,
         entry: &Entry,
@@ -512,7 +587,34 @@ impl Ledger {
         now_ms: u64,
     ) -> Result<Verdict, Rejection> {
         let verdict = self.classify(entry, payload, Some(now_ms), false)?;
-        self.take(entry, payload, verdict)
+        let taken = self.take(entry, payload, verdict)?;
+        Ok(taken.map(|s| s.unwrap_or_else(|| self.roster_standing(&entry.id()))))
+    }
+
+    /// [`Ledger::accept`] for a batch (a bundle, a peer's sync batch): the same verdict and
+    /// the same entries added, but no standing computed — ask [`Ledger::standing`] once the
+    /// batch is in. A roster entry's standing is the whole roster resolved; asking it once per
+    /// entry made taking in a roster quadratic.
+    pub fn accept_unjudged(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        now_ms: u64,
+    ) -> Result<Verdict<()>, Rejection> {
+        let verdict = self.classify(entry, payload, Some(now_ms), false)?;
+        Ok(self.take(entry, payload, verdict)?.map(|_| ()))
+    }
+
+    /// [`Ledger::accept_unjudged`] for an entry read back from a home's own store by `verify`:
+    /// judged by the same rules, except that no clock applies (it was judged against one when
+    /// it arrived) and the caller has already matched its payload to its header.
+    pub fn accept_stored(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<Verdict<()>, Rejection> {
+        let verdict = self.classify(entry, payload, None, false)?;
+        Ok(self.take(entry, payload, verdict)?.map(|_| ()))
     }
 
     /// Adds what a verdict says to add: a new entry, or the second entry of a fork — frozen
@@ -523,13 +625,10 @@ impl Ledger {
         &mut self,
         entry: &Entry,
         payload: Option<&[u8]>,
-        verdict: Verdict,
-    ) -> Result<Verdict, Rejection> {
+        verdict: Classified,
+    ) -> Result<Classified, Rejection> {
         match verdict {
-            Verdict::New(_) => {
-                let standing = self.insert(entry, payload)?;
-                Ok(Verdict::New(standing))
-            }
+            Verdict::New(_) => Ok(Verdict::New(self.place(entry, payload)?)),
             Verdict::Fork { .. } => {
                 self.insert_evidence(entry, payload);
                 Ok(verdict)
@@ -556,21 +655,9 @@ impl Ledger {
         };
         if fits {
             // A payload that does not parse leaves it evidence only; nothing else can fail.
-            let _ = self.insert(entry, payload);
+            let _ = self.place(entry, payload);
             self.judged_at.remove(&log);
         }
-    }
-
-    /// [`Ledger::accept`] for an entry read back from a home's own store by `verify`: judged
-    /// by the same rules, except that no clock applies (it was judged against one when it
-    /// arrived) and the caller has already matched its payload to its header.
-    pub fn accept_stored(
-        &mut self,
-        entry: &Entry,
-        payload: Option<&[u8]>,
-    ) -> Result<Verdict, Rejection> {
-        let verdict = self.classify(entry, payload, None, false)?;
-        self.take(entry, payload, verdict)
     }
 
     /// Whether an entry of `log` is held, and its standing.
@@ -618,6 +705,26 @@ impl Ledger {
     }
 }
 
+fn empty_roster() -> &'static Roster {
+    static EMPTY: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Roster::default)
+}
+
+/// The template a `template.publish` payload carries, if it may be published: valid, and not
+/// named like a built-in one.
+fn publication(payload: &[u8]) -> Result<Template, Rejection> {
+    let p: TemplatePublish =
+        crate::payload::parse_as(Kind::TemplatePublish, payload).map_err(ReportRuleError::from)?;
+    p.template.validate().map_err(ReportRuleError::from)?;
+    if template::template(&p.template.name).is_some() {
+        return Err(ReportRuleError::BuiltinTemplateName {
+            name: p.template.name,
+        }
+        .into());
+    }
+    Ok(p.template)
+}
+
 /// A roster entry's refusal, as a report-rule error so that both kinds of log answer alike.
 fn roster_refusal(e: &RosterError) -> ReportRuleError {
     match e {
@@ -626,15 +733,8 @@ fn roster_refusal(e: &RosterError) -> ReportRuleError {
     }
 }
 
-/// A different entry already at this entry's position (its author and sequence) in `dag`.
-fn position_taken(dag: &countersign_ledger::dag::Dag, entry: &Entry) -> Option<Verdict> {
-    if dag.contains(&entry.id()) {
-        return Some(Verdict::Duplicate);
-    }
-    let h = entry.header();
-    dag.other_at_position(&h.author, h.seq, &entry.id())
-        .map(|first| Verdict::Fork { first })
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod regressions;

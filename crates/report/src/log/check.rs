@@ -102,6 +102,8 @@ pub enum ReportRuleError {
     NoConflict,
     #[error("entry {keep} is not one of the conflicting sign-offs in this entry's past")]
     NotAConflictingFinal { keep: EntryId },
+    #[error("nobody keeps a sign-off they signed themselves: another attending must keep it")]
+    SelfResolve { keep: EntryId },
     #[error("entry belongs to log {found}, not report {expected}")]
     OtherLog { expected: EntryId, found: EntryId },
 }
@@ -146,6 +148,7 @@ impl ReportRuleError {
             CosignMissing { .. } => "cosign_missing",
             NoConflict => "no_conflict",
             NotAConflictingFinal { .. } => "not_a_conflicting_final",
+            SelfResolve { .. } => "self_resolve",
             OtherLog { .. } => "other_log",
         }
     }
@@ -235,7 +238,7 @@ impl ReportLog {
                 }
                 Ok(())
             }
-            Payload::Resolve(r) => self.check_resolve(parents, r.keep),
+            Payload::Resolve(r) => self.check_resolve(parents, r.keep, &e.author),
             // A critical result or a follow-up may be recorded at any time, before or after
             // sign-off: it is a communication about the report, not a change to it.
             Payload::Critical(_) | Payload::Followup(_) => Ok(()),
@@ -332,49 +335,49 @@ impl ReportLog {
     }
 
     /// Whether an attending granted `model` this report in the past of `parents` and has not
-    /// revoked it since: access changes for it there, in topological order, the last one wins.
+    /// revoked it since.
     fn granted(&self, model: &countersign_ledger::PublicKey, parents: &[EntryId]) -> bool {
-        let changes: IdSet = self
-            .index
-            .access
-            .iter()
-            .filter(|id| self.in_past(id, parents))
-            .filter(|id| {
-                matches!(self.accepted_payload(id), Some(Payload::Access(a)) if a.member == *model)
-            })
-            .copied()
-            .collect();
-        if changes.is_empty() {
-            return false;
-        }
-        let last = self
-            .dag
-            .topological()
-            .into_iter()
-            .rfind(|id| changes.contains(id));
-        last.and_then(|id| self.entries.get(&id))
-            .is_some_and(|e| e.kind == Kind::AccessGrant)
+        self.access_granted(model, |id| self.in_past(id, parents))
     }
 
-    /// Whether `member` may read this report now: the last of its accepted access changes for
-    /// them, in topological order, is a grant. (People on the roster read every report; this
-    /// is what an AI model's node is sent.)
+    /// Whether `member` may read this report now. (People on the roster read every report;
+    /// this is what an AI model's node is sent.)
     pub fn reads_granted(&self, member: &countersign_ledger::PublicKey) -> bool {
-        let changes: IdSet = self
+        self.access_granted(member, |_| true)
+    }
+
+    /// Whether the latest of `member`'s accepted access changes that `within` admits — those
+    /// no other such change has in its past — are all grants. Concurrent grant and revocation:
+    /// not granted (an AI model's access is withheld until an attending settles it). Only the
+    /// member's few changes are compared; no sort of the log.
+    fn access_granted(
+        &self,
+        member: &countersign_ledger::PublicKey,
+        within: impl Fn(&EntryId) -> bool,
+    ) -> bool {
+        let changes: Vec<EntryId> = self
             .index
             .access
             .iter()
+            .filter(|id| within(id))
             .filter(|id| {
                 matches!(self.accepted_payload(id), Some(Payload::Access(a)) if a.member == *member)
             })
             .copied()
             .collect();
-        self.dag
-            .topological()
-            .into_iter()
-            .rfind(|id| changes.contains(id))
-            .and_then(|id| self.entries.get(&id))
-            .is_some_and(|e| e.kind == Kind::AccessGrant)
+        let mut latest = changes.iter().filter(|c| {
+            !changes
+                .iter()
+                .any(|other| other != *c && self.dag.in_past(c, other))
+        });
+        let mut any = false;
+        let all_grants = latest.all(|c| {
+            any = true;
+            self.entries
+                .get(c)
+                .is_some_and(|e| e.kind == Kind::AccessGrant)
+        });
+        any && all_grants
     }
 
     /// A review names an AI result in its past that no review in its past names.
@@ -438,14 +441,28 @@ impl ReportLog {
         }
     }
 
-    /// A resolution names one of the sign-offs in conflict in its past.
-    fn check_resolve(&self, parents: &[EntryId], keep: EntryId) -> Result<(), ReportRuleError> {
+    /// A resolution names one of the sign-offs in conflict in its past, signed by someone
+    /// else: the text that stands gets a second attending's signature, so one key (a stolen
+    /// one) cannot both write a rival sign-off and settle the conflict in its favour.
+    fn check_resolve(
+        &self,
+        parents: &[EntryId],
+        keep: EntryId,
+        resolver: &countersign_ledger::PublicKey,
+    ) -> Result<(), ReportRuleError> {
         let in_force = self.finals_in_force(|id| self.in_past(id, parents));
         if in_force.len() < 2 {
             return Err(ReportRuleError::NoConflict);
         }
         if !in_force.contains(&keep) {
             return Err(ReportRuleError::NotAConflictingFinal { keep });
+        }
+        if self
+            .entries
+            .get(&keep)
+            .is_some_and(|f| f.author == *resolver)
+        {
+            return Err(ReportRuleError::SelfResolve { keep });
         }
         Ok(())
     }

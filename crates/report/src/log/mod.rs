@@ -153,6 +153,12 @@ impl ReportLog {
         self.source
     }
 
+    /// Binds the report to another publication of the same template (same content hash):
+    /// which one the roster accepts can change as roster entries arrive.
+    pub fn set_template_source(&mut self, source: TemplateSource) {
+        self.source = source;
+    }
+
     pub fn dag(&self) -> &Dag {
         &self.dag
     }

@@ -1,0 +1,621 @@
+//! Regression tests for what an insider's review of the acceptance path found (2026-11-30):
+//! each was first written to show the attack working, then the rule was fixed and the test
+//! turned round. Named after what broke.
+
+use std::collections::BTreeMap;
+
+use countersign_ledger::roster::{Frontier, MemberPayload, ReadmitPayload, RevokePayload};
+use countersign_ledger::{Entry, EntryId, Header, Kind, LogId, Role, SecretKey};
+
+use super::*;
+use crate::fixture::Department;
+use crate::payload::{
+    AccessChange, AiResult, Payload, ReportResolve, ReportStatus, SectionWrite, Status,
+    TemplatePublish,
+};
+use crate::view::ReportState;
+
+fn bytes<T: serde::Serialize>(t: &T) -> Vec<u8> {
+    Payload::to_bytes(t)
+}
+
+fn write(section: &str, text: &str) -> SectionWrite {
+    SectionWrite {
+        section: section.into(),
+        text: text.into(),
+        fields: BTreeMap::new(),
+    }
+}
+
+/// Signs an entry with any key (not only the fixture's people).
+#[allow(clippy::too_many_arguments)]
+fn sign_raw(
+    d: &mut Department,
+    key: &SecretKey,
+    log: LogId,
+    seq: u64,
+    kind: Kind,
+    payload: &[u8],
+    parents: Vec<EntryId>,
+) -> Entry {
+    d.clock += d.step_ms;
+    let h = Header::new(
+        d.network(),
+        log,
+        key.public(),
+        seq,
+        d.clock,
+        kind,
+        parents,
+        payload,
+    );
+    Entry::sign(h, key).unwrap()
+}
+
+/// The position (heads, next seq) of `key` in `log`.
+fn pos(d: &Department, log: &LogId, key: &SecretKey) -> (Vec<EntryId>, u64) {
+    d.ledger.position_for(log, &key.public()).unwrap()
+}
+
+/// A fresh home fed `entries` in the order given (retrying what waits for a dependency, as
+/// `import_batch` does), then `evidence`. Returns the ledger and what it never took.
+fn fresh_home(
+    entries: &[(Entry, Vec<u8>)],
+    evidence: &[(Entry, Vec<u8>)],
+    now: u64,
+) -> (Ledger, Vec<(EntryId, String)>) {
+    let mut ledger = Ledger::default();
+    let mut pending: Vec<&(Entry, Vec<u8>)> = entries.iter().chain(evidence.iter()).collect();
+    loop {
+        let before = pending.len();
+        pending.retain(|(e, p)| match ledger.accept(e, Some(p), now) {
+            Err(r) if r.waits_for_dependency() => true,
+            Err(r) => panic!("rejected outright: {} {r}", e.id()),
+            Ok(_) => false,
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    let left = pending
+        .iter()
+        .map(|(e, p)| {
+            let code = ledger
+                .accept(e, Some(p), now)
+                .err()
+                .map(|r| r.code().to_string())
+                .unwrap_or_default();
+            (e.id(), code)
+        })
+        .collect();
+    (ledger, left)
+}
+
+/// The fixture's key for `who` (seeds as `Department` makes them), owned.
+fn key_of(who: &str) -> SecretKey {
+    let i = crate::fixture::PEOPLE
+        .iter()
+        .position(|(n, ..)| *n == who)
+        .unwrap();
+    SecretKey::from_seed(&[i as u8 + 1; 32])
+}
+
+fn make_bob_admin(d: &mut Department) {
+    let mut bob = d.member("bob");
+    bob.admin = true;
+    d.roster_entry("ada", Kind::RosterMember, &bob).unwrap();
+}
+
+fn custom_template() -> crate::Template {
+    let mut custom = crate::template::template("ct-chest").unwrap().clone();
+    custom.name = "ct-chest-local".into();
+    custom
+}
+
+fn standing_code(l: &mut Ledger, log: &LogId, id: &EntryId) -> String {
+    match l.standing(log, id) {
+        Some(Standing::Accepted) => "accepted".into(),
+        Some(Standing::Refused(e)) => e.code().into(),
+        None => "not held".into(),
+    }
+}
+
+/// The report a few tests sign off: Ada writes every section of a ct-chest report; returns the
+/// report, the versions, and the heads before sign-off.
+fn written_report(d: &mut Department, creator: &str) -> (LogId, BTreeMap<String, EntryId>) {
+    let r = d.report(creator, "ct-chest");
+    let mut v = BTreeMap::new();
+    for s in ["technique", "findings", "impression"] {
+        v.insert(
+            s.to_string(),
+            d.write_section("ada", r, s, "As read.").unwrap(),
+        );
+    }
+    (r, v)
+}
+
+fn final_by(d: &mut Department, who: &str, r: LogId, v: &BTreeMap<String, EntryId>) -> EntryId {
+    d.append(
+        who,
+        Some(r),
+        Kind::ReportStatus,
+        &ReportStatus {
+            status: Status::Final,
+            sections: v.clone(),
+        },
+    )
+    .unwrap()
+}
+
+/// Every entry held, the roster's first (as sync sends them).
+fn roster_first(d: &Department) -> Vec<(Entry, Vec<u8>)> {
+    let network = d.network();
+    let (roster, rest): (Vec<_>, Vec<_>) = d
+        .stored
+        .iter()
+        .cloned()
+        .partition(|(e, _)| e.log_id() == network);
+    roster.into_iter().chain(rest).collect()
+}
+
+fn status_on(home: &mut Ledger, r: &LogId) -> ReportState {
+    let roster = home.roster().clone();
+    home.report(r)
+        .unwrap()
+        .project(&roster, |_| crate::view::EntryStatus::Verified)
+        .status
+}
+
+/// Found: a report on a template whose publication became refused was held (refused) by homes
+/// that saw it early, and rejected for good (`unknown_template`, "wait") by homes that learnt of
+/// the refusal first — two honest homes holding different sets, and the late one's sync with
+/// the early one failing every batch.
+#[test]
+fn a_report_on_a_template_whose_publication_is_refused_is_held_alike_everywhere() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let network = d.network();
+    let before = d.ledger.roster_log().unwrap().dag().heads();
+    let custom = custom_template();
+    let publish = bytes(&TemplatePublish {
+        template: custom.clone(),
+    });
+    let e = d.sign("bob", Some(network), Kind::TemplatePublish, &publish, None);
+    d.store(e, publish).unwrap();
+    let r = d.report_on("ada", &custom, "1.2.3", vec![]);
+    let w = d
+        .write_section("rad", r, "findings", "Honest text.")
+        .unwrap();
+    // Ada revokes bob without having seen his publication.
+    let revoke = bytes(&RevokePayload {
+        key: d.public("bob"),
+        reason: String::new(),
+        frontier: Frontier::new(),
+    });
+    let e = d.sign(
+        "ada",
+        Some(network),
+        Kind::RosterRevoke,
+        &revoke,
+        Some(before),
+    );
+    d.store(e, revoke).unwrap();
+    assert_eq!(
+        standing_code(&mut d.ledger, &r, &r),
+        "template_not_accepted"
+    );
+    assert_eq!(d.view(r).status, ReportState::Refused);
+    // A home that gets the roster first holds the same entries, judged the same.
+    let (mut b, left) = fresh_home(&roster_first(&d), &[], d.clock);
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(standing_code(&mut b, &r, &r), "template_not_accepted");
+    assert_eq!(standing_code(&mut b, &r, &w), "report_refused");
+    assert_eq!(status_on(&mut b, &r), ReportState::Refused);
+}
+
+/// Found: with one template published twice (one publication later refused), a report bound to
+/// whichever publication its home held when the report arrived: refused on one home, a draft on
+/// another, and a different answer again after a restart.
+#[test]
+fn a_template_published_twice_binds_alike_whatever_arrived_first() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let network = d.network();
+    let before = d.ledger.roster_log().unwrap().dag().heads();
+    let custom = custom_template();
+    let publish = bytes(&TemplatePublish {
+        template: custom.clone(),
+    });
+    let e = d.sign("bob", Some(network), Kind::TemplatePublish, &publish, None);
+    d.store(e, publish).unwrap();
+    let r = d.report_on("ada", &custom, "1.2.3", vec![]);
+    let revoke = bytes(&RevokePayload {
+        key: d.public("bob"),
+        reason: String::new(),
+        frontier: Frontier::new(),
+    });
+    let e = d.sign(
+        "ada",
+        Some(network),
+        Kind::RosterRevoke,
+        &revoke,
+        Some(before),
+    );
+    d.store(e, revoke).unwrap();
+    // The senior admin publishes the very same template herself.
+    d.publish(&custom);
+    assert_eq!(standing_code(&mut d.ledger, &r, &r), "accepted");
+    assert_eq!(d.view(r).status, ReportState::Draft);
+    let (mut b, left) = fresh_home(&roster_first(&d), &[], d.clock);
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(standing_code(&mut b, &r, &r), "accepted");
+    assert_eq!(status_on(&mut b, &r), ReportState::Draft);
+}
+
+/// Found: an admin's equivocation in the roster froze their revocations too (a revoked, stolen
+/// key signed accepted entries again), and the members they admitted afterwards were rejected
+/// for good by homes that had the fork evidence first.
+#[test]
+fn an_admin_roster_fork_keeps_their_revocations_and_every_home_holds_the_same_entries() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let network = d.network();
+    let r = d.report("ada", "ct-chest");
+    let zed = SecretKey::from_seed(&[0x5a; 32]);
+    let admit = bytes(&MemberPayload::new(
+        zed.public(),
+        "Dr Zed",
+        Role::Radiologist,
+        false,
+    ));
+    let bob_key = key_of("bob");
+    let (heads, seq) = pos(&d, &network, &bob_key);
+    let admission = sign_raw(
+        &mut d,
+        &bob_key,
+        network,
+        seq,
+        Kind::RosterMember,
+        &admit,
+        heads.clone(),
+    );
+    d.store(admission.clone(), admit).unwrap();
+    let (h, s) = pos(&d, &r, &zed);
+    let payload = bytes(&write("findings", "Zed's honest findings."));
+    let zw = sign_raw(&mut d, &zed, r, s, Kind::SectionWrite, &payload, h);
+    assert_eq!(
+        d.store(zw.clone(), payload).unwrap(),
+        Verdict::New(Standing::Accepted)
+    );
+    let revoke = bytes(&RevokePayload {
+        key: d.public("rex"),
+        reason: "stolen".into(),
+        frontier: Frontier::new(),
+    });
+    let e = d.sign("bob", Some(network), Kind::RosterRevoke, &revoke, None);
+    d.store(e, revoke).unwrap();
+    // Bob's key signs a second entry at the admission's position.
+    let other = bytes(&TemplatePublish {
+        template: custom_template(),
+    });
+    let fork = sign_raw(
+        &mut d,
+        &bob_key,
+        network,
+        seq,
+        Kind::TemplatePublish,
+        &other,
+        heads,
+    );
+    let v = d.ledger.accept(&fork, Some(&other), d.clock).unwrap();
+    assert!(matches!(v, Verdict::Fork { .. }), "{v:?}");
+    // The revocation stands: the stolen key is still refused.
+    assert!(d
+        .ledger
+        .roster()
+        .member(&d.public("rex"))
+        .unwrap()
+        .revoked
+        .is_some());
+    assert_eq!(
+        d.write_section("rex", r, "impression", "thief")
+            .unwrap_err()
+            .code(),
+        "revoked"
+    );
+    // Zed's admission is frozen with bob's other roster entries: his work is refused here...
+    assert_eq!(standing_code(&mut d.ledger, &r, &zw.id()), "unknown_author");
+    // ...and held, refused alike, by a home that had the fork evidence first.
+    let (mut b, left) = fresh_home(&roster_first(&d), &[(fork.clone(), other.clone())], d.clock);
+    let left: Vec<_> = left
+        .into_iter()
+        .filter(|(id, _)| *id != fork.id())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let _ = b.accept(&fork, Some(&other), d.clock);
+    assert_eq!(standing_code(&mut b, &r, &zw.id()), "unknown_author");
+    // Another admin re-signs the admission: Zed's work stands again, everywhere.
+    let again = MemberPayload::new(zed.public(), "Dr Zed", Role::Radiologist, false);
+    d.roster_entry("ada", Kind::RosterMember, &again).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &zw.id()), "accepted");
+}
+
+/// Found: the member who created a report voided it, sign-off included, by signing one entry
+/// claiming position 1 of the report log: it was taken as fork evidence against the
+/// report.create although it breaks its own author's chain.
+#[test]
+fn an_entry_that_breaks_its_own_chain_is_no_fork_evidence() {
+    let mut d = Department::new();
+    let (r, v) = written_report(&mut d, "rad");
+    let fin = final_by(&mut d, "ada", r, &v);
+    assert_eq!(d.view(r).status, ReportState::Final);
+    let rad = key_of("rad");
+    let payload = bytes(&write("findings", "x"));
+    let claim = sign_raw(&mut d, &rad, r, 1, Kind::SectionWrite, &payload, vec![r]);
+    let verdict = d.ledger.accept(&claim, Some(&payload), d.clock);
+    assert_eq!(verdict.unwrap_err().code(), "chain_broken");
+    assert_eq!(d.view(r).status, ReportState::Final);
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "accepted");
+}
+
+/// Found: a contributor whose version a final covered forked at that version's position; the
+/// final stopped counting and the report read as a quiet draft — showing text written after
+/// the sign-off — with nothing to say a sign-off had been voided.
+#[test]
+fn a_final_voided_by_a_contributors_fork_leaves_the_report_withdrawn_not_draft() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let mut v = BTreeMap::new();
+    for s in ["technique", "findings", "impression"] {
+        v.insert(
+            s.to_string(),
+            d.write_section("ada", r, s, "Ada's text.").unwrap(),
+        );
+    }
+    let rad = key_of("rad");
+    let (heads, seq) = pos(&d, &r, &rad);
+    let payload = bytes(&write("impression", "Rad's impression (signed off)."));
+    let rv = sign_raw(
+        &mut d,
+        &rad,
+        r,
+        seq,
+        Kind::SectionWrite,
+        &payload,
+        heads.clone(),
+    );
+    d.store(rv.clone(), payload).unwrap();
+    v.insert("impression".into(), rv.id());
+    let fin = final_by(&mut d, "ada", r, &v);
+    assert_eq!(d.view(r).status, ReportState::Final);
+    let payload2 = bytes(&write("impression", "other side"));
+    let fork = sign_raw(&mut d, &rad, r, seq, Kind::SectionWrite, &payload2, heads);
+    assert!(matches!(
+        d.ledger.accept(&fork, Some(&payload2), d.clock).unwrap(),
+        Verdict::Fork { .. }
+    ));
+    let view = d.view(r);
+    assert_eq!(view.status, ReportState::Withdrawn);
+    assert_eq!(view.refused_signoffs.len(), 1);
+    assert_eq!(view.refused_signoffs[0].entry, fin);
+    assert!(matches!(
+        &view.refused_signoffs[0].status,
+        crate::view::EntryStatus::Refused { code, .. } if code == "coverage_mismatch"
+    ));
+}
+
+/// Found: a role change whose frontier missed an honest final (the admin's home had not
+/// received it) refused that final for good: a readmission applied only to revoked keys.
+#[test]
+fn a_final_a_demotion_frontier_missed_stands_again_once_readmitted() {
+    let mut d = Department::new();
+    let (r, v) = written_report(&mut d, "ada");
+    let fin = final_by(&mut d, "bob", r, &v);
+    let network = d.network();
+    let before = d.ledger.roster_log().unwrap().dag().heads();
+    // Ada, whose home had not received bob's sign-off, changes bob to radiologist.
+    let mut bob = d.member("bob");
+    bob.role = Role::Radiologist;
+    let p = bytes(&bob);
+    let e = d.sign("ada", Some(network), Kind::RosterMember, &p, Some(before));
+    d.store(e, p).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "not_attending");
+    assert_ne!(d.view(r).status, ReportState::Final);
+    let readmit = ReadmitPayload {
+        key: d.public("bob"),
+        log: r,
+        entry: fin,
+        change: None,
+    };
+    d.roster_entry("ada", Kind::RosterReadmit, &readmit)
+        .unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "accepted");
+    assert_eq!(d.view(r).status, ReportState::Final);
+    // Bob's next entry is a radiologist's.
+    assert_eq!(
+        d.append(
+            "bob",
+            Some(r),
+            Kind::ReportResolve,
+            &ReportResolve {
+                keep: fin,
+                note: String::new()
+            }
+        )
+        .unwrap_err()
+        .code(),
+        "role_may_not_write"
+    );
+}
+
+/// Found: an entry dated far ahead was held before any other check, so a stranger's entry of
+/// another network with a payload that is not the one committed to filled the held table.
+#[test]
+fn an_entry_dated_ahead_is_checked_before_it_is_held() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let ahead = d.clock + 75 * 365 * 24 * 3600 * 1000;
+    let stranger = SecretKey::from_seed(&[0xee; 32]);
+    let p = bytes(&write("findings", "from next year"));
+    let sign_at = |key: &SecretKey, network, log, payload: &[u8], committed: &[u8]| {
+        let h = Header::new(
+            network,
+            log,
+            key.public(),
+            1,
+            ahead,
+            Kind::SectionWrite,
+            vec![r],
+            committed,
+        );
+        let e = Entry::sign(h, key).unwrap();
+        let _ = payload;
+        e
+    };
+    let network = d.network();
+    let code = |d: &mut Department, e: &Entry, payload: &[u8]| match d.ledger.accept(
+        e,
+        Some(payload),
+        d.clock,
+    ) {
+        Err(rej) => rej.code().to_string(),
+        Ok(v) => format!("{v:?}"),
+    };
+    let mut other = p.clone();
+    other[0] ^= 1;
+    let e = sign_at(&stranger, network, r, &p, &other);
+    assert_eq!(code(&mut d, &e, &p), "payload_hash");
+    let e = sign_at(&stranger, countersign_ledger::Hash([0x42; 32]), r, &p, &p);
+    assert_eq!(code(&mut d, &e, &p), "wrong_network");
+    let e = sign_at(&stranger, network, r, &p, &p);
+    assert_eq!(code(&mut d, &e, &p), "unknown_author");
+    // A member's entry dated ahead is held.
+    let e = sign_at(&key_of("rad"), network, r, &p, &p);
+    assert!(code(&mut d, &e, &p).starts_with("Held"));
+}
+
+/// Found: a junior admin could make a demoted admin an admin again with their *first* rank back,
+/// above the junior admin who restored them — who could then be demoted by them.
+#[test]
+fn a_junior_admin_cannot_restore_a_demoted_admin_above_themselves() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let mut rad = d.member("rad");
+    rad.admin = true;
+    d.roster_entry("ada", Kind::RosterMember, &rad).unwrap();
+    let mut bob = d.member("bob");
+    bob.admin = false;
+    d.roster_entry("ada", Kind::RosterMember, &bob).unwrap();
+    let mut bob = d.member("bob");
+    bob.admin = true;
+    d.roster_entry("rad", Kind::RosterMember, &bob).unwrap();
+    let seniority =
+        |d: &Department, who: &str| d.ledger.roster().member(&d.public(who)).unwrap().seniority;
+    assert!(seniority(&d, "bob") > seniority(&d, "rad"));
+    let mut rad = d.member("rad");
+    rad.admin = false;
+    let res = d.roster_entry("bob", Kind::RosterMember, &rad);
+    assert_eq!(res.unwrap_err().code(), "not_senior");
+}
+
+/// Found: a stolen attending key rewrote a signed-off report and left it reading `Final`: a
+/// version and a final beside the real sign-off, then a resolution keeping its own final.
+#[test]
+fn a_stolen_attending_key_cannot_resolve_a_conflict_for_its_own_final() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let mut v = BTreeMap::new();
+    for s in ["technique", "findings", "impression"] {
+        v.insert(
+            s.to_string(),
+            d.write_section("ada", r, s, "As read by Ada.").unwrap(),
+        );
+    }
+    let before_final = d.ledger.report(&r).unwrap().heads();
+    let fin = final_by(&mut d, "ada", r, &v);
+    let bob = key_of("bob");
+    let p = bytes(&write("impression", "No abnormality (rewritten)."));
+    let w = sign_raw(&mut d, &bob, r, 1, Kind::SectionWrite, &p, before_final);
+    d.store(w.clone(), p).unwrap();
+    let mut v2 = v.clone();
+    v2.insert("impression".into(), w.id());
+    let p = bytes(&ReportStatus {
+        status: Status::Final,
+        sections: v2,
+    });
+    let f2 = sign_raw(&mut d, &bob, r, 2, Kind::ReportStatus, &p, vec![w.id()]);
+    d.store(f2.clone(), p).unwrap();
+    let p = bytes(&ReportResolve {
+        keep: f2.id(),
+        note: String::new(),
+    });
+    let mut parents = vec![fin, f2.id()];
+    parents.sort();
+    let res = sign_raw(&mut d, &bob, r, 3, Kind::ReportResolve, &p, parents);
+    let verdict = d.store(res, p).unwrap();
+    assert!(
+        matches!(&verdict, Verdict::New(Standing::Refused(e)) if e.code() == "self_resolve"),
+        "{verdict:?}"
+    );
+    let (mut home, left) = fresh_home(&d.stored, &[], d.clock);
+    assert!(left.is_empty());
+    assert_eq!(status_on(&mut home, &r), ReportState::Conflict);
+    // Another attending may keep either; here Bob's own is kept by Ada only if she chooses.
+    let keep_ada = ReportResolve {
+        keep: fin,
+        note: "The second sign-off was not authorised.".into(),
+    };
+    assert_eq!(
+        d.append("ada", Some(r), Kind::ReportResolve, &keep_ada)
+            .unwrap_err()
+            .code(),
+        "self_resolve"
+    );
+}
+
+/// Found (while fixing the cost of judging AI results): an AI model's access was read from a
+/// sort of the whole log, where a grant and a revocation signed concurrently were ordered by
+/// timestamp and id. Now the latest changes decide, and a concurrent revocation withholds.
+#[test]
+fn a_grant_concurrent_with_a_revocation_does_not_let_the_model_write() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let heads = d.ledger.report(&r).unwrap().heads();
+    let access = bytes(&AccessChange {
+        member: d.public("ai"),
+    });
+    let g = d.sign(
+        "ada",
+        Some(r),
+        Kind::AccessGrant,
+        &access,
+        Some(heads.clone()),
+    );
+    d.store(g, access.clone()).unwrap();
+    let x = d.sign("bob", Some(r), Kind::AccessRevoke, &access, Some(heads));
+    d.store(x, access).unwrap();
+    let result = AiResult {
+        model: "SoftTissue".into(),
+        version: "2.1".into(),
+        inputs: vec![],
+        parameters: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        section: "findings".into(),
+        text: "result".into(),
+    };
+    let refused = d.append("ai", Some(r), Kind::AiResult, &result);
+    assert_eq!(refused.unwrap_err().code(), "not_granted");
+    let ai = d.public("ai");
+    assert!(!d.ledger.report(&r).unwrap().reads_granted(&ai));
+    // A grant that has both in its past settles it.
+    d.append(
+        "ada",
+        Some(r),
+        Kind::AccessGrant,
+        &AccessChange {
+            member: d.public("ai"),
+        },
+    )
+    .unwrap();
+    d.append("ai", Some(r), Kind::AiResult, &result).unwrap();
+}
