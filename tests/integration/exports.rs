@@ -269,8 +269,11 @@ fn a_report_in_conflict_exports_as_unsettled_until_an_attending_keeps_one_sign_o
         assert!(flat.contains(expected), "PDF lacks {expected:?}:\n{text}");
     }
 
-    // Ada keeps her sign-off: the SR is complete and verified again, and reads as hers alone.
-    ada.ok(&["report", "resolve", &report, "--keep", &kept]);
+    // Bob keeps Ada's sign-off (nobody keeps their own): the SR is complete and verified
+    // again, and reads as hers alone.
+    assert_eq!(bob.import(&ada.bundle(Some(&report))).code, 0);
+    bob.ok(&["report", "resolve", &report, "--keep", &kept]);
+    assert_eq!(ada.import(&bob.bundle(Some(&report))).code, 0);
     let after = tempfile::tempdir().unwrap();
     let tree = sr_tree(&ada, &report, after.path());
     assert_eq!(

@@ -347,22 +347,29 @@ fn a_second_sign_off_written_apart_is_a_visible_conflict_not_a_silent_rewrite() 
         .iter()
         .any(|r| r["report"] == report.as_str() && r["status"] == "conflict"));
 
-    // An attending keeps Ada's sign-off; Bob's stays in the record, superseded.
-    ada.ok(&[
+    // Nobody settles a conflict in favour of their own sign-off (a stolen key would).
+    let own = ada.run(&["report", "resolve", &report, "--keep", &signed]);
+    assert_eq!(own.code, 1, "{}", own.stderr);
+    let error: serde_json::Value = serde_json::from_str(own.stderr.trim()).unwrap();
+    assert_eq!(error["error"]["rule"], "self_resolve", "{}", own.stderr);
+    assert_eq!(ada.status_of(&report), "conflict");
+    // The other attending keeps Ada's sign-off; his stays in the record, superseded.
+    assert_eq!(give(&ada, &bob).code, 0);
+    bob.ok(&[
         "report",
         "resolve",
         &report,
         "--keep",
         &signed,
         "--note",
-        "Bob's was not authorised.",
+        "I signed off without seeing Ada's.",
     ]);
-    assert_eq!(ada.status_of(&report), "final");
-    assert_eq!(ada.text_of(&report, "impression"), "Small effusion.");
-    // The same on Bob's home once it has the resolution.
-    assert_eq!(give(&ada, &bob).code, 0);
     assert_eq!(bob.status_of(&report), "final");
     assert_eq!(bob.text_of(&report, "impression"), "Small effusion.");
+    // The same on Ada's home once it has the resolution.
+    assert_eq!(give(&bob, &ada).code, 0);
+    assert_eq!(ada.status_of(&report), "final");
+    assert_eq!(ada.text_of(&report, "impression"), "Small effusion.");
 }
 
 /// Scenario 3: two peers holding the same entries — a fork included, and roster changes two

@@ -234,25 +234,50 @@ await rampCheck("cpu");
     (await page.getByTestId("signoff-standing").filter({ hasText: "in conflict" }).count()) === 2,
     "both sign-offs are marked in conflict in the provenance",
   );
-  check((await sides.getByTestId("keep-signoff").count()) === 2, "the app allows this attending to keep either sign-off");
+  check(
+    (await sides.nth(0).getByTestId("keep-signoff").count()) === 0 && (await sides.nth(1).getByTestId("keep-signoff").count()) === 1,
+    "the app lets this attending keep the other attending's sign-off, not her own",
+  );
+  check(
+    (await sides.nth(0).getByTestId("keep-refused").getByTestId("error-rule").textContent()).trim() === "self_resolve",
+    "her own sign-off says why not, with the rule's code",
+  );
   await page.screenshot({ path: "test-results/conflict.png" });
-  await page.getByTestId("resolve-note").fill("Dr Bob signed off without seeing mine.");
-  await sides.nth(0).getByTestId("keep-signoff").click();
+  await page.getByTestId("resolve-note").fill("Dr Bob's reading stands: the nodule was a vessel on review.");
+  await sides.nth(1).getByTestId("keep-signoff").click();
   await page.getByTestId("report-state").filter({ hasText: /^final$/ }).waitFor();
   check(!(await banner.isVisible()), "keeping a sign-off settles the conflict: the banner goes");
   check((await page.getByTestId("keep-signoff").count()) === 0, "nothing is left to keep once the conflict is settled");
   check(
-    (await page.getByTestId("section-impression").locator("textarea").inputValue()) ===
-      "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
+    (await page.getByTestId("section-impression").locator("textarea").inputValue()) === "No significant abnormality.",
     "the report reads as the sign-off kept",
   );
   const superseded = page.getByTestId("signoff-standing").filter({ hasText: "superseded" });
   check((await superseded.count()) === 1, "the other sign-off shows as superseded");
   check(
-    (await page.getByTestId("resolution").textContent()).includes("Dr Bob signed off without seeing mine."),
+    (await page.getByTestId("resolution").textContent()).includes("Dr Bob's reading stands: the nodule was a vessel on review."),
     "the resolution and its note are in the provenance",
   );
   await page.screenshot({ path: "test-results/conflict-resolved.png" });
+  await page.close();
+}
+
+// A report whose only sign-off no longer stands: a banner says it is withdrawn, names the
+// sign-off and the rule refusing it, and the state reads withdrawn — never a quiet draft.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `withdrawn: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("study-item").filter({ hasText: "Sign-off withdrawn" }).click();
+  const banner = page.getByTestId("withdrawn-banner");
+  await banner.waitFor();
+  check((await page.getByTestId("report-state").textContent()).trim() === "withdrawn", "the report's state reads withdrawn");
+  check(
+    (await banner.textContent()).includes("no sign-off stands") &&
+      (await banner.getByTestId("withdrawn-signoff").locator("code").textContent()).trim() === "coverage_mismatch",
+    "the banner names the refused sign-off and its rule",
+  );
+  await page.screenshot({ path: "test-results/withdrawn.png" });
   await page.close();
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use countersign_ledger::bundle;
-use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, PublicKey};
+use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
 use serde::Serialize;
 
 use crate::error::{AppError, Rejection, Result};
@@ -220,6 +220,8 @@ fn import_batch(
 ) -> Result<()> {
     let now = now_ms();
     let mut held: HashMap<EntryId, u64> = HashMap::new();
+    // New entries, whose standing is asked once the batch is in.
+    let mut stored: Vec<(LogId, EntryId)> = Vec::new();
     while !pending.is_empty() {
         let before = pending.len();
         let mut waiting = Vec::new();
@@ -235,38 +237,42 @@ fn import_batch(
                 .filter_map(|p| held.get(p))
                 .max()
                 .copied();
+            // No standing asked per entry: a roster entry's is the whole roster resolved.
             let verdict = match after_held {
                 Some(until_ms) => Ok(Verdict::Held { until_ms }),
-                None => state.ledger.accept(entry, payload.as_deref(), now),
+                None => state.ledger.accept_unjudged(entry, payload.as_deref(), now),
             };
             match verdict {
-                Ok(Verdict::New(standing)) => {
+                Ok(Verdict::New(())) => {
                     db.insert_entry(entry, payload.as_deref())?;
                     if entry.header().kind == countersign_ledger::Kind::NetworkGenesis {
                         db.set_meta("network", &id.to_hex())?;
                     }
                     report.new += 1;
-                    if let Standing::Refused(e) = standing {
-                        tracing::info!(entry = %id, rule = e.code(), "entry stored as refused");
-                        report.refused.push(Problem {
-                            entry: id.to_hex(),
-                            code: Some(e.code().to_string()),
-                            problem: e.to_string(),
-                        });
-                    }
+                    stored.push((entry.log_id(), id));
                 }
                 Ok(Verdict::Duplicate) => report.duplicate += 1,
                 Ok(Verdict::Held { until_ms }) => {
                     let until_ms = until_ms.max(after_held.unwrap_or(0));
+                    // What builds on it waits with it, kept or not.
+                    held.insert(id, until_ms);
                     if !db.insert_held(entry, payload.as_deref(), until_ms)? {
-                        return Err(AppError::InvalidInput(format!(
-                            "entry {id} is dated ahead of this home's clock and {} entries are \
-                             already held; nothing from this bundle was stored",
-                            countersign_store::MAX_HELD
-                        )));
+                        // Full (an insider's next-year entries, say): this one is not kept,
+                        // and the peer that has it offers it again on a later sync. The rest
+                        // of the batch is stored as usual.
+                        tracing::warn!(entry = %id, "entry dated ahead not kept: the held table is full");
+                        report.held.push(Problem {
+                            entry: id.to_hex(),
+                            code: None,
+                            problem: format!(
+                                "dated ahead of this home's clock, and {} entries are already \
+                                 held: not kept (it comes again with a later sync)",
+                                countersign_store::MAX_HELD
+                            ),
+                        });
+                        continue;
                     }
                     tracing::info!(entry = %id, until_ms, "entry held: dated ahead of this clock");
-                    held.insert(id, until_ms);
                     report.held.push(Problem {
                         entry: id.to_hex(),
                         code: None,
@@ -319,6 +325,16 @@ fn import_batch(
         }
         pending = waiting;
     }
+    for (log, id) in stored {
+        if let Some(Standing::Refused(e)) = state.ledger.standing(&log, &id) {
+            tracing::info!(entry = %id, rule = e.code(), "entry stored as refused");
+            report.refused.push(Problem {
+                entry: id.to_hex(),
+                code: Some(e.code().to_string()),
+                problem: e.to_string(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -348,8 +364,11 @@ pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerSta
             if !entry.header().kind.is_genesis() {
                 state.load_log(db, &entry.log_id())?;
             }
-            match state.ledger.accept(&entry, payload.as_deref(), now) {
-                Ok(Verdict::New(_)) => {
+            match state
+                .ledger
+                .accept_unjudged(&entry, payload.as_deref(), now)
+            {
+                Ok(Verdict::New(())) => {
                     db.insert_entry(&entry, payload.as_deref())?;
                     db.remove_held(id.as_bytes())?;
                     released += 1;

@@ -95,7 +95,7 @@ impl LedgerState {
             let entry = decode_row_with_keys(&row, &keys).map_err(|reason| {
                 AppError::InvalidInput(format!("stored entry is damaged ({reason}); run verify"))
             })?;
-            if self.ledger.insert(&entry, row.payload.as_deref()).is_err() {
+            if self.ledger.load(&entry, row.payload.as_deref()).is_err() {
                 waiting.push((entry, row.payload));
             }
         }
@@ -110,8 +110,7 @@ impl LedgerState {
         }
         while !waiting.is_empty() {
             let before = waiting.len();
-            waiting
-                .retain(|(entry, payload)| self.ledger.insert(entry, payload.as_deref()).is_err());
+            waiting.retain(|(entry, payload)| self.ledger.load(entry, payload.as_deref()).is_err());
             if waiting.len() == before {
                 break;
             }

@@ -54,6 +54,13 @@ describe("offerOf", () => {
     expect(none.resolveRefused?.rule).toBe("role_may_not_write");
     expect(none.resolveRefused?.text).toBe("role resident may not write report.resolve");
     expect(offerOf(actions()).resolveRefused).toBeNull();
+    // One's own sign-off is refused beside one that may be kept: why, on that side.
+    const mine = offerOf(actions({ resolve: { f1: no("self_resolve", "a resolution must be signed by someone other than the author"), f2: yes } }));
+    expect([...mine.resolve]).toEqual(["f2"]);
+    expect(mine.resolveRefused).toBeNull();
+    expect(mine.keepRefused.get("f1")?.rule).toBe("self_resolve");
+    expect(mine.keepRefused.has("f2")).toBe(false);
+    expect(none.keepRefused.size).toBe(0);
   });
 });
 

@@ -30,6 +30,8 @@ export interface Offer {
   resolve: ReadonlySet<string>;
   /** Why no sign-off may be kept, when there are some and none may be. */
   resolveRefused: Shown | null;
+  /** When some sign-offs may be kept and others not: why not, per sign-off (one's own). */
+  keepRefused: ReadonlyMap<string, Shown>;
   /** AI results this user may accept, edit or reject. */
   review: ReadonlySet<string>;
 }
@@ -44,6 +46,7 @@ export const NOTHING: Offer = {
   addendum: false,
   resolve: new Set(),
   resolveRefused: null,
+  keepRefused: new Map(),
   review: new Set(),
 };
 
@@ -68,6 +71,14 @@ export function offerOf(actions: ReportActions | null): Offer {
     addendum: actions.addendum.allowed,
     resolve,
     resolveRefused: resolve.size === 0 && firstRefusedResolve ? refusalOf(firstRefusedResolve) : null,
+    keepRefused: new Map(
+      resolve.size === 0
+        ? []
+        : Object.entries(actions.resolve).flatMap(([k, a]) => {
+            const shown = refusalOf(a);
+            return shown ? [[k, shown] as [string, Shown]] : [];
+          }),
+    ),
     review: allowedKeys(actions.review),
   };
 }

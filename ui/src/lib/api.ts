@@ -28,7 +28,7 @@ export interface ReportSummary {
   template: string;
   /** `conflict`: two sign-offs in force that do not descend from each other, until an attending
    *  keeps one. `refused`: the report's creation was refused by a rule; nothing in it counts. */
-  status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused";
+  status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused" | "withdrawn";
 }
 
 export interface StudyRow {
@@ -227,6 +227,9 @@ export interface ReportView {
   signoff: Signoff | null;
   /** Every accepted sign-off, in force or superseded; two or more in force are a conflict. */
   signoffs: Signoff[];
+  /** Final sign-offs held that a rule refuses (their rule in `status`); with no other sign-off
+   *  the report is "withdrawn". */
+  refused_signoffs: Signoff[];
   resolutions: Resolution[];
   addenda: Addendum[];
   measurements: Measurement[];

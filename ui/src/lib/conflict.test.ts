@@ -28,6 +28,7 @@ function report(): ReportView {
     signoff: null,
     // Newest first on purpose: the banner lists them oldest first.
     signoffs: [signoff("f2", bob, 20, { technique: "t1", impression: "i2" }), signoff("f1", ada, 10, { technique: "t1", impression: "i1" })],
+    refused_signoffs: [],
     resolutions: [], addenda: [], measurements: [], critical: [], followups: [], ai: [], reads: [], heads: [],
     provenance: [{ entry: "r", kind: "report.create", author: ada, seq: 1, time_ms: 0, parents: [], status: { state: "verified" } }],
   };

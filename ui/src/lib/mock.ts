@@ -48,6 +48,7 @@ const report: ReportView = {
   sections,
   signoff: null,
   signoffs: [],
+  refused_signoffs: [],
   resolutions: [],
   addenda: [],
   measurements: [],
@@ -123,7 +124,7 @@ const conflict: ReportView = (() => {
       section("findings", [findings], findings.text),
       section("impression", [mine, theirs], null),
     ],
-    signoff: null, signoffs: [first, second], resolutions: [], addenda: [], measurements: [], critical: [],
+    signoff: null, signoffs: [first, second], refused_signoffs: [], resolutions: [], addenda: [], measurements: [], critical: [],
     followups: [], reads: [], ai: [], heads: [provenance.at(-1)!.entry], provenance,
   };
 })();
@@ -139,7 +140,22 @@ const refused: ReportView = (() => {
     created_ms: create.time_ms, sections: structuredClone(sections), heads: [create.entry], provenance: [create],
   };
 })();
-const reports = [report, conflict, refused];
+/** A report signed off whose sign-off no longer stands: the version it covers was frozen by its
+ *  author's fork. Withdrawn, never a quiet draft. */
+const withdrawnStudy = "2.25.7777";
+const withdrawn: ReportView = (() => {
+  const create = entry("report.create", undefined, attending);
+  const fin = entry("report.status", undefined, attending, {
+    state: "refused", code: "coverage_mismatch",
+    reason: "final sign-off names a version for section impression that is not its current version",
+  });
+  return {
+    ...structuredClone(report), report: create.entry, study: withdrawnStudy, status: "withdrawn", created_by: attending,
+    created_ms: create.time_ms, sections: structuredClone(sections), heads: [fin.entry], provenance: [create, fin],
+    refused_signoffs: [{ entry: fin.entry, author: attending, time_ms: fin.time_ms, status: fin.status, sections: {}, in_force: false }],
+  };
+})();
+const reports = [report, conflict, refused, withdrawn];
 
 const yes: Allowed = { allowed: true };
 const no = (rule: string, reason: string): Allowed => ({ allowed: false, rule, reason });
@@ -188,7 +204,11 @@ function actionsFor(r: ReportView): ReportActions {
     addendum: mayWrite("addendum.write") ?? (final ? yes : no("not_final", "an addendum needs a final report")),
     resolve: Object.fromEntries(inForce.map((s) => [s.entry,
       mayWrite("report.resolve") ??
-        (inForce.length > 1 ? yes : no("no_conflict", "there is no conflict between sign-offs in this entry's past to resolve"))])),
+        (inForce.length < 2
+          ? no("no_conflict", "there is no conflict between sign-offs in this entry's past to resolve")
+          : s.author.key === me.key
+            ? no("self_resolve", "nobody keeps a sign-off they signed themselves: another attending must keep it")
+            : yes)])),
     review: Object.fromEntries(r.ai.filter((a) => !a.review).map((a) => [a.entry, finalised ?? yes])),
   };
 }
@@ -222,6 +242,7 @@ function resolve(r: ReportView, keep: string, note: string): string {
   if (force.length < 2) throw { code: "not_allowed", rule: "no_conflict", message: "refused by rule no_conflict: the report has no conflict to resolve" };
   const kept = force.find((s) => s.entry === keep);
   if (!kept) throw { code: "not_allowed", rule: "not_a_conflicting_final", message: `refused by rule not_a_conflicting_final: ${keep} is not a sign-off in conflict` };
+  if (kept.author.key === me.key) throw { code: "not_allowed", rule: "self_resolve", message: "refused by rule self_resolve: nobody keeps their own sign-off" };
   const e = entry("report.resolve");
   r.provenance.push(e);
   r.heads = [e.entry];
@@ -251,6 +272,10 @@ const rows = (): StudyRow[] => [
   {
     study: refusedStudy, patient: "Phantom^Refused", date: "20260103", modality: "CT", description: "Created by a revoked key",
     instances: 2, reports: [{ report: refused.report, study: refusedStudy, template: "ct-chest", status: refused.status }],
+  },
+  {
+    study: withdrawnStudy, patient: "Phantom^Withdrawn", date: "20260104", modality: "CT", description: "Sign-off withdrawn",
+    instances: 2, reports: [{ report: withdrawn.report, study: withdrawnStudy, template: "ct-chest", status: withdrawn.status }],
   },
 ];
 
