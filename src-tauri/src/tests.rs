@@ -257,7 +257,8 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         2
     );
 
-    // Either sign-off may be kept by this attending; nothing more may be written or signed off.
+    // This attending may keep the other's sign-off, not her own (self_resolve); nothing more
+    // may be written or signed off.
     let actions = json("report_actions", serde_json::json!({ "report": report }));
     let resolvable: Vec<&str> = actions["resolve"]
         .as_object()
@@ -266,9 +267,13 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         .filter(|(_, a)| a["allowed"] == true)
         .map(|(id, _)| id.as_str())
         .collect();
-    let mut expected = in_force.clone();
-    expected.sort();
-    assert_eq!(resolvable, expected, "{actions}");
+    assert_eq!(in_force.len(), 2, "{actions}");
+    assert_eq!(resolvable, [second.to_hex().as_str()], "{actions}");
+    assert_eq!(
+        actions["resolve"][first.to_hex()]["rule"],
+        "self_resolve",
+        "{actions}"
+    );
     assert_eq!(
         actions["write"]["impression"]["rule"], "finalised",
         "{actions}"
@@ -285,27 +290,24 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
 
     let resolution = json(
         "report_resolve",
-        serde_json::json!({ "report": report, "keep": first.to_hex(), "note": "Kept mine." }),
+        serde_json::json!({ "report": report, "keep": second.to_hex(), "note": "Dr Bob's stands." }),
     );
     let view = json("report_show", serde_json::json!({ "report": report }));
     assert_eq!(view["status"], "final", "{view}");
-    assert_eq!(view["signoff"]["entry"], first.to_hex());
+    assert_eq!(view["signoff"]["entry"], second.to_hex());
     assert_eq!(view["resolutions"][0]["entry"], resolution);
-    assert_eq!(view["resolutions"][0]["note"], "Kept mine.");
+    assert_eq!(view["resolutions"][0]["note"], "Dr Bob's stands.");
     let superseded = view["signoffs"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["entry"] == second.to_hex())
+        .find(|s| s["entry"] == first.to_hex())
         .unwrap();
     assert_eq!(superseded["in_force"], false);
-    assert_eq!(
-        view["sections"][3]["text"], "impression as Dr Ada read it",
-        "{view}"
-    );
+    assert_eq!(view["sections"][3]["text"], "Dr Bob's impression", "{view}");
     let actions = json("report_actions", serde_json::json!({ "report": report }));
     assert_eq!(
-        actions["resolve"][first.to_hex()]["rule"],
+        actions["resolve"][second.to_hex()]["rule"],
         "no_conflict",
         "{actions}"
     );

@@ -349,7 +349,7 @@ fn a_second_sign_off_written_apart_is_a_visible_conflict_not_a_silent_rewrite() 
 
     // Nobody settles a conflict in favour of their own sign-off (a stolen key would).
     let own = ada.run(&["report", "resolve", &report, "--keep", &signed]);
-    assert_eq!(own.code, 1, "{}", own.stderr);
+    assert_eq!(own.code, 2, "{}", own.stderr);
     let error: serde_json::Value = serde_json::from_str(own.stderr.trim()).unwrap();
     assert_eq!(error["error"]["rule"], "self_resolve", "{}", own.stderr);
     assert_eq!(ada.status_of(&report), "conflict");

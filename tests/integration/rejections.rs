@@ -364,3 +364,65 @@ fn forged_signatures_and_mismatched_payloads_are_refused() {
     }]);
     f.rejected_bytes(&raw, "signature does not verify");
 }
+
+/// Found in review: once the held table was full (an insider's entries dated next year fill it
+/// for good), every later batch carrying an entry dated ahead was refused whole, cutting off the
+/// honest peer that sent it. Now the entry that does not fit is not kept — reported, to come
+/// again with a later sync — and the rest of its batch is stored.
+#[test]
+fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
+    let f = fixture();
+    let next_year = now_ms() + 365 * 24 * 3600 * 1000;
+    let heads = f.heads();
+    let filler: Vec<(Entry, Vec<u8>)> = (1..=10_000u64) // countersign_store::MAX_HELD
+        .map(|seq| {
+            let p = section(&format!("From next year, {seq}."));
+            let e = craft(
+                &f.resident,
+                &f.network,
+                &f.report,
+                seq,
+                next_year,
+                Kind::SectionWrite,
+                heads.clone(),
+                &p,
+            );
+            (e, p)
+        })
+        .collect();
+    let run = f.home.import(&bundle::encode(
+        filler.iter().map(|(e, p)| (e, Some(p.as_slice()))),
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["held"].as_array().unwrap().len(), 10_000);
+    // One more dated ahead, beside an honest entry of the present.
+    let ahead = section("Also from next year.");
+    let late = craft(
+        &f.resident,
+        &f.network,
+        &f.report,
+        10_001,
+        next_year,
+        Kind::SectionWrite,
+        heads.clone(),
+        &ahead,
+    );
+    let honest = section("Written today.");
+    let now = f.entry(&f.resident, 1, now_ms(), Kind::SectionWrite, &honest);
+    let run = f.home.import(&bundle::encode([
+        (&late, Some(ahead.as_slice())),
+        (&now, Some(honest.as_slice())),
+    ]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["new"], 1, "{report}");
+    let held = report["held"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{report}");
+    assert_eq!(held[0]["entry"], late.id().to_hex());
+    assert!(
+        held[0]["problem"].as_str().unwrap().contains("not kept"),
+        "{report}"
+    );
+    assert_eq!(f.home.ok(&["verify"])["held"], 10_000);
+    assert!(f.texts().iter().any(|t| t == "Written today."));
+}

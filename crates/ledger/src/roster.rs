@@ -659,7 +659,7 @@ impl RosterLog {
             let Some(item) = self.items.get(id) else {
                 continue;
             };
-            let verdict = self.judge(id, item, &grants, &removed, applied, &mut roster);
+            let verdict = self.judge(id, item, &grants, &removed, &mut roster);
             match verdict {
                 Ok(effect) => {
                     roster.statuses.insert(*id, Ok(()));
@@ -740,14 +740,12 @@ impl RosterLog {
     }
 
     /// Judges one roster entry in a pass; on success says what it does.
-    #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
         id: &EntryId,
         item: &Item,
         grants: &[(PublicKey, EntryId, u32)],
         removed: &HashMap<PublicKey, Vec<EntryId>>,
-        applied: &[EntryId],
         roster: &mut Roster,
     ) -> Result<Effect, RosterError> {
         if let Parsed::Genesis(g) = &item.parsed {
@@ -831,10 +829,19 @@ impl RosterLog {
             (!removed_since).then_some(rank)
         };
         // An applied revocation of `key` that this entry is not in the past of.
+        // (Looked up by target: scanning every applied removal per entry made a roster with
+        // many revocations quadratic to resolve.)
+        let is_revocation = |r: &EntryId| {
+            matches!(
+                self.items.get(r).map(|i| &i.parsed),
+                Some(Parsed::Revoke(_))
+            )
+        };
         let revoked_by = |key: &PublicKey| {
-            applied.iter().copied().find(|r| {
-                !self.dag.in_past(id, r)
-                    && matches!(self.items.get(r).map(|i| &i.parsed), Some(Parsed::Revoke(p)) if p.key == *key)
+            removed.get(key).and_then(|rs| {
+                rs.iter()
+                    .copied()
+                    .find(|r| !self.dag.in_past(id, r) && is_revocation(r))
             })
         };
         match &item.parsed {
@@ -905,10 +912,15 @@ impl RosterLog {
                             .collect()
                     })
                     .unwrap_or_default();
-                changes.extend(applied.iter().copied().filter(|a| {
-                    self.dag.in_past(a, id)
-                        && matches!(self.items.get(a).map(|i| &i.parsed), Some(Parsed::Revoke(p)) if p.key == r.key)
-                }).take(1));
+                changes.extend(
+                    removed
+                        .get(&r.key)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|a| self.dag.in_past(a, id) && is_revocation(a))
+                        .take(1),
+                );
                 let change = match r.change {
                     Some(named) => changes.contains(&named).then_some(named),
                     None => changes.last().copied(),

@@ -11,7 +11,11 @@
 //! - [`Verdict::Held`]: dated more than [`TIME_SKEW_MS`] ahead of this home's clock: kept aside,
 //!   not stored as valid, until that time arrives.
 //! - `Err(`[`Rejection`]`)`: not storable at all (it does not verify, belongs elsewhere, names
-//!   parents not held, breaks its author's chain, or its author was never on the roster).
+//!   parents not held, breaks its author's chain, or no roster entry ever named its author).
+//!
+//! The checks that need no clock come first; only an entry that passes them can be held. And
+//! only an entry that fits its log (parents held, its author's chain unbroken) is evidence of
+//! a fork.
 //!
 //! Standing is a pure function of the set of entries held: the report rules read only the
 //! entry's causal past, and the roster resolves the same way whatever order its entries came in
