@@ -373,7 +373,9 @@ pub enum RosterError {
     NotARosterKind { kind: Kind },
     #[error(transparent)]
     Authority(#[from] AuthorityError),
-    #[error("admin {target} may only be revoked or demoted by a more senior admin")]
+    #[error(
+        "admin {target} may only be revoked, demoted, changed or amended by a more senior admin"
+    )]
     NotSenior { target: String },
     #[error("an admin cannot revoke or demote themselves; another admin must")]
     SelfRemoval,
@@ -606,34 +608,103 @@ impl RosterLog {
         self.resolved = OnceLock::new();
     }
 
-    /// Resolves the roster: changes that remove authority are applied the most senior admin's
-    /// first — all of that admin's at once — each pass re-judging every entry against what has
-    /// been removed.
+    /// The position from which `author` is frozen: their first equivocation in the roster log,
+    /// or one found outside it.
+    fn frozen_from(&self, author: &PublicKey) -> Option<u64> {
+        [
+            self.dag.first_fork(author),
+            self.frozen.get(author).copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether the roster entry `id` is at or after its author's frozen position.
+    fn frozen_at(&self, id: &EntryId) -> bool {
+        self.dag
+            .position(id)
+            .is_some_and(|(author, seq)| self.frozen_from(&author).is_some_and(|from| seq >= from))
+    }
+
+    /// Resolves the roster: changes that remove authority are applied in rounds, each pass
+    /// re-judging every entry against what has been removed. A round applies the most senior
+    /// admin's removals, and with them every removal whose author no pending removal can touch
+    /// (neither its target nor made admin, however indirectly, by one) — so a department's many
+    /// independent revocations resolve in a few passes, not one pass per admin.
     fn resolve(&self) -> Roster {
+        self.resolve_counting().0
+    }
+
+    /// [`RosterLog::resolve`], and how many passes it took.
+    fn resolve_counting(&self) -> (Roster, usize) {
         let order = self.dag.topological();
+        let mut passes = 0;
         let mut applied: Vec<EntryId> = Vec::new();
-        let mut in_force: HashSet<EntryId> = HashSet::new();
+        // Removals applied and then found to remove nothing (a demotion of someone another
+        // removal of the same round left no admin): out of force, and never applied again, so
+        // that the rounds end.
+        let mut dropped: HashSet<EntryId> = HashSet::new();
         loop {
             let pass = self.pass(&order, &applied);
-            let mut next: Vec<(u32, usize, EntryId)> = pass
+            passes += 1;
+            let accepted: HashSet<EntryId> = pass.removals.iter().map(|(.., id)| *id).collect();
+            let before = applied.len();
+            applied.retain(|id| {
+                let still = accepted.contains(id);
+                if !still {
+                    dropped.insert(*id);
+                }
+                still
+            });
+            if applied.len() != before {
+                continue;
+            }
+            let in_force: HashSet<EntryId> = applied.iter().copied().collect();
+            let mut pending: Vec<(u32, usize, EntryId)> = pass
                 .removals
                 .iter()
-                .filter(|(_, _, id)| !in_force.contains(id))
+                .filter(|(.., id)| !in_force.contains(id) && !dropped.contains(id))
                 .copied()
                 .collect();
-            let Some(senior) = next.iter().map(|(rank, ..)| *rank).min() else {
-                return pass.roster;
+            let Some(senior) = pending.iter().map(|(rank, ..)| *rank).min() else {
+                return (pass.roster, passes);
             };
-            // Applying them can only refuse entries of admins junior to their author (who
-            // cannot remove themselves), so no removal applied earlier (by someone more
-            // senior) is undone, and none of this author's is.
-            next.retain(|(rank, ..)| *rank == senior);
-            next.sort_unstable();
-            for (.., id) in next {
-                in_force.insert(id);
-                applied.push(id);
+            // Applying the most senior admin's removals can only refuse entries of admins
+            // junior to them (who cannot remove themselves), so no removal applied earlier is
+            // undone, and none of theirs is; a removal whose author is untouched by every
+            // pending removal stands whatever order they are applied in.
+            let touched = self.touched(&pending, &pass.granted_by);
+            pending.retain(|(rank, _, id)| {
+                *rank == senior
+                    || self
+                        .items
+                        .get(id)
+                        .is_some_and(|i| !touched.contains(&i.author))
+            });
+            pending.sort_unstable();
+            applied.extend(pending.into_iter().map(|(.., id)| id));
+        }
+    }
+
+    /// The keys whose authority a pending removal could change: their targets, and every admin
+    /// an accepted grant by one of those made (and so on).
+    fn touched(
+        &self,
+        pending: &[(u32, usize, EntryId)],
+        granted_by: &HashMap<PublicKey, Vec<PublicKey>>,
+    ) -> HashSet<PublicKey> {
+        let mut touched: HashSet<PublicKey> = HashSet::new();
+        let mut stack: Vec<PublicKey> = pending
+            .iter()
+            .filter_map(|(.., id)| self.items.get(id).and_then(removal_target))
+            .collect();
+        while let Some(key) = stack.pop() {
+            if touched.insert(key) {
+                stack.extend(granted_by.get(&key).into_iter().flatten().copied());
             }
         }
+        touched
     }
 
     /// One judgement of every roster entry in `order`, with the removals in `applied` in force.
@@ -650,8 +721,10 @@ impl RosterLog {
             network: Some(self.network),
             ..Roster::default()
         };
-        // Accepted admin grants: (key, granting entry, seniority).
-        let mut grants: Vec<(PublicKey, EntryId, u32)> = Vec::new();
+        // Accepted admin grants per key: (granting entry, seniority).
+        let mut grants = Grants::default();
+        // Who made whom admin, by accepted grants (what a removal of the first may reach).
+        let mut granted_by: HashMap<PublicKey, Vec<PublicKey>> = HashMap::new();
         let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
         // Accepted readmissions: (readmission, the change it amends).
         let mut readmits: Vec<(EntryId, EntryId)> = Vec::new();
@@ -667,8 +740,10 @@ impl RosterLog {
                         Effect::Grant(key) => {
                             // Seniority is that of the latest grant: an admin demoted and made
                             // admin again ranks from then, not from their first grant.
-                            let rank = grants.len() as u32;
-                            grants.push((key, *id, rank));
+                            let rank = grants.count;
+                            grants.count += 1;
+                            grants.by_key.entry(key).or_default().push((*id, rank));
+                            granted_by.entry(item.author).or_default().push(key);
                             if let Some(m) = roster.members.get_mut(&key) {
                                 m.seniority = Some(rank);
                             }
@@ -684,32 +759,77 @@ impl RosterLog {
             }
         }
         // Revocations applied: the member loses their authority. (A demotion already took the
-        // admin flag, and with it the seniority, in order.)
+        // admin flag, and with it the seniority, in order.) When several revoke one key, the
+        // most senior author's governs — its frontier says which entries stand — so that a
+        // junior admin's (or a thief's) revocation cannot overrule a senior's judgement of
+        // what the key signed before it was lost.
+        let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let revoked: HashSet<PublicKey> = applied
+            .iter()
+            .filter_map(|id| match self.items.get(id).map(|i| &i.parsed) {
+                Some(Parsed::Revoke(p)) => Some(p.key),
+                _ => None,
+            })
+            .collect();
+        let mut governing: HashMap<PublicKey, (u32, usize, EntryId)> = HashMap::new();
         for id in applied {
             let Some(item) = self.items.get(id) else {
                 continue;
             };
             if let Parsed::Revoke(p) = &item.parsed {
-                if let Some(m) = roster.members.get_mut(&p.key) {
-                    m.revoked.get_or_insert(Revocation {
-                        entry: *id,
-                        by: item.author,
-                        reason: p.reason.clone(),
-                    });
-                    m.admin = false;
-                    m.seniority = None;
-                }
-                roster
-                    .history
+                // A revoked author ranks last: their word on what stands is not taken first.
+                let by = roster
+                    .members
+                    .get(&item.author)
+                    .filter(|_| !revoked.contains(&item.author))
+                    .and_then(|m| m.seniority)
+                    .unwrap_or(u32::MAX);
+                let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);
+                governing
                     .entry(p.key)
-                    .or_default()
-                    .push((*id, change_of_revocation(*id, p)));
+                    .and_modify(|g| *g = (*g).min(key))
+                    .or_insert(key);
             }
         }
-        // Readmissions join the frontier of the change they amend.
+        for (target, (.., id)) in &governing {
+            let Some(Item {
+                author,
+                parsed: Parsed::Revoke(p),
+                ..
+            }) = self.items.get(id)
+            else {
+                continue;
+            };
+            if let Some(m) = roster.members.get_mut(target) {
+                m.revoked = Some(Revocation {
+                    entry: *id,
+                    by: *author,
+                    reason: p.reason.clone(),
+                });
+                m.admin = false;
+                m.seniority = None;
+            }
+            let mut change = change_of_revocation(*id, p);
+            // An equivocating admin's revocation still takes authority away, but vouches for
+            // nothing: the frozen key's word is not taken on what stands.
+            if self.frozen_at(id) {
+                change.frontier = Frontier::new();
+            }
+            roster
+                .history
+                .entry(*target)
+                .or_default()
+                .push((*id, change));
+        }
+        // Readmissions join the frontier of the change they amend; one amending a revocation
+        // joins the governing revocation's.
         for (id, change) in readmits {
             let Some(Parsed::Readmit(r)) = self.items.get(&id).map(|i| &i.parsed) else {
                 continue;
+            };
+            let change = match self.items.get(&change).map(|i| &i.parsed) {
+                Some(Parsed::Revoke(_)) => governing.get(&r.key).map_or(change, |(.., g)| *g),
+                _ => change,
             };
             if let Some(history) = roster.history.get_mut(&r.key) {
                 for (_, c) in history.iter_mut().filter(|(cid, _)| *cid == change) {
@@ -732,11 +852,14 @@ impl RosterLog {
             })
             .collect();
         // Changes in roster order (applied revocations were appended last).
-        let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         for history in roster.history.values_mut() {
             history.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
         }
-        Pass { roster, removals }
+        Pass {
+            roster,
+            removals,
+            granted_by,
+        }
     }
 
     /// Judges one roster entry in a pass; on success says what it does.
@@ -744,7 +867,7 @@ impl RosterLog {
         &self,
         id: &EntryId,
         item: &Item,
-        grants: &[(PublicKey, EntryId, u32)],
+        grants: &Grants,
         removed: &HashMap<PublicKey, Vec<EntryId>>,
         roster: &mut Roster,
     ) -> Result<Effect, RosterError> {
@@ -773,9 +896,12 @@ impl RosterLog {
             removals.iter().copied().find(|r| {
                 r != id
                     && !self.dag.in_past(id, r)
-                    && !grants.iter().any(|(k, g, _)| {
-                        k == author && self.dag.in_past(g, id) && !self.dag.in_past(g, r)
-                    })
+                    && !grants
+                        .by_key
+                        .get(author)
+                        .into_iter()
+                        .flatten()
+                        .any(|(g, _)| self.dag.in_past(g, id) && !self.dag.in_past(g, r))
             })
         });
         if let Some(revocation) = outside {
@@ -785,17 +911,10 @@ impl RosterLog {
             }
             .into());
         }
-        let fork = [
-            self.dag.first_fork(author),
-            self.frozen.get(author).copied(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        // A revocation only takes authority away: a fork must not undo one.
-        .filter(|_| !matches!(item.parsed, Parsed::Revoke(_)));
-        if let Some(seq) = fork {
-            if self.dag.position(id).is_some_and(|(_, s)| s >= seq) {
+        // A revocation only takes authority away: a fork must not undo one (what it vouches
+        // for is not taken from a frozen author; see `pass`).
+        if !matches!(item.parsed, Parsed::Revoke(_)) {
+            if let Some(seq) = self.frozen_from(author).filter(|_| self.frozen_at(id)) {
                 return Err(AuthorityError::Frozen {
                     author: author.to_hex(),
                     seq,
@@ -806,10 +925,13 @@ impl RosterLog {
         // The latest accepted grant making `key` an admin in this entry's past, and its rank.
         let grant_in_past = |key: &PublicKey| {
             grants
-                .iter()
-                .filter(|(k, g, _)| k == key && self.dag.in_past(g, id))
-                .max_by_key(|(_, _, r)| *r)
-                .map(|(_, g, r)| (*g, *r))
+                .by_key
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter(|(g, _)| self.dag.in_past(g, id))
+                .max_by_key(|(_, r)| *r)
+                .copied()
         };
         let Some((_, author_rank)) = grant_in_past(author) else {
             return Err(AuthorityError::NotAdmin {
@@ -823,8 +945,9 @@ impl RosterLog {
         let admin_in_past = |key: &PublicKey| {
             let (grant, rank) = grant_in_past(key)?;
             let removed_since = removed.get(key).is_some_and(|rs| {
+                // (Not this entry itself: a removal in force is judged as when it was made.)
                 rs.iter()
-                    .any(|r| self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
+                    .any(|r| r != id && self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
             });
             (!removed_since).then_some(rank)
         };
@@ -857,6 +980,10 @@ impl RosterLog {
                 let demotes = target_admin.is_some() && !p.admin;
                 if demotes {
                     check_removal(author, author_rank, &p.key, target_admin)?;
+                } else if p.key != *author {
+                    // Any change to an admin's details (a role they sign under) is a senior's
+                    // to make, as a demotion is; an admin may change their own.
+                    check_senior(&p.key, target_admin, author_rank)?;
                 }
                 let admitted = roster.members.contains_key(&p.key);
                 let previous = roster.members.get(&p.key).cloned();
@@ -883,7 +1010,7 @@ impl RosterLog {
                 if demotes {
                     return Ok(Effect::Removal { rank: author_rank });
                 }
-                let already_admin = grants.iter().any(|(k, _, _)| *k == p.key)
+                let already_admin = grants.by_key.contains_key(&p.key)
                     && previous.as_ref().is_some_and(|m| m.admin);
                 if p.admin && !already_admin {
                     return Ok(Effect::Grant(p.key));
@@ -899,38 +1026,53 @@ impl RosterLog {
                 if r.log == self.network {
                     return Err(RosterError::ReadmitRosterEntry);
                 }
-                // The key's changes after its admission that this readmission has seen: role
-                // changes, then (the last a key has) a revocation in force.
-                let mut changes: Vec<EntryId> = roster
-                    .history
-                    .get(&r.key)
-                    .map(|h| {
-                        h.iter()
-                            .skip(1)
-                            .map(|(c, _)| *c)
-                            .filter(|c| self.dag.in_past(c, id))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                changes.extend(
-                    removed
-                        .get(&r.key)
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                        .filter(|a| self.dag.in_past(a, id) && is_revocation(a))
-                        .take(1),
-                );
-                let change = match r.change {
-                    Some(named) => changes.contains(&named).then_some(named),
-                    None => changes.last().copied(),
-                };
-                match change {
-                    Some(change) => Ok(Effect::Readmit { change }),
-                    None => Err(RosterError::NothingToReadmit {
-                        key: r.key.to_hex(),
-                    }),
+                // The changes after the key's admission that this readmission has seen and that
+                // took authority away: role changes that narrowed what the key may sign or
+                // took its admin flag, then the revocations in force. Each with its author.
+                let mut changes: Vec<(EntryId, PublicKey)> = Vec::new();
+                if let Some(h) = roster.history.get(&r.key) {
+                    for pair in h.windows(2) {
+                        let ((_, before), (c, after)) = (&pair[0], &pair[1]);
+                        if self.dag.in_past(c, id) && takes_away(before, after) {
+                            if let Some(i) = self.items.get(c) {
+                                changes.push((*c, i.author));
+                            }
+                        }
+                    }
                 }
+                let revocations: Vec<(EntryId, PublicKey)> = removed
+                    .get(&r.key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| self.dag.in_past(a, id) && is_revocation(a))
+                    .filter_map(|a| self.items.get(a).map(|i| (*a, i.author)))
+                    .collect();
+                let change = match r.change {
+                    Some(named) => changes
+                        .iter()
+                        .chain(&revocations)
+                        .find(|(c, _)| *c == named)
+                        .copied(),
+                    None => revocations.first().or(changes.last()).copied(),
+                };
+                let Some((change, _)) = change else {
+                    return Err(RosterError::NothingToReadmit {
+                        key: r.key.to_hex(),
+                    });
+                };
+                // Only the change's author or an admin more senior may amend it; a
+                // readmission after a revocation amends them all, so it needs that of each.
+                let amended: Vec<&(EntryId, PublicKey)> = if is_revocation(&change) {
+                    revocations.iter().collect()
+                } else {
+                    changes.iter().filter(|(c, _)| *c == change).collect()
+                };
+                for (_, by) in amended {
+                    if by != author {
+                        check_senior(by, admin_in_past(by), author_rank)?;
+                    }
+                }
+                Ok(Effect::Readmit { change })
             }
             Parsed::Publish(bytes) => {
                 roster.templates.push((*id, bytes.clone()));
@@ -950,12 +1092,35 @@ fn check_removal(
     if author == target {
         return Err(RosterError::SelfRemoval);
     }
+    check_senior(target, target_admin_rank, author_rank)
+}
+
+/// Whether `author` (of rank `author_rank`) is more senior than `target`, if `target` is an
+/// admin (of rank `target_admin_rank`).
+fn check_senior(
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+    author_rank: u32,
+) -> Result<(), RosterError> {
     match target_admin_rank {
         Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {
             target: target.to_hex(),
         }),
         _ => Ok(()),
     }
+}
+
+/// Whether a change of a member's details took authority away: their admin flag, or a kind
+/// (or sign-off, which needs an attending) they could sign before.
+fn takes_away(before: &Change, after: &Change) -> bool {
+    let (Some(from), Some(to)) = (before.role, after.role) else {
+        return after.role.is_none();
+    };
+    (before.admin && !after.admin)
+        || (from == Role::Attending && to != Role::Attending)
+        || Kind::ALL
+            .iter()
+            .any(|k| from.may_write(*k) && !to.may_write(*k))
 }
 
 fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change {
@@ -1011,6 +1176,16 @@ struct Pass {
     roster: Roster,
     /// (author's rank, position in order, entry) of every accepted removal.
     removals: Vec<(u32, usize, EntryId)>,
+    /// Per admin, the keys their accepted grants made admin.
+    granted_by: HashMap<PublicKey, Vec<PublicKey>>,
+}
+
+/// The accepted admin grants of a pass so far.
+#[derive(Default)]
+struct Grants {
+    /// Per key: (granting entry, seniority), in roster order.
+    by_key: HashMap<PublicKey, Vec<(EntryId, u32)>>,
+    count: u32,
 }
 
 /// The roster as the roster log resolves: members, their history of changes, the status of

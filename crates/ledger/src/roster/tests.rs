@@ -517,13 +517,13 @@ fn a_readmission_restores_an_entry_a_role_change_left_out() {
     let upto = |v: &EntryId| (*v == missed).then_some(1);
     assert_eq!(role(&net, 1, &upto), Ok(Role::Attending));
     assert_eq!(role(&net, 2, &upto), Ok(Role::Radiologist));
-    // Naming the promotion instead says the entry came before it: a resident's.
+    // A promotion took nothing away: there is nothing to amend in it.
     let mut earlier = Net::new();
     for (e, p) in net.signed.iter().skip(1).take(3) {
         earlier.log.insert(e, p).unwrap();
     }
     earlier.seqs = seqs_then;
-    earlier
+    let id = earlier
         .sign(
             1,
             Kind::RosterReadmit,
@@ -532,7 +532,8 @@ fn a_readmission_restores_an_entry_a_role_change_left_out() {
             5_000,
         )
         .unwrap();
-    assert_eq!(role(&earlier, 1, &upto), Ok(Role::Resident));
+    assert_eq!(earlier.refused(&id), Some("nothing_to_readmit"));
+    assert_eq!(role(&earlier, 1, &upto), Ok(Role::Radiologist));
 }
 
 /// Regression: a fork by an admin froze every roster entry of theirs from the fork on, their
@@ -602,4 +603,122 @@ fn an_admin_made_admin_again_ranks_from_the_new_grant() {
         .unwrap();
     assert_eq!(net.refused(&up), Some("not_senior"));
     assert!(net.roster().member(&key(3).public()).unwrap().admin);
+}
+
+/// Regression: removals were applied one admin's at a time, so one junior admin who made k
+/// admins, each revoking one key, made every home resolve the roster in k + 1 passes (each
+/// re-judging every entry against every grant): a roster that took minutes to resolve.
+#[test]
+fn many_admins_revoking_independently_resolve_in_a_few_passes() {
+    let mut net = Net::new();
+    net.admit(2, 1, Role::Attending, true);
+    let k = 60u8;
+    for i in 0..k {
+        net.admit(10 + i, 2, Role::Attending, true);
+    }
+    for i in 0..k {
+        net.revoke(100 + i, 10 + i, Frontier::new()).unwrap();
+    }
+    // The founder revokes the junior admin and everyone they made, too.
+    net.revoke(2, 1, Frontier::new()).unwrap();
+    for i in 0..k {
+        net.revoke(10 + i, 1, Frontier::new()).unwrap();
+    }
+    let (roster, passes) = net.log.resolve_counting();
+    assert!(passes <= 4, "{passes} passes");
+    for i in 0..k {
+        // Made and used before the founder's revocations: what they revoked stays revoked.
+        assert!(roster
+            .member(&key(10 + i).public())
+            .unwrap()
+            .revoked
+            .is_some());
+    }
+}
+
+/// Regression: a round applying two removals of one admin at once kept the second in force
+/// after the first left it removing nothing, so a junior admin could revoke a senior one.
+/// The founder F revokes admin A (not having seen A make T admin, g1), then demotes T (having
+/// seen g1); concurrently admin B makes T admin again (g2) and then makes J admin, junior to
+/// T; J revokes T. With g1 void, the demotion demotes nobody: T is admin by g2, senior to J.
+#[test]
+fn a_removal_left_removing_nothing_is_not_kept_in_force() {
+    let mut net = Net::new();
+    let g = net.id();
+    let (f, a, t, b, j) = (1, 2, 3, 4, 5);
+    let member = |who: u8, admin: bool| {
+        MemberPayload::new(
+            key(who).public(),
+            &format!("m{who}"),
+            Role::Attending,
+            admin,
+        )
+    };
+    let revoke = |who: u8| RevokePayload {
+        key: key(who).public(),
+        reason: String::new(),
+        frontier: Frontier::new(),
+    };
+    let mut on = |who: u8, kind: Kind, payload: serde_json::Value, mut parents: Vec<EntryId>| {
+        parents.sort();
+        net.sign(who, kind, payload, Some(parents), 2_000).unwrap()
+    };
+    let e_a = on(
+        f,
+        Kind::RosterMember,
+        serde_json::to_value(member(a, true)).unwrap(),
+        vec![g],
+    );
+    let e_b = on(
+        f,
+        Kind::RosterMember,
+        serde_json::to_value(member(b, true)).unwrap(),
+        vec![e_a],
+    );
+    let g1 = on(
+        a,
+        Kind::RosterMember,
+        serde_json::to_value(member(t, true)).unwrap(),
+        vec![e_b],
+    );
+    let r1 = on(
+        f,
+        Kind::RosterRevoke,
+        serde_json::to_value(revoke(a)).unwrap(),
+        vec![e_b],
+    );
+    let r2 = on(
+        f,
+        Kind::RosterMember,
+        serde_json::to_value(member(t, false)).unwrap(),
+        vec![r1, g1],
+    );
+    let g2 = on(
+        b,
+        Kind::RosterMember,
+        serde_json::to_value(member(t, true)).unwrap(),
+        vec![g1],
+    );
+    let e_j = on(
+        b,
+        Kind::RosterMember,
+        serde_json::to_value(member(j, true)).unwrap(),
+        vec![g2],
+    );
+    let x = on(
+        j,
+        Kind::RosterRevoke,
+        serde_json::to_value(revoke(t)).unwrap(),
+        vec![e_j, r2],
+    );
+    assert_eq!(net.refused(&x), Some("not_senior"));
+    assert_eq!(net.refused(&g1), Some("revoked"));
+    let rank = |who: u8| net.roster().member(&key(who).public()).unwrap().seniority;
+    assert!(net
+        .roster()
+        .member(&key(t).public())
+        .unwrap()
+        .revoked
+        .is_none());
+    assert!(rank(t) < rank(j));
 }
