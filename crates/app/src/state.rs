@@ -99,19 +99,23 @@ impl LedgerState {
                 waiting.push((entry, row.payload));
             }
         }
+        let mut evidence: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
         for fork in db.forks()?.into_iter().filter(|f| f.log == log.as_bytes()) {
             let Ok(signature) = <[u8; 64]>::try_from(fork.second_signature.as_slice()) else {
                 continue;
             };
             if let Ok(second) = Entry::decode_unverified(&fork.second_header, &signature) {
-                self.ledger
-                    .insert_evidence(&second, fork.second_payload.as_deref());
+                evidence.push((second, fork.second_payload));
             }
         }
-        while !waiting.is_empty() {
-            let before = waiting.len();
+        // Evidence and waiting rows are offered again until nothing more fits: a second fork
+        // can build on rows that wait for the first one's evidence.
+        loop {
+            let before = waiting.len() + evidence.len();
+            evidence
+                .retain(|(entry, payload)| !self.ledger.insert_evidence(entry, payload.as_deref()));
             waiting.retain(|(entry, payload)| self.ledger.load(entry, payload.as_deref()).is_err());
-            if waiting.len() == before {
+            if waiting.len() + evidence.len() == before {
                 break;
             }
         }

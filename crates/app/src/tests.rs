@@ -349,3 +349,73 @@ fn the_app_says_what_its_user_may_do_by_judging_each_action_as_a_peer_would() {
     // Asking signs nothing.
     assert_eq!(home.report_show(report).unwrap().provenance.len(), 4);
 }
+
+/// Regression: a home reopening a log offered its fork evidence once, before the rows it
+/// builds on were loaded. A second fork, built on entries that followed a first one, was
+/// never placed, and every entry built on it was missing after a restart (and from `verify`):
+/// the home held less than it did, and than its peers.
+#[test]
+fn a_restart_keeps_entries_built_on_a_second_fork() {
+    use countersign_ledger::{bundle, Kind};
+    use countersign_report::accept::Verdict;
+    use countersign_report::fixture::Department;
+    use countersign_report::payload::{Payload, SectionWrite};
+
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let mut evidence = Vec::new();
+    let mut last = None;
+    for round in 0..2 {
+        // Rad's key signs two entries at one position (a cloned laptop).
+        let sides: Vec<_> = (0..2)
+            .map(|side| {
+                let p = Payload::to_bytes(&SectionWrite {
+                    section: "findings".into(),
+                    text: format!("round {round}, side {side}"),
+                    fields: Default::default(),
+                });
+                (d.sign("rad", Some(r), Kind::SectionWrite, &p, None), p)
+            })
+            .collect();
+        for (e, p) in sides {
+            if let Verdict::Fork { .. } = d.store(e.clone(), p.clone()).unwrap() {
+                evidence.push((e, p));
+            }
+        }
+        let text = format!("Ada's impression after round {round}.");
+        last = Some(d.write_section("ada", r, "impression", &text).unwrap());
+    }
+    assert_eq!(evidence.len(), 2);
+    let last = last.unwrap();
+    let records = d
+        .stored
+        .iter()
+        .chain(&evidence)
+        .map(|(e, p)| (e, Some(p.as_slice())));
+    let bytes = bundle::encode(records);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    home.bundle_import(&bytes).unwrap();
+    let held = |home: &Home| {
+        let view = home.report_show(r).unwrap();
+        view.provenance.iter().any(|p| p.entry == last)
+    };
+    assert!(held(&home));
+    drop(home);
+    let home = Home::open(dir.path()).unwrap();
+    assert!(
+        held(&home),
+        "the entry after the second fork is gone after a restart"
+    );
+    let verify = home.verify(None).unwrap();
+    // Rad's two forks and his entries after them, and nothing else: every row placed.
+    assert!(
+        verify
+            .problems
+            .iter()
+            .all(|p| matches!(p.code.as_deref(), Some("fork" | "frozen"))),
+        "{:?}",
+        verify.problems
+    );
+}

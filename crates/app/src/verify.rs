@@ -232,26 +232,29 @@ fn verify(
         mut problems,
         mut pending,
     } = replay;
-    // Fork evidence beside the logs (frozen, placed in its log), then what builds on it.
+    // Fork evidence beside the logs (frozen, placed in its log), then what builds on it —
+    // offered again with the rows still pending until nothing more fits, since a second fork
+    // can build on rows that wait for the first one's evidence.
+    let mut evidence = Vec::new();
     for fork in db.forks()? {
         let signature: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
         if let Some(Ok(second)) =
             signature.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
         {
-            state
-                .ledger
-                .insert_evidence(&second, fork.second_payload.as_deref());
+            evidence.push((second, fork.second_payload));
         }
     }
     loop {
-        let before = pending.len();
+        let before = pending.len() + evidence.len();
+        evidence
+            .retain(|(second, payload)| !state.ledger.insert_evidence(second, payload.as_deref()));
         pending.retain(|(row, entry)| {
             state
                 .ledger
                 .accept_stored(entry, row.payload.as_deref())
                 .is_err()
         });
-        if pending.is_empty() || pending.len() == before {
+        if pending.len() + evidence.len() == before {
             break;
         }
     }

@@ -249,8 +249,9 @@ pub(crate) enum RosterCommand {
     Readmit {
         #[arg(long)]
         entry: String,
-        /// The change (revocation or role change) it came before; by default the member's
-        /// latest.
+        /// The change it came before: a revocation, or a role change that took authority
+        /// away; by default the member's revocation, else their latest such change. Only the
+        /// change's author or a more senior admin may amend it.
         #[arg(long)]
         change: Option<String>,
     },

@@ -245,7 +245,8 @@ pub struct ReportView {
     /// Every accepted sign-off, in force or superseded; two or more in force are a conflict.
     pub signoffs: Vec<SignoffView>,
     /// Final sign-offs held that a rule refuses (each with its rule in `status`): none of them
-    /// counts, and a report with no other sign-off is [`ReportState::Withdrawn`].
+    /// counts, and a report with no other sign-off is [`ReportState::Withdrawn`] if one is by a
+    /// key the roster ever made an attending.
     pub refused_signoffs: Vec<SignoffView>,
     pub resolutions: Vec<ResolutionView>,
     pub addenda: Vec<AddendumView>,
@@ -350,6 +351,10 @@ impl ReportLog {
         let in_force = self.finals_in_force(|_| true);
         let mut signoffs: Vec<SignoffView> = Vec::new();
         let mut refused_signoffs: Vec<SignoffView> = Vec::new();
+        // Whether a refused sign-off is by someone the roster ever made an attending: only
+        // then was the report signed off once (a resident's or a stranger's "final" never
+        // was, and must not make a draft read as withdrawn).
+        let mut withdrawn = false;
         let mut resolutions = Vec::new();
         let mut preliminary = false;
         let mut addenda = Vec::new();
@@ -374,6 +379,10 @@ impl ReportLog {
             if !accepted(&e.id) {
                 if let Some(Payload::Status(s)) = &e.payload {
                     if s.status == Status::Final {
+                        withdrawn |= roster
+                            .history(&e.author)
+                            .iter()
+                            .any(|c| c.role == Some(Role::Attending));
                         refused_signoffs.push(SignoffView {
                             entry: e.id,
                             author: who(&e.author),
@@ -561,7 +570,7 @@ impl ReportLog {
                 (2.., _, _) => ReportState::Conflict,
                 (1, false, _) => ReportState::Amended,
                 (1, true, _) => ReportState::Final,
-                (0, _, _) if !refused_signoffs.is_empty() => ReportState::Withdrawn,
+                (0, _, _) if withdrawn => ReportState::Withdrawn,
                 (_, _, true) => ReportState::Preliminary,
                 (_, _, false) => ReportState::Draft,
             }

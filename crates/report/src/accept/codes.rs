@@ -164,7 +164,7 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     (
         "not_senior",
-        "an admin may be revoked or demoted only by a more senior admin",
+        "an admin may be revoked, demoted, changed or have a change amended only by a more senior admin",
     ),
     (
         "self_removal",
@@ -173,7 +173,7 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("key_revoked", "a revoked key is never admitted again"),
     (
         "nothing_to_readmit",
-        "a readmission amends a role change or revocation of the key in its past",
+        "a readmission amends a revocation, or a role change that took authority away, of the key in its past",
     ),
     (
         "readmit_roster_entry",

@@ -643,8 +643,10 @@ impl Ledger {
 
     /// Freezes the author of a fork's second entry from its position and adds the entry to
     /// its log's index when its own parents are held (else it is evidence only). For fork
-    /// evidence the caller keeps or loads beside the log.
-    pub fn insert_evidence(&mut self, entry: &Entry, payload: Option<&[u8]>) {
+    /// evidence the caller keeps or loads beside the log. Returns whether the entry was placed
+    /// in its log: a loader offers evidence not placed again once more rows are in, since a
+    /// fork can build on entries that themselves wait for an earlier fork's evidence.
+    pub fn insert_evidence(&mut self, entry: &Entry, payload: Option<&[u8]>) -> bool {
         let h = entry.header();
         self.freeze(entry.log_id(), h.author, h.seq);
         let log = entry.log_id();
@@ -657,11 +659,13 @@ impl Ledger {
                 .get(&log)
                 .is_some_and(|r| r.dag().check(entry).is_ok())
         };
-        if fits {
-            // A payload that does not parse leaves it evidence only; nothing else can fail.
-            let _ = self.place(entry, payload);
-            self.judged_at.remove(&log);
+        if !fits {
+            return false;
         }
+        // A payload that does not parse leaves it evidence only; nothing else can fail.
+        let placed = self.place(entry, payload).is_ok();
+        self.judged_at.remove(&log);
+        placed
     }
 
     /// Whether an entry of `log` is held, and its standing.
@@ -742,3 +746,6 @@ mod tests;
 
 #[cfg(test)]
 mod regressions;
+
+#[cfg(test)]
+mod worlds;

@@ -619,3 +619,220 @@ fn a_grant_concurrent_with_a_revocation_does_not_let_the_model_write() {
     .unwrap();
     d.append("ai", Some(r), Kind::AiResult, &result).unwrap();
 }
+
+// Second review (same day), after the fixes above: each test again first showed the attack.
+
+/// Found: any refused final made a report read "withdrawn" — a resident's (who may never sign
+/// off) on a draft too, so any member could mark every draft in the department withdrawn.
+/// Withdrawn now needs a refused sign-off by a key the roster once made an attending.
+#[test]
+fn a_residents_refused_final_leaves_a_draft_a_draft() {
+    let mut d = Department::new();
+    let (r, v) = written_report(&mut d, "ada");
+    let res = d.append(
+        "rex",
+        Some(r),
+        Kind::ReportStatus,
+        &ReportStatus {
+            status: Status::Final,
+            sections: v.clone(),
+        },
+    );
+    assert_eq!(res.unwrap_err().code(), "not_attending");
+    let view = d.view(r);
+    assert_eq!(view.status, ReportState::Draft);
+    // Still shown for what it is.
+    assert_eq!(view.refused_signoffs.len(), 1);
+}
+
+/// Found: a readmission could amend any change, a promotion too, and needed no seniority: a
+/// junior admin "readmitted" a senior admin's final under the promotion that made them an
+/// attending, so it was judged as a radiologist's and refused. A readmission now amends only
+/// a change that took authority away, and only its author or someone more senior may.
+#[test]
+fn a_junior_admin_cannot_void_a_senior_admins_final_through_a_readmission() {
+    let mut d = Department::new();
+    let mut rad = d.member("rad");
+    rad.role = Role::Attending;
+    rad.admin = true;
+    let promotion = d.roster_entry("ada", Kind::RosterMember, &rad).unwrap();
+    make_bob_admin(&mut d);
+    let (r, v) = written_report(&mut d, "ada");
+    let fin = final_by(&mut d, "rad", r, &v);
+    let readmit = ReadmitPayload {
+        key: d.public("rad"),
+        log: r,
+        entry: fin,
+        change: Some(promotion),
+    };
+    let res = d.roster_entry("bob", Kind::RosterReadmit, &readmit);
+    assert_eq!(res.unwrap_err().code(), "nothing_to_readmit");
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "accepted");
+    assert_eq!(d.view(r).status, ReportState::Final);
+    // Ada demotes rad from attending, missing the final; bob, junior to ada, may not amend
+    // her change; she may.
+    let mut back = d.member("rad");
+    back.admin = true;
+    let demotion = d.roster_entry("ada", Kind::RosterMember, &back).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "not_attending");
+    let readmit = ReadmitPayload {
+        change: Some(demotion),
+        ..readmit
+    };
+    let res = d.roster_entry("bob", Kind::RosterReadmit, &readmit);
+    assert_eq!(res.unwrap_err().code(), "not_senior");
+    d.roster_entry("ada", Kind::RosterReadmit, &readmit)
+        .unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "accepted");
+}
+
+/// Found (older than the first review): a junior admin changed the founder's role, keeping
+/// her admin flag — no demotion, so no seniority was asked — and every final she had signed
+/// was judged as a resident's. Any change to an admin's details is now a senior's to make.
+#[test]
+fn a_junior_admin_cannot_change_a_senior_admins_role() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let (r, v) = written_report(&mut d, "ada");
+    let fin = final_by(&mut d, "ada", r, &v);
+    let mut ada = d.member("ada");
+    ada.role = Role::Resident;
+    ada.admin = true;
+    let res = d.roster_entry("bob", Kind::RosterMember, &ada);
+    assert_eq!(res.unwrap_err().code(), "not_senior");
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin), "accepted");
+    assert_eq!(d.view(r).status, ReportState::Final);
+    // Bob may still change a member who is no admin.
+    let mut rex = d.member("rex");
+    rex.role = Role::Radiologist;
+    d.roster_entry("bob", Kind::RosterMember, &rex).unwrap();
+}
+
+/// Found: a frozen (equivocating) admin's revocations stay in force, so that a fork cannot undo
+/// one — but a revocation's frontier vouches for entries, and bob's frozen key revoked a
+/// stolen key again with a frontier naming the thief's entry, first in roster order: the
+/// thief's entry stood again. A frozen author's revocation now vouches for nothing, and when
+/// several revoke one key the most senior's frontier governs.
+#[test]
+fn a_frozen_admins_revocation_vouches_for_nothing() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let network = d.network();
+    let r = d.report("ada", "ct-chest");
+    // Bob's key equivocates in the roster log: two entries at one position.
+    let bob = key_of("bob");
+    let (heads, seq) = pos(&d, &network, &bob);
+    let mut cara = d.member("cara");
+    let mut sides = Vec::new();
+    for n in 0..2 {
+        cara.name = format!("Dr Carl Cardio ({n})");
+        let p = bytes(&cara);
+        sides.push((
+            sign_raw(
+                &mut d,
+                &bob,
+                network,
+                seq,
+                Kind::RosterMember,
+                &p,
+                heads.clone(),
+            ),
+            p,
+        ));
+    }
+    let (f1, p1) = sides.remove(0);
+    d.store(f1.clone(), p1).unwrap();
+    let (f2, p2) = sides.remove(0);
+    assert!(matches!(
+        d.ledger.accept(&f2, Some(&p2), d.clock).unwrap(),
+        Verdict::Fork { .. }
+    ));
+    // Ada revokes rex; the thief writes with rex's key.
+    let r1 = d
+        .roster_entry(
+            "ada",
+            Kind::RosterRevoke,
+            &RevokePayload {
+                key: d.public("rex"),
+                reason: "stolen".into(),
+                frontier: Frontier::new(),
+            },
+        )
+        .unwrap();
+    let rex = key_of("rex");
+    let (h, s) = pos(&d, &r, &rex);
+    let p = bytes(&write("impression", "No abnormality (the thief's)."));
+    let e = sign_raw(&mut d, &rex, r, s, Kind::SectionWrite, &p, h);
+    d.store(e.clone(), p).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &e.id()), "revoked");
+    // Bob's frozen key revokes rex too, vouching for the thief's entry, signed so that it
+    // comes before ada's revocation in roster order.
+    let mut i = 0;
+    let (rv, payload) = loop {
+        i += 1;
+        let p = bytes(&RevokePayload {
+            key: d.public("rex"),
+            reason: format!("left ({i})"),
+            frontier: Frontier::from([(r, e.id())]),
+        });
+        let rv = sign_raw(
+            &mut d,
+            &bob,
+            network,
+            seq + 1,
+            Kind::RosterRevoke,
+            &p,
+            vec![f1.id()],
+        );
+        let mut trial = d.ledger.roster_log().unwrap().clone();
+        trial.insert(&rv, &p).unwrap();
+        let order = trial.dag().topological();
+        let at = |id: &EntryId| order.iter().position(|x| x == id).unwrap();
+        if at(&rv.id()) < at(&r1) {
+            break (rv, p);
+        }
+    };
+    d.ledger.accept(&rv, Some(&payload), d.clock).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &e.id()), "revoked");
+}
+
+/// Found: when a junior admin (or a thief with their key) revoked a member with an empty
+/// frontier, the senior admin's own revocation vouching for the member's honest work changed
+/// nothing — the first revocation in roster order decided — and no readmission could restore
+/// the work. The most senior author's revocation now governs, and a readmission amends it.
+#[test]
+fn a_junior_admins_empty_revocation_does_not_overrule_a_senior_admins_frontier() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let r = d.report("ada", "ct-chest");
+    let honest = d
+        .write_section("rad", r, "findings", "Rad's honest findings.")
+        .unwrap();
+    let later = d
+        .write_section("rad", r, "impression", "Rad's later impression.")
+        .unwrap();
+    let revoke = |d: &Department, frontier: Frontier| RevokePayload {
+        key: d.public("rad"),
+        reason: String::new(),
+        frontier,
+    };
+    let by_bob = revoke(&d, Frontier::new());
+    d.roster_entry("bob", Kind::RosterRevoke, &by_bob).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &honest), "revoked");
+    let by_ada = revoke(&d, Frontier::from([(r, honest)]));
+    d.roster_entry("ada", Kind::RosterRevoke, &by_ada).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &honest), "accepted");
+    assert_eq!(standing_code(&mut d.ledger, &r, &later), "revoked");
+    // Bob, junior to ada, may not amend her revocation; ada readmits the later entry.
+    let readmit = ReadmitPayload {
+        key: d.public("rad"),
+        log: r,
+        entry: later,
+        change: None,
+    };
+    let res = d.roster_entry("bob", Kind::RosterReadmit, &readmit);
+    assert_eq!(res.unwrap_err().code(), "not_senior");
+    d.roster_entry("ada", Kind::RosterReadmit, &readmit)
+        .unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &later), "accepted");
+}
