@@ -29,6 +29,7 @@ M=[
  ("roster: rank of the latest grant", L+'roster.rs', ".max_by_key(|(_, r)| *r)", ".min_by_key(|(_, r)| *r)"),
  ("roster: a fork does not undo a revocation", L+'roster.rs', "        if !matches!(item.parsed, Parsed::Revoke(_)) {\n            if let Some(seq) = self.frozen_from", "        if true {\n            if let Some(seq) = self.frozen_from"),
  ("roster: a frozen admin's revocation vouches for nothing", L+'roster.rs', "            if self.frozen_at(id) {\n                change.frontier", "            if false && self.frozen_at(id) {\n                change.frontier"),
+ ("roster: a frozen admin's revocation does not govern", L+'roster.rs', ".filter(|_| !revoked.contains(&item.author) && !self.frozen_at(id))", ".filter(|_| !revoked.contains(&item.author))"),
  ("roster: the most senior revocation governs", L+'roster.rs', "                    .and_modify(|g| *g = (*g).min(key))", "                    .and_modify(|g| *g = (*g).max(key))"),
  ("roster: a junior admin changes no admin", L+'roster.rs', "                } else if p.key != *author {\n                    // Any change", "                } else if false && p.key != *author {\n                    // Any change"),
  ("roster: readmit amends only what took authority away", L+'roster.rs', "if self.dag.in_past(c, id) && takes_away(before, after) {", "if self.dag.in_past(c, id) {"),

@@ -777,11 +777,12 @@ impl RosterLog {
                 continue;
             };
             if let Parsed::Revoke(p) = &item.parsed {
-                // A revoked author ranks last: their word on what stands is not taken first.
+                // A revoked author, or one who equivocated before this entry, ranks last: their
+                // word on what stands is not taken first.
                 let by = roster
                     .members
                     .get(&item.author)
-                    .filter(|_| !revoked.contains(&item.author))
+                    .filter(|_| !revoked.contains(&item.author) && !self.frozen_at(id))
                     .and_then(|m| m.seniority)
                     .unwrap_or(u32::MAX);
                 let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);

@@ -227,7 +227,8 @@ fn a_template_published_twice_binds_alike_whatever_arrived_first() {
         template: custom.clone(),
     });
     let e = d.sign("bob", Some(network), Kind::TemplatePublish, &publish, None);
-    d.store(e, publish).unwrap();
+    let by_bob = e.id();
+    d.store(e, publish.clone()).unwrap();
     let r = d.report_on("ada", &custom, "1.2.3", vec![]);
     let revoke = bytes(&RevokePayload {
         key: d.public("bob"),
@@ -242,8 +243,18 @@ fn a_template_published_twice_binds_alike_whatever_arrived_first() {
         Some(before),
     );
     d.store(e, revoke).unwrap();
-    // The senior admin publishes the very same template herself.
-    d.publish(&custom);
+    // The senior admin publishes the very same template herself — signed until its id is
+    // above bob's, so that "the lowest id held" alone would pick bob's refused one.
+    let by_ada = loop {
+        let e = d.sign("ada", Some(network), Kind::TemplatePublish, &publish, None);
+        if e.id() > by_bob {
+            let id = e.id();
+            d.store(e, publish.clone()).unwrap();
+            break id;
+        }
+    };
+    assert_eq!(standing_code(&mut d.ledger, &network, &by_bob), "revoked");
+    assert_eq!(standing_code(&mut d.ledger, &network, &by_ada), "accepted");
     assert_eq!(standing_code(&mut d.ledger, &r, &r), "accepted");
     assert_eq!(d.view(r).status, ReportState::Draft);
     let (mut b, left) = fresh_home(&roster_first(&d), &[], d.clock);
@@ -835,4 +846,70 @@ fn a_junior_admins_empty_revocation_does_not_overrule_a_senior_admins_frontier()
     d.roster_entry("ada", Kind::RosterReadmit, &readmit)
         .unwrap();
     assert_eq!(standing_code(&mut d.ledger, &r, &later), "accepted");
+}
+
+/// Makes `who` equivocate in the roster log: two roster entries at one position (the second
+/// kept as evidence). From there on their roster entries are frozen.
+fn equivocate_in_roster(d: &mut Department, who: &str) {
+    let network = d.network();
+    let key = key_of(who);
+    let (heads, seq) = pos(d, &network, &key);
+    let mut sides = Vec::new();
+    for n in 0..2 {
+        let mut m = d.member("cara");
+        m.name = format!("Dr Carl Cardio ({n})");
+        let p = bytes(&m);
+        sides.push((
+            sign_raw(d, &key, network, seq, Kind::RosterMember, &p, heads.clone()),
+            p,
+        ));
+    }
+    let (second, p2) = sides.pop().unwrap();
+    let (first, p1) = sides.pop().unwrap();
+    d.store(first, p1).unwrap();
+    assert!(matches!(
+        d.ledger.accept(&second, Some(&p2), d.clock).unwrap(),
+        Verdict::Fork { .. }
+    ));
+}
+
+/// The same finding, each layer alone: a frozen admin's revocation still takes authority
+/// away, but its frontier vouches for nothing (even as the only revocation), and it does not
+/// govern over a junior admin's revocation whose frontier does vouch.
+#[test]
+fn a_frozen_admins_revocation_neither_vouches_nor_governs() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let mut cara = d.member("cara");
+    cara.admin = true;
+    d.roster_entry("ada", Kind::RosterMember, &cara).unwrap();
+    let r = d.report("ada", "ct-chest");
+    let x = d
+        .write_section("rex", r, "findings", "Rex's findings.")
+        .unwrap();
+    equivocate_in_roster(&mut d, "bob");
+    let network = d.network();
+    let bob = key_of("bob");
+    let revoke = |d: &Department, frontier: Frontier| {
+        bytes(&RevokePayload {
+            key: d.public("rex"),
+            reason: String::new(),
+            frontier,
+        })
+    };
+    // Bob, frozen, is the only one to revoke rex, vouching for x: x is refused.
+    let (heads, seq) = pos(&d, &network, &bob);
+    let p = revoke(&d, Frontier::from([(r, x)]));
+    let e = sign_raw(&mut d, &bob, network, seq, Kind::RosterRevoke, &p, heads);
+    assert_eq!(
+        d.ledger.accept(&e, Some(&p), d.clock).unwrap(),
+        Verdict::New(Standing::Accepted)
+    );
+    assert!(!d.ledger.roster().is_active(&d.public("rex")));
+    assert_eq!(standing_code(&mut d.ledger, &r, &x), "revoked");
+    // Cara, junior to bob but not frozen, revokes rex vouching for x: hers governs.
+    let p = revoke(&d, Frontier::from([(r, x)]));
+    let e = d.sign("cara", Some(network), Kind::RosterRevoke, &p, None);
+    d.store(e, p).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &x), "accepted");
 }
