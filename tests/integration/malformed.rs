@@ -159,3 +159,37 @@ fn a_deflated_data_set_claiming_more_than_it_holds_is_refused_before_allocating(
         .render(0, WindowChoice::Default)
         .is_ok());
 }
+
+/// Regression: a 1.6 MB file of nothing but nested sequences (100 000 levels of 16 bytes,
+/// undefined lengths) made `image info` abort with a stack overflow (exit 134) — which no
+/// `catch_unwind` catches, so the same file imported into the desktop app killed it. Now a
+/// clear error, exit 2, before the parser recurses; the home stays usable.
+#[test]
+fn a_file_of_deeply_nested_sequences_is_refused_not_a_crash() {
+    // Preamble, magic, and a meta group naming implicit VR little endian.
+    let mut file = vec![0u8; 128];
+    file.extend_from_slice(b"DICM");
+    let mut meta = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I', 18, 0];
+    meta.extend_from_slice(b"1.2.840.10008.1.2\0");
+    file.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    file.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    file.extend(meta);
+    // (0008,1115) SQ of undefined length holding an item of undefined length, 100 000 deep.
+    for _ in 0..100_000 {
+        file.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
+        file.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    let home = crate::common::Home::new();
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("nested.dcm");
+    std::fs::write(&path, &file).unwrap();
+    let run = home.run(&["image", "info", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("deeper than 32 levels"),
+        "{}",
+        run.stderr
+    );
+    let err = from_bytes(&file).unwrap_err().to_string();
+    assert!(err.contains("deeper than 32 levels"), "{err}");
+}
