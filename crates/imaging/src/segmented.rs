@@ -8,8 +8,11 @@ const INDIRECT: u16 = 2;
 
 /// Expands segmented table data (16-bit words) into exactly `entries` values.
 ///
-/// Every index is checked, the output never grows past `entries`, and an indirect segment may
-/// not point at another indirect segment, so hostile data can neither overrun nor loop.
+/// Every index is checked, the output never grows past `entries`, an indirect segment may not
+/// point at another indirect segment, and a discrete or linear segment must add at least one
+/// value — so the work is bounded by the words given plus the entries made, and hostile data can
+/// neither overrun nor loop. (Indirect copies of empty segments cost 65 535 steps each and added
+/// nothing: minutes of CPU from a few megabytes.)
 pub(crate) fn expand(words: &[u16], entries: usize) -> Result<Vec<u16>, String> {
     let mut out = Vec::with_capacity(entries);
     let mut at = 0;
@@ -40,6 +43,9 @@ fn segment(
             .ok_or_else(|| format!("segment at word {at} runs past the end of the data"))
     };
     let (opcode, length) = (word(0)?, usize::from(word(1)?));
+    if length == 0 && opcode != INDIRECT {
+        return Err(format!("segment at word {at} is empty"));
+    }
     let room = |n: usize| {
         if out.len() + n > entries {
             Err(format!(
@@ -94,6 +100,18 @@ fn segment(
 mod tests {
     use super::*;
 
+    /// Regression: a table of indirect segments each copying 65 535 empty segments did billions
+    /// of steps and produced nothing. The empty segment is refused when first copied.
+    #[test]
+    fn indirect_copies_of_empty_segments_are_refused_at_once() {
+        let mut words = vec![DISCRETE, 1, 7, DISCRETE, 0];
+        for _ in 0..250_000 {
+            words.extend_from_slice(&[INDIRECT, u16::MAX, 3, 0]);
+        }
+        let err = expand(&words, 4).unwrap_err();
+        assert!(err.contains("word 3 is empty"), "{err}");
+    }
+
     #[test]
     fn discrete_then_linear_ramps_to_the_given_value() {
         // 0, 10 then four steps up to 50.
@@ -132,6 +150,8 @@ mod tests {
                 "points past the end",
             ),
             (&[7, 1, 1], 1, "unknown segment type 7"),
+            (&[DISCRETE, 0, DISCRETE, 1, 1], 1, "is empty"),
+            (&[DISCRETE, 1, 1, LINEAR, 0, 9], 1, "is empty"),
             (&[DISCRETE, 2, 1, 2], 3, "expand to 2 entries"),
         ];
         for (words, entries, expected) in cases {
