@@ -190,6 +190,14 @@ pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
                     crate::MAX_BUNDLE_BYTES
                 )));
             }
+            // The header is the sender's word: a 4 GiB claim in a small file would be allocated
+            // before a byte was read. No entry holds more than the archive itself.
+            if size > bytes.len() as u64 {
+                return Err(AppError::InvalidInput(format!(
+                    "the archive's bundle claims {size} bytes, but the archive holds {}",
+                    bytes.len()
+                )));
+            }
             let mut out = Vec::with_capacity(size as usize);
             std::io::Read::read_to_end(&mut entry, &mut out)
                 .map_err(AppError::io("reading the audit archive"))?;

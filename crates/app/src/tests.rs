@@ -419,3 +419,18 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
         verify.problems
     );
 }
+
+/// Regression: the audit-archive reader sized its buffer from the tar header, so a 1 KiB file
+/// claiming a 4 GiB bundle allocated 4 GiB before reading a byte. Refused by the file's size.
+#[test]
+fn an_audit_archive_claiming_more_than_it_holds_is_refused_before_allocating() {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(crate::AUDIT_BUNDLE_NAME).unwrap();
+    header.set_size((4u64 << 30) - 1);
+    header.set_cksum();
+    let mut file = header.as_bytes().to_vec();
+    file.extend_from_slice(&[0u8; 512]);
+    let err = crate::bundle_in_archive(&file).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("claims 4294967295 bytes"), "{err}");
+}
