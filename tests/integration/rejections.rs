@@ -426,3 +426,18 @@ fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
     assert_eq!(f.home.ok(&["verify"])["held"], 10_000);
     assert!(f.texts().iter().any(|t| t == "Written today."));
 }
+
+/// Signed JSON with a key given twice reads differently to different parsers: serde takes the
+/// last value, many others the first, so two verifiers of one signed entry would report
+/// different ejection fractions. Such a payload is not storable; nothing of the bundle is kept.
+#[test]
+fn a_payload_with_a_key_given_twice_is_refused() {
+    let f = fixture();
+    let attending = f.home.secret(&f.home.key());
+    let p = br#"{"section":"findings","text":"LV function.","fields":{"lvef":"55","lvef":"25"}}"#;
+    let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, p);
+    f.rejected(&[(&e, p)], r#"duplicate key \"lvef\""#);
+    let twice = br#"{"section":"findings","text":"Normal.","section":"impression"}"#;
+    let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, twice);
+    f.rejected(&[(&e, twice)], "duplicate key");
+}

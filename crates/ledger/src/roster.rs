@@ -429,10 +429,8 @@ struct Item {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T, RosterError> {
-    serde_json::from_slice(payload).map_err(|e| RosterError::BadPayload {
-        kind,
-        reason: e.to_string(),
-    })
+    crate::json::from_slice_unique(payload)
+        .map_err(|reason| RosterError::BadPayload { kind, reason })
 }
 
 fn parse_item(kind: Kind, payload: &[u8]) -> Result<Parsed, RosterError> {

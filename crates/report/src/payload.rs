@@ -340,10 +340,10 @@ pub fn parse_as<T: serde::de::DeserializeOwned>(
     kind: Kind,
     bytes: &[u8],
 ) -> Result<T, PayloadError> {
-    serde_json::from_slice(bytes).map_err(|e| PayloadError {
-        kind,
-        reason: e.to_string(),
-    })
+    // A key given twice is refused: other parsers would read another value from the same
+    // signed bytes (see `countersign_ledger::json`).
+    countersign_ledger::json::from_slice_unique(bytes)
+        .map_err(|reason| PayloadError { kind, reason })
 }
 
 impl Payload {
