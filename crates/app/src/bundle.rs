@@ -208,16 +208,68 @@ impl Authenticated {
     }
 }
 
-/// Stores a batch in causal order whatever order it came in: entries whose parents have not
-/// been seen yet wait for the next pass. Every entry takes the one acceptance path; what it
+/// The batch with every entry after its parents that the batch carries (ties in arrival
+/// order): Kahn's algorithm, linear in the batch. Retrying what waits pass after pass was
+/// quadratic for a batch that came in reverse causal order (500 entries: 665 ms against 7 ms).
+pub(crate) fn causal_order(batch: Vec<&Received>) -> Vec<&Received> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let at: HashMap<EntryId, usize> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, (e, _))| (e.id(), i))
+        .collect();
+    let mut waiting_on = vec![0usize; batch.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
+    for (i, (e, _)) in batch.iter().enumerate() {
+        let mut parents: Vec<usize> = e
+            .header()
+            .parents
+            .iter()
+            .filter_map(|p| at.get(p).copied())
+            .filter(|&p| p != i)
+            .collect();
+        parents.sort_unstable();
+        parents.dedup();
+        waiting_on[i] = parents.len();
+        for p in parents {
+            children[p].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..batch.len())
+        .filter(|&i| waiting_on[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    let mut placed = vec![false; batch.len()];
+    while let Some(Reverse(i)) = ready.pop() {
+        placed[i] = true;
+        out.push(batch[i]);
+        for &c in &children[i] {
+            waiting_on[c] -= 1;
+            if waiting_on[c] == 0 {
+                ready.push(Reverse(c));
+            }
+        }
+    }
+    // A cycle (two entries naming each other: their ids cannot both hold) is left to the
+    // passes below to report.
+    out.extend((0..batch.len()).filter(|&i| !placed[i]).map(|i| batch[i]));
+    out
+}
+
+/// Stores a batch in causal order whatever order it came in (see [`causal_order`]); entries
+/// that still wait for something else in the batch (a roster change, a publication) are tried
+/// again in a next pass. Every entry takes the one acceptance path; what it
 /// says is stored is stored (refused entries too, marked so by their standing), entries dated
 /// too far ahead are held, and an entry that cannot be stored at all refuses the whole batch.
 fn import_batch(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
-    mut pending: Vec<&Received>,
+    pending: Vec<&Received>,
     report: &mut ImportReport,
 ) -> Result<()> {
+    let mut pending = causal_order(pending);
     let now = now_ms();
     let mut held: HashMap<EntryId, u64> = HashMap::new();
     // New entries, whose standing is asked once the batch is in.

@@ -434,3 +434,47 @@ fn an_audit_archive_claiming_more_than_it_holds_is_refused_before_allocating() {
     assert_eq!(err.code(), "invalid_input");
     assert!(err.to_string().contains("claims 4294967295 bytes"), "{err}");
 }
+
+/// Regression: a batch was taken in by retrying what waited, pass after pass, so one that came
+/// in reverse causal order cost a pass per entry (500 entries: 665 ms against 7 ms in order).
+/// It is now put in causal order first, once; the import is the same whatever the order.
+#[test]
+fn a_bundle_in_reverse_causal_order_is_ordered_once_and_imports_whole() {
+    use countersign_ledger::{bundle, EntryId};
+    use countersign_report::fixture::Department;
+
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    for i in 0..300 {
+        d.write_section("ada", r, "findings", &format!("revision {i}"))
+            .unwrap();
+    }
+    let mut entries: Vec<(countersign_ledger::Entry, Option<Vec<u8>>)> = d
+        .stored
+        .iter()
+        .map(|(e, p)| (e.clone(), Some(p.clone())))
+        .collect();
+    entries.reverse();
+    let ordered = crate::bundle::causal_order(entries.iter().collect());
+    assert_eq!(ordered.len(), entries.len());
+    let mut seen: std::collections::HashSet<EntryId> = Default::default();
+    let carried: std::collections::HashSet<EntryId> = entries.iter().map(|(e, _)| e.id()).collect();
+    for (e, _) in &ordered {
+        for p in &e.header().parents {
+            assert!(
+                !carried.contains(p) || seen.contains(p),
+                "a parent came after its child"
+            );
+        }
+        seen.insert(e.id());
+    }
+    // And imported into a fresh home, reversed, it is all there.
+    let bytes = bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref())));
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let report = home.bundle_import(&bytes).unwrap();
+    assert_eq!(report.new as usize, entries.len());
+    let view = home.report_show(r).unwrap();
+    let findings = view.sections.iter().find(|s| s.name == "findings").unwrap();
+    assert_eq!(findings.text.as_deref(), Some("revision 299"));
+}
