@@ -144,3 +144,24 @@ fn checkpoint_decode_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn payload_parse_corpus_replays_clean() {
+    let files = corpus("payload_parse");
+    assert!(files.len() >= 4, "the payload seeds are missing");
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_report::payload::fuzz::payload_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
+fn archive_read_corpus_replays_clean() {
+    let files = corpus("archive_read");
+    assert!(!files.is_empty(), "the archive seeds are missing");
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| countersign_app::fuzz_archive_read(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

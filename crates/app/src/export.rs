@@ -208,3 +208,18 @@ pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
         "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
     )))
 }
+
+/// The invariants the `archive_read` fuzz target checks (and `make test` replays): an audit
+/// archive from anyone is refused or read, never a panic, and never yields more bytes than it
+/// holds (a tar header's size claim is the sender's word).
+#[doc(hidden)]
+pub fn fuzz_archive_read(data: &[u8]) {
+    if let Ok(Some(bundle)) = bundle_in_archive(data) {
+        assert!(
+            bundle.len() <= data.len(),
+            "an archive of {} bytes gave a bundle of {}",
+            data.len(),
+            bundle.len()
+        );
+    }
+}

@@ -25,6 +25,7 @@ mod ai;
 mod bundle;
 mod checkpoints;
 mod demo;
+mod drafts;
 mod error;
 mod export;
 mod home;
@@ -45,7 +46,9 @@ pub use bundle::{Authenticated, ImportReport, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
-pub use export::{bundle_in_archive, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME};
+pub use export::{
+    bundle_in_archive, fuzz_archive_read, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME,
+};
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
