@@ -33,6 +33,8 @@ pub(crate) fn handler<R: tauri::Runtime>(
         report_actions,
         report_new,
         sign_section,
+        drafts,
+        draft_save,
         cosign_section,
         finalize_report,
         report_resolve,
@@ -155,6 +157,30 @@ fn sign_section(
     let fields = fields.unwrap_or_default();
     desk.with(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
         .map(|id| id.to_hex())
+}
+
+/// The unsigned text kept for a report's sections (in the home, never in the webview).
+#[tauri::command]
+fn drafts(desk: State<'_, Desk>, report: String) -> Reply<BTreeMap<String, String>> {
+    desk.with(|h| h.drafts(entry_id(&report)?))
+}
+
+/// Keeps a section's unsigned text as it is typed; `None` drops it (typed back to the signed
+/// text).
+#[tauri::command]
+fn draft_save(
+    desk: State<'_, Desk>,
+    report: String,
+    section: String,
+    text: Option<String>,
+) -> Reply<()> {
+    desk.with(|h| {
+        let report = entry_id(&report)?;
+        match text {
+            Some(text) => h.draft_save(report, &section, &text),
+            None => h.draft_drop(report, &section),
+        }
+    })
 }
 
 /// Writes the report as pdf, fhir, sr or bundle to `path` (chosen in a save dialog); returns

@@ -161,6 +161,35 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// Unsigned text lives in the home, not in the webview: typed text comes back after leaving the
+// report, nothing is left in localStorage, and a draft an earlier build left there is moved in.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `drafts: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("study-item").first().waitFor();
+  const rid = await page.evaluate(async () => (await window.__TAURI_INTERNALS__.invoke("studies"))[0].reports[0].report);
+  await page.evaluate((id) => localStorage.setItem(`countersign:draft:${id}:impression`, "Typed before the update."), rid);
+  await page.getByTestId("study-item").first().click();
+  const impression = page.getByTestId("section-impression").locator("textarea");
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="section-impression"] textarea')?.value === "Typed before the update.",
+  );
+  check(true, "a draft an earlier build kept in the webview is shown");
+  await page.getByTestId("section-findings").locator("textarea").fill("Half typed.");
+  await page.getByTestId("study-item").nth(1).click();
+  await page.getByTestId("study-item").first().click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="section-findings"] textarea')?.value === "Half typed.",
+  );
+  check((await impression.inputValue()) === "Typed before the update.", "typed text comes back from the home after leaving the report");
+  const left = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("countersign:draft")));
+  check(left.length === 0, `no draft is left in the webview's storage (${left.join(", ")})`);
+  const kept = await page.evaluate(async (id) => await window.__TAURI_INTERNALS__.invoke("drafts", { report: id }), rid);
+  check(kept.findings === "Half typed." && kept.impression === "Typed before the update.", "the home keeps both drafts");
+  await page.close();
+}
+
 // Buttons follow the actions: once every required section is written the app allows sign-off and
 // the button appears; after it, only an addendum is offered.
 {

@@ -92,6 +92,7 @@ impl AppError {
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",
+            AppError::Store(StoreError::TooLarge { .. }) => "invalid_input",
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",

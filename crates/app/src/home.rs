@@ -54,7 +54,7 @@ struct Cache {
 #[derive(Debug)]
 pub struct Home {
     dir: PathBuf,
-    store: Store,
+    pub(crate) store: Store,
     keys: KeyStore,
     /// Validation state, kept across appends and reads; dropped when another connection
     /// commits (SQLite's data_version moves) or this one writes outside `append`.

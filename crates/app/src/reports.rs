@@ -124,9 +124,15 @@ impl Home {
             text: text.to_string(),
             fields,
         });
-        Ok(self
+        let id = self
             .append_own(Some(report), Kind::SectionWrite, &payload)?
-            .id())
+            .id();
+        // Signed: the draft is no longer needed. (Were this to fail, the draft would only
+        // equal the signed text, which the editor shows as no draft.)
+        if let Err(e) = self.draft_drop(report, section) {
+            tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
+        }
+        Ok(id)
     }
 
     /// Co-signs the current version of a section.

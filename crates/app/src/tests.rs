@@ -478,3 +478,34 @@ fn a_bundle_in_reverse_causal_order_is_ordered_once_and_imports_whole() {
     let findings = view.sections.iter().find(|s| s.name == "findings").unwrap();
     assert_eq!(findings.text.as_deref(), Some("revision 299"));
 }
+
+/// Unsigned text is kept in the home, not in the webview: it survives a reopen, is dropped when
+/// its section is signed, and is bounded in size.
+#[test]
+fn drafts_are_kept_in_the_home_until_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.draft_save(report, "findings", "Half a thought")
+        .unwrap();
+    home.draft_save(report, "findings", "Half a thought, finished.")
+        .unwrap();
+    home.draft_save(report, "impression", "Normal.").unwrap();
+    drop(home);
+    let mut home = Home::open(dir.path()).unwrap();
+    let drafts = home.drafts(report).unwrap();
+    assert_eq!(
+        drafts.get("findings").map(String::as_str),
+        Some("Half a thought, finished.")
+    );
+    assert_eq!(drafts.len(), 2);
+    home.report_write(report, "findings", "Half a thought, finished.")
+        .unwrap();
+    let drafts = home.drafts(report).unwrap();
+    assert!(!drafts.contains_key("findings"), "{drafts:?}");
+    assert!(drafts.contains_key("impression"));
+    let huge = "x".repeat(countersign_store::MAX_DRAFT_BYTES + 1);
+    let err = home.draft_save(report, "impression", &huge).unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert_eq!(home.drafts(report).unwrap()["impression"], "Normal.");
+}

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use checkpoints::SplitViewRow;
-pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_HELD};
+pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use images::{commit_staged, image_path, stage_image, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
 
@@ -62,6 +62,8 @@ pub enum StoreError {
         context: &'static str,
         source: rusqlite::Error,
     },
+    #[error("the {what} would be larger than the {limit} a home keeps")]
+    TooLarge { what: &'static str, limit: u64 },
 }
 
 impl StoreError {

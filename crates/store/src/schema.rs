@@ -117,6 +117,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX held_by_due ON held (due_ms);
     "#,
+    // 8: unsigned text as it is typed, per report and section: kept in the home (owner-only,
+    // like the ledger) rather than in the webview's storage, and dropped once signed.
+    r#"
+    CREATE TABLE drafts (
+        report   BLOB NOT NULL,
+        section  TEXT NOT NULL,
+        text     TEXT NOT NULL,
+        saved_ms INTEGER NOT NULL,
+        PRIMARY KEY (report, section)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -339,6 +339,11 @@ export const api = {
   /** What this user may do on the report now: ask again whenever the report is (re)loaded. */
   reportActions: (report: string) => call<ReportActions>("report_actions", { report }),
   reportNew: (study: string, template: string) => call<string>("report_new", { study, template }),
+  /** Unsigned text kept in the home for a report's sections. */
+  drafts: (report: string) => call<Record<string, string>>("drafts", { report }),
+  /** Keeps a section's unsigned text (`null` drops it). */
+  saveDraft: (report: string, section: string, text: string | null) =>
+    call<null>("draft_save", { report, section, text }),
   signSection: (report: string, section: string, text: string, fields: Record<string, string> = {}) =>
     call<string>("sign_section", { report, section, text, fields }),
   cosignSection: (report: string, section: string) =>

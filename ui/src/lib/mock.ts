@@ -279,6 +279,9 @@ const rows = (): StudyRow[] => [
   },
 ];
 
+/** Unsigned text the mock "home" keeps, by report then section (the app keeps it in SQLite). */
+export const mockDrafts: Record<string, Record<string, string>> = {};
+
 function find(id: string): ReportView {
   const r = reports.find((x) => x.report === id);
   if (!r) throw { code: "not_found", message: `report ${id} not found` };
@@ -320,6 +323,14 @@ export function installMocks() {
         r.status = "amended";
         return e.entry;
       }
+      case "drafts":
+        return { ...(mockDrafts[a.report] ?? {}) };
+      case "draft_save": {
+        const kept = (mockDrafts[a.report] ??= {});
+        if (a.text === null || a.text === undefined) delete kept[a.section];
+        else kept[a.section] = a.text;
+        return null;
+      }
       case "sign_section": {
         // Only the draft report takes new versions here; the others are judged first and refused.
         allow(actionsFor(find(a.report)).write[a.section]);
@@ -343,6 +354,8 @@ export function installMocks() {
         report.provenance.push(e);
         report.heads = [e.entry];
         report.status = "draft";
+        // Signed: the app drops the section's draft.
+        delete mockDrafts[a.report]?.[a.section];
         return e.entry;
       }
       case "measure_length": {
