@@ -600,10 +600,15 @@ impl RosterLog {
 
     /// Freezes `author`'s roster entries from position `seq` on (they equivocated there; the
     /// second entry is kept as evidence beside the log).
-    pub fn freeze(&mut self, author: PublicKey, seq: u64) {
-        let at = self.frozen.entry(author).or_insert(seq);
-        *at = (*at).min(seq);
+    pub fn freeze(&mut self, author: PublicKey, seq: u64) -> bool {
+        let at = self.frozen.entry(author).or_insert(u64::MAX);
+        if *at <= seq {
+            // Already frozen from there or earlier: nothing changes, nothing to resolve again.
+            return false;
+        }
+        *at = seq;
         self.resolved = OnceLock::new();
+        true
     }
 
     /// The position from which `author` is frozen: their first equivocation in the roster log,
@@ -681,6 +686,15 @@ impl RosterLog {
                         .is_some_and(|i| !touched.contains(&i.author))
             });
             pending.sort_unstable();
+            // One removal of a key per round, the most senior author's: a second may remove
+            // nothing once the first is in force, or remove it differently.
+            let mut targets: HashSet<PublicKey> = HashSet::new();
+            pending.retain(|(.., id)| {
+                self.items
+                    .get(id)
+                    .and_then(removal_target)
+                    .is_none_or(|t| targets.insert(t))
+            });
             applied.extend(pending.into_iter().map(|(.., id)| id));
         }
     }
@@ -724,8 +738,8 @@ impl RosterLog {
         // Who made whom admin, by accepted grants (what a removal of the first may reach).
         let mut granted_by: HashMap<PublicKey, Vec<PublicKey>> = HashMap::new();
         let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
-        // Accepted readmissions: (readmission, the change it amends).
-        let mut readmits: Vec<(EntryId, EntryId)> = Vec::new();
+        // Accepted readmissions: (readmission, the change it amends, its author's rank).
+        let mut readmits: Vec<(EntryId, EntryId, u32)> = Vec::new();
         for (position, id) in order.iter().enumerate() {
             let Some(item) = self.items.get(id) else {
                 continue;
@@ -747,7 +761,7 @@ impl RosterLog {
                             }
                         }
                         Effect::Removal { rank } => removals.push((rank, position, *id)),
-                        Effect::Readmit { change } => readmits.push((*id, change)),
+                        Effect::Readmit { change, rank } => readmits.push((*id, change, rank)),
                         Effect::None => {}
                     }
                 }
@@ -769,6 +783,9 @@ impl RosterLog {
                 _ => None,
             })
             .collect();
+        // Each removal's author's rank when they made it: a demotion since does not make their
+        // revocation anyone's to amend.
+        let made_at: HashMap<EntryId, u32> = removals.iter().map(|(r, _, id)| (*id, *r)).collect();
         let mut governing: HashMap<PublicKey, (u32, usize, EntryId)> = HashMap::new();
         for id in applied {
             let Some(item) = self.items.get(id) else {
@@ -777,11 +794,10 @@ impl RosterLog {
             if let Parsed::Revoke(p) = &item.parsed {
                 // A revoked author, or one who equivocated before this entry, ranks last: their
                 // word on what stands is not taken first.
-                let by = roster
-                    .members
-                    .get(&item.author)
+                let by = made_at
+                    .get(id)
+                    .copied()
                     .filter(|_| !revoked.contains(&item.author) && !self.frozen_at(id))
-                    .and_then(|m| m.seniority)
                     .unwrap_or(u32::MAX);
                 let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);
                 governing
@@ -821,13 +837,35 @@ impl RosterLog {
                 .push((*id, change));
         }
         // Readmissions join the frontier of the change they amend; one amending a revocation
-        // joins the governing revocation's.
-        for (id, change) in readmits {
-            let Some(Parsed::Readmit(r)) = self.items.get(&id).map(|i| &i.parsed) else {
+        // joins the governing revocation's — and must be its author's, or a more senior
+        // admin's, whether or not the readmission had seen it (a frozen or revoked author's
+        // governing revocation, ranked last, any admin may amend).
+        for (id, change, by_rank) in readmits {
+            let Some(Item {
+                author,
+                parsed: Parsed::Readmit(r),
+                ..
+            }) = self.items.get(&id)
+            else {
                 continue;
             };
             let change = match self.items.get(&change).map(|i| &i.parsed) {
-                Some(Parsed::Revoke(_)) => governing.get(&r.key).map_or(change, |(.., g)| *g),
+                Some(Parsed::Revoke(_)) => match governing.get(&r.key) {
+                    Some(&(g_rank, _, g)) => {
+                        let g_author = self.items.get(&g).map(|i| i.author);
+                        if g_author != Some(*author) && by_rank >= g_rank {
+                            roster.statuses.insert(
+                                id,
+                                Err(RosterError::NotSenior {
+                                    target: g_author.map(|a| a.to_hex()).unwrap_or_default(),
+                                }),
+                            );
+                            continue;
+                        }
+                        g
+                    }
+                    None => change,
+                },
                 _ => change,
             };
             if let Some(history) = roster.history.get_mut(&r.key) {
@@ -980,9 +1018,17 @@ impl RosterLog {
                 if demotes {
                     check_removal(author, author_rank, &p.key, target_admin)?;
                 } else if p.key != *author {
-                    // Any change to an admin's details (a role they sign under) is a senior's
-                    // to make, as a demotion is; an admin may change their own.
-                    check_senior(&p.key, target_admin, author_rank)?;
+                    // Any change to an admin's details (a role they sign under, their admin
+                    // flag) is a senior's to make, as a demotion is; an admin may change their
+                    // own. Asked of the roster as resolved so far too, not only of the
+                    // change's past: a junior admin writing on a past without the target's
+                    // grant must not strip or change a senior admin.
+                    let now_admin = roster
+                        .members
+                        .get(&p.key)
+                        .filter(|m| m.admin)
+                        .and_then(|m| m.seniority);
+                    check_senior(&p.key, target_admin.or(now_admin), author_rank)?;
                 }
                 let admitted = roster.members.contains_key(&p.key);
                 let previous = roster.members.get(&p.key).cloned();
@@ -1071,7 +1117,10 @@ impl RosterLog {
                         check_senior(by, admin_in_past(by), author_rank)?;
                     }
                 }
-                Ok(Effect::Readmit { change })
+                Ok(Effect::Readmit {
+                    change,
+                    rank: author_rank,
+                })
             }
             Parsed::Publish(bytes) => {
                 roster.templates.push((*id, bytes.clone()));
@@ -1161,9 +1210,10 @@ fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
 enum Effect {
     None,
     Grant(PublicKey),
-    /// A readmission, amending this change of its key.
+    /// A readmission, amending this change of its key, by an author of this rank.
     Readmit {
         change: EntryId,
+        rank: u32,
     },
     /// A revocation or an admin's demotion, by an author of this rank.
     Removal {
@@ -1280,6 +1330,17 @@ impl Roster {
                     .iter()
                     .any(|(l, e)| l == log && (e == entry || inside(e)))
         };
+        // A revoked key's entry stands only if the governing revocation covers it (its frontier,
+        // or a readmission into it): an earlier change covering it — a role change a junior
+        // admin readmitted into — cannot bring back what the revocation left out.
+        if let Some((_, revocation)) = history.iter().rev().find(|(_, c)| c.role.is_none()) {
+            if !covers(revocation) {
+                return Err(AuthorityError::Revoked {
+                    author: author.to_hex(),
+                    revocation: revocation.entry,
+                });
+            }
+        }
         let mut before = &history[0].1;
         for (_, change) in &history[1..] {
             if covers(change) {

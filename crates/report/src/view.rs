@@ -245,8 +245,8 @@ pub struct ReportView {
     /// Every accepted sign-off, in force or superseded; two or more in force are a conflict.
     pub signoffs: Vec<SignoffView>,
     /// Final sign-offs held that a rule refuses (each with its rule in `status`): none of them
-    /// counts, and a report with no other sign-off is [`ReportState::Withdrawn`] if one is by a
-    /// key the roster ever made an attending.
+    /// counts, and a report with no other sign-off is [`ReportState::Withdrawn`] if one was
+    /// made with an attending's authority for that entry.
     pub refused_signoffs: Vec<SignoffView>,
     pub resolutions: Vec<ResolutionView>,
     pub addenda: Vec<AddendumView>,
@@ -351,9 +351,12 @@ impl ReportLog {
         let in_force = self.finals_in_force(|_| true);
         let mut signoffs: Vec<SignoffView> = Vec::new();
         let mut refused_signoffs: Vec<SignoffView> = Vec::new();
-        // Whether a refused sign-off is by someone the roster ever made an attending: only
-        // then was the report signed off once (a resident's or a stranger's "final" never
-        // was, and must not make a draft read as withdrawn).
+        // Whether a refused sign-off was made with an attending's authority for that very entry
+        // (the roster's judgement of it: inside any revocation's frontier, under the role the
+        // author then had) and refused for what happened since — a covered version voided, its
+        // author's fork. Only then was the report signed off once: a resident's "final", a
+        // revoked (stolen) key's outside its frontier, a former attending's after the change,
+        // never was, and must not make a draft read as withdrawn.
         let mut withdrawn = false;
         let mut resolutions = Vec::new();
         let mut preliminary = false;
@@ -379,10 +382,7 @@ impl ReportLog {
             if !accepted(&e.id) {
                 if let Some(Payload::Status(s)) = &e.payload {
                     if s.status == Status::Final {
-                        withdrawn |= roster
-                            .history(&e.author)
-                            .iter()
-                            .any(|c| c.role == Some(Role::Attending));
+                        withdrawn |= self.role_of(e, roster).ok() == Some(Role::Attending);
                         refused_signoffs.push(SignoffView {
                             entry: e.id,
                             author: who(&e.author),

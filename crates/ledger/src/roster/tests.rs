@@ -5,6 +5,8 @@
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod resolution;
+
 fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
 }
@@ -63,10 +65,26 @@ impl Net {
         parents: Option<Vec<EntryId>>,
         timestamp_ms: u64,
     ) -> Result<EntryId, RuleError> {
-        let payload = serde_json::to_vec(&payload).unwrap();
-        let parents = parents.unwrap_or_else(|| self.log.dag().heads());
         let author = key(who).public();
         let seq = self.seqs.get(&author).copied().unwrap_or(0) + 1;
+        self.sign_at(who, seq, kind, payload, parents, timestamp_ms)
+    }
+
+    /// As [`Net::sign`] at an explicit sequence: an equivocation when it is taken.
+    fn sign_at(
+        &mut self,
+        who: u8,
+        seq: u64,
+        kind: Kind,
+        payload: impl Serialize,
+        parents: Option<Vec<EntryId>>,
+        timestamp_ms: u64,
+    ) -> Result<EntryId, RuleError> {
+        let payload = serde_json::to_vec(&payload).unwrap();
+        let mut parents = parents.unwrap_or_else(|| self.log.dag().heads());
+        parents.sort();
+        parents.dedup();
+        let author = key(who).public();
         let h = Header::new(
             self.id(),
             self.id(),
@@ -80,7 +98,8 @@ impl Net {
         let entry = Entry::sign(h, &key(who)).unwrap();
         self.log.check(&entry, &payload)?;
         self.log.insert(&entry, &payload)?;
-        self.seqs.insert(author, seq);
+        let s = self.seqs.entry(author).or_insert(0);
+        *s = (*s).max(seq);
         self.signed.push((entry.clone(), payload));
         Ok(entry.id())
     }

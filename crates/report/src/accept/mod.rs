@@ -183,11 +183,12 @@ impl Ledger {
 
     /// Freezes `author`'s entries in `log` from `seq` on: they equivocated there.
     pub fn freeze(&mut self, log: LogId, author: PublicKey, seq: u64) {
+        // A freeze that changes nothing (the author is already frozen from there or earlier:
+        // the same evidence offered again) judges nothing again.
         if self.network() == Some(log) {
-            if let Some(r) = self.roster.as_mut() {
-                r.freeze(author, seq);
+            if self.roster.as_mut().is_some_and(|r| r.freeze(author, seq)) {
+                self.generation += 1;
             }
-            self.generation += 1;
             return;
         }
         let at = self
@@ -195,8 +196,11 @@ impl Ledger {
             .entry(log)
             .or_default()
             .entry(author)
-            .or_insert(seq);
-        *at = (*at).min(seq);
+            .or_insert(u64::MAX);
+        if *at <= seq {
+            return;
+        }
+        *at = seq;
         // Judged again on next use.
         self.judged_at.remove(&log);
     }

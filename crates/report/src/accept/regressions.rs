@@ -913,3 +913,83 @@ fn a_frozen_admins_revocation_neither_vouches_nor_governs() {
     d.store(e, p).unwrap();
     assert_eq!(standing_code(&mut d.ledger, &r, &x), "accepted");
 }
+
+// Third review (same day), after the fixes above.
+
+/// Found: a draft read "withdrawn" when any key the roster ever made an attending signed a
+/// refused "final" on it — a revoked (stolen) attending key too, and an attending since moved
+/// to radiologist. Withdrawn now needs a refused final made with an attending's authority for
+/// that very entry.
+#[test]
+fn a_revoked_or_former_attendings_refused_final_leaves_a_draft_a_draft() {
+    let mut d = Department::new();
+    let (r, v) = written_report(&mut d, "ada");
+    let final_of = |v: &BTreeMap<String, EntryId>| ReportStatus {
+        status: Status::Final,
+        sections: v.clone(),
+    };
+    // Bob's key is stolen and revoked, vouching for nothing; the thief signs "final".
+    let revoke = RevokePayload {
+        key: d.public("bob"),
+        reason: "stolen laptop".into(),
+        frontier: Frontier::new(),
+    };
+    d.roster_entry("ada", Kind::RosterRevoke, &revoke).unwrap();
+    let res = d.append("bob", Some(r), Kind::ReportStatus, &final_of(&v));
+    assert_eq!(res.unwrap_err().code(), "revoked");
+    let view = d.view(r);
+    assert_eq!(view.refused_signoffs.len(), 1);
+    assert_eq!(view.status, ReportState::Draft);
+    // Cara, an attending moved to radiologist, signs "final" after the change.
+    let mut cara = d.member("cara");
+    cara.role = Role::Attending;
+    d.roster_entry("ada", Kind::RosterMember, &cara).unwrap();
+    cara.role = Role::Radiologist;
+    d.roster_entry("ada", Kind::RosterMember, &cara).unwrap();
+    let res = d.append("cara", Some(r), Kind::ReportStatus, &final_of(&v));
+    assert_eq!(res.unwrap_err().code(), "not_attending");
+    assert_eq!(d.view(r).status, ReportState::Draft);
+}
+
+/// Found: a junior admin who once narrowed a member's role readmitted a thief's final, signed
+/// with the member's stolen key after the founder revoked it, into that role change: the
+/// report read `final`, signed off by a revoked key. A revoked key's entry now stands only if
+/// the governing revocation covers it.
+#[test]
+fn a_junior_admin_cannot_make_a_revoked_keys_final_stand_through_an_earlier_role_change() {
+    let mut d = Department::new();
+    make_bob_admin(&mut d);
+    let mut rad = d.member("rad");
+    rad.role = Role::Attending;
+    d.roster_entry("ada", Kind::RosterMember, &rad).unwrap();
+    rad.role = Role::Radiologist;
+    let narrowed = d.roster_entry("bob", Kind::RosterMember, &rad).unwrap();
+    let revoke = RevokePayload {
+        key: d.public("rad"),
+        reason: "stolen".into(),
+        frontier: Frontier::new(),
+    };
+    let revocation = d.roster_entry("ada", Kind::RosterRevoke, &revoke).unwrap();
+    let (r, v) = written_report(&mut d, "ada");
+    let bytes = bytes(&ReportStatus {
+        status: Status::Final,
+        sections: v.clone(),
+    });
+    let fin = d.sign("rad", Some(r), Kind::ReportStatus, &bytes, None);
+    let fin_id = fin.id();
+    d.store(fin, bytes).unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin_id), "revoked");
+    let mut readmit = ReadmitPayload {
+        key: d.public("rad"),
+        log: r,
+        entry: fin_id,
+        change: Some(revocation),
+    };
+    let res = d.roster_entry("bob", Kind::RosterReadmit, &readmit);
+    assert_eq!(res.unwrap_err().code(), "not_senior");
+    readmit.change = Some(narrowed);
+    d.roster_entry("bob", Kind::RosterReadmit, &readmit)
+        .unwrap();
+    assert_eq!(standing_code(&mut d.ledger, &r, &fin_id), "revoked");
+    assert_eq!(d.view(r).status, ReportState::Draft);
+}

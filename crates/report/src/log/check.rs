@@ -164,7 +164,7 @@ impl ReportLog {
     }
 
     /// The role the roster gives this entry's author for this very entry.
-    fn role_of(&self, e: &LogEntry, roster: &Roster) -> Result<Role, AuthorityError> {
+    pub(crate) fn role_of(&self, e: &LogEntry, roster: &Roster) -> Result<Role, AuthorityError> {
         roster
             .authority(&e.author, &self.id, &e.id, |vouched| {
                 self.dag.in_past(&e.id, vouched)
