@@ -677,13 +677,14 @@ impl RosterLog {
             // junior to them (who cannot remove themselves), so no removal applied earlier is
             // undone, and none of theirs is; a removal whose author is untouched by every
             // pending removal stands whatever order they are applied in.
-            let touched = self.touched(&pending, &pass.granted_by);
+            // (Nor whose target another pending removal could make or unmake an admin.)
+            let (touched, below) = self.touched(&pending, &pass.granted_by);
             pending.retain(|(rank, _, id)| {
                 *rank == senior
-                    || self
-                        .items
-                        .get(id)
-                        .is_some_and(|i| !touched.contains(&i.author))
+                    || self.items.get(id).is_some_and(|i| {
+                        !touched.contains(&i.author)
+                            && removal_target(i).is_none_or(|t| !below.contains(&t))
+                    })
             });
             pending.sort_unstable();
             // One removal of a key per round, the most senior author's: a second may remove
@@ -701,22 +702,29 @@ impl RosterLog {
 
     /// The keys whose authority a pending removal could change: their targets, and every admin
     /// an accepted grant by one of those made (and so on).
+    /// Also returns the keys made admin (transitively) by a target: those whose standing a
+    /// pending removal of someone else could change.
     fn touched(
         &self,
         pending: &[(u32, usize, EntryId)],
         granted_by: &HashMap<PublicKey, Vec<PublicKey>>,
-    ) -> HashSet<PublicKey> {
-        let mut touched: HashSet<PublicKey> = HashSet::new();
-        let mut stack: Vec<PublicKey> = pending
+    ) -> (HashSet<PublicKey>, HashSet<PublicKey>) {
+        let targets: Vec<PublicKey> = pending
             .iter()
             .filter_map(|(.., id)| self.items.get(id).and_then(removal_target))
             .collect();
+        let mut below: HashSet<PublicKey> = HashSet::new();
+        let mut stack: Vec<PublicKey> = targets
+            .iter()
+            .flat_map(|t| granted_by.get(t).into_iter().flatten().copied())
+            .collect();
         while let Some(key) = stack.pop() {
-            if touched.insert(key) {
+            if below.insert(key) {
                 stack.extend(granted_by.get(&key).into_iter().flatten().copied());
             }
         }
-        touched
+        let touched = targets.into_iter().chain(below.iter().copied()).collect();
+        (touched, below)
     }
 
     /// One judgement of every roster entry in `order`, with the removals in `applied` in force.
@@ -776,13 +784,6 @@ impl RosterLog {
         // junior admin's (or a thief's) revocation cannot overrule a senior's judgement of
         // what the key signed before it was lost.
         let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-        let revoked: HashSet<PublicKey> = applied
-            .iter()
-            .filter_map(|id| match self.items.get(id).map(|i| &i.parsed) {
-                Some(Parsed::Revoke(p)) => Some(p.key),
-                _ => None,
-            })
-            .collect();
         // Each removal's author's rank when they made it: a demotion since does not make their
         // revocation anyone's to amend.
         let made_at: HashMap<EntryId, u32> = removals.iter().map(|(r, _, id)| (*id, *r)).collect();
@@ -792,12 +793,14 @@ impl RosterLog {
                 continue;
             };
             if let Parsed::Revoke(p) = &item.parsed {
-                // A revoked author, or one who equivocated before this entry, ranks last: their
-                // word on what stands is not taken first.
+                // An author who equivocated before this entry ranks last: their word on what
+                // stands is not taken first. (One revoked since keeps their rank for what they
+                // did before: offboarding a senior admin must not hand their revocations to
+                // juniors; what they did after is refused anyway.)
                 let by = made_at
                     .get(id)
                     .copied()
-                    .filter(|_| !revoked.contains(&item.author) && !self.frozen_at(id))
+                    .filter(|_| !self.frozen_at(id))
                     .unwrap_or(u32::MAX);
                 let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);
                 governing
@@ -853,7 +856,10 @@ impl RosterLog {
                 Some(Parsed::Revoke(_)) => match governing.get(&r.key) {
                     Some(&(g_rank, _, g)) => {
                         let g_author = self.items.get(&g).map(|i| i.author);
-                        if g_author != Some(*author) && by_rank >= g_rank {
+                        // A governing author who has equivocated since cannot amend it (their
+                        // roster entries are frozen): any admin may, or honest work is lost.
+                        let frozen_since = g_author.is_some_and(|a| self.frozen_from(&a).is_some());
+                        if g_author != Some(*author) && by_rank >= g_rank && !frozen_since {
                             roster.statuses.insert(
                                 id,
                                 Err(RosterError::NotSenior {
@@ -1007,27 +1013,26 @@ impl RosterLog {
         match &item.parsed {
             Parsed::Genesis(_) => unreachable!("handled above"),
             Parsed::Member(p) => {
-                if let Some(revocation) = revoked_by(&p.key) {
+                let target_admin = admin_in_past(&p.key);
+                let demotes = target_admin.is_some() && !p.admin;
+                // A revoked key is never admitted or changed again — but a demotion still takes
+                // authority away (a senior's demotion must not give way to a junior's
+                // concurrent revocation of the same admin).
+                if let Some(revocation) = revoked_by(&p.key).filter(|_| !demotes) {
                     return Err(RosterError::KeyRevoked {
                         key: p.key.to_hex(),
                         revocation,
                     });
                 }
-                let target_admin = admin_in_past(&p.key);
-                let demotes = target_admin.is_some() && !p.admin;
+                // Any change to an admin's details (a role they sign under, their admin flag)
+                // is a senior's to make, as a demotion is; an admin may change their own.
+                // Asked of the roster as resolved so far too, not only of the change's past:
+                // a junior admin writing on a past without the target's grant must not strip
+                // or change a senior admin.
+                let now_admin = now_admin(roster, &p.key);
                 if demotes {
-                    check_removal(author, author_rank, &p.key, target_admin)?;
+                    check_removal(author, author_rank, &p.key, target_admin.or(now_admin))?;
                 } else if p.key != *author {
-                    // Any change to an admin's details (a role they sign under, their admin
-                    // flag) is a senior's to make, as a demotion is; an admin may change their
-                    // own. Asked of the roster as resolved so far too, not only of the
-                    // change's past: a junior admin writing on a past without the target's
-                    // grant must not strip or change a senior admin.
-                    let now_admin = roster
-                        .members
-                        .get(&p.key)
-                        .filter(|m| m.admin)
-                        .and_then(|m| m.seniority);
                     check_senior(&p.key, target_admin.or(now_admin), author_rank)?;
                 }
                 let admitted = roster.members.contains_key(&p.key);
@@ -1063,7 +1068,9 @@ impl RosterLog {
                 Ok(Effect::None)
             }
             Parsed::Revoke(p) => {
-                let target_admin = admin_in_past(&p.key);
+                // As for a change: seniority over the target as an admin in this entry's past,
+                // or in the roster as resolved so far (a junior admin on a stale past).
+                let target_admin = admin_in_past(&p.key).or(now_admin(roster, &p.key));
                 check_removal(author, author_rank, &p.key, target_admin)?;
                 Ok(Effect::Removal { rank: author_rank })
             }
@@ -1112,9 +1119,20 @@ impl RosterLog {
                 } else {
                     changes.iter().filter(|(c, _)| *c == change).collect()
                 };
-                for (_, by) in amended {
-                    if by != author {
-                        check_senior(by, admin_in_past(by), author_rank)?;
+                // Against the change's author's rank when they made it (a demotion since does not
+                // make their change anyone's to amend) — unless they have equivocated since:
+                // their own amendments are frozen, and honest work must stay restorable.
+                for (c, by) in amended {
+                    let made_at = grants
+                        .by_key
+                        .get(by)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(g, _)| self.dag.in_past(g, c))
+                        .map(|(_, r)| *r)
+                        .max();
+                    if by != author && self.frozen_from(by).is_none() {
+                        check_senior(by, made_at, author_rank)?;
                     }
                 }
                 Ok(Effect::Readmit {
@@ -1128,6 +1146,15 @@ impl RosterLog {
             }
         }
     }
+}
+
+/// `key`'s seniority if the roster as resolved so far (in roster order) has it as an admin.
+fn now_admin(roster: &Roster, key: &PublicKey) -> Option<u32> {
+    roster
+        .members
+        .get(key)
+        .filter(|m| m.admin)
+        .and_then(|m| m.seniority)
 }
 
 /// Whether `author` (of rank `author_rank`) may revoke or demote `target`.
