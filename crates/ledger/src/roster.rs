@@ -966,16 +966,7 @@ impl RosterLog {
             }
         }
         // The latest accepted grant making `key` an admin in this entry's past, and its rank.
-        let grant_in_past = |key: &PublicKey| {
-            grants
-                .by_key
-                .get(key)
-                .into_iter()
-                .flatten()
-                .filter(|(g, _)| self.dag.in_past(g, id))
-                .max_by_key(|(_, r)| *r)
-                .copied()
-        };
+        let grant_in_past = |key: &PublicKey| grants.latest_in_past(&self.dag, key, id);
         let Some((_, author_rank)) = grant_in_past(author) else {
             return Err(AuthorityError::NotAdmin {
                 author: author.to_hex(),
@@ -1123,14 +1114,7 @@ impl RosterLog {
                 // make their change anyone's to amend) — unless they have equivocated since:
                 // their own amendments are frozen, and honest work must stay restorable.
                 for (c, by) in amended {
-                    let made_at = grants
-                        .by_key
-                        .get(by)
-                        .into_iter()
-                        .flatten()
-                        .filter(|(g, _)| self.dag.in_past(g, c))
-                        .map(|(_, r)| *r)
-                        .max();
+                    let made_at = grants.latest_in_past(&self.dag, by, c).map(|(_, r)| r);
                     if by != author && self.frozen_from(by).is_none() {
                         check_senior(by, made_at, author_rank)?;
                     }
@@ -1262,6 +1246,19 @@ struct Grants {
     /// Per key: (granting entry, seniority), in roster order.
     by_key: HashMap<PublicKey, Vec<(EntryId, u32)>>,
     count: u32,
+}
+
+impl Grants {
+    /// The latest grant making `key` an admin in the past of `at`, and its rank.
+    fn latest_in_past(&self, dag: &Dag, key: &PublicKey, at: &EntryId) -> Option<(EntryId, u32)> {
+        self.by_key
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|(g, _)| dag.in_past(g, at))
+            .max_by_key(|(_, r)| *r)
+            .copied()
+    }
 }
 
 /// The roster as the roster log resolves: members, their history of changes, the status of

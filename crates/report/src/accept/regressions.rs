@@ -15,11 +15,11 @@ use crate::payload::{
 };
 use crate::view::ReportState;
 
-fn bytes<T: serde::Serialize>(t: &T) -> Vec<u8> {
+pub(super) fn bytes<T: serde::Serialize>(t: &T) -> Vec<u8> {
     Payload::to_bytes(t)
 }
 
-fn write(section: &str, text: &str) -> SectionWrite {
+pub(super) fn write(section: &str, text: &str) -> SectionWrite {
     SectionWrite {
         section: section.into(),
         text: text.into(),
@@ -29,7 +29,7 @@ fn write(section: &str, text: &str) -> SectionWrite {
 
 /// Signs an entry with any key (not only the fixture's people).
 #[allow(clippy::too_many_arguments)]
-fn sign_raw(
+pub(super) fn sign_raw(
     d: &mut Department,
     key: &SecretKey,
     log: LogId,
@@ -92,7 +92,7 @@ fn fresh_home(
 }
 
 /// The fixture's key for `who` (seeds as `Department` makes them), owned.
-fn key_of(who: &str) -> SecretKey {
+pub(super) fn key_of(who: &str) -> SecretKey {
     let i = crate::fixture::PEOPLE
         .iter()
         .position(|(n, ..)| *n == who)

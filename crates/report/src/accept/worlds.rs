@@ -6,61 +6,18 @@
 use std::collections::BTreeMap;
 
 use countersign_ledger::roster::{Frontier, ReadmitPayload, RevokePayload};
-use countersign_ledger::{Entry, EntryId, Header, Kind, LogId, Role, SecretKey};
+use countersign_ledger::{Entry, EntryId, Kind, LogId, Role};
 
+use super::regressions::{bytes, key_of, sign_raw, write};
 use super::*;
 use crate::fixture::Department;
-use crate::payload::{Payload, ReportStatus, SectionWrite, Status};
-
-fn bytes<T: serde::Serialize>(t: &T) -> Vec<u8> {
-    Payload::to_bytes(t)
-}
-
-fn write(section: &str, text: &str) -> SectionWrite {
-    SectionWrite {
-        section: section.into(),
-        text: text.into(),
-        fields: BTreeMap::new(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn sign_raw(
-    d: &mut Department,
-    key: &SecretKey,
-    log: LogId,
-    seq: u64,
-    kind: Kind,
-    payload: &[u8],
-    parents: Vec<EntryId>,
-) -> Entry {
-    d.clock += d.step_ms;
-    let h = Header::new(
-        d.network(),
-        log,
-        key.public(),
-        seq,
-        d.clock,
-        kind,
-        parents,
-        payload,
-    );
-    Entry::sign(h, key).unwrap()
-}
+use crate::payload::{ReportStatus, Status};
 
 fn final_payload(v: &BTreeMap<String, EntryId>) -> ReportStatus {
     ReportStatus {
         status: Status::Final,
         sections: v.clone(),
     }
-}
-
-fn key_of(who: &str) -> SecretKey {
-    let i = crate::fixture::PEOPLE
-        .iter()
-        .position(|(n, ..)| *n == who)
-        .unwrap();
-    SecretKey::from_seed(&[i as u8 + 1; 32])
 }
 
 struct Rng(u64);
@@ -327,6 +284,21 @@ fn fingerprint(l: &mut Ledger, reports: &[LogId]) -> Vec<String> {
     out
 }
 
+/// How two fingerprints differ: their sizes and the first lines that do not agree.
+fn differs(got: &[String], want: &[String]) -> String {
+    let diff: Vec<_> = got
+        .iter()
+        .zip(want)
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    format!(
+        "{} vs {} lines; first diffs {diff:?}",
+        got.len(),
+        want.len()
+    )
+}
+
 fn feed(entries: &[(Entry, Vec<u8>)], now: u64, batch: bool) -> Ledger {
     let mut l = Ledger::default();
     let mut pending: Vec<&(Entry, Vec<u8>)> = entries.iter().collect();
@@ -374,17 +346,7 @@ fn any_delivery_order_of_a_random_department_shows_the_same() {
             let mut other = feed(&shuffled, now, round % 2 == 0);
             let got = fingerprint(&mut other, &reports);
             if got != want {
-                let diff: Vec<_> = got
-                    .iter()
-                    .zip(want.iter())
-                    .filter(|(a, b)| a != b)
-                    .take(3)
-                    .collect();
-                eprintln!(
-                    "seed {seed} round {round}: {} vs {} lines; first diffs {diff:?}",
-                    got.len(),
-                    want.len()
-                );
+                eprintln!("seed {seed} round {round}: {}", differs(&got, &want));
                 bad.push(seed);
                 break;
             }
@@ -450,17 +412,7 @@ fn a_restarted_home_shows_what_it_showed_live() {
         }
         let got = fingerprint(&mut home, &reports);
         if got != want {
-            let diff: Vec<_> = got
-                .iter()
-                .zip(want.iter())
-                .filter(|(a, b)| a != b)
-                .take(3)
-                .collect();
-            eprintln!(
-                "seed {seed}: {} vs {} lines; first diffs {diff:?}",
-                got.len(),
-                want.len()
-            );
+            eprintln!("seed {seed}: {}", differs(&got, &want));
             bad.push(seed);
         }
     }
