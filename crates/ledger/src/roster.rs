@@ -623,6 +623,17 @@ impl RosterLog {
         .min()
     }
 
+    /// The seniority of the most senior admin neither revoked nor frozen: who may amend what an
+    /// admin who has equivocated since decided.
+    fn most_senior_standing(&self, roster: &Roster) -> Option<u32> {
+        roster
+            .members
+            .values()
+            .filter(|m| m.admin && m.revoked.is_none() && self.frozen_from(&m.key).is_none())
+            .filter_map(|m| m.seniority)
+            .min()
+    }
+
     /// Whether the roster entry `id` is at or after its author's frozen position.
     fn frozen_at(&self, id: &EntryId) -> bool {
         self.dag
@@ -678,12 +689,21 @@ impl RosterLog {
             // undone, and none of theirs is; a removal whose author is untouched by every
             // pending removal stands whatever order they are applied in.
             // (Nor whose target another pending removal could make or unmake an admin.)
+            // (Nor whose target another pending removal names: whichever is applied first can
+            // decide whether the other stands.)
             let (touched, below) = self.touched(&pending, &pass.granted_by);
+            let mut named: HashMap<PublicKey, usize> = HashMap::new();
+            for (.., id) in &pending {
+                if let Some(t) = self.items.get(id).and_then(removal_target) {
+                    *named.entry(t).or_default() += 1;
+                }
+            }
             pending.retain(|(rank, _, id)| {
                 *rank == senior
                     || self.items.get(id).is_some_and(|i| {
                         !touched.contains(&i.author)
-                            && removal_target(i).is_none_or(|t| !below.contains(&t))
+                            && removal_target(i)
+                                .is_none_or(|t| !below.contains(&t) && named.get(&t) == Some(&1))
                     })
             });
             pending.sort_unstable();
@@ -843,6 +863,8 @@ impl RosterLog {
         // joins the governing revocation's — and must be its author's, or a more senior
         // admin's, whether or not the readmission had seen it (a frozen or revoked author's
         // governing revocation, ranked last, any admin may amend).
+        // (Asked of the roster as the pass leaves it.)
+        let standing = self.most_senior_standing(&roster);
         for (id, change, by_rank) in readmits {
             let Some(Item {
                 author,
@@ -859,7 +881,13 @@ impl RosterLog {
                         // A governing author who has equivocated since cannot amend it (their
                         // roster entries are frozen): any admin may, or honest work is lost.
                         let frozen_since = g_author.is_some_and(|a| self.frozen_from(&a).is_some());
-                        if g_author != Some(*author) && by_rank >= g_rank && !frozen_since {
+                        let allowed = g_author == Some(*author)
+                            || if frozen_since {
+                                standing.is_none_or(|r| by_rank <= r)
+                            } else {
+                                by_rank < g_rank
+                            };
+                        if !allowed {
                             roster.statuses.insert(
                                 id,
                                 Err(RosterError::NotSenior {
@@ -1026,11 +1054,24 @@ impl RosterLog {
                 } else if p.key != *author {
                     check_senior(&p.key, target_admin.or(now_admin), author_rank)?;
                 }
+                if demotes && revoked_by(&p.key).is_some() {
+                    // Beside a revocation a demotion only takes away: the admin flag and what it
+                    // leaves out — never a new role or frontier for the revoked key's entries.
+                    if let Some(m) = roster.members.get_mut(&p.key) {
+                        m.admin = false;
+                        m.seniority = None;
+                    }
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                // A change that did not see the grant making the key an admin (on a stale past)
+                // does not undo it: the roster keeps saying what its rules enforce.
+                let keeps_admin = !p.admin && target_admin.is_none() && now_admin.is_some();
                 let admitted = roster.members.contains_key(&p.key);
                 let previous = roster.members.get(&p.key).cloned();
                 let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
                 member.seniority = previous.as_ref().and_then(|m| m.seniority);
-                if !p.admin {
+                member.admin = p.admin || keeps_admin;
+                if !member.admin {
                     member.seniority = None;
                 }
                 roster.members.insert(p.key, member);
@@ -1039,7 +1080,7 @@ impl RosterLog {
                     Change {
                         entry: *id,
                         role: Some(p.role),
-                        admin: p.admin,
+                        admin: p.admin || keeps_admin,
                         frontier: if admitted {
                             p.frontier.clone()
                         } else {
@@ -1105,19 +1146,35 @@ impl RosterLog {
                 };
                 // Only the change's author or an admin more senior may amend it; a
                 // readmission after a revocation amends them all, so it needs that of each.
+                // (A role change amended, with every later one that took authority away: an entry
+                // lifted over the first must not be lifted over a senior's later narrowing.)
                 let amended: Vec<&(EntryId, PublicKey)> = if is_revocation(&change) {
                     revocations.iter().collect()
                 } else {
-                    changes.iter().filter(|(c, _)| *c == change).collect()
+                    changes.iter().skip_while(|(c, _)| *c != change).collect()
                 };
                 // Against the change's author's rank when they made it (a demotion since does not
                 // make their change anyone's to amend) — unless they have equivocated since:
                 // their own amendments are frozen, and honest work must stay restorable.
                 for (c, by) in amended {
-                    let made_at = grants.latest_in_past(&self.dag, by, c).map(|(_, r)| r);
-                    if by != author && self.frozen_from(by).is_none() {
-                        check_senior(by, made_at, author_rank)?;
+                    if by == author {
+                        continue;
                     }
+                    if self.frozen_from(by).is_some() {
+                        // Its author has equivocated since: the most senior admin still
+                        // standing may amend it (a frozen founder's too).
+                        if self
+                            .most_senior_standing(roster)
+                            .is_some_and(|r| author_rank > r)
+                        {
+                            return Err(RosterError::NotSenior {
+                                target: by.to_hex(),
+                            });
+                        }
+                        continue;
+                    }
+                    let made_at = grants.latest_in_past(&self.dag, by, c).map(|(_, r)| r);
+                    check_senior(by, made_at, author_rank)?;
                 }
                 Ok(Effect::Readmit {
                     change,
