@@ -1051,3 +1051,45 @@ fn a_demoted_seniors_revocation_still_governs_over_a_juniors_beside_it() {
     assert_eq!(revoked.unwrap().entry, by_s);
     assert!(authority_at(net.roster(), k, report, 5).is_err());
 }
+
+/// An equivocating senior's decisions are the most senior standing admin's to amend, not a
+/// junior's: neither S's role change of a key (amended directly) nor S's revocation of it
+/// (reached through the junior's own revocation beside it, never merging S's).
+#[test]
+fn an_equivocating_seniors_decisions_are_not_a_juniors_to_amend() {
+    let (mut net, report) = two_admins_and_a_member();
+    let (s, j, k) = (2, 3, 4);
+    let e_k = net.log.dag().heads()[0];
+    let mut p = MemberPayload::new(key(k).public(), "K", Role::Technologist, false);
+    p.frontier.insert(report, Hash([1; 32]));
+    let narrowed = net.sign(s, Kind::RosterMember, p, None, 2_500).unwrap();
+    let heads = net.log.dag().heads();
+    fork(&mut net, s, heads);
+    let lift = net.readmit(k, j, report, Hash([5; 32]), Some(narrowed));
+    assert_eq!(net.refused(&lift), Some("not_senior"));
+    assert_eq!(
+        authority_at(net.roster(), k, report, 5).map(|a| a.role),
+        Ok(Role::Technologist)
+    );
+
+    let (mut net, report) = two_admins_and_a_member();
+    let by_s = net.revoke_on(
+        k,
+        s,
+        Frontier::from([(report, Hash([1; 32]))]),
+        Some(vec![e_k]),
+    );
+    fork(&mut net, s, vec![by_s]);
+    let by_j = net.revoke_on(k, j, Frontier::new(), Some(vec![e_k]));
+    let p = ReadmitPayload {
+        key: key(k).public(),
+        log: report,
+        entry: Hash([5; 32]),
+        change: Some(by_j),
+    };
+    let readmit = net
+        .sign(j, Kind::RosterReadmit, p, Some(vec![by_j]), 4_000)
+        .unwrap();
+    assert_eq!(net.refused(&readmit), Some("not_senior"));
+    assert!(authority_at(net.roster(), k, report, 5).is_err());
+}
