@@ -1,0 +1,708 @@
+//! Resolving the roster log: every roster entry judged against the roster as of its own past,
+//! removals (revocations, demotions of admins) applied in rounds — the most senior admin's
+//! first — until nothing changes, and the governing revocation of each key chosen.
+
+use std::collections::{HashMap, HashSet};
+
+use super::*;
+
+impl RosterLog {
+    /// The seniority of the most senior admin neither revoked nor frozen: who may amend what an
+    /// admin who has equivocated since decided.
+    pub(super) fn most_senior_standing(&self, roster: &Roster) -> Option<u32> {
+        roster
+            .members
+            .values()
+            .filter(|m| m.admin && m.revoked.is_none() && self.frozen_from(&m.key).is_none())
+            .filter_map(|m| m.seniority)
+            .min()
+    }
+
+    /// Whether the roster entry `id` is at or after its author's frozen position.
+    pub(super) fn frozen_at(&self, id: &EntryId) -> bool {
+        self.dag
+            .position(id)
+            .is_some_and(|(author, seq)| self.frozen_from(&author).is_some_and(|from| seq >= from))
+    }
+
+    /// Resolves the roster: changes that remove authority are applied in rounds, each pass
+    /// re-judging every entry against what has been removed. A round applies the most senior
+    /// admin's removals, and with them every removal whose author no pending removal can touch
+    /// (neither its target nor made admin, however indirectly, by one) — so a department's many
+    /// independent revocations resolve in a few passes, not one pass per admin.
+    pub(super) fn resolve(&self) -> Roster {
+        self.resolve_counting().0
+    }
+
+    /// [`RosterLog::resolve`], and how many passes it took.
+    pub(super) fn resolve_counting(&self) -> (Roster, usize) {
+        let order = self.dag.topological();
+        let mut passes = 0;
+        let mut applied: Vec<EntryId> = Vec::new();
+        // Removals applied and then found to remove nothing (a demotion of someone another
+        // removal of the same round left no admin): out of force, and never applied again, so
+        // that the rounds end.
+        let mut dropped: HashSet<EntryId> = HashSet::new();
+        loop {
+            let pass = self.pass(&order, &applied);
+            passes += 1;
+            let accepted: HashSet<EntryId> = pass.removals.iter().map(|(.., id)| *id).collect();
+            let before = applied.len();
+            applied.retain(|id| {
+                let still = accepted.contains(id);
+                if !still {
+                    dropped.insert(*id);
+                }
+                still
+            });
+            if applied.len() != before {
+                continue;
+            }
+            let in_force: HashSet<EntryId> = applied.iter().copied().collect();
+            let mut pending: Vec<(u32, usize, EntryId)> = pass
+                .removals
+                .iter()
+                .filter(|(.., id)| !in_force.contains(id) && !dropped.contains(id))
+                .copied()
+                .collect();
+            let Some(senior) = pending.iter().map(|(rank, ..)| *rank).min() else {
+                return (pass.roster, passes);
+            };
+            // Applying the most senior admin's removals can only refuse entries of admins
+            // junior to them (who cannot remove themselves), so no removal applied earlier is
+            // undone, and none of theirs is; a removal whose author is untouched by every
+            // pending removal stands whatever order they are applied in.
+            // (Nor whose target another pending removal could make or unmake an admin.)
+            // (Nor whose target another pending removal names: whichever is applied first can
+            // decide whether the other stands.)
+            let (touched, below) = self.touched(&pending, &pass.granted_by);
+            let mut named: HashMap<PublicKey, usize> = HashMap::new();
+            for (.., id) in &pending {
+                if let Some(t) = self.items.get(id).and_then(removal_target) {
+                    *named.entry(t).or_default() += 1;
+                }
+            }
+            pending.retain(|(rank, _, id)| {
+                *rank == senior
+                    || self.items.get(id).is_some_and(|i| {
+                        !touched.contains(&i.author)
+                            && removal_target(i)
+                                .is_none_or(|t| !below.contains(&t) && named.get(&t) == Some(&1))
+                    })
+            });
+            pending.sort_unstable();
+            // One removal of a key per round, the most senior author's: a second may remove
+            // nothing once the first is in force, or remove it differently.
+            let mut targets: HashSet<PublicKey> = HashSet::new();
+            pending.retain(|(.., id)| {
+                self.items
+                    .get(id)
+                    .and_then(removal_target)
+                    .is_none_or(|t| targets.insert(t))
+            });
+            applied.extend(pending.into_iter().map(|(.., id)| id));
+        }
+    }
+
+    /// The keys whose authority a pending removal could change: their targets, and every admin
+    /// an accepted grant by one of those made (and so on).
+    /// Also returns the keys made admin (transitively) by a target: those whose standing a
+    /// pending removal of someone else could change.
+    pub(super) fn touched(
+        &self,
+        pending: &[(u32, usize, EntryId)],
+        granted_by: &HashMap<PublicKey, Vec<PublicKey>>,
+    ) -> (HashSet<PublicKey>, HashSet<PublicKey>) {
+        let targets: Vec<PublicKey> = pending
+            .iter()
+            .filter_map(|(.., id)| self.items.get(id).and_then(removal_target))
+            .collect();
+        let mut below: HashSet<PublicKey> = HashSet::new();
+        let mut stack: Vec<PublicKey> = targets
+            .iter()
+            .flat_map(|t| granted_by.get(t).into_iter().flatten().copied())
+            .collect();
+        while let Some(key) = stack.pop() {
+            if below.insert(key) {
+                stack.extend(granted_by.get(&key).into_iter().flatten().copied());
+            }
+        }
+        let touched = targets.into_iter().chain(below.iter().copied()).collect();
+        (touched, below)
+    }
+
+    /// One judgement of every roster entry in `order`, with the removals in `applied` in force.
+    pub(super) fn pass(&self, order: &[EntryId], applied: &[EntryId]) -> Pass {
+        // Who each applied removal removes, and the roster entries of theirs it leaves outside.
+        let mut removed: HashMap<PublicKey, Vec<EntryId>> = HashMap::new();
+        for id in applied {
+            if let Some(target) = self.items.get(id).and_then(removal_target) {
+                removed.entry(target).or_default().push(*id);
+            }
+        }
+
+        let mut roster = Roster {
+            network: Some(self.network),
+            ..Roster::default()
+        };
+        // Accepted admin grants per key: (granting entry, seniority).
+        let mut grants = Grants::default();
+        // Who made whom admin, by accepted grants (what a removal of the first may reach).
+        let mut granted_by: HashMap<PublicKey, Vec<PublicKey>> = HashMap::new();
+        let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
+        // Accepted readmissions: (readmission, the change it amends, its author's rank).
+        let mut readmits: Vec<(EntryId, EntryId, u32)> = Vec::new();
+        for (position, id) in order.iter().enumerate() {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            let verdict = self.judge(id, item, &grants, &removed, &mut roster);
+            match verdict {
+                Ok(effect) => {
+                    roster.statuses.insert(*id, Ok(()));
+                    match effect {
+                        Effect::Grant(key) => {
+                            // Seniority is that of the latest grant: an admin demoted and made
+                            // admin again ranks from then, not from their first grant.
+                            let rank = grants.count;
+                            grants.count += 1;
+                            grants.by_key.entry(key).or_default().push((*id, rank));
+                            granted_by.entry(item.author).or_default().push(key);
+                            if let Some(m) = roster.members.get_mut(&key) {
+                                m.seniority = Some(rank);
+                            }
+                        }
+                        Effect::Removal { rank } => removals.push((rank, position, *id)),
+                        Effect::Readmit { change, rank } => readmits.push((*id, change, rank)),
+                        Effect::None => {}
+                    }
+                }
+                Err(e) => {
+                    roster.statuses.insert(*id, Err(e));
+                }
+            }
+        }
+        // Revocations applied: the member loses their authority. (A demotion already took the
+        // admin flag, and with it the seniority, in order.) When several revoke one key, the
+        // most senior author's governs — its frontier says which entries stand — so that a
+        // junior admin's (or a thief's) revocation cannot overrule a senior's judgement of
+        // what the key signed before it was lost.
+        let rank: IdMap<usize> = order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        // Each removal's author's rank when they made it: a demotion since does not make their
+        // revocation anyone's to amend.
+        let made_at: HashMap<EntryId, u32> = removals.iter().map(|(r, _, id)| (*id, *r)).collect();
+        let mut governing: HashMap<PublicKey, (u32, usize, EntryId)> = HashMap::new();
+        for id in applied {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            if let Parsed::Revoke(p) = &item.parsed {
+                // An author who equivocated before this entry ranks last: their word on what
+                // stands is not taken first. (One revoked since keeps their rank for what they
+                // did before: offboarding a senior admin must not hand their revocations to
+                // juniors; what they did after is refused anyway.)
+                let by = made_at
+                    .get(id)
+                    .copied()
+                    .filter(|_| !self.frozen_at(id))
+                    .unwrap_or(u32::MAX);
+                let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);
+                governing
+                    .entry(p.key)
+                    .and_modify(|g| *g = (*g).min(key))
+                    .or_insert(key);
+            }
+        }
+        for (target, (.., id)) in &governing {
+            let Some(Item {
+                author,
+                parsed: Parsed::Revoke(p),
+                ..
+            }) = self.items.get(id)
+            else {
+                continue;
+            };
+            if let Some(m) = roster.members.get_mut(target) {
+                m.revoked = Some(Revocation {
+                    entry: *id,
+                    by: *author,
+                    reason: p.reason.clone(),
+                });
+                m.admin = false;
+                m.seniority = None;
+            }
+            let mut change = change_of_revocation(*id, p);
+            // An equivocating admin's revocation still takes authority away, but vouches for
+            // nothing: the frozen key's word is not taken on what stands.
+            if self.frozen_at(id) {
+                change.frontier = Frontier::new();
+            }
+            roster
+                .history
+                .entry(*target)
+                .or_default()
+                .push((*id, change));
+        }
+        // Readmissions join the frontier of the change they amend; one amending a revocation
+        // joins the governing revocation's — and must be its author's, or a more senior
+        // admin's, whether or not the readmission had seen it (a frozen or revoked author's
+        // governing revocation, ranked last, any admin may amend).
+        // (Asked of the roster as the pass leaves it.)
+        let standing = self.most_senior_standing(&roster);
+        for (id, change, by_rank) in readmits {
+            let Some(Item {
+                author,
+                parsed: Parsed::Readmit(r),
+                ..
+            }) = self.items.get(&id)
+            else {
+                continue;
+            };
+            let change = match self.items.get(&change).map(|i| &i.parsed) {
+                Some(Parsed::Revoke(_)) => match governing.get(&r.key) {
+                    Some(&(g_rank, _, g)) => {
+                        let g_author = self.items.get(&g).map(|i| i.author);
+                        // A governing author who has equivocated since cannot amend it (their
+                        // roster entries are frozen): any admin may, or honest work is lost.
+                        let frozen_since = g_author.is_some_and(|a| self.frozen_from(&a).is_some());
+                        let allowed = g_author == Some(*author)
+                            || if frozen_since {
+                                standing.is_none_or(|r| by_rank <= r)
+                            } else {
+                                by_rank < g_rank
+                            };
+                        if !allowed {
+                            roster.statuses.insert(
+                                id,
+                                Err(RosterError::NotSenior {
+                                    target: g_author.map(|a| a.to_hex()).unwrap_or_default(),
+                                }),
+                            );
+                            continue;
+                        }
+                        g
+                    }
+                    None => change,
+                },
+                _ => change,
+            };
+            if let Some(history) = roster.history.get_mut(&r.key) {
+                for (_, c) in history.iter_mut().filter(|(cid, _)| *cid == change) {
+                    c.readmitted.push((r.log, r.entry));
+                }
+            }
+            if let Some(m) = roster.members.get_mut(&r.key) {
+                m.readmitted.push((r.log, r.entry));
+            }
+        }
+        roster.vouched = roster
+            .history
+            .values()
+            .flatten()
+            .flat_map(|(_, c)| {
+                c.frontier
+                    .iter()
+                    .map(|(l, e)| (*l, *e))
+                    .chain(c.readmitted.iter().copied())
+            })
+            .collect();
+        // Changes in roster order (applied revocations were appended last).
+        for history in roster.history.values_mut() {
+            history.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
+        }
+        Pass {
+            roster,
+            removals,
+            granted_by,
+        }
+    }
+
+    /// Judges one roster entry in a pass; on success says what it does.
+    pub(super) fn judge(
+        &self,
+        id: &EntryId,
+        item: &Item,
+        grants: &Grants,
+        removed: &HashMap<PublicKey, Vec<EntryId>>,
+        roster: &mut Roster,
+    ) -> Result<Effect, RosterError> {
+        if let Parsed::Genesis(g) = &item.parsed {
+            roster.name = g.name.clone();
+            roster.policy = g.policy.clone().unwrap_or_default();
+            roster
+                .members
+                .insert(item.author, member_from(&g.founder, *id));
+            roster.history.entry(item.author).or_default().push((
+                *id,
+                Change {
+                    entry: *id,
+                    role: Some(g.founder.role),
+                    admin: true,
+                    frontier: Frontier::new(),
+                    readmitted: Vec::new(),
+                },
+            ));
+            return Ok(Effect::Grant(item.author));
+        }
+        let author = &item.author;
+        // A removal in force leaves out every roster entry of its target that is not in its
+        // past — unless the target was made admin again after it (a demotion undone).
+        let outside = removed.get(author).and_then(|removals| {
+            removals.iter().copied().find(|r| {
+                r != id
+                    && !self.dag.in_past(id, r)
+                    && !grants
+                        .by_key
+                        .get(author)
+                        .into_iter()
+                        .flatten()
+                        .any(|(g, _)| self.dag.in_past(g, id) && !self.dag.in_past(g, r))
+            })
+        });
+        if let Some(revocation) = outside {
+            return Err(AuthorityError::Revoked {
+                author: author.to_hex(),
+                revocation,
+            }
+            .into());
+        }
+        // A revocation only takes authority away: a fork must not undo one (what it vouches
+        // for is not taken from a frozen author; see `pass`).
+        if !matches!(item.parsed, Parsed::Revoke(_)) {
+            if let Some(seq) = self.frozen_from(author).filter(|_| self.frozen_at(id)) {
+                return Err(AuthorityError::Frozen {
+                    author: author.to_hex(),
+                    seq,
+                }
+                .into());
+            }
+        }
+        // The latest accepted grant making `key` an admin in this entry's past, and its rank.
+        let grant_in_past = |key: &PublicKey| grants.latest_in_past(&self.dag, key, id);
+        let Some((_, author_rank)) = grant_in_past(author) else {
+            return Err(AuthorityError::NotAdmin {
+                author: author.to_hex(),
+                kind: item.kind,
+            }
+            .into());
+        };
+        // `key`'s rank if it is an admin as of this entry's past: its latest grant there, and
+        // no removal there that is not before that grant.
+        let admin_in_past = |key: &PublicKey| {
+            let (grant, rank) = grant_in_past(key)?;
+            let removed_since = removed.get(key).is_some_and(|rs| {
+                // (Not this entry itself: a removal in force is judged as when it was made.)
+                rs.iter()
+                    .any(|r| r != id && self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
+            });
+            (!removed_since).then_some(rank)
+        };
+        // An applied revocation of `key` that this entry is not in the past of.
+        // (Looked up by target: scanning every applied removal per entry made a roster with
+        // many revocations quadratic to resolve.)
+        let is_revocation = |r: &EntryId| {
+            matches!(
+                self.items.get(r).map(|i| &i.parsed),
+                Some(Parsed::Revoke(_))
+            )
+        };
+        let revoked_by = |key: &PublicKey| {
+            removed.get(key).and_then(|rs| {
+                rs.iter()
+                    .copied()
+                    .find(|r| !self.dag.in_past(id, r) && is_revocation(r))
+            })
+        };
+        match &item.parsed {
+            Parsed::Genesis(_) => unreachable!("handled above"),
+            Parsed::Member(p) => {
+                let target_admin = admin_in_past(&p.key);
+                let demotes = target_admin.is_some() && !p.admin;
+                // A revoked key is never admitted or changed again — but a demotion still takes
+                // authority away (a senior's demotion must not give way to a junior's
+                // concurrent revocation of the same admin).
+                if let Some(revocation) = revoked_by(&p.key).filter(|_| !demotes) {
+                    return Err(RosterError::KeyRevoked {
+                        key: p.key.to_hex(),
+                        revocation,
+                    });
+                }
+                // Any change to an admin's details (a role they sign under, their admin flag)
+                // is a senior's to make, as a demotion is; an admin may change their own.
+                // Asked of the roster as resolved so far too, not only of the change's past:
+                // a junior admin writing on a past without the target's grant must not strip
+                // or change a senior admin.
+                let now_admin = now_admin(roster, &p.key);
+                if demotes {
+                    check_removal(author, author_rank, &p.key, target_admin.or(now_admin))?;
+                } else if p.key != *author {
+                    check_senior(&p.key, target_admin.or(now_admin), author_rank)?;
+                }
+                if demotes && revoked_by(&p.key).is_some() {
+                    // Beside a revocation a demotion only takes away: the admin flag and what it
+                    // leaves out — never a new role or frontier for the revoked key's entries.
+                    if let Some(m) = roster.members.get_mut(&p.key) {
+                        m.admin = false;
+                        m.seniority = None;
+                    }
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                // A change that did not see the grant making the key an admin (on a stale past)
+                // does not undo it: the roster keeps saying what its rules enforce.
+                let keeps_admin = !p.admin && target_admin.is_none() && now_admin.is_some();
+                let admitted = roster.members.contains_key(&p.key);
+                let previous = roster.members.get(&p.key).cloned();
+                let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
+                member.seniority = previous.as_ref().and_then(|m| m.seniority);
+                member.admin = p.admin || keeps_admin;
+                if !member.admin {
+                    member.seniority = None;
+                }
+                roster.members.insert(p.key, member);
+                roster.history.entry(p.key).or_default().push((
+                    *id,
+                    Change {
+                        entry: *id,
+                        role: Some(p.role),
+                        admin: p.admin || keeps_admin,
+                        frontier: if admitted {
+                            p.frontier.clone()
+                        } else {
+                            Frontier::new()
+                        },
+                        readmitted: Vec::new(),
+                    },
+                ));
+                if demotes {
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                let already_admin = grants.by_key.contains_key(&p.key)
+                    && previous.as_ref().is_some_and(|m| m.admin);
+                if p.admin && !already_admin {
+                    return Ok(Effect::Grant(p.key));
+                }
+                Ok(Effect::None)
+            }
+            Parsed::Revoke(p) => {
+                // As for a change: seniority over the target as an admin in this entry's past,
+                // or in the roster as resolved so far (a junior admin on a stale past).
+                let target_admin = admin_in_past(&p.key).or(now_admin(roster, &p.key));
+                check_removal(author, author_rank, &p.key, target_admin)?;
+                Ok(Effect::Removal { rank: author_rank })
+            }
+            Parsed::Readmit(r) => {
+                if r.log == self.network {
+                    return Err(RosterError::ReadmitRosterEntry);
+                }
+                // The changes after the key's admission that this readmission has seen and that
+                // took authority away: role changes that narrowed what the key may sign or
+                // took its admin flag, then the revocations in force. Each with its author.
+                let mut changes: Vec<(EntryId, PublicKey)> = Vec::new();
+                if let Some(h) = roster.history.get(&r.key) {
+                    for pair in h.windows(2) {
+                        let ((_, before), (c, after)) = (&pair[0], &pair[1]);
+                        if self.dag.in_past(c, id) && takes_away(before, after) {
+                            if let Some(i) = self.items.get(c) {
+                                changes.push((*c, i.author));
+                            }
+                        }
+                    }
+                }
+                let revocations: Vec<(EntryId, PublicKey)> = removed
+                    .get(&r.key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| self.dag.in_past(a, id) && is_revocation(a))
+                    .filter_map(|a| self.items.get(a).map(|i| (*a, i.author)))
+                    .collect();
+                let change = match r.change {
+                    Some(named) => changes
+                        .iter()
+                        .chain(&revocations)
+                        .find(|(c, _)| *c == named)
+                        .copied(),
+                    None => revocations.first().or(changes.last()).copied(),
+                };
+                let Some((change, _)) = change else {
+                    return Err(RosterError::NothingToReadmit {
+                        key: r.key.to_hex(),
+                    });
+                };
+                // Only the change's author or an admin more senior may amend it; a
+                // readmission after a revocation amends them all, so it needs that of each.
+                // (A role change amended, with every later one that took authority away: an entry
+                // lifted over the first must not be lifted over a senior's later narrowing.)
+                let amended: Vec<&(EntryId, PublicKey)> = if is_revocation(&change) {
+                    revocations.iter().collect()
+                } else {
+                    changes.iter().skip_while(|(c, _)| *c != change).collect()
+                };
+                // Against the change's author's rank when they made it (a demotion since does not
+                // make their change anyone's to amend) — unless they have equivocated since:
+                // their own amendments are frozen, and honest work must stay restorable.
+                for (c, by) in amended {
+                    if by == author {
+                        continue;
+                    }
+                    if self.frozen_from(by).is_some() {
+                        // Its author has equivocated since: the most senior admin still
+                        // standing may amend it (a frozen founder's too).
+                        if self
+                            .most_senior_standing(roster)
+                            .is_some_and(|r| author_rank > r)
+                        {
+                            return Err(RosterError::NotSenior {
+                                target: by.to_hex(),
+                            });
+                        }
+                        continue;
+                    }
+                    let made_at = grants.latest_in_past(&self.dag, by, c).map(|(_, r)| r);
+                    check_senior(by, made_at, author_rank)?;
+                }
+                Ok(Effect::Readmit {
+                    change,
+                    rank: author_rank,
+                })
+            }
+            Parsed::Publish(bytes) => {
+                roster.templates.push((*id, bytes.clone()));
+                Ok(Effect::None)
+            }
+        }
+    }
+}
+
+/// `key`'s seniority if the roster as resolved so far (in roster order) has it as an admin.
+pub(super) fn now_admin(roster: &Roster, key: &PublicKey) -> Option<u32> {
+    roster
+        .members
+        .get(key)
+        .filter(|m| m.admin)
+        .and_then(|m| m.seniority)
+}
+
+/// Whether `author` (of rank `author_rank`) may revoke or demote `target`.
+pub(super) fn check_removal(
+    author: &PublicKey,
+    author_rank: u32,
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+) -> Result<(), RosterError> {
+    if author == target {
+        return Err(RosterError::SelfRemoval);
+    }
+    check_senior(target, target_admin_rank, author_rank)
+}
+
+/// Whether `author` (of rank `author_rank`) is more senior than `target`, if `target` is an
+/// admin (of rank `target_admin_rank`).
+pub(super) fn check_senior(
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+    author_rank: u32,
+) -> Result<(), RosterError> {
+    match target_admin_rank {
+        Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {
+            target: target.to_hex(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a change of a member's details took authority away: their admin flag, or a kind
+/// (or sign-off, which needs an attending) they could sign before.
+pub(super) fn takes_away(before: &Change, after: &Change) -> bool {
+    let (Some(from), Some(to)) = (before.role, after.role) else {
+        return after.role.is_none();
+    };
+    (before.admin && !after.admin)
+        || (from == Role::Attending && to != Role::Attending)
+        || Kind::ALL
+            .iter()
+            .any(|k| from.may_write(*k) && !to.may_write(*k))
+}
+
+pub(super) fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change {
+    Change {
+        entry,
+        role: None,
+        admin: false,
+        frontier: p.frontier.clone(),
+        readmitted: Vec::new(),
+    }
+}
+
+pub(super) fn removal_target(item: &Item) -> Option<PublicKey> {
+    match &item.parsed {
+        Parsed::Revoke(p) => Some(p.key),
+        Parsed::Member(p) if !p.admin => Some(p.key),
+        _ => None,
+    }
+}
+
+pub(super) fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
+    Member {
+        key: p.key,
+        name: p.name.clone(),
+        role: p.role,
+        admin: p.admin,
+        valid_from: p.valid_from,
+        valid_until: p.valid_until,
+        devices: p.devices.clone(),
+        ai_model: p.ai_model.clone(),
+        admitted,
+        seniority: None,
+        revoked: None,
+        readmitted: Vec::new(),
+    }
+}
+
+/// What an accepted roster entry does to the resolution.
+pub(super) enum Effect {
+    None,
+    Grant(PublicKey),
+    /// A readmission, amending this change of its key, by an author of this rank.
+    Readmit {
+        change: EntryId,
+        rank: u32,
+    },
+    /// A revocation or an admin's demotion, by an author of this rank.
+    Removal {
+        rank: u32,
+    },
+}
+
+pub(super) struct Pass {
+    pub(super) roster: Roster,
+    /// (author's rank, position in order, entry) of every accepted removal.
+    pub(super) removals: Vec<(u32, usize, EntryId)>,
+    /// Per admin, the keys their accepted grants made admin.
+    pub(super) granted_by: HashMap<PublicKey, Vec<PublicKey>>,
+}
+
+/// The accepted admin grants of a pass so far.
+#[derive(Default)]
+pub(super) struct Grants {
+    /// Per key: (granting entry, seniority), in roster order.
+    pub(super) by_key: HashMap<PublicKey, Vec<(EntryId, u32)>>,
+    pub(super) count: u32,
+}
+
+impl Grants {
+    /// The latest grant making `key` an admin in the past of `at`, and its rank.
+    pub(super) fn latest_in_past(
+        &self,
+        dag: &Dag,
+        key: &PublicKey,
+        at: &EntryId,
+    ) -> Option<(EntryId, u32)> {
+        self.by_key
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|(g, _)| dag.in_past(g, at))
+            .max_by_key(|(_, r)| *r)
+            .copied()
+    }
+}
