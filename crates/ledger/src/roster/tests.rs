@@ -5,6 +5,7 @@
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod histories;
 mod resolution;
 
 fn key(n: u8) -> SecretKey {
