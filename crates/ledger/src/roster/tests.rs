@@ -123,6 +123,91 @@ impl Net {
         self.log.roster()
     }
 
+    /// A `roster.member` of `who` by `by`, on `parents` (the heads when `None`).
+    fn member(
+        &mut self,
+        who: u8,
+        by: u8,
+        role: Role,
+        admin: bool,
+        parents: Option<Vec<EntryId>>,
+    ) -> EntryId {
+        let p = MemberPayload::new(key(who).public(), &format!("member {who}"), role, admin);
+        self.sign(by, Kind::RosterMember, p, parents, 2_000)
+            .unwrap()
+    }
+
+    /// An attending `who`, admin or not, by `by` on `parents`, at `ts` (concurrent entries are
+    /// ordered by id, so the timestamp picks an order).
+    fn member_at(
+        &mut self,
+        who: u8,
+        by: u8,
+        admin: bool,
+        parents: Vec<EntryId>,
+        ts: u64,
+    ) -> EntryId {
+        let p = MemberPayload::new(
+            key(who).public(),
+            &format!("m{who}"),
+            Role::Attending,
+            admin,
+        );
+        self.sign(by, Kind::RosterMember, p, Some(parents), ts)
+            .unwrap()
+    }
+
+    /// A revocation of `who` by `by` on `parents`.
+    fn revoke_on(
+        &mut self,
+        who: u8,
+        by: u8,
+        frontier: Frontier,
+        parents: Option<Vec<EntryId>>,
+    ) -> EntryId {
+        let p = RevokePayload {
+            key: key(who).public(),
+            reason: "left".into(),
+            frontier,
+        };
+        self.sign(by, Kind::RosterRevoke, p, parents, 3_000)
+            .unwrap()
+    }
+
+    /// A revocation of `who` by `by` with an empty frontier, on `parents`, at `ts`.
+    fn revoke_at(&mut self, who: u8, by: u8, parents: Vec<EntryId>, ts: u64) -> EntryId {
+        let p = RevokePayload {
+            key: key(who).public(),
+            reason: String::new(),
+            frontier: Frontier::new(),
+        };
+        self.sign(by, Kind::RosterRevoke, p, Some(parents), ts)
+            .unwrap()
+    }
+
+    fn readmit(
+        &mut self,
+        who: u8,
+        by: u8,
+        log: LogId,
+        entry: EntryId,
+        change: Option<EntryId>,
+    ) -> EntryId {
+        let p = ReadmitPayload {
+            key: key(who).public(),
+            log,
+            entry,
+            change,
+        };
+        self.sign(by, Kind::RosterReadmit, p, None, 4_000).unwrap()
+    }
+
+    fn rank(&self, who: u8) -> Option<u32> {
+        self.roster()
+            .member(&key(who).public())
+            .and_then(|m| m.seniority)
+    }
+
     fn refused(&self, id: &EntryId) -> Option<&'static str> {
         match self.roster().status(id) {
             Some(Err(e)) => Some(e.code()),
@@ -666,71 +751,14 @@ fn a_removal_left_removing_nothing_is_not_kept_in_force() {
     let mut net = Net::new();
     let g = net.id();
     let (f, a, t, b, j) = (1, 2, 3, 4, 5);
-    let member = |who: u8, admin: bool| {
-        MemberPayload::new(
-            key(who).public(),
-            &format!("m{who}"),
-            Role::Attending,
-            admin,
-        )
-    };
-    let revoke = |who: u8| RevokePayload {
-        key: key(who).public(),
-        reason: String::new(),
-        frontier: Frontier::new(),
-    };
-    let mut on = |who: u8, kind: Kind, payload: serde_json::Value, mut parents: Vec<EntryId>| {
-        parents.sort();
-        net.sign(who, kind, payload, Some(parents), 2_000).unwrap()
-    };
-    let e_a = on(
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(member(a, true)).unwrap(),
-        vec![g],
-    );
-    let e_b = on(
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(member(b, true)).unwrap(),
-        vec![e_a],
-    );
-    let g1 = on(
-        a,
-        Kind::RosterMember,
-        serde_json::to_value(member(t, true)).unwrap(),
-        vec![e_b],
-    );
-    let r1 = on(
-        f,
-        Kind::RosterRevoke,
-        serde_json::to_value(revoke(a)).unwrap(),
-        vec![e_b],
-    );
-    let r2 = on(
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(member(t, false)).unwrap(),
-        vec![r1, g1],
-    );
-    let g2 = on(
-        b,
-        Kind::RosterMember,
-        serde_json::to_value(member(t, true)).unwrap(),
-        vec![g1],
-    );
-    let e_j = on(
-        b,
-        Kind::RosterMember,
-        serde_json::to_value(member(j, true)).unwrap(),
-        vec![g2],
-    );
-    let x = on(
-        j,
-        Kind::RosterRevoke,
-        serde_json::to_value(revoke(t)).unwrap(),
-        vec![e_j, r2],
-    );
+    let e_a = net.member_at(a, f, true, vec![g], 2_000);
+    let e_b = net.member_at(b, f, true, vec![e_a], 2_000);
+    let g1 = net.member_at(t, a, true, vec![e_b], 2_000);
+    let r1 = net.revoke_at(a, f, vec![e_b], 2_000);
+    let r2 = net.member_at(t, f, false, vec![r1, g1], 2_000);
+    let g2 = net.member_at(t, b, true, vec![g1], 2_000);
+    let e_j = net.member_at(j, b, true, vec![g2], 2_000);
+    let x = net.revoke_at(t, j, vec![e_j, r2], 2_000);
     assert_eq!(net.refused(&x), Some("not_senior"));
     assert_eq!(net.refused(&g1), Some("revoked"));
     let rank = |who: u8| net.roster().member(&key(who).public()).unwrap().seniority;

@@ -5,62 +5,6 @@
 use super::histories::{one_at_a_time, snapshot, Rng, REPORT};
 use super::*;
 
-impl Net {
-    /// A `roster.member` of `who` by `by`, on `parents` (the heads when `None`).
-    fn member(
-        &mut self,
-        who: u8,
-        by: u8,
-        role: Role,
-        admin: bool,
-        parents: Option<Vec<EntryId>>,
-    ) -> EntryId {
-        let p = MemberPayload::new(key(who).public(), &format!("member {who}"), role, admin);
-        self.sign(by, Kind::RosterMember, p, parents, 2_000)
-            .unwrap()
-    }
-
-    /// A revocation of `who` by `by` on `parents`.
-    fn revoke_on(
-        &mut self,
-        who: u8,
-        by: u8,
-        frontier: Frontier,
-        parents: Option<Vec<EntryId>>,
-    ) -> EntryId {
-        let p = RevokePayload {
-            key: key(who).public(),
-            reason: "left".into(),
-            frontier,
-        };
-        self.sign(by, Kind::RosterRevoke, p, parents, 3_000)
-            .unwrap()
-    }
-
-    fn readmit(
-        &mut self,
-        who: u8,
-        by: u8,
-        log: LogId,
-        entry: EntryId,
-        change: Option<EntryId>,
-    ) -> EntryId {
-        let p = ReadmitPayload {
-            key: key(who).public(),
-            log,
-            entry,
-            change,
-        };
-        self.sign(by, Kind::RosterReadmit, p, None, 4_000).unwrap()
-    }
-
-    fn rank(&self, who: u8) -> Option<u32> {
-        self.roster()
-            .member(&key(who).public())
-            .and_then(|m| m.seniority)
-    }
-}
-
 /// A senior admin 2, a junior admin 3 and an attending 4, all admitted by the founder in turn;
 /// and the report log the tests' frontiers name.
 fn two_admins_and_a_member() -> (Net, LogId) {
@@ -556,92 +500,18 @@ fn a_juniors_removal_is_not_batched_beside_another_removal_of_its_target() {
     let genesis = net.id();
     let a1 = net.member(r, f, Role::Attending, true, Some(vec![genesis]));
     let a2 = net.member(d, f, Role::Attending, true, Some(vec![a1]));
-    let mem = |who: u8, admin: bool| {
-        MemberPayload::new(
-            key(who).public(),
-            &format!("m{who}"),
-            Role::Attending,
-            admin,
-        )
-    };
-    let revoke = |who: u8| RevokePayload {
-        key: key(who).public(),
-        reason: String::new(),
-        frontier: Frontier::new(),
-    };
-    let mut sign = |net: &mut Net, by: u8, kind: Kind, p: serde_json::Value, on: Vec<EntryId>| {
-        net.sign(by, kind, p, Some(on), ts()).unwrap()
-    };
-    let a3 = sign(
-        &mut net,
-        d,
-        Kind::RosterMember,
-        serde_json::to_value(mem(y, true)).unwrap(),
-        vec![a2],
-    );
-    let a4 = sign(
-        &mut net,
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(mem(z, true)).unwrap(),
-        vec![a2],
-    );
-    let a5 = sign(
-        &mut net,
-        z,
-        Kind::RosterMember,
-        serde_json::to_value(mem(y, true)).unwrap(),
-        vec![a4],
-    );
-    let a6 = sign(
-        &mut net,
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(mem(g, true)).unwrap(),
-        vec![a5],
-    );
-    let a7 = sign(
-        &mut net,
-        g,
-        Kind::RosterMember,
-        serde_json::to_value(mem(t, true)).unwrap(),
-        vec![a6],
-    );
-    let a8 = sign(
-        &mut net,
-        f,
-        Kind::RosterMember,
-        serde_json::to_value(mem(j, true)).unwrap(),
-        vec![a6],
-    );
-    sign(
-        &mut net,
-        d,
-        Kind::RosterMember,
-        serde_json::to_value(mem(t, false)).unwrap(),
-        vec![a3, a7],
-    );
-    sign(
-        &mut net,
-        r,
-        Kind::RosterRevoke,
-        serde_json::to_value(revoke(d)).unwrap(),
-        vec![a2],
-    );
-    sign(
-        &mut net,
-        y,
-        Kind::RosterMember,
-        serde_json::to_value(mem(t, false)).unwrap(),
-        vec![a7],
-    );
-    let j_t = sign(
-        &mut net,
-        j,
-        Kind::RosterRevoke,
-        serde_json::to_value(revoke(t)).unwrap(),
-        vec![a8],
-    );
+    let a3 = net.member_at(y, d, true, vec![a2], ts());
+    let a4 = net.member_at(z, f, true, vec![a2], ts());
+    let a5 = net.member_at(y, z, true, vec![a4], ts());
+    let a6 = net.member_at(g, f, true, vec![a5], ts());
+    let a7 = net.member_at(t, g, true, vec![a6], ts());
+    let a8 = net.member_at(j, f, true, vec![a6], ts());
+    // D demotes T; R revokes D on a past without it; Y demotes T on a past without D's grant.
+    net.member_at(t, d, false, vec![a3, a7], ts());
+    net.revoke_at(d, r, vec![a2], ts());
+    net.member_at(t, y, false, vec![a7], ts());
+    // J, junior to T, revokes T on a past before T's admission.
+    let j_t = net.revoke_at(t, j, vec![a8], ts());
     let (reference, _) = one_at_a_time(&net.log);
     assert_eq!(
         snapshot(&net.log, net.roster()),
