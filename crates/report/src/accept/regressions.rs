@@ -112,6 +112,26 @@ fn custom_template() -> crate::Template {
     custom
 }
 
+/// `by` revokes `who` with an empty frontier, on `parents` (a past of their choosing).
+fn revoke_on(d: &mut Department, by: &str, who: &str, parents: Vec<EntryId>) -> EntryId {
+    let revoke = bytes(&RevokePayload {
+        key: d.public(who),
+        reason: String::new(),
+        frontier: Frontier::new(),
+    });
+    let network = d.network();
+    let e = d.sign(
+        by,
+        Some(network),
+        Kind::RosterRevoke,
+        &revoke,
+        Some(parents),
+    );
+    let id = e.id();
+    d.store(e, revoke).unwrap();
+    id
+}
+
 fn standing_code(l: &mut Ledger, log: &LogId, id: &EntryId) -> String {
     match l.standing(log, id) {
         Some(Standing::Accepted) => "accepted".into(),
@@ -187,19 +207,7 @@ fn a_report_on_a_template_whose_publication_is_refused_is_held_alike_everywhere(
         .write_section("rad", r, "findings", "Honest text.")
         .unwrap();
     // Ada revokes bob without having seen his publication.
-    let revoke = bytes(&RevokePayload {
-        key: d.public("bob"),
-        reason: String::new(),
-        frontier: Frontier::new(),
-    });
-    let e = d.sign(
-        "ada",
-        Some(network),
-        Kind::RosterRevoke,
-        &revoke,
-        Some(before),
-    );
-    d.store(e, revoke).unwrap();
+    revoke_on(&mut d, "ada", "bob", before);
     assert_eq!(
         standing_code(&mut d.ledger, &r, &r),
         "template_not_accepted"
@@ -230,19 +238,7 @@ fn a_template_published_twice_binds_alike_whatever_arrived_first() {
     let by_bob = e.id();
     d.store(e, publish.clone()).unwrap();
     let r = d.report_on("ada", &custom, "1.2.3", vec![]);
-    let revoke = bytes(&RevokePayload {
-        key: d.public("bob"),
-        reason: String::new(),
-        frontier: Frontier::new(),
-    });
-    let e = d.sign(
-        "ada",
-        Some(network),
-        Kind::RosterRevoke,
-        &revoke,
-        Some(before),
-    );
-    d.store(e, revoke).unwrap();
+    revoke_on(&mut d, "ada", "bob", before);
     // The senior admin publishes the very same template herself — signed until its id is
     // above bob's, so that "the lowest id held" alone would pick bob's refused one.
     let by_ada = loop {
