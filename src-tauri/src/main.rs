@@ -6,5 +6,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // Started again by itself to decode an untrusted image in a confined worker process.
+    countersign_app::sandbox::serve_if_worker();
     countersign_desktop::run();
 }

@@ -19,8 +19,28 @@ fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
     }
 }
 
+/// Images are first decoded in a worker process: in this harness, the test below.
+fn use_this_harness_as_decode_worker() {
+    countersign_app::sandbox::set_worker_command(
+        countersign_app::sandbox::WorkerCommand::test_harness("tests::decode_worker"),
+    );
+}
+
+/// The decode worker when the harness is started as one; otherwise a check that this harness's
+/// worker starts confined.
+#[test]
+fn decode_worker() {
+    countersign_app::sandbox::serve_if_worker_child();
+    use_this_harness_as_decode_worker();
+    let confinement = countersign_app::sandbox::DecodeSandbox::new()
+        .confinement()
+        .unwrap();
+    assert!(confinement.rlimits, "{confinement:?}");
+}
+
 #[test]
 fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
+    use_this_harness_as_decode_worker();
     let dir = tempfile::tempdir().unwrap();
     let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
         .build(tauri::generate_context!())
@@ -195,6 +215,7 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
 /// exchange bundles the report is in conflict, and `report_resolve` settles it.
 #[test]
 fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
+    use_this_harness_as_decode_worker();
     use countersign_app::ledger::Role;
     use countersign_app::Home;
 

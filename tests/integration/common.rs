@@ -12,6 +12,14 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign"))
 }
 
+/// Tests that drive a home through `countersign_app` directly decode images in the CLI's
+/// worker (see `countersign_app::sandbox`), as the CLI itself would.
+pub fn use_cli_as_decode_worker() {
+    countersign_app::sandbox::set_worker_command(countersign_app::sandbox::WorkerCommand::program(
+        bin(),
+    ));
+}
+
 /// The repository's `tests/` folder (scripts and manifests the tests use).
 pub fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")

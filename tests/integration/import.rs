@@ -109,6 +109,7 @@ fn import_index_bind_and_recheck() {
 /// in the order the index returns it, which must be instance number order.
 #[test]
 fn a_series_scrolls_in_instance_number_order_not_uid_order() {
+    crate::common::use_cli_as_decode_worker();
     let dir = tempfile::tempdir().unwrap();
     let spec = countersign_imaging::PhantomSpec {
         slices: 12,

@@ -127,7 +127,7 @@ struct SoftTissue {
 
 /// Mean HU and area of the pixels whose modality value lies in [`BAND`], on frame 0.
 fn soft_tissue(home: &Home, image: &str) -> Result<SoftTissue> {
-    let image = home.open_image(image)?;
+    let image = home.image_for_decoding(image)?;
     let frame = image.frame(0)?;
     let info = &image.info;
     let hu = |v: i64| v as f64 * info.rescale_slope + info.rescale_intercept;

@@ -40,6 +40,9 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Image(countersign_imaging::ImagingError),
+    /// The sandboxed decoder crashed, hung or ran out of memory on this image.
+    #[error("this image is not decoded here: {0}")]
+    ImageRefused(String),
     #[error("the image file has changed since the report named it: expected SHA-256 {expected}, found {found}")]
     ImageChanged { expected: String, found: String },
     #[error("template {file}: {error}")]
@@ -96,6 +99,7 @@ impl AppError {
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",
+            AppError::ImageRefused(_) => "bad_image",
             AppError::Template { .. } => "bad_template",
             AppError::Sync(_) => "sync_failed",
             AppError::Image(e) => match e {

@@ -5,6 +5,7 @@ use std::path::Path;
 use countersign_imaging::{ImageInfo, ImagingError, WindowChoice};
 
 use crate::error::{AppError, Result};
+use crate::sandbox::{DecodeSandbox, Verdict};
 
 /// Metadata of a DICOM file, including non-image objects (named, not treated as broken).
 pub fn image_info(path: &Path) -> Result<ImageInfo> {
@@ -12,13 +13,22 @@ pub fn image_info(path: &Path) -> Result<ImageInfo> {
 }
 
 /// Renders frame `frame` of a file to PNG bytes; with `max_side`, as a thumbnail no larger.
+/// The file is decoded in the sandboxed worker first (see [`crate::sandbox`]): one that crashes
+/// it, hangs or runs out of memory is refused without being decoded here.
 pub fn image_render_png(
     path: &Path,
     frame: u32,
     window: WindowChoice,
     max_side: Option<u32>,
 ) -> Result<Vec<u8>> {
-    let image = countersign_imaging::open(path)?;
+    let bytes = countersign_imaging::read_file(path)?;
+    let image = countersign_imaging::from_bytes(&bytes)?;
+    if image.info.has_pixels {
+        let verdict = DecodeSandbox::new().check_parsed(&bytes, &image.info)?;
+        if let Verdict::Refused { message, .. } = verdict {
+            return Err(AppError::ImageRefused(message));
+        }
+    }
     let mut rendered = image.render(frame, window)?;
     if let Some(side) = max_side {
         rendered = countersign_imaging::thumbnail(&rendered, side);

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use countersign_imaging::DicomImage;
 use countersign_store::{
-    commit_staged, image_path, stage_image, Instance, StagedImage, StoreError,
+    commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage, StoreError,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
+use crate::sandbox::{DecodeSandbox, Verdict};
 
 /// Files made durable together, and indexed in one transaction.
 const BATCH: usize = 64;
@@ -98,7 +99,8 @@ fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instan
 
 impl Home {
     /// Imports files and folders. Each file is committed on its own, so an interrupted import
-    /// keeps what it finished.
+    /// keeps what it finished. Every image is first decoded in a sandboxed worker (see
+    /// [`crate::sandbox`]); one that crashes it, hangs or runs out of memory is not imported.
     pub fn import(
         &mut self,
         paths: &[&Path],
@@ -109,18 +111,21 @@ impl Home {
         let started = std::time::Instant::now();
         tracing::info!(files = total, "image import started");
         let mut summary = ImportSummary::default();
+        let mut sandbox = DecodeSandbox::new();
         for (batch_index, batch) in files.chunks(BATCH).enumerate() {
             let mut staged = Vec::new();
             let mut rows: Vec<Instance> = Vec::new();
+            let mut checks: Vec<DecodeCheck> = Vec::new();
             for (i, file) in batch.iter().enumerate() {
                 progress(ImportProgress {
                     done: batch_index * BATCH + i,
                     total,
                 });
-                match self.prepare(file, &rows) {
-                    Ok(Some((row, stage))) => {
+                match self.prepare(file, &rows, &mut sandbox) {
+                    Ok(Some((row, stage, check))) => {
                         staged.extend(stage);
                         rows.push(row);
+                        checks.push(check);
                     }
                     Ok(None) => summary.duplicates += 1,
                     Err(ImportError::File(category, reason)) => {
@@ -146,8 +151,9 @@ impl Home {
             commit_staged(&staged).map_err(AppError::io("storing imported images"))?;
             self.store_mut()
                 .write(|db| {
-                    for row in &rows {
+                    for (row, check) in rows.iter().zip(&checks) {
                         db.insert_instance(row)?;
+                        db.put_decode_check(&row.sha256, check, row.imported_ms)?;
                     }
                     Ok::<_, StoreError>(())
                 })
@@ -165,12 +171,14 @@ impl Home {
         Ok(summary)
     }
 
-    /// Reads, checks and stages one file; `None` if the home (or this batch) already has it.
+    /// Reads, checks (in the sandbox) and stages one file; `None` if the home (or this batch)
+    /// already has it.
     fn prepare(
         &mut self,
         file: &Path,
         batch: &[Instance],
-    ) -> Result<Option<(Instance, Option<StagedImage>)>, ImportError> {
+        sandbox: &mut DecodeSandbox,
+    ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
         let bytes = countersign_imaging::read_file(file).map_err(ImportError::image)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let known = self
@@ -185,10 +193,21 @@ impl Home {
         let image = countersign_imaging::from_bytes(&bytes).map_err(ImportError::image)?;
         let instance = instance_of(&image, sha256, bytes.len() as u64)
             .map_err(|reason| ImportError::File("no_study_uid", reason))?;
+        let verdict = if image.info.has_pixels {
+            sandbox.check_parsed(&bytes, &image.info)?
+        } else {
+            Verdict::Harmless {
+                frames: 0,
+                error: None,
+            }
+        };
+        if let Verdict::Refused { code, message } = verdict {
+            return Err(ImportError::File(code, format!("{message}; not imported")));
+        }
         let path = image_path(self.dir(), &sha256);
         let staged = stage_image(&path, &bytes)
             .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
-        Ok(Some((instance, staged)))
+        Ok(Some((instance, staged, verdict.to_check())))
     }
 
     /// The imported studies, newest first.
@@ -222,8 +241,36 @@ impl Home {
             .collect())
     }
 
-    /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash.
+    /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash: for
+    /// its metadata. To decode its pixels, [`Home::image_for_decoding`].
     pub fn open_image(&self, sha256_hex: &str) -> Result<DicomImage> {
+        let (_, bytes) = self.image_bytes(sha256_hex)?;
+        Ok(countersign_imaging::from_bytes(&bytes)?)
+    }
+
+    /// Opens an imported image whose pixels may be decoded in this process: one the sandboxed
+    /// worker decoded without harm. An image imported before that check existed is checked now,
+    /// once; one that crashed, hung or exhausted the worker is refused.
+    pub fn image_for_decoding(&self, sha256_hex: &str) -> Result<DicomImage> {
+        let (sha, bytes) = self.image_bytes(sha256_hex)?;
+        let check = match self.store().db().decode_check(&sha.0)? {
+            Some(check) => check,
+            None => {
+                let check = DecodeSandbox::new().check(&bytes)?.to_check();
+                self.store()
+                    .db()
+                    .put_decode_check(&sha.0, &check, now_ms())?;
+                check
+            }
+        };
+        if check.refused.is_some() {
+            return Err(AppError::ImageRefused(check.message.unwrap_or_default()));
+        }
+        Ok(countersign_imaging::from_bytes(&bytes)?)
+    }
+
+    /// The bytes of an imported image, checked against the SHA-256 they are stored by.
+    fn image_bytes(&self, sha256_hex: &str) -> Result<(countersign_ledger::Hash, Vec<u8>)> {
         let sha = countersign_ledger::Hash::from_hex(sha256_hex)
             .map_err(|e| AppError::InvalidInput(format!("image hash {sha256_hex:?}: {e}")))?;
         let path = image_path(self.dir(), &sha.0);
@@ -235,7 +282,7 @@ impl Home {
                 found: found.to_hex(),
             });
         }
-        Ok(countersign_imaging::from_bytes(&bytes)?)
+        Ok((sha, bytes))
     }
 }
 

@@ -34,6 +34,7 @@ mod import;
 mod keys;
 mod reports;
 mod roster;
+pub mod sandbox;
 mod state;
 pub mod sync;
 mod templates;

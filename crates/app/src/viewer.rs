@@ -69,7 +69,7 @@ impl Home {
 
     /// Frame `frame` of the imported image `sha256` as a packet (see the module docs).
     pub fn frame_packet(&self, sha256: &str, frame: u32) -> Result<Vec<u8>> {
-        let image = self.open_image(sha256)?;
+        let image = self.image_for_decoding(sha256)?;
         let decoded = image.frame(frame)?;
         let base = header_of(&image.info, sha256, frame);
         match raw_frame(&decoded, &image.info) {

@@ -32,6 +32,8 @@ use clap::Parser;
 use crate::args::Cli;
 
 fn main() -> ExitCode {
+    // Started again by itself to decode an untrusted image in a confined worker process.
+    countersign_app::sandbox::serve_if_worker();
     // Decoders run behind a panic guard that turns a fault into an error message; keep the
     // report of such a fault to one line instead of a backtrace.
     std::panic::set_hook(Box::new(|info| {

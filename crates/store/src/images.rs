@@ -30,6 +30,16 @@ pub struct Instance {
     pub sop_class_uid: Option<String>,
 }
 
+/// What the sandboxed decode worker made of an image: `refused` is `None` when every frame
+/// decoded, or failed with an ordinary error, without harm to the worker; otherwise the worker
+/// crashed, hung or ran out of memory on it, and `refused` names how (`message` says it in words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeCheck {
+    pub frames: u32,
+    pub refused: Option<String>,
+    pub message: Option<String>,
+}
+
 /// Where the file with this SHA-256 lives under `root`.
 pub fn image_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
     let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
@@ -154,6 +164,48 @@ impl Db<'_> {
             )
             .optional()
             .map_err(StoreError::sqlite("reading the image index"))
+    }
+
+    /// What the decode worker made of the image `sha256`, if it has seen it.
+    pub fn decode_check(&self, sha256: &[u8; 32]) -> Result<Option<DecodeCheck>> {
+        self.conn()
+            .prepare_cached("SELECT frames, refused, message FROM decode_checks WHERE sha256 = ?1")
+            .and_then(|mut s| {
+                s.query_row([sha256.as_slice()], |r| {
+                    Ok(DecodeCheck {
+                        frames: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
+                        refused: r.get(1)?,
+                        message: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(StoreError::sqlite("reading a decode check"))
+    }
+
+    /// Records what the decode worker made of the image `sha256` (replacing an earlier record).
+    pub fn put_decode_check(
+        &self,
+        sha256: &[u8; 32],
+        check: &DecodeCheck,
+        now_ms: u64,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO decode_checks (sha256, frames, refused, message, checked_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    sha256.as_slice(),
+                    check.frames as i64,
+                    check.refused,
+                    check.message,
+                    now_ms.min(i64::MAX as u64) as i64
+                ])
+            })
+            .map(|_| ())
+            .map_err(StoreError::sqlite("recording a decode check"))
     }
 
     /// Every indexed instance, by study, series, then as a reader scrolls: instance number, slice

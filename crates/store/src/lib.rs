@@ -36,7 +36,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use checkpoints::SplitViewRow;
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
-pub use images::{commit_staged, image_path, stage_image, Instance, StagedImage};
+pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
 
 /// What went wrong in the store.

@@ -128,6 +128,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (report, section)
     ) WITHOUT ROWID;
     "#,
+    // 9: what the sandboxed decode worker made of each imported image (by SHA-256): decoded
+    // (or refused with an ordinary error) without harm, so it may be decoded in-process from
+    // now on; or crashed, hung or ran out of memory, so it is never decoded in-process.
+    r#"
+    CREATE TABLE decode_checks (
+        sha256     BLOB PRIMARY KEY,
+        frames     INTEGER NOT NULL,
+        refused    TEXT,
+        message    TEXT,
+        checked_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,194 @@
+//! The worker confines itself before it reads its first byte, in three layers, each of which
+//! would stop a compromised codec on its own from something the next does not cover:
+//!
+//! - **Resource limits** (Unix): address space [`ADDRESS_SPACE`] (the largest file a home takes,
+//!   2 GiB, plus the largest frame, 1 GiB, plus working space), CPU time [`CPU_SECONDS`], no
+//!   core dumps, no file writes, a handful of descriptors.
+//! - **Landlock** (Linux ≥ 5.13, best effort): a ruleset that handles every filesystem right the
+//!   kernel knows, and TCP bind/connect and IPC scopes where it knows them, and grants none.
+//! - **seccomp-bpf** (Linux x86-64 and aarch64): an allow-list of the system calls decoding
+//!   needs — memory, threads, time, reading stdin and writing stdout. Everything else (open,
+//!   socket, execve, fork, ptrace, …) fails with `EPERM`. `clone` is allowed only for threads;
+//!   `clone3` fails with `ENOSYS` so that the C library falls back to `clone`.
+//!
+//! What was achieved is reported in the worker's hello line; the parent logs it.
+
+pub(super) struct Applied {
+    pub seccomp: bool,
+    pub landlock: String,
+    pub rlimits: bool,
+}
+
+/// Address space a worker may map.
+pub(super) const ADDRESS_SPACE: u64 = 4 << 30;
+/// CPU seconds a worker may use in its life ([`super::FILES_PER_WORKER`] files).
+pub(super) const CPU_SECONDS: u64 = 300;
+
+pub(super) fn apply() -> Applied {
+    let rlimits = rlimits();
+    let landlock = landlock();
+    let seccomp = seccomp();
+    Applied {
+        seccomp,
+        landlock,
+        rlimits,
+    }
+}
+
+#[cfg(unix)]
+fn rlimits() -> bool {
+    use nix::sys::resource::{setrlimit, Resource};
+    [
+        setrlimit(Resource::RLIMIT_AS, ADDRESS_SPACE, ADDRESS_SPACE),
+        // SIGXCPU at the soft limit; SIGKILL at the hard one if that is ignored.
+        setrlimit(Resource::RLIMIT_CPU, CPU_SECONDS, CPU_SECONDS + 5),
+        setrlimit(Resource::RLIMIT_CORE, 0, 0),
+        setrlimit(Resource::RLIMIT_FSIZE, 0, 0),
+        setrlimit(Resource::RLIMIT_NOFILE, 16, 16),
+    ]
+    .iter()
+    .all(Result::is_ok)
+}
+
+#[cfg(not(unix))]
+fn rlimits() -> bool {
+    false
+}
+
+#[cfg(target_os = "linux")]
+fn landlock() -> String {
+    use landlock::{Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetStatus, Scope, ABI};
+    let abi = ABI::V6;
+    let status = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.handle_access(AccessNet::from_all(abi)))
+        .and_then(|r| r.scope(Scope::from_all(abi)))
+        .and_then(|r| r.create())
+        // No rule is added: every handled right is denied.
+        .and_then(|r| r.restrict_self());
+    match status {
+        Ok(s) => match s.ruleset {
+            RulesetStatus::FullyEnforced => "fully_enforced".into(),
+            RulesetStatus::PartiallyEnforced => "partially_enforced".into(),
+            RulesetStatus::NotEnforced => "not_enforced".into(),
+        },
+        Err(_) => "failed".into(),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn landlock() -> String {
+    "unavailable".into()
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn seccomp() -> bool {
+    use std::collections::BTreeMap;
+
+    use seccompiler::{
+        apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        SeccompFilter, SeccompRule,
+    };
+
+    #[cfg(target_arch = "x86_64")]
+    let arch = seccompiler::TargetArch::x86_64;
+    #[cfg(target_arch = "aarch64")]
+    let arch = seccompiler::TargetArch::aarch64;
+
+    // (c_long is i64 on both architectures this is built for.)
+    let mut allowed: Vec<i64> = vec![
+        libc::SYS_read,
+        libc::SYS_readv,
+        libc::SYS_write,
+        libc::SYS_writev,
+        libc::SYS_close,
+        libc::SYS_lseek,
+        libc::SYS_fstat,
+        libc::SYS_newfstatat,
+        libc::SYS_statx,
+        libc::SYS_ppoll,
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_mprotect,
+        libc::SYS_madvise,
+        libc::SYS_mincore,
+        libc::SYS_brk,
+        libc::SYS_futex,
+        libc::SYS_membarrier,
+        libc::SYS_set_robust_list,
+        libc::SYS_set_tid_address,
+        libc::SYS_rseq,
+        libc::SYS_sched_yield,
+        libc::SYS_sched_getaffinity,
+        libc::SYS_gettid,
+        libc::SYS_getpid,
+        libc::SYS_tgkill,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_rt_sigaction,
+        libc::SYS_sigaltstack,
+        libc::SYS_clock_gettime,
+        libc::SYS_clock_getres,
+        libc::SYS_gettimeofday,
+        libc::SYS_nanosleep,
+        libc::SYS_clock_nanosleep,
+        libc::SYS_getrandom,
+        libc::SYS_prctl,
+        // Only ever narrows what is allowed; needed to install the second filter below.
+        libc::SYS_seccomp,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ];
+    #[cfg(target_arch = "x86_64")]
+    allowed.push(libc::SYS_poll);
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        allowed.into_iter().map(|n| (n, Vec::new())).collect();
+    // Threads only: a new process (fork, vfork, posix_spawn) lacks CLONE_THREAD.
+    let thread = libc::CLONE_THREAD as u64;
+    let only_threads = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(thread),
+        thread,
+    )
+    .and_then(|c| SeccompRule::new(vec![c]));
+    // Reading a limit, never setting one.
+    let read_only_limits = SeccompCondition::new(2, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, 0)
+        .and_then(|c| SeccompRule::new(vec![c]));
+    let (Ok(only_threads), Ok(read_only_limits)) = (only_threads, read_only_limits) else {
+        return false;
+    };
+    rules.insert(libc::SYS_clone, vec![only_threads]);
+    rules.insert(libc::SYS_prlimit64, vec![read_only_limits]);
+    let allow_list = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        arch,
+    )
+    .and_then(BpfProgram::try_from);
+    // Installed last, so that it decides for clone3 (equal actions: the newest filter wins).
+    let no_clone3 = SeccompFilter::new(
+        [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .and_then(BpfProgram::try_from);
+    match (allow_list, no_clone3) {
+        (Ok(a), Ok(b)) => apply_filter(&a).and_then(|()| apply_filter(&b)).is_ok(),
+        _ => false,
+    }
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn seccomp() -> bool {
+    false
+}
