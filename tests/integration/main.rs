@@ -10,6 +10,7 @@ mod followups;
 mod fork;
 mod fuzz_corpus;
 mod hostile;
+mod hostile_files;
 mod import;
 mod insider;
 mod jpeg2000;

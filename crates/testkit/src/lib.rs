@@ -13,6 +13,8 @@
 //! assert!(bytes.len() > 128);
 //! ```
 
+pub mod hostile;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
