@@ -31,6 +31,9 @@ pub struct ImportSummary {
     pub imported: u64,
     pub duplicates: u64,
     pub failed: Vec<ImportFailure>,
+    /// Imported (their metadata is sound, the study is listed), but the decoder refused their
+    /// pixels in an ordinary way: the viewer will say why rather than show them.
+    pub undecodable: Vec<ImportFailure>,
 }
 
 /// Progress of an import, for a progress bar.
@@ -123,6 +126,12 @@ impl Home {
                 });
                 match self.prepare(file, &rows, &mut sandbox) {
                     Ok(Some((row, stage, check))) => {
+                        if let Some(reason) = &check.message {
+                            summary.undecodable.push(ImportFailure {
+                                path: file.display().to_string(),
+                                reason: reason.clone(),
+                            });
+                        }
                         staged.extend(stage);
                         rows.push(row);
                         checks.push(check);
@@ -165,6 +174,7 @@ impl Home {
             imported = summary.imported,
             duplicates = summary.duplicates,
             refused = summary.failed.len(),
+            undecodable = summary.undecodable.len(),
             seconds = started.elapsed().as_secs_f64(),
             "image import finished"
         );

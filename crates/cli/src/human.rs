@@ -299,6 +299,16 @@ pub fn import_summary(s: &countersign_app::ImportSummary) -> String {
     for f in &s.failed {
         let _ = write!(out, "\n  {}: {}", f.path, f.reason);
     }
+    if !s.undecodable.is_empty() {
+        let _ = write!(
+            out,
+            "\n{} imported whose pixels cannot be shown:",
+            s.undecodable.len()
+        );
+        for f in &s.undecodable {
+            let _ = write!(out, "\n  {}: {}", f.path, f.reason);
+        }
+    }
     out
 }
 

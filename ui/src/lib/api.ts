@@ -279,6 +279,8 @@ export interface ImportSummary {
   imported: number;
   duplicates: number;
   failed: { path: string; reason: string }[];
+  /** Imported, but their pixels cannot be shown (the decoder refused them; the viewer says why). */
+  undecodable: { path: string; reason: string }[];
 }
 
 /** The background sync node: connected peers, the last completed pull, addresses. */
