@@ -25,6 +25,9 @@ enum Attack {
     Withhold,
     /// A member's validly signed entry whose payload was changed on the way.
     TamperedPayload(Vec<u8>),
+    /// A member's validly signed entry whose payload gives a key twice (parsers disagree on
+    /// which value counts).
+    DuplicateKey(Vec<u8>),
     /// A million entries by a key not on the roster, served 4000 at a time, always "more".
     Flood(Flood),
     /// A response frame beyond the protocol's largest message.
@@ -128,7 +131,7 @@ impl Ledger for Hostile {
             Attack::Forged(b) | Attack::OtherNetwork(b) => (b.clone(), false),
             Attack::EndlessDuplicates(b) => (b.clone(), true),
             Attack::Withhold => (bundle::encode(std::iter::empty()), false),
-            Attack::TamperedPayload(b) => (b.clone(), false),
+            Attack::TamperedPayload(b) | Attack::DuplicateKey(b) => (b.clone(), false),
             Attack::Flood(f) => f.batch(),
             Attack::Oversized => (vec![0; countersign_sync::protocol::MAX_MESSAGE], false),
         })
@@ -260,7 +263,20 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let (e, _) = entry(&network.to_hex(), "as signed");
     let tampered = followup("as sinned"); // same length: only the hash can tell
     let tampered = bundle::encode([(&e, Some(tampered.as_slice()))]);
-    // 5. A million entries by a stranger.
+    // 5. Signed by a member, as signed, but with a key given twice.
+    let twice = br#"{"finding":"Nodule 4 mm","finding":"No nodule","due":"2027-01-01"}"#;
+    let e = craft(
+        &secret,
+        &network.to_hex(),
+        &report,
+        1,
+        now_ms(),
+        Kind::FollowupRecommend,
+        heads.clone(),
+        twice,
+    );
+    let duplicate = bundle::encode([(&e, Some(twice.as_slice()))]);
+    // 6. A million entries by a stranger.
     let flood = Flood {
         key: [0x5a; 32],
         network: network.to_hex(),
@@ -285,6 +301,11 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             "tampered payload",
             Attack::TamperedPayload(tampered),
             "payload_hash",
+        ),
+        (
+            "duplicate key",
+            Attack::DuplicateKey(duplicate),
+            "duplicate key",
         ),
         ("flood", Attack::Flood(flood), "not on the roster"),
         ("oversized", Attack::Oversized, "exceeds the limit"),
