@@ -87,6 +87,28 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
         "{}",
         out_of_range.stderr
     );
+    // A field given twice is refused, not resolved by its last value (as serde would).
+    let before = a.count();
+    let twice = a.run(&[
+        "report",
+        "write",
+        &report,
+        "--section",
+        "cardiac",
+        "--text",
+        "LVEF 60%.",
+        "--field",
+        "lvef=60",
+        "--field",
+        "lvef=25",
+    ]);
+    assert_eq!(twice.code, 2);
+    assert!(
+        twice.stderr.contains("field lvef is given twice"),
+        "{}",
+        twice.stderr
+    );
+    assert_eq!(a.count(), before);
     write_cardiac("60").ok();
     let refused = a.run(&["report", "finalize", &report]);
     assert_eq!(refused.code, 2);

@@ -110,6 +110,26 @@ impl Home {
         self.report_write_fields(report, section, text, BTreeMap::new())
     }
 
+    /// Signs a new version of a section with `NAME=VALUE` pairs for its structured fields, as a
+    /// user gives them: a field given twice is refused, never resolved by the last value.
+    pub fn report_write_pairs(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+        pairs: Vec<(String, String)>,
+    ) -> Result<EntryId> {
+        let mut fields = BTreeMap::new();
+        for (name, value) in pairs {
+            if fields.insert(name.clone(), value).is_some() {
+                return Err(AppError::InvalidInput(format!(
+                    "field {name} is given twice; give each field once"
+                )));
+            }
+        }
+        self.report_write_fields(report, section, text, fields)
+    }
+
     /// Signs a new version of a section with values for its structured fields (checked against
     /// the report's template by the report rules).
     pub fn report_write_fields(

@@ -28,12 +28,7 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             Output::new(&New { report: id }, format!("report {id}"))
         }
         ReportCommand::Write { at, text, fields } => entry_out(
-            home.report_write_fields(
-                entry_id(&at.report)?,
-                &at.section,
-                &text,
-                fields.into_iter().collect(),
-            )?,
+            home.report_write_pairs(entry_id(&at.report)?, &at.section, &text, fields)?,
             "signed",
         ),
         ReportCommand::Cosign { at } => entry_out(
