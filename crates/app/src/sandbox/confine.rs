@@ -7,9 +7,11 @@
 //! - **Landlock** (Linux ≥ 5.13, best effort): a ruleset that handles every filesystem right the
 //!   kernel knows, and TCP bind/connect and IPC scopes where it knows them, and grants none.
 //! - **seccomp-bpf** (Linux x86-64 and aarch64): an allow-list of the system calls decoding
-//!   needs — memory, threads, time, reading stdin and writing stdout. Everything else (open,
-//!   socket, execve, fork, ptrace, …) fails with `EPERM`. `clone` is allowed only for threads;
-//!   `clone3` fails with `ENOSYS` so that the C library falls back to `clone`.
+//!   needs — anonymous memory, threads, time, reading stdin and writing stdout and stderr (by
+//!   descriptor number: any other descriptor the worker might have inherited is useless to it).
+//!   Everything else (open, socket, execve, fork, ptrace, …) fails with `EPERM`. `clone` is
+//!   allowed only for threads; `clone3` fails with `ENOSYS` so that the C library falls back to
+//!   `clone`.
 //!
 //! What was achieved is reported in the worker's hello line; the parent logs it.
 
@@ -100,17 +102,10 @@ fn seccomp() -> bool {
 
     // (c_long is i64 on both architectures this is built for.)
     let mut allowed: Vec<i64> = vec![
-        libc::SYS_read,
-        libc::SYS_readv,
-        libc::SYS_write,
-        libc::SYS_writev,
         libc::SYS_close,
         libc::SYS_lseek,
         libc::SYS_fstat,
-        libc::SYS_newfstatat,
-        libc::SYS_statx,
         libc::SYS_ppoll,
-        libc::SYS_mmap,
         libc::SYS_munmap,
         libc::SYS_mremap,
         libc::SYS_mprotect,
@@ -147,23 +142,43 @@ fn seccomp() -> bool {
     allowed.push(libc::SYS_poll);
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         allowed.into_iter().map(|n| (n, Vec::new())).collect();
-    // Threads only: a new process (fork, vfork, posix_spawn) lacks CLONE_THREAD.
-    let thread = libc::CLONE_THREAD as u64;
-    let only_threads = SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Qword,
-        SeccompCmpOp::MaskedEq(thread),
-        thread,
-    )
-    .and_then(|c| SeccompRule::new(vec![c]));
-    // Reading a limit, never setting one.
-    let read_only_limits = SeccompCondition::new(2, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, 0)
-        .and_then(|c| SeccompRule::new(vec![c]));
-    let (Ok(only_threads), Ok(read_only_limits)) = (only_threads, read_only_limits) else {
-        return false;
+    let rule = |arg: u8, op: SeccompCmpOp, value: u64| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op, value)
+            .and_then(|c| SeccompRule::new(vec![c]))
     };
-    rules.insert(libc::SYS_clone, vec![only_threads]);
-    rules.insert(libc::SYS_prlimit64, vec![read_only_limits]);
+    let fd_is = |fd: u64| {
+        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, fd)
+            .and_then(|c| SeccompRule::new(vec![c]))
+    };
+    let thread = libc::CLONE_THREAD as u64;
+    let anonymous = libc::MAP_ANONYMOUS as u64;
+    let conditional = [
+        // Reading stdin, writing stdout and stderr: a descriptor the worker inherited by
+        // mistake (one without close-on-exec) is of no use to it.
+        (libc::SYS_read, vec![fd_is(0)]),
+        (libc::SYS_readv, vec![fd_is(0)]),
+        (libc::SYS_write, vec![fd_is(1), fd_is(2)]),
+        (libc::SYS_writev, vec![fd_is(1), fd_is(2)]),
+        // Memory, never a file's pages (a shared mapping of an inherited descriptor would write
+        // to that file).
+        (
+            libc::SYS_mmap,
+            vec![rule(3, SeccompCmpOp::MaskedEq(anonymous), anonymous)],
+        ),
+        // Threads only: a new process (fork, vfork, posix_spawn) lacks CLONE_THREAD.
+        (
+            libc::SYS_clone,
+            vec![rule(0, SeccompCmpOp::MaskedEq(thread), thread)],
+        ),
+        // Reading a limit, never setting one.
+        (libc::SYS_prlimit64, vec![rule(2, SeccompCmpOp::Eq, 0)]),
+    ];
+    for (syscall, alternatives) in conditional {
+        let Ok(alternatives) = alternatives.into_iter().collect::<Result<Vec<_>, _>>() else {
+            return false;
+        };
+        rules.insert(syscall, alternatives);
+    }
     let allow_list = SeccompFilter::new(
         rules,
         SeccompAction::Errno(libc::EPERM as u32),

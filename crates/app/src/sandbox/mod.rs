@@ -381,7 +381,9 @@ impl Worker {
             .map_err(AppError::io("starting a decode worker"))?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
+        // Bounded: a worker that talks without being asked blocks, rather than filling this
+        // process's memory.
+        let (tx, lines) = mpsc::sync_channel(4);
         std::thread::Builder::new()
             .name("decode-worker-reader".into())
             .spawn(move || read_lines(stdout, tx))
@@ -464,7 +466,7 @@ impl Drop for Worker {
     }
 }
 
-fn read_lines(stdout: impl Read, tx: mpsc::Sender<String>) {
+fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<String>) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut line = String::new();
