@@ -87,6 +87,29 @@ async function rampCheck(mode) {
 await rampCheck("webgl2");
 await rampCheck("cpu");
 
+// A study whose image cannot be drawn (the decoder refused its pixels) after one that drew: the
+// error shows on a blank canvas, never over the previous study's image and its patient.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `undecodable: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("slice-position").waitFor();
+  await page.getByTestId("study-item").filter({ hasText: "Pixels refused" }).click();
+  await page.locator(".message.error", { hasText: "segment at word 0 is empty" }).waitFor();
+  const lit = await pixels(page, `
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4 * 101) if (d[i] > 0) lit++;
+    return lit;
+  `);
+  check(lit === 0, `undecodable: the canvas is blank under the error (${lit} lit samples)`);
+  const stale = await page.locator(".corner", { hasText: "Phantom^Ramp" }).count();
+  check(stale === 0 && (await page.getByTestId("slice-position").count()) === 0,
+    "undecodable: no patient name or position left from the previous study");
+  await page.close();
+}
+
 // A multi-frame image: arrows step frames, Space runs cine until pressed again.
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

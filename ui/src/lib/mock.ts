@@ -277,7 +277,14 @@ const rows = (): StudyRow[] => [
     study: withdrawnStudy, patient: "Phantom^Withdrawn", date: "20260104", modality: "CT", description: "Sign-off withdrawn",
     instances: 2, reports: [{ report: withdrawn.report, study: withdrawnStudy, template: "ct-chest", status: withdrawn.status }],
   },
+  {
+    study: undecodableStudy, patient: "Hostile^Undecodable", date: "20260105", modality: "OT", description: "Pixels refused",
+    instances: 1, reports: [],
+  },
 ];
+
+/** A study whose one image the decode worker refused (as a segmented-LUT bomb is). */
+const undecodableStudy = "2.25.8888";
 
 /** Unsigned text the mock "home" keeps, by report then section (the app keeps it in SQLite). */
 export const mockDrafts: Record<string, Record<string, string>> = {};
@@ -298,10 +305,16 @@ export function installMocks() {
       case "studies":
         return rows();
       case "study_images":
+        if (a.study === undecodableStudy) {
+          return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1 }];
+        }
         return ["ramp-0", "ramp-1"].map((sha256, i) => ({
           sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,
         }));
       case "frame":
+        if (a.sha256 === "undecodable-0") {
+          throw { code: "bad_image", message: "attribute Palette Color Lookup Table is missing or invalid: segment at word 0 is empty" };
+        }
         return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
         return [{ name: "ct-chest", title: "CT chest", source: "built-in", sections: 3 }];

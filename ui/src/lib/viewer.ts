@@ -149,6 +149,21 @@ export class Viewer {
     return this.frame;
   }
 
+  /** Shows nothing: an image that could not be drawn must not leave the last one (perhaps
+   *  another patient's) on screen. */
+  clear() {
+    this.frame = null;
+    const gl = this.gl;
+    if (gl) {
+      gl.viewport(0, 0, this.canvas.width, this.canvas.height);
+      gl.clearColor(0, 0, 0, 1);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+    } else if (this.ctx) {
+      this.ctx.fillStyle = "#000";
+      this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    }
+  }
+
   /** The image-to-canvas scale at the current zoom (image fitted, aspect kept). */
   scale(): number {
     if (!this.frame) return 1;
