@@ -127,9 +127,9 @@ ui-test: ui
 # The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver) on a demo home.
 e2e: corpus ui
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
-	$(CARGO) build --locked -p countersign-cli -p countersign-desktop
+	$(CARGO) build --locked -p countersign-cli -p countersign-desktop -p countersign-testkit
 	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \
-		"$(CARGO_TARGET_DIR)/debug/countersign"
+		"$(CARGO_TARGET_DIR)/debug/countersign" "$(CARGO_TARGET_DIR)/debug/countersign-hostile-files"
 
 bench: deps corpus
 	$(CARGO) bench -p countersign-benches

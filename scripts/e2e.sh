@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The desktop app end to end in a real window: a demo home with one open report, Xvfb,
 # tauri-driver (with Debian's WebKitWebDriver), then ui/tests/e2e.mjs. Used by `make e2e`.
-# Usage: scripts/e2e.sh DESKTOP_BINARY CLI_BINARY
+# Usage: scripts/e2e.sh DESKTOP_BINARY CLI_BINARY HOSTILE_FILES_BINARY
 set -euo pipefail
-app=$1 cli=$2
+app=$1 cli=$2 hostile=$3
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=webdriver-harness.sh
 . "$here/scripts/webdriver-harness.sh"
@@ -24,13 +24,16 @@ key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardio
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/remote.out" ] && break; sleep 0.1; done
 remote_addr=$(head -1 "$work/remote.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
-# A folder as a CD from another hospital arrives: the pinned corpus (checked by make corpus)
-# and a file that is not DICOM at all, which the import must list as refused.
+# A folder as a CD from another hospital arrives: the pinned corpus (checked by make corpus),
+# a file that is not DICOM at all, and in hostile/ the files made to take the app down
+# (countersign_testkit::hostile); the import must list each as refused, and the app go on.
 cd_dir=$work/cd
 mkdir -p "$cd_dir"
 cp "${COUNTERSIGN_CORPUS:-$HOME/.cache/countersign/corpus}"/*.dcm "$cd_dir"/
 printf 'A CD from another hospital.\n' >"$cd_dir/README.txt"
-export E2E_IMPORT_DIR=$cd_dir
+hostile_files=$("$hostile" "$cd_dir/hostile" | cut -f1 | paste -sd, -)
+[ -n "$hostile_files" ] || { echo "no hostile files written by $hostile" >&2; exit 1; }
+export E2E_IMPORT_DIR=$cd_dir E2E_HOSTILE_FILES=$hostile_files
 export COUNTERSIGN_NO_MDNS=1
 export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 

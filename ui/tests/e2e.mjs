@@ -55,15 +55,20 @@ async function until(what, probe, timeoutMs = 20000) {
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
 }
 
-try {
-  const started = Date.now();
-  await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
-  check(true, `study list shown ${Date.now() - started} ms after the session started`);
-  await wd("POST", `${s}/element/${await find('[data-testid="study-item"]')}/click`, {});
-  await until("the first frame", () => run(`return document.querySelector('[data-testid="slice-position"]') !== null`));
+const click = async (element) => wd("POST", `${s}/element/${element}/click`, {});
 
+/** Opens a study from the list and waits for its first frame: the slice overlay naming another
+ *  image than the one shown before (if any), then a canvas that is not blank. */
+async function openStudy(item, what) {
+  const sliceSha = `const p = document.querySelector('[data-testid="slice-position"]'); return p ? p.dataset.sha : null;`;
+  const shown = await run(sliceSha);
+  await click(item);
+  await until(`the first frame of ${what}`, async () => {
+    const now = await run(sliceSha);
+    return now !== shown ? now : null;
+  });
   // Not blank: the canvas holds more than one grey level.
-  const levels = await until("a drawn canvas", () =>
+  const levels = await until(`a drawn canvas for ${what}`, () =>
     run(`
       const c = document.querySelector('[data-testid="viewer-canvas"]');
       const copy = document.createElement('canvas');
@@ -76,22 +81,44 @@ try {
       return seen.size > 3 ? { levels: seen.size, mode: c.dataset.renderMode } : null;
     `),
   );
-  check(levels.levels > 3, `canvas is not blank (${levels.levels} grey levels, ${levels.mode})`);
+  check(levels.levels > 3, `${what}: canvas is not blank (${levels.levels} grey levels, ${levels.mode})`);
+}
 
-  // Sign a section of the open (draft) report.
+/** Signs a new version of the findings section of the open (draft) report, and checks that its
+ *  new section.write entry shows up in the provenance panel, verified. */
+async function signFindings(what) {
+  const before = await run(
+    `return [...document.querySelectorAll('[data-testid="provenance-entry"]')].map((i) => i.dataset.entry)`,
+  );
   const textarea = await find('[data-testid="section-findings"] textarea');
   await wd("POST", `${s}/element/${textarea}/clear`, {});
   const text = `No pulmonary nodule (e2e ${Date.now()}).`;
   await wd("POST", `${s}/element/${textarea}/value`, { text });
-  await wd("POST", `${s}/element/${await find('[data-testid="section-findings-sign"]')}/click`, {});
+  // The button is offered once the typed text differs from the signed one.
+  const sign = await until("the findings sign button", async () => {
+    const button = await find('[data-testid="section-findings-sign"]');
+    return (await wd("GET", `${s}/element/${button}/enabled`)) ? button : null;
+  });
+  await click(sign);
   const entry = await until("the signed entry in the provenance panel", () =>
     run(`
       const items = [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="provenance-entry"]')];
-      const write = items.filter((i) => i.textContent.includes('section.write')).pop();
+      const write = items.filter((i) => i.textContent.includes('section.write') && !arguments[0].includes(i.dataset.entry)).pop();
       return write ? { status: write.dataset.status, count: items.length } : null;
-    `),
+    `, [before]),
   );
-  check(entry.status === "verified", `the new section.write entry is ${entry.status}`);
+  // Settled: the editor is done signing (and has reloaded the report) before the test goes on.
+  await until("the editor done signing", () =>
+    run(`return document.querySelector('[data-testid="section-findings-sign"]')?.textContent.trim() === 'Sign section'`));
+  check(entry.status === "verified", `${what}: the new section.write entry is ${entry.status}`);
+}
+
+try {
+  const started = Date.now();
+  await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
+  check(true, `study list shown ${Date.now() - started} ms after the session started`);
+  await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
+  await signFindings("findings signed");
   // What the user may do comes from the app (report_actions): the draft still lacks required
   // sections, so sign-off is not offered and the refusal says why, with its rule's code.
   const signoff = await until("the app's answer on sign-off", () =>
@@ -147,9 +174,11 @@ try {
   const corpus = process.env.E2E_IMPORT_DIR;
   const field = await find('input[aria-label="Import path"]');
   await wd("POST", `${s}/element/${field}/value`, { text: corpus });
+  const importStarted = Date.now();
   await run(`document.querySelector('input[aria-label="Import path"]').form.requestSubmit()`);
   const imported = await until("the import summary", () =>
     run(`const r = document.querySelector('[data-testid="import-result"]'); return r ? r.textContent : null;`), 60000);
+  const importMs = Date.now() - importStarted;
   // The summary shows when the import returns; the list follows once the app has been asked
   // again (after the open report and what its user may do on it): wait for it, not for a time.
   const studies = await until("the imported studies listed", async () => {
@@ -157,7 +186,39 @@ try {
     return n > 10 ? n : null;
   }).catch(() => run(`return document.querySelectorAll('[data-testid="study-item"]').length`));
   check(/\d+ imported/.test(imported) && /refused/.test(imported) && studies > 10,
-    `imported through the UI: ${imported.replace(/\s+/g, " ").trim().slice(0, 50)}…; ${studies} studies listed`);
+    `imported through the UI in ${importMs} ms: ${imported.replace(/\s+/g, " ").trim().slice(0, 50)}…; ${studies} studies listed`);
+
+  // The folder's hostile/ files (countersign_testkit::hostile): each is named in the summary,
+  // refused, or imported with its pixels refused (never shown), with the reason; the JPEG-LS
+  // frame that makes the decoder spin is refused because the sandbox stopped it.
+  const listed = await run(`
+    return [...document.querySelectorAll('[data-testid="import-result"] li')].map((li) => ({
+      path: li.title, text: li.textContent,
+      list: li.closest('ul').dataset.testid === 'import-undecodable' ? 'imported, pixels not shown' : 'refused' }));
+  `);
+  const hostileFiles = (process.env.E2E_HOSTILE_FILES ?? "").split(",").filter(Boolean);
+  check(hostileFiles.length > 0, `hostile files in the imported folder: ${hostileFiles.join(", ")}`);
+  for (const name of hostileFiles) {
+    const line = listed.find((l) => l.path.endsWith(`/hostile/${name}`));
+    const why = line ? line.text.slice(line.text.indexOf(":") + 1).trim() : "";
+    const spin = /jpeg-ls/i.test(name);
+    check(line && why && (line.list === "refused" || !spin) && (!spin || /stopped|did not finish/.test(why)),
+      `hostile ${name}: ${line ? `${line.list}: ${why.slice(0, 90)}` : "not in the import summary"}`);
+  }
+
+  // Still alive and usable: a study that came on the CD opens on a drawn frame, then the study
+  // with the open report opens again, and a section of it is signed.
+  const rows = await run(`
+    return [...document.querySelectorAll('[data-testid="study-item"]')].map((b) => ({
+      active: b.classList.contains('active'), text: b.textContent }));
+  `);
+  const items = await findAll('[data-testid="study-item"]');
+  const draftRow = rows.findIndex((r) => r.active);
+  const cdRow = rows.findIndex((r) => !r.active && / · CT · /.test(r.text) && !/HOSTILE/.test(r.text));
+  check(draftRow >= 0 && cdRow >= 0, `after the hostile import: the open study is row ${draftRow}, a CT study from the CD row ${cdRow}`);
+  await openStudy(items[cdRow], `a CT study from the CD (${rows[cdRow].text.replace(/\s+/g, " ").trim().slice(0, 40)})`);
+  await openStudy(items[draftRow], "the study with the open report, again");
+  await signFindings("findings signed after the hostile import");
 
   const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
   await writeFile(shot, png);
