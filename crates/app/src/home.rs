@@ -64,6 +64,9 @@ pub struct Home {
     verified: Mutex<Verified>,
     /// This home's signing key, read once (it is wiped from memory when the home is dropped).
     signer: Option<SecretKey>,
+    /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so
+    /// that a study imported by an earlier build is checked by one worker, not one per image.
+    pub(crate) decoder: Mutex<crate::sandbox::DecodeSandbox>,
 }
 
 impl Home {
@@ -79,6 +82,7 @@ impl Home {
             cache: Mutex::new(None),
             verified: Mutex::new(Verified::default()),
             signer: None,
+            decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
         })
     }
 

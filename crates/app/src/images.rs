@@ -24,9 +24,13 @@ pub fn image_render_png(
     let bytes = countersign_imaging::read_file(path)?;
     let image = countersign_imaging::from_bytes(&bytes)?;
     if image.info.has_pixels {
-        let verdict = DecodeSandbox::new().check_parsed(&bytes, &image.info)?;
-        if let Verdict::Refused { message, .. } = verdict {
-            return Err(AppError::ImageRefused(message));
+        match DecodeSandbox::new().check_parsed(&bytes, &image.info)? {
+            Verdict::Harmless { error: None, .. } => {}
+            Verdict::Harmless {
+                error: Some(message),
+                ..
+            }
+            | Verdict::Refused { message, .. } => return Err(AppError::ImageRefused(message)),
         }
     }
     let mut rendered = image.render(frame, window)?;

@@ -110,11 +110,24 @@ impl Home {
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let files = collect(paths);
+        tracing::info!(files = files.len(), "image import started");
+        // The home's worker, taken out for the import (`prepare` borrows the home mutably).
+        let mut sandbox =
+            std::mem::take(&mut *self.decoder.lock().unwrap_or_else(|p| p.into_inner()));
+        let result = self.import_with(&files, &mut sandbox, &mut progress);
+        *self.decoder.lock().unwrap_or_else(|p| p.into_inner()) = sandbox;
+        result
+    }
+
+    fn import_with(
+        &mut self,
+        files: &[PathBuf],
+        sandbox: &mut DecodeSandbox,
+        progress: &mut impl FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
         let total = files.len();
         let started = std::time::Instant::now();
-        tracing::info!(files = total, "image import started");
         let mut summary = ImportSummary::default();
-        let mut sandbox = DecodeSandbox::new();
         for (batch_index, batch) in files.chunks(BATCH).enumerate() {
             let mut staged = Vec::new();
             let mut rows: Vec<Instance> = Vec::new();
@@ -124,7 +137,7 @@ impl Home {
                     done: batch_index * BATCH + i,
                     total,
                 });
-                match self.prepare(file, &rows, &mut sandbox) {
+                match self.prepare(file, &rows, sandbox) {
                     Ok(Some((row, stage, check))) => {
                         if let Some(reason) = &check.message {
                             summary.undecodable.push(ImportFailure {
@@ -211,7 +224,7 @@ impl Home {
                 error: None,
             }
         };
-        if let Verdict::Refused { code, message } = verdict {
+        if let Verdict::Refused { code, message, .. } = verdict {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
         let path = image_path(self.dir(), &sha256);
@@ -258,25 +271,39 @@ impl Home {
         Ok(countersign_imaging::from_bytes(&bytes)?)
     }
 
-    /// Opens an imported image whose pixels may be decoded in this process: one the sandboxed
-    /// worker decoded without harm. An image imported before that check existed is checked now,
-    /// once; one that crashed, hung or exhausted the worker is refused.
+    /// Opens an imported image whose pixels may be decoded in this process: one whose every
+    /// frame the sandboxed worker decoded (by this build's decoders). An image it has not seen —
+    /// imported by an earlier build, or checked by other decoders — is checked now; one it
+    /// refused, or a frame of which it could not decode, gives the worker's words instead.
     pub fn image_for_decoding(&self, sha256_hex: &str) -> Result<DicomImage> {
         let (sha, bytes) = self.image_bytes(sha256_hex)?;
-        let check = match self.store().db().decode_check(&sha.0)? {
+        let known = self
+            .store()
+            .db()
+            .decode_check(&sha.0)?
+            .filter(|c| c.decoder == crate::sandbox::DECODER);
+        let check = match known {
             Some(check) => check,
             None => {
-                let check = DecodeSandbox::new().check(&bytes)?.to_check();
-                self.store()
-                    .db()
-                    .put_decode_check(&sha.0, &check, now_ms())?;
+                let verdict = self
+                    .decoder
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .check(&bytes)?;
+                let check = verdict.to_check();
+                // A timeout or a kill may be the machine's doing: tried again next time.
+                if verdict.lasting() {
+                    self.store()
+                        .db()
+                        .put_decode_check(&sha.0, &check, now_ms())?;
+                }
                 check
             }
         };
-        if check.refused.is_some() {
-            return Err(AppError::ImageRefused(check.message.unwrap_or_default()));
+        match (check.refused, check.message) {
+            (None, None) => Ok(countersign_imaging::from_bytes(&bytes)?),
+            (_, message) => Err(AppError::ImageRefused(message.unwrap_or_default())),
         }
-        Ok(countersign_imaging::from_bytes(&bytes)?)
     }
 
     /// The bytes of an imported image, checked against the SHA-256 they are stored by.

@@ -30,14 +30,16 @@ pub struct Instance {
     pub sop_class_uid: Option<String>,
 }
 
-/// What the sandboxed decode worker made of an image: `refused` is `None` when every frame
-/// decoded, or failed with an ordinary error, without harm to the worker; otherwise the worker
-/// crashed, hung or ran out of memory on it, and `refused` names how (`message` says it in words).
+/// What the sandboxed decode worker made of an image: `refused` is `None` when the worker lived
+/// through every frame (`message` names a frame the decoder refused in words, if one was);
+/// otherwise the worker crashed on it, and `refused` names how (`message` says it in words).
+/// `decoder` names the build of the decoders that reached the verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeCheck {
     pub frames: u32,
     pub refused: Option<String>,
     pub message: Option<String>,
+    pub decoder: String,
 }
 
 /// Where the file with this SHA-256 lives under `root`.
@@ -169,13 +171,16 @@ impl Db<'_> {
     /// What the decode worker made of the image `sha256`, if it has seen it.
     pub fn decode_check(&self, sha256: &[u8; 32]) -> Result<Option<DecodeCheck>> {
         self.conn()
-            .prepare_cached("SELECT frames, refused, message FROM decode_checks WHERE sha256 = ?1")
+            .prepare_cached(
+                "SELECT frames, refused, message, decoder FROM decode_checks WHERE sha256 = ?1",
+            )
             .and_then(|mut s| {
                 s.query_row([sha256.as_slice()], |r| {
                     Ok(DecodeCheck {
                         frames: r.get::<_, i64>(0)?.clamp(0, u32::MAX as i64) as u32,
                         refused: r.get(1)?,
                         message: r.get(2)?,
+                        decoder: r.get(3)?,
                     })
                 })
                 .optional()
@@ -192,8 +197,9 @@ impl Db<'_> {
     ) -> Result<()> {
         self.conn()
             .prepare_cached(
-                "INSERT OR REPLACE INTO decode_checks (sha256, frames, refused, message, checked_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO decode_checks \
+                 (sha256, frames, refused, message, decoder, checked_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -201,6 +207,7 @@ impl Db<'_> {
                     check.frames as i64,
                     check.refused,
                     check.message,
+                    check.decoder,
                     now_ms.min(i64::MAX as u64) as i64
                 ])
             })

@@ -128,15 +128,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (report, section)
     ) WITHOUT ROWID;
     "#,
-    // 9: what the sandboxed decode worker made of each imported image (by SHA-256): decoded
-    // (or refused with an ordinary error) without harm, so it may be decoded in-process from
-    // now on; or crashed, hung or ran out of memory, so it is never decoded in-process.
+    // 9: what the sandboxed decode worker (of the build named by `decoder`) made of each
+    // imported image (by SHA-256): every frame decoded, so it may be decoded in-process from
+    // now on; a frame refused in words (`message`), so the words are shown instead; or the
+    // worker crashed on it (`refused`), so it is never decoded in-process.
     r#"
     CREATE TABLE decode_checks (
         sha256     BLOB PRIMARY KEY,
         frames     INTEGER NOT NULL,
         refused    TEXT,
         message    TEXT,
+        decoder    TEXT NOT NULL,
         checked_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,

@@ -23,10 +23,13 @@ pub(super) struct Applied {
 
 /// Address space a worker may map.
 pub(super) const ADDRESS_SPACE: u64 = 4 << 30;
-/// CPU seconds a worker may use in its life ([`super::FILES_PER_WORKER`] files).
-pub(super) const CPU_SECONDS: u64 = 300;
+/// CPU seconds a worker may use in its life: a backstop only. The limit that matters is the
+/// wall-clock budget the parent gives each file; a per-life CPU limit would blame a file for
+/// the CPU that the files before it used.
+pub(super) const CPU_SECONDS: u64 = 3600;
 
 pub(super) fn apply() -> Applied {
+    die_with_parent();
     let rlimits = rlimits();
     let landlock = landlock();
     let seccomp = seccomp();
@@ -36,6 +39,15 @@ pub(super) fn apply() -> Applied {
         rlimits,
     }
 }
+
+/// A worker outlives no parent: if the app dies, its worker is killed with it.
+#[cfg(target_os = "linux")]
+fn die_with_parent() {
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() {}
 
 #[cfg(unix)]
 fn rlimits() -> bool {
@@ -88,10 +100,26 @@ fn landlock() -> String {
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
 fn seccomp() -> bool {
+    match filters() {
+        Ok((allow_list, no_clone3)) => seccompiler::apply_filter(&allow_list)
+            .and_then(|()| seccompiler::apply_filter(&no_clone3))
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The allow-list, and the filter that makes `clone3` fail with `ENOSYS` (installed last, so
+/// that it decides for `clone3`: among equal actions the newest filter wins).
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn filters() -> Result<(seccompiler::BpfProgram, seccompiler::BpfProgram), seccompiler::BackendError>
+{
     use std::collections::BTreeMap;
 
     use seccompiler::{
-        apply_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition,
         SeccompFilter, SeccompRule,
     };
 
@@ -108,7 +136,6 @@ fn seccomp() -> bool {
         libc::SYS_ppoll,
         libc::SYS_munmap,
         libc::SYS_mremap,
-        libc::SYS_mprotect,
         libc::SYS_madvise,
         libc::SYS_mincore,
         libc::SYS_brk,
@@ -121,7 +148,6 @@ fn seccomp() -> bool {
         libc::SYS_sched_getaffinity,
         libc::SYS_gettid,
         libc::SYS_getpid,
-        libc::SYS_tgkill,
         libc::SYS_rt_sigreturn,
         libc::SYS_rt_sigprocmask,
         libc::SYS_rt_sigaction,
@@ -132,8 +158,7 @@ fn seccomp() -> bool {
         libc::SYS_nanosleep,
         libc::SYS_clock_nanosleep,
         libc::SYS_getrandom,
-        libc::SYS_prctl,
-        // Only ever narrows what is allowed; needed to install the second filter below.
+        // Only ever narrows what is allowed; needed to install the second filter.
         libc::SYS_seccomp,
         libc::SYS_exit,
         libc::SYS_exit_group,
@@ -142,62 +167,85 @@ fn seccomp() -> bool {
     allowed.push(libc::SYS_poll);
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         allowed.into_iter().map(|n| (n, Vec::new())).collect();
-    let rule = |arg: u8, op: SeccompCmpOp, value: u64| {
-        SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op, value)
-            .and_then(|c| SeccompRule::new(vec![c]))
-    };
-    let fd_is = |fd: u64| {
-        SeccompCondition::new(0, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, fd)
-            .and_then(|c| SeccompRule::new(vec![c]))
-    };
+
+    // One rule: all of `conditions` (argument, compared how, with what) hold.
+    let all =
+        |conditions: &[(u8, Len, Op, u64)]| -> Result<SeccompRule, seccompiler::BackendError> {
+            let conditions = conditions
+                .iter()
+                .map(|(arg, len, op, value)| {
+                    SeccompCondition::new(*arg, len.clone(), op.clone(), *value)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            SeccompRule::new(conditions)
+        };
+    let arg0_is = |value: u64| all(&[(0, Len::Dword, Op::Eq, value)]);
     let thread = libc::CLONE_THREAD as u64;
     let anonymous = libc::MAP_ANONYMOUS as u64;
+    let exec = libc::PROT_EXEC as u64;
+    let pid = u64::from(std::process::id());
     let conditional = [
         // Reading stdin, writing stdout and stderr: a descriptor the worker inherited by
         // mistake (one without close-on-exec) is of no use to it.
-        (libc::SYS_read, vec![fd_is(0)]),
-        (libc::SYS_readv, vec![fd_is(0)]),
-        (libc::SYS_write, vec![fd_is(1), fd_is(2)]),
-        (libc::SYS_writev, vec![fd_is(1), fd_is(2)]),
+        (libc::SYS_read, vec![arg0_is(0)?]),
+        (libc::SYS_readv, vec![arg0_is(0)?]),
+        (libc::SYS_write, vec![arg0_is(1)?, arg0_is(2)?]),
+        (libc::SYS_writev, vec![arg0_is(1)?, arg0_is(2)?]),
         // Memory, never a file's pages (a shared mapping of an inherited descriptor would write
-        // to that file).
+        // to that file), and never executable: injected code cannot be made to run.
         (
             libc::SYS_mmap,
-            vec![rule(3, SeccompCmpOp::MaskedEq(anonymous), anonymous)],
+            vec![all(&[
+                (3, Len::Qword, Op::MaskedEq(anonymous), anonymous),
+                (2, Len::Qword, Op::MaskedEq(exec), 0),
+            ])?],
+        ),
+        (
+            libc::SYS_mprotect,
+            vec![all(&[(2, Len::Qword, Op::MaskedEq(exec), 0)])?],
+        ),
+        // Signals to its own threads only (abort), never to another process of the user.
+        (libc::SYS_tgkill, vec![arg0_is(pid)?]),
+        // Naming a thread or a mapping, and the no-new-privileges flag the second filter needs.
+        (
+            libc::SYS_prctl,
+            vec![
+                arg0_is(libc::PR_SET_NAME as u64)?,
+                arg0_is(libc::PR_GET_NAME as u64)?,
+                arg0_is(libc::PR_SET_NO_NEW_PRIVS as u64)?,
+                arg0_is(libc::PR_SET_VMA as u64)?,
+            ],
         ),
         // Threads only: a new process (fork, vfork, posix_spawn) lacks CLONE_THREAD.
         (
             libc::SYS_clone,
-            vec![rule(0, SeccompCmpOp::MaskedEq(thread), thread)],
+            vec![all(&[(0, Len::Qword, Op::MaskedEq(thread), thread)])?],
         ),
-        // Reading a limit, never setting one.
-        (libc::SYS_prlimit64, vec![rule(2, SeccompCmpOp::Eq, 0)]),
+        // Reading its own limits, never setting one, nor reading another process's.
+        (
+            libc::SYS_prlimit64,
+            vec![all(&[
+                (0, Len::Dword, Op::Eq, 0),
+                (2, Len::Qword, Op::Eq, 0),
+            ])?],
+        ),
     ];
-    for (syscall, alternatives) in conditional {
-        let Ok(alternatives) = alternatives.into_iter().collect::<Result<Vec<_>, _>>() else {
-            return false;
-        };
-        rules.insert(syscall, alternatives);
-    }
+    rules.extend(conditional);
     let allow_list = SeccompFilter::new(
         rules,
         SeccompAction::Errno(libc::EPERM as u32),
         SeccompAction::Allow,
         arch,
     )
-    .and_then(BpfProgram::try_from);
-    // Installed last, so that it decides for clone3 (equal actions: the newest filter wins).
+    .and_then(BpfProgram::try_from)?;
     let no_clone3 = SeccompFilter::new(
         [(libc::SYS_clone3, Vec::new())].into_iter().collect(),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::ENOSYS as u32),
         arch,
     )
-    .and_then(BpfProgram::try_from);
-    match (allow_list, no_clone3) {
-        (Ok(a), Ok(b)) => apply_filter(&a).and_then(|()| apply_filter(&b)).is_ok(),
-        _ => false,
-    }
+    .and_then(BpfProgram::try_from)?;
+    Ok((allow_list, no_clone3))
 }
 
 #[cfg(not(all(

@@ -14,8 +14,8 @@
 //! crashed the worker, outran its time budget or its memory limit is refused: at import it is
 //! not stored; an image imported before this check existed is checked on first use.
 //!
-//! Protocol (stdin → worker): per request a tag byte (`0` decode, `1` probe the confinement,
-//! `2` abort, for tests of a dying worker), then for `0` a `u64` little-endian length and that
+//! Protocol (stdin → worker): per request a tag byte (`0` decode, `1` probe the confinement;
+//! `2` abort and `3` stop reading, for tests of a broken worker), then for `0` a `u64` little-endian length and that
 //! many bytes. Worker → stdout: first a hello line, then one JSON line per request.
 //!
 //! ```no_run
@@ -65,11 +65,14 @@ const FILES_PER_WORKER: usize = 64;
 /// How long a worker may take to start and confine itself.
 const STARTUP: Duration = Duration::from_secs(10);
 
-/// Time for one file: a base, plus one second per 16 MiB of pixels the file's header declares
-/// (a 512² CT slice gets about 1 s, a 500-frame series about 17 s). Legitimate files decode in
-/// milliseconds to a few hundred; the CharLS input that spins for 7 s is stopped after 1 s.
+/// Time for one file: a base, plus one second per 4 MiB of pixels the file's header declares
+/// (a 512² CT slice gets 1 s, a 1760² 16-bit CR 2 s, a 500-frame 512² series 65 s).
+/// Legitimate files decode in milliseconds to a few hundred; the CharLS input that spins for
+/// 7 s is stopped after 1 s.
 const BASE_BUDGET: Duration = Duration::from_secs(1);
-const BYTES_PER_SECOND: u64 = 16 << 20;
+const BYTES_PER_SECOND: u64 = 4 << 20;
+/// No file gets longer, whatever its header declares.
+const MAX_BUDGET: Duration = Duration::from_secs(300);
 
 /// This process is a decode worker if its first argument is [`WORKER_ARG`]: every binary that
 /// opens a home calls this first thing in `main`; in a worker it never returns.
@@ -153,12 +156,23 @@ fn worker_command() -> Result<WorkerCommand> {
 /// What the worker made of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every frame decoded and presented, or the decoder gave an ordinary error
-    /// (`error`), without harm to the worker: safe to decode in-process.
+    /// The worker lived through every frame: `frames` decoded; `error` names the first frame
+    /// the decoder refused, in an ordinary way, and why. Only a file with no error is decoded
+    /// in the app afterwards: a refused frame might have failed on the worker's own limits.
     Harmless { frames: u32, error: Option<String> },
-    /// The worker crashed, hung or ran out of memory on it (`code` says which).
-    Refused { code: &'static str, message: String },
+    /// The worker crashed, hung or ran out of memory on it (`code` says which). `lasting` when
+    /// the file is to blame whatever the machine was doing (a crash signal); not for a timeout
+    /// or a SIGKILL, which a busy machine or its out-of-memory killer can cause.
+    Refused {
+        code: &'static str,
+        message: String,
+        lasting: bool,
+    },
 }
+
+/// Which build of the decoders a verdict was reached by: a verdict of another is checked again.
+/// Bumped by hand when a codec (OpenJPEG, CharLS, libjpeg-turbo) or the decode path changes.
+pub const DECODER: &str = concat!("countersign-", env!("CARGO_PKG_VERSION"), "/decoders-1");
 
 impl Verdict {
     /// As the home keeps it.
@@ -168,12 +182,27 @@ impl Verdict {
                 frames: *frames,
                 refused: None,
                 message: error.clone(),
+                decoder: DECODER.to_string(),
             },
-            Verdict::Refused { code, message } => countersign_store::DecodeCheck {
+            Verdict::Refused { code, message, .. } => countersign_store::DecodeCheck {
                 frames: 0,
                 refused: Some(code.to_string()),
                 message: Some(message.clone()),
+                decoder: DECODER.to_string(),
             },
+        }
+    }
+
+    /// Whether the file may be decoded in the app: every frame decoded in the worker.
+    pub fn in_process_ok(&self) -> bool {
+        matches!(self, Verdict::Harmless { error: None, .. })
+    }
+
+    /// Whether the home keeps this verdict (a transient refusal is tried again next time).
+    pub fn lasting(&self) -> bool {
+        match self {
+            Verdict::Harmless { .. } => true,
+            Verdict::Refused { lasting, .. } => *lasting,
         }
     }
 }
@@ -193,6 +222,7 @@ pub struct ProbeReport {
     pub create_file: bool,
     pub connect: bool,
     pub spawn: bool,
+    pub signal_parent: bool,
     pub thread: bool,
 }
 
@@ -216,6 +246,13 @@ pub struct DecodeSandbox {
     worker: Option<Worker>,
 }
 
+/// How one attempt at a file ended.
+enum Attempt {
+    Done(Verdict),
+    /// A timeout or a kill the machine may have caused: worth one more try.
+    Transient(Verdict),
+}
+
 impl DecodeSandbox {
     pub fn new() -> DecodeSandbox {
         DecodeSandbox::default()
@@ -236,46 +273,24 @@ impl DecodeSandbox {
         self.check_with_budget(bytes, budget_for(Some(info)))
     }
 
+    /// One attempt, and for a worker that was starved of CPU or killed from outside one more,
+    /// in a fresh worker: a loaded machine should not cost an honest file its place. (One that
+    /// had the CPU for its budget and did not finish is the file's doing: no second try, so a
+    /// spinning codec costs at most one budget of CPU, plus half of one.)
     fn check_with_budget(&mut self, bytes: &[u8], budget: Duration) -> Result<Verdict> {
-        let worker = self.worker()?;
         let started = Instant::now();
-        let mut request = Vec::with_capacity(9);
-        request.push(0u8);
-        request.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        let sent = worker.send(&[&request, bytes]);
-        let answer = match sent {
-            Ok(()) => worker.answer(budget.saturating_sub(started.elapsed())),
-            Err(_) => Err(Ended::Died),
-        };
-        let verdict = match answer {
-            Ok(line) => match serde_json::from_str::<Answer>(&line) {
-                Ok(Answer {
-                    frames: Some(frames),
-                    error,
-                }) => Verdict::Harmless { frames, error },
-                _ => self.refuse("decoder_failed", "the decode worker answered nonsense"),
+        let verdict = match self.attempt(bytes, budget)? {
+            Attempt::Done(v) => v,
+            Attempt::Transient(_) => match self.attempt(bytes, budget)? {
+                Attempt::Done(v) | Attempt::Transient(v) => v,
             },
-            Err(Ended::TimedOut) => {
-                let message = format!(
-                    "decoding did not finish within {:.1} s (a file of {} bytes); the decoder \
-                     was stopped",
-                    budget.as_secs_f64(),
-                    bytes.len()
-                );
-                self.refuse("decode_timeout", &message)
-            }
-            Err(Ended::Died) => {
-                let how = self.worker.take().map(Worker::reap).unwrap_or_default();
-                Verdict::Refused {
-                    code: "decoder_crashed",
-                    message: format!("the decoder {how} on this file"),
-                }
-            }
         };
         if let Some(w) = &mut self.worker {
             w.files += 1;
             if w.files >= FILES_PER_WORKER {
-                self.worker.take().map(Worker::reap);
+                if let Some(w) = self.worker.take() {
+                    w.stop();
+                }
             }
         }
         tracing::debug!(
@@ -286,18 +301,76 @@ impl DecodeSandbox {
         Ok(verdict)
     }
 
+    fn attempt(&mut self, bytes: &[u8], budget: Duration) -> Result<Attempt> {
+        let deadline = Instant::now() + budget;
+        let worker = self.worker()?;
+        let mut request = Vec::with_capacity(9);
+        request.push(0u8);
+        request.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        let answer = worker
+            .send(&[&request, bytes], deadline)
+            .and_then(|()| worker.answer(deadline.saturating_duration_since(Instant::now())));
+        Ok(match answer {
+            Ok(line) => match serde_json::from_str::<Answer>(&line) {
+                Ok(Answer {
+                    frames: Some(frames),
+                    error,
+                }) => Attempt::Done(Verdict::Harmless { frames, error }),
+                _ => Attempt::Done(self.refuse(
+                    "decoder_failed",
+                    "the decode worker answered nonsense".into(),
+                    true,
+                )),
+            },
+            Err(Ended::TimedOut) => {
+                let cpu = worker.cpu_time();
+                let message = format!(
+                    "decoding did not finish within {:.1} s (a file of {} bytes); the decoder \
+                     was stopped",
+                    budget.as_secs_f64(),
+                    bytes.len()
+                );
+                // Spinning (it had the CPU) or starved (the machine was busy)?
+                let starved = cpu.is_none_or(|cpu| cpu < budget / 2);
+                let verdict = self.refuse("decode_timeout", message, !starved);
+                if starved {
+                    Attempt::Transient(verdict)
+                } else {
+                    Attempt::Done(verdict)
+                }
+            }
+            Err(Ended::Died) => {
+                let (how, transient) = match self.worker.take() {
+                    Some(w) => w.ended(),
+                    None => ("ended".into(), false),
+                };
+                let verdict = Verdict::Refused {
+                    code: if transient {
+                        "decoder_killed"
+                    } else {
+                        "decoder_crashed"
+                    },
+                    message: format!("the decoder {how} on this file"),
+                    lasting: !transient,
+                };
+                if transient {
+                    Attempt::Transient(verdict)
+                } else {
+                    Attempt::Done(verdict)
+                }
+            }
+        })
+    }
+
     /// Asks the worker what it can do from inside its confinement (for tests and `doctor`-like
     /// checks): open or create a file, connect, start a program, start a thread.
     pub fn probe(&mut self) -> Result<ProbeReport> {
+        let deadline = Instant::now() + STARTUP;
         let worker = self.worker()?;
         let line = worker
-            .send(&[&[1]])
-            .map_err(AppError::io("asking the decode worker"))
-            .and_then(|()| {
-                worker
-                    .answer(STARTUP)
-                    .map_err(|_| AppError::InvalidInput("the decode worker did not answer".into()))
-            })?;
+            .send(&[&[1]], deadline)
+            .and_then(|()| worker.answer(STARTUP))
+            .map_err(|_| AppError::InvalidInput("the decode worker did not answer".into()))?;
         serde_json::from_str(&line).map_err(|e| {
             AppError::InvalidInput(format!("the decode worker's probe is not JSON: {e}"))
         })
@@ -306,7 +379,15 @@ impl DecodeSandbox {
     /// Tells the worker to abort, as a crashing codec would (for tests of the parent).
     pub fn abort_worker(&mut self) -> Result<()> {
         let worker = self.worker()?;
-        let _ = worker.send(&[&[2]]);
+        let _ = worker.send(&[&[2]], Instant::now() + STARTUP);
+        Ok(())
+    }
+
+    /// Tells the worker to stop reading its input, as a hung codec would (for tests of the
+    /// parent: writing to it must end at the deadline, not block).
+    pub fn stall_worker(&mut self) -> Result<()> {
+        let worker = self.worker()?;
+        let _ = worker.send(&[&[3]], Instant::now() + STARTUP);
         Ok(())
     }
 
@@ -323,13 +404,14 @@ impl DecodeSandbox {
     }
 
     /// Stops the current worker and refuses the file with `message`.
-    fn refuse(&mut self, code: &'static str, message: &str) -> Verdict {
+    fn refuse(&mut self, code: &'static str, message: String, lasting: bool) -> Verdict {
         if let Some(w) = self.worker.take() {
-            w.kill();
+            w.stop();
         }
         Verdict::Refused {
             code,
-            message: message.to_string(),
+            message,
+            lasting,
         }
     }
 }
@@ -337,16 +419,17 @@ impl DecodeSandbox {
 /// The time a file gets, from the pixels its header declares (a file the parent cannot parse
 /// gets the base).
 fn budget_for(info: Option<&countersign_imaging::ImageInfo>) -> Duration {
+    // The header is the sender's word: saturating, and capped.
     let pixels = info
         .map(|info| {
             u64::from(info.rows)
-                * u64::from(info.columns)
-                * u64::from(info.samples_per_pixel.max(1))
-                * u64::from(info.bits_allocated.div_ceil(8).max(1))
-                * u64::from(info.frames.max(1))
+                .saturating_mul(u64::from(info.columns))
+                .saturating_mul(u64::from(info.samples_per_pixel.max(1)))
+                .saturating_mul(u64::from(info.bits_allocated.div_ceil(8).max(1)))
+                .saturating_mul(u64::from(info.frames.max(1)))
         })
         .unwrap_or(0);
-    BASE_BUDGET + Duration::from_secs_f64(pixels as f64 / BYTES_PER_SECOND as f64)
+    (BASE_BUDGET + Duration::from_secs(pixels / BYTES_PER_SECOND)).min(MAX_BUDGET)
 }
 
 enum Ended {
@@ -354,7 +437,11 @@ enum Ended {
     Died,
 }
 
-/// One running worker: its stdin, and its stdout lines arriving on a channel from a reader
+/// How long a worker that closed its output may take to exit before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
+
+/// One running worker: its stdin (non-blocking, so that writing to a worker that stopped
+/// reading ends at the deadline), and its stdout lines arriving on a channel from a reader
 /// thread (so that waiting for an answer can time out).
 #[derive(Debug)]
 struct Worker {
@@ -380,6 +467,12 @@ impl Worker {
             .spawn()
             .map_err(AppError::io("starting a decode worker"))?;
         let stdin = child.stdin.take();
+        #[cfg(unix)]
+        if let Some(stdin) = &stdin {
+            use nix::fcntl::{fcntl, FcntlArg, OFlag};
+            fcntl(stdin, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+                .map_err(|e| AppError::io("preparing a decode worker")(e.into()))?;
+        }
         let stdout = child.stdout.take().expect("piped");
         // Bounded: a worker that talks without being asked blocks, rather than filling this
         // process's memory.
@@ -413,6 +506,13 @@ impl Worker {
             if let Ok(hello) = serde_json::from_str::<Hello>(&line) {
                 if hello.hello == HELLO {
                     worker.confinement = hello.confinement;
+                    if cfg!(all(
+                        target_os = "linux",
+                        any(target_arch = "x86_64", target_arch = "aarch64")
+                    )) && !worker.confinement.seccomp
+                    {
+                        tracing::warn!("decode worker runs without its seccomp filter");
+                    }
                     tracing::debug!(confinement = ?worker.confinement, "decode worker started");
                     return Ok(worker);
                 }
@@ -420,15 +520,24 @@ impl Worker {
         }
     }
 
-    fn send(&mut self, parts: &[&[u8]]) -> std::io::Result<()> {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+    /// Writes `parts` by `deadline`, however slowly the worker reads.
+    fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> std::result::Result<(), Ended> {
+        let stdin = self.stdin.as_mut().ok_or(Ended::Died)?;
         for part in parts {
-            stdin.write_all(part)?;
+            let mut rest = *part;
+            while !rest.is_empty() {
+                match stdin.write(rest) {
+                    Ok(0) => return Err(Ended::Died),
+                    Ok(n) => rest = &rest[n..],
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        wait_writable(stdin, deadline)?
+                    }
+                    Err(_) => return Err(Ended::Died),
+                }
+            }
         }
-        stdin.flush()
+        Ok(())
     }
 
     fn answer(&mut self, within: Duration) -> std::result::Result<String, Ended> {
@@ -439,26 +548,78 @@ impl Worker {
         }
     }
 
-    fn kill(mut self) {
+    /// The CPU time the worker has used (Linux: from `/proc`, in the kernel's 1/100 s ticks).
+    #[cfg(target_os = "linux")]
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // After the command name in parentheses (which may hold spaces): utime and stime are
+        // the 12th and 13th fields.
+        let mut fields = stat.get(stat.rfind(')')? + 2..)?.split(' ');
+        let utime: u64 = fields.nth(11)?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        Some(Duration::from_millis((utime + stime) * 10))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn cpu_time(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Kills the worker (it has nothing to save).
+    fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    /// Closes the worker's input (it exits at end of input) and says how it ended.
-    fn reap(mut self) -> String {
+    /// A worker that stopped answering: how it ended (given a moment to exit, then killed),
+    /// and whether that could be the machine's doing rather than the file's.
+    fn ended(mut self) -> (String, bool) {
         self.stdin = None;
-        let status = match self.child.wait() {
-            Ok(s) => s,
-            Err(e) => return format!("could not be waited for ({e})"),
+        let waited = Instant::now();
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if waited.elapsed() < EXIT_WAIT => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                _ => break None,
+            }
         };
-        describe_exit(status)
+        match status {
+            Some(status) => describe_exit(status),
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                ("stopped answering".into(), false)
+            }
+        }
     }
+}
+
+#[cfg(unix)]
+fn wait_writable(stdin: &ChildStdin, deadline: Instant) -> std::result::Result<(), Ended> {
+    use nix::poll::{poll, PollFd, PollFlags};
+    use std::os::fd::AsFd;
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Ended::TimedOut);
+    }
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLOUT)];
+    let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+    match poll(&mut fds, ms) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(_) => Err(Ended::Died),
+    }
+}
+
+#[cfg(not(unix))]
+fn wait_writable(_: &ChildStdin, _: Instant) -> std::result::Result<(), Ended> {
+    Ok(())
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // A worker whose parent lets go is not left running: at end of input it exits; one
-        // stuck in a codec is killed.
+        // A worker whose parent lets go is not left running.
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -481,28 +642,31 @@ fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<String>) {
     }
 }
 
+/// How a worker ended, and whether that may be the machine's doing (SIGKILL: the kernel's
+/// out-of-memory killer; SIGXCPU: its life-long CPU backstop) rather than the file's.
 #[cfg(unix)]
-fn describe_exit(status: std::process::ExitStatus) -> String {
+fn describe_exit(status: std::process::ExitStatus) -> (String, bool) {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(0), _) => "stopped".into(),
-        (Some(code), _) => format!("exited with status {code}"),
+        (Some(code), _) => (format!("exited with status {code}"), false),
         (None, Some(sig)) => match sig {
-            6 => {
-                "aborted (SIGABRT; a codec's assertion, or memory beyond the worker's limit)".into()
-            }
-            9 => "was killed (SIGKILL)".into(),
-            11 => "crashed (SIGSEGV)".into(),
-            7 => "crashed (SIGBUS)".into(),
-            24 => "used up its CPU-time limit (SIGXCPU)".into(),
-            31 => "made a forbidden system call (SIGSYS)".into(),
-            other => format!("was ended by signal {other}"),
+            6 => (
+                "aborted (SIGABRT; a codec's assertion, or memory beyond the worker's limit)"
+                    .into(),
+                false,
+            ),
+            9 => ("was killed (SIGKILL)".into(), true),
+            11 => ("crashed (SIGSEGV)".into(), false),
+            7 => ("crashed (SIGBUS)".into(), false),
+            24 => ("used up its CPU-time limit (SIGXCPU)".into(), true),
+            31 => ("made a forbidden system call (SIGSYS)".into(), false),
+            other => (format!("was ended by signal {other}"), false),
         },
-        (None, None) => "ended".into(),
+        (None, None) => ("ended".into(), false),
     }
 }
 
 #[cfg(not(unix))]
-fn describe_exit(status: std::process::ExitStatus) -> String {
-    format!("ended ({status})")
+fn describe_exit(status: std::process::ExitStatus) -> (String, bool) {
+    (format!("ended ({status})"), false)
 }

@@ -16,11 +16,15 @@ fn decode_worker() {
 }
 
 fn phantom_slice() -> Vec<u8> {
+    phantom_of_size(64)
+}
+
+fn phantom_of_size(size: u16) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let spec = countersign_imaging::PhantomSpec {
         seed: "sandbox".into(),
         slices: 1,
-        size: 64,
+        size,
         ..Default::default()
     };
     let files = countersign_imaging::write_phantom_series(&spec, dir.path()).unwrap();
@@ -29,7 +33,7 @@ fn phantom_slice() -> Vec<u8> {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn the_worker_can_neither_open_files_nor_connect_nor_start_programs() {
+fn the_worker_can_neither_open_files_nor_connect_nor_start_programs_nor_signal_the_app() {
     let mut sandbox = DecodeSandbox::new();
     let confinement = sandbox.confinement().unwrap();
     assert!(confinement.seccomp, "{confinement:?}");
@@ -41,6 +45,7 @@ fn the_worker_can_neither_open_files_nor_connect_nor_start_programs() {
             create_file: false,
             connect: false,
             spawn: false,
+            signal_parent: false,
             thread: true,
         }
     );
@@ -52,7 +57,7 @@ fn a_worker_that_dies_costs_one_file_and_the_next_file_gets_a_fresh_worker() {
     let bytes = phantom_slice();
     sandbox.abort_worker().unwrap();
     match sandbox.check(&bytes).unwrap() {
-        Verdict::Refused { code, message } => {
+        Verdict::Refused { code, message, .. } => {
             assert_eq!(code, "decoder_crashed");
             assert!(message.contains("SIGABRT"), "{message}");
         }
@@ -96,4 +101,65 @@ fn an_ordinary_decoder_error_is_harmless_and_kept_as_the_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_header_declaring_absurd_pixels_gets_the_longest_budget_not_an_overflow() {
+    let bytes = phantom_slice();
+    let mut info = countersign_imaging::from_bytes(&bytes).unwrap().info;
+    assert_eq!(budget_for(Some(&info)), BASE_BUDGET);
+    info.rows = 1760;
+    info.columns = 1760;
+    info.bits_allocated = 16;
+    assert_eq!(
+        budget_for(Some(&info)),
+        BASE_BUDGET + Duration::from_secs(1)
+    );
+    info.rows = u32::MAX;
+    info.columns = u32::MAX;
+    info.frames = u32::MAX;
+    info.samples_per_pixel = u16::MAX;
+    info.bits_allocated = u16::MAX;
+    assert_eq!(budget_for(Some(&info)), MAX_BUDGET);
+    assert_eq!(budget_for(None), BASE_BUDGET);
+}
+
+/// Regression (review): a file whose first frame the decoder refused in words was recorded as
+/// harmless, and its other frames — never tried — were then decoded in the app. Now every frame
+/// is tried in the worker, and a file with a refused frame is never decoded in the app: the
+/// viewer gets the worker's words.
+#[test]
+fn an_image_with_a_refused_frame_is_never_decoded_in_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sound metadata; a palette the decoder refuses in words.
+    let bytes = countersign_testkit::hostile::segmented_lut_bomb(10);
+    let file = dir.path().join("palette.dcm");
+    std::fs::write(&file, &bytes).unwrap();
+    let mut home = crate::Home::open(&dir.path().join("home")).unwrap();
+    let summary = home.import(&[file.as_path()], |_| {}).unwrap();
+    assert_eq!(summary.imported, 1, "{summary:?}");
+    assert_eq!(summary.undecodable.len(), 1, "{summary:?}");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let err = home.frame_packet(&sha, 0).unwrap_err();
+    assert_eq!(err.code(), "bad_image");
+    assert!(err.to_string().contains("frame 1:"), "{err}");
+}
+
+/// Regression (review): the parent wrote a file to its worker with a blocking write, so a
+/// worker that stopped reading held the parent (and the desktop app's lock) forever.
+#[test]
+fn a_worker_that_stops_reading_costs_one_budget_not_the_app() {
+    let mut sandbox = DecodeSandbox::new();
+    sandbox.stall_worker().unwrap();
+    // Far more than a pipe holds, so the write itself must end at the deadline. The stalled
+    // worker used no CPU, so it counts as starved, and a fresh worker gets the file.
+    let bytes = phantom_of_size(512);
+    assert!(bytes.len() > 256 << 10, "{} bytes", bytes.len());
+    assert_eq!(
+        sandbox.check(&bytes).unwrap(),
+        Verdict::Harmless {
+            frames: 1,
+            error: None
+        }
+    );
 }

@@ -1,4 +1,5 @@
 //! The worker's side: confine, say hello, then answer one line per request until end of input.
+//! Tags `2` (abort) and `3` (stop reading) let tests play a worker that a codec broke.
 
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
@@ -40,6 +41,10 @@ pub(super) fn serve() -> i32 {
             1 => probe(),
             // For tests of a parent whose worker dies (as a crashing codec would make it).
             2 => std::process::abort(),
+            // For tests of a parent whose worker stops reading (as a hung codec would).
+            3 => loop {
+                std::thread::park();
+            },
             _ => return 2,
         };
         if writeln!(out, "{answer}")
@@ -65,27 +70,41 @@ fn read_file(input: &mut impl Read) -> Option<Vec<u8>> {
     (bytes.len() as u64 == len).then_some(bytes)
 }
 
-/// Decodes and presents every frame, as the viewer will: `{"frames": n}`, with `"error"` when
-/// the decoder refused a frame in an ordinary way.
+/// Decodes and presents every frame, as the viewer will — all of them, past an error in one,
+/// so that no frame is ever decoded in the app unchecked: `{"frames": n}` (the frames that
+/// decoded), with `"error"` naming the first frame the decoder refused and why.
 fn decode_all(bytes: &[u8]) -> Value {
     let mut done = 0u32;
+    let mut first_error: Option<String> = None;
     let run = AssertUnwindSafe(|| -> Result<(), String> {
         let image = countersign_imaging::from_bytes(bytes).map_err(|e| e.to_string())?;
         if !image.info.has_pixels {
             return Ok(());
         }
         for f in 0..image.info.frames {
-            let frame = image.frame(f).map_err(|e| e.to_string())?;
-            present(&frame, &image.info, WindowChoice::Default).map_err(|e| e.to_string())?;
-            let _ = raw_frame(&frame, &image.info);
-            done = f + 1;
+            let presented = image.frame(f).and_then(|frame| {
+                let _ = raw_frame(&frame, &image.info);
+                present(&frame, &image.info, WindowChoice::Default)
+            });
+            match presented {
+                Ok(_) => done += 1,
+                Err(e) if first_error.is_none() => {
+                    first_error = Some(format!("frame {}: {e}", f + 1));
+                }
+                Err(_) => {}
+            }
         }
         Ok(())
     });
-    match std::panic::catch_unwind(run) {
-        Ok(Ok(())) => json!({ "frames": done }),
-        Ok(Err(error)) => json!({ "frames": done, "error": error }),
-        Err(_) => json!({ "frames": done, "error": "internal fault in the decoder" }),
+    let outcome = std::panic::catch_unwind(run);
+    let error = match outcome {
+        Ok(Ok(())) => first_error,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some("internal fault in the decoder".to_string()),
+    };
+    match error {
+        None => json!({ "frames": done }),
+        Some(error) => json!({ "frames": done, "error": error }),
     }
 }
 
@@ -113,7 +132,13 @@ fn probe() -> Value {
         Err(_) => false,
     };
     let thread = std::thread::spawn(|| 7).join().is_ok_and(|n| n == 7);
+    // Signal 0 only asks whether a signal could be sent (to the app that started it).
+    #[cfg(unix)]
+    let signal_parent = nix::sys::signal::kill(nix::unistd::Pid::parent(), None).is_ok();
+    #[cfg(not(unix))]
+    let signal_parent = false;
     json!({
+        "signal_parent": signal_parent,
         "open_file": open_file,
         "create_file": create_file,
         "connect": connect,
