@@ -1,9 +1,10 @@
 //! Bundles: export a home's roster and reports to a file; import one, verifying every entry
 //! before storing any.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::io::{Read, Seek};
 
-use countersign_ledger::bundle;
+use countersign_ledger::bundle::{self, BundleRecord};
 use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
 use serde::Serialize;
 
@@ -39,29 +40,43 @@ pub struct ImportReport {
     pub held: Vec<Problem>,
 }
 
-/// The largest bundle file `bundle_import_file` reads (it is read whole, then framed).
+/// The largest bundle file `bundle_import_file` takes (streamed, never held whole).
 pub const MAX_BUNDLE_BYTES: u64 = 4 << 30;
 
+/// Records read before their signatures are checked together, on every core: large enough to
+/// keep the cores busy, small enough that the records waiting are a sliver of the entries.
+pub(crate) const CHUNK: usize = 4096;
+
 impl Home {
-    /// Reads and imports a bundle file, refusing files larger than [`MAX_BUNDLE_BYTES`] before
-    /// reading them.
+    /// Imports a bundle file (or an audit archive holding one), refusing files larger than
+    /// [`MAX_BUNDLE_BYTES`] before reading them. The file is streamed: what is held in memory
+    /// is the entries it decodes to, not its bytes.
     pub fn bundle_import_file(&mut self, path: &std::path::Path) -> Result<ImportReport> {
         let context = || format!("reading {}", path.display());
-        let size = std::fs::metadata(path)
-            .map_err(AppError::io(context()))?
-            .len();
+        let mut file = std::fs::File::open(path).map_err(AppError::io(context()))?;
+        let size = file.metadata().map_err(AppError::io(context()))?.len();
         if size > MAX_BUNDLE_BYTES {
             return Err(AppError::InvalidInput(format!(
                 "{} is {size} bytes; bundles are limited to {MAX_BUNDLE_BYTES}",
                 path.display()
             )));
         }
-        let bytes = std::fs::read(path).map_err(AppError::io(context()))?;
-        // An audit archive (`export --format bundle`) carries the bundle inside.
-        match crate::export::bundle_in_archive(&bytes)? {
-            Some(inner) => self.bundle_import(&inner),
-            None => self.bundle_import(&bytes),
-        }
+        // An audit archive (`export --format bundle`) carries the bundle inside; its first
+        // 512 bytes say so.
+        let mut head = Vec::with_capacity(512);
+        (&mut file)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(AppError::io(context()))?;
+        file.rewind().map_err(AppError::io(context()))?;
+        tracing::debug!(bytes = size, "bundle import started");
+        let input = std::io::BufReader::new(file);
+        let batch = if crate::export::is_audit_archive(&head) {
+            crate::export::read_bundle_in_archive(input, size, |member| Authenticated::read(member))
+        } else {
+            Authenticated::read(input)
+        };
+        self.import_logged(batch)
     }
 
     /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
@@ -116,8 +131,12 @@ impl Home {
     /// nothing is stored. Forks are kept as evidence, not refused.
     pub fn bundle_import(&mut self, bytes: &[u8]) -> Result<ImportReport> {
         tracing::debug!(bytes = bytes.len(), "bundle import started");
-        let result =
-            Authenticated::from_bundle(bytes).and_then(|batch| self.import_authenticated(batch));
+        self.import_logged(Authenticated::from_bundle(bytes))
+    }
+
+    /// Stores an authenticated batch (or passes on why there is none), logging the outcome.
+    fn import_logged(&mut self, batch: Result<Authenticated>) -> Result<ImportReport> {
+        let result = batch.and_then(|batch| self.import_authenticated(batch));
         match &result {
             Ok(r) => tracing::info!(
                 new = r.new,
@@ -168,33 +187,52 @@ pub struct Authenticated {
 impl Authenticated {
     /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
     pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
+        Authenticated::read(bytes)
+    }
+
+    /// Reads an untrusted bundle from a stream and checks every signature (`verify_strict`).
+    /// Records are read a chunk at a time and each chunk is checked on every core, so neither
+    /// the bundle's bytes nor its records are ever held whole: only the entries they become.
+    /// The first problem met reading front to back refuses the bundle.
+    pub fn read(source: impl Read) -> Result<Authenticated> {
         use rayon::prelude::*;
-        // Framed in place: each header and payload is copied once, into its entry.
-        let records = bundle::frame(bytes)?;
+        let mut records = bundle::Reader::new(source);
         // A batch has few authors: each key is checked (decompressed) once, not per entry.
-        let keys: HashMap<[u8; 32], PublicKey> = records
-            .iter()
-            .filter_map(|r| header::author_bytes(r.header))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .filter_map(|k| Some((k, PublicKey::from_bytes(&k).ok()?)))
-            .collect();
-        // Signatures are independent: checked on every core.
-        let entries = records
-            .into_par_iter()
-            .enumerate()
-            .map(|(index, r)| {
-                Entry::decode_unverified_with_keys(r.header, r.signature, |k| keys.get(k).copied())
-                    .and_then(|e| {
-                        e.verify_signature()
-                            .map(|()| (e, r.payload.map(<[u8]>::to_vec)))
-                    })
-                    .map_err(|e| AppError::BundleEntry {
-                        index,
-                        reason: e.to_string(),
-                    })
-            })
-            .collect::<Result<_>>()?;
+        let mut keys: HashMap<[u8; 32], PublicKey> = HashMap::new();
+        let mut chunk: Vec<BundleRecord> = Vec::with_capacity(CHUNK);
+        let mut checked: Vec<Result<Received>> = Vec::with_capacity(CHUNK);
+        let mut entries: Vec<Received> = Vec::new();
+        loop {
+            for record in records.by_ref().take(CHUNK) {
+                chunk.push(record.map_err(|e| match e {
+                    bundle::ReadError::Bundle(e) => AppError::BadBundle(e),
+                    bundle::ReadError::Io { record, source } => AppError::Io {
+                        context: format!("reading bundle record {record}"),
+                        source,
+                    },
+                })?);
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            for author in chunk.iter().filter_map(|r| header::author_bytes(&r.header)) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(author) {
+                    if let Ok(key) = PublicKey::from_bytes(&author) {
+                        slot.insert(key);
+                    }
+                }
+            }
+            let first = entries.len();
+            // Signatures are independent: checked on every core.
+            chunk
+                .par_drain(..)
+                .enumerate()
+                .map(|(i, r)| authenticate(first + i, r, &keys))
+                .collect_into_vec(&mut checked);
+            for entry in checked.drain(..) {
+                entries.push(entry?);
+            }
+        }
         Ok(Authenticated { entries })
     }
 
@@ -206,6 +244,25 @@ impl Authenticated {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// Decodes one record into an entry, keeping its bytes, and checks its signature.
+fn authenticate(
+    index: usize,
+    record: BundleRecord,
+    keys: &HashMap<[u8; 32], PublicKey>,
+) -> Result<Received> {
+    let BundleRecord {
+        header,
+        signature,
+        payload,
+    } = record;
+    Entry::decode_unverified_owned(header, &signature, |k| keys.get(k).copied())
+        .and_then(|e| e.verify_signature().map(|()| (e, payload)))
+        .map_err(|e| AppError::BundleEntry {
+            index,
+            reason: e.to_string(),
+        })
 }
 
 /// The batch with every entry after its parents that the batch carries (ties in arrival
