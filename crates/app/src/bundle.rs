@@ -70,7 +70,9 @@ impl Home {
             .map_err(AppError::io(context()))?;
         file.rewind().map_err(AppError::io(context()))?;
         tracing::debug!(bytes = size, "bundle import started");
-        let input = std::io::BufReader::new(file);
+        // Never more than the size checked above: a device (which says 0) or a file still
+        // growing would otherwise be read without end.
+        let input = std::io::BufReader::new(file.take(size));
         let batch = if crate::export::is_audit_archive(&head) {
             crate::export::read_bundle_in_archive(input, size, |member| Authenticated::read(member))
         } else {
