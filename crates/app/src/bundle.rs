@@ -1,10 +1,11 @@
 //! Bundles: export a home's roster and reports to a file; import one, verifying every entry
 //! before storing any.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::io::{Read, Seek};
 
-use countersign_ledger::bundle;
-use countersign_ledger::{header, Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
+use countersign_ledger::bundle::{self, BundleRecord};
+use countersign_ledger::{header, Entry, EntryId, Hash, IdMap, LogFamily, LogId, PublicKey};
 use serde::Serialize;
 
 use crate::error::{AppError, Rejection, Result};
@@ -39,29 +40,45 @@ pub struct ImportReport {
     pub held: Vec<Problem>,
 }
 
-/// The largest bundle file `bundle_import_file` reads (it is read whole, then framed).
+/// The largest bundle file `bundle_import_file` takes (streamed, never held whole).
 pub const MAX_BUNDLE_BYTES: u64 = 4 << 30;
 
+/// Records read before their signatures are checked together, on every core: large enough to
+/// keep the cores busy, small enough that the records waiting are a sliver of the entries.
+pub(crate) const CHUNK: usize = 4096;
+
 impl Home {
-    /// Reads and imports a bundle file, refusing files larger than [`MAX_BUNDLE_BYTES`] before
-    /// reading them.
+    /// Imports a bundle file (or an audit archive holding one), refusing files larger than
+    /// [`MAX_BUNDLE_BYTES`] before reading them. The file is streamed: what is held in memory
+    /// is the entries it decodes to, not its bytes.
     pub fn bundle_import_file(&mut self, path: &std::path::Path) -> Result<ImportReport> {
         let context = || format!("reading {}", path.display());
-        let size = std::fs::metadata(path)
-            .map_err(AppError::io(context()))?
-            .len();
+        let mut file = std::fs::File::open(path).map_err(AppError::io(context()))?;
+        let size = file.metadata().map_err(AppError::io(context()))?.len();
         if size > MAX_BUNDLE_BYTES {
             return Err(AppError::InvalidInput(format!(
                 "{} is {size} bytes; bundles are limited to {MAX_BUNDLE_BYTES}",
                 path.display()
             )));
         }
-        let bytes = std::fs::read(path).map_err(AppError::io(context()))?;
-        // An audit archive (`export --format bundle`) carries the bundle inside.
-        match crate::export::bundle_in_archive(&bytes)? {
-            Some(inner) => self.bundle_import(&inner),
-            None => self.bundle_import(&bytes),
-        }
+        // An audit archive (`export --format bundle`) carries the bundle inside; its first
+        // 512 bytes say so.
+        let mut head = Vec::with_capacity(512);
+        (&mut file)
+            .take(512)
+            .read_to_end(&mut head)
+            .map_err(AppError::io(context()))?;
+        file.rewind().map_err(AppError::io(context()))?;
+        tracing::debug!(bytes = size, "bundle import started");
+        // Never more than the size checked above: a device (which says 0) or a file still
+        // growing would otherwise be read without end.
+        let input = std::io::BufReader::new(file.take(size));
+        let batch = if crate::export::is_audit_archive(&head) {
+            crate::export::read_bundle_in_archive(input, size, |member| Authenticated::read(member))
+        } else {
+            Authenticated::read(input)
+        };
+        self.import_logged(batch)
     }
 
     /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
@@ -116,8 +133,12 @@ impl Home {
     /// nothing is stored. Forks are kept as evidence, not refused.
     pub fn bundle_import(&mut self, bytes: &[u8]) -> Result<ImportReport> {
         tracing::debug!(bytes = bytes.len(), "bundle import started");
-        let result =
-            Authenticated::from_bundle(bytes).and_then(|batch| self.import_authenticated(batch));
+        self.import_logged(Authenticated::from_bundle(bytes))
+    }
+
+    /// Stores an authenticated batch (or passes on why there is none), logging the outcome.
+    fn import_logged(&mut self, batch: Result<Authenticated>) -> Result<ImportReport> {
+        let result = batch.and_then(|batch| self.import_authenticated(batch));
         match &result {
             Ok(r) => tracing::info!(
                 new = r.new,
@@ -140,12 +161,12 @@ impl Home {
             let mut report = ImportReport::default();
             // Roster first: report entries are authorised by the roster they arrive with.
             let (roster, rest): (Vec<_>, Vec<_>) = entries
-                .iter()
-                .partition(|(e, _)| e.header().kind.family() == LogFamily::Roster);
+                .into_iter()
+                .partition(|r| r.0.header().kind.family() == LogFamily::Roster);
             for batch in [roster, rest] {
-                for (entry, _) in &batch {
-                    if !entry.header().kind.is_genesis() {
-                        state.load_log(db, &entry.log_id())?;
+                for r in &batch {
+                    if !r.0.header().kind.is_genesis() {
+                        state.load_log(db, &r.0.log_id())?;
                     }
                 }
                 import_batch(db, state, batch, &mut report)?;
@@ -155,8 +176,10 @@ impl Home {
     }
 }
 
-/// An authenticated entry and its payload as the bundle carried it.
-type Received = (Entry, Option<Vec<u8>>);
+/// An authenticated entry and its payload as the bundle carried it. Boxed, so that each is
+/// freed whole once stored: the import would otherwise keep every entry's half a kilobyte in
+/// the batch until the batch ends, beside the state it has grown meanwhile.
+type Received = Box<(Entry, Option<Vec<u8>>)>;
 
 /// A bundle's entries, every one decoded and its signature checked; nothing stored yet. Needs
 /// no home, so it can be made on any thread.
@@ -168,33 +191,55 @@ pub struct Authenticated {
 impl Authenticated {
     /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
     pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
+        Authenticated::read(bytes)
+    }
+
+    /// Reads an untrusted bundle from a stream and checks every signature (`verify_strict`).
+    /// Records are read a chunk at a time and each chunk is checked on every core, so neither
+    /// the bundle's bytes nor its records are ever held whole: only the entries they become.
+    /// The first problem met reading front to back refuses the bundle.
+    pub fn read(source: impl Read) -> Result<Authenticated> {
         use rayon::prelude::*;
-        // Framed in place: each header and payload is copied once, into its entry.
-        let records = bundle::frame(bytes)?;
+        let mut records = bundle::Reader::new(source);
         // A batch has few authors: each key is checked (decompressed) once, not per entry.
-        let keys: HashMap<[u8; 32], PublicKey> = records
-            .iter()
-            .filter_map(|r| header::author_bytes(r.header))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .filter_map(|k| Some((k, PublicKey::from_bytes(&k).ok()?)))
-            .collect();
-        // Signatures are independent: checked on every core.
-        let entries = records
-            .into_par_iter()
-            .enumerate()
-            .map(|(index, r)| {
-                Entry::decode_unverified_with_keys(r.header, r.signature, |k| keys.get(k).copied())
-                    .and_then(|e| {
-                        e.verify_signature()
-                            .map(|()| (e, r.payload.map(<[u8]>::to_vec)))
-                    })
-                    .map_err(|e| AppError::BundleEntry {
-                        index,
-                        reason: e.to_string(),
-                    })
-            })
-            .collect::<Result<_>>()?;
+        let mut keys: HashMap<[u8; 32], PublicKey> = HashMap::new();
+        let mut chunk: Vec<BundleRecord> = Vec::with_capacity(CHUNK);
+        let mut checked: Vec<Result<(Entry, Option<Vec<u8>>)>> = Vec::with_capacity(CHUNK);
+        let mut entries: Vec<Received> = Vec::new();
+        loop {
+            for record in records.by_ref().take(CHUNK) {
+                chunk.push(record.map_err(|e| match e {
+                    bundle::ReadError::Bundle(e) => AppError::BadBundle(e),
+                    bundle::ReadError::Io { record, source } => AppError::Io {
+                        context: format!("reading bundle record {record}"),
+                        source,
+                    },
+                })?);
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            for author in chunk.iter().filter_map(|r| header::author_bytes(&r.header)) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(author) {
+                    if let Ok(key) = PublicKey::from_bytes(&author) {
+                        slot.insert(key);
+                    }
+                }
+            }
+            let first = entries.len();
+            // Signatures are independent: checked on every core.
+            chunk
+                .par_drain(..)
+                .enumerate()
+                .map(|(i, r)| authenticate(first + i, r, &keys))
+                .collect_into_vec(&mut checked);
+            // Boxed here, not on the worker that checked it: the box is freed on this thread
+            // when its entry is stored, and memory an idle worker's allocator owns is not
+            // reclaimed while it idles (the import's peak grew by that much).
+            for entry in checked.drain(..) {
+                entries.push(Box::new(entry?));
+            }
+        }
         Ok(Authenticated { entries })
     }
 
@@ -208,27 +253,49 @@ impl Authenticated {
     }
 }
 
+/// Decodes one record into an entry, keeping its bytes, and checks its signature.
+fn authenticate(
+    index: usize,
+    record: BundleRecord,
+    keys: &HashMap<[u8; 32], PublicKey>,
+) -> Result<(Entry, Option<Vec<u8>>)> {
+    let BundleRecord {
+        header,
+        signature,
+        payload,
+    } = record;
+    Entry::decode_unverified_owned(header, &signature, |k| keys.get(k).copied())
+        .and_then(|e| e.verify_signature().map(|()| (e, payload)))
+        .map_err(|e| AppError::BundleEntry {
+            index,
+            reason: e.to_string(),
+        })
+}
+
 /// The batch with every entry after its parents that the batch carries (ties in arrival
 /// order): Kahn's algorithm, linear in the batch. Retrying what waits pass after pass was
 /// quadratic for a batch that came in reverse causal order (500 entries: 665 ms against 7 ms).
-pub(crate) fn causal_order(batch: Vec<&Received>) -> Vec<&Received> {
+pub(crate) fn causal_order<T>(batch: Vec<T>) -> Vec<T>
+where
+    T: std::ops::Deref<Target = (Entry, Option<Vec<u8>>)>,
+{
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let at: HashMap<EntryId, usize> = batch
+    let at: IdMap<usize> = batch
         .iter()
         .enumerate()
-        .map(|(i, (e, _))| (e.id(), i))
+        .map(|(i, r)| (r.0.id(), i))
         .collect();
     let mut waiting_on = vec![0usize; batch.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
-    for (i, (e, _)) in batch.iter().enumerate() {
-        let mut parents: Vec<usize> = e
-            .header()
-            .parents
-            .iter()
-            .filter_map(|p| at.get(p).copied())
-            .filter(|&p| p != i)
-            .collect();
+    for (i, r) in batch.iter().enumerate() {
+        let mut parents: Vec<usize> =
+            r.0.header()
+                .parents
+                .iter()
+                .filter_map(|p| at.get(p).copied())
+                .filter(|&p| p != i)
+                .collect();
         parents.sort_unstable();
         parents.dedup();
         waiting_on[i] = parents.len();
@@ -236,15 +303,17 @@ pub(crate) fn causal_order(batch: Vec<&Received>) -> Vec<&Received> {
             children[p].push(i);
         }
     }
+    // The index of ids is done with: freed before the order is built.
+    drop(at);
     let mut ready: BinaryHeap<Reverse<usize>> = (0..batch.len())
         .filter(|&i| waiting_on[i] == 0)
         .map(Reverse)
         .collect();
-    let mut out = Vec::with_capacity(batch.len());
+    let mut order = Vec::with_capacity(batch.len());
     let mut placed = vec![false; batch.len()];
     while let Some(Reverse(i)) = ready.pop() {
         placed[i] = true;
-        out.push(batch[i]);
+        order.push(i);
         for &c in &children[i] {
             waiting_on[c] -= 1;
             if waiting_on[c] == 0 {
@@ -254,8 +323,10 @@ pub(crate) fn causal_order(batch: Vec<&Received>) -> Vec<&Received> {
     }
     // A cycle (two entries naming each other: their ids cannot both hold) is left to the
     // passes below to report.
-    out.extend((0..batch.len()).filter(|&i| !placed[i]).map(|i| batch[i]));
-    out
+    order.extend((0..batch.len()).filter(|&i| !placed[i]));
+    // Every index is in `order` once, so every slot is taken exactly once.
+    let mut slots: Vec<Option<T>> = batch.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Stores a batch in causal order whatever order it came in (see [`causal_order`]); entries
@@ -266,7 +337,7 @@ pub(crate) fn causal_order(batch: Vec<&Received>) -> Vec<&Received> {
 fn import_batch(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
-    pending: Vec<&Received>,
+    pending: Vec<Received>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let mut pending = causal_order(pending);
@@ -278,8 +349,9 @@ fn import_batch(
         let before = pending.len();
         let mut waiting = Vec::new();
         let mut last_wait = None;
+        // Each entry is dropped once taken in: only those still waiting are kept.
         for item in pending {
-            let (entry, payload) = item;
+            let (entry, payload) = &*item;
             let id = entry.id();
             // Built on an entry held for later: held with it, until the later of the two.
             let after_held = entry

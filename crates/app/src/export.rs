@@ -163,13 +163,21 @@ impl Home {
     }
 }
 
-/// The bundle inside an audit archive, or `None` when `bytes` are not one (a plain bundle).
-pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+/// Whether a file starting with `head` (its first 512 bytes, or all of it when shorter) is a
+/// tar archive, as `export --format bundle` writes, rather than a plain bundle.
+pub(crate) fn is_audit_archive(head: &[u8]) -> bool {
     // A ustar header says so at offset 257.
-    if bytes.len() < 512 || &bytes[257..262] != b"ustar" {
-        return Ok(None);
-    }
-    let mut archive = tar::Archive::new(bytes);
+    head.len() >= 512 && &head[257..262] == b"ustar"
+}
+
+/// Finds the bundle in an audit archive of `archive_len` bytes and hands it to `read` as a
+/// stream: the member is never copied out whole.
+pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
+    archive: R,
+    archive_len: u64,
+    read: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
+) -> Result<T> {
+    let mut archive = tar::Archive::new(archive);
     let entries = archive
         .entries()
         .map_err(AppError::io("reading the audit archive"))?;
@@ -190,23 +198,34 @@ pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
                     crate::MAX_BUNDLE_BYTES
                 )));
             }
-            // The header is the sender's word: a 4 GiB claim in a small file would be allocated
-            // before a byte was read. No entry holds more than the archive itself.
-            if size > bytes.len() as u64 {
+            // The header is the sender's word: no member holds more than the archive itself
+            // (a reader sizing a buffer from it allocated 4 GiB for a 1 KiB file).
+            if size > archive_len {
                 return Err(AppError::InvalidInput(format!(
-                    "the archive's bundle claims {size} bytes, but the archive holds {}",
-                    bytes.len()
+                    "the archive's bundle claims {size} bytes, but the archive holds {archive_len}"
                 )));
             }
-            let mut out = Vec::with_capacity(size as usize);
-            std::io::Read::read_to_end(&mut entry, &mut out)
-                .map_err(AppError::io("reading the audit archive"))?;
-            return Ok(Some(out));
+            return read(&mut entry);
         }
     }
     Err(AppError::InvalidInput(format!(
         "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
     )))
+}
+
+/// The bundle inside an audit archive, or `None` when `bytes` are not one (a plain bundle):
+/// for callers already holding an archive's bytes (the fuzz target). Imports stream it instead.
+pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+    if !is_audit_archive(bytes) {
+        return Ok(None);
+    }
+    read_bundle_in_archive(bytes, bytes.len() as u64, |member| {
+        let mut out = Vec::new();
+        member
+            .read_to_end(&mut out)
+            .map_err(AppError::io("reading the audit archive"))?;
+        Ok(Some(out))
+    })
 }
 
 /// The invariants the `archive_read` fuzz target checks (and `make test` replays): an audit

@@ -240,7 +240,7 @@ impl Home {
             let mut state = LedgerState::load(db)?;
             match state.ledger.accept(entry, Some(payload), now_ms())? {
                 Verdict::New(Standing::Accepted) => {}
-                Verdict::New(Standing::Refused(e)) => return Err(Rejection::Report(e).into()),
+                Verdict::New(Standing::Refused(e)) => return Err(Rejection::Report(*e).into()),
                 Verdict::Duplicate | Verdict::Fork { .. } | Verdict::Held { .. } => return Ok(()),
             }
             db.insert_entry(entry, Some(payload))?;
@@ -302,7 +302,7 @@ impl Home {
             {
                 Verdict::New(Standing::Accepted) => {}
                 Verdict::New(Standing::Refused(e)) => {
-                    let r = Rejection::Report(e);
+                    let r = Rejection::Report(*e);
                     refused(&r);
                     return Err(r.into());
                 }

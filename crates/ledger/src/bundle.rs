@@ -13,7 +13,10 @@
 //!   payload    bytes
 //! ```
 //!
-//! Decoding only frames records; the importer decodes and verifies each header.
+//! Decoding only frames records; the importer decodes and verifies each header. Bundles in
+//! memory are framed in place ([`frame`]) or copied out ([`decode`]); a bundle in a file is
+//! streamed a record at a time ([`Reader`], over any `Read` its caller opened: this crate still
+//! opens nothing). All three are the same framer.
 
 use crate::entry::Entry;
 use crate::header::{MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
@@ -115,62 +118,436 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleRecord>, BundleError> {
 /// [`decode`] without copying: the records as slices of `bytes` (for counting a batch or
 /// reading its headers, where owned copies would only cost memory).
 pub fn frame(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, BundleError> {
-    let rest = bytes
-        .strip_prefix(BUNDLE_MAGIC)
-        .ok_or(BundleError::BadMagic)?;
-    let (count, mut rest) = split_u32(rest).ok_or(BundleError::Truncated { record: 0 })?;
-    if count > MAX_BUNDLE_ENTRIES {
-        return Err(BundleError::TooManyRecords { count });
-    }
-    // The smallest record is a 2-byte length, a 64-byte signature and a flag byte; never
-    // reserve more than the input could hold.
-    let mut records = Vec::with_capacity((count as usize).min(rest.len() / 67));
-    for record in 0..count {
-        let truncated = BundleError::Truncated { record };
-        let (len_bytes, r) = split(rest, 2).ok_or(truncated.clone())?;
-        let header_len = u16::from_be_bytes([len_bytes[0], len_bytes[1]]) as usize;
-        if header_len > MAX_HEADER_LEN {
-            return Err(BundleError::HeaderTooLong {
-                record,
-                len: header_len,
-            });
+    let mut framer = Framer::new(Slice(bytes));
+    let mut records = Vec::new();
+    while let Some(record) = framer.next_record() {
+        match record {
+            Ok((header, signature, payload)) => records.push(RecordRef {
+                header,
+                signature,
+                payload,
+            }),
+            Err(Failed::Bundle(e)) => return Err(e),
+            Err(Failed::Source(_, never)) => match never {},
         }
-        let (header, r) = split(r, header_len).ok_or(truncated.clone())?;
-        let (sig, r) = split(r, 64).ok_or(truncated.clone())?;
-        let (flag, r) = split(r, 1).ok_or(truncated.clone())?;
-        let (payload, r) = match flag[0] {
-            0 => (None, r),
-            1 => {
-                let (len, r) = split_u32(r).ok_or(truncated.clone())?;
-                if u64::from(len) > MAX_PAYLOAD_LEN {
-                    return Err(BundleError::PayloadTooLong {
-                        record,
-                        len: len.into(),
-                    });
-                }
-                let (p, r) = split(r, len as usize).ok_or(truncated)?;
-                (Some(p), r)
-            }
-            flag => return Err(BundleError::BadPayloadFlag { record, flag }),
-        };
-        records.push(RecordRef {
-            header,
-            signature: sig.try_into().expect("split took 64 bytes"),
-            payload,
-        });
-        rest = r;
-    }
-    if !rest.is_empty() {
-        return Err(BundleError::TrailingBytes { count: rest.len() });
     }
     Ok(records)
 }
 
-fn split(bytes: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
-    (bytes.len() >= n).then(|| bytes.split_at(n))
+/// Why a bundle could not be read from a stream: the bytes are not a bundle, or reading them
+/// failed (a disk error, an archive member cut short by its container).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("reading the bundle failed at record {record}: {source}")]
+    Io { record: u32, source: std::io::Error },
 }
 
-fn split_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
-    let (b, rest) = split(bytes, 4)?;
-    Some((u32::from_be_bytes([b[0], b[1], b[2], b[3]]), rest))
+/// Reads a bundle's records one at a time from a stream, so a bundle never has to be in memory
+/// whole. It frames exactly as [`decode`] does (the same framer) and fails with the same
+/// [`BundleError`] at the same record; after the first error it yields nothing more.
+///
+/// Memory follows the bytes that actually arrive, never what the sender claims: the record
+/// count is not used to reserve anything (and is not offered as a size hint, which `collect`
+/// would reserve), and a header or payload buffer grows as its bytes are read. Each read is
+/// small, so an unbuffered source (a `File`) belongs in a `BufReader`.
+///
+/// ```
+/// use countersign_ledger::bundle::{self, BundleError, ReadError};
+///
+/// let records: Vec<_> = bundle::Reader::new(&b"CSBUNDL1\0\0\0\x05"[..]).collect();
+/// assert!(matches!(
+///     records.as_slice(),
+///     [Err(ReadError::Bundle(BundleError::Truncated { record: 0 }))]
+/// ));
+/// ```
+#[derive(Debug)]
+pub struct Reader<R> {
+    framer: Framer<Stream<R>>,
+}
+
+impl<R: std::io::Read> Reader<R> {
+    pub fn new(source: R) -> Self {
+        Reader {
+            framer: Framer::new(Stream(source)),
+        }
+    }
+}
+
+impl<R: std::io::Read> Iterator for Reader<R> {
+    type Item = Result<BundleRecord, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.framer.next_record()?;
+        Some(match record {
+            Ok((header, signature, payload)) => Ok(BundleRecord {
+                header,
+                signature,
+                payload,
+            }),
+            Err(Failed::Bundle(e)) => Err(ReadError::Bundle(e)),
+            Err(Failed::Source(record, source)) => Err(ReadError::Io { record, source }),
+        })
+    }
+}
+
+impl<R: std::io::Read> std::iter::FusedIterator for Reader<R> {}
+
+/// Where the framer takes its bytes from: a slice, whose records borrow from it, or a stream,
+/// whose records own their bytes. One framer reads both, so [`frame`], [`decode`] and
+/// [`Reader`] cannot disagree on what a bundle is.
+trait Source {
+    /// A header or a payload, as this source hands it out.
+    type Bytes;
+    type Signature;
+    /// Why reading failed: never, for a slice.
+    type Error;
+    /// The next `N` bytes, or `None` when the input ends first.
+    fn array<const N: usize>(&mut self) -> Result<Option<[u8; N]>, Self::Error>;
+    fn signature(&mut self) -> Result<Option<Self::Signature>, Self::Error>;
+    /// The next `len` bytes, or `None` when the input ends first. `len` was checked against its
+    /// limit, but not against what the input holds.
+    fn bytes(&mut self, len: usize) -> Result<Option<Self::Bytes>, Self::Error>;
+    /// How many bytes are left, read and counted without keeping them.
+    fn rest(&mut self) -> Result<usize, Self::Error>;
+}
+
+/// Bundle bytes already in memory.
+#[derive(Debug)]
+struct Slice<'a>(&'a [u8]);
+
+impl<'a> Source for Slice<'a> {
+    type Bytes = &'a [u8];
+    type Signature = &'a [u8; 64];
+    type Error = std::convert::Infallible;
+
+    fn array<const N: usize>(&mut self) -> Result<Option<[u8; N]>, Self::Error> {
+        Ok(self.chunk::<N>().copied())
+    }
+
+    fn signature(&mut self) -> Result<Option<&'a [u8; 64]>, Self::Error> {
+        Ok(self.chunk::<64>())
+    }
+
+    fn bytes(&mut self, len: usize) -> Result<Option<&'a [u8]>, Self::Error> {
+        Ok(self.0.split_at_checked(len).map(|(taken, rest)| {
+            self.0 = rest;
+            taken
+        }))
+    }
+
+    fn rest(&mut self) -> Result<usize, Self::Error> {
+        Ok(self.0.len())
+    }
+}
+
+impl<'a> Slice<'a> {
+    fn chunk<const N: usize>(&mut self) -> Option<&'a [u8; N]> {
+        let (taken, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(taken)
+    }
+}
+
+/// Bundle bytes arriving from a reader.
+#[derive(Debug)]
+struct Stream<R>(R);
+
+/// A header or payload buffer first reserves at most this much; a longer one grows as its bytes
+/// arrive, so a short input claiming a 16 MiB payload costs what it holds, not 16 MiB.
+const FIRST_RESERVE: usize = 64 << 10;
+
+impl<R: std::io::Read> Source for Stream<R> {
+    type Bytes = Vec<u8>;
+    type Signature = [u8; 64];
+    type Error = std::io::Error;
+
+    fn array<const N: usize>(&mut self) -> std::io::Result<Option<[u8; N]>> {
+        let mut out = [0; N];
+        match self.0.read_exact(&mut out) {
+            Ok(()) => Ok(Some(out)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn signature(&mut self) -> std::io::Result<Option<[u8; 64]>> {
+        self.array()
+    }
+
+    fn bytes(&mut self, len: usize) -> std::io::Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(len.min(FIRST_RESERVE));
+        (&mut self.0).take(len as u64).read_to_end(&mut out)?;
+        if out.len() < len {
+            return Ok(None);
+        }
+        // `read_to_end` doubles a buffer it grows: a payload longer than the first reservation
+        // would keep up to twice its length for as long as its entry lives.
+        out.shrink_to_fit();
+        Ok(Some(out))
+    }
+
+    fn rest(&mut self) -> std::io::Result<usize> {
+        let count = std::io::copy(&mut self.0, &mut std::io::sink())?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+}
+
+/// Why the framer stopped: the bytes are not a bundle, or the source failed at a record.
+enum Failed<E> {
+    Bundle(BundleError),
+    Source(u32, E),
+}
+
+/// A framed record's parts, as the source hands them out.
+type Parts<S> = (
+    <S as Source>::Bytes,
+    <S as Source>::Signature,
+    Option<<S as Source>::Bytes>,
+);
+
+/// The one bundle framer (see the module docs for the format), a record at a time.
+#[derive(Debug)]
+struct Framer<S> {
+    source: S,
+    /// Records the bundle claims, once its preamble is read.
+    count: Option<u32>,
+    /// The next record's index.
+    next: u32,
+    /// The last record, the trailing-bytes check, or an error was handed out.
+    done: bool,
+}
+
+impl<S: Source> Framer<S> {
+    fn new(source: S) -> Self {
+        Framer {
+            source,
+            count: None,
+            next: 0,
+            done: false,
+        }
+    }
+
+    fn next_record(&mut self) -> Option<Result<Parts<S>, Failed<S::Error>>> {
+        if self.done {
+            return None;
+        }
+        let step = self.step();
+        // After the last record, or the first error, there is nothing more to read.
+        self.done = !matches!(step, Ok(Some(_)));
+        step.transpose()
+    }
+
+    /// The next record, or `None` after the last one when nothing trails it.
+    fn step(&mut self) -> Result<Option<Parts<S>>, Failed<S::Error>> {
+        let count = match self.count {
+            Some(count) => count,
+            None => {
+                let count = self.preamble()?;
+                self.count = Some(count);
+                count
+            }
+        };
+        if self.next == count {
+            let trailing = self.source.rest().map_err(|e| Failed::Source(count, e))?;
+            if trailing > 0 {
+                return Err(Failed::Bundle(BundleError::TrailingBytes {
+                    count: trailing,
+                }));
+            }
+            return Ok(None);
+        }
+        let record = self.record()?;
+        self.next += 1;
+        Ok(Some(record))
+    }
+
+    fn preamble(&mut self) -> Result<u32, Failed<S::Error>> {
+        let magic = self.source.array::<8>().map_err(|e| Failed::Source(0, e))?;
+        if magic.as_ref() != Some(BUNDLE_MAGIC) {
+            return Err(Failed::Bundle(BundleError::BadMagic));
+        }
+        let count = self.u32_or_truncated()?;
+        if count > MAX_BUNDLE_ENTRIES {
+            return Err(Failed::Bundle(BundleError::TooManyRecords { count }));
+        }
+        Ok(count)
+    }
+
+    fn record(&mut self) -> Result<Parts<S>, Failed<S::Error>> {
+        let record = self.next;
+        let header_len = u16::from_be_bytes(self.present(|s| s.array())?) as usize;
+        if header_len > MAX_HEADER_LEN {
+            return Err(Failed::Bundle(BundleError::HeaderTooLong {
+                record,
+                len: header_len,
+            }));
+        }
+        let header = self.present(|s| s.bytes(header_len))?;
+        let signature = self.present(|s| s.signature())?;
+        let payload = match self.present(|s| s.array::<1>())? {
+            [0] => None,
+            [1] => {
+                let len = self.u32_or_truncated()?;
+                if u64::from(len) > MAX_PAYLOAD_LEN {
+                    return Err(Failed::Bundle(BundleError::PayloadTooLong {
+                        record,
+                        len: len.into(),
+                    }));
+                }
+                Some(self.present(|s| s.bytes(len as usize))?)
+            }
+            [flag] => return Err(Failed::Bundle(BundleError::BadPayloadFlag { record, flag })),
+        };
+        Ok((header, signature, payload))
+    }
+
+    fn u32_or_truncated(&mut self) -> Result<u32, Failed<S::Error>> {
+        self.present(|s| s.array()).map(u32::from_be_bytes)
+    }
+
+    /// What `read` took from the source; the input ending first is the bundle truncated in the
+    /// current record.
+    fn present<T>(
+        &mut self,
+        read: impl FnOnce(&mut S) -> Result<Option<T>, S::Error>,
+    ) -> Result<T, Failed<S::Error>> {
+        let record = self.next;
+        read(&mut self.source)
+            .map_err(|e| Failed::Source(record, e))?
+            .ok_or(Failed::Bundle(BundleError::Truncated { record }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A source that remembers the largest buffer it was asked to fill: a buffer sized from a
+    /// length the bundle claims would show here before a byte of it arrived.
+    struct Watched<'a> {
+        bytes: &'a [u8],
+        largest_read: usize,
+    }
+
+    impl Read for Watched<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest_read = self.largest_read.max(buf.len());
+            self.bytes.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_count_of_two_million_records_in_twelve_bytes_reserves_nothing() {
+        let mut bytes = BUNDLE_MAGIC.to_vec();
+        bytes.extend_from_slice(&MAX_BUNDLE_ENTRIES.to_be_bytes());
+        assert_eq!(bytes.len(), 12);
+        let mut watched = Watched {
+            bytes: &bytes,
+            largest_read: 0,
+        };
+        let mut reader = Reader::new(&mut watched);
+        // No size hint from the sender's count: `collect` would reserve two million records.
+        assert_eq!(reader.size_hint(), (0, None));
+        let read: Vec<_> = reader.by_ref().collect();
+        assert!(
+            matches!(
+                read.as_slice(),
+                [Err(ReadError::Bundle(BundleError::Truncated { record: 0 }))]
+            ),
+            "{read:?}"
+        );
+        assert!(reader.next().is_none(), "nothing after the first error");
+        // The preamble and the first record's length prefix, read a few bytes at a time.
+        assert!(watched.largest_read <= 8, "{}", watched.largest_read);
+        assert_eq!(
+            decode(&bytes),
+            Err(BundleError::Truncated { record: 0 }),
+            "the in-memory framer says the same"
+        );
+    }
+
+    #[test]
+    fn a_payload_claiming_sixteen_mib_in_a_short_input_is_read_as_it_arrives() {
+        let mut bytes = BUNDLE_MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_be_bytes());
+        bytes.extend_from_slice(&0u16.to_be_bytes());
+        bytes.extend_from_slice(&[7; 64]);
+        bytes.push(1);
+        bytes.extend_from_slice(&(MAX_PAYLOAD_LEN as u32).to_be_bytes());
+        bytes.extend_from_slice(b"only this much");
+        let mut watched = Watched {
+            bytes: &bytes,
+            largest_read: 0,
+        };
+        let read: Vec<_> = Reader::new(&mut watched).collect();
+        assert!(
+            matches!(
+                read.as_slice(),
+                [Err(ReadError::Bundle(BundleError::Truncated { record: 0 }))]
+            ),
+            "{read:?}"
+        );
+        assert!(
+            watched.largest_read <= FIRST_RESERVE,
+            "a {} byte buffer for a {}-byte input",
+            watched.largest_read,
+            bytes.len()
+        );
+    }
+
+    #[test]
+    fn a_payload_longer_than_the_first_reservation_is_kept_at_its_length() {
+        let payload = vec![0xAB; FIRST_RESERVE * 3 + 5];
+        let record = BundleRecord {
+            header: vec![1, 2, 3],
+            signature: [9; 64],
+            payload: Some(payload.clone()),
+        };
+        let bytes = encode_records(std::slice::from_ref(&record));
+        let read: Vec<BundleRecord> = Reader::new(std::io::BufReader::new(&bytes[..]))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(read, vec![record]);
+        let kept = read[0].payload.as_ref().unwrap();
+        assert_eq!(kept.capacity(), payload.len(), "no doubling slack kept");
+    }
+
+    #[test]
+    fn a_failing_stream_is_an_io_error_at_its_record() {
+        struct Failing<'a>(&'a [u8]);
+        impl Read for Failing<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                self.0.read(buf)
+            }
+        }
+        let records = [
+            BundleRecord {
+                header: vec![1],
+                signature: [1; 64],
+                payload: None,
+            },
+            BundleRecord {
+                header: vec![2],
+                signature: [2; 64],
+                payload: Some(vec![2; 10]),
+            },
+        ];
+        let bytes = encode_records(&records);
+        // The stream fails in the middle of the second record's signature.
+        let read: Vec<_> = Reader::new(Failing(&bytes[..bytes.len() - 40])).collect();
+        assert!(
+            matches!(
+                read.as_slice(),
+                [Ok(first), Err(ReadError::Io { record: 1, .. })] if *first == records[0]
+            ),
+            "{read:?}"
+        );
+    }
 }

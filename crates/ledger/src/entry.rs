@@ -89,6 +89,23 @@ impl Entry {
         })
     }
 
+    /// [`Entry::decode_unverified_with_keys`] keeping the bytes it is given instead of a copy:
+    /// for header bytes read only to become this entry (a streamed bundle's).
+    pub fn decode_unverified_owned(
+        header_bytes: Vec<u8>,
+        signature: &[u8; 64],
+        known: impl Fn(&[u8; 32]) -> Option<crate::PublicKey>,
+    ) -> Result<Entry, EntryError> {
+        let header = header::decode_with_keys(&header_bytes, known)?;
+        let id = Hash::of(&header_bytes);
+        Ok(Entry {
+            header,
+            header_bytes,
+            signature: *signature,
+            id,
+        })
+    }
+
     /// Checks the signature with `verify_strict`, which rejects small-order R and non-canonical S.
     pub fn verify_signature(&self) -> Result<(), EntryError> {
         let signature = Signature::from_bytes(&self.signature);

@@ -15,9 +15,21 @@ pub fn header_decode(data: &[u8]) {
     }
 }
 
-/// Bundle framing never panics, never allocates beyond its input, and frames canonically.
+/// Bundle framing never panics, never allocates beyond its input, and frames canonically; the
+/// streaming reader frames exactly as `decode` does (the same records, or the same error).
 pub fn bundle_decode(data: &[u8]) {
-    if let Ok(records) = bundle::decode(data) {
+    let decoded = bundle::decode(data);
+    let streamed = bundle::Reader::new(data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| match e {
+            bundle::ReadError::Bundle(e) => e,
+            e @ bundle::ReadError::Io { .. } => panic!("reading a slice failed: {e}"),
+        });
+    assert_eq!(
+        streamed, decoded,
+        "the streaming reader and decode disagree"
+    );
+    if let Ok(records) = decoded {
         assert_eq!(
             bundle::encode_records(&records),
             data,

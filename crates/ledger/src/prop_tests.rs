@@ -105,6 +105,87 @@ proptest! {
     }
 }
 
+/// Bundle-shaped bytes: records with arbitrary headers, signatures and payloads (within the
+/// limits or not), framed, then perhaps cut short, extended, or with one byte changed (a
+/// count, a length, a flag) — so that most inputs get past the magic.
+fn arb_bundle_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let record = (
+        prop::collection::vec(any::<u8>(), 0..80),
+        any::<[u8; 64]>(),
+        prop::option::of(prop::collection::vec(any::<u8>(), 0..80)),
+    )
+        .prop_map(|(header, signature, payload)| bundle::BundleRecord {
+            header,
+            signature,
+            payload,
+        });
+    (
+        prop::collection::vec(record, 0..5),
+        0u8..4,
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 1..20),
+    )
+        .prop_map(|(records, mutation, at, byte, junk)| {
+            let mut bytes = bundle::encode_records(&records);
+            let i = at.index(bytes.len());
+            match mutation {
+                0 => {}
+                1 => bytes.truncate(i),
+                2 => bytes.extend_from_slice(&junk),
+                _ => bytes[i] = byte,
+            }
+            bytes
+        })
+}
+
+/// A reader that hands out at most `step` bytes per read: the streaming framer must not
+/// depend on how its input arrives.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step);
+        self.bytes.read(&mut buf[..n])
+    }
+}
+
+/// What the streaming reader makes of `bytes`, in [`bundle::decode`]'s terms.
+fn streamed(
+    source: impl std::io::Read,
+) -> Result<Result<Vec<bundle::BundleRecord>, bundle::BundleError>, String> {
+    match bundle::Reader::new(source).collect::<Result<Vec<_>, _>>() {
+        Ok(records) => Ok(Ok(records)),
+        Err(bundle::ReadError::Bundle(e)) => Ok(Err(e)),
+        Err(e @ bundle::ReadError::Io { .. }) => Err(e.to_string()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1024,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_0019),
+        ..ProptestConfig::default()
+    })]
+    /// The streaming reader and `decode` agree on every input: the same records, or the same
+    /// error at the same record, whether the bytes arrive at once or a few at a time.
+    #[test]
+    fn the_streaming_reader_and_decode_agree(
+        bytes in prop_oneof![
+            arb_bundle_bytes(),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ],
+        step in 1usize..70,
+    ) {
+        let decoded = bundle::decode(&bytes);
+        prop_assert_eq!(&streamed(&bytes[..]), &Ok(decoded.clone()));
+        prop_assert_eq!(&streamed(Trickle { bytes: &bytes, step }), &Ok(decoded));
+    }
+}
+
 #[test]
 fn bundle_claiming_huge_counts_is_refused_without_allocating() {
     let mut bytes = bundle::BUNDLE_MAGIC.to_vec();

@@ -214,7 +214,7 @@ impl Department {
         let id = entry.id();
         match self.store(entry, bytes)? {
             Verdict::New(Standing::Accepted) => Ok(id),
-            Verdict::New(Standing::Refused(e)) => Err(Rejection::Report(e)),
+            Verdict::New(Standing::Refused(e)) => Err(Rejection::Report(*e)),
             other => panic!("a fresh entry was {other:?}"),
         }
     }

@@ -378,7 +378,7 @@ impl Ledger {
         trial.insert(entry, payload)?;
         Ok(Verdict::New(Some(
             match trial.roster().status(&entry.id()) {
-                Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+                Some(Err(e)) => Standing::refused(roster_refusal(e)),
                 _ => Standing::Accepted,
             },
         )))
@@ -494,7 +494,7 @@ impl Ledger {
 
     fn roster_standing(&self, id: &EntryId) -> Standing {
         match self.roster().status(id) {
-            Some(Err(e)) => Standing::Refused(roster_refusal(e)),
+            Some(Err(e)) => Standing::refused(roster_refusal(e)),
             _ => Standing::Accepted,
         }
     }
@@ -677,7 +677,7 @@ impl Ledger {
         if self.network() == Some(*log) {
             return self.roster().status(id).map(|s| match s {
                 Ok(()) => Standing::Accepted,
-                Err(e) => Standing::Refused(roster_refusal(e)),
+                Err(e) => Standing::refused(roster_refusal(e)),
             });
         }
         self.refresh(log);

@@ -159,7 +159,7 @@ impl ReportLog {
     pub(super) fn judge(&self, entry: &LogEntry, roster: &Roster, frozen: &Frozen) -> Standing {
         match self.rules(entry, roster, frozen) {
             Ok(()) => Standing::Accepted,
-            Err(e) => Standing::Refused(e),
+            Err(e) => Standing::refused(e),
         }
     }
 
