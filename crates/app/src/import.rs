@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
-use crate::sandbox::{DecodeSandbox, Verdict};
+use crate::sandbox::{DecodeSandbox, Pending, Verdict};
 
 /// Files made durable together, and indexed in one transaction.
 const BATCH: usize = 64;
@@ -129,58 +129,63 @@ impl Home {
         let started = std::time::Instant::now();
         let mut summary = ImportSummary::default();
         for (batch_index, batch) in files.chunks(BATCH).enumerate() {
-            let mut staged = Vec::new();
-            let mut rows: Vec<Instance> = Vec::new();
-            let mut checks: Vec<DecodeCheck> = Vec::new();
+            let mut out = Batch::default();
+            // One file at a time in the worker: the next is read, hashed and parsed here while
+            // the worker decodes it.
+            let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
             for (i, file) in batch.iter().enumerate() {
                 progress(ImportProgress {
                     done: batch_index * BATCH + i,
                     total,
                 });
-                match self.prepare(file, &rows, sandbox) {
-                    Ok(Some((row, stage, check))) => {
-                        if let Some(reason) = &check.message {
-                            summary.undecodable.push(ImportFailure {
-                                path: file.display().to_string(),
-                                reason: reason.clone(),
-                            });
-                        }
-                        staged.extend(stage);
-                        rows.push(row);
-                        checks.push(check);
+                let read = self.read_one(file, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                if let Some((j, prev, pending)) = in_flight.take() {
+                    let outcome = self.stage_one(prev, Some(pending), sandbox);
+                    out.record(
+                        outcome,
+                        &batch[j],
+                        batch_index * BATCH + j,
+                        total,
+                        &mut summary,
+                    )?;
+                }
+                match read {
+                    Ok(Some(read)) if read.image.info.has_pixels => {
+                        let pending = sandbox.submit(&read.bytes, &read.image.info)?;
+                        in_flight = Some((i, read, pending));
+                    }
+                    Ok(Some(read)) => {
+                        let outcome = self.stage_one(read, None, sandbox);
+                        out.record(outcome, file, batch_index * BATCH + i, total, &mut summary)?;
                     }
                     Ok(None) => summary.duplicates += 1,
-                    Err(ImportError::File(category, reason)) => {
-                        // The file's place in this import (in name order) and the reason's
-                        // category, never its path or the reason's words: a path can hold a
-                        // patient's name, and a reason can quote the file's attributes. The
-                        // caller gets both in `failed`.
-                        tracing::info!(
-                            file = batch_index * BATCH + i + 1,
-                            of = total,
-                            reason = %category,
-                            "image file refused"
-                        );
-                        summary.failed.push(ImportFailure {
-                            path: file.display().to_string(),
-                            reason,
-                        })
+                    Err(e) => {
+                        out.record(Err(e), file, batch_index * BATCH + i, total, &mut summary)?
                     }
-                    Err(ImportError::Home(e)) => return Err(e),
                 }
             }
+            if let Some((j, prev, pending)) = in_flight.take() {
+                let outcome = self.stage_one(prev, Some(pending), sandbox);
+                out.record(
+                    outcome,
+                    &batch[j],
+                    batch_index * BATCH + j,
+                    total,
+                    &mut summary,
+                )?;
+            }
             // Files are durable before the index names them.
-            commit_staged(&staged).map_err(AppError::io("storing imported images"))?;
+            commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
             self.store_mut()
                 .write(|db| {
-                    for (row, check) in rows.iter().zip(&checks) {
+                    for (row, check) in out.rows.iter().zip(&out.checks) {
                         db.insert_instance(row)?;
                         db.put_decode_check(&row.sha256, check, row.imported_ms)?;
                     }
                     Ok::<_, StoreError>(())
                 })
                 .map_err(AppError::from)?;
-            summary.imported += rows.len() as u64;
+            summary.imported += out.rows.len() as u64;
         }
         progress(ImportProgress { done: total, total });
         tracing::info!(
@@ -194,14 +199,14 @@ impl Home {
         Ok(summary)
     }
 
-    /// Reads, checks (in the sandbox) and stages one file; `None` if the home (or this batch)
-    /// already has it.
-    fn prepare(
-        &mut self,
+    /// Reads, hashes and parses one file; `None` if the home, this batch or the file in the
+    /// worker already has it.
+    fn read_one(
+        &self,
         file: &Path,
         batch: &[Instance],
-        sandbox: &mut DecodeSandbox,
-    ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
+        in_flight: Option<&ReadFile>,
+    ) -> Result<Option<ReadFile>, ImportError> {
         let bytes = countersign_imaging::read_file(file).map_err(ImportError::image)?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let known = self
@@ -210,27 +215,44 @@ impl Home {
             .instance(&sha256)
             .map_err(AppError::from)?
             .is_some();
-        if known || batch.iter().any(|r| r.sha256 == sha256) {
+        if known
+            || batch.iter().any(|r| r.sha256 == sha256)
+            || in_flight.is_some_and(|f| f.instance.sha256 == sha256)
+        {
             return Ok(None);
         }
         let image = countersign_imaging::from_bytes(&bytes).map_err(ImportError::image)?;
         let instance = instance_of(&image, sha256, bytes.len() as u64)
             .map_err(|reason| ImportError::File("no_study_uid", reason))?;
-        let verdict = if image.info.has_pixels {
-            sandbox.check_parsed(&bytes, &image.info)?
-        } else {
-            Verdict::Harmless {
+        Ok(Some(ReadFile {
+            bytes,
+            image,
+            instance,
+        }))
+    }
+
+    /// Takes the worker's verdict on a file (`pending`; none for a file without pixels) and,
+    /// unless it refused the file, stages it.
+    fn stage_one(
+        &self,
+        read: ReadFile,
+        pending: Option<Pending>,
+        sandbox: &mut DecodeSandbox,
+    ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
+        let verdict = match pending {
+            Some(pending) => sandbox.finish(pending, &read.bytes)?,
+            None => Verdict::Harmless {
                 frames: 0,
                 error: None,
-            }
+            },
         };
         if let Verdict::Refused { code, message, .. } = verdict {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
-        let path = image_path(self.dir(), &sha256);
-        let staged = stage_image(&path, &bytes)
+        let path = image_path(self.dir(), &read.instance.sha256);
+        let staged = stage_image(&path, &read.bytes)
             .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
-        Ok(Some((instance, staged, verdict.to_check())))
+        Ok(Some((read.instance, staged, verdict.to_check())))
     }
 
     /// The imported studies, newest first.
@@ -320,6 +342,65 @@ impl Home {
             });
         }
         Ok((sha, bytes))
+    }
+}
+
+/// A file read, hashed and parsed, not yet checked by the worker.
+struct ReadFile {
+    bytes: Vec<u8>,
+    image: DicomImage,
+    instance: Instance,
+}
+
+/// What one batch of an import stages, indexes and records.
+#[derive(Default)]
+struct Batch {
+    staged: Vec<StagedImage>,
+    rows: Vec<Instance>,
+    checks: Vec<DecodeCheck>,
+}
+
+impl Batch {
+    /// Records what became of `file` (the `index`th of `total`, from 0).
+    fn record(
+        &mut self,
+        outcome: Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError>,
+        file: &Path,
+        index: usize,
+        total: usize,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        match outcome {
+            Ok(Some((row, stage, check))) => {
+                if let Some(reason) = &check.message {
+                    summary.undecodable.push(ImportFailure {
+                        path: file.display().to_string(),
+                        reason: reason.clone(),
+                    });
+                }
+                self.staged.extend(stage);
+                self.rows.push(row);
+                self.checks.push(check);
+            }
+            Ok(None) => summary.duplicates += 1,
+            Err(ImportError::File(category, reason)) => {
+                // The file's place in this import (in name order) and the reason's category,
+                // never its path or the reason's words: a path can hold a patient's name, and
+                // a reason can quote the file's attributes. The caller gets both in `failed`.
+                tracing::info!(
+                    file = index + 1,
+                    of = total,
+                    reason = %category,
+                    "image file refused"
+                );
+                summary.failed.push(ImportFailure {
+                    path: file.display().to_string(),
+                    reason,
+                })
+            }
+            Err(ImportError::Home(e)) => return Err(e),
+        }
+        Ok(())
     }
 }
 

@@ -278,8 +278,54 @@ impl DecodeSandbox {
     /// had the CPU for its budget and did not finish is the file's doing: no second try, so a
     /// spinning codec costs at most one budget of CPU, plus half of one.)
     fn check_with_budget(&mut self, bytes: &[u8], budget: Duration) -> Result<Verdict> {
+        let pending = self.submit_with_budget(bytes, budget)?;
+        self.finish(pending, bytes)
+    }
+
+    /// Sends `bytes` to the worker and returns at once, so that the caller can prepare the
+    /// next file while the worker decodes this one; [`DecodeSandbox::finish`] (with the same
+    /// bytes) waits for the verdict. One file at a time is in flight.
+    pub fn submit(
+        &mut self,
+        bytes: &[u8],
+        info: &countersign_imaging::ImageInfo,
+    ) -> Result<Pending> {
+        self.submit_with_budget(bytes, budget_for(Some(info)))
+    }
+
+    fn submit_with_budget(&mut self, bytes: &[u8], budget: Duration) -> Result<Pending> {
         let started = Instant::now();
-        let verdict = match self.attempt(bytes, budget)? {
+        let deadline = started + budget;
+        let worker = self.worker()?;
+        let sent = worker.send(&[&request_for(bytes), bytes], deadline);
+        Ok(Pending {
+            started,
+            budget,
+            deadline,
+            sent,
+        })
+    }
+
+    /// The verdict on the file [`DecodeSandbox::submit`] sent: one attempt, and for a worker
+    /// that was starved of CPU or killed from outside one more, in a fresh worker: a loaded
+    /// machine should not cost an honest file its place. (One that had the CPU for its budget
+    /// and did not finish is the file's doing: no second try, so a spinning codec costs at most
+    /// one budget of CPU, plus half of one.)
+    pub fn finish(&mut self, pending: Pending, bytes: &[u8]) -> Result<Verdict> {
+        let Pending {
+            started,
+            budget,
+            deadline,
+            sent,
+        } = pending;
+        let first = match sent {
+            Ok(()) => match self.worker.as_mut() {
+                Some(worker) => worker.answer(deadline.saturating_duration_since(Instant::now())),
+                None => Err(Ended::Died),
+            },
+            Err(e) => Err(e),
+        };
+        let verdict = match self.judge(first, budget, bytes.len()) {
             Attempt::Done(v) => v,
             Attempt::Transient(_) => match self.attempt(bytes, budget)? {
                 Attempt::Done(v) | Attempt::Transient(v) => v,
@@ -304,13 +350,20 @@ impl DecodeSandbox {
     fn attempt(&mut self, bytes: &[u8], budget: Duration) -> Result<Attempt> {
         let deadline = Instant::now() + budget;
         let worker = self.worker()?;
-        let mut request = Vec::with_capacity(9);
-        request.push(0u8);
-        request.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         let answer = worker
-            .send(&[&request, bytes], deadline)
+            .send(&[&request_for(bytes), bytes], deadline)
             .and_then(|()| worker.answer(deadline.saturating_duration_since(Instant::now())));
-        Ok(match answer {
+        Ok(self.judge(answer, budget, bytes.len()))
+    }
+
+    /// What an answer (or its absence) says about the file.
+    fn judge(
+        &mut self,
+        answer: std::result::Result<String, Ended>,
+        budget: Duration,
+        len: usize,
+    ) -> Attempt {
+        match answer {
             Ok(line) => match serde_json::from_str::<Answer>(&line) {
                 Ok(Answer {
                     frames: Some(frames),
@@ -323,12 +376,11 @@ impl DecodeSandbox {
                 )),
             },
             Err(Ended::TimedOut) => {
-                let cpu = worker.cpu_time();
+                let cpu = self.worker.as_ref().and_then(Worker::cpu_time);
                 let message = format!(
-                    "decoding did not finish within {:.1} s (a file of {} bytes); the decoder \
+                    "decoding did not finish within {:.1} s (a file of {len} bytes); the decoder \
                      was stopped",
                     budget.as_secs_f64(),
-                    bytes.len()
                 );
                 // Spinning (it had the CPU) or starved (the machine was busy)?
                 let starved = cpu.is_none_or(|cpu| cpu < budget / 2);
@@ -359,7 +411,7 @@ impl DecodeSandbox {
                     Attempt::Done(verdict)
                 }
             }
-        })
+        }
     }
 
     /// Asks the worker what it can do from inside its confinement (for tests and `doctor`-like
@@ -416,6 +468,24 @@ impl DecodeSandbox {
     }
 }
 
+/// A file sent to the worker, its verdict not yet read.
+#[derive(Debug)]
+#[must_use = "finish it, or the worker's answer is left for the next file"]
+pub struct Pending {
+    started: Instant,
+    budget: Duration,
+    deadline: Instant,
+    sent: std::result::Result<(), Ended>,
+}
+
+/// The decode request for `bytes`: tag `0`, then their length.
+fn request_for(bytes: &[u8]) -> Vec<u8> {
+    let mut request = Vec::with_capacity(9);
+    request.push(0u8);
+    request.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    request
+}
+
 /// The time a file gets, from the pixels its header declares (a file the parent cannot parse
 /// gets the base).
 fn budget_for(info: Option<&countersign_imaging::ImageInfo>) -> Duration {
@@ -432,6 +502,7 @@ fn budget_for(info: Option<&countersign_imaging::ImageInfo>) -> Duration {
     (BASE_BUDGET + Duration::from_secs(pixels / BYTES_PER_SECOND)).min(MAX_BUDGET)
 }
 
+#[derive(Debug)]
 enum Ended {
     TimedOut,
     Died,
