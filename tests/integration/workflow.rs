@@ -65,8 +65,8 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
         assert_eq!(out["entry"].as_str().unwrap().len(), 64);
     }
     // The cardiac section's ejection fraction is a structured field the template requires.
-    let write_cardiac = |lvef: &str| {
-        a.run(&[
+    let write_cardiac_fields = |fields: &[&str]| {
+        let mut args = vec![
             "report",
             "write",
             &report,
@@ -74,10 +74,13 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
             "cardiac",
             "--text",
             "LVEF 60%.",
-            "--field",
-            &format!("lvef={lvef}"),
-        ])
+        ];
+        for field in fields {
+            args.extend(["--field", field]);
+        }
+        a.run(&args)
     };
+    let write_cardiac = |lvef: &str| write_cardiac_fields(&[&format!("lvef={lvef}")]);
     let out_of_range = write_cardiac("160");
     assert_eq!(out_of_range.code, 2);
     assert!(
@@ -89,19 +92,7 @@ fn attending_and_cardiologist_sign_a_cardiac_report_across_two_homes() {
     );
     // A field given twice is refused, not resolved by its last value (as serde would).
     let before = a.count();
-    let twice = a.run(&[
-        "report",
-        "write",
-        &report,
-        "--section",
-        "cardiac",
-        "--text",
-        "LVEF 60%.",
-        "--field",
-        "lvef=60",
-        "--field",
-        "lvef=25",
-    ]);
+    let twice = write_cardiac_fields(&["lvef=60", "lvef=25"]);
     assert_eq!(twice.code, 2);
     assert!(
         twice.stderr.contains("field lvef is given twice"),

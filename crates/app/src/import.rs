@@ -139,16 +139,16 @@ impl Home {
                     total,
                 });
                 let read = self.read_one(file, &out.rows, in_flight.as_ref().map(|f| &f.1));
-                if let Some((j, prev, pending)) = in_flight.take() {
-                    let outcome = self.stage_one(prev, Some(pending), sandbox);
-                    out.record(
-                        outcome,
-                        &batch[j],
-                        batch_index * BATCH + j,
-                        total,
-                        &mut summary,
-                    )?;
-                }
+                let landed = in_flight.take();
+                self.land(
+                    landed,
+                    batch,
+                    batch_index * BATCH,
+                    total,
+                    sandbox,
+                    &mut out,
+                    &mut summary,
+                )?;
                 match read {
                     Ok(Some(read)) if read.image.info.has_pixels => {
                         let pending = sandbox.submit(&read.bytes, &read.image.info)?;
@@ -164,16 +164,16 @@ impl Home {
                     }
                 }
             }
-            if let Some((j, prev, pending)) = in_flight.take() {
-                let outcome = self.stage_one(prev, Some(pending), sandbox);
-                out.record(
-                    outcome,
-                    &batch[j],
-                    batch_index * BATCH + j,
-                    total,
-                    &mut summary,
-                )?;
-            }
+            let landed = in_flight.take();
+            self.land(
+                landed,
+                batch,
+                batch_index * BATCH,
+                total,
+                sandbox,
+                &mut out,
+                &mut summary,
+            )?;
             // Files are durable before the index names them.
             commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
             self.store_mut()
@@ -197,6 +197,26 @@ impl Home {
             "image import finished"
         );
         Ok(summary)
+    }
+
+    /// Takes the worker's verdict on the file in flight, if any (the `j`th of `batch`, which
+    /// starts at file `base` of `total`), and records what became of it.
+    #[allow(clippy::too_many_arguments)]
+    fn land(
+        &self,
+        in_flight: Option<(usize, ReadFile, Pending)>,
+        batch: &[PathBuf],
+        base: usize,
+        total: usize,
+        sandbox: &mut DecodeSandbox,
+        out: &mut Batch,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        let Some((j, read, pending)) = in_flight else {
+            return Ok(());
+        };
+        let outcome = self.stage_one(read, Some(pending), sandbox);
+        out.record(outcome, &batch[j], base + j, total, summary)
     }
 
     /// Reads, hashes and parses one file; `None` if the home, this batch or the file in the
