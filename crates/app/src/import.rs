@@ -129,7 +129,7 @@ impl Home {
         let started = std::time::Instant::now();
         let mut summary = ImportSummary::default();
         for (batch_index, batch) in files.chunks(BATCH).enumerate() {
-            let mut out = Batch::default();
+            let mut out = Batch::new(batch, batch_index * BATCH, total);
             // One file at a time in the worker: the next is read, hashed and parsed here while
             // the worker decodes it.
             let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
@@ -139,16 +139,7 @@ impl Home {
                     total,
                 });
                 let read = self.read_one(file, &out.rows, in_flight.as_ref().map(|f| &f.1));
-                let landed = in_flight.take();
-                self.land(
-                    landed,
-                    batch,
-                    batch_index * BATCH,
-                    total,
-                    sandbox,
-                    &mut out,
-                    &mut summary,
-                )?;
+                self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                 match read {
                     Ok(Some(read)) if read.image.info.has_pixels => {
                         let pending = sandbox.submit(&read.bytes, &read.image.info)?;
@@ -156,24 +147,13 @@ impl Home {
                     }
                     Ok(Some(read)) => {
                         let outcome = self.stage_one(read, None, sandbox);
-                        out.record(outcome, file, batch_index * BATCH + i, total, &mut summary)?;
+                        out.record(outcome, i, &mut summary)?;
                     }
                     Ok(None) => summary.duplicates += 1,
-                    Err(e) => {
-                        out.record(Err(e), file, batch_index * BATCH + i, total, &mut summary)?
-                    }
+                    Err(e) => out.record(Err(e), i, &mut summary)?,
                 }
             }
-            let landed = in_flight.take();
-            self.land(
-                landed,
-                batch,
-                batch_index * BATCH,
-                total,
-                sandbox,
-                &mut out,
-                &mut summary,
-            )?;
+            self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
             // Files are durable before the index names them.
             commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
             self.store_mut()
@@ -199,24 +179,20 @@ impl Home {
         Ok(summary)
     }
 
-    /// Takes the worker's verdict on the file in flight, if any (the `j`th of `batch`, which
-    /// starts at file `base` of `total`), and records what became of it.
-    #[allow(clippy::too_many_arguments)]
+    /// Takes the worker's verdict on the file in flight, if any (the `j`th of the batch), and
+    /// records what became of it.
     fn land(
         &self,
         in_flight: Option<(usize, ReadFile, Pending)>,
-        batch: &[PathBuf],
-        base: usize,
-        total: usize,
         sandbox: &mut DecodeSandbox,
-        out: &mut Batch,
+        out: &mut Batch<'_>,
         summary: &mut ImportSummary,
     ) -> Result<()> {
         let Some((j, read, pending)) = in_flight else {
             return Ok(());
         };
         let outcome = self.stage_one(read, Some(pending), sandbox);
-        out.record(outcome, &batch[j], base + j, total, summary)
+        out.record(outcome, j, summary)
     }
 
     /// Reads, hashes and parses one file; `None` if the home, this batch or the file in the
@@ -372,24 +348,37 @@ struct ReadFile {
     instance: Instance,
 }
 
-/// What one batch of an import stages, indexes and records.
-#[derive(Default)]
-struct Batch {
+/// What one batch of an import (`files`, from file `base` of `total`) stages, indexes and
+/// records.
+struct Batch<'a> {
+    files: &'a [PathBuf],
+    base: usize,
+    total: usize,
     staged: Vec<StagedImage>,
     rows: Vec<Instance>,
     checks: Vec<DecodeCheck>,
 }
 
-impl Batch {
-    /// Records what became of `file` (the `index`th of `total`, from 0).
+impl<'a> Batch<'a> {
+    fn new(files: &'a [PathBuf], base: usize, total: usize) -> Batch<'a> {
+        Batch {
+            files,
+            base,
+            total,
+            staged: Vec::new(),
+            rows: Vec::new(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Records what became of the batch's `j`th file.
     fn record(
         &mut self,
         outcome: Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError>,
-        file: &Path,
-        index: usize,
-        total: usize,
+        j: usize,
         summary: &mut ImportSummary,
     ) -> Result<()> {
+        let file = &self.files[j];
         match outcome {
             Ok(Some((row, stage, check))) => {
                 if let Some(reason) = &check.message {
@@ -408,8 +397,8 @@ impl Batch {
                 // never its path or the reason's words: a path can hold a patient's name, and
                 // a reason can quote the file's attributes. The caller gets both in `failed`.
                 tracing::info!(
-                    file = index + 1,
-                    of = total,
+                    file = self.base + j + 1,
+                    of = self.total,
                     reason = %category,
                     "image file refused"
                 );
