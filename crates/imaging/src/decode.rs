@@ -146,21 +146,25 @@ fn check_size(info: &ImageInfo) -> Result<u64> {
             info.bits_allocated
         )));
     }
+    // Checked: Rows and Columns written in a wider VR than US (UL, IS, DS) reach 2^32 - 1, and
+    // a product that wrapped passed this check (2^30 × 2^30 × 3 samples × 32 bits is 0 modulo
+    // 2^64), leaving later steps to allocate or slice for 2^60 pixels.
     let frame_bits = u64::from(info.rows)
-        * u64::from(info.columns)
-        * u64::from(info.samples_per_pixel.max(1))
-        * u64::from(info.bits_allocated);
-    let total = frame_bits.div_ceil(8) * u64::from(info.frames.max(1));
-    if total > MAX_DECODED_BYTES {
-        return Err(ImagingError::TooBig {
+        .checked_mul(u64::from(info.columns))
+        .and_then(|n| n.checked_mul(u64::from(info.samples_per_pixel.max(1))))
+        .and_then(|n| n.checked_mul(u64::from(info.bits_allocated)));
+    let total =
+        frame_bits.and_then(|bits| bits.div_ceil(8).checked_mul(u64::from(info.frames.max(1))));
+    match (frame_bits, total) {
+        (Some(frame_bits), Some(total)) if total <= MAX_DECODED_BYTES => Ok(frame_bits),
+        _ => Err(ImagingError::TooBig {
             rows: info.rows,
             columns: info.columns,
             frames: info.frames,
             samples: info.samples_per_pixel,
             bits: info.bits_allocated,
-        });
+        }),
     }
-    Ok(frame_bits)
 }
 
 /// Decodes frame `frame` (0-based).
@@ -213,6 +217,14 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
                 "{claimed} bytes of pixels claimed from {compressed} compressed bytes"
             )));
         }
+    }
+    // Decoders of compressed pixel data give whole bytes a sample: with 1 bit allocated,
+    // `check_size` counted an eighth of what they allocate (RLE, 32768 × 32768 × 3 samples: 384 MiB
+    // counted, 3 GiB allocated). PS3.5 has 1-bit samples in native pixel data only.
+    if info.bits_allocated == 1 && encapsulated {
+        return Err(ImagingError::Unsupported(
+            "compressed pixel data with 1 bit allocated".into(),
+        ));
     }
     crate::codestream::check(obj, info)?;
     if info.bits_allocated == 1 && !encapsulated {
@@ -302,6 +314,9 @@ fn ybr422_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Resul
             info.bits_allocated, info.samples_per_pixel, info.columns
         )));
     }
+    // The size limits of every other path (the frame is expanded to three samples per pixel),
+    // before any arithmetic on Rows × Columns.
+    check_size(info)?;
     if frame >= info.frames {
         return Err(ImagingError::NoSuchFrame {
             frame,
@@ -461,5 +476,115 @@ fn interleave(samples: Samples, pixels: usize, spp: usize) -> Samples {
         Samples::I16(v) => Samples::I16(go(v, pixels, spp)),
         Samples::U32(v) => Samples::U32(go(v, pixels, spp)),
         Samples::I32(v) => Samples::I32(go(v, pixels, spp)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+    use super::*;
+
+    const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+
+    /// An image whose Rows and Columns are written as UL (as VR confusion allows), with 16 bytes
+    /// of pixel data, uncompressed unless `transfer_syntax` says otherwise.
+    fn image(
+        transfer_syntax: &str,
+        rows: u32,
+        columns: u32,
+        samples: u16,
+        bits: u16,
+        photometric: &str,
+    ) -> DefaultDicomObject {
+        let sop_class = "1.2.840.10008.5.1.4.1.1.7";
+        let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+        InMemDicomObject::from_element_iter([
+            DataElement::new(tags::SOP_CLASS_UID, VR::UI, PrimitiveValue::from(sop_class)),
+            us(tags::SAMPLES_PER_PIXEL, samples),
+            DataElement::new(
+                tags::PHOTOMETRIC_INTERPRETATION,
+                VR::CS,
+                PrimitiveValue::from(photometric),
+            ),
+            DataElement::new(tags::ROWS, VR::UL, PrimitiveValue::from(rows)),
+            DataElement::new(tags::COLUMNS, VR::UL, PrimitiveValue::from(columns)),
+            us(tags::BITS_ALLOCATED, bits),
+            us(tags::BITS_STORED, bits),
+            us(tags::HIGH_BIT, bits - 1),
+            us(tags::PIXEL_REPRESENTATION, 0),
+            DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                PrimitiveValue::from(vec![0u8; 16]),
+            ),
+        ])
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(transfer_syntax)
+                .media_storage_sop_class_uid(sop_class)
+                .media_storage_sop_instance_uid("1.2.3.4"),
+        )
+        .unwrap()
+    }
+
+    /// Found by the dicom_structured fuzz target: Rows and Columns of 2^30 each (as DS and UL),
+    /// 3 samples of 32 bits. Rows × Columns × samples × bits overflowed u64 in `check_size`: a
+    /// panic where overflow is checked, and in release builds a product that wrapped to 0 passed
+    /// the size limit; 2^31 × 2^31 × 16 bits then sliced 2^62 samples out of 16 bytes (a panic
+    /// at `to_samples`).
+    #[test]
+    fn rows_times_columns_overflowing_64_bits_is_too_big_not_a_panic() {
+        for (rows, columns, samples, bits) in [
+            (1 << 30, 1 << 30, 3, 32),
+            (1 << 31, 1 << 31, 1, 16),
+            (u32::MAX, u32::MAX, 1, 16),
+        ] {
+            let obj = image(EXPLICIT_LE, rows, columns, samples, bits, "MONOCHROME2");
+            let info = crate::meta::info(&obj);
+            assert_eq!((info.rows, info.columns), (rows, columns));
+            match decode_frame(&obj, &info, 0) {
+                Err(ImagingError::TooBig { .. }) => {}
+                other => panic!("{rows}×{columns}: {other:?}"),
+            }
+        }
+    }
+
+    /// Found by the dicom_structured fuzz target (out of memory): RLE with 1 bit allocated,
+    /// 32768 × 32768 × 3 samples, passed the size check as 384 MiB of bits, and the RLE decoder
+    /// allocated a byte a sample, 3 GiB. Compressed 1-bit pixel data is refused before decoding.
+    #[test]
+    fn rle_with_one_bit_allocated_is_refused_before_allocating() {
+        let mut obj = image(RLE_LOSSLESS, 32768, 32768, 3, 1, "RGB");
+        let mut fragment = vec![0u8; 64];
+        fragment[0] = 3;
+        fragment.resize(256 << 10, 0x81);
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            dicom_core::value::Value::PixelSequence(dicom_core::value::PixelFragmentSequence::new(
+                vec![],
+                vec![fragment],
+            )),
+        ));
+        let info = crate::meta::info(&obj);
+        assert_eq!(info.transfer_syntax_uid, RLE_LOSSLESS);
+        match decode_frame(&obj, &info, 0) {
+            Err(ImagingError::Unsupported(reason)) => assert!(reason.contains("1 bit"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The same for uncompressed YBR_FULL_422, which bypassed `check_size`: 4294901761 ×
+    /// 2147516416 pixels is 2^63 + 32768, two bytes a pixel wrapped to 65536 bytes.
+    #[test]
+    fn ybr_full_422_rows_times_columns_overflowing_is_too_big_not_a_panic() {
+        let obj = image(EXPLICIT_LE, 4294901761, 2147516416, 3, 8, "YBR_FULL_422");
+        let info = crate::meta::info(&obj);
+        match decode_frame(&obj, &info, 0) {
+            Err(ImagingError::TooBig { .. }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -28,7 +28,9 @@ pub struct Lut {
 impl Lut {
     pub fn get(&self, v: i64) -> i64 {
         let last = self.values.len().saturating_sub(1) as i64;
-        self.values[(v - self.first).clamp(0, last) as usize]
+        // Saturating: a value far outside the table (a rescale slope of -1e300 gives i64::MIN)
+        // overflowed the subtraction.
+        self.values[v.saturating_sub(self.first).clamp(0, last) as usize]
     }
 }
 
@@ -260,5 +262,30 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
         description,
         modality_lut: lut(obj, tags::MODALITY_LUT_SEQUENCE),
         voi_lut: lut(obj, tags::VOILUT_SEQUENCE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the dicom_structured fuzz target: a rescale slope of -1e300 made the modality
+    /// value of a pixel i64::MIN, and `v - first` overflowed when a VOI LUT looked it up (a panic
+    /// where overflow is checked; in release builds it wrapped to the far end of the table).
+    #[test]
+    fn lut_lookups_far_outside_the_table_clamp_instead_of_overflowing() {
+        let lut = Lut {
+            first: 1,
+            bits: 12,
+            values: vec![0, 2048, 4095],
+        };
+        assert_eq!(lut.get(i64::MIN), 0);
+        assert_eq!(lut.get(i64::MAX), 4095);
+        let negative_first = Lut {
+            first: -1024,
+            ..lut.clone()
+        };
+        assert_eq!(negative_first.get(i64::MAX), 4095);
+        assert_eq!(negative_first.get(-1023), 2048);
     }
 }
