@@ -44,20 +44,10 @@ impl RosterLog {
         // that the rounds end.
         let mut dropped: HashSet<EntryId> = HashSet::new();
         loop {
-            let pass = self.pass(&order, &applied);
             passes += 1;
-            let accepted: HashSet<EntryId> = pass.removals.iter().map(|(.., id)| *id).collect();
-            let before = applied.len();
-            applied.retain(|id| {
-                let still = accepted.contains(id);
-                if !still {
-                    dropped.insert(*id);
-                }
-                still
-            });
-            if applied.len() != before {
+            let Some(pass) = self.settled_pass(&order, &mut applied, &mut dropped) else {
                 continue;
-            }
+            };
             let in_force: HashSet<EntryId> = applied.iter().copied().collect();
             let mut pending: Vec<(u32, usize, EntryId)> = pass
                 .removals
@@ -102,6 +92,28 @@ impl RosterLog {
             });
             applied.extend(pending.into_iter().map(|(.., id)| id));
         }
+    }
+
+    /// One pass with the removals `applied` in force. An applied removal the pass no longer
+    /// accepts goes out of force for good (into `dropped`); if one did, the pass is stale and
+    /// `None` asks for another.
+    pub(super) fn settled_pass(
+        &self,
+        order: &[EntryId],
+        applied: &mut Vec<EntryId>,
+        dropped: &mut HashSet<EntryId>,
+    ) -> Option<Pass> {
+        let pass = self.pass(order, applied);
+        let accepted: HashSet<EntryId> = pass.removals.iter().map(|(.., id)| *id).collect();
+        let before = applied.len();
+        applied.retain(|id| {
+            let still = accepted.contains(id);
+            if !still {
+                dropped.insert(*id);
+            }
+            still
+        });
+        (applied.len() == before).then_some(pass)
     }
 
     /// The keys whose authority a pending removal could change: their targets, and every admin

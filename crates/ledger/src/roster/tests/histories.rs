@@ -37,20 +37,10 @@ pub(super) fn one_at_a_time(log: &RosterLog) -> (Roster, usize) {
     let mut dropped: HashSet<EntryId> = HashSet::new();
     let mut passes = 0;
     loop {
-        let pass = log.pass(&order, &applied);
         passes += 1;
-        let accepted: HashSet<EntryId> = pass.removals.iter().map(|(.., id)| *id).collect();
-        let before = applied.len();
-        applied.retain(|id| {
-            let still = accepted.contains(id);
-            if !still {
-                dropped.insert(*id);
-            }
-            still
-        });
-        if applied.len() != before {
+        let Some(pass) = log.settled_pass(&order, &mut applied, &mut dropped) else {
             continue;
-        }
+        };
         let next = pass
             .removals
             .iter()
