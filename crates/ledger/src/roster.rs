@@ -624,6 +624,7 @@ impl RosterLog {
     }
 }
 
+mod judge;
 mod resolve;
 mod resolved;
 

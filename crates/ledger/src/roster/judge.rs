@@ -1,0 +1,365 @@
+//! Judging one roster entry against the roster as of its own past: who may grant, change,
+//! revoke or demote whom, and what an accepted entry does. The rounds in `resolve` call it for
+//! every entry of every pass.
+
+use std::collections::HashMap;
+
+use super::resolve::Grants;
+use super::*;
+
+impl RosterLog {
+    /// Judges one roster entry in a pass; on success says what it does.
+    pub(super) fn judge(
+        &self,
+        id: &EntryId,
+        item: &Item,
+        grants: &Grants,
+        removed: &HashMap<PublicKey, Vec<EntryId>>,
+        roster: &mut Roster,
+    ) -> Result<Effect, RosterError> {
+        if let Parsed::Genesis(g) = &item.parsed {
+            roster.name = g.name.clone();
+            roster.policy = g.policy.clone().unwrap_or_default();
+            roster
+                .members
+                .insert(item.author, member_from(&g.founder, *id));
+            roster.history.entry(item.author).or_default().push((
+                *id,
+                Change {
+                    entry: *id,
+                    role: Some(g.founder.role),
+                    admin: true,
+                    frontier: Frontier::new(),
+                    readmitted: Vec::new(),
+                },
+            ));
+            return Ok(Effect::Grant(item.author));
+        }
+        let author = &item.author;
+        // A removal in force leaves out every roster entry of its target that is not in its
+        // past — unless the target was made admin again after it (a demotion undone).
+        let outside = removed.get(author).and_then(|removals| {
+            removals.iter().copied().find(|r| {
+                r != id
+                    && !self.dag.in_past(id, r)
+                    && !grants
+                        .by_key
+                        .get(author)
+                        .into_iter()
+                        .flatten()
+                        .any(|(g, _)| self.dag.in_past(g, id) && !self.dag.in_past(g, r))
+            })
+        });
+        if let Some(revocation) = outside {
+            return Err(AuthorityError::Revoked {
+                author: author.to_hex(),
+                revocation,
+            }
+            .into());
+        }
+        // A revocation only takes authority away: a fork must not undo one (what it vouches
+        // for is not taken from a frozen author; see `pass`).
+        if !matches!(item.parsed, Parsed::Revoke(_)) {
+            if let Some(seq) = self.frozen_from(author).filter(|_| self.frozen_at(id)) {
+                return Err(AuthorityError::Frozen {
+                    author: author.to_hex(),
+                    seq,
+                }
+                .into());
+            }
+        }
+        // The latest accepted grant making `key` an admin in this entry's past, and its rank.
+        let grant_in_past = |key: &PublicKey| grants.latest_in_past(&self.dag, key, id);
+        let Some((_, author_rank)) = grant_in_past(author) else {
+            return Err(AuthorityError::NotAdmin {
+                author: author.to_hex(),
+                kind: item.kind,
+            }
+            .into());
+        };
+        // `key`'s rank if it is an admin as of this entry's past: its latest grant there, and
+        // no removal there that is not before that grant.
+        let admin_in_past = |key: &PublicKey| {
+            let (grant, rank) = grant_in_past(key)?;
+            let removed_since = removed.get(key).is_some_and(|rs| {
+                // (Not this entry itself: a removal in force is judged as when it was made.)
+                rs.iter()
+                    .any(|r| r != id && self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
+            });
+            (!removed_since).then_some(rank)
+        };
+        // An applied revocation of `key` that this entry is not in the past of.
+        // (Looked up by target: scanning every applied removal per entry made a roster with
+        // many revocations quadratic to resolve.)
+        let is_revocation = |r: &EntryId| {
+            matches!(
+                self.items.get(r).map(|i| &i.parsed),
+                Some(Parsed::Revoke(_))
+            )
+        };
+        let revoked_by = |key: &PublicKey| {
+            removed.get(key).and_then(|rs| {
+                rs.iter()
+                    .copied()
+                    .find(|r| !self.dag.in_past(id, r) && is_revocation(r))
+            })
+        };
+        match &item.parsed {
+            Parsed::Genesis(_) => unreachable!("handled above"),
+            Parsed::Member(p) => {
+                let target_admin = admin_in_past(&p.key);
+                let demotes = target_admin.is_some() && !p.admin;
+                // A revoked key is never admitted or changed again — but a demotion still takes
+                // authority away (a senior's demotion must not give way to a junior's
+                // concurrent revocation of the same admin).
+                if let Some(revocation) = revoked_by(&p.key).filter(|_| !demotes) {
+                    return Err(RosterError::KeyRevoked {
+                        key: p.key.to_hex(),
+                        revocation,
+                    });
+                }
+                // Any change to an admin's details (a role they sign under, their admin flag)
+                // is a senior's to make, as a demotion is; an admin may change their own.
+                // Asked of the roster as resolved so far too, not only of the change's past:
+                // a junior admin writing on a past without the target's grant must not strip
+                // or change a senior admin.
+                let now_admin = now_admin(roster, &p.key);
+                if demotes {
+                    check_removal(author, author_rank, &p.key, target_admin.or(now_admin))?;
+                } else if p.key != *author {
+                    check_senior(&p.key, target_admin.or(now_admin), author_rank)?;
+                }
+                if demotes && revoked_by(&p.key).is_some() {
+                    // Beside a revocation a demotion only takes away: the admin flag and what it
+                    // leaves out — never a new role or frontier for the revoked key's entries.
+                    if let Some(m) = roster.members.get_mut(&p.key) {
+                        m.admin = false;
+                        m.seniority = None;
+                    }
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                // A change that did not see the grant making the key an admin (on a stale past)
+                // does not undo it: the roster keeps saying what its rules enforce.
+                let keeps_admin = !p.admin && target_admin.is_none() && now_admin.is_some();
+                let admitted = roster.members.contains_key(&p.key);
+                let previous = roster.members.get(&p.key).cloned();
+                let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
+                member.seniority = previous.as_ref().and_then(|m| m.seniority);
+                member.admin = p.admin || keeps_admin;
+                if !member.admin {
+                    member.seniority = None;
+                }
+                roster.members.insert(p.key, member);
+                roster.history.entry(p.key).or_default().push((
+                    *id,
+                    Change {
+                        entry: *id,
+                        role: Some(p.role),
+                        admin: p.admin || keeps_admin,
+                        frontier: if admitted {
+                            p.frontier.clone()
+                        } else {
+                            Frontier::new()
+                        },
+                        readmitted: Vec::new(),
+                    },
+                ));
+                if demotes {
+                    return Ok(Effect::Removal { rank: author_rank });
+                }
+                let already_admin = grants.by_key.contains_key(&p.key)
+                    && previous.as_ref().is_some_and(|m| m.admin);
+                if p.admin && !already_admin {
+                    return Ok(Effect::Grant(p.key));
+                }
+                Ok(Effect::None)
+            }
+            Parsed::Revoke(p) => {
+                // As for a change: seniority over the target as an admin in this entry's past,
+                // or in the roster as resolved so far (a junior admin on a stale past).
+                let target_admin = admin_in_past(&p.key).or(now_admin(roster, &p.key));
+                check_removal(author, author_rank, &p.key, target_admin)?;
+                Ok(Effect::Removal { rank: author_rank })
+            }
+            Parsed::Readmit(r) => {
+                if r.log == self.network {
+                    return Err(RosterError::ReadmitRosterEntry);
+                }
+                // The changes after the key's admission that this readmission has seen and that
+                // took authority away: role changes that narrowed what the key may sign or
+                // took its admin flag, then the revocations in force. Each with its author.
+                let mut changes: Vec<(EntryId, PublicKey)> = Vec::new();
+                if let Some(h) = roster.history.get(&r.key) {
+                    for pair in h.windows(2) {
+                        let ((_, before), (c, after)) = (&pair[0], &pair[1]);
+                        if self.dag.in_past(c, id) && takes_away(before, after) {
+                            if let Some(i) = self.items.get(c) {
+                                changes.push((*c, i.author));
+                            }
+                        }
+                    }
+                }
+                let revocations: Vec<(EntryId, PublicKey)> = removed
+                    .get(&r.key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| self.dag.in_past(a, id) && is_revocation(a))
+                    .filter_map(|a| self.items.get(a).map(|i| (*a, i.author)))
+                    .collect();
+                let change = match r.change {
+                    Some(named) => changes
+                        .iter()
+                        .chain(&revocations)
+                        .find(|(c, _)| *c == named)
+                        .copied(),
+                    None => revocations.first().or(changes.last()).copied(),
+                };
+                let Some((change, _)) = change else {
+                    return Err(RosterError::NothingToReadmit {
+                        key: r.key.to_hex(),
+                    });
+                };
+                // Only the change's author or an admin more senior may amend it; a
+                // readmission after a revocation amends them all, so it needs that of each.
+                // (A role change amended, with every later one that took authority away: an entry
+                // lifted over the first must not be lifted over a senior's later narrowing.)
+                let amended: Vec<&(EntryId, PublicKey)> = if is_revocation(&change) {
+                    revocations.iter().collect()
+                } else {
+                    changes.iter().skip_while(|(c, _)| *c != change).collect()
+                };
+                // Against the change's author's rank when they made it (a demotion since does not
+                // make their change anyone's to amend) — unless they have equivocated since:
+                // their own amendments are frozen, and honest work must stay restorable.
+                for (c, by) in amended {
+                    if by == author {
+                        continue;
+                    }
+                    if self.frozen_from(by).is_some() {
+                        // Its author has equivocated since: the most senior admin still
+                        // standing may amend it (a frozen founder's too).
+                        if self
+                            .most_senior_standing(roster)
+                            .is_some_and(|r| author_rank > r)
+                        {
+                            return Err(RosterError::NotSenior {
+                                target: by.to_hex(),
+                            });
+                        }
+                        continue;
+                    }
+                    let made_at = grants.latest_in_past(&self.dag, by, c).map(|(_, r)| r);
+                    check_senior(by, made_at, author_rank)?;
+                }
+                Ok(Effect::Readmit {
+                    change,
+                    rank: author_rank,
+                })
+            }
+            Parsed::Publish(bytes) => {
+                roster.templates.push((*id, bytes.clone()));
+                Ok(Effect::None)
+            }
+        }
+    }
+}
+
+/// `key`'s seniority if the roster as resolved so far (in roster order) has it as an admin.
+pub(super) fn now_admin(roster: &Roster, key: &PublicKey) -> Option<u32> {
+    roster
+        .members
+        .get(key)
+        .filter(|m| m.admin)
+        .and_then(|m| m.seniority)
+}
+
+/// Whether `author` (of rank `author_rank`) may revoke or demote `target`.
+pub(super) fn check_removal(
+    author: &PublicKey,
+    author_rank: u32,
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+) -> Result<(), RosterError> {
+    if author == target {
+        return Err(RosterError::SelfRemoval);
+    }
+    check_senior(target, target_admin_rank, author_rank)
+}
+
+/// Whether `author` (of rank `author_rank`) is more senior than `target`, if `target` is an
+/// admin (of rank `target_admin_rank`).
+pub(super) fn check_senior(
+    target: &PublicKey,
+    target_admin_rank: Option<u32>,
+    author_rank: u32,
+) -> Result<(), RosterError> {
+    match target_admin_rank {
+        Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {
+            target: target.to_hex(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a change of a member's details took authority away: their admin flag, or a kind
+/// (or sign-off, which needs an attending) they could sign before.
+pub(super) fn takes_away(before: &Change, after: &Change) -> bool {
+    let (Some(from), Some(to)) = (before.role, after.role) else {
+        return after.role.is_none();
+    };
+    (before.admin && !after.admin)
+        || (from == Role::Attending && to != Role::Attending)
+        || Kind::ALL
+            .iter()
+            .any(|k| from.may_write(*k) && !to.may_write(*k))
+}
+
+pub(super) fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change {
+    Change {
+        entry,
+        role: None,
+        admin: false,
+        frontier: p.frontier.clone(),
+        readmitted: Vec::new(),
+    }
+}
+
+pub(super) fn removal_target(item: &Item) -> Option<PublicKey> {
+    match &item.parsed {
+        Parsed::Revoke(p) => Some(p.key),
+        Parsed::Member(p) if !p.admin => Some(p.key),
+        _ => None,
+    }
+}
+
+pub(super) fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
+    Member {
+        key: p.key,
+        name: p.name.clone(),
+        role: p.role,
+        admin: p.admin,
+        valid_from: p.valid_from,
+        valid_until: p.valid_until,
+        devices: p.devices.clone(),
+        ai_model: p.ai_model.clone(),
+        admitted,
+        seniority: None,
+        revoked: None,
+        readmitted: Vec::new(),
+    }
+}
+
+/// What an accepted roster entry does to the resolution.
+pub(super) enum Effect {
+    None,
+    Grant(PublicKey),
+    /// A readmission, amending this change of its key, by an author of this rank.
+    Readmit {
+        change: EntryId,
+        rank: u32,
+    },
+    /// A revocation or an admin's demotion, by an author of this rank.
+    Removal {
+        rank: u32,
+    },
+}
