@@ -1,0 +1,342 @@
+//! What the roster is made of: roles, the payloads of roster entries, members, their changes
+//! and revocations, and the errors a roster entry is refused with.
+
+use super::*;
+
+/// What a member does in the department; decides which kinds they may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Attending,
+    Radiologist,
+    Resident,
+    Cardiologist,
+    NuclearMedicine,
+    Technologist,
+    Reviewer,
+    AiModel,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[
+        Role::Attending,
+        Role::Radiologist,
+        Role::Resident,
+        Role::Cardiologist,
+        Role::NuclearMedicine,
+        Role::Technologist,
+        Role::Reviewer,
+        Role::AiModel,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Attending => "attending",
+            Role::Radiologist => "radiologist",
+            Role::Resident => "resident",
+            Role::Cardiologist => "cardiologist",
+            Role::NuclearMedicine => "nuclear-medicine",
+            Role::Technologist => "technologist",
+            Role::Reviewer => "reviewer",
+            Role::AiModel => "ai-model",
+        }
+    }
+
+    pub fn is_human(self) -> bool {
+        self != Role::AiModel
+    }
+
+    /// Physicians who may author and sign report text.
+    fn is_reporting_physician(self) -> bool {
+        matches!(
+            self,
+            Role::Attending
+                | Role::Radiologist
+                | Role::Resident
+                | Role::Cardiologist
+                | Role::NuclearMedicine
+        )
+    }
+
+    /// The kinds this role may write in a report log. Roster kinds need the admin flag instead;
+    /// who may create a report is the network's [`Policy`]; rules that need the payload (only an
+    /// attending sets a report final) live in the report crate.
+    pub fn may_write(self, kind: Kind) -> bool {
+        use Kind::*;
+        match kind {
+            NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | TemplatePublish
+            | PayloadErase => false,
+            ReportCreate => self.is_reporting_physician() || self == Role::Technologist,
+            SectionWrite | ReportStatus | CriticalResult | FollowupRecommend | FollowupClose => {
+                self.is_reporting_physician()
+            }
+            SectionCosign | AddendumWrite => {
+                self.is_reporting_physician() && self != Role::Resident
+            }
+            ReportResolve => self == Role::Attending,
+            AiResult => self == Role::AiModel,
+            AiReview => self.is_reporting_physician() || self == Role::Reviewer,
+            MeasurementAdd => self.is_reporting_physician() || self == Role::Technologist,
+            View => self.is_human(),
+            AccessGrant | AccessRevoke => self == Role::Attending,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .iter()
+            .copied()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown role {s:?}; expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Vendor, model and version of an AI algorithm that signs with its own key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiModelInfo {
+    pub vendor: String,
+    pub model: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regulatory_id: Option<String>,
+}
+
+/// For each report log, the last entry of a member the signing admin vouches for. Entries of
+/// the member in that log up to and including it are inside; everything else is outside.
+pub type Frontier = BTreeMap<LogId, EntryId>;
+
+/// Payload of `roster.member`: admits a key, or changes an admitted member's details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberPayload {
+    pub key: PublicKey,
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub admin: bool,
+    /// When the admin added the member (their clock): shown, never used to judge an entry.
+    #[serde(default)]
+    pub valid_from: u64,
+    /// A planned end (their clock): shown, never used to judge an entry. Membership ends by
+    /// revocation, which names a causal frontier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<u64>,
+    /// libp2p peer ids of the member's devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_model: Option<AiModelInfo>,
+    /// For a change to an admitted member: their entries the old details still apply to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub frontier: Frontier,
+}
+
+impl MemberPayload {
+    /// A new member with no devices, no model details and no frontier.
+    pub fn new(key: PublicKey, name: &str, role: Role, admin: bool) -> MemberPayload {
+        MemberPayload {
+            key,
+            name: name.to_string(),
+            role,
+            admin,
+            valid_from: 0,
+            valid_until: None,
+            devices: Vec::new(),
+            ai_model: None,
+            frontier: Frontier::new(),
+        }
+    }
+}
+
+/// Which roles may create reports in the network: a roster rule, fixed by the genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub report_creators: Vec<Role>,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            report_creators: Role::ALL
+                .iter()
+                .copied()
+                .filter(|r| r.may_write(Kind::ReportCreate))
+                .collect(),
+        }
+    }
+}
+
+/// Payload of `network.genesis`: the network's name, its founding member (an admin, who is the
+/// genesis author) and its policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisPayload {
+    pub name: String,
+    pub founder: MemberPayload,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+}
+
+/// Payload of `roster.revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokePayload {
+    pub key: PublicKey,
+    #[serde(default)]
+    pub reason: String,
+    /// The revoked key's entries that stay valid, per report log (see [`Frontier`]).
+    #[serde(default)]
+    pub frontier: Frontier,
+}
+
+/// Payload of `roster.readmit`: one more entry of a key that stays valid under the details it
+/// had before a change (with the key's chain before it in that log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadmitPayload {
+    pub key: PublicKey,
+    pub log: LogId,
+    pub entry: EntryId,
+    /// The change (role change or revocation) whose frontier the entry joins; `None` for the
+    /// key's latest change in the readmission's past.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<EntryId>,
+}
+
+/// A revocation in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    /// The `roster.revoke` entry.
+    pub entry: EntryId,
+    pub by: PublicKey,
+    pub reason: String,
+}
+
+/// A member as the roster currently describes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub key: PublicKey,
+    pub name: String,
+    pub role: Role,
+    pub admin: bool,
+    pub valid_from: u64,
+    pub valid_until: Option<u64>,
+    pub devices: Vec<String>,
+    pub ai_model: Option<AiModelInfo>,
+    /// The entry that admitted the key.
+    pub admitted: EntryId,
+    /// Admins only: 0 for the founder, then in the order they were made admin.
+    pub seniority: Option<u32>,
+    pub revoked: Option<Revocation>,
+    /// Entries an admin vouched for after a change left them out (`roster.readmit` entries),
+    /// each as (report log, entry).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub readmitted: Vec<(LogId, EntryId)>,
+}
+
+/// One change to a member's authority, in roster order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub entry: EntryId,
+    /// The role from this change on; `None` for a revocation.
+    pub role: Option<Role>,
+    pub admin: bool,
+    /// The member's report-log entries the details before this change still apply to.
+    pub frontier: Frontier,
+    /// Entries readmitted after a revocation (log, entry).
+    pub readmitted: Vec<(LogId, EntryId)>,
+}
+
+/// The role and admin flag that apply to one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authority {
+    pub role: Role,
+    pub admin: bool,
+}
+
+/// Why an author may not have signed an entry. Every variant has a stable [`code`](Self::code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorityError {
+    #[error("author {author} is not on the roster")]
+    UnknownAuthor { author: String },
+    #[error("author {author} was revoked by entry {revocation}, and this entry is outside the frontier it vouches for")]
+    Revoked { author: String, revocation: EntryId },
+    #[error("role {role} may not write {kind}")]
+    KindNotAllowed { role: Role, kind: Kind },
+    #[error("author {author} is not an admin in this entry's past and may not write {kind}")]
+    NotAdmin { author: String, kind: Kind },
+    #[error("role {role} may not create reports in this network (its policy allows {allowed})")]
+    MayNotCreateReports { role: Role, allowed: String },
+    #[error("author {author} equivocated in this log at sequence {seq}; their later entries here are frozen")]
+    Frozen { author: String, seq: u64 },
+}
+
+impl AuthorityError {
+    /// The stable code scripts and audits match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthorityError::UnknownAuthor { .. } => "unknown_author",
+            AuthorityError::Revoked { .. } => "revoked",
+            AuthorityError::KindNotAllowed { .. } => "role_may_not_write",
+            AuthorityError::NotAdmin { .. } => "not_admin",
+            AuthorityError::MayNotCreateReports { .. } => "may_not_create_reports",
+            AuthorityError::Frozen { .. } => "frozen",
+        }
+    }
+}
+
+/// Why a roster entry does not take effect. Every variant has a stable [`code`](Self::code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    #[error("{kind} payload is not valid: {reason}")]
+    BadPayload { kind: Kind, reason: String },
+    #[error("the network genesis must be signed by its founder")]
+    GenesisNotByFounder,
+    #[error("the founder of a network must be an admin")]
+    FounderNotAdmin,
+    #[error("{kind} does not belong in the roster log")]
+    NotARosterKind { kind: Kind },
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    #[error(
+        "admin {target} may only be revoked, demoted, changed or amended by a more senior admin"
+    )]
+    NotSenior { target: String },
+    #[error("an admin cannot revoke or demote themselves; another admin must")]
+    SelfRemoval,
+    #[error("key {key} was revoked by entry {revocation}; a revoked key is never admitted again")]
+    KeyRevoked { key: String, revocation: EntryId },
+    #[error("key {key} has no such change in this entry's past: a readmission vouches for an entry a role change or revocation left out")]
+    NothingToReadmit { key: String },
+    #[error("roster entries are re-signed, not readmitted")]
+    ReadmitRosterEntry,
+    #[error("the roster log has {found} entries; at most {limit} are kept")]
+    TooLarge { found: usize, limit: usize },
+}
+
+impl RosterError {
+    /// The stable code scripts and audits match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RosterError::BadPayload { .. } => "bad_payload",
+            RosterError::GenesisNotByFounder => "genesis_not_by_founder",
+            RosterError::FounderNotAdmin => "founder_not_admin",
+            RosterError::NotARosterKind { .. } => "not_a_roster_kind",
+            RosterError::Authority(e) => e.code(),
+            RosterError::NotSenior { .. } => "not_senior",
+            RosterError::SelfRemoval => "self_removal",
+            RosterError::KeyRevoked { .. } => "key_revoked",
+            RosterError::NothingToReadmit { .. } => "nothing_to_readmit",
+            RosterError::ReadmitRosterEntry => "readmit_roster_entry",
+            RosterError::TooLarge { .. } => "roster_too_large",
+        }
+    }
+}
