@@ -1,0 +1,238 @@
+//! The SR content tree: items, containers, observer contexts, and the containers of a section
+//! (its text and structured fields, or one per version when sign-offs disagree on it).
+
+use super::*;
+
+pub(super) fn item(
+    relationship: &str,
+    value_type: &str,
+    concept: Option<Code>,
+) -> InMemDicomObject {
+    let mut i = InMemDicomObject::new_empty();
+    put(&mut i, tags::RELATIONSHIP_TYPE, VR::CS, relationship);
+    put(&mut i, tags::VALUE_TYPE, VR::CS, value_type);
+    if let Some(c) = concept {
+        put_seq(&mut i, tags::CONCEPT_NAME_CODE_SEQUENCE, vec![code_item(c)]);
+    }
+    i
+}
+
+pub(super) fn text(relationship: &str, concept: Code, value: &str) -> InMemDicomObject {
+    let mut i = item(relationship, "TEXT", Some(concept));
+    put(&mut i, tags::TEXT_VALUE, VR::UT, value);
+    i
+}
+
+pub(super) fn container(
+    relationship: &str,
+    concept: Code,
+    content: Vec<InMemDicomObject>,
+) -> InMemDicomObject {
+    let mut i = item(relationship, "CONTAINER", Some(concept));
+    put(&mut i, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
+    put_seq(&mut i, tags::CONTENT_SEQUENCE, content);
+    i
+}
+
+/// TID 1002 observer context for one person or AI model.
+pub(super) fn observer(a: &Author) -> Vec<InMemDicomObject> {
+    let mut kind = item(
+        "HAS OBS CONTEXT",
+        "CODE",
+        Some(("121005", "DCM", "Observer Type")),
+    );
+    let mut out = Vec::new();
+    match &a.ai_model {
+        Some(m) => {
+            put_seq(
+                &mut kind,
+                tags::CONCEPT_CODE_SEQUENCE,
+                vec![code_item(("121007", "DCM", "Device"))],
+            );
+            out.push(kind);
+            let mut device_uid = item(
+                "HAS OBS CONTEXT",
+                "UIDREF",
+                Some(("121012", "DCM", "Device Observer UID")),
+            );
+            put(
+                &mut device_uid,
+                tags::UID,
+                VR::UI,
+                &uid(&format!("device/{}", a.key)),
+            );
+            out.push(device_uid);
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121013", "DCM", "Device Observer Name"),
+                &a.name,
+            ));
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121014", "DCM", "Device Observer Manufacturer"),
+                &m.vendor,
+            ));
+            out.push(text(
+                "HAS OBS CONTEXT",
+                ("121015", "DCM", "Device Observer Model Name"),
+                &format!("{} {}", m.model, m.version),
+            ));
+        }
+        None => {
+            put_seq(
+                &mut kind,
+                tags::CONCEPT_CODE_SEQUENCE,
+                vec![code_item(("121006", "DCM", "Person"))],
+            );
+            out.push(kind);
+            let mut name = item(
+                "HAS OBS CONTEXT",
+                "PNAME",
+                Some(("121008", "DCM", "Person Observer Name")),
+            );
+            put(&mut name, tags::PERSON_NAME, VR::PN, &person_name(&a.name));
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Standard codes for the sections every template has; the rest are local.
+pub(super) fn section_codes(s: &SectionView) -> (Code<'_>, Code<'_>) {
+    match s.name.as_str() {
+        "findings" => (("121070", "DCM", "Findings"), ("121071", "DCM", "Finding")),
+        "impression" => (
+            ("121072", "DCM", "Impressions"),
+            ("121073", "DCM", "Impression"),
+        ),
+        _ => ((&s.name, LOCAL, &s.title), (&s.name, LOCAL, &s.title)),
+    }
+}
+
+/// The structured fields of one version of a section.
+pub(super) fn fields(s: &SectionView, v: &VersionView) -> Vec<InMemDicomObject> {
+    s.fields
+        .iter()
+        .filter_map(|f| {
+            let value = v.fields.get(&f.def.name).map(String::as_str)?;
+            let code = local_code(&f.def.name);
+            let concept = (code.as_str(), LOCAL, f.def.label.as_str());
+            Some(match &f.def.kind {
+                FieldKind::Number { unit, .. } => {
+                    let mut i = item("CONTAINS", "NUM", Some(concept));
+                    let mut measured = InMemDicomObject::new_empty();
+                    put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &cut(value, 16));
+                    let units = match unit.as_deref() {
+                        Some(u) => code_item((u, "UCUM", u)),
+                        None => code_item(("1", "UCUM", "no units")),
+                    };
+                    put_seq(
+                        &mut measured,
+                        tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+                        vec![units],
+                    );
+                    put_seq(&mut i, tags::MEASURED_VALUE_SEQUENCE, vec![measured]);
+                    i
+                }
+                FieldKind::Date => {
+                    let mut i = item("CONTAINS", "DATE", Some(concept));
+                    put(&mut i, tags::DATE, VR::DA, &value.replace('-', ""));
+                    i
+                }
+                FieldKind::Text | FieldKind::Pick { .. } => text("CONTAINS", concept, value),
+            })
+        })
+        .collect()
+}
+
+/// A section in conflict: one container per version signed off, each with its own observer
+/// context (author and co-signers), its text and fields, and who signed it off.
+pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+    let versions = conflicting(view, s);
+    if versions.is_empty() {
+        return None;
+    }
+    let (heading, text_concept) = section_codes(s);
+    let mut content = vec![text(
+        "CONTAINS",
+        ("conflict", LOCAL, "Conflict between sign-offs"),
+        &format!(
+            "CONFLICT: {} versions of this section were signed off; none is the report's until \
+             an attending resolves it",
+            versions.len()
+        ),
+    )];
+    for (v, by) in versions {
+        let mut items = observer(&v.author);
+        for c in &v.cosigns {
+            items.extend(observer(&c.author));
+        }
+        if let Some(t) = v.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            items.push(text("CONTAINS", text_concept, t));
+        }
+        items.extend(fields(s, v));
+        let mut note = vec![format!("Signed as entry {}", v.entry)];
+        note.extend(
+            v.cosigns
+                .iter()
+                .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
+        );
+        note.extend(by.iter().map(|f| {
+            format!(
+                "signed off by {} at {} (entry {})",
+                f.author.name,
+                readable(f.time_ms),
+                f.entry
+            )
+        }));
+        items.push(text(
+            "CONTAINS",
+            ("provenance", LOCAL, "Provenance"),
+            &note.join("; "),
+        ));
+        content.push(container(
+            "CONTAINS",
+            ("version", LOCAL, "Version signed off"),
+            items,
+        ));
+    }
+    Some(container("CONTAINS", heading, content))
+}
+
+pub(super) fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+    if !s.conflicting_versions.is_empty() {
+        return conflicting_section(view, s);
+    }
+    let current = current_version(s)?;
+    let (heading, text_concept) = section_codes(s);
+    let mut content = observer(&current.author);
+    for c in &current.cosigns {
+        content.extend(observer(&c.author));
+    }
+    if let Some(ai) = view
+        .ai
+        .iter()
+        .rev()
+        .find(|a| a.result.section == s.name && a.review.is_some())
+    {
+        content.extend(observer(&ai.author));
+    }
+    if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        content.push(text("CONTAINS", text_concept, t));
+    }
+    content.extend(fields(s, current));
+    let mut note = vec![format!("Signed as entry {}", current.entry)];
+    note.extend(
+        current
+            .cosigns
+            .iter()
+            .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
+    );
+    note.extend(ai_line(view, &s.name));
+    content.push(text(
+        "CONTAINS",
+        ("provenance", LOCAL, "Provenance"),
+        &note.join("; "),
+    ));
+    Some(container("CONTAINS", heading, content))
+}
