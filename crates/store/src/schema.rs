@@ -142,6 +142,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         checked_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 10: sync at scale. Entries a peer sent that this home refuses by rule (or that still
+    // wait for something they depend on), kept with their reason instead of refusing the
+    // peer's whole batch; and what this home remembers of each peer across restarts: the last
+    // reconcile that completed, and a cut-off (for proof of misbehaviour only) with its expiry.
+    r#"
+    CREATE TABLE quarantine (
+        id          BLOB PRIMARY KEY,
+        log         BLOB NOT NULL,
+        author      BLOB NOT NULL,
+        seq         INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        code        TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        waiting     INTEGER NOT NULL,
+        header      BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        payload     BLOB,
+        peer        TEXT,
+        received_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX quarantine_waiting ON quarantine (waiting, received_ms);
+    CREATE TABLE peer_state (
+        peer              TEXT PRIMARY KEY,
+        last_reconcile_ms INTEGER,
+        stored            INTEGER NOT NULL DEFAULT 0,
+        cut_off_reason    TEXT,
+        cut_off_ms        INTEGER,
+        cut_off_until_ms  INTEGER,
+        strikes           INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,405 @@
+//! What sync keeps beside the entries: the reconciliation set read in bounded chunks, entries
+//! served by id within a byte budget, the quarantine (entries a peer sent that this home
+//! refuses by rule, or that wait for something), and each peer's last reconcile and cut-off.
+//! The store keeps rows; deciding what goes in them is the app's.
+
+use countersign_ledger::{Entry, EntryId, LogId};
+use rusqlite::{params, OptionalExtension};
+
+use crate::{Db, Result, StoreError, StoredEntry};
+
+/// Quarantined entries a home keeps, at most: beyond it a refused entry is not kept (the peer
+/// that has it offers it again on a later reconcile, and it is refused again).
+pub const MAX_QUARANTINE: u64 = 10_000;
+/// Payload bytes the quarantine keeps, at most (only entries that wait for something keep
+/// their payload: they may be accepted once it arrives).
+pub const MAX_QUARANTINE_PAYLOAD_BYTES: u64 = 64 << 20;
+/// Peers remembered, at most.
+pub const MAX_PEER_STATES: u64 = 10_000;
+
+/// One item of the set peers reconcile: an entry's arrival here, its header's timestamp and
+/// its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetItem {
+    pub arrival: i64,
+    pub timestamp_ms: u64,
+    pub id: [u8; 32],
+}
+
+/// An entry kept in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRow {
+    pub id: Vec<u8>,
+    pub log: Vec<u8>,
+    pub author: Vec<u8>,
+    pub seq: i64,
+    pub kind: String,
+    /// The stable rejection code.
+    pub code: String,
+    pub reason: String,
+    /// Whether it waits for something it depends on (and is tried again when entries arrive),
+    /// rather than being refused by a rule.
+    pub waiting: bool,
+    pub header: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub payload: Option<Vec<u8>>,
+    /// The peer it came from, if it came over sync.
+    pub peer: Option<String>,
+    pub received_ms: i64,
+}
+
+/// What a home remembers of one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeerStateRow {
+    pub peer: String,
+    pub last_reconcile_ms: Option<i64>,
+    /// Entries stored from it, in all.
+    pub stored: i64,
+    pub cut_off_reason: Option<String>,
+    pub cut_off_ms: Option<i64>,
+    pub cut_off_until_ms: Option<i64>,
+    /// Cut-offs so far: each doubles the next one's length.
+    pub strikes: i64,
+}
+
+fn set_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SetItem>> {
+    let id: Vec<u8> = r.get(2)?;
+    let ts: i64 = r.get(1)?;
+    Ok(<[u8; 32]>::try_from(id.as_slice()).ok().map(|id| SetItem {
+        arrival: r.get(0).unwrap_or(0),
+        timestamp_ms: ts.max(0) as u64,
+        id,
+    }))
+}
+
+impl Db<'_> {
+    /// Up to `limit` set items of entries that arrived after `arrival`, in arrival order.
+    pub fn set_items_after(&self, arrival: i64, limit: usize) -> Result<Vec<SetItem>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT arrival, timestamp_ms, id FROM entries WHERE arrival > ?1 \
+                 ORDER BY arrival LIMIT ?2",
+            )
+            .map_err(StoreError::sqlite("reading the reconciliation set"))?;
+        let rows: Vec<Option<SetItem>> = stmt
+            .query_map(params![arrival, limit as i64], set_item)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading the reconciliation set"))?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// The set items of one log's entries.
+    pub fn log_set_items(&self, log: &LogId) -> Result<Vec<SetItem>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT arrival, timestamp_ms, id FROM entries WHERE log = ?1")
+            .map_err(StoreError::sqlite("reading a log's set"))?;
+        let rows: Vec<Option<SetItem>> = stmt
+            .query_map(params![log.as_bytes()], set_item)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a log's set"))?;
+        Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// The logs an `access.grant` entry was written in (the few an AI model may be granted).
+    pub fn logs_with_grants(&self) -> Result<Vec<LogId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT log FROM entries WHERE kind = 'access.grant'")
+            .map_err(StoreError::sqlite("finding grants"))?;
+        let rows: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("finding grants"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|b| LogId::from_slice(&b))
+            .collect())
+    }
+
+    /// The entries among `ids` this home holds, in arrival order, cut once their bytes reach
+    /// `budget` (at least one is always given). Sizes are read before any payload, so a batch
+    /// never reads payloads it will not send. Returns the entries and whether some held ones
+    /// were left out for the budget.
+    pub fn entries_by_ids(
+        &self,
+        ids: &[EntryId],
+        budget: usize,
+    ) -> Result<(Vec<StoredEntry>, bool)> {
+        let mut sizes: Vec<(i64, usize, EntryId)> = Vec::with_capacity(ids.len());
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT e.arrival, length(e.header) + length(e.signature) \
+                     + coalesce(length(p.bytes), 0) \
+                     FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash \
+                     WHERE e.id = ?1",
+                )
+                .map_err(StoreError::sqlite("sizing entries"))?;
+            for id in ids {
+                let row: Option<(i64, i64)> = stmt
+                    .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(StoreError::sqlite("sizing entries"))?;
+                if let Some((arrival, size)) = row {
+                    sizes.push((arrival, size.max(0) as usize, *id));
+                }
+            }
+        }
+        sizes.sort_unstable_by_key(|s| s.0);
+        sizes.dedup_by_key(|s| s.0);
+        let mut total = 0usize;
+        let mut cut = sizes.len();
+        for (i, (_, size, _)) in sizes.iter().enumerate() {
+            total = total.saturating_add(*size);
+            if total > budget {
+                cut = i.max(1);
+                break;
+            }
+        }
+        let more = cut < sizes.len();
+        let mut rows = Vec::with_capacity(cut);
+        for (_, _, id) in &sizes[..cut] {
+            if let Some(row) = self.get(id)? {
+                rows.push(row);
+            }
+        }
+        Ok((rows, more))
+    }
+
+    /// Whether `id` is held for later (dated ahead of this home's clock).
+    pub fn is_held(&self, id: &EntryId) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM held WHERE id = ?1")
+            .and_then(|mut s| s.exists([id.as_bytes()]))
+            .map_err(StoreError::sqlite("reading held entries"))
+    }
+
+    /// The fork evidence whose second entry is `id`: its log, header, signature and payload
+    /// if kept.
+    #[allow(clippy::type_complexity)]
+    pub fn fork_evidence(
+        &self,
+        id: &EntryId,
+    ) -> Result<Option<(LogId, Vec<u8>, Vec<u8>, Option<Vec<u8>>)>> {
+        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT log, second_header, second_signature, second_payload FROM forks \
+                 WHERE second = ?1 LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id.as_bytes()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+            })
+            .map_err(StoreError::sqlite("reading fork evidence"))?;
+        Ok(row.and_then(|(log, h, s, p)| Some((LogId::from_slice(&log)?, h, s, p))))
+    }
+
+    /// Keeps `entry` in quarantine with why it was refused. Returns `false` (and keeps
+    /// nothing) when the quarantine is full, or when a waiting entry's payload would take it
+    /// past [`MAX_QUARANTINE_PAYLOAD_BYTES`]. An entry refused by a rule keeps no payload.
+    #[allow(clippy::too_many_arguments)]
+    pub fn quarantine(
+        &self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        code: &str,
+        reason: &str,
+        waiting: bool,
+        peer: Option<&str>,
+        now_ms: u64,
+    ) -> Result<bool> {
+        if self.quarantine_count()? >= MAX_QUARANTINE {
+            return Ok(false);
+        }
+        let payload = if waiting { payload } else { None };
+        if let Some(p) = payload {
+            let held: i64 = self
+                .conn
+                .query_row(
+                    "SELECT coalesce(sum(length(payload)), 0) FROM quarantine",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(StoreError::sqlite("sizing the quarantine"))?;
+            if held as u64 + p.len() as u64 > MAX_QUARANTINE_PAYLOAD_BYTES {
+                return Ok(false);
+            }
+        }
+        let h = entry.header();
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO quarantine (id, log, author, seq, kind, code, reason, \
+                 waiting, header, signature, payload, peer, received_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    entry.id().as_bytes(),
+                    entry.log_id().as_bytes(),
+                    h.author.as_bytes(),
+                    h.seq.min(i64::MAX as u64) as i64,
+                    h.kind.name(),
+                    code,
+                    reason,
+                    waiting,
+                    entry.header_bytes(),
+                    entry.signature().as_slice(),
+                    payload,
+                    peer,
+                    now_ms.min(i64::MAX as u64) as i64,
+                ])
+            })
+            .map(|_| true)
+            .map_err(StoreError::sqlite("quarantining an entry"))
+    }
+
+    pub fn quarantine_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM quarantine", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(StoreError::sqlite("counting the quarantine"))
+    }
+
+    /// Which of `ids` are in quarantine.
+    pub fn quarantined(&self, ids: &[EntryId]) -> Result<Vec<bool>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM quarantine WHERE id = ?1")
+            .map_err(StoreError::sqlite("reading the quarantine"))?;
+        ids.iter()
+            .map(|id| {
+                stmt.exists([id.as_bytes()])
+                    .map_err(StoreError::sqlite("reading the quarantine"))
+            })
+            .collect()
+    }
+
+    /// Quarantined entries, waiting ones only when `waiting`, oldest first, at most `limit`;
+    /// with payloads only when `payloads` (listing them for people never reads payloads).
+    pub fn quarantine_rows(
+        &self,
+        waiting: bool,
+        payloads: bool,
+        limit: usize,
+    ) -> Result<Vec<QuarantineRow>> {
+        let sql = format!(
+            "SELECT id, log, author, seq, kind, code, reason, waiting, header, signature, {}, \
+             peer, received_ms FROM quarantine {} ORDER BY received_ms, id LIMIT ?1",
+            if payloads { "payload" } else { "NULL" },
+            if waiting { "WHERE waiting = 1" } else { "" }
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(StoreError::sqlite("reading the quarantine"))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(QuarantineRow {
+                    id: r.get(0)?,
+                    log: r.get(1)?,
+                    author: r.get(2)?,
+                    seq: r.get(3)?,
+                    kind: r.get(4)?,
+                    code: r.get(5)?,
+                    reason: r.get(6)?,
+                    waiting: r.get(7)?,
+                    header: r.get(8)?,
+                    signature: r.get(9)?,
+                    payload: r.get(10)?,
+                    peer: r.get(11)?,
+                    received_ms: r.get(12)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading the quarantine"));
+        rows
+    }
+
+    pub fn unquarantine(&self, id: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM quarantine WHERE id = ?1")
+            .and_then(|mut s| s.execute([id]))
+            .map(|_| ())
+            .map_err(StoreError::sqlite("releasing a quarantined entry"))
+    }
+
+    /// What this home remembers of `peer`.
+    pub fn peer_state(&self, peer: &str) -> Result<Option<PeerStateRow>> {
+        self.conn
+            .prepare_cached(
+                "SELECT peer, last_reconcile_ms, stored, cut_off_reason, cut_off_ms, \
+                 cut_off_until_ms, strikes FROM peer_state WHERE peer = ?1",
+            )
+            .and_then(|mut s| s.query_row([peer], peer_row).optional())
+            .map_err(StoreError::sqlite("reading a peer's state"))
+    }
+
+    /// Every peer remembered, by id.
+    pub fn peer_states(&self) -> Result<Vec<PeerStateRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT peer, last_reconcile_ms, stored, cut_off_reason, cut_off_ms, \
+                 cut_off_until_ms, strikes FROM peer_state ORDER BY peer",
+            )
+            .map_err(StoreError::sqlite("reading peers' state"))?;
+        let rows = stmt
+            .query_map([], peer_row)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading peers' state"));
+        rows
+    }
+
+    /// Keeps `row` as what this home knows of its peer (a new peer is not kept once
+    /// [`MAX_PEER_STATES`] are).
+    pub fn put_peer_state(&self, row: &PeerStateRow) -> Result<()> {
+        if self.peer_state(&row.peer)?.is_none() {
+            let n: i64 = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM peer_state", [], |r| r.get(0))
+                .map_err(StoreError::sqlite("counting peers"))?;
+            if n as u64 >= MAX_PEER_STATES {
+                return Ok(());
+            }
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO peer_state (peer, last_reconcile_ms, stored, \
+                 cut_off_reason, cut_off_ms, cut_off_until_ms, strikes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row.peer,
+                    row.last_reconcile_ms,
+                    row.stored,
+                    row.cut_off_reason,
+                    row.cut_off_ms,
+                    row.cut_off_until_ms,
+                    row.strikes
+                ])
+            })
+            .map(|_| ())
+            .map_err(StoreError::sqlite("keeping a peer's state"))
+    }
+}
+
+fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PeerStateRow> {
+    Ok(PeerStateRow {
+        peer: r.get(0)?,
+        last_reconcile_ms: r.get(1)?,
+        stored: r.get(2)?,
+        cut_off_reason: r.get(3)?,
+        cut_off_ms: r.get(4)?,
+        cut_off_until_ms: r.get(5)?,
+        strikes: r.get(6)?,
+    })
+}
