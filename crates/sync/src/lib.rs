@@ -2,8 +2,9 @@
 //!
 //! A peer's libp2p identity is its member key, so the roster an admin keeps is all the
 //! authorisation there is: a key on the roster (not revoked) is served; any other is refused
-//! and disconnected. [`node`] runs the swarm and reconciles logs by version vector in bounded
-//! batches; [`protocol`] is the `/countersign/sync/1` wire format, strict and bounded, and
+//! and disconnected. [`node`] runs the swarm, reconciles the sets of entries range by range
+//! ([`reconcile`]) and fetches what differs in bounded batches; [`protocol`] is the
+//! `/countersign/sync/2` wire format, strict and bounded, and
 //! [`codec`] frames it on a stream. The node never writes SQLite: the app hands it a
 //! [`node::Ledger`] that verifies every entry before storing any.
 //!
@@ -11,7 +12,7 @@
 //! use countersign_sync::protocol::{Request, Response};
 //! use countersign_ledger::Hash;
 //!
-//! let ask = Request::Summary { network: Hash([7; 32]), logs: vec![] };
+//! let ask = Request::Summary { network: Hash([7; 32]), logs: vec![Hash([1; 32])] };
 //! assert_eq!(Request::decode(&ask.encode()), Ok(ask));
 //! // A claimed count beyond its bound is refused before anything is allocated for it.
 //! let mut huge = vec![0x81];
@@ -22,13 +23,15 @@
 pub mod codec;
 pub mod node;
 pub mod protocol;
+pub mod reconcile;
 
 pub use libp2p::identity::Keypair;
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::Multiaddr;
+pub use libp2p::PeerId;
 pub use node::{
-    keypair, peer_id, peer_key, start, Command, Config, Ledger, Node, NodeStatus, SyncError,
-    SyncReport, MAX_PEERS,
+    keypair, peer_id, peer_key, start, AcceptError, Accepted, Command, Config, Ledger, Node,
+    NodeStatus, PeerEvent, SyncError, SyncReport, MAX_PEERS,
 };
 pub use protocol::{LogSummary, VersionVector};
 
