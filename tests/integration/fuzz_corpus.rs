@@ -187,3 +187,13 @@ fn dicom_structured_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn sync_reconcile_corpus_replays_clean() {
+    let files = corpus("sync_reconcile");
+    assert!(files.len() >= 3, "corpus is missing");
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| countersign_sync::reconcile::fuzz_check(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -319,7 +319,10 @@ fn a_peer_cut_off_is_logged_with_its_reason() {
     let cut = line("peer cut off");
     assert!(cut.contains("WARN"), "{cut}");
     assert!(cut.contains("peer=12D3Koo"), "{cut}");
-    assert!(cut.contains("it sent a batch this home refuses"), "{cut}");
+    assert!(
+        cut.contains("it sent an entry that does not verify"),
+        "{cut}"
+    );
     let refused = line("batch refused");
     assert!(refused.contains("WARN"), "{refused}");
     assert!(refused.contains("does not verify"), "{refused}");

@@ -38,6 +38,9 @@ pub struct ImportReport {
     /// Entries dated beyond the allowed clock skew ahead of this home's clock: held aside, not
     /// stored, until their time comes.
     pub held: Vec<Problem>,
+    /// Entries a peer sent that this home refuses by a rule, or that wait for something not
+    /// here yet: kept in quarantine with the reason (sync only; a bundle is all or nothing).
+    pub quarantined: Vec<Problem>,
 }
 
 /// The largest bundle file `bundle_import_file` takes (streamed, never held whole).
@@ -155,6 +158,25 @@ impl Home {
     /// The second half of [`Home::bundle_import`]: stores entries whose signatures were
     /// checked (perhaps on another thread, while this home stored the batch before).
     pub fn import_authenticated(&mut self, batch: Authenticated) -> Result<ImportReport> {
+        self.import_entries(batch, Intake::Strict)
+    }
+
+    /// Stores a batch a peer sent: like [`Home::import_authenticated`], except that an entry
+    /// refused by a rule, or still waiting for what it depends on once the batch is in, is
+    /// quarantined with its reason and the rest of the batch is stored. Only an entry whose
+    /// own bytes contradict it refuses the batch (see
+    /// [`countersign_report::Rejection::proves_sender_misbehaved`]). Waiting entries are tried
+    /// again after every batch.
+    pub fn import_from_peer(&mut self, batch: Authenticated, peer: &str) -> Result<ImportReport> {
+        let mut report = self.import_entries(batch, Intake::Quarantine { peer })?;
+        if report.new > 0 {
+            let released = self.write_with_state(crate::quarantine::release_waiting)?;
+            report.new += released;
+        }
+        Ok(report)
+    }
+
+    fn import_entries(&mut self, batch: Authenticated, intake: Intake<'_>) -> Result<ImportReport> {
         let entries = batch.entries;
         // The state kept across calls: a peer's catch-up is many batches into the same logs.
         self.write_with_state(|db, state| {
@@ -169,7 +191,7 @@ impl Home {
                         state.load_log(db, &r.0.log_id())?;
                     }
                 }
-                import_batch(db, state, batch, &mut report)?;
+                import_batch(db, state, batch, &mut report, intake)?;
             }
             Ok(report)
         })
@@ -329,6 +351,15 @@ where
     order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
+/// What an import does with an entry the rules refuse.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Intake<'a> {
+    /// Refuse the whole batch (a bundle: an auditor gets all of it or a reason).
+    Strict,
+    /// Quarantine the entry with its reason and store the rest (a peer's batch).
+    Quarantine { peer: &'a str },
+}
+
 /// Stores a batch in causal order whatever order it came in (see [`causal_order`]); entries
 /// that still wait for something else in the batch (a roster change, a publication) are tried
 /// again in a next pass. Every entry takes the one acceptance path; what it
@@ -339,6 +370,7 @@ fn import_batch(
     state: &mut LedgerState,
     pending: Vec<Received>,
     report: &mut ImportReport,
+    intake: Intake<'_>,
 ) -> Result<()> {
     let mut pending = causal_order(pending);
     let now = now_ms();
@@ -348,6 +380,8 @@ fn import_batch(
     while !pending.is_empty() {
         let before = pending.len();
         let mut waiting = Vec::new();
+        // Why each waiting entry waits, in step with `waiting`.
+        let mut waits: Vec<Rejection> = Vec::new();
         let mut last_wait = None;
         // Each entry is dropped once taken in: only those still waiting are kept.
         for item in pending {
@@ -432,13 +466,32 @@ fn import_batch(
                     });
                 }
                 Err(e) if e.waits_for_dependency() => {
+                    if matches!(intake, Intake::Quarantine { .. }) {
+                        waits.push(e.clone());
+                    }
                     last_wait = Some((id, e));
                     waiting.push(item);
                 }
-                Err(e) => return Err(refused(id, e)),
+                Err(e) => match intake {
+                    Intake::Quarantine { peer } if !e.proves_sender_misbehaved() => {
+                        crate::quarantine::keep(db, entry, payload.as_deref(), &e, false, peer)?;
+                        report.quarantined.push(problem(id, &e));
+                    }
+                    _ => return Err(refused(id, e)),
+                },
             }
         }
         if waiting.len() == before {
+            if let Intake::Quarantine { peer } = intake {
+                // What still waits is kept, with its payload, and tried again after each
+                // batch: its parent or its author's admission may be in the next one.
+                for (item, e) in waiting.iter().zip(&waits) {
+                    let (entry, payload) = &**item;
+                    crate::quarantine::keep(db, entry, payload.as_deref(), e, true, peer)?;
+                    report.quarantined.push(problem(entry.id(), e));
+                }
+                break;
+            }
             // No progress: what is left depends on entries this home does not have.
             return Err(match last_wait {
                 Some((id, e)) => refused(id, e),
@@ -519,6 +572,14 @@ pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerSta
         tracing::info!(released, "held entries released");
     }
     Ok(released)
+}
+
+fn problem(id: EntryId, e: &Rejection) -> Problem {
+    Problem {
+        entry: id.to_hex(),
+        code: Some(e.code().to_string()),
+        problem: e.to_string(),
+    }
 }
 
 fn refused(id: EntryId, e: Rejection) -> AppError {

@@ -32,6 +32,7 @@ mod home;
 mod images;
 mod import;
 mod keys;
+mod quarantine;
 mod reports;
 mod roster;
 pub mod sandbox;
@@ -53,6 +54,7 @@ pub use export::{
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
+pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, READ_BATCH_MS};
 pub use templates::{read_template, TemplateFormat, TemplateRef};
 pub use verify::VerifyReport;

@@ -109,9 +109,12 @@ pub(crate) enum HomeCommand {
         mdns: bool,
     },
     /// Sync once with a peer: pull what it has, let it pull what this home has, print counts.
+    #[command(args_conflicts_with_subcommands = true)]
     Sync {
+        #[command(subcommand)]
+        what: Option<SyncCommand>,
         #[arg(long)]
-        peer: String,
+        peer: Option<String>,
         /// Sync once and exit (the only mode so far; `serve` keeps syncing).
         #[arg(long)]
         once: bool,
@@ -125,6 +128,13 @@ pub(crate) enum HomeCommand {
     /// AI contributions signed by this home's ai-model identity.
     #[command(subcommand)]
     Ai(AiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum SyncCommand {
+    /// Peers (last reconcile, entries received, cut-offs with reason and expiry) and what is
+    /// quarantined, as every node this home ran left them.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::args::public_key;
 use crate::args::{
     AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, PeerCommand, RosterCommand,
-    TemplateCommand,
+    SyncCommand, TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -218,11 +218,23 @@ pub(crate) fn home_command(
             Output::new(&serde_json::json!({}), String::new())
         }
         HomeCommand::Sync {
+            what: Some(SyncCommand::Status),
+            ..
+        } => {
+            let status = home.sync_status()?;
+            let text = human::sync_status(&status);
+            Output::new(&status, text)
+        }
+        HomeCommand::Sync {
+            what: None,
             peer,
             once: _,
             timeout,
         } => {
             drop(home);
+            let peer = peer.ok_or_else(|| {
+                AppError::InvalidInput("give --peer ADDRESS to sync with, or `sync status`".into())
+            })?;
             let report = countersign_app::sync::sync_once(
                 &dir,
                 &peer,

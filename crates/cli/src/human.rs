@@ -332,6 +332,52 @@ pub fn studies(list: &[countersign_app::StudySummary]) -> String {
         .join("\n")
 }
 
+pub fn sync_status(s: &countersign_app::sync::SyncStatus) -> String {
+    let mut out = String::new();
+    if s.peers.is_empty() {
+        out.push_str("no peer synced with yet\n");
+    }
+    for p in &s.peers {
+        let who = p.name.clone().unwrap_or_else(|| p.peer.clone());
+        let last = p
+            .last_reconcile_ms
+            .map_or("never".to_string(), |ms| time(ms.max(0) as u64));
+        out.push_str(&format!(
+            "{who}: last reconcile {last}, {} entries received\n",
+            p.stored
+        ));
+        if let Some(c) = &p.cut_off {
+            let state = if c.active {
+                "cut off until"
+            } else {
+                "was cut off until"
+            };
+            out.push_str(&format!(
+                "  {state} {} ({}; strike {})\n",
+                time(c.until_ms.max(0) as u64),
+                c.reason,
+                c.strikes
+            ));
+        }
+    }
+    if s.quarantined.is_empty() {
+        out.push_str("nothing quarantined\n");
+    } else {
+        out.push_str(&format!("{} entries quarantined:\n", s.quarantined.len()));
+        for q in &s.quarantined {
+            let state = if q.waiting { "waiting" } else { "refused" };
+            out.push_str(&format!(
+                "  {} {} {state}: {} ({})\n",
+                short(&q.entry),
+                q.kind,
+                q.code,
+                q.reason
+            ));
+        }
+    }
+    out.trim_end().to_string()
+}
+
 pub fn templates(list: &[countersign_app::TemplateRef]) -> String {
     list.iter()
         .map(|t| {

@@ -8,8 +8,9 @@ use libp2p::StreamProtocol;
 
 use crate::protocol::{Request, Response, MAX_MESSAGE};
 
-/// Requests are small (a version vector at most): a tighter bound than responses.
-pub const MAX_REQUEST: usize = 256 * 1024;
+/// Requests are small (a reconciliation step, 4096 ids, a version vector): a tighter bound
+/// than responses.
+pub const MAX_REQUEST: usize = 640 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;

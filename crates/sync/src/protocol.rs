@@ -2,15 +2,25 @@
 //!
 //! ```text
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
-//! request   0x01 Summary  network[32] n:u16 log[32]×n   (n = 0: every log)
-//!           0x02 Fetch    network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
-//!           0x03 Announce network[32] n:u16 log[32]×n     (n = 0: every log)
-//! response  0x81 Summary  n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
-//!                          forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
-//!           0x82 Entries  more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
-//!           0x83 Ack      stored:u64
-//!           0x84 Refused  len:u16 reason (UTF-8)
+//! request   0x01 Summary   network[32] n:u16 log[32]×n   (1 ≤ n ≤ MAX_ANNOUNCED)
+//!           0x02 Fetch     network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
+//!           0x03 Announce  network[32] n:u16 log[32]×n     (n = 0: every log)
+//!           0x04 Reconcile network[32] len:u32 message    (Negentropy, len ≤ MAX_RECONCILE)
+//!           0x05 FetchIds  network[32] n:u16 id[32]×n     (1 ≤ n ≤ MAX_FETCH_IDS)
+//! response  0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
+//!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
+//!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
+//!           0x83 Ack       stored:u64
+//!           0x84 Refused   len:u16 reason (UTF-8)
+//!           0x85 Reconcile len:u32 message    (Negentropy, len ≤ MAX_RECONCILE)
 //! ```
+//!
+//! Every message is bounded in bytes: a request by [`crate::codec::MAX_REQUEST`] (640 KiB), a
+//! response by [`MAX_MESSAGE`] (20 MiB: one batch of at most [`MAX_BATCH_BYTES`] plus one
+//! entry of the largest payload). A reconcile message is at most [`MAX_RECONCILE`], a summary
+//! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
+//! out the logs past it and the puller asks again), and a fetch by id names at most
+//! [`MAX_FETCH_IDS`] ids.
 //!
 //! Every count is checked against its bound before anything is allocated, every byte is
 //! consumed, and a decoded message re-encodes to the same bytes.
@@ -20,11 +30,20 @@ use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 
 /// The protocol's name; a new wire format gets a new version.
-pub const PROTOCOL: &str = "/countersign/sync/1";
+pub const PROTOCOL: &str = "/countersign/sync/2";
 /// The largest message: one entry's largest payload (16 MiB) with room for its header.
 pub const MAX_MESSAGE: usize = 20 * 1024 * 1024;
-/// Logs in one summary.
-pub const MAX_LOGS: usize = 100_000;
+/// Logs in one summary: the logs one request names.
+pub const MAX_LOGS: usize = MAX_ANNOUNCED;
+/// A summary answer is cut once its logs take this many bytes (at least one log is always
+/// answered; one log is at most about 300 KiB).
+pub const MAX_SUMMARY_BYTES: usize = 4 * 1024 * 1024;
+/// The largest reconciliation message: the frame limit the sender keeps to
+/// ([`crate::reconcile::FRAME_LIMIT`]) and room for the one range it may add past it.
+pub const MAX_RECONCILE: usize = 512 * 1024;
+/// Entry ids in one fetch by id (125 KiB of ids): a batch's records at most, so the answer
+/// to a whole fetch is one batch.
+pub const MAX_FETCH_IDS: usize = MAX_BATCH;
 /// Authors of one log in a version vector.
 pub const MAX_AUTHORS: usize = 4096;
 /// Heads of one log.
@@ -55,6 +74,19 @@ pub struct LogSummary {
     pub checkpoint: Option<Vec<u8>>,
 }
 
+impl LogSummary {
+    /// Its bytes in a summary answer (see the module's grammar).
+    pub fn encoded_len(&self) -> usize {
+        32 + 2
+            + 40 * self.authors.len().min(MAX_AUTHORS)
+            + 2
+            + 32 * self.heads.len().min(MAX_HEADS)
+            + 4
+            + 2
+            + self.checkpoint.as_ref().map_or(0, Vec::len)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// "Which of these logs (none named: all) do you hold, and how far?"
@@ -75,6 +107,18 @@ pub enum Request {
         network: NetworkId,
         logs: Vec<LogId>,
     },
+    /// One step of set reconciliation (see [`crate::reconcile`]): the server answers with its
+    /// own step.
+    Reconcile {
+        network: NetworkId,
+        message: Vec<u8>,
+    },
+    /// "Send me these entries (or fork evidence) by id", answered in the server's arrival
+    /// order within the batch budget; `more` when some it holds were left out for it.
+    FetchIds {
+        network: NetworkId,
+        ids: Vec<EntryId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +133,10 @@ pub enum Response {
     },
     Ack {
         stored: u64,
+    },
+    /// The server's step of set reconciliation.
+    Reconcile {
+        message: Vec<u8>,
     },
     /// Not served, and why (not on the roster, another network, ...).
     Refused {
@@ -109,6 +157,8 @@ pub enum DecodeError {
         count: usize,
         max: usize,
     },
+    #[error("{0} is empty")]
+    Empty(&'static str),
     #[error("{0} trailing bytes")]
     TrailingBytes(usize),
     #[error("author key is not a valid ed25519 key")]
@@ -194,6 +244,12 @@ impl<'a> Reader<'a> {
         let n = self.count(n, what, max, 32)?;
         (0..n).map(|_| self.hash()).collect()
     }
+    /// A u32 length, refused beyond `max`, then that many bytes.
+    fn bytes_u32(&mut self, what: &'static str, max: usize) -> Result<Vec<u8>, DecodeError> {
+        let n = self.u32()? as usize;
+        let n = self.count(n, what, max, 1)?;
+        Ok(self.take(n)?.to_vec())
+    }
     fn finish(self) -> Result<(), DecodeError> {
         match self.0.len() {
             0 => Ok(()),
@@ -208,6 +264,13 @@ fn put_vector(out: &mut Vec<u8>, v: &VersionVector) {
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(&seq.to_be_bytes());
     }
+}
+
+/// Bytes beyond `max` are cut, so whatever is encoded decodes (the sender keeps to `max`).
+fn put_bytes_u32(out: &mut Vec<u8>, bytes: &[u8], max: usize) {
+    let n = bytes.len().min(max);
+    out.extend_from_slice(&(n as u32).to_be_bytes());
+    out.extend_from_slice(&bytes[..n]);
 }
 
 fn put_hashes_u16(out: &mut Vec<u8>, hashes: &[Hash], max: usize) {
@@ -246,6 +309,16 @@ impl Request {
                 out.extend_from_slice(network.as_bytes());
                 put_hashes_u16(&mut out, logs, MAX_ANNOUNCED);
             }
+            Request::Reconcile { network, message } => {
+                out.push(0x04);
+                out.extend_from_slice(network.as_bytes());
+                put_bytes_u32(&mut out, message, MAX_RECONCILE);
+            }
+            Request::FetchIds { network, ids } => {
+                out.push(0x05);
+                out.extend_from_slice(network.as_bytes());
+                put_hashes_u16(&mut out, ids, MAX_FETCH_IDS);
+            }
         }
         out
     }
@@ -256,6 +329,9 @@ impl Request {
             0x01 => {
                 let network = r.hash()?;
                 let n = r.u16()?;
+                if n == 0 {
+                    return Err(DecodeError::Empty("a summary request"));
+                }
                 Request::Summary {
                     network,
                     logs: r.hashes(n, "logs asked about", MAX_ANNOUNCED)?,
@@ -273,6 +349,21 @@ impl Request {
                 Request::Announce {
                     network,
                     logs: r.hashes(n, "announced logs", MAX_ANNOUNCED)?,
+                }
+            }
+            0x04 => Request::Reconcile {
+                network: r.hash()?,
+                message: r.bytes_u32("reconcile message", MAX_RECONCILE)?,
+            },
+            0x05 => {
+                let network = r.hash()?;
+                let n = r.u16()?;
+                if n == 0 {
+                    return Err(DecodeError::Empty("a fetch by id"));
+                }
+                Request::FetchIds {
+                    network,
+                    ids: r.hashes(n, "ids to fetch", MAX_FETCH_IDS)?,
                 }
             }
             tag => return Err(DecodeError::UnknownTag(tag)),
@@ -315,6 +406,10 @@ impl Response {
             Response::Ack { stored } => {
                 out.push(0x83);
                 out.extend_from_slice(&stored.to_be_bytes());
+            }
+            Response::Reconcile { message } => {
+                out.push(0x85);
+                put_bytes_u32(&mut out, message, MAX_RECONCILE);
             }
             Response::Refused { reason } => {
                 out.push(0x84);
@@ -382,6 +477,9 @@ impl Response {
                 }
             }
             0x83 => Response::Ack { stored: r.u64()? },
+            0x85 => Response::Reconcile {
+                message: r.bytes_u32("reconcile message", MAX_RECONCILE)?,
+            },
             0x84 => {
                 let n = r.u16()?;
                 let n = r.count(n, "reason bytes", MAX_REASON, 1)?;

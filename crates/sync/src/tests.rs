@@ -18,8 +18,12 @@ fn vector() -> impl Strategy<Value = VersionVector> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (hash(), prop::collection::vec(hash(), 0..5))
+        (hash(), prop::collection::vec(hash(), 1..5))
             .prop_map(|(network, logs)| Request::Summary { network, logs }),
+        (hash(), prop::collection::vec(any::<u8>(), 0..300))
+            .prop_map(|(network, message)| Request::Reconcile { network, message }),
+        (hash(), prop::collection::vec(hash(), 1..5))
+            .prop_map(|(network, ids)| Request::FetchIds { network, ids }),
         (hash(), hash(), vector(), any::<u32>()).prop_map(|(network, log, have, limit)| {
             Request::Fetch {
                 network,
@@ -63,6 +67,8 @@ fn response() -> impl Strategy<Value = Response> {
             bundle: countersign_ledger::bundle::encode(std::iter::empty()),
         }),
         any::<u64>().prop_map(|stored| Response::Ack { stored }),
+        prop::collection::vec(any::<u8>(), 0..300)
+            .prop_map(|message| Response::Reconcile { message }),
         ".{0,200}".prop_map(|reason| Response::Refused { reason }),
     ]
 }
@@ -116,10 +122,24 @@ fn counts_beyond_their_bounds_are_refused_before_allocating() {
     // Trailing bytes and unknown tags.
     let mut b = Request::Summary {
         network: Hash([1; 32]),
-        logs: vec![],
+        logs: vec![Hash([2; 32])],
     }
     .encode();
     b.push(0);
+    // A summary of no logs (v1's "every log", which made the cliff) and an empty fetch by id.
+    let mut b0 = vec![0x01];
+    b0.extend_from_slice(&[0; 32]);
+    b0.extend_from_slice(&0u16.to_be_bytes());
+    assert!(matches!(Request::decode(&b0), Err(DecodeError::Empty(_))));
+    b0[0] = 0x05;
+    assert!(matches!(Request::decode(&b0), Err(DecodeError::Empty(_))));
+    // A reconciliation step claiming more than its bound.
+    let mut r = vec![0x85];
+    r.extend_from_slice(&(crate::protocol::MAX_RECONCILE as u32 + 1).to_be_bytes());
+    assert!(matches!(
+        Response::decode(&r),
+        Err(DecodeError::TooMany { .. })
+    ));
     assert_eq!(Request::decode(&b), Err(DecodeError::TrailingBytes(1)));
     assert_eq!(Request::decode(&[0x7f]), Err(DecodeError::UnknownTag(0x7f)));
     // A weak key in a version vector.

@@ -1,21 +1,32 @@
-//! The home as the sync node's [`Ledger`]: summaries (with signed checkpoints), what a peer
-//! lacks, who may read what, and every received batch through the bundle importer — every
-//! signature, hash link, ledger and report rule checked before anything is stored, all or
-//! nothing. The node only ever sees bytes.
+//! The home as the sync node's [`Ledger`]: the set of entry ids peers reconcile (kept in
+//! memory and taken forward as entries arrive), summaries with signed checkpoints, what a
+//! peer lacks, who may read what, and every received batch through the importer — every
+//! signature, hash link, ledger and report rule checked before anything is stored, an entry
+//! refused by a rule quarantined while the rest is stored. The node only ever sees bytes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use countersign_ledger::bundle::{self, BundleRecord};
+use countersign_ledger::EntryId;
 use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
 use countersign_store::StoredEntry;
-use countersign_sync::{Ledger, LogSummary, VersionVector};
+use countersign_sync::reconcile::ReconcileSet;
+use countersign_sync::{AcceptError, Accepted, Ledger, LogSummary, PeerEvent, VersionVector};
 
 use crate::bundle::Authenticated;
 use crate::checkpoints::CheckpointSigner;
 use crate::error::Result;
 use crate::home::Home;
 use crate::state::LedgerState;
+
+/// The set item of a piece of fork evidence: its header's timestamp and its id.
+fn evidence_item(header: &[u8], id: &[u8]) -> Option<(u64, EntryId)> {
+    let id = Hash::from_slice(id)?;
+    let h = countersign_ledger::header::decode_with_keys(header, |k| PublicKey::from_bytes(k).ok())
+        .ok()?;
+    Some((h.timestamp_ms, id))
+}
 
 /// A stored entry (or fork evidence) as a bundle record.
 fn record(
@@ -48,6 +59,13 @@ pub struct HomeLedger {
     wrote: bool,
     /// Signs this home's checkpoints (a home with no identity of its own gives none).
     signer: Option<CheckpointSigner>,
+    /// Every entry and piece of fork evidence held, as peers reconcile it; taken forward from
+    /// `set_cursor` (an arrival number) and `set_forks` (evidence rows) when asked for.
+    set: ReconcileSet,
+    set_cursor: i64,
+    set_forks: usize,
+    /// The set described to a member that may read only some logs (an AI model).
+    reader_set: ReconcileSet,
 }
 
 impl HomeLedger {
@@ -72,7 +90,61 @@ impl HomeLedger {
             seen_version: None,
             wrote: false,
             signer,
+            set: ReconcileSet::new(),
+            set_cursor: 0,
+            set_forks: 0,
+            reader_set: ReconcileSet::new(),
         })
+    }
+
+    /// Takes the reconciliation set forward to what is stored now (by any process).
+    fn refresh_set(&mut self) -> std::result::Result<(), String> {
+        let db = self.home.store().db();
+        loop {
+            let items = db
+                .set_items_after(self.set_cursor, 100_000)
+                .map_err(|e| e.to_string())?;
+            for i in &items {
+                self.set.insert(i.timestamp_ms, &Hash(i.id));
+                self.set_cursor = self.set_cursor.max(i.arrival);
+            }
+            if items.len() < 100_000 {
+                break;
+            }
+        }
+        let forks = db.forks().map_err(|e| e.to_string())?;
+        if forks.len() != self.set_forks {
+            for f in &forks {
+                if let Some(item) = evidence_item(&f.second_header, &f.second) {
+                    self.set.insert(item.0, &item.1);
+                }
+            }
+            self.set_forks = forks.len();
+        }
+        self.set.settle();
+        Ok(())
+    }
+
+    /// The set of what `model` (a member that may read only some logs) may be sent: the
+    /// roster, and the reports an attending granted it.
+    fn restricted_set(&mut self, model: &PublicKey) -> std::result::Result<(), String> {
+        let mut set = ReconcileSet::new();
+        let db = self.home.store().db();
+        let mut logs: Vec<LogId> = self.network.into_iter().collect();
+        for log in db.logs_with_grants().map_err(|e| e.to_string())? {
+            if self.granted(model, &log) {
+                logs.push(log);
+            }
+        }
+        let db = self.home.store().db();
+        for log in &logs {
+            for i in db.log_set_items(log).map_err(|e| e.to_string())? {
+                set.insert(i.timestamp_ms, &Hash(i.id));
+            }
+        }
+        set.settle();
+        self.reader_set = set;
+        Ok(())
     }
 
     fn vector(&self, log: &LogId) -> std::result::Result<VersionVector, String> {
@@ -288,6 +360,97 @@ impl Ledger for HomeLedger {
         Ok((bundle::encode_records(&records), more))
     }
 
+    fn reconcile_set(
+        &mut self,
+        reader: Option<&PublicKey>,
+    ) -> std::result::Result<&ReconcileSet, String> {
+        let restricted = match (reader, self.network) {
+            (Some(reader), Some(network)) => self
+                .home
+                .with_state(&network, |state, _| {
+                    Ok(state.roster().member(reader).map(|m| m.role))
+                })
+                .ok()
+                .flatten()
+                .is_none_or(|role| role == countersign_ledger::Role::AiModel),
+            _ => false,
+        };
+        if let (true, Some(reader)) = (restricted, reader) {
+            self.restricted_set(reader)?;
+            return Ok(&self.reader_set);
+        }
+        self.refresh_set()?;
+        Ok(&self.set)
+    }
+
+    fn wanted(&mut self, ids: Vec<EntryId>) -> std::result::Result<Vec<EntryId>, String> {
+        let db = self.home.store().db();
+        // Most of the time nothing is quarantined or held: nothing to look up per id.
+        let quarantine = db.quarantine_count().map_err(|e| e.to_string())?;
+        let held = db.held_count().map_err(|e| e.to_string())?;
+        if quarantine == 0 && held == 0 {
+            return Ok(ids);
+        }
+        let quarantined = db.quarantined(&ids).map_err(|e| e.to_string())?;
+        let mut wanted = Vec::with_capacity(ids.len());
+        for (id, q) in ids.into_iter().zip(quarantined) {
+            if !q && !db.is_held(&id).map_err(|e| e.to_string())? {
+                wanted.push(id);
+            }
+        }
+        Ok(wanted)
+    }
+
+    fn entries_by_id(
+        &mut self,
+        reader: &PublicKey,
+        ids: &[EntryId],
+    ) -> std::result::Result<(Vec<u8>, bool), String> {
+        let ids = &ids[..ids.len().min(countersign_sync::protocol::MAX_BATCH)];
+        let db = self.home.store().db();
+        let (rows, more) = db
+            .entries_by_ids(ids, countersign_sync::protocol::MAX_BATCH_BYTES)
+            .map_err(|e| e.to_string())?;
+        let mut logs: Vec<LogId> = rows
+            .iter()
+            .filter_map(|r| Hash::from_slice(&r.log))
+            .collect();
+        logs.sort_unstable();
+        logs.dedup();
+        let readable: std::collections::HashSet<LogId> = logs
+            .iter()
+            .zip(self.may_read(reader, &logs))
+            .filter_map(|(l, ok)| ok.then_some(*l))
+            .collect();
+        let served: std::collections::HashSet<Vec<u8>> =
+            rows.iter().map(|r| r.id.clone()).collect();
+        let mut records: Vec<BundleRecord> = Vec::with_capacity(rows.len());
+        for r in rows {
+            if Hash::from_slice(&r.log).is_some_and(|l| readable.contains(&l)) {
+                records.push(record(r.header, &r.signature, r.payload)?);
+            }
+        }
+        // Ids not among the entries may be fork evidence (header and signature prove it).
+        if !more {
+            let mut evidence = Vec::new();
+            let db = self.home.store().db();
+            for id in ids
+                .iter()
+                .filter(|id| !served.contains(id.as_bytes().as_slice()))
+            {
+                if let Some(found) = db.fork_evidence(id).map_err(|e| e.to_string())? {
+                    evidence.push(found);
+                }
+            }
+            for (log, header, signature, payload) in evidence {
+                if readable.contains(&log) || self.may_read(reader, &[log]) == [true] {
+                    records.push(record(header, &signature, payload)?);
+                }
+            }
+        }
+        Ok((bundle::encode_records(&records), more))
+    }
+
     type Checked = Authenticated;
 
     fn check(bundle: &[u8]) -> std::result::Result<Authenticated, String> {
@@ -303,11 +466,26 @@ impl Ledger for HomeLedger {
         })
     }
 
-    fn accept(&mut self, batch: Authenticated) -> std::result::Result<u64, String> {
+    fn accept(
+        &mut self,
+        batch: Authenticated,
+        peer: &str,
+    ) -> std::result::Result<Accepted, AcceptError> {
         let entries = batch.len();
-        let report = self.home.import_authenticated(batch).map_err(|e| {
+        let report = self.home.import_from_peer(batch, peer).map_err(|e| {
             tracing::warn!(entries, error = %e.loggable(), "batch refused: nothing from it stored");
-            e.to_string()
+            match &e {
+                // Only an entry whose own bytes contradict it is held against the sender.
+                crate::AppError::EntryRefused { reason, .. }
+                    if reason.proves_sender_misbehaved() =>
+                {
+                    AcceptError::Misbehaved(e.to_string())
+                }
+                crate::AppError::BundleEntry { .. } | crate::AppError::BadBundle(_) => {
+                    AcceptError::Misbehaved(e.to_string())
+                }
+                _ => AcceptError::Local(e.to_string()),
+            }
         })?;
         tracing::debug!(
             entries,
@@ -320,28 +498,89 @@ impl Ledger for HomeLedger {
         if self.network.is_none() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }
-        Ok(report.new)
+        Ok(Accepted {
+            new: report.new,
+            quarantined: report.quarantined.len() as u64,
+        })
+    }
+
+    fn remember(&mut self, peer: &str, event: PeerEvent) {
+        let db = self.home.store().db();
+        let mut row = match db.peer_state(peer) {
+            Ok(row) => row.unwrap_or_else(|| countersign_store::PeerStateRow {
+                peer: peer.to_string(),
+                ..Default::default()
+            }),
+            Err(_) => return,
+        };
+        let ms = |v: u64| v.min(i64::MAX as u64) as i64;
+        match event {
+            PeerEvent::Reconciled { stored, at_ms } => {
+                row.last_reconcile_ms = Some(ms(at_ms));
+                row.stored = row.stored.saturating_add(ms(stored));
+            }
+            PeerEvent::CutOff {
+                reason,
+                at_ms,
+                until_ms,
+                strikes,
+            } => {
+                row.cut_off_reason = Some(reason);
+                row.cut_off_ms = Some(ms(at_ms));
+                row.cut_off_until_ms = Some(ms(until_ms));
+                row.strikes = i64::from(strikes);
+            }
+        }
+        // Best effort: what a node remembers of a peer is never worth failing a sync for.
+        let result = self.home.store_mut().write(|db| db.put_peer_state(&row));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not keep a peer's state");
+        }
+    }
+
+    fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)> {
+        let now = crate::home::now_ms() as i64;
+        self.home
+            .store()
+            .db()
+            .peer_states()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| {
+                let until = r.cut_off_until_ms.filter(|u| *u > now)?;
+                Some((
+                    r.peer,
+                    r.cut_off_reason.unwrap_or_default(),
+                    until as u64,
+                    r.strikes.clamp(0, i64::from(u32::MAX)) as u32,
+                ))
+            })
+            .collect()
     }
 
     fn checkpoints(
         &mut self,
         peer: &PublicKey,
         logs: &[LogSummary],
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), AcceptError> {
         let claims: Vec<(LogId, Vec<u8>)> = logs
             .iter()
             .filter_map(|l| Some((l.log, l.checkpoint.clone()?)))
             .collect();
         let found = self.home.hold_to_checkpoints(peer, &claims).map_err(|e| {
             tracing::warn!(error = %e.loggable(), "checkpoints refused");
-            e.to_string()
+            match e {
+                // A checkpoint that does not decode or is not the peer's own claim.
+                crate::AppError::InvalidInput(_) => AcceptError::Misbehaved(e.to_string()),
+                _ => AcceptError::Local(e.to_string()),
+            }
         })?;
         match found.first() {
             None => Ok(()),
             Some(v) => {
                 // Ids and times only (see `checkpoints`).
                 tracing::warn!(log = %v.log, signer = %v.signer, reason = %v.reason, "split view");
-                Err(format!("split view: {}", v.reason))
+                Err(AcceptError::Misbehaved(format!("split view: {}", v.reason)))
             }
         }
     }

@@ -44,3 +44,92 @@ impl Home {
         Ok(peers)
     }
 }
+
+/// One peer as `sync status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeerStatus {
+    /// Its libp2p peer id.
+    pub peer: String,
+    /// Its member key, and the roster's name for it, when it is a member's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When a pull from it last completed (ms since the epoch).
+    pub last_reconcile_ms: Option<i64>,
+    /// Entries stored from it, in all.
+    pub stored: i64,
+    /// Its latest cut-off, if it ever was (for proof of misbehaviour only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_off: Option<CutOffStatus>,
+}
+
+/// A cut-off: why, since when, until when, and whether it is in force now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CutOffStatus {
+    pub reason: String,
+    pub since_ms: i64,
+    pub until_ms: i64,
+    /// Cut-offs of this peer so far: each lasts twice as long as the one before.
+    pub strikes: i64,
+    pub active: bool,
+}
+
+/// What `sync status` shows: every peer this home has synced with or cut off, the peers it
+/// dials, and what is quarantined.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStatus {
+    pub peers: Vec<PeerStatus>,
+    /// The addresses every node of this home dials (`peer add`).
+    pub dials: Vec<String>,
+    pub quarantined: Vec<crate::Quarantined>,
+}
+
+impl Home {
+    /// What this home knows of its peers and its quarantine (kept by every node it ran).
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let now = crate::home::now_ms() as i64;
+        let roster = self.state().ok();
+        let peers = self
+            .store()
+            .db()
+            .peer_states()?
+            .into_iter()
+            .map(|row| {
+                let key = row
+                    .peer
+                    .parse::<countersign_sync::PeerId>()
+                    .ok()
+                    .and_then(|p| countersign_sync::peer_key(&p));
+                let name = key.as_ref().and_then(|k| {
+                    roster
+                        .as_ref()
+                        .and_then(|s| s.roster().member(k).map(|m| m.name.clone()))
+                });
+                let cut_off = match (row.cut_off_reason, row.cut_off_ms, row.cut_off_until_ms) {
+                    (Some(reason), Some(since_ms), Some(until_ms)) => Some(CutOffStatus {
+                        reason,
+                        since_ms,
+                        until_ms,
+                        strikes: row.strikes,
+                        active: until_ms > now,
+                    }),
+                    _ => None,
+                };
+                PeerStatus {
+                    peer: row.peer,
+                    key: key.map(|k| k.to_string()),
+                    name,
+                    last_reconcile_ms: row.last_reconcile_ms,
+                    stored: row.stored,
+                    cut_off,
+                }
+            })
+            .collect();
+        Ok(SyncStatus {
+            peers,
+            dials: self.peers()?,
+            quarantined: self.quarantine()?,
+        })
+    }
+}

@@ -50,6 +50,25 @@ impl Rejection {
     }
 }
 
+impl Rejection {
+    /// Whether the entry's own bytes contradict it (a malformed header, a signature or
+    /// payload that does not match, another network's entry): no honest peer stores such an
+    /// entry, so one that sends it is cut off. Every other refusal depends on what the
+    /// receiver knows (a revocation, an admission, a publication) and a peer that saw less
+    /// could have stored the entry honestly: that entry is quarantined and the rest flows.
+    pub fn proves_sender_misbehaved(&self) -> bool {
+        matches!(
+            self,
+            Rejection::Rule(
+                RuleError::Entry(_)
+                    | RuleError::PayloadLength { .. }
+                    | RuleError::PayloadHash { .. }
+                    | RuleError::WrongNetwork { .. }
+            )
+        )
+    }
+}
+
 impl From<AuthorityError> for Rejection {
     fn from(e: AuthorityError) -> Self {
         Rejection::Rule(RuleError::Authority(e))
@@ -275,6 +294,51 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
 mod tests {
     use super::*;
     use countersign_ledger::{Hash, Kind, Role};
+
+    /// Only what an entry's own bytes contradict cuts a peer off: a revocation the sender had
+    /// not heard of yet, or a parent it has not sent yet, never does.
+    #[test]
+    fn only_self_contradicting_entries_prove_the_sender_misbehaved() {
+        let h = Hash::ZERO;
+        let proof: Vec<Rejection> = vec![
+            RuleError::PayloadHash {
+                expected: h,
+                found: Hash([1; 32]),
+            }
+            .into(),
+            RuleError::PayloadLength {
+                expected: 1,
+                found: 2,
+            }
+            .into(),
+            RuleError::WrongNetwork {
+                expected: h,
+                found: Hash([1; 32]),
+            }
+            .into(),
+        ];
+        for r in proof {
+            assert!(r.proves_sender_misbehaved(), "{r}");
+        }
+        let judged: Vec<Rejection> = vec![
+            AuthorityError::Revoked {
+                author: "k".into(),
+                revocation: h,
+            }
+            .into(),
+            AuthorityError::UnknownAuthor { author: "k".into() }.into(),
+            RuleError::UnknownParent { parent: h }.into(),
+            RuleError::ChainBroken {
+                expected: 2,
+                found: 3,
+            }
+            .into(),
+            Rejection::PayloadMissing,
+        ];
+        for r in judged {
+            assert!(!r.proves_sender_misbehaved(), "{r}");
+        }
+    }
 
     /// One of every variant there is, so that a new one without a listed code fails here.
     fn every_rejection() -> Vec<Rejection> {

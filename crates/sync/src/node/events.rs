@@ -119,6 +119,7 @@ impl<L: Ledger> Node<L> {
             } => {
                 let reason = error.to_string();
                 tracing::debug!(peer = %peer, error = %reason, "request to a peer failed");
+                self.asked.remove(&request_id);
                 if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {
                     let _ = reply.send(Err(SyncError::Unreachable {
                         peer: peer.to_string(),
@@ -142,10 +143,14 @@ impl<L: Ledger> Node<L> {
             }
             // A malformed or oversized inbound message: the codec refused it before any
             // allocation; a peer sending one is not served again.
-            Event::InboundFailure { peer, error, .. } => {
-                if matches!(error, request_response::InboundFailure::Io(_)) {
-                    self.cut_off(peer, format!("malformed request: {error}"));
-                }
+            // (Only a message that does not decode: a connection that drops mid-request is
+            // the network's doing.)
+            Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(e),
+                ..
+            } if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.cut_off(peer, format!("malformed request: {e}"));
             }
             _ => {}
         }

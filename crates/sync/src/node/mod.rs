@@ -2,11 +2,20 @@
 //! and `/countersign/sync/1` request-response), driven by one event loop that owns the
 //! [`Ledger`] and takes [`Command`]s from a bounded channel.
 //!
-//! Reconciliation is a pull: ask a peer for its [`LogSummary`]s, fetch in bounded batches
-//! every log where the peer's version vector is ahead (the roster first, since reports are
-//! authorised by it), hand each batch to the ledger, which verifies every entry before storing
-//! any. A batch the ledger refuses cuts the peer off. Pushing is an announcement: "these logs
+//! Reconciliation is a pull. A whole pull (on connecting, every [`RECONCILE_EVERY`], and for a
+//! one-shot sync) reconciles the two homes' sets of entry ids range by range
+//! ([`crate::reconcile`]) and fetches the ids this home lacks in bounded batches, so its cost
+//! follows what differs. A pull of announced logs asks for those logs' [`LogSummary`]s and
+//! fetches where the peer's version vector is ahead. Each batch goes to the ledger, which
+//! verifies every signature before storing anything and quarantines, with its reason, an
+//! entry it refuses by rule while the rest flows. Pushing is an announcement: "these logs
 //! have new heads" makes the receiver pull, and its answer says how much it stored.
+//!
+//! A peer is cut off only for what it provably did: a batch whose entry fails its signature or
+//! format checks, or a split view (both signed claims). A cut-off expires, each next one
+//! lasting twice as long ([`CUT_OFF_FIRST`] up to [`CUT_OFF_LONGEST`]). A local failure
+//! (the store busy, the disk full) ends the pull and retries it later; a batch holding nothing
+//! new ends it too (another peer may be serving the same log).
 //!
 //! This file holds the node's types, start-up and commands; `events` dispatches swarm
 //! events, `pull` is the puller's side of reconciliation (batches checked on the blocking
@@ -30,10 +39,11 @@ use libp2p::{
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
-use countersign_ledger::{LogId, NetworkId, PublicKey};
+use countersign_ledger::{EntryId, LogId, NetworkId, PublicKey};
 
 use crate::codec::SyncCodec;
 use crate::protocol::{LogSummary, VersionVector, PROTOCOL};
+use crate::reconcile::ReconcileSet;
 use pull::{OnceWaiting, Pull, Received, Waiter};
 
 /// What the node needs from the ledger. The app implements it over its store; the node never
@@ -61,23 +71,78 @@ pub trait Ledger: Send + 'static {
         have: &VersionVector,
         limit: usize,
     ) -> Result<(Vec<u8>, bool), String>;
+    /// The set reconciliation compares: every entry and piece of fork evidence held here
+    /// that `reader` may be sent (`None`: everything held, this home's own side).
+    fn reconcile_set(&mut self, reader: Option<&PublicKey>) -> Result<&ReconcileSet, String>;
+    /// Of the ids a peer holds and this home lacks, those worth fetching: not quarantined,
+    /// not held for later, not already refused as a duplicate.
+    fn wanted(&mut self, ids: Vec<EntryId>) -> Result<Vec<EntryId>, String>;
+    /// The entries (and fork evidence) among `ids` that `reader` may read, in arrival order,
+    /// as bundle bytes within [`crate::protocol::MAX_BATCH_BYTES`]; and whether some were
+    /// left out for the budget.
+    fn entries_by_id(
+        &mut self,
+        reader: &PublicKey,
+        ids: &[EntryId],
+    ) -> Result<(Vec<u8>, bool), String>;
     /// A batch as [`Ledger::check`] leaves it: decoded, every signature verified.
     type Checked: Send + 'static;
     /// Decodes a batch a peer sent and verifies every signature. It needs no ledger state, so
-    /// the node runs it on another thread while the ledger stores the batch before.
+    /// the node runs it on another thread while the ledger stores the batch before. `Err`
+    /// is proof against the sender: a record that is malformed or does not verify.
     fn check(bundle: &[u8]) -> Result<Self::Checked, String>;
-    /// Checks every ledger rule on a checked batch, then stores all or none.
-    /// `Ok(new entries)`, or why the batch is refused (the node then cuts the peer off).
-    fn accept(&mut self, batch: Self::Checked) -> Result<u64, String>;
+    /// Checks every ledger rule on a checked batch and stores what passes; an entry refused
+    /// by a rule is quarantined with its reason (from `peer`), the rest stored.
+    fn accept(&mut self, batch: Self::Checked, peer: &str) -> Result<Accepted, AcceptError>;
+    /// Remembers what happened with `peer` (survives restarts; `sync status` shows it).
+    fn remember(&mut self, peer: &str, event: PeerEvent);
+    /// Cut-offs remembered from before this node started: (peer id, reason, until ms).
+    fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)>;
     /// Holds `peer` to the signed checkpoints in the summaries it gave, once everything it
     /// claimed has been pulled. `Err` when a checkpoint does not verify or the peer did not
     /// stand by it (a split view): the node then cuts the peer off.
-    fn checkpoints(&mut self, peer: &PublicKey, logs: &[LogSummary]) -> Result<(), String>;
+    fn checkpoints(&mut self, peer: &PublicKey, logs: &[LogSummary]) -> Result<(), AcceptError>;
     /// Whether anything may have been stored since [`Ledger::changed_logs`] was last called:
     /// a check of microseconds, made before the real one.
     fn may_have_changed(&mut self) -> bool;
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
+}
+
+/// What the ledger made of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// Entries (and fork evidence) stored that were not here.
+    pub new: u64,
+    /// Entries kept in quarantine: refused by a rule, or waiting for what they depend on.
+    pub quarantined: u64,
+}
+
+/// Why the ledger did not take a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    /// The batch proves the sender misbehaved (an entry whose bytes contradict what it
+    /// signs): the node cuts it off.
+    #[error("{0}")]
+    Misbehaved(String),
+    /// This home could not store it (busy, disk full, ...): nothing is held against the
+    /// peer, and the pull is tried again later.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Something a node remembers about a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// A pull from it completed, storing this many entries.
+    Reconciled { stored: u64, at_ms: u64 },
+    /// It was cut off until `until_ms`, for the `strikes`th time.
+    CutOff {
+        reason: String,
+        at_ms: u64,
+        until_ms: u64,
+        strikes: u32,
+    },
 }
 
 /// How a node starts.
@@ -177,6 +242,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NodeStatus {
     pub peers: Vec<String>,
+    /// Peers cut off now: (peer id, reason, until ms since the epoch).
+    pub cut_off: Vec<(String, String, u64)>,
     /// When a pull from a peer last completed (ms since the epoch).
     pub last_sync_ms: Option<u64>,
     /// Entries stored from peers since the node started.
@@ -193,6 +260,14 @@ fn now_ms() -> u64 {
 pub const COMMAND_QUEUE: usize = 64;
 /// Peers remembered as cut off, at most.
 pub const MAX_CUT_OFF: usize = 10_000;
+/// A first cut-off lasts this long; each next one of the same peer twice as long as the last.
+pub const CUT_OFF_FIRST: Duration = Duration::from_secs(60);
+/// The longest a cut-off lasts.
+pub const CUT_OFF_LONGEST: Duration = Duration::from_secs(24 * 3600);
+/// A pull that ended on a local failure is tried again after this, doubling up to
+/// [`RETRY_LONGEST`] while failures go on.
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const RETRY_LONGEST: Duration = Duration::from_secs(60);
 /// Peers a node dials and re-dials, at most.
 pub const MAX_PEERS: usize = 64;
 /// Every log is compared with every connected peer this often. Announcements make a peer
@@ -253,8 +328,12 @@ pub struct Node<L: Ledger> {
     /// One-shot syncs waiting for their connection.
     dialling: HashMap<PeerId, Vec<oneshot::Sender<Result<SyncReport, SyncError>>>>,
     connected: HashSet<PeerId>,
-    /// Peers that sent entries this home refused: never served or pulled from again.
-    cut_off: HashMap<PeerId, String>,
+    /// Peers cut off for proof of misbehaviour: not served or pulled from until it expires.
+    cut_off: HashMap<PeerId, CutOff>,
+    /// Pulls that ended on a local failure, and when to try each again.
+    retry: HashMap<PeerId, (tokio::time::Instant, u32)>,
+    /// Fetches by id in flight: the ids each asked for.
+    asked: HashMap<OutboundRequestId, (PeerId, Vec<EntryId>)>,
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
@@ -264,6 +343,16 @@ pub struct Node<L: Ledger> {
     /// Numbers pulls, so a batch is stored only by the pull that fetched it.
     pull_generation: u64,
     config: Config,
+}
+
+/// A peer cut off for proof of misbehaviour.
+#[derive(Debug, Clone)]
+struct CutOff {
+    reason: String,
+    until: tokio::time::Instant,
+    until_ms: u64,
+    /// Cut-offs of this peer so far (this one included).
+    strikes: u32,
 }
 
 /// Builds the swarm for `identity`, listens, dials the configured peers, and returns the node
@@ -337,6 +426,27 @@ pub fn start<L: Ledger>(
         "sync node started"
     );
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let mut ledger = ledger;
+    // Cut-offs outlive a restart: a peer does not shed one by waiting for the node to stop.
+    let now = now_ms();
+    let cut_off: HashMap<PeerId, CutOff> = ledger
+        .cut_offs()
+        .into_iter()
+        .take(MAX_CUT_OFF)
+        .filter_map(|(peer, reason, until_ms, strikes)| {
+            let peer: PeerId = peer.parse().ok()?;
+            let left = Duration::from_millis(until_ms.saturating_sub(now));
+            Some((
+                peer,
+                CutOff {
+                    reason,
+                    until: tokio::time::Instant::now() + left,
+                    until_ms,
+                    strikes,
+                },
+            ))
+        })
+        .collect();
     Ok((
         Node {
             swarm,
@@ -346,7 +456,9 @@ pub fn start<L: Ledger>(
             announced: HashMap::new(),
             dialling: HashMap::new(),
             connected: HashSet::new(),
-            cut_off: HashMap::new(),
+            cut_off,
+            retry: HashMap::new(),
+            asked: HashMap::new(),
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),
@@ -421,6 +533,14 @@ impl<L: Ledger> Node<L> {
                 let mut status = self.status.clone();
                 status.peers = self.connected.iter().map(|p| p.to_string()).collect();
                 status.peers.sort();
+                let now = tokio::time::Instant::now();
+                status.cut_off = self
+                    .cut_off
+                    .iter()
+                    .filter(|(_, c)| c.until > now)
+                    .map(|(p, c)| (p.to_string(), c.reason.clone(), c.until_ms))
+                    .collect();
+                status.cut_off.sort();
                 let _ = reply.send(status);
             }
             Command::AddPeer { peer, reply } => {
@@ -480,7 +600,7 @@ impl<L: Ledger> Node<L> {
     /// the peer it chose to dial (as it would take a bundle); otherwise the peer's key must
     /// be a member's.
     fn allowed(&mut self, peer: &PeerId) -> bool {
-        if self.cut_off.contains_key(peer) {
+        if self.is_cut_off(peer) {
             return false;
         }
         match (self.ledger.network(), peer_key(peer)) {

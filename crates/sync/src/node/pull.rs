@@ -1,5 +1,7 @@
-//! The puller's side: ask a peer for its summaries, plan which logs to fetch, fetch them in
-//! pipelined batches, hand each to the ledger, and answer whoever waited for the pull.
+//! The puller's side. A whole pull reconciles the sets of entry ids with the peer and fetches
+//! the ids this home lacks by id; a pull of announced logs asks for their summaries, plans
+//! which logs to fetch, and fetches them by version vector. Either way batches are pipelined,
+//! each handed to the ledger, and whoever waited for the pull is answered.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -7,10 +9,20 @@ use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::PeerId;
 use tokio::sync::oneshot;
 
-use countersign_ledger::LogId;
+use countersign_ledger::{EntryId, Hash, LogId};
 
-use super::{block, now_ms, Ledger, Node, SyncError, SyncReport};
-use crate::protocol::{LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH};
+use super::{
+    block, now_ms, AcceptError, Accepted, Ledger, Node, PeerEvent, SyncError, SyncReport,
+    RETRY_FIRST, RETRY_LONGEST,
+};
+use crate::protocol::{
+    LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
+};
+use crate::reconcile::Round;
+
+/// Ids a whole pull holds to fetch at most before it asks for the next reconciliation step:
+/// a first sync of millions of entries never holds millions of ids.
+pub(super) const NEED_HIGH: usize = 64 * MAX_FETCH_IDS;
 
 /// A one-shot sync that pulled `u64` entries and now waits for the peer's ack.
 pub(super) type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError>>);
@@ -33,6 +45,19 @@ pub(super) struct Received<C> {
     generation: u64,
     more: bool,
     checked: Result<C, String>,
+}
+
+/// A whole pull's reconciliation with the peer, and the ids it found to fetch.
+#[derive(Default)]
+pub(super) struct SetPull {
+    /// The next reconciliation step to send, held while many ids wait to be fetched.
+    next_step: Option<Vec<u8>>,
+    /// A reconciliation step is with the peer.
+    stepping: bool,
+    /// Ids the peer holds and this home wants, in the set's order (oldest first).
+    need: VecDeque<EntryId>,
+    /// A fetch by id is with the peer.
+    fetching: bool,
 }
 
 #[derive(Default)]
@@ -59,6 +84,9 @@ pub(super) struct Pull {
     /// A pull was asked for while this one ran: run another when it ends, over these logs
     /// (empty: every log).
     again: Option<Vec<LogId>>,
+    /// A whole pull's state (`None` for a pull of announced logs).
+    set: Option<SetPull>,
+    quarantined: u64,
 }
 
 /// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
@@ -119,13 +147,187 @@ impl<L: Ledger> Node<L> {
         pull.scope = scope.clone();
         tracing::debug!(peer = %peer, logs = scope.len(), "pull started (0 logs: every log)");
         let network = self.asking_network();
-        self.swarm.behaviour_mut().sync.send_request(
-            &peer,
-            Request::Summary {
-                network,
-                logs: scope,
-            },
-        );
+        if !scope.is_empty() {
+            self.swarm.behaviour_mut().sync.send_request(
+                &peer,
+                Request::Summary {
+                    network,
+                    logs: scope,
+                },
+            );
+            return;
+        }
+        // A whole pull: reconcile the sets, starting from this home's as it is now.
+        let ledger = &mut self.ledger;
+        let first = block(|| {
+            let set = ledger.reconcile_set(None)?;
+            Round::start(set).map_err(|e| e.to_string())
+        });
+        match first {
+            Ok(message) => {
+                if let Some(pull) = self.pulls.get_mut(&peer) {
+                    pull.set = Some(SetPull {
+                        stepping: true,
+                        ..SetPull::default()
+                    });
+                }
+                self.swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, Request::Reconcile { network, message });
+            }
+            Err(e) => self.fail_locally(peer, e),
+        }
+    }
+
+    /// The peer's reconciliation step: the ids it holds that this home wants join the queue,
+    /// and the next step is sent (now, or once the queue has drained).
+    fn on_step(&mut self, peer: PeerId, message: Vec<u8>) {
+        let ledger = &mut self.ledger;
+        let step = block(|| {
+            // This pull's own set as it was when the pull began: ids stored meanwhile come
+            // back as wanted only if they were not stored, which `wanted` checks.
+            let set = ledger.reconcile_set(None).map_err(|e| (false, e))?;
+            let mut need = Vec::new();
+            let next = Round::next(set, &message, &mut need).map_err(|e| (true, e.to_string()))?;
+            let need = ledger.wanted(need).map_err(|e| (false, e))?;
+            Ok::<_, (bool, String)>((next, need))
+        });
+        match step {
+            Ok((next, need)) => {
+                let Some(set) = self.pulls.get_mut(&peer).and_then(|p| p.set.as_mut()) else {
+                    return;
+                };
+                set.stepping = false;
+                set.next_step = next;
+                set.need.extend(need);
+                self.drive(peer);
+            }
+            // A step that does not parse is the peer's doing.
+            Err((true, e)) => self.cut_off(peer, format!("malformed reconciliation step: {e}")),
+            Err((false, e)) => self.fail_locally(peer, e),
+        }
+    }
+
+    /// Moves a whole pull on: fetch the next ids, send the next step once few ids wait, end
+    /// the pull when neither is left and every batch is stored.
+    fn drive(&mut self, peer: PeerId) {
+        let network = self.asking_network();
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        let in_hand = pull.in_hand;
+        let Some(set) = pull.set.as_mut() else {
+            return;
+        };
+        if !set.fetching && in_hand < BATCHES_IN_HAND && !set.need.is_empty() {
+            let n = set.need.len().min(MAX_FETCH_IDS);
+            let ids: Vec<EntryId> = set.need.drain(..n).collect();
+            set.fetching = true;
+            let id = self.swarm.behaviour_mut().sync.send_request(
+                &peer,
+                Request::FetchIds {
+                    network,
+                    ids: ids.clone(),
+                },
+            );
+            self.asked.insert(id, (peer, ids));
+        }
+        let Some(set) = self.pulls.get_mut(&peer).and_then(|p| p.set.as_mut()) else {
+            return;
+        };
+        if !set.stepping && set.need.len() < NEED_HIGH {
+            if let Some(message) = set.next_step.take() {
+                set.stepping = true;
+                self.swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&peer, Request::Reconcile { network, message });
+            }
+        }
+        let Some(pull) = self.pulls.get(&peer) else {
+            return;
+        };
+        if let Some(set) = &pull.set {
+            if !set.stepping
+                && set.next_step.is_none()
+                && set.need.is_empty()
+                && !set.fetching
+                && pull.in_hand == 0
+            {
+                self.finish_pull(peer);
+            }
+        }
+    }
+
+    /// A batch answering a fetch by id. Ids the peer left out for its byte budget go back to
+    /// the front of the queue; ids it did not send otherwise it does not hold (or this member
+    /// may not read) and are dropped. Records nobody asked for are dropped unstored.
+    fn on_batch_by_id(&mut self, peer: PeerId, asked: Vec<EntryId>, more: bool, bundle: Vec<u8>) {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        let generation = pull.generation;
+        let Some(set) = pull.set.as_mut() else {
+            return;
+        };
+        set.fetching = false;
+        let received: HashSet<EntryId> = countersign_ledger::bundle::frame(&bundle)
+            .map(|records| records.iter().map(|r| Hash::of(r.header)).collect())
+            .unwrap_or_default();
+        let progress = asked.iter().any(|id| received.contains(id));
+        if more {
+            for id in asked.iter().rev().filter(|id| !received.contains(id)) {
+                set.need.push_front(*id);
+            }
+        }
+        if more && !progress {
+            // Nothing asked for came: asking again would loop. Not proof of anything (the
+            // entries may have gone from the peer), so the pull ends and a later one retries.
+            tracing::info!(peer = %peer, "a batch by id held none of the ids asked for");
+            return self.fail_pull(
+                &peer,
+                SyncError::Refused {
+                    peer: peer.to_string(),
+                    reason: "it answered a fetch with none of the entries asked for".into(),
+                },
+            );
+        }
+        pull.in_hand += 1;
+        self.check_batch(peer, generation, more, bundle);
+        self.drive(peer);
+    }
+
+    /// Checks a received batch on the blocking pool; it is stored in arrival order (see
+    /// `Node::run`).
+    fn check_batch(&mut self, peer: PeerId, generation: u64, more: bool, bundle: Vec<u8>) {
+        // The ledger's own logs about this batch (checked on the blocking pool) name the peer.
+        let span = tracing::info_span!("batch", peer = %peer);
+        self.checking
+            .push_back(tokio::task::spawn_blocking(move || {
+                let _span = span.entered();
+                let checked = std::panic::catch_unwind(|| L::check(&bundle))
+                    .unwrap_or_else(|_| Err("checking its batch panicked".into()));
+                Received {
+                    peer,
+                    generation,
+                    more,
+                    checked,
+                }
+            }));
+    }
+
+    /// Ends the pull on a failure of this home (not the peer's), and tries it again later:
+    /// after [`RETRY_FIRST`], doubling while failures go on, at most [`RETRY_LONGEST`].
+    pub(super) fn fail_locally(&mut self, peer: PeerId, reason: String) {
+        let tries = self.retry.get(&peer).map_or(0, |r| r.1) + 1;
+        let wait = RETRY_FIRST
+            .saturating_mul(1u32 << (tries - 1).min(10))
+            .min(RETRY_LONGEST);
+        tracing::warn!(peer = %peer, retry_in_ms = wait.as_millis() as u64, "a pull failed here; it is retried");
+        self.retry
+            .insert(peer, (tokio::time::Instant::now() + wait, tries));
+        self.fail_pull(&peer, SyncError::Ledger(reason));
     }
 
     pub(super) fn on_response(
@@ -155,8 +357,30 @@ impl<L: Ledger> Node<L> {
             }
             return;
         }
+        if let Some((_, asked)) = self.asked.remove(&request_id) {
+            return match response {
+                Response::Entries { more, bundle } => {
+                    self.on_batch_by_id(peer, asked, more, bundle)
+                }
+                Response::Refused { reason } => self.fail_pull(
+                    &peer,
+                    SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason,
+                    },
+                ),
+                _ => self.fail_pull(
+                    &peer,
+                    SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason: "an answer to a fetch that is not a batch".into(),
+                    },
+                ),
+            };
+        }
         match response {
             Response::Summary { logs } => self.plan(peer, logs),
+            Response::Reconcile { message } => self.on_step(peer, message),
             Response::Entries { more, bundle } => self.on_entries(peer, more, bundle),
             Response::Refused { reason } => {
                 // The peer's reason is not logged: it may quote an entry of ours that it refused
@@ -187,30 +411,25 @@ impl<L: Ledger> Node<L> {
         pull.in_hand += 1;
         let generation = pull.generation;
         tracing::debug!(peer = %peer, log = %log, bytes = bundle.len(), more, "batch received");
-        // The ledger's own logs about this batch (checked on the blocking pool) name the peer.
-        let span = tracing::info_span!("batch", peer = %peer, log = %log);
         if more {
             // The vector we will have is what we sent plus this batch.
             let mut have = pull.sent_have.clone();
             advance(&mut have, &bundle);
-            pull.sent_have = have.clone();
-            self.request(peer, log, have);
+            if have == pull.sent_have {
+                // "More", yet nothing past what we said we have: asking again would loop.
+                // Not proof of anything; this log is left to the next pull.
+                tracing::info!(peer = %peer, log = %log, "a batch held nothing past what was asked for");
+                pull.current = None;
+                self.fetch_next(peer);
+            } else {
+                pull.sent_have = have.clone();
+                self.request(peer, log, have);
+            }
         } else {
             pull.current = None;
             self.fetch_next(peer);
         }
-        self.checking
-            .push_back(tokio::task::spawn_blocking(move || {
-                let _span = span.entered();
-                let checked = std::panic::catch_unwind(|| L::check(&bundle))
-                    .unwrap_or_else(|_| Err("checking its batch panicked".into()));
-                Received {
-                    peer,
-                    generation,
-                    more,
-                    checked,
-                }
-            }));
+        self.check_batch(peer, generation, more, bundle);
     }
 
     /// Stores a checked batch, then goes on with that peer's pull.
@@ -234,29 +453,39 @@ impl<L: Ledger> Node<L> {
         if let Some((log, have)) = pull.held_fetch.take() {
             self.send_fetch(peer, log, have);
         }
+        let batch = match checked {
+            Ok(batch) => batch,
+            // A record that is malformed or does not verify: proof against the sender.
+            Err(reason) => {
+                return self.cut_off_by_ledger(
+                    peer,
+                    "it sent an entry that does not verify",
+                    reason,
+                )
+            }
+        };
         let ledger = &mut self.ledger;
         let span = tracing::info_span!("batch", peer = %peer);
-        match checked.and_then(|batch| span.in_scope(|| block(|| ledger.accept(batch)))) {
-            Ok(n) => {
-                tracing::debug!(peer = %peer, stored = n, more, "batch stored");
+        let from = peer.to_string();
+        match span.in_scope(|| block(|| ledger.accept(batch, &from))) {
+            Ok(Accepted { new, quarantined }) => {
+                tracing::debug!(peer = %peer, stored = new, quarantined, more, "batch stored");
                 let Some(pull) = self.pulls.get_mut(&peer) else {
                     return;
                 };
-                pull.stored += n;
-                // A batch that says "more" but holds nothing new (duplicates, or nothing at
-                // all) would have us pull forever: a flood, not a sync.
-                if more && n == 0 {
-                    return self.cut_off(
-                        peer,
-                        "it keeps sending batches with nothing new in them".into(),
-                    );
+                pull.stored += new;
+                pull.quarantined += quarantined;
+                if pull.set.is_some() {
+                    self.drive(peer);
+                } else {
+                    // Ends the pull if this was the last batch.
+                    self.fetch_next(peer);
                 }
-                // Ends the pull if this was the last batch.
-                self.fetch_next(peer);
             }
-            Err(reason) => {
-                self.cut_off_by_ledger(peer, "it sent a batch this home refuses", reason)
+            Err(AcceptError::Misbehaved(reason)) => {
+                self.cut_off_by_ledger(peer, "it sent an entry whose bytes contradict it", reason)
             }
+            Err(AcceptError::Local(reason)) => self.fail_locally(peer, reason),
         }
     }
 
@@ -285,7 +514,7 @@ impl<L: Ledger> Node<L> {
         let ledger = &mut self.ledger;
         let local = match block(|| ledger.summary(&scope)) {
             Ok(l) => l,
-            Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+            Err(e) => return self.fail_locally(peer, e),
         };
         let mine: HashMap<LogId, &LogSummary> = local.iter().map(|l| (l.log, l)).collect();
         let mut queue: VecDeque<LogId> = VecDeque::new();
@@ -365,7 +594,7 @@ impl<L: Ledger> Node<L> {
             let ledger = &mut self.ledger;
             match block(|| ledger.vector(&log)) {
                 Ok(v) => v,
-                Err(e) => return self.fail_pull(&peer, SyncError::Ledger(e)),
+                Err(e) => return self.fail_locally(peer, e),
             }
         };
         if let Some(pull) = self.pulls.get_mut(&peer) {
@@ -397,19 +626,38 @@ impl<L: Ledger> Node<L> {
         if let (false, Some(key)) = (claims.is_empty(), super::peer_key(&peer)) {
             let ledger = &mut self.ledger;
             let span = tracing::info_span!("checkpoints", peer = %peer);
-            if let Err(reason) = span.in_scope(|| block(|| ledger.checkpoints(&key, &claims))) {
-                return self.cut_off_by_ledger(
-                    peer,
-                    "it did not stand by the checkpoints it signed",
-                    reason,
-                );
+            match span.in_scope(|| block(|| ledger.checkpoints(&key, &claims))) {
+                Ok(()) => {}
+                Err(AcceptError::Misbehaved(reason)) => {
+                    return self.cut_off_by_ledger(
+                        peer,
+                        "it did not stand by the checkpoints it signed",
+                        reason,
+                    )
+                }
+                Err(AcceptError::Local(reason)) => return self.fail_locally(peer, reason),
             }
         }
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
         };
-        self.status.last_sync_ms = Some(now_ms());
+        let at_ms = now_ms();
+        self.status.last_sync_ms = Some(at_ms);
         self.status.received += pull.stored;
+        self.retry.remove(&peer);
+        let ledger = &mut self.ledger;
+        block(|| {
+            ledger.remember(
+                &peer.to_string(),
+                PeerEvent::Reconciled {
+                    stored: pull.stored,
+                    at_ms,
+                },
+            )
+        });
+        if pull.quarantined > 0 {
+            tracing::info!(peer = %peer, quarantined = pull.quarantined, "entries quarantined: refused by a rule or waiting");
+        }
         // Info only when something arrived: idle peers are compared every 30 s.
         if pull.stored > 0 {
             tracing::info!(peer = %peer, stored = pull.stored, "pull complete");

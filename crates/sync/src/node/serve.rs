@@ -1,5 +1,6 @@
-//! The server's side: answer summaries and fetches for members, refuse everyone else, cut
-//! off peers that sent what does not verify, announce local changes, re-dial dropped peers.
+//! The server's side: answer reconciliation, summaries and fetches for members, refuse
+//! everyone else, cut off (for a while) peers that proved they misbehave, announce local
+//! changes, re-dial dropped peers and retry pulls that failed here.
 
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::ResponseChannel;
@@ -8,8 +9,12 @@ use libp2p::PeerId;
 use countersign_ledger::LogId;
 
 use super::pull::{OnceWaiting, Waiter};
-use super::{block, peer_key, Ledger, Node, SyncError, MAX_CUT_OFF};
-use crate::protocol::{Request, Response, MAX_ANNOUNCED, MAX_BATCH};
+use super::{
+    block, now_ms, peer_key, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
+    CUT_OFF_LONGEST, MAX_CUT_OFF,
+};
+use crate::protocol::{Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
+use crate::reconcile::Round;
 
 impl<L: Ledger> Node<L> {
     pub(super) fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
@@ -34,10 +39,13 @@ impl<L: Ledger> Node<L> {
             tracing::debug!(peer = %peer, "request refused: this home belongs to no network yet");
             return self.respond(channel, refused("this home belongs to no network yet"));
         }
-        if let Some(why) = self.cut_off.get(&peer) {
+        if self.is_cut_off(&peer) {
             // Debug: a cut-off peer keeps asking; its cut-off was logged once, at warn.
             tracing::debug!(peer = %peer, "request from a cut-off peer refused");
-            let reason = format!("cut off: {why}");
+            let reason = format!(
+                "cut off: {}",
+                self.cut_off.get(&peer).map_or("", |c| c.reason.as_str())
+            );
             return self.respond(channel, refused(&reason));
         }
 
@@ -48,7 +56,9 @@ impl<L: Ledger> Node<L> {
         let asked = match &request {
             Request::Summary { network, .. }
             | Request::Fetch { network, .. }
-            | Request::Announce { network, .. } => *network,
+            | Request::Announce { network, .. }
+            | Request::Reconcile { network, .. }
+            | Request::FetchIds { network, .. } => *network,
         };
         // A peer with no network yet asks with the zero id; any other must match ours.
         if !asked.is_zero() && Some(asked) != network {
@@ -61,17 +71,60 @@ impl<L: Ledger> Node<L> {
         };
         let ledger = &mut self.ledger;
         match request {
+            Request::Reconcile { message, .. } => {
+                // Described to this member: only what it may read.
+                let answer = block(|| {
+                    let set = ledger.reconcile_set(Some(&reader))?;
+                    Round::answer(set, &message).map_err(|e| e.to_string())
+                });
+                let response = match answer {
+                    Ok(message) => Response::Reconcile { message },
+                    Err(e) => {
+                        tracing::info!(peer = %peer, "a reconciliation step could not be answered");
+                        refused(&e)
+                    }
+                };
+                self.respond(channel, response);
+            }
+            Request::FetchIds { ids, .. } => {
+                let response = match block(|| ledger.entries_by_id(&reader, &ids)) {
+                    Ok((bundle, more)) => {
+                        tracing::debug!(
+                            peer = %peer,
+                            asked = ids.len(),
+                            bytes = bundle.len(),
+                            more,
+                            "batch by id served"
+                        );
+                        Response::Entries { more, bundle }
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = %peer, "the ledger could not give a batch by id");
+                        refused(&e)
+                    }
+                };
+                self.respond(channel, response);
+            }
             Request::Summary { logs, .. } => {
                 let summary = block(|| {
                     let logs = ledger.summary(&logs)?;
                     let ids: Vec<LogId> = logs.iter().map(|l| l.log).collect();
                     let readable = ledger.may_read(&reader, &ids);
-                    Ok::<_, String>(
-                        logs.into_iter()
-                            .zip(readable)
-                            .filter_map(|(l, ok)| ok.then_some(l))
-                            .collect::<Vec<_>>(),
-                    )
+                    // Cut by bytes: the puller asks again for the logs left out.
+                    let mut bytes = 0usize;
+                    let mut answered = Vec::new();
+                    for l in logs
+                        .into_iter()
+                        .zip(readable)
+                        .filter_map(|(l, ok)| ok.then_some(l))
+                    {
+                        bytes += l.encoded_len();
+                        if bytes > MAX_SUMMARY_BYTES && !answered.is_empty() {
+                            break;
+                        }
+                        answered.push(l);
+                    }
+                    Ok::<_, String>(answered)
                 });
                 let response = match summary {
                     Ok(logs) => {
@@ -143,13 +196,42 @@ impl<L: Ledger> Node<L> {
         self.cut_off_quietly(peer, reason);
     }
 
-    /// Never pulls from or serves `peer` again (this process); whoever waits on a pull from it
-    /// hears why. The connection is left to carry that answer and idle out.
+    /// Neither pulls from nor serves `peer` until the cut-off expires: [`CUT_OFF_FIRST`] the
+    /// first time, twice the last one's length each time after, at most [`CUT_OFF_LONGEST`].
+    /// Whoever waits on a pull from it hears why. The connection is left to carry that answer
+    /// and idle out.
     fn cut_off_quietly(&mut self, peer: PeerId, reason: String) {
-        if self.cut_off.len() < MAX_CUT_OFF {
-            self.cut_off
-                .insert(peer, reason.chars().take(300).collect());
+        let reason: String = reason.chars().take(300).collect();
+        let strikes = self.cut_off.get(&peer).map_or(0, |c| c.strikes) + 1;
+        let length = CUT_OFF_FIRST
+            .saturating_mul(1u32 << (strikes - 1).min(20))
+            .min(CUT_OFF_LONGEST);
+        let at_ms = now_ms();
+        let until_ms = at_ms + length.as_millis() as u64;
+        if self.cut_off.len() < MAX_CUT_OFF || self.cut_off.contains_key(&peer) {
+            self.cut_off.insert(
+                peer,
+                CutOff {
+                    reason: reason.clone(),
+                    until: tokio::time::Instant::now() + length,
+                    until_ms,
+                    strikes,
+                },
+            );
         }
+        let ledger = &mut self.ledger;
+        block(|| {
+            ledger.remember(
+                &peer.to_string(),
+                PeerEvent::CutOff {
+                    reason: reason.clone(),
+                    at_ms,
+                    until_ms,
+                    strikes,
+                },
+            )
+        });
+        self.retry.remove(&peer);
         self.fail_pull(
             &peer,
             SyncError::CutOff {
@@ -159,13 +241,20 @@ impl<L: Ledger> Node<L> {
         );
     }
 
+    /// Whether `peer` is cut off now (an expired cut-off is kept only for its strikes).
+    pub(super) fn is_cut_off(&self, peer: &PeerId) -> bool {
+        self.cut_off
+            .get(peer)
+            .is_some_and(|c| c.until > tokio::time::Instant::now())
+    }
+
     /// Pulls every log from each connected peer not being pulled from (see
     /// [`super::RECONCILE_EVERY`]).
     pub(super) fn reconcile(&mut self) {
         let idle: Vec<PeerId> = self
             .connected
             .iter()
-            .filter(|p| !self.pulls.contains_key(p) && !self.cut_off.contains_key(p))
+            .filter(|p| !self.pulls.contains_key(p) && !self.is_cut_off(p))
             .copied()
             .collect();
         for peer in idle {
@@ -173,14 +262,28 @@ impl<L: Ledger> Node<L> {
         }
     }
 
-    /// Re-dials configured peers that are not connected, every few seconds.
+    /// Re-dials configured peers that are not connected, and retries pulls that failed here
+    /// once their time has come.
     pub(super) fn redial(&mut self) {
         for addr in self.config.peers.clone() {
             let Some(Protocol::P2p(id)) = addr.iter().last() else {
                 continue;
             };
-            if !self.connected.contains(&id) && !self.cut_off.contains_key(&id) {
+            if !self.connected.contains(&id) && !self.is_cut_off(&id) {
                 let _ = self.swarm.dial(addr);
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let due: Vec<PeerId> = self
+            .retry
+            .iter()
+            .filter(|(p, (at, _))| *at <= now && self.connected.contains(p))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            if !self.pulls.contains_key(&peer) && !self.is_cut_off(&peer) {
+                tracing::debug!(peer = %peer, "retrying a pull that failed here");
+                self.start_pull(peer, None, Vec::new());
             }
         }
     }
@@ -207,6 +310,9 @@ impl<L: Ledger> Node<L> {
             // While we pull from a peer, what we store is mostly what it sent: announcing it
             // back every tick would have it compare whole summaries for nothing. Kept, and
             // announced once the pull ends.
+            if self.is_cut_off(&peer) {
+                continue;
+            }
             if self.pulls.contains_key(&peer) {
                 // Bounded one past what an announcement names: `announce` then names none,
                 // which is every log.
