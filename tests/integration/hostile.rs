@@ -212,6 +212,7 @@ impl Ledger for Hostile {
     fn accept(&mut self, _: (), _: &str) -> Result<Accepted, AcceptError> {
         Ok(Accepted::default())
     }
+    fn pull_ended(&mut self, _: &str) {}
     fn remember(&mut self, _: &str, _: PeerEvent) {}
     fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)> {
         vec![]

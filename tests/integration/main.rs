@@ -23,6 +23,8 @@ mod power_loss;
 mod rejections;
 mod sync;
 mod sync_access;
+mod sync_scale;
+mod sync_trust;
 mod tamper;
 mod templates;
 mod workflow;

@@ -158,7 +158,8 @@ impl Home {
     /// The second half of [`Home::bundle_import`]: stores entries whose signatures were
     /// checked (perhaps on another thread, while this home stored the batch before).
     pub fn import_authenticated(&mut self, batch: Authenticated) -> Result<ImportReport> {
-        self.import_entries(batch, Intake::Strict)
+        self.import_entries(batch.entries, Intake::Strict)
+            .map(|(report, _)| report)
     }
 
     /// Stores a batch a peer sent: like [`Home::import_authenticated`], except that an entry
@@ -167,8 +168,32 @@ impl Home {
     /// own bytes contradict it refuses the batch (see
     /// [`countersign_report::Rejection::proves_sender_misbehaved`]). Waiting entries are tried
     /// again after every batch.
-    pub fn import_from_peer(&mut self, batch: Authenticated, peer: &str) -> Result<ImportReport> {
-        let mut report = self.import_entries(batch, Intake::Quarantine { peer })?;
+    ///
+    /// Entries that still wait once the batch is in go to `pending` (in memory) and are
+    /// taken in again with the next batch: a pull fetches ids in no causal order, so a
+    /// report's entries may come a batch before the roster entry that admits their author.
+    /// [`Home::quarantine_pending`] keeps what still waits when the pull ends.
+    pub fn import_from_peer(
+        &mut self,
+        batch: Authenticated,
+        peer: &str,
+        pending: &mut Pending,
+    ) -> Result<ImportReport> {
+        let mut entries: Vec<Received> = pending.entries.drain(..).map(|(r, _)| r).collect();
+        pending.bytes = 0;
+        entries.extend(batch.entries);
+        let (mut report, leftovers) = self.import_entries(entries, Intake::Quarantine { peer })?;
+        for (item, why) in leftovers {
+            pending.bytes += received_bytes(&item);
+            pending.entries.push((item, why));
+        }
+        // Bounded: past it, the oldest are kept in the quarantine table instead.
+        if pending.bytes > MAX_PENDING_BYTES || pending.entries.len() > MAX_PENDING {
+            let keep_from = pending.entries.len().saturating_sub(MAX_PENDING / 2);
+            let spill: Vec<_> = pending.entries.drain(..keep_from).collect();
+            pending.bytes = pending.entries.iter().map(|(r, _)| received_bytes(r)).sum();
+            self.quarantine_waiting(spill, peer, &mut report)?;
+        }
         if report.new > 0 {
             let released = self.write_with_state(crate::quarantine::release_waiting)?;
             report.new += released;
@@ -176,11 +201,44 @@ impl Home {
         Ok(report)
     }
 
-    fn import_entries(&mut self, batch: Authenticated, intake: Intake<'_>) -> Result<ImportReport> {
-        let entries = batch.entries;
+    /// Keeps what still waits in `pending` in the quarantine (a pull ended).
+    pub fn quarantine_pending(&mut self, pending: &mut Pending, peer: &str) -> Result<u64> {
+        let entries: Vec<_> = pending.entries.drain(..).collect();
+        pending.bytes = 0;
+        let n = entries.len() as u64;
+        let mut report = ImportReport::default();
+        self.quarantine_waiting(entries, peer, &mut report)?;
+        Ok(n)
+    }
+
+    fn quarantine_waiting(
+        &mut self,
+        entries: Vec<(Received, Rejection)>,
+        peer: &str,
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write_with_state(|db, _| {
+            for (item, why) in &entries {
+                let (entry, payload) = &**item;
+                crate::quarantine::keep(db, entry, payload.as_deref(), why, true, peer)?;
+                report.quarantined.push(problem(entry.id(), why));
+            }
+            Ok(())
+        })
+    }
+
+    fn import_entries(
+        &mut self,
+        entries: Vec<Received>,
+        intake: Intake<'_>,
+    ) -> Result<(ImportReport, Vec<(Received, Rejection)>)> {
         // The state kept across calls: a peer's catch-up is many batches into the same logs.
         self.write_with_state(|db, state| {
             let mut report = ImportReport::default();
+            let mut leftovers = Vec::new();
             // Roster first: report entries are authorised by the roster they arrive with.
             let (roster, rest): (Vec<_>, Vec<_>) = entries
                 .into_iter()
@@ -191,11 +249,38 @@ impl Home {
                         state.load_log(db, &r.0.log_id())?;
                     }
                 }
-                import_batch(db, state, batch, &mut report, intake)?;
+                import_batch(db, state, batch, &mut report, intake, &mut leftovers)?;
             }
-            Ok(report)
+            Ok((report, leftovers))
         })
     }
+}
+
+/// Entries of a peer's batches that wait for something not here yet, taken in again with
+/// the next batch (see [`Home::import_from_peer`]).
+#[derive(Debug, Default)]
+pub struct Pending {
+    entries: Vec<(Received, Rejection)>,
+    bytes: usize,
+}
+
+impl Pending {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Entries a pull keeps waiting in memory, at most, and their bytes: about one
+/// reconciliation round's worth (past them the oldest go to the quarantine table).
+const MAX_PENDING: usize = 32_768;
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
+fn received_bytes(r: &Received) -> usize {
+    r.0.header_bytes().len() + 64 + r.1.as_ref().map_or(0, Vec::len)
 }
 
 /// An authenticated entry and its payload as the bundle carried it. Boxed, so that each is
@@ -371,6 +456,7 @@ fn import_batch(
     pending: Vec<Received>,
     report: &mut ImportReport,
     intake: Intake<'_>,
+    leftovers: &mut Vec<(Received, Rejection)>,
 ) -> Result<()> {
     let mut pending = causal_order(pending);
     let now = now_ms();
@@ -482,14 +568,10 @@ fn import_batch(
             }
         }
         if waiting.len() == before {
-            if let Intake::Quarantine { peer } = intake {
-                // What still waits is kept, with its payload, and tried again after each
-                // batch: its parent or its author's admission may be in the next one.
-                for (item, e) in waiting.iter().zip(&waits) {
-                    let (entry, payload) = &**item;
-                    crate::quarantine::keep(db, entry, payload.as_deref(), e, true, peer)?;
-                    report.quarantined.push(problem(entry.id(), e));
-                }
+            if let Intake::Quarantine { .. } = intake {
+                // What still waits goes back to the caller, to be taken in again with the
+                // next batch: its parent or its author's admission may be in it.
+                leftovers.extend(waiting.into_iter().zip(waits));
                 break;
             }
             // No progress: what is left depends on entries this home does not have.

@@ -44,7 +44,7 @@ mod viewer;
 
 pub use actions::{Allowed, ReportActions};
 pub use ai::SOFT_TISSUE_ALGORITHM;
-pub use bundle::{Authenticated, ImportReport, Problem, MAX_BUNDLE_BYTES};
+pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};

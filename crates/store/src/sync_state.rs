@@ -17,12 +17,14 @@ pub const MAX_QUARANTINE_PAYLOAD_BYTES: u64 = 64 << 20;
 /// Peers remembered, at most.
 pub const MAX_PEER_STATES: u64 = 10_000;
 
-/// One item of the set peers reconcile: an entry's arrival here, its header's timestamp and
-/// its id.
+/// One item of the set peers reconcile: an entry's arrival here, its header's timestamp,
+/// whether it belongs to the roster log (the network genesis, or an entry of the log whose id
+/// is the network's), and its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetItem {
     pub arrival: i64,
     pub timestamp_ms: u64,
+    pub roster: bool,
     pub id: [u8; 32],
 }
 
@@ -65,38 +67,50 @@ pub struct PeerStateRow {
 fn set_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SetItem>> {
     let id: Vec<u8> = r.get(2)?;
     let ts: i64 = r.get(1)?;
+    let roster: bool = r.get(3)?;
     Ok(<[u8; 32]>::try_from(id.as_slice()).ok().map(|id| SetItem {
         arrival: r.get(0).unwrap_or(0),
         timestamp_ms: ts.max(0) as u64,
+        roster,
         id,
     }))
 }
 
 impl Db<'_> {
-    /// Up to `limit` set items of entries that arrived after `arrival`, in arrival order.
-    pub fn set_items_after(&self, arrival: i64, limit: usize) -> Result<Vec<SetItem>> {
+    /// Up to `limit` set items of entries that arrived after `arrival`, in arrival order;
+    /// `network` is the roster log's id.
+    pub fn set_items_after(
+        &self,
+        arrival: i64,
+        limit: usize,
+        network: &LogId,
+    ) -> Result<Vec<SetItem>> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT arrival, timestamp_ms, id FROM entries WHERE arrival > ?1 \
-                 ORDER BY arrival LIMIT ?2",
+                "SELECT arrival, timestamp_ms, id, (kind = 'network.genesis' OR log = ?3) \
+                 FROM entries WHERE arrival > ?1 ORDER BY arrival LIMIT ?2",
             )
             .map_err(StoreError::sqlite("reading the reconciliation set"))?;
         let rows: Vec<Option<SetItem>> = stmt
-            .query_map(params![arrival, limit as i64], set_item)
+            .query_map(params![arrival, limit as i64, network.as_bytes()], set_item)
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading the reconciliation set"))?;
         Ok(rows.into_iter().flatten().collect())
     }
 
-    /// The set items of one log's entries.
-    pub fn log_set_items(&self, log: &LogId) -> Result<Vec<SetItem>> {
+    /// The set items of one log's entries (the roster log's include the network genesis);
+    /// `network` is the roster log's id.
+    pub fn log_set_items(&self, log: &LogId, network: &LogId) -> Result<Vec<SetItem>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT arrival, timestamp_ms, id FROM entries WHERE log = ?1")
+            .prepare_cached(
+                "SELECT arrival, timestamp_ms, id, (kind = 'network.genesis' OR log = ?2) \
+                 FROM entries WHERE log = ?1 OR (id = ?1 AND kind = 'network.genesis')",
+            )
             .map_err(StoreError::sqlite("reading a log's set"))?;
         let rows: Vec<Option<SetItem>> = stmt
-            .query_map(params![log.as_bytes()], set_item)
+            .query_map(params![log.as_bytes(), network.as_bytes()], set_item)
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading a log's set"))?;
         Ok(rows.into_iter().flatten().collect())

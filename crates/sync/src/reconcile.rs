@@ -4,9 +4,11 @@
 //! its id. Peers compare fingerprints of ranges of the sorted set and split the ranges that
 //! differ until the differing ids are listed (the Negentropy protocol, by the `negentropy`
 //! crate), so the bytes and time of a reconcile follow what differs, not what is held.
-//! Items sort by timestamp first, so a department's new entries sit together at the end of
-//! the set and a catch-up narrows to them in a few rounds. The timestamp is only an order both
-//! sides compute the same way; nothing is judged by it.
+//! Items sort by [`order_key`] first: the roster log's entries before everything (a new home
+//! takes the roster before the reports it authorises: they are listed, so fetched, first),
+//! then by timestamp, so a department's new entries sit together at the end of the set and a
+//! catch-up narrows to them in a few rounds. The key is only an order both sides compute the
+//! same way from the entry; nothing is judged by it.
 //!
 //! ```
 //! use countersign_ledger::Hash;
@@ -48,6 +50,16 @@ use countersign_ledger::{EntryId, Hash};
 /// [`crate::protocol::MAX_RECONCILE`]).
 pub const FRAME_LIMIT: u64 = 500_000;
 
+/// Where an entry sorts in the set: 0 for the roster log's (the network genesis and the log
+/// whose id is the network's), else its header's timestamp.
+pub fn order_key(roster: bool, timestamp_ms: u64) -> u64 {
+    if roster {
+        0
+    } else {
+        timestamp_ms
+    }
+}
+
 /// The items a home reconciles, sorted by (timestamp, id). New items go to a pending list and
 /// are merged in by [`ReconcileSet::settle`], in place and in linear time, so a set of
 /// millions takes each new entry without being sorted again.
@@ -67,9 +79,10 @@ impl ReconcileSet {
         ReconcileSet::default()
     }
 
-    /// Adds an item; it counts once [`ReconcileSet::settle`] has run.
-    pub fn insert(&mut self, timestamp_ms: u64, id: &EntryId) {
-        self.pending.push(item(timestamp_ms, id));
+    /// Adds an item at `key` (see [`order_key`]); it counts once [`ReconcileSet::settle`]
+    /// has run.
+    pub fn insert(&mut self, key: u64, id: &EntryId) {
+        self.pending.push(item(key, id));
     }
 
     /// Merges what was inserted since the last call into the sorted set.

@@ -11,7 +11,7 @@ use countersign_ledger::bundle::{self, BundleRecord};
 use countersign_ledger::EntryId;
 use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
 use countersign_store::StoredEntry;
-use countersign_sync::reconcile::ReconcileSet;
+use countersign_sync::reconcile::{order_key, ReconcileSet};
 use countersign_sync::{AcceptError, Accepted, Ledger, LogSummary, PeerEvent, VersionVector};
 
 use crate::bundle::Authenticated;
@@ -66,6 +66,9 @@ pub struct HomeLedger {
     set_forks: usize,
     /// The set described to a member that may read only some logs (an AI model).
     reader_set: ReconcileSet,
+    /// Entries of peers' batches waiting for something not here yet (see
+    /// [`Home::import_from_peer`]).
+    pending: crate::Pending,
 }
 
 impl HomeLedger {
@@ -94,18 +97,24 @@ impl HomeLedger {
             set_cursor: 0,
             set_forks: 0,
             reader_set: ReconcileSet::new(),
+            pending: crate::Pending::default(),
         })
     }
 
     /// Takes the reconciliation set forward to what is stored now (by any process).
     fn refresh_set(&mut self) -> std::result::Result<(), String> {
+        // Nothing is held before a network is.
+        let Some(network) = self.network else {
+            return Ok(());
+        };
         let db = self.home.store().db();
         loop {
             let items = db
-                .set_items_after(self.set_cursor, 100_000)
+                .set_items_after(self.set_cursor, 100_000, &network)
                 .map_err(|e| e.to_string())?;
             for i in &items {
-                self.set.insert(i.timestamp_ms, &Hash(i.id));
+                self.set
+                    .insert(order_key(i.roster, i.timestamp_ms), &Hash(i.id));
                 self.set_cursor = self.set_cursor.max(i.arrival);
             }
             if items.len() < 100_000 {
@@ -115,8 +124,9 @@ impl HomeLedger {
         let forks = db.forks().map_err(|e| e.to_string())?;
         if forks.len() != self.set_forks {
             for f in &forks {
-                if let Some(item) = evidence_item(&f.second_header, &f.second) {
-                    self.set.insert(item.0, &item.1);
+                if let Some((ts, id)) = evidence_item(&f.second_header, &f.second) {
+                    self.set
+                        .insert(order_key(f.log == network.as_bytes(), ts), &id);
                 }
             }
             self.set_forks = forks.len();
@@ -129,8 +139,12 @@ impl HomeLedger {
     /// roster, and the reports an attending granted it.
     fn restricted_set(&mut self, model: &PublicKey) -> std::result::Result<(), String> {
         let mut set = ReconcileSet::new();
+        let Some(network) = self.network else {
+            self.reader_set = set;
+            return Ok(());
+        };
         let db = self.home.store().db();
-        let mut logs: Vec<LogId> = self.network.into_iter().collect();
+        let mut logs: Vec<LogId> = vec![network];
         for log in db.logs_with_grants().map_err(|e| e.to_string())? {
             if self.granted(model, &log) {
                 logs.push(log);
@@ -138,8 +152,8 @@ impl HomeLedger {
         }
         let db = self.home.store().db();
         for log in &logs {
-            for i in db.log_set_items(log).map_err(|e| e.to_string())? {
-                set.insert(i.timestamp_ms, &Hash(i.id));
+            for i in db.log_set_items(log, &network).map_err(|e| e.to_string())? {
+                set.insert(order_key(i.roster, i.timestamp_ms), &Hash(i.id));
             }
         }
         set.settle();
@@ -472,7 +486,7 @@ impl Ledger for HomeLedger {
         peer: &str,
     ) -> std::result::Result<Accepted, AcceptError> {
         let entries = batch.len();
-        let report = self.home.import_from_peer(batch, peer).map_err(|e| {
+        let report = self.home.import_from_peer(batch, peer, &mut self.pending).map_err(|e| {
             tracing::warn!(entries, error = %e.loggable(), "batch refused: nothing from it stored");
             match &e {
                 // Only an entry whose own bytes contradict it is held against the sender.
@@ -502,6 +516,19 @@ impl Ledger for HomeLedger {
             new: report.new,
             quarantined: report.quarantined.len() as u64,
         })
+    }
+
+    fn pull_ended(&mut self, peer: &str) {
+        if self.pending.is_empty() {
+            return;
+        }
+        match self.home.quarantine_pending(&mut self.pending, peer) {
+            Ok(n) => tracing::info!(
+                entries = n,
+                "entries still waiting when the pull ended: quarantined"
+            ),
+            Err(e) => tracing::warn!(error = %e.loggable(), "could not quarantine waiting entries"),
+        }
     }
 
     fn remember(&mut self, peer: &str, event: PeerEvent) {

@@ -94,6 +94,9 @@ pub trait Ledger: Send + 'static {
     /// Checks every ledger rule on a checked batch and stores what passes; an entry refused
     /// by a rule is quarantined with its reason (from `peer`), the rest stored.
     fn accept(&mut self, batch: Self::Checked, peer: &str) -> Result<Accepted, AcceptError>;
+    /// A pull from `peer` ended (completed or not): entries the ledger kept waiting in
+    /// memory for the next batch go where they are kept for good (the quarantine).
+    fn pull_ended(&mut self, peer: &str);
     /// Remembers what happened with `peer` (survives restarts; `sync status` shows it).
     fn remember(&mut self, peer: &str, event: PeerEvent);
     /// Cut-offs remembered from before this node started: (peer id, reason, until ms).

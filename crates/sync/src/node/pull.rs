@@ -641,6 +641,9 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
         };
+        let from = peer.to_string();
+        let ledger = &mut self.ledger;
+        block(|| ledger.pull_ended(&from));
         let at_ms = now_ms();
         self.status.last_sync_ms = Some(at_ms);
         self.status.received += pull.stored;
@@ -688,6 +691,9 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(peer) else {
             return;
         };
+        let from = peer.to_string();
+        let ledger = &mut self.ledger;
+        block(|| ledger.pull_ended(&from));
         // The error's kind only: a cut-off's or a refusal's words may quote a refused entry.
         tracing::debug!(peer = %peer, error = error.kind(), "pull ended without completing");
         self.flush_deferred(*peer);

@@ -1,0 +1,178 @@
+//! Issue 13: sync at the scale of a department's years. A home of 60 000 reports syncs whole
+//! to a new member through the real CLI — under sync/1 its first summary was one 20 MB-plus
+//! message the codec refused, and nothing arrived — and two peers serving the same large log
+//! to a third at once cut neither off.
+
+use countersign_ledger::{Entry, EntryId, Kind};
+use serde_json::Value;
+
+use crate::common::{craft, ct_chest_create, now_ms, Home};
+use crate::sync::{member, serve, until};
+
+/// Reports in the large home: past the 52 000–74 000 where sync/1 cut every peer off.
+const REPORTS: usize = 60_000;
+
+fn network_of(home: &Home) -> String {
+    home.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn count(home: &Home, sql: &str) -> i64 {
+    home.db().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// `n` reports created by the home's own key (one entry each), dated a minute apart ending
+/// an hour ago, as a bundle.
+fn many_reports(home: &Home, n: usize) -> Vec<u8> {
+    let key = home.key();
+    let secret = home.secret(&key);
+    let network = network_of(home);
+    let zero = countersign_ledger::Hash::ZERO.to_hex();
+    let t0 = now_ms() - 3_600_000 - 60_000 * n as u64;
+    let entries: Vec<(Entry, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let p = ct_chest_create(&format!("1.2.826.0.1.3680043.10.1300.{i}"));
+            let e = craft(
+                &secret,
+                &network,
+                &zero,
+                1,
+                t0 + 60_000 * i as u64,
+                Kind::ReportCreate,
+                vec![],
+                &p,
+            );
+            (e, p)
+        })
+        .collect();
+    countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice()))))
+}
+
+/// One report of `n` entries: its create, then a chain of section writes by the home's key.
+fn long_report(home: &Home, n: usize) -> Vec<u8> {
+    let key = home.key();
+    let secret = home.secret(&key);
+    let network = network_of(home);
+    let zero = countersign_ledger::Hash::ZERO.to_hex();
+    let t0 = now_ms() - 3_600_000 - 1000 * n as u64;
+    let create = ct_chest_create("1.2.826.0.1.3680043.10.1300.long");
+    let first = craft(
+        &secret,
+        &network,
+        &zero,
+        1,
+        t0,
+        Kind::ReportCreate,
+        vec![],
+        &create,
+    );
+    let log = first.id().to_hex();
+    let mut head: EntryId = first.id();
+    let mut entries = vec![(first, create)];
+    for i in 1..n {
+        let p = serde_json::to_vec(&serde_json::json!({
+            "section": "findings",
+            "text": format!("Version {i} of the findings."),
+        }))
+        .unwrap();
+        let e = craft(
+            &secret,
+            &network,
+            &log,
+            i as u64 + 1,
+            t0 + 1000 * i as u64,
+            Kind::SectionWrite,
+            vec![head],
+            &p,
+        );
+        head = e.id();
+        entries.push((e, p));
+    }
+    countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice()))))
+}
+
+fn peers_of(home: &Home) -> Vec<Value> {
+    home.ok(&["sync", "status"])["peers"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn sixty_thousand_reports_sync_whole_to_a_new_member_in_bounded_messages() {
+    let (a, _) = Home::demo();
+    let bundle = many_reports(&a, REPORTS);
+    let imported = a.import(&bundle);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let reports = "SELECT COUNT(*) FROM entries WHERE kind = 'report.create'";
+    let held = count(&a, reports);
+    assert!(held > REPORTS as i64, "{held}");
+
+    let serving = serve(&a, &[]);
+    let b = member(&a, "Dr New", "radiologist");
+    // Every message of the exchange is within its bound (the codec refuses any other and
+    // would cut the sender off), and every log arrives: none is dropped from a summary.
+    let synced = b.ok(&[
+        "sync",
+        "--peer",
+        &serving.addr,
+        "--once",
+        "--timeout",
+        "600",
+    ]);
+    assert_eq!(count(&b, reports), held, "{synced}");
+    assert_eq!(
+        count(&b, "SELECT COUNT(*) FROM entries"),
+        count(&a, "SELECT COUNT(*) FROM entries")
+    );
+    // Neither side holds anything against the other.
+    for home in [&a, &b] {
+        for p in peers_of(home) {
+            assert!(p.get("cut_off").is_none(), "{p}");
+        }
+    }
+    // A new report on A reaches B at the next sync without re-sending the 60 000.
+    let study = a.ok(&["studies"])[0]["study"].as_str().unwrap().to_string();
+    a.new_report(&study, "ct-chest");
+    let again = b.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    assert_eq!(again["received"], 1, "{again}");
+}
+
+#[test]
+fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
+    let (a, _) = Home::demo();
+    let imported = a.import(&long_report(&a, 10_000));
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    let serving_a = serve(&a, &[]);
+    let b = member(&a, "Dr Bea", "radiologist");
+    b.ok(&[
+        "sync",
+        "--peer",
+        &serving_a.addr,
+        "--once",
+        "--timeout",
+        "300",
+    ]);
+    let serving_b = serve(&b, &[]);
+    let total = count(&a, "SELECT COUNT(*) FROM entries");
+    assert_eq!(count(&b, "SELECT COUNT(*) FROM entries"), total);
+
+    // C dials both at once: both pulls fetch the same 10 000 entries, each batch of one
+    // arriving as duplicates of the other's.
+    let c = member(&a, "Dr Cy", "radiologist");
+    b.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    let _serving_c = serve(&c, &[&serving_a.addr, &serving_b.addr]);
+    until("C to converge with both", || {
+        count(&c, "SELECT COUNT(*) FROM entries") == total + 1
+            && peers_of(&c)
+                .iter()
+                .filter(|p| !p["last_reconcile_ms"].is_null())
+                .count()
+                == 2
+    });
+    for p in peers_of(&c) {
+        assert!(p.get("cut_off").is_none(), "{p}");
+    }
+}
