@@ -2,6 +2,7 @@
 //! before any buffer is sized for it, then one message.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
@@ -11,6 +12,17 @@ use crate::protocol::{Request, Response, MAX_MESSAGE};
 /// Requests are small (a reconciliation step, 4096 ids, a version vector): a tighter bound
 /// than responses.
 pub const MAX_REQUEST: usize = 640 * 1024;
+
+/// Bytes of sync messages (frames with their length prefix) this process has read and
+/// written, for benchmarks and status: what reconciliation costs on the wire, before the
+/// transport's own framing and encryption.
+static READ: AtomicU64 = AtomicU64::new(0);
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+/// (read, written) bytes of sync messages so far in this process.
+pub fn bytes_on_wire() -> (u64, u64) {
+    (READ.load(Ordering::Relaxed), WRITTEN.load(Ordering::Relaxed))
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;
@@ -31,6 +43,7 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::
     if buf.len() != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
+    READ.fetch_add(4 + len as u64, Ordering::Relaxed);
     Ok(buf)
 }
 
@@ -39,6 +52,7 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: &[u8]) -> i
         u32::try_from(body.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     io.write_all(&len.to_be_bytes()).await?;
     io.write_all(body).await?;
+    WRITTEN.fetch_add(4 + body.len() as u64, Ordering::Relaxed);
     io.close().await
 }
 

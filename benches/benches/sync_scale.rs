@@ -1,0 +1,454 @@
+//! Sync at scale (issue 13): two homes holding `COUNTERSIGN_SCALE_REPORTS` reports (default
+//! 1 000 000, three entries each, generated straight into SQLite) that differ by 1 000 new
+//! entries reconcile; the same is run at 10 000 reports to show the time follows the
+//! difference, not the store. Then a new home takes the whole store from the serving node
+//! (a first full sync), against the rate of verifying entries from SQLite. The serving node
+//! runs in a child process (this binary with `--serve DIR`) so its peak RSS is its own.
+//!
+//! Bytes are the sync messages both ways as framed on the stream (`codec::bytes_on_wire`),
+//! before the transport's framing and encryption. Prints one `SUMMARY` line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use countersign_app::sync::HomeLedger;
+use countersign_ledger::roster::{GenesisPayload, MemberPayload};
+use countersign_ledger::{Entry, Hash, Header, Kind, Role, SecretKey};
+use countersign_report::payload::{ReportCreate, SectionWrite};
+use countersign_sync::{keypair, Command as NodeCommand, Config};
+use rayon::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+const DIFFERENCE: usize = 1000;
+const SMALL: usize = 10_000;
+const RUNS: usize = 3;
+
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("serialisable")
+}
+
+fn key(seed: u8) -> SecretKey {
+    SecretKey::from_seed(&[seed; 32])
+}
+
+/// The roster (genesis by key 1, members 2 and 3) and `reports` reports of three entries
+/// each (a create and two section writes), signed on every core, then stored in one
+/// transaction per 100 000 entries. Returns the network id.
+fn build(dir: &Path, reports: usize) -> Hash {
+    std::fs::create_dir_all(dir).expect("dir");
+    let t0 = 1_764_000_000_000u64;
+    let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
+        valid_from: t0,
+        ..MemberPayload::new(k.public(), name, role, admin)
+    };
+    let g = json(&GenesisPayload {
+        name: "Scale".into(),
+        founder: member(&key(1), "Dr A", Role::Attending, true),
+        policy: None,
+    });
+    let sign = |h: Header, k: &SecretKey| Entry::sign(h, k).expect("signs");
+    let genesis = sign(
+        Header::new(
+            Hash::ZERO,
+            Hash::ZERO,
+            key(1).public(),
+            1,
+            t0,
+            Kind::NetworkGenesis,
+            vec![],
+            &g,
+        ),
+        &key(1),
+    );
+    let network = genesis.id();
+    let mut roster = vec![(genesis, g)];
+    let mut head = network;
+    for (seq, (seed, name)) in [(2u8, "Dr R"), (3u8, "Dr N")].into_iter().enumerate() {
+        let m = json(&member(&key(seed), name, Role::Radiologist, false));
+        let e = sign(
+            Header::new(
+                network,
+                network,
+                key(1).public(),
+                seq as u64 + 2,
+                t0,
+                Kind::RosterMember,
+                vec![head],
+                &m,
+            ),
+            &key(1),
+        );
+        head = e.id();
+        roster.push((e, m));
+    }
+    let template = countersign_report::template("ct-chest")
+        .expect("built in")
+        .content_hash();
+    let per_report = |r: usize| -> Vec<(Entry, Vec<u8>)> {
+        let (a, b) = (key(1), key(2));
+        let ts = t0 + 1000 + r as u64 * 10;
+        let c = json(&ReportCreate {
+            study: format!("1.2.826.0.1.3680043.10.1313.{r}"),
+            template: "ct-chest".into(),
+            template_hash: template,
+            images: vec![],
+        });
+        let create = sign(
+            Header::new(
+                network,
+                Hash::ZERO,
+                a.public(),
+                1,
+                ts,
+                Kind::ReportCreate,
+                vec![],
+                &c,
+            ),
+            &a,
+        );
+        let log = create.id();
+        let mut out = vec![(create, c)];
+        let mut head = log;
+        for (i, (k, seq)) in [(&b, 1u64), (&a, 2u64)].into_iter().enumerate() {
+            let p = json(&SectionWrite {
+                section: ["findings", "impression"][i].into(),
+                text: format!("Text {i} of report {r}."),
+                fields: Default::default(),
+            });
+            let e = sign(
+                Header::new(
+                    network,
+                    log,
+                    k.public(),
+                    seq,
+                    ts + 1 + i as u64,
+                    Kind::SectionWrite,
+                    vec![head],
+                    &p,
+                ),
+                k,
+            );
+            head = e.id();
+            out.push((e, p));
+        }
+        out
+    };
+    let mut store =
+        countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
+    store
+        .write(|db| {
+            db.set_meta("network", &network.to_hex())?;
+            for (e, p) in &roster {
+                db.insert_entry(e, Some(p))?;
+            }
+            Ok::<_, countersign_store::StoreError>(())
+        })
+        .expect("roster");
+    for chunk in (0..reports).collect::<Vec<_>>().chunks(33_333) {
+        let entries: Vec<(Entry, Vec<u8>)> =
+            chunk.par_iter().flat_map_iter(|r| per_report(*r)).collect();
+        store
+            .write(|db| {
+                for (e, p) in &entries {
+                    db.insert_entry(e, Some(p))?;
+                }
+                Ok::<_, countersign_store::StoreError>(())
+            })
+            .expect("reports");
+    }
+    network
+}
+
+/// `n` new reports (one entry each), dated now: the difference between the homes. Returns
+/// their bytes (header, signature, payload).
+fn add_new_reports(dir: &Path, network: Hash, n: usize, run: usize) -> u64 {
+    let template = countersign_report::template("ct-chest")
+        .expect("built in")
+        .content_hash();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let entries: Vec<(Entry, Vec<u8>)> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let c = json(&ReportCreate {
+                study: format!("1.2.826.0.1.3680043.10.1313.new.{run}.{i}"),
+                template: "ct-chest".into(),
+                template_hash: template,
+                images: vec![],
+            });
+            let e = Entry::sign(
+                Header::new(
+                    network,
+                    Hash::ZERO,
+                    key(1).public(),
+                    1,
+                    now - 60_000 + i as u64,
+                    Kind::ReportCreate,
+                    vec![],
+                    &c,
+                ),
+                &key(1),
+            )
+            .expect("signs");
+            (e, c)
+        })
+        .collect();
+    let bytes = entries
+        .iter()
+        .map(|(e, p)| (e.header_bytes().len() + 64 + p.len()) as u64)
+        .sum();
+    let mut store =
+        countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
+    store
+        .write(|db| {
+            for (e, p) in &entries {
+                db.insert_entry(e, Some(p))?;
+            }
+            Ok::<_, countersign_store::StoreError>(())
+        })
+        .expect("difference");
+    bytes
+}
+
+/// The serving node, in this binary started as a child: `--serve DIR` prints its address
+/// and runs until its stdin closes.
+struct Serving {
+    child: Child,
+    addr: String,
+}
+
+impl Serving {
+    fn start(dir: &Path) -> Serving {
+        let mut child = Command::new(std::env::current_exe().expect("exe"))
+            .arg("--serve")
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("address");
+        Serving {
+            child,
+            addr: line.trim().to_string(),
+        }
+    }
+
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .expect("VmHWM")
+            / 1024.0
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: PathBuf) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _entered = rt.enter();
+    let ledger = HomeLedger::open(&dir).expect("home");
+    let config = Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        ..Config::default()
+    };
+    let (node, keep) = countersign_sync::start(keypair(&[1; 32]), ledger, config).expect("node");
+    let me = node.local_peer_id();
+    rt.spawn(node.run(move |addr| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{addr}/p2p/{me}");
+        let _ = out.flush();
+    }));
+    // Until the parent closes stdin.
+    let mut sink = String::new();
+    let _ = std::io::stdin().read_line(&mut sink);
+    drop(keep);
+    rt.shutdown_background();
+}
+
+/// A node on `dir` with key `seed`, in this process, and the sender of its commands.
+fn node(rt: &tokio::runtime::Runtime, dir: &Path, seed: u8) -> mpsc::Sender<NodeCommand> {
+    let _entered = rt.enter();
+    let ledger = HomeLedger::open(dir).expect("home");
+    let (node, sender) =
+        countersign_sync::start(keypair(&[seed; 32]), ledger, Config::default()).expect("node");
+    rt.spawn(node.run(|_| {}));
+    sender
+}
+
+/// One sync with `addr`: seconds, entries received, and sync bytes both ways.
+fn sync_once(
+    rt: &tokio::runtime::Runtime,
+    sender: &mpsc::Sender<NodeCommand>,
+    addr: &str,
+) -> (f64, u64, u64) {
+    let (r0, w0) = countersign_sync::codec::bytes_on_wire();
+    let t = Instant::now();
+    let report = rt.block_on(async {
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(NodeCommand::SyncOnce {
+                peer: addr.parse().expect("addr"),
+                reply,
+            })
+            .await
+            .expect("send");
+        answer.await.expect("answer").expect("sync")
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let (r1, w1) = countersign_sync::codec::bytes_on_wire();
+    (secs, report.received, (r1 - r0) + (w1 - w0))
+}
+
+/// Per scale: median seconds and bytes of a 1 000-entry reconcile, the entries' own bytes,
+/// and (large scale only) the full sync.
+struct Scale {
+    reports: usize,
+    diff_secs: f64,
+    diff_bytes: u64,
+    entry_bytes: u64,
+    warm_secs: f64,
+}
+
+fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
+    let a = tmp.join(format!("a{reports}"));
+    let b = tmp.join(format!("b{reports}"));
+    let t = Instant::now();
+    let network = build(&a, reports);
+    eprintln!("built {reports} reports in {:.0} s", t.elapsed().as_secs_f64());
+    std::fs::create_dir_all(&b).expect("b");
+    std::fs::copy(a.join("ledger.sqlite3"), b.join("ledger.sqlite3")).expect("copy");
+    let serving = Serving::start(&a);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let b_node = node(&rt, &b, 2);
+    // Both sets are built once, as a running node's are.
+    let (warm_secs, received, _) = sync_once(&rt, &b_node, &serving.addr);
+    assert_eq!(received, 0, "the homes start equal");
+    let mut secs = Vec::new();
+    let mut bytes = Vec::new();
+    let mut entry_bytes = 0;
+    for run in 0..RUNS {
+        entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
+        let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
+        secs.push(s);
+        bytes.push(b as f64);
+    }
+    drop(b_node);
+    rt.shutdown_background();
+    drop(serving);
+    (
+        Scale {
+            reports,
+            diff_secs: countersign_benches::quantile(&mut secs, 0.5),
+            diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
+            entry_bytes,
+            warm_secs,
+        },
+        a,
+        network,
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--serve") {
+        return serve(PathBuf::from(&args[i + 1]));
+    }
+    let large: usize = std::env::var("COUNTERSIGN_SCALE_REPORTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let (small, small_dir, _) = run_scale(tmp.path(), SMALL);
+    // Verifying from SQLite, the rate a catch-up is held to (on the small store: the same
+    // entries per second, without holding the large store's state).
+    let store = countersign_store::Store::open(&small_dir.join("ledger.sqlite3")).expect("s");
+    let t = Instant::now();
+    let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
+    let verify_rate = verified.entries as f64 / t.elapsed().as_secs_f64();
+    drop(store);
+    let (big, big_dir, _) = run_scale(tmp.path(), large);
+
+    // A first full sync of the large store into a new home, from the serving process.
+    let serving = Serving::start(&big_dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let c = tmp.path().join("c");
+    let c_node = node(&rt, &c, 3);
+    let (full_secs, full_received, full_bytes) = sync_once(&rt, &c_node, &serving.addr);
+    let held = countersign_store::Store::open(&big_dir.join("ledger.sqlite3"))
+        .expect("a")
+        .db()
+        .count_entries()
+        .expect("count");
+    assert_eq!(full_received, held, "every entry arrived");
+    let full_rate = full_received as f64 / full_secs;
+    let rss = serving.peak_rss_mib();
+    drop(c_node);
+    rt.shutdown_background();
+    drop(serving);
+
+    let ratio = big.diff_secs / small.diff_secs;
+    let overhead = |s: &Scale| s.diff_bytes.saturating_sub(2 * s.entry_bytes);
+    println!(
+        "SUMMARY sync at scale, {DIFFERENCE} new entries ({} bytes of entries) between homes \
+         of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
+         wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
+         time ratio {ratio:.2} ({}); first build of both sets {:.1} s and {:.1} s; first full \
+         sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s, {} MiB on the \
+         wire, verify {verify_rate:.0}/s, sync/verify {:.2} ({}); serving node peak RSS \
+         {rss:.0} MiB ({})",
+        big.entry_bytes,
+        small.reports,
+        big.reports,
+        small.diff_secs,
+        small.diff_bytes,
+        small.reports,
+        big.diff_secs,
+        big.diff_bytes,
+        big.reports,
+        overhead(&big),
+        countersign_benches::goal(
+            "<= 2x entries + 64 KiB",
+            big.diff_bytes <= 2 * big.entry_bytes + 65_536
+        ),
+        countersign_benches::goal("<= 1.5", ratio <= 1.5),
+        small.warm_secs,
+        big.warm_secs,
+        full_bytes >> 20,
+        full_rate / verify_rate,
+        countersign_benches::goal(">= 0.5", full_rate / verify_rate >= 0.5),
+        countersign_benches::goal("<= 256 MiB", rss <= 256.0),
+    );
+}
