@@ -177,3 +177,40 @@ fn a_roster_fork_is_evidence_without_its_payload() {
     let again = d.ledger.accept(&sides[1].0, Some(&sides[1].1), d.clock);
     assert_eq!(again, Ok(Verdict::Duplicate));
 }
+
+/// Found when evidence lost its payload: a home showed the content of the side it held as the
+/// entry and not the other's, so two homes holding opposite sides showed different reports.
+/// Neither side's content is shown now, wherever it came from.
+#[test]
+fn homes_holding_opposite_sides_of_a_fork_show_the_same_report() {
+    let (mut d, r, heads, seq) = report_with_rad();
+    let sides: Vec<(Entry, Vec<u8>)> = ["One side.", "The other side."]
+        .into_iter()
+        .map(|text| {
+            let e = rad_at(&mut d, r, &heads, seq, text);
+            (e, bytes(&write("impression", text)))
+        })
+        .collect();
+    let now = d.clock;
+    let shown = |first: &(Entry, Vec<u8>), second: &(Entry, Vec<u8>)| {
+        let mut home = Ledger::default();
+        for (e, p) in &d.stored {
+            home.accept(e, Some(p), now).unwrap();
+        }
+        assert!(matches!(
+            home.accept(&first.0, Some(&first.1), now),
+            Ok(Verdict::New(_))
+        ));
+        assert!(matches!(
+            home.accept(&second.0, Some(&second.1), now),
+            Ok(Verdict::Fork { .. })
+        ));
+        let roster = home.roster().clone();
+        let view = home
+            .report(&r)
+            .unwrap()
+            .project(&roster, |_| crate::view::EntryStatus::Verified);
+        serde_json::to_string(&view).unwrap()
+    };
+    assert_eq!(shown(&sides[0], &sides[1]), shown(&sides[1], &sides[0]));
+}

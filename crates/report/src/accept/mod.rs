@@ -693,16 +693,21 @@ impl Ledger {
     /// in its log: a loader offers evidence not placed again once more rows are in, since a
     /// fork can build on entries that themselves wait for an earlier fork's evidence.
     ///
-    /// A report log's evidence is placed without its payload, whether or not one came: it is
-    /// frozen, so no rule reads it, and a home that received only the header (as evidence
-    /// travels) holds exactly what this one does. The roster log's evidence is placed with
-    /// its payload when there is one: a frozen admin's revocations still stand, on both sides
-    /// of their fork.
+    /// A report log's evidence is placed without its payload, whether or not one came, and
+    /// the first side's payload is forgotten too: both are frozen, so no rule reads them, and
+    /// a home that received the other side as the entry (evidence travels without payloads)
+    /// shows exactly what this one does. The roster log's evidence is placed with its payload
+    /// when there is one: a frozen admin's revocations still stand, on both sides of their
+    /// fork.
     pub fn insert_evidence(&mut self, entry: &Entry, payload: Option<&[u8]>) -> bool {
         let h = entry.header();
         self.freeze(entry.log_id(), h.author, h.seq);
         let log = entry.log_id();
         let payload = payload.filter(|_| h.kind.family() == LogFamily::Roster);
+        if let Some(report) = self.reports.get_mut(&log) {
+            report.forget_payloads_at(&h.author, h.seq);
+            self.judged_at.remove(&log);
+        }
         let fits = if self.network() == Some(log) {
             self.roster
                 .as_ref()

@@ -313,6 +313,18 @@ impl ReportLog {
         self.dag.in_past_of_all(x, parents)
     }
 
+    /// Forgets the payloads of the entries at `author`'s position `seq`, where they
+    /// equivocated: fork evidence travels without its payload, so no home shows either side's
+    /// content — a home holding the first side's payload would otherwise show more than one
+    /// that holds the other side as the entry. Both sides are frozen; no rule reads them.
+    pub fn forget_payloads_at(&mut self, author: &PublicKey, seq: u64) {
+        for id in self.dag.at_position(author, seq) {
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.payload = None;
+            }
+        }
+    }
+
     /// Every entry in a deterministic topological order: parents first, concurrent entries by
     /// (timestamp, id). Timestamps only order what is shown side by side; no rule reads them.
     pub fn ordered(&self) -> Vec<&LogEntry> {
