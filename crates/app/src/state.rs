@@ -100,12 +100,14 @@ impl LedgerState {
             }
         }
         let mut evidence: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
-        for fork in db.forks()?.into_iter().filter(|f| f.log == log.as_bytes()) {
+        for fork in db.forks_of(log)? {
             let Ok(signature) = <[u8; 64]>::try_from(fork.second_signature.as_slice()) else {
                 continue;
             };
             if let Ok(second) = Entry::decode_unverified(&fork.second_header, &signature) {
-                evidence.push((second, fork.second_payload));
+                // Only the roster log's evidence has a payload (the roster reads it).
+                let payload = db.fork_payload(&fork)?;
+                evidence.push((second, payload));
             }
         }
         // Evidence and waiting rows are offered again until nothing more fits: a second fork

@@ -574,3 +574,93 @@ fn drafts_are_kept_in_the_home_until_signed() {
     assert_eq!(err.code(), "invalid_input");
     assert_eq!(home.drafts(report).unwrap()["impression"], "Normal.");
 }
+
+/// Issue 13: one key could store a thousand 16 MiB "forks" at one position on every peer, and
+/// each was loaded whole by every listing. Three entries at one position, the second carrying
+/// a 15 MiB payload: one evidence row, its signed header only, and it travels as that.
+#[test]
+fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
+    use countersign_ledger::{bundle, Kind};
+    use countersign_report::accept::Verdict;
+    use countersign_report::fixture::Department;
+    use countersign_report::payload::{Payload, SectionWrite};
+
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    d.write_section("rad", r, "findings", "Clear lungs.")
+        .unwrap();
+    let text = |t: String| {
+        Payload::to_bytes(&SectionWrite {
+            section: "impression".into(),
+            text: t,
+            fields: Default::default(),
+        })
+    };
+    // Rad's key signs three entries at one position; the second is 15 MiB.
+    let sides: Vec<_> = [
+        text("Normal.".into()),
+        text("x".repeat(15 << 20)),
+        text("Abnormal.".into()),
+    ]
+    .into_iter()
+    .map(|p| (d.sign("rad", Some(r), Kind::SectionWrite, &p, None), p))
+    .collect();
+    assert!(matches!(
+        d.store(sides[0].0.clone(), sides[0].1.clone()),
+        Ok(Verdict::New(_))
+    ));
+    let after = d.write_section("ada", r, "technique", "Helical.").unwrap();
+    let records = d
+        .stored
+        .iter()
+        .chain(&sides[1..])
+        .map(|(e, p)| (e, Some(p.as_slice())));
+    let bytes = bundle::encode(records);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open(dir.path()).unwrap();
+    let imported = home.bundle_import(&bytes).unwrap();
+    assert_eq!(imported.forks.len(), 1, "{imported:?}");
+    assert_eq!(imported.forks[0].entry, sides[1].0.id().to_hex());
+    let forks = home.store().db().forks().unwrap();
+    assert_eq!(forks.len(), 1);
+    assert_eq!(forks[0].second, sides[1].0.id().as_bytes());
+    // The 15 MiB never reached the disk: the ledger and its WAL are a fraction of it.
+    let on_disk: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|f| f.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(on_disk < 4 << 20, "{on_disk} bytes on disk");
+    // Importing the same bundle again stores nothing: the third side is no more evidence.
+    let again = home.bundle_import(&bytes).unwrap();
+    assert_eq!((again.new, again.forks.len()), (0, 0), "{again:?}");
+    assert_eq!(home.store().db().forks().unwrap().len(), 1);
+
+    // Exported, the evidence is its header: another home takes it, and freezes rad the same.
+    let exported = home.bundle_export(None).unwrap();
+    assert!(exported.len() < 1 << 20, "{} bytes", exported.len());
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut other = Home::open(dir2.path()).unwrap();
+    let imported = other.bundle_import(&exported).unwrap();
+    assert_eq!(imported.forks.len(), 1, "{imported:?}");
+    for h in [&home, &other] {
+        let view = h.report_show(r).unwrap();
+        assert!(view.provenance.iter().any(|p| p.entry == after));
+        let verify = h.verify(None).unwrap();
+        assert_eq!(verify.forks, 1, "{:?}", verify.problems);
+    }
+    // After a restart, as before it.
+    drop(home);
+    let home = Home::open(dir.path()).unwrap();
+    assert_eq!(home.verify(None).unwrap().forks, 1);
+    let view = home.report_show(r).unwrap();
+    let status = |id: countersign_ledger::EntryId| {
+        view.provenance
+            .iter()
+            .find(|p| p.entry == id)
+            .map(|p| serde_json::to_value(&p.status).unwrap()["state"].clone())
+    };
+    assert_eq!(status(sides[0].0.id()), Some("fork".into()));
+    assert_eq!(status(sides[1].0.id()), Some("fork".into()));
+}

@@ -278,9 +278,9 @@ impl Ledger for HomeLedger {
                 if f.log == log.as_bytes() && records.len() < countersign_sync::protocol::MAX_BATCH
                 {
                     records.push(record(
-                        f.second_header,
+                        f.second_header.clone(),
                         &f.second_signature,
-                        f.second_payload,
+                        db.fork_payload(&f).map_err(|e| e.to_string())?,
                     )?);
                 }
             }
