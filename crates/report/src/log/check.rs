@@ -318,18 +318,6 @@ impl ReportLog {
         }
     }
 
-    /// An accepted final sign-off in the past of an entry with these parents (the lowest id
-    /// when there are several: the index is in arrival order, and what a refusal names must
-    /// not depend on that).
-    fn final_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
-        self.index
-            .finals
-            .iter()
-            .filter(|f| self.in_past(f, parents))
-            .min()
-            .copied()
-    }
-
     fn accepted_payload(&self, id: &EntryId) -> Option<&Payload> {
         self.entries.get(id).and_then(|e| e.payload.as_ref())
     }
