@@ -253,29 +253,30 @@ fn sync_batches_are_cut_by_bytes_so_large_payloads_always_fit_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut home = founded(dir.path());
     let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
-    let big = "x".repeat(2 * 1024 * 1024);
-    for section in ["technique", "findings", "impression"] {
-        home.report_write(report, section, &big).unwrap();
+    // Sections carry at most 64 KiB of text: 80 versions of 60 KiB are more than one 4 MiB
+    // batch holds.
+    let big = "x".repeat(60 * 1024);
+    let writes = 80u64;
+    for i in 0..writes {
+        let section = ["technique", "findings", "impression"][i as usize % 3];
+        home.report_write(report, section, &format!("{i} {big}"))
+            .unwrap();
     }
     drop(home);
     let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
     let (bytes, more) = ledger.entries_after(&report, &vec![], 4000).unwrap();
-    let records = countersign_ledger::bundle::decode(&bytes).unwrap();
-    // report.create and one 2 MiB write: the second would pass the 4 MiB batch budget.
-    assert_eq!(records.len(), 2);
+    let first = countersign_ledger::bundle::decode(&bytes).unwrap().len() as u64;
+    // Cut by bytes, well under the 4000 entries asked for.
     assert!(more);
-    assert!(bytes.len() < countersign_sync::protocol::MAX_MESSAGE);
-    // Asking again from there yields the rest, one 2 MiB entry per batch.
+    assert!(1 < first && first < 1 + writes, "{first}");
+    assert!(bytes.len() <= countersign_sync::protocol::MAX_BATCH_BYTES);
+    // Asking again from there yields the rest.
     let key = ledger.vector(&report).unwrap()[0].0;
     let (bytes, more) = ledger
-        .entries_after(&report, &vec![(key, 2)], 4000)
+        .entries_after(&report, &vec![(key, first)], 4000)
         .unwrap();
-    assert_eq!(countersign_ledger::bundle::decode(&bytes).unwrap().len(), 1);
-    assert!(more);
-    let (bytes, more) = ledger
-        .entries_after(&report, &vec![(key, 3)], 4000)
-        .unwrap();
-    assert_eq!(countersign_ledger::bundle::decode(&bytes).unwrap().len(), 1);
+    let rest = countersign_ledger::bundle::decode(&bytes).unwrap().len() as u64;
+    assert_eq!(first + rest, 1 + writes);
     assert!(!more);
 }
 

@@ -115,7 +115,7 @@ impl ReportRuleError {
         match self {
             Authority(e) => e.code(),
             Roster(e) => e.code(),
-            Payload(_) => "bad_payload",
+            Payload(e) => e.code(),
             Structure(_) => "bad_structure",
             UnknownTemplate { .. } => "unknown_template",
             BuiltinTemplateName { .. } => "builtin_template_name",
