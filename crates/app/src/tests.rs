@@ -665,3 +665,73 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
     assert_eq!(status(sides[0].0.id()), Some("fork".into()));
     assert_eq!(status(sides[1].0.id()), Some("fork".into()));
 }
+
+/// Issue 13: the memory of verified rows grew with the store (to 4 million rows, then cleared
+/// whole). It stays within its capacity, and a row remembered again survives rows that were not.
+#[test]
+fn the_verified_rows_remembered_stay_bounded_least_recent_dropped_first() {
+    use countersign_ledger::Hash;
+    let id = |n: u32| Hash::of(&n.to_be_bytes());
+    let mut verified = crate::home::Verified::with_capacity(100);
+    for n in 0..1000 {
+        verified.remember(id(n), u64::from(n));
+        // Row 0 is shown again and again (its report is open).
+        if n % 10 == 0 {
+            verified.remember(id(0), 0);
+        }
+        assert!(verified.len() <= 100, "{} rows at {n}", verified.len());
+    }
+    assert!(verified.is_verified(&id(0), 0));
+    assert!((950..1000).all(|n| verified.is_verified(&id(n), u64::from(n))));
+    assert!(!verified.is_verified(&id(1), 1));
+    // A row changed on disk (another fingerprint) is not taken as verified.
+    assert!(!verified.is_verified(&id(999), 0));
+}
+
+/// Issue 13: a long-lived state (the desktop's, a serving node's) kept every report log it
+/// ever loaded. It keeps the most recently used within the bound, and a log dropped reads the
+/// same once loaded again.
+#[test]
+fn a_long_lived_state_keeps_a_bounded_number_of_reports_loaded() {
+    use countersign_report::EntryStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let reports: Vec<_> = (0..12)
+        .map(|i| {
+            let r = home
+                .report_new(&format!("1.2.{i}"), "ct-chest", &[])
+                .unwrap();
+            home.report_write(r, "findings", &format!("Report {i}."))
+                .unwrap();
+            r
+        })
+        .collect();
+    let db = home.store().db();
+    let shown = |state: &mut crate::state::LedgerState, r| {
+        state.load_log(&db, r).unwrap();
+        let roster = state.roster().clone();
+        let view = state
+            .report(r)
+            .unwrap()
+            .project(&roster, |_| EntryStatus::Verified);
+        serde_json::to_string(&view).unwrap()
+    };
+    let mut fresh = crate::state::LedgerState::load(&db).unwrap();
+    let want: Vec<String> = reports.iter().map(|r| shown(&mut fresh, r)).collect();
+    assert_eq!(fresh.loaded_logs(), 12);
+
+    let max = 4;
+    let mut state = crate::state::LedgerState::load(&db).unwrap();
+    for round in 0..3 {
+        for (i, r) in reports.iter().enumerate() {
+            state.trim(max);
+            // The first report is in use all along.
+            assert_eq!(shown(&mut state, &reports[0]), want[0]);
+            assert_eq!(shown(&mut state, r), want[i], "round {round}, report {i}");
+            assert!(state.loaded_logs() <= max + 2, "{}", state.loaded_logs());
+        }
+        state.trim(max);
+        assert!(state.loaded_logs() <= max);
+        assert!(state.ledger.report_as_judged(&reports[0]).is_some());
+    }
+}

@@ -161,6 +161,21 @@ impl Ledger {
         self.reports.keys()
     }
 
+    /// How many report logs are loaded.
+    pub fn report_count(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// Drops a loaded report log from memory (a cache bounding what a long-lived home keeps
+    /// loaded); the caller loads it again from its store when next needed. What freezes its
+    /// authors and which positions have evidence are kept, so it reads the same once loaded
+    /// again. Returns whether it was loaded.
+    pub fn unload(&mut self, log: &LogId) -> bool {
+        self.judged_at.remove(log);
+        self.parsed = None;
+        self.reports.remove(log).is_some()
+    }
+
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
     pub fn position_for(&self, log: &LogId, author: &PublicKey) -> Option<(Vec<EntryId>, u64)> {
         let dag = if self.network() == Some(*log) {
