@@ -135,8 +135,7 @@ fn build(dir: &Path, reports: usize) -> Hash {
         }
         out
     };
-    let mut store =
-        countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
+    let mut store = countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
     store
         .write(|db| {
             db.set_meta("network", &network.to_hex())?;
@@ -201,8 +200,7 @@ fn add_new_reports(dir: &Path, network: Hash, n: usize, run: usize) -> u64 {
         .iter()
         .map(|(e, p)| (e.header_bytes().len() + 64 + p.len()) as u64)
         .sum();
-    let mut store =
-        countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
+    let mut store = countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("store");
     store
         .write(|db| {
             for (e, p) in &entries {
@@ -241,8 +239,8 @@ impl Serving {
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -335,7 +333,10 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let b = tmp.join(format!("b{reports}"));
     let t = Instant::now();
     let network = build(&a, reports);
-    eprintln!("built {reports} reports in {:.0} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "built {reports} reports in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
     std::fs::create_dir_all(&b).expect("b");
     std::fs::copy(a.join("ledger.sqlite3"), b.join("ledger.sqlite3")).expect("copy");
     let serving = Serving::start(&a);

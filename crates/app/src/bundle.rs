@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{Read, Seek};
 
 use countersign_ledger::bundle::{self, BundleRecord};
-use countersign_ledger::{header, Entry, EntryId, Hash, IdMap, LogFamily, LogId, PublicKey};
+use countersign_ledger::{header, Entry, EntryId, IdMap, LogFamily, LogId, PublicKey};
 use serde::Serialize;
 
 use crate::error::{AppError, Rejection, Result};
@@ -112,12 +112,16 @@ impl Home {
                 entries.push((entry, row.payload));
             }
         }
-        for fork in db.forks()? {
-            let in_scope = Hash::from_slice(&fork.log).is_some_and(|l| logs.contains(&l));
-            let sig: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
-            if let (true, Some(sig)) = (in_scope, sig) {
-                if let Ok(entry) = Entry::decode_unverified(&fork.second_header, &sig) {
-                    entries.push((entry, fork.second_payload));
+        // Evidence goes as its signed header, with no payload (none is needed to prove the
+        // fork) — but for the roster log's, whose payload the roster reads.
+        for log in &logs {
+            for fork in db.forks_of(log)? {
+                let sig: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
+                if let Some(Ok(entry)) =
+                    sig.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
+                {
+                    let payload = db.fork_payload(&fork)?;
+                    entries.push((entry, payload));
                 }
             }
         }
@@ -527,7 +531,8 @@ fn import_batch(
                 }
                 Ok(Verdict::Fork { first }) => {
                     // The ledger froze the author and placed the entry beside the first; here it
-                    // is kept as evidence, which travels in bundles and syncs.
+                    // is kept as evidence (its signed header; a payload only in the roster
+                    // log), which travels in bundles and syncs.
                     db.insert_fork(&first, entry, payload.as_deref())?;
                     let h = entry.header();
                     tracing::warn!(

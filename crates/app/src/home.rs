@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
 use crate::keys::{KeyStore, Profile};
-use crate::state::{LedgerState, Verdict};
+use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
 
@@ -344,6 +344,7 @@ impl Home {
                 });
             }
             let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
+            state.trim(MAX_LOADED_LOGS);
             // Entries held for later come in with the first write after their time.
             crate::bundle::release_held(db, state)?;
             f(db, state)
@@ -376,6 +377,7 @@ impl Home {
             });
         }
         let state = &mut guard.as_mut().ok_or(AppError::NoNetwork)?.state;
+        state.trim(MAX_LOADED_LOGS);
         if let Err(e) = state.load_log(&db, log) {
             // A half-loaded log must not be served next time.
             *guard = None;
@@ -397,16 +399,46 @@ fn lock<T>(r: std::sync::LockResult<T>) -> T {
 /// SipHash under this process's random key over the row's header, signature and payload: a row
 /// changed on disk gets a different one (an attacker cannot aim a collision without the key),
 /// so it is verified again.
-#[derive(Debug, Default)]
+///
+/// Bounded: at most [`MAX_VERIFIED`] rows, in two generations of half as many. Rows go into
+/// the newer; when it is full it becomes the older and the older is dropped. A row remembered
+/// again (every show of a report remembers its rows) moves to the newer, so what is dropped is
+/// what was least recently shown: an LRU in effect, at a map lookup per row and no per-row
+/// bookkeeping. A row forgotten is only verified again.
+#[derive(Debug)]
 pub(crate) struct Verified {
     hasher: std::hash::RandomState,
-    seen: std::collections::HashMap<countersign_ledger::EntryId, u64>,
+    newer: std::collections::HashMap<countersign_ledger::EntryId, u64>,
+    older: std::collections::HashMap<countersign_ledger::EntryId, u64>,
+    capacity: usize,
 }
 
-/// Verified rows remembered at most; past this the memory is cleared and rebuilt as needed.
-const MAX_VERIFIED: usize = 4_000_000;
+/// Verified rows remembered at most (about 50 bytes each: some 13 MiB), so that a long-running
+/// home's memory does not grow with its store; ten reports of 10 000 entries fit many times.
+pub(crate) const MAX_VERIFIED: usize = 1 << 18;
+
+impl Default for Verified {
+    fn default() -> Self {
+        Verified::with_capacity(MAX_VERIFIED)
+    }
+}
 
 impl Verified {
+    pub(crate) fn with_capacity(capacity: usize) -> Verified {
+        Verified {
+            hasher: std::hash::RandomState::new(),
+            newer: std::collections::HashMap::new(),
+            older: std::collections::HashMap::new(),
+            capacity: capacity.max(2),
+        }
+    }
+
+    /// How many rows are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.newer.len() + self.older.len()
+    }
+
     pub(crate) fn fingerprint(&self, row: &countersign_store::StoredEntry) -> u64 {
         use std::hash::{BuildHasher, Hash as _, Hasher};
         let mut h = self.hasher.build_hasher();
@@ -417,14 +449,15 @@ impl Verified {
     }
 
     pub(crate) fn is_verified(&self, id: &countersign_ledger::EntryId, fingerprint: u64) -> bool {
-        self.seen.get(id) == Some(&fingerprint)
+        self.newer.get(id).or_else(|| self.older.get(id)) == Some(&fingerprint)
     }
 
     pub(crate) fn remember(&mut self, id: countersign_ledger::EntryId, fingerprint: u64) {
-        if self.seen.len() >= MAX_VERIFIED {
-            self.seen.clear();
+        if self.newer.len() >= self.capacity / 2 && !self.newer.contains_key(&id) {
+            self.older = std::mem::take(&mut self.newer);
         }
-        self.seen.insert(id, fingerprint);
+        self.older.remove(&id);
+        self.newer.insert(id, fingerprint);
     }
 }
 

@@ -14,9 +14,19 @@ use crate::error::{AppError, Result};
 
 pub(crate) use countersign_report::accept::Verdict;
 
+/// The most report logs a long-lived state keeps loaded between calls (the desktop's, a
+/// serving node's): past it, the least recently used are dropped down to three quarters of it
+/// and loaded again from the store when next asked for. Memory then follows the reports in
+/// use, not the store (a report of a few dozen entries is some tens of KiB loaded). The
+/// roster log is always kept.
+pub(crate) const MAX_LOADED_LOGS: usize = 1024;
+
 #[derive(Debug, Default)]
 pub(crate) struct LedgerState {
     pub ledger: Ledger,
+    /// When each loaded report log was last asked for (a tick of `clock`).
+    used: HashMap<LogId, u64>,
+    clock: u64,
 }
 
 /// Decodes a row the store accepted earlier. Rows are trusted here; `verify` re-checks them.
@@ -76,10 +86,50 @@ impl LedgerState {
 
     /// Loads a log's stored entries if it is not loaded yet.
     pub fn load_log(&mut self, db: &Db<'_>, log: &LogId) -> Result<()> {
+        self.clock += 1;
+        self.used.insert(*log, self.clock);
         if self.ledger.has_log(log) {
             return Ok(());
         }
         self.load_rows(db, log)
+    }
+
+    /// How many report logs are loaded.
+    pub fn loaded_logs(&self) -> usize {
+        self.ledger.report_count()
+    }
+
+    /// Keeps at most `max` report logs loaded: past it, drops the least recently asked for
+    /// down to three quarters of `max` (so that a scan over many logs trims once per quarter,
+    /// not once per log). Call it between uses, never within one: a batch may need more logs
+    /// at once than `max`, and each use loads what it needs ([`LedgerState::load_log`]).
+    pub fn trim(&mut self, max: usize) {
+        if self.ledger.report_count() <= max {
+            return;
+        }
+        // A log loaded without being asked for (a report created or imported here) is as
+        // recent as it gets.
+        let now = self.clock;
+        let mut by_use: Vec<(u64, LogId)> = self
+            .ledger
+            .report_ids()
+            .map(|log| (self.used.get(log).copied().unwrap_or(now), *log))
+            .collect();
+        let drop = by_use.len() - max * 3 / 4;
+        by_use.select_nth_unstable(drop - 1);
+        for (_, log) in &by_use[..drop] {
+            self.ledger.unload(log);
+            self.used.remove(log);
+        }
+        // Logs no longer loaded (unloaded, or never loaded after all) need no tick.
+        let ledger = &self.ledger;
+        self.used
+            .retain(|log, _| ledger.report_as_judged(log).is_some());
+        tracing::debug!(
+            dropped = drop,
+            kept = self.loaded_logs(),
+            "report logs unloaded"
+        );
     }
 
     fn load_rows(&mut self, db: &Db<'_>, log: &LogId) -> Result<()> {
@@ -100,12 +150,14 @@ impl LedgerState {
             }
         }
         let mut evidence: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
-        for fork in db.forks()?.into_iter().filter(|f| f.log == log.as_bytes()) {
+        for fork in db.forks_of(log)? {
             let Ok(signature) = <[u8; 64]>::try_from(fork.second_signature.as_slice()) else {
                 continue;
             };
             if let Ok(second) = Entry::decode_unverified(&fork.second_header, &signature) {
-                evidence.push((second, fork.second_payload));
+                // Only the roster log's evidence has a payload (the roster reads it).
+                let payload = db.fork_payload(&fork)?;
+                evidence.push((second, payload));
             }
         }
         // Evidence and waiting rows are offered again until nothing more fits: a second fork

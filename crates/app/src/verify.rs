@@ -241,7 +241,7 @@ fn verify(
         if let Some(Ok(second)) =
             signature.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
         {
-            evidence.push((second, fork.second_payload));
+            evidence.push((second, db.fork_payload(&fork)?));
         }
     }
     loop {

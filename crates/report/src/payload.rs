@@ -318,12 +318,63 @@ pub enum Payload {
     Other,
 }
 
+/// The most text a section version or an addendum carries, in bytes of UTF-8: 64 KiB, many
+/// times the longest report section, so that judging, showing and syncing a report costs what
+/// its entries are worth and not what a payload's 16 MiB allows. Longer is refused outright
+/// (`text_too_long`), like a payload that does not parse.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 /// A payload that does not parse as its kind says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} payload is not valid: {reason}")]
 pub struct PayloadError {
     pub kind: Kind,
     pub reason: String,
+    /// Which stable code the refusal carries.
+    pub fault: PayloadFault,
+}
+
+/// What is wrong with a payload, as far as its refusal's code says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PayloadFault {
+    /// It does not parse, or a value in it is not valid (`bad_payload`).
+    #[default]
+    Invalid,
+    /// A section's or an addendum's text is longer than [`MAX_TEXT_BYTES`] (`text_too_long`).
+    TextTooLong,
+}
+
+impl PayloadError {
+    fn invalid(kind: Kind, reason: String) -> PayloadError {
+        PayloadError {
+            kind,
+            reason,
+            fault: PayloadFault::Invalid,
+        }
+    }
+
+    /// The stable code of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self.fault {
+            PayloadFault::Invalid => "bad_payload",
+            PayloadFault::TextTooLong => "text_too_long",
+        }
+    }
+}
+
+/// Refuses `text` longer than [`MAX_TEXT_BYTES`].
+fn capped(kind: Kind, what: &str, text: &str) -> Result<(), PayloadError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(PayloadError {
+            kind,
+            reason: format!(
+                "{what} is {} bytes; at most {MAX_TEXT_BYTES} are kept",
+                text.len()
+            ),
+            fault: PayloadFault::TextTooLong,
+        });
+    }
+    Ok(())
 }
 
 /// Parses `bytes` as `T` and applies `check`, which says in words what is wrong.
@@ -332,7 +383,7 @@ fn checked<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     check: fn(T) -> Result<T, String>,
 ) -> Result<T, PayloadError> {
-    check(parse_as(kind, bytes)?).map_err(|reason| PayloadError { kind, reason })
+    check(parse_as(kind, bytes)?).map_err(|reason| PayloadError::invalid(kind, reason))
 }
 
 /// Parses `bytes` as the payload type `T` of `kind`.
@@ -343,17 +394,25 @@ pub fn parse_as<T: serde::de::DeserializeOwned>(
     // A key given twice is refused: other parsers would read another value from the same
     // signed bytes (see `countersign_ledger::json`).
     countersign_ledger::json::from_slice_unique(bytes)
-        .map_err(|reason| PayloadError { kind, reason })
+        .map_err(|reason| PayloadError::invalid(kind, reason))
 }
 
 impl Payload {
     pub fn parse(kind: Kind, bytes: &[u8]) -> Result<Payload, PayloadError> {
         Ok(match kind {
             Kind::ReportCreate => Payload::Create(parse_as(kind, bytes)?),
-            Kind::SectionWrite => Payload::Write(parse_as(kind, bytes)?),
+            Kind::SectionWrite => {
+                let w: SectionWrite = parse_as(kind, bytes)?;
+                capped(kind, "the section text", &w.text)?;
+                Payload::Write(w)
+            }
             Kind::SectionCosign => Payload::Cosign(parse_as(kind, bytes)?),
             Kind::ReportStatus => Payload::Status(parse_as(kind, bytes)?),
-            Kind::AddendumWrite => Payload::Addendum(parse_as(kind, bytes)?),
+            Kind::AddendumWrite => {
+                let a: AddendumWrite = parse_as(kind, bytes)?;
+                capped(kind, "the addendum text", &a.text)?;
+                Payload::Addendum(a)
+            }
             Kind::MeasurementAdd => {
                 Payload::Measurement(checked(kind, bytes, MeasurementAdd::check)?)
             }
@@ -379,6 +438,39 @@ impl Payload {
     /// The JSON bytes that go into an entry.
     pub fn to_bytes<T: Serialize>(payload: &T) -> Vec<u8> {
         serde_json::to_vec(payload).expect("report payloads have string keys and always serialise")
+    }
+}
+
+#[cfg(test)]
+mod text_cap_tests {
+    use super::*;
+
+    /// Issue 13: a section or addendum could carry 16 MiB of text, judged, shown and synced
+    /// whole. At most 64 KiB now, refused with its own code beyond.
+    #[test]
+    fn section_and_addendum_text_is_capped_at_64_kib() {
+        let write = |text: String| {
+            Payload::to_bytes(&SectionWrite {
+                section: "findings".into(),
+                text,
+                fields: BTreeMap::new(),
+            })
+        };
+        let addendum = |text: String| Payload::to_bytes(&AddendumWrite { text });
+        for (kind, make) in [
+            (Kind::SectionWrite, &write as &dyn Fn(String) -> Vec<u8>),
+            (Kind::AddendumWrite, &addendum),
+        ] {
+            // Counted in bytes: 64 KiB of a two-byte character is half as many characters.
+            let at_cap = "é".repeat(MAX_TEXT_BYTES / 2);
+            assert!(Payload::parse(kind, &make(at_cap)).is_ok(), "{kind}");
+            let over = "é".repeat(MAX_TEXT_BYTES / 2) + "x";
+            let err = Payload::parse(kind, &make(over)).unwrap_err();
+            assert_eq!(err.code(), "text_too_long", "{kind}");
+            assert_eq!(err.fault, PayloadFault::TextTooLong);
+            let err = Payload::parse(kind, b"{\"text\": 1}").unwrap_err();
+            assert_eq!(err.code(), "bad_payload", "{kind}");
+        }
     }
 }
 

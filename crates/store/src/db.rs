@@ -1,6 +1,6 @@
 //! Statements over one connection or transaction.
 
-use countersign_ledger::{Entry, EntryId, Hash, LogId, PublicKey};
+use countersign_ledger::{Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::{Result, StoreError};
@@ -49,7 +49,10 @@ pub struct StoredEntry {
 }
 
 /// Equivocation evidence: the stored entry `first` and a second entry by the same author at the
-/// same log position.
+/// same log position, as its signed header (which commits to its payload by hash) and
+/// signature. At most one per (log, author, seq). It has no payload: none is needed to prove
+/// the equivocation, and listing evidence never reads one (see [`Db::fork_payload`] for the
+/// roster log's, the only evidence whose payload is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForkRow {
     pub log: Vec<u8>,
@@ -59,7 +62,21 @@ pub struct ForkRow {
     pub second: Vec<u8>,
     pub second_header: Vec<u8>,
     pub second_signature: Vec<u8>,
-    pub second_payload: Option<Vec<u8>>,
+}
+
+const FORK_COLUMNS: &str =
+    "log, author, seq, first, second, second_header, second_signature FROM forks";
+
+fn fork_row(r: &Row<'_>) -> rusqlite::Result<ForkRow> {
+    Ok(ForkRow {
+        log: r.get(0)?,
+        author: r.get(1)?,
+        seq: r.get(2)?,
+        first: r.get(3)?,
+        second: r.get(4)?,
+        second_header: r.get(5)?,
+        second_signature: r.get(6)?,
+    })
 }
 
 const ENTRY_COLUMNS: &str = "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
@@ -162,7 +179,11 @@ impl<'a> Db<'a> {
         Ok(true)
     }
 
-    /// Keeps `second` as evidence that its author also wrote `first` at the same position.
+    /// Keeps `second` (its signed header and signature) as evidence that its author also
+    /// wrote `first` at the same position. A position keeps its first evidence: returns
+    /// `false`, storing nothing, when it has some already. `payload` is kept only for the
+    /// roster log's evidence, and only when it is the one the header commits to (a frozen
+    /// admin's revocations still stand, so the roster reads it); any other is dropped.
     pub fn insert_fork(
         &self,
         first: &EntryId,
@@ -170,11 +191,14 @@ impl<'a> Db<'a> {
         payload: Option<&[u8]>,
     ) -> Result<bool> {
         let h = second.header();
-        self.conn
-            .execute(
+        let inserted = self
+            .conn
+            .prepare_cached(
                 "INSERT OR IGNORE INTO forks (log, author, seq, first, second, second_header, \
-                 second_signature, second_payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                 second_signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     second.log_id().as_bytes(),
                     h.author.as_bytes(),
                     h.seq as i64,
@@ -182,11 +206,22 @@ impl<'a> Db<'a> {
                     second.id().as_bytes(),
                     second.header_bytes(),
                     second.signature().as_slice(),
-                    payload,
-                ],
-            )
+                ])
+            })
             .map(|n| n > 0)
-            .map_err(StoreError::sqlite("recording fork evidence"))
+            .map_err(StoreError::sqlite("recording fork evidence"))?;
+        let kept = payload.filter(|p| {
+            h.kind.family() == LogFamily::Roster
+                && p.len() as u64 == h.payload_len
+                && Hash::of(p) == h.payload_hash
+        });
+        if let (true, Some(bytes)) = (inserted, kept) {
+            self.conn
+                .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![h.payload_hash.as_bytes(), bytes]))
+                .map_err(StoreError::sqlite("storing a payload"))?;
+        }
+        Ok(inserted)
     }
 
     /// Holds an entry dated in the future until `due_ms`. Refuses (returns `false`) once
@@ -536,29 +571,60 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("counting entries"))
     }
 
+    /// Every piece of fork evidence, by position. Reads no payload.
     pub fn forks(&self) -> Result<Vec<ForkRow>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT log, author, seq, first, second, second_header, second_signature, \
-                 second_payload FROM forks ORDER BY log, author, seq",
-            )
+            .prepare_cached(&format!("SELECT {FORK_COLUMNS} ORDER BY log, author, seq"))
             .map_err(StoreError::sqlite("reading forks"))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok(ForkRow {
-                    log: r.get(0)?,
-                    author: r.get(1)?,
-                    seq: r.get(2)?,
-                    first: r.get(3)?,
-                    second: r.get(4)?,
-                    second_header: r.get(5)?,
-                    second_signature: r.get(6)?,
-                    second_payload: r.get(7)?,
-                })
-            })
+            .query_map([], fork_row)
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading forks"));
         rows
+    }
+
+    /// The fork evidence of one log, by position (for serving or showing that log). Reads no
+    /// payload.
+    pub fn forks_of(&self, log: &LogId) -> Result<Vec<ForkRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {FORK_COLUMNS} WHERE log = ?1 ORDER BY author, seq"
+            ))
+            .map_err(StoreError::sqlite("reading forks"))?;
+        let rows = stmt
+            .query_map([log.as_bytes()], fork_row)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading forks"));
+        rows
+    }
+
+    /// How many pieces of fork evidence `log` has.
+    pub fn fork_count(&self, log: &LogId) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM forks WHERE log = ?1")
+            .and_then(|mut s| s.query_row([log.as_bytes()], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(StoreError::sqlite("counting forks"))
+    }
+
+    /// The payload kept with a piece of evidence: the roster log's only (see
+    /// [`Db::insert_fork`]); `None` for a report log's evidence, whose payload is never kept,
+    /// and for evidence whose header does not decode.
+    pub fn fork_payload(&self, fork: &ForkRow) -> Result<Option<Vec<u8>>> {
+        let Ok(h) = countersign_ledger::header::decode(&fork.second_header) else {
+            return Ok(None);
+        };
+        if h.kind.family() != LogFamily::Roster {
+            return Ok(None);
+        }
+        self.conn
+            .prepare_cached("SELECT bytes FROM payloads WHERE hash = ?1")
+            .and_then(|mut s| {
+                s.query_row([h.payload_hash.as_bytes()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("reading a payload"))
     }
 }

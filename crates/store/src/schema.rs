@@ -173,6 +173,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         strikes           INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     "#,
+    // 11: fork evidence bounded (issue 13). One piece of evidence per (log, author, seq) —
+    // the first kept, the rest dropped — and evidence is the second entry's signed header
+    // (which commits to its payload by hash) and signature: the payload is not needed to
+    // prove equivocation, and one key could store a thousand 16 MiB "forks" at one position.
+    // The roster log's evidence keeps its payload, in `payloads` by its hash (the header's
+    // 32 bytes before the 8-byte length): a frozen admin's revocations still stand on both
+    // sides of their fork, so the roster reads it (the roster log is capped and admin-only).
+    r#"
+    CREATE TABLE forks_bounded (
+        log              BLOB NOT NULL,
+        author           BLOB NOT NULL,
+        seq              INTEGER NOT NULL,
+        first            BLOB NOT NULL,
+        second           BLOB NOT NULL,
+        second_header    BLOB NOT NULL,
+        second_signature BLOB NOT NULL,
+        PRIMARY KEY (log, author, seq)
+    );
+    INSERT INTO forks_bounded
+        SELECT log, author, seq, first, second, second_header, second_signature
+        FROM forks f
+        WHERE f.rowid = (SELECT MIN(g.rowid) FROM forks g
+                         WHERE g.log = f.log AND g.author = f.author AND g.seq = f.seq);
+    INSERT OR IGNORE INTO payloads (hash, bytes)
+        SELECT substr(f.second_header, length(f.second_header) - 39, 32), f.second_payload
+        FROM forks f JOIN forks_bounded b ON b.second = f.second
+        WHERE f.second_payload IS NOT NULL
+          AND lower(hex(f.log)) = (SELECT value FROM meta WHERE key = 'network');
+    DROP TABLE forks;
+    ALTER TABLE forks_bounded RENAME TO forks;
+    "#,
 ];
 
 /// The schema version this build writes.

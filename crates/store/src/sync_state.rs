@@ -6,7 +6,7 @@
 use countersign_ledger::{Entry, EntryId, LogId};
 use rusqlite::{params, OptionalExtension};
 
-use crate::{Db, Result, StoreError, StoredEntry};
+use crate::{Db, ForkRow, Result, StoreError, StoredEntry};
 
 /// Quarantined entries a home keeps, at most: beyond it a refused entry is not kept (the peer
 /// that has it offers it again on a later reconcile, and it is refused again).
@@ -183,6 +183,14 @@ impl Db<'_> {
         Ok((rows, more))
     }
 
+    /// Pieces of fork evidence held (a count, for noticing new ones without reading them).
+    pub fn fork_total(&self) -> Result<usize> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM forks", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(StoreError::sqlite("counting forks"))
+    }
+
     /// Whether `id` is held for later (dated ahead of this home's clock).
     pub fn is_held(&self, id: &EntryId) -> Result<bool> {
         self.conn
@@ -191,27 +199,37 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading held entries"))
     }
 
-    /// The fork evidence whose second entry is `id`: its log, header, signature and payload
-    /// if kept.
-    #[allow(clippy::type_complexity)]
-    pub fn fork_evidence(
-        &self,
-        id: &EntryId,
-    ) -> Result<Option<(LogId, Vec<u8>, Vec<u8>, Option<Vec<u8>>)>> {
-        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = self
+    /// The fork evidence whose second entry is `id`, with the payload kept for it (the
+    /// roster log's only: see [`Db::fork_payload`]).
+    pub fn fork_evidence(&self, id: &EntryId) -> Result<Option<(ForkRow, Option<Vec<u8>>)>> {
+        let row = self
             .conn
             .prepare_cached(
-                "SELECT log, second_header, second_signature, second_payload FROM forks \
-                 WHERE second = ?1 LIMIT 1",
+                "SELECT log, author, seq, first, second, second_header, second_signature \
+                 FROM forks WHERE second = ?1 LIMIT 1",
             )
             .and_then(|mut s| {
                 s.query_row([id.as_bytes()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok(ForkRow {
+                        log: r.get(0)?,
+                        author: r.get(1)?,
+                        seq: r.get(2)?,
+                        first: r.get(3)?,
+                        second: r.get(4)?,
+                        second_header: r.get(5)?,
+                        second_signature: r.get(6)?,
+                    })
                 })
                 .optional()
             })
             .map_err(StoreError::sqlite("reading fork evidence"))?;
-        Ok(row.and_then(|(log, h, s, p)| Some((LogId::from_slice(&log)?, h, s, p))))
+        match row {
+            Some(f) => {
+                let payload = self.fork_payload(&f)?;
+                Ok(Some((f, payload)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Keeps `entry` in quarantine with why it was refused. Returns `false` (and keeps

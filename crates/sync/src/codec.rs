@@ -21,7 +21,10 @@ static WRITTEN: AtomicU64 = AtomicU64::new(0);
 
 /// (read, written) bytes of sync messages so far in this process.
 pub fn bytes_on_wire() -> (u64, u64) {
-    (READ.load(Ordering::Relaxed), WRITTEN.load(Ordering::Relaxed))
+    (
+        READ.load(Ordering::Relaxed),
+        WRITTEN.load(Ordering::Relaxed),
+    )
 }
 
 #[derive(Debug, Clone, Default)]

@@ -121,8 +121,8 @@ impl HomeLedger {
                 break;
             }
         }
-        let forks = db.forks().map_err(|e| e.to_string())?;
-        if forks.len() != self.set_forks {
+        if db.fork_total().map_err(|e| e.to_string())? != self.set_forks {
+            let forks = db.forks().map_err(|e| e.to_string())?;
             for f in &forks {
                 if let Some((ts, id)) = evidence_item(&f.second_header, &f.second) {
                     self.set
@@ -240,7 +240,6 @@ impl Ledger for HomeLedger {
             }
             held
         };
-        let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
         logs.into_iter()
             .map(|log| {
                 let heads = self
@@ -260,7 +259,13 @@ impl Ledger for HomeLedger {
                     log,
                     authors,
                     heads,
-                    forks: forks.iter().filter(|f| f.log == log.as_bytes()).count() as u32,
+                    forks: self
+                        .home
+                        .store()
+                        .db()
+                        .fork_count(&log)
+                        .map_err(|e| e.to_string())?
+                        .min(u64::from(u32::MAX)) as u32,
                     checkpoint,
                 })
             })
@@ -276,15 +281,9 @@ impl Ledger for HomeLedger {
         ids: &[countersign_ledger::EntryId],
     ) -> std::result::Result<bool, String> {
         let db = self.home.store().db();
-        let evidence: Vec<Vec<u8>> = db
-            .forks()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|f| f.second)
-            .collect();
         for id in ids {
             let held = db.contains(id).map_err(|e| e.to_string())?
-                || evidence.iter().any(|e| e.as_slice() == id.as_bytes());
+                || db.fork_evidence(id).map_err(|e| e.to_string())?.is_some();
             if !held {
                 return Ok(true);
             }
@@ -364,9 +363,9 @@ impl Ledger for HomeLedger {
                 if f.log == log.as_bytes() && records.len() < countersign_sync::protocol::MAX_BATCH
                 {
                     records.push(record(
-                        f.second_header,
+                        f.second_header.clone(),
                         &f.second_signature,
-                        f.second_payload,
+                        db.fork_payload(&f).map_err(|e| e.to_string())?,
                     )?);
                 }
             }
@@ -456,9 +455,12 @@ impl Ledger for HomeLedger {
                     evidence.push(found);
                 }
             }
-            for (log, header, signature, payload) in evidence {
+            for (fork, payload) in evidence {
+                let Some(log) = Hash::from_slice(&fork.log) else {
+                    continue;
+                };
                 if readable.contains(&log) || self.may_read(reader, &[log]) == [true] {
-                    records.push(record(header, &signature, payload)?);
+                    records.push(record(fork.second_header, &fork.second_signature, payload)?);
                 }
             }
         }
@@ -641,8 +643,14 @@ impl Ledger for HomeLedger {
             }
         }
         // New fork evidence (kept by an import, not an arrival) is news for peers too.
-        let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
-        if forks.len() != self.forks_seen {
+        let total = self
+            .home
+            .store()
+            .db()
+            .fork_total()
+            .map_err(|e| e.to_string())?;
+        if total != self.forks_seen {
+            let forks = self.home.store().db().forks().map_err(|e| e.to_string())?;
             logs.extend(forks.iter().filter_map(|f| Hash::from_slice(&f.log)));
             self.forks_seen = forks.len();
         }

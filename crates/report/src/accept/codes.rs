@@ -113,6 +113,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("payload_missing", "the payload did not come with the entry"),
     ("bad_payload", "the payload does not parse as its kind says"),
     (
+        "text_too_long",
+        "a section's or an addendum's text is longer than 64 KiB (65 536 bytes)",
+    ),
+    (
         "wrong_network",
         "the entry belongs to another department network",
     ),
@@ -523,6 +527,12 @@ mod tests {
             Payload(crate::payload::PayloadError {
                 kind: Kind::View,
                 reason: s(),
+                fault: crate::payload::PayloadFault::Invalid,
+            }),
+            Payload(crate::payload::PayloadError {
+                kind: Kind::SectionWrite,
+                reason: s(),
+                fault: crate::payload::PayloadFault::TextTooLong,
             }),
         ];
         all.extend(report.into_iter().map(Rejection::Report));

@@ -109,6 +109,9 @@ pub struct Ledger {
     reports: IdMap<ReportLog>,
     /// Per log, authors frozen from a position by fork evidence.
     frozen: IdMap<Frozen>,
+    /// Per log, the positions (author, sequence) that already have their one piece of fork
+    /// evidence: a further entry at one of them proves nothing new and is a duplicate.
+    evidence: IdMap<std::collections::BTreeSet<(PublicKey, u64)>>,
     /// Every template publication held (accepted or not), by content hash: a report binds to
     /// its template by hash, and to the publication the roster accepts, whichever arrived first.
     published: HashMap<Hash, Vec<(EntryId, Template)>>,
@@ -158,6 +161,21 @@ impl Ledger {
         self.reports.keys()
     }
 
+    /// How many report logs are loaded.
+    pub fn report_count(&self) -> usize {
+        self.reports.len()
+    }
+
+    /// Drops a loaded report log from memory (a cache bounding what a long-lived home keeps
+    /// loaded); the caller loads it again from its store when next needed. What freezes its
+    /// authors and which positions have evidence are kept, so it reads the same once loaded
+    /// again. Returns whether it was loaded.
+    pub fn unload(&mut self, log: &LogId) -> bool {
+        self.judged_at.remove(log);
+        self.parsed = None;
+        self.reports.remove(log).is_some()
+    }
+
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
     pub fn position_for(&self, log: &LogId, author: &PublicKey) -> Option<(Vec<EntryId>, u64)> {
         let dag = if self.network() == Some(*log) {
@@ -181,8 +199,10 @@ impl Ledger {
         }
     }
 
-    /// Freezes `author`'s entries in `log` from `seq` on: they equivocated there.
+    /// Freezes `author`'s entries in `log` from `seq` on: they equivocated there. The position
+    /// now has its piece of evidence: a further entry there is a [`Verdict::Duplicate`].
     pub fn freeze(&mut self, log: LogId, author: PublicKey, seq: u64) {
+        self.evidence.entry(log).or_default().insert((author, seq));
         // A freeze that changes nothing (the author is already frozen from there or earlier:
         // the same evidence offered again) judges nothing again.
         if self.network() == Some(log) {
@@ -299,8 +319,10 @@ impl Ledger {
         predict: bool,
     ) -> Result<Classified, Rejection> {
         let h = entry.header();
-        let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        if now_ms.is_some() {
+        // The payload is checked when it came; whether it must come is decided below: a
+        // second entry at an occupied position proves equivocation by its signed header
+        // alone, so fork evidence needs none.
+        if let (Some(payload), Some(_)) = (payload, now_ms) {
             rules::check_payload(entry, payload)?;
         }
         // The network: this home's, or the one a network genesis founds.
@@ -332,6 +354,8 @@ impl Ledger {
         // key the roster names, so a stranger cannot fill the held table.
         if let Some(now_ms) = now_ms {
             if h.timestamp_ms > now_ms.saturating_add(TIME_SKEW_MS) {
+                // Nothing is held without its payload: it could never be taken in.
+                payload.ok_or(Rejection::PayloadMissing)?;
                 return Ok(Verdict::Held {
                     until_ms: h.timestamp_ms - TIME_SKEW_MS,
                 });
@@ -346,11 +370,12 @@ impl Ledger {
     fn judge_roster(
         &self,
         entry: &Entry,
-        payload: &[u8],
+        payload: Option<&[u8]>,
         predict: bool,
     ) -> Result<Classified, Rejection> {
         let h = entry.header();
         if h.kind == Kind::NetworkGenesis {
+            let payload = payload.ok_or(Rejection::PayloadMissing)?;
             RosterLog::new(entry, payload)
                 .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?;
             return Ok(Verdict::New(Some(Standing::Accepted)));
@@ -359,16 +384,19 @@ impl Ledger {
         if roster.dag().contains(&entry.id()) {
             return Ok(Verdict::Duplicate);
         }
-        // Storable first: only an entry that could stand on its own is evidence of a fork.
-        self.refine_unknown_parent(roster.check(entry, payload), entry)?;
-        if h.kind == Kind::TemplatePublish {
-            publication(payload)?;
-        }
+        // A fork is seen from the header: storable (it fits the log and its author was an
+        // admin in its past), then a second entry at an occupied position.
         if let Some(first) = roster
             .dag()
             .other_at_position(&h.author, h.seq, &entry.id())
         {
-            return Ok(Verdict::Fork { first });
+            self.refine_unknown_parent(roster.check_header(entry), entry)?;
+            return Ok(self.fork_or_duplicate(entry, first));
+        }
+        let payload = payload.ok_or(Rejection::PayloadMissing)?;
+        self.refine_unknown_parent(roster.check(entry, payload), entry)?;
+        if h.kind == Kind::TemplatePublish {
+            publication(payload)?;
         }
         if !predict {
             return Ok(Verdict::New(None));
@@ -387,11 +415,32 @@ impl Ledger {
     fn judge_report(
         &mut self,
         entry: &Entry,
-        payload: &[u8],
+        payload: Option<&[u8]>,
         predict: bool,
     ) -> Result<Classified, Rejection> {
         let h = entry.header();
         let log = entry.log_id();
+        // A fork is seen from the header alone, before the payload is asked for or parsed:
+        // the evidence needs none, and one too large or unparseable proves the fork as well.
+        if h.kind != Kind::ReportCreate {
+            self.refresh(&log);
+            if let Some(report) = self.reports.get(&log) {
+                if report.contains(&entry.id()) {
+                    return Ok(Verdict::Duplicate);
+                }
+                if let Some(first) = report
+                    .dag()
+                    .other_at_position(&h.author, h.seq, &entry.id())
+                {
+                    // Storable first (parents held, its author's chain unbroken): an entry
+                    // that breaks its own chain is no evidence against the entry whose
+                    // position it claims.
+                    self.refine_unknown_parent(report.dag().check(entry), entry)?;
+                    return Ok(self.fork_or_duplicate(entry, first));
+                }
+            }
+        }
+        let payload = payload.ok_or(Rejection::PayloadMissing)?;
         let parsed = Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?;
         if h.kind == Kind::ReportCreate {
             if self.reports.contains_key(&log) {
@@ -419,15 +468,7 @@ impl Ledger {
         if report.contains(&entry.id()) {
             return Ok(Verdict::Duplicate);
         }
-        // Storable first (parents held, its author's chain unbroken): an entry that breaks
-        // its own chain is no evidence against the entry whose position it claims.
         self.refine_unknown_parent(report.dag().check(entry), entry)?;
-        if let Some(first) = report
-            .dag()
-            .other_at_position(&h.author, h.seq, &entry.id())
-        {
-            return Ok(Verdict::Fork { first });
-        }
         if !predict {
             self.parsed = Some((entry.id(), parsed));
             return Ok(Verdict::New(None));
@@ -442,6 +483,22 @@ impl Ledger {
             self.roster(),
             frozen,
         ))))
+    }
+
+    /// A storable entry at a position another entry holds: the position's one piece of fork
+    /// evidence, or — when it has one already — a duplicate that proves nothing new (one key
+    /// signing a thousand entries at one position is kept once, not a thousand times).
+    fn fork_or_duplicate(&self, entry: &Entry, first: EntryId) -> Classified {
+        let h = entry.header();
+        let known = self
+            .evidence
+            .get(&entry.log_id())
+            .is_some_and(|at| at.contains(&(h.author, h.seq)));
+        if known {
+            Verdict::Duplicate
+        } else {
+            Verdict::Fork { first }
+        }
     }
 
     /// An unknown parent that is held in another log is a parent in the wrong log.
@@ -650,10 +707,22 @@ impl Ledger {
     /// evidence the caller keeps or loads beside the log. Returns whether the entry was placed
     /// in its log: a loader offers evidence not placed again once more rows are in, since a
     /// fork can build on entries that themselves wait for an earlier fork's evidence.
+    ///
+    /// A report log's evidence is placed without its payload, whether or not one came, and
+    /// the first side's payload is forgotten too: both are frozen, so no rule reads them, and
+    /// a home that received the other side as the entry (evidence travels without payloads)
+    /// shows exactly what this one does. The roster log's evidence is placed with its payload
+    /// when there is one: a frozen admin's revocations still stand, on both sides of their
+    /// fork.
     pub fn insert_evidence(&mut self, entry: &Entry, payload: Option<&[u8]>) -> bool {
         let h = entry.header();
         self.freeze(entry.log_id(), h.author, h.seq);
         let log = entry.log_id();
+        let payload = payload.filter(|_| h.kind.family() == LogFamily::Roster);
+        if let Some(report) = self.reports.get_mut(&log) {
+            report.forget_payloads_at(&h.author, h.seq);
+            self.judged_at.remove(&log);
+        }
         let fits = if self.network() == Some(log) {
             self.roster
                 .as_ref()
@@ -753,3 +822,6 @@ mod regressions;
 
 #[cfg(test)]
 mod worlds;
+
+#[cfg(test)]
+mod evidence;

@@ -381,6 +381,20 @@ proptest! {
         }
     }
 
+    /// Issue 13: judging an entry after a final walked the report's ancestry once per final.
+    /// The "descends from the final" fact kept per entry answers as the walk did, however the
+    /// entries arrived and after every re-judgement (a revocation, a fork found).
+    #[test]
+    fn d_descends_from_the_final_is_what_the_walk_found(ops in prop::collection::vec(op(), 1..40), seed in any::<u64>()) {
+        let mut played = play(&ops);
+        let r = played.report;
+        final_facts_match_the_walk(played.dept.ledger.report(&r).unwrap())?;
+        let mut shuffled = played.dept.stored.clone();
+        shuffled[1..].shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut other = replay(&shuffled, &played.evidence, played.dept.clock);
+        final_facts_match_the_walk(other.report(&r).unwrap())?;
+    }
+
     #[test]
     fn c_no_entry_by_a_revoked_key_outside_its_frontier_is_accepted(ops in prop::collection::vec(op(), 1..40)) {
         let mut played = play(&ops);
@@ -402,6 +416,59 @@ proptest! {
             prop_assert!(inside, "entry {} by revoked {} is accepted outside its frontier", id, author);
         }
     }
+}
+
+/// For every entry held, the final in the past of its parents and of itself, from the facts
+/// kept and from the walk over every accepted final.
+fn final_facts_match_the_walk(log: &crate::ReportLog) -> Result<(), TestCaseError> {
+    for id in log.dag().topological() {
+        let parents = log.dag().parents(&id);
+        for of in [parents, vec![id]] {
+            prop_assert_eq!(
+                log.final_in_past(&of),
+                log.final_in_past_by_walk(&of),
+                "the final in the past of {:?}",
+                of
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The fact is judged again with the entries: a final that stops counting (its author revoked
+/// outside any frontier) no longer refuses what was written after it.
+#[test]
+fn an_entry_after_a_final_that_stops_counting_no_longer_descends_from_it() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    for s in SECTIONS {
+        d.write_section("rad", r, s, "Written.").unwrap();
+    }
+    let heads = d.ledger.report(&r).unwrap().heads();
+    let parents = with_chain(&d, r, 4, heads);
+    sign_off(&mut d, r, 4, parents);
+    assert_eq!(d.view(r).status, ReportState::Final);
+    let late = Payload::to_bytes(&SectionWrite {
+        section: "findings".into(),
+        text: "After sign-off.".into(),
+        fields: BTreeMap::new(),
+    });
+    let e = d.sign("rad", Some(r), Kind::SectionWrite, &late, None);
+    let late_id = e.id();
+    assert!(matches!(
+        d.store(e, late).unwrap(),
+        Verdict::New(Standing::Refused(ref f)) if f.code() == "finalised"
+    ));
+    let revoke = RevokePayload {
+        key: d.public("bob"),
+        reason: "stolen".into(),
+        frontier: Frontier::new(),
+    };
+    d.roster_entry("ada", Kind::RosterRevoke, &revoke).unwrap();
+    assert_eq!(d.ledger.standing(&r, &late_id), Some(Standing::Accepted));
+    let log = d.ledger.report(&r).unwrap();
+    assert_eq!(log.final_in_past(&[late_id]), None);
+    final_facts_match_the_walk(log).unwrap();
 }
 
 #[test]
@@ -443,6 +510,7 @@ fn the_generated_histories_reach_every_interesting_state() {
         ),
     );
     let (mut finals, mut conflicts, mut revoked, mut frozen) = (0, 0, 0, 0);
+    let mut after_final = 0;
     for _ in 0..64 {
         let ops = prop::collection::vec(op(), 1..40)
             .new_tree(&mut runner)
@@ -455,9 +523,19 @@ fn the_generated_histories_reach_every_interesting_state() {
         let refused = played.dept.ledger.refused();
         revoked += usize::from(refused.iter().any(|(_, _, r)| r.code() == "revoked"));
         frozen += usize::from(refused.iter().any(|(_, _, r)| r.code() == "frozen"));
+        let log = played.dept.ledger.report(&played.report).unwrap();
+        after_final += usize::from(
+            log.dag()
+                .topological()
+                .iter()
+                .any(|id| log.final_in_past(&log.dag().parents(id)).is_some()),
+        );
     }
-    eprintln!("finals {finals}, conflicts {conflicts}, revoked {revoked}, frozen {frozen} of 64");
-    assert!(finals > 0 && conflicts > 0 && revoked > 0 && frozen > 0);
+    eprintln!(
+        "finals {finals}, conflicts {conflicts}, revoked {revoked}, frozen {frozen}, \
+         entries after a final {after_final} of 64"
+    );
+    assert!(finals > 0 && conflicts > 0 && revoked > 0 && frozen > 0 && after_final > 0);
 }
 
 /// A key that was never on the roster signs into a report: nothing to keep (it may be a

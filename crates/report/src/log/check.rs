@@ -115,7 +115,7 @@ impl ReportRuleError {
         match self {
             Authority(e) => e.code(),
             Roster(e) => e.code(),
-            Payload(_) => "bad_payload",
+            Payload(e) => e.code(),
             Structure(_) => "bad_structure",
             UnknownTemplate { .. } => "unknown_template",
             BuiltinTemplateName { .. } => "builtin_template_name",
@@ -316,18 +316,6 @@ impl ReportLog {
                 _ => Err(ReportRuleError::TemplateNotAccepted { publish }),
             },
         }
-    }
-
-    /// An accepted final sign-off in the past of an entry with these parents (the lowest id
-    /// when there are several: the index is in arrival order, and what a refusal names must
-    /// not depend on that).
-    fn final_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
-        self.index
-            .finals
-            .iter()
-            .filter(|f| self.in_past(f, parents))
-            .min()
-            .copied()
     }
 
     fn accepted_payload(&self, id: &EntryId) -> Option<&Payload> {

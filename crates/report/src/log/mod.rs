@@ -112,6 +112,13 @@ pub struct ReportLog {
     entries: IdMap<Box<LogEntry>>,
     standing: IdMap<Standing>,
     index: Index,
+    /// Per entry with an accepted final sign-off in its past (itself included), the lowest
+    /// such final's id: "descends from the final", computed once when the entry is judged,
+    /// from its parents' facts. Judging an entry after a final reads its parents' facts
+    /// instead of walking the report's ancestry once per final (which, past an equivocation
+    /// in the final's author's chain, walked the whole log for every entry). Only entries
+    /// that descend from a final have one.
+    final_before: IdMap<EntryId>,
 }
 
 impl ReportLog {
@@ -138,6 +145,7 @@ impl ReportLog {
             entries: IdMap::default(),
             standing: IdMap::default(),
             index: Index::default(),
+            final_before: IdMap::default(),
         };
         let entry = LogEntry::new(genesis, Some(Payload::Create(create)));
         let standing = log.judge(&entry, roster, &Frozen::new());
@@ -262,6 +270,7 @@ impl ReportLog {
         if standing.is_accepted() {
             self.index_entry(&log_entry);
         }
+        self.note_final_before(&log_entry, standing.is_accepted());
         self.entries.insert(id, Box::new(log_entry));
         self.standing.insert(id, standing.clone());
         Ok(standing)
@@ -272,6 +281,7 @@ impl ReportLog {
     pub fn rejudge(&mut self, roster: &Roster, frozen: &Frozen) {
         self.index = Index::default();
         self.standing.clear();
+        self.final_before.clear();
         for id in self.dag.topological() {
             let Some(entry) = self.entries.get(&id).cloned() else {
                 continue;
@@ -280,8 +290,45 @@ impl ReportLog {
             if standing.is_accepted() {
                 self.index_entry(&entry);
             }
+            self.note_final_before(&entry, standing.is_accepted());
             self.standing.insert(id, standing);
         }
+    }
+
+    /// Records whether `e` descends from an accepted final (see `final_before`): the lowest of
+    /// its parents' finals, and itself when it is one. Its parents were judged before it.
+    fn note_final_before(&mut self, e: &LogEntry, accepted: bool) {
+        let own = match &e.payload {
+            Some(Payload::Status(s)) if accepted && s.status == Status::Final => Some(e.id),
+            _ => None,
+        };
+        if let Some(f) = self.final_in_past(&e.parents).into_iter().chain(own).min() {
+            self.final_before.insert(e.id, f);
+        }
+    }
+
+    /// An accepted final sign-off in the past of an entry with these parents (the lowest id
+    /// when there are several: what a refusal names must not depend on arrival order). Reads
+    /// the parents' facts: as many lookups as parents, whatever the log's size.
+    pub(crate) fn final_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
+        parents
+            .iter()
+            .filter_map(|p| self.final_before.get(p))
+            .min()
+            .copied()
+    }
+
+    /// [`ReportLog::final_in_past`] the way it was computed before the fact was kept: every
+    /// accepted final, each asked whether it is in the parents' past. The property tests hold
+    /// the fact to it.
+    #[cfg(test)]
+    pub(crate) fn final_in_past_by_walk(&self, parents: &[EntryId]) -> Option<EntryId> {
+        self.index
+            .finals
+            .iter()
+            .filter(|f| self.in_past(f, parents))
+            .min()
+            .copied()
     }
 
     fn index_entry(&mut self, e: &LogEntry) {
@@ -311,6 +358,18 @@ impl ReportLog {
     /// Whether accepted entry `x` is in the past of an entry with these parents.
     fn in_past(&self, x: &EntryId, parents: &[EntryId]) -> bool {
         self.dag.in_past_of_all(x, parents)
+    }
+
+    /// Forgets the payloads of the entries at `author`'s position `seq`, where they
+    /// equivocated: fork evidence travels without its payload, so no home shows either side's
+    /// content — a home holding the first side's payload would otherwise show more than one
+    /// that holds the other side as the entry. Both sides are frozen; no rule reads them.
+    pub fn forget_payloads_at(&mut self, author: &PublicKey, seq: u64) {
+        for id in self.dag.at_position(author, seq) {
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.payload = None;
+            }
+        }
     }
 
     /// Every entry in a deterministic topological order: parents first, concurrent entries by
