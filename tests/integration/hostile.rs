@@ -197,11 +197,18 @@ impl Ledger for Hostile {
     }
     fn entries_by_id(&mut self, _: &PublicKey, ids: &[EntryId]) -> Result<(Vec<u8>, bool), String> {
         if let Attack::Flood(_) = self.attack {
-            let records: Vec<bundle::BundleRecord> = ids
+            // As an honest server would: at most one batch, and "more" for the rest.
+            let held: Vec<&EntryId> = ids
                 .iter()
+                .filter(|id| self.by_id.contains_key(id))
+                .collect();
+            let max = countersign_sync::protocol::MAX_BATCH;
+            let records: Vec<bundle::BundleRecord> = held
+                .iter()
+                .take(max)
                 .filter_map(|id| self.by_id.get(id).cloned())
                 .collect();
-            return Ok((bundle::encode_records(&records), false));
+            return Ok((bundle::encode_records(&records), held.len() > max));
         }
         self.entries_after(&self.log.clone(), &vec![], 1)
     }

@@ -132,13 +132,14 @@ impl Db<'_> {
             .collect())
     }
 
-    /// The entries among `ids` this home holds, in arrival order, cut once their bytes reach
-    /// `budget` (at least one is always given). Sizes are read before any payload, so a batch
-    /// never reads payloads it will not send. Returns the entries and whether some held ones
-    /// were left out for the budget.
+    /// The entries among `ids` this home holds, in arrival order, at most `max_rows` and cut
+    /// once their bytes reach `budget` (at least one is always given). Sizes are read before
+    /// any payload, so a batch never reads payloads it will not send. Returns the entries and
+    /// whether some held ones were left out.
     pub fn entries_by_ids(
         &self,
         ids: &[EntryId],
+        max_rows: usize,
         budget: usize,
     ) -> Result<(Vec<StoredEntry>, bool)> {
         let mut sizes: Vec<(i64, usize, EntryId)> = Vec::with_capacity(ids.len());
@@ -165,8 +166,8 @@ impl Db<'_> {
         sizes.sort_unstable_by_key(|s| s.0);
         sizes.dedup_by_key(|s| s.0);
         let mut total = 0usize;
-        let mut cut = sizes.len();
-        for (i, (_, size, _)) in sizes.iter().enumerate() {
+        let mut cut = sizes.len().min(max_rows.max(1));
+        for (i, (_, size, _)) in sizes[..cut].iter().enumerate() {
             total = total.saturating_add(*size);
             if total > budget {
                 cut = i.max(1);

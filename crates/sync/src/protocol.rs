@@ -20,7 +20,7 @@
 //! entry of the largest payload). A reconcile message is at most [`MAX_RECONCILE`], a summary
 //! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
 //! out the logs past it and the puller asks again), and a fetch by id names at most
-//! [`MAX_FETCH_IDS`] ids.
+//! [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
 //!
 //! Every count is checked against its bound before anything is allocated, every byte is
 //! consumed, and a decoded message re-encodes to the same bytes.
@@ -41,9 +41,11 @@ pub const MAX_SUMMARY_BYTES: usize = 4 * 1024 * 1024;
 /// The largest reconciliation message: the frame limit the sender keeps to
 /// ([`crate::reconcile::FRAME_LIMIT`]) and room for the one range it may add past it.
 pub const MAX_RECONCILE: usize = 512 * 1024;
-/// Entry ids in one fetch by id (125 KiB of ids): a batch's records at most, so the answer
-/// to a whole fetch is one batch.
-pub const MAX_FETCH_IDS: usize = MAX_BATCH;
+/// Entry ids in one fetch by id (512 KiB of ids): about one reconciliation step's worth. The
+/// server answers with those it holds in its own arrival order (a causal order), as many as
+/// one batch takes, and says `more`; the puller asks again for the rest. So a new home takes
+/// a report's entries after the entries they build on, whatever order the ids were listed in.
+pub const MAX_FETCH_IDS: usize = 16_384;
 /// Authors of one log in a version vector.
 pub const MAX_AUTHORS: usize = 4096;
 /// Heads of one log.

@@ -419,10 +419,13 @@ impl Ledger for HomeLedger {
         reader: &PublicKey,
         ids: &[EntryId],
     ) -> std::result::Result<(Vec<u8>, bool), String> {
-        let ids = &ids[..ids.len().min(countersign_sync::protocol::MAX_BATCH)];
         let db = self.home.store().db();
-        let (rows, more) = db
-            .entries_by_ids(ids, countersign_sync::protocol::MAX_BATCH_BYTES)
+        let (rows, mut more) = db
+            .entries_by_ids(
+                ids,
+                countersign_sync::protocol::MAX_BATCH,
+                countersign_sync::protocol::MAX_BATCH_BYTES,
+            )
             .map_err(|e| e.to_string())?;
         let mut logs: Vec<LogId> = rows
             .iter()
@@ -459,6 +462,11 @@ impl Ledger for HomeLedger {
                 let Some(log) = Hash::from_slice(&fork.log) else {
                     continue;
                 };
+                // A batch's records stay within its bound (the puller asks again for the rest).
+                if records.len() >= countersign_sync::protocol::MAX_BATCH {
+                    more = true;
+                    break;
+                }
                 if readable.contains(&log) || self.may_read(reader, &[log]) == [true] {
                     records.push(record(fork.second_header, &fork.second_signature, payload)?);
                 }

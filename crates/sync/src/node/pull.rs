@@ -22,7 +22,7 @@ use crate::reconcile::Round;
 
 /// Ids a whole pull holds to fetch at most before it asks for the next reconciliation step:
 /// a first sync of millions of entries never holds millions of ids.
-pub(super) const NEED_HIGH: usize = 64 * MAX_FETCH_IDS;
+pub(super) const NEED_HIGH: usize = 4 * MAX_FETCH_IDS;
 
 /// A one-shot sync that pulled `u64` entries and now waits for the peer's ack.
 pub(super) type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError>>);
