@@ -135,3 +135,75 @@ fn a_busy_store_retries_the_pull_instead_of_cutting_the_peer_off() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_deleted_tail_is_caught_by_a_peers_checkpoint_and_fetched_back() {
+    let (a, report) = Home::demo();
+    let serving_a = serve(&a, &[]);
+    let b = member(&a, "Dr Bea", "radiologist");
+    b.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    let serving_b = serve(&b, &[&serving_a.addr]);
+    // A writes the report's last entry; B pulls it by announcement, and keeps A's signed
+    // checkpoint naming it as a head.
+    let before = crate::common::ids(&a.ok(&["report", "show", &report])["heads"]);
+    let followup = a.ok(&[
+        "report",
+        "followup",
+        &report,
+        "--finding",
+        "CT in 3 months",
+        "--due",
+        "2027-03-01",
+    ])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f: countersign_ledger::EntryId = followup.parse().unwrap();
+    let a_key: countersign_ledger::PublicKey = a.key().parse().unwrap();
+    let log: countersign_ledger::LogId = report.parse().unwrap();
+    until("B to keep A's checkpoint naming the follow-up", || {
+        b.db()
+            .query_row(
+                "SELECT COUNT(*) FROM checkpoints WHERE log = ?1 AND signer = ?2 \
+                 AND instr(bytes, ?3) > 0",
+                rusqlite::params![
+                    log.as_bytes().as_slice(),
+                    a_key.as_bytes().as_slice(),
+                    f.as_bytes().as_slice()
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            == 1
+    });
+    drop(serving_b);
+    assert_eq!(b.run(&["verify"]).json()["ok"], true);
+
+    // Someone with the file rolls B's copy of the report back by one entry, cleanly: the
+    // entry, its head, and the heads before it as they were. The hash chain still verifies.
+    let db = b.db();
+    db.execute("DELETE FROM entries WHERE id = ?1", [f.as_bytes().as_slice()])
+        .unwrap();
+    db.execute("DELETE FROM heads WHERE id = ?1", [f.as_bytes().as_slice()])
+        .unwrap();
+    for h in &before {
+        db.execute(
+            "INSERT OR IGNORE INTO heads (log, id) VALUES (?1, ?2)",
+            [log.as_bytes().as_slice(), h.as_bytes().as_slice()],
+        )
+        .unwrap();
+    }
+    drop(db);
+    let v = b.run(&["verify"]).json();
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["rolled_back"], 1, "{v}");
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("rolled_back"), "{problems}");
+    assert!(problems.contains(&a_key.to_hex()), "{problems}");
+
+    // The next sync with a peer that still has it fetches it back.
+    b.ok(&["sync", "--peer", &serving_a.addr, "--once"]);
+    let v = b.run(&["verify"]).json();
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["rolled_back"], 0);
+}

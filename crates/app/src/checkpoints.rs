@@ -164,8 +164,12 @@ struct Stored<'a, 'b>(&'a Db<'b>);
 
 impl History for Stored<'_, '_> {
     type Error = AppError;
+    /// Held as an entry, as fork evidence, or in quarantine (a head this home refuses by a
+    /// rule was still served: holding it against the peer would cut an honest peer off).
     fn holds(&self, id: &EntryId) -> Result<bool> {
-        Ok(self.0.contains(id)?)
+        Ok(self.0.contains(id)?
+            || self.0.fork_evidence(id)?.is_some()
+            || self.0.quarantined(&[*id])?.first().copied().unwrap_or(false))
     }
     fn header(&self, id: &EntryId) -> Result<Option<Vec<u8>>> {
         Ok(self.0.get(id)?.map(|row| row.header))

@@ -26,6 +26,10 @@ pub struct VerifyReport {
     pub forks: u64,
     /// Peers found showing different histories (see `checkpoints`).
     pub split_views: u64,
+    /// Heads a peer signed that this home held, and that are no longer here: entries deleted
+    /// from the store, or a rollback. Each is a problem quoting the peer's signed claim; the
+    /// next sync with a peer that has them fetches them back.
+    pub rolled_back: u64,
     /// Entries stored but refused by a rule (each is a problem, with its rule's code).
     pub refused: u64,
     /// Entries held aside, dated beyond the clock skew ahead of this home's clock.
@@ -325,6 +329,7 @@ fn verify(
         });
     }
     let split_views = split_view_problems(db, only, &mut problems)?;
+    let rolled_back = rollback_problems(db, only, &mut problems)?;
     let held = db.held_count()?;
     let seconds = started.elapsed().as_secs_f64();
     // Problems by entry id only: a problem's words can quote a refused field value. Debug:
@@ -345,6 +350,7 @@ fn verify(
         entries,
         forks,
         split_views,
+        rolled_back,
         refused,
         held,
         problems,
@@ -354,6 +360,47 @@ fn verify(
 
 /// Lists split-view evidence as problems, each signed checkpoint checked again (the evidence
 /// is only as good as its signatures).
+/// Holds the store to the checkpoints peers signed: a hash chain cannot see a missing tail,
+/// but a head a peer vouched for (and this home held when it kept the claim) that is no
+/// longer here is a deletion or a rollback. Claims that do not verify are skipped: only a
+/// peer's signed word is evidence.
+fn rollback_problems(db: &Db<'_>, only: Option<LogId>, problems: &mut Vec<Problem>) -> Result<u64> {
+    use countersign_ledger::checkpoint::SignedCheckpoint;
+    let mut count = 0;
+    db.for_each_checkpoint(only.as_ref(), |log, signer, bytes| {
+        let Ok(signed) = SignedCheckpoint::decode(bytes) else {
+            return Ok(());
+        };
+        let c = signed.checkpoint();
+        if c.log.as_bytes() != log || c.signer.as_bytes() != signer {
+            return Ok(());
+        }
+        for head in &c.heads {
+            let here = db.contains(head)?
+                || db.fork_evidence(head)?.is_some()
+                || db.quarantined(&[*head])?.first().copied().unwrap_or(false);
+            if !here {
+                count += 1;
+                problems.push(Problem {
+                    entry: head.to_hex(),
+                    code: Some("rolled_back".into()),
+                    problem: format!(
+                        "{} signed at {} ms that log {} had head {head}; it is not in this home \
+                         (deleted, or the store was rolled back); its signed checkpoint is kept \
+                         as evidence: {}",
+                        c.signer,
+                        c.timestamp_ms,
+                        c.log,
+                        hex::encode(bytes)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    })?;
+    Ok(count)
+}
+
 fn split_view_problems(
     db: &Db<'_>,
     only: Option<LogId>,

@@ -50,6 +50,36 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("keeping a checkpoint"))
     }
 
+    /// Calls `f` with every kept checkpoint (of `only`, when given): its log, signer and
+    /// signed bytes, read as a stream (a home keeps one per log and peer).
+    pub fn for_each_checkpoint(
+        &self,
+        only: Option<&LogId>,
+        mut f: impl FnMut(&[u8], &[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let sql = match only {
+            Some(_) => "SELECT log, signer, bytes FROM checkpoints WHERE log = ?1",
+            None => "SELECT log, signer, bytes FROM checkpoints WHERE ?1 IS NULL",
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(StoreError::sqlite("reading checkpoints"))?;
+        let mut rows = stmt
+            .query([only.map(|l| l.as_bytes().to_vec())])
+            .map_err(StoreError::sqlite("reading checkpoints"))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(StoreError::sqlite("reading checkpoints"))?
+        {
+            let log: Vec<u8> = row.get(0).map_err(StoreError::sqlite("reading checkpoints"))?;
+            let signer: Vec<u8> = row.get(1).map_err(StoreError::sqlite("reading checkpoints"))?;
+            let bytes: Vec<u8> = row.get(2).map_err(StoreError::sqlite("reading checkpoints"))?;
+            f(&log, &signer, &bytes)?;
+        }
+        Ok(())
+    }
+
     pub fn insert_split_view(&self, row: &SplitViewRow) -> Result<()> {
         self.conn
             .execute(
