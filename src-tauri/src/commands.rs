@@ -198,12 +198,14 @@ fn export_report(
     })
 }
 
-/// Connected peers and the last completed sync (starts the background node when the home
-/// has an identity).
+/// Connected peers, the last completed sync, peers cut off and entries quarantined (starts
+/// the background node when the home has an identity).
 #[tauri::command]
-async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::ServiceStatus> {
+async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::SidebarStatus> {
     let handle = desk.sync_handle()?;
-    handle.status().await.map_err(|e| e.to_wire())
+    let node = handle.status().await.map_err(|e| e.to_wire())?;
+    let alerts = desk.with(|h| h.sync_alerts())?;
+    Ok(countersign_app::sync::SidebarStatus { node, alerts })
 }
 
 /// Remembers a peer (a multiaddr ending in `/p2p/<id>`) and has the background node dial it.

@@ -182,8 +182,11 @@ fn a_deleted_tail_is_caught_by_a_peers_checkpoint_and_fetched_back() {
     // Someone with the file rolls B's copy of the report back by one entry, cleanly: the
     // entry, its head, and the heads before it as they were. The hash chain still verifies.
     let db = b.db();
-    db.execute("DELETE FROM entries WHERE id = ?1", [f.as_bytes().as_slice()])
-        .unwrap();
+    db.execute(
+        "DELETE FROM entries WHERE id = ?1",
+        [f.as_bytes().as_slice()],
+    )
+    .unwrap();
     db.execute("DELETE FROM heads WHERE id = ?1", [f.as_bytes().as_slice()])
         .unwrap();
     for h in &before {

@@ -382,6 +382,9 @@ await rampCheck("cpu");
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(base);
+  // What sync holds against a peer, and what it set aside, are shown, not only logged.
+  await page.getByTestId("sync-cut-off").filter({ hasText: "cut off: Dr Mallory" }).waitFor();
+  await page.getByTestId("sync-quarantined").filter({ hasText: "2 entries quarantined" }).waitFor();
   await page.getByTestId("peer-add-toggle").click();
   await page.getByTestId("peer-add-input").fill("/ip4/10.0.0.5/tcp/4001");
   await page.getByTestId("peer-add-form").getByRole("button", { name: "Add" }).click();

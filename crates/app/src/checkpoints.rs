@@ -169,7 +169,12 @@ impl History for Stored<'_, '_> {
     fn holds(&self, id: &EntryId) -> Result<bool> {
         Ok(self.0.contains(id)?
             || self.0.fork_evidence(id)?.is_some()
-            || self.0.quarantined(&[*id])?.first().copied().unwrap_or(false))
+            || self
+                .0
+                .quarantined(&[*id])?
+                .first()
+                .copied()
+                .unwrap_or(false))
     }
     fn header(&self, id: &EntryId) -> Result<Option<Vec<u8>>> {
         Ok(self.0.get(id)?.map(|row| row.header))

@@ -72,9 +72,15 @@ impl Db<'_> {
             .next()
             .map_err(StoreError::sqlite("reading checkpoints"))?
         {
-            let log: Vec<u8> = row.get(0).map_err(StoreError::sqlite("reading checkpoints"))?;
-            let signer: Vec<u8> = row.get(1).map_err(StoreError::sqlite("reading checkpoints"))?;
-            let bytes: Vec<u8> = row.get(2).map_err(StoreError::sqlite("reading checkpoints"))?;
+            let log: Vec<u8> = row
+                .get(0)
+                .map_err(StoreError::sqlite("reading checkpoints"))?;
+            let signer: Vec<u8> = row
+                .get(1)
+                .map_err(StoreError::sqlite("reading checkpoints"))?;
+            let bytes: Vec<u8> = row
+                .get(2)
+                .map_err(StoreError::sqlite("reading checkpoints"))?;
             f(&log, &signer, &bytes)?;
         }
         Ok(())

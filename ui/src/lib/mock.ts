@@ -388,9 +388,22 @@ export function installMocks() {
         return [...mockPeers];
       }
       case "sync_status":
-        return { peers: ["12D3KooWMockPeer"], last_sync_ms: Date.UTC(2026, 0, 1, 9, 30), received: 0, listen: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWMock"] };
+        return {
+          peers: ["12D3KooWMockPeer"],
+          last_sync_ms: Date.UTC(2026, 0, 1, 9, 30),
+          received: 0,
+          listen: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWMock"],
+          cut_off: [
+            {
+              peer: "12D3KooWMockMallory",
+              name: "Dr Mallory",
+              cut_off: { reason: "it sent an entry that does not verify", since_ms: Date.UTC(2026, 0, 1, 9, 0), until_ms: Date.UTC(2026, 0, 1, 9, 1), strikes: 1, active: true },
+            },
+          ],
+          quarantined: 2,
+        };
       case "verify":
-        return { ok: true, entries: (reports.find((x) => x.report === a.report) ?? report).provenance.length, forks: 0, split_views: 0, problems: [], seconds: 0.0012 };
+        return { ok: true, entries: (reports.find((x) => x.report === a.report) ?? report).provenance.length, forks: 0, split_views: 0, rolled_back: 0, problems: [], seconds: 0.0012 };
       default:
         throw { code: "invalid_input", message: `the mock has no command ${cmd}` };
     }

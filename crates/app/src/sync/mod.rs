@@ -20,7 +20,7 @@ use crate::home::Home;
 
 pub use countersign_sync::Multiaddr;
 pub use ledger::HomeLedger;
-pub use peers::{CutOffStatus, PeerStatus, SyncStatus};
+pub use peers::{CutOffStatus, PeerStatus, SidebarStatus, SyncAlerts, SyncStatus};
 
 /// What `serve` says once it listens: its peer id and addresses (with `/p2p/<id>`).
 #[derive(Debug, Clone, Serialize)]

@@ -133,3 +133,47 @@ impl Home {
         })
     }
 }
+
+/// What the desktop's sync sidebar shows beside the running node's status: peers cut off
+/// now (with why and until when) and how many entries are quarantined. Cheap enough to ask
+/// twice a second: no entry is read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncAlerts {
+    pub cut_off: Vec<PeerStatus>,
+    pub quarantined: u64,
+}
+
+impl Home {
+    pub fn sync_alerts(&self) -> Result<SyncAlerts> {
+        let now = crate::home::now_ms() as i64;
+        let db = self.store().db();
+        let cut_off = db
+            .peer_states()?
+            .into_iter()
+            .filter(|r| r.cut_off_until_ms.is_some_and(|u| u > now))
+            .collect::<Vec<_>>();
+        let status = if cut_off.is_empty() {
+            Vec::new()
+        } else {
+            // Names from the roster only when someone is cut off.
+            self.sync_status()?
+                .peers
+                .into_iter()
+                .filter(|p| p.cut_off.as_ref().is_some_and(|c| c.active))
+                .collect()
+        };
+        Ok(SyncAlerts {
+            cut_off: status,
+            quarantined: db.quarantine_count()?,
+        })
+    }
+}
+
+/// The desktop's sync sidebar: the running node and what the home remembers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SidebarStatus {
+    #[serde(flatten)]
+    pub node: super::ServiceStatus,
+    #[serde(flatten)]
+    pub alerts: SyncAlerts,
+}
