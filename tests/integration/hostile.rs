@@ -469,6 +469,11 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
                     )
                     .unwrap();
                 assert!(codes >= 1, "{name}: nothing quarantined as {code}");
+                // verify and sync status list it, with its rule.
+                let listed = a.run(&["verify"]).json()["quarantined"].to_string();
+                assert!(listed.contains(code), "{name}: {listed}");
+                let status = a.ok(&["sync", "status"])["quarantined"].to_string();
+                assert!(status.contains(code), "{name}: {status}");
             }
         }
         let v = a.run(&["verify"]).json();

@@ -26,6 +26,10 @@ pub struct VerifyReport {
     pub forks: u64,
     /// Peers found showing different histories (see `checkpoints`).
     pub split_views: u64,
+    /// Entries a peer sent that this home refused by a rule or that wait for something it
+    /// lacks, kept aside (not in the ledger, so not a problem of the store): id, rule, and
+    /// whether it waits. `sync status` gives the reasons.
+    pub quarantined: Vec<QuarantineBrief>,
     /// Heads a peer signed that this home held, and that are no longer here: entries deleted
     /// from the store, or a rollback. Each is a problem quoting the peer's signed claim; the
     /// next sync with a peer that has them fetches them back.
@@ -36,6 +40,14 @@ pub struct VerifyReport {
     pub held: u64,
     pub problems: Vec<Problem>,
     pub seconds: f64,
+}
+
+/// A quarantined entry as `verify` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantineBrief {
+    pub entry: String,
+    pub code: String,
+    pub waiting: bool,
 }
 
 fn row_id(row: &StoredEntry) -> String {
@@ -330,6 +342,16 @@ fn verify(
     }
     let split_views = split_view_problems(db, only, &mut problems)?;
     let rolled_back = rollback_problems(db, only, &mut problems)?;
+    let quarantined = db
+        .quarantine_rows(false, false, countersign_store::MAX_QUARANTINE as usize)?
+        .into_iter()
+        .filter(|q| only.is_none_or(|l| q.log == l.as_bytes()))
+        .map(|q| QuarantineBrief {
+            entry: hex_or_raw(&q.id),
+            code: q.code,
+            waiting: q.waiting,
+        })
+        .collect();
     let held = db.held_count()?;
     let seconds = started.elapsed().as_secs_f64();
     // Problems by entry id only: a problem's words can quote a refused field value. Debug:
@@ -350,6 +372,7 @@ fn verify(
         entries,
         forks,
         split_views,
+        quarantined,
         rolled_back,
         refused,
         held,

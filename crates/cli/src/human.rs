@@ -251,6 +251,17 @@ pub fn verify(v: &VerifyReport) -> String {
     for p in &v.problems {
         let _ = write!(out, "\n{}: {}", p.entry, p.problem);
     }
+    if !v.quarantined.is_empty() {
+        let _ = write!(
+            out,
+            "\n{} entries a peer sent are quarantined (not in the ledger; `sync status` says why):",
+            v.quarantined.len()
+        );
+        for q in &v.quarantined {
+            let state = if q.waiting { "waiting" } else { "refused" };
+            let _ = write!(out, "\n  {} {state}: {}", q.entry, q.code);
+        }
+    }
     out
 }
 
