@@ -116,6 +116,31 @@ impl Db<'_> {
         Ok(rows.into_iter().flatten().collect())
     }
 
+    /// Up to `limit` entries of `log` that arrived after `arrival`, in arrival order, as
+    /// (arrival, id, author, seq): no header or payload is read.
+    #[allow(clippy::type_complexity)]
+    pub fn log_positions_after(
+        &self,
+        log: &LogId,
+        arrival: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>, Vec<u8>, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT arrival, id, author, seq FROM entries WHERE log = ?1 AND arrival > ?2 \
+                 ORDER BY arrival LIMIT ?3",
+            )
+            .map_err(StoreError::sqlite("reading a log"))?;
+        let rows = stmt
+            .query_map(params![log.as_bytes(), arrival, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a log"));
+        rows
+    }
+
     /// The logs an `access.grant` entry was written in (the few an AI model may be granted).
     pub fn logs_with_grants(&self) -> Result<Vec<LogId>> {
         let mut stmt = self

@@ -317,51 +317,54 @@ impl Ledger for HomeLedger {
                 start = Some(start.map_or(at, |s| s.min(at)));
             }
         }
-        let mut rows: Vec<StoredEntry> = Vec::new();
+        // Positions first (no header or payload read), then the rows within the batch's byte
+        // budget: a batch never reads payloads it will not send.
+        let mut ids: Vec<EntryId> = Vec::new();
         let mut more = false;
         if let Some(start) = start {
             let mut cursor = start - 1;
             'scan: loop {
                 let chunk = db
-                    .log_entries_after(log, cursor, limit + 1)
+                    .log_positions_after(log, cursor, limit + 1)
                     .map_err(|e| e.to_string())?;
                 let full = chunk.len() > limit;
-                for r in chunk {
-                    cursor = r.arrival;
-                    if u64::try_from(r.seq).unwrap_or(0) <= had_of(&r.author) {
+                for (arrival, id, author, seq) in chunk {
+                    cursor = arrival;
+                    if u64::try_from(seq).unwrap_or(0) <= had_of(&author) {
                         continue;
                     }
-                    if rows.len() == limit {
+                    if ids.len() == limit {
                         more = true;
                         break 'scan;
                     }
-                    rows.push(r);
+                    ids.extend(Hash::from_slice(&id));
                 }
                 if !full {
                     break;
                 }
             }
         }
-        // Cut by bytes too, so large payloads never make a message the peer must refuse.
-        let mut bytes = 0usize;
-        if let Some(cut) = rows.iter().position(|r| {
-            bytes += r.header.len() + 64 + r.payload.as_ref().map_or(0, Vec::len);
-            bytes > countersign_sync::protocol::MAX_BATCH_BYTES
-        }) {
-            rows.truncate(cut.max(1));
-            more = true;
-        }
+        let (rows, cut) = if ids.is_empty() {
+            (Vec::new(), false)
+        } else {
+            db.entries_by_ids(
+                &ids,
+                countersign_sync::protocol::MAX_BATCH,
+                countersign_sync::protocol::MAX_BATCH_BYTES,
+            )
+            .map_err(|e| e.to_string())?
+        };
+        more |= cut;
         // Stored rows go out as they are: the peer verifies every one, so decoding them here
         // (a key decompression each) would only cost time.
         let mut records: Vec<BundleRecord> = rows
             .into_iter()
-            .map(|r| record(r.header, &r.signature, r.payload))
+            .map(|r: StoredEntry| record(r.header, &r.signature, r.payload))
             .collect::<std::result::Result<_, String>>()?;
         // The last batch of a log carries its fork evidence, so equivocations reach every peer.
         if !more {
-            for f in db.forks().map_err(|e| e.to_string())? {
-                if f.log == log.as_bytes() && records.len() < countersign_sync::protocol::MAX_BATCH
-                {
+            for f in db.forks_of(log).map_err(|e| e.to_string())? {
+                if records.len() < countersign_sync::protocol::MAX_BATCH {
                     records.push(record(
                         f.second_header.clone(),
                         &f.second_signature,
