@@ -58,7 +58,13 @@ pub(super) struct SetPull {
     need: VecDeque<EntryId>,
     /// A fetch by id is with the peer.
     fetching: bool,
+    /// Steps taken: a peer that never lets the reconciliation end is not followed forever.
+    steps: u32,
 }
+
+/// Reconciliation steps in one pull, at most: a first sync of millions of entries takes a few
+/// hundred (each lists up to 15 000 ids); past this the pull ends and a later one goes on.
+pub(super) const MAX_STEPS: u32 = 20_000;
 
 #[derive(Default)]
 pub(super) struct Pull {
@@ -236,9 +242,10 @@ impl<L: Ledger> Node<L> {
         let Some(set) = self.pulls.get_mut(&peer).and_then(|p| p.set.as_mut()) else {
             return;
         };
-        if !set.stepping && set.need.len() < NEED_HIGH {
+        if !set.stepping && set.need.len() < NEED_HIGH && set.steps < MAX_STEPS {
             if let Some(message) = set.next_step.take() {
                 set.stepping = true;
+                set.steps += 1;
                 self.swarm
                     .behaviour_mut()
                     .sync
@@ -250,7 +257,7 @@ impl<L: Ledger> Node<L> {
         };
         if let Some(set) = &pull.set {
             if !set.stepping
-                && set.next_step.is_none()
+                && (set.next_step.is_none() || set.steps >= MAX_STEPS)
                 && set.need.is_empty()
                 && !set.fetching
                 && pull.in_hand == 0
