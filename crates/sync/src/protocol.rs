@@ -19,7 +19,7 @@
 //! response by [`MAX_MESSAGE`] (20 MiB: one batch of at most [`MAX_BATCH_BYTES`] plus one
 //! entry of the largest payload). A reconcile message is at most [`MAX_RECONCILE`], a summary
 //! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
-//! out the logs past it and the puller asks again), and a fetch by id names at most
+//! out the logs past it; the next whole pull, which reconciles every entry, takes them), and a fetch by id names at most
 //! [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
 //!
 //! Every count is checked against its bound before anything is allocated, every byte is
@@ -36,7 +36,8 @@ pub const MAX_MESSAGE: usize = 20 * 1024 * 1024;
 /// Logs in one summary: the logs one request names.
 pub const MAX_LOGS: usize = MAX_ANNOUNCED;
 /// A summary answer is cut once its logs take this many bytes (at least one log is always
-/// answered; one log is at most about 300 KiB).
+/// answered; one log is at most about 300 KiB). A summary only follows an announcement:
+/// logs left out arrive with the next whole pull.
 pub const MAX_SUMMARY_BYTES: usize = 4 * 1024 * 1024;
 /// The largest reconciliation message: the frame limit the sender keeps to
 /// ([`crate::reconcile::FRAME_LIMIT`]) and room for the one range it may add past it.
