@@ -19,8 +19,8 @@
 //! response by [`MAX_MESSAGE`] (20 MiB: one batch of at most [`MAX_BATCH_BYTES`] plus one
 //! entry of the largest payload). A reconcile message is at most [`MAX_RECONCILE`], a summary
 //! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
-//! out the logs past it; the next whole pull, which reconciles every entry, takes them), and a fetch by id names at most
-//! [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
+//! out the logs past it; the next whole pull, which reconciles every entry, takes them),
+//! and a fetch by id names at most [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
 //!
 //! Every count is checked against its bound before anything is allocated, every byte is
 //! consumed, and a decoded message re-encodes to the same bytes.
