@@ -5,14 +5,16 @@
 //! request   0x01 Summary   network[32] n:u16 log[32]×n   (1 ≤ n ≤ MAX_ANNOUNCED)
 //!           0x02 Fetch     network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
 //!           0x03 Announce  network[32] n:u16 log[32]×n     (n = 0: every log)
-//!           0x04 Reconcile network[32] len:u32 message    (Negentropy, len ≤ MAX_RECONCILE)
+//!           0x04 Reconcile network[32] from:u64 base[32] len:u32 message
+//!                          (Negentropy over the items from epoch `from`, len ≤ MAX_RECONCILE;
+//!                          `base`: the sender's digest of the items before it)
 //!           0x05 FetchIds  network[32] n:u16 id[32]×n     (1 ≤ n ≤ MAX_FETCH_IDS)
 //! response  0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
 //!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
 //!           0x83 Ack       stored:u64
 //!           0x84 Refused   len:u16 reason (UTF-8)
-//!           0x85 Reconcile len:u32 message    (Negentropy, len ≤ MAX_RECONCILE)
+//!           0x85 Reconcile base_matches:u8 len:u32 message   (no message when the bases differ)
 //! ```
 //!
 //! Every message is bounded in bytes: a request by [`crate::codec::MAX_REQUEST`] (640 KiB), a
@@ -114,6 +116,10 @@ pub enum Request {
     /// own step.
     Reconcile {
         network: NetworkId,
+        /// The epoch the window starts at (0: every item; see [`crate::reconcile`]).
+        from: u64,
+        /// The sender's digest of its items keyed before `from`.
+        base: Hash,
         message: Vec<u8>,
     },
     /// "Send me these entries (or fork evidence) by id", answered in the server's arrival
@@ -137,8 +143,10 @@ pub enum Response {
     Ack {
         stored: u64,
     },
-    /// The server's step of set reconciliation.
+    /// The server's step of set reconciliation; `base_matches` false (and no step) when the
+    /// items before the window differ, and the puller must reconcile them all.
     Reconcile {
+        base_matches: bool,
         message: Vec<u8>,
     },
     /// Not served, and why (not on the roster, another network, ...).
@@ -312,9 +320,16 @@ impl Request {
                 out.extend_from_slice(network.as_bytes());
                 put_hashes_u16(&mut out, logs, MAX_ANNOUNCED);
             }
-            Request::Reconcile { network, message } => {
+            Request::Reconcile {
+                network,
+                from,
+                base,
+                message,
+            } => {
                 out.push(0x04);
                 out.extend_from_slice(network.as_bytes());
+                out.extend_from_slice(&from.to_be_bytes());
+                out.extend_from_slice(base.as_bytes());
                 put_bytes_u32(&mut out, message, MAX_RECONCILE);
             }
             Request::FetchIds { network, ids } => {
@@ -356,6 +371,8 @@ impl Request {
             }
             0x04 => Request::Reconcile {
                 network: r.hash()?,
+                from: r.u64()?,
+                base: r.hash()?,
                 message: r.bytes_u32("reconcile message", MAX_RECONCILE)?,
             },
             0x05 => {
@@ -410,8 +427,12 @@ impl Response {
                 out.push(0x83);
                 out.extend_from_slice(&stored.to_be_bytes());
             }
-            Response::Reconcile { message } => {
+            Response::Reconcile {
+                base_matches,
+                message,
+            } => {
                 out.push(0x85);
+                out.push(u8::from(*base_matches));
                 put_bytes_u32(&mut out, message, MAX_RECONCILE);
             }
             Response::Refused { reason } => {
@@ -481,6 +502,11 @@ impl Response {
             }
             0x83 => Response::Ack { stored: r.u64()? },
             0x85 => Response::Reconcile {
+                base_matches: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    other => return Err(DecodeError::BadFlag(other)),
+                },
                 message: r.bytes_u32("reconcile message", MAX_RECONCILE)?,
             },
             0x84 => {

@@ -10,6 +10,11 @@
 //! catch-up narrows to them in a few rounds. The key is only an order both sides compute the
 //! same way from the entry; nothing is judged by it.
 //!
+//! A reconcile starts from a window: items keyed before `from` (an epoch boundary, about
+//! two weeks back) are compared by one digest of per-epoch sums kept as items arrive, and only
+//! when that digest differs is the whole set reconciled. So a department's years of history
+//! cost a digest, and the time of a reconcile follows the recent window and the difference.
+//!
 //! ```
 //! use countersign_ledger::Hash;
 //! use countersign_sync::reconcile::{ReconcileSet, Round};
@@ -25,11 +30,11 @@
 //! }
 //! mine.settle();
 //! theirs.settle();
-//! let mut message = Round::start(&mine).unwrap();
+//! let mut message = Round::start(&mine, 0).unwrap();
 //! let mut need = Vec::new();
 //! loop {
-//!     let answer = Round::answer(&theirs, &message).unwrap();
-//!     match Round::next(&mine, &answer, &mut need).unwrap() {
+//!     let answer = Round::answer(&theirs, 0, &message).unwrap();
+//!     match Round::next(&mine, 0, &answer, &mut need).unwrap() {
 //!         Some(m) => message = m,
 //!         None => break,
 //!     }
@@ -67,6 +72,31 @@ pub fn order_key(roster: bool, timestamp_ms: u64) -> u64 {
 pub struct ReconcileSet {
     items: Vec<Item>,
     pending: Vec<Item>,
+    /// Per epoch (key >> [`EPOCH_BITS`]): how many items and the sum of their ids (mod 2^256),
+    /// kept as items arrive, so the digest of everything before a window costs one pass over
+    /// the epochs, not the items.
+    epochs: std::collections::BTreeMap<u64, (u64, [u64; 4])>,
+}
+
+/// An epoch spans 2^30 ms (about twelve days) of keys.
+pub const EPOCH_BITS: u32 = 30;
+
+/// The epoch a whole pull starts its window at for a clock reading of `now_ms`: the one
+/// before the current, so the window spans twelve to twenty-five days of keys. Only an
+/// efficiency choice of the puller (the server takes whatever `from` it is sent).
+pub fn window_start(now_ms: u64) -> u64 {
+    (now_ms >> EPOCH_BITS).saturating_sub(1)
+}
+
+fn add_id(sum: &mut [u64; 4], id: &[u8; 32]) {
+    let mut carry = 0u128;
+    for (i, limb) in sum.iter_mut().enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&id[i * 8..i * 8 + 8]);
+        let v = *limb as u128 + u64::from_le_bytes(w) as u128 + carry;
+        *limb = v as u64;
+        carry = v >> 64;
+    }
 }
 
 fn item(timestamp_ms: u64, id: &EntryId) -> Item {
@@ -92,6 +122,17 @@ impl ReconcileSet {
         }
         self.pending.sort_unstable();
         self.pending.dedup();
+        // Only items not held yet count into the epochs' sums.
+        let items = &self.items;
+        self.pending.retain(|p| items.binary_search(p).is_err());
+        for p in &self.pending {
+            let e = self
+                .epochs
+                .entry(p.timestamp >> EPOCH_BITS)
+                .or_insert((0, [0; 4]));
+            e.0 += 1;
+            add_id(&mut e.1, p.id.as_bytes());
+        }
         let (old, new) = (self.items.len(), self.pending.len());
         if old == 0 {
             self.items = std::mem::take(&mut self.pending);
@@ -127,6 +168,67 @@ impl ReconcileSet {
     /// Bytes the set holds (for memory accounting).
     pub fn bytes(&self) -> usize {
         (self.items.capacity() + self.pending.capacity()) * std::mem::size_of::<Item>()
+    }
+}
+
+impl ReconcileSet {
+    /// The digest of every item keyed before epoch `from`: SHA-256 over each non-empty
+    /// epoch's number, count and id sum, in order.
+    pub fn base(&self, from: u64) -> Hash {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"countersign reconcile base v1");
+        for (epoch, (count, sum)) in self.epochs.range(..from) {
+            h.update(epoch.to_be_bytes());
+            h.update(count.to_be_bytes());
+            for limb in sum {
+                h.update(limb.to_le_bytes());
+            }
+        }
+        Hash(h.finalize().into())
+    }
+
+    /// The items keyed at or after epoch `from`.
+    fn window(&self, from: u64) -> Window<'_> {
+        let start = from.saturating_mul(1 << EPOCH_BITS);
+        let at = self.items.partition_point(|i| i.timestamp < start);
+        Window(&self.items[at..])
+    }
+}
+
+/// A sorted run of items, as Negentropy reads its storage.
+struct Window<'a>(&'a [Item]);
+
+impl NegentropyStorageBase for Window<'_> {
+    fn size(&self) -> Result<usize, negentropy::Error> {
+        Ok(self.0.len())
+    }
+
+    fn get_item(&self, i: usize) -> Result<Option<Item>, negentropy::Error> {
+        Ok(self.0.get(i).copied())
+    }
+
+    fn iterate(
+        &self,
+        begin: usize,
+        end: usize,
+        cb: &mut dyn FnMut(Item, usize) -> Result<bool, negentropy::Error>,
+    ) -> Result<(), negentropy::Error> {
+        if begin > end || end > self.0.len() {
+            return Err(negentropy::Error::BadRange);
+        }
+        for (i, item) in self.0[begin..end].iter().enumerate() {
+            if !cb(*item, begin + i)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn find_lower_bound(&self, first: usize, last: usize, value: &Bound) -> usize {
+        let last = last.min(self.0.len());
+        let first = first.min(last);
+        first + self.0[first..last].partition_point(|i| *i < value.item)
     }
 }
 
@@ -178,26 +280,30 @@ fn round_error(e: negentropy::Error) -> RoundError {
 pub struct Round;
 
 impl Round {
-    /// The puller's first message.
-    pub fn start(set: &ReconcileSet) -> Result<Vec<u8>, RoundError> {
-        let mut n = Negentropy::borrowed(set, FRAME_LIMIT).map_err(round_error)?;
+    /// The puller's first message over the items keyed at or after epoch `from` (0: all).
+    pub fn start(set: &ReconcileSet, from: u64) -> Result<Vec<u8>, RoundError> {
+        let window = set.window(from);
+        let mut n = Negentropy::borrowed(&window, FRAME_LIMIT).map_err(round_error)?;
         n.initiate().map_err(round_error)
     }
 
-    /// The server's answer to a message from a peer.
-    pub fn answer(set: &ReconcileSet, message: &[u8]) -> Result<Vec<u8>, RoundError> {
-        let mut n = Negentropy::borrowed(set, FRAME_LIMIT).map_err(round_error)?;
+    /// The server's answer to a message from a peer, over the same window.
+    pub fn answer(set: &ReconcileSet, from: u64, message: &[u8]) -> Result<Vec<u8>, RoundError> {
+        let window = set.window(from);
+        let mut n = Negentropy::borrowed(&window, FRAME_LIMIT).map_err(round_error)?;
         n.reconcile(message).map_err(round_error)
     }
 
-    /// The puller's next message after the server's `answer`, or `None` once the sets are
+    /// The puller's next message after the server's `answer`, or `None` once the windows are
     /// reconciled. Ids the server holds and this set lacks are added to `need`.
     pub fn next(
         set: &ReconcileSet,
+        from: u64,
         answer: &[u8],
         need: &mut Vec<EntryId>,
     ) -> Result<Option<Vec<u8>>, RoundError> {
-        let mut n = Negentropy::borrowed(set, FRAME_LIMIT).map_err(round_error)?;
+        let window = set.window(from);
+        let mut n = Negentropy::borrowed(&window, FRAME_LIMIT).map_err(round_error)?;
         n.set_initiator();
         let mut have = Vec::new();
         let mut ids = Vec::new();
@@ -219,14 +325,14 @@ pub fn fuzz_check(data: &[u8]) {
         set.insert(i / 7, &Hash::of(&i.to_be_bytes()));
     }
     set.settle();
-    if let Ok(answer) = Round::answer(&set, data) {
+    if let Ok(answer) = Round::answer(&set, 0, data) {
         assert!(
             answer.len() <= crate::protocol::MAX_RECONCILE,
             "an answer past the bound"
         );
     }
     let mut need = Vec::new();
-    if let Ok(Some(next)) = Round::next(&set, data, &mut need) {
+    if let Ok(Some(next)) = Round::next(&set, 0, data, &mut need) {
         assert!(
             next.len() <= crate::protocol::MAX_RECONCILE,
             "a step past the bound"
@@ -246,14 +352,14 @@ mod tests {
     /// Runs a whole reconcile; returns what `mine` lacks and the bytes both ways.
     fn reconcile(mine: &ReconcileSet, theirs: &ReconcileSet) -> (Vec<EntryId>, usize) {
         let mut need = Vec::new();
-        let mut message = Round::start(mine).unwrap();
+        let mut message = Round::start(mine, 0).unwrap();
         let mut bytes = message.len();
         for _ in 0..64 {
             assert!(message.len() as u64 <= FRAME_LIMIT + 2048);
-            let answer = Round::answer(theirs, &message).unwrap();
+            let answer = Round::answer(theirs, 0, &message).unwrap();
             assert!(answer.len() as u64 <= FRAME_LIMIT + 2048);
             bytes += answer.len();
-            match Round::next(mine, &answer, &mut need).unwrap() {
+            match Round::next(mine, 0, &answer, &mut need).unwrap() {
                 Some(m) => {
                     bytes += m.len();
                     message = m
@@ -281,6 +387,54 @@ mod tests {
         s.settle();
         let got: Vec<u64> = s.items.iter().map(|i| i.timestamp).collect();
         assert_eq!(got, vec![0, 1, 3, 5, 9, 12]);
+    }
+
+    /// The base digest covers exactly the epochs before the window, whatever order items came
+    /// in, and a difference inside the window leaves it equal.
+    #[test]
+    fn the_base_digest_covers_the_history_before_the_window() {
+        let epoch = 1u64 << EPOCH_BITS;
+        let mut a = ReconcileSet::new();
+        let mut b = ReconcileSet::new();
+        for i in 0..3000u64 {
+            a.insert(i * 5_000_000, &id(i));
+        }
+        for i in (0..3000u64).rev() {
+            b.insert(i * 5_000_000, &id(i));
+        }
+        a.settle();
+        b.settle();
+        let from = (2999 * 5_000_000) / epoch;
+        assert_eq!(a.base(from), b.base(from));
+        // A new item in the window: the base stays, the window differs.
+        b.insert(from * epoch + 1, &id(99_999));
+        b.settle();
+        assert_eq!(a.base(from), b.base(from));
+        // One before it: the base differs.
+        b.insert(7, &id(88_888));
+        b.settle();
+        assert_ne!(a.base(from), b.base(from));
+        // Inserting an item twice counts it once.
+        a.insert(7, &id(88_888));
+        a.settle();
+        a.insert(7, &id(88_888));
+        a.settle();
+        assert_ne!(
+            a.base(from + 1),
+            b.base(from + 1),
+            "b also has 99 999 in its window"
+        );
+        assert_eq!(a.base(from), b.base(from));
+        // And a window reconcile finds the one item.
+        let (mut need, mut message) = (Vec::new(), Round::start(&a, from).unwrap());
+        loop {
+            let answer = Round::answer(&b, from, &message).unwrap();
+            match Round::next(&a, from, &answer, &mut need).unwrap() {
+                Some(m) => message = m,
+                None => break,
+            }
+        }
+        assert_eq!(need, vec![id(99_999)]);
     }
 
     #[test]
@@ -323,9 +477,9 @@ mod tests {
         }
         s.settle();
         for bad in [&[][..], &[0x61, 0xff], &[0x61, 0x00, 0x21], &[0x10]] {
-            let _ = Round::answer(&s, bad);
+            let _ = Round::answer(&s, 0, bad);
         }
-        assert!(Round::answer(&s, &[0x00]).is_err());
+        assert!(Round::answer(&s, 0, &[0x00]).is_err());
     }
 
     proptest! {

@@ -20,8 +20,18 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (hash(), prop::collection::vec(hash(), 1..5))
             .prop_map(|(network, logs)| Request::Summary { network, logs }),
-        (hash(), prop::collection::vec(any::<u8>(), 0..300))
-            .prop_map(|(network, message)| Request::Reconcile { network, message }),
+        (
+            hash(),
+            any::<u64>(),
+            hash(),
+            prop::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(network, from, base, message)| Request::Reconcile {
+                network,
+                from,
+                base,
+                message
+            }),
         (hash(), prop::collection::vec(hash(), 1..5))
             .prop_map(|(network, ids)| Request::FetchIds { network, ids }),
         (hash(), hash(), vector(), any::<u32>()).prop_map(|(network, log, have, limit)| {
@@ -67,8 +77,12 @@ fn response() -> impl Strategy<Value = Response> {
             bundle: countersign_ledger::bundle::encode(std::iter::empty()),
         }),
         any::<u64>().prop_map(|stored| Response::Ack { stored }),
-        prop::collection::vec(any::<u8>(), 0..300)
-            .prop_map(|message| Response::Reconcile { message }),
+        (any::<bool>(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(
+            |(base_matches, message)| Response::Reconcile {
+                base_matches,
+                message
+            }
+        ),
         ".{0,200}".prop_map(|reason| Response::Refused { reason }),
     ]
 }
@@ -134,7 +148,7 @@ fn counts_beyond_their_bounds_are_refused_before_allocating() {
     b0[0] = 0x05;
     assert!(matches!(Request::decode(&b0), Err(DecodeError::Empty(_))));
     // A reconciliation step claiming more than its bound.
-    let mut r = vec![0x85];
+    let mut r = vec![0x85, 1];
     r.extend_from_slice(&(crate::protocol::MAX_RECONCILE as u32 + 1).to_be_bytes());
     assert!(matches!(
         Response::decode(&r),

@@ -18,7 +18,7 @@ use super::{
 use crate::protocol::{
     LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
 };
-use crate::reconcile::Round;
+use crate::reconcile::{window_start, Round};
 
 /// Ids a whole pull holds to fetch at most before it asks for the next reconciliation step:
 /// a first sync of millions of entries never holds millions of ids.
@@ -60,6 +60,10 @@ pub(super) struct SetPull {
     fetching: bool,
     /// Steps taken: a peer that never lets the reconciliation end is not followed forever.
     steps: u32,
+    /// The window reconciled: items keyed from this epoch on (0: all), and this home's
+    /// digest of the items before it, which the server compares with its own.
+    from: u64,
+    base: Hash,
 }
 
 /// Reconciliation steps in one pull, at most: a first sync of millions of entries takes a few
@@ -163,24 +167,44 @@ impl<L: Ledger> Node<L> {
             );
             return;
         }
-        // A whole pull: reconcile the sets, starting from this home's as it is now.
+        // A whole pull: reconcile the recent window of the sets, the history before it by
+        // one digest (see `crate::reconcile`).
+        self.start_window(peer, window_start(now_ms()));
+    }
+
+    /// Starts (or restarts) a whole pull's reconciliation over the items keyed from epoch
+    /// `from` on (0: every item), from this home's set as it is now.
+    fn start_window(&mut self, peer: PeerId, from: u64) {
+        let network = self.asking_network();
         let ledger = &mut self.ledger;
         let first = block(|| {
             let set = ledger.reconcile_set(None)?;
-            Round::start(set).map_err(|e| e.to_string())
+            let base = set.base(from);
+            Round::start(set, from)
+                .map(|m| (base, m))
+                .map_err(|e| e.to_string())
         });
         match first {
-            Ok(message) => {
+            Ok((base, message)) => {
                 if let Some(pull) = self.pulls.get_mut(&peer) {
+                    let steps = pull.set.as_ref().map_or(0, |s| s.steps);
                     pull.set = Some(SetPull {
                         stepping: true,
+                        steps: steps + 1,
+                        from,
+                        base,
                         ..SetPull::default()
                     });
                 }
-                self.swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&peer, Request::Reconcile { network, message });
+                self.swarm.behaviour_mut().sync.send_request(
+                    &peer,
+                    Request::Reconcile {
+                        network,
+                        from,
+                        base,
+                        message,
+                    },
+                );
             }
             Err(e) => self.fail_locally(peer, e),
         }
@@ -188,14 +212,32 @@ impl<L: Ledger> Node<L> {
 
     /// The peer's reconciliation step: the ids it holds that this home wants join the queue,
     /// and the next step is sent (now, or once the queue has drained).
-    fn on_step(&mut self, peer: PeerId, message: Vec<u8>) {
+    fn on_step(&mut self, peer: PeerId, base_matches: bool, message: Vec<u8>) {
+        let Some(from) = self
+            .pulls
+            .get(&peer)
+            .and_then(|p| p.set.as_ref())
+            .map(|s| s.from)
+        else {
+            return;
+        };
+        if !base_matches {
+            if from == 0 {
+                // Nothing is before epoch 0: an answer saying otherwise is malformed.
+                return self.cut_off(peer, "a reconciliation answer about no history".into());
+            }
+            // The history differs: reconcile every item (a roster change, a new member's home).
+            tracing::debug!(peer = %peer, "the history before the window differs: reconciling all");
+            return self.start_window(peer, 0);
+        }
         let ledger = &mut self.ledger;
         let step = block(|| {
             // This pull's own set as it was when the pull began: ids stored meanwhile come
             // back as wanted only if they were not stored, which `wanted` checks.
             let set = ledger.reconcile_set(None).map_err(|e| (false, e))?;
             let mut need = Vec::new();
-            let next = Round::next(set, &message, &mut need).map_err(|e| (true, e.to_string()))?;
+            let next =
+                Round::next(set, from, &message, &mut need).map_err(|e| (true, e.to_string()))?;
             let need = ledger.wanted(need).map_err(|e| (false, e))?;
             Ok::<_, (bool, String)>((next, need))
         });
@@ -246,10 +288,16 @@ impl<L: Ledger> Node<L> {
             if let Some(message) = set.next_step.take() {
                 set.stepping = true;
                 set.steps += 1;
-                self.swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_request(&peer, Request::Reconcile { network, message });
+                let (from, base) = (set.from, set.base);
+                self.swarm.behaviour_mut().sync.send_request(
+                    &peer,
+                    Request::Reconcile {
+                        network,
+                        from,
+                        base,
+                        message,
+                    },
+                );
             }
         }
         let Some(pull) = self.pulls.get(&peer) else {
@@ -387,7 +435,10 @@ impl<L: Ledger> Node<L> {
         }
         match response {
             Response::Summary { logs } => self.plan(peer, logs),
-            Response::Reconcile { message } => self.on_step(peer, message),
+            Response::Reconcile {
+                base_matches,
+                message,
+            } => self.on_step(peer, base_matches, message),
             Response::Entries { more, bundle } => self.on_entries(peer, more, bundle),
             Response::Refused { reason } => {
                 // The peer's reason is not logged: it may quote an entry of ours that it refused

@@ -71,14 +71,28 @@ impl<L: Ledger> Node<L> {
         };
         let ledger = &mut self.ledger;
         match request {
-            Request::Reconcile { message, .. } => {
-                // Described to this member: only what it may read.
+            Request::Reconcile {
+                from,
+                base,
+                message,
+                ..
+            } => {
+                // Described to this member: only what it may read. The window only if the
+                // history before it is the same on both sides.
                 let answer = block(|| {
                     let set = ledger.reconcile_set(Some(&reader))?;
-                    Round::answer(set, &message).map_err(|e| e.to_string())
+                    if from > 0 && set.base(from) != base {
+                        return Ok((false, Vec::new()));
+                    }
+                    Round::answer(set, from, &message)
+                        .map(|m| (true, m))
+                        .map_err(|e| e.to_string())
                 });
                 let response = match answer {
-                    Ok(message) => Response::Reconcile { message },
+                    Ok((base_matches, message)) => Response::Reconcile {
+                        base_matches,
+                        message,
+                    },
                     Err(e) => {
                         tracing::info!(peer = %peer, "a reconciliation step could not be answered");
                         refused(&e)
