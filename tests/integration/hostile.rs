@@ -408,7 +408,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         (
             "endless duplicates",
             Attack::EndlessDuplicates(endless),
-            Outcome::PullEnds("none of the entries asked for"),
+            Outcome::PullEnds("not asked for"),
         ),
         (
             "tampered payload",

@@ -564,6 +564,12 @@ fn import_batch(
                     waiting.push(item);
                 }
                 Err(e) => match intake {
+                    // A record without its payload (a relay that stripped it, or header-only
+                    // fork evidence before the entry whose position it claims): nothing to
+                    // hold against anyone, and nothing kept, so a later sync fetches it again.
+                    Intake::Quarantine { .. } if e == Rejection::PayloadMissing => {
+                        tracing::info!(entry = %id, "a record came without its payload: not kept");
+                    }
                     Intake::Quarantine { peer } if !e.proves_sender_misbehaved() => {
                         crate::quarantine::keep(db, entry, payload.as_deref(), &e, false, peer)?;
                         report.quarantined.push(problem(id, &e));

@@ -164,11 +164,13 @@ struct Stored<'a, 'b>(&'a Db<'b>);
 
 impl History for Stored<'_, '_> {
     type Error = AppError;
-    /// Held as an entry, as fork evidence, or in quarantine (a head this home refuses by a
-    /// rule was still served: holding it against the peer would cut an honest peer off).
+    /// Held as an entry, as fork evidence, held for later (dated just ahead of this clock),
+    /// or in quarantine: a head this home set aside was still served, and holding it against
+    /// the peer would cut an honest peer off.
     fn holds(&self, id: &EntryId) -> Result<bool> {
         Ok(self.0.contains(id)?
             || self.0.fork_evidence(id)?.is_some()
+            || self.0.is_held(id)?
             || self
                 .0
                 .quarantined(&[*id])?

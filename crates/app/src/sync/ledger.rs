@@ -28,6 +28,26 @@ fn evidence_item(header: &[u8], id: &[u8]) -> Option<(u64, EntryId)> {
     Some((h.timestamp_ms, id))
 }
 
+/// A record's bytes in a batch (header, signature, payload).
+fn record_bytes(r: &BundleRecord) -> usize {
+    r.header.len() + 64 + r.payload.as_ref().map_or(0, Vec::len)
+}
+
+/// Whether `r` may join `records` within a batch's bounds: at most
+/// [`countersign_sync::protocol::MAX_BATCH`] records and
+/// [`countersign_sync::protocol::MAX_BATCH_BYTES`] (a first record always may: one entry is at
+/// most 16 MiB, so one record always fits a message). Evidence counts like any record: a
+/// roster fork with a 16 MiB payload must not push an honest server's batch past the frame
+/// its peer accepts (which would get the honest server cut off).
+fn fits(records: &[BundleRecord], r: &BundleRecord) -> bool {
+    if records.is_empty() {
+        return true;
+    }
+    let bytes: usize = records.iter().map(record_bytes).sum();
+    records.len() < countersign_sync::protocol::MAX_BATCH
+        && bytes + record_bytes(r) <= countersign_sync::protocol::MAX_BATCH_BYTES
+}
+
 /// A stored entry (or fork evidence) as a bundle record.
 fn record(
     header: Vec<u8>,
@@ -362,14 +382,16 @@ impl Ledger for HomeLedger {
             .map(|r: StoredEntry| record(r.header, &r.signature, r.payload))
             .collect::<std::result::Result<_, String>>()?;
         // The last batch of a log carries its fork evidence, so equivocations reach every peer.
+        // (Evidence past the batch's bounds is left to whole pulls, which fetch it by id.)
         if !more {
             for f in db.forks_of(log).map_err(|e| e.to_string())? {
-                if records.len() < countersign_sync::protocol::MAX_BATCH {
-                    records.push(record(
-                        f.second_header.clone(),
-                        &f.second_signature,
-                        db.fork_payload(&f).map_err(|e| e.to_string())?,
-                    )?);
+                let r = record(
+                    f.second_header.clone(),
+                    &f.second_signature,
+                    db.fork_payload(&f).map_err(|e| e.to_string())?,
+                )?;
+                if fits(&records, &r) {
+                    records.push(r);
                 }
             }
         }
@@ -465,13 +487,14 @@ impl Ledger for HomeLedger {
                 let Some(log) = Hash::from_slice(&fork.log) else {
                     continue;
                 };
-                // A batch's records stay within its bound (the puller asks again for the rest).
-                if records.len() >= countersign_sync::protocol::MAX_BATCH {
-                    more = true;
-                    break;
-                }
                 if readable.contains(&log) || self.may_read(reader, &[log]) == [true] {
-                    records.push(record(fork.second_header, &fork.second_signature, payload)?);
+                    let r = record(fork.second_header, &fork.second_signature, payload)?;
+                    // Within the batch's bounds; the puller asks again for the rest.
+                    if !fits(&records, &r) {
+                        more = true;
+                        break;
+                    }
+                    records.push(r);
                 }
             }
         }
@@ -669,5 +692,35 @@ impl Ledger for HomeLedger {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }
         Ok(logs.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: roster fork evidence keeps its payload (up to 16 MiB); two pieces appended
+    /// after a full batch made an honest server's frame one its peer refuses, which cut the
+    /// honest server off. Evidence now counts inside the batch's bounds.
+    #[test]
+    fn evidence_with_large_payloads_stays_inside_the_batch_bounds() {
+        let big = |n: u8| BundleRecord {
+            header: vec![n; 200],
+            signature: [n; 64],
+            payload: Some(vec![n; 16 << 20]),
+        };
+        let mut records = vec![big(1)];
+        assert!(!fits(&records, &big(2)), "a second 16 MiB record would pass 20 MiB");
+        records.clear();
+        assert!(fits(&records, &big(3)), "one record always fits");
+        let small = BundleRecord {
+            header: vec![0; 200],
+            signature: [0; 64],
+            payload: Some(vec![0; 100]),
+        };
+        let full: Vec<BundleRecord> = (0..countersign_sync::protocol::MAX_BATCH)
+            .map(|_| small.clone())
+            .collect();
+        assert!(!fits(&full, &small), "at most MAX_BATCH records");
     }
 }

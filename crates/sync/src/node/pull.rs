@@ -70,6 +70,9 @@ pub(super) struct SetPull {
 /// hundred (each lists up to 15 000 ids); past this the pull ends and a later one goes on.
 pub(super) const MAX_STEPS: u32 = 20_000;
 
+/// Who may wait on one pull at most (announcements from the peer, one-shot syncs).
+pub(super) const MAX_WAITERS: usize = 16;
+
 #[derive(Default)]
 pub(super) struct Pull {
     pub(super) queue: VecDeque<LogId>,
@@ -132,6 +135,18 @@ impl<L: Ledger> Node<L> {
             generation,
             ..Pull::default()
         });
+        // Bounded: a peer announcing again and again while a pull runs is answered at once.
+        if pull.waiters.len() >= MAX_WAITERS {
+            if let Some(Waiter::Ack(channel)) = waiter {
+                self.respond(
+                    channel,
+                    Response::Refused {
+                        reason: "a pull from you is already running; try again".into(),
+                    },
+                );
+            }
+            return;
+        }
         pull.waiters.extend(waiter);
         if running {
             // Coalesced: the union of what was asked for, or everything once it grows large.
@@ -330,6 +345,19 @@ impl<L: Ledger> Node<L> {
         let received: HashSet<EntryId> = countersign_ledger::bundle::frame(&bundle)
             .map(|records| records.iter().map(|r| Hash::of(r.header)).collect())
             .unwrap_or_default();
+        // An honest server sends only what was asked for: a batch with anything else is not
+        // stored (it could fill the quarantine with entries nobody wanted).
+        let asked_set: HashSet<&EntryId> = asked.iter().collect();
+        if received.iter().any(|id| !asked_set.contains(id)) {
+            tracing::info!(peer = %peer, "a batch by id held entries not asked for: not stored");
+            return self.fail_pull(
+                &peer,
+                SyncError::Refused {
+                    peer: peer.to_string(),
+                    reason: "it answered a fetch with entries not asked for".into(),
+                },
+            );
+        }
         let progress = asked.iter().any(|id| received.contains(id));
         if more {
             for id in asked.iter().rev().filter(|id| !received.contains(id)) {
@@ -452,7 +480,15 @@ impl<L: Ledger> Node<L> {
                     },
                 )
             }
-            Response::Ack { .. } => {}
+            // An ack answers an announcement, never a pull's request: a pull left waiting
+            // for an answer that will not come ends here.
+            Response::Ack { .. } => self.fail_pull(
+                &peer,
+                SyncError::Refused {
+                    peer: peer.to_string(),
+                    reason: "an ack where a summary, step or batch was due".into(),
+                },
+            ),
         }
     }
 
@@ -675,6 +711,11 @@ impl<L: Ledger> Node<L> {
     }
 
     pub(super) fn finish_pull(&mut self, peer: PeerId) {
+        // Entries still waiting go where the checkpoints below can see them first: a head the
+        // peer served that waits here was served.
+        let from = peer.to_string();
+        let ledger = &mut self.ledger;
+        block(|| ledger.pull_ended(&from));
         // Everything the peer claimed is here now: hold it to what it signed.
         let claims = self
             .pulls
@@ -699,9 +740,6 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
         };
-        let from = peer.to_string();
-        let ledger = &mut self.ledger;
-        block(|| ledger.pull_ended(&from));
         let at_ms = now_ms();
         self.status.last_sync_ms = Some(at_ms);
         self.status.received += pull.stored;

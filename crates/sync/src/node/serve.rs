@@ -216,6 +216,26 @@ impl<L: Ledger> Node<L> {
     /// and idle out.
     fn cut_off_quietly(&mut self, peer: PeerId, reason: String) {
         let reason: String = reason.chars().take(300).collect();
+        // Strangers are never served anyway: remembering them would let anyone on the LAN
+        // fill the table of cut-offs with fresh peer ids and push out a member's.
+        let member = self.ledger.network().is_none()
+            || peer_key(&peer).is_some_and(|k| {
+                let ledger = &mut self.ledger;
+                block(|| ledger.is_member(&k))
+            });
+        if !member {
+            return self.fail_pull(
+                &peer,
+                SyncError::CutOff {
+                    peer: peer.to_string(),
+                    reason,
+                },
+            );
+        }
+        if self.cut_off.len() >= MAX_CUT_OFF {
+            let now = tokio::time::Instant::now();
+            self.cut_off.retain(|_, c| c.until > now);
+        }
         let strikes = self.cut_off.get(&peer).map_or(0, |c| c.strikes) + 1;
         let length = CUT_OFF_FIRST
             .saturating_mul(1u32 << (strikes - 1).min(20))
