@@ -205,6 +205,23 @@ impl Ledger for HomeLedger {
             .unwrap_or(false)
     }
 
+    fn reads_every_log(&mut self, key: &PublicKey) -> bool {
+        // A person on the roster reads every report; an AI model only those it was granted
+        // (see `may_read`), so it stays out of the gossip mesh.
+        let Some(network) = self.network else {
+            return false;
+        };
+        self.home
+            .with_state(&network, |state, _| {
+                let roster = state.roster();
+                Ok(roster.is_active(key)
+                    && roster
+                        .member(key)
+                        .is_some_and(|m| m.role != countersign_ledger::Role::AiModel))
+            })
+            .unwrap_or(false)
+    }
+
     fn may_read(&mut self, peer: &PublicKey, logs: &[LogId]) -> Vec<bool> {
         let Some(network) = self.network else {
             return vec![false; logs.len()];
