@@ -648,7 +648,7 @@ impl<L: Ledger> Node<L> {
                     tracing::debug!(
                         logs = message.logs.len(),
                         peers = reached.len(),
-                        "gossip: announced (0 logs: every log)"
+                        "gossip: announced (no logs: every log)"
                     );
                     self.gossip.status.published += 1;
                     self.gossip.hear(&message, now);
