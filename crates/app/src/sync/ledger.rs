@@ -576,7 +576,13 @@ impl Ledger for HomeLedger {
             }
         }
         // Best effort: what a node remembers of a peer is never worth failing a sync for.
-        let result = self.home.store_mut().write(|db| db.put_peer_state(&row));
+        // Written beside the kept validation state, which a peer's row does not touch: a raw
+        // write drops that state, and every pull ends here, so each next request from any peer
+        // reloaded the whole roster (a fifth of a busy node's time with fifty peers).
+        let result = self
+            .home
+            .write_with_state(|db, _| Ok(db.put_peer_state(&row)?))
+            .or_else(|_| self.home.store_mut().write(|db| db.put_peer_state(&row)));
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not keep a peer's state");
         }
