@@ -416,6 +416,8 @@ struct Pending {
     puller: PeerId,
     announcement: Announcement,
     until: Instant,
+    /// A pull from `puller` was started for it (else it waits for the running one to end).
+    pulled: bool,
     /// The other members were asked once the pull from `puller` ended without it.
     fell_back: bool,
 }
@@ -763,10 +765,18 @@ impl<L: Ledger> Node<L> {
             return self.verdict(&id, &via, MessageAcceptance::Accept);
         }
         tracing::debug!(source = %source, via = %via, puller = %puller, logs = lacking.len(), "gossip: announcement names what is not here: pulling");
-        self.gossip.status.pulls += 1;
-        self.start_pull(puller, None, lacking);
         if self.gossip.pending.len() >= MAX_PENDING {
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, lacking);
             return self.verdict(&id, &via, MessageAcceptance::Ignore);
+        }
+        // While a pull from the puller runs, it may well bring what this names (it was stored
+        // there before being forwarded): the pull waits for it to end, and starts only if
+        // something is still missing then, rather than queueing one more pull at once.
+        let busy = self.pulls.contains_key(&puller);
+        if !busy {
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, lacking);
         }
         self.gossip.pending.push_back(Pending {
             id,
@@ -775,8 +785,35 @@ impl<L: Ledger> Node<L> {
             puller,
             announcement,
             until: now + PENDING_FOR,
+            pulled: !busy,
             fell_back: false,
         });
+    }
+
+    /// Starts the pulls announcements wait for once their puller is free (cheap: no ledger
+    /// call; run after every swarm event, since a pull can end on any answer).
+    pub(super) fn gossip_kick(&mut self) {
+        if self.gossip.pending.iter().all(|p| p.pulled) {
+            return;
+        }
+        let mut wanted: HashMap<PeerId, Vec<LogId>> = HashMap::new();
+        for p in self.gossip.pending.iter_mut() {
+            if p.pulled || self.pulls.contains_key(&p.puller) {
+                continue;
+            }
+            p.pulled = true;
+            let logs = wanted.entry(p.puller).or_default();
+            for l in &p.announcement.logs {
+                if !logs.contains(&l.log) && logs.len() < MAX_LOGS {
+                    logs.push(l.log);
+                }
+            }
+        }
+        for (puller, logs) in wanted {
+            tracing::debug!(puller = %puller, logs = logs.len(), "gossip: pulling what announcements named once the last pull ended");
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, logs);
+        }
     }
 
     /// The logs of `a` this home lacks something of: a head not held (or none given), or
@@ -829,7 +866,8 @@ impl<L: Ledger> Node<L> {
             };
             let compare = known.logs.len() < p.announcement.logs.len();
             let lacking = self.gossip_lacking(&known);
-            let held = matches!(&lacking, Ok(l) if l.is_empty()) && !(compare && pulling);
+            let held =
+                matches!(&lacking, Ok(l) if l.is_empty()) && !(compare && (pulling || !p.pulled));
             if held {
                 tracing::debug!(source = %p.source, via = %p.via, "gossip: announcement accepted (pulled)");
                 self.gossip.hear(&p.announcement, now);
@@ -841,7 +879,7 @@ impl<L: Ledger> Node<L> {
                 self.verdict(&p.id, &p.via, MessageAcceptance::Ignore);
                 continue;
             }
-            if !pulling && !p.fell_back {
+            if !pulling && p.pulled && !p.fell_back {
                 p.fell_back = true;
                 let logs: Vec<LogId> = p.announcement.logs.iter().map(|l| l.log).collect();
                 let others: Vec<PeerId> = self
@@ -858,6 +896,7 @@ impl<L: Ledger> Node<L> {
             }
             self.gossip.pending.push_back(p);
         }
+        self.gossip_kick();
     }
 
     /// What gossip did so far, with the bytes through this node's TCP connections.

@@ -520,6 +520,7 @@ impl<L: Ledger> Node<L> {
                         on_listen(address);
                     }
                     self.on_event(event);
+                    self.gossip_kick();
                 }
                 Some(checked) = self.checking.next(), if !self.checking.is_empty() => {
                     // A join error means the runtime is shutting down (panics are caught).
