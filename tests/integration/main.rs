@@ -23,6 +23,7 @@ mod power_loss;
 mod rejections;
 mod sync;
 mod sync_access;
+mod sync_gossip;
 mod sync_scale;
 mod sync_trust;
 mod tamper;

@@ -225,6 +225,23 @@ impl Ledger for HomeLedger {
             .unwrap_or(false)
     }
 
+    fn reads_every_log(&mut self, key: &PublicKey) -> bool {
+        // A person on the roster reads every report; an AI model only those it was granted
+        // (see `may_read`), so it stays out of the gossip mesh.
+        let Some(network) = self.network else {
+            return false;
+        };
+        self.home
+            .with_state(&network, |state, _| {
+                let roster = state.roster();
+                Ok(roster.is_active(key)
+                    && roster
+                        .member(key)
+                        .is_some_and(|m| m.role != countersign_ledger::Role::AiModel))
+            })
+            .unwrap_or(false)
+    }
+
     fn may_read(&mut self, peer: &PublicKey, logs: &[LogId]) -> Vec<bool> {
         let Some(network) = self.network else {
             return vec![false; logs.len()];
@@ -595,7 +612,13 @@ impl Ledger for HomeLedger {
             }
         }
         // Best effort: what a node remembers of a peer is never worth failing a sync for.
-        let result = self.home.store_mut().write(|db| db.put_peer_state(&row));
+        // Written beside the kept validation state, which a peer's row does not touch: a raw
+        // write drops that state, and every pull ends here, so each next request from any peer
+        // reloaded the whole roster (a fifth of a busy node's time with fifty peers).
+        let result = self
+            .home
+            .write_with_state(|db, _| Ok(db.put_peer_state(&row)?))
+            .or_else(|_| self.home.store_mut().write(|db| db.put_peer_state(&row)));
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not keep a peer's state");
         }

@@ -13,6 +13,8 @@ impl<L: Ledger> Node<L> {
     pub(super) fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                // Before gossipsub handles anything the peer sends: a stranger never gets in.
+                self.gossip_score(&peer_id);
                 // A stranger's connection stays up only to carry the refusal of its requests
                 // (it then idles out); nothing is pulled from it or served to it.
                 if !self.allowed(&peer_id) {
@@ -87,6 +89,7 @@ impl<L: Ledger> Node<L> {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(e)) => self.on_gossip(e),
             _ => {}
         }
     }

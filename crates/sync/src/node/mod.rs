@@ -20,11 +20,14 @@
 //! This file holds the node's types, start-up and commands; `events` dispatches swarm
 //! events, `pull` is the puller's side of reconciliation (batches checked on the blocking
 //! pool while the one before is stored, signed checkpoints held to), `serve` the server's
-//! side (what each member may read) and the announcements.
+//! side (what each member may read) and the announcements; `gossip` carries announcements
+//! over gossipsub among members who may read every log, and `traffic` counts the bytes.
 
 mod events;
+pub mod gossip;
 mod pull;
 mod serve;
+mod traffic;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -33,9 +36,7 @@ use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    connection_limits, identify, identity, mdns, multiaddr::Protocol, noise, ping, tcp, yamux,
-};
+use libp2p::{connection_limits, identify, identity, mdns, multiaddr::Protocol, ping};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
@@ -110,6 +111,13 @@ pub trait Ledger: Send + 'static {
     fn may_have_changed(&mut self) -> bool;
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
+    /// Whether member `key` may read every log (a person, not an AI model). Only such members
+    /// share the gossip mesh, where every message reaches everyone ([`gossip`]); the default,
+    /// nobody, leaves a node to direct announcements.
+    fn reads_every_log(&mut self, key: &PublicKey) -> bool {
+        let _ = key;
+        false
+    }
 }
 
 /// What the ledger made of a batch.
@@ -251,6 +259,7 @@ pub struct NodeStatus {
     pub last_sync_ms: Option<u64>,
     /// Entries stored from peers since the node started.
     pub received: u64,
+    pub gossip: gossip::GossipStatus,
 }
 
 fn now_ms() -> u64 {
@@ -294,6 +303,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
+    gossip: gossip::Behaviour,
 }
 
 /// The ed25519 key inside a peer id (Countersign peers' ids are their member keys).
@@ -346,6 +356,7 @@ pub struct Node<L: Ledger> {
     /// Numbers pulls, so a batch is stored only by the pull that fetched it.
     pull_generation: u64,
     config: Config,
+    gossip: gossip::Gossip,
 }
 
 /// A peer cut off for proof of misbehaviour.
@@ -365,15 +376,13 @@ pub fn start<L: Ledger>(
     ledger: L,
     config: Config,
 ) -> Result<(Node<L>, mpsc::Sender<Command>), String> {
+    // TCP as `with_tcp` builds it, its bytes counted (`traffic`).
+    let traffic = std::sync::Arc::<traffic::Traffic>::default();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| e.to_string())?
         .with_quic()
+        .with_other_transport(|key| traffic::tcp(key, traffic.clone()))
+        .map_err(|e| e.to_string())?
         .with_behaviour(|key| {
             let sync = request_response::Behaviour::with_codec(
                 SyncCodec,
@@ -403,6 +412,7 @@ pub fn start<L: Ledger>(
                 )),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 mdns: Toggle::from(mdns),
+                gossip: gossip::behaviour(key)?,
             })
         })
         .map_err(|e| e.to_string())?
@@ -467,6 +477,7 @@ pub fn start<L: Ledger>(
             checking: FuturesOrdered::new(),
             pull_generation: 0,
             config,
+            gossip: gossip::Gossip::new(traffic),
         },
         tx,
     ))
@@ -509,18 +520,23 @@ impl<L: Ledger> Node<L> {
                         on_listen(address);
                     }
                     self.on_event(event);
+                    self.gossip_kick();
                 }
                 Some(checked) = self.checking.next(), if !self.checking.is_empty() => {
                     // A join error means the runtime is shutting down (panics are caught).
                     if let Ok(received) = checked {
                         self.take_received(received);
+                        self.gossip_settle();
                     }
                 }
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
                     None => return,
                 },
-                _ = tick.tick() => self.announce_changes(),
+                _ = tick.tick() => {
+                    self.gossip_tick();
+                    self.announce_changes();
+                }
                 _ = redial.tick() => self.redial(),
                 _ = reconcile.tick() => self.reconcile(),
             }
@@ -544,6 +560,7 @@ impl<L: Ledger> Node<L> {
                     .map(|(p, c)| (p.to_string(), c.reason.clone(), c.until_ms))
                     .collect();
                 status.cut_off.sort();
+                status.gossip = self.gossip_status();
                 let _ = reply.send(status);
             }
             Command::AddPeer { peer, reply } => {

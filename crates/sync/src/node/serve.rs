@@ -334,7 +334,15 @@ impl<L: Ledger> Node<L> {
             Ok(c) if !c.is_empty() => c,
             _ => return,
         };
-        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        // Members in the gossip mesh hear of it there; every other connected peer (an AI model,
+        // a peer without gossip, or all when there is no mesh) is told directly.
+        let reached = self.gossip_announce(&changed);
+        let peers: Vec<PeerId> = self
+            .connected
+            .iter()
+            .filter(|p| !reached.contains(p))
+            .copied()
+            .collect();
         tracing::debug!(
             logs = changed.len(),
             peers = peers.len(),

@@ -1,0 +1,1142 @@
+//! Announcements over gossipsub, so a write on one peer reaches a department of fifty without
+//! fifty connections: one topic per network, `countersign/announce/<network hex>`.
+//!
+//! **Who is in the mesh.** Only members who may read every log: people on the roster, not
+//! revoked, not cut off. An AI model's node reads only the reports it was granted, and every
+//! subscriber receives every message, so it is kept out and told of changes directly (as are
+//! peers that do not speak gossipsub); a node that is not such a member does not subscribe.
+//! gossipsub has no hook to refuse a subscription or a GRAFT by peer, so exclusion is by score:
+//! every connected peer gets an application score, 0 for an eligible member and
+//! [`OUTSIDER`] for anyone else, far below the graylist threshold. gossipsub then never puts
+//! the peer in a mesh (a GRAFT is answered with a PRUNE), never publishes, forwards or gossips
+//! (IHAVE) to it, ignores its IWANTs, and drops every RPC it sends once its subscriptions are
+//! noted. What a connected stranger still learns is the topic name (our subscription is sent to
+//! every new connection before the score is set): the network id, which is not PHI. Scores are
+//! set on every connection and looked at again every second and whenever the roster changes.
+//!
+//! **What a message holds** ([`Announcement`]): log ids, and for each the ids of its heads (at
+//! most [`MAX_HEADS_PER_LOG`]) and its count of fork evidence; never a payload, a name or a
+//! study. At most [`MAX_LOGS`] logs and [`MAX_HEADS`] heads: [`MAX_ENCODED`] bytes, and
+//! gossipsub's `max_transmit_size` is that plus its own framing. Heads let a receiver see
+//! that it already holds what is announced without asking anyone.
+//!
+//! **Validation** is manual, after gossipsub's strict mode has checked the signature of the
+//! source: a message from a source that is not an eligible member is rejected when that source
+//! sent it to us itself (it lowers the sender's score: P4, invalid deliveries) and ignored when
+//! a member relayed it (the relay's roster may be behind ours); a message that does not decode
+//! is rejected; past [`RATE_PER_SECOND`] messages a second from one source, ignored. A message
+//! naming heads this home lacks makes it pull those logs (`start_pull` with the logs as scope)
+//! from the source if connected, else from the peer it came through, and it is accepted, and
+//! so forwarded, only once they are held: whoever forwards an announcement holds what it
+//! names, so the next hop can pull from it. One message per write crosses the department.
+//! A node announces what it stored from peers too, unless the heads it now holds were all
+//! announced to it already (everyone heard those), so entries that arrive another way (a whole
+//! pull, an AI model's direct announcement) are still announced.
+//!
+//! **Fallback.** Direct request/response stays for pulls, for one-shot syncs (and their acks),
+//! and as the announcement to every connected peer gossip does not reach: own messages are
+//! flood-published to every subscribed neighbour with a good score, so the rest are told
+//! directly, as before. If the peer an announcement came through does not deliver, the logs are
+//! pulled from the other connected members; an announcement lost altogether is caught by the
+//! whole reconciliation every 30 s.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId, TopicHash};
+use libp2p::{identity, PeerId};
+use tokio::time::Instant;
+
+use countersign_ledger::{EntryId, Hash, LogId};
+
+use super::traffic::Traffic;
+use super::{block, peer_key, Ledger, Node};
+
+/// The encoding's version, its first byte.
+pub const VERSION: u8 = 1;
+/// Topics are this followed by the network id in hex.
+pub const TOPIC_PREFIX: &str = "countersign/announce/";
+/// Logs one message names at most (a direct announcement's bound).
+pub const MAX_LOGS: usize = crate::protocol::MAX_ANNOUNCED;
+/// Heads given for one log at most; a log with more is announced without them ("compare").
+pub const MAX_HEADS_PER_LOG: usize = 16;
+/// Heads in one message at most.
+pub const MAX_HEADS: usize = 1024;
+/// The longest message: version, count, and per log its id, fork count and head count, and
+/// every head (70 659 bytes).
+pub const MAX_ENCODED: usize = 3 + MAX_LOGS * (32 + 4 + 1) + MAX_HEADS * 32;
+/// gossipsub's bound on a frame: a message and its framing (source, sequence number, topic,
+/// signature: under 300 bytes).
+pub const MAX_TRANSMIT: usize = MAX_ENCODED + 1024;
+/// Messages queued per connection at most (gossipsub's default is 5000).
+pub const QUEUE: usize = 128;
+/// Received announcements waiting for what they name to arrive, at most; past it a message
+/// is not forwarded (its pull still runs).
+pub const MAX_PENDING: usize = 256;
+/// How long an announcement waits for what it names before it is dropped unforwarded (under
+/// the 5 s gossipsub keeps it).
+pub const PENDING_FOR: Duration = Duration::from_secs(4);
+/// Messages one source may have taken a second, on average, and in a burst.
+pub const RATE_PER_SECOND: f64 = 50.0;
+pub const BURST: f64 = 100.0;
+/// Sources whose rate is tracked at most (the longest idle is forgotten first).
+pub const MAX_SOURCES: usize = 4096;
+/// The application score of a peer kept out of the mesh: below every threshold.
+pub const OUTSIDER: f64 = -1000.0;
+/// Logs whose announced heads are remembered (to know what others already heard), for how
+/// long, and heads per log.
+const MAX_HEARD_LOGS: usize = 4096;
+const HEARD_FOR: Duration = Duration::from_secs(60);
+const MAX_HEARD_HEADS: usize = 64;
+/// Changed logs beyond which a node announces "every log" instead of reading their heads.
+const MAX_LOOKED_UP: usize = 256;
+/// Other members asked when the peer an announcement came through did not deliver.
+const MAX_FALLBACK: usize = 8;
+const RESCORE_EVERY: Duration = Duration::from_secs(1);
+
+/// One log named in an announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    pub log: LogId,
+    /// Fork evidence held for the log.
+    pub forks: u32,
+    /// Its heads, ascending; empty when it has more than [`MAX_HEADS_PER_LOG`] (the receiver
+    /// compares the log with the sender).
+    pub heads: Vec<EntryId>,
+}
+
+impl Announced {
+    /// `log` with `heads` in the encoding's order (none given past the per-log bound).
+    pub fn new(log: LogId, forks: u32, mut heads: Vec<EntryId>) -> Announced {
+        heads.sort();
+        heads.dedup();
+        if heads.len() > MAX_HEADS_PER_LOG {
+            heads.clear();
+        }
+        Announced { log, forks, heads }
+    }
+}
+
+/// What one gossip message says: "these logs have these heads here". No logs: "much changed
+/// here, reconcile with me".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Announcement {
+    /// Ascending by log id, each once.
+    pub logs: Vec<Announced>,
+}
+
+/// Why bytes are not an announcement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GossipDecodeError {
+    #[error("announcement truncated")]
+    Truncated,
+    #[error("announcement version {0} is not {VERSION}")]
+    Version(u8),
+    #[error("{what}: {count} exceeds the limit of {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("{0} are not in ascending order")]
+    Unordered(&'static str),
+    #[error("{0} trailing bytes")]
+    TrailingBytes(usize),
+}
+
+impl Announcement {
+    /// Splits `logs` into messages within the bounds, each in the encoding's order.
+    pub fn split(mut logs: Vec<Announced>) -> Vec<Announcement> {
+        logs.sort_by_key(|a| a.log);
+        logs.dedup_by_key(|a| a.log);
+        let mut out = Vec::new();
+        let mut current = Announcement::default();
+        let mut heads = 0;
+        for a in logs {
+            if current.logs.len() == MAX_LOGS || heads + a.heads.len() > MAX_HEADS {
+                out.push(std::mem::take(&mut current));
+                heads = 0;
+            }
+            heads += a.heads.len();
+            current.logs.push(a);
+        }
+        if !current.logs.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
+    /// ```text
+    /// version:u8 (1)  n:u16 (0 ≤ n ≤ 1024; 0: every log)
+    /// n × ( log[32]  forks:u32  h:u8 (≤ 16)  head[32] × h )   logs and heads ascending,
+    ///                                                          at most 1024 heads in all
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let heads: usize = self.logs.iter().map(|a| a.heads.len()).sum();
+        let mut out = Vec::with_capacity(3 + self.logs.len() * 37 + heads * 32);
+        out.push(VERSION);
+        out.extend_from_slice(&(self.logs.len() as u16).to_be_bytes());
+        for a in &self.logs {
+            out.extend_from_slice(a.log.as_bytes());
+            out.extend_from_slice(&a.forks.to_be_bytes());
+            out.push(a.heads.len() as u8);
+            for h in &a.heads {
+                out.extend_from_slice(h.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Strict: every count checked against its bound before anything is read for it, logs and
+    /// heads ascending (so one encoding each), every byte consumed.
+    pub fn decode(bytes: &[u8]) -> Result<Announcement, GossipDecodeError> {
+        if bytes.len() > MAX_ENCODED {
+            return Err(GossipDecodeError::TooMany {
+                what: "bytes",
+                count: bytes.len(),
+                max: MAX_ENCODED,
+            });
+        }
+        let mut reader = Reader(bytes);
+        let mut take = |n: usize| reader.take(n);
+        let version = take(1)?[0];
+        if version != VERSION {
+            return Err(GossipDecodeError::Version(version));
+        }
+        let n = take(2)?;
+        let n = usize::from(u16::from_be_bytes([n[0], n[1]]));
+        if n > MAX_LOGS {
+            return Err(GossipDecodeError::TooMany {
+                what: "logs",
+                count: n,
+                max: MAX_LOGS,
+            });
+        }
+        let hash = |b: &[u8]| Hash(b.try_into().expect("32 bytes taken"));
+        let mut logs: Vec<Announced> = Vec::with_capacity(n);
+        let mut total = 0usize;
+        for _ in 0..n {
+            let log = hash(take(32)?);
+            if logs.last().is_some_and(|l| l.log >= log) {
+                return Err(GossipDecodeError::Unordered("logs"));
+            }
+            let f = take(4)?;
+            let forks = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+            let h = usize::from(take(1)?[0]);
+            if h > MAX_HEADS_PER_LOG {
+                return Err(GossipDecodeError::TooMany {
+                    what: "heads of a log",
+                    count: h,
+                    max: MAX_HEADS_PER_LOG,
+                });
+            }
+            total += h;
+            if total > MAX_HEADS {
+                return Err(GossipDecodeError::TooMany {
+                    what: "heads",
+                    count: total,
+                    max: MAX_HEADS,
+                });
+            }
+            let mut heads: Vec<EntryId> = Vec::with_capacity(h);
+            for _ in 0..h {
+                let head = hash(take(32)?);
+                if heads.last().is_some_and(|p| *p >= head) {
+                    return Err(GossipDecodeError::Unordered("heads"));
+                }
+                heads.push(head);
+            }
+            logs.push(Announced { log, forks, heads });
+        }
+        if !reader.0.is_empty() {
+            return Err(GossipDecodeError::TrailingBytes(reader.0.len()));
+        }
+        Ok(Announcement { logs })
+    }
+}
+
+/// A cursor that never reads past its end.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], GossipDecodeError> {
+        if self.0.len() < n {
+            return Err(GossipDecodeError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+}
+
+/// The fuzz target's invariants (`fuzz/fuzz_targets/gossip_decode.rs`, replayed by the
+/// integration tests): decoding never panics, never reads past its bounds, and what decodes
+/// has exactly one encoding.
+pub fn fuzz_check(data: &[u8]) {
+    if let Ok(a) = Announcement::decode(data) {
+        assert!(data.len() <= MAX_ENCODED);
+        assert!(a.logs.len() <= MAX_LOGS);
+        assert!(a.logs.iter().map(|l| l.heads.len()).sum::<usize>() <= MAX_HEADS);
+        assert_eq!(
+            a.encode(),
+            data,
+            "a decoded announcement re-encodes to its bytes"
+        );
+    }
+}
+
+/// What a received message is worth, before the ledger is asked what it lacks.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// From a member, well formed: see what it names.
+    Consider(Announcement),
+    /// Proof against the peer that sent it: not forwarded, and its score drops.
+    Reject(&'static str),
+    /// Not forwarded, held against no one.
+    Ignore(&'static str),
+}
+
+/// `member`: the source is a member who may read every log (checked after gossipsub verified
+/// its signature); `direct`: the source sent it to us itself; `within_rate`: the source is
+/// within [`RATE_PER_SECOND`].
+pub(super) fn judge(member: bool, direct: bool, within_rate: bool, data: &[u8]) -> Verdict {
+    if !member {
+        return if direct {
+            Verdict::Reject("its source is not a member who reads every log")
+        } else {
+            Verdict::Ignore("its source is not a member here (the relay's roster may be behind)")
+        };
+    }
+    match Announcement::decode(data) {
+        Err(_) => Verdict::Reject("it does not decode"),
+        Ok(_) if !within_rate => Verdict::Ignore("its source is over its rate"),
+        Ok(a) => Verdict::Consider(a),
+    }
+}
+
+/// Only our kind of topic is taken from peers (each may hold two at most).
+#[derive(Debug, Default, Clone)]
+pub(super) struct AnnounceTopics;
+
+impl gossipsub::TopicSubscriptionFilter for AnnounceTopics {
+    fn can_subscribe(&mut self, topic: &TopicHash) -> bool {
+        topic
+            .as_str()
+            .strip_prefix(TOPIC_PREFIX)
+            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+}
+
+pub(super) type Behaviour = gossipsub::Behaviour<
+    gossipsub::IdentityTransform,
+    gossipsub::MaxCountSubscriptionFilter<AnnounceTopics>,
+>;
+
+fn thresholds() -> gossipsub::PeerScoreThresholds {
+    gossipsub::PeerScoreThresholds::default()
+}
+
+/// Our topic's score: only invalid messages count (P4), each squared and weighted so that
+/// three take a peer past the graylist; forgotten over about ten minutes. Deliveries and time
+/// in the mesh do not count: announcements are rare, and a quiet member is not a bad one.
+fn topic_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: gossipsub::score_parameter_decay(Duration::from_secs(
+            600,
+        )),
+        ..gossipsub::TopicScoreParams::default()
+    }
+}
+
+/// The gossipsub behaviour: signed messages, strict and manual validation, bounded frames and
+/// queues, peers scored by membership (not by address: every member is known by its key, and
+/// a department's nodes may share one).
+pub(super) fn behaviour(key: &identity::Keypair) -> Result<Behaviour, String> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_TRANSMIT)
+        .connection_handler_queue_len(QUEUE)
+        .heartbeat_initial_delay(Duration::from_millis(500))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let filter = gossipsub::MaxCountSubscriptionFilter {
+        filter: AnnounceTopics,
+        max_subscribed_topics: 2,
+        max_subscriptions_per_request: 4,
+    };
+    let mut gossip = Behaviour::new_with_subscription_filter(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        config,
+        filter,
+    )?;
+    let params = gossipsub::PeerScoreParams {
+        app_specific_weight: 1.0,
+        ip_colocation_factor_weight: 0.0,
+        retain_score: Duration::from_secs(300),
+        ..gossipsub::PeerScoreParams::default()
+    };
+    gossip.with_peer_score(params, thresholds())?;
+    Ok(gossip)
+}
+
+/// What gossip did on this node, for `sync status` and the traffic line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GossipStatus {
+    /// The topic this node is subscribed to (none: not a member who reads every log, or no
+    /// network yet).
+    pub topic: Option<String>,
+    pub mesh_peers: usize,
+    /// Messages this node published.
+    pub published: u64,
+    /// Received messages accepted (and forwarded), rejected, ignored.
+    pub accepted: u64,
+    pub rejected: u64,
+    pub ignored: u64,
+    /// Pulls an announcement started.
+    pub pulls: u64,
+    /// Bytes through this node's TCP connections (see `traffic`).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// A received announcement waiting for what it names.
+struct Pending {
+    id: MessageId,
+    via: PeerId,
+    source: PeerId,
+    puller: PeerId,
+    announcement: Announcement,
+    until: Instant,
+    /// A pull from `puller` was started for it (else it waits for the running one to end).
+    pulled: bool,
+    /// The other members were asked once the pull from `puller` ended without it.
+    fell_back: bool,
+}
+
+/// Heads announced for a log lately.
+struct Heard {
+    heads: HashSet<EntryId>,
+    forks: u32,
+    at: Instant,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The node's gossip state.
+pub(super) struct Gossip {
+    topic: Option<IdentTopic>,
+    pending: VecDeque<Pending>,
+    heard: HashMap<LogId, Heard>,
+    buckets: HashMap<PeerId, Bucket>,
+    /// Whether each peer was found eligible when last scored (to log changes only).
+    scored: HashMap<PeerId, bool>,
+    next_rescore: Instant,
+    status: GossipStatus,
+    pub(super) traffic: Arc<Traffic>,
+}
+
+impl Gossip {
+    pub(super) fn new(traffic: Arc<Traffic>) -> Gossip {
+        Gossip {
+            topic: None,
+            pending: VecDeque::new(),
+            heard: HashMap::new(),
+            buckets: HashMap::new(),
+            scored: HashMap::new(),
+            next_rescore: Instant::now(),
+            status: GossipStatus::default(),
+            traffic,
+        }
+    }
+
+    /// Remembers what `a` announced (everyone on the topic heard it).
+    fn hear(&mut self, a: &Announcement, now: Instant) {
+        for l in &a.logs {
+            if l.heads.is_empty() {
+                continue;
+            }
+            if !self.heard.contains_key(&l.log) && self.heard.len() >= MAX_HEARD_LOGS {
+                continue;
+            }
+            let h = self.heard.entry(l.log).or_insert_with(|| Heard {
+                heads: HashSet::new(),
+                forks: 0,
+                at: now,
+            });
+            if h.heads.len() + l.heads.len() > MAX_HEARD_HEADS {
+                h.heads.clear();
+            }
+            h.heads.extend(l.heads.iter().copied());
+            h.forks = h.forks.max(l.forks);
+            h.at = now;
+        }
+    }
+
+    /// Whether every one of `heads` (and this many forks) was announced lately.
+    fn heard_all(&self, log: &LogId, heads: &[EntryId], forks: u32) -> bool {
+        self.heard.get(log).is_some_and(|h| {
+            !heads.is_empty() && heads.iter().all(|x| h.heads.contains(x)) && forks <= h.forks
+        })
+    }
+
+    /// Takes one message from `source`'s allowance.
+    fn within_rate(&mut self, source: PeerId, now: Instant) -> bool {
+        if !self.buckets.contains_key(&source) && self.buckets.len() >= MAX_SOURCES {
+            if let Some(idle) = self
+                .buckets
+                .iter()
+                .min_by_key(|(_, b)| b.at)
+                .map(|(p, _)| *p)
+            {
+                self.buckets.remove(&idle);
+            }
+        }
+        let b = self.buckets.entry(source).or_insert(Bucket {
+            tokens: BURST,
+            at: now,
+        });
+        let refill = now.duration_since(b.at).as_secs_f64() * RATE_PER_SECOND;
+        b.tokens = (b.tokens + refill).min(BURST);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl<L: Ledger> Node<L> {
+    /// Every announcement tick: join the topic once this home may, score peers every second
+    /// (and after a roster change), and settle announcements whose deadline passed.
+    pub(super) fn gossip_tick(&mut self) {
+        let now = Instant::now();
+        if now >= self.gossip.next_rescore {
+            self.gossip.next_rescore = now + RESCORE_EVERY;
+            self.gossip_join();
+            self.gossip_rescore();
+            self.gossip
+                .heard
+                .retain(|_, h| now.duration_since(h.at) < HEARD_FOR);
+            self.log_traffic();
+        }
+        self.gossip_settle();
+    }
+
+    /// Subscribes to this network's topic once the home has a network and its member may read
+    /// every log.
+    fn gossip_join(&mut self) {
+        if self.gossip.topic.is_some() {
+            return;
+        }
+        let Some(network) = self.ledger.network() else {
+            return;
+        };
+        let me = self.local_peer_id();
+        if !self.gossip_eligible(&me) {
+            return;
+        }
+        let topic = IdentTopic::new(format!("{TOPIC_PREFIX}{network}"));
+        let gossip = &mut self.swarm.behaviour_mut().gossip;
+        if let Err(e) = gossip.set_topic_params(topic.clone(), topic_params()) {
+            tracing::warn!(error = e, "gossip: the topic's score could not be set");
+        }
+        match gossip.subscribe(&topic) {
+            Ok(_) => {
+                tracing::info!(topic = %topic, "gossip: subscribed");
+                self.gossip.status.topic = Some(topic.to_string());
+                self.gossip.topic = Some(topic);
+            }
+            Err(e) => tracing::warn!(error = %e, "gossip: could not subscribe"),
+        }
+    }
+
+    /// Whether `peer` belongs in the mesh: a member who may read every log, not cut off.
+    fn gossip_eligible(&mut self, peer: &PeerId) -> bool {
+        if self.is_cut_off(peer) {
+            return false;
+        }
+        let Some(key) = peer_key(peer) else {
+            return false;
+        };
+        let ledger = &mut self.ledger;
+        block(|| ledger.is_member(&key) && ledger.reads_every_log(&key))
+    }
+
+    /// Sets `peer`'s application score: 0 for an eligible member, [`OUTSIDER`] otherwise (see
+    /// the module's notes). Called for every new connection, before gossipsub handles anything
+    /// the peer sent.
+    pub(super) fn gossip_score(&mut self, peer: &PeerId) {
+        let eligible = self.gossip_eligible(peer);
+        let score = if eligible { 0.0 } else { OUTSIDER };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .set_application_score(peer, score);
+        if self.gossip.scored.insert(*peer, eligible) != Some(eligible) {
+            if eligible {
+                tracing::debug!(peer = %peer, "gossip: a member who reads every log; may join the mesh");
+            } else {
+                tracing::debug!(peer = %peer, "gossip: kept out of the mesh (not a member who reads every log, or cut off)");
+            }
+        }
+    }
+
+    fn gossip_rescore(&mut self) {
+        let peers: HashSet<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossip
+            .all_peers()
+            .map(|(p, _)| *p)
+            .collect();
+        self.gossip.scored.retain(|p, _| peers.contains(p));
+        for p in peers {
+            self.gossip_score(&p);
+        }
+    }
+
+    /// Publishes the changed logs' heads, leaving out what was announced to us already, and
+    /// returns the connected peers the publication reaches (they need no direct
+    /// announcement): every subscribed neighbour whose score allows publishing to it.
+    pub(super) fn gossip_announce(&mut self, changed: &[LogId]) -> HashSet<PeerId> {
+        let Some(topic) = self.gossip.topic.clone() else {
+            return HashSet::new();
+        };
+        if let Some(network) = self.ledger.network() {
+            if changed.contains(&network) {
+                // The roster changed: who belongs in the mesh may have too.
+                self.gossip.next_rescore = Instant::now();
+            }
+        }
+        let hash = topic.hash();
+        let publish_threshold = thresholds().publish_threshold;
+        let gossip = &self.swarm.behaviour().gossip;
+        let reached: HashSet<PeerId> = gossip
+            .all_peers()
+            .filter(|(p, topics)| {
+                topics.contains(&&hash)
+                    && self.connected.contains(p)
+                    && gossip.peer_score(p).is_some_and(|s| s >= publish_threshold)
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        if reached.is_empty() {
+            return reached;
+        }
+        let now = Instant::now();
+        for message in self.gossip_messages(changed) {
+            let bytes = message.encode();
+            match self
+                .swarm
+                .behaviour_mut()
+                .gossip
+                .publish(topic.clone(), bytes)
+            {
+                Ok(_) => {
+                    tracing::debug!(
+                        logs = message.logs.len(),
+                        peers = reached.len(),
+                        "gossip: announced (no logs: every log)"
+                    );
+                    self.gossip.status.published += 1;
+                    self.gossip.hear(&message, now);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "gossip: publishing failed; peers are told directly");
+                    return HashSet::new();
+                }
+            }
+        }
+        reached
+    }
+
+    /// The messages announcing `changed`: each log's heads and forks, unless all were
+    /// announced lately; "every log" when too many changed to look up.
+    fn gossip_messages(&mut self, changed: &[LogId]) -> Vec<Announcement> {
+        if changed.len() > MAX_LOOKED_UP {
+            return vec![Announcement::default()];
+        }
+        let ledger = &mut self.ledger;
+        let Ok(summaries) = block(|| ledger.summary(changed)) else {
+            return vec![Announcement::default()];
+        };
+        let logs: Vec<Announced> = summaries
+            .into_iter()
+            .filter(|s| !self.gossip.heard_all(&s.log, &s.heads, s.forks))
+            .map(|s| Announced::new(s.log, s.forks, s.heads))
+            .collect();
+        Announcement::split(logs)
+    }
+
+    pub(super) fn on_gossip(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => self.on_announcement(propagation_source, message_id, message),
+            gossipsub::Event::Subscribed { peer_id, topic } => {
+                tracing::debug!(peer = %peer_id, topic = %topic, "gossip: peer subscribed");
+            }
+            gossipsub::Event::SlowPeer { peer_id, .. } => {
+                tracing::debug!(peer = %peer_id, "gossip: a peer does not keep up");
+            }
+            _ => {}
+        }
+    }
+
+    fn verdict(&mut self, id: &MessageId, via: &PeerId, acceptance: MessageAcceptance) {
+        match acceptance {
+            MessageAcceptance::Accept => self.gossip.status.accepted += 1,
+            MessageAcceptance::Reject => self.gossip.status.rejected += 1,
+            MessageAcceptance::Ignore => self.gossip.status.ignored += 1,
+        }
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(id, via, acceptance);
+    }
+
+    fn on_announcement(&mut self, via: PeerId, id: MessageId, message: gossipsub::Message) {
+        let ours = self.gossip.topic.as_ref().map(|t| t.hash());
+        let source = match message.source {
+            Some(s) if Some(&message.topic) == ours.as_ref() => s,
+            // Strict validation guarantees a source; a topic not ours was not subscribed to.
+            _ => return self.verdict(&id, &via, MessageAcceptance::Ignore),
+        };
+        let direct = source == via;
+        let member = self.gossip_eligible(&source);
+        let now = Instant::now();
+        let within_rate = member && self.gossip.within_rate(source, now);
+        let announcement = match judge(member, direct, within_rate, &message.data) {
+            Verdict::Consider(a) => a,
+            Verdict::Reject(why) => {
+                tracing::info!(source = %source, via = %via, reason = why, "gossip: announcement rejected");
+                return self.verdict(&id, &via, MessageAcceptance::Reject);
+            }
+            Verdict::Ignore(why) => {
+                tracing::debug!(source = %source, via = %via, reason = why, "gossip: announcement ignored");
+                return self.verdict(&id, &via, MessageAcceptance::Ignore);
+            }
+        };
+        if !direct && !self.gossip_eligible(&via) {
+            tracing::debug!(source = %source, via = %via, "gossip: announcement ignored: relayed by a peer outside the mesh");
+            return self.verdict(&id, &via, MessageAcceptance::Ignore);
+        }
+        // Pull from the source if it is connected (it holds what it announced), else from the
+        // peer it came through (which held it before forwarding).
+        let puller = if !direct && self.connected.contains(&source) && !self.is_cut_off(&source) {
+            source
+        } else {
+            via
+        };
+        if announcement.logs.is_empty() {
+            // Much changed at the source: reconcile every log with it, and pass the word on
+            // (every receiver reconciles with whom it heard it from).
+            tracing::debug!(source = %source, via = %via, "gossip: announcement accepted (every log)");
+            self.verdict(&id, &via, MessageAcceptance::Accept);
+            self.gossip.status.pulls += 1;
+            return self.start_pull(puller, None, Vec::new());
+        }
+        let lacking = match self.gossip_lacking(&announcement) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "gossip: could not tell what an announcement names is here");
+                return self.verdict(&id, &via, MessageAcceptance::Ignore);
+            }
+        };
+        if lacking.is_empty() {
+            tracing::debug!(source = %source, via = %via, "gossip: announcement accepted (all here)");
+            self.gossip.hear(&announcement, now);
+            return self.verdict(&id, &via, MessageAcceptance::Accept);
+        }
+        tracing::debug!(source = %source, via = %via, puller = %puller, logs = lacking.len(), "gossip: announcement names what is not here: pulling");
+        if self.gossip.pending.len() >= MAX_PENDING {
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, lacking);
+            return self.verdict(&id, &via, MessageAcceptance::Ignore);
+        }
+        // While a pull from the puller runs, it may well bring what this names (it was stored
+        // there before being forwarded): the pull waits for it to end, and starts only if
+        // something is still missing then, rather than queueing one more pull at once.
+        let busy = self.pulls.contains_key(&puller);
+        if !busy {
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, lacking);
+        }
+        self.gossip.pending.push_back(Pending {
+            id,
+            via,
+            source,
+            puller,
+            announcement,
+            until: now + PENDING_FOR,
+            pulled: !busy,
+            fell_back: false,
+        });
+    }
+
+    /// Starts the pulls announcements wait for once their puller is free (cheap: no ledger
+    /// call; run after every swarm event, since a pull can end on any answer).
+    pub(super) fn gossip_kick(&mut self) {
+        if self.gossip.pending.iter().all(|p| p.pulled) {
+            return;
+        }
+        let mut wanted: HashMap<PeerId, Vec<LogId>> = HashMap::new();
+        for p in self.gossip.pending.iter_mut() {
+            if p.pulled || self.pulls.contains_key(&p.puller) {
+                continue;
+            }
+            p.pulled = true;
+            let logs = wanted.entry(p.puller).or_default();
+            for l in &p.announcement.logs {
+                if !logs.contains(&l.log) && logs.len() < MAX_LOGS {
+                    logs.push(l.log);
+                }
+            }
+        }
+        for (puller, logs) in wanted {
+            tracing::debug!(puller = %puller, logs = logs.len(), "gossip: pulling what announcements named once the last pull ended");
+            self.gossip.status.pulls += 1;
+            self.start_pull(puller, None, logs);
+        }
+    }
+
+    /// The logs of `a` this home lacks something of: a head not held (or none given), or
+    /// fewer pieces of fork evidence.
+    fn gossip_lacking(&mut self, a: &Announcement) -> Result<Vec<LogId>, String> {
+        let ledger = &mut self.ledger;
+        block(|| {
+            let mut lacking = Vec::new();
+            let mut forked = Vec::new();
+            for l in &a.logs {
+                if l.heads.is_empty() || ledger.lacks_any(&l.heads)? {
+                    lacking.push(l.log);
+                } else if l.forks > 0 {
+                    forked.push(l);
+                }
+            }
+            if !forked.is_empty() {
+                let ids: Vec<LogId> = forked.iter().map(|l| l.log).collect();
+                let mine = ledger.summary(&ids)?;
+                for l in forked {
+                    let held = mine.iter().find(|s| s.log == l.log).map_or(0, |s| s.forks);
+                    if held < l.forks {
+                        lacking.push(l.log);
+                    }
+                }
+            }
+            Ok(lacking)
+        })
+    }
+
+    /// Accepts (and so forwards) the waiting announcements whose heads are all here now;
+    /// asks the other members for those the peer they came through did not deliver; drops
+    /// those past their time unforwarded. Called every tick and after every stored batch.
+    pub(super) fn gossip_settle(&mut self) {
+        if self.gossip.pending.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for mut p in std::mem::take(&mut self.gossip.pending) {
+            let pulling = self.pulls.contains_key(&p.puller);
+            // Logs announced without heads are here once the pull for them has ended.
+            let known = Announcement {
+                logs: p
+                    .announcement
+                    .logs
+                    .iter()
+                    .filter(|l| !l.heads.is_empty())
+                    .cloned()
+                    .collect(),
+            };
+            let compare = known.logs.len() < p.announcement.logs.len();
+            let lacking = self.gossip_lacking(&known);
+            let held =
+                matches!(&lacking, Ok(l) if l.is_empty()) && !(compare && (pulling || !p.pulled));
+            if held {
+                tracing::debug!(source = %p.source, via = %p.via, "gossip: announcement accepted (pulled)");
+                self.gossip.hear(&p.announcement, now);
+                self.verdict(&p.id, &p.via, MessageAcceptance::Accept);
+                continue;
+            }
+            if now >= p.until {
+                tracing::debug!(source = %p.source, via = %p.via, "gossip: announcement dropped: what it names did not arrive in time");
+                self.verdict(&p.id, &p.via, MessageAcceptance::Ignore);
+                continue;
+            }
+            if !pulling && p.pulled && !p.fell_back {
+                p.fell_back = true;
+                let logs: Vec<LogId> = p.announcement.logs.iter().map(|l| l.log).collect();
+                let others: Vec<PeerId> = self
+                    .connected
+                    .iter()
+                    .filter(|o| **o != p.puller && !self.is_cut_off(o))
+                    .take(MAX_FALLBACK)
+                    .copied()
+                    .collect();
+                tracing::debug!(source = %p.source, peers = others.len(), "gossip: the pull did not bring what was announced; asking other members");
+                for o in others {
+                    self.start_pull(o, None, logs.clone());
+                }
+            }
+            self.gossip.pending.push_back(p);
+        }
+        self.gossip_kick();
+    }
+
+    /// What gossip did so far, with the bytes through this node's TCP connections.
+    pub(super) fn gossip_status(&self) -> GossipStatus {
+        let mut s = self.gossip.status.clone();
+        s.mesh_peers = self.gossip.topic.as_ref().map_or(0, |t| {
+            self.swarm.behaviour().gossip.mesh_peers(&t.hash()).count()
+        });
+        s.bytes_sent = self.gossip.traffic.sent.load(Ordering::Relaxed);
+        s.bytes_received = self.gossip.traffic.received.load(Ordering::Relaxed);
+        s
+    }
+
+    /// Once a second, at debug under the target `countersign_sync::traffic`: the totals (the
+    /// 50-peer benchmark reads this line from each node).
+    fn log_traffic(&self) {
+        if !tracing::enabled!(target: "countersign_sync::traffic", tracing::Level::DEBUG) {
+            return;
+        }
+        let s = self.gossip_status();
+        tracing::debug!(
+            target: "countersign_sync::traffic",
+            sent = s.bytes_sent,
+            received = s.bytes_received,
+            published = s.published,
+            accepted = s.accepted,
+            rejected = s.rejected,
+            ignored = s.ignored,
+            pulls = s.pulls,
+            mesh = s.mesh_peers,
+            "traffic"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn h(i: u8) -> Hash {
+        Hash([i; 32])
+    }
+
+    #[test]
+    fn an_announcement_round_trips_and_is_bounded() {
+        let a = Announcement::split(vec![
+            Announced::new(h(2), 0, vec![h(9), h(7)]),
+            Announced::new(h(1), 3, vec![h(5)]),
+        ]);
+        assert_eq!(a.len(), 1);
+        let bytes = a[0].encode();
+        assert_eq!(bytes.len(), 3 + 2 * 37 + 3 * 32);
+        assert_eq!(Announcement::decode(&bytes), Ok(a[0].clone()));
+        assert_eq!(a[0].logs[0].log, h(1), "logs ascending");
+        assert_eq!(a[0].logs[1].heads, vec![h(7), h(9)], "heads ascending");
+        // "Every log": no logs.
+        let every = Announcement::default().encode();
+        assert_eq!(every, vec![VERSION, 0, 0]);
+        assert_eq!(Announcement::decode(&every), Ok(Announcement::default()));
+    }
+
+    #[test]
+    fn the_largest_announcement_fits_its_bound_and_more_is_split() {
+        // 1024 logs with one head each: exactly the bound.
+        let logs: Vec<Announced> = (0..MAX_LOGS as u32)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&i.to_be_bytes());
+                Announced::new(Hash(id), u32::MAX, vec![Hash([0xff; 32])])
+            })
+            .collect();
+        let one = Announcement::split(logs.clone());
+        assert_eq!(one.len(), 1);
+        let bytes = one[0].encode();
+        assert_eq!(bytes.len(), MAX_ENCODED);
+        assert_eq!(Announcement::decode(&bytes), Ok(one[0].clone()));
+        // One log more, or heads past the bound, make a second message.
+        let mut more = logs;
+        more.push(Announced::new(Hash([0xfe; 32]), 0, vec![h(1)]));
+        assert_eq!(Announcement::split(more).len(), 2);
+        let heavy: Vec<Announced> = (0..100u8)
+            .map(|i| Announced::new(h(i), 0, (0..16).map(|j| h(j + 100)).collect()))
+            .collect();
+        let split = Announcement::split(heavy);
+        assert_eq!(split.len(), 2);
+        assert!(split
+            .iter()
+            .all(|m| m.logs.iter().map(|l| l.heads.len()).sum::<usize>() <= MAX_HEADS));
+        // A log with more heads than a message gives is announced without them.
+        let many = Announced::new(h(1), 0, (0..17).map(h).collect());
+        assert!(many.heads.is_empty());
+    }
+
+    #[test]
+    fn bounds_and_order_are_checked_before_reading() {
+        // A claimed count past the bound, with nothing behind it.
+        let mut b = vec![VERSION];
+        b.extend_from_slice(&(MAX_LOGS as u16 + 1).to_be_bytes());
+        assert!(matches!(
+            Announcement::decode(&b),
+            Err(GossipDecodeError::TooMany { what: "logs", .. })
+        ));
+        // Another version.
+        assert_eq!(
+            Announcement::decode(&[2, 0, 0]),
+            Err(GossipDecodeError::Version(2))
+        );
+        // Too many heads for one log.
+        let mut b = vec![VERSION, 0, 1];
+        b.extend_from_slice(&[1; 32]);
+        b.extend_from_slice(&[0; 4]);
+        b.push(MAX_HEADS_PER_LOG as u8 + 1);
+        assert!(matches!(
+            Announcement::decode(&b),
+            Err(GossipDecodeError::TooMany { .. })
+        ));
+        // Logs out of order, or twice.
+        let twice = Announcement {
+            logs: vec![
+                Announced::new(h(1), 0, vec![]),
+                Announced::new(h(1), 0, vec![]),
+            ],
+        }
+        .encode();
+        assert_eq!(
+            Announcement::decode(&twice),
+            Err(GossipDecodeError::Unordered("logs"))
+        );
+        // Trailing bytes, truncation, and a message past the byte bound.
+        let mut t = Announcement::default().encode();
+        t.push(0);
+        assert_eq!(
+            Announcement::decode(&t),
+            Err(GossipDecodeError::TrailingBytes(1))
+        );
+        assert_eq!(
+            Announcement::decode(&[VERSION, 0]),
+            Err(GossipDecodeError::Truncated)
+        );
+        assert!(Announcement::decode(&vec![0; MAX_ENCODED + 1]).is_err());
+    }
+
+    #[test]
+    fn only_a_member_is_heard_and_only_a_direct_sender_is_held_to_it() {
+        let good = Announcement::split(vec![Announced::new(h(1), 0, vec![h(2)])])[0].encode();
+        assert!(matches!(
+            judge(true, true, true, &good),
+            Verdict::Consider(_)
+        ));
+        assert!(matches!(
+            judge(true, false, true, &good),
+            Verdict::Consider(_)
+        ));
+        // A stranger (or a revoked member, or an AI model) that sent it itself: rejected.
+        assert!(matches!(
+            judge(false, true, true, &good),
+            Verdict::Reject(_)
+        ));
+        // The same relayed by a member whose roster may be behind: ignored, not held against it.
+        assert!(matches!(
+            judge(false, false, true, &good),
+            Verdict::Ignore(_)
+        ));
+        // Malformed from a member: rejected; past the rate: ignored.
+        assert!(matches!(
+            judge(true, false, true, &[VERSION, 0xff]),
+            Verdict::Reject(_)
+        ));
+        assert!(matches!(
+            judge(true, true, false, &good),
+            Verdict::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn a_source_past_its_rate_is_held_back_until_it_refills() {
+        let mut g = Gossip::new(Arc::default());
+        let peer = PeerId::random();
+        let t0 = Instant::now();
+        let taken = (0..200).filter(|_| g.within_rate(peer, t0)).count();
+        assert_eq!(taken, BURST as usize);
+        assert!(g.within_rate(peer, t0 + Duration::from_millis(100)));
+        // Other sources have their own allowance.
+        assert!(g.within_rate(PeerId::random(), t0));
+    }
+
+    #[test]
+    fn what_was_announced_is_not_announced_again() {
+        let mut g = Gossip::new(Arc::default());
+        let now = Instant::now();
+        let a = Announcement::split(vec![Announced::new(h(1), 0, vec![h(2)])]);
+        g.hear(&a[0], now);
+        let b = Announcement::split(vec![Announced::new(h(1), 0, vec![h(3)])]);
+        g.hear(&b[0], now);
+        assert!(g.heard_all(&h(1), &[h(2), h(3)], 0));
+        assert!(
+            !g.heard_all(&h(1), &[h(2), h(4)], 0),
+            "a head nobody announced"
+        );
+        assert!(!g.heard_all(&h(1), &[h(2)], 1), "new fork evidence");
+        assert!(!g.heard_all(&h(9), &[h(2)], 0));
+    }
+
+    #[test]
+    fn the_topic_filter_takes_only_announcement_topics() {
+        use gossipsub::TopicSubscriptionFilter;
+        let mut f = AnnounceTopics;
+        let ours = IdentTopic::new(format!("{TOPIC_PREFIX}{}", h(0xab))).hash();
+        assert!(f.can_subscribe(&ours));
+        assert!(!f.can_subscribe(&IdentTopic::new("countersign/announce/xyz").hash()));
+        assert!(!f.can_subscribe(&IdentTopic::new("other").hash()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_0013),
+            ..ProptestConfig::default()
+        })]
+        #[test]
+        fn any_bytes_decode_or_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            fuzz_check(&bytes);
+        }
+
+        #[test]
+        fn announcements_round_trip(
+            logs in prop::collection::vec(
+                (any::<[u8; 32]>(), any::<u32>(), prop::collection::vec(any::<[u8; 32]>(), 0..20)),
+                0..40,
+            )
+        ) {
+            let logs = logs
+                .into_iter()
+                .map(|(l, f, hs)| Announced::new(Hash(l), f, hs.into_iter().map(Hash).collect()))
+                .collect();
+            for m in Announcement::split(logs) {
+                let bytes = m.encode();
+                prop_assert_eq!(Announcement::decode(&bytes), Ok(m));
+                fuzz_check(&bytes);
+            }
+        }
+    }
+}
