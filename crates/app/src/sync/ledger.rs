@@ -733,7 +733,10 @@ mod tests {
             payload: Some(vec![n; 16 << 20]),
         };
         let mut records = vec![big(1)];
-        assert!(!fits(&records, &big(2)), "a second 16 MiB record would pass 20 MiB");
+        assert!(
+            !fits(&records, &big(2)),
+            "a second 16 MiB record would pass 20 MiB"
+        );
         records.clear();
         assert!(fits(&records, &big(3)), "one record always fits");
         let small = BundleRecord {
