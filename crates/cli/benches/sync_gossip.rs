@@ -280,7 +280,7 @@ fn main() {
         .as_str()
         .map(hex_bytes)
         .expect("an entry");
-    let mut have = vec![false; PEERS];
+    let mut have = [false; PEERS];
     let warm_start = Instant::now();
     while have.iter().any(|h| !h) {
         for (i, news) in watch.news().into_iter().enumerate() {
