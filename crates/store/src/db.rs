@@ -64,10 +64,10 @@ pub struct ForkRow {
     pub second_signature: Vec<u8>,
 }
 
-const FORK_COLUMNS: &str =
+pub(crate) const FORK_COLUMNS: &str =
     "log, author, seq, first, second, second_header, second_signature FROM forks";
 
-fn fork_row(r: &Row<'_>) -> rusqlite::Result<ForkRow> {
+pub(crate) fn fork_row(r: &Row<'_>) -> rusqlite::Result<ForkRow> {
     Ok(ForkRow {
         log: r.get(0)?,
         author: r.get(1)?,

@@ -230,24 +230,11 @@ impl Db<'_> {
     pub fn fork_evidence(&self, id: &EntryId) -> Result<Option<(ForkRow, Option<Vec<u8>>)>> {
         let row = self
             .conn
-            .prepare_cached(
-                "SELECT log, author, seq, first, second, second_header, second_signature \
-                 FROM forks WHERE second = ?1 LIMIT 1",
-            )
-            .and_then(|mut s| {
-                s.query_row([id.as_bytes()], |r| {
-                    Ok(ForkRow {
-                        log: r.get(0)?,
-                        author: r.get(1)?,
-                        seq: r.get(2)?,
-                        first: r.get(3)?,
-                        second: r.get(4)?,
-                        second_header: r.get(5)?,
-                        second_signature: r.get(6)?,
-                    })
-                })
-                .optional()
-            })
+            .prepare_cached(&format!(
+                "SELECT {} WHERE second = ?1 LIMIT 1",
+                crate::db::FORK_COLUMNS
+            ))
+            .and_then(|mut s| s.query_row([id.as_bytes()], crate::db::fork_row).optional())
             .map_err(StoreError::sqlite("reading fork evidence"))?;
         match row {
             Some(f) => {
