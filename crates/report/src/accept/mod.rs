@@ -61,9 +61,11 @@ use crate::log::{Frozen, ReportLog, ReportRuleError, Standing, TemplateSource};
 use crate::payload::{Payload, ReportCreate, TemplatePublish};
 use crate::template::{self, Template};
 
+mod changes;
 pub mod checkpoints;
 mod codes;
 
+pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};
 
 /// How far ahead of this home's clock an entry may be dated before it is held back, in
@@ -118,6 +120,8 @@ pub struct Ledger {
     /// The payload the last judgement parsed, kept for the insert that follows it: parsing
     /// twice per entry was a tenth of `verify`'s rule replay.
     parsed: Option<(EntryId, Payload)>,
+    /// What changed since the keeper last asked ([`Ledger::take_changes`]).
+    changes: Changes,
 }
 
 impl Ledger {
@@ -158,6 +162,16 @@ impl Ledger {
         self.reports.keys()
     }
 
+    /// Drops a loaded report log from memory (a cache bounding what a long-lived home keeps
+    /// loaded); the caller loads it again from its store when next needed. What freezes its
+    /// authors and which positions have evidence are kept, so it reads the same once loaded
+    /// again. Returns whether it was loaded.
+    pub fn unload(&mut self, log: &LogId) -> bool {
+        self.judged_at.remove(log);
+        self.parsed = None;
+        self.reports.remove(log).is_some()
+    }
+
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
     pub fn position_for(&self, log: &LogId, author: &PublicKey) -> Option<(Vec<EntryId>, u64)> {
         let dag = if self.network() == Some(*log) {
@@ -186,6 +200,7 @@ impl Ledger {
         // A freeze that changes nothing (the author is already frozen from there or earlier:
         // the same evidence offered again) judges nothing again.
         if self.network() == Some(log) {
+            self.note_roster_change();
             if self.roster.as_mut().is_some_and(|r| r.freeze(author, seq)) {
                 self.generation += 1;
             }
@@ -201,6 +216,7 @@ impl Ledger {
             return;
         }
         *at = seq;
+        self.changes.evidence.insert(log);
         // Judged again on next use.
         self.judged_at.remove(&log);
     }
@@ -521,6 +537,10 @@ impl Ledger {
                     }
                     return Ok(Some(Standing::Accepted));
                 }
+                if self.roster.is_none() {
+                    return Err(Rejection::NoNetwork);
+                }
+                self.note_roster_change();
                 let roster = self.roster.as_mut().ok_or(Rejection::NoNetwork)?;
                 roster.insert(entry, payload)?;
                 if h.kind == Kind::TemplatePublish {
@@ -654,6 +674,9 @@ impl Ledger {
         let h = entry.header();
         self.freeze(entry.log_id(), h.author, h.seq);
         let log = entry.log_id();
+        if self.network() != Some(log) {
+            self.changes.evidence.insert(log);
+        }
         let fits = if self.network() == Some(log) {
             self.roster
                 .as_ref()
@@ -753,3 +776,6 @@ mod regressions;
 
 #[cfg(test)]
 mod worlds;
+
+#[cfg(test)]
+mod summaries;
