@@ -29,6 +29,7 @@ mod checkpoints;
 mod db;
 mod images;
 mod schema;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,7 @@ pub use checkpoints::SplitViewRow;
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
+pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
