@@ -32,6 +32,7 @@ mod home;
 mod images;
 mod import;
 mod keys;
+pub mod projection;
 mod reports;
 mod roster;
 pub mod sandbox;
@@ -53,10 +54,10 @@ pub use export::{
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
-pub use reports::{sha256_file, OpenFollowup, ReportSummary, READ_BATCH_MS};
+pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use templates::{read_template, TemplateFormat, TemplateRef};
 pub use verify::VerifyReport;
-pub use viewer::{entry_id, FrameHeader, ImageRef, StudyRow};
+pub use viewer::{entry_id, FrameHeader, ImageRef, StudyPage, StudyRow, STUDY_PAGE};
 
 pub use countersign_export as export_formats;
 pub use countersign_imaging as imaging;

@@ -373,7 +373,7 @@ mod tests {
             .write(|db| rows.iter().try_for_each(|r| db.put_summary(r)))
             .unwrap();
         let mut want = rows.clone();
-        want.sort_by(|a, b| (b.last_ms, b.report).cmp(&(a.last_ms, a.report)));
+        want.sort_by_key(|r| std::cmp::Reverse((r.last_ms, r.report)));
         for limit in [1, 7, 100, 499, 500, 501] {
             let mut got = Vec::new();
             let mut after = None;

@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use countersign_ledger::roster::RosterLog;
 use countersign_ledger::{LogId, PublicKey};
 
-use super::{publication, Ledger};
+use super::{empty_roster, publication, Ledger};
+use crate::log::Summary;
 
 /// What changed since the last [`Ledger::take_changes`].
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,17 @@ impl Ledger {
     /// from what is stored.
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
+    }
+
+    /// A loaded report log in one line (see [`Summary`]), judged against the current roster.
+    pub fn summary(&mut self, log: &LogId) -> Option<Summary> {
+        self.refresh(log);
+        let roster = self
+            .roster
+            .as_ref()
+            .map(RosterLog::roster)
+            .unwrap_or_else(|| empty_roster());
+        self.reports.get(log).map(|r| r.summary(roster))
     }
 
     /// The report logs the roster's changes in `changes` can reach (see the module docs).

@@ -82,10 +82,10 @@ impl ReportLog {
         for e in self.entries.values() {
             let accepted = self.standing(&e.id).is_some_and(Standing::is_accepted);
             match &e.payload {
-                Some(Payload::Status(s)) if !accepted => {
-                    if s.status == Status::Final && !withdrawn {
-                        withdrawn = self.role_of(e, roster).ok() == Some(Role::Attending);
-                    }
+                Some(Payload::Status(s))
+                    if !accepted && s.status == Status::Final && !withdrawn =>
+                {
+                    withdrawn = self.role_of(e, roster).ok() == Some(Role::Attending);
                 }
                 _ if !accepted => {}
                 Some(Payload::Status(s)) => preliminary |= s.status != Status::Final,
