@@ -197,6 +197,23 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     let row2 = released.iter().find(|r| r.report == r2).unwrap();
     assert!(row2.last_ms > last_before && row2.entries == 5, "{row2:?}");
 
+    // A bundle repeating a stored report's create, read by a home that has not loaded that
+    // report: the report is not taken for a new one holding only its create.
+    drop(home);
+    let mut home = Home::open(&dir.path().join("a")).unwrap();
+    let create =
+        f.d.stored
+            .iter()
+            .find(|(e, _)| e.id() == r1)
+            .cloned()
+            .unwrap();
+    let imported = home
+        .bundle_import(&bundle::encode([(&create.0, Some(create.1.as_slice()))]))
+        .unwrap();
+    assert_eq!((imported.new, imported.duplicate), (0, 1));
+    checked(&home, "a stored report's create again");
+    assert_eq!(home.report_show(r1).unwrap().provenance.len(), 5);
+
     // Another home holding the same entries holds the same rows.
     let export = home.bundle_export(None).unwrap();
     let mut other = Home::open(&dir.path().join("b")).unwrap();
