@@ -66,15 +66,15 @@ fn hashes(rows: Vec<Vec<u8>>) -> Vec<LogId> {
 }
 
 impl Db<'_> {
-    /// Stores (or replaces) a report's row.
+    /// Stores (or replaces) a report's row. A report's study, template and creation never
+    /// change (its `report.create` says them), so a row already there has only its state, last
+    /// change and count updated: the study index is not touched on every append.
     pub fn put_summary(&self, r: &SummaryRow) -> Result<()> {
         self.conn()
             .prepare_cached(&format!(
                 "INSERT INTO report_summaries ({SUMMARY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (report) DO UPDATE SET study = excluded.study, \
-                 template = excluded.template, status = excluded.status, \
-                 created_ms = excluded.created_ms, last_ms = excluded.last_ms, \
-                 entries = excluded.entries"
+                 ON CONFLICT (report) DO UPDATE SET status = excluded.status, \
+                 last_ms = excluded.last_ms, entries = excluded.entries"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -223,18 +223,22 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// The logs of entries that arrived after `arrival` (through the arrival key: what one
-    /// write transaction stored, when `arrival` is where it started).
+    /// The logs of entries that arrived after `arrival`, each once, by id (through the arrival
+    /// key: what one write transaction stored, when `arrival` is where it started). Not
+    /// `DISTINCT` in SQL: SQLite would scan the whole (log, arrival) index for it.
     pub fn logs_since(&self, arrival: i64) -> Result<Vec<LogId>> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT DISTINCT log FROM entries WHERE arrival > ?1")
+            .prepare_cached("SELECT log FROM entries WHERE arrival > ?1")
             .map_err(StoreError::sqlite("finding the logs written"))?;
         let rows: Vec<Vec<u8>> = stmt
             .query_map([arrival], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("finding the logs written"))?;
-        Ok(hashes(rows))
+        let mut logs = hashes(rows);
+        logs.sort();
+        logs.dedup();
+        Ok(logs)
     }
 
     /// Every log with an entry by one of `authors`. A scan of the (log, author, seq) index:
@@ -444,6 +448,10 @@ mod tests {
             &store,
             "SELECT log FROM entries WHERE log > ?1 ORDER BY log LIMIT 1",
         );
+        // What every write asks: the entries it stored, by their arrival key alone.
+        let since = plan(&store, "SELECT log FROM entries WHERE arrival > ?1");
+        assert!(since.contains("INTEGER PRIMARY KEY"), "{since}");
+        assert!(!since.contains("SCAN"), "{since}");
         for p in [&by_change, &by_study, &by_log, &studies, &next] {
             assert!(
                 !p.contains("TEMP B-TREE"),
