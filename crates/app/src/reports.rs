@@ -33,13 +33,72 @@ pub struct OpenFollowup {
     pub recommended_by: String,
 }
 
-/// One line of `report list`.
+/// One line of `report list`, read from the report list's table (see [`crate::projection`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportSummary {
     pub report: EntryId,
     pub study: String,
     pub template: String,
     pub status: ReportState,
+    /// When the report was created (its `report.create`'s timestamp, ms since the epoch).
+    pub created_ms: u64,
+    /// When it last changed: the newest timestamp among its entries.
+    pub last_change_ms: u64,
+    /// How many entries it holds.
+    pub entries: u64,
+    /// Where the next page starts when this is the last line of a page
+    /// ([`Home::report_page`], `report list --after`).
+    pub cursor: String,
+}
+
+/// The most lines a page of `report list` may ask for.
+pub const MAX_PAGE: usize = 10_000;
+
+impl ReportSummary {
+    fn from_row(r: countersign_store::SummaryRow) -> ReportSummary {
+        ReportSummary {
+            cursor: format!("{}-{}", r.last_ms, r.report.to_hex()),
+            report: r.report,
+            study: r.study,
+            template: r.template,
+            // A state this build does not name (a newer build's row) reads as a draft until the
+            // list is rebuilt.
+            status: ReportState::from_name(&r.status).unwrap_or(ReportState::Draft),
+            created_ms: r.created_ms,
+            last_change_ms: r.last_ms,
+            entries: r.entries,
+        }
+    }
+}
+
+/// Reads a `report list` cursor: `LAST_CHANGE_MS-REPORT`.
+fn change_cursor(s: &str) -> Result<countersign_store::ChangeCursor> {
+    let bad = || AppError::InvalidInput(format!("{s:?} is not a report list cursor"));
+    let (ms, report) = s.split_once('-').ok_or_else(bad)?;
+    Ok(countersign_store::ChangeCursor {
+        last_ms: ms.parse().map_err(|_| bad())?,
+        report: report.parse().map_err(|_| bad())?,
+    })
+}
+
+pub(crate) fn page_limit(limit: usize) -> Result<usize> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(AppError::InvalidInput(format!(
+            "a page holds 1 to {MAX_PAGE} lines, not {limit}"
+        )));
+    }
+    Ok(limit)
+}
+
+pub(crate) fn summaries_of_study(
+    db: &countersign_store::Db<'_>,
+    study: &str,
+) -> Result<Vec<ReportSummary>> {
+    Ok(db
+        .summaries_of_study(study)?
+        .into_iter()
+        .map(ReportSummary::from_row)
+        .collect())
 }
 
 /// SHA-256 of a file, streamed.
@@ -380,7 +439,19 @@ impl Home {
     /// Every open follow-up across all reports, soonest due first.
     pub fn followups(&self) -> Result<Vec<OpenFollowup>> {
         let mut open = Vec::new();
-        for summary in self.report_list()? {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.report_page(after.as_deref(), 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor.clone());
+            self.open_followups(page, &mut open)?;
+        }
+        open.sort_by(|a, b| a.due.cmp(&b.due).then(a.followup.cmp(&b.followup)));
+        Ok(open)
+    }
+
+    fn open_followups(&self, page: Vec<ReportSummary>, open: &mut Vec<OpenFollowup>) -> Result<()> {
+        for summary in page {
             let view = self.report_show(summary.report)?;
             for f in view.followups.into_iter().filter(|f| f.closed.is_none()) {
                 open.push(OpenFollowup {
@@ -393,8 +464,7 @@ impl Home {
                 });
             }
         }
-        open.sort_by(|a, b| a.due.cmp(&b.due).then(a.followup.cmp(&b.followup)));
-        Ok(open)
+        Ok(())
     }
 
     /// Appends a report-log entry after the payload checks a peer would apply.
@@ -413,19 +483,42 @@ impl Home {
         self.append_checked(report, Kind::MeasurementAdd, &json(m))
     }
 
+    /// A page of the report list: up to `limit` reports (1 to [`MAX_PAGE`]), the most
+    /// recently changed first (ties by report id, highest first), starting after the line
+    /// whose `cursor` is `after`. Read from the report list's table through its index, so a
+    /// page costs its own lines however many reports the home holds. A report that changes
+    /// while pages are read moves to the front: it is on the first page when read again.
+    pub fn report_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<ReportSummary>> {
+        let limit = page_limit(limit)?;
+        let after = after.map(change_cursor).transpose()?;
+        Ok(self
+            .store()
+            .db()
+            .summaries_by_change(after, limit)?
+            .into_iter()
+            .map(ReportSummary::from_row)
+            .collect())
+    }
+
+    /// Every report, the most recently changed first: [`Home::report_page`] read to the end.
     pub fn report_list(&self) -> Result<Vec<ReportSummary>> {
-        let ids = self.store().db().report_ids()?;
-        ids.into_iter()
-            .map(|id| {
-                let view = self.report_show(id)?;
-                Ok(ReportSummary {
-                    report: id,
-                    study: view.study,
-                    template: view.template,
-                    status: view.status,
-                })
-            })
-            .collect()
+        let mut all = Vec::new();
+        loop {
+            let page = self.report_page(
+                all.last().map(|r: &ReportSummary| r.cursor.as_str()),
+                MAX_PAGE,
+            )?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    /// Rebuilds the report list's table from the entries (see [`crate::projection`]); returns
+    /// how many reports it holds.
+    pub fn reindex(&mut self) -> Result<u64> {
+        self.store_mut().write(crate::projection::rebuild)
     }
 
     /// The report as it reads now, with provenance; every entry's signature and payload are

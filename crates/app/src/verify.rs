@@ -1,13 +1,15 @@
 //! `verify`: re-check every stored entry from its bytes — id, signature, payload, the index
-//! columns — then replay the ledger and report rules over the whole store, and re-check fork
-//! evidence. Streams the store; signatures are checked in parallel on all cores (or on the
-//! threads of whatever rayon pool the caller installs).
+//! columns — then replay the ledger and report rules over the whole store, re-check fork
+//! evidence, and hold the report list's rows to what the entries give. Streams the store log
+//! by log: the roster is held throughout (every report is judged by it), each report log only
+//! while it is judged, so memory does not grow with the store. Signatures are checked in
+//! parallel on all cores (or on the threads of whatever rayon pool the caller installs).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use countersign_ledger::{Entry, EntryId, ForkEvidence, Hash, LogId, NetworkId, PublicKey};
-use countersign_store::{Db, StoredEntry};
+use countersign_store::{Db, StoredEntry, SummaryRow};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -103,32 +105,137 @@ fn check_rows(
     }
 }
 
-/// The rule replay: the ledger state built from every entry accepted so far.
-struct Replay {
-    state: LedgerState,
-    entries: u64,
-    problems: Vec<Problem>,
-    /// Rows whose parents were not in yet (they build on fork evidence, placed at the end).
-    pending: Vec<(StoredEntry, Entry)>,
+/// Which part of the report a problem belongs to: the order problems are listed in is the
+/// order the rule replay used to find them in when it held the whole store (every row in
+/// arrival order, roster first; then what could not be placed; then refusals, roster first),
+/// so streaming the store log by log changes no output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    /// A row that does not check out, or that the rules cannot take, when replayed.
+    Replayed,
+    /// A row that could not be placed once everything it could wait for was in.
+    Unplaced,
 }
 
-impl Replay {
-    /// Replays the ledger and report rules over checked rows, in arrival order.
-    fn replay(&mut self, (rows, checked): Checked) {
-        for (row, result) in rows.iter().zip(checked) {
+/// Fork evidence by log: each second entry, decoded, with its payload.
+type Evidence = HashMap<Vec<u8>, Vec<(Entry, Option<Vec<u8>>)>>;
+
+/// A problem with where it sorts: (section, roster before reports, arrival).
+type Placed = ((Section, bool, i64), Problem);
+
+/// The rule replay, one log at a time: the roster (kept throughout, as every report is judged
+/// by it), then each report log, whose state is dropped once it is judged. Memory holds the
+/// roster, one report log, the chunk in flight and the problems found — not the store.
+struct Replay<'a> {
+    db: &'a Db<'a>,
+    state: LedgerState,
+    only: Option<LogId>,
+    entries: u64,
+    /// Problems found by replaying rows and placing what waited.
+    placed: Vec<Placed>,
+    /// Refusals in report logs, log by log (they follow the roster's).
+    refusals: Vec<Problem>,
+    /// Rows of the current log whose parents were not in yet (they build on fork evidence,
+    /// placed once the log's rows are in).
+    pending: Vec<(StoredEntry, Entry)>,
+    /// The roster's rows still waiting once the roster was in.
+    roster_pending: Vec<(StoredEntry, Entry)>,
+    /// The report log being replayed.
+    current: Option<LogId>,
+    /// Fork evidence by log, decoded (second entry and its payload).
+    evidence: Evidence,
+    /// The report list's rows, checked against each log as it is judged (when they claim to be
+    /// current), read in report order beside the logs.
+    rows: Option<RowCursor>,
+    /// Problems with those rows.
+    row_problems: Vec<Problem>,
+    /// The most report logs held at once (stays 1: what keeps memory flat).
+    peak_logs: usize,
+}
+
+/// The report list's rows read page by page in report order, merged with the logs.
+struct RowCursor {
+    page: std::collections::VecDeque<SummaryRow>,
+    after: Option<LogId>,
+    done: bool,
+}
+
+const ROW_PAGE: usize = 1024;
+
+impl RowCursor {
+    /// The stored row for `log` if there is one; rows before it (reports with no log) are
+    /// passed to `orphan`.
+    fn take(
+        &mut self,
+        db: &Db<'_>,
+        log: Option<&LogId>,
+        mut orphan: impl FnMut(SummaryRow),
+    ) -> Result<Option<SummaryRow>> {
+        loop {
+            if self.page.is_empty() && !self.done {
+                let page = db.summaries_by_report(self.after.as_ref(), ROW_PAGE)?;
+                self.done = page.len() < ROW_PAGE;
+                self.after = page.last().map(|r| r.report).or(self.after);
+                self.page.extend(page);
+            }
+            match self.page.front() {
+                Some(r) if log.is_none_or(|l| r.report < *l) => {
+                    if let Some(r) = self.page.pop_front() {
+                        orphan(r);
+                    }
+                }
+                Some(r) if log == Some(&r.report) => return Ok(self.page.pop_front()),
+                _ => return Ok(None),
+            }
+        }
+    }
+}
+
+fn row_problem(report: &LogId, problem: String) -> Problem {
+    Problem {
+        entry: report.to_hex(),
+        code: Some("report_row".into()),
+        problem,
+    }
+}
+
+fn describe(r: &SummaryRow) -> String {
+    format!(
+        "{} on study {} ({}), created {} ms, last change {} ms, {} entries",
+        r.status, r.study, r.template, r.created_ms, r.last_ms, r.entries
+    )
+}
+
+impl Replay<'_> {
+    /// Replays the ledger and report rules over checked rows, in (log, arrival) order; the
+    /// roster's rows come first, on their own.
+    fn replay(&mut self, (rows, checked): Checked, roster: bool) -> Result<()> {
+        for (row, result) in rows.into_iter().zip(checked) {
+            if !roster {
+                let log = Hash::from_slice(&row.log);
+                if log != self.current {
+                    self.finish_log()?;
+                    self.current = log;
+                }
+            }
             self.entries += 1;
             // check_row matched the payload to its header already.
-            let outcome = result.map_err(|e| (None, e)).and_then(|entry| {
-                match self
+            let outcome = match result {
+                Err(e) => Err((None, e)),
+                Ok(entry) => match self
                     .state
                     .ledger
                     .accept_stored(&entry, row.payload.as_deref())
                 {
-                    // Its standing is judged once the whole store is in (`refused` below).
+                    // Its standing is judged once its log is in (`refused` below).
                     Ok(Verdict::New(_)) => Ok(()),
                     Err(rejection) if rejection.waits_for_dependency() => {
-                        self.pending.push((row.clone(), entry));
-                        Ok(())
+                        if roster {
+                            self.roster_pending.push((row, entry));
+                        } else {
+                            self.pending.push((row, entry));
+                        }
+                        continue;
                     }
                     Ok(other) => Err((None, format!("stored twice ({other:?})"))),
                     Err(rejection) => {
@@ -140,42 +247,202 @@ impl Replay {
                         );
                         Err((Some(rejection.code().to_string()), rejection.to_string()))
                     }
-                }
-            });
+                },
+            };
             if let Err((code, problem)) = outcome {
-                self.problems.push(Problem {
-                    entry: row_id(row),
-                    code,
-                    problem,
-                });
+                self.placed.push((
+                    (Section::Replayed, !roster, row.arrival),
+                    Problem {
+                        entry: row_id(&row),
+                        code,
+                        problem,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Places `log`'s fork evidence (frozen, placed in its log) and then what builds on it —
+    /// offered again with the rows still pending until nothing more fits, since a second fork
+    /// can build on rows that wait for the first one's evidence.
+    fn settle(&mut self, log: &LogId, roster: bool) {
+        let mut evidence = self
+            .evidence
+            .remove(log.as_bytes().as_slice())
+            .unwrap_or_default();
+        let ledger = &mut self.state.ledger;
+        let pending = if roster {
+            &mut self.roster_pending
+        } else {
+            &mut self.pending
+        };
+        loop {
+            let before = pending.len() + evidence.len();
+            evidence
+                .retain(|(second, payload)| !ledger.insert_evidence(second, payload.as_deref()));
+            pending.retain(|(row, entry)| {
+                ledger.accept_stored(entry, row.payload.as_deref()).is_err()
+            });
+            if pending.len() + evidence.len() == before {
+                break;
             }
         }
     }
+
+    /// What a row that could not be placed is told. An unknown parent stored in another log is
+    /// a parent in the wrong log (found in the store: other logs are no longer held). When
+    /// verifying one report, other logs are not read, so it stays unknown.
+    fn unplaced(&mut self, row: &StoredEntry, entry: &Entry, roster: bool) -> Result<()> {
+        let (code, problem, section) = match self
+            .state
+            .ledger
+            .accept_stored(entry, row.payload.as_deref())
+        {
+            Err(countersign_report::accept::Rejection::Rule(
+                countersign_ledger::rules::RuleError::UnknownParent { parent },
+            )) if self.only.is_none() => {
+                let elsewhere = self
+                    .db
+                    .get(&parent)?
+                    .and_then(|p| Some((Hash::from_slice(&p.log)?, p.arrival)))
+                    .filter(|(l, _)| *l != entry.log_id());
+                let rejection = match elsewhere {
+                    Some((parent_log, _)) => countersign_report::accept::Rejection::Rule(
+                        countersign_ledger::rules::RuleError::ParentInOtherLog {
+                            parent,
+                            parent_log,
+                            log: entry.log_id(),
+                        },
+                    ),
+                    None => countersign_report::accept::Rejection::Rule(
+                        countersign_ledger::rules::RuleError::UnknownParent { parent },
+                    ),
+                };
+                // A report entry whose parent (in another report log) arrived before it
+                // was refused as it was replayed; otherwise once all else was in.
+                let section = match elsewhere {
+                    Some((_, at)) if !roster && at < row.arrival => Section::Replayed,
+                    _ => Section::Unplaced,
+                };
+                (
+                    Some(rejection.code().to_string()),
+                    rejection.to_string(),
+                    section,
+                )
+            }
+            Err(r) => (Some(r.code().to_string()), r.to_string(), Section::Unplaced),
+            Ok(v) => (
+                None,
+                format!("could not be placed ({v:?})"),
+                Section::Unplaced,
+            ),
+        };
+        self.placed.push((
+            (section, !roster, row.arrival),
+            Problem {
+                entry: row_id(row),
+                code,
+                problem,
+            },
+        ));
+        Ok(())
+    }
+
+    /// Judges the current report log whole: places its evidence and what waits, lists what
+    /// still cannot be placed and what the rules refuse, checks its row in the report list,
+    /// and drops it.
+    fn finish_log(&mut self) -> Result<()> {
+        let Some(log) = self.current.take() else {
+            return Ok(());
+        };
+        self.settle(&log, false);
+        for (row, entry) in std::mem::take(&mut self.pending) {
+            self.unplaced(&row, &entry, false)?;
+        }
+        self.peak_logs = self.peak_logs.max(self.state.ledger.report_ids().count());
+        // Every entry of the log is in; now each one's standing, judged against the roster as
+        // it resolves and the log's forks. An entry a rule refuses counts for nothing, and
+        // verify says so with the rule's code.
+        if let Some(r) = self.state.ledger.report(&log) {
+            for (id, e) in r.refused() {
+                self.refusals.push(Problem {
+                    entry: id.to_hex(),
+                    code: Some(e.code().to_string()),
+                    problem: format!("refused by rule {}: {e}", e.code()),
+                });
+            }
+        }
+        let expected = self
+            .state
+            .ledger
+            .summary(&log)
+            .map(|s| crate::projection::row(&s));
+        self.check_row(&log, expected)?;
+        self.state.ledger.unload(&log);
+        Ok(())
+    }
+
+    /// Holds the report list's row for `log` to what its entries give.
+    fn check_row(&mut self, log: &LogId, expected: Option<SummaryRow>) -> Result<()> {
+        let Some(rows) = self.rows.as_mut() else {
+            return Ok(());
+        };
+        let mut orphans = Vec::new();
+        let stored = match self.only {
+            Some(_) => self.db.summary(log)?,
+            None => rows.take(self.db, Some(log), |r| orphans.push(r))?,
+        };
+        for r in orphans {
+            self.row_problems.push(row_problem(
+                &r.report,
+                format!(
+                    "the report list shows a report whose entries are not stored: {}; \
+                     `countersign reindex` rebuilds the list",
+                    describe(&r)
+                ),
+            ));
+        }
+        if stored != expected {
+            let say = |r: &Option<SummaryRow>| r.as_ref().map_or("no row".to_string(), describe);
+            self.row_problems.push(row_problem(
+                log,
+                format!(
+                    "the report list's row does not match the report's entries: it says {}, \
+                     the entries give {}; `countersign reindex` rebuilds the list",
+                    say(&stored),
+                    say(&expected)
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// Reads the next chunk after `after`: whether more may follow, and the rows in scope (the
-/// roster is replayed first, separately; `only` limits to one report).
+/// Reads the next chunk after `after` in (log, arrival) order (or one report's rows in arrival
+/// order): whether more may follow, and the rows in scope (the roster is replayed first,
+/// separately).
 fn read_chunk(
     db: &Db<'_>,
-    after: &mut i64,
+    after: &mut (Vec<u8>, i64),
     network: Option<NetworkId>,
     only: Option<LogId>,
 ) -> Result<(bool, Vec<StoredEntry>)> {
-    let rows = db.entries_after(*after, CHUNK)?;
+    let rows = match only {
+        Some(log) => db.log_entries_after(&log, after.1, CHUNK)?,
+        None => db.entries_by_log_after(&after.0, after.1, CHUNK)?,
+    };
     let more = rows.len() == CHUNK;
     if let Some(last) = rows.last() {
-        *after = last.arrival;
+        *after = (last.log.clone(), last.arrival);
     }
-    let wanted = |row: &StoredEntry| {
-        let roster = network.is_some_and(|n| row.log == n.as_bytes());
-        !roster && only.is_none_or(|l| row.log == l.as_bytes())
-    };
-    Ok((more, rows.into_iter().filter(wanted).collect()))
+    let roster = |row: &StoredEntry| network.is_some_and(|n| row.log == n.as_bytes());
+    Ok((more, rows.into_iter().filter(|r| !roster(r)).collect()))
 }
 
 /// Verifies a whole store, or one report (plus the roster it depends on), on all cores.
 pub fn verify_store(db: &Db<'_>, only: Option<LogId>) -> Result<VerifyReport> {
-    verify(db, only, None)
+    verify(db, only, None).map(|(report, _)| report)
 }
 
 /// [`verify_store`] with signatures checked on the threads of `pool`.
@@ -184,30 +451,67 @@ pub fn verify_store_on(
     only: Option<LogId>,
     pool: &rayon::ThreadPool,
 ) -> Result<VerifyReport> {
-    verify(db, only, Some(pool))
+    verify(db, only, Some(pool)).map(|(report, _)| report)
 }
 
-fn verify(
+/// What a verify run held at most: the bound its memory follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// Report logs held at once.
+    pub logs: usize,
+}
+
+pub(crate) fn verify(
     db: &Db<'_>,
     only: Option<LogId>,
     pool: Option<&rayon::ThreadPool>,
-) -> Result<VerifyReport> {
+) -> Result<(VerifyReport, Held)> {
     let started = Instant::now();
     let network: Option<NetworkId> = db.meta("network")?.and_then(|h| h.parse().ok());
+    // Fork evidence, decoded, by log (kept beside the logs; placed as each log is judged).
+    let forks = db.forks()?;
+    let mut evidence: Evidence = HashMap::new();
+    for fork in &forks {
+        let signature: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
+        if let Some(Ok(second)) =
+            signature.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
+        {
+            evidence
+                .entry(fork.log.clone())
+                .or_default()
+                .push((second, db.fork_payload(fork)?));
+        }
+    }
+    let rows = crate::projection::current(db)?.then(|| RowCursor {
+        page: Default::default(),
+        after: None,
+        done: false,
+    });
     let mut replay = Replay {
+        db,
         state: LedgerState::default(),
+        only,
         entries: 0,
-        problems: Vec::new(),
+        placed: Vec::new(),
+        refusals: Vec::new(),
         pending: Vec::new(),
+        roster_pending: Vec::new(),
+        current: None,
+        evidence,
+        rows,
+        row_problems: Vec::new(),
+        peak_logs: 0,
     };
     // Author keys already checked (the roster's members), so rows need not re-check them.
     let mut keys = HashMap::new();
-    // The roster first: report entries are judged by the roster as it stands now, so that
-    // entries signed after a revocation are flagged wherever they arrived from.
+    // The roster first, with its fork evidence: report entries are judged by the roster as it
+    // stands now, so that entries signed after a revocation are flagged wherever they arrived
+    // from.
     if let Some(n) = network {
         let rows = db.log_entries(&n)?;
         let checked = check_rows(&rows, &keys, pool);
-        replay.replay((rows, checked));
+        replay.replay((rows, checked), true)?;
+        replay.settle(&n, true);
         keys = replay
             .state
             .roster()
@@ -215,26 +519,25 @@ fn verify(
             .map(|m| (*m.key.as_bytes(), m.key))
             .collect();
     }
-    // A pipeline over bounded chunks: while the pool checks one chunk's signatures, this
-    // thread replays the rules of the chunk before and reads the chunk after.
-    let mut after = 0;
+    // A pipeline over bounded chunks, log by log: while the pool checks one chunk's
+    // signatures, this thread replays the rules of the chunk before and reads the chunk after.
+    let mut after = (Vec::new(), 0);
     let (mut more, mut next) = read_chunk(db, &mut after, network, only)?;
     let mut waiting: Option<Checked> = None;
     while more || !next.is_empty() || waiting.is_some() {
         let rows = std::mem::take(&mut next);
         let previous = waiting.take();
         let keys = &keys;
-        let (checked, read) = std::thread::scope(|scope| {
+        let (checked, replayed, read) = std::thread::scope(|scope| {
             let checking = scope.spawn(move || {
                 let checked = check_rows(&rows, keys, pool);
                 (rows, checked)
             });
-            if let Some(chunk) = previous {
-                replay.replay(chunk);
-            }
+            let replayed = previous.map_or(Ok(()), |chunk| replay.replay(chunk, false));
             let read = more.then(|| read_chunk(db, &mut after, network, only));
-            (checking.join(), read)
+            (checking.join(), replayed, read)
         });
+        replayed?;
         let checked = checked
             .map_err(|_| AppError::InvalidInput("signature checking failed unexpectedly".into()))?;
         if !checked.0.is_empty() {
@@ -242,55 +545,51 @@ fn verify(
         }
         (more, next) = read.transpose()?.unwrap_or((false, Vec::new()));
     }
+    replay.finish_log()?;
+    // Rows of the report list beyond the last log.
+    if only.is_none() && replay.rows.is_some() {
+        replay.current = None;
+        let mut orphans = Vec::new();
+        if let Some(rows) = replay.rows.as_mut() {
+            rows.take(db, None, |r| orphans.push(r))?;
+        }
+        for r in orphans {
+            replay.row_problems.push(row_problem(
+                &r.report,
+                format!(
+                    "the report list shows a report whose entries are not stored: {}; \
+                     `countersign reindex` rebuilds the list",
+                    describe(&r)
+                ),
+            ));
+        }
+    }
+    // The roster's rows that never fit, now that every log was read.
+    if let Some(n) = network {
+        replay.settle(&n, true);
+    }
+    for (row, entry) in std::mem::take(&mut replay.roster_pending) {
+        replay.unplaced(&row, &entry, true)?;
+    }
+    let held_at_most = Held {
+        logs: replay.peak_logs,
+    };
     let Replay {
         mut state,
         entries,
-        mut problems,
-        mut pending,
+        mut placed,
+        refusals,
+        row_problems,
+        ..
     } = replay;
-    // Fork evidence beside the logs (frozen, placed in its log), then what builds on it —
-    // offered again with the rows still pending until nothing more fits, since a second fork
-    // can build on rows that wait for the first one's evidence.
-    let mut evidence = Vec::new();
-    for fork in db.forks()? {
-        let signature: Option<[u8; 64]> = fork.second_signature.as_slice().try_into().ok();
-        if let Some(Ok(second)) =
-            signature.map(|sig| Entry::decode_unverified(&fork.second_header, &sig))
-        {
-            evidence.push((second, db.fork_payload(&fork)?));
-        }
-    }
-    loop {
-        let before = pending.len() + evidence.len();
-        evidence
-            .retain(|(second, payload)| !state.ledger.insert_evidence(second, payload.as_deref()));
-        pending.retain(|(row, entry)| {
-            state
-                .ledger
-                .accept_stored(entry, row.payload.as_deref())
-                .is_err()
-        });
-        if pending.len() + evidence.len() == before {
-            break;
-        }
-    }
-    for (row, entry) in &pending {
-        let (code, problem) = match state.ledger.accept_stored(entry, row.payload.as_deref()) {
-            Err(r) => (Some(r.code().to_string()), r.to_string()),
-            Ok(v) => (None, format!("could not be placed ({v:?})")),
-        };
-        problems.push(Problem {
-            entry: row_id(row),
-            code,
-            problem,
-        });
-    }
-    // Every stored entry is in; now each one's standing, judged against the whole store
-    // (the roster as it resolves, every fork frozen). An entry a rule refuses counts for
-    // nothing, and verify says so with the rule's code.
+    placed.sort_by_key(|(at, _)| *at);
+    let mut problems: Vec<Problem> = placed.into_iter().map(|(_, p)| p).collect();
+    // The roster's refusals (every report log was judged and dropped as it was read), then
+    // the report logs', log by log.
     let mut refused = 0;
-    for (log, id, rejection) in state.ledger.refused() {
-        if only.is_some_and(|l| l != log) {
+    for (_, id, rejection) in state.ledger.refused() {
+        if only.is_some() {
+            // One report verified: the roster's own refusals are not its.
             continue;
         }
         refused += 1;
@@ -300,13 +599,15 @@ fn verify(
             problem: format!("refused by rule {}: {rejection}", rejection.code()),
         });
     }
-    let mut forks = 0;
-    for fork in db.forks()? {
+    refused += refusals.len() as u64;
+    problems.extend(refusals);
+    let mut fork_count = 0;
+    for fork in forks {
         let in_scope = only.is_none_or(|l| fork.log == l.as_bytes());
         if !in_scope {
             continue;
         }
-        forks += 1;
+        fork_count += 1;
         let first = Hash::from_slice(&fork.first).and_then(|id| db.get(&id).ok().flatten());
         let evidence = first
             .ok_or_else(|| "first entry of the fork is missing".to_string())
@@ -340,6 +641,7 @@ fn verify(
             problem,
         });
     }
+    let forks = fork_count;
     let split_views = split_view_problems(db, only, &mut problems)?;
     let rolled_back = rollback_problems(db, only, &mut problems)?;
     let quarantined = db
@@ -352,6 +654,8 @@ fn verify(
             waiting: q.waiting,
         })
         .collect();
+    // The report list last: derived rows, rebuilt by `reindex`.
+    problems.extend(row_problems);
     let held = db.held_count()?;
     let seconds = started.elapsed().as_secs_f64();
     // Problems by entry id only: a problem's words can quote a refused field value. Debug:
@@ -367,22 +671,23 @@ fn verify(
         seconds,
         "verify finished"
     );
-    Ok(VerifyReport {
-        ok: problems.is_empty(),
-        entries,
-        forks,
-        split_views,
-        quarantined,
-        rolled_back,
-        refused,
-        held,
-        problems,
-        seconds,
-    })
+    Ok((
+        VerifyReport {
+            ok: problems.is_empty(),
+            entries,
+            forks,
+            split_views,
+            quarantined,
+            rolled_back,
+            refused,
+            held,
+            problems,
+            seconds,
+        },
+        held_at_most,
+    ))
 }
 
-/// Lists split-view evidence as problems, each signed checkpoint checked again (the evidence
-/// is only as good as its signatures).
 /// Holds the store to the checkpoints peers signed: a hash chain cannot see a missing tail,
 /// but a head a peer vouched for (and this home held when it kept the claim) that is no
 /// longer here is a deletion or a rollback. Claims that do not verify are skipped: only a
@@ -424,6 +729,8 @@ fn rollback_problems(db: &Db<'_>, only: Option<LogId>, problems: &mut Vec<Proble
     Ok(count)
 }
 
+/// Lists split-view evidence as problems, each signed checkpoint checked again (the evidence
+/// is only as good as its signatures).
 fn split_view_problems(
     db: &Db<'_>,
     only: Option<LogId>,

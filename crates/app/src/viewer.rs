@@ -149,22 +149,94 @@ pub struct StudyRow {
     pub reports: Vec<crate::ReportSummary>,
 }
 
+/// A page of the study list, and where the next one starts (`None` at the end).
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyPage {
+    pub studies: Vec<StudyRow>,
+    pub next: Option<String>,
+}
+
+/// Studies in a page of the study list unless asked otherwise.
+pub const STUDY_PAGE: usize = 100;
+
+fn study_cursor(s: &str) -> Result<countersign_store::StudyCursor> {
+    let bad = || crate::AppError::InvalidInput(format!("{s:?} is not a study list cursor"));
+    let bytes = hex::decode(s).map_err(|_| bad())?;
+    let (date, study): (Option<String>, String) =
+        serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok(countersign_store::StudyCursor { date, study })
+}
+
+fn study_cursor_text(c: &countersign_store::StudyCursor) -> String {
+    hex::encode(serde_json::to_vec(&(&c.date, &c.study)).unwrap_or_default())
+}
+
 impl Home {
-    /// Every imported study with its reports (newest last).
+    /// A page of the study list: up to `limit` imported studies, the newest study date first
+    /// (undated last, then by UID), each with its reports (oldest created first), starting
+    /// after the cursor `after`. Walks the (date, study) index and the report list's table,
+    /// so a page costs its own studies, whatever the home holds.
+    pub fn study_page(&self, after: Option<&str>, limit: usize) -> Result<StudyPage> {
+        let limit = crate::reports::page_limit(limit)?;
+        let db = self.store().db();
+        let mut cursor = after.map(study_cursor).transpose()?;
+        let mut studies = Vec::new();
+        'pages: loop {
+            let dates = db.study_dates_after(cursor.as_ref(), limit - studies.len())?;
+            if dates.is_empty() {
+                return Ok(StudyPage {
+                    studies,
+                    next: None,
+                });
+            }
+            for (date, study) in dates {
+                cursor = Some(countersign_store::StudyCursor {
+                    date: date.clone(),
+                    study: study.clone(),
+                });
+                let Some((first, instances)) = db.study_head(&study)? else {
+                    continue;
+                };
+                // A study whose instances disagree on the date is listed once, at the date
+                // of its first instance (as the whole list showed it).
+                if first.study_date != date {
+                    continue;
+                }
+                studies.push(StudyRow {
+                    reports: crate::reports::summaries_of_study(&db, &study)?,
+                    study: crate::StudySummary {
+                        study,
+                        patient: first.patient,
+                        date: first.study_date,
+                        modality: first.modality,
+                        description: first.study_description.or(first.series_description),
+                        instances,
+                    },
+                });
+                if studies.len() == limit {
+                    break 'pages;
+                }
+            }
+        }
+        let more = !db.study_dates_after(cursor.as_ref(), 1)?.is_empty();
+        Ok(StudyPage {
+            studies,
+            next: cursor.filter(|_| more).map(|c| study_cursor_text(&c)),
+        })
+    }
+
+    /// Every imported study with its reports: [`Home::study_page`] read to the end.
     pub fn study_rows(&self) -> Result<Vec<StudyRow>> {
-        let reports = self.report_list()?;
-        Ok(self
-            .studies()?
-            .into_iter()
-            .map(|study| StudyRow {
-                reports: reports
-                    .iter()
-                    .filter(|r| r.study == study.study)
-                    .cloned()
-                    .collect(),
-                study,
-            })
-            .collect())
+        let mut rows = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.study_page(after.as_deref(), crate::reports::MAX_PAGE)?;
+            rows.extend(page.studies);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(rows),
+            }
+        }
     }
 }
 

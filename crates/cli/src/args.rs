@@ -75,6 +75,8 @@ pub(crate) enum HomeCommand {
         /// Only this report (and the roster).
         report: Option<String>,
     },
+    /// Rebuild the report list (a table derived from the entries) from the entries.
+    Reindex,
     /// Found a demo network in an empty home and write a signed-off report by three people.
     Demo,
     /// Import DICOM files and folders (recursively) into the home's image store.
@@ -439,8 +441,16 @@ pub(crate) enum ReportCommand {
         #[arg(long)]
         revoke: bool,
     },
-    /// List reports.
-    List,
+    /// List reports, the most recently changed first, a page at a time: each line carries the
+    /// `cursor` the next page starts after (`--after`).
+    List {
+        /// Reports in the page (1 to 10000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after the line with this cursor (the last line of the page before).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
+    },
     /// Show a report with the provenance of every section.
     Show { report: String },
 }

@@ -176,6 +176,17 @@ pub(crate) fn home_command(
         HomeCommand::Ai(AiCommand::Run { report }) => {
             entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
         }
+        HomeCommand::Reindex => {
+            let reports = home.reindex()?;
+            #[derive(Serialize)]
+            struct Reindexed {
+                reports: u64,
+            }
+            Output::new(
+                &Reindexed { reports },
+                format!("report list rebuilt from the entries: {reports} reports"),
+            )
+        }
         HomeCommand::Followups => {
             let open = home.followups()?;
             let text = human::followups(&open);

@@ -71,11 +71,13 @@ pub fn roster(members: &[Member]) -> String {
     out.trim_end().to_string()
 }
 
-pub fn report_list(list: &[ReportSummary]) -> String {
+/// The lines of a page of reports; `more` is the cursor of the next page, if the page is full.
+pub fn report_list(list: &[ReportSummary], more: Option<&str>) -> String {
     if list.is_empty() {
         return "no reports".into();
     }
-    list.iter()
+    let mut lines: Vec<String> = list
+        .iter()
         .map(|r| {
             format!(
                 "{}  {:<11} {:<10} study {}",
@@ -85,8 +87,11 @@ pub fn report_list(list: &[ReportSummary]) -> String {
                 r.study
             )
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if let Some(cursor) = more {
+        lines.push(format!("more: report list --after {cursor}"));
+    }
+    lines.join("\n")
 }
 
 pub fn report(v: &ReportView) -> String {

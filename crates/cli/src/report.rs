@@ -135,9 +135,12 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
                 "read access granted"
             },
         ),
-        ReportCommand::List => {
-            let list = home.report_list()?;
-            Output::new(&list, human::report_list(&list))
+        ReportCommand::List { limit, after } => {
+            let list = home.report_page(after.as_deref(), limit)?;
+            let more = (list.len() == limit)
+                .then(|| list.last().map(|r| r.cursor.as_str()))
+                .flatten();
+            Output::new(&list, human::report_list(&list, more))
         }
         ReportCommand::Show { report } => {
             let view = home.report_show(entry_id(&report)?)?;

@@ -52,7 +52,7 @@ pub mod payload;
 pub mod template;
 mod view;
 
-pub use log::{LogEntry, ReportLog, ReportRuleError, Standing, TemplateSource};
+pub use log::{LogEntry, ReportLog, ReportRuleError, Standing, Summary, TemplateSource};
 pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{

@@ -351,15 +351,7 @@ impl ReportLog {
         let in_force = self.finals_in_force(|_| true);
         let mut signoffs: Vec<SignoffView> = Vec::new();
         let mut refused_signoffs: Vec<SignoffView> = Vec::new();
-        // Whether a refused sign-off was made with an attending's authority for that very entry
-        // (the roster's judgement of it: inside any revocation's frontier, under the role the
-        // author then had) and refused for what happened since — a covered version voided, its
-        // author's fork. Only then was the report signed off once: a resident's "final", a
-        // revoked (stolen) key's outside its frontier, a former attending's after the change,
-        // never was, and must not make a draft read as withdrawn.
-        let mut withdrawn = false;
         let mut resolutions = Vec::new();
-        let mut preliminary = false;
         let mut addenda = Vec::new();
         let mut measurements = Vec::new();
         let mut critical = Vec::new();
@@ -382,7 +374,6 @@ impl ReportLog {
             if !accepted(&e.id) {
                 if let Some(Payload::Status(s)) = &e.payload {
                     if s.status == Status::Final {
-                        withdrawn |= self.role_of(e, roster).ok() == Some(Role::Attending);
                         refused_signoffs.push(SignoffView {
                             entry: e.id,
                             author: who(&e.author),
@@ -435,7 +426,6 @@ impl ReportLog {
                         in_force: in_force.contains(&e.id),
                     })
                 }
-                Some(Payload::Status(_)) => preliminary = true,
                 Some(Payload::Resolve(r)) => resolutions.push(ResolutionView {
                     entry: e.id,
                     author: who(&e.author),
@@ -563,18 +553,8 @@ impl ReportLog {
             [one] => Some((*one).clone()),
             _ => None,
         };
-        let status = if !self.is_accepted() {
-            ReportState::Refused
-        } else {
-            match (force.len(), addenda.is_empty(), preliminary) {
-                (2.., _, _) => ReportState::Conflict,
-                (1, false, _) => ReportState::Amended,
-                (1, true, _) => ReportState::Final,
-                (0, _, _) if withdrawn => ReportState::Withdrawn,
-                (_, _, true) => ReportState::Preliminary,
-                (_, _, false) => ReportState::Draft,
-            }
-        };
+        // The same function the report list's rows are computed by.
+        let status = self.state(roster);
         ReportView {
             report: self.id(),
             study: self.create().study.clone(),

@@ -79,11 +79,12 @@ pub(crate) fn fork_row(r: &Row<'_>) -> rusqlite::Result<ForkRow> {
     })
 }
 
-const ENTRY_COLUMNS: &str = "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
+pub(crate) const ENTRY_COLUMNS: &str =
+    "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
      e.payload_hash, e.header, e.signature, p.bytes \
      FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash";
 
-fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+pub(crate) fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     Ok(StoredEntry {
         arrival: row.get(0)?,
         id: row.get(1)?,

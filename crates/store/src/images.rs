@@ -232,4 +232,82 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading the image index"));
         rows
     }
+
+    /// Up to `limit` (date, study) pairs of the imported instances, newest date first, then
+    /// undated ones, each by study UID, after `after`: the study list paged through the
+    /// (date, study) index, costing the instances of the studies listed, not the whole index.
+    /// A study whose instances disagree on the date comes once per date; the caller keeps the
+    /// one its first instance gives.
+    pub fn study_dates_after(
+        &self,
+        after: Option<&crate::StudyCursor>,
+        limit: usize,
+    ) -> Result<Vec<(Option<String>, String)>> {
+        let read = |sql: &str, args: &[&dyn rusqlite::ToSql]| {
+            let mut stmt = self
+                .conn()
+                .prepare_cached(sql)
+                .map_err(StoreError::sqlite("listing studies"))?;
+            let rows = stmt
+                .query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(StoreError::sqlite("listing studies"));
+            rows
+        };
+        let group = "GROUP BY study_date, study ORDER BY study_date DESC, study LIMIT";
+        let limit = limit as i64;
+        let mut out = match after {
+            None => read(
+                &format!("SELECT study_date, study FROM instances WHERE study_date IS NOT NULL {group} ?1"),
+                &[&limit],
+            )?,
+            Some(crate::StudyCursor {
+                date: Some(date),
+                study,
+            }) => read(
+                &format!(
+                    "SELECT study_date, study FROM instances WHERE study_date <= ?1 \
+                     AND (study_date < ?1 OR study > ?2) {group} ?3"
+                ),
+                &[date, study, &limit],
+            )?,
+            Some(crate::StudyCursor { date: None, .. }) => Vec::new(),
+        };
+        // Undated studies come last, by UID.
+        if (out.len() as i64) < limit {
+            let from = match after {
+                Some(crate::StudyCursor { date: None, study }) => study.as_str(),
+                _ => "",
+            };
+            out.extend(read(
+                "SELECT study_date, study FROM instances WHERE study_date IS NULL AND study > ?1 \
+                 GROUP BY study ORDER BY study LIMIT ?2",
+                &[&from, &(limit - out.len() as i64)],
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// A study's first instance in the order a reader scrolls (what the study list shows of
+    /// it) and how many instances it has.
+    pub fn study_head(&self, study: &str) -> Result<Option<(Instance, u64)>> {
+        let first = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM instances WHERE study = ?1 \
+                 ORDER BY series, instance_number IS NULL, instance_number, \
+                 slice_location IS NULL, slice_location, instance, sha256 LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row([study], instance).optional())
+            .map_err(StoreError::sqlite("reading a study"))?;
+        let Some(first) = first else {
+            return Ok(None);
+        };
+        let count: i64 = self
+            .conn()
+            .prepare_cached("SELECT COUNT(*) FROM instances WHERE study = ?1")
+            .and_then(|mut s| s.query_row([study], |r| r.get(0)))
+            .map_err(StoreError::sqlite("reading a study"))?;
+        Ok(Some((first, count.max(0) as u64)))
+    }
 }

@@ -30,6 +30,7 @@ mod db;
 mod images;
 mod schema;
 mod sync_state;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,7 @@ pub use sync_state::{
     PeerStateRow, QuarantineRow, SetItem, MAX_PEER_STATES, MAX_QUARANTINE,
     MAX_QUARANTINE_PAYLOAD_BYTES,
 };
+pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

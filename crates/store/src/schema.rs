@@ -204,6 +204,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TABLE forks;
     ALTER TABLE forks_bounded RENAME TO forks;
     "#,
+    // 12: a row per report for lists (`report list`, the desktop's study list), derived from
+    // the entries and rebuildable from them (the app rebuilds it when `meta` does not name the
+    // projection version it writes, as after this migration); kept in step with the entries in
+    // the transaction that stores them. Paged newest change first, and per study by creation.
+    // The study list pages through the imported studies newest first, through the index on
+    // their date.
+    r#"
+    CREATE TABLE report_summaries (
+        report     BLOB PRIMARY KEY,
+        study      TEXT NOT NULL,
+        template   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_ms    INTEGER NOT NULL,
+        entries    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
+    CREATE INDEX report_summaries_by_study ON report_summaries (study, created_ms, report);
+    CREATE INDEX instances_by_date ON instances (study_date DESC, study);
+    "#,
 ];
 
 /// The schema version this build writes.

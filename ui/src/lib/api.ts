@@ -29,6 +29,12 @@ export interface ReportSummary {
   /** `conflict`: two sign-offs in force that do not descend from each other, until an attending
    *  keeps one. `refused`: the report's creation was refused by a rule; nothing in it counts. */
   status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused" | "withdrawn";
+  created_ms: number;
+  /** The newest timestamp among the report's entries. */
+  last_change_ms: number;
+  entries: number;
+  /** Where the next page of `report list` starts when this is a page's last line. */
+  cursor: string;
 }
 
 export interface StudyRow {
@@ -40,6 +46,15 @@ export interface StudyRow {
   instances: number;
   reports: ReportSummary[];
 }
+
+/** A page of the study list: newest study date first; `next` is where the next page starts. */
+export interface StudyPage {
+  studies: StudyRow[];
+  next: string | null;
+}
+
+/** Studies in a page of the study list. */
+export const STUDY_PAGE = 100;
 
 export interface ImageRef {
   sha256: string;
@@ -343,7 +358,8 @@ export const api = {
   initIdentity: (name: string, role: string, admin: boolean, network?: string) =>
     call<Identity>("init_identity", { name, role, admin, network: network ?? null }),
   openDemo: () => call<{ report: string; study: string }>("open_demo"),
-  studies: () => call<StudyRow[]>("studies"),
+  /** A page of the study list: the first, or the one starting at `after` (a page's `next`). */
+  studies: (after: string | null = null, limit: number = STUDY_PAGE) => call<StudyPage>("studies", { after, limit }),
   importPaths: (paths: string[]) => call<ImportSummary>("import_paths", { paths }),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
   /** A frame packet: raw bytes (see frame.ts), never a JSON array. */

@@ -260,22 +260,27 @@ function resolve(r: ReportView, keep: string, note: string): string {
   return e.entry;
 }
 
+/** A report as the study list shows it. */
+const line = (id: string, on: string, status: ReportView["status"]) => ({
+  report: id, study: on, template: "ct-chest", status, created_ms: 0, last_change_ms: 0, entries: 1, cursor: `0-${id}`,
+});
+
 const rows = (): StudyRow[] => [
   {
     study, patient: "Phantom^Ramp", date: "20260101", modality: "CT", description: "Synthetic ramp",
-    instances: 2, reports: [{ report: reportId, study, template: "ct-chest", status: report.status }],
+    instances: 2, reports: [line(reportId, study, report.status)],
   },
   {
     study: conflictStudy, patient: "Phantom^Conflict", date: "20260102", modality: "CT", description: "Signed off twice",
-    instances: 2, reports: [{ report: conflict.report, study: conflictStudy, template: "ct-chest", status: conflict.status }],
+    instances: 2, reports: [line(conflict.report, conflictStudy, conflict.status)],
   },
   {
     study: refusedStudy, patient: "Phantom^Refused", date: "20260103", modality: "CT", description: "Created by a revoked key",
-    instances: 2, reports: [{ report: refused.report, study: refusedStudy, template: "ct-chest", status: refused.status }],
+    instances: 2, reports: [line(refused.report, refusedStudy, refused.status)],
   },
   {
     study: withdrawnStudy, patient: "Phantom^Withdrawn", date: "20260104", modality: "CT", description: "Sign-off withdrawn",
-    instances: 2, reports: [{ report: withdrawn.report, study: withdrawnStudy, template: "ct-chest", status: withdrawn.status }],
+    instances: 2, reports: [line(withdrawn.report, withdrawnStudy, withdrawn.status)],
   },
   {
     study: undecodableStudy, patient: "Hostile^Undecodable", date: "20260105", modality: "OT", description: "Pixels refused",
@@ -302,8 +307,13 @@ export function installMocks() {
     switch (cmd) {
       case "status":
         return { home: "/mock/home", identity: { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident } };
-      case "studies":
-        return rows();
+      case "studies": {
+        // Paged like the app: `after` is the index the page starts at.
+        const all = rows();
+        const start = Number(a.after ?? 0);
+        const end = start + Number(a.limit ?? 100);
+        return { studies: all.slice(start, end), next: end < all.length ? String(end) : null };
+      }
       case "study_images":
         if (a.study === undecodableStudy) {
           return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1 }];

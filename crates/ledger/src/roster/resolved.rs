@@ -75,6 +75,12 @@ impl Roster {
             .unwrap_or_default()
     }
 
+    /// Every key with a history of changes (admitted, changed or revoked by an entry that
+    /// stands).
+    pub fn history_keys(&self) -> impl Iterator<Item = &PublicKey> {
+        self.history.keys()
+    }
+
     /// The authority that applies to `author`'s entry in report log `log`, or why there is
     /// none. `inside(vouched)` says whether the entry is the vouched entry or in its past.
     /// The first change whose frontier covers the entry marks it as made before that change;

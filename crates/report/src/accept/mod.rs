@@ -61,9 +61,11 @@ use crate::log::{Frozen, ReportLog, ReportRuleError, Standing, TemplateSource};
 use crate::payload::{Payload, ReportCreate, TemplatePublish};
 use crate::template::{self, Template};
 
+mod changes;
 pub mod checkpoints;
 mod codes;
 
+pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};
 
 /// How far ahead of this home's clock an entry may be dated before it is held back, in
@@ -121,6 +123,8 @@ pub struct Ledger {
     /// The payload the last judgement parsed, kept for the insert that follows it: parsing
     /// twice per entry was a tenth of `verify`'s rule replay.
     parsed: Option<(EntryId, Payload)>,
+    /// What changed since the keeper last asked ([`Ledger::take_changes`]).
+    changes: Changes,
 }
 
 impl Ledger {
@@ -206,6 +210,7 @@ impl Ledger {
         // A freeze that changes nothing (the author is already frozen from there or earlier:
         // the same evidence offered again) judges nothing again.
         if self.network() == Some(log) {
+            self.note_roster_change();
             if self.roster.as_mut().is_some_and(|r| r.freeze(author, seq)) {
                 self.generation += 1;
             }
@@ -221,6 +226,7 @@ impl Ledger {
             return;
         }
         *at = seq;
+        self.changes.evidence.insert(log);
         // Judged again on next use.
         self.judged_at.remove(&log);
     }
@@ -578,6 +584,10 @@ impl Ledger {
                     }
                     return Ok(Some(Standing::Accepted));
                 }
+                if self.roster.is_none() {
+                    return Err(Rejection::NoNetwork);
+                }
+                self.note_roster_change();
                 let roster = self.roster.as_mut().ok_or(Rejection::NoNetwork)?;
                 roster.insert(entry, payload)?;
                 if h.kind == Kind::TemplatePublish {
@@ -723,6 +733,9 @@ impl Ledger {
             report.forget_payloads_at(&h.author, h.seq);
             self.judged_at.remove(&log);
         }
+        if self.network() != Some(log) {
+            self.changes.evidence.insert(log);
+        }
         let fits = if self.network() == Some(log) {
             self.roster
                 .as_ref()
@@ -825,3 +838,6 @@ mod worlds;
 
 #[cfg(test)]
 mod evidence;
+
+#[cfg(test)]
+mod summaries;

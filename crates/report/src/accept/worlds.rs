@@ -20,7 +20,7 @@ fn final_payload(v: &BTreeMap<String, EntryId>) -> ReportStatus {
     }
 }
 
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
@@ -28,7 +28,7 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
@@ -36,11 +36,11 @@ impl Rng {
 const WHO: [&str; 5] = ["ada", "rex", "cara", "rad", "bob"];
 
 /// Signed entries with their payloads.
-type Signed = Vec<(Entry, Vec<u8>)>;
+pub(super) type Signed = Vec<(Entry, Vec<u8>)>;
 
 /// A random department history; returns every entry any verdict took (New or Fork), in the
 /// order the first home took them, the report logs, and the time to judge them at.
-fn random_world(seed: u64, steps: usize) -> (Signed, Vec<LogId>, u64) {
+pub(super) fn random_world(seed: u64, steps: usize) -> (Signed, Vec<LogId>, u64) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut d = Department::new();
     let mut all: Vec<(Entry, Vec<u8>)> = d.stored.clone();

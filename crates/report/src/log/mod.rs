@@ -18,8 +18,10 @@ use crate::payload::{Payload, ReportCreate, Status};
 use crate::template::Template;
 
 mod check;
+mod summary;
 
 pub use check::ReportRuleError;
+pub use summary::Summary;
 
 /// What the report keeps of each entry.
 #[derive(Debug, Clone)]

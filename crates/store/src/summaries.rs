@@ -1,0 +1,603 @@
+//! Rows derived from the entries: one per report (`report_summaries`), for lists that page
+//! rather than project every report; and the statements that keep them in step (which logs
+//! an append touched, which logs an author wrote in) or read the entries log by log.
+//!
+//! The store only keeps what it is given: what a row says is computed by the report rules
+//! (`countersign_report::ReportLog::summary`) in the app, which rebuilds the table from the
+//! entries whenever it is missing or from another version of the projection.
+
+use countersign_ledger::{Hash, LogId, PublicKey};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+
+use crate::db::{stored_entry, ENTRY_COLUMNS};
+use crate::{Db, Result, StoreError, StoredEntry};
+
+/// One report as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub report: LogId,
+    pub study: String,
+    pub template: String,
+    /// The report state's name (`draft`, `final`, …).
+    pub status: String,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub entries: u64,
+}
+
+/// Where a page of reports (newest change first) starts: after this row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCursor {
+    pub last_ms: u64,
+    pub report: LogId,
+}
+
+/// Where a page of studies (newest date first, undated last, then by UID) starts: after this
+/// study.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudyCursor {
+    pub date: Option<String>,
+    pub study: String,
+}
+
+const SUMMARY_COLUMNS: &str = "report, study, template, status, created_ms, last_ms, entries";
+
+fn clamp(ms: u64) -> i64 {
+    ms.min(i64::MAX as u64) as i64
+}
+
+fn summary_row(row: &Row<'_>) -> rusqlite::Result<SummaryRow> {
+    let report: Vec<u8> = row.get(0)?;
+    Ok(SummaryRow {
+        report: Hash::from_slice(&report).unwrap_or(Hash::ZERO),
+        study: row.get(1)?,
+        template: row.get(2)?,
+        status: row.get(3)?,
+        created_ms: row.get::<_, i64>(4)?.max(0) as u64,
+        last_ms: row.get::<_, i64>(5)?.max(0) as u64,
+        entries: row.get::<_, i64>(6)?.max(0) as u64,
+    })
+}
+
+fn hashes(rows: Vec<Vec<u8>>) -> Vec<LogId> {
+    rows.into_iter()
+        .filter_map(|b| Hash::from_slice(&b))
+        .collect()
+}
+
+impl Db<'_> {
+    /// Stores (or replaces) a report's row. A report's study, template and creation never
+    /// change (its `report.create` says them), so a row already there has only its state, last
+    /// change and count updated: the study index is not touched on every append.
+    pub fn put_summary(&self, r: &SummaryRow) -> Result<()> {
+        self.conn()
+            .prepare_cached(&format!(
+                "INSERT INTO report_summaries ({SUMMARY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (report) DO UPDATE SET status = excluded.status, \
+                 last_ms = excluded.last_ms, entries = excluded.entries"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    r.report.as_bytes(),
+                    r.study,
+                    r.template,
+                    r.status,
+                    clamp(r.created_ms),
+                    clamp(r.last_ms),
+                    clamp(r.entries),
+                ])
+            })
+            .map(|_| ())
+            .map_err(StoreError::sqlite("keeping a report's row"))
+    }
+
+    /// Drops a report's row (its log no longer makes a report).
+    pub fn delete_summary(&self, report: &LogId) -> Result<()> {
+        self.conn()
+            .prepare_cached("DELETE FROM report_summaries WHERE report = ?1")
+            .and_then(|mut s| s.execute([report.as_bytes()]))
+            .map(|_| ())
+            .map_err(StoreError::sqlite("dropping a report's row"))
+    }
+
+    /// Drops every report's row (before they are rebuilt).
+    pub fn clear_summaries(&self) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM report_summaries", [])
+            .map(|_| ())
+            .map_err(StoreError::sqlite("dropping the report rows"))
+    }
+
+    pub fn summary(&self, report: &LogId) -> Result<Option<SummaryRow>> {
+        self.conn()
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report = ?1"
+            ))
+            .and_then(|mut s| s.query_row([report.as_bytes()], summary_row).optional())
+            .map_err(StoreError::sqlite("reading a report's row"))
+    }
+
+    pub fn count_summaries(&self) -> Result<u64> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM report_summaries", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(StoreError::sqlite("counting the report rows"))
+    }
+
+    /// Up to `limit` reports, the most recently changed first (ties by report id, highest
+    /// first), starting after `after`: through the (last change, report) index, so a page
+    /// costs its own rows whatever the store holds.
+    pub fn summaries_by_change(
+        &self,
+        after: Option<ChangeCursor>,
+        limit: usize,
+    ) -> Result<Vec<SummaryRow>> {
+        let sql = |filter: &str| {
+            format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries {filter} \
+                 ORDER BY last_ms DESC, report DESC LIMIT ?"
+            )
+        };
+        let rows = match after {
+            Some(c) => self
+                .conn()
+                .prepare_cached(&sql("WHERE (last_ms, report) < (?, ?)"))
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![clamp(c.last_ms), c.report.as_bytes(), limit as i64],
+                        summary_row,
+                    )
+                    .and_then(|rows| rows.collect())
+                }),
+            None => self.conn().prepare_cached(&sql("")).and_then(|mut s| {
+                s.query_map(params![limit as i64], summary_row)
+                    .and_then(|rows| rows.collect())
+            }),
+        }
+        .map_err(StoreError::sqlite("listing reports"));
+        rows
+    }
+
+    /// Up to `limit` reports in report-id order, after `after`: the whole table read in
+    /// bounded pages, in the order `verify` walks the logs.
+    pub fn summaries_by_report(
+        &self,
+        after: Option<&LogId>,
+        limit: usize,
+    ) -> Result<Vec<SummaryRow>> {
+        let after: &[u8] = after.map_or(&[], |a| a.as_bytes());
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report > ?1 \
+                 ORDER BY report LIMIT ?2"
+            ))
+            .map_err(StoreError::sqlite("reading the report rows"))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], summary_row)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading the report rows"));
+        rows
+    }
+
+    /// The reports on `study`, oldest created first.
+    pub fn summaries_of_study(&self, study: &str) -> Result<Vec<SummaryRow>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE study = ?1 \
+                 ORDER BY created_ms, report"
+            ))
+            .map_err(StoreError::sqlite("listing a study's reports"))?;
+        let rows = stmt
+            .query_map([study], summary_row)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing a study's reports"));
+        rows
+    }
+
+    /// The reports on templates named `names` (a scan of the rows: asked only when a
+    /// template's publications change).
+    pub fn reports_on_templates(&self, names: &[String]) -> Result<Vec<LogId>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        // At most a few hundred names a statement, under SQLite's limit on parameters.
+        for chunk in names.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut stmt = self
+                .conn()
+                .prepare(&format!(
+                    "SELECT report FROM report_summaries WHERE template IN ({marks})"
+                ))
+                .map_err(StoreError::sqlite("finding reports by template"))?;
+            let rows: Vec<Vec<u8>> = stmt
+                .query_map(params_from_iter(chunk), |r| r.get(0))
+                .and_then(|rows| rows.collect())
+                .map_err(StoreError::sqlite("finding reports by template"))?;
+            out.extend(hashes(rows));
+        }
+        Ok(out)
+    }
+
+    /// The logs of entries that arrived after `arrival`, each once, by id (through the arrival
+    /// key: what one write transaction stored, when `arrival` is where it started). Not
+    /// `DISTINCT` in SQL: SQLite would scan the whole (log, arrival) index for it.
+    pub fn logs_since(&self, arrival: i64) -> Result<Vec<LogId>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT log FROM entries WHERE arrival > ?1")
+            .map_err(StoreError::sqlite("finding the logs written"))?;
+        let rows: Vec<Vec<u8>> = stmt
+            .query_map([arrival], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("finding the logs written"))?;
+        let mut logs = hashes(rows);
+        logs.sort();
+        logs.dedup();
+        Ok(logs)
+    }
+
+    /// Every log with an entry by one of `authors`. A scan of the (log, author, seq) index:
+    /// asked only when a roster change reaches members who may have written.
+    pub fn logs_by_authors(&self, authors: &[PublicKey]) -> Result<Vec<LogId>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for chunk in authors.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut stmt = self
+                .conn()
+                .prepare(&format!(
+                    "SELECT DISTINCT log FROM entries WHERE author IN ({marks})"
+                ))
+                .map_err(StoreError::sqlite("finding a member's reports"))?;
+            let rows: Vec<Vec<u8>> = stmt
+                .query_map(params_from_iter(chunk.iter().map(|k| k.as_bytes())), |r| {
+                    r.get(0)
+                })
+                .and_then(|rows| rows.collect())
+                .map_err(StoreError::sqlite("finding a member's reports"))?;
+            out.extend(hashes(rows));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The next log (by id) after `after` that holds an entry, through the (log, arrival)
+    /// index: the store's logs walked one at a time without listing them all.
+    pub fn next_log(&self, after: Option<&LogId>) -> Result<Option<LogId>> {
+        let after: &[u8] = after.map_or(&[], |a| a.as_bytes());
+        self.conn()
+            .prepare_cached("SELECT log FROM entries WHERE log > ?1 ORDER BY log LIMIT 1")
+            .and_then(|mut s| s.query_row([after], |r| r.get::<_, Vec<u8>>(0)).optional())
+            .map(|log| log.and_then(|b| Hash::from_slice(&b)))
+            .map_err(StoreError::sqlite("walking the logs"))
+    }
+
+    /// Up to `limit` entries after (`log`, `arrival`) in (log, arrival) order: the whole store
+    /// read log by log in bounded chunks (each log's entries in arrival order, which is a
+    /// topological order). Starts at the beginning with an empty `log`.
+    pub fn entries_by_log_after(
+        &self,
+        log: &[u8],
+        arrival: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} WHERE (e.log, e.arrival) > (?1, ?2) \
+                 ORDER BY e.log, e.arrival LIMIT ?3"
+            ))
+            .map_err(StoreError::sqlite("reading entries"))?;
+        let rows = stmt
+            .query_map(params![log, arrival, limit as i64], stored_entry)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading entries"));
+        rows
+    }
+
+    /// The log the entry `id` is stored in, if it is stored.
+    pub fn log_of(&self, id: &Hash) -> Result<Option<LogId>> {
+        self.conn()
+            .prepare_cached("SELECT log FROM entries WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .map(|log| log.and_then(|b| Hash::from_slice(&b)))
+            .map_err(StoreError::sqlite("looking up an entry's log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
+
+    use super::*;
+    use crate::{Instance, Store};
+
+    /// A seeded xorshift: every test replays.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    fn row(i: u64, last_ms: u64, study: &str) -> SummaryRow {
+        SummaryRow {
+            report: Hash::of(&i.to_le_bytes()),
+            study: study.into(),
+            template: "ct-chest".into(),
+            status: "draft".into(),
+            created_ms: i,
+            last_ms,
+            entries: 1,
+        }
+    }
+
+    /// The plan SQLite makes for `sql`, one line per step.
+    fn plan(store: &Store, sql: &str) -> String {
+        let conn = store.db().conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let count = stmt.parameter_count();
+        let args: Vec<rusqlite::types::Value> = (0..count)
+            .map(|_| rusqlite::types::Value::Integer(1))
+            .collect();
+        let rows: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[test]
+    fn pages_by_change_return_every_report_once_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut rng = Rng(0x5eed_0001);
+        // Few distinct times, so that many rows tie on their last change.
+        let rows: Vec<SummaryRow> = (0..500)
+            .map(|i| row(i, 1_000 + rng.below(40), "1.2.3"))
+            .collect();
+        store
+            .write(|db| rows.iter().try_for_each(|r| db.put_summary(r)))
+            .unwrap();
+        let mut want = rows.clone();
+        want.sort_by_key(|r| std::cmp::Reverse((r.last_ms, r.report)));
+        for limit in [1, 7, 100, 499, 500, 501] {
+            let mut got = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.db().summaries_by_change(after, limit).unwrap();
+                assert!(page.len() <= limit);
+                let Some(last) = page.last() else { break };
+                after = Some(ChangeCursor {
+                    last_ms: last.last_ms,
+                    report: last.report,
+                });
+                got.extend(page);
+            }
+            assert_eq!(got, want, "pages of {limit}");
+        }
+        // A row replaced moves; the table keeps one row per report.
+        let mut changed = rows[3].clone();
+        changed.last_ms = 5_000;
+        changed.status = "final".into();
+        store.write(|db| db.put_summary(&changed)).unwrap();
+        assert_eq!(store.db().count_summaries().unwrap(), 500);
+        assert_eq!(
+            store.db().summaries_by_change(None, 1).unwrap(),
+            vec![changed.clone()]
+        );
+        assert_eq!(store.db().summary(&changed.report).unwrap(), Some(changed));
+    }
+
+    #[test]
+    fn pages_and_walks_go_through_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        let by_change = plan(
+            &store,
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE (last_ms, report) < (?, ?) \
+                 ORDER BY last_ms DESC, report DESC LIMIT ?"
+            ),
+        );
+        assert!(
+            by_change.contains("report_summaries_by_change"),
+            "{by_change}"
+        );
+        let by_study = plan(
+            &store,
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE study = ?1 \
+                 ORDER BY created_ms, report"
+            ),
+        );
+        assert!(by_study.contains("report_summaries_by_study"), "{by_study}");
+        let by_log = plan(
+            &store,
+            &format!(
+                "SELECT {ENTRY_COLUMNS} WHERE (e.log, e.arrival) > (?1, ?2) \
+                 ORDER BY e.log, e.arrival LIMIT ?3"
+            ),
+        );
+        assert!(by_log.contains("entries_by_log"), "{by_log}");
+        let studies = plan(
+            &store,
+            "SELECT study_date, study FROM instances WHERE study_date <= ?1 \
+             AND (study_date < ?1 OR study > ?2) GROUP BY study_date, study \
+             ORDER BY study_date DESC, study LIMIT ?3",
+        );
+        assert!(studies.contains("instances_by_date"), "{studies}");
+        let next = plan(
+            &store,
+            "SELECT log FROM entries WHERE log > ?1 ORDER BY log LIMIT 1",
+        );
+        // What every write asks: the entries it stored, by their arrival key alone.
+        let since = plan(&store, "SELECT log FROM entries WHERE arrival > ?1");
+        assert!(since.contains("INTEGER PRIMARY KEY"), "{since}");
+        assert!(!since.contains("SCAN"), "{since}");
+        for p in [&by_change, &by_study, &by_log, &studies, &next] {
+            assert!(
+                !p.contains("TEMP B-TREE"),
+                "sorts instead of walking an index: {p}"
+            );
+            assert!(
+                !p.contains("SCAN e\n") && !p.starts_with("SCAN report_summaries"),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn study_pages_list_each_study_once_newest_first_undated_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut rng = Rng(0x5eed_0002);
+        let mut studies: BTreeSet<(Option<String>, String)> = BTreeSet::new();
+        let mut n = 0u64;
+        store
+            .write(|db| {
+                for s in 0..60u64 {
+                    let date = (rng.below(5) > 0).then(|| format!("2026010{}", rng.below(4)));
+                    let study = format!("1.2.{}", rng.below(1000) * 100 + s);
+                    studies.insert((date.clone(), study.clone()));
+                    for _ in 0..1 + rng.below(4) {
+                        n += 1;
+                        db.insert_instance(&Instance {
+                            sha256: Hash::of(&n.to_le_bytes()).0,
+                            size: 1,
+                            study: study.clone(),
+                            series: Some("1".into()),
+                            instance: Some(format!("{n}")),
+                            patient: None,
+                            patient_id: None,
+                            study_date: date.clone(),
+                            modality: None,
+                            study_description: None,
+                            series_description: None,
+                            sop_class: "CT".into(),
+                            frames: 1,
+                            imported_ms: 0,
+                            instance_number: Some(n as i64),
+                            slice_location: None,
+                            sop_class_uid: None,
+                        })?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let mut want: Vec<(Option<String>, String)> = studies.into_iter().collect();
+        want.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for limit in [1, 3, 59, 60, 61] {
+            let mut got = Vec::new();
+            let mut after: Option<StudyCursor> = None;
+            loop {
+                let page = store.db().study_dates_after(after.as_ref(), limit).unwrap();
+                assert!(page.len() <= limit);
+                let Some((date, study)) = page.last().cloned() else {
+                    break;
+                };
+                after = Some(StudyCursor { date, study });
+                got.extend(page);
+            }
+            assert_eq!(got, want, "pages of {limit}");
+        }
+    }
+
+    #[test]
+    fn the_store_is_walked_log_by_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        let key = SecretKey::from_seed(&[7; 32]);
+        let net = Hash::of(b"net");
+        let mut logs = Vec::new();
+        let mut all = Vec::new();
+        // Three logs written interleaved: arrival order is not log order.
+        for l in 0..3u64 {
+            let p = format!("{{\"study\":\"{l}\"}}").into_bytes();
+            let h = Header::new(
+                net,
+                Hash::ZERO,
+                key.public(),
+                1,
+                l,
+                Kind::ReportCreate,
+                vec![],
+                &p,
+            );
+            let e = Entry::sign(h, &key).unwrap();
+            logs.push((e.id(), e.id()));
+            all.push((e, p));
+        }
+        for seq in 2..5u64 {
+            for (log, head) in logs.iter_mut() {
+                let p = format!("{{\"n\":{seq}}}").into_bytes();
+                let h = Header::new(
+                    net,
+                    *log,
+                    key.public(),
+                    seq,
+                    seq,
+                    Kind::SectionWrite,
+                    vec![*head],
+                    &p,
+                );
+                let e = Entry::sign(h, &key).unwrap();
+                *head = e.id();
+                all.push((e, p));
+            }
+        }
+        store
+            .write(|db| {
+                all.iter()
+                    .try_for_each(|(e, p)| db.insert_entry(e, Some(p)).map(|_| ()))
+            })
+            .unwrap();
+        let db = store.db();
+        let mut walked = Vec::new();
+        let (mut log, mut arrival) = (Vec::new(), 0);
+        loop {
+            let chunk = db.entries_by_log_after(&log, arrival, 5).unwrap();
+            let Some(last) = chunk.last() else { break };
+            (log, arrival) = (last.log.clone(), last.arrival);
+            walked.extend(chunk.into_iter().map(|r| (r.log, r.arrival)));
+        }
+        let mut want = walked.clone();
+        want.sort();
+        assert_eq!(walked, want);
+        assert_eq!(walked.len(), all.len());
+        let mut ids: Vec<LogId> = logs.iter().map(|(l, _)| *l).collect();
+        ids.sort();
+        let mut next = Vec::new();
+        let mut at = None;
+        while let Some(l) = db.next_log(at.as_ref()).unwrap() {
+            next.push(l);
+            at = Some(l);
+        }
+        assert_eq!(next, ids);
+        assert_eq!(db.logs_since(9).unwrap().len(), 3);
+        assert_eq!(
+            db.logs_since(all.len() as i64).unwrap(),
+            Vec::<LogId>::new()
+        );
+        assert_eq!(db.logs_by_authors(&[key.public()]).unwrap(), ids);
+        assert_eq!(db.log_of(&all[4].0.id()).unwrap(), Some(all[4].0.log_id()));
+    }
+}
