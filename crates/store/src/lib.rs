@@ -29,8 +29,8 @@ mod checkpoints;
 mod db;
 mod images;
 mod schema;
-mod sync_state;
 mod summaries;
+mod sync_state;
 
 use std::path::{Path, PathBuf};
 
@@ -40,11 +40,11 @@ pub use checkpoints::SplitViewRow;
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
+pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{
     PeerStateRow, QuarantineRow, SetItem, MAX_PEER_STATES, MAX_QUARANTINE,
     MAX_QUARANTINE_PAYLOAD_BYTES,
 };
-pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -126,6 +126,24 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     home.import_authenticated(batch).unwrap();
     checked(&home, "a peer's batch");
 
+    // A peer's batches on sync's path, the later entry first: it waits in the pull's pending
+    // pool and is stored (its row kept in step) with the batch that brings its parent.
+    f.write("rad", r2, "findings", "Nodule, 4 mm.");
+    f.write("rad", r2, "impression", "Follow up in 12 months.");
+    let (parent, child) = (f.d.stored[f.sent].clone(), f.d.stored[f.sent + 1].clone());
+    f.sent += 2;
+    let one = |(e, p): &(Entry, Vec<u8>)| {
+        crate::Authenticated::from_bundle(&bundle::encode([(e, Some(p.as_slice()))])).unwrap()
+    };
+    let mut pending = crate::Pending::default();
+    home.import_from_peer(one(&child), "peer-a", &mut pending)
+        .unwrap();
+    assert_eq!(pending.len(), 1, "the entry waits for its parent");
+    home.import_from_peer(one(&parent), "peer-a", &mut pending)
+        .unwrap();
+    assert!(pending.is_empty());
+    checked(&home, "a peer's batches on sync's path, out of order");
+
     // A roster change: Bob, who signed the first report off, revoked with no frontier — his
     // sign-off no longer stands, in the transaction that stores the revocation.
     let revoke = RevokePayload {
@@ -175,7 +193,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     home.bundle_import(&f.bundle()).unwrap();
     let after = checked(&home, "fork evidence");
     let row2 = after.iter().find(|r| r.report == r2).unwrap();
-    assert_eq!(row2.entries, 4, "the evidence is placed in its log");
+    assert_eq!(row2.entries, 6, "the evidence is placed in its log");
     assert_eq!(before, "draft");
 
     // An entry held for later, released by the next write (made due here rather than waited
@@ -195,7 +213,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     assert_eq!(home.store().db().held_count().unwrap(), 0);
     let released = checked(&home, "a held entry released");
     let row2 = released.iter().find(|r| r.report == r2).unwrap();
-    assert!(row2.last_ms > last_before && row2.entries == 5, "{row2:?}");
+    assert!(row2.last_ms > last_before && row2.entries == 7, "{row2:?}");
 
     // A bundle repeating a stored report's create, read by a home that has not loaded that
     // report: the report is not taken for a new one holding only its create.
