@@ -1,4 +1,4 @@
-//! A hostile peer: a test harness that speaks `/countersign/sync/2` with a member's key but
+//! A hostile peer: a test harness that speaks `/countersign/sync/3` with a member's key but
 //! serves whatever it likes — forged signatures, entries of another network, batches holding
 //! nothing asked for, a flood by a stranger. The honest node (a real `serve` process) stores
 //! none of it, cuts the peer off only where the bytes prove it misbehaved (quarantining what a
@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use countersign_ledger::bundle;
+use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{EntryId, Hash, Kind, LogId, NetworkId, PublicKey};
 use countersign_sync::reconcile::ReconcileSet;
 use countersign_sync::{
-    keypair, AcceptError, Accepted, Command, Config, Ledger, LogSummary, PeerEvent, VersionVector,
+    keypair, AcceptError, Accepted, ById, Command, Config, Ledger, LogSummary, PeerEvent,
+    VersionVector,
 };
 use tokio::sync::oneshot;
 
@@ -37,6 +39,8 @@ enum Attack {
     Flood(Flood),
     /// A response frame beyond the protocol's largest message.
     Oversized,
+    /// Split-view evidence (two checkpoints of one signer) whose signature was changed.
+    ForgedEvidence(Vec<u8>),
 }
 
 /// The state of a flood: who signs, how far it has got.
@@ -119,6 +123,7 @@ impl Hostile {
                     );
                 }
             }
+            Attack::ForgedEvidence(b) => set.insert(now_ms(), &SplitViewEvidence::id_of(b)),
             Attack::EndlessDuplicates(_) | Attack::Oversized | Attack::Withhold => {
                 set.insert(now_ms(), &Hash([0xee; 32]))
             }
@@ -186,6 +191,7 @@ impl Ledger for Hostile {
             Attack::TamperedPayload(b) | Attack::DuplicateKey(b) => (b.clone(), false),
             Attack::Flood(_) => (bundle::encode(std::iter::empty()), false),
             Attack::Oversized => (vec![0; countersign_sync::protocol::MAX_MESSAGE], false),
+            Attack::ForgedEvidence(_) => (bundle::encode(std::iter::empty()), false),
         })
     }
     fn reconcile_set(&mut self, _: Option<&PublicKey>) -> Result<&ReconcileSet, String> {
@@ -195,7 +201,14 @@ impl Ledger for Hostile {
         // It wants nothing from the honest node.
         Ok(vec![])
     }
-    fn entries_by_id(&mut self, _: &PublicKey, ids: &[EntryId]) -> Result<(Vec<u8>, bool), String> {
+    fn entries_by_id(&mut self, _: &PublicKey, ids: &[EntryId]) -> Result<ById, String> {
+        if let Attack::ForgedEvidence(b) = &self.attack {
+            return Ok(ById {
+                bundle: bundle::encode(std::iter::empty()),
+                evidence: vec![b.clone()],
+                more: false,
+            });
+        }
         if let Attack::Flood(_) = self.attack {
             // As an honest server would: at most one batch, and "more" for the rest.
             let held: Vec<&EntryId> = ids
@@ -208,9 +221,18 @@ impl Ledger for Hostile {
                 .take(max)
                 .filter_map(|id| self.by_id.get(id).cloned())
                 .collect();
-            return Ok((bundle::encode_records(&records), held.len() > max));
+            return Ok(ById {
+                bundle: bundle::encode_records(&records),
+                evidence: vec![],
+                more: held.len() > max,
+            });
         }
-        self.entries_after(&self.log.clone(), &vec![], 1)
+        let (bundle, more) = self.entries_after(&self.log.clone(), &vec![], 1)?;
+        Ok(ById {
+            bundle,
+            evidence: vec![],
+            more,
+        })
     }
     type Checked = ();
     fn check(_: &[u8]) -> Result<(), String> {
@@ -223,6 +245,9 @@ impl Ledger for Hostile {
     fn remember(&mut self, _: &str, _: PeerEvent) {}
     fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)> {
         vec![]
+    }
+    fn split_views(&mut self, _: &PublicKey, _: Vec<Vec<u8>>) -> Result<(), AcceptError> {
+        Ok(())
     }
     fn checkpoints(&mut self, _: &PublicKey, _: &[LogSummary]) -> Result<(), AcceptError> {
         Ok(())
@@ -387,6 +412,21 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         sent: 0,
     };
 
+    // 7. Split-view evidence whose later claim's signature was changed on the way.
+    let forged_evidence = {
+        use countersign_ledger::checkpoint::Checkpoint;
+        let claim = |ms: u64, head: EntryId| {
+            Checkpoint::new(network, log, secret.public(), ms, 1, vec![head])
+                .unwrap()
+                .sign(&secret)
+        };
+        let pair = SplitViewEvidence::new(claim(1, heads[0]), claim(2, Hash([3; 32]))).unwrap();
+        let mut bytes = pair.encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        bytes
+    };
+
     // What the node must do with each: cut the peer off (the bytes prove it misbehaved), or
     // end the pull (nothing to hold against it), or quarantine what a rule refuses.
     enum Outcome {
@@ -433,6 +473,11 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             "oversized",
             Attack::Oversized,
             Outcome::CutOff("exceeds the limit"),
+        ),
+        (
+            "forged split-view evidence",
+            Attack::ForgedEvidence(forged_evidence),
+            Outcome::CutOff("split_view_bad_checkpoint"),
         ),
     ] {
         // A fresh member key per attack: a cut-off peer is not served until it expires.
@@ -611,4 +656,26 @@ fn a_peer_that_signs_heads_it_does_not_serve_or_takes_back_is_caught_in_a_split_
         )
         .unwrap();
     assert_eq!(kept, 1, "the rewind keeps both checkpoints");
+
+    // The pair travels: a member who syncs once with A receives it, judges it against the
+    // entries it holds by the same rule, and names the key in `verify` and the provenance.
+    // (The claim of a head never served stays with A: only the peer it was given to can
+    // judge it.)
+    let bea = crate::sync::member_for_tests(&a, "Dr Bea", "radiologist");
+    bea.ok(&["sync", "--peer", &serving.1, "--once"]);
+    let v = bea.run(&["verify"]).json();
+    assert_eq!(v["split_views"], 1, "{v}");
+    assert!(
+        v["problems"]
+            .to_string()
+            .contains(&format!("split view by {k}")),
+        "{v}"
+    );
+    let shown = bea.ok(&["report", "show", &report]);
+    let named = &shown["split_views"][0]["signer"];
+    assert_eq!(named["key"], k.to_string(), "{shown}");
+    assert_eq!(named["name"], "Mallory rewinding", "{shown}");
+    // Another round brings nothing twice.
+    bea.ok(&["sync", "--peer", &serving.1, "--once"]);
+    assert_eq!(bea.run(&["verify"]).json()["split_views"], 1);
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 use countersign_sync::reconcile::ReconcileSet;
-use countersign_sync::{keypair, AcceptError, Accepted, Config, Ledger, LogSummary, PeerEvent};
+use countersign_sync::{
+    keypair, AcceptError, Accepted, ById, Config, Ledger, LogSummary, PeerEvent,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -191,12 +193,12 @@ impl Ledger for Stranger {
     fn wanted(&mut self, _: Vec<EntryId>) -> Result<Vec<EntryId>, String> {
         Ok(vec![])
     }
-    fn entries_by_id(&mut self, _: &PublicKey, _: &[EntryId]) -> Result<(Vec<u8>, bool), String> {
+    fn entries_by_id(&mut self, _: &PublicKey, _: &[EntryId]) -> Result<ById, String> {
         self.serving();
-        Ok((
-            countersign_ledger::bundle::encode(std::iter::empty()),
-            false,
-        ))
+        Ok(ById {
+            bundle: countersign_ledger::bundle::encode(std::iter::empty()),
+            ..ById::default()
+        })
     }
     type Checked = ();
     fn check(_: &[u8]) -> Result<(), String> {
@@ -209,6 +211,9 @@ impl Ledger for Stranger {
     fn remember(&mut self, _: &str, _: PeerEvent) {}
     fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)> {
         vec![]
+    }
+    fn split_views(&mut self, _: &PublicKey, _: Vec<Vec<u8>>) -> Result<(), AcceptError> {
+        Ok(())
     }
     fn checkpoints(&mut self, _: &PublicKey, _: &[LogSummary]) -> Result<(), AcceptError> {
         Ok(())

@@ -286,6 +286,12 @@ await rampCheck("cpu");
     (await page.getByTestId("signoff-standing").filter({ hasText: "in conflict" }).count()) === 2,
     "both sign-offs are marked in conflict in the provenance",
   );
+  const split = page.getByTestId("provenance-panel").getByTestId("split-view");
+  check(
+    (await split.count()) === 1 && (await split.textContent()).includes("Split view by") &&
+      (await split.textContent()).includes("does not descend"),
+    "the provenance names the key a split view was proven against, with why",
+  );
   check(
     (await sides.nth(0).getByTestId("keep-signoff").count()) === 0 && (await sides.nth(1).getByTestId("keep-signoff").count()) === 1,
     "the app lets this attending keep the other attending's sign-off, not her own",

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use countersign_ledger::checkpoint::{Checkpoint, SignedCheckpoint};
+use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
 use countersign_report::accept::checkpoints::{self, Forks, History};
 use countersign_store::{Db, SplitViewRow};
@@ -101,21 +102,7 @@ impl Home {
             checked.push(signed);
         }
         self.write_with_state(|db, _| {
-            let mut forks = Forks::default();
-            for f in db.forks()? {
-                let (Some(log), Some(second)) =
-                    (Hash::from_slice(&f.log), Hash::from_slice(&f.second))
-                else {
-                    continue;
-                };
-                forks.logs.insert(log);
-                if let Some(author) =
-                    Hash::from_slice(&f.author).and_then(|a| PublicKey::from_bytes(&a.0).ok())
-                {
-                    forks.by.insert((log, author));
-                }
-                forks.evidence.insert(second, f.second_header);
-            }
+            let forks = fork_facts(db)?;
             let mut found = Vec::new();
             for signed in &checked {
                 let c = signed.checkpoint();
@@ -162,6 +149,115 @@ impl Home {
                 }
             }
             Ok(found)
+        })
+    }
+}
+
+/// The fork evidence the checkpoint judgement reads.
+fn fork_facts(db: &Db<'_>) -> Result<Forks> {
+    let mut forks = Forks::default();
+    for f in db.forks()? {
+        let (Some(log), Some(second)) = (Hash::from_slice(&f.log), Hash::from_slice(&f.second))
+        else {
+            continue;
+        };
+        forks.logs.insert(log);
+        if let Some(author) =
+            Hash::from_slice(&f.author).and_then(|a| PublicKey::from_bytes(&a.0).ok())
+        {
+            forks.by.insert((log, author));
+        }
+        forks.evidence.insert(second, f.second_header);
+    }
+    Ok(forks)
+}
+
+/// A kept pair of claims as peers exchange it: its log, the later claim's date, its id and
+/// its encoding.
+pub(crate) type EvidenceItem = (LogId, u64, EntryId, Vec<u8>);
+
+/// Split-view evidence as peers exchange it: each kept pair of claims (evidence of a claim
+/// not served has no second claim, and only the peer it was given to can judge it).
+pub(crate) fn evidence_items(db: &Db<'_>) -> Result<Vec<EvidenceItem>> {
+    let mut out = Vec::new();
+    for row in db.split_views()? {
+        let Some(earlier) = row.earlier.as_deref() else {
+            continue;
+        };
+        let pair = SignedCheckpoint::decode(earlier)
+            .ok()
+            .zip(SignedCheckpoint::decode(&row.later).ok())
+            .and_then(|(a, b)| SplitViewEvidence::new(a, b).ok());
+        if let Some(pair) = pair {
+            let c = pair.later().checkpoint();
+            out.push((c.log, c.timestamp_ms, pair.id(), pair.encode()));
+        }
+    }
+    Ok(out)
+}
+
+impl Home {
+    /// Takes split-view evidence `from` relayed: each piece is decoded (both signatures
+    /// checked), must be about this network, and is kept when this home, judging it against
+    /// the entries it holds by the same rule it holds its own peers to, finds the same split
+    /// view. A piece that does not decode, or is about another network, is refused (`Err`,
+    /// proof against the relayer); one by a key the roster never named, or that this home
+    /// cannot judge yet (it lacks the entries), is left. Returns the split views kept.
+    pub fn take_split_view_evidence(
+        &mut self,
+        from: &PublicKey,
+        evidence: &[Vec<u8>],
+    ) -> Result<Vec<SplitView>> {
+        let network: NetworkId = self
+            .store()
+            .db()
+            .meta("network")?
+            .and_then(|hex| hex.parse().ok())
+            .ok_or(AppError::NoNetwork)?;
+        let mut pairs = Vec::with_capacity(evidence.len());
+        for bytes in evidence {
+            let pair = SplitViewEvidence::decode(bytes).map_err(|e| {
+                AppError::InvalidInput(format!(
+                    "split-view evidence is refused ({}): {e}",
+                    e.code()
+                ))
+            })?;
+            if pair.later().checkpoint().network != network {
+                return Err(AppError::InvalidInput(
+                    "split-view evidence is about another network".into(),
+                ));
+            }
+            pairs.push(pair);
+        }
+        self.write_with_state(|db, state| {
+            let forks = fork_facts(db)?;
+            let mut kept = Vec::new();
+            for pair in &pairs {
+                let c = pair.later().checkpoint();
+                if state.roster().member(&c.signer).is_none() {
+                    continue;
+                }
+                let Some(found) = checkpoints::judge_pair(&Stored(db), &forks, pair)? else {
+                    continue;
+                };
+                let reason = format!("{} (evidence relayed by {from})", found.reason);
+                let row = SplitViewRow {
+                    log: c.log.as_bytes().to_vec(),
+                    signer: c.signer.as_bytes().to_vec(),
+                    reason: reason.clone(),
+                    earlier: Some(pair.earlier().bytes().to_vec()),
+                    later: pair.later().bytes().to_vec(),
+                    found_ms: now_ms() as i64,
+                };
+                if db.insert_split_view(&row)? {
+                    kept.push(SplitView {
+                        log: c.log.to_hex(),
+                        signer: c.signer.to_hex(),
+                        reason,
+                    });
+                }
+            }
+            Ok(kept)
         })
     }
 }

@@ -530,11 +530,26 @@ impl Home {
             let log = state.report(&report).ok_or_else(|| AppError::NotFound {
                 what: format!("report {report}"),
             })?;
-            Ok(log.project(&roster, |id| {
+            let mut view = log.project(&roster, |id| {
                 statuses.get(id).cloned().unwrap_or(EntryStatus::Invalid {
                     reason: "not stored".into(),
                 })
-            }))
+            });
+            // Split views on this log, each naming the key that signed both claims (kept
+            // evidence is checked again by `verify`).
+            if db.split_view_count()? > 0 {
+                for v in db.split_views()? {
+                    let signer: Option<[u8; 32]> = v.signer.as_slice().try_into().ok();
+                    let signer = signer.and_then(|k| PublicKey::from_bytes(&k).ok());
+                    if let (true, Some(key)) = (v.log == report.as_bytes(), signer) {
+                        view.split_views.push(countersign_report::SplitViewNote {
+                            signer: countersign_report::author(&roster, &key),
+                            reason: v.reason,
+                        });
+                    }
+                }
+            }
+            Ok(view)
         })
     }
 

@@ -41,6 +41,7 @@ pub mod json;
 mod kind;
 pub mod roster;
 pub mod rules;
+pub mod split_view;
 
 pub use entry::{Entry, EntryError, SIGNATURE_DOMAIN};
 pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId};

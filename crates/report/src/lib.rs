@@ -58,7 +58,7 @@ pub use template::{template, FieldDef, FieldKind, SectionDef, Template, Template
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
     FieldView, FollowupClosedView, FollowupView, MeasurementView, ProvenanceItem, ReadView,
-    ReportState, ReportView, ResolutionView, SectionView, SignoffView, VersionView,
+    ReportState, ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote, VersionView,
 };
 
 #[cfg(test)]

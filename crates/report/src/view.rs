@@ -257,6 +257,17 @@ pub struct ReportView {
     pub ai: Vec<AiView>,
     pub heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
+    /// Members this home holds split-view evidence against for this report's log: each
+    /// signed two claims about the log that do not agree. The home fills it from its store
+    /// (the projection of the entries leaves it empty).
+    pub split_views: Vec<SplitViewNote>,
+}
+
+/// A split view on a report's log, as the provenance panel names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SplitViewNote {
+    pub signer: Author,
+    pub reason: String,
 }
 
 /// Resolves a key to its roster name and role.
@@ -577,6 +588,7 @@ impl ReportLog {
             ai,
             heads: self.heads(),
             provenance,
+            split_views: Vec::new(),
         }
     }
 }

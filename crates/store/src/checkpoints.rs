@@ -6,6 +6,9 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::{Db, Result, StoreError};
 
+/// Pieces of split-view evidence a home keeps at most.
+pub const MAX_SPLIT_VIEWS: usize = 4096;
+
 /// Evidence that a peer did not stand by a checkpoint it signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitViewRow {
@@ -86,7 +89,22 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn insert_split_view(&self, row: &SplitViewRow) -> Result<()> {
+    /// Keeps split-view evidence: at most one row per (log, signer) — one proves it — and at
+    /// most [`MAX_SPLIT_VIEWS`] in all (a member could sign many self-incriminating pairs).
+    /// Returns whether it was kept.
+    pub fn insert_split_view(&self, row: &SplitViewRow) -> Result<bool> {
+        let (known, total): (bool, i64) = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM split_views WHERE log = ?1 AND signer = ?2), \
+                        (SELECT COUNT(*) FROM split_views)",
+                params![row.log, row.signer],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(StoreError::sqlite("reading split-view evidence"))?;
+        if known || total >= MAX_SPLIT_VIEWS as i64 {
+            return Ok(false);
+        }
         self.conn
             .execute(
                 "INSERT INTO split_views (log, signer, reason, earlier, later, found_ms) \
@@ -100,8 +118,18 @@ impl Db<'_> {
                     row.found_ms
                 ],
             )
-            .map(|_| ())
+            .map(|_| true)
             .map_err(StoreError::sqlite("recording split-view evidence"))
+    }
+
+    /// How many pieces of split-view evidence are kept (a check made before reading them).
+    pub fn split_view_count(&self) -> Result<usize> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM split_views", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+            .map_err(StoreError::sqlite("reading split-view evidence"))
     }
 
     pub fn split_views(&self) -> Result<Vec<SplitViewRow>> {

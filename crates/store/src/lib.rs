@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use checkpoints::SplitViewRow;
+pub use checkpoints::{SplitViewRow, MAX_SPLIT_VIEWS};
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;

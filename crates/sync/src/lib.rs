@@ -4,7 +4,7 @@
 //! authorisation there is: a key on the roster (not revoked) is served; any other is refused
 //! and disconnected. [`node`] runs the swarm, reconciles the sets of entries range by range
 //! ([`reconcile`]) and fetches what differs in bounded batches; [`protocol`] is the
-//! `/countersign/sync/2` wire format, strict and bounded, and
+//! `/countersign/sync/3` wire format, strict and bounded, and
 //! [`codec`] frames it on a stream. The node never writes SQLite: the app hands it a
 //! [`node::Ledger`] that verifies every entry before storing any.
 //!
@@ -30,7 +30,7 @@ pub use libp2p::multiaddr::Protocol;
 pub use libp2p::Multiaddr;
 pub use libp2p::PeerId;
 pub use node::{
-    keypair, peer_id, peer_key, start, AcceptError, Accepted, Command, Config, Ledger, Node,
+    keypair, peer_id, peer_key, start, AcceptError, Accepted, ById, Command, Config, Ledger, Node,
     NodeStatus, PeerEvent, SyncError, SyncReport, MAX_PEERS,
 };
 pub use protocol::{LogSummary, VersionVector};

@@ -1,4 +1,4 @@
-//! The messages of `/countersign/sync/1` and their strict, bounded binary encoding.
+//! The messages of `/countersign/sync/3` and their strict, bounded binary encoding.
 //!
 //! ```text
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
@@ -12,6 +12,8 @@
 //! response  0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
 //!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
+//!                          [n:u16 (len:u16 evidence)×n]   (split-view evidence asked for by id,
+//!                          1 ≤ n ≤ MAX_EVIDENCE, each at most MAX_SPLIT_VIEW_LEN; absent when none)
 //!           0x83 Ack       stored:u64
 //!           0x84 Refused   len:u16 reason (UTF-8)
 //!           0x85 Reconcile base_matches:u8 len:u32 message   (no message when the bases differ)
@@ -29,10 +31,11 @@
 
 use countersign_ledger::bundle;
 use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
+use countersign_ledger::split_view::MAX_SPLIT_VIEW_LEN;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 
 /// The protocol's name; a new wire format gets a new version.
-pub const PROTOCOL: &str = "/countersign/sync/2";
+pub const PROTOCOL: &str = "/countersign/sync/3";
 /// The largest message: one entry's largest payload (16 MiB) with room for its header.
 pub const MAX_MESSAGE: usize = 20 * 1024 * 1024;
 /// Logs in one summary: the logs one request names.
@@ -55,6 +58,8 @@ pub const MAX_AUTHORS: usize = 4096;
 pub const MAX_HEADS: usize = 4096;
 /// Records in one batch of entries.
 pub const MAX_BATCH: usize = 4000;
+/// Pieces of split-view evidence in one batch (each at most 4.4 KiB: 280 KiB in all).
+pub const MAX_EVIDENCE: usize = 64;
 /// A batch is cut once its entries reach this many bytes (at least one entry is always sent,
 /// and one entry is at most 16 MiB of payload), so every batch fits in [`MAX_MESSAGE`].
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -136,9 +141,12 @@ pub enum Response {
         logs: Vec<LogSummary>,
     },
     /// A bundle of entries in arrival order (parents first); `more` when the batch was cut.
+    /// A fetch by id is also answered with the split-view evidence asked for (encoded
+    /// [`countersign_ledger::split_view::SplitViewEvidence`], checked by the receiver).
     Entries {
         more: bool,
         bundle: Vec<u8>,
+        evidence: Vec<Vec<u8>>,
     },
     Ack {
         stored: u64,
@@ -417,11 +425,28 @@ impl Response {
                     out.extend_from_slice(c);
                 }
             }
-            Response::Entries { more, bundle } => {
+            Response::Entries {
+                more,
+                bundle,
+                evidence,
+            } => {
                 out.push(0x82);
                 out.push(u8::from(*more));
                 out.extend_from_slice(&(bundle.len() as u32).to_be_bytes());
                 out.extend_from_slice(bundle);
+                // Pieces too long to decode are left out rather than sent.
+                let evidence: Vec<&Vec<u8>> = evidence
+                    .iter()
+                    .filter(|e| !e.is_empty() && e.len() <= MAX_SPLIT_VIEW_LEN)
+                    .take(MAX_EVIDENCE)
+                    .collect();
+                if !evidence.is_empty() {
+                    out.extend_from_slice(&(evidence.len() as u16).to_be_bytes());
+                    for e in evidence {
+                        out.extend_from_slice(&(e.len() as u16).to_be_bytes());
+                        out.extend_from_slice(e);
+                    }
+                }
             }
             Response::Ack { stored } => {
                 out.push(0x83);
@@ -495,9 +520,30 @@ impl Response {
                         max: MAX_BATCH,
                     });
                 }
+                // Evidence only when there is some: one encoding per message.
+                let evidence = if r.0.is_empty() {
+                    Vec::new()
+                } else {
+                    let n = r.u16()?;
+                    if n == 0 {
+                        return Err(DecodeError::Empty("split-view evidence"));
+                    }
+                    let n = r.count(n, "pieces of split-view evidence", MAX_EVIDENCE, 3)?;
+                    (0..n)
+                        .map(|_| {
+                            let len = r.u16()?;
+                            let len = r.count(len, "evidence bytes", MAX_SPLIT_VIEW_LEN, 1)?;
+                            if len == 0 {
+                                return Err(DecodeError::Empty("split-view evidence"));
+                            }
+                            Ok(r.take(len)?.to_vec())
+                        })
+                        .collect::<Result<Vec<_>, DecodeError>>()?
+                };
                 Response::Entries {
                     more,
                     bundle: bytes.to_vec(),
+                    evidence,
                 }
             }
             0x83 => Response::Ack { stored: r.u64()? },

@@ -72,10 +72,15 @@ fn response() -> impl Strategy<Value = Response> {
     });
     prop_oneof![
         summary,
-        (any::<bool>()).prop_map(|more| Response::Entries {
-            more,
-            bundle: countersign_ledger::bundle::encode(std::iter::empty()),
-        }),
+        (
+            any::<bool>(),
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 1..100), 0..4)
+        )
+            .prop_map(|(more, evidence)| Response::Entries {
+                more,
+                bundle: countersign_ledger::bundle::encode(std::iter::empty()),
+                evidence,
+            }),
         any::<u64>().prop_map(|stored| Response::Ack { stored }),
         (any::<bool>(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(
             |(base_matches, message)| Response::Reconcile {

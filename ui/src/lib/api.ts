@@ -254,6 +254,14 @@ export interface ReportView {
   reads: { entry: string; author: Author; time_ms: number; sections: string[]; status: EntryStatus }[];
   heads: string[];
   provenance: ProvenanceItem[];
+  /** Keys this home holds split-view evidence against for this report's log (two signed
+   *  claims about it that do not agree), each named as the roster names them. */
+  split_views?: SplitViewNote[];
+}
+
+export interface SplitViewNote {
+  signer: Author;
+  reason: string;
 }
 
 /** Whether one action would be accepted now, judged by the app's rules for this user; when

@@ -126,6 +126,11 @@ const conflict: ReportView = (() => {
     ],
     signoff: null, signoffs: [first, second], refused_signoffs: [], resolutions: [], addenda: [], measurements: [], critical: [],
     followups: [], reads: [], ai: [], heads: [provenance.at(-1)!.entry], provenance,
+    // Bob's node also showed two peers two histories of this report's log (evidence relayed).
+    split_views: [{
+      signer: bob,
+      reason: `its checkpoint of log ${create.entry} at 1764000060000 ms does not descend from its checkpoint at 1764000000000 ms: head ${second.entry} is not in its history (evidence relayed by 12D3KooWmock)`,
+    }],
   };
 })();
 /** A report created by a key revoked before it signed: authentic, kept, refused. */

@@ -12,7 +12,7 @@ use countersign_ledger::EntryId;
 use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
 use countersign_store::StoredEntry;
 use countersign_sync::reconcile::{order_key, ReconcileSet};
-use countersign_sync::{AcceptError, Accepted, Ledger, LogSummary, PeerEvent, VersionVector};
+use countersign_sync::{AcceptError, Accepted, ById, Ledger, LogSummary, PeerEvent, VersionVector};
 
 use crate::bundle::Authenticated;
 use crate::checkpoints::CheckpointSigner;
@@ -84,6 +84,8 @@ pub struct HomeLedger {
     set: ReconcileSet,
     set_cursor: i64,
     set_forks: usize,
+    /// Split-view evidence rows already in `set`.
+    set_split_views: usize,
     /// The set described to a member that may read only some logs (an AI model).
     reader_set: ReconcileSet,
     /// Entries of peers' batches waiting for something not here yet (see
@@ -116,6 +118,7 @@ impl HomeLedger {
             set: ReconcileSet::new(),
             set_cursor: 0,
             set_forks: 0,
+            set_split_views: 0,
             reader_set: ReconcileSet::new(),
             pending: crate::Pending::default(),
         })
@@ -150,6 +153,16 @@ impl HomeLedger {
                 }
             }
             self.set_forks = forks.len();
+        }
+        // Split-view evidence travels like fork evidence (to members who read every log: a
+        // restricted reader's set leaves it out). Rows are only ever added, and few.
+        let split_views = db.split_view_count().map_err(|e| e.to_string())?;
+        if split_views != self.set_split_views {
+            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
+            for (log, ts, id, _) in items {
+                self.set.insert(order_key(log == network, ts), &id);
+            }
+            self.set_split_views = split_views;
         }
         self.set.settle();
         Ok(())
@@ -460,7 +473,7 @@ impl Ledger for HomeLedger {
         &mut self,
         reader: &PublicKey,
         ids: &[EntryId],
-    ) -> std::result::Result<(Vec<u8>, bool), String> {
+    ) -> std::result::Result<ById, String> {
         let db = self.home.store().db();
         let (rows, mut more) = db
             .entries_by_ids(
@@ -515,7 +528,37 @@ impl Ledger for HomeLedger {
                 }
             }
         }
-        Ok((bundle::encode_records(&records), more))
+        let bundle = bundle::encode_records(&records);
+        // Ids that are neither may be split-view evidence (sent to members who read every
+        // log), within the same byte budget.
+        let mut evidence = Vec::new();
+        let db = self.home.store().db();
+        let maybe_evidence = !more && records.len() < ids.len();
+        if maybe_evidence && db.split_view_count().map_err(|e| e.to_string())? > 0 {
+            let asked: std::collections::HashSet<&EntryId> = ids.iter().collect();
+            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
+            let mut bytes = bundle.len();
+            if self.reads_every_log(reader) {
+                for (_, _, id, encoded) in items {
+                    if !asked.contains(&id) {
+                        continue;
+                    }
+                    if evidence.len() >= countersign_sync::protocol::MAX_EVIDENCE
+                        || bytes + encoded.len() > countersign_sync::protocol::MAX_BATCH_BYTES
+                    {
+                        more = true;
+                        break;
+                    }
+                    bytes += encoded.len();
+                    evidence.push(encoded);
+                }
+            }
+        }
+        Ok(ById {
+            bundle,
+            evidence,
+            more,
+        })
     }
 
     type Checked = Authenticated;
@@ -642,6 +685,31 @@ impl Ledger for HomeLedger {
                 ))
             })
             .collect()
+    }
+
+    fn split_views(
+        &mut self,
+        peer: &PublicKey,
+        evidence: Vec<Vec<u8>>,
+    ) -> std::result::Result<(), AcceptError> {
+        let kept = self
+            .home
+            .take_split_view_evidence(peer, &evidence)
+            .map_err(|e| {
+                tracing::warn!(error = %e.loggable(), "relayed split-view evidence refused");
+                match e {
+                    crate::AppError::InvalidInput(_) => AcceptError::Misbehaved(e.to_string()),
+                    _ => AcceptError::Local(e.to_string()),
+                }
+            })?;
+        for v in &kept {
+            // Ids only (see `checkpoints`).
+            tracing::warn!(log = %v.log, signer = %v.signer, "split view: evidence relayed by a peer checks out");
+        }
+        if !kept.is_empty() {
+            self.wrote = true;
+        }
+        Ok(())
     }
 
     fn checkpoints(

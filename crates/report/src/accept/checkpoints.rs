@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use countersign_ledger::checkpoint::{Checkpoint, SignedCheckpoint};
+use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{header, EntryId, LogId, PublicKey};
 
 /// What the judgement reads of the home's store.
@@ -58,17 +59,55 @@ pub fn judge<H: History>(
     let Some(e) = earlier else {
         return Ok(None);
     };
-    let before = e.checkpoint();
-    Ok(
-        strays(history, forks, before, c)?.map(|head| SplitViewFound {
-            reason: format!(
-                "its checkpoint of log {} at {} ms does not descend from its checkpoint at {} ms: \
+    diverged(history, forks, e.checkpoint(), c)
+}
+
+/// Judges split-view evidence another peer relayed, by the same rule a home applies to the
+/// claims it is given itself ([`judge`]'s second half): `None` when the later claim descends
+/// from the earlier one, or when the entries needed to tell are not all here (nothing is
+/// concluded from what a home lacks; the evidence comes again with the next sync).
+pub fn judge_pair<H: History>(
+    history: &H,
+    forks: &Forks,
+    pair: &SplitViewEvidence,
+) -> Result<Option<SplitViewFound>, H::Error> {
+    let c = pair.later().checkpoint();
+    if forks.by.contains(&(c.log, c.signer)) {
+        return Ok(None);
+    }
+    diverged(history, forks, pair.earlier().checkpoint(), c)
+}
+
+/// Whether two claims of one signer diverge: the one it dated later does not hold a head of
+/// the one it dated earlier in its history (by the signer's own timestamps, so the verdict
+/// does not depend on which claim a home happened to receive first; claims dated the same
+/// diverge only when neither holds the other's heads).
+fn diverged<H: History>(
+    history: &H,
+    forks: &Forks,
+    a: &Checkpoint,
+    b: &Checkpoint,
+) -> Result<Option<SplitViewFound>, H::Error> {
+    let (before, after) = if a.timestamp_ms <= b.timestamp_ms {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let Some(head) = strays(history, forks, before, after)? else {
+        return Ok(None);
+    };
+    if before.timestamp_ms == after.timestamp_ms && strays(history, forks, after, before)?.is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(SplitViewFound {
+        reason: format!(
+            "its checkpoint of log {} at {} ms does not descend from its checkpoint at {} ms: \
              head {head} is not in its history",
-                c.log, c.timestamp_ms, before.timestamp_ms
-            ),
-            with_earlier: true,
-        }),
-    )
+            after.log, after.timestamp_ms, before.timestamp_ms
+        ),
+        with_earlier: true,
+    }))
 }
 
 /// A head the checkpoint claims that this home does not hold after pulling from its signer.
@@ -218,5 +257,58 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(found.reason.contains("does not descend") && found.with_earlier);
+    }
+
+    #[test]
+    fn relayed_evidence_is_judged_by_the_signers_dates_not_by_arrival() {
+        let (entries, key) = chain(4);
+        let log = entries[0].id();
+        let all = |n: usize| {
+            Held(
+                entries[..n]
+                    .iter()
+                    .map(|e| (e.id(), e.header_bytes().to_vec()))
+                    .collect(),
+            )
+        };
+        let forks = Forks::default();
+        let grew = claim(&key, log, 2, vec![entries[3].id()]);
+        let back = claim(&key, log, 4, vec![entries[1].id()]);
+        // Either order of receipt makes the same pair, and a home holding the entries finds it.
+        let pair = SplitViewEvidence::new(back.clone(), grew.clone()).unwrap();
+        let found = judge_pair(&all(4), &forks, &pair).unwrap().unwrap();
+        assert!(
+            found.reason.contains("does not descend"),
+            "{}",
+            found.reason
+        );
+        // A home that receives the newer claim first judges the two claims the same way.
+        let found = judge(&all(4), &forks, Some(&back), grew.checkpoint()).unwrap();
+        assert!(found.is_some());
+        // An honest log that grew is no evidence, whichever claim came first.
+        let earlier = claim(&key, log, 1, vec![entries[1].id()]);
+        let honest = SplitViewEvidence::new(grew.clone(), earlier.clone()).unwrap();
+        assert_eq!(judge_pair(&all(4), &forks, &honest), Ok(None));
+        assert_eq!(
+            judge(&all(4), &forks, Some(&grew), earlier.checkpoint()),
+            Ok(None)
+        );
+        // A home lacking the entries to tell concludes nothing.
+        let lacking = Held(
+            [&entries[3]]
+                .iter()
+                .map(|e| (e.id(), e.header_bytes().to_vec()))
+                .collect(),
+        );
+        assert_eq!(judge_pair(&lacking, &forks, &pair), Ok(None));
+        // The signer's fork already proves it: no second verdict.
+        let mut forked = Forks::default();
+        forked.by.insert((log, key.public()));
+        assert_eq!(judge_pair(&all(4), &forked, &pair), Ok(None));
+        // Two claims dated the same ms diverge only when neither holds the other's heads.
+        let same = claim(&key, log, 9, vec![entries[1].id()]);
+        let same_later = claim(&key, log, 9, vec![entries[3].id()]);
+        let tie = SplitViewEvidence::new(same, same_later).unwrap();
+        assert_eq!(judge_pair(&all(4), &forks, &tie), Ok(None));
     }
 }

@@ -79,13 +79,10 @@ pub trait Ledger: Send + 'static {
     /// not held for later, not already refused as a duplicate.
     fn wanted(&mut self, ids: Vec<EntryId>) -> Result<Vec<EntryId>, String>;
     /// The entries (and fork evidence) among `ids` that `reader` may read, in arrival order,
-    /// as bundle bytes within [`crate::protocol::MAX_BATCH_BYTES`]; and whether some were
-    /// left out for the budget.
-    fn entries_by_id(
-        &mut self,
-        reader: &PublicKey,
-        ids: &[EntryId],
-    ) -> Result<(Vec<u8>, bool), String>;
+    /// as bundle bytes within [`crate::protocol::MAX_BATCH_BYTES`], with the split-view
+    /// evidence among them (encoded, at most [`crate::protocol::MAX_EVIDENCE`]); and whether
+    /// some were left out for the budget.
+    fn entries_by_id(&mut self, reader: &PublicKey, ids: &[EntryId]) -> Result<ById, String>;
     /// A batch as [`Ledger::check`] leaves it: decoded, every signature verified.
     type Checked: Send + 'static;
     /// Decodes a batch a peer sent and verifies every signature. It needs no ledger state, so
@@ -102,6 +99,11 @@ pub trait Ledger: Send + 'static {
     fn remember(&mut self, peer: &str, event: PeerEvent);
     /// Cut-offs remembered from before this node started: (peer id, reason, until ms).
     fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)>;
+    /// Split-view evidence `peer` relayed (asked for by id), once the pull's entries are all
+    /// in: evidence that checks out is kept; evidence whose signatures or pairing do not is
+    /// proof against the sender (`Misbehaved`); evidence this home cannot judge yet (it lacks
+    /// the entries) is left, and comes again with the next pull.
+    fn split_views(&mut self, peer: &PublicKey, evidence: Vec<Vec<u8>>) -> Result<(), AcceptError>;
     /// Holds `peer` to the signed checkpoints in the summaries it gave, once everything it
     /// claimed has been pulled. `Err` when a checkpoint does not verify or the peer did not
     /// stand by it (a split view): the node then cuts the peer off.
@@ -118,6 +120,15 @@ pub trait Ledger: Send + 'static {
         let _ = key;
         false
     }
+}
+
+/// A fetch by id answered: entries and fork evidence as bundle bytes, split-view evidence
+/// (encoded), and whether some were left out for the budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ById {
+    pub bundle: Vec<u8>,
+    pub evidence: Vec<Vec<u8>>,
+    pub more: bool,
 }
 
 /// What the ledger made of a batch.

@@ -9,6 +9,7 @@ use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::PeerId;
 use tokio::sync::oneshot;
 
+use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{EntryId, Hash, LogId};
 
 use super::{
@@ -100,7 +101,14 @@ pub(super) struct Pull {
     /// A whole pull's state (`None` for a pull of announced logs).
     set: Option<SetPull>,
     quarantined: u64,
+    /// Split-view evidence received (at most [`MAX_PULL_EVIDENCE`] pieces), judged when the
+    /// pull completes.
+    evidence: Vec<Vec<u8>>,
 }
+
+/// Pieces of split-view evidence one pull keeps for judging (4.4 KiB each at most: 4.4 MiB).
+/// More are left to the next pull.
+const MAX_PULL_EVIDENCE: usize = 1024;
 
 /// Raises `have` to the highest sequence of each author in a bundle's entries (headers that
 /// do not decode are left to the ledger to refuse).
@@ -333,7 +341,14 @@ impl<L: Ledger> Node<L> {
     /// A batch answering a fetch by id. Ids the peer left out for its byte budget go back to
     /// the front of the queue; ids it did not send otherwise it does not hold (or this member
     /// may not read) and are dropped. Records nobody asked for are dropped unstored.
-    fn on_batch_by_id(&mut self, peer: PeerId, asked: Vec<EntryId>, more: bool, bundle: Vec<u8>) {
+    fn on_batch_by_id(
+        &mut self,
+        peer: PeerId,
+        asked: Vec<EntryId>,
+        more: bool,
+        bundle: Vec<u8>,
+        evidence: Vec<Vec<u8>>,
+    ) {
         let Some(pull) = self.pulls.get_mut(&peer) else {
             return;
         };
@@ -342,9 +357,10 @@ impl<L: Ledger> Node<L> {
             return;
         };
         set.fetching = false;
-        let received: HashSet<EntryId> = countersign_ledger::bundle::frame(&bundle)
+        let mut received: HashSet<EntryId> = countersign_ledger::bundle::frame(&bundle)
             .map(|records| records.iter().map(|r| Hash::of(r.header)).collect())
             .unwrap_or_default();
+        received.extend(evidence.iter().map(|e| SplitViewEvidence::id_of(e)));
         // An honest server sends only what was asked for: a batch with anything else is not
         // stored (it could fill the quarantine with entries nobody wanted).
         let asked_set: HashSet<&EntryId> = asked.iter().collect();
@@ -376,6 +392,9 @@ impl<L: Ledger> Node<L> {
                 },
             );
         }
+        // Judged once the pull's entries are all in (the judgement reads the log's history).
+        let room = MAX_PULL_EVIDENCE.saturating_sub(pull.evidence.len());
+        pull.evidence.extend(evidence.into_iter().take(room));
         pull.in_hand += 1;
         self.check_batch(peer, generation, more, bundle);
         self.drive(peer);
@@ -442,9 +461,11 @@ impl<L: Ledger> Node<L> {
         }
         if let Some((_, asked)) = self.asked.remove(&request_id) {
             return match response {
-                Response::Entries { more, bundle } => {
-                    self.on_batch_by_id(peer, asked, more, bundle)
-                }
+                Response::Entries {
+                    more,
+                    bundle,
+                    evidence,
+                } => self.on_batch_by_id(peer, asked, more, bundle, evidence),
                 Response::Refused { reason } => self.fail_pull(
                     &peer,
                     SyncError::Refused {
@@ -467,7 +488,8 @@ impl<L: Ledger> Node<L> {
                 base_matches,
                 message,
             } => self.on_step(peer, base_matches, message),
-            Response::Entries { more, bundle } => self.on_entries(peer, more, bundle),
+            // A fetch by log is answered without split-view evidence (none was asked for).
+            Response::Entries { more, bundle, .. } => self.on_entries(peer, more, bundle),
             Response::Refused { reason } => {
                 // The peer's reason is not logged: it may quote an entry of ours that it refused
                 // (a rule's message can hold a field value). Whoever waits on the pull gets it.
@@ -716,6 +738,27 @@ impl<L: Ledger> Node<L> {
         let from = peer.to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
+        // Split-view evidence the peer relayed, now that the entries to judge it by are in.
+        let evidence = self
+            .pulls
+            .get_mut(&peer)
+            .map(|p| std::mem::take(&mut p.evidence))
+            .unwrap_or_default();
+        if let (false, Some(key)) = (evidence.is_empty(), super::peer_key(&peer)) {
+            let ledger = &mut self.ledger;
+            let span = tracing::info_span!("split views", peer = %peer);
+            match span.in_scope(|| block(|| ledger.split_views(&key, evidence))) {
+                Ok(()) => {}
+                Err(AcceptError::Misbehaved(reason)) => {
+                    return self.cut_off_by_ledger(
+                        peer,
+                        "it relayed split-view evidence that does not check out",
+                        reason,
+                    )
+                }
+                Err(AcceptError::Local(reason)) => return self.fail_locally(peer, reason),
+            }
+        }
         // Everything the peer claimed is here now: hold it to what it signed.
         let claims = self
             .pulls

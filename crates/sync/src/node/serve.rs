@@ -10,7 +10,7 @@ use countersign_ledger::LogId;
 
 use super::pull::{OnceWaiting, Waiter};
 use super::{
-    block, now_ms, peer_key, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
+    block, now_ms, peer_key, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
     CUT_OFF_LONGEST, MAX_CUT_OFF,
 };
 use crate::protocol::{Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
@@ -102,15 +102,24 @@ impl<L: Ledger> Node<L> {
             }
             Request::FetchIds { ids, .. } => {
                 let response = match block(|| ledger.entries_by_id(&reader, &ids)) {
-                    Ok((bundle, more)) => {
+                    Ok(ById {
+                        bundle,
+                        evidence,
+                        more,
+                    }) => {
                         tracing::debug!(
                             peer = %peer,
                             asked = ids.len(),
                             bytes = bundle.len(),
+                            evidence = evidence.len(),
                             more,
                             "batch by id served"
                         );
-                        Response::Entries { more, bundle }
+                        Response::Entries {
+                            more,
+                            bundle,
+                            evidence,
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(peer = %peer, "the ledger could not give a batch by id");
@@ -174,7 +183,11 @@ impl<L: Ledger> Node<L> {
                             more,
                             "batch served"
                         );
-                        Response::Entries { more, bundle }
+                        Response::Entries {
+                            more,
+                            bundle,
+                            evidence: Vec::new(),
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(
