@@ -22,6 +22,9 @@ for i in $(seq "$peers"); do
   h=$work/peer$i
   key=$("$bin" --home "$h" --json init --name "Peer $i" --role radiologist | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
   "$bin" --home "$work/hub" roster add --key "$key" --name "Peer $i" --role radiologist >/dev/null
+  # Joined by invitation, as every new member is.
+  invitation=$("$bin" --home "$work/hub" --json roster invite --key "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["invitation"])')
+  "$bin" --home "$h" join "$invitation" >/dev/null
 done
 for i in $(seq "$peers"); do
   h=$work/peer$i

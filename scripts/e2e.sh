@@ -18,6 +18,9 @@ report=$("$cli" --home "$home" --json report new --study "$study" --template ct-
 remote=$work/remote
 key=$("$cli" --home "$remote" --json init --name "Dr Carla Remote" --role cardiologist | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 "$cli" --home "$home" roster add --key "$key" --name "Dr Carla Remote" --role cardiologist >/dev/null
+# Joined by invitation, as every new member is: her home takes only this department's network.
+invitation=$("$cli" --home "$home" --json roster invite --key "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["invitation"])')
+"$cli" --home "$remote" join "$invitation" >/dev/null
 "$cli" --home "$home" bundle export -o "$work/to-remote.bundle" >/dev/null
 "$cli" --home "$remote" bundle import "$work/to-remote.bundle" >/dev/null
 "$cli" --home "$remote" --json serve --listen /ip4/127.0.0.1/tcp/0 >"$work/remote.out" 2>"$work/remote.err" &

@@ -23,6 +23,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
     tauri::generate_handler![
         status,
         init_identity,
+        join,
         open_demo,
         studies,
         import_paths,
@@ -66,6 +67,12 @@ fn status(desk: State<'_, Desk>) -> Reply<Status> {
         home: desk.dir.display().to_string(),
         identity,
     })
+}
+
+/// Joins the department an admin's invitation names (for this home's key).
+#[tauri::command]
+fn join(desk: State<'_, Desk>, invitation: String) -> Reply<countersign_app::Joined> {
+    desk.with(|h| h.join(&invitation))
 }
 
 #[tauri::command]

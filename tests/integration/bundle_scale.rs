@@ -191,6 +191,11 @@ pub fn measured(home: &Path, args: &[&str]) -> Measured {
 fn a_hundred_thousand_entries_in_reverse_order_import_whole_within_256_mib() {
     let mut entries = department_entries();
     entries.reverse();
+    let network = entries
+        .iter()
+        .find(|(e, _)| e.header().kind == countersign_ledger::Kind::NetworkGenesis)
+        .map(|(e, _)| e.id().to_hex())
+        .expect("a genesis");
     let bytes =
         countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice()))));
     drop(entries);
@@ -200,7 +205,11 @@ fn a_hundred_thousand_entries_in_reverse_order_import_whole_within_256_mib() {
     drop(bytes);
 
     let home = crate::common::Home::new();
-    let run = measured(&home.dir, &["bundle", "import", file.to_str().unwrap()]);
+    let file = file.to_str().unwrap();
+    let run = measured(
+        &home.dir,
+        &["bundle", "import", file, "--network", &network],
+    );
     assert_eq!(run.code, 0, "import failed: {}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(report["new"], ENTRIES as u64, "{report}");

@@ -102,6 +102,15 @@ impl Home {
         self.ok(&["whoami"])["key"].as_str().unwrap().to_string()
     }
 
+    /// Joins `admin`'s department as a new member would: the admin signs an invitation for
+    /// this home's key, and this home joins with it (it then takes only that network).
+    pub fn join(&self, admin: &Home) {
+        let key = self.key();
+        let invited = admin.ok(&["roster", "invite", "--key", &key]);
+        let invitation = invited["invitation"].as_str().unwrap();
+        self.ok(&["join", invitation]);
+    }
+
     /// A private key from this home's key store (tests play every member of a department).
     pub fn secret(&self, public_hex: &str) -> SecretKey {
         let bytes = std::fs::read(self.dir.join("keys").join(format!("{public_hex}.key"))).unwrap();
@@ -168,11 +177,37 @@ impl Home {
         std::fs::read(&file).unwrap()
     }
 
-    /// Writes `bytes` to a file and runs `bundle import` on it.
+    /// Writes `bytes` to a file and runs `bundle import` on it. A home that has not joined a
+    /// network is given the bundle's own (`--network`), as a member handed their department's
+    /// bundle would name it; `tests/integration/join.rs` tries the gate itself with `run`.
     pub fn import(&self, bytes: &[u8]) -> Run {
         let file = self.dir.with_extension(format!("{}.in.bundle", unique()));
         std::fs::write(&file, bytes).unwrap();
-        self.run(&["bundle", "import", file.to_str().unwrap()])
+        let mut args = vec![
+            "bundle".to_string(),
+            "import".to_string(),
+            file.to_str().unwrap().to_string(),
+        ];
+        if let (false, Some(network)) = (self.joined(), genesis_in(bytes)) {
+            args.extend(["--network".to_string(), network]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+
+    /// Whether this home holds a network or was told which to trust (read from its store).
+    pub fn joined(&self) -> bool {
+        let path = self.dir.join("ledger.sqlite3");
+        path.exists()
+            && self
+                .db()
+                .query_row(
+                    "SELECT COUNT(*) FROM meta WHERE key IN ('network', 'trust.network', 'trust.founder')",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)
+                .unwrap_or(false)
     }
 }
 
@@ -197,6 +232,7 @@ pub fn two_attendings() -> (Home, Home) {
         "attending",
         "--admin",
     ]);
+    bob.join(&ada);
     let given = bob.import(&ada.bundle(None));
     assert_eq!(given.code, 0, "{}", given.stderr);
     (ada, bob)
@@ -296,4 +332,17 @@ pub const AI_MEMBER: [&str; 8] = [
 fn unique() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The id of the network genesis a bundle carries, if any.
+pub fn genesis_in(bytes: &[u8]) -> Option<String> {
+    let records = countersign_ledger::bundle::frame(bytes).ok()?;
+    records.iter().find_map(|r| {
+        let h = countersign_ledger::header::decode_with_keys(r.header, |k| {
+            countersign_ledger::PublicKey::from_bytes(k).ok()
+        })
+        .ok()?;
+        (h.kind == countersign_ledger::Kind::NetworkGenesis)
+            .then(|| countersign_ledger::Hash::of(r.header).to_hex())
+    })
 }

@@ -143,7 +143,18 @@ fn every_export_is_read_by_an_independent_tool() {
     }
     let auditor = Home::new();
     auditor.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
-    let imported = auditor.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    // The auditor names the network the archive must be of.
+    let network = home.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let imported = auditor.ok(&[
+        "bundle",
+        "import",
+        bundle.to_str().unwrap(),
+        "--network",
+        &network,
+    ]);
     assert!(
         imported["new"].as_u64().unwrap() >= entries.len() as u64,
         "{imported}"

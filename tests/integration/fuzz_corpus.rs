@@ -228,3 +228,42 @@ fn gossip_decode_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn split_view_decode_corpus_replays_clean() {
+    let files = corpus("split_view_decode");
+    assert!(files.len() >= 2, "corpus is missing");
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-pair"))
+        .expect("seed-pair");
+    assert!(
+        countersign_ledger::split_view::SplitViewEvidence::decode(&seed.1).is_ok(),
+        "the validly signed pair no longer decodes"
+    );
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::split_view_decode(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
+fn invitation_parse_corpus_replays_clean() {
+    let files = corpus("invitation_parse");
+    assert!(files.len() >= 2, "corpus is missing");
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-invitation"))
+        .expect("seed-invitation");
+    let text = std::str::from_utf8(&seed.1).unwrap();
+    assert!(
+        countersign_ledger::invitation::Invitation::parse(text).is_ok(),
+        "the signed invitation no longer parses"
+    );
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::invitation_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -157,7 +157,12 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
     let file = a.dir.with_extension("logs.bundle");
     let f = file.to_str().unwrap();
     logged(&a, &mut log, &["bundle", "export", &report, "-o", f]);
-    let imported = logged(&b, &mut log, &["bundle", "import", f]);
+    let network = a.ok(&["whoami"])["network"].as_str().unwrap().to_string();
+    let imported = logged(
+        &b,
+        &mut log,
+        &["bundle", "import", f, "--network", &network],
+    );
     assert!(imported["new"].as_u64().unwrap() > 0);
 
     // A phantom series in a folder named after a patient, with a file that is not DICOM.

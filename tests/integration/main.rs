@@ -14,6 +14,7 @@ mod hostile;
 mod hostile_files;
 mod import;
 mod insider;
+mod join;
 mod jpeg2000;
 mod logs;
 mod malformed;

@@ -65,6 +65,7 @@ pub(crate) fn member(admin: &Home, name: &str, role: &str) -> Home {
     admin.ok(&[
         "roster", "add", "--key", &key, "--name", name, "--role", role,
     ]);
+    h.join(admin);
     h
 }
 
@@ -174,6 +175,27 @@ fn a_key_not_on_the_roster_gets_nothing() {
     let stranger = Home::new();
     stranger.ok(&["init", "--name", "Mallory", "--role", "attending"]);
     let before = a.count();
+    // Not joined, it does not even dial.
+    let run = stranger.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
+    assert!(run.stderr.contains("not_joined"), "{}", run.stderr);
+    // With an invitation it signed itself (it knows the department's network id), it dials,
+    // and the department's node still gives a key not on its roster nothing.
+    let key = stranger.key();
+    let now = crate::common::now_ms();
+    let own = countersign_ledger::invitation::Invitation {
+        network: a.ok(&["whoami"])["network"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+        founder: a.key().parse().unwrap(),
+        invitee: key.parse().unwrap(),
+        issued_ms: now,
+        expires_ms: now + 3_600_000,
+        peers: vec![],
+    }
+    .sign(&stranger.secret(&key));
+    stranger.ok(&["join", &own]);
     let run = stranger.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "20"]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains("not a member"), "{}", run.stderr);

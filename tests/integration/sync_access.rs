@@ -20,6 +20,7 @@ fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
         .unwrap()
         .to_string();
     a.ok(&[&["roster", "add", "--key", &key][..], &model_member].concat());
+    model.join(&a);
     let reports = |h: &Home| -> Vec<String> {
         h.ok(&["report", "list"])
             .as_array()

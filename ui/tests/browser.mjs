@@ -403,6 +403,26 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// A newcomer's identity that has not joined: the app shows the key to send an admin and asks
+// for an invitation; anything else is refused in words, an invitation joins and opens the app.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `newcomer: page error ${e.message}`));
+  await page.goto(base + "?as=newcomer");
+  await page.getByTestId("join-card").waitFor();
+  check((await page.getByTestId("study-item").count()) === 0, "a home that has not joined shows no studies");
+  check((await page.getByTestId("my-key").inputValue()).length === 64, "the join card shows the key to send an admin");
+  await page.getByTestId("invitation").fill("join me, I am the department");
+  await page.getByTestId("join").click();
+  await page.locator(".first-run .error").filter({ hasText: "countersign-invite:" }).waitFor();
+  check(true, "text that is not an invitation is refused in words");
+  await page.getByTestId("invitation").fill("countersign-invite:AQ-mock");
+  await page.getByTestId("join").click();
+  await page.getByTestId("study-item").first().waitFor();
+  check(!(await page.getByTestId("join-card").isVisible()), "an invitation joins and opens the app");
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

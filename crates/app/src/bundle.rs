@@ -477,6 +477,14 @@ fn import_batch(
         for item in pending {
             let (entry, payload) = &*item;
             let id = entry.id();
+            // A home adopts only the network it was told to trust: a stranger's genesis
+            // refuses the whole batch, so nothing of that network is stored.
+            if entry.header().kind == countersign_ledger::Kind::NetworkGenesis
+                && state.ledger.network().is_none()
+            {
+                let anchor = crate::join::anchor_in(db)?;
+                countersign_report::accept::trust::admits(anchor.as_ref(), entry)?;
+            }
             // Built on an entry held for later: held with it, until the later of the two.
             let after_held = entry
                 .header()

@@ -52,6 +52,14 @@ pub enum AppError {
     },
     #[error("sync: {0}")]
     Sync(String),
+    /// A network this home was not told to trust, or none told yet.
+    #[error(transparent)]
+    Untrusted(#[from] countersign_report::accept::trust::TrustError),
+    #[error("not a valid invitation: {0}")]
+    Invitation(#[from] countersign_ledger::invitation::InvitationError),
+    /// A valid invitation this home does not take (expired, for another key) or may not give.
+    #[error("{0}")]
+    InvitationRefused(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -77,6 +85,11 @@ pub const ERROR_CODES: &[&str] = &[
     "image_changed",
     "bad_template",
     "sync_failed",
+    "not_joined",
+    "untrusted_network",
+    "invitation_malformed",
+    "invitation_forged",
+    "invitation_refused",
     "storage",
     "io",
 ];
@@ -102,6 +115,9 @@ impl AppError {
             AppError::ImageRefused(_) => "bad_image",
             AppError::Template { .. } => "bad_template",
             AppError::Sync(_) => "sync_failed",
+            AppError::Untrusted(e) => e.code(),
+            AppError::Invitation(e) => e.code(),
+            AppError::InvitationRefused(_) => "invitation_refused",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",

@@ -42,6 +42,9 @@ pub struct WhoAmI {
     pub role: Role,
     pub network: Option<NetworkId>,
     pub admin: bool,
+    /// Whether this home holds a network or was told which one to trust (by an invitation):
+    /// until then it neither syncs nor listens.
+    pub joined: bool,
 }
 
 #[derive(Debug)]
@@ -72,8 +75,7 @@ pub struct Home {
 impl Home {
     /// Opens the home at `dir`, creating the directory and ledger if needed.
     pub fn open(dir: &Path) -> Result<Home> {
-        std::fs::create_dir_all(dir)
-            .map_err(AppError::io(format!("creating {}", dir.display())))?;
+        create_private_dir(dir)?;
         let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
         // The report list's rows, rebuilt from the entries if this home has none of this
         // version yet (once, after an upgrade).
@@ -232,6 +234,7 @@ impl Home {
             role: member.map_or(profile.role, |m| m.role),
             network: state.network().ok(),
             admin: member.is_some_and(|m| m.admin),
+            joined: state.network().is_ok() || self.anchor()?.is_some(),
         })
     }
 
@@ -478,4 +481,39 @@ fn db_data_version(db: &countersign_store::Db<'_>) -> Result<i64> {
 
 pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("payload types serialise to JSON")
+}
+
+/// Makes every file and folder this process creates from now on readable by its owner only
+/// (umask 077): the ledger, its WAL, images, exports and keys hold PHI or secrets, and a
+/// shared reading-room workstation has other local users. Process-wide, so the shells call
+/// it first thing, before any thread or file exists.
+pub fn owner_only_files() {
+    #[cfg(unix)]
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+}
+
+/// Creates the home folder (and any missing parents) as the owner's only, and narrows an
+/// existing home to the owner: whatever modes its files have, nobody else can reach them.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let context = || format!("creating {}", dir.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(AppError::io(context()))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(AppError::io(context()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(AppError::io(context()))?;
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(AppError::io(context()))?;
+    Ok(())
 }

@@ -31,6 +31,7 @@ mod export;
 mod home;
 mod images;
 mod import;
+mod join;
 mod keys;
 pub mod projection;
 mod quarantine;
@@ -47,14 +48,17 @@ pub use actions::{Allowed, ReportActions};
 pub use ai::SOFT_TISSUE_ALGORITHM;
 pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
+/// What a home may be told to trust before it holds a network (see [`Home::trust`]).
+pub use countersign_report::accept::trust::Anchor;
 pub use demo::{DemoMember, DemoSummary};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use export::{
     bundle_in_archive, fuzz_archive_read, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME,
 };
-pub use home::{default_home, Home, WhoAmI};
+pub use home::{default_home, owner_only_files, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
+pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use templates::{read_template, TemplateFormat, TemplateRef};

@@ -397,6 +397,7 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut home = Home::open(dir.path()).unwrap();
+    home.trust(trusting(&d)).unwrap();
     home.bundle_import(&bytes).unwrap();
     let held = |home: &Home| {
         let view = home.report_show(r).unwrap();
@@ -473,6 +474,7 @@ fn a_bundle_in_reverse_causal_order_is_ordered_once_and_imports_whole() {
     let bytes = bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref())));
     let dir = tempfile::tempdir().unwrap();
     let mut home = Home::open(dir.path()).unwrap();
+    home.trust(trusting(&d)).unwrap();
     let report = home.bundle_import(&bytes).unwrap();
     assert_eq!(report.new as usize, entries.len());
     let view = home.report_show(r).unwrap();
@@ -502,9 +504,9 @@ fn bundle_files_and_audit_archives_are_imported_as_streams() {
     std::fs::write(&file, &bytes).unwrap();
     let import = |path: &std::path::Path| {
         let home_dir = tempfile::tempdir().unwrap();
-        Home::open(home_dir.path())
-            .unwrap()
-            .bundle_import_file(path)
+        let mut home = Home::open(home_dir.path()).unwrap();
+        home.trust(trusting(&d)).unwrap();
+        home.bundle_import_file(path)
     };
     assert_eq!(import(&file).unwrap().new as usize, d.stored.len());
 
@@ -620,6 +622,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut home = Home::open(dir.path()).unwrap();
+    home.trust(trusting(&d)).unwrap();
     let imported = home.bundle_import(&bytes).unwrap();
     assert_eq!(imported.forks.len(), 1, "{imported:?}");
     assert_eq!(imported.forks[0].entry, sides[1].0.id().to_hex());
@@ -643,6 +646,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
     assert!(exported.len() < 1 << 20, "{} bytes", exported.len());
     let dir2 = tempfile::tempdir().unwrap();
     let mut other = Home::open(dir2.path()).unwrap();
+    other.trust(trusting(&d)).unwrap();
     let imported = other.bundle_import(&exported).unwrap();
     assert_eq!(imported.forks.len(), 1, "{imported:?}");
     for h in [&home, &other] {
@@ -733,5 +737,14 @@ fn a_long_lived_state_keeps_a_bounded_number_of_reports_loaded() {
         state.trim(max);
         assert!(state.loaded_logs() <= max);
         assert!(state.ledger.report_as_judged(&reports[0]).is_some());
+    }
+}
+
+/// The anchor a fresh home is given to take the fixture department's bundles (as an auditor's
+/// `--network` or an invitation would).
+fn trusting(d: &countersign_report::fixture::Department) -> crate::Anchor {
+    crate::Anchor::Network {
+        network: d.network(),
+        founder: None,
     }
 }

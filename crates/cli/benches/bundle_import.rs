@@ -35,6 +35,12 @@ fn mib(bytes: u64) -> f64 {
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut entries = department_entries();
+    // The network an auditor names to take the bundle into a fresh home.
+    let network = entries
+        .iter()
+        .find(|(e, _)| e.header().kind == countersign_ledger::Kind::NetworkGenesis)
+        .map(|(e, _)| e.id().to_hex())
+        .expect("a genesis");
     let mut files = Vec::new();
     for order in ["forward", "reverse"] {
         if order == "reverse" {
@@ -57,7 +63,8 @@ fn main() {
     for run in 1..=RUNS {
         for (order, file) in &files {
             let home = dir.path().join(format!("home-{order}-{run}"));
-            let m = measured(&home, &["bundle", "import", file.to_str().expect("utf-8")]);
+            let file = file.to_str().expect("utf-8");
+            let m = measured(&home, &["bundle", "import", file, "--network", &network]);
             assert_eq!(m.code, 0, "{order} import failed: {}", m.stderr);
             assert!(
                 m.stdout.contains(&format!("\"new\":{ENTRIES}")),

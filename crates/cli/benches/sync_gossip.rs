@@ -239,6 +239,10 @@ fn main() {
                 "radiologist",
             ],
         );
+        // Joined by invitation, as every new member is.
+        let invited = cli(&homes[0], &["roster", "invite", "--key", &key]);
+        let invitation = invited["invitation"].as_str().expect("an invitation");
+        cli(home, &["join", invitation]);
     }
     let mut nodes = vec![Node::start(&homes[0], &[], dir.join("node0.log"))];
     for home in &homes[1..] {

@@ -58,6 +58,12 @@ pub(crate) enum HomeCommand {
     },
     /// Show this home's identity and network.
     Whoami,
+    /// Join the department an admin's invitation names (`roster invite`): this home then
+    /// takes only that network, from its peers. Run `init` first.
+    Join {
+        /// The invitation's text (`countersign-invite:…`).
+        invitation: String,
+    },
     /// Manage the department roster (admin only).
     #[command(subcommand)]
     Roster(RosterCommand),
@@ -115,6 +121,7 @@ pub(crate) enum HomeCommand {
     Sync {
         #[command(subcommand)]
         what: Option<SyncCommand>,
+        /// The peer to sync with (default: the first one this home remembers).
         #[arg(long)]
         peer: Option<String>,
         /// Sync once and exit (the only mode so far; `serve` keeps syncing).
@@ -269,6 +276,18 @@ pub(crate) enum RosterCommand {
     },
     /// List the members.
     List,
+    /// Sign an invitation for a new member's key to join this department (admin only):
+    /// print it and pass it on; they run `countersign join INVITATION`.
+    Invite {
+        #[arg(long)]
+        key: String,
+        /// A department node to dial first (repeatable; default: this home's `peer list`).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Days the invitation is good for (1 to 90).
+        #[arg(long, default_value_t = countersign_app::INVITATION_DAYS)]
+        days: u64,
+    },
 }
 
 /// What an `ai-model` member is: the roster records it, and every entry it signs shows it.
@@ -463,8 +482,17 @@ pub(crate) enum BundleCommand {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
-    /// Verify every entry of FILE, then store them.
-    Import { file: PathBuf },
+    /// Verify every entry of FILE, then store them. A home that holds no network yet takes
+    /// only the one named here (or joined by invitation): an auditor names it.
+    Import {
+        file: PathBuf,
+        /// The network id the bundle must be of.
+        #[arg(long)]
+        network: Option<String>,
+        /// The key that must have founded the bundle's network.
+        #[arg(long)]
+        trust_founder: Option<String>,
+    },
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {

@@ -102,6 +102,23 @@ pub(crate) fn home_command(
             let who = home.whoami()?;
             Output::new(&who, human::whoami(&who))
         }
+        HomeCommand::Join { invitation } => {
+            let joined = home.join(&invitation)?;
+            let text = format!(
+                "joined network {} (founded by {}); invited by {}; {} peer(s) to dial: run \
+                 `countersign sync` or `serve`",
+                joined.network,
+                joined.founder,
+                joined.invited_by,
+                joined.peers.len()
+            );
+            Output::new(&joined, text)
+        }
+        HomeCommand::Roster(RosterCommand::Invite { key, peers, days }) => {
+            let invitation = home.invite(public_key(&key)?, peers, days)?;
+            let value = serde_json::json!({ "invitation": invitation, "days": days });
+            Output::new(&value, invitation)
+        }
         HomeCommand::Roster(RosterCommand::Add {
             key,
             name,
@@ -144,7 +161,20 @@ pub(crate) fn home_command(
             let bytes = home.bundle_export(report)?;
             written(&output, &bytes)?
         }
-        HomeCommand::Bundle(BundleCommand::Import { file }) => {
+        HomeCommand::Bundle(BundleCommand::Import {
+            file,
+            network,
+            trust_founder,
+        }) => {
+            let founder = trust_founder.as_deref().map(public_key).transpose()?;
+            match (network, founder) {
+                (Some(n), founder) => home.trust(countersign_app::Anchor::Network {
+                    network: entry_id(&n)?,
+                    founder,
+                })?,
+                (None, Some(f)) => home.trust(countersign_app::Anchor::Founder(f))?,
+                (None, None) => {}
+            }
             let imported = home.bundle_import_file(&file)?;
             let mut out = Output::new(&imported, human::import(&imported));
             // Forks and entries stored but refused by a rule are problems
@@ -242,9 +272,14 @@ pub(crate) fn home_command(
             once: _,
             timeout,
         } => {
+            // No --peer: the first peer this home remembers (`peer add`, or an invitation's).
+            let remembered = home.peers()?.into_iter().next();
             drop(home);
-            let peer = peer.ok_or_else(|| {
-                AppError::InvalidInput("give --peer ADDRESS to sync with, or `sync status`".into())
+            let peer = peer.or(remembered).ok_or_else(|| {
+                AppError::InvalidInput(
+                    "give --peer ADDRESS to sync with (this home remembers none), or `sync status`"
+                        .into(),
+                )
             })?;
             let report = countersign_app::sync::sync_once(
                 &dir,

@@ -34,6 +34,9 @@ use crate::args::Cli;
 fn main() -> ExitCode {
     // Started again by itself to decode an untrusted image in a confined worker process.
     countersign_app::sandbox::serve_if_worker();
+    // Before anything is created: every file and folder this process makes is the owner's
+    // alone (PHI, report text, keys), with no window in which it had wider modes.
+    countersign_app::owner_only_files();
     // Decoders run behind a panic guard that turns a fault into an error message; keep the
     // report of such a fault to one line instead of a backtrace.
     std::panic::set_hook(Box::new(|info| {

@@ -50,3 +50,19 @@ pub fn checkpoint_decode(data: &[u8]) {
         assert!(data.len() <= crate::checkpoint::MAX_CHECKPOINT_LEN);
     }
 }
+
+/// Split-view evidence decoding never panics, and what decodes is canonical (one encoding per
+/// pair) with both claims by one signer about one log.
+pub fn split_view_decode(data: &[u8]) {
+    if let Ok(pair) = crate::split_view::SplitViewEvidence::decode(data) {
+        assert_eq!(pair.encode(), data, "decoded evidence is not canonical");
+        let (a, b) = (pair.earlier().checkpoint(), pair.later().checkpoint());
+        assert!(a.signer == b.signer && a.log == b.log && a.network == b.network);
+        assert_eq!(pair.id(), crate::split_view::SplitViewEvidence::id_of(data));
+    }
+}
+
+/// Invitation parsing never panics, from bytes or from text.
+pub fn invitation_parse(data: &[u8]) {
+    crate::invitation::fuzz_check(data);
+}

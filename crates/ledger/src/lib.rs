@@ -37,6 +37,7 @@ pub mod fuzz_checks;
 mod hash;
 pub mod header;
 mod identity;
+pub mod invitation;
 pub mod json;
 mod kind;
 pub mod roster;

@@ -120,6 +120,14 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("reading metadata"))
     }
 
+    /// Removes a metadata key (no error when it is absent).
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", params![key])
+            .map(|_| ())
+            .map_err(StoreError::sqlite("writing metadata"))
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(

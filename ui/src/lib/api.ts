@@ -15,6 +15,17 @@ export interface Identity {
   role: string;
   network: string | null;
   admin: boolean;
+  /** Holds a network or was told which one to trust (an invitation): until then the app
+   *  neither syncs nor listens, and asks for an invitation. */
+  joined: boolean;
+}
+
+export interface Joined {
+  network: string;
+  founder: string;
+  invited_by: string;
+  expires_ms: number;
+  peers: string[];
 }
 
 export interface Status {
@@ -365,6 +376,8 @@ export const api = {
   status: () => call<Status>("status"),
   initIdentity: (name: string, role: string, admin: boolean, network?: string) =>
     call<Identity>("init_identity", { name, role, admin, network: network ?? null }),
+  /** Joins the department an admin's invitation names (made for this home's key). */
+  join: (invitation: string) => call<Joined>("join", { invitation }),
   openDemo: () => call<{ report: string; study: string }>("open_demo"),
   /** A page of the study list: the first, or the one starting at `after` (a page's `next`). */
   studies: (after: string | null = null, limit: number = STUDY_PAGE) => call<StudyPage>("studies", { after, limit }),

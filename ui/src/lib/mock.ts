@@ -9,6 +9,8 @@ import { buildFrame, type FrameHeader } from "./frame";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
+/** `?as=newcomer`: an identity that has not joined a department yet (it waits for an invitation). */
+let joined = new URLSearchParams(globalThis.location?.search ?? "").get("as") !== "newcomer";
 const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
 const study = "2.25.1234";
 let seq = 1;
@@ -311,7 +313,17 @@ export function installMocks() {
     const fields = ((args ?? {}) as { fields?: Record<string, string> }).fields ?? {};
     switch (cmd) {
       case "status":
-        return { home: "/mock/home", identity: { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident } };
+        return {
+          home: "/mock/home",
+          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined },
+        };
+      case "join":
+        // As the app: the text must be an invitation (signature and key checks are the app's).
+        if (!a.invitation?.trim().startsWith("countersign-invite:")) {
+          throw { code: "invitation_malformed", message: "not a valid invitation: an invitation starts with countersign-invite:" };
+        }
+        joined = true;
+        return { network: "f".repeat(64), founder: attending.key, invited_by: attending.key, expires_ms: Date.now() + 86_400_000, peers: [] };
       case "studies": {
         // Paged like the app: `after` is the index the page starts at.
         const all = rows();

@@ -114,6 +114,11 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     // A bundle (the path a peer's batch takes too: `import_authenticated`).
     let dir = tempfile::tempdir().unwrap();
     let mut home = Home::open(&dir.path().join("a")).unwrap();
+    let anchor = crate::Anchor::Network {
+        network: f.d.network(),
+        founder: None,
+    };
+    home.trust(anchor).unwrap();
     home.bundle_import(&f.bundle()).unwrap();
     let first = checked(&home, "a bundle");
     assert_eq!(first.len(), 2);
@@ -235,6 +240,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     // Another home holding the same entries holds the same rows.
     let export = home.bundle_export(None).unwrap();
     let mut other = Home::open(&dir.path().join("b")).unwrap();
+    other.trust(anchor).unwrap();
     other.bundle_import(&export).unwrap();
     assert_eq!(rows(&other), rows(&home));
     assert!(home

@@ -77,6 +77,8 @@ pub struct HomeLedger {
     /// connection commits), and whether this one has committed since.
     seen_version: Option<i64>,
     wrote: bool,
+    /// The network this home was told to trust, while it holds none.
+    anchor: Option<NetworkId>,
     /// Signs this home's checkpoints (a home with no identity of its own gives none).
     signer: Option<CheckpointSigner>,
     /// Every entry and piece of fork evidence held, as peers reconcile it; taken forward from
@@ -105,11 +107,18 @@ impl HomeLedger {
             .ok()
             .map(|k| CheckpointSigner::new(countersign_ledger::SecretKey::from_seed(&k.to_seed())));
         let network = LedgerState::load(&home.store().db())?.network().ok();
+        let anchor = match home.anchor()? {
+            Some(countersign_report::accept::trust::Anchor::Network { network, .. }) => {
+                Some(network)
+            }
+            _ => None,
+        };
         let cursor = home.store().db().max_arrival()?;
         let forks_seen = home.store().db().forks()?.len();
         Ok(HomeLedger {
             home,
             network,
+            anchor,
             cursor,
             forks_seen,
             seen_version: None,
@@ -737,6 +746,10 @@ impl Ledger for HomeLedger {
                 Err(AcceptError::Misbehaved(format!("split view: {}", v.reason)))
             }
         }
+    }
+
+    fn anchor(&self) -> Option<NetworkId> {
+        self.anchor
     }
 
     fn may_have_changed(&mut self) -> bool {

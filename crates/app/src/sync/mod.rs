@@ -50,6 +50,10 @@ fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
 /// Opens the home at `dir` for a sync node: its identity is the home's member key.
 fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
     let mut home = Home::open(dir)?;
+    // Never by proximity: a home that has not joined neither listens nor dials.
+    if !home.joined()? {
+        return Err(countersign_report::accept::trust::TrustError::NotJoined.into());
+    }
     let seed = home.secret()?.to_seed();
     let keypair = countersign_sync::keypair(&seed);
     Ok((HomeLedger::new(home)?, keypair))

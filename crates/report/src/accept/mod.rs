@@ -64,6 +64,7 @@ use crate::template::{self, Template};
 mod changes;
 pub mod checkpoints;
 mod codes;
+pub mod trust;
 
 pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};

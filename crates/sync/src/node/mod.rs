@@ -111,6 +111,11 @@ pub trait Ledger: Send + 'static {
     /// Whether anything may have been stored since [`Ledger::changed_logs`] was last called:
     /// a check of microseconds, made before the real one.
     fn may_have_changed(&mut self) -> bool;
+    /// The network a home that holds none yet was told to trust (an invitation): its requests
+    /// name it, so only that network's peers answer them.
+    fn anchor(&self) -> Option<NetworkId> {
+        None
+    }
     /// Logs with entries stored since the last call (by this process or any other).
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String>;
     /// Whether member `key` may read every log (a person, not an AI model). Only such members
@@ -621,9 +626,12 @@ impl<L: Ledger> Node<L> {
 
     /// The network requests are made under: a home with no network yet asks and announces
     /// under the zero id, which peers accept.
+    /// The network this node's requests name: its own, else the one it was told to trust
+    /// (a peer of any other network refuses them, so nothing of it arrives).
     fn asking_network(&self) -> NetworkId {
         self.ledger
             .network()
+            .or_else(|| self.ledger.anchor())
             .unwrap_or(countersign_ledger::Hash::ZERO)
     }
 

@@ -670,7 +670,9 @@ impl<L: Ledger> Node<L> {
         let network = self.ledger.network();
         // The roster log (its id is the network's, or the only genesis a new home can take)
         // goes first: report entries are authorised by it.
-        let roster = network.or_else(|| remote.first().map(|l| l.log));
+        let roster = network
+            .or_else(|| self.ledger.anchor())
+            .or_else(|| remote.first().map(|l| l.log));
         if let Some(r) = roster {
             if let Some(i) = queue.iter().position(|l| *l == r) {
                 queue.remove(i);
