@@ -195,8 +195,27 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
             "fields": { "largest-nodule": "6" } }),
     );
 
+    // An export is never written inside the home: not over its ledger, not beside it.
+    for inside in [
+        dir.path().join("ledger.sqlite3"),
+        dir.path().join("report.pdf"),
+    ] {
+        let before = std::fs::read(dir.path().join("ledger.sqlite3")).ok();
+        let err = call(
+            "export_report",
+            serde_json::json!({ "report": report, "format": "pdf", "path": inside }),
+        )
+        .unwrap_err();
+        assert_eq!(err["code"], "path_refused", "{err}");
+        assert!(!dir.path().join("report.pdf").exists());
+        assert_eq!(
+            std::fs::read(dir.path().join("ledger.sqlite3")).ok(),
+            before
+        );
+    }
     // The signed-off demo report exports as PDF to the path a save dialog chose.
-    let pdf = dir.path().join("report.pdf");
+    let out = tempfile::tempdir().unwrap();
+    let pdf = out.path().join("report.pdf");
     let written = json(
         "export_report",
         serde_json::json!({ "report": report, "format": "pdf", "path": pdf }),
@@ -236,6 +255,9 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         .key;
     ada.roster_add(bob_key, "Dr Bob Attending", Role::Attending, false, None)
         .unwrap();
+    // Bob's home joins by the invitation Ada signs for his key.
+    let invitation = ada.invite(bob_key, vec![], 1).unwrap();
+    bob.join(&invitation).unwrap();
     let report = ada.report_new("2.25.55", "ct-chest", &[]).unwrap();
     for section in ["technique", "findings", "impression"] {
         ada.report_write(report, section, &format!("{section} as Dr Ada read it"))

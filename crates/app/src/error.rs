@@ -60,6 +60,9 @@ pub enum AppError {
     /// A valid invitation this home does not take (expired, for another key) or may not give.
     #[error("{0}")]
     InvitationRefused(String),
+    /// A file path a command will not write to (inside the home, no file name).
+    #[error("{0}")]
+    PathRefused(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -90,6 +93,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invitation_malformed",
     "invitation_forged",
     "invitation_refused",
+    "path_refused",
     "storage",
     "io",
 ];
@@ -118,6 +122,7 @@ impl AppError {
             AppError::Untrusted(e) => e.code(),
             AppError::Invitation(e) => e.code(),
             AppError::InvitationRefused(_) => "invitation_refused",
+            AppError::PathRefused(_) => "path_refused",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",

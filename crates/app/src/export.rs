@@ -114,17 +114,48 @@ impl Home {
     }
 
     /// Writes the export to `path` (aside, then renamed: never half a file).
+    /// Writes an export to `path` (the desktop's save dialog chose it). Never inside the home
+    /// — an export named `keys/….key` or `ledger.sqlite3` must not replace the home's own
+    /// files — and through a temporary file created new beside it (never an existing file or
+    /// a symlink an attacker planted), fsynced, then renamed over the target.
     pub fn export_to(&self, report: EntryId, format: ExportFormat, path: &Path) -> Result<u64> {
+        let target = self.export_target(path)?;
         let bytes = self.export(report, format)?;
-        let tmp = path.with_extension("part");
-        std::fs::write(&tmp, &bytes).map_err(AppError::io(format!("writing {}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(AppError::io(format!("writing {}", path.display())))?;
+        write_new_then_rename(&target, &bytes)?;
         Ok(bytes.len() as u64)
+    }
+
+    /// `path` with its folder resolved (symlinks followed), refused when that folder is the
+    /// home or inside it.
+    fn export_target(&self, path: &Path) -> Result<std::path::PathBuf> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| AppError::PathRefused("choose a file name to export to".into()))?;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let folder = parent
+            .canonicalize()
+            .map_err(AppError::io(format!("opening {}", parent.display())))?;
+        let home = self
+            .dir()
+            .canonicalize()
+            .map_err(AppError::io(format!("opening {}", self.dir().display())))?;
+        if folder.starts_with(&home) {
+            return Err(AppError::PathRefused(format!(
+                "an export is never written inside the home ({}): choose another folder",
+                home.display()
+            )));
+        }
+        Ok(folder.join(name))
     }
 
     fn audit_archive(&self, report: EntryId, input: &ExportInput) -> Result<Vec<u8>> {
         let bundle = self.bundle_export(Some(report))?;
         let provenance = countersign_export::text::render(&countersign_export::document(input));
+        // The auditor names the network the archive must be of: a fresh home adopts no other.
+        let network = self.state()?.network().map_err(|_| AppError::NoNetwork)?;
         let readme = format!(
             "Countersign audit bundle for report {report}\n\n\
              {AUDIT_REPORT_NAME}: the report and the provenance of every entry, for people.\n\
@@ -132,7 +163,7 @@ impl Home {
              with payloads and any fork evidence.\n\n\
              To verify offline, with nothing but the countersign CLI:\n\n\
              \x20   countersign --home ./audit-home init --name Auditor --role reviewer\n\
-             \x20   countersign --home ./audit-home bundle import THIS-FILE\n\
+             \x20   countersign --home ./audit-home bundle import THIS-FILE --network {network}\n\
              \x20   countersign --home ./audit-home verify\n\
              \x20   countersign --home ./audit-home report show {report}\n\n\
              Every signature, hash link and report rule is re-checked on import; nothing is \
@@ -241,4 +272,43 @@ pub fn fuzz_archive_read(data: &[u8]) {
             bundle.len()
         );
     }
+}
+
+/// Writes `bytes` to a new temporary file beside `target` (created exclusively, not following
+/// a symlink, owner-only), fsyncs it, renames it over `target` and fsyncs the folder.
+fn write_new_then_rename(target: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let folder = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nonce: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+    let tmp = folder.join(format!(".{name}.{nonce:016x}.part"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let context = || format!("writing {}", tmp.display());
+    let mut file = options.open(&tmp).map_err(AppError::io(context()))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(AppError::io(context()));
+    drop(file);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp, target) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(AppError::io(format!("writing {}", target.display()))(e));
+    }
+    if let Ok(dir) = std::fs::File::open(folder) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }

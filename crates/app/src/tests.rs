@@ -748,3 +748,49 @@ fn trusting(d: &countersign_report::fixture::Department) -> crate::Anchor {
         founder: None,
     }
 }
+
+#[test]
+fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let home_dir = dir.path().join("home");
+    let mut home = Home::open(&home_dir).unwrap();
+    let report = home.demo().unwrap().report;
+    let key_files: Vec<_> = std::fs::read_dir(home_dir.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let before: Vec<Vec<u8>> = key_files
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // Over the home's own key, through the home's path or a symlink to it: refused.
+    let link = dir.path().join("looks-elsewhere");
+    std::os::unix::fs::symlink(&home_dir, &link).unwrap();
+    for target in [
+        key_files[0].clone(),
+        link.join("keys").join(key_files[0].file_name().unwrap()),
+        link.join("report.pdf"),
+    ] {
+        let err = home
+            .export_to(report, crate::ExportFormat::Pdf, &target)
+            .unwrap_err();
+        assert_eq!(err.code(), "path_refused", "{}: {err}", target.display());
+    }
+    let after: Vec<Vec<u8>> = key_files
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(before, after);
+    // Elsewhere it is written, and a file already there is replaced whole.
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let pdf = out.join("report.pdf");
+    std::fs::write(&pdf, b"old").unwrap();
+    let n = home
+        .export_to(report, crate::ExportFormat::Pdf, &pdf)
+        .unwrap();
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert_eq!((n, bytes.starts_with(b"%PDF-")), (bytes.len() as u64, true));
+    let leftovers = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
+}
