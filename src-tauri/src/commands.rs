@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use tauri::ipc::Response;
-use tauri::{Emitter, State};
+use tauri::{Emitter, Manager, State};
 
 use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
@@ -194,15 +194,57 @@ fn draft_save(
 /// Writes the report as pdf, fhir, sr or bundle to `path` (chosen in a save dialog); returns
 /// the bytes written.
 #[tauri::command(async)]
-fn export_report(
+fn export_report<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
     desk: State<'_, Desk>,
     report: String,
     format: String,
-    path: String,
-) -> Reply<u64> {
-    desk.with(|h| {
-        let format = format.parse().map_err(AppError::InvalidInput)?;
-        h.export_to(entry_id(&report)?, format, std::path::Path::new(&path))
+) -> Reply<Option<Exported>> {
+    let id = entry_id(&report).map_err(|e| e.to_wire())?;
+    let chosen: countersign_app::ExportFormat = format
+        .parse()
+        .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
+    let (label, ext) = match chosen {
+        countersign_app::ExportFormat::Pdf => ("PDF with provenance", "pdf"),
+        countersign_app::ExportFormat::Fhir => ("FHIR R4 bundle", "json"),
+        countersign_app::ExportFormat::Sr => ("DICOM SR", "dcm"),
+        countersign_app::ExportFormat::Bundle => ("Audit bundle", "tar"),
+    };
+    // The save dialog runs here, never in the webview: the file written is one the user chose
+    // in it, whatever the webview asks for.
+    let Some(dialog) = app.try_state::<tauri_plugin_dialog::Dialog<R>>() else {
+        return Err(AppError::PathRefused("no save dialog is available".into()).to_wire());
+    };
+    let picked = dialog
+        .file()
+        .set_title(format!("Export {label}"))
+        .set_file_name(format!("report-{}.{ext}", &report[..8.min(report.len())]))
+        .add_filter(label, &[ext])
+        .blocking_save_file();
+    let Some(path) = picked.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    export_chosen(&desk, id, chosen, &path).map(Some)
+}
+
+/// What an export wrote, and where (the path the save dialog returned).
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Exported {
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// Writes an export to the path a save dialog returned (see `export_report`).
+pub(crate) fn export_chosen(
+    desk: &Desk,
+    report: countersign_app::ledger::EntryId,
+    format: countersign_app::ExportFormat,
+    path: &std::path::Path,
+) -> Reply<Exported> {
+    let bytes = desk.with(|h| h.export_to(report, format, path))?;
+    Ok(Exported {
+        path: path.display().to_string(),
+        bytes,
     })
 }
 

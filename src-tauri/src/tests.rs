@@ -2,6 +2,7 @@
 
 use tauri::test::{get_ipc_response, mock_builder};
 use tauri::webview::InvokeRequest;
+use tauri::Manager;
 use tauri::WebviewWindowBuilder;
 
 use crate::{with_commands, Desk};
@@ -195,40 +196,48 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
             "fields": { "largest-nodule": "6" } }),
     );
 
-    // An export is never written inside the home: not over its ledger, not beside it.
+    // The webview names no path: `export_report` writes only where its own save dialog says
+    // (this mock runtime has none), so a path the webview passes writes nothing anywhere.
+    let out = tempfile::tempdir().unwrap();
+    let pdf = out.path().join("report.pdf");
+    let err = call(
+        "export_report",
+        serde_json::json!({ "report": report, "format": "pdf", "path": pdf }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "path_refused", "{err}");
+    assert!(!pdf.exists());
+    let err = call(
+        "export_report",
+        serde_json::json!({ "report": report, "format": "docx" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_input", "{err}");
+    // What the dialog returns is still held to the home's bounds: never inside the home.
+    let desk = app.state::<Desk>();
+    let id: countersign_app::ledger::EntryId = report.parse().unwrap();
     for inside in [
         dir.path().join("ledger.sqlite3"),
         dir.path().join("report.pdf"),
     ] {
         let before = std::fs::read(dir.path().join("ledger.sqlite3")).ok();
-        let err = call(
-            "export_report",
-            serde_json::json!({ "report": report, "format": "pdf", "path": inside }),
-        )
-        .unwrap_err();
-        assert_eq!(err["code"], "path_refused", "{err}");
+        let err =
+            crate::commands::export_chosen(&desk, id, countersign_app::ExportFormat::Pdf, &inside)
+                .unwrap_err();
+        assert_eq!(err.code, "path_refused", "{err:?}");
         assert!(!dir.path().join("report.pdf").exists());
         assert_eq!(
             std::fs::read(dir.path().join("ledger.sqlite3")).ok(),
             before
         );
     }
-    // The signed-off demo report exports as PDF to the path a save dialog chose.
-    let out = tempfile::tempdir().unwrap();
-    let pdf = out.path().join("report.pdf");
-    let written = json(
-        "export_report",
-        serde_json::json!({ "report": report, "format": "pdf", "path": pdf }),
-    );
+    // The signed-off demo report exports as PDF to the path the dialog chose.
+    let written =
+        crate::commands::export_chosen(&desk, id, countersign_app::ExportFormat::Pdf, &pdf)
+            .unwrap();
     let bytes = std::fs::read(&pdf).unwrap();
-    assert_eq!(written, bytes.len() as u64);
+    assert_eq!(written.bytes, bytes.len() as u64);
     assert!(bytes.starts_with(b"%PDF-"));
-    let err = call(
-        "export_report",
-        serde_json::json!({ "report": report, "format": "docx", "path": pdf }),
-    )
-    .unwrap_err();
-    assert_eq!(err["code"], "invalid_input", "{err}");
 
     // A malformed id is bad input, not a panic; no rule refused it.
     let err = call("report_show", serde_json::json!({ "report": "zz" })).unwrap_err();

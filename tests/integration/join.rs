@@ -156,6 +156,30 @@ fn forged_expired_and_misaddressed_invitations_are_refused_and_change_nothing() 
         .into();
     assert_eq!(code(&late), "invitation_refused", "{}", late.stderr);
     assert!(late.stderr.contains("expired"), "{}", late.stderr);
+    // Dates no admin's invitation has: ten years long, or issued tomorrow (signed by the
+    // department's own admin key, so only the dates are wrong).
+    let admin_key = dept.key();
+    let admin = dept.secret(&admin_key);
+    let now = crate::common::now_ms();
+    let day = 24 * 3_600_000;
+    let network: countersign_ledger::NetworkId = dept.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (issued, expires) in [(now, now + 3650 * day), (now + day, now + 2 * day)] {
+        let odd = countersign_ledger::invitation::Invitation {
+            network,
+            founder: admin_key.parse().unwrap(),
+            invitee: key.parse().unwrap(),
+            issued_ms: issued,
+            expires_ms: expires,
+            peers: vec![],
+        }
+        .sign(&admin);
+        let refused = newcomer.run(&["join", &odd]);
+        assert_eq!(code(&refused), "invitation_refused", "{}", refused.stderr);
+    }
     assert_eq!(anchor(), 0, "a refused invitation leaves no trust behind");
     // Only an admin invites.
     let member = Home::new();

@@ -227,6 +227,11 @@ impl Home {
         self.write_with_state(|db, _| {
             for (item, why) in &entries {
                 let (entry, payload) = &**item;
+                // A home that holds no network keeps nothing of a network it has not adopted
+                // (a stranger's entries sent without their genesis): dropped, not kept.
+                if matches!(why, Rejection::NoNetwork) {
+                    continue;
+                }
                 crate::quarantine::keep(db, entry, payload.as_deref(), why, true, peer)?;
                 report.quarantined.push(problem(entry.id(), why));
             }
@@ -649,11 +654,26 @@ pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerSta
             if !entry.header().kind.is_genesis() {
                 state.load_log(db, &entry.log_id())?;
             }
+            // A genesis held for its date passes the trust gate again when released (the
+            // anchor may have changed since), and sets the home's network as on import.
+            let genesis = entry.header().kind == countersign_ledger::Kind::NetworkGenesis
+                && state.ledger.network().is_none();
+            if genesis {
+                let anchor = crate::join::anchor_in(db)?;
+                if let Err(e) = countersign_report::accept::trust::admits(anchor.as_ref(), &entry) {
+                    tracing::info!(entry = %id, code = e.code(), "a held network genesis is not adopted");
+                    db.remove_held(id.as_bytes())?;
+                    continue;
+                }
+            }
             match state
                 .ledger
                 .accept_unjudged(&entry, payload.as_deref(), now)
             {
                 Ok(Verdict::New(())) => {
+                    if genesis {
+                        db.set_meta("network", &id.to_hex())?;
+                    }
                     if db.insert_entry(&entry, payload.as_deref())? {
                         released += 1;
                     } else {

@@ -158,6 +158,19 @@ impl Home {
             )));
         }
         let now = now_ms();
+        // Whatever dates the signer wrote: an invitation is never good for longer than an
+        // admin may make one, nor dated ahead of this clock (beyond its skew allowance).
+        let lifetime = invitation.expires_ms.saturating_sub(invitation.issued_ms);
+        if invitation.expires_ms < invitation.issued_ms
+            || lifetime > MAX_INVITATION_DAYS * 24 * 3_600_000
+            || invitation.issued_ms > now + countersign_report::accept::TIME_SKEW_MS
+        {
+            return Err(AppError::InvitationRefused(format!(
+                "this invitation's dates are not an admin's: issued at {} ms, expiring at {} \
+                 ms (at most {MAX_INVITATION_DAYS} days, never dated ahead)",
+                invitation.issued_ms, invitation.expires_ms
+            )));
+        }
         if now > invitation.expires_ms {
             return Err(AppError::InvitationRefused(format!(
                 "this invitation expired at {} ms; ask an admin for a new one",

@@ -413,9 +413,10 @@ export const api = {
     call<string | null>("mark_viewed", { report, sections }),
   reviewAi: (report: string, result: string, decision: "accept" | "edit" | "reject", text?: string, comment?: string) =>
     call<string>("review_ai", { report, result, decision, text: text ?? null, comment: comment ?? null }),
-  /** Writes the report to `path` as pdf, fhir (R4 Bundle), sr (DICOM) or bundle (audit archive). */
-  exportReport: (report: string, format: ExportFormat, path: string) =>
-    call<number>("export_report", { report, format, path }),
+  /** Writes the report as pdf, fhir (R4 Bundle), sr (DICOM) or bundle (audit archive) through a
+   *  save dialog the app opens itself (the webview names no path); null when the user cancels. */
+  exportReport: (report: string, format: ExportFormat) =>
+    call<{ path: string; bytes: number } | null>("export_report", { report, format }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   /** Remembers a peer (a multiaddr ending in /p2p/<id>) and dials it; the peers remembered. */
   syncAddPeer: (addr: string) => call<string[]>("sync_add_peer", { addr }),

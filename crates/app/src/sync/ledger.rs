@@ -603,6 +603,9 @@ impl Ledger for HomeLedger {
                 crate::AppError::BundleEntry { .. } | crate::AppError::BadBundle(_) => {
                     AcceptError::Misbehaved(e.to_string())
                 }
+                // Our requests name the network we were told to trust; a peer that answers
+                // with another network's genesis proves it ignored that.
+                crate::AppError::Untrusted(_) => AcceptError::Misbehaved(e.to_string()),
                 _ => AcceptError::Local(e.to_string()),
             }
         })?;
