@@ -235,9 +235,14 @@ fn an_auditor_names_the_network_a_bundle_must_be_of() {
         .as_str()
         .unwrap()
         .to_string();
-    // A wholly forged department does not "verify" by being imported first.
+    // A wholly forged department does not "verify" by being imported first, and a refused
+    // import leaves the home trusting nothing (so it does not count as joined).
     let wrong = auditor.run(&["bundle", "import", path, "--network", &stranger_network]);
     assert_eq!(code(&wrong), "untrusted_network", "{}", wrong.stderr);
+    assert!(
+        !auditor.joined(),
+        "a refused import leaves no anchor behind"
+    );
     let wrong_founder = auditor.run(&[
         "bundle",
         "import",

@@ -197,6 +197,11 @@ impl Home {
                 "this home already belongs to network {n}"
             )));
         }
+        if self.anchor()?.is_some() {
+            return Err(AppError::InvalidInput(
+                "this home was told which network to trust; it does not found another".into(),
+            ));
+        }
         let now = now_ms();
         let genesis = GenesisPayload {
             name: network_name.to_string(),

@@ -101,6 +101,40 @@ impl Home {
         Ok(())
     }
 
+    /// Imports a bundle file into a home told to trust `anchor` for it (an auditor's
+    /// `--network` / `--trust-founder`). If the import fails, the home is left trusting what it
+    /// trusted before: a mistyped network id does not leave the home "joined".
+    pub fn bundle_import_trusting(
+        &mut self,
+        path: &std::path::Path,
+        anchor: Option<Anchor>,
+    ) -> Result<crate::ImportReport> {
+        let Some(anchor) = anchor else {
+            return self.bundle_import_file(path);
+        };
+        let before = self.anchor()?;
+        self.trust(anchor)?;
+        let result = self.bundle_import_file(path);
+        if result.is_err() && self.store().db().meta("network")?.is_none() {
+            self.store_mut().write(|db| {
+                db.delete_meta(TRUSTED_NETWORK)?;
+                db.delete_meta(TRUSTED_FOUNDER)?;
+                match before {
+                    Some(Anchor::Network { network, founder }) => {
+                        db.set_meta(TRUSTED_NETWORK, &network.to_hex())?;
+                        if let Some(f) = founder {
+                            db.set_meta(TRUSTED_FOUNDER, &f.to_hex())?;
+                        }
+                    }
+                    Some(Anchor::Founder(f)) => db.set_meta(TRUSTED_FOUNDER, &f.to_hex())?,
+                    None => {}
+                }
+                Ok::<_, AppError>(())
+            })?;
+        }
+        result
+    }
+
     /// Signs an invitation for `invitee` to this home's network (admins only), good for
     /// `days` days, naming `peers` (this home's remembered peers when none are given).
     pub fn invite(&mut self, invitee: PublicKey, peers: Vec<String>, days: u64) -> Result<String> {

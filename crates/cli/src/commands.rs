@@ -167,15 +167,15 @@ pub(crate) fn home_command(
             trust_founder,
         }) => {
             let founder = trust_founder.as_deref().map(public_key).transpose()?;
-            match (network, founder) {
-                (Some(n), founder) => home.trust(countersign_app::Anchor::Network {
+            let anchor = match (network, founder) {
+                (Some(n), founder) => Some(countersign_app::Anchor::Network {
                     network: entry_id(&n)?,
                     founder,
-                })?,
-                (None, Some(f)) => home.trust(countersign_app::Anchor::Founder(f))?,
-                (None, None) => {}
-            }
-            let imported = home.bundle_import_file(&file)?;
+                }),
+                (None, Some(f)) => Some(countersign_app::Anchor::Founder(f)),
+                (None, None) => None,
+            };
+            let imported = home.bundle_import_trusting(&file, anchor)?;
             let mut out = Output::new(&imported, human::import(&imported));
             // Forks and entries stored but refused by a rule are problems
             // an auditor must see (exit 1); held entries are only early.
