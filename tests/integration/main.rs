@@ -15,6 +15,7 @@ mod hostile_files;
 mod import;
 mod insider;
 mod jpeg2000;
+mod keys;
 mod logs;
 mod malformed;
 mod palette;

@@ -3,11 +3,14 @@
 //! call only this crate.
 //!
 //! ```
-//! use countersign_app::Home;
+//! use countersign_app::{Home, Passphrase, PassphraseSource};
 //! use countersign_ledger::Role;
 //!
 //! let dir = tempfile::tempdir().unwrap();
-//! let mut home = Home::open(dir.path()).unwrap();
+//! // The shell says where a passphrase comes from (the CLI: a file, a descriptor, a terminal);
+//! // it is asked for only when the secret key is needed, here to seal the new key.
+//! let source = PassphraseSource::fixed(Passphrase::new("correct horse battery"));
+//! let mut home = Home::open_with(dir.path(), source).unwrap();
 //! home.init("Dr Ada", Role::Attending, Some("Radiology"), None).unwrap();
 //!
 //! let report = home.report_new("1.2.3.4", "ct-chest", &[]).unwrap();
@@ -31,7 +34,7 @@ mod export;
 mod home;
 mod images;
 mod import;
-mod keys;
+pub mod keys;
 pub mod projection;
 mod quarantine;
 mod reports;
@@ -55,6 +58,7 @@ pub use export::{
 pub use home::{default_home, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
+pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
 pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use templates::{read_template, TemplateFormat, TemplateRef};
