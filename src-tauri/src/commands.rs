@@ -10,8 +10,9 @@ use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, ReportActions,
-    StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, STUDY_PAGE,
+    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, Passphrase,
+    ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE,
+    STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -22,6 +23,8 @@ pub(crate) fn handler<R: tauri::Runtime>(
 ) -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         status,
+        unlock,
+        lock,
         init_identity,
         open_demo,
         studies,
@@ -54,38 +57,70 @@ pub(crate) fn handler<R: tauri::Runtime>(
 pub struct Status {
     home: String,
     identity: Option<WhoAmI>,
+    /// The home has an identity whose key is not unlocked (at start, or after the idle time).
+    locked: bool,
+    /// The key is still stored unsealed (a home from before sealed keys): unlocking seals it
+    /// under the passphrase given.
+    unsealed: bool,
+    /// The passphrase `Open demo` seals the demo keys under (documented).
+    demo_passphrase: &'static str,
 }
 
 #[tauri::command]
 fn status(desk: State<'_, Desk>) -> Reply<Status> {
-    let identity = desk.with(|h| match h.whoami() {
-        Err(AppError::NotInitialized { .. }) => Ok(None),
-        other => other.map(Some),
-    })?;
-    Ok(Status {
-        home: desk.dir.display().to_string(),
-        identity,
+    let home = desk.dir.display().to_string();
+    desk.with(|h| {
+        let identity = match h.whoami() {
+            Err(AppError::NotInitialized { .. }) => None,
+            other => Some(other?),
+        };
+        Ok(Status {
+            home,
+            locked: identity.is_some() && !h.is_unlocked(),
+            unsealed: h.key_unsealed()?,
+            identity,
+            demo_passphrase: DEMO_PASSPHRASE,
+        })
     })
 }
 
+/// Opens the key with the passphrase for this session (until the idle lock).
+#[tauri::command(async)]
+fn unlock(desk: State<'_, Desk>, passphrase: String) -> Reply<WhoAmI> {
+    let passphrase = Passphrase::new(passphrase);
+    desk.with(|h| h.unlock(&passphrase))
+}
+
+/// Wipes the key from memory now.
 #[tauri::command]
+fn lock(desk: State<'_, Desk>) -> Reply<()> {
+    desk.with(|h| {
+        h.lock();
+        Ok(())
+    })
+}
+
+#[tauri::command(async)]
 fn init_identity(
     desk: State<'_, Desk>,
     name: String,
     role: String,
     admin: bool,
     network: Option<String>,
+    passphrase: String,
 ) -> Reply<WhoAmI> {
     let role: Role = role
         .parse()
         .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
     let network = admin.then(|| network.unwrap_or_else(|| "Radiology department".into()));
-    desk.with(|h| h.init(&name, role, network.as_deref(), None))
+    let passphrase = Passphrase::new(passphrase);
+    desk.with(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
 }
 
 #[tauri::command(async)]
-fn open_demo(desk: State<'_, Desk>) -> Reply<DemoSummary> {
-    desk.with(|h| h.demo())
+fn open_demo(desk: State<'_, Desk>, passphrase: String) -> Reply<DemoSummary> {
+    let passphrase = Passphrase::new(passphrase);
+    desk.with(|h| h.demo_sealed(&passphrase))
 }
 
 /// A page of the study list (the first without `after`; `next` is where the next starts).
@@ -205,7 +240,7 @@ fn export_report(
 async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::SidebarStatus> {
     let handle = desk.sync_handle()?;
     let node = handle.status().await.map_err(|e| e.to_wire())?;
-    let alerts = desk.with(|h| h.sync_alerts())?;
+    let alerts = desk.poll(|h| h.sync_alerts())?;
     Ok(countersign_app::sync::SidebarStatus { node, alerts })
 }
 
@@ -224,10 +259,24 @@ fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Rep
         .map(|id| id.to_hex())
 }
 
-#[tauri::command]
-fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
-    desk.with(|h| h.report_finalize(entry_id(&report)?))
-        .map(|id| id.to_hex())
+/// Signs the report off as final: re-authentication, whatever was unlocked before. Without the
+/// passphrase it is refused with `reauth_required`; with it, the passphrase is checked against
+/// the sealed key (a wrong one: `wrong_passphrase`, nothing signed) before signing.
+#[tauri::command(async)]
+fn finalize_report(
+    desk: State<'_, Desk>,
+    report: String,
+    passphrase: Option<String>,
+) -> Reply<String> {
+    let passphrase = passphrase
+        .map(Passphrase::new)
+        .ok_or_else(|| AppError::ReauthRequired.to_wire())?;
+    desk.with(|h| {
+        let report = entry_id(&report)?;
+        h.unlock(&passphrase)?;
+        h.report_finalize(report)
+    })
+    .map(|id| id.to_hex())
 }
 
 /// Settles a conflict between sign-offs: this attending keeps `keep`; the others stay in the
