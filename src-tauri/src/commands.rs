@@ -25,6 +25,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         status,
         unlock,
         lock,
+        activity,
         init_identity,
         open_demo,
         studies,
@@ -88,13 +89,20 @@ fn status(desk: State<'_, Desk>) -> Reply<Status> {
 #[tauri::command(async)]
 fn unlock(desk: State<'_, Desk>, passphrase: String) -> Reply<WhoAmI> {
     let passphrase = Passphrase::new(passphrase);
-    desk.with(|h| h.unlock(&passphrase))
+    desk.act(|h| h.unlock(&passphrase))
+}
+
+/// The user did something (the UI reports input, at most every few seconds): the idle lock
+/// counts from here.
+#[tauri::command]
+fn activity(desk: State<'_, Desk>) -> Reply<()> {
+    desk.act(|_| Ok(()))
 }
 
 /// Wipes the key from memory now.
 #[tauri::command]
 fn lock(desk: State<'_, Desk>) -> Reply<()> {
-    desk.with(|h| {
+    desk.act(|h| {
         h.lock();
         Ok(())
     })
@@ -114,13 +122,13 @@ fn init_identity(
         .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
     let network = admin.then(|| network.unwrap_or_else(|| "Radiology department".into()));
     let passphrase = Passphrase::new(passphrase);
-    desk.with(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
+    desk.act(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
 }
 
 #[tauri::command(async)]
 fn open_demo(desk: State<'_, Desk>, passphrase: String) -> Reply<DemoSummary> {
     let passphrase = Passphrase::new(passphrase);
-    desk.with(|h| h.demo_sealed(&passphrase))
+    desk.act(|h| h.demo_sealed(&passphrase))
 }
 
 /// A page of the study list (the first without `after`; `next` is where the next starts).
@@ -143,7 +151,7 @@ fn import_paths<R: tauri::Runtime>(
             let _ = app.emit("import-progress", p);
         }
     };
-    desk.with(|h| h.import(&paths, progress))
+    desk.act(|h| h.import(&paths, progress))
 }
 
 #[tauri::command]
@@ -178,7 +186,7 @@ fn report_actions(desk: State<'_, Desk>, report: String) -> Reply<ReportActions>
 
 #[tauri::command]
 fn report_new(desk: State<'_, Desk>, study: String, template: String) -> Reply<String> {
-    desk.with(|h| h.report_new(&study, &template, &[]))
+    desk.act(|h| h.report_new(&study, &template, &[]))
         .map(|id| id.to_hex())
 }
 
@@ -191,7 +199,7 @@ fn sign_section(
     fields: Option<BTreeMap<String, String>>,
 ) -> Reply<String> {
     let fields = fields.unwrap_or_default();
-    desk.with(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
+    desk.act(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
         .map(|id| id.to_hex())
 }
 
@@ -210,7 +218,7 @@ fn draft_save(
     section: String,
     text: Option<String>,
 ) -> Reply<()> {
-    desk.with(|h| {
+    desk.act(|h| {
         let report = entry_id(&report)?;
         match text {
             Some(text) => h.draft_save(report, &section, &text),
@@ -228,7 +236,7 @@ fn export_report(
     format: String,
     path: String,
 ) -> Reply<u64> {
-    desk.with(|h| {
+    desk.act(|h| {
         let format = format.parse().map_err(AppError::InvalidInput)?;
         h.export_to(entry_id(&report)?, format, std::path::Path::new(&path))
     })
@@ -240,14 +248,14 @@ fn export_report(
 async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::SidebarStatus> {
     let handle = desk.sync_handle()?;
     let node = handle.status().await.map_err(|e| e.to_wire())?;
-    let alerts = desk.poll(|h| h.sync_alerts())?;
+    let alerts = desk.with(|h| h.sync_alerts())?;
     Ok(countersign_app::sync::SidebarStatus { node, alerts })
 }
 
 /// Remembers a peer (a multiaddr ending in `/p2p/<id>`) and has the background node dial it.
 #[tauri::command]
 async fn sync_add_peer(desk: State<'_, Desk>, addr: String) -> Reply<Vec<String>> {
-    let peers = desk.with(|h| h.peer_add(&addr))?;
+    let peers = desk.act(|h| h.peer_add(&addr))?;
     let handle = desk.sync_handle()?;
     handle.add_peer(&addr).await.map_err(|e| e.to_wire())?;
     Ok(peers)
@@ -255,7 +263,7 @@ async fn sync_add_peer(desk: State<'_, Desk>, addr: String) -> Reply<Vec<String>
 
 #[tauri::command]
 fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Reply<String> {
-    desk.with(|h| h.report_cosign(entry_id(&report)?, &section))
+    desk.act(|h| h.report_cosign(entry_id(&report)?, &section))
         .map(|id| id.to_hex())
 }
 
@@ -271,7 +279,7 @@ fn finalize_report(
     let passphrase = passphrase
         .map(Passphrase::new)
         .ok_or_else(|| AppError::ReauthRequired.to_wire())?;
-    desk.with(|h| {
+    desk.act(|h| {
         let report = entry_id(&report)?;
         h.unlock(&passphrase)?;
         h.report_finalize(report)
@@ -289,19 +297,19 @@ fn report_resolve(
     note: Option<String>,
 ) -> Reply<String> {
     let note = note.unwrap_or_default();
-    desk.with(|h| h.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note))
+    desk.act(|h| h.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note))
         .map(|id| id.to_hex())
 }
 
 #[tauri::command]
 fn mark_preliminary(desk: State<'_, Desk>, report: String) -> Reply<String> {
-    desk.with(|h| h.report_preliminary(entry_id(&report)?))
+    desk.act(|h| h.report_preliminary(entry_id(&report)?))
         .map(|id| id.to_hex())
 }
 
 #[tauri::command]
 fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
-    desk.with(|h| h.report_addendum(entry_id(&report)?, &text))
+    desk.act(|h| h.report_addendum(entry_id(&report)?, &text))
         .map(|id| id.to_hex())
 }
 
@@ -315,7 +323,7 @@ fn measure_length(
     from: [f64; 2],
     to: [f64; 2],
 ) -> Reply<String> {
-    desk.with(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
+    desk.act(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
         .map(|(id, _)| id.to_hex())
 }
 
@@ -340,7 +348,7 @@ fn review_ai(
     text: Option<String>,
     comment: Option<String>,
 ) -> Reply<String> {
-    desk.with(|h| {
+    desk.act(|h| {
         h.report_review(
             entry_id(&report)?,
             entry_id(&result)?,

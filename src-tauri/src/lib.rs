@@ -24,7 +24,7 @@ pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 /// or newer ledger) is reported by every command instead of taking the app down.
 ///
 /// The key starts locked: the `unlock` command opens it with the passphrase. It is locked again
-/// (wiped from memory) after `idle` without a command from the user; signing while locked is
+/// (wiped from memory) after `idle` without the user doing anything; signing while locked is
 /// refused with `locked`, and the UI asks for the passphrase.
 #[derive(Debug)]
 pub struct Desk {
@@ -33,7 +33,8 @@ pub struct Desk {
     /// The background sync node, started once the home has an identity and its key is unlocked.
     sync: Mutex<Option<countersign_app::sync::Service>>,
     idle: Duration,
-    /// When the user last did something (polls do not count).
+    /// When the user last did something: a command only the user causes, or input the UI
+    /// reports (`activity`); reloads and polls do not count.
     last_used: Mutex<Instant>,
 }
 
@@ -99,7 +100,7 @@ impl Desk {
             let mdns = std::env::var_os("COUNTERSIGN_NO_MDNS").is_none();
             // The node's identity is the member key: it runs on a handle holding the key
             // unlocked now, and keeps it (it signs checkpoints) until the app closes.
-            let home = self.poll(|h| h.open_again())?;
+            let home = self.with(|h| h.open_again())?;
             let service = countersign_app::sync::Service::start(home, &listen, &peers, mdns)
                 .map_err(|e| e.to_wire())?;
             *guard = Some(service);
@@ -110,15 +111,16 @@ impl Desk {
         }
     }
 
-    /// Runs a use case the user asked for on the home, with its error in wire form: it counts
-    /// as activity for the idle lock.
+    /// Runs a use case on the home, with its error in wire form. Not activity for the idle
+    /// lock by itself: reads also come from the UI's own reloads (a sync's arrival, a poll).
     fn with<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
-        self.run(true, f)
+        self.run(false, f)
     }
 
-    /// As [`Desk::with`], for what the UI polls by itself: not activity.
-    fn poll<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
-        self.run(false, f)
+    /// As [`Desk::with`], for what only the user does (signing, typing, importing, unlocking):
+    /// activity, like the input the UI reports with the `activity` command.
+    fn act<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
+        self.run(true, f)
     }
 
     fn run<T>(

@@ -371,6 +371,8 @@ export const api = {
   status: () => call<Status>("status"),
   /** Opens the key with its passphrase for this session (until the idle lock). */
   unlock: (passphrase: string) => call<Identity>("unlock", { passphrase }),
+  /** Tells the app the user did something (input), for its idle lock. */
+  activity: () => call<null>("activity"),
   /** Wipes the key from memory now. */
   lock: () => call<null>("lock"),
   initIdentity: (name: string, role: string, admin: boolean, network: string | undefined, passphrase: string) =>

@@ -345,6 +345,8 @@ export function installMocks() {
       case "lock":
         unlocked = false;
         return null;
+      case "activity":
+        return null;
       case "studies": {
         // Paged like the app: `after` is the index the page starts at.
         const all = rows();
