@@ -39,6 +39,7 @@ app: ui
 demo: deps build
 	rm -rf "$(DEMO_HOME)"
 	"$(BIN)" --home "$(DEMO_HOME)" demo
+	@echo "(the demo's keys are sealed under the demo passphrase, countersign-demo: see README, Keys)"
 	@echo
 	"$(BIN)" --home "$(DEMO_HOME)" report show "$$("$(BIN)" --home "$(DEMO_HOME)" --json report list | sed -E 's/.*"report":"([0-9a-f]{64})".*/\1/')"
 	@echo

@@ -6,6 +6,9 @@ BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/counters
 SLICES=${SLICES:-500}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The bench home's key is sealed under this passphrase (init reads it from the file).
+printf 'bench passphrase\n' >"$work/passphrase"
+export COUNTERSIGN_PASSPHRASE_FILE=$work/passphrase
 "$BIN" image phantom --slices "$SLICES" --size 512 -o "$work/series" >/dev/null
 bytes=$(du -sb "$work/series" | cut -f1)
 for run in 1 2 3; do

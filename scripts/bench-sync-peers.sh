@@ -9,6 +9,9 @@ work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+# Every home's key is sealed under the documented demo passphrase (the hub is a demo home).
+printf 'countersign-demo\n' >"$work/passphrase"
+export COUNTERSIGN_PASSPHRASE_FILE=$work/passphrase
 
 "$bin" --home "$work/hub" demo >/dev/null
 report=$("$bin" --home "$work/hub" --json report list | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["report"])')

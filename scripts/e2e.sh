@@ -38,6 +38,10 @@ hostile_files=$("$hostile" "$cd_dir/hostile" | cut -f1 | paste -sd, -)
 [ -n "$hostile_files" ] || { echo "no hostile files written by $hostile" >&2; exit 1; }
 export E2E_IMPORT_DIR=$cd_dir E2E_HOSTILE_FILES=$hostile_files
 export COUNTERSIGN_NO_MDNS=1
+# The app locks its key after this long without a command from the user; the test waits it out
+# at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
+# enough that no step of the test before it waits that long on its own.
+export COUNTERSIGN_IDLE_LOCK_SECS=30
 export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"

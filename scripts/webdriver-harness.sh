@@ -1,10 +1,14 @@
 # Sourced by e2e.sh and bench-app.sh: a temporary folder `work`, removed on exit, and
 # `start_webdriver HOME`: a display of our own (Xvfb) and tauri-driver on free ports, both stopped
 # on exit; the app tauri-driver launches opens HOME. Sets DISPLAY and WEBDRIVER_URL.
+# Keys are sealed under the documented demo passphrase, which the CLI reads from the file
+# COUNTERSIGN_PASSPHRASE_FILE names (the app itself asks on its unlock screen).
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+printf 'countersign-demo\n' >"$work/passphrase"
+export COUNTERSIGN_PASSPHRASE_FILE=$work/passphrase E2E_PASSPHRASE=countersign-demo
 
 start_webdriver() {
   local home=$1

@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
-use countersign_app::Home;
+use countersign_app::{Home, Passphrase, PassphraseSource};
 use countersign_benches::quantile;
 use countersign_ledger::{EntryId, Role};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -68,9 +68,21 @@ impl Raw {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir on disk");
-    let mut home = Home::open(&dir.path().join("home")).expect("home");
+    let passphrase = Passphrase::new("bench passphrase");
+    let source = PassphraseSource::fixed(passphrase.clone());
+    let mut home = Home::open_with(&dir.path().join("home"), source).expect("home");
     home.init("Dr Bench", Role::Attending, Some("Bench"), None)
         .expect("init");
+    // The key is unlocked once, as the desktop does per session; every append below signs with
+    // it in memory. One unlock's time (Argon2id with the default parameters) for the README.
+    home.lock();
+    let t = Instant::now();
+    home.unlock(&passphrase).expect("unlock");
+    eprintln!(
+        "unlock: {:.0} ms (Argon2id {:?})",
+        t.elapsed().as_secs_f64() * 1e3,
+        countersign_app::keys::KdfParams::DEFAULT
+    );
     let report = home
         .report_new("1.2.840.1", "ct-chest", &[])
         .expect("report");

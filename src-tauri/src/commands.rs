@@ -10,8 +10,9 @@ use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, ReportActions,
-    StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, STUDY_PAGE,
+    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, Passphrase,
+    ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE,
+    STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -22,6 +23,9 @@ pub(crate) fn handler<R: tauri::Runtime>(
 ) -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         status,
+        unlock,
+        lock,
+        activity,
         init_identity,
         join,
         open_demo,
@@ -55,44 +59,83 @@ pub(crate) fn handler<R: tauri::Runtime>(
 pub struct Status {
     home: String,
     identity: Option<WhoAmI>,
+    /// The home has an identity whose key is not unlocked (at start, or after the idle time).
+    locked: bool,
+    /// The key is still stored unsealed (a home from before sealed keys): unlocking seals it
+    /// under the passphrase given.
+    unsealed: bool,
+    /// The passphrase `Open demo` seals the demo keys under (documented).
+    demo_passphrase: &'static str,
 }
 
 #[tauri::command]
 fn status(desk: State<'_, Desk>) -> Reply<Status> {
-    let identity = desk.with(|h| match h.whoami() {
-        Err(AppError::NotInitialized { .. }) => Ok(None),
-        other => other.map(Some),
-    })?;
-    Ok(Status {
-        home: desk.dir.display().to_string(),
-        identity,
+    let home = desk.dir.display().to_string();
+    desk.with(|h| {
+        let identity = match h.whoami() {
+            Err(AppError::NotInitialized { .. }) => None,
+            other => Some(other?),
+        };
+        Ok(Status {
+            home,
+            locked: identity.is_some() && !h.is_unlocked(),
+            unsealed: h.key_unsealed()?,
+            identity,
+            demo_passphrase: DEMO_PASSPHRASE,
+        })
     })
 }
 
 /// Joins the department an admin's invitation names (for this home's key).
 #[tauri::command]
 fn join(desk: State<'_, Desk>, invitation: String) -> Reply<countersign_app::Joined> {
-    desk.with(|h| h.join(&invitation))
+    desk.act(|h| h.join(&invitation))
 }
 
+/// Opens the key with the passphrase for this session (until the idle lock).
+#[tauri::command(async)]
+fn unlock(desk: State<'_, Desk>, passphrase: String) -> Reply<WhoAmI> {
+    let passphrase = Passphrase::new(passphrase);
+    desk.act(|h| h.unlock(&passphrase))
+}
+
+/// The user did something (the UI reports input, at most every few seconds): the idle lock
+/// counts from here.
 #[tauri::command]
+fn activity(desk: State<'_, Desk>) -> Reply<()> {
+    desk.act(|_| Ok(()))
+}
+
+/// Wipes the key from memory now.
+#[tauri::command]
+fn lock(desk: State<'_, Desk>) -> Reply<()> {
+    desk.act(|h| {
+        h.lock();
+        Ok(())
+    })
+}
+
+#[tauri::command(async)]
 fn init_identity(
     desk: State<'_, Desk>,
     name: String,
     role: String,
     admin: bool,
     network: Option<String>,
+    passphrase: String,
 ) -> Reply<WhoAmI> {
     let role: Role = role
         .parse()
         .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
     let network = admin.then(|| network.unwrap_or_else(|| "Radiology department".into()));
-    desk.with(|h| h.init(&name, role, network.as_deref(), None))
+    let passphrase = Passphrase::new(passphrase);
+    desk.act(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
 }
 
 #[tauri::command(async)]
-fn open_demo(desk: State<'_, Desk>) -> Reply<DemoSummary> {
-    desk.with(|h| h.demo())
+fn open_demo(desk: State<'_, Desk>, passphrase: String) -> Reply<DemoSummary> {
+    let passphrase = Passphrase::new(passphrase);
+    desk.act(|h| h.demo_sealed(&passphrase))
 }
 
 /// A page of the study list (the first without `after`; `next` is where the next starts).
@@ -115,7 +158,7 @@ fn import_paths<R: tauri::Runtime>(
             let _ = app.emit("import-progress", p);
         }
     };
-    desk.with(|h| h.import(&paths, progress))
+    desk.act(|h| h.import(&paths, progress))
 }
 
 #[tauri::command]
@@ -150,7 +193,7 @@ fn report_actions(desk: State<'_, Desk>, report: String) -> Reply<ReportActions>
 
 #[tauri::command]
 fn report_new(desk: State<'_, Desk>, study: String, template: String) -> Reply<String> {
-    desk.with(|h| h.report_new(&study, &template, &[]))
+    desk.act(|h| h.report_new(&study, &template, &[]))
         .map(|id| id.to_hex())
 }
 
@@ -163,7 +206,7 @@ fn sign_section(
     fields: Option<BTreeMap<String, String>>,
 ) -> Reply<String> {
     let fields = fields.unwrap_or_default();
-    desk.with(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
+    desk.act(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
         .map(|id| id.to_hex())
 }
 
@@ -182,7 +225,7 @@ fn draft_save(
     section: String,
     text: Option<String>,
 ) -> Reply<()> {
-    desk.with(|h| {
+    desk.act(|h| {
         let report = entry_id(&report)?;
         match text {
             Some(text) => h.draft_save(report, &section, &text),
@@ -191,8 +234,8 @@ fn draft_save(
     })
 }
 
-/// Writes the report as pdf, fhir, sr or bundle to `path` (chosen in a save dialog); returns
-/// the bytes written.
+/// Writes the report as pdf, fhir, sr or bundle where the user chooses in a save dialog this
+/// command opens (the webview names no path); `None` when the user cancels.
 #[tauri::command(async)]
 fn export_report<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
@@ -241,7 +284,7 @@ pub(crate) fn export_chosen(
     format: countersign_app::ExportFormat,
     path: &std::path::Path,
 ) -> Reply<Exported> {
-    let bytes = desk.with(|h| h.export_to(report, format, path))?;
+    let bytes = desk.act(|h| h.export_to(report, format, path))?;
     Ok(Exported {
         path: path.display().to_string(),
         bytes,
@@ -261,7 +304,7 @@ async fn sync_status(desk: State<'_, Desk>) -> Reply<countersign_app::sync::Side
 /// Remembers a peer (a multiaddr ending in `/p2p/<id>`) and has the background node dial it.
 #[tauri::command]
 async fn sync_add_peer(desk: State<'_, Desk>, addr: String) -> Reply<Vec<String>> {
-    let peers = desk.with(|h| h.peer_add(&addr))?;
+    let peers = desk.act(|h| h.peer_add(&addr))?;
     let handle = desk.sync_handle()?;
     handle.add_peer(&addr).await.map_err(|e| e.to_wire())?;
     Ok(peers)
@@ -269,14 +312,28 @@ async fn sync_add_peer(desk: State<'_, Desk>, addr: String) -> Reply<Vec<String>
 
 #[tauri::command]
 fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Reply<String> {
-    desk.with(|h| h.report_cosign(entry_id(&report)?, &section))
+    desk.act(|h| h.report_cosign(entry_id(&report)?, &section))
         .map(|id| id.to_hex())
 }
 
-#[tauri::command]
-fn finalize_report(desk: State<'_, Desk>, report: String) -> Reply<String> {
-    desk.with(|h| h.report_finalize(entry_id(&report)?))
-        .map(|id| id.to_hex())
+/// Signs the report off as final: re-authentication, whatever was unlocked before. Without the
+/// passphrase it is refused with `reauth_required`; with it, the passphrase is checked against
+/// the sealed key (a wrong one: `wrong_passphrase`, nothing signed) before signing.
+#[tauri::command(async)]
+fn finalize_report(
+    desk: State<'_, Desk>,
+    report: String,
+    passphrase: Option<String>,
+) -> Reply<String> {
+    let passphrase = passphrase
+        .map(Passphrase::new)
+        .ok_or_else(|| AppError::ReauthRequired.to_wire())?;
+    desk.act(|h| {
+        let report = entry_id(&report)?;
+        h.unlock(&passphrase)?;
+        h.report_finalize(report)
+    })
+    .map(|id| id.to_hex())
 }
 
 /// Settles a conflict between sign-offs: this attending keeps `keep`; the others stay in the
@@ -289,19 +346,19 @@ fn report_resolve(
     note: Option<String>,
 ) -> Reply<String> {
     let note = note.unwrap_or_default();
-    desk.with(|h| h.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note))
+    desk.act(|h| h.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note))
         .map(|id| id.to_hex())
 }
 
 #[tauri::command]
 fn mark_preliminary(desk: State<'_, Desk>, report: String) -> Reply<String> {
-    desk.with(|h| h.report_preliminary(entry_id(&report)?))
+    desk.act(|h| h.report_preliminary(entry_id(&report)?))
         .map(|id| id.to_hex())
 }
 
 #[tauri::command]
 fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
-    desk.with(|h| h.report_addendum(entry_id(&report)?, &text))
+    desk.act(|h| h.report_addendum(entry_id(&report)?, &text))
         .map(|id| id.to_hex())
 }
 
@@ -315,7 +372,7 @@ fn measure_length(
     from: [f64; 2],
     to: [f64; 2],
 ) -> Reply<String> {
-    desk.with(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
+    desk.act(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
         .map(|(id, _)| id.to_hex())
 }
 
@@ -340,7 +397,7 @@ fn review_ai(
     text: Option<String>,
     comment: Option<String>,
 ) -> Reply<String> {
-    desk.with(|h| {
+    desk.act(|h| {
         h.report_review(
             entry_id(&report)?,
             entry_id(&result)?,

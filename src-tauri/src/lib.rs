@@ -13,26 +13,70 @@ pub mod logfile;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use countersign_app::{AppError, Home, WireError};
+use countersign_app::{AppError, Home, PassphraseSource, WireError};
+
+/// How long the key stays unlocked with nothing done, unless `COUNTERSIGN_IDLE_LOCK_SECS` says.
+pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 
 /// The home this window works on. Opened once at start; a home that cannot be opened (a damaged
 /// or newer ledger) is reported by every command instead of taking the app down.
+///
+/// The key starts locked: the `unlock` command opens it with the passphrase. It is locked again
+/// (wiped from memory) after `idle` without the user doing anything; signing while locked is
+/// refused with `locked`, and the UI asks for the passphrase.
 #[derive(Debug)]
 pub struct Desk {
     dir: PathBuf,
     home: Mutex<Result<Home, WireError>>,
-    /// The background sync node, started once the home has an identity.
+    /// The background sync node, started once the home has an identity and its key is unlocked.
     sync: Mutex<Option<countersign_app::sync::Service>>,
+    idle: Duration,
+    /// When the user last did something: a command only the user causes, or input the UI
+    /// reports (`activity`); reloads and polls do not count.
+    last_used: Mutex<Instant>,
 }
 
 impl Desk {
     pub fn open(dir: PathBuf) -> Desk {
-        let home = Home::open(&dir).map_err(|e| e.to_wire());
+        Desk::open_with_idle_lock(dir, idle_lock())
+    }
+
+    pub fn open_with_idle_lock(dir: PathBuf, idle: Duration) -> Desk {
+        let home = Home::open(&dir)
+            .map(|mut h| {
+                // Never a prompt: a key needed while locked is refused, and the UI asks.
+                h.set_passphrase_source(Some(PassphraseSource::new(|_| Err(AppError::Locked))));
+                h
+            })
+            .map_err(|e| e.to_wire());
         Desk {
             dir,
             home: Mutex::new(home),
             sync: Mutex::new(None),
+            idle,
+            last_used: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Locks the key if nothing was done for the idle time (called by a timer and before every
+    /// command).
+    pub fn lock_if_idle(&self) {
+        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(home) = guard.as_mut() {
+            self.lock_idle(home);
+        }
+    }
+
+    fn lock_idle(&self, home: &mut Home) {
+        let last = *self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        if home.is_unlocked() && last.elapsed() >= self.idle {
+            home.lock();
+            tracing::info!(
+                idle_secs = self.idle.as_secs(),
+                "key locked after idle time"
+            );
         }
     }
 
@@ -54,7 +98,10 @@ impl Desk {
                 "/ip4/0.0.0.0/udp/0/quic-v1".to_string(),
             ];
             let mdns = std::env::var_os("COUNTERSIGN_NO_MDNS").is_none();
-            let service = countersign_app::sync::Service::start(&self.dir, &listen, &peers, mdns)
+            // The node's identity is the member key: it runs on a handle holding the key
+            // unlocked now, and keeps it (it signs checkpoints) until the app closes.
+            let home = self.with(|h| h.open_again())?;
+            let service = countersign_app::sync::Service::start(home, &listen, &peers, mdns)
                 .map_err(|e| e.to_wire())?;
             *guard = Some(service);
         }
@@ -64,15 +111,40 @@ impl Desk {
         }
     }
 
-    /// Runs a use case on the home, with its error in wire form.
+    /// Runs a use case on the home, with its error in wire form. Not activity for the idle
+    /// lock by itself: reads also come from the UI's own reloads (a sync's arrival, a poll).
     fn with<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
+        self.run(false, f)
+    }
+
+    /// As [`Desk::with`], for what only the user does (signing, typing, importing, unlocking):
+    /// activity, like the input the UI reports with the `activity` command.
+    fn act<T>(&self, f: impl FnOnce(&mut Home) -> Result<T, AppError>) -> Result<T, WireError> {
+        self.run(true, f)
+    }
+
+    fn run<T>(
+        &self,
+        active: bool,
+        f: impl FnOnce(&mut Home) -> Result<T, AppError>,
+    ) -> Result<T, WireError> {
         // A use case that panicked left the home as SQLite left it (committed or not): usable.
         let mut guard = self
             .home
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         let home = guard.as_mut().map_err(|e| e.clone())?;
-        f(home).map_err(|e| {
+        self.lock_idle(home);
+        let touch = || {
+            if active {
+                *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            }
+        };
+        touch();
+        let result = f(home);
+        // A long command (an import) ends as activity too: idle time counts from its end.
+        touch();
+        result.map_err(|e| {
             // What the UI shows is the message; the log gets its PHI-free form.
             tracing::info!(code = e.code(), error = %e.loggable(), "command failed");
             e.to_wire()
@@ -86,6 +158,15 @@ pub fn home_dir() -> PathBuf {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(countersign_app::default_home)
+}
+
+/// The idle time before the key locks: `COUNTERSIGN_IDLE_LOCK_SECS`, else ten minutes.
+pub fn idle_lock() -> Duration {
+    std::env::var("COUNTERSIGN_IDLE_LOCK_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_IDLE_LOCK, Duration::from_secs)
 }
 
 /// Adds the home and the commands to a builder; `run` and the tests (on the mock runtime) share it.
@@ -114,7 +195,19 @@ pub fn run() {
         default_hook(info);
     }));
     let desk = Desk::open(home);
-    let base = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
+    let base = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            use tauri::Manager;
+            // The idle lock also when the window is left alone: the key is wiped on time, not
+            // at the next command.
+            let handle = app.handle().clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1));
+                handle.state::<Desk>().lock_if_idle();
+            });
+            Ok(())
+        });
     let result = with_commands(base, desk).run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("countersign-desktop: {e}");

@@ -7,6 +7,13 @@ use tauri::WebviewWindowBuilder;
 
 use crate::{with_commands, Desk};
 
+const PASSPHRASE: &str = "the test passphrase";
+
+fn source(p: &str) -> countersign_app::PassphraseSource {
+    countersign_app::keys::use_fast_kdf_for_tests();
+    countersign_app::PassphraseSource::fixed(countersign_app::Passphrase::new(p))
+}
+
 fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
     InvokeRequest {
         cmd: cmd.into(),
@@ -42,6 +49,7 @@ fn decode_worker() {
 #[test]
 fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
     let dir = tempfile::tempdir().unwrap();
     let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
         .build(tauri::generate_context!())
@@ -61,7 +69,10 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     let status = json("status", serde_json::json!({}));
     assert!(status["identity"].is_null(), "{status}");
 
-    let demo = json("open_demo", serde_json::json!({}));
+    let demo = json(
+        "open_demo",
+        serde_json::json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
+    );
     let report = demo["report"].as_str().unwrap().to_string();
     let study = demo["study"].as_str().unwrap().to_string();
     assert_eq!(
@@ -254,10 +265,10 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
     use countersign_app::Home;
 
     let (ada_dir, bob_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut ada = Home::open(ada_dir.path()).unwrap();
+    let mut ada = Home::open_with(ada_dir.path(), source(PASSPHRASE)).unwrap();
     ada.init("Dr Ada Attending", Role::Attending, Some("Radiology"), None)
         .unwrap();
-    let mut bob = Home::open(bob_dir.path()).unwrap();
+    let mut bob = Home::open_with(bob_dir.path(), source(PASSPHRASE)).unwrap();
     let bob_key = bob
         .init("Dr Bob Attending", Role::Attending, None, None)
         .unwrap()
@@ -296,8 +307,12 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
             .unwrap()
     };
     let report = report.to_hex();
+    // The app starts locked: reading works, what the user may do needs the key.
     let view = json("report_show", serde_json::json!({ "report": report }));
     assert_eq!(view["status"], "conflict", "{view}");
+    let err = call("report_actions", serde_json::json!({ "report": report })).unwrap_err();
+    assert_eq!(err["code"], "locked", "{err}");
+    json("unlock", serde_json::json!({ "passphrase": PASSPHRASE }));
     assert!(view["signoff"].is_null());
     let in_force: Vec<&str> = view["signoffs"]
         .as_array()
@@ -369,4 +384,107 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         "no_conflict",
         "{actions}"
     );
+}
+
+/// A home with a key opens locked; `unlock` opens it (a wrong passphrase is refused, nothing
+/// signed); after the idle time without a command it locks again and signing is refused with
+/// `locked`; signing a final always asks for the passphrase again (`reauth_required`), checked
+/// against the sealed key.
+#[test]
+fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
+    use countersign_app::ledger::Role;
+    use countersign_app::Home;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = Home::open_with(dir.path(), source(PASSPHRASE)).unwrap();
+    home.init("Dr Ada Attending", Role::Attending, Some("Radiology"), None)
+        .unwrap();
+    let report = home
+        .report_new("2.25.77", "ct-chest", &[])
+        .unwrap()
+        .to_hex();
+    for section in ["technique", "findings", "impression"] {
+        home.report_write(report.parse().unwrap(), section, "Written.")
+            .unwrap();
+    }
+    drop(home);
+
+    let idle = std::time::Duration::from_millis(600);
+    let desk = Desk::open_with_idle_lock(dir.path().to_path_buf(), idle);
+    let app = with_commands(mock_builder(), desk)
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
+    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
+        call(cmd, body)
+            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
+            .deserialize()
+            .unwrap()
+    };
+    let entries = |json: &dyn Fn(&str, serde_json::Value) -> serde_json::Value| {
+        json("verify", serde_json::json!({}))["entries"]
+            .as_u64()
+            .unwrap()
+    };
+
+    let status = json("status", serde_json::json!({}));
+    assert_eq!(status["locked"], true, "{status}");
+    assert_eq!(status["identity"]["name"], "Dr Ada Attending");
+    let before = entries(&json);
+    let err = call(
+        "sign_section",
+        serde_json::json!({ "report": report, "section": "findings", "text": "x" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "locked", "{err}");
+    let err = call(
+        "unlock",
+        serde_json::json!({ "passphrase": "not it at all" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "wrong_passphrase", "{err}");
+    assert_eq!(entries(&json), before, "nothing signed while locked");
+
+    json("unlock", serde_json::json!({ "passphrase": PASSPHRASE }));
+    assert_eq!(json("status", serde_json::json!({}))["locked"], false);
+    json(
+        "sign_section",
+        serde_json::json!({ "report": report, "section": "findings", "text": "Unlocked." }),
+    );
+
+    // Idle: the key is locked again (status itself is a command, so the lock is seen by it).
+    std::thread::sleep(idle + std::time::Duration::from_millis(200));
+    let status = json("status", serde_json::json!({}));
+    assert_eq!(status["locked"], true, "{status}");
+    let err = call(
+        "sign_section",
+        serde_json::json!({ "report": report, "section": "findings", "text": "Idle." }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "locked", "{err}");
+
+    // Sign-off: asked again, whether unlocked or not; a wrong passphrase signs nothing.
+    json("unlock", serde_json::json!({ "passphrase": PASSPHRASE }));
+    let before = entries(&json);
+    let err = call("finalize_report", serde_json::json!({ "report": report })).unwrap_err();
+    assert_eq!(err["code"], "reauth_required", "{err}");
+    let err = call(
+        "finalize_report",
+        serde_json::json!({ "report": report, "passphrase": "not it at all" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "wrong_passphrase", "{err}");
+    assert_eq!(entries(&json), before);
+    json(
+        "finalize_report",
+        serde_json::json!({ "report": report, "passphrase": PASSPHRASE }),
+    );
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "final", "{view}");
+
+    json("lock", serde_json::json!({}));
+    assert_eq!(json("status", serde_json::json!({}))["locked"], true);
 }

@@ -61,29 +61,68 @@ impl From<Output> for Run {
 /// A home directory driven through the CLI.
 pub struct Home {
     pub dir: PathBuf,
+    /// The file holding this home's passphrase (beside the home, in its temporary directory):
+    /// every run of the CLI on this home is given it in `COUNTERSIGN_PASSPHRASE_FILE`.
+    pub passphrase_file: PathBuf,
     _tmp: Option<tempfile::TempDir>,
 }
+
+/// The passphrase `demo` seals its homes' keys under.
+pub const DEMO_PASSPHRASE: &str = countersign_app::DEMO_PASSPHRASE;
 
 impl Home {
     pub fn new() -> Home {
         let tmp = tempfile::tempdir().expect("tempdir");
+        let passphrase_file = tmp.path().join("passphrase");
+        std::fs::write(&passphrase_file, format!("test passphrase {}\n", unique())).unwrap();
         Home {
             dir: tmp.path().join("home"),
+            passphrase_file,
             _tmp: Some(tmp),
         }
     }
 
-    /// Runs `countersign --home DIR --json ARGS...`.
-    pub fn run(&self, args: &[&str]) -> Run {
-        Command::new(bin())
-            .arg("--home")
+    /// This home's passphrase, as its file holds it.
+    pub fn passphrase(&self) -> String {
+        std::fs::read_to_string(&self.passphrase_file)
+            .unwrap()
+            .trim_end()
+            .to_string()
+    }
+
+    /// `countersign --home DIR` with this home's passphrase file in the environment (and, in
+    /// this debug build, keys sealed with the cheapest Argon2id parameters the format accepts,
+    /// so that thousands of unlocks stay fast; see `KdfParams::FAST_FOR_TESTS`).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--home")
             .arg(&self.dir)
+            .env_remove("COUNTERSIGN_HOME")
+            .env("COUNTERSIGN_PASSPHRASE_FILE", &self.passphrase_file)
+            .env("COUNTERSIGN_TEST_FAST_KDF", "1");
+        cmd
+    }
+
+    /// Runs `countersign --home DIR --json ARGS...`. After `demo`, this home's passphrase is
+    /// the demo passphrase its keys were sealed under.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let run: Run = self
+            .command()
             .arg("--json")
             .args(args)
-            .env_remove("COUNTERSIGN_HOME")
             .output()
             .expect("spawn countersign")
-            .into()
+            .into();
+        if args.first() == Some(&"demo") && run.code == 0 {
+            std::fs::write(&self.passphrase_file, DEMO_PASSPHRASE).unwrap();
+        }
+        run
+    }
+
+    /// The home opened through the app's API, with its passphrase (as a long-lived process, the
+    /// desktop, holds it).
+    pub fn app(&self) -> countersign_app::Home {
+        open_app_home(&self.dir)
     }
 
     pub fn ok(&self, args: &[&str]) -> Value {
@@ -111,10 +150,15 @@ impl Home {
         self.ok(&["join", invitation]);
     }
 
-    /// A private key from this home's key store (tests play every member of a department).
+    /// A private key from this home's key store, unsealed with the home's passphrase (tests
+    /// play every member of a department).
     pub fn secret(&self, public_hex: &str) -> SecretKey {
-        let bytes = std::fs::read(self.dir.join("keys").join(format!("{public_hex}.key"))).unwrap();
-        SecretKey::from_seed(&bytes.try_into().unwrap())
+        countersign_app::keys::KeyStore::new(&self.dir)
+            .load(
+                &public_hex.parse().unwrap(),
+                &countersign_app::Passphrase::new(self.passphrase()),
+            )
+            .unwrap()
     }
 
     pub fn db(&self) -> rusqlite::Connection {
@@ -327,6 +371,16 @@ pub const AI_MEMBER: [&str; 8] = [
     "--model-version",
     "1.0.0",
 ];
+
+/// A home made by [`Home::new`] (its passphrase file beside it), opened through the app's API.
+pub fn open_app_home(dir: &Path) -> countersign_app::Home {
+    let file = dir.parent().unwrap().join("passphrase");
+    let passphrase = std::fs::read_to_string(file).unwrap();
+    let source = countersign_app::PassphraseSource::fixed(countersign_app::Passphrase::new(
+        passphrase.trim_end(),
+    ));
+    countersign_app::Home::open_with(dir, source).unwrap()
+}
 
 /// A number no other call in this process returns: names scratch files without randomness.
 fn unique() -> u64 {

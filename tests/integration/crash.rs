@@ -3,12 +3,12 @@
 
 use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::common::{bin, Home};
+use crate::common::Home;
 
 const CYCLES: usize = 200;
 
@@ -26,10 +26,9 @@ fn kill_9_during_appends_loses_no_printed_entry() {
     let mut printed: HashSet<String> = HashSet::new();
     let mut killed = 0;
     for cycle in 0..CYCLES {
-        let mut child = Command::new(bin())
+        let mut child = home
+            .command()
             .args([
-                "--home",
-                home.dir.to_str().unwrap(),
                 "--json",
                 "report",
                 "write",

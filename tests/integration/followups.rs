@@ -28,9 +28,8 @@ fn critical_results_and_follow_ups_are_signed_listed_and_closed() {
     assert_eq!(critical["via"], "phone");
     assert_eq!(critical["read_back"], true);
     // The human form shows it first, as a banner.
-    let text = std::process::Command::new(crate::common::bin())
-        .arg("--home")
-        .arg(&home.dir)
+    let text = home
+        .command()
         .args(["report", "show", &report])
         .output()
         .unwrap();

@@ -18,6 +18,8 @@ fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
         .status()
         .unwrap();
     assert!(status.success());
+    // The copy's key is sealed under the passphrase of the home it was copied from.
+    std::fs::copy(&a.passphrase_file, &clone.passphrase_file).unwrap();
 
     let ours = a.write(&report, "impression", "Normal.").ok()["entry"]
         .as_str()

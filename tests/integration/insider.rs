@@ -18,6 +18,8 @@ impl Home {
             .arg("--json")
             .args(args)
             .env_remove("COUNTERSIGN_HOME")
+            .env("COUNTERSIGN_PASSPHRASE_FILE", &self.passphrase_file)
+            .env("COUNTERSIGN_TEST_FAST_KDF", "1")
             .output()
             .expect("faketime (Debian's faketime package; make test installs it)")
             .into()
@@ -72,6 +74,8 @@ fn a_revoked_key_signs_a_backdated_report_and_none_of_it_counts() {
         .status()
         .unwrap()
         .success());
+    // The copy's key is sealed under the passphrase of the home it was copied from.
+    std::fs::copy(&bob.passphrase_file, &thief.passphrase_file).unwrap();
     let bob_key = bob.key();
     ada.ok(&[
         "roster",
@@ -194,6 +198,8 @@ fn a_revoked_admin_cannot_admit_an_accomplice_who_revokes_the_founder() {
         .status()
         .unwrap()
         .success());
+    // The copy's key is sealed under the passphrase of the home it was copied from.
+    std::fs::copy(&bob.passphrase_file, &stale.passphrase_file).unwrap();
     ada.ok(&[
         "roster",
         "revoke",
@@ -398,6 +404,8 @@ fn peers_holding_the_same_entries_print_the_same_report_roster_and_verify() {
         .status()
         .unwrap()
         .success());
+    // The copy's key is sealed under the passphrase of the home it was copied from.
+    std::fs::copy(&rad.passphrase_file, &copy.passphrase_file).unwrap();
     rad.write(&report, "findings", "One side.").ok();
     copy.write(&report, "findings", "The other side.").ok();
     // The two admins promote Rad apart, to different roles.

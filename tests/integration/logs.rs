@@ -16,9 +16,8 @@ use crate::sync::{member, until};
 /// Runs `countersign --home DIR --json -vv ARGS…` with `RUST_LOG` unset; appends its stderr
 /// to `log` and returns its JSON output (stdout must be nothing else).
 fn logged(home: &Home, log: &mut String, args: &[&str]) -> Value {
-    let out = Command::new(bin())
-        .arg("--home")
-        .arg(&home.dir)
+    let out = home
+        .command()
         .args(["--json", "-vv"])
         .args(args)
         .env_remove("COUNTERSIGN_HOME")
@@ -28,6 +27,9 @@ fn logged(home: &Home, log: &mut String, args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     log.push_str(&stderr);
     assert!(out.status.success(), "{args:?} failed: {stderr}");
+    if args.first() == Some(&"demo") {
+        std::fs::write(&home.passphrase_file, crate::common::DEMO_PASSPHRASE).unwrap();
+    }
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: stdout is not only JSON ({e}); logs leaked into it?"))
 }
@@ -74,19 +76,23 @@ fn private_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The hex of every private key seed in `home`'s key store (`keys/<public>.key`, 32 bytes).
-fn secret_keys(home: &Path) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir(home.join("keys")) else {
+/// The hex of every private key seed in `home`'s key store (each sealed file opened with the
+/// home's passphrase).
+fn secret_keys(home: &Home) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(home.dir.join("keys")) else {
         return Vec::new();
     };
-    dir.map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "key"))
+    let keys: Vec<String> = dir
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sealed"))
         .map(|p| {
-            let seed = std::fs::read(&p).unwrap();
-            assert_eq!(seed.len(), 32, "{}", p.display());
+            let public = p.file_stem().unwrap().to_str().unwrap().to_string();
+            let seed = home.secret(&public).to_seed();
             seed.iter().map(|b| format!("{b:02x}")).collect::<String>()
         })
-        .collect()
+        .collect();
+    assert!(!keys.is_empty(), "no sealed key in {}", home.dir.display());
+    keys
 }
 
 #[test]
@@ -123,9 +129,8 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
         .as_str()
         .unwrap()
         .to_string();
-    let refused = Command::new(bin())
-        .arg("--home")
-        .arg(&a.dir)
+    let refused = a
+        .command()
         .args(["-vv", "report", "write", &draft, "--section", "cardiac"])
         .args([
             "--text",
@@ -233,10 +238,10 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
             "the demo's data changed: {must:?} is not among {private:?}"
         );
     }
-    let keys = secret_keys(&a.dir);
+    let keys = secret_keys(&a);
     assert_eq!(keys.len(), 4, "the demo keeps four members' keys");
     private.extend(keys);
-    private.extend(secret_keys(&b.dir));
+    private.extend(secret_keys(&b));
     for p in &private {
         assert!(!log.contains(p.as_str()), "the log holds {p:?}:\n{log}");
     }
@@ -256,9 +261,8 @@ impl Drop for LoggedServe {
 }
 
 fn serve_logging_to(home: &Home, log: &Path) -> LoggedServe {
-    let mut child = Command::new(bin())
-        .arg("--home")
-        .arg(&home.dir)
+    let mut child = home
+        .command()
         .args(["--json", "-v", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
         .env_remove("COUNTERSIGN_HOME")
         .env_remove("RUST_LOG")

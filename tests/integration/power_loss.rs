@@ -104,6 +104,8 @@ fn write_under_shim(
         text,
     ];
     under_shim(&bin(), &home.dir, &log_of(home), kill_at)
+        .env("COUNTERSIGN_PASSPHRASE_FILE", &home.passphrase_file)
+        .env("COUNTERSIGN_TEST_FAST_KDF", "1")
         .arg("--home")
         .arg(&home.dir)
         .arg("--json")
@@ -727,7 +729,7 @@ fn an_open_home_acknowledges_each_section_after_its_commit() {
             (dir, report, 3)
         }
     };
-    let mut home = countersign_app::Home::open(&dir).unwrap();
+    let mut home = crate::common::open_app_home(&dir);
     let id = countersign_app::entry_id(&report).unwrap();
     let mut stdout = std::io::stdout();
     let mut acked = Vec::new();

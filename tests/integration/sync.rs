@@ -3,12 +3,12 @@
 //! refuse peers that are not on the roster or that send forged entries.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{bin, Home};
+use crate::common::Home;
 
 /// A `serve` process, killed when dropped.
 pub(crate) struct Serving {
@@ -25,10 +25,8 @@ impl Drop for Serving {
 
 /// Starts `countersign serve` on loopback and waits for its first line: {"peer", "listen"}.
 pub(crate) fn serve(home: &Home, peers: &[&str]) -> Serving {
-    let mut cmd = Command::new(bin());
-    cmd.arg("--home")
-        .arg(&home.dir)
-        .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+    let mut cmd = home.command();
+    cmd.args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
         .env_remove("COUNTERSIGN_HOME")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -272,6 +270,7 @@ fn a_key_used_from_two_homes_is_caught_in_one_round_and_the_evidence_reaches_eve
     // The same key on a second machine: a copy of the home signs its own next entry.
     let twin = Home::new();
     copy_dir(&m.dir, &twin.dir);
+    std::fs::copy(&m.passphrase_file, &twin.passphrase_file).unwrap();
     let one = m.ok(&[
         "report",
         "followup",
@@ -437,12 +436,10 @@ fn five_peers_with_concurrent_edits_and_kills_converge_to_one_report() {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let dir = h.dir.clone();
+                let mut cmd = h.command();
                 let report = report.clone();
                 std::thread::spawn(move || {
-                    let out = Command::new(bin())
-                        .arg("--home")
-                        .arg(&dir)
+                    let out = cmd
                         .args([
                             "report",
                             "write",

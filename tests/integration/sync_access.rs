@@ -113,7 +113,7 @@ fn a_change_no_announcement_reported_reaches_a_peer_at_the_next_reconcile() {
     let (addr_tx, mut addr_rx) = mpsc::channel(4);
     let (node_a, _keep_a) = countersign_sync::start(
         keypair(&seed(&a)),
-        HomeLedger::open(&a.dir).unwrap(),
+        HomeLedger::new(a.app()).unwrap(),
         config(vec![]),
     )
     .unwrap();
@@ -124,7 +124,7 @@ fn a_change_no_announcement_reported_reaches_a_peer_at_the_next_reconcile() {
     let a_addr = rt.block_on(addr_rx.recv()).unwrap();
     let (node_b, commands) = countersign_sync::start(
         keypair(&seed(&b)),
-        HomeLedger::open(&b.dir).unwrap(),
+        HomeLedger::new(b.app()).unwrap(),
         config(vec![a_addr.parse().unwrap()]),
     )
     .unwrap();

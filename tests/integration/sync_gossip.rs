@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use countersign_sync::{
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::common::{bin, Home};
+use crate::common::Home;
 use crate::sync::{member, until};
 
 /// A `serve` process whose gossip debug lines go to a file; killed when dropped.
@@ -66,10 +66,8 @@ impl Node {
 }
 
 fn serve(home: &Home, peers: &[&str], log: &Path) -> Node {
-    let mut cmd = Command::new(bin());
-    cmd.arg("--home")
-        .arg(&home.dir)
-        .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+    let mut cmd = home.command();
+    cmd.args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
         .env_remove("COUNTERSIGN_HOME")
         .env("RUST_LOG", "warn,countersign_sync::node::gossip=debug")
         .env("NO_COLOR", "1")

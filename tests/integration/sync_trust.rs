@@ -4,11 +4,11 @@
 //! honest peer.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::{bin, Home};
+use crate::common::Home;
 use crate::sync::{member, serve, until};
 
 fn status(home: &Home) -> Value {
@@ -104,9 +104,8 @@ fn a_busy_store_retries_the_pull_instead_of_cutting_the_peer_off() {
     // Another program holds C's ledger's write lock (WAL: C can still read).
     let blocker = c.db();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let mut child = Command::new(bin())
-        .arg("--home")
-        .arg(&c.dir)
+    let mut child = c
+        .command()
         .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
         .args(["--peer", &serving_a.addr])
         .env("RUST_LOG", "countersign=info")

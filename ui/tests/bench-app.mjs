@@ -32,8 +32,20 @@ async function until(probe, timeoutMs = 60000) {
   throw new Error("timed out");
 }
 try {
-  await until(() => run(`return document.querySelectorAll('[data-testid="study-item"]').length >= 2`));
+  // The home's key is sealed: the app opens on its unlock screen. Cold start is the time to that
+  // screen; the unlock (one Argon2id derivation) is timed apart.
+  await until(() => run(`return !!document.querySelector('[data-testid="unlock-passphrase"]')`));
   const coldStart = performance.now() - t0;
+  const unlockStarted = performance.now();
+  await run(`
+    const field = document.querySelector('[data-testid="unlock-passphrase"]');
+    field.value = arguments[0];
+    field.dispatchEvent(new Event('input', { bubbles: true }));
+    setTimeout(() => document.querySelector('[data-testid="unlock-submit"]').click(), 0);
+  `, [process.env.E2E_PASSPHRASE ?? "countersign-demo"]);
+  await until(() => run(`return document.querySelectorAll('[data-testid="study-item"]').length >= 2`));
+  const unlocked = performance.now() - unlockStarted;
+  console.log(`unlock to the study list: ${unlocked.toFixed(0)} ms`);
 
   // First image: from the click to the frame drawn, timed inside the page.
   const firstImage = async (index) =>
@@ -95,7 +107,7 @@ try {
   `);
   const pid = execFileSync("pgrep", ["-n", "-f", app]).toString().trim();
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(execFileSync("cat", [`/proc/${pid}/status`]).toString())[1]);
-  console.log(`cold start to study list: ${coldStart.toFixed(0)} ms (of which starting WebKitWebDriver and the app, until the WebDriver session exists: ${launched.toFixed(0)} ms)`);
+  console.log(`cold start to the unlock screen: ${coldStart.toFixed(0)} ms (of which starting WebKitWebDriver and the app, until the WebDriver session exists: ${launched.toFixed(0)} ms)`);
   console.log(`first image after choosing a study: 512² CT ${ct.toFixed(0)} ms, 1760² CR ${cr.toFixed(0)} ms (goal < 200 ms)`);
   console.log(`window/level update, rendered and finished: 512² ${ctWl.ms.toFixed(2)} ms (${(1000 / ctWl.ms).toFixed(0)} fps), 1760² ${crWl.ms.toFixed(2)} ms (${(1000 / crWl.ms).toFixed(0)} fps) on ${ctWl.mode}, canvas ${ctWl.size}`);
   console.log(`scrolled ${scroll.steps} slices in ${scroll.ms.toFixed(0)} ms (${(scroll.ms / Math.max(scroll.steps, 1)).toFixed(1)} ms per slice)`);

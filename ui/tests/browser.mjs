@@ -36,6 +36,13 @@ const check = (ok, what) => {
   if (!ok) failures++;
 };
 
+/** The mock home starts locked, as the app does for a home with a key: unlocks it. */
+async function unlock(page) {
+  await page.getByTestId("unlock-passphrase").fill("countersign-demo");
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("study-item").first().waitFor();
+}
+
 // DICOM linear VOI, as windowing.ts: the ramp's stored value 16·x through window 2048/4096.
 const voi = (x, c, w) =>
   x <= c - 0.5 - (w - 1) / 2 ? 0 : x > c - 0.5 + (w - 1) / 2 ? 255 : Math.round(((x - (c - 0.5)) / (w - 1) + 0.5) * 255);
@@ -56,6 +63,7 @@ async function rampCheck(mode) {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `${mode}: page error ${e.message}`));
   await page.goto(base + (mode === "cpu" ? "?cpu" : ""));
+  await unlock(page);
   await page.getByTestId("study-item").first().click();
   const canvas = page.getByTestId("viewer-canvas");
   await page.getByTestId("slice-position").waitFor();
@@ -84,6 +92,45 @@ async function rampCheck(mode) {
   await page.close();
 }
 
+// The unlock screen: a home with a key opens locked; it says who signs, a wrong passphrase is
+// refused in words, the right one opens the study list. Left idle, the key locks: signing then
+// asks for the passphrase and signs once it is given.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `unlock: page error ${e.message}`));
+  await page.goto(base);
+  await page.getByTestId("unlock-screen").waitFor();
+  check((await page.getByTestId("unlock-who").textContent()).includes("Dr Mock Attending"), "the unlock screen says who signs");
+  check((await page.getByTestId("study-item").count()) === 0, "no study is listed while locked");
+  await page.getByTestId("unlock-passphrase").fill("not the passphrase");
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("unlock-error").filter({ hasText: "wrong passphrase" }).waitFor();
+  check(true, "a wrong passphrase is refused on the unlock screen");
+  await page.screenshot({ path: "test-results/unlock.png" });
+  await page.getByTestId("unlock-passphrase").fill("countersign-demo");
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("study-item").first().waitFor();
+  check(true, "the right passphrase opens the study list");
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("report-editor").waitFor();
+  await page.evaluate(() => globalThis.__mockIdleLock());
+  await page.getByTestId("section-findings").locator("textarea").fill("Signed after the idle lock.");
+  await page.getByTestId("section-findings-sign").click();
+  const prompt = page.getByTestId("passphrase-prompt");
+  await prompt.waitFor();
+  check((await page.getByTestId("passphrase-prompt-reason").textContent()).includes("locked"),
+    "signing after the idle lock asks for the passphrase");
+  await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "section.write" }).first().waitFor();
+  check(!(await prompt.isVisible()), "once unlocked the section is signed and the prompt goes");
+  // Lock now: back to the unlock screen.
+  await page.getByTestId("lock-now").click();
+  await page.getByTestId("unlock-screen").waitFor();
+  check(true, "Lock returns to the unlock screen");
+  await page.close();
+}
+
 await rampCheck("webgl2");
 await rampCheck("cpu");
 
@@ -93,6 +140,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `undecodable: page error ${e.message}`));
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").first().click();
   await page.getByTestId("slice-position").waitFor();
   await page.getByTestId("study-item").filter({ hasText: "Pixels refused" }).click();
@@ -114,6 +162,7 @@ await rampCheck("cpu");
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").first().click();
   const position = page.getByTestId("slice-position");
   await position.waitFor();
@@ -137,6 +186,7 @@ await rampCheck("cpu");
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").first().click();
   await page.getByTestId("report-editor").waitFor();
   // The app refuses sign-off of a draft with required sections unwritten: no button, and the
@@ -190,6 +240,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `drafts: page error ${e.message}`));
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").first().waitFor();
   const rid = await page.evaluate(async () => (await window.__TAURI_INTERNALS__.invoke("studies", { after: null, limit: 100 })).studies[0].reports[0].report);
   await page.evaluate((id) => localStorage.setItem(`countersign:draft:${id}:impression`, "Typed before the update."), rid);
@@ -219,6 +270,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `actions: page error ${e.message}`));
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").first().click();
   await page.getByTestId("finalize-refused").waitFor();
   check((await page.getByTestId("addenda").count()) === 0, "no addendum offered before sign-off");
@@ -231,8 +283,22 @@ await rampCheck("cpu");
   await finalize.waitFor();
   check(!(await page.getByTestId("finalize-refused").isVisible()), "once the app allows sign-off the button shows, the refusal goes");
   check((await page.getByTestId("section-findings-cosign").count()) === 0, "no co-sign offered on one's own sections");
+  // Signing a final asks for the passphrase again, although the key is unlocked: the app
+  // answers reauth_required and the prompt asks; a wrong passphrase is refused in the prompt.
   await finalize.click();
+  const prompt = page.getByTestId("passphrase-prompt");
+  await prompt.waitFor();
+  check((await prompt.textContent()).includes("Sign off as final") &&
+    (await page.getByTestId("passphrase-prompt-who").textContent()).includes("Dr Mock Attending"),
+    "sign-off asks for the passphrase again and says who signs");
+  await page.getByTestId("passphrase-prompt-input").fill("not the passphrase");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await page.getByTestId("passphrase-prompt-error").filter({ hasText: "wrong passphrase" }).waitFor();
+  check((await page.getByTestId("report-state").textContent()).trim() !== "final", "a wrong passphrase signs nothing off");
+  await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
+  await page.getByTestId("passphrase-prompt-submit").click();
   await page.getByTestId("report-state").filter({ hasText: /^final$/ }).waitFor();
+  check(!(await prompt.isVisible()), "with the passphrase the report is signed off and the prompt goes");
   await page.getByTestId("addendum-sign").waitFor();
   check(
     !(await finalize.isVisible()) && (await page.getByTestId("section-findings-sign").count()) === 0 &&
@@ -253,6 +319,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `conflict: page error ${e.message}`));
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").filter({ hasText: "Signed off twice" }).click();
   const banner = page.getByTestId("conflict-banner");
   await banner.waitFor();
@@ -326,6 +393,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `withdrawn: page error ${e.message}`));
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").filter({ hasText: "Sign-off withdrawn" }).click();
   const banner = page.getByTestId("withdrawn-banner");
   await banner.waitFor();
@@ -346,6 +414,7 @@ await rampCheck("cpu");
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("pageerror", (e) => check(false, `resident: page error ${e.message}`));
   await page.goto(base + "?as=resident");
+  await unlock(page);
   await page.getByTestId("study-item").filter({ hasText: "Signed off twice" }).click();
   const banner = page.getByTestId("conflict-banner");
   await banner.waitFor();
@@ -370,6 +439,7 @@ await rampCheck("cpu");
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(base);
+  await unlock(page);
   await page.getByTestId("study-item").filter({ hasText: "Created by a revoked key" }).click();
   const banner = page.getByTestId("refused-banner");
   await banner.waitFor();
@@ -388,6 +458,7 @@ await rampCheck("cpu");
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   await page.goto(base);
+  await unlock(page);
   // What sync holds against a peer, and what it set aside, are shown, not only logged.
   await page.getByTestId("sync-cut-off").filter({ hasText: "cut off: Dr Mallory" }).waitFor();
   await page.getByTestId("sync-quarantined").filter({ hasText: "2 entries quarantined" }).waitFor();
@@ -418,6 +489,9 @@ await rampCheck("cpu");
   check(true, "text that is not an invitation is refused in words");
   await page.getByTestId("invitation").fill("countersign-invite:AQ-mock");
   await page.getByTestId("join").click();
+  // Joined, the app asks for the passphrase before anything else, as for any home with a key.
+  await page.getByTestId("unlock-screen").waitFor();
+  await unlock(page);
   await page.getByTestId("study-item").first().waitFor();
   check(!(await page.getByTestId("join-card").isVisible()), "an invitation joins and opens the app");
   await page.close();

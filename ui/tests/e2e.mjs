@@ -1,5 +1,7 @@
 // The real app, end to end, in a real window: Xvfb + tauri-driver + WebKitWebDriver, on a home
-// the caller seeded with `countersign demo` and one new report (make e2e does both). Speaks the
+// the caller seeded with `countersign demo` and one new report (make e2e does both). The app
+// opens locked: the test unlocks with E2E_PASSPHRASE, and at the end waits out the shortened
+// idle lock (COUNTERSIGN_IDLE_LOCK_SECS) to see signing ask for the passphrase again. Speaks the
 // W3C WebDriver protocol directly: a handful of requests need no client library.
 //
 // usage: node tests/e2e.mjs APP_BINARY SCREENSHOT.png   (tauri-driver on :4444, started with
@@ -113,8 +115,21 @@ async function signFindings(what) {
   check(entry.status === "verified", `${what}: the new section.write entry is ${entry.status}`);
 }
 
+/** Types the passphrase into a field and presses its button. */
+async function typePassphrase(input, button) {
+  const field = await until(`the field ${input}`, () => find(input));
+  await wd("POST", `${s}/element/${field}/value`, { text: process.env.E2E_PASSPHRASE });
+  await click(await find(button));
+}
+
 try {
   const started = Date.now();
+  // The home has a key: the app opens locked, on the unlock screen, saying who signs.
+  const who = await until("the unlock screen", () =>
+    run(`const w = document.querySelector('[data-testid="unlock-who"]'); return w ? w.textContent : null;`));
+  check(who.includes("Dr Ada Attending"), `the app starts locked; the unlock screen says who signs (${who})`);
+  await writeFile(shot.replace(/\.png$/, "-unlock.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await typePassphrase('[data-testid="unlock-passphrase"]', '[data-testid="unlock-submit"]');
   await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
   await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
@@ -219,6 +234,30 @@ try {
   await openStudy(items[cdRow], `a CT study from the CD (${rows[cdRow].text.replace(/\s+/g, " ").trim().slice(0, 40)})`);
   await openStudy(items[draftRow], "the study with the open report, again");
   await signFindings("findings signed after the hostile import");
+
+  // Left alone for the idle time (COUNTERSIGN_IDLE_LOCK_SECS, shortened by e2e.sh), the key
+  // locks: signing then asks for the passphrase, and signs once it is given.
+  const idle = Number(process.env.COUNTERSIGN_IDLE_LOCK_SECS ?? 0);
+  check(idle > 0 && idle <= 60, `a shortened idle lock for this test (${idle} s)`);
+  await new Promise((r) => setTimeout(r, (idle + 2) * 1000));
+  const textarea = await find('[data-testid="section-findings"] textarea');
+  await wd("POST", `${s}/element/${textarea}/clear`, {});
+  await wd("POST", `${s}/element/${textarea}/value`, { text: `Signed after the idle lock (e2e ${Date.now()}).` });
+  const signAgain = await until("the findings sign button", async () => {
+    const button = await find('[data-testid="section-findings-sign"]');
+    return (await wd("GET", `${s}/element/${button}/enabled`)) ? button : null;
+  });
+  await click(signAgain);
+  const reason = await until("the passphrase prompt after the idle lock", () =>
+    run(`const r = document.querySelector('[data-testid="passphrase-prompt-reason"]'); return r ? r.textContent : null;`));
+  check(/locked/.test(reason), `after ${idle} s idle, signing asks for the passphrase: "${reason.trim()}"`);
+  await typePassphrase('[data-testid="passphrase-prompt-input"]', '[data-testid="passphrase-prompt-submit"]');
+  await until("the prompt gone and the section signed", () =>
+    run(`return !document.querySelector('[data-testid="passphrase-prompt"]') &&
+      document.querySelector('[data-testid="section-findings-sign"]')?.textContent.trim() === 'Sign section' &&
+      [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="provenance-entry"]')]
+        .some((i) => i.textContent.includes('section.write') && i.dataset.status === 'verified')`));
+  check(true, "with the passphrase given, the section is signed after the idle lock");
 
   const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
   await writeFile(shot, png);

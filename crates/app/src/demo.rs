@@ -12,6 +12,7 @@ use countersign_imaging::{phantom_study_uid, write_phantom_series, PhantomSpec};
 
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
+use crate::keys::{Passphrase, DEMO_PASSPHRASE};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoMember {
@@ -33,16 +34,24 @@ pub struct DemoSummary {
 impl Home {
     /// Founds a demo network in this (empty) home with an attending radiologist (this home's
     /// identity), a cardiologist and a resident whose keys are kept in this home's key store,
-    /// and writes a signed-off cardiac MR report.
+    /// every key sealed under [`DEMO_PASSPHRASE`], and writes a signed-off cardiac MR report.
     pub fn demo(&mut self) -> Result<DemoSummary> {
-        let me = self.init(
+        self.demo_sealed(&Passphrase::new(DEMO_PASSPHRASE))
+    }
+
+    /// [`Home::demo`] with the keys sealed under `passphrase` (the desktop's "Open demo" asks,
+    /// offering the demo passphrase).
+    pub fn demo_sealed(&mut self, passphrase: &Passphrase) -> Result<DemoSummary> {
+        let me = self.init_sealed(
             "Dr Ada Attending",
             Role::Attending,
             Some("Countersign demo department"),
             None,
+            passphrase,
         )?;
         let network = self.state()?.network()?;
-        let attending = self.keys().load(&me.key)?;
+        // Unsealed by init: a copy, so that it signs while the home is borrowed.
+        let attending = SecretKey::from_seed(&self.secret()?.to_seed());
         let cardiologist = SecretKey::generate(&mut rand_core::OsRng);
         let resident = SecretKey::generate(&mut rand_core::OsRng);
         let mut members = vec![DemoMember {
@@ -62,7 +71,7 @@ impl Home {
             (&resident, "Dr Rhea Resident", Role::Resident),
             (&model, "SoftTissue", Role::AiModel),
         ] {
-            self.keys().save(key)?;
+            self.keys().save(key, passphrase)?;
             let info = (role == Role::AiModel).then(|| model_info.clone());
             self.roster_add(key.public(), name, role, false, info)?;
             members.push(DemoMember {

@@ -36,6 +36,21 @@ pub enum AppError {
     BundleEntry { index: usize, reason: String },
     #[error("private key for {key} is missing or unreadable: {reason}")]
     KeyMissing { key: String, reason: String },
+    /// The secret key is needed and no passphrase could be had (no source given, no terminal):
+    /// says how to give one. Never waits for input.
+    #[error("{0}")]
+    PassphraseRequired(String),
+    #[error("wrong passphrase for key {key}")]
+    WrongPassphrase { key: String },
+    /// The sealed key file is truncated, changed or not a sealed key at all.
+    #[error("the sealed key file of {key} is damaged: {reason}")]
+    KeyDamaged { key: String, reason: String },
+    /// The desktop app's key is locked (not unlocked yet this session, or locked when idle).
+    #[error("the key is locked: unlock it with your passphrase")]
+    Locked,
+    /// Signing a final asks for the passphrase again, whatever was unlocked before.
+    #[error("signing a report off as final asks for your passphrase again")]
+    ReauthRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -80,6 +95,11 @@ pub const ERROR_CODES: &[&str] = &[
     "not_allowed",
     "bad_bundle",
     "key_missing",
+    "passphrase_required",
+    "wrong_passphrase",
+    "key_damaged",
+    "locked",
+    "reauth_required",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -109,6 +129,11 @@ impl AppError {
             AppError::NotAllowed(_) | AppError::EntryRefused { .. } => "not_allowed",
             AppError::BadBundle(_) | AppError::BundleEntry { .. } => "bad_bundle",
             AppError::KeyMissing { .. } => "key_missing",
+            AppError::PassphraseRequired(_) => "passphrase_required",
+            AppError::WrongPassphrase { .. } => "wrong_passphrase",
+            AppError::KeyDamaged { .. } => "key_damaged",
+            AppError::Locked => "locked",
+            AppError::ReauthRequired => "reauth_required",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",
@@ -167,6 +192,8 @@ impl AppError {
             | AppError::ImageChanged { .. }
             | AppError::Store(_) => self.to_string(),
             AppError::KeyMissing { key, .. } => format!("private key for {key} is missing"),
+            AppError::WrongPassphrase { key } => format!("wrong passphrase for key {key}"),
+            AppError::KeyDamaged { key, .. } => format!("the sealed key of {key} is damaged"),
             _ => self.code().to_string(),
         }
     }

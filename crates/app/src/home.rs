@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
-use crate::keys::{KeyStore, Profile};
+use crate::keys::{KeyStore, Passphrase, PassphraseSource, PassphraseUse, Profile};
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
@@ -65,8 +65,11 @@ pub struct Home {
     /// Entries whose stored bytes were verified, so reopening a report re-checks only what
     /// changed on disk.
     verified: Mutex<Verified>,
-    /// This home's signing key, read once (it is wiped from memory when the home is dropped).
+    /// This home's signing key, unsealed once (it is wiped from memory when the home is dropped
+    /// or locked).
     signer: Option<SecretKey>,
+    /// Where the passphrase comes from when the signing key is needed and not unsealed yet.
+    passphrase: Option<PassphraseSource>,
     /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so
     /// that a study imported by an earlier build is checked by one worker, not one per image.
     pub(crate) decoder: Mutex<crate::sandbox::DecodeSandbox>,
@@ -87,7 +90,115 @@ impl Home {
             cache: Mutex::new(None),
             verified: Mutex::new(Verified::default()),
             signer: None,
+            passphrase: None,
             decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
+        })
+    }
+
+    /// Opens the home at `dir` with a passphrase source, asked only when the secret key is
+    /// needed. A home whose key is still stored unsealed (from before keys were sealed) is
+    /// sealed now if the source gives a passphrase; if it has none (no terminal, no file), the
+    /// home opens all the same, for reading, and is sealed the first time a key is needed.
+    pub fn open_with(dir: &Path, source: PassphraseSource) -> Result<Home> {
+        let mut home = Home::open(dir)?;
+        home.passphrase = Some(source);
+        if home.key_unsealed()? {
+            match home.secret() {
+                Ok(_) => {}
+                Err(AppError::PassphraseRequired(_)) => {
+                    tracing::warn!(
+                        "the key is stored unsealed: it is sealed when a passphrase is given"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(home)
+    }
+
+    /// Sets (or with `None`, removes) where the passphrase comes from.
+    pub fn set_passphrase_source(&mut self, source: Option<PassphraseSource>) {
+        self.passphrase = source;
+    }
+
+    /// Whether this home's key is still stored unsealed (a home from before keys were sealed,
+    /// not migrated yet).
+    pub fn key_unsealed(&self) -> Result<bool> {
+        Ok(match self.keys.profile()? {
+            Some(p) => self.keys.is_plaintext(&p.key),
+            None => false,
+        })
+    }
+
+    /// Opens the signing key with `passphrase` (sealing it under that passphrase first if it
+    /// was stored unsealed) and keeps it for this session. Opening again checks the passphrase
+    /// again: signing a final re-authenticates this way.
+    pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
+        let profile = self.profile()?;
+        let key = if self.keys.is_plaintext(&profile.key) {
+            self.keys.migrate(&profile.key, passphrase)?
+        } else {
+            self.keys.load(&profile.key, passphrase)?
+        };
+        self.signer = Some(key);
+        self.whoami()
+    }
+
+    /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
+    /// again.
+    pub fn lock(&mut self) {
+        if self.signer.take().is_some() {
+            tracing::info!("key locked");
+        }
+    }
+
+    /// Whether the signing key is unsealed in this session.
+    pub fn is_unlocked(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// Seals this home's key under a new passphrase, replacing the sealed file atomically. The
+    /// current passphrase comes from the home's source and is checked first; only then is
+    /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
+    pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
+        let profile = self.profile()?;
+        let key = if self.keys.is_plaintext(&profile.key) {
+            let new = new()?;
+            new.check_new()?;
+            self.keys.migrate(&profile.key, &new)?
+        } else {
+            let old = self.source()?.get(PassphraseUse::Unlock)?;
+            let key = self.keys.load(&profile.key, &old)?;
+            let new = new()?;
+            new.check_new()?;
+            self.keys.save(&key, &new)?;
+            key
+        };
+        tracing::info!(key = %profile.key, "passphrase changed");
+        self.signer = Some(key);
+        Ok(())
+    }
+
+    /// Where this home's sealed key file is.
+    pub fn sealed_key_path(&self) -> Result<PathBuf> {
+        Ok(self.keys.sealed_path(&self.profile()?.key))
+    }
+
+    /// Another handle on this home (its own database connection) holding the same unsealed key:
+    /// the desktop's background sync node runs on one.
+    pub fn open_again(&mut self) -> Result<Home> {
+        let seed = self.secret()?.to_seed();
+        let mut other = Home::open(&self.dir)?;
+        other.signer = Some(SecretKey::from_seed(&seed));
+        other.passphrase = self.passphrase.clone();
+        Ok(other)
+    }
+
+    fn source(&self) -> Result<&PassphraseSource> {
+        self.passphrase.as_ref().ok_or_else(|| {
+            AppError::PassphraseRequired(
+                "the key is sealed under a passphrase and none was given".into(),
+            )
         })
     }
 
@@ -111,11 +222,19 @@ impl Home {
             })
     }
 
-    /// This home's signing key.
+    /// This home's signing key, unsealed with a passphrase from the home's source the first
+    /// time it is needed (a key still stored unsealed is sealed under it then).
     pub(crate) fn secret(&mut self) -> Result<&SecretKey> {
         if self.signer.is_none() {
             let profile = self.profile()?;
-            self.signer = Some(self.keys.load(&profile.key)?);
+            let key = if self.keys.is_plaintext(&profile.key) {
+                let passphrase = self.source()?.get(PassphraseUse::Migrate)?;
+                self.keys.migrate(&profile.key, &passphrase)?
+            } else {
+                let passphrase = self.source()?.get(PassphraseUse::Unlock)?;
+                self.keys.load(&profile.key, &passphrase)?
+            };
+            self.signer = Some(key);
         }
         self.signer
             .as_ref()
@@ -155,8 +274,9 @@ impl Home {
         LedgerState::load(&self.store.db())
     }
 
-    /// Creates this home's identity; with `found_network`, also founds a department network
-    /// with this identity as its admin.
+    /// Creates this home's identity, its key sealed under a new passphrase from the home's
+    /// source; with `found_network`, also founds a department network with this identity as its
+    /// admin.
     pub fn init(
         &mut self,
         name: &str,
@@ -164,17 +284,40 @@ impl Home {
         found_network: Option<&str>,
         ai_model: Option<AiModelInfo>,
     ) -> Result<WhoAmI> {
+        self.refuse_if_initialized()?;
+        if name.trim().is_empty() {
+            return Err(AppError::InvalidInput("a name is required".into()));
+        }
+        let passphrase = self.source()?.get(PassphraseUse::New)?;
+        self.init_sealed(name, role, found_network, ai_model, &passphrase)
+    }
+
+    fn refuse_if_initialized(&self) -> Result<()> {
         if let Some(existing) = self.keys.profile()? {
             return Err(AppError::AlreadyInitialized {
                 home: self.dir.display().to_string(),
                 key: existing.key.to_hex(),
             });
         }
+        Ok(())
+    }
+
+    /// [`Home::init`] with the key sealed under `passphrase` (the desktop's first run).
+    pub fn init_sealed(
+        &mut self,
+        name: &str,
+        role: Role,
+        found_network: Option<&str>,
+        ai_model: Option<AiModelInfo>,
+        passphrase: &Passphrase,
+    ) -> Result<WhoAmI> {
+        passphrase.check_new()?;
+        self.refuse_if_initialized()?;
         if name.trim().is_empty() {
             return Err(AppError::InvalidInput("a name is required".into()));
         }
         let key = SecretKey::generate(&mut rand_core::OsRng);
-        self.keys.save(&key)?;
+        self.keys.save(&key, passphrase)?;
         let profile = Profile {
             key: key.public(),
             name: name.to_string(),
@@ -187,6 +330,7 @@ impl Home {
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
         tracing::info!(key = %profile.key, role = %role, "identity created");
+        self.signer = Some(key);
         self.whoami()
     }
 

@@ -3,11 +3,14 @@
 //! call only this crate.
 //!
 //! ```
-//! use countersign_app::Home;
+//! use countersign_app::{Home, Passphrase, PassphraseSource};
 //! use countersign_ledger::Role;
 //!
 //! let dir = tempfile::tempdir().unwrap();
-//! let mut home = Home::open(dir.path()).unwrap();
+//! // The shell says where a passphrase comes from (the CLI: a file, a descriptor, a terminal);
+//! // it is asked for only when the secret key is needed, here to seal the new key.
+//! let source = PassphraseSource::fixed(Passphrase::new("correct horse battery"));
+//! let mut home = Home::open_with(dir.path(), source).unwrap();
 //! home.init("Dr Ada", Role::Attending, Some("Radiology"), None).unwrap();
 //!
 //! let report = home.report_new("1.2.3.4", "ct-chest", &[]).unwrap();
@@ -32,7 +35,7 @@ mod home;
 mod images;
 mod import;
 mod join;
-mod keys;
+pub mod keys;
 pub mod projection;
 mod quarantine;
 mod reports;
@@ -59,6 +62,7 @@ pub use home::{default_home, owner_only_files, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
+pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
 pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use templates::{read_template, TemplateFormat, TemplateRef};

@@ -4,8 +4,19 @@ use countersign_ledger::Role;
 
 use crate::{AppError, Home, ERROR_CODES};
 
+/// A home whose passphrase source gives the demo passphrase (so demo homes open too), its new
+/// keys sealed with the cheapest parameters (a debug build's test setting).
+pub(crate) fn open_home(dir: &std::path::Path) -> crate::Result<Home> {
+    crate::keys::use_fast_kdf_for_tests();
+    Home::open_with(dir, test_source())
+}
+
+pub(crate) fn test_source() -> crate::PassphraseSource {
+    crate::PassphraseSource::fixed(crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+}
+
 fn founded(dir: &std::path::Path) -> Home {
-    let mut home = Home::open(dir).unwrap();
+    let mut home = crate::tests::open_home(dir).unwrap();
     home.init("Dr Ada", Role::Attending, Some("Radiology"), None)
         .unwrap();
     home
@@ -23,7 +34,7 @@ fn two_writers_on_one_home_never_reuse_a_sequence() {
         .map(|w| {
             let path = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                let mut home = Home::open(&path).unwrap();
+                let mut home = crate::tests::open_home(&path).unwrap();
                 (0..40)
                     .map(|i| {
                         home.report_write(report, "findings", &format!("writer {w} rev {i}"))
@@ -37,7 +48,7 @@ fn two_writers_on_one_home_never_reuse_a_sequence() {
         .into_iter()
         .flat_map(|w| w.join().unwrap())
         .collect();
-    let home = Home::open(dir.path()).unwrap();
+    let home = crate::tests::open_home(dir.path()).unwrap();
     let view = home.report_show(report).unwrap();
     let seqs: BTreeSet<u64> = view.provenance.iter().map(|p| p.seq).collect();
     assert_eq!(seqs.len(), 81, "a sequence number was reused");
@@ -53,7 +64,7 @@ fn two_writers_on_one_home_never_reuse_a_sequence() {
 #[test]
 fn errors_carry_codes_from_the_fixed_list() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let not_init = home.whoami().unwrap_err();
     assert_eq!(not_init.code(), "not_initialized");
     home.init("Dr R", Role::Resident, None, None).unwrap();
@@ -91,7 +102,7 @@ fn errors_carry_codes_from_the_fixed_list() {
 }
 
 #[test]
-fn secret_keys_are_stored_owner_only() {
+fn secret_keys_are_stored_sealed_and_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let home = founded(dir.path());
@@ -99,16 +110,21 @@ fn secret_keys_are_stored_owner_only() {
     let path = dir
         .path()
         .join("keys")
-        .join(format!("{}.key", key.to_hex()));
+        .join(format!("{}.sealed", key.to_hex()));
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert_eq!(std::fs::read(&path).unwrap().len(), 32);
+    assert_eq!(std::fs::read(&path).unwrap().len(), crate::keys::SEALED_LEN);
+    assert!(!dir
+        .path()
+        .join("keys")
+        .join(format!("{}.key", key.to_hex()))
+        .exists());
 }
 
 #[test]
 fn a_length_is_measured_from_the_files_pixel_spacing_and_signed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let demo = home.demo().unwrap();
     let view = home.report_show(demo.report).unwrap();
     let image = view.images[0].clone();
@@ -140,7 +156,7 @@ fn a_length_is_measured_from_the_files_pixel_spacing_and_signed() {
 #[test]
 fn read_receipts_are_signed_once_per_batch_and_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let demo = home.demo().unwrap();
     let sections = vec!["findings".to_string(), "impression".to_string()];
     // The report is final; reading it is still recorded.
@@ -197,7 +213,7 @@ fn a_report_goes_draft_preliminary_final_amended() {
 #[test]
 fn the_demo_shows_an_ai_draft_edited_by_a_radiologist_and_an_open_follow_up() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let demo = home.demo().unwrap();
     let view = home.report_show(demo.report).unwrap();
     assert_eq!(view.status, countersign_report::ReportState::Final);
@@ -241,7 +257,7 @@ fn a_long_lived_home_re_verifies_rows_changed_on_disk_and_sees_other_writers() {
         countersign_report::EntryStatus::Invalid { .. }
     ));
     // And a section another connection signs shows up in the same long-lived home.
-    let mut other = Home::open(dir.path()).unwrap();
+    let mut other = crate::tests::open_home(dir.path()).unwrap();
     let newer = other.report_write(report, "impression", "Normal.").unwrap();
     let view = home.report_show(report).unwrap();
     assert!(view.provenance.iter().any(|p| p.entry == newer));
@@ -327,7 +343,7 @@ fn a_peer_is_sent_what_it_lacks_of_each_author_in_arrival_order() {
 #[test]
 fn the_app_says_what_its_user_may_do_by_judging_each_action_as_a_peer_would() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let demo = home.demo().unwrap();
     // The demo report is final: an addendum is welcome, a new version or a second final not.
     let done = home.report_actions(demo.report).unwrap();
@@ -396,7 +412,7 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
     let bytes = bundle::encode(records);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     home.trust(trusting(&d)).unwrap();
     home.bundle_import(&bytes).unwrap();
     let held = |home: &Home| {
@@ -405,7 +421,7 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
     };
     assert!(held(&home));
     drop(home);
-    let home = Home::open(dir.path()).unwrap();
+    let home = crate::tests::open_home(dir.path()).unwrap();
     assert!(
         held(&home),
         "the entry after the second fork is gone after a restart"
@@ -473,7 +489,7 @@ fn a_bundle_in_reverse_causal_order_is_ordered_once_and_imports_whole() {
     // And imported into a fresh home, reversed, it is all there.
     let bytes = bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref())));
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     home.trust(trusting(&d)).unwrap();
     let report = home.bundle_import(&bytes).unwrap();
     assert_eq!(report.new as usize, entries.len());
@@ -504,7 +520,7 @@ fn bundle_files_and_audit_archives_are_imported_as_streams() {
     std::fs::write(&file, &bytes).unwrap();
     let import = |path: &std::path::Path| {
         let home_dir = tempfile::tempdir().unwrap();
-        let mut home = Home::open(home_dir.path()).unwrap();
+        let mut home = crate::tests::open_home(home_dir.path()).unwrap();
         home.trust(trusting(&d)).unwrap();
         home.bundle_import_file(path)
     };
@@ -560,7 +576,7 @@ fn drafts_are_kept_in_the_home_until_signed() {
         .unwrap();
     home.draft_save(report, "impression", "Normal.").unwrap();
     drop(home);
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let drafts = home.drafts(report).unwrap();
     assert_eq!(
         drafts.get("findings").map(String::as_str),
@@ -621,7 +637,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
     let bytes = bundle::encode(records);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     home.trust(trusting(&d)).unwrap();
     let imported = home.bundle_import(&bytes).unwrap();
     assert_eq!(imported.forks.len(), 1, "{imported:?}");
@@ -645,7 +661,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
     let exported = home.bundle_export(None).unwrap();
     assert!(exported.len() < 1 << 20, "{} bytes", exported.len());
     let dir2 = tempfile::tempdir().unwrap();
-    let mut other = Home::open(dir2.path()).unwrap();
+    let mut other = crate::tests::open_home(dir2.path()).unwrap();
     other.trust(trusting(&d)).unwrap();
     let imported = other.bundle_import(&exported).unwrap();
     assert_eq!(imported.forks.len(), 1, "{imported:?}");
@@ -657,7 +673,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
     }
     // After a restart, as before it.
     drop(home);
-    let home = Home::open(dir.path()).unwrap();
+    let home = crate::tests::open_home(dir.path()).unwrap();
     assert_eq!(home.verify(None).unwrap().forks, 1);
     let view = home.report_show(r).unwrap();
     let status = |id: countersign_ledger::EntryId| {
@@ -793,4 +809,221 @@ fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
     assert_eq!((n, bytes.starts_with(b"%PDF-")), (bytes.len() as u64, true));
     let leftovers = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(leftovers, 1, "no temporary file is left behind");
+}
+
+/// Every file under `dir`, recursively (the ledger's WAL and shared memory included).
+fn every_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(every_file(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Fails if any file under `dir` holds `seed`, as bytes or as hex (either case).
+fn assert_no_file_holds(dir: &std::path::Path, seed: &[u8; 32], when: &str) {
+    let hex = hex::encode(seed);
+    let files = every_file(dir);
+    assert!(
+        files.iter().any(|f| f.ends_with("ledger.sqlite3-wal")),
+        "{when}: the WAL should be among the files scanned: {files:?}"
+    );
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == seed),
+            "{when}: {} holds the seed",
+            f.display()
+        );
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(
+            !text.contains(&hex),
+            "{when}: {} holds the seed in hex",
+            f.display()
+        );
+    }
+}
+
+fn seed_of(home: &mut Home) -> [u8; 32] {
+    *home.secret().unwrap().to_seed()
+}
+
+fn source_of(p: &str) -> crate::PassphraseSource {
+    crate::PassphraseSource::fixed(crate::Passphrase::new(p))
+}
+
+#[test]
+fn no_file_of_a_home_holds_the_seed_after_init_signing_and_a_passphrase_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let seed = seed_of(&mut home);
+    assert_no_file_holds(dir.path(), &seed, "after init");
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "No nodule.").unwrap();
+    assert_no_file_holds(dir.path(), &seed, "after signing");
+    home.change_passphrase(|| Ok(crate::Passphrase::new("a brand new passphrase")))
+        .unwrap();
+    assert_no_file_holds(dir.path(), &seed, "after change-passphrase");
+}
+
+#[test]
+fn the_checker_of_seeds_in_files_finds_a_planted_one() {
+    // The scan above can fail: a seed planted in the WAL's directory is found.
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let seed = seed_of(&mut home);
+    std::fs::write(dir.path().join("planted"), hex::encode(seed)).unwrap();
+    let found = std::panic::catch_unwind(|| assert_no_file_holds(dir.path(), &seed, "planted"));
+    assert!(found.is_err());
+}
+
+#[test]
+fn without_a_passphrase_source_signing_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    drop(home);
+    let mut bare = Home::open(dir.path()).unwrap();
+    let before = bare.verify(None).unwrap().entries;
+    let err = bare.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "passphrase_required");
+    assert_eq!(bare.verify(None).unwrap().entries, before);
+    // Reading needs no key.
+    assert!(bare.report_show(report).is_ok());
+}
+
+#[test]
+fn a_wrong_passphrase_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let sealed = home.sealed_key_path().unwrap();
+    drop(home);
+    let key_bytes = std::fs::read(&sealed).unwrap();
+    let mut wrong = Home::open_with(dir.path(), source_of("not the passphrase")).unwrap();
+    let before = wrong.verify(None).unwrap().entries;
+    let err = wrong.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    assert_eq!(wrong.verify(None).unwrap().entries, before);
+    assert_eq!(std::fs::read(&sealed).unwrap(), key_bytes);
+    // The desktop's unlock: the same refusal, and still locked.
+    let err = wrong
+        .unlock(&crate::Passphrase::new("still not it"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    assert!(!wrong.is_unlocked());
+}
+
+#[test]
+fn after_a_passphrase_change_the_old_one_is_refused_and_the_new_one_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let key = home.whoami().unwrap().key;
+    // A wrong current passphrase changes nothing, and the new one is never asked for.
+    let mut wrong = Home::open_with(dir.path(), source_of("not the passphrase")).unwrap();
+    let err = wrong
+        .change_passphrase(|| panic!("asked for a new passphrase before the old was checked"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    home.change_passphrase(|| Ok(crate::Passphrase::new("the new passphrase")))
+        .unwrap();
+    drop(home);
+    let mut old = Home::open_with(dir.path(), test_source()).unwrap();
+    assert_eq!(old.secret().unwrap_err().code(), "wrong_passphrase");
+    let mut new = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
+    assert_eq!(new.secret().unwrap().public(), key);
+    // Too short a new passphrase is refused; the key stays sealed under the last one.
+    let err = new
+        .change_passphrase(|| Ok(crate::Passphrase::new("short")))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    let mut again = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
+    assert!(again.secret().is_ok());
+}
+
+/// A home as an earlier version left it: its key in plaintext at keys/<hex>.key.
+fn plaintext_home(dir: &std::path::Path) -> ([u8; 32], countersign_ledger::PublicKey) {
+    let mut home = founded(dir);
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "Before the upgrade.")
+        .unwrap();
+    let seed = seed_of(&mut home);
+    let key = home.whoami().unwrap().key;
+    let sealed = home.sealed_key_path().unwrap();
+    drop(home);
+    std::fs::remove_file(sealed).unwrap();
+    std::fs::write(dir.join("keys").join(format!("{}.key", key.to_hex())), seed).unwrap();
+    (seed, key)
+}
+
+#[test]
+fn a_plaintext_home_is_sealed_on_first_open_with_a_passphrase_and_the_plaintext_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, key) = plaintext_home(dir.path());
+    let mut home = Home::open_with(dir.path(), source_of("chosen at migration")).unwrap();
+    assert!(!home.key_unsealed().unwrap());
+    assert!(!dir
+        .path()
+        .join("keys")
+        .join(format!("{}.key", key.to_hex()))
+        .exists());
+    assert_no_file_holds(dir.path(), &seed, "after migration");
+    let report = home.report_list().unwrap()[0].report;
+    home.report_write(report, "findings", "After the upgrade.")
+        .unwrap();
+    assert!(home.verify(None).unwrap().ok);
+    drop(home);
+    let mut again = Home::open_with(dir.path(), source_of("chosen at migration")).unwrap();
+    assert_eq!(again.secret().unwrap().public(), key);
+}
+
+#[test]
+fn a_plaintext_home_without_a_passphrase_opens_for_reading_and_is_sealed_when_one_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, key) = plaintext_home(dir.path());
+    let none = crate::PassphraseSource::new(|_| {
+        Err(crate::AppError::PassphraseRequired("no terminal".into()))
+    });
+    let mut home = Home::open_with(dir.path(), none).unwrap();
+    assert!(home.key_unsealed().unwrap());
+    let report = home.report_list().unwrap()[0].report;
+    assert!(home.report_show(report).is_ok());
+    let err = home.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "passphrase_required");
+    assert!(
+        home.key_unsealed().unwrap(),
+        "nothing sealed without a passphrase"
+    );
+    // The desktop: unlocking with a passphrase seals the key under it.
+    home.unlock(&crate::Passphrase::new("chosen at unlock"))
+        .unwrap();
+    assert!(!home.key_unsealed().unwrap());
+    let mut again = Home::open_with(dir.path(), source_of("chosen at unlock")).unwrap();
+    assert_eq!(again.secret().unwrap().public(), key);
+}
+
+#[test]
+fn a_locked_home_refuses_to_sign_until_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.set_passphrase_source(Some(crate::PassphraseSource::new(|_| {
+        Err(crate::AppError::Locked)
+    })));
+    home.lock();
+    assert!(!home.is_unlocked());
+    assert_eq!(
+        home.report_write(report, "findings", "x")
+            .unwrap_err()
+            .code(),
+        "locked"
+    );
+    home.unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+        .unwrap();
+    assert!(home.report_write(report, "findings", "x").is_ok());
 }

@@ -37,6 +37,19 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_countersign")
 }
 
+/// The passphrase file every home here is sealed under: the demo passphrase (home 0 is a demo
+/// home), in the folder that holds the homes.
+fn passphrase_file(home: &Path) -> PathBuf {
+    let file = home
+        .parent()
+        .expect("homes live in a folder")
+        .join("passphrase");
+    if !file.exists() {
+        std::fs::write(&file, countersign_app::DEMO_PASSPHRASE).expect("passphrase file");
+    }
+    file
+}
+
 fn cli(home: &Path, args: &[&str]) -> Value {
     let out = Command::new(bin())
         .arg("--home")
@@ -44,6 +57,7 @@ fn cli(home: &Path, args: &[&str]) -> Value {
         .arg("--json")
         .args(args)
         .env_remove("COUNTERSIGN_HOME")
+        .env("COUNTERSIGN_PASSPHRASE_FILE", passphrase_file(home))
         .output()
         .expect("run countersign");
     assert!(
@@ -75,6 +89,7 @@ impl Node {
             .arg(home)
             .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
             .env_remove("COUNTERSIGN_HOME")
+            .env("COUNTERSIGN_PASSPHRASE_FILE", passphrase_file(home))
             .env("RUST_LOG", log_filter())
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

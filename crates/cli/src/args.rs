@@ -27,6 +27,19 @@ pub(crate) struct Cli {
     /// takes precedence. Logs never hold patient data, report text or keys.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// Read the key's passphrase from this file (one line), when a command needs the key.
+    /// Never give a passphrase itself on the command line.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "COUNTERSIGN_PASSPHRASE_FILE",
+        hide_env_values = true
+    )]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Read the key's passphrase from this open file descriptor (one line), e.g. `3<file`.
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) passphrase_fd: Option<u32>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -64,6 +77,9 @@ pub(crate) enum HomeCommand {
         /// The invitation's text (`countersign-invite:…`).
         invitation: String,
     },
+    /// This home's key, sealed under a passphrase.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Manage the department roster (admin only).
     #[command(subcommand)]
     Roster(RosterCommand),
@@ -137,6 +153,18 @@ pub(crate) enum HomeCommand {
     /// AI contributions signed by this home's ai-model identity.
     #[command(subcommand)]
     Ai(AiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeyCommand {
+    /// Seal the key under a new passphrase (the current one from --passphrase-file, the
+    /// environment, --passphrase-fd or the terminal; the new one from --new-passphrase-file or
+    /// the terminal, twice). The sealed file is replaced atomically.
+    ChangePassphrase {
+        /// Read the new passphrase from this file (one line).
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use countersign_app::entry_id;
 use countersign_app::imaging::WindowChoice;
-use countersign_app::{AppError, Home};
+use countersign_app::{AppError, Home, PassphraseSource};
 use serde::Serialize;
 
 use crate::args::public_key;
 use crate::args::{
-    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, PeerCommand, RosterCommand,
-    SyncCommand, TemplateCommand,
+    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand, PeerCommand,
+    RosterCommand, SyncCommand, TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -74,7 +74,10 @@ pub(crate) fn image(cmd: ImageCommand) -> Result<Output, AppError> {
 pub(crate) fn run(cli: Cli) -> Result<Output, AppError> {
     match cli.command {
         Command::Image(cmd) => image(cmd),
-        Command::Home(cmd) => home_command(cli.home, cmd, cli.json),
+        Command::Home(cmd) => {
+            let source = crate::passphrase::source(cli.passphrase_file, cli.passphrase_fd);
+            home_command(cli.home, cmd, cli.json, source)
+        }
     }
 }
 
@@ -82,9 +85,17 @@ pub(crate) fn home_command(
     home: Option<PathBuf>,
     command: HomeCommand,
     json: bool,
+    passphrase: PassphraseSource,
 ) -> Result<Output, AppError> {
     let dir = home.unwrap_or_else(countersign_app::default_home);
-    let mut home = Home::open(&dir)?;
+    let mut home = Home::open_with(&dir, passphrase)?;
+    if home.key_unsealed()? {
+        eprintln!(
+            "note: this home's key is still stored unsealed; it is sealed under a passphrase \
+             the first time a command needs it with one given (--passphrase-file, \
+             COUNTERSIGN_PASSPHRASE_FILE, --passphrase-fd or a terminal)"
+        );
+    }
     Ok(match command {
         HomeCommand::Init {
             name,
@@ -118,6 +129,26 @@ pub(crate) fn home_command(
             let invitation = home.invite(public_key(&key)?, peers, days)?;
             let value = serde_json::json!({ "invitation": invitation, "days": days });
             Output::new(&value, invitation)
+        }
+        HomeCommand::Key(KeyCommand::ChangePassphrase {
+            new_passphrase_file,
+        }) => {
+            // The current passphrase is checked before the new one is asked for.
+            home.change_passphrase(|| {
+                crate::passphrase::new_passphrase(new_passphrase_file.as_deref())
+            })?;
+            let who = home.whoami()?;
+            #[derive(Serialize)]
+            struct Changed {
+                key: countersign_app::ledger::PublicKey,
+                sealed: String,
+            }
+            let out = Changed {
+                key: who.key,
+                sealed: home.sealed_key_path()?.display().to_string(),
+            };
+            let text = format!("the key {} is sealed under the new passphrase", who.key);
+            Output::new(&out, text)
         }
         HomeCommand::Roster(RosterCommand::Add {
             key,
@@ -245,8 +276,7 @@ pub(crate) fn home_command(
             peers,
             mdns,
         } => {
-            drop(home);
-            countersign_app::sync::serve(&dir, &listen, &peers, mdns, |l| {
+            countersign_app::sync::serve(home, &listen, &peers, mdns, |l| {
                 let line = if json {
                     serde_json::to_string(l).unwrap_or_default()
                 } else {
@@ -274,7 +304,6 @@ pub(crate) fn home_command(
         } => {
             // No --peer: the first peer this home remembers (`peer add`, or an invitation's).
             let remembered = home.peers()?.into_iter().next();
-            drop(home);
             let peer = peer.or(remembered).ok_or_else(|| {
                 AppError::InvalidInput(
                     "give --peer ADDRESS to sync with (this home remembers none), or `sync status`"
@@ -282,7 +311,7 @@ pub(crate) fn home_command(
                 )
             })?;
             let report = countersign_app::sync::sync_once(
-                &dir,
+                home,
                 &peer,
                 std::time::Duration::from_secs(timeout),
             )?;

@@ -16,6 +16,7 @@ mod commands;
 mod human;
 mod logging;
 mod output;
+mod passphrase;
 mod report;
 
 /// Large image buffers are freed and allocated again several times per render; mimalloc reuses

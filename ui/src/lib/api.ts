@@ -31,6 +31,12 @@ export interface Joined {
 export interface Status {
   home: string;
   identity: Identity | null;
+  /** The home has an identity whose key is not unlocked (at start, or after the idle time). */
+  locked: boolean;
+  /** The key is still stored unsealed (a home from before sealed keys): unlocking seals it. */
+  unsealed: boolean;
+  /** The passphrase "Open demo" offers (documented in the README). */
+  demo_passphrase: string;
 }
 
 export interface ReportSummary {
@@ -374,11 +380,17 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const api = {
   status: () => call<Status>("status"),
-  initIdentity: (name: string, role: string, admin: boolean, network?: string) =>
-    call<Identity>("init_identity", { name, role, admin, network: network ?? null }),
+  /** Opens the key with its passphrase for this session (until the idle lock). */
+  unlock: (passphrase: string) => call<Identity>("unlock", { passphrase }),
+  /** Tells the app the user did something (input), for its idle lock. */
+  activity: () => call<null>("activity"),
+  /** Wipes the key from memory now. */
+  lock: () => call<null>("lock"),
+  initIdentity: (name: string, role: string, admin: boolean, network: string | undefined, passphrase: string) =>
+    call<Identity>("init_identity", { name, role, admin, network: network ?? null, passphrase }),
+  openDemo: (passphrase: string) => call<{ report: string; study: string }>("open_demo", { passphrase }),
   /** Joins the department an admin's invitation names (made for this home's key). */
   join: (invitation: string) => call<Joined>("join", { invitation }),
-  openDemo: () => call<{ report: string; study: string }>("open_demo"),
   /** A page of the study list: the first, or the one starting at `after` (a page's `next`). */
   studies: (after: string | null = null, limit: number = STUDY_PAGE) => call<StudyPage>("studies", { after, limit }),
   importPaths: (paths: string[]) => call<ImportSummary>("import_paths", { paths }),
@@ -400,7 +412,8 @@ export const api = {
     call<string>("sign_section", { report, section, text, fields }),
   cosignSection: (report: string, section: string) =>
     call<string>("cosign_section", { report, section }),
-  finalize: (report: string) => call<string>("finalize_report", { report }),
+  /** Signing off asks for the passphrase again: without one the app answers `reauth_required`. */
+  finalize: (report: string, passphrase: string | null) => call<string>("finalize_report", { report, passphrase }),
   /** Settles a conflict: keeps the sign-off `keep`; the others stay in the record, superseded. */
   resolve: (report: string, keep: string, note: string) => call<string>("report_resolve", { report, keep, note }),
   preliminary: (report: string) => call<string>("mark_preliminary", { report }),

@@ -13,6 +13,18 @@ const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("a
 let joined = new URLSearchParams(globalThis.location?.search ?? "").get("as") !== "newcomer";
 const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
 const study = "2.25.1234";
+
+/** The mock key's passphrase (the app's documented demo passphrase). */
+export const MOCK_PASSPHRASE = "countersign-demo";
+/** The mock home starts locked, as the app does for a home with a key; `unlock` opens it. */
+let unlocked = false;
+/** Refuses a signing while locked, as the app does (`locked`). */
+function needKey() {
+  if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it with your passphrase" };
+}
+function checkPassphrase(p: unknown) {
+  if (p !== MOCK_PASSPHRASE) throw { code: "wrong_passphrase", message: `wrong passphrase for key ${"a1".repeat(32)}` };
+}
 let seq = 1;
 let clock = Date.UTC(2026, 0, 1, 9);
 const id = () => (seq++).toString(16).padStart(64, "0");
@@ -307,15 +319,27 @@ function find(id: string): ReportView {
   return r;
 }
 
+/** Commands that sign (or judge a signature in memory): refused while the key is locked. */
+const SIGNING = new Set([
+  "report_actions", "report_new", "sign_section", "cosign_section", "report_resolve", "mark_preliminary",
+  "add_addendum", "measure_length", "mark_viewed", "review_ai",
+]);
+
 export function installMocks() {
+  // The browser test's stand-in for the idle time passing: the key locks.
+  (globalThis as { __mockIdleLock?: () => void }).__mockIdleLock = () => {
+    unlocked = false;
+  };
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, string>;
     const fields = ((args ?? {}) as { fields?: Record<string, string> }).fields ?? {};
+    if (SIGNING.has(cmd)) needKey();
     switch (cmd) {
       case "status":
         return {
           home: "/mock/home",
           identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined },
+          locked: !unlocked, unsealed: false, demo_passphrase: MOCK_PASSPHRASE,
         };
       case "join":
         // As the app: the text must be an invitation (signature and key checks are the app's).
@@ -324,6 +348,15 @@ export function installMocks() {
         }
         joined = true;
         return { network: "f".repeat(64), founder: attending.key, invited_by: attending.key, expires_ms: Date.now() + 86_400_000, peers: [] };
+      case "unlock":
+        checkPassphrase(a.passphrase);
+        unlocked = true;
+        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true };
+      case "lock":
+        unlocked = false;
+        return null;
+      case "activity":
+        return null;
       case "studies": {
         // Paged like the app: `after` is the index the page starts at.
         const all = rows();
@@ -352,6 +385,10 @@ export function installMocks() {
       case "report_resolve":
         return resolve(find(a.report), a.keep, a.note ?? "");
       case "finalize_report":
+        // Re-authentication for sign-off: the passphrase every time, checked before signing.
+        if (!a.passphrase) throw { code: "reauth_required", message: "signing a report off as final asks for your passphrase again" };
+        checkPassphrase(a.passphrase);
+        unlocked = true;
         return finalize(find(a.report));
       case "add_addendum": {
         const r = find(a.report);

@@ -113,7 +113,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
 
     // A bundle (the path a peer's batch takes too: `import_authenticated`).
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(&dir.path().join("a")).unwrap();
+    let mut home = crate::tests::open_home(&dir.path().join("a")).unwrap();
     let anchor = crate::Anchor::Network {
         network: f.d.network(),
         founder: None,
@@ -223,7 +223,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
     // A bundle repeating a stored report's create, read by a home that has not loaded that
     // report: the report is not taken for a new one holding only its create.
     drop(home);
-    let mut home = Home::open(&dir.path().join("a")).unwrap();
+    let mut home = crate::tests::open_home(&dir.path().join("a")).unwrap();
     let create =
         f.d.stored
             .iter()
@@ -239,7 +239,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
 
     // Another home holding the same entries holds the same rows.
     let export = home.bundle_export(None).unwrap();
-    let mut other = Home::open(&dir.path().join("b")).unwrap();
+    let mut other = crate::tests::open_home(&dir.path().join("b")).unwrap();
     other.trust(anchor).unwrap();
     other.bundle_import(&export).unwrap();
     assert_eq!(rows(&other), rows(&home));
@@ -254,7 +254,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
 #[test]
 fn local_writes_keep_rows_and_a_wiped_or_stale_table_is_rebuilt_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     let demo = home.demo().unwrap();
     assert_eq!(status(&home, demo.report), "final");
     let kept = checked(&home, "the demo's local writes");
@@ -272,7 +272,7 @@ fn local_writes_keep_rows_and_a_wiped_or_stale_table_is_rebuilt_on_open() {
         dir.path(),
         "DELETE FROM report_summaries; DELETE FROM meta WHERE key = 'report_summaries';",
     );
-    let home = Home::open(dir.path()).unwrap();
+    let home = crate::tests::open_home(dir.path()).unwrap();
     assert_eq!(rows(&home), kept_after);
     drop(home);
 
@@ -282,7 +282,7 @@ fn local_writes_keep_rows_and_a_wiped_or_stale_table_is_rebuilt_on_open() {
         "UPDATE report_summaries SET status = 'draft', entries = 0; \
          UPDATE meta SET value = '0' WHERE key = 'report_summaries';",
     );
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     assert_eq!(rows(&home), kept_after);
 
     // `reindex` rebuilds on demand too.
@@ -295,7 +295,7 @@ fn local_writes_keep_rows_and_a_wiped_or_stale_table_is_rebuilt_on_open() {
 #[test]
 fn pages_return_every_report_once_newest_change_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     home.init(
         "Dr Ada",
         countersign_ledger::Role::Attending,
@@ -400,7 +400,7 @@ fn pages_return_every_report_once_newest_change_first() {
 #[test]
 fn verify_holds_one_report_log_at_a_time_and_names_a_row_that_differs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut home = Home::open(dir.path()).unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
     home.init(
         "Dr Ada",
         countersign_ledger::Role::Attending,

@@ -135,7 +135,7 @@ fn an_image_with_a_refused_frame_is_never_decoded_in_the_app() {
     let bytes = countersign_testkit::hostile::segmented_lut_bomb(10);
     let file = dir.path().join("palette.dcm");
     std::fs::write(&file, &bytes).unwrap();
-    let mut home = crate::Home::open(&dir.path().join("home")).unwrap();
+    let mut home = crate::tests::open_home(&dir.path().join("home")).unwrap();
     let summary = home.import(&[file.as_path()], |_| {}).unwrap();
     assert_eq!(summary.imported, 1, "{summary:?}");
     assert_eq!(summary.undecodable.len(), 1, "{summary:?}");

@@ -101,7 +101,9 @@ impl HomeLedger {
         HomeLedger::new(Home::open(dir)?)
     }
 
-    pub(super) fn new(mut home: Home) -> Result<HomeLedger> {
+    /// `home` as a sync ledger; it signs checkpoints when its key is unsealed or can be (with
+    /// the home's passphrase source).
+    pub fn new(mut home: Home) -> Result<HomeLedger> {
         let signer = home
             .secret()
             .ok()

@@ -8,7 +8,6 @@
 mod ledger;
 mod peers;
 
-use std::path::Path;
 use std::time::Duration;
 
 use countersign_sync::{Command, Config, SyncReport};
@@ -47,9 +46,9 @@ fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
         .collect()
 }
 
-/// Opens the home at `dir` for a sync node: its identity is the home's member key.
-fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
-    let mut home = Home::open(dir)?;
+/// The home as a sync node's ledger: the node's identity is the home's member key (unsealed
+/// now if it is not yet).
+fn node_parts(mut home: Home) -> Result<(HomeLedger, countersign_sync::Keypair)> {
     // Never by proximity: a home that has not joined neither listens nor dials.
     if !home.joined()? {
         return Err(countersign_report::accept::trust::TrustError::NotJoined.into());
@@ -61,12 +60,12 @@ fn node_parts(dir: &Path) -> Result<(HomeLedger, countersign_sync::Keypair)> {
 
 /// The ledger, identity and configuration of a node on the home at `dir`.
 fn node_setup(
-    dir: &Path,
+    home: Home,
     listen: &[String],
     peers: &[String],
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
-    let (ledger, keypair) = node_parts(dir)?;
+    let (ledger, keypair) = node_parts(home)?;
     // The peers this home remembers, then those given now, each once however it was written.
     let mut all = parse_addrs(&ledger.home.peers()?)?;
     for p in parse_addrs(peers)? {
@@ -83,16 +82,16 @@ fn node_setup(
     Ok((ledger, keypair, config))
 }
 
-/// Runs a sync node on the home at `dir` until the process ends. `ready` is called once every
-/// `listen` address is bound.
+/// Runs a sync node on `home` until the process ends. `ready` is called once every `listen`
+/// address is bound.
 pub fn serve(
-    dir: &Path,
+    home: Home,
     listen: &[String],
     peers: &[String],
     mdns: bool,
     ready: impl FnOnce(&Listening) + Send,
 ) -> Result<()> {
-    let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
+    let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
     let wanted = config.listen.len();
     let rt = runtime()?;
     rt.block_on(async move {
@@ -119,10 +118,10 @@ pub fn serve(
     })
 }
 
-/// Syncs the home at `dir` once with `peer` (a multiaddr ending in `/p2p/<id>`): pulls what
-/// the peer has, lets the peer pull what this home has, and reports both counts.
-pub fn sync_once(dir: &Path, peer: &str, timeout: Duration) -> Result<SyncReport> {
-    let (ledger, keypair) = node_parts(dir)?;
+/// Syncs `home` once with `peer` (a multiaddr ending in `/p2p/<id>`): pulls what the peer has,
+/// lets the peer pull what this home has, and reports both counts.
+pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport> {
+    let (ledger, keypair) = node_parts(home)?;
     let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
     tracing::info!(peer = %peer, "sync once");
     let rt = runtime()?;
@@ -174,9 +173,10 @@ pub struct ServiceStatus {
 }
 
 impl Service {
-    /// Starts a node on the home at `dir` (which must have an identity) and returns at once.
-    pub fn start(dir: &Path, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
-        let (ledger, keypair, config) = node_setup(dir, listen, peers, mdns)?;
+    /// Starts a node on `home` (which must have an identity, unsealed or with a passphrase
+    /// source) and returns at once.
+    pub fn start(home: Home, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
+        let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
         let runtime = runtime()?;
         let _entered = runtime.enter();
         let (node, commands) =

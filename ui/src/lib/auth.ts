@@ -1,0 +1,62 @@
+// Signing with a key that may be locked. The UI does not decide when the passphrase is needed: it
+// runs the action, and when the app answers `locked` (the key is not unlocked, or was locked after
+// the idle time) or `reauth_required` (signing a final asks again), it asks the user for the
+// passphrase and runs the action again.
+import { api, CommandError } from "./api";
+
+/** What the passphrase prompt is asked to do: show `title` and `message`, and call `submit` with
+ *  what the user types until it succeeds (its errors shown in the prompt) or the user cancels. */
+export interface PassphraseAsk {
+  title: string;
+  message: string;
+  submit: (passphrase: string) => Promise<void>;
+}
+
+/** Resolves once `submit` succeeded; rejects when the user cancels. */
+export type Asker = (ask: PassphraseAsk) => Promise<void>;
+
+let asker: Asker | null = null;
+
+/** The prompt host (App.svelte) registers itself here. */
+export function setAsker(a: Asker | null) {
+  asker = a;
+}
+
+/** Runs `action` (with `null`, or with the passphrase where the app asked to re-authenticate),
+ *  asking for the passphrase where the app says it needs it. A cancel rethrows the app's error. */
+export async function signing<T>(action: (passphrase: string | null) => Promise<T>): Promise<T> {
+  try {
+    return await action(null);
+  } catch (e) {
+    if (!(e instanceof CommandError) || !asker) throw e;
+    if (e.code === "locked") {
+      await asker({ title: "Unlock to sign", message: e.message, submit: async (p) => void (await api.unlock(p)) }).catch(() => {
+        throw e;
+      });
+      return signing(action);
+    }
+    if (e.code === "reauth_required") {
+      // A wrong passphrase stays in the prompt to be typed again; any other answer closes it.
+      let out: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
+      await asker({
+        title: "Sign off as final",
+        message: e.message,
+        submit: async (p) => {
+          try {
+            out = { ok: true, value: await action(p) };
+          } catch (err) {
+            if (err instanceof CommandError && err.code === "wrong_passphrase") throw err;
+            out = { ok: false, error: err };
+          }
+        },
+      }).catch(() => {
+        throw e;
+      });
+      const done = out as { ok: true; value: T } | { ok: false; error: unknown } | null;
+      if (!done) throw e;
+      if (!done.ok) throw done.error;
+      return done.value;
+    }
+    throw e;
+  }
+}
