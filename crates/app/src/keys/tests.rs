@@ -239,23 +239,3 @@ fn a_plaintext_key_under_the_wrong_name_is_damaged_and_kept() {
     assert!(plain.exists());
     assert!(!store.sealed_path(&key.public()).exists());
 }
-
-/// One unlock with the default parameters, timed (`cargo test -p countersign-app --lib -- --ignored
-/// one_unlock --nocapture`; Argon2id is a dependency, built optimised even in the test profile).
-#[test]
-#[ignore]
-fn one_unlock_with_the_default_parameters_is_timed() {
-    let seed = [12; 32];
-    let public = SecretKey::from_seed(&seed).public();
-    let pass = Passphrase::new("a good passphrase");
-    let bytes = seal(&seed, &public, &pass, KdfParams::DEFAULT, &mut rng(3)).unwrap();
-    for _ in 0..3 {
-        let t = std::time::Instant::now();
-        unseal(&bytes, &public, &pass).unwrap();
-        eprintln!(
-            "unlock: {:.0} ms ({:?})",
-            t.elapsed().as_secs_f64() * 1e3,
-            KdfParams::DEFAULT
-        );
-    }
-}
