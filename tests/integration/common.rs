@@ -400,3 +400,24 @@ pub fn genesis_in(bytes: &[u8]) -> Option<String> {
             .then(|| countersign_ledger::Hash::of(r.header).to_hex())
     })
 }
+
+/// A home that founds a department network of its own (its admin).
+pub fn founder(name: &str) -> Home {
+    let h = Home::new();
+    h.ok(&["init", "--name", name, "--role", "attending", "--admin"]);
+    h
+}
+
+/// A new home with an identity of its own, added to `admin`'s roster but not joined yet (it
+/// joins with [`Home::join`]); and its key.
+pub fn added(admin: &Home, name: &str, role: &str) -> (Home, String) {
+    let h = Home::new();
+    let key = h.ok(&["init", "--name", name, "--role", role])["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin.ok(&[
+        "roster", "add", "--key", &key, "--name", name, "--role", role,
+    ]);
+    (h, key)
+}

@@ -684,21 +684,7 @@ fn a_peer_that_signs_heads_it_does_not_serve_or_takes_back_is_caught_in_a_split_
 fn a_home_that_joined_but_holds_no_network_keeps_nothing_of_another_and_cuts_off_its_genesis() {
     let (dept, _) = Home::demo();
     let anchor = network_of(&dept);
-    let newcomer = Home::new();
-    let key = newcomer.ok(&["init", "--name", "Dr New", "--role", "radiologist"])["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    dept.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &key,
-        "--name",
-        "Dr New",
-        "--role",
-        "radiologist",
-    ]);
+    let (newcomer, _) = crate::common::added(&dept, "Dr New", "radiologist");
     newcomer.join(&dept);
     // Joined, it runs a node (as the desktop would) before any of its network has arrived.
     let serving = crate::sync::serve_for_tests(&newcomer);

@@ -41,15 +41,7 @@ fn a_home_that_has_not_joined_neither_serves_nor_adopts_a_strangers_network() {
     let (dept, _) = Home::demo();
     let serving_dept = crate::sync::serve_for_tests(&dept);
     // A stranger on the LAN founds a network of their own and serves it.
-    let stranger = Home::new();
-    stranger.ok(&[
-        "init",
-        "--name",
-        "Dr Mallory",
-        "--role",
-        "attending",
-        "--admin",
-    ]);
+    let stranger = crate::common::founder("Dr Mallory");
     let serving_stranger = crate::sync::serve_for_tests(&stranger);
 
     let newcomer = Home::new();
@@ -182,21 +174,7 @@ fn forged_expired_and_misaddressed_invitations_are_refused_and_change_nothing() 
     }
     assert_eq!(anchor(), 0, "a refused invitation leaves no trust behind");
     // Only an admin invites.
-    let member = Home::new();
-    let member_key = member.ok(&["init", "--name", "Dr M", "--role", "radiologist"])["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    dept.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &member_key,
-        "--name",
-        "Dr M",
-        "--role",
-        "radiologist",
-    ]);
+    let (member, _) = crate::common::added(&dept, "Dr M", "radiologist");
     member.join(&dept);
     member.import(&dept.bundle(None));
     let not_admin = member.run(&["roster", "invite", "--key", &key]);
@@ -209,15 +187,7 @@ fn forged_expired_and_misaddressed_invitations_are_refused_and_change_nothing() 
 #[test]
 fn an_auditor_names_the_network_a_bundle_must_be_of() {
     let (dept, _) = Home::demo();
-    let stranger = Home::new();
-    stranger.ok(&[
-        "init",
-        "--name",
-        "Dr Mallory",
-        "--role",
-        "attending",
-        "--admin",
-    ]);
+    let stranger = crate::common::founder("Dr Mallory");
     let auditor = Home::new();
     let bundle = dept.bundle(None);
     let file = auditor.dir.with_extension("audit.bundle");
