@@ -86,8 +86,11 @@ pub struct HomeLedger {
     set: ReconcileSet,
     set_cursor: i64,
     set_forks: usize,
-    /// Split-view evidence rows already in `set`.
-    set_split_views: usize,
+    /// The split-view evidence held, decoded once (its rows' signatures checked), as of a row
+    /// count: rows are only ever added, so a count that moved means there is more.
+    evidence: (usize, Vec<crate::checkpoints::EvidenceItem>),
+    /// The row count of the evidence already in `set`.
+    set_evidence: usize,
     /// The set described to a member that may read only some logs (an AI model).
     reader_set: ReconcileSet,
     /// Entries of peers' batches waiting for something not here yet (see
@@ -129,7 +132,8 @@ impl HomeLedger {
             set: ReconcileSet::new(),
             set_cursor: 0,
             set_forks: 0,
-            set_split_views: 0,
+            evidence: (0, Vec::new()),
+            set_evidence: 0,
             reader_set: ReconcileSet::new(),
             pending: crate::Pending::default(),
         })
@@ -167,15 +171,26 @@ impl HomeLedger {
         }
         // Split-view evidence travels like fork evidence (to members who read every log: a
         // restricted reader's set leaves it out). Rows are only ever added, and few.
-        let split_views = db.split_view_count().map_err(|e| e.to_string())?;
-        if split_views != self.set_split_views {
-            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
-            for (log, ts, id, _) in items {
-                self.set.insert(order_key(log == network, ts), &id);
+        self.refresh_evidence()?;
+        if self.evidence.0 != self.set_evidence {
+            for (log, ts, id, _) in &self.evidence.1 {
+                self.set.insert(order_key(*log == network, *ts), id);
             }
-            self.set_split_views = split_views;
+            self.set_evidence = self.evidence.0;
         }
         self.set.settle();
+        Ok(())
+    }
+
+    /// Reads the split-view evidence again when rows were added since it was last read
+    /// (decoding checks every signature: not once per fetch).
+    fn refresh_evidence(&mut self) -> std::result::Result<(), String> {
+        let db = self.home.store().db();
+        let rows = db.split_view_count().map_err(|e| e.to_string())?;
+        if rows != self.evidence.0 {
+            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
+            self.evidence = (rows, items);
+        }
         Ok(())
     }
 
@@ -543,26 +558,23 @@ impl Ledger for HomeLedger {
         // Ids that are neither may be split-view evidence (sent to members who read every
         // log), within the same byte budget.
         let mut evidence = Vec::new();
-        let db = self.home.store().db();
         let maybe_evidence = !more && records.len() < ids.len();
-        if maybe_evidence && db.split_view_count().map_err(|e| e.to_string())? > 0 {
+        self.refresh_evidence()?;
+        if maybe_evidence && !self.evidence.1.is_empty() && self.reads_every_log(reader) {
             let asked: std::collections::HashSet<&EntryId> = ids.iter().collect();
-            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
             let mut bytes = bundle.len();
-            if self.reads_every_log(reader) {
-                for (_, _, id, encoded) in items {
-                    if !asked.contains(&id) {
-                        continue;
-                    }
-                    if evidence.len() >= countersign_sync::protocol::MAX_EVIDENCE
-                        || bytes + encoded.len() > countersign_sync::protocol::MAX_BATCH_BYTES
-                    {
-                        more = true;
-                        break;
-                    }
-                    bytes += encoded.len();
-                    evidence.push(encoded);
+            for (_, _, id, encoded) in &self.evidence.1 {
+                if !asked.contains(id) {
+                    continue;
                 }
+                if evidence.len() >= countersign_sync::protocol::MAX_EVIDENCE
+                    || bytes + encoded.len() > countersign_sync::protocol::MAX_BATCH_BYTES
+                {
+                    more = true;
+                    break;
+                }
+                bytes += encoded.len();
+                evidence.push(encoded.clone());
             }
         }
         Ok(ById {

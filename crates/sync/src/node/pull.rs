@@ -740,47 +740,37 @@ impl<L: Ledger> Node<L> {
         let from = peer.to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
-        // Split-view evidence the peer relayed, now that the entries to judge it by are in.
-        let evidence = self
+        // Split-view evidence the peer relayed, now that the entries to judge it by are in;
+        // then everything the peer claimed is here: hold it to what it signed.
+        let (evidence, claims) = self
             .pulls
             .get_mut(&peer)
-            .map(|p| std::mem::take(&mut p.evidence))
+            .map(|p| {
+                (
+                    std::mem::take(&mut p.evidence),
+                    std::mem::take(&mut p.claims),
+                )
+            })
             .unwrap_or_default();
-        if let (false, Some(key)) = (evidence.is_empty(), super::peer_key(&peer)) {
-            let ledger = &mut self.ledger;
-            let span = tracing::info_span!("split views", peer = %peer);
-            match span.in_scope(|| block(|| ledger.split_views(&key, evidence))) {
-                Ok(()) => {}
-                Err(AcceptError::Misbehaved(reason)) => {
-                    return self.cut_off_by_ledger(
-                        peer,
-                        "it relayed split-view evidence that does not check out",
-                        reason,
-                    )
-                }
-                Err(AcceptError::Local(reason)) => return self.fail_locally(peer, reason),
-            }
-        }
-        // Everything the peer claimed is here now: hold it to what it signed.
-        let claims = self
-            .pulls
-            .get_mut(&peer)
-            .map(|p| std::mem::take(&mut p.claims))
-            .unwrap_or_default();
-        if let (false, Some(key)) = (claims.is_empty(), super::peer_key(&peer)) {
-            let ledger = &mut self.ledger;
-            let span = tracing::info_span!("checkpoints", peer = %peer);
-            match span.in_scope(|| block(|| ledger.checkpoints(&key, &claims))) {
-                Ok(()) => {}
-                Err(AcceptError::Misbehaved(reason)) => {
-                    return self.cut_off_by_ledger(
-                        peer,
-                        "it did not stand by the checkpoints it signed",
-                        reason,
-                    )
-                }
-                Err(AcceptError::Local(reason)) => return self.fail_locally(peer, reason),
-            }
+        let judged = self.judge_at_end(
+            peer,
+            (
+                "split views",
+                "it relayed split-view evidence that does not check out",
+            ),
+            !evidence.is_empty(),
+            |l, key| l.split_views(key, evidence),
+        ) && self.judge_at_end(
+            peer,
+            (
+                "checkpoints",
+                "it did not stand by the checkpoints it signed",
+            ),
+            !claims.is_empty(),
+            |l, key| l.checkpoints(key, &claims),
+        );
+        if !judged {
+            return;
         }
         let Some(pull) = self.pulls.remove(&peer) else {
             return;
@@ -825,6 +815,34 @@ impl<L: Ledger> Node<L> {
         }
         if let Some(scope) = pull.again {
             self.start_pull(peer, None, scope);
+        }
+    }
+
+    /// Runs one of the judgements a completed pull ends with (`what` it judges, and `why` the
+    /// peer is cut off when it fails for proof) when there is something to judge. `false` when
+    /// the pull ended on it: the peer cut off, or a local failure to retry.
+    fn judge_at_end(
+        &mut self,
+        peer: PeerId,
+        (what, why): (&'static str, &'static str),
+        any: bool,
+        judge: impl FnOnce(&mut L, &countersign_ledger::PublicKey) -> Result<(), AcceptError>,
+    ) -> bool {
+        let Some(key) = super::peer_key(&peer).filter(|_| any) else {
+            return true;
+        };
+        let ledger = &mut self.ledger;
+        let span = tracing::info_span!("judged at the end of a pull", peer = %peer, what);
+        match span.in_scope(|| block(|| judge(ledger, &key))) {
+            Ok(()) => true,
+            Err(AcceptError::Misbehaved(reason)) => {
+                self.cut_off_by_ledger(peer, why, reason);
+                false
+            }
+            Err(AcceptError::Local(reason)) => {
+                self.fail_locally(peer, reason);
+                false
+            }
         }
     }
 
