@@ -1,0 +1,222 @@
+//! A home's key sealed under a passphrase: never on disk in the clear, refused with the wrong
+//! passphrase or none, migrated from a plaintext home, locked and unlocked (issue 14).
+
+use super::{founded, test_source};
+use crate::Home;
+
+/// Every file under `dir`, recursively (the ledger's WAL and shared memory included).
+fn every_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(every_file(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Fails if any file under `dir` holds `seed`, as bytes or as hex (either case).
+fn assert_no_file_holds(dir: &std::path::Path, seed: &[u8; 32], when: &str) {
+    let hex = hex::encode(seed);
+    let files = every_file(dir);
+    assert!(
+        files.iter().any(|f| f.ends_with("ledger.sqlite3-wal")),
+        "{when}: the WAL should be among the files scanned: {files:?}"
+    );
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == seed),
+            "{when}: {} holds the seed",
+            f.display()
+        );
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(
+            !text.contains(&hex),
+            "{when}: {} holds the seed in hex",
+            f.display()
+        );
+    }
+}
+
+fn seed_of(home: &mut Home) -> [u8; 32] {
+    *home.secret().unwrap().to_seed()
+}
+
+fn source_of(p: &str) -> crate::PassphraseSource {
+    crate::PassphraseSource::fixed(crate::Passphrase::new(p))
+}
+
+#[test]
+fn no_file_of_a_home_holds_the_seed_after_init_signing_and_a_passphrase_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let seed = seed_of(&mut home);
+    assert_no_file_holds(dir.path(), &seed, "after init");
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "No nodule.").unwrap();
+    assert_no_file_holds(dir.path(), &seed, "after signing");
+    home.change_passphrase(|| Ok(crate::Passphrase::new("a brand new passphrase")))
+        .unwrap();
+    assert_no_file_holds(dir.path(), &seed, "after change-passphrase");
+}
+
+#[test]
+fn the_checker_of_seeds_in_files_finds_a_planted_one() {
+    // The scan above can fail: a seed planted in the WAL's directory is found.
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let seed = seed_of(&mut home);
+    std::fs::write(dir.path().join("planted"), hex::encode(seed)).unwrap();
+    let found = std::panic::catch_unwind(|| assert_no_file_holds(dir.path(), &seed, "planted"));
+    assert!(found.is_err());
+}
+
+#[test]
+fn without_a_passphrase_source_signing_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    drop(home);
+    let mut bare = Home::open(dir.path()).unwrap();
+    let before = bare.verify(None).unwrap().entries;
+    let err = bare.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "passphrase_required");
+    assert_eq!(bare.verify(None).unwrap().entries, before);
+    // Reading needs no key.
+    assert!(bare.report_show(report).is_ok());
+}
+
+#[test]
+fn a_wrong_passphrase_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let sealed = home.sealed_key_path().unwrap();
+    drop(home);
+    let key_bytes = std::fs::read(&sealed).unwrap();
+    let mut wrong = Home::open_with(dir.path(), source_of("not the passphrase")).unwrap();
+    let before = wrong.verify(None).unwrap().entries;
+    let err = wrong.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    assert_eq!(wrong.verify(None).unwrap().entries, before);
+    assert_eq!(std::fs::read(&sealed).unwrap(), key_bytes);
+    // The desktop's unlock: the same refusal, and still locked.
+    let err = wrong
+        .unlock(&crate::Passphrase::new("still not it"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    assert!(!wrong.is_unlocked());
+}
+
+#[test]
+fn after_a_passphrase_change_the_old_one_is_refused_and_the_new_one_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let key = home.whoami().unwrap().key;
+    // A wrong current passphrase changes nothing, and the new one is never asked for.
+    let mut wrong = Home::open_with(dir.path(), source_of("not the passphrase")).unwrap();
+    let err = wrong
+        .change_passphrase(|| panic!("asked for a new passphrase before the old was checked"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    home.change_passphrase(|| Ok(crate::Passphrase::new("the new passphrase")))
+        .unwrap();
+    drop(home);
+    let mut old = Home::open_with(dir.path(), test_source()).unwrap();
+    assert_eq!(old.secret().unwrap_err().code(), "wrong_passphrase");
+    let mut new = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
+    assert_eq!(new.secret().unwrap().public(), key);
+    // Too short a new passphrase is refused; the key stays sealed under the last one.
+    let err = new
+        .change_passphrase(|| Ok(crate::Passphrase::new("short")))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    let mut again = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
+    assert!(again.secret().is_ok());
+}
+
+/// A home as an earlier version left it: its key in plaintext at keys/<hex>.key.
+fn plaintext_home(dir: &std::path::Path) -> ([u8; 32], countersign_ledger::PublicKey) {
+    let mut home = founded(dir);
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "Before the upgrade.")
+        .unwrap();
+    let seed = seed_of(&mut home);
+    let key = home.whoami().unwrap().key;
+    let sealed = home.sealed_key_path().unwrap();
+    drop(home);
+    std::fs::remove_file(sealed).unwrap();
+    std::fs::write(dir.join("keys").join(format!("{}.key", key.to_hex())), seed).unwrap();
+    (seed, key)
+}
+
+#[test]
+fn a_plaintext_home_is_sealed_on_first_open_with_a_passphrase_and_the_plaintext_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed, key) = plaintext_home(dir.path());
+    let mut home = Home::open_with(dir.path(), source_of("chosen at migration")).unwrap();
+    assert!(!home.key_unsealed().unwrap());
+    assert!(!dir
+        .path()
+        .join("keys")
+        .join(format!("{}.key", key.to_hex()))
+        .exists());
+    assert_no_file_holds(dir.path(), &seed, "after migration");
+    let report = home.report_list().unwrap()[0].report;
+    home.report_write(report, "findings", "After the upgrade.")
+        .unwrap();
+    assert!(home.verify(None).unwrap().ok);
+    drop(home);
+    let mut again = Home::open_with(dir.path(), source_of("chosen at migration")).unwrap();
+    assert_eq!(again.secret().unwrap().public(), key);
+}
+
+#[test]
+fn a_plaintext_home_without_a_passphrase_opens_for_reading_and_is_sealed_when_one_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, key) = plaintext_home(dir.path());
+    let none = crate::PassphraseSource::new(|_| {
+        Err(crate::AppError::PassphraseRequired("no terminal".into()))
+    });
+    let mut home = Home::open_with(dir.path(), none).unwrap();
+    assert!(home.key_unsealed().unwrap());
+    let report = home.report_list().unwrap()[0].report;
+    assert!(home.report_show(report).is_ok());
+    let err = home.report_write(report, "findings", "x").unwrap_err();
+    assert_eq!(err.code(), "passphrase_required");
+    assert!(
+        home.key_unsealed().unwrap(),
+        "nothing sealed without a passphrase"
+    );
+    // The desktop: unlocking with a passphrase seals the key under it.
+    home.unlock(&crate::Passphrase::new("chosen at unlock"))
+        .unwrap();
+    assert!(!home.key_unsealed().unwrap());
+    let mut again = Home::open_with(dir.path(), source_of("chosen at unlock")).unwrap();
+    assert_eq!(again.secret().unwrap().public(), key);
+}
+
+#[test]
+fn a_locked_home_refuses_to_sign_until_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.set_passphrase_source(Some(crate::PassphraseSource::new(|_| {
+        Err(crate::AppError::Locked)
+    })));
+    home.lock();
+    assert!(!home.is_unlocked());
+    assert_eq!(
+        home.report_write(report, "findings", "x")
+            .unwrap_err()
+            .code(),
+        "locked"
+    );
+    home.unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+        .unwrap();
+    assert!(home.report_write(report, "findings", "x").is_ok());
+}
