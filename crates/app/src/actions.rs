@@ -66,16 +66,13 @@ pub struct ReportActions {
 impl Home {
     /// Judges `payload` as this home's next entry of `kind` in `report`, storing nothing.
     fn would_accept(&mut self, report: EntryId, kind: Kind, payload: &[u8]) -> Result<Allowed> {
-        // Taken out for the call and put back, as `append_own` does.
-        let key = self.take_signer()?;
-        let result = self.judge_unsigned(&key, report, kind, payload);
-        self.put_signer(key);
-        result
+        let key = self.signer()?;
+        self.judge_unsigned(&key, report, kind, payload)
     }
 
     fn judge_unsigned(
         &self,
-        key: &countersign_ledger::SecretKey,
+        key: &crate::keys::KeyHandle,
         report: EntryId,
         kind: Kind,
         payload: &[u8],

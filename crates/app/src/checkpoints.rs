@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use countersign_ledger::checkpoint::{Checkpoint, SignedCheckpoint};
 use countersign_ledger::split_view::SplitViewEvidence;
-use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
+use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
+
+use crate::keys::KeyHandle;
 use countersign_report::accept::checkpoints::{self, Forks, History};
 use countersign_store::{Db, SplitViewRow};
 use serde::Serialize;
@@ -19,13 +21,13 @@ use crate::home::{now_ms, Home};
 /// Signs this home's checkpoints, re-signing a log's only when its heads change.
 #[derive(Debug)]
 pub(crate) struct CheckpointSigner {
-    key: SecretKey,
+    key: KeyHandle,
     /// Bounded by the number of logs held.
     signed: HashMap<LogId, (Vec<EntryId>, Vec<u8>)>,
 }
 
 impl CheckpointSigner {
-    pub(crate) fn new(key: SecretKey) -> CheckpointSigner {
+    pub(crate) fn new(key: KeyHandle) -> CheckpointSigner {
         CheckpointSigner {
             key,
             signed: HashMap::new(),
@@ -55,7 +57,15 @@ impl CheckpointSigner {
             heads.to_vec(),
         )
         .ok()?;
-        let bytes = claim.sign(&self.key).bytes().to_vec();
+        // A holder outside this process that fails now leaves the log without a fresh claim
+        // (as one with too many heads is): the peer asks again on its next reconcile.
+        let bytes = match claim.try_sign(&self.key) {
+            Ok(signed) => signed.bytes().to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint not signed");
+                return None;
+            }
+        };
         self.signed.insert(log, (heads.to_vec(), bytes.clone()));
         Some(bytes)
     }

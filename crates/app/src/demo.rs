@@ -2,7 +2,7 @@
 //! a newcomer sees the whole idea in one command.
 
 use countersign_ledger::roster::AiModelInfo;
-use countersign_ledger::{EntryId, Kind, PublicKey, Role, SecretKey};
+use countersign_ledger::{EntryId, Kind, PublicKey, Role, SecretKey, Signer};
 use countersign_report::payload::{Channel, Decision, SectionCosign, SectionWrite};
 use serde::Serialize;
 
@@ -50,8 +50,8 @@ impl Home {
             passphrase,
         )?;
         let network = self.state()?.network()?;
-        // Unsealed by init: a copy, so that it signs while the home is borrowed.
-        let attending = SecretKey::from_seed(&self.secret()?.to_seed());
+        // Unsealed by init; shared, so that it signs while the home is borrowed.
+        let attending = self.signer()?;
         let cardiologist = SecretKey::generate(&mut rand_core::OsRng);
         let resident = SecretKey::generate(&mut rand_core::OsRng);
         let mut members = vec![DemoMember {
@@ -106,9 +106,9 @@ impl Home {
                     .collect(),
             })
         };
-        type Step<'a> = (&'a SecretKey, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+        type Step<'a> = (&'a dyn Signer, &'a str, &'a str, &'a [(&'a str, &'a str)]);
         let steps: [Step; 5] = [
-            (&resident, "technique", "Cine SSFP in short axis and long axis planes; late gadolinium enhancement after 0.1 mmol/kg gadobutrol.", &[]),
+            (&resident as &dyn Signer, "technique", "Cine SSFP in short axis and long axis planes; late gadolinium enhancement after 0.1 mmol/kg gadobutrol.", &[]),
             (&resident, "findings", "Normal left ventricular size. No pericardial effusion.", &[]),
             (&attending, "findings", "Normal left ventricular size and wall thickness. No pericardial effusion. No late gadolinium enhancement.", &[]),
             (&attending, "cardiac", "LVEF 58%. LVEDV 142 ml (indexed 74 ml/m2). Normal regional wall motion. No myocardial scar.", &[("lvef", "58"), ("lge", "none")]),

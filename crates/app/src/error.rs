@@ -51,6 +51,9 @@ pub enum AppError {
     /// Signing a final asks for the passphrase again, whatever was unlocked before.
     #[error("signing a report off as final asks for your passphrase again")]
     ReauthRequired,
+    /// The key's holder outside this process (a token, an agent) made no signature.
+    #[error("the key could not sign: {0}")]
+    SigningFailed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -100,6 +103,7 @@ pub const ERROR_CODES: &[&str] = &[
     "key_damaged",
     "locked",
     "reauth_required",
+    "signing_failed",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -134,6 +138,7 @@ impl AppError {
             AppError::KeyDamaged { .. } => "key_damaged",
             AppError::Locked => "locked",
             AppError::ReauthRequired => "reauth_required",
+            AppError::SigningFailed(_) => "signing_failed",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",
@@ -218,7 +223,17 @@ impl From<ReportRuleError> for AppError {
 
 impl From<EntryError> for AppError {
     fn from(e: EntryError) -> Self {
-        Rejection::from(e).into()
+        match e {
+            // Not a rule's refusal: this home's own signer failed.
+            EntryError::Signing(e) => AppError::SigningFailed(e.0),
+            e => Rejection::from(e).into(),
+        }
+    }
+}
+
+impl From<countersign_ledger::SignError> for AppError {
+    fn from(e: countersign_ledger::SignError) -> Self {
+        AppError::SigningFailed(e.0)
     }
 }
 

@@ -6,13 +6,15 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
-use countersign_ledger::{Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey, Role, SecretKey};
+use countersign_ledger::{
+    Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey, Role, SecretKey, Signer,
+};
 use countersign_store::Store;
 use serde::Serialize;
 
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
-use crate::keys::{KeyStore, Passphrase, PassphraseSource, PassphraseUse, Profile};
+use crate::keys::{KeyHandle, KeyStore, Passphrase, PassphraseSource, PassphraseUse, Profile};
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
@@ -67,7 +69,7 @@ pub struct Home {
     verified: Mutex<Verified>,
     /// This home's signing key, unsealed once (it is wiped from memory when the home is dropped
     /// or locked).
-    signer: Option<SecretKey>,
+    signer: Option<KeyHandle>,
     /// Where the passphrase comes from when the signing key is needed and not unsealed yet.
     passphrase: Option<PassphraseSource>,
     /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so
@@ -103,7 +105,7 @@ impl Home {
         let mut home = Home::open(dir)?;
         home.passphrase = Some(source);
         if home.key_unsealed()? {
-            match home.secret() {
+            match home.signer() {
                 Ok(_) => {}
                 Err(AppError::PassphraseRequired(_)) => {
                     tracing::warn!(
@@ -140,7 +142,7 @@ impl Home {
         } else {
             self.keys.load(&profile.key, passphrase)?
         };
-        self.signer = Some(key);
+        self.signer = Some(KeyHandle::memory(key));
         self.whoami()
     }
 
@@ -175,7 +177,7 @@ impl Home {
             key
         };
         tracing::info!(key = %profile.key, "passphrase changed");
-        self.signer = Some(key);
+        self.signer = Some(KeyHandle::memory(key));
         Ok(())
     }
 
@@ -187,9 +189,9 @@ impl Home {
     /// Another handle on this home (its own database connection) holding the same unsealed key:
     /// the desktop's background sync node runs on one.
     pub fn open_again(&mut self) -> Result<Home> {
-        let seed = self.secret()?.to_seed();
+        let signer = self.signer()?;
         let mut other = Home::open(&self.dir)?;
-        other.signer = Some(SecretKey::from_seed(&seed));
+        other.signer = Some(signer);
         other.passphrase = self.passphrase.clone();
         Ok(other)
     }
@@ -224,7 +226,7 @@ impl Home {
 
     /// This home's signing key, unsealed with a passphrase from the home's source the first
     /// time it is needed (a key still stored unsealed is sealed under it then).
-    pub(crate) fn secret(&mut self) -> Result<&SecretKey> {
+    pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
         if self.signer.is_none() {
             let profile = self.profile()?;
             let key = if self.keys.is_plaintext(&profile.key) {
@@ -234,24 +236,11 @@ impl Home {
                 let passphrase = self.source()?.get(PassphraseUse::Unlock)?;
                 self.keys.load(&profile.key, &passphrase)?
             };
-            self.signer = Some(key);
+            self.signer = Some(KeyHandle::memory(key));
         }
-        self.signer
-            .as_ref()
-            .ok_or_else(|| AppError::NotInitialized {
-                home: self.dir.display().to_string(),
-            })
-    }
-
-    /// This home's signing key, out of the home for a call that borrows the home (give it
-    /// back with [`Home::put_signer`]).
-    pub(crate) fn take_signer(&mut self) -> Result<SecretKey> {
-        self.secret()?;
-        self.signer.take().ok_or(AppError::NoNetwork)
-    }
-
-    pub(crate) fn put_signer(&mut self, key: SecretKey) {
-        self.signer = Some(key);
+        self.signer.clone().ok_or_else(|| AppError::NotInitialized {
+            home: self.dir.display().to_string(),
+        })
     }
 
     /// Signs as this home's identity (see [`Home::append`]).
@@ -261,12 +250,8 @@ impl Home {
         kind: Kind,
         payload: &[u8],
     ) -> Result<Entry> {
-        self.secret()?;
-        // Taken out for the call and put back, so that `append` can borrow the home mutably.
-        let key = self.signer.take().ok_or(AppError::NoNetwork)?;
-        let result = self.append(&key, log, kind, payload);
-        self.signer = Some(key);
-        result
+        let key = self.signer()?;
+        self.append(&key, log, kind, payload)
     }
 
     /// A fresh read-only view of the validation state (roster and network).
@@ -330,7 +315,7 @@ impl Home {
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
         tracing::info!(key = %profile.key, role = %role, "identity created");
-        self.signer = Some(key);
+        self.signer = Some(KeyHandle::memory(key));
         self.whoami()
     }
 
@@ -411,9 +396,9 @@ impl Home {
     /// Signs `payload` as the next entry of `log` (or as a new log when `log` is `None` and the
     /// kind is a genesis kind) with `key`, checks it against every rule, and stores it durably.
     /// Returns only after the commit: the id printed is an id on disk.
-    pub(crate) fn append(
+    pub(crate) fn append<S: Signer + ?Sized>(
         &mut self,
-        key: &SecretKey,
+        key: &S,
         log: Option<LogId>,
         kind: Kind,
         payload: &[u8],

@@ -173,7 +173,7 @@ impl Home {
             expires_ms: now + days * 24 * 3_600_000,
             peers,
         };
-        let text = invitation.sign(self.secret()?);
+        let text = invitation.try_sign(&self.signer()?)?;
         tracing::info!(invitee = %invitee, "invitation signed");
         Ok(text)
     }

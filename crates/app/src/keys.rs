@@ -538,5 +538,8 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(path)
 }
 
+mod handle;
+pub(crate) use handle::KeyHandle;
+
 #[cfg(test)]
 mod tests;

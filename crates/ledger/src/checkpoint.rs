@@ -27,7 +27,7 @@
 
 use ed25519_dalek::Signature;
 
-use crate::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
+use crate::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey, SignError, Signer};
 
 /// Domain separation: a checkpoint signature can never be taken for an entry's, or the reverse.
 pub const CHECKPOINT_DOMAIN: &[u8] = b"countersign checkpoint v1\0";
@@ -123,8 +123,19 @@ impl Checkpoint {
 
     /// Signs the claim with `key`, which should be the signer's.
     pub fn sign(self, key: &SecretKey) -> SignedCheckpoint {
-        let mut bytes = self.body();
+        let bytes = self.body();
         let signature = key.sign(&signed(&bytes));
+        self.with_signature(bytes, signature)
+    }
+
+    /// [`Checkpoint::sign`] with a signer that may fail (a token, an agent).
+    pub fn try_sign<S: Signer + ?Sized>(self, key: &S) -> Result<SignedCheckpoint, SignError> {
+        let bytes = self.body();
+        let signature = key.try_sign(&signed(&bytes))?;
+        Ok(self.with_signature(bytes, signature))
+    }
+
+    fn with_signature(self, mut bytes: Vec<u8>, signature: [u8; 64]) -> SignedCheckpoint {
         bytes.extend_from_slice(&signature);
         SignedCheckpoint {
             checkpoint: self,

@@ -4,7 +4,7 @@ use ed25519_dalek::Signature;
 
 use crate::hash::{EntryId, Hash, LogId};
 use crate::header::{self, DecodeError, Header};
-use crate::identity::SecretKey;
+use crate::identity::{SignError, Signer};
 
 /// Signatures cover this tag followed by the header bytes, so an entry signature can never be
 /// mistaken for a signature over anything else the same key signs.
@@ -29,6 +29,9 @@ pub enum EntryError {
     BadSignature { author: String },
     #[error("signing key {key} is not the header's author {author}")]
     AuthorMismatch { key: String, author: String },
+    /// The signer (a token, an agent) made no signature.
+    #[error("signing failed: {0}")]
+    Signing(#[from] SignError),
 }
 
 fn signed_message(header_bytes: &[u8]) -> Vec<u8> {
@@ -40,7 +43,7 @@ fn signed_message(header_bytes: &[u8]) -> Vec<u8> {
 
 impl Entry {
     /// Encodes and signs `header` with `key`, which must be the header's author.
-    pub fn sign(header: Header, key: &SecretKey) -> Result<Entry, EntryError> {
+    pub fn sign<S: Signer + ?Sized>(header: Header, key: &S) -> Result<Entry, EntryError> {
         if key.public() != header.author {
             return Err(EntryError::AuthorMismatch {
                 key: key.public().to_hex(),
@@ -48,7 +51,7 @@ impl Entry {
             });
         }
         let header_bytes = header.encode();
-        let signature = key.sign(&signed_message(&header_bytes));
+        let signature = key.try_sign(&signed_message(&header_bytes))?;
         let id = Hash::of(&header_bytes);
         Ok(Entry {
             header,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -119,6 +119,31 @@ impl SecretKey {
 
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
+    }
+}
+
+/// Signs as one key: a key in memory ([`SecretKey`]), a hardware token or an agent holding the
+/// key in another process. A key in memory cannot fail; the others can (a token removed, an agent
+/// gone), and must return only a signature that verifies for [`Signer::public`] — they check it
+/// before returning it, since the bytes came from outside this process.
+pub trait Signer {
+    /// The key signatures are made with.
+    fn public(&self) -> PublicKey;
+    /// The 64-byte ed25519 signature of `message`.
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignError>;
+}
+
+/// Why a signer outside this process made no signature (its own words, for the user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SignError(pub String);
+
+impl Signer for SecretKey {
+    fn public(&self) -> PublicKey {
+        SecretKey::public(self)
+    }
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+        Ok(self.sign(message))
     }
 }
 

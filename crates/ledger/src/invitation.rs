@@ -34,7 +34,7 @@
 use base64::Engine;
 use ed25519_dalek::Signature;
 
-use crate::{NetworkId, PublicKey, SecretKey};
+use crate::{NetworkId, PublicKey, SecretKey, SignError, Signer};
 
 /// Domain separation: an invitation's signature is never an entry's or a checkpoint's.
 pub const INVITATION_DOMAIN: &[u8] = b"countersign invitation v1\0";
@@ -129,6 +129,19 @@ impl Invitation {
         let mut bytes = self.body();
         bytes.extend_from_slice(issuer.public().as_bytes());
         let signature = issuer.sign(&[INVITATION_DOMAIN, &bytes].concat());
+        self.text(bytes, signature)
+    }
+
+    /// [`Invitation::sign`] with a signer that may fail (a token, an agent).
+    pub fn try_sign<S: Signer + ?Sized>(&self, issuer: &S) -> Result<String, SignError> {
+        let mut bytes = self.body();
+        bytes.extend_from_slice(issuer.public().as_bytes());
+        let signature = issuer.try_sign(&[INVITATION_DOMAIN, &bytes].concat())?;
+        Ok(self.text(bytes, signature))
+    }
+
+    /// The text of the signed bytes `bytes` (body and issuer) and their signature.
+    fn text(&self, mut bytes: Vec<u8>, signature: [u8; 64]) -> String {
         bytes.extend_from_slice(&signature);
         format!(
             "{INVITATION_PREFIX}{}",

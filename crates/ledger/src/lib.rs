@@ -47,7 +47,7 @@ pub mod split_view;
 pub use entry::{Entry, EntryError, SIGNATURE_DOMAIN};
 pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId};
 pub use header::{DecodeError, Header};
-pub use identity::{KeyError, PublicKey, SecretKey};
+pub use identity::{KeyError, PublicKey, SecretKey, SignError, Signer};
 pub use kind::{Kind, LogFamily, UnknownKind};
 pub use roster::{Authority, AuthorityError, Member, Role, Roster, RosterError, RosterLog};
 pub use rules::{ForkEvidence, RuleError};

@@ -67,6 +67,7 @@ impl RuleError {
             RuleError::Entry(EntryError::Decode(_)) => "malformed_header",
             RuleError::Entry(EntryError::BadSignature { .. }) => "bad_signature",
             RuleError::Entry(EntryError::AuthorMismatch { .. }) => "author_mismatch",
+            RuleError::Entry(EntryError::Signing(_)) => "signing_failed",
             RuleError::PayloadLength { .. } => "payload_length",
             RuleError::PayloadHash { .. } => "payload_hash",
             RuleError::WrongNetwork { .. } => "wrong_network",

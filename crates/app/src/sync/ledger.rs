@@ -107,10 +107,7 @@ impl HomeLedger {
     /// `home` as a sync ledger; it signs checkpoints when its key is unsealed or can be (with
     /// the home's passphrase source).
     pub fn new(mut home: Home) -> Result<HomeLedger> {
-        let signer = home
-            .secret()
-            .ok()
-            .map(|k| CheckpointSigner::new(countersign_ledger::SecretKey::from_seed(&k.to_seed())));
+        let signer = home.signer().ok().map(CheckpointSigner::new);
         let network = LedgerState::load(&home.store().db())?.network().ok();
         let anchor = match home.anchor()? {
             Some(countersign_report::accept::trust::Anchor::Network { network, .. }) => {

@@ -53,7 +53,11 @@ fn node_parts(mut home: Home) -> Result<(HomeLedger, countersign_sync::Keypair)>
     if !home.joined()? {
         return Err(countersign_report::accept::trust::TrustError::NotJoined.into());
     }
-    let seed = home.secret()?.to_seed();
+    let seed = home.signer()?.seed().ok_or_else(|| {
+        AppError::SigningFailed(
+            "a key held outside this process (a token, an agent) cannot be a sync node's peer identity".into(),
+        )
+    })?;
     let keypair = countersign_sync::keypair(&seed);
     Ok((HomeLedger::new(home)?, keypair))
 }

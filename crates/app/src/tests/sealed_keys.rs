@@ -43,7 +43,7 @@ fn assert_no_file_holds(dir: &std::path::Path, seed: &[u8; 32], when: &str) {
 }
 
 fn seed_of(home: &mut Home) -> [u8; 32] {
-    *home.secret().unwrap().to_seed()
+    *home.signer().unwrap().seed().unwrap()
 }
 
 fn source_of(p: &str) -> crate::PassphraseSource {
@@ -127,16 +127,16 @@ fn after_a_passphrase_change_the_old_one_is_refused_and_the_new_one_opens() {
         .unwrap();
     drop(home);
     let mut old = Home::open_with(dir.path(), test_source()).unwrap();
-    assert_eq!(old.secret().unwrap_err().code(), "wrong_passphrase");
+    assert_eq!(old.signer().unwrap_err().code(), "wrong_passphrase");
     let mut new = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
-    assert_eq!(new.secret().unwrap().public(), key);
+    assert_eq!(new.signer().unwrap().public(), key);
     // Too short a new passphrase is refused; the key stays sealed under the last one.
     let err = new
         .change_passphrase(|| Ok(crate::Passphrase::new("short")))
         .unwrap_err();
     assert_eq!(err.code(), "invalid_input");
     let mut again = Home::open_with(dir.path(), source_of("the new passphrase")).unwrap();
-    assert!(again.secret().is_ok());
+    assert!(again.signer().is_ok());
 }
 
 /// A home as an earlier version left it: its key in plaintext at keys/<hex>.key.
@@ -172,7 +172,7 @@ fn a_plaintext_home_is_sealed_on_first_open_with_a_passphrase_and_the_plaintext_
     assert!(home.verify(None).unwrap().ok);
     drop(home);
     let mut again = Home::open_with(dir.path(), source_of("chosen at migration")).unwrap();
-    assert_eq!(again.secret().unwrap().public(), key);
+    assert_eq!(again.signer().unwrap().public(), key);
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn a_plaintext_home_without_a_passphrase_opens_for_reading_and_is_sealed_when_on
         .unwrap();
     assert!(!home.key_unsealed().unwrap());
     let mut again = Home::open_with(dir.path(), source_of("chosen at unlock")).unwrap();
-    assert_eq!(again.secret().unwrap().public(), key);
+    assert_eq!(again.signer().unwrap().public(), key);
 }
 
 #[test]

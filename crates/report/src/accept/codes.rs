@@ -103,6 +103,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "signed by a key that is not the header's author",
     ),
     (
+        "signing_failed",
+        "the signer (a token, an agent) made no signature (never a received entry's code)",
+    ),
+    (
         "payload_length",
         "the payload's length is not the one the header commits to",
     ),
@@ -362,6 +366,7 @@ mod tests {
                 key: s(),
                 author: s(),
             }),
+            RuleError::Entry(EntryError::Signing(countersign_ledger::SignError(s()))),
             RuleError::PayloadLength {
                 expected: 0,
                 found: 1,
