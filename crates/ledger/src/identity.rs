@@ -54,6 +54,15 @@ impl PublicKey {
         hex::encode(self.as_bytes())
     }
 
+    /// Whether `signature` is this key's signature of `message` (`verify_strict`: small-order R
+    /// and non-canonical S are refused). For a signer outside this process, which must check
+    /// what it hands back (see [`Signer`]).
+    pub fn verifies(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.0
+            .verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
+    }
+
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.0
     }
@@ -179,6 +188,19 @@ mod tests {
         assert_eq!(PublicKey::from_bytes(&identity), Err(KeyError::Weak));
         let all_zero = [0u8; 32];
         assert_eq!(PublicKey::from_bytes(&all_zero), Err(KeyError::Weak));
+    }
+
+    #[test]
+    fn verifies_only_this_keys_signature_of_this_message() {
+        let key = SecretKey::from_seed(&[3; 32]);
+        let signature = key.sign(b"message");
+        assert!(key.public().verifies(b"message", &signature));
+        assert!(!key.public().verifies(b"massage", &signature));
+        let other = SecretKey::from_seed(&[4; 32]).public();
+        assert!(!other.verifies(b"message", &signature));
+        let mut flipped = signature;
+        flipped[40] ^= 1;
+        assert!(!key.public().verifies(b"message", &flipped));
     }
 
     #[test]
