@@ -51,6 +51,26 @@ pub enum AppError {
     /// Signing a final asks for the passphrase again, whatever was unlocked before.
     #[error("signing a report off as final asks for your passphrase again")]
     ReauthRequired,
+    /// The PIN the token holding the key refused.
+    #[error("wrong PIN for token {token}")]
+    WrongPin { token: String },
+    /// The token refuses its user PIN after too many wrong ones: unblock it with its SO PIN.
+    #[error("the PIN of token {token} is locked after too many wrong tries: unblock it with the token's own tools (its SO PIN)")]
+    PinLocked { token: String },
+    /// The token holding the key is not there (not inserted, removed, deleted), or its module
+    /// cannot be loaded.
+    #[error("{0}")]
+    TokenMissing(String),
+    /// The token cannot hold or use an Ed25519 key (no `CKM_EDDSA`, another curve).
+    #[error("{0}")]
+    TokenUnsupported(String),
+    /// Any other failure the token reported.
+    #[error("{0}")]
+    Token(String),
+    /// The key never leaves its holder, and what was asked needs it in this process (a sync
+    /// node's peer identity).
+    #[error("{0}")]
+    KeyNotExportable(String),
     /// The key's holder outside this process (a token, an agent) made no signature.
     #[error("the key could not sign: {0}")]
     SigningFailed(String),
@@ -104,6 +124,12 @@ pub const ERROR_CODES: &[&str] = &[
     "locked",
     "reauth_required",
     "signing_failed",
+    "wrong_pin",
+    "pin_locked",
+    "token_missing",
+    "token_unsupported",
+    "token_error",
+    "key_not_exportable",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -139,6 +165,12 @@ impl AppError {
             AppError::Locked => "locked",
             AppError::ReauthRequired => "reauth_required",
             AppError::SigningFailed(_) => "signing_failed",
+            AppError::WrongPin { .. } => "wrong_pin",
+            AppError::PinLocked { .. } => "pin_locked",
+            AppError::TokenMissing(_) => "token_missing",
+            AppError::TokenUnsupported(_) => "token_unsupported",
+            AppError::Token(_) => "token_error",
+            AppError::KeyNotExportable(_) => "key_not_exportable",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",
@@ -198,6 +230,7 @@ impl AppError {
             | AppError::Store(_) => self.to_string(),
             AppError::KeyMissing { key, .. } => format!("private key for {key} is missing"),
             AppError::WrongPassphrase { key } => format!("wrong passphrase for key {key}"),
+            AppError::WrongPin { .. } | AppError::PinLocked { .. } => self.to_string(),
             AppError::KeyDamaged { key, .. } => format!("the sealed key of {key} is damaged"),
             _ => self.code().to_string(),
         }

@@ -14,7 +14,10 @@ use serde::Serialize;
 
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
-use crate::keys::{KeyHandle, KeyStore, Passphrase, PassphraseSource, PassphraseUse, Profile};
+use crate::keys::token::{TokenChoice, TokenSigner};
+use crate::keys::{
+    KeyHandle, KeyStore, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
+};
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
@@ -47,6 +50,9 @@ pub struct WhoAmI {
     /// Whether this home holds a network or was told which one to trust (by an invitation):
     /// until then it neither syncs nor listens.
     pub joined: bool,
+    /// Where the key is held: `sealed` (unlocked with a passphrase) or `token` (with the
+    /// token's PIN).
+    pub key_store: KeyStoreKind,
 }
 
 #[derive(Debug)]
@@ -137,6 +143,15 @@ impl Home {
     /// again: signing a final re-authenticates this way.
     pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
         let profile = self.profile()?;
+        if let Some(token) = profile.token()? {
+            // The token's login is this process's, not the handle's: checking the PIN again logs
+            // the old one out, so a wrong PIN leaves the key locked (the old session is closed
+            // first).
+            self.signer = None;
+            let signer = TokenSigner::open(token, profile.key, passphrase)?;
+            self.signer = Some(KeyHandle::External(std::sync::Arc::new(signer)));
+            return self.whoami();
+        }
         let key = if self.keys.is_plaintext(&profile.key) {
             self.keys.migrate(&profile.key, passphrase)?
         } else {
@@ -164,6 +179,13 @@ impl Home {
     /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
     pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
         let profile = self.profile()?;
+        if profile.token()?.is_some() {
+            return Err(AppError::InvalidInput(
+                "this home's key is on a hardware token: change the token's PIN with its own \
+                 tools (e.g. `pkcs11-tool --change-pin`)"
+                    .into(),
+            ));
+        }
         let key = if self.keys.is_plaintext(&profile.key) {
             let new = new()?;
             new.check_new()?;
@@ -229,6 +251,12 @@ impl Home {
     pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
         if self.signer.is_none() {
             let profile = self.profile()?;
+            if let Some(token) = profile.token()? {
+                let pin = self.source()?.get(PassphraseUse::Pin)?;
+                let signer = TokenSigner::open(token, profile.key, &pin)?;
+                self.signer = Some(KeyHandle::External(std::sync::Arc::new(signer)));
+                return self.signer();
+            }
             let key = if self.keys.is_plaintext(&profile.key) {
                 let passphrase = self.source()?.get(PassphraseUse::Migrate)?;
                 self.keys.migrate(&profile.key, &passphrase)?
@@ -307,19 +335,58 @@ impl Home {
             key: key.public(),
             name: name.to_string(),
             role,
-            ai_model: ai_model.clone(),
+            ai_model,
+            store: KeyStoreKind::Sealed,
+            token: None,
         };
+        self.finish_init(KeyHandle::memory(key), found_network, profile)
+    }
+
+    /// [`Home::init`] with the key on a hardware token: generated there (or the existing pair
+    /// `choice.key_id`), logging in with the PIN from the home's source. No key file is written.
+    pub fn init_token(
+        &mut self,
+        name: &str,
+        role: Role,
+        found_network: Option<&str>,
+        ai_model: Option<AiModelInfo>,
+        choice: &TokenChoice,
+    ) -> Result<WhoAmI> {
+        self.refuse_if_initialized()?;
+        if name.trim().is_empty() {
+            return Err(AppError::InvalidInput("a name is required".into()));
+        }
+        let pin = self.source()?.get(PassphraseUse::Pin)?;
+        let (token, signer) = TokenSigner::create(choice, &pin, name)?;
+        let profile = Profile {
+            key: countersign_ledger::Signer::public(&signer),
+            name: name.to_string(),
+            role,
+            ai_model,
+            store: KeyStoreKind::Token,
+            token: Some(token),
+        };
+        let handle = KeyHandle::External(std::sync::Arc::new(signer));
+        self.finish_init(handle, found_network, profile)
+    }
+
+    fn finish_init(
+        &mut self,
+        key: KeyHandle,
+        found_network: Option<&str>,
+        profile: Profile,
+    ) -> Result<WhoAmI> {
         if let Some(network_name) = found_network {
             self.found_network(&key, network_name, &profile)?;
         }
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
-        tracing::info!(key = %profile.key, role = %role, "identity created");
-        self.signer = Some(KeyHandle::memory(key));
+        tracing::info!(key = %profile.key, role = %profile.role, store = ?profile.store, "identity created");
+        self.signer = Some(key);
         self.whoami()
     }
 
-    fn found_network(&mut self, key: &SecretKey, network_name: &str, p: &Profile) -> Result<()> {
+    fn found_network(&mut self, key: &KeyHandle, network_name: &str, p: &Profile) -> Result<()> {
         let state = self.state()?;
         if let Ok(n) = state.network() {
             return Err(AppError::InvalidInput(format!(
@@ -354,7 +421,7 @@ impl Home {
         );
         let entry = Entry::sign(header, key)?;
         self.store_checked(&entry, &payload)?;
-        tracing::info!(network = %entry.id(), founder = %key.public(), "network founded");
+        tracing::info!(network = %entry.id(), founder = %p.key, "network founded");
         Ok(())
     }
 
@@ -369,6 +436,7 @@ impl Home {
             network: state.network().ok(),
             admin: member.is_some_and(|m| m.admin),
             joined: state.network().is_ok() || self.anchor()?.is_some(),
+            key_store: profile.store,
         })
     }
 

@@ -24,6 +24,9 @@
 //!
 //! Homes written before keys were sealed hold `keys/<public hex>.key`, the bare 32-byte seed;
 //! [`KeyStore::migrate`] seals it and wipes the plaintext file.
+//!
+//! A home whose profile names the `token` store holds no key file at all: its key is on a
+//! hardware token (see [`token`]), and the passphrase its source gives is the token's PIN.
 
 use std::fmt;
 use std::fs;
@@ -51,6 +54,38 @@ pub struct Profile {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_model: Option<AiModelInfo>,
+    /// Where the private key is held. A profile written before there was a choice has no such
+    /// field and reads as `sealed`.
+    #[serde(default)]
+    pub store: KeyStoreKind,
+    /// For the `token` store: which module, token and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<token::TokenRef>,
+}
+
+impl Profile {
+    /// The token holding the key, for a profile of the `token` store.
+    pub(crate) fn token(&self) -> Result<Option<&token::TokenRef>> {
+        match (self.store, &self.token) {
+            (KeyStoreKind::Token, Some(t)) => Ok(Some(t)),
+            (KeyStoreKind::Token, None) => Err(AppError::KeyDamaged {
+                key: self.key.to_hex(),
+                reason: "identity.json names the token store but no token".into(),
+            }),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Where a home's private key is held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStoreKind {
+    /// Sealed under a passphrase in `keys/<public hex>.sealed`.
+    #[default]
+    Sealed,
+    /// On a hardware token (PKCS#11), never leaving it; the passphrase is the token's PIN.
+    Token,
 }
 
 /// The passphrase of the `demo` command's homes (documented in the README; a demo home holds no
@@ -119,6 +154,8 @@ pub enum PassphraseUse {
     New,
     /// Sealing a key found unsealed (a home from before keys were sealed).
     Migrate,
+    /// The PIN of the hardware token holding the key (logging in to it, asked once).
+    Pin,
 }
 
 type PassphraseFn = dyn Fn(PassphraseUse) -> Result<Passphrase> + Send + Sync;
@@ -540,6 +577,7 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
 
 mod handle;
 pub(crate) use handle::KeyHandle;
+pub mod token;
 
 #[cfg(test)]
 mod tests;

@@ -53,9 +53,14 @@ fn node_parts(mut home: Home) -> Result<(HomeLedger, countersign_sync::Keypair)>
     if !home.joined()? {
         return Err(countersign_report::accept::trust::TrustError::NotJoined.into());
     }
+    // libp2p holds its identity in memory: a key that never leaves its token cannot be one.
     let seed = home.signer()?.seed().ok_or_else(|| {
-        AppError::SigningFailed(
-            "a key held outside this process (a token, an agent) cannot be a sync node's peer identity".into(),
+        AppError::KeyNotExportable(
+            "this home's key is on a hardware token and never leaves it, so this home cannot \
+             run `serve` or `sync` yet (a sync node's peer identity is the member key, held in \
+             memory); carry its entries with bundles instead: `bundle export` here, `bundle \
+             import` on a peer (see the README, Keys)"
+                .into(),
         )
     })?;
     let keypair = countersign_sync::keypair(&seed);
