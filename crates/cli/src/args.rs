@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
+use countersign_app::keys::token::TokenChoice;
 use countersign_app::ledger::roster::AiModelInfo;
 use countersign_app::ledger::{PublicKey, Role};
 use countersign_app::report::payload::Channel;
@@ -68,6 +69,8 @@ pub(crate) enum HomeCommand {
         network_name: String,
         #[command(flatten)]
         model: ModelArgs,
+        #[command(flatten)]
+        store: KeyStoreArgs,
     },
     /// Show this home's identity and network.
     Whoami,
@@ -316,6 +319,70 @@ pub(crate) enum RosterCommand {
         #[arg(long, default_value_t = countersign_app::INVITATION_DAYS)]
         days: u64,
     },
+}
+
+/// Where `init` keeps the new identity's private key.
+#[derive(Args, Debug)]
+pub(crate) struct KeyStoreArgs {
+    /// Where the private key is held: `sealed`, a file under the home sealed under a
+    /// passphrase; or `token`, a PKCS#11 hardware token it never leaves (the passphrase
+    /// options then give the token's user PIN).
+    #[arg(long, value_enum, default_value = "sealed")]
+    pub(crate) key_store: KeyStoreChoice,
+    /// With --key-store token: the token's PKCS#11 module, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, value_name = "PATH", required_if_eq("key_store", "token"))]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// With --key-store token: the token's label.
+    #[arg(long, value_name = "LABEL", required_if_eq("key_store", "token"))]
+    pub(crate) token_label: Option<String>,
+    /// With --key-store token: use the Ed25519 key pair already on the token with this CKA_ID
+    /// (hex) instead of generating one.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) pkcs11_key_id: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyStoreChoice {
+    Sealed,
+    Token,
+}
+
+impl KeyStoreArgs {
+    /// The token to hold the key, for `--key-store token`; options of a store not chosen are
+    /// refused rather than ignored.
+    pub(crate) fn token(self) -> Result<Option<TokenChoice>, AppError> {
+        match (self.key_store, self.pkcs11_module, self.token_label) {
+            (KeyStoreChoice::Token, Some(module), Some(label)) => {
+                let key_id = self
+                    .pkcs11_key_id
+                    .map(|id| {
+                        hex::decode(&id)
+                            .ok()
+                            .filter(|b| !b.is_empty())
+                            .ok_or_else(|| {
+                                AppError::InvalidInput(format!(
+                                    "--pkcs11-key-id {id:?} is not a key id in hex"
+                                ))
+                            })
+                    })
+                    .transpose()?;
+                Ok(Some(TokenChoice {
+                    module,
+                    label,
+                    key_id,
+                }))
+            }
+            (KeyStoreChoice::Token, _, _) => Err(AppError::InvalidInput(
+                "--key-store token needs --pkcs11-module and --token-label".into(),
+            )),
+            (KeyStoreChoice::Sealed, None, None) if self.pkcs11_key_id.is_none() => Ok(None),
+            (KeyStoreChoice::Sealed, _, _) => Err(AppError::InvalidInput(
+                "--pkcs11-module, --token-label and --pkcs11-key-id go with --key-store token"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// What an `ai-model` member is: the roster records it, and every entry it signs shows it.

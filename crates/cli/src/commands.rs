@@ -103,9 +103,14 @@ pub(crate) fn home_command(
             admin,
             network_name,
             model,
+            store,
         } => {
             let model = model.for_member(role, &name)?;
-            let who = home.init(&name, role, admin.then_some(network_name.as_str()), model)?;
+            let network = admin.then_some(network_name.as_str());
+            let who = match store.token()? {
+                Some(token) => home.init_token(&name, role, network, model, &token)?,
+                None => home.init(&name, role, network, model)?,
+            };
             let text = human::whoami(&who);
             Output::new(&who, text)
         }

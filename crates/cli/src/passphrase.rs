@@ -1,4 +1,5 @@
-//! Where the CLI gets the key's passphrase, asked only when a command needs the secret key: in
+//! Where the CLI gets the key's passphrase (or, for a key on a hardware token, the token's PIN),
+//! asked only when a command needs the secret key: in
 //! order, `--passphrase-file PATH` (or `COUNTERSIGN_PASSPHRASE_FILE`), `--passphrase-fd N`, a
 //! prompt on the terminal (no echo) when stdin is one; else the command fails at once with
 //! `passphrase_required` (exit 2), never waiting for input.
@@ -14,6 +15,11 @@ use zeroize::Zeroizing;
 const HOW: &str = "the key is sealed under a passphrase and none was given: use \
     --passphrase-file PATH, COUNTERSIGN_PASSPHRASE_FILE=PATH or --passphrase-fd N, or run the \
     command in a terminal";
+
+/// How to give a token's PIN, for the error that says none was.
+const HOW_PIN: &str = "the key is on a hardware token and no PIN was given: use \
+    --passphrase-file PATH, COUNTERSIGN_PASSPHRASE_FILE=PATH or --passphrase-fd N (a file \
+    holding the PIN), or run the command in a terminal";
 
 /// Longest passphrase read from a file or descriptor.
 const MAX_BYTES: u64 = 4096;
@@ -33,7 +39,11 @@ pub(crate) fn source(file: Option<PathBuf>, fd: Option<u32>) -> PassphraseSource
         } else if std::io::stdin().is_terminal() {
             prompt(why)?
         } else {
-            return Err(AppError::PassphraseRequired(HOW.into()));
+            return Err(AppError::PassphraseRequired(if why == PassphraseUse::Pin {
+                HOW_PIN.into()
+            } else {
+                HOW.into()
+            }));
         };
         *cached = Some(p.clone());
         Ok(p)
@@ -100,6 +110,7 @@ fn prompt(why: PassphraseUse) -> Result<Passphrase, AppError> {
     };
     match why {
         PassphraseUse::Unlock => ask("Passphrase of this home's key: "),
+        PassphraseUse::Pin => ask("PIN of the token holding this home's key: "),
         PassphraseUse::New | PassphraseUse::Migrate => {
             let first = ask(if why == PassphraseUse::New {
                 "New passphrase for this home's key: "
