@@ -30,4 +30,5 @@ mod sync_scale;
 mod sync_trust;
 mod tamper;
 mod templates;
+mod token;
 mod workflow;
