@@ -92,7 +92,8 @@ fn join(desk: State<'_, Desk>, invitation: String) -> Reply<countersign_app::Joi
     desk.act(|h| h.join(&invitation))
 }
 
-/// Opens the key with the passphrase for this session (until the idle lock).
+/// Opens the key with the passphrase (a token's PIN, when `whoami.key_store` is `token`) for
+/// this session (until the idle lock).
 #[tauri::command(async)]
 fn unlock(desk: State<'_, Desk>, passphrase: String) -> Reply<WhoAmI> {
     let passphrase = Passphrase::new(passphrase);
@@ -318,7 +319,9 @@ fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Rep
 
 /// Signs the report off as final: re-authentication, whatever was unlocked before. Without the
 /// passphrase it is refused with `reauth_required`; with it, the passphrase is checked against
-/// the sealed key (a wrong one: `wrong_passphrase`, nothing signed) before signing.
+/// the sealed key (a wrong one: `wrong_passphrase`, nothing signed) before signing. For a key on
+/// a hardware token the passphrase is the token's PIN, checked by logging in to the token again
+/// (a wrong one: `wrong_pin`, nothing signed, and the key is locked).
 #[tauri::command(async)]
 fn finalize_report(
     desk: State<'_, Desk>,

@@ -131,6 +131,31 @@ async function rampCheck(mode) {
   await page.close();
 }
 
+// A key on a hardware token: the unlock screen and the signing prompt ask for the token's PIN (the
+// app says which store holds the key), a wrong PIN is refused in words, the right one opens.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `token unlock: page error ${e.message}`));
+  await page.goto(`${base}?store=token`);
+  await page.getByTestId("unlock-screen").waitFor();
+  check((await page.getByTestId("unlock-secret-label").textContent()) === "PIN", "a token home's unlock screen asks for the PIN");
+  check(await page.getByTestId("unlock-token").isVisible(), "it says the key is on a hardware token");
+  await page.getByTestId("unlock-passphrase").fill("000000");
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("unlock-error").filter({ hasText: "wrong PIN" }).waitFor();
+  check(true, "a wrong PIN is refused on the unlock screen");
+  await page.getByTestId("unlock-passphrase").fill("246810");
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("report-editor").waitFor();
+  await page.evaluate(() => globalThis.__mockIdleLock());
+  await page.getByTestId("section-findings").locator("textarea").fill("Signed with the token.");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("passphrase-prompt").waitFor();
+  check((await page.getByTestId("passphrase-prompt-label").textContent()) === "PIN", "signing while locked asks for the token's PIN");
+  await page.close();
+}
+
 await rampCheck("webgl2");
 await rampCheck("cpu");
 

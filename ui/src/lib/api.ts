@@ -18,6 +18,14 @@ export interface Identity {
   /** Holds a network or was told which one to trust (an invitation): until then the app
    *  neither syncs nor listens, and asks for an invitation. */
   joined: boolean;
+  /** Where the key is held: `sealed` (opened with a passphrase) or `token` (a hardware token,
+   *  opened with its PIN). The unlock screen and the signing prompt ask for what this says. */
+  key_store: string;
+}
+
+/** What opening the key asks for, in words: the token's PIN or the key's passphrase. */
+export function secretName(identity: Pick<Identity, "key_store"> | null | undefined): "PIN" | "passphrase" {
+  return identity?.key_store === "token" ? "PIN" : "passphrase";
 }
 
 export interface Joined {

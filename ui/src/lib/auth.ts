@@ -36,7 +36,7 @@ export async function signing<T>(action: (passphrase: string | null) => Promise<
       return signing(action);
     }
     if (e.code === "reauth_required") {
-      // A wrong passphrase stays in the prompt to be typed again; any other answer closes it.
+      // A wrong passphrase (or a token's wrong PIN) stays in the prompt to be typed again; any other answer closes it.
       let out: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
       await asker({
         title: "Sign off as final",
@@ -45,7 +45,7 @@ export async function signing<T>(action: (passphrase: string | null) => Promise<
           try {
             out = { ok: true, value: await action(p) };
           } catch (err) {
-            if (err instanceof CommandError && err.code === "wrong_passphrase") throw err;
+            if (err instanceof CommandError && (err.code === "wrong_passphrase" || err.code === "wrong_pin")) throw err;
             out = { ok: false, error: err };
           }
         },

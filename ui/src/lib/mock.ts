@@ -16,6 +16,10 @@ const study = "2.25.1234";
 
 /** The mock key's passphrase (the app's documented demo passphrase). */
 export const MOCK_PASSPHRASE = "countersign-demo";
+/** `?store=token`: the key is on a hardware token, opened with this PIN (`wrong_pin` otherwise). */
+const onToken = new URLSearchParams(globalThis.location?.search ?? "").get("store") === "token";
+export const MOCK_PIN = "246810";
+const keyStore = onToken ? "token" : "sealed";
 /** The mock home starts locked, as the app does for a home with a key; `unlock` opens it. */
 let unlocked = false;
 /** Refuses a signing while locked, as the app does (`locked`). */
@@ -23,7 +27,8 @@ function needKey() {
   if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it with your passphrase" };
 }
 function checkPassphrase(p: unknown) {
-  if (p !== MOCK_PASSPHRASE) throw { code: "wrong_passphrase", message: `wrong passphrase for key ${"a1".repeat(32)}` };
+  if (onToken && p !== MOCK_PIN) throw { code: "wrong_pin", message: "wrong PIN for token 'mock' (serial 0001)" };
+  if (!onToken && p !== MOCK_PASSPHRASE) throw { code: "wrong_passphrase", message: `wrong passphrase for key ${"a1".repeat(32)}` };
 }
 let seq = 1;
 let clock = Date.UTC(2026, 0, 1, 9);
@@ -338,7 +343,7 @@ export function installMocks() {
       case "status":
         return {
           home: "/mock/home",
-          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined },
+          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, key_store: keyStore },
           locked: !unlocked, unsealed: false, demo_passphrase: MOCK_PASSPHRASE,
         };
       case "join":
@@ -351,7 +356,7 @@ export function installMocks() {
       case "unlock":
         checkPassphrase(a.passphrase);
         unlocked = true;
-        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true };
+        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, key_store: keyStore };
       case "lock":
         unlocked = false;
         return null;
