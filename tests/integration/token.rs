@@ -3,8 +3,10 @@
 //! generating the key on it, a section signed by the token and verified on another home; no file
 //! under the home holds key material (and, for a key of known seed put on the token, not the
 //! seed); the key on the token is sensitive and never extractable; a wrong PIN, a deleted key, a
-//! missing token and a token without EdDSA are refused with their codes (exit 2), writing
-//! nothing; a token home cannot be a sync node and says so; the desktop's unlock with the PIN.
+//! missing token (or another with its label), a key that can leave the token, a token without
+//! EdDSA and a signature that does not verify for the identity's key are refused with their codes
+//! (exit 2), writing nothing; a token home cannot be a sync node and says so; the desktop's unlock
+//! with the PIN.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -413,6 +415,27 @@ fn a_key_of_known_seed_put_on_the_token_signs_and_its_seed_reaches_no_file_under
     args.push("not hex".into());
     assert_eq!(code_of(&hsm.run(&other, &strs(&args))), "invalid_input");
     assert!(!other.dir.join("identity.json").exists());
+    // A pair whose private key can leave the token: refused.
+    hsm.tool(
+        "known-seed",
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:edwards25519",
+            "--id",
+            "0e10",
+            "--label",
+            "loose",
+            "--extractable",
+        ],
+    );
+    args.pop();
+    args.push("0e10".into());
+    let refused = hsm.run(&other, &strs(&args));
+    assert_eq!(code_of(&refused), "invalid_input");
+    let message = message_of(&refused);
+    assert!(message.contains("could leave the token"), "{message}");
+    assert!(!other.dir.join("identity.json").exists());
 }
 
 #[test]
@@ -503,6 +526,10 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
         "{}",
         absent.stderr
     );
+    // Another token given the same label is not this one (its serial differs).
+    hsm.init_token("refusals");
+    let impostor = write();
+    assert_eq!(code_of(&impostor), "token_missing", "{}", impostor.stderr);
     // A module that is not there.
     let nowhere = Home::new();
     std::fs::write(&nowhere.passphrase_file, format!("{PIN}\n")).unwrap();
@@ -572,6 +599,61 @@ fn a_token_home_cannot_serve_or_sync_and_says_to_carry_entries_by_bundle() {
     assert!(message_of(&run).contains("PIN"));
 }
 
+#[test]
+fn a_token_key_that_is_not_the_identitys_key_signs_nothing() {
+    let hsm = SoftHsm::new("");
+    hsm.init_token("swapped");
+    let home = home_with_pin();
+    hsm.ok(&home, &strs(&init_args("swapped")));
+    let report = hsm.ok(
+        &home,
+        &[
+            "report",
+            "new",
+            "--study",
+            "1.2.6",
+            "--template",
+            "ct-chest",
+        ],
+    )["report"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let entries = home.count();
+    // identity.json made to name another key, and the token's public half (which would show the
+    // mismatch at unlock) gone: only the check of each signature is left to notice.
+    let mut id = identity(&home);
+    let key_id = id["token"]["key_id"].as_str().unwrap().to_string();
+    hsm.tool(
+        "swapped",
+        &["--delete-object", "--type", "pubkey", "--id", &key_id],
+    );
+    id["key"] = countersign_ledger::SecretKey::from_seed(&[9; 32])
+        .public()
+        .to_hex()
+        .into();
+    std::fs::write(home.dir.join("identity.json"), id.to_string()).unwrap();
+    let run = hsm.run(
+        &home,
+        &[
+            "report",
+            "write",
+            &report,
+            "--section",
+            "findings",
+            "--text",
+            "x",
+        ],
+    );
+    assert_eq!(code_of(&run), "signing_failed", "{}", run.stderr);
+    assert!(
+        message_of(&run).contains("does not verify"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(home.count(), entries);
+}
+
 /// The SoftHSM2 installation this process's own PKCS#11 calls see (the desktop's unlock runs in
 /// the test process): `SOFTHSM2_CONF` is read once, when the module initialises, so it is set
 /// once for the process, with the tokens those tests use already made.
@@ -628,9 +710,13 @@ fn the_desktop_unlocks_a_token_home_with_the_pin_and_a_wrong_pin_leaves_it_locke
         .unwrap();
     // Re-authentication (a final): a wrong PIN is refused and leaves the key locked, since the
     // token's login is logged out to check it.
+    // Another handle holding the key (as the desktop's background work would) keeps a session,
+    // and with it the token's login, open: the PIN is checked all the same.
+    let other = app.open_again().unwrap();
     let err = app.unlock(&pin("111111")).unwrap_err();
     assert_eq!(err.code(), "wrong_pin");
     assert!(!app.is_unlocked());
+    drop(other);
     app.unlock(&pin(PIN)).unwrap();
     app.report_write(report, "impression", "Signed after re-authentication.")
         .unwrap();
