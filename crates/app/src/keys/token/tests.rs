@@ -52,6 +52,9 @@ fn malformed_lengths_tags_and_trailing_bytes_are_refused() {
     let mut long_form = vec![0x04, 0x81, 0x20];
     long_form.extend_from_slice(&KEY);
     refused(&long_form, "a long-form length");
+    // Said as such (any long form also fails the length check: this is the clearer word).
+    let said = ed25519_point(&long_form).unwrap_err();
+    assert!(said.contains("long-form"), "{said}");
     let mut bit_string = der(&KEY);
     bit_string[0] = 0x03;
     refused(&bit_string, "a BIT STRING");
