@@ -54,6 +54,9 @@ pub enum AppError {
     /// The key's holder outside this process (a token, an agent) made no signature.
     #[error("the key could not sign: {0}")]
     SigningFailed(String),
+    /// `COUNTERSIGN_AGENT_SOCK` names no agent that answers, or one holding another key.
+    #[error("{0}")]
+    AgentUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -104,6 +107,7 @@ pub const ERROR_CODES: &[&str] = &[
     "locked",
     "reauth_required",
     "signing_failed",
+    "agent_unavailable",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -139,6 +143,7 @@ impl AppError {
             AppError::Locked => "locked",
             AppError::ReauthRequired => "reauth_required",
             AppError::SigningFailed(_) => "signing_failed",
+            AppError::AgentUnavailable(_) => "agent_unavailable",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",

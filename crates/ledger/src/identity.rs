@@ -54,6 +54,13 @@ impl PublicKey {
         hex::encode(self.as_bytes())
     }
 
+    /// Whether `signature` is this key's signature of `message` (`verify_strict`): for
+    /// signatures made outside this process (a token, an agent) before they are used.
+    pub fn verifies(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify_strict(message, &signature).is_ok()
+    }
+
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.0
     }
