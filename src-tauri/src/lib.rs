@@ -36,7 +36,14 @@ pub struct Desk {
     /// When the user last did something: a command only the user causes, or input the UI
     /// reports (`activity`); reloads and polls do not count.
     last_used: Mutex<Instant>,
+    /// What was last dropped on the window, from the window's own drop event (see
+    /// `import_dropped`); at most [`MAX_DROPPED`] paths.
+    dropped: Mutex<Vec<PathBuf>>,
 }
+
+/// The most files and folders one drop hands to an import (a folder counts once; its files are
+/// found by the import).
+pub const MAX_DROPPED: usize = 10_000;
 
 impl Desk {
     pub fn open(dir: PathBuf) -> Desk {
@@ -57,7 +64,22 @@ impl Desk {
             sync: Mutex::new(None),
             idle,
             last_used: Mutex::new(Instant::now()),
+            dropped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Keeps what the window's drop event names, for `import_dropped` (the webview is told only
+    /// that something was dropped, and how much).
+    pub fn set_dropped(&self, mut paths: Vec<PathBuf>) -> usize {
+        paths.truncate(MAX_DROPPED);
+        let n = paths.len();
+        *self.dropped.lock().unwrap_or_else(|p| p.into_inner()) = paths;
+        n
+    }
+
+    /// What was dropped and not yet imported (taken: imported once).
+    pub fn take_dropped(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Locks the key if nothing was done for the idle time (called by a timer and before every
@@ -207,6 +229,15 @@ pub fn run() {
                 handle.state::<Desk>().lock_if_idle();
             });
             Ok(())
+        })
+        // Files and folders dropped on the window: their paths are kept here, from the
+        // window's event, and the webview is only told to ask for their import.
+        .on_window_event(|window, event| {
+            use tauri::{Emitter, Manager};
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let n = window.state::<Desk>().set_dropped(paths.clone());
+                let _ = window.emit("files-dropped", n);
+            }
         });
     let result = with_commands(base, desk).run(tauri::generate_context!());
     if let Err(e) = result {

@@ -488,3 +488,60 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
     json("lock", serde_json::json!({}));
     assert_eq!(json("status", serde_json::json!({}))["locked"], true);
 }
+
+/// The webview names no path to read: an import runs only on what the app's own dialog returned
+/// (none in this mock runtime) or what the window's drop event named, each dropped set once.
+#[test]
+fn imports_read_only_paths_the_app_got_itself() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_commands(mock_builder(), Desk::open(dir.path().join("home")))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
+    let spec = countersign_app::imaging::PhantomSpec {
+        seed: "dropped".into(),
+        slices: 3,
+        size: 32,
+        ..Default::default()
+    };
+    let folder = dir.path().join("cd");
+    countersign_app::imaging::write_phantom_series(&spec, &folder).unwrap();
+
+    // The command that took a path from the webview is gone.
+    assert!(call("import_paths", serde_json::json!({ "paths": [folder] })).is_err());
+    // The dialog runs in the command; without one nothing is read.
+    let err = call("import_pick", serde_json::json!({ "directory": true })).unwrap_err();
+    assert_eq!(err["code"], "path_refused", "{err}");
+    let none: Option<serde_json::Value> = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(none.is_none());
+    let listed: serde_json::Value = call("studies", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(listed["studies"].as_array().unwrap().is_empty(), "{listed}");
+
+    // The window's drop event keeps the paths; the import takes them once.
+    let desk = app.state::<Desk>();
+    assert_eq!(desk.set_dropped(vec![folder.clone()]), 1);
+    let summary: serde_json::Value = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert_eq!(summary["imported"], 3, "{summary}");
+    let again: Option<serde_json::Value> = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(again.is_none());
+    // A drop is bounded before anything is kept.
+    let many = vec![folder; crate::MAX_DROPPED + 5];
+    assert_eq!(desk.set_dropped(many), crate::MAX_DROPPED);
+}
