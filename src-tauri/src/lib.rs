@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod logfile;
+pub mod screen_lock;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -88,6 +89,20 @@ impl Desk {
         let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(home) = guard.as_mut() {
             self.lock_idle(home);
+        }
+    }
+
+    /// Locks the key now, whatever the idle time (the screen locked, the machine is going to
+    /// sleep); whether it was unlocked.
+    pub fn lock_now(&self, why: &str) -> bool {
+        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Ok(home) if home.is_unlocked() => {
+                home.lock();
+                tracing::info!(why, "key locked");
+                true
+            }
+            _ => false,
         }
     }
 
@@ -227,6 +242,14 @@ pub fn run() {
             std::thread::spawn(move || loop {
                 std::thread::sleep(Duration::from_secs(1));
                 handle.state::<Desk>().lock_if_idle();
+            });
+            // And when the screen locks: the UI is told, and shows the unlock screen.
+            let handle = app.handle().clone();
+            screen_lock::watch(move |why| {
+                use tauri::Emitter;
+                if handle.state::<Desk>().lock_now(why) {
+                    let _ = handle.emit("key-locked", why);
+                }
             });
             Ok(())
         })

@@ -545,3 +545,87 @@ fn imports_read_only_paths_the_app_got_itself() {
     let many = vec![folder; crate::MAX_DROPPED + 5];
     assert_eq!(desk.set_dropped(many), crate::MAX_DROPPED);
 }
+
+/// A locked screen locks the key: a screensaver's `ActiveChanged(true)` on a private session bus
+/// (a real dbus-daemon) wipes the unlocked key, and signing asks for the passphrase again;
+/// `ActiveChanged(false)` (the screen waking) changes nothing.
+#[test]
+fn the_key_locks_when_the_screen_locks() {
+    use std::io::BufRead;
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let mut home =
+        countersign_app::Home::open_with(dir.path(), source("screen lock test")).unwrap();
+    home.init(
+        "Dr Ada",
+        "attending".parse().unwrap(),
+        Some("Radiology"),
+        None,
+    )
+    .unwrap();
+    drop(home);
+    let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
+    let passphrase = countersign_app::Passphrase::new("screen lock test");
+    desk.act(|h| h.unlock(&passphrase)).unwrap();
+
+    // A private session bus: its address is the daemon's first line, printed once it listens.
+    // Killed when the test ends, however it ends.
+    struct Bus(std::process::Child);
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut bus = Bus(std::process::Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (make deps installs dbus)"));
+    let mut address = String::new();
+    std::io::BufReader::new(bus.0.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    let address = address.trim().to_string();
+
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let watched = std::sync::Arc::clone(&desk);
+    crate::screen_lock::watch_screensaver_at(
+        &address,
+        move |why| {
+            let _ = locked_tx.send((why, watched.lock_now(why)));
+        },
+        ready_tx,
+    );
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    let send = |iface: &str, active: bool| {
+        let status = std::process::Command::new("dbus-send")
+            .arg(format!("--bus={address}"))
+            .args(["--type=signal", "/org/freedesktop/ScreenSaver"])
+            .arg(format!("{iface}.ActiveChanged"))
+            .arg(format!("boolean:{active}"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // The screen waking, then GNOME's screensaver activating: only the second locks.
+    send("org.freedesktop.ScreenSaver", false);
+    send("org.gnome.ScreenSaver", true);
+    let (why, was_unlocked) = locked_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    // Signals arrive in order: the first lock is GNOME's, so the waking one locked nothing.
+    assert_eq!(why, "org.gnome.ScreenSaver", "ActiveChanged(false) locked");
+    assert!(
+        was_unlocked,
+        "the key was not unlocked when the screen locked"
+    );
+    let err = desk
+        .act(|h| h.report_new("1.2.3", "ct-chest", &[]))
+        .unwrap_err();
+    assert_eq!(err.code, "locked", "{err:?}");
+}
