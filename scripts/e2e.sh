@@ -53,3 +53,21 @@ if ! node "$here/ui/tests/e2e.mjs" "$app" "$here/ui/test-results/e2e.png"; then
   echo "--- tauri-driver log"; tail -30 "$work/driver.log"
   exit 1
 fi
+
+# A newcomer's first run: a fresh home holding only a study's images (as a PACS delivers them),
+# joined to the department by the app's "Join with an invitation", syncing from the admin's node.
+"$cli" --home "$home" --json serve --listen /ip4/127.0.0.1/tcp/0 >"$work/dept.out" 2>"$work/dept.err" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/dept.out" ] && break; sleep 0.1; done
+dept_addr=$(head -1 "$work/dept.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
+network=$("$cli" --home "$home" --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"])')
+newcomer=$work/newcomer
+"$cli" image phantom -o "$work/pacs" --slices 16 --size 128 --seed "countersign demo $network" >/dev/null
+"$cli" --home "$newcomer" import "$work/pacs" >/dev/null
+start_webdriver "$newcomer"
+if ! E2E_DEPT_HOME=$home E2E_DEPT_ADDR=$dept_addr \
+  node "$here/ui/tests/e2e-join.mjs" "$app" "$here/ui/test-results/e2e-join.png"; then
+  echo "--- tauri-driver log"; tail -30 "$work/driver.log"
+  echo "--- department node"; tail -30 "$work/dept.err"
+  exit 1
+fi
