@@ -31,7 +31,8 @@ pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 pub struct Desk {
     dir: PathBuf,
     home: Mutex<Result<Home, WireError>>,
-    /// The background sync node, started once the home has an identity and its key is unlocked.
+    /// The background sync node, started once the home has an identity and its key is unlocked;
+    /// stopped when the key locks (see `lock_if_idle`).
     sync: Mutex<Option<countersign_app::sync::Service>>,
     idle: Duration,
     /// When the user last did something: a command only the user causes, or input the UI
@@ -85,25 +86,52 @@ impl Desk {
 
     /// Locks the key if nothing was done for the idle time (called by a timer and before every
     /// command).
+    ///
+    /// Whenever the key is locked, however it was (idle, the Lock button, the screen), the
+    /// background sync node is stopped too: its peer identity is the key, so while it ran the
+    /// key stayed in memory. It starts again once the key is unlocked.
     pub fn lock_if_idle(&self) {
-        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(home) = guard.as_mut() {
-            self.lock_idle(home);
+        let locked = {
+            let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Ok(home) => {
+                    self.lock_idle(home);
+                    !home.is_unlocked()
+                }
+                Err(_) => false,
+            }
+        };
+        if locked {
+            self.stop_sync();
+        }
+    }
+
+    /// Stops the background sync node, if it runs (called with the home's lock not held: the
+    /// node's start takes the sync lock, then the home's).
+    fn stop_sync(&self) {
+        let service = self.sync.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(service) = service {
+            service.stop();
+            tracing::info!("sync node stopped: the key is locked");
         }
     }
 
     /// Locks the key now, whatever the idle time (the screen locked, the machine is going to
     /// sleep); whether it was unlocked.
     pub fn lock_now(&self, why: &str) -> bool {
-        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_mut() {
-            Ok(home) if home.is_unlocked() => {
-                home.lock();
-                tracing::info!(why, "key locked");
-                true
+        let locked = {
+            let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Ok(home) if home.is_unlocked() => {
+                    home.lock();
+                    tracing::info!(why, "key locked");
+                    true
+                }
+                _ => false,
             }
-            _ => false,
-        }
+        };
+        self.stop_sync();
+        locked
     }
 
     fn lock_idle(&self, home: &mut Home) {

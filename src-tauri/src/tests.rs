@@ -567,6 +567,16 @@ fn the_key_locks_when_the_screen_locks() {
     let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
     let passphrase = countersign_app::Passphrase::new("screen lock test");
     desk.act(|h| h.unlock(&passphrase)).unwrap();
+    // The background node runs on the unlocked key (on loopback here).
+    let node_home = desk.with(|h| h.open_again()).unwrap();
+    let service = countersign_app::sync::Service::start(
+        node_home,
+        &["/ip4/127.0.0.1/tcp/0".into()],
+        &[],
+        false,
+    )
+    .unwrap();
+    *desk.sync.lock().unwrap() = Some(service);
 
     // A private session bus: its address is the daemon's first line, printed once it listens.
     // Killed when the test ends, however it ends.
@@ -623,6 +633,11 @@ fn the_key_locks_when_the_screen_locks() {
     assert!(
         was_unlocked,
         "the key was not unlocked when the screen locked"
+    );
+    // The node, whose identity is the key, stopped with it.
+    assert!(
+        desk.sync.lock().unwrap().is_none(),
+        "the sync node outlived the lock"
     );
     let err = desk
         .act(|h| h.report_new("1.2.3", "ct-chest", &[]))
