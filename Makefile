@@ -76,6 +76,9 @@ deps:
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing="$$missing libwebkit2gtk-4.1-dev"; \
 	pkg-config --exists librsvg-2.0 2>/dev/null || missing="$$missing librsvg2-dev"; \
+	pkg-config --exists dbus-1 2>/dev/null || missing="$$missing libdbus-1-dev"; \
+	command -v dbus-daemon >/dev/null || missing="$$missing dbus"; \
+	command -v dbus-send >/dev/null || missing="$$missing dbus-bin"; \
 	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
 	command -v WebKitWebDriver >/dev/null || missing="$$missing webkit2gtk-driver"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -191,3 +194,4 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_structured -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run split_view_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run invitation_parse -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run agent_request -- -max_total_time=60

@@ -36,7 +36,9 @@ cp "${COUNTERSIGN_CORPUS:-$HOME/.cache/countersign/corpus}"/*.dcm "$cd_dir"/
 printf 'A CD from another hospital.\n' >"$cd_dir/README.txt"
 hostile_files=$("$hostile" "$cd_dir/hostile" | cut -f1 | paste -sd, -)
 [ -n "$hostile_files" ] || { echo "no hostile files written by $hostile" >&2; exit 1; }
-export E2E_IMPORT_DIR=$cd_dir E2E_HOSTILE_FILES=$hostile_files
+# The app's "Import folder…" dialog picks this folder (a debug build's stand-in for the native
+# dialog, which WebDriver cannot drive; see pick_to_import in src-tauri/src/commands.rs).
+export COUNTERSIGN_E2E_PICK=$cd_dir E2E_HOSTILE_FILES=$hostile_files
 export COUNTERSIGN_NO_MDNS=1
 # The app locks its key after this long without a command from the user; the test waits it out
 # at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
@@ -49,5 +51,23 @@ start_webdriver "$home"
 mkdir -p "$here/ui/test-results"
 if ! node "$here/ui/tests/e2e.mjs" "$app" "$here/ui/test-results/e2e.png"; then
   echo "--- tauri-driver log"; tail -30 "$work/driver.log"
+  exit 1
+fi
+
+# A newcomer's first run: a fresh home holding only a study's images (as a PACS delivers them),
+# joined to the department by the app's "Join with an invitation", syncing from the admin's node.
+"$cli" --home "$home" --json serve --listen /ip4/127.0.0.1/tcp/0 >"$work/dept.out" 2>"$work/dept.err" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/dept.out" ] && break; sleep 0.1; done
+dept_addr=$(head -1 "$work/dept.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
+network=$("$cli" --home "$home" --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"])')
+newcomer=$work/newcomer
+"$cli" image phantom -o "$work/pacs" --slices 16 --size 128 --seed "countersign demo $network" >/dev/null
+"$cli" --home "$newcomer" import "$work/pacs" >/dev/null
+start_webdriver "$newcomer"
+if ! E2E_DEPT_HOME=$home E2E_DEPT_ADDR=$dept_addr \
+  node "$here/ui/tests/e2e-join.mjs" "$app" "$here/ui/test-results/e2e-join.png"; then
+  echo "--- tauri-driver log"; tail -30 "$work/driver.log"
+  echo "--- department node"; tail -30 "$work/dept.err"
   exit 1
 fi

@@ -30,7 +30,8 @@ pub(crate) fn handler<R: tauri::Runtime>(
         join,
         open_demo,
         studies,
-        import_paths,
+        import_pick,
+        import_dropped,
         study_images,
         frame,
         templates,
@@ -145,15 +146,76 @@ fn studies(desk: State<'_, Desk>, after: Option<String>, limit: Option<usize>) -
     desk.with(|h| h.study_page(after.as_deref(), limit.unwrap_or(STUDY_PAGE)))
 }
 
-/// Off the main thread, so the window stays live; progress goes out as `import-progress` events
-/// (every 16 files and at the end).
+/// Opens the open dialog here — files, or with `directory` one folder — and imports what the
+/// user picked: the webview names no path to read. `None` when the user cancels.
 #[tauri::command(async)]
-fn import_paths<R: tauri::Runtime>(
+fn import_pick<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     desk: State<'_, Desk>,
-    paths: Vec<String>,
+    directory: bool,
+) -> Reply<Option<ImportSummary>> {
+    let Some(paths) = pick_to_import(&app, directory)? else {
+        return Ok(None);
+    };
+    import_chosen(&app, &desk, &paths).map(Some)
+}
+
+/// Imports what was last dropped on the window: the paths come from the window's own drop event
+/// (kept by `Desk::dropped` in Rust), never from the webview. `None` when nothing is waiting.
+#[tauri::command(async)]
+fn import_dropped<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    desk: State<'_, Desk>,
+) -> Reply<Option<ImportSummary>> {
+    let paths = desk.take_dropped();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    import_chosen(&app, &desk, &paths).map(Some)
+}
+
+/// The paths the user picked in the open dialog, `None` if cancelled. A debug build (the end to
+/// end test's) takes the pick from `COUNTERSIGN_E2E_PICK` instead, since WebDriver cannot drive
+/// a native dialog; release builds have no such path.
+fn pick_to_import<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    directory: bool,
+) -> Reply<Option<Vec<std::path::PathBuf>>> {
+    #[cfg(debug_assertions)]
+    if let Some(pick) = std::env::var_os("COUNTERSIGN_E2E_PICK") {
+        return Ok(Some(vec![pick.into()]));
+    }
+    let Some(dialog) = app.try_state::<tauri_plugin_dialog::Dialog<R>>() else {
+        return Err(AppError::PathRefused("no open dialog is available".into()).to_wire());
+    };
+    let picked = if directory {
+        dialog
+            .file()
+            .set_title("Import a folder")
+            .blocking_pick_folder()
+            .map(|p| vec![p])
+    } else {
+        dialog
+            .file()
+            .set_title("Import files")
+            .blocking_pick_files()
+    };
+    Ok(picked.map(|paths| {
+        paths
+            .into_iter()
+            .filter_map(|p| p.into_path().ok())
+            .collect()
+    }))
+}
+
+/// Imports `paths` off the main thread, so the window stays live; progress goes out as
+/// `import-progress` events (every 16 files and at the end).
+pub(crate) fn import_chosen<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    desk: &Desk,
+    paths: &[std::path::PathBuf],
 ) -> Reply<ImportSummary> {
-    let paths: Vec<&std::path::Path> = paths.iter().map(std::path::Path::new).collect();
+    let paths: Vec<&std::path::Path> = paths.iter().map(std::path::PathBuf::as_path).collect();
     let progress = |p: ImportProgress| {
         if p.done.is_multiple_of(16) || p.done == p.total {
             let _ = app.emit("import-progress", p);

@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod logfile;
+pub mod screen_lock;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -30,13 +31,21 @@ pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 pub struct Desk {
     dir: PathBuf,
     home: Mutex<Result<Home, WireError>>,
-    /// The background sync node, started once the home has an identity and its key is unlocked.
+    /// The background sync node, started once the home has an identity and its key is unlocked;
+    /// stopped when the key locks (see `lock_if_idle`).
     sync: Mutex<Option<countersign_app::sync::Service>>,
     idle: Duration,
     /// When the user last did something: a command only the user causes, or input the UI
     /// reports (`activity`); reloads and polls do not count.
     last_used: Mutex<Instant>,
+    /// What was last dropped on the window, from the window's own drop event (see
+    /// `import_dropped`); at most [`MAX_DROPPED`] paths.
+    dropped: Mutex<Vec<PathBuf>>,
 }
+
+/// The most files and folders one drop hands to an import (a folder counts once; its files are
+/// found by the import).
+pub const MAX_DROPPED: usize = 10_000;
 
 impl Desk {
     pub fn open(dir: PathBuf) -> Desk {
@@ -57,16 +66,72 @@ impl Desk {
             sync: Mutex::new(None),
             idle,
             last_used: Mutex::new(Instant::now()),
+            dropped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Keeps what the window's drop event names, for `import_dropped` (the webview is told only
+    /// that something was dropped, and how much).
+    pub fn set_dropped(&self, mut paths: Vec<PathBuf>) -> usize {
+        paths.truncate(MAX_DROPPED);
+        let n = paths.len();
+        *self.dropped.lock().unwrap_or_else(|p| p.into_inner()) = paths;
+        n
+    }
+
+    /// What was dropped and not yet imported (taken: imported once).
+    pub fn take_dropped(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Locks the key if nothing was done for the idle time (called by a timer and before every
     /// command).
+    ///
+    /// Whenever the key is locked, however it was (idle, the Lock button, the screen), the
+    /// background sync node is stopped too: its peer identity is the key, so while it ran the
+    /// key stayed in memory. It starts again once the key is unlocked.
     pub fn lock_if_idle(&self) {
-        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(home) = guard.as_mut() {
-            self.lock_idle(home);
+        let locked = {
+            let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Ok(home) => {
+                    self.lock_idle(home);
+                    !home.is_unlocked()
+                }
+                Err(_) => false,
+            }
+        };
+        if locked {
+            self.stop_sync();
         }
+    }
+
+    /// Stops the background sync node, if it runs (called with the home's lock not held: the
+    /// node's start takes the sync lock, then the home's).
+    fn stop_sync(&self) {
+        let service = self.sync.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(service) = service {
+            service.stop();
+            tracing::info!("sync node stopped: the key is locked");
+        }
+    }
+
+    /// Locks the key now, whatever the idle time (the screen locked, the machine is going to
+    /// sleep); whether it was unlocked.
+    pub fn lock_now(&self, why: &str) -> bool {
+        let locked = {
+            let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Ok(home) if home.is_unlocked() => {
+                    home.lock();
+                    tracing::info!(why, "key locked");
+                    true
+                }
+                _ => false,
+            }
+        };
+        self.stop_sync();
+        locked
     }
 
     fn lock_idle(&self, home: &mut Home) {
@@ -206,7 +271,24 @@ pub fn run() {
                 std::thread::sleep(Duration::from_secs(1));
                 handle.state::<Desk>().lock_if_idle();
             });
+            // And when the screen locks: the UI is told, and shows the unlock screen.
+            let handle = app.handle().clone();
+            screen_lock::watch(move |why| {
+                use tauri::Emitter;
+                if handle.state::<Desk>().lock_now(why) {
+                    let _ = handle.emit("key-locked", why);
+                }
+            });
             Ok(())
+        })
+        // Files and folders dropped on the window: their paths are kept here, from the
+        // window's event, and the webview is only told to ask for their import.
+        .on_window_event(|window, event| {
+            use tauri::{Emitter, Manager};
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                let n = window.state::<Desk>().set_dropped(paths.clone());
+                let _ = window.emit("files-dropped", n);
+            }
         });
     let result = with_commands(base, desk).run(tauri::generate_context!());
     if let Err(e) = result {

@@ -488,3 +488,159 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
     json("lock", serde_json::json!({}));
     assert_eq!(json("status", serde_json::json!({}))["locked"], true);
 }
+
+/// The webview names no path to read: an import runs only on what the app's own dialog returned
+/// (none in this mock runtime) or what the window's drop event named, each dropped set once.
+#[test]
+fn imports_read_only_paths_the_app_got_itself() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_commands(mock_builder(), Desk::open(dir.path().join("home")))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
+    let spec = countersign_app::imaging::PhantomSpec {
+        seed: "dropped".into(),
+        slices: 3,
+        size: 32,
+        ..Default::default()
+    };
+    let folder = dir.path().join("cd");
+    countersign_app::imaging::write_phantom_series(&spec, &folder).unwrap();
+
+    // The command that took a path from the webview is gone.
+    assert!(call("import_paths", serde_json::json!({ "paths": [folder] })).is_err());
+    // The dialog runs in the command; without one nothing is read.
+    let err = call("import_pick", serde_json::json!({ "directory": true })).unwrap_err();
+    assert_eq!(err["code"], "path_refused", "{err}");
+    let none: Option<serde_json::Value> = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(none.is_none());
+    let listed: serde_json::Value = call("studies", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(listed["studies"].as_array().unwrap().is_empty(), "{listed}");
+
+    // The window's drop event keeps the paths; the import takes them once.
+    let desk = app.state::<Desk>();
+    assert_eq!(desk.set_dropped(vec![folder.clone()]), 1);
+    let summary: serde_json::Value = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert_eq!(summary["imported"], 3, "{summary}");
+    let again: Option<serde_json::Value> = call("import_dropped", serde_json::json!({}))
+        .unwrap()
+        .deserialize()
+        .unwrap();
+    assert!(again.is_none());
+    // A drop is bounded before anything is kept.
+    let many = vec![folder; crate::MAX_DROPPED + 5];
+    assert_eq!(desk.set_dropped(many), crate::MAX_DROPPED);
+}
+
+/// A locked screen locks the key: a screensaver's `ActiveChanged(true)` on a private session bus
+/// (a real dbus-daemon) wipes the unlocked key, and signing asks for the passphrase again;
+/// `ActiveChanged(false)` (the screen waking) changes nothing.
+#[test]
+fn the_key_locks_when_the_screen_locks() {
+    use std::io::BufRead;
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let mut home =
+        countersign_app::Home::open_with(dir.path(), source("screen lock test")).unwrap();
+    home.init(
+        "Dr Ada",
+        "attending".parse().unwrap(),
+        Some("Radiology"),
+        None,
+    )
+    .unwrap();
+    drop(home);
+    let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
+    let passphrase = countersign_app::Passphrase::new("screen lock test");
+    desk.act(|h| h.unlock(&passphrase)).unwrap();
+    // The background node runs on the unlocked key (on loopback here).
+    let node_home = desk.with(|h| h.open_again()).unwrap();
+    let service = countersign_app::sync::Service::start(
+        node_home,
+        &["/ip4/127.0.0.1/tcp/0".into()],
+        &[],
+        false,
+    )
+    .unwrap();
+    *desk.sync.lock().unwrap() = Some(service);
+
+    // A private session bus: its address is the daemon's first line, printed once it listens.
+    // Killed when the test ends, however it ends.
+    struct Bus(std::process::Child);
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut bus = Bus(std::process::Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dbus-daemon (make deps installs dbus)"));
+    let mut address = String::new();
+    std::io::BufReader::new(bus.0.stdout.take().unwrap())
+        .read_line(&mut address)
+        .unwrap();
+    let address = address.trim().to_string();
+
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let watched = std::sync::Arc::clone(&desk);
+    crate::screen_lock::watch_screensaver_at(
+        &address,
+        move |why| {
+            let _ = locked_tx.send((why, watched.lock_now(why)));
+        },
+        ready_tx,
+    );
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    let send = |iface: &str, active: bool| {
+        let status = std::process::Command::new("dbus-send")
+            .arg(format!("--bus={address}"))
+            .args(["--type=signal", "/org/freedesktop/ScreenSaver"])
+            .arg(format!("{iface}.ActiveChanged"))
+            .arg(format!("boolean:{active}"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // The screen waking, then GNOME's screensaver activating: only the second locks.
+    send("org.freedesktop.ScreenSaver", false);
+    send("org.gnome.ScreenSaver", true);
+    let (why, was_unlocked) = locked_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    // Signals arrive in order: the first lock is GNOME's, so the waking one locked nothing.
+    assert_eq!(why, "org.gnome.ScreenSaver", "ActiveChanged(false) locked");
+    assert!(
+        was_unlocked,
+        "the key was not unlocked when the screen locked"
+    );
+    // The node, whose identity is the key, stopped with it.
+    assert!(
+        desk.sync.lock().unwrap().is_none(),
+        "the sync node outlived the lock"
+    );
+    let err = desk
+        .act(|h| h.report_new("1.2.3", "ct-chest", &[]))
+        .unwrap_err();
+    assert_eq!(err.code, "locked", "{err:?}");
+}

@@ -267,3 +267,26 @@ fn invitation_parse_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn agent_request_corpus_replays_clean() {
+    let files = corpus("agent_request");
+    assert!(files.len() >= 2, "corpus is missing");
+    // The seed asking to sign an entry of the seed key must still be one the agent signs.
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-sign-entry"))
+        .expect("seed-sign-entry");
+    let key = countersign_ledger::SecretKey::from_seed(&[1; 32]).public();
+    match countersign_app::agent::proto::Request::decode(&seed.1) {
+        Ok(countersign_app::agent::proto::Request::Sign(message)) => assert!(
+            countersign_app::agent::proto::may_sign(&message, &key).is_ok(),
+            "the agent no longer signs the seed entry"
+        ),
+        other => panic!("the seed is not a sign request: {other:?}"),
+    }
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| countersign_app::agent::proto::fuzz_check(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -1,5 +1,6 @@
 //! Countersign's integration tests: whole workflows through the real CLI and real SQLite files.
 
+mod agent;
 mod ai;
 mod ai_members;
 mod bundle_scale;

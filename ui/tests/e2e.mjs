@@ -2,62 +2,18 @@
 // the caller seeded with `countersign demo` and one new report (make e2e does both). The app
 // opens locked: the test unlocks with E2E_PASSPHRASE, and at the end waits out the shortened
 // idle lock (COUNTERSIGN_IDLE_LOCK_SECS) to see signing ask for the passphrase again. Speaks the
-// W3C WebDriver protocol directly: a handful of requests need no client library.
+// W3C WebDriver protocol directly (tests/wd.mjs).
 //
 // usage: node tests/e2e.mjs APP_BINARY SCREENSHOT.png   (tauri-driver on :4444, started with
 // COUNTERSIGN_HOME set to the seeded home)
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 
+import { checker, openSession, until, wd } from "./wd.mjs";
+
 const [app, shot] = process.argv.slice(2);
-const driver = process.env.WEBDRIVER_URL ?? "http://127.0.0.1:4444";
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures++;
-};
-
-async function wd(method, path, body) {
-  const res = await fetch(driver + path, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok || json.value?.error) throw new Error(`${method} ${path}: ${JSON.stringify(json.value)}`);
-  return json.value;
-}
-
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecc";
-const session = await wd("POST", "/session", {
-  // The app finds its home in COUNTERSIGN_HOME, which tauri-driver passes on to it.
-  capabilities: { alwaysMatch: { "tauri:options": { application: app } } },
-});
-const s = `/session/${session.sessionId}`;
-// The W3C element key, or the legacy one some drivers still send.
-const ref = (e) => e[ELEMENT] ?? e.ELEMENT ?? Object.values(e)[0];
-const find = async (css) => ref(await wd("POST", `${s}/element`, { using: "css selector", value: css }));
-const findAll = async (css) =>
-  (await wd("POST", `${s}/elements`, { using: "css selector", value: css })).map(ref);
-const run = (script, args = []) => wd("POST", `${s}/execute/sync`, { script, args });
-
-/** Polls `probe` until it returns a truthy value (the UI is asynchronous; no fixed sleeps). */
-async function until(what, probe, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (e) {
-      last = e.message;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last})`);
-}
-
-const click = async (element) => wd("POST", `${s}/element/${element}/click`, {});
+const { check, failures: failed } = checker();
+const { s, find, findAll, run, click } = await openSession(app);
 
 /** Opens a study from the list and waits for its first frame: the slice overlay naming another
  *  image than the one shown before (if any), then a canvas that is not blank. */
@@ -185,12 +141,11 @@ try {
   );
   check(/\d+\.\d mm/.test(measured), `measurement signed: ${measured.replace(/\s+/g, " ").trim().slice(0, 60)}`);
 
-  // Import the DICOM corpus through the path field: studies appear, unreadable files are listed.
-  const corpus = process.env.E2E_IMPORT_DIR;
-  const field = await find('input[aria-label="Import path"]');
-  await wd("POST", `${s}/element/${field}/value`, { text: corpus });
+  // Import the DICOM corpus through "Import folder…": the app's own dialog picks it (this debug
+  // build takes the pick from COUNTERSIGN_E2E_PICK, since WebDriver cannot drive a native
+  // dialog); studies appear, unreadable files are listed.
   const importStarted = Date.now();
-  await run(`document.querySelector('input[aria-label="Import path"]').form.requestSubmit()`);
+  await wd("POST", `${s}/element/${await find('[data-testid="import-folder"]')}/click`, {});
   const imported = await until("the import summary", () =>
     run(`const r = document.querySelector('[data-testid="import-result"]'); return r ? r.textContent : null;`), 60000);
   const importMs = Date.now() - importStarted;
@@ -270,6 +225,7 @@ try {
 } finally {
   await wd("DELETE", s).catch(() => {});
 }
+const failures = failed();
 if (failures) {
   console.error(`${failures} end-to-end check(s) failed`);
   process.exit(1);

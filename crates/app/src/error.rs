@@ -74,6 +74,9 @@ pub enum AppError {
     /// The key's holder outside this process (a token, an agent) made no signature.
     #[error("the key could not sign: {0}")]
     SigningFailed(String),
+    /// `COUNTERSIGN_AGENT_SOCK` names no agent that answers, or one holding another key.
+    #[error("{0}")]
+    AgentUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -130,6 +133,7 @@ pub const ERROR_CODES: &[&str] = &[
     "token_unsupported",
     "token_error",
     "key_not_exportable",
+    "agent_unavailable",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -171,6 +175,7 @@ impl AppError {
             AppError::TokenUnsupported(_) => "token_unsupported",
             AppError::Token(_) => "token_error",
             AppError::KeyNotExportable(_) => "key_not_exportable",
+            AppError::AgentUnavailable(_) => "agent_unavailable",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",

@@ -78,6 +78,8 @@ pub struct Home {
     signer: Option<KeyHandle>,
     /// Where the passphrase comes from when the signing key is needed and not unsealed yet.
     passphrase: Option<PassphraseSource>,
+    /// The agent that signs for this home instead, when one was named.
+    agent: Option<PathBuf>,
     /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so
     /// that a study imported by an earlier build is checked by one worker, not one per image.
     pub(crate) decoder: Mutex<crate::sandbox::DecodeSandbox>,
@@ -99,6 +101,7 @@ impl Home {
             verified: Mutex::new(Verified::default()),
             signer: None,
             passphrase: None,
+            agent: None,
             decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
         })
     }
@@ -161,6 +164,12 @@ impl Home {
         self.whoami()
     }
 
+    /// Signs through the agent on `socket` (see [`Home::use_agent`]).
+    pub(crate) fn set_agent(&mut self, socket: PathBuf) {
+        self.signer = None;
+        self.agent = Some(socket);
+    }
+
     /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
     /// again.
     pub fn lock(&mut self) {
@@ -215,6 +224,7 @@ impl Home {
         let mut other = Home::open(&self.dir)?;
         other.signer = Some(signer);
         other.passphrase = self.passphrase.clone();
+        other.agent = self.agent.clone();
         Ok(other)
     }
 
@@ -249,6 +259,11 @@ impl Home {
     /// This home's signing key, unsealed with a passphrase from the home's source the first
     /// time it is needed (a key still stored unsealed is sealed under it then).
     pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
+        #[cfg(unix)]
+        if let (None, Some(socket)) = (&self.signer, &self.agent) {
+            let key = self.profile()?.key;
+            self.signer = Some(crate::agent::signer(socket, &key)?);
+        }
         if self.signer.is_none() {
             let profile = self.profile()?;
             if let Some(token) = profile.token()? {

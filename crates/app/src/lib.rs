@@ -24,6 +24,8 @@
 //! ```
 
 mod actions;
+#[cfg(unix)]
+pub mod agent;
 mod ai;
 mod bundle;
 mod checkpoints;

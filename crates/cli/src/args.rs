@@ -41,6 +41,15 @@ pub(crate) struct Cli {
     /// Read the key's passphrase from this open file descriptor (one line), e.g. `3<file`.
     #[arg(long, global = true, value_name = "N")]
     pub(crate) passphrase_fd: Option<u32>,
+    /// Sign through the agent on this socket (`countersign agent`) instead of unsealing the key
+    /// here. `serve` and `sync` still need the passphrase.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        env = "COUNTERSIGN_AGENT_SOCK"
+    )]
+    pub(crate) agent: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -74,6 +83,18 @@ pub(crate) enum HomeCommand {
     },
     /// Show this home's identity and network.
     Whoami,
+    /// Unlock the key once and sign for this user's other commands over a Unix socket, as
+    /// ssh-agent does. Prints `COUNTERSIGN_AGENT_SOCK=…` once listening (with --json,
+    /// {"socket","key"}); forgets the key and exits after --idle-timeout seconds without a
+    /// signature.
+    Agent {
+        /// The socket's path (default: agent.sock in the home).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Seconds without a signature after which the agent forgets the key and exits.
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        idle_timeout: u64,
+    },
     /// Join the department an admin's invitation names (`roster invite`): this home then
     /// takes only that network, from its peers. Run `init` first.
     Join {

@@ -76,7 +76,7 @@ pub(crate) fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Image(cmd) => image(cmd),
         Command::Home(cmd) => {
             let source = crate::passphrase::source(cli.passphrase_file, cli.passphrase_fd);
-            home_command(cli.home, cmd, cli.json, source)
+            home_command(cli.home, cmd, cli.json, source, cli.agent)
         }
     }
 }
@@ -86,9 +86,19 @@ pub(crate) fn home_command(
     command: HomeCommand,
     json: bool,
     passphrase: PassphraseSource,
+    agent: Option<PathBuf>,
 ) -> Result<Output, AppError> {
     let dir = home.unwrap_or_else(countersign_app::default_home);
     let mut home = Home::open_with(&dir, passphrase)?;
+    // A sync node's peer identity is the key itself, and an agent never gives it out; an agent
+    // does not serve another agent either.
+    let signs_here = matches!(
+        command,
+        HomeCommand::Serve { .. } | HomeCommand::Sync { .. } | HomeCommand::Agent { .. }
+    );
+    if let (Some(socket), false) = (&agent, signs_here) {
+        home.use_agent(socket);
+    }
     if home.key_unsealed()? {
         eprintln!(
             "note: this home's key is still stored unsealed; it is sealed under a passphrase \
@@ -113,6 +123,37 @@ pub(crate) fn home_command(
             };
             let text = human::whoami(&who);
             Output::new(&who, text)
+        }
+        HomeCommand::Agent {
+            socket,
+            idle_timeout,
+        } => {
+            let mut options = countersign_app::agent::AgentOptions::for_home(&dir);
+            if let Some(socket) = socket {
+                options.socket = socket;
+            }
+            options.idle = std::time::Duration::from_secs(idle_timeout);
+            let summary = home.serve_agent(&options, |socket, key| {
+                // The first line on stdout, printed once the socket answers: scripts wait on
+                // it (or `eval` it), never on a sleep.
+                let line = if json {
+                    serde_json::json!({ "socket": socket, "key": key }).to_string()
+                } else {
+                    // Quoted for the shell that evals it.
+                    let quoted = socket.display().to_string().replace('\'', "'\\''");
+                    format!(
+                        "COUNTERSIGN_AGENT_SOCK='{quoted}'; export COUNTERSIGN_AGENT_SOCK; # signs as {key}"
+                    )
+                };
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            })?;
+            let text = format!(
+                "agent stopped after {} signature(s), {} refused: key forgotten",
+                summary.signatures, summary.refused
+            );
+            Output::new(&summary, text)
         }
         HomeCommand::Whoami => {
             let who = home.whoami()?;

@@ -401,7 +401,10 @@ export const api = {
   join: (invitation: string) => call<Joined>("join", { invitation }),
   /** A page of the study list: the first, or the one starting at `after` (a page's `next`). */
   studies: (after: string | null = null, limit: number = STUDY_PAGE) => call<StudyPage>("studies", { after, limit }),
-  importPaths: (paths: string[]) => call<ImportSummary>("import_paths", { paths }),
+  /** The app opens its own dialog and imports what the user picked (null: cancelled). */
+  importPick: (directory: boolean) => call<ImportSummary | null>("import_pick", { directory }),
+  /** Imports what the window's drop event named, kept by the app (null: nothing waiting). */
+  importDropped: () => call<ImportSummary | null>("import_dropped"),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
   /** A frame packet: raw bytes (see frame.ts), never a JSON array. */
   frame: async (sha256: string, frame: number) =>

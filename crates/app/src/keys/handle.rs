@@ -15,7 +15,6 @@ pub(crate) enum KeyHandle {
     /// The secret key itself, unsealed in this process.
     Memory(Arc<SecretKey>),
     /// A holder outside this process. It checks each signature it returns (see [`Signer`]).
-    #[allow(dead_code)]
     External(Arc<dyn Signer + Send + Sync>),
 }
 

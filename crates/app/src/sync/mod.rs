@@ -217,6 +217,13 @@ impl Service {
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.runtime
     }
+
+    /// Stops the node: its tasks are dropped, and with them its handle on the home and the
+    /// key it holds (wiped once no other holder is left). Not from inside an async runtime.
+    pub fn stop(self) {
+        self.runtime
+            .shutdown_timeout(std::time::Duration::from_secs(5));
+    }
 }
 
 /// Asks a running [`Service`] for its status; cheap to clone, usable from async code (the
