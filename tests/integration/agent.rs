@@ -81,6 +81,22 @@ fn via_agent(home: &Home, socket: &Path, args: &[&str]) -> crate::common::Run {
         .into()
 }
 
+/// `report new` of a CT chest report through the agent on `socket`.
+fn new_report(home: &Home, socket: &Path) -> crate::common::Run {
+    via_agent(
+        home,
+        socket,
+        &[
+            "report",
+            "new",
+            "--study",
+            "1.2.3",
+            "--template",
+            "ct-chest",
+        ],
+    )
+}
+
 fn error_code(run: &crate::common::Run) -> String {
     let e: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap_or_else(|_| {
         panic!("stderr is not a JSON error: {:?}", run.stderr);
@@ -145,19 +161,7 @@ fn a_script_signs_many_entries_with_one_unlock_and_no_passphrase() {
         .into();
     assert_eq!(error_code(&without), "passphrase_required");
 
-    let report = via_agent(
-        &ada,
-        &agent.socket,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    )
-    .ok()["report"]
+    let report = new_report(&ada, &agent.socket).ok()["report"]
         .as_str()
         .unwrap()
         .to_string();
@@ -240,18 +244,7 @@ fn a_home_of_another_key_is_refused_and_nothing_is_written() {
     let (ada, bob) = two_attendings();
     let agent = Agent::start(&ada, &[]);
     let before = bob.count();
-    let run = via_agent(
-        &bob,
-        &agent.socket,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    );
+    let run = new_report(&bob, &agent.socket);
     assert_eq!(run.code, 2);
     assert_eq!(error_code(&run), "agent_unavailable");
     assert!(run.stderr.contains(&ada.key()), "{}", run.stderr);
@@ -291,18 +284,7 @@ fn an_idle_agent_forgets_the_key_and_a_killed_ones_socket_is_replaced() {
     let mut agent = Agent::start(&ada, &["--idle-timeout", "1"]);
     assert!(agent.wait_exit(Duration::from_secs(30)).success());
     assert!(!agent.socket.exists(), "the idle agent left its socket");
-    let run = via_agent(
-        &ada,
-        &agent.socket,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    );
+    let run = new_report(&ada, &agent.socket);
     assert_eq!(error_code(&run), "agent_unavailable");
 
     // Killed: its socket stays, answered by nobody; the next agent replaces it.
@@ -312,17 +294,5 @@ fn an_idle_agent_forgets_the_key_and_a_killed_ones_socket_is_replaced() {
     assert!(killed.socket.exists());
     let next = Agent::start(&ada, &[]);
     assert_eq!(next.socket, killed.socket);
-    via_agent(
-        &ada,
-        &next.socket,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    )
-    .ok();
+    new_report(&ada, &next.socket).ok();
 }
