@@ -97,13 +97,6 @@ fn new_report(home: &Home, socket: &Path) -> crate::common::Run {
     )
 }
 
-fn error_code(run: &crate::common::Run) -> String {
-    let e: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap_or_else(|_| {
-        panic!("stderr is not a JSON error: {:?}", run.stderr);
-    });
-    e["error"]["code"].as_str().unwrap().to_string()
-}
-
 /// One raw request to the agent: the answer's status byte and data.
 fn raw(socket: &Path, frame: &[u8]) -> (u8, Vec<u8>) {
     let mut s = UnixStream::connect(socket).unwrap();
@@ -143,7 +136,7 @@ fn a_script_signs_many_entries_with_one_unlock_and_no_passphrase() {
     assert_eq!(agent.key, ada.key());
     // The agent read the passphrase once, at start; nothing else can read it now.
     std::fs::remove_file(&ada.passphrase_file).unwrap();
-    let without = ada
+    let without: crate::common::Run = ada
         .command()
         .env_remove("COUNTERSIGN_PASSPHRASE_FILE")
         .args([
@@ -159,7 +152,7 @@ fn a_script_signs_many_entries_with_one_unlock_and_no_passphrase() {
         .output()
         .unwrap()
         .into();
-    assert_eq!(error_code(&without), "passphrase_required");
+    assert_eq!(without.error_code(), "passphrase_required");
 
     let report = new_report(&ada, &agent.socket).ok()["report"]
         .as_str()
@@ -246,7 +239,7 @@ fn a_home_of_another_key_is_refused_and_nothing_is_written() {
     let before = bob.count();
     let run = new_report(&bob, &agent.socket);
     assert_eq!(run.code, 2);
-    assert_eq!(error_code(&run), "agent_unavailable");
+    assert_eq!(run.error_code(), "agent_unavailable");
     assert!(run.stderr.contains(&ada.key()), "{}", run.stderr);
     assert_eq!(bob.count(), before);
     // Reading needs no agent.
@@ -285,7 +278,7 @@ fn an_idle_agent_forgets_the_key_and_a_killed_ones_socket_is_replaced() {
     assert!(agent.wait_exit(Duration::from_secs(30)).success());
     assert!(!agent.socket.exists(), "the idle agent left its socket");
     let run = new_report(&ada, &agent.socket);
-    assert_eq!(error_code(&run), "agent_unavailable");
+    assert_eq!(run.error_code(), "agent_unavailable");
 
     // Killed: its socket stays, answered by nobody; the next agent replaces it.
     let mut killed = Agent::start(&ada, &[]);

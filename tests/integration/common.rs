@@ -41,6 +41,20 @@ impl Run {
         })
     }
 
+    /// The stable code of a refused command (exit 2): its stderr's last line is the JSON
+    /// error (a note may come before it).
+    pub fn error_code(&self) -> String {
+        assert_eq!(
+            self.code, 2,
+            "stdout {:?} stderr {:?}",
+            self.stdout, self.stderr
+        );
+        let last = self.stderr.trim().lines().last().unwrap_or_default();
+        let line: Value = serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("stderr is not one JSON line ({e}): {:?}", self.stderr));
+        line["error"]["code"].as_str().unwrap().to_string()
+    }
+
     /// Asserts success and returns the JSON output.
     pub fn ok(&self) -> Value {
         assert_eq!(self.code, 0, "command failed: {}", self.stderr);
@@ -56,6 +70,20 @@ impl From<Output> for Run {
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+/// Every file under `dir`, recursively.
+pub fn every_file(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(every_file(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// A home directory driven through the CLI.

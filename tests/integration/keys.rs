@@ -9,21 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::common::{Home, Run};
-
-/// Every file under `dir`, recursively.
-fn every_file(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(every_file(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
+use crate::common::{every_file, Home, Run};
 
 /// Panics if any file under `dir` (the ledger's WAL included, which must be there) holds
 /// `seed` as bytes or as hex.
@@ -64,20 +50,6 @@ fn founded() -> (Home, String) {
     home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
     let report = home.new_report("1.2.3", "ct-chest");
     (home, report)
-}
-
-/// The error code of a failed run, which must exit 2 with one JSON line on stderr.
-fn code_of(run: &Run) -> String {
-    assert_eq!(
-        run.code, 2,
-        "stdout {:?} stderr {:?}",
-        run.stdout, run.stderr
-    );
-    // The JSON line is the last (a home whose key is still unsealed has a note before it).
-    let last = run.stderr.trim().lines().last().unwrap_or_default();
-    let line: serde_json::Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("stderr is not one JSON line ({e}): {:?}", run.stderr));
-    line["error"]["code"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -148,7 +120,7 @@ fn a_plaintext_home_without_a_passphrase_still_reads_and_says_it_will_be_sealed(
         "--text",
         "x",
     ]);
-    assert_eq!(code_of(&refused), "passphrase_required");
+    assert_eq!(refused.error_code(), "passphrase_required");
     assert!(plain.exists(), "nothing sealed without a passphrase");
     // With one, the first command seals it.
     home.ok(&["whoami"]);
@@ -166,14 +138,14 @@ fn a_wrong_passphrase_a_truncated_key_file_or_any_flipped_bit_is_refused_and_cha
 
     let right = home.passphrase();
     std::fs::write(&home.passphrase_file, "not the passphrase").unwrap();
-    assert_eq!(code_of(&try_write()), "wrong_passphrase");
+    assert_eq!((try_write()).error_code(), "wrong_passphrase");
     assert_eq!(std::fs::read(&path).unwrap(), original);
     std::fs::write(&home.passphrase_file, &right).unwrap();
 
     let check = |bytes: &[u8], code: &str, what: &str| {
         std::fs::write(&path, bytes).unwrap();
         let run = try_write();
-        assert_eq!(code_of(&run), code, "{what}: {}", run.stderr);
+        assert_eq!(run.error_code(), code, "{what}: {}", run.stderr);
         assert_eq!(
             std::fs::read(&path).unwrap(),
             bytes,
@@ -231,7 +203,7 @@ fn with_no_passphrase_source_and_no_terminal_a_command_needing_the_key_fails_at_
         std::thread::sleep(Duration::from_millis(20));
     }
     let run: Run = child.wait_with_output().unwrap().into();
-    assert_eq!(code_of(&run), "passphrase_required");
+    assert_eq!(run.error_code(), "passphrase_required");
     assert!(run.stderr.contains("--passphrase-file"), "{}", run.stderr);
     assert_eq!(home.count(), entries);
     // Reading needs no passphrase.
@@ -260,20 +232,20 @@ fn after_change_passphrase_the_old_one_is_refused_and_the_new_one_signs() {
         "--new-passphrase-file",
         new.to_str().unwrap(),
     ];
-    assert_eq!(code_of(&home.run(&args)), "wrong_passphrase");
+    assert_eq!((home.run(&args)).error_code(), "wrong_passphrase");
     assert_eq!(std::fs::read(sealed_path(&home)).unwrap(), sealed_before);
     std::fs::write(&home.passphrase_file, &old).unwrap();
     home.ok(&args);
     assert_ne!(std::fs::read(sealed_path(&home)).unwrap(), sealed_before);
     assert_eq!(
-        code_of(&home.write(&report, "findings", "old")),
+        (home.write(&report, "findings", "old")).error_code(),
         "wrong_passphrase"
     );
     std::fs::copy(&new, &home.passphrase_file).unwrap();
     assert_eq!(home.write(&report, "findings", "new").code, 0);
     // A new passphrase too short is refused and the key stays sealed under the last one.
     std::fs::write(&new, "short").unwrap();
-    assert_eq!(code_of(&home.run(&args)), "invalid_input");
+    assert_eq!((home.run(&args)).error_code(), "invalid_input");
     assert_eq!(home.write(&report, "findings", "still new").code, 0);
 }
 

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{Home, Run};
+use crate::common::{every_file, Home, Run};
 
 /// Debian's SoftHSM2 module.
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -147,19 +147,6 @@ fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
-/// The error code of a failed run, which must exit 2 with one JSON line on stderr.
-fn code_of(run: &Run) -> String {
-    assert_eq!(
-        run.code, 2,
-        "stdout {:?} stderr {:?}",
-        run.stdout, run.stderr
-    );
-    let last = run.stderr.trim().lines().last().unwrap_or_default();
-    let line: Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("stderr is not one JSON line ({e}): {:?}", run.stderr));
-    line["error"]["code"].as_str().unwrap().to_string()
-}
-
 fn message_of(run: &Run) -> String {
     let last = run.stderr.trim().lines().last().unwrap_or_default();
     let line: Value = serde_json::from_str(last).unwrap();
@@ -168,20 +155,6 @@ fn message_of(run: &Run) -> String {
 
 fn identity(home: &Home) -> Value {
     serde_json::from_slice(&std::fs::read(home.dir.join("identity.json")).unwrap()).unwrap()
-}
-
-/// Every file under `dir`, recursively.
-fn every_file(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(every_file(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// No key file and no sealed key anywhere under a token home (the WAL, which must be there,
@@ -410,10 +383,13 @@ fn a_key_of_known_seed_put_on_the_token_signs_and_its_seed_reaches_no_file_under
     let other = home_with_pin();
     let mut args = init_args("known-seed");
     args.extend(["--pkcs11-key-id".into(), "0badd0".into()]);
-    assert_eq!(code_of(&hsm.run(&other, &strs(&args))), "not_found");
+    assert_eq!((hsm.run(&other, &strs(&args))).error_code(), "not_found");
     args.pop();
     args.push("not hex".into());
-    assert_eq!(code_of(&hsm.run(&other, &strs(&args))), "invalid_input");
+    assert_eq!(
+        (hsm.run(&other, &strs(&args))).error_code(),
+        "invalid_input"
+    );
     assert!(!other.dir.join("identity.json").exists());
     // A pair whose private key can leave the token: refused.
     hsm.tool(
@@ -432,7 +408,7 @@ fn a_key_of_known_seed_put_on_the_token_signs_and_its_seed_reaches_no_file_under
     args.pop();
     args.push("0e10".into());
     let refused = hsm.run(&other, &strs(&args));
-    assert_eq!(code_of(&refused), "invalid_input");
+    assert_eq!(refused.error_code(), "invalid_input");
     let message = message_of(&refused);
     assert!(message.contains("could leave the token"), "{message}");
     assert!(!other.dir.join("identity.json").exists());
@@ -446,7 +422,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     let home = Home::new();
     std::fs::write(&home.passphrase_file, "999999\n").unwrap();
     let run = hsm.run(&home, &strs(&init_args("refusals")));
-    assert_eq!(code_of(&run), "wrong_pin");
+    assert_eq!(run.error_code(), "wrong_pin");
     assert!(!home.dir.join("identity.json").exists());
     let listed = hsm.tool("refusals", &["--list-objects"]);
     assert!(!listed.contains("Key Object"), "{listed}");
@@ -486,7 +462,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
 
     std::fs::write(&home.passphrase_file, "135791\n").unwrap();
     let wrong = write();
-    assert_eq!(code_of(&wrong), "wrong_pin");
+    assert_eq!(wrong.error_code(), "wrong_pin");
     assert!(message_of(&wrong).contains("refusals"), "{}", wrong.stderr);
     assert!(!wrong.stderr.contains("135791"), "the PIN was printed");
     assert_eq!(home.count(), entries, "something was signed");
@@ -504,7 +480,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
         &["--delete-object", "--type", "privkey", "--id", &key_id],
     );
     let gone = write();
-    assert_eq!(code_of(&gone), "key_missing");
+    assert_eq!(gone.error_code(), "key_missing");
     assert!(message_of(&gone).contains(&key_id), "{}", gone.stderr);
     assert_eq!(home.count(), entries);
 
@@ -520,7 +496,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
         String::from_utf8_lossy(&out.stderr)
     );
     let absent = write();
-    assert_eq!(code_of(&absent), "token_missing");
+    assert_eq!(absent.error_code(), "token_missing");
     assert!(
         message_of(&absent).contains("refusals"),
         "{}",
@@ -529,13 +505,21 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     // Another token given the same label is not this one (its serial differs).
     hsm.init_token("refusals");
     let impostor = write();
-    assert_eq!(code_of(&impostor), "token_missing", "{}", impostor.stderr);
+    assert_eq!(
+        impostor.error_code(),
+        "token_missing",
+        "{}",
+        impostor.stderr
+    );
     // A module that is not there.
     let nowhere = Home::new();
     std::fs::write(&nowhere.passphrase_file, format!("{PIN}\n")).unwrap();
     let mut args = init_args("refusals");
     args[9] = "/nonexistent/libpkcs11.so".into();
-    assert_eq!(code_of(&hsm.run(&nowhere, &strs(&args))), "token_missing");
+    assert_eq!(
+        (hsm.run(&nowhere, &strs(&args))).error_code(),
+        "token_missing"
+    );
 
     // Reading needs no token, and nothing of the home changed.
     assert_eq!(home.count(), entries);
@@ -555,7 +539,7 @@ fn a_token_without_eddsa_is_refused_naming_the_token_and_the_mechanism() {
     hsm.init_token("no-eddsa");
     let home = home_with_pin();
     let run = hsm.run(&home, &strs(&init_args("no-eddsa")));
-    assert_eq!(code_of(&run), "token_unsupported");
+    assert_eq!(run.error_code(), "token_unsupported");
     let message = message_of(&run);
     assert!(
         message.contains("no-eddsa") && message.contains("CKM_EDDSA"),
@@ -579,7 +563,7 @@ fn a_token_home_cannot_serve_or_sync_and_says_to_carry_entries_by_bundle() {
         ][..],
     ] {
         let run = hsm.run(&home, args);
-        assert_eq!(code_of(&run), "key_not_exportable", "{args:?}");
+        assert_eq!(run.error_code(), "key_not_exportable", "{args:?}");
         let message = message_of(&run);
         assert!(message.contains("bundle export"), "{message}");
     }
@@ -595,7 +579,7 @@ fn a_token_home_cannot_serve_or_sync_and_says_to_carry_entries_by_bundle() {
             new.to_str().unwrap(),
         ],
     );
-    assert_eq!(code_of(&run), "invalid_input");
+    assert_eq!(run.error_code(), "invalid_input");
     assert!(message_of(&run).contains("PIN"));
 }
 
@@ -645,7 +629,7 @@ fn a_token_key_that_is_not_the_identitys_key_signs_nothing() {
             "x",
         ],
     );
-    assert_eq!(code_of(&run), "signing_failed", "{}", run.stderr);
+    assert_eq!(run.error_code(), "signing_failed", "{}", run.stderr);
     assert!(
         message_of(&run).contains("does not verify"),
         "{}",
