@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
-use crate::keys::{KeyStore, Passphrase, PassphraseSource, PassphraseUse, Profile};
+use crate::keys::{
+    keychain, KeyStore, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
+};
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
@@ -45,6 +47,11 @@ pub struct WhoAmI {
     /// Whether this home holds a network or was told which one to trust (by an invitation):
     /// until then it neither syncs nor listens.
     pub joined: bool,
+    /// Where the private key is kept: `sealed` (a file under the home, sealed under a
+    /// passphrase) or `keychain` (the OS keychain).
+    pub key_store: KeyStoreKind,
+    /// Whether unlocking the key asks for a passphrase (what the desktop's unlock screen shows).
+    pub needs_passphrase: bool,
 }
 
 #[derive(Debug)]
@@ -132,16 +139,58 @@ impl Home {
 
     /// Opens the signing key with `passphrase` (sealing it under that passphrase first if it
     /// was stored unsealed) and keeps it for this session. Opening again checks the passphrase
-    /// again: signing a final re-authenticates this way.
+    /// again: signing a final re-authenticates this way. A key kept in the OS keychain is read
+    /// from the keychain again (the passphrase is not used).
     pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
+        self.unlock_with(Some(passphrase))
+    }
+
+    /// [`Home::unlock`] for whichever store holds the key: a sealed key needs `passphrase`
+    /// (`passphrase_required` without one); a key in the keychain needs none, and the keychain
+    /// asks the user itself if its collection is locked.
+    pub fn unlock_with(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
         let profile = self.profile()?;
-        let key = if self.keys.is_plaintext(&profile.key) {
-            self.keys.migrate(&profile.key, passphrase)?
-        } else {
-            self.keys.load(&profile.key, passphrase)?
-        };
+        let key = self.open_key(&profile, |_| {
+            passphrase.cloned().ok_or_else(|| {
+                AppError::PassphraseRequired(
+                    "the key is sealed under a passphrase and none was given".into(),
+                )
+            })
+        })?;
         self.signer = Some(key);
         self.whoami()
+    }
+
+    /// Re-authentication before signing a report off as final, whatever was unlocked before: a
+    /// sealed key is opened again with `passphrase` (`reauth_required` without one); a key in
+    /// the keychain is read from the keychain again, which asks the user only if its collection
+    /// is locked.
+    pub fn reauthenticate(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
+        if passphrase.is_none() && self.profile()?.store.needs_passphrase() {
+            return Err(AppError::ReauthRequired);
+        }
+        self.unlock_with(passphrase)
+    }
+
+    /// The signing key from the store the profile names: the OS keychain, or the sealed file
+    /// opened with a passphrase from `passphrase` (a key still stored unsealed is sealed under
+    /// it).
+    fn open_key(
+        &self,
+        profile: &Profile,
+        passphrase: impl FnOnce(PassphraseUse) -> Result<Passphrase>,
+    ) -> Result<SecretKey> {
+        match profile.store {
+            KeyStoreKind::Keychain => keychain::load(&profile.key),
+            KeyStoreKind::Sealed if self.keys.is_plaintext(&profile.key) => {
+                let passphrase = passphrase(PassphraseUse::Migrate)?;
+                self.keys.migrate(&profile.key, &passphrase)
+            }
+            KeyStoreKind::Sealed => {
+                let passphrase = passphrase(PassphraseUse::Unlock)?;
+                self.keys.load(&profile.key, &passphrase)
+            }
+        }
     }
 
     /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
@@ -162,6 +211,14 @@ impl Home {
     /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
     pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
         let profile = self.profile()?;
+        if profile.store == KeyStoreKind::Keychain {
+            return Err(AppError::InvalidInput(
+                "this home's key is kept in the OS keychain, not sealed under a passphrase: there \
+                 is no passphrase to change (the keychain's own password protects it; `key move \
+                 --to sealed` moves the key to a sealed file)"
+                    .into(),
+            ));
+        }
         let key = if self.keys.is_plaintext(&profile.key) {
             let new = new()?;
             new.check_new()?;
@@ -224,16 +281,20 @@ impl Home {
 
     /// This home's signing key, unsealed with a passphrase from the home's source the first
     /// time it is needed (a key still stored unsealed is sealed under it then).
+    /// A key in the OS keychain is read from it then, unless the source is
+    /// [`PassphraseSource::locked`] (the desktop: only an explicit unlock opens the key).
     pub(crate) fn secret(&mut self) -> Result<&SecretKey> {
         if self.signer.is_none() {
             let profile = self.profile()?;
-            let key = if self.keys.is_plaintext(&profile.key) {
-                let passphrase = self.source()?.get(PassphraseUse::Migrate)?;
-                self.keys.migrate(&profile.key, &passphrase)?
-            } else {
-                let passphrase = self.source()?.get(PassphraseUse::Unlock)?;
-                self.keys.load(&profile.key, &passphrase)?
-            };
+            if profile.store == KeyStoreKind::Keychain
+                && self
+                    .passphrase
+                    .as_ref()
+                    .is_some_and(|s| !s.opens_on_demand())
+            {
+                return Err(AppError::Locked);
+            }
+            let key = self.open_key(&profile, |why| self.source()?.get(why))?;
             self.signer = Some(key);
         }
         self.signer
@@ -312,24 +373,58 @@ impl Home {
         passphrase: &Passphrase,
     ) -> Result<WhoAmI> {
         passphrase.check_new()?;
+        self.check_new_identity(name)?;
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        self.keys.save(&key, passphrase)?;
+        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Sealed);
+        self.create_identity(key, profile, found_network)
+    }
+
+    /// [`Home::init`] with the key kept in the OS keychain: no passphrase, and no key bytes
+    /// under the home. Fails with `keychain_unavailable` (nothing written) when there is no
+    /// keychain to keep it in.
+    pub fn init_keychain(
+        &mut self,
+        name: &str,
+        role: Role,
+        found_network: Option<&str>,
+        ai_model: Option<AiModelInfo>,
+    ) -> Result<WhoAmI> {
+        self.check_new_identity(name)?;
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        keychain::store(&self.dir, &key)?;
+        let public = key.public();
+        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Keychain);
+        let created = self.create_identity(key, profile, found_network);
+        if created.is_err() {
+            // Not this home's key after all: the keychain keeps no orphan.
+            let _ = keychain::remove(&self.dir, &public);
+        }
+        created
+    }
+
+    fn check_new_identity(&self, name: &str) -> Result<()> {
         self.refuse_if_initialized()?;
         if name.trim().is_empty() {
             return Err(AppError::InvalidInput("a name is required".into()));
         }
-        let key = SecretKey::generate(&mut rand_core::OsRng);
-        self.keys.save(&key, passphrase)?;
-        let profile = Profile {
-            key: key.public(),
-            name: name.to_string(),
-            role,
-            ai_model: ai_model.clone(),
-        };
+        Ok(())
+    }
+
+    /// Records the identity of `key` (already in its store): founds the network if asked, then
+    /// writes the profile.
+    fn create_identity(
+        &mut self,
+        key: SecretKey,
+        profile: Profile,
+        found_network: Option<&str>,
+    ) -> Result<WhoAmI> {
         if let Some(network_name) = found_network {
             self.found_network(&key, network_name, &profile)?;
         }
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
-        tracing::info!(key = %profile.key, role = %role, "identity created");
+        tracing::info!(key = %profile.key, role = %profile.role, store = %profile.store, "identity created");
         self.signer = Some(key);
         self.whoami()
     }
@@ -384,6 +479,8 @@ impl Home {
             network: state.network().ok(),
             admin: member.is_some_and(|m| m.admin),
             joined: state.network().is_ok() || self.anchor()?.is_some(),
+            key_store: profile.store,
+            needs_passphrase: profile.store.needs_passphrase(),
         })
     }
 
@@ -626,6 +723,22 @@ impl Verified {
 
 fn db_data_version(db: &countersign_store::Db<'_>) -> Result<i64> {
     Ok(db.data_version()?)
+}
+
+fn new_profile(
+    key: &SecretKey,
+    name: &str,
+    role: Role,
+    ai_model: Option<AiModelInfo>,
+    store: KeyStoreKind,
+) -> Profile {
+    Profile {
+        key: key.public(),
+        name: name.to_string(),
+        role,
+        ai_model,
+        store,
+    }
 }
 
 pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {
