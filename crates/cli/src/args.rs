@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::roster::AiModelInfo;
 use countersign_app::ledger::{PublicKey, Role};
 use countersign_app::report::payload::Channel;
@@ -66,6 +67,11 @@ pub(crate) enum HomeCommand {
         /// The network's name (with --admin).
         #[arg(long, default_value = "Radiology department")]
         network_name: String,
+        /// Where the private key is kept: `sealed` (a file in the home, sealed under a
+        /// passphrase) or `keychain` (the OS keychain: the Secret Service on Linux; no
+        /// passphrase, nothing under the home).
+        #[arg(long, default_value = "sealed", value_parser = parse_key_store)]
+        key_store: KeyStoreKind,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -77,7 +83,7 @@ pub(crate) enum HomeCommand {
         /// The invitation's text (`countersign-invite:…`).
         invitation: String,
     },
-    /// This home's key, sealed under a passphrase.
+    /// This home's key: its passphrase, and the store that keeps it.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Manage the department roster (admin only).
@@ -162,6 +168,16 @@ pub(crate) enum KeyCommand {
     /// the terminal, twice). The sealed file is replaced atomically.
     ChangePassphrase {
         /// Read the new passphrase from this file (one line).
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Move the key to another store: `keychain` (the OS keychain; the sealed file is then
+    /// wiped) or `sealed` (a file sealed under a new passphrase; the keychain item is then
+    /// removed). The new store is written and read back before the home names it.
+    Move {
+        #[arg(long, value_parser = parse_key_store)]
+        to: KeyStoreKind,
+        /// With --to sealed: read the new passphrase from this file (one line).
         #[arg(long, value_name = "PATH")]
         new_passphrase_file: Option<PathBuf>,
     },
@@ -521,6 +537,10 @@ pub(crate) enum BundleCommand {
         #[arg(long)]
         trust_founder: Option<String>,
     },
+}
+
+pub(crate) fn parse_key_store(s: &str) -> Result<KeyStoreKind, String> {
+    s.parse()
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {

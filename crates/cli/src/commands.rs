@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use countersign_app::entry_id;
 use countersign_app::imaging::WindowChoice;
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::{AppError, Home, PassphraseSource};
 use serde::Serialize;
 
@@ -102,10 +103,15 @@ pub(crate) fn home_command(
             role,
             admin,
             network_name,
+            key_store,
             model,
         } => {
             let model = model.for_member(role, &name)?;
-            let who = home.init(&name, role, admin.then_some(network_name.as_str()), model)?;
+            let network = admin.then_some(network_name.as_str());
+            let who = match key_store {
+                KeyStoreKind::Sealed => home.init(&name, role, network, model)?,
+                KeyStoreKind::Keychain => home.init_keychain(&name, role, network, model)?,
+            };
             let text = human::whoami(&who);
             Output::new(&who, text)
         }
@@ -149,6 +155,26 @@ pub(crate) fn home_command(
             };
             let text = format!("the key {} is sealed under the new passphrase", who.key);
             Output::new(&out, text)
+        }
+        HomeCommand::Key(KeyCommand::Move {
+            to,
+            new_passphrase_file,
+        }) => {
+            let moved = home.key_move(to, || {
+                crate::passphrase::new_passphrase(new_passphrase_file.as_deref())
+            })?;
+            let text = match to {
+                KeyStoreKind::Keychain => format!(
+                    "the key {} is in the OS keychain now; its sealed file was wiped",
+                    moved.key
+                ),
+                KeyStoreKind::Sealed => format!(
+                    "the key {} is sealed in {} now; it was removed from the OS keychain",
+                    moved.key,
+                    home.sealed_key_path()?.display()
+                ),
+            };
+            Output::new(&moved, text)
         }
         HomeCommand::Roster(RosterCommand::Add {
             key,
