@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::common::{Home, Run};
 
 /// Every file under `dir`, recursively.
-fn every_file(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn every_file(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -27,7 +27,7 @@ fn every_file(dir: &Path) -> Vec<PathBuf> {
 
 /// Panics if any file under `dir` (the ledger's WAL included, which must be there) holds
 /// `seed` as bytes or as hex.
-fn assert_no_file_holds(dir: &Path, seed: &[u8; 32], when: &str) {
+pub(crate) fn assert_no_file_holds(dir: &Path, seed: &[u8; 32], when: &str) {
     let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
     let files = every_file(dir);
     assert!(
@@ -67,7 +67,7 @@ fn founded() -> (Home, String) {
 }
 
 /// The error code of a failed run, which must exit 2 with one JSON line on stderr.
-fn code_of(run: &Run) -> String {
+pub(crate) fn code_of(run: &Run) -> String {
     assert_eq!(
         run.code, 2,
         "stdout {:?} stderr {:?}",
