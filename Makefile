@@ -59,6 +59,8 @@ ui: ui-deps
 	cd ui && $(NPM) run --silent build && $(NPM) run --silent build:mock
 
 # System packages the build and tests need, installed when missing (Debian, as root or sudo).
+# The keychain store links libdbus (libdbus-1-dev); its tests run a private D-Bus session
+# (dbus-run-session, dbus-send) with a real gnome-keyring-daemon and read items with secret-tool.
 deps:
 	@missing=""; \
 	command -v c++ >/dev/null || missing="$$missing build-essential"; \
@@ -81,6 +83,11 @@ deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	pkg-config --exists dbus-1 2>/dev/null || missing="$$missing libdbus-1-dev"; \
+	command -v dbus-run-session >/dev/null || missing="$$missing dbus-daemon"; \
+	command -v dbus-send >/dev/null || missing="$$missing dbus-bin"; \
+	command -v gnome-keyring-daemon >/dev/null || missing="$$missing gnome-keyring"; \
+	command -v secret-tool >/dev/null || missing="$$missing libsecret-tools"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(call apt,$$missing); fi
 
 # vite 7 needs Node ^20.19 or >= 22.12; Debian 12's nodejs is 18. An older node is replaced (for
