@@ -18,6 +18,10 @@ export interface Identity {
   /** Holds a network or was told which one to trust (an invitation): until then the app
    *  neither syncs nor listens, and asks for an invitation. */
   joined: boolean;
+  /** Where the private key is kept: a file sealed under a passphrase, or the OS keychain. */
+  key_store: "sealed" | "keychain";
+  /** Whether unlocking asks for a passphrase (the app's answer: the UI does not decide). */
+  needs_passphrase: boolean;
 }
 
 export interface Joined {
@@ -381,7 +385,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   status: () => call<Status>("status"),
   /** Opens the key with its passphrase for this session (until the idle lock). */
-  unlock: (passphrase: string) => call<Identity>("unlock", { passphrase }),
+  /** Opens the key: with the passphrase, or `null` for a key in the OS keychain. */
+  unlock: (passphrase: string | null) => call<Identity>("unlock", { passphrase }),
   /** Tells the app the user did something (input), for its idle lock. */
   activity: () => call<null>("activity"),
   /** Wipes the key from memory now. */

@@ -9,6 +9,9 @@ import { buildFrame, type FrameHeader } from "./frame";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
+/** `?keychain`: the key is kept in the OS keychain (no passphrase; unlocking reads the keychain). */
+const inKeychain = new URLSearchParams(globalThis.location?.search ?? "").has("keychain");
+const keyStore = { key_store: inKeychain ? "keychain" : "sealed", needs_passphrase: !inKeychain };
 /** `?as=newcomer`: an identity that has not joined a department yet (it waits for an invitation). */
 let joined = new URLSearchParams(globalThis.location?.search ?? "").get("as") !== "newcomer";
 const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
@@ -20,7 +23,7 @@ export const MOCK_PASSPHRASE = "countersign-demo";
 let unlocked = false;
 /** Refuses a signing while locked, as the app does (`locked`). */
 function needKey() {
-  if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it with your passphrase" };
+  if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it to sign" };
 }
 function checkPassphrase(p: unknown) {
   if (p !== MOCK_PASSPHRASE) throw { code: "wrong_passphrase", message: `wrong passphrase for key ${"a1".repeat(32)}` };
@@ -338,7 +341,7 @@ export function installMocks() {
       case "status":
         return {
           home: "/mock/home",
-          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined },
+          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, ...keyStore },
           locked: !unlocked, unsealed: false, demo_passphrase: MOCK_PASSPHRASE,
         };
       case "join":
@@ -349,9 +352,10 @@ export function installMocks() {
         joined = true;
         return { network: "f".repeat(64), founder: attending.key, invited_by: attending.key, expires_ms: Date.now() + 86_400_000, peers: [] };
       case "unlock":
-        checkPassphrase(a.passphrase);
+        // As the app: a sealed key needs its passphrase; a key in the keychain none.
+        if (!inKeychain) checkPassphrase(a.passphrase);
         unlocked = true;
-        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true };
+        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, ...keyStore };
       case "lock":
         unlocked = false;
         return null;
@@ -386,8 +390,11 @@ export function installMocks() {
         return resolve(find(a.report), a.keep, a.note ?? "");
       case "finalize_report":
         // Re-authentication for sign-off: the passphrase every time, checked before signing.
-        if (!a.passphrase) throw { code: "reauth_required", message: "signing a report off as final asks for your passphrase again" };
-        checkPassphrase(a.passphrase);
+        // A key in the keychain is read from it again (nothing to type).
+        if (!inKeychain) {
+          if (!a.passphrase) throw { code: "reauth_required", message: "signing a report off as final asks for your passphrase again" };
+          checkPassphrase(a.passphrase);
+        }
         unlocked = true;
         return finalize(find(a.report));
       case "add_addendum": {
