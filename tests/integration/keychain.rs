@@ -87,7 +87,7 @@ impl Session {
 
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.envs(self.env().into_iter())
+        cmd.envs(self.env())
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY");
         cmd
