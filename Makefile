@@ -59,6 +59,8 @@ ui: ui-deps
 	cd ui && $(NPM) run --silent build && $(NPM) run --silent build:mock
 
 # System packages the build and tests need, installed when missing (Debian, as root or sudo).
+# The keychain store links libdbus (libdbus-1-dev); its tests run a private D-Bus session
+# (dbus-run-session, dbus-send) with a real gnome-keyring-daemon and read items with secret-tool.
 deps:
 	@missing=""; \
 	command -v c++ >/dev/null || missing="$$missing build-essential"; \
@@ -86,6 +88,9 @@ deps:
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	command -v pkcs11-tool >/dev/null || missing="$$missing opensc"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v dbus-run-session >/dev/null || missing="$$missing dbus-daemon"; \
+	command -v gnome-keyring-daemon >/dev/null || missing="$$missing gnome-keyring"; \
+	command -v secret-tool >/dev/null || missing="$$missing libsecret-tools"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(call apt,$$missing); fi
 
 # vite 7 needs Node ^20.19 or >= 22.12; Debian 12's nodejs is 18. An older node is replaced (for

@@ -93,12 +93,13 @@ fn join(desk: State<'_, Desk>, invitation: String) -> Reply<countersign_app::Joi
     desk.act(|h| h.join(&invitation))
 }
 
-/// Opens the key with the passphrase (a token's PIN, when `whoami.key_store` is `token`) for
-/// this session (until the idle lock).
+/// Opens the key for this session (until the idle lock): a sealed key with the passphrase, a key
+/// on a hardware token with its PIN, a key in the OS keychain from the keychain
+/// (`identity.needs_passphrase` says whether one is asked).
 #[tauri::command(async)]
-fn unlock(desk: State<'_, Desk>, passphrase: String) -> Reply<WhoAmI> {
-    let passphrase = Passphrase::new(passphrase);
-    desk.act(|h| h.unlock(&passphrase))
+fn unlock(desk: State<'_, Desk>, passphrase: Option<String>) -> Reply<WhoAmI> {
+    let passphrase = passphrase.map(Passphrase::new);
+    desk.act(|h| h.unlock_with(passphrase.as_ref()))
 }
 
 /// The user did something (the UI reports input, at most every few seconds): the idle lock
@@ -379,23 +380,23 @@ fn cosign_section(desk: State<'_, Desk>, report: String, section: String) -> Rep
         .map(|id| id.to_hex())
 }
 
-/// Signs the report off as final: re-authentication, whatever was unlocked before. Without the
-/// passphrase it is refused with `reauth_required`; with it, the passphrase is checked against
-/// the sealed key (a wrong one: `wrong_passphrase`, nothing signed) before signing. For a key on
-/// a hardware token the passphrase is the token's PIN, checked by logging in to the token again
-/// (a wrong one: `wrong_pin`, nothing signed, and the key is locked).
+/// Signs the report off as final: re-authentication, whatever was unlocked before
+/// (`Home::reauthenticate`). A sealed key: without the passphrase it is refused with
+/// `reauth_required`; with it, the passphrase is checked against the sealed key (a wrong one:
+/// `wrong_passphrase`, nothing signed) before signing. For a key on a hardware token the
+/// passphrase is the token's PIN, checked by logging in to the token again (a wrong one:
+/// `wrong_pin`, nothing signed, and the key is locked). A key in the OS keychain is read from
+/// the keychain again.
 #[tauri::command(async)]
 fn finalize_report(
     desk: State<'_, Desk>,
     report: String,
     passphrase: Option<String>,
 ) -> Reply<String> {
-    let passphrase = passphrase
-        .map(Passphrase::new)
-        .ok_or_else(|| AppError::ReauthRequired.to_wire())?;
+    let passphrase = passphrase.map(Passphrase::new);
     desk.act(|h| {
         let report = entry_id(&report)?;
-        h.unlock(&passphrase)?;
+        h.reauthenticate(passphrase.as_ref())?;
         h.report_finalize(report)
     })
     .map(|id| id.to_hex())

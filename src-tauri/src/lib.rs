@@ -55,8 +55,9 @@ impl Desk {
     pub fn open_with_idle_lock(dir: PathBuf, idle: Duration) -> Desk {
         let home = Home::open(&dir)
             .map(|mut h| {
-                // Never a prompt: a key needed while locked is refused, and the UI asks.
-                h.set_passphrase_source(Some(PassphraseSource::new(|_| Err(AppError::Locked))));
+                // Never a prompt: a key needed while locked is refused, and the UI asks (a key
+                // in the OS keychain too: only the user's unlock reads it).
+                h.set_passphrase_source(Some(PassphraseSource::locked()));
                 h
             })
             .map_err(|e| e.to_wire());

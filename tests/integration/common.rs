@@ -92,6 +92,9 @@ pub struct Home {
     /// The file holding this home's passphrase (beside the home, in its temporary directory):
     /// every run of the CLI on this home is given it in `COUNTERSIGN_PASSPHRASE_FILE`.
     pub passphrase_file: PathBuf,
+    /// More environment for every run of the CLI on this home (a private D-Bus session for a
+    /// home whose key is in the OS keychain: `tests/integration/keychain.rs`).
+    pub env: Vec<(String, std::ffi::OsString)>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -106,6 +109,7 @@ impl Home {
         Home {
             dir: tmp.path().join("home"),
             passphrase_file,
+            env: Vec::new(),
             _tmp: Some(tmp),
         }
     }
@@ -127,7 +131,8 @@ impl Home {
             .arg(&self.dir)
             .env_remove("COUNTERSIGN_HOME")
             .env("COUNTERSIGN_PASSPHRASE_FILE", &self.passphrase_file)
-            .env("COUNTERSIGN_TEST_FAST_KDF", "1");
+            .env("COUNTERSIGN_TEST_FAST_KDF", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

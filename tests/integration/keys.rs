@@ -13,7 +13,7 @@ use crate::common::{every_file, Home, Run};
 
 /// Panics if any file under `dir` (the ledger's WAL included, which must be there) holds
 /// `seed` as bytes or as hex.
-fn assert_no_file_holds(dir: &Path, seed: &[u8; 32], when: &str) {
+pub(crate) fn assert_no_file_holds(dir: &Path, seed: &[u8; 32], when: &str) {
     let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
     let files = every_file(dir);
     assert!(

@@ -17,6 +17,7 @@ mod import;
 mod insider;
 mod join;
 mod jpeg2000;
+mod keychain;
 mod keys;
 mod logs;
 mod malformed;

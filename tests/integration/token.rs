@@ -549,7 +549,7 @@ fn a_token_without_eddsa_is_refused_naming_the_token_and_the_mechanism() {
 }
 
 #[test]
-fn a_token_home_cannot_serve_or_sync_and_says_to_carry_entries_by_bundle() {
+fn a_token_home_cannot_serve_sync_or_move_its_key_and_says_to_carry_entries_by_bundle() {
     let hsm = SoftHsm::new("");
     hsm.init_token("no-sync");
     let home = home_with_pin();
@@ -581,6 +581,23 @@ fn a_token_home_cannot_serve_or_sync_and_says_to_carry_entries_by_bundle() {
     );
     assert_eq!(run.error_code(), "invalid_input");
     assert!(message_of(&run).contains("PIN"));
+    // The key never leaves the token, so it is not moved off it to a file or the keychain.
+    for to in ["sealed", "keychain"] {
+        let run = hsm.run(
+            &home,
+            &[
+                "key",
+                "move",
+                "--to",
+                to,
+                "--new-passphrase-file",
+                new.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.error_code(), "key_not_exportable", "--to {to}");
+    }
+    assert_eq!(identity(&home)["store"], "token");
+    assert!(!home.dir.join("keys").exists() || every_file(&home.dir.join("keys")).is_empty());
 }
 
 #[test]

@@ -156,6 +156,32 @@ async function rampCheck(mode) {
   await page.close();
 }
 
+// A key in the OS keychain (the app says unlocking needs no passphrase): the unlock screen asks
+// for none, and after the idle lock signing asks only to unlock, with no passphrase field.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `keychain: page error ${e.message}`));
+  await page.goto(base + "?keychain");
+  await page.getByTestId("unlock-screen").waitFor();
+  await page.getByTestId("unlock-keychain").waitFor();
+  check((await page.getByTestId("unlock-passphrase").count()) === 0, "a keychain home's unlock screen asks for no passphrase");
+  await page.screenshot({ path: "test-results/unlock-keychain.png" });
+  await page.getByTestId("unlock-submit").click();
+  await page.getByTestId("study-item").first().waitFor();
+  check(true, "unlocking from the keychain opens the study list");
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("report-editor").waitFor();
+  await page.evaluate(() => globalThis.__mockIdleLock());
+  await page.getByTestId("section-findings").locator("textarea").fill("Signed from the keychain after the idle lock.");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("passphrase-prompt-keychain").waitFor();
+  check((await page.getByTestId("passphrase-prompt-input").count()) === 0, "after the idle lock a keychain key is unlocked without a passphrase");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "section.write" }).first().waitFor();
+  check(!(await page.getByTestId("passphrase-prompt").isVisible()), "unlocked from the keychain, the section is signed");
+  await page.close();
+}
+
 await rampCheck("webgl2");
 await rampCheck("cpu");
 

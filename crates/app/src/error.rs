@@ -42,11 +42,20 @@ pub enum AppError {
     PassphraseRequired(String),
     #[error("wrong passphrase for key {key}")]
     WrongPassphrase { key: String },
-    /// The sealed key file is truncated, changed or not a sealed key at all.
-    #[error("the sealed key file of {key} is damaged: {reason}")]
+    /// The stored key is damaged: a sealed key file truncated, changed or not a sealed key at
+    /// all; a keychain item that is not the seed of this key.
+    #[error("the stored key of {key} is damaged: {reason}")]
     KeyDamaged { key: String, reason: String },
+    /// The home's key is in the OS keychain and the keychain cannot be reached: no D-Bus session
+    /// bus, no Secret Service on it, or it did not answer.
+    #[error("the OS keychain is unavailable: {0}")]
+    KeychainUnavailable(String),
+    /// The keychain holds the key in a locked collection, and unlocking it was refused, dismissed
+    /// or could not be asked (no display for its prompt).
+    #[error("the OS keychain holding the key {key} is locked and was not unlocked (its unlock prompt was dismissed or could not be shown)")]
+    KeychainLocked { key: String },
     /// The desktop app's key is locked (not unlocked yet this session, or locked when idle).
-    #[error("the key is locked: unlock it with your passphrase")]
+    #[error("the key is locked: unlock it to sign")]
     Locked,
     /// Signing a final asks for the passphrase again, whatever was unlocked before.
     #[error("signing a report off as final asks for your passphrase again")]
@@ -124,6 +133,8 @@ pub const ERROR_CODES: &[&str] = &[
     "passphrase_required",
     "wrong_passphrase",
     "key_damaged",
+    "keychain_unavailable",
+    "keychain_locked",
     "locked",
     "reauth_required",
     "signing_failed",
@@ -166,6 +177,8 @@ impl AppError {
             AppError::PassphraseRequired(_) => "passphrase_required",
             AppError::WrongPassphrase { .. } => "wrong_passphrase",
             AppError::KeyDamaged { .. } => "key_damaged",
+            AppError::KeychainUnavailable(_) => "keychain_unavailable",
+            AppError::KeychainLocked { .. } => "keychain_locked",
             AppError::Locked => "locked",
             AppError::ReauthRequired => "reauth_required",
             AppError::SigningFailed(_) => "signing_failed",
@@ -236,7 +249,9 @@ impl AppError {
             AppError::KeyMissing { key, .. } => format!("private key for {key} is missing"),
             AppError::WrongPassphrase { key } => format!("wrong passphrase for key {key}"),
             AppError::WrongPin { .. } | AppError::PinLocked { .. } => self.to_string(),
-            AppError::KeyDamaged { key, .. } => format!("the sealed key of {key} is damaged"),
+            AppError::KeyDamaged { key, .. } => format!("the stored key of {key} is damaged"),
+            // About the bus and the keychain's state, never its content.
+            AppError::KeychainUnavailable(_) | AppError::KeychainLocked { .. } => self.to_string(),
             _ => self.code().to_string(),
         }
     }

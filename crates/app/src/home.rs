@@ -16,7 +16,8 @@ use crate::error::Rejection;
 use crate::error::{AppError, Result};
 use crate::keys::token::{TokenChoice, TokenSigner};
 use crate::keys::{
-    KeyHandle, KeyStore, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
+    keychain, KeyHandle, KeyStore, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse,
+    Profile,
 };
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
@@ -50,9 +51,13 @@ pub struct WhoAmI {
     /// Whether this home holds a network or was told which one to trust (by an invitation):
     /// until then it neither syncs nor listens.
     pub joined: bool,
-    /// Where the key is held: `sealed` (unlocked with a passphrase) or `token` (with the
-    /// token's PIN).
+    /// Where the private key is kept: `sealed` (a file under the home, sealed under a
+    /// passphrase), `keychain` (the OS keychain) or `token` (a hardware token, unlocked with
+    /// its PIN).
     pub key_store: KeyStoreKind,
+    /// Whether unlocking the key asks for a passphrase or a PIN (what the desktop's unlock
+    /// screen shows).
+    pub needs_passphrase: bool,
 }
 
 #[derive(Debug)]
@@ -75,7 +80,7 @@ pub struct Home {
     verified: Mutex<Verified>,
     /// This home's signing key, unsealed once (it is wiped from memory when the home is dropped
     /// or locked).
-    signer: Option<KeyHandle>,
+    pub(crate) signer: Option<KeyHandle>,
     /// Where the passphrase comes from when the signing key is needed and not unsealed yet.
     passphrase: Option<PassphraseSource>,
     /// The agent that signs for this home instead, when one was named.
@@ -143,31 +148,77 @@ impl Home {
 
     /// Opens the signing key with `passphrase` (sealing it under that passphrase first if it
     /// was stored unsealed) and keeps it for this session. Opening again checks the passphrase
-    /// again: signing a final re-authenticates this way.
+    /// again: signing a final re-authenticates this way. A key kept in the OS keychain is read
+    /// from the keychain again (the passphrase is not used).
     pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
+        self.unlock_with(Some(passphrase))
+    }
+
+    /// [`Home::unlock`] for whichever store holds the key: a sealed key needs `passphrase`
+    /// (`passphrase_required` without one); a key in the keychain needs none, and the keychain
+    /// asks the user itself if its collection is locked.
+    pub fn unlock_with(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
         let profile = self.profile()?;
-        if let Some(token) = profile.token()? {
-            // The token's login is this process's, not the handle's: checking the PIN again logs
-            // the old one out, so a wrong PIN leaves the key locked (the old session is closed
-            // first).
-            self.signer = None;
-            let signer = TokenSigner::open(token, profile.key, passphrase)?;
-            self.signer = Some(KeyHandle::External(std::sync::Arc::new(signer)));
-            return self.whoami();
-        }
-        let key = if self.keys.is_plaintext(&profile.key) {
-            self.keys.migrate(&profile.key, passphrase)?
-        } else {
-            self.keys.load(&profile.key, passphrase)?
-        };
-        self.signer = Some(KeyHandle::memory(key));
+        // The token's login is this process's, not the handle's: checking the PIN again logs
+        // the old one out, so a wrong PIN leaves the key locked (the old handle goes first).
+        self.signer = None;
+        let key = self.open_key(&profile, |_| {
+            passphrase.cloned().ok_or_else(|| {
+                AppError::PassphraseRequired(
+                    "the key is sealed under a passphrase and none was given".into(),
+                )
+            })
+        })?;
+        self.signer = Some(key);
         self.whoami()
+    }
+
+    /// Re-authentication before signing a report off as final, whatever was unlocked before: a
+    /// sealed key is opened again with `passphrase` and a token logged in to again with it as
+    /// the PIN (`reauth_required` without one); a key in the keychain is read from the keychain
+    /// again, which asks the user only if its collection is locked.
+    pub fn reauthenticate(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
+        if passphrase.is_none() && self.profile()?.store.needs_passphrase() {
+            return Err(AppError::ReauthRequired);
+        }
+        self.unlock_with(passphrase)
     }
 
     /// Signs through the agent on `socket` (see [`Home::use_agent`]).
     pub(crate) fn set_agent(&mut self, socket: PathBuf) {
         self.signer = None;
         self.agent = Some(socket);
+    }
+
+    /// The signing key from the store the profile names: the OS keychain; a token logged in to
+    /// with the PIN `passphrase` gives; or the sealed file opened with a passphrase from
+    /// `passphrase` (a key still stored unsealed is sealed under it).
+    pub(crate) fn open_key(
+        &self,
+        profile: &Profile,
+        passphrase: impl FnOnce(PassphraseUse) -> Result<Passphrase>,
+    ) -> Result<KeyHandle> {
+        let key = match profile.store {
+            KeyStoreKind::Token => {
+                let token = profile.token()?.ok_or_else(|| AppError::KeyDamaged {
+                    key: profile.key.to_hex(),
+                    reason: "identity.json names the token store but no token".into(),
+                })?;
+                let pin = passphrase(PassphraseUse::Pin)?;
+                let signer = TokenSigner::open(token, profile.key, &pin)?;
+                return Ok(KeyHandle::External(std::sync::Arc::new(signer)));
+            }
+            KeyStoreKind::Keychain => keychain::load(&profile.key)?,
+            KeyStoreKind::Sealed if self.keys.is_plaintext(&profile.key) => {
+                let passphrase = passphrase(PassphraseUse::Migrate)?;
+                self.keys.migrate(&profile.key, &passphrase)?
+            }
+            KeyStoreKind::Sealed => {
+                let passphrase = passphrase(PassphraseUse::Unlock)?;
+                self.keys.load(&profile.key, &passphrase)?
+            }
+        };
+        Ok(KeyHandle::memory(key))
     }
 
     /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
@@ -188,12 +239,23 @@ impl Home {
     /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
     pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
         let profile = self.profile()?;
-        if profile.token()?.is_some() {
-            return Err(AppError::InvalidInput(
-                "this home's key is on a hardware token: change the token's PIN with its own \
-                 tools (e.g. `pkcs11-tool --change-pin`)"
-                    .into(),
-            ));
+        match profile.store {
+            KeyStoreKind::Token => {
+                return Err(AppError::InvalidInput(
+                    "this home's key is on a hardware token: change the token's PIN with its \
+                     own tools (e.g. `pkcs11-tool --change-pin`)"
+                        .into(),
+                ))
+            }
+            KeyStoreKind::Keychain => {
+                return Err(AppError::InvalidInput(
+                    "this home's key is kept in the OS keychain, not sealed under a passphrase: \
+                     there is no passphrase to change (the keychain's own password protects it; \
+                     `key move --to sealed` moves the key to a sealed file)"
+                        .into(),
+                ))
+            }
+            KeyStoreKind::Sealed => {}
         }
         let key = if self.keys.is_plaintext(&profile.key) {
             let new = new()?;
@@ -228,7 +290,7 @@ impl Home {
         Ok(other)
     }
 
-    fn source(&self) -> Result<&PassphraseSource> {
+    pub(crate) fn source(&self) -> Result<&PassphraseSource> {
         self.passphrase.as_ref().ok_or_else(|| {
             AppError::PassphraseRequired(
                 "the key is sealed under a passphrase and none was given".into(),
@@ -258,6 +320,8 @@ impl Home {
 
     /// This home's signing key, unsealed with a passphrase from the home's source the first
     /// time it is needed (a key still stored unsealed is sealed under it then).
+    /// A key in the OS keychain is read from it then, unless the source is
+    /// [`PassphraseSource::locked`] (the desktop: only an explicit unlock opens the key).
     pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
         #[cfg(unix)]
         if let (None, Some(socket)) = (&self.signer, &self.agent) {
@@ -266,20 +330,16 @@ impl Home {
         }
         if self.signer.is_none() {
             let profile = self.profile()?;
-            if let Some(token) = profile.token()? {
-                let pin = self.source()?.get(PassphraseUse::Pin)?;
-                let signer = TokenSigner::open(token, profile.key, &pin)?;
-                self.signer = Some(KeyHandle::External(std::sync::Arc::new(signer)));
-                return self.signer();
+            if profile.store == KeyStoreKind::Keychain
+                && self
+                    .passphrase
+                    .as_ref()
+                    .is_some_and(|s| !s.opens_on_demand())
+            {
+                return Err(AppError::Locked);
             }
-            let key = if self.keys.is_plaintext(&profile.key) {
-                let passphrase = self.source()?.get(PassphraseUse::Migrate)?;
-                self.keys.migrate(&profile.key, &passphrase)?
-            } else {
-                let passphrase = self.source()?.get(PassphraseUse::Unlock)?;
-                self.keys.load(&profile.key, &passphrase)?
-            };
-            self.signer = Some(KeyHandle::memory(key));
+            let key = self.open_key(&profile, |why| self.source()?.get(why))?;
+            self.signer = Some(key);
         }
         self.signer.clone().ok_or_else(|| AppError::NotInitialized {
             home: self.dir.display().to_string(),
@@ -340,21 +400,42 @@ impl Home {
         passphrase: &Passphrase,
     ) -> Result<WhoAmI> {
         passphrase.check_new()?;
+        self.check_new_identity(name)?;
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        self.keys.save(&key, passphrase)?;
+        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Sealed);
+        self.create_identity(KeyHandle::memory(key), profile, found_network)
+    }
+
+    /// [`Home::init`] with the key kept in the OS keychain: no passphrase, and no key bytes
+    /// under the home. Fails with `keychain_unavailable` (nothing written) when there is no
+    /// keychain to keep it in.
+    pub fn init_keychain(
+        &mut self,
+        name: &str,
+        role: Role,
+        found_network: Option<&str>,
+        ai_model: Option<AiModelInfo>,
+    ) -> Result<WhoAmI> {
+        self.check_new_identity(name)?;
+        let key = SecretKey::generate(&mut rand_core::OsRng);
+        keychain::store(&self.dir, &key)?;
+        let public = key.public();
+        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Keychain);
+        let created = self.create_identity(KeyHandle::memory(key), profile, found_network);
+        if created.is_err() {
+            // Not this home's key after all: the keychain keeps no orphan.
+            let _ = keychain::remove(&self.dir, &public);
+        }
+        created
+    }
+
+    fn check_new_identity(&self, name: &str) -> Result<()> {
         self.refuse_if_initialized()?;
         if name.trim().is_empty() {
             return Err(AppError::InvalidInput("a name is required".into()));
         }
-        let key = SecretKey::generate(&mut rand_core::OsRng);
-        self.keys.save(&key, passphrase)?;
-        let profile = Profile {
-            key: key.public(),
-            name: name.to_string(),
-            role,
-            ai_model,
-            store: KeyStoreKind::Sealed,
-            token: None,
-        };
-        self.finish_init(KeyHandle::memory(key), found_network, profile)
+        Ok(())
     }
 
     /// [`Home::init`] with the key on a hardware token: generated there (or the existing pair
@@ -367,10 +448,7 @@ impl Home {
         ai_model: Option<AiModelInfo>,
         choice: &TokenChoice,
     ) -> Result<WhoAmI> {
-        self.refuse_if_initialized()?;
-        if name.trim().is_empty() {
-            return Err(AppError::InvalidInput("a name is required".into()));
-        }
+        self.check_new_identity(name)?;
         let pin = self.source()?.get(PassphraseUse::Pin)?;
         let (token, signer) = TokenSigner::create(choice, &pin, name)?;
         let profile = Profile {
@@ -382,21 +460,23 @@ impl Home {
             token: Some(token),
         };
         let handle = KeyHandle::External(std::sync::Arc::new(signer));
-        self.finish_init(handle, found_network, profile)
+        self.create_identity(handle, profile, found_network)
     }
 
-    fn finish_init(
+    /// Records the identity of `key` (already in its store): founds the network if asked, then
+    /// writes the profile.
+    fn create_identity(
         &mut self,
         key: KeyHandle,
-        found_network: Option<&str>,
         profile: Profile,
+        found_network: Option<&str>,
     ) -> Result<WhoAmI> {
         if let Some(network_name) = found_network {
             self.found_network(&key, network_name, &profile)?;
         }
         // The profile is written last: a home without it is not initialised and can be retried.
         self.keys.set_profile(&profile)?;
-        tracing::info!(key = %profile.key, role = %profile.role, store = ?profile.store, "identity created");
+        tracing::info!(key = %profile.key, role = %profile.role, store = %profile.store, "identity created");
         self.signer = Some(key);
         self.whoami()
     }
@@ -452,6 +532,7 @@ impl Home {
             admin: member.is_some_and(|m| m.admin),
             joined: state.network().is_ok() || self.anchor()?.is_some(),
             key_store: profile.store,
+            needs_passphrase: profile.store.needs_passphrase(),
         })
     }
 
@@ -694,6 +775,23 @@ impl Verified {
 
 fn db_data_version(db: &countersign_store::Db<'_>) -> Result<i64> {
     Ok(db.data_version()?)
+}
+
+fn new_profile(
+    key: &SecretKey,
+    name: &str,
+    role: Role,
+    ai_model: Option<AiModelInfo>,
+    store: KeyStoreKind,
+) -> Profile {
+    Profile {
+        key: key.public(),
+        name: name.to_string(),
+        role,
+        ai_model,
+        store,
+        token: None,
+    }
 }
 
 pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {

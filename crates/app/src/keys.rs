@@ -25,8 +25,9 @@
 //! Homes written before keys were sealed hold `keys/<public hex>.key`, the bare 32-byte seed;
 //! [`KeyStore::migrate`] seals it and wipes the plaintext file.
 //!
-//! A home whose profile names the `token` store holds no key file at all: its key is on a
-//! hardware token (see [`token`]), and the passphrase its source gives is the token's PIN.
+//! A home whose profile names another store holds no key file at all: with `keychain` its key is
+//! in the OS keychain (see [`keychain`]); with `token` it is on a hardware token (see [`token`])
+//! and the passphrase its source gives is the token's PIN.
 
 use std::fmt;
 use std::fs;
@@ -46,6 +47,11 @@ use zeroize::Zeroizing;
 
 use crate::error::{AppError, Result};
 
+pub mod keychain;
+mod move_store;
+
+pub use move_store::KeyMoved;
+
 /// Who this home signs as, as given at `init` (before the roster may know them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
@@ -54,9 +60,9 @@ pub struct Profile {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_model: Option<AiModelInfo>,
-    /// Where the private key is held. A profile written before there was a choice has no such
-    /// field and reads as `sealed`.
-    #[serde(default)]
+    /// Where the private key is kept. Absent (a home from before there was a choice) is the
+    /// sealed file, and a sealed home writes none, so its `identity.json` reads as before.
+    #[serde(default, skip_serializing_if = "KeyStoreKind::is_sealed")]
     pub store: KeyStoreKind,
     /// For the `token` store: which module, token and key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,15 +83,62 @@ impl Profile {
     }
 }
 
-/// Where a home's private key is held.
+/// Where a home keeps its private key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStoreKind {
-    /// Sealed under a passphrase in `keys/<public hex>.sealed`.
+    /// `keys/<public hex>.sealed`, sealed under a passphrase (the default).
     #[default]
     Sealed,
+    /// The OS keychain (the Secret Service on Linux); nothing under the home.
+    Keychain,
     /// On a hardware token (PKCS#11), never leaving it; the passphrase is the token's PIN.
     Token,
+}
+
+impl KeyStoreKind {
+    pub fn is_sealed(&self) -> bool {
+        *self == KeyStoreKind::Sealed
+    }
+
+    /// Whether opening the key asks the user for a passphrase or a PIN (the desktop's unlock
+    /// screen asks this rather than knowing the stores).
+    pub fn needs_passphrase(&self) -> bool {
+        match self {
+            KeyStoreKind::Sealed | KeyStoreKind::Token => true,
+            KeyStoreKind::Keychain => false,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyStoreKind::Sealed => "sealed",
+            KeyStoreKind::Keychain => "keychain",
+            KeyStoreKind::Token => "token",
+        }
+    }
+}
+
+impl fmt::Display for KeyStoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyStoreKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "sealed" => Ok(KeyStoreKind::Sealed),
+            "keychain" => Ok(KeyStoreKind::Keychain),
+            "token" => Ok(KeyStoreKind::Token),
+            other => Err(format!(
+                "unknown key store {other:?}: sealed (a file sealed under a passphrase), \
+                 keychain (the OS keychain) or token (a PKCS#11 hardware token)"
+            )),
+        }
+    }
 }
 
 /// The passphrase of the `demo` command's homes (documented in the README; a demo home holds no
@@ -164,11 +217,18 @@ type PassphraseFn = dyn Fn(PassphraseUse) -> Result<Passphrase> + Send + Sync;
 /// a file, a descriptor or the terminal; tests give a fixed one). Called only when a secret is
 /// needed, never at open for a home whose key is sealed.
 #[derive(Clone)]
-pub struct PassphraseSource(Arc<PassphraseFn>);
+pub struct PassphraseSource {
+    get: Arc<PassphraseFn>,
+    /// See [`PassphraseSource::locked`].
+    locked: bool,
+}
 
 impl PassphraseSource {
     pub fn new(f: impl Fn(PassphraseUse) -> Result<Passphrase> + Send + Sync + 'static) -> Self {
-        PassphraseSource(Arc::new(f))
+        PassphraseSource {
+            get: Arc::new(f),
+            locked: false,
+        }
     }
 
     /// Always this passphrase.
@@ -176,8 +236,25 @@ impl PassphraseSource {
         PassphraseSource::new(move |_| Ok(passphrase.clone()))
     }
 
+    /// No passphrase, ever (`locked`): the key is opened only by an explicit
+    /// [`crate::Home::unlock`], whichever store holds it; a key in the OS keychain is not read
+    /// on demand either. The desktop's source: its key stays locked until the user unlocks it,
+    /// and again after the idle time.
+    pub fn locked() -> Self {
+        PassphraseSource {
+            get: Arc::new(|_| Err(AppError::Locked)),
+            locked: true,
+        }
+    }
+
+    /// Whether a key this source does not open may be opened on demand all the same (a key in
+    /// the keychain, which asks nothing of this source).
+    pub(crate) fn opens_on_demand(&self) -> bool {
+        !self.locked
+    }
+
     pub(crate) fn get(&self, why: PassphraseUse) -> Result<Passphrase> {
-        (self.0)(why)
+        (self.get)(why)
     }
 }
 
@@ -489,6 +566,19 @@ impl KeyStore {
                 reason,
             }),
         }
+    }
+
+    /// Overwrites `key`'s sealed file (and any plaintext file from before keys were sealed) with
+    /// zeros and removes it: the key has moved to another store.
+    pub fn remove_files(&self, key: &PublicKey) -> Result<()> {
+        for path in [self.sealed_path(key), self.plaintext_path(key)] {
+            match fs::metadata(&path) {
+                Ok(meta) => wipe(&path, meta.len() as usize)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AppError::io(format!("reading {}", path.display()))(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Seals a key found in plaintext (`keys/<hex>.key`, from before keys were sealed) under

@@ -811,5 +811,7 @@ fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
     assert_eq!(leftovers, 1, "no temporary file is left behind");
 }
 
+/// Where the key is kept (sealed file or OS keychain) and what opening it needs (issue 14).
+mod key_stores;
 /// The home's key sealed under a passphrase, locked and unlocked (issue 14).
 mod sealed_keys;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use countersign_app::imaging::{Window, WindowChoice};
 use countersign_app::keys::token::TokenChoice;
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::roster::AiModelInfo;
 use countersign_app::ledger::{PublicKey, Role};
 use countersign_app::report::payload::Channel;
@@ -101,7 +102,7 @@ pub(crate) enum HomeCommand {
         /// The invitation's text (`countersign-invite:…`).
         invitation: String,
     },
-    /// This home's key, sealed under a passphrase.
+    /// This home's key: its passphrase, and the store that keeps it.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Manage the department roster (admin only).
@@ -186,6 +187,16 @@ pub(crate) enum KeyCommand {
     /// the terminal, twice). The sealed file is replaced atomically.
     ChangePassphrase {
         /// Read the new passphrase from this file (one line).
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Move the key to another store: `keychain` (the OS keychain; the sealed file is then
+    /// wiped) or `sealed` (a file sealed under a new passphrase; the keychain item is then
+    /// removed). The new store is written and read back before the home names it.
+    Move {
+        #[arg(long, value_parser = parse_key_store)]
+        to: KeyStoreKind,
+        /// With --to sealed: read the new passphrase from this file (one line).
         #[arg(long, value_name = "PATH")]
         new_passphrase_file: Option<PathBuf>,
     },
@@ -346,8 +357,9 @@ pub(crate) enum RosterCommand {
 #[derive(Args, Debug)]
 pub(crate) struct KeyStoreArgs {
     /// Where the private key is held: `sealed`, a file under the home sealed under a
-    /// passphrase; or `token`, a PKCS#11 hardware token it never leaves (the passphrase
-    /// options then give the token's user PIN).
+    /// passphrase; `keychain`, the OS keychain (the Secret Service on Linux; no passphrase,
+    /// nothing under the home); or `token`, a PKCS#11 hardware token it never leaves (the
+    /// passphrase options then give the token's user PIN).
     #[arg(long, value_enum, default_value = "sealed")]
     pub(crate) key_store: KeyStoreChoice,
     /// With --key-store token: the token's PKCS#11 module, e.g.
@@ -366,13 +378,21 @@ pub(crate) struct KeyStoreArgs {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyStoreChoice {
     Sealed,
+    Keychain,
     Token,
 }
 
+/// The store `init` puts a new key in, with what it needs to reach it.
+pub(crate) enum NewKeyStore {
+    Sealed,
+    Keychain,
+    Token(TokenChoice),
+}
+
 impl KeyStoreArgs {
-    /// The token to hold the key, for `--key-store token`; options of a store not chosen are
-    /// refused rather than ignored.
-    pub(crate) fn token(self) -> Result<Option<TokenChoice>, AppError> {
+    /// The store to hold the key; token options given with another store are refused rather
+    /// than ignored.
+    pub(crate) fn choice(self) -> Result<NewKeyStore, AppError> {
         match (self.key_store, self.pkcs11_module, self.token_label) {
             (KeyStoreChoice::Token, Some(module), Some(label)) => {
                 let key_id = self
@@ -388,7 +408,7 @@ impl KeyStoreArgs {
                             })
                     })
                     .transpose()?;
-                Ok(Some(TokenChoice {
+                Ok(NewKeyStore::Token(TokenChoice {
                     module,
                     label,
                     key_id,
@@ -397,11 +417,18 @@ impl KeyStoreArgs {
             (KeyStoreChoice::Token, _, _) => Err(AppError::InvalidInput(
                 "--key-store token needs --pkcs11-module and --token-label".into(),
             )),
-            (KeyStoreChoice::Sealed, None, None) if self.pkcs11_key_id.is_none() => Ok(None),
-            (KeyStoreChoice::Sealed, _, _) => Err(AppError::InvalidInput(
-                "--pkcs11-module, --token-label and --pkcs11-key-id go with --key-store token"
-                    .into(),
-            )),
+            (KeyStoreChoice::Sealed, None, None) if self.pkcs11_key_id.is_none() => {
+                Ok(NewKeyStore::Sealed)
+            }
+            (KeyStoreChoice::Keychain, None, None) if self.pkcs11_key_id.is_none() => {
+                Ok(NewKeyStore::Keychain)
+            }
+            (KeyStoreChoice::Sealed | KeyStoreChoice::Keychain, _, _) => {
+                Err(AppError::InvalidInput(
+                    "--pkcs11-module, --token-label and --pkcs11-key-id go with --key-store token"
+                        .into(),
+                ))
+            }
         }
     }
 }
@@ -609,6 +636,10 @@ pub(crate) enum BundleCommand {
         #[arg(long)]
         trust_founder: Option<String>,
     },
+}
+
+pub(crate) fn parse_key_store(s: &str) -> Result<KeyStoreKind, String> {
+    s.parse()
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, String> {

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use countersign_app::entry_id;
 use countersign_app::imaging::WindowChoice;
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::{AppError, Home, PassphraseSource};
 use serde::Serialize;
 
 use crate::args::public_key;
 use crate::args::{
-    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand, PeerCommand,
-    RosterCommand, SyncCommand, TemplateCommand,
+    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand, NewKeyStore,
+    PeerCommand, RosterCommand, SyncCommand, TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -117,9 +118,12 @@ pub(crate) fn home_command(
         } => {
             let model = model.for_member(role, &name)?;
             let network = admin.then_some(network_name.as_str());
-            let who = match store.token()? {
-                Some(token) => home.init_token(&name, role, network, model, &token)?,
-                None => home.init(&name, role, network, model)?,
+            let who = match store.choice()? {
+                NewKeyStore::Sealed => home.init(&name, role, network, model)?,
+                NewKeyStore::Keychain => home.init_keychain(&name, role, network, model)?,
+                NewKeyStore::Token(token) => {
+                    home.init_token(&name, role, network, model, &token)?
+                }
             };
             let text = human::whoami(&who);
             Output::new(&who, text)
@@ -195,6 +199,28 @@ pub(crate) fn home_command(
             };
             let text = format!("the key {} is sealed under the new passphrase", who.key);
             Output::new(&out, text)
+        }
+        HomeCommand::Key(KeyCommand::Move {
+            to,
+            new_passphrase_file,
+        }) => {
+            let moved = home.key_move(to, || {
+                crate::passphrase::new_passphrase(new_passphrase_file.as_deref())
+            })?;
+            let text = match to {
+                KeyStoreKind::Keychain => format!(
+                    "the key {} is in the OS keychain now; its sealed file was wiped",
+                    moved.key
+                ),
+                KeyStoreKind::Sealed => format!(
+                    "the key {} is sealed in {} now; it was removed from the OS keychain",
+                    moved.key,
+                    home.sealed_key_path()?.display()
+                ),
+                // Refused by `key_move`: a key is never moved onto a token.
+                KeyStoreKind::Token => format!("the key {} is on a token", moved.key),
+            };
+            Output::new(&moved, text)
         }
         HomeCommand::Roster(RosterCommand::Add {
             key,

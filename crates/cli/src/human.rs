@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::Member;
 use countersign_app::report::{Author, EntryStatus, ReportView};
 use countersign_app::{DemoSummary, ImportReport, ReportSummary, VerifyReport, WhoAmI};
@@ -56,7 +57,15 @@ pub fn whoami(w: &WhoAmI) -> String {
         .network
         .map_or("no network yet".into(), |n| format!("network {n}"));
     let admin = if w.admin { ", admin" } else { "" };
-    format!("{} ({}{admin})\nkey {}\n{network}", w.name, w.role, w.key)
+    let store = match w.key_store {
+        KeyStoreKind::Sealed => "sealed under a passphrase in this home",
+        KeyStoreKind::Keychain => "in the OS keychain",
+        KeyStoreKind::Token => "on a hardware token, opened with its PIN",
+    };
+    format!(
+        "{} ({}{admin})\nkey {} ({store})\n{network}",
+        w.name, w.role, w.key
+    )
 }
 
 pub fn roster(members: &[Member]) -> String {

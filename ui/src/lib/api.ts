@@ -18,9 +18,11 @@ export interface Identity {
   /** Holds a network or was told which one to trust (an invitation): until then the app
    *  neither syncs nor listens, and asks for an invitation. */
   joined: boolean;
-  /** Where the key is held: `sealed` (opened with a passphrase) or `token` (a hardware token,
-   *  opened with its PIN). The unlock screen and the signing prompt ask for what this says. */
-  key_store: string;
+  /** Where the key is held: `sealed` (a file sealed under a passphrase), `keychain` (the OS
+   *  keychain) or `token` (a hardware token, opened with its PIN). */
+  key_store: "sealed" | "keychain" | "token";
+  /** Whether unlocking asks for a passphrase or PIN (the app's answer: the UI does not decide). */
+  needs_passphrase: boolean;
 }
 
 /** What opening the key asks for, in words: the token's PIN or the key's passphrase. */
@@ -389,7 +391,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   status: () => call<Status>("status"),
   /** Opens the key with its passphrase for this session (until the idle lock). */
-  unlock: (passphrase: string) => call<Identity>("unlock", { passphrase }),
+  /** Opens the key: with the passphrase, or `null` for a key in the OS keychain. */
+  unlock: (passphrase: string | null) => call<Identity>("unlock", { passphrase }),
   /** Tells the app the user did something (input), for its idle lock. */
   activity: () => call<null>("activity"),
   /** Wipes the key from memory now. */

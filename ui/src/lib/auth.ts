@@ -1,15 +1,17 @@
 // Signing with a key that may be locked. The UI does not decide when the passphrase is needed: it
 // runs the action, and when the app answers `locked` (the key is not unlocked, or was locked after
 // the idle time) or `reauth_required` (signing a final asks again), it asks the user for the
-// passphrase and runs the action again.
+// passphrase and runs the action again. A key in the OS keychain has no passphrase (the identity's
+// `needs_passphrase`, the app's answer): the prompt then only asks the user to unlock, with `null`.
 import { api, CommandError } from "./api";
 
 /** What the passphrase prompt is asked to do: show `title` and `message`, and call `submit` with
- *  what the user types until it succeeds (its errors shown in the prompt) or the user cancels. */
+ *  what the user types (or `null`, for a key that needs no passphrase) until it succeeds (its
+ *  errors shown in the prompt) or the user cancels. */
 export interface PassphraseAsk {
   title: string;
   message: string;
-  submit: (passphrase: string) => Promise<void>;
+  submit: (passphrase: string | null) => Promise<void>;
 }
 
 /** Resolves once `submit` succeeded; rejects when the user cancels. */

@@ -9,6 +9,8 @@ import { buildFrame, type FrameHeader } from "./frame";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
+/** `?keychain`: the key is kept in the OS keychain (no passphrase; unlocking reads the keychain). */
+const inKeychain = new URLSearchParams(globalThis.location?.search ?? "").has("keychain");
 /** `?as=newcomer`: an identity that has not joined a department yet (it waits for an invitation). */
 let joined = new URLSearchParams(globalThis.location?.search ?? "").get("as") !== "newcomer";
 const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
@@ -19,12 +21,15 @@ export const MOCK_PASSPHRASE = "countersign-demo";
 /** `?store=token`: the key is on a hardware token, opened with this PIN (`wrong_pin` otherwise). */
 const onToken = new URLSearchParams(globalThis.location?.search ?? "").get("store") === "token";
 export const MOCK_PIN = "246810";
-const keyStore = onToken ? "token" : "sealed";
+const keyStore = {
+  key_store: inKeychain ? "keychain" : onToken ? "token" : "sealed",
+  needs_passphrase: !inKeychain,
+} as const;
 /** The mock home starts locked, as the app does for a home with a key; `unlock` opens it. */
 let unlocked = false;
 /** Refuses a signing while locked, as the app does (`locked`). */
 function needKey() {
-  if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it with your passphrase" };
+  if (!unlocked) throw { code: "locked", message: "the key is locked: unlock it to sign" };
 }
 function checkPassphrase(p: unknown) {
   if (onToken && p !== MOCK_PIN) throw { code: "wrong_pin", message: "wrong PIN for token 'mock' (serial 0001)" };
@@ -343,7 +348,7 @@ export function installMocks() {
       case "status":
         return {
           home: "/mock/home",
-          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, key_store: keyStore },
+          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, ...keyStore },
           locked: !unlocked, unsealed: false, demo_passphrase: MOCK_PASSPHRASE,
         };
       case "join":
@@ -354,9 +359,10 @@ export function installMocks() {
         joined = true;
         return { network: "f".repeat(64), founder: attending.key, invited_by: attending.key, expires_ms: Date.now() + 86_400_000, peers: [] };
       case "unlock":
-        checkPassphrase(a.passphrase);
+        // As the app: a sealed key needs its passphrase; a key in the keychain none.
+        if (!inKeychain) checkPassphrase(a.passphrase);
         unlocked = true;
-        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, key_store: keyStore };
+        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, ...keyStore };
       case "lock":
         unlocked = false;
         return null;
@@ -391,8 +397,11 @@ export function installMocks() {
         return resolve(find(a.report), a.keep, a.note ?? "");
       case "finalize_report":
         // Re-authentication for sign-off: the passphrase every time, checked before signing.
-        if (!a.passphrase) throw { code: "reauth_required", message: "signing a report off as final asks for your passphrase again" };
-        checkPassphrase(a.passphrase);
+        // A key in the keychain is read from it again (nothing to type).
+        if (!inKeychain) {
+          if (!a.passphrase) throw { code: "reauth_required", message: "signing a report off as final asks for your passphrase again" };
+          checkPassphrase(a.passphrase);
+        }
         unlocked = true;
         return finalize(find(a.report));
       case "add_addendum": {
