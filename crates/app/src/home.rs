@@ -194,7 +194,7 @@ impl Home {
         Ok(other)
     }
 
-    fn source(&self) -> Result<&PassphraseSource> {
+    pub(crate) fn source(&self) -> Result<&PassphraseSource> {
         self.passphrase.as_ref().ok_or_else(|| {
             AppError::PassphraseRequired(
                 "the key is sealed under a passphrase and none was given".into(),
