@@ -85,23 +85,7 @@ impl RosterLog {
                     *named.entry(t).or_default() += 1;
                 }
             }
-            // A rotation of the author's own key is the one removal an admin makes of
-            // themselves: it refuses their later entries, their other removals among them, so
-            // it is applied without them (they come in later rounds if they still stand).
-            let self_rotating: HashSet<PublicKey> = pending
-                .iter()
-                .filter(|(rank, ..)| *rank == senior)
-                .filter_map(|(.., id)| self.items.get(id))
-                .filter(|i| matches!(&i.parsed, Parsed::Rotate(p) if p.old == i.author))
-                .map(|i| i.author)
-                .collect();
             pending.retain(|(rank, _, id)| {
-                let Some(i) = self.items.get(id) else {
-                    return false;
-                };
-                if self_rotating.contains(&i.author) {
-                    return matches!(&i.parsed, Parsed::Rotate(p) if p.old == i.author);
-                }
                 *rank == senior
                     || self.items.get(id).is_some_and(|i| {
                         !touched.contains(&i.author)
@@ -219,15 +203,14 @@ impl RosterLog {
                             if let (Some(admin_rank), Parsed::Rotate(p)) =
                                 (admin_rank, &item.parsed)
                             {
-                                // The new key holds the old one's grant, at its rank; a removal
-                                // of the rotation's author or of the old key reaches it.
+                                // The new key holds the old one's grant, at its rank. (Who
+                                // made whom admin only batches removals, which a roster with
+                                // a rotation never does: see `resolve_counting`.)
                                 grants
                                     .by_key
                                     .entry(p.new)
                                     .or_default()
                                     .push((*id, admin_rank));
-                                granted_by.entry(item.author).or_default().push(p.new);
-                                granted_by.entry(p.old).or_default().push(p.new);
                             }
                         }
                         Effect::Readmit { change, rank } => readmits.push((*id, change, rank)),

@@ -425,9 +425,9 @@ fn long_fork_heavy_random_histories_resolve_as_one_at_a_time() {
 /// (about one entry in six a rotation, consented or a lost key's replacement, of any key,
 /// rotated-in keys then acted on and acting) resolve the same in any delivery order, and as one
 /// at a time does. (With the removals of a round applied together, as without rotations,
-/// seed 129 resolved otherwise: a self-rotation applied beside its author's later demotion of
-/// a member, whose founder's demotion then went out of force for good; and wider probes found
-/// more. A roster holding a rotation is now resolved one removal at a time.)
+/// seed 129 resolved otherwise — a self-rotation applied beside its author's later demotion of
+/// a member, whose founder's demotion then went out of force for good — and wider probes found
+/// more, kept below. A roster holding a rotation is now resolved one removal at a time.)
 #[test]
 fn random_histories_with_rotations_resolve_as_one_at_a_time_in_any_delivery_order() {
     let mix = [65, 80, 95];
@@ -447,4 +447,16 @@ fn random_histories_with_rotations_resolve_as_one_at_a_time_in_any_delivery_orde
         "{signed} rotations stored, {standing} standing"
     );
     agree(differential_v3(0..200, 60, 8, mix, 20, 6));
+    // Seeds a wider probe found resolving otherwise with rounds batched beside rotations
+    // (rotation-heavy: one entry in three).
+    agree(differential_v3(20_533..20_534, 80, 10, [55, 75, 95], 12, 3));
+    agree(differential_v3(
+        21_205..21_206,
+        120,
+        12,
+        [70, 80, 95],
+        20,
+        3,
+    ));
+    agree(differential_v3(1_174..1_175, 120, 12, [65, 80, 95], 20, 4));
 }
