@@ -249,6 +249,26 @@ fn split_view_decode_corpus_replays_clean() {
 }
 
 #[test]
+fn rotation_parse_corpus_replays_clean() {
+    let files = corpus("rotation_parse");
+    assert!(files.len() >= 2, "corpus is missing");
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-request"))
+        .expect("seed-request");
+    let text = std::str::from_utf8(&seed.1).unwrap();
+    assert!(
+        countersign_ledger::rotation::RotationRequest::parse(text).is_ok(),
+        "the signed request no longer parses"
+    );
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::rotation_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
 fn invitation_parse_corpus_replays_clean() {
     let files = corpus("invitation_parse");
     assert!(files.len() >= 2, "corpus is missing");

@@ -499,3 +499,34 @@ fn a_key_moves_from_its_sealed_file_to_the_keychain_and_back() {
     assert_eq!(home.secret(&key).to_seed().as_slice(), seed.as_slice());
     assert!(home.ok(&["verify"])["ok"].as_bool().unwrap());
 }
+
+/// Rotation on a keychain home: the new key is a second keychain item (never a file), the
+/// founder's home applies it at once, the old key's item is deleted, and the new key signs.
+#[test]
+fn a_keychain_home_rotates_to_a_new_item_and_the_old_one_is_deleted() {
+    let mut session = Session::start();
+    session.start_keyring(Some(PASSWORD));
+    let (home, old) = keychain_home(&session);
+    let report = home.new_report("1.2.840.99.7", "ct-chest");
+    assert_eq!(home.write(&report, "findings", "Old key.").code, 0);
+
+    let rotated = home.ok(&["key", "rotate"]);
+    assert_eq!(rotated["pending"], false, "{rotated}");
+    let new = rotated["active"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(home.ok(&["whoami"])["key"], new.as_str());
+    // The new key is in the keychain (read back by secret-tool), the old one is not.
+    let seed = session.seed(&new);
+    let gone = session.secret_tool(&["lookup", "application", "countersign", "key", &old], b"");
+    assert!(
+        gone.stdout.is_empty(),
+        "the old key's item is still there: {}",
+        String::from_utf8_lossy(&gone.stdout)
+    );
+    assert_no_key_files(&home);
+
+    assert_eq!(home.write(&report, "impression", "New key.").code, 0);
+    assert!(home.ok(&["verify"])["ok"].as_bool().unwrap());
+    let _serving = crate::sync::serve(&home, &[]);
+    assert_no_file_holds(&home.dir, &seed, "after the rotation");
+}

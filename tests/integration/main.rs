@@ -25,6 +25,7 @@ mod palette;
 mod phantom;
 mod power_loss;
 mod rejections;
+mod rotation;
 mod sync;
 mod sync_access;
 mod sync_gossip;

@@ -410,6 +410,17 @@ await rampCheck("cpu");
       (await split.textContent()).includes("does not descend"),
     "the provenance names the key a split view was proven against, with why",
   );
+  // Bob rotated his key between his impression and his sign-off: the provenance shows one
+  // person, naming which of his keys signed each, as the app's view gives it.
+  const keys = page.getByTestId("provenance-panel").getByTestId("author-key");
+  const keyTexts = await keys.allTextContents();
+  check(
+    keyTexts.some((t) => t.includes("key 2 of 2, rotated on 2026-01-01")) &&
+      keyTexts.some((t) => t.includes("key 1 of 2, replaced on 2026-01-01")),
+    `the provenance shows a rotated key as "Dr Bob Attending (key 2 of 2, rotated on …)": ${keyTexts}`,
+  );
+  const bobsEntries = page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "Dr Bob Attending" });
+  check((await bobsEntries.count()) >= 3, "both of Bob's keys' entries name him, one person");
   check(
     (await sides.nth(0).getByTestId("keep-signoff").count()) === 0 && (await sides.nth(1).getByTestId("keep-signoff").count()) === 1,
     "the app lets this attending keep the other attending's sign-off, not her own",

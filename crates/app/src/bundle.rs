@@ -146,6 +146,10 @@ impl Home {
     /// Stores an authenticated batch (or passes on why there is none), logging the outcome.
     fn import_logged(&mut self, batch: Result<Authenticated>) -> Result<ImportReport> {
         let result = batch.and_then(|batch| self.import_authenticated(batch));
+        // A rotation this home asked for may have come with it: switch to the new key.
+        if result.is_ok() {
+            self.adopt_rotation()?;
+        }
         match &result {
             Ok(r) => tracing::info!(
                 new = r.new,

@@ -105,6 +105,12 @@ pub enum AppError {
     /// A network this home was not told to trust, or none told yet.
     #[error(transparent)]
     Untrusted(#[from] countersign_report::accept::trust::TrustError),
+    #[error("not a valid rotation request: {0}")]
+    Rotation(#[from] countersign_ledger::rotation::RotationError),
+    /// A valid rotation request this home does not apply (another network), or a rotation this
+    /// home cannot ask for (its key revoked, rotated already, not on the roster).
+    #[error("{0}")]
+    RotationRefused(String),
     #[error("not a valid invitation: {0}")]
     Invitation(#[from] countersign_ledger::invitation::InvitationError),
     /// A valid invitation this home does not take (expired, for another key) or may not give.
@@ -158,6 +164,9 @@ pub const ERROR_CODES: &[&str] = &[
     "invitation_malformed",
     "invitation_forged",
     "invitation_refused",
+    "rotation_malformed",
+    "rotation_forged",
+    "rotation_refused",
     "path_refused",
     "storage",
     "io",
@@ -202,6 +211,8 @@ impl AppError {
             AppError::Untrusted(e) => e.code(),
             AppError::Invitation(e) => e.code(),
             AppError::InvitationRefused(_) => "invitation_refused",
+            AppError::Rotation(e) => e.code(),
+            AppError::RotationRefused(_) => "rotation_refused",
             AppError::PathRefused(_) => "path_refused",
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }

@@ -17,7 +17,7 @@ use crate::home::{json, now_ms, Home};
 
 impl Home {
     /// The member's last entry in every report log this home holds.
-    fn frontier_of(
+    pub(crate) fn frontier_of(
         &self,
         key: &PublicKey,
         network: &countersign_ledger::NetworkId,

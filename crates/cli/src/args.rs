@@ -200,6 +200,12 @@ pub(crate) enum KeyCommand {
         #[arg(long, value_name = "PATH")]
         new_passphrase_file: Option<PathBuf>,
     },
+    /// Move this home to a new key: the new key is sealed under the same passphrase, and the
+    /// old key signs its consent. An admin's home applies it at once; otherwise pass the
+    /// printed request to an admin (`roster rotate REQUEST`): this home switches to the new
+    /// key when the rotation reaches it (`sync`, `bundle import`). Asked again before then, it
+    /// prints the same request.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -336,6 +342,25 @@ pub(crate) enum RosterCommand {
         /// change's author or a more senior admin may amend it.
         #[arg(long)]
         change: Option<String>,
+    },
+    /// Apply a member's key rotation request (`key rotate` printed it): their new key takes
+    /// over their name, role and grants; their old key signs nothing after it (what of theirs
+    /// this home holds stays valid, as for a revocation).
+    Rotate {
+        /// The request's text (`countersign-rotate:…`).
+        request: String,
+    },
+    /// Replace a member's lost key by a new one, as an admin alone: the old key is revoked (what
+    /// of theirs this home holds stays valid) and the new key is the same person.
+    Replace {
+        /// The lost key.
+        #[arg(long)]
+        key: String,
+        /// The key of the member's new home (`countersign init` there prints it).
+        #[arg(long)]
+        new_key: String,
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// List the members.
     List,

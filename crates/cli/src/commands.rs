@@ -91,6 +91,10 @@ pub(crate) fn home_command(
 ) -> Result<Output, AppError> {
     let dir = home.unwrap_or_else(countersign_app::default_home);
     let mut home = Home::open_with(&dir, passphrase)?;
+    // A rotation this home asked for that has reached it since: sign with the new key now.
+    if let Some(new) = home.adopt_rotation()? {
+        eprintln!("note: this home's key was rotated; it signs with {new} from now on");
+    }
     // A sync node's peer identity is the key itself, and an agent never gives it out; an agent
     // does not serve another agent either.
     let signs_here = matches!(
@@ -222,6 +226,36 @@ pub(crate) fn home_command(
             };
             Output::new(&moved, text)
         }
+        HomeCommand::Key(KeyCommand::Rotate) => {
+            let r = home.key_rotate()?;
+            let text = if r.pending {
+                format!(
+                    "new key {} sealed beside {}; pass this request to an admin, who runs \
+                     `countersign roster rotate REQUEST`. This home switches to the new key \
+                     when the rotation reaches it (sync, bundle import):\n{}",
+                    r.new, r.old, r.request
+                )
+            } else {
+                format!(
+                    "rotated {} to {} (entry {}); this home signs with the new key",
+                    r.old,
+                    r.new,
+                    r.entry.map(|e| e.to_hex()).unwrap_or_default()
+                )
+            };
+            Output::new(&r, text)
+        }
+        HomeCommand::Roster(RosterCommand::Rotate { request }) => {
+            entry_out(home.roster_rotate(&request)?, "rotated")
+        }
+        HomeCommand::Roster(RosterCommand::Replace {
+            key,
+            new_key,
+            reason,
+        }) => entry_out(
+            home.roster_replace(public_key(&key)?, public_key(&new_key)?, &reason)?,
+            "replaced",
+        ),
         HomeCommand::Roster(RosterCommand::Add {
             key,
             name,

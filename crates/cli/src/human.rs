@@ -35,9 +35,24 @@ fn short(hex: &str) -> &str {
 }
 
 fn who(a: &Author) -> String {
+    // For a rotated key: "; key 2 of 2, rotated on 2026-12-01".
+    let key = a.person.as_ref().map_or(String::new(), |p| {
+        let day = |ms: u64| time(ms).chars().take(10).collect::<String>();
+        match (p.rotated_ms, p.retired_ms) {
+            (Some(ms), _) if p.replaced_lost_key => {
+                format!("; {}, replaced a lost key on {}", p.ordinal(), day(ms))
+            }
+            (Some(ms), _) => format!("; {}, rotated on {}", p.ordinal(), day(ms)),
+            (None, Some(ms)) => format!("; {}, replaced on {}", p.ordinal(), day(ms)),
+            (None, None) => format!("; {}", p.ordinal()),
+        }
+    });
     match (&a.role, &a.ai_model) {
-        (_, Some(m)) => format!("{} (AI {} {} v{})", a.name, m.vendor, m.model, m.version),
-        (Some(r), None) => format!("{} ({r})", a.name),
+        (_, Some(m)) => format!(
+            "{} (AI {} {} v{}{key})",
+            a.name, m.vendor, m.model, m.version
+        ),
+        (Some(r), None) => format!("{} ({r}{key})", a.name),
         (None, None) => format!("{} [{}]", a.name, short(&a.key.to_hex())),
     }
 }
@@ -71,9 +86,19 @@ pub fn whoami(w: &WhoAmI) -> String {
 pub fn roster(members: &[Member]) -> String {
     let mut out = String::new();
     for m in members {
-        let revoked = m.revoked.as_ref().map_or(String::new(), |r| {
-            format!(", revoked by entry {}", short(&r.entry.to_hex()))
-        });
+        let revoked = match (&m.revoked, &m.rotated_to) {
+            (Some(r), Some(new)) => format!(
+                ", rotated to {} by entry {}",
+                short(&new.to_hex()),
+                short(&r.entry.to_hex())
+            ),
+            (Some(r), None) => format!(", revoked by entry {}", short(&r.entry.to_hex())),
+            (None, _) => String::new(),
+        };
+        let revoked = match &m.rotated_from {
+            Some(old) => format!("{revoked}, rotated from {}", short(&old.to_hex())),
+            None => revoked,
+        };
         let admin = if m.admin { ", admin" } else { "" };
         let _ = writeln!(out, "{}  {} ({}{admin}{revoked})", m.key, m.name, m.role);
     }

@@ -66,3 +66,9 @@ pub fn split_view_decode(data: &[u8]) {
 pub fn invitation_parse(data: &[u8]) {
     crate::invitation::fuzz_check(data);
 }
+
+/// Rotation request parsing never panics, from bytes or from text; what parses is canonical and
+/// its signatures verify.
+pub fn rotation_parse(data: &[u8]) {
+    crate::rotation::fuzz_check(data);
+}

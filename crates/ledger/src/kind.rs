@@ -54,6 +54,7 @@ kinds! {
     AccessGrant => "access.grant",
     AccessRevoke => "access.revoke",
     PayloadErase => "payload.erase",
+    RosterRotate => "roster.rotate",
 }
 
 /// A kind name this version does not know.
@@ -83,6 +84,7 @@ impl Kind {
             | Kind::RosterMember
             | Kind::RosterRevoke
             | Kind::RosterReadmit
+            | Kind::RosterRotate
             | Kind::TemplatePublish => LogFamily::Roster,
             _ => LogFamily::Report,
         }

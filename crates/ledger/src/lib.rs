@@ -41,6 +41,7 @@ pub mod invitation;
 pub mod json;
 mod kind;
 pub mod roster;
+pub mod rotation;
 pub mod rules;
 pub mod split_view;
 

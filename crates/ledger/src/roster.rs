@@ -18,6 +18,20 @@
 //!   before a revocation or a role change that reached the admin only after it): it joins that
 //!   change's frontier. It amends the change it names, or else the key's latest change in its
 //!   past.
+//! - `roster.rotate` moves a person from one key to another (see [`crate::rotation`]): signed
+//!   by an admin, carrying the old key's consent and the new key's proof of possession (or
+//!   neither, when an admin replaces a lost key alone). The old key's authority ends exactly
+//!   as by `roster.revoke`, at the frontier the rotation names (refused entries get the code
+//!   `rotated`), and the new key takes over the person: name, role, devices, model details,
+//!   admin flag and seniority. The roster links the two ([`Roster::person_keys`],
+//!   [`Roster::key_place`]: "key 2 of 2, rotated on …" — the date is the rotation entry's
+//!   timestamp, shown, never judged). A rotation is refused unless its old key was admitted in
+//!   its past and is neither revoked nor rotated already (`key_revoked`), no removal of it
+//!   stands that it had not seen (`rotation_contested`: a concurrent demotion wins over it), its
+//!   new key is named by no roster entry in its past (`rotation_key_known`), and an admin's key
+//!   is rotated only by its holder or a more senior admin (`not_senior`). Signatures that do
+//!   not verify for this network and these keys keep it from being stored
+//!   (`rotation_signature`).
 //! - `template.publish` makes a report template available to the department's reports.
 //!
 //! Who may revoke whom: an admin may revoke or change any member who is not an admin as of the
@@ -36,6 +50,7 @@
 //! resolves it in a topological order fixed by causality and entry ids, so two peers holding the
 //! same entries compute the same roster whatever order they received them in. It is resolved
 //! when first asked for after a change, so taking in many roster entries costs one resolution.
+//! (A roster holding a rotation is resolved one removal at a time; see `resolve`.)
 //!
 //! ```
 //! use countersign_ledger::roster::{GenesisPayload, MemberPayload, RosterLog};
@@ -80,6 +95,7 @@ enum Parsed {
     Member(MemberPayload),
     Revoke(RevokePayload),
     Readmit(ReadmitPayload),
+    Rotate(RotatePayload),
     Publish(Vec<u8>),
 }
 
@@ -87,6 +103,8 @@ enum Parsed {
 struct Item {
     author: PublicKey,
     kind: Kind,
+    /// The entry's timestamp: shown (when a key was rotated), never used to judge.
+    timestamp_ms: u64,
     parsed: Parsed,
 }
 
@@ -95,7 +113,7 @@ fn parse<T: serde::de::DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T
         .map_err(|reason| RosterError::BadPayload { kind, reason })
 }
 
-fn parse_item(kind: Kind, payload: &[u8]) -> Result<Parsed, RosterError> {
+fn parse_item(network: &NetworkId, kind: Kind, payload: &[u8]) -> Result<Parsed, RosterError> {
     Ok(match kind {
         Kind::NetworkGenesis => Parsed::Genesis(parse(kind, payload)?),
         Kind::RosterMember => Parsed::Member(parse(kind, payload)?),
@@ -103,6 +121,13 @@ fn parse_item(kind: Kind, payload: &[u8]) -> Result<Parsed, RosterError> {
         Kind::RosterReadmit => {
             let r: ReadmitPayload = parse(kind, payload)?;
             Parsed::Readmit(r)
+        }
+        Kind::RosterRotate => {
+            let r: RotatePayload = parse(kind, payload)?;
+            // The signatures are the payload's own bytes: checked before it is stored, the
+            // same on every home (the network id is in what they sign).
+            r.check(network).map_err(RosterError::RotationSignature)?;
+            Parsed::Rotate(r)
         }
         Kind::TemplatePublish => {
             // The report crate reads the template; here it only has to be JSON.
@@ -125,6 +150,11 @@ pub struct RosterLog {
     admin_grants: HashMap<PublicKey, Vec<EntryId>>,
     /// Every key any roster entry held names as a member, whatever became of the entry.
     named: HashSet<PublicKey>,
+    /// Per key, every roster entry held whose payload names it (as a member, or the key a
+    /// revocation, readmission or rotation is about): what a rotation asks of its past.
+    subjects: HashMap<PublicKey, Vec<EntryId>>,
+    /// Whether any `roster.rotate` is held (the roster is then resolved one removal at a time).
+    holds_rotation: bool,
     /// Resolved on first use after a change.
     resolved: OnceLock<Roster>,
 }
@@ -156,6 +186,8 @@ impl RosterLog {
             items: IdMap::default(),
             admin_grants: HashMap::new(),
             named: HashSet::new(),
+            subjects: HashMap::new(),
+            holds_rotation: false,
             resolved: OnceLock::new(),
         };
         log.add_item(
@@ -163,6 +195,7 @@ impl RosterLog {
             Item {
                 author: genesis.header().author,
                 kind,
+                timestamp_ms: genesis.header().timestamp_ms,
                 parsed: Parsed::Genesis(g),
             },
         );
@@ -173,8 +206,27 @@ impl RosterLog {
         let named = match &item.parsed {
             Parsed::Genesis(g) => Some((g.founder.key, true)),
             Parsed::Member(p) => Some((p.key, p.admin)),
+            // The new key is an admin if the old one was made one in the rotation's past.
+            Parsed::Rotate(r) => Some((
+                r.new,
+                self.admin_grants
+                    .get(&r.old)
+                    .is_some_and(|gs| gs.iter().any(|g| self.dag.in_past(g, &id))),
+            )),
             _ => None,
         };
+        let subjects: Vec<PublicKey> = match &item.parsed {
+            Parsed::Genesis(g) => vec![g.founder.key],
+            Parsed::Member(p) => vec![p.key],
+            Parsed::Revoke(p) => vec![p.key],
+            Parsed::Readmit(p) => vec![p.key],
+            Parsed::Rotate(p) => vec![p.old, p.new],
+            Parsed::Publish(_) => vec![],
+        };
+        for key in subjects {
+            self.subjects.entry(key).or_default().push(id);
+        }
+        self.holds_rotation |= matches!(item.parsed, Parsed::Rotate(_));
         if let Some((key, admin)) = named {
             self.named.insert(key);
             if admin {
@@ -205,6 +257,14 @@ impl RosterLog {
         self.named.contains(key)
     }
 
+    /// Whether a roster entry in the past of `at` (not `at` itself) names `key`, accepted or
+    /// not: a causal fact, whatever the roster resolves to.
+    fn named_before(&self, key: &PublicKey, at: &EntryId) -> bool {
+        self.subjects
+            .get(key)
+            .is_some_and(|es| es.iter().any(|e| e != at && self.dag.in_past(e, at)))
+    }
+
     /// Every `template.publish` payload held, accepted or not, in no particular order.
     pub fn publications(&self) -> impl Iterator<Item = (&EntryId, &[u8])> {
         self.items
@@ -222,7 +282,7 @@ impl RosterLog {
     pub fn check(&self, entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
         let h = entry.header();
         self.dag.check(entry)?;
-        parse_item(h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
+        parse_item(&self.network, h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
         if self.items.len() >= MAX_ROSTER_ENTRIES {
             return Err(RuleError::Roster(Box::new(RosterError::TooLarge {
                 found: self.items.len(),
@@ -260,13 +320,15 @@ impl RosterLog {
     /// roster is resolved again when next asked for.
     pub fn insert(&mut self, entry: &Entry, payload: &[u8]) -> Result<(), RuleError> {
         let h = entry.header();
-        let parsed = parse_item(h.kind, payload).map_err(|e| RuleError::Roster(Box::new(e)))?;
+        let parsed = parse_item(&self.network, h.kind, payload)
+            .map_err(|e| RuleError::Roster(Box::new(e)))?;
         self.dag.insert(entry)?;
         self.add_item(
             entry.id(),
             Item {
                 author: h.author,
                 kind: h.kind,
+                timestamp_ms: h.timestamp_ms,
                 parsed,
             },
         );

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use countersign_ledger::roster::{GenesisPayload, MemberPayload};
+use countersign_ledger::roster::{Frontier, GenesisPayload, MemberPayload, RotatePayload};
+use countersign_ledger::rotation;
 use countersign_ledger::{Entry, EntryId, Hash, Header, Kind, LogId, NetworkId, Role, SecretKey};
 use serde::Serialize;
 
@@ -50,6 +51,8 @@ pub fn ai_model() -> countersign_ledger::roster::AiModelInfo {
 pub struct Department {
     pub ledger: Ledger,
     keys: BTreeMap<&'static str, SecretKey>,
+    /// Keys rotated away, as `"<who>@<n>"` (key `n` of that person, from 1).
+    retired: BTreeMap<String, SecretKey>,
     /// The timestamp of the last entry signed (milliseconds since the epoch).
     pub clock: u64,
     /// How far the clock moves on for each entry signed.
@@ -94,6 +97,7 @@ impl Department {
         let mut dept = Department {
             ledger: Ledger::default(),
             keys,
+            retired: BTreeMap::new(),
             clock,
             step_ms,
             stored: Vec::new(),
@@ -123,9 +127,11 @@ impl Department {
         dept
     }
 
+    /// `who`'s key now, or a key rotated away (`"bob@1"`: Bob's first key).
     pub fn key(&self, who: &str) -> &SecretKey {
         self.keys
             .get(who)
+            .or_else(|| self.retired.get(who))
             .unwrap_or_else(|| panic!("no {who} in the fixture"))
     }
 
@@ -145,6 +151,68 @@ impl Department {
             m.ai_model = Some(ai_model());
         }
         m
+    }
+
+    /// `key`'s last entry in every report stored: the frontier an admin holding all of it
+    /// would name.
+    pub fn frontier_of(&self, key: &countersign_ledger::PublicKey) -> Frontier {
+        let network = self.network();
+        self.stored
+            .iter()
+            .filter(|(e, _)| e.header().author == *key && e.log_id() != network)
+            .map(|(e, _)| (e.log_id(), e.id()))
+            .collect()
+    }
+
+    /// `admin` signs a rotation of `who`'s key to a new one, naming `frontier`: with the old
+    /// key's consent and the new key's proof of possession when `consent`, else as a lost
+    /// key's replacement. If the rotation stands, `who` signs with the new key from then on
+    /// and the old one stays at hand as `"<who>@<n>"` (a thief's copy). The rotation's id, if
+    /// it was stored (accepted or not; see the roster for its standing).
+    pub fn rotate(
+        &mut self,
+        who: &'static str,
+        admin: &str,
+        consent: bool,
+        frontier: Frontier,
+    ) -> Result<EntryId, Rejection> {
+        let network = self.network();
+        let new = SecretKey::from_seed(&[0x40 + self.retired.len() as u8; 32]);
+        let old = self.key(who);
+        let payload = RotatePayload {
+            old: old.public(),
+            new: new.public(),
+            consent: consent.then(|| rotation::consent(&network, old, &new.public())),
+            possession: consent.then(|| rotation::possession(&network, &old.public(), &new)),
+            reason: "new key".into(),
+            frontier,
+        };
+        let bytes = Payload::to_bytes(&payload);
+        let entry = self.sign(admin, Some(network), Kind::RosterRotate, &bytes, None);
+        let id = entry.id();
+        self.store(entry, bytes)?;
+        if !matches!(self.ledger.roster().status(&id), Some(Ok(()))) {
+            return Ok(id);
+        }
+        let n = 1 + self
+            .retired
+            .keys()
+            .filter(|k| k.starts_with(&format!("{who}@")))
+            .count();
+        if let Some(old) = self.keys.insert(who, new) {
+            self.retired.insert(format!("{who}@{n}"), old);
+        }
+        Ok(id)
+    }
+
+    /// The fixture's name for `key`: a person (`"bob"`) or a key rotated away (`"bob@1"`).
+    pub fn name_of(&self, key: &countersign_ledger::PublicKey) -> Option<String> {
+        self.keys
+            .iter()
+            .map(|(n, k)| (n.to_string(), k))
+            .chain(self.retired.iter().map(|(n, k)| (n.clone(), k)))
+            .find(|(_, k)| k.public() == *key)
+            .map(|(n, _)| n)
     }
 
     /// The signature of every entry of `log` stored, by id (what exports carry).

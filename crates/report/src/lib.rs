@@ -57,8 +57,9 @@ pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
-    FieldView, FollowupClosedView, FollowupView, MeasurementView, ProvenanceItem, ReadView,
-    ReportState, ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote, VersionView,
+    FieldView, FollowupClosedView, FollowupView, MeasurementView, PersonKey, ProvenanceItem,
+    ReadView, ReportState, ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote,
+    VersionView,
 };
 
 #[cfg(test)]

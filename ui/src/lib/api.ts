@@ -99,9 +99,28 @@ export interface AiModel {
 
 export interface Author {
   key: string;
+  /** The person's name now (for a rotated key, the name of the person's current key). */
   name: string;
   role: string | null;
   ai_model?: AiModel | null;
+  /** For a person who rotated their key: which of their keys signed. Absent otherwise. */
+  person?: PersonKey | null;
+}
+
+/** Where a key stands among the keys of one person, as the app's roster says (the UI shows
+ *  it; it never works it out). */
+export interface PersonKey {
+  /** This is key `number` of the person's `keys`, oldest first. */
+  number: number;
+  keys: number;
+  /** The person's key now. */
+  current: string;
+  /** When a rotation brought this key in (the rotation entry's date: shown, never judged). */
+  rotated_ms?: number | null;
+  /** Whether that rotation replaced a lost key (an admin alone). */
+  replaced_lost_key: boolean;
+  /** When this key was itself rotated away. */
+  retired_ms?: number | null;
 }
 
 /** How an entry stands when re-checked: verified, fork, erased, invalid with a reason, or

@@ -105,6 +105,17 @@ function rampFrame(sha256: string, frame: number): ArrayBuffer {
 /** The conflict: Dr Mock Attending signed off what she wrote; Dr Bob Attending, offline, rewrote
  *  the impression and signed off his. Then a write on top of both, refused (finalised). */
 const bob: Author = { key: "b2".repeat(32), name: "Dr Bob Attending", role: "attending", ai_model: null };
+/** Bob rotated his key after writing his impression: one person, two keys. */
+const bobRotatedMs = Date.UTC(2026, 0, 1, 12);
+const bobOldKey: Author = {
+  ...bob,
+  person: { number: 1, keys: 2, current: "b3".repeat(32), retired_ms: bobRotatedMs, replaced_lost_key: false },
+};
+const bobNewKey: Author = {
+  ...bob,
+  key: "b3".repeat(32),
+  person: { number: 2, keys: 2, current: "b3".repeat(32), rotated_ms: bobRotatedMs, replaced_lost_key: false },
+};
 const conflictStudy = "2.25.5678";
 export const CONFLICT = {
   mine: "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.",
@@ -129,9 +140,9 @@ const conflict: ReportView = (() => {
     return { entry: e.entry, author, time_ms: e.time_ms, status: e.status, sections, in_force: true };
   };
   const first = signoff(attending, mine);
-  const theirs = version("impression", CONFLICT.theirs, bob);
-  const second = signoff(bob, theirs);
-  provenance.push(entry("section.write", "impression", bob, {
+  const theirs = version("impression", CONFLICT.theirs, bobOldKey);
+  const second = signoff(bobNewKey, theirs);
+  provenance.push(entry("section.write", "impression", bobNewKey, {
     state: "refused", code: "finalised",
     reason: `the report was finalised by entry ${second.entry}; only addenda may follow`,
   }));

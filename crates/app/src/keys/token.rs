@@ -331,9 +331,11 @@ pub(crate) struct TokenSigner {
     public: PublicKey,
     /// The token's label and serial, for messages.
     token: String,
-    key: ObjectHandle,
-    /// One call at a time: a PKCS#11 session must not be used by two threads at once.
-    session: Mutex<Session>,
+    /// The pair's `CKA_ID`, to find the private key again (see [`TokenSigner::try_sign`]).
+    id: Vec<u8>,
+    /// One call at a time: a PKCS#11 session must not be used by two threads at once. The
+    /// handle of the private key is this session's and is kept with it.
+    session: Mutex<(Session, ObjectHandle)>,
 }
 
 impl fmt::Debug for TokenSigner {
@@ -383,8 +385,8 @@ impl TokenSigner {
         Ok(TokenSigner {
             public,
             token: name,
-            key,
-            session: Mutex::new(session),
+            id,
+            session: Mutex::new((session, key)),
         })
     }
 
@@ -453,8 +455,8 @@ impl TokenSigner {
             let signer = TokenSigner {
                 public,
                 token: name.clone(),
-                key,
-                session: Mutex::new(session),
+                id: id.clone(),
+                session: Mutex::new((session, key)),
             };
             // The pair signs, and its signature verifies for its public key.
             let mut probe = b"countersign token key check ".to_vec();
@@ -523,15 +525,35 @@ impl Signer for TokenSigner {
     /// `CKM_EDDSA` (pure Ed25519) on the token; the signature is returned only if it verifies
     /// for this key.
     fn try_sign(&self, message: &[u8]) -> std::result::Result<[u8; 64], SignError> {
-        let session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let (session, key) = &mut *held;
         let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
-        let signature = session.sign(&mechanism, self.key, message).map_err(|e| {
+        let failed = |e: &P11Error| {
             SignError(format!(
                 "the token {} did not sign: {}",
                 self.token,
-                short(&e)
+                short(e)
             ))
-        })?;
+        };
+        let signature = match session.sign(&mechanism, *key, message) {
+            // A login is the whole process's: another login since (a second key opened on the
+            // same token, as a rotation does) may have made this session's handle of the
+            // private key stale. The key is found again by its id, once.
+            Err(P11Error::Pkcs11(RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid, _)) => {
+                *key = find_key(session, ObjectClass::PRIVATE_KEY, &self.id, &self.token)
+                    .map_err(|e| SignError(e.to_string()))?
+                    .ok_or_else(|| {
+                        SignError(format!(
+                            "the token {} no longer holds the private key {}",
+                            self.token,
+                            hex::encode(&self.id)
+                        ))
+                    })?;
+                session.sign(&mechanism, *key, message)
+            }
+            other => other,
+        }
+        .map_err(|e| failed(&e))?;
         let signature: [u8; 64] = signature.as_slice().try_into().map_err(|_| {
             SignError(format!(
                 "the token {} returned {} bytes, not a 64-byte Ed25519 signature",

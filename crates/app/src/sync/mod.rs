@@ -129,12 +129,54 @@ pub fn serve(
 
 /// Syncs `home` once with `peer` (a multiaddr ending in `/p2p/<id>`): pulls what the peer has,
 /// lets the peer pull what this home has, and reports both counts.
+///
+/// A home that asked for a key rotation (`key rotate`) still signs with its old key until the
+/// rotation reaches it; but once an admin applied it, the department's peers no longer serve
+/// the old key. So if the peer refuses this home as a stranger, the sync is tried once more as
+/// the new key; either way, a rotation that arrived is adopted when the sync ends.
 pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport> {
+    let dir = home.dir().to_path_buf();
+    let mut home = home;
+    let next = match home.pending_signer()? {
+        Some(new) => {
+            let mut next = home.open_again()?;
+            next.signer = Some(new);
+            Some(next)
+        }
+        None => None,
+    };
+    let result = match (sync_once_as(home, peer, timeout)?, next) {
+        (Err(e), Some(next)) if e.kind() == "refused" => {
+            tracing::info!("refused as the old key: syncing as the rotated key");
+            sync_once_as(next, peer, timeout)?
+        }
+        (r, _) => r,
+    };
+    let report = result.map_err(|e| {
+        // The kind only: a cut-off's or refusal's words may quote a refused entry.
+        tracing::info!(error = e.kind(), "sync failed");
+        AppError::Sync(e.to_string())
+    })?;
+    tracing::info!(
+        received = report.received,
+        sent = report.sent,
+        "sync finished"
+    );
+    Home::open(&dir)?.adopt_rotation()?;
+    Ok(report)
+}
+
+/// One sync with `peer` as the key `home` signs with: the node's answer, or why there was none.
+fn sync_once_as(
+    home: Home,
+    peer: &str,
+    timeout: Duration,
+) -> Result<std::result::Result<SyncReport, countersign_sync::SyncError>> {
     let (ledger, keypair) = node_parts(home)?;
     let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
     tracing::info!(peer = %peer, "sync once");
     let rt = runtime()?;
-    let result = rt.block_on(async move {
+    rt.block_on(async move {
         let (node, commands) = countersign_sync::start(keypair, ledger, Config::default())
             .map_err(AppError::InvalidInput)?;
         let running = tokio::spawn(node.run(|_| {}));
@@ -152,17 +194,9 @@ pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport
                 timeout.as_secs()
             ))),
             Ok(Err(_)) => Err(AppError::InvalidInput("the sync node stopped".into())),
-            Ok(Ok(r)) => r.map_err(|e| {
-                // The kind only: a cut-off's or refusal's words may quote a refused entry.
-                tracing::info!(error = e.kind(), "sync failed");
-                AppError::Sync(e.to_string())
-            }),
+            Ok(Ok(r)) => Ok(r),
         }
-    });
-    if let Ok(r) = &result {
-        tracing::info!(received = r.received, sent = r.sent, "sync finished");
-    }
-    result
+    })
 }
 
 /// A sync node running in the background of a long-lived process (the desktop app).

@@ -38,24 +38,26 @@ impl RosterLog {
         let author = &item.author;
         // A removal in force leaves out every roster entry of its target that is not in its
         // past — unless the target was made admin again after it (a demotion undone).
+        // (The lowest id of those that do: the same whatever order the removals were applied
+        // in, so that the rule named — revoked or rotated — is too.)
         let outside = removed.get(author).and_then(|removals| {
-            removals.iter().copied().find(|r| {
-                r != id
-                    && !self.dag.in_past(id, r)
-                    && !grants
-                        .by_key
-                        .get(author)
-                        .into_iter()
-                        .flatten()
-                        .any(|(g, _)| self.dag.in_past(g, id) && !self.dag.in_past(g, r))
-            })
+            removals
+                .iter()
+                .copied()
+                .filter(|r| {
+                    r != id
+                        && !self.dag.in_past(id, r)
+                        && !grants
+                            .by_key
+                            .get(author)
+                            .into_iter()
+                            .flatten()
+                            .any(|(g, _)| self.dag.in_past(g, id) && !self.dag.in_past(g, r))
+                })
+                .min()
         });
         if let Some(revocation) = outside {
-            return Err(AuthorityError::Revoked {
-                author: author.to_hex(),
-                revocation,
-            }
-            .into());
+            return Err(self.removed_error(author, revocation).into());
         }
         // A revocation only takes authority away: a fork must not undo one (what it vouches
         // for is not taken from a frozen author; see `pass`).
@@ -91,10 +93,11 @@ impl RosterLog {
         // An applied revocation of `key` that this entry is not in the past of.
         // (Looked up by target: scanning every applied removal per entry made a roster with
         // many revocations quadratic to resolve.)
+        // (A rotation ends the old key's authority as a revocation does.)
         let is_revocation = |r: &EntryId| {
             matches!(
                 self.items.get(r).map(|i| &i.parsed),
-                Some(Parsed::Revoke(_))
+                Some(Parsed::Revoke(_) | Parsed::Rotate(_))
             )
         };
         let revoked_by = |key: &PublicKey| {
@@ -145,6 +148,9 @@ impl RosterLog {
                 let previous = roster.members.get(&p.key).cloned();
                 let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
                 member.seniority = previous.as_ref().and_then(|m| m.seniority);
+                // A change of a key a rotation brought in keeps the link to the person's keys.
+                member.rotated_from = previous.as_ref().and_then(|m| m.rotated_from);
+                member.rotated_to = previous.as_ref().and_then(|m| m.rotated_to);
                 member.admin = p.admin || keeps_admin;
                 if !member.admin {
                     member.seniority = None;
@@ -256,10 +262,119 @@ impl RosterLog {
                     rank: author_rank,
                 })
             }
+            Parsed::Rotate(p) => {
+                // The old key: a member admitted in this rotation's past, neither revoked nor
+                // rotated already (a rotation of a removed key would admit a key in its place),
+                // and no removal of it standing that this rotation had not seen — a
+                // rotation brings in a key with the old one's authority, so it must not carry
+                // an admin flag a concurrent demotion took away. Removals win over it.
+                if let Some(revocation) = revoked_by(&p.old) {
+                    return Err(RosterError::KeyRevoked {
+                        key: p.old.to_hex(),
+                        revocation,
+                    });
+                }
+                let Some(old) = roster
+                    .members
+                    .get(&p.old)
+                    .filter(|m| self.dag.in_past(&m.admitted, id))
+                    .cloned()
+                else {
+                    return Err(RosterError::RotationUnknownKey {
+                        key: p.old.to_hex(),
+                    });
+                };
+                let unseen = removed.get(&p.old).and_then(|rs| {
+                    rs.iter()
+                        .copied()
+                        .filter(|r| r != id && !self.dag.in_past(r, id) && !self.dag.in_past(id, r))
+                        .min()
+                });
+                if let Some(removal) = unseen {
+                    return Err(RosterError::RotationContested {
+                        key: p.old.to_hex(),
+                        removal,
+                    });
+                }
+                // The new key: one no roster entry in this rotation's past names (not another
+                // member's, not a revoked one's, not a key rotated away) — asked of the past
+                // whatever became of those entries, so that whether a rotation stands never
+                // turns on a concurrent admission's fate.
+                if self.named_before(&p.new, id) {
+                    return Err(RosterError::RotationKeyKnown {
+                        key: p.new.to_hex(),
+                    });
+                }
+                // As for a removal: an admin's key is rotated by its holder, or by an admin
+                // more senior (a lost key's replacement too).
+                let target_admin = admin_in_past(&p.old).or(now_admin(roster, &p.old));
+                if p.old != *author {
+                    check_senior(&p.old, target_admin, author_rank)?;
+                }
+                // The new key is the same person: the old key's details, its admin flag and
+                // its seniority (a founder who rotates stays the most senior).
+                let admin_rank = old.seniority.filter(|_| old.admin);
+                let member = Member {
+                    key: p.new,
+                    admitted: *id,
+                    revoked: None,
+                    readmitted: Vec::new(),
+                    rotated_from: Some(p.old),
+                    rotated_to: None,
+                    seniority: admin_rank,
+                    admin: admin_rank.is_some(),
+                    ..old.clone()
+                };
+                roster.history.entry(p.new).or_default().push((
+                    *id,
+                    Change {
+                        entry: *id,
+                        role: Some(old.role),
+                        admin: member.admin,
+                        frontier: Frontier::new(),
+                        readmitted: Vec::new(),
+                    },
+                ));
+                roster.members.insert(p.new, member);
+                if let Some(m) = roster.members.get_mut(&p.old) {
+                    m.rotated_to = Some(p.new);
+                }
+                roster.rotations.insert(
+                    p.old,
+                    RotationLink {
+                        entry: *id,
+                        old: p.old,
+                        new: p.new,
+                        by: *author,
+                        at_ms: item.timestamp_ms,
+                        consented: p.consent.is_some(),
+                    },
+                );
+                Ok(Effect::Rotate {
+                    rank: author_rank,
+                    admin_rank,
+                })
+            }
             Parsed::Publish(bytes) => {
                 roster.templates.push((*id, bytes.clone()));
                 Ok(Effect::None)
             }
+        }
+    }
+
+    /// Why `author`'s entry is refused by the removal `r` of their key in force: a
+    /// revocation, or a rotation to a new key.
+    pub(super) fn removed_error(&self, author: &PublicKey, r: EntryId) -> AuthorityError {
+        match self.items.get(&r).map(|i| &i.parsed) {
+            Some(Parsed::Rotate(p)) => AuthorityError::Rotated {
+                author: author.to_hex(),
+                new_key: p.new.to_hex(),
+                rotation: r,
+            },
+            _ => AuthorityError::Revoked {
+                author: author.to_hex(),
+                revocation: r,
+            },
         }
     }
 }
@@ -314,12 +429,12 @@ pub(super) fn takes_away(before: &Change, after: &Change) -> bool {
             .any(|k| from.may_write(*k) && !to.may_write(*k))
 }
 
-pub(super) fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change {
+pub(super) fn change_of_revocation(entry: EntryId, frontier: &Frontier) -> Change {
     Change {
         entry,
         role: None,
         admin: false,
-        frontier: p.frontier.clone(),
+        frontier: frontier.clone(),
         readmitted: Vec::new(),
     }
 }
@@ -327,7 +442,17 @@ pub(super) fn change_of_revocation(entry: EntryId, p: &RevokePayload) -> Change 
 pub(super) fn removal_target(item: &Item) -> Option<PublicKey> {
     match &item.parsed {
         Parsed::Revoke(p) => Some(p.key),
+        Parsed::Rotate(p) => Some(p.old),
         Parsed::Member(p) if !p.admin => Some(p.key),
+        _ => None,
+    }
+}
+
+/// A revocation's or a rotation's target, reason and frontier: what ends a key's authority.
+pub(super) fn ending(item: &Item) -> Option<(PublicKey, &str, &Frontier)> {
+    match &item.parsed {
+        Parsed::Revoke(p) => Some((p.key, p.reason.as_str(), &p.frontier)),
+        Parsed::Rotate(p) => Some((p.old, p.reason.as_str(), &p.frontier)),
         _ => None,
     }
 }
@@ -346,6 +471,8 @@ pub(super) fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
         seniority: None,
         revoked: None,
         readmitted: Vec::new(),
+        rotated_from: None,
+        rotated_to: None,
     }
 }
 
@@ -361,5 +488,11 @@ pub(super) enum Effect {
     /// A revocation or an admin's demotion, by an author of this rank.
     Removal {
         rank: u32,
+    },
+    /// A rotation by an author of this rank: a removal of its old key, and its new key
+    /// admitted in its place (an admin of `admin_rank` if the old one was).
+    Rotate {
+        rank: u32,
+        admin_rank: Option<u32>,
     },
 }

@@ -64,8 +64,8 @@ impl Role {
     pub fn may_write(self, kind: Kind) -> bool {
         use Kind::*;
         match kind {
-            NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | TemplatePublish
-            | PayloadErase => false,
+            NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | RosterRotate
+            | TemplatePublish | PayloadErase => false,
             ReportCreate => self.is_reporting_physician() || self == Role::Technologist,
             SectionWrite | ReportStatus | CriticalResult | FollowupRecommend | FollowupClose => {
                 self.is_reporting_physician()
@@ -211,6 +211,74 @@ pub struct ReadmitPayload {
     pub change: Option<EntryId>,
 }
 
+/// Payload of `roster.rotate`: `new` replaces `old` for the person `old` belongs to. The old
+/// key's authority ends as a revocation's does (its frontier); the new key takes over the
+/// person's details, admin flag and seniority. See [`crate::rotation`] for the signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotatePayload {
+    pub old: PublicKey,
+    pub new: PublicKey,
+    /// The old key's consent ([`crate::rotation::consent`]); `None` when an admin replaces a
+    /// lost key alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::rotation::RotationSignature>,
+    /// The new key's proof of possession ([`crate::rotation::possession`]); required with a
+    /// consent, optional when a lost key is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub possession: Option<crate::rotation::RotationSignature>,
+    #[serde(default)]
+    pub reason: String,
+    /// The old key's entries that stay valid, per report log (see [`Frontier`]).
+    #[serde(default)]
+    pub frontier: Frontier,
+}
+
+impl RotatePayload {
+    /// What a rotation's bytes must hold whatever the roster says (checked before it is
+    /// stored): two different keys, and every signature it carries verified (`verify_strict`)
+    /// for this network and these keys; a consent comes with a possession proof.
+    pub fn check(&self, network: &NetworkId) -> Result<(), crate::rotation::RotationError> {
+        if self.consent.is_some() && self.possession.is_none() {
+            return Err(crate::rotation::RotationError::BadPossession);
+        }
+        crate::rotation::check(
+            network,
+            &self.old,
+            &self.new,
+            self.consent.as_ref(),
+            self.possession.as_ref(),
+        )
+    }
+}
+
+/// A rotation that stands: `new` replaced `old`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RotationLink {
+    /// The `roster.rotate` entry.
+    pub entry: EntryId,
+    pub old: PublicKey,
+    pub new: PublicKey,
+    /// The admin who signed it.
+    pub by: PublicKey,
+    /// The rotation entry's timestamp (its author's clock): shown, never used to judge.
+    pub at_ms: u64,
+    /// Whether the old key consented; `false` when an admin replaced a lost key alone.
+    pub consented: bool,
+}
+
+/// Where a key stands among the keys of one person: key `number` of `keys`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyPlace {
+    pub number: usize,
+    pub keys: usize,
+    /// The person's key now (the last of the chain).
+    pub current: PublicKey,
+    /// The rotation that brought this key in (none for the person's first key).
+    pub introduced: Option<RotationLink>,
+    /// The rotation that replaced this key (none for the current one).
+    pub replaced: Option<RotationLink>,
+}
+
 /// A revocation in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Revocation {
@@ -240,6 +308,12 @@ pub struct Member {
     /// each as (report log, entry).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readmitted: Vec<(LogId, EntryId)>,
+    /// The key this one replaced, if a rotation brought it in: the same person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_from: Option<PublicKey>,
+    /// The key that replaced this one, if it was rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<PublicKey>,
 }
 
 /// One change to a member's authority, in roster order.
@@ -277,6 +351,12 @@ pub enum AuthorityError {
     MayNotCreateReports { role: Role, allowed: String },
     #[error("author {author} equivocated in this log at sequence {seq}; their later entries here are frozen")]
     Frozen { author: String, seq: u64 },
+    #[error("author {author}'s key was rotated to {new_key} by entry {rotation}, and this entry is outside the frontier it vouches for")]
+    Rotated {
+        author: String,
+        new_key: String,
+        rotation: EntryId,
+    },
 }
 
 impl AuthorityError {
@@ -289,6 +369,7 @@ impl AuthorityError {
             AuthorityError::NotAdmin { .. } => "not_admin",
             AuthorityError::MayNotCreateReports { .. } => "may_not_create_reports",
             AuthorityError::Frozen { .. } => "frozen",
+            AuthorityError::Rotated { .. } => "rotated",
         }
     }
 }
@@ -320,6 +401,16 @@ pub enum RosterError {
     ReadmitRosterEntry,
     #[error("the roster log has {found} entries; at most {limit} are kept")]
     TooLarge { found: usize, limit: usize },
+    #[error("the rotation's signatures do not hold: {0}")]
+    RotationSignature(crate::rotation::RotationError),
+    #[error("key {key} is not a member in this rotation's past: only a member's key is rotated")]
+    RotationUnknownKey { key: String },
+    #[error(
+        "key {key} is already on the roster: a rotation brings in a key the roster never named"
+    )]
+    RotationKeyKnown { key: String },
+    #[error("key {key} was removed by entry {removal}, which this rotation had not seen: the rotation does not take effect")]
+    RotationContested { key: String, removal: EntryId },
 }
 
 impl RosterError {
@@ -337,6 +428,10 @@ impl RosterError {
             RosterError::NothingToReadmit { .. } => "nothing_to_readmit",
             RosterError::ReadmitRosterEntry => "readmit_roster_entry",
             RosterError::TooLarge { .. } => "roster_too_large",
+            RosterError::RotationSignature(_) => "rotation_signature",
+            RosterError::RotationUnknownKey { .. } => "rotation_unknown_key",
+            RosterError::RotationKeyKnown { .. } => "rotation_key_known",
+            RosterError::RotationContested { .. } => "rotation_contested",
         }
     }
 }

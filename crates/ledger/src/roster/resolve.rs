@@ -60,6 +60,17 @@ impl RosterLog {
             let Some(senior) = pending.iter().map(|(rank, ..)| *rank).min() else {
                 return (pass.roster, passes);
             };
+            // A rotation is a removal that also grants (the new key takes over), and its
+            // standing turns on its old key's admission and on removals of that key, whoever
+            // made them: the argument below for applying several removals at once does not
+            // hold beside one. A roster holding a rotation is resolved one removal at a time,
+            // the most senior pending first — the reference order itself. (Rotations are
+            // rare; a department's roster costs one pass per removal then.)
+            if self.holds_rotation {
+                pending.sort_unstable();
+                applied.extend(pending.first().map(|(.., id)| *id));
+                continue;
+            }
             // Applying the most senior admin's removals can only refuse entries of admins
             // junior to them (who cannot remove themselves), so no removal applied earlier is
             // undone, and none of theirs is; a removal whose author is untouched by every
@@ -187,6 +198,21 @@ impl RosterLog {
                             }
                         }
                         Effect::Removal { rank } => removals.push((rank, position, *id)),
+                        Effect::Rotate { rank, admin_rank } => {
+                            removals.push((rank, position, *id));
+                            if let (Some(admin_rank), Parsed::Rotate(p)) =
+                                (admin_rank, &item.parsed)
+                            {
+                                // The new key holds the old one's grant, at its rank. (Who
+                                // made whom admin only batches removals, which a roster with
+                                // a rotation never does: see `resolve_counting`.)
+                                grants
+                                    .by_key
+                                    .entry(p.new)
+                                    .or_default()
+                                    .push((*id, admin_rank));
+                            }
+                        }
                         Effect::Readmit { change, rank } => readmits.push((*id, change, rank)),
                         Effect::None => {}
                     }
@@ -210,7 +236,8 @@ impl RosterLog {
             let Some(item) = self.items.get(id) else {
                 continue;
             };
-            if let Parsed::Revoke(p) = &item.parsed {
+            // A rotation ends the old key's authority as a revocation does: it can govern.
+            if let Some((target, ..)) = ending(item) {
                 // An author who equivocated before this entry ranks last: their word on what
                 // stands is not taken first. (One revoked since keeps their rank for what they
                 // did before: offboarding a senior admin must not hand their revocations to
@@ -222,30 +249,28 @@ impl RosterLog {
                     .unwrap_or(u32::MAX);
                 let key = (by, rank.get(id).copied().unwrap_or(usize::MAX), *id);
                 governing
-                    .entry(p.key)
+                    .entry(target)
                     .and_modify(|g| *g = (*g).min(key))
                     .or_insert(key);
             }
         }
         for (target, (.., id)) in &governing {
-            let Some(Item {
-                author,
-                parsed: Parsed::Revoke(p),
-                ..
-            }) = self.items.get(id)
-            else {
+            let Some(item) = self.items.get(id) else {
+                continue;
+            };
+            let Some((_, reason, frontier)) = ending(item) else {
                 continue;
             };
             if let Some(m) = roster.members.get_mut(target) {
                 m.revoked = Some(Revocation {
                     entry: *id,
-                    by: *author,
-                    reason: p.reason.clone(),
+                    by: item.author,
+                    reason: reason.to_string(),
                 });
                 m.admin = false;
                 m.seniority = None;
             }
-            let mut change = change_of_revocation(*id, p);
+            let mut change = change_of_revocation(*id, frontier);
             // An equivocating admin's revocation still takes authority away, but vouches for
             // nothing: the frozen key's word is not taken on what stands.
             if self.frozen_at(id) {
@@ -273,7 +298,7 @@ impl RosterLog {
                 continue;
             };
             let change = match self.items.get(&change).map(|i| &i.parsed) {
-                Some(Parsed::Revoke(_)) => match governing.get(&r.key) {
+                Some(Parsed::Revoke(_) | Parsed::Rotate(_)) => match governing.get(&r.key) {
                     Some(&(g_rank, _, g)) => {
                         let g_author = self.items.get(&g).map(|i| i.author);
                         // A governing author who has equivocated since cannot amend it (their

@@ -18,6 +18,8 @@ pub struct Roster {
     pub(super) templates: Vec<(EntryId, Vec<u8>)>,
     /// Every (log, entry) a change or readmission vouches for.
     pub(super) vouched: std::collections::HashSet<(LogId, EntryId)>,
+    /// The rotations that stand, by the key they replaced.
+    pub(super) rotations: BTreeMap<PublicKey, RotationLink>,
 }
 
 impl Roster {
@@ -108,10 +110,7 @@ impl Roster {
         // admin readmitted into — cannot bring back what the revocation left out.
         if let Some((_, revocation)) = history.iter().rev().find(|(_, c)| c.role.is_none()) {
             if !covers(revocation) {
-                return Err(AuthorityError::Revoked {
-                    author: author.to_hex(),
-                    revocation: revocation.entry,
-                });
+                return Err(self.ended(author, revocation.entry));
             }
         }
         let mut before = &history[0].1;
@@ -133,11 +132,79 @@ impl Roster {
                     .and_then(|m| m.revoked.as_ref())
                     .map(|r| r.entry)
                     .unwrap_or_default();
-                Err(AuthorityError::Revoked {
-                    author: author.to_hex(),
-                    revocation,
-                })
+                Err(self.ended(author, revocation))
             }
         }
+    }
+
+    /// The refusal of an entry by `author` outside what the change `entry` that ended their
+    /// key's authority vouches for: `rotated` if it was a rotation, else `revoked`.
+    fn ended(&self, author: &PublicKey, entry: EntryId) -> AuthorityError {
+        match self.rotations.get(author).filter(|r| r.entry == entry) {
+            Some(r) => AuthorityError::Rotated {
+                author: author.to_hex(),
+                new_key: r.new.to_hex(),
+                rotation: entry,
+            },
+            None => AuthorityError::Revoked {
+                author: author.to_hex(),
+                revocation: entry,
+            },
+        }
+    }
+
+    /// The rotation that replaced `old`, if one stands.
+    pub fn rotation_of(&self, old: &PublicKey) -> Option<&RotationLink> {
+        self.rotations.get(old)
+    }
+
+    /// The rotation that brought `new` in, if one stands.
+    pub fn rotation_into(&self, new: &PublicKey) -> Option<&RotationLink> {
+        let old = self.members.get(new)?.rotated_from?;
+        self.rotations.get(&old).filter(|r| r.new == *new)
+    }
+
+    /// Every key of the person `key` belongs to, oldest first: the keys rotations link to it
+    /// (just `key` if it was never rotated, nothing if the roster never admitted it).
+    pub fn person_keys(&self, key: &PublicKey) -> Vec<PublicKey> {
+        if !self.members.contains_key(key) {
+            return Vec::new();
+        }
+        // Each rotation brings in a key the roster never named, so the links form a chain;
+        // the walk is bounded by the rotations held all the same.
+        let mut first = *key;
+        let mut steps = 0;
+        while let Some(r) = self.rotation_into(&first) {
+            first = r.old;
+            steps += 1;
+            if steps > self.rotations.len() {
+                break;
+            }
+        }
+        let mut keys = vec![first];
+        while let Some(r) = self.rotations.get(keys.last().unwrap_or(&first)) {
+            if keys.contains(&r.new) || keys.len() > self.rotations.len() {
+                break;
+            }
+            keys.push(r.new);
+        }
+        keys
+    }
+
+    /// Where `key` stands among its person's keys, if it has more than one: "key 2 of 2,
+    /// rotated on …". `None` for a key never rotated nor brought in by a rotation.
+    pub fn key_place(&self, key: &PublicKey) -> Option<KeyPlace> {
+        let keys = self.person_keys(key);
+        if keys.len() < 2 {
+            return None;
+        }
+        let number = keys.iter().position(|k| k == key)? + 1;
+        Some(KeyPlace {
+            number,
+            keys: keys.len(),
+            current: *keys.last()?,
+            introduced: self.rotation_into(key).cloned(),
+            replaced: self.rotation_of(key).cloned(),
+        })
     }
 }

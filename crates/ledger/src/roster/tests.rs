@@ -10,6 +10,7 @@ use crate::{Hash, Header, SecretKey};
 mod histories;
 mod regressions;
 mod resolution;
+mod rotation;
 mod rules;
 
 fn key(n: u8) -> SecretKey {

@@ -178,6 +178,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "the author equivocated in this log at or before this position",
     ),
     (
+        "rotated",
+        "the author's key was rotated to a new key and the entry is outside the frontier the rotation vouches for",
+    ),
+    (
         "role_may_not_write",
         "the author's role (for this entry) may not write this kind",
     ),
@@ -197,7 +201,26 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "self_removal",
         "an admin cannot revoke or demote themselves",
     ),
-    ("key_revoked", "a revoked key is never admitted again"),
+    (
+        "key_revoked",
+        "a revoked (or rotated) key is never admitted, changed or rotated again",
+    ),
+    (
+        "rotation_signature",
+        "a rotation's consent by the old key or proof of possession by the new key does not verify (verify_strict) for this network and these keys, or its keys are the same",
+    ),
+    (
+        "rotation_unknown_key",
+        "the key rotated was not admitted in the rotation's past",
+    ),
+    (
+        "rotation_key_known",
+        "a roster entry in the rotation's past already names its new key",
+    ),
+    (
+        "rotation_contested",
+        "a removal of the old key that the rotation had not seen stands",
+    ),
     (
         "nothing_to_readmit",
         "a readmission amends a revocation, or a role change that took authority away, of the key in its past",
@@ -428,6 +451,11 @@ mod tests {
                 author: s(),
                 seq: 1,
             },
+            AuthorityError::Rotated {
+                author: s(),
+                new_key: s(),
+                rotation: h,
+            },
         ];
         all.extend(authority.into_iter().map(Rejection::from));
         let roster = [
@@ -447,6 +475,13 @@ mod tests {
             RosterError::NothingToReadmit { key: s() },
             RosterError::ReadmitRosterEntry,
             RosterError::TooLarge { found: 2, limit: 1 },
+            RosterError::RotationSignature(countersign_ledger::rotation::RotationError::SameKey),
+            RosterError::RotationUnknownKey { key: s() },
+            RosterError::RotationKeyKnown { key: s() },
+            RosterError::RotationContested {
+                key: s(),
+                removal: h,
+            },
         ];
         all.extend(roster.into_iter().map(Rejection::from));
         use ReportRuleError::*;

@@ -6,7 +6,9 @@
 //! (b) the text a sign-off covered never changes: once a report reads as final, every later
 //!     set of entries either reads the same text under the same sign-off, or shows a conflict
 //!     (or no longer accepts that sign-off at all, because its author lost the right to it);
-//! (c) no entry by a revoked key outside its frontier is ever accepted, whatever its timestamp.
+//! (c) no entry by a revoked key outside its frontier is ever accepted, whatever its timestamp
+//!     — nor by a key rotated away (the histories rotate keys, and the old key, a thief's copy,
+//!     now and then signs on).
 
 use std::collections::BTreeMap;
 
@@ -56,6 +58,14 @@ enum Op {
     Race {
         section: usize,
     },
+    /// The founder rotates `who`'s key, vouching for some prefix of their entries; with
+    /// `stolen`, the old key then signs one more version (a thief's copy of the laptop).
+    Rotate {
+        who: usize,
+        keep: prop::sample::Index,
+        consent: bool,
+        stolen: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -76,6 +86,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1usize..PEOPLE.len()).prop_map(|who| Op::Promote { who }),
         1 => (who, 0usize..3).prop_map(|(who, section)| Op::Fork { who, section }),
         1 => (0usize..3).prop_map(|section| Op::Race { section }),
+        1 => (0usize..PEOPLE.len(), any::<prop::sample::Index>(), any::<bool>(), any::<bool>())
+            .prop_map(|(who, keep, consent, stolen)| Op::Rotate { who, keep, consent, stolen }),
     ]
 }
 
@@ -155,27 +167,36 @@ fn play(ops: &[Op]) -> Played {
             }
             Op::Revoke { who, keep } => {
                 // The admin vouches for some prefix of the member's entries in the report.
-                let log = d.ledger.report_as_judged(&r).unwrap();
                 let key = d.public(name(*who));
-                let theirs: Vec<EntryId> = log
-                    .dag()
-                    .topological()
-                    .into_iter()
-                    .filter(|id| log.dag().position(id).is_some_and(|(a, _)| a == key))
-                    .collect();
-                let mut frontier = Frontier::new();
-                if !theirs.is_empty() {
-                    let i = keep.index(theirs.len() + 1);
-                    if i < theirs.len() {
-                        frontier.insert(r, theirs[i]);
-                    }
-                }
+                let frontier = prefix_of(&d, r, &key, keep);
                 let revoke = RevokePayload {
                     key,
                     reason: String::new(),
                     frontier,
                 };
                 let _ = d.roster_entry("ada", Kind::RosterRevoke, &revoke);
+            }
+            Op::Rotate {
+                who,
+                keep,
+                consent,
+                stolen,
+            } => {
+                let old = d.public(name(*who));
+                let frontier = prefix_of(&d, r, &old, keep);
+                if d.rotate(name(*who), "ada", *consent, frontier).is_err() {
+                    continue;
+                }
+                let retired = d.name_of(&old).filter(|n| n.contains('@'));
+                if let (true, Some(retired)) = (*stolen, retired) {
+                    let bytes = Payload::to_bytes(&SectionWrite {
+                        section: "impression".into(),
+                        text: format!("stolen key at {}", d.clock),
+                        fields: BTreeMap::new(),
+                    });
+                    let e = d.sign(&retired, Some(r), Kind::SectionWrite, &bytes, None);
+                    let _ = d.store(e, bytes);
+                }
             }
             Op::Promote { who } => {
                 let mut m: MemberPayload = d.member(name(*who));
@@ -244,6 +265,30 @@ fn play(ops: &[Op]) -> Played {
         evidence,
         finals_seen,
     }
+}
+
+/// A frontier vouching for some prefix of `key`'s entries in report `r` (perhaps none).
+fn prefix_of(
+    d: &Department,
+    r: LogId,
+    key: &countersign_ledger::PublicKey,
+    keep: &prop::sample::Index,
+) -> Frontier {
+    let log = d.ledger.report_as_judged(&r).unwrap();
+    let theirs: Vec<EntryId> = log
+        .dag()
+        .topological()
+        .into_iter()
+        .filter(|id| log.dag().position(id).is_some_and(|(a, _)| a == *key))
+        .collect();
+    let mut frontier = Frontier::new();
+    if !theirs.is_empty() {
+        let i = keep.index(theirs.len() + 1);
+        if i < theirs.len() {
+            frontier.insert(r, theirs[i]);
+        }
+    }
+    frontier
 }
 
 /// `who` signs off on `parents`, covering the newest versions as seen from there.
@@ -510,7 +555,7 @@ fn the_generated_histories_reach_every_interesting_state() {
         ),
     );
     let (mut finals, mut conflicts, mut revoked, mut frozen) = (0, 0, 0, 0);
-    let mut after_final = 0;
+    let (mut after_final, mut rotated) = (0, 0);
     for _ in 0..64 {
         let ops = prop::collection::vec(op(), 1..40)
             .new_tree(&mut runner)
@@ -523,6 +568,7 @@ fn the_generated_histories_reach_every_interesting_state() {
         let refused = played.dept.ledger.refused();
         revoked += usize::from(refused.iter().any(|(_, _, r)| r.code() == "revoked"));
         frozen += usize::from(refused.iter().any(|(_, _, r)| r.code() == "frozen"));
+        rotated += usize::from(refused.iter().any(|(_, _, r)| r.code() == "rotated"));
         let log = played.dept.ledger.report(&played.report).unwrap();
         after_final += usize::from(
             log.dag()
@@ -533,9 +579,10 @@ fn the_generated_histories_reach_every_interesting_state() {
     }
     eprintln!(
         "finals {finals}, conflicts {conflicts}, revoked {revoked}, frozen {frozen}, \
-         entries after a final {after_final} of 64"
+         entries after a final {after_final}, a rotated key's refused {rotated} of 64"
     );
     assert!(finals > 0 && conflicts > 0 && revoked > 0 && frozen > 0 && after_final > 0);
+    assert!(rotated > 0);
 }
 
 /// A key that was never on the roster signs into a report: nothing to keep (it may be a

@@ -1,0 +1,358 @@
+//! Key rotation use cases: a person moves their home to a new key and stays one person; an
+//! admin applies the move, or replaces a lost key alone.
+//!
+//! - [`Home::key_rotate`] (`countersign key rotate`), on the person's own home: generates the
+//!   new key in the store the current one is in (a sealed file under the same passphrase, a
+//!   keychain item, or a new pair on the same token, logged in to with the same PIN), signs the
+//!   old-key part (the consent, [`countersign_ledger::rotation`]) and the new key's
+//!   proof of possession, and keeps the request in the store's meta until it is applied. An
+//!   admin's home applies it at once (the admin signs the `roster.rotate` with the old key);
+//!   anyone else's prints the request for an admin. Asked again before it is applied, it gives
+//!   the same request (no second new key).
+//! - [`Home::roster_rotate`] (`countersign roster rotate REQUEST`), on an admin's home: checks
+//!   the request (both signatures, this network) and signs the `roster.rotate`, naming as the
+//!   old key's frontier its last entry in every report this home holds — as a revocation does.
+//! - [`Home::roster_replace`] (`countersign roster replace --key OLD --new-key NEW`): a lost
+//!   key, replaced by an admin alone (no consent, no proof of possession).
+//! - [`Home::adopt_rotation`]: once the rotation stands in this home's ledger (signed here,
+//!   or arrived by `sync` or `bundle import`), the home switches its active key to the new one
+//!   and deletes the old key from its store (the old key can sign nothing that counts any more;
+//!   kept, it could only sign a second entry at an old position and void the person's honest
+//!   entries there as a fork). On a token the old pair stays: deleting it needs a login the
+//!   switch does not ask for (the README says how to remove it). The CLI asks on every command; `sync` and `bundle import` ask when they
+//!   end.
+//!
+//! Whether a rotation stands is the roster's to judge, on every home the same way; this module
+//! only signs and adapts.
+
+use countersign_ledger::roster::RotatePayload;
+use countersign_ledger::rotation::RotationRequest;
+use countersign_ledger::{EntryId, Kind, PublicKey, SecretKey};
+use serde::Serialize;
+
+use crate::error::{AppError, Result};
+use crate::home::{json, Home};
+use crate::keys::token::{TokenChoice, TokenRef, TokenSigner};
+use crate::keys::{keychain, KeyHandle, KeyStoreKind, Passphrase, PassphraseUse, Profile};
+
+/// Where a rotation waiting for an admin is kept: the request's text, in the store's meta.
+const PENDING: &str = "rotation.pending";
+/// For a home whose key is on a token: where the pending new pair is (JSON of [`TokenRef`]).
+const PENDING_TOKEN: &str = "rotation.pending_token";
+
+/// What `key rotate` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRotation {
+    pub old: PublicKey,
+    pub new: PublicKey,
+    /// The request to pass to an admin (`roster rotate REQUEST`).
+    pub request: String,
+    /// The `roster.rotate` entry, when this home signed it (an admin rotating their own key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<EntryId>,
+    /// The key this home signs with now.
+    pub active: PublicKey,
+    /// Whether the rotation still waits for an admin.
+    pub pending: bool,
+}
+
+impl Home {
+    /// The rotation this home asked for and that has not taken effect here yet: its request.
+    fn pending_request(&self) -> Result<Option<RotationRequest>> {
+        let Some(text) = self.store().db().meta(PENDING)? else {
+            return Ok(None);
+        };
+        RotationRequest::parse(&text)
+            .map(Some)
+            .map_err(AppError::from)
+    }
+
+    /// The new key of a rotation this home asked for and has not adopted yet.
+    pub fn pending_rotation(&self) -> Result<Option<PublicKey>> {
+        let profile = self.profile()?;
+        Ok(self
+            .pending_request()?
+            .filter(|r| r.old == profile.key)
+            .map(|r| r.new))
+    }
+
+    /// Where the pending rotation's new pair is, for a home whose key is on a token.
+    fn pending_token(&self) -> Result<Option<TokenRef>> {
+        let Some(text) = self.store().db().meta(PENDING_TOKEN)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| AppError::KeyDamaged {
+                key: self.profile().map(|p| p.key.to_hex()).unwrap_or_default(),
+                reason: format!("the pending rotation's token record is not readable: {e}"),
+            })
+    }
+
+    /// The new key of a pending rotation, opened from the home's store (for a sync node that
+    /// the department's peers know only by the new key once the rotation is applied).
+    pub(crate) fn pending_signer(&self) -> Result<Option<KeyHandle>> {
+        let Some(new) = self.pending_rotation()? else {
+            return Ok(None);
+        };
+        let mut profile = self.profile()?;
+        profile.key = new;
+        if profile.store == KeyStoreKind::Token {
+            profile.token = self.pending_token()?;
+        }
+        self.open_key(&profile, |why| self.source()?.get(why))
+            .map(Some)
+    }
+
+    /// Generates the new key of a rotation in the store `profile` names, beside the current
+    /// one: sealed under `secret` (the passphrase), in the keychain, or as a new pair on the
+    /// same token logged in to with `secret` (the PIN), recorded for when the rotation stands.
+    fn new_key_in_store(&mut self, profile: &Profile, secret: &Passphrase) -> Result<KeyHandle> {
+        match profile.store {
+            KeyStoreKind::Sealed => {
+                let new = SecretKey::generate(&mut rand_core::OsRng);
+                self.keys().save(&new, secret)?;
+                Ok(KeyHandle::memory(new))
+            }
+            KeyStoreKind::Keychain => {
+                let new = SecretKey::generate(&mut rand_core::OsRng);
+                keychain::store(self.dir(), &new)?;
+                Ok(KeyHandle::memory(new))
+            }
+            KeyStoreKind::Token => {
+                let current = profile.token()?.ok_or_else(|| AppError::KeyDamaged {
+                    key: profile.key.to_hex(),
+                    reason: "identity.json names the token store but no token".into(),
+                })?;
+                let choice = TokenChoice {
+                    module: current.module.clone(),
+                    label: current.label.clone(),
+                    key_id: None,
+                };
+                let (token, signer) = TokenSigner::create(&choice, secret, &profile.name)?;
+                if token.serial != current.serial {
+                    return Err(AppError::TokenMissing(format!(
+                        "the token labelled '{}' is another one (serial {}, not {}): insert \
+                         the token this home's key is on",
+                        current.label, token.serial, current.serial
+                    )));
+                }
+                let record = serde_json::to_string(&token).expect("a token record serialises");
+                self.store_mut()
+                    .write(|db| db.set_meta(PENDING_TOKEN, &record).map_err(AppError::from))?;
+                Ok(KeyHandle::External(std::sync::Arc::new(signer)))
+            }
+        }
+    }
+
+    /// Rotates this home's key (see the module docs).
+    pub fn key_rotate(&mut self) -> Result<KeyRotation> {
+        let profile = self.profile()?;
+        let state = self.state()?;
+        let network = state.network()?;
+        let roster = state.roster();
+        let old = profile.key;
+        let Some(member) = roster.member(&old) else {
+            return Err(AppError::RotationRefused(format!(
+                "key {old} is not on this department's roster: there is nothing to rotate"
+            )));
+        };
+        if let Some(r) = roster.rotation_of(&old) {
+            return Err(AppError::RotationRefused(format!(
+                "key {old} was already rotated to {} (entry {}); run `countersign sync` or \
+                 import the department's bundle to switch to it",
+                r.new, r.entry
+            )));
+        }
+        if member.revoked.is_some() {
+            return Err(AppError::RotationRefused(format!(
+                "key {old} is revoked: an admin replaces it (`roster replace`)"
+            )));
+        }
+        let admin = member.admin;
+        let request = match self.pending_request()?.filter(|r| r.old == old) {
+            Some(r) => r,
+            None => {
+                // One passphrase (or PIN) for both: it opens the old key from its store, never
+                // through an agent (which signs only entries), so a wrong one stops here with
+                // nothing written; then the new key is made in the same store with it.
+                let secret = match profile.store {
+                    KeyStoreKind::Sealed => Some(self.source()?.get(PassphraseUse::Unlock)?),
+                    KeyStoreKind::Token => Some(self.source()?.get(PassphraseUse::Pin)?),
+                    KeyStoreKind::Keychain => None,
+                };
+                let given = |_| {
+                    secret.clone().ok_or_else(|| {
+                        AppError::PassphraseRequired("no passphrase was given".into())
+                    })
+                };
+                let old_key = self.open_key(&profile, given)?;
+                let secret = secret.unwrap_or_else(|| Passphrase::new(""));
+                let new = self.new_key_in_store(&profile, &secret)?;
+                let request = RotationRequest::try_sign(network, &old_key, &new)
+                    .map_err(|e| AppError::SigningFailed(e.0))?;
+                let text = request.to_text();
+                self.store_mut()
+                    .write(|db| db.set_meta(PENDING, &text).map_err(AppError::from))?;
+                tracing::info!(old = %old, new = %new.public(), "key rotation requested");
+                request
+            }
+        };
+        let mut entry = None;
+        if admin {
+            entry = Some(self.rotate_entry(
+                &request.old,
+                &request.new,
+                Some(request.consent),
+                Some(request.possession),
+                "rotated by its holder",
+            )?);
+            self.adopt_rotation()?;
+        }
+        let active = self.profile()?.key;
+        Ok(KeyRotation {
+            old,
+            new: request.new,
+            request: request.to_text(),
+            entry,
+            active,
+            pending: active == old,
+        })
+    }
+
+    /// Applies a member's rotation request (admins only; see the module docs).
+    pub fn roster_rotate(&mut self, text: &str) -> Result<EntryId> {
+        let request = RotationRequest::parse(text)?;
+        let network = self.state()?.network()?;
+        if request.network != network {
+            return Err(AppError::RotationRefused(format!(
+                "the request is for network {}; this home's is {network}",
+                request.network
+            )));
+        }
+        let id = self.rotate_entry(
+            &request.old,
+            &request.new,
+            Some(request.consent),
+            Some(request.possession),
+            "rotated at its holder's request",
+        )?;
+        // An admin applying their own request (from another home of theirs, or this one).
+        self.adopt_rotation()?;
+        Ok(id)
+    }
+
+    /// Replaces a lost key by `new`, as an admin alone (see the module docs).
+    pub fn roster_replace(
+        &mut self,
+        old: PublicKey,
+        new: PublicKey,
+        reason: &str,
+    ) -> Result<EntryId> {
+        if old == self.profile()?.key {
+            return Err(AppError::RotationRefused(
+                "this is this home's own key: rotate it with `countersign key rotate`".into(),
+            ));
+        }
+        let reason = if reason.trim().is_empty() {
+            "lost key replaced"
+        } else {
+            reason
+        };
+        self.rotate_entry(&old, &new, None, None, reason)
+    }
+
+    /// Signs a `roster.rotate` of `old` to `new` as this home's admin key, naming `old`'s
+    /// entries this home holds as its frontier. Refused by the roster's rules like any entry
+    /// (`not_admin`, `not_senior`, `rotation_key_known`, …), before anything is stored.
+    fn rotate_entry(
+        &mut self,
+        old: &PublicKey,
+        new: &PublicKey,
+        consent: Option<countersign_ledger::rotation::RotationSignature>,
+        possession: Option<countersign_ledger::rotation::RotationSignature>,
+        reason: &str,
+    ) -> Result<EntryId> {
+        let state = self.state()?;
+        let network = state.network()?;
+        if state.roster().member(old).is_none() {
+            return Err(AppError::NotFound {
+                what: format!("member {old}"),
+            });
+        }
+        let payload = json(&RotatePayload {
+            old: *old,
+            new: *new,
+            consent,
+            possession,
+            reason: reason.to_string(),
+            frontier: self.frontier_of(old, &network)?,
+        });
+        let entry = self.append_own(Some(network), Kind::RosterRotate, &payload)?;
+        tracing::info!(old = %old, new = %new, entry = %entry.id(), "key rotated");
+        Ok(entry.id())
+    }
+
+    /// Switches this home to the new key of the rotation it asked for, once that rotation
+    /// stands in its ledger; the new key, if it switched now (see the module docs).
+    pub fn adopt_rotation(&mut self) -> Result<Option<PublicKey>> {
+        let Some(request) = self.pending_request()? else {
+            return Ok(None);
+        };
+        let Some(profile) = self.keys().profile()? else {
+            return Ok(None);
+        };
+        if profile.key == request.new {
+            // Switched already (the process stopped before it cleared the request).
+            self.forget_rotated(&request.old)?;
+            return Ok(None);
+        }
+        if profile.key != request.old {
+            return Ok(None);
+        }
+        let stands = self
+            .state()?
+            .roster()
+            .rotation_of(&request.old)
+            .is_some_and(|r| r.new == request.new);
+        if !stands {
+            return Ok(None);
+        }
+        // The profile first (written durably): a crash after it leaves a home on the new key
+        // that clears the rest next time.
+        let token = match profile.store {
+            KeyStoreKind::Token => {
+                Some(self.pending_token()?.ok_or_else(|| AppError::KeyMissing {
+                    key: request.new.to_hex(),
+                    reason: "the rotation's new pair on the token was not recorded".into(),
+                })?)
+            }
+            _ => profile.token.clone(),
+        };
+        self.keys().set_profile(&Profile {
+            key: request.new,
+            token,
+            ..profile
+        })?;
+        self.lock();
+        self.forget_rotated(&request.old)?;
+        tracing::info!(old = %request.old, new = %request.new, "switched to the rotated key");
+        Ok(Some(request.new))
+    }
+
+    /// Deletes the rotated-away key from the home's store (a sealed file wiped, a keychain
+    /// item removed; a token's pair stays, see the module docs) and the pending request.
+    fn forget_rotated(&mut self, old: &PublicKey) -> Result<()> {
+        match self.profile()?.store {
+            KeyStoreKind::Sealed => self.keys().remove_files(old)?,
+            KeyStoreKind::Keychain => {
+                keychain::remove(self.dir(), old)?;
+            }
+            KeyStoreKind::Token => {}
+        }
+        self.store_mut().write(|db| {
+            db.delete_meta(PENDING)?;
+            db.delete_meta(PENDING_TOKEN).map_err(AppError::from)
+        })
+    }
+}
