@@ -184,6 +184,53 @@ fn forged_expired_and_misaddressed_invitations_are_refused_and_change_nothing() 
     assert_eq!(anchor(), 3);
 }
 
+/// An invitation signed by a member who is not an admin is taken at `join` (the newcomer cannot
+/// know yet), and it brings the right network only; but once the roster arrives, `verify` says
+/// who signed it and that they are no admin. One an admin signed says nothing.
+#[test]
+fn verify_holds_the_invitations_signer_to_the_roster_once_it_arrives() {
+    let (dept, _) = Home::demo();
+    let (member, member_key) = crate::common::added(&dept, "Dr M", "radiologist");
+    let network: countersign_ledger::NetworkId = network(&dept).as_str().unwrap().parse().unwrap();
+    let now = crate::common::now_ms();
+    for (signer, by_admin) in [(None, true), (Some(&member_key), false)] {
+        let newcomer = Home::new();
+        let key = newcomer.key_of_new_member();
+        let text = match signer {
+            None => invitation(&dept, &key, &[]),
+            Some(member_key) => countersign_ledger::invitation::Invitation {
+                network,
+                founder: dept.key().parse().unwrap(),
+                invitee: key.parse().unwrap(),
+                issued_ms: now,
+                expires_ms: now + 3_600_000,
+                peers: vec![],
+            }
+            .sign(&member.secret(member_key)),
+        };
+        newcomer.ok(&["join", &text]);
+        assert_eq!(newcomer.import(&dept.bundle(None)).code, 0);
+        let verified = newcomer.run(&["verify"]);
+        let problems = verified.json()["problems"].clone();
+        let flagged: Vec<&Value> = problems
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["code"] == "inviter_not_admin")
+            .collect();
+        if by_admin {
+            assert_eq!(verified.code, 0, "{problems}");
+        } else {
+            assert_eq!(verified.code, 1, "{problems}");
+            assert_eq!(flagged.len(), 1, "{problems}");
+            assert!(flagged[0]["problem"]
+                .as_str()
+                .unwrap()
+                .contains(member_key.as_str()));
+        }
+    }
+}
+
 #[test]
 fn an_auditor_names_the_network_a_bundle_must_be_of() {
     let (dept, _) = Home::demo();

@@ -161,6 +161,7 @@ pub const ERROR_CODES: &[&str] = &[
     "sync_failed",
     "not_joined",
     "untrusted_network",
+    "inviter_not_admin",
     "invitation_malformed",
     "invitation_forged",
     "invitation_refused",

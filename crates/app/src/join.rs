@@ -16,6 +16,8 @@ use crate::home::{now_ms, Home};
 
 const TRUSTED_NETWORK: &str = "trust.network";
 const TRUSTED_FOUNDER: &str = "trust.founder";
+/// Who signed the invitation this home joined by (held to the roster by `verify`).
+pub(crate) const INVITED_BY: &str = "trust.invited_by";
 /// How long an invitation is good for unless the admin says otherwise.
 pub const INVITATION_DAYS: u64 = 7;
 /// The longest an invitation may be good for.
@@ -26,7 +28,8 @@ pub const MAX_INVITATION_DAYS: u64 = 90;
 pub struct Joined {
     pub network: NetworkId,
     pub founder: PublicKey,
-    /// The admin who signed the invitation (checked against the roster once it arrives).
+    /// The admin who signed the invitation (`verify` holds it to the roster once it arrives:
+    /// `inviter_not_admin`).
     pub invited_by: PublicKey,
     pub expires_ms: u64,
     /// The peers remembered from the invitation (dialled by every node this home runs).
@@ -227,7 +230,7 @@ impl Home {
             }
         }
         self.store_mut()
-            .write(|db| db.set_meta("trust.invited_by", &issuer.to_hex()))?;
+            .write(|db| db.set_meta(INVITED_BY, &issuer.to_hex()))?;
         tracing::info!(network = %invitation.network, "joined by invitation");
         Ok(Joined {
             network: invitation.network,

@@ -644,6 +644,9 @@ pub(crate) fn verify(
     let forks = fork_count;
     let split_views = split_view_problems(db, only, &mut problems)?;
     let rolled_back = rollback_problems(db, only, &mut problems)?;
+    if only.is_none() {
+        problems.extend(inviter_problem(db, &state)?);
+    }
     let quarantined = db
         .quarantine_rows(false, false, countersign_store::MAX_QUARANTINE as usize)?
         .into_iter()
@@ -731,6 +734,30 @@ fn rollback_problems(db: &Db<'_>, only: Option<LogId>, problems: &mut Vec<Proble
 
 /// Lists split-view evidence as problems, each signed checkpoint checked again (the evidence
 /// is only as good as its signatures).
+/// The invitation this home joined by, held to the roster that has arrived since: its signer
+/// must be one of the network's admins ([`countersign_report::accept::trust::check_inviter`]).
+/// Nothing to say before the roster is here, or for a home that founded its network.
+fn inviter_problem(db: &Db<'_>, state: &LedgerState) -> Result<Option<Problem>> {
+    let Some(hex) = db.meta(crate::join::INVITED_BY)? else {
+        return Ok(None);
+    };
+    let Ok(network) = state.network() else {
+        return Ok(None);
+    };
+    let inviter: PublicKey = hex.parse().map_err(|_| {
+        AppError::InvalidInput("the key of the invitation's signer is damaged".into())
+    })?;
+    Ok(
+        countersign_report::accept::trust::check_inviter(state.roster(), &inviter)
+            .err()
+            .map(|e| Problem {
+                entry: network.to_hex(),
+                code: Some(e.code().to_string()),
+                problem: e.to_string(),
+            }),
+    )
+}
+
 fn split_view_problems(
     db: &Db<'_>,
     only: Option<LogId>,

@@ -3,7 +3,7 @@
 //! shows it. A home that founded its network, or already holds one, is past this gate (the
 //! ledger refuses any other network's genesis as `wrong_network`).
 
-use countersign_ledger::{Entry, Kind, NetworkId, PublicKey};
+use countersign_ledger::{Entry, Kind, NetworkId, PublicKey, Roster};
 
 /// What a home was told to trust before it holds a network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,14 @@ pub enum TrustError {
         expected: String,
         found: String,
     },
+    #[error(
+        "the invitation this home joined by was signed by {inviter}, who is not an admin of \
+         this network as its roster says: ask an admin to confirm the department"
+    )]
+    InviterNotAdmin {
+        /// The key as hex: an error value stays small.
+        inviter: String,
+    },
 }
 
 impl TrustError {
@@ -47,6 +55,7 @@ impl TrustError {
             TrustError::OtherNetwork { .. } | TrustError::OtherFounder { .. } => {
                 "untrusted_network"
             }
+            TrustError::InviterNotAdmin { .. } => "inviter_not_admin",
         }
     }
 }
@@ -81,6 +90,20 @@ pub fn admits(anchor: Option<&Anchor>, genesis: &Entry) -> Result<(), TrustError
         }
         Some(_) => Ok(()),
     }
+}
+
+/// Whether the key that signed the invitation a home joined by is an admin of the network, as
+/// the roster the home now holds says. The invitation's signature proved it unchanged and the
+/// genesis proved the network; this is the last claim in it, checkable only once the roster
+/// has arrived. Any member ever admitted as an admin counts, revoked or rotated since: whether
+/// they still were one when they signed cannot be judged from a date the signer wrote.
+pub fn check_inviter(roster: &Roster, inviter: &PublicKey) -> Result<(), TrustError> {
+    if roster.member(inviter).is_some_and(|m| m.admin) {
+        return Ok(());
+    }
+    Err(TrustError::InviterNotAdmin {
+        inviter: inviter.to_hex(),
+    })
 }
 
 #[cfg(test)]
@@ -133,5 +156,18 @@ mod tests {
             Err(TrustError::OtherFounder { .. })
         ));
         assert_eq!(TrustError::NotJoined.code(), "not_joined");
+    }
+
+    #[test]
+    fn only_an_admin_of_the_roster_may_have_signed_the_invitation() {
+        let dept = crate::fixture::Department::new();
+        let roster = dept.ledger.roster();
+        assert_eq!(check_inviter(roster, &dept.public("ada")), Ok(()));
+        // A member who is not an admin, and a key the roster never named.
+        for key in [dept.public("rex"), SecretKey::from_seed(&[99; 32]).public()] {
+            let refused = check_inviter(roster, &key).unwrap_err();
+            assert_eq!(refused.code(), "inviter_not_admin");
+            assert!(refused.to_string().contains(&key.to_hex()));
+        }
     }
 }
