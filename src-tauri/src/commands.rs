@@ -6,6 +6,7 @@ use serde::Serialize;
 use tauri::ipc::Response;
 use tauri::{Emitter, Manager, State};
 
+use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
@@ -125,14 +126,41 @@ fn init_identity(
     role: String,
     admin: bool,
     network: Option<String>,
-    passphrase: String,
+    store: Option<String>,
+    passphrase: Option<String>,
 ) -> Reply<WhoAmI> {
     let role: Role = role
         .parse()
         .map_err(|e: String| AppError::InvalidInput(e).to_wire())?;
     let network = admin.then(|| network.unwrap_or_else(|| "Radiology department".into()));
-    let passphrase = Passphrase::new(passphrase);
-    desk.act(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
+    let store: KeyStoreKind = match store.as_deref() {
+        None => KeyStoreKind::Sealed,
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| AppError::InvalidInput(e).to_wire())?,
+    };
+    match (store, passphrase) {
+        (KeyStoreKind::Sealed, Some(passphrase)) => {
+            let passphrase = Passphrase::new(passphrase);
+            desk.act(|h| h.init_sealed(&name, role, network.as_deref(), None, &passphrase))
+        }
+        (KeyStoreKind::Keychain, None) => {
+            desk.act(|h| h.init_keychain(&name, role, network.as_deref(), None))
+        }
+        (KeyStoreKind::Sealed, None) => Err(AppError::InvalidInput(
+            "a key sealed on this computer needs a passphrase".into(),
+        )
+        .to_wire()),
+        (KeyStoreKind::Keychain, Some(_)) => Err(AppError::InvalidInput(
+            "a key kept in the OS keychain takes no passphrase".into(),
+        )
+        .to_wire()),
+        // A token needs its module, label and PIN: the CLI sets it up.
+        (KeyStoreKind::Token, _) => Err(AppError::InvalidInput(
+            "a key on a hardware token is set up with `countersign init --key-store token`".into(),
+        )
+        .to_wire()),
+    }
 }
 
 #[tauri::command(async)]

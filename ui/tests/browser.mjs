@@ -156,6 +156,30 @@ async function rampCheck(mode) {
   await page.close();
 }
 
+// First run: the key can be kept in the OS keychain instead of sealed under a passphrase. The
+// passphrase fields go when the keychain is chosen, and the new identity opens with no
+// passphrase asked; a sealed key's passphrase too short is refused in words.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `first run: page error ${e.message}`));
+  await page.goto(base + "?fresh");
+  await page.getByTestId("first-run").waitFor();
+  await page.getByPlaceholder("Dr Ada Lovelace").fill("Dr First Run");
+  await page.getByTestId("new-passphrase").fill("short");
+  await page.getByTestId("new-passphrase-again").fill("short");
+  await page.getByTestId("create-identity").click();
+  await page.locator(".first-run .error", { hasText: "at least 8 characters" }).waitFor();
+  check(true, "first run: a passphrase too short is refused in words");
+  await page.getByTestId("key-store").selectOption("keychain");
+  await page.getByTestId("keychain-note").waitFor();
+  check((await page.getByTestId("new-passphrase").count()) === 0, "first run: the keychain asks for no passphrase");
+  await page.screenshot({ path: "test-results/first-run-keychain.png" });
+  await page.getByTestId("create-identity").click();
+  await page.getByTestId("study-item").first().waitFor();
+  check((await page.getByTestId("unlock-screen").count()) === 0, "first run: a keychain identity opens the study list");
+  await page.close();
+}
+
 // A key in the OS keychain (the app says unlocking needs no passphrase): the unlock screen asks
 // for none, and after the idle lock signing asks only to unlock, with no passphrase field.
 {

@@ -416,8 +416,10 @@ export const api = {
   activity: () => call<null>("activity"),
   /** Wipes the key from memory now. */
   lock: () => call<null>("lock"),
-  initIdentity: (name: string, role: string, admin: boolean, network: string | undefined, passphrase: string) =>
-    call<Identity>("init_identity", { name, role, admin, network: network ?? null, passphrase }),
+  /** `store`: `sealed` (under `passphrase`) or `keychain` (the OS keychain; no passphrase). */
+  initIdentity: (name: string, role: string, admin: boolean, network: string | undefined, store: "sealed" | "keychain",
+    passphrase: string | null) =>
+    call<Identity>("init_identity", { name, role, admin, network: network ?? null, store, passphrase }),
   openDemo: (passphrase: string) => call<{ report: string; study: string }>("open_demo", { passphrase }),
   /** Joins the department an admin's invitation names (made for this home's key). */
   join: (invitation: string) => call<Joined>("join", { invitation }),

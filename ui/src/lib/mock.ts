@@ -10,7 +10,9 @@ import { buildFrame, type FrameHeader } from "./frame";
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
 /** `?keychain`: the key is kept in the OS keychain (no passphrase; unlocking reads the keychain). */
-const inKeychain = new URLSearchParams(globalThis.location?.search ?? "").has("keychain");
+let inKeychain = new URLSearchParams(globalThis.location?.search ?? "").has("keychain");
+/** `?fresh`: no identity yet (the first-run screen); `init_identity` creates one. */
+let fresh = new URLSearchParams(globalThis.location?.search ?? "").has("fresh");
 /** `?as=newcomer`: an identity that has not joined a department yet (it waits for an invitation). */
 let joined = new URLSearchParams(globalThis.location?.search ?? "").get("as") !== "newcomer";
 const me: Author = asResident ? { key: "c3".repeat(32), name: "Dr Mock Resident", role: "resident", ai_model: null } : attending;
@@ -21,10 +23,10 @@ export const MOCK_PASSPHRASE = "countersign-demo";
 /** `?store=token`: the key is on a hardware token, opened with this PIN (`wrong_pin` otherwise). */
 const onToken = new URLSearchParams(globalThis.location?.search ?? "").get("store") === "token";
 export const MOCK_PIN = "246810";
-const keyStore = {
+const keyStore = () => ({
   key_store: inKeychain ? "keychain" : onToken ? "token" : "sealed",
   needs_passphrase: !inKeychain,
-} as const;
+});
 /** The mock home starts locked, as the app does for a home with a key; `unlock` opens it. */
 let unlocked = false;
 /** Refuses a signing while locked, as the app does (`locked`). */
@@ -359,7 +361,7 @@ export function installMocks() {
       case "status":
         return {
           home: "/mock/home",
-          identity: { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, ...keyStore },
+          identity: fresh ? null : { ...me, role: me.role!, network: joined ? "f".repeat(64) : null, admin: !asResident, joined, ...keyStore() },
           locked: !unlocked, unsealed: false, demo_passphrase: MOCK_PASSPHRASE,
         };
       case "join":
@@ -373,7 +375,19 @@ export function installMocks() {
         // As the app: a sealed key needs its passphrase; a key in the keychain none.
         if (!inKeychain) checkPassphrase(a.passphrase);
         unlocked = true;
-        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, ...keyStore };
+        return { ...me, role: me.role!, network: "f".repeat(64), admin: !asResident, joined: true, ...keyStore() };
+      case "init_identity":
+        // As the app: a sealed key needs a new passphrase of 8 characters or more; a key in the
+        // keychain takes none. The new identity's key is open.
+        if (a.store === "keychain") {
+          if (a.passphrase) throw { code: "invalid_input", message: "a key kept in the OS keychain takes no passphrase" };
+          inKeychain = true;
+        } else if ((a.passphrase ?? "").length < 8) {
+          throw { code: "invalid_input", message: "a passphrase needs at least 8 characters" };
+        }
+        fresh = false;
+        unlocked = true;
+        return { ...me, name: a.name, role: a.role, network: "f".repeat(64), admin: !!a.admin, joined: true, ...keyStore() };
       case "lock":
         unlocked = false;
         return null;
