@@ -89,6 +89,28 @@ async function rampCheck(mode) {
     return ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data[0];
   `);
   check(white === 255, `${mode}: brain preset saturates the middle of the ramp (${white})`);
+  // The overlay tells the truth after every change, by key, wheel or drag: a radiologist reads
+  // the window from it.
+  const overlay = async (id) => (await page.getByTestId(id).textContent()).trim();
+  check((await overlay("overlay-window")) === "W 80 L 40", `${mode}: the overlay reads the brain preset (${await overlay("overlay-window")})`);
+  await page.keyboard.press("2");
+  check((await overlay("overlay-window")) === "W 1500 L -600", `${mode}: then the lung preset (${await overlay("overlay-window")})`);
+  await page.keyboard.press("i");
+  check((await overlay("overlay-window")).endsWith("· inverted"), `${mode}: and says when inverted`);
+  const fitted = await overlay("overlay-zoom");
+  await page.keyboard.press("+");
+  const zoomed = await overlay("overlay-zoom");
+  check(zoomed !== fitted, `${mode}: a zoom key changes the zoom readout (${fitted} → ${zoomed})`);
+  await page.keyboard.press("f");
+  check((await overlay("overlay-zoom")) === fitted, `${mode}: F (fit) puts the readout back (${await overlay("overlay-zoom")})`);
+  await canvas.hover();
+  await page.mouse.wheel(0, 0);
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 100, box.y + box.height / 2 + 50, { steps: 4 });
+  await page.mouse.up();
+  check((await overlay("overlay-window")) !== "W 1500 L -600 · inverted", `${mode}: a drag changes the window readout (${await overlay("overlay-window")})`);
   await page.close();
 }
 

@@ -89,6 +89,20 @@ try {
   await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
   await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
+  // The overlay follows the keyboard in the real window: a radiologist reads the window from it.
+  // The key in one script, the overlay read in the next (the UI updates in between).
+  const overlayAfter = async (key) => {
+    await run(`document.body.dispatchEvent(new KeyboardEvent('keydown', { key: arguments[0], bubbles: true }));`, [key]);
+    return run(`return {
+      window: document.querySelector('[data-testid="overlay-window"]').textContent.trim(),
+      zoom: document.querySelector('[data-testid="overlay-zoom"]').textContent.trim() };`);
+  };
+  const fitted = await overlayAfter("1");
+  check(fitted.window === "W 400 L 40", `after preset 1 the overlay reads ${fitted.window}`);
+  const zoomed = await overlayAfter("+");
+  const refitted = await overlayAfter("f");
+  check(zoomed.zoom !== fitted.zoom && refitted.zoom === fitted.zoom,
+    `the zoom readout follows + and F (${fitted.zoom} → ${zoomed.zoom} → ${refitted.zoom})`);
   await signFindings("findings signed");
   // What the user may do comes from the app (report_actions): the draft still lacks required
   // sections, so sign-off is not offered and the refusal says why, with its rule's code.
