@@ -144,8 +144,11 @@ async function rampCheck(mode) {
     "signing after the idle lock asks for the passphrase");
   await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
   await page.getByTestId("passphrase-prompt-submit").click();
-  await page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "section.write" }).first().waitFor();
+  const written = page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "section.write" }).first();
+  await written.waitFor();
   check(!(await prompt.isVisible()), "once unlocked the section is signed and the prompt goes");
+  const what = (await written.getByTestId("entry-what").textContent()).trim();
+  check(what === "wrote Findings", `the timeline says what happened in words (${what}), the kind beside it`);
   // Lock now: back to the unlock screen.
   await page.getByTestId("lock-now").click();
   await page.getByTestId("unlock-screen").waitFor();
