@@ -170,9 +170,9 @@ fn open_demo(desk: State<'_, Desk>, passphrase: String) -> Reply<DemoSummary> {
 }
 
 /// A page of the study list (the first without `after`; `next` is where the next starts).
-#[tauri::command]
+#[tauri::command(async)]
 fn studies(desk: State<'_, Desk>, after: Option<String>, limit: Option<usize>) -> Reply<StudyPage> {
-    desk.with(|h| h.study_page(after.as_deref(), limit.unwrap_or(STUDY_PAGE)))
+    desk.read(|h| h.study_page(after.as_deref(), limit.unwrap_or(STUDY_PAGE)))
 }
 
 /// Opens the open dialog here — files, or with `directory` one folder — and imports what the
@@ -253,17 +253,19 @@ pub(crate) fn import_chosen<R: tauri::Runtime>(
     desk.act(|h| h.import(&paths, progress))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
-    desk.with(|h| h.study_image_refs(&study))
+    desk.read(|h| h.study_image_refs(&study))
 }
 
-/// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON; decoded off the
-/// main thread.
+/// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON; from the frame
+/// cache, else decoded off the main thread on a reader handle (never behind a write). The
+/// viewer also asks for the slices ahead of the scroll this way, so they are cached when
+/// reached.
 #[tauri::command(async)]
 fn frame(desk: State<'_, Desk>, sha256: String, frame: u32) -> Reply<Response> {
-    desk.with(|h| h.frame_packet(&sha256, frame))
-        .map(Response::new)
+    desk.frame(&sha256, frame)
+        .map(|p| Response::new(p.to_vec()))
 }
 
 #[tauri::command]
@@ -271,9 +273,9 @@ fn templates(desk: State<'_, Desk>) -> Reply<Vec<TemplateRef>> {
     desk.with(|h| h.templates())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn report_show(desk: State<'_, Desk>, report: String) -> Reply<ReportView> {
-    desk.with(|h| h.report_show(entry_id(&report)?))
+    desk.read(|h| h.report_show(entry_id(&report)?))
 }
 
 /// What this user may do on the report now, each action judged by the app's rules (the UI

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use countersign_app::{AppError, Home, PassphraseSource, WireError};
+use countersign_app::{AppError, FrameCache, Home, PassphraseSource, WireError};
 
 /// How long the key stays unlocked with nothing done, unless `COUNTERSIGN_IDLE_LOCK_SECS` says.
 pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
@@ -41,7 +41,17 @@ pub struct Desk {
     /// What was last dropped on the window, from the window's own drop event (see
     /// `import_dropped`); at most [`MAX_DROPPED`] paths.
     dropped: Mutex<Vec<PathBuf>>,
+    /// Handles on the home for reads only, each its own SQLite connection: frames, the study
+    /// list and report views are served from them, so an import, a verify or a sync pull
+    /// holding `home` never makes the viewer wait. Opened when first needed; they hold no key.
+    readers: [Mutex<Option<Home>>; READERS],
+    /// Frames decoded once, kept within a byte budget ([`countersign_app::frame_cache_budget`]).
+    frames: FrameCache,
 }
+
+/// How many reads run at once (one per core of the machines this is built for): a frame
+/// decoded while the previous one is drawn, or one fetched ahead while one is shown.
+pub const READERS: usize = 2;
 
 /// The most files and folders one drop hands to an import (a folder counts once; its files are
 /// found by the import).
@@ -68,7 +78,50 @@ impl Desk {
             idle,
             last_used: Mutex::new(Instant::now()),
             dropped: Mutex::new(Vec::new()),
+            readers: std::array::from_fn(|_| Mutex::new(None)),
+            frames: FrameCache::new(countersign_app::frame_cache_budget()),
         }
+    }
+
+    /// Runs a read on a reader handle (see `readers`): the first one free, else waits for the
+    /// first. Never the home the writes hold.
+    fn read_home<T>(&self, f: impl FnOnce(&Home) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut guard = self
+            .readers
+            .iter()
+            .find_map(|r| r.try_lock().ok())
+            .unwrap_or_else(|| self.readers[0].lock().unwrap_or_else(|p| p.into_inner()));
+        let home = match &mut *guard {
+            Some(home) => home,
+            slot @ None => slot.insert(Home::open(&self.dir)?),
+        };
+        f(home)
+    }
+
+    /// [`Desk::read_home`] with its error in wire form (not activity for the idle lock).
+    fn read<T>(&self, f: impl FnOnce(&Home) -> Result<T, AppError>) -> Result<T, WireError> {
+        self.read_home(f).map_err(|e| {
+            tracing::info!(code = e.code(), error = %e.loggable(), "read failed");
+            e.to_wire()
+        })
+    }
+
+    /// Frame `frame` of image `sha256` as a packet: from the frame cache, else decoded on a
+    /// reader handle and kept.
+    pub fn frame(&self, sha256: &str, frame: u32) -> Result<std::sync::Arc<[u8]>, WireError> {
+        self.frames
+            .get_or_insert_with(sha256, frame, || {
+                self.read_home(|h| h.frame_packet(sha256, frame))
+            })
+            .map_err(|e| {
+                tracing::info!(code = e.code(), error = %e.loggable(), "frame failed");
+                e.to_wire()
+            })
+    }
+
+    /// What the frame cache holds now.
+    pub fn frame_cache(&self) -> countersign_app::FrameCacheStats {
+        self.frames.stats()
     }
 
     /// Keeps what the window's drop event names, for `import_dropped` (the webview is told only

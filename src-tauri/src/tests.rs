@@ -644,3 +644,55 @@ fn the_key_locks_when_the_screen_locks() {
         .unwrap_err();
     assert_eq!(err.code, "locked", "{err:?}");
 }
+
+/// Reads never wait behind a write: with the home held by another command for as long as it
+/// likes (an import, a verify, a sync pull), the study list, a report view and frames are
+/// served from the reader handles; a frame asked twice is decoded once (the frame cache).
+#[test]
+fn frames_and_the_study_list_never_wait_behind_the_home_a_write_holds() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
+    let demo = desk
+        .act(|h| {
+            h.demo_sealed(&countersign_app::Passphrase::new(
+                countersign_app::DEMO_PASSPHRASE,
+            ))
+        })
+        .unwrap();
+    let sha = desk.read(|h| h.study_image_refs(&demo.study)).unwrap()[0]
+        .sha256
+        .clone();
+
+    // A long command holds the home (here, until the reads below are done).
+    let writer = desk.home.lock().unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let reads = {
+        let desk = desk.clone();
+        std::thread::spawn(move || {
+            let page = desk.read(|h| h.study_page(None, 10)).unwrap();
+            let view = desk.read(|h| h.report_show(demo.report)).unwrap();
+            let first = desk.frame(&sha, 0).unwrap();
+            let again = desk.frame(&sha, 0).unwrap();
+            done.send((page.studies.len(), view.report, first, again))
+                .unwrap();
+        })
+    };
+    // A deadline for a failure to show, not a wait for success: the reads answer at once.
+    let (studies, report, first, again) = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the reads waited behind the home a write holds");
+    drop(writer);
+    reads.join().unwrap();
+    assert_eq!(studies, 1);
+    assert_eq!(report, demo.report);
+    assert_eq!(first, again);
+    let stats = desk.frame_cache();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.packets),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.bytes, first.len());
+}

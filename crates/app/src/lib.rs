@@ -33,6 +33,7 @@ mod demo;
 mod drafts;
 mod error;
 mod export;
+mod frame_cache;
 mod home;
 mod images;
 mod import;
@@ -61,6 +62,7 @@ pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use export::{
     bundle_in_archive, fuzz_archive_read, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME,
 };
+pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
 pub use home::{default_home, owner_only_files, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
