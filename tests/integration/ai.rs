@@ -67,7 +67,7 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
     let ai = &view["ai"][0];
     assert_eq!(ai["entry"], result.as_str());
     assert_eq!(ai["author"]["ai_model"]["vendor"], "Countersign Labs");
-    assert_eq!(ai["parameters"]["algorithm"], "soft-tissue-region/1");
+    assert_eq!(ai["parameters"]["algorithm"], "soft-tissue-stats/1");
     let mean: f64 = ai["outputs"]["mean_hu"].as_str().unwrap().parse().unwrap();
     // The phantom's brain is +10 to +40 HU: the model measured what is there.
     assert!((0.0..=100.0).contains(&mean) && mean > 5.0, "{mean}");
@@ -147,4 +147,238 @@ fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign
 
     ada.ok(&["report", "finalize", &report]);
     assert_eq!(ada.ok(&["verify"])["ok"], true);
+}
+
+/// A department (Ada) with a report on `files` imported, and a model member `name` whose home
+/// was granted that report and holds it with its images.
+fn with_model(name: &str, files: &[std::path::PathBuf]) -> (Home, Home, String) {
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    let mut import = vec!["import"];
+    import.extend(files.iter().map(|f| f.to_str().unwrap()));
+    ada.ok(&import);
+    let study = ada.ok(&["studies"])[0]["study"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = ada.new_report(&study, "ct-chest");
+    let member = [
+        "--name",
+        name,
+        "--role",
+        "ai-model",
+        "--vendor",
+        "Countersign examples",
+        "--model-version",
+        "1.0",
+    ];
+    let model = Home::new();
+    let key = model.ok(&[&["init"][..], &member].concat())["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.ok(&[&["roster", "add", "--key", &key][..], &member].concat());
+    ada.ok(&["report", "grant", &report, "--member", &key]);
+    bundle(&ada, Some(&report), &model);
+    model.ok(&import);
+    (ada, model, report)
+}
+
+/// A phantom CT series of `slices` images, in a folder kept by `dir`.
+fn phantom(dir: &tempfile::TempDir, slices: u32) -> Vec<std::path::PathBuf> {
+    let out = dir.path().join("series");
+    let home = Home::new();
+    home.ok(&[
+        "image",
+        "phantom",
+        "-o",
+        out.to_str().unwrap(),
+        "--slices",
+        &slices.to_string(),
+        "--size",
+        "64",
+    ]);
+    vec![out]
+}
+
+fn ai_results(home: &Home) -> i64 {
+    home.db()
+        .query_row(
+            "SELECT COUNT(*) FROM entries WHERE kind = 'ai.result'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// The example model shipped in the repository (examples/models/series-geometry, Python and
+/// DCMTK's dcmdump) runs under the contract: its result is signed with the model's key, names
+/// the program by file name and SHA-256, and is reviewed like any other.
+#[test]
+fn an_external_model_program_runs_under_the_contract_and_its_result_is_reviewed() {
+    let series = tempfile::tempdir().unwrap();
+    let (ada, model, report) = with_model("series-geometry", &phantom(&series, 6));
+    // Nothing bound, and not the built-in's name: nothing runs, nothing is signed.
+    assert_eq!(
+        model.run(&["ai", "run", "--report", &report]).error_code(),
+        "ai_model_unbound"
+    );
+    // The built-in runs only under its own name.
+    model.ok(&["ai", "bind", "--builtin", "soft-tissue-stats"]);
+    assert_eq!(
+        model.run(&["ai", "run", "--report", &report]).error_code(),
+        "ai_model_unbound"
+    );
+    let program = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/models/series-geometry")
+        .canonicalize()
+        .unwrap();
+    model.ok(&["ai", "bind", "--program", program.to_str().unwrap()]);
+    let result = model.ok(&["ai", "run", "--report", &report])["entry"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !model.dir.join("ai-work").exists()
+            || std::fs::read_dir(model.dir.join("ai-work"))
+                .unwrap()
+                .count()
+                == 0,
+        "the program's copies of the images are removed after the run"
+    );
+    bundle(&model, Some(&report), &ada);
+    let view = ada.ok(&["report", "show", &report]);
+    let ai = &view["ai"][0];
+    assert_eq!(ai["entry"], result.as_str());
+    assert_eq!(ai["model"], "series-geometry");
+    assert_eq!(ai["section"], "technique");
+    assert_eq!(ai["parameters"]["program"], "series-geometry");
+    assert_eq!(ai["parameters"]["contract"], "countersign-ai-model/1");
+    let bytes = std::fs::read(&program).unwrap();
+    assert_eq!(
+        ai["parameters"]["program_sha256"],
+        countersign_ledger::Hash::of(&bytes).to_hex()
+    );
+    // What dcmdump read from the six 64×64 phantom slices.
+    assert_eq!(ai["outputs"]["images"], "6", "{ai}");
+    assert_eq!(ai["outputs"]["matrix"], "64×64", "{ai}");
+    assert!(
+        ai["text"].as_str().unwrap().starts_with("6 CT images"),
+        "{ai}"
+    );
+    ada.ok(&[
+        "report",
+        "review",
+        &report,
+        "--ai-entry",
+        &result,
+        "--accept",
+    ]);
+    let view = ada.ok(&["report", "show", &report]);
+    let technique = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "technique")
+        .unwrap();
+    assert_eq!(technique["text"], view["ai"][0]["text"]);
+}
+
+/// A model program that hangs (with a child of its own), crashes, prints garbage or too much,
+/// or one that would see the caller's environment: a clear error with its code, no entry, and
+/// its working folder gone.
+#[test]
+fn a_model_program_that_hangs_crashes_or_misbehaves_signs_nothing() {
+    let series = tempfile::tempdir().unwrap();
+    let (_ada, model, report) = with_model("checked-model", &phantom(&series, 2));
+    let scripts = tempfile::tempdir().unwrap();
+    let script = |name: &str, body: &str| {
+        let path = scripts.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+        path
+    };
+    let valid = r#"{"section":"findings","text":"Nothing to add."}"#;
+    let cases: Vec<(std::path::PathBuf, Vec<&str>, &str, &str)> = vec![
+        (
+            script("hangs", "sleep 600 &\nsleep 600"),
+            vec!["--timeout", "1"],
+            "ai_model_timeout",
+            "within 1 s",
+        ),
+        (
+            script("crashes", "echo 'the model exploded' >&2\nexit 3"),
+            vec![],
+            "ai_model_failed",
+            "the model exploded",
+        ),
+        (
+            script("garbage", "echo hello"),
+            vec![],
+            "ai_model_output",
+            "not the contract",
+        ),
+        (
+            script("chatty", "head -c 100000 /dev/zero | tr '\\0' a"),
+            vec!["--max-output", "1000"],
+            "ai_model_output",
+            "more than 1000 bytes",
+        ),
+        (
+            script(
+                "unknown-field",
+                r#"echo '{"section":"findings","text":"x","diagnosis":"cancer"}'"#,
+            ),
+            vec![],
+            "ai_model_output",
+            "unknown field",
+        ),
+    ];
+    for (path, extra, code, says) in cases {
+        let mut bind = vec!["ai", "bind", "--program", path.to_str().unwrap()];
+        bind.extend(extra);
+        model.ok(&bind);
+        let run = model.run(&["ai", "run", "--report", &report]);
+        assert_eq!(run.error_code(), code, "{}: {}", path.display(), run.stderr);
+        assert!(
+            run.stderr.contains(says),
+            "{}: {}",
+            path.display(),
+            run.stderr
+        );
+        assert_eq!(ai_results(&model), 0, "{}", path.display());
+        assert_eq!(
+            std::fs::read_dir(model.dir.join("ai-work"))
+                .unwrap()
+                .count(),
+            0,
+            "{}",
+            path.display()
+        );
+    }
+    // The program sees none of the caller's environment (here, the passphrase file's name).
+    let scrubbed = script(
+        "scrubbed",
+        &format!(
+            "[ -z \"$COUNTERSIGN_PASSPHRASE_FILE\" ] || {{ echo leaked >&2; exit 9; }}\ncat >/dev/null\necho '{valid}'"
+        ),
+    );
+    model.ok(&["ai", "bind", "--program", scrubbed.to_str().unwrap()]);
+    model.ok(&["ai", "run", "--report", &report]);
+    assert_eq!(ai_results(&model), 1);
+}
+
+/// The built-in example measures CT attenuation: on an MR study it refuses, naming why.
+#[test]
+fn soft_tissue_stats_refuses_an_mr_study() {
+    let (_ada, model, report) = with_model(
+        "soft-tissue-stats",
+        &[countersign_testkit::corpus("MR_small.dcm")],
+    );
+    let run = model.run(&["ai", "run", "--report", &report]);
+    assert_eq!(run.error_code(), "ai_input_refused", "{}", run.stderr);
+    assert!(run.stderr.contains("are MR"), "{}", run.stderr);
+    assert_eq!(ai_results(&model), 0);
 }

@@ -396,7 +396,7 @@ pub fn python() -> PathBuf {
 /// `init` / `roster add` arguments for an AI-model member.
 pub const AI_MEMBER: [&str; 8] = [
     "--name",
-    "SoftTissue",
+    "soft-tissue-stats",
     "--role",
     "ai-model",
     "--vendor",

@@ -1,8 +1,12 @@
-//! AI contributions: a model member runs a real, deterministic algorithm on the report's images
-//! and signs what it found (`ai.result`); a reporting physician accepts, edits or rejects it
-//! (`ai.review`), and an accepted or edited proposal becomes the section's next version.
+//! AI contributions: a model member's node runs the program bound to it (`ai bind`: an
+//! executable speaking the contract in [`program`], or the built-in example
+//! [`SOFT_TISSUE_STATS`]) on the report's images and signs what it found (`ai.result`) only if
+//! the program ran and its output held to the contract; a reporting physician accepts, edits or
+//! rejects it (`ai.review`), and an accepted or edited proposal becomes the section's next
+//! version.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use countersign_imaging::Samples;
 use countersign_ledger::roster::AiModelInfo;
@@ -12,14 +16,19 @@ use countersign_report::payload::{AiResult, AiReview, Decision};
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
 
-/// The algorithm's name and version, signed into every result it produces.
-pub const SOFT_TISSUE_ALGORITHM: &str = "soft-tissue-region/1";
+mod binding;
+pub mod program;
+
+pub use binding::{ModelBinding, SOFT_TISSUE_STATS};
+
+/// The built-in algorithm's name and version, signed into every result it produces.
+pub const SOFT_TISSUE_ALGORITHM: &str = "soft-tissue-stats/1";
 /// The attenuation band it measures, in HU.
 const BAND: (f64, f64) = (0.0, 100.0);
 
 impl Home {
-    /// Runs the soft-tissue measurement on the middle image of the report's series and signs the
-    /// result with this home's key, which must be an `ai-model` member of the roster.
+    /// Runs the model bound to this node on the report's images and signs the result with this
+    /// home's key, which must be an `ai-model` member of the roster.
     pub fn ai_run(&mut self, report: EntryId) -> Result<EntryId> {
         let me = self.whoami()?;
         if me.role != Role::AiModel {
@@ -36,8 +45,117 @@ impl Home {
             .ok_or_else(|| {
                 AppError::InvalidInput("the roster has no model details for this key".into())
             })?;
-        let payload = self.soft_tissue_result(report, &model)?;
+        let payload = match self.ai_binding(&model.model)? {
+            Some(ModelBinding::Builtin { name }) if name == model.model => {
+                self.soft_tissue_result(report, &model)?
+            }
+            Some(ModelBinding::Builtin { name }) => {
+                return Err(AppError::AiModelUnbound(format!(
+                    "the built-in {name} runs only as a model named {name}, and this key is \
+                     {} on the roster: bind that model's own program (`ai bind --program PATH`)",
+                    model.model
+                )))
+            }
+            Some(ModelBinding::Program {
+                path,
+                args,
+                timeout_secs,
+                max_output_bytes,
+            }) => self.program_result(
+                report,
+                &model,
+                &path,
+                &args,
+                Duration::from_secs(timeout_secs),
+                max_output_bytes,
+            )?,
+            None => {
+                return Err(AppError::AiModelUnbound(format!(
+                    "this node runs no program as {} yet: bind one with `countersign ai bind \
+                     --program PATH` (see the README, AI models)",
+                    model.model
+                )))
+            }
+        };
         self.append_checked(report, Kind::AiResult, &payload)
+    }
+
+    /// The `ai.result` payload of the program at `path` run on the report's images (see
+    /// [`program`]): nothing is returned unless it ran and its output held to the contract.
+    fn program_result(
+        &self,
+        report: EntryId,
+        model: &AiModelInfo,
+        path: &std::path::Path,
+        args: &[String],
+        timeout: Duration,
+        max_output: usize,
+    ) -> Result<Vec<u8>> {
+        let view = self.report_show(report)?;
+        if view.images.is_empty() {
+            return Err(AppError::InvalidInput(
+                "the report names no images to analyse".into(),
+            ));
+        }
+        let program_sha256 = program::program_sha256(path)?;
+        // A private folder under the home (owner-only, like the rest of it), removed after.
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let work = self.dir().join("ai-work").join(hex::encode(nonce));
+        let images_dir = work.join("images");
+        std::fs::create_dir_all(&images_dir)
+            .map_err(AppError::io(format!("creating {}", images_dir.display())))?;
+        let result = (|| {
+            let mut images = Vec::with_capacity(view.images.len());
+            for sha in &view.images {
+                // Re-hashed against its SHA-256: the program reads what the report binds.
+                let (hash, bytes) = self.image_bytes(sha)?;
+                let copy = images_dir.join(format!("{sha}.dcm"));
+                std::fs::write(&copy, &bytes)
+                    .map_err(AppError::io(format!("writing {}", copy.display())))?;
+                let instance = self.store().db().instance(&hash.0)?;
+                images.push(program::ProgramImage {
+                    sha256: sha.clone(),
+                    path: copy,
+                    modality: instance.as_ref().and_then(|i| i.modality.clone()),
+                    series: instance.as_ref().and_then(|i| i.series.clone()),
+                    instance_number: instance.as_ref().and_then(|i| i.instance_number),
+                    frames: instance.as_ref().map_or(1, |i| i.frames),
+                });
+            }
+            let input = program::ProgramInput {
+                contract: program::CONTRACT,
+                model: program::ProgramModel {
+                    name: model.model.clone(),
+                    vendor: model.vendor.clone(),
+                    version: model.version.clone(),
+                },
+                report: report.to_hex(),
+                study: view.study.clone(),
+                images,
+            };
+            program::run(path, args, &work, &input, timeout, max_output)
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        let out = result?;
+        let mut parameters = out.parameters;
+        parameters.insert("contract".into(), program::CONTRACT.into());
+        parameters.insert(
+            "program".into(),
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into()),
+        );
+        parameters.insert("program_sha256".into(), program_sha256);
+        tracing::info!(report = %report, "model program ran");
+        Ok(json(&AiResult {
+            model: model.model.clone(),
+            version: model.version.clone(),
+            inputs: view.images.clone(),
+            parameters,
+            outputs: out.measurements,
+            section: out.section,
+            text: out.text,
+        }))
     }
 
     /// The `ai.result` payload of the soft-tissue measurement by `model` on the middle image of
@@ -55,6 +173,26 @@ impl Home {
             .ok_or_else(|| {
                 AppError::InvalidInput("the report names no images to analyse".into())
             })?;
+        // Attenuation in HU means CT: on any other modality the numbers would be meaningless.
+        let sha = countersign_ledger::Hash::from_hex(&image)
+            .map_err(|e| AppError::InvalidInput(format!("image hash {image:?}: {e}")))?;
+        let modality = self
+            .store()
+            .db()
+            .instance(&sha.0)?
+            .and_then(|i| i.modality)
+            .unwrap_or_default();
+        if modality != "CT" {
+            return Err(AppError::AiInputRefused(format!(
+                "{SOFT_TISSUE_STATS} measures CT attenuation in HU, and this report's images are \
+                 {}: it does not run on them",
+                if modality.is_empty() {
+                    "of no stated modality"
+                } else {
+                    &modality
+                }
+            )));
+        }
         let found = soft_tissue(self, &image)?;
         let mut outputs = BTreeMap::new();
         outputs.insert("mean_hu".into(), format!("{:.1}", found.mean_hu));
@@ -65,8 +203,8 @@ impl Home {
         parameters.insert("band_hu".into(), format!("{}..{}", BAND.0, BAND.1));
         parameters.insert("frame".into(), "0".into());
         let text = format!(
-            "Automated measurement ({} {}): soft-tissue region ({}–{} HU) on the middle image, \
-             mean attenuation {:.1} HU over {:.0} mm².",
+            "Automated measurement ({} {}): pixels of soft-tissue attenuation ({}–{} HU) on the \
+             middle image, mean {:.1} HU over {:.0} mm². A statistic, not a diagnosis.",
             model.model, model.version, BAND.0, BAND.1, found.mean_hu, found.area_mm2
         );
         Ok(json(&AiResult {

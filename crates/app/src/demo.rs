@@ -62,14 +62,14 @@ impl Home {
         let model = SecretKey::generate(&mut rand_core::OsRng);
         let model_info = AiModelInfo {
             vendor: "Countersign Labs".into(),
-            model: "soft-tissue".into(),
+            model: crate::ai::SOFT_TISSUE_STATS.into(),
             version: "1.0.0".into(),
             regulatory_id: None,
         };
         for (key, name, role) in [
             (&cardiologist, "Dr Carl Cardiologist", Role::Cardiologist),
             (&resident, "Dr Rhea Resident", Role::Resident),
-            (&model, "SoftTissue", Role::AiModel),
+            (&model, crate::ai::SOFT_TISSUE_STATS, Role::AiModel),
         ] {
             self.keys().save(key, passphrase)?;
             let info = (role == Role::AiModel).then(|| model_info.clone());

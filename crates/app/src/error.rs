@@ -86,6 +86,21 @@ pub enum AppError {
     /// `COUNTERSIGN_AGENT_SOCK` names no agent that answers, or one holding another key.
     #[error("{0}")]
     AgentUnavailable(String),
+    /// No model program is bound to this node for the model it would sign as.
+    #[error("{0}")]
+    AiModelUnbound(String),
+    /// The model program ran past its timeout (it was killed; nothing signed).
+    #[error("{0}")]
+    AiModelTimeout(String),
+    /// The model program did not start, or exited with a failure.
+    #[error("{0}")]
+    AiModelFailed(String),
+    /// The model program printed too much, or not the contract's JSON.
+    #[error("{0}")]
+    AiModelOutput(String),
+    /// A model refused the report's images (e.g. a CT model given an MR study).
+    #[error("{0}")]
+    AiInputRefused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -151,6 +166,11 @@ pub const ERROR_CODES: &[&str] = &[
     "token_error",
     "key_not_exportable",
     "agent_unavailable",
+    "ai_model_unbound",
+    "ai_model_timeout",
+    "ai_model_failed",
+    "ai_model_output",
+    "ai_input_refused",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -199,6 +219,11 @@ impl AppError {
             AppError::Token(_) => "token_error",
             AppError::KeyNotExportable(_) => "key_not_exportable",
             AppError::AgentUnavailable(_) => "agent_unavailable",
+            AppError::AiModelUnbound(_) => "ai_model_unbound",
+            AppError::AiModelTimeout(_) => "ai_model_timeout",
+            AppError::AiModelFailed(_) => "ai_model_failed",
+            AppError::AiModelOutput(_) => "ai_model_output",
+            AppError::AiInputRefused(_) => "ai_input_refused",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",

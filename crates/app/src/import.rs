@@ -325,7 +325,10 @@ impl Home {
     }
 
     /// The bytes of an imported image, checked against the SHA-256 they are stored by.
-    fn image_bytes(&self, sha256_hex: &str) -> Result<(countersign_ledger::Hash, Vec<u8>)> {
+    pub(crate) fn image_bytes(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<(countersign_ledger::Hash, Vec<u8>)> {
         let sha = countersign_ledger::Hash::from_hex(sha256_hex)
             .map_err(|e| AppError::InvalidInput(format!("image hash {sha256_hex:?}: {e}")))?;
         let path = image_path(self.dir(), &sha.0);

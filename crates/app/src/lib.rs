@@ -52,7 +52,7 @@ pub mod verify;
 mod viewer;
 
 pub use actions::{Allowed, ReportActions};
-pub use ai::SOFT_TISSUE_ALGORITHM;
+pub use ai::{program as ai_program, ModelBinding, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS};
 pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
 /// What a home may be told to trust before it holds a network (see [`Home::trust`]).

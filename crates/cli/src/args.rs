@@ -233,10 +233,38 @@ pub(crate) enum TemplateCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum AiCommand {
-    /// Run the model on the report's images and sign its result (an `ai.result`).
+    /// Run the model bound to this node on the report's images and sign its result (an
+    /// `ai.result`), only if it ran and its output held to the contract (README, AI models).
     Run {
         #[arg(long)]
         report: String,
+    },
+    /// Bind this node's model member to the program that runs as it: an executable speaking
+    /// the contract (--program), or the built-in example (--builtin soft-tissue-stats).
+    Bind {
+        #[arg(
+            long,
+            value_name = "PATH",
+            conflicts_with = "builtin",
+            required_unless_present = "builtin"
+        )]
+        program: Option<PathBuf>,
+        /// An argument to pass the program (repeat for more).
+        #[arg(
+            long = "arg",
+            value_name = "ARG",
+            requires = "program",
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+        /// Seconds the program may run (default 60, at most 3600).
+        #[arg(long, requires = "program")]
+        timeout: Option<u64>,
+        /// Bytes the program may print (default 65536, at most 1048576).
+        #[arg(long, requires = "program")]
+        max_output: Option<usize>,
+        #[arg(long, value_name = "NAME")]
+        builtin: Option<String>,
     },
 }
 

@@ -343,6 +343,35 @@ pub(crate) fn home_command(
         HomeCommand::Ai(AiCommand::Run { report }) => {
             entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
         }
+        HomeCommand::Ai(AiCommand::Bind {
+            program,
+            args,
+            timeout,
+            max_output,
+            builtin,
+        }) => {
+            let binding = match (program, builtin) {
+                (Some(path), _) => {
+                    countersign_app::ModelBinding::program(path, args, timeout, max_output)?
+                }
+                (None, Some(name)) => countersign_app::ModelBinding::builtin(&name)?,
+                (None, None) => {
+                    return Err(AppError::InvalidInput(
+                        "ai bind needs --program PATH or --builtin NAME".into(),
+                    ))
+                }
+            };
+            let bound = home.ai_bind(binding)?;
+            let text = match &bound {
+                countersign_app::ModelBinding::Builtin { name } => {
+                    format!("this node runs the built-in {name} as its model")
+                }
+                countersign_app::ModelBinding::Program { path, .. } => {
+                    format!("this node runs {} as its model", path.display())
+                }
+            };
+            Output::new(&bound, text)
+        }
         HomeCommand::Reindex => {
             let reports = home.reindex()?;
             #[derive(Serialize)]
