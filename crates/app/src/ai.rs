@@ -218,6 +218,34 @@ impl Home {
         }))
     }
 
+    /// The AI reviewer's figures (see [`countersign_report::oversight`]) over every report this
+    /// home holds that granted a model access (an AI writes nowhere else), optionally only on
+    /// studies of `modality`.
+    pub fn ai_stats(
+        &self,
+        filter: &countersign_report::oversight::Filter,
+        modality: Option<&str>,
+    ) -> Result<countersign_report::oversight::AiStats> {
+        let mut results = Vec::new();
+        for log in self.store().db().logs_with_grants()? {
+            let view = self.report_show(log)?;
+            if view.ai.is_empty() {
+                continue;
+            }
+            if let Some(wanted) = modality {
+                let instances = self.store().db().instances(Some(&view.study))?;
+                if !instances
+                    .iter()
+                    .any(|i| i.modality.as_deref() == Some(wanted))
+                {
+                    continue;
+                }
+            }
+            results.extend(view.ai);
+        }
+        Ok(countersign_report::oversight::ai_stats(&results, filter))
+    }
+
     /// Reviews an AI result: accept (its text becomes the section's next version), edit (`text`
     /// does) or reject. Returns the review entry.
     pub fn report_review(

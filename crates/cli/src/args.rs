@@ -266,6 +266,19 @@ pub(crate) enum AiCommand {
         #[arg(long, value_name = "NAME")]
         builtin: Option<String>,
     },
+    /// The AI reviewer's figures per model and version: proposals, accepted / edited /
+    /// rejected / unreviewed, rates, edit size, time to review, reviewers, drift between
+    /// versions; entries that do not verify are excluded and listed.
+    Stats {
+        #[arg(long)]
+        model: Option<String>,
+        /// Only proposals signed on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only reports on studies of this modality (e.g. CT).
+        #[arg(long)]
+        modality: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -343,6 +343,23 @@ pub(crate) fn home_command(
         HomeCommand::Ai(AiCommand::Run { report }) => {
             entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
         }
+        HomeCommand::Ai(AiCommand::Stats {
+            model,
+            since,
+            modality,
+        }) => {
+            let since_ms = since
+                .map(|d| {
+                    countersign_app::report::oversight::date_start_ms(&d).ok_or_else(|| {
+                        AppError::InvalidInput(format!("--since {d:?} is not a YYYY-MM-DD date"))
+                    })
+                })
+                .transpose()?;
+            let filter = countersign_app::report::oversight::Filter { model, since_ms };
+            let stats = home.ai_stats(&filter, modality.as_deref())?;
+            let text = human::ai_stats(&stats);
+            Output::new(&stats, text)
+        }
         HomeCommand::Ai(AiCommand::Bind {
             program,
             args,

@@ -473,6 +473,57 @@ pub fn demo(d: &DemoSummary, home: &Path) -> String {
     out
 }
 
+/// The AI reviewer's figures, one block per model version.
+pub fn ai_stats(stats: &countersign_app::report::oversight::AiStats) -> String {
+    let pct = |r: Option<f64>| r.map_or("–".into(), |r| format!("{:.1}%", r * 100.0));
+    let mut out = String::new();
+    for m in &stats.models {
+        out.push_str(&format!(
+            "{} {}{}: {} proposals — {} accepted, {} edited, {} rejected, {} unreviewed; \
+             acceptance {}, rejection {}\n  edits: {} words changed at the median, {} at p90; \
+             review after {} s at the median, {} s at p90; {} reviewer(s)\n",
+            m.model,
+            m.version,
+            m.vendor
+                .as_ref()
+                .map_or(String::new(), |v| format!(" by {v}")),
+            m.proposals,
+            m.accepted,
+            m.edited,
+            m.rejected,
+            m.unreviewed,
+            pct(m.acceptance_rate),
+            pct(m.rejection_rate),
+            m.edit_words.p50,
+            m.edit_words.p90,
+            m.review_ms.p50 / 1000,
+            m.review_ms.p90 / 1000,
+            m.reviewers.len(),
+        ));
+    }
+    for d in &stats.drift {
+        out.push_str(&format!(
+            "drift: {} {} → {}: acceptance {:.1}% → {:.1}% ({:+.1} points)\n",
+            d.model,
+            d.from,
+            d.to,
+            d.acceptance_from * 100.0,
+            d.acceptance_to * 100.0,
+            d.change * 100.0
+        ));
+    }
+    for e in &stats.excluded {
+        out.push_str(&format!(
+            "excluded: {} {} ({})\n",
+            e.kind, e.entry, e.reason
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("no AI proposals\n");
+    }
+    out.trim_end().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -219,6 +219,10 @@ pub struct AiReviewView {
     pub time_ms: u64,
     pub decision: crate::payload::Decision,
     pub comment: Option<String>,
+    /// An edit's text (what the reviewer signed instead of the proposal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    pub status: EntryStatus,
 }
 
 /// A read receipt: who had which sections on screen, when.
@@ -541,6 +545,8 @@ impl ReportLog {
                             time_ms: e.timestamp_ms,
                             decision: r.decision,
                             comment: r.comment.clone(),
+                            text: r.text.clone(),
+                            status: status_of(&e.id),
                         });
                     }
                 }
