@@ -89,6 +89,23 @@ async function rampCheck(mode) {
     return ctx.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data[0];
   `);
   check(white === 255, `${mode}: brain preset saturates the middle of the ramp (${white})`);
+  // Zoomed images are smoothed (bilinear on stored values) unless N asks for square pixels:
+  // across the ramp's first 8 texels (0…112, steps of 51 grey levels in this window), nearest
+  // shows at most the 6 texel levels, smoothing the levels in between.
+  const levels = () => pixels(page, `
+    const s = Math.min(c.width / 256, c.height / 64);
+    const left = (c.width - 256 * s) / 2, top = (c.height - 64 * s) / 2;
+    const seen = new Set();
+    for (let x = Math.ceil(left); x < left + 8 * s; x++) seen.add(ctx.getImageData(x, Math.floor(top + 32 * s), 1, 1).data[0]);
+    return seen.size;
+  `);
+  const smoothed = await levels();
+  await page.keyboard.press("n");
+  const square = await levels();
+  check(square <= 6 && smoothed > square + 2,
+    `${mode}: zoomed pixels are smoothed (${smoothed} grey levels over 8 texels), N shows them square (${square})`);
+  check((await page.getByTestId("overlay-zoom").textContent()).includes("nearest"), `${mode}: the overlay says nearest`);
+  await page.keyboard.press("n");
   // The overlay tells the truth after every change, by key, wheel or drag: a radiologist reads
   // the window from it.
   const overlay = async (id) => (await page.getByTestId(id).textContent()).trim();

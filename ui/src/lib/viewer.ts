@@ -23,8 +23,11 @@ void main() {
   gl_Position = vec4(a_pos * u_scale + u_offset, 0.0, 1.0);
 }`;
 
-// The DICOM linear VOI function, as windowing.ts computes it on the CPU.
-const fragment = (sampler: string, fetch: string) => `#version 300 es
+// `texel` reads one stored sample (as modality values, or RGB); `at` samples the image at a
+// texture coordinate, nearest or — when zoomed images are smoothed — bilinear between the four
+// nearest texels, on modality values before windowing (as a viewer should: interpolating
+// windowed greys would blur the window's edges).
+const fragment = (sampler: string, texel: string, colour: string) => `#version 300 es
 precision highp float;
 precision highp int;
 uniform highp ${sampler} u_image;
@@ -34,16 +37,32 @@ uniform float u_intercept;
 uniform float u_center;
 uniform float u_width;
 uniform bool u_invert;
-uniform bool u_rgb;
+uniform bool u_smooth;
 in vec2 v_uv;
 out vec4 outColor;
+${texel}
+vec4 at(vec2 uv) {
+  ivec2 hi = ivec2(u_size) - 1;
+  if (!u_smooth) return texel(clamp(ivec2(floor(uv * u_size)), ivec2(0), hi));
+  vec2 f = uv * u_size - 0.5;
+  vec2 b = floor(f);
+  vec2 t = f - b;
+  ivec2 i = ivec2(b);
+  vec4 a = mix(texel(clamp(i, ivec2(0), hi)), texel(clamp(i + ivec2(1, 0), ivec2(0), hi)), t.x);
+  vec4 c = mix(texel(clamp(i + ivec2(0, 1), ivec2(0), hi)), texel(clamp(i + ivec2(1, 1), ivec2(0), hi)), t.x);
+  return mix(a, c, t.y);
+}
 void main() {
-  ivec2 p = ivec2(clamp(floor(v_uv * u_size), vec2(0.0), u_size - 1.0));
-  ${fetch}
+  vec4 v = at(v_uv);
+  ${colour}
 }`;
 
-const GREY_FETCH = `
-  float x = float(texelFetch(u_image, p, 0).r) * u_slope + u_intercept;
+const GREY_TEXEL = `
+vec4 texel(ivec2 q) { return vec4(float(texelFetch(u_image, q, 0).r) * u_slope + u_intercept); }`;
+
+// The DICOM linear VOI function, as windowing.ts computes it on the CPU.
+const GREY_COLOUR = `
+  float x = v.r;
   float w = max(u_width, 1.0);
   float lo = u_center - 0.5 - (w - 1.0) / 2.0;
   float g = x <= lo ? 0.0 : (x > u_center - 0.5 + (w - 1.0) / 2.0 ? 1.0 : (x - (u_center - 0.5)) / (w - 1.0) + 0.5);
@@ -51,8 +70,11 @@ const GREY_FETCH = `
   if (u_invert) g = 1.0 - g;
   outColor = vec4(g, g, g, 1.0);`;
 
-const RGB_FETCH = `
-  vec3 c = texelFetch(u_image, p, 0).rgb;
+const RGB_TEXEL = `
+vec4 texel(ivec2 q) { return vec4(texelFetch(u_image, q, 0).rgb, 1.0); }`;
+
+const RGB_COLOUR = `
+  vec3 c = v.rgb;
   outColor = vec4(u_invert ? 1.0 - c : c, 1.0);`;
 
 export class Viewer {
@@ -66,6 +88,8 @@ export class Viewer {
   private cpuTableKey = "";
   window: Window = { center: 0, width: 1 };
   invert = false;
+  /** Zoomed images interpolated (bilinear); false shows each stored pixel as a square. */
+  smooth = true;
   view: View = { zoom: 1, panX: 0, panY: 0 };
 
   constructor(
@@ -94,15 +118,15 @@ export class Viewer {
       return s;
     };
     const vs = compile(gl.VERTEX_SHADER, VERTEX);
-    const variants: [string, string, string][] = [
-      ["u16", "usampler2D", GREY_FETCH],
-      ["i16", "isampler2D", GREY_FETCH],
-      ["rgb8", "sampler2D", RGB_FETCH],
+    const variants: [string, string, string, string][] = [
+      ["u16", "usampler2D", GREY_TEXEL, GREY_COLOUR],
+      ["i16", "isampler2D", GREY_TEXEL, GREY_COLOUR],
+      ["rgb8", "sampler2D", RGB_TEXEL, RGB_COLOUR],
     ];
-    for (const [name, sampler, fetch] of variants) {
+    for (const [name, sampler, texel, colour] of variants) {
       const p = gl.createProgram()!;
       gl.attachShader(p, vs);
-      gl.attachShader(p, compile(gl.FRAGMENT_SHADER, fragment(sampler, fetch)));
+      gl.attachShader(p, compile(gl.FRAGMENT_SHADER, fragment(sampler, texel, colour)));
       gl.bindAttribLocation(p, 0, "a_pos");
       gl.linkProgram(p);
       if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p) ?? "link");
@@ -221,6 +245,7 @@ export class Viewer {
     gl.uniform1f(u("u_center"), this.window.center);
     gl.uniform1f(u("u_width"), this.window.width);
     gl.uniform1i(u("u_invert"), frame.header.invert !== this.invert ? 1 : 0);
+    gl.uniform1i(u("u_smooth"), this.smooth ? 1 : 0);
     gl.uniform1i(u("u_image"), 0);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, this.texture);
@@ -269,7 +294,7 @@ export class Viewer {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.imageSmoothingEnabled = false;
+    ctx.imageSmoothingEnabled = this.smooth;
     const [x, y] = this.toCanvas(0, 0);
     const s = this.scale();
     ctx.drawImage(this.cpuImage, x, y, width * s, height * s);
