@@ -310,3 +310,23 @@ fn agent_request_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn delegation_decode_corpus_replays_clean() {
+    use countersign_ledger::delegation::NodeDelegation;
+    let files = corpus("delegation_decode");
+    assert!(files.len() >= 2, "corpus is missing");
+    // The golden delegation still decodes and verifies for its node: a change of the encoding
+    // would silently turn the corpus into noise.
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-delegation"))
+        .expect("seed-delegation");
+    let d = NodeDelegation::decode(&seed.1).expect("the seed delegation decodes");
+    assert_eq!(d.verify(&d.network, Some(&d.node)), Ok(()));
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_ledger::fuzz_checks::delegation_decode(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
