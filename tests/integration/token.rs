@@ -585,7 +585,14 @@ fn a_token_home_joins_by_invitation_and_syncs_both_ways_as_its_member() {
     assert_eq!(who["key_store"], "token", "{who}");
     let key = who["key"].as_str().unwrap().to_string();
     admin.ok(&[
-        "roster", "add", "--key", &key, "--name", "Dr Tok", "--role", "radiologist",
+        "roster",
+        "add",
+        "--key",
+        &key,
+        "--name",
+        "Dr Tok",
+        "--role",
+        "radiologist",
     ]);
     let invited = admin.ok(&["roster", "invite", "--key", &key, "--peer", &serving.1]);
     hsm.ok(&home, &["join", invited["invitation"].as_str().unwrap()]);

@@ -102,12 +102,16 @@ impl Ledger for Memory {
     }
     fn wanted(&mut self, ids: Vec<EntryId>) -> Result<Vec<EntryId>, String> {
         let s = self.shared.lock().unwrap();
-        Ok(ids.into_iter().filter(|i| !s.held.contains_key(i)).collect())
+        Ok(ids
+            .into_iter()
+            .filter(|i| !s.held.contains_key(i))
+            .collect())
     }
     fn entries_by_id(&mut self, reader: &PublicKey, ids: &[EntryId]) -> Result<ById, String> {
         let mut s = self.shared.lock().unwrap();
         s.served.push(*reader);
-        let records: Vec<BundleRecord> = ids.iter().filter_map(|i| s.held.get(i).cloned()).collect();
+        let records: Vec<BundleRecord> =
+            ids.iter().filter_map(|i| s.held.get(i).cloned()).collect();
         Ok(ById {
             bundle: bundle::encode_records(&records),
             evidence: Vec::new(),
@@ -311,7 +315,12 @@ async fn a_token_homes_node_is_served_as_its_member_and_serves_as_it() {
     let (_, node) = node_key(10);
     let delegation = NodeDelegation::try_sign(dept.network, &dept.token, node).unwrap();
     let token = dept
-        .delegated_node(10, delegation, &["a section written on the token home"], true)
+        .delegated_node(
+            10,
+            delegation,
+            &["a section written on the token home"],
+            true,
+        )
         .await;
 
     // The token home dials the admin: it receives what the admin holds, the admin what it wrote.
@@ -323,11 +332,17 @@ async fn a_token_homes_node_is_served_as_its_member_and_serves_as_it() {
     // The admin served the member, never the node key; it remembers and shows the member.
     let member = dept.token.public();
     assert!(!admin.served().is_empty());
-    assert!(admin.served().iter().all(|k| *k == member), "{:?}", admin.served());
+    assert!(
+        admin.served().iter().all(|k| *k == member),
+        "{:?}",
+        admin.served()
+    );
     let shown = node::peer_id(&member).to_string();
     assert!(
-        admin.remembered().iter().any(|(p, e)| *p == shown
-            && matches!(e, PeerEvent::Reconciled { .. })),
+        admin
+            .remembered()
+            .iter()
+            .any(|(p, e)| *p == shown && matches!(e, PeerEvent::Reconciled { .. })),
         "{:?}",
         admin.remembered()
     );

@@ -44,8 +44,8 @@
 
 use countersign_ledger::bundle;
 use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
-use countersign_ledger::split_view::MAX_SPLIT_VIEW_LEN;
 use countersign_ledger::delegation::{DelegationError, NodeDelegation, DELEGATION_LEN};
+use countersign_ledger::split_view::MAX_SPLIT_VIEW_LEN;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 
 /// The protocol's name; a new wire format gets a new version (4: the envelope and its

@@ -94,14 +94,16 @@ fn response() -> impl Strategy<Value = Response> {
 
 /// A node delegation (or none) in an envelope, by a member of known seed.
 fn delegation() -> impl Strategy<Value = Option<countersign_ledger::delegation::NodeDelegation>> {
-    prop::option::of((1u8..20, 20u8..40, hash()).prop_map(|(member, node, network)| {
-        countersign_ledger::delegation::NodeDelegation::try_sign(
-            network,
-            &SecretKey::from_seed(&[member; 32]),
-            key(node),
-        )
-        .unwrap()
-    }))
+    prop::option::of(
+        (1u8..20, 20u8..40, hash()).prop_map(|(member, node, network)| {
+            countersign_ledger::delegation::NodeDelegation::try_sign(
+                network,
+                &SecretKey::from_seed(&[member; 32]),
+                key(node),
+            )
+            .unwrap()
+        }),
+    )
 }
 
 proptest! {
@@ -242,8 +244,8 @@ fn an_envelope_is_strict_about_its_flag_and_its_delegation() {
     let plain = Envelope::plain(body.clone()).encode();
     assert_eq!(plain[0], 0x00);
     assert_eq!(&plain[1..], &body.encode()[..]);
-    let d = NodeDelegation::try_sign(Hash([1; 32]), &SecretKey::from_seed(&[1; 32]), key(2))
-        .unwrap();
+    let d =
+        NodeDelegation::try_sign(Hash([1; 32]), &SecretKey::from_seed(&[1; 32]), key(2)).unwrap();
     let delegated = Envelope {
         delegation: Some(d),
         body: body.clone(),

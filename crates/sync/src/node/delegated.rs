@@ -47,7 +47,10 @@ impl<L: Ledger> Node<L> {
         match d.verify(&network, peer_key(&peer).as_ref()) {
             Ok(()) => {}
             Err(e) if e.proves_misbehaviour() => {
-                return Taken::Proof(format!("a node delegation that does not hold ({}): {e}", e.code()))
+                return Taken::Proof(format!(
+                    "a node delegation that does not hold ({}): {e}",
+                    e.code()
+                ))
             }
             Err(_) => return Taken::OtherNetwork,
         }

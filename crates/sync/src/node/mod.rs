@@ -700,10 +700,7 @@ impl<L: Ledger> Node<L> {
             delegation: self.config.delegation.clone(),
             body: request,
         };
-        self.swarm
-            .behaviour_mut()
-            .sync
-            .send_request(peer, envelope)
+        self.swarm.behaviour_mut().sync.send_request(peer, envelope)
     }
 
     /// The member `peer` is: the key in its peer id when that key is a member's; else the

@@ -17,8 +17,7 @@ use super::{
     RETRY_FIRST, RETRY_LONGEST,
 };
 use crate::protocol::{
-    Envelope, LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH,
-    MAX_FETCH_IDS,
+    Envelope, LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
 };
 use crate::reconcile::{window_start, Round};
 

@@ -14,9 +14,7 @@ use super::{
     block, now_ms, peer_id, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
     CUT_OFF_LONGEST, MAX_CUT_OFF,
 };
-use crate::protocol::{
-    Envelope, Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES,
-};
+use crate::protocol::{Envelope, Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
 use crate::reconcile::Round;
 
 impl<L: Ledger> Node<L> {
