@@ -167,7 +167,8 @@ impl<L: Ledger> Node<L> {
     /// admitted on the first), anyone else by refusing — which is what the waiting sync hears.
     pub(super) fn introduce(&mut self, peer: PeerId, first_connection: bool) {
         let waiting = self.dialling.contains_key(&peer);
-        if !waiting && !(first_connection && self.config.delegation.is_some()) {
+        let delegated = self.config.delegation.is_some();
+        if !(waiting || first_connection && delegated) {
             return;
         }
         tracing::debug!(peer = %peer, "a peer not known by its key: introducing this node");
