@@ -653,7 +653,51 @@ fn a_token_home_joins_by_invitation_and_syncs_both_ways_as_its_member() {
     assert_eq!(peer["name"], "Dr Tok", "{status}");
     assert!(peer["last_reconcile_ms"].is_number(), "{status}");
     assert!(peer.get("cut_off").is_none(), "{status}");
+
+    // The token home serving beside the admin's node: a section written while it serves is
+    // announced, and the admin pulls that log by its summary, whose checkpoint was signed on
+    // the token; the admin holds the peer to it as the member's claim (else it would cut the
+    // peer off) and keeps it under the member's key.
+    let mut home = home;
+    home.env
+        .push(("SOFTHSM2_CONF".into(), hsm.conf.clone().into_os_string()));
+    let _serving_token = crate::sync::serve(&home, &[&serving.1]);
+    let text = "Written while serving, announced to the admin.";
+    hsm.ok(
+        &home,
+        &[
+            "report",
+            "write",
+            &draft,
+            "--section",
+            "impression",
+            "--text",
+            text,
+        ],
+    );
+    crate::sync::until("the section on the admin's home", || {
+        admin
+            .ok(&["report", "show", &draft])
+            .to_string()
+            .contains(text)
+    });
+    let token_key = hex_decode(&key);
+    crate::sync::until("the token-signed checkpoint kept by the admin", || {
+        admin
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM checkpoints WHERE signer = ?1",
+                [&token_key],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            > 0
+    });
+    let status = admin.ok(&["sync", "status"]);
+    assert!(!status.to_string().contains("cut_off"), "{status}");
+    assert!(admin.ok(&["verify"])["ok"].as_bool().unwrap());
     // Nothing of the key reached a file under the token home, syncs included.
+    drop(_serving_token);
     assert_no_key_material(&home.dir, None);
 }
 
