@@ -5,8 +5,8 @@
 //! seed); the key on the token is sensitive and never extractable; a wrong PIN, a deleted key, a
 //! missing token (or another with its label), a key that can leave the token, a token without
 //! EdDSA and a signature that does not verify for the identity's key are refused with their codes
-//! (exit 2), writing nothing; a token home cannot be a sync node and says so; the desktop's unlock
-//! with the PIN.
+//! (exit 2), writing nothing; a token home joins by invitation and syncs under a node delegation
+//! its token signed, shown to its peers as its member; the desktop's unlock with the PIN.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -195,7 +195,7 @@ fn assert_no_key_material(dir: &Path, seed: Option<&[u8; 32]>) {
 }
 
 /// Holds the ledger open from this process so that its WAL stays on disk between the CLI's runs
-/// and is scanned too (a token home cannot run `serve`, which keeps it open elsewhere). Scan
+/// and is scanned too (no `serve` of this home keeps it open elsewhere here). Scan
 /// only after the last run: reading the database's files here drops this connection's locks.
 fn hold_wal(home: &Home) -> rusqlite::Connection {
     let db = home.db();
@@ -548,25 +548,165 @@ fn a_token_without_eddsa_is_refused_naming_the_token_and_the_mechanism() {
     assert!(!home.dir.join("identity.json").exists());
 }
 
+/// A department founded by an admin home whose key is sealed, serving; a home whose key is on
+/// the token, added to the roster and joined by invitation. Its `sync --once` runs a node under
+/// a fresh node key that the token's key delegated to: it receives the roster and a report,
+/// and a section signed on the token reaches the admin's home by the next sync and verifies
+/// there; the admin's node remembered the peer as the member (by key and roster name).
 #[test]
-fn a_token_home_cannot_serve_sync_or_move_its_key_and_says_to_carry_entries_by_bundle() {
+fn a_token_home_joins_by_invitation_and_syncs_both_ways_as_its_member() {
     let hsm = SoftHsm::new("");
-    hsm.init_token("no-sync");
+    hsm.init_token("sync");
+    let (admin, _) = Home::demo();
+    let study = admin.ok(&["studies"])[0]["study"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let draft = admin.new_report(&study, "ct-chest");
+    let serving = crate::sync::serve_for_tests(&admin);
+
     let home = home_with_pin();
-    hsm.ok(&home, &strs(&init_args("no-sync")));
-    for args in [
-        &["serve", "--listen", "/ip4/127.0.0.1/tcp/0"][..],
+    let who = hsm.ok(
+        &home,
         &[
+            "init",
+            "--name",
+            "Dr Tok",
+            "--role",
+            "radiologist",
+            "--key-store",
+            "token",
+            "--pkcs11-module",
+            MODULE,
+            "--token-label",
             "sync",
-            "--peer",
-            "/ip4/127.0.0.1/tcp/9/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
-        ][..],
-    ] {
-        let run = hsm.run(&home, args);
-        assert_eq!(run.error_code(), "key_not_exportable", "{args:?}");
-        let message = message_of(&run);
-        assert!(message.contains("bundle export"), "{message}");
-    }
+        ],
+    );
+    assert_eq!(who["key_store"], "token", "{who}");
+    let key = who["key"].as_str().unwrap().to_string();
+    admin.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &key,
+        "--name",
+        "Dr Tok",
+        "--role",
+        "radiologist",
+    ]);
+    let invited = admin.ok(&["roster", "invite", "--key", &key, "--peer", &serving.1]);
+    hsm.ok(&home, &["join", invited["invitation"].as_str().unwrap()]);
+
+    // The first sync dials the invitation's peer: the roster and the reports arrive.
+    let synced = hsm.ok(&home, &["sync", "--once"]);
+    assert!(synced["received"].as_u64().unwrap() >= 19, "{synced}");
+    assert_eq!(
+        hsm.ok(&home, &["whoami"])["network"],
+        admin.ok(&["whoami"])["network"]
+    );
+    let roster = hsm.ok(&home, &["roster", "list"]);
+    assert!(roster.to_string().contains("Dr Tok"), "{roster}");
+    assert!(hsm.ok(&home, &["verify"])["ok"].as_bool().unwrap());
+    let listed = hsm.ok(&home, &["report", "list"]);
+    assert!(listed.to_string().contains(&draft), "{listed}");
+
+    // A section signed on the token goes to the admin with the next sync and verifies there.
+    let _wal = hold_wal(&home);
+    let written = hsm.ok(
+        &home,
+        &[
+            "report",
+            "write",
+            &draft,
+            "--section",
+            "findings",
+            "--text",
+            "Signed on the token, carried by sync.",
+        ],
+    );
+    assert!(written["entry"].is_string(), "{written}");
+    hsm.ok(&home, &["sync", "--once"]);
+    let shown = admin.ok(&["report", "show", &draft]);
+    assert!(
+        shown
+            .to_string()
+            .contains("Signed on the token, carried by sync."),
+        "{shown}"
+    );
+    let authored = shown["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["kind"] == "section.write" && p.to_string().contains(&key));
+    assert!(authored, "the section's author is the token's key: {shown}");
+    let verified = admin.ok(&["verify"]);
+    assert!(verified["ok"].as_bool().unwrap(), "{verified}");
+
+    // The admin's node shows the peer as the member: its key and roster name, not a node key.
+    let status = admin.ok(&["sync", "status"]);
+    let peer = status["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == key.as_str())
+        .unwrap_or_else(|| panic!("the token home's member is not among the peers: {status}"));
+    assert_eq!(peer["name"], "Dr Tok", "{status}");
+    assert!(peer["last_reconcile_ms"].is_number(), "{status}");
+    assert!(peer.get("cut_off").is_none(), "{status}");
+
+    // The token home serving beside the admin's node: a section written while it serves is
+    // announced, and the admin pulls that log by its summary, whose checkpoint was signed on
+    // the token; the admin holds the peer to it as the member's claim (else it would cut the
+    // peer off) and keeps it under the member's key.
+    let mut home = home;
+    home.env
+        .push(("SOFTHSM2_CONF".into(), hsm.conf.clone().into_os_string()));
+    let _serving_token = crate::sync::serve(&home, &[&serving.1]);
+    let text = "Written while serving, announced to the admin.";
+    hsm.ok(
+        &home,
+        &[
+            "report",
+            "write",
+            &draft,
+            "--section",
+            "impression",
+            "--text",
+            text,
+        ],
+    );
+    crate::sync::until("the section on the admin's home", || {
+        admin
+            .ok(&["report", "show", &draft])
+            .to_string()
+            .contains(text)
+    });
+    let token_key = hex_decode(&key);
+    crate::sync::until("the token-signed checkpoint kept by the admin", || {
+        admin
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM checkpoints WHERE signer = ?1",
+                [&token_key],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            > 0
+    });
+    let status = admin.ok(&["sync", "status"]);
+    assert!(!status.to_string().contains("cut_off"), "{status}");
+    assert!(admin.ok(&["verify"])["ok"].as_bool().unwrap());
+    // Nothing of the key reached a file under the token home, syncs included.
+    drop(_serving_token);
+    assert_no_key_material(&home.dir, None);
+}
+
+#[test]
+fn a_token_homes_key_is_not_moved_off_the_token_nor_its_passphrase_changed() {
+    let hsm = SoftHsm::new("");
+    hsm.init_token("no-move");
+    let home = home_with_pin();
+    hsm.ok(&home, &strs(&init_args("no-move")));
     // Changing the passphrase of a key on a token is the token's business.
     let new = home.dir.with_extension("new");
     std::fs::write(&new, "a new passphrase\n").unwrap();

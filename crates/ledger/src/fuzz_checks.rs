@@ -72,3 +72,9 @@ pub fn invitation_parse(data: &[u8]) {
 pub fn rotation_parse(data: &[u8]) {
     crate::rotation::fuzz_check(data);
 }
+
+/// Node delegation decoding never panics; what decodes is canonical, and it verifies only with
+/// a signature that does, and never for another node.
+pub fn delegation_decode(data: &[u8]) {
+    crate::delegation::fuzz_check(data);
+}

@@ -31,6 +31,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod dag;
+pub mod delegation;
 mod entry;
 #[doc(hidden)]
 pub mod fuzz_checks;

@@ -1,4 +1,4 @@
-//! Framing of `/countersign/sync/1` on a libp2p stream: a u32 length, refused beyond its bound
+//! Framing of `/countersign/sync/4` on a libp2p stream: a u32 length, refused beyond its bound
 //! before any buffer is sized for it, then one message.
 
 use std::io;
@@ -7,11 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
-use crate::protocol::{Request, Response, MAX_MESSAGE};
+use crate::protocol::{Envelope, Request, Response, MAX_ENVELOPE, MAX_MESSAGE};
 
-/// Requests are small (a reconciliation step, 4096 ids, a version vector): a tighter bound
-/// than responses.
+/// Requests are small (a reconciliation step, 16 384 ids, a version vector; an envelope of at
+/// most [`MAX_ENVELOPE`] bytes around each): a tighter bound than responses.
 pub const MAX_REQUEST: usize = 640 * 1024;
+
+// The largest request bodies (a reconciliation step, a fetch by id) with a delegation fit.
+const _: () = assert!(
+    1 + 32 + 8 + 32 + 4 + crate::protocol::MAX_RECONCILE + MAX_ENVELOPE <= MAX_REQUEST
+        && 1 + 32 + 2 + 32 * crate::protocol::MAX_FETCH_IDS + MAX_ENVELOPE <= MAX_REQUEST
+);
 
 /// Bytes of sync messages (frames with their length prefix) this process has read and
 /// written, for benchmarks and status: what reconciliation costs on the wire, before the
@@ -65,28 +71,36 @@ fn invalid(e: crate::protocol::DecodeError) -> io::Error {
 
 impl libp2p::request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = Response;
+    type Request = Envelope<Request>;
+    type Response = Envelope<Response>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Envelope<Request>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Request::decode(&read_frame(io, MAX_REQUEST).await?).map_err(invalid)
+        Envelope::decode(&read_frame(io, MAX_REQUEST).await?).map_err(invalid)
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Response>
+    async fn read_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Envelope<Response>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        Response::decode(&read_frame(io, MAX_MESSAGE).await?).map_err(invalid)
+        Envelope::decode(&read_frame(io, MAX_MESSAGE).await?).map_err(invalid)
     }
 
     async fn write_request<T>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Request,
+        req: Envelope<Request>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
@@ -98,7 +112,7 @@ impl libp2p::request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        res: Response,
+        res: Envelope<Response>,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,

@@ -1,15 +1,20 @@
-//! The messages of `/countersign/sync/3` and their strict, bounded binary encoding.
+//! The messages of `/countersign/sync/4` and their strict, bounded binary encoding.
 //!
 //! ```text
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
-//! request   0x01 Summary   network[32] n:u16 log[32]×n   (1 ≤ n ≤ MAX_ANNOUNCED)
+//! message   0x00 body                          (the sender runs as its member key)
+//!           0x01 delegation[161] body          (the sender runs under a node delegation:
+//!                                              `countersign_ledger::delegation`, 161 bytes)
+//! body, a request
+//!           0x01 Summary   network[32] n:u16 log[32]×n   (1 ≤ n ≤ MAX_ANNOUNCED)
 //!           0x02 Fetch     network[32] log[32] n:u16 (author[32] seq:u64)×n limit:u32
 //!           0x03 Announce  network[32] n:u16 log[32]×n     (n = 0: every log)
 //!           0x04 Reconcile network[32] from:u64 base[32] len:u32 message
 //!                          (Negentropy over the items from epoch `from`, len ≤ MAX_RECONCILE;
 //!                          `base`: the sender's digest of the items before it)
 //!           0x05 FetchIds  network[32] n:u16 id[32]×n     (1 ≤ n ≤ MAX_FETCH_IDS)
-//! response  0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
+//! body, a response
+//!           0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
 //!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
 //!                          [n:u16 (len:u16 evidence)×n]   (split-view evidence asked for by id,
@@ -19,9 +24,17 @@
 //!           0x85 Reconcile base_matches:u8 len:u32 message   (no message when the bases differ)
 //! ```
 //!
+//! **Delegations.** A home whose key never leaves its token runs its node under a node key made
+//! in memory for that process, and attaches the member's signed delegation to that node key
+//! to every request and response it sends ([`Envelope`]); a node running as its member key
+//! attaches none. The receiver checks the delegation against the key the peer proved in its
+//! handshake (see `crate::node`). The delegation is decoded strictly here (exactly
+//! [`DELEGATION_LEN`] bytes, valid keys); its signature is checked by the node.
+//!
 //! Every message is bounded in bytes: a request by [`crate::codec::MAX_REQUEST`] (640 KiB), a
 //! response by [`MAX_MESSAGE`] (20 MiB: one batch of at most [`MAX_BATCH_BYTES`] plus one
-//! entry of the largest payload). A reconcile message is at most [`MAX_RECONCILE`], a summary
+//! entry of the largest payload). The envelope adds at most [`MAX_ENVELOPE`] (162) bytes, within
+//! both. A reconcile message is at most [`MAX_RECONCILE`], a summary
 //! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
 //! out the logs past it; the next whole pull, which reconciles every entry, takes them),
 //! and a fetch by id names at most [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
@@ -31,11 +44,15 @@
 
 use countersign_ledger::bundle;
 use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
+use countersign_ledger::delegation::{DelegationError, NodeDelegation, DELEGATION_LEN};
 use countersign_ledger::split_view::MAX_SPLIT_VIEW_LEN;
 use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
 
-/// The protocol's name; a new wire format gets a new version.
-pub const PROTOCOL: &str = "/countersign/sync/3";
+/// The protocol's name; a new wire format gets a new version (4: the envelope and its
+/// optional node delegation).
+pub const PROTOCOL: &str = "/countersign/sync/4";
+/// The bytes an envelope adds to a body at most: its flag and a delegation.
+pub const MAX_ENVELOPE: usize = 1 + DELEGATION_LEN;
 /// The largest message: one entry's largest payload (16 MiB) with room for its header.
 pub const MAX_MESSAGE: usize = 20 * 1024 * 1024;
 /// Logs in one summary: the logs one request names.
@@ -188,6 +205,8 @@ pub enum DecodeError {
     NotUtf8,
     #[error("the entries are not a bundle: {0}")]
     BadBundle(#[from] bundle::BundleError),
+    #[error("the node delegation is malformed: {0}")]
+    BadDelegation(DelegationError),
 }
 
 /// A cursor that never reads past its end.
@@ -570,14 +589,89 @@ impl Response {
     }
 }
 
+/// A message on the wire: its body, and the node delegation its sender runs under, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<T> {
+    pub delegation: Option<NodeDelegation>,
+    pub body: T,
+}
+
+/// What an envelope can carry.
+pub trait Body: Sized {
+    fn encode_into(&self, out: &mut Vec<u8>);
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError>;
+}
+
+impl Body for Request {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.encode());
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Request::decode(bytes)
+    }
+}
+
+impl Body for Response {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.encode());
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Response::decode(bytes)
+    }
+}
+
+impl<T: Body> Envelope<T> {
+    /// `body` as a node running as its member key sends it.
+    pub fn plain(body: T) -> Envelope<T> {
+        Envelope {
+            delegation: None,
+            body,
+        }
+    }
+
+    /// The message bytes (without the frame length).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match &self.delegation {
+            None => out.push(0x00),
+            Some(d) => {
+                out.push(0x01);
+                out.extend_from_slice(&d.encode());
+            }
+        }
+        self.body.encode_into(&mut out);
+        out
+    }
+
+    /// Strict: the flag is 0 or 1, a delegation is exactly [`DELEGATION_LEN`] bytes that decode,
+    /// and the body takes every byte after it.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope<T>, DecodeError> {
+        let mut r = Reader(bytes);
+        let delegation = match r.u8()? {
+            0x00 => None,
+            0x01 => Some(
+                NodeDelegation::decode(r.take(DELEGATION_LEN)?)
+                    .map_err(DecodeError::BadDelegation)?,
+            ),
+            other => return Err(DecodeError::BadFlag(other)),
+        };
+        Ok(Envelope {
+            delegation,
+            body: T::decode(r.0)?,
+        })
+    }
+}
+
 /// The invariants the sync fuzz targets check: decoding never panics, and what decodes
 /// re-encodes to the same bytes (one encoding per message).
 #[doc(hidden)]
 pub fn fuzz_check(data: &[u8]) {
-    if let Ok(r) = Request::decode(data) {
+    if let Ok(r) = Envelope::<Request>::decode(data) {
         assert_eq!(r.encode(), data, "a request has a second encoding");
+        assert!(data.len() <= r.body.encode().len() + MAX_ENVELOPE);
     }
-    if let Ok(r) = Response::decode(data) {
+    if let Ok(r) = Envelope::<Response>::decode(data) {
         assert_eq!(r.encode(), data, "a response has a second encoding");
+        assert!(data.len() <= r.body.encode().len() + MAX_ENVELOPE);
     }
 }

@@ -92,6 +92,20 @@ fn response() -> impl Strategy<Value = Response> {
     ]
 }
 
+/// A node delegation (or none) in an envelope, by a member of known seed.
+fn delegation() -> impl Strategy<Value = Option<countersign_ledger::delegation::NodeDelegation>> {
+    prop::option::of(
+        (1u8..20, 20u8..40, hash()).prop_map(|(member, node, network)| {
+            countersign_ledger::delegation::NodeDelegation::try_sign(
+                network,
+                &SecretKey::from_seed(&[member; 32]),
+                key(node),
+            )
+            .unwrap()
+        }),
+    )
+}
+
 proptest! {
     // A fixed seed: a failure replays exactly, run after run (proptest also prints the case).
     #![proptest_config(ProptestConfig {
@@ -99,16 +113,23 @@ proptest! {
         ..ProptestConfig::default()
     })]
     #[test]
-    fn requests_round_trip_and_have_one_encoding(r in request()) {
+    fn requests_round_trip_and_have_one_encoding(r in request(), d in delegation()) {
         let bytes = r.encode();
-        prop_assert_eq!(Request::decode(&bytes), Ok(r));
+        prop_assert_eq!(Request::decode(&bytes), Ok(r.clone()));
+        let wire = Envelope { delegation: d, body: r };
+        let bytes = wire.encode();
+        prop_assert!(bytes.len() <= wire.body.encode().len() + MAX_ENVELOPE);
+        prop_assert_eq!(Envelope::<Request>::decode(&bytes), Ok(wire));
         fuzz_check(&bytes);
     }
 
     #[test]
-    fn responses_round_trip_and_have_one_encoding(r in response()) {
+    fn responses_round_trip_and_have_one_encoding(r in response(), d in delegation()) {
         let bytes = r.encode();
-        prop_assert_eq!(Response::decode(&bytes), Ok(r));
+        prop_assert_eq!(Response::decode(&bytes), Ok(r.clone()));
+        let wire = Envelope { delegation: d, body: r };
+        let bytes = wire.encode();
+        prop_assert_eq!(Envelope::<Response>::decode(&bytes), Ok(wire));
         fuzz_check(&bytes);
     }
 
@@ -199,16 +220,67 @@ fn frames_claiming_more_than_the_limit_are_refused_before_reading_them() {
     assert!(block_on(codec.read_request(&protocol, &mut io)).is_err());
     // A frame shorter than it claims is an error, not a hang or a partial message.
     let mut short = 10u32.to_be_bytes().to_vec();
-    short.extend_from_slice(&[0x83, 0, 0]);
+    short.extend_from_slice(&[0x00, 0x83, 0, 0]);
     let mut io = futures::io::AllowStdIo::new(std::io::Cursor::new(short));
     assert!(block_on(codec.read_response(&protocol, &mut io)).is_err());
     // And a well-formed one reads.
-    let ack = Response::Ack { stored: 3 }.encode();
+    let ack = Envelope::plain(Response::Ack { stored: 3 }).encode();
     let mut framed = (ack.len() as u32).to_be_bytes().to_vec();
     framed.extend_from_slice(&ack);
     let mut io = futures::io::AllowStdIo::new(std::io::Cursor::new(framed));
     assert_eq!(
         block_on(codec.read_response(&protocol, &mut io)).unwrap(),
-        Response::Ack { stored: 3 }
+        Envelope::plain(Response::Ack { stored: 3 })
+    );
+}
+
+#[test]
+fn an_envelope_is_strict_about_its_flag_and_its_delegation() {
+    use countersign_ledger::delegation::{DelegationError, NodeDelegation, DELEGATION_LEN};
+    let body = Request::Announce {
+        network: Hash([1; 32]),
+        logs: Vec::new(),
+    };
+    let plain = Envelope::plain(body.clone()).encode();
+    assert_eq!(plain[0], 0x00);
+    assert_eq!(&plain[1..], &body.encode()[..]);
+    let d =
+        NodeDelegation::try_sign(Hash([1; 32]), &SecretKey::from_seed(&[1; 32]), key(2)).unwrap();
+    let delegated = Envelope {
+        delegation: Some(d),
+        body: body.clone(),
+    }
+    .encode();
+    assert_eq!(delegated.len(), plain.len() + DELEGATION_LEN);
+    assert!(delegated.len() <= plain.len() - 1 + MAX_ENVELOPE);
+    // A flag that is neither 0 nor 1.
+    let mut bad = plain.clone();
+    bad[0] = 2;
+    assert_eq!(
+        Envelope::<Request>::decode(&bad),
+        Err(DecodeError::BadFlag(2))
+    );
+    // A delegation cut short, or with a weak key: refused before the body is read.
+    assert_eq!(
+        Envelope::<Request>::decode(&delegated[..100]),
+        Err(DecodeError::Truncated)
+    );
+    let mut weak = delegated.clone();
+    weak[1 + 65..1 + 97].copy_from_slice(&[0; 32]);
+    weak[1 + 65] = 1;
+    assert_eq!(
+        Envelope::<Request>::decode(&weak),
+        Err(DecodeError::BadDelegation(DelegationError::BadKey))
+    );
+    // "No delegation" followed by delegation bytes is not a message either.
+    let mut confused = delegated.clone();
+    confused[0] = 0x00;
+    assert!(Envelope::<Request>::decode(&confused).is_err());
+    // A body with trailing bytes stays refused inside an envelope.
+    let mut trailing = delegated;
+    trailing.push(0);
+    assert_eq!(
+        Envelope::<Request>::decode(&trailing),
+        Err(DecodeError::TrailingBytes(1))
     );
 }

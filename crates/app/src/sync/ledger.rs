@@ -136,6 +136,12 @@ impl HomeLedger {
         })
     }
 
+    /// The network a node delegation from this home's member is for: the one it holds, else
+    /// the one its invitation named.
+    pub(super) fn delegation_network(&self) -> Option<NetworkId> {
+        self.network.or(self.anchor)
+    }
+
     /// Takes the reconciliation set forward to what is stored now (by any process).
     fn refresh_set(&mut self) -> std::result::Result<(), String> {
         // Nothing is held before a network is.

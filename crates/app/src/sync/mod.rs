@@ -46,25 +46,45 @@ fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
         .collect()
 }
 
-/// The home as a sync node's ledger: the node's identity is the home's member key (unsealed
-/// now if it is not yet).
-fn node_parts(mut home: Home) -> Result<(HomeLedger, countersign_sync::Keypair)> {
+/// What a node on a home runs with: the home as its ledger, its libp2p identity, and the
+/// delegation that identity runs under, if any.
+type NodeParts = (
+    HomeLedger,
+    countersign_sync::Keypair,
+    Option<countersign_ledger::delegation::NodeDelegation>,
+);
+
+/// The home as a sync node's ledger, and the node's identity. With the member key in memory
+/// (unsealed now if it is not yet), the identity is the member key. A key that never leaves its
+/// holder (a token, an agent) cannot be a libp2p identity, which libp2p holds in memory: the
+/// node then runs under a node key made in memory for this process only, and the member key —
+/// signing on its token — delegates to it for this home's network (see
+/// `countersign_ledger::delegation`); peers serve that node as the member.
+fn node_parts(mut home: Home) -> Result<NodeParts> {
     // Never by proximity: a home that has not joined neither listens nor dials.
     if !home.joined()? {
         return Err(countersign_report::accept::trust::TrustError::NotJoined.into());
     }
-    // libp2p holds its identity in memory: a key that never leaves its token cannot be one.
-    let seed = home.signer()?.seed().ok_or_else(|| {
-        AppError::KeyNotExportable(
-            "this home's key is on a hardware token and never leaves it, so this home cannot \
-             run `serve` or `sync` yet (a sync node's peer identity is the member key, held in \
-             memory); carry its entries with bundles instead: `bundle export` here, `bundle \
-             import` on a peer (see the README, Keys)"
+    let signer = home.signer()?;
+    if let Some(seed) = signer.seed() {
+        let keypair = countersign_sync::keypair(&seed);
+        return Ok((HomeLedger::new(home)?, keypair, None));
+    }
+    let ledger = HomeLedger::new(home)?;
+    // The network its peers check the delegation against: the one it holds, else the one its
+    // invitation named (a home joined by invitation takes the roster with its first sync).
+    let network = ledger.delegation_network().ok_or_else(|| {
+        AppError::InvalidInput(
+            "this home's key never leaves its holder, so its node runs under a delegation \
+             for one network; it knows no network id yet: join with an invitation first"
                 .into(),
         )
     })?;
-    let keypair = countersign_sync::keypair(&seed);
-    Ok((HomeLedger::new(home)?, keypair))
+    let (identity, node) = countersign_sync::node_identity();
+    let delegation =
+        countersign_ledger::delegation::NodeDelegation::try_sign(network, &signer, node)?;
+    tracing::info!(member = %delegation.member, "this node runs under a delegation from the member key (held outside this process)");
+    Ok((ledger, identity, Some(delegation)))
 }
 
 /// The ledger, identity and configuration of a node on the home at `dir`.
@@ -74,7 +94,7 @@ fn node_setup(
     peers: &[String],
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
-    let (ledger, keypair) = node_parts(home)?;
+    let (ledger, keypair, delegation) = node_parts(home)?;
     // The peers this home remembers, then those given now, each once however it was written.
     let mut all = parse_addrs(&ledger.home.peers()?)?;
     for p in parse_addrs(peers)? {
@@ -86,6 +106,7 @@ fn node_setup(
         listen: parse_addrs(listen)?,
         peers: all,
         mdns,
+        delegation,
         ..Config::default()
     };
     Ok((ledger, keypair, config))
@@ -172,13 +193,17 @@ fn sync_once_as(
     peer: &str,
     timeout: Duration,
 ) -> Result<std::result::Result<SyncReport, countersign_sync::SyncError>> {
-    let (ledger, keypair) = node_parts(home)?;
+    let (ledger, keypair, delegation) = node_parts(home)?;
     let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
     tracing::info!(peer = %peer, "sync once");
     let rt = runtime()?;
     rt.block_on(async move {
-        let (node, commands) = countersign_sync::start(keypair, ledger, Config::default())
-            .map_err(AppError::InvalidInput)?;
+        let config = Config {
+            delegation,
+            ..Config::default()
+        };
+        let (node, commands) =
+            countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
         let running = tokio::spawn(node.run(|_| {}));
         let (reply, answer) = oneshot::channel();
         commands

@@ -4,50 +4,35 @@
 use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 
-use super::pull::Waiter;
 use super::{BehaviourEvent, Ledger, Node, SyncError};
-use crate::protocol::{Request, Response};
+use crate::protocol::{Envelope, Request, Response};
 use libp2p::mdns;
 
 impl<L: Ledger> Node<L> {
     pub(super) fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
                 // Before gossipsub handles anything the peer sends: a stranger never gets in.
                 self.gossip_score(&peer_id);
+                if self.allowed(&peer_id) {
+                    return self.admit(peer_id);
+                }
+                if self.is_cut_off(&peer_id) {
+                    tracing::warn!(peer = %peer_id, "connection from a cut-off peer: not served");
+                    return self.refuse_dialling(peer_id, "it is cut off".into());
+                }
                 // A stranger's connection stays up only to carry the refusal of its requests
-                // (it then idles out); nothing is pulled from it or served to it.
-                if !self.allowed(&peer_id) {
-                    tracing::warn!(
-                        peer = %peer_id,
-                        "connection from a peer not on the roster, or cut off: not served"
-                    );
-                    for reply in self.dialling.remove(&peer_id).unwrap_or_default() {
-                        let _ = reply.send(Err(SyncError::Refused {
-                            peer: peer_id.to_string(),
-                            reason: "it is not a member of this department's roster".into(),
-                        }));
-                    }
-                    return;
-                }
-                let first = self.connected.insert(peer_id);
-                if first {
-                    tracing::info!(peer = %peer_id, "peer connected");
-                }
-                let waiters: Vec<Waiter> = self
-                    .dialling
-                    .remove(&peer_id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Waiter::Once)
-                    .collect();
-                if first || !waiters.is_empty() {
-                    // Catch up with every peer on connecting; both sides do, so both converge.
-                    self.start_pull(peer_id, None, Vec::new());
-                    if let Some(p) = self.pulls.get_mut(&peer_id) {
-                        p.waiters.extend(waiters);
-                    }
-                }
+                // (it then idles out); nothing is pulled from it or served to it. A member's
+                // node running under a delegation is admitted once its first message shows it.
+                tracing::debug!(
+                    peer = %peer_id,
+                    "connection from a peer not known as a member by its key: not served unless it shows a delegation"
+                );
+                self.introduce(peer_id, num_established.get() == 1);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -57,6 +42,12 @@ impl<L: Ledger> Node<L> {
                 if self.connected.remove(&peer_id) {
                     tracing::info!(peer = %peer_id, "peer disconnected");
                 }
+                // A delegation holds for one connected peer: shown again on reconnecting.
+                self.delegated.remove(&peer_id);
+                self.refuse_dialling(
+                    peer_id,
+                    "the connection closed before the peer showed it is a member".into(),
+                );
                 self.fail_pull(
                     &peer_id,
                     SyncError::Unreachable {
@@ -94,7 +85,7 @@ impl<L: Ledger> Node<L> {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<Request, Response>) {
+    fn on_sync(&mut self, event: request_response::Event<Envelope<Request>, Envelope<Response>>) {
         use request_response::{Event, Message};
         match event {
             Event::Message {
@@ -128,6 +119,16 @@ impl<L: Ledger> Node<L> {
                         peer: peer.to_string(),
                         reason: reason.clone(),
                     }));
+                }
+                // An introduction that failed (a peer that does not speak this protocol
+                // version, say): a one-shot sync waiting for the peer to be admitted hears why.
+                if !self.connected.contains(&peer) {
+                    for reply in self.dialling.remove(&peer).unwrap_or_default() {
+                        let _ = reply.send(Err(SyncError::Unreachable {
+                            peer: peer.to_string(),
+                            reason: reason.clone(),
+                        }));
+                    }
                 }
                 // A response our codec refused (oversized, malformed) is the peer's doing, not
                 // the network's: refused before any buffer was sized for it, and cut off.

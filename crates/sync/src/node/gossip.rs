@@ -52,7 +52,7 @@ use tokio::time::Instant;
 use countersign_ledger::{EntryId, Hash, LogId};
 
 use super::traffic::Traffic;
-use super::{block, peer_key, Ledger, Node};
+use super::{block, Ledger, Node};
 
 /// The encoding's version, its first byte.
 pub const VERSION: u8 = 1;
@@ -545,6 +545,13 @@ impl<L: Ledger> Node<L> {
         let Some(network) = self.ledger.network() else {
             return;
         };
+        // A node running under a delegation stays out of the mesh: its messages are signed by
+        // its node key, which only its direct peers (who saw its delegation) can tell is a
+        // member's, so every peer further on would ignore them. It is told of changes directly
+        // and announces its own directly; the peers that store them announce them over gossip.
+        if self.config.delegation.is_some() {
+            return;
+        }
         let me = self.local_peer_id();
         if !self.gossip_eligible(&me) {
             return;
@@ -569,7 +576,7 @@ impl<L: Ledger> Node<L> {
         if self.is_cut_off(peer) {
             return false;
         }
-        let Some(key) = peer_key(peer) else {
+        let Some(key) = self.member_key(peer) else {
             return false;
         };
         let ledger = &mut self.ledger;

@@ -1,5 +1,5 @@
 //! The sync node: a libp2p swarm (TCP and QUIC, noise, yamux, identify, ping, optional mDNS,
-//! and `/countersign/sync/1` request-response), driven by one event loop that owns the
+//! and `/countersign/sync/4` request-response), driven by one event loop that owns the
 //! [`Ledger`] and takes [`Command`]s from a bounded channel.
 //!
 //! Reconciliation is a pull. A whole pull (on connecting, every [`RECONCILE_EVERY`], and for a
@@ -17,12 +17,24 @@
 //! (the store busy, the disk full) ends the pull and retries it later; a batch holding nothing
 //! new ends it too (another peer may be serving the same log).
 //!
-//! This file holds the node's types, start-up and commands; `events` dispatches swarm
+//! **Who a peer is.** A peer's libp2p identity is its member key, or — for a home whose key
+//! never leaves its token — a node key made in memory for one process, which the member key
+//! delegated to (`countersign_ledger::delegation`). Such a node attaches its delegation to every
+//! message; this node checks it against the key the peer proved in its handshake and remembers
+//! it while the peer is connected ([`MAX_DELEGATED`] at most). [`Node::member_key`] is the one
+//! answer to "which member is this peer": everything else (the roster check, what it may read,
+//! cut-offs, checkpoints, split-view evidence) is keyed by that member key. A delegation that
+//! does not hold for the peer presenting it is proof against that peer (cut off); one naming a
+//! key not on the roster makes the peer a stranger, refused as any stranger is.
+//!
+//! This file holds the node's types, start-up and commands; `delegated` checks delegations
+//! and admits the peers they name; `events` dispatches swarm
 //! events, `pull` is the puller's side of reconciliation (batches checked on the blocking
 //! pool while the one before is stored, signed checkpoints held to), `serve` the server's
 //! side (what each member may read) and the announcements; `gossip` carries announcements
 //! over gossipsub among members who may read every log, and `traffic` counts the bytes.
 
+mod delegated;
 mod events;
 pub mod gossip;
 mod pull;
@@ -40,10 +52,11 @@ use libp2p::{connection_limits, identify, identity, mdns, multiaddr::Protocol, p
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
+use countersign_ledger::delegation::NodeDelegation;
 use countersign_ledger::{EntryId, LogId, NetworkId, PublicKey};
 
 use crate::codec::SyncCodec;
-use crate::protocol::{LogSummary, VersionVector, PROTOCOL};
+use crate::protocol::{Envelope, LogSummary, Request, VersionVector, PROTOCOL};
 use crate::reconcile::ReconcileSet;
 use pull::{OnceWaiting, Pull, Received, Waiter};
 
@@ -187,6 +200,10 @@ pub struct Config {
     pub announce_every: Duration,
     /// How often every log is compared with each idle connected peer ([`RECONCILE_EVERY`]).
     pub reconcile_every: Duration,
+    /// The member's delegation to this node's identity, for a home whose key cannot be the
+    /// node's identity (a token): attached to every request and response. `None`: the node's
+    /// identity is the member key.
+    pub delegation: Option<NodeDelegation>,
 }
 
 impl Default for Config {
@@ -197,6 +214,7 @@ impl Default for Config {
             mdns: false,
             announce_every: Duration::from_millis(50),
             reconcile_every: RECONCILE_EVERY,
+            delegation: None,
         }
     }
 }
@@ -304,6 +322,11 @@ pub const MAX_PEERS: usize = 64;
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// Configured peers that dropped are dialled again this often.
 pub const REDIAL_EVERY: Duration = Duration::from_secs(2);
+/// Verified delegations remembered at most, one per connected peer (forgotten when it
+/// disconnects): the connection limits allow [`MAX_INCOMING`] incoming peers and a node dials
+/// at most [`MAX_PEERS`], so this is never reached by honest peers; past it a delegated peer is
+/// served as a stranger until others disconnect.
+pub const MAX_DELEGATED: usize = MAX_INCOMING as usize + MAX_PEERS;
 
 /// Connections at most: per peer, incoming in all, and incoming still handshaking. A
 /// department is tens of nodes; beyond these, connections are refused before any request
@@ -331,6 +354,21 @@ pub fn peer_key(peer: &PeerId) -> Option<PublicKey> {
     let key = identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
     let bytes = key.try_into_ed25519().ok()?.to_bytes();
     PublicKey::from_bytes(&bytes).ok()
+}
+
+/// The key inside a libp2p identity (`None` for a key that is not ed25519).
+pub fn identity_key(identity: &identity::Keypair) -> Option<PublicKey> {
+    let bytes = identity.public().try_into_ed25519().ok()?.to_bytes();
+    PublicKey::from_bytes(&bytes).ok()
+}
+
+/// A fresh ed25519 node identity, made in memory from the operating system's randomness, for a
+/// home whose member key cannot be its node's identity. Never written anywhere: it lives and
+/// dies with the process (a new one, and a new delegation, each time a node starts).
+pub fn node_identity() -> (identity::Keypair, PublicKey) {
+    let keypair = identity::Keypair::generate_ed25519();
+    let key = identity_key(&keypair).expect("a generated ed25519 key is a valid public key");
+    (keypair, key)
 }
 
 /// The libp2p identity of a member key.
@@ -373,6 +411,9 @@ pub struct Node<L: Ledger> {
     pull_generation: u64,
     config: Config,
     gossip: gossip::Gossip,
+    /// Delegations verified for connected peers (at most [`MAX_DELEGATED`]), by the peer id
+    /// that presented them.
+    delegated: HashMap<PeerId, NodeDelegation>,
 }
 
 /// A peer cut off for proof of misbehaviour.
@@ -386,8 +427,24 @@ struct CutOff {
 }
 
 /// Builds the swarm for `identity`, listens, dials the configured peers, and returns the node
-/// with the sender its commands go to.
+/// with the sender its commands go to. A delegation in `config` must be to `identity`'s key
+/// (every peer would cut the node off for presenting another's).
 pub fn start<L: Ledger>(
+    identity: identity::Keypair,
+    ledger: L,
+    config: Config,
+) -> Result<(Node<L>, mpsc::Sender<Command>), String> {
+    if let Some(d) = &config.delegation {
+        if identity_key(&identity) != Some(d.node) {
+            return Err("the node delegation is to another key than this node's identity".into());
+        }
+    }
+    launch(identity, ledger, config)
+}
+
+/// [`start`] without checking the delegation against the identity: for tests that play a peer
+/// presenting someone else's delegation.
+pub(crate) fn launch<L: Ledger>(
     identity: identity::Keypair,
     ledger: L,
     config: Config,
@@ -452,6 +509,7 @@ pub fn start<L: Ledger>(
         listen = config.listen.len(),
         peers = config.peers.len(),
         mdns = config.mdns,
+        delegated_by = ?config.delegation.as_ref().map(|d| d.member),
         "sync node started"
     );
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -494,6 +552,7 @@ pub fn start<L: Ledger>(
             pull_generation: 0,
             config,
             gossip: gossip::Gossip::new(traffic),
+            delegated: HashMap::new(),
         },
         tx,
     ))
@@ -562,12 +621,11 @@ impl<L: Ledger> Node<L> {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Peers { reply } => {
-                let _ = reply.send(self.connected.iter().map(|p| p.to_string()).collect());
+                let _ = reply.send(self.shown_peers());
             }
             Command::Status { reply } => {
                 let mut status = self.status.clone();
-                status.peers = self.connected.iter().map(|p| p.to_string()).collect();
-                status.peers.sort();
+                status.peers = self.shown_peers();
                 let now = tokio::time::Instant::now();
                 status.cut_off = self
                     .cut_off
@@ -635,14 +693,60 @@ impl<L: Ledger> Node<L> {
             .unwrap_or(countersign_ledger::Hash::ZERO)
     }
 
+    /// Sends `request` to `peer` in an envelope with this node's delegation, if it runs under
+    /// one.
+    pub(super) fn send(&mut self, peer: &PeerId, request: Request) -> OutboundRequestId {
+        let envelope = Envelope {
+            delegation: self.config.delegation.clone(),
+            body: request,
+        };
+        self.swarm.behaviour_mut().sync.send_request(peer, envelope)
+    }
+
+    /// The member `peer` is: the key in its peer id when that key is a member's; else the
+    /// member whose delegation this node verified for exactly that peer id; else the key in its
+    /// peer id (a stranger, or a peer of a home with no roster yet: the roster check decides).
+    pub(super) fn member_key(&mut self, peer: &PeerId) -> Option<PublicKey> {
+        let own = peer_key(peer);
+        let Some(delegated) = self.delegated.get(peer).map(|d| d.member) else {
+            return own;
+        };
+        if let Some(k) = own {
+            let ledger = &mut self.ledger;
+            if block(|| ledger.is_member(&k)) {
+                return Some(k);
+            }
+        }
+        Some(delegated)
+    }
+
+    /// The peer id a peer is shown and remembered under: its member's for a delegated peer (so
+    /// `sync status` names the member, and a cut-off outlives the node key), else its own.
+    pub(super) fn shown(&self, peer: &PeerId) -> PeerId {
+        self.delegated
+            .get(peer)
+            .map_or(*peer, |d| peer_id(&d.member))
+    }
+
+    fn shown_peers(&self) -> Vec<String> {
+        let mut peers: Vec<String> = self
+            .connected
+            .iter()
+            .map(|p| self.shown(p).to_string())
+            .collect();
+        peers.sort();
+        peers.dedup();
+        peers
+    }
+
     /// May we exchange entries with `peer`? A home with no network yet takes the roster from
-    /// the peer it chose to dial (as it would take a bundle); otherwise the peer's key must
-    /// be a member's.
+    /// the peer it chose to dial (as it would take a bundle); otherwise the peer must be a
+    /// member's (its key, or a delegation it showed).
     fn allowed(&mut self, peer: &PeerId) -> bool {
         if self.is_cut_off(peer) {
             return false;
         }
-        match (self.ledger.network(), peer_key(peer)) {
+        match (self.ledger.network(), self.member_key(peer)) {
             (None, _) => true,
             (Some(_), Some(key)) => {
                 let ledger = &mut self.ledger;

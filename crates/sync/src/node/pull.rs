@@ -17,7 +17,7 @@ use super::{
     RETRY_FIRST, RETRY_LONGEST,
 };
 use crate::protocol::{
-    LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
+    Envelope, LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
 };
 use crate::reconcile::{window_start, Round};
 
@@ -31,7 +31,7 @@ pub(super) type OnceWaiting = (u64, oneshot::Sender<Result<SyncReport, SyncError
 /// Who waits for a pull to end.
 pub(super) enum Waiter {
     /// An announcement from the peer: answered with what we stored.
-    Ack(ResponseChannel<Response>),
+    Ack(ResponseChannel<Envelope<Response>>),
     /// A one-shot sync: after the pull, we announce to the peer and wait for its ack.
     Once(oneshot::Sender<Result<SyncReport, SyncError>>),
 }
@@ -181,7 +181,7 @@ impl<L: Ledger> Node<L> {
         tracing::debug!(peer = %peer, logs = scope.len(), "pull started (0 logs: every log)");
         let network = self.asking_network();
         if !scope.is_empty() {
-            self.swarm.behaviour_mut().sync.send_request(
+            self.send(
                 &peer,
                 Request::Summary {
                     network,
@@ -219,7 +219,7 @@ impl<L: Ledger> Node<L> {
                         ..SetPull::default()
                     });
                 }
-                self.swarm.behaviour_mut().sync.send_request(
+                self.send(
                     &peer,
                     Request::Reconcile {
                         network,
@@ -295,7 +295,7 @@ impl<L: Ledger> Node<L> {
             let n = set.need.len().min(MAX_FETCH_IDS);
             let ids: Vec<EntryId> = set.need.drain(..n).collect();
             set.fetching = true;
-            let id = self.swarm.behaviour_mut().sync.send_request(
+            let id = self.send(
                 &peer,
                 Request::FetchIds {
                     network,
@@ -312,7 +312,7 @@ impl<L: Ledger> Node<L> {
                 set.stepping = true;
                 set.steps += 1;
                 let (from, base) = (set.from, set.base);
-                self.swarm.behaviour_mut().sync.send_request(
+                self.send(
                     &peer,
                     Request::Reconcile {
                         network,
@@ -436,9 +436,25 @@ impl<L: Ledger> Node<L> {
         &mut self,
         peer: PeerId,
         request_id: OutboundRequestId,
-        response: Response,
+        response: Envelope<Response>,
     ) {
+        let Envelope {
+            delegation,
+            body: response,
+        } = response;
+        if !self.take_response_delegation(peer, request_id, delegation) {
+            return;
+        }
         if let Some((_, once)) = self.announced.remove(&request_id) {
+            // An introduction to a peer not (yet) known as a member: its answer is all a
+            // one-shot sync waiting for it will hear, unless the peer was admitted meanwhile.
+            if !self.connected.contains(&peer) {
+                let reason = match &response {
+                    Response::Refused { reason } => reason.clone(),
+                    _ => "it is not a member of this department's roster".into(),
+                };
+                self.refuse_dialling(peer, reason);
+            }
             if let Some((received, reply)) = once {
                 let result = match response {
                     Response::Ack { stored } => Ok(SyncReport {
@@ -723,7 +739,7 @@ impl<L: Ledger> Node<L> {
 
     pub(super) fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
         let network = self.asking_network();
-        self.swarm.behaviour_mut().sync.send_request(
+        self.send(
             &peer,
             Request::Fetch {
                 network,
@@ -779,10 +795,11 @@ impl<L: Ledger> Node<L> {
         self.status.last_sync_ms = Some(at_ms);
         self.status.received += pull.stored;
         self.retry.remove(&peer);
+        let shown = self.shown(&peer).to_string();
         let ledger = &mut self.ledger;
         block(|| {
             ledger.remember(
-                &peer.to_string(),
+                &shown,
                 PeerEvent::Reconciled {
                     stored: pull.stored,
                     at_ms,
@@ -828,7 +845,12 @@ impl<L: Ledger> Node<L> {
         any: bool,
         judge: impl FnOnce(&mut L, &countersign_ledger::PublicKey) -> Result<(), AcceptError>,
     ) -> bool {
-        let Some(key) = super::peer_key(&peer).filter(|_| any) else {
+        if !any {
+            return true;
+        }
+        // The member the peer is (its own key or the one that delegated to it): its checkpoints
+        // are signed by the member key, wherever that key is held.
+        let Some(key) = self.member_key(&peer) else {
             return true;
         };
         let ledger = &mut self.ledger;

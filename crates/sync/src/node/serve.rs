@@ -8,29 +8,43 @@ use libp2p::PeerId;
 
 use countersign_ledger::LogId;
 
+use super::delegated::Taken;
 use super::pull::{OnceWaiting, Waiter};
 use super::{
-    block, now_ms, peer_key, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
+    block, now_ms, peer_id, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
     CUT_OFF_LONGEST, MAX_CUT_OFF,
 };
-use crate::protocol::{Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
+use crate::protocol::{Envelope, Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
 use crate::reconcile::Round;
 
 impl<L: Ledger> Node<L> {
-    pub(super) fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
+    /// Answers a request, in an envelope with this node's delegation if it runs under one.
+    pub(super) fn respond(
+        &mut self,
+        channel: ResponseChannel<Envelope<Response>>,
+        response: Response,
+    ) {
+        let envelope = Envelope {
+            delegation: self.config.delegation.clone(),
+            body: response,
+        };
         let _ = self
             .swarm
             .behaviour_mut()
             .sync
-            .send_response(channel, response);
+            .send_response(channel, envelope);
     }
 
     pub(super) fn on_request(
         &mut self,
         peer: PeerId,
-        request: Request,
-        channel: ResponseChannel<Response>,
+        request: Envelope<Request>,
+        channel: ResponseChannel<Envelope<Response>>,
     ) {
+        let Envelope {
+            delegation,
+            body: request,
+        } = request;
         let network = self.ledger.network();
         let refused = |reason: &str| Response::Refused {
             reason: reason.into(),
@@ -39,12 +53,29 @@ impl<L: Ledger> Node<L> {
             tracing::debug!(peer = %peer, "request refused: this home belongs to no network yet");
             return self.respond(channel, refused("this home belongs to no network yet"));
         }
+        // Who the peer is comes first: a cut-off, the roster check and what it may read are
+        // its member's.
+        match self.take_delegation(peer, delegation) {
+            Taken::Fine => {}
+            Taken::Proof(reason) => {
+                self.cut_off(peer, reason.clone());
+                return self.respond(channel, refused(&format!("cut off: {reason}")));
+            }
+            Taken::OtherNetwork => {
+                tracing::warn!(peer = %peer, "request refused: a node delegation for another network");
+                return self.respond(channel, refused("another network"));
+            }
+        }
         if self.is_cut_off(&peer) {
             // Debug: a cut-off peer keeps asking; its cut-off was logged once, at warn.
             tracing::debug!(peer = %peer, "request from a cut-off peer refused");
+            let shown = self.shown(&peer);
             let reason = format!(
                 "cut off: {}",
-                self.cut_off.get(&peer).map_or("", |c| c.reason.as_str())
+                self.cut_off
+                    .get(&shown)
+                    .or_else(|| self.cut_off.get(&peer))
+                    .map_or("", |c| c.reason.as_str())
             );
             return self.respond(channel, refused(&reason));
         }
@@ -65,8 +96,9 @@ impl<L: Ledger> Node<L> {
             tracing::warn!(peer = %peer, network = %asked, "request refused: another network");
             return self.respond(channel, refused("another network"));
         }
-        // A member is sent only the logs it may read (`allowed` passed, so it has a key).
-        let Some(reader) = peer_key(&peer) else {
+        // A member is sent only the logs it may read (`allowed` passed, so it has a key): its
+        // own key's, or the member's that delegated to it.
+        let Some(reader) = self.member_key(&peer) else {
             return self.respond(channel, refused("not a member of this department's roster"));
         };
         let ledger = &mut self.ledger;
@@ -230,9 +262,11 @@ impl<L: Ledger> Node<L> {
     fn cut_off_quietly(&mut self, peer: PeerId, reason: String) {
         let reason: String = reason.chars().take(300).collect();
         // Strangers are never served anyway: remembering them would let anyone on the LAN
-        // fill the table of cut-offs with fresh peer ids and push out a member's.
+        // fill the table of cut-offs with fresh peer ids and push out a member's. (A peer
+        // showing a delegation that does not hold for it is such a stranger: its delegation
+        // was not taken, so the member it names is not held to it.)
         let member = self.ledger.network().is_none()
-            || peer_key(&peer).is_some_and(|k| {
+            || self.member_key(&peer).is_some_and(|k| {
                 let ledger = &mut self.ledger;
                 block(|| ledger.is_member(&k))
             });
@@ -249,15 +283,18 @@ impl<L: Ledger> Node<L> {
             let now = tokio::time::Instant::now();
             self.cut_off.retain(|_, c| c.until > now);
         }
-        let strikes = self.cut_off.get(&peer).map_or(0, |c| c.strikes) + 1;
+        // A delegated peer is cut off as its member: a new node key (a restart of the token
+        // home's node) does not shed it.
+        let peer_shown = self.shown(&peer);
+        let strikes = self.cut_off.get(&peer_shown).map_or(0, |c| c.strikes) + 1;
         let length = CUT_OFF_FIRST
             .saturating_mul(1u32 << (strikes - 1).min(20))
             .min(CUT_OFF_LONGEST);
         let at_ms = now_ms();
         let until_ms = at_ms + length.as_millis() as u64;
-        if self.cut_off.len() < MAX_CUT_OFF || self.cut_off.contains_key(&peer) {
+        if self.cut_off.len() < MAX_CUT_OFF || self.cut_off.contains_key(&peer_shown) {
             self.cut_off.insert(
-                peer,
+                peer_shown,
                 CutOff {
                     reason: reason.clone(),
                     until: tokio::time::Instant::now() + length,
@@ -269,7 +306,7 @@ impl<L: Ledger> Node<L> {
         let ledger = &mut self.ledger;
         block(|| {
             ledger.remember(
-                &peer.to_string(),
+                &peer_shown.to_string(),
                 PeerEvent::CutOff {
                     reason: reason.clone(),
                     at_ms,
@@ -288,11 +325,16 @@ impl<L: Ledger> Node<L> {
         );
     }
 
-    /// Whether `peer` is cut off now (an expired cut-off is kept only for its strikes).
+    /// Whether `peer` is cut off now, itself or as the member it showed a delegation of (an
+    /// expired cut-off is kept only for its strikes).
     pub(super) fn is_cut_off(&self, peer: &PeerId) -> bool {
-        self.cut_off
-            .get(peer)
-            .is_some_and(|c| c.until > tokio::time::Instant::now())
+        let now = tokio::time::Instant::now();
+        let active = |p: &PeerId| self.cut_off.get(p).is_some_and(|c| c.until > now);
+        active(peer)
+            || self
+                .delegated
+                .get(peer)
+                .is_some_and(|d| active(&peer_id(&d.member)))
     }
 
     /// Pulls every log from each connected peer not being pulled from (see
@@ -393,7 +435,7 @@ impl<L: Ledger> Node<L> {
         let logs = if logs.is_empty() {
             logs
         } else {
-            let Some(key) = peer_key(&peer) else {
+            let Some(key) = self.member_key(&peer) else {
                 return;
             };
             let ledger = &mut self.ledger;
@@ -417,11 +459,7 @@ impl<L: Ledger> Node<L> {
         };
         tracing::debug!(peer = %peer, logs = logs.len(), "announcing (0 logs: every log)");
         let network = self.asking_network();
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, Request::Announce { network, logs });
+        let id = self.send(&peer, Request::Announce { network, logs });
         self.announced.insert(id, (peer, waiting));
     }
 

@@ -1,0 +1,447 @@
+//! Real libp2p nodes in this process, over loopback TCP, each on a ledger held in memory: a
+//! node running under a member's delegation (a token home's) is served as that member and
+//! serves as it; a delegation by a non-member, one copied onto another peer, and one for another
+//! network get nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use countersign_ledger::bundle::{self, BundleRecord};
+use countersign_ledger::delegation::NodeDelegation;
+use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
+use libp2p::{identity, Multiaddr};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::node::{self, Command, Config, Ledger, NodeStatus, PeerEvent, SyncError, SyncReport};
+use crate::reconcile::ReconcileSet;
+use crate::{AcceptError, Accepted, ById, LogSummary, VersionVector};
+
+/// What a test looks at in a node's ledger.
+#[derive(Default)]
+struct Shared {
+    held: HashMap<EntryId, BundleRecord>,
+    /// Every member key this node served a set or entries to.
+    served: Vec<PublicKey>,
+    remembered: Vec<(String, PeerEvent)>,
+}
+
+/// A ledger in memory: entries are opaque records (the node only ever sees bytes), every
+/// member may read everything.
+struct Memory {
+    network: NetworkId,
+    members: Vec<PublicKey>,
+    shared: Arc<Mutex<Shared>>,
+    set: ReconcileSet,
+}
+
+impl Memory {
+    fn new(network: NetworkId, members: &[PublicKey], records: &[&str]) -> Memory {
+        let mut shared = Shared::default();
+        for r in records {
+            let record = BundleRecord {
+                header: r.as_bytes().to_vec(),
+                signature: [0; 64],
+                payload: None,
+            };
+            shared.held.insert(Hash::of(&record.header), record);
+        }
+        Memory {
+            network,
+            members: members.to_vec(),
+            shared: Arc::new(Mutex::new(shared)),
+            set: ReconcileSet::new(),
+        }
+    }
+}
+
+impl Ledger for Memory {
+    fn network(&self) -> Option<NetworkId> {
+        Some(self.network)
+    }
+    fn is_member(&mut self, key: &PublicKey) -> bool {
+        self.members.contains(key)
+    }
+    fn may_read(&mut self, peer: &PublicKey, logs: &[LogId]) -> Vec<bool> {
+        self.shared.lock().unwrap().served.push(*peer);
+        vec![true; logs.len()]
+    }
+    fn summary(&mut self, _: &[LogId]) -> Result<Vec<LogSummary>, String> {
+        Ok(Vec::new())
+    }
+    fn vector(&mut self, _: &LogId) -> Result<VersionVector, String> {
+        Ok(Vec::new())
+    }
+    fn lacks_any(&mut self, ids: &[EntryId]) -> Result<bool, String> {
+        let s = self.shared.lock().unwrap();
+        Ok(ids.iter().any(|id| !s.held.contains_key(id)))
+    }
+    fn entries_after(
+        &mut self,
+        _: &LogId,
+        _: &VersionVector,
+        _: usize,
+    ) -> Result<(Vec<u8>, bool), String> {
+        Ok((bundle::encode_records(&[]), false))
+    }
+    fn reconcile_set(&mut self, reader: Option<&PublicKey>) -> Result<&ReconcileSet, String> {
+        let s = self.shared.lock().unwrap();
+        if let Some(r) = reader {
+            drop(s);
+            self.shared.lock().unwrap().served.push(*r);
+            return self.reconcile_set(None);
+        }
+        let mut set = ReconcileSet::new();
+        for id in s.held.keys() {
+            set.insert(1, id);
+        }
+        set.settle();
+        drop(s);
+        self.set = set;
+        Ok(&self.set)
+    }
+    fn wanted(&mut self, ids: Vec<EntryId>) -> Result<Vec<EntryId>, String> {
+        let s = self.shared.lock().unwrap();
+        Ok(ids
+            .into_iter()
+            .filter(|i| !s.held.contains_key(i))
+            .collect())
+    }
+    fn entries_by_id(&mut self, reader: &PublicKey, ids: &[EntryId]) -> Result<ById, String> {
+        let mut s = self.shared.lock().unwrap();
+        s.served.push(*reader);
+        let records: Vec<BundleRecord> =
+            ids.iter().filter_map(|i| s.held.get(i).cloned()).collect();
+        Ok(ById {
+            bundle: bundle::encode_records(&records),
+            evidence: Vec::new(),
+            more: false,
+        })
+    }
+    type Checked = Vec<BundleRecord>;
+    fn check(b: &[u8]) -> Result<Vec<BundleRecord>, String> {
+        bundle::decode(b).map_err(|e| e.to_string())
+    }
+    fn accept(&mut self, batch: Vec<BundleRecord>, _: &str) -> Result<Accepted, AcceptError> {
+        let mut s = self.shared.lock().unwrap();
+        let mut new = 0;
+        for r in batch {
+            if s.held.insert(Hash::of(&r.header), r).is_none() {
+                new += 1;
+            }
+        }
+        Ok(Accepted {
+            new,
+            quarantined: 0,
+        })
+    }
+    fn pull_ended(&mut self, _: &str) {}
+    fn remember(&mut self, peer: &str, event: PeerEvent) {
+        self.shared
+            .lock()
+            .unwrap()
+            .remembered
+            .push((peer.to_string(), event));
+    }
+    fn cut_offs(&mut self) -> Vec<(String, String, u64, u32)> {
+        Vec::new()
+    }
+    fn split_views(&mut self, _: &PublicKey, _: Vec<Vec<u8>>) -> Result<(), AcceptError> {
+        Ok(())
+    }
+    fn checkpoints(&mut self, _: &PublicKey, _: &[LogSummary]) -> Result<(), AcceptError> {
+        Ok(())
+    }
+    fn may_have_changed(&mut self) -> bool {
+        false
+    }
+    fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// A running node: its address and command sender, and what its ledger saw.
+struct Running {
+    addr: Multiaddr,
+    commands: mpsc::Sender<Command>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Running {
+    async fn sync_once(&self, other: &Running) -> Result<SyncReport, SyncError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::SyncOnce {
+                peer: other.addr.clone(),
+                reply,
+            })
+            .await
+            .unwrap();
+        // A bound on a test that went wrong, not a wait for something to happen.
+        tokio::time::timeout(Duration::from_secs(60), answer)
+            .await
+            .expect("the sync answered")
+            .unwrap()
+    }
+
+    async fn status(&self) -> NodeStatus {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Status { reply }).await.unwrap();
+        answer.await.unwrap()
+    }
+
+    fn served(&self) -> Vec<PublicKey> {
+        self.shared.lock().unwrap().served.clone()
+    }
+
+    fn held(&self) -> usize {
+        self.shared.lock().unwrap().held.len()
+    }
+
+    fn remembered(&self) -> Vec<(String, PeerEvent)> {
+        self.shared.lock().unwrap().remembered.clone()
+    }
+}
+
+/// Starts a node listening on loopback. `checked`: through [`node::start`], which refuses a
+/// delegation to another key; else as a peer that presents whatever it was given.
+async fn run(
+    identity: identity::Keypair,
+    ledger: Memory,
+    delegation: Option<NodeDelegation>,
+    checked: bool,
+) -> Running {
+    let shared = ledger.shared.clone();
+    let config = Config {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        delegation,
+        ..Config::default()
+    };
+    let (node, commands) = if checked {
+        node::start(identity, ledger, config)
+    } else {
+        node::launch(identity, ledger, config)
+    }
+    .unwrap();
+    let me = node.local_peer_id();
+    let (tx, rx) = oneshot::channel();
+    let mut tx = Some(tx);
+    tokio::spawn(node.run(move |addr| {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(addr.clone());
+        }
+    }));
+    let addr = rx.await.unwrap().with(libp2p::multiaddr::Protocol::P2p(me));
+    Running {
+        addr,
+        commands,
+        shared,
+    }
+}
+
+fn secret(i: u8) -> SecretKey {
+    SecretKey::from_seed(&[i; 32])
+}
+
+/// A node identity of known seed (seeded, so a failure replays).
+fn node_key(i: u8) -> (identity::Keypair, PublicKey) {
+    let kp = node::keypair(&[i; 32]);
+    let key = node::identity_key(&kp).unwrap();
+    (kp, key)
+}
+
+/// The department: admin A, colleague C and member T (whose key is on a token), one network.
+struct Department {
+    network: NetworkId,
+    admin: SecretKey,
+    colleague: SecretKey,
+    token: SecretKey,
+}
+
+fn department() -> Department {
+    Department {
+        network: Hash::of(b"department"),
+        admin: secret(1),
+        token: secret(2),
+        colleague: secret(3),
+    }
+}
+
+impl Department {
+    fn members(&self) -> Vec<PublicKey> {
+        vec![
+            self.admin.public(),
+            self.token.public(),
+            self.colleague.public(),
+        ]
+    }
+
+    /// The admin's node, running as its member key, holding `records`.
+    async fn admin_node(&self, records: &[&str]) -> Running {
+        self.member_node(&self.admin, records).await
+    }
+
+    async fn member_node(&self, key: &SecretKey, records: &[&str]) -> Running {
+        let ledger = Memory::new(self.network, &self.members(), records);
+        run(node::keypair(&key.to_seed()), ledger, None, true).await
+    }
+
+    /// A node under `delegation` (by whatever key, for whatever node key) with identity seed
+    /// `seed`, holding `records`.
+    async fn delegated_node(
+        &self,
+        seed: u8,
+        delegation: NodeDelegation,
+        records: &[&str],
+        checked: bool,
+    ) -> Running {
+        let ledger = Memory::new(self.network, &self.members(), records);
+        run(node_key(seed).0, ledger, Some(delegation), checked).await
+    }
+}
+
+fn cut_offs(events: &[(String, PeerEvent)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e, PeerEvent::CutOff { .. }))
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_homes_node_is_served_as_its_member_and_serves_as_it() {
+    let dept = department();
+    let admin = dept.admin_node(&["the roster", "a report"]).await;
+    let (_, node) = node_key(10);
+    let delegation = NodeDelegation::try_sign(dept.network, &dept.token, node).unwrap();
+    let token = dept
+        .delegated_node(
+            10,
+            delegation,
+            &["a section written on the token home"],
+            true,
+        )
+        .await;
+
+    // The token home dials the admin: it receives what the admin holds, the admin what it wrote.
+    // (What the admin took may have come with the pull it started when the token home's node
+    // showed its delegation, before the one its ack counts: held, not `sent`, says it arrived.)
+    let report = token.sync_once(&admin).await.unwrap();
+    assert_eq!(report.received, 2, "{report:?}");
+    assert_eq!((admin.held(), token.held()), (3, 3));
+    // The admin served the member, never the node key; it remembers and shows the member.
+    let member = dept.token.public();
+    assert!(!admin.served().is_empty());
+    assert!(
+        admin.served().iter().all(|k| *k == member),
+        "{:?}",
+        admin.served()
+    );
+    let shown = node::peer_id(&member).to_string();
+    assert!(
+        admin
+            .remembered()
+            .iter()
+            .any(|(p, e)| *p == shown && matches!(e, PeerEvent::Reconciled { .. })),
+        "{:?}",
+        admin.remembered()
+    );
+    assert!(admin.status().await.peers.contains(&shown));
+    // The token home's node served the admin as the admin.
+    assert!(token.served().iter().all(|k| *k == dept.admin.public()));
+
+    // A colleague dials the token home's node (it answers under its delegation): both converge.
+    let colleague = dept
+        .member_node(&dept.colleague, &["written elsewhere"])
+        .await;
+    let report = colleague.sync_once(&token).await.unwrap();
+    assert_eq!(report.received, 3, "{report:?}");
+    assert_eq!((colleague.held(), token.held()), (4, 4));
+    assert!(colleague.served().iter().all(|k| *k == member));
+    assert!(cut_offs(&admin.remembered()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegation_by_a_key_not_on_the_roster_gets_nothing() {
+    let dept = department();
+    let admin = dept.admin_node(&["the roster", "a report"]).await;
+    let (_, node) = node_key(11);
+    let stranger = secret(66);
+    let delegation = NodeDelegation::try_sign(dept.network, &stranger, node).unwrap();
+    let peer = dept.delegated_node(11, delegation, &[], true).await;
+
+    let refused = peer.sync_once(&admin).await.unwrap_err();
+    assert!(matches!(refused, SyncError::Refused { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("not a member"), "{refused}");
+    assert_eq!(peer.held(), 0);
+    assert!(admin.served().is_empty(), "{:?}", admin.served());
+    // A stranger, not a misbehaving peer: nothing is held against anyone.
+    assert!(cut_offs(&admin.remembered()).is_empty());
+    // Nor is it served when the admin dials it.
+    let dialled = admin.sync_once(&peer).await.unwrap_err();
+    assert!(matches!(dialled, SyncError::Refused { .. }), "{dialled:?}");
+    assert_eq!(peer.held(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegation_copied_onto_another_peer_is_refused_and_that_peer_cut_off() {
+    let dept = department();
+    let admin = dept.admin_node(&["the roster", "a report"]).await;
+    let (_, node) = node_key(12);
+    // The token home's real delegation, as anyone on the path saw it go by...
+    let delegation = NodeDelegation::try_sign(dept.network, &dept.token, node).unwrap();
+    // ...presented by a node with another key.
+    let thief = dept
+        .delegated_node(13, delegation.clone(), &[], false)
+        .await;
+    let refused = thief.sync_once(&admin).await.unwrap_err();
+    let text = refused.to_string();
+    assert!(
+        text.contains("cut off") && text.contains("delegation_not_this_node"),
+        "{text}"
+    );
+    assert_eq!(thief.held(), 0);
+    assert!(admin.served().is_empty(), "{:?}", admin.served());
+    // The member it named is not held to it: the real node still syncs.
+    assert!(cut_offs(&admin.remembered()).is_empty());
+    let token = dept.delegated_node(12, delegation, &[], true).await;
+    assert_eq!(token.sync_once(&admin).await.unwrap().received, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegation_for_another_network_is_refused() {
+    let dept = department();
+    let admin = dept.admin_node(&["the roster", "a report"]).await;
+    let (_, node) = node_key(14);
+    let elsewhere = Hash::of(b"another department");
+    let delegation = NodeDelegation::try_sign(elsewhere, &dept.token, node).unwrap();
+    let peer = dept.delegated_node(14, delegation, &[], true).await;
+    let refused = peer.sync_once(&admin).await.unwrap_err();
+    assert!(refused.to_string().contains("another network"), "{refused}");
+    assert_eq!(peer.held(), 0);
+    assert!(admin.served().is_empty(), "{:?}", admin.served());
+    assert!(cut_offs(&admin.remembered()).is_empty());
+}
+
+#[test]
+fn a_node_refuses_to_start_under_a_delegation_to_another_key() {
+    let dept = department();
+    let (_, node) = node_key(15);
+    let delegation = NodeDelegation::try_sign(dept.network, &dept.token, node).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let ledger = Memory::new(dept.network, &dept.members(), &[]);
+    let started = node::start(
+        node_key(16).0,
+        ledger,
+        Config {
+            delegation: Some(delegation),
+            ..Config::default()
+        },
+    );
+    assert!(started.is_err());
+}
