@@ -30,8 +30,9 @@ impl KeyHandle {
         }
     }
 
-    /// The seed, only for a key in memory: a sync node's peer identity is the member key and
-    /// libp2p holds its identity in memory, so a key that never leaves its holder cannot be one.
+    /// The seed, only for a key in memory (a sync node's peer identity is then the member key
+    /// itself). A key that never leaves its holder cannot be a libp2p identity: its node runs
+    /// under a node key the member key delegates to it instead (`crate::sync`).
     pub(crate) fn seed(&self) -> Option<Zeroizing<[u8; 32]>> {
         match self {
             KeyHandle::Memory(k) => Some(k.to_seed()),
