@@ -289,7 +289,7 @@ impl Dimse {
                 ),
             ],
         )?;
-        assoc.send_data_set(ctx, &ts, &identifier)?;
+        assoc.send_data_set(ctx, ts, &identifier)?;
         let mut out = Vec::new();
         loop {
             let (_, rsp) = assoc.read_command()?;
@@ -305,7 +305,7 @@ impl Dimse {
                     }
                     let mut bytes = Vec::new();
                     assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
-                    let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], &ts)
+                    let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
                         .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
                     let found = study_of(&obj)?;
                     // An archive that does not match on modality returns every study: the
@@ -392,7 +392,7 @@ impl Dimse {
                 ),
             ],
         )?;
-        assoc.send_data_set(ctx, &ts, &identifier)?;
+        assoc.send_data_set(ctx, ts, &identifier)?;
         let mut out = Retrieved::default();
         let mut refused_here: Option<PacsError> = None;
         loop {
@@ -413,7 +413,7 @@ impl Dimse {
                         });
                     } else {
                         let path = instance_file(dir, out.files.len());
-                        match assoc.store_instance(&path, &class, &instance, &pc_ts, limits) {
+                        match assoc.store_instance(&path, &class, &instance, pc_ts, limits) {
                             Ok(bytes) => {
                                 out.files.push(path);
                                 out.bytes += bytes;
@@ -872,12 +872,11 @@ fn ul_error(e: dicom_ul::association::Error) -> PacsError {
             PacsError::Timeout("no answer on the association".into())
         }
         (E::Timeout { .. }, _) => PacsError::Timeout("no answer on the association".into()),
-        (E::Connect { .. } | E::ToAddress { .. }, _) => PacsError::Unreachable(format!(
-            "{}",
+        (E::Connect { .. } | E::ToAddress { .. }, _) => PacsError::Unreachable(
             std::error::Error::source(&e)
                 .map(|s| s.to_string())
-                .unwrap_or_else(|| e.to_string())
-        )),
+                .unwrap_or_else(|| e.to_string()),
+        ),
         (E::ConnectionClosed { .. }, _) => {
             PacsError::Unreachable("it closed the connection".into())
         }

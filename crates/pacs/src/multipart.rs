@@ -360,10 +360,7 @@ pub fn fuzz_multipart(data: &[u8]) {
 mod tests {
     use super::*;
 
-    fn parts(
-        body: &[u8],
-        content_type: &str,
-    ) -> Result<Vec<(Option<String>, Vec<u8>)>, MultipartError> {
+    fn parts(body: &[u8], content_type: &str) -> Result<Vec<Part>, MultipartError> {
         let mut reader = MultipartReader::new(body, content_type)?;
         let mut out = Vec::new();
         loop {
@@ -377,6 +374,9 @@ mod tests {
             }
         }
     }
+
+    /// A part read back: its Content-Type and body.
+    type Part = (Option<String>, Vec<u8>);
 
     const CT: &str = "multipart/related; type=\"application/dicom\"; boundary=\"b0und\"";
 
