@@ -202,5 +202,7 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run checkpoint_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_structured -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run split_view_decode -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run multipart_read -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run qido_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run invitation_parse -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run agent_request -- -max_total_time=60
