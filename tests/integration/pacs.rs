@@ -451,3 +451,102 @@ fn an_archive_down_refusing_or_answering_garbage_gets_a_clear_error_and_stores_n
         "invalid_input"
     );
 }
+
+#[test]
+fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let studies = five_studies(dir.path());
+    // Another patient's study on the archives, and a study of the patient held only here.
+    let stranger = phantom_study(dir.path(), "pacs priors stranger", "20251201", &[1, 2, 3]);
+    let here_only = phantom_study(dir.path(), "pacs priors local", "20210707", &[]);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for s in studies.iter().chain([&stranger]) {
+        for f in &s.files {
+            orthanc.upload(f);
+        }
+        dcmqrscp.store(&s.files);
+    }
+    let home = attending();
+    home.ok(&[
+        "import",
+        here_only.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    // The study being read is not local yet: its patient comes from the archive. One prior
+    // is retrieved and has a draft.
+    home.ok(&[
+        "retrieve",
+        "--pacs",
+        "orthanc",
+        "--study",
+        &studies[2].study,
+    ]);
+    let draft = home.new_report(&studies[2].study, "ct-chest");
+    home.write(&draft, "findings", "Prior read.").ok();
+
+    let current = &studies[4].study;
+    for archive in ["orthanc", "dcm"] {
+        let priors = home.ok(&["priors", "--study", current, "--pacs", archive]);
+        let listed: Vec<&str> = priors
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["study"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = [
+            &studies[3],
+            &studies[2],
+            &studies[1],
+            &studies[0],
+            &here_only,
+        ]
+        .iter()
+        .map(|s| s.study.as_str())
+        .collect();
+        assert_eq!(listed, expected, "{archive}: {priors}");
+        assert_eq!(priors[0]["date"], "20250622");
+        assert_eq!(priors[0]["local"], false);
+        assert_eq!(priors[0]["archive"], archive);
+        assert_eq!(priors[0]["report"], "none");
+        assert_eq!(
+            (priors[1]["local"].as_bool(), priors[1]["report"].as_str()),
+            (Some(true), Some("draft"))
+        );
+        assert_eq!(priors[1]["local_instances"], 3);
+        assert_eq!(
+            (priors[4]["local"].as_bool(), priors[4]["archive"].as_str()),
+            (Some(true), None)
+        );
+        assert_eq!(priors[4]["modality"], "CT");
+    }
+    // Every archive at once lists each study once; with no archive, the store alone answers
+    // (its copy of the current study names the patient).
+    assert_eq!(
+        home.ok(&["priors", "--study", current])
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let lone = attending();
+    lone.ok(&[
+        "import",
+        here_only.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        lone.ok(&["priors", "--study", &here_only.study]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        lone.run(&["priors", "--study", current]).error_code(),
+        "not_found"
+    );
+}

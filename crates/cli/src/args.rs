@@ -152,6 +152,16 @@ pub(crate) enum HomeCommand {
         #[arg(long, default_value_t = 500)]
         limit: usize,
     },
+    /// The patient's other studies, newest first: those the archive(s) list for the study's
+    /// Patient ID and those in the image store, each with this department's report state.
+    Priors {
+        /// The study being read (Study Instance UID).
+        #[arg(long, value_name = "UID")]
+        study: String,
+        /// Only this archive (default: every configured archive; none configured: local only).
+        #[arg(long, value_name = "NAME")]
+        pacs: Option<String>,
+    },
     /// Retrieve a study from an archive into the image store, through the same checks as
     /// `import`; an instance of another patient or study is refused.
     Retrieve {

@@ -416,9 +416,9 @@ pub(crate) fn home_command(
             Output::new(&t, text.trim_end().to_string())
         }
         HomeCommand::Pacs(cmd) => crate::pacs::pacs(&mut home, cmd)?,
-        cmd @ (HomeCommand::Worklist { .. } | HomeCommand::Retrieve { .. }) => {
-            crate::pacs::reading(&mut home, cmd, json)?
-        }
+        cmd @ (HomeCommand::Worklist { .. }
+        | HomeCommand::Priors { .. }
+        | HomeCommand::Retrieve { .. }) => crate::pacs::reading(&mut home, cmd, json)?,
         HomeCommand::Studies => {
             let studies = home.studies()?;
             let text = human::studies(&studies);

@@ -105,6 +105,25 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .join("\n");
             Output::new(&rows, text)
         }
+        HomeCommand::Priors { study, pacs } => {
+            let priors = home.priors(&study, pacs.as_deref())?;
+            let text = priors
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        p.date.as_deref().unwrap_or("-"),
+                        p.modality.as_deref().unwrap_or("-"),
+                        p.description.as_deref().unwrap_or("-"),
+                        if p.local { "local" } else { "archive" },
+                        p.report,
+                        p.study
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&priors, text)
+        }
         HomeCommand::Retrieve {
             pacs,
             study,
@@ -135,6 +154,6 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             }
             Output::new(&got, text)
         }
-        _ => unreachable!("only worklist and retrieve are routed here"),
+        _ => unreachable!("only worklist, priors and retrieve are routed here"),
     })
 }
