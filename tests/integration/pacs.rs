@@ -550,3 +550,83 @@ fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_
         "not_found"
     );
 }
+
+/// A signed-off report's SR goes back to the archive, into the study of its images, once per
+/// version: checked on Orthanc through its own REST API (and by dciodvfy), and on dcmqrscp
+/// by retrieving the study again.
+#[test]
+fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs deliver", "20260105", &[]);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    dcmqrscp.store(&study.files);
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    for (section, text) in [
+        ("technique", "CT of the head."),
+        ("findings", "Normal."),
+        ("impression", "No acute abnormality."),
+    ] {
+        home.write(&report, section, text).ok();
+    }
+    // A draft does not go.
+    let early = home.run(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(early.error_code(), "invalid_input", "{}", early.stderr);
+    home.ok(&["report", "finalize", &report]);
+
+    let sent = home.ok(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(sent["study"], study.study.as_str(), "{sent}");
+    let sop = sent["sop_instance"].as_str().unwrap().to_string();
+    let found = orthanc.find_instance(&sop);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let file = orthanc.instance_file(&found[0]);
+    let stored = dir.path().join("delivered-sr.dcm");
+    std::fs::write(&stored, &file).unwrap();
+    let sr = dicom_object::open_file(&stored).unwrap();
+    let text = |tag| {
+        sr.element(tag)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('\0')
+            .to_string()
+    };
+    use dicom_dictionary_std::tags;
+    assert_eq!(text(tags::STUDY_INSTANCE_UID), study.study);
+    assert_eq!(text(tags::SOP_CLASS_UID), "1.2.840.10008.5.1.4.1.1.88.33");
+    assert_eq!(text(tags::PATIENT_ID), PATIENT);
+    let check = std::process::Command::new("dciodvfy")
+        .arg(&stored)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr).to_string()
+        + &String::from_utf8_lossy(&check.stdout);
+    let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The same version again: the same instance, still one on the archive.
+    let again = home.ok(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(again["sop_instance"], sop.as_str());
+    assert_eq!(orthanc.find_instance(&sop).len(), 1);
+
+    // Over C-STORE to dcmqrscp: the study comes back with the SR as a fourth instance.
+    let sent = home.ok(&["deliver", &report, "--pacs", "dcm"]);
+    assert_eq!(sent["sop_instance"], sop.as_str());
+    let other = attending();
+    other.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    let got = other.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
+    assert_eq!(got["instances"], 4, "{got}");
+    assert_eq!(got["refused"], serde_json::json!([]), "{got}");
+}

@@ -155,6 +155,42 @@ impl Orthanc {
     }
 }
 
+impl Orthanc {
+    /// Orthanc's own ids of the instances with this SOP Instance UID (its REST API's
+    /// `/tools/find`: not through DICOMweb, so the check does not lean on what is tested).
+    pub fn find_instance(&self, sop_instance: &str) -> Vec<String> {
+        let query =
+            serde_json::json!({"Level": "Instance", "Query": {"SOPInstanceUID": sop_instance}});
+        let mut response = self
+            .agent
+            .post(format!("http://127.0.0.1:{}/tools/find", self.http_port))
+            .header("Content-Type", "application/json")
+            .send(query.to_string().as_bytes())
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    /// The file Orthanc stores for one of its instance ids.
+    pub fn instance_file(&self, id: &str) -> Vec<u8> {
+        let mut response = self
+            .agent
+            .get(format!(
+                "http://127.0.0.1:{}/instances/{id}/file",
+                self.http_port
+            ))
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap()
+    }
+}
+
 impl Drop for Orthanc {
     fn drop(&mut self) {
         stop(&mut self.child);

@@ -563,6 +563,48 @@ impl Home {
     }
 }
 
+/// What `deliver` sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub archive: String,
+    pub report: String,
+    pub study: String,
+    /// The SR's SOP Instance UID: one per version of the report (its heads), so sending the
+    /// same version again names the same instance.
+    pub sop_instance: String,
+    pub bytes: u64,
+}
+
+impl Home {
+    /// Sends a signed-off report's DICOM SR to an archive, into the study of its images
+    /// (STOW-RS or C-STORE). Only a final (or amended) report goes; the same version sent
+    /// again is the same SOP Instance UID, which an archive keeps once.
+    pub fn deliver(&self, report: countersign_ledger::EntryId, archive: &str) -> Result<Delivery> {
+        let config = self.archive(archive)?;
+        let client = config.client()?;
+        let view = self.report_show(report)?;
+        let state = state_name(&view.status);
+        if !matches!(state.as_str(), "final" | "amended") {
+            return Err(AppError::InvalidInput(format!(
+                "report {report} is {state}: only a signed-off report is delivered to an archive"
+            )));
+        }
+        let sr = self.export(report, crate::ExportFormat::Sr)?;
+        let file = countersign_pacs::Part10::parse(&sr).map_err(|e| config.error(e))?;
+        client
+            .store(&view.study, &file)
+            .map_err(|e| config.error(e))?;
+        tracing::info!(archive = %config.name, report = %report, bytes = sr.len(), "report delivered");
+        Ok(Delivery {
+            archive: config.name.clone(),
+            report: report.to_string(),
+            study: view.study.clone(),
+            sop_instance: file.sop_instance.clone(),
+            bytes: sr.len() as u64,
+        })
+    }
+}
+
 fn state_name(state: &countersign_report::ReportState) -> String {
     serde_json::to_value(state)
         .ok()

@@ -162,6 +162,13 @@ pub(crate) enum HomeCommand {
         #[arg(long, value_name = "NAME")]
         pacs: Option<String>,
     },
+    /// Send a signed-off report's DICOM SR to an archive, into the study of its images
+    /// (STOW-RS or C-STORE); the same version sent again is the same instance.
+    Deliver {
+        report: String,
+        #[arg(long, value_name = "NAME")]
+        pacs: String,
+    },
     /// Retrieve a study from an archive into the image store, through the same checks as
     /// `import`; an instance of another patient or study is refused.
     Retrieve {

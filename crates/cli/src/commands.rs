@@ -418,6 +418,7 @@ pub(crate) fn home_command(
         HomeCommand::Pacs(cmd) => crate::pacs::pacs(&mut home, cmd)?,
         cmd @ (HomeCommand::Worklist { .. }
         | HomeCommand::Priors { .. }
+        | HomeCommand::Deliver { .. }
         | HomeCommand::Retrieve { .. }) => crate::pacs::reading(&mut home, cmd, json)?,
         HomeCommand::Studies => {
             let studies = home.studies()?;

@@ -124,6 +124,14 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .join("\n");
             Output::new(&priors, text)
         }
+        HomeCommand::Deliver { report, pacs } => {
+            let sent = home.deliver(countersign_app::entry_id(&report)?, &pacs)?;
+            let text = format!(
+                "report {} delivered to {} as SR {} ({} bytes)",
+                sent.report, sent.archive, sent.sop_instance, sent.bytes
+            );
+            Output::new(&sent, text)
+        }
         HomeCommand::Retrieve {
             pacs,
             study,
@@ -154,6 +162,6 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             }
             Output::new(&got, text)
         }
-        _ => unreachable!("only worklist, priors and retrieve are routed here"),
+        _ => unreachable!("only worklist, priors, deliver and retrieve are routed here"),
     })
 }

@@ -204,6 +204,49 @@ impl DicomWeb {
     }
 }
 
+impl DicomWeb {
+    /// STOW-RS of one instance into `study`.
+    pub fn store(&self, study: &str, file: &crate::Part10<'_>) -> Result<()> {
+        // A boundary the file does not contain.
+        let boundary = (0u32..)
+            .map(|n| format!("countersign-stow-{n:08x}"))
+            .find(|b| memchr::memmem::find(file.file, b.as_bytes()).is_none())
+            .unwrap_or_default();
+        let mut body = Vec::with_capacity(file.file.len() + 256);
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file.file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!("{}/studies/{study}", self.base);
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("Accept", ACCEPT_JSON)
+            .header(
+                "Content-Type",
+                format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+            )
+            .send(&body[..])
+            .map_err(http_error)?;
+        let status = response.status().as_u16();
+        // The answer says what was stored; only its status is needed here, its body is drained
+        // (bounded) so the connection can be reused.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(qido::MAX_JSON_BYTES)
+            .read_to_vec();
+        match status {
+            200 => Ok(()),
+            202 => Err(PacsError::Refused(
+                "STOW-RS answered HTTP 202: stored with warnings or not at all".into(),
+            )),
+            other => Err(PacsError::Refused(format!("STOW-RS answered HTTP {other}"))),
+        }
+    }
+}
+
 fn multipart_error(e: MultipartError) -> PacsError {
     match e {
         MultipartError::PartTooLarge { limit } => PacsError::TooLarge {

@@ -494,6 +494,66 @@ impl Dimse {
     }
 }
 
+impl Dimse {
+    /// C-STORE of one Part 10 file (its data set, in the transfer syntax it is written in).
+    pub fn store(&self, file: &crate::Part10<'_>) -> Result<()> {
+        let mut assoc = self.connect(self.options().with_presentation_context(
+            file.sop_class.clone(),
+            vec![file.transfer_syntax.clone()],
+        ))?;
+        let (ctx, ts) = assoc.context_for(&file.sop_class)?;
+        if ts.uid() != file.transfer_syntax {
+            return Err(PacsError::Refused(format!(
+                "it does not take {} in {}",
+                file.sop_class, file.transfer_syntax
+            )));
+        }
+        let id = assoc.message_id();
+        assoc.send_command(
+            ctx,
+            &[
+                (
+                    tags::AFFECTED_SOP_CLASS_UID,
+                    VR::UI,
+                    uid_value(&file.sop_class),
+                ),
+                (
+                    tags::COMMAND_FIELD,
+                    VR::US,
+                    PrimitiveValue::from(C_STORE_RQ),
+                ),
+                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(DATA_SET),
+                ),
+                (
+                    tags::AFFECTED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    uid_value(&file.sop_instance),
+                ),
+            ],
+        )?;
+        assoc.send(ctx, PDataValueType::Data, file.data_set.to_vec())?;
+        let (_, rsp) = assoc.read_command()?;
+        expect_field(&rsp, C_STORE_RSP)?;
+        if data_set_follows(&rsp)? {
+            assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
+        }
+        let status = status_of(&rsp)?;
+        assoc.release();
+        match status {
+            // Success, or stored with a warning (coerced, elements discarded).
+            SUCCESS | 0xB000 | 0xB006 | 0xB007 => Ok(()),
+            other => Err(PacsError::Refused(format!(
+                "C-STORE answered status 0x{other:04X}"
+            ))),
+        }
+    }
+}
+
 /// An association and the PDVs received but not yet read.
 struct Association {
     /// Taken by `release` or `abort`; a dropped association is aborted.
@@ -580,25 +640,33 @@ impl Association {
         self.send(context, PDataValueType::Data, data)
     }
 
+    /// Sends a command or data set as P-DATA, one PDV per PDU, each within the maximum PDU
+    /// length the archive accepts (0, "no limit", is taken as 16 KiB).
     fn send(&mut self, context: u8, kind: PDataValueType, data: Vec<u8>) -> Result<()> {
-        // Queries and commands are far below any maximum PDU length an archive may ask for
-        // (at least 1 KiB less headers is not guaranteed, so check rather than assume).
         let inner = self.inner()?;
-        if data.len() as u64 + 12 > u64::from(inner.acceptor_max_pdu_length()).max(1024) {
-            return Err(PacsError::InvalidInput(
-                "a command larger than the archive's maximum PDU".into(),
-            ));
+        let max = match inner.acceptor_max_pdu_length() {
+            0 => 16 * 1024,
+            n => n,
+        };
+        // A PDV's own header (length, context, control) is 6 bytes.
+        let chunk = (max as usize).saturating_sub(6).max(1);
+        let mut chunks = data.chunks(chunk).peekable();
+        if chunks.peek().is_none() {
+            return Err(PacsError::InvalidInput("an empty DIMSE message".into()));
         }
-        inner
-            .send(&Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: context,
-                    value_type: kind,
-                    is_last: true,
-                    data,
-                }],
-            })
-            .map_err(ul_error)
+        while let Some(part) = chunks.next() {
+            inner
+                .send(&Pdu::PData {
+                    data: vec![PDataValue {
+                        presentation_context_id: context,
+                        value_type: kind.clone(),
+                        is_last: chunks.peek().is_none(),
+                        data: part.to_vec(),
+                    }],
+                })
+                .map_err(ul_error)?;
+        }
+        Ok(())
     }
 
     fn next_pdv(&mut self) -> Result<PDataValue> {

@@ -208,6 +208,58 @@ pub fn instance_file(dir: &Path, n: usize) -> PathBuf {
     dir.join(format!("instance-{:06}.dcm", n + 1))
 }
 
+/// The largest file this client sends (a report's SR or PDF is far smaller).
+pub const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A Part 10 file to send, read as far as sending it needs: what it is, in which transfer
+/// syntax, and where its data set starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part10<'a> {
+    pub sop_class: String,
+    pub sop_instance: String,
+    pub transfer_syntax: String,
+    /// The whole file.
+    pub file: &'a [u8],
+    /// The data set after the file meta information.
+    pub data_set: &'a [u8],
+}
+
+impl<'a> Part10<'a> {
+    /// Reads a Part 10 file's meta information (preamble, `DICM`, group 2).
+    pub fn parse(file: &'a [u8]) -> Result<Part10<'a>> {
+        let bad = |why: String| PacsError::InvalidInput(format!("not a DICOM file to send: {why}"));
+        if file.len() > MAX_STORE_BYTES {
+            return Err(PacsError::TooLarge {
+                what: "the file to send".into(),
+                limit: MAX_STORE_BYTES as u64,
+            });
+        }
+        if file.len() < 132 + 12 || &file[128..132] != b"DICM" {
+            return Err(bad("no preamble and DICM".into()));
+        }
+        let meta = dicom_object::FileMetaTable::from_reader(&file[128..])
+            .map_err(|e| bad(e.to_string()))?;
+        // Group length's element (12 bytes) and the group it counts.
+        let start = 132usize
+            .checked_add(12)
+            .and_then(|n| n.checked_add(meta.information_group_length as usize))
+            .filter(|n| *n <= file.len())
+            .ok_or_else(|| bad("its meta group is longer than the file".into()))?;
+        let trim = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
+        let part = Part10 {
+            sop_class: trim(meta.media_storage_sop_class_uid()),
+            sop_instance: trim(meta.media_storage_sop_instance_uid()),
+            transfer_syntax: trim(meta.transfer_syntax()),
+            file,
+            data_set: &file[start..],
+        };
+        for uid in [&part.sop_class, &part.sop_instance, &part.transfer_syntax] {
+            check_uid(uid)?;
+        }
+        Ok(part)
+    }
+}
+
 /// An archive, whichever protocol it speaks.
 #[derive(Debug, Clone)]
 pub enum Archive {
@@ -236,6 +288,16 @@ impl Archive {
         match self {
             Archive::DicomWeb(a) => a.search(query),
             Archive::Dimse(a) => a.search(query),
+        }
+    }
+
+    /// Sends one instance of `study` to the archive (STOW-RS or C-STORE). Sending the same
+    /// SOP Instance UID again stores nothing new on an archive that keeps the first.
+    pub fn store(&self, study: &str, file: &Part10<'_>) -> Result<()> {
+        check_uid(study)?;
+        match self {
+            Archive::DicomWeb(a) => a.store(study, file),
+            Archive::Dimse(a) => a.store(file),
         }
     }
 
