@@ -89,14 +89,14 @@ impl Orthanc {
             .into();
         // A port taken between our pick and Orthanc's bind makes it exit: try again, anew.
         for _ in 0..5 {
-            let (http_port, dicom_port) = (free_port(), free_port());
+            let http_port = free_port();
             let config = serde_json::json!({
                 "Name": "countersign-test",
                 "StorageDirectory": dir.path().join("storage"),
                 "IndexDirectory": dir.path().join("index"),
                 "HttpPort": http_port,
-                "DicomPort": dicom_port,
-                "DicomAet": "ORTHANC",
+                // Only its DICOMweb is used: no DICOM port listening on every interface.
+                "DicomServerEnabled": false,
                 "RemoteAccessAllowed": false,
                 "AuthenticationEnabled": false,
                 "Plugins": [DICOMWEB_PLUGIN],
@@ -134,7 +134,7 @@ impl Orthanc {
             }
             stop(&mut child);
         }
-        panic!("Orthanc did not start on five pairs of free ports");
+        panic!("Orthanc did not start on five free ports");
     }
 
     pub fn dicomweb_url(&self) -> String {
