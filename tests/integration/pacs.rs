@@ -10,7 +10,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::common::{two_attendings, Home};
-use crate::pacs_servers::{free_port, phantom_study, Dcmqrscp, Garbage, Orthanc, Seeded, PATIENT};
+use crate::pacs_servers::{
+    free_port, phantom_study, Dcmqrscp, Garbage, Orthanc, Seeded, Silent, PATIENT,
+};
 
 fn sha256_hex(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
@@ -629,4 +631,92 @@ fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
     let got = other.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
     assert_eq!(got["instances"], 4, "{got}");
     assert_eq!(got["refused"], serde_json::json!([]), "{got}");
+}
+
+/// Archives that stop answering: one that accepts a connection and never speaks (DICOMweb
+/// and DIMSE alike), and one that stops sending halfway through a study. Each is given up on
+/// after its configured timeout (1 s here) with `pacs_timeout`, naming it; nothing is stored.
+#[test]
+fn an_archive_that_stops_answering_times_out_by_name_and_stores_nothing() {
+    let home = attending();
+    let study = "2.25.987654321";
+    let silent = Silent::start();
+    let web = format!("http://127.0.0.1:{}/dicom-web", silent.port);
+    let dimse = format!("ARCHIVE@127.0.0.1:{}", silent.port);
+    home.ok(&[
+        "pacs",
+        "add",
+        "mute-web",
+        "--dicomweb",
+        &web,
+        "--timeout",
+        "1",
+    ]);
+    home.ok(&[
+        "pacs",
+        "add",
+        "mute-dimse",
+        "--dimse",
+        &dimse,
+        "--timeout",
+        "1",
+    ]);
+    for name in ["mute-web", "mute-dimse"] {
+        for args in [
+            vec!["pacs", "test", name],
+            vec!["worklist", "--pacs", name],
+            vec!["retrieve", "--pacs", name, "--study", study],
+        ] {
+            let started = std::time::Instant::now();
+            let (code, message) = refused(&home, &args, name);
+            assert_eq!(code, "pacs_timeout", "{args:?}: {message}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{args:?}"
+            );
+        }
+    }
+
+    let listed = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}}}]"
+    )
+    .into_bytes();
+    let mut halfway =
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=B\r\n\r\n".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = phantom_study(dir.path(), "pacs stall", "20260105", &[]);
+    // One whole instance, then half of the next, then nothing.
+    for (i, file) in seeded.files.iter().take(2).enumerate() {
+        let bytes = std::fs::read(file).unwrap();
+        halfway.extend_from_slice(b"--B\r\nContent-Type: application/dicom\r\n\r\n");
+        if i == 0 {
+            halfway.extend_from_slice(&bytes);
+            halfway.extend_from_slice(b"\r\n");
+        } else {
+            halfway.extend_from_slice(&bytes[..bytes.len() / 2]);
+        }
+    }
+    let stalling = Garbage::stalling(listed, halfway);
+    home.ok(&[
+        "pacs",
+        "add",
+        "stall",
+        "--dicomweb",
+        &stalling.url(),
+        "--timeout",
+        "1",
+    ]);
+    let (code, message) = refused(
+        &home,
+        &["retrieve", "--pacs", "stall", "--study", study],
+        "stall",
+    );
+    assert_eq!(code, "pacs_timeout", "{message}");
+    nothing_stored(&home);
+    assert_eq!(
+        home.run(&["pacs", "add", "slow", "--dicomweb", &web, "--timeout", "0"])
+            .error_code(),
+        "invalid_input"
+    );
 }

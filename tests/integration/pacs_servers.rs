@@ -340,6 +340,16 @@ pub struct Garbage {
 
 impl Garbage {
     pub fn start(search: Vec<u8>, retrieve: Vec<u8>) -> Garbage {
+        Garbage::serve(search, retrieve, false)
+    }
+
+    /// As `start`, but a retrieval's answer stops after `retrieve` with the connection left
+    /// open: an archive that stops sending mid-transfer.
+    pub fn stalling(search: Vec<u8>, retrieve: Vec<u8>) -> Garbage {
+        Garbage::serve(search, retrieve, true)
+    }
+
+    fn serve(search: Vec<u8>, retrieve: Vec<u8>, stall: bool) -> Garbage {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -364,6 +374,11 @@ impl Garbage {
                 let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
                 let is_search = line.windows(9).any(|w| w == b"/studies?");
                 let _ = stream.write_all(if is_search { &search } else { &retrieve });
+                if stall && !is_search {
+                    // Hold the connection until the client gives up and closes it (bounded).
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+                    let _ = stream.read(&mut buf);
+                }
             }
         });
         Garbage {
@@ -379,6 +394,48 @@ impl Garbage {
 }
 
 impl Drop for Garbage {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A loopback TCP server that accepts connections and never says a word: an archive that
+/// stopped answering. It stops when dropped.
+pub struct Silent {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // Connections are held open (at most 64) until the server is dropped.
+            let mut held = Vec::new();
+            for stream in listener.incoming().take(64) {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                held.extend(stream.ok());
+            }
+        });
+        Silent {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Silent {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));

@@ -44,16 +44,41 @@ pub struct ArchiveConfig {
     pub name: String,
     #[serde(flatten)]
     pub endpoint: ArchiveEndpoint,
+    /// How long to wait for the archive to say anything (connect, each answer, each read).
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+}
+
+/// The wait for an archive when none is configured.
+pub const DEFAULT_TIMEOUT_S: u64 = 30;
+/// The longest wait that may be configured.
+pub const MAX_TIMEOUT_S: u64 = 600;
+
+fn default_timeout() -> u64 {
+    DEFAULT_TIMEOUT_S
 }
 
 impl ArchiveConfig {
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout: std::time::Duration::from_secs(self.timeout_s.clamp(1, MAX_TIMEOUT_S)),
+            ..Limits::default()
+        }
+    }
+
     fn client(&self) -> Result<Archive> {
+        let limits = self.limits();
         let archive = match &self.endpoint {
-            ArchiveEndpoint::Dicomweb { url } => Archive::parse_dicomweb(url),
+            ArchiveEndpoint::Dicomweb { url } => {
+                countersign_pacs::DicomWeb::new(url, limits).map(Archive::DicomWeb)
+            }
             ArchiveEndpoint::Dimse {
                 address,
                 calling_aet,
-            } => Dimse::parse(address, Some(calling_aet)).map(Archive::Dimse),
+            } => Dimse::parse(address, Some(calling_aet)).map(|mut d| {
+                d.timeout = limits.timeout;
+                Archive::Dimse(d)
+            }),
         };
         archive.map_err(|e| self.error(e))
     }
@@ -200,12 +225,25 @@ impl Home {
         }
     }
 
-    /// Adds an archive (checked, not contacted: `pacs test` does that).
-    pub fn pacs_add(&mut self, name: &str, endpoint: ArchiveEndpoint) -> Result<ArchiveConfig> {
+    /// Adds an archive (checked, not contacted: `pacs test` does that), waiting `timeout_s`
+    /// seconds at most for each of its answers (default [`DEFAULT_TIMEOUT_S`]).
+    pub fn pacs_add(
+        &mut self,
+        name: &str,
+        endpoint: ArchiveEndpoint,
+        timeout_s: Option<u64>,
+    ) -> Result<ArchiveConfig> {
         check_name(name)?;
+        let timeout_s = timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+        if !(1..=MAX_TIMEOUT_S).contains(&timeout_s) {
+            return Err(AppError::InvalidInput(format!(
+                "a timeout is 1 to {MAX_TIMEOUT_S} seconds"
+            )));
+        }
         let config = ArchiveConfig {
             name: name.to_string(),
             endpoint,
+            timeout_s,
         };
         // Normalised as the client reads it, so the list shows what will be dialled.
         let config = match config.client()? {
@@ -387,7 +425,7 @@ impl Home {
         let staging = Staging::new(self.dir())?;
         let started = std::time::Instant::now();
         let fetched = client
-            .retrieve(study, &staging.0, &Limits::default(), &mut |n| {
+            .retrieve(study, &staging.0, &config.limits(), &mut |n| {
                 progress(ImportProgress {
                     done: n,
                     total: found.instances.unwrap_or(0) as usize,

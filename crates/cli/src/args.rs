@@ -362,6 +362,9 @@ pub(crate) enum PacsCommand {
         /// The AE title this home calls itself (DIMSE; default COUNTERSIGN).
         #[arg(long, value_name = "AET", requires = "dimse")]
         calling_aet: Option<String>,
+        /// Seconds to wait for each of the archive's answers (1 to 600; default 30).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
     },
     /// The configured archives.
     List,

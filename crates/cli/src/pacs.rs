@@ -15,6 +15,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             dicomweb,
             dimse,
             calling_aet,
+            timeout,
         } => {
             let endpoint = match (dicomweb, dimse) {
                 (Some(url), None) => ArchiveEndpoint::Dicomweb { url },
@@ -29,7 +30,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
                     ))
                 }
             };
-            let added = home.pacs_add(&name, endpoint)?;
+            let added = home.pacs_add(&name, endpoint, timeout)?;
             let text = format!(
                 "archive {} added: {}",
                 added.name,
