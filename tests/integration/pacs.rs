@@ -720,3 +720,60 @@ fn an_archive_that_stops_answering_times_out_by_name_and_stores_nothing() {
         "invalid_input"
     );
 }
+
+/// What a retrieval may hold in memory, whatever the study's size: well under the 263 MB of
+/// the study below, so a client that buffered the study whole (or one part of it per
+/// instance, kept) would not pass.
+const MAX_RETRIEVE_RSS: u64 = 128 << 20;
+
+/// A 500-instance 512×512 CT study (263 MB) retrieved over WADO-RS through the real CLI:
+/// every instance stored, and the process's peak resident memory (`wait4`) bounded.
+#[test]
+fn a_500_instance_study_is_retrieved_whole_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: "pacs 500".into(),
+        slices: 500,
+        size: 512,
+        slice_thickness_mm: 0.5,
+        ..Default::default()
+    };
+    let files = countersign_imaging::write_phantom_series(&spec, &dir.path().join("ct")).unwrap();
+    let study = countersign_imaging::phantom_study_uid(&spec.seed);
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(bytes > 250_000_000, "{bytes}");
+    let orthanc = Orthanc::start();
+    for f in &files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    let run = crate::bundle_scale::measured(
+        &home.dir,
+        &["retrieve", "--pacs", "orthanc", "--study", &study],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(got["instances"], 500, "{got}");
+    assert_eq!(got["bytes"], bytes, "{got}");
+    eprintln!(
+        "pacs: 500 instances ({:.0} MiB) retrieved in {:.1} s, peak RSS {:.1} MiB",
+        bytes as f64 / (1 << 20) as f64,
+        run.seconds,
+        run.peak_rss as f64 / (1 << 20) as f64
+    );
+    assert!(
+        run.peak_rss <= MAX_RETRIEVE_RSS,
+        "peak RSS {} bytes exceeds {MAX_RETRIEVE_RSS}",
+        run.peak_rss
+    );
+}
