@@ -777,3 +777,80 @@ fn a_500_instance_study_is_retrieved_whole_within_bounded_memory() {
         run.peak_rss
     );
 }
+
+/// Store-back: signing off (and each addendum) sends the SR to every archive configured for
+/// it; an archive that is down never stops the signature, is listed as failed, and is
+/// delivered to by `deliveries --retry` once it answers.
+#[test]
+fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs store back", "20260105", &[]);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    let url = orthanc.dicomweb_url();
+    let down = format!("http://127.0.0.1:{}/dicom-web", free_port());
+    home.ok(&["pacs", "add", "orthanc", "--dicomweb", &url, "--store-back"]);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &down, "--store-back"]);
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    for (section, text) in [
+        ("technique", "CT of the head."),
+        ("findings", "Normal."),
+        ("impression", "No acute abnormality."),
+    ] {
+        home.write(&report, section, text).ok();
+    }
+    // A draft is not sent anywhere.
+    assert_eq!(home.ok(&["deliveries"]), serde_json::json!([]));
+
+    let signed = home.run(&["report", "finalize", &report]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    assert!(
+        signed.stderr.contains("not delivered to archive later"),
+        "{}",
+        signed.stderr
+    );
+    let list = home.ok(&["deliveries"]);
+    let of = |list: &Value, archive: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["archive"] == archive)
+            .unwrap_or_else(|| panic!("{archive}: {list}"))
+            .clone()
+    };
+    let sent = of(&list, "orthanc");
+    assert_eq!(sent["state"], "delivered", "{list}");
+    let first = sent["sop_instance"].as_str().unwrap().to_string();
+    assert_eq!(orthanc.find_instance(&first).len(), 1);
+    let failed = of(&list, "later");
+    assert_eq!(failed["state"], "failed");
+    assert_eq!(failed["error_code"], "pacs_unreachable");
+
+    // An addendum is a new version: a new SR instance goes to the archive.
+    home.ok(&[
+        "report",
+        "addendum",
+        &report,
+        "--text",
+        "Compared with prior: unchanged.",
+    ]);
+    let sent = of(&home.ok(&["deliveries"]), "orthanc");
+    let second = sent["sop_instance"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(sent["attempts"], 2);
+    assert_eq!(orthanc.find_instance(&second).len(), 1);
+
+    // The other archive answers now: the retry delivers the report as it reads now.
+    home.ok(&["pacs", "remove", "later"]);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &url, "--store-back"]);
+    let retried = home.ok(&["deliveries", "--retry"]);
+    assert_eq!(retried.as_array().unwrap().len(), 1, "{retried}");
+    assert_eq!(retried[0]["state"], "delivered", "{retried}");
+    assert_eq!(retried[0]["sop_instance"], second.as_str());
+    assert_eq!(retried[0]["attempts"], 3);
+    assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+}

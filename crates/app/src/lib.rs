@@ -67,8 +67,8 @@ pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
 pub use pacs::{
-    ArchiveConfig, ArchiveEndpoint, ArchiveTest, Delivery, PriorStudy, Retrieval, WorklistQuery,
-    WorklistRow,
+    ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
+    PriorStudy, Retrieval, WorklistQuery, WorklistRow,
 };
 pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};

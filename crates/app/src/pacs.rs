@@ -47,6 +47,18 @@ pub struct ArchiveConfig {
     /// How long to wait for the archive to say anything (connect, each answer, each read).
     #[serde(default = "default_timeout")]
     pub timeout_s: u64,
+    /// Whether a report's SR is sent here when it is signed off (and on each addendum).
+    #[serde(default)]
+    pub store_back: bool,
+}
+
+/// How an archive is used, beside where it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArchiveOptions {
+    /// Seconds to wait for each answer (default [`DEFAULT_TIMEOUT_S`]).
+    pub timeout_s: Option<u64>,
+    /// Send signed-off reports here ([`Home::store_back`]).
+    pub store_back: bool,
 }
 
 /// The wait for an archive when none is configured.
@@ -231,10 +243,10 @@ impl Home {
         &mut self,
         name: &str,
         endpoint: ArchiveEndpoint,
-        timeout_s: Option<u64>,
+        options: ArchiveOptions,
     ) -> Result<ArchiveConfig> {
         check_name(name)?;
-        let timeout_s = timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+        let timeout_s = options.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
         if !(1..=MAX_TIMEOUT_S).contains(&timeout_s) {
             return Err(AppError::InvalidInput(format!(
                 "a timeout is 1 to {MAX_TIMEOUT_S} seconds"
@@ -244,6 +256,7 @@ impl Home {
             name: name.to_string(),
             endpoint,
             timeout_s,
+            store_back: options.store_back,
         };
         // Normalised as the client reads it, so the list shows what will be dialled.
         let config = match config.client()? {
@@ -640,6 +653,129 @@ impl Home {
             sop_instance: file.sop_instance.clone(),
             bytes: sr.len() as u64,
         })
+    }
+}
+
+/// The store's meta key of the delivery list.
+const DELIVERIES_META: &str = "pacs.deliveries";
+/// The most deliveries remembered (failed ones are kept before delivered ones).
+pub const MAX_DELIVERIES: usize = 1000;
+
+/// What became of sending a report to an archive, as `deliveries` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub report: String,
+    pub archive: String,
+    /// `delivered`, or `failed` (to be tried again: `deliveries --retry`).
+    pub state: String,
+    /// The SR sent, when it was.
+    pub sop_instance: Option<String>,
+    pub attempts: u32,
+    /// When it was last tried (ms since the epoch).
+    pub last_ms: u64,
+    /// Why the last try failed: the error's stable code and message.
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Home {
+    /// The deliveries this home remembers, most recent first.
+    pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>> {
+        match self.store().db().meta(DELIVERIES_META)? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                AppError::InvalidInput(format!("the home's delivery list is damaged: {e}"))
+            }),
+        }
+    }
+
+    /// Sends a signed-off report to every archive configured with store-back, and records
+    /// each outcome. A failure is recorded (and tried again by [`Home::deliveries_retry`]),
+    /// never returned: the report is signed whatever the archives do.
+    pub fn store_back(
+        &mut self,
+        report: countersign_ledger::EntryId,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let targets: Vec<String> = self
+            .pacs_list()?
+            .into_iter()
+            .filter(|a| a.store_back)
+            .map(|a| a.name)
+            .collect();
+        let mut out = Vec::new();
+        for archive in targets {
+            out.push(self.attempt_delivery(report, &archive)?);
+        }
+        Ok(out)
+    }
+
+    /// Tries every failed delivery again (the report as it reads now).
+    pub fn deliveries_retry(&mut self) -> Result<Vec<DeliveryRecord>> {
+        let failed: Vec<(String, String)> = self
+            .deliveries()?
+            .into_iter()
+            .filter(|d| d.state == "failed")
+            .map(|d| (d.report, d.archive))
+            .collect();
+        let mut out = Vec::new();
+        for (report, archive) in failed {
+            let id = crate::viewer::entry_id(&report)?;
+            out.push(self.attempt_delivery(id, &archive)?);
+        }
+        Ok(out)
+    }
+
+    fn attempt_delivery(
+        &mut self,
+        report: countersign_ledger::EntryId,
+        archive: &str,
+    ) -> Result<DeliveryRecord> {
+        let outcome = self.deliver(report, archive);
+        let mut list = self.deliveries()?;
+        let key = report.to_string();
+        let previous = list
+            .iter()
+            .position(|d| d.report == key && d.archive == archive)
+            .map(|i| list.remove(i));
+        let attempts = previous.map_or(0, |p| p.attempts).saturating_add(1);
+        let record = match outcome {
+            Ok(sent) => DeliveryRecord {
+                report: key,
+                archive: archive.to_string(),
+                state: "delivered".into(),
+                sop_instance: Some(sent.sop_instance),
+                attempts,
+                last_ms: crate::home::now_ms(),
+                error_code: None,
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(archive, report = %report, error = %e.loggable(), "delivery failed");
+                DeliveryRecord {
+                    report: key,
+                    archive: archive.to_string(),
+                    state: "failed".into(),
+                    sop_instance: None,
+                    attempts,
+                    last_ms: crate::home::now_ms(),
+                    error_code: Some(e.code().to_string()),
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        list.insert(0, record.clone());
+        // Bounded: the oldest delivered ones go first, failed ones only past the bound.
+        while list.len() > MAX_DELIVERIES {
+            match list.iter().rposition(|d| d.state == "delivered") {
+                Some(i) => list.remove(i),
+                None => list.remove(list.len() - 1),
+            };
+        }
+        let json = serde_json::to_string(&list)
+            .map_err(|e| AppError::InvalidInput(format!("encoding the delivery list: {e}")))?;
+        self.store_mut()
+            .write(|db| db.set_meta(DELIVERIES_META, &json))?;
+        Ok(record)
     }
 }
 

@@ -162,6 +162,12 @@ pub(crate) enum HomeCommand {
         #[arg(long, value_name = "NAME")]
         pacs: Option<String>,
     },
+    /// Reports sent to archives on sign-off (store-back): delivered or failed, most recent
+    /// first; --retry tries the failed ones again.
+    Deliveries {
+        #[arg(long)]
+        retry: bool,
+    },
     /// Send a signed-off report's DICOM SR to an archive, into the study of its images
     /// (STOW-RS or C-STORE); the same version sent again is the same instance.
     Deliver {
@@ -365,6 +371,9 @@ pub(crate) enum PacsCommand {
         /// Seconds to wait for each of the archive's answers (1 to 600; default 30).
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,
+        /// Send each report's SR here when it is signed off, and on each addendum.
+        #[arg(long)]
+        store_back: bool,
     },
     /// The configured archives.
     List,

@@ -419,6 +419,7 @@ pub(crate) fn home_command(
         cmd @ (HomeCommand::Worklist { .. }
         | HomeCommand::Priors { .. }
         | HomeCommand::Deliver { .. }
+        | HomeCommand::Deliveries { .. }
         | HomeCommand::Retrieve { .. }) => crate::pacs::reading(&mut home, cmd, json)?,
         HomeCommand::Studies => {
             let studies = home.studies()?;

@@ -16,6 +16,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             dimse,
             calling_aet,
             timeout,
+            store_back,
         } => {
             let endpoint = match (dicomweb, dimse) {
                 (Some(url), None) => ArchiveEndpoint::Dicomweb { url },
@@ -30,7 +31,11 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
                     ))
                 }
             };
-            let added = home.pacs_add(&name, endpoint, timeout)?;
+            let options = countersign_app::ArchiveOptions {
+                timeout_s: timeout,
+                store_back,
+            };
+            let added = home.pacs_add(&name, endpoint, options)?;
             let text = format!(
                 "archive {} added: {}",
                 added.name,
@@ -133,6 +138,28 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             );
             Output::new(&sent, text)
         }
+        HomeCommand::Deliveries { retry } => {
+            let list = if retry {
+                home.deliveries_retry()?
+            } else {
+                home.deliveries()?
+            };
+            let text = list
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}\t{}\t{}\t{} tries\t{}",
+                        d.state,
+                        d.archive,
+                        d.report,
+                        d.attempts,
+                        d.error.as_deref().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&list, text)
+        }
         HomeCommand::Retrieve {
             pacs,
             study,
@@ -163,6 +190,24 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             }
             Output::new(&got, text)
         }
-        _ => unreachable!("only worklist, priors, deliver and retrieve are routed here"),
+        _ => unreachable!("only the reading commands are routed here"),
     })
+}
+
+/// After a sign-off or an addendum: the report goes to every store-back archive. The signature
+/// is already durable; a delivery that fails is said on stderr and kept for `deliveries
+/// --retry`, never an error of the command.
+pub(crate) fn store_back(home: &mut Home, report: countersign_app::ledger::EntryId) {
+    match home.store_back(report) {
+        Ok(records) => {
+            for d in records.iter().filter(|d| d.state != "delivered") {
+                eprintln!(
+                    "note: the report was not delivered to archive {}: {} (kept for `deliveries --retry`)",
+                    d.archive,
+                    d.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+        }
+        Err(e) => eprintln!("note: store-back was not attempted: {e}"),
+    }
 }
