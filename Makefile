@@ -61,6 +61,8 @@ ui: ui-deps
 # System packages the build and tests need, installed when missing (Debian, as root or sudo).
 # The keychain store links libdbus (libdbus-1-dev); its tests run a private D-Bus session
 # (dbus-run-session, dbus-send) with a real gnome-keyring-daemon and read items with secret-tool.
+# The PACS tests start their own Orthanc (with its DICOMweb plugin) and DCMTK's dcmqrscp on
+# loopback, never the system service the orthanc package installs.
 deps:
 	@missing=""; \
 	command -v c++ >/dev/null || missing="$$missing build-essential"; \
@@ -71,6 +73,8 @@ deps:
 	python3 -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v dcm2pnm >/dev/null || missing="$$missing dcmtk"; \
 	command -v dciodvfy >/dev/null || missing="$$missing dicom3tools"; \
+	command -v Orthanc >/dev/null || missing="$$missing orthanc"; \
+	[ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing="$$missing orthanc-dicomweb"; \
 	command -v gdcmconv >/dev/null || missing="$$missing libgdcm-tools"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	command -v faketime >/dev/null || missing="$$missing faketime"; \
@@ -198,6 +202,8 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run checkpoint_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dicom_structured -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run split_view_decode -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run multipart_read -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run qido_decode -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run invitation_parse -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run agent_request -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run rotation_parse -- -max_total_time=60

@@ -344,3 +344,57 @@ fn delegation_decode_corpus_replays_clean() {
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
     }
 }
+
+#[test]
+fn multipart_read_corpus_replays_clean() {
+    let files = corpus("multipart_read");
+    assert!(files.len() >= 5, "corpus is missing");
+    // The two-part seed still reads as two parts: a regression would turn the corpus into
+    // inputs refused at the first byte.
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-two-parts"))
+        .expect("seed-two-parts");
+    let (content_type, body) = seed
+        .1
+        .split_at(seed.1.iter().position(|b| *b == b'\n').unwrap());
+    let mut reader = countersign_pacs::multipart::MultipartReader::new(
+        &body[1..],
+        std::str::from_utf8(content_type).unwrap(),
+    )
+    .unwrap();
+    let mut parts = 0;
+    while reader
+        .next_part(&mut std::io::sink(), 1 << 20)
+        .unwrap()
+        .is_some()
+    {
+        parts += 1;
+    }
+    assert_eq!(parts, 2);
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_pacs::multipart::fuzz_multipart(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
+fn qido_decode_corpus_replays_clean() {
+    let files = corpus("qido_decode");
+    assert!(files.len() >= 3, "corpus is missing");
+    let seed = files
+        .iter()
+        .find(|(p, _)| p.ends_with("seed-orthanc"))
+        .expect("seed-orthanc");
+    assert_eq!(
+        countersign_pacs::qido::decode_studies(&seed.1)
+            .unwrap()
+            .len(),
+        1
+    );
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| countersign_pacs::qido::fuzz_qido(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}

@@ -21,6 +21,8 @@ mod keychain;
 mod keys;
 mod logs;
 mod malformed;
+mod pacs;
+mod pacs_servers;
 mod palette;
 mod phantom;
 mod power_loss;

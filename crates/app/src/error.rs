@@ -139,6 +139,15 @@ pub enum AppError {
         context: String,
         source: std::io::Error,
     },
+    /// What an archive holds of a study is not one patient's: nothing of it is taken.
+    #[error("{0}")]
+    WrongPatient(String),
+    /// Talking to a picture archive failed: it is named, and what went wrong said.
+    #[error("archive {archive}: {source}")]
+    Pacs {
+        archive: String,
+        source: countersign_pacs::PacsError,
+    },
 }
 
 /// The fixed list of error codes the UI and scripts can rely on.
@@ -189,6 +198,12 @@ pub const ERROR_CODES: &[&str] = &[
     "rotation_forged",
     "rotation_refused",
     "path_refused",
+    "pacs_unreachable",
+    "pacs_timeout",
+    "pacs_refused",
+    "pacs_malformed",
+    "pacs_too_large",
+    "wrong_patient",
     "storage",
     "io",
 ];
@@ -240,6 +255,19 @@ impl AppError {
             AppError::Rotation(e) => e.code(),
             AppError::RotationRefused(_) => "rotation_refused",
             AppError::PathRefused(_) => "path_refused",
+            AppError::WrongPatient(_) => "wrong_patient",
+            AppError::Pacs { source, .. } => {
+                use countersign_pacs::PacsError as P;
+                match source {
+                    P::Unreachable(_) => "pacs_unreachable",
+                    P::Timeout(_) => "pacs_timeout",
+                    P::Refused(_) => "pacs_refused",
+                    P::Malformed(_) => "pacs_malformed",
+                    P::TooLarge { .. } => "pacs_too_large",
+                    P::InvalidInput(_) => "invalid_input",
+                    P::Io { .. } => "io",
+                }
+            }
             AppError::Image(e) => match e {
                 countersign_imaging::ImagingError::UnsupportedTransferSyntax { .. }
                 | countersign_imaging::ImagingError::Unsupported(_) => "unsupported_image",
@@ -287,6 +315,9 @@ impl AppError {
             AppError::WrongPassphrase { key } => format!("wrong passphrase for key {key}"),
             AppError::WrongPin { .. } | AppError::PinLocked { .. } => self.to_string(),
             AppError::KeyDamaged { key, .. } => format!("the stored key of {key} is damaged"),
+            // The archive's name and the failure's kind: a malformed answer's words can quote
+            // what the archive sent, which may be a patient's.
+            AppError::Pacs { archive, .. } => format!("archive {archive}: {}", self.code()),
             // About the bus and the keychain's state, never its content.
             AppError::KeychainUnavailable(_) | AppError::KeychainLocked { .. } => self.to_string(),
             _ => self.code().to_string(),

@@ -111,10 +111,22 @@ impl Home {
     ) -> Result<ImportSummary> {
         let files = collect(paths);
         tracing::info!(files = files.len(), "image import started");
+        self.import_files(&files, None, &mut progress)
+    }
+
+    /// Imports `files` through the same checks as [`Home::import`]; with `expect`, a file of
+    /// another study or patient is refused too (a retrieval from an archive, see
+    /// [`crate::pacs`]), before anything of it is stored.
+    pub(crate) fn import_files(
+        &mut self,
+        files: &[PathBuf],
+        expect: Option<&Expected>,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportSummary> {
         // The home's worker, taken out for the import (`prepare` borrows the home mutably).
         let mut sandbox =
             std::mem::take(&mut *self.decoder.lock().unwrap_or_else(|p| p.into_inner()));
-        let result = self.import_with(&files, &mut sandbox, &mut progress);
+        let result = self.import_with(files, expect, &mut sandbox, progress);
         *self.decoder.lock().unwrap_or_else(|p| p.into_inner()) = sandbox;
         result
     }
@@ -122,8 +134,9 @@ impl Home {
     fn import_with(
         &mut self,
         files: &[PathBuf],
+        expect: Option<&Expected>,
         sandbox: &mut DecodeSandbox,
-        progress: &mut impl FnMut(ImportProgress),
+        progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
         let total = files.len();
         let started = std::time::Instant::now();
@@ -138,7 +151,7 @@ impl Home {
                     done: batch_index * BATCH + i,
                     total,
                 });
-                let read = self.read_one(file, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                let read = self.read_one(file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
                 self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                 match read {
                     Ok(Some(read)) if read.image.info.has_pixels => {
@@ -200,6 +213,7 @@ impl Home {
     fn read_one(
         &self,
         file: &Path,
+        expect: Option<&Expected>,
         batch: &[Instance],
         in_flight: Option<&ReadFile>,
     ) -> Result<Option<ReadFile>, ImportError> {
@@ -220,6 +234,9 @@ impl Home {
         let image = countersign_imaging::from_bytes(&bytes).map_err(ImportError::image)?;
         let instance = instance_of(&image, sha256, bytes.len() as u64)
             .map_err(|reason| ImportError::File("no_study_uid", reason))?;
+        if let Some(expect) = expect {
+            expect.check(&instance)?;
+        }
         Ok(Some(ReadFile {
             bytes,
             image,
@@ -341,6 +358,47 @@ impl Home {
             });
         }
         Ok((sha, bytes))
+    }
+}
+
+/// What every file of a retrieval must be: of this study, and of this patient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expected {
+    pub study: String,
+    /// The Patient ID the archive gave for the study; `None` if it gave none.
+    pub patient_id: Option<String>,
+}
+
+impl Expected {
+    /// Wrong-patient safety: an instance of another study or another patient is refused
+    /// whole. The reason names what differs, not the values (they are the patient's).
+    fn check(&self, instance: &Instance) -> Result<(), ImportError> {
+        let sop = instance
+            .instance
+            .as_deref()
+            .unwrap_or("(no SOP Instance UID)");
+        if instance.study != self.study {
+            return Err(ImportError::File(
+                "wrong_study",
+                format!(
+                    "instance {sop} belongs to another study than the one asked for \
+                     (its Study Instance UID differs); refused, nothing of it stored"
+                ),
+            ));
+        }
+        if let Some(expected) = &self.patient_id {
+            if instance.patient_id.as_deref().map(str::trim) != Some(expected.trim()) {
+                return Err(ImportError::File(
+                    "wrong_patient",
+                    format!(
+                        "instance {sop} belongs to another patient than the study asked for \
+                         (its Patient ID differs from the archive's for this study); refused, \
+                         nothing of it stored"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -39,6 +39,7 @@ mod images;
 mod import;
 mod join;
 pub mod keys;
+pub mod pacs;
 pub mod projection;
 mod quarantine;
 mod reports;
@@ -68,6 +69,10 @@ pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
+pub use pacs::{
+    ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
+    PriorStudy, Retrieval, WorklistQuery, WorklistRow,
+};
 pub use quarantine::{Quarantined, MAX_QUARANTINE};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use rotation::KeyRotation;

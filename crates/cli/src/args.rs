@@ -133,6 +133,61 @@ pub(crate) enum HomeCommand {
     },
     /// List the imported studies.
     Studies,
+    /// Picture archives (PACS) this home reads from: DICOMweb or DIMSE.
+    #[command(subcommand)]
+    Pacs(PacsCommand),
+    /// The reading worklist: studies on the archive(s), newest first, with this department's
+    /// report state for each (none, draft, preliminary, final, amended, conflict).
+    Worklist {
+        /// Only this archive (default: every configured archive).
+        #[arg(long, value_name = "NAME")]
+        pacs: Option<String>,
+        /// Only studies holding a series of this modality (CT, MR, …).
+        #[arg(long)]
+        modality: Option<String>,
+        /// Only studies dated on or after this day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// At most this many studies per archive.
+        #[arg(long, default_value_t = 500)]
+        limit: usize,
+    },
+    /// The patient's other studies, newest first: those the archive(s) list for the study's
+    /// Patient ID and those in the image store, each with this department's report state.
+    Priors {
+        /// The study being read (Study Instance UID).
+        #[arg(long, value_name = "UID")]
+        study: String,
+        /// Only this archive (default: every configured archive; none configured: local only).
+        #[arg(long, value_name = "NAME")]
+        pacs: Option<String>,
+    },
+    /// Reports sent to archives on sign-off (store-back): delivered or failed, most recent
+    /// first; --retry tries the failed ones again.
+    Deliveries {
+        #[arg(long)]
+        retry: bool,
+    },
+    /// Send a signed-off report's DICOM SR to an archive, into the study of its images
+    /// (STOW-RS or C-STORE); the same version sent again is the same instance.
+    Deliver {
+        report: String,
+        #[arg(long, value_name = "NAME")]
+        pacs: String,
+    },
+    /// Retrieve a study from an archive into the image store, through the same checks as
+    /// `import`; an instance of another patient or study is refused.
+    Retrieve {
+        #[arg(long, value_name = "NAME")]
+        pacs: String,
+        /// The Study Instance UID.
+        #[arg(long, value_name = "UID")]
+        study: String,
+        /// Whose study it is (the worklist's patient_id): needed when the archive files the
+        /// study under several patients; instances of any other patient are refused.
+        #[arg(long, value_name = "ID")]
+        patient_id: Option<String>,
+    },
     /// Open follow-up recommendations across all reports, soonest due first.
     Followups,
     /// Write a report as PDF, FHIR R4 (JSON Bundle), DICOM SR, or an offline audit bundle
@@ -339,6 +394,40 @@ pub(crate) fn parse_window(s: &str) -> Result<WindowChoice, String> {
         return Err(format!("window width {width} must be at least 1"));
     }
     Ok(WindowChoice::Explicit(Window { center, width }))
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PacsCommand {
+    /// Configure an archive: --dicomweb URL, or --dimse AET@HOST:PORT.
+    Add {
+        name: String,
+        /// The DICOMweb base URL (under which /studies is).
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "dimse",
+            required_unless_present = "dimse"
+        )]
+        dicomweb: Option<String>,
+        /// The DIMSE archive's AE title, host and port.
+        #[arg(long, value_name = "AET@HOST:PORT")]
+        dimse: Option<String>,
+        /// The AE title this home calls itself (DIMSE; default COUNTERSIGN).
+        #[arg(long, value_name = "AET", requires = "dimse")]
+        calling_aet: Option<String>,
+        /// Seconds to wait for each of the archive's answers (1 to 600; default 30).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Send each report's SR here when it is signed off, and on each addendum.
+        #[arg(long)]
+        store_back: bool,
+    },
+    /// The configured archives.
+    List,
+    /// Check that an archive answers (C-ECHO, or a QIDO-RS probe), with the round trip.
+    Test { name: String },
+    /// Forget an archive.
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]

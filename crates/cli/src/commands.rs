@@ -495,6 +495,12 @@ pub(crate) fn home_command(
             };
             Output::new(&t, text.trim_end().to_string())
         }
+        HomeCommand::Pacs(cmd) => crate::pacs::pacs(&mut home, cmd)?,
+        cmd @ (HomeCommand::Worklist { .. }
+        | HomeCommand::Priors { .. }
+        | HomeCommand::Deliver { .. }
+        | HomeCommand::Deliveries { .. }
+        | HomeCommand::Retrieve { .. }) => crate::pacs::reading(&mut home, cmd, json)?,
         HomeCommand::Studies => {
             let studies = home.studies()?;
             let text = human::studies(&studies);

@@ -16,6 +16,7 @@ mod commands;
 mod human;
 mod logging;
 mod output;
+mod pacs;
 mod passphrase;
 mod report;
 

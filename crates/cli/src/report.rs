@@ -84,14 +84,20 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             entry_out(home.report_preliminary(entry_id(&report)?)?, "preliminary")
         }
         ReportCommand::Finalize { report } => {
-            entry_out(home.report_finalize(entry_id(&report)?)?, "finalised")
+            let id = entry_id(&report)?;
+            let out = entry_out(home.report_finalize(id)?, "finalised");
+            crate::pacs::store_back(home, id);
+            out
         }
         ReportCommand::Resolve { report, keep, note } => entry_out(
             home.report_resolve(entry_id(&report)?, entry_id(&keep)?, &note)?,
             "resolved",
         ),
         ReportCommand::Addendum { report, text } => {
-            entry_out(home.report_addendum(entry_id(&report)?, &text)?, "addendum")
+            let id = entry_id(&report)?;
+            let out = entry_out(home.report_addendum(id, &text)?, "addendum");
+            crate::pacs::store_back(home, id);
+            out
         }
         ReportCommand::Critical {
             report,

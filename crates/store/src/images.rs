@@ -288,6 +288,22 @@ impl Db<'_> {
         Ok(out)
     }
 
+    /// The studies holding an instance of `patient_id`, each once, by UID. (No index on the
+    /// Patient ID: a scan of the image index, as priors are listed one study at a time.)
+    pub fn studies_of_patient(&self, patient_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT study FROM instances WHERE patient_id = ?1 ORDER BY study",
+            )
+            .map_err(StoreError::sqlite("listing a patient's studies"))?;
+        let rows = stmt
+            .query_map([patient_id], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing a patient's studies"));
+        rows
+    }
+
     /// A study's first instance in the order a reader scrolls (what the study list shows of
     /// it) and how many instances it has.
     pub fn study_head(&self, study: &str) -> Result<Option<(Instance, u64)>> {

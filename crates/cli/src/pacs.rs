@@ -1,0 +1,213 @@
+//! The PACS commands: `pacs add|list|test|remove`, `worklist` and `retrieve`. Thin: each calls
+//! one use case of the app and prints what it returns.
+
+use std::io::IsTerminal;
+
+use countersign_app::{AppError, ArchiveEndpoint, Home, WorklistQuery};
+
+use crate::args::{HomeCommand, PacsCommand};
+use crate::output::Output;
+
+pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError> {
+    Ok(match cmd {
+        PacsCommand::Add {
+            name,
+            dicomweb,
+            dimse,
+            calling_aet,
+            timeout,
+            store_back,
+        } => {
+            let endpoint = match (dicomweb, dimse) {
+                (Some(url), None) => ArchiveEndpoint::Dicomweb { url },
+                (None, Some(address)) => ArchiveEndpoint::Dimse {
+                    address,
+                    calling_aet: calling_aet
+                        .unwrap_or_else(|| countersign_app::pacs::DEFAULT_CALLING_AET.into()),
+                },
+                _ => {
+                    return Err(AppError::InvalidInput(
+                        "give either --dicomweb URL or --dimse AET@HOST:PORT".into(),
+                    ))
+                }
+            };
+            let options = countersign_app::ArchiveOptions {
+                timeout_s: timeout,
+                store_back,
+            };
+            let added = home.pacs_add(&name, endpoint, options)?;
+            let text = format!(
+                "archive {} added: {}",
+                added.name,
+                endpoint_text(&added.endpoint)
+            );
+            Output::new(&added, text)
+        }
+        PacsCommand::List => {
+            let archives = home.pacs_list()?;
+            let text = archives
+                .iter()
+                .map(|a| format!("{}\t{}", a.name, endpoint_text(&a.endpoint)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&archives, text)
+        }
+        PacsCommand::Test { name } => {
+            let test = home.pacs_test(&name)?;
+            let text = format!(
+                "archive {} answers ({}): {:.1} ms",
+                test.archive, test.protocol, test.rtt_ms
+            );
+            Output::new(&test, text)
+        }
+        PacsCommand::Remove { name } => {
+            home.pacs_remove(&name)?;
+            Output::new(
+                &serde_json::json!({ "removed": name }),
+                format!("archive {name} removed"),
+            )
+        }
+    })
+}
+
+fn endpoint_text(e: &ArchiveEndpoint) -> String {
+    match e {
+        ArchiveEndpoint::Dicomweb { url } => format!("DICOMweb {url}"),
+        ArchiveEndpoint::Dimse {
+            address,
+            calling_aet,
+        } => format!("DIMSE {address} (calling AE {calling_aet})"),
+    }
+}
+
+pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<Output, AppError> {
+    Ok(match cmd {
+        HomeCommand::Worklist {
+            pacs,
+            modality,
+            since,
+            limit,
+        } => {
+            let rows = home.worklist(&WorklistQuery {
+                archive: pacs,
+                modality,
+                since,
+                limit,
+            })?;
+            let text = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        r.date.as_deref().unwrap_or("-"),
+                        r.modalities.join(","),
+                        r.description.as_deref().unwrap_or("-"),
+                        r.report,
+                        r.archive,
+                        r.study
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&rows, text)
+        }
+        HomeCommand::Priors { study, pacs } => {
+            let priors = home.priors(&study, pacs.as_deref())?;
+            let text = priors
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        p.date.as_deref().unwrap_or("-"),
+                        p.modality.as_deref().unwrap_or("-"),
+                        p.description.as_deref().unwrap_or("-"),
+                        if p.local { "local" } else { "archive" },
+                        p.report,
+                        p.study
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&priors, text)
+        }
+        HomeCommand::Deliver { report, pacs } => {
+            let sent = home.deliver(countersign_app::entry_id(&report)?, &pacs)?;
+            let text = format!(
+                "report {} delivered to {} as SR {} ({} bytes)",
+                sent.report, sent.archive, sent.sop_instance, sent.bytes
+            );
+            Output::new(&sent, text)
+        }
+        HomeCommand::Deliveries { retry } => {
+            let list = if retry {
+                home.deliveries_retry()?
+            } else {
+                home.deliveries()?
+            };
+            let text = list
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}\t{}\t{}\t{} tries\t{}",
+                        d.state,
+                        d.archive,
+                        d.report,
+                        d.attempts,
+                        d.error.as_deref().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&list, text)
+        }
+        HomeCommand::Retrieve {
+            pacs,
+            study,
+            patient_id,
+        } => {
+            let bar = std::io::stderr().is_terminal() && !json;
+            let got = home.retrieve(&pacs, &study, patient_id.as_deref(), &mut |p| {
+                if bar {
+                    if p.total > 0 {
+                        eprint!("\rretrieving {}/{}", p.done, p.total);
+                    } else {
+                        eprint!("\rretrieving {}", p.done);
+                    }
+                }
+            })?;
+            if bar {
+                eprintln!();
+            }
+            let mut text = format!(
+                "{} instances of study {} from {} ({} bytes, {} already here)",
+                got.instances, got.study, got.archive, got.bytes, got.duplicates
+            );
+            for f in &got.refused {
+                text.push_str(&format!("\nrefused {}: {}", f.path, f.reason));
+            }
+            for f in &got.undecodable {
+                text.push_str(&format!("\nstored, not viewable {}: {}", f.path, f.reason));
+            }
+            Output::new(&got, text)
+        }
+        _ => unreachable!("only the reading commands are routed here"),
+    })
+}
+
+/// After a sign-off or an addendum: the report goes to every store-back archive. The signature
+/// is already durable; a delivery that fails is said on stderr and kept for `deliveries
+/// --retry`, never an error of the command.
+pub(crate) fn store_back(home: &mut Home, report: countersign_app::ledger::EntryId) {
+    match home.store_back(report) {
+        Ok(records) => {
+            for d in records.iter().filter(|d| d.state != "delivered") {
+                eprintln!(
+                    "note: the report was not delivered to archive {}: {} (kept for `deliveries --retry`)",
+                    d.archive,
+                    d.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+        }
+        Err(e) => eprintln!("note: store-back was not attempted: {e}"),
+    }
+}

@@ -1,0 +1,306 @@
+//! DICOMweb (PS3.18) over a blocking HTTP client: QIDO-RS to search, WADO-RS to retrieve.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::multipart::{MultipartError, MultipartReader};
+use crate::qido::{self, QidoError};
+use crate::{instance_file, Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+
+/// What WADO-RS is asked for: every instance as it is stored (`transfer-syntax=*`), so that
+/// what lands here is byte for byte what the archive holds and no transcoding loses anything.
+const ACCEPT_STUDY: &str = "multipart/related; type=\"application/dicom\"; transfer-syntax=*";
+const ACCEPT_JSON: &str = "application/dicom+json, application/json";
+/// Attributes a worklist needs beyond the study-level defaults every QIDO-RS server returns.
+const INCLUDE: &[&str] = &["00201208", "00080061", "00081030", "00080050"];
+
+/// A DICOMweb archive: its base URL (under which `/studies` is) and an HTTP agent.
+#[derive(Clone)]
+pub struct DicomWeb {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for DicomWeb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DicomWeb")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+impl DicomWeb {
+    /// A client for the archive at `base` (`http://` or `https://`, no query or fragment).
+    pub fn new(base: &str, limits: Limits) -> Result<DicomWeb> {
+        let base = base.trim().trim_end_matches('/');
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))
+            .ok_or_else(|| {
+                PacsError::InvalidInput(format!(
+                    "{base:?} is not a DICOMweb URL (http:// or https://)"
+                ))
+            })?;
+        if rest.is_empty()
+            || rest.starts_with('/')
+            || base.len() > 2048
+            || base.contains(['?', '#', ' '])
+            || base.chars().any(char::is_control)
+        {
+            return Err(PacsError::InvalidInput(format!(
+                "{base:?} is not a DICOMweb base URL"
+            )));
+        }
+        let config = ureq::Agent::config_builder()
+            // Statuses are answers to read, not transport errors.
+            .http_status_as_error(false)
+            // A redirect could lead the study to another host: not followed.
+            .max_redirects(0)
+            .timeout_connect(Some(limits.timeout))
+            .timeout_recv_response(Some(limits.timeout))
+            .timeout_per_read(Some(limits.timeout))
+            .timeout_per_write(Some(limits.timeout))
+            .build();
+        Ok(DicomWeb {
+            base: base.to_string(),
+            agent: config.into(),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// A QIDO-RS search for at most one study: the round trip of a real request.
+    pub fn echo(&self) -> Result<Duration> {
+        let started = Instant::now();
+        self.search(&StudyQuery {
+            limit: 1,
+            ..Default::default()
+        })?;
+        Ok(started.elapsed())
+    }
+
+    pub fn search(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
+        let url = format!("{}/studies", self.base);
+        let mut request = self
+            .agent
+            .get(&url)
+            .header("Accept", ACCEPT_JSON)
+            .query("limit", query.max_results().to_string());
+        for field in INCLUDE {
+            request = request.query("includefield", *field);
+        }
+        if let Some(study) = &query.study {
+            request = request.query("StudyInstanceUID", study);
+        }
+        if let Some(id) = &query.patient_id {
+            request = request.query("PatientID", id);
+        }
+        if let Some(modality) = &query.modality {
+            request = request.query("ModalitiesInStudy", modality);
+        }
+        if let Some(since) = &query.since {
+            request = request.query("StudyDate", format!("{since}-"));
+        }
+        let mut response = request.call().map_err(http_error)?;
+        let status = response.status().as_u16();
+        if status == 204 {
+            return Ok(Vec::new());
+        }
+        if status != 200 {
+            return Err(PacsError::Refused(format!(
+                "QIDO-RS answered HTTP {status}"
+            )));
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(qido::MAX_JSON_BYTES)
+            .read_to_vec()
+            .map_err(http_error)?;
+        let mut studies = qido::decode_studies(&body).map_err(|e| match e {
+            QidoError::TooMany => PacsError::TooLarge {
+                what: "the search's answer".into(),
+                limit: qido::MAX_RESULTS as u64,
+            },
+            e => PacsError::Malformed(format!("QIDO-RS: {e}")),
+        })?;
+        // An archive that ignores `limit` does not get to hand over more.
+        studies.truncate(query.max_results());
+        Ok(studies)
+    }
+
+    pub fn retrieve(
+        &self,
+        study: &str,
+        dir: &Path,
+        limits: &Limits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Retrieved> {
+        let url = format!("{}/studies/{study}", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .header("Accept", ACCEPT_STUDY)
+            .call()
+            .map_err(http_error)?;
+        let status = response.status().as_u16();
+        if status == 404 {
+            return Err(PacsError::Refused(
+                "WADO-RS answered HTTP 404: it does not hold this study".into(),
+            ));
+        }
+        if status != 200 {
+            return Err(PacsError::Refused(format!(
+                "WADO-RS answered HTTP {status}"
+            )));
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        // The whole body is bounded by what the parts may add up to.
+        let most = (limits.max_instances as u64)
+            .saturating_mul(limits.max_instance_bytes.saturating_add(64 * 1024));
+        let body = response.into_body().into_with_config().limit(most).reader();
+        let mut parts = MultipartReader::new(body, &content_type).map_err(multipart_error)?;
+        let mut out = Retrieved::default();
+        loop {
+            let n = out.files.len();
+            let path = instance_file(dir, n);
+            let file = std::fs::File::create(&path)
+                .map_err(PacsError::io(format!("creating {}", path.display())))?;
+            let mut writer = BufWriter::with_capacity(64 * 1024, file);
+            let part = parts.next_part(&mut writer, limits.max_instance_bytes);
+            let flushed = writer.flush();
+            match part {
+                Ok(Some(info)) => {
+                    flushed.map_err(PacsError::io(format!("writing {}", path.display())))?;
+                    if n >= limits.max_instances {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(PacsError::TooLarge {
+                            what: "the study".into(),
+                            limit: limits.max_instances as u64,
+                        });
+                    }
+                    out.files.push(path);
+                    out.bytes += info.bytes;
+                    progress(out.files.len());
+                }
+                Ok(None) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Ok(out);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(multipart_error(e));
+                }
+            }
+        }
+    }
+}
+
+impl DicomWeb {
+    /// STOW-RS of one instance into `study`.
+    pub fn store(&self, study: &str, file: &crate::Part10<'_>) -> Result<()> {
+        // A boundary the file does not contain.
+        let boundary = (0u32..)
+            .map(|n| format!("countersign-stow-{n:08x}"))
+            .find(|b| memchr::memmem::find(file.file, b.as_bytes()).is_none())
+            .unwrap_or_default();
+        let mut body = Vec::with_capacity(file.file.len() + 256);
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file.file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!("{}/studies/{study}", self.base);
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("Accept", ACCEPT_JSON)
+            .header(
+                "Content-Type",
+                format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+            )
+            .send(&body[..])
+            .map_err(http_error)?;
+        let status = response.status().as_u16();
+        // The answer says what was stored; only its status is needed here, its body is drained
+        // (bounded) so the connection can be reused.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(qido::MAX_JSON_BYTES)
+            .read_to_vec();
+        match status {
+            200 => Ok(()),
+            202 => Err(PacsError::Refused(
+                "STOW-RS answered HTTP 202: stored with warnings or not at all".into(),
+            )),
+            other => Err(PacsError::Refused(format!("STOW-RS answered HTTP {other}"))),
+        }
+    }
+}
+
+fn multipart_error(e: MultipartError) -> PacsError {
+    match e {
+        MultipartError::PartTooLarge { limit } => PacsError::TooLarge {
+            what: "an instance".into(),
+            limit,
+        },
+        MultipartError::Read(e) => io_error(e),
+        MultipartError::Write(e) => PacsError::Io {
+            context: "writing a retrieved instance".into(),
+            source: e,
+        },
+        e => PacsError::Malformed(format!("WADO-RS: {e}")),
+    }
+}
+
+/// A read error from the body: ureq wraps its own errors (a timeout) in `io::Error`.
+fn io_error(e: std::io::Error) -> PacsError {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            PacsError::Timeout(e.to_string())
+        }
+        std::io::ErrorKind::UnexpectedEof => PacsError::Malformed("the answer ended early".into()),
+        _ => match e.into_inner() {
+            Some(inner) => match inner.downcast::<ureq::Error>() {
+                Ok(e) => http_error(*e),
+                Err(inner) => PacsError::Unreachable(format!("the connection failed: {inner}")),
+            },
+            None => PacsError::Unreachable("the connection failed".into()),
+        },
+    }
+}
+
+fn http_error(e: ureq::Error) -> PacsError {
+    use ureq::Error as E;
+    match e {
+        E::Timeout(t) => PacsError::Timeout(format!("{t:?}")),
+        E::HostNotFound => PacsError::Unreachable("host not found".into()),
+        E::ConnectionFailed => PacsError::Unreachable("connection failed".into()),
+        E::Io(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => {
+                PacsError::Unreachable("connection refused".into())
+            }
+            std::io::ErrorKind::TimedOut => PacsError::Timeout(e.to_string()),
+            _ => io_error(e),
+        },
+        E::BodyExceedsLimit(limit) => PacsError::TooLarge {
+            what: "the answer".into(),
+            limit,
+        },
+        E::Protocol(e) => PacsError::Malformed(format!("not HTTP: {e}")),
+        E::LargeResponseHeader(_, limit) => PacsError::TooLarge {
+            what: "the answer's headers".into(),
+            limit: limit as u64,
+        },
+        e => PacsError::Unreachable(e.to_string()),
+    }
+}

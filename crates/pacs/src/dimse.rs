@@ -1,0 +1,998 @@
+//! Classic DICOM networking (PS3.7, PS3.8): C-ECHO, a study-root C-FIND and a study-root C-GET
+//! whose C-STORE sub-operations are written to disk as they arrive.
+//!
+//! dicom-rs's `dicom-ul` does the association and the PDUs (each bounded by the maximum PDU
+//! length this side negotiates, [`MAX_PDU`]); the DIMSE messages on top (command sets, the
+//! C-GET exchange, the C-STORE responses) are written here because dicom-ul stops at the upper
+//! layer and there is no maintained DIMSE service crate to reach for. A command set is taken up
+//! to [`MAX_COMMAND_BYTES`], a C-FIND identifier up to [`MAX_IDENTIFIER_BYTES`]; an instance is
+//! streamed to its file PDV by PDV.
+
+use std::collections::VecDeque;
+use std::io::{BufWriter, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
+use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
+use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
+
+use crate::{instance_file, Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+
+/// The largest PDU this side accepts (it tells the archive so in the association request).
+pub const MAX_PDU: u32 = 64 * 1024;
+/// The largest command set taken (a command set is a few hundred bytes).
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// The largest C-FIND identifier taken.
+pub const MAX_IDENTIFIER_BYTES: usize = 1024 * 1024;
+/// The longest AE title (PS3.5: AE is 16 characters).
+pub const MAX_AE_TITLE: usize = 16;
+/// The AE title this side calls itself when none is configured.
+pub const DEFAULT_CALLING_AET: &str = "COUNTERSIGN";
+
+const VERIFICATION: &str = "1.2.840.10008.1.1";
+const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
+const STUDY_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.2.3";
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+/// Compressed transfer syntaxes offered in a second context per storage class, so an archive
+/// holding compressed images can send them as they are.
+const COMPRESSED: &[&str] = &[
+    "1.2.840.10008.1.2.4.50", // JPEG baseline
+    "1.2.840.10008.1.2.4.51", // JPEG extended
+    "1.2.840.10008.1.2.4.57", // JPEG lossless
+    "1.2.840.10008.1.2.4.70", // JPEG lossless, first-order prediction
+    "1.2.840.10008.1.2.4.80", // JPEG-LS lossless
+    "1.2.840.10008.1.2.4.81", // JPEG-LS near-lossless
+    "1.2.840.10008.1.2.4.90", // JPEG 2000 lossless
+    "1.2.840.10008.1.2.4.91", // JPEG 2000
+    "1.2.840.10008.1.2.5",    // RLE lossless
+];
+/// The storage SOP classes a C-GET can bring: those a reading room meets. An association holds
+/// at most 128 presentation contexts; two per class (uncompressed, compressed) stay under it.
+const STORAGE: &[&str] = &[
+    "1.2.840.10008.5.1.4.1.1.1",      // CR
+    "1.2.840.10008.5.1.4.1.1.1.1",    // DX for presentation
+    "1.2.840.10008.5.1.4.1.1.1.1.1",  // DX for processing
+    "1.2.840.10008.5.1.4.1.1.1.2",    // MG for presentation
+    "1.2.840.10008.5.1.4.1.1.1.2.1",  // MG for processing
+    "1.2.840.10008.5.1.4.1.1.2",      // CT
+    "1.2.840.10008.5.1.4.1.1.2.1",    // Enhanced CT
+    "1.2.840.10008.5.1.4.1.1.3.1",    // US multi-frame
+    "1.2.840.10008.5.1.4.1.1.4",      // MR
+    "1.2.840.10008.5.1.4.1.1.4.1",    // Enhanced MR
+    "1.2.840.10008.5.1.4.1.1.6.1",    // US
+    "1.2.840.10008.5.1.4.1.1.7",      // Secondary capture
+    "1.2.840.10008.5.1.4.1.1.12.1",   // XA
+    "1.2.840.10008.5.1.4.1.1.12.2",   // XRF
+    "1.2.840.10008.5.1.4.1.1.13.1.3", // Breast tomosynthesis
+    "1.2.840.10008.5.1.4.1.1.20",     // NM
+    "1.2.840.10008.5.1.4.1.1.128",    // PET
+    "1.2.840.10008.5.1.4.1.1.88.11",  // Basic text SR
+    "1.2.840.10008.5.1.4.1.1.88.22",  // Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.33",  // Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.104.1",  // Encapsulated PDF
+    "1.2.840.10008.5.1.4.1.1.11.1",   // Grayscale softcopy presentation state
+    "1.2.840.10008.5.1.4.1.1.481.1",  // RT image
+    "1.2.840.10008.5.1.4.1.1.66.4",   // Segmentation
+];
+
+// Command fields (PS3.7 E.1).
+const C_STORE_RQ: u16 = 0x0001;
+const C_STORE_RSP: u16 = 0x8001;
+const C_GET_RQ: u16 = 0x0010;
+const C_GET_RSP: u16 = 0x8010;
+const C_FIND_RQ: u16 = 0x0020;
+const C_FIND_RSP: u16 = 0x8020;
+const C_ECHO_RQ: u16 = 0x0030;
+const C_ECHO_RSP: u16 = 0x8030;
+/// Command Data Set Type: no data set follows.
+const NO_DATA_SET: u16 = 0x0101;
+/// Any other value says one follows.
+const DATA_SET: u16 = 0x0001;
+const SUCCESS: u16 = 0x0000;
+/// C-STORE status: out of resources (this side refuses an instance over its limits).
+const OUT_OF_RESOURCES: u16 = 0xA700;
+
+/// A DIMSE archive: where it listens and the AE titles of both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dimse {
+    pub called_aet: String,
+    pub host: String,
+    pub port: u16,
+    pub calling_aet: String,
+    pub timeout: Duration,
+}
+
+/// Checks an AE title: 1 to 16 characters, printable ASCII without a backslash.
+pub fn check_ae_title(aet: &str) -> Result<()> {
+    if aet.trim().is_empty()
+        || aet.len() > MAX_AE_TITLE
+        || !aet.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        return Err(PacsError::InvalidInput(format!(
+            "{:?} is not an AE title (1 to 16 printable characters)",
+            aet.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+impl Dimse {
+    /// Reads `AET@HOST:PORT`.
+    pub fn parse(address: &str, calling_aet: Option<&str>) -> Result<Dimse> {
+        let bad = || {
+            PacsError::InvalidInput(format!(
+                "{:?} is not AET@HOST:PORT",
+                address.chars().take(100).collect::<String>()
+            ))
+        };
+        let (aet, rest) = address.trim().split_once('@').ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty()
+            || host.len() > 253
+            || port == 0
+            || host.chars().any(|c| c.is_control() || c == '/')
+        {
+            return Err(bad());
+        }
+        check_ae_title(aet)?;
+        let calling = calling_aet.unwrap_or(DEFAULT_CALLING_AET);
+        check_ae_title(calling)?;
+        Ok(Dimse {
+            called_aet: aet.to_string(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+            calling_aet: calling.to_string(),
+            timeout: Limits::default().timeout,
+        })
+    }
+
+    /// `AET@HOST:PORT`, as it was given.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("{}@[{}]:{}", self.called_aet, self.host, self.port)
+        } else {
+            format!("{}@{}:{}", self.called_aet, self.host, self.port)
+        }
+    }
+
+    fn options(&self) -> ClientAssociationOptions<'static> {
+        ClientAssociationOptions::new()
+            .calling_ae_title(self.calling_aet.clone())
+            .called_ae_title(self.called_aet.clone())
+            .max_pdu_length(MAX_PDU)
+            .connection_timeout(self.timeout)
+            .read_timeout(self.timeout)
+            .write_timeout(self.timeout)
+    }
+
+    fn connect(&self, options: ClientAssociationOptions<'static>) -> Result<Association> {
+        let inner = options
+            .establish((self.host.as_str(), self.port))
+            .map_err(ul_error)?;
+        Ok(Association {
+            inner: Some(inner),
+            inbox: VecDeque::new(),
+            next_message: 1,
+        })
+    }
+
+    /// C-ECHO: the round trip of associating, echoing and releasing.
+    pub fn echo(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let mut assoc = self.connect(
+            self.options()
+                .with_presentation_context(VERIFICATION, vec![EXPLICIT_LE, IMPLICIT_LE]),
+        )?;
+        let ctx = assoc.context_for(VERIFICATION)?;
+        let id = assoc.message_id();
+        assoc.send_command(
+            ctx.0,
+            &[
+                (
+                    tags::AFFECTED_SOP_CLASS_UID,
+                    VR::UI,
+                    uid_value(VERIFICATION),
+                ),
+                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_ECHO_RQ)),
+                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(NO_DATA_SET),
+                ),
+            ],
+        )?;
+        let (_, rsp) = assoc.read_command()?;
+        expect_field(&rsp, C_ECHO_RSP)?;
+        let status = status_of(&rsp)?;
+        if status != SUCCESS {
+            return Err(PacsError::Refused(format!(
+                "C-ECHO answered status 0x{status:04X}"
+            )));
+        }
+        assoc.release();
+        Ok(started.elapsed())
+    }
+
+    /// C-FIND at study level (Study Root).
+    pub fn search(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
+        let mut assoc = self.connect(
+            self.options()
+                .with_presentation_context(STUDY_ROOT_FIND, vec![EXPLICIT_LE, IMPLICIT_LE]),
+        )?;
+        let (ctx, ts) = assoc.context_for(STUDY_ROOT_FIND)?;
+        let mut identifier = InMemDicomObject::new_empty();
+        let text = |o: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str| {
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        };
+        text(&mut identifier, tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY");
+        text(
+            &mut identifier,
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            query.study.as_deref().unwrap_or(""),
+        );
+        text(
+            &mut identifier,
+            tags::PATIENT_ID,
+            VR::LO,
+            query.patient_id.as_deref().unwrap_or(""),
+        );
+        text(&mut identifier, tags::PATIENT_NAME, VR::PN, "");
+        let date = query
+            .since
+            .as_ref()
+            .map(|d| format!("{d}-"))
+            .unwrap_or_default();
+        text(&mut identifier, tags::STUDY_DATE, VR::DA, &date);
+        text(&mut identifier, tags::STUDY_TIME, VR::TM, "");
+        text(&mut identifier, tags::ACCESSION_NUMBER, VR::SH, "");
+        text(&mut identifier, tags::STUDY_DESCRIPTION, VR::LO, "");
+        text(
+            &mut identifier,
+            tags::MODALITIES_IN_STUDY,
+            VR::CS,
+            query.modality.as_deref().unwrap_or(""),
+        );
+        text(
+            &mut identifier,
+            tags::NUMBER_OF_STUDY_RELATED_INSTANCES,
+            VR::IS,
+            "",
+        );
+        let id = assoc.message_id();
+        assoc.send_command(
+            ctx,
+            &[
+                (
+                    tags::AFFECTED_SOP_CLASS_UID,
+                    VR::UI,
+                    uid_value(STUDY_ROOT_FIND),
+                ),
+                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
+                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(DATA_SET),
+                ),
+            ],
+        )?;
+        assoc.send_data_set(ctx, ts, &identifier)?;
+        let mut out = Vec::new();
+        loop {
+            let (_, rsp) = assoc.read_command()?;
+            expect_field(&rsp, C_FIND_RSP)?;
+            let status = status_of(&rsp)?;
+            let has_data = data_set_follows(&rsp)?;
+            match status {
+                0xFF00 | 0xFF01 => {
+                    if !has_data {
+                        return Err(PacsError::Malformed(
+                            "a pending C-FIND response without an identifier".into(),
+                        ));
+                    }
+                    let mut bytes = Vec::new();
+                    assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
+                    let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
+                        .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
+                    let found = study_of(&obj)?;
+                    // An archive that does not match on modality returns every study: the
+                    // filter is applied here too when it said which modalities a study has.
+                    let keep = match (&query.modality, found.modalities.is_empty()) {
+                        (Some(m), false) => found.modalities.iter().any(|x| x == m),
+                        _ => true,
+                    };
+                    if keep {
+                        out.push(found);
+                    }
+                    if out.len() >= query.max_results() {
+                        // Enough: the rest is not read (aborting ends the search at once).
+                        assoc.abort();
+                        return Ok(out);
+                    }
+                }
+                SUCCESS => {
+                    if has_data {
+                        assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
+                    }
+                    assoc.release();
+                    return Ok(out);
+                }
+                other => {
+                    assoc.abort();
+                    return Err(PacsError::Refused(format!(
+                        "C-FIND answered status 0x{other:04X}"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// C-GET of a study: the archive sends each instance back on this association as a C-STORE
+    /// sub-operation, written to its own file as it arrives.
+    pub fn retrieve(
+        &self,
+        study: &str,
+        dir: &Path,
+        limits: &Limits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Retrieved> {
+        let mut options = self
+            .options()
+            .with_presentation_context(STUDY_ROOT_GET, vec![EXPLICIT_LE, IMPLICIT_LE]);
+        for class in STORAGE {
+            options = options
+                .with_presentation_context(*class, vec![EXPLICIT_LE, IMPLICIT_LE])
+                .with_presentation_context(*class, COMPRESSED.to_vec())
+                // C-GET's sub-operations come back on this association: this side is the
+                // storage SCP for them (PS3.4 C.4.3.1).
+                .with_role_selection(*class, false, true);
+        }
+        let mut assoc = self.connect(options)?;
+        let (ctx, ts) = assoc.context_for(STUDY_ROOT_GET)?;
+        let mut identifier = InMemDicomObject::new_empty();
+        identifier.put(DataElement::new(
+            tags::QUERY_RETRIEVE_LEVEL,
+            VR::CS,
+            PrimitiveValue::from("STUDY"),
+        ));
+        identifier.put(DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            uid_value(study),
+        ));
+        let id = assoc.message_id();
+        assoc.send_command(
+            ctx,
+            &[
+                (
+                    tags::AFFECTED_SOP_CLASS_UID,
+                    VR::UI,
+                    uid_value(STUDY_ROOT_GET),
+                ),
+                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_GET_RQ)),
+                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(DATA_SET),
+                ),
+            ],
+        )?;
+        assoc.send_data_set(ctx, ts, &identifier)?;
+        let mut out = Retrieved::default();
+        let mut refused_here: Option<PacsError> = None;
+        loop {
+            let (pc, cmd) = assoc.read_command()?;
+            match command_field(&cmd)? {
+                C_STORE_RQ => {
+                    let class = text_of(&cmd, tags::AFFECTED_SOP_CLASS_UID)?;
+                    let instance = text_of(&cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
+                    let message = u16_of(&cmd, tags::MESSAGE_ID)?;
+                    let pc_ts = assoc.transfer_syntax_of(pc)?;
+                    let mut status = SUCCESS;
+                    if out.files.len() >= limits.max_instances {
+                        assoc.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
+                        status = OUT_OF_RESOURCES;
+                        refused_here.get_or_insert(PacsError::TooLarge {
+                            what: "the study".into(),
+                            limit: limits.max_instances as u64,
+                        });
+                    } else {
+                        let path = instance_file(dir, out.files.len());
+                        match assoc.store_instance(&path, &class, &instance, pc_ts, limits) {
+                            Ok(bytes) => {
+                                out.files.push(path);
+                                out.bytes += bytes;
+                                progress(out.files.len());
+                            }
+                            Err(e @ PacsError::TooLarge { .. }) => {
+                                let _ = std::fs::remove_file(&path);
+                                status = OUT_OF_RESOURCES;
+                                refused_here.get_or_insert(e);
+                            }
+                            Err(e) => {
+                                let _ = std::fs::remove_file(&path);
+                                assoc.abort();
+                                return Err(e);
+                            }
+                        }
+                    }
+                    assoc.send_command(
+                        pc,
+                        &[
+                            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(&class)),
+                            (
+                                tags::COMMAND_FIELD,
+                                VR::US,
+                                PrimitiveValue::from(C_STORE_RSP),
+                            ),
+                            (
+                                tags::MESSAGE_ID_BEING_RESPONDED_TO,
+                                VR::US,
+                                PrimitiveValue::from(message),
+                            ),
+                            (
+                                tags::COMMAND_DATA_SET_TYPE,
+                                VR::US,
+                                PrimitiveValue::from(NO_DATA_SET),
+                            ),
+                            (tags::STATUS, VR::US, PrimitiveValue::from(status)),
+                            (
+                                tags::AFFECTED_SOP_INSTANCE_UID,
+                                VR::UI,
+                                uid_value(&instance),
+                            ),
+                        ],
+                    )?;
+                }
+                C_GET_RSP => {
+                    let status = status_of(&cmd)?;
+                    if data_set_follows(&cmd)? {
+                        assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
+                    }
+                    match status {
+                        0xFF00 => continue,
+                        // Success, or a warning that some sub-operations failed: what came is
+                        // kept, and the caller compares it with what the archive said it holds.
+                        SUCCESS | 0xB000 => {
+                            assoc.release();
+                            if let Some(e) = refused_here {
+                                return Err(e);
+                            }
+                            return Ok(out);
+                        }
+                        other => {
+                            assoc.abort();
+                            return Err(PacsError::Refused(format!(
+                                "C-GET answered status 0x{other:04X}"
+                            )));
+                        }
+                    }
+                }
+                other => {
+                    assoc.abort();
+                    return Err(PacsError::Malformed(format!(
+                        "an unexpected DIMSE command 0x{other:04X} during a C-GET"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl Dimse {
+    /// C-STORE of one Part 10 file (its data set, in the transfer syntax it is written in).
+    pub fn store(&self, file: &crate::Part10<'_>) -> Result<()> {
+        let mut assoc = self.connect(self.options().with_presentation_context(
+            file.sop_class.clone(),
+            vec![file.transfer_syntax.clone()],
+        ))?;
+        let (ctx, ts) = assoc.context_for(&file.sop_class)?;
+        if ts.uid() != file.transfer_syntax {
+            return Err(PacsError::Refused(format!(
+                "it does not take {} in {}",
+                file.sop_class, file.transfer_syntax
+            )));
+        }
+        let id = assoc.message_id();
+        assoc.send_command(
+            ctx,
+            &[
+                (
+                    tags::AFFECTED_SOP_CLASS_UID,
+                    VR::UI,
+                    uid_value(&file.sop_class),
+                ),
+                (
+                    tags::COMMAND_FIELD,
+                    VR::US,
+                    PrimitiveValue::from(C_STORE_RQ),
+                ),
+                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(DATA_SET),
+                ),
+                (
+                    tags::AFFECTED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    uid_value(&file.sop_instance),
+                ),
+            ],
+        )?;
+        assoc.send(ctx, PDataValueType::Data, file.data_set.to_vec())?;
+        let (_, rsp) = assoc.read_command()?;
+        expect_field(&rsp, C_STORE_RSP)?;
+        if data_set_follows(&rsp)? {
+            assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
+        }
+        let status = status_of(&rsp)?;
+        assoc.release();
+        match status {
+            // Success, or stored with a warning (coerced, elements discarded).
+            SUCCESS | 0xB000 | 0xB006 | 0xB007 => Ok(()),
+            other => Err(PacsError::Refused(format!(
+                "C-STORE answered status 0x{other:04X}"
+            ))),
+        }
+    }
+}
+
+/// An association and the PDVs received but not yet read.
+struct Association {
+    /// Taken by `release` or `abort`; a dropped association is aborted.
+    inner: Option<ClientAssociation<TcpStream>>,
+    inbox: VecDeque<PDataValue>,
+    next_message: u16,
+}
+
+impl Drop for Association {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = inner.abort();
+        }
+    }
+}
+
+impl Association {
+    fn inner(&mut self) -> Result<&mut ClientAssociation<TcpStream>> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| PacsError::Refused("the association is closed".into()))
+    }
+
+    fn message_id(&mut self) -> u16 {
+        let id = self.next_message;
+        self.next_message = self.next_message.wrapping_add(1).max(1);
+        id
+    }
+
+    /// The accepted presentation context for `abstract_syntax`, and its transfer syntax.
+    fn context_for(
+        &mut self,
+        abstract_syntax: &str,
+    ) -> Result<(u8, &'static dicom_encoding::TransferSyntax)> {
+        let inner = self.inner()?;
+        let pc = inner
+            .presentation_contexts()
+            .iter()
+            .find(|pc| {
+                pc.reason == PresentationContextResultReason::Acceptance
+                    && trim_uid(&pc.abstract_syntax) == abstract_syntax
+            })
+            .map(|pc| pc.id)
+            .ok_or_else(|| {
+                PacsError::Refused(format!(
+                    "it does not offer the service {abstract_syntax} to this AE title"
+                ))
+            })?;
+        let ts = self.transfer_syntax_of(pc)?;
+        Ok((pc, ts))
+    }
+
+    fn transfer_syntax_of(&mut self, id: u8) -> Result<&'static dicom_encoding::TransferSyntax> {
+        let inner = self.inner()?;
+        let uid = inner
+            .presentation_contexts()
+            .iter()
+            .find(|pc| pc.id == id && pc.reason == PresentationContextResultReason::Acceptance)
+            .map(|pc| trim_uid(&pc.transfer_syntax).to_string())
+            .ok_or_else(|| {
+                PacsError::Malformed(format!(
+                    "a message on presentation context {id}, which was not accepted"
+                ))
+            })?;
+        TransferSyntaxRegistry
+            .get(&uid)
+            .ok_or_else(|| PacsError::Malformed(format!("an unknown transfer syntax {uid}")))
+    }
+
+    fn send_command(&mut self, context: u8, elements: &[(Tag, VR, PrimitiveValue)]) -> Result<()> {
+        let data = encode_command(elements)?;
+        self.send(context, PDataValueType::Command, data)
+    }
+
+    fn send_data_set(
+        &mut self,
+        context: u8,
+        ts: &dicom_encoding::TransferSyntax,
+        obj: &InMemDicomObject,
+    ) -> Result<()> {
+        let mut data = Vec::new();
+        obj.write_dataset_with_ts(&mut data, ts)
+            .map_err(|e| PacsError::InvalidInput(format!("encoding a query: {e}")))?;
+        self.send(context, PDataValueType::Data, data)
+    }
+
+    /// Sends a command or data set as P-DATA, one PDV per PDU, each within the maximum PDU
+    /// length the archive accepts (0, "no limit", is taken as 16 KiB).
+    fn send(&mut self, context: u8, kind: PDataValueType, data: Vec<u8>) -> Result<()> {
+        let inner = self.inner()?;
+        let max = match inner.acceptor_max_pdu_length() {
+            0 => 16 * 1024,
+            n => n,
+        };
+        // A PDV's own header (length, context, control) is 6 bytes.
+        let chunk = (max as usize).saturating_sub(6).max(1);
+        let mut chunks = data.chunks(chunk).peekable();
+        if chunks.peek().is_none() {
+            return Err(PacsError::InvalidInput("an empty DIMSE message".into()));
+        }
+        while let Some(part) = chunks.next() {
+            inner
+                .send(&Pdu::PData {
+                    data: vec![PDataValue {
+                        presentation_context_id: context,
+                        value_type: kind.clone(),
+                        is_last: chunks.peek().is_none(),
+                        data: part.to_vec(),
+                    }],
+                })
+                .map_err(ul_error)?;
+        }
+        Ok(())
+    }
+
+    fn next_pdv(&mut self) -> Result<PDataValue> {
+        loop {
+            if let Some(pdv) = self.inbox.pop_front() {
+                return Ok(pdv);
+            }
+            let pdu = self.inner()?.receive().map_err(ul_error)?;
+            match pdu {
+                Pdu::PData { data } => self.inbox.extend(data),
+                Pdu::AbortRQ { source } => {
+                    self.inner.take();
+                    return Err(PacsError::Refused(format!(
+                        "it aborted the association ({source:?})"
+                    )));
+                }
+                Pdu::ReleaseRQ => {
+                    self.inner.take();
+                    return Err(PacsError::Refused(
+                        "it released the association midway".into(),
+                    ));
+                }
+                other => {
+                    return Err(PacsError::Malformed(format!(
+                        "an unexpected PDU: {}",
+                        other.short_description()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The next command set, and the presentation context it came on.
+    fn read_command(&mut self) -> Result<(u8, InMemDicomObject)> {
+        let mut bytes = Vec::new();
+        let mut context = None;
+        loop {
+            let pdv = self.next_pdv()?;
+            if pdv.value_type != PDataValueType::Command {
+                return Err(PacsError::Malformed("data where a command was due".into()));
+            }
+            if *context.get_or_insert(pdv.presentation_context_id) != pdv.presentation_context_id {
+                return Err(PacsError::Malformed(
+                    "a command split across contexts".into(),
+                ));
+            }
+            if bytes.len() + pdv.data.len() > MAX_COMMAND_BYTES {
+                return Err(PacsError::TooLarge {
+                    what: "a DIMSE command".into(),
+                    limit: MAX_COMMAND_BYTES as u64,
+                });
+            }
+            bytes.extend_from_slice(&pdv.data);
+            if pdv.is_last {
+                break;
+            }
+        }
+        let implicit = TransferSyntaxRegistry
+            .get(IMPLICIT_LE)
+            .ok_or_else(|| PacsError::Malformed("no implicit VR little endian".into()))?;
+        let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], implicit)
+            .map_err(|e| PacsError::Malformed(format!("a DIMSE command: {e}")))?;
+        Ok((context.unwrap_or(0), obj))
+    }
+
+    /// Copies the data set that follows a command to `out`, refusing more than `limit` bytes.
+    fn read_data(&mut self, out: &mut dyn Write, limit: u64) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let pdv = self.next_pdv()?;
+            if pdv.value_type != PDataValueType::Data {
+                return Err(PacsError::Malformed("a command where data was due".into()));
+            }
+            total += pdv.data.len() as u64;
+            if total > limit {
+                return Err(PacsError::TooLarge {
+                    what: "an instance".into(),
+                    limit,
+                });
+            }
+            out.write_all(&pdv.data)
+                .map_err(PacsError::io("writing a retrieved instance"))?;
+            if pdv.is_last {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Writes a C-STORE sub-operation's data set as a Part 10 file: preamble, file meta
+    /// information (as dicom-rs writes it for any file), then the data set's bytes as they came.
+    fn store_instance(
+        &mut self,
+        path: &Path,
+        class: &str,
+        instance: &str,
+        ts: &dicom_encoding::TransferSyntax,
+        limits: &Limits,
+    ) -> Result<u64> {
+        let meta = FileMetaTableBuilder::new()
+            .media_storage_sop_class_uid(class)
+            .media_storage_sop_instance_uid(instance)
+            .transfer_syntax(ts.uid())
+            .build()
+            .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
+        let file = std::fs::File::create(path)
+            .map_err(PacsError::io(format!("creating {}", path.display())))?;
+        let mut w = BufWriter::with_capacity(64 * 1024, file);
+        let context = format!("writing {}", path.display());
+        w.write_all(&[0u8; 128])
+            .and_then(|_| w.write_all(b"DICM"))
+            .map_err(PacsError::io(context.clone()))?;
+        let mut header = Vec::new();
+        meta.write(&mut header)
+            .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
+        w.write_all(&header)
+            .map_err(PacsError::io(context.clone()))?;
+        let data = self.read_data(&mut w, limits.max_instance_bytes)?;
+        w.flush().map_err(PacsError::io(context))?;
+        Ok(132 + header.len() as u64 + data)
+    }
+
+    fn release(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            // The answer is in hand; a release the archive botches loses nothing.
+            let _ = inner.release();
+        }
+    }
+
+    fn abort(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = inner.abort();
+        }
+    }
+}
+
+fn trim_uid(uid: &str) -> &str {
+    uid.trim_end_matches(['\0', ' '])
+}
+
+fn uid_value(uid: &str) -> PrimitiveValue {
+    PrimitiveValue::from(uid)
+}
+
+/// A command set in Implicit VR Little Endian with its group length first (PS3.7 6.3.1).
+fn encode_command(elements: &[(Tag, VR, PrimitiveValue)]) -> Result<Vec<u8>> {
+    let implicit = TransferSyntaxRegistry
+        .get(IMPLICIT_LE)
+        .ok_or_else(|| PacsError::Malformed("no implicit VR little endian".into()))?;
+    let mut obj = InMemDicomObject::new_empty();
+    for (tag, vr, value) in elements {
+        obj.put(DataElement::new(*tag, *vr, value.clone()));
+    }
+    let mut body = Vec::new();
+    obj.write_dataset_with_ts(&mut body, implicit)
+        .map_err(|e| PacsError::InvalidInput(format!("encoding a command: {e}")))?;
+    obj.put(DataElement::new(
+        tags::COMMAND_GROUP_LENGTH,
+        VR::UL,
+        PrimitiveValue::from(body.len() as u32),
+    ));
+    let mut out = Vec::new();
+    obj.write_dataset_with_ts(&mut out, implicit)
+        .map_err(|e| PacsError::InvalidInput(format!("encoding a command: {e}")))?;
+    Ok(out)
+}
+
+fn u16_of(obj: &InMemDicomObject, tag: Tag) -> Result<u16> {
+    obj.element(tag)
+        .ok()
+        .and_then(|e| e.to_int::<u16>().ok())
+        .ok_or_else(|| PacsError::Malformed(format!("a DIMSE command without {tag}")))
+}
+
+fn text_of(obj: &InMemDicomObject, tag: Tag) -> Result<String> {
+    let s = obj
+        .element(tag)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| trim_uid(&s).to_string())
+        .ok_or_else(|| PacsError::Malformed(format!("a DIMSE command without {tag}")))?;
+    crate::check_uid(&s).map_err(|_| PacsError::Malformed(format!("{tag} is not a UID")))?;
+    Ok(s)
+}
+
+fn command_field(obj: &InMemDicomObject) -> Result<u16> {
+    u16_of(obj, tags::COMMAND_FIELD)
+}
+
+fn expect_field(obj: &InMemDicomObject, field: u16) -> Result<()> {
+    let got = command_field(obj)?;
+    if got != field {
+        return Err(PacsError::Malformed(format!(
+            "a DIMSE command 0x{got:04X} where 0x{field:04X} was due"
+        )));
+    }
+    Ok(())
+}
+
+fn status_of(obj: &InMemDicomObject) -> Result<u16> {
+    u16_of(obj, tags::STATUS)
+}
+
+fn data_set_follows(obj: &InMemDicomObject) -> Result<bool> {
+    Ok(u16_of(obj, tags::COMMAND_DATA_SET_TYPE)? != NO_DATA_SET)
+}
+
+/// A C-FIND identifier as a study match.
+fn study_of(obj: &InMemDicomObject) -> Result<StudyMatch> {
+    let text = |tag: Tag| -> Option<String> {
+        obj.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(1024).collect())
+    };
+    let study = text(tags::STUDY_INSTANCE_UID).ok_or_else(|| {
+        PacsError::Malformed("a C-FIND match without a Study Instance UID".into())
+    })?;
+    let modalities = obj
+        .element(tags::MODALITIES_IN_STUDY)
+        .ok()
+        .and_then(|e| e.to_multi_str().ok())
+        .map(|v| {
+            v.iter()
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .take(64)
+                .collect()
+        })
+        .unwrap_or_default();
+    let instances = text(tags::NUMBER_OF_STUDY_RELATED_INSTANCES).and_then(|n| n.parse().ok());
+    Ok(StudyMatch {
+        study,
+        patient_name: text(tags::PATIENT_NAME),
+        patient_id: text(tags::PATIENT_ID),
+        date: text(tags::STUDY_DATE),
+        time: text(tags::STUDY_TIME),
+        modalities,
+        description: text(tags::STUDY_DESCRIPTION),
+        accession: text(tags::ACCESSION_NUMBER),
+        instances,
+    })
+}
+
+/// dicom-ul's errors as this crate's: by what the socket said, where it said anything.
+fn ul_error(e: dicom_ul::association::Error) -> PacsError {
+    use dicom_ul::association::Error as E;
+    let io_kind = {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut kind = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                kind = Some(io.kind());
+                break;
+            }
+            source = s.source();
+        }
+        kind
+    };
+    match (&e, io_kind) {
+        (E::Rejected { association_rj, .. }, _) => PacsError::Refused(format!(
+            "it rejected the association ({:?}, {:?})",
+            association_rj.result, association_rj.source
+        )),
+        (E::NoAcceptedPresentationContexts { .. }, _) => {
+            PacsError::Refused("it accepted none of the services asked for".into())
+        }
+        (E::Aborted { .. }, _) => PacsError::Refused("it aborted the association".into()),
+        (_, Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)) => {
+            PacsError::Timeout("no answer on the association".into())
+        }
+        (E::Timeout { .. }, _) => PacsError::Timeout("no answer on the association".into()),
+        (E::Connect { .. } | E::ToAddress { .. }, _) => PacsError::Unreachable(
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.to_string()),
+        ),
+        (E::ConnectionClosed { .. }, _) => {
+            PacsError::Unreachable("it closed the connection".into())
+        }
+        (E::ReceivePdu { .. } | E::UnexpectedPdu { .. } | E::UnknownPdu { .. }, None) => {
+            PacsError::Malformed(format!("{e}"))
+        }
+        (_, Some(kind)) => PacsError::Unreachable(format!("the connection failed ({kind:?})")),
+        _ => PacsError::Refused(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses_and_titles() {
+        let d = Dimse::parse("ARCHIVE@127.0.0.1:11112", None).unwrap();
+        assert_eq!(
+            (d.called_aet.as_str(), d.host.as_str(), d.port),
+            ("ARCHIVE", "127.0.0.1", 11112)
+        );
+        assert_eq!(d.calling_aet, DEFAULT_CALLING_AET);
+        assert_eq!(d.address(), "ARCHIVE@127.0.0.1:11112");
+        for bad in [
+            "ARCHIVE",
+            "A@host",
+            "A@host:0",
+            "A@:104",
+            "@host:104",
+            "WAY_TOO_LONG_AE_TITLE@h:1",
+            "A\\B@h:1",
+        ] {
+            assert!(Dimse::parse(bad, None).is_err(), "{bad}");
+        }
+        assert!(Dimse::parse("A@h:1", Some("")).is_err());
+    }
+
+    #[test]
+    fn commands_carry_their_group_length() {
+        let bytes = encode_command(&[
+            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_ECHO_RQ)),
+            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
+        ])
+        .unwrap();
+        // (0000,0000) UL, then two US elements of 8 + 2 bytes each.
+        assert_eq!(&bytes[..8], &[0, 0, 0, 0, 4, 0, 0, 0]);
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 20);
+        assert_eq!(bytes.len(), 12 + 20);
+    }
+}

@@ -1,0 +1,342 @@
+//! Countersign's talk with picture archives (PACS): find studies and bring their instances home,
+//! over DICOMweb (QIDO-RS, WADO-RS: [`DicomWeb`]) or classic DIMSE (C-ECHO, C-FIND, C-GET:
+//! [`Dimse`]).
+//!
+//! This crate does the I/O and nothing else: it does not decide what a file is worth. A retrieval
+//! writes each instance the archive sends to its own file in a folder the caller gives, streamed
+//! (never the whole study in memory), and hands back the paths; the caller checks every file
+//! (is it DICOM, is it the patient and study it asked for) before storing any. Every message is
+//! bounded: a QIDO-RS answer by [`qido::MAX_JSON_BYTES`], a part of a WADO-RS body by
+//! [`Limits::max_instance_bytes`], a PDU by the maximum length this side negotiates, a DIMSE
+//! command by [`dimse::MAX_COMMAND_BYTES`], the instances of a study by
+//! [`Limits::max_instances`].
+//!
+//! ```no_run
+//! use countersign_pacs::{Archive, Limits, StudyQuery};
+//!
+//! let archive = Archive::parse_dicomweb("http://127.0.0.1:8042/dicom-web").unwrap();
+//! let rtt = archive.echo().unwrap();
+//! println!("answered in {rtt:?}");
+//! let studies = archive
+//!     .search(&StudyQuery { modality: Some("CT".into()), ..Default::default() })
+//!     .unwrap();
+//! let dir = tempfile::tempdir().unwrap();
+//! let got = archive
+//!     .retrieve(&studies[0].study, dir.path(), &Limits::default(), &mut |_| {})
+//!     .unwrap();
+//! println!("{} instances, {} bytes", got.files.len(), got.bytes);
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod dicomweb;
+pub mod dimse;
+pub mod multipart;
+pub mod qido;
+
+pub use dicomweb::DicomWeb;
+pub use dimse::Dimse;
+
+/// Why talking to an archive failed. The caller names the archive; these say what went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum PacsError {
+    /// Nothing answers at the address (refused, unreachable, unknown host).
+    #[error("cannot reach it: {0}")]
+    Unreachable(String),
+    /// It stopped answering: no reply within the time allowed.
+    #[error("it did not answer in time: {0}")]
+    Timeout(String),
+    /// It answered and said no: an HTTP error status, an association rejected or aborted, a
+    /// failure status to a query or retrieval.
+    #[error("it refused: {0}")]
+    Refused(String),
+    /// It answered with something that is not what the protocol says it sends.
+    #[error("its answer is malformed: {0}")]
+    Malformed(String),
+    /// An answer larger than this client takes.
+    #[error("{what} is larger than the limit of {limit}")]
+    TooLarge { what: String, limit: u64 },
+    /// What was asked is not a valid query (not a UID, not a date).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Writing what it sent here failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl PacsError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> PacsError {
+        let context = context.into();
+        move |source| PacsError::Io { context, source }
+    }
+}
+
+pub type Result<T, E = PacsError> = std::result::Result<T, E>;
+
+/// What a study search asks. Every field narrows; none set lists what the archive gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StudyQuery {
+    /// One study, by its Study Instance UID.
+    pub study: Option<String>,
+    pub patient_id: Option<String>,
+    /// Studies holding a series of this modality (`ModalitiesInStudy`).
+    pub modality: Option<String>,
+    /// Studies dated on or after this day (`YYYYMMDD`).
+    pub since: Option<String>,
+    /// At most this many studies (0: [`qido::MAX_RESULTS`]).
+    pub limit: usize,
+}
+
+impl StudyQuery {
+    /// Checks every value before it reaches a URL or an identifier: UIDs are digits and dots,
+    /// dates eight digits, the rest short text without wildcards or control characters.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(study) = &self.study {
+            check_uid(study)?;
+        }
+        if let Some(since) = &self.since {
+            if since.len() != 8 || !since.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PacsError::InvalidInput(format!(
+                    "{since:?} is not a date as YYYYMMDD"
+                )));
+            }
+        }
+        for (what, value, max) in [
+            ("patient ID", &self.patient_id, 64),
+            ("modality", &self.modality, 16),
+        ] {
+            if let Some(v) = value {
+                if v.is_empty()
+                    || v.len() > max
+                    || v.chars()
+                        .any(|c| c.is_control() || matches!(c, '*' | '?' | '\\' | '&' | '#'))
+                {
+                    return Err(PacsError::InvalidInput(format!(
+                        "{what} must be 1 to {max} characters without wildcards or control characters"
+                    )));
+                }
+            }
+        }
+        if self.limit > qido::MAX_RESULTS {
+            return Err(PacsError::InvalidInput(format!(
+                "a search returns at most {} studies",
+                qido::MAX_RESULTS
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn max_results(&self) -> usize {
+        if self.limit == 0 {
+            qido::MAX_RESULTS
+        } else {
+            self.limit
+        }
+    }
+}
+
+/// A UID as DICOM allows it (PS3.5 9.1): 1 to 64 characters, digits and dots.
+pub fn check_uid(uid: &str) -> Result<()> {
+    if uid.is_empty()
+        || uid.len() > 64
+        || !uid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        || uid.starts_with('.')
+        || uid.ends_with('.')
+        || uid.contains("..")
+    {
+        return Err(PacsError::InvalidInput(format!(
+            "{:?} is not a DICOM UID (digits and dots, at most 64)",
+            uid.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// One study an archive holds, as a search returns it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StudyMatch {
+    pub study: String,
+    pub patient_name: Option<String>,
+    pub patient_id: Option<String>,
+    /// Study Date, `YYYYMMDD`.
+    pub date: Option<String>,
+    pub time: Option<String>,
+    /// Modalities In Study.
+    pub modalities: Vec<String>,
+    pub description: Option<String>,
+    pub accession: Option<String>,
+    /// Number of Study Related Instances, when the archive says.
+    pub instances: Option<u64>,
+}
+
+/// Bounds on one retrieval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most instances taken from one study.
+    pub max_instances: usize,
+    /// The largest instance taken (bytes).
+    pub max_instance_bytes: u64,
+    /// How long to wait for the archive to say anything (connect, each answer, each read).
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // A large CT or a breast tomosynthesis study holds a few thousand instances.
+            max_instances: 100_000,
+            // The imaging crate refuses files over 2 GiB: no larger file is worth writing.
+            max_instance_bytes: 2 * 1024 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a retrieval wrote: one file per instance, in the order they came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retrieved {
+    pub files: Vec<PathBuf>,
+    pub bytes: u64,
+}
+
+/// The name of the `n`th file (from 0) a retrieval writes in its folder.
+pub fn instance_file(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("instance-{:06}.dcm", n + 1))
+}
+
+/// The largest file this client sends (a report's SR or PDF is far smaller).
+pub const MAX_STORE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A Part 10 file to send, read as far as sending it needs: what it is, in which transfer
+/// syntax, and where its data set starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part10<'a> {
+    pub sop_class: String,
+    pub sop_instance: String,
+    pub transfer_syntax: String,
+    /// The whole file.
+    pub file: &'a [u8],
+    /// The data set after the file meta information.
+    pub data_set: &'a [u8],
+}
+
+impl<'a> Part10<'a> {
+    /// Reads a Part 10 file's meta information (preamble, `DICM`, group 2).
+    pub fn parse(file: &'a [u8]) -> Result<Part10<'a>> {
+        let bad = |why: String| PacsError::InvalidInput(format!("not a DICOM file to send: {why}"));
+        if file.len() > MAX_STORE_BYTES {
+            return Err(PacsError::TooLarge {
+                what: "the file to send".into(),
+                limit: MAX_STORE_BYTES as u64,
+            });
+        }
+        if file.len() < 132 + 12 || &file[128..132] != b"DICM" {
+            return Err(bad("no preamble and DICM".into()));
+        }
+        let meta = dicom_object::FileMetaTable::from_reader(&file[128..])
+            .map_err(|e| bad(e.to_string()))?;
+        // Group length's element (12 bytes) and the group it counts.
+        let start = 132usize
+            .checked_add(12)
+            .and_then(|n| n.checked_add(meta.information_group_length as usize))
+            .filter(|n| *n <= file.len())
+            .ok_or_else(|| bad("its meta group is longer than the file".into()))?;
+        let trim = |s: &str| s.trim_end_matches(['\0', ' ']).to_string();
+        let part = Part10 {
+            sop_class: trim(meta.media_storage_sop_class_uid()),
+            sop_instance: trim(meta.media_storage_sop_instance_uid()),
+            transfer_syntax: trim(meta.transfer_syntax()),
+            file,
+            data_set: &file[start..],
+        };
+        for uid in [&part.sop_class, &part.sop_instance, &part.transfer_syntax] {
+            check_uid(uid)?;
+        }
+        Ok(part)
+    }
+}
+
+/// An archive, whichever protocol it speaks.
+#[derive(Debug, Clone)]
+pub enum Archive {
+    DicomWeb(DicomWeb),
+    Dimse(Dimse),
+}
+
+impl Archive {
+    /// A DICOMweb archive at `base` (the URL its `/studies` hangs under).
+    pub fn parse_dicomweb(base: &str) -> Result<Archive> {
+        Ok(Archive::DicomWeb(DicomWeb::new(base, Limits::default())?))
+    }
+
+    /// Checks that the archive answers (C-ECHO, or a QIDO-RS search for one study) and
+    /// returns how long the round trip took.
+    pub fn echo(&self) -> Result<Duration> {
+        match self {
+            Archive::DicomWeb(a) => a.echo(),
+            Archive::Dimse(a) => a.echo(),
+        }
+    }
+
+    /// The studies matching `query`.
+    pub fn search(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
+        query.validate()?;
+        match self {
+            Archive::DicomWeb(a) => a.search(query),
+            Archive::Dimse(a) => a.search(query),
+        }
+    }
+
+    /// Sends one instance of `study` to the archive (STOW-RS or C-STORE). Sending the same
+    /// SOP Instance UID again stores nothing new on an archive that keeps the first.
+    pub fn store(&self, study: &str, file: &Part10<'_>) -> Result<()> {
+        check_uid(study)?;
+        match self {
+            Archive::DicomWeb(a) => a.store(study, file),
+            Archive::Dimse(a) => a.store(file),
+        }
+    }
+
+    /// Brings every instance of `study` into `dir` (one file each, [`instance_file`]), calling
+    /// `progress` with the count so far after each.
+    pub fn retrieve(
+        &self,
+        study: &str,
+        dir: &Path,
+        limits: &Limits,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Retrieved> {
+        check_uid(study)?;
+        match self {
+            Archive::DicomWeb(a) => a.retrieve(study, dir, limits, progress),
+            Archive::Dimse(a) => a.retrieve(study, dir, limits, progress),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_checked_before_they_leave() {
+        assert!(check_uid("1.2.840.10008.1.1").is_ok());
+        for bad in ["", "1..2", ".1", "1.", "1.2/../x", &"1".repeat(65), "1.2 3"] {
+            assert!(check_uid(bad).is_err(), "{bad:?}");
+        }
+        let q = |f: fn(&mut StudyQuery)| {
+            let mut q = StudyQuery::default();
+            f(&mut q);
+            q.validate()
+        };
+        assert!(q(|q| q.since = Some("20260101".into())).is_ok());
+        assert!(q(|q| q.since = Some("2026-01-01".into())).is_err());
+        assert!(q(|q| q.modality = Some("C*".into())).is_err());
+        assert!(q(|q| q.patient_id = Some("A&B".into())).is_err());
+        assert!(q(|q| q.limit = qido::MAX_RESULTS + 1).is_err());
+    }
+}

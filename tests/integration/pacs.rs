@@ -1,0 +1,856 @@
+//! Working from a PACS, against real archives started by the tests (`pacs_servers`): Orthanc
+//! over DICOMweb and DCMTK's dcmqrscp over DIMSE. The worklist with this department's report
+//! states, byte-identical retrieval over both protocols, wrong-patient safety, and archives
+//! that are down, refuse, or answer garbage.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::common::{two_attendings, Home};
+use crate::pacs_servers::{
+    free_port, phantom_study, Dcmqrscp, Garbage, Orthanc, Seeded, Silent, PATIENT,
+};
+
+fn sha256_hex(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+fn shas(files: &[std::path::PathBuf]) -> BTreeSet<String> {
+    files.iter().map(|f| sha256_hex(f)).collect()
+}
+
+/// The SHA-256 of every image a new report on `study` binds: what the home's store holds of
+/// the study, by content.
+fn stored(home: &Home, study: &str) -> BTreeSet<String> {
+    let report = home.new_report(study, "ct-chest");
+    home.ok(&["report", "show", &report])["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn attending() -> Home {
+    let home = Home::new();
+    home.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    home
+}
+
+/// Nothing of any study in the home's store, and nothing left in its staging folder.
+fn nothing_stored(home: &Home) {
+    assert_eq!(home.ok(&["studies"]), serde_json::json!([]));
+    let incoming = home.dir.join("incoming");
+    if incoming.exists() {
+        assert_eq!(
+            crate::common::every_file(&incoming),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+}
+
+/// Five studies of one patient across five years (priors exist), the newest last.
+fn five_studies(dir: &Path) -> Vec<Seeded> {
+    ["20220301", "20230412", "20240517", "20250622", "20260105"]
+        .iter()
+        .enumerate()
+        .map(|(i, date)| phantom_study(dir, &format!("pacs worklist {i}"), date, &[]))
+        .collect()
+}
+
+fn by_study(rows: &Value) -> std::collections::BTreeMap<String, Value> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["study"].as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn the_worklist_lists_the_seeded_studies_with_this_departments_report_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let studies = five_studies(dir.path());
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for s in &studies {
+        for f in &s.files {
+            orthanc.upload(f);
+        }
+        dcmqrscp.store(&s.files);
+    }
+
+    // Reports in every state: none on the oldest, then draft, preliminary, final, and a
+    // conflict (two attendings signing off apart) on the newest.
+    let (ada, bob) = two_attendings();
+    let draft = ada.new_report(&studies[1].study, "ct-chest");
+    ada.write(&draft, "findings", "Draft only.").ok();
+    let prelim = ada.new_report(&studies[2].study, "ct-chest");
+    ada.write(&prelim, "findings", "Awaiting sign-off.").ok();
+    ada.ok(&["report", "preliminary", &prelim]);
+    let conflict = ada.new_report(&studies[4].study, "ct-chest");
+    let fin = ada.new_report(&studies[3].study, "ct-chest");
+    for report in [&fin, &conflict] {
+        for (section, text) in [
+            ("technique", "CT of the head."),
+            ("findings", "Normal."),
+            ("impression", "No acute abnormality."),
+        ] {
+            ada.write(report, section, text).ok();
+        }
+    }
+    ada.ok(&["report", "finalize", &fin]);
+    assert_eq!(bob.import(&ada.bundle(None)).code, 0);
+    ada.ok(&["report", "finalize", &conflict]);
+    bob.write(&conflict, "impression", "Subtle hypodensity.")
+        .ok();
+    bob.ok(&["report", "finalize", &conflict]);
+    assert_eq!(ada.import(&bob.bundle(Some(&conflict))).code, 0);
+
+    ada.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    ada.ok(&[
+        "pacs",
+        "add",
+        "dcm",
+        "--dimse",
+        &dcmqrscp.address(),
+        "--calling-aet",
+        "READER1",
+    ]);
+    let list = ada.ok(&["pacs", "list"]);
+    assert_eq!(list[0]["name"], "orthanc");
+    assert_eq!(list[0]["protocol"], "dicomweb");
+    assert_eq!(list[1]["protocol"], "dimse");
+    assert_eq!(list[1]["calling_aet"], "READER1");
+    for name in ["orthanc", "dcm"] {
+        let test = ada.ok(&["pacs", "test", name]);
+        assert!(test["rtt_ms"].as_f64().unwrap() > 0.0, "{test}");
+    }
+
+    let expected = ["none", "draft", "preliminary", "final", "conflict"];
+    for archive in ["orthanc", "dcm"] {
+        let rows = ada.ok(&["worklist", "--pacs", archive]);
+        let got = by_study(&rows);
+        assert_eq!(got.len(), 5, "{archive}: {rows}");
+        for (s, state) in studies.iter().zip(expected) {
+            let row = &got[&s.study];
+            assert_eq!(row["report"], state, "{archive}: {row}");
+            assert_eq!(row["date"], s.date.as_str());
+            assert_eq!(row["patient_id"], PATIENT);
+            assert_eq!(row["archive"], archive);
+            assert_eq!(row["accession"], format!("ACC{}", s.date).as_str());
+        }
+        // Newest first.
+        let dates: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["date"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dates,
+            ["20260105", "20250622", "20240517", "20230412", "20220301"]
+        );
+
+        let since = ada.ok(&["worklist", "--pacs", archive, "--since", "2024-05-17"]);
+        assert_eq!(since.as_array().unwrap().len(), 3, "{archive}: {since}");
+    }
+    // Orthanc answers ModalitiesInStudy and the instance count (dcmqrscp's index has neither).
+    let ct = ada.ok(&["worklist", "--pacs", "orthanc", "--modality", "CT"]);
+    assert_eq!(ct.as_array().unwrap().len(), 5);
+    assert_eq!(ct[0]["modalities"], serde_json::json!(["CT"]));
+    assert_eq!(ct[0]["instances"], 3);
+    let mr = ada.ok(&["worklist", "--pacs", "orthanc", "--modality", "MR"]);
+    assert_eq!(mr, serde_json::json!([]));
+    // Both archives at once, without --pacs.
+    assert_eq!(ada.ok(&["worklist"]).as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn retrieval_over_dicomweb_and_over_dimse_stores_byte_identical_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs retrieve", "20260105", &[]);
+    let seeded = shas(&study.files);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    dcmqrscp.store(&study.files);
+    let bytes: u64 = study
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+
+    let (web, dimse) = (orthanc.dicomweb_url(), dcmqrscp.address());
+    for (name, flag, value) in [("orthanc", "--dicomweb", &web), ("dcm", "--dimse", &dimse)] {
+        let home = attending();
+        home.ok(&["pacs", "add", name, flag, value]);
+        let got = home.ok(&["retrieve", "--pacs", name, "--study", &study.study]);
+        assert_eq!(got["study"], study.study.as_str(), "{name}: {got}");
+        assert_eq!(got["instances"], 3, "{name}: {got}");
+        assert_eq!(got["bytes"], bytes, "{name}: {got}");
+        assert_eq!(got["refused"], serde_json::json!([]), "{name}: {got}");
+        assert_eq!(
+            stored(&home, &study.study),
+            seeded,
+            "{name}: not byte-identical"
+        );
+        // The staging folder is gone; a second retrieval stores nothing new.
+        assert_eq!(
+            crate::common::every_file(&home.dir.join("incoming")),
+            Vec::<std::path::PathBuf>::new()
+        );
+        let again = home.ok(&["retrieve", "--pacs", name, "--study", &study.study]);
+        assert_eq!(
+            (again["instances"].as_u64(), again["duplicates"].as_u64()),
+            (Some(3), Some(3))
+        );
+        // The worklist now says the study is here.
+        let rows = home.ok(&["worklist", "--pacs", name]);
+        assert_eq!(rows[0]["local_instances"], 3, "{name}: {rows}");
+    }
+}
+
+#[test]
+fn an_instance_of_another_patient_is_refused_and_nothing_of_it_stored_over_both_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    // Instance 3 of the study carries another patient's ID.
+    let study = phantom_study(dir.path(), "pacs wrong patient", "20260105", &[3]);
+    let good = shas(&study.files[..2]);
+    let dcmqrscp = Dcmqrscp::start();
+    dcmqrscp.store(&study.files);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    // Both archives file the odd instance under a second patient and list the study once
+    // per patient: whose it is must be said, or nothing is retrieved.
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    for archive in ["orthanc", "dcm"] {
+        let rows = home.ok(&["worklist", "--pacs", archive]);
+        assert_eq!(rows.as_array().unwrap().len(), 2, "{archive}: {rows}");
+        let run = home.run(&["retrieve", "--pacs", archive, "--study", &study.study]);
+        assert_eq!(run.error_code(), "wrong_patient", "{}", run.stderr);
+        assert!(
+            run.stderr.contains("2 different Patient IDs"),
+            "{}",
+            run.stderr
+        );
+        nothing_stored(&home);
+    }
+    // Asked for the study's patient (the worklist row chosen), dcmqrscp sends all three
+    // instances; the one of another patient is refused alone, nothing of it stored.
+    let home = attending();
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    let got = home.ok(&[
+        "retrieve",
+        "--pacs",
+        "dcm",
+        "--study",
+        &study.study,
+        "--patient-id",
+        PATIENT,
+    ]);
+    assert_eq!(got["instances"], 2, "{got}");
+    let refused = got["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{got}");
+    let reason = refused[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("another patient"), "{reason}");
+    // The reason names what differs, never the other patient's ID.
+    assert!(!reason.contains("SOMEONE-ELSE"), "{reason}");
+    assert_eq!(stored(&home, &study.study), good);
+    // Orthanc's DICOMweb plugin will not send a study it files under two patients at all
+    // (WADO-RS answers 404): refused by the archive, nothing stored.
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    let run = home.run(&[
+        "retrieve",
+        "--pacs",
+        "orthanc",
+        "--study",
+        &study.study,
+        "--patient-id",
+        PATIENT,
+    ]);
+    assert_eq!(run.error_code(), "pacs_refused", "{}", run.stderr);
+    nothing_stored(&home);
+}
+
+/// A DICOMweb "archive" that lists a study and then sends three parts: a real instance, an
+/// instance of the study carrying another Patient ID, and a file that is not DICOM at all.
+#[test]
+fn over_dicomweb_a_file_not_dicom_or_of_another_patient_is_refused_and_the_rest_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs not dicom", "20260105", &[2]);
+    let search = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{}\"]}}, \
+         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{}\"]}}}}]",
+        study.study, PATIENT
+    )
+    .into_bytes();
+    let mut body = Vec::new();
+    for part in [
+        std::fs::read(&study.files[0]).unwrap(),
+        std::fs::read(&study.files[1]).unwrap(),
+        b"this is not DICOM".to_vec(),
+    ] {
+        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
+        body.extend_from_slice(&part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let mut retrieve = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
+         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    retrieve.extend_from_slice(&body);
+    let server = Garbage::start(search, retrieve);
+    let home = attending();
+    home.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
+    let got = home.ok(&["retrieve", "--pacs", "odd", "--study", &study.study]);
+    assert_eq!(got["instances"], 1, "{got}");
+    let refused = got["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 2, "{got}");
+    assert_eq!(refused[0]["path"], "instance-000002.dcm");
+    let reason = refused[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("another patient"), "{got}");
+    assert_eq!(refused[1]["path"], "instance-000003.dcm");
+    assert!(
+        refused[1]["reason"].as_str().unwrap().contains("DICOM"),
+        "{got}"
+    );
+    assert_eq!(stored(&home, &study.study), shas(&study.files[..1]));
+}
+
+/// The error's code and message of a refused command; the message must name the archive.
+fn refused(home: &Home, args: &[&str], archive: &str) -> (String, String) {
+    let run = home.run(args);
+    let code = run.error_code();
+    let line: Value = serde_json::from_str(run.stderr.trim().lines().last().unwrap()).unwrap();
+    let message = line["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!("archive {archive}")),
+        "{args:?}: {message}"
+    );
+    (code, message)
+}
+
+#[test]
+fn an_archive_down_refusing_or_answering_garbage_gets_a_clear_error_and_stores_nothing() {
+    let home = attending();
+    let study = "2.25.123456789";
+
+    // Down: nothing listens on these ports.
+    home.ok(&[
+        "pacs",
+        "add",
+        "down-web",
+        "--dicomweb",
+        &format!("http://127.0.0.1:{}/dicom-web", free_port()),
+    ]);
+    home.ok(&[
+        "pacs",
+        "add",
+        "down-dimse",
+        "--dimse",
+        &format!("ARCHIVE@127.0.0.1:{}", free_port()),
+    ]);
+    for name in ["down-web", "down-dimse"] {
+        for args in [
+            vec!["pacs", "test", name],
+            vec!["worklist", "--pacs", name],
+            vec!["retrieve", "--pacs", name, "--study", study],
+        ] {
+            let (code, message) = refused(&home, &args, name);
+            assert_eq!(code, "pacs_unreachable", "{args:?}: {message}");
+        }
+    }
+
+    // Refusing the association: dcmqrscp knows no AE title WRONG.
+    let dcmqrscp = Dcmqrscp::start();
+    let wrong = format!("WRONG@127.0.0.1:{}", dcmqrscp.port);
+    home.ok(&["pacs", "add", "wrong-aet", "--dimse", &wrong]);
+    for args in [
+        vec!["pacs", "test", "wrong-aet"],
+        vec!["worklist", "--pacs", "wrong-aet"],
+        vec!["retrieve", "--pacs", "wrong-aet", "--study", study],
+    ] {
+        let (code, message) = refused(&home, &args, "wrong-aet");
+        assert_eq!(code, "pacs_refused", "{args:?}: {message}");
+        assert!(message.contains("rejected the association"), "{message}");
+    }
+
+    // Malformed JSON (an HTML error page with a 200), then a study listed whose retrieval is
+    // not multipart at all, then one whose multipart body stops halfway.
+    let html = b"HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n<html>Service Unavailable</html>".to_vec();
+    let listed = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}}}]"
+    )
+    .into_bytes();
+    let not_multipart =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello".to_vec();
+    let cut_short = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=B\r\nConnection: close\r\n\r\n--B\r\nContent-Type: application/dicom\r\n\r\nDICM and then noth".to_vec();
+    let servers = [
+        ("garbage-json", Garbage::start(html.clone(), html)),
+        (
+            "not-multipart",
+            Garbage::start(listed.clone(), not_multipart),
+        ),
+        ("cut-short", Garbage::start(listed, cut_short)),
+    ];
+    for (name, server) in &servers {
+        home.ok(&["pacs", "add", name, "--dicomweb", &server.url()]);
+    }
+    let (code, message) = refused(
+        &home,
+        &["worklist", "--pacs", "garbage-json"],
+        "garbage-json",
+    );
+    assert_eq!(code, "pacs_malformed", "{message}");
+    assert!(message.contains("not JSON"), "{message}");
+    for name in ["garbage-json", "not-multipart", "cut-short"] {
+        let (code, message) = refused(&home, &["retrieve", "--pacs", name, "--study", study], name);
+        assert_eq!(code, "pacs_malformed", "{name}: {message}");
+    }
+    nothing_stored(&home);
+
+    // An archive that is not configured, and a UID that is not one.
+    assert_eq!(
+        home.run(&["worklist", "--pacs", "nowhere"]).error_code(),
+        "not_found"
+    );
+    assert_eq!(
+        home.run(&["retrieve", "--pacs", "garbage-json", "--study", "1.2/../3"])
+            .error_code(),
+        "invalid_input"
+    );
+}
+
+#[test]
+fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let studies = five_studies(dir.path());
+    // Another patient's study on the archives, and a study of the patient held only here.
+    let stranger = phantom_study(dir.path(), "pacs priors stranger", "20251201", &[1, 2, 3]);
+    let here_only = phantom_study(dir.path(), "pacs priors local", "20210707", &[]);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for s in studies.iter().chain([&stranger]) {
+        for f in &s.files {
+            orthanc.upload(f);
+        }
+        dcmqrscp.store(&s.files);
+    }
+    let home = attending();
+    home.ok(&[
+        "import",
+        here_only.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    // The study being read is not local yet: its patient comes from the archive. One prior
+    // is retrieved and has a draft.
+    home.ok(&[
+        "retrieve",
+        "--pacs",
+        "orthanc",
+        "--study",
+        &studies[2].study,
+    ]);
+    let draft = home.new_report(&studies[2].study, "ct-chest");
+    home.write(&draft, "findings", "Prior read.").ok();
+
+    let current = &studies[4].study;
+    for archive in ["orthanc", "dcm"] {
+        let priors = home.ok(&["priors", "--study", current, "--pacs", archive]);
+        let listed: Vec<&str> = priors
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["study"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = [
+            &studies[3],
+            &studies[2],
+            &studies[1],
+            &studies[0],
+            &here_only,
+        ]
+        .iter()
+        .map(|s| s.study.as_str())
+        .collect();
+        assert_eq!(listed, expected, "{archive}: {priors}");
+        assert_eq!(priors[0]["date"], "20250622");
+        assert_eq!(priors[0]["local"], false);
+        assert_eq!(priors[0]["archive"], archive);
+        assert_eq!(priors[0]["report"], "none");
+        assert_eq!(
+            (priors[1]["local"].as_bool(), priors[1]["report"].as_str()),
+            (Some(true), Some("draft"))
+        );
+        assert_eq!(priors[1]["local_instances"], 3);
+        assert_eq!(
+            (priors[4]["local"].as_bool(), priors[4]["archive"].as_str()),
+            (Some(true), None)
+        );
+        assert_eq!(priors[4]["modality"], "CT");
+    }
+    // Every archive at once lists each study once; with no archive, the store alone answers
+    // (its copy of the current study names the patient).
+    assert_eq!(
+        home.ok(&["priors", "--study", current])
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let lone = attending();
+    lone.ok(&[
+        "import",
+        here_only.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        lone.ok(&["priors", "--study", &here_only.study]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        lone.run(&["priors", "--study", current]).error_code(),
+        "not_found"
+    );
+}
+
+/// A signed-off report's SR goes back to the archive, into the study of its images, once per
+/// version: checked on Orthanc through its own REST API (and by dciodvfy), and on dcmqrscp
+/// by retrieving the study again.
+#[test]
+fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs deliver", "20260105", &[]);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    dcmqrscp.store(&study.files);
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    for (section, text) in [
+        ("technique", "CT of the head."),
+        ("findings", "Normal."),
+        ("impression", "No acute abnormality."),
+    ] {
+        home.write(&report, section, text).ok();
+    }
+    // A draft does not go.
+    let early = home.run(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(early.error_code(), "invalid_input", "{}", early.stderr);
+    home.ok(&["report", "finalize", &report]);
+
+    let sent = home.ok(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(sent["study"], study.study.as_str(), "{sent}");
+    let sop = sent["sop_instance"].as_str().unwrap().to_string();
+    let found = orthanc.find_instance(&sop);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let file = orthanc.instance_file(&found[0]);
+    let stored = dir.path().join("delivered-sr.dcm");
+    std::fs::write(&stored, &file).unwrap();
+    let sr = dicom_object::open_file(&stored).unwrap();
+    let text = |tag| {
+        sr.element(tag)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('\0')
+            .to_string()
+    };
+    use dicom_dictionary_std::tags;
+    assert_eq!(text(tags::STUDY_INSTANCE_UID), study.study);
+    assert_eq!(text(tags::SOP_CLASS_UID), "1.2.840.10008.5.1.4.1.1.88.33");
+    assert_eq!(text(tags::PATIENT_ID), PATIENT);
+    let check = std::process::Command::new("dciodvfy")
+        .arg(&stored)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr).to_string()
+        + &String::from_utf8_lossy(&check.stdout);
+    let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The same version again: the same instance, still one on the archive.
+    let again = home.ok(&["deliver", &report, "--pacs", "orthanc"]);
+    assert_eq!(again["sop_instance"], sop.as_str());
+    assert_eq!(orthanc.find_instance(&sop).len(), 1);
+
+    // Over C-STORE to dcmqrscp: the study comes back with the SR as a fourth instance.
+    let sent = home.ok(&["deliver", &report, "--pacs", "dcm"]);
+    assert_eq!(sent["sop_instance"], sop.as_str());
+    let other = attending();
+    other.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    let got = other.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
+    assert_eq!(got["instances"], 4, "{got}");
+    assert_eq!(got["refused"], serde_json::json!([]), "{got}");
+}
+
+/// Archives that stop answering: one that accepts a connection and never speaks (DICOMweb
+/// and DIMSE alike), and one that stops sending halfway through a study. Each is given up on
+/// after its configured timeout (1 s here) with `pacs_timeout`, naming it; nothing is stored.
+#[test]
+fn an_archive_that_stops_answering_times_out_by_name_and_stores_nothing() {
+    let home = attending();
+    let study = "2.25.987654321";
+    let silent = Silent::start();
+    let web = format!("http://127.0.0.1:{}/dicom-web", silent.port);
+    let dimse = format!("ARCHIVE@127.0.0.1:{}", silent.port);
+    home.ok(&[
+        "pacs",
+        "add",
+        "mute-web",
+        "--dicomweb",
+        &web,
+        "--timeout",
+        "1",
+    ]);
+    home.ok(&[
+        "pacs",
+        "add",
+        "mute-dimse",
+        "--dimse",
+        &dimse,
+        "--timeout",
+        "1",
+    ]);
+    for name in ["mute-web", "mute-dimse"] {
+        for args in [
+            vec!["pacs", "test", name],
+            vec!["worklist", "--pacs", name],
+            vec!["retrieve", "--pacs", name, "--study", study],
+        ] {
+            let started = std::time::Instant::now();
+            let (code, message) = refused(&home, &args, name);
+            assert_eq!(code, "pacs_timeout", "{args:?}: {message}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{args:?}"
+            );
+        }
+    }
+
+    let listed = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}}}]"
+    )
+    .into_bytes();
+    let mut halfway =
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=B\r\n\r\n".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = phantom_study(dir.path(), "pacs stall", "20260105", &[]);
+    // One whole instance, then half of the next, then nothing.
+    for (i, file) in seeded.files.iter().take(2).enumerate() {
+        let bytes = std::fs::read(file).unwrap();
+        halfway.extend_from_slice(b"--B\r\nContent-Type: application/dicom\r\n\r\n");
+        if i == 0 {
+            halfway.extend_from_slice(&bytes);
+            halfway.extend_from_slice(b"\r\n");
+        } else {
+            halfway.extend_from_slice(&bytes[..bytes.len() / 2]);
+        }
+    }
+    let stalling = Garbage::stalling(listed, halfway);
+    home.ok(&[
+        "pacs",
+        "add",
+        "stall",
+        "--dicomweb",
+        &stalling.url(),
+        "--timeout",
+        "1",
+    ]);
+    let (code, message) = refused(
+        &home,
+        &["retrieve", "--pacs", "stall", "--study", study],
+        "stall",
+    );
+    assert_eq!(code, "pacs_timeout", "{message}");
+    nothing_stored(&home);
+    assert_eq!(
+        home.run(&["pacs", "add", "slow", "--dicomweb", &web, "--timeout", "0"])
+            .error_code(),
+        "invalid_input"
+    );
+}
+
+/// What a retrieval may hold in memory, whatever the study's size: well under the 263 MB of
+/// the study below, so a client that buffered the study whole (or one part of it per
+/// instance, kept) would not pass.
+const MAX_RETRIEVE_RSS: u64 = 128 << 20;
+
+/// A 500-instance 512×512 CT study (263 MB) retrieved over WADO-RS through the real CLI:
+/// every instance stored, and the process's peak resident memory (`wait4`) bounded.
+#[test]
+fn a_500_instance_study_is_retrieved_whole_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: "pacs 500".into(),
+        slices: 500,
+        size: 512,
+        slice_thickness_mm: 0.5,
+        ..Default::default()
+    };
+    let files = countersign_imaging::write_phantom_series(&spec, &dir.path().join("ct")).unwrap();
+    let study = countersign_imaging::phantom_study_uid(&spec.seed);
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(bytes > 250_000_000, "{bytes}");
+    let orthanc = Orthanc::start();
+    for f in &files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    let run = crate::bundle_scale::measured(
+        &home.dir,
+        &["retrieve", "--pacs", "orthanc", "--study", &study],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(got["instances"], 500, "{got}");
+    assert_eq!(got["bytes"], bytes, "{got}");
+    eprintln!(
+        "pacs: 500 instances ({:.0} MiB) retrieved in {:.1} s, peak RSS {:.1} MiB",
+        bytes as f64 / (1 << 20) as f64,
+        run.seconds,
+        run.peak_rss as f64 / (1 << 20) as f64
+    );
+    assert!(
+        run.peak_rss <= MAX_RETRIEVE_RSS,
+        "peak RSS {} bytes exceeds {MAX_RETRIEVE_RSS}",
+        run.peak_rss
+    );
+}
+
+/// Store-back: signing off (and each addendum) sends the SR to every archive configured for
+/// it; an archive that is down never stops the signature, is listed as failed, and is
+/// delivered to by `deliveries --retry` once it answers.
+#[test]
+fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs store back", "20260105", &[]);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    let url = orthanc.dicomweb_url();
+    let down = format!("http://127.0.0.1:{}/dicom-web", free_port());
+    home.ok(&["pacs", "add", "orthanc", "--dicomweb", &url, "--store-back"]);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &down, "--store-back"]);
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    for (section, text) in [
+        ("technique", "CT of the head."),
+        ("findings", "Normal."),
+        ("impression", "No acute abnormality."),
+    ] {
+        home.write(&report, section, text).ok();
+    }
+    // A draft is not sent anywhere.
+    assert_eq!(home.ok(&["deliveries"]), serde_json::json!([]));
+
+    let signed = home.run(&["report", "finalize", &report]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    assert!(
+        signed.stderr.contains("not delivered to archive later"),
+        "{}",
+        signed.stderr
+    );
+    let list = home.ok(&["deliveries"]);
+    let of = |list: &Value, archive: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["archive"] == archive)
+            .unwrap_or_else(|| panic!("{archive}: {list}"))
+            .clone()
+    };
+    let sent = of(&list, "orthanc");
+    assert_eq!(sent["state"], "delivered", "{list}");
+    let first = sent["sop_instance"].as_str().unwrap().to_string();
+    assert_eq!(orthanc.find_instance(&first).len(), 1);
+    let failed = of(&list, "later");
+    assert_eq!(failed["state"], "failed");
+    assert_eq!(failed["error_code"], "pacs_unreachable");
+
+    // An addendum is a new version: a new SR instance goes to the archive.
+    home.ok(&[
+        "report",
+        "addendum",
+        &report,
+        "--text",
+        "Compared with prior: unchanged.",
+    ]);
+    let sent = of(&home.ok(&["deliveries"]), "orthanc");
+    let second = sent["sop_instance"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(sent["attempts"], 2);
+    assert_eq!(orthanc.find_instance(&second).len(), 1);
+
+    // The other archive answers now: the retry delivers the report as it reads now.
+    home.ok(&["pacs", "remove", "later"]);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &url, "--store-back"]);
+    let retried = home.ok(&["deliveries", "--retry"]);
+    assert_eq!(retried.as_array().unwrap().len(), 1, "{retried}");
+    assert_eq!(retried[0]["state"], "delivered", "{retried}");
+    assert_eq!(retried[0]["sop_instance"], second.as_str());
+    assert_eq!(retried[0]["attempts"], 3);
+    assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+}
