@@ -201,6 +201,14 @@ fn phantom(dir: &tempfile::TempDir, slices: u32) -> Vec<std::path::PathBuf> {
     vec![out]
 }
 
+/// The example model program shipped in the repository.
+fn example_model() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/models/series-geometry")
+        .canonicalize()
+        .unwrap()
+}
+
 fn ai_results(home: &Home) -> i64 {
     home.db()
         .query_row(
@@ -229,10 +237,7 @@ fn an_external_model_program_runs_under_the_contract_and_its_result_is_reviewed(
         model.run(&["ai", "run", "--report", &report]).error_code(),
         "ai_model_unbound"
     );
-    let program = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/models/series-geometry")
-        .canonicalize()
-        .unwrap();
+    let program = example_model();
     model.ok(&["ai", "bind", "--program", program.to_str().unwrap()]);
     let result = model.ok(&["ai", "run", "--report", &report])["entry"]
         .as_str()
@@ -390,10 +395,7 @@ fn soft_tissue_stats_refuses_an_mr_study() {
 fn ai_stats_counts_verified_entries_and_flags_a_tampered_review() {
     let series = tempfile::tempdir().unwrap();
     let (ada, model, report) = with_model("series-geometry", &phantom(&series, 2));
-    let program = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/models/series-geometry")
-        .canonicalize()
-        .unwrap();
+    let program = example_model();
     model.ok(&["ai", "bind", "--program", program.to_str().unwrap()]);
     let results: Vec<String> = (0..3)
         .map(|_| {

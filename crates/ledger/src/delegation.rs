@@ -226,39 +226,8 @@ pub fn fuzz_check(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_signers::{keys, Gone, Impostor};
     use crate::{Hash, SecretKey};
-
-    fn keys() -> (SecretKey, SecretKey, NetworkId) {
-        (
-            SecretKey::from_seed(&[1; 32]),
-            SecretKey::from_seed(&[2; 32]),
-            Hash::of(b"network"),
-        )
-    }
-
-    /// A holder that signs with another key than it claims (a token holding a different pair).
-    struct Impostor(PublicKey, SecretKey);
-
-    impl Signer for Impostor {
-        fn public(&self) -> PublicKey {
-            self.0
-        }
-        fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
-            Signer::try_sign(&self.1, message)
-        }
-    }
-
-    /// A holder that cannot sign now (the token was pulled out).
-    struct Gone(PublicKey);
-
-    impl Signer for Gone {
-        fn public(&self) -> PublicKey {
-            self.0
-        }
-        fn try_sign(&self, _: &[u8]) -> Result<[u8; 64], SignError> {
-            Err(SignError("the token is gone".into()))
-        }
-    }
 
     /// The bytes signed and a whole delegation, fixed: a change to either breaks every node of
     /// a token home talking to a peer of another build.

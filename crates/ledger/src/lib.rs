@@ -58,3 +58,5 @@ pub use rules::{ForkEvidence, RuleError};
 mod golden_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod test_signers;

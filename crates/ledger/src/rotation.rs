@@ -351,27 +351,8 @@ pub fn fuzz_check(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_signers::{keys, Impostor};
     use crate::Hash;
-
-    fn keys() -> (SecretKey, SecretKey, NetworkId) {
-        (
-            SecretKey::from_seed(&[1; 32]),
-            SecretKey::from_seed(&[2; 32]),
-            Hash::of(b"network"),
-        )
-    }
-
-    /// A holder outside the process that signs with another key than it claims.
-    struct Impostor(PublicKey, SecretKey);
-
-    impl Signer for Impostor {
-        fn public(&self) -> PublicKey {
-            self.0
-        }
-        fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
-            Ok(self.1.sign(message))
-        }
-    }
 
     #[test]
     fn try_sign_gives_the_same_request_and_refuses_a_holder_that_signs_with_another_key() {
