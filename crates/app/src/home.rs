@@ -1,24 +1,21 @@
 //! A home: one directory holding the ledger database and the key store. Every use case is a
-//! method on [`Home`].
+//! method on [`Home`]. This file holds opening, the caches and appending; the key of the
+//! session is in `key_session`, creating an identity in `identity`.
+
+mod identity;
+mod key_session;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
-use countersign_ledger::{
-    Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey, Role, SecretKey, Signer,
-};
+use countersign_ledger::{Entry, Hash, Header, Kind, LogId, NetworkId, PublicKey, Role, Signer};
 use countersign_store::Store;
 use serde::Serialize;
 
 use crate::error::Rejection;
 use crate::error::{AppError, Result};
-use crate::keys::token::{TokenChoice, TokenSigner};
-use crate::keys::{
-    keychain, KeyHandle, KeyStore, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse,
-    Profile,
-};
+use crate::keys::{KeyHandle, KeyStore, KeyStoreKind, PassphraseSource, Profile};
 use crate::state::{LedgerState, Verdict, MAX_LOADED_LOGS};
 use countersign_ledger::rules::TIMESTAMP_TOLERANCE_MS;
 use countersign_report::Standing;
@@ -137,167 +134,6 @@ impl Home {
         self.passphrase = source;
     }
 
-    /// Whether this home's key is still stored unsealed (a home from before keys were sealed,
-    /// not migrated yet).
-    pub fn key_unsealed(&self) -> Result<bool> {
-        Ok(match self.keys.profile()? {
-            Some(p) => self.keys.is_plaintext(&p.key),
-            None => false,
-        })
-    }
-
-    /// Opens the signing key with `passphrase` (sealing it under that passphrase first if it
-    /// was stored unsealed) and keeps it for this session. Opening again checks the passphrase
-    /// again: signing a final re-authenticates this way. A key kept in the OS keychain is read
-    /// from the keychain again (the passphrase is not used).
-    pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
-        self.unlock_with(Some(passphrase))
-    }
-
-    /// [`Home::unlock`] for whichever store holds the key: a sealed key needs `passphrase`
-    /// (`passphrase_required` without one); a key in the keychain needs none, and the keychain
-    /// asks the user itself if its collection is locked.
-    pub fn unlock_with(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
-        let profile = self.profile()?;
-        // The token's login is this process's, not the handle's: checking the PIN again logs
-        // the old one out, so a wrong PIN leaves the key locked (the old handle goes first).
-        self.signer = None;
-        let key = self.open_key(&profile, |_| {
-            passphrase.cloned().ok_or_else(|| {
-                AppError::PassphraseRequired(
-                    "the key is sealed under a passphrase and none was given".into(),
-                )
-            })
-        })?;
-        self.signer = Some(key);
-        self.whoami()
-    }
-
-    /// Re-authentication before signing a report off as final, whatever was unlocked before: a
-    /// sealed key is opened again with `passphrase` and a token logged in to again with it as
-    /// the PIN (`reauth_required` without one); a key in the keychain is read from the keychain
-    /// again, which asks the user only if its collection is locked.
-    pub fn reauthenticate(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
-        if passphrase.is_none() && self.profile()?.store.needs_passphrase() {
-            return Err(AppError::ReauthRequired);
-        }
-        self.unlock_with(passphrase)
-    }
-
-    /// Signs through the agent on `socket` (see [`Home::use_agent`]).
-    pub(crate) fn set_agent(&mut self, socket: PathBuf) {
-        self.signer = None;
-        self.agent = Some(socket);
-    }
-
-    /// The signing key from the store the profile names: the OS keychain; a token logged in to
-    /// with the PIN `passphrase` gives; or the sealed file opened with a passphrase from
-    /// `passphrase` (a key still stored unsealed is sealed under it).
-    pub(crate) fn open_key(
-        &self,
-        profile: &Profile,
-        passphrase: impl FnOnce(PassphraseUse) -> Result<Passphrase>,
-    ) -> Result<KeyHandle> {
-        let key = match profile.store {
-            KeyStoreKind::Token => {
-                let token = profile.token()?.ok_or_else(|| AppError::KeyDamaged {
-                    key: profile.key.to_hex(),
-                    reason: "identity.json names the token store but no token".into(),
-                })?;
-                let pin = passphrase(PassphraseUse::Pin)?;
-                let signer = TokenSigner::open(token, profile.key, &pin)?;
-                return Ok(KeyHandle::External(std::sync::Arc::new(signer)));
-            }
-            KeyStoreKind::Keychain => keychain::load(&profile.key)?,
-            KeyStoreKind::Sealed if self.keys.is_plaintext(&profile.key) => {
-                let passphrase = passphrase(PassphraseUse::Migrate)?;
-                self.keys.migrate(&profile.key, &passphrase)?
-            }
-            KeyStoreKind::Sealed => {
-                let passphrase = passphrase(PassphraseUse::Unlock)?;
-                self.keys.load(&profile.key, &passphrase)?
-            }
-        };
-        Ok(KeyHandle::memory(key))
-    }
-
-    /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
-    /// again.
-    pub fn lock(&mut self) {
-        if self.signer.take().is_some() {
-            tracing::info!("key locked");
-        }
-    }
-
-    /// Whether the signing key is unsealed in this session.
-    pub fn is_unlocked(&self) -> bool {
-        self.signer.is_some()
-    }
-
-    /// Seals this home's key under a new passphrase, replacing the sealed file atomically. The
-    /// current passphrase comes from the home's source and is checked first; only then is
-    /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
-    pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
-        let profile = self.profile()?;
-        match profile.store {
-            KeyStoreKind::Token => {
-                return Err(AppError::InvalidInput(
-                    "this home's key is on a hardware token: change the token's PIN with its \
-                     own tools (e.g. `pkcs11-tool --change-pin`)"
-                        .into(),
-                ))
-            }
-            KeyStoreKind::Keychain => {
-                return Err(AppError::InvalidInput(
-                    "this home's key is kept in the OS keychain, not sealed under a passphrase: \
-                     there is no passphrase to change (the keychain's own password protects it; \
-                     `key move --to sealed` moves the key to a sealed file)"
-                        .into(),
-                ))
-            }
-            KeyStoreKind::Sealed => {}
-        }
-        let key = if self.keys.is_plaintext(&profile.key) {
-            let new = new()?;
-            new.check_new()?;
-            self.keys.migrate(&profile.key, &new)?
-        } else {
-            let old = self.source()?.get(PassphraseUse::Unlock)?;
-            let key = self.keys.load(&profile.key, &old)?;
-            let new = new()?;
-            new.check_new()?;
-            self.keys.save(&key, &new)?;
-            key
-        };
-        tracing::info!(key = %profile.key, "passphrase changed");
-        self.signer = Some(KeyHandle::memory(key));
-        Ok(())
-    }
-
-    /// Where this home's sealed key file is.
-    pub fn sealed_key_path(&self) -> Result<PathBuf> {
-        Ok(self.keys.sealed_path(&self.profile()?.key))
-    }
-
-    /// Another handle on this home (its own database connection) holding the same unsealed key:
-    /// the desktop's background sync node runs on one.
-    pub fn open_again(&mut self) -> Result<Home> {
-        let signer = self.signer()?;
-        let mut other = Home::open(&self.dir)?;
-        other.signer = Some(signer);
-        other.passphrase = self.passphrase.clone();
-        other.agent = self.agent.clone();
-        Ok(other)
-    }
-
-    pub(crate) fn source(&self) -> Result<&PassphraseSource> {
-        self.passphrase.as_ref().ok_or_else(|| {
-            AppError::PassphraseRequired(
-                "the key is sealed under a passphrase and none was given".into(),
-            )
-        })
-    }
-
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -318,34 +154,6 @@ impl Home {
             })
     }
 
-    /// This home's signing key, unsealed with a passphrase from the home's source the first
-    /// time it is needed (a key still stored unsealed is sealed under it then).
-    /// A key in the OS keychain is read from it then, unless the source is
-    /// [`PassphraseSource::locked`] (the desktop: only an explicit unlock opens the key).
-    pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
-        #[cfg(unix)]
-        if let (None, Some(socket)) = (&self.signer, &self.agent) {
-            let key = self.profile()?.key;
-            self.signer = Some(crate::agent::signer(socket, &key)?);
-        }
-        if self.signer.is_none() {
-            let profile = self.profile()?;
-            if profile.store == KeyStoreKind::Keychain
-                && self
-                    .passphrase
-                    .as_ref()
-                    .is_some_and(|s| !s.opens_on_demand())
-            {
-                return Err(AppError::Locked);
-            }
-            let key = self.open_key(&profile, |why| self.source()?.get(why))?;
-            self.signer = Some(key);
-        }
-        self.signer.clone().ok_or_else(|| AppError::NotInitialized {
-            home: self.dir.display().to_string(),
-        })
-    }
-
     /// Signs as this home's identity (see [`Home::append`]).
     pub(crate) fn append_own(
         &mut self,
@@ -360,164 +168,6 @@ impl Home {
     /// A fresh read-only view of the validation state (roster and network).
     pub(crate) fn state(&self) -> Result<LedgerState> {
         LedgerState::load(&self.store.db())
-    }
-
-    /// Creates this home's identity, its key sealed under a new passphrase from the home's
-    /// source; with `found_network`, also founds a department network with this identity as its
-    /// admin.
-    pub fn init(
-        &mut self,
-        name: &str,
-        role: Role,
-        found_network: Option<&str>,
-        ai_model: Option<AiModelInfo>,
-    ) -> Result<WhoAmI> {
-        self.refuse_if_initialized()?;
-        if name.trim().is_empty() {
-            return Err(AppError::InvalidInput("a name is required".into()));
-        }
-        let passphrase = self.source()?.get(PassphraseUse::New)?;
-        self.init_sealed(name, role, found_network, ai_model, &passphrase)
-    }
-
-    fn refuse_if_initialized(&self) -> Result<()> {
-        if let Some(existing) = self.keys.profile()? {
-            return Err(AppError::AlreadyInitialized {
-                home: self.dir.display().to_string(),
-                key: existing.key.to_hex(),
-            });
-        }
-        Ok(())
-    }
-
-    /// [`Home::init`] with the key sealed under `passphrase` (the desktop's first run).
-    pub fn init_sealed(
-        &mut self,
-        name: &str,
-        role: Role,
-        found_network: Option<&str>,
-        ai_model: Option<AiModelInfo>,
-        passphrase: &Passphrase,
-    ) -> Result<WhoAmI> {
-        passphrase.check_new()?;
-        self.check_new_identity(name)?;
-        let key = SecretKey::generate(&mut rand_core::OsRng);
-        self.keys.save(&key, passphrase)?;
-        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Sealed);
-        self.create_identity(KeyHandle::memory(key), profile, found_network)
-    }
-
-    /// [`Home::init`] with the key kept in the OS keychain: no passphrase, and no key bytes
-    /// under the home. Fails with `keychain_unavailable` (nothing written) when there is no
-    /// keychain to keep it in.
-    pub fn init_keychain(
-        &mut self,
-        name: &str,
-        role: Role,
-        found_network: Option<&str>,
-        ai_model: Option<AiModelInfo>,
-    ) -> Result<WhoAmI> {
-        self.check_new_identity(name)?;
-        let key = SecretKey::generate(&mut rand_core::OsRng);
-        keychain::store(&self.dir, &key)?;
-        let public = key.public();
-        let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Keychain);
-        let created = self.create_identity(KeyHandle::memory(key), profile, found_network);
-        if created.is_err() {
-            // Not this home's key after all: the keychain keeps no orphan.
-            let _ = keychain::remove(&self.dir, &public);
-        }
-        created
-    }
-
-    fn check_new_identity(&self, name: &str) -> Result<()> {
-        self.refuse_if_initialized()?;
-        if name.trim().is_empty() {
-            return Err(AppError::InvalidInput("a name is required".into()));
-        }
-        Ok(())
-    }
-
-    /// [`Home::init`] with the key on a hardware token: generated there (or the existing pair
-    /// `choice.key_id`), logging in with the PIN from the home's source. No key file is written.
-    pub fn init_token(
-        &mut self,
-        name: &str,
-        role: Role,
-        found_network: Option<&str>,
-        ai_model: Option<AiModelInfo>,
-        choice: &TokenChoice,
-    ) -> Result<WhoAmI> {
-        self.check_new_identity(name)?;
-        let pin = self.source()?.get(PassphraseUse::Pin)?;
-        let (token, signer) = TokenSigner::create(choice, &pin, name)?;
-        let profile = Profile {
-            key: countersign_ledger::Signer::public(&signer),
-            name: name.to_string(),
-            role,
-            ai_model,
-            store: KeyStoreKind::Token,
-            token: Some(token),
-        };
-        let handle = KeyHandle::External(std::sync::Arc::new(signer));
-        self.create_identity(handle, profile, found_network)
-    }
-
-    /// Records the identity of `key` (already in its store): founds the network if asked, then
-    /// writes the profile.
-    fn create_identity(
-        &mut self,
-        key: KeyHandle,
-        profile: Profile,
-        found_network: Option<&str>,
-    ) -> Result<WhoAmI> {
-        if let Some(network_name) = found_network {
-            self.found_network(&key, network_name, &profile)?;
-        }
-        // The profile is written last: a home without it is not initialised and can be retried.
-        self.keys.set_profile(&profile)?;
-        tracing::info!(key = %profile.key, role = %profile.role, store = %profile.store, "identity created");
-        self.signer = Some(key);
-        self.whoami()
-    }
-
-    fn found_network(&mut self, key: &KeyHandle, network_name: &str, p: &Profile) -> Result<()> {
-        let state = self.state()?;
-        if let Ok(n) = state.network() {
-            return Err(AppError::InvalidInput(format!(
-                "this home already belongs to network {n}"
-            )));
-        }
-        if self.anchor()?.is_some() {
-            return Err(AppError::InvalidInput(
-                "this home was told which network to trust; it does not found another".into(),
-            ));
-        }
-        let now = now_ms();
-        let genesis = GenesisPayload {
-            name: network_name.to_string(),
-            founder: MemberPayload {
-                valid_from: now,
-                ai_model: p.ai_model.clone(),
-                ..MemberPayload::new(p.key, &p.name, p.role, true)
-            },
-            policy: None,
-        };
-        let payload = json(&genesis);
-        let header = Header::new(
-            Hash::ZERO,
-            Hash::ZERO,
-            key.public(),
-            1,
-            now,
-            Kind::NetworkGenesis,
-            vec![],
-            &payload,
-        );
-        let entry = Entry::sign(header, key)?;
-        self.store_checked(&entry, &payload)?;
-        tracing::info!(network = %entry.id(), founder = %p.key, "network founded");
-        Ok(())
     }
 
     pub fn whoami(&self) -> Result<WhoAmI> {
@@ -775,23 +425,6 @@ impl Verified {
 
 fn db_data_version(db: &countersign_store::Db<'_>) -> Result<i64> {
     Ok(db.data_version()?)
-}
-
-fn new_profile(
-    key: &SecretKey,
-    name: &str,
-    role: Role,
-    ai_model: Option<AiModelInfo>,
-    store: KeyStoreKind,
-) -> Profile {
-    Profile {
-        key: key.public(),
-        name: name.to_string(),
-        role,
-        ai_model,
-        store,
-        token: None,
-    }
 }
 
 pub(crate) fn json<T: Serialize>(value: &T) -> Vec<u8> {

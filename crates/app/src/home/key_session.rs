@@ -1,0 +1,203 @@
+//! The home's signing key in this session: opening it from its store (a sealed file, the OS
+//! keychain, a token, or an agent), locking it, re-authenticating for sign-off, and changing
+//! the passphrase.
+
+use std::path::PathBuf;
+
+use super::{Home, WhoAmI};
+use crate::error::{AppError, Result};
+use crate::keys::token::TokenSigner;
+use crate::keys::{
+    keychain, KeyHandle, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
+};
+
+impl Home {
+    /// Whether this home's key is still stored unsealed (a home from before keys were sealed,
+    /// not migrated yet).
+    pub fn key_unsealed(&self) -> Result<bool> {
+        Ok(match self.keys.profile()? {
+            Some(p) => self.keys.is_plaintext(&p.key),
+            None => false,
+        })
+    }
+
+    /// Opens the signing key with `passphrase` (sealing it under that passphrase first if it
+    /// was stored unsealed) and keeps it for this session. Opening again checks the passphrase
+    /// again: signing a final re-authenticates this way. A key kept in the OS keychain is read
+    /// from the keychain again (the passphrase is not used).
+    pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<WhoAmI> {
+        self.unlock_with(Some(passphrase))
+    }
+
+    /// [`Home::unlock`] for whichever store holds the key: a sealed key needs `passphrase`
+    /// (`passphrase_required` without one); a key in the keychain needs none, and the keychain
+    /// asks the user itself if its collection is locked.
+    pub fn unlock_with(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
+        let profile = self.profile()?;
+        // The token's login is this process's, not the handle's: checking the PIN again logs
+        // the old one out, so a wrong PIN leaves the key locked (the old handle goes first).
+        self.signer = None;
+        let key = self.open_key(&profile, |_| {
+            passphrase.cloned().ok_or_else(|| {
+                AppError::PassphraseRequired(
+                    "the key is sealed under a passphrase and none was given".into(),
+                )
+            })
+        })?;
+        self.signer = Some(key);
+        self.whoami()
+    }
+
+    /// Re-authentication before signing a report off as final, whatever was unlocked before: a
+    /// sealed key is opened again with `passphrase` and a token logged in to again with it as
+    /// the PIN (`reauth_required` without one); a key in the keychain is read from the keychain
+    /// again, which asks the user only if its collection is locked.
+    pub fn reauthenticate(&mut self, passphrase: Option<&Passphrase>) -> Result<WhoAmI> {
+        if passphrase.is_none() && self.profile()?.store.needs_passphrase() {
+            return Err(AppError::ReauthRequired);
+        }
+        self.unlock_with(passphrase)
+    }
+
+    /// Signs through the agent on `socket` (see [`Home::use_agent`]).
+    pub(crate) fn set_agent(&mut self, socket: PathBuf) {
+        self.signer = None;
+        self.agent = Some(socket);
+    }
+
+    /// The signing key from the store the profile names: the OS keychain; a token logged in to
+    /// with the PIN `passphrase` gives; or the sealed file opened with a passphrase from
+    /// `passphrase` (a key still stored unsealed is sealed under it).
+    pub(crate) fn open_key(
+        &self,
+        profile: &Profile,
+        passphrase: impl FnOnce(PassphraseUse) -> Result<Passphrase>,
+    ) -> Result<KeyHandle> {
+        let key = match profile.store {
+            KeyStoreKind::Token => {
+                let token = profile.token()?.ok_or_else(|| AppError::KeyDamaged {
+                    key: profile.key.to_hex(),
+                    reason: "identity.json names the token store but no token".into(),
+                })?;
+                let pin = passphrase(PassphraseUse::Pin)?;
+                let signer = TokenSigner::open(token, profile.key, &pin)?;
+                return Ok(KeyHandle::External(std::sync::Arc::new(signer)));
+            }
+            KeyStoreKind::Keychain => keychain::load(&profile.key)?,
+            KeyStoreKind::Sealed if self.keys.is_plaintext(&profile.key) => {
+                let passphrase = passphrase(PassphraseUse::Migrate)?;
+                self.keys.migrate(&profile.key, &passphrase)?
+            }
+            KeyStoreKind::Sealed => {
+                let passphrase = passphrase(PassphraseUse::Unlock)?;
+                self.keys.load(&profile.key, &passphrase)?
+            }
+        };
+        Ok(KeyHandle::memory(key))
+    }
+
+    /// Forgets the unsealed signing key (wiped from memory); signing asks for the passphrase
+    /// again.
+    pub fn lock(&mut self) {
+        if self.signer.take().is_some() {
+            tracing::info!("key locked");
+        }
+    }
+
+    /// Whether the signing key is unsealed in this session.
+    pub fn is_unlocked(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// Seals this home's key under a new passphrase, replacing the sealed file atomically. The
+    /// current passphrase comes from the home's source and is checked first; only then is
+    /// `new` asked for the new one. A key still stored unsealed is sealed under the new one.
+    pub fn change_passphrase(&mut self, new: impl FnOnce() -> Result<Passphrase>) -> Result<()> {
+        let profile = self.profile()?;
+        match profile.store {
+            KeyStoreKind::Token => {
+                return Err(AppError::InvalidInput(
+                    "this home's key is on a hardware token: change the token's PIN with its \
+                     own tools (e.g. `pkcs11-tool --change-pin`)"
+                        .into(),
+                ))
+            }
+            KeyStoreKind::Keychain => {
+                return Err(AppError::InvalidInput(
+                    "this home's key is kept in the OS keychain, not sealed under a passphrase: \
+                     there is no passphrase to change (the keychain's own password protects it; \
+                     `key move --to sealed` moves the key to a sealed file)"
+                        .into(),
+                ))
+            }
+            KeyStoreKind::Sealed => {}
+        }
+        let key = if self.keys.is_plaintext(&profile.key) {
+            let new = new()?;
+            new.check_new()?;
+            self.keys.migrate(&profile.key, &new)?
+        } else {
+            let old = self.source()?.get(PassphraseUse::Unlock)?;
+            let key = self.keys.load(&profile.key, &old)?;
+            let new = new()?;
+            new.check_new()?;
+            self.keys.save(&key, &new)?;
+            key
+        };
+        tracing::info!(key = %profile.key, "passphrase changed");
+        self.signer = Some(KeyHandle::memory(key));
+        Ok(())
+    }
+
+    /// Where this home's sealed key file is.
+    pub fn sealed_key_path(&self) -> Result<PathBuf> {
+        Ok(self.keys.sealed_path(&self.profile()?.key))
+    }
+
+    /// Another handle on this home (its own database connection) holding the same unsealed key:
+    /// the desktop's background sync node runs on one.
+    pub fn open_again(&mut self) -> Result<Home> {
+        let signer = self.signer()?;
+        let mut other = Home::open(&self.dir)?;
+        other.signer = Some(signer);
+        other.passphrase = self.passphrase.clone();
+        other.agent = self.agent.clone();
+        Ok(other)
+    }
+
+    pub(crate) fn source(&self) -> Result<&PassphraseSource> {
+        self.passphrase.as_ref().ok_or_else(|| {
+            AppError::PassphraseRequired(
+                "the key is sealed under a passphrase and none was given".into(),
+            )
+        })
+    }
+
+    /// This home's signing key, unsealed with a passphrase from the home's source the first
+    /// time it is needed (a key still stored unsealed is sealed under it then).
+    /// A key in the OS keychain is read from it then, unless the source is
+    /// [`PassphraseSource::locked`] (the desktop: only an explicit unlock opens the key).
+    pub(crate) fn signer(&mut self) -> Result<KeyHandle> {
+        #[cfg(unix)]
+        if let (None, Some(socket)) = (&self.signer, &self.agent) {
+            let key = self.profile()?.key;
+            self.signer = Some(crate::agent::signer(socket, &key)?);
+        }
+        if self.signer.is_none() {
+            let profile = self.profile()?;
+            if profile.store == KeyStoreKind::Keychain
+                && self
+                    .passphrase
+                    .as_ref()
+                    .is_some_and(|s| !s.opens_on_demand())
+            {
+                return Err(AppError::Locked);
+            }
+            let key = self.open_key(&profile, |why| self.source()?.get(why))?;
+            self.signer = Some(key);
+        }
+        self.signer.clone().ok_or_else(|| AppError::NotInitialized {
+            home: self.dir.display().to_string(),
+        })
+    }
+}
