@@ -115,6 +115,26 @@ impl SoftHsm {
     fn ok(&self, home: &Home, args: &[&str]) -> Value {
         self.run(home, args).ok()
     }
+
+    /// A new ct-chest report on `study`, signed on the token: its id.
+    fn new_report(&self, home: &Home, study: &str) -> String {
+        let args = ["report", "new", "--study", study, "--template", "ct-chest"];
+        self.ok(home, &args)["report"].as_str().unwrap().to_string()
+    }
+
+    /// A section written and signed on the token.
+    fn write(&self, home: &Home, report: &str, section: &str, text: &str) -> Value {
+        let args = [
+            "report",
+            "write",
+            report,
+            "--section",
+            section,
+            "--text",
+            text,
+        ];
+        self.ok(home, &args)
+    }
 }
 
 /// A new home whose passphrase file holds the token's PIN.
@@ -231,32 +251,8 @@ fn a_section_signed_on_a_softhsm_token_verifies_on_another_home_and_no_key_is_un
     assert_eq!(point, format!("0420{key}"), "{listed}");
 
     let _wal = hold_wal(&home);
-    let report = hsm.ok(
-        &home,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    )["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let written = hsm.ok(
-        &home,
-        &[
-            "report",
-            "write",
-            &report,
-            "--section",
-            "findings",
-            "--text",
-            "No nodule.",
-        ],
-    );
+    let report = hsm.new_report(&home, "1.2.3");
+    let written = hsm.write(&home, &report, "findings", "No nodule.");
     assert!(written["entry"].is_string(), "{written}");
     assert!(hsm.ok(&home, &["verify"])["ok"].as_bool().unwrap());
 
@@ -350,32 +346,8 @@ fn a_key_of_known_seed_put_on_the_token_signs_and_its_seed_reaches_no_file_under
     assert_eq!(who["key"], expected.as_str());
     assert_eq!(identity(&home)["token"]["key_id"], "c0ffee");
     let _wal = hold_wal(&home);
-    let report = hsm.ok(
-        &home,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.9",
-            "--template",
-            "ct-chest",
-        ],
-    )["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    hsm.ok(
-        &home,
-        &[
-            "report",
-            "write",
-            &report,
-            "--section",
-            "findings",
-            "--text",
-            "Signed on the token.",
-        ],
-    );
+    let report = hsm.new_report(&home, "1.2.9");
+    hsm.write(&home, &report, "findings", "Signed on the token.");
     assert!(hsm.ok(&home, &["verify"])["ok"].as_bool().unwrap());
     assert_no_key_material(&home.dir, Some(&seed));
 
@@ -429,20 +401,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
 
     std::fs::write(&home.passphrase_file, format!("{PIN}\n")).unwrap();
     hsm.ok(&home, &strs(&init_args("refusals")));
-    let report = hsm.ok(
-        &home,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.4",
-            "--template",
-            "ct-chest",
-        ],
-    )["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let report = hsm.new_report(&home, "1.2.4");
     let entries = home.count();
     let profile = std::fs::read(home.dir.join("identity.json")).unwrap();
     let write = || {
@@ -612,17 +571,11 @@ fn a_token_home_joins_by_invitation_and_syncs_both_ways_as_its_member() {
 
     // A section signed on the token goes to the admin with the next sync and verifies there.
     let _wal = hold_wal(&home);
-    let written = hsm.ok(
+    let written = hsm.write(
         &home,
-        &[
-            "report",
-            "write",
-            &draft,
-            "--section",
-            "findings",
-            "--text",
-            "Signed on the token, carried by sync.",
-        ],
+        &draft,
+        "findings",
+        "Signed on the token, carried by sync.",
     );
     assert!(written["entry"].is_string(), "{written}");
     hsm.ok(&home, &["sync", "--once"]);
@@ -663,18 +616,7 @@ fn a_token_home_joins_by_invitation_and_syncs_both_ways_as_its_member() {
         .push(("SOFTHSM2_CONF".into(), hsm.conf.clone().into_os_string()));
     let _serving_token = crate::sync::serve(&home, &[&serving.1]);
     let text = "Written while serving, announced to the admin.";
-    hsm.ok(
-        &home,
-        &[
-            "report",
-            "write",
-            &draft,
-            "--section",
-            "impression",
-            "--text",
-            text,
-        ],
-    );
+    hsm.write(&home, &draft, "impression", text);
     crate::sync::until("the section on the admin's home", || {
         admin
             .ok(&["report", "show", &draft])
@@ -746,20 +688,7 @@ fn a_token_key_that_is_not_the_identitys_key_signs_nothing() {
     hsm.init_token("swapped");
     let home = home_with_pin();
     hsm.ok(&home, &strs(&init_args("swapped")));
-    let report = hsm.ok(
-        &home,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.6",
-            "--template",
-            "ct-chest",
-        ],
-    )["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let report = hsm.new_report(&home, "1.2.6");
     let entries = home.count();
     // identity.json made to name another key, and the token's public half (which would show the
     // mismatch at unlock) gone: only the check of each signature is left to notice.
@@ -956,34 +885,8 @@ fn a_token_home_rotates_to_a_new_pair_on_the_same_token() {
         .as_str()
         .unwrap()
         .to_string();
-    let report = hsm.ok(
-        &home,
-        &[
-            "report",
-            "new",
-            "--study",
-            "1.2.3",
-            "--template",
-            "ct-chest",
-        ],
-    )["report"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let write = |section: &str, text: &str| {
-        hsm.ok(
-            &home,
-            &[
-                "report",
-                "write",
-                &report,
-                "--section",
-                section,
-                "--text",
-                text,
-            ],
-        )
-    };
+    let report = hsm.new_report(&home, "1.2.3");
+    let write = |section: &str, text: &str| hsm.write(&home, &report, section, text);
     write("findings", "Signed with the first pair.");
 
     let rotated = hsm.ok(&home, &["key", "rotate"]);
