@@ -1,6 +1,8 @@
+use super::sealed::BODY_LEN;
 use super::*;
 use proptest::prelude::*;
 use rand::SeedableRng;
+use sha2::{Digest, Sha256};
 
 const FAST: KdfParams = KdfParams::FAST_FOR_TESTS;
 
