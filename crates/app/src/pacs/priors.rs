@@ -1,0 +1,141 @@
+//! A patient's other studies: from every archive that lists them and from this home's store,
+//! newest first, each with this department's report state.
+
+use super::*;
+
+/// One of a patient's other studies, as `priors` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorStudy {
+    pub study: String,
+    /// Study Date, `YYYYMMDD`.
+    pub date: Option<String>,
+    /// Its modalities, comma-separated.
+    pub modality: Option<String>,
+    pub description: Option<String>,
+    /// Whether this home's image store holds it (and how many instances).
+    pub local: bool,
+    pub local_instances: u64,
+    /// The archive that listed it, if one did (the first, when several did).
+    pub archive: Option<String>,
+    /// This department's report on it, as in the worklist.
+    pub report: String,
+}
+
+impl Home {
+    /// The state of the most advanced report on `study`, or `none`.
+    pub(super) fn report_state(&self, study: &str) -> Result<String> {
+        Ok(
+            crate::reports::summaries_of_study(&self.store().db(), study)?
+                .into_iter()
+                .map(|r| state_name(&r.status))
+                .max_by_key(|s| rank(s))
+                .unwrap_or_else(|| "none".to_string()),
+        )
+    }
+
+    /// The other studies of the patient of `study`, newest first (undated last): those the
+    /// archive (`archive`, else every configured one) lists for the patient's ID, and those
+    /// the image store holds. The patient is the one the store's instances of the study name,
+    /// else the one the archive gives; a study filed under two patients is refused.
+    pub fn priors(&self, study: &str, archive: Option<&str>) -> Result<Vec<PriorStudy>> {
+        countersign_pacs::check_uid(study).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let archives = match archive {
+            Some(name) => vec![self.archive(name)?],
+            None => self.pacs_list()?,
+        };
+        let clients = archives
+            .iter()
+            .map(|a| Ok((a, a.client()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let local_patient = self
+            .store()
+            .db()
+            .study_head(study)?
+            .and_then(|(first, _)| first.patient_id);
+        let patient = match local_patient {
+            Some(id) => id,
+            None => {
+                let mut ids = std::collections::BTreeSet::new();
+                for (config, client) in &clients {
+                    let query = StudyQuery {
+                        study: Some(study.to_string()),
+                        limit: 16,
+                        ..Default::default()
+                    };
+                    for m in client.search(&query).map_err(|e| config.error(e))? {
+                        if m.study == study {
+                            ids.extend(m.patient_id);
+                        }
+                    }
+                }
+                if ids.len() > 1 {
+                    return Err(AppError::WrongPatient(format!(
+                        "study {study} is filed under {} different Patient IDs: whose priors \
+                         to list cannot be told",
+                        ids.len()
+                    )));
+                }
+                ids.into_iter().next().ok_or_else(|| AppError::NotFound {
+                    what: format!("study {study} (with a Patient ID) here or on an archive"),
+                })?
+            }
+        };
+        let mut found: std::collections::BTreeMap<String, PriorStudy> = Default::default();
+        for (config, client) in &clients {
+            let query = StudyQuery {
+                patient_id: Some(patient.clone()),
+                ..Default::default()
+            };
+            let matches = client.search(&query).map_err(|e| config.error(e))?;
+            tracing::info!(archive = %config.name, studies = matches.len(), "priors read");
+            for m in matches {
+                // An archive may match loosely: only this exact Patient ID counts.
+                if m.study == study || m.patient_id.as_deref() != Some(patient.as_str()) {
+                    continue;
+                }
+                found.entry(m.study.clone()).or_insert_with(|| PriorStudy {
+                    study: m.study,
+                    date: m.date,
+                    modality: (!m.modalities.is_empty()).then(|| m.modalities.join(",")),
+                    description: m.description,
+                    local: false,
+                    local_instances: 0,
+                    archive: Some(config.name.clone()),
+                    report: String::new(),
+                });
+            }
+        }
+        let db = self.store().db();
+        for local in db.studies_of_patient(&patient)? {
+            if local == study {
+                continue;
+            }
+            let Some((first, n)) = db.study_head(&local)? else {
+                continue;
+            };
+            let row = found.entry(local.clone()).or_insert_with(|| PriorStudy {
+                study: local,
+                date: first.study_date.clone(),
+                modality: first.modality.clone(),
+                description: first.study_description.clone(),
+                local: false,
+                local_instances: 0,
+                archive: None,
+                report: String::new(),
+            });
+            row.local = true;
+            row.local_instances = n;
+        }
+        let mut out: Vec<PriorStudy> = found.into_values().collect();
+        for p in &mut out {
+            p.report = self.report_state(&p.study)?;
+        }
+        out.sort_by(|a, b| match (&a.date, &b.date) {
+            (Some(x), Some(y)) => y.cmp(x).then(a.study.cmp(&b.study)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.study.cmp(&b.study),
+        });
+        Ok(out)
+    }
+}
