@@ -14,6 +14,14 @@ use crate::home::Home;
 use crate::state::{decode_row, LedgerState, Verdict};
 use countersign_report::Standing;
 
+mod authenticated;
+mod held;
+
+pub(crate) use authenticated::causal_order;
+pub use authenticated::Authenticated;
+use authenticated::Received;
+pub(crate) use held::release_held;
+
 /// An entry the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
@@ -296,159 +304,6 @@ fn received_bytes(r: &Received) -> usize {
     r.0.header_bytes().len() + 64 + r.1.as_ref().map_or(0, Vec::len)
 }
 
-/// An authenticated entry and its payload as the bundle carried it. Boxed, so that each is
-/// freed whole once stored: the import would otherwise keep every entry's half a kilobyte in
-/// the batch until the batch ends, beside the state it has grown meanwhile.
-type Received = Box<(Entry, Option<Vec<u8>>)>;
-
-/// A bundle's entries, every one decoded and its signature checked; nothing stored yet. Needs
-/// no home, so it can be made on any thread.
-#[derive(Debug)]
-pub struct Authenticated {
-    entries: Vec<Received>,
-}
-
-impl Authenticated {
-    /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
-    pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
-        Authenticated::read(bytes)
-    }
-
-    /// Reads an untrusted bundle from a stream and checks every signature (`verify_strict`).
-    /// Records are read a chunk at a time and each chunk is checked on every core, so neither
-    /// the bundle's bytes nor its records are ever held whole: only the entries they become.
-    /// The first problem met reading front to back refuses the bundle.
-    pub fn read(source: impl Read) -> Result<Authenticated> {
-        use rayon::prelude::*;
-        let mut records = bundle::Reader::new(source);
-        // A batch has few authors: each key is checked (decompressed) once, not per entry.
-        let mut keys: HashMap<[u8; 32], PublicKey> = HashMap::new();
-        let mut chunk: Vec<BundleRecord> = Vec::with_capacity(CHUNK);
-        let mut checked: Vec<Result<(Entry, Option<Vec<u8>>)>> = Vec::with_capacity(CHUNK);
-        let mut entries: Vec<Received> = Vec::new();
-        loop {
-            for record in records.by_ref().take(CHUNK) {
-                chunk.push(record.map_err(|e| match e {
-                    bundle::ReadError::Bundle(e) => AppError::BadBundle(e),
-                    bundle::ReadError::Io { record, source } => AppError::Io {
-                        context: format!("reading bundle record {record}"),
-                        source,
-                    },
-                })?);
-            }
-            if chunk.is_empty() {
-                break;
-            }
-            for author in chunk.iter().filter_map(|r| header::author_bytes(&r.header)) {
-                if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(author) {
-                    if let Ok(key) = PublicKey::from_bytes(&author) {
-                        slot.insert(key);
-                    }
-                }
-            }
-            let first = entries.len();
-            // Signatures are independent: checked on every core.
-            chunk
-                .par_drain(..)
-                .enumerate()
-                .map(|(i, r)| authenticate(first + i, r, &keys))
-                .collect_into_vec(&mut checked);
-            // Boxed here, not on the worker that checked it: the box is freed on this thread
-            // when its entry is stored, and memory an idle worker's allocator owns is not
-            // reclaimed while it idles (the import's peak grew by that much).
-            for entry in checked.drain(..) {
-                entries.push(Box::new(entry?));
-            }
-        }
-        Ok(Authenticated { entries })
-    }
-
-    /// How many entries the bundle carried.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-/// Decodes one record into an entry, keeping its bytes, and checks its signature.
-fn authenticate(
-    index: usize,
-    record: BundleRecord,
-    keys: &HashMap<[u8; 32], PublicKey>,
-) -> Result<(Entry, Option<Vec<u8>>)> {
-    let BundleRecord {
-        header,
-        signature,
-        payload,
-    } = record;
-    Entry::decode_unverified_owned(header, &signature, |k| keys.get(k).copied())
-        .and_then(|e| e.verify_signature().map(|()| (e, payload)))
-        .map_err(|e| AppError::BundleEntry {
-            index,
-            reason: e.to_string(),
-        })
-}
-
-/// The batch with every entry after its parents that the batch carries (ties in arrival
-/// order): Kahn's algorithm, linear in the batch. Retrying what waits pass after pass was
-/// quadratic for a batch that came in reverse causal order (500 entries: 665 ms against 7 ms).
-pub(crate) fn causal_order<T>(batch: Vec<T>) -> Vec<T>
-where
-    T: std::ops::Deref<Target = (Entry, Option<Vec<u8>>)>,
-{
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let at: IdMap<usize> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.0.id(), i))
-        .collect();
-    let mut waiting_on = vec![0usize; batch.len()];
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); batch.len()];
-    for (i, r) in batch.iter().enumerate() {
-        let mut parents: Vec<usize> =
-            r.0.header()
-                .parents
-                .iter()
-                .filter_map(|p| at.get(p).copied())
-                .filter(|&p| p != i)
-                .collect();
-        parents.sort_unstable();
-        parents.dedup();
-        waiting_on[i] = parents.len();
-        for p in parents {
-            children[p].push(i);
-        }
-    }
-    // The index of ids is done with: freed before the order is built.
-    drop(at);
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..batch.len())
-        .filter(|&i| waiting_on[i] == 0)
-        .map(Reverse)
-        .collect();
-    let mut order = Vec::with_capacity(batch.len());
-    let mut placed = vec![false; batch.len()];
-    while let Some(Reverse(i)) = ready.pop() {
-        placed[i] = true;
-        order.push(i);
-        for &c in &children[i] {
-            waiting_on[c] -= 1;
-            if waiting_on[c] == 0 {
-                ready.push(Reverse(c));
-            }
-        }
-    }
-    // A cycle (two entries naming each other: their ids cannot both hold) is left to the
-    // passes below to report.
-    order.extend((0..batch.len()).filter(|&i| !placed[i]));
-    // Every index is in `order` once, so every slot is taken exactly once.
-    let mut slots: Vec<Option<T>> = batch.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
-}
-
 /// What an import does with an entry the rules refuse.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Intake<'a> {
@@ -630,83 +485,6 @@ fn import_batch(
         }
     }
     Ok(())
-}
-
-/// Takes in held entries whose time has come, through the same path as any import. Held
-/// entries that depend on each other are taken in causal order; one still waiting for a parent
-/// stays held; one the rules refuse outright is dropped (and logged).
-pub(crate) fn release_held(db: &countersign_store::Db<'_>, state: &mut LedgerState) -> Result<u64> {
-    let now = now_ms();
-    let rows = db.held_due(now, 4096)?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut pending: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
-    for row in rows {
-        let signature: Option<[u8; 64]> = row.signature.as_slice().try_into().ok();
-        match signature.map(|sig| Entry::from_parts(&row.header, &sig)) {
-            Some(Ok(entry)) => pending.push((entry, row.payload)),
-            _ => db.remove_held(&row.id)?,
-        }
-    }
-    let mut released = 0;
-    loop {
-        let before = pending.len();
-        let mut waiting = Vec::new();
-        for (entry, payload) in pending {
-            let id = entry.id();
-            if !entry.header().kind.is_genesis() {
-                state.load_log(db, &entry.log_id())?;
-            }
-            // A genesis held for its date passes the trust gate again when released (the
-            // anchor may have changed since), and sets the home's network as on import.
-            let genesis = entry.header().kind == countersign_ledger::Kind::NetworkGenesis
-                && state.ledger.network().is_none();
-            if genesis {
-                let anchor = crate::join::anchor_in(db)?;
-                if let Err(e) = countersign_report::accept::trust::admits(anchor.as_ref(), &entry) {
-                    tracing::info!(entry = %id, code = e.code(), "a held network genesis is not adopted");
-                    db.remove_held(id.as_bytes())?;
-                    continue;
-                }
-            }
-            match state
-                .ledger
-                .accept_unjudged(&entry, payload.as_deref(), now)
-            {
-                Ok(Verdict::New(())) => {
-                    if genesis {
-                        db.set_meta("network", &id.to_hex())?;
-                    }
-                    if db.insert_entry(&entry, payload.as_deref())? {
-                        released += 1;
-                    } else {
-                        reload(db, state, &entry.log_id())?;
-                    }
-                    db.remove_held(id.as_bytes())?;
-                }
-                Ok(Verdict::Fork { first }) => {
-                    db.insert_fork(&first, &entry, payload.as_deref())?;
-                    db.remove_held(id.as_bytes())?;
-                }
-                Ok(Verdict::Duplicate) => db.remove_held(id.as_bytes())?,
-                Ok(Verdict::Held { .. }) => {}
-                Err(e) if e.waits_for_dependency() => waiting.push((entry, payload)),
-                Err(e) => {
-                    tracing::info!(entry = %id, rule = e.code(), "a held entry is refused now its time has come");
-                    db.remove_held(id.as_bytes())?;
-                }
-            }
-        }
-        if waiting.is_empty() || waiting.len() == before {
-            break;
-        }
-        pending = waiting;
-    }
-    if released > 0 {
-        tracing::info!(released, "held entries released");
-    }
-    Ok(released)
 }
 
 fn problem(id: EntryId, e: &Rejection) -> Problem {
