@@ -223,7 +223,9 @@ pub fn run(
     };
     let _ = waiter.join();
     let _ = writer.join();
-    // A program that left a child holding its pipes open is stopped with it.
+    // A program that left a child holding its pipes open is stopped with it. The group id is
+    // the program's pid, which is not given out again while any member of the group lives; with
+    // none left, the signal finds nothing (Linux hands pids out in turn, not at once again).
     #[cfg(unix)]
     kill_group(pid);
     let (stdout, over) = out.join().ok().flatten().unwrap_or_default();
