@@ -7,6 +7,7 @@ mod bundle_scale;
 mod common;
 mod crash;
 mod dcmtk;
+mod erasure;
 mod exports;
 mod followups;
 mod fork;

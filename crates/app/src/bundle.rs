@@ -244,6 +244,13 @@ impl Home {
                 if matches!(why, Rejection::NoNetwork) {
                     continue;
                 }
+                // A record without its payload whose erasure never came (a relay that
+                // stripped it): nothing to hold against anyone, and nothing kept, so a later
+                // sync fetches it again.
+                if matches!(why, Rejection::PayloadMissing) {
+                    tracing::info!(entry = %entry.id(), "a record came without its payload: not kept");
+                    continue;
+                }
                 crate::quarantine::keep(db, entry, payload.as_deref(), why, true, peer)?;
                 report.quarantined.push(problem(entry.id(), why));
             }
@@ -327,6 +334,14 @@ fn import_batch(
     leftovers: &mut Vec<(Received, Rejection)>,
 ) -> Result<()> {
     let mut pending = causal_order(pending);
+    // An erased report's log comes as headers only, its erasure after them: the erasure is
+    // noted first (checked on its own), so that the headers it covers are taken in.
+    for item in &pending {
+        let (entry, payload) = &**item;
+        if entry.header().kind == countersign_ledger::Kind::PayloadErase {
+            state.ledger.note_erasure(entry, payload.as_deref());
+        }
+    }
     let now = now_ms();
     let mut held: HashMap<EntryId, u64> = HashMap::new();
     // New entries, whose standing is asked once the batch is in.
@@ -435,7 +450,15 @@ fn import_batch(
                         ),
                     });
                 }
-                Err(e) if e.waits_for_dependency() => {
+                // A header without its payload may be an erased report's whose erasure is in
+                // a later batch of the same pull: it waits for it (and is dropped, not
+                // quarantined, if the pull ends without it).
+                Err(e)
+                    if e.waits_for_dependency()
+                        || (e == Rejection::PayloadMissing
+                            && matches!(intake, Intake::Quarantine { .. })
+                            && entry.header().kind.family() == LogFamily::Report) =>
+                {
                     if matches!(intake, Intake::Quarantine { .. }) {
                         waits.push(e.clone());
                     }

@@ -95,7 +95,7 @@ impl Home {
         // The report list's rows, rebuilt from the entries if this home has none of this
         // version yet (once, after an upgrade).
         crate::projection::ensure(&mut store)?;
-        Ok(Home {
+        let home = Home {
             dir: dir.to_path_buf(),
             store,
             keys: KeyStore::new(dir),
@@ -105,7 +105,13 @@ impl Home {
             passphrase: None,
             agent: None,
             decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
-        })
+        };
+        // An erasure whose images were not all unlinked (a crash after its commit) is
+        // finished now.
+        if !home.store.db().erased_image_files()?.is_empty() {
+            crate::erasure::after_commit(&home)?;
+        }
+        Ok(home)
     }
 
     /// Opens the home at `dir` with a passphrase source, asked only when the secret key is
@@ -308,13 +314,23 @@ impl Home {
             // Entries held for later come in with the first write after their time.
             crate::bundle::release_held(db, state)?;
             let out = f(db, state)?;
+            // Whatever brought an erasure, what it erases goes in this same transaction.
+            let erased = crate::erasure::apply(db, state, mark.arrival())?;
             crate::projection::update(db, state, mark)?;
-            Ok(out)
+            Ok((out, !erased.is_empty()))
         });
-        if result.is_err() {
-            *cache = None;
+        match result {
+            Ok((out, erased)) => {
+                if erased {
+                    crate::erasure::after_commit(self)?;
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                *cache = None;
+                Err(e)
+            }
         }
-        result
     }
 
     pub(crate) fn store_mut(&mut self) -> &mut Store {

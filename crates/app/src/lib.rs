@@ -31,6 +31,7 @@ mod bundle;
 mod checkpoints;
 mod demo;
 mod drafts;
+mod erasure;
 mod error;
 mod export;
 mod frame_cache;
@@ -59,6 +60,7 @@ pub use checkpoints::SplitView;
 /// What a home may be told to trust before it holds a network (see [`Home::trust`]).
 pub use countersign_report::accept::trust::Anchor;
 pub use demo::{DemoMember, DemoSummary};
+pub use erasure::{DataProtectionOutcome, DataSubject};
 pub use error::{AppError, Rejection, Result, WireError, ERROR_CODES};
 pub use export::{
     bundle_in_archive, fuzz_archive_read, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME,

@@ -38,6 +38,13 @@ pub(crate) struct Mark {
     arrival: i64,
 }
 
+impl Mark {
+    /// The arrival number entries stored since the mark are above.
+    pub(crate) fn arrival(&self) -> i64 {
+        self.arrival
+    }
+}
+
 /// Marks the start of a write: entries stored from here on, and what the ledger notes
 /// changing from here on, are projected at [`update`].
 pub(crate) fn mark(db: &Db<'_>, state: &mut LedgerState) -> Result<Mark> {

@@ -80,11 +80,10 @@ fn check_row(row: &StoredEntry, keys: &HashMap<[u8; 32], PublicKey>) -> Result<E
     if !columns_match {
         return Err("index columns do not match the signed header".into());
     }
-    match &row.payload {
-        Some(p) => {
-            countersign_ledger::rules::check_payload(&entry, p).map_err(|e| e.to_string())?
-        }
-        None => return Err("payload is missing".into()),
+    // A missing payload is judged by the rules: an erased report's entries hold none (its
+    // erasure says so, and is checked); anywhere else it is `payload_missing`.
+    if let Some(p) = &row.payload {
+        countersign_ledger::rules::check_payload(&entry, p).map_err(|e| e.to_string())?
     }
     Ok(entry)
 }
@@ -518,6 +517,22 @@ pub(crate) fn verify(
             .members()
             .map(|m| (*m.key.as_bytes(), m.key))
             .collect();
+    }
+    // Erased reports' logs hold headers only: their erasures are noted first (each checked on
+    // its own: signed, by a key that may erase), so that their headers are judged as the
+    // erasure says. A log listed as erased without a valid erasure is not noted: its missing
+    // payloads are reported.
+    for (log, _) in db.erased_logs()? {
+        for row in db.log_entries(&log)? {
+            if row.kind == countersign_ledger::Kind::PayloadErase.name() {
+                if let Ok(entry) = crate::state::decode_row(&row) {
+                    replay
+                        .state
+                        .ledger
+                        .note_erasure(&entry, row.payload.as_deref());
+                }
+            }
+        }
     }
     // A pipeline over bounded chunks, log by log: while the pool checks one chunk's
     // signatures, this thread replays the rules of the chunk before and reads the chunk after.

@@ -124,6 +124,28 @@ pub(crate) enum HomeCommand {
     },
     /// Rebuild the report list (a table derived from the entries) from the entries.
     Reindex,
+    /// Erase a patient's personal data (GDPR Art. 17): signs a payload.erase in each of the
+    /// patient's reports (or one report); every home that receives it destroys the reports'
+    /// text and images and keeps the signed headers. An attending or a data-protection
+    /// officer signs it. It cannot be undone.
+    Erase {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// The legal basis, recorded in the signed entry (e.g. "GDPR Art. 17(1)(b)").
+        #[arg(long)]
+        basis: String,
+    },
+    /// Restrict the processing of a patient's data (GDPR Art. 18): views and exports show no
+    /// content until the restriction is lifted (--lift). Signed, reversible.
+    Restrict {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        #[arg(long)]
+        basis: String,
+        /// Lift the restriction instead.
+        #[arg(long)]
+        lift: bool,
+    },
     /// Found a demo network in an empty home and write a signed-off report by three people.
     Demo,
     /// Import DICOM files and folders (recursively) into the home's image store.
@@ -819,4 +841,16 @@ pub(crate) fn parse_channel(s: &str) -> Result<Channel, String> {
 pub(crate) fn public_key(s: &str) -> Result<PublicKey, AppError> {
     s.parse()
         .map_err(|e| AppError::InvalidInput(format!("{s:?} is not a public key: {e}")))
+}
+
+/// Whose data: every report of a patient, or one report.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub(crate) struct SubjectArgs {
+    /// The Patient ID, as in the imported studies.
+    #[arg(long, value_name = "ID")]
+    pub patient: Option<String>,
+    /// One report's id.
+    #[arg(long, value_name = "REPORT")]
+    pub report: Option<String>,
 }

@@ -400,6 +400,30 @@ pub(crate) fn home_command(
                 format!("report list rebuilt from the entries: {reports} reports"),
             )
         }
+        HomeCommand::Erase { subject, basis } => {
+            let subject = data_subject(subject)?;
+            let done = home.erase(&subject, &basis)?;
+            let text = format!(
+                "erased: {} report(s), one signed payload.erase each; their text and images are \
+                 destroyed on every home that receives it",
+                done.reports.len()
+            );
+            Output::new(&done, text)
+        }
+        HomeCommand::Restrict {
+            subject,
+            basis,
+            lift,
+        } => {
+            let subject = data_subject(subject)?;
+            let done = home.restrict(&subject, &basis, !lift)?;
+            let what = if lift {
+                "restriction lifted"
+            } else {
+                "restricted"
+            };
+            Output::new(&done, format!("{what}: {} report(s)", done.reports.len()))
+        }
         HomeCommand::Followups => {
             let open = home.followups()?;
             let text = human::followups(&open);
@@ -512,4 +536,14 @@ pub(crate) fn home_command(
             Output::new(&demo, text)
         }
     })
+}
+
+fn data_subject(s: crate::args::SubjectArgs) -> Result<countersign_app::DataSubject, AppError> {
+    match (s.patient, s.report) {
+        (Some(p), _) => Ok(countersign_app::DataSubject::Patient(p)),
+        (None, Some(r)) => Ok(countersign_app::DataSubject::Report(entry_id(&r)?)),
+        (None, None) => Err(AppError::InvalidInput(
+            "say whose data: --patient ID or --report R".into(),
+        )),
+    }
 }

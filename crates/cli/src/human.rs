@@ -143,6 +143,25 @@ pub fn report(v: &ReportView) -> String {
         who(&v.created_by),
         time(v.created_ms)
     );
+    if let Some(e) = &v.erasure {
+        let _ = writeln!(
+            out,
+            "ERASED on {} by {} ({}): every section, addendum and finding is destroyed; the \
+             signed headers below still verify",
+            time(e.time_ms),
+            who(&e.by),
+            e.basis
+        );
+    }
+    if let Some(r) = &v.restriction {
+        let _ = writeln!(
+            out,
+            "RESTRICTED on {} by {} ({}): the content is withheld until the restriction is lifted",
+            time(r.time_ms),
+            who(&r.by),
+            r.basis
+        );
+    }
     if let Some(s) = &v.signoff {
         let _ = writeln!(
             out,
@@ -245,7 +264,15 @@ pub fn report(v: &ReportView) -> String {
             who(&p.author),
             p.seq,
             time(p.time_ms),
-            status(&p.status)
+            match (&p.status, &v.erasure) {
+                (EntryStatus::Erased, Some(e)) => format!(
+                    "signature verified, erased on {} by {} ({})",
+                    time(e.time_ms),
+                    who(&e.by),
+                    e.basis
+                ),
+                (s, _) => status(s),
+            }
         );
     }
     out.trim_end().to_string()

@@ -44,14 +44,32 @@ pub(crate) fn state_word(s: ReportState) -> &'static str {
         ReportState::Conflict => "CONFLICT: TWO SIGN-OFFS DISAGREE",
         ReportState::Refused => "REFUSED",
         ReportState::Withdrawn => "SIGN-OFF WITHDRAWN: NO SIGN-OFF STANDS",
+        ReportState::Erased => "ERASED: THE PERSONAL DATA IS DESTROYED",
     }
 }
 
-pub(crate) fn status_word(s: &EntryStatus) -> String {
+/// "erased on DATE by NAME (role) — basis": what every export says of an erased entry.
+pub(crate) fn erased_words(n: &countersign_report::DataProtectionNote) -> String {
+    format!(
+        "erased on {} by {} ({})",
+        crate::time::date(n.time_ms),
+        who(&n.by),
+        n.basis
+    )
+}
+
+/// An entry's status in words; an erased entry's names its erasure when the report has one.
+pub(crate) fn status_word(
+    s: &EntryStatus,
+    erasure: Option<&countersign_report::DataProtectionNote>,
+) -> String {
     match s {
         EntryStatus::Verified => "verified".into(),
         EntryStatus::Fork => "FORK EVIDENCE".into(),
-        EntryStatus::Erased => "payload erased".into(),
+        EntryStatus::Erased => match erasure {
+            Some(n) => format!("signature verified, payload {}", erased_words(n)),
+            None => "payload erased".into(),
+        },
         EntryStatus::Invalid { reason } => format!("INVALID: {reason}"),
         EntryStatus::Refused { code, .. } => format!("REFUSED ({code})"),
     }
@@ -344,6 +362,20 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
         ReportState::Withdrawn => out.push(Block::Banner(withdrawn_line(v))),
         _ => {}
     }
+    if let Some(n) = &v.erasure {
+        out.push(Block::Banner(format!(
+            "ERASED: this report's personal data was {}. Every section, addendum and finding is              destroyed on every peer; who wrote what kind of entry when, and every signature,              still verify (see the provenance).",
+            erased_words(n)
+        )));
+    }
+    if let Some(n) = &v.restriction {
+        out.push(Block::Banner(format!(
+            "RESTRICTED on {} by {} ({}): the content is withheld until the restriction is lifted.",
+            crate::time::date(n.time_ms),
+            who(&n.by),
+            n.basis
+        )));
+    }
     for c in &v.critical {
         out.push(Block::Banner(critical_line(c)));
     }
@@ -486,7 +518,7 @@ fn appendix(input: &ExportInput, out: &mut Vec<Block>) {
             "entry {} seq {} {}",
             p.entry,
             p.seq,
-            status_word(&p.status)
+            status_word(&p.status, v.erasure.as_ref())
         )));
         out.push(Block::Mono(format!("key {}", p.author.key)));
         if let Some(sig) = input.signatures.get(&p.entry) {

@@ -83,6 +83,8 @@ fn report_status(s: ReportState) -> &'static str {
         ReportState::Refused => "entered-in-error",
         // Signed off once, but no sign-off stands: what is there is unsigned.
         ReportState::Withdrawn => "partial",
+        // The content is destroyed; what remains says who wrote what kind of entry when.
+        ReportState::Erased => "entered-in-error",
     }
 }
 
@@ -449,7 +451,7 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
         // report's; a sign-off says whether it is in force.
         let mut standing = Vec::new();
         if item.status != EntryStatus::Verified {
-            standing.push(status_word(&item.status));
+            standing.push(status_word(&item.status, input.view.erasure.as_ref()));
         }
         if let EntryStatus::Refused { reason, .. } = &item.status {
             standing.push(format!("{reason}; counts for nothing in the report"));

@@ -55,6 +55,8 @@ kinds! {
     AccessRevoke => "access.revoke",
     PayloadErase => "payload.erase",
     RosterRotate => "roster.rotate",
+    ReportRestrict => "report.restrict",
+    ReportMove => "report.move",
 }
 
 /// A kind name this version does not know.

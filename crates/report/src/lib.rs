@@ -57,10 +57,10 @@ pub use log::{LogEntry, ReportLog, ReportRuleError, Standing, Summary, TemplateS
 pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{
-    author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
-    FieldView, FollowupClosedView, FollowupView, MeasurementView, PersonKey, ProvenanceItem,
-    ReadView, ReportState, ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote,
-    VersionView,
+    author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView,
+    DataProtectionNote, EntryStatus, FieldView, FollowupClosedView, FollowupView, MeasurementView,
+    PersonKey, ProvenanceItem, ReadView, ReportState, ReportView, ResolutionView, SectionView,
+    SignoffView, SplitViewNote, VersionView,
 };
 
 #[cfg(test)]

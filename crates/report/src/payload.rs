@@ -22,6 +22,19 @@ pub struct ReportCreate {
     pub images: Vec<String>,
 }
 
+impl ReportCreate {
+    /// What a log whose `report.create` payload is not held (erased, or not come) reads as:
+    /// no study, no template, no images.
+    pub fn not_held() -> ReportCreate {
+        ReportCreate {
+            study: String::new(),
+            template: String::new(),
+            template_hash: Hash::ZERO,
+            images: Vec::new(),
+        }
+    }
+}
+
 /// `template.publish` (roster log, admins only): a template the department's reports may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -297,6 +310,65 @@ pub struct AccessChange {
     pub member: countersign_ledger::PublicKey,
 }
 
+/// The most text a legal basis or a reason carries, in bytes: a citation and a sentence.
+pub const MAX_BASIS_BYTES: usize = 1024;
+
+/// What a `payload.erase` was asked for: the whole patient (every report of theirs gets one),
+/// or one report. The scope is shown; the rule is the same for each log it is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EraseScope {
+    #[default]
+    Report,
+    Patient,
+}
+
+/// `payload.erase` (GDPR Art. 17): the personal data of this report is destroyed on every peer
+/// that receives it; the headers stay, so who wrote what kind of entry when, and every
+/// signature, still verify. It carries no personal data itself (never the patient's id), only
+/// why: it is kept for as long as the log is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadErase {
+    /// The legal basis, as the erasing member recorded it (e.g. "GDPR Art. 17(1)(b)").
+    pub basis: String,
+    #[serde(default)]
+    pub scope: EraseScope,
+}
+
+impl PayloadErase {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the legal basis", &self.basis)?;
+        at_most("the legal basis", &self.basis, MAX_BASIS_BYTES)?;
+        Ok(self)
+    }
+}
+
+/// `report.restrict` (GDPR Art. 18): while restricted, the report's content is hidden from
+/// every view and export (the data and its keys are kept); lifted by another with
+/// `restricted: false`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRestrict {
+    pub restricted: bool,
+    pub basis: String,
+}
+
+impl ReportRestrict {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the legal basis", &self.basis)?;
+        at_most("the legal basis", &self.basis, MAX_BASIS_BYTES)?;
+        Ok(self)
+    }
+}
+
+fn at_most(what: &str, text: &str, max: usize) -> Result<(), String> {
+    if text.len() > max {
+        return Err(format!("{what} is {} bytes; at most {max}", text.len()));
+    }
+    Ok(())
+}
+
 /// A parsed report-log payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -314,6 +386,8 @@ pub enum Payload {
     AiReview(AiReview),
     Access(AccessChange),
     Resolve(ReportResolve),
+    Erase(PayloadErase),
+    Restrict(ReportRestrict),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -428,6 +502,8 @@ impl Payload {
             Kind::AiReview => Payload::AiReview(checked(kind, bytes, AiReview::check)?),
             Kind::AccessGrant | Kind::AccessRevoke => Payload::Access(parse_as(kind, bytes)?),
             Kind::ReportResolve => Payload::Resolve(parse_as(kind, bytes)?),
+            Kind::PayloadErase => Payload::Erase(checked(kind, bytes, PayloadErase::check)?),
+            Kind::ReportRestrict => Payload::Restrict(checked(kind, bytes, ReportRestrict::check)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

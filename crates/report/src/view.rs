@@ -264,6 +264,9 @@ pub enum ReportState {
     /// the frontier, a version it covers frozen by its author's fork, ...). The report reads as
     /// unsigned — and says so, rather than passing for a draft.
     Withdrawn,
+    /// Its personal data was erased (a `payload.erase` stands): the headers and signatures
+    /// remain, the content is gone on every peer.
+    Erased,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -298,6 +301,56 @@ pub struct ReportView {
     /// signed two claims about the log that do not agree. The home fills it from its store
     /// (the projection of the entries leaves it empty).
     pub split_views: Vec<SplitViewNote>,
+    /// Who erased the report's personal data, when, and on which basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<DataProtectionNote>,
+    /// The restriction in force (GDPR Art. 18): while there is one, the view carries no
+    /// content (texts, values, findings), only who wrote what kind of entry when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<DataProtectionNote>,
+}
+
+/// An erasure or a restriction as views and exports name it: "erased on DATE by NAME (basis)".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataProtectionNote {
+    pub entry: EntryId,
+    pub by: Author,
+    pub time_ms: u64,
+    pub basis: String,
+    /// For an erasure: whether the patient's every report, or this one, was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::payload::EraseScope>,
+}
+
+impl ReportView {
+    /// Drops every piece of content from the view — texts, field values, measurements,
+    /// findings, AI output — keeping who signed what kind of entry when, and each status.
+    /// What a restricted report shows.
+    pub fn withhold_content(&mut self) {
+        self.study.clear();
+        self.images.clear();
+        for s in &mut self.sections {
+            s.text = None;
+            for f in &mut s.fields {
+                f.value = None;
+                f.display = None;
+            }
+            for v in &mut s.versions {
+                v.text = None;
+                v.fields.clear();
+            }
+        }
+        for a in &mut self.addenda {
+            a.text = None;
+        }
+        self.measurements.clear();
+        self.critical.clear();
+        self.followups.clear();
+        self.ai.clear();
+        for r in &mut self.resolutions {
+            r.note.clear();
+        }
+    }
 }
 
 /// A split view on a report's log, as the provenance panel names it.
@@ -305,6 +358,23 @@ pub struct ReportView {
 pub struct SplitViewNote {
     pub signer: Author,
     pub reason: String,
+}
+
+/// An erasure's or a restriction's note, from its entry (`None` when its payload is not the
+/// one its kind says, which the rules never accept).
+fn note(e: &LogEntry, who: &impl Fn(&PublicKey) -> Author) -> Option<DataProtectionNote> {
+    let (basis, scope) = match &e.payload {
+        Some(Payload::Erase(p)) => (p.basis.clone(), Some(p.scope)),
+        Some(Payload::Restrict(p)) => (p.basis.clone(), None),
+        _ => return None,
+    };
+    Some(DataProtectionNote {
+        entry: e.id,
+        by: who(&e.author),
+        time_ms: e.timestamp_ms,
+        basis,
+        scope,
+    })
 }
 
 /// Resolves a key to its roster name and role, and for a rotated key, which of its person's
@@ -622,7 +692,7 @@ impl ReportLog {
         };
         // The same function the report list's rows are computed by.
         let status = self.state(roster);
-        ReportView {
+        let mut view = ReportView {
             report: self.id(),
             study: self.create().study.clone(),
             template: self.template().name.clone(),
@@ -645,6 +715,12 @@ impl ReportLog {
             heads: self.heads(),
             provenance,
             split_views: Vec::new(),
+            erasure: self.erasure().and_then(|e| note(e, &who)),
+            restriction: self.restricted().and_then(|e| note(e, &who)),
+        };
+        if view.restriction.is_some() {
+            view.withhold_content();
         }
+        view
     }
 }

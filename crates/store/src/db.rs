@@ -3,6 +3,7 @@
 use countersign_ledger::{Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::erasure::keeps_payload_when_erased;
 use crate::{Result, StoreError};
 
 /// The store's statements, over a plain connection or inside [`crate::Store::write`].
@@ -179,6 +180,12 @@ impl<'a> Db<'a> {
             .prepare_cached("INSERT OR IGNORE INTO heads (log, id) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![log.as_bytes(), entry.id().as_bytes()]))
             .map_err(StoreError::sqlite("updating heads"))?;
+        // An erased report's payloads are never stored again (its erasures' and
+        // restrictions' own, which carry no personal data, are).
+        let payload = match payload {
+            Some(_) if !keeps_payload_when_erased(h.kind) && self.is_erased(&log)? => None,
+            other => other,
+        };
         if let Some(bytes) = payload {
             self.conn
                 .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")

@@ -27,6 +27,7 @@
 
 mod checkpoints;
 mod db;
+mod erasure;
 mod images;
 mod schema;
 mod summaries;
@@ -38,6 +39,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use checkpoints::{SplitViewRow, MAX_SPLIT_VIEWS};
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
+pub use erasure::{keeps_payload_when_erased, Erased};
 pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
@@ -186,6 +188,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Checkpoints the whole WAL into the database file and truncates the WAL to nothing, so
+    /// that no older version of a page (say, one an erasure overwrote) stays in it. Returns
+    /// whether it completed: a reader on another connection can hold the WAL open, and then
+    /// what it still reads stays until the next checkpoint.
+    pub fn truncate_wal(&self) -> Result<bool> {
+        let (busy, _log, _done): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(StoreError::sqlite("checkpointing the WAL"))?;
+        Ok(busy == 0)
+    }
+
     /// Changes whenever another connection commits; lets callers keep caches honest.
     pub fn data_version(&self) -> Result<i64> {
         self.conn
@@ -209,8 +225,12 @@ pub fn configure(conn: &Connection) -> Result<()> {
         .map_err(StoreError::sqlite("setting the page size"))?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
         .map_err(StoreError::sqlite("switching to WAL"))?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(StoreError::sqlite("setting durability pragmas"))?;
+    // Deleted content is overwritten with zeros, in the tables and in the pages freed: an
+    // erased report's text must not stay readable in the file's free space (GDPR Art. 17).
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )
+    .map_err(StoreError::sqlite("setting durability pragmas"))?;
     // The id index is keyed by hashes, so inserts touch pages all over it: with the default
     // 2 MB cache a peer catching up on 30k entries spent 36 ms per 1000 at the start and
     // 90 ms at the end, reading index pages back from the OS. Checkpointing after 16 MiB of

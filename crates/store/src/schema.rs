@@ -224,6 +224,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX report_summaries_by_study ON report_summaries (study, created_ms, report);
     CREATE INDEX instances_by_date ON instances (study_date DESC, study);
     "#,
+    // 13: erasure (GDPR Art. 17). The report logs whose personal data this home destroyed: a
+    // payload of one of them is never stored again, whichever path brings it (a bundle from
+    // before the erasure, a peer that has not heard of it). And the images it deleted, by
+    // SHA-256 only, until their files are gone (a crash between the commit and the unlink is
+    // finished on the next open).
+    r#"
+    CREATE TABLE erased_logs (
+        log       BLOB PRIMARY KEY,
+        erasure   BLOB NOT NULL,
+        erased_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE erased_images (
+        sha256 BLOB PRIMARY KEY
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -14,6 +14,9 @@ pub enum Role {
     NuclearMedicine,
     Technologist,
     Reviewer,
+    /// A data-protection officer: erases and restricts patients' data (GDPR Art. 17, 18), and
+    /// writes nothing clinical.
+    DataProtection,
     AiModel,
 }
 
@@ -26,6 +29,7 @@ impl Role {
         Role::NuclearMedicine,
         Role::Technologist,
         Role::Reviewer,
+        Role::DataProtection,
         Role::AiModel,
     ];
 
@@ -38,6 +42,7 @@ impl Role {
             Role::NuclearMedicine => "nuclear-medicine",
             Role::Technologist => "technologist",
             Role::Reviewer => "reviewer",
+            Role::DataProtection => "data-protection",
             Role::AiModel => "ai-model",
         }
     }
@@ -65,7 +70,12 @@ impl Role {
         use Kind::*;
         match kind {
             NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | RosterRotate
-            | TemplatePublish | PayloadErase => false,
+            | TemplatePublish => false,
+            // Erasure and restriction act on a patient's data, not on the report's content:
+            // an attending, or the department's data-protection officer.
+            PayloadErase | ReportRestrict => matches!(self, Role::Attending | Role::DataProtection),
+            // Moving a report filed under the wrong patient is a clinical correction.
+            ReportMove => self == Role::Attending,
             ReportCreate => self.is_reporting_physician() || self == Role::Technologist,
             SectionWrite | ReportStatus | CriticalResult | FollowupRecommend | FollowupClose => {
                 self.is_reporting_physician()

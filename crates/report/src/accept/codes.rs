@@ -319,6 +319,14 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     ("followup_closed", "the follow-up was already closed"),
     ("other_log", "the entry belongs to another report"),
+    (
+        "report_erased",
+        "the report was erased: only erasure and restriction may follow it",
+    ),
+    (
+        "payload_not_held",
+        "the entry's payload is not held and its report is not erased: it cannot be judged",
+    ),
 ];
 
 #[cfg(test)]
@@ -502,6 +510,8 @@ mod tests {
                 defined: s(),
             },
             ReportRefused,
+            ReportErased { erasure: h },
+            PayloadNotHeld,
             UnknownField {
                 section: s(),
                 field: s(),

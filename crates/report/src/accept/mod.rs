@@ -126,6 +126,9 @@ pub struct Ledger {
     parsed: Option<(EntryId, Payload)>,
     /// What changed since the keeper last asked ([`Ledger::take_changes`]).
     changes: Changes,
+    /// Logs whose erasure has come with entries not yet placed (see [`Ledger::note_erasure`]):
+    /// their entries may come as headers only.
+    erasing: IdMap<EntryId>,
 }
 
 impl Ledger {
@@ -243,6 +246,7 @@ impl Ledger {
             return;
         };
         let source = match report.template_source() {
+            _ if !report.has_content() => TemplateSource::Builtin,
             TemplateSource::Builtin => TemplateSource::Builtin,
             TemplateSource::Published(first) => self
                 .publication(&report.create().template_hash)
@@ -447,20 +451,27 @@ impl Ledger {
                 }
             }
         }
-        let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        let parsed = Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?;
+        let parsed = match payload {
+            Some(payload) => Some(Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?),
+            None if self.headers_only(&log) => None,
+            None => return Err(Rejection::PayloadMissing),
+        };
         if h.kind == Kind::ReportCreate {
             if self.reports.contains_key(&log) {
                 return Ok(Verdict::Duplicate);
             }
-            let Payload::Create(create) = parsed else {
-                return Err(Rejection::PayloadMissing);
+            let content = match parsed {
+                Some(Payload::Create(create)) => {
+                    let template = self.template_for(&create)?;
+                    Some((create, template))
+                }
+                Some(_) => return Err(Rejection::PayloadMissing),
+                None => None,
             };
-            let template = self.template_for(&create)?;
             if !predict {
                 return Ok(Verdict::New(None));
             }
-            let report = ReportLog::new(entry, create, template, self.roster())?;
+            let report = ReportLog::new(entry, content, self.roster())?;
             let standing = report
                 .standing(&entry.id())
                 .cloned()
@@ -477,19 +488,56 @@ impl Ledger {
         }
         self.refine_unknown_parent(report.dag().check(entry), entry)?;
         if !predict {
-            self.parsed = Some((entry.id(), parsed));
+            if let Some(parsed) = parsed {
+                self.parsed = Some((entry.id(), parsed));
+            }
             return Ok(Verdict::New(None));
         }
         let empty = Frozen::new();
         let frozen = self.frozen.get(&log).unwrap_or(&empty);
         // Judged as if inserted: a copy would cost the whole log, and a new entry is in no
-        // vouched entry's past, so judging it beside the log gives the same standing.
+        // vouched entry's past, so judging it beside the log gives the same standing. (An
+        // erasure is judged again with the log by the insert; its own standing is the same.)
         Ok(Verdict::New(Some(report.check(
             entry,
-            Some(&parsed),
+            parsed.as_ref(),
             self.roster(),
             frozen,
         ))))
+    }
+
+    /// Whether entries of `log` may come without their payloads: the log is erased, or its
+    /// erasure has come (see [`Ledger::note_erasure`]).
+    fn headers_only(&self, log: &LogId) -> bool {
+        self.erasing.contains_key(log)
+            || self.reports.get(log).is_some_and(|r| r.erasure().is_some())
+    }
+
+    /// Notes an erasure that came with the entries it erases, before they can be placed: the
+    /// peer that sends an erased report's log sends its entries as headers only (it holds no
+    /// more), and the erasure, the one entry that says why, comes last, after its parents.
+    /// The erasure is checked on its own first — signed (the caller decoded it, which
+    /// verifies its signature), its payload the one its header commits to and a valid
+    /// erasure, by a key the roster lets erase — so a stranger cannot make a home take a
+    /// report's entries without their content. Whether it finally stands is judged when it is
+    /// placed, like any entry. Returns whether it was noted.
+    pub fn note_erasure(&mut self, entry: &Entry, payload: Option<&[u8]>) -> bool {
+        let h = entry.header();
+        let (Some(payload), Some(network)) = (payload, self.network()) else {
+            return false;
+        };
+        let valid = h.kind == Kind::PayloadErase
+            && rules::check_payload(entry, payload).is_ok()
+            && rules::check_shape(entry, network).is_ok()
+            && matches!(Payload::parse(h.kind, payload), Ok(Payload::Erase(_)))
+            && self
+                .roster()
+                .members()
+                .any(|m| m.key == h.author && m.role.may_write(Kind::PayloadErase));
+        if valid {
+            self.erasing.insert(entry.log_id(), entry.id());
+        }
+        valid
     }
 
     /// A storable entry at a position another entry holds: the position's one piece of fork
@@ -615,11 +663,15 @@ impl Ledger {
                     if let Some(r) = self.reports.get(&log) {
                         return Ok(r.standing(&log).cloned());
                     }
-                    let Some(Payload::Create(create)) = parsed else {
-                        return Err(Rejection::PayloadMissing);
+                    let content = match parsed {
+                        Some(Payload::Create(create)) => {
+                            let template = self.template_for(&create)?;
+                            Some((create, template))
+                        }
+                        Some(_) => return Err(Rejection::PayloadMissing),
+                        None => None,
                     };
-                    let template = self.template_for(&create)?;
-                    let report = ReportLog::new(entry, create, template, self.roster())?;
+                    let report = ReportLog::new(entry, content, self.roster())?;
                     let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
                     self.reports.insert(log, report);
                     self.judged_at.insert(log, self.generation);
@@ -842,3 +894,6 @@ mod evidence;
 
 #[cfg(test)]
 mod summaries;
+
+#[cfg(test)]
+mod erasure;

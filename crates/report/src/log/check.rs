@@ -106,6 +106,12 @@ pub enum ReportRuleError {
     SelfResolve { keep: EntryId },
     #[error("entry belongs to log {found}, not report {expected}")]
     OtherLog { expected: EntryId, found: EntryId },
+    #[error("the report's personal data was erased by entry {erasure}; nothing more can be written to it but erasure and restriction")]
+    ReportErased { erasure: EntryId },
+    #[error(
+        "the entry's payload is not held here, and the report is not erased: it cannot be judged"
+    )]
+    PayloadNotHeld,
 }
 
 impl ReportRuleError {
@@ -150,8 +156,15 @@ impl ReportRuleError {
             NotAConflictingFinal { .. } => "not_a_conflicting_final",
             SelfResolve { .. } => "self_resolve",
             OtherLog { .. } => "other_log",
+            ReportErased { .. } => "report_erased",
+            PayloadNotHeld => "payload_not_held",
         }
     }
+}
+
+/// Kinds that act on the patient's data rather than on the report's content.
+pub(crate) fn is_data_protection(kind: Kind) -> bool {
+    matches!(kind, Kind::PayloadErase | Kind::ReportRestrict)
 }
 
 impl ReportLog {
@@ -173,37 +186,29 @@ impl ReportLog {
     }
 
     fn rules(&self, e: &LogEntry, roster: &Roster, frozen: &Frozen) -> Result<(), ReportRuleError> {
+        if is_data_protection(e.kind) {
+            // Erasure and restriction act on the patient's data, whatever became of the
+            // report's content: a refused report holds personal data too, and a report
+            // already erased may still be restricted or erased again.
+            return self.data_protection_rules(e, roster, frozen);
+        }
+        // Nothing but erasure and restriction follows an erasure: causally, so that every
+        // peer refuses the same entries whatever order they came in.
+        if let Some(erasure) = self.erasure_in_past(&e.parents) {
+            return Err(ReportRuleError::ReportErased { erasure });
+        }
         if e.kind != Kind::ReportCreate && !self.is_accepted() {
             return Err(ReportRuleError::ReportRefused);
         }
-        if let Some(&seq) = frozen.get(&e.author).filter(|s| **s <= e.seq) {
-            return Err(AuthorityError::Frozen {
-                author: e.author.to_hex(),
-                seq,
-            }
-            .into());
-        }
-        let authority = roster.authority(&e.author, &self.id, &e.id, |vouched| {
-            self.dag.in_past(&e.id, vouched)
-        })?;
-        let role = authority.role;
-        let allowed = match e.kind {
-            Kind::PayloadErase => authority.admin,
-            kind => role.may_write(kind),
-        };
-        if !allowed {
-            return Err(match e.kind {
-                Kind::PayloadErase => AuthorityError::NotAdmin {
-                    author: e.author.to_hex(),
-                    kind: e.kind,
-                },
-                kind => AuthorityError::KindNotAllowed { role, kind },
-            }
-            .into());
-        }
+        let role = self.author_may_write(e, roster, frozen)?;
         let Some(payload) = &e.payload else {
-            // An erased payload: the header was judged when the payload was there.
-            return Ok(());
+            // In an erased log every peer judges every entry by its header alone: the
+            // payloads are gone everywhere. Anywhere else a missing payload means the rules
+            // cannot run, and an entry they cannot judge does not count.
+            return match self.erasure() {
+                Some(_) => Ok(()),
+                None => Err(ReportRuleError::PayloadNotHeld),
+            };
         };
         // The entry's parents stand for its past.
         let parents = e.parents.as_slice();
@@ -287,10 +292,49 @@ impl ReportLog {
             },
             // Who may read a report can change at any time, final or not.
             Payload::Access(_) => Ok(()),
-            Payload::Other => match e.kind {
-                Kind::PayloadErase => Ok(()),
-                _ => refuse_after_final(final_in_past),
-            },
+            // Judged above, before anything that needs the report's content.
+            Payload::Erase(_) | Payload::Restrict(_) => Ok(()),
+            Payload::Other => refuse_after_final(final_in_past),
+        }
+    }
+
+    /// The checks every entry's header passes: its author is not frozen here, and the roster
+    /// lets their role write its kind. Returns the role.
+    fn author_may_write(
+        &self,
+        e: &LogEntry,
+        roster: &Roster,
+        frozen: &Frozen,
+    ) -> Result<Role, ReportRuleError> {
+        if let Some(&seq) = frozen.get(&e.author).filter(|s| **s <= e.seq) {
+            return Err(AuthorityError::Frozen {
+                author: e.author.to_hex(),
+                seq,
+            }
+            .into());
+        }
+        let authority = roster.authority(&e.author, &self.id, &e.id, |vouched| {
+            self.dag.in_past(&e.id, vouched)
+        })?;
+        let role = authority.role;
+        if !role.may_write(e.kind) {
+            return Err(AuthorityError::KindNotAllowed { role, kind: e.kind }.into());
+        }
+        Ok(role)
+    }
+
+    /// `payload.erase` and `report.restrict`: an attending or a data-protection officer, with
+    /// the payload held (it carries the legal basis, and is never erased) and valid.
+    pub(super) fn data_protection_rules(
+        &self,
+        e: &LogEntry,
+        roster: &Roster,
+        frozen: &Frozen,
+    ) -> Result<(), ReportRuleError> {
+        self.author_may_write(e, roster, frozen)?;
+        match &e.payload {
+            Some(Payload::Erase(_) | Payload::Restrict(_)) => Ok(()),
+            _ => Err(ReportRuleError::PayloadNotHeld),
         }
     }
 

@@ -121,17 +121,32 @@ pub struct ReportLog {
     /// in the final's author's chain, walked the whole log for every entry). Only entries
     /// that descend from a final have one.
     final_before: IdMap<EntryId>,
+    /// Whether the `report.create` payload is held (the study, template and images above are
+    /// the report's own). Not when it was erased, or has not come: the log is then judged
+    /// with no template, and only by its headers once erased.
+    content: bool,
+    /// The accepted `payload.erase` entries. The lowest id is the log's erasure.
+    erasures: Vec<EntryId>,
 }
 
 impl ReportLog {
     /// Starts a log from its `report.create` entry and the template it names (resolved by the
     /// caller: built in, or published to the roster). The genesis is judged like any entry.
+    ///
+    /// `content` is `None` when the genesis came without its payload: the log of an erased
+    /// report, whose entries travel as headers only.
     pub fn new(
         genesis: &Entry,
-        create: ReportCreate,
-        (template, source): (Template, TemplateSource),
+        content: Option<(ReportCreate, (Template, TemplateSource))>,
         roster: &Roster,
     ) -> Result<Self, ReportRuleError> {
+        let held = content.is_some();
+        let (create, (template, source)) = content.unwrap_or_else(|| {
+            (
+                ReportCreate::not_held(),
+                (Template::not_held(), TemplateSource::Builtin),
+            )
+        });
         let id = genesis.id();
         let mut dag = Dag::new(id);
         dag.insert(genesis)
@@ -148,8 +163,10 @@ impl ReportLog {
             standing: IdMap::default(),
             index: Index::default(),
             final_before: IdMap::default(),
+            content: held,
+            erasures: Vec::new(),
         };
-        let entry = LogEntry::new(genesis, Some(Payload::Create(create)));
+        let entry = LogEntry::new(genesis, held.then_some(Payload::Create(create)));
         let standing = log.judge(&entry, roster, &Frozen::new());
         log.entries.insert(id, Box::new(entry));
         log.standing.insert(id, standing);
@@ -160,8 +177,87 @@ impl ReportLog {
         self.id
     }
 
+    /// The report's `report.create` payload; when it is not held (see
+    /// [`ReportLog::has_content`]), one with no study, template or images.
     pub fn create(&self) -> &ReportCreate {
         &self.create
+    }
+
+    /// Whether the report's `report.create` payload is held: not once erased, nor when the
+    /// entries came as headers only.
+    pub fn has_content(&self) -> bool {
+        self.content
+    }
+
+    /// The entry that erased the report (the lowest-id accepted `payload.erase`), if any.
+    pub fn erasure(&self) -> Option<&LogEntry> {
+        self.erasures.iter().min().and_then(|id| self.get(id))
+    }
+
+    /// Whether the report's content is restricted (GDPR Art. 18): an accepted restriction
+    /// that no accepted lifting has in its past. Concurrent restriction and lifting leave it
+    /// restricted — the cautious reading, and the same on every peer.
+    pub fn restricted(&self) -> Option<&LogEntry> {
+        let accepted = |e: &&LogEntry| self.standing(&e.id).is_some_and(Standing::is_accepted);
+        let changes: Vec<(&LogEntry, bool)> = self
+            .entries
+            .values()
+            .map(Box::as_ref)
+            .filter(accepted)
+            .filter_map(|e| match &e.payload {
+                Some(Payload::Restrict(r)) => Some((e, r.restricted)),
+                _ => None,
+            })
+            .collect();
+        changes
+            .iter()
+            .filter(|(_, restricted)| *restricted)
+            .filter(|(r, _)| {
+                !changes
+                    .iter()
+                    .any(|(l, restricted)| !*restricted && self.dag.in_past(&r.id, &l.id))
+            })
+            .map(|(r, _)| *r)
+            .min_by_key(|r| r.id)
+    }
+
+    /// Whether an accepted erasure is in the past of an entry with these parents.
+    fn erasure_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
+        self.erasures
+            .iter()
+            .filter(|x| self.in_past(x, parents))
+            .min()
+            .copied()
+    }
+
+    /// Forgets the report's content once it is erased: every payload but the erasures' and
+    /// restrictions' own, and the study, template and images of its `report.create`.
+    fn forget_content(&mut self) {
+        for e in self.entries.values_mut() {
+            if !check::is_data_protection(e.kind) {
+                e.payload = None;
+            }
+        }
+        self.create = ReportCreate::not_held();
+        self.template = Template::not_held();
+        self.source = TemplateSource::Builtin;
+        self.content = false;
+    }
+
+    /// Finds the accepted erasures among the held entries (each is judged by its header, its
+    /// own payload and the roster only, so they can be found before the rest is judged), and
+    /// forgets the content if there is one.
+    fn find_erasures(&mut self, roster: &Roster, frozen: &Frozen) {
+        self.erasures = self
+            .entries
+            .values()
+            .filter(|e| e.kind == Kind::PayloadErase)
+            .filter(|e| self.data_protection_rules(e, roster, frozen).is_ok())
+            .map(|e| e.id)
+            .collect();
+        if !self.erasures.is_empty() && self.content {
+            self.forget_content();
+        }
     }
 
     pub fn template(&self) -> &Template {
@@ -262,12 +358,30 @@ impl ReportLog {
                 found: entry.log_id(),
             });
         }
+        // Once erased, a payload that comes is not kept: every peer judges the log by its
+        // headers alone.
+        let payload = payload
+            .filter(|_| self.erasures.is_empty() || check::is_data_protection(entry.header().kind));
         let log_entry = LogEntry::new(entry, payload);
         // Into the index first: the roster's frontiers ask whether this entry is in the past of
         // an entry an admin vouched for, exactly as a later re-judgement will.
         self.dag
             .insert(entry)
             .map_err(|e| ReportRuleError::Structure(e.to_string()))?;
+        if log_entry.kind == Kind::PayloadErase
+            && self
+                .data_protection_rules(&log_entry, roster, frozen)
+                .is_ok()
+        {
+            // An erasure changes how every entry held is judged: by its header alone.
+            self.entries.insert(id, Box::new(log_entry));
+            self.rejudge(roster, frozen);
+            return Ok(self
+                .standing
+                .get(&id)
+                .cloned()
+                .unwrap_or(Standing::Accepted));
+        }
         let standing = self.judge(&log_entry, roster, frozen);
         if standing.is_accepted() {
             self.index_entry(&log_entry);
@@ -284,6 +398,7 @@ impl ReportLog {
         self.index = Index::default();
         self.standing.clear();
         self.final_before.clear();
+        self.find_erasures(roster, frozen);
         for id in self.dag.topological() {
             let Some(entry) = self.entries.get(&id).cloned() else {
                 continue;

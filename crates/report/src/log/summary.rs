@@ -42,6 +42,7 @@ impl ReportState {
             ReportState::Conflict => "conflict",
             ReportState::Refused => "refused",
             ReportState::Withdrawn => "withdrawn",
+            ReportState::Erased => "erased",
         }
     }
 
@@ -55,6 +56,7 @@ impl ReportState {
             ReportState::Conflict,
             ReportState::Refused,
             ReportState::Withdrawn,
+            ReportState::Erased,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -67,6 +69,9 @@ impl ReportLog {
     /// withdrawn (none in force, but a refused sign-off was made with an attending's authority
     /// for that very entry), preliminary, or draft.
     pub fn state(&self, roster: &Roster) -> ReportState {
+        if self.erasure().is_some() {
+            return ReportState::Erased;
+        }
         if !self.is_accepted() {
             return ReportState::Refused;
         }

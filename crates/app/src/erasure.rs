@@ -1,0 +1,242 @@
+//! Erasure (GDPR Art. 17) and restriction (Art. 18).
+//!
+//! `erase` signs one `payload.erase` per report (every report of a patient, or one), and
+//! `restrict` one `report.restrict` per report, through the one acceptance path like any
+//! entry. What an erasure destroys is then destroyed by every home that stores one the rules
+//! accept, whichever path brought it — signed here, a bundle, a peer's batch, a held entry
+//! released — inside the same transaction ([`apply`], called from
+//! [`crate::Home::write_with_state`]):
+//!
+//! - the payloads of the report's entries (not the erasures' and restrictions' own, which say
+//!   only who erased what on which basis), its drafts, its quarantined entries' payloads and
+//!   its held entries' payloads;
+//! - the images the report is about (its `report.create` names their SHA-256) and the other
+//!   instances of its study, unless another report not erased is about that study;
+//! - and the log is remembered as erased, so no path stores one of its payloads again (a
+//!   bundle exported before the erasure brings nothing back).
+//!
+//! After the commit the image files are unlinked and the WAL is checkpointed and truncated
+//! ([`after_commit`]); with `secure_delete` on, no copy of the text stays in the database
+//! file, its free pages or its WAL. The headers stay: who wrote what kind of entry when, and
+//! every signature, still verify.
+
+use std::collections::BTreeSet;
+
+use countersign_ledger::{Entry, EntryId, Kind, LogId};
+use countersign_report::payload::{EraseScope, PayloadErase, ReportCreate, ReportRestrict};
+use countersign_store::Db;
+use serde::Serialize;
+
+use crate::error::{AppError, Result};
+use crate::home::{json, now_ms};
+use crate::state::LedgerState;
+use crate::Home;
+
+/// Whose data to erase or restrict.
+#[derive(Debug, Clone)]
+pub enum DataSubject {
+    /// Every report this home holds about the patient with this Patient ID (found through the
+    /// imported studies' Patient ID).
+    Patient(String),
+    /// One report.
+    Report(EntryId),
+}
+
+/// What `erase` and `restrict` signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataProtectionOutcome {
+    /// The reports acted on.
+    pub reports: Vec<EntryId>,
+    /// The entries signed, one per report.
+    pub entries: Vec<EntryId>,
+}
+
+impl Home {
+    /// Erases the personal data of `subject` on the legal `basis` (see the module docs).
+    /// Signed by this home's identity: an attending or a data-protection officer.
+    pub fn erase(&mut self, subject: &DataSubject, basis: &str) -> Result<DataProtectionOutcome> {
+        let scope = match subject {
+            DataSubject::Patient(_) => EraseScope::Patient,
+            DataSubject::Report(_) => EraseScope::Report,
+        };
+        let payload = json(&PayloadErase {
+            basis: basis.trim().to_string(),
+            scope,
+        });
+        self.sign_each(subject, Kind::PayloadErase, &payload)
+    }
+
+    /// Restricts (or, with `restricted` false, lifts the restriction of) the processing of
+    /// `subject`'s data: views and exports show no content while restricted.
+    pub fn restrict(
+        &mut self,
+        subject: &DataSubject,
+        basis: &str,
+        restricted: bool,
+    ) -> Result<DataProtectionOutcome> {
+        let payload = json(&ReportRestrict {
+            restricted,
+            basis: basis.trim().to_string(),
+        });
+        self.sign_each(subject, Kind::ReportRestrict, &payload)
+    }
+
+    fn sign_each(
+        &mut self,
+        subject: &DataSubject,
+        kind: Kind,
+        payload: &[u8],
+    ) -> Result<DataProtectionOutcome> {
+        let reports = self.reports_of(subject)?;
+        let mut entries = Vec::new();
+        for report in &reports {
+            entries.push(self.append_checked(*report, kind, payload)?);
+        }
+        tracing::info!(kind = %kind, reports = reports.len(), "data protection entries signed");
+        Ok(DataProtectionOutcome { reports, entries })
+    }
+
+    /// The reports a data subject names, oldest id first.
+    fn reports_of(&self, subject: &DataSubject) -> Result<Vec<EntryId>> {
+        let db = self.store().db();
+        let reports: BTreeSet<EntryId> = match subject {
+            DataSubject::Report(r) => {
+                if db.log_entries(r)?.is_empty() {
+                    return Err(AppError::NotFound {
+                        what: format!("report {r}"),
+                    });
+                }
+                [*r].into()
+            }
+            DataSubject::Patient(id) => {
+                let mut out = BTreeSet::new();
+                for study in db.studies_of_patient(id)? {
+                    out.extend(db.summaries_of_study(&study)?.into_iter().map(|s| s.report));
+                }
+                if out.is_empty() {
+                    // Never the ID in the message's log line; the caller typed it.
+                    return Err(AppError::NotFound {
+                        what: "a report of that patient (the Patient ID is matched against \
+                               the studies imported here)"
+                            .into(),
+                    });
+                }
+                out
+            }
+        };
+        Ok(reports.into_iter().collect())
+    }
+}
+
+/// Destroys what the erasures stored since `since` (an arrival mark) erase, for every one the
+/// rules accept and this home has not applied yet. Returns the SHA-256 of the images whose
+/// rows were deleted, for [`after_commit`] to unlink.
+pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<Vec<[u8; 32]>> {
+    let logs = db.logs_with_kind_since(Kind::PayloadErase.name(), since)?;
+    let mut images = Vec::new();
+    for log in logs {
+        if db.is_erased(&log)? {
+            continue;
+        }
+        state.load_log(db, &log)?;
+        let Some(erasure) = state
+            .ledger
+            .report(&log)
+            .and_then(|r| r.erasure().map(|e| e.id))
+        else {
+            // Refused by the rules (not an attending's, say): it erases nothing.
+            continue;
+        };
+        images.extend(erase_log(db, &log, &erasure)?);
+    }
+    Ok(images)
+}
+
+fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<[u8; 32]>> {
+    // What the report was about, read before its payload goes.
+    let create: Option<ReportCreate> = db
+        .log_entries(log)?
+        .into_iter()
+        .find(|row| row.id.as_slice() == log.as_bytes())
+        .and_then(|row| row.payload)
+        .and_then(|p| serde_json::from_slice(&p).ok());
+    let erased = db.erase_log(log, erasure.as_bytes(), now_ms())?;
+    let held = erase_held(db, log)?;
+    let mut images: BTreeSet<[u8; 32]> = BTreeSet::new();
+    if let Some(create) = &create {
+        images.extend(create.images.iter().filter_map(|h| sha256_hex(h)));
+        // The study's other instances too, unless another report not erased is about it.
+        let others = db
+            .summaries_of_study(&create.study)?
+            .into_iter()
+            .any(|s| s.report != *log && s.status != "erased");
+        if !others && !create.study.is_empty() {
+            images.extend(db.instances(Some(&create.study))?.iter().map(|i| i.sha256));
+        }
+    }
+    for sha in &images {
+        db.erase_image(sha)?;
+    }
+    tracing::info!(
+        log = %log,
+        erasure = %erasure,
+        payloads = erased.payloads,
+        drafts = erased.drafts,
+        quarantined = erased.quarantined,
+        held,
+        images = images.len(),
+        "report erased: payloads and images destroyed, headers kept"
+    );
+    Ok(images.into_iter().collect())
+}
+
+/// Drops the payloads of held entries of `log` (dated ahead, not yet taken in): they are
+/// stored without them when released. At most [`countersign_store::MAX_HELD`] rows.
+fn erase_held(db: &Db<'_>, log: &LogId) -> Result<u64> {
+    let mut n = 0;
+    for row in db.held_due(u64::MAX, countersign_store::MAX_HELD as usize)? {
+        let Ok(signature) = <[u8; 64]>::try_from(row.signature.as_slice()) else {
+            continue;
+        };
+        let Ok(entry) = Entry::from_parts(&row.header, &signature) else {
+            continue;
+        };
+        let kind = entry.header().kind;
+        if entry.log_id() == *log
+            && row.payload.is_some()
+            && !countersign_store::keeps_payload_when_erased(kind)
+        {
+            db.drop_held_payload(&row.id)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(hex).ok()?;
+    bytes.as_slice().try_into().ok()
+}
+
+/// After an erasure commits: unlinks the erased images' files (and any an earlier crash
+/// left), and checkpoints the WAL into the database file, truncating it, so that no older
+/// version of an overwritten page stays in it.
+pub(crate) fn after_commit(home: &Home) -> Result<()> {
+    let db = home.store().db();
+    for sha in db.erased_image_files()? {
+        let path = countersign_store::image_path(home.dir(), &sha);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AppError::io("deleting an erased image")(e)),
+        }
+        db.forget_erased_image(&sha)?;
+    }
+    if !home.store().truncate_wal()? {
+        tracing::warn!(
+            "the WAL could not be truncated now (another connection reads): older pages stay \
+             until the next checkpoint"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! Erasure (GDPR Art. 17) and restriction (Art. 18) through the one acceptance path: who may
+//! erase, what an erased log refuses, and that a home that receives an erased log as headers
+//! only shows exactly what the home that erased it shows.
+
+use countersign_ledger::{Entry, Kind, LogId};
+
+use super::*;
+use crate::fixture::Department;
+use crate::payload::{EraseScope, PayloadErase, ReportRestrict};
+use crate::view::EntryStatus;
+
+fn erasure(basis: &str) -> PayloadErase {
+    PayloadErase {
+        basis: basis.into(),
+        scope: EraseScope::Report,
+    }
+}
+
+fn restriction(restricted: bool) -> ReportRestrict {
+    ReportRestrict {
+        restricted,
+        basis: "GDPR Art. 18(1)(a)".into(),
+    }
+}
+
+/// A report with two sections written, one by a resident.
+fn written(dept: &mut Department) -> LogId {
+    let report = dept.report("ada", "ct-chest");
+    dept.write_section("rex", report, "findings", "MARKER nodule 4 mm")
+        .unwrap();
+    dept.write_section("ada", report, "impression", "MARKER benign")
+        .unwrap();
+    report
+}
+
+/// Every standing of a log, by entry, as a string to compare homes by.
+fn standings(ledger: &mut Ledger, log: &LogId) -> Vec<(EntryId, String)> {
+    let report = ledger.report(log).expect("loaded");
+    report
+        .ordered()
+        .iter()
+        .map(|e| {
+            let s = match report.standing(&e.id) {
+                Some(Standing::Accepted) => "accepted".to_string(),
+                Some(Standing::Refused(r)) => r.code().to_string(),
+                None => "none".into(),
+            };
+            (e.id, s)
+        })
+        .collect()
+}
+
+#[test]
+fn an_attendings_erasure_forgets_the_content_and_closes_the_log() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::PayloadErase,
+        &erasure("GDPR Art. 17(1)(b)"),
+    )
+    .expect("an attending may erase");
+    let log = dept.ledger.report(&report).unwrap();
+    assert!(log.erasure().is_some());
+    assert!(!log.has_content(), "the create payload is forgotten");
+    assert!(
+        log.ordered()
+            .iter()
+            .filter(|e| e.kind != Kind::PayloadErase)
+            .all(|e| e.payload.is_none()),
+        "no payload but the erasure's is kept in memory"
+    );
+    let view = dept.view(report);
+    assert!(view.sections.iter().all(|s| s.text.is_none()));
+    assert_eq!(view.study, "");
+    // Every entry before the erasure still stands (judged by its header).
+    for (id, s) in standings(&mut dept.ledger, &report) {
+        assert_eq!(s, "accepted", "{id}");
+    }
+    // Nothing more but erasure and restriction.
+    let after = dept.write_section("ada", report, "findings", "again");
+    assert!(
+        matches!(
+            &after,
+            Err(Rejection::Report(ReportRuleError::ReportErased { .. }))
+        ),
+        "{after:?}"
+    );
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::ReportRestrict,
+        &restriction(true),
+    )
+    .expect("an erased report may still be restricted");
+}
+
+#[test]
+fn only_an_attending_or_a_data_protection_officer_erases() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    for who in ["rad", "rex", "cara"] {
+        let refused = dept.append(who, Some(report), Kind::PayloadErase, &erasure("asked"));
+        assert!(
+            matches!(
+                &refused,
+                Err(Rejection::Report(ReportRuleError::Authority(
+                    countersign_ledger::AuthorityError::KindNotAllowed { .. }
+                )))
+            ),
+            "{who}: {refused:?}"
+        );
+        let refused = dept.append(who, Some(report), Kind::ReportRestrict, &restriction(true));
+        assert!(refused.is_err(), "{who} restricted");
+    }
+    let log = dept.ledger.report(&report).unwrap();
+    assert!(log.erasure().is_none());
+    assert!(log.has_content(), "a refused erasure erases nothing");
+    let findings = dept.view(report);
+    assert!(findings.sections.iter().any(|s| s.text.is_some()));
+}
+
+#[test]
+fn an_erasure_without_a_basis_is_not_valid() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let refused = dept.append("ada", Some(report), Kind::PayloadErase, &erasure(" "));
+    assert!(matches!(
+        refused,
+        Err(Rejection::Report(ReportRuleError::Payload(_)))
+    ));
+}
+
+/// What a peer holding an erased log sends: every entry as its header, the erasure with its
+/// payload.
+fn as_sent(dept: &Department, report: LogId) -> Vec<(Entry, Option<Vec<u8>>)> {
+    dept.stored
+        .iter()
+        .filter(|(e, _)| e.log_id() == report || e.id() == report)
+        .map(|(e, p)| {
+            let keep = e.header().kind == Kind::PayloadErase;
+            (e.clone(), keep.then(|| p.clone()))
+        })
+        .collect()
+}
+
+/// A home with the department's roster and nothing of its reports.
+fn roster_only(dept: &Department) -> Ledger {
+    let mut home = Ledger::default();
+    for (e, p) in &dept.stored {
+        if e.header().kind.family() == countersign_ledger::LogFamily::Roster {
+            home.accept(e, Some(p), dept.clock).unwrap();
+        }
+    }
+    home
+}
+
+#[test]
+fn a_home_that_receives_an_erased_log_as_headers_shows_what_the_eraser_shows() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::PayloadErase,
+        &erasure("GDPR Art. 17"),
+    )
+    .unwrap();
+    let sent = as_sent(&dept, report);
+
+    // Without the erasure noted, a header alone is not taken.
+    let mut refusing = roster_only(&dept);
+    let (create, _) = &sent[0];
+    assert_eq!(
+        refusing.accept(create, None, dept.clock),
+        Err(Rejection::PayloadMissing)
+    );
+
+    let mut home = roster_only(&dept);
+    let (erase, erase_payload) = sent.last().unwrap();
+    assert!(home.note_erasure(erase, erase_payload.as_deref()));
+    for (e, p) in &sent {
+        assert!(matches!(
+            home.accept(e, p.as_deref(), dept.clock),
+            Ok(Verdict::New(_))
+        ));
+    }
+    assert_eq!(
+        standings(&mut home, &report),
+        standings(&mut dept.ledger, &report)
+    );
+    let roster = home.roster().clone();
+    let theirs = home
+        .report(&report)
+        .unwrap()
+        .project(&roster, |_| EntryStatus::Erased);
+    let roster = dept.ledger.roster().clone();
+    let ours = dept
+        .ledger
+        .report(&report)
+        .unwrap()
+        .project(&roster, |_| EntryStatus::Erased);
+    assert_eq!(format!("{theirs:?}"), format!("{ours:?}"));
+}
+
+#[test]
+fn an_erasure_by_a_key_that_may_not_erase_is_not_noted() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let bytes = Payload::to_bytes(&erasure("forged"));
+    let forged = dept.sign("rad", Some(report), Kind::PayloadErase, &bytes, None);
+    let mut home = roster_only(&dept);
+    assert!(!home.note_erasure(&forged, Some(&bytes)));
+    // Nor one whose payload is not the one its header commits to.
+    let ada = dept.sign("ada", Some(report), Kind::PayloadErase, &bytes, None);
+    let other = Payload::to_bytes(&erasure("another basis"));
+    assert!(!home.note_erasure(&ada, Some(&other)));
+    assert_eq!(
+        home.accept(&dept.stored[dept.stored.len() - 3].0, None, dept.clock),
+        Err(Rejection::PayloadMissing)
+    );
+}
+
+#[test]
+fn an_entry_written_concurrently_with_the_erasure_keeps_its_header_only() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let heads = dept
+        .ledger
+        .position_for(&report, &dept.public("rex"))
+        .unwrap()
+        .0;
+    // The resident writes on what they saw, not knowing of the erasure.
+    let w = crate::payload::SectionWrite {
+        section: "findings".into(),
+        text: "MARKER concurrent".into(),
+        fields: Default::default(),
+    };
+    let bytes = Payload::to_bytes(&w);
+    let concurrent = dept.sign("rex", Some(report), Kind::SectionWrite, &bytes, Some(heads));
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::PayloadErase,
+        &erasure("GDPR Art. 17"),
+    )
+    .unwrap();
+    assert!(matches!(
+        dept.store(concurrent.clone(), bytes),
+        Ok(Verdict::New(Standing::Accepted))
+    ));
+    let log = dept.ledger.report(&report).unwrap();
+    assert!(log.get(&concurrent.id()).unwrap().payload.is_none());
+}
+
+#[test]
+fn a_restriction_is_lifted_by_a_later_lifting_and_wins_over_a_concurrent_one() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let on = dept
+        .append(
+            "ada",
+            Some(report),
+            Kind::ReportRestrict,
+            &restriction(true),
+        )
+        .unwrap();
+    assert_eq!(
+        dept.ledger
+            .report(&report)
+            .unwrap()
+            .restricted()
+            .map(|e| e.id),
+        Some(on)
+    );
+    dept.append(
+        "bob",
+        Some(report),
+        Kind::ReportRestrict,
+        &restriction(false),
+    )
+    .unwrap();
+    assert!(dept.ledger.report(&report).unwrap().restricted().is_none());
+    // Restricted again, and lifted by someone who had not seen that restriction.
+    let heads = dept
+        .ledger
+        .position_for(&report, &dept.public("bob"))
+        .unwrap()
+        .0;
+    let again = dept
+        .append(
+            "ada",
+            Some(report),
+            Kind::ReportRestrict,
+            &restriction(true),
+        )
+        .unwrap();
+    let lift = Payload::to_bytes(&restriction(false));
+    let blind = dept.sign(
+        "bob",
+        Some(report),
+        Kind::ReportRestrict,
+        &lift,
+        Some(heads),
+    );
+    assert!(matches!(
+        dept.store(blind, lift),
+        Ok(Verdict::New(Standing::Accepted))
+    ));
+    assert_eq!(
+        dept.ledger
+            .report(&report)
+            .unwrap()
+            .restricted()
+            .map(|e| e.id),
+        Some(again),
+        "a lifting that did not see the restriction does not lift it"
+    );
+}

@@ -1,0 +1,192 @@
+//! Erasure (GDPR Art. 17) in the store: what destroying a report's personal data removes.
+//!
+//! The headers stay (who wrote what kind of entry when, and the signatures, still verify);
+//! the payloads go, and the log is remembered as erased so that no path stores one of them
+//! again. Every delete runs with `secure_delete` on (see [`crate::configure`]), so the
+//! bytes are overwritten in the pages they leave and in the pages freed; the caller then
+//! checkpoints the WAL with `TRUNCATE` ([`crate::Store::truncate_wal`]) so that no older
+//! version of those pages stays in the WAL file either.
+
+use countersign_ledger::{Kind, LogId};
+use rusqlite::{params, OptionalExtension};
+
+use crate::{Db, Result, StoreError};
+
+/// Kinds whose payloads an erasure keeps: they carry no personal data, only who erased or
+/// restricted what on which basis.
+pub fn keeps_payload_when_erased(kind: Kind) -> bool {
+    matches!(kind, Kind::PayloadErase | Kind::ReportRestrict)
+}
+
+/// What destroying one log's personal data removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub payloads: u64,
+    pub drafts: u64,
+    pub quarantined: u64,
+}
+
+impl Db<'_> {
+    /// Whether this home destroyed `log`'s personal data.
+    pub fn is_erased(&self, log: &LogId) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM erased_logs WHERE log = ?1")
+            .and_then(|mut s| s.query_row([log.as_bytes()], |_| Ok(())).optional())
+            .map(|r| r.is_some())
+            .map_err(StoreError::sqlite("reading erased logs"))
+    }
+
+    /// Destroys `log`'s personal data: its payloads but the erasures' and restrictions', its
+    /// drafts and its quarantined entries' payloads; and remembers the log as erased (by
+    /// `erasure`). A payload another log's entry also names (the same bytes, stored once) is
+    /// that log's too and stays. Idempotent.
+    pub fn erase_log(&self, log: &LogId, erasure: &[u8], now_ms: u64) -> Result<Erased> {
+        let sql = StoreError::sqlite("erasing a report");
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO erased_logs (log, erasure, erased_ms) VALUES (?1, ?2, ?3)",
+                params![log.as_bytes(), erasure, now_ms as i64],
+            )
+            .map_err(sql)?;
+        // One pass over the other logs' entries, not one per payload: erasure is rare, and an
+        // index on payload hashes would cost every append.
+        let payloads = self
+            .conn
+            .execute(
+                "DELETE FROM payloads WHERE hash IN ( \
+                   SELECT payload_hash FROM entries \
+                   WHERE log = ?1 AND kind NOT IN ('payload.erase', 'report.restrict') \
+                 ) AND hash NOT IN ( \
+                   SELECT payload_hash FROM entries \
+                   WHERE (log != ?1 OR kind IN ('payload.erase', 'report.restrict')) \
+                     AND payload_hash IN (SELECT payload_hash FROM entries WHERE log = ?1) \
+                 )",
+                params![log.as_bytes()],
+            )
+            .map_err(StoreError::sqlite("erasing a report's payloads"))?;
+        // The report list's row names the study; an erased report's names none (its entries
+        // no longer say one).
+        self.conn
+            .execute(
+                "UPDATE report_summaries SET study = '', template = '' WHERE report = ?1",
+                params![log.as_bytes()],
+            )
+            .map_err(StoreError::sqlite("erasing a report's row"))?;
+        let drafts = self
+            .conn
+            .execute(
+                "DELETE FROM drafts WHERE report = ?1",
+                params![log.as_bytes()],
+            )
+            .map_err(StoreError::sqlite("erasing a report's drafts"))?;
+        let quarantined = self
+            .conn
+            .execute(
+                "UPDATE quarantine SET payload = NULL WHERE log = ?1 AND payload IS NOT NULL \
+                   AND kind NOT IN ('payload.erase', 'report.restrict')",
+                params![log.as_bytes()],
+            )
+            .map_err(StoreError::sqlite(
+                "erasing a report's quarantined payloads",
+            ))?;
+        Ok(Erased {
+            payloads: payloads as u64,
+            drafts: drafts as u64,
+            quarantined: quarantined as u64,
+        })
+    }
+
+    /// Every log this home erased, with the entry that erased it.
+    pub fn erased_logs(&self) -> Result<Vec<(LogId, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT log, erasure FROM erased_logs ORDER BY log")
+            .map_err(StoreError::sqlite("reading erased logs"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(StoreError::sqlite("reading erased logs"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (log, erasure) = row.map_err(StoreError::sqlite("reading erased logs"))?;
+            if let Some(log) = countersign_ledger::Hash::from_slice(&log) {
+                out.push((log, erasure));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes an image's index row and decode verdict, and notes its SHA-256 until its file
+    /// is gone ([`Db::erased_image_files`], [`Db::forget_erased_image`]).
+    pub fn erase_image(&self, sha256: &[u8; 32]) -> Result<bool> {
+        let sql = StoreError::sqlite("erasing an image");
+        let gone = self
+            .conn
+            .execute("DELETE FROM instances WHERE sha256 = ?1", [&sha256[..]])
+            .map_err(sql)?;
+        self.conn
+            .execute("DELETE FROM decode_checks WHERE sha256 = ?1", [&sha256[..]])
+            .map_err(StoreError::sqlite("erasing an image"))?;
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO erased_images (sha256) VALUES (?1)",
+                [&sha256[..]],
+            )
+            .map_err(StoreError::sqlite("erasing an image"))?;
+        Ok(gone > 0)
+    }
+
+    /// Images erased whose files may still be on disk.
+    pub fn erased_image_files(&self) -> Result<Vec<[u8; 32]>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sha256 FROM erased_images")
+            .map_err(StoreError::sqlite("reading erased images"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(StoreError::sqlite("reading erased images"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let bytes = row.map_err(StoreError::sqlite("reading erased images"))?;
+            if let Ok(sha) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                out.push(sha);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The file of an erased image is gone.
+    pub fn forget_erased_image(&self, sha256: &[u8; 32]) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM erased_images WHERE sha256 = ?1", [&sha256[..]])
+            .map(|_| ())
+            .map_err(StoreError::sqlite("forgetting an erased image"))
+    }
+}
+
+impl Db<'_> {
+    /// Logs with an entry of `kind` stored after `arrival`.
+    pub fn logs_with_kind_since(&self, kind: &str, arrival: i64) -> Result<Vec<LogId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT log FROM entries WHERE arrival > ?1 AND kind = ?2")
+            .map_err(StoreError::sqlite("finding the logs written"))?;
+        let rows = stmt
+            .query_map(params![arrival, kind], |r| r.get::<_, Vec<u8>>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(StoreError::sqlite("finding the logs written"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|b| countersign_ledger::Hash::from_slice(b))
+            .collect())
+    }
+
+    /// Drops a held entry's payload (its report was erased while it waited).
+    pub fn drop_held_payload(&self, id: &[u8]) -> Result<()> {
+        self.conn
+            .execute("UPDATE held SET payload = NULL WHERE id = ?1", [id])
+            .map(|_| ())
+            .map_err(StoreError::sqlite("erasing a held entry's payload"))
+    }
+}

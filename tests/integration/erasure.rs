@@ -1,0 +1,234 @@
+//! Erasure (GDPR Art. 17) and restriction (Art. 18) across separate processes: an erasure
+//! signed on one home reaches its peers in one sync round, and on every one of them no file
+//! under the home holds the erased text or the images' bytes any more, while `verify` still
+//! passes and `report show` names who wrote what kind of entry when. A bundle exported before
+//! the erasure brings nothing back; a member who may not erase cannot; a restriction is lifted
+//! by a signed entry; nothing is written to an erased report again.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{every_file, Home};
+use crate::sync::{member, serve};
+
+/// A marker no other text contains, so that finding it anywhere means the text is there.
+const MARKER: &str = "ERASE-MARKER-5f1c9a Patient reports allergy to gadobutrol";
+
+/// The end of a long addendum: its text spills into SQLite's overflow pages, which are freed
+/// whole when it is deleted (without `secure_delete`, their bytes stay in the file).
+const TAIL: &str = "END-OF-ERASED-ADDENDUM-77c2";
+
+fn long_addendum() -> String {
+    format!(
+        "{MARKER}. {} {TAIL}",
+        "Reviewed with the referring team. ".repeat(1200)
+    )
+}
+
+/// Every file under `dir` that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    every_file(dir)
+        .into_iter()
+        .filter(|f| {
+            let bytes = std::fs::read(f).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        })
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+/// A run of 48 bytes from the middle of the home's first image file: pixel data no entry holds.
+fn image_bytes(home: &Home) -> Vec<u8> {
+    let file = every_file(&home.dir.join("images"))
+        .into_iter()
+        .max_by_key(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .expect("an image");
+    let bytes = std::fs::read(file).unwrap();
+    // A stretch with some variety in it (the phantom is piecewise flat), pixel data first.
+    let varied = |at: usize| {
+        let w = &bytes[at..at + 48];
+        (w.iter().collect::<std::collections::BTreeSet<_>>().len() > 3).then(|| w.to_vec())
+    };
+    if let Some(w) = (bytes.len() / 2..bytes.len() - 48)
+        .step_by(16)
+        .find_map(varied)
+    {
+        return w;
+    }
+    if let Some(w) = (132..bytes.len() - 48).step_by(16).find_map(varied) {
+        return w;
+    }
+    panic!("no varied stretch in the image");
+}
+
+fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8]) {
+    for needle in [
+        MARKER.as_bytes(),
+        TAIL.as_bytes(),
+        b"Cine SSFP in short axis",
+        image,
+    ] {
+        let left = files_holding(&home.dir, needle);
+        assert!(
+            left.is_empty(),
+            "{name} still holds erased bytes in {left:?}"
+        );
+    }
+    let verified = home.ok(&["verify"]);
+    assert_eq!(verified["ok"], true, "{name}: {verified}");
+    let view = home.ok(&["report", "show", report]);
+    assert_eq!(view["status"], "erased", "{name}: {}", view["status"]);
+    assert_eq!(view["erasure"]["basis"], "GDPR Art. 17(1)(b)");
+    assert_eq!(view["erasure"]["by"]["name"], "Dr Ada Attending");
+    let provenance = view["provenance"].as_array().unwrap();
+    assert!(provenance.len() >= 16, "{name}: the headers stay");
+    for p in provenance {
+        let kind = p["kind"].as_str().unwrap();
+        let state = p["status"]["state"].as_str().unwrap();
+        if kind == "payload.erase" {
+            assert_eq!(state, "verified");
+        } else {
+            assert_eq!(state, "erased", "{name}: {p}");
+            assert!(
+                p["author"]["role"].is_string(),
+                "{name}: author and role kept"
+            );
+        }
+    }
+    assert!(view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["text"].is_null()));
+}
+
+#[test]
+fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
+    let (a, report) = Home::demo();
+    a.ok(&["report", "addendum", &report, "--text", &long_addendum()]);
+    let b = member(&a, "Dr Bea", "cardiologist");
+    let c = member(&a, "Dana Protection", "data-protection");
+    let serving = serve(&a, &[]);
+    for home in [&b, &c] {
+        home.ok(&["sync", "--peer", &serving.addr, "--once"]);
+        // The peers read the study too.
+        home.ok(&["import", a.dir.join("images").to_str().unwrap()]);
+    }
+    let image = image_bytes(&a);
+    // The scan finds what is there: every home holds the text and the image before.
+    for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
+        assert!(
+            !files_holding(&home.dir, MARKER.as_bytes()).is_empty(),
+            "{name}"
+        );
+        assert!(
+            !files_holding(&home.dir, TAIL.as_bytes()).is_empty(),
+            "{name}"
+        );
+        assert!(!files_holding(&home.dir, &image).is_empty(), "{name}");
+    }
+    let before = b.bundle(None);
+
+    // A cardiologist may not erase; nothing is destroyed.
+    let refused = b.run(&["erase", "--report", &report, "--basis", "asked"]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert_eq!(refused.error_code(), "not_allowed", "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("role_may_not_write"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!files_holding(&b.dir, MARKER.as_bytes()).is_empty());
+
+    let erased = a.ok(&[
+        "erase",
+        "--patient",
+        "PHANTOM-0001",
+        "--basis",
+        "GDPR Art. 17(1)(b)",
+    ]);
+    assert_eq!(erased["reports"], Value::Array(vec![report.clone().into()]));
+    erased_everywhere(&a, "A", &report, &image);
+
+    // One sync round each, from the serving node.
+    for home in [&b, &c] {
+        home.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    }
+    erased_everywhere(&b, "B", &report, &image);
+    erased_everywhere(&c, "C", &report, &image);
+
+    // A new member joining after the erasure takes the report as headers and erasure only.
+    let d = member(&a, "Dr Dee", "radiologist");
+    d.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    erased_everywhere(&d, "D", &report, &image);
+    assert_eq!(
+        d.ok(&["report", "show", &report])["provenance"],
+        a.ok(&["report", "show", &report])["provenance"],
+        "a home that never held the text shows what the eraser shows"
+    );
+
+    // A bundle exported before the erasure brings nothing back, and nothing more is written.
+    let imported = a.import(&before);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    erased_everywhere(&a, "A after the old bundle", &report, &image);
+    let after = a.run(&["report", "addendum", &report, "--text", "again"]);
+    assert_eq!(after.error_code(), "not_allowed", "{}", after.stderr);
+    assert!(
+        after.stderr.contains(r#""rule":"report_erased""#),
+        "{}",
+        after.stderr
+    );
+}
+
+#[test]
+fn a_restriction_hides_the_content_until_a_signed_lifting() {
+    let (a, report) = Home::demo();
+    let c = member(&a, "Dana Protection", "data-protection");
+    let serving = serve(&a, &[]);
+    c.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    let shown = |home: &Home| home.ok(&["report", "show", &report]);
+    assert!(shown(&c)["sections"][0]["text"].is_string());
+
+    c.ok(&[
+        "restrict",
+        "--report",
+        &report,
+        "--basis",
+        "GDPR Art. 18(1)(a): accuracy contested",
+    ]);
+    let restricted = shown(&c);
+    assert_eq!(restricted["restriction"]["by"]["name"], "Dana Protection");
+    assert!(restricted["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["text"].is_null()));
+    assert!(restricted["critical"].as_array().unwrap().is_empty());
+    // Exports withhold it too.
+    let pdf = c.dir.with_extension("restricted.pdf");
+    c.ok(&[
+        "export",
+        &report,
+        "--format",
+        "pdf",
+        "-o",
+        pdf.to_str().unwrap(),
+    ]);
+    let out = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("RESTRICTED"), "{text}");
+    assert!(!text.contains("Cine SSFP"), "{text}");
+    // The data is kept: lifting shows it again.
+    c.ok(&[
+        "restrict", "--report", &report, "--basis", "resolved", "--lift",
+    ]);
+    let lifted = shown(&c);
+    assert!(lifted.get("restriction").is_none(), "{lifted}");
+    assert!(lifted["sections"][0]["text"].is_string());
+    assert_eq!(c.ok(&["verify"])["ok"], true);
+}
