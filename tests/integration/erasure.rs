@@ -232,3 +232,85 @@ fn a_restriction_hides_the_content_until_a_signed_lifting() {
     assert!(lifted["sections"][0]["text"].is_string());
     assert_eq!(c.ok(&["verify"])["ok"], true);
 }
+
+#[test]
+fn a_report_filed_under_the_wrong_patient_moves_with_its_history_intact() {
+    let (a, report) = Home::demo();
+    let shown = |home: &Home| home.ok(&["report", "show", &report]);
+    let before = shown(&a);
+    let wrong = before["study"].as_str().unwrap().to_string();
+    let ct = countersign_testkit::corpus("CT_small.dcm");
+    a.ok(&["import", ct.to_str().unwrap()]);
+    let right = a.ok(&["image", "info", ct.to_str().unwrap()])["study_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mv = |patient: &str| {
+        a.run(&[
+            "report",
+            "move",
+            &report,
+            "--to-patient",
+            patient,
+            "--study",
+            &right,
+            "--reason",
+            "registered under the wrong patient at the front desk",
+        ])
+    };
+    // The study is another patient's than the one named: nothing is signed.
+    assert_eq!(mv("PHANTOM-0001").error_code(), "wrong_patient");
+    assert_eq!(shown(&a)["study"], wrong.as_str());
+
+    mv("1CT1").ok();
+    let after = shown(&a);
+    assert_eq!(after["study"], right.as_str());
+    assert_eq!(
+        after["status"], "final",
+        "still signed off: its sign-off stands"
+    );
+    assert_eq!(after["moves"][0]["from"], wrong.as_str());
+    assert_eq!(after["moves"][0]["by"]["name"], "Dr Ada Attending");
+    let ids = |v: &Value| -> Vec<Value> {
+        v["provenance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["entry"].clone())
+            .collect()
+    };
+    let (old, new) = (ids(&before), ids(&after));
+    assert_eq!(&new[..old.len()], &old[..], "its history is intact");
+    assert_eq!(new.len(), old.len() + 1);
+    assert_eq!(after["sections"], before["sections"]);
+
+    // The right study lists it; the wrong one lists it as moved, and nothing more.
+    let right_list = a.ok(&["report", "list", "--study", &right]);
+    assert_eq!(right_list[0]["report"], report.as_str());
+    assert!(right_list[0].get("moved_to").is_none());
+    let wrong_list = a.ok(&["report", "list", "--study", &wrong]);
+    assert_eq!(wrong_list.as_array().unwrap().len(), 1, "{wrong_list}");
+    assert_eq!(wrong_list[0]["moved_to"], right.as_str());
+    assert_eq!(wrong_list[0]["template"], "");
+    assert_eq!(a.ok(&["verify"])["ok"], true);
+
+    // A peer shows the same, and a radiologist cannot move it back.
+    let b = member(&a, "Dr Rad", "radiologist");
+    let serving = serve(&a, &[]);
+    b.ok(&["sync", "--peer", &serving.addr, "--once"]);
+    assert_eq!(shown(&b)["study"], right.as_str());
+    assert_eq!(shown(&b)["provenance"], after["provenance"]);
+    b.ok(&["import", ct.to_str().unwrap()]);
+    let refused = b.run(&[
+        "report",
+        "move",
+        &report,
+        "--to-patient",
+        "1CT1",
+        "--study",
+        &right,
+        "--reason",
+        "again",
+    ]);
+    assert_eq!(refused.error_code(), "not_allowed", "{}", refused.stderr);
+}

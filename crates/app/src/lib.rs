@@ -40,6 +40,7 @@ mod images;
 mod import;
 mod join;
 pub mod keys;
+mod moves;
 pub mod pacs;
 pub mod projection;
 mod quarantine;

@@ -96,7 +96,10 @@ fn project(db: &Db<'_>, state: &mut LedgerState, log: &LogId) -> Result<()> {
         return Ok(());
     }
     match state.ledger.summary(log) {
-        Some(summary) => db.put_summary(&row(&summary))?,
+        Some(summary) => {
+            db.put_summary(&row(&summary))?;
+            db.put_moves(log, &summary.study, &summary.moved_from)?;
+        }
         None => db.delete_summary(log)?,
     }
     if !loaded {

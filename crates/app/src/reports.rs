@@ -49,6 +49,10 @@ pub struct ReportSummary {
     /// Where the next page starts when this is the last line of a page
     /// ([`Home::report_page`], `report list --after`).
     pub cursor: String,
+    /// In a study's list, a report that was filed under this study and moved to another
+    /// patient's: the study it is about now. Nothing else of it is shown here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// The most lines a page of `report list` may ask for.
@@ -67,6 +71,7 @@ impl ReportSummary {
             created_ms: r.created_ms,
             last_change_ms: r.last_ms,
             entries: r.entries,
+            moved_to: None,
         }
     }
 }
@@ -94,11 +99,21 @@ pub(crate) fn summaries_of_study(
     db: &countersign_store::Db<'_>,
     study: &str,
 ) -> Result<Vec<ReportSummary>> {
-    Ok(db
+    let mut out: Vec<ReportSummary> = db
         .summaries_of_study(study)?
         .into_iter()
         .map(ReportSummary::from_row)
-        .collect())
+        .collect();
+    // A report moved away is shown as moved, and as nothing more: not its template, its
+    // state or when it changed, which belong to the patient it is about now.
+    for row in db.moved_from_study(study)? {
+        let mut marker = ReportSummary::from_row(row);
+        marker.moved_to = Some(std::mem::replace(&mut marker.study, study.to_string()));
+        marker.template.clear();
+        marker.entries = 0;
+        out.push(marker);
+    }
+    Ok(out)
 }
 
 /// SHA-256 of a file, streamed.
@@ -481,6 +496,12 @@ impl Home {
     /// Signs a measurement on one of the report's images.
     pub fn measurement_add(&mut self, report: EntryId, m: &MeasurementAdd) -> Result<EntryId> {
         self.append_checked(report, Kind::MeasurementAdd, &json(m))
+    }
+
+    /// A study's reports, oldest first, and those moved away from it as markers (see
+    /// [`ReportSummary::moved_to`]).
+    pub fn study_reports(&self, study: &str) -> Result<Vec<ReportSummary>> {
+        summaries_of_study(&self.store().db(), study)
     }
 
     /// A page of the report list: up to `limit` reports (1 to [`MAX_PAGE`]), the most

@@ -789,9 +789,26 @@ pub(crate) enum ReportCommand {
         /// Start after the line with this cursor (the last line of the page before).
         #[arg(long, value_name = "CURSOR")]
         after: Option<String>,
+        /// Only this study's reports (Study Instance UID), with those moved away from it
+        /// shown as moved.
+        #[arg(long, value_name = "UID", conflicts_with = "after")]
+        study: Option<String>,
     },
     /// Show a report with the provenance of every section.
     Show { report: String },
+    /// Move a report filed under the wrong patient to the right patient's study (an
+    /// attending signs it): its history stays, signed; the wrong study lists it as moved only.
+    Move {
+        report: String,
+        /// The right patient's ID (the study's images must carry it).
+        #[arg(long, value_name = "ID")]
+        to_patient: String,
+        /// The right study (Study Instance UID), imported here.
+        #[arg(long, value_name = "UID")]
+        study: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

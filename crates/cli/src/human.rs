@@ -113,6 +113,9 @@ pub fn report_list(list: &[ReportSummary], more: Option<&str>) -> String {
     let mut lines: Vec<String> = list
         .iter()
         .map(|r| {
+            if r.moved_to.is_some() {
+                return format!("{}  MOVED to another patient's study", r.report);
+            }
             format!(
                 "{}  {:<11} {:<10} study {}",
                 r.report,
@@ -151,6 +154,17 @@ pub fn report(v: &ReportView) -> String {
             time(e.time_ms),
             who(&e.by),
             e.basis
+        );
+    }
+    for m in &v.moves {
+        let _ = writeln!(
+            out,
+            "moved from study {} to study {} on {} by {} ({})",
+            m.from,
+            m.to,
+            time(m.time_ms),
+            who(&m.by),
+            m.reason
         );
     }
     if let Some(r) = &v.restriction {

@@ -141,7 +141,22 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
                 "read access granted"
             },
         ),
-        ReportCommand::List { limit, after } => {
+        ReportCommand::List {
+            study: Some(study), ..
+        } => {
+            let list = home.study_reports(&study)?;
+            Output::new(&list, human::report_list(&list, None))
+        }
+        ReportCommand::Move {
+            report,
+            to_patient,
+            study,
+            reason,
+        } => {
+            let entry = home.report_move(entry_id(&report)?, &to_patient, &study, &reason)?;
+            entry_out(entry, "report moved")
+        }
+        ReportCommand::List { limit, after, .. } => {
             let list = home.report_page(after.as_deref(), limit)?;
             let more = (list.len() == limit)
                 .then(|| list.last().map(|r| r.cursor.as_str()))

@@ -362,6 +362,41 @@ impl ReportRestrict {
     }
 }
 
+/// `report.move`: the report was filed under the wrong patient. From this entry on it is about
+/// `study` (and its `images`), under that study's patient; under the study it was filed under
+/// it shows only that it was moved. Its history stays in its log, every signature with it.
+/// An attending signs it; the reason is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportMove {
+    /// The study (Study Instance UID) the report belongs to.
+    pub study: String,
+    /// SHA-256 (hex) of every image file of that study the report is about.
+    #[serde(default)]
+    pub images: Vec<String>,
+    pub reason: String,
+}
+
+impl ReportMove {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the study", &self.study)?;
+        at_most("the study", &self.study, 64)?;
+        non_empty("the reason", &self.reason)?;
+        at_most("the reason", &self.reason, MAX_BASIS_BYTES)?;
+        if self.images.len() > 100_000 {
+            return Err(format!("{} images", self.images.len()));
+        }
+        if let Some(bad) = self
+            .images
+            .iter()
+            .find(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!("image {bad:?} is not a SHA-256 in hex"));
+        }
+        Ok(self)
+    }
+}
+
 fn at_most(what: &str, text: &str, max: usize) -> Result<(), String> {
     if text.len() > max {
         return Err(format!("{what} is {} bytes; at most {max}", text.len()));
@@ -388,6 +423,7 @@ pub enum Payload {
     Resolve(ReportResolve),
     Erase(PayloadErase),
     Restrict(ReportRestrict),
+    Move(ReportMove),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -504,6 +540,7 @@ impl Payload {
             Kind::ReportResolve => Payload::Resolve(parse_as(kind, bytes)?),
             Kind::PayloadErase => Payload::Erase(checked(kind, bytes, PayloadErase::check)?),
             Kind::ReportRestrict => Payload::Restrict(checked(kind, bytes, ReportRestrict::check)?),
+            Kind::ReportMove => Payload::Move(checked(kind, bytes, ReportMove::check)?),
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

@@ -308,6 +308,20 @@ pub struct ReportView {
     /// content (texts, values, findings), only who wrote what kind of entry when.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restriction: Option<DataProtectionNote>,
+    /// Corrections of whom the report is about (filed under the wrong patient), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<MoveNote>,
+}
+
+/// A `report.move`: the report was moved from one study (and its patient) to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveNote {
+    pub entry: EntryId,
+    pub by: Author,
+    pub time_ms: u64,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
 }
 
 /// An erasure or a restriction as views and exports name it: "erased on DATE by NAME (basis)".
@@ -694,10 +708,10 @@ impl ReportLog {
         let status = self.state(roster);
         let mut view = ReportView {
             report: self.id(),
-            study: self.create().study.clone(),
+            study: self.binding().0.to_string(),
             template: self.template().name.clone(),
             template_title: self.template().title.clone(),
-            images: self.create().images.clone(),
+            images: self.binding().1.to_vec(),
             status,
             created_by: who(&creator),
             created_ms,
@@ -717,6 +731,21 @@ impl ReportLog {
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
             restriction: self.restricted().and_then(|e| note(e, &who)),
+            moves: self
+                .moves()
+                .into_iter()
+                .filter_map(|(e, from)| match &e.payload {
+                    Some(Payload::Move(m)) => Some(MoveNote {
+                        entry: e.id,
+                        by: who(&e.author),
+                        time_ms: e.timestamp_ms,
+                        from,
+                        to: m.study.clone(),
+                        reason: m.reason.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect(),
         };
         if view.restriction.is_some() {
             view.withhold_content();

@@ -238,6 +238,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TABLE erased_images (
         sha256 BLOB PRIMARY KEY
     ) WITHOUT ROWID;
+    -- The studies a report was moved away from (filed under the wrong patient), derived from
+    -- its report.move entries like the report list's rows: what the wrong study's list shows
+    -- in its place.
+    CREATE TABLE report_moves (
+        report     BLOB NOT NULL,
+        from_study TEXT NOT NULL,
+        PRIMARY KEY (report, from_study)
+    ) WITHOUT ROWID;
+    CREATE INDEX report_moves_by_study ON report_moves (from_study, report);
     "#,
 ];
 

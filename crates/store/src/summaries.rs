@@ -91,6 +91,59 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("keeping a report's row"))
     }
 
+    /// Keeps the studies `report` was moved away from (see the `report_moves` table) and its
+    /// row's study, the one it is about now; no rows for a report never moved. Asked for every
+    /// report projected: one lookup when it was never moved.
+    pub fn put_moves(&self, report: &LogId, study: &str, moved_from: &[String]) -> Result<()> {
+        let sql = StoreError::sqlite("keeping a report's moves");
+        let had: bool = self
+            .conn()
+            .prepare_cached("SELECT 1 FROM report_moves WHERE report = ?1 LIMIT 1")
+            .and_then(|mut s| s.exists([report.as_bytes()]))
+            .map_err(sql)?;
+        if !had && moved_from.is_empty() {
+            return Ok(());
+        }
+        let sql = || StoreError::sqlite("keeping a report's moves");
+        self.conn()
+            .execute(
+                "DELETE FROM report_moves WHERE report = ?1",
+                [report.as_bytes()],
+            )
+            .map_err(sql())?;
+        for from in moved_from {
+            self.conn()
+                .execute(
+                    "INSERT OR IGNORE INTO report_moves (report, from_study) VALUES (?1, ?2)",
+                    params![report.as_bytes(), from],
+                )
+                .map_err(sql())?;
+        }
+        self.conn()
+            .execute(
+                "UPDATE report_summaries SET study = ?2 WHERE report = ?1 AND study != ?2",
+                params![report.as_bytes(), study],
+            )
+            .map_err(sql())?;
+        Ok(())
+    }
+
+    /// The rows of the reports moved away from `study`, by report id.
+    pub fn moved_from_study(&self, study: &str) -> Result<Vec<SummaryRow>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report IN \
+                 (SELECT report FROM report_moves WHERE from_study = ?1) ORDER BY report"
+            ))
+            .map_err(StoreError::sqlite("listing reports moved away"))?;
+        let rows = stmt
+            .query_map([study], summary_row)
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing reports moved away"));
+        rows
+    }
+
     /// Drops a report's row (its log no longer makes a report).
     pub fn delete_summary(&self, report: &LogId) -> Result<()> {
         self.conn()
@@ -103,8 +156,7 @@ impl Db<'_> {
     /// Drops every report's row (before they are rebuilt).
     pub fn clear_summaries(&self) -> Result<()> {
         self.conn()
-            .execute("DELETE FROM report_summaries", [])
-            .map(|_| ())
+            .execute_batch("DELETE FROM report_summaries; DELETE FROM report_moves;")
             .map_err(StoreError::sqlite("dropping the report rows"))
     }
 

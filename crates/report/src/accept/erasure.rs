@@ -318,3 +318,39 @@ fn a_restriction_is_lifted_by_a_later_lifting_and_wins_over_a_concurrent_one() {
         "a lifting that did not see the restriction does not lift it"
     );
 }
+
+fn moved(study: &str) -> crate::payload::ReportMove {
+    crate::payload::ReportMove {
+        study: study.into(),
+        images: vec![],
+        reason: "filed under the wrong patient".into(),
+    }
+}
+
+#[test]
+fn a_moved_report_is_about_the_latest_move_and_concurrent_moves_settle_by_id() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let rad = dept.append("rad", Some(report), Kind::ReportMove, &moved("2.25.1"));
+    assert!(rad.is_err(), "only an attending moves a report");
+    dept.append("ada", Some(report), Kind::ReportMove, &moved("2.25.1"))
+        .unwrap();
+    assert_eq!(dept.ledger.report(&report).unwrap().binding().0, "2.25.1");
+    assert_eq!(dept.view(report).moves[0].from, "1.2.840.99");
+    // Two attendings move it at once, each unaware of the other.
+    let heads = dept
+        .ledger
+        .position_for(&report, &dept.public("bob"))
+        .unwrap()
+        .0;
+    let a = dept
+        .append("ada", Some(report), Kind::ReportMove, &moved("2.25.2"))
+        .unwrap();
+    let bytes = Payload::to_bytes(&moved("2.25.3"));
+    let concurrent = dept.sign("bob", Some(report), Kind::ReportMove, &bytes, Some(heads));
+    let b = concurrent.id();
+    dept.store(concurrent, bytes).unwrap();
+    let expected = if a < b { "2.25.2" } else { "2.25.3" };
+    assert_eq!(dept.ledger.report(&report).unwrap().binding().0, expected);
+    assert_eq!(dept.ledger.summary(&report).unwrap().study, expected);
+}

@@ -294,6 +294,9 @@ impl ReportLog {
             Payload::Access(_) => Ok(()),
             // Judged above, before anything that needs the report's content.
             Payload::Erase(_) | Payload::Restrict(_) => Ok(()),
+            // A correction of whom the report is about: before or after sign-off (the roster
+            // lets only an attending write it).
+            Payload::Move(_) => Ok(()),
             Payload::Other => refuse_after_final(final_in_past),
         }
     }

@@ -221,6 +221,57 @@ impl ReportLog {
             .min_by_key(|r| r.id)
     }
 
+    /// The accepted `report.move` entries no other accepted move has in its past, lowest id
+    /// first: the one the report is now about is the first (concurrent moves are settled by
+    /// id, the same on every peer).
+    fn latest_moves(&self) -> Vec<&LogEntry> {
+        let moves: Vec<&LogEntry> = self
+            .entries
+            .values()
+            .map(Box::as_ref)
+            .filter(|e| matches!(e.payload, Some(Payload::Move(_))))
+            .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
+            .collect();
+        let mut latest: Vec<&LogEntry> = moves
+            .iter()
+            .filter(|m| {
+                !moves
+                    .iter()
+                    .any(|o| o.id != m.id && self.dag.in_past(&m.id, &o.id))
+            })
+            .copied()
+            .collect();
+        latest.sort_by_key(|m| m.id);
+        latest
+    }
+
+    /// The study the report is about now, and its images: the latest accepted move's, or its
+    /// `report.create`'s.
+    pub fn binding(&self) -> (&str, &[String]) {
+        match self.latest_moves().first().and_then(|m| match &m.payload {
+            Some(Payload::Move(p)) => Some(p),
+            _ => None,
+        }) {
+            Some(p) => (&p.study, &p.images),
+            None => (&self.create.study, &self.create.images),
+        }
+    }
+
+    /// Every accepted move, in causal order (parents first), each with the study it moved
+    /// the report from.
+    pub fn moves(&self) -> Vec<(&LogEntry, String)> {
+        let mut from = self.create.study.clone();
+        let mut out = Vec::new();
+        for e in self.ordered() {
+            if let Some(Payload::Move(m)) = &e.payload {
+                if self.standing(&e.id).is_some_and(Standing::is_accepted) {
+                    out.push((e, std::mem::replace(&mut from, m.study.clone())));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether an accepted erasure is in the past of an entry with these parents.
     fn erasure_in_past(&self, parents: &[EntryId]) -> Option<EntryId> {
         self.erasures

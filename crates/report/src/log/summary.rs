@@ -29,6 +29,8 @@ pub struct Summary {
     pub last_ms: u64,
     /// Entries the log holds (accepted, refused, and fork evidence placed in it).
     pub entries: u64,
+    /// The studies the report was moved away from (`report.move`), oldest first.
+    pub moved_from: Vec<String>,
 }
 
 impl ReportState {
@@ -114,7 +116,7 @@ impl ReportLog {
     pub fn summary(&self, roster: &Roster) -> Summary {
         Summary {
             report: self.id,
-            study: self.create.study.clone(),
+            study: self.binding().0.to_string(),
             template: self.template.name.clone(),
             status: self.state(roster),
             created_ms: self.created_ms,
@@ -125,6 +127,7 @@ impl ReportLog {
                 .max()
                 .unwrap_or(self.created_ms),
             entries: self.entries.len() as u64,
+            moved_from: self.moves().into_iter().map(|(_, from)| from).collect(),
         }
     }
 }
