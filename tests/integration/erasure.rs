@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{every_file, Home};
-use crate::sync::{member, serve};
+use crate::sync::{member, serve, until};
 
 /// A marker no other text contains, so that finding it anywhere means the text is there.
 const MARKER: &str = "ERASE-MARKER-5f1c9a Patient reports allergy to gadobutrol";
@@ -141,6 +141,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     );
     assert!(!files_holding(&b.dir, MARKER.as_bytes()).is_empty());
 
+    let c_serving = serve(&c, &[&serving.addr]);
     let erased = a.ok(&[
         "erase",
         "--patient",
@@ -151,12 +152,16 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     assert_eq!(erased["reports"], Value::Array(vec![report.clone().into()]));
     erased_everywhere(&a, "A", &report, &image);
 
-    // One sync round each, from the serving node.
-    for home in [&b, &c] {
-        home.ok(&["sync", "--peer", &serving.addr, "--once"]);
-    }
+    // B takes one sync round from the serving node. C runs a node of its own, connected to
+    // A's since before the erasure: the erasure reaches it as an announcement, and a
+    // long-lived process must leave no older page in its WAL either.
+    b.ok(&["sync", "--peer", &serving.addr, "--once"]);
     erased_everywhere(&b, "B", &report, &image);
+    until("C's node destroys the erased text", || {
+        files_holding(&c.dir, TAIL.as_bytes()).is_empty()
+    });
     erased_everywhere(&c, "C", &report, &image);
+    drop(c_serving);
 
     // A new member joining after the erasure takes the report as headers and erasure only.
     let d = member(&a, "Dr Dee", "radiologist");
