@@ -66,6 +66,15 @@ enum Op {
         consent: bool,
         stolen: bool,
     },
+    Erase(EraseOp),
+}
+
+/// An erasure of the report (GDPR Art. 17) by `who`, on what they saw (`also`): attendings
+/// may; others are refused.
+#[derive(Debug, Clone)]
+struct EraseOp {
+    who: usize,
+    also: prop::sample::Index,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -84,10 +93,12 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, also)| Op::Final { who, also }),
         1 => (1usize..PEOPLE.len(), any::<prop::sample::Index>()).prop_map(|(who, keep)| Op::Revoke { who, keep }),
         1 => (1usize..PEOPLE.len()).prop_map(|who| Op::Promote { who }),
-        1 => (who, 0usize..3).prop_map(|(who, section)| Op::Fork { who, section }),
+        1 => (who.clone(), 0usize..3).prop_map(|(who, section)| Op::Fork { who, section }),
         1 => (0usize..3).prop_map(|section| Op::Race { section }),
         1 => (0usize..PEOPLE.len(), any::<prop::sample::Index>(), any::<bool>(), any::<bool>())
             .prop_map(|(who, keep, consent, stolen)| Op::Rotate { who, keep, consent, stolen }),
+        1 => (prop_oneof![3 => Just(0usize), 3 => Just(4usize), 1 => who.clone()], any::<prop::sample::Index>())
+            .prop_map(|(who, also)| Op::Erase(EraseOp { who, also })),
     ]
 }
 
@@ -197,6 +208,21 @@ fn play(ops: &[Op]) -> Played {
                     let e = d.sign(&retired, Some(r), Kind::SectionWrite, &bytes, None);
                     let _ = d.store(e, bytes);
                 }
+            }
+            Op::Erase(EraseOp { who, also }) => {
+                let parents = chain_and(&d, r, *who, also);
+                let bytes = Payload::to_bytes(&crate::payload::PayloadErase {
+                    basis: "GDPR Art. 17".into(),
+                    scope: crate::payload::EraseScope::Report,
+                });
+                let e = d.sign(
+                    name(*who),
+                    Some(r),
+                    Kind::PayloadErase,
+                    &bytes,
+                    Some(parents),
+                );
+                let _ = d.store(e, bytes);
             }
             Op::Promote { who } => {
                 let mut m: MemberPayload = d.member(name(*who));
@@ -369,6 +395,58 @@ fn replay(stored: &[(Entry, Vec<u8>)], evidence: &[(Entry, Vec<u8>)], now: u64) 
     ledger
 }
 
+/// [`replay`] for an erased report: its entries as headers only, the erasures noted first.
+fn replay_erased(
+    stored: &[(Entry, Vec<u8>)],
+    evidence: &[(Entry, Vec<u8>)],
+    report: &LogId,
+    now: u64,
+) -> Ledger {
+    let mut ledger = Ledger::default();
+    let strip = |e: &Entry, p: &Vec<u8>| {
+        let keep =
+            e.log_id() != *report && e.id() != *report || e.header().kind == Kind::PayloadErase;
+        keep.then(|| p.clone())
+    };
+    let mut pending: Vec<(Entry, Option<Vec<u8>>)> = stored
+        .iter()
+        .map(|(e, p)| (e.clone(), strip(e, p)))
+        .collect();
+    let mut noted = false;
+    while !pending.is_empty() {
+        let before = pending.len();
+        if !noted && ledger.network().is_some() {
+            // Once the roster is in (the check needs it), as the sync intake does per batch.
+            let roster_in = pending
+                .iter()
+                .all(|(e, _)| e.header().kind.family() != countersign_ledger::LogFamily::Roster);
+            if roster_in {
+                for (e, p) in &pending {
+                    if e.header().kind == Kind::PayloadErase {
+                        ledger.note_erasure(e, p.as_deref());
+                    }
+                }
+                noted = true;
+            }
+        }
+        pending.retain(|(e, p)| match ledger.accept(e, p.as_deref(), now) {
+            Ok(Verdict::New(_)) | Ok(Verdict::Duplicate) => false,
+            Err(r) if r.waits_for_dependency() => true,
+            Err(Rejection::PayloadMissing) => true,
+            Err(Rejection::Rule(RuleError::ChainBroken { .. })) => true,
+            other => panic!("a stored entry replayed as {other:?}"),
+        });
+        assert!(pending.len() < before || !noted, "no progress replaying");
+    }
+    for (e, p) in evidence {
+        if let Ok(Verdict::Fork { .. }) = ledger.judge(e, Some(p), now) {
+            let h = e.header();
+            ledger.freeze(e.log_id(), h.author, h.seq);
+        }
+    }
+    ledger
+}
+
 /// Everything a home shows of the department: the report, the roster, the refusals.
 fn shown(ledger: &mut Ledger, report: &LogId) -> String {
     let roster = ledger.roster().clone();
@@ -407,6 +485,13 @@ proptest! {
         shuffled[1..].shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
         let mut third = replay(&shuffled, &played.evidence, now);
         prop_assert_eq!(&shown(&mut third, &played.report), &want);
+        // An erased report travels as headers only (the erasures with their payloads): a home
+        // that never held its text shows the same.
+        let erased = played.dept.ledger.report(&played.report).unwrap().erasure().is_some();
+        if erased {
+            let mut fourth = replay_erased(&shuffled, &played.evidence, &played.report, now);
+            prop_assert_eq!(&shown(&mut fourth, &played.report), &want);
+        }
     }
 
     #[test]
@@ -416,7 +501,8 @@ proptest! {
         for (_, then) in &played.finals_seen {
             let fin = then.signoff.as_ref().unwrap().entry;
             let still = played.dept.ledger.standing(&played.report, &fin) == Some(Standing::Accepted);
-            if !still || full.status == ReportState::Conflict {
+            // Erased: no text is read at all, under any sign-off.
+            if !still || matches!(full.status, ReportState::Conflict | ReportState::Erased) {
                 continue;
             }
             prop_assert!(matches!(full.status, ReportState::Final | ReportState::Amended), "{:?}", full.status);

@@ -127,6 +127,12 @@ pub struct ReportLog {
     content: bool,
     /// The accepted `payload.erase` entries. The lowest id is the log's erasure.
     erasures: Vec<EntryId>,
+    /// While erased: the payloads held, set aside so that no rule or view reads them, and put
+    /// back if the erasure stops standing (a revocation or rotation that leaves it outside
+    /// its author's frontier). A home drops them from its store; in memory, keeping them makes
+    /// what is shown a function of the entries held, whatever order they came in.
+    withheld: IdMap<Payload>,
+    withheld_create: Option<(ReportCreate, Template, TemplateSource)>,
 }
 
 impl ReportLog {
@@ -165,6 +171,8 @@ impl ReportLog {
             final_before: IdMap::default(),
             content: held,
             erasures: Vec::new(),
+            withheld: IdMap::default(),
+            withheld_create: None,
         };
         let entry = LogEntry::new(genesis, held.then_some(Payload::Create(create)));
         let standing = log.judge(&entry, roster, &Frozen::new());
@@ -281,18 +289,38 @@ impl ReportLog {
             .copied()
     }
 
-    /// Forgets the report's content once it is erased: every payload but the erasures' and
-    /// restrictions' own, and the study, template and images of its `report.create`.
-    fn forget_content(&mut self) {
+    /// Sets the report's content aside once it is erased: every payload but the erasures'
+    /// and restrictions' own, and the study, template and images of its `report.create`.
+    fn withhold_content(&mut self) {
         for e in self.entries.values_mut() {
             if !check::is_data_protection(e.kind) {
-                e.payload = None;
+                if let Some(p) = e.payload.take() {
+                    self.withheld.insert(e.id, p);
+                }
             }
         }
-        self.create = ReportCreate::not_held();
-        self.template = Template::not_held();
-        self.source = TemplateSource::Builtin;
-        self.content = false;
+        if self.content {
+            let create = std::mem::replace(&mut self.create, ReportCreate::not_held());
+            let template = std::mem::replace(&mut self.template, Template::not_held());
+            let source = std::mem::replace(&mut self.source, TemplateSource::Builtin);
+            self.withheld_create = Some((create, template, source));
+            self.content = false;
+        }
+    }
+
+    /// Puts back what [`ReportLog::withhold_content`] set aside: the erasure no longer stands.
+    fn restore_content(&mut self) {
+        for (id, p) in std::mem::take(&mut self.withheld) {
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.payload = Some(p);
+            }
+        }
+        if let Some((create, template, source)) = self.withheld_create.take() {
+            self.create = create;
+            self.template = template;
+            self.source = source;
+            self.content = true;
+        }
     }
 
     /// Finds the accepted erasures among the held entries (each is judged by its header, its
@@ -306,8 +334,10 @@ impl ReportLog {
             .filter(|e| self.data_protection_rules(e, roster, frozen).is_ok())
             .map(|e| e.id)
             .collect();
-        if !self.erasures.is_empty() && self.content {
-            self.forget_content();
+        if self.erasures.is_empty() {
+            self.restore_content();
+        } else {
+            self.withhold_content();
         }
     }
 
@@ -409,10 +439,17 @@ impl ReportLog {
                 found: entry.log_id(),
             });
         }
-        // Once erased, a payload that comes is not kept: every peer judges the log by its
+        // Once erased, a payload that comes is set aside: every peer judges the log by its
         // headers alone.
-        let payload = payload
-            .filter(|_| self.erasures.is_empty() || check::is_data_protection(entry.header().kind));
+        let payload = match payload {
+            Some(p)
+                if !self.erasures.is_empty() && !check::is_data_protection(entry.header().kind) =>
+            {
+                self.withheld.insert(id, p);
+                None
+            }
+            other => other,
+        };
         let log_entry = LogEntry::new(entry, payload);
         // Into the index first: the roster's frontiers ask whether this entry is in the past of
         // an entry an admin vouched for, exactly as a later re-judgement will.
@@ -537,6 +574,8 @@ impl ReportLog {
             if let Some(e) = self.entries.get_mut(&id) {
                 e.payload = None;
             }
+            // Not put back if an erasure that set it aside stops standing.
+            self.withheld.remove(&id);
         }
     }
 
