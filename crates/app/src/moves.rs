@@ -48,6 +48,18 @@ impl Home {
         });
         let entry = self.append_checked(report, Kind::ReportMove, &payload)?;
         tracing::info!(report = %report, entry = %entry, "report moved to another study");
+        // Every archive the report was delivered to gets it again, into the right study (a new
+        // version: a new SOP Instance UID). A failure is recorded for `deliveries --retry`,
+        // never returned: the move is signed whatever the archives do.
+        let delivered: Vec<String> = self
+            .deliveries()?
+            .into_iter()
+            .filter(|d| d.report == report.to_string() && d.state == "delivered")
+            .map(|d| d.archive)
+            .collect();
+        for archive in delivered {
+            self.attempt_delivery(report, &archive)?;
+        }
         Ok(entry)
     }
 }

@@ -114,7 +114,7 @@ impl Home {
         Ok(out)
     }
 
-    fn attempt_delivery(
+    pub(crate) fn attempt_delivery(
         &mut self,
         report: countersign_ledger::EntryId,
         archive: &str,
