@@ -59,8 +59,8 @@ pub use template::{template, FieldDef, FieldKind, SectionDef, Template, Template
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, EntryStatus,
     FieldView, FollowupClosedView, FollowupView, MeasurementView, PersonKey, ProvenanceItem,
-    ReadView, ReportState, ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote,
-    VersionView,
+    ReadView, ReceivedView, ReportState, ReportView, ResolutionView, SectionView, SignoffView,
+    SplitViewNote, VersionView,
 };
 
 #[cfg(test)]

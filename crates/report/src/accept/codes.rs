@@ -319,6 +319,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     ("followup_closed", "the follow-up was already closed"),
     ("other_log", "the entry belongs to another report"),
+    (
+        "sr_wrong_study",
+        "an AI result received as DICOM SR is about another study than the report's",
+    ),
 ];
 
 #[cfg(test)]
@@ -563,6 +567,10 @@ mod tests {
             OtherLog {
                 expected: h,
                 found: h,
+            },
+            ReceivedOtherStudy {
+                sr_study: s(),
+                report_study: s(),
             },
             Payload(crate::payload::PayloadError {
                 kind: Kind::View,

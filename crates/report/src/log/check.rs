@@ -106,6 +106,11 @@ pub enum ReportRuleError {
     SelfResolve { keep: EntryId },
     #[error("entry belongs to log {found}, not report {expected}")]
     OtherLog { expected: EntryId, found: EntryId },
+    #[error("the received SR is about study {sr_study}, not the report's study {report_study}")]
+    ReceivedOtherStudy {
+        sr_study: String,
+        report_study: String,
+    },
 }
 
 impl ReportRuleError {
@@ -150,6 +155,7 @@ impl ReportRuleError {
             NotAConflictingFinal { .. } => "not_a_conflicting_final",
             SelfResolve { .. } => "self_resolve",
             OtherLog { .. } => "other_log",
+            ReceivedOtherStudy { .. } => "sr_wrong_study",
         }
     }
 }
@@ -259,6 +265,20 @@ impl ReportLog {
                     }),
                     None => Ok(()),
                 }
+            }
+            // Receipt of an SR is attested by a person, who reads every report: no grant. The
+            // SR must be about this report's study.
+            Payload::AiReceived(r) => {
+                self.known_section(&r.section)?;
+                refuse_after_final(final_in_past)?;
+                let report_study = &self.create().study;
+                if r.study != *report_study {
+                    return Err(ReportRuleError::ReceivedOtherStudy {
+                        sr_study: r.study.clone(),
+                        report_study: report_study.clone(),
+                    });
+                }
+                Ok(())
             }
             Payload::AiReview(r) => {
                 refuse_after_final(final_in_past)?;

@@ -344,7 +344,9 @@ impl ReportLog {
                 .or_default()
                 .push(e.id),
             Some(Payload::Cosign(c)) => index.cosigns.entry(c.version).or_default().push(e.id),
-            Some(Payload::AiResult(_)) => index.ai_results.push(e.id),
+            // A received SR is an AI proposal like a model's own result: reviewed once, and
+            // unreviewed it blocks sign-off.
+            Some(Payload::AiResult(_) | Payload::AiReceived(_)) => index.ai_results.push(e.id),
             Some(Payload::AiReview(r)) => index.ai_reviews.entry(r.result).or_default().push(e.id),
             Some(Payload::Followup(_)) => index.followups.push(e.id),
             Some(Payload::FollowupClose(c)) => index
