@@ -77,6 +77,29 @@ fn dicom_decode_corpus_replays_clean() {
 }
 
 #[test]
+fn sr_parse_corpus_replays_clean() {
+    let files = corpus("sr_parse");
+    assert!(files.len() >= 2, "corpus is missing");
+    // The seeds (highdicom TID 1500 SRs) still read, with what they hold: a regression would
+    // silently turn the corpus into noise.
+    for (path, bytes) in files.iter().filter(|(p, _)| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("seed-")
+    }) {
+        let sr = countersign_imaging::sr::parse_sr(bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!sr.references.is_empty(), "{}", path.display());
+    }
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_imaging::fuzz_checks::sr_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
 fn template_parse_corpus_replays_clean() {
     let files = corpus("template_parse");
     // The shipped templates in all three encodings are seeds; each must still read.

@@ -3,6 +3,7 @@
 mod agent;
 mod ai;
 mod ai_members;
+mod ai_received;
 mod bundle_scale;
 mod common;
 mod crash;

@@ -18,8 +18,10 @@ use crate::home::{json, Home};
 
 mod binding;
 pub mod program;
+mod received;
 
 pub use binding::{ModelBinding, SOFT_TISSUE_STATS};
+pub use received::ReceivedSr;
 
 /// The built-in algorithm's name and version, signed into every result it produces.
 pub const SOFT_TISSUE_ALGORITHM: &str = "soft-tissue-stats/1";
@@ -219,15 +221,15 @@ impl Home {
     }
 
     /// The AI reviewer's figures (see [`countersign_report::oversight`]) over every report this
-    /// home holds that granted a model access (an AI writes nowhere else), optionally only on
-    /// studies of `modality`.
+    /// home holds that granted a model access (a model writes nowhere else) or received an AI
+    /// result as DICOM SR, optionally only on studies of `modality`.
     pub fn ai_stats(
         &self,
         filter: &countersign_report::oversight::Filter,
         modality: Option<&str>,
     ) -> Result<countersign_report::oversight::AiStats> {
         let mut results = Vec::new();
-        for log in self.store().db().logs_with_grants()? {
+        for log in self.store().db().logs_with_ai()? {
             let view = self.report_show(log)?;
             if view.ai.is_empty() {
                 continue;

@@ -101,6 +101,15 @@ pub enum AppError {
     /// A model refused the report's images (e.g. a CT model given an MR study).
     #[error("{0}")]
     AiInputRefused(String),
+    /// An SR given to `ai import` was refused: too large, not an SR, or malformed.
+    #[error(transparent)]
+    Sr(countersign_imaging::sr::SrError),
+    /// An SR given to `ai import` is about another study than the report's.
+    #[error("{0}")]
+    SrWrongStudy(String),
+    /// The same SR file (by SHA-256) was already received into the report.
+    #[error("{0}")]
+    SrAlreadyReceived(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -180,6 +189,11 @@ pub const ERROR_CODES: &[&str] = &[
     "ai_model_failed",
     "ai_model_output",
     "ai_input_refused",
+    "sr_too_large",
+    "sr_not_sr",
+    "sr_malformed",
+    "sr_wrong_study",
+    "sr_already_received",
     "newer_ledger",
     "damaged_ledger",
     "disk_full",
@@ -239,6 +253,9 @@ impl AppError {
             AppError::AiModelFailed(_) => "ai_model_failed",
             AppError::AiModelOutput(_) => "ai_model_output",
             AppError::AiInputRefused(_) => "ai_input_refused",
+            AppError::Sr(e) => e.code(),
+            AppError::SrWrongStudy(_) => "sr_wrong_study",
+            AppError::SrAlreadyReceived(_) => "sr_already_received",
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",

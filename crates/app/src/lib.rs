@@ -55,7 +55,9 @@ pub mod verify;
 mod viewer;
 
 pub use actions::{Allowed, ReportActions};
-pub use ai::{program as ai_program, ModelBinding, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS};
+pub use ai::{
+    program as ai_program, ModelBinding, ReceivedSr, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
+};
 pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
 /// What a home may be told to trust before it holds a network (see [`Home::trust`]).

@@ -343,6 +343,18 @@ pub(crate) enum AiCommand {
         #[arg(long, value_name = "NAME")]
         builtin: Option<String>,
     },
+    /// Attest receipt of an AI result delivered as a DICOM SR (a TID 1500 measurement report):
+    /// signs an `ai.received` with this home's key, never as the device; reviewed like any AI
+    /// result before sign-off.
+    Import {
+        /// The SR file (at most 64 MiB).
+        sr: PathBuf,
+        #[arg(long)]
+        report: String,
+        /// The section its findings are proposed for (default findings).
+        #[arg(long)]
+        section: Option<String>,
+    },
     /// The AI reviewer's figures per model and version: proposals, accepted / edited /
     /// rejected / unreviewed, rates, edit size, time to review, reviewers, drift between
     /// versions; entries that do not verify are excluded and listed.

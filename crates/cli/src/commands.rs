@@ -343,6 +343,18 @@ pub(crate) fn home_command(
         HomeCommand::Ai(AiCommand::Run { report }) => {
             entry_out(home.ai_run(entry_id(&report)?)?, "AI result signed")
         }
+        HomeCommand::Ai(AiCommand::Import {
+            sr,
+            report,
+            section,
+        }) => {
+            let received = home.ai_import(entry_id(&report)?, &sr, section.as_deref())?;
+            let text = format!(
+                "{} ({} measurements, {} findings): entry {}",
+                received.statement, received.measurements, received.findings, received.entry
+            );
+            Output::new(&received, text)
+        }
         HomeCommand::Ai(AiCommand::Stats {
             model,
             since,

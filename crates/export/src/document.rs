@@ -83,7 +83,16 @@ pub(crate) fn ai_line(view: &ReportView, section: &str) -> Option<String> {
         .rev()
         .find(|a| a.result.section == section && a.review.is_some())?;
     let r = a.review.as_ref()?;
-    let model = format!("{} {}", a.result.model, a.result.version);
+    // A result received as DICOM SR names its device and who attested receipt, never as if
+    // the device had signed.
+    let model = match &a.received {
+        Some(r) => format!(
+            "{}, received as DICOM SR and attested by {}",
+            r.attestation.device_words(),
+            a.author.name
+        ),
+        None => format!("{} {}", a.result.model, a.result.version),
+    };
     Some(match r.decision {
         Decision::Accept => format!(
             "Drafted by AI {model}, accepted by {} at {}",

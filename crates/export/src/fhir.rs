@@ -95,6 +95,11 @@ fn signature_type(kind: Kind) -> (&'static str, &'static str) {
         Kind::SectionCosign => ("1.2.840.10065.1.12.1.2", "Coauthor's Signature"),
         Kind::ReportStatus => ("1.2.840.10065.1.12.1.5", "Verification Signature"),
         Kind::AiReview => ("1.2.840.10065.1.12.1.6", "Validation Signature"),
+        // Receipt of an AI result delivered as DICOM SR: recorded, not authored.
+        Kind::AiReceived => (
+            "1.2.840.10065.1.12.1.4",
+            "Transcriptionist/Recorder Signature",
+        ),
         _ => ("1.2.840.10065.1.12.1.1", "Author's Signature"),
     }
 }
@@ -103,6 +108,7 @@ fn participant(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::SectionCosign | Kind::AiReview => ("verifier", "Verifier"),
         Kind::ReportStatus => ("attester", "Attester"),
+        Kind::AiReceived => ("enterer", "Enterer"),
         _ => ("author", "Author"),
     }
 }

@@ -28,6 +28,7 @@ mod present;
 mod raw;
 mod rle;
 mod segmented;
+pub mod sr;
 
 use std::path::Path;
 

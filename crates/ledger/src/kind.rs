@@ -46,6 +46,7 @@ kinds! {
     AddendumWrite => "addendum.write",
     AiResult => "ai.result",
     AiReview => "ai.review",
+    AiReceived => "ai.received",
     MeasurementAdd => "measurement.add",
     CriticalResult => "critical.result",
     FollowupRecommend => "followup.recommend",

@@ -59,8 +59,8 @@ pub use template::{template, FieldDef, FieldKind, SectionDef, Template, Template
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView,
     DataProtectionNote, EntryStatus, FieldView, FollowupClosedView, FollowupView, MeasurementView,
-    MoveNote, PersonKey, ProvenanceItem, ReadView, ReportState, ReportView, ResolutionView,
-    SectionView, SignoffView, SplitViewNote, VersionView,
+    MoveNote, PersonKey, ProvenanceItem, ReadView, ReceivedView, ReportState, ReportView,
+    ResolutionView, SectionView, SignoffView, SplitViewNote, VersionView,
 };
 
 #[cfg(test)]

@@ -186,7 +186,11 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
         if let Some(reason) = unverified(&ai.status) {
             excluded.push(Excluded {
                 entry: ai.entry,
-                kind: "ai.result",
+                kind: if ai.received.is_some() {
+                    "ai.received"
+                } else {
+                    "ai.result"
+                },
                 reason,
             });
             continue;
@@ -210,7 +214,11 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
         let acc = by_version
             .entry((ai.result.model.clone(), ai.result.version.clone()))
             .or_default();
-        acc.vendor = ai.author.ai_model.as_ref().map(|m| m.vendor.clone());
+        // A received SR's device is not a roster member: its manufacturer is the SR's word.
+        acc.vendor = match &ai.received {
+            Some(r) => Some(r.attestation.device.manufacturer.clone()),
+            None => ai.author.ai_model.as_ref().map(|m| m.vendor.clone()),
+        };
         acc.results.push(ai.entry);
         let Some(review) = review else {
             acc.unreviewed.push(ai.entry);

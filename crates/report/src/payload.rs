@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use countersign_ledger::{EntryId, Hash, Kind};
 use serde::{Deserialize, Serialize};
 
+mod received;
+pub use received::{
+    AiReceived, SrCode, SrDevice, SrFinding, SrMeasurement, SrObserver, MAX_RECEIVED_RESULTS,
+};
+
 /// `report.create`: the genesis of a report log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -419,6 +424,8 @@ pub enum Payload {
     View(ViewReceipt),
     AiResult(AiResult),
     AiReview(AiReview),
+    /// `ai.received`: an AI result received as DICOM SR (boxed: it is the largest payload).
+    AiReceived(Box<AiReceived>),
     Access(AccessChange),
     Resolve(ReportResolve),
     Erase(PayloadErase),
@@ -536,6 +543,9 @@ impl Payload {
             Kind::View => Payload::View(checked(kind, bytes, ViewReceipt::check)?),
             Kind::AiResult => Payload::AiResult(checked(kind, bytes, AiResult::check)?),
             Kind::AiReview => Payload::AiReview(checked(kind, bytes, AiReview::check)?),
+            Kind::AiReceived => {
+                Payload::AiReceived(Box::new(checked(kind, bytes, AiReceived::check)?))
+            }
             Kind::AccessGrant | Kind::AccessRevoke => Payload::Access(parse_as(kind, bytes)?),
             Kind::ReportResolve => Payload::Resolve(parse_as(kind, bytes)?),
             Kind::PayloadErase => Payload::Erase(checked(kind, bytes, PayloadErase::check)?),

@@ -203,13 +203,30 @@ pub struct FollowupClosedView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AiView {
     pub entry: EntryId,
-    /// The model's roster entry (its vendor, model and version are in `author.ai_model`).
+    /// The model's roster entry (its vendor, model and version are in `author.ai_model`); for
+    /// a result received as DICOM SR, the member who attested its receipt.
     pub author: Author,
     pub time_ms: u64,
+    /// The proposal. For a received SR: the device's model and version, the SR's measurements
+    /// and findings as outputs (see [`crate::payload::AiReceived::as_result`]).
     #[serde(flatten)]
     pub result: crate::payload::AiResult,
+    /// Set when the result arrived as DICOM SR (`ai.received`): what arrived, and from what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<ReceivedView>,
     pub review: Option<AiReviewView>,
     pub status: EntryStatus,
+}
+
+/// An AI result received as DICOM SR: the attestation, and its provenance in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceivedView {
+    /// "received as DICOM SR from <device> <version>, attested by <member>".
+    pub statement: String,
+    /// The device in words: "<manufacturer> <model> <version>".
+    pub source: String,
+    #[serde(flatten)]
+    pub attestation: crate::payload::AiReceived,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -618,9 +635,26 @@ impl ReportLog {
                     author: who(&e.author),
                     time_ms: e.timestamp_ms,
                     result: r.clone(),
+                    received: None,
                     review: None,
                     status: status_of(&e.id),
                 }),
+                Some(Payload::AiReceived(r)) => {
+                    let attester = who(&e.author);
+                    ai.push(AiView {
+                        entry: e.id,
+                        time_ms: e.timestamp_ms,
+                        result: r.as_result(),
+                        received: Some(ReceivedView {
+                            statement: r.statement(&attester.name),
+                            source: r.device_words(),
+                            attestation: (**r).clone(),
+                        }),
+                        author: attester,
+                        review: None,
+                        status: status_of(&e.id),
+                    })
+                }
                 Some(Payload::AiReview(r)) => {
                     if let Some(a) = ai.iter_mut().find(|a| a.entry == r.result) {
                         a.review = Some(AiReviewView {

@@ -157,6 +157,25 @@ impl Db<'_> {
             .collect())
     }
 
+    /// The report logs an AI contributed to: those that granted a model access (a model writes
+    /// nowhere else) and those that received an AI result as DICOM SR.
+    pub fn logs_with_ai(&self) -> Result<Vec<LogId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT log FROM entries WHERE kind IN ('access.grant', 'ai.received')",
+            )
+            .map_err(StoreError::sqlite("finding AI contributions"))?;
+        let rows: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("finding AI contributions"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|b| LogId::from_slice(&b))
+            .collect())
+    }
+
     /// The entries among `ids` this home holds, in arrival order, at most `max_rows` and cut
     /// once their bytes reach `budget` (at least one is always given). Sizes are read before
     /// any payload, so a batch never reads payloads it will not send. Returns the entries and

@@ -271,7 +271,28 @@ export interface AiView {
   section: string;
   text: string;
   review: { entry: string; reviewer: Author; time_ms: number; decision: "accept" | "edit" | "reject"; comment: string | null } | null;
+  /** Set for an AI result received as DICOM SR (`ai.received`): `author` attested its receipt. */
+  received?: ReceivedSr;
   status: EntryStatus;
+}
+
+/** An AI result received as DICOM SR, as the receiving member attested it. */
+export interface ReceivedSr {
+  /** "received as DICOM SR from <device> <version>, attested by <member>". */
+  statement: string;
+  /** The device in words: "<manufacturer> <model> <version>". */
+  source: string;
+  sr_sha256: string;
+  sop_instance: string;
+  device: { manufacturer: string; model: string; software_versions: string[]; serial?: string; observer?: Record<string, string> };
+  measurements: { concept: SrCode; value: string; units?: SrCode; references: string[] }[];
+  findings: { concept: SrCode; value: SrCode; references: string[] }[];
+}
+
+export interface SrCode {
+  value: string;
+  scheme: string;
+  meaning: string;
 }
 
 export interface ReportView {

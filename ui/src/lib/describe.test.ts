@@ -9,7 +9,10 @@ const item = (kind: string, entry: string, section?: string): ProvenanceItem => 
 const report = {
   sections: [{ name: "cardiac", title: "Cardiac assessment" }, { name: "findings", title: "Findings" }],
   signoffs: [{ entry: "final-1" }],
-  ai: [{ review: { entry: "review-1", decision: "reject" } }],
+  ai: [
+    { review: { entry: "review-1", decision: "reject" } },
+    { entry: "received-1", review: null, received: { source: "Acme AI LungScan 2.1" } },
+  ],
 } as unknown as ReportView;
 
 describe("describeEntry", () => {
@@ -23,6 +26,11 @@ describe("describeEntry", () => {
   });
   it("says what a reviewer decided", () => {
     expect(describeEntry(item("ai.review", "review-1"), report)).toBe("rejected an AI result");
+  });
+  it("says an SR was received and from which device, not that the receiver proposed it", () => {
+    expect(describeEntry(item("ai.received", "received-1"), report)).toBe(
+      "received an AI result as DICOM SR from Acme AI LungScan 2.1 (attested receipt)",
+    );
   });
   it("falls back to the kind for one it does not know", () => {
     expect(describeEntry(item("roster.rotate", "r"), report)).toBe("roster.rotate");

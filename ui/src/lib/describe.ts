@@ -23,6 +23,11 @@ export function describeEntry(item: ProvenanceItem, report: ReportView): string 
       return "added an addendum";
     case "ai.result":
       return `proposed ${title} (AI result)`;
+    case "ai.received": {
+      // The author attests that the SR arrived; the device wrote it. Never "proposed".
+      const got = report.ai.find((a) => a.entry === item.entry)?.received;
+      return got ? `received an AI result as DICOM SR from ${got.source} (attested receipt)` : "received an AI result as DICOM SR (attested receipt)";
+    }
     case "ai.review": {
       const reviewed = report.ai.find((a) => a.review?.entry === item.entry);
       return reviewed?.review ? `${DECISION[reviewed.review.decision] ?? reviewed.review.decision} an AI result` : "reviewed an AI result";

@@ -86,6 +86,10 @@ impl Role {
             ReportResolve => self == Role::Attending,
             AiResult => self == Role::AiModel,
             AiReview => self.is_reporting_physician() || self == Role::Reviewer,
+            // Receipt of an AI result delivered as DICOM SR, attested by the person (or the
+            // person's gateway node) that received it: never by a model, which would be
+            // claiming authorship of another vendor's output.
+            AiReceived => self.is_human(),
             MeasurementAdd => self.is_reporting_physician() || self == Role::Technologist,
             View => self.is_human(),
             AccessGrant | AccessRevoke => self == Role::Attending,

@@ -327,6 +327,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "payload_not_held",
         "the entry's payload is not held and its report is not erased: it cannot be judged",
     ),
+    (
+        "sr_wrong_study",
+        "an AI result received as DICOM SR is about another study than the report's",
+    ),
 ];
 
 #[cfg(test)]
@@ -573,6 +577,10 @@ mod tests {
             OtherLog {
                 expected: h,
                 found: h,
+            },
+            ReceivedOtherStudy {
+                sr_study: s(),
+                report_study: s(),
             },
             Payload(crate::payload::PayloadError {
                 kind: Kind::View,

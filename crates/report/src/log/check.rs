@@ -112,6 +112,11 @@ pub enum ReportRuleError {
         "the entry's payload is not held here, and the report is not erased: it cannot be judged"
     )]
     PayloadNotHeld,
+    #[error("the received SR is about study {sr_study}, not the report's study {report_study}")]
+    ReceivedOtherStudy {
+        sr_study: String,
+        report_study: String,
+    },
 }
 
 impl ReportRuleError {
@@ -158,6 +163,7 @@ impl ReportRuleError {
             OtherLog { .. } => "other_log",
             ReportErased { .. } => "report_erased",
             PayloadNotHeld => "payload_not_held",
+            ReceivedOtherStudy { .. } => "sr_wrong_study",
         }
     }
 }
@@ -253,7 +259,7 @@ impl ReportLog {
                 if !self.granted(&e.author, parents) {
                     return Err(ReportRuleError::NotGranted);
                 }
-                let images = &self.create().images;
+                let images = self.binding_in_past(parents).1;
                 match r
                     .inputs
                     .iter()
@@ -264,6 +270,20 @@ impl ReportLog {
                     }),
                     None => Ok(()),
                 }
+            }
+            // Receipt of an SR is attested by a person, who reads every report: no grant. The
+            // SR must be about this report's study.
+            Payload::AiReceived(r) => {
+                self.known_section(&r.section)?;
+                refuse_after_final(final_in_past)?;
+                let report_study = self.binding_in_past(parents).0;
+                if r.study != report_study {
+                    return Err(ReportRuleError::ReceivedOtherStudy {
+                        sr_study: r.study.clone(),
+                        report_study: report_study.to_string(),
+                    });
+                }
+                Ok(())
             }
             Payload::AiReview(r) => {
                 refuse_after_final(final_in_past)?;
@@ -277,7 +297,7 @@ impl ReportLog {
             Payload::FollowupClose(c) => self.check_followup_close(parents, c.followup),
             // Measurements annotate the report's own images; a signed report may get them too.
             Payload::Measurement(m) => {
-                let images = &self.create().images;
+                let images = self.binding_in_past(parents).1;
                 if images.is_empty() || images.contains(&m.image) {
                     Ok(())
                 } else {

@@ -229,15 +229,16 @@ impl ReportLog {
             .min_by_key(|r| r.id)
     }
 
-    /// The accepted `report.move` entries no other accepted move has in its past, lowest id
-    /// first: the one the report is now about is the first (concurrent moves are settled by
+    /// The accepted `report.move` entries (among those `within` takes) no other such move has
+    /// in its past, lowest id first: the one the report is now about is the first (concurrent moves are settled by
     /// id, the same on every peer).
-    fn latest_moves(&self) -> Vec<&LogEntry> {
+    fn latest_moves(&self, within: impl Fn(&EntryId) -> bool) -> Vec<&LogEntry> {
         let moves: Vec<&LogEntry> = self
             .entries
             .values()
             .map(Box::as_ref)
             .filter(|e| matches!(e.payload, Some(Payload::Move(_))))
+            .filter(|e| within(&e.id))
             .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
             .collect();
         let mut latest: Vec<&LogEntry> = moves
@@ -256,7 +257,17 @@ impl ReportLog {
     /// The study the report is about now, and its images: the latest accepted move's, or its
     /// `report.create`'s.
     pub fn binding(&self) -> (&str, &[String]) {
-        match self.latest_moves().first().and_then(|m| match &m.payload {
+        self.binding_of(self.latest_moves(|_| true))
+    }
+
+    /// The study and images an entry with these parents is about: what its causal past says
+    /// (rules read only that), as [`ReportLog::binding`] does for the whole log.
+    pub(crate) fn binding_in_past(&self, parents: &[EntryId]) -> (&str, &[String]) {
+        self.binding_of(self.latest_moves(|id| self.in_past(id, parents)))
+    }
+
+    fn binding_of<'a>(&'a self, latest: Vec<&'a LogEntry>) -> (&'a str, &'a [String]) {
+        match latest.first().and_then(|m| match &m.payload {
             Some(Payload::Move(p)) => Some(p),
             _ => None,
         }) {
@@ -547,7 +558,9 @@ impl ReportLog {
                 .or_default()
                 .push(e.id),
             Some(Payload::Cosign(c)) => index.cosigns.entry(c.version).or_default().push(e.id),
-            Some(Payload::AiResult(_)) => index.ai_results.push(e.id),
+            // A received SR is an AI proposal like a model's own result: reviewed once, and
+            // unreviewed it blocks sign-off.
+            Some(Payload::AiResult(_) | Payload::AiReceived(_)) => index.ai_results.push(e.id),
             Some(Payload::AiReview(r)) => index.ai_reviews.entry(r.result).or_default().push(e.id),
             Some(Payload::Followup(_)) => index.followups.push(e.id),
             Some(Payload::FollowupClose(c)) => index

@@ -301,6 +301,10 @@ fn roles_limit_kinds() {
     assert!(Role::AiModel.may_write(Kind::AiResult));
     assert!(!Role::AiModel.may_write(Kind::AiReview));
     assert!(!Role::Attending.may_write(Kind::AiResult));
+    // Receipt of an SR is attested by a person; a model never signs another's output.
+    assert!(Role::Radiologist.may_write(Kind::AiReceived));
+    assert!(Role::Technologist.may_write(Kind::AiReceived));
+    assert!(!Role::AiModel.may_write(Kind::AiReceived));
     assert!(Role::Attending.may_write(Kind::ReportResolve));
     assert!(!Role::Radiologist.may_write(Kind::ReportResolve));
     for kind in [

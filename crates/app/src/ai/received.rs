@@ -1,0 +1,163 @@
+//! `ai import`: an AI result that arrived as a DICOM SR, attested by this home's member. The SR
+//! is decoded by [`countersign_imaging::sr`] (bounded, untrusted); the entry it becomes is
+//! judged by the report rules like any other (`ai.received`: a person attests, the study is the
+//! report's). Nothing is stored unless every check passes.
+
+use std::path::Path;
+
+use countersign_imaging::sr::{self, StructuredReport};
+use countersign_ledger::{EntryId, Kind};
+use countersign_report::payload::{
+    AiReceived, SrCode, SrDevice, SrFinding, SrMeasurement, SrObserver,
+};
+use serde::Serialize;
+use sha2::Digest;
+
+use crate::error::{AppError, Result};
+use crate::home::{json, Home};
+
+/// What `ai import` signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedSr {
+    pub entry: EntryId,
+    pub sr_sha256: String,
+    pub model: String,
+    pub version: String,
+    pub manufacturer: String,
+    pub measurements: usize,
+    pub findings: usize,
+    /// "received as DICOM SR from <device> <version>, attested by <member>".
+    pub statement: String,
+}
+
+impl Home {
+    /// Reads the SR at `path` and signs, with this home's key, that it was received: its
+    /// SHA-256, the device, its measurements and findings, proposed for `section` (default
+    /// `findings`). Refused with `sr_too_large`, `sr_not_sr`, `sr_malformed`,
+    /// `sr_wrong_study` or `sr_already_received`, nothing stored.
+    pub fn ai_import(
+        &mut self,
+        report: EntryId,
+        path: &Path,
+        section: Option<&str>,
+    ) -> Result<ReceivedSr> {
+        let bytes = sr::read_sr_file(path).map_err(AppError::Sr)?;
+        let sr_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let parsed = sr::parse_sr(&bytes).map_err(AppError::Sr)?;
+        drop(bytes);
+        let view = self.report_show(report)?;
+        if parsed.study != view.study {
+            return Err(AppError::SrWrongStudy(format!(
+                "the SR is about study {}, and report {report} is about study {}: nothing stored",
+                parsed.study, view.study
+            )));
+        }
+        // The same file delivered twice is one result: counting it twice would skew the
+        // model's record.
+        if let Some(earlier) = view.ai.iter().find(|a| {
+            a.received
+                .as_ref()
+                .is_some_and(|r| r.attestation.sr_sha256 == sr_sha256)
+        }) {
+            return Err(AppError::SrAlreadyReceived(format!(
+                "this SR (SHA-256 {sr_sha256}) was already received into report {report} as \
+                 entry {}: nothing stored",
+                earlier.entry
+            )));
+        }
+        let mut payload = attestation(parsed, sr_sha256, section.unwrap_or("findings"))?;
+        payload.text = AiReceived::proposal(
+            &payload.device_words(),
+            &payload.measurements,
+            &payload.findings,
+        );
+        let entry = self.append_checked(report, Kind::AiReceived, &json(&payload))?;
+        let me = self.whoami()?;
+        tracing::info!(report = %report, entry = %entry, "AI result received as DICOM SR");
+        Ok(ReceivedSr {
+            entry,
+            statement: payload.statement(&me.name),
+            version: payload.version(),
+            model: payload.device.model,
+            manufacturer: payload.device.manufacturer,
+            measurements: payload.measurements.len(),
+            findings: payload.findings.len(),
+            sr_sha256: payload.sr_sha256,
+        })
+    }
+}
+
+fn code(c: sr::Code) -> SrCode {
+    SrCode {
+        value: c.value,
+        scheme: c.scheme,
+        meaning: c.meaning,
+    }
+}
+
+/// The `ai.received` payload of a decoded SR (its text left for the caller to write). The
+/// device is the equipment module's, completed from the device observer context where the
+/// module is silent; an SR that names no model at all is not attributable and is refused.
+fn attestation(sr: StructuredReport, sr_sha256: String, section: &str) -> Result<AiReceived> {
+    let observer = sr.observer.map(|o| SrObserver {
+        uid: o.uid,
+        name: o.name,
+        manufacturer: o.manufacturer,
+        model: o.model,
+        serial: o.serial,
+    });
+    let from_observer =
+        |f: fn(&SrObserver) -> Option<&String>| observer.as_ref().and_then(f).cloned();
+    let model = sr
+        .equipment
+        .model
+        .or_else(|| from_observer(|o| o.model.as_ref()))
+        .or_else(|| from_observer(|o| o.name.as_ref()))
+        .ok_or_else(|| {
+            AppError::Sr(sr::SrError::Malformed(
+                "it names no device: neither Manufacturer's Model Name (0008,1090) nor a \
+                 device observer's model or name"
+                    .into(),
+            ))
+        })?;
+    let manufacturer = sr
+        .equipment
+        .manufacturer
+        .or_else(|| from_observer(|o| o.manufacturer.as_ref()))
+        .unwrap_or_default();
+    Ok(AiReceived {
+        sr_sha256,
+        sop_class: sr.sop_class,
+        sop_instance: sr.sop_instance,
+        study: sr.study,
+        device: SrDevice {
+            manufacturer,
+            model,
+            software_versions: sr.equipment.software_versions,
+            serial: sr.equipment.serial,
+            observer,
+        },
+        measurements: sr
+            .measurements
+            .into_iter()
+            .map(|m| SrMeasurement {
+                concept: code(m.concept),
+                value: m.value,
+                units: m.units.map(code),
+                references: m.references,
+            })
+            .collect(),
+        findings: sr
+            .findings
+            .into_iter()
+            .map(|f| SrFinding {
+                concept: code(f.concept),
+                value: code(f.value),
+                references: f.references,
+            })
+            .collect(),
+        references: sr.references,
+        section: section.to_string(),
+        text: String::new(),
+    })
+}
