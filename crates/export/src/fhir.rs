@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
+use countersign_ledger::roster::AiModelInfo;
 use countersign_ledger::{EntryId, Kind, PublicKey};
 use countersign_report::template::FieldKind;
 use countersign_report::{Author, EntryStatus, ReportState, ReportView, SectionView, VersionView};
@@ -25,7 +26,7 @@ use crate::ExportInput;
 
 /// A UUID (version 5 layout) derived from `seed`, so the same report state exports the same
 /// resource identities.
-fn uuid(seed: &str) -> String {
+pub(crate) fn uuid(seed: &str) -> String {
     let d = Sha256::digest(seed.as_bytes());
     let mut b = [0u8; 16];
     b.copy_from_slice(&d[..16]);
@@ -68,7 +69,7 @@ fn agent_key(a: &Author) -> String {
     }
 }
 
-fn key_identifier(key: &PublicKey) -> Value {
+pub(crate) fn key_identifier(key: &PublicKey) -> Value {
     json!({ "system": "urn:countersign:key", "value": key.to_string() })
 }
 
@@ -90,7 +91,7 @@ fn report_status(s: ReportState) -> &'static str {
 
 /// An ISO-ASTM E1762 signature type: author, co-author (a co-signature) or verification (the
 /// sign-off).
-fn signature_type(kind: Kind) -> (&'static str, &'static str) {
+pub(crate) fn signature_type(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::SectionCosign => ("1.2.840.10065.1.12.1.2", "Coauthor's Signature"),
         Kind::ReportStatus => ("1.2.840.10065.1.12.1.5", "Verification Signature"),
@@ -104,13 +105,79 @@ fn signature_type(kind: Kind) -> (&'static str, &'static str) {
     }
 }
 
-fn participant(kind: Kind) -> (&'static str, &'static str) {
+pub(crate) fn participant(kind: Kind) -> (&'static str, &'static str) {
     match kind {
         Kind::SectionCosign | Kind::AiReview => ("verifier", "Verifier"),
         Kind::ReportStatus => ("attester", "Attester"),
         Kind::AiReceived => ("enterer", "Enterer"),
         _ => ("author", "Author"),
     }
+}
+
+/// A model member as a Device: its key (and regulatory id), vendor, model name and version as
+/// the roster gives them.
+pub(crate) fn model_device(key: &PublicKey, m: &AiModelInfo) -> Value {
+    let mut identifier = vec![key_identifier(key)];
+    if let Some(r) = &m.regulatory_id {
+        identifier.push(json!({ "system": "urn:countersign:regulatory-id", "value": r }));
+    }
+    json!({
+        "resourceType": "Device",
+        "identifier": identifier,
+        "manufacturer": m.vendor,
+        "deviceName": [{ "name": m.model, "type": "model-name" }],
+        "version": [{ "value": m.version }],
+    })
+}
+
+/// A person as a Practitioner: their key, name as the roster has it, and role.
+pub(crate) fn practitioner(a: &Author) -> Value {
+    json!({
+        "resourceType": "Practitioner",
+        "identifier": [key_identifier(&a.key)],
+        "name": [{ "text": a.name }],
+        "qualification": [{ "code": { "text": a.role.map_or("not on the roster".to_string(), |r| r.to_string()) } }],
+    })
+}
+
+/// The department: its network (genesis id) and name.
+pub(crate) fn organization(network: &EntryId, name: &str) -> Value {
+    json!({
+        "resourceType": "Organization",
+        "identifier": [{ "system": "urn:countersign:network", "value": network.to_hex() }],
+        "name": name,
+    })
+}
+
+/// A Provenance agent of participant type `code` (R4's provenance-participant-type), on
+/// behalf of the department.
+pub(crate) fn provenance_agent(code: &str, display: &str, who: &Value, org: &Value) -> Value {
+    json!({
+        "type": { "coding": [participant_coding(code, display)] },
+        "who": who,
+        "onBehalfOf": org,
+    })
+}
+
+pub(crate) fn participant_coding(code: &str, display: &str) -> Value {
+    json!({
+        "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+        "code": code,
+        "display": display
+    })
+}
+
+/// An entry's ed25519 signature as a Provenance signature (ISO-ASTM E1762 type from its kind),
+/// signed by `who`.
+pub(crate) fn signature(kind: Kind, time_ms: u64, who: &Value, sig: &[u8; 64]) -> Value {
+    let (code, display) = signature_type(kind);
+    json!({
+        "type": [{ "system": "urn:iso-astm:E1762-95:2013", "code": code, "display": display }],
+        "when": date_time(time_ms),
+        "who": who,
+        "sigFormat": "application/octet-stream",
+        "data": base64::engine::general_purpose::STANDARD.encode(sig),
+    })
 }
 
 /// The structured fields of one version of a section as Observation components.
@@ -229,11 +296,7 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
     entries.push(entry(
         &ids,
         "organization",
-        json!({
-            "resourceType": "Organization",
-            "identifier": [{ "system": "urn:countersign:network", "value": input.network.to_hex() }],
-            "name": input.network_name,
-        }),
+        organization(&input.network, &input.network_name),
     ));
     let mut p = json!({ "resourceType": "Patient" });
     if let Some(id) = &input.study.patient_id {
@@ -251,26 +314,8 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
     }
     for (key, a) in &agents {
         let resource = match &a.ai_model {
-            Some(m) => {
-                let mut identifier = vec![key_identifier(&a.key)];
-                if let Some(r) = &m.regulatory_id {
-                    identifier
-                        .push(json!({ "system": "urn:countersign:regulatory-id", "value": r }));
-                }
-                json!({
-                    "resourceType": "Device",
-                    "identifier": identifier,
-                    "manufacturer": m.vendor,
-                    "deviceName": [{ "name": m.model, "type": "model-name" }],
-                    "version": [{ "value": m.version }],
-                })
-            }
-            None => json!({
-                "resourceType": "Practitioner",
-                "identifier": [key_identifier(&a.key)],
-                "name": [{ "text": a.name }],
-                "qualification": [{ "code": { "text": a.role.map_or("not on the roster".to_string(), |r| r.to_string()) } }],
-            }),
+            Some(m) => model_device(&a.key, m),
+            None => practitioner(a),
         };
         entries.push(entry(&ids, key, resource));
     }
@@ -439,15 +484,7 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
             "recorded": date_time(item.time_ms),
             "policy": ["urn:countersign:entry:v1"],
             "activity": { "text": item.kind.name() },
-            "agent": [{
-                "type": { "coding": [{
-                    "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                    "code": ptype,
-                    "display": pdisplay
-                }] },
-                "who": who,
-                "onBehalfOf": org,
-            }],
+            "agent": [provenance_agent(ptype, pdisplay, &who, &org)],
             "entity": [{
                 "role": "source",
                 "what": { "identifier": { "system": "urn:countersign:entry", "value": item.entry.to_hex() } }
@@ -476,14 +513,7 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
             }]);
         }
         if let Some(sig) = input.signatures.get(&item.entry) {
-            let (code, display) = signature_type(item.kind);
-            prov["signature"] = json!([{
-                "type": [{ "system": "urn:iso-astm:E1762-95:2013", "code": code, "display": display }],
-                "when": date_time(item.time_ms),
-                "who": who,
-                "sigFormat": "application/octet-stream",
-                "data": base64::engine::general_purpose::STANDARD.encode(sig),
-            }]);
+            prov["signature"] = json!([signature(item.kind, item.time_ms, &who, sig)]);
         }
         entries.push(entry(&ids, &format!("provenance/{}", item.entry), prov));
     }

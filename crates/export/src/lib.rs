@@ -8,6 +8,8 @@
 //! - [`sr`]: a DICOM Comprehensive SR document with per-section observer context, the verifying
 //!   observer of the sign-off, completion and verification flags and the referenced images.
 //! - [`text`]: the same document as plain text (the audit bundle's human-readable report).
+//! - [`audit`]: the AI audit package — a FHIR R4 Bundle of one Provenance per AI result (the
+//!   AI a Device agent, the reviewer the verifier) and a PDF summary of the `ai stats` figures.
 //!
 //! All of them start from [`ExportInput`]: the projected [`ReportView`] plus what the store
 //! knows (signatures, the study's patient and images). Pure: bytes in memory, no I/O, no clock.
@@ -21,6 +23,7 @@
 //! assert!(plain.contains("Provenance"));
 //! ```
 
+pub mod audit;
 mod document;
 pub mod fhir;
 pub mod pdf;

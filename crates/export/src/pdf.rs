@@ -240,8 +240,17 @@ fn layout(doc: &[Block]) -> Vec<Page> {
 
 /// The report as PDF bytes.
 pub fn render(input: &ExportInput) -> Vec<u8> {
-    let doc = document(input);
-    let pages = layout(&doc);
+    render_blocks(
+        &document(input),
+        &format!("report {}", input.view.report),
+        &format!("report {}", &input.view.report.to_hex()[..16]),
+    )
+}
+
+/// Any document as PDF bytes (the report, the AI audit summary): `subject` for the document
+/// information, `label` for every page's footer.
+pub fn render_blocks(doc: &[Block], subject: &str, label: &str) -> Vec<u8> {
+    let pages = layout(doc);
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
@@ -273,7 +282,7 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
     pdf.document_info(info)
         .title(TextStr(title))
         .producer(TextStr("Countersign"))
-        .subject(TextStr(&format!("report {}", input.view.report)));
+        .subject(TextStr(subject));
     let total = pages.len();
     for (n, page) in pages.iter().enumerate() {
         let content_id = Ref::new(page_ids[n].get() + 1);
@@ -289,12 +298,12 @@ pub fn render(input: &ExportInput) -> Vec<u8> {
         f.finish();
         res.finish();
         p.finish();
-        pdf.stream(content_id, &page_content(page, n + 1, total, input));
+        pdf.stream(content_id, &page_content(page, n + 1, total, label));
     }
     pdf.finish()
 }
 
-fn page_content(page: &Page, number: usize, total: usize, input: &ExportInput) -> Vec<u8> {
+fn page_content(page: &Page, number: usize, total: usize, label: &str) -> Vec<u8> {
     let mut c = Content::new();
     for [x, y, w, h] in &page.bands {
         c.set_fill_rgb(0.99, 0.90, 0.89);
@@ -313,10 +322,7 @@ fn page_content(page: &Page, number: usize, total: usize, input: &ExportInput) -
         c.show(Str(&l.text));
         c.end_text();
     }
-    let footer = encode(&format!(
-        "Countersign · report {} · page {number} of {total}",
-        &input.view.report.to_hex()[..16]
-    ));
+    let footer = encode(&format!("Countersign · {label} · page {number} of {total}"));
     c.set_fill_rgb(0.45, 0.45, 0.45);
     c.begin_text();
     c.set_font(Font::Regular.name(), 8.0);

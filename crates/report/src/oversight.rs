@@ -50,6 +50,16 @@ pub struct Filter {
     pub since_ms: Option<u64>,
 }
 
+impl Filter {
+    /// Whether the proposal `ai` is one the filter selects (by its signed model and time; its
+    /// standing is judged apart). The audit package selects with it too, so that the package
+    /// and the figures always speak of the same proposals.
+    pub fn admits(&self, ai: &AiView) -> bool {
+        self.model.as_ref().is_none_or(|m| *m == ai.result.model)
+            && self.since_ms.is_none_or(|t| ai.time_ms >= t)
+    }
+}
+
 /// Percentiles of a distribution (nearest rank), and its largest value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Spread {
@@ -178,9 +188,7 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
     let mut by_version: BTreeMap<(String, String), Acc> = BTreeMap::new();
     let mut excluded = Vec::new();
     for ai in results {
-        if filter.model.as_ref().is_some_and(|m| *m != ai.result.model)
-            || filter.since_ms.is_some_and(|t| ai.time_ms < t)
-        {
+        if !filter.admits(ai) {
             continue;
         }
         if let Some(reason) = unverified(&ai.status) {
