@@ -16,10 +16,12 @@ use countersign_report::payload::{AiResult, AiReview, Decision};
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
 
+mod audit;
 mod binding;
 pub mod program;
 mod received;
 
+pub use audit::{AuditExport, AUDIT_PROVENANCE_NAME, AUDIT_SUMMARY_NAME};
 pub use binding::{ModelBinding, SOFT_TISSUE_STATS};
 pub use received::ReceivedSr;
 
@@ -220,15 +222,28 @@ impl Home {
         }))
     }
 
-    /// The AI reviewer's figures (see [`countersign_report::oversight`]) over every report this
-    /// home holds that granted a model access (a model writes nowhere else) or received an AI
-    /// result as DICOM SR, optionally only on studies of `modality`.
+    /// The AI reviewer's figures (see [`countersign_report::oversight`]) over the reports of
+    /// [`Home::ai_reports`].
     pub fn ai_stats(
         &self,
         filter: &countersign_report::oversight::Filter,
         modality: Option<&str>,
     ) -> Result<countersign_report::oversight::AiStats> {
-        let mut results = Vec::new();
+        let views = self.ai_reports(modality)?;
+        Ok(countersign_report::oversight::ai_stats(
+            views.iter().flat_map(|v| &v.ai),
+            filter,
+        ))
+    }
+
+    /// Every report this home holds that granted a model access (a model writes nowhere else)
+    /// or received an AI result as DICOM SR and holds an AI result, optionally only on studies
+    /// of `modality`: what `ai stats` and the audit package read.
+    pub fn ai_reports(
+        &self,
+        modality: Option<&str>,
+    ) -> Result<Vec<countersign_report::ReportView>> {
+        let mut views = Vec::new();
         for log in self.store().db().logs_with_ai()? {
             let view = self.report_show(log)?;
             if view.ai.is_empty() {
@@ -243,9 +258,9 @@ impl Home {
                     continue;
                 }
             }
-            results.extend(view.ai);
+            views.push(view);
         }
-        Ok(countersign_report::oversight::ai_stats(&results, filter))
+        Ok(views)
     }
 
     /// Reviews an AI result: accept (its text becomes the section's next version), edit (`text`

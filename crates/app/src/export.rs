@@ -127,7 +127,7 @@ impl Home {
 
     /// `path` with its folder resolved (symlinks followed), refused when that folder is the
     /// home or inside it.
-    fn export_target(&self, path: &Path) -> Result<std::path::PathBuf> {
+    pub(crate) fn export_target(&self, path: &Path) -> Result<std::path::PathBuf> {
         let name = path
             .file_name()
             .ok_or_else(|| AppError::PathRefused("choose a file name to export to".into()))?;
@@ -276,7 +276,7 @@ pub fn fuzz_archive_read(data: &[u8]) {
 
 /// Writes `bytes` to a new temporary file beside `target` (created exclusively, not following
 /// a symlink, owner-only), fsyncs it, renames it over `target` and fsyncs the folder.
-fn write_new_then_rename(target: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_new_then_rename(target: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let folder = target.parent().unwrap_or(Path::new("."));
     let name = target

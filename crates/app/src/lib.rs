@@ -56,7 +56,8 @@ mod viewer;
 
 pub use actions::{Allowed, ReportActions};
 pub use ai::{
-    program as ai_program, ModelBinding, ReceivedSr, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
+    program as ai_program, AuditExport, ModelBinding, ReceivedSr, AUDIT_PROVENANCE_NAME,
+    AUDIT_SUMMARY_NAME, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
 };
 pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;

@@ -368,6 +368,30 @@ pub(crate) enum AiCommand {
         #[arg(long)]
         modality: Option<String>,
     },
+    /// The AI audit package (EU AI Act Art. 12 and 14): see `ai audit export`.
+    #[command(subcommand)]
+    Audit(AiAuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AiAuditCommand {
+    /// Write DIR/provenance.json (a FHIR R4 Bundle: one Provenance per AI result, the AI a
+    /// Device agent, the human reviewer the verifier, with the signatures) and DIR/summary.pdf
+    /// (the `ai stats` figures, the selection, who exported it when, what was excluded),
+    /// over the same reports and proposals as `ai stats`.
+    Export {
+        /// The folder to write into (created if missing; never inside the home).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+        /// Only proposals signed on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only reports on studies of this modality (e.g. CT).
+        #[arg(long)]
+        modality: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::args::public_key;
 use crate::args::{
-    AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand, NewKeyStore,
-    PeerCommand, RosterCommand, SyncCommand, TemplateCommand,
+    AiAuditCommand, AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand,
+    NewKeyStore, PeerCommand, RosterCommand, SyncCommand, TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -371,6 +371,31 @@ pub(crate) fn home_command(
             let stats = home.ai_stats(&filter, modality.as_deref())?;
             let text = human::ai_stats(&stats);
             Output::new(&stats, text)
+        }
+        HomeCommand::Ai(AiCommand::Audit(AiAuditCommand::Export {
+            out,
+            model,
+            since,
+            modality,
+        })) => {
+            let selection = countersign_app::export_formats::audit::AuditSelection {
+                model,
+                since,
+                modality,
+            };
+            let written = home.ai_audit_export(&selection, &out)?;
+            let text = format!(
+                "AI audit package of {} AI results in {} reports written to {}: {} ({} bytes), \
+                 {} ({} bytes)",
+                written.results,
+                written.reports,
+                written.dir.display(),
+                countersign_app::AUDIT_PROVENANCE_NAME,
+                written.bundle_bytes,
+                countersign_app::AUDIT_SUMMARY_NAME,
+                written.pdf_bytes
+            );
+            Output::new(&written, text)
         }
         HomeCommand::Ai(AiCommand::Bind {
             program,
