@@ -47,10 +47,17 @@ for e in bundle.entry:
         if k == kind and getattr(r, field) not in allowed:
             raise SystemExit(f"{kind}.{field} = {getattr(r, field)!r} is not an R4 code")
     if kind == "Provenance":
-        for ref in [t.reference for t in r.target] + [a.who.reference for a in r.agent] + \
-                   [a.onBehalfOf.reference for a in r.agent]:
-            if ref not in urls:
-                raise SystemExit(f"Provenance points at {ref}, which the bundle lacks")
+        refs = list(r.target) + [a.who for a in r.agent] + \
+            [a.onBehalfOf for a in r.agent if a.onBehalfOf is not None]
+        for ref in refs:
+            # A logical reference (an identifier, no literal reference: the AI audit names
+            # reports and entries it does not carry) must say what it names.
+            if ref.reference is None:
+                if ref.identifier is None or not ref.identifier.system or \
+                        not ref.identifier.value:
+                    raise SystemExit(f"Provenance reference without a target: {ref}")
+            elif ref.reference not in urls:
+                raise SystemExit(f"Provenance points at {ref.reference}, which the bundle lacks")
         for a in r.agent:
             if a.type.coding[0].code not in PARTICIPANT_TYPES:
                 raise SystemExit(f"agent type {a.type.coding[0].code}")

@@ -2,6 +2,7 @@
 
 mod agent;
 mod ai;
+mod ai_audit;
 mod ai_members;
 mod ai_received;
 mod bundle_scale;

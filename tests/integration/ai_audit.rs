@@ -1,0 +1,352 @@
+//! `ai audit export`: a department whose model proposed across two versions (accepted, edited,
+//! rejected, one left unreviewed) and which received one AI result as a highdicom SR; the
+//! package's FHIR Bundle is read by the fhir.resources R4 models and its summary PDF by
+//! poppler's `pdftotext`, each checked against what `ai stats --json` says.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{every_file, python, tests_dir, Home};
+
+fn bundle(from: &Home, report: &str, to: &Home) {
+    let run = to.import(&from.bundle(Some(report)));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+fn str_of(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
+}
+
+/// A home for the built-in model `soft-tissue-stats` at `version`, on the roster, granted
+/// `report` and holding it with its images, bound to the built-in.
+fn model(ada: &Home, version: &str, report: &str, images: &Path) -> Home {
+    let member = [
+        "--name",
+        "soft-tissue-stats",
+        "--role",
+        "ai-model",
+        "--vendor",
+        "Countersign examples",
+        "--model-version",
+        version,
+    ];
+    let model = Home::new();
+    let key = str_of(&model.ok(&[&["init"][..], &member].concat())["key"]);
+    ada.ok(&[&["roster", "add", "--key", &key][..], &member].concat());
+    ada.ok(&["report", "grant", report, "--member", &key]);
+    bundle(ada, report, &model);
+    model.ok(&["import", images.to_str().unwrap()]);
+    model.ok(&["ai", "bind", "--builtin", "soft-tissue-stats"]);
+    model
+}
+
+fn run_model(model: &Home, report: &str) -> String {
+    str_of(&model.ok(&["ai", "run", "--report", report])["entry"])
+}
+
+fn review(ada: &Home, report: &str, entry: &str, decision: &[&str]) {
+    ada.ok(&[
+        &["report", "review", report, "--ai-entry", entry][..],
+        decision,
+    ]
+    .concat());
+}
+
+#[test]
+fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    ada.ok(&[
+        "image",
+        "phantom",
+        "-o",
+        series.to_str().unwrap(),
+        "--slices",
+        "4",
+        "--size",
+        "64",
+    ]);
+    ada.ok(&["import", series.to_str().unwrap()]);
+    let study = str_of(&ada.ok(&["studies"])[0]["study"]);
+    let first = ada.new_report(&study, "ct-chest");
+    let second = ada.new_report(&study, "ct-chest");
+
+    // Version 1.0 on the first report: accepted, edited, rejected.
+    let v1 = model(&ada, "1.0", &first, &series);
+    let v1_results: Vec<String> = (0..3).map(|_| run_model(&v1, &first)).collect();
+    bundle(&v1, &first, &ada);
+    review(&ada, &first, &v1_results[0], &["--accept"]);
+    review(
+        &ada,
+        &first,
+        &v1_results[1],
+        &["--edit", "Soft tissue of normal attenuation."],
+    );
+    review(&ada, &first, &v1_results[2], &["--reject"]);
+    // Version 2.0 on the second: one accepted, one left unreviewed.
+    let v2 = model(&ada, "2.0", &second, &series);
+    let v2_results: Vec<String> = (0..2).map(|_| run_model(&v2, &second)).collect();
+    bundle(&v2, &second, &ada);
+    review(&ada, &second, &v2_results[0], &["--accept"]);
+    // A vendor's result received as DICOM SR (written by highdicom), attested by Ada, accepted.
+    let srs = dir.path().join("srs");
+    let wrote = Command::new(python())
+        .arg(tests_dir().join("integration/write_sr.py"))
+        .arg(&every_file(&series)[0])
+        .arg(&srs)
+        .output()
+        .unwrap();
+    assert!(
+        wrote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrote.stderr)
+    );
+    let sr = srs.join("measurements.dcm");
+    let received =
+        str_of(&ada.ok(&["ai", "import", sr.to_str().unwrap(), "--report", &second])["entry"]);
+    review(&ada, &second, &received, &["--accept"]);
+    let reviewed: BTreeSet<&str> = [
+        &v1_results[0],
+        &v1_results[1],
+        &v1_results[2],
+        &v2_results[0],
+        &received,
+    ]
+    .into_iter()
+    .map(String::as_str)
+    .collect();
+
+    let out = dir.path().join("audit");
+    let written = ada.ok(&["ai", "audit", "export", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        (written["results"].as_u64(), written["reports"].as_u64()),
+        (Some(6), Some(2)),
+        "{written}"
+    );
+    let bundle_path = out.join("provenance.json");
+    let pdf_path = out.join("summary.pdf");
+    assert_eq!(
+        written["bundle_bytes"].as_u64(),
+        Some(std::fs::metadata(&bundle_path).unwrap().len())
+    );
+    assert_eq!(
+        written["pdf_bytes"].as_u64(),
+        Some(std::fs::metadata(&pdf_path).unwrap().len())
+    );
+    assert_eq!(
+        Path::new(&str_of(&written["dir"])),
+        out.canonicalize().unwrap()
+    );
+
+    // fhir.resources (R4 4.0.1), strict: the Bundle and each Provenance parse.
+    let validated = Command::new(python())
+        .arg(tests_dir().join("fhir_validate.py"))
+        .arg(&bundle_path)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&validated.stdout),
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    assert!(validated.status.success(), "fhir.resources refused: {said}");
+    let summary: Value = serde_json::from_str(said.trim()).unwrap();
+    assert_eq!(summary["counts"]["Provenance"], 6, "{summary}");
+
+    // One Provenance per AI result; a verifier exactly for those reviewed; the device agent
+    // names the model and version `ai stats` counts the result under.
+    let stats = ada.ok(&["ai", "stats"]);
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_path).unwrap()).unwrap();
+    assert_eq!(bundle["type"], "collection");
+    let resources: Vec<&Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    let by_url = |reference: &Value| -> &Value {
+        let url = str_of(&reference["reference"]);
+        let id = url.trim_start_matches("urn:uuid:");
+        resources
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{url} not in the bundle"))
+    };
+    let agent = |p: &Value, code: &str| -> Option<Value> {
+        p["agent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["type"]["coding"][0]["code"] == code)
+            .cloned()
+    };
+    let mut seen = BTreeSet::new();
+    for p in resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Provenance")
+    {
+        let targets = p["target"].as_array().unwrap();
+        assert_eq!(targets[0]["identifier"]["system"], "urn:countersign:report");
+        assert!(
+            [first.as_str(), second.as_str()]
+                .contains(&targets[0]["identifier"]["value"].as_str().unwrap()),
+            "{p}"
+        );
+        let entry = str_of(&targets[1]["identifier"]["value"]);
+        assert!(seen.insert(entry.clone()), "two Provenances for {entry}");
+        let verifier = agent(p, "verifier");
+        assert_eq!(
+            verifier.is_some(),
+            reviewed.contains(entry.as_str()),
+            "verifier of {entry}: {p}"
+        );
+        if let Some(v) = verifier {
+            assert_eq!(by_url(&v["who"])["name"][0]["text"], "Dr Ada");
+            assert_eq!(p["signature"].as_array().unwrap().len(), 2, "{p}");
+        } else {
+            assert_eq!(p["activity"]["coding"][0]["code"], "unreviewed");
+        }
+        let device = by_url(&agent(p, "author").expect("the AI is an agent")["who"]);
+        assert_eq!(device["resourceType"], "Device", "{p}");
+        let model = stats["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == entry.as_str())
+            })
+            .unwrap_or_else(|| panic!("ai stats does not count {entry}"));
+        assert_eq!(
+            (
+                &device["deviceName"][0]["name"],
+                &device["version"][0]["value"]
+            ),
+            (&model["model"], &model["version"]),
+            "{entry}"
+        );
+        if entry == received {
+            // Receipt attested by Ada: the enterer, never the author.
+            let enterer = agent(p, "enterer").expect("the attesting member");
+            assert_eq!(by_url(&enterer["who"])["name"][0]["text"], "Dr Ada");
+            assert_eq!(device["manufacturer"], "Acme AI");
+        } else {
+            assert!(agent(p, "enterer").is_none());
+        }
+    }
+    let every: BTreeSet<String> = v1_results
+        .iter()
+        .chain(&v2_results)
+        .chain([&received])
+        .cloned()
+        .collect();
+    assert_eq!(seen, every);
+
+    // The summary reads the per-version figures `ai stats --json` gives.
+    let text = Command::new("pdftotext")
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (make deps installs poppler-utils)");
+    assert!(text.status.success());
+    let flat = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(stats["models"].as_array().unwrap().len(), 3, "{stats}");
+    for m in stats["models"].as_array().unwrap() {
+        let n = |k: &str| m[k].as_u64().unwrap();
+        for expected in [
+            format!("{} {}", str_of(&m["model"]), str_of(&m["version"])),
+            format!(
+                "{} proposals: {} accepted, {} edited, {} rejected, {} unreviewed.",
+                n("proposals"),
+                n("accepted"),
+                n("edited"),
+                n("rejected"),
+                n("unreviewed")
+            ),
+            format!(
+                "Acceptance {:.1}% ({} of {} reviewed",
+                m["acceptance_rate"].as_f64().unwrap() * 100.0,
+                n("accepted") + n("edited"),
+                n("accepted") + n("edited") + n("rejected")
+            ),
+        ] {
+            assert!(flat.contains(&expected), "PDF lacks {expected:?}:\n{flat}");
+        }
+    }
+    // Version 1.0: two of three reviewed accepted or edited.
+    assert!(flat.contains("Acceptance 66.7% (2 of 3 reviewed"), "{flat}");
+    for expected in [
+        "Selection: model any; proposals signed since the first entry; studies of modality any",
+        "6 AI results in 2 reports; 0 entries excluded for failing verification",
+        "Exported",
+        "by Dr Ada (attending)",
+    ] {
+        assert!(flat.contains(expected), "PDF lacks {expected:?}:\n{flat}");
+    }
+
+    // A selection: one model, from a date, on CT studies; the figures follow it.
+    let lungscan = dir.path().join("lungscan");
+    let written = ada.ok(&[
+        "ai",
+        "audit",
+        "export",
+        "--out",
+        lungscan.to_str().unwrap(),
+        "--model",
+        "LungScan",
+        "--since",
+        "2000-01-01",
+        "--modality",
+        "CT",
+    ]);
+    assert_eq!(
+        (written["results"].as_u64(), written["reports"].as_u64()),
+        (Some(1), Some(1)),
+        "{written}"
+    );
+    let none = ada.ok(&[
+        "ai",
+        "audit",
+        "export",
+        "--out",
+        dir.path().join("mr").to_str().unwrap(),
+        "--modality",
+        "MR",
+    ]);
+    assert_eq!(none["results"], 0);
+
+    // Refusals: a date that is not one; a folder inside the home (nothing created there).
+    assert_eq!(
+        ada.run(&[
+            "ai",
+            "audit",
+            "export",
+            "--out",
+            dir.path().join("x").to_str().unwrap(),
+            "--since",
+            "last week"
+        ])
+        .error_code(),
+        "invalid_input"
+    );
+    let inside = ada.dir.join("audit");
+    assert_eq!(
+        ada.run(&["ai", "audit", "export", "--out", inside.to_str().unwrap()])
+            .error_code(),
+        "path_refused"
+    );
+    assert!(!inside.exists());
+}
