@@ -49,12 +49,13 @@ fn run_model(model: &Home, report: &str) -> String {
     str_of(&model.ok(&["ai", "run", "--report", report])["entry"])
 }
 
-fn review(ada: &Home, report: &str, entry: &str, decision: &[&str]) {
-    ada.ok(&[
+fn review(ada: &Home, report: &str, entry: &str, decision: &[&str]) -> String {
+    let args = [
         &["report", "review", report, "--ai-entry", entry][..],
         decision,
     ]
-    .concat());
+    .concat();
+    str_of(&ada.ok(&args)["entry"])
 }
 
 #[test]
@@ -83,7 +84,7 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
     let v1_results: Vec<String> = (0..3).map(|_| run_model(&v1, &first)).collect();
     bundle(&v1, &first, &ada);
     review(&ada, &first, &v1_results[0], &["--accept"]);
-    review(
+    let edit = review(
         &ada,
         &first,
         &v1_results[1],
@@ -349,4 +350,55 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
         "path_refused"
     );
     assert!(!inside.exists());
+
+    // The edit's signature broken in SQLite: the package still has the result's Provenance,
+    // with no verifier and a word on why, and the summary counts the exclusion.
+    let id = countersign_ledger::Hash::from_hex(&edit).unwrap();
+    ada.db()
+        .execute(
+            "UPDATE entries SET signature = zeroblob(64) WHERE id = ?1",
+            [id.as_bytes().as_slice()],
+        )
+        .unwrap();
+    let tampered = dir.path().join("tampered");
+    let written = ada.ok(&["ai", "audit", "export", "--out", tampered.to_str().unwrap()]);
+    assert_eq!(written["results"], 6);
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(tampered.join("provenance.json")).unwrap()).unwrap();
+    let edited = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| {
+            r["resourceType"] == "Provenance"
+                && r["target"][1]["identifier"]["value"] == v1_results[1].as_str()
+        })
+        .unwrap();
+    assert_eq!(
+        edited["activity"]["coding"][0]["code"], "unreviewed",
+        "{edited}"
+    );
+    assert!(agent(edited, "verifier").is_none(), "{edited}");
+    assert!(
+        str_of(&edited["extension"][0]["valueString"]).contains(&edit),
+        "{edited}"
+    );
+    let text = Command::new("pdftotext")
+        .arg(tampered.join("summary.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    let flat = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("6 AI results in 2 reports; 1 entries excluded for failing verification"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains(&edit),
+        "the excluded review is listed: {flat}"
+    );
 }
