@@ -623,9 +623,11 @@ impl<L: Ledger> Node<L> {
                 )
             }
         };
-        let ledger = &mut self.ledger;
         let span = tracing::info_span!("batch", peer = %peer);
-        let from = peer.to_string();
+        // Named as the member it is (a delegated node's member): the quarantine's quota for
+        // a peer is its member's, so a new node key does not get a fresh one.
+        let from = self.shown(&peer).to_string();
+        let ledger = &mut self.ledger;
         match span.in_scope(|| block(|| ledger.accept(batch, &from))) {
             Ok(Accepted { new, quarantined }) => {
                 tracing::debug!(peer = %peer, stored = new, quarantined, more, "batch stored");
@@ -780,7 +782,7 @@ impl<L: Ledger> Node<L> {
     pub(super) fn finish_pull(&mut self, peer: PeerId) {
         // Entries still waiting go where the checkpoints below can see them first: a head the
         // peer served that waits here was served.
-        let from = peer.to_string();
+        let from = self.shown(&peer).to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
         // Split-view evidence the peer relayed, now that the entries to judge it by are in;
@@ -899,7 +901,7 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(peer) else {
             return;
         };
-        let from = peer.to_string();
+        let from = self.shown(peer).to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
         // The error's kind only: a cut-off's or a refusal's words may quote a refused entry.
