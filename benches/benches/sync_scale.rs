@@ -407,7 +407,7 @@ fn main() {
     let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
     let verify_rate = verified.entries as f64 / t.elapsed().as_secs_f64();
     drop(store);
-    let (big, big_dir, _) = run_scale(tmp.path(), large);
+    let (big, big_dir, network) = run_scale(tmp.path(), large);
 
     // A first full sync of the large store into a new home, from the serving process.
     let serving = Serving::start(&big_dir);
@@ -417,6 +417,16 @@ fn main() {
         .build()
         .expect("runtime");
     let c = tmp.path().join("c");
+    // A new home adopts a network only from a trust anchor (what `join` gives it); without
+    // one the serving node's genesis is refused and the server cut off.
+    std::fs::create_dir_all(&c).expect("c");
+    countersign_app::Home::open(&c)
+        .expect("c")
+        .trust(countersign_app::Anchor::Network {
+            network,
+            founder: None,
+        })
+        .expect("trust");
     let c_node = node(&rt, &c, 3);
     let (full_secs, full_received, full_bytes) = sync_once(&rt, &c_node, &serving.addr);
     let held = countersign_store::Store::open(&big_dir.join("ledger.sqlite3"))

@@ -455,19 +455,20 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
             Attack::TamperedPayload(tampered),
             Outcome::CutOff("payload_hash"),
         ),
+        // A stranger's entries wait for an admission that may yet come: kept up to one
+        // author's quota of the quarantine, the rest left to be offered again.
+        (
+            "flood",
+            Attack::Flood(flood),
+            Outcome::Quarantined("unknown_author", countersign_app::MAX_QUARANTINE_PER_AUTHOR),
+        ),
         // A member signed a payload that gives a key twice: a peer running an older build
-        // could have stored it honestly, so it is quarantined, not held against the sender.
+        // could have stored it honestly, so it is quarantined, not held against the sender —
+        // and still kept after the flood, which filled only its quota.
         (
             "duplicate key",
             Attack::DuplicateKey(duplicate),
             Outcome::Quarantined("bad_payload", 1),
-        ),
-        // A stranger's entries wait for an admission that may yet come: kept up to the
-        // quarantine's bound, the rest left to be offered again.
-        (
-            "flood",
-            Attack::Flood(flood),
-            Outcome::Quarantined("unknown_author", countersign_app::MAX_QUARANTINE),
         ),
         (
             "oversized",
@@ -530,6 +531,18 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         );
         assert_eq!(v["ok"], true, "{name}");
     }
+    // `sync status --json` says, per peer, how many entries a quota refused to keep: the
+    // flood's, past its author's quota.
+    let refused = a.ok(&["sync", "status"])["quarantine_refused"].clone();
+    let refused = refused.as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["bound"], "author_quota", "{refused:?}");
+    // (At least: a later pull may have offered some again.)
+    assert!(
+        refused[0]["entries"].as_u64().unwrap()
+            >= FLOOD - countersign_app::MAX_QUARANTINE_PER_AUTHOR,
+        "{refused:?}"
+    );
     // The flood was kept to the quarantine's bound and the oversized frame refused by its
     // length: the node never held more than a few batches, whatever was offered. A pull
     // holds at most three batches (one being stored, one checked, one arriving) of at most

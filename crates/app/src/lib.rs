@@ -79,7 +79,10 @@ pub use pacs::{
     ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
     PriorStudy, Retrieval, WorklistQuery, WorklistRow,
 };
-pub use quarantine::{Quarantined, MAX_QUARANTINE};
+pub use quarantine::{
+    QuarantineRefused, Quarantined, MAX_QUARANTINE, MAX_QUARANTINE_PER_AUTHOR,
+    MAX_QUARANTINE_PER_PEER,
+};
 pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH_MS};
 pub use rotation::KeyRotation;
 pub use templates::{read_template, TemplateFormat, TemplateRef};

@@ -13,8 +13,8 @@ use crate::error::{Rejection, Result};
 use crate::home::{now_ms, Home};
 use crate::state::{LedgerState, Verdict};
 
-/// Quarantined entries a home keeps, at most.
-pub use countersign_store::MAX_QUARANTINE;
+/// Quarantined entries a home keeps, at most: in all, from one peer, by one author.
+pub use countersign_store::{MAX_QUARANTINE, MAX_QUARANTINE_PER_AUTHOR, MAX_QUARANTINE_PER_PEER};
 
 /// Waiting entries tried again after a batch, at most.
 const RETRY_AT_ONCE: usize = 4096;
@@ -49,6 +49,7 @@ pub(crate) fn keep(
 ) -> Result<()> {
     // Ids and the rule's code only: a rule's message can quote a field value.
     tracing::info!(entry = %entry.id(), rule = why.code(), waiting, "entry quarantined");
+    let now = now_ms();
     let kept = db.quarantine(
         entry,
         payload,
@@ -56,12 +57,93 @@ pub(crate) fn keep(
         &why.to_string(),
         waiting,
         Some(peer),
-        now_ms(),
+        now,
     )?;
-    if !kept {
-        tracing::warn!(entry = %entry.id(), "quarantine full: entry not kept");
+    if let Some(bound) = kept.code() {
+        // Debug per entry (a flood past a quota is thousands); `sync status` counts them.
+        tracing::debug!(entry = %entry.id(), bound, "quarantine bound reached: entry not kept");
+        if note_refused(db, peer, bound, now)? {
+            tracing::warn!(
+                peer,
+                bound,
+                "quarantine bound reached: entries from this peer are not kept (it offers them again later)"
+            );
+        }
     }
     Ok(())
+}
+
+/// Where a home counts, per peer, the entries its quarantine did not keep for a bound (one
+/// line a peer: peer, entries, the last bound's code, when): `sync status` shows them.
+const REFUSED_META: &str = "sync.quarantine_refused";
+/// Peers whose refused entries are counted, at most; past it the least recently refused is
+/// forgotten.
+pub const MAX_REFUSED_PEERS: usize = 256;
+
+/// Entries from one peer the quarantine did not keep because a bound was reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantineRefused {
+    pub peer: String,
+    /// Entries not kept, in all.
+    pub entries: u64,
+    /// The bound that refused the latest: `peer_quota`, `author_quota`, `quarantine_full` or
+    /// `quarantine_payload_full`.
+    pub bound: String,
+    pub last_ms: u64,
+}
+
+fn refusals(db: &Db<'_>) -> Result<Vec<QuarantineRefused>> {
+    Ok(db
+        .meta(REFUSED_META)?
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            Some(QuarantineRefused {
+                peer: f.next()?.to_string(),
+                entries: f.next()?.parse().ok()?,
+                bound: f.next()?.to_string(),
+                last_ms: f.next()?.parse().ok()?,
+            })
+        })
+        .collect())
+}
+
+/// Counts one entry from `peer` not kept for `bound`; `true` when it is the first of a spell
+/// (the first from that peer, or the first for another bound), which is logged.
+fn note_refused(db: &Db<'_>, peer: &str, bound: &str, now: u64) -> Result<bool> {
+    let mut all = refusals(db)?;
+    let first = match all.iter_mut().find(|r| r.peer == peer) {
+        Some(r) => {
+            // Logged again for another bound, or after an hour without one.
+            let first = r.bound != bound || now.saturating_sub(r.last_ms) > 3_600_000;
+            r.entries += 1;
+            r.bound = bound.to_string();
+            r.last_ms = now;
+            first
+        }
+        None => {
+            if all.len() >= MAX_REFUSED_PEERS {
+                if let Some(oldest) = (0..all.len()).min_by_key(|&i| all[i].last_ms) {
+                    all.remove(oldest);
+                }
+            }
+            all.push(QuarantineRefused {
+                peer: peer.to_string(),
+                entries: 1,
+                bound: bound.to_string(),
+                last_ms: now,
+            });
+            true
+        }
+    };
+    // Peer ids and codes hold no tab or newline: one line each.
+    let text: Vec<String> = all
+        .iter()
+        .map(|r| format!("{}\t{}\t{}\t{}", r.peer, r.entries, r.bound, r.last_ms))
+        .collect();
+    db.set_meta(REFUSED_META, &text.join("\n"))?;
+    Ok(first)
 }
 
 /// Tries the waiting entries again, in causal order; those accepted now leave quarantine,
@@ -132,6 +214,11 @@ pub(crate) fn release_waiting(db: &Db<'_>, state: &mut LedgerState) -> Result<u6
 }
 
 impl Home {
+    /// Per peer, the entries the quarantine did not keep because a bound was reached.
+    pub fn quarantine_refused(&self) -> Result<Vec<QuarantineRefused>> {
+        refusals(&self.store().db())
+    }
+
     /// Every quarantined entry (at most the quarantine's bound), oldest first.
     pub fn quarantine(&self) -> Result<Vec<Quarantined>> {
         let rows = self.store().db().quarantine_rows(
@@ -159,4 +246,119 @@ impl Home {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
+
+    use super::*;
+    use crate::error::AppError;
+
+    /// An entry of one report by key `author`, at `seq`: what it says does not matter, only
+    /// who signed it and where it came from.
+    fn entry(author: u8, seq: u64) -> Entry {
+        let key = SecretKey::from_seed(&[author; 32]);
+        let h = Header::new(
+            Hash::of(b"network"),
+            Hash::of(b"a report not here"),
+            key.public(),
+            seq,
+            1_000 + seq,
+            Kind::SectionWrite,
+            vec![Hash::of(&seq.to_be_bytes())],
+            b"{}",
+        );
+        Entry::sign(h, &key).unwrap()
+    }
+
+    fn keep_all(home: &mut Home, entries: &[Entry], peer: &str) {
+        let why = Rejection::UnknownLog {
+            log: Hash::of(b"a report not here"),
+        };
+        home.store_mut()
+            .write(|db| {
+                for e in entries {
+                    keep(db, e, None, &why, false, peer)?;
+                }
+                Ok::<_, AppError>(())
+            })
+            .unwrap();
+    }
+
+    fn kept_from(home: &Home, peer: &str) -> usize {
+        home.quarantine()
+            .unwrap()
+            .iter()
+            .filter(|q| q.peer.as_deref() == Some(peer))
+            .count()
+    }
+
+    #[test]
+    fn one_peer_fills_only_its_quarantine_quota_and_another_peers_entry_is_still_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::open_home(dir.path()).unwrap();
+        // Fifty more than its quota, by four authors (each well within an author's quota).
+        let flood: Vec<Entry> = (0..MAX_QUARANTINE_PER_PEER + 50)
+            .map(|i| entry(1 + (i % 4) as u8, i / 4 + 1))
+            .collect();
+        keep_all(&mut home, &flood, "mallory");
+        assert_eq!(kept_from(&home, "mallory") as u64, MAX_QUARANTINE_PER_PEER);
+        // Another peer's refused entry is kept beside them.
+        let honest = entry(9, 1);
+        keep_all(&mut home, std::slice::from_ref(&honest), "honest");
+        assert_eq!(kept_from(&home, "honest"), 1);
+        assert!(home
+            .quarantine()
+            .unwrap()
+            .iter()
+            .any(|q| q.entry == honest.id().to_hex() && q.code == "unknown_log"));
+        // `sync status` counts what the quota refused, per peer.
+        let status = home.sync_status().unwrap();
+        assert_eq!(status.quarantine_refused.len(), 1, "{status:?}");
+        let refused = &status.quarantine_refused[0];
+        assert_eq!(
+            (
+                refused.peer.as_str(),
+                refused.entries,
+                refused.bound.as_str()
+            ),
+            ("mallory", 50, "peer_quota")
+        );
+        // An entry already kept is judged again in place, whatever the quota (it takes no
+        // more room), and still counts as mallory's.
+        keep_all(&mut home, &flood[..1], "mallory");
+        assert_eq!(kept_from(&home, "mallory") as u64, MAX_QUARANTINE_PER_PEER);
+        assert_eq!(home.quarantine_refused().unwrap()[0].entries, 50);
+    }
+
+    #[test]
+    fn one_key_fills_only_its_quarantine_quota_whichever_peers_relay_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::open_home(dir.path()).unwrap();
+        // One key's entries, relayed by three peers, 1 200 in all.
+        let by_one_key: Vec<Entry> = (1..=1200).map(|seq| entry(7, seq)).collect();
+        for (i, part) in by_one_key.chunks(400).enumerate() {
+            keep_all(&mut home, part, &format!("relay {i}"));
+        }
+        let kept = home.quarantine().unwrap();
+        assert_eq!(kept.len() as u64, MAX_QUARANTINE_PER_AUTHOR);
+        // The relays are not held to it beyond that key: another author's entry from the
+        // last relay is kept.
+        keep_all(&mut home, &[entry(8, 1)], "relay 2");
+        assert_eq!(
+            home.quarantine().unwrap().len() as u64,
+            MAX_QUARANTINE_PER_AUTHOR + 1
+        );
+        let refused = home.quarantine_refused().unwrap();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(
+            (
+                refused[0].peer.as_str(),
+                refused[0].entries,
+                refused[0].bound.as_str()
+            ),
+            ("relay 2", 200, "author_quota")
+        );
+    }
 }

@@ -44,8 +44,9 @@ pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, 
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{
-    PeerStateRow, QuarantineRow, SetItem, MAX_PEER_STATES, MAX_QUARANTINE,
-    MAX_QUARANTINE_PAYLOAD_BYTES,
+    Kept, PeerStateRow, QuarantineRow, SetItem, MAX_PEER_STATES, MAX_QUARANTINE,
+    MAX_QUARANTINE_PAYLOAD_BYTES, MAX_QUARANTINE_PAYLOAD_BYTES_PER_PEER, MAX_QUARANTINE_PER_AUTHOR,
+    MAX_QUARANTINE_PER_PEER,
 };
 
 /// What went wrong in the store.

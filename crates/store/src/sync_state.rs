@@ -14,8 +14,47 @@ pub const MAX_QUARANTINE: u64 = 10_000;
 /// Payload bytes the quarantine keeps, at most (only entries that wait for something keep
 /// their payload: they may be accepted once it arrives).
 pub const MAX_QUARANTINE_PAYLOAD_BYTES: u64 = 64 << 20;
+/// Quarantined entries that came from one peer, at most (a quarter of the whole), so one
+/// member's node — even an authorised one — cannot fill the quarantine and crowd out what
+/// other peers sent (a revoked member's entries, say, kept as evidence of why they count for
+/// nothing here). Past it an entry from that peer is not kept: the peer offers it again on a
+/// later reconcile.
+pub const MAX_QUARANTINE_PER_PEER: u64 = 2_500;
+/// Quarantined entries by one author (one key), at most, whichever peers relayed them: a
+/// stolen or revoked key signing without end fills a tenth of the quarantine and no more.
+pub const MAX_QUARANTINE_PER_AUTHOR: u64 = 1_000;
+/// Payload bytes the waiting entries from one peer keep, at most (a quarter of the whole).
+pub const MAX_QUARANTINE_PAYLOAD_BYTES_PER_PEER: u64 = MAX_QUARANTINE_PAYLOAD_BYTES / 4;
 /// Peers remembered, at most.
 pub const MAX_PEER_STATES: u64 = 10_000;
+
+/// Whether the quarantine kept an entry, and if not, which bound refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    Yes,
+    /// [`MAX_QUARANTINE`] entries are kept already.
+    Full,
+    /// The waiting payloads would pass [`MAX_QUARANTINE_PAYLOAD_BYTES`].
+    PayloadFull,
+    /// The peer it came from has [`MAX_QUARANTINE_PER_PEER`] entries kept already, or its
+    /// waiting payloads would pass [`MAX_QUARANTINE_PAYLOAD_BYTES_PER_PEER`].
+    PeerQuota,
+    /// Its author has [`MAX_QUARANTINE_PER_AUTHOR`] entries kept already.
+    AuthorQuota,
+}
+
+impl Kept {
+    /// A stable code for logs and `sync status` (`None`: it was kept).
+    pub fn code(self) -> Option<&'static str> {
+        match self {
+            Kept::Yes => None,
+            Kept::Full => Some("quarantine_full"),
+            Kept::PayloadFull => Some("quarantine_payload_full"),
+            Kept::PeerQuota => Some("peer_quota"),
+            Kept::AuthorQuota => Some("author_quota"),
+        }
+    }
+}
 
 /// One item of the set peers reconcile: an entry's arrival here, its header's timestamp,
 /// whether it belongs to the roster log (the network genesis, or an entry of the log whose id
@@ -264,9 +303,12 @@ impl Db<'_> {
         }
     }
 
-    /// Keeps `entry` in quarantine with why it was refused. Returns `false` (and keeps
-    /// nothing) when the quarantine is full, or when a waiting entry's payload would take it
-    /// past [`MAX_QUARANTINE_PAYLOAD_BYTES`]. An entry refused by a rule keeps no payload.
+    /// Keeps `entry` in quarantine with why it was refused, within the bounds: the whole
+    /// ([`MAX_QUARANTINE`] entries, [`MAX_QUARANTINE_PAYLOAD_BYTES`]), the peer it came from
+    /// ([`MAX_QUARANTINE_PER_PEER`], [`MAX_QUARANTINE_PAYLOAD_BYTES_PER_PEER`]) and its author
+    /// ([`MAX_QUARANTINE_PER_AUTHOR`]); says which bound refused it, keeping nothing. An entry
+    /// already kept is judged again in place (no bound: it takes no more room), and keeps the
+    /// peer it came from when none is given. An entry refused by a rule keeps no payload.
     #[allow(clippy::too_many_arguments)]
     pub fn quarantine(
         &self,
@@ -277,30 +319,61 @@ impl Db<'_> {
         waiting: bool,
         peer: Option<&str>,
         now_ms: u64,
-    ) -> Result<bool> {
-        if self.quarantine_count()? >= MAX_QUARANTINE {
-            return Ok(false);
-        }
+    ) -> Result<Kept> {
         let payload = if waiting { payload } else { None };
-        if let Some(p) = payload {
-            let held: i64 = self
-                .conn
-                .query_row(
-                    "SELECT coalesce(sum(length(payload)), 0) FROM quarantine",
-                    [],
-                    |r| r.get(0),
+        let h = entry.header();
+        // One pass over the table (at most MAX_QUARANTINE rows) for every count. A row with
+        // no peer (an entry judged again here) counts for nobody's quota.
+        let (all, from_peer, by_author, here): (i64, i64, i64, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), coalesce(sum(peer = ?1), 0), coalesce(sum(author = ?2), 0), \
+                 EXISTS (SELECT 1 FROM quarantine WHERE id = ?3) FROM quarantine",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![peer, h.author.as_bytes(), entry.id().as_bytes()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
-                .map_err(StoreError::sqlite("sizing the quarantine"))?;
-            if held as u64 + p.len() as u64 > MAX_QUARANTINE_PAYLOAD_BYTES {
-                return Ok(false);
+            })
+            .map_err(StoreError::sqlite("counting the quarantine"))?;
+        if !here {
+            if all as u64 >= MAX_QUARANTINE {
+                return Ok(Kept::Full);
+            }
+            if peer.is_some() && from_peer as u64 >= MAX_QUARANTINE_PER_PEER {
+                return Ok(Kept::PeerQuota);
+            }
+            if by_author as u64 >= MAX_QUARANTINE_PER_AUTHOR {
+                return Ok(Kept::AuthorQuota);
             }
         }
-        let h = entry.header();
+        if let Some(p) = payload {
+            let (held, held_from_peer): (i64, i64) = self
+                .conn
+                .query_row(
+                    "SELECT coalesce(sum(length(payload)), 0), \
+                     coalesce(sum(CASE WHEN peer = ?1 THEN length(payload) END), 0) \
+                     FROM quarantine WHERE id != ?2",
+                    params![peer, entry.id().as_bytes()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(StoreError::sqlite("sizing the quarantine"))?;
+            let p = p.len() as u64;
+            if held as u64 + p > MAX_QUARANTINE_PAYLOAD_BYTES {
+                return Ok(Kept::PayloadFull);
+            }
+            if peer.is_some() && held_from_peer as u64 + p > MAX_QUARANTINE_PAYLOAD_BYTES_PER_PEER {
+                return Ok(Kept::PeerQuota);
+            }
+        }
+        // The peer it came from stays with a row judged again (its quota counts it).
         self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO quarantine (id, log, author, seq, kind, code, reason, \
                  waiting, header, signature, payload, peer, received_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                 coalesce(?12, (SELECT peer FROM quarantine WHERE id = ?1)), ?13)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -319,7 +392,7 @@ impl Db<'_> {
                     now_ms.min(i64::MAX as u64) as i64,
                 ])
             })
-            .map(|_| true)
+            .map(|_| Kept::Yes)
             .map_err(StoreError::sqlite("quarantining an entry"))
     }
 

@@ -13,6 +13,7 @@ use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
 use libp2p::{identity, Multiaddr};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::node::limits::{Clock, Limits, Rate};
 use crate::node::{self, Command, Config, Ledger, NodeStatus, PeerEvent, SyncError, SyncReport};
 use crate::reconcile::ReconcileSet;
 use crate::{AcceptError, Accepted, ById, LogSummary, VersionVector};
@@ -198,6 +199,17 @@ impl Running {
         self.shared.lock().unwrap().held.len()
     }
 
+    /// Has the node hold one more record, as if it had just been written there.
+    fn add(&self, record: &str) {
+        let record = BundleRecord {
+            header: record.as_bytes().to_vec(),
+            signature: [0; 64],
+            payload: None,
+        };
+        let mut s = self.shared.lock().unwrap();
+        s.held.insert(Hash::of(&record.header), record);
+    }
+
     fn remembered(&self) -> Vec<(String, PeerEvent)> {
         self.shared.lock().unwrap().remembered.clone()
     }
@@ -211,11 +223,24 @@ async fn run(
     delegation: Option<NodeDelegation>,
     checked: bool,
 ) -> Running {
+    let config = Config {
+        delegation,
+        ..Config::default()
+    };
+    run_with(identity, ledger, config, checked).await
+}
+
+/// [`run`] with a configuration of the test's (its listen address is set here).
+async fn run_with(
+    identity: identity::Keypair,
+    ledger: Memory,
+    config: Config,
+    checked: bool,
+) -> Running {
     let shared = ledger.shared.clone();
     let config = Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        delegation,
-        ..Config::default()
+        ..config
     };
     let (node, commands) = if checked {
         node::start(identity, ledger, config)
@@ -444,4 +469,72 @@ fn a_node_refuses_to_start_under_a_delegation_to_another_key() {
         },
     );
     assert!(started.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_over_its_request_rate_is_slowed_not_cut_off_and_served_once_it_refills() {
+    let dept = department();
+    // The admin's node allows each peer 10 requests at once and one a second after, by a
+    // clock that moves only when the test moves it; bytes are not what this test limits.
+    let clock = Clock::manual();
+    let plenty = Rate {
+        per_second: 1e12,
+        burst: 1e12,
+    };
+    let config = Config {
+        limits: Limits {
+            requests: Rate {
+                per_second: 1.0,
+                burst: 10.0,
+            },
+            bytes_received: plenty,
+            bytes_served: plenty,
+        },
+        clock: clock.clone(),
+        ..Config::default()
+    };
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster", "a report"]);
+    let admin = run_with(node::keypair(&dept.admin.to_seed()), ledger, config, true).await;
+    let colleague = dept.member_node(&dept.colleague, &[]).await;
+    assert_eq!(colleague.sync_once(&admin).await.unwrap().received, 2);
+
+    // Each sync asks the admin at least twice (a reconciliation step and the announcement),
+    // so ten more go past the burst while the admin's clock stands still.
+    let mut refused = None;
+    for _ in 0..10 {
+        if let Err(e) = colleague.sync_once(&admin).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("a member went past its burst of requests and was served");
+    assert_eq!(refused.kind(), "rate_limited", "{refused}");
+    let SyncError::RateLimited { retry_in_ms, .. } = refused else {
+        panic!("{refused:?}");
+    };
+    assert!((1..=60_000).contains(&retry_in_ms), "{retry_in_ms}");
+
+    // Slowed, not cut off: neither side holds it against the other, and the admin shows
+    // whom it slowed and how often.
+    assert!(cut_offs(&admin.remembered()).is_empty());
+    assert!(cut_offs(&colleague.remembered()).is_empty());
+    let status = admin.status().await;
+    assert!(status.cut_off.is_empty(), "{:?}", status.cut_off);
+    let shown = node::peer_id(&dept.colleague.public()).to_string();
+    assert!(
+        status
+            .rate_limited
+            .iter()
+            .any(|(p, n)| *p == shown && *n >= 1),
+        "{:?}",
+        status.rate_limited
+    );
+    assert!(colleague.status().await.cut_off.is_empty());
+
+    // Once its bucket has refilled by the admin's clock, it is served again: what the admin
+    // wrote meanwhile arrives (by this sync, or by the retry the colleague's node scheduled).
+    admin.add("a section written while the colleague was slowed");
+    clock.advance(Duration::from_secs(60));
+    colleague.sync_once(&admin).await.unwrap();
+    assert_eq!(colleague.held(), 3);
 }

@@ -320,6 +320,19 @@ fn put_hashes_u16(out: &mut Vec<u8>, hashes: &[Hash], max: usize) {
 }
 
 impl Request {
+    /// Its bytes on the wire ([`Request::encode`]'s length, without encoding it): what a
+    /// peer's request costs its rate (`node::limits`).
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Request::Summary { logs, .. } | Request::Announce { logs, .. } => {
+                35 + 32 * logs.len().min(MAX_ANNOUNCED)
+            }
+            Request::Fetch { have, .. } => 71 + 40 * have.len().min(MAX_AUTHORS),
+            Request::Reconcile { message, .. } => 77 + message.len().min(MAX_RECONCILE),
+            Request::FetchIds { ids, .. } => 35 + 32 * ids.len().min(MAX_FETCH_IDS),
+        }
+    }
+
     /// The message bytes (without the frame length). Lists beyond their bounds are cut to
     /// them, so whatever is encoded decodes.
     pub fn encode(&self) -> Vec<u8> {
@@ -421,6 +434,40 @@ impl Request {
 }
 
 impl Response {
+    /// Its bytes on the wire ([`Response::encode`]'s length, without encoding it): what an
+    /// answer costs the rate of the peer it is served to (`node::limits`).
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Response::Summary { logs } => {
+                5 + logs
+                    .iter()
+                    .take(MAX_LOGS)
+                    .map(|l| {
+                        let c = l
+                            .checkpoint
+                            .as_ref()
+                            .filter(|c| c.len() <= MAX_CHECKPOINT_LEN)
+                            .map_or(0, Vec::len);
+                        l.encoded_len() - l.checkpoint.as_ref().map_or(0, Vec::len) + c
+                    })
+                    .sum::<usize>()
+            }
+            Response::Entries {
+                bundle, evidence, ..
+            } => {
+                let pieces = evidence
+                    .iter()
+                    .filter(|e| !e.is_empty() && e.len() <= MAX_SPLIT_VIEW_LEN)
+                    .take(MAX_EVIDENCE);
+                let (n, bytes) = pieces.fold((0, 0), |(n, b), e| (n + 1, b + 2 + e.len()));
+                6 + bundle.len() + if n > 0 { 2 + bytes } else { 0 }
+            }
+            Response::Ack { .. } => 9,
+            Response::Reconcile { message, .. } => 6 + message.len().min(MAX_RECONCILE),
+            Response::Refused { reason } => 3 + reason.len().min(MAX_REASON),
+        }
+    }
+
     /// The message bytes (without the frame length).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -115,6 +115,8 @@ proptest! {
     #[test]
     fn requests_round_trip_and_have_one_encoding(r in request(), d in delegation()) {
         let bytes = r.encode();
+        // What a request costs its sender's rate is its length, counted without encoding.
+        prop_assert_eq!(r.encoded_len(), bytes.len());
         prop_assert_eq!(Request::decode(&bytes), Ok(r.clone()));
         let wire = Envelope { delegation: d, body: r };
         let bytes = wire.encode();
@@ -126,6 +128,7 @@ proptest! {
     #[test]
     fn responses_round_trip_and_have_one_encoding(r in response(), d in delegation()) {
         let bytes = r.encode();
+        prop_assert_eq!(r.encoded_len(), bytes.len());
         prop_assert_eq!(Response::decode(&bytes), Ok(r.clone()));
         let wire = Envelope { delegation: d, body: r };
         let bytes = wire.encode();

@@ -205,12 +205,7 @@ fn sync_once_as(
         let (node, commands) =
             countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
         let running = tokio::spawn(node.run(|_| {}));
-        let (reply, answer) = oneshot::channel();
-        commands
-            .send(Command::SyncOnce { peer, reply })
-            .await
-            .map_err(|_| AppError::InvalidInput("the sync node stopped".into()))?;
-        let result = tokio::time::timeout(timeout, answer).await;
+        let result = tokio::time::timeout(timeout, ask_until_served(&commands, peer)).await;
         drop(commands);
         running.abort();
         match result {
@@ -218,11 +213,51 @@ fn sync_once_as(
                 "the sync did not finish within {} s",
                 timeout.as_secs()
             ))),
-            Ok(Err(_)) => Err(AppError::InvalidInput("the sync node stopped".into())),
-            Ok(Ok(r)) => Ok(r),
+            Ok(r) => r,
         }
     })
 }
+
+/// Asks the node for one sync with `peer`; while the peer says we are over our rate with it
+/// (`rate_limited`: busy, not a refusal), waits as long as it asked and asks again — at most
+/// [`RATE_LIMITED_TRIES`] times, and within the caller's timeout.
+async fn ask_until_served(
+    commands: &tokio::sync::mpsc::Sender<Command>,
+    peer: Multiaddr,
+) -> Result<std::result::Result<SyncReport, countersign_sync::SyncError>> {
+    let mut tries = 0;
+    loop {
+        let (reply, answer) = oneshot::channel();
+        commands
+            .send(Command::SyncOnce {
+                peer: peer.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| AppError::InvalidInput("the sync node stopped".into()))?;
+        let result = answer
+            .await
+            .map_err(|_| AppError::InvalidInput("the sync node stopped".into()))?;
+        tries += 1;
+        match result {
+            Err(countersign_sync::SyncError::RateLimited { retry_in_ms, .. })
+                if tries < RATE_LIMITED_TRIES =>
+            {
+                tracing::info!(
+                    retry_in_ms,
+                    "the peer asked us to slow down (rate_limited): asking again after the wait"
+                );
+                // Backing off as long as the peer asked: its bucket for us refills meanwhile.
+                tokio::time::sleep(Duration::from_millis(retry_in_ms)).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// One-shot syncs asked again at most this many times in all while the peer says we are over
+/// our rate with it (each after the wait it names).
+const RATE_LIMITED_TRIES: u32 = 8;
 
 /// A sync node running in the background of a long-lived process (the desktop app).
 #[derive(Debug)]

@@ -83,6 +83,9 @@ pub struct SyncStatus {
     /// The addresses every node of this home dials (`peer add`).
     pub dials: Vec<String>,
     pub quarantined: Vec<crate::Quarantined>,
+    /// Per peer, entries the quarantine did not keep because a bound was reached (its quota,
+    /// its author's, or the whole quarantine's): the peer offers them again later.
+    pub quarantine_refused: Vec<crate::QuarantineRefused>,
 }
 
 impl Home {
@@ -130,6 +133,7 @@ impl Home {
             peers,
             dials: self.peers()?,
             quarantined: self.quarantine()?,
+            quarantine_refused: self.quarantine_refused()?,
         })
     }
 }

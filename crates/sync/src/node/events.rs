@@ -42,12 +42,12 @@ impl<L: Ledger> Node<L> {
                 if self.connected.remove(&peer_id) {
                     tracing::info!(peer = %peer_id, "peer disconnected");
                 }
-                // A delegation holds for one connected peer: shown again on reconnecting.
-                self.delegated.remove(&peer_id);
                 self.refuse_dialling(
                     peer_id,
                     "the connection closed before the peer showed it is a member".into(),
                 );
+                // While its delegation is still known: what waits from the pull is kept as
+                // its member's.
                 self.fail_pull(
                     &peer_id,
                     SyncError::Unreachable {
@@ -55,6 +55,8 @@ impl<L: Ledger> Node<L> {
                         reason: "the connection closed".into(),
                     },
                 );
+                // A delegation holds for one connected peer: shown again on reconnecting.
+                self.delegated.remove(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),

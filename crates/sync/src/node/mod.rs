@@ -37,6 +37,7 @@
 mod delegated;
 mod events;
 pub mod gossip;
+pub mod limits;
 mod pull;
 mod serve;
 mod traffic;
@@ -204,6 +205,11 @@ pub struct Config {
     /// node's identity (a token): attached to every request and response. `None`: the node's
     /// identity is the member key.
     pub delegation: Option<NodeDelegation>,
+    /// What each peer may make this node do per unit of time ([`limits`]).
+    pub limits: limits::Limits,
+    /// The clock the rate limits read (a test's manual one, so no test waits on the wall
+    /// clock).
+    pub clock: limits::Clock,
 }
 
 impl Default for Config {
@@ -215,6 +221,8 @@ impl Default for Config {
             announce_every: Duration::from_millis(50),
             reconcile_every: RECONCILE_EVERY,
             delegation: None,
+            limits: limits::Limits::default(),
+            clock: limits::Clock::default(),
         }
     }
 }
@@ -246,6 +254,10 @@ pub enum SyncError {
     Stopped,
     #[error("this node already dials {max} peers")]
     TooManyPeers { max: usize },
+    /// The peer is busy with us: it asked us to slow down (not a cut-off). A node retries on
+    /// its own after the wait; a one-shot sync may ask again then.
+    #[error("peer {peer} asked to slow down (rate_limited): retry in {retry_in_ms} ms")]
+    RateLimited { peer: String, retry_in_ms: u64 },
 }
 
 impl SyncError {
@@ -260,6 +272,7 @@ impl SyncError {
             SyncError::Ledger(_) => "ledger",
             SyncError::Stopped => "stopped",
             SyncError::TooManyPeers { .. } => "too_many_peers",
+            SyncError::RateLimited { .. } => limits::RATE_LIMITED,
         }
     }
 }
@@ -294,6 +307,9 @@ pub struct NodeStatus {
     /// Entries stored from peers since the node started.
     pub received: u64,
     pub gossip: gossip::GossipStatus,
+    /// Peers whose requests were refused for going over their rate since the node started
+    /// (slowed, never cut off): (peer id, requests refused).
+    pub rate_limited: Vec<(String, u64)>,
 }
 
 fn now_ms() -> u64 {
@@ -414,6 +430,8 @@ pub struct Node<L: Ledger> {
     /// Delegations verified for connected peers (at most [`MAX_DELEGATED`]), by the peer id
     /// that presented them.
     delegated: HashMap<PeerId, NodeDelegation>,
+    /// Every peer's token buckets (requests, bytes received, bytes served).
+    rates: limits::RateLimits,
 }
 
 /// A peer cut off for proof of misbehaviour.
@@ -550,9 +568,10 @@ pub(crate) fn launch<L: Ledger>(
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),
             pull_generation: 0,
-            config,
             gossip: gossip::Gossip::new(traffic),
             delegated: HashMap::new(),
+            rates: limits::RateLimits::new(config.limits, config.clock.clone()),
+            config,
         },
         tx,
     ))
@@ -635,6 +654,7 @@ impl<L: Ledger> Node<L> {
                     .collect();
                 status.cut_off.sort();
                 status.gossip = self.gossip_status();
+                status.rate_limited = self.rates.refused();
                 let _ = reply.send(status);
             }
             Command::AddPeer { peer, reply } => {

@@ -13,7 +13,7 @@ use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{EntryId, Hash, LogId};
 
 use super::{
-    block, now_ms, AcceptError, Accepted, Ledger, Node, PeerEvent, SyncError, SyncReport,
+    block, limits, now_ms, AcceptError, Accepted, Ledger, Node, PeerEvent, SyncError, SyncReport,
     RETRY_FIRST, RETRY_LONGEST,
 };
 use crate::protocol::{
@@ -432,6 +432,43 @@ impl<L: Ledger> Node<L> {
         self.fail_pull(&peer, SyncError::Ledger(reason));
     }
 
+    /// The peer refused a request of this pull. A refusal for going over our rate with it
+    /// (`rate_limited`, see [`super::limits`]) only asks us to slow down: the pull ends and is
+    /// tried again once the wait the peer named has passed (at least [`RETRY_FIRST`], at most
+    /// [`RETRY_LONGEST`]), and nothing is held against either side. Any other refusal ends
+    /// the pull.
+    fn on_refused(&mut self, peer: PeerId, reason: String) {
+        if let Some(wait) = limits::retry_in(&reason) {
+            let wait = wait.clamp(RETRY_FIRST, RETRY_LONGEST);
+            tracing::info!(
+                peer = %peer,
+                code = limits::RATE_LIMITED,
+                retry_in_ms = wait.as_millis() as u64,
+                "the peer asked us to slow down: the pull is tried again later"
+            );
+            let tries = self.retry.get(&peer).map_or(0, |r| r.1) + 1;
+            self.retry
+                .insert(peer, (tokio::time::Instant::now() + wait, tries));
+            return self.fail_pull(
+                &peer,
+                SyncError::RateLimited {
+                    peer: peer.to_string(),
+                    retry_in_ms: wait.as_millis() as u64,
+                },
+            );
+        }
+        // The peer's reason is not logged: it may quote an entry of ours that it refused
+        // (a rule's message can hold a field value). Whoever waits on the pull gets it.
+        tracing::info!(peer = %peer, "the peer refused a request");
+        self.fail_pull(
+            &peer,
+            SyncError::Refused {
+                peer: peer.to_string(),
+                reason,
+            },
+        )
+    }
+
     pub(super) fn on_response(
         &mut self,
         peer: PeerId,
@@ -462,10 +499,17 @@ impl<L: Ledger> Node<L> {
                         received,
                         sent: stored,
                     }),
-                    Response::Refused { reason } => Err(SyncError::Refused {
-                        peer: peer.to_string(),
-                        reason,
-                    }),
+                    // Over our rate with the peer: it slows us, it did not refuse us.
+                    Response::Refused { reason } => match limits::retry_in(&reason) {
+                        Some(wait) => Err(SyncError::RateLimited {
+                            peer: peer.to_string(),
+                            retry_in_ms: wait.min(RETRY_LONGEST).as_millis() as u64,
+                        }),
+                        None => Err(SyncError::Refused {
+                            peer: peer.to_string(),
+                            reason,
+                        }),
+                    },
                     _ => Err(SyncError::Refused {
                         peer: peer.to_string(),
                         reason: "an answer that is not an ack".into(),
@@ -482,13 +526,7 @@ impl<L: Ledger> Node<L> {
                     bundle,
                     evidence,
                 } => self.on_batch_by_id(peer, asked, more, bundle, evidence),
-                Response::Refused { reason } => self.fail_pull(
-                    &peer,
-                    SyncError::Refused {
-                        peer: peer.to_string(),
-                        reason,
-                    },
-                ),
+                Response::Refused { reason } => self.on_refused(peer, reason),
                 _ => self.fail_pull(
                     &peer,
                     SyncError::Refused {
@@ -506,18 +544,7 @@ impl<L: Ledger> Node<L> {
             } => self.on_step(peer, base_matches, message),
             // A fetch by log is answered without split-view evidence (none was asked for).
             Response::Entries { more, bundle, .. } => self.on_entries(peer, more, bundle),
-            Response::Refused { reason } => {
-                // The peer's reason is not logged: it may quote an entry of ours that it refused
-                // (a rule's message can hold a field value). Whoever waits on the pull gets it.
-                tracing::info!(peer = %peer, "the peer refused a request");
-                self.fail_pull(
-                    &peer,
-                    SyncError::Refused {
-                        peer: peer.to_string(),
-                        reason,
-                    },
-                )
-            }
+            Response::Refused { reason } => self.on_refused(peer, reason),
             // An ack answers an announcement, never a pull's request: a pull left waiting
             // for an answer that will not come ends here.
             Response::Ack { .. } => self.fail_pull(
@@ -596,9 +623,11 @@ impl<L: Ledger> Node<L> {
                 )
             }
         };
-        let ledger = &mut self.ledger;
         let span = tracing::info_span!("batch", peer = %peer);
-        let from = peer.to_string();
+        // Named as the member it is (a delegated node's member): the quarantine's quota for
+        // a peer is its member's, so a new node key does not get a fresh one.
+        let from = self.shown(&peer).to_string();
+        let ledger = &mut self.ledger;
         match span.in_scope(|| block(|| ledger.accept(batch, &from))) {
             Ok(Accepted { new, quarantined }) => {
                 tracing::debug!(peer = %peer, stored = new, quarantined, more, "batch stored");
@@ -753,7 +782,7 @@ impl<L: Ledger> Node<L> {
     pub(super) fn finish_pull(&mut self, peer: PeerId) {
         // Entries still waiting go where the checkpoints below can see them first: a head the
         // peer served that waits here was served.
-        let from = peer.to_string();
+        let from = self.shown(&peer).to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
         // Split-view evidence the peer relayed, now that the entries to judge it by are in;
@@ -872,7 +901,7 @@ impl<L: Ledger> Node<L> {
         let Some(pull) = self.pulls.remove(peer) else {
             return;
         };
-        let from = peer.to_string();
+        let from = self.shown(peer).to_string();
         let ledger = &mut self.ledger;
         block(|| ledger.pull_ended(&from));
         // The error's kind only: a cut-off's or a refusal's words may quote a refused entry.

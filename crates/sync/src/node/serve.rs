@@ -9,6 +9,7 @@ use libp2p::PeerId;
 use countersign_ledger::LogId;
 
 use super::delegated::Taken;
+use super::limits::{self, Admit, RATE_LIMITED};
 use super::pull::{OnceWaiting, Waiter};
 use super::{
     block, now_ms, peer_id, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
@@ -33,6 +34,17 @@ impl<L: Ledger> Node<L> {
             .behaviour_mut()
             .sync
             .send_response(channel, envelope);
+    }
+
+    /// Answers a member's request, charging the answer's bytes to its rate.
+    fn answer(
+        &mut self,
+        rated: PeerId,
+        channel: ResponseChannel<Envelope<Response>>,
+        response: Response,
+    ) {
+        self.rates.served(rated, response.encoded_len());
+        self.respond(channel, response);
     }
 
     pub(super) fn on_request(
@@ -101,6 +113,22 @@ impl<L: Ledger> Node<L> {
         let Some(reader) = self.member_key(&peer) else {
             return self.respond(channel, refused("not a member of this department's roster"));
         };
+        // A member over its rate is slowed, not served and not cut off: it is told how long
+        // to wait. Its bucket is its member's, so a new node key does not refill it.
+        let rated = self.shown(&peer);
+        if let Admit::Wait { retry_in, first } = self.rates.admit(rated, request.encoded_len()) {
+            if first {
+                tracing::warn!(
+                    peer = %peer,
+                    code = RATE_LIMITED,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    "request refused: the peer is over its rate (slowed, not cut off)"
+                );
+            } else {
+                tracing::debug!(peer = %peer, code = RATE_LIMITED, "request refused: still over its rate");
+            }
+            return self.respond(channel, refused(&limits::refusal(retry_in)));
+        }
         let ledger = &mut self.ledger;
         match request {
             Request::Reconcile {
@@ -130,7 +158,7 @@ impl<L: Ledger> Node<L> {
                         refused(&e)
                     }
                 };
-                self.respond(channel, response);
+                self.answer(rated, channel, response);
             }
             Request::FetchIds { ids, .. } => {
                 let response = match block(|| ledger.entries_by_id(&reader, &ids)) {
@@ -158,7 +186,7 @@ impl<L: Ledger> Node<L> {
                         refused(&e)
                     }
                 };
-                self.respond(channel, response);
+                self.answer(rated, channel, response);
             }
             Request::Summary { logs, .. } => {
                 let summary = block(|| {
@@ -191,7 +219,7 @@ impl<L: Ledger> Node<L> {
                         refused(&e)
                     }
                 };
-                self.respond(channel, response);
+                self.answer(rated, channel, response);
             }
             Request::Fetch { log, .. } if !block(|| ledger.may_read(&reader, &[log]) == [true]) => {
                 tracing::info!(
@@ -200,7 +228,7 @@ impl<L: Ledger> Node<L> {
                     "fetch refused: not readable by this member"
                 );
                 let reason = format!("log {log} is not readable by this member");
-                self.respond(channel, refused(&reason));
+                self.answer(rated, channel, refused(&reason));
             }
             Request::Fetch {
                 log, have, limit, ..
@@ -230,7 +258,7 @@ impl<L: Ledger> Node<L> {
                         refused(&e)
                     }
                 };
-                self.respond(channel, response);
+                self.answer(rated, channel, response);
             }
             // Only the announced logs are compared: the cost of a round follows the change,
             // not the size of the store.
