@@ -618,15 +618,15 @@ await rampCheck("cpu");
     `every erased entry reads "signature verified · erased on DATE by NAME (basis)": ${gone.map((r) => r.words).join(" | ")}`,
   );
   check(
-    gone.some((r) => r.who.includes("Dr Bob Attending") && r.what === "wrote Findings") &&
+    gone.some((r) => r.who.includes("Dr Bob Attending") && r.what === "wrote a section") &&
       gone.some((r) => r.who.includes("Dr Mock Attending") && r.what === "created the report"),
     "erased entries keep their author, role and what kind of entry they were",
   );
   const erasure = rows.find((r) => r.what === "erased the patient's personal data");
   check(erasure?.status === "verified" && erasure.who.includes("Dana Protection"), "the erasure itself is verified, signed by the DPO");
   check(
-    (await page.getByTestId("section-findings-erased").count()) === 1 &&
-      (await page.getByTestId("section-findings").locator("textarea").count()) === 0 &&
+    (await page.getByTestId("report-editor").locator("textarea").count()) === 0 &&
+      (await page.getByTestId("report-editor").locator("h2").first().textContent()) === "Erased report" &&
       !(await page.getByTestId("finalize").isVisible()) && (await page.getByTestId("erase").count()) === 0 &&
       (await page.getByTestId("addenda").count()) === 0,
     "an erased report offers no editing, no addendum, and no second erasure",

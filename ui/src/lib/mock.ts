@@ -205,16 +205,17 @@ const dana: Author = { key: "d4".repeat(32), name: "Dana Protection", role: "dat
 export const ERASED = { basis: "GDPR Art. 17(1)(b): consent withdrawn", moveReason: "filed under the wrong patient" };
 const erased: ReportView = (() => {
   const create = entry("report.create", undefined, attending);
-  const write = entry("section.write", "findings", bob);
+  // Which section is in the payload: gone with it.
+  const write = entry("section.write", undefined, bob);
   const move = entry("report.move", undefined, attending);
   const erase = entry("payload.erase", undefined, dana);
   const gone: EntryStatus = { state: "erased" };
   const provenance = [create, write, move].map((e) => ({ ...e, status: gone }));
   provenance.push(erase);
-  const shell = structuredClone(sections).map((x) => ({ ...x, fields: x.fields.map((f) => ({ ...f, value: null, display: null })) }));
   return {
-    ...structuredClone(report), report: create.entry, study: "", images: [], status: "erased", created_by: attending,
-    created_ms: create.time_ms, sections: shell, heads: [erase.entry], provenance,
+    // As the app's view: the template went with report.create's payload, so no sections.
+    ...structuredClone(report), report: create.entry, study: "", template: "", template_title: "", images: [], status: "erased",
+    created_by: attending, created_ms: create.time_ms, sections: [], heads: [erase.entry], provenance,
     erasure: { entry: erase.entry, by: dana, time_ms: erase.time_ms, basis: ERASED.basis, scope: "patient" },
     moves: [{ entry: move.entry, by: attending, time_ms: move.time_ms, from: "2.25.4444", to: erasedStudy, reason: ERASED.moveReason }],
   };
@@ -236,11 +237,11 @@ function erase(r: ReportView, basis: string): string {
   r.addenda = r.addenda.map((a) => ({ ...a, text: null, status: { state: "erased" } }));
   r.measurements = [];
   r.followups = [];
-  for (const x of r.sections) {
-    x.text = null;
-    for (const f of x.fields) { f.value = null; f.display = null; }
-    for (const v of x.versions) { v.text = null; v.fields = {}; v.status = { state: "erased" }; }
-  }
+  // As the app's view: the template went with report.create's payload, so no sections.
+  r.sections = [];
+  r.template = "";
+  r.template_title = "";
+  r.study = "";
   return e.entry;
 }
 
