@@ -44,7 +44,7 @@ export COUNTERSIGN_NO_MDNS=1
 # at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
 # enough that no step of the test before it waits that long on its own.
 export COUNTERSIGN_IDLE_LOCK_SECS=30
-export E2E_CLI=$cli E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
+export E2E_CLI=$cli E2E_HOME=$home E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"
 

@@ -11,9 +11,9 @@ use countersign_app::ledger::Role;
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DemoSummary, ImageRef, ImportProgress, ImportSummary, Passphrase,
-    ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE,
-    STUDY_PAGE,
+    entry_id, AppError, DataProtectionOutcome, DataSubject, DemoSummary, ImageRef, ImportProgress,
+    ImportSummary, Passphrase, ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI,
+    WireError, DEMO_PASSPHRASE, STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -50,6 +50,8 @@ pub(crate) fn handler<R: tauri::Runtime>(
         measure_length,
         mark_viewed,
         review_ai,
+        report_erase,
+        report_restrict,
         export_report,
         sync_status,
         sync_add_peer,
@@ -503,6 +505,37 @@ fn review_ai(
         )
     })
     .map(|id| id.to_hex())
+}
+
+/// Erases the report's personal data on the legal `basis` (GDPR Art. 17): irreversible, so
+/// re-authenticated like a final sign-off (`reauth_required` without the passphrase, see
+/// `finalize_report`). The frame cache is emptied after, so no erased pixels stay in memory.
+#[tauri::command(async)]
+fn report_erase(
+    desk: State<'_, Desk>,
+    report: String,
+    basis: String,
+    passphrase: Option<String>,
+) -> Reply<DataProtectionOutcome> {
+    let passphrase = passphrase.map(Passphrase::new);
+    let done = desk.act(|h| {
+        let subject = DataSubject::Report(entry_id(&report)?);
+        h.reauthenticate(passphrase.as_ref())?;
+        h.erase(&subject, &basis)
+    })?;
+    desk.forget_frames();
+    Ok(done)
+}
+
+/// Restricts the report's processing (GDPR Art. 18), or with `restricted` false lifts it.
+#[tauri::command]
+fn report_restrict(
+    desk: State<'_, Desk>,
+    report: String,
+    basis: String,
+    restricted: bool,
+) -> Reply<DataProtectionOutcome> {
+    desk.act(|h| h.restrict(&DataSubject::Report(entry_id(&report)?), &basis, restricted))
 }
 
 #[tauri::command(async)]

@@ -119,6 +119,11 @@ impl Desk {
             })
     }
 
+    /// Empties the frame cache (after an erasure: the erased images' pixels go with it).
+    pub fn forget_frames(&self) {
+        self.frames.clear();
+    }
+
     /// What the frame cache holds now.
     pub fn frame_cache(&self) -> countersign_app::FrameCacheStats {
         self.frames.stats()

@@ -485,6 +485,45 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
     let view = json("report_show", serde_json::json!({ "report": report }));
     assert_eq!(view["status"], "final", "{view}");
 
+    // Restriction: signed both ways, no passphrase asked (it is reversible).
+    let on = json(
+        "report_restrict",
+        serde_json::json!({ "report": report, "basis": "Art. 18(1)(a)", "restricted": true }),
+    );
+    assert_eq!(on["entries"].as_array().map(Vec::len), Some(1), "{on}");
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["restriction"]["basis"], "Art. 18(1)(a)", "{view}");
+    json(
+        "report_restrict",
+        serde_json::json!({ "report": report, "basis": "checked", "restricted": false }),
+    );
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert!(view.get("restriction").is_none(), "{view}");
+    assert_eq!(view["restrictions"][1]["restricted"], false, "{view}");
+
+    // Erasure cannot be undone: asked again like a sign-off; a wrong passphrase erases nothing.
+    let erase = |passphrase: Option<&str>| {
+        call(
+            "report_erase",
+            serde_json::json!({ "report": report, "basis": "GDPR Art. 17(1)(b)", "passphrase": passphrase }),
+        )
+    };
+    assert_eq!(erase(None).unwrap_err()["code"], "reauth_required");
+    assert_eq!(
+        erase(Some("not it at all")).unwrap_err()["code"],
+        "wrong_passphrase"
+    );
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "final", "nothing erased: {view}");
+    erase(Some(PASSPHRASE)).unwrap();
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "erased", "{view}");
+    assert_eq!(view["erasure"]["by"]["name"], "Dr Ada Attending", "{view}");
+    assert_eq!(view["erasure"]["basis"], "GDPR Art. 17(1)(b)", "{view}");
+    let actions = json("report_actions", serde_json::json!({ "report": report }));
+    assert_eq!(actions["erase"]["allowed"], false, "{actions}");
+    assert_eq!(actions["addendum"]["rule"], "report_erased", "{actions}");
+
     json("lock", serde_json::json!({}));
     assert_eq!(json("status", serde_json::json!({}))["locked"], true);
 }

@@ -582,6 +582,125 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// A report erased on request (after a wrong-patient move): a banner names who erased it, when
+// and why; every entry stays in the provenance with its author, its signature verified and the
+// erasure named; nothing is offered to write. The wrong patient's study shows only a marker.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `erased: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").filter({ hasText: "Erased on request" }).click();
+  const banner = page.getByTestId("erased-banner");
+  await banner.waitFor();
+  const said = await banner.textContent();
+  check(
+    said.includes("Erased on 2026-01-01 by Dana Protection (data-protection) — GDPR Art. 17(1)(b): consent withdrawn.") &&
+      said.includes("destroyed on every peer") && said.includes("every signature, still verify"),
+    `the erased report's banner says who, when, why and what is kept: ${said.replace(/\s+/g, " ").trim().slice(0, 120)}`,
+  );
+  check((await page.getByTestId("report-state").textContent()).trim() === "erased", "the report's state reads erased");
+  check(
+    (await page.getByTestId("move-line").textContent()).includes("Moved from study 2.25.4444 to study 2.25.9999") &&
+      (await page.getByTestId("move-line").textContent()).includes("filed under the wrong patient"),
+    "the move is named with both studies and its reason",
+  );
+  const items = page.getByTestId("provenance-panel").getByTestId("provenance-entry");
+  const rows = await items.evaluateAll((els) => els.map((li) => ({
+    status: li.dataset.status,
+    what: li.querySelector('[data-testid="entry-what"]').textContent,
+    words: li.querySelector('[data-testid="entry-status"]').textContent.trim(),
+    who: li.querySelector(".chip")?.textContent.replace(/\s+/g, " ").trim() ?? "",
+  })));
+  const gone = rows.filter((r) => r.status === "erased");
+  check(
+    gone.length === 3 && gone.every((r) => r.words.startsWith("signature verified · erased on 2026-01-01 by Dana Protection (GDPR Art. 17")),
+    `every erased entry reads "signature verified · erased on DATE by NAME (basis)": ${gone.map((r) => r.words).join(" | ")}`,
+  );
+  check(
+    gone.some((r) => r.who.includes("Dr Bob Attending") && r.what === "wrote a section") &&
+      gone.some((r) => r.who.includes("Dr Mock Attending") && r.what === "created the report"),
+    "erased entries keep their author, role and what kind of entry they were",
+  );
+  const erasure = rows.find((r) => r.what === "erased the patient's personal data");
+  check(erasure?.status === "verified" && erasure.who.includes("Dana Protection"), "the erasure itself is verified, signed by the DPO");
+  check(
+    (await page.getByTestId("report-editor").locator("textarea").count()) === 0 &&
+      (await page.getByTestId("report-editor").locator("h2").first().textContent()) === "Erased report" &&
+      !(await page.getByTestId("finalize").isVisible()) && (await page.getByTestId("erase").count()) === 0 &&
+      (await page.getByTestId("addenda").count()) === 0,
+    "an erased report offers no editing, no addendum, and no second erasure",
+  );
+  await page.screenshot({ path: "test-results/erased.png" });
+  await page.getByTestId("study-item").filter({ hasText: "Report moved away" }).click();
+  await page.getByTestId("report-editor").filter({ hasText: "No report yet" }).waitFor();
+  check(
+    (await page.getByTestId("moved-marker").textContent()).includes("moved to study 2.25.9999"),
+    "the wrong patient's study lists the report only as moved, and does not open it",
+  );
+  await page.close();
+}
+
+// Restrict, lift, then erase the open report through the editor: the basis is typed in a
+// dialog; erasing warns that it cannot be undone and asks for the passphrase again.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `erase: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("section-findings").locator("textarea").fill("Marker text to be erased.");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("section-findings-sign").and(page.locator(":disabled")).waitFor();
+  check((await page.getByTestId("lift").count()) === 0, "nothing to lift before a restriction");
+  await page.getByTestId("restrict").click();
+  const dialog = page.getByTestId("protect-dialog");
+  check(await page.getByTestId("protect-confirm").isDisabled(), "restricting waits for the legal basis");
+  await page.getByTestId("protect-basis").fill("GDPR Art. 18(1)(a)");
+  await page.getByTestId("protect-confirm").click();
+  await page.getByTestId("restricted-banner").waitFor();
+  check(
+    (await page.getByTestId("section-findings-withheld").count()) === 1 && (await page.getByTestId("restrict").count()) === 0,
+    "restricted: the content is withheld and restricting is not offered again",
+  );
+  await page.getByTestId("lift").click();
+  await page.getByTestId("protect-basis").fill("accuracy verified");
+  await page.getByTestId("protect-confirm").click();
+  await page.getByTestId("restricted-banner").waitFor({ state: "detached" });
+  check(
+    (await page.getByTestId("section-findings").locator("textarea").inputValue()) === "Marker text to be erased.",
+    "lifted: the content shows again",
+  );
+  // The panel shows the findings' entries since the findings were typed in: the whole report's.
+  await page.getByTestId("provenance-panel").getByRole("button", { name: "whole report" }).click();
+  const words = await page.getByTestId("provenance-panel").getByTestId("entry-what").allTextContents();
+  check(words.includes("restricted the report's processing") && words.includes("lifted the restriction"),
+    "the provenance names the restriction and its lifting");
+  await page.getByTestId("erase").click();
+  check((await page.getByTestId("erase-warning").textContent()).includes("cannot be undone"), "erasing warns it cannot be undone");
+  check(await page.getByTestId("protect-confirm").isDisabled(), "erasing waits for the legal basis");
+  await page.getByTestId("protect-basis").fill("GDPR Art. 17(1)(b)");
+  await page.getByTestId("protect-confirm").click();
+  const prompt = page.getByTestId("passphrase-prompt");
+  await prompt.waitFor();
+  check((await prompt.textContent()).includes("Erase for good"), "erasing asks for the passphrase again");
+  await page.getByTestId("passphrase-prompt-input").fill("not the passphrase");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await page.getByTestId("passphrase-prompt-error").filter({ hasText: "wrong passphrase" }).waitFor();
+  check((await page.getByTestId("erased-banner").count()) === 0, "a wrong passphrase erases nothing");
+  await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await page.getByTestId("erased-banner").waitFor();
+  check((await page.getByTestId("erased-banner-who").textContent()).includes("by Dr Mock Attending (attending) — GDPR Art. 17(1)(b)."),
+    "the banner names who erased it and why");
+  const statuses = await page.getByTestId("provenance-panel").getByTestId("provenance-entry").evaluateAll((els) =>
+    els.map((li) => li.dataset.status));
+  check(statuses.at(-1) === "verified" && statuses.slice(0, -1).every((x) => x === "erased"),
+    `every earlier entry is erased, the erasure verified: ${statuses.join(",")}`);
+  check(!(await page.content()).includes("Marker text to be erased."), "the erased text is nowhere on the page");
+  await page.close();
+}
+
 // Add a peer at another site from the sidebar: an address without a peer id is refused in words.
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

@@ -78,6 +78,78 @@ async function typePassphrase(input, button) {
   await click(await find(button));
 }
 
+/** Erases the open report (the one e2e.sh made) through the editor: "Erase patient data…",
+ *  the basis typed, the passphrase asked again. Then the banner and the provenance panel are
+ *  checked against what `countersign report show --json` says of the same report: every entry
+ *  listed with its author, the erased ones "signature verified · erased on DATE by NAME
+ *  (basis)", the erasure itself verified. */
+async function eraseThroughTheEditor() {
+  const report = process.env.E2E_REPORT;
+  const basis = `GDPR Art. 17(1)(b): consent withdrawn (e2e ${Date.now()})`;
+  // The whole report's provenance (signing a section showed that section's).
+  await run(`document.querySelector('[data-testid="provenance-panel"] button.whole')?.click();`);
+  const heading = await until("the whole report's provenance", () =>
+    run(`const h = document.querySelector('[data-testid="provenance-panel"] h2').textContent; return h.includes('whole report') ? h : null;`));
+  check(heading.includes("whole report"), "the provenance panel shows the whole report");
+  await click(await until("the Erase patient data button", () => find('[data-testid="erase"]')));
+  const warning = await until("the erase dialog's warning", () =>
+    run(`const w = document.querySelector('[data-testid="erase-warning"]'); return w ? w.textContent : null;`));
+  check(/cannot be undone/.test(warning), "erasing warns that it cannot be undone");
+  const confirmDisabled = await run(`return document.querySelector('[data-testid="protect-confirm"]').disabled`);
+  check(confirmDisabled === true, "erasing waits for the legal basis to be typed");
+  await wd("POST", `${s}/element/${await find('[data-testid="protect-basis"]')}/value`, { text: basis });
+  await click(await find('[data-testid="protect-confirm"]'));
+  // Irreversible: the app asks for the passphrase again, as for a final sign-off.
+  const title = await until("the passphrase asked again for the erasure", () =>
+    run(`const p = document.querySelector('[data-testid="passphrase-prompt"] h2'); return p ? p.textContent : null;`));
+  check(title.includes("Erase for good"), `erasing asks for the passphrase again ("${title.trim()}")`);
+  await typePassphrase('[data-testid="passphrase-prompt-input"]', '[data-testid="passphrase-prompt-submit"]');
+  const banner = await until("the erased banner", () =>
+    run(`const b = document.querySelector('[data-testid="erased-banner"]'); return b ? b.textContent.replace(/\\s+/g, ' ').trim() : null;`), 30000);
+  const shown = await until("every entry erased in the panel", () =>
+    run(`
+      const rows = [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="provenance-entry"]')].map((li) => ({
+        entry: li.dataset.entry, status: li.dataset.status,
+        words: li.querySelector('[data-testid="entry-status"]').textContent.trim(),
+        who: li.querySelector('.chip').textContent.replace(/\\s+/g, ' ').trim() }));
+      return rows.some((r) => r.status === 'erased') ? rows : null;
+    `));
+  const truth = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "report", "show", report]));
+  check(truth.status === "erased" && truth.erasure?.basis === basis, `report show --json: status ${truth.status}, erased on the basis typed`);
+  const day = new Date(truth.erasure.time_ms).toISOString().slice(0, 10);
+  const by = truth.erasure.by;
+  check(banner.includes(`Erased on ${day} by ${by.name} (${by.role}) — ${basis}.`) && banner.includes("every signature, still verify"),
+    `the banner: ${banner.slice(0, 140)}`);
+  check(shown.length === truth.provenance.length,
+    `the panel lists every entry report show does (${shown.length} of ${truth.provenance.length})`);
+  for (const p of truth.provenance) {
+    const row = shown.find((r) => r.entry === p.entry);
+    const wanted = p.status.state === "erased"
+      ? `signature verified · erased on ${day} by ${by.name} (${basis})` : p.status.state;
+    if (!row || row.status !== p.status.state || row.words !== wanted || !row.who.includes(p.author.name)) {
+      check(false, `${p.kind} ${p.entry.slice(0, 12)}: report show says ${p.status.state} by ${p.author.name}; the panel ${JSON.stringify(row)}`);
+    }
+  }
+  const erasedCount = truth.provenance.filter((p) => p.status.state === "erased").length;
+  const erasure = truth.provenance.find((p) => p.entry === truth.erasure.entry);
+  check(erasedCount === truth.provenance.length - 1 && erasure?.status.state === "verified" &&
+    shown.find((r) => r.entry === erasure.entry)?.status === "verified",
+    `${erasedCount} entries erased, each with its author and "erased"; the erasure by ${by.name} verified, as report show says`);
+  const noEditing = await run(`return !document.querySelector('[data-testid="report-editor"] textarea') &&
+    !document.querySelector('[data-testid="erase"]') && !document.querySelector('[data-testid="finalize"]')`);
+  check(noEditing, "the erased report offers no editing");
+  const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  const erasedShot = shot.replace(/\.png$/, "-erased.png");
+  await writeFile(erasedShot, png);
+  check(png.length > 10_000, `screenshot of the erased report saved to ${erasedShot}`);
+  // The X display as a person would see it (the window with its panel), beside the WebDriver's.
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-erased-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+}
+
 try {
   const started = Date.now();
   // The home has a key: the app opens locked, on the unlock screen, saying who signs.
@@ -232,6 +304,8 @@ try {
   await writeFile(shot, png);
   // A PNG of the whole window, not an empty reply.
   check(png.length > 10_000 && png.subarray(1, 4).toString() === "PNG", `screenshot saved to ${shot} (${png.length} bytes)`);
+
+  await eraseThroughTheEditor();
 } catch (e) {
   check(false, e.message);
   const png = await wd("GET", `${s}/screenshot`).catch(() => null);

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use countersign_ledger::{Entry, EntryId, Header, Kind};
 use countersign_report::payload::{
-    AddendumWrite, AiReview, Decision, ReportResolve, ReportStatus, SectionCosign, SectionWrite,
-    Status,
+    AddendumWrite, AiReview, Decision, EraseScope, PayloadErase, ReportResolve, ReportRestrict,
+    ReportStatus, SectionCosign, SectionWrite, Status,
 };
 use countersign_report::Standing;
 use serde::Serialize;
@@ -37,6 +37,15 @@ impl Allowed {
         }
     }
 
+    /// Would be accepted, but says nothing new (no rule refuses it): not offered.
+    fn unoffered(reason: &str) -> Allowed {
+        Allowed {
+            allowed: false,
+            rule: None,
+            reason: Some(reason.into()),
+        }
+    }
+
     fn no(rule: &'static str, reason: String) -> Allowed {
         Allowed {
             allowed: false,
@@ -61,6 +70,12 @@ pub struct ReportActions {
     pub resolve: BTreeMap<EntryId, Allowed>,
     /// Reviewing each AI result not yet reviewed.
     pub review: BTreeMap<EntryId, Allowed>,
+    /// Erasing the report's personal data (`payload.erase`, GDPR Art. 17).
+    pub erase: Allowed,
+    /// Restricting its processing (`report.restrict`, GDPR Art. 18).
+    pub restrict: Allowed,
+    /// Lifting the restriction in force.
+    pub lift: Allowed,
 }
 
 impl Home {
@@ -134,11 +149,7 @@ impl Home {
         let marked = view.status == countersign_report::ReportState::Preliminary;
         // Marking it again would be accepted, and say nothing new: not offered (no rule refuses).
         let preliminary = if marked {
-            Allowed {
-                allowed: false,
-                rule: None,
-                reason: Some("the report is already marked preliminary".into()),
-            }
+            Allowed::unoffered("the report is already marked preliminary")
         } else {
             let p = json(&ReportStatus {
                 status: Status::Preliminary,
@@ -169,6 +180,36 @@ impl Home {
             });
             review.insert(a.entry, self.would_accept(report, Kind::AiReview, &r)?);
         }
+        // Erasing or restricting again, or lifting what is not restricted, would be accepted
+        // and change nothing: not offered (no rule refuses), as marking preliminary twice.
+        let erase = if view.erasure.is_some() {
+            Allowed::unoffered("the report's personal data is already erased")
+        } else {
+            let e = json(&PayloadErase {
+                basis: "…".into(),
+                scope: EraseScope::Report,
+            });
+            self.would_accept(report, Kind::PayloadErase, &e)?
+        };
+        let restricted = view.restriction.is_some();
+        let mut restriction = |on: bool| {
+            let r = json(&ReportRestrict {
+                restricted: on,
+                basis: "…".into(),
+            });
+            self.would_accept(report, Kind::ReportRestrict, &r)
+        };
+        let (restrict, lift) = if restricted {
+            (
+                Allowed::unoffered("the report is already restricted"),
+                restriction(false)?,
+            )
+        } else {
+            (
+                restriction(true)?,
+                Allowed::unoffered("the report is not restricted"),
+            )
+        };
         Ok(ReportActions {
             write,
             cosign,
@@ -177,6 +218,9 @@ impl Home {
             addendum,
             resolve,
             review,
+            erase,
+            restrict,
+            lift,
         })
     }
 }

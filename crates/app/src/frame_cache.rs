@@ -131,6 +131,15 @@ impl FrameCache {
         inner.packets.insert(key, (packet, now));
     }
 
+    /// Drops every packet kept (hit and miss counts stay). After an erasure: no decoded
+    /// pixels of an erased image stay in memory to be served again.
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.packets.clear();
+        inner.order.clear();
+        inner.bytes = 0;
+    }
+
     pub fn stats(&self) -> FrameCacheStats {
         let inner = self.lock();
         FrameCacheStats {
@@ -174,6 +183,22 @@ mod tests {
             .unwrap();
         assert!(made, "the least recently used packet was the one dropped");
         assert_eq!((stats.hits, stats.misses), (1, 3));
+    }
+
+    #[test]
+    fn clearing_drops_every_packet_so_the_next_ask_makes_it_again() {
+        let cache = FrameCache::new(100);
+        cache.get_or_insert_with("a", 0, || packet(40)).unwrap();
+        cache.clear();
+        assert_eq!((cache.stats().packets, cache.stats().bytes), (0, 0));
+        let mut made = false;
+        cache
+            .get_or_insert_with("a", 0, || {
+                made = true;
+                packet(40)
+            })
+            .unwrap();
+        assert!(made, "a cleared packet is not served from memory");
     }
 
     #[test]

@@ -325,6 +325,10 @@ pub struct ReportView {
     /// content (texts, values, findings), only who wrote what kind of entry when.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restriction: Option<DataProtectionNote>,
+    /// Every accepted restriction and lifting (`restricted` says which), in log order: the
+    /// provenance names each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restrictions: Vec<DataProtectionNote>,
     /// Corrections of whom the report is about (filed under the wrong patient), oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moves: Vec<MoveNote>,
@@ -351,6 +355,9 @@ pub struct DataProtectionNote {
     /// For an erasure: whether the patient's every report, or this one, was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<crate::payload::EraseScope>,
+    /// For a restriction: whether it restricts (true) or lifts a restriction (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<bool>,
 }
 
 impl ReportView {
@@ -394,9 +401,9 @@ pub struct SplitViewNote {
 /// An erasure's or a restriction's note, from its entry (`None` when its payload is not the
 /// one its kind says, which the rules never accept).
 fn note(e: &LogEntry, who: &impl Fn(&PublicKey) -> Author) -> Option<DataProtectionNote> {
-    let (basis, scope) = match &e.payload {
-        Some(Payload::Erase(p)) => (p.basis.clone(), Some(p.scope)),
-        Some(Payload::Restrict(p)) => (p.basis.clone(), None),
+    let (basis, scope, restricted) = match &e.payload {
+        Some(Payload::Erase(p)) => (p.basis.clone(), Some(p.scope), None),
+        Some(Payload::Restrict(p)) => (p.basis.clone(), None, Some(p.restricted)),
         _ => return None,
     };
     Some(DataProtectionNote {
@@ -405,6 +412,7 @@ fn note(e: &LogEntry, who: &impl Fn(&PublicKey) -> Author) -> Option<DataProtect
         time_ms: e.timestamp_ms,
         basis,
         scope,
+        restricted,
     })
 }
 
@@ -765,6 +773,13 @@ impl ReportLog {
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
             restriction: self.restricted().and_then(|e| note(e, &who)),
+            restrictions: self
+                .ordered()
+                .into_iter()
+                .filter(|e| e.kind == Kind::ReportRestrict)
+                .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
+                .filter_map(|e| note(e, &who))
+                .collect(),
             moves: self
                 .moves()
                 .into_iter()

@@ -6,10 +6,18 @@ const yes: Allowed = { allowed: true };
 const no = (rule: string, reason = `refused: ${rule}`): Allowed => ({ allowed: false, rule, reason });
 
 const actions = (over: Partial<ReportActions> = {}): ReportActions => ({
-  write: {}, cosign: {}, preliminary: no("already_final"), finalize: no("already_final"), addendum: no("not_final"), resolve: {}, review: {}, ...over,
+  write: {}, cosign: {}, preliminary: no("already_final"), finalize: no("already_final"), addendum: no("not_final"), resolve: {}, review: {},
+  erase: no("role_may_not_write"), restrict: no("role_may_not_write"), lift: { allowed: false, reason: "the report is not restricted" }, ...over,
 });
 
 describe("offerOf", () => {
+  it("offers erasure, restriction and lifting only where the app allows them", () => {
+    const none = offerOf(actions());
+    expect([none.erase, none.restrict, none.lift]).toEqual([false, false, false]);
+    const restricted = offerOf(actions({ erase: yes, restrict: { allowed: false, reason: "already restricted" }, lift: yes }));
+    expect([restricted.erase, restricted.restrict, restricted.lift]).toEqual([true, false, true]);
+  });
+
   it("offers nothing before the app has answered", () => {
     expect(offerOf(null)).toBe(NOTHING);
     expect(NOTHING.finalize || NOTHING.addendum || NOTHING.write.size > 0).toBe(false);

@@ -34,6 +34,11 @@ export interface Offer {
   keepRefused: ReadonlyMap<string, Shown>;
   /** AI results this user may accept, edit or reject. */
   review: ReadonlySet<string>;
+  /** Erasing the report's personal data (GDPR Art. 17). */
+  erase: boolean;
+  /** Restricting its processing (GDPR Art. 18), and lifting a restriction in force. */
+  restrict: boolean;
+  lift: boolean;
 }
 
 /** Offers nothing: before the app has answered, or when asking failed. */
@@ -48,6 +53,9 @@ export const NOTHING: Offer = {
   resolveRefused: null,
   keepRefused: new Map(),
   review: new Set(),
+  erase: false,
+  restrict: false,
+  lift: false,
 };
 
 /** A refusal as the editor shows it: the rule's code apart from the words, as for errors. */
@@ -80,5 +88,8 @@ export function offerOf(actions: ReportActions | null): Offer {
           }),
     ),
     review: allowedKeys(actions.review),
+    erase: actions.erase.allowed,
+    restrict: actions.restrict.allowed,
+    lift: actions.lift.allowed,
   };
 }

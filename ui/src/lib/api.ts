@@ -54,14 +54,18 @@ export interface ReportSummary {
   study: string;
   template: string;
   /** `conflict`: two sign-offs in force that do not descend from each other, until an attending
-   *  keeps one. `refused`: the report's creation was refused by a rule; nothing in it counts. */
-  status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused" | "withdrawn";
+   *  keeps one. `refused`: the report's creation was refused by a rule; nothing in it counts.
+   *  `erased`: its personal data was erased (GDPR Art. 17); headers and signatures remain. */
+  status: "draft" | "preliminary" | "final" | "amended" | "conflict" | "refused" | "withdrawn" | "erased";
   created_ms: number;
   /** The newest timestamp among the report's entries. */
   last_change_ms: number;
   entries: number;
   /** Where the next page of `report list` starts when this is a page's last line. */
   cursor: string;
+  /** In a study's list: a report filed under this study and moved to another patient's — the
+   *  study it is about now. Nothing else of it is shown here. */
+  moved_to?: string;
 }
 
 export interface StudyRow {
@@ -324,6 +328,36 @@ export interface ReportView {
   /** Keys this home holds split-view evidence against for this report's log (two signed
    *  claims about it that do not agree), each named as the roster names them. */
   split_views?: SplitViewNote[];
+  /** Who erased the report's personal data, when, on which basis (absent: not erased). */
+  erasure?: DataProtectionNote;
+  /** The restriction in force (GDPR Art. 18): the view then carries no content. */
+  restriction?: DataProtectionNote;
+  /** Every accepted restriction and lifting, in log order (`restricted` says which). */
+  restrictions?: DataProtectionNote[];
+  /** Corrections of whom the report is about (filed under the wrong patient), oldest first. */
+  moves?: MoveNote[];
+}
+
+/** An erasure or a restriction, as the app's view names it. */
+export interface DataProtectionNote {
+  entry: string;
+  by: Author;
+  time_ms: number;
+  basis: string;
+  /** An erasure's scope: every report of the patient, or this one. */
+  scope?: "report" | "patient";
+  /** A restriction's direction: restricts (true) or lifts one (false). */
+  restricted?: boolean;
+}
+
+/** A `report.move`: moved from one study (and its patient) to another. */
+export interface MoveNote {
+  entry: string;
+  by: Author;
+  time_ms: number;
+  from: string;
+  to: string;
+  reason: string;
 }
 
 export interface SplitViewNote {
@@ -353,6 +387,18 @@ export interface ReportActions {
   resolve: Record<string, Allowed>;
   /** Reviewing each AI result not yet reviewed, by its entry id. */
   review: Record<string, Allowed>;
+  /** Erasing the report's personal data (payload.erase, GDPR Art. 17). */
+  erase: Allowed;
+  /** Restricting its processing (report.restrict, GDPR Art. 18). */
+  restrict: Allowed;
+  /** Lifting the restriction in force. */
+  lift: Allowed;
+}
+
+/** What an erasure or a restriction signed: the reports acted on, one entry each. */
+export interface DataProtectionOutcome {
+  reports: string[];
+  entries: string[];
 }
 
 export interface VerifyReport {
@@ -486,6 +532,13 @@ export const api = {
    *  save dialog the app opens itself (the webview names no path); null when the user cancels. */
   exportReport: (report: string, format: ExportFormat) =>
     call<{ path: string; bytes: number } | null>("export_report", { report, format }),
+  /** Erases the report's personal data on the legal `basis`; cannot be undone, so the app asks
+   *  for the passphrase again (`reauth_required` without one), as for a final sign-off. */
+  erase: (report: string, basis: string, passphrase: string | null) =>
+    call<DataProtectionOutcome>("report_erase", { report, basis, passphrase }),
+  /** Restricts the report's processing (`restricted` true) or lifts the restriction. */
+  restrict: (report: string, basis: string, restricted: boolean) =>
+    call<DataProtectionOutcome>("report_restrict", { report, basis, restricted }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   /** Remembers a peer (a multiaddr ending in /p2p/<id>) and dials it; the peers remembered. */
   syncAddPeer: (addr: string) => call<string[]>("sync_add_peer", { addr }),

@@ -24,9 +24,10 @@ export function setAsker(a: Asker | null) {
   asker = a;
 }
 
-/** Runs `action` (with `null`, or with the passphrase where the app asked to re-authenticate),
+/** Runs `action` (with `null`, or with the passphrase where the app asked to re-authenticate:
+ *  the prompt is titled `reauthTitle`, what the passphrase is asked again for),
  *  asking for the passphrase where the app says it needs it. A cancel rethrows the app's error. */
-export async function signing<T>(action: (passphrase: string | null) => Promise<T>): Promise<T> {
+export async function signing<T>(action: (passphrase: string | null) => Promise<T>, reauthTitle = "Sign off as final"): Promise<T> {
   try {
     return await action(null);
   } catch (e) {
@@ -35,13 +36,13 @@ export async function signing<T>(action: (passphrase: string | null) => Promise<
       await asker({ title: "Unlock to sign", message: e.message, submit: async (p) => void (await api.unlock(p)) }).catch(() => {
         throw e;
       });
-      return signing(action);
+      return signing(action, reauthTitle);
     }
     if (e.code === "reauth_required") {
       // A wrong passphrase (or a token's wrong PIN) stays in the prompt to be typed again; any other answer closes it.
       let out: { ok: true; value: T } | { ok: false; error: unknown } | null = null;
       await asker({
-        title: "Sign off as final",
+        title: reauthTitle,
         message: e.message,
         submit: async (p) => {
           try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ProvenanceItem, ReportView } from "./api";
-import { describeEntry } from "./describe";
+import { describeEntry, erasureBanner, moveLine, statusWords } from "./describe";
 
 const author = { key: "a".repeat(64), name: "Dr A", role: "attending" };
 const item = (kind: string, entry: string, section?: string): ProvenanceItem => ({
@@ -34,5 +34,36 @@ describe("describeEntry", () => {
   });
   it("falls back to the kind for one it does not know", () => {
     expect(describeEntry(item("roster.rotate", "r"), report)).toBe("roster.rotate");
+  });
+});
+
+const dpo = { key: "d".repeat(64), name: "Dana Protection", role: "data-protection" };
+const erasedReport = {
+  ...report,
+  erasure: { entry: "erase-1", by: dpo, time_ms: Date.UTC(2026, 2, 4, 10), basis: "GDPR Art. 17(1)(b)", scope: "patient" },
+  restrictions: [
+    { entry: "restrict-1", by: dpo, time_ms: 0, basis: "Art. 18(1)(a)", restricted: true },
+    { entry: "lift-1", by: author, time_ms: 0, basis: "accuracy checked", restricted: false },
+  ],
+  moves: [{ entry: "move-1", by: author, time_ms: Date.UTC(2026, 2, 3), from: "2.25.1", to: "2.25.2", reason: "wrong patient" }],
+} as unknown as ReportView;
+
+describe("erasure, restriction and moves", () => {
+  it("names the erasure by its scope, the restriction by its direction, the move by its studies", () => {
+    expect(describeEntry(item("payload.erase", "erase-1"), erasedReport)).toBe("erased the patient's personal data");
+    expect(describeEntry(item("payload.erase", "erase-2"), erasedReport)).toBe("erased the report's personal data");
+    expect(describeEntry(item("report.restrict", "restrict-1"), erasedReport)).toBe("restricted the report's processing");
+    expect(describeEntry(item("report.restrict", "lift-1"), erasedReport)).toBe("lifted the restriction");
+    expect(describeEntry(item("report.move", "move-1"), erasedReport)).toBe("moved the report from study 2.25.1 to study 2.25.2");
+  });
+  it("says an erased entry's signature still verifies, and who erased it when, on which basis", () => {
+    const erased = { ...item("section.write", "w", "findings"), status: { state: "erased" as const } };
+    expect(statusWords(erased, erasedReport)).toBe("signature verified · erased on 2026-03-04 by Dana Protection (GDPR Art. 17(1)(b))");
+    expect(statusWords(item("payload.erase", "erase-1"), erasedReport)).toBe("verified");
+    expect(statusWords({ ...erased, status: { state: "refused", code: "finalised" } }, erasedReport)).toBe("refused");
+  });
+  it("words the editor's banners from the app's notes", () => {
+    expect(erasureBanner(erasedReport.erasure!)).toBe("Erased on 2026-03-04 by Dana Protection (data-protection) — GDPR Art. 17(1)(b).");
+    expect(moveLine(erasedReport.moves![0])).toBe("Moved from study 2.25.1 to study 2.25.2 on 2026-03-03 by Dr A (attending) — wrong patient");
   });
 });

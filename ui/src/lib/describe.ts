@@ -1,7 +1,9 @@
 // What an entry did, in words, for the provenance timeline ("wrote Findings", "co-signed Cardiac
 // assessment"). The kind name stays beside it for auditors. Presentation only: whether an entry
 // counts is the app's answer (its status), never decided here.
-import type { ProvenanceItem, ReportView } from "./api";
+import type { DataProtectionNote, MoveNote, ProvenanceItem, ReportView } from "./api";
+import { statusLabel } from "./conflict";
+import { day } from "./person";
 
 const DECISION: Record<string, string> = { accept: "accepted", edit: "edited and accepted", reject: "rejected" };
 
@@ -46,9 +48,52 @@ export function describeEntry(item: ProvenanceItem, report: ReportView): string 
       return "granted access to the report";
     case "access.revoke":
       return "revoked access to the report";
-    case "payload.erase":
-      return "erased content";
+    case "payload.erase": {
+      const scope = report.erasure?.entry === item.entry ? report.erasure.scope : undefined;
+      return scope === "patient" ? "erased the patient's personal data" : "erased the report's personal data";
+    }
+    case "report.restrict": {
+      const r = report.restrictions?.find((n) => n.entry === item.entry) ??
+        (report.restriction?.entry === item.entry ? report.restriction : undefined);
+      if (r?.restricted === false) return "lifted the restriction";
+      return r ? "restricted the report's processing" : "changed the report's restriction";
+    }
+    case "report.move": {
+      const m = report.moves?.find((n) => n.entry === item.entry);
+      return m ? `moved the report from study ${m.from} to study ${m.to}` : "moved the report to another study";
+    }
     default:
       return item.kind;
   }
+}
+
+/** "erased on 2026-01-01 by Dr Ada Attending (attending)": who erased, when, by the app's view. */
+export function erasedBy(note: DataProtectionNote): string {
+  return `erased on ${day(note.time_ms)} by ${note.by.name}${note.by.role ? ` (${note.by.role})` : ""}`;
+}
+
+/** An entry's status in words. An erased entry's signature still verifies (the app re-checked
+ *  its header): "signature verified · erased on DATE by NAME (basis)". Others: statusLabel. */
+export function statusWords(item: ProvenanceItem, report: ReportView): string {
+  if (item.status.state === "erased") {
+    const e = report.erasure;
+    return e ? `signature verified · erased on ${day(e.time_ms)} by ${e.by.name} (${e.basis})` : "signature verified · erased";
+  }
+  if (item.status.state === "refused") return "refused";
+  return statusLabel(item.status);
+}
+
+/** The editor's banner for an erased report. */
+export function erasureBanner(e: DataProtectionNote): string {
+  return `Erased on ${day(e.time_ms)} by ${e.by.name}${e.by.role ? ` (${e.by.role})` : ""} — ${e.basis}.`;
+}
+
+/** The editor's line for a restriction in force. */
+export function restrictionBanner(r: DataProtectionNote): string {
+  return `Restricted on ${day(r.time_ms)} by ${r.by.name}${r.by.role ? ` (${r.by.role})` : ""} — ${r.basis}.`;
+}
+
+/** The editor's line for a move: "Moved from study X to study Y on DATE by NAME — reason". */
+export function moveLine(m: MoveNote): string {
+  return `Moved from study ${m.from} to study ${m.to} on ${day(m.time_ms)} by ${m.by.name}${m.by.role ? ` (${m.by.role})` : ""} — ${m.reason}`;
 }

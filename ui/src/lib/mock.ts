@@ -197,7 +197,78 @@ const withdrawn: ReportView = (() => {
     refused_signoffs: [{ entry: fin.entry, author: attending, time_ms: fin.time_ms, status: fin.status, sections: {}, in_force: false }],
   };
 })();
-const reports = [report, conflict, refused, withdrawn];
+/** A report whose personal data a data-protection officer erased, after an attending moved it
+ *  from the wrong patient's study: every entry's header and signature verify, the payloads are
+ *  gone. */
+const erasedStudy = "2.25.9999";
+const dana: Author = { key: "d4".repeat(32), name: "Dana Protection", role: "data-protection", ai_model: null };
+export const ERASED = { basis: "GDPR Art. 17(1)(b): consent withdrawn", moveReason: "filed under the wrong patient" };
+const erased: ReportView = (() => {
+  const create = entry("report.create", undefined, attending);
+  // Which section is in the payload: gone with it.
+  const write = entry("section.write", undefined, bob);
+  const move = entry("report.move", undefined, attending);
+  const erase = entry("payload.erase", undefined, dana);
+  const gone: EntryStatus = { state: "erased" };
+  const provenance = [create, write, move].map((e) => ({ ...e, status: gone }));
+  provenance.push(erase);
+  return {
+    // As the app's view: the template went with report.create's payload, so no sections.
+    ...structuredClone(report), report: create.entry, study: "", template: "", template_title: "", images: [], status: "erased",
+    created_by: attending, created_ms: create.time_ms, sections: [], heads: [erase.entry], provenance,
+    erasure: { entry: erase.entry, by: dana, time_ms: erase.time_ms, basis: ERASED.basis, scope: "patient" },
+    moves: [{ entry: move.entry, by: attending, time_ms: move.time_ms, from: "2.25.4444", to: erasedStudy, reason: ERASED.moveReason }],
+  };
+})();
+const reports = [report, conflict, refused, withdrawn, erased];
+
+/** Erases a report as the app does: every entry but the erasure keeps its header and
+ *  signature (status erased), the content goes. */
+function erase(r: ReportView, basis: string): string {
+  allow(actionsFor(r).erase);
+  const e = entry("payload.erase");
+  for (const p of r.provenance) p.status = { state: "erased" };
+  r.provenance.push(e);
+  r.heads = [e.entry];
+  r.erasure = { entry: e.entry, by: me, time_ms: e.time_ms, basis: basis.trim(), scope: "report" };
+  r.restriction = undefined;
+  r.status = "erased";
+  r.images = [];
+  r.addenda = r.addenda.map((a) => ({ ...a, text: null, status: { state: "erased" } }));
+  r.measurements = [];
+  r.followups = [];
+  // As the app's view: the template went with report.create's payload, so no sections.
+  r.sections = [];
+  r.template = "";
+  r.template_title = "";
+  r.study = "";
+  return e.entry;
+}
+
+/** Restricts (or lifts) a report as the app does: signed both ways; the content is withheld
+ *  while restricted (the mock keeps it aside and puts it back). */
+const withheld = new Map<string, Section[]>();
+function restrict(r: ReportView, basis: string, on: boolean): string {
+  allow(on ? actionsFor(r).restrict : actionsFor(r).lift);
+  const e = entry("report.restrict");
+  r.provenance.push(e);
+  r.heads = [e.entry];
+  const note = { entry: e.entry, by: me, time_ms: e.time_ms, basis: basis.trim(), restricted: on };
+  r.restrictions = [...(r.restrictions ?? []), note];
+  if (on) {
+    r.restriction = note;
+    withheld.set(r.report, structuredClone(r.sections));
+    for (const x of r.sections) {
+      x.text = null;
+      for (const v of x.versions) v.text = null;
+    }
+  } else {
+    r.restriction = undefined;
+    const back = withheld.get(r.report);
+    if (back) r.sections.splice(0, r.sections.length, ...back);
+  }
+  return e.entry;
+}
 
 const yes: Allowed = { allowed: true };
 const no = (rule: string, reason: string): Allowed => ({ allowed: false, rule, reason });
@@ -211,11 +282,28 @@ function actionsFor(r: ReportView): ReportActions {
   const bySection = (sections: Section[], judge: (s: Section) => Allowed) =>
     Object.fromEntries(sections.map((s) => [s.name, judge(s)]));
   const written = r.sections.filter((s) => s.current);
+  // Erasing and restricting: an attending or a data-protection officer (Role::may_write);
+  // erasing or restricting again, or lifting nothing, is not offered (no rule refuses it).
+  const protector = me.role === "attending" || me.role === "data-protection";
+  const byRole = (kind: string) => protector ? yes : no("role_may_not_write", `role ${me.role} may not write ${kind}`);
+  const protection = {
+    erase: r.erasure ? { allowed: false, reason: "the report's personal data is already erased" } : byRole("payload.erase"),
+    restrict: r.restriction ? { allowed: false, reason: "the report is already restricted" } : byRole("report.restrict"),
+    lift: r.restriction ? byRole("report.restrict") : { allowed: false, reason: "the report is not restricted" },
+  };
   if (r.status === "refused") {
     const refused = no("report_refused", "the report itself (its report.create) is refused");
     return {
       write: bySection(r.sections, () => refused), cosign: bySection(written, () => refused),
       preliminary: refused, finalize: refused, addendum: refused, resolve: {}, review: {},
+      erase: refused, restrict: refused, lift: protection.lift,
+    };
+  }
+  if (r.erasure) {
+    const gone = no("report_erased", "the report was erased: only erasure and restriction may follow it");
+    return {
+      write: bySection(r.sections, () => gone), cosign: bySection(written, () => gone),
+      preliminary: gone, finalize: gone, addendum: gone, resolve: {}, review: {}, ...protection,
     };
   }
   const inForce = r.signoffs.filter((s) => s.in_force);
@@ -252,6 +340,7 @@ function actionsFor(r: ReportView): ReportActions {
             ? no("self_resolve", "nobody keeps a sign-off they signed themselves: another attending must keep it")
             : yes)])),
     review: Object.fromEntries(r.ai.filter((a) => !a.review).map((a) => [a.entry, finalised ?? yes])),
+    ...protection,
   };
 }
 
@@ -325,6 +414,14 @@ const rows = (): StudyRow[] => [
     instances: 2, reports: [line(withdrawn.report, withdrawnStudy, withdrawn.status)],
   },
   {
+    study: erasedStudy, patient: "Phantom^Erased", date: "20260106", modality: "CT", description: "Erased on request",
+    instances: 0, reports: [line(erased.report, erasedStudy, erased.status)],
+  },
+  {
+    study: "2.25.4444", patient: "Phantom^Wrong", date: "20260107", modality: "CT", description: "Report moved away",
+    instances: 2, reports: [{ ...line(erased.report, "2.25.4444", erased.status), moved_to: erasedStudy }],
+  },
+  {
     study: undecodableStudy, patient: "Hostile^Undecodable", date: "20260105", modality: "OT", description: "Pixels refused",
     instances: 1, reports: [],
   },
@@ -345,7 +442,7 @@ function find(id: string): ReportView {
 /** Commands that sign (or judge a signature in memory): refused while the key is locked. */
 const SIGNING = new Set([
   "report_actions", "report_new", "sign_section", "cosign_section", "report_resolve", "mark_preliminary",
-  "add_addendum", "measure_length", "mark_viewed", "review_ai",
+  "add_addendum", "measure_length", "mark_viewed", "review_ai", "report_restrict",
 ]);
 
 export function installMocks() {
@@ -401,6 +498,8 @@ export function installMocks() {
         return { studies: all.slice(start, end), next: end < all.length ? String(end) : null };
       }
       case "study_images":
+        // An erased report's images are deleted with it.
+        if (a.study === erasedStudy) return [];
         if (a.study === undecodableStudy) {
           return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1 }];
         }
@@ -438,6 +537,19 @@ export function installMocks() {
         r.addenda.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, status: e.status });
         r.status = "amended";
         return e.entry;
+      }
+      case "report_erase":
+        // Irreversible: asked again, as a final sign-off is (a key in the keychain is read again).
+        if (!inKeychain) {
+          if (!a.passphrase) throw { code: "reauth_required", message: "erasing a report's personal data asks for your passphrase again" };
+          checkPassphrase(a.passphrase);
+        }
+        if (!String(a.basis ?? "").trim()) throw { code: "not_allowed", rule: "payload_invalid", message: "payload.erase payload is not valid: the legal basis is empty" };
+        unlocked = true;
+        return { reports: [a.report], entries: [erase(find(a.report), a.basis)] };
+      case "report_restrict": {
+        const on = (args as { restricted?: boolean }).restricted === true;
+        return { reports: [a.report], entries: [restrict(find(a.report), a.basis ?? "", on)] };
       }
       case "drafts":
         return { ...(mockDrafts[a.report] ?? {}) };

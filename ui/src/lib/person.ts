@@ -1,7 +1,7 @@
 import type { PersonKey } from "./api";
 
 /** The calendar day of a time in ms, as YYYY-MM-DD (UTC, as the CLI prints it). */
-function day(ms: number): string {
+export function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 

@@ -317,6 +317,15 @@ fn a_restriction_is_lifted_by_a_later_lifting_and_wins_over_a_concurrent_one() {
         Some(again),
         "a lifting that did not see the restriction does not lift it"
     );
+    // The view names each restriction and lifting, in log order, for the provenance.
+    let view = dept.view(report);
+    let said: Vec<Option<bool>> = view.restrictions.iter().map(|n| n.restricted).collect();
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert_eq!(&said[..2], &[Some(true), Some(false)]);
+    assert_eq!(
+        view.restriction.map(|n| (n.entry, n.restricted)),
+        Some((again, Some(true)))
+    );
 }
 
 fn moved(study: &str) -> crate::payload::ReportMove {
