@@ -47,6 +47,10 @@ pub struct Desk {
     readers: [Mutex<Option<Home>>; READERS],
     /// Frames decoded once, kept within a byte budget ([`countersign_app::frame_cache_budget`]).
     frames: FrameCache,
+    /// How many reports the home had erased when the frame cache was last checked: an erasure
+    /// a peer's sync brought in empties the cache too (its images' pixels must not be served
+    /// from memory once their files are gone).
+    erasures_seen: std::sync::atomic::AtomicU64,
 }
 
 /// How many reads run at once (one per core of the machines this is built for): a frame
@@ -80,6 +84,7 @@ impl Desk {
             dropped: Mutex::new(Vec::new()),
             readers: std::array::from_fn(|_| Mutex::new(None)),
             frames: FrameCache::new(countersign_app::frame_cache_budget()),
+            erasures_seen: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -109,6 +114,12 @@ impl Desk {
     /// Frame `frame` of image `sha256` as a packet: from the frame cache, else decoded on a
     /// reader handle and kept.
     pub fn frame(&self, sha256: &str, frame: u32) -> Result<std::sync::Arc<[u8]>, WireError> {
+        use std::sync::atomic::Ordering;
+        // One indexed count per frame, against a decode of tens of milliseconds.
+        let erased = self.read(|h| h.erased_reports())?;
+        if self.erasures_seen.swap(erased, Ordering::AcqRel) != erased {
+            self.frames.clear();
+        }
         self.frames
             .get_or_insert_with(sha256, frame, || {
                 self.read_home(|h| h.frame_packet(sha256, frame))

@@ -735,3 +735,37 @@ fn frames_and_the_study_list_never_wait_behind_the_home_a_write_holds() {
     );
     assert_eq!(stats.bytes, first.len());
 }
+
+/// An erasure another process (a sync node, the CLI) applies to the home reaches the frame
+/// cache too: the erased images' pixels are not served from memory once their files are gone.
+#[test]
+fn an_erasure_applied_elsewhere_empties_the_frame_cache() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(dir.path().to_path_buf());
+    let demo = desk
+        .act(|h| {
+            h.demo_sealed(&countersign_app::Passphrase::new(
+                countersign_app::DEMO_PASSPHRASE,
+            ))
+        })
+        .unwrap();
+    let sha = desk.read(|h| h.study_image_refs(&demo.study)).unwrap()[0]
+        .sha256
+        .clone();
+    desk.frame(&sha, 0).expect("the frame, now cached");
+    let mut other =
+        countersign_app::Home::open_with(dir.path(), source(countersign_app::DEMO_PASSPHRASE))
+            .unwrap();
+    other
+        .erase(
+            &countersign_app::DataSubject::Report(demo.report),
+            "GDPR Art. 17(1)(b)",
+        )
+        .unwrap();
+    assert!(
+        desk.frame(&sha, 0).is_err(),
+        "an erased image's frame is not served from memory"
+    );
+}

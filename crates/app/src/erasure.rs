@@ -81,6 +81,12 @@ impl Home {
         self.sign_each(subject, Kind::ReportRestrict, &payload)
     }
 
+    /// How many reports this home has erased (a number that only grows): callers that keep
+    /// what they read in memory (the desktop's frame cache) drop it when it changes.
+    pub fn erased_reports(&self) -> Result<u64> {
+        Ok(self.store().db().erased_count()?)
+    }
+
     fn sign_each(
         &mut self,
         subject: &DataSubject,

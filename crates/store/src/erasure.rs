@@ -182,6 +182,15 @@ impl Db<'_> {
             .collect())
     }
 
+    /// How many logs this home erased.
+    pub fn erased_count(&self) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM erased_logs")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(StoreError::sqlite("counting erased logs"))
+    }
+
     /// Drops a held entry's payload (its report was erased while it waited).
     pub fn drop_held_payload(&self, id: &[u8]) -> Result<()> {
         self.conn
