@@ -14,23 +14,7 @@ fn bundle(from: &Home, report: Option<&str>, to: &Home) {
 fn an_ai_result_is_signed_by_the_model_reviewed_by_a_radiologist_and_blocks_sign_off_until_then() {
     let series = tempfile::tempdir().unwrap();
     let dir = series.path().join("series");
-    let ada = Home::new();
-    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    ada.ok(&[
-        "image",
-        "phantom",
-        "-o",
-        dir.to_str().unwrap(),
-        "--slices",
-        "8",
-        "--size",
-        "64",
-    ]);
-    ada.ok(&["import", dir.to_str().unwrap()]);
-    let study = ada.ok(&["studies"])[0]["study"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (ada, study) = crate::common::founder_with_phantom(&dir, 8, 64);
     let report = ada.new_report(&study, "ct-chest");
 
     // The model's home: its own key, on the roster as an ai-model, holding the report and images.

@@ -9,17 +9,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{every_file, python, tests_dir, Home};
+use crate::common::{every_file, python, str_of, tests_dir, Home};
 
 fn bundle(from: &Home, report: &str, to: &Home) {
     let run = to.import(&from.bundle(Some(report)));
     assert_eq!(run.code, 0, "{}", run.stderr);
-}
-
-fn str_of(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
 }
 
 /// A home for the built-in model `soft-tissue-stats` at `version`, on the roster, granted
@@ -62,20 +56,7 @@ fn review(ada: &Home, report: &str, entry: &str, decision: &[&str]) -> String {
 fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_stats() {
     let dir = tempfile::tempdir().unwrap();
     let series = dir.path().join("series");
-    let ada = Home::new();
-    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    ada.ok(&[
-        "image",
-        "phantom",
-        "-o",
-        series.to_str().unwrap(),
-        "--slices",
-        "4",
-        "--size",
-        "64",
-    ]);
-    ada.ok(&["import", series.to_str().unwrap()]);
-    let study = str_of(&ada.ok(&["studies"])[0]["study"]);
+    let (ada, study) = crate::common::founder_with_phantom(&series, 4, 64);
     let first = ada.new_report(&study, "ct-chest");
     let second = ada.new_report(&study, "ct-chest");
 

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use sha2::Digest;
 
-use crate::common::{python, tests_dir, Home};
+use crate::common::{python, str_of, tests_dir, Home};
 
 fn received(home: &Home) -> i64 {
     home.db()
@@ -45,30 +45,11 @@ fn refused(home: &Home, report: &str, sr: &Path, code: &str) {
     assert_eq!(home.count(), before, "{} stored something", sr.display());
 }
 
-fn str_of(v: &serde_json::Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
-
 #[test]
 fn highdicom_srs_are_attested_reviewed_counted_and_bad_ones_refused_with_nothing_stored() {
     let dir = tempfile::tempdir().unwrap();
     let series = dir.path().join("series");
-    let ada = Home::new();
-    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
-    ada.ok(&[
-        "image",
-        "phantom",
-        "-o",
-        series.to_str().unwrap(),
-        "--slices",
-        "3",
-        "--size",
-        "32",
-    ]);
-    ada.ok(&["import", series.to_str().unwrap()]);
-    let study = str_of(&ada.ok(&["studies"])[0]["study"]);
+    let (ada, study) = crate::common::founder_with_phantom(&series, 3, 32);
     let report = ada.new_report(&study, "ct-chest");
     let image: PathBuf = crate::common::every_file(&series)[0].clone();
     let srs = dir.path().join("srs");

@@ -454,3 +454,30 @@ pub fn added(admin: &Home, name: &str, role: &str) -> (Home, String) {
     ]);
     (h, key)
 }
+
+/// A JSON value that must be a string, as an owned `String`.
+pub fn str_of(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_string()
+}
+
+/// A founder ("Dr Ada", an attending admin) who imported a synthetic phantom series of
+/// `slices` slices of `size`² pixels, written to `series`; and its study's UID.
+pub fn founder_with_phantom(series: &Path, slices: u32, size: u32) -> (Home, String) {
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    ada.ok(&[
+        "image",
+        "phantom",
+        "-o",
+        series.to_str().unwrap(),
+        "--slices",
+        &slices.to_string(),
+        "--size",
+        &size.to_string(),
+    ]);
+    ada.ok(&["import", series.to_str().unwrap()]);
+    let study = str_of(&ada.ok(&["studies"])[0]["study"]);
+    (ada, study)
+}
