@@ -287,3 +287,135 @@ pub fn quantile(samples: &mut [f64], q: f64) -> f64 {
 pub fn goal(text: &str, met: bool) -> String {
     format!("goal {text}: {}", if met { "met" } else { "NOT met" })
 }
+
+/// What [`build_ai_department`] stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AiDepartment {
+    pub entries: u64,
+    pub results: u64,
+    /// Reviews by decision: accepted, edited, rejected.
+    pub decisions: [u64; 3],
+}
+
+/// Builds `<dir>/ledger.sqlite3` for the `ai stats` benchmark: the bench department plus two
+/// versions of one AI model (two roster members, `soft-tissue-stats` 1.0 and 2.0), and
+/// `reports` reports, each granted to one version (alternately) and holding `per_report` AI
+/// results, every one reviewed by the attending — accepted, edited and rejected in turn. Every
+/// entry is valid under the ledger and report rules; stored in one transaction.
+pub fn build_ai_department(
+    dir: &Path,
+    reports: usize,
+    per_report: usize,
+) -> Result<AiDepartment, StoreError> {
+    use countersign_ledger::roster::AiModelInfo;
+    use countersign_report::payload::{AccessChange, AiResult, AiReview, Decision};
+
+    let d = department();
+    let models = [
+        SecretKey::from_seed(&[3; 32]),
+        SecretKey::from_seed(&[4; 32]),
+    ];
+    let mut entries: Vec<(Entry, Vec<u8>)> = d.roster.clone();
+    let mut roster_head = entries[1].0.id();
+    for (i, (key, version)) in models.iter().zip(["1.0", "2.0"]).enumerate() {
+        let m = json(&MemberPayload {
+            valid_from: T0,
+            ai_model: Some(AiModelInfo {
+                vendor: "Countersign examples".into(),
+                model: "soft-tissue-stats".into(),
+                version: version.into(),
+                regulatory_id: None,
+            }),
+            ..MemberPayload::new(key.public(), "soft-tissue-stats", Role::AiModel, false)
+        });
+        let add = sign(
+            Header::new(
+                d.network,
+                d.network,
+                d.attending.public(),
+                3 + i as u64,
+                T0,
+                Kind::RosterMember,
+                vec![roster_head],
+                &m,
+            ),
+            &d.attending,
+        );
+        roster_head = add.id();
+        entries.push((add, m));
+    }
+    let mut results = 0;
+    let mut decisions = [0u64; 3];
+    for r in 0..reports {
+        let mut report = report_entries(&d, r, 1);
+        let log = report[0].0.id();
+        let ts = T0 + 1 + r as u64;
+        let (model, version) = (&models[r % 2], ["1.0", "2.0"][r % 2]);
+        let mut head = log;
+        let mut attending_seq = 1;
+        let next = |key: &SecretKey, seq: u64, kind: Kind, p: Vec<u8>, head: &mut Hash| {
+            let e = sign(
+                Header::new(d.network, log, key.public(), seq, ts, kind, vec![*head], &p),
+                key,
+            );
+            *head = e.id();
+            (e, p)
+        };
+        attending_seq += 1;
+        let grant = json(&AccessChange {
+            member: model.public(),
+        });
+        report.push(next(
+            &d.attending,
+            attending_seq,
+            Kind::AccessGrant,
+            grant,
+            &mut head,
+        ));
+        for i in 0..per_report {
+            let proposal = json(&AiResult {
+                model: "soft-tissue-stats".into(),
+                version: version.into(),
+                inputs: vec![],
+                parameters: Default::default(),
+                outputs: Default::default(),
+                section: "findings".into(),
+                text: format!("Soft tissue mean {} HU over {} mm2.", 20 + i, 100 + r),
+            });
+            let result = next(model, 1 + i as u64, Kind::AiResult, proposal, &mut head);
+            let decision = [Decision::Accept, Decision::Edit, Decision::Reject][(r + i) % 3];
+            decisions[(r + i) % 3] += 1;
+            let review = json(&AiReview {
+                result: result.0.id(),
+                decision,
+                text: (decision == Decision::Edit)
+                    .then(|| format!("Soft tissue mean {} HU, as read.", 21 + i)),
+                comment: None,
+            });
+            report.push(result);
+            attending_seq += 1;
+            report.push(next(
+                &d.attending,
+                attending_seq,
+                Kind::AiReview,
+                review,
+                &mut head,
+            ));
+            results += 1;
+        }
+        entries.extend(report);
+    }
+    let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
+    store.write(|db| {
+        db.set_meta("network", &d.network.to_hex())?;
+        for (e, p) in &entries {
+            db.insert_entry(e, Some(p))?;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(AiDepartment {
+        entries: entries.len() as u64,
+        results,
+        decisions,
+    })
+}

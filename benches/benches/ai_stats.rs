@@ -1,0 +1,60 @@
+//! `ai stats` over a department's AI record (issue 17): `COUNTERSIGN_AI_RESULTS` AI results
+//! (default 100 000), four per report, every one reviewed (accepted, edited, rejected in turn),
+//! across two versions of one model, generated straight into SQLite
+//! (`countersign_benches::build_ai_department`). Measured through the app's use case
+//! (`Home::ai_stats`, what `countersign ai stats --json` runs): the first call on a freshly
+//! opened home and the median of three more. The counts are checked against what was
+//! generated, so a fast wrong answer fails. Goal < 1 s. Prints one `SUMMARY` line.
+
+use std::time::Instant;
+
+use countersign_app::Home;
+use countersign_benches::{build_ai_department, goal, quantile};
+use countersign_report::oversight::Filter;
+
+const PER_REPORT: usize = 4;
+
+fn main() {
+    let results: usize = std::env::var("COUNTERSIGN_AI_RESULTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let started = Instant::now();
+    let built = build_ai_department(dir.path(), results / PER_REPORT, PER_REPORT)
+        .expect("the department is built");
+    let home = Home::open(dir.path()).expect("the home opens");
+    eprintln!(
+        "built {} entries ({} AI results) in {:.1} s, report list rebuilt on open",
+        built.entries,
+        built.results,
+        started.elapsed().as_secs_f64()
+    );
+    let run = || {
+        let t = Instant::now();
+        let stats = home.ai_stats(&Filter::default(), None).expect("ai stats");
+        (t.elapsed().as_secs_f64(), stats)
+    };
+    let (first, stats) = run();
+    let counted: u64 = stats.models.iter().map(|m| m.proposals).sum();
+    let decided: [u64; 3] = stats.models.iter().fold([0; 3], |a, m| {
+        [a[0] + m.accepted, a[1] + m.edited, a[2] + m.rejected]
+    });
+    assert_eq!(counted, built.results, "every AI result is counted");
+    assert_eq!(
+        decided, built.decisions,
+        "every review is counted as it was made"
+    );
+    assert!(stats.excluded.is_empty(), "{:?}", &stats.excluded[..1]);
+    assert_eq!(stats.models.len(), 2, "two versions");
+    let mut warm: Vec<f64> = (0..3).map(|_| run().0).collect();
+    let median = quantile(&mut warm, 0.5);
+    println!(
+        "SUMMARY ai_stats: {} AI results and reviews in {} reports, 2 model versions: first call {:.2} s, warm median {:.2} s — {}",
+        built.results,
+        results / PER_REPORT,
+        first,
+        median,
+        goal("< 1 s", first < 1.0)
+    );
+}
