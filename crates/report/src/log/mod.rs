@@ -84,6 +84,9 @@ struct Index {
     followups: Vec<EntryId>,
     followup_closes: IdMap<Vec<EntryId>>,
     access: Vec<EntryId>,
+    /// Accepted `report.move` entries: the study an entry is about is asked for every AI
+    /// result and measurement judged, and must not cost a pass over the whole log.
+    moves: Vec<EntryId>,
 }
 
 /// What else a judgement needs besides the roster: the positions from which authors are frozen
@@ -234,12 +237,11 @@ impl ReportLog {
     /// id, the same on every peer).
     fn latest_moves(&self, within: impl Fn(&EntryId) -> bool) -> Vec<&LogEntry> {
         let moves: Vec<&LogEntry> = self
-            .entries
-            .values()
-            .map(Box::as_ref)
-            .filter(|e| matches!(e.payload, Some(Payload::Move(_))))
-            .filter(|e| within(&e.id))
-            .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
+            .index
+            .moves
+            .iter()
+            .filter(|id| within(id))
+            .filter_map(|id| self.get(id))
             .collect();
         let mut latest: Vec<&LogEntry> = moves
             .iter()
@@ -279,6 +281,10 @@ impl ReportLog {
     /// Every accepted move, in causal order (parents first), each with the study it moved
     /// the report from.
     pub fn moves(&self) -> Vec<(&LogEntry, String)> {
+        // Asked for every report's row on every write: a report never moved sorts nothing.
+        if self.index.moves.is_empty() {
+            return Vec::new();
+        }
         let mut from = self.create.study.clone();
         let mut out = Vec::new();
         for e in self.ordered() {
@@ -569,6 +575,7 @@ impl ReportLog {
                 .or_default()
                 .push(e.id),
             Some(Payload::Access(_)) => index.access.push(e.id),
+            Some(Payload::Move(_)) => index.moves.push(e.id),
             _ => {}
         }
     }
