@@ -689,20 +689,8 @@ fn the_key_locks_when_the_screen_locks() {
 /// served from the reader handles; a frame asked twice is decoded once (the frame cache).
 #[test]
 fn frames_and_the_study_list_never_wait_behind_the_home_a_write_holds() {
-    use_this_harness_as_decode_worker();
-    countersign_app::keys::use_fast_kdf_for_tests();
-    let dir = tempfile::tempdir().unwrap();
-    let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
-    let demo = desk
-        .act(|h| {
-            h.demo_sealed(&countersign_app::Passphrase::new(
-                countersign_app::DEMO_PASSPHRASE,
-            ))
-        })
-        .unwrap();
-    let sha = desk.read(|h| h.study_image_refs(&demo.study)).unwrap()[0]
-        .sha256
-        .clone();
+    let (_dir, desk, demo, sha) = demo_desk();
+    let desk = std::sync::Arc::new(desk);
 
     // A long command holds the home (here, until the reads below are done).
     let writer = desk.home.lock().unwrap();
@@ -740,20 +728,7 @@ fn frames_and_the_study_list_never_wait_behind_the_home_a_write_holds() {
 /// cache too: the erased images' pixels are not served from memory once their files are gone.
 #[test]
 fn an_erasure_applied_elsewhere_empties_the_frame_cache() {
-    use_this_harness_as_decode_worker();
-    countersign_app::keys::use_fast_kdf_for_tests();
-    let dir = tempfile::tempdir().unwrap();
-    let desk = Desk::open(dir.path().to_path_buf());
-    let demo = desk
-        .act(|h| {
-            h.demo_sealed(&countersign_app::Passphrase::new(
-                countersign_app::DEMO_PASSPHRASE,
-            ))
-        })
-        .unwrap();
-    let sha = desk.read(|h| h.study_image_refs(&demo.study)).unwrap()[0]
-        .sha256
-        .clone();
+    let (dir, desk, demo, sha) = demo_desk();
     desk.frame(&sha, 0).expect("the frame, now cached");
     let mut other =
         countersign_app::Home::open_with(dir.path(), source(countersign_app::DEMO_PASSPHRASE))
@@ -768,4 +743,29 @@ fn an_erasure_applied_elsewhere_empties_the_frame_cache() {
         desk.frame(&sha, 0).is_err(),
         "an erased image's frame is not served from memory"
     );
+}
+
+/// A desk on a new demo home (its key sealed under the demo passphrase), the demo, and the
+/// SHA-256 of one of its study's images.
+fn demo_desk() -> (
+    tempfile::TempDir,
+    Desk,
+    countersign_app::DemoSummary,
+    String,
+) {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Desk::open(dir.path().to_path_buf());
+    let demo = desk
+        .act(|h| {
+            h.demo_sealed(&countersign_app::Passphrase::new(
+                countersign_app::DEMO_PASSPHRASE,
+            ))
+        })
+        .unwrap();
+    let sha = desk.read(|h| h.study_image_refs(&demo.study)).unwrap()[0]
+        .sha256
+        .clone();
+    (dir, desk, demo, sha)
 }

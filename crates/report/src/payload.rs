@@ -343,10 +343,15 @@ pub struct PayloadErase {
 
 impl PayloadErase {
     fn check(self) -> Result<Self, String> {
-        non_empty("the legal basis", &self.basis)?;
-        at_most("the legal basis", &self.basis, MAX_BASIS_BYTES)?;
+        legal_basis(&self.basis)?;
         Ok(self)
     }
+}
+
+/// A legal basis is said, in at most [`MAX_BASIS_BYTES`].
+fn legal_basis(basis: &str) -> Result<(), String> {
+    non_empty("the legal basis", basis)?;
+    at_most("the legal basis", basis, MAX_BASIS_BYTES)
 }
 
 /// `report.restrict` (GDPR Art. 18): while restricted, the report's content is hidden from
@@ -361,8 +366,7 @@ pub struct ReportRestrict {
 
 impl ReportRestrict {
     fn check(self) -> Result<Self, String> {
-        non_empty("the legal basis", &self.basis)?;
-        at_most("the legal basis", &self.basis, MAX_BASIS_BYTES)?;
+        legal_basis(&self.basis)?;
         Ok(self)
     }
 }
