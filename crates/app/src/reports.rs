@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 
 mod read;
 
-pub use read::{ReportSummary, MAX_PAGE};
 pub(crate) use read::{page_limit, summaries_of_study};
+pub use read::{ReportSummary, MAX_PAGE};
 
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
