@@ -1,7 +1,9 @@
 //! `ai audit export`: a department whose model proposed across two versions (accepted, edited,
 //! rejected, one left unreviewed) and which received one AI result as a highdicom SR; the
-//! package's FHIR Bundle is read by the fhir.resources R4 models and its summary PDF by
-//! poppler's `pdftotext`, each checked against what `ai stats --json` says.
+//! package (a tar archive, unpacked by GNU tar) holds the signed entries, which an auditor's
+//! fresh home imports, verifies and recomputes `ai stats` from; its FHIR Bundle is read by the
+//! fhir.resources R4 models and its summary PDF by poppler's `pdftotext`, each checked against
+//! what `ai stats --json` says.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -37,6 +39,26 @@ fn model(ada: &Home, version: &str, report: &str, images: &Path) -> Home {
     model.ok(&["import", images.to_str().unwrap()]);
     model.ok(&["ai", "bind", "--builtin", "soft-tissue-stats"]);
     model
+}
+
+/// The members of the package at `archive`, unpacked by GNU tar (nothing of ours) into a new
+/// folder beside it.
+fn unpack(archive: &Path) -> std::path::PathBuf {
+    let to = archive.with_extension("unpacked");
+    std::fs::create_dir(&to).unwrap();
+    let tar = Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(
+        tar.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tar.stderr)
+    );
+    to
 }
 
 fn run_model(model: &Home, report: &str) -> String {
@@ -105,26 +127,73 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
     .map(String::as_str)
     .collect();
 
-    let out = dir.path().join("audit");
-    let written = ada.ok(&["ai", "audit", "export", "--out", out.to_str().unwrap()]);
+    let package = dir.path().join("audit.tar");
+    let written = ada.ok(&["ai", "audit", "export", "-o", package.to_str().unwrap()]);
     assert_eq!(
         (written["results"].as_u64(), written["reports"].as_u64()),
         (Some(6), Some(2)),
         "{written}"
     );
+    assert_eq!(
+        written["bytes"].as_u64(),
+        Some(std::fs::metadata(&package).unwrap().len())
+    );
+    assert_eq!(
+        Path::new(&str_of(&written["file"])),
+        package.canonicalize().unwrap()
+    );
+    let out = unpack(&package);
+    let mut members: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [
+            "README.txt",
+            "provenance.json",
+            "report.csbundle",
+            "summary.pdf"
+        ]
+    );
     let bundle_path = out.join("provenance.json");
     let pdf_path = out.join("summary.pdf");
-    assert_eq!(
-        written["bundle_bytes"].as_u64(),
-        Some(std::fs::metadata(&bundle_path).unwrap().len())
+    for (field, member) in [
+        ("entries_bytes", "report.csbundle"),
+        ("provenance_bytes", "provenance.json"),
+        ("pdf_bytes", "summary.pdf"),
+    ] {
+        assert_eq!(
+            written[field].as_u64(),
+            Some(std::fs::metadata(out.join(member)).unwrap().len()),
+            "{field}"
+        );
+    }
+
+    // The auditor's own fresh home, as the package's README says: the archive imports (every
+    // signature, link and rule checked), verifies, and its entries give the very figures.
+    let network = str_of(&ada.ok(&["whoami"])["network"]);
+    let auditor = Home::new();
+    auditor.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
+    let readme = std::fs::read_to_string(out.join("README.txt")).unwrap();
+    assert!(
+        readme.contains(&format!("bundle import THIS-FILE --network {network}")),
+        "{readme}"
     );
+    let imported = auditor.ok(&[
+        "bundle",
+        "import",
+        package.to_str().unwrap(),
+        "--network",
+        &network,
+    ]);
+    assert!(imported["new"].as_u64().unwrap() > 0, "{imported}");
+    assert_eq!(auditor.ok(&["verify"])["ok"], true);
     assert_eq!(
-        written["pdf_bytes"].as_u64(),
-        Some(std::fs::metadata(&pdf_path).unwrap().len())
-    );
-    assert_eq!(
-        Path::new(&str_of(&written["dir"])),
-        out.canonicalize().unwrap()
+        auditor.ok(&["ai", "stats"])["models"],
+        ada.ok(&["ai", "stats"])["models"],
+        "the auditor's figures, recomputed from the package's entries, are the department's"
     );
 
     // fhir.resources (R4 4.0.1), strict: the Bundle and each Provenance parse.
@@ -280,12 +349,12 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
     }
 
     // A selection: one model, from a date, on CT studies; the figures follow it.
-    let lungscan = dir.path().join("lungscan");
+    let lungscan = dir.path().join("lungscan.tar");
     let written = ada.ok(&[
         "ai",
         "audit",
         "export",
-        "--out",
+        "-o",
         lungscan.to_str().unwrap(),
         "--model",
         "LungScan",
@@ -303,30 +372,30 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
         "ai",
         "audit",
         "export",
-        "--out",
-        dir.path().join("mr").to_str().unwrap(),
+        "-o",
+        dir.path().join("mr.tar").to_str().unwrap(),
         "--modality",
         "MR",
     ]);
     assert_eq!(none["results"], 0);
 
-    // Refusals: a date that is not one; a folder inside the home (nothing created there).
+    // Refusals: a date that is not one; a file inside the home (nothing created there).
     assert_eq!(
         ada.run(&[
             "ai",
             "audit",
             "export",
-            "--out",
-            dir.path().join("x").to_str().unwrap(),
+            "-o",
+            dir.path().join("x.tar").to_str().unwrap(),
             "--since",
             "last week"
         ])
         .error_code(),
         "invalid_input"
     );
-    let inside = ada.dir.join("audit");
+    let inside = ada.dir.join("audit.tar");
     assert_eq!(
-        ada.run(&["ai", "audit", "export", "--out", inside.to_str().unwrap()])
+        ada.run(&["ai", "audit", "export", "-o", inside.to_str().unwrap()])
             .error_code(),
         "path_refused"
     );
@@ -341,9 +410,24 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
             [id.as_bytes().as_slice()],
         )
         .unwrap();
-    let tampered = dir.path().join("tampered");
-    let written = ada.ok(&["ai", "audit", "export", "--out", tampered.to_str().unwrap()]);
+    let tampered = dir.path().join("tampered.tar");
+    let written = ada.ok(&["ai", "audit", "export", "-o", tampered.to_str().unwrap()]);
     assert_eq!(written["results"], 6);
+    // The package carries the entries as held, so the auditor's import refuses it whole,
+    // naming the entry whose signature fails: a package never launders a tampered entry.
+    let later = Home::new();
+    later.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
+    let refused = later.run(&[
+        "bundle",
+        "import",
+        tampered.to_str().unwrap(),
+        "--network",
+        &network,
+    ]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(refused.stderr.contains(&edit), "{}", refused.stderr);
+    assert_eq!(later.ok(&["ai", "stats"])["models"], serde_json::json!([]));
+    let tampered = unpack(&tampered);
     let bundle: Value =
         serde_json::from_slice(&std::fs::read(tampered.join("provenance.json")).unwrap()).unwrap();
     let edited = bundle["entry"]

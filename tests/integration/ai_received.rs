@@ -271,3 +271,187 @@ fn highdicom_srs_are_attested_reviewed_counted_and_bad_ones_refused_with_nothing
     );
     assert_eq!(ada.ok(&["verify"])["ok"], true);
 }
+
+/// A drop folder (`ai import --folder`): each highdicom SR is received into the one report on
+/// its study, without a report named; the malformed, the non-SR, the other study's and a
+/// symbolic link are refused each on its own and set aside with why; a file still being
+/// written waits; a second pass finds nothing new, and an SR delivered again is a duplicate.
+#[test]
+fn a_drop_folder_receives_each_sr_on_its_own_and_sets_aside_what_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    let (ada, study) = crate::common::founder_with_phantom(&series, 3, 32);
+    let report = ada.new_report(&study, "ct-chest");
+    let image: PathBuf = crate::common::every_file(&series)[0].clone();
+    let srs = dir.path().join("srs");
+    write_srs(&image, &srs);
+    let other = dir.path().join("other-study");
+    write_srs(&countersign_testkit::corpus("CT_small.dcm"), &other);
+
+    let drop = dir.path().join("drop");
+    std::fs::create_dir(&drop).unwrap();
+    for name in ["measurements.dcm", "finding.dcm", "truncated.dcm"] {
+        std::fs::copy(srs.join(name), drop.join(name)).unwrap();
+    }
+    std::fs::copy(other.join("measurements.dcm"), drop.join("other.dcm")).unwrap();
+    std::fs::copy(&image, drop.join("image.dcm")).unwrap();
+    std::fs::copy(srs.join("finding.dcm"), drop.join("arriving.dcm.part")).unwrap();
+    std::os::unix::fs::symlink(srs.join("finding.dcm"), drop.join("link.dcm")).unwrap();
+
+    let pass = ada.ok(&["ai", "import", "--folder", drop.to_str().unwrap()]);
+    assert_eq!(
+        (
+            pass["received"].as_u64(),
+            pass["duplicates"].as_u64(),
+            pass["refused"].as_u64(),
+            pass["waiting"].as_u64()
+        ),
+        (Some(2), Some(0), Some(4), Some(1)),
+        "{pass}"
+    );
+    let outcome = |file: &str| -> (String, String) {
+        let f = pass["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"] == file)
+            .unwrap_or_else(|| panic!("{file} not in {pass}"));
+        (
+            str_of(&f["outcome"]),
+            f["code"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(outcome("measurements.dcm").0, "received");
+    assert_eq!(outcome("finding.dcm").0, "received");
+    for (file, code) in [
+        ("truncated.dcm", "sr_malformed"),
+        ("other.dcm", "not_found"),
+        ("image.dcm", "sr_not_sr"),
+        ("link.dcm", "invalid_input"),
+    ] {
+        assert_eq!(outcome(file), ("refused".into(), code.into()), "{file}");
+        let why =
+            std::fs::read_to_string(drop.join("refused").join(format!("{file}.why.txt"))).unwrap();
+        assert!(why.starts_with(&format!("{code}: ")), "{file}: {why}");
+    }
+    assert_eq!(received(&ada), 2);
+    // Both received into the study's report, as the device's model.
+    let view = ada.ok(&["report", "show", &report]);
+    assert_eq!(view["ai"].as_array().unwrap().len(), 2, "{view}");
+    // Only the file still being written is left in the folder.
+    let left: Vec<String> = std::fs::read_dir(&drop)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["arriving.dcm.part"]);
+    assert!(drop.join("received/measurements.dcm").is_file());
+
+    // The sender renames it when done; the next pass takes it: the same SR as finding.dcm,
+    // received before, so a duplicate — set aside, not counted twice.
+    std::fs::rename(drop.join("arriving.dcm.part"), drop.join("arriving.dcm")).unwrap();
+    let again = ada.ok(&["ai", "import", "--folder", drop.to_str().unwrap()]);
+    assert_eq!(
+        (again["received"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(1)),
+        "{again}"
+    );
+    assert_eq!(received(&ada), 2);
+    assert!(drop.join("received/arriving.dcm").is_file());
+    let empty = ada.ok(&["ai", "import", "--folder", drop.to_str().unwrap()]);
+    assert_eq!(empty["files"], serde_json::json!([]));
+
+    // With two reports on the study, an SR must name its report.
+    ada.new_report(&study, "ct-chest");
+    let run = ada.run(&[
+        "ai",
+        "import",
+        srs.join("measurements.dcm").to_str().unwrap(),
+    ]);
+    assert_eq!(run.error_code(), "invalid_input", "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 reports are on study"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// AI results an AI product stored into the archive (a real Orthanc on loopback, over
+/// DICOMweb): `ai import --pacs --study` retrieves the study, receives the highdicom SR (a
+/// device observed) into the one report on the study, passes over the images and the
+/// department's own report SR stored back (a person observed), and takes nothing twice.
+#[test]
+fn ai_results_in_the_archive_are_received_and_the_departments_own_report_sr_left_alone() {
+    use crate::pacs_servers::{phantom_study, Orthanc};
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = phantom_study(dir.path(), "ai results in the archive", "20260110", &[]);
+    let ada = crate::common::founder("Dr Ada");
+    ada.ok(&[
+        "import",
+        seeded.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    let report = ada.new_report(&seeded.study, "ct-chest");
+    ada.write(&report, "findings", "No focal lesion.").ok();
+    let srs = dir.path().join("srs");
+    write_srs(&seeded.files[0], &srs);
+    let own = dir.path().join("report.sr");
+    ada.ok(&[
+        "export",
+        &report,
+        "--format",
+        "sr",
+        "-o",
+        own.to_str().unwrap(),
+    ]);
+
+    let orthanc = Orthanc::start();
+    for f in seeded
+        .files
+        .iter()
+        .chain([&srs.join("measurements.dcm"), &own])
+    {
+        orthanc.upload(f);
+    }
+    ada.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    let args = [
+        "ai",
+        "import",
+        "--pacs",
+        "orthanc",
+        "--study",
+        &seeded.study,
+    ];
+    let pass = ada.ok(&args);
+    let images = seeded.files.len() as u64;
+    assert_eq!(pass["instances"].as_u64(), Some(images + 2), "{pass}");
+    assert_eq!(pass["received"].as_array().unwrap().len(), 1, "{pass}");
+    assert_eq!(pass["passed_over"].as_u64(), Some(images + 1), "{pass}");
+    assert_eq!(pass["refused"], serde_json::json!([]), "{pass}");
+    let got = &pass["received"][0];
+    assert_eq!(got["model"], "LungScan", "{got}");
+    let sha = hex::encode(sha2::Sha256::digest(
+        std::fs::read(srs.join("measurements.dcm")).unwrap(),
+    ));
+    assert_eq!(got["sr_sha256"], sha.as_str());
+    let view = ada.ok(&["report", "show", &report]);
+    assert_eq!(view["ai"][0]["entry"], got["entry"], "{view}");
+    assert_eq!(received(&ada), 1);
+    // Asked again: the same SR is received before, and nothing is signed twice.
+    let again = ada.ok(&args);
+    assert_eq!(again["duplicates"].as_u64(), Some(1), "{again}");
+    assert_eq!(again["received"], serde_json::json!([]));
+    assert_eq!(received(&ada), 1);
+    // The staging folder is gone: nothing of the study is kept but what was signed.
+    let incoming = ada.dir.join("incoming");
+    assert!(
+        !incoming.exists() || std::fs::read_dir(&incoming).unwrap().count() == 0,
+        "staging left behind"
+    );
+}

@@ -1,6 +1,6 @@
 //! AI contributions: a model member's node runs the program bound to it (`ai bind`: an
-//! executable speaking the contract in [`program`], or the built-in example
-//! [`SOFT_TISSUE_STATS`]) on the report's images and signs what it found (`ai.result`) only if
+//! executable speaking the contract in [`program`], a service speaking it over HTTP
+//! ([`endpoint`]), or the built-in example [`SOFT_TISSUE_STATS`]) on the report's images and signs what it found (`ai.result`) only if
 //! the program ran and its output held to the contract; a reporting physician accepts, edits or
 //! rejects it (`ai.review`), and an accepted or edited proposal becomes the section's next
 //! version.
@@ -16,19 +16,36 @@ use countersign_report::payload::{AiResult, AiReview, Decision};
 use crate::error::{AppError, Result};
 use crate::home::{json, Home};
 
+mod archive;
 mod audit;
 mod binding;
+pub mod endpoint;
+mod folder;
 pub mod program;
 mod received;
 
-pub use audit::{AuditExport, AUDIT_PROVENANCE_NAME, AUDIT_SUMMARY_NAME};
+pub use archive::{ArchiveImport, ArchiveRefusal};
+pub use audit::{AuditExport, AUDIT_ENTRIES_NAME, AUDIT_PROVENANCE_NAME, AUDIT_SUMMARY_NAME};
 pub use binding::{ModelBinding, SOFT_TISSUE_STATS};
+pub use folder::{FolderFile, FolderImport, MAX_FILES_PER_PASS};
 pub use received::ReceivedSr;
 
 /// The built-in algorithm's name and version, signed into every result it produces.
 pub const SOFT_TISSUE_ALGORITHM: &str = "soft-tissue-stats/1";
 /// The attenuation band it measures, in HU.
 const BAND: (f64, f64) = (0.0, 100.0);
+
+/// What runs as the model: an executable, or a service at an HTTP endpoint.
+#[derive(Clone, Copy)]
+enum Runner<'a> {
+    Program {
+        path: &'a std::path::Path,
+        args: &'a [String],
+    },
+    Endpoint {
+        url: &'a str,
+    },
+}
 
 impl Home {
     /// Runs the model bound to this node on the report's images and signs the result with this
@@ -65,11 +82,24 @@ impl Home {
                 args,
                 timeout_secs,
                 max_output_bytes,
-            }) => self.program_result(
+            }) => self.model_result(
                 report,
                 &model,
-                &path,
-                &args,
+                Runner::Program {
+                    path: &path,
+                    args: &args,
+                },
+                Duration::from_secs(timeout_secs),
+                max_output_bytes,
+            )?,
+            Some(ModelBinding::Endpoint {
+                url,
+                timeout_secs,
+                max_output_bytes,
+            }) => self.model_result(
+                report,
+                &model,
+                Runner::Endpoint { url: &url },
                 Duration::from_secs(timeout_secs),
                 max_output_bytes,
             )?,
@@ -84,14 +114,14 @@ impl Home {
         self.append_checked(report, Kind::AiResult, &payload)
     }
 
-    /// The `ai.result` payload of the program at `path` run on the report's images (see
-    /// [`program`]): nothing is returned unless it ran and its output held to the contract.
-    fn program_result(
+    /// The `ai.result` payload of the program or endpoint `runner` run on the report's images
+    /// (see [`program`] and [`endpoint`]): nothing is returned unless it ran and its output held
+    /// to the contract.
+    fn model_result(
         &self,
         report: EntryId,
         model: &AiModelInfo,
-        path: &std::path::Path,
-        args: &[String],
+        runner: Runner<'_>,
         timeout: Duration,
         max_output: usize,
     ) -> Result<Vec<u8>> {
@@ -101,7 +131,21 @@ impl Home {
                 "the report names no images to analyse".into(),
             ));
         }
-        let program_sha256 = program::program_sha256(path)?;
+        // What ran is signed into the result: the program file's SHA-256, or the endpoint.
+        let mut ran = BTreeMap::new();
+        match runner {
+            Runner::Program { path, .. } => {
+                ran.insert(
+                    "program".to_string(),
+                    path.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into()),
+                );
+                ran.insert("program_sha256".into(), program::program_sha256(path)?);
+            }
+            Runner::Endpoint { url } => {
+                ran.insert("endpoint".to_string(), endpoint::shown(url).to_string());
+            }
+        }
         // A private folder under the home (owner-only, like the rest of it), removed after.
         let mut nonce = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
@@ -138,19 +182,29 @@ impl Home {
                 study: view.study.clone(),
                 images,
             };
-            program::run(path, args, &work, &input, timeout, max_output)
+            match runner {
+                Runner::Program { path, args } => {
+                    program::run(path, args, &work, &input, timeout, max_output)
+                }
+                Runner::Endpoint { url } => {
+                    let parts: Vec<endpoint::Part<'_>> = input
+                        .images
+                        .iter()
+                        .map(|i| endpoint::Part {
+                            sha256: &i.sha256,
+                            path: &i.path,
+                        })
+                        .collect();
+                    endpoint::call(url, &input, &parts, timeout, max_output)
+                }
+            }
         })();
         let _ = std::fs::remove_dir_all(&work);
         let out = result?;
         let mut parameters = out.parameters;
         parameters.insert("contract".into(), program::CONTRACT.into());
-        parameters.insert(
-            "program".into(),
-            path.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into()),
-        );
-        parameters.insert("program_sha256".into(), program_sha256);
-        tracing::info!(report = %report, "model program ran");
+        parameters.extend(ran);
+        tracing::info!(report = %report, "model ran");
         Ok(json(&AiResult {
             model: model.model.clone(),
             version: model.version.clone(),

@@ -95,19 +95,34 @@ impl Home {
     /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
     pub fn bundle_export(&self, report: Option<EntryId>) -> Result<Vec<u8>> {
         let db = self.store().db();
-        let state = self.state()?;
-        let network = state.network()?;
+        let network = self.state()?.network()?;
+        let reports = match report {
+            Some(r) => vec![r],
+            None => db
+                .log_ids()?
+                .into_iter()
+                .filter(|l| *l != network)
+                .collect(),
+        };
+        self.bundle_of_reports(&reports)
+    }
+
+    /// The roster and the named reports (each whole, with fork evidence) as bundle bytes: what
+    /// `bundle_export` and the AI audit package write.
+    pub(crate) fn bundle_of_reports(&self, reports: &[EntryId]) -> Result<Vec<u8>> {
+        let db = self.store().db();
+        let network = self.state()?.network()?;
         let mut logs = vec![network];
-        match report {
-            Some(r) => {
-                if db.get(&r)?.is_none() {
-                    return Err(AppError::NotFound {
-                        what: format!("report {r}"),
-                    });
-                }
-                logs.push(r);
+        for r in reports {
+            if *r == network {
+                continue;
             }
-            None => logs.extend(db.log_ids()?.into_iter().filter(|l| *l != network)),
+            if db.get(r)?.is_none() {
+                return Err(AppError::NotFound {
+                    what: format!("report {r}"),
+                });
+            }
+            logs.push(*r);
         }
         let mut entries: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
         for log in &logs {

@@ -169,29 +169,37 @@ impl Home {
              Every signature, hash link and report rule is re-checked on import; nothing is \
              stored if anything fails.\n"
         );
-        let mut archive = tar::Builder::new(Vec::new());
-        let mtime = input.exported_ms / 1000;
-        for (name, bytes) in [
-            ("README.txt", readme.as_bytes()),
-            (AUDIT_REPORT_NAME, provenance.as_bytes()),
-            (AUDIT_BUNDLE_NAME, bundle.as_slice()),
-        ] {
-            let mut header = tar::Header::new_ustar();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(mtime);
-            header
-                .set_path(name)
-                .map_err(AppError::io("naming an archive member"))?;
-            header.set_cksum();
-            archive
-                .append(&header, bytes)
-                .map_err(AppError::io("building the audit archive"))?;
-        }
-        archive
-            .into_inner()
-            .map_err(AppError::io("building the audit archive"))
+        tar_of(
+            &[
+                ("README.txt", readme.as_bytes()),
+                (AUDIT_REPORT_NAME, provenance.as_bytes()),
+                (AUDIT_BUNDLE_NAME, bundle.as_slice()),
+            ],
+            input.exported_ms,
+        )
     }
+}
+
+/// A ustar archive of `members` (name, bytes), dated `exported_ms`: the form of every audit
+/// archive, which `bundle import` recognises by its [`AUDIT_BUNDLE_NAME`] member.
+pub(crate) fn tar_of(members: &[(&str, &[u8])], exported_ms: u64) -> Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (name, bytes) in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(exported_ms / 1000);
+        header
+            .set_path(name)
+            .map_err(AppError::io("naming an archive member"))?;
+        header.set_cksum();
+        archive
+            .append(&header, *bytes)
+            .map_err(AppError::io("building the audit archive"))?;
+    }
+    archive
+        .into_inner()
+        .map_err(AppError::io("building the audit archive"))
 }
 
 /// Whether a file starting with `head` (its first 512 bytes, or all of it when shorter) is a

@@ -56,8 +56,9 @@ mod viewer;
 
 pub use actions::{Allowed, ReportActions};
 pub use ai::{
-    program as ai_program, AuditExport, ModelBinding, ReceivedSr, AUDIT_PROVENANCE_NAME,
-    AUDIT_SUMMARY_NAME, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
+    endpoint as ai_endpoint, program as ai_program, ArchiveImport, ArchiveRefusal, AuditExport,
+    FolderFile, FolderImport, ModelBinding, ReceivedSr, AUDIT_ENTRIES_NAME, AUDIT_PROVENANCE_NAME,
+    AUDIT_SUMMARY_NAME, MAX_FILES_PER_PASS, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
 };
 pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;

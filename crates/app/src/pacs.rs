@@ -211,7 +211,7 @@ fn rank(state: &str) -> u8 {
 }
 
 /// A staging folder for one retrieval, removed with whatever it holds when dropped.
-struct Staging(PathBuf);
+pub(crate) struct Staging(PathBuf);
 
 impl Staging {
     fn new(home: &Path) -> Result<Staging> {
@@ -389,6 +389,24 @@ impl Home {
             local_instances,
             report,
         })
+    }
+
+    /// Retrieves every instance of `study` from `archive` into a staging folder under the home
+    /// (removed when the returned [`Staging`] drops), for a caller that reads the files itself
+    /// rather than storing them as images (AI results delivered as SR).
+    pub(crate) fn retrieve_staged(
+        &self,
+        archive: &str,
+        study: &str,
+    ) -> Result<(Staging, Vec<PathBuf>)> {
+        let config = self.archive(archive)?;
+        let client = config.client()?;
+        countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
+        let staging = Staging::new(self.dir())?;
+        let fetched = client
+            .retrieve(study, &staging.0, &config.limits(), &mut |_| {})
+            .map_err(|e| config.error(e))?;
+        Ok((staging, fetched.files))
     }
 
     /// Retrieves a study from an archive into the image store (see the module's doc); with

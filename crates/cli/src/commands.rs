@@ -345,10 +345,58 @@ pub(crate) fn home_command(
         }
         HomeCommand::Ai(AiCommand::Import {
             sr,
+            folder,
+            pacs,
+            study,
             report,
             section,
         }) => {
-            let received = home.ai_import(entry_id(&report)?, &sr, section.as_deref())?;
+            let report = report.as_deref().map(entry_id).transpose()?;
+            if let (Some(archive), Some(study)) = (pacs, study) {
+                let pass =
+                    home.ai_import_from_archive(&archive, &study, report, section.as_deref())?;
+                let mut text = format!(
+                    "{} instances of study {} on {}: {} AI results received, {} received \
+                     before, {} refused, {} not AI results",
+                    pass.instances,
+                    pass.study,
+                    pass.archive,
+                    pass.received.len(),
+                    pass.duplicates,
+                    pass.refused.len(),
+                    pass.passed_over
+                );
+                for r in &pass.received {
+                    text.push_str(&format!("\n  {}: entry {}", r.statement, r.entry));
+                }
+                for r in &pass.refused {
+                    text.push_str(&format!("\n  refused ({}): {}", r.code, r.message));
+                }
+                return Ok(Output::new(&pass, text));
+            }
+            if let Some(folder) = folder {
+                let pass = home.ai_import_folder(&folder, report, section.as_deref())?;
+                let mut text = format!(
+                    "{} received, {} received before, {} refused, {} left for a later pass",
+                    pass.received, pass.duplicates, pass.refused, pass.waiting
+                );
+                for f in &pass.files {
+                    text.push_str(&format!(
+                        "\n  {}: {}{}",
+                        f.file,
+                        f.outcome,
+                        f.message
+                            .as_ref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default()
+                    ));
+                }
+                return Ok(Output::new(&pass, text));
+            }
+            let sr = sr.ok_or_else(|| {
+                AppError::InvalidInput("ai import needs an SR file or --folder DIR".into())
+            })?;
+            let received = home.ai_import(report, &sr, section.as_deref())?;
             let text = format!(
                 "{} ({} measurements, {} findings): entry {}",
                 received.statement, received.measurements, received.findings, received.entry
@@ -385,33 +433,42 @@ pub(crate) fn home_command(
             };
             let written = home.ai_audit_export(&selection, &out)?;
             let text = format!(
-                "AI audit package of {} AI results in {} reports written to {}: {} ({} bytes), \
-                 {} ({} bytes)",
+                "AI audit package of {} AI results in {} reports written to {} ({} bytes): the \
+                 signed entries ({}), {} and {}; check it offline with `bundle import` and \
+                 `verify` (see its README.txt)",
                 written.results,
                 written.reports,
-                written.dir.display(),
+                written.file.display(),
+                written.bytes,
+                countersign_app::AUDIT_ENTRIES_NAME,
                 countersign_app::AUDIT_PROVENANCE_NAME,
-                written.bundle_bytes,
                 countersign_app::AUDIT_SUMMARY_NAME,
-                written.pdf_bytes
             );
             Output::new(&written, text)
         }
         HomeCommand::Ai(AiCommand::Bind {
             program,
+            endpoint,
             args,
             timeout,
             max_output,
             builtin,
         }) => {
-            let binding = match (program, builtin) {
-                (Some(path), _) => {
+            let binding = match (program, endpoint, builtin) {
+                (Some(path), None, None) => {
                     countersign_app::ModelBinding::program(path, args, timeout, max_output)?
                 }
-                (None, Some(name)) => countersign_app::ModelBinding::builtin(&name)?,
-                (None, None) => {
+                (None, Some(url), None) if args.is_empty() => {
+                    countersign_app::ModelBinding::endpoint(&url, timeout, max_output)?
+                }
+                (None, None, Some(name)) if args.is_empty() => {
+                    countersign_app::ModelBinding::builtin(&name)?
+                }
+                _ => {
                     return Err(AppError::InvalidInput(
-                        "ai bind needs --program PATH or --builtin NAME".into(),
+                        "ai bind needs one of --program PATH [--arg ARG…], --endpoint URL or \
+                         --builtin NAME"
+                            .into(),
                     ))
                 }
             };
@@ -423,6 +480,10 @@ pub(crate) fn home_command(
                 countersign_app::ModelBinding::Program { path, .. } => {
                     format!("this node runs {} as its model", path.display())
                 }
+                countersign_app::ModelBinding::Endpoint { url, .. } => format!(
+                    "this node sends the report's images to {} as its model",
+                    countersign_app::ai_endpoint::shown(url)
+                ),
             };
             Output::new(&bound, text)
         }

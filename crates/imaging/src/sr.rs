@@ -58,6 +58,13 @@ pub enum SrError {
     NotSr { sop_class: String },
     #[error("the SR is malformed: {0}")]
     Malformed(String),
+    /// A well-formed SR with no measurement or coded finding: nothing to attest. Whether a
+    /// device observed it tells an AI product's empty result from a person's report (which
+    /// a pass over an archive's study leaves alone).
+    #[error(
+        "the SR is malformed: it holds no measurement (NUM) or coded finding (CODE) to attest"
+    )]
+    NothingToAttest { device_observed: bool },
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
@@ -71,7 +78,7 @@ impl SrError {
         match self {
             SrError::TooLarge { .. } | SrError::TooComplex(_) => "sr_too_large",
             SrError::NotSr { .. } => "sr_not_sr",
-            SrError::Malformed(_) => "sr_malformed",
+            SrError::Malformed(_) | SrError::NothingToAttest { .. } => "sr_malformed",
             SrError::Io { .. } => "io",
         }
     }
@@ -205,9 +212,9 @@ pub fn parse_sr(bytes: &[u8]) -> Result<StructuredReport, SrError> {
     let mut walk = Walk::default();
     walk.container(&object, 0)?;
     if walk.measurements.is_empty() && walk.findings.is_empty() {
-        return Err(SrError::Malformed(
-            "it holds no measurement (NUM) or coded finding (CODE) to attest".into(),
-        ));
+        return Err(SrError::NothingToAttest {
+            device_observed: walk.observer.is_some(),
+        });
     }
     Ok(StructuredReport {
         sop_class,

@@ -1,8 +1,8 @@
-//! `ai audit export`: the AI audit package an auditor takes away — `provenance.json` (a FHIR
-//! R4 Bundle of one Provenance per AI result) and `summary.pdf` (the `ai stats` figures) —
-//! over the same reports and proposals `ai stats` reads. Rendering is
-//! [`countersign_export::audit`]'s; this gathers the views, figures and signatures, and writes
-//! the two files.
+//! `ai audit export`: the AI audit package an auditor takes away, one tar archive of the signed
+//! entries themselves (a bundle `bundle import` takes offline), `provenance.json` (a FHIR R4
+//! Bundle of one Provenance per AI result) and `summary.pdf` (the `ai stats` figures), over the
+//! same reports and proposals `ai stats` reads. Rendering is [`countersign_export::audit`]'s;
+//! this gathers the views, figures, signatures and entries, and writes the archive.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,19 +15,25 @@ use serde::Serialize;
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
 
-/// The file names in an audit package's folder.
+/// The names of an audit package's members.
 pub const AUDIT_PROVENANCE_NAME: &str = "provenance.json";
 pub const AUDIT_SUMMARY_NAME: &str = "summary.pdf";
+/// The bundle member: [`crate::AUDIT_BUNDLE_NAME`], the name `bundle import` looks for in any
+/// audit archive.
+pub const AUDIT_ENTRIES_NAME: &str = crate::export::AUDIT_BUNDLE_NAME;
 
 /// What `ai audit export` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditExport {
-    pub dir: PathBuf,
+    pub file: PathBuf,
     /// AI results in the package: one Provenance each.
     pub results: u64,
-    /// Reports they belong to.
+    /// Reports they belong to (each whole in the entries).
     pub reports: u64,
-    pub bundle_bytes: u64,
+    /// The archive's size, and of its members.
+    pub bytes: u64,
+    pub entries_bytes: u64,
+    pub provenance_bytes: u64,
     pub pdf_bytes: u64,
 }
 
@@ -93,37 +99,94 @@ impl Home {
         })
     }
 
-    /// Writes the audit package of `selection` into the folder `dir` (created if missing;
-    /// never the home or inside it), each file through a new temporary file renamed over it.
-    pub fn ai_audit_export(&self, selection: &AuditSelection, dir: &Path) -> Result<AuditExport> {
+    /// Writes the audit package of `selection` to the file `path` (never the home or inside
+    /// it), through a new temporary file renamed over it: one tar archive holding
+    /// [`AUDIT_ENTRIES_NAME`] (the roster and every report the package speaks of, whole, as a
+    /// bundle — `bundle import` takes the archive itself, and `verify` and `ai stats` in the
+    /// importing home recompute the figures from the signed entries), [`AUDIT_PROVENANCE_NAME`],
+    /// [`AUDIT_SUMMARY_NAME`] and a README saying how to check it offline.
+    pub fn ai_audit_export(&self, selection: &AuditSelection, path: &Path) -> Result<AuditExport> {
         // The selection is checked (and read) before anything is created.
         let input = self.ai_audit_input(selection)?;
-        if !dir.exists() {
-            // Refused before anything is created when the folder would be inside the home.
-            self.export_target(dir)?;
-            std::fs::create_dir_all(dir)
-                .map_err(AppError::io(format!("creating {}", dir.display())))?;
-        }
-        let bundle_path = self.export_target(&dir.join(AUDIT_PROVENANCE_NAME))?;
-        let pdf_path = self.export_target(&dir.join(AUDIT_SUMMARY_NAME))?;
-        let bundle = countersign_export::audit::provenance(&input);
+        let target = self.export_target(path)?;
+        let reports: Vec<EntryId> = input
+            .results
+            .iter()
+            .map(|r| r.report)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let entries = self.bundle_of_reports(&reports)?;
+        let provenance = countersign_export::audit::provenance(&input);
         let pdf = countersign_export::audit::summary_pdf(&input);
-        crate::export::write_new_then_rename(&bundle_path, &bundle)?;
-        crate::export::write_new_then_rename(&pdf_path, &pdf)?;
+        let readme = readme(selection, &input);
+        let archive = crate::export::tar_of(
+            &[
+                ("README.txt", readme.as_bytes()),
+                (AUDIT_ENTRIES_NAME, &entries),
+                (AUDIT_PROVENANCE_NAME, &provenance),
+                (AUDIT_SUMMARY_NAME, &pdf),
+            ],
+            input.exported_ms,
+        )?;
+        crate::export::write_new_then_rename(&target, &archive)?;
         // Counts only: the selection can name a model, never a patient, but keep logs lean.
         tracing::info!(
             results = input.results.len(),
-            reports = input.reports(),
+            reports = reports.len(),
+            bytes = archive.len(),
             "AI audit package exported"
         );
         Ok(AuditExport {
-            dir: bundle_path
-                .parent()
-                .map_or_else(|| dir.to_path_buf(), Path::to_path_buf),
+            file: target,
             results: input.results.len() as u64,
-            reports: input.reports() as u64,
-            bundle_bytes: bundle.len() as u64,
+            reports: reports.len() as u64,
+            bytes: archive.len() as u64,
+            entries_bytes: entries.len() as u64,
+            provenance_bytes: provenance.len() as u64,
             pdf_bytes: pdf.len() as u64,
         })
     }
+}
+
+/// The package's README: what each member is and how to check it with nothing but the CLI.
+fn readme(selection: &AuditSelection, input: &AuditInput) -> String {
+    let mut filter = String::new();
+    for (flag, value) in [
+        ("--model", &selection.model),
+        ("--since", &selection.since),
+        ("--modality", &selection.modality),
+    ] {
+        if let Some(v) = value {
+            filter.push_str(&format!(" {flag} {v}"));
+        }
+    }
+    let network = input.network;
+    format!(
+        "Countersign AI audit package (EU AI Act Art. 12 record-keeping, Art. 14 human \
+         oversight)\n\n\
+         Selection:{selection}\n\
+         AI results: {results} in {reports} reports\n\n\
+         {AUDIT_SUMMARY_NAME}: the figures of `ai stats` for this selection, for people.\n\
+         {AUDIT_PROVENANCE_NAME}: a FHIR R4 Bundle, one Provenance per AI result (the AI a \
+         Device agent, the human reviewer the verifier, with both signatures).\n\
+         {AUDIT_ENTRIES_NAME}: the department roster and every signed entry of those reports \
+         (whole, so every hash link can be followed), with payloads and any fork evidence. \
+         It holds the reports' clinical content: keep this file as you keep reports.\n\n\
+         To check it offline, with nothing but the countersign CLI:\n\n\
+         \x20   countersign --home ./audit-home init --name Auditor --role reviewer\n\
+         \x20   countersign --home ./audit-home bundle import THIS-FILE --network {network}\n\
+         \x20   countersign --home ./audit-home verify\n\
+         \x20   countersign --home ./audit-home --json ai stats{filter}\n\n\
+         Every signature, hash link and report rule is re-checked on import (nothing is \
+         stored if anything fails), and the last command recomputes the summary's figures from \
+         the signed entries.\n",
+        selection = if filter.is_empty() {
+            " everything"
+        } else {
+            &filter
+        },
+        results = input.results.len(),
+        reports = input.reports(),
+    )
 }

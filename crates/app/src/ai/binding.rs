@@ -1,5 +1,5 @@
-//! Which program a model member's node runs: the built-in example, or an executable the
-//! operator bound with `ai bind`. Kept in this home's store (it is this node's setting, not the
+//! Which program a model member's node runs: the built-in example, an executable the operator
+//! bound with `ai bind --program`, or a service at an HTTP endpoint (`ai bind --endpoint`). Kept in this home's store (it is this node's setting, not the
 //! department's: the roster says who the model is, the node says what runs as it).
 
 use std::path::PathBuf;
@@ -38,6 +38,29 @@ pub enum ModelBinding {
         timeout_secs: u64,
         max_output_bytes: usize,
     },
+    /// A service speaking the same contract over HTTP ([`super::endpoint`]).
+    Endpoint {
+        url: String,
+        timeout_secs: u64,
+        max_output_bytes: usize,
+    },
+}
+
+/// A binding's timeout and output bound, defaulted and checked.
+fn bounds(timeout_secs: Option<u64>, max_output_bytes: Option<usize>) -> Result<(u64, usize)> {
+    let timeout_secs = timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if timeout_secs == 0 || timeout_secs > MAX_TIMEOUT_SECS {
+        return Err(AppError::InvalidInput(format!(
+            "a model's timeout is 1 to {MAX_TIMEOUT_SECS} seconds"
+        )));
+    }
+    let max_output_bytes = max_output_bytes.unwrap_or(DEFAULT_MAX_OUTPUT);
+    if max_output_bytes == 0 || max_output_bytes > MAX_OUTPUT {
+        return Err(AppError::InvalidInput(format!(
+            "a model's output bound is 1 to {MAX_OUTPUT} bytes"
+        )));
+    }
+    Ok((timeout_secs, max_output_bytes))
 }
 
 impl ModelBinding {
@@ -49,18 +72,7 @@ impl ModelBinding {
         timeout_secs: Option<u64>,
         max_output_bytes: Option<usize>,
     ) -> Result<ModelBinding> {
-        let timeout_secs = timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
-        if timeout_secs == 0 || timeout_secs > MAX_TIMEOUT_SECS {
-            return Err(AppError::InvalidInput(format!(
-                "a model's timeout is 1 to {MAX_TIMEOUT_SECS} seconds"
-            )));
-        }
-        let max_output_bytes = max_output_bytes.unwrap_or(DEFAULT_MAX_OUTPUT);
-        if max_output_bytes == 0 || max_output_bytes > MAX_OUTPUT {
-            return Err(AppError::InvalidInput(format!(
-                "a model's output bound is 1 to {MAX_OUTPUT} bytes"
-            )));
-        }
+        let (timeout_secs, max_output_bytes) = bounds(timeout_secs, max_output_bytes)?;
         let path = std::fs::canonicalize(&path).map_err(|e| {
             AppError::InvalidInput(format!("model program {}: {e}", path.display()))
         })?;
@@ -73,6 +85,21 @@ impl ModelBinding {
         Ok(ModelBinding::Program {
             path,
             args,
+            timeout_secs,
+            max_output_bytes,
+        })
+    }
+
+    /// An HTTP endpoint binding (see [`super::endpoint`]), its URL and bounds checked. Nothing
+    /// is sent until `ai run`.
+    pub fn endpoint(
+        url: &str,
+        timeout_secs: Option<u64>,
+        max_output_bytes: Option<usize>,
+    ) -> Result<ModelBinding> {
+        let (timeout_secs, max_output_bytes) = bounds(timeout_secs, max_output_bytes)?;
+        Ok(ModelBinding::Endpoint {
+            url: super::endpoint::endpoint_url(url)?,
             timeout_secs,
             max_output_bytes,
         })

@@ -35,16 +35,52 @@ impl Home {
     /// SHA-256, the device, its measurements and findings, proposed for `section` (default
     /// `findings`). Refused with `sr_too_large`, `sr_not_sr`, `sr_malformed`,
     /// `sr_wrong_study` or `sr_already_received`, nothing stored.
+    ///
+    /// With no `report`, the SR's study chooses it: the one report this home holds on that
+    /// study (`not_found` when there is none, `invalid_input` naming them when there are
+    /// several).
     pub fn ai_import(
         &mut self,
-        report: EntryId,
+        report: Option<EntryId>,
         path: &Path,
         section: Option<&str>,
     ) -> Result<ReceivedSr> {
-        let bytes = sr::read_sr_file(path).map_err(AppError::Sr)?;
-        let sr_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        let parsed = sr::parse_sr(&bytes).map_err(AppError::Sr)?;
-        drop(bytes);
+        let (sr_sha256, parsed) = read_sr(path)?;
+        let report = match report {
+            Some(r) => r,
+            None => self.report_on_study(&parsed.study)?,
+        };
+        self.ai_receive(report, sr_sha256, parsed, section)
+    }
+
+    /// The one report this home holds on `study`, for an SR that arrived without one named.
+    pub(crate) fn report_on_study(&self, study: &str) -> Result<EntryId> {
+        let reports = self.store().db().summaries_of_study(study)?;
+        match reports.as_slice() {
+            [one] => Ok(one.report),
+            [] => Err(AppError::NotFound {
+                what: format!("a report on study {study} (the SR's) in this home"),
+            }),
+            many => Err(AppError::InvalidInput(format!(
+                "{} reports are on study {study}: name the one this SR is for with --report ({})",
+                many.len(),
+                many.iter()
+                    .map(|r| r.report.to_hex())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Signs the receipt of the decoded SR `parsed` (whose file hashes to `sr_sha256`) into
+    /// `report`, after the checks [`Home::ai_import`] names.
+    pub(crate) fn ai_receive(
+        &mut self,
+        report: EntryId,
+        sr_sha256: String,
+        parsed: StructuredReport,
+        section: Option<&str>,
+    ) -> Result<ReceivedSr> {
         let view = self.report_show(report)?;
         if parsed.study != view.study {
             return Err(AppError::SrWrongStudy(format!(
@@ -85,6 +121,14 @@ impl Home {
             sr_sha256: payload.sr_sha256,
         })
     }
+}
+
+/// The SR file at `path`, read within its bound and decoded, with its SHA-256.
+pub(crate) fn read_sr(path: &Path) -> Result<(String, StructuredReport)> {
+    let bytes = sr::read_sr_file(path).map_err(AppError::Sr)?;
+    let sr_sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let parsed = sr::parse_sr(&bytes).map_err(AppError::Sr)?;
+    Ok((sr_sha256, parsed))
 }
 
 fn code(c: sr::Code) -> SrCode {

@@ -91,12 +91,20 @@ fn authenticate(
         signature,
         payload,
     } = record;
-    Entry::decode_unverified_owned(header, &signature, |k| keys.get(k).copied())
-        .and_then(|e| e.verify_signature().map(|()| (e, payload)))
+    let entry = Entry::decode_unverified_owned(header, &signature, |k| keys.get(k).copied())
         .map_err(|e| AppError::BundleEntry {
             index,
             reason: e.to_string(),
-        })
+        })?;
+    // Named by its id too (the hash of its header, known before the signature is judged), so
+    // that whoever holds the sender's copy can find the entry.
+    entry
+        .verify_signature()
+        .map_err(|e| AppError::BundleEntry {
+            index,
+            reason: format!("entry {}: {e}", entry.id()),
+        })?;
+    Ok((entry, payload))
 }
 
 /// The batch with every entry after its parents that the batch carries (ties in arrival
