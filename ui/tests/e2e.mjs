@@ -114,6 +114,9 @@ async function oversightAgainstTheCli() {
   check(listed.length === busiest.proposals && listed.every((e) => busiest.results.includes(e)),
     `${busiest.model} ${busiest.version}: its proposal count lists its ${listed.length} proposals`);
   await writeFile(shot.replace(/\.png$/, "-oversight.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  const after = await run(`return { list: !!document.querySelector('[data-testid="proposal-list"]'),
+    answers: document.querySelector('[data-testid="ai-oversight"]')?.dataset.answers }`);
+  check(after.list && after.answers === "1", `the list stays open (the view asked the app ${after.answers} time(s))`);
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-oversight-xvfb.png")]);
   } catch (e) {
