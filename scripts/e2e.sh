@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The desktop app end to end in a real window: a demo home with one open report, Xvfb,
-# tauri-driver (with Debian's WebKitWebDriver), then ui/tests/e2e.mjs. Used by `make e2e`.
+# The desktop app end to end in a real window: a demo home with one open report and an AI
+# record (a second model version's proposals, reviewed), Xvfb, tauri-driver (with Debian's
+# WebKitWebDriver), then ui/tests/e2e.mjs. Used by `make e2e`.
 # Usage: scripts/e2e.sh DESKTOP_BINARY CLI_BINARY HOSTILE_FILES_BINARY
 set -euo pipefail
 app=$1 cli=$2 hostile=$3
@@ -11,6 +12,39 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 home=$work/home
 "$cli" --home "$home" demo >/dev/null
 study=$("$cli" --home "$home" --json studies | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["study"])')
+network=$("$cli" --home "$home" --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"])')
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+
+# An AI reviewer's record (issue 17), through the CLI as a department would make it: the demo's
+# model proposed once (soft-tissue-stats 1.0.0, edited); its version 2.0.0 runs on a node of its
+# own (the built-in, CT only) on a report of its own, made before the test's report so that the
+# study still opens on that one, and proposes three times: one accepted, one rejected, one left
+# unreviewed. The test reads the AI oversight view against `ai stats --json`.
+ai_started=$SECONDS
+"$cli" image phantom -o "$work/model-images" --slices 16 --size 128 --seed "countersign demo $network" >/dev/null
+# About five of the study's slices: a report.create of its own. (Two reports made with the same
+# study, template and images sign the same report.create payload, and erasing one of them then
+# leaves that payload, which the other still holds; the test erases the other report.)
+slices=()
+while IFS= read -r f; do slices+=(--image "$f"); done < <(find "$work/model-images" -type f | sort | sed -n 6,10p)
+ai_report=$("$cli" --home "$home" --json report new --study "$study" --template ct-chest "${slices[@]}" | field report)
+model=$work/model
+member=(--name soft-tissue-stats --role ai-model --vendor "Countersign Labs" --model-version 2.0.0)
+model_key=$("$cli" --home "$model" --json init "${member[@]}" | field key)
+"$cli" --home "$home" roster add --key "$model_key" "${member[@]}" >/dev/null
+"$cli" --home "$home" report grant "$ai_report" --member "$model_key" >/dev/null
+"$cli" --home "$home" bundle export "$ai_report" -o "$work/to-model.bundle" >/dev/null
+"$cli" --home "$model" bundle import "$work/to-model.bundle" --network "$network" >/dev/null
+"$cli" --home "$model" import "$work/model-images" >/dev/null
+"$cli" --home "$model" ai bind --builtin soft-tissue-stats >/dev/null
+proposals=()
+for _ in 1 2 3; do proposals+=("$("$cli" --home "$model" --json ai run --report "$ai_report" | field entry)"); done
+"$cli" --home "$model" bundle export "$ai_report" -o "$work/from-model.bundle" >/dev/null
+"$cli" --home "$home" bundle import "$work/from-model.bundle" >/dev/null
+"$cli" --home "$home" report review "$ai_report" --ai-entry "${proposals[0]}" --accept >/dev/null
+"$cli" --home "$home" report review "$ai_report" --ai-entry "${proposals[1]}" --reject >/dev/null
+echo "AI record (a model node, three proposals, two reviews) made through the CLI in $((SECONDS - ai_started)) s"
+
 report=$("$cli" --home "$home" --json report new --study "$study" --template ct-chest | python3 -c 'import json,sys; print(json.load(sys.stdin)["report"])')
 
 # A cardiologist on another machine: her own home and key, added to the roster, the roster and
@@ -60,7 +94,6 @@ fi
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/dept.out" ] && break; sleep 0.1; done
 dept_addr=$(head -1 "$work/dept.out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"][0])')
-network=$("$cli" --home "$home" --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["network"])')
 newcomer=$work/newcomer
 "$cli" image phantom -o "$work/pacs" --slices 16 --size 128 --seed "countersign demo $network" >/dev/null
 "$cli" --home "$newcomer" import "$work/pacs" >/dev/null

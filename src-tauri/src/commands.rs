@@ -8,6 +8,7 @@ use tauri::{Emitter, Manager, State};
 
 use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::Role;
+use countersign_app::report::oversight::{date_start_ms, AiStats, Filter};
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
@@ -55,7 +56,8 @@ pub(crate) fn handler<R: tauri::Runtime>(
         export_report,
         sync_status,
         sync_add_peer,
-        verify
+        verify,
+        ai_stats
     ]
 }
 
@@ -541,4 +543,30 @@ fn report_restrict(
 #[tauri::command(async)]
 fn verify(desk: State<'_, Desk>, report: Option<String>) -> Reply<VerifyReport> {
     desk.with(|h| h.verify(report.as_deref().map(entry_id).transpose()?))
+}
+
+/// The AI reviewer's figures (what `countersign ai stats --json` prints, with the same
+/// filters): on a reader handle, so the oversight view never waits behind a write.
+#[tauri::command(async)]
+fn ai_stats(
+    desk: State<'_, Desk>,
+    model: Option<String>,
+    since: Option<String>,
+    modality: Option<String>,
+) -> Reply<AiStats> {
+    // An empty filter field in the view is no filter.
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (model, since, modality) = (given(model), given(since), given(modality));
+    desk.read(|h| {
+        let since_ms = since
+            .map(|d| {
+                date_start_ms(&d).ok_or_else(|| {
+                    // Quoted only in part: the message repeats what the webview sent.
+                    let quoted: String = d.chars().take(32).collect();
+                    AppError::InvalidInput(format!("since {quoted:?} is not a YYYY-MM-DD date"))
+                })
+            })
+            .transpose()?;
+        h.ai_stats(&Filter { model, since_ms }, modality.as_deref())
+    })
 }

@@ -745,6 +745,79 @@ fn an_erasure_applied_elsewhere_empties_the_frame_cache() {
     );
 }
 
+/// The AI oversight view's figures come through `ai_stats` as `ai stats --json` gives them
+/// (the demo's model proposed once, and the attending edited it), with the same filters, on a
+/// reader handle: answered while a write holds the home. A date that is not one is refused
+/// with its code.
+#[test]
+fn ai_stats_gives_the_cli_figures_and_never_waits_behind_a_write() {
+    let (dir, desk, demo, _) = demo_desk();
+    let app = with_commands(mock_builder(), desk)
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let desk = app.state::<Desk>();
+    let writer = desk.home.lock().unwrap();
+    let (done, answered) = std::sync::mpsc::channel();
+    let ask = {
+        let window = window.clone();
+        move |body: serde_json::Value| {
+            let done = done.clone();
+            let window = window.clone();
+            std::thread::spawn(move || {
+                let reply = get_ipc_response(&window, request("ai_stats", body))
+                    .map(|r| r.deserialize::<serde_json::Value>().unwrap());
+                done.send(reply).unwrap();
+            });
+        }
+    };
+    let answer = |body: serde_json::Value| {
+        ask(body);
+        // A deadline for a failure to show, not a wait for success: the read answers at once.
+        answered
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("ai_stats waited behind the home a write holds")
+    };
+    let all = answer(serde_json::json!({})).unwrap();
+    let none = answer(serde_json::json!({ "model": "no-such-model", "since": "" })).unwrap();
+    let later = answer(serde_json::json!({ "since": "2999-01-01" })).unwrap();
+    let mr = answer(serde_json::json!({ "modality": "MR" })).unwrap();
+    let err = answer(serde_json::json!({ "since": "yesterday" })).unwrap_err();
+    drop(writer);
+
+    let home = countersign_app::Home::open(dir.path()).unwrap();
+    let expected = home
+        .ai_stats(&countersign_app::report::oversight::Filter::default(), None)
+        .unwrap();
+    assert_eq!(all, serde_json::to_value(&expected).unwrap());
+    let model = &all["models"][0];
+    assert_eq!(
+        (model["model"].as_str(), model["proposals"].as_u64()),
+        (Some("soft-tissue-stats"), Some(1)),
+        "{all}"
+    );
+    assert_eq!(model["edited"], 1, "{all}");
+    assert_eq!(model["acceptance_rate"], 1.0, "{all}");
+    let report = demo.report.to_hex();
+    let shown = home.report_show(demo.report).unwrap();
+    assert_eq!(
+        model["results"][0].as_str(),
+        Some(shown.ai[0].entry.to_hex().as_str()),
+        "the figures name the entries behind them ({report})"
+    );
+    assert!(none["models"].as_array().unwrap().is_empty(), "{none}");
+    assert!(later["models"].as_array().unwrap().is_empty(), "{later}");
+    // The demo's study is the CT phantom: an MR filter leaves nothing.
+    assert!(mr["models"].as_array().unwrap().is_empty(), "{mr}");
+    assert_eq!(err["code"], "invalid_input", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("YYYY-MM-DD"),
+        "{err}"
+    );
+}
+
 /// A desk on a new demo home (its key sealed under the demo passphrase), the demo, and the
 /// SHA-256 of one of its study's images.
 fn demo_desk() -> (

@@ -744,6 +744,106 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// The AI oversight view (issue 17) on the mock's AI department: reachable from the sidebar
+// and by O; per model version the app's counts and rates; a count opens the proposals behind
+// it, and one of those opens its report at that entry; the filters go to the app (ai_stats);
+// entries that do not verify are flagged, never hidden; charts drawn.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `oversight: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.keyboard.press("o");
+  await page.getByTestId("ai-oversight").waitFor();
+  check(true, "O opens the AI oversight view");
+  await page.keyboard.press("o");
+  await page.getByTestId("ai-oversight").waitFor({ state: "detached" });
+  await page.getByTestId("open-oversight").click();
+  const v2 = page.locator('[data-testid="oversight-version"][data-model="soft-tissue-stats"][data-version="2.0.0"]');
+  await v2.waitFor();
+  // What the app answered, as the page got it: the figures shown are its figures.
+  const truth = await page.evaluate(async () => {
+    const { invoke } = window.__TAURI_INTERNALS__;
+    return invoke("ai_stats", { model: null, since: null, modality: null });
+  });
+  const m2 = truth.models.find((m) => m.model === "soft-tissue-stats" && m.version === "2.0.0");
+  const text = async (l) => (await l.textContent()).trim();
+  check(await text(v2.getByTestId("acceptance-rate")) === `${(m2.acceptance_rate * 100).toFixed(1)}%`,
+    `soft-tissue-stats 2.0.0: acceptance ${await text(v2.getByTestId("acceptance-rate"))}, as the app's ${m2.acceptance_rate}`);
+  check(await text(v2.getByTestId("count-proposals")) === String(m2.proposals),
+    `soft-tissue-stats 2.0.0: ${m2.proposals} proposals shown`);
+  check(await text(v2.getByTestId("rate-rejected")) === `${(m2.rejection_rate * 100).toFixed(1)}%`,
+    `its rejection rate is the app's (${await text(v2.getByTestId("rate-rejected"))})`);
+  check(await page.getByTestId("oversight-version").count() === truth.models.length,
+    `every model version listed (${truth.models.length})`);
+  // Drift between the two versions, side by side; the monthly chart, one line per version;
+  // the stacked bar of outcomes.
+  const drift = await text(page.getByTestId("drift").first());
+  check(drift.includes("1.0.0") && drift.includes("2.0.0") && /[+−]\d+\.\d points/.test(drift), `drift shown: ${drift.replace(/\s+/g, " ")}`);
+  const dots = await page.getByTestId("month-point").count();
+  const months = truth.models.reduce((n, m) => n + m.months.filter((x) => x.acceptance_rate !== null).length, 0);
+  check(dots === months && months > 0, `the monthly chart has a point per month with reviews (${dots} of ${months})`);
+  const outcomes = ["accepted", "edited", "rejected", "unreviewed"].filter((o) => m2[o] > 0);
+  const segments = await v2.getByTestId("outcome-bar").locator("rect").evaluateAll((rs) => rs.map((r) => r.dataset.outcome));
+  check(segments.join(",") === outcomes.join(",") && outcomes.length >= 3,
+    `the outcome bar stacks the outcomes with any proposals (${segments.join(", ")})`);
+  // Excluded entries are flagged with their reason.
+  const excluded = page.getByTestId("excluded-entry");
+  check(await excluded.count() === truth.excluded.length && truth.excluded.length === 2,
+    `${truth.excluded.length} excluded entries listed with their reasons`);
+  check((await text(page.getByTestId("oversight-excluded-banner"))).includes("not verify"), "and flagged at the top");
+  check((await text(excluded.first())).includes("does not verify"), `reason shown: ${(await text(excluded.first())).replace(/\s+/g, " ")}`);
+
+  // A count clicks through to the proposals behind it, and one of those to its report.
+  await v2.getByTestId("count-accepted").click();
+  const rows = page.getByTestId("proposal-list").getByTestId("proposal-row");
+  await rows.first().waitFor();
+  check(await rows.count() === m2.accepted, `the accepted count lists ${await rows.count()} proposals (${m2.accepted})`);
+  const entry = await rows.first().getAttribute("data-entry");
+  const reportId = await rows.first().getAttribute("data-report");
+  check(m2.accepted_results.includes(entry) && truth.reports[entry] === reportId, "each listed proposal is one the app counted, with its report");
+  await page.getByTestId("proposal-list").locator("td.small").first().filter({ hasText: /\d/ }).waitFor();
+  check(true, "with when it was signed, read from its report");
+  await rows.first().click();
+  const focused = page.locator('[data-testid="provenance-entry"][data-focused="true"]');
+  await focused.waitFor();
+  check(await focused.getAttribute("data-entry") === entry, "clicking it opens its report at that entry in the provenance panel");
+  check((await text(focused)).includes("ai.result"), "the entry pointed out is the AI result");
+  check(await page.getByTestId("ai-oversight").count() === 0, "the oversight view gives way to the report");
+  await page.screenshot({ path: "test-results/oversight-report.png" });
+
+  // Filters go to the app: each change asks ai_stats again with it.
+  await page.getByTestId("open-oversight").click();
+  await v2.waitFor();
+  await page.getByTestId("oversight-model").selectOption("soft-tissue-stats");
+  await page.waitForFunction(() => window.__mockAiStatsCalls.at(-1)?.model === "soft-tissue-stats");
+  await page.getByTestId("oversight-since").fill("2026-01-01");
+  await page.getByTestId("oversight-since").press("Enter");
+  await page.waitForFunction(() => window.__mockAiStatsCalls.at(-1)?.since === "2026-01-01");
+  await page.getByTestId("oversight-modality").selectOption("CT");
+  await page.waitForFunction(() => window.__mockAiStatsCalls.at(-1)?.modality === "CT");
+  check(true, `the filters are sent to ai_stats: ${JSON.stringify(await page.evaluate(() => window.__mockAiStatsCalls.at(-1)))}`);
+  const filtered = await page.evaluate(() => window.__TAURI_INTERNALS__.invoke("ai_stats", { model: "soft-tissue-stats", since: "2026-01-01", modality: "CT" }));
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="oversight-version"]').length === n, filtered.models.length);
+  const proposals = await page.getByTestId("count-proposals").allTextContents();
+  check(proposals.join(",") === filtered.models.map((m) => m.proposals).join(",") && filtered.models.every((m) => m.model === "soft-tissue-stats") &&
+    await page.locator('[data-testid="oversight-version"][data-version="1.0.0"]').count() === 0,
+    `the view shows the filtered figures (${proposals.join(",")} proposals of ${filtered.models.map((m) => m.version).join(", ")})`);
+  await page.screenshot({ path: "test-results/oversight-filtered.png", fullPage: true });
+  await page.getByTestId("oversight-model").selectOption({ index: 0 });
+  // A date that is not one: the app's refusal in words, then no date filter again.
+  await page.getByTestId("oversight-since").fill("01/12/2026");
+  await page.getByTestId("oversight-since").press("Enter");
+  await page.locator('[data-testid="ai-oversight"] .error').filter({ hasText: "YYYY-MM-DD" }).waitFor();
+  check(true, "a since that is not a YYYY-MM-DD date is refused by the app, in words");
+  await page.getByTestId("oversight-since").fill("");
+  await page.getByTestId("oversight-since").press("Enter");
+  await page.getByTestId("oversight-modality").selectOption({ index: 0 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="oversight-version"]').length === 3);
+  await page.screenshot({ path: "test-results/oversight.png", fullPage: true });
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

@@ -1,5 +1,6 @@
 // The real app, end to end, in a real window: Xvfb + tauri-driver + WebKitWebDriver, on a home
-// the caller seeded with `countersign demo` and one new report (make e2e does both). The app
+// the caller seeded with `countersign demo`, an AI record and one new report (e2e.sh does it;
+// the AI oversight view is checked against `ai stats --json` on that home). The app
 // opens locked: the test unlocks with E2E_PASSPHRASE, and at the end waits out the shortened
 // idle lock (COUNTERSIGN_IDLE_LOCK_SECS) to see signing ask for the passphrase again. Speaks the
 // W3C WebDriver protocol directly (tests/wd.mjs).
@@ -76,6 +77,53 @@ async function typePassphrase(input, button) {
   const field = await until(`the field ${input}`, () => find(input));
   await wd("POST", `${s}/element/${field}/value`, { text: process.env.E2E_PASSPHRASE });
   await click(await find(button));
+}
+
+/** The AI oversight view against the CLI: opened from the sidebar, every model version the
+ *  app's figures name is shown with the proposal count and acceptance rate that
+ *  `countersign --json ai stats` prints for the same home; the proposals count lists its
+ *  proposals. Then back to the studies. */
+async function oversightAgainstTheCli() {
+  const opened = Date.now();
+  await click(await find('[data-testid="open-oversight"]'));
+  const truth = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "ai", "stats"]));
+  check(truth.models.length >= 2, `ai stats --json names ${truth.models.map((m) => `${m.model} ${m.version}`).join(", ")}`);
+  const shown = await until("the model versions in the AI oversight view", () =>
+    run(`
+      const cards = [...document.querySelectorAll('[data-testid="oversight-version"]')].map((c) => ({
+        model: c.dataset.model, version: c.dataset.version,
+        proposals: c.querySelector('[data-testid="count-proposals"]').textContent.trim(),
+        acceptance: c.querySelector('[data-testid="acceptance-rate"]').textContent.trim() }));
+      return cards.length === arguments[0] ? cards : null;
+    `, [truth.models.length]));
+  check(true, `the AI oversight view shows ${shown.length} model versions ${Date.now() - opened} ms after the click`);
+  for (const m of truth.models) {
+    const card = shown.find((c) => c.model === m.model && c.version === m.version);
+    const rate = m.acceptance_rate === null ? "–" : `${(m.acceptance_rate * 100).toFixed(1)}%`;
+    check(card && card.proposals === String(m.proposals) && card.acceptance === rate,
+      `${m.model} ${m.version}: ${card?.proposals} proposals, acceptance ${card?.acceptance}; ai stats --json: ${m.proposals}, ${rate}`);
+  }
+  const drift = await run(`return [...document.querySelectorAll('[data-testid="drift-change"]')].map((d) => d.textContent.trim())`);
+  check(drift.length === truth.drift.length, `drift between versions shown (${drift.join("; ") || "none"}), as ai stats gives ${truth.drift.length}`);
+  // A count opens the proposals behind it (the entries the app named).
+  const busiest = truth.models.reduce((a, b) => (b.proposals > a.proposals ? b : a));
+  await run(`document.querySelector('[data-testid="oversight-version"][data-model="' + arguments[0] + '"][data-version="' + arguments[1] + '"] [data-testid="count-proposals"]').click();`,
+    [busiest.model, busiest.version]);
+  const listed = await until("the proposals behind the count", () =>
+    run(`const rows = [...document.querySelectorAll('[data-testid="proposal-row"]')].map((r) => r.dataset.entry); return rows.length ? rows : null;`));
+  check(listed.length === busiest.proposals && listed.every((e) => busiest.results.includes(e)),
+    `${busiest.model} ${busiest.version}: its proposal count lists its ${listed.length} proposals`);
+  await writeFile(shot.replace(/\.png$/, "-oversight.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  const after = await run(`return { list: !!document.querySelector('[data-testid="proposal-list"]'),
+    answers: document.querySelector('[data-testid="ai-oversight"]')?.dataset.answers }`);
+  check(after.list && after.answers === "1", `the list stays open (the view asked the app ${after.answers} time(s))`);
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-oversight-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+  await click(await find('[data-testid="oversight-close"]'));
+  await until("the studies again", () => run(`return !document.querySelector('[data-testid="ai-oversight"]')`));
 }
 
 /** Erases the open report (the one e2e.sh made) through the editor: "Erase patient data…",
@@ -160,6 +208,7 @@ try {
   await typePassphrase('[data-testid="unlock-passphrase"]', '[data-testid="unlock-submit"]');
   await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
+  await oversightAgainstTheCli();
   await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
   // The overlay follows the keyboard in the real window: a radiologist reads the window from it.
   // The key in one script, the overlay read in the next (the UI updates in between).

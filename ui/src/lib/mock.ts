@@ -6,6 +6,7 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Allowed, Author, EntryStatus, ProvenanceItem, ReportActions, ReportView, Section, Signoff, StudyRow, Version } from "./api";
 import { buildFrame, type FrameHeader } from "./frame";
+import { aiDepartment } from "./mock-ai";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
@@ -220,7 +221,11 @@ const erased: ReportView = (() => {
     moves: [{ entry: move.entry, by: attending, time_ms: move.time_ms, from: "2.25.4444", to: erasedStudy, reason: ERASED.moveReason }],
   };
 })();
-const reports = [report, conflict, refused, withdrawn, erased];
+/** The AI department the oversight view reads (lib/mock-ai.ts): its reports open like any other. */
+const department = aiDepartment([attending, bob], sections);
+const reports = [report, conflict, refused, withdrawn, erased, ...department.reports];
+/** What the oversight view asked `ai_stats` for, oldest first (the browser test reads it). */
+export const aiStatsCalls: Record<string, unknown>[] = [];
 
 /** Erases a report as the app does: every entry but the erasure keeps its header and
  *  signature (status erased), the content goes. */
@@ -425,6 +430,7 @@ const rows = (): StudyRow[] => [
     study: undecodableStudy, patient: "Hostile^Undecodable", date: "20260105", modality: "OT", description: "Pixels refused",
     instances: 1, reports: [],
   },
+  ...department.rows(),
 ];
 
 /** A study whose one image the decode worker refused (as a segmented-LUT bomb is). */
@@ -450,6 +456,7 @@ export function installMocks() {
   (globalThis as { __mockIdleLock?: () => void }).__mockIdleLock = () => {
     unlocked = false;
   };
+  (globalThis as { __mockAiStatsCalls?: unknown[] }).__mockAiStatsCalls = aiStatsCalls;
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, string>;
     const fields = ((args ?? {}) as { fields?: Record<string, string> }).fields ?? {};
@@ -617,6 +624,9 @@ export function installMocks() {
           ],
           quarantined: 2,
         };
+      case "ai_stats":
+        aiStatsCalls.push({ model: a.model ?? null, since: a.since ?? null, modality: a.modality ?? null });
+        return department.stats({ model: a.model ?? null, since: a.since ?? null, modality: a.modality ?? null });
       case "verify":
         return { ok: true, entries: (reports.find((x) => x.report === a.report) ?? report).provenance.length, forks: 0, split_views: 0, rolled_back: 0, problems: [], seconds: 0.0012 };
       default:
