@@ -482,6 +482,16 @@ impl ReportLog {
                 .unwrap_or_else(|| author(roster, k))
         };
         let accepted = |id: &EntryId| self.standing(id).is_some_and(Standing::is_accepted);
+        // Once erased, an entry's content is gone on every home, whatever bytes one of them
+        // still holds for another reason (the same payload another report also names, stored
+        // once): two homes holding the same entries show the same statuses.
+        let erased = self.erasure().is_some();
+        let erased_kind = |id: &EntryId| {
+            erased
+                && self
+                    .get(id)
+                    .is_some_and(|e| !crate::log::is_data_protection(e.kind))
+        };
         let status_of = |id: &EntryId| match (status(id), self.standing(id)) {
             (EntryStatus::Verified | EntryStatus::Erased, Some(Standing::Refused(e))) => {
                 EntryStatus::Refused {
@@ -489,6 +499,7 @@ impl ReportLog {
                     reason: e.to_string(),
                 }
             }
+            (EntryStatus::Verified, _) if erased_kind(id) => EntryStatus::Erased,
             (s, _) => s,
         };
         let mut sections: Vec<SectionView> = self

@@ -363,3 +363,49 @@ fn a_moved_report_is_about_the_latest_move_and_concurrent_moves_settle_by_id() {
     assert_eq!(dept.ledger.report(&report).unwrap().binding().0, expected);
     assert_eq!(dept.ledger.summary(&report).unwrap().study, expected);
 }
+
+/// Regression: a home that still holds an erased entry's bytes for another reason (the same
+/// payload another report names, stored once — as two reports created alike share their
+/// `report.create` payload) showed that entry as verified beside its erased neighbours, while
+/// a home without the bytes showed it erased. Every entry of an erased log but the
+/// data-protection ones now reads as erased, whatever the caller's store says.
+#[test]
+fn an_erased_logs_entries_read_erased_even_where_their_bytes_are_still_held() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let erase = dept
+        .append(
+            "ada",
+            Some(report),
+            Kind::PayloadErase,
+            &erasure("GDPR Art. 17(1)(a)"),
+        )
+        .unwrap();
+    let roster = dept.ledger.roster().clone();
+    let log = dept.ledger.report(&report).unwrap();
+    // The store of a home holding every byte, for whatever reason: all verify.
+    let held = log.project(&roster, |_| EntryStatus::Verified);
+    // The store of a home holding none but the erasure's.
+    let gone = log.project(&roster, |id| {
+        if *id == erase {
+            EntryStatus::Verified
+        } else {
+            EntryStatus::Erased
+        }
+    });
+    let statuses = |v: &crate::view::ReportView| -> Vec<(EntryId, EntryStatus)> {
+        v.provenance
+            .iter()
+            .map(|p| (p.entry, p.status.clone()))
+            .collect()
+    };
+    assert_eq!(statuses(&held), statuses(&gone));
+    for p in &held.provenance {
+        let expected = if p.kind == Kind::PayloadErase {
+            EntryStatus::Verified
+        } else {
+            EntryStatus::Erased
+        };
+        assert_eq!(p.status, expected, "{:?}", p.kind);
+    }
+}

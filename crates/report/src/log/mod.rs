@@ -20,6 +20,7 @@ use crate::template::Template;
 mod check;
 mod summary;
 
+pub(crate) use check::is_data_protection;
 pub use check::ReportRuleError;
 pub use summary::Summary;
 
