@@ -332,7 +332,7 @@ fn draft_save(
     })
 }
 
-/// Writes the report as pdf, fhir, sr or bundle where the user chooses in a save dialog this
+/// Writes the report as pdf, fhir, sr, pdf-dicom or bundle where the user chooses in a save dialog this
 /// command opens (the webview names no path); `None` when the user cancels.
 #[tauri::command(async)]
 fn export_report<R: tauri::Runtime>(
@@ -349,6 +349,7 @@ fn export_report<R: tauri::Runtime>(
         countersign_app::ExportFormat::Pdf => ("PDF with provenance", "pdf"),
         countersign_app::ExportFormat::Fhir => ("FHIR R4 bundle", "json"),
         countersign_app::ExportFormat::Sr => ("DICOM SR", "dcm"),
+        countersign_app::ExportFormat::PdfDicom => ("DICOM Encapsulated PDF", "dcm"),
         countersign_app::ExportFormat::Bundle => ("Audit bundle", "tar"),
     };
     // The save dialog runs here, never in the webview: the file written is one the user chose

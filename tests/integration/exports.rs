@@ -1,6 +1,6 @@
 //! Exports of the demo report, each read by a tool nobody here wrote: the PDF by poppler's
 //! `pdftotext`, the FHIR Bundle by the fhir.resources R4 models, the SR by dicom3tools'
-//! `dciodvfy` and DCMTK's `dsrdump`, the audit archive by `tar` and by a fresh home that
+//! `dciodvfy` and DCMTK's `dsrdump`, the Encapsulated PDF by `dciodvfy` and DCMTK's `dcm2pdf`, the audit archive by `tar` and by a fresh home that
 //! verifies it offline.
 
 use std::path::{Path, PathBuf};
@@ -122,6 +122,29 @@ fn every_export_is_read_by_an_independent_tool() {
         assert!(
             tree.contains(expected),
             "dsrdump lacks {expected:?}:\n{tree}"
+        );
+    }
+
+    // Encapsulated PDF → dciodvfy (no errors, the IOD it claims), and DCMTK's dcm2pdf takes
+    // out a PDF whose text pdftotext reads as the report's.
+    let wrapped = export(&home, &report, "pdf-dicom", dir.path());
+    let (_, out) = run(Command::new("dciodvfy").arg(&wrapped));
+    assert!(out.contains("EncapsulatedPDF"), "{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    let unwrapped = dir.path().join("unwrapped.pdf");
+    let (ok, said) = run(Command::new("dcm2pdf").arg(&wrapped).arg(&unwrapped));
+    assert!(ok, "{said}");
+    let (ok, text) = run(Command::new("pdftotext").arg(&unwrapped).arg("-"));
+    assert!(ok, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in EVERYWHERE
+        .iter()
+        .chain(&["Cardiac MR report", "Status FINAL"])
+    {
+        assert!(
+            flat.contains(expected),
+            "the encapsulated PDF lacks {expected:?}:\n{text}"
         );
     }
 

@@ -553,9 +553,10 @@ fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_
     );
 }
 
-/// A signed-off report's SR goes back to the archive, into the study of its images, once per
-/// version: checked on Orthanc through its own REST API (and by dciodvfy), and on dcmqrscp
-/// by retrieving the study again.
+/// A signed-off report's SR and its PDF (as Encapsulated PDF) go back to the archive, into the
+/// study of its images, once per version: checked on Orthanc through its own REST API (and by
+/// dciodvfy, and Orthanc's /pdf read by pdftotext), and on dcmqrscp by retrieving the study
+/// again.
 #[test]
 fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
     let dir = tempfile::tempdir().unwrap();
@@ -618,18 +619,50 @@ fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
         + &String::from_utf8_lossy(&check.stdout);
     let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("Error")).collect();
     assert!(errors.is_empty(), "{errors:?}");
-    // The same version again: the same instance, still one on the archive.
+    // Beside it, the PDF as an Encapsulated PDF (for viewers that show no SR): dciodvfy finds
+    // no error in what Orthanc stored, and Orthanc's own /pdf gives back the report's text.
+    let pdf_sop = sent["pdf_sop_instance"].as_str().unwrap().to_string();
+    let found_pdf = orthanc.find_instance(&pdf_sop);
+    assert_eq!(found_pdf.len(), 1, "{found_pdf:?}");
+    let stored_pdf = dir.path().join("delivered-pdf.dcm");
+    std::fs::write(&stored_pdf, orthanc.instance_file(&found_pdf[0])).unwrap();
+    let check = std::process::Command::new("dciodvfy")
+        .arg(&stored_pdf)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stderr).to_string()
+        + &String::from_utf8_lossy(&check.stdout);
+    assert!(said.contains("EncapsulatedPDF"), "{said}");
+    let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("Error")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let pdf = dir.path().join("from-orthanc.pdf");
+    std::fs::write(&pdf, orthanc.instance_pdf(&found_pdf[0])).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("No acute abnormality."),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    // The same version again: the same instances, still one each on the archive.
     let again = home.ok(&["deliver", &report, "--pacs", "orthanc"]);
     assert_eq!(again["sop_instance"], sop.as_str());
+    assert_eq!(again["pdf_sop_instance"], pdf_sop.as_str());
     assert_eq!(orthanc.find_instance(&sop).len(), 1);
+    assert_eq!(orthanc.find_instance(&pdf_sop).len(), 1);
 
-    // Over C-STORE to dcmqrscp: the study comes back with the SR as a fourth instance.
+    // Over C-STORE to dcmqrscp: the study comes back with the SR and the PDF as a fourth and
+    // fifth instance.
     let sent = home.ok(&["deliver", &report, "--pacs", "dcm"]);
     assert_eq!(sent["sop_instance"], sop.as_str());
+    assert_eq!(sent["pdf_sop_instance"], pdf_sop.as_str());
     let other = attending();
     other.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
     let got = other.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
-    assert_eq!(got["instances"], 4, "{got}");
+    assert_eq!(got["instances"], 5, "{got}");
     assert_eq!(got["refused"], serde_json::json!([]), "{got}");
 }
 

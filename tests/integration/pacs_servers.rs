@@ -191,6 +191,27 @@ impl Orthanc {
     }
 }
 
+impl Orthanc {
+    /// The PDF Orthanc finds encapsulated in one of its instances (its REST API's `/pdf`).
+    pub fn instance_pdf(&self, id: &str) -> Vec<u8> {
+        let mut response = self
+            .agent
+            .get(format!(
+                "http://127.0.0.1:{}/instances/{id}/pdf",
+                self.http_port
+            ))
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap()
+    }
+}
+
 impl Drop for Orthanc {
     fn drop(&mut self) {
         stop(&mut self.child);

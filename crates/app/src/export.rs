@@ -17,6 +17,8 @@ pub enum ExportFormat {
     Pdf,
     Fhir,
     Sr,
+    /// The PDF as a DICOM Encapsulated PDF, in the study of the report's images.
+    PdfDicom,
     /// A tar archive: `report.csbundle` (verifiable offline with `bundle import` + `verify`),
     /// `provenance.txt` and `README.txt`.
     Bundle,
@@ -29,8 +31,11 @@ impl std::str::FromStr for ExportFormat {
             "pdf" => Ok(ExportFormat::Pdf),
             "fhir" => Ok(ExportFormat::Fhir),
             "sr" => Ok(ExportFormat::Sr),
+            "pdf-dicom" => Ok(ExportFormat::PdfDicom),
             "bundle" => Ok(ExportFormat::Bundle),
-            other => Err(format!("{other:?}: expected pdf, fhir, sr or bundle")),
+            other => Err(format!(
+                "{other:?}: expected pdf, fhir, sr, pdf-dicom or bundle"
+            )),
         }
     }
 }
@@ -109,6 +114,11 @@ impl Home {
             ExportFormat::Fhir => countersign_export::fhir::render(&input),
             ExportFormat::Sr => countersign_export::sr::render(&input)
                 .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+            ExportFormat::PdfDicom => countersign_export::encapsulated::render(
+                &input,
+                &countersign_export::pdf::render(&input),
+            )
+            .map_err(|e| AppError::InvalidInput(e.to_string()))?,
             ExportFormat::Bundle => self.audit_archive(report, &input)?,
         })
     }

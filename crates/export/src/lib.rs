@@ -25,6 +25,7 @@
 
 pub mod audit;
 mod document;
+pub mod encapsulated;
 pub mod fhir;
 pub mod pdf;
 pub mod sr;

@@ -26,7 +26,7 @@ use crate::time::readable;
 use crate::{uid, ExportError, ExportInput};
 
 pub const COMPREHENSIVE_SR: &str = "1.2.840.10008.5.1.4.1.1.88.33";
-const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+pub(crate) const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 /// The private coding scheme of Countersign's own concepts (template sections and fields).
 const LOCAL: &str = "99CSGN";
 
@@ -35,20 +35,20 @@ type Code<'a> = (&'a str, &'a str, &'a str);
 mod content;
 use content::*;
 
-fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+pub(crate) fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
 }
 
-fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
+pub(crate) fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
     obj.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
 }
 
 /// Cuts text to at most `max` characters (DICOM lengths count characters of the VR).
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
+pub(crate) fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
     let mut c = InMemDicomObject::new_empty();
     put(&mut c, tags::CODE_VALUE, VR::SH, &cut(value, 16));
     put(&mut c, tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme);
@@ -58,7 +58,7 @@ fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
 
 /// A display name ("Dr Ada Attending") in DICOM's Person Name form (family^given^middle^prefix):
 /// the last word is taken as the family name, a leading title as the prefix.
-fn person_name(name: &str) -> String {
+pub(crate) fn person_name(name: &str) -> String {
     let mut words: Vec<&str> = name.split_whitespace().collect();
     let prefix = match words.first() {
         Some(w)
@@ -85,7 +85,7 @@ fn local_code(name: &str) -> String {
 }
 
 /// `YYYYMMDD` and `HHMMSS` of epoch milliseconds (UTC).
-fn da_tm(ms: u64) -> (String, String) {
+pub(crate) fn da_tm(ms: u64) -> (String, String) {
     let dt = date_time(ms);
     (dt[..10].replace('-', ""), dt[11..19].replace(':', ""))
 }

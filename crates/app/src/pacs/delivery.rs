@@ -13,11 +13,15 @@ pub struct Delivery {
     /// same version again names the same instance.
     pub sop_instance: String,
     pub bytes: u64,
+    /// The Encapsulated PDF's, sent after the SR (the same rule for its UID).
+    pub pdf_sop_instance: String,
+    pub pdf_bytes: u64,
 }
 
 impl Home {
-    /// Sends a signed-off report's DICOM SR to an archive, into the study of its images
-    /// (STOW-RS or C-STORE). Only a final (or amended) report goes; the same version sent
+    /// Sends a signed-off report's DICOM SR, then its PDF as a DICOM Encapsulated PDF (for
+    /// the viewers that show no SR), to an archive, into the study of its images (STOW-RS or
+    /// C-STORE). Only a final (or amended) report goes; the same version sent
     /// again is the same SOP Instance UID, which an archive keeps once.
     pub fn deliver(&self, report: countersign_ledger::EntryId, archive: &str) -> Result<Delivery> {
         let config = self.archive(archive)?;
@@ -34,13 +38,25 @@ impl Home {
         client
             .store(&view.study, &file)
             .map_err(|e| config.error(e))?;
-        tracing::info!(archive = %config.name, report = %report, bytes = sr.len(), "report delivered");
+        let pdf = self.export(report, crate::ExportFormat::PdfDicom)?;
+        let pdf_file = countersign_pacs::Part10::parse(&pdf).map_err(|e| config.error(e))?;
+        client
+            .store(&view.study, &pdf_file)
+            .map_err(|e| config.error(e))?;
+        tracing::info!(
+            archive = %config.name,
+            report = %report,
+            bytes = sr.len() + pdf.len(),
+            "report delivered"
+        );
         Ok(Delivery {
             archive: config.name.clone(),
             report: report.to_string(),
             study: view.study.clone(),
             sop_instance: file.sop_instance.clone(),
             bytes: sr.len() as u64,
+            pdf_sop_instance: pdf_file.sop_instance.clone(),
+            pdf_bytes: pdf.len() as u64,
         })
     }
 }
@@ -59,6 +75,9 @@ pub struct DeliveryRecord {
     pub state: String,
     /// The SR sent, when it was.
     pub sop_instance: Option<String>,
+    /// The Encapsulated PDF sent, when it was (absent in records from before it was sent).
+    #[serde(default)]
+    pub pdf_sop_instance: Option<String>,
     pub attempts: u32,
     /// When it was last tried (ms since the epoch).
     pub last_ms: u64,
@@ -133,6 +152,7 @@ impl Home {
                 archive: archive.to_string(),
                 state: "delivered".into(),
                 sop_instance: Some(sent.sop_instance),
+                pdf_sop_instance: Some(sent.pdf_sop_instance),
                 attempts,
                 last_ms: crate::home::now_ms(),
                 error_code: None,
@@ -145,6 +165,7 @@ impl Home {
                     archive: archive.to_string(),
                     state: "failed".into(),
                     sop_instance: None,
+                    pdf_sop_instance: None,
                     attempts,
                     last_ms: crate::home::now_ms(),
                     error_code: Some(e.code().to_string()),
