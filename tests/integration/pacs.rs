@@ -887,3 +887,55 @@ fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
     assert_eq!(retried[0]["attempts"], 3);
     assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
 }
+
+/// An archive that goes down keeps its worklist readable: the rows are as it last answered the
+/// same search, marked with when, and the report states are this home's now; a search it never
+/// answered is `pacs_unreachable` as before.
+#[test]
+fn the_last_worklist_is_shown_marked_when_the_archive_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs down", "20260107", &[]);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+        "--timeout",
+        "2",
+    ]);
+    let live = home.ok(&["worklist", "--pacs", "orthanc"]);
+    assert_eq!(live.as_array().unwrap().len(), 1, "{live}");
+    assert!(live[0].get("archive_answered_ms").is_none(), "{live}");
+    assert_eq!(live[0]["report"], "none");
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    home.write(&report, "findings", "Read while the archive was down.")
+        .ok();
+
+    drop(orthanc);
+    let kept = home.ok(&["worklist", "--pacs", "orthanc"]);
+    let rows = kept.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{kept}");
+    assert_eq!(rows[0]["study"], study.study.as_str());
+    assert_eq!(rows[0]["report"], "draft", "the state is this home's now");
+    assert!(
+        rows[0]["archive_answered_ms"].as_u64().unwrap() > 0,
+        "{kept}"
+    );
+    let words = home
+        .command()
+        .args(["worklist", "--pacs", "orthanc"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&words.stdout);
+    assert!(said.contains("archive orthanc did not answer"), "{said}");
+    // Another search was never answered: nothing to show but the error.
+    let other = home.run(&["worklist", "--pacs", "orthanc", "--modality", "MR"]);
+    assert_eq!(other.error_code(), "pacs_unreachable", "{}", other.stderr);
+}

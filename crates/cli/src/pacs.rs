@@ -94,7 +94,7 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 since,
                 limit,
             })?;
-            let text = rows
+            let mut text = rows
                 .iter()
                 .map(|r| {
                     format!(
@@ -109,6 +109,18 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
+            // Said in words too, so that nobody reads an old list as today's.
+            let mut down: Vec<(&str, u64)> = rows
+                .iter()
+                .filter_map(|r| Some((r.archive.as_str(), r.archive_answered_ms?)))
+                .collect();
+            down.dedup();
+            for (archive, ms) in down {
+                text.push_str(&format!(
+                    "\n(archive {archive} did not answer: its studies are as it listed them at {})",
+                    countersign_app::export_formats::date_time(ms)
+                ));
+            }
             Output::new(&rows, text)
         }
         HomeCommand::Priors { study, pacs } => {

@@ -157,7 +157,7 @@ pub fn check_uid(uid: &str) -> Result<()> {
 }
 
 /// One study an archive holds, as a search returns it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StudyMatch {
     pub study: String,
     pub patient_name: Option<String>,
