@@ -359,6 +359,108 @@ fn a_model_program_that_hangs_crashes_or_misbehaves_signs_nothing() {
     assert_eq!(ai_results(&model), 1);
 }
 
+/// A model that also writes a DICOM SR of its result (highdicom's TID 1500, as AI products
+/// deliver): the SR is read as untrusted input and its hash, SOP Instance UID and measurements
+/// are signed into the result; an SR about another study, a path out of the working folder, a
+/// link, or a file that is no SR signs nothing.
+#[test]
+fn a_models_dicom_sr_is_checked_and_signed_into_its_result() {
+    let series = tempfile::tempdir().unwrap();
+    let (_ada, model, report) = with_model("sr-writer", &phantom(&series, 2));
+    let scripts = tempfile::tempdir().unwrap();
+    let write_sr = crate::common::tests_dir().join("integration/write_sr.py");
+    let other_study = countersign_testkit::corpus("CT_small.dcm");
+    // A program in Python (the test venv's, with highdicom): writes an SR about the first image
+    // it is given (or about the file named by its argument), then names it as the mode says.
+    let program = scripts.path().join("sr-writer");
+    std::fs::write(
+        &program,
+        format!(
+            r#"#!{python}
+import json, os, shutil, subprocess, sys
+request = json.load(sys.stdin)
+mode = sys.argv[1]
+image = sys.argv[2] if len(sys.argv) > 2 else request["images"][0]["path"]
+subprocess.run([sys.executable, {write_sr:?}, image, "srs"], check=True, capture_output=True)
+shutil.copy("srs/measurements.dcm", "result.dcm")
+out = {{"section": "findings", "text": "Nodule measured; see the SR."}}
+if mode == "good" or mode == "other-study":
+    out["sr"] = "result.dcm"
+elif mode == "escape":
+    out["sr"] = "../result.dcm"
+elif mode == "link":
+    os.symlink("/etc/passwd", "link.dcm")
+    out["sr"] = "link.dcm"
+elif mode == "not-sr":
+    open("junk.dcm", "w").write("hello")
+    out["sr"] = "junk.dcm"
+print(json.dumps(out))
+"#,
+            python = crate::common::python().display(),
+            write_sr = write_sr.to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&program).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&program, perms).unwrap();
+    let bind = |args: &[&str]| {
+        let mut bind = vec!["ai", "bind", "--program", program.to_str().unwrap()];
+        for a in args {
+            bind.extend(["--arg", a]);
+        }
+        model.ok(&bind);
+    };
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &["other-study", other_study.to_str().unwrap()],
+            "is about study",
+        ),
+        (&["escape"], "must name a file in the working folder"),
+        (&["link"], "is not a plain file"),
+        (&["not-sr"], "the SR is malformed"),
+    ];
+    for (args, says) in refusals {
+        bind(args);
+        let run = model.run(&["ai", "run", "--report", &report]);
+        assert_eq!(
+            run.error_code(),
+            "ai_model_output",
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert_eq!(ai_results(&model), 0, "{args:?}");
+    }
+    bind(&["good"]);
+    model.ok(&["ai", "run", "--report", &report]);
+    assert_eq!(ai_results(&model), 1);
+    let view = model.ok(&["report", "show", &report]);
+    let ai = &view["ai"][0];
+    assert_eq!(
+        ai["parameters"]["sr_sha256"].as_str().unwrap().len(),
+        64,
+        "{ai}"
+    );
+    assert!(
+        !ai["parameters"]["sr_sop_instance"]
+            .as_str()
+            .unwrap()
+            .is_empty(),
+        "{ai}"
+    );
+    let from_sr: Vec<&String> = ai["outputs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("sr: "))
+        .collect();
+    assert!(
+        !from_sr.is_empty(),
+        "the SR's measurements are signed: {ai}"
+    );
+}
+
 /// The example model service (examples/models/series-geometry-serve, run by
 /// tests/integration/model_endpoint.py with misbehaviours at other paths), on loopback; stopped
 /// when dropped.

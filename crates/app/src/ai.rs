@@ -153,7 +153,7 @@ impl Home {
         let images_dir = work.join("images");
         std::fs::create_dir_all(&images_dir)
             .map_err(AppError::io(format!("creating {}", images_dir.display())))?;
-        let result = (|| {
+        let result = (|| -> Result<(program::ProgramOutput, Option<Vec<u8>>)> {
             let mut images = Vec::with_capacity(view.images.len());
             for sha in &view.images {
                 // Re-hashed against its SHA-256: the program reads what the report binds.
@@ -182,7 +182,7 @@ impl Home {
                 study: view.study.clone(),
                 images,
             };
-            match runner {
+            let out = match runner {
                 Runner::Program { path, args } => {
                     program::run(path, args, &work, &input, timeout, max_output)
                 }
@@ -197,11 +197,20 @@ impl Home {
                         .collect();
                     endpoint::call(url, &input, &parts, timeout, max_output)
                 }
-            }
+            }?;
+            // Read before the folder goes.
+            let sr = out.sr_bytes(&work).map_err(|e| {
+                AppError::AiModelOutput(format!("the model's output: {e}; nothing was signed"))
+            })?;
+            Ok((out, sr))
         })();
         let _ = std::fs::remove_dir_all(&work);
-        let out = result?;
+        let (out, sr) = result?;
         let mut parameters = out.parameters;
+        let mut outputs = out.measurements;
+        if let Some(bytes) = sr {
+            attach_sr(&bytes, &view.study, &mut parameters, &mut outputs)?;
+        }
         parameters.insert("contract".into(), program::CONTRACT.into());
         parameters.extend(ran);
         tracing::info!(report = %report, "model ran");
@@ -210,7 +219,7 @@ impl Home {
             version: model.version.clone(),
             inputs: view.images.clone(),
             parameters,
-            outputs: out.measurements,
+            outputs,
             section: out.section,
             text: out.text,
         }))
@@ -354,6 +363,62 @@ impl Home {
         }
         Ok(review)
     }
+}
+
+/// Outputs a result may carry in all (the contract's bound on measurements).
+const MAX_OUTPUTS: usize = 64;
+
+/// Reads the DICOM SR a model wrote of its result (untrusted, as any SR: see
+/// [`countersign_imaging::sr`]) and signs what it holds into the result: its SHA-256 and SOP
+/// Instance UID as parameters, each measurement (`value units`) and finding (its coded value)
+/// as an output named by its concept. An SR about another study than the report's, or one that
+/// would take the outputs past their bound, is the model's error: nothing is signed.
+fn attach_sr(
+    bytes: &[u8],
+    study: &str,
+    parameters: &mut BTreeMap<String, String>,
+    outputs: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    use sha2::Digest;
+    let refused =
+        |why: String| AppError::AiModelOutput(format!("the model's SR {why}; nothing was signed"));
+    let sr = countersign_imaging::sr::parse_sr(bytes).map_err(|e| refused(format!("{e}")))?;
+    if sr.study != study {
+        return Err(refused(format!(
+            "is about study {}, not the report's {study}",
+            sr.study
+        )));
+    }
+    parameters.insert("sr_sha256".into(), hex::encode(sha2::Sha256::digest(bytes)));
+    parameters.insert("sr_sop_instance".into(), sr.sop_instance.clone());
+    let named = |prefix: &str, meaning: &str| {
+        format!("{prefix}{meaning}")
+            .chars()
+            .take(64)
+            .collect::<String>()
+    };
+    for m in &sr.measurements {
+        let value = match &m.units {
+            Some(u) => format!("{} {}", m.value, u.value),
+            None => m.value.clone(),
+        };
+        outputs.insert(
+            named("sr: ", &m.concept.meaning),
+            value.chars().take(256).collect(),
+        );
+    }
+    for f in &sr.findings {
+        outputs.insert(
+            named("sr: ", &f.concept.meaning),
+            f.value.meaning.chars().take(256).collect(),
+        );
+    }
+    if outputs.len() > MAX_OUTPUTS {
+        return Err(refused(format!(
+            "takes the result past {MAX_OUTPUTS} measurements"
+        )));
+    }
+    Ok(())
 }
 
 struct SoftTissue {

@@ -23,7 +23,12 @@
 //! ```
 //!
 //! `measurements` and `parameters` are optional (at most 64 entries each, names up to 64 and
-//! values up to 256 characters); unknown fields are refused. The program must exit 0 within the
+//! values up to 256 characters); unknown fields are refused. A model that also writes a DICOM
+//! SR of its result (a TID 1500 measurement report, as AI products deliver) names it with
+//! `"sr": "FILE"`, a file it wrote in its working folder (a plain name, no folders), or over
+//! HTTP sends it inline as `"sr_base64"`; it is read as untrusted input (the bounds of
+//! [`countersign_imaging::sr`]), must be about the report's study, and its SHA-256, SOP
+//! Instance UID, measurements and findings are signed into the result. The program must exit 0 within the
 //! binding's timeout; otherwise (or on any breach of the above) the run is an error with its
 //! code (`ai_model_timeout`, `ai_model_failed`, `ai_model_output`) and nothing is signed. The
 //! whole process group is killed at the timeout.
@@ -88,6 +93,12 @@ pub struct ProgramOutput {
     pub measurements: BTreeMap<String, String>,
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
+    /// A DICOM SR the program wrote in its working folder, by file name.
+    #[serde(default)]
+    pub sr: Option<String>,
+    /// A DICOM SR sent inline (base64), as an HTTP endpoint can.
+    #[serde(default)]
+    pub sr_base64: Option<String>,
 }
 
 impl ProgramOutput {
@@ -129,7 +140,47 @@ impl ProgramOutput {
                 ));
             }
         }
+        if let Some(name) = &out.sr {
+            let plain = !name.is_empty()
+                && name.len() <= 255
+                && name != "."
+                && name != ".."
+                && !name.contains(['/', '\\', '\0']);
+            if !plain {
+                return Err(format!(
+                    "\"sr\" must name a file in the working folder, not {:?}",
+                    name.chars().take(MAX_NAME).collect::<String>()
+                ));
+            }
+            if out.sr_base64.is_some() {
+                return Err("both \"sr\" and \"sr_base64\": one SR at most".into());
+            }
+        }
         Ok(out)
+    }
+
+    /// The bytes of the SR the output names, if any: read from `workdir` (within the SR
+    /// reader's size bound, before reading) or decoded from base64.
+    pub fn sr_bytes(&self, workdir: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+        use base64::Engine;
+        if let Some(name) = &self.sr {
+            let path = workdir.join(name);
+            // Never a link out of the folder: the program could point it at any file.
+            let meta = std::fs::symlink_metadata(&path)
+                .map_err(|e| format!("its SR {name:?} cannot be read: {e}"))?;
+            if !meta.is_file() {
+                return Err(format!("its SR {name:?} is not a plain file"));
+            }
+            let bytes = countersign_imaging::sr::read_sr_file(&path).map_err(|e| e.to_string())?;
+            return Ok(Some(bytes));
+        }
+        if let Some(text) = &self.sr_base64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| format!("its sr_base64 is not base64: {e}"))?;
+            return Ok(Some(bytes));
+        }
+        Ok(None)
     }
 }
 
@@ -291,6 +342,38 @@ mod tests {
         assert!(ProgramOutput::parse(too_many.to_string().as_bytes()).is_err());
         let long = serde_json::json!({"section": "findings", "text": "x", "measurements": {"k": "v".repeat(257)}});
         assert!(ProgramOutput::parse(long.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_sr_is_named_by_a_plain_file_name_or_sent_inline_never_both() {
+        let with = |extra: &str| {
+            ProgramOutput::parse(
+                format!(r#"{{"section":"findings","text":"x"{extra}}}"#).as_bytes(),
+            )
+        };
+        assert_eq!(
+            with(r#","sr":"result.dcm""#).unwrap().sr.as_deref(),
+            Some("result.dcm")
+        );
+        for bad in [
+            r#","sr":"../result.dcm""#,
+            r#","sr":"srs/result.dcm""#,
+            r#","sr":"..""#,
+            r#","sr":"""#,
+            r#","sr":"a.dcm","sr_base64":"AAAA""#,
+        ] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let inline = with(r#","sr_base64":"aGVsbG8=""#).unwrap();
+        assert_eq!(
+            inline.sr_bytes(dir.path()).unwrap(),
+            Some(b"hello".to_vec())
+        );
+        assert!(with(r#","sr_base64":"***""#)
+            .unwrap()
+            .sr_bytes(dir.path())
+            .is_err());
     }
 
     #[test]
