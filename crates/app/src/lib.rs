@@ -41,6 +41,7 @@ mod import;
 mod join;
 pub mod keys;
 mod moves;
+pub mod patient;
 pub mod pacs;
 pub mod projection;
 mod quarantine;
@@ -73,6 +74,7 @@ pub use export::{
 pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
 pub use home::{default_home, owner_only_files, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
+pub use patient::{DataProtectionActions, MoveTarget, PatientScope};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
