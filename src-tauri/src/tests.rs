@@ -908,8 +908,16 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
     // The patient's erasure: what it covers, named first (the moved report no longer is).
     let scope = json("patient_scope", serde_json::json!({ "study": demo.study }));
     assert_eq!(scope["patient_id"], "PHANTOM-0001", "{scope}");
-    assert_eq!(scope["studies"].as_array().map(Vec::len), Some(1), "{scope}");
-    assert_eq!(scope["reports"].as_array().map(Vec::len), Some(2), "{scope}");
+    assert_eq!(
+        scope["studies"].as_array().map(Vec::len),
+        Some(1),
+        "{scope}"
+    );
+    assert_eq!(
+        scope["reports"].as_array().map(Vec::len),
+        Some(2),
+        "{scope}"
+    );
     let erase = |passphrase: Option<&str>| {
         call(
             "patient_erase",
@@ -920,7 +928,10 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
         )
     };
     assert_eq!(erase(None).unwrap_err()["code"], "reauth_required");
-    assert!(app.state::<Desk>().frame_cache().packets > 0, "nothing erased yet");
+    assert!(
+        app.state::<Desk>().frame_cache().packets > 0,
+        "nothing erased yet"
+    );
     let done: serde_json::Value = erase(Some(countersign_app::DEMO_PASSPHRASE))
         .unwrap()
         .deserialize()
@@ -943,7 +954,10 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
         assert_eq!(view["erasure"]["scope"], "patient", "{view}");
     }
     let moved = json("report_show", serde_json::json!({ "report": misfiled }));
-    assert_eq!(moved["status"], "draft", "the moved report is the other patient's: {moved}");
+    assert_eq!(
+        moved["status"], "draft",
+        "the moved report is the other patient's: {moved}"
+    );
     // The erased patient's study is gone from the list; the right patient's stays.
     let page = json("studies", serde_json::json!({}));
     let listed: Vec<&str> = page["studies"]

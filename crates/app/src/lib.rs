@@ -41,8 +41,8 @@ mod import;
 mod join;
 pub mod keys;
 mod moves;
-pub mod patient;
 pub mod pacs;
+pub mod patient;
 pub mod projection;
 mod quarantine;
 mod reports;
@@ -74,7 +74,6 @@ pub use export::{
 pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
 pub use home::{default_home, owner_only_files, Home, WhoAmI};
 pub use images::{image_info, image_render_png};
-pub use patient::{DataProtectionActions, MoveTarget, PatientScope};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
@@ -82,6 +81,7 @@ pub use pacs::{
     ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
     PriorStudy, Retrieval, WorklistQuery, WorklistRow,
 };
+pub use patient::{DataProtectionActions, MoveTarget, PatientScope};
 pub use quarantine::{
     QuarantineRefused, Quarantined, MAX_QUARANTINE, MAX_QUARANTINE_PER_AUTHOR,
     MAX_QUARANTINE_PER_PEER,

@@ -216,7 +216,11 @@ mod tests {
         let right = targets[0].study.clone();
         home.report_move(demo.report, "1CT1", &right, "wrong patient")
             .unwrap();
-        assert!(home.patient_scope("PHANTOM-0001").unwrap().reports.is_empty());
+        assert!(home
+            .patient_scope("PHANTOM-0001")
+            .unwrap()
+            .reports
+            .is_empty());
         assert_eq!(
             home.patient_scope("1CT1").unwrap().reports,
             vec![demo.report]
