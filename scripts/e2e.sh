@@ -78,7 +78,7 @@ export COUNTERSIGN_NO_MDNS=1
 # at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
 # enough that no step of the test before it waits that long on its own.
 export COUNTERSIGN_IDLE_LOCK_SECS=30
-export E2E_CLI=$cli E2E_HOME=$home E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
+export E2E_CLI=$cli E2E_HOME=$home E2E_STUDY=$study E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"
 
@@ -90,6 +90,9 @@ fi
 
 # A newcomer's first run: a fresh home holding only a study's images (as a PACS delivers them),
 # joined to the department by the app's "Join with an invitation", syncing from the admin's node.
+# The test above erased the demo patient (every report on the demo study): a new report on that
+# study is what the newcomer sees arrive.
+"$cli" --home "$home" report new --study "$study" --template ct-chest >/dev/null
 "$cli" --home "$home" --json serve --listen /ip4/127.0.0.1/tcp/0 >"$work/dept.out" 2>"$work/dept.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/dept.out" ] && break; sleep 0.1; done

@@ -12,9 +12,9 @@ use countersign_app::report::oversight::{date_start_ms, AiStats, Filter};
 use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
-    entry_id, AppError, DataProtectionOutcome, DataSubject, DemoSummary, ImageRef, ImportProgress,
-    ImportSummary, Passphrase, ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI,
-    WireError, DEMO_PASSPHRASE, STUDY_PAGE,
+    entry_id, AppError, DataProtectionActions, DataProtectionOutcome, DataSubject, DemoSummary,
+    ImageRef, ImportProgress, ImportSummary, MoveTarget, Passphrase, PatientScope, ReportActions,
+    StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE, STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -53,6 +53,11 @@ pub(crate) fn handler<R: tauri::Runtime>(
         review_ai,
         report_erase,
         report_restrict,
+        data_protection_actions,
+        patient_scope,
+        patient_erase,
+        move_targets,
+        report_move,
         export_report,
         sync_status,
         sync_add_peer,
@@ -539,6 +544,57 @@ fn report_restrict(
     restricted: bool,
 ) -> Reply<DataProtectionOutcome> {
     desk.act(|h| h.restrict(&DataSubject::Report(entry_id(&report)?), &basis, restricted))
+}
+
+/// Whether this user may erase or restrict a whole patient's data (the roster role's answer,
+/// from the app): the study list offers "Erase patient…" only where it says yes.
+#[tauri::command]
+fn data_protection_actions(desk: State<'_, Desk>) -> Reply<DataProtectionActions> {
+    desk.with(|h| h.data_protection_actions())
+}
+
+/// What erasing the patient of `study` would cover: the Patient ID, the studies and the
+/// reports (the dialog names them before anything is signed).
+#[tauri::command(async)]
+fn patient_scope(desk: State<'_, Desk>, study: String) -> Reply<PatientScope> {
+    desk.read(|h| h.patient_scope(&h.study_patient_id(&study)?))
+}
+
+/// Erases every report of the patient with `patient_id` on the legal `basis`: irreversible,
+/// so re-authenticated as `report_erase` is; the frame cache is emptied after.
+#[tauri::command(async)]
+fn patient_erase(
+    desk: State<'_, Desk>,
+    patient_id: String,
+    basis: String,
+    passphrase: Option<String>,
+) -> Reply<DataProtectionOutcome> {
+    let passphrase = passphrase.map(Passphrase::new);
+    let done = desk.act(|h| {
+        h.reauthenticate(passphrase.as_ref())?;
+        h.erase(&DataSubject::Patient(patient_id), &basis)
+    })?;
+    desk.forget_frames();
+    Ok(done)
+}
+
+/// The studies of other patients `report` may be moved to (filed under the wrong patient).
+#[tauri::command(async)]
+fn move_targets(desk: State<'_, Desk>, report: String) -> Reply<Vec<MoveTarget>> {
+    desk.read(|h| h.move_targets(entry_id(&report)?))
+}
+
+/// Moves `report` to `study` of the patient `patient_id`, for `reason` (`report.move`).
+#[tauri::command(async)]
+fn report_move(
+    desk: State<'_, Desk>,
+    report: String,
+    patient_id: String,
+    study: String,
+    reason: String,
+) -> Reply<String> {
+    desk.act(|h| h.report_move(entry_id(&report)?, &patient_id, &study, &reason))
+        .map(|id| id.to_hex())
 }
 
 #[tauri::command(async)]

@@ -701,6 +701,121 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// Erasing a whole patient from the study list: offered beside the selected study where the app
+// says this user may erase; the dialog names the Patient ID and what it covers (the app's count),
+// waits for the legal basis, and asks for the passphrase again. After it, the open report reads
+// erased by whom and why, and the patient's study is gone from the list.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `erase patient: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").filter({ hasText: "Synthetic ramp" }).click();
+  await page.getByTestId("section-findings").waitFor();
+  await page.getByTestId("erase-patient").click();
+  const dialog = page.getByTestId("erase-patient-dialog");
+  await dialog.getByTestId("erase-patient-counts").waitFor();
+  check((await dialog.getByTestId("erase-patient-id").textContent()) === "RAMP-0001", "the dialog names the Patient ID");
+  check((await dialog.getByTestId("erase-patient-counts").textContent()) === "1 report in 1 study",
+    `the dialog says what the app will erase: ${await dialog.getByTestId("erase-patient-counts").textContent()}`);
+  check((await dialog.textContent()).includes("cannot be undone"), "erasing a patient warns it cannot be undone");
+  check(await page.getByTestId("erase-patient-confirm").isDisabled(), "erasing a patient waits for the legal basis");
+  await page.getByTestId("erase-patient-basis").fill("   ");
+  check(await page.getByTestId("erase-patient-confirm").isDisabled(), "a blank basis is no basis");
+  await page.getByTestId("erase-patient-basis").fill("GDPR Art. 17(1)(b): consent withdrawn");
+  await page.screenshot({ path: "test-results/erase-patient.png" });
+  await page.getByTestId("erase-patient-confirm").click();
+  const prompt = page.getByTestId("passphrase-prompt");
+  await prompt.waitFor();
+  check((await prompt.textContent()).includes("Erase the patient for good"), "erasing a patient asks for the passphrase again");
+  await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  await dialog.waitFor({ state: "detached" });
+  await page.getByTestId("erased-banner").waitFor();
+  const banner = await page.getByTestId("erased-banner").textContent();
+  check(banner.includes("by Dr Mock Attending (attending) — GDPR Art. 17(1)(b): consent withdrawn.") &&
+    banner.includes("Every report of this patient was erased."), "the open report reads erased, by whom, why, the whole patient");
+  check((await page.getByTestId("study-item").filter({ hasText: "Synthetic ramp" }).count()) === 0,
+    "the erased patient's study is gone from the list");
+  check((await page.getByTestId("erase-patient").count()) === 0, "no erasure offered for a study no longer listed");
+  await page.close();
+}
+
+// The app refuses a patient's erasure (here: a report of theirs whose creation is refused): the
+// dialog stays, with the refusal in words and the rule's code, and nothing is erased.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `erase refused: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").filter({ hasText: "Created by a revoked key" }).click();
+  await page.getByTestId("refused-banner").waitFor();
+  await page.getByTestId("erase-patient").click();
+  await page.getByTestId("erase-patient-basis").fill("GDPR Art. 17(1)(b)");
+  await page.getByTestId("erase-patient-confirm").click();
+  await page.getByTestId("passphrase-prompt-input").fill("countersign-demo");
+  await page.getByTestId("passphrase-prompt-submit").click();
+  const error = page.getByTestId("erase-patient-error");
+  await error.waitFor();
+  check((await error.getByTestId("error-rule").textContent()).trim() === "report_refused" &&
+    (await error.textContent()).includes("the report itself (its report.create) is refused"),
+    `the refusal is shown in words with its rule: ${(await error.textContent()).trim()}`);
+  await page.screenshot({ path: "test-results/erase-patient-refused.png" });
+  check((await page.getByTestId("erased-banner").count()) === 0, "nothing erased");
+  await page.close();
+}
+
+// A report filed under the wrong patient: the attending picks the right patient's study among the
+// other patients' (Patient ID, name, date, modality), gives a reason, and the report moves: it is
+// shown under the right study with the move in its provenance, the wrong study shows a marker.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `move: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").filter({ hasText: "Synthetic ramp" }).click();
+  await page.getByTestId("move-report").click();
+  const dialog = page.getByTestId("move-dialog");
+  const target = dialog.getByTestId("move-target").filter({ hasText: "WITHDRAWN-0001" });
+  await target.waitFor();
+  const listed = await dialog.getByTestId("move-target").allTextContents();
+  check(listed.length > 1 && listed.every((t) => !t.includes("RAMP-0001")) &&
+    (await target.textContent()).includes("Phantom^Withdrawn") && (await target.textContent()).includes("20260104 · CT"),
+    `the other patients' studies are listed with ID, name, date and modality (${listed.length})`);
+  check(await page.getByTestId("move-confirm").isDisabled(), "moving waits for a study and a reason");
+  await target.locator("input").check();
+  check(await page.getByTestId("move-confirm").isDisabled(), "moving waits for a reason");
+  await page.getByTestId("move-reason").fill("registered under the wrong patient");
+  await page.screenshot({ path: "test-results/move-report.png" });
+  await page.getByTestId("move-confirm").click();
+  await dialog.waitFor({ state: "detached" });
+  const move = page.getByTestId("move-line");
+  await move.waitFor();
+  check((await move.textContent()).includes("Moved from study 2.25.1234 to study") &&
+    (await move.textContent()).includes("registered under the wrong patient"), "the report names its move and the reason");
+  const what = await page.getByTestId("provenance-panel").getByTestId("entry-what").allTextContents();
+  check(what.some((w) => w.startsWith("moved the report from study 2.25.1234 to study")),
+    `the provenance says the move in words: ${what.at(-1)}`);
+  const active = page.locator('[data-testid="study-item"].active');
+  check((await active.textContent()).includes("Sign-off withdrawn"), "the right patient's study is selected, showing the report");
+  const ramp = page.getByTestId("study-item").filter({ hasText: "Synthetic ramp" });
+  check((await ramp.getByTestId("moved-marker").textContent()).includes("a report moved to study"),
+    "the wrong patient's study shows only the moved marker");
+  await page.close();
+}
+
+// A resident is offered neither a patient's erasure nor a move (the app's answers say no).
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(base + "?as=resident");
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("section-findings-sign").waitFor();
+  check((await page.getByTestId("erase-patient").count()) === 0 && (await page.getByTestId("move-report").count()) === 0,
+    "a resident is offered no patient erasure and no move");
+  await page.close();
+}
+
 // Add a peer at another site from the sidebar: an address without a peer id is refused in words.
 {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

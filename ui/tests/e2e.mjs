@@ -126,34 +126,11 @@ async function oversightAgainstTheCli() {
   await until("the studies again", () => run(`return !document.querySelector('[data-testid="ai-oversight"]')`));
 }
 
-/** Erases the open report (the one e2e.sh made) through the editor: "Erase patient data…",
- *  the basis typed, the passphrase asked again. Then the banner and the provenance panel are
- *  checked against what `countersign report show --json` says of the same report: every entry
+/** The provenance panel of an erased report against `countersign report show --json` for the
+ *  same report: status erased on the basis typed, the banner naming who and why, every entry
  *  listed with its author, the erased ones "signature verified · erased on DATE by NAME
  *  (basis)", the erasure itself verified. */
-async function eraseThroughTheEditor() {
-  const report = process.env.E2E_REPORT;
-  const basis = `GDPR Art. 17(1)(b): consent withdrawn (e2e ${Date.now()})`;
-  // The whole report's provenance (signing a section showed that section's).
-  await run(`document.querySelector('[data-testid="provenance-panel"] button.whole')?.click();`);
-  const heading = await until("the whole report's provenance", () =>
-    run(`const h = document.querySelector('[data-testid="provenance-panel"] h2').textContent; return h.includes('whole report') ? h : null;`));
-  check(heading.includes("whole report"), "the provenance panel shows the whole report");
-  await click(await until("the Erase patient data button", () => find('[data-testid="erase"]')));
-  const warning = await until("the erase dialog's warning", () =>
-    run(`const w = document.querySelector('[data-testid="erase-warning"]'); return w ? w.textContent : null;`));
-  check(/cannot be undone/.test(warning), "erasing warns that it cannot be undone");
-  const confirmDisabled = await run(`return document.querySelector('[data-testid="protect-confirm"]').disabled`);
-  check(confirmDisabled === true, "erasing waits for the legal basis to be typed");
-  await wd("POST", `${s}/element/${await find('[data-testid="protect-basis"]')}/value`, { text: basis });
-  await click(await find('[data-testid="protect-confirm"]'));
-  // Irreversible: the app asks for the passphrase again, as for a final sign-off.
-  const title = await until("the passphrase asked again for the erasure", () =>
-    run(`const p = document.querySelector('[data-testid="passphrase-prompt"] h2'); return p ? p.textContent : null;`));
-  check(title.includes("Erase for good"), `erasing asks for the passphrase again ("${title.trim()}")`);
-  await typePassphrase('[data-testid="passphrase-prompt-input"]', '[data-testid="passphrase-prompt-submit"]');
-  const banner = await until("the erased banner", () =>
-    run(`const b = document.querySelector('[data-testid="erased-banner"]'); return b ? b.textContent.replace(/\\s+/g, ' ').trim() : null;`), 30000);
+async function panelAgreesWithReportShow(report, basis, banner) {
   const shown = await until("every entry erased in the panel", () =>
     run(`
       const rows = [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="provenance-entry"]')].map((li) => ({
@@ -183,6 +160,37 @@ async function eraseThroughTheEditor() {
   check(erasedCount === truth.provenance.length - 1 && erasure?.status.state === "verified" &&
     shown.find((r) => r.entry === erasure.entry)?.status === "verified",
     `${erasedCount} entries erased, each with its author and "erased"; the erasure by ${by.name} verified, as report show says`);
+}
+
+/** Erases the open report (the one e2e.sh made) through the editor: "Erase patient data…",
+ *  the basis typed, the passphrase asked again. Then the banner and the provenance panel are
+ *  checked against what `countersign report show --json` says of the same report: every entry
+ *  listed with its author, the erased ones "signature verified · erased on DATE by NAME
+ *  (basis)", the erasure itself verified. */
+async function eraseThroughTheEditor() {
+  const report = process.env.E2E_REPORT;
+  const basis = `GDPR Art. 17(1)(b): consent withdrawn (e2e ${Date.now()})`;
+  // The whole report's provenance (signing a section showed that section's).
+  await run(`document.querySelector('[data-testid="provenance-panel"] button.whole')?.click();`);
+  const heading = await until("the whole report's provenance", () =>
+    run(`const h = document.querySelector('[data-testid="provenance-panel"] h2').textContent; return h.includes('whole report') ? h : null;`));
+  check(heading.includes("whole report"), "the provenance panel shows the whole report");
+  await click(await until("the Erase patient data button", () => find('[data-testid="erase"]')));
+  const warning = await until("the erase dialog's warning", () =>
+    run(`const w = document.querySelector('[data-testid="erase-warning"]'); return w ? w.textContent : null;`));
+  check(/cannot be undone/.test(warning), "erasing warns that it cannot be undone");
+  const confirmDisabled = await run(`return document.querySelector('[data-testid="protect-confirm"]').disabled`);
+  check(confirmDisabled === true, "erasing waits for the legal basis to be typed");
+  await wd("POST", `${s}/element/${await find('[data-testid="protect-basis"]')}/value`, { text: basis });
+  await click(await find('[data-testid="protect-confirm"]'));
+  // Irreversible: the app asks for the passphrase again, as for a final sign-off.
+  const title = await until("the passphrase asked again for the erasure", () =>
+    run(`const p = document.querySelector('[data-testid="passphrase-prompt"] h2'); return p ? p.textContent : null;`));
+  check(title.includes("Erase for good"), `erasing asks for the passphrase again ("${title.trim()}")`);
+  await typePassphrase('[data-testid="passphrase-prompt-input"]', '[data-testid="passphrase-prompt-submit"]');
+  const banner = await until("the erased banner", () =>
+    run(`const b = document.querySelector('[data-testid="erased-banner"]'); return b ? b.textContent.replace(/\\s+/g, ' ').trim() : null;`), 30000);
+  await panelAgreesWithReportShow(report, basis, banner);
   const noEditing = await run(`return !document.querySelector('[data-testid="report-editor"] textarea') &&
     !document.querySelector('[data-testid="erase"]') && !document.querySelector('[data-testid="finalize"]')`);
   check(noEditing, "the erased report offers no editing");
@@ -193,6 +201,105 @@ async function eraseThroughTheEditor() {
   // The X display as a person would see it (the window with its panel), beside the WebDriver's.
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-erased-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+}
+
+/** The open report (the one e2e.sh made, under the demo patient) was filed under the wrong
+ *  patient: "Filed under the wrong patient…" lists the other patients' studies (the CD brought
+ *  the corpus CT, Patient ID 1CT1); it is moved there with a reason. The right patient's study is
+ *  then selected and shows it, its provenance says the move in words, the demo patient's study
+ *  shows the moved marker, and `report show --json` agrees. */
+async function moveToTheRightPatient() {
+  const report = process.env.E2E_REPORT;
+  const demoStudy = process.env.E2E_STUDY;
+  await click(await until("the move button", () => find('[data-testid="move-report"]')));
+  const targets = await until("the other patients' studies", () =>
+    run(`const t = [...document.querySelectorAll('[data-testid="move-target"]')].map((l) => ({ study: l.dataset.study, text: l.textContent.replace(/\\s+/g, ' ').trim() }));
+      return t.length ? t : null;`));
+  const right = targets.find((t) => t.text.startsWith("1CT1 "));
+  check(!!right && targets.every((t) => !t.text.includes("PHANTOM-0001")),
+    `the move dialog lists ${targets.length} studies of other patients, with 1CT1 (${right?.text.slice(0, 60)})`);
+  await click(await find(`[data-testid="move-target"][data-study="${right.study}"] input`));
+  const reason = "registered under the wrong patient (e2e)";
+  await wd("POST", `${s}/element/${await find('[data-testid="move-reason"]')}/value`, { text: reason });
+  await writeFile(shot.replace(/\.png$/, "-move.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-move-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+  await click(await find('[data-testid="move-confirm"]'));
+  const line = await until("the move named in the report", () =>
+    run(`const m = document.querySelector('[data-testid="move-line"]'); return m ? m.textContent : null;`), 30000);
+  check(line.includes(`Moved from study ${demoStudy} to study ${right.study}`) && line.includes(reason), `the report names its move: ${line.slice(0, 90)}`);
+  // The whole report's provenance (signing a section showed that section's).
+  await run(`document.querySelector('[data-testid="provenance-panel"] button.whole')?.click();`);
+  const words = `moved the report from study ${demoStudy} to study ${right.study}`;
+  const after = await until("the list and the panel with the move", () =>
+    run(`
+      const active = document.querySelector('[data-testid="study-item"].active');
+      const marker = [...document.querySelectorAll('[data-testid="moved-marker"]')].map((m) => m.textContent);
+      const what = [...document.querySelectorAll('[data-testid="provenance-panel"] [data-testid="entry-what"]')].map((w) => w.textContent);
+      return marker.length && what.includes(arguments[0]) ? { active: active?.dataset.study, marker, what } : null;`, [words]));
+  check(after.marker.some((m) => m.includes(`a report moved to study ${right.study}`)), "the wrong patient's study shows the moved marker");
+  check(after.active === right.study, "the right patient's study is selected, showing the report");
+  check(after.what.includes(words), `the provenance panel says the move in words: "${words.slice(0, 40)}…"`);
+  const truth = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "report", "show", report]));
+  check(truth.study === right.study && truth.moves?.[0]?.to === right.study, `report show --json: the report is about study ${truth.study} now`);
+  return right.study;
+}
+
+/** Erases the demo patient through the study list's "Erase patient…": the dialog names the
+ *  Patient ID and what the app will erase (as many reports as `report list --study` gives for
+ *  the demo study), the basis is typed, the passphrase asked again. The open report (one of the
+ *  patient's) then reads erased, its provenance panel as `report show --json` says. */
+async function eraseThePatient() {
+  const demoStudy = process.env.E2E_STUDY;
+  const row = await until("the demo patient's study", async () => {
+    const i = await run(`return [...document.querySelectorAll('[data-testid="study-item"]')].findIndex((b) => b.textContent.includes('Shepp-Logan'))`);
+    return i >= 0 ? (await findAll('[data-testid="study-item"]'))[i] : null;
+  });
+  await openStudy(row, "the demo patient's study");
+  const listed = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "report", "list", "--study", demoStudy]));
+  const here = listed.filter((r) => !r.moved_to).length;
+  await click(await until("the Erase patient button", () => find('[data-testid="erase-patient"]')));
+  const scope = await until("what the erasure covers", () =>
+    run(`const c = document.querySelector('[data-testid="erase-patient-counts"]');
+      return c ? { id: document.querySelector('[data-testid="erase-patient-id"]').textContent, counts: c.textContent } : null;`));
+  check(scope.id === "PHANTOM-0001" && scope.counts === `${here} reports in 1 study`,
+    `the dialog names Patient ID ${scope.id} and ${scope.counts} (report list --study: ${here})`);
+  check(await run(`return document.querySelector('[data-testid="erase-patient-confirm"]').disabled`) === true,
+    "erasing the patient waits for the legal basis");
+  const basis = `GDPR Art. 17(1)(b): the patient asked (e2e ${Date.now()})`;
+  await wd("POST", `${s}/element/${await find('[data-testid="erase-patient-basis"]')}/value`, { text: basis });
+  await writeFile(shot.replace(/\.png$/, "-erase-patient.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-erase-patient-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+  await click(await find('[data-testid="erase-patient-confirm"]'));
+  const title = await until("the passphrase asked again for the patient's erasure", () =>
+    run(`const p = document.querySelector('[data-testid="passphrase-prompt"] h2'); return p ? p.textContent : null;`));
+  check(title.includes("Erase the patient for good"), `erasing the patient asks for the passphrase again ("${title.trim()}")`);
+  await typePassphrase('[data-testid="passphrase-prompt-input"]', '[data-testid="passphrase-prompt-submit"]');
+  const banner = await until("the erased banner", () =>
+    run(`const b = document.querySelector('[data-testid="erased-banner"]'); return b ? b.textContent.replace(/\\s+/g, ' ').trim() : null;`), 30000);
+  check(banner.includes("Every report of this patient was erased."), "the banner says the whole patient was erased");
+  // The open report: its report.create is its first entry, and its id.
+  const report = await run(`return document.querySelector('[data-testid="provenance-panel"] [data-testid="provenance-entry"]').dataset.entry`);
+  await run(`document.querySelector('[data-testid="provenance-panel"] button.whole')?.click();`);
+  await panelAgreesWithReportShow(report, basis, banner);
+  // Every report of the patient, not only the one open: erased, as report show says.
+  const states = listed.filter((r) => !r.moved_to).map((r) =>
+    JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "report", "show", r.report])).status);
+  check(states.length === here && states.every((x) => x === "erased"), `report show of each of the patient's reports: ${states.join(", ")}`);
+  const left = await run(`return [...document.querySelectorAll('[data-testid="study-item"]')].some((b) => b.textContent.includes('Shepp-Logan'))`);
+  check(!left, "the erased patient's study is gone from the study list");
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-patient-erased-xvfb.png")]);
   } catch (e) {
     console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
   }
@@ -354,7 +461,15 @@ try {
   // A PNG of the whole window, not an empty reply.
   check(png.length > 10_000 && png.subarray(1, 4).toString() === "PNG", `screenshot saved to ${shot} (${png.length} bytes)`);
 
+  const moved = Date.now();
+  const right = await moveToTheRightPatient();
+  // The patient first: erasing the moved report destroys the images its report.create named,
+  // which are the demo patient's study's.
+  await eraseThePatient();
+  const rightRow = await until("the right patient's study", () => find(`[data-testid="study-item"][data-study="${right}"]`));
+  await openStudy(rightRow, "the right patient's study, with the moved report");
   await eraseThroughTheEditor();
+  check(true, `move, report erasure and patient erasure took ${Date.now() - moved} ms`);
 } catch (e) {
   check(false, e.message);
   const png = await wd("GET", `${s}/screenshot`).catch(() => null);

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use countersign_ledger::{Entry, EntryId, Header, Kind};
 use countersign_report::payload::{
-    AddendumWrite, AiReview, Decision, EraseScope, PayloadErase, ReportResolve, ReportRestrict,
-    ReportStatus, SectionCosign, SectionWrite, Status,
+    AddendumWrite, AiReview, Decision, EraseScope, PayloadErase, ReportMove, ReportResolve,
+    ReportRestrict, ReportStatus, SectionCosign, SectionWrite, Status,
 };
 use countersign_report::Standing;
 use serde::Serialize;
@@ -29,7 +29,7 @@ pub struct Allowed {
 }
 
 impl Allowed {
-    fn yes() -> Allowed {
+    pub(crate) fn yes() -> Allowed {
         Allowed {
             allowed: true,
             rule: None,
@@ -46,7 +46,7 @@ impl Allowed {
         }
     }
 
-    fn no(rule: &'static str, reason: String) -> Allowed {
+    pub(crate) fn no(rule: &'static str, reason: String) -> Allowed {
         Allowed {
             allowed: false,
             rule: Some(rule),
@@ -76,6 +76,10 @@ pub struct ReportActions {
     pub restrict: Allowed,
     /// Lifting the restriction in force.
     pub lift: Allowed,
+    /// Moving the report to another patient's study (`report.move`: filed under the wrong
+    /// patient). Which study is the user's choice; this says only whether the rules let this
+    /// user move the report now (an attending, the report not erased).
+    pub r#move: Allowed,
 }
 
 impl Home {
@@ -210,6 +214,13 @@ impl Home {
                 Allowed::unoffered("the report is not restricted"),
             )
         };
+        // The study is the user's choice: the rules judge who moves and when, not where to.
+        let moving = json(&ReportMove {
+            study: "…".into(),
+            images: Vec::new(),
+            reason: "…".into(),
+        });
+        let r#move = self.would_accept(report, Kind::ReportMove, &moving)?;
         Ok(ReportActions {
             write,
             cosign,
@@ -221,6 +232,7 @@ impl Home {
             erase,
             restrict,
             lift,
+            r#move,
         })
     }
 }

@@ -42,6 +42,7 @@ mod join;
 pub mod keys;
 mod moves;
 pub mod pacs;
+pub mod patient;
 pub mod projection;
 mod quarantine;
 mod reports;
@@ -80,6 +81,7 @@ pub use pacs::{
     ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
     PriorStudy, Retrieval, WorklistQuery, WorklistRow,
 };
+pub use patient::{DataProtectionActions, MoveTarget, PatientScope};
 pub use quarantine::{
     QuarantineRefused, Quarantined, MAX_QUARANTINE, MAX_QUARANTINE_PER_AUTHOR,
     MAX_QUARANTINE_PER_PEER,

@@ -7,7 +7,8 @@ const no = (rule: string, reason = `refused: ${rule}`): Allowed => ({ allowed: f
 
 const actions = (over: Partial<ReportActions> = {}): ReportActions => ({
   write: {}, cosign: {}, preliminary: no("already_final"), finalize: no("already_final"), addendum: no("not_final"), resolve: {}, review: {},
-  erase: no("role_may_not_write"), restrict: no("role_may_not_write"), lift: { allowed: false, reason: "the report is not restricted" }, ...over,
+  erase: no("role_may_not_write"), restrict: no("role_may_not_write"), lift: { allowed: false, reason: "the report is not restricted" },
+  move: no("role_may_not_write"), ...over,
 });
 
 describe("offerOf", () => {
@@ -16,6 +17,12 @@ describe("offerOf", () => {
     expect([none.erase, none.restrict, none.lift]).toEqual([false, false, false]);
     const restricted = offerOf(actions({ erase: yes, restrict: { allowed: false, reason: "already restricted" }, lift: yes }));
     expect([restricted.erase, restricted.restrict, restricted.lift]).toEqual([true, false, true]);
+  });
+
+  it("offers the move to another patient's study only where the app allows it", () => {
+    expect(offerOf(actions()).move).toBe(false);
+    expect(offerOf(actions({ move: yes })).move).toBe(true);
+    expect(NOTHING.move).toBe(false);
   });
 
   it("offers nothing before the app has answered", () => {

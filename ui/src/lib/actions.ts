@@ -39,6 +39,8 @@ export interface Offer {
   /** Restricting its processing (GDPR Art. 18), and lifting a restriction in force. */
   restrict: boolean;
   lift: boolean;
+  /** Moving the report to another patient's study (filed under the wrong patient). */
+  move: boolean;
 }
 
 /** Offers nothing: before the app has answered, or when asking failed. */
@@ -56,6 +58,7 @@ export const NOTHING: Offer = {
   erase: false,
   restrict: false,
   lift: false,
+  move: false,
 };
 
 /** A refusal as the editor shows it: the rule's code apart from the words, as for errors. */
@@ -91,5 +94,6 @@ export function offerOf(actions: ReportActions | null): Offer {
     erase: actions.erase.allowed,
     restrict: actions.restrict.allowed,
     lift: actions.lift.allowed,
+    move: actions.move.allowed,
   };
 }

@@ -393,6 +393,35 @@ export interface ReportActions {
   restrict: Allowed;
   /** Lifting the restriction in force. */
   lift: Allowed;
+  /** Moving the report to another patient's study (report.move: filed under the wrong patient). */
+  move: Allowed;
+}
+
+/** What this user may do on a whole patient's data (the app's answer from the roster role). */
+export interface DataProtectionActions {
+  erase_patient: Allowed;
+  restrict_patient: Allowed;
+}
+
+/** What erasing a patient would cover here, as the app counts it (patient_scope). */
+export interface PatientScope {
+  patient_id: string;
+  patient: string | null;
+  studies: string[];
+  reports: string[];
+  /** How many of `reports` are erased already. */
+  erased: number;
+}
+
+/** A study of another patient a report may be moved to (move_targets). */
+export interface MoveTarget {
+  study: string;
+  patient_id: string;
+  patient: string | null;
+  date: string | null;
+  modality: string | null;
+  description: string | null;
+  instances: number;
 }
 
 /** What an erasure or a restriction signed: the reports acted on, one entry each. */
@@ -623,6 +652,18 @@ export const api = {
   /** Restricts the report's processing (`restricted` true) or lifts the restriction. */
   restrict: (report: string, basis: string, restricted: boolean) =>
     call<DataProtectionOutcome>("report_restrict", { report, basis, restricted }),
+  /** Whether this user may erase or restrict a whole patient's data. */
+  dataProtectionActions: () => call<DataProtectionActions>("data_protection_actions"),
+  /** What erasing the patient of `study` would cover: Patient ID, studies, reports. */
+  patientScope: (study: string) => call<PatientScope>("patient_scope", { study }),
+  /** Erases every report of the patient; asks for the passphrase again, as `erase` does. */
+  erasePatient: (patientId: string, basis: string, passphrase: string | null) =>
+    call<DataProtectionOutcome>("patient_erase", { patientId, basis, passphrase }),
+  /** The other patients' studies `report` may be moved to. */
+  moveTargets: (report: string) => call<MoveTarget[]>("move_targets", { report }),
+  /** Moves the report to `study` of the patient `patientId`, for `reason`. */
+  moveReport: (report: string, patientId: string, study: string, reason: string) =>
+    call<string>("report_move", { report, patientId, study, reason }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   /** Remembers a peer (a multiaddr ending in /p2p/<id>) and dials it; the peers remembered. */
   syncAddPeer: (addr: string) => call<string[]>("sync_add_peer", { addr }),

@@ -229,13 +229,13 @@ export const aiStatsCalls: Record<string, unknown>[] = [];
 
 /** Erases a report as the app does: every entry but the erasure keeps its header and
  *  signature (status erased), the content goes. */
-function erase(r: ReportView, basis: string): string {
+function erase(r: ReportView, basis: string, scope: "report" | "patient" = "report"): string {
   allow(actionsFor(r).erase);
   const e = entry("payload.erase");
   for (const p of r.provenance) p.status = { state: "erased" };
   r.provenance.push(e);
   r.heads = [e.entry];
-  r.erasure = { entry: e.entry, by: me, time_ms: e.time_ms, basis: basis.trim(), scope: "report" };
+  r.erasure = { entry: e.entry, by: me, time_ms: e.time_ms, basis: basis.trim(), scope };
   r.restriction = undefined;
   r.status = "erased";
   r.images = [];
@@ -301,14 +301,14 @@ function actionsFor(r: ReportView): ReportActions {
     return {
       write: bySection(r.sections, () => refused), cosign: bySection(written, () => refused),
       preliminary: refused, finalize: refused, addendum: refused, resolve: {}, review: {},
-      erase: refused, restrict: refused, lift: protection.lift,
+      erase: refused, restrict: refused, lift: protection.lift, move: refused,
     };
   }
   if (r.erasure) {
     const gone = no("report_erased", "the report was erased: only erasure and restriction may follow it");
     return {
       write: bySection(r.sections, () => gone), cosign: bySection(written, () => gone),
-      preliminary: gone, finalize: gone, addendum: gone, resolve: {}, review: {}, ...protection,
+      preliminary: gone, finalize: gone, addendum: gone, resolve: {}, review: {}, ...protection, move: gone,
     };
   }
   const inForce = r.signoffs.filter((s) => s.in_force);
@@ -346,6 +346,8 @@ function actionsFor(r: ReportView): ReportActions {
             : yes)])),
     review: Object.fromEntries(r.ai.filter((a) => !a.review).map((a) => [a.entry, finalised ?? yes])),
     ...protection,
+    // Moving a report filed under the wrong patient: an attending (Role::may_write).
+    move: me.role === "attending" ? yes : no("role_may_not_write", `role ${me.role} may not write report.move`),
   };
 }
 
@@ -401,7 +403,33 @@ const line = (id: string, on: string, status: ReportView["status"]) => ({
   report: id, study: on, template: "ct-chest", status, created_ms: 0, last_change_ms: 0, entries: 1, cursor: `0-${id}`,
 });
 
-const rows = (): StudyRow[] => [
+/** Reports moved to another patient's study (report_move), oldest first. */
+const moved: { report: string; from: string; to: string }[] = [];
+/** Patient IDs erased (patient_erase): their studies' images are gone, so are their rows. */
+const erasedPatients = new Set<string>();
+/** The mock's Patient ID of a study's patient (the app reads the images' own). */
+const patientIdOf = (row: StudyRow) => `${(row.patient ?? "anon").split("^").at(-1)!.toUpperCase()}-0001`;
+
+/** The study list as it stands: moves marked where the report was and listed where it went. */
+const rows = (): StudyRow[] => {
+  const all = baseRows().filter((r) => !erasedPatients.has(patientIdOf(r)));
+  for (const m of moved) {
+    const r = find(m.report);
+    for (const row of all) {
+      if (row.study === m.from) {
+        row.reports = row.reports.map((x) => (x.report === m.report ? { ...x, moved_to: m.to } : x));
+      }
+      if (row.study === m.to) row.reports = [...row.reports, line(m.report, m.to, r.status)];
+    }
+  }
+  return all;
+};
+
+/** The reports about a patient's studies now (not those moved away from them). */
+const reportsOfPatient = (pid: string) =>
+  rows().filter((r) => patientIdOf(r) === pid).flatMap((r) => r.reports.filter((x) => !x.moved_to).map((x) => x.report));
+
+const baseRows = (): StudyRow[] => [
   {
     study, patient: "Phantom^Ramp", date: "20260101", modality: "CT", description: "Synthetic ramp",
     instances: 2, reports: [line(reportId, study, report.status)],
@@ -448,7 +476,7 @@ function find(id: string): ReportView {
 /** Commands that sign (or judge a signature in memory): refused while the key is locked. */
 const SIGNING = new Set([
   "report_actions", "report_new", "sign_section", "cosign_section", "report_resolve", "mark_preliminary",
-  "add_addendum", "measure_length", "mark_viewed", "review_ai", "report_restrict",
+  "add_addendum", "measure_length", "mark_viewed", "review_ai", "report_restrict", "report_move",
 ]);
 
 export function installMocks() {
@@ -554,6 +582,58 @@ export function installMocks() {
         if (!String(a.basis ?? "").trim()) throw { code: "not_allowed", rule: "payload_invalid", message: "payload.erase payload is not valid: the legal basis is empty" };
         unlocked = true;
         return { reports: [a.report], entries: [erase(find(a.report), a.basis)] };
+      case "data_protection_actions": {
+        const may = me.role === "attending" || me.role === "data-protection"
+          ? yes : no("role_may_not_write", `a member with the role ${me.role} may not write payload.erase`);
+        return { erase_patient: may, restrict_patient: may };
+      }
+      case "patient_scope": {
+        const row = rows().find((r) => r.study === a.study);
+        if (!row) throw { code: "not_found", message: "not found: a Patient ID for that study (is it imported here?)" };
+        const pid = patientIdOf(row);
+        const studies = rows().filter((r) => patientIdOf(r) === pid).map((r) => r.study);
+        const ids = reportsOfPatient(pid);
+        return { patient_id: pid, patient: row.patient, studies, reports: ids, erased: ids.filter((x) => find(x).erasure).length };
+      }
+      case "patient_erase": {
+        // As report_erase: asked again; judged for every report before anything is erased.
+        if (!inKeychain) {
+          if (!a.passphrase) throw { code: "reauth_required", message: "erasing a patient's personal data asks for your passphrase again" };
+          checkPassphrase(a.passphrase);
+        }
+        unlocked = true;
+        if (!String(a.basis ?? "").trim()) throw { code: "not_allowed", rule: "payload_invalid", message: "payload.erase payload is not valid: the legal basis is empty" };
+        const ids = reportsOfPatient(a.patientId);
+        if (!ids.length) throw { code: "not_found", message: "not found: a report of that patient" };
+        const todo = ids.map(find).filter((r) => !r.erasure);
+        for (const r of todo) allow(actionsFor(r).erase);
+        const entries = todo.map((r) => erase(r, a.basis, "patient"));
+        erasedPatients.add(a.patientId);
+        return { reports: todo.map((r) => r.report), entries };
+      }
+      case "move_targets": {
+        const r = find(a.report);
+        const here = rows().find((x) => x.study === r.study);
+        return rows()
+          .filter((x) => x.instances > 0 && x.study !== r.study && (!here || patientIdOf(x) !== patientIdOf(here)))
+          .map((x) => ({ study: x.study, patient_id: patientIdOf(x), patient: x.patient, date: x.date, modality: x.modality,
+            description: x.description, instances: x.instances }));
+      }
+      case "report_move": {
+        const r = find(a.report);
+        allow(actionsFor(r).move);
+        const to = rows().find((x) => x.study === a.study);
+        if (!to || patientIdOf(to) !== a.patientId) {
+          throw { code: "wrong_patient", message: `study ${a.study} is not the study of the patient named: its images carry another Patient ID; nothing was signed` };
+        }
+        const e = entry("report.move");
+        r.provenance.push(e);
+        r.heads = [e.entry];
+        r.moves = [...(r.moves ?? []), { entry: e.entry, by: me, time_ms: e.time_ms, from: r.study, to: a.study, reason: a.reason }];
+        moved.push({ report: r.report, from: r.study, to: a.study });
+        r.study = a.study;
+        return e.entry;
+      }
       case "report_restrict": {
         const on = (args as { restricted?: boolean }).restricted === true;
         return { reports: [a.report], entries: [restrict(find(a.report), a.basis ?? "", on)] };
