@@ -3,7 +3,9 @@
 //! across two versions of one model, generated straight into SQLite
 //! (`countersign_benches::build_ai_department`). Measured through the app's use case
 //! (`Home::ai_stats`, what `countersign ai stats --json` runs): the first call on a freshly
-//! opened home and the median of three more. The counts are checked against what was
+//! opened home and the median of three more. Opening the home builds the derived tables (the
+//! report list and the AI outcome rows, every AI entry's signature verified once), as it does
+//! for a home from before them; that is timed apart. The counts are checked against what was
 //! generated, so a fast wrong answer fails. Goal < 1 s. Prints one `SUMMARY` line.
 
 use std::time::Instant;
@@ -23,13 +25,18 @@ fn main() {
     let started = Instant::now();
     let built = build_ai_department(dir.path(), results / PER_REPORT, PER_REPORT)
         .expect("the department is built");
+    let generated = started.elapsed().as_secs_f64();
+    let opening = Instant::now();
     let home = Home::open(dir.path()).expect("the home opens");
+    let opened = opening.elapsed().as_secs_f64();
     eprintln!(
-        "built {} entries ({} AI results) in {:.1} s, report list rebuilt on open",
-        built.entries,
-        built.results,
-        started.elapsed().as_secs_f64()
+        "built {} entries ({} AI results) in {generated:.1} s; the report list and AI rows \
+         built on open in {opened:.1} s",
+        built.entries, built.results,
     );
+    drop(home);
+    // What a CLI process does: open a home whose tables are current, ask once.
+    let home = Home::open(dir.path()).expect("the home opens again");
     let run = || {
         let t = Instant::now();
         let stats = home.ai_stats(&Filter::default(), None).expect("ai stats");
@@ -50,11 +57,12 @@ fn main() {
     let mut warm: Vec<f64> = (0..3).map(|_| run().0).collect();
     let median = quantile(&mut warm, 0.5);
     println!(
-        "SUMMARY ai_stats: {} AI results and reviews in {} reports, 2 model versions: first call {:.2} s, warm median {:.2} s — {}",
+        "SUMMARY ai_stats: {} AI results and reviews in {} reports, 2 model versions: first call {:.2} s, warm median {:.2} s (tables built on open once: {:.1} s) — {}",
         built.results,
         results / PER_REPORT,
         first,
         median,
+        opened,
         goal("< 1 s", first < 1.0)
     );
 }
