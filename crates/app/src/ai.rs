@@ -354,9 +354,7 @@ impl Home {
             });
         }
         // The order `report show` lists them in, report by report.
-        outcomes.sort_unstable_by(|a, b| {
-            (a.report, a.time_ms, a.entry).cmp(&(b.report, b.time_ms, b.entry))
-        });
+        outcomes.sort_unstable_by_key(|a| (a.report, a.time_ms, a.entry));
         Ok(ai_stats_of(outcomes, filter))
     }
 
@@ -373,8 +371,7 @@ impl Home {
             .iter()
             .flat_map(|v| v.ai.iter().map(|ai| Outcome::of(ai, Some(v.report))))
             .collect();
-        outcomes
-            .sort_by(|a, b| (a.report, a.time_ms, a.entry).cmp(&(b.report, b.time_ms, b.entry)));
+        outcomes.sort_by_key(|a| (a.report, a.time_ms, a.entry));
         Ok(ai_stats_of(outcomes, filter))
     }
 

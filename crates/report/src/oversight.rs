@@ -698,7 +698,9 @@ mod tests {
         let outcomes = || view.ai.iter().map(|ai| Outcome::of(ai, Some(r)));
         let stats = ai_stats_of(outcomes(), &Filter::default());
         assert_eq!(stats.models.len(), 2);
-        let months = |m: &ModelStats| -> Vec<(String, u64, u64, u64, u64, u64, Option<f64>)> {
+        // (month, proposals, accepted, edited, rejected, unreviewed, acceptance rate)
+        type Month = (String, u64, u64, u64, u64, u64, Option<f64>);
+        let months = |m: &ModelStats| -> Vec<Month> {
             m.months
                 .iter()
                 .map(|c| {
