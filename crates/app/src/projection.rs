@@ -14,6 +14,10 @@
 //! [`PROJECTION_VERSION`] (a home from before the table, or after the projection changed), or
 //! on demand (`countersign reindex`). `verify` recomputes every row from the entries it checked
 //! and reports any row that differs.
+//!
+//! The AI outcomes ([`ai`]: a row per AI proposal, what `ai stats` reads) are kept in step by
+//! the same walk: every log projected here has its AI rows projected too, and a rebuild
+//! rebuilds both (the AI rows alone when only their version is behind).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -24,6 +28,8 @@ use countersign_store::{Db, Store, SummaryRow};
 
 use crate::error::Result;
 use crate::state::LedgerState;
+
+pub mod ai;
 
 /// The version of what a row holds and how it is computed; a home whose table was written by
 /// another version rebuilds it on open.
@@ -78,15 +84,16 @@ pub(crate) fn update(db: &Db<'_>, state: &mut LedgerState, mark: Mark) -> Result
     let network = state.network().ok();
     let mut written = 0;
     for log in logs.iter().filter(|l| Some(**l) != network) {
-        project(db, state, log)?;
+        project(db, state, log, true)?;
         written += 1;
     }
     Ok(written)
 }
 
-/// Projects one log into its row (or drops the row when the log makes no report). A log not
-/// loaded before is unloaded after, so that projecting many leaves the state as it was.
-fn project(db: &Db<'_>, state: &mut LedgerState, log: &LogId) -> Result<()> {
+/// Projects one log into its row (or drops the row when the log makes no report), and its AI
+/// rows ([`ai::project_log`]; `reuse` as there). A log not loaded before is unloaded after, so
+/// that projecting many leaves the state as it was.
+fn project(db: &Db<'_>, state: &mut LedgerState, log: &LogId, reuse: bool) -> Result<()> {
     let loaded = state.ledger.has_log(log);
     if let Err(e) = state.load_log(db, log) {
         // A damaged row (verify names it) must not stop the rest of the write; the row keeps
@@ -102,6 +109,7 @@ fn project(db: &Db<'_>, state: &mut LedgerState, log: &LogId) -> Result<()> {
         }
         None => db.delete_summary(log)?,
     }
+    ai::project_log(db, state, log, reuse)?;
     if !loaded {
         state.ledger.unload(log);
     }
@@ -126,6 +134,7 @@ pub(crate) fn row(s: &Summary) -> SummaryRow {
 pub(crate) fn rebuild(db: &Db<'_>) -> Result<u64> {
     let started = Instant::now();
     db.clear_summaries()?;
+    db.clear_ai_outcomes()?;
     let mut state = LedgerState::load(db)?;
     let network = state.network().ok();
     let mut after: Option<LogId> = None;
@@ -135,10 +144,11 @@ pub(crate) fn rebuild(db: &Db<'_>) -> Result<u64> {
         if Some(log) == network {
             continue;
         }
-        project(db, &mut state, &log)?;
+        project(db, &mut state, &log, false)?;
         reports += 1;
     }
     db.set_meta(META_KEY, PROJECTION_VERSION)?;
+    db.set_meta(ai::AI_META_KEY, ai::AI_PROJECTION_VERSION)?;
     tracing::info!(
         reports,
         seconds = started.elapsed().as_secs_f64(),
@@ -147,18 +157,24 @@ pub(crate) fn rebuild(db: &Db<'_>) -> Result<u64> {
     Ok(reports)
 }
 
-/// Rebuilds the rows if the table does not hold this version of the projection (checked again
-/// under the write lock, so two processes opening a home rebuild it once).
+/// Rebuilds the rows if the tables do not hold this version of the projection (checked again
+/// under the write lock, so two processes opening a home rebuild them once): both when the
+/// report list is behind, the AI rows alone when only they are.
 pub(crate) fn ensure(store: &mut Store) -> Result<()> {
-    if store.db().meta(META_KEY)?.as_deref() == Some(PROJECTION_VERSION) {
+    if current(&store.db())? && ai::current(&store.db())? {
         return Ok(());
     }
-    tracing::info!("the report list is missing or from another version: rebuilding it");
+    tracing::info!(
+        "the report list or the AI rows are missing or from another version: rebuilding"
+    );
     store.write(|db| {
-        if db.meta(META_KEY)?.as_deref() == Some(PROJECTION_VERSION) {
-            return Ok(());
+        if !current(db)? {
+            return rebuild(db).map(|_| ());
         }
-        rebuild(db).map(|_| ())
+        if !ai::current(db)? {
+            return ai::rebuild(db).map(|_| ());
+        }
+        Ok(())
     })
 }
 

@@ -1,6 +1,8 @@
 //! `verify`: re-check every stored entry from its bytes — id, signature, payload, the index
 //! columns — then replay the ledger and report rules over the whole store, re-check fork
-//! evidence, and hold the report list's rows to what the entries give. Streams the store log
+//! evidence, and hold the report list's rows and the AI outcome rows to what the entries give
+//! (an AI row made from an entry's bytes and then rewritten with them is what only this
+//! catches, not `ai stats`; see [`crate::projection::ai`]). Streams the store log
 //! by log: the roster is held throughout (every report is judged by it), each report log only
 //! while it is judged, so memory does not grow with the store. Signatures are checked in
 //! parallel on all cores (or on the threads of whatever rayon pool the caller installs).
@@ -146,8 +148,12 @@ struct Replay<'a> {
     /// The report list's rows, checked against each log as it is judged (when they claim to be
     /// current), read in report order beside the logs.
     rows: Option<RowCursor>,
-    /// Problems with those rows.
+    /// Problems with those rows (and with the AI outcome rows).
     row_problems: Vec<Problem>,
+    /// Whether the AI outcome rows claim to be current (then each log's are checked).
+    ai_rows: bool,
+    /// The current log's AI entries as their rows were checked: status and digest.
+    ai_checked: countersign_ledger::IdMap<crate::projection::ai::Checked>,
     /// The most report logs held at once (stays 1: what keeps memory flat).
     peak_logs: usize,
 }
@@ -190,6 +196,14 @@ impl RowCursor {
     }
 }
 
+fn ai_row_problem(report: &LogId, problem: String) -> Problem {
+    Problem {
+        entry: report.to_hex(),
+        code: Some("ai_row".into()),
+        problem,
+    }
+}
+
 fn row_problem(report: &LogId, problem: String) -> Problem {
     Problem {
         entry: report.to_hex(),
@@ -218,6 +232,9 @@ impl Replay<'_> {
                 }
             }
             self.entries += 1;
+            if !roster && self.ai_rows {
+                self.note_ai_row(&row, &result);
+            }
             // check_row matched the payload to its header already.
             let outcome = match result {
                 Err(e) => Err((None, e)),
@@ -378,7 +395,76 @@ impl Replay<'_> {
             .summary(&log)
             .map(|s| crate::projection::row(&s));
         self.check_row(&log, expected)?;
+        self.check_ai_rows(&log)?;
         self.state.ledger.unload(&log);
+        Ok(())
+    }
+
+    /// Keeps an AI entry's status and digest as its row was checked, for its log's AI rows.
+    fn note_ai_row(&mut self, row: &StoredEntry, result: &std::result::Result<Entry, String>) {
+        use countersign_report::EntryStatus;
+        let ai = [
+            countersign_ledger::Kind::AiResult,
+            countersign_ledger::Kind::AiReceived,
+            countersign_ledger::Kind::AiReview,
+        ];
+        let (true, Some(id)) = (
+            ai.iter().any(|k| k.name() == row.kind),
+            Hash::from_slice(&row.id),
+        ) else {
+            return;
+        };
+        let status = match (result, &row.payload) {
+            (Ok(_), Some(_)) => EntryStatus::Verified,
+            (Ok(_), None) => EntryStatus::Erased,
+            (Err(reason), _) => EntryStatus::Invalid {
+                reason: reason.clone(),
+            },
+        };
+        let digest =
+            crate::projection::ai::entry_digest(&row.header, &row.signature, &row.payload_hash);
+        self.ai_checked
+            .insert(id, crate::projection::ai::Checked { status, digest });
+    }
+
+    /// Holds `log`'s AI outcome rows to what its entries, as verified here, give.
+    fn check_ai_rows(&mut self, log: &LogId) -> Result<()> {
+        let checked = std::mem::take(&mut self.ai_checked);
+        if !self.ai_rows {
+            return Ok(());
+        }
+        let forks = crate::projection::ai::Forks::of(self.db, log)?;
+        let expected = match self.state.ledger.report(log) {
+            Some(_) => self
+                .state
+                .ledger
+                .report_as_judged(log)
+                .map(|r| {
+                    crate::projection::ai::rows_of(r, self.state.ledger.roster(), &checked, &forks)
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let stored = self.db.ai_outcomes_of(log)?;
+        if stored != expected {
+            let differs = stored
+                .iter()
+                .zip(&expected)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| a.entry)
+                .or_else(|| stored.get(expected.len()).map(|r| r.entry))
+                .or_else(|| expected.get(stored.len()).map(|r| r.entry));
+            self.row_problems.push(ai_row_problem(
+                log,
+                format!(
+                    "the AI outcome rows do not match the report's entries: they hold {} \
+                     proposal(s), the entries give {}{}; `countersign reindex` rebuilds them",
+                    stored.len(),
+                    expected.len(),
+                    differs.map_or(String::new(), |e| format!(", first differing at {e}"))
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -499,6 +585,8 @@ pub(crate) fn verify(
         evidence,
         rows,
         row_problems: Vec::new(),
+        ai_rows: crate::projection::ai::current(db)?,
+        ai_checked: Default::default(),
         peak_logs: 0,
     };
     // Author keys already checked (the roster's members), so rows need not re-check them.
@@ -576,6 +664,17 @@ pub(crate) fn verify(
                      `countersign reindex` rebuilds the list",
                     describe(&r)
                 ),
+            ));
+        }
+    }
+    // AI rows of logs with no entry stored.
+    if only.is_none() && replay.ai_rows {
+        for log in db.ai_outcome_orphans()? {
+            replay.row_problems.push(ai_row_problem(
+                &log,
+                "AI outcome rows name a report whose entries are not stored; \
+                 `countersign reindex` rebuilds them"
+                    .into(),
             ));
         }
     }

@@ -2,10 +2,14 @@
 //! how many accepted, edited, rejected or still unreviewed, how much reviewers changed, how long
 //! review took and by whom — and how acceptance moved between versions of one model (drift).
 //!
-//! Computed from report views only (the rules already judged every entry), and only from
-//! entries that verify: a proposal or a review whose status is anything but verified is left
-//! out of every figure and listed in [`AiStats::excluded`] with its reason, never counted
-//! silently.
+//! Computed from [`Outcome`]s — one per proposal, with its review — and only from entries that
+//! verify: a proposal or a review whose status is anything but verified is left out of every
+//! figure and listed in [`AiStats::excluded`] with its reason, never counted silently. An
+//! outcome is read off a report view ([`Outcome::of`]: the rules already judged every entry)
+//! or, in the app, off the derived table of AI outcomes that holds the same facts per proposal
+//! (so that `ai stats` over 100 000 proposals need not project every report). Every figure
+//! clicks through: the proposals behind each count are listed, and [`AiStats::reports`] names
+//! the report each proposal (and each excluded review) belongs to.
 //!
 //! ```
 //! use countersign_report::oversight::{ai_stats, Filter};
@@ -55,8 +59,105 @@ impl Filter {
     /// standing is judged apart). The audit package selects with it too, so that the package
     /// and the figures always speak of the same proposals.
     pub fn admits(&self, ai: &AiView) -> bool {
-        self.model.as_ref().is_none_or(|m| *m == ai.result.model)
-            && self.since_ms.is_none_or(|t| ai.time_ms >= t)
+        self.admits_signed(&ai.result.model, ai.time_ms)
+    }
+
+    /// [`Filter::admits`] for a proposal of `model` signed at `time_ms`.
+    pub fn admits_signed(&self, model: &str, time_ms: u64) -> bool {
+        self.model.as_ref().is_none_or(|m| m == model) && self.since_ms.is_none_or(|t| time_ms >= t)
+    }
+}
+
+/// `YYYY-MM` of a time in ms since the epoch, in UTC: the month a proposal counts in.
+pub fn month_of(ms: u64) -> String {
+    let (y, m) = year_month(ms);
+    format!("{y:04}-{m:02}")
+}
+
+/// Year and month (1–12) of a time in ms since the epoch, in UTC.
+fn year_month(ms: u64) -> (i64, i64) {
+    // Civil date from days since the epoch (proleptic Gregorian), Howard Hinnant's algorithm.
+    let z = (ms / 86_400_000) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m)
+}
+
+/// One AI proposal and the review that decides it, as the figures need them: what
+/// [`ai_stats_of`] counts. Nothing here is judged by the figures: whether each entry stands
+/// was settled by whoever made the outcome (the rules, over verified bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The proposal (`ai.result` or `ai.received`).
+    pub entry: EntryId,
+    /// The report (log) it belongs to, when known.
+    pub report: Option<EntryId>,
+    /// Whether it arrived as DICOM SR (`ai.received`) rather than signed by the model.
+    pub received: bool,
+    pub model: String,
+    pub version: String,
+    pub vendor: Option<String>,
+    /// When the proposal was signed (ms since the epoch, as signed).
+    pub time_ms: u64,
+    /// Why the proposal does not count (see [`unverified`]); `None` when it verified and the
+    /// rules accept it.
+    pub unverified: Option<String>,
+    pub review: Option<ReviewOutcome>,
+}
+
+/// A review of one proposal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewOutcome {
+    pub entry: EntryId,
+    pub decision: Decision,
+    pub time_ms: u64,
+    /// "name (key)", the name as the roster gives it.
+    pub reviewer: String,
+    /// For an edit, the words changed between proposal and signed text ([`words_changed`]).
+    pub words_changed: u64,
+    /// Why the review does not count; `None` when it verified and the rules accept it.
+    pub unverified: Option<String>,
+}
+
+/// "name (key)": how a reviewer is counted.
+pub fn reviewer_label(author: &crate::view::Author) -> String {
+    format!("{} ({})", author.name, author.key)
+}
+
+impl Outcome {
+    /// The outcome of the proposal `ai` as a report view shows it (in `report`, if known).
+    pub fn of(ai: &AiView, report: Option<EntryId>) -> Outcome {
+        Outcome {
+            entry: ai.entry,
+            report,
+            received: ai.received.is_some(),
+            model: ai.result.model.clone(),
+            version: ai.result.version.clone(),
+            // A received SR's device is not a roster member: its manufacturer is the SR's word.
+            vendor: match &ai.received {
+                Some(r) => Some(r.attestation.device.manufacturer.clone()),
+                None => ai.author.ai_model.as_ref().map(|m| m.vendor.clone()),
+            },
+            time_ms: ai.time_ms,
+            unverified: unverified(&ai.status),
+            review: ai.review.as_ref().map(|r| ReviewOutcome {
+                entry: r.entry,
+                decision: r.decision,
+                time_ms: r.time_ms,
+                reviewer: reviewer_label(&r.reviewer),
+                words_changed: match r.decision {
+                    Decision::Edit => {
+                        words_changed(&ai.result.text, r.text.as_deref().unwrap_or_default())
+                    }
+                    Decision::Accept | Decision::Reject => 0,
+                },
+                unverified: unverified(&r.status),
+            }),
+        }
     }
 }
 
@@ -107,8 +208,29 @@ pub struct ModelStats {
     pub reviewers: BTreeMap<String, u64>,
     /// Every counted proposal: what the figures click through to.
     pub results: Vec<EntryId>,
+    /// The proposals behind `accepted`, `edited` and `rejected`.
+    pub accepted_results: Vec<EntryId>,
+    pub edited_results: Vec<EntryId>,
+    pub rejected_results: Vec<EntryId>,
     /// Proposals still unreviewed.
     pub unreviewed_results: Vec<EntryId>,
+    /// The same counts per month of the proposal's signed time (UTC), oldest first: the rate
+    /// over time.
+    pub months: Vec<MonthCount>,
+}
+
+/// One month of one model version's record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthCount {
+    /// `YYYY-MM`, UTC, of the proposals' signed time.
+    pub month: String,
+    pub proposals: u64,
+    pub accepted: u64,
+    pub edited: u64,
+    pub rejected: u64,
+    pub unreviewed: u64,
+    /// (accepted + edited) / reviewed; `None` in a month with no review.
+    pub acceptance_rate: Option<f64>,
 }
 
 /// A change in acceptance between two consecutive versions of one model.
@@ -136,9 +258,13 @@ pub struct AiStats {
     pub models: Vec<ModelStats>,
     pub drift: Vec<Drift>,
     pub excluded: Vec<Excluded>,
+    /// For every proposal counted or excluded and every excluded review, the report (log) it
+    /// belongs to, where the outcome named one: what a figure clicks through to.
+    pub reports: BTreeMap<EntryId, EntryId>,
 }
 
-fn unverified(status: &EntryStatus) -> Option<String> {
+/// Why an entry of this status does not count (`None`: it verified and the rules accept it).
+pub fn unverified(status: &EntryStatus) -> Option<String> {
     match status {
         EntryStatus::Verified => None,
         EntryStatus::Fork => Some("fork".into()),
@@ -171,30 +297,66 @@ pub fn words_changed(before: &str, after: &str) -> u64 {
     (a.len() + b.len() - 2 * row[b.len()]) as u64
 }
 
-/// The figures for every AI proposal in `results` (see the module docs).
+/// The figures for every AI proposal in `results` (see the module docs). A view does not say
+/// which report it is in, so [`AiStats::reports`] stays empty: [`ai_stats_of`] over
+/// [`Outcome::of`] with the report fills it.
 pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filter) -> AiStats {
+    ai_stats_of(results.into_iter().map(|ai| Outcome::of(ai, None)), filter)
+}
+
+/// Counts of one model version, or of one month of it.
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    edited: u64,
+    rejected: u64,
+    unreviewed: u64,
+}
+
+impl Tally {
+    fn proposals(&self) -> u64 {
+        self.accepted + self.edited + self.rejected + self.unreviewed
+    }
+
+    /// (accepted + edited) / reviewed, and rejected / reviewed.
+    fn rates(&self) -> (Option<f64>, Option<f64>) {
+        let reviewed = self.accepted + self.edited + self.rejected;
+        let rate = |n: u64| (reviewed > 0).then(|| n as f64 / reviewed as f64);
+        (rate(self.accepted + self.edited), rate(self.rejected))
+    }
+}
+
+/// The figures for every proposal in `outcomes` that `filter` admits (see the module docs).
+pub fn ai_stats_of(outcomes: impl IntoIterator<Item = Outcome>, filter: &Filter) -> AiStats {
     #[derive(Default)]
     struct Acc {
         vendor: Option<String>,
-        accepted: u64,
-        edited: u64,
-        rejected: u64,
+        tally: Tally,
         edits: Vec<u64>,
         waits: Vec<u64>,
         reviewers: BTreeMap<String, u64>,
         results: Vec<EntryId>,
+        accepted: Vec<EntryId>,
+        edited: Vec<EntryId>,
+        rejected: Vec<EntryId>,
         unreviewed: Vec<EntryId>,
+        // By (year, month): a string per proposal cost a tenth of the figures' time.
+        months: BTreeMap<(i64, i64), Tally>,
     }
     let mut by_version: BTreeMap<(String, String), Acc> = BTreeMap::new();
     let mut excluded = Vec::new();
-    for ai in results {
-        if !filter.admits(ai) {
+    let mut reports = BTreeMap::new();
+    for o in outcomes {
+        if !filter.admits_signed(&o.model, o.time_ms) {
             continue;
         }
-        if let Some(reason) = unverified(&ai.status) {
+        if let Some(report) = o.report {
+            reports.insert(o.entry, report);
+        }
+        if let Some(reason) = o.unverified {
             excluded.push(Excluded {
-                entry: ai.entry,
-                kind: if ai.received.is_some() {
+                entry: o.entry,
+                kind: if o.received {
                     "ai.received"
                 } else {
                     "ai.result"
@@ -203,11 +365,14 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
             });
             continue;
         }
-        let review = match &ai.review {
-            Some(r) => match unverified(&r.status) {
+        let review = match o.review {
+            Some(r) => match r.unverified {
                 // The proposal counts; its review does not (it is listed), so it reads as
                 // unreviewed until a review that verifies exists.
                 Some(reason) => {
+                    if let Some(report) = o.report {
+                        reports.insert(r.entry, report);
+                    }
                     excluded.push(Excluded {
                         entry: r.entry,
                         kind: "ai.review",
@@ -219,59 +384,73 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
             },
             None => None,
         };
-        let acc = by_version
-            .entry((ai.result.model.clone(), ai.result.version.clone()))
-            .or_default();
-        // A received SR's device is not a roster member: its manufacturer is the SR's word.
-        acc.vendor = match &ai.received {
-            Some(r) => Some(r.attestation.device.manufacturer.clone()),
-            None => ai.author.ai_model.as_ref().map(|m| m.vendor.clone()),
-        };
-        acc.results.push(ai.entry);
+        let acc = by_version.entry((o.model, o.version)).or_default();
+        acc.vendor = o.vendor;
+        acc.results.push(o.entry);
+        let month = acc.months.entry(year_month(o.time_ms)).or_default();
         let Some(review) = review else {
-            acc.unreviewed.push(ai.entry);
+            acc.tally.unreviewed += 1;
+            month.unreviewed += 1;
+            acc.unreviewed.push(o.entry);
             continue;
         };
         match review.decision {
-            Decision::Accept => acc.accepted += 1,
-            Decision::Edit => {
-                acc.edited += 1;
-                acc.edits.push(words_changed(
-                    &ai.result.text,
-                    review.text.as_deref().unwrap_or_default(),
-                ));
+            Decision::Accept => {
+                acc.tally.accepted += 1;
+                month.accepted += 1;
+                acc.accepted.push(o.entry);
             }
-            Decision::Reject => acc.rejected += 1,
+            Decision::Edit => {
+                acc.tally.edited += 1;
+                month.edited += 1;
+                acc.edited.push(o.entry);
+                acc.edits.push(review.words_changed);
+            }
+            Decision::Reject => {
+                acc.tally.rejected += 1;
+                month.rejected += 1;
+                acc.rejected.push(o.entry);
+            }
         }
-        acc.waits.push(review.time_ms.saturating_sub(ai.time_ms));
-        *acc.reviewers
-            .entry(format!(
-                "{} ({})",
-                review.reviewer.name, review.reviewer.key
-            ))
-            .or_default() += 1;
+        acc.waits.push(review.time_ms.saturating_sub(o.time_ms));
+        *acc.reviewers.entry(review.reviewer).or_default() += 1;
     }
     let models: Vec<ModelStats> = by_version
         .into_iter()
         .map(|((model, version), acc)| {
-            let reviewed = acc.accepted + acc.edited + acc.rejected;
-            let rate = |n: u64| (reviewed > 0).then(|| n as f64 / reviewed as f64);
+            let (acceptance_rate, rejection_rate) = acc.tally.rates();
             ModelStats {
                 model,
                 version,
                 vendor: acc.vendor,
-                proposals: acc.results.len() as u64,
-                accepted: acc.accepted,
-                edited: acc.edited,
-                rejected: acc.rejected,
-                unreviewed: acc.unreviewed.len() as u64,
-                acceptance_rate: rate(acc.accepted + acc.edited),
-                rejection_rate: rate(acc.rejected),
+                proposals: acc.tally.proposals(),
+                accepted: acc.tally.accepted,
+                edited: acc.tally.edited,
+                rejected: acc.tally.rejected,
+                unreviewed: acc.tally.unreviewed,
+                acceptance_rate,
+                rejection_rate,
                 edit_words: Spread::of(acc.edits),
                 review_ms: Spread::of(acc.waits),
                 reviewers: acc.reviewers,
                 results: acc.results,
+                accepted_results: acc.accepted,
+                edited_results: acc.edited,
+                rejected_results: acc.rejected,
                 unreviewed_results: acc.unreviewed,
+                months: acc
+                    .months
+                    .into_iter()
+                    .map(|((y, m), t)| MonthCount {
+                        proposals: t.proposals(),
+                        acceptance_rate: t.rates().0,
+                        month: format!("{y:04}-{m:02}"),
+                        accepted: t.accepted,
+                        edited: t.edited,
+                        rejected: t.rejected,
+                        unreviewed: t.unreviewed,
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -296,6 +475,7 @@ pub fn ai_stats<'a>(results: impl IntoIterator<Item = &'a AiView>, filter: &Filt
         models,
         drift,
         excluded,
+        reports,
     }
 }
 
@@ -442,5 +622,168 @@ mod tests {
             },
         );
         assert_eq!(later.models.iter().map(|m| m.proposals).sum::<u64>(), 50);
+    }
+
+    #[test]
+    fn a_month_is_the_utc_month_of_the_signed_time() {
+        let day = |d: &str| date_start_ms(d).unwrap();
+        assert_eq!(month_of(0), "1970-01");
+        assert_eq!(month_of(day("2024-02-29")), "2024-02");
+        assert_eq!(month_of(day("2026-12-01") - 1), "2026-11");
+        assert_eq!(month_of(day("2026-12-01")), "2026-12");
+        assert_eq!(month_of(day("2000-03-01")), "2000-03");
+        assert_eq!(month_of(day("2100-01-01") - 1), "2099-12");
+    }
+
+    /// A department whose proposals span three months and two versions, with known outcomes:
+    /// the per-month counts and rates, the proposals behind each count, and the report each
+    /// proposal (and an excluded review) belongs to are exact.
+    #[test]
+    fn months_and_the_proposals_behind_each_count_are_exact() {
+        use crate::fixture::Department;
+        use crate::payload::{AccessChange, AiResult, AiReview};
+        use countersign_ledger::Kind;
+        use std::collections::BTreeSet;
+
+        let mut d = Department::new();
+        let r = d.report("ada", "ct-chest");
+        let grant = AccessChange {
+            member: d.public("ai"),
+        };
+        d.append("ada", Some(r), Kind::AccessGrant, &grant).unwrap();
+        // (month, version, accepted, edited, rejected, unreviewed)
+        let plan = [
+            ("2026-01-15", "1", 3, 2, 1, 1),
+            ("2026-02-03", "1", 1, 0, 3, 2),
+            ("2026-03-30", "2", 4, 1, 0, 0),
+        ];
+        // What each proposal was given, by version and outcome.
+        let mut given: BTreeMap<(&str, &str), BTreeSet<EntryId>> = BTreeMap::new();
+        for (day, version, accepted, edited, rejected, unreviewed) in plan {
+            d.clock = date_start_ms(day).unwrap();
+            let outcomes = std::iter::repeat_n(Some(Decision::Accept), accepted)
+                .chain(std::iter::repeat_n(Some(Decision::Edit), edited))
+                .chain(std::iter::repeat_n(Some(Decision::Reject), rejected))
+                .chain(std::iter::repeat_n(None, unreviewed));
+            for (i, outcome) in outcomes.enumerate() {
+                let result = AiResult {
+                    model: "soft-tissue-stats".into(),
+                    version: version.into(),
+                    inputs: vec![],
+                    parameters: BTreeMap::new(),
+                    outputs: BTreeMap::new(),
+                    section: "findings".into(),
+                    text: format!("Mean {i} HU over the region."),
+                };
+                let id = d.append("ai", Some(r), Kind::AiResult, &result).unwrap();
+                let label = match outcome {
+                    Some(Decision::Accept) => "accepted",
+                    Some(Decision::Edit) => "edited",
+                    Some(Decision::Reject) => "rejected",
+                    None => "unreviewed",
+                };
+                given.entry((version, label)).or_default().insert(id);
+                if let Some(decision) = outcome {
+                    let review = AiReview {
+                        result: id,
+                        decision,
+                        text: (decision == Decision::Edit).then(|| format!("Mean {i} HU.")),
+                        comment: None,
+                    };
+                    d.append("ada", Some(r), Kind::AiReview, &review).unwrap();
+                }
+            }
+        }
+        let view = d.view(r);
+        let outcomes = || view.ai.iter().map(|ai| Outcome::of(ai, Some(r)));
+        let stats = ai_stats_of(outcomes(), &Filter::default());
+        assert_eq!(stats.models.len(), 2);
+        // (month, proposals, accepted, edited, rejected, unreviewed, acceptance rate)
+        type Month = (String, u64, u64, u64, u64, u64, Option<f64>);
+        let months = |m: &ModelStats| -> Vec<Month> {
+            m.months
+                .iter()
+                .map(|c| {
+                    (
+                        c.month.clone(),
+                        c.proposals,
+                        c.accepted,
+                        c.edited,
+                        c.rejected,
+                        c.unreviewed,
+                        c.acceptance_rate,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            months(&stats.models[0]),
+            [
+                ("2026-01".to_string(), 7, 3, 2, 1, 1, Some(5.0 / 6.0)),
+                ("2026-02".to_string(), 6, 1, 0, 3, 2, Some(1.0 / 4.0)),
+            ]
+        );
+        assert_eq!(
+            months(&stats.models[1]),
+            [("2026-03".to_string(), 5, 4, 1, 0, 0, Some(1.0))]
+        );
+        for m in &stats.models {
+            let set = |ids: &[EntryId]| ids.iter().copied().collect::<BTreeSet<_>>();
+            // A version with no proposal of an outcome has none behind its count.
+            let of = |label| {
+                given
+                    .get(&(m.version.as_str(), label))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            assert_eq!(set(&m.accepted_results), of("accepted"), "{}", m.version);
+            assert_eq!(set(&m.edited_results), of("edited"), "{}", m.version);
+            assert_eq!(set(&m.rejected_results), of("rejected"), "{}", m.version);
+            assert_eq!(
+                set(&m.unreviewed_results),
+                of("unreviewed"),
+                "{}",
+                m.version
+            );
+            assert_eq!(
+                (
+                    m.accepted_results.len() as u64,
+                    m.edited_results.len() as u64,
+                    m.rejected_results.len() as u64
+                ),
+                (m.accepted, m.edited, m.rejected)
+            );
+        }
+        // Every proposal clicks through to its report.
+        assert_eq!(stats.reports.len(), 18);
+        assert!(stats.reports.values().all(|log| *log == r));
+        assert!(stats.excluded.is_empty());
+
+        // A review that does not verify: out of its month's counts, listed, and its report
+        // named; the month reads it as unreviewed.
+        let mut tampered: Vec<Outcome> = outcomes().collect();
+        let review = {
+            let o = tampered
+                .iter_mut()
+                .find(|o| given[&("1", "accepted")].contains(&o.entry))
+                .unwrap();
+            let review = o.review.as_mut().unwrap();
+            review.unverified = Some("does not verify: signature".into());
+            review.entry
+        };
+        let stats = ai_stats_of(tampered, &Filter::default());
+        assert_eq!(stats.excluded.len(), 1);
+        assert_eq!(stats.excluded[0].entry, review);
+        assert_eq!(stats.reports.get(&review), Some(&r));
+        let jan = &stats.models[0].months[0];
+        assert_eq!(
+            (jan.accepted, jan.unreviewed, jan.acceptance_rate),
+            (2, 2, Some(4.0 / 5.0))
+        );
+        // The JSON the desktop reads: these names, the reports keyed by entry.
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(json["models"][0]["months"][0]["month"], "2026-01");
+        assert_eq!(json["reports"][review.to_hex()], r.to_hex());
+        assert!(json["models"][0]["edited_results"].is_array());
     }
 }

@@ -25,6 +25,7 @@
 //! assert_eq!(store.db().heads(&entry.log_id()).unwrap(), vec![entry.id()]);
 //! ```
 
+mod ai_outcomes;
 mod checkpoints;
 mod db;
 mod erasure;
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use ai_outcomes::{AiOutcomeRow, AiOutcomeSelection, AiReviewRow};
 pub use checkpoints::{SplitViewRow, MAX_SPLIT_VIEWS};
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use erasure::{keeps_payload_when_erased, Erased};

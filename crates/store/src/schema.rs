@@ -248,6 +248,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX report_moves_by_study ON report_moves (from_study, report);
     "#,
+    // 14: a row per AI proposal (`ai.result`, `ai.received`) with its review, derived from the
+    // entries like the report list's rows and kept in step in the same transactions: what
+    // `ai stats` counts without projecting every report. `digest`/`review_digest` are SHA-256
+    // of the entry's stored bytes when the row was projected from them verified, so `ai stats`
+    // notices bytes changed since; `unverified` says why an entry does not count (NULL: it
+    // does). Names are not kept (the roster gives them when read), nor modality (the images
+    // of the row's study give it when read).
+    r#"
+    CREATE TABLE ai_outcomes (
+        entry             BLOB PRIMARY KEY,
+        log               BLOB NOT NULL,
+        received          INTEGER NOT NULL,
+        model             TEXT NOT NULL,
+        version           TEXT NOT NULL,
+        author            BLOB NOT NULL,
+        manufacturer      TEXT,
+        time_ms           INTEGER NOT NULL,
+        study             TEXT NOT NULL,
+        unverified        TEXT,
+        digest            BLOB,
+        review            BLOB,
+        decision          TEXT,
+        review_ms         INTEGER,
+        reviewer          BLOB,
+        words_changed     INTEGER,
+        review_unverified TEXT,
+        review_digest     BLOB
+    ) WITHOUT ROWID;
+    CREATE INDEX ai_outcomes_by_log ON ai_outcomes (log);
+    CREATE INDEX ai_outcomes_by_model ON ai_outcomes (model, time_ms);
+    "#,
 ];
 
 /// The schema version this build writes.
