@@ -138,7 +138,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
     // OB values have even length: a PDF of odd length gets one NUL after its %%EOF, which the
     // length above leaves out (PS3.3 C.24.2.1).
     let mut document = pdf.to_vec();
-    if document.len() % 2 == 1 {
+    if !document.len().is_multiple_of(2) {
         document.push(0);
     }
     obj.put(DataElement::new(
@@ -176,7 +176,7 @@ mod tests {
             .to_bytes()
             .unwrap();
         assert_eq!(&carried[..pdf.len()], &pdf[..]);
-        assert!(carried.len() - pdf.len() <= 1 && carried.len() % 2 == 0);
+        assert!(carried.len() - pdf.len() <= 1 && carried.len().is_multiple_of(2));
         let length = obj
             .element(tags::ENCAPSULATED_DOCUMENT_LENGTH)
             .unwrap()
