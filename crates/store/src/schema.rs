@@ -248,6 +248,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX report_moves_by_study ON report_moves (from_study, report);
     "#,
+    // 14: reserved for another branch's migration, whose SQL replaces this placeholder when
+    // both are merged (15 is written `IF NOT EXISTS`, so the order they run in does not matter).
+    "-- 14: reserved",
+    // 15: sealed payloads (issue 16). One random data key per report log, made by the home
+    // that signs the report's `report.create`; its sealed payloads open with it. Never in a
+    // log (an append-only, replicated log could never forget it): here, beside the payloads,
+    // deleted — with `secure_delete` on — in the transaction that erases the report, which
+    // makes every copy of its ciphertext anywhere unreadable.
+    r#"
+    CREATE TABLE IF NOT EXISTS report_keys (
+        log BLOB PRIMARY KEY,
+        key BLOB NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
