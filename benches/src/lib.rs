@@ -8,13 +8,20 @@
 //! let store = countersign_store::Store::open(&dir.path().join("ledger.sqlite3")).unwrap();
 //! let report = countersign_app::verify::verify_store(&store.db(), None).unwrap();
 //! assert!(report.ok, "{:?}", report.problems);
+//!
+//! // The same ledger sealed, report by report, under keys stored beside it.
+//! let sealed = tempfile::tempdir().unwrap();
+//! countersign_benches::build_sealed_ledger(sealed.path(), 2, 5).unwrap();
+//! let store = countersign_store::Store::open(&sealed.path().join("ledger.sqlite3")).unwrap();
+//! let report = countersign_app::verify::verify_store(&store.db(), None).unwrap();
+//! assert!(report.ok, "{:?}", report.problems);
 //! ```
 
 use std::path::Path;
 
 use countersign_ledger::roster::{GenesisPayload, MemberPayload};
-use countersign_ledger::{Entry, Hash, Header, Kind, Role, SecretKey};
-use countersign_report::payload::{ReportCreate, SectionWrite};
+use countersign_ledger::{DataKey, Entry, Hash, Header, Kind, Role, SecretKey};
+use countersign_report::payload::{seal, ReportCreate, SectionWrite};
 use countersign_store::{Store, StoreError};
 
 #[derive(Debug)]
@@ -99,6 +106,34 @@ pub fn study_of(r: usize) -> String {
 /// Report `r`'s entries: its report.create and `per_report - 1` section writes by both
 /// members in one chain.
 fn report_entries(d: &Department, r: usize, per_report: usize) -> Vec<(Entry, Vec<u8>)> {
+    report_entries_sealed(d, r, per_report, None)
+}
+
+/// Report `r`'s data key in a sealed bench ledger (made from `r`: a bench needs no secret).
+pub fn bench_key(r: usize) -> DataKey {
+    let mut k = [0x5a; 32];
+    k[..8].copy_from_slice(&(r as u64).to_le_bytes());
+    DataKey::from_bytes(k)
+}
+
+/// [`report_entries`], every payload sealed under `key` when there is one, as the app seals
+/// them (each with its own nonce).
+fn report_entries_sealed(
+    d: &Department,
+    r: usize,
+    per_report: usize,
+    key: Option<&DataKey>,
+) -> Vec<(Entry, Vec<u8>)> {
+    let nonce = |i: usize| {
+        let mut n = [0u8; seal::NONCE_LEN];
+        n[..8].copy_from_slice(&(r as u64).to_le_bytes());
+        n[8..16].copy_from_slice(&(i as u64).to_le_bytes());
+        n
+    };
+    let seal_as = |kind, log: Option<&Hash>, i: usize, p: Vec<u8>| match key {
+        Some(k) => seal::seal(k, &nonce(i), kind, log, &p),
+        None => p,
+    };
     let sections = ["technique", "findings", "impression"];
     let ts = T0 + 1 + r as u64;
     let c = json(&ReportCreate {
@@ -109,6 +144,7 @@ fn report_entries(d: &Department, r: usize, per_report: usize) -> Vec<(Entry, Ve
             .content_hash(),
         images: vec![],
     });
+    let c = seal_as(Kind::ReportCreate, None, 0, c);
     let create = sign(
         Header::new(
             d.network,
@@ -135,6 +171,7 @@ fn report_entries(d: &Department, r: usize, per_report: usize) -> Vec<(Entry, Ve
             text: format!("Text {i} of report {r}."),
             fields: Default::default(),
         });
+        let p = seal_as(Kind::SectionWrite, Some(&log), i, p);
         let e = sign(
             Header::new(
                 d.network,
@@ -158,16 +195,44 @@ fn report_entries(d: &Department, r: usize, per_report: usize) -> Vec<(Entry, Ve
 /// `reports` reports of `per_report` entries each (report.create plus section writes by both),
 /// every entry valid under the ledger and report rules. Inserted in one transaction for speed.
 pub fn build_ledger(dir: &Path, reports: usize, per_report: usize) -> Result<Ledger, StoreError> {
+    build(dir, reports, per_report, false)
+}
+
+/// [`build_ledger`] with every report sealed under its own data key ([`bench_key`]), stored
+/// beside it as the app stores it: the same work for `verify` plus opening every payload.
+pub fn build_sealed_ledger(
+    dir: &Path,
+    reports: usize,
+    per_report: usize,
+) -> Result<Ledger, StoreError> {
+    build(dir, reports, per_report, true)
+}
+
+fn build(
+    dir: &Path,
+    reports: usize,
+    per_report: usize,
+    sealed: bool,
+) -> Result<Ledger, StoreError> {
     let d = department();
     let mut entries: Vec<(Entry, Vec<u8>)> = d.roster.clone();
+    let mut keys = Vec::new();
     for r in 0..reports {
-        entries.extend(report_entries(&d, r, per_report));
+        let key = sealed.then(|| bench_key(r));
+        let report = report_entries_sealed(&d, r, per_report, key.as_ref());
+        if let Some(key) = key {
+            keys.push((report[0].0.id(), key));
+        }
+        entries.extend(report);
     }
     let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
     store.write(|db| {
         db.set_meta("network", &d.network.to_hex())?;
         for (e, p) in &entries {
             db.insert_entry(e, Some(p))?;
+        }
+        for (log, key) in &keys {
+            db.put_report_key(log, key)?;
         }
         Ok::<_, StoreError>(())
     })?;

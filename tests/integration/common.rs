@@ -316,6 +316,30 @@ pub fn two_attendings() -> (Home, Home) {
 }
 
 impl Home {
+    /// `payload` as a hand-built `kind` entry of `report` must carry it: sealed under the
+    /// report's data key, which this home holds, as the app seals its own (a report created
+    /// by the app is sealed, and a clear payload in it is refused: `payload_not_sealed`).
+    pub fn sealed(&self, report: &str, kind: Kind, payload: &[u8]) -> Vec<u8> {
+        use countersign_report::payload::seal;
+        let key: Vec<u8> = self
+            .db()
+            .query_row(
+                "SELECT key FROM report_keys WHERE log = ?1",
+                [hex::decode(report).unwrap()],
+                |r| r.get(0),
+            )
+            .expect("this home holds the report's key");
+        let key = countersign_ledger::DataKey::from_slice(&key).unwrap();
+        // Unique per payload sealed in this process (the app draws nonces from the OS; a test
+        // needs them only never to repeat).
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut nonce = [0u8; seal::NONCE_LEN];
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
+        let log: EntryId = report.parse().unwrap();
+        seal::seal(&key, &nonce, kind, Some(&log), payload)
+    }
+
     /// Imports one entry (with its payload) as a bundle.
     pub fn import_one(&self, entry: &Entry, payload: &[u8]) -> Run {
         self.import(&countersign_ledger::bundle::encode([(

@@ -62,12 +62,27 @@ fn image_bytes(home: &Home) -> Vec<u8> {
     panic!("no varied stretch in the image");
 }
 
-fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8]) {
+/// A run of 48 bytes from the middle of the largest payload a bundle carries (the long
+/// addendum's sealed envelope: its text is sealed at rest, so a scan for the text itself finds
+/// nothing even before the erasure; its ciphertext spans SQLite's overflow pages).
+fn sealed_bytes(bundle: &[u8]) -> Vec<u8> {
+    let (_, records) = countersign_ledger::bundle::decode_keyed(bundle).unwrap();
+    let largest = records
+        .iter()
+        .filter_map(|r| r.payload.as_ref())
+        .max_by_key(|p| p.len())
+        .unwrap();
+    assert!(largest.starts_with(b"CSS1"), "the addendum is sealed");
+    largest[largest.len() / 2..largest.len() / 2 + 48].to_vec()
+}
+
+fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8], sealed: &[u8]) {
     for needle in [
         MARKER.as_bytes(),
         TAIL.as_bytes(),
         b"Cine SSFP in short axis",
         image,
+        sealed,
     ] {
         let left = files_holding(&home.dir, needle);
         assert!(
@@ -116,19 +131,20 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         home.ok(&["import", a.dir.join("images").to_str().unwrap()]);
     }
     let image = image_bytes(&a);
-    // The scan finds what is there: every home holds the text and the image before.
-    for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
-        assert!(
-            !files_holding(&home.dir, MARKER.as_bytes()).is_empty(),
-            "{name}"
-        );
-        assert!(
-            !files_holding(&home.dir, TAIL.as_bytes()).is_empty(),
-            "{name}"
-        );
-        assert!(!files_holding(&home.dir, &image).is_empty(), "{name}");
-    }
     let before = b.bundle(None);
+    let sealed = sealed_bytes(&before);
+    // The scan finds what is there: every home holds the addendum's ciphertext and the image
+    // before — and never the text itself, which is sealed at rest, yet reads in `report show`.
+    for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
+        assert!(!files_holding(&home.dir, &sealed).is_empty(), "{name}");
+        assert!(!files_holding(&home.dir, &image).is_empty(), "{name}");
+        assert!(
+            files_holding(&home.dir, MARKER.as_bytes()).is_empty(),
+            "{name} holds the text in clear"
+        );
+        let shown = home.ok(&["report", "show", &report]).to_string();
+        assert!(shown.contains(TAIL), "{name} reads the addendum");
+    }
 
     // A cardiologist may not erase; nothing is destroyed.
     let refused = b.run(&["erase", "--report", &report, "--basis", "asked"]);
@@ -139,7 +155,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         "{}",
         refused.stderr
     );
-    assert!(!files_holding(&b.dir, MARKER.as_bytes()).is_empty());
+    assert!(!files_holding(&b.dir, &sealed).is_empty());
 
     let c_serving = serve(&c, &[&serving.addr]);
     let erased = a.ok(&[
@@ -150,23 +166,34 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         "GDPR Art. 17(1)(b)",
     ]);
     assert_eq!(erased["reports"], Value::Array(vec![report.clone().into()]));
-    erased_everywhere(&a, "A", &report, &image);
+    erased_everywhere(&a, "A", &report, &image, &sealed);
+    assert_eq!(
+        a.db()
+            .query_row(
+                "SELECT count(*) FROM report_keys WHERE log = ?1",
+                [hex::decode(&report).unwrap()],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap(),
+        0,
+        "the key row is gone"
+    );
 
     // B takes one sync round from the serving node. C runs a node of its own, connected to
     // A's since before the erasure: the erasure reaches it as an announcement, and a
     // long-lived process must leave no older page in its WAL either.
     b.ok(&["sync", "--peer", &serving.addr, "--once"]);
-    erased_everywhere(&b, "B", &report, &image);
+    erased_everywhere(&b, "B", &report, &image, &sealed);
     until("C's node destroys the erased text", || {
-        files_holding(&c.dir, TAIL.as_bytes()).is_empty()
+        files_holding(&c.dir, &sealed).is_empty()
     });
-    erased_everywhere(&c, "C", &report, &image);
+    erased_everywhere(&c, "C", &report, &image, &sealed);
     drop(c_serving);
 
     // A new member joining after the erasure takes the report as headers and erasure only.
     let d = member(&a, "Dr Dee", "radiologist");
     d.ok(&["sync", "--peer", &serving.addr, "--once"]);
-    erased_everywhere(&d, "D", &report, &image);
+    erased_everywhere(&d, "D", &report, &image, &sealed);
     assert_eq!(
         d.ok(&["report", "show", &report])["provenance"],
         a.ok(&["report", "show", &report])["provenance"],
@@ -176,7 +203,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     // A bundle exported before the erasure brings nothing back, and nothing more is written.
     let imported = a.import(&before);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
-    erased_everywhere(&a, "A after the old bundle", &report, &image);
+    erased_everywhere(&a, "A after the old bundle", &report, &image, &sealed);
     let after = a.run(&["report", "addendum", &report, "--text", "again"]);
     assert_eq!(after.error_code(), "not_allowed", "{}", after.stderr);
     assert!(

@@ -194,6 +194,18 @@ fn payload_parse_corpus_replays_clean() {
 }
 
 #[test]
+fn sealed_payload_corpus_replays_clean() {
+    let files = corpus("sealed_payload");
+    assert!(files.len() >= 4, "the sealed payload seeds are missing");
+    for (path, bytes) in files {
+        let result = std::panic::catch_unwind(|| {
+            countersign_report::payload::seal::fuzz::open_envelope(&bytes)
+        });
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
 fn archive_read_corpus_replays_clean() {
     let files = corpus("archive_read");
     assert!(!files.is_empty(), "the archive seeds are missing");

@@ -391,7 +391,13 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let tampered = followup("as sinned"); // same length: only the hash can tell
     let tampered = bundle::encode([(&e, Some(tampered.as_slice()))]);
     // 5. Signed by a member, as signed, but with a key given twice.
-    let twice = br#"{"finding":"Nodule 4 mm","finding":"No nodule","due":"2027-01-01"}"#;
+    // (Sealed under the report's key, as a member's home seals it: the rules open it, then
+    // read the key twice.)
+    let twice = a.sealed(
+        &report,
+        Kind::FollowupRecommend,
+        br#"{"finding":"Nodule 4 mm","finding":"No nodule","due":"2027-01-01"}"#,
+    );
     let e = craft(
         &secret,
         &network.to_hex(),
@@ -400,7 +406,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
         now_ms(),
         Kind::FollowupRecommend,
         heads.clone(),
-        twice,
+        &twice,
     );
     let duplicate = bundle::encode([(&e, Some(twice.as_slice()))]);
     // 6. A million entries by a stranger.

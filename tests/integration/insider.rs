@@ -600,7 +600,12 @@ fn an_ai_model_cannot_write_to_a_report_it_was_not_granted() {
     let other = ada.new_report("8.8.8", "ct-chest");
     let model = ada.secret(&ada.member("ai-model"));
     let heads = ids(&ada.ok(&["report", "show", &other])["heads"]);
-    let result = br#"{"model":"soft-tissue","version":"1","inputs":[],"section":"findings","text":"Mean 40 HU."}"#;
+    // Sealed as the model's home would seal it (were it sent the key, which it is not).
+    let result = &ada.sealed(
+        &other,
+        countersign_ledger::Kind::AiResult,
+        br#"{"model":"soft-tissue","version":"1","inputs":[],"section":"findings","text":"Mean 40 HU."}"#,
+    )[..];
     let e = craft(
         &model,
         &network,

@@ -31,6 +31,7 @@ mod phantom;
 mod power_loss;
 mod rejections;
 mod rotation;
+mod sealed;
 mod sync;
 mod sync_access;
 mod sync_gossip;

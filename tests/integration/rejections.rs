@@ -40,6 +40,16 @@ fn section(text: &str) -> Vec<u8> {
 }
 
 impl Fixture {
+    /// A section write's payload as a member's home signs it into the fixture's report:
+    /// sealed under the report's data key (a clear one is `payload_not_sealed`).
+    fn section(&self, text: &str) -> Vec<u8> {
+        self.sealed(Kind::SectionWrite, &section(text))
+    }
+
+    fn sealed(&self, kind: Kind, payload: &[u8]) -> Vec<u8> {
+        self.home.sealed(&self.report, kind, payload)
+    }
+
     fn heads(&self) -> Vec<countersign_ledger::EntryId> {
         ids(&self.home.ok(&["report", "show", &self.report])["heads"])
     }
@@ -139,7 +149,7 @@ impl Fixture {
 fn entries_by_keys_not_on_the_roster_are_refused() {
     let f = fixture();
     let stranger = SecretKey::from_seed(&[0x57; 32]);
-    let p = section("Written by a stranger.");
+    let p = f.section("Written by a stranger.");
     let e = f.entry(&stranger, 1, now_ms(), Kind::SectionWrite, &p);
     f.rejected(&[(&e, &p)], "is not on the roster");
 }
@@ -152,7 +162,7 @@ fn kinds_the_role_may_not_write_are_refused() {
         .unwrap()
         .to_string();
     // A payload that is not what its kind says is not even stored.
-    let ai = br#"{"model":"not really"}"#;
+    let ai = &f.sealed(Kind::AiResult, br#"{"model":"not really"}"#)[..];
     let e = f.entry(&f.resident, 1, now_ms(), Kind::AiResult, ai);
     f.rejected(&[(&e, ai)], "payload is not valid");
     // Roster entries need an admin in the entry's own past.
@@ -169,7 +179,10 @@ fn kinds_the_role_may_not_write_are_refused() {
     );
     f.rejected(&[(&e, &revoke)], "not_admin");
     // A resident's co-signature is authentic but not one the role may give: kept, refused.
-    let cosign = format!(r#"{{"section":"findings","version":"{findings}"}}"#).into_bytes();
+    let cosign = f.sealed(
+        Kind::SectionCosign,
+        format!(r#"{{"section":"findings","version":"{findings}"}}"#).as_bytes(),
+    );
     let e = f.entry(&f.resident, 1, now_ms(), Kind::SectionCosign, &cosign);
     f.stored_refused(&[(&e, &cosign)], "role_may_not_write");
 }
@@ -182,7 +195,7 @@ fn revoked_keys_are_refused_outside_their_frontier_whatever_their_timestamp() {
     let f = fixture();
     let resident_key = f.resident.public().to_hex();
     // Before the revocation: an honest entry the admin holds, and one still in the post.
-    let honest = section("Signed before I left, and seen by the admin.");
+    let honest = f.section("Signed before I left, and seen by the admin.");
     let held = f.entry(&f.resident, 1, now_ms(), Kind::SectionWrite, &honest);
     assert_eq!(
         f.home
@@ -190,7 +203,7 @@ fn revoked_keys_are_refused_outside_their_frontier_whatever_their_timestamp() {
             .json()["new"],
         1
     );
-    let late_mail = section("Signed before I left, delivered after.");
+    let late_mail = f.section("Signed before I left, delivered after.");
     let in_the_post = f.entry(&f.resident, 2, now_ms(), Kind::SectionWrite, &late_mail);
 
     f.home.ok(&[
@@ -291,7 +304,7 @@ fn entries_from_another_network_are_refused() {
 
     // Nor can the other network's admin sign into ours: they are not on our roster.
     let key = other.secret(&other.key());
-    let p = section("Cross-network.");
+    let p = f.section("Cross-network.");
     let e = f.entry(&key, 1, now_ms(), Kind::SectionWrite, &p);
     f.rejected(&[(&e, &p)], "is not on the roster");
 }
@@ -333,7 +346,7 @@ fn entries_replayed_into_another_log_are_refused() {
 
     // A correctly signed entry in the open report whose parent lives in the demo report.
     let attending = f.home.secret(&f.home.key());
-    let p = section("Crossing logs.");
+    let p = f.section("Crossing logs.");
     let e = craft(
         &attending,
         &f.network,
@@ -353,9 +366,9 @@ fn entries_replayed_into_another_log_are_refused() {
 fn forged_signatures_and_mismatched_payloads_are_refused() {
     let f = fixture();
     let attending = f.home.secret(&f.home.key());
-    let p = section("Genuine text.");
+    let p = f.section("Genuine text.");
     let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, &p);
-    let tampered = section("Tampered text!");
+    let tampered = f.section("Tampered text!");
     f.rejected(&[(&e, &tampered)], "payload");
     let forged = SecretKey::from_seed(&[0xF0; 32]);
     let mut header = countersign_ledger::header::decode(e.header_bytes()).unwrap();
@@ -383,7 +396,7 @@ fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
     let heads = f.heads();
     let filler: Vec<(Entry, Vec<u8>)> = (1..=10_000u64) // countersign_store::MAX_HELD
         .map(|seq| {
-            let p = section(&format!("From next year, {seq}."));
+            let p = f.section(&format!("From next year, {seq}."));
             let e = craft(
                 &f.resident,
                 &f.network,
@@ -403,7 +416,7 @@ fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["held"].as_array().unwrap().len(), 10_000);
     // One more dated ahead, beside an honest entry of the present.
-    let ahead = section("Also from next year.");
+    let ahead = f.section("Also from next year.");
     let late = craft(
         &f.resident,
         &f.network,
@@ -414,7 +427,7 @@ fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
         heads.clone(),
         &ahead,
     );
-    let honest = section("Written today.");
+    let honest = f.section("Written today.");
     let now = f.entry(&f.resident, 1, now_ms(), Kind::SectionWrite, &honest);
     let run = f.home.import(&bundle::encode([
         (&late, Some(ahead.as_slice())),
@@ -441,10 +454,17 @@ fn a_full_held_table_leaves_out_the_entry_dated_ahead_not_its_batch() {
 fn a_payload_with_a_key_given_twice_is_refused() {
     let f = fixture();
     let attending = f.home.secret(&f.home.key());
-    let p = br#"{"section":"findings","text":"LV function.","fields":{"lvef":"55","lvef":"25"}}"#;
+    // Sealed, as a member's home signs it: opened, then read with the key twice.
+    let p = &f.sealed(
+        Kind::SectionWrite,
+        br#"{"section":"findings","text":"LV function.","fields":{"lvef":"55","lvef":"25"}}"#,
+    )[..];
     let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, p);
     f.rejected(&[(&e, p)], r#"duplicate key \"lvef\""#);
-    let twice = br#"{"section":"findings","text":"Normal.","section":"impression"}"#;
+    let twice = &f.sealed(
+        Kind::SectionWrite,
+        br#"{"section":"findings","text":"Normal.","section":"impression"}"#,
+    )[..];
     let e = f.entry(&attending, 3, now_ms(), Kind::SectionWrite, twice);
     f.rejected(&[(&e, twice)], "duplicate key");
 }

@@ -7,6 +7,18 @@
 use crate::common::Home;
 use crate::sync::{member, serve, state, until};
 
+/// The reports whose data keys a home holds (hex), sorted.
+fn keys_held(h: &Home) -> Vec<String> {
+    let db = h.db();
+    let mut stmt = db
+        .prepare("SELECT log FROM report_keys ORDER BY log")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|l| hex::encode(l.unwrap()))
+        .collect()
+}
+
 #[test]
 fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
     let (a, report) = Home::demo();
@@ -32,10 +44,16 @@ fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
     // Nothing granted: the model's node gets the roster and no report.
     model.ok(&["sync", "--peer", &serving.addr, "--once"]);
     assert!(reports(&model).is_empty(), "{:?}", reports(&model));
+    assert!(keys_held(&model).is_empty(), "no key without its report");
     // Granted one report: it gets that one, not the other.
     a.ok(&["report", "grant", &report, "--member", &key]);
     model.ok(&["sync", "--peer", &serving.addr, "--once"]);
     assert_eq!(reports(&model), vec![report.clone()]);
+    // The key came beside the payloads — the other report's did not — and opens them.
+    assert_eq!(keys_held(&model), vec![report.clone()]);
+    let shown = model.ok(&["report", "show", &report]);
+    assert!(shown.get("unreadable").is_none(), "{shown}");
+    assert!(shown["sections"][0]["text"].is_string(), "{shown}");
     // A person gets every report.
     let bea = member(&a, "Dr Bea", "radiologist");
     bea.ok(&["sync", "--peer", &serving.addr, "--once"]);
@@ -44,6 +62,7 @@ fn an_ai_model_node_is_sent_only_the_reports_it_was_granted() {
     let mut got = reports(&bea);
     got.sort();
     assert_eq!(got, both);
+    assert_eq!(keys_held(&bea), both, "a person gets every report's key");
     // Revoked: what is written afterwards no longer reaches the model.
     a.ok(&["report", "grant", &report, "--member", &key, "--revoke"]);
     let later = a.ok(&[

@@ -239,7 +239,8 @@ fn an_uninitialised_home_says_so() {
 fn shuffled_bundle_imports_to_the_same_report() {
     let (home, report) = Home::demo();
     let bytes = home.bundle(None);
-    let records = countersign_ledger::bundle::decode(&bytes).unwrap();
+    // The reports' data keys ride along: without them the copy could not read the report.
+    let (keys, records) = countersign_ledger::bundle::decode_keyed(&bytes).unwrap();
     use rand::seq::SliceRandom;
     let mut entries: Vec<(countersign_ledger::Entry, Option<Vec<u8>>)> = records
         .into_iter()
@@ -251,8 +252,10 @@ fn shuffled_bundle_imports_to_the_same_report() {
         })
         .collect();
     entries.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x5EED));
-    let shuffled =
-        countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, p.as_deref())));
+    let shuffled = countersign_ledger::bundle::encode_keyed(
+        &keys,
+        entries.iter().map(|(e, p)| (e, p.as_deref())),
+    );
     let other = Home::new();
     other.import(&shuffled).ok();
     assert_eq!(

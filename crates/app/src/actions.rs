@@ -106,6 +106,12 @@ impl Home {
                 ));
             };
             let now = now_ms();
+            // Sealed as the real entry would be, so the probe is judged as it would be.
+            let sealed = match crate::home::seal_payload(state, Some(report), kind, payload, true) {
+                Ok((sealed, _)) => sealed,
+                Err(e) => return Ok(Allowed::no(e.code(), e.to_string())),
+            };
+            let payload: &[u8] = sealed.as_deref().unwrap_or(payload);
             let header = Header::new(network, report, author, seq, now, kind, parents, payload);
             let entry = Entry::sign(header, key)?;
             Ok(match state.ledger.judge(&entry, Some(payload), now) {

@@ -92,8 +92,16 @@ impl Home {
         self.import_logged(batch)
     }
 
-    /// Exports the roster and one report (or every report), with fork evidence, as bundle bytes.
+    /// Exports the roster and one report (or every report), with fork evidence and the
+    /// reports' data keys, as bundle bytes.
     pub fn bundle_export(&self, report: Option<EntryId>) -> Result<Vec<u8>> {
+        self.bundle_export_with(report, true)
+    }
+
+    /// [`Home::bundle_export`]; without `keys`, a ciphertext-only bundle: it verifies offline
+    /// (every signature and hash link) but its sealed payloads cannot be read, and an erasure
+    /// shreds it without anyone touching it (the key it needs is destroyed everywhere).
+    pub fn bundle_export_with(&self, report: Option<EntryId>, keys: bool) -> Result<Vec<u8>> {
         let db = self.store().db();
         let network = self.state()?.network()?;
         let reports = match report {
@@ -148,12 +156,23 @@ impl Home {
                 }
             }
         }
+        // The keys of the reports exported, beside their payloads (never in a log).
+        let mut data_keys = Vec::new();
+        if keys {
+            for log in logs.iter().filter(|l| **l != network) {
+                if let Some(key) = db.report_key(log)? {
+                    data_keys.push((*log, key));
+                }
+            }
+        }
         tracing::info!(
             logs = logs.len(),
             entries = entries.len(),
+            keys = data_keys.len(),
             "bundle exported"
         );
-        Ok(bundle::encode(
+        Ok(bundle::encode_keyed(
+            &data_keys,
             entries.iter().map(|(e, p)| (e, p.as_deref())),
         ))
     }
@@ -189,7 +208,7 @@ impl Home {
     /// The second half of [`Home::bundle_import`]: stores entries whose signatures were
     /// checked (perhaps on another thread, while this home stored the batch before).
     pub fn import_authenticated(&mut self, batch: Authenticated) -> Result<ImportReport> {
-        self.import_entries(batch.entries, Intake::Strict)
+        self.import_entries(batch.entries, batch.keys, Intake::Strict)
             .map(|(report, _)| report)
     }
 
@@ -213,7 +232,8 @@ impl Home {
         let mut entries: Vec<Received> = pending.entries.drain(..).map(|(r, _)| r).collect();
         pending.bytes = 0;
         entries.extend(batch.entries);
-        let (mut report, leftovers) = self.import_entries(entries, Intake::Quarantine { peer })?;
+        let (mut report, leftovers) =
+            self.import_entries(entries, batch.keys, Intake::Quarantine { peer })?;
         for (item, why) in leftovers {
             pending.bytes += received_bytes(&item);
             pending.entries.push((item, why));
@@ -276,6 +296,7 @@ impl Home {
     fn import_entries(
         &mut self,
         entries: Vec<Received>,
+        keys: bundle::BundleKeys,
         intake: Intake<'_>,
     ) -> Result<(ImportReport, Vec<(Received, Rejection)>)> {
         // The state kept across calls: a peer's catch-up is many batches into the same logs.
@@ -286,6 +307,8 @@ impl Home {
             let (roster, rest): (Vec<_>, Vec<_>) = entries
                 .into_iter()
                 .partition(|r| r.0.header().kind.family() == LogFamily::Roster);
+            // The reports' keys before their entries, so their sealed payloads are opened.
+            take_keys(db, state, keys, &rest)?;
             for batch in [roster, rest] {
                 for r in &batch {
                     if !r.0.header().kind.is_genesis() {
@@ -531,6 +554,73 @@ fn problem(id: EntryId, e: &Rejection) -> Problem {
         code: Some(e.code().to_string()),
         problem: e.to_string(),
     }
+}
+
+/// Takes the data keys a bundle or a peer's batch carries, before the entries they open.
+///
+/// - A key for a report this home erased is dropped: its erasure destroyed it here.
+/// - A key is taken only if it opens its report's sealed `report.create` (in the batch or
+///   stored): nobody can plant a key that the report's real one would then conflict with
+///   (`data_key_invalid`). One for a report whose create is not here or is not sealed opens
+///   nothing and is not kept.
+/// - A second, different key for a report that has one is refused (`data_key_conflict`):
+///   only the report's creator makes one.
+///
+/// Either refusal refuses the whole batch, and nothing of it is stored.
+fn take_keys(
+    db: &countersign_store::Db<'_>,
+    state: &mut LedgerState,
+    keys: bundle::BundleKeys,
+    batch: &[Received],
+) -> Result<()> {
+    use countersign_report::payload::seal;
+    use countersign_report::ReportRuleError;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let creates: IdMap<&Received> = batch
+        .iter()
+        .filter(|r| r.0.header().kind == countersign_ledger::Kind::ReportCreate)
+        .map(|r| (r.0.id(), r))
+        .collect();
+    for (log, key) in keys {
+        if db.is_erased(&log)? {
+            continue;
+        }
+        // Every batch of a log carries its key: the one held already is no news.
+        let held = db.report_key(&log)?;
+        if held.as_ref() == Some(&key) {
+            continue;
+        }
+        let create = match creates.get(&log) {
+            Some(r) => {
+                r.1.clone()
+                    .filter(|p| countersign_ledger::rules::check_payload(&r.0, p).is_ok())
+            }
+            None => db.get(&log)?.and_then(|row| row.payload),
+        };
+        let Some(create) = create.filter(|p| seal::is_sealed(p)) else {
+            continue;
+        };
+        let refuse = |e: ReportRuleError| refused(log, Rejection::Report(e));
+        if !seal::opens_create(&key, &create) {
+            return Err(refuse(ReportRuleError::DataKeyInvalid { log }));
+        }
+        if held.is_some() {
+            return Err(refuse(ReportRuleError::DataKeyConflict { log }));
+        }
+        db.put_report_key(&log, &key)?;
+        // A log loaded without its key is unloaded here, and loaded again readable.
+        state.ledger.add_key(log, key)?;
+        // A report already stored reads differently now: its row in the report list too, with
+        // the study and template that were not readable (a row keeps those once written).
+        if db.contains(&log)? {
+            db.delete_summary(&log)?;
+            // Everything re-read: its AI rows were made without its payloads.
+            crate::projection::project(db, state, &log, false)?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads `log` again from the store, dropping what the ledger holds of it.

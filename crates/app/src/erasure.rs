@@ -12,8 +12,12 @@
 //!   its held entries' payloads;
 //! - the images the report is about (its `report.create` names their SHA-256) and the other
 //!   instances of its study, unless another report not erased is about that study;
-//! - and the log is remembered as erased, so no path stores one of its payloads again (a
-//!   bundle exported before the erasure brings nothing back).
+//! - the report's data key (its payloads are sealed under it: see
+//!   [`countersign_report::payload::seal`]), so every copy of its ciphertext anywhere — an
+//!   old bundle, a backup, a peer that never syncs again — is unreadable unless someone kept
+//!   the key;
+//! - and the log is remembered as erased, so no path stores one of its payloads or its key
+//!   again (a bundle exported before the erasure brings nothing back).
 //!
 //! After the commit the image files are unlinked and the WAL is checkpointed and truncated
 //! ([`after_commit`]); with `secure_delete` on, no copy of the text stays in the database
@@ -23,7 +27,7 @@
 use std::collections::BTreeSet;
 
 use countersign_ledger::{Entry, EntryId, Kind, LogId};
-use countersign_report::payload::{EraseScope, PayloadErase, ReportCreate, ReportRestrict};
+use countersign_report::payload::{seal, EraseScope, PayloadErase, ReportCreate, ReportRestrict};
 use countersign_store::Db;
 use serde::Serialize;
 
@@ -154,17 +158,24 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             continue;
         };
         images.extend(erase_log(db, &log, &erasure)?);
+        // Its key is gone from the store with its payloads; gone from memory too.
+        state.ledger.forget_key(&log);
     }
     Ok(images)
 }
 
 fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<[u8; 32]>> {
-    // What the report was about, read before its payload goes.
+    // What the report was about, read (opened, if sealed) before its payload and key go.
+    let key = db.report_key(log)?;
     let create: Option<ReportCreate> = db
         .log_entries(log)?
         .into_iter()
         .find(|row| row.id.as_slice() == log.as_bytes())
         .and_then(|row| row.payload)
+        .and_then(|p| match &key {
+            Some(key) if seal::is_sealed(&p) => seal::open(key, Kind::ReportCreate, None, &p).ok(),
+            _ => Some(p),
+        })
         .and_then(|p| serde_json::from_slice(&p).ok());
     let erased = db.erase_log(log, erasure.as_bytes(), now_ms())?;
     let held = erase_held(db, log)?;

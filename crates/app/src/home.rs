@@ -85,6 +85,8 @@ pub struct Home {
     /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so
     /// that a study imported by an earlier build is checked by one worker, not one per image.
     pub(crate) decoder: Mutex<crate::sandbox::DecodeSandbox>,
+    /// Whether reports created here are sealed (always, but in the benchmarks' baseline).
+    seal_new_reports: bool,
 }
 
 impl Home {
@@ -105,6 +107,7 @@ impl Home {
             passphrase: None,
             agent: None,
             decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
+            seal_new_reports: true,
         };
         // An erasure whose images were not all unlinked (a crash after its commit) is
         // finished now.
@@ -133,6 +136,14 @@ impl Home {
             }
         }
         Ok(home)
+    }
+
+    /// Whether reports created from now on are sealed. For the benchmarks only, which measure
+    /// the same work with and without sealing in one run: a report created clear is one from
+    /// before sealing existed, whose text no erasure shreds.
+    #[doc(hidden)]
+    pub fn set_seal_new_reports(&mut self, on: bool) {
+        self.seal_new_reports = on;
     }
 
     /// Sets (or with `None`, removes) where the passphrase comes from.
@@ -223,6 +234,7 @@ impl Home {
         kind: Kind,
         payload: &[u8],
     ) -> Result<Entry> {
+        let seal_new = self.seal_new_reports;
         // The state is kept across appends; a failed commit drops it (it may hold the entry).
         self.write_with_state(|db, state| {
             let network = state.network()?;
@@ -246,10 +258,20 @@ impl Home {
                     (log, seq, parents, ts)
                 }
             };
+            // Sealed before signing: the header commits to the envelope, so every signature
+            // verifies with or without the key.
+            let (sealed, new_key) = seal_payload(state, log, kind, payload, seal_new)?;
+            let payload: &[u8] = sealed.as_deref().unwrap_or(payload);
             let header = Header::new(
                 network, log_field, author, seq, timestamp, kind, parents, payload,
             );
             let entry = Entry::sign(header, key)?;
+            // A new report's key is stored with it, in the same transaction, and given to the
+            // ledger before it judges the entry (which opens the payload with it).
+            if let Some(data_key) = new_key {
+                db.put_report_key(&entry.id(), &data_key)?;
+                state.ledger.add_key(entry.id(), data_key)?;
+            }
             // Info, not warn: the caller is told too. The rule's name, never its message (it
             // can quote a field value).
             let refused = |r: &Rejection| {
@@ -366,6 +388,56 @@ impl Home {
 
     pub(crate) fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What `append` signs as the payload of a `kind` entry of `log` (`None`: a new log): sealed
+/// under the report's data key when the report is sealed (see
+/// [`countersign_report::payload::seal`]) — for a new report, under a new random key, returned
+/// to be stored beside it. `None` when the payload goes in clear (the roster log, erasures and
+/// restrictions, a report created before sealing).
+pub(crate) fn seal_payload(
+    state: &LedgerState,
+    log: Option<LogId>,
+    kind: Kind,
+    payload: &[u8],
+    seal_new: bool,
+) -> Result<(Option<Vec<u8>>, Option<countersign_ledger::DataKey>)> {
+    use countersign_report::payload::seal;
+    use countersign_report::Sealing;
+    use rand_core::{OsRng, RngCore};
+    if !seal::kind_is_sealed(kind) {
+        return Ok((None, None));
+    }
+    let mut nonce = [0u8; seal::NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    match log {
+        None if kind == Kind::ReportCreate && seal_new => {
+            let mut bytes = zeroize::Zeroizing::new([0u8; countersign_ledger::DATA_KEY_LEN]);
+            OsRng.fill_bytes(bytes.as_mut_slice());
+            let key = countersign_ledger::DataKey::from_bytes(*bytes);
+            let sealed = seal::seal(&key, &nonce, kind, None, payload);
+            Ok((Some(sealed), Some(key)))
+        }
+        None => Ok((None, None)),
+        Some(log) => match state.ledger.report_as_judged(&log) {
+            // Erased: its key is gone, and the rules refuse the entry for what it is
+            // (`report_erased`), sealed or not.
+            Some(r) if r.erasure().is_some() => Ok((None, None)),
+            Some(r) if matches!(r.sealing(), Sealing::Sealed { .. }) => {
+                let key = state.ledger.key(&log).ok_or_else(|| AppError::NotFound {
+                    what: format!(
+                        "the data key of report {log} (this home holds its sealed payloads, not \
+                         its key: it cannot write to a report it cannot read)"
+                    ),
+                })?;
+                Ok((
+                    Some(seal::seal(key, &nonce, kind, Some(&log), payload)),
+                    None,
+                ))
+            }
+            _ => Ok((None, None)),
+        },
     }
 }
 

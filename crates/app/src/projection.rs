@@ -93,7 +93,12 @@ pub(crate) fn update(db: &Db<'_>, state: &mut LedgerState, mark: Mark) -> Result
 /// Projects one log into its row (or drops the row when the log makes no report), and its AI
 /// rows ([`ai::project_log`]; `reuse` as there). A log not loaded before is unloaded after, so
 /// that projecting many leaves the state as it was.
-fn project(db: &Db<'_>, state: &mut LedgerState, log: &LogId, reuse: bool) -> Result<()> {
+pub(crate) fn project(
+    db: &Db<'_>,
+    state: &mut LedgerState,
+    log: &LogId,
+    reuse: bool,
+) -> Result<()> {
     let loaded = state.ledger.has_log(log);
     if let Err(e) = state.load_log(db, log) {
         // A damaged row (verify names it) must not stop the rest of the write; the row keeps

@@ -133,6 +133,12 @@ impl LedgerState {
     }
 
     fn load_rows(&mut self, db: &Db<'_>, log: &LogId) -> Result<()> {
+        // A report's data key first: its sealed payloads are opened as its rows are loaded.
+        if self.ledger.network() != Some(*log) {
+            if let Some(key) = db.report_key(log)? {
+                self.ledger.add_key(*log, key)?;
+            }
+        }
         let keys: HashMap<[u8; 32], PublicKey> = self
             .roster()
             .members()

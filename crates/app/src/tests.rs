@@ -848,3 +848,5 @@ fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
 mod key_stores;
 /// The home's key sealed under a passphrase, locked and unlocked (issue 14).
 mod sealed_keys;
+/// Report payloads sealed under their report's data key (issue 16).
+mod sealed_payloads;

@@ -229,6 +229,13 @@ impl Replay<'_> {
                 if log != self.current {
                     self.finish_log()?;
                     self.current = log;
+                    // Its data key, when held: its sealed payloads are opened and every rule
+                    // runs on them. Without it the log is judged by its headers alone.
+                    if let Some(log) = log {
+                        if let Some(key) = self.db.report_key(&log)? {
+                            self.state.ledger.add_key(log, key)?;
+                        }
+                    }
                 }
             }
             self.entries += 1;

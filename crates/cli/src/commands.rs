@@ -293,9 +293,13 @@ pub(crate) fn home_command(
             Output::new(&peers, text)
         }
         HomeCommand::Report(cmd) => crate::report::report(&mut home, cmd)?,
-        HomeCommand::Bundle(BundleCommand::Export { report, output }) => {
+        HomeCommand::Bundle(BundleCommand::Export {
+            report,
+            output,
+            no_keys,
+        }) => {
             let report = report.as_deref().map(entry_id).transpose()?;
-            let bytes = home.bundle_export(report)?;
+            let bytes = home.bundle_export_with(report, !no_keys)?;
             written(&output, &bytes)?
         }
         HomeCommand::Bundle(BundleCommand::Import {

@@ -156,6 +156,13 @@ pub fn report(v: &ReportView) -> String {
             e.basis
         );
     }
+    if v.unreadable {
+        let _ = writeln!(
+            out,
+            "NOT READABLE HERE: the report is sealed and this home does not hold its key; the \
+             signed headers below verify, the content cannot be read"
+        );
+    }
     for m in &v.moves {
         let _ = writeln!(
             out,

@@ -2,7 +2,9 @@
 //! exists and that an auditor receives.
 //!
 //! ```text
-//! magic        b"CSBUNDL1"
+//! magic        b"CSBUNDL1" (no keys), or b"CSBUNDL2" followed by the data keys:
+//!   key_count  u32 BE   at most MAX_BUNDLE_KEYS
+//!   key × key_count:    log[32] key[32]  (a report log's data key, see `DataKey`)
 //! count        u32 BE   number of records, at most MAX_BUNDLE_ENTRIES
 //! record × count:
 //!   header_len u16 BE   at most MAX_HEADER_LEN
@@ -17,12 +19,28 @@
 //! memory are framed in place ([`frame`]) or copied out ([`decode`]); a bundle in a file is
 //! streamed a record at a time ([`Reader`], over any `Read` its caller opened: this crate still
 //! opens nothing). All three are the same framer.
+//!
+//! Data keys come before the records, so that a streaming importer holds a report's key before
+//! it meets the report's sealed payloads. A bundle with no keys is written as `CSBUNDL1`, byte
+//! for byte what this format was before keys existed: a ciphertext-only bundle (`bundle export
+//! --no-keys`) is one an erasure shreds without anyone touching it.
 
+use crate::data_key::{DataKey, DATA_KEY_LEN};
 use crate::entry::Entry;
+use crate::hash::{Hash, LogId};
 use crate::header::{MAX_HEADER_LEN, MAX_PAYLOAD_LEN};
 
 pub const BUNDLE_MAGIC: &[u8; 8] = b"CSBUNDL1";
+/// The magic of a bundle that carries data keys before its records.
+pub const BUNDLE_MAGIC_KEYED: &[u8; 8] = b"CSBUNDL2";
 pub const MAX_BUNDLE_ENTRIES: u32 = 2_000_000;
+/// At most one key per report log, and a log has at least one entry.
+pub const MAX_BUNDLE_KEYS: u32 = MAX_BUNDLE_ENTRIES;
+/// Bytes one data key takes in a bundle: its log's id and the key.
+pub const KEY_RECORD_LEN: usize = 32 + DATA_KEY_LEN;
+
+/// The data keys a bundle carries: (report log, its key).
+pub type BundleKeys = Vec<(LogId, DataKey)>;
 
 /// One framed record of a bundle, not yet verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,27 +67,61 @@ pub enum BundleError {
     BadPayloadFlag { record: u32, flag: u8 },
     #[error("bundle has {count} trailing bytes")]
     TrailingBytes { count: usize },
+    #[error("bundle claims {count} data keys, at most {MAX_BUNDLE_KEYS} allowed")]
+    TooManyKeys { count: u32 },
+    #[error("bundle truncated in its data keys")]
+    KeysTruncated,
+    #[error("bundle is marked as carrying data keys but carries none (one encoding per bundle)")]
+    NoKeys,
 }
 
 /// Encodes entries with their payloads (`None` for an erased payload).
 pub fn encode<'a>(records: impl IntoIterator<Item = (&'a Entry, Option<&'a [u8]>)>) -> Vec<u8> {
-    let mut out = BUNDLE_MAGIC.to_vec();
+    encode_keyed(&[], records)
+}
+
+/// [`encode`] with data keys before the records (none: a `CSBUNDL1` bundle).
+pub fn encode_keyed<'a>(
+    keys: &[(LogId, DataKey)],
+    records: impl IntoIterator<Item = (&'a Entry, Option<&'a [u8]>)>,
+) -> Vec<u8> {
+    let mut out = preamble(keys);
+    let at = out.len();
     out.extend_from_slice(&[0; 4]);
     let mut count: u32 = 0;
     for (entry, payload) in records {
         count += 1;
         push_record(&mut out, entry.header_bytes(), entry.signature(), payload);
     }
-    out[8..12].copy_from_slice(&count.to_be_bytes());
+    out[at..at + 4].copy_from_slice(&count.to_be_bytes());
     out
 }
 
 /// Frames records that were decoded earlier; `encode_records(&decode(b)?) == b`.
 pub fn encode_records(records: &[BundleRecord]) -> Vec<u8> {
-    let mut out = BUNDLE_MAGIC.to_vec();
+    encode_records_keyed(&[], records)
+}
+
+/// [`encode_records`] with data keys before the records.
+pub fn encode_records_keyed(keys: &[(LogId, DataKey)], records: &[BundleRecord]) -> Vec<u8> {
+    let mut out = preamble(keys);
     out.extend_from_slice(&(records.len() as u32).to_be_bytes());
     for r in records {
         push_record(&mut out, &r.header, &r.signature, r.payload.as_deref());
+    }
+    out
+}
+
+/// The magic, and the keys when there are any.
+fn preamble(keys: &[(LogId, DataKey)]) -> Vec<u8> {
+    if keys.is_empty() {
+        return BUNDLE_MAGIC.to_vec();
+    }
+    let mut out = BUNDLE_MAGIC_KEYED.to_vec();
+    out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+    for (log, key) in keys {
+        out.extend_from_slice(log.as_bytes());
+        out.extend_from_slice(key.as_bytes());
     }
     out
 }
@@ -115,9 +167,23 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<BundleRecord>, BundleError> {
         .collect())
 }
 
+/// [`decode`] with the data keys the bundle carries.
+pub fn decode_keyed(bytes: &[u8]) -> Result<(BundleKeys, Vec<BundleRecord>), BundleError> {
+    let (keys, records) = frame_keyed(bytes)?;
+    Ok((
+        keys,
+        records.iter().map(RecordRef::to_owned_record).collect(),
+    ))
+}
+
 /// [`decode`] without copying: the records as slices of `bytes` (for counting a batch or
 /// reading its headers, where owned copies would only cost memory).
 pub fn frame(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, BundleError> {
+    frame_keyed(bytes).map(|(_, records)| records)
+}
+
+/// [`frame`] with the data keys the bundle carries.
+pub fn frame_keyed(bytes: &[u8]) -> Result<(BundleKeys, Vec<RecordRef<'_>>), BundleError> {
     let mut framer = Framer::new(Slice(bytes));
     let mut records = Vec::new();
     while let Some(record) = framer.next_record() {
@@ -131,7 +197,7 @@ pub fn frame(bytes: &[u8]) -> Result<Vec<RecordRef<'_>>, BundleError> {
             Err(Failed::Source(_, never)) => match never {},
         }
     }
-    Ok(records)
+    Ok((std::mem::take(&mut framer.keys), records))
 }
 
 /// Why a bundle could not be read from a stream: the bytes are not a bundle, or reading them
@@ -172,6 +238,25 @@ impl<R: std::io::Read> Reader<R> {
         Reader {
             framer: Framer::new(Stream(source)),
         }
+    }
+
+    /// The data keys the bundle carries (read with its preamble, before any record): taken
+    /// out, so a second call returns none. An error here is the error the first record would
+    /// have been, and the reader then yields nothing.
+    pub fn keys(&mut self) -> Result<BundleKeys, ReadError> {
+        if self.framer.count.is_none() && !self.framer.done {
+            match self.framer.preamble() {
+                Ok(count) => self.framer.count = Some(count),
+                Err(e) => {
+                    self.framer.done = true;
+                    return Err(match e {
+                        Failed::Bundle(e) => ReadError::Bundle(e),
+                        Failed::Source(record, source) => ReadError::Io { record, source },
+                    });
+                }
+            }
+        }
+        Ok(std::mem::take(&mut self.framer.keys))
     }
 }
 
@@ -318,6 +403,8 @@ struct Framer<S> {
     next: u32,
     /// The last record, the trailing-bytes check, or an error was handed out.
     done: bool,
+    /// The data keys read with the preamble.
+    keys: BundleKeys,
 }
 
 impl<S: Source> Framer<S> {
@@ -327,6 +414,7 @@ impl<S: Source> Framer<S> {
             count: None,
             next: 0,
             done: false,
+            keys: Vec::new(),
         }
     }
 
@@ -366,14 +454,49 @@ impl<S: Source> Framer<S> {
 
     fn preamble(&mut self) -> Result<u32, Failed<S::Error>> {
         let magic = self.source.array::<8>().map_err(|e| Failed::Source(0, e))?;
-        if magic.as_ref() != Some(BUNDLE_MAGIC) {
-            return Err(Failed::Bundle(BundleError::BadMagic));
+        match magic.as_ref() {
+            Some(m) if m == BUNDLE_MAGIC => {}
+            Some(m) if m == BUNDLE_MAGIC_KEYED => self.read_keys()?,
+            _ => return Err(Failed::Bundle(BundleError::BadMagic)),
         }
         let count = self.u32_or_truncated()?;
         if count > MAX_BUNDLE_ENTRIES {
             return Err(Failed::Bundle(BundleError::TooManyRecords { count }));
         }
         Ok(count)
+    }
+
+    /// The data keys: each read as it arrives (never reserved from the count claimed).
+    fn read_keys(&mut self) -> Result<(), Failed<S::Error>> {
+        let keys = |r: Result<Option<[u8; 4]>, S::Error>| match r {
+            Ok(Some(b)) => Ok(u32::from_be_bytes(b)),
+            Ok(None) => Err(Failed::Bundle(BundleError::KeysTruncated)),
+            Err(e) => Err(Failed::Source(0, e)),
+        };
+        let count = keys(self.source.array::<4>())?;
+        if count > MAX_BUNDLE_KEYS {
+            return Err(Failed::Bundle(BundleError::TooManyKeys { count }));
+        }
+        if count == 0 {
+            return Err(Failed::Bundle(BundleError::NoKeys));
+        }
+        for _ in 0..count {
+            let pair = match self.source.array::<KEY_RECORD_LEN>() {
+                Ok(Some(pair)) => pair,
+                Ok(None) => return Err(Failed::Bundle(BundleError::KeysTruncated)),
+                Err(e) => return Err(Failed::Source(0, e)),
+            };
+            let (log, key) = pair.split_at(32);
+            let mut log_bytes = [0u8; 32];
+            log_bytes.copy_from_slice(log);
+            if let Some(key) = DataKey::from_slice(key) {
+                self.keys.push((Hash(log_bytes), key));
+            }
+            // The copy on the stack holds the key too.
+            let mut pair = pair;
+            zeroize::Zeroize::zeroize(&mut pair);
+        }
+        Ok(())
     }
 
     fn record(&mut self) -> Result<Parts<S>, Failed<S::Error>> {
@@ -549,5 +672,54 @@ mod tests {
             ),
             "{read:?}"
         );
+    }
+
+    #[test]
+    fn data_keys_come_before_the_records_and_frame_the_same_everywhere() {
+        let records = [BundleRecord {
+            header: vec![7; 3],
+            signature: [7; 64],
+            payload: Some(b"CSS1 sealed".to_vec()),
+        }];
+        let keys = vec![
+            (Hash([1; 32]), DataKey::from_bytes([0x11; 32])),
+            (Hash([2; 32]), DataKey::from_bytes([0x22; 32])),
+        ];
+        let bytes = encode_records_keyed(&keys, &records);
+        assert_eq!(&bytes[..8], BUNDLE_MAGIC_KEYED);
+        assert_eq!(
+            decode_keyed(&bytes).unwrap(),
+            (keys.clone(), records.to_vec())
+        );
+        // Readers that want only the records get them.
+        assert_eq!(decode(&bytes).unwrap(), records.to_vec());
+        let mut reader = Reader::new(&bytes[..]);
+        assert_eq!(reader.keys().unwrap(), keys);
+        assert_eq!(reader.keys().unwrap(), vec![], "taken out once");
+        let read: Vec<_> = reader.map(Result::unwrap).collect();
+        assert_eq!(read, records.to_vec());
+        // No keys: exactly the format before keys existed.
+        assert_eq!(
+            encode_records_keyed(&[], &records),
+            encode_records(&records)
+        );
+        assert_eq!(&encode_records(&records)[..8], BUNDLE_MAGIC);
+        // Cut inside the keys; marked keyed with none; more keys than allowed.
+        assert_eq!(
+            decode(&bytes[..8 + 4 + 70]),
+            Err(BundleError::KeysTruncated)
+        );
+        let mut none = BUNDLE_MAGIC_KEYED.to_vec();
+        none.extend_from_slice(&[0; 8]);
+        assert_eq!(decode(&none), Err(BundleError::NoKeys));
+        let mut many = BUNDLE_MAGIC_KEYED.to_vec();
+        many.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            decode(&many),
+            Err(BundleError::TooManyKeys { count: u32::MAX })
+        );
+        let mut reader = Reader::new(&many[..]);
+        assert!(reader.keys().is_err());
+        assert_eq!(reader.count(), 0, "nothing after the first error");
     }
 }

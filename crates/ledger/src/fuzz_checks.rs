@@ -29,9 +29,15 @@ pub fn bundle_decode(data: &[u8]) {
         streamed, decoded,
         "the streaming reader and decode disagree"
     );
-    if let Ok(records) = decoded {
+    let keyed = bundle::decode_keyed(data);
+    assert_eq!(
+        keyed.as_ref().map(|(_, r)| r),
+        decoded.as_ref(),
+        "decode and decode_keyed disagree"
+    );
+    if let Ok((keys, records)) = keyed {
         assert_eq!(
-            bundle::encode_records(&records),
+            bundle::encode_records_keyed(&keys, &records),
             data,
             "bundle framing is not canonical"
         );

@@ -31,6 +31,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod dag;
+mod data_key;
 pub mod delegation;
 mod entry;
 #[doc(hidden)]
@@ -46,6 +47,7 @@ pub mod rotation;
 pub mod rules;
 pub mod split_view;
 
+pub use data_key::{DataKey, DATA_KEY_LEN};
 pub use entry::{Entry, EntryError, SIGNATURE_DOMAIN};
 pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId};
 pub use header::{DecodeError, Header};

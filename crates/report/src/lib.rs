@@ -53,7 +53,7 @@ pub mod payload;
 pub mod template;
 mod view;
 
-pub use log::{LogEntry, ReportLog, ReportRuleError, Standing, Summary, TemplateSource};
+pub use log::{LogEntry, ReportLog, ReportRuleError, Sealing, Standing, Summary, TemplateSource};
 pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{

@@ -7,6 +7,7 @@ use countersign_ledger::{EntryId, Hash, Kind};
 use serde::{Deserialize, Serialize};
 
 mod received;
+pub mod seal;
 pub use received::{
     AiReceived, SrCode, SrDevice, SrFinding, SrMeasurement, SrObserver, MAX_RECEIVED_RESULTS,
 };

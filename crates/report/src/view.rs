@@ -321,6 +321,11 @@ pub struct ReportView {
     /// Who erased the report's personal data, when, and on which basis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub erasure: Option<DataProtectionNote>,
+    /// The report's payloads are sealed under a data key this home does not hold (a
+    /// ciphertext-only bundle, say): its headers and signatures verify, its content is not
+    /// readable here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
     /// The restriction in force (GDPR Art. 18): while there is one, the view carries no
     /// content (texts, values, findings), only who wrote what kind of entry when.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -783,6 +788,7 @@ impl ReportLog {
             provenance,
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
+            unreadable: self.unreadable() && self.erasure().is_none(),
             restriction: self.restricted().and_then(|e| note(e, &who)),
             restrictions: self
                 .ordered()

@@ -72,6 +72,9 @@ impl Db<'_> {
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's row"))?;
+        // The report's data key: every copy of its sealed payloads anywhere (an old bundle, a
+        // backup, a peer offline for good) is unreadable once no home holds it.
+        self.delete_report_key(log)?;
         let drafts = self
             .conn
             .execute(
@@ -94,6 +97,43 @@ impl Db<'_> {
             drafts: drafts as u64,
             quarantined: quarantined as u64,
         })
+    }
+
+    /// A report's data key, when this home holds it.
+    pub fn report_key(&self, log: &LogId) -> Result<Option<countersign_ledger::DataKey>> {
+        self.conn
+            .prepare_cached("SELECT key FROM report_keys WHERE log = ?1")
+            .and_then(|mut s| {
+                s.query_row([log.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .map(|k| {
+                k.and_then(|mut bytes| {
+                    let key = countersign_ledger::DataKey::from_slice(&bytes);
+                    zeroize::Zeroize::zeroize(&mut bytes);
+                    key
+                })
+            })
+            .map_err(StoreError::sqlite("reading a report's data key"))
+    }
+
+    /// Stores a report's data key; one already stored is kept (the caller checked that it is
+    /// the same: see `data_key_conflict`). Returns whether it was new.
+    pub fn put_report_key(&self, log: &LogId, key: &countersign_ledger::DataKey) -> Result<bool> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO report_keys (log, key) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![log.as_bytes(), key.as_bytes().as_slice()]))
+            .map(|n| n > 0)
+            .map_err(StoreError::sqlite("storing a report's data key"))
+    }
+
+    /// Destroys a report's data key (overwritten in place: `secure_delete` is on).
+    pub fn delete_report_key(&self, log: &LogId) -> Result<bool> {
+        self.conn
+            .prepare_cached("DELETE FROM report_keys WHERE log = ?1")
+            .and_then(|mut s| s.execute([log.as_bytes()]))
+            .map(|n| n > 0)
+            .map_err(StoreError::sqlite("destroying a report's data key"))
     }
 
     /// Every log this home erased, with the entry that erased it.

@@ -279,6 +279,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX ai_outcomes_by_log ON ai_outcomes (log);
     CREATE INDEX ai_outcomes_by_model ON ai_outcomes (model, time_ms);
     "#,
+    // 15: sealed payloads (issue 16). One random data key per report log, made by the home
+    // that signs the report's `report.create`; its sealed payloads open with it. Never in a
+    // log (an append-only, replicated log could never forget it): here, beside the payloads,
+    // deleted — with `secure_delete` on — in the transaction that erases the report, which
+    // makes every copy of its ciphertext anywhere unreadable.
+    r#"
+    CREATE TABLE IF NOT EXISTS report_keys (
+        log BLOB PRIMARY KEY,
+        key BLOB NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

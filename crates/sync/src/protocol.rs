@@ -16,7 +16,8 @@
 //! body, a response
 //!           0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
-//!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records)
+//!           0x82 Entries   more:u8 len:u32 bundle (the `CSBUNDL1` framing, at most MAX_BATCH records;
+//!                          `CSBUNDL2` when it carries the data keys of its reports, one per log)
 //!                          [n:u16 (len:u16 evidence)×n]   (split-view evidence asked for by id,
 //!                          1 ≤ n ≤ MAX_EVIDENCE, each at most MAX_SPLIT_VIEW_LEN; absent when none)
 //!           0x83 Ack       stored:u64
@@ -80,6 +81,12 @@ pub const MAX_EVIDENCE: usize = 64;
 /// A batch is cut once its entries reach this many bytes (at least one entry is always sent,
 /// and one entry is at most 16 MiB of payload), so every batch fits in [`MAX_MESSAGE`].
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// What the data keys of one batch add at most: one per log of its records, each its log's id
+/// and the key (see `countersign_ledger::bundle`). Beside [`MAX_BATCH_BYTES`] (or one entry of
+/// the largest payload) it stays within [`MAX_MESSAGE`].
+pub const MAX_BATCH_KEY_BYTES: usize = MAX_BATCH * countersign_ledger::bundle::KEY_RECORD_LEN;
+const _: () = assert!(MAX_BATCH_BYTES + MAX_BATCH_KEY_BYTES + 12 < MAX_MESSAGE);
+
 /// Logs named in one announcement.
 pub const MAX_ANNOUNCED: usize = 1024;
 /// Longest refusal reason, in bytes.
@@ -578,12 +585,20 @@ impl Response {
                 let len = r.u32()? as usize;
                 let bytes = r.take(len)?;
                 // Framed in place to count it: a batch is only copied once, whole.
-                let records = bundle::frame(bytes)?;
+                let (keys, records) = bundle::frame_keyed(bytes)?;
                 if records.len() > MAX_BATCH {
                     return Err(DecodeError::TooMany {
                         what: "records",
                         count: records.len(),
                         max: MAX_BATCH,
+                    });
+                }
+                // At most one data key per record's log.
+                if keys.len() > records.len() {
+                    return Err(DecodeError::TooMany {
+                        what: "data keys",
+                        count: keys.len(),
+                        max: records.len(),
                     });
                 }
                 // Evidence only when there is some: one encoding per message.

@@ -330,6 +330,9 @@ export interface ReportView {
   split_views?: SplitViewNote[];
   /** Who erased the report's personal data, when, on which basis (absent: not erased). */
   erasure?: DataProtectionNote;
+  /** The report is sealed under a data key this home does not hold (a ciphertext-only
+   *  bundle): its headers verify, its content is not readable here (absent: readable). */
+  unreadable?: boolean;
   /** The restriction in force (GDPR Art. 18): the view then carries no content. */
   restriction?: DataProtectionNote;
   /** Every accepted restriction and lifting, in log order (`restricted` says which). */

@@ -13,6 +13,8 @@ pub(super) type Received = Box<(Entry, Option<Vec<u8>>)>;
 #[derive(Debug)]
 pub struct Authenticated {
     pub(super) entries: Vec<Received>,
+    /// The reports' data keys the bundle carried (taken before its entries on import).
+    pub(super) keys: bundle::BundleKeys,
 }
 
 impl Authenticated {
@@ -28,6 +30,13 @@ impl Authenticated {
     pub fn read(source: impl Read) -> Result<Authenticated> {
         use rayon::prelude::*;
         let mut records = bundle::Reader::new(source);
+        let data_keys = records.keys().map_err(|e| match e {
+            bundle::ReadError::Bundle(e) => AppError::BadBundle(e),
+            bundle::ReadError::Io { record, source } => AppError::Io {
+                context: format!("reading bundle record {record}"),
+                source,
+            },
+        })?;
         // A batch has few authors: each key is checked (decompressed) once, not per entry.
         let mut keys: HashMap<[u8; 32], PublicKey> = HashMap::new();
         let mut chunk: Vec<BundleRecord> = Vec::with_capacity(CHUNK);
@@ -67,7 +76,10 @@ impl Authenticated {
                 entries.push(Box::new(entry?));
             }
         }
-        Ok(Authenticated { entries })
+        Ok(Authenticated {
+            entries,
+            keys: data_keys,
+        })
     }
 
     /// How many entries the bundle carried.

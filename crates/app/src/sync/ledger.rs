@@ -48,6 +48,40 @@ fn fits(records: &[BundleRecord], r: &BundleRecord) -> bool {
         && bytes + record_bytes(r) <= countersign_sync::protocol::MAX_BATCH_BYTES
 }
 
+/// The data keys of the report logs whose payloads `records` carry: they travel beside the
+/// payloads, only where the payloads go (the caller sends only logs the peer may read), at
+/// most one per log ([`countersign_sync::protocol::MAX_BATCH_KEY_BYTES`] in all).
+fn batch_keys(
+    db: &countersign_store::Db<'_>,
+    network: Option<NetworkId>,
+    records: &[BundleRecord],
+) -> std::result::Result<bundle::BundleKeys, String> {
+    // The log field of a header (after its version and network), read in place: decoding
+    // would check every author's key again. A genesis names none: its own id is its log.
+    let mut logs: Vec<LogId> = records
+        .iter()
+        .filter(|r| r.payload.is_some())
+        .filter_map(|r| {
+            let log = Hash::from_slice(r.header.get(1 + 32..1 + 32 + 32)?)?;
+            Some(if log == Hash::ZERO {
+                Hash::of(&r.header)
+            } else {
+                log
+            })
+        })
+        .collect();
+    logs.retain(|l| Some(*l) != network);
+    logs.sort_unstable();
+    logs.dedup();
+    let mut keys = Vec::new();
+    for log in logs {
+        if let Some(key) = db.report_key(&log).map_err(|e| e.to_string())? {
+            keys.push((log, key));
+        }
+    }
+    Ok(keys)
+}
+
 /// A stored entry (or fork evidence) as a bundle record.
 fn record(
     header: Vec<u8>,
@@ -454,7 +488,8 @@ impl Ledger for HomeLedger {
                 }
             }
         }
-        Ok((bundle::encode_records(&records), more))
+        let keys = batch_keys(&db, self.network, &records)?;
+        Ok((bundle::encode_records_keyed(&keys, &records), more))
     }
 
     fn reconcile_set(
@@ -557,7 +592,9 @@ impl Ledger for HomeLedger {
                 }
             }
         }
-        let bundle = bundle::encode_records(&records);
+        // Every record here is of a log the reader may read (checked above).
+        let keys = batch_keys(&self.home.store().db(), self.network, &records)?;
+        let bundle = bundle::encode_records_keyed(&keys, &records);
         // Ids that are neither may be split-view evidence (sent to members who read every
         // log), within the same byte budget.
         let mut evidence = Vec::new();

@@ -167,6 +167,10 @@ pub(crate) enum BundleCommand {
         report: Option<String>,
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Leave the reports' data keys out: a ciphertext-only bundle that verifies offline
+        /// but whose sealed content cannot be read, and that an erasure shreds untouched.
+        #[arg(long)]
+        no_keys: bool,
     },
     /// Verify every entry of FILE, then store them. A home that holds no network yet takes
     /// only the one named here (or joined by invitation): an auditor names it.

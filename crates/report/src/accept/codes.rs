@@ -331,6 +331,27 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "sr_wrong_study",
         "an AI result received as DICOM SR is about another study than the report's",
     ),
+    // Sealed payloads (see `payload::seal`).
+    (
+        "payload_not_sealed",
+        "a clear payload in a report whose payloads are sealed under its data key",
+    ),
+    (
+        "payload_wrongly_sealed",
+        "a sealed payload where one in clear is required (erasure, restriction, or a report created before sealing)",
+    ),
+    (
+        "seal_broken",
+        "a sealed payload that does not open with its report's data key",
+    ),
+    (
+        "data_key_conflict",
+        "a second, different data key offered for a report that has one",
+    ),
+    (
+        "data_key_invalid",
+        "a data key offered for a report that does not open its report.create",
+    ),
 ];
 
 #[cfg(test)]
@@ -516,6 +537,17 @@ mod tests {
             ReportRefused,
             ReportErased { erasure: h },
             PayloadNotHeld,
+            PayloadNotSealed {
+                kind: Kind::SectionWrite,
+            },
+            PayloadWronglySealed {
+                kind: Kind::PayloadErase,
+            },
+            SealBroken {
+                kind: Kind::SectionWrite,
+            },
+            DataKeyConflict { log: h },
+            DataKeyInvalid { log: h },
             UnknownField {
                 section: s(),
                 field: s(),

@@ -54,11 +54,12 @@ use std::collections::{BTreeMap, HashMap};
 use countersign_ledger::roster::RosterLog;
 use countersign_ledger::rules::{self, RuleError};
 use countersign_ledger::{
-    Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, NetworkId, PublicKey, Roster, RosterError,
+    DataKey, Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, NetworkId, PublicKey, Roster,
+    RosterError,
 };
 
-use crate::log::{Frozen, ReportLog, ReportRuleError, Standing, TemplateSource};
-use crate::payload::{Payload, ReportCreate, TemplatePublish};
+use crate::log::{Frozen, ReportLog, ReportRuleError, Sealing, Standing, TemplateSource};
+use crate::payload::{seal, Payload, ReportCreate, TemplatePublish};
 use crate::template::{self, Template};
 
 mod changes;
@@ -129,6 +130,9 @@ pub struct Ledger {
     /// Logs whose erasure has come with entries not yet placed (see [`Ledger::note_erasure`]):
     /// their entries may come as headers only.
     erasing: IdMap<EntryId>,
+    /// The data keys this home holds, of the report logs loaded (see [`Ledger::add_key`]):
+    /// sealed payloads are opened with them before any rule reads them.
+    keys: IdMap<DataKey>,
 }
 
 impl Ledger {
@@ -181,7 +185,106 @@ impl Ledger {
     pub fn unload(&mut self, log: &LogId) -> bool {
         self.judged_at.remove(log);
         self.parsed = None;
+        // Its key goes with it: the caller's store gives it again with the log.
+        self.keys.remove(log);
         self.reports.remove(log).is_some()
+    }
+
+    /// Gives the ledger a report's data key, so that its sealed payloads are opened before
+    /// the rules read them. A second, different key for a log is refused
+    /// (`data_key_conflict`): only the report's creator makes one. A log already loaded
+    /// without its key (judged by its headers alone) is unloaded, to be loaded again — now
+    /// readable — by the caller; returns whether it was.
+    pub fn add_key(&mut self, log: LogId, key: DataKey) -> Result<bool, Rejection> {
+        if let Some(held) = self.keys.get(&log) {
+            if *held != key {
+                return Err(ReportRuleError::DataKeyConflict { log }.into());
+            }
+            return Ok(false);
+        }
+        let reload = self
+            .reports
+            .get(&log)
+            .is_some_and(|r| r.sealing() == Sealing::Sealed { readable: false });
+        if reload {
+            self.unload(&log);
+        }
+        self.keys.insert(log, key);
+        Ok(reload)
+    }
+
+    /// The data key of a report log, when this home holds it (and the log is loaded).
+    pub fn key(&self, log: &LogId) -> Option<&DataKey> {
+        self.keys.get(log)
+    }
+
+    /// Forgets a report's data key (its erasure destroyed it).
+    pub fn forget_key(&mut self, log: &LogId) {
+        self.keys.remove(log);
+    }
+
+    /// A report-log payload as the rules read it: parsed, and opened first when sealed;
+    /// `None` when it is sealed under a key this home does not hold (the entry is then judged
+    /// by its header alone, like an erased one). A payload sealed where it must be in clear,
+    /// or in clear where it must be sealed, is refused: otherwise a member could write clear
+    /// text that no erasure shreds.
+    fn open_report_payload(
+        &self,
+        entry: &Entry,
+        bytes: &[u8],
+    ) -> Result<Option<Payload>, Rejection> {
+        let h = entry.header();
+        let log = entry.log_id();
+        let sealed = seal::is_sealed(bytes);
+        let log_sealed = match h.kind {
+            Kind::ReportCreate => Some(sealed),
+            _ => match self.reports.get(&log).map(ReportLog::sealing) {
+                Some(Sealing::Clear) => Some(false),
+                Some(Sealing::Sealed { .. }) => Some(true),
+                Some(Sealing::Unknown) | None => None,
+            },
+        };
+        // An erased report refuses every entry but erasure and restriction by its headers, and
+        // its key is gone: whether a payload is sealed says nothing more there.
+        let log_sealed = log_sealed.filter(|_| !self.headers_only(&log));
+        let must_seal = seal::kind_is_sealed(h.kind);
+        if sealed && !must_seal {
+            return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into());
+        }
+        match (log_sealed, sealed) {
+            (Some(true), false) if must_seal => {
+                return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into())
+            }
+            (Some(false), true) => {
+                return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into())
+            }
+            _ => {}
+        }
+        if !sealed {
+            return Ok(Some(
+                Payload::parse(h.kind, bytes).map_err(ReportRuleError::from)?,
+            ));
+        }
+        let Some(key) = self.keys.get(&log) else {
+            return Ok(None);
+        };
+        let aad_log = (h.kind != Kind::ReportCreate).then_some(&log);
+        let plain = seal::open(key, h.kind, aad_log, bytes)
+            .map_err(|_| ReportRuleError::SealBroken { kind: h.kind })?;
+        Ok(Some(
+            Payload::parse(h.kind, &plain).map_err(ReportRuleError::from)?,
+        ))
+    }
+
+    /// How a report whose `report.create` payload is `payload` is sealed here.
+    fn sealing_of(&self, log: &LogId, payload: Option<&[u8]>) -> Sealing {
+        match payload {
+            None => Sealing::Unknown,
+            Some(p) if seal::is_sealed(p) => Sealing::Sealed {
+                readable: self.keys.contains_key(log),
+            },
+            Some(_) => Sealing::Clear,
+        }
     }
 
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
@@ -452,7 +555,7 @@ impl Ledger {
             }
         }
         let parsed = match payload {
-            Some(payload) => Some(Payload::parse(h.kind, payload).map_err(ReportRuleError::from)?),
+            Some(payload) => self.open_report_payload(entry, payload)?,
             None if self.headers_only(&log) => None,
             None => return Err(Rejection::PayloadMissing),
         };
@@ -471,7 +574,8 @@ impl Ledger {
             if !predict {
                 return Ok(Verdict::New(None));
             }
-            let report = ReportLog::new(entry, content, self.roster())?;
+            let sealing = self.sealing_of(&log, payload);
+            let report = ReportLog::new(entry, content, self.roster(), sealing)?;
             let standing = report
                 .standing(&entry.id())
                 .cloned()
@@ -654,9 +758,7 @@ impl Ledger {
                 let judged = self.parsed.take().filter(|(id, _)| *id == entry.id());
                 let parsed = match (judged, payload) {
                     (Some((_, parsed)), _) => Some(parsed),
-                    (None, Some(p)) => {
-                        Some(Payload::parse(h.kind, p).map_err(ReportRuleError::from)?)
-                    }
+                    (None, Some(p)) => self.open_report_payload(entry, p)?,
                     (None, None) => None,
                 };
                 if h.kind == Kind::ReportCreate {
@@ -671,7 +773,8 @@ impl Ledger {
                         Some(_) => return Err(Rejection::PayloadMissing),
                         None => None,
                     };
-                    let report = ReportLog::new(entry, content, self.roster())?;
+                    let sealing = self.sealing_of(&log, payload);
+                    let report = ReportLog::new(entry, content, self.roster(), sealing)?;
                     let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
                     self.reports.insert(log, report);
                     self.judged_at.insert(log, self.generation);
@@ -897,3 +1000,6 @@ mod summaries;
 
 #[cfg(test)]
 mod erasure;
+
+#[cfg(test)]
+mod sealed;

@@ -112,6 +112,16 @@ pub enum ReportRuleError {
         "the entry's payload is not held here, and the report is not erased: it cannot be judged"
     )]
     PayloadNotHeld,
+    #[error("the {kind} payload is in clear, but this report's payloads are sealed under its data key: clear text here would survive an erasure")]
+    PayloadNotSealed { kind: Kind },
+    #[error("the {kind} payload is sealed where it must be in clear (an erasure or restriction, or an entry of a report created before payloads were sealed)")]
+    PayloadWronglySealed { kind: Kind },
+    #[error("the sealed {kind} payload does not open with its report's data key (forged, or sealed for another kind or report)")]
+    SealBroken { kind: Kind },
+    #[error("a second, different data key was offered for report {log}: only the report's creator makes one")]
+    DataKeyConflict { log: EntryId },
+    #[error("the data key offered for report {log} does not open its report.create")]
+    DataKeyInvalid { log: EntryId },
     #[error("the received SR is about study {sr_study}, not the report's study {report_study}")]
     ReceivedOtherStudy {
         sr_study: String,
@@ -163,6 +173,11 @@ impl ReportRuleError {
             OtherLog { .. } => "other_log",
             ReportErased { .. } => "report_erased",
             PayloadNotHeld => "payload_not_held",
+            PayloadNotSealed { .. } => "payload_not_sealed",
+            PayloadWronglySealed { .. } => "payload_wrongly_sealed",
+            SealBroken { .. } => "seal_broken",
+            DataKeyConflict { .. } => "data_key_conflict",
+            DataKeyInvalid { .. } => "data_key_invalid",
             ReceivedOtherStudy { .. } => "sr_wrong_study",
         }
     }
@@ -211,8 +226,11 @@ impl ReportLog {
             // In an erased log every peer judges every entry by its header alone: the
             // payloads are gone everywhere. Anywhere else a missing payload means the rules
             // cannot run, and an entry they cannot judge does not count.
+            // So does a home that holds a sealed report's ciphertext but not its key: it
+            // proves who wrote what kind of entry when, not what the text said.
             return match self.erasure() {
                 Some(_) => Ok(()),
+                None if self.unreadable() => Ok(()),
                 None => Err(ReportRuleError::PayloadNotHeld),
             };
         };

@@ -102,6 +102,21 @@ pub enum TemplateSource {
     Published(EntryId),
 }
 
+/// Whether a report's payloads are sealed (see [`crate::payload::seal`]), as its
+/// `report.create` says: a report created sealed has every sealable payload sealed, one from
+/// before sealing has every payload in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sealing {
+    /// Not known: the `report.create` came without its payload (erased, or headers only).
+    #[default]
+    Unknown,
+    /// Created before payloads were sealed: every payload is in clear.
+    Clear,
+    /// Sealed under the report's data key; `readable` when this home holds the key. A home
+    /// without it holds the ciphertext and judges the log by its headers alone.
+    Sealed { readable: bool },
+}
+
 /// A report log held in memory.
 #[derive(Debug, Clone)]
 pub struct ReportLog {
@@ -137,6 +152,8 @@ pub struct ReportLog {
     /// what is shown a function of the entries held, whatever order they came in.
     withheld: IdMap<Payload>,
     withheld_create: Option<(ReportCreate, Template, TemplateSource)>,
+    /// Whether its payloads are sealed, and readable here.
+    sealing: Sealing,
 }
 
 impl ReportLog {
@@ -144,11 +161,13 @@ impl ReportLog {
     /// caller: built in, or published to the roster). The genesis is judged like any entry.
     ///
     /// `content` is `None` when the genesis came without its payload: the log of an erased
-    /// report, whose entries travel as headers only.
+    /// report, whose entries travel as headers only — or when it is sealed and this home does
+    /// not hold its key (`sealing` says which).
     pub fn new(
         genesis: &Entry,
         content: Option<(ReportCreate, (Template, TemplateSource))>,
         roster: &Roster,
+        sealing: Sealing,
     ) -> Result<Self, ReportRuleError> {
         let held = content.is_some();
         let (create, (template, source)) = content.unwrap_or_else(|| {
@@ -177,6 +196,7 @@ impl ReportLog {
             erasures: Vec::new(),
             withheld: IdMap::default(),
             withheld_create: None,
+            sealing,
         };
         let entry = LogEntry::new(genesis, held.then_some(Payload::Create(create)));
         let standing = log.judge(&entry, roster, &Frozen::new());
@@ -199,6 +219,17 @@ impl ReportLog {
     /// entries came as headers only.
     pub fn has_content(&self) -> bool {
         self.content
+    }
+
+    /// Whether the report's payloads are sealed, and readable here.
+    pub fn sealing(&self) -> Sealing {
+        self.sealing
+    }
+
+    /// Whether the report is sealed under a key this home does not hold: its entries are
+    /// judged by their headers alone, and its content reads as not readable here.
+    pub fn unreadable(&self) -> bool {
+        self.sealing == Sealing::Sealed { readable: false }
     }
 
     /// The entry that erased the report (the lowest-id accepted `payload.erase`), if any.

@@ -1,0 +1,249 @@
+//! Sealed payloads through the one acceptance path: a report created sealed is read with its
+//! key and judged by its headers alone without it; a clear payload where a sealed one is due
+//! (and the reverse) is refused with its own code, as is an envelope that does not open.
+
+use countersign_ledger::{DataKey, Entry, Kind, LogId};
+
+use super::*;
+use crate::fixture::Department;
+use crate::payload::seal::{self, NONCE_LEN};
+use crate::payload::SectionWrite;
+
+fn key(b: u8) -> DataKey {
+    DataKey::from_bytes([b; 32])
+}
+
+fn write(section: &str, text: &str) -> Vec<u8> {
+    Payload::to_bytes(&SectionWrite {
+        section: section.into(),
+        text: text.into(),
+        fields: Default::default(),
+    })
+}
+
+/// Seals `plain` for `kind` in `log` (a fresh nonce from a counter: tests are seeded).
+fn sealed(k: &DataKey, kind: Kind, log: Option<&LogId>, plain: &[u8]) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    seal::seal(k, &[n; NONCE_LEN], kind, log, plain)
+}
+
+/// A report created sealed under `k` by ada, the key given to the ledger.
+fn sealed_report(dept: &mut Department, k: &DataKey) -> LogId {
+    let t = crate::template::template("ct-chest").unwrap();
+    let create = Payload::to_bytes(&ReportCreate {
+        study: "1.2.840.99".into(),
+        template: "ct-chest".into(),
+        template_hash: t.content_hash(),
+        images: vec![],
+    });
+    let bytes = sealed(k, Kind::ReportCreate, None, &create);
+    let entry = dept.sign("ada", None, Kind::ReportCreate, &bytes, None);
+    let log = entry.id();
+    assert_eq!(dept.ledger.add_key(log, k.clone()), Ok(false));
+    assert_eq!(
+        dept.store(entry, bytes),
+        Ok(Verdict::New(Standing::Accepted))
+    );
+    log
+}
+
+fn store(
+    dept: &mut Department,
+    who: &str,
+    log: LogId,
+    kind: Kind,
+    bytes: Vec<u8>,
+) -> Result<Verdict, Rejection> {
+    let entry: Entry = dept.sign(who, Some(log), kind, &bytes, None);
+    dept.store(entry, bytes)
+}
+
+#[test]
+fn a_sealed_report_reads_with_its_key_and_by_its_headers_without() {
+    let mut dept = Department::new();
+    let k = key(5);
+    let report = sealed_report(&mut dept, &k);
+    let w = sealed(
+        &k,
+        Kind::SectionWrite,
+        Some(&report),
+        &write("findings", "MARKER 4 mm"),
+    );
+    assert_eq!(
+        store(&mut dept, "rex", report, Kind::SectionWrite, w),
+        Ok(Verdict::New(Standing::Accepted))
+    );
+    let view = dept.view(report);
+    assert!(!view.unreadable);
+    let findings = view.sections.iter().find(|s| s.name == "findings").unwrap();
+    assert_eq!(findings.text.as_deref(), Some("MARKER 4 mm"));
+    // A rule still reads the opened payload: an unknown section is refused.
+    let bad = sealed(
+        &k,
+        Kind::SectionWrite,
+        Some(&report),
+        &write("nowhere", "x"),
+    );
+    let refused = store(&mut dept, "rex", report, Kind::SectionWrite, bad);
+    assert!(
+        matches!(&refused, Ok(Verdict::New(Standing::Refused(e))) if e.code() == "unknown_section"),
+        "{refused:?}"
+    );
+
+    // Another home with the same entries and no key: every entry stands, by its header.
+    let mut other = Ledger::default();
+    for (entry, payload) in &dept.stored {
+        other.accept(entry, Some(payload), dept.clock).unwrap();
+    }
+    let roster = other.roster().clone();
+    let log = other.report(&report).unwrap();
+    assert!(log.unreadable());
+    let blind = log.project(&roster, |_| crate::EntryStatus::Verified);
+    assert!(blind.unreadable);
+    assert!(blind.sections.iter().all(|s| s.text.is_none()));
+    let standings = |l: &mut Ledger| -> Vec<String> {
+        let log = l.report(&report).unwrap();
+        log.ordered()
+            .iter()
+            .map(|e| match log.standing(&e.id) {
+                Some(Standing::Accepted) => "accepted".to_string(),
+                Some(Standing::Refused(r)) => r.code().to_string(),
+                None => "none".into(),
+            })
+            .collect()
+    };
+    // Judged by headers alone, the unknown section is not seen (what the key holder refuses).
+    assert_eq!(standings(&mut other), ["accepted"; 3]);
+    // The key arrives: the log is unloaded, and loaded again it reads as its creator's does.
+    assert_eq!(other.add_key(report, k.clone()), Ok(true));
+    assert!(other.report(&report).is_none(), "unloaded");
+    for (entry, payload) in dept.stored.iter().filter(|(e, _)| e.log_id() == report) {
+        other.load(entry, Some(payload)).unwrap();
+    }
+    assert_eq!(standings(&mut other), standings(&mut dept.ledger));
+    assert_eq!(
+        other
+            .report(&report)
+            .unwrap()
+            .project(&roster, |_| crate::EntryStatus::Verified)
+            .sections,
+        dept.view(report).sections
+    );
+    // Only one key per report.
+    assert_eq!(
+        other.add_key(report, key(6)),
+        Err(Rejection::Report(ReportRuleError::DataKeyConflict {
+            log: report
+        }))
+    );
+    assert_eq!(
+        other.add_key(report, k),
+        Ok(false),
+        "the same key again is no news"
+    );
+}
+
+#[test]
+fn a_payload_sealed_wrongly_or_not_at_all_is_refused_with_its_code() {
+    let mut dept = Department::new();
+    let k = key(7);
+    let report = sealed_report(&mut dept, &k);
+    let code = |r: Result<Verdict, Rejection>| match r {
+        Err(e) => e.code().to_string(),
+        Ok(v) => format!("{v:?}"),
+    };
+    // Clear text where the report's payloads are sealed: no erasure would shred it.
+    let clear = write("findings", "MARKER in clear");
+    assert_eq!(
+        code(store(&mut dept, "rex", report, Kind::SectionWrite, clear)),
+        "payload_not_sealed"
+    );
+    // Sealed under another key, or for another kind, or another report: it does not open.
+    let other_key = sealed(
+        &key(8),
+        Kind::SectionWrite,
+        Some(&report),
+        &write("findings", "x"),
+    );
+    assert_eq!(
+        code(store(
+            &mut dept,
+            "rex",
+            report,
+            Kind::SectionWrite,
+            other_key
+        )),
+        "seal_broken"
+    );
+    let other_kind = sealed(
+        &k,
+        Kind::AddendumWrite,
+        Some(&report),
+        &write("findings", "x"),
+    );
+    assert_eq!(
+        code(store(
+            &mut dept,
+            "rex",
+            report,
+            Kind::SectionWrite,
+            other_kind
+        )),
+        "seal_broken"
+    );
+    let elsewhere = countersign_ledger::Hash([9; 32]);
+    let moved = sealed(
+        &k,
+        Kind::SectionWrite,
+        Some(&elsewhere),
+        &write("findings", "x"),
+    );
+    assert_eq!(
+        code(store(&mut dept, "rex", report, Kind::SectionWrite, moved)),
+        "seal_broken"
+    );
+    // An erasure is never sealed: it must read after the key is gone.
+    let erase = Payload::to_bytes(&crate::payload::PayloadErase {
+        basis: "GDPR Art. 17".into(),
+        scope: crate::payload::EraseScope::Report,
+    });
+    let sealed_erase = sealed(&k, Kind::PayloadErase, Some(&report), &erase);
+    assert_eq!(
+        code(store(
+            &mut dept,
+            "ada",
+            report,
+            Kind::PayloadErase,
+            sealed_erase
+        )),
+        "payload_wrongly_sealed"
+    );
+    // Nothing refused here was stored; the clear erasure is.
+    assert!(matches!(
+        store(&mut dept, "ada", report, Kind::PayloadErase, erase),
+        Ok(Verdict::New(Standing::Accepted))
+    ));
+
+    // A report created before sealing stays clear: a sealed payload in it is refused.
+    let legacy = dept.report("ada", "ct-chest");
+    let envelope = sealed(
+        &k,
+        Kind::SectionWrite,
+        Some(&legacy),
+        &write("findings", "x"),
+    );
+    assert_eq!(
+        code(store(
+            &mut dept,
+            "rex",
+            legacy,
+            Kind::SectionWrite,
+            envelope
+        )),
+        "payload_wrongly_sealed"
+    );
+    assert!(dept
+        .write_section("rex", legacy, "findings", "clear, as before")
+        .is_ok());
+}

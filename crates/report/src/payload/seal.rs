@@ -1,0 +1,254 @@
+//! Sealed payloads: a report's personal data encrypted under the report's data key, so that
+//! destroying that one small key (an erasure) makes every copy of the ciphertext unreadable —
+//! in this home, on a peer that was offline, in an old bundle or a backup (crypto-shredding).
+//!
+//! ```text
+//! envelope   b"CSS1" ‖ nonce[24] ‖ XChaCha20-Poly1305(key, nonce, aad, plaintext) ‖ tag[16]
+//! aad        b"countersign sealed payload v1\0" ‖ kind name ‖ 0x00 ‖ log[32]
+//!            (log: the report's id; 32 zero bytes for its `report.create`, whose id is not
+//!            known until it is signed)
+//! ```
+//!
+//! The header's payload hash commits to the envelope, not the plaintext: every signature and
+//! hash link verifies without the key, so `verify` still proves who wrote what kind of entry
+//! when. The AAD binds an envelope to what it is: moved under another kind, or into another
+//! report, it does not open.
+//!
+//! Which payloads are sealed is one stable rule, [`kind_is_sealed`]: every report-log kind but
+//! `payload.erase` and `report.restrict`, which carry no personal data (a legal basis and a
+//! scope) and must stay readable after the key is gone. The roster log is never sealed.
+//!
+//! Pure: the caller supplies the nonce (24 random bytes from the OS) and the key.
+
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
+use countersign_ledger::{DataKey, Hash, Kind, LogFamily, LogId};
+
+/// The first bytes of every sealed payload. A clear payload is JSON and starts with `{`, so the
+/// two never meet.
+pub const SEAL_MAGIC: &[u8; 4] = b"CSS1";
+/// Bytes of the random nonce (XChaCha20: random nonces are safe at any volume).
+pub const NONCE_LEN: usize = 24;
+/// Bytes of the Poly1305 tag.
+pub const TAG_LEN: usize = 16;
+/// What sealing adds to a payload.
+pub const SEAL_OVERHEAD: usize = SEAL_MAGIC.len() + NONCE_LEN + TAG_LEN;
+
+const AAD_DOMAIN: &[u8] = b"countersign sealed payload v1\0";
+
+/// Whether entries of `kind` carry sealed payloads (in a report whose `report.create` is
+/// sealed): every report-log kind but erasure and restriction. See the module docs.
+pub fn kind_is_sealed(kind: Kind) -> bool {
+    kind.family() == LogFamily::Report && !matches!(kind, Kind::PayloadErase | Kind::ReportRestrict)
+}
+
+/// Whether payload bytes are a sealed envelope (by their magic; not whether they open).
+pub fn is_sealed(payload: &[u8]) -> bool {
+    payload.starts_with(SEAL_MAGIC)
+}
+
+/// Why an envelope does not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("the sealed payload is malformed (no magic, or shorter than its nonce and tag)")]
+    Malformed,
+    #[error("the sealed payload does not open with its report's key (forged, or sealed for another entry kind or report)")]
+    Unauthentic,
+}
+
+/// The associated data: the entry's kind and its report (`None` for the `report.create`).
+fn aad(kind: Kind, log: Option<&LogId>) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(AAD_DOMAIN.len() + 24 + 1 + 32);
+    aad.extend_from_slice(AAD_DOMAIN);
+    aad.extend_from_slice(kind.name().as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(log.unwrap_or(&Hash::ZERO).as_bytes());
+    aad
+}
+
+fn cipher(key: &DataKey) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(Key::from_slice(key.as_bytes()))
+}
+
+/// Seals `plaintext` as the payload of a `kind` entry of report `log` (`None`: the report's
+/// own `report.create`). `nonce` must be fresh random bytes.
+pub fn seal(
+    key: &DataKey,
+    nonce: &[u8; NONCE_LEN],
+    kind: Kind,
+    log: Option<&LogId>,
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+    out.extend_from_slice(SEAL_MAGIC);
+    out.extend_from_slice(nonce);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = cipher(key)
+        .encrypt_in_place_detached(
+            XNonce::from_slice(nonce),
+            &aad(kind, log),
+            &mut out[start..],
+        )
+        // Only a message longer than XChaCha20's 256 GiB limit fails; payloads are 16 MiB.
+        .expect("a payload is within XChaCha20-Poly1305's length limit");
+    out.extend_from_slice(&tag);
+    out
+}
+
+/// Opens an envelope sealed by [`seal`] with the same key, kind and log. Untrusted input:
+/// lengths are checked before anything is copied, and nothing is allocated beyond the
+/// envelope's own length.
+pub fn open(
+    key: &DataKey,
+    kind: Kind,
+    log: Option<&LogId>,
+    envelope: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let rest = envelope
+        .strip_prefix(SEAL_MAGIC)
+        .ok_or(SealError::Malformed)?;
+    if rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(SealError::Malformed);
+    }
+    let (nonce, rest) = rest.split_at(NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let mut plaintext = ciphertext.to_vec();
+    match cipher(key).decrypt_in_place_detached(
+        XNonce::from_slice(nonce),
+        &aad(kind, log),
+        &mut plaintext,
+        Tag::from_slice(tag),
+    ) {
+        Ok(()) => Ok(plaintext),
+        Err(_) => Err(SealError::Unauthentic),
+    }
+}
+
+/// Whether `key` is the key of the report whose `report.create` payload is `create`: it opens
+/// it. A key offered for a report (in a bundle, a peer's batch) is taken only if it does, so
+/// nobody can plant a key that the report's real one would then conflict with.
+pub fn opens_create(key: &DataKey, create: &[u8]) -> bool {
+    open(key, Kind::ReportCreate, None, create).is_ok()
+}
+
+/// Fuzzing entry point (`fuzz/fuzz_targets/sealed_payload.rs`): any bytes, opened as an
+/// envelope with a fixed key, fail cleanly or open to the plaintext they seal — never a panic,
+/// and never more allocated than the input's length.
+#[doc(hidden)]
+pub mod fuzz {
+    use super::*;
+
+    /// Panics if an invariant breaks.
+    pub fn open_envelope(data: &[u8]) {
+        let key = DataKey::from_bytes([7; 32]);
+        let Some((&pick, bytes)) = data.split_first() else {
+            return;
+        };
+        let kind = Kind::ALL[usize::from(pick) % Kind::ALL.len()];
+        if let Ok(plain) = open(&key, kind, None, bytes) {
+            assert_eq!(plain.len() + SEAL_OVERHEAD, bytes.len());
+        }
+        // What sealing makes of the same bytes opens again to them.
+        let nonce = [pick; NONCE_LEN];
+        let sealed = seal(&key, &nonce, kind, None, bytes);
+        assert_eq!(open(&key, kind, None, &sealed).as_deref(), Ok(bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(b: u8) -> DataKey {
+        DataKey::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn the_rule_seals_every_report_kind_but_erasure_and_restriction() {
+        for kind in Kind::ALL {
+            let expected = kind.family() == LogFamily::Report
+                && *kind != Kind::PayloadErase
+                && *kind != Kind::ReportRestrict;
+            assert_eq!(kind_is_sealed(*kind), expected, "{kind}");
+        }
+        assert!(kind_is_sealed(Kind::SectionWrite));
+        assert!(kind_is_sealed(Kind::ReportCreate));
+        assert!(!kind_is_sealed(Kind::RosterMember));
+    }
+
+    #[test]
+    fn a_short_or_unmarked_envelope_is_malformed() {
+        assert_eq!(
+            open(&key(1), Kind::View, None, b"{}"),
+            Err(SealError::Malformed)
+        );
+        assert_eq!(
+            open(&key(1), Kind::View, None, b"CSS1short"),
+            Err(SealError::Malformed)
+        );
+        let mut just = SEAL_MAGIC.to_vec();
+        just.extend_from_slice(&[0; NONCE_LEN + TAG_LEN]);
+        assert_eq!(
+            open(&key(1), Kind::View, None, &just),
+            Err(SealError::Unauthentic)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_0016),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn seal_open_round_trips_and_nothing_else_opens(
+            k in any::<u8>(),
+            nonce in any::<[u8; NONCE_LEN]>(),
+            plaintext in proptest::collection::vec(any::<u8>(), 0..300),
+            log in any::<[u8; 32]>(),
+            flip in any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let log = Hash(log);
+            let sealed = seal(&key(k), &nonce, Kind::SectionWrite, Some(&log), &plaintext);
+            prop_assert!(is_sealed(&sealed));
+            prop_assert_eq!(sealed.len(), plaintext.len() + SEAL_OVERHEAD);
+            prop_assert_eq!(
+                open(&key(k), Kind::SectionWrite, Some(&log), &sealed),
+                Ok(plaintext.clone())
+            );
+            // Any flipped bit: refused (in the magic, malformed; anywhere else, unauthentic).
+            let mut bad = sealed.clone();
+            let i = flip.index(bad.len());
+            bad[i] ^= 1 << bit;
+            prop_assert!(open(&key(k), Kind::SectionWrite, Some(&log), &bad).is_err());
+            // Another key, kind or report: it does not open.
+            prop_assert_eq!(
+                open(&key(k.wrapping_add(1)), Kind::SectionWrite, Some(&log), &sealed),
+                Err(SealError::Unauthentic)
+            );
+            prop_assert_eq!(
+                open(&key(k), Kind::AddendumWrite, Some(&log), &sealed),
+                Err(SealError::Unauthentic)
+            );
+            let mut other = log;
+            other.0[0] ^= 1;
+            prop_assert_eq!(
+                open(&key(k), Kind::SectionWrite, Some(&other), &sealed),
+                Err(SealError::Unauthentic)
+            );
+            prop_assert_eq!(
+                open(&key(k), Kind::SectionWrite, None, &sealed),
+                Err(SealError::Unauthentic)
+            );
+            // Plain text never shows in the envelope (a 16-byte run of it, say).
+            if plaintext.len() >= 16 && plaintext.iter().any(|b| *b != plaintext[0]) {
+                let run = &plaintext[..16];
+                prop_assert!(!sealed.windows(16).any(|w| w == run));
+            }
+        }
+    }
+}
