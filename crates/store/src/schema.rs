@@ -248,9 +248,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX report_moves_by_study ON report_moves (from_study, report);
     "#,
-    // 14: reserved for another branch's migration, whose SQL replaces this placeholder when
-    // both are merged (15 is written `IF NOT EXISTS`, so the order they run in does not matter).
-    "-- 14: reserved",
+    // 14: THE AI OUTCOMES TABLE of branch ai-stats-table goes here. This no-op only holds
+    // its place, because a migration's number is its index in this list (the runner needs
+    // them contiguous): when both branches are merged, 14 is theirs, 15 the report keys, 16
+    // the keys' unique hashes. A home that ran this branch alone (a developer's) is at 15+
+    // and would skip the real 14: such homes are made again, never carried over.
+    "-- 14: reserved for the AI outcomes table (branch ai-stats-table)",
     // 15: sealed payloads (issue 16). One random data key per report log, made by the home
     // that signs the report's `report.create`; its sealed payloads open with it. Never in a
     // log (an append-only, replicated log could never forget it): here, beside the payloads,
