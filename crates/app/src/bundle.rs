@@ -356,6 +356,21 @@ fn import_batch(
     intake: Intake<'_>,
     leftovers: &mut Vec<(Received, Rejection)>,
 ) -> Result<()> {
+    let result = import_noted(db, state, pending, report, intake, leftovers);
+    // Whatever happened, the erasures noted for this batch end with it.
+    state.ledger.end_batch();
+    result
+}
+
+/// [`import_batch`]'s work, the batch's erasures noted first.
+fn import_noted(
+    db: &countersign_store::Db<'_>,
+    state: &mut LedgerState,
+    pending: Vec<Received>,
+    report: &mut ImportReport,
+    intake: Intake<'_>,
+    leftovers: &mut Vec<(Received, Rejection)>,
+) -> Result<()> {
     let mut pending = causal_order(pending);
     // An erased report's log comes as headers only, its erasure after them: the erasure is
     // noted first (checked on its own), so that the headers it covers are taken in.

@@ -247,3 +247,70 @@ fn a_payload_sealed_wrongly_or_not_at_all_is_refused_with_its_code() {
         .write_section("rex", legacy, "findings", "clear, as before")
         .is_ok());
 }
+
+fn erasure_bytes() -> Vec<u8> {
+    Payload::to_bytes(&crate::payload::PayloadErase {
+        basis: "GDPR Art. 17".into(),
+        scope: crate::payload::EraseScope::Report,
+    })
+}
+
+/// Found (review of issue 16, M1): an erasure noted for a batch but never placed — its parent
+/// unknown, so it waits — switched the sealing rule off for its report: clear text written
+/// into the sealed report in the same batch was stored on the homes that saw the erasure and
+/// refused on the others. Only an accepted erasure lifts the rule now, a noted one ends with
+/// its batch, and a revoked key's erasure is not noted at all.
+#[test]
+fn a_noted_erasure_that_is_never_placed_lets_no_clear_text_into_a_sealed_report() {
+    let mut dept = Department::new();
+    let k = key(11);
+    let report = sealed_report(&mut dept, &k);
+    let erase = erasure_bytes();
+    let dangling = dept.sign(
+        "bob",
+        Some(report),
+        Kind::PayloadErase,
+        &erase,
+        Some(vec![countersign_ledger::Hash([7; 32])]),
+    );
+    assert!(dept.ledger.note_erasure(&dangling, Some(&erase)));
+    assert!(
+        dept.ledger
+            .accept(&dangling, Some(&erase), dept.clock)
+            .is_err(),
+        "its parent is unknown: it is not placed"
+    );
+    let clear = write("findings", "MARKER in clear");
+    let res = store(&mut dept, "rex", report, Kind::SectionWrite, clear);
+    assert_eq!(
+        res.map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+    // Once the batch is in, the noted erasure is forgotten: a header alone is not taken.
+    dept.ledger.end_batch();
+    let header_only = dept.sign("rex", Some(report), Kind::SectionWrite, b"x", None);
+    assert_eq!(
+        dept.ledger.accept(&header_only, None, dept.clock),
+        Err(Rejection::PayloadMissing)
+    );
+
+    // A revoked key may not erase now: its erasure is not noted.
+    dept.roster_entry(
+        "ada",
+        Kind::RosterRevoke,
+        &countersign_ledger::roster::RevokePayload {
+            key: dept.public("bob"),
+            reason: String::new(),
+            frontier: Default::default(),
+        },
+    )
+    .unwrap();
+    let by_revoked = dept.sign("bob", Some(report), Kind::PayloadErase, &erase, None);
+    assert!(!dept.ledger.note_erasure(&by_revoked, Some(&erase)));
+    // A real erasure, accepted, does end the rule: the key is gone with it.
+    let ok = dept.sign("ada", Some(report), Kind::PayloadErase, &erase, None);
+    assert!(matches!(
+        dept.store(ok, erase),
+        Ok(Verdict::New(Standing::Accepted))
+    ));
+}
