@@ -596,18 +596,35 @@ fn take_keys(
             Some(r) => {
                 r.1.clone()
                     .filter(|p| countersign_ledger::rules::check_payload(&r.0, p).is_ok())
+                    .map(|p| (r.0.header().clone(), p))
             }
-            None => db.get(&log)?.and_then(|row| row.payload),
+            None => match db.get(&log)? {
+                Some(row) => {
+                    let header = crate::state::decode_row(&row)
+                        .ok()
+                        .map(|e| e.header().clone());
+                    header.zip(row.payload)
+                }
+                None => None,
+            },
         };
-        let Some(create) = create.filter(|p| seal::is_sealed(p)) else {
+        let Some((header, create)) = create.filter(|(_, p)| seal::is_sealed(p)) else {
             continue;
         };
         let refuse = |e: ReportRuleError| refused(log, Rejection::Report(e));
-        if !seal::opens_create(&key, &create) {
+        if !seal::opens_create(&key, &header, &create) {
             return Err(refuse(ReportRuleError::DataKeyInvalid { log }));
         }
         if held.is_some() {
             return Err(refuse(ReportRuleError::DataKeyConflict { log }));
+        }
+        // One key serves one report: a key held for another log would outlive the erasure of
+        // either as the other's key.
+        if db
+            .report_key_holder(&key)?
+            .is_some_and(|other| other != log)
+        {
+            return Err(refuse(ReportRuleError::DataKeyReused { log }));
         }
         db.put_report_key(&log, &key)?;
         // A log loaded without its key is unloaded here, and loaded again readable.

@@ -275,8 +275,13 @@ impl Ledger {
         let Some(key) = self.keys.get(&log) else {
             return Ok(None);
         };
-        let aad_log = (h.kind != Kind::ReportCreate).then_some(&log);
-        let plain = seal::open(key, h.kind, aad_log, bytes)
+        // A create is bound to its own author and timestamp (its id is not known when sealed).
+        let bound = if h.kind == Kind::ReportCreate {
+            seal::create_binding(&h.author, h.timestamp_ms)
+        } else {
+            log
+        };
+        let plain = seal::open(key, h.kind, Some(&bound), bytes)
             .map_err(|_| ReportRuleError::SealBroken { kind: h.kind })?;
         Ok(Some(
             Payload::parse(h.kind, &plain).map_err(ReportRuleError::from)?,

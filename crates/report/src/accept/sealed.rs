@@ -37,8 +37,12 @@ fn sealed_report(dept: &mut Department, k: &DataKey) -> LogId {
         template_hash: t.content_hash(),
         images: vec![],
     });
-    let bytes = sealed(k, Kind::ReportCreate, None, &create);
+    // Bound to the header it is signed under: the fixture's clock moves one step per entry.
+    let ts = dept.clock + dept.step_ms;
+    let bound = seal::create_binding(&dept.public("ada"), ts);
+    let bytes = sealed(k, Kind::ReportCreate, Some(&bound), &create);
     let entry = dept.sign("ada", None, Kind::ReportCreate, &bytes, None);
+    assert_eq!(entry.header().timestamp_ms, ts);
     let log = entry.id();
     assert_eq!(dept.ledger.add_key(log, k.clone()), Ok(false));
     assert_eq!(
@@ -313,4 +317,31 @@ fn a_noted_erasure_that_is_never_placed_lets_no_clear_text_into_a_sealed_report(
         dept.store(ok, erase),
         Ok(Verdict::New(Standing::Accepted))
     ));
+}
+
+/// Found (review of issue 16, M3): a create's envelope was bound to its kind alone, so a byte
+/// copy of report R1's create, signed as a new report R2 with R1's key given as R2's, opened:
+/// R1's key then lived on as R2's after R1's erasure. A create is now bound to its own author
+/// and timestamp, and the copy does not open.
+#[test]
+fn a_byte_copy_of_another_reports_create_does_not_open_as_a_new_report() {
+    let mut dept = Department::new();
+    let k = key(12);
+    let r1 = sealed_report(&mut dept, &k);
+    let copied = dept
+        .stored
+        .iter()
+        .find(|(e, _)| e.id() == r1)
+        .map(|(_, p)| p.clone())
+        .unwrap();
+    let r2 = dept.sign("bob", None, Kind::ReportCreate, &copied, None);
+    assert!(!seal::opens_create(&k, r2.header(), &copied));
+    let (original, _) = dept.stored.iter().find(|(e, _)| e.id() == r1).unwrap();
+    assert!(seal::opens_create(&k, original.header(), &copied));
+    assert_eq!(dept.ledger.add_key(r2.id(), k.clone()), Ok(false));
+    let res = dept.store(r2, copied);
+    assert_eq!(
+        res.map_err(|e| e.code().to_string()),
+        Err("seal_broken".to_string())
+    );
 }
