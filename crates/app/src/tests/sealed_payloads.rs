@@ -191,3 +191,50 @@ fn a_reused_or_invalid_key_is_refused_with_its_code_and_a_peers_batch_goes_on() 
     assert_eq!(report.new, 1);
     assert_eq!(home.store().db().report_key(&r1).unwrap(), Some(k1));
 }
+
+/// A key that comes before its report's create opens nothing here yet and is not kept (else a
+/// planted key would make the real one a conflict); with the create, a key that does not open
+/// it is refused (`data_key_invalid`, the check that keeps a planted key out), and the real
+/// one is taken and the report reads.
+#[test]
+fn a_key_before_its_create_is_not_kept_and_only_the_key_that_opens_the_create_is_taken() {
+    use countersign_ledger::bundle::encode_keyed;
+    use countersign_ledger::DataKey;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, bob, network) = with_bob(dir.path());
+    let template_hash = countersign_report::template("ct-chest")
+        .unwrap()
+        .content_hash();
+    let create =
+        countersign_report::Payload::to_bytes(&countersign_report::payload::ReportCreate {
+            study: "1.2.3".into(),
+            template: "ct-chest".into(),
+            template_hash,
+            images: vec![],
+        });
+    let k3 = DataKey::from_bytes([0x33; 32]);
+    let (r3, p3) = sealed_by(&bob, network, None, Kind::ReportCreate, &k3, &create, 3);
+    let mut pending = crate::bundle::Pending::default();
+    let mut send = |home: &mut crate::Home, key: &DataKey, with_create: bool| {
+        let records: Vec<(&Entry, Option<&[u8]>)> = if with_create {
+            vec![(&r3, Some(&p3[..]))]
+        } else {
+            vec![]
+        };
+        let bytes = encode_keyed(&[(r3.id(), key.clone())], records);
+        let batch = crate::bundle::Authenticated::from_bundle(&bytes).unwrap();
+        home.import_from_peer(batch, "peer", &mut pending).unwrap()
+    };
+    let early = send(&mut home, &DataKey::from_bytes([0x44; 32]), false);
+    assert!(early.keys_refused.is_empty(), "{early:?}");
+    assert_eq!(home.store().db().report_key(&r3.id()).unwrap(), None);
+    let wrong = send(&mut home, &DataKey::from_bytes([0x44; 32]), true);
+    assert_eq!(wrong.new, 1);
+    let codes: Vec<_> = wrong.keys_refused.iter().map(|p| p.code.clone()).collect();
+    assert_eq!(codes, [Some("data_key_invalid".to_string())]);
+    assert!(home.report_show(r3.id()).unwrap().unreadable);
+    let right = send(&mut home, &k3, true);
+    assert!(right.keys_refused.is_empty(), "{right:?}");
+    assert_eq!(home.store().db().report_key(&r3.id()).unwrap(), Some(k3));
+    assert!(!home.report_show(r3.id()).unwrap().unreadable);
+}
