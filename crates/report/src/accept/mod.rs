@@ -255,6 +255,10 @@ impl Ledger {
             .is_some_and(|r| r.erasure().is_some());
         let log_sealed = log_sealed.filter(|_| !erased);
         let must_seal = seal::kind_is_sealed(h.kind);
+        // A network whose genesis requires sealed reports takes no report created in clear.
+        if h.kind == Kind::ReportCreate && !sealed && self.roster().policy().sealed_reports {
+            return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into());
+        }
         if sealed && !must_seal {
             return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into());
         }

@@ -345,3 +345,36 @@ fn a_byte_copy_of_another_reports_create_does_not_open_as_a_new_report() {
         Err("seal_broken".to_string())
     );
 }
+
+/// Review of issue 16, M2: nothing stopped a hostile client from creating a report in clear,
+/// which honest homes then wrote into in clear. A network whose genesis sets
+/// `sealed_reports` refuses a clear create (`payload_not_sealed`) on every home alike; a view
+/// says whether its report was created sealed.
+#[test]
+fn a_network_that_requires_sealed_reports_refuses_a_clear_create() {
+    let policy = countersign_ledger::roster::Policy {
+        sealed_reports: true,
+        ..Default::default()
+    };
+    let mut dept = Department::with_policy(policy);
+    let t = crate::template::template("ct-chest").unwrap();
+    let create = ReportCreate {
+        study: "1.2.3".into(),
+        template: "ct-chest".into(),
+        template_hash: t.content_hash(),
+        images: vec![],
+    };
+    let clear = dept.append("ada", None, Kind::ReportCreate, &create);
+    assert_eq!(
+        clear.map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+    let report = sealed_report(&mut dept, &key(13));
+    assert!(dept.view(report).sealed);
+
+    // Without the policy (every network founded before it), a clear create stands, and its
+    // view says so.
+    let mut legacy = Department::new();
+    let clear = legacy.report("ada", "ct-chest");
+    assert!(!legacy.view(clear).sealed);
+}
