@@ -238,3 +238,59 @@ fn a_key_before_its_create_is_not_kept_and_only_the_key_that_opens_the_create_is
     assert_eq!(home.store().db().report_key(&r3.id()).unwrap(), Some(k3));
     assert!(!home.report_show(r3.id()).unwrap().unreadable);
 }
+
+/// Found (review of issue 16, M1, through a peer's batch): an erasure that is never placed
+/// (its parent unknown) noted for the batch let a clear write into the sealed report in the
+/// same batch be stored — here, but not on a home that never saw the erasure. The write is
+/// now quarantined as `payload_not_sealed`.
+#[test]
+fn a_dangling_erasure_in_a_peers_batch_lets_no_clear_write_into_a_sealed_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, bob, network) = with_bob(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let now = crate::home::now_ms();
+    let erase = br#"{"basis":"GDPR Art. 17","scope":"report"}"#;
+    let dangling = Entry::sign(
+        Header::new(
+            network,
+            report,
+            bob.public(),
+            2,
+            now,
+            Kind::PayloadErase,
+            vec![countersign_ledger::Hash([7; 32])],
+            erase,
+        ),
+        &bob,
+    )
+    .unwrap();
+    let clear = br#"{"section":"findings","text":"MARKER in clear"}"#;
+    let write = Entry::sign(
+        Header::new(
+            network,
+            report,
+            bob.public(),
+            1,
+            now,
+            Kind::SectionWrite,
+            vec![report],
+            clear,
+        ),
+        &bob,
+    )
+    .unwrap();
+    let bytes = countersign_ledger::bundle::encode([
+        (&write, Some(&clear[..])),
+        (&dangling, Some(&erase[..])),
+    ]);
+    let mut pending = crate::bundle::Pending::default();
+    let batch = crate::bundle::Authenticated::from_bundle(&bytes).unwrap();
+    let got = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+    assert_eq!(got.new, 0, "{got:?}");
+    assert!(home.store().db().get(&write.id()).unwrap().is_none());
+    let codes: Vec<_> = got.quarantined.iter().map(|p| p.code.clone()).collect();
+    assert!(
+        codes.contains(&Some("payload_not_sealed".to_string())),
+        "{got:?}"
+    );
+}
