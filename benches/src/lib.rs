@@ -144,7 +144,8 @@ fn report_entries_sealed(
             .content_hash(),
         images: vec![],
     });
-    let c = seal_as(Kind::ReportCreate, None, 0, c);
+    let bound = seal::create_binding(&d.attending.public(), ts);
+    let c = seal_as(Kind::ReportCreate, Some(&bound), 0, c);
     let create = sign(
         Header::new(
             d.network,

@@ -62,28 +62,36 @@ fn image_bytes(home: &Home) -> Vec<u8> {
     panic!("no varied stretch in the image");
 }
 
-/// A run of 48 bytes from the middle of the largest payload a bundle carries (the long
-/// addendum's sealed envelope: its text is sealed at rest, so a scan for the text itself finds
-/// nothing even before the erasure; its ciphertext spans SQLite's overflow pages).
-fn sealed_bytes(bundle: &[u8]) -> Vec<u8> {
-    let (_, records) = countersign_ledger::bundle::decode_keyed(bundle).unwrap();
-    let largest = records
+/// What must be gone from every file once `report` is erased, taken from a bundle exported
+/// before: the report's data key (32 bytes), and from every sealed payload of the report its
+/// nonce and first ciphertext bytes (random, so found only where that envelope is). The text
+/// itself is sealed at rest: a scan for it finds nothing even before the erasure, so these are
+/// what a scan can find — and what, found after, means the erasure left something.
+fn erased_needles(bundle: &[u8], report: &str) -> Vec<Vec<u8>> {
+    let report: countersign_ledger::EntryId = report.parse().unwrap();
+    let (keys, records) = countersign_ledger::bundle::decode_keyed(bundle).unwrap();
+    let key = keys
         .iter()
-        .filter_map(|r| r.payload.as_ref())
-        .max_by_key(|p| p.len())
-        .unwrap();
-    assert!(largest.starts_with(b"CSS1"), "the addendum is sealed");
-    largest[largest.len() / 2..largest.len() / 2 + 48].to_vec()
+        .find(|(log, _)| *log == report)
+        .map(|(_, k)| k.as_bytes().to_vec())
+        .expect("the bundle carries the report's key");
+    let mut needles = vec![key];
+    for r in &records {
+        let entry = countersign_ledger::Entry::decode_unverified(&r.header, &r.signature).unwrap();
+        let Some(p) = r.payload.as_ref().filter(|_| entry.log_id() == report) else {
+            continue;
+        };
+        if p.starts_with(b"CSS1") {
+            needles.push(p[4..p.len().min(4 + 40)].to_vec());
+        }
+    }
+    // The create, the sections and the long addendum at least.
+    assert!(needles.len() >= 5, "{} sealed payloads", needles.len() - 1);
+    needles
 }
 
-fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8], sealed: &[u8]) {
-    for needle in [
-        MARKER.as_bytes(),
-        TAIL.as_bytes(),
-        b"Cine SSFP in short axis",
-        image,
-        sealed,
-    ] {
+fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8], sealed: &[Vec<u8>]) {
+    for needle in sealed.iter().map(Vec::as_slice).chain([image]) {
         let left = files_holding(&home.dir, needle);
         assert!(
             left.is_empty(),
@@ -132,11 +140,14 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     }
     let image = image_bytes(&a);
     let before = b.bundle(None);
-    let sealed = sealed_bytes(&before);
-    // The scan finds what is there: every home holds the addendum's ciphertext and the image
-    // before — and never the text itself, which is sealed at rest, yet reads in `report show`.
+    let sealed = erased_needles(&before, &report);
+    // The scan finds what is there: every home holds the report's key, every sealed payload
+    // and the image before — and never the text itself, which is sealed at rest, yet reads in
+    // `report show`.
     for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
-        assert!(!files_holding(&home.dir, &sealed).is_empty(), "{name}");
+        for needle in &sealed {
+            assert!(!files_holding(&home.dir, needle).is_empty(), "{name}");
+        }
         assert!(!files_holding(&home.dir, &image).is_empty(), "{name}");
         assert!(
             files_holding(&home.dir, MARKER.as_bytes()).is_empty(),
@@ -155,7 +166,10 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         "{}",
         refused.stderr
     );
-    assert!(!files_holding(&b.dir, &sealed).is_empty());
+    assert!(
+        !files_holding(&b.dir, &sealed[0]).is_empty(),
+        "B still holds the key"
+    );
 
     let c_serving = serve(&c, &[&serving.addr]);
     let erased = a.ok(&[
@@ -185,7 +199,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     b.ok(&["sync", "--peer", &serving.addr, "--once"]);
     erased_everywhere(&b, "B", &report, &image, &sealed);
     until("C's node destroys the erased text", || {
-        files_holding(&c.dir, &sealed).is_empty()
+        files_holding(&c.dir, &sealed[0]).is_empty()
     });
     erased_everywhere(&c, "C", &report, &image, &sealed);
     drop(c_serving);

@@ -124,6 +124,9 @@ fn a_ciphertext_only_bundle_verifies_in_a_fresh_home_and_reads_as_not_readable()
         .unwrap();
     let out = String::from_utf8_lossy(&human.stdout).into_owned();
     assert!(out.contains("NOT READABLE HERE"), "{out}");
+    // Created sealed: the view says so, and no "created in clear" notice is printed.
+    assert_eq!(shown["sealed"], true, "{shown}");
+    assert!(!out.contains("CREATED IN CLEAR"), "{out}");
     // Nothing can be written to a report this home cannot read.
     assert_ne!(f.write(&report, "findings", "more").code, 0);
 

@@ -107,7 +107,15 @@ impl Home {
             };
             let now = now_ms();
             // Sealed as the real entry would be, so the probe is judged as it would be.
-            let sealed = match crate::home::seal_payload(state, Some(report), kind, payload, true) {
+            let creator = (&author, now);
+            let sealed = match crate::home::seal_payload(
+                state,
+                Some(report),
+                kind,
+                payload,
+                true,
+                creator,
+            ) {
                 Ok((sealed, _)) => sealed,
                 Err(e) => return Ok(Allowed::no(e.code(), e.to_string())),
             };

@@ -49,6 +49,9 @@ pub struct ImportReport {
     /// Entries a peer sent that this home refuses by a rule, or that wait for something not
     /// here yet: kept in quarantine with the reason (sync only; a bundle is all or nothing).
     pub quarantined: Vec<Problem>,
+    /// Data keys a peer sent that this home refuses (`entry` names the report, `code` why):
+    /// dropped, the rest of the batch stored (sync only; a bundle is all or nothing).
+    pub keys_refused: Vec<Problem>,
 }
 
 /// The largest bundle file `bundle_import_file` takes (streamed, never held whole).
@@ -308,7 +311,7 @@ impl Home {
                 .into_iter()
                 .partition(|r| r.0.header().kind.family() == LogFamily::Roster);
             // The reports' keys before their entries, so their sealed payloads are opened.
-            take_keys(db, state, keys, &rest)?;
+            take_keys(db, state, keys, &rest, intake, &mut report)?;
             for batch in [roster, rest] {
                 for r in &batch {
                     if !r.0.header().kind.is_genesis() {
@@ -364,6 +367,21 @@ pub(crate) enum Intake<'a> {
 /// says is stored is stored (refused entries too, marked so by their standing), entries dated
 /// too far ahead are held, and an entry that cannot be stored at all refuses the whole batch.
 fn import_batch(
+    db: &countersign_store::Db<'_>,
+    state: &mut LedgerState,
+    pending: Vec<Received>,
+    report: &mut ImportReport,
+    intake: Intake<'_>,
+    leftovers: &mut Vec<(Received, Rejection)>,
+) -> Result<()> {
+    let result = import_noted(db, state, pending, report, intake, leftovers);
+    // Whatever happened, the erasures noted for this batch end with it.
+    state.ledger.end_batch();
+    result
+}
+
+/// [`import_batch`]'s work, the batch's erasures noted first.
+fn import_noted(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
     pending: Vec<Received>,
@@ -564,17 +582,21 @@ fn problem(id: EntryId, e: &Rejection) -> Problem {
 ///   (`data_key_invalid`). One for a report whose create is not here or is not sealed opens
 ///   nothing and is not kept.
 /// - A second, different key for a report that has one is refused (`data_key_conflict`):
-///   only the report's creator makes one.
+///   only the report's creator makes one; so is a key this home holds for another report
+///   (`data_key_reused`).
 ///
-/// Either refusal refuses the whole batch, and nothing of it is stored.
+/// A refusal refuses a bundle whole, and nothing of it is stored (an auditor gets all of it
+/// or a reason). From a peer, keys are judged one by one: a refused key is dropped — counted
+/// in the report with its code, never logged — and the rest of the batch goes on, so one bad
+/// key neither loses what waits from other peers nor is taken for the sender's own bytes.
 fn take_keys(
     db: &countersign_store::Db<'_>,
     state: &mut LedgerState,
     keys: bundle::BundleKeys,
     batch: &[Received],
+    intake: Intake<'_>,
+    report: &mut ImportReport,
 ) -> Result<()> {
-    use countersign_report::payload::seal;
-    use countersign_report::ReportRuleError;
     if keys.is_empty() {
         return Ok(());
     }
@@ -584,41 +606,81 @@ fn take_keys(
         .map(|r| (r.0.id(), r))
         .collect();
     for (log, key) in keys {
-        if db.is_erased(&log)? {
-            continue;
-        }
-        // Every batch of a log carries its key: the one held already is no news.
-        let held = db.report_key(&log)?;
-        if held.as_ref() == Some(&key) {
-            continue;
-        }
-        let create = match creates.get(&log) {
-            Some(r) => {
-                r.1.clone()
-                    .filter(|p| countersign_ledger::rules::check_payload(&r.0, p).is_ok())
+        match (take_key(db, state, log, key, &creates), intake) {
+            (Err(AppError::EntryRefused { reason, .. }), Intake::Quarantine { .. }) => {
+                tracing::info!(log = %log, code = reason.code(), "a data key refused: dropped");
+                report.keys_refused.push(problem(log, &reason));
             }
-            None => db.get(&log)?.and_then(|row| row.payload),
-        };
-        let Some(create) = create.filter(|p| seal::is_sealed(p)) else {
-            continue;
-        };
-        let refuse = |e: ReportRuleError| refused(log, Rejection::Report(e));
-        if !seal::opens_create(&key, &create) {
-            return Err(refuse(ReportRuleError::DataKeyInvalid { log }));
+            (result, _) => result?,
         }
-        if held.is_some() {
-            return Err(refuse(ReportRuleError::DataKeyConflict { log }));
+    }
+    Ok(())
+}
+
+/// One key of [`take_keys`]: taken, dropped as no news, or refused with its code.
+fn take_key(
+    db: &countersign_store::Db<'_>,
+    state: &mut LedgerState,
+    log: LogId,
+    key: countersign_ledger::DataKey,
+    creates: &IdMap<&Received>,
+) -> Result<()> {
+    use countersign_report::payload::seal;
+    use countersign_report::ReportRuleError;
+    if db.is_erased(&log)? {
+        return Ok(());
+    }
+    // Every batch of a log carries its key: the one held already is no news.
+    let held = db.report_key(&log)?;
+    if held.as_ref() == Some(&key) {
+        return Ok(());
+    }
+    let create = match creates.get(&log) {
+        Some(r) => {
+            r.1.clone()
+                .filter(|p| countersign_ledger::rules::check_payload(&r.0, p).is_ok())
+                .map(|p| (r.0.header().clone(), p))
         }
-        db.put_report_key(&log, &key)?;
-        // A log loaded without its key is unloaded here, and loaded again readable.
-        state.ledger.add_key(log, key)?;
-        // A report already stored reads differently now: its row in the report list too, with
-        // the study and template that were not readable (a row keeps those once written).
-        if db.contains(&log)? {
-            db.delete_summary(&log)?;
-            // Everything re-read: its AI rows were made without its payloads.
-            crate::projection::project(db, state, &log, false)?;
-        }
+        None => match db.get(&log)? {
+            Some(row) => {
+                let header = crate::state::decode_row(&row)
+                    .ok()
+                    .map(|e| e.header().clone());
+                header.zip(row.payload)
+            }
+            None => None,
+        },
+    };
+    let Some((header, create)) = create.filter(|(_, p)| seal::is_sealed(p)) else {
+        return Ok(());
+    };
+    let refuse = |e: ReportRuleError| refused(log, Rejection::Report(e));
+    if !seal::opens_create(&key, &header, &create) {
+        return Err(refuse(ReportRuleError::DataKeyInvalid { log }));
+    }
+    if held.is_some() {
+        return Err(refuse(ReportRuleError::DataKeyConflict { log }));
+    }
+    // One key serves one report: a key held for another log would outlive the erasure of
+    // either as the other's key.
+    if db
+        .report_key_holder(&key)?
+        .is_some_and(|other| other != log)
+    {
+        return Err(refuse(ReportRuleError::DataKeyReused { log }));
+    }
+    // A log loaded without its key is unloaded here, and loaded again readable.
+    state
+        .ledger
+        .add_key(log, key.clone())
+        .map_err(|e| refused(log, e))?;
+    db.put_report_key(&log, &key)?;
+    // A report already stored reads differently now: its row in the report list too, with
+    // the study and template that were not readable (a row keeps those once written).
+    if db.contains(&log)? {
+        db.delete_summary(&log)?;
+        // Everything re-read: its AI rows were made without its payloads.
+        crate::projection::project(db, state, &log, false)?;
     }
     Ok(())
 }

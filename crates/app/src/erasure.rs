@@ -157,24 +157,37 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             // Refused by the rules (not an attending's, say): it erases nothing.
             continue;
         };
-        images.extend(erase_log(db, &log, &erasure)?);
-        // Its key is gone from the store with its payloads; gone from memory too.
+        let (erased_images, shared_keys) = erase_log(db, &log, &erasure)?;
+        images.extend(erased_images);
+        // Its key is gone from the store with its payloads; gone from memory too. A log that
+        // held the same key (re-used) lost it with it: it is unloaded, to load without it.
         state.ledger.forget_key(&log);
+        for other in &shared_keys {
+            state.ledger.unload(other);
+        }
     }
     Ok(images)
 }
 
-fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<[u8; 32]>> {
+/// Erases one report; returns the images erased and the other logs whose key (the same
+/// bytes) went with its key.
+fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32]>, Vec<LogId>)> {
     // What the report was about, read (opened, if sealed) before its payload and key go.
     let key = db.report_key(log)?;
     let create: Option<ReportCreate> = db
         .log_entries(log)?
         .into_iter()
         .find(|row| row.id.as_slice() == log.as_bytes())
-        .and_then(|row| row.payload)
-        .and_then(|p| match &key {
-            Some(key) if seal::is_sealed(&p) => seal::open(key, Kind::ReportCreate, None, &p).ok(),
-            _ => Some(p),
+        .and_then(|row| {
+            let p = row.payload.clone()?;
+            match &key {
+                Some(key) if seal::is_sealed(&p) => {
+                    let h = crate::state::decode_row(&row).ok()?.header().clone();
+                    let bound = seal::create_binding(&h.author, h.timestamp_ms);
+                    seal::open(key, Kind::ReportCreate, Some(&bound), &p).ok()
+                }
+                _ => Some(p),
+            }
         })
         .and_then(|p| serde_json::from_slice(&p).ok());
     let erased = db.erase_log(log, erasure.as_bytes(), now_ms())?;
@@ -202,9 +215,10 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<[u8; 32]
         quarantined = erased.quarantined,
         held,
         images = images.len(),
+        shared_keys = erased.shared_keys.len(),
         "report erased: payloads and images destroyed, headers kept"
     );
-    Ok(images.into_iter().collect())
+    Ok((images.into_iter().collect(), erased.shared_keys))
 }
 
 /// Drops the payloads of held entries of `log` (dated ahead, not yet taken in): they are

@@ -260,7 +260,8 @@ impl Home {
             };
             // Sealed before signing: the header commits to the envelope, so every signature
             // verifies with or without the key.
-            let (sealed, new_key) = seal_payload(state, log, kind, payload, seal_new)?;
+            let creator = (&author, timestamp);
+            let (sealed, new_key) = seal_payload(state, log, kind, payload, seal_new, creator)?;
             let payload: &[u8] = sealed.as_deref().unwrap_or(payload);
             let header = Header::new(
                 network, log_field, author, seq, timestamp, kind, parents, payload,
@@ -395,13 +396,15 @@ impl Home {
 /// under the report's data key when the report is sealed (see
 /// [`countersign_report::payload::seal`]) — for a new report, under a new random key, returned
 /// to be stored beside it. `None` when the payload goes in clear (the roster log, erasures and
-/// restrictions, a report created before sealing).
+/// restrictions, a report created before sealing). A new report's create is bound to its
+/// `(author, timestamp)`, the header it is signed under.
 pub(crate) fn seal_payload(
     state: &LedgerState,
     log: Option<LogId>,
     kind: Kind,
     payload: &[u8],
     seal_new: bool,
+    (author, timestamp_ms): (&countersign_ledger::PublicKey, u64),
 ) -> Result<(Option<Vec<u8>>, Option<countersign_ledger::DataKey>)> {
     use countersign_report::payload::seal;
     use countersign_report::Sealing;
@@ -416,7 +419,9 @@ pub(crate) fn seal_payload(
             let mut bytes = zeroize::Zeroizing::new([0u8; countersign_ledger::DATA_KEY_LEN]);
             OsRng.fill_bytes(bytes.as_mut_slice());
             let key = countersign_ledger::DataKey::from_bytes(*bytes);
-            let sealed = seal::seal(&key, &nonce, kind, None, payload);
+            // Bound to the header it will be signed under (see `seal::create_binding`).
+            let bound = seal::create_binding(author, timestamp_ms);
+            let sealed = seal::seal(&key, &nonce, kind, Some(&bound), payload);
             Ok((Some(sealed), Some(key)))
         }
         None => Ok((None, None)),

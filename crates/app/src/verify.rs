@@ -656,6 +656,8 @@ pub(crate) fn verify(
         (more, next) = read.transpose()?.unwrap_or((false, Vec::new()));
     }
     replay.finish_log()?;
+    // The erasures noted above were for this replay alone.
+    replay.state.ledger.end_batch();
     // Rows of the report list beyond the last log.
     if only.is_none() && replay.rows.is_some() {
         replay.current = None;

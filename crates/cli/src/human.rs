@@ -163,6 +163,16 @@ pub fn report(v: &ReportView) -> String {
              signed headers below verify, the content cannot be read"
         );
     }
+    // A report created in clear (before sealing, or by a client that does not seal): what is
+    // written into it is stored in clear too, and an erasure deletes it but cannot shred
+    // copies elsewhere.
+    if !v.sealed && v.erasure.is_none() {
+        let _ = writeln!(
+            out,
+            "CREATED IN CLEAR: this report is not sealed; its text is stored in clear on every \
+             home, and an erasure deletes what it finds but cannot shred other copies"
+        );
+    }
     for m in &v.moves {
         let _ = writeln!(
             out,

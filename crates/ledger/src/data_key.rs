@@ -42,9 +42,24 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_key() {
-        let key = DataKey::from_bytes([0xab; DATA_KEY_LEN]);
-        let shown = format!("{key:?}");
-        assert_eq!(shown, "DataKey(redacted)");
-        assert!(!shown.to_lowercase().contains("ab"));
+        // Distinct bytes, none of whose renderings a placeholder could contain by chance.
+        let bytes: [u8; DATA_KEY_LEN] = std::array::from_fn(|i| 0xc0 + i as u8);
+        let key = DataKey::from_bytes(bytes);
+        for shown in [format!("{key:?}"), format!("{key:#?}")] {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let decimal = format!("{bytes:?}");
+            let inner = &decimal[1..decimal.len() - 1];
+            let lower = shown.to_lowercase();
+            assert!(!lower.contains(&hex[..8]), "{shown}");
+            assert!(!shown.contains(&inner[..14]), "{shown}");
+            // Any two adjacent bytes, as hex or as a decimal list.
+            for w in bytes.windows(2) {
+                assert!(
+                    !lower.contains(&format!("{:02x}{:02x}", w[0], w[1])),
+                    "{shown}"
+                );
+                assert!(!shown.contains(&format!("{}, {}", w[0], w[1])), "{shown}");
+            }
+        }
     }
 }

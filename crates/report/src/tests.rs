@@ -638,6 +638,7 @@ fn a_rotation_arriving_after_the_old_keys_entry_refuses_it_the_same() {
 fn who_may_create_reports_can_be_narrowed_by_the_genesis() {
     let mut d = Department::with_policy(countersign_ledger::roster::Policy {
         report_creators: vec![countersign_ledger::Role::Attending],
+        ..Default::default()
     });
     let t = crate::template::template("ct-chest").unwrap();
     let create = ReportCreate {

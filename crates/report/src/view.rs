@@ -326,6 +326,11 @@ pub struct ReportView {
     /// readable here.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unreadable: bool,
+    /// The report was created sealed (its payloads are encrypted under its data key, shredded
+    /// by erasure). `false`: created in clear — before sealing, or by a client that does not
+    /// seal — so its text is stored in clear and an erasure deletes rather than shreds it.
+    #[serde(default)]
+    pub sealed: bool,
     /// The restriction in force (GDPR Art. 18): while there is one, the view carries no
     /// content (texts, values, findings), only who wrote what kind of entry when.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -789,6 +794,7 @@ impl ReportLog {
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
             unreadable: self.unreadable() && self.erasure().is_none(),
+            sealed: matches!(self.sealing(), crate::Sealing::Sealed { .. }),
             restriction: self.restricted().and_then(|e| note(e, &who)),
             restrictions: self
                 .ordered()

@@ -24,6 +24,9 @@ pub struct Erased {
     pub payloads: u64,
     pub drafts: u64,
     pub quarantined: u64,
+    /// Other logs that held the erased report's key (see [`Db::delete_report_key`]): their
+    /// key is gone too.
+    pub shared_keys: Vec<LogId>,
 }
 
 impl Db<'_> {
@@ -39,7 +42,7 @@ impl Db<'_> {
     /// Destroys `log`'s personal data: its payloads but the erasures' and restrictions', its
     /// drafts and its quarantined entries' payloads; and remembers the log as erased (by
     /// `erasure`). A payload another log's entry also names (the same bytes, stored once) is
-    /// that log's too and stays. Idempotent.
+    /// that log's too and stays — unless that log is erased as well. Idempotent.
     pub fn erase_log(&self, log: &LogId, erasure: &[u8], now_ms: u64) -> Result<Erased> {
         let sql = StoreError::sqlite("erasing a report");
         self.conn
@@ -58,7 +61,8 @@ impl Db<'_> {
                    WHERE log = ?1 AND kind NOT IN ('payload.erase', 'report.restrict') \
                  ) AND hash NOT IN ( \
                    SELECT payload_hash FROM entries \
-                   WHERE (log != ?1 OR kind IN ('payload.erase', 'report.restrict')) \
+                   WHERE ((log != ?1 AND log NOT IN (SELECT log FROM erased_logs)) \
+                          OR kind IN ('payload.erase', 'report.restrict')) \
                      AND payload_hash IN (SELECT payload_hash FROM entries WHERE log = ?1) \
                  )",
                 params![log.as_bytes()],
@@ -73,8 +77,9 @@ impl Db<'_> {
             )
             .map_err(StoreError::sqlite("erasing a report's row"))?;
         // The report's data key: every copy of its sealed payloads anywhere (an old bundle, a
-        // backup, a peer offline for good) is unreadable once no home holds it.
-        self.delete_report_key(log)?;
+        // backup, a peer offline for good) is unreadable once no home holds it — held for
+        // another log too, it goes from there as well.
+        let shared_keys = self.delete_report_key(log)?;
         let drafts = self
             .conn
             .execute(
@@ -96,6 +101,7 @@ impl Db<'_> {
             payloads: payloads as u64,
             drafts: drafts as u64,
             quarantined: quarantined as u64,
+            shared_keys,
         })
     }
 
@@ -117,23 +123,68 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading a report's data key"))
     }
 
-    /// Stores a report's data key; one already stored is kept (the caller checked that it is
-    /// the same: see `data_key_conflict`). Returns whether it was new.
+    /// Stores a report's data key; one already stored for the log is kept (the caller checked
+    /// that it is the same: see `data_key_conflict`), and a key held for another log is
+    /// refused by the unique index on its hash (the caller checked that too, with
+    /// [`Db::report_key_holder`]: `data_key_reused`). Returns whether it was new.
     pub fn put_report_key(&self, log: &LogId, key: &countersign_ledger::DataKey) -> Result<bool> {
+        let hash = countersign_ledger::Hash::of(key.as_bytes());
         self.conn
-            .prepare_cached("INSERT OR IGNORE INTO report_keys (log, key) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![log.as_bytes(), key.as_bytes().as_slice()]))
+            .prepare_cached(
+                "INSERT INTO report_keys (log, key, key_sha256) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (log) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    log.as_bytes(),
+                    key.as_bytes().as_slice(),
+                    hash.as_bytes()
+                ])
+            })
             .map(|n| n > 0)
             .map_err(StoreError::sqlite("storing a report's data key"))
     }
 
-    /// Destroys a report's data key (overwritten in place: `secure_delete` is on).
-    pub fn delete_report_key(&self, log: &LogId) -> Result<bool> {
+    /// The log this home holds `key` for, if any (by the key's hash: the key is not indexed).
+    pub fn report_key_holder(&self, key: &countersign_ledger::DataKey) -> Result<Option<LogId>> {
+        let hash = countersign_ledger::Hash::of(key.as_bytes());
         self.conn
-            .prepare_cached("DELETE FROM report_keys WHERE log = ?1")
+            .prepare_cached("SELECT log FROM report_keys WHERE key_sha256 = ?1")
+            .and_then(|mut s| {
+                s.query_row([hash.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .map(|l| l.and_then(|l| LogId::from_slice(&l)))
+            .map_err(StoreError::sqlite("reading report keys"))
+    }
+
+    /// Destroys a report's data key (overwritten in place: `secure_delete` is on), and every
+    /// other row holding the same key bytes — a key that served two logs would otherwise
+    /// survive as the other's. Returns the other logs whose key went with it.
+    pub fn delete_report_key(&self, log: &LogId) -> Result<Vec<LogId>> {
+        let sql = StoreError::sqlite("destroying a report's data key");
+        let others: Vec<LogId> = self
+            .conn
+            .prepare_cached(
+                "SELECT log FROM report_keys WHERE log != ?1 \
+                   AND key IN (SELECT key FROM report_keys WHERE log = ?1)",
+            )
+            .and_then(|mut s| {
+                s.query_map([log.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(sql)?
+            .iter()
+            .filter_map(|l| LogId::from_slice(l))
+            .collect();
+        self.conn
+            .prepare_cached(
+                "DELETE FROM report_keys WHERE log = ?1 \
+                   OR key IN (SELECT key FROM report_keys WHERE log = ?1)",
+            )
             .and_then(|mut s| s.execute([log.as_bytes()]))
-            .map(|n| n > 0)
-            .map_err(StoreError::sqlite("destroying a report's data key"))
+            .map_err(StoreError::sqlite("destroying a report's data key"))?;
+        Ok(others)
     }
 
     /// Every log this home erased, with the entry that erased it.

@@ -290,6 +290,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         key BLOB NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 16: one key serves one report. A key held for two logs (a member re-using the key of a
+    // report they could read) would survive the erasure of either as the other's key; the
+    // SHA-256 of each key is unique (a hash, not a second copy of the key in an index). Rows
+    // written before this (a developer's home) have NULL, which the index does not compare.
+    r#"
+    ALTER TABLE report_keys ADD COLUMN key_sha256 BLOB;
+    CREATE UNIQUE INDEX report_keys_by_hash ON report_keys (key_sha256);
+    "#,
 ];
 
 /// The schema version this build writes.

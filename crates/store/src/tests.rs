@@ -342,3 +342,79 @@ fn a_fork_row_has_no_payload() {
         second_signature: _,
     } = row;
 }
+
+/// Whether any file of the store's directory (the database, its WAL) holds `needle`.
+fn on_disk(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|f| {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+/// Found (review of issue 16, M3): a member who held report R1's key could ship it as the key
+/// of a report R2 of their own whose create copied R1's bytes. Erasing R1 deleted only R1's
+/// key row, so the key lived on as R2's, and the payload row R1 shared with R2 was kept even
+/// once both were erased. Now one key serves one log (a unique index on its hash), an erasure
+/// deletes every row holding the key's bytes, and a payload shared only with erased logs goes.
+#[test]
+fn an_erasure_leaves_no_copy_of_the_key_and_no_payload_shared_only_with_erased_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+    let (a, b) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+    );
+    // Two creates with the same payload bytes: one payload row serves both.
+    let (r1, p1) = entry(&a, Hash::ZERO, 1, vec![], "same");
+    let (r2, p2) = entry(&b, Hash::ZERO, 1, vec![], "same");
+    let (r3, p3) = entry(&b, Hash::ZERO, 2, vec![], "other");
+    assert_eq!(p1, p2);
+    let key = countersign_ledger::DataKey::from_bytes([0x5c; 32]);
+    let other_key = countersign_ledger::DataKey::from_bytes([0x3a; 32]);
+    store
+        .write(|db| {
+            db.insert_entry(&r1, Some(&p1))?;
+            db.insert_entry(&r2, Some(&p2))?;
+            db.insert_entry(&r3, Some(&p3))?;
+            assert!(db.put_report_key(&r1.id(), &key)?);
+            assert!(db.put_report_key(&r3.id(), &other_key)?);
+            // The same key for a second log is refused by the index; the caller asks first.
+            assert!(db.put_report_key(&r2.id(), &key).is_err());
+            assert_eq!(db.report_key_holder(&key)?, Some(r1.id()));
+            // A row written before the index (its hash NULL) holding the same key bytes.
+            db.conn
+                .execute(
+                    "INSERT INTO report_keys (log, key) VALUES (?1, ?2)",
+                    rusqlite::params![r2.id().as_bytes(), key.as_bytes().as_slice()],
+                )
+                .unwrap();
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert!(
+        on_disk(dir.path(), key.as_bytes()),
+        "the scan can find the key"
+    );
+    let erased = store
+        .write(|db| db.erase_log(&r1.id(), &[1; 32], 1))
+        .unwrap();
+    assert_eq!(erased.shared_keys, vec![r2.id()]);
+    // As the app does after an erasure commits: no older page version stays in the WAL.
+    assert!(store.truncate_wal().unwrap());
+    let db = store.db();
+    assert_eq!(db.report_key(&r2.id()).unwrap(), None);
+    assert!(
+        db.report_key(&r3.id()).unwrap().is_some(),
+        "another key stays"
+    );
+    assert!(
+        !on_disk(dir.path(), key.as_bytes()),
+        "no byte of the key is left"
+    );
+    // R2 still names the shared payload: it stays, until R2 is erased too.
+    assert!(db.get(&r1.id()).unwrap().unwrap().payload.is_some());
+    store
+        .write(|db| db.erase_log(&r2.id(), &[2; 32], 2))
+        .unwrap();
+    assert_eq!(store.db().get(&r1.id()).unwrap().unwrap().payload, None);
+}

@@ -333,6 +333,8 @@ export interface ReportView {
   /** The report is sealed under a data key this home does not hold (a ciphertext-only
    *  bundle): its headers verify, its content is not readable here (absent: readable). */
   unreadable?: boolean;
+  /** Created sealed; false: created in clear (its text is stored in clear). */
+  sealed?: boolean;
   /** The restriction in force (GDPR Art. 18): the view then carries no content. */
   restriction?: DataProtectionNote;
   /** Every accepted restriction and lifting, in log order (`restricted` says which). */

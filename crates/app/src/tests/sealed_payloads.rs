@@ -76,3 +76,221 @@ fn a_batch_carries_the_key_of_each_report_whose_payloads_it_carries() {
     let (keys, _) = countersign_ledger::bundle::decode_keyed(&bytes).unwrap();
     assert!(keys.is_empty());
 }
+
+/// Keys for the tests below: `bob` (an attending, who may create reports) and the network.
+fn with_bob(dir: &std::path::Path) -> (crate::Home, SecretKey, countersign_ledger::NetworkId) {
+    let mut home = founded(dir);
+    let bob = SecretKey::from_seed(&[9; 32]);
+    home.roster_add(bob.public(), "Dr Bob", Role::Attending, false, None)
+        .unwrap();
+    let network = home.whoami().unwrap().network.unwrap();
+    (home, bob, network)
+}
+
+/// Bob's `kind` entry in `log` (or a new report), sealed under `key` as his own home would
+/// seal it (a create bound to his header).
+fn sealed_by(
+    bob: &SecretKey,
+    network: countersign_ledger::NetworkId,
+    log: Option<(
+        countersign_ledger::LogId,
+        Vec<countersign_ledger::EntryId>,
+        u64,
+    )>,
+    kind: Kind,
+    key: &countersign_ledger::DataKey,
+    plain: &[u8],
+    nonce: u8,
+) -> (Entry, Vec<u8>) {
+    use countersign_report::payload::seal;
+    let ts = crate::home::now_ms();
+    let (log_field, parents, seq, bound) = match log {
+        None => (
+            countersign_ledger::Hash::ZERO,
+            vec![],
+            1,
+            seal::create_binding(&bob.public(), ts),
+        ),
+        Some((l, parents, seq)) => (l, parents, seq, l),
+    };
+    let payload = seal::seal(key, &[nonce; seal::NONCE_LEN], kind, Some(&bound), plain);
+    let h = Header::new(
+        network,
+        log_field,
+        bob.public(),
+        seq,
+        ts,
+        kind,
+        parents,
+        &payload,
+    );
+    (Entry::sign(h, bob).unwrap(), payload)
+}
+
+/// Found (review of issue 16, M3 through a batch, and S3): a member re-using the key of a
+/// report they could read as the key of a report of their own made that key outlive the first
+/// report's erasure; and one bad key in a peer's batch refused the whole batch (losing what
+/// waited from other peers). A key held for another report is now `data_key_reused`, and from
+/// a peer a refused key is dropped with its code while the rest of the batch is stored; a
+/// bundle is still all or nothing.
+#[test]
+fn a_reused_or_invalid_key_is_refused_with_its_code_and_a_peers_batch_goes_on() {
+    use countersign_ledger::bundle::encode_keyed;
+    use countersign_ledger::DataKey;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, bob, network) = with_bob(dir.path());
+    let r1 = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let k1 = home.store().db().report_key(&r1).unwrap().unwrap();
+    let template_hash = countersign_report::template("ct-chest")
+        .unwrap()
+        .content_hash();
+    let create =
+        countersign_report::Payload::to_bytes(&countersign_report::payload::ReportCreate {
+            study: "1.2.3".into(),
+            template: "ct-chest".into(),
+            template_hash,
+            images: vec![],
+        });
+    // Bob seals a report of his own under r1's key, properly bound to his own header.
+    let (r2, p2) = sealed_by(&bob, network, None, Kind::ReportCreate, &k1, &create, 1);
+    let reused = encode_keyed(&[(r2.id(), k1.clone())], [(&r2, Some(&p2[..]))]);
+    let err = home.bundle_import(&reused).unwrap_err();
+    assert_eq!(err.rule(), Some("data_key_reused"), "{err}");
+    assert!(
+        home.store().db().get(&r2.id()).unwrap().is_none(),
+        "nothing stored"
+    );
+
+    let mut pending = crate::bundle::Pending::default();
+    let batch = crate::bundle::Authenticated::from_bundle(&reused).unwrap();
+    let report = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+    let codes: Vec<_> = report.keys_refused.iter().map(|p| p.code.clone()).collect();
+    assert_eq!(codes, [Some("data_key_reused".to_string())]);
+    assert_eq!(report.new, 1, "the rest of the batch is stored");
+    assert_eq!(home.store().db().report_key(&r2.id()).unwrap(), None);
+    assert_eq!(home.store().db().report_key_holder(&k1).unwrap(), Some(r1));
+
+    // A key that does not open its report's create: refused, and the batch goes on.
+    let write = br#"{"section":"findings","text":"x"}"#;
+    let (w, pw) = sealed_by(
+        &bob,
+        network,
+        Some((r1, vec![r1], 1)),
+        Kind::SectionWrite,
+        &k1,
+        write,
+        2,
+    );
+    let invalid = encode_keyed(&[(r1, DataKey::from_bytes([7; 32]))], [(&w, Some(&pw[..]))]);
+    let err = home.bundle_import(&invalid).unwrap_err();
+    assert_eq!(err.rule(), Some("data_key_invalid"), "{err}");
+    let batch = crate::bundle::Authenticated::from_bundle(&invalid).unwrap();
+    let report = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+    let codes: Vec<_> = report.keys_refused.iter().map(|p| p.code.clone()).collect();
+    assert_eq!(codes, [Some("data_key_invalid".to_string())]);
+    assert_eq!(report.new, 1);
+    assert_eq!(home.store().db().report_key(&r1).unwrap(), Some(k1));
+}
+
+/// A key that comes before its report's create opens nothing here yet and is not kept (else a
+/// planted key would make the real one a conflict); with the create, a key that does not open
+/// it is refused (`data_key_invalid`, the check that keeps a planted key out), and the real
+/// one is taken and the report reads.
+#[test]
+fn a_key_before_its_create_is_not_kept_and_only_the_key_that_opens_the_create_is_taken() {
+    use countersign_ledger::bundle::encode_keyed;
+    use countersign_ledger::DataKey;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, bob, network) = with_bob(dir.path());
+    let template_hash = countersign_report::template("ct-chest")
+        .unwrap()
+        .content_hash();
+    let create =
+        countersign_report::Payload::to_bytes(&countersign_report::payload::ReportCreate {
+            study: "1.2.3".into(),
+            template: "ct-chest".into(),
+            template_hash,
+            images: vec![],
+        });
+    let k3 = DataKey::from_bytes([0x33; 32]);
+    let (r3, p3) = sealed_by(&bob, network, None, Kind::ReportCreate, &k3, &create, 3);
+    let mut pending = crate::bundle::Pending::default();
+    let mut send = |home: &mut crate::Home, key: &DataKey, with_create: bool| {
+        let records: Vec<(&Entry, Option<&[u8]>)> = if with_create {
+            vec![(&r3, Some(&p3[..]))]
+        } else {
+            vec![]
+        };
+        let bytes = encode_keyed(&[(r3.id(), key.clone())], records);
+        let batch = crate::bundle::Authenticated::from_bundle(&bytes).unwrap();
+        home.import_from_peer(batch, "peer", &mut pending).unwrap()
+    };
+    let early = send(&mut home, &DataKey::from_bytes([0x44; 32]), false);
+    assert!(early.keys_refused.is_empty(), "{early:?}");
+    assert_eq!(home.store().db().report_key(&r3.id()).unwrap(), None);
+    let wrong = send(&mut home, &DataKey::from_bytes([0x44; 32]), true);
+    assert_eq!(wrong.new, 1);
+    let codes: Vec<_> = wrong.keys_refused.iter().map(|p| p.code.clone()).collect();
+    assert_eq!(codes, [Some("data_key_invalid".to_string())]);
+    assert!(home.report_show(r3.id()).unwrap().unreadable);
+    let right = send(&mut home, &k3, true);
+    assert!(right.keys_refused.is_empty(), "{right:?}");
+    assert_eq!(home.store().db().report_key(&r3.id()).unwrap(), Some(k3));
+    assert!(!home.report_show(r3.id()).unwrap().unreadable);
+}
+
+/// Found (review of issue 16, M1, through a peer's batch): an erasure that is never placed
+/// (its parent unknown) noted for the batch let a clear write into the sealed report in the
+/// same batch be stored — here, but not on a home that never saw the erasure. The write is
+/// now quarantined as `payload_not_sealed`.
+#[test]
+fn a_dangling_erasure_in_a_peers_batch_lets_no_clear_write_into_a_sealed_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, bob, network) = with_bob(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    let now = crate::home::now_ms();
+    let erase = br#"{"basis":"GDPR Art. 17","scope":"report"}"#;
+    let dangling = Entry::sign(
+        Header::new(
+            network,
+            report,
+            bob.public(),
+            2,
+            now,
+            Kind::PayloadErase,
+            vec![countersign_ledger::Hash([7; 32])],
+            erase,
+        ),
+        &bob,
+    )
+    .unwrap();
+    let clear = br#"{"section":"findings","text":"MARKER in clear"}"#;
+    let write = Entry::sign(
+        Header::new(
+            network,
+            report,
+            bob.public(),
+            1,
+            now,
+            Kind::SectionWrite,
+            vec![report],
+            clear,
+        ),
+        &bob,
+    )
+    .unwrap();
+    let bytes = countersign_ledger::bundle::encode([
+        (&write, Some(&clear[..])),
+        (&dangling, Some(&erase[..])),
+    ]);
+    let mut pending = crate::bundle::Pending::default();
+    let batch = crate::bundle::Authenticated::from_bundle(&bytes).unwrap();
+    let got = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+    assert_eq!(got.new, 0, "{got:?}");
+    assert!(home.store().db().get(&write.id()).unwrap().is_none());
+    let codes: Vec<_> = got.quarantined.iter().map(|p| p.code.clone()).collect();
+    assert!(
+        codes.contains(&Some("payload_not_sealed".to_string())),
+        "{got:?}"
+    );
+}

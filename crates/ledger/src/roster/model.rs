@@ -173,10 +173,17 @@ impl MemberPayload {
     }
 }
 
-/// Which roles may create reports in the network: a roster rule, fixed by the genesis.
+/// Which roles may create reports in the network, and whether every new report must be
+/// sealed: roster rules, fixed by the genesis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub report_creators: Vec<Role>,
+    /// Every `report.create` must be sealed (`payload_not_sealed` otherwise): a hostile client
+    /// cannot create a report in clear that honest homes would then write into in clear.
+    /// Fixed by the genesis, so every home judges a create the same; off (and not written)
+    /// for networks founded before it, whose genesis bytes stay as they were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed_reports: bool,
 }
 
 impl Default for Policy {
@@ -187,6 +194,7 @@ impl Default for Policy {
                 .copied()
                 .filter(|r| r.may_write(Kind::ReportCreate))
                 .collect(),
+            sealed_reports: false,
         }
     }
 }

@@ -352,6 +352,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "data_key_invalid",
         "a data key offered for a report that does not open its report.create",
     ),
+    (
+        "data_key_reused",
+        "a data key offered for a report that is the key of another report this home holds",
+    ),
 ];
 
 #[cfg(test)]
@@ -548,6 +552,7 @@ mod tests {
             },
             DataKeyConflict { log: h },
             DataKeyInvalid { log: h },
+            DataKeyReused { log: h },
             UnknownField {
                 section: s(),
                 field: s(),

@@ -245,9 +245,20 @@ impl Ledger {
             },
         };
         // An erased report refuses every entry but erasure and restriction by its headers, and
-        // its key is gone: whether a payload is sealed says nothing more there.
-        let log_sealed = log_sealed.filter(|_| !self.headers_only(&log));
+        // its key is gone: whether a payload is sealed says nothing more there. Only an
+        // erasure placed and accepted counts — never one merely noted for a batch (see
+        // [`Ledger::note_erasure`]): a noted erasure that never stands would otherwise let
+        // clear text into a sealed report on the homes that saw it, and not on the others.
+        let erased = self
+            .reports
+            .get(&log)
+            .is_some_and(|r| r.erasure().is_some());
+        let log_sealed = log_sealed.filter(|_| !erased);
         let must_seal = seal::kind_is_sealed(h.kind);
+        // A network whose genesis requires sealed reports takes no report created in clear.
+        if h.kind == Kind::ReportCreate && !sealed && self.roster().policy().sealed_reports {
+            return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into());
+        }
         if sealed && !must_seal {
             return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into());
         }
@@ -268,8 +279,13 @@ impl Ledger {
         let Some(key) = self.keys.get(&log) else {
             return Ok(None);
         };
-        let aad_log = (h.kind != Kind::ReportCreate).then_some(&log);
-        let plain = seal::open(key, h.kind, aad_log, bytes)
+        // A create is bound to its own author and timestamp (its id is not known when sealed).
+        let bound = if h.kind == Kind::ReportCreate {
+            seal::create_binding(&h.author, h.timestamp_ms)
+        } else {
+            log
+        };
+        let plain = seal::open(key, h.kind, Some(&bound), bytes)
             .map_err(|_| ReportRuleError::SealBroken { kind: h.kind })?;
         Ok(Some(
             Payload::parse(h.kind, &plain).map_err(ReportRuleError::from)?,
@@ -634,14 +650,44 @@ impl Ledger {
             && rules::check_payload(entry, payload).is_ok()
             && rules::check_shape(entry, network).is_ok()
             && matches!(Payload::parse(h.kind, payload), Ok(Payload::Erase(_)))
-            && self
-                .roster()
-                .members()
-                .any(|m| m.key == h.author && m.role.may_write(Kind::PayloadErase));
+            && self.may_have_erased(entry);
         if valid {
             self.erasing.insert(entry.log_id(), entry.id());
         }
         valid
+    }
+
+    /// Whether `erase`'s author may have signed it, judged before it is placed. A key that
+    /// may sign now is judged as any entry is; a key revoked or rotated since is taken only
+    /// when its ending vouches for some of its entries in this log (the erasure may be among
+    /// them: its past is not placed yet, and the rules judge it again when it is). A stolen
+    /// key revoked with nothing vouched for in the log is not taken at its word.
+    fn may_have_erased(&self, erase: &Entry) -> bool {
+        let (h, log, id) = (erase.header(), erase.log_id(), erase.id());
+        let roster = self.roster();
+        let now = roster
+            .authority(&h.author, &log, &id, |e| *e == id)
+            .is_ok_and(|a| a.role.may_write(Kind::PayloadErase));
+        if now || roster.is_active(&h.author) {
+            return now;
+        }
+        let history = roster.history(&h.author);
+        let vouched = history
+            .iter()
+            .rev()
+            .find(|c| c.role.is_none())
+            .is_some_and(|end| end.frontier.contains_key(&log));
+        vouched
+            && history
+                .iter()
+                .any(|c| c.role.is_some_and(|r| r.may_write(Kind::PayloadErase)))
+    }
+
+    /// Forgets the erasures noted for a batch ([`Ledger::note_erasure`]) once the batch is
+    /// in: one that was never placed (its parent unknown, or refused) must not let the
+    /// headers of a later batch in without their payloads.
+    pub fn end_batch(&mut self) {
+        self.erasing.clear();
     }
 
     /// A storable entry at a position another entry holds: the position's one piece of fork

@@ -37,8 +37,12 @@ fn sealed_report(dept: &mut Department, k: &DataKey) -> LogId {
         template_hash: t.content_hash(),
         images: vec![],
     });
-    let bytes = sealed(k, Kind::ReportCreate, None, &create);
+    // Bound to the header it is signed under: the fixture's clock moves one step per entry.
+    let ts = dept.clock + dept.step_ms;
+    let bound = seal::create_binding(&dept.public("ada"), ts);
+    let bytes = sealed(k, Kind::ReportCreate, Some(&bound), &create);
     let entry = dept.sign("ada", None, Kind::ReportCreate, &bytes, None);
+    assert_eq!(entry.header().timestamp_ms, ts);
     let log = entry.id();
     assert_eq!(dept.ledger.add_key(log, k.clone()), Ok(false));
     assert_eq!(
@@ -246,4 +250,131 @@ fn a_payload_sealed_wrongly_or_not_at_all_is_refused_with_its_code() {
     assert!(dept
         .write_section("rex", legacy, "findings", "clear, as before")
         .is_ok());
+}
+
+fn erasure_bytes() -> Vec<u8> {
+    Payload::to_bytes(&crate::payload::PayloadErase {
+        basis: "GDPR Art. 17".into(),
+        scope: crate::payload::EraseScope::Report,
+    })
+}
+
+/// Found (review of issue 16, M1): an erasure noted for a batch but never placed — its parent
+/// unknown, so it waits — switched the sealing rule off for its report: clear text written
+/// into the sealed report in the same batch was stored on the homes that saw the erasure and
+/// refused on the others. Only an accepted erasure lifts the rule now, a noted one ends with
+/// its batch, and a revoked key's erasure is not noted at all.
+#[test]
+fn a_noted_erasure_that_is_never_placed_lets_no_clear_text_into_a_sealed_report() {
+    let mut dept = Department::new();
+    let k = key(11);
+    let report = sealed_report(&mut dept, &k);
+    let erase = erasure_bytes();
+    let dangling = dept.sign(
+        "bob",
+        Some(report),
+        Kind::PayloadErase,
+        &erase,
+        Some(vec![countersign_ledger::Hash([7; 32])]),
+    );
+    assert!(dept.ledger.note_erasure(&dangling, Some(&erase)));
+    assert!(
+        dept.ledger
+            .accept(&dangling, Some(&erase), dept.clock)
+            .is_err(),
+        "its parent is unknown: it is not placed"
+    );
+    let clear = write("findings", "MARKER in clear");
+    let res = store(&mut dept, "rex", report, Kind::SectionWrite, clear);
+    assert_eq!(
+        res.map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+    // Once the batch is in, the noted erasure is forgotten: a header alone is not taken.
+    dept.ledger.end_batch();
+    let header_only = dept.sign("rex", Some(report), Kind::SectionWrite, b"x", None);
+    assert_eq!(
+        dept.ledger.accept(&header_only, None, dept.clock),
+        Err(Rejection::PayloadMissing)
+    );
+
+    // A revoked key may not erase now: its erasure is not noted.
+    dept.roster_entry(
+        "ada",
+        Kind::RosterRevoke,
+        &countersign_ledger::roster::RevokePayload {
+            key: dept.public("bob"),
+            reason: String::new(),
+            frontier: Default::default(),
+        },
+    )
+    .unwrap();
+    let by_revoked = dept.sign("bob", Some(report), Kind::PayloadErase, &erase, None);
+    assert!(!dept.ledger.note_erasure(&by_revoked, Some(&erase)));
+    // A real erasure, accepted, does end the rule: the key is gone with it.
+    let ok = dept.sign("ada", Some(report), Kind::PayloadErase, &erase, None);
+    assert!(matches!(
+        dept.store(ok, erase),
+        Ok(Verdict::New(Standing::Accepted))
+    ));
+}
+
+/// Found (review of issue 16, M3): a create's envelope was bound to its kind alone, so a byte
+/// copy of report R1's create, signed as a new report R2 with R1's key given as R2's, opened:
+/// R1's key then lived on as R2's after R1's erasure. A create is now bound to its own author
+/// and timestamp, and the copy does not open.
+#[test]
+fn a_byte_copy_of_another_reports_create_does_not_open_as_a_new_report() {
+    let mut dept = Department::new();
+    let k = key(12);
+    let r1 = sealed_report(&mut dept, &k);
+    let copied = dept
+        .stored
+        .iter()
+        .find(|(e, _)| e.id() == r1)
+        .map(|(_, p)| p.clone())
+        .unwrap();
+    let r2 = dept.sign("bob", None, Kind::ReportCreate, &copied, None);
+    assert!(!seal::opens_create(&k, r2.header(), &copied));
+    let (original, _) = dept.stored.iter().find(|(e, _)| e.id() == r1).unwrap();
+    assert!(seal::opens_create(&k, original.header(), &copied));
+    assert_eq!(dept.ledger.add_key(r2.id(), k.clone()), Ok(false));
+    let res = dept.store(r2, copied);
+    assert_eq!(
+        res.map_err(|e| e.code().to_string()),
+        Err("seal_broken".to_string())
+    );
+}
+
+/// Review of issue 16, M2: nothing stopped a hostile client from creating a report in clear,
+/// which honest homes then wrote into in clear. A network whose genesis sets
+/// `sealed_reports` refuses a clear create (`payload_not_sealed`) on every home alike; a view
+/// says whether its report was created sealed.
+#[test]
+fn a_network_that_requires_sealed_reports_refuses_a_clear_create() {
+    let policy = countersign_ledger::roster::Policy {
+        sealed_reports: true,
+        ..Default::default()
+    };
+    let mut dept = Department::with_policy(policy);
+    let t = crate::template::template("ct-chest").unwrap();
+    let create = ReportCreate {
+        study: "1.2.3".into(),
+        template: "ct-chest".into(),
+        template_hash: t.content_hash(),
+        images: vec![],
+    };
+    let clear = dept.append("ada", None, Kind::ReportCreate, &create);
+    assert_eq!(
+        clear.map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+    let report = sealed_report(&mut dept, &key(13));
+    assert!(dept.view(report).sealed);
+
+    // Without the policy (every network founded before it), a clear create stands, and its
+    // view says so.
+    let mut legacy = Department::new();
+    let clear = legacy.report("ada", "ct-chest");
+    assert!(!legacy.view(clear).sealed);
 }

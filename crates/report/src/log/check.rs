@@ -122,6 +122,8 @@ pub enum ReportRuleError {
     DataKeyConflict { log: EntryId },
     #[error("the data key offered for report {log} does not open its report.create")]
     DataKeyInvalid { log: EntryId },
+    #[error("the data key offered for report {log} is the key of another report this home holds")]
+    DataKeyReused { log: EntryId },
     #[error("the received SR is about study {sr_study}, not the report's study {report_study}")]
     ReceivedOtherStudy {
         sr_study: String,
@@ -178,6 +180,7 @@ impl ReportRuleError {
             SealBroken { .. } => "seal_broken",
             DataKeyConflict { .. } => "data_key_conflict",
             DataKeyInvalid { .. } => "data_key_invalid",
+            DataKeyReused { .. } => "data_key_reused",
             ReceivedOtherStudy { .. } => "sr_wrong_study",
         }
     }

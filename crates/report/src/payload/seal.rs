@@ -5,9 +5,15 @@
 //! ```text
 //! envelope   b"CSS1" ‖ nonce[24] ‖ XChaCha20-Poly1305(key, nonce, aad, plaintext) ‖ tag[16]
 //! aad        b"countersign sealed payload v1\0" ‖ kind name ‖ 0x00 ‖ log[32]
-//!            (log: the report's id; 32 zero bytes for its `report.create`, whose id is not
-//!            known until it is signed)
+//!            (log: the report's id; for its `report.create`, whose id is not known until it
+//!            is signed, [`create_binding`] of the create's author and timestamp)
 //! ```
+//!
+//! A create is bound to its own header that way so a byte copy of another report's create —
+//! or anything else sealed under that report's key — does not open as a new report's: one
+//! key serves one report. (A report's creator can still seal a second report under their
+//! first report's key on purpose, since they hold it; the home refuses a key it holds for
+//! another log, `data_key_reused`, and an erasure destroys every copy of the key's bytes.)
 //!
 //! The header's payload hash commits to the envelope, not the plaintext: every signature and
 //! hash link verifies without the key, so `verify` still proves who wrote what kind of entry
@@ -22,7 +28,7 @@
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
-use countersign_ledger::{DataKey, Hash, Kind, LogFamily, LogId};
+use countersign_ledger::{DataKey, Hash, Kind, LogFamily, LogId, PublicKey};
 
 /// The first bytes of every sealed payload. A clear payload is JSON and starts with `{`, so the
 /// two never meet.
@@ -35,6 +41,19 @@ pub const TAG_LEN: usize = 16;
 pub const SEAL_OVERHEAD: usize = SEAL_MAGIC.len() + NONCE_LEN + TAG_LEN;
 
 const AAD_DOMAIN: &[u8] = b"countersign sealed payload v1\0";
+
+/// What a report's `report.create` is sealed for in place of its (not yet known) id: a hash
+/// of its author's key and its timestamp, both in the header it is signed under. Two creates
+/// with the same author and timestamp and the same envelope are the same entry.
+pub fn create_binding(author: &PublicKey, timestamp_ms: u64) -> LogId {
+    let mut bytes = Vec::with_capacity(CREATE_DOMAIN.len() + 32 + 8);
+    bytes.extend_from_slice(CREATE_DOMAIN);
+    bytes.extend_from_slice(author.as_bytes());
+    bytes.extend_from_slice(&timestamp_ms.to_be_bytes());
+    Hash::of(&bytes)
+}
+
+const CREATE_DOMAIN: &[u8] = b"countersign sealed create v1\0";
 
 /// Whether entries of `kind` carry sealed payloads (in a report whose `report.create` is
 /// sealed): every report-log kind but erasure and restriction. See the module docs.
@@ -125,11 +144,13 @@ pub fn open(
     }
 }
 
-/// Whether `key` is the key of the report whose `report.create` payload is `create`: it opens
-/// it. A key offered for a report (in a bundle, a peer's batch) is taken only if it does, so
-/// nobody can plant a key that the report's real one would then conflict with.
-pub fn opens_create(key: &DataKey, create: &[u8]) -> bool {
-    open(key, Kind::ReportCreate, None, create).is_ok()
+/// Whether `key` is the key of the report whose `report.create` is `header` with payload
+/// `create`: it opens it. A key offered for a report (in a bundle, a peer's batch) is taken
+/// only if it does, so nobody can plant a key that the report's real one would then conflict
+/// with.
+pub fn opens_create(key: &DataKey, header: &countersign_ledger::Header, create: &[u8]) -> bool {
+    let bound = create_binding(&header.author, header.timestamp_ms);
+    open(key, Kind::ReportCreate, Some(&bound), create).is_ok()
 }
 
 /// Fuzzing entry point (`fuzz/fuzz_targets/sealed_payload.rs`): any bytes, opened as an
