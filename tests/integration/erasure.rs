@@ -360,3 +360,40 @@ fn a_report_filed_under_the_wrong_patient_moves_with_its_history_intact() {
     ]);
     assert_eq!(refused.error_code(), "not_allowed", "{}", refused.stderr);
 }
+
+/// Regression: erasing one report deleted every image its `report.create` named, even while
+/// another report on the same study still bound them as its evidence (found by the desktop
+/// e2e, which had to erase in a particular order). The study's images now go with the last
+/// report standing on it — whichever order the two erasures come in.
+#[test]
+fn erasing_one_report_keeps_the_images_another_report_on_the_study_still_binds() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    let (ada, study) = crate::common::founder_with_phantom(&series, 3, 32);
+    let first = ada.new_report(&study, "ct-chest");
+    let second = ada.new_report(&study, "ct-chest");
+    let images = || every_file(&ada.dir.join("images")).len();
+    let held = images();
+    assert!(held >= 3, "{held}");
+    ada.ok(&["erase", "--report", &first, "--basis", "GDPR Art. 17(1)(a)"]);
+    assert_eq!(
+        images(),
+        held,
+        "the second report still binds the study's images"
+    );
+    assert_eq!(ada.ok(&["verify"])["ok"], true);
+    let shown = ada.ok(&["report", "show", &second]);
+    assert_eq!(shown["images"].as_array().unwrap().len(), 3, "{shown}");
+    ada.ok(&[
+        "erase",
+        "--report",
+        &second,
+        "--basis",
+        "GDPR Art. 17(1)(a)",
+    ]);
+    assert_eq!(
+        images(),
+        0,
+        "the last report on the study takes its images with it"
+    );
+}

@@ -115,12 +115,12 @@ impl Home {
                 .filter(|l| *l != network)
                 .collect(),
         };
-        self.bundle_of_reports(&reports)
+        self.bundle_of_reports(&reports, keys)
     }
 
-    /// The roster and the named reports (each whole, with fork evidence) as bundle bytes: what
-    /// `bundle_export` and the AI audit package write.
-    pub(crate) fn bundle_of_reports(&self, reports: &[EntryId]) -> Result<Vec<u8>> {
+    /// The roster and the named reports (each whole, with fork evidence, and with their data
+    /// keys when `keys`) as bundle bytes: what `bundle_export` and the AI audit package write.
+    pub(crate) fn bundle_of_reports(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
         let db = self.store().db();
         let network = self.state()?.network()?;
         let mut logs = vec![network];

@@ -194,14 +194,22 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32
     let held = erase_held(db, log)?;
     let mut images: BTreeSet<[u8; 32]> = BTreeSet::new();
     if let Some(create) = &create {
-        images.extend(create.images.iter().filter_map(|h| sha256_hex(h)));
-        // The study's other instances too, unless another report not erased is about it.
-        let others = db
-            .summaries_of_study(&create.study)?
-            .into_iter()
-            .any(|s| s.report != *log && s.status != "erased");
-        if !others && !create.study.is_empty() {
-            images.extend(db.instances(Some(&create.study))?.iter().map(|i| i.sha256));
+        // The images are the study's, and another report still about the study binds them (or
+        // its neighbours) as its evidence: they go with the last report standing on it. Erased
+        // is asked of the store too, for the reports a patient's erasure erases in this very
+        // transaction, whose rows in the report list are not projected yet.
+        let mut standing = false;
+        for s in db.summaries_of_study(&create.study)? {
+            if s.report != *log && s.status != "erased" && !db.is_erased(&s.report)? {
+                standing = true;
+                break;
+            }
+        }
+        if !standing {
+            images.extend(create.images.iter().filter_map(|h| sha256_hex(h)));
+            if !create.study.is_empty() {
+                images.extend(db.instances(Some(&create.study))?.iter().map(|i| i.sha256));
+            }
         }
     }
     for sha in &images {

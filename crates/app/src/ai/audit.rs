@@ -116,7 +116,9 @@ impl Home {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let entries = self.bundle_of_reports(&reports)?;
+        // With the reports' data keys: the auditor's home must read the entries to recompute
+        // the figures (the README says to keep the package as reports are kept).
+        let entries = self.bundle_of_reports(&reports, true)?;
         let provenance = countersign_export::audit::provenance(&input);
         let pdf = countersign_export::audit::summary_pdf(&input);
         let readme = readme(selection, &input);
