@@ -20,7 +20,7 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 use countersign_report::ReportState;
 
-use crate::sr::{code_item, cut, da_tm, put, put_seq, EXPLICIT_LE};
+use crate::sr::{code_item, cut, da_tm, put, put_patient_and_study, put_seq, EXPLICIT_LE};
 use crate::{uid, ExportError, ExportInput};
 
 /// Encapsulated PDF Storage.
@@ -55,21 +55,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, ENCAPSULATED_PDF);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: as the report's images give them.
-    put(
-        &mut obj,
-        tags::PATIENT_NAME,
-        VR::PN,
-        input.study.patient_name.as_deref().unwrap_or(""),
-    );
-    put(
-        &mut obj,
-        tags::PATIENT_ID,
-        VR::LO,
-        input.study.patient_id.as_deref().unwrap_or(""),
-    );
-    put(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
-    put(&mut obj, tags::PATIENT_SEX, VR::CS, "");
-    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &input.study.uid);
+    put_patient_and_study(&mut obj, input);
     put(
         &mut obj,
         tags::STUDY_DATE,

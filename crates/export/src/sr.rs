@@ -90,6 +90,26 @@ pub(crate) fn da_tm(ms: u64) -> (String, String) {
     (dt[..10].replace('-', ""), dt[11..19].replace(':', ""))
 }
 
+/// The Patient module and the study's identity, as the report's images give them: the same in
+/// every DICOM object a report is exported as (the SR, the Encapsulated PDF).
+pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, input: &ExportInput) {
+    put(
+        obj,
+        tags::PATIENT_NAME,
+        VR::PN,
+        input.study.patient_name.as_deref().unwrap_or(""),
+    );
+    put(
+        obj,
+        tags::PATIENT_ID,
+        VR::LO,
+        input.study.patient_id.as_deref().unwrap_or(""),
+    );
+    put(obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
+    put(obj, tags::PATIENT_SEX, VR::CS, "");
+    put(obj, tags::STUDY_INSTANCE_UID, VR::UI, &input.study.uid);
+}
+
 /// The report as a DICOM Part 10 file (Comprehensive SR, explicit VR little endian).
 pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     let v = &input.view;
@@ -126,21 +146,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
         tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
         vec![],
     );
-    put(
-        &mut obj,
-        tags::PATIENT_NAME,
-        VR::PN,
-        input.study.patient_name.as_deref().unwrap_or(""),
-    );
-    put(
-        &mut obj,
-        tags::PATIENT_ID,
-        VR::LO,
-        input.study.patient_id.as_deref().unwrap_or(""),
-    );
-    put(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
-    put(&mut obj, tags::PATIENT_SEX, VR::CS, "");
-    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &input.study.uid);
+    put_patient_and_study(&mut obj, input);
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
     put(&mut obj, tags::STUDY_ID, VR::SH, "");
     put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
