@@ -20,7 +20,9 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 use countersign_report::ReportState;
 
-use crate::sr::{code_item, cut, da_tm, put, put_patient_and_study, put_seq, EXPLICIT_LE};
+use crate::sr::{
+    code_item, cut, da_tm, put, put_patient_and_study, put_seq, version_seed, EXPLICIT_LE,
+};
 use crate::{uid, ExportError, ExportInput};
 
 /// Encapsulated PDF Storage.
@@ -39,15 +41,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
         )));
     }
     let v = &input.view;
-    let state = format!(
-        "{}/{}",
-        v.report,
-        v.heads
-            .iter()
-            .map(|h| h.to_hex())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let state = version_seed(v);
     let instance = uid(&format!("pdf/{state}"));
     let series = uid(&format!("pdf-series/{}", v.report));
     let mut obj = InMemDicomObject::new_empty();

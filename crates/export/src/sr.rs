@@ -90,6 +90,13 @@ pub(crate) fn da_tm(ms: u64) -> (String, String) {
     (dt[..10].replace('-', ""), dt[11..19].replace(':', ""))
 }
 
+/// The report and the version it is at (its heads): the seed of every exported object's SOP
+/// Instance UID, so the same version exported again is the same instance.
+pub(crate) fn version_seed(v: &ReportView) -> String {
+    let heads: Vec<String> = v.heads.iter().map(|h| h.to_hex()).collect();
+    format!("{}/{}", v.report, heads.join(","))
+}
+
 /// The Patient module and the study's identity, as the report's images give them: the same in
 /// every DICOM object a report is exported as (the SR, the Encapsulated PDF).
 pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, input: &ExportInput) {
@@ -113,15 +120,7 @@ pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, input: &ExportIn
 /// The report as a DICOM Part 10 file (Comprehensive SR, explicit VR little endian).
 pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     let v = &input.view;
-    let state = format!(
-        "{}/{}",
-        v.report,
-        v.heads
-            .iter()
-            .map(|h| h.to_hex())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let state = version_seed(v);
     let instance = uid(&format!("sr/{state}"));
     let series = uid(&format!("sr-series/{}", v.report));
     let mut obj = InMemDicomObject::new_empty();
