@@ -330,14 +330,16 @@ impl Home {
             )
             .expect("this home holds the report's key");
         let key = countersign_ledger::DataKey::from_slice(&key).unwrap();
-        // Unique per payload sealed in this process (the app draws nonces from the OS; a test
-        // needs them only never to repeat).
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let mut nonce = [0u8; seal::NONCE_LEN];
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        nonce[..8].copy_from_slice(&n.to_le_bytes());
         let log: EntryId = report.parse().unwrap();
-        seal::seal(&key, &nonce, kind, Some(&log), payload)
+        seal::seal(&key, &next_nonce(), kind, Some(&log), payload)
+    }
+
+    /// Imports a hand-built sealed report's create, with its key, as a bundle.
+    pub fn import_report(&self, report: &SealedReport) -> Run {
+        self.import(&countersign_ledger::bundle::encode_keyed(
+            &[report.bundle_key()],
+            [(&report.create, Some(report.payload.as_slice()))],
+        ))
     }
 
     /// Imports one entry (with its payload) as a bundle.
@@ -347,6 +349,84 @@ impl Home {
             Some(payload),
         )]))
     }
+}
+
+/// A report hand-built as the app builds one: its `report.create` sealed under a data key of
+/// its own (networks founded by this build refuse a clear create: `payload_not_sealed`). The
+/// key is derived from the create's author, time and content, so a run repeats and no two
+/// reports share one (`data_key_reused`).
+pub struct SealedReport {
+    pub create: Entry,
+    /// The sealed `report.create` payload the entry commits to.
+    pub payload: Vec<u8>,
+    pub key: countersign_ledger::DataKey,
+}
+
+/// Signs a sealed `report.create` of `create` (clear JSON) by `author` at `ts`.
+pub fn sealed_create(author: &SecretKey, network: &str, ts: u64, create: &[u8]) -> SealedReport {
+    use countersign_report::payload::seal;
+    let mut seed = b"countersign test data key\0".to_vec();
+    seed.extend_from_slice(author.public().as_bytes());
+    seed.extend_from_slice(&ts.to_be_bytes());
+    seed.extend_from_slice(create);
+    let key =
+        countersign_ledger::DataKey::from_bytes(*countersign_ledger::Hash::of(&seed).as_bytes());
+    let bound = seal::create_binding(&author.public(), ts);
+    let payload = seal::seal(
+        &key,
+        &next_nonce(),
+        Kind::ReportCreate,
+        Some(&bound),
+        create,
+    );
+    let zero = countersign_ledger::Hash::ZERO.to_hex();
+    let create = craft(
+        author,
+        network,
+        &zero,
+        1,
+        ts,
+        Kind::ReportCreate,
+        vec![],
+        &payload,
+    );
+    SealedReport {
+        create,
+        payload,
+        key,
+    }
+}
+
+impl SealedReport {
+    pub fn log(&self) -> EntryId {
+        self.create.id()
+    }
+
+    /// `plaintext` sealed as the payload of a `kind` entry of this report.
+    pub fn seal(&self, kind: Kind, plaintext: &[u8]) -> Vec<u8> {
+        countersign_report::payload::seal::seal(
+            &self.key,
+            &next_nonce(),
+            kind,
+            Some(&self.log()),
+            plaintext,
+        )
+    }
+
+    /// The report's key as a bundle carries it (`bundle::encode_keyed`).
+    pub fn bundle_key(&self) -> (EntryId, countersign_ledger::DataKey) {
+        (self.log(), self.key.clone())
+    }
+}
+
+/// A nonce never repeated in this process (the app draws nonces from the OS; a test needs
+/// them only never to repeat).
+fn next_nonce() -> [u8; countersign_report::payload::seal::NONCE_LEN] {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let mut nonce = [0u8; countersign_report::payload::seal::NONCE_LEN];
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    nonce[..8].copy_from_slice(&n.to_le_bytes());
+    nonce
 }
 
 /// Signs an entry by `key` on top of the given parents, with a payload. Mirrors the header

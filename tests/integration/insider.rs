@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::common::{bin, craft, ct_chest_create, ids, now_ms, Home, Run};
+use crate::common::{bin, craft, ct_chest_create, ids, now_ms, sealed_create, Home, Run};
 
 impl Home {
     /// Runs the CLI with its clock shifted by `offset` (faketime syntax: `-30d`, `+365d`).
@@ -541,33 +541,13 @@ fn a_report_cannot_redefine_a_built_in_template_or_bring_an_unpublished_one() {
         images: vec![],
     })
     .unwrap();
-    let e = craft(
-        &attending,
-        &network,
-        &"0".repeat(64),
-        1,
-        now_ms(),
-        countersign_ledger::Kind::ReportCreate,
-        vec![],
-        &create,
-    );
-    let run = ada.import_one(&e, &create);
+    let run = ada.import_report(&sealed_create(&attending, &network, now_ms(), &create));
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("unknown_template"), "{}", run.stderr);
     // An AI model may not create reports: the network's policy, from its genesis.
     let model = ada.secret(&ada.member("ai-model"));
     let create = ct_chest_create("7.7.8");
-    let e = craft(
-        &model,
-        &network,
-        &"0".repeat(64),
-        1,
-        now_ms(),
-        countersign_ledger::Kind::ReportCreate,
-        vec![],
-        &create,
-    );
-    let run = ada.import_one(&e, &create);
+    let run = ada.import_report(&sealed_create(&model, &network, now_ms(), &create));
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(
         run.json()["refused"][0]["code"],

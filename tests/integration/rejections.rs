@@ -8,7 +8,7 @@
 
 use countersign_ledger::{bundle, Entry, Kind, SecretKey};
 
-use crate::common::{craft, ids, now_ms, Home};
+use crate::common::{craft, ids, now_ms, sealed_create, Home};
 
 struct Fixture {
     home: Home,
@@ -228,19 +228,9 @@ fn revoked_keys_are_refused_outside_their_frontier_whatever_their_timestamp() {
     // Dated a year before the revocation, in a report the key starts now: refused.
     let year_ago = now_ms() - 365 * 24 * 3600 * 1000;
     let create = crate::common::ct_chest_create("6.6.6");
-    let backdated = craft(
-        &f.resident,
-        &f.network,
-        &"0".repeat(64),
-        1,
-        year_ago,
-        Kind::ReportCreate,
-        vec![],
-        &create,
-    );
-    let run = f
-        .home
-        .import(&bundle::encode([(&backdated, Some(create.as_slice()))]));
+    let backdated = sealed_create(&f.resident, &f.network, year_ago, &create);
+    let run = f.home.import_report(&backdated);
+    let backdated = backdated.create;
     assert_eq!(run.code, 1);
     assert_eq!(
         run.json()["refused"][0]["code"],

@@ -218,3 +218,41 @@ fn a_clear_payload_in_a_sealed_report_is_refused_from_a_bundle() {
     assert!(files_holding(&ada.dir, MARKER.as_bytes()).is_empty());
     assert!(findings(&ada, &report).is_null());
 }
+
+/// A member's client that does not seal cannot open a report in clear (into which honest
+/// homes would then write in clear): networks founded by this build carry `sealed_reports` in
+/// their genesis, so every home refuses the clear create alike, and the same create sealed is
+/// taken.
+#[test]
+fn a_network_founded_here_refuses_a_clear_report_create() {
+    let (ada, bob) = crate::common::two_attendings();
+    let network = ada.ok(&["whoami"])["network"].as_str().unwrap().to_string();
+    let bob_key = bob.secret(&bob.key());
+    let study = "1.2.826.0.1.3680043.10.1300.424242";
+    let create = crate::common::ct_chest_create(study);
+    let at = now_ms() - 1_000;
+    let clear = craft(
+        &bob_key,
+        &network,
+        &"0".repeat(64),
+        1,
+        at,
+        countersign_ledger::Kind::ReportCreate,
+        vec![],
+        &create,
+    );
+    let run = ada.import_one(&clear, &create);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("payload_not_sealed") || run.stdout.contains("payload_not_sealed"),
+        "{} {}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(files_holding(&ada.dir, study.as_bytes()).is_empty());
+    let sealed = crate::common::sealed_create(&bob_key, &network, at, &create);
+    assert_eq!(ada.import_report(&sealed).code, 0);
+    let shown = ada.ok(&["report", "show", &sealed.log().to_hex()]);
+    assert_eq!(shown["study"], study, "{shown}");
+    assert_eq!(shown["sealed"], true, "{shown}");
+}

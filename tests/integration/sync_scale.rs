@@ -3,10 +3,10 @@
 //! message the codec refused, and nothing arrived — and two peers serving the same large log
 //! to a third at once cut neither off.
 
-use countersign_ledger::{Entry, EntryId, Kind};
+use countersign_ledger::{EntryId, Kind};
 use serde_json::Value;
 
-use crate::common::{craft, ct_chest_create, now_ms, Home};
+use crate::common::{craft, ct_chest_create, now_ms, sealed_create, Home, SealedReport};
 use crate::sync::{member, serve, until};
 
 /// Reports in the large home: past the 52 000–74 000 where sync/1 cut every peer off.
@@ -29,25 +29,20 @@ fn many_reports(home: &Home, n: usize) -> Vec<u8> {
     let key = home.key();
     let secret = home.secret(&key);
     let network = network_of(home);
-    let zero = countersign_ledger::Hash::ZERO.to_hex();
     let t0 = now_ms() - 3_600_000 - 60_000 * n as u64;
-    let entries: Vec<(Entry, Vec<u8>)> = (0..n)
+    let reports: Vec<SealedReport> = (0..n)
         .map(|i| {
             let p = ct_chest_create(&format!("1.2.826.0.1.3680043.10.1300.{i}"));
-            let e = craft(
-                &secret,
-                &network,
-                &zero,
-                1,
-                t0 + 60_000 * i as u64,
-                Kind::ReportCreate,
-                vec![],
-                &p,
-            );
-            (e, p)
+            sealed_create(&secret, &network, t0 + 60_000 * i as u64, &p)
         })
         .collect();
-    countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice()))))
+    let keys: Vec<_> = reports.iter().map(SealedReport::bundle_key).collect();
+    countersign_ledger::bundle::encode_keyed(
+        &keys,
+        reports
+            .iter()
+            .map(|r| (&r.create, Some(r.payload.as_slice()))),
+    )
 }
 
 /// One report of `n` entries: its create, then a chain of section writes by the home's key.
@@ -55,28 +50,19 @@ fn long_report(home: &Home, n: usize) -> Vec<u8> {
     let key = home.key();
     let secret = home.secret(&key);
     let network = network_of(home);
-    let zero = countersign_ledger::Hash::ZERO.to_hex();
     let t0 = now_ms() - 3_600_000 - 1000 * n as u64;
     let create = ct_chest_create("1.2.826.0.1.3680043.10.1300.long");
-    let first = craft(
-        &secret,
-        &network,
-        &zero,
-        1,
-        t0,
-        Kind::ReportCreate,
-        vec![],
-        &create,
-    );
-    let log = first.id().to_hex();
-    let mut head: EntryId = first.id();
-    let mut entries = vec![(first, create)];
+    let report = sealed_create(&secret, &network, t0, &create);
+    let log = report.log().to_hex();
+    let mut head: EntryId = report.log();
+    let mut entries = vec![(report.create.clone(), report.payload.clone())];
     for i in 1..n {
         let p = serde_json::to_vec(&serde_json::json!({
             "section": "findings",
             "text": format!("Version {i} of the findings."),
         }))
         .unwrap();
+        let p = report.seal(Kind::SectionWrite, &p);
         let e = craft(
             &secret,
             &network,
@@ -90,7 +76,10 @@ fn long_report(home: &Home, n: usize) -> Vec<u8> {
         head = e.id();
         entries.push((e, p));
     }
-    countersign_ledger::bundle::encode(entries.iter().map(|(e, p)| (e, Some(p.as_slice()))))
+    countersign_ledger::bundle::encode_keyed(
+        &[report.bundle_key()],
+        entries.iter().map(|(e, p)| (e, Some(p.as_slice()))),
+    )
 }
 
 fn peers_of(home: &Home) -> Vec<Value> {

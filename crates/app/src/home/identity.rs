@@ -1,7 +1,7 @@
 //! Creating this home's identity: its key in the chosen store, its profile, and — for a
 //! founder — the network's genesis.
 
-use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload};
+use countersign_ledger::roster::{AiModelInfo, GenesisPayload, MemberPayload, Policy};
 use countersign_ledger::{Entry, Hash, Header, Kind, Role, SecretKey};
 
 use super::{json, now_ms, Home, WhoAmI};
@@ -149,7 +149,12 @@ impl Home {
                 ai_model: p.ai_model.clone(),
                 ..MemberPayload::new(p.key, &p.name, p.role, true)
             },
-            policy: None,
+            // Every report of a network founded here must be sealed: a client that does not
+            // seal cannot open a report in clear that honest homes would then write into.
+            policy: Some(Policy {
+                sealed_reports: true,
+                ..Policy::default()
+            }),
         };
         let payload = json(&genesis);
         let header = Header::new(
