@@ -81,7 +81,7 @@ fn erased_needles(bundle: &[u8], report: &str) -> Vec<Vec<u8>> {
         let Some(p) = r.payload.as_ref().filter(|_| entry.log_id() == report) else {
             continue;
         };
-        if p.starts_with(b"CSS1") {
+        if countersign_report::payload::seal::is_sealed(p) {
             needles.push(p[4..p.len().min(4 + 40)].to_vec());
         }
     }

@@ -679,7 +679,7 @@ mod tests {
         let records = [BundleRecord {
             header: vec![7; 3],
             signature: [7; 64],
-            payload: Some(b"CSS1 sealed".to_vec()),
+            payload: Some(b"CSS2 sealed".to_vec()),
         }];
         let keys = vec![
             (Hash([1; 32]), DataKey::from_bytes([0x11; 32])),

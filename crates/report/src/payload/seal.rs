@@ -3,11 +3,20 @@
 //! in this home, on a peer that was offline, in an old bundle or a backup (crypto-shredding).
 //!
 //! ```text
-//! envelope   b"CSS1" ‖ nonce[24] ‖ XChaCha20-Poly1305(key, nonce, aad, plaintext) ‖ tag[16]
+//! envelope   b"CSS2" ‖ nonce[24] ‖ commitment[32] ‖ XChaCha20-Poly1305(key, nonce, aad, plaintext) ‖ tag[16]
+//! commitment SHA-256(b"countersign key commitment v1\0" ‖ key ‖ nonce)
 //! aad        b"countersign sealed payload v1\0" ‖ kind name ‖ 0x00 ‖ log[32]
 //!            (log: the report's id; for its `report.create`, whose id is not known until it
 //!            is signed, [`create_binding`] of the create's author and timestamp)
 //! ```
+//!
+//! **Why the commitment.** Poly1305 does not commit to its key: whoever holds two keys can
+//! craft one ciphertext that opens under both, to two different texts. A report's creator
+//! could then hand one key to some peers and the other to the rest, and two homes holding the
+//! same signed entries would show different reports. The commitment, checked before anything
+//! is decrypted, admits exactly one key per envelope (short of a SHA-256 collision), so the
+//! signed header, which commits to the envelope, commits to the key and so to the one text.
+//! The earlier format without it (`CSS1`) is refused as malformed.
 //!
 //! A create is bound to its own header that way so a byte copy of another report's create —
 //! or anything else sealed under that report's key — does not open as a new report's: one
@@ -32,13 +41,21 @@ use countersign_ledger::{DataKey, Hash, Kind, LogFamily, LogId, PublicKey};
 
 /// The first bytes of every sealed payload. A clear payload is JSON and starts with `{`, so the
 /// two never meet.
-pub const SEAL_MAGIC: &[u8; 4] = b"CSS1";
+pub const SEAL_MAGIC: &[u8; 4] = b"CSS2";
+/// What every envelope format of this scheme starts with (`CSS1` had no key commitment): such
+/// a payload is judged as sealed, and one that is not [`SEAL_MAGIC`] is malformed, never read
+/// as clear text.
+const SEAL_FAMILY: &[u8; 3] = b"CSS";
 /// Bytes of the random nonce (XChaCha20: random nonces are safe at any volume).
 pub const NONCE_LEN: usize = 24;
+/// Bytes of the key commitment.
+pub const COMMITMENT_LEN: usize = 32;
 /// Bytes of the Poly1305 tag.
 pub const TAG_LEN: usize = 16;
 /// What sealing adds to a payload.
-pub const SEAL_OVERHEAD: usize = SEAL_MAGIC.len() + NONCE_LEN + TAG_LEN;
+pub const SEAL_OVERHEAD: usize = SEAL_MAGIC.len() + NONCE_LEN + COMMITMENT_LEN + TAG_LEN;
+
+const COMMITMENT_DOMAIN: &[u8] = b"countersign key commitment v1\0";
 
 const AAD_DOMAIN: &[u8] = b"countersign sealed payload v1\0";
 
@@ -61,15 +78,16 @@ pub fn kind_is_sealed(kind: Kind) -> bool {
     kind.family() == LogFamily::Report && !matches!(kind, Kind::PayloadErase | Kind::ReportRestrict)
 }
 
-/// Whether payload bytes are a sealed envelope (by their magic; not whether they open).
+/// Whether payload bytes are a sealed envelope (by their magic, of this format or an earlier
+/// one; not whether they open).
 pub fn is_sealed(payload: &[u8]) -> bool {
-    payload.starts_with(SEAL_MAGIC)
+    payload.starts_with(SEAL_FAMILY)
 }
 
 /// Why an envelope does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
-    #[error("the sealed payload is malformed (no magic, or shorter than its nonce and tag)")]
+    #[error("the sealed payload is malformed (no magic of this format, or shorter than its nonce, commitment and tag)")]
     Malformed,
     #[error("the sealed payload does not open with its report's key (forged, or sealed for another entry kind or report)")]
     Unauthentic,
@@ -89,6 +107,23 @@ fn cipher(key: &DataKey) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(Key::from_slice(key.as_bytes()))
 }
 
+/// The envelope's commitment to `key` (see the module docs). The input holds the key, so it
+/// is wiped after hashing.
+fn commitment(key: &DataKey, nonce: &[u8]) -> [u8; COMMITMENT_LEN] {
+    let mut input = zeroize::Zeroizing::new(Vec::with_capacity(
+        COMMITMENT_DOMAIN.len() + key.as_bytes().len() + NONCE_LEN,
+    ));
+    input.extend_from_slice(COMMITMENT_DOMAIN);
+    input.extend_from_slice(key.as_bytes());
+    input.extend_from_slice(nonce);
+    *Hash::of(&input).as_bytes()
+}
+
+/// Equality that takes the same time wherever the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Seals `plaintext` as the payload of a `kind` entry of report `log` (`None`: the report's
 /// own `report.create`). `nonce` must be fresh random bytes.
 pub fn seal(
@@ -101,6 +136,7 @@ pub fn seal(
     let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
     out.extend_from_slice(SEAL_MAGIC);
     out.extend_from_slice(nonce);
+    out.extend_from_slice(&commitment(key, nonce));
     let start = out.len();
     out.extend_from_slice(plaintext);
     let tag = cipher(key)
@@ -127,10 +163,16 @@ pub fn open(
     let rest = envelope
         .strip_prefix(SEAL_MAGIC)
         .ok_or(SealError::Malformed)?;
-    if rest.len() < NONCE_LEN + TAG_LEN {
+    if rest.len() < NONCE_LEN + COMMITMENT_LEN + TAG_LEN {
         return Err(SealError::Malformed);
     }
     let (nonce, rest) = rest.split_at(NONCE_LEN);
+    let (committed, rest) = rest.split_at(COMMITMENT_LEN);
+    // Another key may well open the ciphertext (see the module docs): only the committed one
+    // is tried.
+    if !same(committed, &commitment(key, nonce)) {
+        return Err(SealError::Unauthentic);
+    }
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
     let mut plaintext = ciphertext.to_vec();
     match cipher(key).decrypt_in_place_detached(
@@ -210,12 +252,69 @@ mod tests {
             Err(SealError::Malformed)
         );
         let mut just = SEAL_MAGIC.to_vec();
-        just.extend_from_slice(&[0; NONCE_LEN + TAG_LEN]);
+        just.extend_from_slice(&[0; NONCE_LEN + COMMITMENT_LEN + TAG_LEN]);
         assert_eq!(
             open(&key(1), Kind::View, None, &just),
             Err(SealError::Unauthentic)
         );
     }
+
+    #[test]
+    fn an_envelope_that_opens_under_its_key_but_commits_to_another_is_refused() {
+        // What a creator holding two keys would send: the AEAD part valid under one key, the
+        // commitment of the other. Poly1305 alone would open it.
+        let nonce = [9; NONCE_LEN];
+        let sealed = seal(
+            &key(1),
+            &nonce,
+            Kind::SectionWrite,
+            None,
+            b"{\"text\":\"x\"}",
+        );
+        let mut forged = sealed.clone();
+        let at = SEAL_MAGIC.len() + NONCE_LEN;
+        forged[at..at + COMMITMENT_LEN].copy_from_slice(&commitment(&key(2), &nonce));
+        assert_eq!(
+            open(&key(1), Kind::SectionWrite, None, &forged),
+            Err(SealError::Unauthentic)
+        );
+        assert_eq!(
+            open(&key(2), Kind::SectionWrite, None, &forged),
+            Err(SealError::Unauthentic)
+        );
+        assert!(open(&key(1), Kind::SectionWrite, None, &sealed).is_ok());
+    }
+
+    #[test]
+    fn an_envelope_of_the_format_without_key_commitment_is_sealed_but_malformed() {
+        // CSS1: magic, nonce, ciphertext and tag, no commitment.
+        let mut old = b"CSS1".to_vec();
+        old.extend_from_slice(&[3; NONCE_LEN + 40 + TAG_LEN]);
+        assert!(is_sealed(&old));
+        assert_eq!(
+            open(&key(3), Kind::SectionWrite, None, &old),
+            Err(SealError::Malformed)
+        );
+        assert!(!is_sealed(b"{\"section\":\"findings\"}"));
+    }
+
+    /// The envelope format, pinned: a change to the magic, the commitment, the AAD or the
+    /// cipher shows here before it reaches a home that would refuse its peers' payloads.
+    #[test]
+    fn golden_envelope() {
+        let log = Hash([0x11; 32]);
+        let sealed = seal(
+            &key(0x42),
+            &[0x24; NONCE_LEN],
+            Kind::SectionWrite,
+            Some(&log),
+            b"{\"section\":\"findings\",\"text\":\"No nodule.\"}",
+        );
+        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, GOLDEN);
+    }
+
+    const GOLDEN: &str = "435353322424242424242424242424242424242424242424242424241ac380265dc0f6f3de42de4c62513f1e2a6de3995f19ba237a6c9313f315470fde7ca4000d5025c9cc0d051868e163ae5b9fe9c95e3356e94419926f513295a234ffe7bc41f73eb25ec8ebafaf255890aa80e75deb921e66c7fa";
 
     proptest! {
         #![proptest_config(ProptestConfig {
