@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::error::{AppError, Result};
 use crate::home::Home;
 
-use super::received::{read_sr, ReceivedSr};
+use super::received::{read_sr, Receipt, ReceivedSr};
 
 /// An instance the archive pass refused, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -93,16 +93,10 @@ impl Home {
                 continue;
             }
             let sop_instance = parsed.sop_instance.clone();
-            let received = match report {
-                Some(r) => Ok(r),
-                None => self.report_on_study(&parsed.study),
-            }
-            .and_then(|r| self.ai_receive(r, sha, parsed, section));
-            match received {
-                Ok(r) => out.received.push(r),
-                Err(AppError::SrAlreadyReceived(_)) => out.duplicates += 1,
-                Err(e @ (AppError::Io { .. } | AppError::Store(_))) => return Err(e),
-                Err(e) => out.refused.push(ArchiveRefusal {
+            match Receipt::of(self.ai_receive(report, sha, parsed, section))? {
+                Receipt::Received(r) => out.received.push(r),
+                Receipt::Duplicate(_) => out.duplicates += 1,
+                Receipt::Refused(e) => out.refused.push(ArchiveRefusal {
                     sop_instance: Some(sop_instance),
                     code: e.code(),
                     message: e.to_string(),

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::error::{AppError, Result};
 use crate::home::Home;
 
-use super::received::{read_sr, ReceivedSr};
+use super::received::{read_sr, Receipt, ReceivedSr};
 
 /// Files one pass takes at most; the rest wait for the next.
 pub const MAX_FILES_PER_PASS: usize = 10_000;
@@ -104,16 +104,11 @@ impl Home {
                     "a symbolic link: not followed (it could point at any file)".into(),
                 ))
             } else {
-                read_sr(&path).and_then(|(sha, parsed)| {
-                    let report = match report {
-                        Some(r) => r,
-                        None => self.report_on_study(&parsed.study)?,
-                    };
-                    self.ai_receive(report, sha, parsed, section)
-                })
+                read_sr(&path)
+                    .and_then(|(sha, parsed)| self.ai_receive(report, sha, parsed, section))
             };
-            let file = match outcome {
-                Ok(received) => {
+            let file = match Receipt::of(outcome)? {
+                Receipt::Received(received) => {
                     out.received += 1;
                     FolderFile {
                         moved_to: move_into(dir, RECEIVED_DIR, &name)?,
@@ -124,7 +119,7 @@ impl Home {
                         message: None,
                     }
                 }
-                Err(e @ AppError::SrAlreadyReceived(_)) => {
+                Receipt::Duplicate(e) => {
                     out.duplicates += 1;
                     FolderFile {
                         moved_to: move_into(dir, RECEIVED_DIR, &name)?,
@@ -135,10 +130,7 @@ impl Home {
                         message: Some(e.to_string()),
                     }
                 }
-                // Local trouble (the disk, the database) is not the file's fault: the pass
-                // stops, and the file stays for the next.
-                Err(e @ (AppError::Io { .. } | AppError::Store(_))) => return Err(e),
-                Err(e) => {
+                Receipt::Refused(e) => {
                     out.refused += 1;
                     let moved_to = move_into(dir, REFUSED_DIR, &name)?;
                     let why = moved_to.with_file_name(format!(

@@ -30,6 +30,29 @@ pub struct ReceivedSr {
     pub statement: String,
 }
 
+/// What receiving one SR came to, as a pass over many (a drop folder, a study on the
+/// archive) counts it.
+pub(crate) enum Receipt {
+    Received(ReceivedSr),
+    /// Received before (`sr_already_received`): one result, however often it is delivered.
+    Duplicate(AppError),
+    /// The SR's own fault: refused, and the pass goes on.
+    Refused(AppError),
+}
+
+impl Receipt {
+    /// Sorts the outcome of receiving one SR. Local trouble (the disk, the database) is not
+    /// the SR's fault and is returned: the pass stops, and the SR is left for the next.
+    pub(crate) fn of(outcome: Result<ReceivedSr>) -> Result<Receipt> {
+        match outcome {
+            Ok(received) => Ok(Receipt::Received(received)),
+            Err(e @ AppError::SrAlreadyReceived(_)) => Ok(Receipt::Duplicate(e)),
+            Err(e @ (AppError::Io { .. } | AppError::Store(_))) => Err(e),
+            Err(e) => Ok(Receipt::Refused(e)),
+        }
+    }
+}
+
 impl Home {
     /// Reads the SR at `path` and signs, with this home's key, that it was received: its
     /// SHA-256, the device, its measurements and findings, proposed for `section` (default
@@ -46,15 +69,11 @@ impl Home {
         section: Option<&str>,
     ) -> Result<ReceivedSr> {
         let (sr_sha256, parsed) = read_sr(path)?;
-        let report = match report {
-            Some(r) => r,
-            None => self.report_on_study(&parsed.study)?,
-        };
         self.ai_receive(report, sr_sha256, parsed, section)
     }
 
     /// The one report this home holds on `study`, for an SR that arrived without one named.
-    pub(crate) fn report_on_study(&self, study: &str) -> Result<EntryId> {
+    fn report_on_study(&self, study: &str) -> Result<EntryId> {
         let reports = self.store().db().summaries_of_study(study)?;
         match reports.as_slice() {
             [one] => Ok(one.report),
@@ -73,14 +92,19 @@ impl Home {
     }
 
     /// Signs the receipt of the decoded SR `parsed` (whose file hashes to `sr_sha256`) into
-    /// `report`, after the checks [`Home::ai_import`] names.
+    /// `report` (`None`: the one on the SR's study), after the checks [`Home::ai_import`]
+    /// names. Every way an SR arrives (a file, a drop folder, the archive) comes here.
     pub(crate) fn ai_receive(
         &mut self,
-        report: EntryId,
+        report: Option<EntryId>,
         sr_sha256: String,
         parsed: StructuredReport,
         section: Option<&str>,
     ) -> Result<ReceivedSr> {
+        let report = match report {
+            Some(r) => r,
+            None => self.report_on_study(&parsed.study)?,
+        };
         let view = self.report_show(report)?;
         if parsed.study != view.study {
             return Err(AppError::SrWrongStudy(format!(
