@@ -1,4 +1,4 @@
-//! A hostile peer: a test harness that speaks `/countersign/sync/4` with a member's key but
+//! A hostile peer: a test harness that speaks `/countersign/sync/5` with a member's key but
 //! serves whatever it likes — forged signatures, entries of another network, batches holding
 //! nothing asked for, a flood by a stranger. The honest node (a real `serve` process) stores
 //! none of it, cuts the peer off only where the bytes prove it misbehaved (quarantining what a

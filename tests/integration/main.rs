@@ -35,6 +35,7 @@ mod sealed;
 mod sync;
 mod sync_access;
 mod sync_gossip;
+mod sync_keys;
 mod sync_scale;
 mod sync_trust;
 mod tamper;

@@ -255,6 +255,24 @@ impl Home {
         Ok(report)
     }
 
+    /// Takes data keys a peer sent on their own (the answer to a sync key request): each
+    /// through the one key intake of bundles and batches ([`take_keys`]), a refused key
+    /// dropped and counted in `keys_refused` with its code, in one write.
+    pub fn take_peer_keys(&mut self, keys: bundle::BundleKeys, peer: &str) -> Result<ImportReport> {
+        self.write_with_state(|db, state| {
+            let mut report = ImportReport::default();
+            take_keys(
+                db,
+                state,
+                keys,
+                &[],
+                Intake::Quarantine { peer },
+                &mut report,
+            )?;
+            Ok(report)
+        })
+    }
+
     /// Keeps what still waits in `pending` in the quarantine (a pull ended).
     pub fn quarantine_pending(&mut self, pending: &mut Pending, peer: &str) -> Result<u64> {
         let entries: Vec<_> = pending.entries.drain(..).collect();

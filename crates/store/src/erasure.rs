@@ -158,6 +158,35 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading report keys"))
     }
 
+    /// Sealed reports held without their data key, the logs a home asks its peers' keys for:
+    /// reports (by their row in the report list) whose `report.create` payload is held and
+    /// sealed (`CSS1`), with no key here and not erased — in id order after `after`, at most
+    /// `limit`.
+    pub fn reports_lacking_keys(&self, after: Option<&LogId>, limit: usize) -> Result<Vec<LogId>> {
+        let after: &[u8] = after.map_or(&[], |l| l.as_bytes());
+        self.conn
+            .prepare_cached(
+                "SELECT s.report FROM report_summaries s \
+                   JOIN entries e ON e.id = s.report \
+                   JOIN payloads p ON p.hash = e.payload_hash \
+                 WHERE s.report > ?1 \
+                   AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = s.report) \
+                   AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = s.report) \
+                   AND substr(p.bytes, 1, 4) = X'43535331' \
+                 ORDER BY s.report LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after, limit.min(i64::MAX as usize) as i64], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map(|rows| rows.iter().filter_map(|l| LogId::from_slice(l)).collect())
+            .map_err(StoreError::sqlite(
+                "listing the reports held without their key",
+            ))
+    }
+
     /// Destroys a report's data key (overwritten in place: `secure_delete` is on), and every
     /// other row holding the same key bytes — a key that served two logs would otherwise
     /// survive as the other's. Returns the other logs whose key went with it.

@@ -1,4 +1,4 @@
-//! Framing of `/countersign/sync/4` on a libp2p stream: a u32 length, refused beyond its bound
+//! Framing of `/countersign/sync/5` on a libp2p stream: a u32 length, refused beyond its bound
 //! before any buffer is sized for it, then one message.
 
 use std::io;

@@ -5,7 +5,7 @@
 //! so the roster an admin keeps is all the authorisation there is: a member on the roster (not
 //! revoked) is served; any other peer is refused. [`node`] runs the swarm, reconciles the sets of entries range by range
 //! ([`reconcile`]) and fetches what differs in bounded batches; [`protocol`] is the
-//! `/countersign/sync/4` wire format, strict and bounded, and
+//! `/countersign/sync/5` wire format, strict and bounded, and
 //! [`codec`] frames it on a stream. The node never writes SQLite: the app hands it a
 //! [`node::Ledger`] that verifies every entry before storing any.
 //!

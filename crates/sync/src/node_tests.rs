@@ -1,7 +1,9 @@
 //! Real libp2p nodes in this process, over loopback TCP, each on a ledger held in memory: a
 //! node running under a member's delegation (a token home's) is served as that member and
 //! serves as it; a delegation by a non-member, one copied onto another peer, and one for another
-//! network get nothing.
+//! network get nothing. A whole pull asks for the data keys its home lacks and takes them before
+//! a one-shot sync answers; a key that does not open its report cuts the peer off, and an answer
+//! with keys not asked for is not taken.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use countersign_ledger::bundle::{self, BundleRecord};
 use countersign_ledger::delegation::NodeDelegation;
-use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
+use countersign_ledger::{DataKey, EntryId, Hash, LogId, NetworkId, PublicKey, SecretKey};
 use libp2p::{identity, Multiaddr};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +27,14 @@ struct Shared {
     /// Every member key this node served a set or entries to.
     served: Vec<PublicKey>,
     remembered: Vec<(String, PeerEvent)>,
+    /// Data keys held, and the key that opens each report held here (a report in `truth`
+    /// and not in `keys` lacks its key).
+    keys: HashMap<LogId, DataKey>,
+    truth: HashMap<LogId, DataKey>,
+    /// A key served beyond those asked for (a dishonest server).
+    extra: Option<(LogId, DataKey)>,
+    /// The logs each key request to this node named.
+    asked_keys: Vec<Vec<LogId>>,
 }
 
 /// A ledger in memory: entries are opaque records (the node only ever sees bytes), every
@@ -159,6 +169,38 @@ impl Ledger for Memory {
     fn changed_logs(&mut self) -> Result<Vec<LogId>, String> {
         Ok(Vec::new())
     }
+    fn lacking_keys(&mut self) -> Result<Vec<LogId>, String> {
+        let s = self.shared.lock().unwrap();
+        let mut lacking: Vec<LogId> = s
+            .truth
+            .keys()
+            .filter(|l| !s.keys.contains_key(l))
+            .copied()
+            .collect();
+        lacking.sort_unstable();
+        Ok(lacking)
+    }
+    fn keys_for(&mut self, _: &PublicKey, logs: &[LogId]) -> Result<Vec<(LogId, DataKey)>, String> {
+        let mut s = self.shared.lock().unwrap();
+        s.asked_keys.push(logs.to_vec());
+        let mut keys: Vec<(LogId, DataKey)> = logs
+            .iter()
+            .filter_map(|l| Some((*l, s.keys.get(l)?.clone())))
+            .collect();
+        keys.extend(s.extra.clone());
+        Ok(keys)
+    }
+    fn take_keys(&mut self, _: &str, keys: Vec<(LogId, DataKey)>) -> Result<u64, AcceptError> {
+        let mut s = self.shared.lock().unwrap();
+        if keys.iter().any(|(l, k)| s.truth.get(l) != Some(k)) {
+            return Err(AcceptError::Misbehaved(
+                "a data key that does not open its report".into(),
+            ));
+        }
+        let n = keys.len() as u64;
+        s.keys.extend(keys);
+        Ok(n)
+    }
 }
 
 /// A running node: its address and command sender, and what its ledger saw.
@@ -212,6 +254,10 @@ impl Running {
 
     fn remembered(&self) -> Vec<(String, PeerEvent)> {
         self.shared.lock().unwrap().remembered.clone()
+    }
+
+    fn keys(&self) -> HashMap<LogId, DataKey> {
+        self.shared.lock().unwrap().keys.clone()
     }
 }
 
@@ -537,4 +583,58 @@ async fn a_member_over_its_request_rate_is_slowed_not_cut_off_and_served_once_it
     clock.advance(Duration::from_secs(60));
     colleague.sync_once(&admin).await.unwrap();
     assert_eq!(colleague.held(), 3);
+}
+
+/// Two members' nodes: `holder` holds report `log`'s key (`served`, which may be a wrong one);
+/// `asker` holds the report without its key (the right key is `right`).
+async fn key_holder_and_asker(served: DataKey, right: DataKey) -> (Running, Running, LogId) {
+    let dept = department();
+    let log = Hash::of(b"a sealed report");
+    let holder = dept.admin_node(&["the roster", "a report"]).await;
+    holder.shared.lock().unwrap().keys.insert(log, served);
+    let asker = dept
+        .member_node(&dept.colleague, &["the roster", "a report"])
+        .await;
+    asker.shared.lock().unwrap().truth.insert(log, right);
+    (holder, asker, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_pull_asks_for_the_keys_this_home_lacks_and_has_them_when_the_sync_answers() {
+    let key = DataKey::from_bytes([0x6b; 32]);
+    let (holder, asker, log) = key_holder_and_asker(key.clone(), key.clone()).await;
+    // Nothing differs: no entry is sent, and the key is asked for and taken all the same, before
+    // the one-shot sync answers.
+    let report = asker.sync_once(&holder).await.unwrap();
+    assert_eq!(report.received, 0, "{report:?}");
+    assert_eq!(asker.keys().get(&log), Some(&key));
+    assert_eq!(holder.shared.lock().unwrap().asked_keys, vec![vec![log]]);
+    // Holding it, the asker asks nothing more.
+    asker.sync_once(&holder).await.unwrap();
+    assert_eq!(holder.shared.lock().unwrap().asked_keys.len(), 1);
+    assert!(cut_offs(&asker.remembered()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_does_not_open_its_report_cuts_the_peer_off() {
+    let (holder, asker, log) =
+        key_holder_and_asker(DataKey::from_bytes([1; 32]), DataKey::from_bytes([2; 32])).await;
+    let refused = asker.sync_once(&holder).await.unwrap_err();
+    assert!(matches!(refused, SyncError::CutOff { .. }), "{refused:?}");
+    assert!(!asker.keys().contains_key(&log));
+    assert_eq!(cut_offs(&asker.remembered()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_not_asked_for_are_not_taken() {
+    let key = DataKey::from_bytes([3; 32]);
+    let (holder, asker, _) = key_holder_and_asker(key.clone(), key).await;
+    let other = Hash::of(b"a report nobody asked about");
+    holder.shared.lock().unwrap().extra = Some((other, DataKey::from_bytes([4; 32])));
+    let refused = asker.sync_once(&holder).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("keys not asked for"),
+        "{refused}"
+    );
+    assert!(asker.keys().is_empty(), "none of that answer is taken");
 }

@@ -1,4 +1,4 @@
-//! The messages of `/countersign/sync/4` and their strict, bounded binary encoding.
+//! The messages of `/countersign/sync/5` and their strict, bounded binary encoding.
 //!
 //! ```text
 //! frame     u32 BE length (at most MAX_MESSAGE) then that many bytes: one message
@@ -13,6 +13,8 @@
 //!                          (Negentropy over the items from epoch `from`, len ≤ MAX_RECONCILE;
 //!                          `base`: the sender's digest of the items before it)
 //!           0x05 FetchIds  network[32] n:u16 id[32]×n     (1 ≤ n ≤ MAX_FETCH_IDS)
+//!           0x06 Keys      network[32] n:u16 log[32]×n    (1 ≤ n ≤ MAX_KEY_REQUEST: the
+//!                          sealed reports the sender holds without their data key)
 //! body, a response
 //!           0x81 Summary   n:u32 (log[32] a:u16 (author[32] seq:u64)×a h:u16 head[32]×h
 //!                           forks:u32 c:u16 checkpoint[c])×n   (c = 0: no checkpoint)
@@ -23,6 +25,8 @@
 //!           0x83 Ack       stored:u64
 //!           0x84 Refused   len:u16 reason (UTF-8)
 //!           0x85 Reconcile base_matches:u8 len:u32 message   (no message when the bases differ)
+//!           0x86 Keys      n:u16 (log[32] key[32])×n      (0 ≤ n ≤ MAX_KEY_REQUEST: the keys
+//!                          asked for that the server holds and the asker may read)
 //! ```
 //!
 //! **Delegations.** A home whose key never leaves its token runs its node under a node key made
@@ -39,6 +43,17 @@
 //! answers at most [`MAX_ANNOUNCED`] logs in at most [`MAX_SUMMARY_BYTES`] (the server leaves
 //! out the logs past it; the next whole pull, which reconciles every entry, takes them),
 //! and a fetch by id names at most [`MAX_FETCH_IDS`] ids (its answer is one batch: at most [`MAX_BATCH`] records).
+//! A key request names at most [`MAX_KEY_REQUEST`] (256) logs, 8 KiB; its answer holds at most
+//! as many keys, [`MAX_KEYS_BYTES`] (16 KiB and 3 bytes) — a home lacking more keys asks
+//! again in its next whole pull.
+//!
+//! **Keys.** A report's data key travels beside its payloads (`CSBUNDL2` batches), so a home
+//! that got the ciphertext without the key (a `--no-keys` bundle, or entries from a peer that
+//! did not hold the key yet) would never be sent it: reconciliation finds no entry missing.
+//! At the end of a whole pull such a home asks the peer for the keys it lacks ([`Request::Keys`]);
+//! the peer answers with the keys it holds of the logs that member may read
+//! ([`Response::Keys`]), and the asker takes each only if it opens the report's sealed
+//! `report.create` it holds.
 //!
 //! Every count is checked against its bound before anything is allocated, every byte is
 //! consumed, and a decoded message re-encodes to the same bytes.
@@ -47,11 +62,11 @@ use countersign_ledger::bundle;
 use countersign_ledger::checkpoint::MAX_CHECKPOINT_LEN;
 use countersign_ledger::delegation::{DelegationError, NodeDelegation, DELEGATION_LEN};
 use countersign_ledger::split_view::MAX_SPLIT_VIEW_LEN;
-use countersign_ledger::{EntryId, Hash, LogId, NetworkId, PublicKey};
+use countersign_ledger::{DataKey, EntryId, Hash, LogId, NetworkId, PublicKey};
 
-/// The protocol's name; a new wire format gets a new version (4: the envelope and its
+/// The protocol's name; a new wire format gets a new version (5: key requests; 4: the envelope and its
 /// optional node delegation).
-pub const PROTOCOL: &str = "/countersign/sync/4";
+pub const PROTOCOL: &str = "/countersign/sync/5";
 /// The bytes an envelope adds to a body at most: its flag and a delegation.
 pub const MAX_ENVELOPE: usize = 1 + DELEGATION_LEN;
 /// The largest message: one entry's largest payload (16 MiB) with room for its header.
@@ -86,6 +101,13 @@ pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// the largest payload) it stays within [`MAX_MESSAGE`].
 pub const MAX_BATCH_KEY_BYTES: usize = MAX_BATCH * countersign_ledger::bundle::KEY_RECORD_LEN;
 const _: () = assert!(MAX_BATCH_BYTES + MAX_BATCH_KEY_BYTES + 12 < MAX_MESSAGE);
+
+/// Logs named in one key request, and keys in its answer, at most. A home lacking more keys
+/// asks for the next ones in a later whole pull.
+pub const MAX_KEY_REQUEST: usize = 256;
+/// The largest answer to a key request: its tag, count, and [`MAX_KEY_REQUEST`] log ids and
+/// keys.
+pub const MAX_KEYS_BYTES: usize = 3 + MAX_KEY_REQUEST * countersign_ledger::bundle::KEY_RECORD_LEN;
 
 /// Logs named in one announcement.
 pub const MAX_ANNOUNCED: usize = 1024;
@@ -157,6 +179,12 @@ pub enum Request {
         network: NetworkId,
         ids: Vec<EntryId>,
     },
+    /// "Send me the data keys of these sealed reports, which I hold without their key":
+    /// answered with [`Response::Keys`].
+    Keys {
+        network: NetworkId,
+        logs: Vec<LogId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +212,11 @@ pub enum Response {
     /// Not served, and why (not on the roster, another network, ...).
     Refused {
         reason: String,
+    },
+    /// The data keys asked for that the server holds, of the logs the asker may read (none:
+    /// an empty list). The key bytes are redacted in `Debug` and zeroized on drop.
+    Keys {
+        keys: Vec<(LogId, DataKey)>,
     },
 }
 
@@ -337,6 +370,7 @@ impl Request {
             Request::Fetch { have, .. } => 71 + 40 * have.len().min(MAX_AUTHORS),
             Request::Reconcile { message, .. } => 77 + message.len().min(MAX_RECONCILE),
             Request::FetchIds { ids, .. } => 35 + 32 * ids.len().min(MAX_FETCH_IDS),
+            Request::Keys { logs, .. } => 35 + 32 * logs.len().min(MAX_KEY_REQUEST),
         }
     }
 
@@ -383,6 +417,11 @@ impl Request {
                 out.push(0x05);
                 out.extend_from_slice(network.as_bytes());
                 put_hashes_u16(&mut out, ids, MAX_FETCH_IDS);
+            }
+            Request::Keys { network, logs } => {
+                out.push(0x06);
+                out.extend_from_slice(network.as_bytes());
+                put_hashes_u16(&mut out, logs, MAX_KEY_REQUEST);
             }
         }
         out
@@ -433,6 +472,17 @@ impl Request {
                     ids: r.hashes(n, "ids to fetch", MAX_FETCH_IDS)?,
                 }
             }
+            0x06 => {
+                let network = r.hash()?;
+                let n = r.u16()?;
+                if n == 0 {
+                    return Err(DecodeError::Empty("a key request"));
+                }
+                Request::Keys {
+                    network,
+                    logs: r.hashes(n, "logs whose keys are asked for", MAX_KEY_REQUEST)?,
+                }
+            }
             tag => return Err(DecodeError::UnknownTag(tag)),
         };
         r.finish()?;
@@ -472,6 +522,9 @@ impl Response {
             Response::Ack { .. } => 9,
             Response::Reconcile { message, .. } => 6 + message.len().min(MAX_RECONCILE),
             Response::Refused { reason } => 3 + reason.len().min(MAX_REASON),
+            Response::Keys { keys } => {
+                3 + countersign_ledger::bundle::KEY_RECORD_LEN * keys.len().min(MAX_KEY_REQUEST)
+            }
         }
     }
 
@@ -541,6 +594,15 @@ impl Response {
                 }
                 out.extend_from_slice(&(end as u16).to_be_bytes());
                 out.extend_from_slice(&reason.as_bytes()[..end]);
+            }
+            Response::Keys { keys } => {
+                out.push(0x86);
+                let n = keys.len().min(MAX_KEY_REQUEST);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+                for (log, key) in &keys[..n] {
+                    out.extend_from_slice(log.as_bytes());
+                    out.extend_from_slice(key.as_bytes());
+                }
             }
         }
         out
@@ -643,6 +705,24 @@ impl Response {
                     .map_err(|_| DecodeError::NotUtf8)?
                     .to_string();
                 Response::Refused { reason }
+            }
+            0x86 => {
+                let n = r.u16()?;
+                let n = r.count(
+                    n,
+                    "data keys",
+                    MAX_KEY_REQUEST,
+                    countersign_ledger::bundle::KEY_RECORD_LEN,
+                )?;
+                let keys = (0..n)
+                    .map(|_| {
+                        let log = r.hash()?;
+                        let key = DataKey::from_slice(r.take(countersign_ledger::DATA_KEY_LEN)?)
+                            .ok_or(DecodeError::Truncated)?;
+                        Ok((log, key))
+                    })
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                Response::Keys { keys }
             }
             tag => return Err(DecodeError::UnknownTag(tag)),
         };

@@ -44,6 +44,8 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         (hash(), prop::collection::vec(hash(), 0..5))
             .prop_map(|(network, logs)| Request::Announce { network, logs }),
+        (hash(), prop::collection::vec(hash(), 1..5))
+            .prop_map(|(network, logs)| Request::Keys { network, logs }),
     ]
 }
 
@@ -89,6 +91,14 @@ fn response() -> impl Strategy<Value = Response> {
             }
         ),
         ".{0,200}".prop_map(|reason| Response::Refused { reason }),
+        prop::collection::vec((hash(), any::<[u8; 32]>()), 0..5).prop_map(|keys| {
+            Response::Keys {
+                keys: keys
+                    .into_iter()
+                    .map(|(log, k)| (log, countersign_ledger::DataKey::from_bytes(k)))
+                    .collect(),
+            }
+        }),
     ]
 }
 
@@ -286,4 +296,83 @@ fn an_envelope_is_strict_about_its_flag_and_its_delegation() {
         Envelope::<Request>::decode(&trailing),
         Err(DecodeError::TrailingBytes(1))
     );
+}
+
+#[test]
+fn key_requests_and_answers_are_bounded_before_allocating() {
+    // An empty key request says nothing: refused (an answer to it could only be empty).
+    let mut b = vec![0x06];
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&0u16.to_be_bytes());
+    assert_eq!(
+        Request::decode(&b),
+        Err(DecodeError::Empty("a key request"))
+    );
+    // One log past the bound, in a request and in an answer: refused by the count alone.
+    let over = (MAX_KEY_REQUEST + 1) as u16;
+    let mut b = vec![0x06];
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&over.to_be_bytes());
+    b.extend_from_slice(&vec![0; 32 * (MAX_KEY_REQUEST + 1)]);
+    assert!(matches!(
+        Request::decode(&b),
+        Err(DecodeError::TooMany {
+            max: MAX_KEY_REQUEST,
+            ..
+        })
+    ));
+    let mut a = vec![0x86];
+    a.extend_from_slice(&over.to_be_bytes());
+    a.extend_from_slice(&vec![0; 64 * (MAX_KEY_REQUEST + 1)]);
+    assert!(matches!(
+        Response::decode(&a),
+        Err(DecodeError::TooMany {
+            max: MAX_KEY_REQUEST,
+            ..
+        })
+    ));
+    // An answer claiming more keys than its bytes hold: refused before any is read.
+    let mut a = vec![0x86];
+    a.extend_from_slice(&3u16.to_be_bytes());
+    a.extend_from_slice(&[0; 64 * 2]);
+    assert_eq!(Response::decode(&a), Err(DecodeError::Truncated));
+    // A key cut short, and trailing bytes.
+    let full = Response::Keys {
+        keys: vec![(
+            Hash([1; 32]),
+            countersign_ledger::DataKey::from_bytes([2; 32]),
+        )],
+    }
+    .encode();
+    assert_eq!(full.len(), 3 + 64);
+    assert_eq!(
+        Response::decode(&full[..full.len() - 1]),
+        Err(DecodeError::Truncated)
+    );
+    let mut trailing = full.clone();
+    trailing.push(0);
+    assert_eq!(
+        Response::decode(&trailing),
+        Err(DecodeError::TrailingBytes(1))
+    );
+    // The largest answer is what the bound says, and fits a frame many times over.
+    let largest = Response::Keys {
+        keys: (0..MAX_KEY_REQUEST + 10)
+            .map(|i| {
+                (
+                    Hash([i as u8; 32]),
+                    countersign_ledger::DataKey::from_bytes([7; 32]),
+                )
+            })
+            .collect(),
+    };
+    assert_eq!(largest.encode().len(), MAX_KEYS_BYTES);
+    assert_eq!(largest.encoded_len(), MAX_KEYS_BYTES);
+    assert!(
+        matches!(Response::decode(&largest.encode()), Ok(Response::Keys { keys }) if keys.len() == MAX_KEY_REQUEST)
+    );
+    // Keys never show in Debug.
+    let shown = format!("{:?}", Response::decode(&full).unwrap());
+    assert!(!shown.contains("2, 2, 2"), "{shown}");
+    assert!(shown.contains("redacted"), "{shown}");
 }

@@ -3,6 +3,13 @@
 //! peer lacks, who may read what, and every received batch through the importer — every
 //! signature, hash link, ledger and report rule checked before anything is stored, an entry
 //! refused by a rule quarantined while the rest is stored. The node only ever sees bytes.
+//!
+//! Data keys: a batch carries the keys of the logs whose payloads it carries; beyond that a
+//! home asks its peers for the keys of the sealed reports it holds without one
+//! ([`Ledger::lacking_keys`], a few hundred at a time, going round all of them), a peer answers
+//! for the logs that member may read ([`Ledger::keys_for`], the same check as what it is sent),
+//! and the answer goes through the key intake of bundles and batches
+//! ([`Home::take_peer_keys`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -130,6 +137,12 @@ pub struct HomeLedger {
     /// Entries of peers' batches waiting for something not here yet (see
     /// [`Home::import_from_peer`]).
     pending: crate::Pending,
+    /// Where the next key request goes on from in the reports lacking a key (`None`: the
+    /// first), so a home lacking more than one request names asks for all of them in turn.
+    key_cursor: Option<LogId>,
+    /// The newest arrival when no report lacked a key: until an entry arrives, none does (a
+    /// key only goes with its report's erasure, which excludes it), and nothing is looked up.
+    none_lacking_at: Option<i64>,
 }
 
 impl HomeLedger {
@@ -167,6 +180,8 @@ impl HomeLedger {
             set_evidence: 0,
             reader_set: ReconcileSet::new(),
             pending: crate::Pending::default(),
+            key_cursor: None,
+            none_lacking_at: None,
         })
     }
 
@@ -809,6 +824,98 @@ impl Ledger for HomeLedger {
         self.anchor
     }
 
+    fn lacking_keys(&mut self) -> std::result::Result<Vec<LogId>, String> {
+        let limit = countersign_sync::protocol::MAX_KEY_REQUEST;
+        let db = self.home.store().db();
+        let arrival = db.max_arrival().map_err(|e| e.to_string())?;
+        if self.none_lacking_at == Some(arrival) {
+            return Ok(Vec::new());
+        }
+        let mut logs = db
+            .reports_lacking_keys(self.key_cursor.as_ref(), limit)
+            .map_err(|e| e.to_string())?;
+        // Round again from the first when the rest is short of a whole request.
+        if logs.len() < limit && self.key_cursor.is_some() {
+            for log in db
+                .reports_lacking_keys(None, limit - logs.len())
+                .map_err(|e| e.to_string())?
+            {
+                if !logs.contains(&log) {
+                    logs.push(log);
+                }
+            }
+        }
+        self.key_cursor = if logs.len() < limit {
+            None
+        } else {
+            logs.last().copied()
+        };
+        if logs.is_empty() {
+            self.none_lacking_at = Some(arrival);
+        }
+        Ok(logs)
+    }
+
+    fn keys_for(
+        &mut self,
+        reader: &PublicKey,
+        logs: &[LogId],
+    ) -> std::result::Result<Vec<(LogId, countersign_ledger::DataKey)>, String> {
+        let mut logs: Vec<LogId> = logs
+            .iter()
+            .filter(|l| Some(**l) != self.network)
+            .copied()
+            .collect();
+        logs.sort_unstable();
+        logs.dedup();
+        logs.truncate(countersign_sync::protocol::MAX_KEY_REQUEST);
+        // The grant check that decides what this member is sent decides its keys too.
+        let readable = self.may_read(reader, &logs);
+        let db = self.home.store().db();
+        let mut keys = Vec::new();
+        for (log, ok) in logs.iter().zip(readable) {
+            // An erased report's key is gone with it; the erased mark is checked too, so a
+            // key left by anything else is never served for it.
+            if !ok || db.is_erased(log).map_err(|e| e.to_string())? {
+                continue;
+            }
+            if let Some(key) = db.report_key(log).map_err(|e| e.to_string())? {
+                keys.push((*log, key));
+            }
+        }
+        Ok(keys)
+    }
+
+    fn take_keys(
+        &mut self,
+        peer: &str,
+        keys: Vec<(LogId, countersign_ledger::DataKey)>,
+    ) -> std::result::Result<u64, AcceptError> {
+        let offered = keys.len() as u64;
+        let report = self.home.take_peer_keys(keys, peer).map_err(|e| {
+            tracing::warn!(error = %e.loggable(), "data keys from a peer not taken");
+            AcceptError::Local(e.to_string())
+        })?;
+        self.wrote = true;
+        // Only logs this home asked for reach here, each with its sealed `report.create`
+        // held (that is why it asked): a key that does not open it is not the report's key,
+        // whoever sent it, and an honest peer holds only keys that opened its create (the
+        // same bytes: the log's id commits to them). A conflicting or reused key proves
+        // nothing against the sender (which of two keys is the creator's is not provable
+        // here), so it is dropped and counted, as in a batch.
+        let invalid = report
+            .keys_refused
+            .iter()
+            .find(|p| p.code.as_deref() == Some("data_key_invalid"));
+        if let Some(p) = invalid {
+            return Err(AcceptError::Misbehaved(format!(
+                "a data key that does not open report {}",
+                p.entry
+            )));
+        }
+        Ok(offered - report.keys_refused.len() as u64)
+    }
+
     fn may_have_changed(&mut self) -> bool {
         // Nothing committed by any connection since the last look: nothing to read. An error
         // reading the version says "look".
@@ -886,5 +993,183 @@ mod tests {
             .map(|_| small.clone())
             .collect();
         assert!(!fits(&full, &small), "at most MAX_BATCH records");
+    }
+
+    use countersign_ledger::{DataKey, Role, SecretKey};
+    use countersign_sync::{AcceptError, Ledger};
+
+    /// A founded home with a person and an AI model (granted nothing) on its roster, and one
+    /// sealed report.
+    fn home_with_report(dir: &Path) -> (Home, PublicKey, PublicKey, LogId) {
+        let mut home = crate::tests::founded(dir);
+        let bea = SecretKey::from_seed(&[0xbe; 32]).public();
+        home.roster_add(bea, "Dr Bea", Role::Radiologist, false, None)
+            .unwrap();
+        let model = SecretKey::from_seed(&[0xa1; 32]).public();
+        home.roster_add(
+            model,
+            "soft-tissue-stats",
+            Role::AiModel,
+            false,
+            Some(countersign_ledger::roster::AiModelInfo {
+                vendor: "Countersign examples".into(),
+                model: "soft-tissue-stats".into(),
+                version: "1.0".into(),
+                regulatory_id: None,
+            }),
+        )
+        .unwrap();
+        let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+        (home, bea, model, report)
+    }
+
+    #[test]
+    fn keys_go_only_to_members_who_may_read_the_report_and_never_for_an_erased_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, bea, model, report) = home_with_report(dir.path());
+        let key = home.store().db().report_key(&report).unwrap().unwrap();
+        let network = home.whoami().unwrap().network.unwrap();
+        let mut ledger = HomeLedger::new(home).unwrap();
+        // A person: the key, once however often it is named; the roster log has none.
+        let served = ledger.keys_for(&bea, &[report, network, report]).unwrap();
+        assert_eq!(served, vec![(report, key)]);
+        // An AI model nobody granted the report, and a stranger: nothing.
+        assert!(ledger.keys_for(&model, &[report]).unwrap().is_empty());
+        let stranger = SecretKey::from_seed(&[0x55; 32]).public();
+        assert!(ledger.keys_for(&stranger, &[report]).unwrap().is_empty());
+        // Erased here: nothing, to anyone.
+        ledger
+            .home
+            .erase(&crate::DataSubject::Report(report), "GDPR Art. 17")
+            .unwrap();
+        assert!(ledger.keys_for(&bea, &[report]).unwrap().is_empty());
+        assert!(
+            ledger.lacking_keys().unwrap().is_empty(),
+            "an erased report lacks nothing"
+        );
+    }
+
+    #[test]
+    fn a_home_lacking_a_key_asks_for_it_and_takes_only_the_key_that_opens_the_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut home, _, _, report) = home_with_report(dir.path());
+        let key = home.store().db().report_key(&report).unwrap().unwrap();
+        // The ciphertext without its key, as a `--no-keys` bundle leaves a home.
+        home.store_mut()
+            .write(|db| db.delete_report_key(&report).map(|_| ()))
+            .unwrap();
+        assert!(home.report_show(report).unwrap().unreadable);
+        let mut ledger = HomeLedger::new(home).unwrap();
+        assert_eq!(ledger.lacking_keys().unwrap(), vec![report]);
+        // A key that does not open the create held here is proof against the sender.
+        let wrong = DataKey::from_bytes([0x44; 32]);
+        assert!(matches!(
+            ledger.take_keys("peer", vec![(report, wrong)]),
+            Err(AcceptError::Misbehaved(_))
+        ));
+        assert_eq!(ledger.home.store().db().report_key(&report).unwrap(), None);
+        // The report's key is taken, and the report reads in full at once.
+        assert_eq!(ledger.take_keys("peer", vec![(report, key.clone())]), Ok(1));
+        assert_eq!(
+            ledger.home.store().db().report_key(&report).unwrap(),
+            Some(key.clone())
+        );
+        assert!(!ledger.home.report_show(report).unwrap().unreadable);
+        assert!(ledger.lacking_keys().unwrap().is_empty());
+        // The same key again is no news; another that opens nothing is still proof.
+        assert_eq!(ledger.take_keys("peer", vec![(report, key)]), Ok(1));
+        assert!(matches!(
+            ledger.take_keys("peer", vec![(report, DataKey::from_bytes([0x45; 32]))]),
+            Err(AcceptError::Misbehaved(_))
+        ));
+    }
+
+    #[test]
+    fn a_home_lacking_more_keys_than_one_request_names_asks_for_all_of_them_in_turn() {
+        let limit = countersign_sync::protocol::MAX_KEY_REQUEST;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut home, _, _, first) = home_with_report(dir.path());
+        let mut reports = vec![first];
+        for _ in 0..limit + 3 {
+            reports.push(home.report_new("1.2.3", "ct-chest", &[]).unwrap());
+        }
+        home.store_mut()
+            .write(|db| {
+                for r in &reports {
+                    db.delete_report_key(r)?;
+                }
+                Ok::<_, countersign_store::StoreError>(())
+            })
+            .unwrap();
+        let mut ledger = HomeLedger::new(home).unwrap();
+        let one = ledger.lacking_keys().unwrap();
+        let two = ledger.lacking_keys().unwrap();
+        assert_eq!((one.len(), two.len()), (limit, limit));
+        let mut asked: Vec<LogId> = one.iter().chain(&two).copied().collect();
+        asked.sort_unstable();
+        asked.dedup();
+        reports.sort_unstable();
+        assert_eq!(asked, reports, "every report lacking its key is asked for");
+    }
+
+    /// S2: an envelope's length is the one thing a home without the key can judge of it, and
+    /// every home judges it alike — with the key or without, a `CSS1` payload too short to be
+    /// an envelope around any payload is refused as `seal_malformed`; one of a possible length
+    /// is taken by its header when the key is lacking.
+    #[test]
+    fn a_sealed_payload_of_no_envelopes_length_is_refused_with_or_without_the_key() {
+        use countersign_ledger::{Entry, Header, Kind};
+        use countersign_report::payload::seal;
+        let bea = SecretKey::from_seed(&[0xbe; 32]);
+        for keyless in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut home, _, _, report) = home_with_report(dir.path());
+            if keyless {
+                home.store_mut()
+                    .write(|db| db.delete_report_key(&report).map(|_| ()))
+                    .unwrap();
+            }
+            let network = home.whoami().unwrap().network.unwrap();
+            drop(home);
+            let write = |seq: u64, payload: &[u8]| {
+                let h = Header::new(
+                    network,
+                    report,
+                    bea.public(),
+                    seq,
+                    crate::home::now_ms(),
+                    Kind::SectionWrite,
+                    vec![report],
+                    payload,
+                );
+                Entry::sign(h, &bea).unwrap()
+            };
+            let mut ledger = HomeLedger::open(dir.path()).unwrap();
+            let mut send = |entry: &Entry, payload: &[u8]| {
+                let bytes = bundle::encode([(entry, Some(payload))]);
+                let batch = HomeLedger::check(&bytes).unwrap();
+                ledger.accept(batch, "peer").unwrap()
+            };
+            // Magic, nonce and tag around nothing: no clear payload is empty.
+            let mut short = seal::SEAL_MAGIC.to_vec();
+            short.extend_from_slice(&[7; seal::NONCE_LEN + seal::TAG_LEN]);
+            let refused = write(1, &short);
+            let got = send(&refused, &short);
+            assert_eq!((got.new, got.quarantined), (0, 1), "keyless: {keyless}");
+            let q = crate::tests::open_home(dir.path())
+                .unwrap()
+                .quarantine()
+                .unwrap();
+            assert_eq!(q.len(), 1, "keyless: {keyless}");
+            assert_eq!(q[0].code, "seal_malformed", "keyless: {keyless}: {q:?}");
+            if keyless {
+                // One byte more is an envelope's length: without the key, judged by its
+                // header and stored.
+                let mut fine = short.clone();
+                fine.push(7);
+                let taken = write(1, &fine);
+                assert_eq!(send(&taken, &fine).new, 1);
+            }
+        }
     }
 }

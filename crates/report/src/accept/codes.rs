@@ -345,6 +345,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "a sealed payload that does not open with its report's data key",
     ),
     (
+        "seal_malformed",
+        "a sealed payload shorter than its magic, nonce, tag and one byte, or longer than a record holds (checked with or without the key)",
+    ),
+    (
         "data_key_conflict",
         "a second, different data key offered for a report that has one",
     ),
@@ -549,6 +553,10 @@ mod tests {
             },
             SealBroken {
                 kind: Kind::SectionWrite,
+            },
+            SealMalformed {
+                kind: Kind::SectionWrite,
+                len: 44,
             },
             DataKeyConflict { log: h },
             DataKeyInvalid { log: h },

@@ -276,6 +276,12 @@ impl Ledger {
                 Payload::parse(h.kind, bytes).map_err(ReportRuleError::from)?,
             ));
         }
+        // The one thing a home without the key can judge of an envelope, judged on every home
+        // alike (with the key, opening would refuse the same bytes, as `seal_broken`).
+        seal::check_sealed_len(bytes).map_err(|e| ReportRuleError::SealMalformed {
+            kind: h.kind,
+            len: e.len,
+        })?;
         let Some(key) = self.keys.get(&log) else {
             return Ok(None);
         };

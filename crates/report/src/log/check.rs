@@ -118,6 +118,8 @@ pub enum ReportRuleError {
     PayloadWronglySealed { kind: Kind },
     #[error("the sealed {kind} payload does not open with its report's data key (forged, or sealed for another kind or report)")]
     SealBroken { kind: Kind },
+    #[error("the sealed {kind} payload is {len} bytes: no envelope is (judged without the key)")]
+    SealMalformed { kind: Kind, len: usize },
     #[error("a second, different data key was offered for report {log}: only the report's creator makes one")]
     DataKeyConflict { log: EntryId },
     #[error("the data key offered for report {log} does not open its report.create")]
@@ -178,6 +180,7 @@ impl ReportRuleError {
             PayloadNotSealed { .. } => "payload_not_sealed",
             PayloadWronglySealed { .. } => "payload_wrongly_sealed",
             SealBroken { .. } => "seal_broken",
+            SealMalformed { .. } => "seal_malformed",
             DataKeyConflict { .. } => "data_key_conflict",
             DataKeyInvalid { .. } => "data_key_invalid",
             DataKeyReused { .. } => "data_key_reused",

@@ -372,3 +372,73 @@ mod tests {
         }
     }
 }
+
+/// The fewest bytes a sealed payload has: its magic, nonce and tag around at least one byte
+/// (every clear payload is JSON, never empty; a home with the key refuses an empty one when
+/// it opens it, so one without the key refusing it by length judges it the same).
+pub const MIN_SEALED_LEN: usize = SEAL_OVERHEAD + 1;
+/// The most bytes a sealed payload has: the clear bound of a sealed kind plus
+/// [`SEAL_OVERHEAD`]. That clear bound is what still fits a record once sealed,
+/// `MAX_PAYLOAD_LEN - SEAL_OVERHEAD` (no kind has a tighter byte bound: a text's cap is on the
+/// text, not on its escaped JSON), so this is the record bound itself, stated here so the check
+/// without the key names both ends.
+pub const MAX_SEALED_LEN: usize = countersign_ledger::header::MAX_PAYLOAD_LEN as usize;
+
+/// A sealed payload whose length no envelope has (see [`check_sealed_len`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a sealed payload of {len} bytes: an envelope is {MIN_SEALED_LEN} to {MAX_SEALED_LEN} bytes"
+)]
+pub struct SealLengthError {
+    pub len: usize,
+}
+
+/// The check a home applies to a sealed payload (`CSS1`) whether or not it holds the key: at
+/// least [`MIN_SEALED_LEN`] bytes (magic, nonce, tag and a clear payload) and at most
+/// [`MAX_SEALED_LEN`]. A home without the key can judge nothing else of it; one with the key
+/// would refuse the same envelope when opening it, so both refuse it alike.
+pub fn check_sealed_len(payload: &[u8]) -> Result<(), SealLengthError> {
+    if (MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&payload.len()) {
+        Ok(())
+    } else {
+        Err(SealLengthError { len: payload.len() })
+    }
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_is_length_checked_without_its_key() {
+        let key = DataKey::from_bytes([3; 32]);
+        // The shortest envelope anyone seals (one byte of clear payload) passes; magic, nonce
+        // and tag alone (an empty payload sealed) and anything shorter do not.
+        let one = seal(&key, &[1; NONCE_LEN], Kind::SectionWrite, None, b"{");
+        assert_eq!(one.len(), MIN_SEALED_LEN);
+        assert_eq!(check_sealed_len(&one), Ok(()));
+        let empty = seal(&key, &[1; NONCE_LEN], Kind::SectionWrite, None, b"");
+        assert_eq!(
+            check_sealed_len(&empty),
+            Err(SealLengthError { len: SEAL_OVERHEAD })
+        );
+        assert!(check_sealed_len(b"CSS1").is_err());
+        assert!(check_sealed_len(&one[..MIN_SEALED_LEN - 1]).is_err());
+        // The longest a record carries passes; one byte more does not.
+        let mut long = vec![0u8; MAX_SEALED_LEN];
+        long[..4].copy_from_slice(SEAL_MAGIC);
+        assert_eq!(check_sealed_len(&long), Ok(()));
+        long.push(0);
+        assert_eq!(
+            check_sealed_len(&long),
+            Err(SealLengthError {
+                len: MAX_SEALED_LEN + 1
+            })
+        );
+        // What the largest clear payload of a sealed kind seals to is exactly the bound.
+        assert_eq!(
+            MAX_SEALED_LEN - SEAL_OVERHEAD + SEAL_OVERHEAD,
+            MAX_SEALED_LEN
+        );
+    }
+}

@@ -116,6 +116,7 @@ impl<L: Ledger> Node<L> {
                 let reason = error.to_string();
                 tracing::debug!(peer = %peer, error = %reason, "request to a peer failed");
                 self.asked.remove(&request_id);
+                self.keys_asked.remove(&request_id);
                 if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {
                     let _ = reply.send(Err(SyncError::Unreachable {
                         peer: peer.to_string(),

@@ -1,5 +1,5 @@
 //! The sync node: a libp2p swarm (TCP and QUIC, noise, yamux, identify, ping, optional mDNS,
-//! and `/countersign/sync/4` request-response), driven by one event loop that owns the
+//! and `/countersign/sync/5` request-response), driven by one event loop that owns the
 //! [`Ledger`] and takes [`Command`]s from a bounded channel.
 //!
 //! Reconciliation is a pull. A whole pull (on connecting, every [`RECONCILE_EVERY`], and for a
@@ -138,6 +138,35 @@ pub trait Ledger: Send + 'static {
     fn reads_every_log(&mut self, key: &PublicKey) -> bool {
         let _ = key;
         false
+    }
+    /// Sealed reports this home holds the `report.create` of but not the data key, at most
+    /// [`crate::protocol::MAX_KEY_REQUEST`]: asked of the peer at the end of a whole pull
+    /// (successive calls go on through the rest, so a home lacking more keys asks for them in
+    /// later pulls). The default, none, never asks.
+    fn lacking_keys(&mut self) -> Result<Vec<LogId>, String> {
+        Ok(Vec::new())
+    }
+    /// The data keys of `logs` this home holds, of the logs member `reader` may read (the same
+    /// check as what it is sent), none of a log erased here. The default holds none.
+    fn keys_for(
+        &mut self,
+        reader: &PublicKey,
+        logs: &[LogId],
+    ) -> Result<Vec<(LogId, countersign_ledger::DataKey)>, String> {
+        let _ = (reader, logs);
+        Ok(Vec::new())
+    }
+    /// Takes data keys `peer` sent in answer to a key request (each only for a log asked for),
+    /// through the same intake as keys in a batch; returns how many it did not refuse. `Misbehaved`
+    /// when a key provably is not its report's (it does not open the `report.create` held
+    /// here): the node cuts the peer off.
+    fn take_keys(
+        &mut self,
+        peer: &str,
+        keys: Vec<(LogId, countersign_ledger::DataKey)>,
+    ) -> Result<u64, AcceptError> {
+        let _ = (peer, keys);
+        Ok(0)
     }
 }
 
@@ -417,6 +446,8 @@ pub struct Node<L: Ledger> {
     retry: HashMap<PeerId, (tokio::time::Instant, u32)>,
     /// Fetches by id in flight: the ids each asked for.
     asked: HashMap<OutboundRequestId, (PeerId, Vec<EntryId>)>,
+    /// Key requests in flight: the logs each asked for (see [`pull`]).
+    keys_asked: HashMap<OutboundRequestId, (PeerId, Vec<LogId>)>,
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
@@ -564,6 +595,7 @@ pub(crate) fn launch<L: Ledger>(
             cut_off,
             retry: HashMap::new(),
             asked: HashMap::new(),
+            keys_asked: HashMap::new(),
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),

@@ -2,6 +2,12 @@
 //! the ids this home lacks by id; a pull of announced logs asks for their summaries, plans
 //! which logs to fetch, and fetches them by version vector. Either way batches are pipelined,
 //! each handed to the ledger, and whoever waited for the pull is answered.
+//!
+//! A whole pull ends by asking the peer for the data keys of the sealed reports this home holds
+//! without their key ([`Request::Keys`]): reconciliation compares entries, not keys, so a
+//! home that got a report's ciphertext without its key would otherwise never be sent it. The
+//! answer goes through the ledger's key intake before the pull completes, so a one-shot sync
+//! reads the report in full when it returns.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -17,7 +23,8 @@ use super::{
     RETRY_FIRST, RETRY_LONGEST,
 };
 use crate::protocol::{
-    Envelope, LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH, MAX_FETCH_IDS,
+    Envelope, LogSummary, Request, Response, VersionVector, MAX_ANNOUNCED, MAX_BATCH,
+    MAX_FETCH_IDS, MAX_KEY_REQUEST,
 };
 use crate::reconcile::{window_start, Round};
 
@@ -104,6 +111,20 @@ pub(super) struct Pull {
     /// Split-view evidence received (at most [`MAX_PULL_EVIDENCE`] pieces), judged when the
     /// pull completes.
     evidence: Vec<Vec<u8>>,
+    /// Where this pull is with asking the peer for the keys this home lacks (a whole pull
+    /// asks once, before it completes).
+    keys: KeyAsk,
+}
+
+/// A whole pull's key request (see the module docs).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum KeyAsk {
+    #[default]
+    NotYet,
+    /// Sent; the pull completes once the answer is taken.
+    Waiting,
+    /// Answered, or nothing to ask.
+    Done,
 }
 
 /// Pieces of split-view evidence one pull keeps for judging (4.4 KiB each at most: 4.4 MiB).
@@ -519,6 +540,19 @@ impl<L: Ledger> Node<L> {
             }
             return;
         }
+        if let Some((_, logs)) = self.keys_asked.remove(&request_id) {
+            return match response {
+                Response::Keys { keys } => self.on_keys(peer, logs, keys),
+                Response::Refused { reason } => self.on_refused(peer, reason),
+                _ => self.fail_pull(
+                    &peer,
+                    SyncError::Refused {
+                        peer: peer.to_string(),
+                        reason: "an answer to a key request that is not keys".into(),
+                    },
+                ),
+            };
+        }
         if let Some((_, asked)) = self.asked.remove(&request_id) {
             return match response {
                 Response::Entries {
@@ -545,13 +579,13 @@ impl<L: Ledger> Node<L> {
             // A fetch by log is answered without split-view evidence (none was asked for).
             Response::Entries { more, bundle, .. } => self.on_entries(peer, more, bundle),
             Response::Refused { reason } => self.on_refused(peer, reason),
-            // An ack answers an announcement, never a pull's request: a pull left waiting
-            // for an answer that will not come ends here.
-            Response::Ack { .. } => self.fail_pull(
+            // An ack answers an announcement and keys a key request, never a pull's other
+            // requests: a pull left waiting for an answer that will not come ends here.
+            Response::Ack { .. } | Response::Keys { .. } => self.fail_pull(
                 &peer,
                 SyncError::Refused {
                     peer: peer.to_string(),
-                    reason: "an ack where a summary, step or batch was due".into(),
+                    reason: "an ack or keys where a summary, step or batch was due".into(),
                 },
             ),
         }
@@ -779,7 +813,99 @@ impl<L: Ledger> Node<L> {
         );
     }
 
+    /// Asks the peer for the data keys this home lacks, once per whole pull, before it
+    /// completes; `true` while the answer is awaited (the pull completes when it is taken).
+    fn ask_keys(&mut self, peer: PeerId) -> bool {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return false;
+        };
+        match pull.keys {
+            KeyAsk::Waiting => return true,
+            KeyAsk::Done => return false,
+            // Only a whole pull asks: a pull of announced logs is about new entries, and whole
+            // pulls run on connecting, every `RECONCILE_EVERY` and for a one-shot sync.
+            KeyAsk::NotYet if pull.set.is_none() => return false,
+            KeyAsk::NotYet => pull.keys = KeyAsk::Done,
+        }
+        let ledger = &mut self.ledger;
+        let logs = match block(|| ledger.lacking_keys()) {
+            Ok(logs) => logs,
+            Err(e) => {
+                // The entries are in: the pull completes, and the next one asks again.
+                tracing::warn!(peer = %peer, error = %e, "could not list the keys this home lacks");
+                return false;
+            }
+        };
+        if logs.is_empty() {
+            return false;
+        }
+        let logs: Vec<LogId> = logs.into_iter().take(MAX_KEY_REQUEST).collect();
+        tracing::debug!(peer = %peer, logs = logs.len(), "asking for the data keys this home lacks");
+        let network = self.asking_network();
+        let id = self.send(
+            &peer,
+            Request::Keys {
+                network,
+                logs: logs.clone(),
+            },
+        );
+        self.keys_asked.insert(id, (peer, logs));
+        if let Some(pull) = self.pulls.get_mut(&peer) {
+            pull.keys = KeyAsk::Waiting;
+        }
+        true
+    }
+
+    /// The peer's answer to a key request: keys only for logs asked for (an honest server
+    /// sends nothing else; an answer with any other is not taken and ends the pull, as a batch
+    /// with entries not asked for does), each through the ledger's key intake; then the pull
+    /// completes.
+    fn on_keys(
+        &mut self,
+        peer: PeerId,
+        asked: Vec<LogId>,
+        keys: Vec<(LogId, countersign_ledger::DataKey)>,
+    ) {
+        let Some(pull) = self.pulls.get_mut(&peer) else {
+            return;
+        };
+        pull.keys = KeyAsk::Done;
+        let asked: HashSet<LogId> = asked.into_iter().collect();
+        if keys.iter().any(|(log, _)| !asked.contains(log)) {
+            tracing::info!(peer = %peer, "a key answer held keys not asked for: none taken");
+            return self.fail_pull(
+                &peer,
+                SyncError::Refused {
+                    peer: peer.to_string(),
+                    reason: "it answered a key request with keys not asked for".into(),
+                },
+            );
+        }
+        if !keys.is_empty() {
+            let offered = keys.len();
+            let from = self.shown(&peer).to_string();
+            let ledger = &mut self.ledger;
+            let span = tracing::info_span!("keys", peer = %peer);
+            match span.in_scope(|| block(|| ledger.take_keys(&from, keys))) {
+                // Counts only: never a key.
+                Ok(taken) => tracing::info!(peer = %peer, offered, taken, "data keys taken"),
+                Err(AcceptError::Misbehaved(reason)) => {
+                    return self.cut_off_by_ledger(
+                        peer,
+                        "it sent a data key that does not open its report",
+                        reason,
+                    )
+                }
+                Err(AcceptError::Local(reason)) => return self.fail_locally(peer, reason),
+            }
+        }
+        self.finish_pull(peer);
+    }
+
     pub(super) fn finish_pull(&mut self, peer: PeerId) {
+        if self.ask_keys(peer) {
+            return;
+        }
         // Entries still waiting go where the checkpoints below can see them first: a head the
         // peer served that waits here was served.
         let from = self.shown(&peer).to_string();

@@ -1,4 +1,4 @@
-//! The server's side: answer reconciliation, summaries and fetches for members, refuse
+//! The server's side: answer reconciliation, summaries, fetches and key requests for members, refuse
 //! everyone else, cut off (for a while) peers that proved they misbehave, announce local
 //! changes, re-dial dropped peers and retry pulls that failed here.
 
@@ -101,7 +101,8 @@ impl<L: Ledger> Node<L> {
             | Request::Fetch { network, .. }
             | Request::Announce { network, .. }
             | Request::Reconcile { network, .. }
-            | Request::FetchIds { network, .. } => *network,
+            | Request::FetchIds { network, .. }
+            | Request::Keys { network, .. } => *network,
         };
         // A peer with no network yet asks with the zero id; any other must match ours.
         if !asked.is_zero() && Some(asked) != network {
@@ -255,6 +256,27 @@ impl<L: Ledger> Node<L> {
                             log = %log,
                             "the ledger could not give a batch"
                         );
+                        refused(&e)
+                    }
+                };
+                self.answer(rated, channel, response);
+            }
+            // Keys only of the logs this member may read, as with what it is sent: an AI
+            // model's node gets the keys of the reports it was granted and no other.
+            Request::Keys { logs, .. } => {
+                let response = match block(|| ledger.keys_for(&reader, &logs)) {
+                    Ok(keys) => {
+                        // Counts only: never a key.
+                        tracing::debug!(
+                            peer = %peer,
+                            asked = logs.len(),
+                            answered = keys.len(),
+                            "data keys served"
+                        );
+                        Response::Keys { keys }
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = %peer, "the ledger could not give data keys");
                         refused(&e)
                     }
                 };
