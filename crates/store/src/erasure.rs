@@ -160,7 +160,8 @@ impl Db<'_> {
 
     /// Sealed reports held without their data key, the logs a home asks its peers' keys for:
     /// reports (by their row in the report list) whose `report.create` payload is held and
-    /// sealed (`CSS1`), with no key here and not erased — in id order after `after`, at most
+    /// sealed (`CSS2`, `countersign_report::payload::seal::SEAL_MAGIC`: the app's tests of
+    /// the key request fail if the two part), with no key here and not erased — in id order after `after`, at most
     /// `limit`.
     pub fn reports_lacking_keys(&self, after: Option<&LogId>, limit: usize) -> Result<Vec<LogId>> {
         let after: &[u8] = after.map_or(&[], |l| l.as_bytes());
@@ -172,7 +173,7 @@ impl Db<'_> {
                  WHERE s.report > ?1 \
                    AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = s.report) \
                    AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = s.report) \
-                   AND substr(p.bytes, 1, 4) = X'43535331' \
+                   AND substr(p.bytes, 1, 4) = X'43535332' \
                  ORDER BY s.report LIMIT ?2",
             )
             .and_then(|mut s| {

@@ -1113,7 +1113,7 @@ mod tests {
     }
 
     /// S2: an envelope's length is the one thing a home without the key can judge of it, and
-    /// every home judges it alike — with the key or without, a `CSS1` payload too short to be
+    /// every home judges it alike — with the key or without, a sealed payload too short to be
     /// an envelope around any payload is refused as `seal_malformed`; one of a possible length
     /// is taken by its header when the key is lacking.
     #[test]
@@ -1150,9 +1150,9 @@ mod tests {
                 let batch = HomeLedger::check(&bytes).unwrap();
                 ledger.accept(batch, "peer").unwrap()
             };
-            // Magic, nonce and tag around nothing: no clear payload is empty.
+            // Magic, nonce, commitment and tag around nothing: no clear payload is empty.
             let mut short = seal::SEAL_MAGIC.to_vec();
-            short.extend_from_slice(&[7; seal::NONCE_LEN + seal::TAG_LEN]);
+            short.extend_from_slice(&[7; seal::SEAL_OVERHEAD - 4]);
             let refused = write(1, &short);
             let got = send(&refused, &short);
             assert_eq!((got.new, got.quarantined), (0, 1), "keyless: {keyless}");
