@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_files;
 mod import;
 mod insider;
+mod iocm;
 mod join;
 mod jpeg2000;
 mod keychain;
