@@ -33,6 +33,7 @@ mod power_loss;
 mod rejections;
 mod rotation;
 mod sealed;
+mod sealed_leaks;
 mod sync;
 mod sync_access;
 mod sync_gossip;

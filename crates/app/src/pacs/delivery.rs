@@ -64,6 +64,12 @@ impl Home {
         let config = self.archive(archive)?;
         let client = config.client()?;
         let view = self.report_show(report)?;
+        // Before its state: an unreadable report's state is judged from headers alone.
+        if view.unreadable {
+            return Err(AppError::ReportUnreadable {
+                report: report.to_string(),
+            });
+        }
         let state = state_name(&view.status);
         if !matches!(state.as_str(), "final" | "amended") {
             return Err(AppError::InvalidInput(format!(
