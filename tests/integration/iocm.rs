@@ -295,3 +295,97 @@ fn a_moved_report_is_rejected_in_the_wrong_study_and_delivered_into_the_right_on
     // Nothing left to do: a second retry sends nothing, and the note is not sent twice.
     assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
 }
+
+/// A peer that delivered the report too: the move reaches it by a bundle (as by sync), and its
+/// next `deliveries --retry` sends its own correction — the note in the wrong study at once,
+/// and the report into the right study once that study's images are here (never an SR naming
+/// no patient).
+#[test]
+fn a_peer_that_delivered_the_report_corrects_its_archive_when_the_move_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = phantom_study(dir.path(), "iocm peer wrong", "20260105", &[]);
+    let right = phantom_study(dir.path(), "iocm peer right", "20260106", &[1, 2, 3]);
+    let orthanc = Orthanc::start();
+    for f in wrong.files.iter().chain(&right.files) {
+        orthanc.upload(f);
+    }
+    let (ada, bob) = crate::common::two_attendings();
+    for home in [&ada, &bob] {
+        home.ok(&[
+            "pacs",
+            "add",
+            "orthanc",
+            "--dicomweb",
+            &orthanc.dicomweb_url(),
+        ]);
+        home.ok(&["retrieve", "--pacs", "orthanc", "--study", &wrong.study]);
+    }
+    ada.ok(&["retrieve", "--pacs", "orthanc", "--study", &right.study]);
+    let report = ada.new_report(&wrong.study, "ct-chest");
+    for (section, words) in [
+        ("technique", "CT of the head."),
+        ("findings", "Normal."),
+        ("impression", "No acute abnormality."),
+    ] {
+        ada.write(&report, section, words).ok();
+    }
+    ada.ok(&["report", "finalize", &report]);
+    // Bob holds the report (with its key) and delivers it; Ada's home delivers nothing.
+    assert_eq!(bob.import(&ada.bundle(None)).code, 0);
+    let sent = bob.ok(&["deliver", &report, "--pacs", "orthanc"]);
+    let old: BTreeSet<String> = ["sop_instance", "pdf_sop_instance"]
+        .iter()
+        .map(|f| sent[f].as_str().unwrap().to_string())
+        .collect();
+    ada.ok(&[
+        "report",
+        "move",
+        &report,
+        "--to-patient",
+        OTHER_PATIENT,
+        "--study",
+        &right.study,
+        "--reason",
+        "registered under the wrong patient",
+    ]);
+    assert_eq!(ada.ok(&["deliveries"]), serde_json::json!([]));
+    assert_eq!(bob.import(&ada.bundle(None)).code, 0);
+    assert_eq!(
+        bob.ok(&["report", "show", &report])["study"],
+        right.study.as_str()
+    );
+
+    let retried = bob.ok(&["deliveries", "--retry"]);
+    let rejection = record(&retried, "rejection", "orthanc");
+    assert_eq!(rejection["state"], "delivered", "{retried}");
+    let found = orthanc.find_instance(rejection["sop_instance"].as_str().unwrap());
+    assert_eq!(found.len(), 1);
+    let kos = dir.path().join("kos-peer.dcm");
+    std::fs::write(&kos, orthanc.instance_file(&found[0])).unwrap();
+    let note = read_note(&kos);
+    assert_eq!(
+        (note.study.as_str(), note.patient.as_str()),
+        (wrong.study.as_str(), PATIENT)
+    );
+    assert_eq!(note.referenced, old);
+    // S2's images are not in Bob's home: the report waits rather than go without a patient.
+    let waiting = record(&retried, "delivery", "orthanc");
+    assert_eq!(waiting["state"], "failed", "{retried}");
+    assert_eq!(waiting["error_code"], "not_found", "{retried}");
+    bob.ok(&["retrieve", "--pacs", "orthanc", "--study", &right.study]);
+    let retried = bob.ok(&["deliveries", "--retry"]);
+    let delivered = record(&retried, "delivery", "orthanc");
+    assert_eq!(delivered["state"], "delivered", "{retried}");
+    let found = orthanc.find_instance(delivered["sop_instance"].as_str().unwrap());
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        study_and_patient(
+            &orthanc.instance_file(&found[0]),
+            dir.path(),
+            "peer-new-sr.dcm"
+        ),
+        (right.study.clone(), OTHER_PATIENT.to_string())
+    );
+    // The note is not sent again.
+    assert_eq!(bob.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+}

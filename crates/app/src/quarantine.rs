@@ -364,11 +364,8 @@ mod tests {
             (quarantined, held)
         };
         assert_eq!(payloads(&home), (1, 1), "kept aside with their payloads");
-        home.erase(
-            &crate::DataSubject::Report(report),
-            "GDPR Art. 17(1)(a)",
-        )
-        .unwrap();
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
         assert_eq!(payloads(&home), (0, 0), "the erasure left a payload aside");
         // The rows stay, as evidence: who sent what kind of entry when.
         assert_eq!(home.quarantine().unwrap().len(), 1);

@@ -70,6 +70,17 @@ impl Home {
                 report: report.to_string(),
             });
         }
+        // The SR and PDF carry the Patient module of the study's images: without them here
+        // they would name no patient, and an archive would file them under none.
+        if self.store().db().instances(Some(&view.study))?.is_empty() {
+            return Err(AppError::NotFound {
+                what: format!(
+                    "the images of study {} in the image store (retrieve it first: a report \
+                     goes to the archive under the patient its images name)",
+                    view.study
+                ),
+            });
+        }
         let state = state_name(&view.status);
         if !matches!(state.as_str(), "final" | "amended") {
             return Err(AppError::InvalidInput(format!(
