@@ -256,6 +256,51 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     assert!(err["rule"].is_null(), "{err}");
 }
 
+/// A home holding a sealed report without its key (from a ciphertext-only bundle): the
+/// desktop's export gets the same `{code, message}` as the CLI, `report_unreadable`, and writes
+/// nothing — never an empty report that verifies.
+#[test]
+fn exporting_a_report_this_home_cannot_read_is_refused_with_its_code() {
+    use countersign_app::ledger::Role;
+    use countersign_app::Home;
+
+    let (ada_dir, rita_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut ada = Home::open_with(ada_dir.path(), source(PASSPHRASE)).unwrap();
+    ada.init("Dr Ada Attending", Role::Attending, Some("Radiology"), None)
+        .unwrap();
+    let mut rita = Home::open_with(rita_dir.path(), source(PASSPHRASE)).unwrap();
+    let rita_key = rita
+        .init("Rita Reviewer", Role::Reviewer, None, None)
+        .unwrap()
+        .key;
+    ada.roster_add(rita_key, "Rita Reviewer", Role::Reviewer, false, None)
+        .unwrap();
+    rita.join(&ada.invite(rita_key, vec![], 1).unwrap())
+        .unwrap();
+    let report = ada.report_new("2.25.56", "ct-chest", &[]).unwrap();
+    ada.report_write(report, "findings", "Seen only where the key is.")
+        .unwrap();
+    rita.bundle_import(&ada.bundle_export_with(Some(report), false).unwrap())
+        .unwrap();
+    assert!(rita.report_show(report).unwrap().unreadable);
+    drop((ada, rita));
+
+    let desk = Desk::open(rita_dir.path().to_path_buf());
+    let out = tempfile::tempdir().unwrap();
+    for format in [
+        countersign_app::ExportFormat::Pdf,
+        countersign_app::ExportFormat::Fhir,
+        countersign_app::ExportFormat::Sr,
+        countersign_app::ExportFormat::PdfDicom,
+    ] {
+        let path = out.path().join("export");
+        let err = crate::commands::export_chosen(&desk, report, format, &path).unwrap_err();
+        assert_eq!(err.code, "report_unreadable", "{format:?}: {err:?}");
+        assert!(err.message.contains("not its key"), "{err:?}");
+        assert!(!path.exists(), "{format:?}");
+    }
+}
+
 /// Two attendings sign off the same report on two machines that had not synced: after they
 /// exchange bundles the report is in conflict, and `report_resolve` settles it.
 #[test]

@@ -222,7 +222,7 @@ impl Drop for Orthanc {
 pub struct Dcmqrscp {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Dcmqrscp {
@@ -262,11 +262,7 @@ impl Dcmqrscp {
                     .unwrap_or(false)
             });
             if up {
-                return Dcmqrscp {
-                    child,
-                    port,
-                    _dir: dir,
-                };
+                return Dcmqrscp { child, port, dir };
             }
             stop(&mut child);
         }
@@ -276,6 +272,19 @@ impl Dcmqrscp {
     /// `AET@HOST:PORT`.
     pub fn address(&self) -> String {
         format!("{DCMQRSCP_AET}@127.0.0.1:{}", self.port)
+    }
+
+    /// Every DICOM file dcmqrscp has stored (its storage folder, read directly: not through
+    /// the DIMSE client under test).
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        crate::common::every_file(&self.dir.path().join("db"))
+            .into_iter()
+            .filter(|f| {
+                std::fs::read(f)
+                    .map(|b| b.len() > 132 && &b[128..132] == b"DICM")
+                    .unwrap_or(false)
+            })
+            .collect()
     }
 
     /// Stores files with DCMTK's `storescu`.

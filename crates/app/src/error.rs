@@ -151,6 +151,13 @@ pub enum AppError {
     /// What an archive holds of a study is not one patient's: nothing of it is taken.
     #[error("{0}")]
     WrongPatient(String),
+    /// The report's payloads are sealed under a data key this home does not hold: its content
+    /// cannot leave the home (an export or a delivery would be an empty report that verifies).
+    #[error(
+        "report {report}: this home holds the report's entries but not its key; sync with a \
+         peer that may read it"
+    )]
+    ReportUnreadable { report: String },
     /// Talking to a picture archive failed: it is named, and what went wrong said.
     #[error("archive {archive}: {source}")]
     Pacs {
@@ -218,6 +225,7 @@ pub const ERROR_CODES: &[&str] = &[
     "pacs_malformed",
     "pacs_too_large",
     "wrong_patient",
+    "report_unreadable",
     "storage",
     "io",
 ];
@@ -273,6 +281,7 @@ impl AppError {
             AppError::RotationRefused(_) => "rotation_refused",
             AppError::PathRefused(_) => "path_refused",
             AppError::WrongPatient(_) => "wrong_patient",
+            AppError::ReportUnreadable { .. } => "report_unreadable",
             AppError::Pacs { source, .. } => {
                 use countersign_pacs::PacsError as P;
                 match source {

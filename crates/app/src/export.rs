@@ -105,9 +105,18 @@ impl Home {
         })
     }
 
-    /// The report in `format`, as bytes.
+    /// The report in `format`, as bytes. A report this home holds without its key is
+    /// refused (`report_unreadable`) in every format that carries its content — it would
+    /// read as an empty report, every signature verified; the audit archive, which carries
+    /// the sealed entries and their provenance, is written, and says plainly that the
+    /// content is not readable here.
     pub fn export(&self, report: EntryId, format: ExportFormat) -> Result<Vec<u8>> {
         let input = self.export_input(report)?;
+        if input.view.unreadable && format != ExportFormat::Bundle {
+            return Err(AppError::ReportUnreadable {
+                report: report.to_string(),
+            });
+        }
         tracing::info!(report = %report, format = ?format, "report exported");
         Ok(match format {
             ExportFormat::Pdf => countersign_export::pdf::render(&input),

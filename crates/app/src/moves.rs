@@ -6,6 +6,10 @@
 //! moved, with nothing of its content; the report's view names every move (from, to, by whom,
 //! when, why). Only an attending moves a report, and only onto a study imported here whose
 //! Patient ID is the one the attending names: the same wrong-patient check retrieval makes.
+//!
+//! Archives this home delivered the report to are corrected right after the move is signed
+//! ([`Home::correct_archives`]): the report into the right study, and an IHE IOCM rejection
+//! note of its SR and PDF in the wrong one.
 
 use countersign_ledger::{EntryId, Kind};
 use countersign_report::payload::ReportMove;
@@ -46,20 +50,13 @@ impl Home {
             images,
             reason: reason.trim().to_string(),
         });
+        let before = self.report_show(report)?;
         let entry = self.append_checked(report, Kind::ReportMove, &payload)?;
         tracing::info!(report = %report, entry = %entry, "report moved to another study");
-        // Every archive the report was delivered to gets it again, into the right study (a new
-        // version: a new SOP Instance UID). A failure is recorded for `deliveries --retry`,
-        // never returned: the move is signed whatever the archives do.
-        let delivered: Vec<String> = self
-            .deliveries()?
-            .into_iter()
-            .filter(|d| d.report == report.to_string() && d.state == "delivered")
-            .map(|d| d.archive)
-            .collect();
-        for archive in delivered {
-            self.attempt_delivery(report, &archive)?;
-        }
+        // Every archive the report was delivered to gets it again, into the right study, and
+        // an IOCM rejection note of what it holds in the wrong one. A failure is recorded for
+        // `deliveries --retry`, never returned: the move is signed whatever the archives do.
+        self.correct_archives(report, Some(&before))?;
         Ok(entry)
     }
 }

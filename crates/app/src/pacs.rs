@@ -19,7 +19,9 @@ use crate::import::{Expected, ImportFailure, ImportProgress};
 mod delivery;
 mod priors;
 
-pub use delivery::{Delivery, DeliveryRecord, MAX_DELIVERIES};
+pub use delivery::{
+    Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, REJECTION,
+};
 pub use priors::PriorStudy;
 
 /// Where a home keeps its archives (the store's meta table, as a JSON array).

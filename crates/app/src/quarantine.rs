@@ -294,6 +294,84 @@ mod tests {
             .count()
     }
 
+    /// Issue 16, S1: what a peer sent for a sealed report and this home keeps aside — an
+    /// entry waiting for a parent not here (quarantined with its payload), one dated ahead
+    /// (held with its payload) — loses its payload when the report is erased: no row of the
+    /// erased report's log keeps content, only the headers and signatures the evidence needs.
+    #[test]
+    fn erasing_a_report_drops_the_payloads_of_its_quarantined_and_held_entries() {
+        use countersign_ledger::Role;
+        use countersign_report::payload::seal;
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::open_home(dir.path()).unwrap();
+        home.init("Dr Ada", Role::Attending, Some("Radiology"), None)
+            .unwrap();
+        let bob = SecretKey::from_seed(&[9; 32]);
+        home.roster_add(bob.public(), "Dr Bob", Role::Attending, false, None)
+            .unwrap();
+        let network = home.whoami().unwrap().network.unwrap();
+        let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+        let key = home.store().db().report_key(&report).unwrap().unwrap();
+        let plain = br#"{"section":"findings","text":"kept aside"}"#;
+        let now = now_ms();
+        let signed = |seq: u64, ts: u64, parent: Hash, nonce: u8| {
+            let bytes = seal::seal(
+                &key,
+                &[nonce; seal::NONCE_LEN],
+                Kind::SectionWrite,
+                Some(&report),
+                plain,
+            );
+            let h = Header::new(
+                network,
+                report,
+                bob.public(),
+                seq,
+                ts,
+                Kind::SectionWrite,
+                vec![parent],
+                &bytes,
+            );
+            (Entry::sign(h, &bob).unwrap(), bytes)
+        };
+        // Waiting for a parent that never comes; dated a day ahead.
+        let (waiting, waiting_bytes) = signed(2, now, Hash([7; 32]), 1);
+        let (ahead, ahead_bytes) = signed(1, now + 24 * 3600 * 1000, report, 2);
+        let batch = countersign_ledger::bundle::encode([
+            (&waiting, Some(&waiting_bytes[..])),
+            (&ahead, Some(&ahead_bytes[..])),
+        ]);
+        let mut pending = crate::bundle::Pending::default();
+        let batch = crate::bundle::Authenticated::from_bundle(&batch).unwrap();
+        let got = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+        assert_eq!(got.held.len(), 1, "{got:?}");
+        // The pull ends with the parent still missing: it waits in the quarantine.
+        assert_eq!(home.quarantine_pending(&mut pending, "peer").unwrap(), 1);
+        let payloads = |home: &Home| {
+            let db = home.store().db();
+            let quarantined = db
+                .quarantine_rows(false, true, 16)
+                .unwrap()
+                .into_iter()
+                .filter_map(|r| r.payload)
+                .count();
+            let held = db
+                .held_due(u64::MAX, 16)
+                .unwrap()
+                .into_iter()
+                .filter_map(|r| r.payload)
+                .count();
+            (quarantined, held)
+        };
+        assert_eq!(payloads(&home), (1, 1), "kept aside with their payloads");
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
+        assert_eq!(payloads(&home), (0, 0), "the erasure left a payload aside");
+        // The rows stay, as evidence: who sent what kind of entry when.
+        assert_eq!(home.quarantine().unwrap().len(), 1);
+        assert_eq!(home.store().db().held_due(u64::MAX, 16).unwrap().len(), 1);
+    }
+
     #[test]
     fn one_peer_fills_only_its_quarantine_quota_and_another_peers_entry_is_still_kept() {
         let dir = tempfile::tempdir().unwrap();

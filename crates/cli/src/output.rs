@@ -27,11 +27,29 @@ pub(crate) struct EntryOut {
 }
 
 /// Writes `bytes` to `path` and says so: `{"file", "bytes"}`.
+/// Writes a file the user named, owner-only (0600): a bundle carries report keys, a rendered
+/// image a patient's pixels. An existing file is narrowed to 0600 before anything is written.
 pub(crate) fn written(path: &std::path::Path, bytes: &[u8]) -> Result<Output, AppError> {
-    std::fs::write(path, bytes).map_err(|source| AppError::Io {
+    use std::io::Write;
+    let io = |source| AppError::Io {
         context: format!("writing {}", path.display()),
         source,
-    })?;
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    file.write_all(bytes).map_err(io)?;
     #[derive(Serialize)]
     struct Written {
         file: String,

@@ -160,8 +160,9 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .iter()
                 .map(|d| {
                     format!(
-                        "{}\t{}\t{}\t{} tries\t{}",
+                        "{}\t{}\t{}\t{}\t{} tries\t{}",
                         d.state,
+                        d.kind,
                         d.archive,
                         d.report,
                         d.attempts,

@@ -371,6 +371,14 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
         ReportState::Withdrawn => out.push(Block::Banner(withdrawn_line(v))),
         _ => {}
     }
+    if v.unreadable {
+        out.push(Block::Banner(
+            "NOT READABLE HERE: this home holds the report's signed entries but not its key. \
+             Its content is absent from this document, not empty: who wrote what kind of entry \
+             when, and every signature, still verify (see the provenance)."
+                .into(),
+        ));
+    }
     if let Some(n) = &v.erasure {
         out.push(Block::Banner(format!(
             "ERASED: this report's personal data was {}. Every section, addendum and finding is              destroyed on every peer; who wrote what kind of entry when, and every signature,              still verify (see the provenance).",

@@ -21,7 +21,8 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use countersign_report::ReportState;
 
 use crate::sr::{
-    code_item, cut, da_tm, put, put_patient_and_study, put_seq, version_seed, EXPLICIT_LE,
+    code_item, cut, da_tm, put, put_patient_and_study, put_seq, series_seed, version_seed,
+    EXPLICIT_LE,
 };
 use crate::{uid, ExportError, ExportInput};
 
@@ -30,6 +31,11 @@ pub const ENCAPSULATED_PDF: &str = "1.2.840.10008.5.1.4.1.1.104.1";
 
 /// The largest PDF encapsulated: the Encapsulated Document Length is a 32-bit count.
 pub const MAX_PDF_BYTES: usize = u32::MAX as usize - 1;
+
+/// The Series Instance UID of the report's Encapsulated PDF, as [`render`] writes it for `v`.
+pub fn series_uid(v: &countersign_report::ReportView) -> String {
+    uid(&series_seed("pdf", v))
+}
 
 /// `pdf` (the report's PDF, as [`crate::pdf::render`] writes it) as a DICOM Part 10 file,
 /// explicit VR little endian.
@@ -43,13 +49,13 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
     let v = &input.view;
     let state = version_seed(v);
     let instance = uid(&format!("pdf/{state}"));
-    let series = uid(&format!("pdf-series/{}", v.report));
+    let series = series_uid(v);
     let mut obj = InMemDicomObject::new_empty();
     put(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, ENCAPSULATED_PDF);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: as the report's images give them.
-    put_patient_and_study(&mut obj, input);
+    put_patient_and_study(&mut obj, &input.study);
     put(
         &mut obj,
         tags::STUDY_DATE,

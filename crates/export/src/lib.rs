@@ -8,6 +8,9 @@
 //! - [`sr`]: a DICOM Comprehensive SR document with per-section observer context, the verifying
 //!   observer of the sign-off, completion and verification flags and the referenced images.
 //! - [`text`]: the same document as plain text (the audit bundle's human-readable report).
+//! - [`encapsulated`]: the PDF as a DICOM Encapsulated PDF, for the archive's viewers.
+//! - [`kos`]: the IHE IOCM rejection note (a Key Object Selection Document) that corrects the
+//!   archive when a report delivered there is moved to another patient's study.
 //! - [`audit`]: the AI audit package — a FHIR R4 Bundle of one Provenance per AI result (the
 //!   AI a Device agent, the reviewer the verifier) and a PDF summary of the `ai stats` figures.
 //!
@@ -27,6 +30,7 @@ pub mod audit;
 mod document;
 pub mod encapsulated;
 pub mod fhir;
+pub mod kos;
 pub mod pdf;
 pub mod sr;
 pub mod text;

@@ -97,24 +97,43 @@ pub(crate) fn version_seed(v: &ReportView) -> String {
     format!("{}/{}", v.report, heads.join(","))
 }
 
-/// The Patient module and the study's identity, as the report's images give them: the same in
-/// every DICOM object a report is exported as (the SR, the Encapsulated PDF).
-pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, input: &ExportInput) {
+/// The Patient module and the study's identity, as the study's images give them: the same in
+/// every DICOM object a report is exported as (the SR, the Encapsulated PDF) and in the
+/// rejection note of a study it was wrongly filed under (the KOS), so an archive files each
+/// under the patient of the images.
+pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, study: &crate::StudyInfo) {
     put(
         obj,
         tags::PATIENT_NAME,
         VR::PN,
-        input.study.patient_name.as_deref().unwrap_or(""),
+        study.patient_name.as_deref().unwrap_or(""),
     );
     put(
         obj,
         tags::PATIENT_ID,
         VR::LO,
-        input.study.patient_id.as_deref().unwrap_or(""),
+        study.patient_id.as_deref().unwrap_or(""),
     );
     put(obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
     put(obj, tags::PATIENT_SEX, VR::CS, "");
-    put(obj, tags::STUDY_INSTANCE_UID, VR::UI, &input.study.uid);
+    put(obj, tags::STUDY_INSTANCE_UID, VR::UI, &study.uid);
+}
+
+/// The Series Instance UID of a report's objects of one kind (`sr`, `pdf`) in the study it is
+/// about now. A series belongs to one study: a report never moved keeps the seed it always had
+/// (the same series as every earlier export); a moved one gets a series of its own in each
+/// study it is moved to, so the study it left keeps its series to itself.
+pub(crate) fn series_seed(kind: &str, v: &ReportView) -> String {
+    if v.moves.is_empty() {
+        format!("{kind}-series/{}", v.report)
+    } else {
+        format!("{kind}-series/{}/{}", v.report, v.study)
+    }
+}
+
+/// The Series Instance UID of the report's SR, as [`render`] writes it for `v`.
+pub fn series_uid(v: &ReportView) -> String {
+    uid(&series_seed("sr", v))
 }
 
 /// The report as a DICOM Part 10 file (Comprehensive SR, explicit VR little endian).
@@ -122,7 +141,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     let v = &input.view;
     let state = version_seed(v);
     let instance = uid(&format!("sr/{state}"));
-    let series = uid(&format!("sr-series/{}", v.report));
+    let series = series_uid(v);
     let mut obj = InMemDicomObject::new_empty();
     put(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, COMPREHENSIVE_SR);
@@ -145,7 +164,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
         tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
         vec![],
     );
-    put_patient_and_study(&mut obj, input);
+    put_patient_and_study(&mut obj, &input.study);
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
     put(&mut obj, tags::STUDY_ID, VR::SH, "");
     put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");

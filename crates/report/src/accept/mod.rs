@@ -486,6 +486,22 @@ impl Ledger {
             }
             .into());
         }
+        // A network that requires sealed reports can never take a clear payload of a kind
+        // that is sealed, whatever its report (a clear create is refused there, so no report
+        // of the network is in clear): refused now, not held for its date or kept waiting for
+        // its report, either of which would keep its clear text in this home's files. An entry
+        // of a report here and due now is judged as usual (an erased report's own code).
+        let deferred = now_ms.is_some_and(|n| h.timestamp_ms > n.saturating_add(TIME_SKEW_MS))
+            || !self.reports.contains_key(&entry.log_id());
+        if let (Some(bytes), true) = (payload, deferred) {
+            if h.kind.family() == LogFamily::Report
+                && seal::kind_is_sealed(h.kind)
+                && !seal::is_sealed(bytes)
+                && self.roster().policy().sealed_reports
+            {
+                return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into());
+            }
+        }
         // Only now the clock: what is held aside is at least the department's, signed by a
         // key the roster names, so a stranger cannot fill the held table.
         if let Some(now_ms) = now_ms {

@@ -378,3 +378,58 @@ fn a_network_that_requires_sealed_reports_refuses_a_clear_create() {
     let clear = legacy.report("ada", "ct-chest");
     assert!(!legacy.view(clear).sealed);
 }
+
+/// Issue 16, S1: a clear payload in a network that requires sealed reports was held for its
+/// date, or kept waiting for a report not yet here, with its clear text, until judged. It can
+/// never be taken (no report of such a network is in clear): refused at once, on both paths,
+/// so no home keeps its bytes; a sealed one takes the usual paths.
+#[test]
+fn a_clear_payload_is_refused_at_once_where_sealed_reports_are_required_not_held_or_kept_waiting() {
+    let policy = countersign_ledger::roster::Policy {
+        sealed_reports: true,
+        ..Default::default()
+    };
+    let mut dept = Department::with_policy(policy);
+    let report = sealed_report(&mut dept, &key(14));
+    let clear = Payload::to_bytes(&SectionWrite {
+        section: "findings".into(),
+        text: "clear text".into(),
+        fields: BTreeMap::new(),
+    });
+    let now = dept.clock;
+    // Dated a year ahead: refused, not held.
+    dept.clock += 365 * 24 * 3600 * 1000;
+    let ahead = dept.sign("ada", Some(report), Kind::SectionWrite, &clear, None);
+    assert_eq!(
+        dept.ledger
+            .accept(&ahead, Some(&clear), now)
+            .map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+    // The same sealed is held, as any entry from the future.
+    let envelope = sealed(&key(14), Kind::SectionWrite, Some(&report), &clear);
+    let ahead_sealed = dept.sign("ada", Some(report), Kind::SectionWrite, &envelope, None);
+    assert!(matches!(
+        dept.ledger.accept(&ahead_sealed, Some(&envelope), now),
+        Ok(Verdict::Held { .. })
+    ));
+    // In a report not here yet: refused, not kept waiting for it.
+    let elsewhere = Hash::of(b"a report not here yet");
+    let h = countersign_ledger::Header::new(
+        dept.network(),
+        elsewhere,
+        dept.public("ada"),
+        1,
+        now,
+        Kind::SectionWrite,
+        vec![elsewhere],
+        &clear,
+    );
+    let waiting = countersign_ledger::Entry::sign(h, dept.key("ada")).unwrap();
+    assert_eq!(
+        dept.ledger
+            .accept(&waiting, Some(&clear), now)
+            .map_err(|e| e.code().to_string()),
+        Err("payload_not_sealed".to_string())
+    );
+}
