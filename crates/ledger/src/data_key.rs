@@ -95,7 +95,9 @@ pub fn kek_message(member: &PublicKey) -> Vec<u8> {
 /// Why a KEK is not made, or a wrapped key does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WrapError {
-    #[error("the key holder's answer is not the member key's signature of the key-wrapping message")]
+    #[error(
+        "the key holder's answer is not the member key's signature of the key-wrapping message"
+    )]
     BadSignature,
     #[error("the wrapped data key is malformed (not {WRAPPED_LEN} bytes starting with its magic)")]
     Malformed,
@@ -222,7 +224,10 @@ mod tests {
             .windows(8)
             .any(|w| data_key().as_bytes().windows(8).any(|k| k == w)));
         // Another member's KEK.
-        assert_eq!(kek_of(2).unwrap(&log, &wrapped), Err(WrapError::Unauthentic));
+        assert_eq!(
+            kek_of(2).unwrap(&log, &wrapped),
+            Err(WrapError::Unauthentic)
+        );
         // Moved to another report's row.
         let other = Hash::of(b"report two");
         assert_eq!(kek.unwrap(&other, &wrapped), Err(WrapError::Unauthentic));
@@ -241,7 +246,11 @@ mod tests {
         for i in WRAP_MAGIC.len()..WRAPPED_LEN {
             let mut flipped = wrapped.clone();
             flipped[i] ^= 0x10;
-            assert_eq!(kek.unwrap(&log, &flipped), Err(WrapError::Unauthentic), "{i}");
+            assert_eq!(
+                kek.unwrap(&log, &flipped),
+                Err(WrapError::Unauthentic),
+                "{i}"
+            );
         }
         // A clear key (a row from before wrapping) is not a wrapped one.
         assert_eq!(
@@ -311,7 +320,10 @@ mod tests {
         for w in kek.bytes.windows(3) {
             let hex = format!("{:02x}{:02x}{:02x}", w[0], w[1], w[2]);
             assert!(!shown.to_lowercase().contains(&hex), "{shown}");
-            assert!(!shown.contains(&format!("{}, {}, {}", w[0], w[1], w[2])), "{shown}");
+            assert!(
+                !shown.contains(&format!("{}, {}, {}", w[0], w[1], w[2])),
+                "{shown}"
+            );
         }
     }
 
