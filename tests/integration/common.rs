@@ -350,16 +350,26 @@ impl Home {
     }
 
     /// This home's key-encryption key, made from its secret key (sealed under its passphrase).
+    /// Kept per home and key: a test sealing thousands of payloads opens the key once.
     pub fn kek(&self) -> countersign_ledger::Kek {
         use countersign_ledger::Signer;
+        type Keks = std::collections::HashMap<(PathBuf, String), countersign_ledger::Kek>;
+        static KEKS: std::sync::OnceLock<std::sync::Mutex<Keks>> = std::sync::OnceLock::new();
         let profile = countersign_app::keys::KeyStore::new(&self.dir)
             .profile()
             .unwrap()
             .expect("an identity");
+        let id = (self.dir.clone(), profile.key.to_hex());
+        let keks = KEKS.get_or_init(Default::default);
+        if let Some(kek) = keks.lock().unwrap().get(&id) {
+            return kek.clone();
+        }
         let secret = self.secret(&profile.key.to_hex());
         let message = countersign_ledger::kek_message(&profile.key);
         let signature = secret.try_sign(&message).unwrap();
-        countersign_ledger::Kek::from_signature(&profile.key, &signature).unwrap()
+        let kek = countersign_ledger::Kek::from_signature(&profile.key, &signature).unwrap();
+        keks.lock().unwrap().insert(id, kek.clone());
+        kek
     }
 
     /// Imports a hand-built sealed report's create, with its key, as a bundle.

@@ -137,6 +137,12 @@ impl Home {
         {
             return Ok(());
         }
+        // Only the home's active key: the rows are wrapped under its KEK. (A sync retried as
+        // the new key of a rotation not adopted yet signs with that key, and keeps the KEK
+        // the rows are under until the home adopts the rotation and re-wraps them.)
+        if key.public() != self.profile()?.key {
+            return Ok(());
+        }
         self.store
             .set_kek(Some(std::sync::Arc::new(super::kek_of(key)?)));
         self.forget_state();

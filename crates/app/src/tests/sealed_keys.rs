@@ -230,3 +230,32 @@ fn a_locked_home_refuses_to_sign_until_unlocked() {
         .unwrap();
     assert!(home.report_write(report, "findings", "x").is_ok());
 }
+
+/// Issue 16: the desktop's home opens locked. A sealed report shows as not readable because
+/// the home is locked (not as an error); unlocking reloads the state kept across calls, so
+/// the same home reads it; locking wipes the key-encryption key and the state's data keys.
+#[test]
+fn a_locked_home_shows_a_sealed_report_locked_and_reads_it_once_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "Nodule, marker LOCKTEST-7.")
+        .unwrap();
+    drop(home);
+    let mut desk = Home::open_with(dir.path(), crate::PassphraseSource::locked()).unwrap();
+    let shown = desk.report_show(report).unwrap();
+    assert!(shown.unreadable && shown.locked, "{shown:?}");
+    assert!(!format!("{shown:?}").contains("LOCKTEST-7"));
+    assert!(!desk.keys_open());
+    desk.unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+        .unwrap();
+    assert!(desk.keys_open());
+    let shown = desk.report_show(report).unwrap();
+    assert!(!shown.unreadable && !shown.locked, "{shown:?}");
+    assert!(format!("{shown:?}").contains("LOCKTEST-7"));
+    desk.lock();
+    assert!(!desk.keys_open());
+    let shown = desk.report_show(report).unwrap();
+    assert!(shown.unreadable && shown.locked, "{shown:?}");
+    assert!(!format!("{shown:?}").contains("LOCKTEST-7"));
+}
