@@ -5,6 +5,8 @@
 mod identity;
 mod key_session;
 
+pub use key_session::DataKeys;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};

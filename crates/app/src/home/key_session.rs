@@ -18,7 +18,33 @@ use crate::keys::{
     keychain, KeyHandle, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
 };
 
+/// This home's data keys held open (its key-encryption key), to share with another handle on the
+/// same home that holds no key itself: the desktop's read handles. Opaque; wiped when the last
+/// holder drops it; `Debug` redacted.
+#[derive(Clone, Debug)]
+pub struct DataKeys(std::sync::Arc<countersign_ledger::Kek>);
+
 impl Home {
+    /// The data keys as this home holds them open now (`None`: locked).
+    pub fn data_keys(&self) -> Option<DataKeys> {
+        self.store.kek().map(DataKeys)
+    }
+
+    /// Opens this home's data keys with `keys` from another handle on the same home (`None`:
+    /// locks them). The state kept across calls is reloaded when that changes what it can read.
+    pub fn use_data_keys(&self, keys: Option<DataKeys>) {
+        let now = self.store.kek();
+        let same = match (&now, &keys) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, &b.0),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.store.set_kek(keys.map(|k| k.0));
+            self.forget_state();
+        }
+    }
+
     /// Whether this home's key is still stored unsealed (a home from before keys were sealed,
     /// not migrated yet).
     pub fn key_unsealed(&self) -> Result<bool> {
