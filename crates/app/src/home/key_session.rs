@@ -216,7 +216,12 @@ impl Home {
         let profile = self.profile()?;
         #[cfg(unix)]
         if let Some(socket) = &self.agent {
-            return self.install_kek(&crate::agent::signer(socket, &profile.key)?);
+            return match crate::agent::signer(socket, &profile.key) {
+                Ok(key) => self.install_kek(&key),
+                // Reading goes on locked when the agent is gone.
+                Err(AppError::AgentUnavailable(_)) if !required => Ok(()),
+                Err(e) => Err(e),
+            };
         }
         let source = match &self.passphrase {
             Some(s) if s.opens_on_demand() => s,
