@@ -104,8 +104,12 @@ impl Home {
         // key is unlocked (see `finish_projection`): rebuilt locked, every sealed report's row
         // would lose its study and template.
         let db = store.db();
-        let projection_pending = db.holds_report_keys()?
-            && !(crate::projection::current(&db)? && crate::projection::ai::current(&db)?);
+        let projection_pending =
+            !(crate::projection::current(&db)? && crate::projection::ai::current(&db)?) && {
+                // Only wrapped keys wait: rows an older build stored in clear read as they are.
+                let (held, clear) = db.report_key_counts()?;
+                held > clear
+            };
         if !projection_pending {
             crate::projection::ensure(&mut store)?;
         }

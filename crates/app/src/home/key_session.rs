@@ -213,7 +213,13 @@ impl Home {
         if let Some(key) = &self.signer {
             return self.install_kek(key);
         }
-        let profile = self.profile()?;
+        let profile = match self.profile() {
+            Ok(p) => p,
+            // No identity, no key: the keys it holds (in clear, from an older build) read as
+            // they are, and wrapped ones stay sealed.
+            Err(AppError::NotInitialized { .. }) if !required => return Ok(()),
+            Err(e) => return Err(e),
+        };
         #[cfg(unix)]
         if let Some(socket) = &self.agent {
             return match crate::agent::signer(socket, &profile.key) {
