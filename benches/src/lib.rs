@@ -232,11 +232,28 @@ fn build(
         for (e, p) in &entries {
             db.insert_entry(e, Some(p))?;
         }
-        for (log, key) in &keys {
-            db.put_report_key(log, key)?;
-        }
         Ok::<_, StoreError>(())
     })?;
+    drop(store);
+    // This store has no member key to wrap the data keys under (issue 16): they are stored as
+    // a build from before wrapping stored them, in clear, which every reader still takes
+    // without a key-encryption key. The figures then leave out one 32-byte
+    // XChaCha20-Poly1305 open per report loaded.
+    if !keys.is_empty() {
+        let conn = rusqlite::Connection::open(dir.join("ledger.sqlite3"))
+            .map_err(StoreError::NotADatabase)?;
+        for (log, key) in &keys {
+            conn.execute(
+                "INSERT INTO report_keys (log, key, key_sha256, wrapped) VALUES (?1, ?2, ?3, 0)",
+                rusqlite::params![
+                    log.as_bytes(),
+                    key.as_bytes().as_slice(),
+                    countersign_ledger::Hash::of(key.as_bytes()).as_bytes()
+                ],
+            )
+            .map_err(StoreError::NotADatabase)?;
+        }
+    }
     let signatures = entries
         .iter()
         .map(|(e, _)| {

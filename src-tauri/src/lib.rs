@@ -45,6 +45,9 @@ pub struct Desk {
     /// list and report views are served from them, so an import, a verify or a sync pull
     /// holding `home` never makes the viewer wait. Opened when first needed; they hold no key.
     readers: [Mutex<Option<Home>>; READERS],
+    /// The home's data keys while its key is unlocked (see `countersign_app::DataKeys`): the
+    /// readers read sealed reports with them, and drop them when the key locks.
+    keys: Mutex<Option<countersign_app::DataKeys>>,
     /// Frames decoded once, kept within a byte budget ([`countersign_app::frame_cache_budget`]).
     frames: FrameCache,
     /// How many reports the home had erased when the frame cache was last checked: an erasure
@@ -83,6 +86,7 @@ impl Desk {
             last_used: Mutex::new(Instant::now()),
             dropped: Mutex::new(Vec::new()),
             readers: std::array::from_fn(|_| Mutex::new(None)),
+            keys: Mutex::new(None),
             frames: FrameCache::new(countersign_app::frame_cache_budget()),
             erasures_seen: std::sync::atomic::AtomicU64::new(0),
         }
@@ -100,7 +104,27 @@ impl Desk {
             Some(home) => home,
             slot @ None => slot.insert(Home::open(&self.dir)?),
         };
+        // Sealed reports read with the home's data keys while its key is unlocked.
+        home.use_data_keys(self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone());
         f(home)
+    }
+
+    /// Shares the home's data keys with the readers as they are after a command: open once it
+    /// unlocked, gone once it locked — then the readers not busy drop theirs at once (a busy
+    /// one drops them before its next read).
+    fn share_keys(&self, home: &Home) {
+        let keys = home.data_keys();
+        let locked = keys.is_none();
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
+        if locked {
+            for reader in &self.readers {
+                if let Ok(mut guard) = reader.try_lock() {
+                    if let Some(h) = guard.as_mut() {
+                        h.use_data_keys(None);
+                    }
+                }
+            }
+        }
     }
 
     /// [`Desk::read_home`] with its error in wire form (not activity for the idle lock).
@@ -166,6 +190,7 @@ impl Desk {
             match guard.as_mut() {
                 Ok(home) => {
                     self.lock_idle(home);
+                    self.share_keys(home);
                     !home.is_unlocked()
                 }
                 Err(_) => false,
@@ -194,6 +219,7 @@ impl Desk {
             match guard.as_mut() {
                 Ok(home) if home.is_unlocked() => {
                     home.lock();
+                    self.share_keys(home);
                     tracing::info!(why, "key locked");
                     true
                 }
@@ -277,6 +303,7 @@ impl Desk {
         };
         touch();
         let result = f(home);
+        self.share_keys(home);
         // A long command (an import) ends as activity too: idle time counts from its end.
         touch();
         result.map_err(|e| {

@@ -352,12 +352,18 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
             .unwrap()
     };
     let report = report.to_hex();
-    // The app starts locked: reading works, what the user may do needs the key.
+    // The app starts locked: the report shows, its sealed content does not (issue 16: the
+    // data keys are sealed under the member's key), and what the user may do needs the key.
     let view = json("report_show", serde_json::json!({ "report": report }));
-    assert_eq!(view["status"], "conflict", "{view}");
+    assert_eq!(view["locked"], true, "{view}");
+    assert!(!view.to_string().contains("as Dr Ada read it"), "{view}");
     let err = call("report_actions", serde_json::json!({ "report": report })).unwrap_err();
     assert_eq!(err["code"], "locked", "{err}");
     json("unlock", serde_json::json!({ "passphrase": PASSPHRASE }));
+    // Unlocked, the readers read it whole.
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["status"], "conflict", "{view}");
+    assert!(view.get("locked").is_none(), "{view}");
     assert!(view["signoff"].is_null());
     let in_force: Vec<&str> = view["signoffs"]
         .as_array()
@@ -469,9 +475,14 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
             .deserialize()
             .unwrap()
     };
-    let entries = |json: &dyn Fn(&str, serde_json::Value) -> serde_json::Value| {
-        json("verify", serde_json::json!({}))["entries"]
-            .as_u64()
+    // Counted in the store: `verify` needs the data keys, which stay sealed while locked.
+    let dir_path = dir.path().to_path_buf();
+    let entries = |_: &dyn Fn(&str, serde_json::Value) -> serde_json::Value| {
+        Home::open(&dir_path)
+            .unwrap()
+            .store()
+            .db()
+            .count_entries()
             .unwrap()
     };
 
@@ -500,10 +511,20 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
         serde_json::json!({ "report": report, "section": "findings", "text": "Unlocked." }),
     );
 
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert!(
+        view.to_string().contains("Unlocked."),
+        "the readers read it: {view}"
+    );
+
     // Idle: the key is locked again (status itself is a command, so the lock is seen by it).
     std::thread::sleep(idle + std::time::Duration::from_millis(200));
     let status = json("status", serde_json::json!({}));
     assert_eq!(status["locked"], true, "{status}");
+    // The readers' data keys went with it: the sealed text no longer reads.
+    let view = json("report_show", serde_json::json!({ "report": report }));
+    assert_eq!(view["locked"], true, "{view}");
+    assert!(!view.to_string().contains("Unlocked."), "{view}");
     let err = call(
         "sign_section",
         serde_json::json!({ "report": report, "section": "findings", "text": "Idle." }),
@@ -832,7 +853,14 @@ fn ai_stats_gives_the_cli_figures_and_never_waits_behind_a_write() {
     let err = answer(serde_json::json!({ "since": "yesterday" })).unwrap_err();
     drop(writer);
 
-    let home = countersign_app::Home::open(dir.path()).unwrap();
+    // With the demo's passphrase: the report's AI entries are in its sealed payloads.
+    let home = countersign_app::Home::open_with(
+        dir.path(),
+        countersign_app::PassphraseSource::fixed(countersign_app::Passphrase::new(
+            countersign_app::DEMO_PASSPHRASE,
+        )),
+    )
+    .unwrap();
     let expected = home
         .ai_stats(&countersign_app::report::oversight::Filter::default(), None)
         .unwrap();

@@ -183,6 +183,8 @@ fn a_script_signs_many_entries_with_one_unlock_and_no_passphrase() {
         .find(|s| s["name"] == "findings")
         .unwrap();
     assert_eq!(findings["versions"].as_array().unwrap().len(), 5);
+    // Read through the agent too: it signed the data-key wrapping message for its owner.
+    assert_eq!(findings["text"], "Findings version 4.", "{shown}");
     assert_eq!(findings["versions"][4]["author"]["key"], ada.key());
     assert!(via_agent(&ada, &agent.socket, &["verify"]).ok()["ok"]
         .as_bool()

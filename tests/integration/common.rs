@@ -321,7 +321,17 @@ impl Home {
     /// by the app is sealed, and a clear payload in it is refused: `payload_not_sealed`).
     pub fn sealed(&self, report: &str, kind: Kind, payload: &[u8]) -> Vec<u8> {
         use countersign_report::payload::seal;
-        let key: Vec<u8> = self
+        let key = self.data_key(report);
+        let log: EntryId = report.parse().unwrap();
+        seal::seal(&key, &next_nonce(), kind, Some(&log), payload)
+    }
+
+    /// `report`'s data key as this home holds it: its row is wrapped under the home's
+    /// key-encryption key, which is made here from the home's own secret key as the app makes
+    /// it (the member key's signature of the wrapping message); a row still in clear is read
+    /// as it is.
+    pub fn data_key(&self, report: &str) -> countersign_ledger::DataKey {
+        let row: Vec<u8> = self
             .db()
             .query_row(
                 "SELECT key FROM report_keys WHERE log = ?1",
@@ -329,9 +339,37 @@ impl Home {
                 |r| r.get(0),
             )
             .expect("this home holds the report's key");
-        let key = countersign_ledger::DataKey::from_slice(&key).unwrap();
+        // A row an older build stored in clear is the key itself.
+        if let Some(key) = countersign_ledger::DataKey::from_slice(&row) {
+            return key;
+        }
         let log: EntryId = report.parse().unwrap();
-        seal::seal(&key, &next_nonce(), kind, Some(&log), payload)
+        self.kek()
+            .unwrap(&log, &row)
+            .expect("the row opens with the home's key")
+    }
+
+    /// This home's key-encryption key, made from its secret key (sealed under its passphrase).
+    /// Kept per home and key: a test sealing thousands of payloads opens the key once.
+    pub fn kek(&self) -> countersign_ledger::Kek {
+        use countersign_ledger::Signer;
+        type Keks = std::collections::HashMap<(PathBuf, String), countersign_ledger::Kek>;
+        static KEKS: std::sync::OnceLock<std::sync::Mutex<Keks>> = std::sync::OnceLock::new();
+        let profile = countersign_app::keys::KeyStore::new(&self.dir)
+            .profile()
+            .unwrap()
+            .expect("an identity");
+        let id = (self.dir.clone(), profile.key.to_hex());
+        let keks = KEKS.get_or_init(Default::default);
+        if let Some(kek) = keks.lock().unwrap().get(&id) {
+            return kek.clone();
+        }
+        let secret = self.secret(&profile.key.to_hex());
+        let message = countersign_ledger::kek_message(&profile.key);
+        let signature = secret.try_sign(&message).unwrap();
+        let kek = countersign_ledger::Kek::from_signature(&profile.key, &signature).unwrap();
+        keks.lock().unwrap().insert(id, kek.clone());
+        kek
     }
 
     /// Imports a hand-built sealed report's create, with its key, as a bundle.

@@ -63,10 +63,12 @@ fn image_bytes(home: &Home) -> Vec<u8> {
 }
 
 /// What must be gone from every file once `report` is erased, taken from a bundle exported
-/// before: the report's data key (32 bytes), and from every sealed payload of the report its
-/// nonce and first ciphertext bytes (random, so found only where that envelope is). The text
-/// itself is sealed at rest: a scan for it finds nothing even before the erasure, so these are
-/// what a scan can find — and what, found after, means the erasure left something.
+/// before: the report's data key (32 bytes; first), and from every sealed payload of the report
+/// its nonce and first ciphertext bytes (random, so found only where that envelope is). The
+/// text itself is sealed at rest: a scan for it finds nothing even before the erasure, so these
+/// are what a scan can find — and what, found after, means the erasure left something. The key
+/// is wrapped at rest too (issue 16): a home holds it as [`key_row`], which the scan finds
+/// before and must not find after; its clear bytes are never on disk at all.
 fn erased_needles(bundle: &[u8], report: &str) -> Vec<Vec<u8>> {
     let report: countersign_ledger::EntryId = report.parse().unwrap();
     let (keys, records) = countersign_ledger::bundle::decode_keyed(bundle).unwrap();
@@ -90,8 +92,35 @@ fn erased_needles(bundle: &[u8], report: &str) -> Vec<Vec<u8>> {
     needles
 }
 
-fn erased_everywhere(home: &Home, name: &str, report: &str, image: &[u8], sealed: &[Vec<u8>]) {
-    for needle in sealed.iter().map(Vec::as_slice).chain([image]) {
+/// The bytes `home` stores for `report`'s data key: the key wrapped under the home's
+/// key-encryption key (its own nonce, so found only where that row is).
+fn key_row(home: &Home, report: &str) -> Vec<u8> {
+    let row: Vec<u8> = home
+        .db()
+        .query_row(
+            "SELECT key FROM report_keys WHERE log = ?1",
+            [hex::decode(report).unwrap()],
+            |r| r.get(0),
+        )
+        .expect("the home holds the report's key");
+    assert_eq!(row.len(), countersign_ledger::WRAPPED_LEN, "stored wrapped");
+    row
+}
+
+fn erased_everywhere(
+    home: &Home,
+    name: &str,
+    report: &str,
+    image: &[u8],
+    sealed: &[Vec<u8>],
+    key_row: Option<&[u8]>,
+) {
+    for needle in sealed
+        .iter()
+        .map(Vec::as_slice)
+        .chain([image])
+        .chain(key_row)
+    {
         let left = files_holding(&home.dir, needle);
         assert!(
             left.is_empty(),
@@ -141,11 +170,17 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     let image = image_bytes(&a);
     let before = b.bundle(None);
     let sealed = erased_needles(&before, &report);
-    // The scan finds what is there: every home holds the report's key, every sealed payload
-    // and the image before — and never the text itself, which is sealed at rest, yet reads in
-    // `report show`.
-    for (home, name) in [(&a, "A"), (&b, "B"), (&c, "C")] {
-        for needle in &sealed {
+    let rows = [&a, &b, &c].map(|h| key_row(h, &report));
+    // The scan finds what is there: every home holds the report's key (wrapped), every sealed
+    // payload and the image before — and never the text itself, which is sealed at rest, yet
+    // reads in `report show`, nor the key in clear.
+    for ((home, name), row) in [(&a, "A"), (&b, "B"), (&c, "C")].into_iter().zip(&rows) {
+        assert!(!files_holding(&home.dir, row).is_empty(), "{name}");
+        assert!(
+            files_holding(&home.dir, &sealed[0]).is_empty(),
+            "{name} holds the data key in clear"
+        );
+        for needle in &sealed[1..] {
             assert!(!files_holding(&home.dir, needle).is_empty(), "{name}");
         }
         assert!(!files_holding(&home.dir, &image).is_empty(), "{name}");
@@ -167,7 +202,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         refused.stderr
     );
     assert!(
-        !files_holding(&b.dir, &sealed[0]).is_empty(),
+        !files_holding(&b.dir, &rows[1]).is_empty(),
         "B still holds the key"
     );
 
@@ -180,7 +215,7 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
         "GDPR Art. 17(1)(b)",
     ]);
     assert_eq!(erased["reports"], Value::Array(vec![report.clone().into()]));
-    erased_everywhere(&a, "A", &report, &image, &sealed);
+    erased_everywhere(&a, "A", &report, &image, &sealed, Some(&rows[0]));
     assert_eq!(
         a.db()
             .query_row(
@@ -197,17 +232,17 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     // A's since before the erasure: the erasure reaches it as an announcement, and a
     // long-lived process must leave no older page in its WAL either.
     b.ok(&["sync", "--peer", &serving.addr, "--once"]);
-    erased_everywhere(&b, "B", &report, &image, &sealed);
+    erased_everywhere(&b, "B", &report, &image, &sealed, Some(&rows[1]));
     until("C's node destroys the erased text", || {
-        files_holding(&c.dir, &sealed[0]).is_empty()
+        files_holding(&c.dir, &rows[2]).is_empty()
     });
-    erased_everywhere(&c, "C", &report, &image, &sealed);
+    erased_everywhere(&c, "C", &report, &image, &sealed, Some(&rows[2]));
     drop(c_serving);
 
     // A new member joining after the erasure takes the report as headers and erasure only.
     let d = member(&a, "Dr Dee", "radiologist");
     d.ok(&["sync", "--peer", &serving.addr, "--once"]);
-    erased_everywhere(&d, "D", &report, &image, &sealed);
+    erased_everywhere(&d, "D", &report, &image, &sealed, None);
     assert_eq!(
         d.ok(&["report", "show", &report])["provenance"],
         a.ok(&["report", "show", &report])["provenance"],
@@ -217,7 +252,14 @@ fn an_erasure_reaches_every_peer_in_one_round_and_leaves_no_copy_on_disk() {
     // A bundle exported before the erasure brings nothing back, and nothing more is written.
     let imported = a.import(&before);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
-    erased_everywhere(&a, "A after the old bundle", &report, &image, &sealed);
+    erased_everywhere(
+        &a,
+        "A after the old bundle",
+        &report,
+        &image,
+        &sealed,
+        Some(&rows[0]),
+    );
     let after = a.run(&["report", "addendum", &report, "--text", "again"]);
     assert_eq!(after.error_code(), "not_allowed", "{}", after.stderr);
     assert!(

@@ -82,6 +82,8 @@ fn a_cloned_home_signing_the_same_sequence_is_caught_as_a_fork() {
 
     // The evidence travels: a third home that imports from A sees the fork too.
     let auditor = Home::new();
+    // An identity of its own: the bundle's data keys are stored sealed under its key.
+    auditor.key_of_new_member();
     let run = auditor.import(&a.bundle(None));
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["forks"].as_array().unwrap().len(), 1);

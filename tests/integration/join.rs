@@ -236,6 +236,8 @@ fn an_auditor_names_the_network_a_bundle_must_be_of() {
     let (dept, _) = Home::demo();
     let stranger = crate::common::founder("Dr Mallory");
     let auditor = Home::new();
+    // An identity of its own: the bundle's data keys are stored sealed under its key.
+    auditor.key_of_new_member();
     let bundle = dept.bundle(None);
     let file = auditor.dir.with_extension("audit.bundle");
     std::fs::write(&file, &bundle).unwrap();

@@ -159,6 +159,8 @@ fn a_debug_run_logs_what_happened_and_no_patient_data_report_text_or_keys() {
 
     // The roster and the report into a second home.
     let b = Home::new();
+    // An identity of its own: the bundle's data keys are stored sealed under its key.
+    b.key_of_new_member();
     let file = a.dir.with_extension("logs.bundle");
     let f = file.to_str().unwrap();
     logged(&a, &mut log, &["bundle", "export", &report, "-o", f]);

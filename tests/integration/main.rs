@@ -23,6 +23,7 @@ mod join;
 mod jpeg2000;
 mod keychain;
 mod keys;
+mod keys_at_rest;
 mod logs;
 mod malformed;
 mod pacs;

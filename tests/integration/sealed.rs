@@ -155,7 +155,17 @@ fn a_bundle_from_before_the_erasure_yields_no_text_where_the_erasure_came_too() 
     f.ok(&["init", "--name", "Archive", "--role", "reviewer"]);
     assert_eq!(f.import(&before).code, 0);
     assert_eq!(findings(&f, &report), MARKER);
-    assert!(!files_holding(&f.dir, &key).is_empty(), "the key is held");
+    // Held wrapped under F's own key (issue 16): the scan finds that row, never the clear key.
+    let row: Vec<u8> = f
+        .db()
+        .query_row(
+            "SELECT key FROM report_keys WHERE log = ?1",
+            [hex::decode(&report).unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!files_holding(&f.dir, &row).is_empty(), "the key is held");
+    assert!(files_holding(&f.dir, &key).is_empty(), "never in clear");
 
     a.ok(&[
         "erase",
@@ -174,7 +184,7 @@ fn a_bundle_from_before_the_erasure_yields_no_text_where_the_erasure_came_too() 
         "the erasure destroyed the key here too"
     );
     assert!(
-        files_holding(&f.dir, &key).is_empty(),
+        files_holding(&f.dir, &key).is_empty() && files_holding(&f.dir, &row).is_empty(),
         "no copy of the key left"
     );
 

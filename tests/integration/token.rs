@@ -122,6 +122,13 @@ impl SoftHsm {
         self.ok(home, &args)["report"].as_str().unwrap().to_string()
     }
 
+    /// `bundle export` of every report of `home`, with their data keys (the token opens them).
+    fn bundle(&self, home: &Home) -> Vec<u8> {
+        let file = home.dir.with_extension("export.bundle");
+        self.ok(home, &["bundle", "export", "-o", file.to_str().unwrap()]);
+        std::fs::read(&file).unwrap()
+    }
+
     /// A section written and signed on the token.
     fn write(&self, home: &Home, report: &str, section: &str, text: &str) -> Value {
         let args = [
@@ -135,6 +142,13 @@ impl SoftHsm {
         ];
         self.ok(home, &args)
     }
+}
+
+/// Entries stored in `home` (by SQL: `verify` needs the token, which opens the data keys).
+fn stored(home: &Home) -> i64 {
+    home.db()
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap()
 }
 
 /// A new home whose passphrase file holds the token's PIN.
@@ -259,7 +273,7 @@ fn a_section_signed_on_a_softhsm_token_verifies_on_another_home_and_no_key_is_un
     // Another home takes the bundle (every signature checked on import) and verifies it.
     let auditor = Home::new();
     auditor.key_of_new_member();
-    let imported = auditor.import(&home.bundle(None));
+    let imported = auditor.import(&hsm.bundle(&home));
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     let verified = auditor.ok(&["verify"]);
     assert!(verified["ok"].as_bool().unwrap(), "{verified}");
@@ -350,6 +364,37 @@ fn a_key_of_known_seed_put_on_the_token_signs_and_its_seed_reaches_no_file_under
     hsm.write(&home, &report, "findings", "Signed on the token.");
     assert!(hsm.ok(&home, &["verify"])["ok"].as_bool().unwrap());
     assert_no_key_material(&home.dir, Some(&seed));
+    // Issue 16: the report's data key is stored wrapped under the key-encryption key the
+    // token's signature made — the very one the same key in memory makes (Ed25519 signs
+    // deterministically), so it opens the row here; its clear bytes are in no file.
+    let secret = countersign_ledger::SecretKey::from_seed(&seed);
+    let signature = countersign_ledger::Signer::try_sign(
+        &secret,
+        &countersign_ledger::kek_message(&secret.public()),
+    )
+    .unwrap();
+    let kek = countersign_ledger::Kek::from_signature(&secret.public(), &signature).unwrap();
+    let row: Vec<u8> = home
+        .db()
+        .query_row(
+            "SELECT key FROM report_keys WHERE log = ?1",
+            [hex_decode(&report)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let data_key = kek.unwrap(&report.parse().unwrap(), &row).unwrap();
+    for file in every_file(&home.dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(32).any(|w| w == data_key.as_bytes()),
+            "the data key in clear in {file:?}"
+        );
+    }
+    let shown = hsm.ok(&home, &["report", "show", &report]);
+    assert!(
+        shown.to_string().contains("Signed on the token."),
+        "{shown}"
+    );
 
     // A key id the token does not hold, and a malformed one: refused, nothing initialised.
     let other = home_with_pin();
@@ -402,7 +447,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     std::fs::write(&home.passphrase_file, format!("{PIN}\n")).unwrap();
     hsm.ok(&home, &strs(&init_args("refusals")));
     let report = hsm.new_report(&home, "1.2.4");
-    let entries = home.count();
+    let entries = stored(&home);
     let profile = std::fs::read(home.dir.join("identity.json")).unwrap();
     let write = || {
         hsm.run(
@@ -424,10 +469,10 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     assert_eq!(wrong.error_code(), "wrong_pin");
     assert!(message_of(&wrong).contains("refusals"), "{}", wrong.stderr);
     assert!(!wrong.stderr.contains("135791"), "the PIN was printed");
-    assert_eq!(home.count(), entries, "something was signed");
+    assert_eq!(stored(&home), entries, "something was signed");
     std::fs::write(&home.passphrase_file, format!("{PIN}\n")).unwrap();
     assert_eq!(write().code, 0, "the right PIN signs");
-    let entries = home.count();
+    let entries = stored(&home);
 
     // The key deleted from the token.
     let key_id = identity(&home)["token"]["key_id"]
@@ -441,7 +486,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     let gone = write();
     assert_eq!(gone.error_code(), "key_missing");
     assert!(message_of(&gone).contains(&key_id), "{}", gone.stderr);
-    assert_eq!(home.count(), entries);
+    assert_eq!(stored(&home), entries);
 
     // The token itself gone.
     let out = hsm
@@ -481,7 +526,7 @@ fn a_wrong_pin_a_deleted_key_and_a_missing_token_are_refused_with_their_codes_wr
     );
 
     // Reading needs no token, and nothing of the home changed.
-    assert_eq!(home.count(), entries);
+    assert_eq!(stored(&home), entries);
     assert_eq!(
         std::fs::read(home.dir.join("identity.json")).unwrap(),
         profile
@@ -689,7 +734,7 @@ fn a_token_key_that_is_not_the_identitys_key_signs_nothing() {
     let home = home_with_pin();
     hsm.ok(&home, &strs(&init_args("swapped")));
     let report = hsm.new_report(&home, "1.2.6");
-    let entries = home.count();
+    let entries = stored(&home);
     // identity.json made to name another key, and the token's public half (which would show the
     // mismatch at unlock) gone: only the check of each signature is left to notice.
     let mut id = identity(&home);
@@ -721,7 +766,7 @@ fn a_token_key_that_is_not_the_identitys_key_signs_nothing() {
         "{}",
         run.stderr
     );
-    assert_eq!(home.count(), entries);
+    assert_eq!(stored(&home), entries);
 }
 
 /// The SoftHSM2 installation this process's own PKCS#11 calls see (the desktop's unlock runs in
@@ -908,7 +953,7 @@ fn a_token_home_rotates_to_a_new_pair_on_the_same_token() {
     assert!(hsm.ok(&home, &["verify"])["ok"].as_bool().unwrap());
     let auditor = Home::new();
     auditor.key_of_new_member();
-    assert_eq!(auditor.import(&home.bundle(None)).code, 0);
+    assert_eq!(auditor.import(&hsm.bundle(&home)).code, 0);
     let view = auditor.ok(&["report", "show", &report]);
     let author = |section: &str| {
         view["sections"]

@@ -121,6 +121,7 @@ impl Home {
     /// The roster and the named reports (each whole, with fork evidence, and with their data
     /// keys when `keys`) as bundle bytes: what `bundle_export` and the AI audit package write.
     pub(crate) fn bundle_of_reports(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
+        self.open_keys(keys)?;
         let db = self.store().db();
         let network = self.state()?.network()?;
         let mut logs = vec![network];
@@ -320,6 +321,10 @@ impl Home {
         keys: bundle::BundleKeys,
         intake: Intake<'_>,
     ) -> Result<(ImportReport, Vec<(Received, Rejection)>)> {
+        // Keys taken in are stored wrapped: the key-encryption key first (asked for if need be).
+        if !keys.is_empty() {
+            self.need_keys()?;
+        }
         // The state kept across calls: a peer's catch-up is many batches into the same logs.
         self.write_with_state(|db, state| {
             let mut report = ImportReport::default();

@@ -172,8 +172,14 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
 /// Erases one report; returns the images erased and the other logs whose key (the same
 /// bytes) went with its key.
 fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32]>, Vec<LogId>)> {
-    // What the report was about, read (opened, if sealed) before its payload and key go.
-    let key = db.report_key(log)?;
+    // What the report was about, read (opened, if sealed) before its payload and key go. The
+    // key is unwrapped with the home's key-encryption key: locked, the erasure waits for it
+    // (`locked`), since the images the report was about could not be named. A key that does
+    // not open at all names nothing, and the erasure goes on without it.
+    let key = match db.report_key(log) {
+        Err(countersign_store::StoreError::KeyUnwrap { .. }) => None,
+        other => other?,
+    };
     let create: Option<ReportCreate> = db
         .log_entries(log)?
         .into_iter()

@@ -48,6 +48,12 @@ impl Home {
     /// What an export of `report` needs, gathered from the ledger and the image store.
     pub fn export_input(&self, report: EntryId) -> Result<ExportInput> {
         let view = self.report_show(report)?;
+        // Not an empty document for a report this home can read once unlocked: the key is
+        // asked for (`passphrase_required`, or `locked` on the desktop).
+        if view.locked {
+            self.open_keys(true)?;
+            return self.export_input(report);
+        }
         let db = self.store().db();
         let state = LedgerState::load(&db)?;
         let network = state.network()?;

@@ -5,6 +5,8 @@
 mod identity;
 mod key_session;
 
+pub use key_session::DataKeys;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -87,6 +89,9 @@ pub struct Home {
     pub(crate) decoder: Mutex<crate::sandbox::DecodeSandbox>,
     /// Whether reports created here are sealed (always, but in the benchmarks' baseline).
     seal_new_reports: bool,
+    /// The report list's rows need a rebuild that waits for the data keys (see
+    /// [`Home::open`]).
+    projection_pending: bool,
 }
 
 impl Home {
@@ -95,8 +100,19 @@ impl Home {
         create_private_dir(dir)?;
         let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
         // The report list's rows, rebuilt from the entries if this home has none of this
-        // version yet (once, after an upgrade).
-        crate::projection::ensure(&mut store)?;
+        // version yet (once, after an upgrade). A home holding data keys rebuilds them once its
+        // key is unlocked (see `finish_projection`): rebuilt locked, every sealed report's row
+        // would lose its study and template.
+        let db = store.db();
+        let projection_pending =
+            !(crate::projection::current(&db)? && crate::projection::ai::current(&db)?) && {
+                // Only wrapped keys wait: rows an older build stored in clear read as they are.
+                let (held, clear) = db.report_key_counts()?;
+                held > clear
+            };
+        if !projection_pending {
+            crate::projection::ensure(&mut store)?;
+        }
         let home = Home {
             dir: dir.to_path_buf(),
             store,
@@ -108,6 +124,7 @@ impl Home {
             agent: None,
             decoder: Mutex::new(crate::sandbox::DecodeSandbox::new()),
             seal_new_reports: true,
+            projection_pending,
         };
         // An erasure whose images were not all unlinked (a crash after its commit) is
         // finished now.
@@ -124,6 +141,10 @@ impl Home {
     pub fn open_with(dir: &Path, source: PassphraseSource) -> Result<Home> {
         let mut home = Home::open(dir)?;
         home.passphrase = Some(source);
+        if home.projection_pending {
+            home.open_keys(false)?;
+            home.finish_projection()?;
+        }
         if home.key_unsealed()? {
             match home.signer() {
                 Ok(_) => {}
@@ -318,6 +339,10 @@ impl Home {
         &mut self,
         f: impl FnOnce(&countersign_store::Db<'_>, &mut LedgerState) -> Result<T>,
     ) -> Result<T> {
+        // What the write stores is projected with the reports it reaches readable, when the
+        // passphrase source can open them.
+        self.open_keys(false)?;
+        self.finish_projection()?;
         let Home { store, cache, .. } = self;
         let cache = lock(cache.get_mut());
         let result = store.write(|db| {
@@ -356,6 +381,22 @@ impl Home {
         }
     }
 
+    /// The rebuild of the report list's rows that waited for the data keys, once they are open.
+    pub(crate) fn finish_projection(&mut self) -> Result<()> {
+        if self.projection_pending && self.store.kek().is_some() {
+            crate::projection::ensure(&mut self.store)?;
+            self.projection_pending = false;
+            self.forget_state();
+        }
+        Ok(())
+    }
+
+    /// Drops the validation state kept across calls (it holds data keys, or was loaded
+    /// without them): the next use loads it again.
+    pub(crate) fn forget_state(&self) {
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     pub(crate) fn store_mut(&mut self) -> &mut Store {
         *lock(self.cache.get_mut()) = None;
         &mut self.store
@@ -368,6 +409,7 @@ impl Home {
         log: &LogId,
         f: impl FnOnce(&mut LedgerState, &countersign_store::Db<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.open_keys(false)?;
         let db = self.store.db();
         let mut guard = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let version = db_data_version(&db)?;
@@ -444,6 +486,18 @@ pub(crate) fn seal_payload(
             _ => Ok((None, None)),
         },
     }
+}
+
+/// The key-encryption key `key` makes (see [`countersign_ledger::Kek`]): its signature of the
+/// wrapping message, checked against its public key before use — a token or an agent
+/// answering with anything else fails here, loudly, instead of wrapping keys under garbage.
+pub(crate) fn kek_of(key: &KeyHandle) -> Result<countersign_ledger::Kek> {
+    let member = key.public();
+    let signature = key.try_sign(&countersign_ledger::kek_message(&member))?;
+    countersign_ledger::Kek::from_signature(&member, &signature).map_err(|e| {
+        tracing::warn!(key = %member, "the key holder's wrapping signature does not verify");
+        AppError::SigningFailed(e.to_string())
+    })
 }
 
 fn lock<T>(r: std::sync::LockResult<T>) -> T {

@@ -318,6 +318,31 @@ impl Home {
         if !stands {
             return Ok(None);
         }
+        // The data keys are wrapped under a key-encryption key made by the member key: before
+        // the old key goes, every one is wrapped again under the new key's (see
+        // `countersign_ledger::Kek`), in one transaction. A crash after it leaves rows under the
+        // new key and the profile on the old: this runs again, and rows that open under the new
+        // key already are left as they are. Keys that cannot be opened now (no passphrase) keep
+        // the home on the old key until they can: switching would lose every report's key.
+        if self.store().db().holds_report_keys()? {
+            if let Err(e) = self.need_keys() {
+                tracing::warn!(
+                    error = e.code(),
+                    "the rotation is adopted once the key is unlocked (the data keys move to the new key)"
+                );
+                return Ok(None);
+            }
+            let new = self.pending_signer()?.ok_or_else(|| AppError::KeyMissing {
+                key: request.new.to_hex(),
+                reason: "the rotation's new key is not in this home's store".into(),
+            })?;
+            let kek = crate::home::kek_of(&new)?;
+            let moved = self
+                .store_mut()
+                .write(|db| db.rewrap_report_keys(&kek).map_err(AppError::from))?;
+            self.store().truncate_wal()?;
+            tracing::info!(keys = moved, "data keys wrapped under the rotated key");
+        }
         // The profile first (written durably): a crash after it leaves a home on the new key
         // that clears the rest next time.
         let token = match profile.store {

@@ -134,9 +134,21 @@ impl LedgerState {
 
     fn load_rows(&mut self, db: &Db<'_>, log: &LogId) -> Result<()> {
         // A report's data key first: its sealed payloads are opened as its rows are loaded.
+        // Locked (the key-encryption key not installed: see `Home::open_keys`), the report
+        // loads as one whose key this home does not hold: its headers verify, its content is
+        // not readable until the key is unlocked (which reloads the state). A key that does
+        // not open (damaged, or wrapped under another member's key) leaves it unreadable too;
+        // `verify` names it.
         if self.ledger.network() != Some(*log) {
-            if let Some(key) = db.report_key(log)? {
-                self.ledger.add_key(*log, key)?;
+            match db.report_key(log) {
+                Ok(Some(key)) => {
+                    self.ledger.add_key(*log, key)?;
+                }
+                Ok(None) | Err(countersign_store::StoreError::KeysLocked) => {}
+                Err(countersign_store::StoreError::KeyUnwrap { .. }) => {
+                    tracing::warn!(log = %log, "a stored data key does not open; run verify");
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         let keys: HashMap<[u8; 32], PublicKey> = self

@@ -279,7 +279,8 @@ fn sync_batches_are_cut_by_bytes_so_large_payloads_always_fit_a_message() {
             .unwrap();
     }
     drop(home);
-    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let mut ledger =
+        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
     let (bytes, more) = ledger.entries_after(&report, &vec![], 4000).unwrap();
     let first = countersign_ledger::bundle::decode(&bytes).unwrap().len() as u64;
     // Cut by bytes, well under the 4000 entries asked for.
@@ -316,7 +317,8 @@ fn a_peer_is_sent_what_it_lacks_of_each_author_in_arrival_order() {
         order.push(home.append_as(&bob, report, &format!("bob {i}")).unwrap());
     }
     drop(home);
-    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let mut ledger =
+        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
     let ids = |bytes: &[u8]| -> Vec<countersign_ledger::EntryId> {
         countersign_ledger::bundle::decode(bytes)
             .unwrap()

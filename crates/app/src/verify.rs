@@ -232,8 +232,20 @@ impl Replay<'_> {
                     // Its data key, when held: its sealed payloads are opened and every rule
                     // runs on them. Without it the log is judged by its headers alone.
                     if let Some(log) = log {
-                        if let Some(key) = self.db.report_key(&log)? {
-                            self.state.ledger.add_key(log, key)?;
+                        match self.db.report_key(&log) {
+                            Ok(Some(key)) => {
+                                self.state.ledger.add_key(log, key)?;
+                            }
+                            Ok(None) => {}
+                            // Judged by its headers; the key that does not open is a problem.
+                            Err(e @ countersign_store::StoreError::KeyUnwrap { .. }) => {
+                                self.row_problems.push(Problem {
+                                    entry: log.to_hex(),
+                                    code: Some("data_key_unopened".into()),
+                                    problem: e.to_string(),
+                                });
+                            }
+                            Err(e) => return Err(e.into()),
                         }
                     }
                 }
@@ -912,8 +924,12 @@ fn split_view_problems(
 }
 
 impl Home {
-    /// Verifies every entry in this home (or one report and the roster).
+    /// Verifies every entry in this home (or one report and the roster). A home holding data
+    /// keys needs them open (`passphrase_required` / `locked` otherwise): the rules run on the
+    /// sealed payloads and the report list's rows are held to what they say, which a locked
+    /// home could not check — it would report every sealed report's row as differing.
     pub fn verify(&self, report: Option<EntryId>) -> Result<VerifyReport> {
+        self.open_keys(true)?;
         verify_store(&self.store().db(), report)
     }
 }

@@ -156,7 +156,14 @@ pub fn report(v: &ReportView) -> String {
             e.basis
         );
     }
-    if v.unreadable {
+    if v.unreadable && v.locked {
+        let _ = writeln!(
+            out,
+            "NOT READABLE HERE: THE HOME IS LOCKED: this home holds the report's key sealed \
+             under your key; give the passphrase (--passphrase-file, COUNTERSIGN_PASSPHRASE_FILE \
+             or a terminal) or the token's PIN to read it"
+        );
+    } else if v.unreadable {
         let _ = writeln!(
             out,
             "NOT READABLE HERE: the report is sealed and this home does not hold its key; the \

@@ -47,7 +47,10 @@ pub mod rotation;
 pub mod rules;
 pub mod split_view;
 
-pub use data_key::{DataKey, DATA_KEY_LEN};
+pub use data_key::{
+    kek_message, DataKey, Kek, WrapError, DATA_KEY_LEN, KEK_MESSAGE_DOMAIN, WRAPPED_LEN,
+    WRAP_NONCE_LEN,
+};
 pub use entry::{Entry, EntryError, SIGNATURE_DOMAIN};
 pub use hash::{EntryId, Hash, HexError, IdHasher, IdMap, IdSet, LogId, NetworkId};
 pub use header::{DecodeError, Header};

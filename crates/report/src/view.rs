@@ -326,6 +326,10 @@ pub struct ReportView {
     /// readable here.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unreadable: bool,
+    /// Why it is not readable: this home holds the report's key, wrapped under the member's
+    /// key, which is locked (unlocking reads it). The home fills it in; `false` otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
     /// The report was created sealed (its payloads are encrypted under its data key, shredded
     /// by erasure). `false`: created in clear — before sealing, or by a client that does not
     /// seal — so its text is stored in clear and an erasure deletes rather than shreds it.
@@ -794,6 +798,7 @@ impl ReportLog {
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
             unreadable: self.unreadable() && self.erasure().is_none(),
+            locked: false,
             sealed: matches!(self.sealing(), crate::Sealing::Sealed { .. }),
             restriction: self.restricted().and_then(|e| note(e, &who)),
             restrictions: self

@@ -10,6 +10,8 @@ use crate::{Result, StoreError};
 #[derive(Debug, Clone, Copy)]
 pub struct Db<'a> {
     pub(crate) conn: &'a Connection,
+    /// The store's key-encryption key, when installed (see [`crate::Store::set_kek`]).
+    pub(crate) kek: &'a crate::KekSlot,
 }
 
 /// An entry held until its time comes.
@@ -106,8 +108,8 @@ fn hash_col(bytes: Vec<u8>) -> Option<Hash> {
 }
 
 impl<'a> Db<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        Db { conn }
+    pub(crate) fn new(conn: &'a Connection, kek: &'a crate::KekSlot) -> Self {
+        Db { conn, kek }
     }
 
     pub(crate) fn conn(&self) -> &'a Connection {

@@ -76,6 +76,16 @@ pub enum StoreError {
     },
     #[error("the {what} would be larger than the {limit} a home keeps")]
     TooLarge { what: &'static str, limit: u64 },
+    /// A data key is asked for (or given) while this home's key-encryption key is not
+    /// installed: the member's key is locked.
+    #[error("this home's data keys are sealed under its member key, which is locked: unlock it (give the passphrase or PIN) to read or store them")]
+    KeysLocked,
+    /// A wrapped data key does not open under the installed key-encryption key.
+    #[error("the stored data key of report {log} does not open: {reason}")]
+    KeyUnwrap {
+        log: String,
+        reason: countersign_ledger::WrapError,
+    },
 }
 
 impl StoreError {
@@ -96,6 +106,30 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The key-encryption key the data keys are wrapped under at rest, while the member's key
+    /// is unlocked (see [`Store::set_kek`]). In memory only.
+    kek: KekSlot,
+}
+
+/// Where a store keeps its key-encryption key: behind a lock, so that a reader holding the
+/// store by shared reference can install it when it unlocks the member key on demand.
+#[derive(Debug, Default)]
+pub(crate) struct KekSlot(std::sync::Mutex<Option<std::sync::Arc<countersign_ledger::Kek>>>);
+
+impl KekSlot {
+    pub(crate) fn get(&self) -> Option<std::sync::Arc<countersign_ledger::Kek>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, kek: Option<std::sync::Arc<countersign_ledger::Kek>>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = kek;
+    }
 }
 
 impl Store {
@@ -112,6 +146,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            kek: KekSlot::default(),
         };
         configure(&store.conn)?;
         store.migrate()?;
@@ -172,7 +207,19 @@ impl Store {
 
     /// Read access outside a transaction (each statement sees a consistent snapshot).
     pub fn db(&self) -> Db<'_> {
-        Db::new(&self.conn)
+        Db::new(&self.conn, &self.kek)
+    }
+
+    /// Installs the key-encryption key the data keys are wrapped under (the member's key was
+    /// unlocked), or with `None` forgets it (locked): every [`Db`] made from now on reads and
+    /// stores data keys through it. The caller derives it (`countersign_ledger::Kek`).
+    pub fn set_kek(&self, kek: Option<std::sync::Arc<countersign_ledger::Kek>>) {
+        self.kek.set(kek);
+    }
+
+    /// The installed key-encryption key, if any.
+    pub fn kek(&self) -> Option<std::sync::Arc<countersign_ledger::Kek>> {
+        self.kek.get()
     }
 
     /// Runs `f` in one write transaction taken up front (`BEGIN IMMEDIATE`), so no other
@@ -186,7 +233,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting a write"))?;
-        let out = f(&Db::new(&tx))?;
+        let out = f(&Db::new(&tx, &self.kek))?;
         tx.commit().map_err(StoreError::sqlite("committing"))?;
         Ok(out)
     }

@@ -298,6 +298,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE report_keys ADD COLUMN key_sha256 BLOB;
     CREATE UNIQUE INDEX report_keys_by_hash ON report_keys (key_sha256);
     "#,
+    // 17: data keys wrapped at rest. `key` holds the data key wrapped under the home's
+    // key-encryption key (`countersign_ledger::Kek`, derived from a signature by the member's
+    // key, so it exists only while that key is unlocked) when `wrapped` is 1; rows stored in
+    // clear by older builds say 0. A migration has no key-encryption key and cannot wrap
+    // them: the home wraps them the next time its key is unlocked (`wrap_clear_report_keys`).
+    r#"
+    ALTER TABLE report_keys ADD COLUMN wrapped INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -333,6 +333,9 @@ export interface ReportView {
   /** The report is sealed under a data key this home does not hold (a ciphertext-only
    *  bundle): its headers verify, its content is not readable here (absent: readable). */
   unreadable?: boolean;
+  /** Not readable because this home's key is locked (it holds the report's key, sealed
+   *  under the member's key): unlocking reads it. */
+  locked?: boolean;
   /** Created sealed; false: created in clear (its text is stored in clear). */
   sealed?: boolean;
   /** The restriction in force (GDPR Art. 18): the view then carries no content. */

@@ -20,7 +20,7 @@
 
 use countersign_ledger::header::{self, MAX_HEADER_LEN};
 use countersign_ledger::invitation::INVITATION_DOMAIN;
-use countersign_ledger::{PublicKey, SIGNATURE_DOMAIN};
+use countersign_ledger::{PublicKey, KEK_MESSAGE_DOMAIN, SIGNATURE_DOMAIN};
 
 /// The protocol version a hello answers with.
 pub const VERSION: u8 = 1;
@@ -182,10 +182,15 @@ pub enum Refusal {
     OtherAuthor(String),
     #[error("the invitation's issuer is not the agent's key")]
     OtherIssuer,
+    #[error("the data-key wrapping message names another key than the agent's")]
+    OtherMember,
 }
 
-/// What the agent holding `key` may sign: an entry authored by `key`, or an invitation issued
-/// by it. A short description of what is signed (kind and log, never payload text) comes back
+/// What the agent holding `key` may sign: an entry authored by `key`, an invitation issued by
+/// it, or the fixed message that makes its home's data-key wrapping key
+/// ([`countersign_ledger::kek_message`] of `key`, exactly: the home reading its own sealed
+/// reports through the agent needs it, and anyone who may ask the agent to sign entries may
+/// read them anyway). A short description of what is signed (kind and log, never payload text) comes back
 /// for the agent's log.
 pub fn may_sign(message: &[u8], key: &PublicKey) -> Result<String, Refusal> {
     if let Some(header_bytes) = message.strip_prefix(SIGNATURE_DOMAIN) {
@@ -194,6 +199,14 @@ pub fn may_sign(message: &[u8], key: &PublicKey) -> Result<String, Refusal> {
             return Err(Refusal::OtherAuthor(header.author.to_hex()));
         }
         return Ok(format!("{} in log {}", header.kind, header.log));
+    }
+    // Exactly the key's own message, nothing longer or for another key: no other bytes with
+    // this prefix get signed.
+    if message.starts_with(KEK_MESSAGE_DOMAIN) {
+        if message == countersign_ledger::kek_message(key).as_slice() {
+            return Ok("the data-key wrapping key".into());
+        }
+        return Err(Refusal::OtherMember);
     }
     if let Some(body) = message.strip_prefix(INVITATION_DOMAIN) {
         // The issuer's key closes the signed bytes (see `Invitation::try_sign`).
@@ -349,6 +362,35 @@ mod tests {
             may_sign(truncated, &me.public()),
             Err(Refusal::BadHeader(_))
         ));
+    }
+
+    #[test]
+    fn the_wrapping_message_only_its_own_and_exactly() {
+        let me = key(1);
+        let mine = countersign_ledger::kek_message(&me.public());
+        assert_eq!(
+            may_sign(&mine, &me.public()).as_deref(),
+            Ok("the data-key wrapping key")
+        );
+        // Another member's message, one byte more or less, the bare prefix: refused.
+        let theirs = countersign_ledger::kek_message(&key(2).public());
+        assert_eq!(may_sign(&theirs, &me.public()), Err(Refusal::OtherMember));
+        let longer = [mine.as_slice(), b"x"].concat();
+        assert_eq!(may_sign(&longer, &me.public()), Err(Refusal::OtherMember));
+        assert_eq!(
+            may_sign(&mine[..mine.len() - 1], &me.public()),
+            Err(Refusal::OtherMember)
+        );
+        assert_eq!(
+            may_sign(KEK_MESSAGE_DOMAIN, &me.public()),
+            Err(Refusal::OtherMember)
+        );
+        // Still nothing arbitrary, nor a near miss of the domain.
+        assert_eq!(
+            may_sign(b"countersign data-key wrapping v2\0", &me.public()),
+            Err(Refusal::NotAnEntry)
+        );
+        assert_eq!(may_sign(&[0; 64], &me.public()), Err(Refusal::NotAnEntry));
     }
 
     #[test]

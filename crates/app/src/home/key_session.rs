@@ -1,6 +1,13 @@
 //! The home's signing key in this session: opening it from its store (a sealed file, the OS
 //! keychain, a token, or an agent), locking it, re-authenticating for sign-off, and changing
 //! the passphrase.
+//!
+//! And the key-encryption key the home's data keys are wrapped under at rest
+//! ([`countersign_ledger::Kek`]): made from a signature by the signing key whenever that key is
+//! opened, installed on the store for this session, wiped when the key is locked. Reading a
+//! sealed report opens the key on demand from the home's passphrase source when it can
+//! ([`Home::open_keys`]); without one the report shows as not readable because the home is
+//! locked.
 
 use std::path::PathBuf;
 
@@ -11,7 +18,33 @@ use crate::keys::{
     keychain, KeyHandle, KeyStoreKind, Passphrase, PassphraseSource, PassphraseUse, Profile,
 };
 
+/// This home's data keys held open (its key-encryption key), to share with another handle on the
+/// same home that holds no key itself: the desktop's read handles. Opaque; wiped when the last
+/// holder drops it; `Debug` redacted.
+#[derive(Clone, Debug)]
+pub struct DataKeys(std::sync::Arc<countersign_ledger::Kek>);
+
 impl Home {
+    /// The data keys as this home holds them open now (`None`: locked).
+    pub fn data_keys(&self) -> Option<DataKeys> {
+        self.store.kek().map(DataKeys)
+    }
+
+    /// Opens this home's data keys with `keys` from another handle on the same home (`None`:
+    /// locks them). The state kept across calls is reloaded when that changes what it can read.
+    pub fn use_data_keys(&self, keys: Option<DataKeys>) {
+        let now = self.store.kek();
+        let same = match (&now, &keys) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, &b.0),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.store.set_kek(keys.map(|k| k.0));
+            self.forget_state();
+        }
+    }
+
     /// Whether this home's key is still stored unsealed (a home from before keys were sealed,
     /// not migrated yet).
     pub fn key_unsealed(&self) -> Result<bool> {
@@ -44,7 +77,9 @@ impl Home {
                 )
             })
         })?;
+        self.install_kek(&key)?;
         self.signer = Some(key);
+        self.finish_projection()?;
         self.whoami()
     }
 
@@ -102,6 +137,122 @@ impl Home {
         if self.signer.take().is_some() {
             tracing::info!("key locked");
         }
+        // The data keys' key-encryption key goes with it, and every data key the validation
+        // state holds in memory.
+        if self.store.kek().is_some() {
+            self.store.set_kek(None);
+            self.forget_state();
+        }
+    }
+
+    /// Whether this home's data keys can be opened now (its key-encryption key is installed).
+    pub fn keys_open(&self) -> bool {
+        self.store.kek().is_some()
+    }
+
+    /// Makes the key-encryption key from `key` and installs it on the store: a signature of
+    /// the fixed wrapping message, checked against the member's public key before use (a
+    /// token or an agent answering with anything else fails here, loudly). Data keys still
+    /// stored in clear by an older build are wrapped now, and the validation state is
+    /// reloaded so the reports it held unreadable read. A no-op when this key's is installed.
+    pub(crate) fn install_kek(&self, key: &KeyHandle) -> Result<()> {
+        if self
+            .store
+            .kek()
+            .is_some_and(|k| *k.member() == key.public())
+        {
+            return Ok(());
+        }
+        // Only the home's active key: the rows are wrapped under its KEK. (A sync retried as
+        // the new key of a rotation not adopted yet signs with that key, and keeps the KEK
+        // the rows are under until the home adopts the rotation and re-wraps them.)
+        if key.public() != self.profile()?.key {
+            return Ok(());
+        }
+        self.store
+            .set_kek(Some(std::sync::Arc::new(super::kek_of(key)?)));
+        self.forget_state();
+        let db = self.store.db();
+        if db.report_key_counts()?.1 > 0 {
+            // One row at a time (each an atomic statement; wrapping again is a no-op), so
+            // that a reader holding the home by shared reference can do it too.
+            let wrapped = db.wrap_clear_report_keys()?;
+            // The clear bytes were overwritten in place (`secure_delete`); their older page
+            // versions leave the WAL with this checkpoint.
+            self.store.truncate_wal()?;
+            tracing::info!(keys = wrapped, "data keys stored in clear wrapped");
+        }
+        Ok(())
+    }
+
+    /// Opens the data keys for reading when this home holds any and they are not open: with
+    /// the key already unlocked, the agent, or the key opened from the passphrase source (a
+    /// file, a descriptor, the terminal) — never a locked source's (the desktop: only an
+    /// explicit unlock opens the key). When none can be had the home stays locked and sealed
+    /// reports read as not readable (`locked` in their view); with `required`, that is an
+    /// error instead (`passphrase_required`, or `locked` on the desktop). A wrong passphrase
+    /// is an error either way.
+    pub(crate) fn open_keys(&self, required: bool) -> Result<()> {
+        if self.store.kek().is_some() || !self.store.db().holds_report_keys()? {
+            return Ok(());
+        }
+        self.open_kek(required)
+    }
+
+    /// The key-encryption key, whether or not this home holds a data key yet: taking one in
+    /// (a bundle carrying keys) needs it — never stored in clear. `passphrase_required` (the
+    /// CLI without a source) or `locked` (the desktop) when the key cannot be opened.
+    pub(crate) fn need_keys(&self) -> Result<()> {
+        if self.store.kek().is_some() {
+            return Ok(());
+        }
+        self.open_kek(true)
+    }
+
+    fn open_kek(&self, required: bool) -> Result<()> {
+        if let Some(key) = &self.signer {
+            return self.install_kek(key);
+        }
+        let profile = match self.profile() {
+            Ok(p) => p,
+            // No identity, no key: the keys it holds (in clear, from an older build) read as
+            // they are, and wrapped ones stay sealed.
+            Err(AppError::NotInitialized { .. }) if !required => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        #[cfg(unix)]
+        if let Some(socket) = &self.agent {
+            return match crate::agent::signer(socket, &profile.key) {
+                Ok(key) => self.install_kek(&key),
+                // Reading goes on locked when the agent is gone.
+                Err(AppError::AgentUnavailable(_)) if !required => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let source = match &self.passphrase {
+            Some(s) if s.opens_on_demand() => s,
+            Some(_) if required => return Err(AppError::Locked),
+            Some(_) => return Ok(()),
+            None if required => {
+                return Err(AppError::PassphraseRequired(
+                    "this home's data keys are sealed under its key, and no passphrase was \
+                     given to open it"
+                        .into(),
+                ))
+            }
+            None => return Ok(()),
+        };
+        match self.open_key(&profile, |why| source.get(why)) {
+            Ok(key) => self.install_kek(&key),
+            Err(AppError::PassphraseRequired(_)) if !required => Ok(()),
+            // Reading goes on without the keys when the key's holder cannot be reached.
+            Err(
+                AppError::KeychainUnavailable(_)
+                | AppError::KeychainLocked { .. }
+                | AppError::TokenMissing(_),
+            ) if !required => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether the signing key is unsealed in this session.
@@ -145,7 +296,9 @@ impl Home {
             key
         };
         tracing::info!(key = %profile.key, "passphrase changed");
-        self.signer = Some(KeyHandle::memory(key));
+        let key = KeyHandle::memory(key);
+        self.install_kek(&key)?;
+        self.signer = Some(key);
         Ok(())
     }
 
@@ -159,6 +312,7 @@ impl Home {
     pub fn open_again(&mut self) -> Result<Home> {
         let signer = self.signer()?;
         let mut other = Home::open(&self.dir)?;
+        other.store.set_kek(self.store.kek());
         other.signer = Some(signer);
         other.passphrase = self.passphrase.clone();
         other.agent = self.agent.clone();
@@ -196,8 +350,14 @@ impl Home {
             let key = self.open_key(&profile, |why| self.source()?.get(why))?;
             self.signer = Some(key);
         }
-        self.signer.clone().ok_or_else(|| AppError::NotInitialized {
-            home: self.dir.display().to_string(),
-        })
+        let key = self
+            .signer
+            .clone()
+            .ok_or_else(|| AppError::NotInitialized {
+                home: self.dir.display().to_string(),
+            })?;
+        // Whatever the key signs next may store a data key: its wrapping key is made now.
+        self.install_kek(&key)?;
+        Ok(key)
     }
 }

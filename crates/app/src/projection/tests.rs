@@ -25,6 +25,8 @@ fn rows(home: &Home) -> Vec<SummaryRow> {
 /// is then rolled back: the home's own rows are left as they are.
 fn rebuilt(home: &Home) -> Vec<SummaryRow> {
     let mut store = Store::open(&home.dir().join("ledger.sqlite3")).unwrap();
+    // The home's data keys open here as they do in the home (issue 16).
+    store.set_kek(home.store().kek());
     let mut got = None;
     let rolled_back = store.write(|db| {
         super::rebuild(db)?;

@@ -129,6 +129,9 @@ impl Home {
     /// Rebuilds the report list's table from the entries (see [`crate::projection`]); returns
     /// how many reports it holds.
     pub fn reindex(&mut self) -> Result<u64> {
+        // Rebuilt with the sealed reports readable: locked, their rows would lose what only
+        // their payloads say (issue 16).
+        self.open_keys(true)?;
         self.store_mut().write(crate::projection::rebuild)
     }
 
@@ -146,6 +149,8 @@ impl Home {
                     reason: "not stored".into(),
                 })
             });
+            // Not readable because the key is locked, not because this home lacks the key.
+            view.locked = view.unreadable && !self.keys_open() && db.holds_report_key(&report)?;
             // Split views on this log, each naming the key that signed both claims (kept
             // evidence is checked again by `verify`).
             if db.split_view_count()? > 0 {

@@ -82,12 +82,16 @@ fn without_a_passphrase_source_signing_is_refused_and_nothing_is_written() {
     let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
     drop(home);
     let mut bare = Home::open(dir.path()).unwrap();
-    let before = bare.verify(None).unwrap().entries;
+    let count = |h: &Home| h.store().db().count_entries().unwrap();
+    let before = count(&bare);
     let err = bare.report_write(report, "findings", "x").unwrap_err();
     assert_eq!(err.code(), "passphrase_required");
-    assert_eq!(bare.verify(None).unwrap().entries, before);
-    // Reading needs no key.
-    assert!(bare.report_show(report).is_ok());
+    assert_eq!(count(&bare), before);
+    // Reading needs no key: the sealed report shows, not readable because the home is locked
+    // (issue 16); `verify` asks for the passphrase, which opens its data keys.
+    let shown = bare.report_show(report).unwrap();
+    assert!(shown.unreadable && shown.locked);
+    assert_eq!(bare.verify(None).unwrap_err().code(), "passphrase_required");
 }
 
 #[test]
@@ -99,10 +103,16 @@ fn a_wrong_passphrase_is_refused_and_nothing_is_written() {
     drop(home);
     let key_bytes = std::fs::read(&sealed).unwrap();
     let mut wrong = Home::open_with(dir.path(), source_of("not the passphrase")).unwrap();
-    let before = wrong.verify(None).unwrap().entries;
+    let count = |h: &Home| h.store().db().count_entries().unwrap();
+    let before = count(&wrong);
     let err = wrong.report_write(report, "findings", "x").unwrap_err();
     assert_eq!(err.code(), "wrong_passphrase");
-    assert_eq!(wrong.verify(None).unwrap().entries, before);
+    assert_eq!(count(&wrong), before);
+    // Reading a sealed report with the wrong passphrase is refused, not shown locked.
+    assert_eq!(
+        wrong.report_show(report).unwrap_err().code(),
+        "wrong_passphrase"
+    );
     assert_eq!(std::fs::read(&sealed).unwrap(), key_bytes);
     // The desktop's unlock: the same refusal, and still locked.
     let err = wrong
@@ -219,4 +229,33 @@ fn a_locked_home_refuses_to_sign_until_unlocked() {
     home.unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
         .unwrap();
     assert!(home.report_write(report, "findings", "x").is_ok());
+}
+
+/// Issue 16: the desktop's home opens locked. A sealed report shows as not readable because
+/// the home is locked (not as an error); unlocking reloads the state kept across calls, so
+/// the same home reads it; locking wipes the key-encryption key and the state's data keys.
+#[test]
+fn a_locked_home_shows_a_sealed_report_locked_and_reads_it_once_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "Nodule, marker LOCKTEST-7.")
+        .unwrap();
+    drop(home);
+    let mut desk = Home::open_with(dir.path(), crate::PassphraseSource::locked()).unwrap();
+    let shown = desk.report_show(report).unwrap();
+    assert!(shown.unreadable && shown.locked, "{shown:?}");
+    assert!(!format!("{shown:?}").contains("LOCKTEST-7"));
+    assert!(!desk.keys_open());
+    desk.unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+        .unwrap();
+    assert!(desk.keys_open());
+    let shown = desk.report_show(report).unwrap();
+    assert!(!shown.unreadable && !shown.locked, "{shown:?}");
+    assert!(format!("{shown:?}").contains("LOCKTEST-7"));
+    desk.lock();
+    assert!(!desk.keys_open());
+    let shown = desk.report_show(report).unwrap();
+    assert!(shown.unreadable && shown.locked, "{shown:?}");
+    assert!(!format!("{shown:?}").contains("LOCKTEST-7"));
 }

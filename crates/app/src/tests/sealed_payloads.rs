@@ -31,7 +31,8 @@ fn a_peers_clear_payload_in_a_sealed_report_is_quarantined_with_its_code() {
     );
     let entry = Entry::sign(h, &bob).unwrap();
     drop(home);
-    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let mut ledger =
+        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
     let bytes = countersign_ledger::bundle::encode([(&entry, Some(&clear[..]))]);
     let batch = crate::sync::HomeLedger::check(&bytes).unwrap();
     let accepted = ledger.accept(batch, "peer").unwrap();
@@ -66,7 +67,8 @@ fn a_batch_carries_the_key_of_each_report_whose_payloads_it_carries() {
     let key = home.store().db().report_key(&report).unwrap().unwrap();
     let network = home.whoami().unwrap().network.unwrap();
     drop(home);
-    let mut ledger = crate::sync::HomeLedger::open(dir.path()).unwrap();
+    let mut ledger =
+        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
     let (bytes, _) = ledger.entries_after(&report, &vec![], 4000).unwrap();
     let (keys, records) = countersign_ledger::bundle::decode_keyed(&bytes).unwrap();
     assert_eq!(records.len(), 2);

@@ -27,6 +27,8 @@ fn rows(home: &Home) -> Vec<AiOutcomeRow> {
 /// then rolled back.
 fn rebuilt(home: &Home) -> Vec<AiOutcomeRow> {
     let mut store = Store::open(&home.dir().join("ledger.sqlite3")).unwrap();
+    // The home's data keys open here as they do in the home (issue 16).
+    store.set_kek(home.store().kek());
     let mut got = None;
     let rolled_back = store.write(|db| {
         crate::projection::rebuild(db)?;
@@ -191,6 +193,10 @@ fn ai_rows_follow_every_path_and_give_the_figures_of_every_report_rechecked() {
     let export = home.bundle_export(None).unwrap();
     let network = home.state().unwrap().network().unwrap();
     let mut other = crate::tests::open_home(&dir.path().join("b")).unwrap();
+    // An identity of its own: the bundle's data keys are stored sealed under its key.
+    other
+        .init("Auditor", countersign_ledger::Role::Resident, None, None)
+        .unwrap();
     other
         .trust(crate::Anchor::Network {
             network,
