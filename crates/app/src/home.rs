@@ -159,8 +159,9 @@ impl Home {
         Ok(home)
     }
 
-    /// Whether reports created from now on are sealed. For the benchmarks only, which measure
-    /// the same work with and without sealing in one run: a report created clear is one from
+    /// Whether reports created from now on are sealed (and, before `init`, whether the network
+    /// this home founds requires sealed reports). For the benchmarks only, which measure the
+    /// same work with and without sealing in one run: a report created clear is one from
     /// before sealing existed, whose text no erasure shreds.
     #[doc(hidden)]
     pub fn set_seal_new_reports(&mut self, on: bool) {

@@ -151,8 +151,9 @@ impl Home {
             },
             // Every report of a network founded here must be sealed: a client that does not
             // seal cannot open a report in clear that honest homes would then write into.
+            // (A benchmark's clear baseline founds its network as one from before sealing.)
             policy: Some(Policy {
-                sealed_reports: true,
+                sealed_reports: self.seal_new_reports,
                 ..Policy::default()
             }),
         };

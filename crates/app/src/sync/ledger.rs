@@ -879,8 +879,14 @@ impl Ledger for HomeLedger {
             if !ok || db.is_erased(log).map_err(|e| e.to_string())? {
                 continue;
             }
-            if let Some(key) = db.report_key(log).map_err(|e| e.to_string())? {
-                keys.push((*log, key));
+            // A row that does not open here (damaged, or wrapped under another key) costs the
+            // asker that one key, not the whole answer (review of issue 16).
+            match db.report_key(log) {
+                Ok(Some(key)) => keys.push((*log, key)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(report = %log, error = %e, "a data key that does not open here is not served")
+                }
             }
         }
         Ok(keys)

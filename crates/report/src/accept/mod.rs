@@ -480,18 +480,15 @@ impl Ledger {
         // Never named on the roster at all (not merely revoked): nothing to keep, or hold.
         let named = h.kind == Kind::NetworkGenesis
             || self.roster.as_ref().is_some_and(|r| r.names(&h.author));
-        if !named {
-            return Err(countersign_ledger::AuthorityError::UnknownAuthor {
-                author: h.author.to_hex(),
-            }
-            .into());
-        }
         // A network that requires sealed reports can never take a clear payload of a kind
         // that is sealed, whatever its report (a clear create is refused there, so no report
-        // of the network is in clear): refused now, not held for its date or kept waiting for
-        // its report, either of which would keep its clear text in this home's files. An entry
-        // of a report here and due now is judged as usual (an erased report's own code).
-        let deferred = now_ms.is_some_and(|n| h.timestamp_ms > n.saturating_add(TIME_SKEW_MS))
+        // of the network is in clear): refused now, not held for its date, kept waiting for
+        // its report or kept waiting for an author the roster does not name yet — each of
+        // which would keep its clear text in this home's files (a refusal keeps the header
+        // only). An entry of a report here, due now, by a named author is judged as usual (an
+        // erased report's own code).
+        let deferred = !named
+            || now_ms.is_some_and(|n| h.timestamp_ms > n.saturating_add(TIME_SKEW_MS))
             || !self.reports.contains_key(&entry.log_id());
         if let (Some(bytes), true) = (payload, deferred) {
             if h.kind.family() == LogFamily::Report
@@ -501,6 +498,12 @@ impl Ledger {
             {
                 return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into());
             }
+        }
+        if !named {
+            return Err(countersign_ledger::AuthorityError::UnknownAuthor {
+                author: h.author.to_hex(),
+            }
+            .into());
         }
         // Only now the clock: what is held aside is at least the department's, signed by a
         // key the roster names, so a stranger cannot fill the held table.

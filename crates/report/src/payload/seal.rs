@@ -387,18 +387,21 @@ pub const MAX_SEALED_LEN: usize = countersign_ledger::header::MAX_PAYLOAD_LEN as
 /// A sealed payload whose length no envelope has (see [`check_sealed_len`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "a sealed payload of {len} bytes: an envelope is {MIN_SEALED_LEN} to {MAX_SEALED_LEN} bytes"
+    "a sealed payload of {len} bytes not of this format: an envelope starts with CSS2 and is {MIN_SEALED_LEN} to {MAX_SEALED_LEN} bytes"
 )]
 pub struct SealLengthError {
     pub len: usize,
 }
 
-/// The check a home applies to a sealed payload (`CSS1`) whether or not it holds the key: at
-/// least [`MIN_SEALED_LEN`] bytes (magic, nonce, tag and a clear payload) and at most
-/// [`MAX_SEALED_LEN`]. A home without the key can judge nothing else of it; one with the key
-/// would refuse the same envelope when opening it, so both refuse it alike.
+/// The check a home applies to a sealed payload whether or not it holds the key: this
+/// format's magic ([`SEAL_MAGIC`]: an older envelope, without key commitment, is refused by a
+/// home with the key and so by one without it too, or the two would hold different ledgers),
+/// at least [`MIN_SEALED_LEN`] bytes (magic, nonce, commitment, tag and a clear payload) and at
+/// most [`MAX_SEALED_LEN`]. A home without the key can judge nothing else of it; one with the
+/// key would refuse the same envelope when opening it, so both refuse it alike.
 pub fn check_sealed_len(payload: &[u8]) -> Result<(), SealLengthError> {
-    if (MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&payload.len()) {
+    if payload.starts_with(SEAL_MAGIC) && (MIN_SEALED_LEN..=MAX_SEALED_LEN).contains(&payload.len())
+    {
         Ok(())
     } else {
         Err(SealLengthError { len: payload.len() })
@@ -423,6 +426,14 @@ mod length_tests {
             Err(SealLengthError { len: SEAL_OVERHEAD })
         );
         assert!(check_sealed_len(b"CSS1").is_err());
+        // An envelope of the format without key commitment, of a length this one allows:
+        // refused without the key as the key would refuse it (review of issue 16).
+        let mut old = one.clone();
+        old[..4].copy_from_slice(b"CSS1");
+        assert_eq!(
+            check_sealed_len(&old),
+            Err(SealLengthError { len: old.len() })
+        );
         assert!(check_sealed_len(&one[..MIN_SEALED_LEN - 1]).is_err());
         // The longest a record carries passes; one byte more does not.
         let mut long = vec![0u8; MAX_SEALED_LEN];

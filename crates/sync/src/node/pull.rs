@@ -543,7 +543,16 @@ impl<L: Ledger> Node<L> {
         if let Some((_, logs)) = self.keys_asked.remove(&request_id) {
             return match response {
                 Response::Keys { keys } => self.on_keys(peer, logs, keys),
-                Response::Refused { reason } => self.on_refused(peer, reason),
+                // The entries are in; a peer that will not give keys now must not cost the pull
+                // its checks of what the peer signed (split views, checkpoints), which run as
+                // it finishes (review of issue 16). The next whole pull asks again.
+                Response::Refused { reason } => {
+                    tracing::info!(peer = %peer, reason = %reason, "the peer answered no keys: the pull finishes without them");
+                    if let Some(pull) = self.pulls.get_mut(&peer) {
+                        pull.keys = KeyAsk::Done;
+                    }
+                    self.finish_pull(peer)
+                }
                 _ => self.fail_pull(
                     &peer,
                     SyncError::Refused {
