@@ -163,15 +163,12 @@ fn bench(c: &mut Criterion) {
     // The audit archive carries the report's data key, which only an unlocked member key
     // opens; the bench ledger is built straight into SQLite with no member key, so this home
     // cannot write one (`not_initialized`) and the figure is printed as not measured.
-    let archive = home
-        .export(report, ExportFormat::Bundle)
-        .is_ok()
-        .then(|| {
-            millis(
-                || drop(home.export(report, ExportFormat::Bundle).expect("bundle")),
-                5,
-            )
-        });
+    let archive = home.export(report, ExportFormat::Bundle).is_ok().then(|| {
+        millis(
+            || drop(home.export(report, ExportFormat::Bundle).expect("bundle")),
+            5,
+        )
+    });
     let archive = archive.map_or_else(
         || "not measured (no member key in the bench home)".to_string(),
         |ms| format!("{ms:.0} ms"),

@@ -16,13 +16,12 @@
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
 use countersign_report::ReportState;
 
 use crate::sr::{
     code_item, cut, da_tm, put, put_patient_and_study, put_seq, series_seed, version_seed,
-    EXPLICIT_LE,
 };
 use crate::{uid, ExportError, ExportInput};
 
@@ -56,16 +55,6 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: as the report's images give them.
     put_patient_and_study(&mut obj, &input.study);
-    put(
-        &mut obj,
-        tags::STUDY_DATE,
-        VR::DA,
-        input.study.study_date.as_deref().unwrap_or(""),
-    );
-    put(&mut obj, tags::STUDY_TIME, VR::TM, "");
-    put(&mut obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
-    put(&mut obj, tags::STUDY_ID, VR::SH, "");
-    put(&mut obj, tags::ACCESSION_NUMBER, VR::SH, "");
     // Encapsulated Document Series, General and SC Equipment.
     put(&mut obj, tags::MODALITY, VR::CS, "DOC");
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
@@ -132,18 +121,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
         VR::OB,
         PrimitiveValue::from(document),
     ));
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(EXPLICIT_LE)
-                .media_storage_sop_class_uid(ENCAPSULATED_PDF)
-                .media_storage_sop_instance_uid(&instance),
-        )
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out)
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    Ok(out)
+    crate::sr::part10(obj, ENCAPSULATED_PDF, &instance)
 }
 
 #[cfg(test)]

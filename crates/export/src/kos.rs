@@ -32,9 +32,9 @@
 
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
-use crate::sr::{code_item, cut, da_tm, put, put_patient_and_study, put_seq, EXPLICIT_LE};
+use crate::sr::{code_item, cut, da_tm, put, put_patient_and_study, put_seq};
 use crate::{uid, ExportError, StudyInfo};
 
 /// Key Object Selection Document Storage.
@@ -114,16 +114,6 @@ pub fn render(r: &Rejection) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: those of the rejected instances.
     put_patient_and_study(&mut obj, r.study);
-    put(
-        &mut obj,
-        tags::STUDY_DATE,
-        VR::DA,
-        r.study.study_date.as_deref().unwrap_or(""),
-    );
-    put(&mut obj, tags::STUDY_TIME, VR::TM, "");
-    put(&mut obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
-    put(&mut obj, tags::STUDY_ID, VR::SH, "");
-    put(&mut obj, tags::ACCESSION_NUMBER, VR::SH, "");
     // Key Object Document Series and General Equipment.
     put(&mut obj, tags::MODALITY, VR::CS, "KO");
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
@@ -193,18 +183,7 @@ pub fn render(r: &Rejection) -> Result<Vec<u8>, ExportError> {
     }
     put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
 
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(EXPLICIT_LE)
-                .media_storage_sop_class_uid(KEY_OBJECT_SELECTION)
-                .media_storage_sop_instance_uid(&instance),
-        )
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out)
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    Ok(out)
+    crate::sr::part10(obj, KEY_OBJECT_SELECTION, &instance)
 }
 
 fn sop(i: &RejectedInstance) -> InMemDicomObject {

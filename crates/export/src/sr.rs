@@ -117,6 +117,38 @@ pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, study: &crate::S
     put(obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
     put(obj, tags::PATIENT_SEX, VR::CS, "");
     put(obj, tags::STUDY_INSTANCE_UID, VR::UI, &study.uid);
+    // The rest of General Study: type 2, known here only by its date.
+    put(
+        obj,
+        tags::STUDY_DATE,
+        VR::DA,
+        study.study_date.as_deref().unwrap_or(""),
+    );
+    put(obj, tags::STUDY_TIME, VR::TM, "");
+    put(obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
+    put(obj, tags::STUDY_ID, VR::SH, "");
+    put(obj, tags::ACCESSION_NUMBER, VR::SH, "");
+}
+
+/// `obj` as a DICOM Part 10 file of `sop_class` (explicit VR little endian), the way every
+/// DICOM object this crate writes ends.
+pub(crate) fn part10(
+    obj: InMemDicomObject,
+    sop_class: &str,
+    instance: &str,
+) -> Result<Vec<u8>, ExportError> {
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(EXPLICIT_LE)
+                .media_storage_sop_class_uid(sop_class)
+                .media_storage_sop_instance_uid(instance),
+        )
+        .map_err(|e| ExportError::Dicom(e.to_string()))?;
+    let mut out = Vec::new();
+    file.write_all(&mut out)
+        .map_err(|e| ExportError::Dicom(e.to_string()))?;
+    Ok(out)
 }
 
 /// The Series Instance UID of a report's objects of one kind (`sr`, `pdf`) in the study it is
@@ -146,13 +178,8 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, COMPREHENSIVE_SR);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
-    let study_date = input.study.study_date.clone().unwrap_or_default();
-    put(&mut obj, tags::STUDY_DATE, VR::DA, &study_date);
-    put(&mut obj, tags::STUDY_TIME, VR::TM, "");
-    put(&mut obj, tags::ACCESSION_NUMBER, VR::SH, "");
     put(&mut obj, tags::MODALITY, VR::CS, "SR");
     put(&mut obj, tags::MANUFACTURER, VR::LO, "Countersign");
-    put(&mut obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
     put(
         &mut obj,
         tags::SERIES_DESCRIPTION,
@@ -166,7 +193,6 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     );
     put_patient_and_study(&mut obj, &input.study);
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
-    put(&mut obj, tags::STUDY_ID, VR::SH, "");
     put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
     put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
 
@@ -341,18 +367,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
     put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
 
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(EXPLICIT_LE)
-                .media_storage_sop_class_uid(COMPREHENSIVE_SR)
-                .media_storage_sop_instance_uid(&instance),
-        )
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out)
-        .map_err(|e| ExportError::Dicom(e.to_string()))?;
-    Ok(out)
+    part10(obj, COMPREHENSIVE_SR, &instance)
 }
 
 /// An item naming one image: its SOP class and instance.
