@@ -63,7 +63,18 @@ impl Flood {
         (0..FLOOD)
             .map(|_| {
                 self.sent += 1;
-                let p = followup(&format!("flood {}", self.sent));
+                // Sealed, as the network requires (a clear one is refused at once, whoever
+                // signs it), under a key of the stranger's own: no home opens it, and it waits
+                // as an unknown author's entry.
+                let mut nonce = [0u8; countersign_report::payload::seal::NONCE_LEN];
+                nonce[..8].copy_from_slice(&self.sent.to_le_bytes());
+                let p = countersign_report::payload::seal::seal(
+                    &countersign_ledger::DataKey::from_bytes(self.key),
+                    &nonce,
+                    Kind::FollowupRecommend,
+                    Some(&self.log.parse().unwrap()),
+                    &followup(&format!("flood {}", self.sent)),
+                );
                 let e = craft(
                     &key,
                     &self.network,
