@@ -375,13 +375,18 @@ try {
   let attempts = 0;
   while (!signButton && attempts < 3) {
     attempts++;
+    // The viewer may be re-rendering after the peer's sync: its overlay first, then the key.
+    await until("the viewer's overlay", () =>
+      run(`return document.querySelector('[data-testid="overlay-zoom"]') ? true : null;`));
     await run(`
       const z = document.querySelector('[data-testid="overlay-zoom"]');
-      if (!z.textContent.includes('length tool'))
+      if (z && !z.textContent.includes('length tool'))
         document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', bubbles: true }));
     `);
-    await until("the length tool on", () =>
-      run(`const t = document.querySelector('[data-testid="overlay-zoom"]').textContent; return t.includes('length tool') ? t : null;`));
+    const on = await until("the length tool on", () =>
+      run(`const z = document.querySelector('[data-testid="overlay-zoom"]'); return z && z.textContent.includes('length tool') ? z.textContent : null;`))
+      .catch(() => null);
+    if (on === null) continue;
     await run(`
       const c = document.querySelector('[data-testid="viewer-canvas"]');
       const r = c.getBoundingClientRect();
