@@ -35,6 +35,8 @@ struct Shared {
     extra: Option<(LogId, DataKey)>,
     /// The logs each key request to this node named.
     asked_keys: Vec<Vec<LogId>>,
+    /// Key requests are refused (a ledger that cannot give them, or a peer that will not).
+    refuse_keys: bool,
 }
 
 /// A ledger in memory: entries are opaque records (the node only ever sees bytes), every
@@ -183,6 +185,9 @@ impl Ledger for Memory {
     fn keys_for(&mut self, _: &PublicKey, logs: &[LogId]) -> Result<Vec<(LogId, DataKey)>, String> {
         let mut s = self.shared.lock().unwrap();
         s.asked_keys.push(logs.to_vec());
+        if s.refuse_keys {
+            return Err("no data keys now".into());
+        }
         let mut keys: Vec<(LogId, DataKey)> = logs
             .iter()
             .filter_map(|l| Some((*l, s.keys.get(l)?.clone())))
@@ -637,4 +642,24 @@ async fn keys_not_asked_for_are_not_taken() {
         "{refused}"
     );
     assert!(asker.keys().is_empty(), "none of that answer is taken");
+}
+
+/// Review of issue 16: a peer refusing a key request failed the pull before the checks run as
+/// it finishes (split views, the checkpoints the peer signed), so a server could serve
+/// everything, refuse the keys and skip them. The entries are in: the pull finishes without
+/// the keys, nobody is cut off, and the next whole pull asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_key_request_finishes_the_pull_without_the_keys() {
+    let key = DataKey::from_bytes([5; 32]);
+    let (holder, asker, log) = key_holder_and_asker(key.clone(), key.clone()).await;
+    holder.shared.lock().unwrap().refuse_keys = true;
+    let report = asker.sync_once(&holder).await.unwrap();
+    assert_eq!(report.received, 0, "{report:?}");
+    assert!(!asker.keys().contains_key(&log));
+    assert!(cut_offs(&asker.remembered()).is_empty());
+    // Asked again by the next whole pull, and taken once the peer gives it.
+    holder.shared.lock().unwrap().refuse_keys = false;
+    asker.sync_once(&holder).await.unwrap();
+    assert_eq!(asker.keys().get(&log), Some(&key));
+    assert_eq!(holder.shared.lock().unwrap().asked_keys.len(), 2);
 }
