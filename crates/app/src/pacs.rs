@@ -18,11 +18,13 @@ use crate::import::{Expected, ImportFailure, ImportProgress};
 
 mod delivery;
 mod priors;
+mod worklist;
 
 pub use delivery::{
     Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, REJECTION,
 };
 pub use priors::PriorStudy;
+pub use worklist::{WorklistQuery, WorklistRow};
 
 /// Where a home keeps its archives (the store's meta table, as a JSON array).
 const ARCHIVES_META: &str = "pacs.archives";
@@ -118,59 +120,6 @@ pub struct ArchiveTest {
     pub protocol: &'static str,
     /// The round trip of a C-ECHO (DIMSE) or of a one-study QIDO-RS search (DICOMweb).
     pub rtt_ms: f64,
-}
-
-/// What the worklist is narrowed to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WorklistQuery {
-    /// One archive; every configured archive when `None`.
-    pub archive: Option<String>,
-    pub modality: Option<String>,
-    /// `YYYY-MM-DD` or `YYYYMMDD`.
-    pub since: Option<String>,
-    /// At most this many studies per archive (0: the archive's own limit).
-    pub limit: usize,
-}
-
-/// One line of the worklist: a study on an archive, and where this department stands on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorklistRow {
-    pub archive: String,
-    pub study: String,
-    pub patient: Option<String>,
-    pub patient_id: Option<String>,
-    pub date: Option<String>,
-    pub modalities: Vec<String>,
-    pub description: Option<String>,
-    pub accession: Option<String>,
-    /// Instances the archive says it holds, when it says.
-    pub instances: Option<u64>,
-    /// Instances of the study already in this home's image store.
-    pub local_instances: u64,
-    /// This department's report on it: `none`, or the state of its most advanced report
-    /// (`conflict` before `final`/`amended`, before `preliminary`, before `draft`).
-    pub report: String,
-    /// Set when the archive did not answer (unreachable, or no answer within its timeout):
-    /// the row is as the archive last answered this same search, at this time (ms since the
-    /// epoch). The report state is this home's now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub archive_answered_ms: Option<u64>,
-}
-
-/// The last answer of an archive to a worklist search, kept so that a radiologist still sees
-/// the list when the archive is down (see [`Home::worklist`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LastWorklist {
-    modality: Option<String>,
-    since: Option<String>,
-    limit: usize,
-    answered_ms: u64,
-    matches: Vec<StudyMatch>,
-}
-
-/// The store's meta key of an archive's last worklist answer.
-fn last_worklist_key(archive: &str) -> String {
-    format!("pacs.worklist.{archive}")
 }
 
 /// What `retrieve` did.
@@ -357,108 +306,6 @@ impl Home {
                 ArchiveEndpoint::Dimse { .. } => "dimse",
             },
             rtt_ms: rtt.as_secs_f64() * 1000.0,
-        })
-    }
-
-    /// The studies on the archive(s), newest first, each with this department's report state.
-    pub fn worklist(&self, query: &WorklistQuery) -> Result<Vec<WorklistRow>> {
-        let archives = match &query.archive {
-            Some(name) => vec![self.archive(name)?],
-            None => {
-                let all = self.pacs_list()?;
-                if all.is_empty() {
-                    return Err(AppError::InvalidInput(
-                        "no archive is configured: add one with `pacs add`".into(),
-                    ));
-                }
-                all
-            }
-        };
-        let search = StudyQuery {
-            modality: query.modality.clone(),
-            since: query.since.as_deref().map(dicom_date).transpose()?,
-            limit: query.limit,
-            ..Default::default()
-        };
-        let mut rows = Vec::new();
-        for config in &archives {
-            let (found, answered_ms) = match config.client()?.search(&search) {
-                Ok(found) => {
-                    tracing::info!(archive = %config.name, studies = found.len(), "worklist read");
-                    self.keep_worklist(&config.name, &search, &found);
-                    (found, None)
-                }
-                // Down or silent: the last answer to the same search, said to be that.
-                Err(e @ (PacsError::Unreachable(_) | PacsError::Timeout(_))) => {
-                    match self.last_worklist(&config.name, &search) {
-                        Some(last) => {
-                            tracing::warn!(archive = %config.name, "archive did not answer: its last worklist is shown");
-                            (last.matches, Some(last.answered_ms))
-                        }
-                        None => return Err(config.error(e)),
-                    }
-                }
-                Err(e) => return Err(config.error(e)),
-            };
-            for m in found {
-                let mut row = self.worklist_row(&config.name, m)?;
-                row.archive_answered_ms = answered_ms;
-                rows.push(row);
-            }
-        }
-        rows.sort_by(|a, b| b.date.cmp(&a.date).then(a.study.cmp(&b.study)));
-        Ok(rows)
-    }
-
-    /// Keeps `found` as the archive's last answer to `search` (one per archive: the last
-    /// search asked). Best effort: a worklist is shown whether or not it could be kept.
-    fn keep_worklist(&self, archive: &str, search: &StudyQuery, found: &[StudyMatch]) {
-        let last = LastWorklist {
-            modality: search.modality.clone(),
-            since: search.since.clone(),
-            limit: search.limit,
-            answered_ms: crate::home::now_ms(),
-            matches: found.to_vec(),
-        };
-        let Ok(json) = serde_json::to_string(&last) else {
-            return;
-        };
-        let kept = self
-            .store()
-            .db()
-            .set_meta(&last_worklist_key(archive), &json);
-        if let Err(e) = kept {
-            tracing::warn!(archive, error = %e, "the worklist could not be kept for when the archive is down");
-        }
-    }
-
-    /// The archive's last answer, if it was to the same search.
-    fn last_worklist(&self, archive: &str, search: &StudyQuery) -> Option<LastWorklist> {
-        let json = self.store().db().meta(&last_worklist_key(archive)).ok()??;
-        let last: LastWorklist = serde_json::from_str(&json).ok()?;
-        (last.modality == search.modality
-            && last.since == search.since
-            && last.limit == search.limit)
-            .then_some(last)
-    }
-
-    fn worklist_row(&self, archive: &str, m: StudyMatch) -> Result<WorklistRow> {
-        let db = self.store().db();
-        let report = self.report_state(&m.study)?;
-        let local_instances = db.study_head(&m.study)?.map_or(0, |(_, n)| n);
-        Ok(WorklistRow {
-            archive: archive.to_string(),
-            study: m.study,
-            patient: m.patient_name,
-            patient_id: m.patient_id,
-            date: m.date,
-            modalities: m.modalities,
-            description: m.description,
-            accession: m.accession,
-            instances: m.instances,
-            local_instances,
-            report,
-            archive_answered_ms: None,
         })
     }
 

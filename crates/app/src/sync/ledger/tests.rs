@@ -1,0 +1,209 @@
+//! The home as a sync node's ledger: batch bounds, and data keys asked for and served.
+
+use super::*;
+
+/// Regression: roster fork evidence keeps its payload (up to 16 MiB); two pieces appended
+/// after a full batch made an honest server's frame one its peer refuses, which cut the
+/// honest server off. Evidence now counts inside the batch's bounds.
+#[test]
+fn evidence_with_large_payloads_stays_inside_the_batch_bounds() {
+    let big = |n: u8| BundleRecord {
+        header: vec![n; 200],
+        signature: [n; 64],
+        payload: Some(vec![n; 16 << 20]),
+    };
+    let mut records = vec![big(1)];
+    assert!(
+        !fits(&records, &big(2)),
+        "a second 16 MiB record would pass 20 MiB"
+    );
+    records.clear();
+    assert!(fits(&records, &big(3)), "one record always fits");
+    let small = BundleRecord {
+        header: vec![0; 200],
+        signature: [0; 64],
+        payload: Some(vec![0; 100]),
+    };
+    let full: Vec<BundleRecord> = (0..countersign_sync::protocol::MAX_BATCH)
+        .map(|_| small.clone())
+        .collect();
+    assert!(!fits(&full, &small), "at most MAX_BATCH records");
+}
+
+use countersign_ledger::{DataKey, Role, SecretKey};
+use countersign_sync::{AcceptError, Ledger};
+
+/// A founded home with a person and an AI model (granted nothing) on its roster, and one
+/// sealed report.
+fn home_with_report(dir: &Path) -> (Home, PublicKey, PublicKey, LogId) {
+    let mut home = crate::tests::founded(dir);
+    let bea = SecretKey::from_seed(&[0xbe; 32]).public();
+    home.roster_add(bea, "Dr Bea", Role::Radiologist, false, None)
+        .unwrap();
+    let model = SecretKey::from_seed(&[0xa1; 32]).public();
+    home.roster_add(
+        model,
+        "soft-tissue-stats",
+        Role::AiModel,
+        false,
+        Some(countersign_ledger::roster::AiModelInfo {
+            vendor: "Countersign examples".into(),
+            model: "soft-tissue-stats".into(),
+            version: "1.0".into(),
+            regulatory_id: None,
+        }),
+    )
+    .unwrap();
+    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+    (home, bea, model, report)
+}
+
+#[test]
+fn keys_go_only_to_members_who_may_read_the_report_and_never_for_an_erased_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, bea, model, report) = home_with_report(dir.path());
+    let key = home.store().db().report_key(&report).unwrap().unwrap();
+    let network = home.whoami().unwrap().network.unwrap();
+    let mut ledger = HomeLedger::new(home).unwrap();
+    // A person: the key, once however often it is named; the roster log has none.
+    let served = ledger.keys_for(&bea, &[report, network, report]).unwrap();
+    assert_eq!(served, vec![(report, key)]);
+    // An AI model nobody granted the report, and a stranger: nothing.
+    assert!(ledger.keys_for(&model, &[report]).unwrap().is_empty());
+    let stranger = SecretKey::from_seed(&[0x55; 32]).public();
+    assert!(ledger.keys_for(&stranger, &[report]).unwrap().is_empty());
+    // Erased here: nothing, to anyone.
+    ledger
+        .home
+        .erase(&crate::DataSubject::Report(report), "GDPR Art. 17")
+        .unwrap();
+    assert!(ledger.keys_for(&bea, &[report]).unwrap().is_empty());
+    assert!(
+        ledger.lacking_keys().unwrap().is_empty(),
+        "an erased report lacks nothing"
+    );
+}
+
+#[test]
+fn a_home_lacking_a_key_asks_for_it_and_takes_only_the_key_that_opens_the_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, _, _, report) = home_with_report(dir.path());
+    let key = home.store().db().report_key(&report).unwrap().unwrap();
+    // The ciphertext without its key, as a `--no-keys` bundle leaves a home.
+    home.store_mut()
+        .write(|db| db.delete_report_key(&report).map(|_| ()))
+        .unwrap();
+    assert!(home.report_show(report).unwrap().unreadable);
+    let mut ledger = HomeLedger::new(home).unwrap();
+    assert_eq!(ledger.lacking_keys().unwrap(), vec![report]);
+    // A key that does not open the create held here is proof against the sender.
+    let wrong = DataKey::from_bytes([0x44; 32]);
+    assert!(matches!(
+        ledger.take_keys("peer", vec![(report, wrong)]),
+        Err(AcceptError::Misbehaved(_))
+    ));
+    assert_eq!(ledger.home.store().db().report_key(&report).unwrap(), None);
+    // The report's key is taken, and the report reads in full at once.
+    assert_eq!(ledger.take_keys("peer", vec![(report, key.clone())]), Ok(1));
+    assert_eq!(
+        ledger.home.store().db().report_key(&report).unwrap(),
+        Some(key.clone())
+    );
+    assert!(!ledger.home.report_show(report).unwrap().unreadable);
+    assert!(ledger.lacking_keys().unwrap().is_empty());
+    // The same key again is no news; another that opens nothing is still proof.
+    assert_eq!(ledger.take_keys("peer", vec![(report, key)]), Ok(1));
+    assert!(matches!(
+        ledger.take_keys("peer", vec![(report, DataKey::from_bytes([0x45; 32]))]),
+        Err(AcceptError::Misbehaved(_))
+    ));
+}
+
+#[test]
+fn a_home_lacking_more_keys_than_one_request_names_asks_for_all_of_them_in_turn() {
+    let limit = countersign_sync::protocol::MAX_KEY_REQUEST;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, _, _, first) = home_with_report(dir.path());
+    let mut reports = vec![first];
+    for _ in 0..limit + 3 {
+        reports.push(home.report_new("1.2.3", "ct-chest", &[]).unwrap());
+    }
+    home.store_mut()
+        .write(|db| {
+            for r in &reports {
+                db.delete_report_key(r)?;
+            }
+            Ok::<_, countersign_store::StoreError>(())
+        })
+        .unwrap();
+    let mut ledger = HomeLedger::new(home).unwrap();
+    let one = ledger.lacking_keys().unwrap();
+    let two = ledger.lacking_keys().unwrap();
+    assert_eq!((one.len(), two.len()), (limit, limit));
+    let mut asked: Vec<LogId> = one.iter().chain(&two).copied().collect();
+    asked.sort_unstable();
+    asked.dedup();
+    reports.sort_unstable();
+    assert_eq!(asked, reports, "every report lacking its key is asked for");
+}
+
+/// S2: an envelope's length is the one thing a home without the key can judge of it, and
+/// every home judges it alike — with the key or without, a sealed payload too short to be
+/// an envelope around any payload is refused as `seal_malformed`; one of a possible length
+/// is taken by its header when the key is lacking.
+#[test]
+fn a_sealed_payload_of_no_envelopes_length_is_refused_with_or_without_the_key() {
+    use countersign_ledger::{Entry, Header, Kind};
+    use countersign_report::payload::seal;
+    let bea = SecretKey::from_seed(&[0xbe; 32]);
+    for keyless in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut home, _, _, report) = home_with_report(dir.path());
+        if keyless {
+            home.store_mut()
+                .write(|db| db.delete_report_key(&report).map(|_| ()))
+                .unwrap();
+        }
+        let network = home.whoami().unwrap().network.unwrap();
+        drop(home);
+        let write = |seq: u64, payload: &[u8]| {
+            let h = Header::new(
+                network,
+                report,
+                bea.public(),
+                seq,
+                crate::home::now_ms(),
+                Kind::SectionWrite,
+                vec![report],
+                payload,
+            );
+            Entry::sign(h, &bea).unwrap()
+        };
+        let mut ledger = HomeLedger::open(dir.path()).unwrap();
+        let mut send = |entry: &Entry, payload: &[u8]| {
+            let bytes = bundle::encode([(entry, Some(payload))]);
+            let batch = HomeLedger::check(&bytes).unwrap();
+            ledger.accept(batch, "peer").unwrap()
+        };
+        // Magic, nonce, commitment and tag around nothing: no clear payload is empty.
+        let mut short = seal::SEAL_MAGIC.to_vec();
+        short.extend_from_slice(&[7; seal::SEAL_OVERHEAD - 4]);
+        let refused = write(1, &short);
+        let got = send(&refused, &short);
+        assert_eq!((got.new, got.quarantined), (0, 1), "keyless: {keyless}");
+        let q = crate::tests::open_home(dir.path())
+            .unwrap()
+            .quarantine()
+            .unwrap();
+        assert_eq!(q.len(), 1, "keyless: {keyless}");
+        assert_eq!(q[0].code, "seal_malformed", "keyless: {keyless}: {q:?}");
+        if keyless {
+            // One byte more is an envelope's length: without the key, judged by its
+            // header and stored.
+            let mut fine = short.clone();
+            fine.push(7);
+            let taken = write(1, &fine);
+            assert_eq!(send(&taken, &fine).new, 1);
+        }
+    }
+}
