@@ -155,13 +155,7 @@ fn a_moved_report_is_rejected_in_the_wrong_study_and_delivered_into_the_right_on
     home.ok(&["retrieve", "--pacs", "orthanc", "--study", &wrong.study]);
     home.ok(&["retrieve", "--pacs", "orthanc", "--study", &right.study]);
     let report = home.new_report(&wrong.study, "ct-chest");
-    for (section, words) in [
-        ("technique", "CT of the head."),
-        ("findings", "Normal."),
-        ("impression", "No acute abnormality."),
-    ] {
-        home.write(&report, section, words).ok();
-    }
+    home.fill_every_section(&report);
     home.ok(&["report", "finalize", &report]);
 
     // Two versions delivered into S1 (the sign-off, then an addendum), to both archives.
@@ -322,13 +316,7 @@ fn a_peer_that_delivered_the_report_corrects_its_archive_when_the_move_reaches_i
     }
     ada.ok(&["retrieve", "--pacs", "orthanc", "--study", &right.study]);
     let report = ada.new_report(&wrong.study, "ct-chest");
-    for (section, words) in [
-        ("technique", "CT of the head."),
-        ("findings", "Normal."),
-        ("impression", "No acute abnormality."),
-    ] {
-        ada.write(&report, section, words).ok();
-    }
+    ada.fill_every_section(&report);
     ada.ok(&["report", "finalize", &report]);
     // Bob holds the report (with its key) and delivers it; Ada's home delivers nothing.
     assert_eq!(bob.import(&ada.bundle(None)).code, 0);

@@ -93,13 +93,7 @@ fn the_worklist_lists_the_seeded_studies_with_this_departments_report_states() {
     let conflict = ada.new_report(&studies[4].study, "ct-chest");
     let fin = ada.new_report(&studies[3].study, "ct-chest");
     for report in [&fin, &conflict] {
-        for (section, text) in [
-            ("technique", "CT of the head."),
-            ("findings", "Normal."),
-            ("impression", "No acute abnormality."),
-        ] {
-            ada.write(report, section, text).ok();
-        }
+        ada.fill_every_section(report);
     }
     ada.ok(&["report", "finalize", &fin]);
     assert_eq!(bob.import(&ada.bundle(None)).code, 0);
@@ -578,13 +572,7 @@ fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
     home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
     home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
     let report = home.new_report(&study.study, "ct-chest");
-    for (section, text) in [
-        ("technique", "CT of the head."),
-        ("findings", "Normal."),
-        ("impression", "No acute abnormality."),
-    ] {
-        home.write(&report, section, text).ok();
-    }
+    home.fill_every_section(&report);
     // A draft does not go.
     let early = home.run(&["deliver", &report, "--pacs", "orthanc"]);
     assert_eq!(early.error_code(), "invalid_input", "{}", early.stderr);
@@ -829,13 +817,7 @@ fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
     home.ok(&["pacs", "add", "later", "--dicomweb", &down, "--store-back"]);
     home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
     let report = home.new_report(&study.study, "ct-chest");
-    for (section, text) in [
-        ("technique", "CT of the head."),
-        ("findings", "Normal."),
-        ("impression", "No acute abnormality."),
-    ] {
-        home.write(&report, section, text).ok();
-    }
+    home.fill_every_section(&report);
     // A draft is not sent anywhere.
     assert_eq!(home.ok(&["deliveries"]), serde_json::json!([]));
 
