@@ -55,7 +55,8 @@ build:
 	$(CARGO) build --release --locked -p countersign-cli
 
 # A Debian package of the release build: the desktop app with its desktop entry and icons, and
-# the CLI as /usr/bin/countersign (Tauri's bundler; nothing is downloaded). Install it with
+# the CLI as /usr/bin/countersign, and the decode worker both start (Tauri's bundler; nothing is
+# downloaded). Install it with
 # `sudo apt install ./Countersign_0.1.0_amd64.deb` (the path this prints).
 package: deps ui tauri-cli
 	$(CARGO) build --release --locked -p countersign-cli -p countersign-desktop

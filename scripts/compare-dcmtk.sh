@@ -5,6 +5,10 @@
 # Each ratio is of whole processes, so it includes each program's start-up: the start-up of both
 # (`--version`, which loads the program and its libraries and exits) is measured in the same run
 # and printed first, so a reader can see what the ratios are made of.
+# Two sets of files: corpus files (which earlier optimisation was profiled on) and files
+# generated for this run from a seed by scripts/unseen-images.py (pydicom, compressed by DCMTK's
+# own dcmcjpeg/dcmcrle), which no code here was tuned on — issue 20's "files the project has
+# not seen". Goal: every class ≥ 1.5× DCMTK; JPEG 2000 ahead of GDCM.
 # Usage: scripts/compare-dcmtk.sh [countersign binary]   (default: the release build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +18,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for tool in hyperfine dcmj2pnm; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 2; }; done
 
-compare() { # label file
-  local label=$1 file=$corpus/$2
+compare() { # label file (relative to the corpus, or absolute)
+  local label=$1 file=$2
+  [[ $file = /* ]] || file=$corpus/$file
   hyperfine -N --style none --warmup 3 --min-runs 20 --export-json "$out/r.json" \
     -n countersign "$bin image render $file -o $out/c.png" \
     -n dcmtk "dcmj2pnm $file $out/d.pnm" >/dev/null
@@ -23,7 +28,8 @@ compare() { # label file
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[2]))["results"]}
 c, d = r["countersign"]["median"], r["dcmtk"]["median"]
-print(f"| {sys.argv[1]} | {c*1e3:.1f} ms | {d*1e3:.1f} ms | {d/c:.2f}x |")
+ratio = d / c
+print(f"| {sys.argv[1]} | {c*1e3:.1f} ms | {d*1e3:.1f} ms | {ratio:.2f}x | {'met' if ratio >= 1.5 else 'NOT MET'} |")
 PY
 }
 
@@ -36,13 +42,23 @@ c, d = r["countersign"]["median"], r["dcmtk"]["median"]
 print(f"process start-up (--version), median: countersign {c*1e3:.1f} ms, dcmj2pnm {d*1e3:.1f} ms")
 print()
 PY
-echo "| image | countersign render → PNG | dcmj2pnm → PNM | speed-up |"
-echo "|---|---|---|---|"
+echo "| image | countersign render → PNG | dcmj2pnm → PNM | speed-up | ≥ 1.5x |"
+echo "|---|---|---|---|---|"
 compare "CT 512² (693_UNCI)" 693_UNCI.dcm
 compare "CR 1760² MONOCHROME1 (RG3_UNCI)" RG3_UNCI.dcm
 compare "JPEG baseline colour (examples_ybr_color, frame 1)" examples_ybr_color.dcm
 compare "JPEG lossless 1024×256 (JPEG-LL)" JPEG-LL.dcm
 compare "RLE multi-frame (emri_small_RLE)" emri_small_RLE.dcm
+compare "MR 64² (MR_small)" MR_small.dcm
+compare "US palette colour 800×600 (OBXXXX1A)" OBXXXX1A.dcm
+python=${COUNTERSIGN_PYTHON:-$HOME/.cache/countersign/venv/bin/python}
+if "$python" -c 'import pydicom, numpy' 2>/dev/null && command -v dcmcjpeg >/dev/null; then
+  while IFS=$'\t' read -r label file; do
+    compare "unseen: $label" "$file"
+  done < <("$python" "$here/scripts/unseen-images.py" "$out/unseen")
+else
+  echo "(no files generated: needs pydicom and numpy in $python, and DCMTK's dcmcjpeg)"
+fi
 if command -v gdcmconv >/dev/null; then
   hyperfine -N --style none --warmup 2 --min-runs 10 --export-json "$out/j.json" \
     -n countersign "$bin image render $corpus/RG3_J2KR.dcm -o $out/c.png" \
@@ -51,6 +67,6 @@ if command -v gdcmconv >/dev/null; then
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 c, g = r["countersign"]["median"], r["gdcm"]["median"]
-print(f"| JPEG 2000 lossless CR 1760² (RG3_J2KR) vs gdcmconv --raw | {c*1e3:.1f} ms | {g*1e3:.1f} ms (GDCM) | {g/c:.2f}x |")
+print(f"| JPEG 2000 lossless CR 1760² (RG3_J2KR) vs gdcmconv --raw | {c*1e3:.1f} ms | {g*1e3:.1f} ms (GDCM) | {g/c:.2f}x | {'ahead: met' if g > c else 'NOT MET'} |")
 PY
 fi

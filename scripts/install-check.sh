@@ -15,10 +15,13 @@ mkdir -p "$root"
 dpkg-deb -x "$deb" "$root"
 [ "$(dpkg-deb -f "$deb" Package)" = countersign ] || fail "package name is $(dpkg-deb -f "$deb" Package)"
 dpkg-deb -f "$deb" Depends | grep -q 'libwebkit2gtk-4.1-0' || fail "Depends lacks libwebkit2gtk-4.1-0: $(dpkg-deb -f "$deb" Depends)"
-for bin in countersign countersign-desktop; do
+for bin in countersign countersign-desktop countersign-decode-worker; do
 	[ -x "$root/usr/bin/$bin" ] || fail "/usr/bin/$bin is not in the package"
 done
 "$root/usr/bin/countersign" --version >/dev/null || fail "the installed CLI does not run"
+# The worker answers its hello, confined, and ends at the end of its input.
+"$root/usr/bin/countersign-decode-worker" --countersign-decode-worker </dev/null \
+	| grep -q '"hello":"countersign-decode-worker/1"' || fail "the installed decode worker does not start"
 entries=("$root"/usr/share/applications/*.desktop)
 [ "${#entries[@]}" = 1 ] && [ -f "${entries[0]}" ] || fail "expected one desktop entry, found: ${entries[*]}"
 desktop-file-validate "${entries[0]}" || fail "desktop-file-validate refused ${entries[0]}"

@@ -266,6 +266,19 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
+/// Whether decoding this image's pixels reaches a codec written in C or C++ (libjpeg-turbo,
+/// CharLS, OpenJPEG): any encapsulated transfer syntax but RLE, which is decoded here in Rust.
+/// Native and deflated pixel data are read by Rust code alone, with every length checked
+/// before allocating; a caller that must contain what a hostile file could do to a C codec
+/// (the decode worker) needs to do so only when this is true.
+pub fn needs_c_codec(info: &ImageInfo) -> bool {
+    info.has_pixels
+        && info.transfer_syntax_uid != RLE_LOSSLESS
+        && TransferSyntaxRegistry
+            .get(&info.transfer_syntax_uid)
+            .is_none_or(|t| t.is_encapsulated_pixel_data())
+}
+
 /// Uncompressed little-endian single-sample frames (most CT, MR, CR, DX) straight from the
 /// element's bytes: one pass into typed samples, no intermediate copy (the general decoder copies
 /// the frame once more before the samples are built).

@@ -32,7 +32,7 @@ pub mod sr;
 
 use std::path::Path;
 
-pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
+pub use decode::{needs_c_codec, Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
 pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};

@@ -183,6 +183,20 @@ fn rgb(frame: &Frame, convert: impl Fn(u8, u8, u8) -> [u8; 3]) -> Rendered {
     };
     let s = &frame.samples;
     let mut pixels = Vec::with_capacity(s.len());
+    // 8-bit samples (colour JPEG, US, secondary capture: nearly every colour image) go
+    // straight through, without widening each sample to i64 and back.
+    if let (Samples::U8(v), true) = (s, frame.bits_stored <= 8) {
+        for p in v.chunks_exact(3) {
+            pixels.extend_from_slice(&convert(p[0], p[1], p[2]));
+        }
+        return Rendered {
+            width: frame.columns,
+            height: frame.rows,
+            channels: 3,
+            pixels,
+            window: None,
+        };
+    }
     for i in (0..s.len()).step_by(3) {
         pixels.extend_from_slice(&convert(
             to8(s.get(i)),
@@ -221,7 +235,9 @@ fn palette(frame: &Frame, p: &crate::decode::Palette) -> Rendered {
 
 /// Encodes a rendered image as PNG.
 pub fn to_png(image: &Rendered) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
+    // Room for about 2:1 up front (what the fast setting makes of most medical images), so
+    // the output is not copied on every doubling as it grows.
+    let mut out = Vec::with_capacity(image.pixels.len() / 2 + 4096);
     let mut encoder = png::Encoder::new(&mut out, image.width, image.height);
     encoder.set_color(if image.channels == 3 {
         png::ColorType::Rgb
@@ -229,7 +245,7 @@ pub fn to_png(image: &Rendered) -> Result<Vec<u8>> {
         png::ColorType::Grayscale
     });
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
+    encoder.set_compression(png::Compression::Fastest);
     let mut writer = encoder
         .write_header()
         .map_err(|e| ImagingError::Png(e.to_string()))?;

@@ -98,3 +98,26 @@ fn thumbnails_fit_and_average() {
     let mean = |p: &[u8]| p.iter().map(|v| u64::from(*v)).sum::<u64>() as f64 / p.len() as f64;
     assert!((mean(&full.pixels) - mean(&small.pixels)).abs() < 2.0);
 }
+
+#[test]
+fn only_encapsulated_pixel_data_other_than_rle_reaches_a_c_codec() {
+    let c_codec = |name: &str| crate::needs_c_codec(&crate::open(&corpus(name)).unwrap().info);
+    for rust in [
+        "693_UNCI.dcm",
+        "RG3_UNCI.dcm",
+        "ExplVR_BigEnd.dcm",
+        "emri_small_RLE.dcm",
+        "MR_small_RLE.dcm",
+        "image_dfl.dcm",
+    ] {
+        assert!(!c_codec(rust), "{rust} is decoded by Rust code alone");
+    }
+    for c in [
+        "examples_ybr_color.dcm",
+        "JPEG-LL.dcm",
+        "RG3_J2KR.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+    ] {
+        assert!(c_codec(c), "{c} reaches a C codec");
+    }
+}

@@ -14,9 +14,11 @@
 //! crashed the worker, outran its time budget or its memory limit is refused: at import it is
 //! not stored; an image imported before this check existed is checked on first use.
 //!
-//! Protocol (stdin → worker): per request a tag byte (`0` decode, `1` probe the confinement;
-//! `2` abort and `3` stop reading, for tests of a broken worker), then for `0` a `u64` little-endian length and that
-//! many bytes. Worker → stdout: first a hello line, then one JSON line per request.
+//! Protocol (stdin → worker): per request a tag byte (`0` decode, `1` probe the confinement,
+//! `4` render one frame to PNG; `2` abort and `3` stop reading, for tests of a broken worker),
+//! then for `4` the [`RenderRequest`], and for `0` and `4` a `u64` little-endian length and that
+//! many bytes. Worker → stdout: first a hello line, then one JSON line per request; the answer
+//! to `4` is a line `{"png": length}` followed by the PNG's bytes (or `{"error": …}`).
 //!
 //! ```no_run
 //! # fn main() -> countersign_app::Result<()> {
@@ -37,7 +39,7 @@ mod tests;
 mod worker;
 
 use command::worker_command;
-pub use command::{set_worker_command, WorkerCommand};
+pub use command::{set_worker_command, WorkerCommand, WORKER_PROGRAM};
 use process::{Ended, Worker};
 
 use std::time::{Duration, Instant};
@@ -144,6 +146,62 @@ impl Verdict {
     }
 }
 
+/// The largest PNG a worker may answer with: an 8-bit RGB image of 9 000 × 9 000 pixels, with
+/// room for the format's own bytes. The parent checks the length before allocating.
+pub(crate) const MAX_PNG: u64 = 256 << 20;
+
+/// A render request: which frame, which window, and the longest side of a thumbnail, sent as
+/// [`RenderRequest::LEN`] fixed bytes (little-endian) before the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RenderRequest {
+    pub(crate) frame: u32,
+    pub(crate) window: countersign_imaging::WindowChoice,
+    pub(crate) max_side: Option<u32>,
+}
+
+impl RenderRequest {
+    /// Frame (4), window kind (1: default, explicit, min–max), centre (8), width (8), thumbnail
+    /// side (4, 0 for none).
+    pub(crate) const LEN: usize = 25;
+
+    fn encode(&self) -> [u8; Self::LEN] {
+        use countersign_imaging::WindowChoice;
+        let mut out = [0u8; Self::LEN];
+        out[..4].copy_from_slice(&self.frame.to_le_bytes());
+        let (kind, center, width) = match self.window {
+            WindowChoice::Default => (0u8, 0.0, 0.0),
+            WindowChoice::Explicit(w) => (1, w.center, w.width),
+            WindowChoice::MinMax => (2, 0.0, 0.0),
+        };
+        out[4] = kind;
+        out[5..13].copy_from_slice(&center.to_le_bytes());
+        out[13..21].copy_from_slice(&width.to_le_bytes());
+        out[21..].copy_from_slice(&self.max_side.unwrap_or(0).to_le_bytes());
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8; Self::LEN]) -> Option<RenderRequest> {
+        use countersign_imaging::{Window, WindowChoice};
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4"));
+        let f64_at = |at: usize| f64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
+        let window = match bytes[4] {
+            0 => WindowChoice::Default,
+            1 => WindowChoice::Explicit(Window {
+                center: f64_at(5),
+                width: f64_at(13),
+            }),
+            2 => WindowChoice::MinMax,
+            _ => return None,
+        };
+        let side = u32_at(21);
+        Some(RenderRequest {
+            frame: u32_at(0),
+            window,
+            max_side: (side > 0).then_some(side),
+        })
+    }
+}
+
 /// What the worker's confinement achieved, as it reported it in its hello line.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct Confinement {
@@ -168,6 +226,12 @@ struct Hello {
     hello: String,
     #[serde(flatten)]
     confinement: Confinement,
+}
+
+#[derive(Deserialize)]
+struct RenderAnswer {
+    png: Option<u64>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +412,69 @@ impl DecodeSandbox {
                     Attempt::Done(verdict)
                 }
             }
+        }
+    }
+
+    /// Renders one frame of `bytes` to PNG in the worker, which decodes it: for files whose
+    /// pixels reach a C codec ([`countersign_imaging::needs_c_codec`]), so that this process
+    /// decodes none of them. `Ok(Err(verdict))` when the worker refused the file, crashed on it
+    /// or ran out of time (a decoder's ordinary error is a `Harmless` verdict with its message).
+    /// One attempt, and for a worker starved or killed from outside one more, as for a check.
+    pub(crate) fn render_png(
+        &mut self,
+        bytes: &[u8],
+        info: &countersign_imaging::ImageInfo,
+        request: RenderRequest,
+    ) -> Result<std::result::Result<Vec<u8>, Verdict>> {
+        let budget = budget_for(Some(info));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let deadline = Instant::now() + budget;
+            let worker = self.worker()?;
+            let head = [&[4u8][..], &request.encode()[..]].concat();
+            let answer = worker
+                .send(&[&head, &request_for(bytes)[1..], bytes], deadline)
+                .and_then(|()| worker.answer(deadline.saturating_duration_since(Instant::now())));
+            let line = match answer {
+                Ok(line) => line,
+                Err(ended) => match self.judge(Err(ended), budget, bytes.len()) {
+                    Attempt::Transient(_) if tries == 1 => continue,
+                    Attempt::Done(v) | Attempt::Transient(v) => return Ok(Err(v)),
+                },
+            };
+            let nonsense = |s: &mut Self| {
+                s.refuse(
+                    "decoder_failed",
+                    "the decode worker answered nonsense".into(),
+                    true,
+                )
+            };
+            let png = match serde_json::from_str::<RenderAnswer>(&line) {
+                Ok(RenderAnswer {
+                    png: Some(len),
+                    error: None,
+                }) if len <= MAX_PNG => {
+                    let worker = self.worker.as_mut().expect("answered above");
+                    worker.bytes(len, deadline.saturating_duration_since(Instant::now()))
+                }
+                Ok(RenderAnswer {
+                    png: None,
+                    error: Some(error),
+                }) => {
+                    return Ok(Err(Verdict::Harmless {
+                        frames: 0,
+                        error: Some(error),
+                    }))
+                }
+                _ => return Ok(Err(nonsense(self))),
+            };
+            return Ok(match png {
+                Ok(png) => Ok(png),
+                Err(ended) => match self.judge(Err(ended), budget, bytes.len()) {
+                    Attempt::Done(v) | Attempt::Transient(v) => Err(v),
+                },
+            });
         }
     }
 

@@ -7,8 +7,15 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Confinement, Hello, WorkerCommand, HELLO, MAX_LINE, STARTUP};
+use super::{Confinement, Hello, WorkerCommand, HELLO, MAX_LINE, MAX_PNG, STARTUP};
 use crate::error::{AppError, Result};
+
+/// What the reader thread passes on: a line, or the bytes a `{"png": length}` line announced.
+#[derive(Debug)]
+enum Message {
+    Line(String),
+    Bytes(Vec<u8>),
+}
 
 #[derive(Debug)]
 pub(super) enum Ended {
@@ -27,7 +34,7 @@ pub(super) struct Worker {
     child: Child,
     /// `None` once closed (a worker exits at end of input).
     stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
+    lines: mpsc::Receiver<Message>,
     pub(super) confinement: Confinement,
     pub(super) files: usize,
 }
@@ -125,7 +132,23 @@ impl Worker {
 
     pub(super) fn answer(&mut self, within: Duration) -> std::result::Result<String, Ended> {
         match self.lines.recv_timeout(within) {
-            Ok(line) => Ok(line),
+            Ok(Message::Line(line)) => Ok(line),
+            // Bytes nobody asked for: the worker is not following the protocol.
+            Ok(Message::Bytes(_)) => Err(Ended::Died),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Ended::TimedOut),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Ended::Died),
+        }
+    }
+
+    /// The `len` bytes a `{"png": len}` answer announced.
+    pub(super) fn bytes(
+        &mut self,
+        len: u64,
+        within: Duration,
+    ) -> std::result::Result<Vec<u8>, Ended> {
+        match self.lines.recv_timeout(within) {
+            Ok(Message::Bytes(bytes)) if bytes.len() as u64 == len => Ok(bytes),
+            Ok(_) => Err(Ended::Died),
             Err(mpsc::RecvTimeoutError::Timeout) => Err(Ended::TimedOut),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Ended::Died),
         }
@@ -210,19 +233,48 @@ impl Drop for Worker {
     }
 }
 
-fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<String>) {
+fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<Message>) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut line = String::new();
         match reader.by_ref().take(MAX_LINE).read_line(&mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                if tx.send(line.trim_end().to_string()).is_err() {
+                let line = line.trim_end().to_string();
+                let announced = png_length(&line);
+                if tx.send(Message::Line(line)).is_err() {
                     return;
+                }
+                if let Some(len) = announced {
+                    // Checked against the bound before allocating; a worker that announces
+                    // more, or sends less, is read no further.
+                    if len > MAX_PNG {
+                        return;
+                    }
+                    let mut bytes = Vec::new();
+                    if bytes.try_reserve_exact(len as usize).is_err()
+                        || reader.by_ref().take(len).read_to_end(&mut bytes).is_err()
+                        || bytes.len() as u64 != len
+                        || tx.send(Message::Bytes(bytes)).is_err()
+                    {
+                        return;
+                    }
                 }
             }
         }
     }
+}
+
+/// The length a render answer `{"png": length}` announces.
+fn png_length(line: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Announced {
+        png: u64,
+    }
+    if !line.starts_with("{\"png\"") {
+        return None;
+    }
+    serde_json::from_str::<Announced>(line).ok().map(|a| a.png)
 }
 
 /// How a worker ended, and whether that may be the machine's doing (SIGKILL: the kernel's

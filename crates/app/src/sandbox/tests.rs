@@ -163,3 +163,97 @@ fn a_worker_that_stops_reading_costs_one_budget_not_the_app() {
         }
     );
 }
+
+#[test]
+fn a_render_in_the_worker_is_the_png_this_process_would_have_made() {
+    let mut sandbox = DecodeSandbox::new();
+    let bytes = std::fs::read(countersign_testkit::corpus("examples_ybr_color.dcm")).unwrap();
+    let image = countersign_imaging::from_bytes(&bytes).unwrap();
+    for (frame, max_side) in [(0, None), (image.info.frames - 1, Some(40))] {
+        let request = RenderRequest {
+            frame,
+            window: countersign_imaging::WindowChoice::Default,
+            max_side,
+        };
+        let png = sandbox
+            .render_png(&bytes, &image.info, request)
+            .unwrap()
+            .unwrap();
+        let mut here = image.render(frame, request.window).unwrap();
+        if let Some(side) = max_side {
+            here = countersign_imaging::thumbnail(&here, side);
+        }
+        assert_eq!(
+            png,
+            countersign_imaging::to_png(&here).unwrap(),
+            "frame {frame}"
+        );
+    }
+    // A frame the file does not have: the decoder's own error, as a message.
+    let request = RenderRequest {
+        frame: image.info.frames,
+        window: countersign_imaging::WindowChoice::MinMax,
+        max_side: None,
+    };
+    match sandbox.render_png(&bytes, &image.info, request).unwrap() {
+        Err(Verdict::Harmless {
+            error: Some(message),
+            ..
+        }) => assert!(message.contains("frame"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_worker_that_dies_during_a_render_is_a_refusal_and_the_next_render_gets_a_fresh_worker() {
+    let mut sandbox = DecodeSandbox::new();
+    let bytes = phantom_slice();
+    let info = countersign_imaging::from_bytes(&bytes).unwrap().info;
+    let request = RenderRequest {
+        frame: 0,
+        window: countersign_imaging::WindowChoice::Default,
+        max_side: None,
+    };
+    sandbox.abort_worker().unwrap();
+    match sandbox.render_png(&bytes, &info, request).unwrap() {
+        Err(Verdict::Refused { code, .. }) => assert_eq!(code, "decoder_crashed"),
+        other => panic!("{other:?}"),
+    }
+    let png = sandbox.render_png(&bytes, &info, request).unwrap().unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn render_requests_round_trip_and_an_unknown_window_kind_is_refused() {
+    use countersign_imaging::{Window, WindowChoice};
+    for request in [
+        RenderRequest {
+            frame: 0,
+            window: WindowChoice::Default,
+            max_side: None,
+        },
+        RenderRequest {
+            frame: u32::MAX,
+            window: WindowChoice::Explicit(Window {
+                center: -600.5,
+                width: 1500.0,
+            }),
+            max_side: Some(256),
+        },
+        RenderRequest {
+            frame: 7,
+            window: WindowChoice::MinMax,
+            max_side: Some(1),
+        },
+    ] {
+        assert_eq!(RenderRequest::decode(&request.encode()), Some(request));
+    }
+    let mut bytes = RenderRequest {
+        frame: 1,
+        window: WindowChoice::Default,
+        max_side: None,
+    }
+    .encode();
+    bytes[4] = 3;
+    assert_eq!(RenderRequest::decode(&bytes), None);
+}

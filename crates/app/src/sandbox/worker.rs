@@ -1,5 +1,6 @@
 //! The worker's side: confine, say hello, then answer one line per request until end of input.
-//! Tags `2` (abort) and `3` (stop reading) let tests play a worker that a codec broke.
+//! Tag `4` renders one frame to PNG: its answer is a line `{"png": length}` and then that many
+//! bytes. Tags `2` (abort) and `3` (stop reading) let tests play a worker that a codec broke.
 
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
@@ -39,6 +40,22 @@ pub(super) fn serve() -> i32 {
                 None => return 2,
             },
             1 => probe(),
+            4 => match read_render(&mut input) {
+                Some((request, bytes)) => match render_png(&request, &bytes) {
+                    Ok(png) => {
+                        // The length on a line of its own, then the PNG's bytes.
+                        let sent = writeln!(out, "{}", json!({ "png": png.len() }))
+                            .and_then(|()| out.write_all(&png))
+                            .and_then(|()| out.flush());
+                        if sent.is_err() {
+                            return 2;
+                        }
+                        continue;
+                    }
+                    Err(error) => json!({ "error": error }),
+                },
+                None => return 2,
+            },
             // For tests of a parent whose worker dies (as a crashing codec would make it).
             2 => std::process::abort(),
             // For tests of a parent whose worker stops reading (as a hung codec would).
@@ -54,6 +71,31 @@ pub(super) fn serve() -> i32 {
             return 2;
         }
     }
+}
+
+/// What a render request (tag `4`) asks for, before the file: see [`super::RenderRequest`].
+fn read_render(input: &mut impl Read) -> Option<(super::RenderRequest, Vec<u8>)> {
+    let mut head = [0u8; super::RenderRequest::LEN];
+    input.read_exact(&mut head).ok()?;
+    let request = super::RenderRequest::decode(&head)?;
+    Some((request, read_file(input)?))
+}
+
+/// Decodes and presents the one frame asked for, and encodes it as PNG. The parent decodes
+/// nothing: what a hostile file can do to a C codec stays in here.
+fn render_png(request: &super::RenderRequest, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let run = AssertUnwindSafe(|| -> Result<Vec<u8>, String> {
+        let image = countersign_imaging::from_bytes(bytes).map_err(|e| e.to_string())?;
+        let mut rendered = image
+            .render(request.frame, request.window)
+            .map_err(|e| e.to_string())?;
+        if let Some(side) = request.max_side {
+            rendered = countersign_imaging::thumbnail(&rendered, side);
+        }
+        countersign_imaging::to_png(&rendered).map_err(|e| e.to_string())
+    });
+    std::panic::catch_unwind(run)
+        .unwrap_or_else(|_| Err("internal fault in the decoder".to_string()))
 }
 
 /// One file: its length, checked against the largest file a home takes before allocating.
