@@ -870,6 +870,64 @@ fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
     assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
 }
 
+/// A `serve` node tries a failed delivery again by itself, backing off, and delivers once the
+/// archive answers: nobody runs `deliveries --retry`.
+#[test]
+fn a_serving_node_delivers_by_itself_once_the_archive_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs retry by itself", "20260106", &[]);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let home = attending();
+    let url = orthanc.dicomweb_url();
+    let down = format!("http://127.0.0.1:{}/dicom-web", free_port());
+    home.ok(&["pacs", "add", "orthanc", "--dicomweb", &url]);
+    home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
+    let report = home.new_report(&study.study, "ct-chest");
+    home.fill_every_section(&report);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &down, "--store-back"]);
+    home.ok(&["report", "finalize", &report]);
+    let record = |home: &Home| home.ok(&["deliveries"])[0].clone();
+    assert_eq!(record(&home)["state"], "failed");
+
+    // A node with a short first back-off: while the archive is down it keeps trying, each
+    // try recorded, the report never lost.
+    let mut cmd = home.command();
+    cmd.args([
+        "--json",
+        "serve",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--delivery-backoff-ms",
+        "200",
+    ])
+    .env_remove("COUNTERSIGN_HOME")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    let mut node = cmd.spawn().unwrap();
+    crate::sync::until("two more tries while the archive is down", || {
+        record(&home)["attempts"].as_u64().unwrap() >= 3
+    });
+    let r = record(&home);
+    assert_eq!(r["state"], "failed", "{r}");
+    assert_eq!(r["error_code"], "pacs_unreachable", "{r}");
+
+    // The archive answers (at the address the home has for it now): delivered by itself.
+    home.ok(&["pacs", "remove", "later"]);
+    home.ok(&["pacs", "add", "later", "--dicomweb", &url, "--store-back"]);
+    crate::sync::until("the delivery by itself", || {
+        record(&home)["state"] == "delivered"
+    });
+    let _ = node.kill();
+    let _ = node.wait();
+    let r = record(&home);
+    let sop = r["sop_instance"].as_str().unwrap();
+    assert_eq!(orthanc.find_instance(sop).len(), 1, "{r}");
+    assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+}
+
 /// An archive that goes down keeps its worklist readable: the rows are as it last answered the
 /// same search, marked with when, and the report states are this home's now; a search it never
 /// answered is `pacs_unreachable` as before.

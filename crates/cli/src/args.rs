@@ -241,6 +241,10 @@ pub(crate) enum HomeCommand {
         /// Discover peers on the LAN with mDNS.
         #[arg(long)]
         mdns: bool,
+        /// The first wait before a failed delivery to an archive is tried again by itself
+        /// (doubling after each failure, at most an hour).
+        #[arg(long, default_value_t = 30_000)]
+        delivery_backoff_ms: u64,
     },
     /// Sync once with a peer: pull what it has, let it pull what this home has, print counts.
     #[command(args_conflicts_with_subcommands = true)]

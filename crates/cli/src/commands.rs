@@ -553,8 +553,10 @@ pub(crate) fn home_command(
             listen,
             peers,
             mdns,
+            delivery_backoff_ms,
         } => {
-            countersign_app::sync::serve(home, &listen, &peers, mdns, |l| {
+            let backoff = std::time::Duration::from_millis(delivery_backoff_ms.max(1));
+            countersign_app::sync::serve(home, &listen, &peers, mdns, backoff, |l| {
                 let line = if json {
                     serde_json::to_string(l).unwrap_or_default()
                 } else {

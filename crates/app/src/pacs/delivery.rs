@@ -3,6 +3,8 @@
 //! sent, in which study, so a report moved to another patient's study is corrected there by an
 //! IHE IOCM rejection note (see [`Home::correct_archives`]).
 
+use std::time::Duration;
+
 use countersign_export::kos::{RejectedInstance, Rejection};
 use countersign_report::ReportView;
 
@@ -172,7 +174,32 @@ fn delivery_kind() -> String {
     DELIVERY.to_string()
 }
 
+/// How long a failed delivery waits before it is tried again by itself, after its first
+/// failure; each further failure doubles the wait, up to [`MAX_BACKOFF`]. An archive down for
+/// maintenance is asked about forty times in a day, not thousands.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between two tries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// The wait after `attempts` failed tries: `first` × 2^(attempts − 1), at most [`MAX_BACKOFF`]
+/// (and never less than `first`, which may be shorter than the default in tests).
+pub fn backoff(attempts: u32, first: Duration) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    first
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_BACKOFF.max(first))
+}
+
 impl DeliveryRecord {
+    /// When a failed record is next tried by itself (ms since the epoch): its last try plus
+    /// the [`backoff`] its attempts have earned. `None` for one delivered.
+    pub fn due_ms(&self, first: Duration) -> Option<u64> {
+        (self.state == "failed").then(|| {
+            let wait = u64::try_from(backoff(self.attempts, first).as_millis()).unwrap_or(u64::MAX);
+            self.last_ms.saturating_add(wait)
+        })
+    }
+
     fn is(&self, kind: &str, report: &str, archive: &str) -> bool {
         self.kind == kind && self.report == report && self.archive == archive
     }
@@ -241,10 +268,40 @@ impl Home {
     /// corrects every archive holding a report in a study it has since been moved away from
     /// (a move that came by sync from another home: see [`Home::correct_archives`]).
     pub fn deliveries_retry(&mut self) -> Result<Vec<DeliveryRecord>> {
+        let mut out = self.retry_failed(|_| true)?;
+        out.extend(self.correct_moved()?);
+        Ok(out)
+    }
+
+    /// Tries again, by itself, every failed delivery and rejection whose back-off has run out
+    /// at `now_ms` ([`DeliveryRecord::due_ms`], from a first wait of `first`): what a `serve`
+    /// node does between syncs, so that an archive that was down gets the report when it is
+    /// back without anyone asking. Returns what was tried.
+    pub fn retry_due_deliveries(
+        &mut self,
+        now_ms: u64,
+        first: Duration,
+    ) -> Result<Vec<DeliveryRecord>> {
+        self.retry_failed(|d| d.due_ms(first).is_some_and(|due| due <= now_ms))
+    }
+
+    /// When the next failed delivery or rejection is due (ms since the epoch), if any is.
+    pub fn next_delivery_due(&self, first: Duration) -> Result<Option<u64>> {
+        Ok(self
+            .deliveries()?
+            .iter()
+            .filter_map(|d| d.due_ms(first))
+            .min())
+    }
+
+    fn retry_failed(
+        &mut self,
+        due: impl Fn(&DeliveryRecord) -> bool,
+    ) -> Result<Vec<DeliveryRecord>> {
         let failed: Vec<DeliveryRecord> = self
             .deliveries()?
             .into_iter()
-            .filter(|d| d.state == "failed")
+            .filter(|d| d.state == "failed" && due(d))
             .collect();
         let mut out = Vec::new();
         for d in failed {
@@ -256,6 +313,12 @@ impl Home {
                 out.push(self.attempt_delivery(id, &d.archive)?);
             }
         }
+        Ok(out)
+    }
+
+    /// Corrects every archive holding a report in a study it has since been moved away from.
+    pub fn correct_moved(&mut self) -> Result<Vec<DeliveryRecord>> {
+        let mut out = Vec::new();
         // Every report an archive holds instances of: a move this home did not sign (it came
         // by sync) leaves them in the study the report left; correcting finds those.
         let mut delivered: Vec<String> = self
@@ -451,20 +514,30 @@ impl Home {
 
     /// Reads, changes and writes back the delivery list, bounded: the oldest delivered
     /// records go first, failed ones only past the bound.
+    ///
+    /// Read and written in one write transaction: a `serve` node retrying by itself and a
+    /// `deliveries --retry` from the shell may record outcomes at the same moment, and neither
+    /// may lose the other's.
     fn update_records(&mut self, change: impl FnOnce(&mut Vec<DeliveryRecord>)) -> Result<()> {
-        let mut list = self.deliveries()?;
-        change(&mut list);
-        while list.len() > MAX_DELIVERIES {
-            match list.iter().rposition(|d| d.state == "delivered") {
-                Some(i) => list.remove(i),
-                None => list.remove(list.len() - 1),
+        self.store_mut().write(|db| -> Result<()> {
+            let mut list: Vec<DeliveryRecord> = match db.meta(DELIVERIES_META)? {
+                None => Vec::new(),
+                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                    AppError::InvalidInput(format!("the home's delivery list is damaged: {e}"))
+                })?,
             };
-        }
-        let json = serde_json::to_string(&list)
-            .map_err(|e| AppError::InvalidInput(format!("encoding the delivery list: {e}")))?;
-        self.store_mut()
-            .write(|db| db.set_meta(DELIVERIES_META, &json))?;
-        Ok(())
+            change(&mut list);
+            while list.len() > MAX_DELIVERIES {
+                match list.iter().rposition(|d| d.state == "delivered") {
+                    Some(i) => list.remove(i),
+                    None => list.remove(list.len() - 1),
+                };
+            }
+            let json = serde_json::to_string(&list)
+                .map_err(|e| AppError::InvalidInput(format!("encoding the delivery list: {e}")))?;
+            db.set_meta(DELIVERIES_META, &json)?;
+            Ok(())
+        })
     }
 
     pub(crate) fn attempt_delivery(
@@ -551,5 +624,53 @@ impl Home {
             list.insert(0, kept);
         })?;
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    fn failed(attempts: u32, last_ms: u64) -> DeliveryRecord {
+        DeliveryRecord {
+            report: "r".into(),
+            archive: "a".into(),
+            state: "failed".into(),
+            sop_instance: None,
+            pdf_sop_instance: None,
+            attempts,
+            last_ms,
+            error_code: Some("pacs_unreachable".into()),
+            error: None,
+            kind: DELIVERY.into(),
+            study: None,
+            instances: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_wait_doubles_with_each_failure_up_to_an_hour() {
+        let waits: Vec<u64> = (1..=9)
+            .map(|n| backoff(n, FIRST_BACKOFF).as_secs())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        // No overflow however many times it failed, and never under the first wait.
+        assert_eq!(backoff(u32::MAX, FIRST_BACKOFF), MAX_BACKOFF);
+        assert_eq!(backoff(0, FIRST_BACKOFF), FIRST_BACKOFF);
+        let long = Duration::from_secs(7200);
+        assert_eq!(backoff(3, long), long);
+    }
+
+    #[test]
+    fn a_failed_record_is_due_after_its_backoff_and_a_delivered_one_never() {
+        let first = Duration::from_millis(300);
+        assert_eq!(failed(1, 1_000).due_ms(first), Some(1_300));
+        assert_eq!(failed(3, 1_000).due_ms(first), Some(2_200));
+        assert_eq!(failed(2, u64::MAX).due_ms(first), Some(u64::MAX));
+        let delivered = DeliveryRecord {
+            state: "delivered".into(),
+            ..failed(1, 1_000)
+        };
+        assert_eq!(delivered.due_ms(first), None);
     }
 }

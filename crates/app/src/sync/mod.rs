@@ -113,14 +113,23 @@ fn node_setup(
 }
 
 /// Runs a sync node on `home` until the process ends. `ready` is called once every `listen`
-/// address is bound.
+/// address is bound. Beside it, failed deliveries to archives are tried again by themselves,
+/// backing off from `first_backoff` (see [`crate::pacs::retry_deliveries_forever`]).
 pub fn serve(
-    home: Home,
+    mut home: Home,
     listen: &[String],
     peers: &[String],
     mdns: bool,
+    first_backoff: Duration,
     ready: impl FnOnce(&Listening) + Send,
 ) -> Result<()> {
+    // Its own handle on the home (with the same unlocked key, to read sealed reports), on a
+    // thread of its own: an archive that is slow to answer never holds up the node.
+    let deliveries = home.open_again()?;
+    std::thread::Builder::new()
+        .name("delivery-retry".into())
+        .spawn(move || crate::pacs::retry_deliveries_forever(deliveries, first_backoff))
+        .map_err(AppError::io("starting the delivery retries"))?;
     let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
     let wanted = config.listen.len();
     let rt = runtime()?;
