@@ -868,6 +868,38 @@ fn signing_off_stores_the_sr_back_and_a_failed_delivery_is_kept_for_retry() {
     assert_eq!(retried[0]["sop_instance"], second.as_str());
     assert_eq!(retried[0]["attempts"], 3);
     assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+
+    // Each delivery is a signed entry of the report: the archive, the version sent, the UIDs,
+    // by whom — once per version and archive, the failed attempt not among them.
+    let view = home.ok(&["report", "show", &report]);
+    let notes: Vec<(String, String)> = view["deliveries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{view}"))
+        .iter()
+        .map(|n| {
+            (
+                n["archive"].as_str().unwrap().to_string(),
+                n["sop_instances"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("orthanc".to_string(), first.clone()),
+            ("orthanc".to_string(), second.clone()),
+            ("later".to_string(), second.clone()),
+        ]
+    );
+    assert_eq!(view["deliveries"][0]["by"]["name"], "Dr Ada");
+    let kinds: Vec<&str> = view["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["kind"].as_str())
+        .filter(|k| *k == "report.delivered")
+        .collect();
+    assert_eq!(kinds.len(), 3);
 }
 
 /// A `serve` node tries a failed delivery again by itself, backing off, and delivers once the

@@ -90,10 +90,11 @@ pub(crate) fn da_tm(ms: u64) -> (String, String) {
     (dt[..10].replace('-', ""), dt[11..19].replace(':', ""))
 }
 
-/// The report and the version it is at (its heads): the seed of every exported object's SOP
+/// The report and the version it is at (the heads of its content: a read receipt or a
+/// delivery record after it is not a new version): the seed of every exported object's SOP
 /// Instance UID, so the same version exported again is the same instance.
 pub(crate) fn version_seed(v: &ReportView) -> String {
-    let heads: Vec<String> = v.heads.iter().map(|h| h.to_hex()).collect();
+    let heads: Vec<String> = v.version_heads.iter().map(|h| h.to_hex()).collect();
     format!("{}/{}", v.report, heads.join(","))
 }
 

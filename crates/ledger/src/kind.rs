@@ -58,6 +58,7 @@ kinds! {
     RosterRotate => "roster.rotate",
     ReportRestrict => "report.restrict",
     ReportMove => "report.move",
+    ReportDelivered => "report.delivered",
 }
 
 /// A kind name this version does not know.

@@ -58,9 +58,9 @@ pub use payload::{Payload, PayloadError, Status};
 pub use template::{template, FieldDef, FieldKind, SectionDef, Template, TemplateError};
 pub use view::{
     author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView,
-    DataProtectionNote, EntryStatus, FieldView, FollowupClosedView, FollowupView, MeasurementView,
-    MoveNote, PersonKey, ProvenanceItem, ReadView, ReceivedView, ReportState, ReportView,
-    ResolutionView, SectionView, SignoffView, SplitViewNote, VersionView,
+    DataProtectionNote, DeliveryNote, EntryStatus, FieldView, FollowupClosedView, FollowupView,
+    MeasurementView, MoveNote, PersonKey, ProvenanceItem, ReadView, ReceivedView, ReportState,
+    ReportView, ResolutionView, SectionView, SignoffView, SplitViewNote, VersionView,
 };
 
 #[cfg(test)]

@@ -407,6 +407,61 @@ impl ReportMove {
     }
 }
 
+/// One instance an archive was sent: UIDs only, nothing of the patient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveredInstance {
+    pub sop_class: String,
+    pub sop_instance: String,
+    pub series: String,
+}
+
+/// The most instances one `report.delivered` names: a version's SR and its Encapsulated PDF,
+/// with room to spare.
+pub const MAX_DELIVERED_INSTANCES: usize = 8;
+
+/// `report.delivered`: a signed-off version of the report (`version`: the final sign-off, an
+/// addendum or a resolution in the entry's past) was stored on `archive` (the name this home
+/// gives it) in `study`, as `instances`. The entry's own time is when. Signed by the member
+/// whose home sent it, so every peer's provenance shows where the report went and who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDelivered {
+    pub archive: String,
+    pub version: EntryId,
+    pub study: String,
+    pub instances: Vec<DeliveredInstance>,
+}
+
+impl ReportDelivered {
+    fn check(self) -> Result<Self, String> {
+        non_empty("the archive", &self.archive)?;
+        at_most("the archive", &self.archive, 64)?;
+        uid("the study", &self.study)?;
+        if self.instances.is_empty() || self.instances.len() > MAX_DELIVERED_INSTANCES {
+            return Err(format!(
+                "{} instances; one to {MAX_DELIVERED_INSTANCES}",
+                self.instances.len()
+            ));
+        }
+        for i in &self.instances {
+            uid("an instance's SOP class", &i.sop_class)?;
+            uid("an instance's SOP Instance UID", &i.sop_instance)?;
+            uid("an instance's series", &i.series)?;
+        }
+        Ok(self)
+    }
+}
+
+/// A DICOM UID: digits and dots, 1 to 64 characters (PS3.5 9.1).
+fn uid(what: &str, text: &str) -> Result<(), String> {
+    if text.is_empty() || text.len() > 64 || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return Err(format!("{what} is not a DICOM UID"));
+    }
+    Ok(())
+}
+
 fn at_most(what: &str, text: &str, max: usize) -> Result<(), String> {
     if text.len() > max {
         return Err(format!("{what} is {} bytes; at most {max}", text.len()));
@@ -436,6 +491,7 @@ pub enum Payload {
     Erase(PayloadErase),
     Restrict(ReportRestrict),
     Move(ReportMove),
+    Delivered(ReportDelivered),
     /// Kinds the report does not interpret yet (kept, shown in provenance).
     Other,
 }
@@ -556,6 +612,9 @@ impl Payload {
             Kind::PayloadErase => Payload::Erase(checked(kind, bytes, PayloadErase::check)?),
             Kind::ReportRestrict => Payload::Restrict(checked(kind, bytes, ReportRestrict::check)?),
             Kind::ReportMove => Payload::Move(checked(kind, bytes, ReportMove::check)?),
+            Kind::ReportDelivered => {
+                Payload::Delivered(checked(kind, bytes, ReportDelivered::check)?)
+            }
             _ => {
                 let _: serde_json::Value = parse_as(kind, bytes)?;
                 Payload::Other

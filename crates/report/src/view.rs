@@ -313,6 +313,10 @@ pub struct ReportView {
     pub reads: Vec<ReadView>,
     pub ai: Vec<AiView>,
     pub heads: Vec<EntryId>,
+    /// The heads of the report's content (see [`crate::ReportLog::version_heads`]): what an
+    /// exported object's identity is made from.
+    #[serde(skip)]
+    pub version_heads: Vec<EntryId>,
     pub provenance: Vec<ProvenanceItem>,
     /// Members this home holds split-view evidence against for this report's log: each
     /// signed two claims about the log that do not agree. The home fills it from its store
@@ -346,6 +350,23 @@ pub struct ReportView {
     /// Corrections of whom the report is about (filed under the wrong patient), oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub moves: Vec<MoveNote>,
+    /// Every accepted `report.delivered`, in log order: where the signed-off report was
+    /// stored, by whom and when (content: withheld under a restriction).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<DeliveryNote>,
+}
+
+/// A `report.delivered`: a signed-off version stored on an archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryNote {
+    pub entry: EntryId,
+    pub by: Author,
+    pub time_ms: u64,
+    pub archive: String,
+    /// The signed-off version sent (a final sign-off, an addendum or a resolution).
+    pub version: EntryId,
+    pub study: String,
+    pub sop_instances: Vec<String>,
 }
 
 /// A `report.move`: the report was moved from one study (and its patient) to another.
@@ -399,6 +420,7 @@ impl ReportView {
         self.critical.clear();
         self.followups.clear();
         self.ai.clear();
+        self.deliveries.clear();
         for r in &mut self.resolutions {
             r.note.clear();
         }
@@ -794,6 +816,7 @@ impl ReportLog {
             reads,
             ai,
             heads: self.heads(),
+            version_heads: self.version_heads(),
             provenance,
             split_views: Vec::new(),
             erasure: self.erasure().and_then(|e| note(e, &who)),
@@ -819,6 +842,23 @@ impl ReportLog {
                         from,
                         to: m.study.clone(),
                         reason: m.reason.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            deliveries: self
+                .ordered()
+                .into_iter()
+                .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
+                .filter_map(|e| match &e.payload {
+                    Some(Payload::Delivered(d)) => Some(DeliveryNote {
+                        entry: e.id,
+                        by: who(&e.author),
+                        time_ms: e.timestamp_ms,
+                        archive: d.archive.clone(),
+                        version: d.version,
+                        study: d.study.clone(),
+                        sop_instances: d.instances.iter().map(|i| i.sop_instance.clone()).collect(),
                     }),
                     _ => None,
                 })

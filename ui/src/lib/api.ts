@@ -344,6 +344,19 @@ export interface ReportView {
   restrictions?: DataProtectionNote[];
   /** Corrections of whom the report is about (filed under the wrong patient), oldest first. */
   moves?: MoveNote[];
+  /** Every signed record that a signed-off version reached an archive (`report.delivered`). */
+  deliveries?: DeliveryNote[];
+}
+
+/** A `report.delivered`: where a signed-off version was stored, by whom, as which instances. */
+export interface DeliveryNote {
+  entry: string;
+  by: Author;
+  time_ms: number;
+  archive: string;
+  version: string;
+  study: string;
+  sop_instances: string[];
 }
 
 /** An erasure or a restriction, as the app's view names it. */

@@ -56,6 +56,14 @@ describe("erasure, restriction and moves", () => {
     expect(describeEntry(item("report.restrict", "lift-1"), erasedReport)).toBe("lifted the restriction");
     expect(describeEntry(item("report.move", "move-1"), erasedReport)).toBe("moved the report from study 2.25.1 to study 2.25.2");
   });
+  it("names the archive a delivery record says the report went to", () => {
+    const delivered = {
+      ...erasedReport,
+      deliveries: [{ entry: "del-1", by: erasedReport.moves![0].by, time_ms: 0, archive: "orthanc", version: "v", study: "2.25.2", sop_instances: ["2.25.9"] }],
+    };
+    expect(describeEntry(item("report.delivered", "del-1"), delivered)).toBe("stored the signed-off report on archive orthanc");
+    expect(describeEntry(item("report.delivered", "del-2"), delivered)).toBe("stored the signed-off report on an archive");
+  });
   it("says an erased entry's signature still verifies, and who erased it when, on which basis", () => {
     const erased = { ...item("section.write", "w", "findings"), status: { state: "erased" as const } };
     expect(statusWords(erased, erasedReport)).toBe("signature verified · erased on 2026-03-04 by Dana Protection (GDPR Art. 17(1)(b))");

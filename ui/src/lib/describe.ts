@@ -58,6 +58,10 @@ export function describeEntry(item: ProvenanceItem, report: ReportView): string 
       if (r?.restricted === false) return "lifted the restriction";
       return r ? "restricted the report's processing" : "changed the report's restriction";
     }
+    case "report.delivered": {
+      const d = report.deliveries?.find((n) => n.entry === item.entry);
+      return d ? `stored the signed-off report on archive ${d.archive}` : "stored the signed-off report on an archive";
+    }
     case "report.move": {
       const m = report.moves?.find((n) => n.entry === item.entry);
       return m ? `moved the report from study ${m.from} to study ${m.to}` : "moved the report to another study";

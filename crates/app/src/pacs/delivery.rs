@@ -558,6 +558,7 @@ impl Home {
         outcome: Result<Delivery>,
     ) -> Result<DeliveryRecord> {
         let key = report.to_string();
+        let just_sent = outcome.as_ref().map(|d| d.sent.clone()).unwrap_or_default();
         let previous = self
             .deliveries()?
             .into_iter()
@@ -623,8 +624,80 @@ impl Home {
             list.retain(|d| !d.is(DELIVERY, &key, archive));
             list.insert(0, kept);
         })?;
+        if !just_sent.is_empty() {
+            self.sign_delivered(report, archive, &just_sent);
+        }
         Ok(record)
     }
+
+    /// Signs a `report.delivered` for what was just stored on `archive`: the version sent, the
+    /// study and the SR's and PDF's UIDs, so every peer's provenance shows where the report
+    /// went, who sent it and when. Once per version and archive (sending the same version
+    /// again adds nothing on the archive, nor here). A home that cannot sign now (no key
+    /// given) keeps the delivery in its list and says so in its log; the delivery stands.
+    fn sign_delivered(
+        &mut self,
+        report: countersign_ledger::EntryId,
+        archive: &str,
+        sent: &[SentInstance],
+    ) {
+        let signed = (|| -> Result<bool> {
+            let view = self.report_show(report)?;
+            let Some(version) = signed_version(&view) else {
+                return Ok(false);
+            };
+            if view
+                .deliveries
+                .iter()
+                .any(|d| d.archive == archive && d.version == version)
+            {
+                return Ok(false);
+            }
+            let payload = countersign_report::payload::ReportDelivered {
+                archive: archive.to_string(),
+                version,
+                study: sent[0].study.clone(),
+                instances: sent
+                    .iter()
+                    .take(countersign_report::payload::MAX_DELIVERED_INSTANCES)
+                    .map(|i| countersign_report::payload::DeliveredInstance {
+                        sop_class: i.sop_class.clone(),
+                        sop_instance: i.sop_instance.clone(),
+                        series: i.series.clone(),
+                    })
+                    .collect(),
+            };
+            let bytes = countersign_report::payload::Payload::to_bytes(&payload);
+            self.append_checked(report, countersign_ledger::Kind::ReportDelivered, &bytes)?;
+            Ok(true)
+        })();
+        match signed {
+            Ok(true) => tracing::info!(archive, report = %report, "report.delivered signed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                archive,
+                report = %report,
+                error = %e.loggable(),
+                "the delivery stands, but no report.delivered was signed"
+            ),
+        }
+    }
+}
+
+/// The signed-off version a report reads as now: its newest accepted final sign-off, addendum
+/// or resolution (the provenance is in causal order).
+fn signed_version(view: &ReportView) -> Option<countersign_ledger::EntryId> {
+    use countersign_ledger::Kind;
+    view.provenance
+        .iter()
+        .rev()
+        .filter(|p| matches!(p.status, countersign_report::EntryStatus::Verified))
+        .find(|p| match p.kind {
+            Kind::AddendumWrite | Kind::ReportResolve => true,
+            Kind::ReportStatus => view.signoffs.iter().any(|s| s.entry == p.entry),
+            _ => false,
+        })
+        .map(|p| p.entry)
 }
 
 #[cfg(test)]

@@ -76,6 +76,9 @@ impl Role {
             PayloadErase | ReportRestrict => matches!(self, Role::Attending | Role::DataProtection),
             // Moving a report filed under the wrong patient is a clinical correction.
             ReportMove => self == Role::Attending,
+            // A record that a signed-off version reached an archive, signed by the member whose
+            // home (or `serve` node) sent it: any person, never a model.
+            ReportDelivered => self.is_human(),
             ReportCreate => self.is_reporting_physician() || self == Role::Technologist,
             SectionWrite | ReportStatus | CriticalResult | FollowupRecommend | FollowupClose => {
                 self.is_reporting_physician()

@@ -274,11 +274,15 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     (
         "version_not_in_past",
-        "the co-signed version is not an accepted entry in the past",
+        "the co-signed (or delivered) version is not an accepted entry in the past",
     ),
     (
         "not_a_version_of",
         "the co-signed entry is not a version of that section",
+    ),
+    (
+        "not_a_signed_version",
+        "a delivery names an entry that is not a final sign-off, addendum or resolution",
     ),
     ("not_attending", "only an attending may finalise"),
     ("already_final", "a sign-off is already in the entry's past"),
@@ -605,6 +609,7 @@ mod tests {
                 version: h,
                 section: s(),
             },
+            NotASignedVersion { version: h },
             SelfCosign,
             SectionMissing { section: s() },
             CoverageMismatch {

@@ -1074,3 +1074,6 @@ mod erasure;
 
 #[cfg(test)]
 mod sealed;
+
+#[cfg(test)]
+mod delivered;

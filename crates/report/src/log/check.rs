@@ -84,6 +84,8 @@ pub enum ReportRuleError {
     VersionNotInPast { version: EntryId },
     #[error("entry {version} is not a version of section {section}")]
     NotAVersionOf { version: EntryId, section: String },
+    #[error("entry {version} is not a signed-off version of the report (a final sign-off, an addendum or a resolution)")]
+    NotASignedVersion { version: EntryId },
     #[error("an author cannot co-sign their own section version: it is not a second signature")]
     SelfCosign,
     #[error("section {section} has no text; it must be written before final sign-off")]
@@ -167,6 +169,7 @@ impl ReportRuleError {
             NotAttending { .. } => "not_attending",
             VersionNotInPast { .. } => "version_not_in_past",
             NotAVersionOf { .. } => "not_a_version_of",
+            NotASignedVersion { .. } => "not_a_signed_version",
             SelfCosign => "self_cosign",
             SectionMissing { .. } => "section_missing",
             CoverageMismatch { .. } => "coverage_mismatch",
@@ -341,6 +344,8 @@ impl ReportLog {
             // A correction of whom the report is about: before or after sign-off (the roster
             // lets only an attending write it).
             Payload::Move(_) => Ok(()),
+            // A delivery names the signed-off version it sent: one the sender had seen.
+            Payload::Delivered(d) => self.check_delivered(parents, &d.version),
             Payload::Other => refuse_after_final(final_in_past),
         }
     }
@@ -631,6 +636,23 @@ impl ReportLog {
                 })?;
         }
         Ok(())
+    }
+
+    /// `version` is an accepted final sign-off, addendum or resolution in the past of `parents`.
+    fn check_delivered(
+        &self,
+        parents: &[EntryId],
+        version: &EntryId,
+    ) -> Result<(), ReportRuleError> {
+        let accepted = self.standing(version).is_some_and(Standing::is_accepted);
+        if !(accepted && self.in_past(version, parents)) {
+            return Err(ReportRuleError::VersionNotInPast { version: *version });
+        }
+        match self.entries.get(version).and_then(|e| e.payload.as_ref()) {
+            Some(Payload::Status(s)) if s.status == Status::Final => Ok(()),
+            Some(Payload::Addendum(_) | Payload::Resolve(_)) => Ok(()),
+            _ => Err(ReportRuleError::NotASignedVersion { version: *version }),
+        }
     }
 
     fn version_in_past(

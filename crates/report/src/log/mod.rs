@@ -456,6 +456,35 @@ impl ReportLog {
         self.dag.heads()
     }
 
+    /// The heads of the report's content: the heads, with read receipts and delivery records
+    /// stepped back over to the entries they follow. An exported object's SOP Instance UID is
+    /// made from these, so reading the report or recording that it reached one archive does
+    /// not make the same version a new instance on the next archive (or on a retry).
+    pub fn version_heads(&self) -> Vec<EntryId> {
+        let beside = |kind: Kind| matches!(kind, Kind::View | Kind::ReportDelivered);
+        let mut found = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = self.heads();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            match self.entries.get(&id) {
+                Some(e) if beside(e.kind) => stack.extend(e.parents.iter().copied()),
+                Some(_) => {
+                    found.insert(id);
+                }
+                None => {}
+            }
+        }
+        let found: Vec<EntryId> = found.into_iter().collect();
+        found
+            .iter()
+            .filter(|x| !found.iter().any(|y| y != *x && self.dag.in_past(x, y)))
+            .copied()
+            .collect()
+    }
+
     /// The standing `entry` would have if it were added now — the same judgement
     /// [`ReportLog::insert`] makes. The entry's structure (parents held, its author's chain)
     /// is checked by the caller through [`ReportLog::dag`].
