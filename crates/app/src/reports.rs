@@ -94,6 +94,7 @@ impl Home {
             section: "findings".into(),
             text: text.to_string(),
             fields: BTreeMap::new(),
+            macros: Vec::new(),
         });
         Ok(self
             .append(key, Some(report), Kind::SectionWrite, &payload)?
@@ -138,6 +139,7 @@ impl Home {
             section: section.to_string(),
             text: text.to_string(),
             fields,
+            macros: Vec::new(),
         });
         let id = self
             .append_own(Some(report), Kind::SectionWrite, &payload)?

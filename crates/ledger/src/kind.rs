@@ -58,6 +58,7 @@ kinds! {
     RosterRotate => "roster.rotate",
     ReportRestrict => "report.restrict",
     ReportMove => "report.move",
+    MacroPublish => "macro.publish",
 }
 
 /// A kind name this version does not know.
@@ -88,7 +89,8 @@ impl Kind {
             | Kind::RosterRevoke
             | Kind::RosterReadmit
             | Kind::RosterRotate
-            | Kind::TemplatePublish => LogFamily::Roster,
+            | Kind::TemplatePublish
+            | Kind::MacroPublish => LogFamily::Roster,
             _ => LogFamily::Report,
         }
     }
