@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expandTyped, fieldNames, filterMacros, insertMacro, nextField, placeholders, previousField, withMacro, wordBefore, type MacroInfo } from "./autotext";
+import { expandTyped, fieldNames, isTab, filterMacros, insertMacro, nextField, placeholders, previousField, withMacro, wordBefore, type MacroInfo } from "./autotext";
 
 const nodule: MacroInfo = {
   name: "nodule", title: "Pulmonary nodule", source: "built-in", hash: "ab".repeat(32),
@@ -66,5 +66,15 @@ describe("expansion", () => {
     expect(withMacro(withMacro([], nodule), nodule)).toEqual([{ name: "nodule", hash: nodule.hash }]);
     expect(filterMacros([normal, nodule], "pulm").map((m) => m.name)).toEqual(["nodule"]);
     expect(filterMacros([normal, nodule], "").length).toBe(2);
+  });
+});
+
+describe("isTab", () => {
+  it("knows Tab, and Shift+Tab as WebKitGTK reports it", () => {
+    expect(isTab({ key: "Tab", code: "Tab", keyCode: 9 })).toBe(true);
+    expect(isTab({ key: "Unidentified", code: "Tab", keyCode: 0 })).toBe(true);
+    expect(isTab({ key: "Unidentified", code: "", keyCode: 9 })).toBe(true);
+    expect(isTab({ key: "Unidentified", code: "", keyCode: 0 })).toBe(false);
+    expect(isTab({ key: "k", code: "KeyK", keyCode: 75 })).toBe(false);
   });
 });

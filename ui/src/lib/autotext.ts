@@ -52,6 +52,12 @@ export function placeholders(text: string): Placeholder[] {
   return out;
 }
 
+/** Whether a keydown is Tab or Shift+Tab. WebKitGTK (the desktop's webview) reports Shift+Tab
+ *  (GDK's ISO_Left_Tab) with key "Unidentified", so its code and key code are asked too. */
+export function isTab(e: Pick<KeyboardEvent, "key" | "code" | "keyCode">): boolean {
+  return e.key === "Tab" || (e.key === "Unidentified" && (e.code === "Tab" || e.keyCode === 9));
+}
+
 /** The field names of `macros`, each once. */
 export function fieldNames(macros: MacroInfo[]): string[] {
   return [...new Set(macros.flatMap((m) => m.fields))];
