@@ -1042,6 +1042,35 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// A macro's text kept as a draft in the home (which keeps text only): back on the report, the
+// editor finds the macro the draft was built from, so Tab still reaches its field and the write
+// names it (the field left then still blocks sign-off).
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `autotext draft: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  const findings = page.getByTestId("section-findings-text");
+  await findings.click();
+  await page.keyboard.type("nodule");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("7");
+  await page.getByTestId("study-item").nth(1).click();
+  await page.getByTestId("study-item").first().click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="section-findings-text"]')?.value.startsWith("A 7 mm solid nodule in the [lobe]"));
+  await findings.click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="section-findings-text"]')?.dataset.macros === "loaded");
+  await page.evaluate(() => document.querySelector('[data-testid="section-findings-text"]').setSelectionRange(0, 0));
+  await page.keyboard.press("Tab");
+  const sel = await page.evaluate(() => { const t = document.activeElement; return t.value.slice(t.selectionStart, t.selectionEnd); });
+  check(sel === "[lobe]", `a draft built from a macro: Tab still finds its field (${sel})`);
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("provenance-panel").getByTestId("entry-macros").filter({ hasText: "nodule" }).waitFor();
+  check(true, "a draft built from a macro is signed naming the macro");
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expandTyped, fieldNames, isTab, filterMacros, insertMacro, nextField, placeholders, previousField, withMacro, wordBefore, type MacroInfo } from "./autotext";
+import { builtFrom, expandTyped, fieldNames, isTab, withFound, filterMacros, insertMacro, nextField, placeholders, previousField, withMacro, wordBefore, type MacroInfo } from "./autotext";
 
 const nodule: MacroInfo = {
   name: "nodule", title: "Pulmonary nodule", source: "built-in", hash: "ab".repeat(32),
@@ -76,5 +76,16 @@ describe("isTab", () => {
     expect(isTab({ key: "Unidentified", code: "", keyCode: 9 })).toBe(true);
     expect(isTab({ key: "Unidentified", code: "", keyCode: 0 })).toBe(false);
     expect(isTab({ key: "k", code: "KeyK", keyCode: 75 })).toBe(false);
+  });
+});
+
+describe("builtFrom", () => {
+  it("finds the macro a kept draft was built from, filled or not", () => {
+    expect(builtFrom("Findings: A [size] mm solid nodule in the [lobe].", nodule)).toBe(true);
+    expect(builtFrom("A 12 mm solid nodule in the right upper lobe. Also emphysema.", nodule)).toBe(true);
+    expect(builtFrom("A 12 mm calcified nodule in the [lobe].", nodule)).toBe(false);
+    expect(builtFrom("in the [lobe]. A [size] mm solid nodule", nodule)).toBe(false);
+    expect(builtFrom("The lungs are clear.", normal)).toBe(true);
+    expect(withFound([], "A [size] mm solid nodule in the [lobe].", [normal, nodule])).toEqual([{ name: "nodule", hash: nodule.hash }]);
   });
 });

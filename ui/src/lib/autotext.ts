@@ -103,6 +103,34 @@ export function withMacro(refs: MacroRef[], macro: MacroInfo): MacroRef[] {
   return refs.some((r) => r.name === macro.name && r.hash === macro.hash) ? refs : [...refs, { name: macro.name, hash: macro.hash }];
 }
 
+/** Whether `text` still reads as built from `macro`: its literal parts in order, each field
+ *  either still `[field]` or filled (at least one character). How the editor finds the macros of
+ *  a draft kept in the home (a draft keeps text only), so that a field left unfilled there still
+ *  blocks sign-off once signed. Linear: each part is looked for once, after the one before. */
+export function builtFrom(text: string, macro: MacroInfo): boolean {
+  const parts: string[] = [];
+  let from = 0;
+  for (const p of placeholders(macro.text)) {
+    parts.push(macro.text.slice(from, p.start));
+    from = p.end;
+  }
+  parts.push(macro.text.slice(from));
+  let at = 0;
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) at += 1;
+    if (!part) continue;
+    const found = text.indexOf(part, at);
+    if (found < 0 || (i > 0 && found < at)) return false;
+    at = found + part.length;
+  }
+  return true;
+}
+
+/** `refs` with every macro of `macros` the text reads as built from added. */
+export function withFound(refs: MacroRef[], text: string, macros: MacroInfo[]): MacroRef[] {
+  return macros.filter((m) => builtFrom(text, m)).reduce(withMacro, refs);
+}
+
 /** The palette's list: macros whose name or title contains every word of `query`. */
 export function filterMacros(macros: MacroInfo[], query: string): MacroInfo[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
