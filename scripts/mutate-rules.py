@@ -80,6 +80,9 @@ M=[
  ("accept: only an entry that fits is fork evidence", R+'accept/mod.rs', "        self.refine_unknown_parent(report.dag().check(entry), entry)?;\n        if let Some(first)", "        if let Some(first)"),
  ("accept: the clock after the clockless checks", R+'accept/mod.rs', "        // Never named on the roster at all (not merely revoked): nothing to keep, or hold.\n        let named", "        if let Some(now_ms) = now_ms.filter(|n| h.timestamp_ms > n.saturating_add(TIME_SKEW_MS)) { return Ok(Verdict::Held { until_ms: now_ms }); }\n        let named"),
  ("accept: a template binds to the accepted publication", R+'accept/mod.rs', "            .filter(|(id, _)| matches!(roster.status(id), Some(Ok(()))))\n            .min_by_key", "            .filter(|(id, _)| matches!(roster.status(id), Some(Ok(()))) && false)\n            .min_by_key"),
+ ("report: sign-off refuses an unfilled AutoText field", R+'log/check.rs', "                self.check_filled(parents, &s.sections, roster)", "                { let _ = (parents, roster); Ok(()) }"),
+ ("report: a write names only known, applicable macros", R+'log/check.rs', "                self.check_macros(w, roster)?;", "                let _ = roster;"),
+ ("report: only the named macros' fields are unfilled", R+'macros/mod.rs', "if names.contains(&p.name) && !out.contains(&p.name) {", "if !out.contains(&p.name) {"),
 ]
 env=dict(os.environ, CARGO_TARGET_DIR=os.path.expanduser('~/.cache/countersign/target-mut'))
 results=[]

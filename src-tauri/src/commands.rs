@@ -13,8 +13,9 @@ use countersign_app::report::payload::Decision;
 use countersign_app::report::ReportView;
 use countersign_app::{
     entry_id, AppError, DataProtectionActions, DataProtectionOutcome, DataSubject, DemoSummary,
-    ImageRef, ImportProgress, ImportSummary, MoveTarget, Passphrase, PatientScope, ReportActions,
-    StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE, STUDY_PAGE,
+    ImageRef, ImportProgress, ImportSummary, MacroInfo, MoveTarget, Passphrase, PatientScope,
+    ReportActions, StudyPage, TemplateRef, VerifyReport, WhoAmI, WireError, DEMO_PASSPHRASE,
+    STUDY_PAGE,
 };
 
 use crate::Desk;
@@ -41,6 +42,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         report_actions,
         report_new,
         sign_section,
+        section_macros,
         drafts,
         draft_save,
         cosign_section,
@@ -307,10 +309,19 @@ fn sign_section(
     section: String,
     text: String,
     fields: Option<BTreeMap<String, String>>,
+    macros: Option<Vec<countersign_app::report::macros::MacroRef>>,
 ) -> Reply<String> {
     let fields = fields.unwrap_or_default();
-    desk.act(|h| h.report_write_fields(entry_id(&report)?, &section, &text, fields))
+    let macros = macros.unwrap_or_default();
+    desk.act(|h| h.report_write_with_macros(entry_id(&report)?, &section, &text, fields, macros))
         .map(|id| id.to_hex())
+}
+
+/// The AutoText macros that apply to one section of a report (the editor's palette and name
+/// expansion).
+#[tauri::command(async)]
+fn section_macros(desk: State<'_, Desk>, report: String, section: String) -> Reply<Vec<MacroInfo>> {
+    desk.read(|h| h.macros_for_section(entry_id(&report)?, &section))
 }
 
 /// The unsigned text kept for a report's sections (in the home, never in the webview).

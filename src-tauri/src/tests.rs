@@ -207,6 +207,39 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
             "fields": { "largest-nodule": "6" } }),
     );
 
+    // AutoText: the section's macros come from the app, and a write names the ones it used.
+    let macros = json(
+        "section_macros",
+        serde_json::json!({ "report": fresh, "section": "findings" }),
+    );
+    let names: Vec<&str> = macros
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["normal-chest", "nodule"]);
+    let nodule = serde_json::json!([{ "name": "nodule", "hash": macros[1]["hash"] }]);
+    json(
+        "sign_section",
+        serde_json::json!({ "report": fresh, "section": "findings",
+            "text": "A 6 mm solid nodule in the [lobe].", "macros": nodule }),
+    );
+    let view = json("report_show", serde_json::json!({ "report": fresh }));
+    let last = view["provenance"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["macros"], nodule, "{last}");
+    let err = call(
+        "sign_section",
+        serde_json::json!({ "report": fresh, "section": "impression", "text": "x", "macros": nodule }),
+    )
+    .unwrap_err();
+    assert_eq!(err["rule"], "macro_not_applicable", "{err}");
+
     // The webview names no path: `export_report` writes only where its own save dialog says
     // (this mock runtime has none), so a path the webview passes writes nothing anywhere.
     let out = tempfile::tempdir().unwrap();

@@ -124,6 +124,33 @@ fn template_parse_corpus_replays_clean() {
 }
 
 #[test]
+fn macro_parse_corpus_replays_clean() {
+    let files = corpus("macro_parse");
+    // The shipped macro file and one macro.publish payload are seeds; each must still read.
+    let seed = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .unwrap_or_else(|| panic!("seed {name} is missing"))
+            .1
+            .clone()
+    };
+    let file = String::from_utf8(seed("seed-macros.toml")).unwrap();
+    assert!(
+        countersign_report::macros::parse_native(&file)
+            .unwrap()
+            .len()
+            >= 5
+    );
+    assert!(countersign_report::macros::publication(&seed("seed-publish.json")).is_ok());
+    for (path, bytes) in files {
+        let result =
+            std::panic::catch_unwind(|| countersign_report::macros::fuzz::macro_parse(&bytes));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+    }
+}
+
+#[test]
 fn sync_decode_corpus_replays_clean() {
     let files = corpus("sync_decode");
     // The seeds still decode: a wire change would silently turn the corpus into noise.

@@ -5,6 +5,7 @@ mod ai;
 mod ai_audit;
 mod ai_members;
 mod ai_received;
+mod autotext;
 mod bundle_scale;
 mod common;
 mod crash;

@@ -959,6 +959,118 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// AutoText: a macro's name then Tab expands it in place with its first [field] selected; Tab and
+// Shift+Tab move between the fields (and past the last one, the focus moves on as usual); Ctrl+K
+// opens the palette of the section's macros, filtered as typed, Enter inserts; sign-off is refused
+// naming the unfilled field (the app's rule, shown as the app words it) until it is filled.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `autotext: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  await page.getByTestId("report-editor").waitFor();
+  const selected = (id) => page.evaluate((id) => {
+    const t = document.querySelector(`[data-testid="${id}"]`);
+    return document.activeElement === t ? t.value.slice(t.selectionStart, t.selectionEnd) : null;
+  }, id);
+  const findings = page.getByTestId("section-findings-text");
+  await findings.click();
+  await page.keyboard.type("nodule");
+  await page.keyboard.press("Tab");
+  await page.waitForFunction(() => document.querySelector('[data-testid="section-findings-text"]').value.startsWith("A [size] mm solid nodule"));
+  check((await selected("section-findings-text")) === "[size]", "a macro's name then Tab expands it, its first field selected");
+  await page.keyboard.press("Tab");
+  check((await selected("section-findings-text")) === "[lobe]", "Tab selects the next field");
+  await page.keyboard.press("Shift+Tab");
+  check((await selected("section-findings-text")) === "[size]", "Shift+Tab the previous one");
+  await page.keyboard.type("12");
+  await page.keyboard.press("Tab");
+  check((await selected("section-findings-text")) === "[lobe]", "typing replaces the field; Tab goes on to the next");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("section-findings-sign").and(page.locator(":disabled")).waitFor();
+  // A section without macros: Tab moves the focus on, as everywhere.
+  const technique = page.getByTestId("section-technique-text");
+  await technique.fill("Low-dose CT.");
+  await technique.press("Tab");
+  check(await page.evaluate(() => document.activeElement?.getAttribute("data-testid") !== "section-technique-text"),
+    "with no field to go to, Tab moves the focus as usual");
+  await page.getByTestId("section-technique-sign").click();
+  await page.getByTestId("section-technique-sign").and(page.locator(":disabled")).waitFor();
+  // The palette lists only the impression's macros, filters as typed, Enter inserts.
+  const impression = page.getByTestId("section-impression-text");
+  await impression.click();
+  await page.keyboard.press("Control+k");
+  const palette = page.getByTestId("macro-palette");
+  await palette.waitFor();
+  const offered = await page.getByTestId("macro-option").evaluateAll((xs) => xs.map((x) => x.dataset.name));
+  check(offered.join(",") === "nodule-impression", `Ctrl+K lists the section's macros (${offered.join(",")})`);
+  await page.screenshot({ path: "test-results/autotext-palette.png" });
+  await page.keyboard.type("zzz");
+  await page.getByTestId("macro-none").waitFor();
+  check(true, "the palette filters as typed");
+  await page.getByTestId("macro-filter").fill("follow");
+  await page.keyboard.press("Enter");
+  await palette.waitFor({ state: "detached" });
+  check((await selected("section-impression-text")) === "[size]", "Enter inserts the macro, its first field selected");
+  for (const v of ["12", "right upper lobe", "3", "6 months"]) {
+    await page.keyboard.type(v);
+    await page.keyboard.press("Tab");
+  }
+  check((await impression.inputValue()) === "Solitary 12 mm pulmonary nodule in the right upper lobe. Lung-RADS 3; follow-up CT in 6 months.",
+    "every field filled by typing and Tab");
+  await page.getByTestId("section-impression-sign").click();
+  await page.getByTestId("section-impression-sign").and(page.locator(":disabled")).waitFor();
+  // Sign-off is refused, naming the section and the field left.
+  const refused = page.getByTestId("finalize-refused");
+  await refused.filter({ hasText: "Findings: [lobe] is not filled" }).waitFor();
+  check((await refused.getByTestId("error-rule").textContent()).trim() === "field_unfilled",
+    "sign-off is refused naming the unfilled field, with the rule's code");
+  check((await page.getByTestId("provenance-panel").getByTestId("entry-macros").allTextContents()).some((t) => t.includes("nodule")),
+    "the provenance names the macro a text came from");
+  await page.screenshot({ path: "test-results/autotext-refused.png" });
+  await findings.click();
+  await page.evaluate(() => document.querySelector('[data-testid="section-findings-text"]').setSelectionRange(0, 0));
+  await page.keyboard.press("Tab");
+  check((await selected("section-findings-text")) === "[lobe]", "Tab from the start finds the field left");
+  await page.keyboard.type("right upper lobe");
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("finalize").waitFor();
+  check(!(await refused.isVisible()), "filled: the app allows sign-off");
+  await page.keyboard.press("?");
+  check((await page.getByTestId("cheat-sheet").textContent()).includes("Ctrl + K"), "the cheat sheet lists the AutoText keys");
+  await page.close();
+}
+
+// A macro's text kept as a draft in the home (which keeps text only): back on the report, the
+// editor finds the macro the draft was built from, so Tab still reaches its field and the write
+// names it (the field left then still blocks sign-off).
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `autotext draft: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  const findings = page.getByTestId("section-findings-text");
+  await findings.click();
+  await page.keyboard.type("nodule");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("7");
+  await page.getByTestId("study-item").nth(1).click();
+  await page.getByTestId("study-item").first().click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="section-findings-text"]')?.value.startsWith("A 7 mm solid nodule in the [lobe]"));
+  await findings.click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="section-findings-text"]')?.dataset.macros === "loaded");
+  await page.evaluate(() => document.querySelector('[data-testid="section-findings-text"]').setSelectionRange(0, 0));
+  await page.keyboard.press("Tab");
+  const sel = await page.evaluate(() => { const t = document.activeElement; return t.value.slice(t.selectionStart, t.selectionEnd); });
+  check(sel === "[lobe]", `a draft built from a macro: Tab still finds its field (${sel})`);
+  await page.getByTestId("section-findings-sign").click();
+  await page.getByTestId("provenance-panel").getByTestId("entry-macros").filter({ hasText: "nodule" }).waitFor();
+  check(true, "a draft built from a macro is signed naming the macro");
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

@@ -124,6 +124,15 @@ pub enum AppError {
         file: String,
         error: countersign_report::TemplateError,
     },
+    /// A macro file that does not read: its own code (`macro_syntax`, `macro_placeholder`, …).
+    #[error("macro file {file}: {error}")]
+    Macro {
+        file: String,
+        error: countersign_report::macros::MacroError,
+    },
+    /// `--fill` names a field the macro does not have, or gives a value no field takes.
+    #[error(transparent)]
+    MacroFill(#[from] countersign_report::macros::FillError),
     #[error("sync: {0}")]
     Sync(String),
     /// A network this home was not told to trust, or none told yet.
@@ -209,6 +218,14 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_image",
     "image_changed",
     "bad_template",
+    "macro_syntax",
+    "macro_name",
+    "macro_invalid",
+    "macro_placeholder",
+    "macro_too_many_fields",
+    "macro_duplicate",
+    "macro_fill_unknown",
+    "macro_fill_value",
     "sync_failed",
     "not_joined",
     "untrusted_network",
@@ -276,6 +293,8 @@ impl AppError {
             AppError::ImageChanged { .. } => "image_changed",
             AppError::ImageRefused(_) => "bad_image",
             AppError::Template { .. } => "bad_template",
+            AppError::Macro { error, .. } => error.code(),
+            AppError::MacroFill(e) => e.code(),
             AppError::Sync(_) => "sync_failed",
             AppError::Untrusted(e) => e.code(),
             AppError::Invitation(e) => e.code(),

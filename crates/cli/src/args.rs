@@ -264,6 +264,9 @@ pub(crate) enum HomeCommand {
     /// List, import and show report templates.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// AutoText macros: list, show and publish (see README, "AutoText").
+    #[command(subcommand)]
+    Macro(MacroCommand),
     /// AI contributions signed by this home's ai-model identity.
     #[command(subcommand)]
     Ai(AiCommand),
@@ -318,6 +321,23 @@ pub(crate) enum TemplateCommand {
         #[arg(long)]
         mrrt: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MacroCommand {
+    /// The built-in macros and those published to the department's roster (newest version of
+    /// each name), optionally only those for a template and/or one of its sections.
+    List {
+        #[arg(long)]
+        template: Option<String>,
+        #[arg(long)]
+        section: Option<String>,
+    },
+    /// Print a macro: where it applies, its text and its [fields].
+    Show { name: String },
+    /// Check a macro file (TOML, `[[macro]]` tables) and publish each macro in it to the
+    /// department's roster (admin only); errors name the line.
+    Publish { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]

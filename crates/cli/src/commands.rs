@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::args::public_key;
 use crate::args::{
     AiAuditCommand, AiCommand, BundleCommand, Cli, Command, HomeCommand, ImageCommand, KeyCommand,
-    NewKeyStore, PeerCommand, RosterCommand, SyncCommand, TemplateCommand,
+    MacroCommand, NewKeyStore, PeerCommand, RosterCommand, SyncCommand, TemplateCommand,
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
@@ -622,6 +622,25 @@ pub(crate) fn home_command(
                 countersign_app::report::template::to_native(&t)
             };
             Output::new(&t, text.trim_end().to_string())
+        }
+        HomeCommand::Macro(MacroCommand::List { template, section }) => {
+            let list = home.macros(template.as_deref(), section.as_deref())?;
+            let text = human::macros(&list);
+            Output::new(&list, text)
+        }
+        HomeCommand::Macro(MacroCommand::Show { name }) => {
+            let m = home.macro_show(&name)?;
+            let text = human::macro_show(&m);
+            Output::new(&m, text)
+        }
+        HomeCommand::Macro(MacroCommand::Publish { file }) => {
+            let list = home.macro_publish(&file)?;
+            let text = list
+                .iter()
+                .map(|m| format!("published macro {} ({})", m.name, m.title))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::new(&list, text)
         }
         HomeCommand::Pacs(cmd) => crate::pacs::pacs(&mut home, cmd)?,
         cmd @ (HomeCommand::Worklist { .. }

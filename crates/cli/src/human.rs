@@ -30,6 +30,15 @@ pub fn time(ms: u64) -> String {
     )
 }
 
+/// " (AutoText: nodule)": the macros a section version was built from, as provenance says.
+fn macros_note(macros: &[countersign_app::report::macros::MacroRef]) -> String {
+    if macros.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = macros.iter().map(|m| m.name.as_str()).collect();
+    format!(" (AutoText: {})", names.join(", "))
+}
+
 fn short(hex: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
@@ -247,12 +256,13 @@ pub fn report(v: &ReportView) -> String {
         for (i, ver) in s.versions.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  v{} by {} at {} [{}] {}",
+                "  v{} by {} at {} [{}] {}{}",
                 i + 1,
                 who(&ver.author),
                 time(ver.time_ms),
                 status(&ver.status),
-                short(&ver.entry.to_hex())
+                short(&ver.entry.to_hex()),
+                macros_note(&ver.macros)
             );
             for c in &ver.cosigns {
                 let _ = writeln!(
@@ -293,7 +303,7 @@ pub fn report(v: &ReportView) -> String {
         let section = p
             .section
             .as_deref()
-            .map_or(String::new(), |s| format!(" {s}"));
+            .map_or(String::new(), |s| format!(" {s}{}", macros_note(&p.macros)));
         let _ = writeln!(
             out,
             "  {} {:<15}{section:<12} {} #{} at {} [{}]",
@@ -503,6 +513,50 @@ pub fn templates(list: &[countersign_app::TemplateRef]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+pub fn macros(list: &[countersign_app::MacroInfo]) -> String {
+    if list.is_empty() {
+        return "no macros".into();
+    }
+    list.iter()
+        .map(|m| {
+            let fields: Vec<String> = m.fields.iter().map(|f| format!("[{f}]")).collect();
+            format!(
+                "{:<20} {:<32} {} ({}){}",
+                m.name,
+                m.title,
+                m.applies
+                    .iter()
+                    .map(|a| format!("{}/{}", a.template, a.section))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                m.source,
+                if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!(" fields {}", fields.join(" "))
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn macro_show(m: &countersign_app::MacroInfo) -> String {
+    format!(
+        "{} — {} ({}, {})\napplies to {}\n\n{}",
+        m.name,
+        m.title,
+        m.source,
+        m.hash.to_hex(),
+        m.applies
+            .iter()
+            .map(|a| format!("{}/{}", a.template, a.section))
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.text
+    )
 }
 
 pub fn followups(list: &[countersign_app::OpenFollowup]) -> String {

@@ -27,7 +27,22 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             }
             Output::new(&New { report: id }, format!("report {id}"))
         }
-        ReportCommand::Write { at, text, fields } => entry_out(
+        ReportCommand::Write {
+            at,
+            text,
+            fields,
+            macro_name: Some(name),
+            fill,
+        } => {
+            let _ = fields;
+            entry_out(
+                home.report_write_macro(entry_id(&at.report)?, &at.section, &name, &text, fill)?,
+                "signed",
+            )
+        }
+        ReportCommand::Write {
+            at, text, fields, ..
+        } => entry_out(
             home.report_write_pairs(entry_id(&at.report)?, &at.section, &text, fields)?,
             "signed",
         ),

@@ -81,6 +81,7 @@ fn write(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWrite {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        macros: Vec::new(),
     }
 }
 

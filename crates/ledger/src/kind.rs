@@ -59,6 +59,7 @@ kinds! {
     ReportRestrict => "report.restrict",
     ReportMove => "report.move",
     ReportDelivered => "report.delivered",
+    MacroPublish => "macro.publish",
 }
 
 /// A kind name this version does not know.
@@ -89,7 +90,8 @@ impl Kind {
             | Kind::RosterRevoke
             | Kind::RosterReadmit
             | Kind::RosterRotate
-            | Kind::TemplatePublish => LogFamily::Roster,
+            | Kind::TemplatePublish
+            | Kind::MacroPublish => LogFamily::Roster,
             _ => LogFamily::Report,
         }
     }

@@ -33,6 +33,8 @@
 //!   not verify for this network and these keys keep it from being stored
 //!   (`rotation_signature`).
 //! - `template.publish` makes a report template available to the department's reports.
+//! - `macro.publish` makes an AutoText macro (text with `[field]` placeholders for template
+//!   sections) available to the department's reports; the report crate reads it.
 //!
 //! Who may revoke whom: an admin may revoke or change any member who is not an admin as of the
 //! change's past, and an admin only if the revoker is **more senior** (made admin earlier in the
@@ -97,6 +99,8 @@ enum Parsed {
     Readmit(ReadmitPayload),
     Rotate(RotatePayload),
     Publish(Vec<u8>),
+    /// A `macro.publish` payload, read by the report crate.
+    PublishMacro(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +137,11 @@ fn parse_item(network: &NetworkId, kind: Kind, payload: &[u8]) -> Result<Parsed,
             // The report crate reads the template; here it only has to be JSON.
             let _: serde_json::Value = parse(kind, payload)?;
             Parsed::Publish(payload.to_vec())
+        }
+        Kind::MacroPublish => {
+            // Likewise the macro: the report crate reads and checks it.
+            let _: serde_json::Value = parse(kind, payload)?;
+            Parsed::PublishMacro(payload.to_vec())
         }
         other => return Err(RosterError::NotARosterKind { kind: other }),
     })
@@ -221,7 +230,7 @@ impl RosterLog {
             Parsed::Revoke(p) => vec![p.key],
             Parsed::Readmit(p) => vec![p.key],
             Parsed::Rotate(p) => vec![p.old, p.new],
-            Parsed::Publish(_) => vec![],
+            Parsed::Publish(_) | Parsed::PublishMacro(_) => vec![],
         };
         for key in subjects {
             self.subjects.entry(key).or_default().push(id);

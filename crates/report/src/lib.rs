@@ -48,6 +48,7 @@ pub mod access;
 #[doc(hidden)]
 pub mod fixture;
 pub mod log;
+pub mod macros;
 pub mod oversight;
 pub mod payload;
 pub mod template;

@@ -66,6 +66,32 @@ pub struct SectionWrite {
     /// Values of the section's structured fields, by field name (checked against the template).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// The AutoText macros the text was built from (name and content hash), at most
+    /// [`crate::macros::MAX_MACROS_PER_WRITE`], each once. Optional: a write without macros
+    /// encodes as before, and the sign-off rule judges only these macros' `[fields]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<crate::macros::MacroRef>,
+}
+
+impl SectionWrite {
+    fn check_macros(&self) -> Result<(), String> {
+        if self.macros.len() > crate::macros::MAX_MACROS_PER_WRITE {
+            return Err(format!(
+                "{} macros named; at most {}",
+                self.macros.len(),
+                crate::macros::MAX_MACROS_PER_WRITE
+            ));
+        }
+        for (i, m) in self.macros.iter().enumerate() {
+            if !crate::template::valid_name(&m.name) {
+                return Err("a macro name is not a name".into());
+            }
+            if self.macros[..i].contains(m) {
+                return Err(format!("macro {} is named twice", m.name));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `section.cosign`: a second signature on one version of a section.
@@ -582,6 +608,8 @@ impl Payload {
             Kind::SectionWrite => {
                 let w: SectionWrite = parse_as(kind, bytes)?;
                 capped(kind, "the section text", &w.text)?;
+                w.check_macros()
+                    .map_err(|reason| PayloadError::invalid(kind, reason))?;
                 Payload::Write(w)
             }
             Kind::SectionCosign => Payload::Cosign(parse_as(kind, bytes)?),
@@ -641,6 +669,7 @@ mod text_cap_tests {
                 section: "findings".into(),
                 text,
                 fields: BTreeMap::new(),
+                macros: Vec::new(),
             })
         };
         let addendum = |text: String| Payload::to_bytes(&AddendumWrite { text });

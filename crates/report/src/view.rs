@@ -87,6 +87,9 @@ pub struct VersionView {
     pub fields: BTreeMap<String, String>,
     pub status: EntryStatus,
     pub cosigns: Vec<CosignView>,
+    /// The AutoText macros the version says its text was built from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<crate::macros::MacroRef>,
 }
 
 /// A structured field of a section with its value in the version the report reads as.
@@ -264,6 +267,9 @@ pub struct ProvenanceItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
     pub status: EntryStatus,
+    /// For a section version: the AutoText macros its text was built from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<crate::macros::MacroRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -591,6 +597,10 @@ impl ReportLog {
                 parents: e.parents.clone(),
                 section: section_of(e),
                 status: status_of(&e.id),
+                macros: match &e.payload {
+                    Some(Payload::Write(w)) => w.macros.clone(),
+                    _ => Vec::new(),
+                },
             });
             if !accepted(&e.id) {
                 if let Some(Payload::Status(s)) = &e.payload {
@@ -618,6 +628,7 @@ impl ReportLog {
                             fields: w.fields.clone(),
                             status: status_of(&e.id),
                             cosigns: Vec::new(),
+                            macros: w.macros.clone(),
                         });
                     }
                 }

@@ -14,6 +14,8 @@ export const WORK_LEFT: ReadonlySet<string> = new Set([
   "countersign_missing",
   "unreviewed_ai",
   "coverage_mismatch",
+  // An AutoText [field] still unfilled: named in the refusal ("Findings: [size] is not filled").
+  "field_unfilled",
 ]);
 
 export interface Offer {

@@ -1,6 +1,8 @@
 // The app as the UI sees it: one typed function per Tauri command. Nothing else in the UI calls
 // `invoke`, and nothing here knows how the app stores or syncs anything.
 import { invoke } from "@tauri-apps/api/core";
+import type { MacroInfo, MacroRef } from "./autotext";
+export type { MacroInfo, MacroRef } from "./autotext";
 
 export interface AppErrorWire {
   code: string;
@@ -151,6 +153,8 @@ export interface Version {
   fields: Record<string, string>;
   status: EntryStatus;
   cosigns: Cosign[];
+  /** The AutoText macros the version says its text was built from. */
+  macros?: MacroRef[];
 }
 
 /** A structured field of a section (from the report's template) with its current value. */
@@ -216,6 +220,8 @@ export interface ProvenanceItem {
   parents: string[];
   section?: string;
   status: EntryStatus;
+  /** For a section version: the AutoText macros its text was built from. */
+  macros?: MacroRef[];
 }
 
 export interface Addendum {
@@ -644,8 +650,10 @@ export const api = {
   /** Keeps a section's unsigned text (`null` drops it). */
   saveDraft: (report: string, section: string, text: string | null) =>
     call<null>("draft_save", { report, section, text }),
-  signSection: (report: string, section: string, text: string, fields: Record<string, string> = {}) =>
-    call<string>("sign_section", { report, section, text, fields }),
+  signSection: (report: string, section: string, text: string, fields: Record<string, string> = {}, macros: MacroRef[] = []) =>
+    call<string>("sign_section", { report, section, text, fields, macros }),
+  /** The AutoText macros that apply to a section of the report (palette, name expansion). */
+  sectionMacros: (report: string, section: string) => call<MacroInfo[]>("section_macros", { report, section }),
   cosignSection: (report: string, section: string) =>
     call<string>("cosign_section", { report, section }),
   /** Signing off asks for the passphrase again: without one the app answers `reauth_required`. */

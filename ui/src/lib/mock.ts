@@ -7,6 +7,7 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Allowed, Author, EntryStatus, ProvenanceItem, ReportActions, ReportView, Section, Signoff, StudyRow, Version } from "./api";
 import { buildFrame, type FrameHeader } from "./frame";
 import { aiDepartment } from "./mock-ai";
+import { fieldNames, placeholders, type MacroInfo, type MacroRef } from "./autotext";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
@@ -282,6 +283,43 @@ const RESIDENT_MAY_NOT = ["section.cosign", "addendum.write", "report.resolve"];
 const mayWrite = (kind: string): Allowed | null =>
   me.role === "resident" && RESIDENT_MAY_NOT.includes(kind) ? no("role_may_not_write", `role resident may not write ${kind}`) : null;
 
+/** The built-in AutoText macros of the mock's ct-chest sections (as crates/report/templates/macros.toml). */
+const MOCK_MACROS: MacroInfo[] = [
+  {
+    name: "normal-chest", title: "Normal CT chest", source: "built-in", hash: "1c".repeat(32),
+    applies: [{ template: "ct-chest", section: "findings" }],
+    text: "The lungs are clear. No pulmonary nodule, consolidation or effusion. The airways are patent. No mediastinal or hilar lymphadenopathy. Heart size normal; no pericardial effusion.",
+    fields: [],
+  },
+  {
+    name: "nodule", title: "Pulmonary nodule", source: "built-in", hash: "2d".repeat(32),
+    applies: [{ template: "ct-chest", section: "findings" }],
+    text: "A [size] mm solid nodule in the [lobe]. No other nodule. No lymphadenopathy.", fields: ["size", "lobe"],
+  },
+  {
+    name: "nodule-impression", title: "Pulmonary nodule: follow-up", source: "built-in", hash: "3e".repeat(32),
+    applies: [{ template: "ct-chest", section: "impression" }],
+    text: "Solitary [size] mm pulmonary nodule in the [lobe]. Lung-RADS [category]; follow-up CT in [interval].",
+    fields: ["size", "lobe", "category", "interval"],
+  },
+];
+
+/** The app's field_unfilled rule, imitated: the first covered section whose text still holds a
+ *  [field] of a macro its version names. */
+function unfilledOf(r: ReportView): Allowed | null {
+  for (const s of r.sections) {
+    const v = s.versions.find((x) => x.entry === s.current);
+    const used = MOCK_MACROS.filter((m) => (v?.macros ?? []).some((u) => u.name === m.name && u.hash === m.hash));
+    const names = fieldNames(used);
+    const left = [...new Set(placeholders(v?.text ?? "").map((p) => p.name).filter((n) => names.includes(n)))].map((n) => `[${n}]`);
+    if (left.length) {
+      const words = left.length === 1 ? `${left[0]} is` : `${left.slice(0, -1).join(", ")} and ${left.at(-1)} are`;
+      return no("field_unfilled", `${s.title}: ${words} not filled`);
+    }
+  }
+  return null;
+}
+
 /** What the user may do on `r`, judged roughly as the app's rules would (report_actions). */
 function actionsFor(r: ReportView): ReportActions {
   const bySection = (sections: Section[], judge: (s: Section) => Allowed) =>
@@ -324,7 +362,7 @@ function actionsFor(r: ReportView): ReportActions {
         ? no("section_missing", `section ${missing.name} has no text; it must be written before final sign-off`)
         : unreviewed
           ? no("unreviewed_ai", `AI result ${unreviewed.entry} has not been reviewed: unreviewed AI output cannot be signed off`)
-          : yes;
+          : unfilledOf(r) ?? yes;
   return {
     write: bySection(r.sections, () => finalised ?? yes),
     cosign: bySection(written, (s) =>
@@ -334,7 +372,7 @@ function actionsFor(r: ReportView): ReportActions {
           : yes)),
     preliminary: final
       ? no("already_final", `the report is already final (entry ${final.entry})`)
-      : r.status === "preliminary" ? { allowed: false, reason: "the report is already marked preliminary" } : yes,
+      : r.status === "preliminary" ? { allowed: false, reason: "the report is already marked preliminary" } : unfilledOf(r) ?? yes,
     finalize,
     addendum: mayWrite("addendum.write") ?? (final ? yes : no("not_final", "an addendum needs a final report")),
     resolve: Object.fromEntries(inForce.map((s) => [s.entry,
@@ -548,6 +586,10 @@ export function installMocks() {
         return rampFrame(a.sha256, Number(a.frame ?? 0));
       case "templates":
         return [{ name: "ct-chest", title: "CT chest", source: "built-in", sections: 3 }];
+      case "section_macros": {
+        const r = find(a.report);
+        return MOCK_MACROS.filter((m) => m.applies.some((t) => t.template === r.template && t.section === a.section));
+      }
       case "report_show":
         return structuredClone(find(a.report));
       case "report_actions":
@@ -663,9 +705,17 @@ export function installMocks() {
           f.value = v ?? null;
           f.display = v === undefined ? null : f.unit ? `${v} ${f.unit}` : v;
         }
+        const macros = ((args ?? {}) as { macros?: MacroRef[] }).macros ?? [];
+        // As the app's rules: a write names only macros that apply to its section.
+        for (const u of macros) {
+          const m = MOCK_MACROS.find((x) => x.name === u.name && x.hash === u.hash);
+          if (!m) throw { code: "not_allowed", rule: "unknown_macro", message: `refused by rule unknown_macro: macro ${u.name} is neither built in nor published to the roster` };
+          if (!m.applies.some((t) => t.section === s.name)) throw { code: "not_allowed", rule: "macro_not_applicable", message: `refused by rule macro_not_applicable: macro ${u.name} does not apply to section ${s.name} of template ct-chest` };
+        }
+        if (macros.length) e.macros = macros;
         s.text = a.text;
         s.current = e.entry;
-        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [] });
+        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [], macros });
         report.provenance.push(e);
         report.heads = [e.entry];
         report.status = "draft";

@@ -359,6 +359,10 @@ impl RosterLog {
                 roster.templates.push((*id, bytes.clone()));
                 Ok(Effect::None)
             }
+            Parsed::PublishMacro(bytes) => {
+                roster.macros.push((*id, bytes.clone()));
+                Ok(Effect::None)
+            }
         }
     }
 

@@ -70,7 +70,7 @@ impl Role {
         use Kind::*;
         match kind {
             NetworkGenesis | RosterMember | RosterRevoke | RosterReadmit | RosterRotate
-            | TemplatePublish => false,
+            | TemplatePublish | MacroPublish => false,
             // Erasure and restriction act on a patient's data, not on the report's content:
             // an attending, or the department's data-protection officer.
             PayloadErase | ReportRestrict => matches!(self, Role::Attending | Role::DataProtection),

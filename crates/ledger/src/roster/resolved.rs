@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 
 /// The roster as the roster log resolves: members, their history of changes, the status of
-/// every roster entry, the policy and the published templates.
+/// every roster entry, the policy and the published templates and macros.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
     pub(super) network: Option<NetworkId>,
@@ -16,6 +16,7 @@ pub struct Roster {
     pub(super) history: BTreeMap<PublicKey, Vec<(EntryId, Change)>>,
     pub(super) statuses: IdMap<Result<(), RosterError>>,
     pub(super) templates: Vec<(EntryId, Vec<u8>)>,
+    pub(super) macros: Vec<(EntryId, Vec<u8>)>,
     /// Every (log, entry) a change or readmission vouches for.
     pub(super) vouched: std::collections::HashSet<(LogId, EntryId)>,
     /// The rotations that stand, by the key they replaced.
@@ -60,6 +61,11 @@ impl Roster {
     /// Accepted `template.publish` payloads, in roster order.
     pub fn templates(&self) -> impl Iterator<Item = (&EntryId, &[u8])> {
         self.templates.iter().map(|(id, p)| (id, p.as_slice()))
+    }
+
+    /// Accepted `macro.publish` payloads, in roster order.
+    pub fn macros(&self) -> impl Iterator<Item = (&EntryId, &[u8])> {
+        self.macros.iter().map(|(id, p)| (id, p.as_slice()))
     }
 
     /// Whether some change or readmission names `entry` of `log` as vouched for: when it

@@ -165,6 +165,11 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     ("bad_template", "the template is not valid"),
     (
+        "builtin_macro_name",
+        "an AutoText macro may not be published under a built-in name",
+    ),
+    ("bad_macro", "the published AutoText macro is not valid"),
+    (
         "roster_too_large",
         "the roster log holds the most entries it may",
     ),
@@ -251,6 +256,18 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("unknown_field", "the section has no such field"),
     ("field_value", "a field's value is not valid for its type"),
     ("field_missing", "a required field is empty at sign-off"),
+    (
+        "field_unfilled",
+        "a section covered by the sign-off still holds a [field] of a macro it was built from",
+    ),
+    (
+        "unknown_macro",
+        "a section version names a macro neither built in nor published to the roster",
+    ),
+    (
+        "macro_not_applicable",
+        "a section version names a macro that does not apply to that section",
+    ),
     ("empty_text", "a section version with no text and no fields"),
     (
         "section_missing",
@@ -632,6 +649,25 @@ mod tests {
                 sr_study: s(),
                 report_study: s(),
             },
+            UnknownMacro {
+                name: s(),
+                hash: s(),
+            },
+            MacroNotApplicable {
+                name: s(),
+                template: s(),
+                section: s(),
+            },
+            FieldUnfilled {
+                section: s(),
+                title: s(),
+                fields: vec![s()],
+            },
+            BadMacro(crate::macros::MacroError::Name {
+                line: None,
+                name: s(),
+            }),
+            BuiltinMacroName { name: s() },
             Payload(crate::payload::PayloadError {
                 kind: Kind::View,
                 reason: s(),

@@ -553,6 +553,11 @@ impl Ledger {
         if h.kind == Kind::TemplatePublish {
             publication(payload)?;
         }
+        // A macro that is not valid, or takes a built-in's name, is not stored at all: every
+        // peer refuses the same bytes, so every peer holds the same macros.
+        if h.kind == Kind::MacroPublish {
+            crate::macros::publication(payload).map_err(ReportRuleError::from)?;
+        }
         if !predict {
             return Ok(Verdict::New(None));
         }

@@ -128,6 +128,26 @@ pub enum ReportRuleError {
     DataKeyInvalid { log: EntryId },
     #[error("the data key offered for report {log} is the key of another report this home holds")]
     DataKeyReused { log: EntryId },
+    #[error("macro {name} (content hash {hash}) is neither built in nor published to the roster")]
+    UnknownMacro { name: String, hash: String },
+    #[error("macro {name} does not apply to section {section} of template {template}")]
+    MacroNotApplicable {
+        name: String,
+        template: String,
+        section: String,
+    },
+    #[error("{}", unfilled_message(title, fields))]
+    FieldUnfilled {
+        section: String,
+        /// The section's title, as the radiologist reads it.
+        title: String,
+        /// The unfilled fields, in the order they appear (at least one).
+        fields: Vec<String>,
+    },
+    #[error("the published macro is not valid: {0}")]
+    BadMacro(crate::macros::MacroError),
+    #[error("macro {name:?} is built in; a macro of that name cannot be published")]
+    BuiltinMacroName { name: String },
     #[error("the received SR is about study {sr_study}, not the report's study {report_study}")]
     ReceivedOtherStudy {
         sr_study: String,
@@ -188,6 +208,33 @@ impl ReportRuleError {
             DataKeyInvalid { .. } => "data_key_invalid",
             DataKeyReused { .. } => "data_key_reused",
             ReceivedOtherStudy { .. } => "sr_wrong_study",
+            UnknownMacro { .. } => "unknown_macro",
+            MacroNotApplicable { .. } => "macro_not_applicable",
+            FieldUnfilled { .. } => "field_unfilled",
+            BadMacro(_) => "bad_macro",
+            BuiltinMacroName { .. } => "builtin_macro_name",
+        }
+    }
+}
+
+/// "Findings: [size] is not filled", or "Findings: [size] and [lobe] are not filled".
+fn unfilled_message(title: &str, fields: &[String]) -> String {
+    let named: Vec<String> = fields.iter().map(|f| format!("[{f}]")).collect();
+    match named.as_slice() {
+        [one] => format!("{title}: {one} is not filled"),
+        [init @ .., last] => format!("{title}: {} and {last} are not filled", init.join(", ")),
+        [] => format!("{title}: a field is not filled"),
+    }
+}
+
+impl From<crate::macros::PublishError> for ReportRuleError {
+    fn from(e: crate::macros::PublishError) -> Self {
+        match e {
+            crate::macros::PublishError::Payload(p) => ReportRuleError::Payload(p),
+            crate::macros::PublishError::Macro(m) => ReportRuleError::BadMacro(m),
+            crate::macros::PublishError::BuiltinName { name } => {
+                ReportRuleError::BuiltinMacroName { name }
+            }
         }
     }
 }
@@ -250,6 +297,7 @@ impl ReportLog {
             Payload::Create(_) => self.check_create(role, roster),
             Payload::Write(w) => {
                 self.check_write(w)?;
+                self.check_macros(w, roster)?;
                 refuse_after_final(final_in_past)
             }
             Payload::Cosign(c) => {
@@ -274,7 +322,7 @@ impl ReportLog {
                     self.check_final_coverage(parents, &s.sections, roster)?;
                     self.check_ai_reviewed(parents)?;
                 }
-                Ok(())
+                self.check_filled(parents, &s.sections, roster)
             }
             Payload::Resolve(r) => self.check_resolve(parents, r.keep, &e.author),
             // A critical result or a follow-up may be recorded at any time, before or after
@@ -653,6 +701,66 @@ impl ReportLog {
             Some(Payload::Addendum(_) | Payload::Resolve(_)) => Ok(()),
             _ => Err(ReportRuleError::NotASignedVersion { version: *version }),
         }
+    }
+
+    /// The macros a write names are built in or published to the roster (name and content
+    /// hash), and each applies to this section of this report's template. Judged against the
+    /// roster the entries held resolve to, like a report's template: a write that reached a
+    /// home before the macro's publication stands once the publication arrives.
+    fn check_macros(
+        &self,
+        w: &crate::payload::SectionWrite,
+        roster: &Roster,
+    ) -> Result<(), ReportRuleError> {
+        for r in &w.macros {
+            let m =
+                crate::macros::resolve(roster, r).ok_or_else(|| ReportRuleError::UnknownMacro {
+                    name: r.name.clone(),
+                    hash: r.hash.to_hex(),
+                })?;
+            if !m.applies_to(&self.template.name, &w.section) {
+                return Err(ReportRuleError::MacroNotApplicable {
+                    name: m.name,
+                    template: self.template.name.clone(),
+                    section: w.section.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A sign-off (final or preliminary) covers no section version whose text still holds a
+    /// `[field]` of a macro that version names. It covers the versions it names, or — a
+    /// preliminary naming none — the newest accepted versions in its past.
+    fn check_filled(
+        &self,
+        parents: &[EntryId],
+        named: &BTreeMap<String, EntryId>,
+        roster: &Roster,
+    ) -> Result<(), ReportRuleError> {
+        let within = |id: &EntryId| self.in_past(id, parents);
+        for def in &self.template.sections {
+            let versions = match named.get(&def.name) {
+                Some(v) => vec![*v],
+                None if named.is_empty() => self.latest_versions(&def.name, within),
+                None => continue,
+            };
+            for v in versions {
+                let Some(Payload::Write(w)) = self.entries.get(&v).and_then(|e| e.payload.as_ref())
+                else {
+                    continue;
+                };
+                let fields = crate::macros::unfilled_in_write(roster, w);
+                if !fields.is_empty() {
+                    return Err(ReportRuleError::FieldUnfilled {
+                        section: def.name.clone(),
+                        title: def.title.clone(),
+                        fields,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn version_in_past(

@@ -19,6 +19,7 @@ use countersign_ledger::Role;
 use serde::{Deserialize, Serialize};
 
 pub use mrrt::{from_mrrt, to_mrrt};
+pub(crate) use native::quote;
 pub use native::{parse_native, to_native, MAX_TEMPLATE_BYTES};
 
 /// The largest number of sections, fields per section and pick-list options a template may
