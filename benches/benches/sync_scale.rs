@@ -116,6 +116,7 @@ fn build(dir: &Path, reports: usize) -> Hash {
                 section: ["findings", "impression"][i].into(),
                 text: format!("Text {i} of report {r}."),
                 fields: Default::default(),
+                links: Vec::new(),
             });
             let e = sign(
                 Header::new(

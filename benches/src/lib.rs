@@ -171,6 +171,7 @@ fn report_entries_sealed(
             section: sections[i % 3].into(),
             text: format!("Text {i} of report {r}."),
             fields: Default::default(),
+            links: Vec::new(),
         });
         let p = seal_as(Kind::SectionWrite, Some(&log), i, p);
         let e = sign(

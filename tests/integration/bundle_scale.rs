@@ -104,6 +104,7 @@ pub fn department_entries() -> Vec<(Entry, Vec<u8>)> {
                 section: sections[rng.gen_range(0..sections.len())].into(),
                 text,
                 fields: Default::default(),
+                links: Vec::new(),
             });
             let e = craft(
                 keys[who],

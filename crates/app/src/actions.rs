@@ -142,6 +142,7 @@ impl Home {
                 section: s.name.clone(),
                 text: "…".into(),
                 fields: BTreeMap::new(),
+                links: Vec::new(),
             });
             write.insert(
                 s.name.clone(),

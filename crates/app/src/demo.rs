@@ -104,6 +104,7 @@ impl Home {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                links: Vec::new(),
             })
         };
         type Step<'a> = (&'a dyn Signer, &'a str, &'a str, &'a [(&'a str, &'a str)]);

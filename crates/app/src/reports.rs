@@ -94,6 +94,7 @@ impl Home {
             section: "findings".into(),
             text: text.to_string(),
             fields: BTreeMap::new(),
+            links: Vec::new(),
         });
         Ok(self
             .append(key, Some(report), Kind::SectionWrite, &payload)?
@@ -134,20 +135,9 @@ impl Home {
         text: &str,
         fields: BTreeMap<String, String>,
     ) -> Result<EntryId> {
-        let payload = json(&SectionWrite {
-            section: section.to_string(),
-            text: text.to_string(),
-            fields,
-        });
-        let id = self
-            .append_own(Some(report), Kind::SectionWrite, &payload)?
-            .id();
-        // Signed: the draft is no longer needed. (Were this to fail, the draft would only
-        // equal the signed text, which the editor shows as no draft.)
-        if let Err(e) = self.draft_drop(report, section) {
-            tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
-        }
-        Ok(id)
+        // The links the new text still refers to by marker stay with it (see `links`).
+        let links = self.links_carried(report, section, text)?;
+        self.report_write_linked(report, section, text, fields, links)
     }
 
     /// Co-signs the current version of a section.

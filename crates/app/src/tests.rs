@@ -425,6 +425,7 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
                     section: "findings".into(),
                     text: format!("round {round}, side {side}"),
                     fields: Default::default(),
+                    links: Vec::new(),
                 });
                 (d.sign("rad", Some(r), Kind::SectionWrite, &p, None), p)
             })
@@ -648,6 +649,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
             section: "impression".into(),
             text: t,
             fields: Default::default(),
+            links: Vec::new(),
         })
     };
     // Rad's key signs three entries at one position; the second is 15 MiB.

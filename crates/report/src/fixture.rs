@@ -344,6 +344,7 @@ impl Department {
             section: section.into(),
             text: text.into(),
             fields: BTreeMap::new(),
+            links: Vec::new(),
         };
         self.append(who, Some(report), Kind::SectionWrite, &w)
     }

@@ -66,6 +66,10 @@ pub struct SectionWrite {
     /// Values of the section's structured fields, by field name (checked against the template).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Findings linked to images: each referred to from `text` by its `[fig N]` marker
+    /// (see [`crate::links`]). Absent in versions without links, and in every older payload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::links::ImageLink>,
 }
 
 /// `section.cosign`: a second signature on one version of a section.
@@ -582,6 +586,7 @@ mod text_cap_tests {
                 section: "findings".into(),
                 text,
                 fields: BTreeMap::new(),
+                links: Vec::new(),
             })
         };
         let addendum = |text: String| Payload::to_bytes(&AddendumWrite { text });

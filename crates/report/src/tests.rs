@@ -29,6 +29,7 @@ fn write_fields(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWr
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        links: Vec::new(),
     }
 }
 
@@ -257,6 +258,7 @@ fn a_second_final_beside_the_first_is_a_visible_conflict_never_a_silent_rewrite(
         section: "impression".into(),
         text: "Rewritten after sign-off.".into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     });
     let e = d.sign(
         "bob",

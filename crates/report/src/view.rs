@@ -87,6 +87,9 @@ pub struct VersionView {
     pub fields: BTreeMap<String, String>,
     pub status: EntryStatus,
     pub cosigns: Vec<CosignView>,
+    /// The version's links to images, each referred to from `text` by its `[fig N]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::links::ImageLink>,
 }
 
 /// A structured field of a section with its value in the version the report reads as.
@@ -596,6 +599,7 @@ impl ReportLog {
                             fields: w.fields.clone(),
                             status: status_of(&e.id),
                             cosigns: Vec::new(),
+                            links: w.links.clone(),
                         });
                     }
                 }

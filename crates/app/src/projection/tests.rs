@@ -177,6 +177,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
                 section: "impression".into(),
                 text: format!("side {side}"),
                 fields: Default::default(),
+                links: Vec::new(),
             });
             let e =
                 f.d.sign("rad", Some(r2), Kind::SectionWrite, &p, Some(heads.clone()));

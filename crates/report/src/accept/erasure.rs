@@ -236,6 +236,7 @@ fn an_entry_written_concurrently_with_the_erasure_keeps_its_header_only() {
         section: "findings".into(),
         text: "MARKER concurrent".into(),
         fields: Default::default(),
+        links: Vec::new(),
     };
     let bytes = Payload::to_bytes(&w);
     let concurrent = dept.sign("rex", Some(report), Kind::SectionWrite, &bytes, Some(heads));

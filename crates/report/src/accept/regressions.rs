@@ -24,6 +24,7 @@ pub(super) fn write(section: &str, text: &str) -> SectionWrite {
         section: section.into(),
         text: text.into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ fn write(section: &str, text: &str) -> Vec<u8> {
         section: section.into(),
         text: text.into(),
         fields: Default::default(),
+        links: Vec::new(),
     })
 }
 
@@ -395,6 +396,7 @@ fn a_clear_payload_is_refused_at_once_where_sealed_reports_are_required_not_held
         section: "findings".into(),
         text: "clear text".into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     });
     let now = dept.clock;
     // Dated a year ahead: refused, not held.

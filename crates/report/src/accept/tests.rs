@@ -134,6 +134,7 @@ fn play(ops: &[Op]) -> Played {
                     section: SECTIONS[*section].into(),
                     text: format!("{} by {} at {}", SECTIONS[*section], name(*who), d.clock),
                     fields: BTreeMap::new(),
+                    links: Vec::new(),
                 });
                 let saved = d.clock;
                 d.clock = (d.clock as i64 + skew).max(1) as u64;
@@ -204,6 +205,7 @@ fn play(ops: &[Op]) -> Played {
                         section: "impression".into(),
                         text: format!("stolen key at {}", d.clock),
                         fields: BTreeMap::new(),
+                        links: Vec::new(),
                     });
                     let e = d.sign(&retired, Some(r), Kind::SectionWrite, &bytes, None);
                     let _ = d.store(e, bytes);
@@ -238,6 +240,7 @@ fn play(ops: &[Op]) -> Played {
                     section: SECTIONS[*section].into(),
                     text: format!("raced {} at {}", SECTIONS[*section], d.clock),
                     fields: BTreeMap::new(),
+                    links: Vec::new(),
                 });
                 let mut bob_parents = heads.clone();
                 let e = d.sign(
@@ -263,6 +266,7 @@ fn play(ops: &[Op]) -> Played {
                         section: SECTIONS[*section].into(),
                         text: text.into(),
                         fields: BTreeMap::new(),
+                        links: Vec::new(),
                     })
                 };
                 let (a, b) = (mk("one side"), mk("the other side"));
@@ -583,6 +587,7 @@ fn an_entry_after_a_final_that_stops_counting_no_longer_descends_from_it() {
         section: "findings".into(),
         text: "After sign-off.".into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     });
     let e = d.sign("rad", Some(r), Kind::SectionWrite, &late, None);
     let late_id = e.id();
@@ -610,6 +615,7 @@ fn an_entry_from_the_future_is_held_until_its_time_not_stored_as_valid() {
         section: "findings".into(),
         text: "From 2099.".into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     });
     let now = d.clock;
     d.clock += 50 * 365 * 24 * 3600 * 1000;
@@ -683,6 +689,7 @@ fn an_entry_by_a_key_never_on_the_roster_is_not_stored() {
         section: "findings".into(),
         text: "Not from here.".into(),
         fields: BTreeMap::new(),
+        links: Vec::new(),
     });
     let heads = d.ledger.report_as_judged(&r).unwrap().heads();
     let h = countersign_ledger::Header::new(
