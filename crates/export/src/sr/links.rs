@@ -87,7 +87,7 @@ pub(super) fn link_items(
             .iter()
             .find(|i| i.sha256.eq_ignore_ascii_case(&l.image));
         let words = match (&l.label, image) {
-            (label, Some(_)) if !label.is_empty() => {
+            (label, Some(_)) if !label.is_empty() && label != l.kind.word() => {
                 format!(
                     "{} {} ({}, frame {})",
                     l.marker(),
