@@ -77,7 +77,7 @@ fn appended(text: &str, marker: &str) -> String {
 
 impl Home {
     /// Inserts a link into `section` of `report`: signs a new version whose text is `text`
-    /// (the signed text when `None`) with the link's marker appended, carrying the links the
+    /// (when `None`, the section's draft, else its signed text) with the link's marker appended, carrying the links the
     /// text still refers to, the new one, and the current version's field values. Returns the
     /// version and the link.
     pub fn report_link(
@@ -95,7 +95,15 @@ impl Home {
             .find(|s| s.name == section)
             .ok_or_else(|| AppError::InvalidInput(format!("report has no section {section:?}")))?;
         let current = current_version(s);
-        let base = text.map_or_else(|| s.text.clone().unwrap_or_default(), str::to_string);
+        // Not given: what the writer has typed and not signed (the draft the editor keeps in
+        // the home), else the signed text — an insertion from the viewer never loses typing.
+        let base = match text {
+            Some(t) => t.to_string(),
+            None => match self.drafts(report)?.remove(section) {
+                Some(draft) => draft,
+                None => s.text.clone().unwrap_or_default(),
+            },
+        };
         let mut kept = carried(current.map_or(&[][..], |v| &v.links), &base);
         let fig = kept
             .iter()
