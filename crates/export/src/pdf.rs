@@ -294,6 +294,16 @@ fn thumbnail_of(link: &ImageLink, thumbnails: &[Thumbnail]) -> Option<usize> {
         .position(|t| t.image == link.image && t.frame == link.frame && t.is_whole())
 }
 
+/// `bytes` in the zlib format a PDF's FlateDecode reads.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    z.write_all(bytes)
+        .and_then(|()| z.finish())
+        .expect("zlib into memory")
+}
+
 fn image_name(n: usize) -> Vec<u8> {
     format!("Im{n}").into_bytes()
 }
@@ -345,7 +355,10 @@ fn render_with_figures(
         .collect();
     for (k, &i) in used.iter().enumerate() {
         let t = &thumbnails[i];
-        let mut image = pdf.image_xobject(image_ids[k], &t.pixels);
+        // Zlib-compressed (FlateDecode): a grey CT thumbnail is a third of its raw bytes.
+        let packed = deflate(&t.pixels);
+        let mut image = pdf.image_xobject(image_ids[k], &packed);
+        image.filter(pdf_writer::Filter::FlateDecode);
         image.width(t.width as i32).height(t.height as i32);
         if t.channels == 3 {
             image.color_space().device_rgb();
