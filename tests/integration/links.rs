@@ -238,6 +238,19 @@ fn a_link_to_an_image_the_report_is_not_bound_to_is_refused_and_nothing_stored()
         "0",
     ]);
     assert_eq!(refused_by(&refused), "link_image_not_bound");
+    // An image not imported here has no series to name: not found, before any file is read.
+    let unknown = "ab".repeat(32);
+    let missing = ada.run(&[
+        "report",
+        "link",
+        &report,
+        "--section",
+        "findings",
+        "--key-image",
+        &unknown,
+        "0",
+    ]);
+    assert_eq!(missing.error_code(), "not_found", "{}", missing.stderr);
     assert_eq!(ada.count(), before, "a refused link stored something");
     // The bound one links.
     ada.ok(&[

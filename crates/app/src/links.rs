@@ -164,6 +164,8 @@ impl Home {
                 tail,
             } => {
                 let points: Vec<[f64; 2]> = std::iter::once(*tip).chain(*tail).collect();
+                // An image not imported here is not_found, before its file is looked for.
+                self.series_of(image)?;
                 self.on_frame(image, *frame, &points)?;
                 (
                     LinkKind::Arrow,
@@ -175,6 +177,7 @@ impl Home {
                 )
             }
             LinkTarget::KeyImage { image, frame } => {
+                self.series_of(image)?;
                 self.on_frame(image, *frame, &[])?;
                 (
                     LinkKind::KeyImage,
