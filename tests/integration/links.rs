@@ -1,9 +1,9 @@
 //! Findings linked to images, through the CLI: a length measured on a phantom slice, linked
 //! into Findings with an arrow beside it and a key image into the Impression, edited, signed
 //! off; the SR carries each link as image references with SCOORD (read by dicom3tools'
-//! `dciodvfy` and DCMTK's `dsrdump`), the PDF a thumbnail of each linked frame (poppler's
-//! `pdfimages` and `pdftotext`). A link to an image the report is not bound to is refused with
-//! its code, nothing stored.
+//! `dciodvfy`, DCMTK's `dsrdump` and highdicom), the PDF a thumbnail of each linked frame
+//! (poppler's `pdfimages` and `pdftotext`). A link to an image the report is not bound to is
+//! refused with its code, nothing stored.
 
 use std::path::Path;
 use std::process::Command;
@@ -165,6 +165,39 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
             "dsrdump lacks {expected:?}:\n{tree}"
         );
     }
+
+    // A second reader: highdicom parses each item through its own content item classes.
+    let (ok, read) = run(Command::new(crate::common::python())
+        .arg(crate::common::tests_dir().join("integration/read_sr_links.py"))
+        .arg(&sr));
+    assert!(ok, "highdicom: {read}");
+    let items: serde_json::Value = serde_json::from_str(read.trim()).unwrap();
+    let items = items.as_array().unwrap();
+    let has = |want: serde_json::Value| items.iter().any(|i| *i == want);
+    assert!(
+        has(
+            serde_json::json!({"scoord": "POLYLINE", "points": [[10.0, 20.0], [40.0, 20.0]],
+            "relationship": "INFERRED FROM", "image": sop_of(first)})
+        ),
+        "{read}"
+    );
+    assert!(
+        has(
+            serde_json::json!({"scoord": "POINT", "points": [[30.0, 30.0]],
+            "relationship": "CONTAINS", "image": sop_of(first)})
+        ),
+        "{read}"
+    );
+    assert!(
+        has(serde_json::json!({"key_image": sop_of(second), "concept": "Key image"})),
+        "{read}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i["unit"] == "mm" && (i["num"].as_f64().unwrap() - mm).abs() < 1e-3),
+        "{read}"
+    );
 
     // PDF: a thumbnail under each figure's caption, one image object per linked frame.
     let pdf = export(&ada, &report, "pdf", dir.path());
