@@ -77,9 +77,9 @@ fn appended(text: &str, marker: &str) -> String {
 
 impl Home {
     /// Inserts a link into `section` of `report`: signs a new version whose text is `text`
-    /// (when `None`, the section's draft, else its signed text) with the link's marker appended, carrying the links the
-    /// text still refers to, the new one, and the current version's field values. Returns the
-    /// version and the link.
+    /// (when `None`, the section's draft, else its signed text) with the link's marker
+    /// appended, carrying the links the text still refers to, the new one, and the current
+    /// version's field values. Returns the version and the link.
     pub fn report_link(
         &mut self,
         report: EntryId,
@@ -322,9 +322,10 @@ impl Home {
                         source: [full.width, full.height],
                     });
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e.loggable(), "a linked frame did not render for the PDF")
-                }
+                Err(e) => tracing::warn!(
+                    error = %e.loggable(),
+                    "a linked frame did not render for the PDF"
+                ),
             }
         }
         out
