@@ -173,7 +173,7 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
     assert!(ok, "highdicom: {read}");
     let items: serde_json::Value = serde_json::from_str(read.trim()).unwrap();
     let items = items.as_array().unwrap();
-    let has = |want: serde_json::Value| items.iter().any(|i| *i == want);
+    let has = |want: serde_json::Value| items.contains(&want);
     assert!(
         has(
             serde_json::json!({"scoord": "POLYLINE", "points": [[10.0, 20.0], [40.0, 20.0]],
