@@ -117,6 +117,7 @@ fn build(dir: &Path, reports: usize) -> Hash {
                 text: format!("Text {i} of report {r}."),
                 fields: Default::default(),
                 macros: Vec::new(),
+                links: Vec::new(),
             });
             let e = sign(
                 Header::new(

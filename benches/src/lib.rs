@@ -172,6 +172,7 @@ fn report_entries_sealed(
             text: format!("Text {i} of report {r}."),
             fields: Default::default(),
             macros: Vec::new(),
+            links: Vec::new(),
         });
         let p = seal_as(Kind::SectionWrite, Some(&log), i, p);
         let e = sign(

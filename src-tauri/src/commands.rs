@@ -51,6 +51,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         mark_preliminary,
         add_addendum,
         measure_length,
+        report_link,
         mark_viewed,
         review_ai,
         report_erase,
@@ -491,6 +492,31 @@ fn measure_length(
 ) -> Reply<String> {
     desk.act(|h| h.measure_length(entry_id(&report)?, &image, frame, from, to))
         .map(|(id, _)| id.to_hex())
+}
+
+/// What inserting a link signed: the section's new version and the link in it.
+#[derive(Debug, Serialize)]
+pub struct Linked {
+    entry: String,
+    link: countersign_app::report::links::ImageLink,
+}
+
+/// Inserts a link (a signed measurement, an arrow or a key image) into `section`: signs a new
+/// version whose text — `text` as typed, else the signed text — ends with the link's
+/// `[fig N]` marker, carrying the links the text still refers to.
+#[tauri::command]
+fn report_link(
+    desk: State<'_, Desk>,
+    report: String,
+    section: String,
+    target: countersign_app::LinkTarget,
+    text: Option<String>,
+) -> Reply<Linked> {
+    desk.act(|h| h.report_link(entry_id(&report)?, &section, &target, text.as_deref(), None))
+        .map(|(id, link)| Linked {
+            entry: id.to_hex(),
+            link,
+        })
 }
 
 /// A read receipt for the sections on screen (batched by the app: at most one in a while).

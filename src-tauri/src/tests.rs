@@ -1155,3 +1155,75 @@ fn demo_desk() -> (
         .clone();
     (dir, desk, demo, sha)
 }
+
+/// A length measured and a key image inserted through the commands, as the viewer and the
+/// editor call them: each a new signed version of Findings whose text ends with its marker,
+/// the links in the version `report_show` gives; a link into a signed-off report is refused
+/// with its rule's code.
+#[test]
+fn links_are_inserted_through_the_commands() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
+    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
+        call(cmd, body)
+            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
+            .deserialize()
+            .unwrap()
+    };
+    let demo = json(
+        "open_demo",
+        serde_json::json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
+    );
+    let study = demo["study"].as_str().unwrap().to_string();
+    let report = json(
+        "report_new",
+        serde_json::json!({ "study": study, "template": "ct-chest" }),
+    );
+    let images = json("study_images", serde_json::json!({ "study": study }));
+    let sha = images[3]["sha256"].as_str().unwrap();
+    let measurement = json(
+        "measure_length",
+        serde_json::json!({ "report": report, "image": sha, "frame": 0, "from": [10.0, 12.0], "to": [40.0, 12.0] }),
+    );
+    let linked = json(
+        "report_link",
+        serde_json::json!({ "report": report, "section": "findings",
+            "target": { "kind": "measurement", "entry": measurement }, "text": "A nodule." }),
+    );
+    assert_eq!(linked["link"]["fig"], 1, "{linked}");
+    assert_eq!(linked["link"]["kind"], "length", "{linked}");
+    let keyed = json(
+        "report_link",
+        serde_json::json!({ "report": report, "section": "findings",
+            "target": { "kind": "key-image", "image": sha, "frame": 0 }, "text": null }),
+    );
+    assert_eq!(keyed["link"]["fig"], 2, "{keyed}");
+    let shown = json("report_show", serde_json::json!({ "report": report }));
+    let findings = shown["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "findings")
+        .unwrap();
+    assert_eq!(findings["text"], "A nodule. [fig 1] [fig 2]");
+    let current = findings["versions"].as_array().unwrap().last().unwrap();
+    assert_eq!(current["entry"], keyed["entry"]);
+    assert_eq!(current["links"].as_array().unwrap().len(), 2, "{current}");
+    // The demo's own report is final: nothing more is linked into it, with the rule's code.
+    let err = call(
+        "report_link",
+        serde_json::json!({ "report": demo["report"], "section": "findings",
+            "target": { "kind": "key-image", "image": sha, "frame": 0 }, "text": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "not_allowed", "{err}");
+    assert_eq!(err["rule"], "finalised", "{err}");
+}

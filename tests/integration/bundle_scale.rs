@@ -105,6 +105,7 @@ pub fn department_entries() -> Vec<(Entry, Vec<u8>)> {
                 text,
                 fields: Default::default(),
                 macros: Vec::new(),
+                links: Vec::new(),
             });
             let e = craft(
                 keys[who],

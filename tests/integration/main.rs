@@ -25,6 +25,7 @@ mod jpeg2000;
 mod keychain;
 mod keys;
 mod keys_at_rest;
+mod links;
 mod logs;
 mod malformed;
 mod pacs;

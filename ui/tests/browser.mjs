@@ -1071,6 +1071,83 @@ await rampCheck("cpu");
   await page.close();
 }
 
+// Findings linked to images: a length measured on frame 2 of the multi-frame image, inserted
+// into Findings (its text gets "[fig 1]", a chip appears), then the viewer moved away; clicking
+// the chip shows that image and frame again with the line drawn, and the overlay says which. An
+// arrow (A, a click) and a key image (K) are inserted the same way; a link clicked in the
+// provenance panel shows its own annotation.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `links: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.getByTestId("study-item").first().click();
+  const position = page.getByTestId("slice-position");
+  await position.filter({ hasText: "frame 1/3" }).waitFor();
+  await page.keyboard.press("ArrowRight");
+  await position.filter({ hasText: "frame 2/3" }).waitFor();
+  const canvas = page.getByTestId("viewer-canvas");
+  const box = await canvas.boundingBox();
+  const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];
+  await page.keyboard.press("l");
+  await page.mouse.move(...at(0.4, 0.5));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.6, 0.5), { steps: 4 });
+  await page.mouse.up();
+  await page.getByTestId("sign-measurement").click();
+  await page.getByTestId("insert-measurement").first().waitFor();
+  const findings = page.getByTestId("section-findings").locator("textarea");
+  await findings.fill("A small nodule.");
+  await page.getByTestId("insert-measurement").first().click();
+  const chip = page.getByTestId("section-findings-links").getByTestId("link-chip");
+  await chip.first().waitFor();
+  check((await findings.inputValue()) === "A small nodule. [fig 1]", `the marker is appended to the typed text (${await findings.inputValue()})`);
+  check((await chip.first().textContent()).startsWith("[fig 1] ") && (await chip.first().getAttribute("data-kind")) === "length",
+    `the section shows the link as a chip (${await chip.first().textContent()})`);
+  // Away to the other image: no annotation there.
+  await page.keyboard.press("l");
+  await page.keyboard.press("ArrowUp");
+  await position.filter({ hasText: /^Image 1\/2/ }).waitFor();
+  check((await page.getByTestId("link-annotation").count()) === 0, "no annotation on another image");
+  await chip.first().click();
+  await position.filter({ hasText: "Image 2/2 · frame 2/3" }).waitFor();
+  const annotation = page.getByTestId("link-annotation");
+  await annotation.waitFor();
+  check((await annotation.getAttribute("data-kind")) === "length" && (await annotation.locator("line").count()) === 1,
+    "clicking the chip shows image 2, frame 2, with the measured line drawn");
+  check((await page.getByTestId("link-overlay").textContent()).includes("[fig 1]") &&
+    (await page.getByTestId("link-overlay").textContent()).includes("frame 2"),
+    `the overlay says which link and frame it shows (${await page.getByTestId("link-overlay").textContent()})`);
+  // An arrow: A, a click, insert; a key image: K, insert. Both into Findings (the focused section).
+  await page.keyboard.press("a");
+  await page.getByTestId("overlay-zoom").filter({ hasText: "arrow tool" }).waitFor();
+  await page.mouse.click(...at(0.5, 0.4));
+  await page.getByTestId("insert-arrow").click();
+  await chip.nth(1).waitFor();
+  check((await position.textContent()).includes("Image 2/2 · frame 2/3"), "inserting keeps the viewer on its frame");
+  await page.keyboard.press("a");
+  await page.keyboard.press("k");
+  await page.getByTestId("insert-key-image").click();
+  await chip.nth(2).waitFor();
+  check((await chip.allTextContents()).join(" | ") === `${await chip.first().textContent()} | [fig 2] arrow | [fig 3] key image`,
+    `arrow and key image are linked too (${(await chip.allTextContents()).join(" | ")})`);
+  check((await findings.inputValue()).endsWith("[fig 1] [fig 2] [fig 3]"), "each marker is in the text");
+  // From the provenance panel: the newest findings version's links.
+  await page.keyboard.press("ArrowUp");
+  await position.filter({ hasText: /^Image 1\/2/ }).waitFor();
+  const fromProvenance = page.getByTestId("provenance-panel").getByTestId("provenance-link");
+  await fromProvenance.filter({ hasText: "[fig 2] arrow" }).last().click();
+  await position.filter({ hasText: "Image 2/2 · frame 2/3" }).waitFor();
+  await annotation.and(page.locator('[data-kind="arrow"]')).waitFor();
+  check((await annotation.locator("line").count()) === 3, "a link clicked in the provenance panel shows its arrow");
+  await fromProvenance.filter({ hasText: "[fig 3] key image" }).last().click();
+  await annotation.and(page.locator('[data-kind="key-image"]')).waitFor();
+  check((await annotation.locator("rect").count()) === 1 && (await position.textContent()).includes("frame 2/3"),
+    "and a key image shows framed, on the frame it was inserted from");
+  await page.screenshot({ path: "test-results/links.png" });
+  await page.close();
+}
+
 await browser.close();
 server.close();
 if (failures) {

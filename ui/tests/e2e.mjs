@@ -485,6 +485,50 @@ try {
   );
   check(/\d+\.\d mm/.test(measured), `measurement signed: ${measured.replace(/\s+/g, " ").trim().slice(0, 60)}`);
 
+  // Findings linked to images: the length just signed is inserted into Findings (a new signed
+  // version whose text ends with "[fig N]"), the viewer is moved to another slice, and the
+  // link clicked in the provenance panel brings back that image and frame with the line drawn:
+  // the frame read from the overlay's text, the annotation from the drawn line.
+  {
+    const insert = await until("the insert-measurement button", () => find('[data-testid="insert-measurement"]'));
+    await wd("POST", `${s}/element/${insert}/click`, {});
+    const chip = await until("the link chip in Findings", () =>
+      run(`const c = [...document.querySelectorAll('[data-testid="section-findings-links"] [data-testid="link-chip"]')].pop();
+        return c ? { fig: c.dataset.fig, text: c.textContent.trim() } : null;`));
+    const text = await run(`return document.querySelector('[data-testid="section-findings"] textarea').value`);
+    check(text.trimEnd().endsWith(`[fig ${chip.fig}]`), `the length is linked into Findings: "${text.slice(-40)}", chip ${chip.text}`);
+    const linked = await until("the linked image on screen", () =>
+      run(`const p = document.querySelector('[data-testid="slice-position"]'); return p ? { sha: p.dataset.sha, at: p.textContent } : null;`));
+    // Away from it: the next slice (or the previous one at the end of the series).
+    await run(`document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown', bubbles: true }));`);
+    const moved = await until("another slice", () =>
+      run(`const p = document.querySelector('[data-testid="slice-position"]'); return p && p.dataset.sha !== arguments[0] ? p.textContent : null;`, [linked.sha]), 5000)
+      .catch(() => null);
+    if (moved === null) await run(`document.body.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp', bubbles: true }));`);
+    const away = await until("another slice", () =>
+      run(`const p = document.querySelector('[data-testid="slice-position"]'); return p && p.dataset.sha !== arguments[0] ? p.textContent : null;`, [linked.sha]));
+    check((await run(`return document.querySelectorAll('[data-testid="link-annotation"]').length`)) === 0,
+      `moved to another slice (${away.trim()}): no annotation there`);
+    const fromProvenance = await until("the link in the provenance panel", async () => {
+      const links = await findAll(`[data-testid="provenance-panel"] [data-testid="provenance-link"][data-fig="${chip.fig}"]`);
+      return links.length ? links[links.length - 1] : null;
+    });
+    await wd("POST", `${s}/element/${fromProvenance}/click`, {});
+    const back = await until("the linked frame shown with its annotation", () =>
+      run(`
+        const p = document.querySelector('[data-testid="slice-position"]');
+        const o = document.querySelector('[data-testid="link-overlay"]');
+        const a = document.querySelector('[data-testid="link-annotation"]');
+        return p && o && a && p.dataset.sha === arguments[0]
+          ? { at: p.textContent.trim(), overlay: o.textContent.trim(), kind: a.dataset.kind, lines: a.querySelectorAll('line').length }
+          : null;`, [linked.sha]));
+    const frame = /frame (\d+)/.exec(back.overlay)?.[1];
+    const slice = (t) => /Image \d+\/\d+/.exec(t)?.[0];
+    check(back.kind === "length" && back.lines === 1 && frame === "1" && slice(back.at) === slice(linked.at),
+      `clicked in the provenance panel: the viewer shows ${slice(back.at)} again, "${back.overlay}", the line drawn`);
+    await writeFile(shot.replace(/\.png$/, "-link.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  }
+
   // Import the DICOM corpus through "Import folder…": the app's own dialog picks it (this debug
   // build takes the pick from COUNTERSIGN_E2E_PICK, since WebDriver cannot drive a native
   // dialog); studies appear, unreadable files are listed.

@@ -143,6 +143,7 @@ impl Home {
                 text: "…".into(),
                 fields: BTreeMap::new(),
                 macros: Vec::new(),
+                links: Vec::new(),
             });
             write.insert(
                 s.name.clone(),

@@ -105,6 +105,7 @@ impl Home {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 macros: Vec::new(),
+                links: Vec::new(),
             })
         };
         type Step<'a> = (&'a dyn Signer, &'a str, &'a str, &'a [(&'a str, &'a str)]);

@@ -97,6 +97,7 @@ impl Home {
                     sop_class_uid,
                     sop_instance_uid: instance.clone(),
                     series_uid: series.clone(),
+                    frames: i.frames.max(1),
                 })
             })
             .collect();
@@ -108,6 +109,7 @@ impl Home {
             images,
             signatures,
             exported_ms: now_ms(),
+            thumbnails: Vec::new(),
         })
     }
 
@@ -124,6 +126,14 @@ impl Home {
             });
         }
         tracing::info!(report = %report, format = ?format, "report exported");
+        // Only the PDF shows the linked frames: rendered here, handed to the pure writer.
+        let input = match format {
+            ExportFormat::Pdf | ExportFormat::PdfDicom => ExportInput {
+                thumbnails: self.link_thumbnails(&input.view),
+                ..input
+            },
+            _ => input,
+        };
         Ok(match format {
             ExportFormat::Pdf => countersign_export::pdf::render(&input),
             ExportFormat::Fhir => countersign_export::fhir::render(&input),

@@ -40,6 +40,7 @@ mod images;
 mod import;
 mod join;
 pub mod keys;
+mod links;
 mod macros;
 mod moves;
 pub mod pacs;
@@ -78,6 +79,7 @@ pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
+pub use links::{LinkTarget, THUMBNAIL_SIDE};
 pub use macros::{read_macros, MacroInfo};
 pub use pacs::{
     ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,

@@ -11,7 +11,6 @@ use countersign_ledger::{EntryId, Hash, Kind};
 use countersign_report::macros::{
     self, Macro, MacroError, MacroPublish, MacroRef, MacroSource, MacroTarget,
 };
-use countersign_report::payload::SectionWrite;
 use serde::Serialize;
 
 use crate::error::{AppError, Result};
@@ -179,19 +178,9 @@ impl Home {
         fields: BTreeMap<String, String>,
         macros: Vec<MacroRef>,
     ) -> Result<EntryId> {
-        let payload = json(&SectionWrite {
-            section: section.to_string(),
-            text: text.to_string(),
-            fields,
-            macros,
-        });
-        let id = self
-            .append_own(Some(report), Kind::SectionWrite, &payload)?
-            .id();
-        if let Err(e) = self.draft_drop(report, section) {
-            tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
-        }
-        Ok(id)
+        // The links the text still refers to by marker stay with it.
+        let links = self.links_carried(report, section, text)?;
+        self.write_version(report, section, text, fields, macros, links)
     }
 }
 

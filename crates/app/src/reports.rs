@@ -95,6 +95,7 @@ impl Home {
             text: text.to_string(),
             fields: BTreeMap::new(),
             macros: Vec::new(),
+            links: Vec::new(),
         });
         Ok(self
             .append(key, Some(report), Kind::SectionWrite, &payload)?
@@ -135,9 +136,40 @@ impl Home {
         text: &str,
         fields: BTreeMap<String, String>,
     ) -> Result<EntryId> {
-        // Signed: the draft is no longer needed (dropped there). (Were that to fail, the draft
-        // would only equal the signed text, which the editor shows as no draft.)
-        self.report_write_with_macros(report, section, text, fields, Vec::new())
+        // The links the new text still refers to by marker stay with it (see `links`); a
+        // plain write names no macro (only those of its own text are judged at sign-off).
+        let links = self.links_carried(report, section, text)?;
+        self.write_version(report, section, text, fields, Vec::new(), links)
+    }
+
+    /// Signs a section version: its text and fields, the AutoText macros it was built from
+    /// and its links to images (each judged by the report rules). The one place a
+    /// `section.write` of this home's own is made; the section's draft is dropped after.
+    pub(crate) fn write_version(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+        fields: BTreeMap<String, String>,
+        macros: Vec<countersign_report::macros::MacroRef>,
+        links: Vec<countersign_report::links::ImageLink>,
+    ) -> Result<EntryId> {
+        let payload = json(&SectionWrite {
+            section: section.to_string(),
+            text: text.to_string(),
+            fields,
+            links,
+            macros,
+        });
+        let id = self
+            .append_own(Some(report), Kind::SectionWrite, &payload)?
+            .id();
+        // Signed: the draft is no longer needed. (Were this to fail, the draft would only
+        // equal the signed text, which the editor shows as no draft.)
+        if let Err(e) = self.draft_drop(report, section) {
+            tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
+        }
+        Ok(id)
     }
 
     /// Co-signs the current version of a section.

@@ -426,6 +426,7 @@ fn a_restart_keeps_entries_built_on_a_second_fork() {
                     text: format!("round {round}, side {side}"),
                     fields: Default::default(),
                     macros: Vec::new(),
+                    links: Vec::new(),
                 });
                 (d.sign("rad", Some(r), Kind::SectionWrite, &p, None), p)
             })
@@ -650,6 +651,7 @@ fn three_forks_at_one_position_keep_one_evidence_row_without_its_payload() {
             text: t,
             fields: Default::default(),
             macros: Vec::new(),
+            links: Vec::new(),
         })
     };
     // Rad's key signs three entries at one position; the second is 15 MiB.

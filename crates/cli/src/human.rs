@@ -253,6 +253,23 @@ pub fn report(v: &ReportView) -> String {
                 let _ = writeln!(out, "  {}: {d}", f.def.label);
             }
         }
+        // The current version's links to images, by the marker its text carries.
+        let current = s.versions.iter().find(|v| Some(v.entry) == s.current);
+        for l in current.map_or(&[][..], |v| &v.links) {
+            let _ = writeln!(
+                out,
+                "  {} {}{} on image {}, frame {}",
+                l.marker(),
+                l.kind.word(),
+                if l.label.is_empty() || l.label == l.kind.word() {
+                    String::new()
+                } else {
+                    format!(" ({})", l.label)
+                },
+                short(&l.image),
+                l.frame + 1
+            );
+        }
         for (i, ver) in s.versions.iter().enumerate() {
             let _ = writeln!(
                 out,

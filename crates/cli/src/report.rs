@@ -73,6 +73,37 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
                 text,
             )
         }
+        ReportCommand::Link {
+            at,
+            measurement,
+            arrow,
+            key_image,
+            label,
+        } => {
+            let target = link_target(measurement, arrow, key_image)?;
+            let (entry, link) = home.report_link(
+                entry_id(&at.report)?,
+                &at.section,
+                &target,
+                None,
+                label.as_deref(),
+            )?;
+            #[derive(Serialize)]
+            struct Linked {
+                entry: EntryId,
+                section: String,
+                link: countersign_app::report::links::ImageLink,
+            }
+            let text = format!("signed {entry}: {} in {}", link.marker(), at.section);
+            Output::new(
+                &Linked {
+                    entry,
+                    section: at.section,
+                    link,
+                },
+                text,
+            )
+        }
         ReportCommand::Review {
             report,
             ai_entry,
@@ -179,8 +210,70 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             Output::new(&list, human::report_list(&list, more))
         }
         ReportCommand::Show { report } => {
-            let view = home.report_show(entry_id(&report)?)?;
-            Output::new(&view, human::report(&view))
+            let id = entry_id(&report)?;
+            let view = home.report_show(id)?;
+            let links = home
+                .report_links(id)?
+                .into_iter()
+                .map(|(section, link)| SectionLink { section, link })
+                .collect();
+            let human = human::report(&view);
+            Output::new(&Shown { view, links }, human)
+        }
+    })
+}
+
+/// `report show --json`: the report, and every link of its current versions in one list.
+#[derive(Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    view: countersign_app::report::ReportView,
+    links: Vec<SectionLink>,
+}
+
+#[derive(Serialize)]
+struct SectionLink {
+    section: String,
+    #[serde(flatten)]
+    link: countersign_app::report::links::ImageLink,
+}
+
+/// The one target `report link` was given.
+fn link_target(
+    measurement: Option<String>,
+    arrow: Option<Vec<String>>,
+    key_image: Option<Vec<String>>,
+) -> Result<countersign_app::LinkTarget, AppError> {
+    use countersign_app::LinkTarget;
+    let number = |what: &str, v: &str| -> Result<f64, AppError> {
+        v.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| AppError::InvalidInput(format!("{what} {v:?} is not a number")))
+    };
+    let frame = |v: &str| -> Result<u32, AppError> {
+        v.parse::<u32>()
+            .map_err(|_| AppError::InvalidInput(format!("frame {v:?} is not a frame number")))
+    };
+    Ok(match (measurement, arrow, key_image) {
+        (Some(m), None, None) => LinkTarget::Measurement {
+            entry: entry_id(&m)?,
+        },
+        (None, Some(a), None) if a.len() == 4 => LinkTarget::Arrow {
+            image: a[0].clone(),
+            frame: frame(&a[1])?,
+            tip: [number("x", &a[2])?, number("y", &a[3])?],
+            tail: None,
+        },
+        (None, None, Some(k)) if k.len() == 2 => LinkTarget::KeyImage {
+            image: k[0].clone(),
+            frame: frame(&k[1])?,
+        },
+        _ => {
+            return Err(AppError::InvalidInput(
+                "give one of --measurement ENTRY, --arrow IMAGE FRAME X Y, --key-image IMAGE FRAME"
+                    .into(),
+            ))
         }
     })
 }

@@ -24,6 +24,28 @@ pub enum Block {
     Note(String),
     /// Identifiers and signatures, in a fixed-width face.
     Mono(String),
+    /// A finding's link to a frame: its caption, and the link (the PDF draws the frame's
+    /// thumbnail with the annotation under the caption; plain text prints the caption).
+    Figure {
+        caption: String,
+        link: countersign_report::links::ImageLink,
+    },
+}
+
+/// "[fig 1] 12.3 mm — length on image 3f2a…, frame 1": what a reader reads of a link.
+pub(crate) fn figure_caption(l: &countersign_report::links::ImageLink) -> String {
+    let label = if l.label.is_empty() || l.label == l.kind.word() {
+        String::new()
+    } else {
+        format!("{} — ", l.label)
+    };
+    format!(
+        "{} {label}{} on image {}…, frame {}",
+        l.marker(),
+        l.kind.word(),
+        &l.image[..l.image.len().min(12)],
+        l.frame + 1
+    )
 }
 
 /// "Dr Ada Attending (attending)" or "SoftTissue 2.1 by Countersign Labs (AI model)".
@@ -430,6 +452,12 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
         }
         if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
             out.push(Block::Para(t.to_string()));
+        }
+        if let Some(version) = current_version(s) {
+            out.extend(version.links.iter().map(|l| Block::Figure {
+                caption: figure_caption(l),
+                link: l.clone(),
+            }));
         }
         out.extend(attribution(v, s).into_iter().map(Block::Note));
     }

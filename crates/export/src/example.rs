@@ -82,6 +82,7 @@ fn write(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWrite {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         macros: Vec::new(),
+        links: Vec::new(),
     }
 }
 
@@ -222,9 +223,11 @@ fn finish(mut s: Signer, study: &str) -> ExportInput {
             sop_class_uid: "1.2.840.10008.5.1.4.1.1.4".into(),
             sop_instance_uid: "2.25.1001".into(),
             series_uid: "2.25.1000".into(),
+            frames: 1,
         }],
         signatures: s.dept.signatures(s.report.expect("report created")),
         exported_ms: s.dept.clock + 60_000,
+        thumbnails: Vec::new(),
     }
 }
 

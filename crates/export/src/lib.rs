@@ -59,6 +59,40 @@ pub struct ExportInput {
     pub signatures: BTreeMap<EntryId, [u8; 64]>,
     /// When the export was made (ms since the epoch).
     pub exported_ms: u64,
+    /// Small renderings of the frames the report's findings link to, made by the app (this
+    /// crate decodes nothing): the PDF shows each beside its `[fig N]`.
+    pub thumbnails: Vec<Thumbnail>,
+}
+
+/// One frame of an image, rendered small (8 bits, grey or RGB, row-major), with the size of the
+/// frame it was rendered from so a link's points can be drawn on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// SHA-256 (hex) of the image file.
+    pub image: String,
+    pub frame: u32,
+    pub width: u32,
+    pub height: u32,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: u8,
+    pub pixels: Vec<u8>,
+    /// Columns and rows of the frame it shows.
+    pub source: [u32; 2],
+}
+
+impl Thumbnail {
+    /// Whether the pixels are as many as its size says (a PDF image must be exactly that).
+    pub fn is_whole(&self) -> bool {
+        matches!(self.channels, 1 | 3)
+            && self.width > 0
+            && self.height > 0
+            && self.source[0] > 0
+            && self.source[1] > 0
+            && (self.width as usize)
+                .checked_mul(self.height as usize)
+                .and_then(|n| n.checked_mul(usize::from(self.channels)))
+                == Some(self.pixels.len())
+    }
 }
 
 /// The study, as the imported images describe it. PHI: exports carry it, logs never do.
@@ -80,6 +114,9 @@ pub struct ImageRef {
     pub sop_class_uid: String,
     pub sop_instance_uid: String,
     pub series_uid: String,
+    /// Number of Frames (1 for a single-frame image): a reference to a frame of a multi-frame
+    /// image names the frame.
+    pub frames: u32,
 }
 
 /// What went wrong building an export.

@@ -4,9 +4,11 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
+use countersign_report::links::{ImageLink, LinkKind};
+
 use crate::document::{document, Block};
 use crate::widths;
-use crate::ExportInput;
+use crate::{ExportInput, Thumbnail};
 
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;
@@ -14,6 +16,8 @@ const MARGIN_X: f32 = 56.0;
 const MARGIN_TOP: f32 = 60.0;
 const MARGIN_BOTTOM: f32 = 64.0;
 const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
+/// The square a linked frame's thumbnail is fitted into, in points.
+const FIGURE_BOX: f32 = 140.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Font {
@@ -76,6 +80,7 @@ fn style(b: &Block) -> Style {
         Block::Para(_) => s(Font::Regular, 10.5, 14.0, 0.0, 2.0, 0.0),
         Block::Note(_) => s(Font::Regular, 8.5, 11.0, 0.4, 1.0, 10.0),
         Block::Mono(_) => s(Font::Mono, 7.0, 9.0, 0.3, 0.0, 22.0),
+        Block::Figure { .. } => s(Font::Regular, 9.5, 13.0, 0.2, 6.0, 0.0),
     }
 }
 
@@ -87,7 +92,8 @@ fn text_of(b: &Block) -> &str {
         | Block::Heading(t)
         | Block::Para(t)
         | Block::Note(t)
-        | Block::Mono(t) => t,
+        | Block::Mono(t)
+        | Block::Figure { caption: t, .. } => t,
     }
 }
 
@@ -184,6 +190,8 @@ struct Page {
     lines: Vec<Line>,
     /// Red bands behind critical results: x, y, width, height.
     bands: Vec<[f32; 4]>,
+    /// Linked frames: the box (x, y, width, height) each is drawn in, and its link.
+    figures: Vec<([f32; 4], ImageLink)>,
 }
 
 fn layout(doc: &[Block]) -> Vec<Page> {
@@ -234,23 +242,80 @@ fn layout(doc: &[Block]) -> Vec<Page> {
         if red {
             y -= 8.0;
         }
+        if let Block::Figure { link, .. } = b {
+            // The frame goes under its caption, on the same page as the caption's last line.
+            if y - FIGURE_BOX - 6.0 < MARGIN_BOTTOM {
+                pages.push(Page::default());
+                y = PAGE_H - MARGIN_TOP;
+            }
+            y -= FIGURE_BOX + 6.0;
+            if let Some(page) = pages.last_mut() {
+                page.figures
+                    .push(([MARGIN_X, y + 3.0, FIGURE_BOX, FIGURE_BOX], link.clone()));
+            }
+        }
     }
     pages
 }
 
-/// The report as PDF bytes.
+/// The report as PDF bytes, with the thumbnails of its linked frames.
 pub fn render(input: &ExportInput) -> Vec<u8> {
-    render_blocks(
+    render_with_figures(
         &document(input),
         &format!("report {}", input.view.report),
         &format!("report {}", &input.view.report.to_hex()[..16]),
+        &input.thumbnails,
     )
 }
 
 /// Any document as PDF bytes (the report, the AI audit summary): `subject` for the document
 /// information, `label` for every page's footer.
 pub fn render_blocks(doc: &[Block], subject: &str, label: &str) -> Vec<u8> {
+    render_with_figures(doc, subject, label, &[])
+}
+
+/// The thumbnails the figures of `pages` show, each once: (index into `thumbnails`, its name
+/// on the pages).
+fn used_thumbnails(pages: &[Page], thumbnails: &[Thumbnail]) -> Vec<usize> {
+    let mut used = Vec::new();
+    for (_, link) in pages.iter().flat_map(|p| &p.figures) {
+        if let Some(i) = thumbnail_of(link, thumbnails) {
+            if !used.contains(&i) {
+                used.push(i);
+            }
+        }
+    }
+    used
+}
+
+fn thumbnail_of(link: &ImageLink, thumbnails: &[Thumbnail]) -> Option<usize> {
+    thumbnails
+        .iter()
+        .position(|t| t.image == link.image && t.frame == link.frame && t.is_whole())
+}
+
+/// `bytes` in the zlib format a PDF's FlateDecode reads.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    z.write_all(bytes)
+        .and_then(|()| z.finish())
+        .expect("zlib into memory")
+}
+
+fn image_name(n: usize) -> Vec<u8> {
+    format!("Im{n}").into_bytes()
+}
+
+fn render_with_figures(
+    doc: &[Block],
+    subject: &str,
+    label: &str,
+    thumbnails: &[Thumbnail],
+) -> Vec<u8> {
     let pages = layout(doc);
+    let used = used_thumbnails(&pages, thumbnails);
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
@@ -283,6 +348,26 @@ pub fn render_blocks(doc: &[Block], subject: &str, label: &str) -> Vec<u8> {
         .title(TextStr(title))
         .producer(TextStr("Countersign"))
         .subject(TextStr(subject));
+    // Image objects follow the pages and their contents.
+    let first_image = first_page + 2 * pages.len() as i32;
+    let image_ids: Vec<Ref> = (0..used.len())
+        .map(|k| Ref::new(first_image + k as i32))
+        .collect();
+    for (k, &i) in used.iter().enumerate() {
+        let t = &thumbnails[i];
+        // Zlib-compressed (FlateDecode): a grey CT thumbnail is a third of its raw bytes.
+        let packed = deflate(&t.pixels);
+        let mut image = pdf.image_xobject(image_ids[k], &packed);
+        image.filter(pdf_writer::Filter::FlateDecode);
+        image.width(t.width as i32).height(t.height as i32);
+        if t.channels == 3 {
+            image.color_space().device_rgb();
+        } else {
+            image.color_space().device_gray();
+        }
+        image.bits_per_component(8);
+        image.finish();
+    }
     let total = pages.len();
     for (n, page) in pages.iter().enumerate() {
         let content_id = Ref::new(page_ids[n].get() + 1);
@@ -296,9 +381,19 @@ pub fn render_blocks(doc: &[Block], subject: &str, label: &str) -> Vec<u8> {
             f.pair(font.name(), id);
         }
         f.finish();
+        if !page.figures.is_empty() && !used.is_empty() {
+            let mut x = res.x_objects();
+            for (k, id) in image_ids.iter().enumerate() {
+                x.pair(Name(&image_name(k)), *id);
+            }
+            x.finish();
+        }
         res.finish();
         p.finish();
-        pdf.stream(content_id, &page_content(page, n + 1, total, label));
+        let mut content = page_content(page, n + 1, total, label);
+        content.push(b'\n');
+        content.extend(figures_content(page, thumbnails, &used));
+        pdf.stream(content_id, &content);
     }
     pdf.finish()
 }
@@ -329,6 +424,78 @@ fn page_content(page: &Page, number: usize, total: usize, label: &str) -> Vec<u8
     c.next_line(MARGIN_X, MARGIN_BOTTOM - 28.0);
     c.show(Str(&footer));
     c.end_text();
+    c.finish().to_vec()
+}
+
+/// The linked frames of a page: each thumbnail fitted into its box, and the link's
+/// annotation drawn over it in yellow (the line of a length, an arrow, a frame around a key
+/// image); a frame not held here is an empty box with its caption above.
+fn figures_content(page: &Page, thumbnails: &[Thumbnail], used: &[usize]) -> Vec<u8> {
+    let mut c = Content::new();
+    for ([x, y, w, h], link) in &page.figures {
+        let shown = thumbnail_of(link, thumbnails).and_then(|i| {
+            used.iter()
+                .position(|u| *u == i)
+                .map(|k| (k, &thumbnails[i]))
+        });
+        let Some((k, t)) = shown else {
+            c.set_stroke_rgb(0.6, 0.6, 0.6);
+            c.set_line_width(0.8);
+            c.rect(*x, *y, *w, *h);
+            c.stroke();
+            continue;
+        };
+        // Fitted, aspect kept, in the box's top-left corner.
+        let scale = (w / t.width as f32).min(h / t.height as f32);
+        let (iw, ih) = (t.width as f32 * scale, t.height as f32 * scale);
+        let (ix, iy) = (*x, *y + h - ih);
+        c.save_state();
+        c.transform([iw, 0.0, 0.0, ih, ix, iy]);
+        c.x_object(Name(&image_name(k)));
+        c.restore_state();
+        // Image pixels (column, row from the top) to page points.
+        let to_page = |p: [f64; 2]| {
+            (
+                ix + (p[0] as f32 / t.source[0] as f32) * iw,
+                iy + ih - (p[1] as f32 / t.source[1] as f32) * ih,
+            )
+        };
+        c.set_stroke_rgb(1.0, 0.82, 0.29);
+        c.set_line_width(1.5);
+        let points = link.pixels();
+        match link.kind {
+            LinkKind::Length if points.len() == 2 => {
+                let (a, b) = (to_page(points[0]), to_page(points[1]));
+                c.move_to(a.0, a.1);
+                c.line_to(b.0, b.1);
+                c.stroke();
+            }
+            LinkKind::Arrow if !points.is_empty() => {
+                let tip = to_page(points[0]);
+                // Without a signed tail the arrow comes from the upper left.
+                let tail = points
+                    .get(1)
+                    .map_or((tip.0 - 18.0, tip.1 + 18.0), |p| to_page(*p));
+                let (dx, dy) = (tip.0 - tail.0, tip.1 - tail.1);
+                let len = dx.hypot(dy).max(1.0);
+                let (ux, uy) = (dx / len, dy / len);
+                c.move_to(tail.0, tail.1);
+                c.line_to(tip.0, tip.1);
+                for side in [-1.0f32, 1.0] {
+                    c.move_to(tip.0, tip.1);
+                    c.line_to(
+                        tip.0 - 6.0 * ux + side * 3.5 * uy,
+                        tip.1 - 6.0 * uy - side * 3.5 * ux,
+                    );
+                }
+                c.stroke();
+            }
+            _ => {
+                c.rect(ix + 1.0, iy + 1.0, iw - 2.0, ih - 2.0);
+                c.stroke();
+            }
+        }
+    }
     c.finish().to_vec()
 }
 

@@ -33,6 +33,7 @@ const LOCAL: &str = "99CSGN";
 type Code<'a> = (&'a str, &'a str, &'a str);
 
 mod content;
+mod links;
 use content::*;
 
 pub(crate) fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
@@ -329,7 +330,11 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
             &critical_line(c),
         ));
     }
-    content.extend(v.sections.iter().filter_map(|s| section(v, s)));
+    content.extend(
+        v.sections
+            .iter()
+            .filter_map(|s| section(v, s, &input.images)),
+    );
     for a in &v.addenda {
         let mut items = observer(&a.author);
         items.push(text(

@@ -31,6 +31,7 @@ pub fn render(doc: &[Block]) -> String {
             }
             Block::Para(t) => push_wrapped(&mut out, t, ""),
             Block::Note(t) => push_wrapped(&mut out, &format!("  {t}"), "    "),
+            Block::Figure { caption, .. } => push_wrapped(&mut out, caption, "  "),
             Block::Mono(t) => {
                 out.push_str("    ");
                 out.push_str(t);

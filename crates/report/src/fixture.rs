@@ -345,6 +345,7 @@ impl Department {
             text: text.into(),
             fields: BTreeMap::new(),
             macros: Vec::new(),
+            links: Vec::new(),
         };
         self.append(who, Some(report), Kind::SectionWrite, &w)
     }

@@ -47,6 +47,7 @@ pub mod accept;
 pub mod access;
 #[doc(hidden)]
 pub mod fixture;
+pub mod links;
 pub mod log;
 pub mod macros;
 pub mod oversight;

@@ -66,6 +66,10 @@ pub struct SectionWrite {
     /// Values of the section's structured fields, by field name (checked against the template).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Findings linked to images: each referred to from `text` by its `[fig N]` marker
+    /// (see [`crate::links`]). Absent in versions without links, and in every older payload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::links::ImageLink>,
     /// The AutoText macros the text was built from (name and content hash), at most
     /// [`crate::macros::MAX_MACROS_PER_WRITE`], each once. Optional: a write without macros
     /// encodes as before, and the sign-off rule judges only these macros' `[fields]`.
@@ -670,6 +674,7 @@ mod text_cap_tests {
                 text,
                 fields: BTreeMap::new(),
                 macros: Vec::new(),
+                links: Vec::new(),
             })
         };
         let addendum = |text: String| Payload::to_bytes(&AddendumWrite { text });

@@ -30,6 +30,7 @@ fn write_fields(section: &str, text: &str, fields: &[(&str, &str)]) -> SectionWr
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         macros: Vec::new(),
+        links: Vec::new(),
     }
 }
 
@@ -259,6 +260,7 @@ fn a_second_final_beside_the_first_is_a_visible_conflict_never_a_silent_rewrite(
         text: "Rewritten after sign-off.".into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     });
     let e = d.sign(
         "bob",

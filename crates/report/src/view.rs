@@ -90,6 +90,9 @@ pub struct VersionView {
     /// The AutoText macros the version says its text was built from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub macros: Vec<crate::macros::MacroRef>,
+    /// The version's links to images, each referred to from `text` by its `[fig N]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::links::ImageLink>,
 }
 
 /// A structured field of a section with its value in the version the report reads as.
@@ -629,6 +632,7 @@ impl ReportLog {
                             status: status_of(&e.id),
                             cosigns: Vec::new(),
                             macros: w.macros.clone(),
+                            links: w.links.clone(),
                         });
                     }
                 }

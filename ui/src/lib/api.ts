@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import type { MacroInfo, MacroRef } from "./autotext";
 export type { MacroInfo, MacroRef } from "./autotext";
+import type { ImageLink, LinkTarget } from "./links";
 
 export interface AppErrorWire {
   code: string;
@@ -155,6 +156,8 @@ export interface Version {
   cosigns: Cosign[];
   /** The AutoText macros the version says its text was built from. */
   macros?: MacroRef[];
+  /** The version's links to images, each referred to from `text` by its `[fig N]`. */
+  links?: ImageLink[];
 }
 
 /** A structured field of a section (from the report's template) with its current value. */
@@ -665,6 +668,10 @@ export const api = {
   /** Signs a length; the app computes it from the image's own Pixel Spacing. */
   measureLength: (report: string, image: string, frame: number, from: [number, number], to: [number, number]) =>
     call<string>("measure_length", { report, image, frame, from, to }),
+  /** Inserts a link into a section: signs a new version whose text (`text`, else the draft,
+   *  else the signed text) ends with the link's `[fig N]` marker. */
+  linkInsert: (report: string, section: string, target: LinkTarget, text: string | null = null) =>
+    call<{ entry: string; link: ImageLink }>("report_link", { report, section, target, text }),
   /** A read receipt; `null` when one was signed recently (receipts are batched). */
   markViewed: (report: string, sections: string[]) =>
     call<string | null>("mark_viewed", { report, sections }),

@@ -8,6 +8,7 @@ import type { Allowed, Author, EntryStatus, ProvenanceItem, ReportActions, Repor
 import { buildFrame, type FrameHeader } from "./frame";
 import { aiDepartment } from "./mock-ai";
 import { fieldNames, placeholders, type MacroInfo, type MacroRef } from "./autotext";
+import { marker, markers, type ImageLink, type LinkTarget } from "./links";
 
 const attending: Author = { key: "a1".repeat(32), name: "Dr Mock Attending", role: "attending", ai_model: null };
 const asResident = new URLSearchParams(globalThis.location?.search ?? "").get("as") === "resident";
@@ -505,6 +506,45 @@ const undecodableStudy = "2.25.8888";
 /** Unsigned text the mock "home" keeps, by report then section (the app keeps it in SQLite). */
 export const mockDrafts: Record<string, Record<string, string>> = {};
 
+// --- Findings linked to images: `report_link` as the app does it, on the draft report.
+interface LinkArgs { report: string; section: string; target: LinkTarget; text: string | null }
+
+function linkInsert({ report: id, section, target, text }: LinkArgs) {
+  const r = find(id);
+  allow(actionsFor(r).write[section]);
+  const s = r.sections.find((x) => x.name === section);
+  if (!s) throw { code: "not_allowed", rule: "unknown_section", message: `refused by rule unknown_section: no section ${section}` };
+  const current = s.versions.find((v) => v.entry === s.current);
+  const base = text ?? mockDrafts[id]?.[section] ?? s.text ?? "";
+  const kept = (current?.links ?? []).filter((l) => markers(base).includes(l.fig));
+  const fig = Math.max(0, ...kept.map((l) => l.fig), ...markers(base)) + 1;
+  let link: ImageLink;
+  if (target.kind === "measurement") {
+    const m = r.measurements.find((x) => x.entry === target.entry);
+    if (!m) throw { code: "not_found", message: `not found: measurement ${target.entry}` };
+    link = { fig, kind: "length", study: r.study, series: "1", image: m.image, frame: m.frame, points: [m.from, m.to],
+      label: `${(m.length / 1000).toFixed(1)} px (uncalibrated)`, measurement: m.entry };
+  } else if (target.kind === "arrow") {
+    link = { fig, kind: "arrow", study: r.study, series: "1", image: target.image, frame: target.frame,
+      points: [[Math.round(target.tip[0] * 1000), Math.round(target.tip[1] * 1000)]], label: "arrow" };
+  } else {
+    link = { fig, kind: "key-image", study: r.study, series: "1", image: target.image, frame: target.frame, label: "key image" };
+  }
+  if (!r.images.includes(link.image)) {
+    throw { code: "not_allowed", rule: "link_image_not_bound", message: `refused by rule link_image_not_bound: link fig ${fig} names image ${link.image}, which is not one of the report's bound images` };
+  }
+  const e = entry("section.write", section);
+  const words = `${base.trimEnd()} ${marker(fig)}`.trim();
+  const fields = current?.fields ?? {};
+  s.text = words;
+  s.current = e.entry;
+  s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: words, fields, status: { state: "verified" }, cosigns: [], links: [...kept, link] });
+  r.provenance.push(e);
+  r.heads = [e.entry];
+  delete mockDrafts[id]?.[section];
+  return { entry: e.entry, link };
+}
+
 function find(id: string): ReportView {
   const r = reports.find((x) => x.report === id);
   if (!r) throw { code: "not_found", message: `report ${id} not found` };
@@ -515,6 +555,7 @@ function find(id: string): ReportView {
 const SIGNING = new Set([
   "report_actions", "report_new", "sign_section", "cosign_section", "report_resolve", "mark_preliminary",
   "add_addendum", "measure_length", "mark_viewed", "review_ai", "report_restrict", "report_move",
+  "report_link",
 ]);
 
 export function installMocks() {
@@ -713,9 +754,12 @@ export function installMocks() {
           if (!m.applies.some((t) => t.section === s.name)) throw { code: "not_allowed", rule: "macro_not_applicable", message: `refused by rule macro_not_applicable: macro ${u.name} does not apply to section ${s.name} of template ct-chest` };
         }
         if (macros.length) e.macros = macros;
+        // As the app: the links the new text still refers to stay with it.
+        const previous = s.versions.find((v) => v.entry === s.current)?.links ?? [];
+        const links = previous.filter((l) => markers(a.text ?? "").includes(l.fig));
         s.text = a.text;
         s.current = e.entry;
-        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [], macros });
+        s.versions.push({ entry: e.entry, author: me, time_ms: e.time_ms, text: a.text, fields, status: { state: "verified" }, cosigns: [], macros, links });
         report.provenance.push(e);
         report.heads = [e.entry];
         report.status = "draft";
@@ -727,8 +771,17 @@ export function installMocks() {
         const e = entry("measurement.add");
         report.provenance.push(e);
         report.heads = [e.entry];
+        // Listed as the app lists it (the mock's ramp has no Pixel Spacing: uncalibrated).
+        const m = args as { image: string; frame: number; from: [number, number]; to: [number, number] };
+        const milli = (p: [number, number]): [number, number] => [Math.round(p[0] * 1000), Math.round(p[1] * 1000)];
+        report.measurements.push({
+          entry: e.entry, author: me, time_ms: e.time_ms, image: m.image, frame: m.frame, from: milli(m.from), to: milli(m.to),
+          length: Math.round(Math.hypot(m.to[0] - m.from[0], m.to[1] - m.from[1]) * 1000), unit: "mpx", status: e.status,
+        });
         return e.entry;
       }
+      case "report_link":
+        return linkInsert(args as unknown as LinkArgs);
       case "mark_viewed":
         return null;
       case "sync_add_peer": {

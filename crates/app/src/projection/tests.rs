@@ -178,6 +178,7 @@ fn rows_follow_every_path_and_equal_a_rebuild_from_the_entries() {
                 text: format!("side {side}"),
                 fields: Default::default(),
                 macros: Vec::new(),
+                links: Vec::new(),
             });
             let e =
                 f.d.sign("rad", Some(r2), Kind::SectionWrite, &p, Some(heads.clone()));

@@ -59,6 +59,26 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
         to: [f64; 2],
     },
+    /// Link a signed measurement, an arrow or a key image into a section: signs a new version
+    /// whose text ends with the link's `[fig N]` marker and whose payload carries the link
+    /// (study, series, instance SHA-256, frame, points).
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["measurement", "arrow", "key_image"])))]
+    Link {
+        #[command(flatten)]
+        at: SectionArg,
+        /// The `measurement.add` entry to link (its image, frame and end points).
+        #[arg(long, value_name = "ENTRY")]
+        measurement: Option<String>,
+        /// An arrow's tip on a frame, in image pixels (column, row).
+        #[arg(long, num_args = 4, value_names = ["IMAGE", "FRAME", "X", "Y"])]
+        arrow: Option<Vec<String>>,
+        /// A whole frame as a key image.
+        #[arg(long, num_args = 2, value_names = ["IMAGE", "FRAME"])]
+        key_image: Option<Vec<String>>,
+        /// What a reader sees beside the marker (default: the length, "arrow", "key image").
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Accept, edit or reject an AI result (an `ai.review`); accepted or edited text becomes the
     /// section's next version.
     #[command(group(clap::ArgGroup::new("decision").required(true).args(["accept", "reject", "edit"])))]

@@ -199,7 +199,11 @@ pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<
     Some(container("CONTAINS", heading, content))
 }
 
-pub(super) fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+pub(super) fn section(
+    view: &ReportView,
+    s: &SectionView,
+    images: &[crate::ImageRef],
+) -> Option<InMemDicomObject> {
     if !s.conflicting_versions.is_empty() {
         return conflicting_section(view, s);
     }
@@ -221,6 +225,7 @@ pub(super) fn section(view: &ReportView, s: &SectionView) -> Option<InMemDicomOb
         content.push(text("CONTAINS", text_concept, t));
     }
     content.extend(fields(s, current));
+    content.extend(super::links::link_items(view, images, &current.links));
     let mut note = vec![format!("Signed as entry {}", current.entry)];
     note.extend(
         current

@@ -237,6 +237,7 @@ fn an_entry_written_concurrently_with_the_erasure_keeps_its_header_only() {
         text: "MARKER concurrent".into(),
         fields: Default::default(),
         macros: Vec::new(),
+        links: Vec::new(),
     };
     let bytes = Payload::to_bytes(&w);
     let concurrent = dept.sign("rex", Some(report), Kind::SectionWrite, &bytes, Some(heads));

@@ -25,6 +25,7 @@ pub(super) fn write(section: &str, text: &str) -> SectionWrite {
         text: text.into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     }
 }
 

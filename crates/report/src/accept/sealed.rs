@@ -19,6 +19,7 @@ fn write(section: &str, text: &str) -> Vec<u8> {
         text: text.into(),
         fields: Default::default(),
         macros: Vec::new(),
+        links: Vec::new(),
     })
 }
 
@@ -397,6 +398,7 @@ fn a_clear_payload_is_refused_at_once_where_sealed_reports_are_required_not_held
         text: "clear text".into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     });
     let now = dept.clock;
     // Dated a year ahead: refused, not held.

@@ -135,6 +135,7 @@ fn play(ops: &[Op]) -> Played {
                     text: format!("{} by {} at {}", SECTIONS[*section], name(*who), d.clock),
                     fields: BTreeMap::new(),
                     macros: Vec::new(),
+                    links: Vec::new(),
                 });
                 let saved = d.clock;
                 d.clock = (d.clock as i64 + skew).max(1) as u64;
@@ -206,6 +207,7 @@ fn play(ops: &[Op]) -> Played {
                         text: format!("stolen key at {}", d.clock),
                         fields: BTreeMap::new(),
                         macros: Vec::new(),
+                        links: Vec::new(),
                     });
                     let e = d.sign(&retired, Some(r), Kind::SectionWrite, &bytes, None);
                     let _ = d.store(e, bytes);
@@ -241,6 +243,7 @@ fn play(ops: &[Op]) -> Played {
                     text: format!("raced {} at {}", SECTIONS[*section], d.clock),
                     fields: BTreeMap::new(),
                     macros: Vec::new(),
+                    links: Vec::new(),
                 });
                 let mut bob_parents = heads.clone();
                 let e = d.sign(
@@ -267,6 +270,7 @@ fn play(ops: &[Op]) -> Played {
                         text: text.into(),
                         fields: BTreeMap::new(),
                         macros: Vec::new(),
+                        links: Vec::new(),
                     })
                 };
                 let (a, b) = (mk("one side"), mk("the other side"));
@@ -588,6 +592,7 @@ fn an_entry_after_a_final_that_stops_counting_no_longer_descends_from_it() {
         text: "After sign-off.".into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     });
     let e = d.sign("rad", Some(r), Kind::SectionWrite, &late, None);
     let late_id = e.id();
@@ -616,6 +621,7 @@ fn an_entry_from_the_future_is_held_until_its_time_not_stored_as_valid() {
         text: "From 2099.".into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     });
     let now = d.clock;
     d.clock += 50 * 365 * 24 * 3600 * 1000;
@@ -690,6 +696,7 @@ fn an_entry_by_a_key_never_on_the_roster_is_not_stored() {
         text: "Not from here.".into(),
         fields: BTreeMap::new(),
         macros: Vec::new(),
+        links: Vec::new(),
     });
     let heads = d.ledger.report_as_judged(&r).unwrap().heads();
     let h = countersign_ledger::Header::new(

@@ -7,6 +7,7 @@ use countersign_ledger::roster::AuthorityError;
 use countersign_ledger::{EntryId, IdSet, Kind, Role, Roster};
 
 use super::{Frozen, LogEntry, ReportLog, Standing, TemplateSource};
+use crate::links::{self, LinkError};
 use crate::payload::{Payload, PayloadError, Status};
 use crate::template::{self, TemplateError};
 
@@ -153,6 +154,9 @@ pub enum ReportRuleError {
         sr_study: String,
         report_study: String,
     },
+    /// A section version's links to images (its own code per fault, see [`LinkError`]).
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 impl ReportRuleError {
@@ -208,6 +212,7 @@ impl ReportRuleError {
             DataKeyInvalid { .. } => "data_key_invalid",
             DataKeyReused { .. } => "data_key_reused",
             ReceivedOtherStudy { .. } => "sr_wrong_study",
+            Link(e) => e.code(),
             UnknownMacro { .. } => "unknown_macro",
             MacroNotApplicable { .. } => "macro_not_applicable",
             FieldUnfilled { .. } => "field_unfilled",
@@ -298,7 +303,8 @@ impl ReportLog {
             Payload::Write(w) => {
                 self.check_write(w)?;
                 self.check_macros(w, roster)?;
-                refuse_after_final(final_in_past)
+                refuse_after_final(final_in_past)?;
+                self.check_links(parents, w)
             }
             Payload::Cosign(c) => {
                 self.known_section(&c.section)?;
@@ -759,6 +765,33 @@ impl ReportLog {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A version's links: well formed and all referred to by its text, each to one of the
+    /// images the report is bound to in the entry's past (of its study), and a length to an
+    /// accepted measurement in that past that it shows exactly.
+    fn check_links(
+        &self,
+        parents: &[EntryId],
+        w: &crate::payload::SectionWrite,
+    ) -> Result<(), ReportRuleError> {
+        links::check_shape(&w.section, &w.text, &w.links)?;
+        if w.links.is_empty() {
+            return Ok(());
+        }
+        let (study, images) = self.binding_in_past(parents);
+        links::check_binding(&w.links, study, images)?;
+        for l in &w.links {
+            let Some(m) = l.measurement else { continue };
+            let accepted =
+                self.standing(&m).is_some_and(Standing::is_accepted) && self.in_past(&m, parents);
+            let measurement = match self.accepted_payload(&m) {
+                Some(Payload::Measurement(p)) if accepted => Some(p),
+                _ => None,
+            };
+            links::check_measurement(l, measurement)?;
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ fn write(
         text: text.into(),
         fields: BTreeMap::new(),
         macros: macros.to_vec(),
+        links: Vec::new(),
     };
     d.append("ada", Some(r), Kind::SectionWrite, &w)
 }

@@ -1,0 +1,394 @@
+//! Findings linked to images: a signed measurement, an arrow or a key image inserted into a
+//! section. Inserting signs a new version of the section whose text ends with the link's
+//! `[fig N]` marker and whose payload carries the link (study, series, instance SHA-256, frame,
+//! points, kind, label — see [`countersign_report::links`]); the report rules judge it like any
+//! other version. The series comes from this home's image index; the points of a length from
+//! the signed measurement, never from the caller.
+
+use std::collections::BTreeMap;
+
+use countersign_export::Thumbnail;
+use countersign_imaging::WindowChoice;
+use countersign_ledger::EntryId;
+use countersign_report::links::{self, ImageLink, LinkKind, MAX_FIG};
+use countersign_report::payload::LengthUnit;
+use countersign_report::{ReportView, SectionView, VersionView};
+use serde::Deserialize;
+
+use crate::error::{AppError, Result};
+use crate::home::Home;
+
+/// The longest side of a linked frame's thumbnail in a PDF, in pixels: enough to recognise
+/// the slice at 140 points wide, small enough that a report of 16 figures stays small.
+pub const THUMBNAIL_SIDE: u32 = 192;
+
+/// What to link into a section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LinkTarget {
+    /// A signed `measurement.add` of the report: its image, frame and end points.
+    Measurement { entry: EntryId },
+    /// An arrow on a frame: its tip and, if given, where its tail starts (image pixels).
+    Arrow {
+        image: String,
+        frame: u32,
+        tip: [f64; 2],
+        #[serde(default)]
+        tail: Option<[f64; 2]>,
+    },
+    /// A whole frame, as a key image.
+    KeyImage { image: String, frame: u32 },
+}
+
+/// Thousandths of a pixel, as the signed entries keep coordinates.
+fn milli(p: [f64; 2]) -> [i64; 2] {
+    [
+        (p[0] * 1000.0).round() as i64,
+        (p[1] * 1000.0).round() as i64,
+    ]
+}
+
+/// The version a section reads as now, if one does.
+pub(crate) fn current_version(s: &SectionView) -> Option<&VersionView> {
+    let current = s.current?;
+    s.versions.iter().find(|v| v.entry == current)
+}
+
+/// The links of `previous` that `text` still refers to: what a new version keeps when its
+/// writer edits the words around the markers (a marker deleted drops its link with it).
+pub fn carried(previous: &[ImageLink], text: &str) -> Vec<ImageLink> {
+    let referred = links::markers(text);
+    previous
+        .iter()
+        .filter(|l| referred.contains(&l.fig))
+        .cloned()
+        .collect()
+}
+
+/// `text` with `marker` appended as its last word.
+fn appended(text: &str, marker: &str) -> String {
+    let base = text.trim_end();
+    if base.is_empty() {
+        marker.to_string()
+    } else {
+        format!("{base} {marker}")
+    }
+}
+
+impl Home {
+    /// Inserts a link into `section` of `report`: signs a new version whose text is `text`
+    /// (when `None`, the section's draft, else its signed text) with the link's marker
+    /// appended, carrying the links the text still refers to, the new one, and the current
+    /// version's field values. Returns the version and the link.
+    pub fn report_link(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        target: &LinkTarget,
+        text: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<(EntryId, ImageLink)> {
+        let view = self.report_show(report)?;
+        let s = view
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .ok_or_else(|| AppError::InvalidInput(format!("report has no section {section:?}")))?;
+        let current = current_version(s);
+        // Not given: what the writer has typed and not signed (the draft the editor keeps in
+        // the home), else the signed text — an insertion from the viewer never loses typing.
+        let base = match text {
+            Some(t) => t.to_string(),
+            None => match self.drafts(report)?.remove(section) {
+                Some(draft) => draft,
+                None => s.text.clone().unwrap_or_default(),
+            },
+        };
+        let mut kept = carried(current.map_or(&[][..], |v| &v.links), &base);
+        let fig = kept
+            .iter()
+            .map(|l| l.fig)
+            .chain(links::markers(&base))
+            .max()
+            .unwrap_or(0)
+            .checked_add(1)
+            .filter(|f| *f <= MAX_FIG)
+            .ok_or_else(|| {
+                AppError::InvalidInput("the section has no figure number left".into())
+            })?;
+        let link = self.link_of(&view, fig, target, label)?;
+        let text = appended(&base, &link.marker());
+        kept.push(link.clone());
+        let fields = current.map(|v| v.fields.clone()).unwrap_or_default();
+        let id = self.report_write_linked(report, section, &text, fields, kept)?;
+        Ok((id, link))
+    }
+
+    /// The link `target` names, as figure `fig`, with its UIDs from the image index.
+    fn link_of(
+        &self,
+        view: &ReportView,
+        fig: u16,
+        target: &LinkTarget,
+        label: Option<&str>,
+    ) -> Result<ImageLink> {
+        let (kind, image, frame, points, measurement, default_label) = match target {
+            LinkTarget::Measurement { entry } => {
+                let m = view
+                    .measurements
+                    .iter()
+                    .find(|m| m.entry == *entry)
+                    .ok_or_else(|| AppError::NotFound {
+                        what: format!("measurement {entry} in report {}", view.report),
+                    })?;
+                let m = &m.measurement;
+                let words = match m.unit {
+                    LengthUnit::Um => format!("{:.1} mm", m.length as f64 / 1000.0),
+                    LengthUnit::Mpx => {
+                        format!("{:.1} px (uncalibrated)", m.length as f64 / 1000.0)
+                    }
+                };
+                (
+                    LinkKind::Length,
+                    m.image.clone(),
+                    m.frame,
+                    vec![m.from, m.to],
+                    Some(*entry),
+                    words,
+                )
+            }
+            LinkTarget::Arrow {
+                image,
+                frame,
+                tip,
+                tail,
+            } => {
+                let points: Vec<[f64; 2]> = std::iter::once(*tip).chain(*tail).collect();
+                // An image not imported here is not_found, before its file is looked for.
+                self.series_of(image)?;
+                self.on_frame(image, *frame, &points)?;
+                (
+                    LinkKind::Arrow,
+                    image.clone(),
+                    *frame,
+                    points.into_iter().map(milli).collect(),
+                    None,
+                    "arrow".to_string(),
+                )
+            }
+            LinkTarget::KeyImage { image, frame } => {
+                self.series_of(image)?;
+                self.on_frame(image, *frame, &[])?;
+                (
+                    LinkKind::KeyImage,
+                    image.clone(),
+                    *frame,
+                    Vec::new(),
+                    None,
+                    "key image".to_string(),
+                )
+            }
+        };
+        let series = self.series_of(&image)?;
+        Ok(ImageLink {
+            fig,
+            kind,
+            study: view.study.clone(),
+            series,
+            image: image.to_ascii_lowercase(),
+            frame,
+            points,
+            label: label.map_or(default_label, str::to_string),
+            measurement,
+        })
+    }
+
+    /// The image is imported, `frame` is one of its frames, and every point lies on it.
+    fn on_frame(&self, image: &str, frame: u32, points: &[[f64; 2]]) -> Result<()> {
+        let info = self.open_image(image)?.info;
+        let inside = |p: &[f64; 2]| {
+            p.iter().all(|v| v.is_finite())
+                && (0.0..=f64::from(info.columns)).contains(&p[0])
+                && (0.0..=f64::from(info.rows)).contains(&p[1])
+        };
+        if frame >= info.frames.max(1) || !points.iter().all(inside) {
+            return Err(AppError::InvalidInput(
+                "the linked frame or point is not on the image".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The Series Instance UID of an imported image, from the image index.
+    fn series_of(&self, image: &str) -> Result<String> {
+        let mut sha = [0u8; 32];
+        hex::decode_to_slice(image, &mut sha)
+            .map_err(|_| AppError::InvalidInput(format!("{image:?} is not a SHA-256")))?;
+        self.store()
+            .db()
+            .instance(&sha)?
+            .and_then(|i| i.series)
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("an imported image {image} with a Series Instance UID"),
+            })
+    }
+
+    /// Signs a version of a section with its links (judged by the report rules like any
+    /// version: a link to an image the report is not bound to is refused).
+    pub fn report_write_linked(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+        fields: BTreeMap<String, String>,
+        links: Vec<ImageLink>,
+    ) -> Result<EntryId> {
+        // The macros the current version was built from stay with it: inserting a figure
+        // into text that still holds a macro's unfilled [field] must not lift the sign-off
+        // rule on that field.
+        let view = self.report_show(report)?;
+        let macros = view
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .and_then(current_version)
+            .map(|v| v.macros.clone())
+            .unwrap_or_default();
+        self.write_version(report, section, text, fields, macros, links)
+    }
+
+    /// The links of the current version of `section` that `text` still refers to: what a
+    /// plain write keeps. Nothing is read when the text has no marker.
+    pub(crate) fn links_carried(
+        &self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+    ) -> Result<Vec<ImageLink>> {
+        if links::markers(text).is_empty() {
+            return Ok(Vec::new());
+        }
+        let view = self.report_show(report)?;
+        Ok(view
+            .sections
+            .iter()
+            .find(|s| s.name == section)
+            .and_then(current_version)
+            .map(|v| carried(&v.links, text))
+            .unwrap_or_default())
+    }
+
+    /// Every link of the report's current section versions, in section order.
+    pub fn report_links(&self, report: EntryId) -> Result<Vec<(String, ImageLink)>> {
+        let view = self.report_show(report)?;
+        Ok(view
+            .sections
+            .iter()
+            .filter_map(|s| current_version(s).map(|v| (s, v)))
+            .flat_map(|(s, v)| v.links.iter().map(|l| (s.name.clone(), l.clone())))
+            .collect())
+    }
+
+    /// Thumbnails of the frames the report's current versions link to, for the PDF. A frame
+    /// that does not render here (not imported, refused by the decoder) is left out: the PDF
+    /// then names it without a picture.
+    pub(crate) fn link_thumbnails(&self, view: &ReportView) -> Vec<Thumbnail> {
+        let mut out: Vec<Thumbnail> = Vec::new();
+        let wanted = view
+            .sections
+            .iter()
+            .filter_map(current_version)
+            .flat_map(|v| v.links.iter());
+        for l in wanted {
+            if out.iter().any(|t| t.image == l.image && t.frame == l.frame) {
+                continue;
+            }
+            let rendered = self
+                .image_for_decoding(&l.image)
+                .and_then(|i| Ok(i.render(l.frame, WindowChoice::Default)?));
+            match rendered {
+                Ok(full) => {
+                    let small = countersign_imaging::thumbnail(&full, THUMBNAIL_SIDE);
+                    out.push(Thumbnail {
+                        image: l.image.clone(),
+                        frame: l.frame,
+                        width: small.width,
+                        height: small.height,
+                        channels: small.channels,
+                        pixels: small.pixels,
+                        source: [full.width, full.height],
+                    });
+                }
+                Err(e) => tracing::warn!(
+                    error = %e.loggable(),
+                    "a linked frame did not render for the PDF"
+                ),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrow(fig: u16) -> ImageLink {
+        ImageLink {
+            fig,
+            kind: LinkKind::Arrow,
+            study: "1.2".into(),
+            series: "1.2.3".into(),
+            image: "ab".repeat(32),
+            frame: 0,
+            points: vec![[1, 1]],
+            label: String::new(),
+            measurement: None,
+        }
+    }
+
+    #[test]
+    fn an_edit_keeps_the_links_its_text_still_refers_to() {
+        let before = vec![arrow(1), arrow(2), arrow(3)];
+        let kept = carried(&before, "Nodule [fig 3], effusion [fig 1].");
+        assert_eq!(
+            kept.iter().map(|l| l.fig).collect::<Vec<_>>(),
+            vec![1, 3],
+            "fig 2's marker was deleted, and its link with it"
+        );
+        assert!(carried(&before, "No markers.").is_empty());
+    }
+
+    #[test]
+    fn a_marker_is_appended_as_the_last_word() {
+        assert_eq!(appended("Nodule.  \n", "[fig 1]"), "Nodule. [fig 1]");
+        assert_eq!(appended("  ", "[fig 1]"), "[fig 1]");
+    }
+
+    #[test]
+    fn targets_read_from_json_by_kind() {
+        let t: LinkTarget = serde_json::from_str(
+            r#"{"kind":"arrow","image":"ab","frame":2,"tip":[1.5,2.0],"tail":[3.0,4.0]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            LinkTarget::Arrow {
+                image: "ab".into(),
+                frame: 2,
+                tip: [1.5, 2.0],
+                tail: Some([3.0, 4.0])
+            }
+        );
+        let t: LinkTarget =
+            serde_json::from_str(r#"{"kind":"key-image","image":"ab","frame":0}"#).unwrap();
+        assert_eq!(
+            t,
+            LinkTarget::KeyImage {
+                image: "ab".into(),
+                frame: 0
+            }
+        );
+        assert_eq!(milli([1.2345, 0.0005]), [1235, 1]);
+    }
+}
