@@ -271,8 +271,9 @@ fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
 /// cache, else decoded off the main thread on a reader handle (never behind a write). The
 /// viewer also asks for the slices ahead of the scroll this way, so they are cached when
 /// reached. With `part`, only that part of the packet (`countersign_app::frame_part`): the
-/// viewer fetches a large frame in parts, which WebKitGTK delivers far faster than one
-/// response; the first part decodes and caches the frame, the others are served from it.
+/// viewer fetches a large frame in parts, asked for at once so their transfers overlap; the
+/// first part decodes and caches the frame, the others are served from it (with the cache
+/// off, or a frame over its whole budget, each part decodes it again: slower, still right).
 #[tauri::command(async)]
 fn frame(desk: State<'_, Desk>, sha256: String, frame: u32, part: Option<u32>) -> Reply<Response> {
     let packet = desk.frame(&sha256, frame)?;

@@ -67,9 +67,9 @@ export const FRAME_PART_BYTES = 1 << 20;
 
 /**
  * Fetches a whole packet with `get(part)`, which answers part `part` of it: the first part, then
- * (when the packet is longer) the others, all at once, into one buffer. WebKitGTK hands a page
- * a large response far more slowly than the same bytes in parts. An answer holding the whole
- * packet at once (the mock app) is taken as it is.
+ * (when the packet is longer) the others, all at once, into one buffer, so that their transfers
+ * through WebKitGTK's IPC overlap. An answer holding the whole packet at once (the mock app) is
+ * taken as it is.
  */
 export async function fetchPacket(get: (part: number) => Promise<Uint8Array>): Promise<Uint8Array> {
   const first = await get(0);
