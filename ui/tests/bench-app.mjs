@@ -284,6 +284,11 @@ try {
     const waits = [];
     const draws = [];
     let last = pos.textContent;
+    // What reaches the screen: the slice named at each animation frame.
+    const seen = [];
+    let watching = true;
+    const watch = () => { seen.push(pos.textContent); if (watching) requestAnimationFrame(watch); };
+    requestAnimationFrame(watch);
     const t = performance.now();
     const key = () => window.dispatchEvent(new KeyboardEvent('keydown', { key: keyName }));
     const observer = new MutationObserver(() => {
@@ -295,21 +300,33 @@ try {
       draws.push(Number(canvas.dataset.drawMs ?? NaN));
       if (stamps.length >= target || performance.now() - t > 120000 || new RegExp(stop).test(now)) {
         observer.disconnect();
-        done({ stamps, waits, draws, t });
+        watching = false;
+        done({ stamps, waits, draws, t, frames: seen.length, shown: new Set(seen).size });
       } else key();
     });
     observer.observe(pos, { subtree: true, characterData: true, childList: true });
     key();
   `;
+  // The page's animation frames a second with nothing to do: what the display gives at most.
+  const idleFps = await runAsync(`
+    const done = arguments[arguments.length - 1];
+    let frames = 0;
+    const t = performance.now();
+    const tick = () => { frames++; if (performance.now() - t < 2000) requestAnimationFrame(tick); else done(frames / (performance.now() - t) * 1000); };
+    requestAnimationFrame(tick);
+  `);
+  console.log(`animation frames with nothing to draw: ${f1(idleFps)} a second`);
   const scroll = await runAsync(scrollScript, [240, "ArrowDown", "Image 500/"]);
   const n = scroll.stamps.length;
   const window200 = Math.min(200, n - 1);
   const sustained = (window200 / (scroll.stamps[n - 1] - scroll.stamps[n - 1 - window200])) * 1000;
+  const shownRate = (scroll.shown / (scroll.stamps[n - 1] - scroll.t)) * 1000;
   const perSlice = (scroll.stamps[n - 1] - scroll.t) / n;
   const waits = scroll.waits.filter(Number.isFinite), draws = scroll.draws.filter(Number.isFinite);
   console.log(`scrolled ${n} slices with the key held (steps as fast as the viewer accepts them): ` +
     `${f1(perSlice)} ms per slice overall, ${f1(sustained)} slices/s over the last ${window200}; per slice, median ` +
-    `${f1(median(waits))} ms waiting for the frame, ${f1(median(draws))} ms upload + draw`);
+    `${f1(median(waits))} ms waiting for the frame, ${f1(median(draws))} ms upload + draw; on screen: ` +
+    `${scroll.shown} distinct slices in ${scroll.frames} animation frames (${f1(shownRate)} slices/s shown)`);
 
   // A key repeat at a fixed 100 Hz for 3 s: what reaches the screen (distinct slices seen at each
   // animation frame) and how many steps the viewer skipped to keep up.
@@ -341,6 +358,12 @@ try {
   // Fill the caches: every slice of the series shown once, up to the first, then the resident
   // memory.
   await runAsync(scrollScript, [1000, "ArrowUp", "Image 1/"]);
+  // The same held key over slices the viewer already holds (the last ones seen, up to its
+  // 64 MiB): no transfer at all, so what is left is the upload, the draw and the page's frame.
+  const held = await runAsync(scrollScript, [100, "ArrowDown", "Image 500/"]);
+  const heldShown = (held.shown / (held.stamps[held.stamps.length - 1] - held.t)) * 1000;
+  console.log(`scrolled ${held.stamps.length} slices the viewer already held: ${held.shown} distinct slices in ${held.frames} ` +
+    `animation frames (${f1(heldShown)} slices/s shown)`);
   const pid = execFileSync("pgrep", ["-n", "-f", app]).toString().trim();
   const rss = rssMb(pid);
   let webRss = null;
@@ -357,7 +380,11 @@ try {
   console.log(`first image after choosing a study: 512² CT ${ct.toFixed(0)} ms, 1760² CR ${cr.toFixed(0)} ms (goal < 100 ms)`);
   console.log(`window/level update, rendered and finished: 512² ${ctWl.ms.toFixed(2)} ms (${(1000 / ctWl.ms).toFixed(0)} fps), 1760² ${crWl.ms.toFixed(2)} ms (${(1000 / crWl.ms).toFixed(0)} fps) on ${ctWl.mode}, canvas ${ctWl.size}`);
   console.log(`resident memory with every slice of the series seen (caches full): app ${rss.toFixed(0)} MB${webRss ? `; its children: ${webRss}` : ""}`);
-  goal("scroll rate, key held, sustained over the last 200 slices drawn", `${f1(sustained)} slices/s`, "≥ 60 slices/s", sustained >= 60);
+  // The goal counts slices that reach the screen (a new slice at each animation frame), not
+  // draws into the canvas between two frames, which nobody sees.
+  goal(`scroll rate with the key held, ${n} slices, slices on screen (${f1(sustained)} drawn/s over the last ${window200}; ` +
+    `the display gave ${f1(idleFps)} animation frames/s idle)`, `${f1(shownRate)} slices/s`, "≥ 60 slices/s", shownRate >= 60);
+  goal(`key repeat at 100 Hz for 3 s, slices on screen (${repeat.keys} keys)`, `${f1(shownPerS)} slices/s`, "≥ 60 slices/s", shownPerS >= 60);
   goal("first image 512²", `${ct.toFixed(0)} ms`, "< 100 ms", ct < 100);
   goal("first image 1760²", `${cr.toFixed(0)} ms`, "< 100 ms", cr < 100);
   if (importLatency) {
@@ -365,6 +392,7 @@ try {
       "p99 < 100 ms, never behind the import", importLatency.p99 < 100);
   }
   summary.push(`SUMMARY resident memory with the caches full: app ${rss.toFixed(0)} MB (app frame cache budget ${process.env.COUNTERSIGN_FRAME_CACHE_MB ?? 256} MiB)`);
+  summary.push(`SUMMARY scroll over slices the viewer already holds, slices on screen: ${f1(heldShown)} slices/s (no transfer: the page's own frame rate while drawing)`);
   for (const line of summary) console.log(line);
 } finally {
   await wd("DELETE", s).catch(() => {});
