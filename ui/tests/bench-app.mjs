@@ -364,6 +364,31 @@ try {
   const heldShown = (held.shown / (held.stamps[held.stamps.length - 1] - held.t)) * 1000;
   console.log(`scrolled ${held.stamps.length} slices the viewer already held: ${held.shown} distinct slices in ${held.frames} ` +
     `animation frames (${f1(heldShown)} slices/s shown)`);
+  // The page's own frame rate, 60 animation frames each: with nothing changed; with only the
+  // viewer's canvas drawn again (its current texture, no upload); with only a line of text
+  // changed (an element of the bench's own, no WebGL). Each any change costs shows the price
+  // of a frame that shows something new, whatever the viewer does.
+  const pageFps = await runAsync(`
+    const done = arguments[arguments.length - 1];
+    const gl = document.querySelector('[data-testid="viewer-canvas"]').getContext('webgl2');
+    const text = document.body.appendChild(document.createElement('div'));
+    text.style.cssText = 'position: fixed; top: 0; left: 0; color: #fff';
+    const rate = (body) => new Promise((resolve) => {
+      let n = 0;
+      const t = performance.now();
+      const f = () => { body(n++); if (n < 60) requestAnimationFrame(f); else resolve(60 / (performance.now() - t) * 1000); };
+      requestAnimationFrame(f);
+    });
+    (async () => {
+      const nothing = await rate(() => {});
+      const draw = await rate(() => gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4));
+      const words = await rate((n) => { text.textContent = 'frame ' + n; });
+      text.remove();
+      return { nothing, draw, words };
+    })().then(done);
+  `);
+  console.log(`the page's animation frames a second: nothing changed ${f1(pageFps.nothing)}, only the canvas drawn again ` +
+    `${f1(pageFps.draw)}, only a line of text changed ${f1(pageFps.words)}`);
   const pid = execFileSync("pgrep", ["-n", "-f", app]).toString().trim();
   const rss = rssMb(pid);
   let webRss = null;
