@@ -273,11 +273,20 @@ fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
 /// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON; from the frame
 /// cache, else decoded off the main thread on a reader handle (never behind a write). The
 /// viewer also asks for the slices ahead of the scroll this way, so they are cached when
-/// reached.
+/// reached. With `part`, only that part of the packet (`countersign_app::frame_part`): the
+/// viewer fetches a large frame in parts, asked for at once so their transfers overlap; the
+/// first part decodes and caches the frame, the others are served from it (with the cache
+/// off, or a frame over its whole budget, each part decodes it again: slower, still right).
 #[tauri::command(async)]
-fn frame(desk: State<'_, Desk>, sha256: String, frame: u32) -> Reply<Response> {
-    desk.frame(&sha256, frame)
-        .map(|p| Response::new(p.to_vec()))
+fn frame(desk: State<'_, Desk>, sha256: String, frame: u32, part: Option<u32>) -> Reply<Response> {
+    let packet = desk.frame(&sha256, frame)?;
+    let bytes = match part {
+        None => packet.to_vec(),
+        Some(part) => countersign_app::frame_part(&packet, part)
+            .map_err(|e| e.to_wire())?
+            .to_vec(),
+    };
+    Ok(Response::new(bytes))
 }
 
 #[tauri::command]

@@ -50,6 +50,9 @@ pub struct Desk {
     keys: Mutex<Option<countersign_app::DataKeys>>,
     /// Frames decoded once, kept within a byte budget ([`countersign_app::frame_cache_budget`]).
     frames: FrameCache,
+    /// A handle of its own for the erasure count every frame request reads (an indexed count):
+    /// a frame served from the cache never waits behind a decode holding both `readers`.
+    counter: Mutex<Option<Home>>,
     /// How many reports the home had erased when the frame cache was last checked: an erasure
     /// a peer's sync brought in empties the cache too (its images' pixels must not be served
     /// from memory once their files are gone).
@@ -88,6 +91,7 @@ impl Desk {
             readers: std::array::from_fn(|_| Mutex::new(None)),
             keys: Mutex::new(None),
             frames: FrameCache::new(countersign_app::frame_cache_budget()),
+            counter: Mutex::new(None),
             erasures_seen: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -139,14 +143,35 @@ impl Desk {
     /// reader handle and kept.
     pub fn frame(&self, sha256: &str, frame: u32) -> Result<std::sync::Arc<[u8]>, WireError> {
         use std::sync::atomic::Ordering;
-        // One indexed count per frame, against a decode of tens of milliseconds.
-        let erased = self.read(|h| h.erased_reports())?;
+        // One indexed count per frame, against a decode of tens of milliseconds; on its own
+        // handle, so that a cached frame (or a part of one) is not held up by the decodes of the
+        // slices fetched ahead.
+        let erased = {
+            let mut guard = self.counter.lock().unwrap_or_else(|p| p.into_inner());
+            let count = match &mut *guard {
+                Some(home) => home.erased_reports(),
+                slot @ None => Home::open(&self.dir).and_then(|h| slot.insert(h).erased_reports()),
+            };
+            count.map_err(|e| {
+                tracing::info!(code = e.code(), error = %e.loggable(), "read failed");
+                e.to_wire()
+            })?
+        };
         if self.erasures_seen.swap(erased, Ordering::AcqRel) != erased {
             self.frames.clear();
         }
         self.frames
             .get_or_insert_with(sha256, frame, || {
-                self.read_home(|h| h.frame_packet(sha256, frame))
+                let started = Instant::now();
+                let packet = self.read_home(|h| h.frame_packet(sha256, frame))?;
+                // For the bench's profile (`make bench-app` reads it at debug level): how long
+                // a decode took and how big its packet is; no image or patient named.
+                tracing::debug!(
+                    decode_ms = started.elapsed().as_secs_f64() * 1e3,
+                    bytes = packet.len(),
+                    "frame decoded"
+                );
+                Ok(packet)
             })
             .map_err(|e| {
                 tracing::info!(code = e.code(), error = %e.loggable(), "frame failed");

@@ -114,6 +114,21 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     );
     assert_eq!(bytes.len() - 4 - n, (w * h * 2) as usize);
     assert_eq!(header["sha256"], sha);
+    // The pixels start 8-aligned, and the packet comes in parts of FRAME_PART_BYTES: this one
+    // is smaller than a part, so part 0 is all of it and part 1 is refused.
+    assert_eq!((4 + n) % 8, 0);
+    let part = |part: u32| {
+        call(
+            "frame",
+            serde_json::json!({ "sha256": sha, "frame": 0, "part": part }),
+        )
+    };
+    let Ok(tauri::ipc::InvokeResponseBody::Raw(first)) = part(0) else {
+        panic!("part 0 of a frame, as bytes")
+    };
+    assert_eq!(first, bytes);
+    assert!(bytes.len() < countersign_app::FRAME_PART_BYTES);
+    assert_eq!(part(1).unwrap_err()["code"], "invalid_input");
 
     // The demo report is final: a section write is refused, in words, with a stable code.
     let err = call(
@@ -821,6 +836,32 @@ fn frames_and_the_study_list_never_wait_behind_the_home_a_write_holds() {
         "{stats:?}"
     );
     assert_eq!(stats.bytes, first.len());
+}
+
+/// A frame the cache holds is served while both reader handles are busy (decoding the slices
+/// fetched ahead of the scroll): the slice on screen, or a part of a large frame, never waits
+/// behind those decodes.
+#[test]
+fn a_cached_frame_never_waits_behind_the_decodes_holding_the_readers() {
+    let (_dir, desk, _demo, sha) = demo_desk();
+    let desk = std::sync::Arc::new(desk);
+    let first = desk.frame(&sha, 0).expect("the frame, now cached");
+    // Two decodes of other slices hold both readers (here, until the frame below is served).
+    let busy: Vec<_> = desk.readers.iter().map(|r| r.lock().unwrap()).collect();
+    let (done, served) = std::sync::mpsc::channel();
+    let read = {
+        let desk = desk.clone();
+        let sha = sha.clone();
+        std::thread::spawn(move || done.send(desk.frame(&sha, 0).unwrap()).unwrap())
+    };
+    // A deadline for a failure to show, not a wait for success: the frame is served at once.
+    let again = served
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("a cached frame waited behind the readers' decodes");
+    drop(busy);
+    read.join().unwrap();
+    assert_eq!(first, again);
+    assert_eq!(desk.frame_cache().hits, 1);
 }
 
 /// An erasure another process (a sync node, the CLI) applies to the home reaches the frame

@@ -94,7 +94,9 @@ pub use reports::{sha256_file, OpenFollowup, ReportSummary, MAX_PAGE, READ_BATCH
 pub use rotation::KeyRotation;
 pub use templates::{read_template, TemplateFormat, TemplateRef};
 pub use verify::VerifyReport;
-pub use viewer::{entry_id, FrameHeader, ImageRef, StudyPage, StudyRow, STUDY_PAGE};
+pub use viewer::{
+    entry_id, frame_part, FrameHeader, ImageRef, StudyPage, StudyRow, FRAME_PART_BYTES, STUDY_PAGE,
+};
 
 pub use countersign_export as export_formats;
 pub use countersign_imaging as imaging;

@@ -3,8 +3,14 @@
 //! presentation has to happen here (colour, palette, LUT sequences, 32-bit samples).
 //!
 //! Packet layout (little endian): `u32` length `n` of a JSON [`FrameHeader`], the `n` header
-//! bytes, then the pixels: `width × height` `u16`/`i16` samples for `"u16"`/`"i16"`, or
-//! `width × height × 3` bytes for `"rgb8"`. Frames never travel as JSON number arrays.
+//! bytes (padded with spaces so the pixels start at a multiple of 8: the viewer reads 16-bit
+//! samples in place, with no copy to align them), then the pixels: `width × height`
+//! `u16`/`i16` samples for `"u16"`/`"i16"`, or `width × height × 3` bytes for `"rgb8"`. Frames
+//! never travel as JSON number arrays.
+//!
+//! A large packet may be fetched in parts of [`FRAME_PART_BYTES`] ([`frame_part`]), asked for
+//! at once, so that their transfers through WebKitGTK's IPC overlap (`make bench-app` measures
+//! a 6 MiB frame both ways: `78` against `42 ms` on one run, even on another).
 
 use serde::Serialize;
 
@@ -132,13 +138,32 @@ fn header_of(info: &ImageInfo, sha256: &str, frame: u32) -> FrameHeader {
 }
 
 fn packet(header: &FrameHeader, pixels: &[u8]) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(header)
+    let mut json = serde_json::to_vec(header)
         .map_err(|e| crate::AppError::InvalidInput(format!("frame header: {e}")))?;
+    // JSON allows trailing whitespace: the pixels start 8-aligned.
+    json.resize((4 + json.len()).next_multiple_of(8) - 4, b' ');
     let mut out = Vec::with_capacity(4 + json.len() + pixels.len());
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(pixels);
     Ok(out)
+}
+
+/// The size of a part of a frame packet (see [`frame_part`]): the last part may be shorter.
+pub const FRAME_PART_BYTES: usize = 1 << 20;
+
+/// Part `part` of a frame packet: its bytes `part × FRAME_PART_BYTES ..` up to
+/// `FRAME_PART_BYTES` of them. The parts of a packet, in order, are the packet; asking past
+/// its last part is refused.
+pub fn frame_part(packet: &[u8], part: u32) -> Result<&[u8]> {
+    let start = (part as usize).saturating_mul(FRAME_PART_BYTES);
+    if start >= packet.len() {
+        return Err(crate::AppError::InvalidInput(format!(
+            "frame part {part} is past the end of a {}-byte frame",
+            packet.len()
+        )));
+    }
+    Ok(&packet[start..packet.len().min(start + FRAME_PART_BYTES)])
 }
 
 /// A study as the study list shows it: what was imported, and the reports written on it.
@@ -245,4 +270,63 @@ pub fn entry_id(s: &str) -> Result<countersign_ledger::EntryId> {
     s.parse().map_err(|e| {
         crate::AppError::InvalidInput(format!("{s:?} is not a report or entry id: {e}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The parts of a packet, asked for in order until refused, are the packet; each is at
+        /// most a part long, and only the last is shorter.
+        #[test]
+        fn the_parts_of_a_packet_in_order_are_the_packet(len in 1usize..(3 * FRAME_PART_BYTES + 7), seed: u8) {
+            let packet: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+            let mut joined = Vec::new();
+            let mut part = 0;
+            while let Ok(bytes) = frame_part(&packet, part) {
+                prop_assert!(!bytes.is_empty() && bytes.len() <= FRAME_PART_BYTES);
+                if joined.len() + bytes.len() < len {
+                    prop_assert_eq!(bytes.len(), FRAME_PART_BYTES);
+                }
+                joined.extend_from_slice(bytes);
+                part += 1;
+            }
+            prop_assert_eq!(part as usize, len.div_ceil(FRAME_PART_BYTES));
+            prop_assert_eq!(joined, packet);
+            prop_assert!(frame_part(&[1, 2, 3], u32::MAX).is_err());
+        }
+    }
+
+    #[test]
+    fn a_packets_pixels_start_8_aligned_after_a_header_of_any_length() {
+        for name_len in 0..16 {
+            let header = FrameHeader {
+                width: 1,
+                height: 1,
+                format: "u16",
+                slope: 1.0,
+                intercept: 0.0,
+                window_center: 0.0,
+                window_width: 1.0,
+                invert: false,
+                frame: 0,
+                frames: 1,
+                pixel_spacing: None,
+                patient: Some("x".repeat(name_len)),
+                study_date: None,
+                modality: None,
+                series_description: None,
+                instance_number: None,
+                sha256: String::new(),
+            };
+            let p = packet(&header, &[0xAB, 0xCD]).unwrap();
+            let n = u32::from_le_bytes(p[..4].try_into().unwrap()) as usize;
+            assert_eq!((4 + n) % 8, 0, "header of {n} bytes");
+            let back: serde_json::Value = serde_json::from_slice(&p[4..4 + n]).unwrap();
+            assert_eq!(back["patient"].as_str().unwrap().len(), name_len);
+            assert_eq!(&p[4 + n..], &[0xAB, 0xCD]);
+        }
+    }
 }

@@ -4,6 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import type { MacroInfo, MacroRef } from "./autotext";
 export type { MacroInfo, MacroRef } from "./autotext";
 import type { ImageLink, LinkTarget } from "./links";
+import { fetchPacket } from "./frame";
 
 export interface AppErrorWire {
   code: string;
@@ -640,9 +641,9 @@ export const api = {
   /** Imports what the window's drop event named, kept by the app (null: nothing waiting). */
   importDropped: () => call<ImportSummary | null>("import_dropped"),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
-  /** A frame packet: raw bytes (see frame.ts), never a JSON array. */
-  frame: async (sha256: string, frame: number) =>
-    new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame })),
+  /** A frame packet: raw bytes (see frame.ts), never a JSON array; fetched in parts. */
+  frame: (sha256: string, frame: number) =>
+    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part }))),
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
   /** What this user may do on the report now: ask again whenever the report is (re)loaded. */

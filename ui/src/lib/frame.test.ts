@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFrame, parseFrame, type FrameHeader } from "./frame";
+import { buildFrame, fetchPacket, FRAME_PART_BYTES, parseFrame, type FrameHeader } from "./frame";
 
 const header = (over: Partial<FrameHeader> = {}): FrameHeader => ({
   width: 3, height: 2, format: "i16", slope: 1, intercept: -1024, window_center: 40,
@@ -28,5 +28,49 @@ describe("frame packets", () => {
     expect(() => parseFrame(full.subarray(0, full.length - 1))).toThrow(/pixel bytes/);
     expect(() => parseFrame(full.subarray(0, 10))).toThrow(/header runs past/);
     expect(() => parseFrame(new Uint8Array(2))).toThrow(/cut short/);
+  });
+
+  it("reads 16-bit samples in place when they start aligned, copying only when they do not", () => {
+    const samples = new Uint16Array([1, 2, 3, 4, 5, 65535]);
+    for (const description of ["x", "xy"]) {
+      const packet = buildFrame(header({ format: "u16", series_description: description }), new Uint8Array(samples.buffer));
+      const frame = parseFrame(packet);
+      expect(Array.from(frame.pixels)).toEqual(Array.from(samples));
+      const start = packet.length - samples.byteLength;
+      expect(frame.pixels.buffer === packet.buffer).toBe(start % 2 === 0);
+    }
+  });
+});
+
+describe("fetching a packet in parts", () => {
+  // A packet of 2.5 parts (a 1024×1280 u16 frame and its header), answered part by part.
+  const big = buildFrame(header({ format: "u16", width: 1024, height: 1280 }), new Uint8Array(1024 * 1280 * 2).map((_, i) => i * 7));
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const parts = (packet: Uint8Array, asked: number[]) => async (part: number) => {
+    asked.push(part);
+    const from = part * FRAME_PART_BYTES;
+    if (from >= packet.length) throw new Error("past the end");
+    return packet.slice(from, from + FRAME_PART_BYTES);
+  };
+
+  it("joins the parts into the packet, asking for each once", async () => {
+    const asked: number[] = [];
+    const joined = await fetchPacket(parts(big, asked));
+    expect(same(joined, big)).toBe(true);
+    expect(asked.sort()).toEqual([0, 1, 2]);
+    expect(parseFrame(joined).header.width).toBe(1024);
+  });
+
+  it("takes a small packet, or a whole one, from the first answer", async () => {
+    const small = buildFrame(header(), new Uint8Array(12));
+    const asked: number[] = [];
+    expect(same(await fetchPacket(parts(small, asked)), small)).toBe(true);
+    expect(await fetchPacket(async () => big)).toBe(big);
+    expect(asked).toEqual([0]);
+  });
+
+  it("refuses parts of the wrong length", async () => {
+    await expect(fetchPacket(async (part) => (part === 0 ? big.slice(0, FRAME_PART_BYTES) : new Uint8Array(5)))).rejects.toThrow(/part/);
+    await expect(fetchPacket(async () => big.slice(0, 1000))).rejects.toThrow(/part 0 holds/);
   });
 });

@@ -1,5 +1,6 @@
-// Frame packets from the `frame` command: u32 LE header length, a JSON header, then the pixels
-// (u16 / i16 little-endian samples, or RGB bytes). See countersign_app::FrameHeader.
+// Frame packets from the `frame` command: u32 LE header length, a JSON header (padded so the
+// pixels start 8-aligned), then the pixels (u16 / i16 little-endian samples, or RGB bytes). See
+// countersign_app::FrameHeader. A large packet is fetched in parts (`fetchPacket`).
 
 export interface FrameHeader {
   width: number;
@@ -27,8 +28,8 @@ export interface Frame {
   pixels: Uint16Array | Int16Array | Uint8Array;
 }
 
-/** Parses a packet, checking every length against the bytes present. */
-export function parseFrame(bytes: Uint8Array): Frame {
+/** The header of a packet and where its pixels start and end, checked against what is there. */
+function readHeader(bytes: Uint8Array): { header: FrameHeader; start: number; need: number } {
   if (bytes.length < 4) throw new Error("frame packet is cut short");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(0, true);
@@ -36,21 +37,62 @@ export function parseFrame(bytes: Uint8Array): Frame {
   const header = JSON.parse(
     new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)),
   ) as FrameHeader;
-  const start = 4 + headerLength;
   const pixelCount = header.width * header.height;
   const need = header.format === "rgb8" ? pixelCount * 3 : pixelCount * 2;
+  return { header, start: 4 + headerLength, need };
+}
+
+/** Parses a packet, checking every length against the bytes present. */
+export function parseFrame(bytes: Uint8Array): Frame {
+  const { header, start, need } = readHeader(bytes);
   if (bytes.length - start < need) {
     throw new Error(`frame holds ${bytes.length - start} pixel bytes, ${need} expected`);
   }
-  // Copy into an aligned buffer: typed 16-bit views need an even byte offset.
-  const raw = bytes.slice(start, start + need);
+  // Typed 16-bit views need an even byte offset: the app's packets have one (their pixels
+  // start 8-aligned) and are read in place; any other is copied into an aligned buffer.
+  const inPlace = (bytes.byteOffset + start) % 2 === 0;
+  const raw = inPlace ? bytes.subarray(start, start + need) : bytes.slice(start, start + need);
+  const pixelCount = header.width * header.height;
   const pixels =
     header.format === "rgb8"
       ? raw
       : header.format === "i16"
-        ? new Int16Array(raw.buffer, 0, pixelCount)
-        : new Uint16Array(raw.buffer, 0, pixelCount);
+        ? new Int16Array(raw.buffer, raw.byteOffset, pixelCount)
+        : new Uint16Array(raw.buffer, raw.byteOffset, pixelCount);
   return { header, pixels };
+}
+
+/** The size of a part of a packet (countersign_app::FRAME_PART_BYTES). */
+export const FRAME_PART_BYTES = 1 << 20;
+
+/**
+ * Fetches a whole packet with `get(part)`, which answers part `part` of it: the first part, then
+ * (when the packet is longer) the others, all at once, into one buffer, so that their transfers
+ * through WebKitGTK's IPC overlap. An answer holding the whole packet at once (the mock app) is
+ * taken as it is.
+ */
+export async function fetchPacket(get: (part: number) => Promise<Uint8Array>): Promise<Uint8Array> {
+  const first = await get(0);
+  const { start, need } = readHeader(first);
+  const total = start + need;
+  if (first.length >= total) return first;
+  if (first.length !== FRAME_PART_BYTES) {
+    throw new Error(`frame part 0 holds ${first.length} bytes, ${FRAME_PART_BYTES} expected`);
+  }
+  const out = new Uint8Array(total);
+  out.set(first, 0);
+  const parts = Math.ceil(total / FRAME_PART_BYTES);
+  await Promise.all(
+    Array.from({ length: parts - 1 }, async (_, k) => {
+      const at = (k + 1) * FRAME_PART_BYTES;
+      const bytes = await get(k + 1);
+      if (bytes.length !== Math.min(FRAME_PART_BYTES, total - at)) {
+        throw new Error(`frame part ${k + 1} holds ${bytes.length} bytes`);
+      }
+      out.set(bytes, at);
+    }),
+  );
+  return out;
 }
 
 /** Builds a packet (the mock IPC and tests use it; the app builds them in Rust). */

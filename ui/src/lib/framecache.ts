@@ -50,3 +50,47 @@ export class FrameCache {
     return this.used;
   }
 }
+
+/** How far ahead of the scroll the viewer fetches: at most this many slices... */
+export const AHEAD_SLICES = 48;
+/** ...and at most this many bytes of frames ahead (held or on their way): half the cache, so
+ *  the slices just seen behind the scroll stay too. 32 MiB is 64 slices of a 512² CT, five of
+ *  a 1760² CR. */
+export const AHEAD_BYTES = FRAME_CACHE_BYTES / 2;
+/** Requests in flight at once: the app decodes on two reader handles (one per core), and a
+ *  third is on its way back while those two decode. */
+export const IN_FLIGHT = 3;
+
+/**
+ * Which frames to ask for next, ahead of slice `from` in `direction` (±1): the first slices not
+ * held (`held`) and not already asked for (`pending`), nearest first, so that
+ *
+ * - no more than `inFlight` requests are out at once (those `pending` count), and
+ * - every slice ahead up to the last one asked for fits in `budget` bytes, each counted at
+ *   `frameBytes` (the size of the frame on screen: a series' slices share their size) — slices
+ *   already held count too, since they hold cache bytes the fetch must not push out.
+ *
+ * Pure: the viewer calls it after every step and every arrival.
+ */
+export function planAhead(
+  images: readonly { sha256: string }[],
+  from: number,
+  direction: 1 | -1,
+  held: (key: string) => boolean,
+  pending: ReadonlySet<string>,
+  frameBytes: number,
+  { budget = AHEAD_BYTES, slices = AHEAD_SLICES, inFlight = IN_FLIGHT } = {},
+): string[] {
+  const out: string[] = [];
+  const perFrame = Math.max(1, frameBytes);
+  let bytes = 0;
+  for (let k = 1; k <= slices && pending.size + out.length < inFlight; k++) {
+    const image = images[from + direction * k];
+    if (!image) break;
+    bytes += perFrame;
+    if (bytes > budget) break;
+    const key = FrameCache.key(image.sha256, 0);
+    if (!held(key) && !pending.has(key)) out.push(key);
+  }
+  return out;
+}
