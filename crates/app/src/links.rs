@@ -291,14 +291,19 @@ impl Home {
 
     /// Thumbnails of the frames the report's current versions link to, for the PDF. A frame
     /// that does not render here (not imported, refused by the decoder) is left out: the PDF
-    /// then names it without a picture.
+    /// then names it without a picture. So is one of an image the report is no longer about
+    /// (after a `report.move`, the links of older versions point at the wrong patient's study:
+    /// the PDF delivered under the right patient must not show them), as the SR leaves it out.
+    /// Decoding follows the viewer's rule: a file the decode worker found harmless is decoded
+    /// here.
     pub(crate) fn link_thumbnails(&self, view: &ReportView) -> Vec<Thumbnail> {
         let mut out: Vec<Thumbnail> = Vec::new();
         let wanted = view
             .sections
             .iter()
             .filter_map(current_version)
-            .flat_map(|v| v.links.iter());
+            .flat_map(|v| v.links.iter())
+            .filter(|l| pictured(l, &view.study, &view.images));
         for l in wanted {
             if out.iter().any(|t| t.image == l.image && t.frame == l.frame) {
                 continue;
@@ -329,9 +334,32 @@ impl Home {
     }
 }
 
+/// Whether the PDF may show a link's frame: an image the report is about now, of its study.
+fn pictured(link: &ImageLink, study: &str, images: &[String]) -> bool {
+    link.study == study && images.contains(&link.image)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review finding (2026-12-01): after a move, a link of an older version named the first
+    /// patient's image and the PDF delivered under the second patient showed it.
+    #[test]
+    fn a_moved_reports_pdf_shows_no_frame_of_the_study_it_left() {
+        let mut l = arrow(1);
+        let image = "ab".repeat(32);
+        l.image = image.clone();
+        assert!(pictured(&l, "1.2", std::slice::from_ref(&image)));
+        assert!(
+            !pictured(&l, "2.25.7", std::slice::from_ref(&image)),
+            "another study"
+        );
+        assert!(
+            !pictured(&l, "1.2", &["cd".repeat(32)]),
+            "an image it is no longer about"
+        );
+    }
 
     fn arrow(fig: u16) -> ImageLink {
         ImageLink {

@@ -220,9 +220,32 @@ fn palette(frame: &Frame, p: &crate::decode::Palette) -> Rendered {
     };
     let s = &frame.samples;
     let mut pixels = Vec::with_capacity(s.len() * 3);
-    for i in 0..s.len() {
-        let v = s.get(i);
-        pixels.extend(p.rgb.iter().map(|channel| to8(channel, v)));
+    // One table of the three 8-bit outputs for every value the samples can hold: a pass of
+    // loads instead of three lookups and three float conversions per pixel.
+    let table = |values: std::ops::Range<i64>| -> Vec<[u8; 3]> {
+        values
+            .map(|v| [to8(&p.rgb[0], v), to8(&p.rgb[1], v), to8(&p.rgb[2], v)])
+            .collect()
+    };
+    match s {
+        Samples::U8(v) => {
+            let t = table(0..256);
+            for &x in v {
+                pixels.extend_from_slice(&t[usize::from(x)]);
+            }
+        }
+        Samples::U16(v) if v.len() >= 1 << 16 => {
+            let t = table(0..1 << 16);
+            for &x in v {
+                pixels.extend_from_slice(&t[usize::from(x)]);
+            }
+        }
+        _ => {
+            for i in 0..s.len() {
+                let v = s.get(i);
+                pixels.extend(p.rgb.iter().map(|channel| to8(channel, v)));
+            }
+        }
     }
     Rendered {
         width: frame.columns,

@@ -756,7 +756,8 @@ impl ReportLog {
                 else {
                     continue;
                 };
-                let fields = crate::macros::unfilled_in_write(roster, w);
+                let refs = self.macros_in_force(&def.name, &v, w);
+                let fields = crate::macros::unfilled_with(roster, &w.text, &refs);
                 if !fields.is_empty() {
                     return Err(ReportRuleError::FieldUnfilled {
                         section: def.name.clone(),
@@ -767,6 +768,30 @@ impl ReportLog {
             }
         }
         Ok(())
+    }
+
+    /// The macros section version `v` answers for: its own, and those of every earlier
+    /// accepted version of the section in its past. A later version (a plain write, or one
+    /// naming another macro) that leaves a macro's `[field]` in its text without naming the
+    /// macro does not turn the field into literal text. Judged from the causal past alone.
+    fn macros_in_force(
+        &self,
+        section: &str,
+        v: &EntryId,
+        w: &crate::payload::SectionWrite,
+    ) -> Vec<crate::macros::MacroRef> {
+        let mut refs = w.macros.clone();
+        let earlier = self.index.versions.get(section).into_iter().flatten();
+        for x in earlier.filter(|x| *x != v && self.dag.in_past(x, v)) {
+            if let Some(Payload::Write(p)) = self.entries.get(x).and_then(|e| e.payload.as_ref()) {
+                for r in &p.macros {
+                    if !refs.contains(r) {
+                        refs.push(r.clone());
+                    }
+                }
+            }
+        }
+        refs
     }
 
     /// A version's links: well formed and all referred to by its text, each to one of the

@@ -552,8 +552,10 @@ pub fn catalogue(roster: &Roster) -> Vec<(Macro, MacroSource)> {
 /// The macro a write names, as built in or published to the roster (name and content hash
 /// both match), or `None`.
 pub fn resolve(roster: &Roster, r: &MacroRef) -> Option<Macro> {
-    if let Some(m) = builtin_named(&r.name) {
-        return (m.content_hash() == r.hash).then(|| m.clone());
+    // By name and exact hash, a built-in first: a department's publication whose name a later
+    // release takes for a built-in still resolves (a new one of that name is refused).
+    if let Some(m) = builtin_named(&r.name).filter(|m| m.content_hash() == r.hash) {
+        return Some(m.clone());
     }
     roster
         .macros()
@@ -565,12 +567,18 @@ pub fn resolve(roster: &Roster, r: &MacroRef) -> Option<Macro> {
 /// section version unfilled. The one function the sign-off rule and the app's pre-check ask.
 /// A macro the roster does not know adds no field (the write itself is refused then).
 pub fn unfilled_in_write(roster: &Roster, w: &crate::payload::SectionWrite) -> Vec<String> {
-    if w.macros.is_empty() {
+    unfilled_with(roster, &w.text, &w.macros)
+}
+
+/// The fields of the macros `refs` names whose placeholder is still in `text` (the sign-off
+/// rule passes the macros a version answers for: its own and its section's earlier ones).
+pub fn unfilled_with(roster: &Roster, text: &str, refs: &[MacroRef]) -> Vec<String> {
+    if refs.is_empty() {
         return Vec::new();
     }
-    let macros: Vec<Macro> = w.macros.iter().filter_map(|r| resolve(roster, r)).collect();
+    let macros: Vec<Macro> = refs.iter().filter_map(|r| resolve(roster, r)).collect();
     let names: Vec<&str> = macros.iter().flat_map(|m| m.fields()).collect();
-    unfilled(&w.text, &names)
+    unfilled(text, &names)
         .into_iter()
         .map(str::to_string)
         .collect()

@@ -312,3 +312,84 @@ fn a_second_home_judges_a_published_macro_the_same_whatever_order_it_arrives_in(
     assert_eq!(other.standing(&r, &w), Some(Standing::Accepted));
     assert_eq!(d.ledger.standing(&r, &w), Some(Standing::Accepted));
 }
+
+/// Review finding (2026-12-01): a later version that kept the text of a macro's version but
+/// named no macro (a plain `report write`, or one naming another macro) signed off with the
+/// macro's `[lobe]` still in it. The macros of the section's earlier versions in its past
+/// stay in force.
+#[test]
+fn a_later_version_naming_no_macro_does_not_lift_the_fields_of_an_earlier_one() {
+    let mut d = Department::new();
+    let text = builtin_named("nodule")
+        .unwrap()
+        .text
+        .replace("[size]", "12");
+    let (r, mut v) = report_with_findings(&mut d, &text);
+    // Version 2 by a plain write, the field still there, no macro named.
+    v.insert(
+        "findings".into(),
+        write(&mut d, r, "findings", &format!("{text} Stable."), &[]).unwrap(),
+    );
+    let refused = status(&mut d, r, Status::Final, &v);
+    assert_eq!(code(&refused), "field_unfilled");
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "Findings: [lobe] is not filled"
+    );
+    // Filled in a third version: accepted.
+    let filled = text.replace("[lobe]", "left lower lobe");
+    v.insert(
+        "findings".into(),
+        write(&mut d, r, "findings", &filled, &[]).unwrap(),
+    );
+    assert_eq!(code(&status(&mut d, r, Status::Final, &v)), "accepted");
+}
+
+/// Every built-in macro is named by its content hash in signed writes: a release that
+/// changed one's text (or encoding) would make every write naming it `unknown_macro` on
+/// upgraded peers while older ones accept it. A built-in's text never changes: a new text
+/// is a new name. Pinned here, each one.
+#[test]
+fn golden_content_hashes_of_every_built_in_macro() {
+    let pinned: Vec<(String, String)> = super::builtin()
+        .iter()
+        .map(|m| (m.name.clone(), m.content_hash().to_hex()))
+        .collect();
+    let expected: &[(&str, &str)] = &[
+        (
+            "normal-chest",
+            "8c7aa88afa0ed99e65ce72d1cdbfb58fc96dfd26079f73efb8f9f0f3c99a4b9e",
+        ),
+        (
+            "nodule",
+            "ba7218006769ba65eb163e4ab1b75bdd9bbad9f38afe73c87120972496f07c5c",
+        ),
+        (
+            "nodule-impression",
+            "ed8550bc21d800dfe91af5fdfd480e44ca9bd7701d99f58d794f8e354a4df991",
+        ),
+        (
+            "normal-cardiac",
+            "e6dc52f560b14f76cc85c8b94ff469169dfbc8ce6b17d689db322dad662ec396",
+        ),
+        (
+            "cine-lge",
+            "6cbb77cbeaa53b5487b5d3a773eb355bb032a4879a49f24243acb0e175d380ac",
+        ),
+        (
+            "normal-cxr",
+            "111565320b62485af7e65017f5586ee3e91854b7bece744cf9b895488f3f2f9f",
+        ),
+        (
+            "no-change",
+            "f35860e81b676162f12811eca345abf605bfe63cd490bbf2d1d47e54e2eeaa62",
+        ),
+    ];
+    assert_eq!(
+        pinned,
+        expected
+            .iter()
+            .map(|(n, h)| (n.to_string(), h.to_string()))
+            .collect::<Vec<_>>()
+    );
+}
