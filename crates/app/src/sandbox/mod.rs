@@ -18,7 +18,9 @@
 //! `4` render one frame to PNG; `2` abort and `3` stop reading, for tests of a broken worker),
 //! then for `4` the [`RenderRequest`], and for `0` and `4` a `u64` little-endian length and that
 //! many bytes. Worker → stdout: first a hello line, then one JSON line per request; the answer
-//! to `4` is a line `{"png": length}` followed by the PNG's bytes (or `{"error": …}`).
+//! to `4` is a line `{"pixels": n, "width", "height", "channels"}` followed by the n bytes of
+//! 8-bit pixels (or `{"error": …}`). The parent reads pixels only after asking for a render,
+//! at most as many as the frame it asked for can have, and encodes any PNG itself.
 //!
 //! ```no_run
 //! # fn main() -> countersign_app::Result<()> {
@@ -55,7 +57,9 @@ pub const WORKER_ARG: &str = "--countersign-decode-worker";
 const CHILD_ENV: &str = "COUNTERSIGN_DECODE_WORKER_CHILD";
 
 /// The worker's first line names the protocol; a test harness prints its own lines before it.
-const HELLO: &str = "countersign-decode-worker/1";
+/// `/2` since render requests (tag `4`): a worker of another version beside the program is
+/// not taken for this one.
+const HELLO: &str = "countersign-decode-worker/2";
 
 /// The longest line a worker may answer with; an error message is a sentence.
 const MAX_LINE: u64 = 64 * 1024;
@@ -146,10 +150,6 @@ impl Verdict {
     }
 }
 
-/// The largest PNG a worker may answer with: an 8-bit RGB image of 9 000 × 9 000 pixels, with
-/// room for the format's own bytes. The parent checks the length before allocating.
-pub(crate) const MAX_PNG: u64 = 256 << 20;
-
 /// A render request: which frame, which window, and the longest side of a thumbnail, sent as
 /// [`RenderRequest::LEN`] fixed bytes (little-endian) before the file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -230,7 +230,10 @@ struct Hello {
 
 #[derive(Deserialize)]
 struct RenderAnswer {
-    png: Option<u64>,
+    pixels: Option<u64>,
+    width: Option<u32>,
+    height: Option<u32>,
+    channels: Option<u8>,
     error: Option<String>,
 }
 
@@ -415,23 +418,32 @@ impl DecodeSandbox {
         }
     }
 
-    /// Renders one frame of `bytes` to PNG in the worker, which decodes it: for files whose
-    /// pixels reach a C codec ([`countersign_imaging::needs_c_codec`]), so that this process
-    /// decodes none of them. `Ok(Err(verdict))` when the worker refused the file, crashed on it
-    /// or ran out of time (a decoder's ordinary error is a `Harmless` verdict with its message).
-    /// One attempt, and for a worker starved or killed from outside one more, as for a check.
-    pub(crate) fn render_png(
+    /// Renders one frame of `bytes` in the worker, which decodes it: for files whose pixels
+    /// reach a C codec ([`countersign_imaging::needs_c_codec`]), so that this process decodes
+    /// none of them. The answer is 8-bit pixels of the shape the header declares (or no larger
+    /// than the thumbnail asked for), checked before a byte is read. `Ok(Err(verdict))` when
+    /// the worker refused the file, crashed on it or ran out of time (a decoder's ordinary
+    /// error is a `Harmless` verdict with its message). One attempt, and for a worker starved
+    /// or killed from outside one more, as for a check.
+    pub(crate) fn render(
         &mut self,
         bytes: &[u8],
         info: &countersign_imaging::ImageInfo,
         request: RenderRequest,
-    ) -> Result<std::result::Result<Vec<u8>, Verdict>> {
+    ) -> Result<std::result::Result<countersign_imaging::Rendered, Verdict>> {
         let budget = budget_for(Some(info));
+        // The most pixel bytes the answer may hold: the frame as RGB, or the thumbnail's square.
+        let (max_w, max_h) = match request.max_side {
+            None => (info.columns, info.rows),
+            Some(side) => (info.columns.min(side), info.rows.min(side)),
+        };
+        let most = u64::from(max_w.max(1)) * u64::from(max_h.max(1)) * 3;
         let mut tries = 0;
         loop {
             tries += 1;
             let deadline = Instant::now() + budget;
             let worker = self.worker()?;
+            worker.expect_pixels(most);
             let head = [&[4u8][..], &request.encode()[..]].concat();
             let answer = worker
                 .send(&[&head, &request_for(bytes)[1..], bytes], deadline)
@@ -443,34 +455,52 @@ impl DecodeSandbox {
                     Attempt::Done(v) | Attempt::Transient(v) => return Ok(Err(v)),
                 },
             };
-            let nonsense = |s: &mut Self| {
-                s.refuse(
-                    "decoder_failed",
-                    "the decode worker answered nonsense".into(),
-                    true,
-                )
-            };
-            let png = match serde_json::from_str::<RenderAnswer>(&line) {
+            let shape = match serde_json::from_str::<RenderAnswer>(&line) {
                 Ok(RenderAnswer {
-                    png: Some(len),
+                    pixels: Some(len),
+                    width: Some(w),
+                    height: Some(h),
+                    channels: Some(c @ (1 | 3)),
                     error: None,
-                }) if len <= MAX_PNG => {
-                    let worker = self.worker.as_mut().expect("answered above");
-                    worker.bytes(len, deadline.saturating_duration_since(Instant::now()))
+                }) if w >= 1
+                    && h >= 1
+                    && w <= max_w.max(1)
+                    && h <= max_h.max(1)
+                    && (request.max_side.is_some() || (w, h) == (info.columns, info.rows))
+                    && len == u64::from(w) * u64::from(h) * u64::from(c) =>
+                {
+                    Some((len, w, h, c))
                 }
                 Ok(RenderAnswer {
-                    png: None,
+                    pixels: None,
                     error: Some(error),
+                    ..
                 }) => {
                     return Ok(Err(Verdict::Harmless {
                         frames: 0,
                         error: Some(error),
                     }))
                 }
-                _ => return Ok(Err(nonsense(self))),
+                _ => None,
             };
-            return Ok(match png {
-                Ok(png) => Ok(png),
+            let Some((len, width, height, channels)) = shape else {
+                return Ok(Err(self.refuse(
+                    "decoder_failed",
+                    "the decode worker answered with something other than the image asked for"
+                        .into(),
+                    true,
+                )));
+            };
+            let worker = self.worker.as_mut().expect("answered above");
+            let pixels = worker.bytes(len, deadline.saturating_duration_since(Instant::now()));
+            return Ok(match pixels {
+                Ok(pixels) => Ok(countersign_imaging::Rendered {
+                    width,
+                    height,
+                    channels,
+                    pixels,
+                    window: None,
+                }),
                 Err(ended) => match self.judge(Err(ended), budget, bytes.len()) {
                     Attempt::Done(v) | Attempt::Transient(v) => Err(v),
                 },

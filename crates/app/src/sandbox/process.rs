@@ -7,10 +7,13 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Confinement, Hello, WorkerCommand, HELLO, MAX_LINE, MAX_PNG, STARTUP};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{Confinement, Hello, WorkerCommand, HELLO, MAX_LINE, STARTUP};
 use crate::error::{AppError, Result};
 
-/// What the reader thread passes on: a line, or the bytes a `{"png": length}` line announced.
+/// What the reader thread passes on: a line, or the pixels a `{"pixels": n, …}` line announced.
 #[derive(Debug)]
 enum Message {
     Line(String),
@@ -35,6 +38,10 @@ pub(super) struct Worker {
     /// `None` once closed (a worker exits at end of input).
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<Message>,
+    /// How many pixel bytes the reader may take after the next `{"pixels": n}` line: set by the
+    /// parent when it asks for a render, used up by that one answer. Zero otherwise, so a
+    /// worker that announces pixels unasked is read no further.
+    expected: Arc<AtomicU64>,
     pub(super) confinement: Confinement,
     pub(super) files: usize,
 }
@@ -63,14 +70,17 @@ impl Worker {
         // Bounded: a worker that talks without being asked blocks, rather than filling this
         // process's memory.
         let (tx, lines) = mpsc::sync_channel(4);
+        let expected = Arc::new(AtomicU64::new(0));
+        let allowance = Arc::clone(&expected);
         std::thread::Builder::new()
             .name("decode-worker-reader".into())
-            .spawn(move || read_lines(stdout, tx))
+            .spawn(move || read_lines(stdout, tx, &allowance))
             .map_err(AppError::io("starting a decode worker's reader"))?;
         let mut worker = Worker {
             child,
             stdin,
             lines,
+            expected,
             confinement: Confinement {
                 seccomp: false,
                 landlock: String::new(),
@@ -140,7 +150,12 @@ impl Worker {
         }
     }
 
-    /// The `len` bytes a `{"png": len}` answer announced.
+    /// Lets the answer to the render request about to be sent carry up to `most` pixel bytes.
+    pub(super) fn expect_pixels(&self, most: u64) {
+        self.expected.store(most, Ordering::SeqCst);
+    }
+
+    /// The `len` bytes a `{"pixels": len, …}` answer announced.
     pub(super) fn bytes(
         &mut self,
         len: u64,
@@ -233,7 +248,7 @@ impl Drop for Worker {
     }
 }
 
-fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<Message>) {
+fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<Message>, expected: &AtomicU64) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut line = String::new();
@@ -241,14 +256,15 @@ fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<Message>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let line = line.trim_end().to_string();
-                let announced = png_length(&line);
+                let announced = pixels_length(&line);
                 if tx.send(Message::Line(line)).is_err() {
                     return;
                 }
                 if let Some(len) = announced {
-                    // Checked against the bound before allocating; a worker that announces
-                    // more, or sends less, is read no further.
-                    if len > MAX_PNG {
+                    // Only after a render request, and at most what the frame asked for can
+                    // hold: checked before allocating. A worker that announces more, or
+                    // pixels unasked, or sends less, is read no further.
+                    if len > expected.swap(0, Ordering::SeqCst) {
                         return;
                     }
                     let mut bytes = Vec::new();
@@ -265,16 +281,18 @@ fn read_lines(stdout: impl Read, tx: mpsc::SyncSender<Message>) {
     }
 }
 
-/// The length a render answer `{"png": length}` announces.
-fn png_length(line: &str) -> Option<u64> {
+/// The length a render answer `{"pixels": n, …}` announces.
+fn pixels_length(line: &str) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct Announced {
-        png: u64,
+        pixels: u64,
     }
-    if !line.starts_with("{\"png\"") {
+    if !line.starts_with("{\"") || !line.contains("\"pixels\"") {
         return None;
     }
-    serde_json::from_str::<Announced>(line).ok().map(|a| a.png)
+    serde_json::from_str::<Announced>(line)
+        .ok()
+        .map(|a| a.pixels)
 }
 
 /// How a worker ended, and whether that may be the machine's doing (SIGKILL: the kernel's
@@ -304,4 +322,37 @@ fn describe_exit(status: std::process::ExitStatus) -> (String, bool) {
 #[cfg(not(unix))]
 fn describe_exit(status: std::process::ExitStatus) -> (String, bool) {
     (format!("ended ({status})"), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(output: &[u8], expected: u64) -> Vec<Message> {
+        let (tx, rx) = mpsc::sync_channel(16);
+        read_lines(output, tx, &AtomicU64::new(expected));
+        rx.try_iter().collect()
+    }
+
+    /// Review finding (2026-12-01): any `{"png": n}` line made the parent reserve and read up
+    /// to 256 MiB, asked for or not. Pixels are read only after a render request, and at most
+    /// what the frame asked for can hold.
+    #[test]
+    fn pixels_are_read_only_when_asked_for_and_no_more_than_asked() {
+        let answer =
+            b"{\"channels\":1,\"height\":1,\"pixels\":4,\"width\":4}\nabcd{\"frames\":1}\n";
+        let got = read(answer, 4);
+        assert!(
+            matches!(&got[..], [Message::Line(_), Message::Bytes(b), Message::Line(l)]
+            if b == b"abcd" && l == "{\"frames\":1}"),
+            "{got:?}"
+        );
+        // Unasked: the line is passed on (the parent refuses it) and nothing more is read.
+        assert!(matches!(&read(answer, 0)[..], [Message::Line(_)]));
+        // More than asked for: the same.
+        assert!(matches!(&read(answer, 3)[..], [Message::Line(_)]));
+        // Fewer bytes than announced: no pixels pass.
+        let short = b"{\"channels\":1,\"height\":1,\"pixels\":4,\"width\":4}\nab";
+        assert!(matches!(&read(short, 4)[..], [Message::Line(_)]));
+    }
 }

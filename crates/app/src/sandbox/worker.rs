@@ -1,6 +1,6 @@
 //! The worker's side: confine, say hello, then answer one line per request until end of input.
-//! Tag `4` renders one frame to PNG: its answer is a line `{"png": length}` and then that many
-//! bytes. Tags `2` (abort) and `3` (stop reading) let tests play a worker that a codec broke.
+//! Tag `4` renders one frame: its answer is a line `{"pixels": n, "width", "height",
+//! "channels"}` and then the n bytes of 8-bit pixels. Tags `2` (abort) and `3` (stop reading) let tests play a worker that a codec broke.
 
 use std::io::{Read, Write};
 use std::panic::AssertUnwindSafe;
@@ -41,11 +41,17 @@ pub(super) fn serve() -> i32 {
             },
             1 => probe(),
             4 => match read_render(&mut input) {
-                Some((request, bytes)) => match render_png(&request, &bytes) {
-                    Ok(png) => {
-                        // The length on a line of its own, then the PNG's bytes.
-                        let sent = writeln!(out, "{}", json!({ "png": png.len() }))
-                            .and_then(|()| out.write_all(&png))
+                Some((request, bytes)) => match render(&request, &bytes) {
+                    Ok(r) => {
+                        // The length and shape on a line of their own, then the pixels.
+                        let head = json!({
+                            "pixels": r.pixels.len(),
+                            "width": r.width,
+                            "height": r.height,
+                            "channels": r.channels,
+                        });
+                        let sent = writeln!(out, "{head}")
+                            .and_then(|()| out.write_all(&r.pixels))
                             .and_then(|()| out.flush());
                         if sent.is_err() {
                             return 2;
@@ -81,10 +87,13 @@ fn read_render(input: &mut impl Read) -> Option<(super::RenderRequest, Vec<u8>)>
     Some((request, read_file(input)?))
 }
 
-/// Decodes and presents the one frame asked for, and encodes it as PNG. The parent decodes
+/// Decodes and presents the one frame asked for (as a thumbnail, if asked). The parent decodes
 /// nothing: what a hostile file can do to a C codec stays in here.
-fn render_png(request: &super::RenderRequest, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let run = AssertUnwindSafe(|| -> Result<Vec<u8>, String> {
+fn render(
+    request: &super::RenderRequest,
+    bytes: &[u8],
+) -> Result<countersign_imaging::Rendered, String> {
+    let run = AssertUnwindSafe(|| -> Result<countersign_imaging::Rendered, String> {
         let image = countersign_imaging::from_bytes(bytes).map_err(|e| e.to_string())?;
         let mut rendered = image
             .render(request.frame, request.window)
@@ -92,7 +101,7 @@ fn render_png(request: &super::RenderRequest, bytes: &[u8]) -> Result<Vec<u8>, S
         if let Some(side) = request.max_side {
             rendered = countersign_imaging::thumbnail(&rendered, side);
         }
-        countersign_imaging::to_png(&rendered).map_err(|e| e.to_string())
+        Ok(rendered)
     });
     std::panic::catch_unwind(run)
         .unwrap_or_else(|_| Err("internal fault in the decoder".to_string()))
