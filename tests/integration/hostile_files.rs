@@ -218,3 +218,38 @@ fn every_known_slow_fuzz_input_is_stopped_by_the_decode_worker() {
         refused_cheaply(&m, &name, "error:");
     }
 }
+
+/// A compressed image is decoded only in the worker; the dedicated worker beside the program
+/// is used when it speaks this version's protocol, and a stale one (another version's hello)
+/// is passed over for the program itself, not trusted and not fatal.
+#[test]
+fn a_stale_decode_worker_beside_the_program_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = dir.path().join("countersign");
+    std::fs::copy(bin(), &cli).unwrap();
+    let worker = dir.path().join("countersign-decode-worker");
+    std::fs::write(
+        &worker,
+        "#!/bin/sh\necho '{\"hello\":\"countersign-decode-worker/1\",\"landlock\":\"\",\"rlimits\":true,\"seccomp\":true}'\nexit 0\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let png = dir.path().join("out.png");
+    let jpeg = countersign_testkit::corpus("examples_ybr_color.dcm");
+    let out = std::process::Command::new(&cli)
+        .args(["image", "render"])
+        .arg(&jpeg)
+        .arg("-o")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+}

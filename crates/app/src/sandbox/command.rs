@@ -32,6 +32,19 @@ impl WorkerCommand {
         })
     }
 
+    /// This executable itself, when this command is the dedicated worker beside it: what to
+    /// start if that one does not answer this version's hello.
+    pub(super) fn own_fallback(&self) -> Option<WorkerCommand> {
+        let exe = std::env::current_exe().ok()?;
+        (self.program != exe && worker_beside(&exe).as_ref() == Some(&self.program)).then(|| {
+            WorkerCommand {
+                program: exe,
+                args: vec![WORKER_ARG.into()],
+                env: Vec::new(),
+            }
+        })
+    }
+
     /// Another program built with this crate whose `main` calls [`serve_if_worker`] (a test
     /// harness that drives a home directly uses the CLI).
     pub fn program(program: PathBuf) -> WorkerCommand {

@@ -544,7 +544,20 @@ impl DecodeSandbox {
 
     fn worker(&mut self) -> Result<&mut Worker> {
         if self.worker.is_none() {
-            self.worker = Some(Worker::start(&worker_command()?)?);
+            let command = worker_command()?;
+            let started = match Worker::start(&command) {
+                // A dedicated worker beside the program that does not speak this protocol
+                // (left from another version): this program serves as its own worker.
+                Err(e) => match command.own_fallback() {
+                    Some(own) => {
+                        tracing::warn!(error = %e.loggable(), "the decode worker beside this program did not start; using this program");
+                        Worker::start(&own)?
+                    }
+                    None => return Err(e),
+                },
+                Ok(w) => w,
+            };
+            self.worker = Some(started);
         }
         Ok(self.worker.as_mut().expect("started above"))
     }
