@@ -1268,3 +1268,24 @@ fn links_are_inserted_through_the_commands() {
     assert_eq!(err["code"], "not_allowed", "{err}");
     assert_eq!(err["rule"], "finalised", "{err}");
 }
+
+/// Review finding (2026-12-01): a frame larger than the cache's whole budget (never kept) was
+/// decoded again for each part the viewer asked for. The packet last served is kept aside,
+/// so its parts are cut from it; an erasure forgets it with the cache.
+#[test]
+fn a_frame_over_the_cache_budget_is_decoded_once_for_all_its_parts() {
+    let (_dir, mut desk, _demo, sha) = demo_desk();
+    desk.frames = countersign_app::FrameCache::new(0);
+    let first = desk.frame(&sha, 0).unwrap();
+    let again = desk.frame(&sha, 0).unwrap();
+    assert_eq!(first, again);
+    let stats = desk.frame_cache();
+    assert_eq!((stats.misses, stats.packets), (1, 0), "{stats:?}");
+    desk.forget_frames();
+    desk.frame(&sha, 0).unwrap();
+    assert_eq!(
+        desk.frame_cache().misses,
+        2,
+        "decoded again: the packet kept aside went too"
+    );
+}

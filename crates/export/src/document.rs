@@ -44,7 +44,7 @@ pub(crate) fn figure_caption(l: &countersign_report::links::ImageLink) -> String
         l.marker(),
         l.kind.word(),
         &l.image[..l.image.len().min(12)],
-        l.frame + 1
+        u64::from(l.frame) + 1
     )
 }
 
@@ -486,7 +486,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
             out.push(Block::Para(format!(
                 "{length} on image {}, frame {}, by {}",
                 &m.measurement.image[..12],
-                m.measurement.frame + 1,
+                u64::from(m.measurement.frame) + 1,
                 who(&m.author)
             )));
         }

@@ -586,3 +586,33 @@ fn a_linked_frame_is_a_thumbnail_in_the_pdf_and_a_point_on_its_frame_in_the_sr()
     assert_eq!(str_of(sop, tags::REFERENCED_SOP_INSTANCE_UID), "2.25.1001");
     assert_eq!(str_of(sop, tags::REFERENCED_FRAME_NUMBER), "2");
 }
+
+/// Review finding (2026-12-01): a link's frame is a member's signed u32: `frame + 1` overflowed
+/// (a panic in a debug build, Referenced Frame Number 0 in a release one), and a frame past the
+/// image's last was referenced anyway. It is named, not referenced, and the text counts in u64.
+#[test]
+fn a_link_to_a_frame_the_image_does_not_have_is_named_not_referenced() {
+    // The control: a frame the image has is referenced, and shows as SCOORD in the dump.
+    let held = sr::render(&with_link(16)).unwrap();
+    let held = format!("{:?}", dicom_object::from_reader(&held[128..]).unwrap());
+    assert!(held.contains("SCOORD"));
+    for frame in [3, u32::MAX] {
+        let mut input = with_link(16);
+        for s in &mut input.view.sections {
+            for v in &mut s.versions {
+                for l in &mut v.links {
+                    l.frame = frame;
+                }
+            }
+        }
+        let bytes = sr::render(&input).unwrap();
+        let obj = dicom_object::from_reader(&bytes[128..]).unwrap();
+        let dump = format!("{obj:?}");
+        assert!(!dump.contains("SCOORD"), "frame {frame}: no SCOORD");
+        let plain = text::render(&document(&input));
+        assert!(
+            plain.contains(&format!("frame {}", u64::from(frame) + 1)),
+            "{plain}"
+        );
+    }
+}

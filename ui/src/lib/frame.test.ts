@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFrame, fetchPacket, FRAME_PART_BYTES, parseFrame, type FrameHeader } from "./frame";
+import { buildFrame, fetchPacket, FRAME_PART_BYTES, PARTS_IN_FLIGHT, parseFrame, type FrameHeader } from "./frame";
 
 const header = (over: Partial<FrameHeader> = {}): FrameHeader => ({
   width: 3, height: 2, format: "i16", slope: 1, intercept: -1024, window_center: 40,
@@ -67,6 +67,28 @@ describe("fetching a packet in parts", () => {
     expect(same(await fetchPacket(parts(small, asked)), small)).toBe(true);
     expect(await fetchPacket(async () => big)).toBe(big);
     expect(asked).toEqual([0]);
+  });
+
+  // Review finding (2026-12-01): every part of a frame was asked for at once, a thousand for a
+  // 1 GiB frame whose header says so. At most PARTS_IN_FLIGHT are in flight.
+  it("keeps at most PARTS_IN_FLIGHT part requests in flight, each part asked once", async () => {
+    const huge = buildFrame(header({ format: "u16", width: 4096, height: 4096 }), new Uint8Array(4096 * 4096 * 2));
+    let inFlight = 0;
+    let most = 0;
+    const asked: number[] = [];
+    const joined = await fetchPacket(async (part) => {
+      asked.push(part);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 0));
+      inFlight--;
+      const from = part * FRAME_PART_BYTES;
+      return huge.slice(from, from + FRAME_PART_BYTES);
+    });
+    expect(joined.length).toBe(huge.length);
+    expect(most).toBe(PARTS_IN_FLIGHT);
+    expect(new Set(asked).size).toBe(asked.length);
+    expect(asked.length).toBe(Math.ceil(huge.length / FRAME_PART_BYTES));
   });
 
   it("refuses parts of the wrong length", async () => {

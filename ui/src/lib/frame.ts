@@ -71,6 +71,9 @@ export const FRAME_PART_BYTES = 1 << 20;
  * through WebKitGTK's IPC overlap. An answer holding the whole packet at once (the mock app) is
  * taken as it is.
  */
+/** The most part requests of one frame in flight at once. */
+export const PARTS_IN_FLIGHT = 4;
+
 export async function fetchPacket(get: (part: number) => Promise<Uint8Array>): Promise<Uint8Array> {
   const first = await get(0);
   const { start, need } = readHeader(first);
@@ -82,16 +85,21 @@ export async function fetchPacket(get: (part: number) => Promise<Uint8Array>): P
   const out = new Uint8Array(total);
   out.set(first, 0);
   const parts = Math.ceil(total / FRAME_PART_BYTES);
-  await Promise.all(
-    Array.from({ length: parts - 1 }, async (_, k) => {
-      const at = (k + 1) * FRAME_PART_BYTES;
-      const bytes = await get(k + 1);
+  // At most PARTS_IN_FLIGHT requests at once, whatever the frame's size (its header is the
+  // sender's word): enough for their transfers to overlap, never a thousand at once.
+  let next = 1;
+  const lane = async () => {
+    while (next < parts) {
+      const k = next++;
+      const at = k * FRAME_PART_BYTES;
+      const bytes = await get(k);
       if (bytes.length !== Math.min(FRAME_PART_BYTES, total - at)) {
-        throw new Error(`frame part ${k + 1} holds ${bytes.length} bytes`);
+        throw new Error(`frame part ${k} holds ${bytes.length} bytes`);
       }
       out.set(bytes, at);
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARTS_IN_FLIGHT, parts - 1) }, lane));
   return out;
 }
 

@@ -43,6 +43,10 @@ pub struct Delivery {
     /// Both, with their study, series and class: what the delivery record keeps.
     #[serde(skip)]
     pub sent: Vec<SentInstance>,
+    /// The signed-off version exported (what the `report.delivered` names): read with the
+    /// report before it was exported, so a sync landing meanwhile does not change it.
+    #[serde(skip)]
+    pub version: Option<countersign_ledger::EntryId>,
 }
 
 impl Home {
@@ -128,6 +132,7 @@ impl Home {
             pdf_sop_instance: pdf_file.sop_instance.clone(),
             pdf_bytes: pdf.len() as u64,
             sent,
+            version: signed_version(&view),
         })
     }
 }
@@ -305,15 +310,47 @@ impl Home {
             .collect();
         let mut out = Vec::new();
         for d in failed {
-            let id = crate::viewer::entry_id(&d.report)?;
-            if d.kind == REJECTION {
-                let study = d.study.clone().unwrap_or_default();
-                out.push(self.attempt_rejection(id, &d.archive, &study, d.instances)?);
-            } else {
-                out.push(self.attempt_delivery(id, &d.archive)?);
+            let tried = crate::viewer::entry_id(&d.report).and_then(|id| {
+                if d.kind == REJECTION {
+                    let study = d.study.clone().unwrap_or_default();
+                    self.attempt_rejection(id, &d.archive, &study, d.instances.clone())
+                } else {
+                    self.attempt_delivery(id, &d.archive)
+                }
+            });
+            match tried {
+                Ok(record) => out.push(record),
+                // One record that cannot even be tried (its report unreadable here now, the
+                // store busy) is marked tried and backs off like a failed send: it neither
+                // stops the others nor stays due, which would make the node's loop spin.
+                Err(e) => {
+                    tracing::warn!(archive = %d.archive, kind = %d.kind, error = %e.loggable(), "a delivery could not be tried");
+                    out.push(self.note_not_tried(d, &e)?);
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Records that `d` was due but could not be tried, with why.
+    fn note_not_tried(&mut self, d: DeliveryRecord, e: &AppError) -> Result<DeliveryRecord> {
+        let record = DeliveryRecord {
+            attempts: d.attempts.saturating_add(1),
+            last_ms: crate::home::now_ms(),
+            error_code: Some(e.code().to_string()),
+            error: Some(e.to_string()),
+            ..d
+        };
+        let kept = record.clone();
+        self.update_records(move |list| {
+            if let Some(r) = list
+                .iter_mut()
+                .find(|r| r.is(&kept.kind, &kept.report, &kept.archive) && r.state == "failed")
+            {
+                *r = kept;
+            }
+        })?;
+        Ok(record)
     }
 
     /// Corrects every archive holding a report in a study it has since been moved away from.
@@ -558,7 +595,7 @@ impl Home {
         outcome: Result<Delivery>,
     ) -> Result<DeliveryRecord> {
         let key = report.to_string();
-        let just_sent = outcome.as_ref().map(|d| d.sent.clone()).unwrap_or_default();
+        let just_sent = outcome.as_ref().map(|d| (d.sent.clone(), d.version)).ok();
         let previous = self
             .deliveries()?
             .into_iter()
@@ -624,8 +661,8 @@ impl Home {
             list.retain(|d| !d.is(DELIVERY, &key, archive));
             list.insert(0, kept);
         })?;
-        if !just_sent.is_empty() {
-            self.sign_delivered(report, archive, &just_sent);
+        if let Some((sent, Some(version))) = just_sent.filter(|(s, _)| !s.is_empty()) {
+            self.sign_delivered(report, archive, version, &sent);
         }
         Ok(record)
     }
@@ -639,17 +676,18 @@ impl Home {
         &mut self,
         report: countersign_ledger::EntryId,
         archive: &str,
+        version: countersign_ledger::EntryId,
         sent: &[SentInstance],
     ) {
         let signed = (|| -> Result<bool> {
             let view = self.report_show(report)?;
-            let Some(version) = signed_version(&view) else {
-                return Ok(false);
-            };
+            // Only this home's own records count: archive names are each home's labels, and
+            // another member's record (or a forged one) must not stand in for this one.
+            let me = self.signer()?.public();
             if view
                 .deliveries
                 .iter()
-                .any(|d| d.archive == archive && d.version == version)
+                .any(|d| d.by.key == me && d.archive == archive && d.version == version)
             {
                 return Ok(false);
             }

@@ -24,7 +24,7 @@ fn image_item(
             &mut sop,
             tags::REFERENCED_FRAME_NUMBER,
             VR::IS,
-            &(frame + 1).to_string(),
+            &(u64::from(frame) + 1).to_string(),
         );
     }
     let mut item = item(relationship, "IMAGE", concept);
@@ -83,9 +83,12 @@ pub(super) fn link_items(
 ) -> Vec<InMemDicomObject> {
     let mut out = Vec::new();
     for l in links {
+        // A frame the image does not have is a link to nothing here: named, not referenced
+        // (Referenced Frame Number would name a frame no viewer can show).
         let image = images
             .iter()
-            .find(|i| i.sha256.eq_ignore_ascii_case(&l.image));
+            .find(|i| i.sha256.eq_ignore_ascii_case(&l.image))
+            .filter(|i| l.frame < i.frames.max(1));
         let words = match (&l.label, image) {
             (label, Some(_)) if !label.is_empty() && label != l.kind.word() => {
                 format!(
@@ -93,17 +96,22 @@ pub(super) fn link_items(
                     l.marker(),
                     label,
                     l.kind.word(),
-                    l.frame + 1
+                    u64::from(l.frame) + 1
                 )
             }
-            (_, Some(_)) => format!("{} {} (frame {})", l.marker(), l.kind.word(), l.frame + 1),
+            (_, Some(_)) => format!(
+                "{} {} (frame {})",
+                l.marker(),
+                l.kind.word(),
+                u64::from(l.frame) + 1
+            ),
             // The image is not held here: its identity cannot be written, only named.
             (_, None) => format!(
                 "{} {} on image SHA-256 {}, frame {} (not held where this SR was made)",
                 l.marker(),
                 l.kind.word(),
                 l.image,
-                l.frame + 1
+                u64::from(l.frame) + 1
             ),
         };
         out.push(text("CONTAINS", ("fig", LOCAL, "Linked figure"), &words));

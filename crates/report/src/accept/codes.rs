@@ -301,6 +301,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "not_a_signed_version",
         "a delivery names an entry that is not a final sign-off, addendum or resolution",
     ),
+    (
+        "delivered_other_study",
+        "a delivery names a study the report is not about",
+    ),
     ("not_attending", "only an attending may finalise"),
     ("already_final", "a sign-off is already in the entry's past"),
     (
@@ -627,6 +631,10 @@ mod tests {
                 section: s(),
             },
             NotASignedVersion { version: h },
+            DeliveredOtherStudy {
+                delivered: s(),
+                report_study: s(),
+            },
             SelfCosign,
             SectionMissing { section: s() },
             CoverageMismatch {

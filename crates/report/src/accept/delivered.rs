@@ -106,6 +106,13 @@ fn a_delivery_must_name_a_signed_off_version_its_sender_had_seen() {
         refusal(d.append("ai", Some(r), Kind::ReportDelivered, &delivered(fin))),
         "role_may_not_write"
     );
+    // Into a study the report is not about.
+    let mut other = delivered(fin);
+    other.study = "2.25.777".into();
+    assert_eq!(
+        refusal(d.append("ada", Some(r), Kind::ReportDelivered, &other)),
+        "delivered_other_study"
+    );
     // A UID that is not one is refused with the payload.
     let mut bad = delivered(fin);
     bad.instances[0].sop_instance = "2.25.x".into();

@@ -87,6 +87,11 @@ pub enum ReportRuleError {
     NotAVersionOf { version: EntryId, section: String },
     #[error("entry {version} is not a signed-off version of the report (a final sign-off, an addendum or a resolution)")]
     NotASignedVersion { version: EntryId },
+    #[error("the delivery names study {delivered}, but the report is about study {report_study}")]
+    DeliveredOtherStudy {
+        delivered: String,
+        report_study: String,
+    },
     #[error("an author cannot co-sign their own section version: it is not a second signature")]
     SelfCosign,
     #[error("section {section} has no text; it must be written before final sign-off")]
@@ -194,6 +199,7 @@ impl ReportRuleError {
             VersionNotInPast { .. } => "version_not_in_past",
             NotAVersionOf { .. } => "not_a_version_of",
             NotASignedVersion { .. } => "not_a_signed_version",
+            DeliveredOtherStudy { .. } => "delivered_other_study",
             SelfCosign => "self_cosign",
             SectionMissing { .. } => "section_missing",
             CoverageMismatch { .. } => "coverage_mismatch",
@@ -399,7 +405,18 @@ impl ReportLog {
             // lets only an attending write it).
             Payload::Move(_) => Ok(()),
             // A delivery names the signed-off version it sent: one the sender had seen.
-            Payload::Delivered(d) => self.check_delivered(parents, &d.version),
+            Payload::Delivered(d) => {
+                self.check_delivered(parents, &d.version)?;
+                // Into the study the report is about at that point of its history.
+                let report_study = self.binding_in_past(parents).0;
+                if d.study != report_study {
+                    return Err(ReportRuleError::DeliveredOtherStudy {
+                        delivered: d.study.clone(),
+                        report_study: report_study.to_string(),
+                    });
+                }
+                Ok(())
+            }
             Payload::Other => refuse_after_final(final_in_past),
         }
     }
