@@ -21,6 +21,9 @@ use countersign_app::{AppError, FrameCache, Home, PassphraseSource, WireError};
 /// How long the key stays unlocked with nothing done, unless `COUNTERSIGN_IDLE_LOCK_SECS` says.
 pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 
+/// A frame packet kept aside: (image SHA-256, frame) and the packet.
+type KeptPacket = ((String, u32), std::sync::Arc<[u8]>);
+
 /// The home this window works on. Opened once at start; a home that cannot be opened (a damaged
 /// or newer ledger) is reported by every command instead of taking the app down.
 ///
@@ -60,7 +63,7 @@ pub struct Desk {
     /// The packet last served, whatever its size: the parts of a frame larger than the cache's
     /// whole budget (which it never keeps) are cut from it, not decoded again per part. One
     /// frame, emptied with the cache.
-    last: Mutex<Option<((String, u32), std::sync::Arc<[u8]>)>>,
+    last: Mutex<Option<KeptPacket>>,
 }
 
 /// How many reads run at once (one per core of the machines this is built for): a frame
@@ -166,7 +169,7 @@ impl Desk {
             self.forget_frames();
         }
         let key = (sha256.to_string(), frame);
-        let last = |slot: &mut Option<((String, u32), std::sync::Arc<[u8]>)>| {
+        let last = |slot: &mut Option<KeptPacket>| {
             slot.as_ref()
                 .filter(|(k, _)| *k == key)
                 .map(|(_, p)| p.clone())
