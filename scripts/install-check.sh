@@ -21,7 +21,7 @@ done
 "$root/usr/bin/countersign" --version >/dev/null || fail "the installed CLI does not run"
 # The worker answers its hello, confined, and ends at the end of its input.
 "$root/usr/bin/countersign-decode-worker" --countersign-decode-worker </dev/null \
-	| grep -q '"hello":"countersign-decode-worker/1"' || fail "the installed decode worker does not start"
+	| grep -q '"hello":"countersign-decode-worker/' || fail "the installed decode worker does not start"
 entries=("$root"/usr/share/applications/*.desktop)
 [ "${#entries[@]}" = 1 ] && [ -f "${entries[0]}" ] || fail "expected one desktop entry, found: ${entries[*]}"
 desktop-file-validate "${entries[0]}" || fail "desktop-file-validate refused ${entries[0]}"
