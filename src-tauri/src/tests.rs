@@ -27,6 +27,41 @@ fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
     }
 }
 
+/// The app with every command on `desk`, and its main window: what the tests call commands
+/// through, as the UI does (`call` gives the raw answer, `json` the JSON or a panic naming the
+/// command). The app is kept alive as long as the window is used.
+struct Harness {
+    app: tauri::App<tauri::test::MockRuntime>,
+    window: tauri::WebviewWindow<tauri::test::MockRuntime>,
+}
+
+impl Harness {
+    fn new(desk: Desk) -> Harness {
+        let app = with_commands(mock_builder(), desk)
+            .build(tauri::generate_context!())
+            .unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        Harness { app, window }
+    }
+
+    fn call(
+        &self,
+        cmd: &str,
+        body: serde_json::Value,
+    ) -> Result<tauri::ipc::InvokeResponseBody, serde_json::Value> {
+        get_ipc_response(&self.window, request(cmd, body))
+    }
+
+    fn json(&self, cmd: &str, body: serde_json::Value) -> serde_json::Value {
+        self.call(cmd, body)
+            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
+            .deserialize()
+            .unwrap()
+    }
+}
+
 /// Images are first decoded in a worker process: in this harness, the test below.
 fn use_this_harness_as_decode_worker() {
     countersign_app::sandbox::set_worker_command(
@@ -51,19 +86,9 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     use_this_harness_as_decode_worker();
     countersign_app::keys::use_fast_kdf_for_tests();
     let dir = tempfile::tempdir().unwrap();
-    let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
 
     // A fresh home has no identity: the first-run screen's cue.
     let status = json("status", serde_json::json!({}));
@@ -273,7 +298,7 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     .unwrap_err();
     assert_eq!(err["code"], "invalid_input", "{err}");
     // What the dialog returns is still held to the home's bounds: never inside the home.
-    let desk = app.state::<Desk>();
+    let desk = harness.app.state::<Desk>();
     let id: countersign_app::ledger::EntryId = report.parse().unwrap();
     for inside in [
         dir.path().join("ledger.sqlite3"),
@@ -386,19 +411,9 @@ fn a_conflict_between_two_homes_is_shown_and_resolved_through_the_commands() {
         .unwrap();
     drop((ada, bob));
 
-    let app = with_commands(mock_builder(), Desk::open(ada_dir.path().to_path_buf()))
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(Desk::open(ada_dir.path().to_path_buf()));
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
     let report = report.to_hex();
     // The app starts locked: the report shows, its sealed content does not (issue 16: the
     // data keys are sealed under the member's key), and what the user may do needs the key.
@@ -510,19 +525,9 @@ fn the_key_starts_locked_unlocks_locks_when_idle_and_a_final_asks_again() {
 
     let idle = std::time::Duration::from_millis(600);
     let desk = Desk::open_with_idle_lock(dir.path().to_path_buf(), idle);
-    let app = with_commands(mock_builder(), desk)
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(desk);
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
     // Counted in the store: `verify` needs the data keys, which stay sealed while locked.
     let dir_path = dir.path().to_path_buf();
     let entries = |_: &dyn Fn(&str, serde_json::Value) -> serde_json::Value| {
@@ -985,19 +990,9 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
     desk.frame(&sha, 0).expect("the frame, now cached");
     assert!(desk.frame_cache().packets > 0);
 
-    let app = with_commands(mock_builder(), desk)
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(desk);
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
     json(
         "unlock",
         serde_json::json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
@@ -1076,7 +1071,7 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
     };
     assert_eq!(erase(None).unwrap_err()["code"], "reauth_required");
     assert!(
-        app.state::<Desk>().frame_cache().packets > 0,
+        harness.app.state::<Desk>().frame_cache().packets > 0,
         "nothing erased yet"
     );
     let done: serde_json::Value = erase(Some(countersign_app::DEMO_PASSPHRASE))
@@ -1094,7 +1089,7 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
         [demo_report.as_str(), second.as_str()].into(),
         "{done}"
     );
-    assert_eq!(app.state::<Desk>().frame_cache().packets, 0);
+    assert_eq!(harness.app.state::<Desk>().frame_cache().packets, 0);
     for r in [&demo_report, &second] {
         let view = json("report_show", serde_json::json!({ "report": r }));
         assert_eq!(view["status"], "erased", "{view}");
@@ -1139,19 +1134,9 @@ fn a_patient_erasure_by_a_resident_is_refused_with_the_rules_code() {
     let report = home.report_new(&study, "ct-chest", &[]).unwrap().to_hex();
     drop(home);
 
-    let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
     json("unlock", serde_json::json!({ "passphrase": PASSPHRASE }));
     let may = json("data_protection_actions", serde_json::json!({}));
     assert_eq!(may["erase_patient"]["allowed"], false, "{may}");
@@ -1206,19 +1191,9 @@ fn links_are_inserted_through_the_commands() {
     use_this_harness_as_decode_worker();
     countersign_app::keys::use_fast_kdf_for_tests();
     let dir = tempfile::tempdir().unwrap();
-    let app = with_commands(mock_builder(), Desk::open(dir.path().to_path_buf()))
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    let call = |cmd: &str, body: serde_json::Value| get_ipc_response(&window, request(cmd, body));
-    let json = |cmd: &str, body: serde_json::Value| -> serde_json::Value {
-        call(cmd, body)
-            .unwrap_or_else(|e| panic!("{cmd}: {e:?}"))
-            .deserialize()
-            .unwrap()
-    };
+    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
+    let call = |cmd: &str, body: serde_json::Value| harness.call(cmd, body);
+    let json = |cmd: &str, body: serde_json::Value| harness.json(cmd, body);
     let demo = json(
         "open_demo",
         serde_json::json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
