@@ -21,26 +21,6 @@ use countersign_app::{AppError, FrameCache, Home, PassphraseSource, WireError};
 /// How long the key stays unlocked with nothing done, unless `COUNTERSIGN_IDLE_LOCK_SECS` says.
 pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 
-/// WebKitGTK composites each frame on the GPU path (and, since 2.42, hands it to the window
-/// through a DMA-BUF); with no GPU (a VM, a remote desktop, Xvfb in the tests) every frame
-/// that shows something new cost ~30 ms, so the viewer could show at most ~33 slices a second
-/// however fast the frames arrived (`make bench-app`: 33.3 slices/s, the first 1760² image
-/// 119 ms). Without accelerated compositing (`WEBKIT_DISABLE_COMPOSITING_MODE=1`; WebGL still
-/// runs) the same build showed 62 slices/s — the display's rate — and the first 1760² image in
-/// 85 ms. (`WEBKIT_DISABLE_DMABUF_RENDERER=1` measured the same, but with it the real-window
-/// test found the report editor empty after the viewer's first keys: not taken.) So the app
-/// asks for it, unless the environment already sets the variable or says
-/// `COUNTERSIGN_WEBKIT_COMPOSITING=1` (to keep WebKit's choice on a GPU machine where it
-/// measures faster). Linux only; call before WebKit starts or any thread does.
-pub fn choose_webkit_renderer() {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none()
-        && std::env::var_os("COUNTERSIGN_WEBKIT_COMPOSITING").is_none()
-    {
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
-}
-
 /// A frame packet kept aside: (image SHA-256, frame) and the packet.
 type KeptPacket = ((String, u32), std::sync::Arc<[u8]>);
 

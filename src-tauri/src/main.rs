@@ -10,7 +10,5 @@ fn main() {
     countersign_app::sandbox::serve_if_worker();
     // Before anything is created: every file and folder is the owner's alone.
     countersign_app::owner_only_files();
-    // Before WebKit starts (and before any thread does): see the function's doc.
-    countersign_desktop::choose_webkit_renderer();
     countersign_desktop::run();
 }
