@@ -18,15 +18,15 @@ use crate::import::{Expected, ImportFailure, ImportProgress};
 
 mod delivery;
 mod priors;
+mod rejection;
 mod retry;
 mod worklist;
 
 pub use delivery::{
-    backoff, Delivery, DeliveryRecord, SentInstance, DELIVERY, FIRST_BACKOFF, MAX_BACKOFF,
-    MAX_DELIVERIES, MAX_SENT, REJECTION,
+    Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, REJECTION,
 };
 pub use priors::PriorStudy;
-pub use retry::retry_deliveries_forever;
+pub use retry::{backoff, retry_deliveries_forever, FIRST_BACKOFF, MAX_BACKOFF};
 pub use worklist::{WorklistQuery, WorklistRow};
 
 /// Where a home keeps its archives (the store's meta table, as a JSON array).

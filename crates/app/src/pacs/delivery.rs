@@ -3,9 +3,6 @@
 //! sent, in which study, so a report moved to another patient's study is corrected there by an
 //! IHE IOCM rejection note (see [`Home::correct_archives`]).
 
-use std::time::Duration;
-
-use countersign_export::kos::{RejectedInstance, Rejection};
 use countersign_report::ReportView;
 
 use super::*;
@@ -179,33 +176,8 @@ fn delivery_kind() -> String {
     DELIVERY.to_string()
 }
 
-/// How long a failed delivery waits before it is tried again by itself, after its first
-/// failure; each further failure doubles the wait, up to [`MAX_BACKOFF`]. An archive down for
-/// maintenance is asked about forty times in a day, not thousands.
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
-/// The longest wait between two tries.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
-
-/// The wait after `attempts` failed tries: `first` × 2^(attempts − 1), at most [`MAX_BACKOFF`]
-/// (and never less than `first`, which may be shorter than the default in tests).
-pub fn backoff(attempts: u32, first: Duration) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(20);
-    first
-        .saturating_mul(1u32 << doublings)
-        .min(MAX_BACKOFF.max(first))
-}
-
 impl DeliveryRecord {
-    /// When a failed record is next tried by itself (ms since the epoch): its last try plus
-    /// the [`backoff`] its attempts have earned. `None` for one delivered.
-    pub fn due_ms(&self, first: Duration) -> Option<u64> {
-        (self.state == "failed").then(|| {
-            let wait = u64::try_from(backoff(self.attempts, first).as_millis()).unwrap_or(u64::MAX);
-            self.last_ms.saturating_add(wait)
-        })
-    }
-
-    fn is(&self, kind: &str, report: &str, archive: &str) -> bool {
+    pub(super) fn is(&self, kind: &str, report: &str, archive: &str) -> bool {
         self.kind == kind && self.report == report && self.archive == archive
     }
 
@@ -213,7 +185,7 @@ impl DeliveryRecord {
     /// names only the last SR and PDF: they are taken to be in the study `view` is about, with
     /// the series of that view — right while the report was never moved (`view` is then
     /// how it read when they were sent), unknowable after, and then nothing is claimed.
-    fn known_instances(&self, view: &ReportView) -> Vec<SentInstance> {
+    pub(super) fn known_instances(&self, view: &ReportView) -> Vec<SentInstance> {
         if !self.instances.is_empty() || !view.moves.is_empty() {
             return self.instances.clone();
         }
@@ -269,293 +241,16 @@ impl Home {
         Ok(out)
     }
 
-    /// Tries every failed delivery and rejection again (the report as it reads now), then
-    /// corrects every archive holding a report in a study it has since been moved away from
-    /// (a move that came by sync from another home: see [`Home::correct_archives`]).
-    pub fn deliveries_retry(&mut self) -> Result<Vec<DeliveryRecord>> {
-        let mut out = self.retry_failed(|_| true)?;
-        out.extend(self.correct_moved()?);
-        Ok(out)
-    }
-
-    /// Tries again, by itself, every failed delivery and rejection whose back-off has run out
-    /// at `now_ms` ([`DeliveryRecord::due_ms`], from a first wait of `first`): what a `serve`
-    /// node does between syncs, so that an archive that was down gets the report when it is
-    /// back without anyone asking. Returns what was tried.
-    pub fn retry_due_deliveries(
-        &mut self,
-        now_ms: u64,
-        first: Duration,
-    ) -> Result<Vec<DeliveryRecord>> {
-        self.retry_failed(|d| d.due_ms(first).is_some_and(|due| due <= now_ms))
-    }
-
-    /// When the next failed delivery or rejection is due (ms since the epoch), if any is.
-    pub fn next_delivery_due(&self, first: Duration) -> Result<Option<u64>> {
-        Ok(self
-            .deliveries()?
-            .iter()
-            .filter_map(|d| d.due_ms(first))
-            .min())
-    }
-
-    fn retry_failed(
-        &mut self,
-        due: impl Fn(&DeliveryRecord) -> bool,
-    ) -> Result<Vec<DeliveryRecord>> {
-        let failed: Vec<DeliveryRecord> = self
-            .deliveries()?
-            .into_iter()
-            .filter(|d| d.state == "failed" && due(d))
-            .collect();
-        let mut out = Vec::new();
-        for d in failed {
-            let tried = crate::viewer::entry_id(&d.report).and_then(|id| {
-                if d.kind == REJECTION {
-                    let study = d.study.clone().unwrap_or_default();
-                    self.attempt_rejection(id, &d.archive, &study, d.instances.clone())
-                } else {
-                    self.attempt_delivery(id, &d.archive)
-                }
-            });
-            match tried {
-                Ok(record) => out.push(record),
-                // One record that cannot even be tried (its report unreadable here now, the
-                // store busy) is marked tried and backs off like a failed send: it neither
-                // stops the others nor stays due, which would make the node's loop spin.
-                Err(e) => {
-                    tracing::warn!(archive = %d.archive, kind = %d.kind, error = %e.loggable(), "a delivery could not be tried");
-                    out.push(self.note_not_tried(d, &e)?);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Records that `d` was due but could not be tried, with why.
-    fn note_not_tried(&mut self, d: DeliveryRecord, e: &AppError) -> Result<DeliveryRecord> {
-        let record = DeliveryRecord {
-            attempts: d.attempts.saturating_add(1),
-            last_ms: crate::home::now_ms(),
-            error_code: Some(e.code().to_string()),
-            error: Some(e.to_string()),
-            ..d
-        };
-        let kept = record.clone();
-        self.update_records(move |list| {
-            if let Some(r) = list
-                .iter_mut()
-                .find(|r| r.is(&kept.kind, &kept.report, &kept.archive) && r.state == "failed")
-            {
-                *r = kept;
-            }
-        })?;
-        Ok(record)
-    }
-
-    /// Corrects every archive holding a report in a study it has since been moved away from.
-    pub fn correct_moved(&mut self) -> Result<Vec<DeliveryRecord>> {
-        let mut out = Vec::new();
-        // Every report an archive holds instances of: a move this home did not sign (it came
-        // by sync) leaves them in the study the report left; correcting finds those.
-        let mut delivered: Vec<String> = self
-            .deliveries()?
-            .into_iter()
-            .filter(|d| d.kind == DELIVERY && !d.instances.is_empty())
-            .map(|d| d.report)
-            .collect();
-        delivered.sort();
-        delivered.dedup();
-        for report in delivered {
-            let id = crate::viewer::entry_id(&report)?;
-            match self.correct_archives(id, None) {
-                Ok(records) => out.extend(records),
-                // An erased or unreadable report: nothing to correct from here.
-                Err(e) => {
-                    tracing::warn!(report = %id, error = %e.loggable(), "archives not checked for a move")
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Corrects every archive this home delivered `report` to, after it was moved to another
-    /// study: the report again into the study it is about now (a new version: new SOP Instance
-    /// UIDs), then, in each study it had been delivered into and is no longer about, an IHE
-    /// IOCM rejection note referencing every instance of it there (the wrong patient's viewers
-    /// stop showing them). `before`: the report as it read before the move, when the caller
-    /// has it (it places records kept before instances were). Each outcome is recorded; a
-    /// failure is kept for `deliveries --retry`, never returned: the move is signed whatever
-    /// the archives do.
-    ///
-    /// Only this home's own deliveries are corrected: another home that delivered the report
-    /// sends its own correction when it runs `deliveries --retry` after the move reached it.
-    pub fn correct_archives(
-        &mut self,
-        report: countersign_ledger::EntryId,
-        before: Option<&ReportView>,
-    ) -> Result<Vec<DeliveryRecord>> {
-        let now = self.report_show(report)?;
-        let key = report.to_string();
-        let records: Vec<DeliveryRecord> = self
-            .deliveries()?
-            .into_iter()
-            .filter(|d| d.kind == DELIVERY && d.report == key)
-            .collect();
-        let mut out = Vec::new();
-        for record in records {
-            let known = record.known_instances(before.unwrap_or(&now));
-            let mut wrong: std::collections::BTreeMap<String, Vec<SentInstance>> =
-                Default::default();
-            for i in known.iter().filter(|i| i.study != now.study) {
-                wrong.entry(i.study.clone()).or_default().push(i.clone());
-            }
-            if wrong.is_empty() {
-                continue;
-            }
-            if record.instances.is_empty() {
-                // Kept before instances were: what they were is known now, keep it.
-                self.update_records(|list| {
-                    if let Some(r) = list
-                        .iter_mut()
-                        .find(|d| d.is(DELIVERY, &key, &record.archive))
-                    {
-                        r.instances = known.clone();
-                    }
-                })?;
-            }
-            // A failed delivery goes to the right study on its retry, whatever happens here.
-            if record.state == "delivered" {
-                out.push(self.attempt_delivery(report, &record.archive)?);
-            }
-            for (study, instances) in wrong {
-                out.push(self.attempt_rejection(report, &record.archive, &study, instances)?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Sends the IOCM rejection note of `instances` (the report's, in `study`) to `archive`,
-    /// and records it (a failure for `deliveries --retry`). The rejection record takes the
-    /// instances over from the delivery record, so each is rejected once and never dropped.
-    pub(crate) fn attempt_rejection(
-        &mut self,
-        report: countersign_ledger::EntryId,
-        archive: &str,
-        study: &str,
-        instances: Vec<SentInstance>,
-    ) -> Result<DeliveryRecord> {
-        let outcome = self.reject(report, archive, study, &instances);
-        let key = report.to_string();
-        let previous_attempts = self
-            .deliveries()?
-            .iter()
-            .find(|d| d.is(REJECTION, &key, archive) && d.study.as_deref() == Some(study))
-            .map_or(0, |d| d.attempts);
-        let (state, sop_instance, error_code, error) = match outcome {
-            Ok(sop) => {
-                tracing::info!(archive, report = %report, instances = instances.len(), "wrongly filed report rejected on the archive");
-                ("delivered", Some(sop), None, None)
-            }
-            Err(e) => {
-                tracing::warn!(archive, report = %report, error = %e.loggable(), "rejection note not sent");
-                (
-                    "failed",
-                    None,
-                    Some(e.code().to_string()),
-                    Some(e.to_string()),
-                )
-            }
-        };
-        let record = DeliveryRecord {
-            report: key.clone(),
-            archive: archive.to_string(),
-            state: state.into(),
-            sop_instance,
-            pdf_sop_instance: None,
-            attempts: previous_attempts.saturating_add(1),
-            last_ms: crate::home::now_ms(),
-            error_code,
-            error,
-            kind: REJECTION.into(),
-            study: Some(study.to_string()),
-            instances: instances.clone(),
-        };
-        let kept = record.clone();
-        self.update_records(move |list| {
-            list.retain(|d| !(d.is(REJECTION, &key, archive) && d.study.as_deref() == Some(study)));
-            if let Some(d) = list.iter_mut().find(|d| d.is(DELIVERY, &key, archive)) {
-                d.instances.retain(|i| !instances.contains(i));
-            }
-            list.insert(0, kept);
-        })?;
-        Ok(record)
-    }
-
-    /// Writes and sends the rejection note; its SOP Instance UID.
-    fn reject(
-        &self,
-        report: countersign_ledger::EntryId,
-        archive: &str,
-        study: &str,
-        instances: &[SentInstance],
-    ) -> Result<String> {
-        let config = self.archive(archive)?;
-        let client = config.client()?;
-        let view = self.report_show(report)?;
-        // The note carries the wrong study's Patient module, as its images give it: an
-        // archive files it by Patient ID, and one under another patient corrects nothing.
-        let images = self.store().db().instances(Some(study))?;
-        let Some(first) = images.first() else {
-            return Err(AppError::NotFound {
-                what: format!(
-                    "the images of study {study} (the study the report was moved from), whose \
-                     patient the rejection note must name"
-                ),
-            });
-        };
-        let info = countersign_export::StudyInfo {
-            uid: study.to_string(),
-            patient_name: first.patient.clone(),
-            patient_id: first.patient_id.clone(),
-            study_date: first.study_date.clone(),
-            modality: first.modality.clone(),
-            description: first.study_description.clone(),
-        };
-        let rejected: Vec<RejectedInstance> = instances
-            .iter()
-            .map(|i| RejectedInstance {
-                sop_class: i.sop_class.clone(),
-                sop_instance: i.sop_instance.clone(),
-                series: i.series.clone(),
-            })
-            .collect();
-        // Dated by the move away from the study (the same note on every try).
-        let time_ms = view
-            .moves
-            .iter()
-            .rev()
-            .find(|m| m.from == study)
-            .map_or_else(crate::home::now_ms, |m| m.time_ms);
-        let kos = countersign_export::kos::render(&Rejection {
-            report: &report.to_string(),
-            study: &info,
-            instances: &rejected,
-            time_ms,
-        })
-        .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        let file = countersign_pacs::Part10::parse(&kos).map_err(|e| config.error(e))?;
-        client.store(study, &file).map_err(|e| config.error(e))?;
-        Ok(file.sop_instance.clone())
-    }
-
     /// Reads, changes and writes back the delivery list, bounded: the oldest delivered
     /// records go first, failed ones only past the bound.
     ///
     /// Read and written in one write transaction: a `serve` node retrying by itself and a
     /// `deliveries --retry` from the shell may record outcomes at the same moment, and neither
     /// may lose the other's.
-    fn update_records(&mut self, change: impl FnOnce(&mut Vec<DeliveryRecord>)) -> Result<()> {
+    pub(super) fn update_records(
+        &mut self,
+        change: impl FnOnce(&mut Vec<DeliveryRecord>),
+    ) -> Result<()> {
         self.store_mut().write(|db| -> Result<()> {
             let mut list: Vec<DeliveryRecord> = match db.meta(DELIVERIES_META)? {
                 None => Vec::new(),
@@ -736,52 +431,4 @@ fn signed_version(view: &ReportView) -> Option<countersign_ledger::EntryId> {
             _ => false,
         })
         .map(|p| p.entry)
-}
-
-#[cfg(test)]
-mod backoff_tests {
-    use super::*;
-
-    fn failed(attempts: u32, last_ms: u64) -> DeliveryRecord {
-        DeliveryRecord {
-            report: "r".into(),
-            archive: "a".into(),
-            state: "failed".into(),
-            sop_instance: None,
-            pdf_sop_instance: None,
-            attempts,
-            last_ms,
-            error_code: Some("pacs_unreachable".into()),
-            error: None,
-            kind: DELIVERY.into(),
-            study: None,
-            instances: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn the_wait_doubles_with_each_failure_up_to_an_hour() {
-        let waits: Vec<u64> = (1..=9)
-            .map(|n| backoff(n, FIRST_BACKOFF).as_secs())
-            .collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        // No overflow however many times it failed, and never under the first wait.
-        assert_eq!(backoff(u32::MAX, FIRST_BACKOFF), MAX_BACKOFF);
-        assert_eq!(backoff(0, FIRST_BACKOFF), FIRST_BACKOFF);
-        let long = Duration::from_secs(7200);
-        assert_eq!(backoff(3, long), long);
-    }
-
-    #[test]
-    fn a_failed_record_is_due_after_its_backoff_and_a_delivered_one_never() {
-        let first = Duration::from_millis(300);
-        assert_eq!(failed(1, 1_000).due_ms(first), Some(1_300));
-        assert_eq!(failed(3, 1_000).due_ms(first), Some(2_200));
-        assert_eq!(failed(2, u64::MAX).due_ms(first), Some(u64::MAX));
-        let delivered = DeliveryRecord {
-            state: "delivered".into(),
-            ..failed(1, 1_000)
-        };
-        assert_eq!(delivered.due_ms(first), None);
-    }
 }

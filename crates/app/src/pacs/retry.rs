@@ -11,7 +11,122 @@
 
 use std::time::Duration;
 
+use super::{DeliveryRecord, REJECTION};
+use crate::error::{AppError, Result};
 use crate::home::Home;
+
+/// How long a failed delivery waits before it is tried again by itself, after its first
+/// failure; each further failure doubles the wait, up to [`MAX_BACKOFF`]. An archive down for
+/// maintenance is asked about forty times in a day, not thousands.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between two tries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// The wait after `attempts` failed tries: `first` × 2^(attempts − 1), at most [`MAX_BACKOFF`]
+/// (and never less than `first`, which may be shorter than the default in tests).
+pub fn backoff(attempts: u32, first: Duration) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(20);
+    first
+        .saturating_mul(1u32 << doublings)
+        .min(MAX_BACKOFF.max(first))
+}
+
+impl DeliveryRecord {
+    /// When a failed record is next tried by itself (ms since the epoch): its last try plus
+    /// the [`backoff`] its attempts have earned. `None` for one delivered.
+    pub fn due_ms(&self, first: Duration) -> Option<u64> {
+        (self.state == "failed").then(|| {
+            let wait = u64::try_from(backoff(self.attempts, first).as_millis()).unwrap_or(u64::MAX);
+            self.last_ms.saturating_add(wait)
+        })
+    }
+}
+
+impl Home {
+    /// Tries every failed delivery and rejection again (the report as it reads now), then
+    /// corrects every archive holding a report in a study it has since been moved away from
+    /// (a move that came by sync from another home: see [`Home::correct_archives`]).
+    pub fn deliveries_retry(&mut self) -> Result<Vec<DeliveryRecord>> {
+        let mut out = self.retry_failed(|_| true)?;
+        out.extend(self.correct_moved()?);
+        Ok(out)
+    }
+
+    /// Tries again, by itself, every failed delivery and rejection whose back-off has run out
+    /// at `now_ms` ([`DeliveryRecord::due_ms`], from a first wait of `first`): what a `serve`
+    /// node does between syncs, so that an archive that was down gets the report when it is
+    /// back without anyone asking. Returns what was tried.
+    pub fn retry_due_deliveries(
+        &mut self,
+        now_ms: u64,
+        first: Duration,
+    ) -> Result<Vec<DeliveryRecord>> {
+        self.retry_failed(|d| d.due_ms(first).is_some_and(|due| due <= now_ms))
+    }
+
+    /// When the next failed delivery or rejection is due (ms since the epoch), if any is.
+    pub fn next_delivery_due(&self, first: Duration) -> Result<Option<u64>> {
+        Ok(self
+            .deliveries()?
+            .iter()
+            .filter_map(|d| d.due_ms(first))
+            .min())
+    }
+
+    fn retry_failed(
+        &mut self,
+        due: impl Fn(&DeliveryRecord) -> bool,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let failed: Vec<DeliveryRecord> = self
+            .deliveries()?
+            .into_iter()
+            .filter(|d| d.state == "failed" && due(d))
+            .collect();
+        let mut out = Vec::new();
+        for d in failed {
+            let tried = crate::viewer::entry_id(&d.report).and_then(|id| {
+                if d.kind == REJECTION {
+                    let study = d.study.clone().unwrap_or_default();
+                    self.attempt_rejection(id, &d.archive, &study, d.instances.clone())
+                } else {
+                    self.attempt_delivery(id, &d.archive)
+                }
+            });
+            match tried {
+                Ok(record) => out.push(record),
+                // One record that cannot even be tried (its report unreadable here now, the
+                // store busy) is marked tried and backs off like a failed send: it neither
+                // stops the others nor stays due, which would make the node's loop spin.
+                Err(e) => {
+                    tracing::warn!(archive = %d.archive, kind = %d.kind, error = %e.loggable(), "a delivery could not be tried");
+                    out.push(self.note_not_tried(d, &e)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `d` was due but could not be tried, with why.
+    fn note_not_tried(&mut self, d: DeliveryRecord, e: &AppError) -> Result<DeliveryRecord> {
+        let record = DeliveryRecord {
+            attempts: d.attempts.saturating_add(1),
+            last_ms: crate::home::now_ms(),
+            error_code: Some(e.code().to_string()),
+            error: Some(e.to_string()),
+            ..d
+        };
+        let kept = record.clone();
+        self.update_records(move |list| {
+            if let Some(r) = list
+                .iter_mut()
+                .find(|r| r.is(&kept.kind, &kept.report, &kept.archive) && r.state == "failed")
+            {
+                *r = kept;
+            }
+        })?;
+        Ok(record)
+    }
+}
 
 /// How often the node looks for deliveries that became due (a failure recorded by another
 /// process of the home, say `report finalize` from the shell, is seen within this).
@@ -56,5 +171,54 @@ pub fn retry_deliveries_forever(mut home: Home, first: Duration) {
         // At least a moment between passes, so a record due in the past (a clock set back)
         // cannot make the loop spin.
         std::thread::sleep(wait.max(Duration::from_millis(100)));
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+    use crate::pacs::DELIVERY;
+
+    fn failed(attempts: u32, last_ms: u64) -> DeliveryRecord {
+        DeliveryRecord {
+            report: "r".into(),
+            archive: "a".into(),
+            state: "failed".into(),
+            sop_instance: None,
+            pdf_sop_instance: None,
+            attempts,
+            last_ms,
+            error_code: Some("pacs_unreachable".into()),
+            error: None,
+            kind: DELIVERY.into(),
+            study: None,
+            instances: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_wait_doubles_with_each_failure_up_to_an_hour() {
+        let waits: Vec<u64> = (1..=9)
+            .map(|n| backoff(n, FIRST_BACKOFF).as_secs())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        // No overflow however many times it failed, and never under the first wait.
+        assert_eq!(backoff(u32::MAX, FIRST_BACKOFF), MAX_BACKOFF);
+        assert_eq!(backoff(0, FIRST_BACKOFF), FIRST_BACKOFF);
+        let long = Duration::from_secs(7200);
+        assert_eq!(backoff(3, long), long);
+    }
+
+    #[test]
+    fn a_failed_record_is_due_after_its_backoff_and_a_delivered_one_never() {
+        let first = Duration::from_millis(300);
+        assert_eq!(failed(1, 1_000).due_ms(first), Some(1_300));
+        assert_eq!(failed(3, 1_000).due_ms(first), Some(2_200));
+        assert_eq!(failed(2, u64::MAX).due_ms(first), Some(u64::MAX));
+        let delivered = DeliveryRecord {
+            state: "delivered".into(),
+            ..failed(1, 1_000)
+        };
+        assert_eq!(delivered.due_ms(first), None);
     }
 }
