@@ -520,12 +520,22 @@ fn report_link(
     section: String,
     target: countersign_app::LinkTarget,
     text: Option<String>,
+    at: Option<usize>,
 ) -> Reply<Linked> {
-    desk.act(|h| h.report_link(entry_id(&report)?, &section, &target, text.as_deref(), None))
-        .map(|(id, link)| Linked {
-            entry: id.to_hex(),
-            link,
-        })
+    desk.act(|h| {
+        h.report_link(
+            entry_id(&report)?,
+            &section,
+            &target,
+            text.as_deref(),
+            at,
+            None,
+        )
+    })
+    .map(|(id, link)| Linked {
+        entry: id.to_hex(),
+        link,
+    })
 }
 
 /// A read receipt for the sections on screen (batched by the app: at most one in a while).

@@ -87,7 +87,9 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
     assert_eq!(linked["link"]["image"], first.as_str());
     assert_eq!(linked["link"]["points"][0][0], 10_000);
     assert_eq!(linked["link"]["study"], study.as_str());
-    ada.ok(&[
+    // The arrow where the writer's cursor was: after "lobe", before the full stop. A position
+    // past the end of the text is refused, not guessed.
+    let arrow = [
         "report",
         "link",
         &report,
@@ -98,7 +100,26 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
         "0",
         "30",
         "30",
-    ]);
+        "--at-char",
+    ];
+    let past_end = [&arrow[..], &["999"]].concat();
+    assert_eq!(ada.run(&past_end).error_code(), "invalid_input");
+    let after_lobe = "A 6 mm nodule in the right upper lobe"
+        .chars()
+        .count()
+        .to_string();
+    ada.ok(&[&arrow[..], &[after_lobe.as_str()]].concat());
+    let shown = ada.ok(&["report", "show", &report]);
+    let findings = shown["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "findings")
+        .unwrap();
+    assert_eq!(
+        findings["text"],
+        "A 6 mm nodule in the right upper lobe [fig 2]. [fig 1]"
+    );
     ada.ok(&[
         "report",
         "link",

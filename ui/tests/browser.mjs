@@ -1118,7 +1118,13 @@ await rampCheck("cpu");
   check((await page.getByTestId("link-overlay").textContent()).includes("[fig 1]") &&
     (await page.getByTestId("link-overlay").textContent()).includes("frame 2"),
     `the overlay says which link and frame it shows (${await page.getByTestId("link-overlay").textContent()})`);
-  // An arrow: A, a click, insert; a key image: K, insert. Both into Findings (the focused section).
+  // An arrow: A, a click, insert; a key image: K, insert. Both into Findings (the focused
+  // section); the arrow where the writer left the cursor (after "nodule"), the key image at the
+  // end (the report reloaded after the arrow, so no cursor is known in its new text).
+  await findings.click();
+  await page.keyboard.press("Home");
+  for (let i = 0; i < "A small nodule".length; i++) await page.keyboard.press("ArrowRight");
+  await findings.evaluate((el) => el.blur());
   await page.keyboard.press("a");
   await page.getByTestId("overlay-zoom").filter({ hasText: "arrow tool" }).waitFor();
   await page.mouse.click(...at(0.5, 0.4));
@@ -1131,7 +1137,8 @@ await rampCheck("cpu");
   await chip.nth(2).waitFor();
   check((await chip.allTextContents()).join(" | ") === `${await chip.first().textContent()} | [fig 2] arrow | [fig 3] key image`,
     `arrow and key image are linked too (${(await chip.allTextContents()).join(" | ")})`);
-  check((await findings.inputValue()).endsWith("[fig 1] [fig 2] [fig 3]"), "each marker is in the text");
+  check((await findings.inputValue()) === "A small nodule [fig 2]. [fig 1] [fig 3]",
+    `each marker is in the text, the arrow's where the cursor was (${await findings.inputValue()})`);
   // From the provenance panel: the newest findings version's links.
   await page.keyboard.press("ArrowUp");
   await position.filter({ hasText: /^Image 1\/2/ }).waitFor();

@@ -75,10 +75,46 @@ fn appended(text: &str, marker: &str) -> String {
     }
 }
 
+/// `text` with `marker` placed where the writer's cursor was: `at` characters (Unicode scalar
+/// values, not bytes, so no position can split a character) from the start, or appended as
+/// the last word when `None`. A space separates it from a word on either side; none is added
+/// before punctuation, so "nodule|." reads "nodule [fig 1].". A position past the end is
+/// refused rather than guessed: the text it was taken in is not the one here.
+pub fn placed(text: &str, at: Option<usize>, marker: &str) -> Result<String> {
+    let Some(at) = at else {
+        return Ok(appended(text, marker));
+    };
+    let chars = text.chars().count();
+    if at > chars {
+        return Err(AppError::InvalidInput(format!(
+            "position {at} is past the end of the section's text ({chars} characters)"
+        )));
+    }
+    let split = text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+    let (before, after) = text.split_at(split);
+    let mut out = String::with_capacity(text.len() + marker.len() + 2);
+    out.push_str(before);
+    if before
+        .chars()
+        .next_back()
+        .is_some_and(|c| !c.is_whitespace())
+    {
+        out.push(' ');
+    }
+    out.push_str(marker);
+    if after.chars().next().is_some_and(|c| {
+        !c.is_whitespace() && !matches!(c, '.' | ',' | ';' | ':' | ')' | '!' | '?')
+    }) {
+        out.push(' ');
+    }
+    out.push_str(after);
+    Ok(out)
+}
+
 impl Home {
     /// Inserts a link into `section` of `report`: signs a new version whose text is `text`
     /// (when `None`, the section's draft, else its signed text) with the link's marker
-    /// appended, carrying the links the text still refers to, the new one, and the current
+    /// placed `at` the writer's cursor (see [`placed`]; appended when `None`), carrying the links the text still refers to, the new one, and the current
     /// version's field values. Returns the version and the link.
     pub fn report_link(
         &mut self,
@@ -86,6 +122,7 @@ impl Home {
         section: &str,
         target: &LinkTarget,
         text: Option<&str>,
+        at: Option<usize>,
         label: Option<&str>,
     ) -> Result<(EntryId, ImageLink)> {
         let view = self.report_show(report)?;
@@ -117,7 +154,7 @@ impl Home {
                 AppError::InvalidInput("the section has no figure number left".into())
             })?;
         let link = self.link_of(&view, fig, target, label)?;
-        let text = appended(&base, &link.marker());
+        let text = placed(&base, at, &link.marker())?;
         kept.push(link.clone());
         let fields = current.map(|v| v.fields.clone()).unwrap_or_default();
         let id = self.report_write_linked(report, section, &text, fields, kept)?;
@@ -359,6 +396,52 @@ mod tests {
             !pictured(&l, "1.2", &["cd".repeat(32)]),
             "an image it is no longer about"
         );
+    }
+
+    #[test]
+    fn a_marker_goes_where_the_cursor_was_with_a_space_only_where_a_word_touches_it() {
+        let m = "[fig 2]";
+        assert_eq!(
+            placed("Nodule. Stable.", Some(6), m).unwrap(),
+            "Nodule [fig 2]. Stable."
+        );
+        assert_eq!(
+            placed("Nodule. Stable.", Some(8), m).unwrap(),
+            "Nodule. [fig 2] Stable."
+        );
+        assert_eq!(placed("Nodule", Some(0), m).unwrap(), "[fig 2] Nodule");
+        assert_eq!(placed("", Some(0), m).unwrap(), "[fig 2]");
+        assert_eq!(placed("Nodule  ", None, m).unwrap(), "Nodule [fig 2]");
+        // Characters, not bytes: "é" is two bytes, the position after it is 2.
+        assert_eq!(placed("né x", Some(2), m).unwrap(), "né [fig 2] x");
+        assert!(matches!(
+            placed("abc", Some(4), m),
+            Err(AppError::InvalidInput(_))
+        ));
+    }
+
+    proptest::proptest! {
+        /// Wherever the cursor is, the text around the marker is kept as it was (only
+        /// separating spaces added) and the marker is read back once more than before.
+        #[test]
+        fn placing_a_marker_keeps_every_character_of_the_text(
+            text in "[a-zé. \\n]{0,40}",
+            cut in 0usize..64,
+        ) {
+            let at = cut.min(text.chars().count());
+            let out = placed(&text, Some(at), "[fig 9]").unwrap();
+            let (before, after) = out.split_once("[fig 9]").unwrap();
+            let head: String = text.chars().take(at).collect();
+            let tail: String = text.chars().skip(at).collect();
+            let spaced_head = format!("{head} ");
+            let spaced_tail = format!(" {tail}");
+            proptest::prop_assert!(before == head || before == spaced_head, "before: {:?}", before);
+            proptest::prop_assert!(after == tail || after == spaced_tail, "after: {:?}", after);
+            proptest::prop_assert_eq!(
+                links::markers(&out).len(),
+                links::markers(&text).len() + 1
+            );
+        }
     }
 
     fn arrow(fig: u16) -> ImageLink {

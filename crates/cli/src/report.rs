@@ -79,6 +79,7 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
             arrow,
             key_image,
             label,
+            at_char,
         } => {
             let target = link_target(measurement, arrow, key_image)?;
             let (entry, link) = home.report_link(
@@ -86,6 +87,7 @@ pub(crate) fn report(home: &mut Home, cmd: ReportCommand) -> Result<Output, AppE
                 &at.section,
                 &target,
                 None,
+                at_char,
                 label.as_deref(),
             )?;
             #[derive(Serialize)]

@@ -671,8 +671,10 @@ export const api = {
     call<string>("measure_length", { report, image, frame, from, to }),
   /** Inserts a link into a section: signs a new version whose text (`text`, else the draft,
    *  else the signed text) ends with the link's `[fig N]` marker. */
-  linkInsert: (report: string, section: string, target: LinkTarget, text: string | null = null) =>
-    call<{ entry: string; link: ImageLink }>("report_link", { report, section, target, text }),
+  /** Inserts a link's `[fig N]` into `text` (the draft when null) `at` that many characters
+   *  (appended when null). */
+  linkInsert: (report: string, section: string, target: LinkTarget, text: string | null = null, at: number | null = null) =>
+    call<{ entry: string; link: ImageLink }>("report_link", { report, section, target, text, at }),
   /** A read receipt; `null` when one was signed recently (receipts are batched). */
   markViewed: (report: string, sections: string[]) =>
     call<string | null>("mark_viewed", { report, sections }),

@@ -36,6 +36,17 @@ export interface Jump {
 
 const WORD: Record<LinkKind, string> = { length: "length", arrow: "arrow", "key-image": "key image" };
 
+/** Where the writer's cursor is in a section's box: `at` characters into `text`. */
+export interface Caret {
+  section: string;
+  text: string;
+  at: number;
+}
+
+/** A box's cursor (`selectionEnd`, in UTF-16 units as the DOM counts) as the app counts
+ *  positions: in characters (code points), so a position never splits one. */
+export const caretOf = (text: string, utf16: number) => [...text.slice(0, utf16)].length;
+
 /** `[fig 1]`: the marker the text carries. */
 export const marker = (fig: number) => `[fig ${fig}]`;
 

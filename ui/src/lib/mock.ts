@@ -507,9 +507,21 @@ const undecodableStudy = "2.25.8888";
 export const mockDrafts: Record<string, Record<string, string>> = {};
 
 // --- Findings linked to images: `report_link` as the app does it, on the draft report.
-interface LinkArgs { report: string; section: string; target: LinkTarget; text: string | null }
+interface LinkArgs { report: string; section: string; target: LinkTarget; text: string | null; at?: number | null }
 
-function linkInsert({ report: id, section, target, text }: LinkArgs) {
+/** The app's placement of a marker (crates/app/src/links.rs `placed`), for the mock. */
+function placed(text: string, at: number | null, m: string): string {
+  if (at === null) return `${text.trimEnd()} ${m}`.trim();
+  const chars = [...text];
+  if (at > chars.length) throw { code: "invalid_input", message: `position ${at} is past the end of the section's text` };
+  const before = chars.slice(0, at).join("");
+  const after = chars.slice(at).join("");
+  const pre = before && !/\s$/.test(before) ? " " : "";
+  const post = after && !/^[\s.,;:)!?]/.test(after) ? " " : "";
+  return `${before}${pre}${m}${post}${after}`;
+}
+
+function linkInsert({ report: id, section, target, text, at }: LinkArgs) {
   const r = find(id);
   allow(actionsFor(r).write[section]);
   const s = r.sections.find((x) => x.name === section);
@@ -534,7 +546,7 @@ function linkInsert({ report: id, section, target, text }: LinkArgs) {
     throw { code: "not_allowed", rule: "link_image_not_bound", message: `refused by rule link_image_not_bound: link fig ${fig} names image ${link.image}, which is not one of the report's bound images` };
   }
   const e = entry("section.write", section);
-  const words = `${base.trimEnd()} ${marker(fig)}`.trim();
+  const words = placed(base, at ?? null, marker(fig));
   const fields = current?.fields ?? {};
   s.text = words;
   s.current = e.entry;

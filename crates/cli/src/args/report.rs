@@ -78,6 +78,10 @@ pub(crate) enum ReportCommand {
         /// What a reader sees beside the marker (default: the length, "arrow", "key image").
         #[arg(long)]
         label: Option<String>,
+        /// Put the `[fig N]` marker this many characters into the section's text (its draft,
+        /// else its signed text) rather than at its end.
+        #[arg(long = "at-char", value_name = "N")]
+        at_char: Option<usize>,
     },
     /// Accept, edit or reject an AI result (an `ai.review`); accepted or edited text becomes the
     /// section's next version.
