@@ -215,6 +215,76 @@ fn retrieval_over_dicomweb_and_over_dimse_stores_byte_identical_instances() {
     }
 }
 
+/// For an archive that offers only C-MOVE: the study comes to this home's own listening port
+/// and is stored exactly as a C-GET stores it; an archive that does not know this home's title
+/// as a move destination is a clear refusal.
+#[test]
+fn retrieval_by_c_move_to_the_homes_own_port_stores_what_c_get_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs move", "20260107", &[]);
+    let seeded = shas(&study.files);
+    let port = crate::pacs_servers::free_port();
+    let dcmqrscp = Dcmqrscp::start_knowing(&[("COUNTERSIGN", port)]);
+    dcmqrscp.store(&study.files);
+
+    let by_get = attending();
+    by_get.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    by_get.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
+    let served = |what: &str| dcmqrscp.log().matches(what).count();
+    assert_eq!(
+        (served("Received Get SCP"), served("Received Move SCP")),
+        (1, 0)
+    );
+
+    let by_move = attending();
+    let added = by_move.ok(&[
+        "pacs",
+        "add",
+        "dcm",
+        "--dimse",
+        &dcmqrscp.address(),
+        "--move-port",
+        &port.to_string(),
+    ]);
+    assert_eq!(added["move_port"], port);
+    let got = by_move.ok(&["retrieve", "--pacs", "dcm", "--study", &study.study]);
+    assert_eq!(
+        (served("Received Get SCP"), served("Received Move SCP")),
+        (1, 1),
+        "by C-MOVE, not C-GET: {}",
+        dcmqrscp.log()
+    );
+    assert_eq!(got["instances"], 3, "{got}");
+    assert_eq!(got["refused"], serde_json::json!([]), "{got}");
+    assert_eq!(stored(&by_move, &study.study), seeded, "not byte-identical");
+    assert_eq!(
+        stored(&by_move, &study.study),
+        stored(&by_get, &study.study)
+    );
+
+    // A title the archive does not know as a destination: refused, saying what to configure.
+    let unknown = attending();
+    unknown.ok(&[
+        "pacs",
+        "add",
+        "dcm",
+        "--dimse",
+        &dcmqrscp.address(),
+        "--calling-aet",
+        "STRANGER",
+        "--move-port",
+        &crate::pacs_servers::free_port().to_string(),
+    ]);
+    let (code, message) = refused(
+        &unknown,
+        &["retrieve", "--pacs", "dcm", "--study", &study.study],
+        "dcm",
+    );
+    assert_eq!(code, "pacs_refused", "{message}");
+    assert!(message.contains("move destination"), "{message}");
+    assert!(stored(&unknown, &study.study).is_empty());
+}
+
 #[test]
 fn an_instance_of_another_patient_is_refused_and_nothing_of_it_stored_over_both_protocols() {
     let dir = tempfile::tempdir().unwrap();

@@ -227,6 +227,16 @@ pub struct Dcmqrscp {
 
 impl Dcmqrscp {
     pub fn start() -> Dcmqrscp {
+        Dcmqrscp::start_knowing(&[])
+    }
+
+    /// Started knowing these C-MOVE destinations: AE titles at ports of 127.0.0.1.
+    pub fn start_knowing(destinations: &[(&str, u16)]) -> Dcmqrscp {
+        let hosts: String = destinations
+            .iter()
+            .enumerate()
+            .map(|(i, (aet, port))| format!("dest{i} = ({aet}, 127.0.0.1, {port})\n"))
+            .collect();
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("db");
         std::fs::create_dir(&storage).unwrap();
@@ -234,7 +244,7 @@ impl Dcmqrscp {
             let port = free_port();
             let config = format!(
                 "NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\
-                 HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n\
+                 HostTable BEGIN\n{hosts}HostTable END\nVendorTable BEGIN\nVendorTable END\n\
                  AETable BEGIN\n{DCMQRSCP_AET} {} RW (1000, 1024mb) ANY\nAETable END\n",
                 storage.display()
             );
@@ -245,6 +255,8 @@ impl Dcmqrscp {
             // association): Debian's 3.6.7 crashes after the first association in
             // --single-process mode.
             let mut child = Command::new("dcmqrscp")
+                // Verbose: the log says which requests it served (see `log`).
+                .arg("-v")
                 .arg("-c")
                 .arg(&config_path)
                 .stdin(Stdio::null())
@@ -272,6 +284,11 @@ impl Dcmqrscp {
     /// `AET@HOST:PORT`.
     pub fn address(&self) -> String {
         format!("{DCMQRSCP_AET}@127.0.0.1:{}", self.port)
+    }
+
+    /// What dcmqrscp has logged (verbose: each request it received).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dcmqrscp.log")).unwrap_or_default()
     }
 
     /// Every DICOM file dcmqrscp has stored (its storage folder, read directly: not through

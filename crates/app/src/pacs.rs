@@ -44,10 +44,14 @@ pub const DEFAULT_CALLING_AET: &str = countersign_pacs::dimse::DEFAULT_CALLING_A
 pub enum ArchiveEndpoint {
     /// DICOMweb: the base URL under which `/studies` is.
     Dicomweb { url: String },
-    /// DIMSE: `AET@HOST:PORT`, and the AE title this home calls itself.
+    /// DIMSE: `AET@HOST:PORT`, and the AE title this home calls itself; with `move_port`,
+    /// retrieved by C-MOVE to that title, received on that port of this machine, rather
+    /// than by C-GET.
     Dimse {
         address: String,
         calling_aet: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        move_port: Option<u16>,
     },
 }
 
@@ -100,8 +104,10 @@ impl ArchiveConfig {
             ArchiveEndpoint::Dimse {
                 address,
                 calling_aet,
+                move_port,
             } => Dimse::parse(address, Some(calling_aet)).map(|mut d| {
                 d.timeout = limits.timeout;
+                d.move_port = *move_port;
                 Archive::Dimse(d)
             }),
         };
@@ -227,6 +233,12 @@ impl Home {
         options: ArchiveOptions,
     ) -> Result<ArchiveConfig> {
         check_name(name)?;
+        if let ArchiveEndpoint::Dimse {
+            move_port: Some(0), ..
+        } = endpoint
+        {
+            return Err(AppError::InvalidInput("a C-MOVE port is 1 to 65535".into()));
+        }
         let timeout_s = options.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
         if !(1..=MAX_TIMEOUT_S).contains(&timeout_s) {
             return Err(AppError::InvalidInput(format!(
@@ -251,6 +263,7 @@ impl Home {
                 endpoint: ArchiveEndpoint::Dimse {
                     address: dimse.address(),
                     calling_aet: dimse.calling_aet.clone(),
+                    move_port: dimse.move_port,
                 },
                 ..config
             },

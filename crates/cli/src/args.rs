@@ -527,6 +527,10 @@ pub(crate) enum PacsCommand {
         /// The AE title this home calls itself (DIMSE; default COUNTERSIGN).
         #[arg(long, value_name = "AET", requires = "dimse")]
         calling_aet: Option<String>,
+        /// Retrieve by C-MOVE to this home's AE title, received on this port of this machine
+        /// (for an archive without C-GET; the archive must know the title at this address).
+        #[arg(long, value_name = "PORT", requires = "dimse")]
+        move_port: Option<u16>,
         /// Seconds to wait for each of the archive's answers (1 to 600; default 30).
         #[arg(long, value_name = "SECS")]
         timeout: Option<u64>,

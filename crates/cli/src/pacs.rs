@@ -15,6 +15,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             dicomweb,
             dimse,
             calling_aet,
+            move_port,
             timeout,
             store_back,
         } => {
@@ -24,6 +25,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
                     address,
                     calling_aet: calling_aet
                         .unwrap_or_else(|| countersign_app::pacs::DEFAULT_CALLING_AET.into()),
+                    move_port,
                 },
                 _ => {
                     return Err(AppError::InvalidInput(
@@ -76,7 +78,13 @@ fn endpoint_text(e: &ArchiveEndpoint) -> String {
         ArchiveEndpoint::Dimse {
             address,
             calling_aet,
+            move_port: None,
         } => format!("DIMSE {address} (calling AE {calling_aet})"),
+        ArchiveEndpoint::Dimse {
+            address,
+            calling_aet,
+            move_port: Some(port),
+        } => format!("DIMSE {address} (calling AE {calling_aet}, C-MOVE to port {port})"),
     }
 }
 

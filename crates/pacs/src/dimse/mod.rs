@@ -1,4 +1,5 @@
-//! Classic DICOM networking (PS3.7, PS3.8): C-ECHO, a study-root C-FIND and a study-root C-GET
+//! Classic DICOM networking (PS3.7, PS3.8): C-ECHO, a study-root C-FIND, and a study-root C-GET
+//! — or, for archives without it, a C-MOVE to this side's own listening port ([`moving`]) —
 //! whose C-STORE sub-operations are written to disk as they arrive.
 //!
 //! dicom-rs's `dicom-ul` does the association and the PDUs (each bounded by the maximum PDU
@@ -8,20 +9,23 @@
 //! to [`MAX_COMMAND_BYTES`], a C-FIND identifier up to [`MAX_IDENTIFIER_BYTES`]; an instance is
 //! streamed to its file PDV by PDV.
 
-use std::collections::VecDeque;
-use std::io::{BufWriter, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
-use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason};
-use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
+use dicom_ul::pdu::PDataValueType;
+use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 
-use crate::{instance_file, Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+use crate::{Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+
+mod association;
+pub mod moving;
+
+use association::{Association, Intake};
 
 /// The largest PDU this side accepts (it tells the archive so in the association request).
 pub const MAX_PDU: u32 = 64 * 1024;
@@ -106,6 +110,9 @@ pub struct Dimse {
     pub port: u16,
     pub calling_aet: String,
     pub timeout: Duration,
+    /// Retrieve by C-MOVE to `calling_aet`, receiving on this port of this machine (for an
+    /// archive without C-GET; it must know `calling_aet` at this address), rather than by C-GET.
+    pub move_port: Option<u16>,
 }
 
 /// Checks an AE title: 1 to 16 characters, printable ASCII without a backslash.
@@ -153,6 +160,7 @@ impl Dimse {
             port,
             calling_aet: calling.to_string(),
             timeout: Limits::default().timeout,
+            move_port: None,
         })
     }
 
@@ -175,15 +183,14 @@ impl Dimse {
             .write_timeout(self.timeout)
     }
 
-    fn connect(&self, options: ClientAssociationOptions<'static>) -> Result<Association> {
+    fn connect(
+        &self,
+        options: ClientAssociationOptions<'static>,
+    ) -> Result<Association<ClientAssociation<TcpStream>>> {
         let inner = options
             .establish((self.host.as_str(), self.port))
             .map_err(ul_error)?;
-        Ok(Association {
-            inner: Some(inner),
-            inbox: VecDeque::new(),
-            next_message: 1,
-        })
+        Ok(Association::new(inner))
     }
 
     /// C-ECHO: the round trip of associating, echoing and releasing.
@@ -349,6 +356,9 @@ impl Dimse {
         limits: &Limits,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Retrieved> {
+        if let Some(port) = self.move_port {
+            return self.retrieve_by_move(study, dir, limits, progress, port);
+        }
         let mut options = self
             .options()
             .with_presentation_context(STUDY_ROOT_GET, vec![EXPLICIT_LE, IMPLICIT_LE]);
@@ -393,71 +403,13 @@ impl Dimse {
             ],
         )?;
         assoc.send_data_set(ctx, ts, &identifier)?;
-        let mut out = Retrieved::default();
-        let mut refused_here: Option<PacsError> = None;
+        let mut intake = Intake::default();
         loop {
             let (pc, cmd) = assoc.read_command()?;
             match command_field(&cmd)? {
                 C_STORE_RQ => {
-                    let class = text_of(&cmd, tags::AFFECTED_SOP_CLASS_UID)?;
-                    let instance = text_of(&cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
-                    let message = u16_of(&cmd, tags::MESSAGE_ID)?;
-                    let pc_ts = assoc.transfer_syntax_of(pc)?;
-                    let mut status = SUCCESS;
-                    if out.files.len() >= limits.max_instances {
-                        assoc.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
-                        status = OUT_OF_RESOURCES;
-                        refused_here.get_or_insert(PacsError::TooLarge {
-                            what: "the study".into(),
-                            limit: limits.max_instances as u64,
-                        });
-                    } else {
-                        let path = instance_file(dir, out.files.len());
-                        match assoc.store_instance(&path, &class, &instance, pc_ts, limits) {
-                            Ok(bytes) => {
-                                out.files.push(path);
-                                out.bytes += bytes;
-                                progress(out.files.len());
-                            }
-                            Err(e @ PacsError::TooLarge { .. }) => {
-                                let _ = std::fs::remove_file(&path);
-                                status = OUT_OF_RESOURCES;
-                                refused_here.get_or_insert(e);
-                            }
-                            Err(e) => {
-                                let _ = std::fs::remove_file(&path);
-                                assoc.abort();
-                                return Err(e);
-                            }
-                        }
-                    }
-                    assoc.send_command(
-                        pc,
-                        &[
-                            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(&class)),
-                            (
-                                tags::COMMAND_FIELD,
-                                VR::US,
-                                PrimitiveValue::from(C_STORE_RSP),
-                            ),
-                            (
-                                tags::MESSAGE_ID_BEING_RESPONDED_TO,
-                                VR::US,
-                                PrimitiveValue::from(message),
-                            ),
-                            (
-                                tags::COMMAND_DATA_SET_TYPE,
-                                VR::US,
-                                PrimitiveValue::from(NO_DATA_SET),
-                            ),
-                            (tags::STATUS, VR::US, PrimitiveValue::from(status)),
-                            (
-                                tags::AFFECTED_SOP_INSTANCE_UID,
-                                VR::UI,
-                                uid_value(&instance),
-                            ),
-                        ],
-                    )?;
+                    assoc.take_store(pc, &cmd, dir, &mut intake, limits)?;
+                    progress(intake.got.files.len());
                 }
                 C_GET_RSP => {
                     let status = status_of(&cmd)?;
@@ -470,10 +422,10 @@ impl Dimse {
                         // kept, and the caller compares it with what the archive said it holds.
                         SUCCESS | 0xB000 => {
                             assoc.release();
-                            if let Some(e) = refused_here {
+                            if let Some(e) = intake.refused_here {
                                 return Err(e);
                             }
-                            return Ok(out);
+                            return Ok(intake.got);
                         }
                         other => {
                             assoc.abort();
@@ -550,254 +502,6 @@ impl Dimse {
             other => Err(PacsError::Refused(format!(
                 "C-STORE answered status 0x{other:04X}"
             ))),
-        }
-    }
-}
-
-/// An association and the PDVs received but not yet read.
-struct Association {
-    /// Taken by `release` or `abort`; a dropped association is aborted.
-    inner: Option<ClientAssociation<TcpStream>>,
-    inbox: VecDeque<PDataValue>,
-    next_message: u16,
-}
-
-impl Drop for Association {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let _ = inner.abort();
-        }
-    }
-}
-
-impl Association {
-    fn inner(&mut self) -> Result<&mut ClientAssociation<TcpStream>> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| PacsError::Refused("the association is closed".into()))
-    }
-
-    fn message_id(&mut self) -> u16 {
-        let id = self.next_message;
-        self.next_message = self.next_message.wrapping_add(1).max(1);
-        id
-    }
-
-    /// The accepted presentation context for `abstract_syntax`, and its transfer syntax.
-    fn context_for(
-        &mut self,
-        abstract_syntax: &str,
-    ) -> Result<(u8, &'static dicom_encoding::TransferSyntax)> {
-        let inner = self.inner()?;
-        let pc = inner
-            .presentation_contexts()
-            .iter()
-            .find(|pc| {
-                pc.reason == PresentationContextResultReason::Acceptance
-                    && trim_uid(&pc.abstract_syntax) == abstract_syntax
-            })
-            .map(|pc| pc.id)
-            .ok_or_else(|| {
-                PacsError::Refused(format!(
-                    "it does not offer the service {abstract_syntax} to this AE title"
-                ))
-            })?;
-        let ts = self.transfer_syntax_of(pc)?;
-        Ok((pc, ts))
-    }
-
-    fn transfer_syntax_of(&mut self, id: u8) -> Result<&'static dicom_encoding::TransferSyntax> {
-        let inner = self.inner()?;
-        let uid = inner
-            .presentation_contexts()
-            .iter()
-            .find(|pc| pc.id == id && pc.reason == PresentationContextResultReason::Acceptance)
-            .map(|pc| trim_uid(&pc.transfer_syntax).to_string())
-            .ok_or_else(|| {
-                PacsError::Malformed(format!(
-                    "a message on presentation context {id}, which was not accepted"
-                ))
-            })?;
-        TransferSyntaxRegistry
-            .get(&uid)
-            .ok_or_else(|| PacsError::Malformed(format!("an unknown transfer syntax {uid}")))
-    }
-
-    fn send_command(&mut self, context: u8, elements: &[(Tag, VR, PrimitiveValue)]) -> Result<()> {
-        let data = encode_command(elements)?;
-        self.send(context, PDataValueType::Command, data)
-    }
-
-    fn send_data_set(
-        &mut self,
-        context: u8,
-        ts: &dicom_encoding::TransferSyntax,
-        obj: &InMemDicomObject,
-    ) -> Result<()> {
-        let mut data = Vec::new();
-        obj.write_dataset_with_ts(&mut data, ts)
-            .map_err(|e| PacsError::InvalidInput(format!("encoding a query: {e}")))?;
-        self.send(context, PDataValueType::Data, data)
-    }
-
-    /// Sends a command or data set as P-DATA, one PDV per PDU, each within the maximum PDU
-    /// length the archive accepts (0, "no limit", is taken as 16 KiB).
-    fn send(&mut self, context: u8, kind: PDataValueType, data: Vec<u8>) -> Result<()> {
-        let inner = self.inner()?;
-        let max = match inner.acceptor_max_pdu_length() {
-            0 => 16 * 1024,
-            n => n,
-        };
-        // A PDV's own header (length, context, control) is 6 bytes.
-        let chunk = (max as usize).saturating_sub(6).max(1);
-        let mut chunks = data.chunks(chunk).peekable();
-        if chunks.peek().is_none() {
-            return Err(PacsError::InvalidInput("an empty DIMSE message".into()));
-        }
-        while let Some(part) = chunks.next() {
-            inner
-                .send(&Pdu::PData {
-                    data: vec![PDataValue {
-                        presentation_context_id: context,
-                        value_type: kind.clone(),
-                        is_last: chunks.peek().is_none(),
-                        data: part.to_vec(),
-                    }],
-                })
-                .map_err(ul_error)?;
-        }
-        Ok(())
-    }
-
-    fn next_pdv(&mut self) -> Result<PDataValue> {
-        loop {
-            if let Some(pdv) = self.inbox.pop_front() {
-                return Ok(pdv);
-            }
-            let pdu = self.inner()?.receive().map_err(ul_error)?;
-            match pdu {
-                Pdu::PData { data } => self.inbox.extend(data),
-                Pdu::AbortRQ { source } => {
-                    self.inner.take();
-                    return Err(PacsError::Refused(format!(
-                        "it aborted the association ({source:?})"
-                    )));
-                }
-                Pdu::ReleaseRQ => {
-                    self.inner.take();
-                    return Err(PacsError::Refused(
-                        "it released the association midway".into(),
-                    ));
-                }
-                other => {
-                    return Err(PacsError::Malformed(format!(
-                        "an unexpected PDU: {}",
-                        other.short_description()
-                    )))
-                }
-            }
-        }
-    }
-
-    /// The next command set, and the presentation context it came on.
-    fn read_command(&mut self) -> Result<(u8, InMemDicomObject)> {
-        let mut bytes = Vec::new();
-        let mut context = None;
-        loop {
-            let pdv = self.next_pdv()?;
-            if pdv.value_type != PDataValueType::Command {
-                return Err(PacsError::Malformed("data where a command was due".into()));
-            }
-            if *context.get_or_insert(pdv.presentation_context_id) != pdv.presentation_context_id {
-                return Err(PacsError::Malformed(
-                    "a command split across contexts".into(),
-                ));
-            }
-            if bytes.len() + pdv.data.len() > MAX_COMMAND_BYTES {
-                return Err(PacsError::TooLarge {
-                    what: "a DIMSE command".into(),
-                    limit: MAX_COMMAND_BYTES as u64,
-                });
-            }
-            bytes.extend_from_slice(&pdv.data);
-            if pdv.is_last {
-                break;
-            }
-        }
-        let implicit = TransferSyntaxRegistry
-            .get(IMPLICIT_LE)
-            .ok_or_else(|| PacsError::Malformed("no implicit VR little endian".into()))?;
-        let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], implicit)
-            .map_err(|e| PacsError::Malformed(format!("a DIMSE command: {e}")))?;
-        Ok((context.unwrap_or(0), obj))
-    }
-
-    /// Copies the data set that follows a command to `out`, refusing more than `limit` bytes.
-    fn read_data(&mut self, out: &mut dyn Write, limit: u64) -> Result<u64> {
-        let mut total = 0u64;
-        loop {
-            let pdv = self.next_pdv()?;
-            if pdv.value_type != PDataValueType::Data {
-                return Err(PacsError::Malformed("a command where data was due".into()));
-            }
-            total += pdv.data.len() as u64;
-            if total > limit {
-                return Err(PacsError::TooLarge {
-                    what: "an instance".into(),
-                    limit,
-                });
-            }
-            out.write_all(&pdv.data)
-                .map_err(PacsError::io("writing a retrieved instance"))?;
-            if pdv.is_last {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// Writes a C-STORE sub-operation's data set as a Part 10 file: preamble, file meta
-    /// information (as dicom-rs writes it for any file), then the data set's bytes as they came.
-    fn store_instance(
-        &mut self,
-        path: &Path,
-        class: &str,
-        instance: &str,
-        ts: &dicom_encoding::TransferSyntax,
-        limits: &Limits,
-    ) -> Result<u64> {
-        let meta = FileMetaTableBuilder::new()
-            .media_storage_sop_class_uid(class)
-            .media_storage_sop_instance_uid(instance)
-            .transfer_syntax(ts.uid())
-            .build()
-            .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
-        let file = std::fs::File::create(path)
-            .map_err(PacsError::io(format!("creating {}", path.display())))?;
-        let mut w = BufWriter::with_capacity(64 * 1024, file);
-        let context = format!("writing {}", path.display());
-        w.write_all(&[0u8; 128])
-            .and_then(|_| w.write_all(b"DICM"))
-            .map_err(PacsError::io(context.clone()))?;
-        let mut header = Vec::new();
-        meta.write(&mut header)
-            .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
-        w.write_all(&header)
-            .map_err(PacsError::io(context.clone()))?;
-        let data = self.read_data(&mut w, limits.max_instance_bytes)?;
-        w.flush().map_err(PacsError::io(context))?;
-        Ok(132 + header.len() as u64 + data)
-    }
-
-    fn release(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            // The answer is in hand; a release the archive botches loses nothing.
-            let _ = inner.release();
-        }
-    }
-
-    fn abort(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let _ = inner.abort();
         }
     }
 }
