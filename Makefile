@@ -30,7 +30,7 @@ apt = SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q && $
 
 .PHONY: run app demo test build deps venv corpus node ui ui-deps check-fmt clippy deny unit ui-test e2e \
 	package tauri-cli \
-	bench bench-app bench-import bench-bundle bench-sync-peers bench-gossip bench-scale-reads compare-dcmtk fuzz mutate
+	bench bench-app bench-import bench-retrieve bench-bundle bench-sync-peers bench-gossip bench-scale-reads compare-dcmtk fuzz mutate
 
 # Opens the app on the default home ($$COUNTERSIGN_HOME, else the app data directory); a new home
 # offers "Open demo" on its first screen.
@@ -191,6 +191,11 @@ bench-app: corpus app build
 # Whole-process import of a 500-instance 512×512 series: instances/s and peak RSS.
 bench-import: build
 	BIN="$(BIN)" scripts/bench-import.sh
+
+# Retrieval of a 500-instance 512×512 series from a real Orthanc on loopback, against curl of the
+# same WADO-RS multipart and DCMTK's getscu (C-GET): instances/s and the ratios.
+bench-retrieve: deps build
+	BIN="$(BIN)" scripts/bench-retrieve.sh
 
 # A 100 000-entry bundle imported by the release CLI in causal and in reverse order: times, their
 # ratio, and peak RSS (crates/cli/benches/bundle_import.rs, the bundle_scale test's entries).

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Retrieval of a 500-instance 512² CT series from a real Orthanc on loopback (issue 15):
+# instances/s for `countersign retrieve` over DICOMweb (WADO-RS) against a plain `curl` of the
+# same WADO-RS multipart, and over DIMSE (C-GET) against DCMTK's `getscu`, in one run:
+# `make bench-retrieve`.
+#
+# Fair by construction: the same Orthanc, the same study, whole processes on both sides, the
+# page cache warm (one warm-up run each), a fresh copy of the same home before every
+# Countersign run and an empty folder before every getscu/curl run (the copying is not timed).
+# What differs is what each side does with the bytes: curl writes the multipart body to one
+# file, getscu writes each instance to a file; Countersign also checks every instance (is it
+# DICOM, the patient and study asked for), hashes it into the content-addressed store and
+# indexes it. Two rounds, the order of the commands reversed in the second.
+set -euo pipefail
+BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
+SLICES=${SLICES:-500}
+RUNS=${RUNS:-5}
+PLUGIN=/usr/share/orthanc/plugins/libOrthancDicomWeb.so
+for tool in hyperfine getscu curl Orthanc python3; do
+  command -v $tool >/dev/null || { echo "missing $tool (make deps installs it)" >&2; exit 2; }
+done
+[ -e "$PLUGIN" ] || { echo "missing $PLUGIN (orthanc-dicomweb)" >&2; exit 2; }
+
+work=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "work: $work" >&2
+orthanc=
+cleanup() { [ -n "$orthanc" ] && kill "$orthanc" 2>/dev/null && wait "$orthanc" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+printf 'bench passphrase\n' >"$work/passphrase"
+export COUNTERSIGN_PASSPHRASE_FILE=$work/passphrase
+
+"$BIN" image phantom --slices "$SLICES" --size 512 -o "$work/series" >/dev/null
+read -r http dicom < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+python3 - "$work" "$http" "$dicom" "$PLUGIN" >"$work/orthanc.json" <<'PY'
+import json, sys
+work, http, dicom, plugin = sys.argv[1:]
+print(json.dumps({
+    "Name": "countersign-bench", "StorageDirectory": f"{work}/storage",
+    "IndexDirectory": f"{work}/index", "HttpPort": int(http), "DicomPort": int(dicom),
+    "DicomServerEnabled": True, "DicomAet": "ORTHANC", "DicomAlwaysAllowGet": True,
+    "DicomAlwaysAllowFind": True,
+    "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "Plugins": [plugin],
+    "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, "StorageCompression": False,
+    "SaveJobs": False, "HttpThreadsCount": 4,
+}))
+PY
+Orthanc "$work/orthanc.json" >"$work/orthanc.log" 2>&1 &
+orthanc=$!
+base=http://127.0.0.1:$http
+# Readiness polled against a deadline (a benchmark script, not a test: a short poll is fine).
+for _ in $(seq 1 300); do
+  curl -sf "$base/system" >/dev/null && break
+  kill -0 "$orthanc" 2>/dev/null || { cat "$work/orthanc.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "$base/system" >/dev/null || { echo "Orthanc did not start" >&2; exit 1; }
+for f in "$work"/series/*; do
+  curl -sf --data-binary @"$f" "$base/instances" >/dev/null
+done
+study=$(curl -sf "$base/studies?expand" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["MainDicomTags"]["StudyInstanceUID"])')
+bytes=$(du -sb "$work/series" | cut -f1)
+
+"$BIN" --home "$work/template" init --name "Bench" --role radiologist >/dev/null
+"$BIN" --home "$work/template" pacs add web --dicomweb "$base/dicom-web" >/dev/null
+"$BIN" --home "$work/template" pacs add dimse --dimse "ORTHANC@127.0.0.1:$dicom" >/dev/null
+
+cs_web="$BIN --home $work/h --json retrieve --pacs web --study $study"
+cs_dimse="$BIN --home $work/h --json retrieve --pacs dimse --study $study"
+curl_web="curl -sf -H 'Accept: multipart/related; type=\"application/dicom\"' -o $work/out/study.multipart $base/dicom-web/studies/$study"
+getscu_dimse="getscu -aec ORTHANC -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=$study -od $work/out 127.0.0.1 $dicom"
+prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out"
+
+# Each side once, checked: every instance arrived.
+eval "$prepare"
+got=$(eval "$cs_web" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
+[ "$got" = "$SLICES" ] || { echo "countersign over DICOMweb retrieved $got of $SLICES" >&2; exit 1; }
+eval "$prepare"
+got=$(eval "$cs_dimse" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
+[ "$got" = "$SLICES" ] || { echo "countersign over DIMSE retrieved $got of $SLICES" >&2; exit 1; }
+eval "$prepare"; eval "$getscu_dimse" 2>/dev/null
+got=$(find "$work/out" -type f | wc -l)
+[ "$got" = "$SLICES" ] || { echo "getscu retrieved $got of $SLICES" >&2; exit 1; }
+eval "$prepare"; eval "$curl_web"
+got=$(grep -c --binary-files=text 'application/dicom' "$work/out/study.multipart" || true)
+[ "$got" -ge "$SLICES" ] || { echo "curl's multipart holds $got parts" >&2; exit 1; }
+
+echo "$SLICES instances, $((bytes / 1048576)) MiB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+round() { # n, then name/command pairs
+  local n=$1; shift
+  local args=()
+  while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
+  hyperfine --style none --warmup 1 --runs "$RUNS" --prepare "$prepare" \
+    --export-json "$work/round$n.json" "${args[@]}" >/dev/null
+  python3 - "$work/round$n.json" "$SLICES" "$n" <<'PY'
+import json, sys
+path, n, rnd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
+for name, t in r.items():
+    print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s")
+for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign DIMSE", "getscu C-GET")):
+    ratio = r[theirs] / r[ours]
+    print(f"round {rnd}: SUMMARY {ours} vs {theirs}: {ratio:.2f}x "
+          f"(goal >= 1.0x: {'met' if ratio >= 1.0 else 'NOT MET'})")
+PY
+}
+round 1 "countersign DICOMweb" "$cs_web" "curl WADO-RS" "$curl_web" \
+  "countersign DIMSE" "$cs_dimse" "getscu C-GET" "$getscu_dimse"
+round 2 "getscu C-GET" "$getscu_dimse" "countersign DIMSE" "$cs_dimse" \
+  "curl WADO-RS" "$curl_web" "countersign DICOMweb" "$cs_web"
