@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ArchiveAnswer, WorklistRow } from "./api";
 import {
-  archiveNote, asOf, filterRows, instancesText, modalitiesOf, needsRetrieval, NO_FILTER, progressText, showDate, showName,
+  archiveNote, asOf, filterRows, sinceComplete, instancesText, modalitiesOf, needsRetrieval, NO_FILTER, progressText, showDate, showName,
   sortRows, toggleSort,
 } from "./worklist";
 
@@ -57,6 +57,14 @@ describe("filtering", () => {
     expect(studies(filterRows(rows, { ...NO_FILTER, modality: "PT" }))).toEqual(["2.25.3"]);
     expect(studies(filterRows(rows, { ...NO_FILTER, since: "2026-01-05" }))).toEqual(["2.25.1", "2.25.2"]);
     expect(studies(filterRows(rows, { ...NO_FILTER, since: "2026-01-06", modality: "CT" }))).toEqual([]);
+    expect(studies(filterRows(rows, { ...NO_FILTER, since: "20260105" }))).toEqual(["2.25.1", "2.25.2"]);
+    // Not typed in full yet: no filter (rather than none matching while typing).
+    expect(filterRows(rows, { ...NO_FILTER, since: "2026-0" })).toHaveLength(rows.length);
+  });
+
+  it("takes a date typed in full, with or without dashes", () => {
+    expect(sinceComplete("2026-01-05") && sinceComplete("20260105") && sinceComplete(" 2026-01-05 ")).toBe(true);
+    expect(sinceComplete("2026-1-5") || sinceComplete("") || sinceComplete("yesterday")).toBe(false);
   });
 
   it("offers the modalities present", () => {

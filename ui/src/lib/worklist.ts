@@ -61,7 +61,7 @@ export interface Filter {
   text: string;
   /** One modality, or "" for all. */
   modality: string;
-  /** YYYY-MM-DD, or "" for any date. */
+  /** YYYY-MM-DD (or YYYYMMDD); "" — or a date not typed in full yet — for any date. */
   since: string;
 }
 
@@ -70,7 +70,7 @@ export const NO_FILTER: Filter = { text: "", modality: "", since: "" };
 /** The rows the filter keeps. A study without a date is kept only without `since`. */
 export function filterRows(rows: readonly WorklistRow[], filter: Filter): WorklistRow[] {
   const words = filter.text.toLowerCase().split(/\s+/).filter(Boolean);
-  const since = filter.since.replaceAll("-", "");
+  const since = sinceComplete(filter.since) ? filter.since.trim().replaceAll("-", "") : "";
   return rows.filter((row) => {
     if (filter.modality && !row.modalities.includes(filter.modality)) return false;
     if (since && !(row.date && row.date >= since)) return false;
@@ -78,6 +78,11 @@ export function filterRows(rows: readonly WorklistRow[], filter: Filter): Workli
       .filter(Boolean).join(" ").toLowerCase();
     return words.every((w) => hay.includes(w));
   });
+}
+
+/** Whether a typed date is whole (YYYY-MM-DD or YYYYMMDD): only then does it filter. */
+export function sinceComplete(since: string): boolean {
+  return /^\d{4}-?\d{2}-?\d{2}$/.test(since.trim());
 }
 
 /** The modalities present, for the filter's choices. */
