@@ -270,6 +270,20 @@ fn write_study(study: &DemoStudy, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 impl Home {
+    /// The phantom of this home's demo study, if the home has a network and holds that study.
+    fn own_demo_study(&self) -> Result<Option<PhantomSpec>> {
+        let Ok(network) = self.state().and_then(|s| s.network()) else {
+            return Ok(None);
+        };
+        let spec = crate::demo::demo_phantom(&network.to_string());
+        let held = self
+            .store()
+            .db()
+            .study_head(&phantom_study_uid(&spec.seed))?
+            .is_some();
+        Ok(held.then_some(spec))
+    }
+
     /// Starts the demo archive (see the module's doc): any demo archive this home had before is
     /// replaced (its folder emptied, the archive named [`DEMO_ARCHIVE`] re-added at the new port).
     pub fn demo_archive_start(&mut self) -> Result<DemoArchive> {
@@ -323,6 +337,22 @@ impl Home {
             }
             archive.summary.studies.push(uid);
         }
+        // This home's own demo study ("Open demo"), when it holds it: the same phantom, made
+        // again (it is deterministic), so the worklist shows a study already here, with its report.
+        if let Some(spec) = self.own_demo_study()? {
+            let uid = phantom_study_uid(&spec.seed);
+            for file in write_phantom_series(&spec, &seeds.join("own"))? {
+                let bytes = std::fs::read(&file)
+                    .map_err(AppError::io(format!("reading {}", file.display())))?;
+                let part = Part10::parse(&bytes).and_then(|p| web.store(&uid, &p));
+                part.map_err(|e| AppError::Pacs {
+                    archive: DEMO_ARCHIVE.into(),
+                    source: e,
+                })?;
+                instances += 1;
+            }
+            archive.summary.studies.push(uid);
+        }
         let _ = std::fs::remove_dir_all(&seeds);
         if self.pacs_list()?.iter().any(|a| a.name == DEMO_ARCHIVE) {
             self.pacs_remove(DEMO_ARCHIVE)?;
@@ -353,7 +383,9 @@ mod tests {
 
     #[test]
     fn the_seed_is_bounded_and_gives_priors() {
-        let total: u32 = STUDIES.iter().map(|s| s.slices).sum();
+        // With the home's own demo study, when it holds it.
+        let own = crate::demo::demo_phantom("network").slices;
+        let total: u32 = STUDIES.iter().map(|s| s.slices).sum::<u32>() + own;
         assert!(total <= MAX_DEMO_INSTANCES, "{total}");
         let first = STUDIES.iter().filter(|s| s.patient == FIRST).count();
         assert!(first >= 2, "a patient with priors");
