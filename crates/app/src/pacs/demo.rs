@@ -30,6 +30,10 @@ const READY: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
 /// Free ports tried before giving up (a port taken between the pick and Orthanc's bind).
 const PORT_TRIES: usize = 5;
+/// The file naming the running demo Orthanc's process, in its folder.
+const PID_FILE: &str = "orthanc.pid";
+/// How long a left-over demo Orthanc may take to die once killed.
+const STOPPED: Duration = Duration::from_secs(5);
 
 /// One seeded study: its seed, date, patient, description and size.
 struct DemoStudy {
@@ -153,6 +157,50 @@ fn free_port() -> Result<u16> {
         .map_err(AppError::io("finding a free port for the demo archive"))?
         .port();
     Ok(port)
+}
+
+/// Stops the demo Orthanc a previous run left behind (the app was killed before it could stop
+/// it): the process [`PID_FILE`] names, only if it is still that Orthanc — its command line names
+/// this folder's configuration — never another program that reused the number.
+fn stop_left_over(dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|pid| *pid > 1)
+    else {
+        return;
+    };
+    let config = dir.join("orthanc.json");
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == config.as_os_str().as_encoded_bytes())
+    });
+    if !ours {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{kill, Signal};
+        let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    tracing::warn!(
+        pid,
+        "a demo archive left running by an earlier run was stopped"
+    );
+    // Gone, or a zombie (when this very process started it): either way it holds nothing.
+    let deadline = Instant::now() + STOPPED;
+    while Instant::now() < deadline {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        let dead = state.as_deref().is_none_or(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        });
+        if dead {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 /// Kills and reaps a child that did not come up.
@@ -297,6 +345,7 @@ impl Home {
         }
         let started = Instant::now();
         let dir = self.dir().join(DEMO_DIR);
+        stop_left_over(&dir);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
                 .map_err(AppError::io(format!("emptying {}", dir.display())))?;
@@ -305,6 +354,8 @@ impl Home {
         std::fs::create_dir_all(&dir)
             .map_err(AppError::io(format!("creating {}", dir.display())))?;
         let (child, port) = start_orthanc(&program, &dir)?;
+        // For the next start, should this process die before it stops Orthanc.
+        let _ = std::fs::write(dir.join(PID_FILE), child.id().to_string());
         let mut archive = DemoArchive {
             child,
             summary: DemoArchiveSummary {
@@ -428,11 +479,21 @@ mod tests {
         assert_eq!((got.instances, got.refused.len()), (24, 0));
         let rows = home.worklist(&WorklistQuery::default()).unwrap();
         assert_eq!(rows[0].local_instances, 24);
-        // Started again: the same archive name, at the new port, and the old Orthanc stopped.
+        // Left running (as by an app killed before it could stop it): the next start stops it,
+        // and the archive keeps its name, at the new port.
         let url = summary.url.clone();
         assert!(demo.running());
-        drop(demo);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        std::mem::forget(demo);
+        assert!(agent.get(format!("{url}/studies")).call().is_ok());
         let again = home.demo_archive_start().unwrap();
+        assert!(
+            agent.get(format!("{url}/studies")).call().is_err(),
+            "the left-over Orthanc was stopped"
+        );
         let listed = home.pacs_list().unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(
@@ -441,12 +502,9 @@ mod tests {
                 url: again.summary().url.clone()
             }
         );
+        let url = again.summary().url.clone();
         drop(again);
-        // Stopped: the archive no longer answers (its last list is still shown).
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(2)))
-            .build()
-            .into();
+        // Stopped on drop: the archive no longer answers (its last list is still shown).
         assert!(agent.get(format!("{url}/studies")).call().is_err());
         let kept = home.worklist(&WorklistQuery::default()).unwrap();
         assert!(kept.iter().all(|r| r.archive_answered_ms.is_some()));
