@@ -47,6 +47,41 @@ echo "AI record (a model node, three proposals, two reviews) made through the CL
 
 report=$("$cli" --home "$home" --json report new --study "$study" --template ct-chest | python3 -c 'import json,sys; print(json.load(sys.stdin)["report"])')
 
+# The department's archive (issue 15): Debian's Orthanc with its DICOMweb plugin, started as the
+# PACS tests start it (loopback, a free port, a private config and storage under $work, readiness
+# polled), holding the demo study (already here, with its reports) and one study of another
+# patient not yet here, dated before every other and not CT (OT) so the study list keeps its
+# order and the CD's first CT study stays the one the test opens later. The test
+# compares the Worklist with `countersign --json worklist` and opens the second from it.
+pacs_started=$SECONDS
+pacs_dir=$work/orthanc
+mkdir -p "$pacs_dir"
+pacs_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$pacs_dir" "$pacs_port" <<'PY'
+import json, sys
+d, port = sys.argv[1], int(sys.argv[2])
+json.dump({"Name": "countersign-e2e", "StorageDirectory": d + "/storage", "IndexDirectory": d + "/index",
+           "HttpPort": port, "DicomServerEnabled": False, "RemoteAccessAllowed": False,
+           "AuthenticationEnabled": False, "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
+           "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, "StorageCompression": False, "SaveJobs": False},
+          open(d + "/orthanc.json", "w"))
+PY
+"$(command -v Orthanc || echo /usr/sbin/Orthanc)" "$pacs_dir/orthanc.json" >"$pacs_dir/orthanc.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 600); do curl -sf "http://127.0.0.1:$pacs_port/system" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$pacs_port/system" >/dev/null || { echo "Orthanc did not start:" >&2; tail "$pacs_dir/orthanc.log" >&2; exit 1; }
+"$cli" image phantom -o "$work/pacs-new" --slices 8 --size 128 --seed "countersign e2e worklist" >/dev/null
+dcmodify -nb -m "(0010,0020)=E2E-WORKLIST-0002" -m "(0010,0010)=Phantom^Worklist" -m "(0008,0020)=20200102" -m "(0008,0060)=OT" \
+  -m "(0008,0050)=E2EWL" "$work"/pacs-new/*.dcm
+for f in "$work"/model-images/*.dcm "$work"/pacs-new/*.dcm; do
+  curl -sf -X POST -H 'Content-Type: application/dicom' --data-binary "@$f" "http://127.0.0.1:$pacs_port/instances" >/dev/null
+done
+"$cli" --home "$home" pacs add e2e --dicomweb "http://127.0.0.1:$pacs_port/dicom-web" >/dev/null
+worklist_study=$("$cli" --home "$home" --json worklist | python3 -c '
+import json, sys
+print(next(r["study"] for r in json.load(sys.stdin) if r["local_instances"] == 0))')
+echo "Orthanc started and seeded ($(find "$work/model-images" "$work/pacs-new" -name '*.dcm' | wc -l) instances) in $((SECONDS - pacs_started)) s"
+
 # A cardiologist on another machine: her own home and key, added to the roster, the roster and
 # reports taken by bundle, serving on loopback. The test adds her node's address in the app.
 remote=$work/remote
@@ -78,6 +113,7 @@ export COUNTERSIGN_NO_MDNS=1
 # at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
 # enough that no step of the test before it waits that long on its own.
 export COUNTERSIGN_IDLE_LOCK_SECS=30
+export E2E_WORKLIST_STUDY=$worklist_study
 export E2E_CLI=$cli E2E_HOME=$home E2E_STUDY=$study E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"

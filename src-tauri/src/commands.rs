@@ -65,7 +65,18 @@ pub(crate) fn handler<R: tauri::Runtime>(
         sync_status,
         sync_add_peer,
         verify,
-        ai_stats
+        ai_stats,
+        // The archives, the worklist and retrieval (src/pacs.rs).
+        crate::pacs::pacs_list,
+        crate::pacs::pacs_add,
+        crate::pacs::pacs_remove,
+        crate::pacs::pacs_test,
+        crate::pacs::worklist,
+        crate::pacs::retrieve,
+        crate::pacs::deliveries,
+        crate::pacs::demo_archive_status,
+        crate::pacs::demo_archive_start,
+        crate::pacs::demo_archive_stop
     ]
 }
 

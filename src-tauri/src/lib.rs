@@ -10,6 +10,7 @@
 
 mod commands;
 pub mod logfile;
+mod pacs;
 pub mod screen_lock;
 
 use std::path::PathBuf;
@@ -382,7 +383,9 @@ pub fn idle_lock() -> Duration {
 
 /// Adds the home and the commands to a builder; `run` and the tests (on the mock runtime) share it.
 pub fn with_commands<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
-    base.manage(desk).invoke_handler(commands::handler())
+    base.manage(desk)
+        .manage(pacs::Archives::default())
+        .invoke_handler(commands::handler())
 }
 
 /// Opens the window and runs until it closes.

@@ -1264,3 +1264,7 @@ fn a_frame_over_the_cache_budget_is_decoded_once_for_all_its_parts() {
         "decoded again: the packet kept aside went too"
     );
 }
+
+/// The PACS commands, on this module's harness.
+#[path = "pacs_tests.rs"]
+mod pacs_tests;

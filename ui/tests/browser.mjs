@@ -2,7 +2,8 @@
 // list, a canvas pixel check of a synthetic ramp through both the WebGL2 and the CPU path,
 // signing a section through to a verified provenance entry, buttons that follow what the app
 // says the user may do (report_actions) — a refused sign-off with its rule's code, sign-off once
-// allowed, an addendum after — and a report in conflict resolved by keeping one sign-off.
+// allowed, an addendum after — and a report in conflict resolved by keeping one sign-off; the
+// Worklist (sorted, filtered, a study retrieved with progress then viewed) and its archives pane.
 //
 // usage: node tests/browser.mjs   (CHROMIUM overrides /usr/bin/chromium)
 import { createServer } from "node:http";
@@ -1152,6 +1153,107 @@ await rampCheck("cpu");
   check((await annotation.locator("rect").count()) === 1 && (await position.textContent()).includes("frame 2/3"),
     "and a key image shows framed, on the frame it was inserted from");
   await page.screenshot({ path: "test-results/links.png" });
+  await page.close();
+}
+
+// The Worklist beside the local studies: rows from the mock's two archives (one down, its list
+// kept and said to be), sorted by a header, filtered, and a study not yet here retrieved with its
+// progress, then shown in the viewer; with no archive, "Connect an archive" instead of a table.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `worklist: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.keyboard.press("w");
+  const rows = page.getByTestId("worklist-row");
+  await rows.first().waitFor();
+  check((await rows.count()) === 6, `W opens the worklist with every archive's studies (${await rows.count()})`);
+  const unreachable = page.getByTestId("archive-unreachable");
+  check((await unreachable.count()) === 1 && (await unreachable.getAttribute("data-archive")) === "legacy" &&
+    /legacy is unreachable: its list as of (\d{4}-\d\d-\d\d )?\d\d:\d\d/.test(await unreachable.textContent()) &&
+    (await unreachable.textContent()).includes("pacs_unreachable"),
+    `the down archive is said to be unreachable, with its code and its list's time (${await unreachable.textContent()})`);
+  check((await rows.filter({ hasText: "Chest X-ray" }).count()) === 1, "its kept rows are still listed");
+  const dates = async () => (await rows.locator("td:nth-child(2)").allTextContents());
+  const byDate = await dates();
+  check(byDate.join() === [...byDate].sort().reverse().join(), `newest first (${byDate.join()})`);
+  await page.getByTestId("sort-patient").click();
+  const patients = await rows.locator("td.patient").allTextContents();
+  check(patients.join() === [...patients].sort().join() && patients[0].startsWith("Phantom, Another"),
+    `a click on Patient sorts by patient (${patients.join()})`);
+  await page.getByTestId("sort-patient").click();
+  const back = await rows.locator("td.patient").allTextContents();
+  check(back.join() === [...patients].reverse().join(), "a second click turns it around");
+  const state = page.locator('[data-testid="worklist-row"][data-study="2.25.5678"] [data-testid="worklist-report"]');
+  check((await state.textContent()) === "conflict", "a study's report state is this department's (conflict)");
+  await page.getByTestId("worklist-modality").selectOption("MR");
+  check((await rows.count()) === 1 && (await rows.first().textContent()).includes("MR brain"), "filtered by modality");
+  await page.getByTestId("worklist-modality").selectOption("");
+  await page.getByTestId("worklist-filter").fill("follow-up");
+  check((await rows.count()) === 1, "filtered by text");
+  await page.getByTestId("worklist-filter").fill("");
+  await page.getByTestId("worklist-since").fill("2026-02-01");
+  check((await rows.count()) === 2, `filtered by date (${await rows.count()})`);
+  await page.getByTestId("worklist-since").fill("");
+  // Not yet here (0/3): retrieved with a progress bar, then opened in the viewer.
+  const wanted = page.locator('[data-testid="worklist-row"][data-study="2.25.7001"]');
+  check((await wanted.getByTestId("worklist-instances").textContent()) === "0/3", "instances local/total");
+  await wanted.click();
+  const progress = page.getByTestId("retrieve-progress");
+  await progress.filter({ hasText: /Retrieving [12]\/3 instances · \d+\.\d MB/ }).waitFor();
+  check(true, "the retrieval shows its progress in instances and MB");
+  await page.getByTestId("slice-position").waitFor();
+  check((await page.getByTestId("worklist").count()) === 0, "then the study opens in the viewer");
+  check((await page.locator('[data-testid="study-item"][data-study="2.25.7001"]').getAttribute("class")).includes("active"),
+    "and it is now a local study, selected");
+  await page.getByTestId("open-worklist").click();
+  await wanted.getByTestId("worklist-instances").filter({ hasText: "3/3" }).waitFor();
+  check(true, "the worklist shows it here now (3/3)");
+  // Already here: opens at once, without a retrieval.
+  await page.locator('[data-testid="worklist-row"][data-study="2.25.1234"]').click();
+  await page.getByTestId("slice-position").waitFor();
+  check((await page.getByTestId("retrieve-progress").count()) === 0, "a local study opens at once");
+  // The down archive's study: the error in words, with its code.
+  await page.keyboard.press("w");
+  await page.locator('[data-testid="worklist-row"][data-study="2.25.7101"]').click();
+  const error = page.getByTestId("retrieve-error");
+  await error.waitFor();
+  check((await error.textContent()).includes("pacs_unreachable"), `a failed retrieval says why (${await error.textContent()})`);
+  // The archives pane: a test's round trip and a down archive's error.
+  await page.getByTestId("open-archives").click();
+  await page.locator('[data-testid="archive"][data-archive="orthanc"] [data-testid="archive-test"]').click();
+  await page.getByTestId("archive-rtt").waitFor();
+  check((await page.getByTestId("archive-rtt").textContent()).includes("3.2 ms"), "Test shows the round trip");
+  await page.locator('[data-testid="archive"][data-archive="legacy"] [data-testid="archive-test"]').click();
+  await page.getByTestId("archive-test-error").waitFor();
+  check((await page.getByTestId("archive-test-error").textContent()).includes("pacs_unreachable"), "or the error, with its code");
+  await page.screenshot({ path: "test-results/worklist.png" });
+  await page.close();
+}
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `no archive: page error ${e.message}`));
+  await page.goto(base + "?noarchive");
+  await unlock(page);
+  await page.getByTestId("open-worklist").click();
+  await page.getByTestId("connect-archive").waitFor();
+  check((await page.getByTestId("worklist-row").count()) === 0, "no archive: \"Connect an archive\", not an empty table");
+  await page.getByTestId("archive-name").fill("pacs");
+  await page.getByTestId("archive-url").fill("http://pacs.example:8042/dicom-web");
+  await page.getByTestId("archive-add").click();
+  await page.locator('[data-testid="archive"][data-archive="pacs"]').waitFor();
+  check(true, "an archive added is listed");
+  await page.getByTestId("archive-name").fill("bad name");
+  await page.getByTestId("archive-url").fill("http://x");
+  await page.getByTestId("archive-add").click();
+  await page.getByTestId("archives-error").waitFor();
+  check((await page.getByTestId("archives-error").textContent()).includes("invalid_input"), "a bad one is refused with its code");
+  await page.locator('[data-testid="archive"][data-archive="pacs"] [data-testid="archive-remove"]').click();
+  await page.getByTestId("demo-archive-start").click();
+  await page.getByTestId("demo-archive-running").waitFor();
+  await page.getByTestId("worklist-row").first().waitFor();
+  check((await page.getByTestId("worklist-row").first().textContent()).includes("Shepp"), "the demo archive's studies are on the worklist");
+  await page.screenshot({ path: "test-results/archives.png" });
   await page.close();
 }
 

@@ -1,6 +1,7 @@
 // The real app, end to end, in a real window: Xvfb + tauri-driver + WebKitWebDriver, on a home
 // the caller seeded with `countersign demo`, an AI record and one new report (e2e.sh does it;
-// the AI oversight view is checked against `ai stats --json` on that home). The app
+// the AI oversight view is checked against `ai stats --json` on that home, the Worklist against
+// `worklist --json` with a real Orthanc e2e.sh started). The app
 // opens locked: the test unlocks with E2E_PASSPHRASE, and at the end waits out the shortened
 // idle lock (COUNTERSIGN_IDLE_LOCK_SECS) to see signing ask for the passphrase again. Speaks the
 // W3C WebDriver protocol directly (tests/wd.mjs).
@@ -41,6 +42,63 @@ async function openStudy(item, what) {
     `),
   );
   check(levels.levels > 3, `${what}: canvas is not blank (${levels.levels} grey levels, ${levels.mode})`);
+}
+
+// ---- The Worklist (issue 15) against the archive e2e.sh started (a real Orthanc): each row's
+// report state is what `countersign --json worklist` says for this home; the study not yet here
+// is opened from it: retrieved with its progress, then shown in the viewer, drawn.
+async function worklistAgainstTheCli() {
+  const started = Date.now();
+  await click(await find('[data-testid="open-worklist"]'));
+  const shown = await until("the worklist's rows", () =>
+    run(`const rows = [...document.querySelectorAll('[data-testid="worklist-row"]')];
+      return rows.length ? rows.map((r) => ({ study: r.dataset.study, report: r.dataset.report,
+        instances: r.querySelector('[data-testid="worklist-instances"]').textContent })) : null;`));
+  const truth = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "worklist"]));
+  const want = truth.map((r) => `${r.study}:${r.report}:${r.local_instances}/${r.instances}`).sort();
+  const got = shown.map((r) => `${r.study}:${r.report}:${r.instances}`).sort();
+  check(got.join() === want.join(), `the worklist's rows and report states are the CLI's (${got.join(" ")})`);
+  const demo = shown.find((r) => r.study === process.env.E2E_STUDY);
+  check(demo && demo.report !== "none", `the demo study's row says this department's report state (${demo?.report})`);
+  await writeFile(shot.replace(/\.png$/, "-worklist.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-worklist-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+  const study = process.env.E2E_WORKLIST_STUDY;
+  const sliceSha = `const p = document.querySelector('[data-testid="slice-position"]'); return p ? p.dataset.sha : null;`;
+  const before = await run(sliceSha);
+  // A cell of the row (WebDriver clicks a cell, not a table row).
+  await click(await find(`[data-testid="worklist-row"][data-study="${study}"] td`));
+  // The progress bar, or (a small study over loopback) the viewer already.
+  const progress = await until("the retrieval's progress or the viewer", () =>
+    run(`const p = document.querySelector('[data-testid="retrieve-progress"]');
+      if (p) return p.textContent.trim();
+      return document.querySelector('[data-testid="worklist"]') ? null : "done";`), 30000);
+  check(/Retriev|Storing|Asking|done/.test(progress), `opening it retrieves it (${progress})`);
+  await until("the retrieved study's first frame", async () => {
+    const now = await run(sliceSha);
+    return now && now !== before ? now : null;
+  }, 30000);
+  const levels = await until("a drawn canvas for the retrieved study", () =>
+    run(`
+      const c = document.querySelector('[data-testid="viewer-canvas"]');
+      const copy = document.createElement('canvas');
+      copy.width = c.width; copy.height = c.height;
+      const ctx = copy.getContext('2d');
+      ctx.drawImage(c, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i]);
+      return seen.size > 3 ? seen.size : null;
+    `));
+  const active = await run(`return document.querySelector('[data-testid="study-item"].active')?.dataset.study ?? null;`);
+  check(active === study && levels > 3, `then it opens in the viewer as a local study (${levels} grey levels)`);
+  const after = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "worklist"]));
+  const row = after.find((r) => r.study === study);
+  check(row && row.local_instances === row.instances, `and it is all here now (${row?.local_instances}/${row?.instances})`);
+  check(true, `worklist step took ${Date.now() - started} ms`);
 }
 
 /** Signs a new version of the findings section of the open (draft) report, and checks that its
@@ -395,6 +453,7 @@ try {
   await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
   await oversightAgainstTheCli();
+  await worklistAgainstTheCli();
   await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
   // The overlay follows the keyboard in the real window: a radiologist reads the window from it.
   // The key in one script, the overlay read in the next (the UI updates in between).

@@ -82,12 +82,7 @@ impl Home {
         }
 
         // A synthetic study (no patient data), imported so the report binds its images.
-        let spec = PhantomSpec {
-            seed: format!("countersign demo {network}"),
-            slices: 16,
-            size: 128,
-            ..Default::default()
-        };
+        let spec = demo_phantom(&network.to_string());
         let staging = self.dir().join("demo-phantom");
         let files = write_phantom_series(&spec, &staging)?;
         let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -205,5 +200,15 @@ impl Home {
             members,
             entries,
         })
+    }
+}
+
+/// The demo study's phantom for a network (the demo archive offers the same study again).
+pub(crate) fn demo_phantom(network: &str) -> PhantomSpec {
+    PhantomSpec {
+        seed: format!("countersign demo {network}"),
+        slices: 16,
+        size: 128,
+        ..Default::default()
     }
 }

@@ -17,6 +17,7 @@ use crate::home::Home;
 use crate::import::{Expected, ImportFailure, ImportProgress};
 
 mod delivery;
+pub mod demo;
 mod priors;
 mod rejection;
 mod retry;
@@ -25,6 +26,7 @@ mod worklist;
 pub use delivery::{
     Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, REJECTION,
 };
+pub use demo::{demo_archive_available, DemoArchive, DemoArchiveSummary, DEMO_ARCHIVE};
 pub use priors::PriorStudy;
 pub use retry::{backoff, retry_deliveries_forever, FIRST_BACKOFF, MAX_BACKOFF};
 pub use worklist::{WorklistQuery, WorklistRow};
@@ -147,6 +149,19 @@ pub struct Retrieval {
     pub refused: Vec<ImportFailure>,
     /// Stored, but with pixels the decoder refused (the viewer says why).
     pub undecodable: Vec<ImportFailure>,
+}
+
+/// Progress of a retrieval, for a progress bar (the desktop's `retrieve-progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetrieveProgress {
+    /// `retrieving` while the archive sends, then `storing` while the instances are checked
+    /// and stored (`instances` then counts those stored).
+    pub phase: &'static str,
+    pub instances: u64,
+    /// Bytes received so far.
+    pub bytes: u64,
+    /// Instances the archive says the study has, when it says.
+    pub total: Option<u64>,
 }
 
 /// Reads a date as `YYYYMMDD` from `YYYY-MM-DD` or `YYYYMMDD`.
@@ -352,6 +367,24 @@ impl Home {
         patient_id: Option<&str>,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<Retrieval> {
+        self.retrieve_with_progress(archive, study, patient_id, &mut |p| {
+            if p.phase == "retrieving" {
+                progress(ImportProgress {
+                    done: p.instances as usize,
+                    total: p.total.unwrap_or(0) as usize,
+                })
+            }
+        })
+    }
+
+    /// [`Home::retrieve`], its progress in instances and bytes, retrieving then storing.
+    pub fn retrieve_with_progress(
+        &mut self,
+        archive: &str,
+        study: &str,
+        patient_id: Option<&str>,
+        progress: &mut dyn FnMut(RetrieveProgress),
+    ) -> Result<Retrieval> {
         let config = self.archive(archive)?;
         let client = config.client()?;
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
@@ -395,11 +428,20 @@ impl Home {
         .clone();
         let staging = Staging::new(self.dir())?;
         let started = std::time::Instant::now();
+        let total = found.instances;
+        let mut bytes = 0u64;
         let fetched = client
             .retrieve(study, &staging.0, &config.limits(), &mut |n| {
-                progress(ImportProgress {
-                    done: n,
-                    total: found.instances.unwrap_or(0) as usize,
+                // The file just written: one stat per instance, for the bar's megabytes.
+                if let Some(last) = n.checked_sub(1) {
+                    let file = countersign_pacs::instance_file(&staging.0, last);
+                    bytes += std::fs::metadata(file).map_or(0, |m| m.len());
+                }
+                progress(RetrieveProgress {
+                    phase: "retrieving",
+                    instances: n as u64,
+                    bytes,
+                    total,
                 })
             })
             .map_err(|e| config.error(e))?;
@@ -414,7 +456,15 @@ impl Home {
             study: study.to_string(),
             patient_id: found.patient_id.clone(),
         };
-        let mut summary = self.import_files(&fetched.files, Some(&expect), &mut |_| {})?;
+        let received = fetched.bytes;
+        let mut summary = self.import_files(&fetched.files, Some(&expect), &mut |p| {
+            progress(RetrieveProgress {
+                phase: "storing",
+                instances: p.done as u64,
+                bytes: received,
+                total: Some(p.total as u64),
+            })
+        })?;
         // Failures name the instance's place in the retrieval, not the staging path.
         let short = |f: &mut ImportFailure| {
             if let Some(name) = Path::new(&f.path).file_name() {

@@ -594,6 +594,113 @@ export interface TemplateRef {
   sections: number;
 }
 
+/** An archive as configured in the home (`pacs list --json`). */
+export interface ArchiveConfig {
+  name: string;
+  protocol: "dicomweb" | "dimse";
+  /** DICOMweb: the base URL under which /studies is. */
+  url?: string;
+  /** DIMSE: AET@HOST:PORT, and the AE title this home calls itself. */
+  address?: string;
+  calling_aet?: string;
+  /** DIMSE without C-GET: retrieved by C-MOVE, received on this port of this machine. */
+  move_port?: number;
+  timeout_s: number;
+  store_back: boolean;
+}
+
+/** What `pacs_test` found: the round trip of a C-ECHO or a one-study QIDO-RS search. */
+export interface ArchiveTest {
+  archive: string;
+  protocol: string;
+  rtt_ms: number;
+}
+
+/** A study on an archive, and where this department stands on it. */
+export interface WorklistRow {
+  archive: string;
+  study: string;
+  patient: string | null;
+  patient_id: string | null;
+  /** YYYYMMDD. */
+  date: string | null;
+  modalities: string[];
+  description: string | null;
+  accession: string | null;
+  /** What the archive says it holds, when it says. */
+  instances: number | null;
+  /** Instances already in this home's image store. */
+  local_instances: number;
+  /** `none`, or the state of this department's most advanced report on it. */
+  report: string;
+  /** Set when the archive did not answer: the row is its last answer, of this time. */
+  archive_answered_ms?: number;
+}
+
+/** How one archive answered the worklist's search. */
+export interface ArchiveAnswer {
+  archive: string;
+  /** `answered` now; `kept`: it did not answer, its last list is shown; `unreachable`: nothing kept. */
+  state: "answered" | "kept" | "unreachable";
+  answered_ms?: number;
+  error?: AppErrorWire;
+}
+
+export interface Worklist {
+  rows: WorklistRow[];
+  archives: ArchiveAnswer[];
+}
+
+/** A `retrieve-progress` event. */
+export interface RetrieveProgress {
+  study: string;
+  phase: "retrieving" | "storing" | "done";
+  instances: number;
+  bytes: number;
+  total: number | null;
+}
+
+export interface Retrieval {
+  archive: string;
+  study: string;
+  instances: number;
+  bytes: number;
+  duplicates: number;
+  refused: { path: string; reason: string }[];
+  undecodable: { path: string; reason: string }[];
+}
+
+export interface DemoArchiveSummary {
+  archive: string;
+  url: string;
+  studies: string[];
+  instances: number;
+  seconds: number;
+}
+
+/** Whether this machine can start a demo archive (Orthanc installed), and the one running. */
+export interface DemoArchiveStatus {
+  available: boolean;
+  running: DemoArchiveSummary | null;
+}
+
+/** Calls `onProgress` with each `retrieve-progress` event of `study` until the returned function
+ *  is called: the app's events in the app; in the mock build, the window's events of that name. */
+async function onRetrieveProgress(study: string, onProgress: (p: RetrieveProgress) => void): Promise<() => void> {
+  if (import.meta.env.MODE === "mock" || !("__TAURI_INTERNALS__" in window)) {
+    const handler = (e: Event) => {
+      const p = (e as CustomEvent<RetrieveProgress>).detail;
+      if (p.study === study) onProgress(p);
+    };
+    window.addEventListener("retrieve-progress", handler);
+    return () => window.removeEventListener("retrieve-progress", handler);
+  }
+  const { listen } = await import("@tauri-apps/api/event");
+  return listen<RetrieveProgress>("retrieve-progress", (e) => {
+    if (e.payload.study === study) onProgress(e.payload);
+  });
+}
+
 /** An error from a command, with its stable code (see ERROR_CODES in countersign-app) and, when
  *  a rule refused an entry, that rule's code. */
 export class CommandError extends Error {
@@ -710,4 +817,27 @@ export const api = {
   /** The AI reviewer's figures per model and version (what `ai stats --json` gives). */
   aiStats: (filter: AiStatsFilter) =>
     call<AiStats>("ai_stats", { model: filter.model || null, since: filter.since || null, modality: filter.modality || null }),
+  /** The archives this home knows. */
+  pacsList: () => call<ArchiveConfig[]>("pacs_list"),
+  /** Adds an archive: a DICOMweb URL, or a DIMSE AET@HOST:PORT with the AE title to call as. */
+  pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }) =>
+    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint }),
+  pacsRemove: (name: string) => call<null>("pacs_remove", { name }),
+  /** Whether the archive answers, with the round trip. */
+  pacsTest: (name: string) => call<ArchiveTest>("pacs_test", { name }),
+  /** The worklist of every archive (or one): rows, and how each archive answered. */
+  worklist: (archive: string | null = null) => call<Worklist>("worklist", { archive, modality: null, since: null }),
+  /** Retrieves a study into the image store; `onProgress` hears its progress until it ends. */
+  retrieve: async (archive: string, study: string, patientId: string | null, onProgress: (p: RetrieveProgress) => void) => {
+    const stop = await onRetrieveProgress(study, onProgress);
+    try {
+      return await call<Retrieval>("retrieve", { archive, study, patientId });
+    } finally {
+      stop();
+    }
+  },
+  demoArchiveStatus: () => call<DemoArchiveStatus>("demo_archive_status"),
+  /** Starts a local Orthanc seeded with phantom studies, added as the archive `demo`. */
+  demoArchiveStart: () => call<DemoArchiveSummary>("demo_archive_start"),
+  demoArchiveStop: () => call<null>("demo_archive_stop"),
 };

@@ -498,7 +498,79 @@ const baseRows = (): StudyRow[] => [
     instances: 1, reports: [],
   },
   ...department.rows(),
+  ...retrievedRows,
 ];
+
+// --- The archives and their worklist: `orthanc` answers; `legacy` (DIMSE) is down, its last list
+// kept; `?noarchive` starts with none configured (the "Connect an archive" pane).
+interface MockArchiveStudy { study: string; patient: string; patient_id: string; date: string; modality: string; description: string; accession: string; instances: number }
+const archiveStudies: Record<string, MockArchiveStudy[]> = {
+  orthanc: [
+    { study: "2.25.7001", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20260301", modality: "CT", description: "CT chest follow-up", accession: "ACC7001", instances: 3 },
+    { study: "2.25.7002", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20250911", modality: "MR", description: "MR brain", accession: "ACC7002", instances: 4 },
+    { study: "2.25.7003", patient: "Phantom^Another", patient_id: "ANOTHER-0001", date: "20260215", modality: "US", description: "US abdomen", accession: "ACC7003", instances: 2 },
+    { study, patient: "Phantom^Ramp", patient_id: "RAMP-0001", date: "20260101", modality: "CT", description: "Synthetic ramp", accession: "ACC1234", instances: 2 },
+    { study: conflictStudy, patient: "Phantom^Conflict", patient_id: "CONFLICT-0001", date: "20260102", modality: "CT", description: "Signed off twice", accession: "ACC5678", instances: 2 },
+  ],
+  legacy: [
+    { study: "2.25.7101", patient: "Phantom^Kept", patient_id: "KEPT-0001", date: "20260110", modality: "CR", description: "Chest X-ray", accession: "ACC7101", instances: 1 },
+  ],
+  demo: [
+    { study: "2.25.7201", patient: "Phantom^Shepp-Logan", patient_id: "PHANTOM-0001", date: "20260220", modality: "CT", description: "CT head follow-up", accession: "DEMO20260220", instances: 24 },
+  ],
+};
+/** When the down archive last answered (its kept list's time). */
+export const LEGACY_ANSWERED_MS = Date.UTC(2026, 0, 12, 14, 2);
+const mockArchives: { name: string; protocol: "dicomweb" | "dimse"; url?: string; address?: string; calling_aet?: string; move_port?: number; timeout_s: number; store_back: boolean }[] =
+  new URLSearchParams(globalThis.location?.search ?? "").has("noarchive") ? [] : [
+    { name: "orthanc", protocol: "dicomweb", url: "http://pacs.example:8042/dicom-web", timeout_s: 30, store_back: false },
+    { name: "legacy", protocol: "dimse", address: "ARCHIVE@10.1.2.3:104", calling_aet: "COUNTERSIGN", timeout_s: 30, store_back: false },
+  ];
+let demoRunning = false;
+/** Studies retrieved from an archive: local now, on the study list. */
+const retrievedRows: StudyRow[] = [];
+
+function mockWorklist() {
+  const local = new Map(rows().map((r) => [r.study, r]));
+  const out: { rows: unknown[]; archives: unknown[] } = { rows: [], archives: [] };
+  for (const a of mockArchives) {
+    const down = a.name === "legacy" || (a.name === "demo" && !demoRunning);
+    out.archives.push(down
+      ? { archive: a.name, state: "kept", answered_ms: LEGACY_ANSWERED_MS, error: { code: "pacs_unreachable", message: `archive ${a.name} is unreachable: connection refused` } }
+      : { archive: a.name, state: "answered" });
+    for (const s of archiveStudies[a.name] ?? []) {
+      const here = local.get(s.study);
+      const state = here?.reports.filter((r) => !r.moved_to).at(-1)?.status ?? "none";
+      out.rows.push({
+        archive: a.name, study: s.study, patient: s.patient, patient_id: s.patient_id, date: s.date, modalities: [s.modality],
+        description: s.description, accession: s.accession, instances: s.instances, local_instances: here ? s.instances : 0,
+        report: state, ...(down ? { archive_answered_ms: LEGACY_ANSWERED_MS } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** A retrieval as the app does it: progress (as `retrieve-progress` events), then the study is local. */
+async function mockRetrieve(archive: string, uid: string) {
+  const s = (archiveStudies[archive] ?? []).find((x) => x.study === uid);
+  if (!mockArchives.some((a) => a.name === archive)) throw { code: "not_found", message: `archive ${archive} (see \`pacs list\`) not found` };
+  if (archive === "legacy") throw { code: "pacs_unreachable", message: `archive ${archive}: connection refused` };
+  if (!s) throw { code: "not_found", message: `study ${uid} on archive ${archive} not found` };
+  const each = 512 * 512 * 2 + 1200;
+  const tell = (phase: string, n: number) =>
+    window.dispatchEvent(new CustomEvent("retrieve-progress", { detail: { study: uid, phase, instances: n, bytes: n * each, total: s.instances } }));
+  // Slow enough for a test (and a person) to see the bar move.
+  for (let n = 1; n <= s.instances; n++) {
+    await new Promise((r) => setTimeout(r, 250));
+    tell("retrieving", n);
+  }
+  tell("done", s.instances);
+  if (!retrievedRows.some((r) => r.study === uid)) {
+    retrievedRows.push({ study: uid, patient: s.patient, date: s.date, modality: s.modality, description: s.description, instances: s.instances, reports: [] });
+  }
+  return { archive, study: uid, instances: s.instances, bytes: s.instances * each, duplicates: 0, refused: [], undecodable: [] };
+}
 
 /** A study whose one image the decode worker refused (as a segmented-LUT bomb is). */
 const undecodableStudy = "2.25.8888";
@@ -824,6 +896,45 @@ export function installMocks() {
         return department.stats({ model: a.model ?? null, since: a.since ?? null, modality: a.modality ?? null });
       case "verify":
         return { ok: true, entries: (reports.find((x) => x.report === a.report) ?? report).provenance.length, forks: 0, split_views: 0, rolled_back: 0, problems: [], seconds: 0.0012 };
+      case "pacs_list":
+        return mockArchives;
+      case "pacs_add": {
+        if (!/^[A-Za-z0-9._-]{1,64}$/.test(a.name ?? "")) throw { code: "invalid_input", message: `${JSON.stringify(a.name)} is not an archive name (1 to 64 letters, digits, '-', '_' or '.')` };
+        if (!!a.dicomweb === !!a.dimse) throw { code: "invalid_input", message: "give either a DICOMweb URL or a DIMSE address AET@HOST:PORT" };
+        if (mockArchives.some((x) => x.name === a.name)) throw { code: "invalid_input", message: `an archive named ${a.name} is already configured (pacs remove ${a.name} first)` };
+        const added = a.dicomweb
+          ? { name: a.name, protocol: "dicomweb" as const, url: a.dicomweb, timeout_s: 30, store_back: false }
+          : { name: a.name, protocol: "dimse" as const, address: a.dimse, calling_aet: a.callingAet || "COUNTERSIGN",
+              ...(a.movePort ? { move_port: Number(a.movePort) } : {}), timeout_s: 30, store_back: false };
+        mockArchives.push(added);
+        return added;
+      }
+      case "pacs_remove": {
+        const i = mockArchives.findIndex((x) => x.name === a.name);
+        if (i < 0) throw { code: "not_found", message: `archive ${a.name} (see \`pacs list\`) not found` };
+        mockArchives.splice(i, 1);
+        return null;
+      }
+      case "pacs_test":
+        if (a.name === "legacy") throw { code: "pacs_unreachable", message: "archive legacy: connection refused" };
+        return { archive: a.name, protocol: "dicomweb", rtt_ms: 3.2 };
+      case "worklist":
+        return mockWorklist();
+      case "retrieve":
+        return mockRetrieve(a.archive, a.study);
+      case "deliveries":
+        return [];
+      case "demo_archive_status":
+        return { available: true, running: demoRunning ? { archive: "demo", url: "http://127.0.0.1:41234/dicom-web", studies: ["2.25.7201"], instances: 24, seconds: 1.2 } : null };
+      case "demo_archive_start":
+        demoRunning = true;
+        if (!mockArchives.some((x) => x.name === "demo")) {
+          mockArchives.push({ name: "demo", protocol: "dicomweb", url: "http://127.0.0.1:41234/dicom-web", timeout_s: 30, store_back: false });
+        }
+        return { archive: "demo", url: "http://127.0.0.1:41234/dicom-web", studies: ["2.25.7201"], instances: 24, seconds: 1.2 };
+      case "demo_archive_stop":
+        demoRunning = false;
+        return null;
       default:
         throw { code: "invalid_input", message: `the mock has no command ${cmd}` };
     }
