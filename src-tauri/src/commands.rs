@@ -466,12 +466,26 @@ fn finalize_report(
     passphrase: Option<String>,
 ) -> Reply<String> {
     let passphrase = passphrase.map(Passphrase::new);
-    desk.act(|h| {
-        let report = entry_id(&report)?;
+    let report = entry_id(&report).map_err(|e| e.to_wire())?;
+    let id = desk.act(|h| {
         h.reauthenticate(passphrase.as_ref())?;
         h.report_finalize(report)
-    })
-    .map(|id| id.to_hex())
+    })?;
+    store_back(&desk, report);
+    Ok(id.to_hex())
+}
+
+/// After a sign-off or an addendum: the report goes to the store-back archives, on the
+/// background node's delivery thread (see `countersign_app::sync::Service`). The signature is
+/// durable already and the command has succeeded: a slow or down archive holds up nothing,
+/// and a failed delivery is recorded and retried with back-off.
+fn store_back(desk: &Desk, report: countersign_app::ledger::EntryId) {
+    let queued = desk
+        .sync_handle()
+        .and_then(|node| node.deliver(report).map_err(|e| e.to_wire()));
+    if let Err(e) = queued {
+        tracing::warn!(code = e.code, "the report was not queued for store-back");
+    }
 }
 
 /// Settles a conflict between sign-offs: this attending keeps `keep`; the others stay in the
@@ -496,8 +510,10 @@ fn mark_preliminary(desk: State<'_, Desk>, report: String) -> Reply<String> {
 
 #[tauri::command]
 fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
-    desk.act(|h| h.report_addendum(entry_id(&report)?, &text))
-        .map(|id| id.to_hex())
+    let report = entry_id(&report).map_err(|e| e.to_wire())?;
+    let id = desk.act(|h| h.report_addendum(report, &text))?;
+    store_back(&desk, report);
+    Ok(id.to_hex())
 }
 
 /// Signs a length between two image points; the app computes it from the file's Pixel Spacing.

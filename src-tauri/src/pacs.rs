@@ -94,7 +94,8 @@ pub(crate) fn pacs_list(desk: State<'_, Desk>) -> Reply<Vec<ArchiveConfig>> {
 
 /// Adds an archive: a DICOMweb base URL, or a DIMSE `AET@HOST:PORT` with the AE title this
 /// home calls itself (`COUNTERSIGN` unless given), and for an archive without C-GET the port
-/// its C-MOVE delivers to. Checked, not contacted (`pacs_test` does).
+/// its C-MOVE delivers to; with `store_back`, signed-off reports are sent there. Checked, not
+/// contacted (`pacs_test` does).
 #[tauri::command]
 pub(crate) fn pacs_add(
     desk: State<'_, Desk>,
@@ -103,6 +104,7 @@ pub(crate) fn pacs_add(
     dimse: Option<String>,
     calling_aet: Option<String>,
     move_port: Option<u16>,
+    store_back: Option<bool>,
 ) -> Reply<ArchiveConfig> {
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let (dicomweb, dimse, calling_aet) = (given(dicomweb), given(dimse), given(calling_aet));
@@ -128,7 +130,11 @@ pub(crate) fn pacs_add(
         }
     })()
     .map_err(|e| e.to_wire())?;
-    desk.act(|h| h.pacs_add(name.trim(), endpoint, ArchiveOptions::default()))
+    let options = ArchiveOptions {
+        store_back: store_back.unwrap_or(false),
+        ..ArchiveOptions::default()
+    };
+    desk.act(|h| h.pacs_add(name.trim(), endpoint, options))
 }
 
 /// Forgets an archive.

@@ -257,3 +257,65 @@ fn progress_events_are_one_per_interval_and_phase() {
     assert!(throttle.due(at(1000), "storing"));
     assert!(!throttle.due(at(1001), "storing"));
 }
+
+/// A report signed in the desktop reaches the archive configured to store reports back by
+/// itself: the background node's delivery thread sends it (the command does not wait for the
+/// archive), and records it delivered. Here an addendum to the demo's final report, which is
+/// stored back as a sign-off is.
+#[test]
+fn an_addendum_signed_in_the_desktop_is_stored_back_to_the_archive_by_itself() {
+    use_this_harness_as_decode_worker();
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
+    harness.json(
+        "open_demo",
+        json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
+    );
+    let demo = harness.json("demo_archive_start", json!({}));
+    let added = harness.json(
+        "pacs_add",
+        json!({ "name": "back", "dicomweb": demo["url"], "storeBack": true }),
+    );
+    assert_eq!(added["store_back"], true);
+    let studies = harness.json("studies", json!({}));
+    let report = studies["studies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["reports"].as_array().unwrap().iter())
+        .find(|r| r["status"] == "final")
+        .expect("the demo has a final report")["report"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(harness.json("deliveries", json!({})), json!([]));
+
+    harness.json(
+        "add_addendum",
+        json!({ "report": report, "text": "Compared with the prior: unchanged." }),
+    );
+    // Delivered by the node's thread, not by the command: wait for its record (a condition
+    // polled against a deadline).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let delivered = loop {
+        let list = harness.json("deliveries", json!({}));
+        if let Some(d) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["archive"] == "back" && d["report"] == report.as_str())
+        {
+            if d["state"] == "delivered" {
+                break d.clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered within a minute: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(delivered["sop_instance"].is_string(), "{delivered}");
+    harness.json("demo_archive_stop", json!({}));
+}

@@ -28,7 +28,10 @@ pub use delivery::{
 };
 pub use demo::{demo_archive_available, DemoArchive, DemoArchiveSummary, DEMO_ARCHIVE};
 pub use priors::PriorStudy;
-pub use retry::{backoff, retry_deliveries_forever, FIRST_BACKOFF, MAX_BACKOFF};
+pub use retry::{
+    backoff, deliver_until_closed, retry_deliveries_forever, DELIVERY_QUEUE, FIRST_BACKOFF,
+    MAX_BACKOFF,
+};
 pub use worklist::{WorklistQuery, WorklistRow};
 
 /// Where a home keeps its archives (the store's meta table, as a JSON array).

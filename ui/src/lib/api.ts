@@ -820,8 +820,9 @@ export const api = {
   /** The archives this home knows. */
   pacsList: () => call<ArchiveConfig[]>("pacs_list"),
   /** Adds an archive: a DICOMweb URL, or a DIMSE AET@HOST:PORT with the AE title to call as. */
-  pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }) =>
-    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint }),
+  /** Adds an archive; with `storeBack`, signed-off reports (and addenda) are sent there. */
+  pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }, storeBack = false) =>
+    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint, storeBack }),
   pacsRemove: (name: string) => call<null>("pacs_remove", { name }),
   /** Whether the archive answers, with the round trip. */
   pacsTest: (name: string) => call<ArchiveTest>("pacs_test", { name }),

@@ -903,9 +903,9 @@ export function installMocks() {
         if (!!a.dicomweb === !!a.dimse) throw { code: "invalid_input", message: "give either a DICOMweb URL or a DIMSE address AET@HOST:PORT" };
         if (mockArchives.some((x) => x.name === a.name)) throw { code: "invalid_input", message: `an archive named ${a.name} is already configured (pacs remove ${a.name} first)` };
         const added = a.dicomweb
-          ? { name: a.name, protocol: "dicomweb" as const, url: a.dicomweb, timeout_s: 30, store_back: false }
+          ? { name: a.name, protocol: "dicomweb" as const, url: a.dicomweb, timeout_s: 30, store_back: !!a.storeBack }
           : { name: a.name, protocol: "dimse" as const, address: a.dimse, calling_aet: a.callingAet || "COUNTERSIGN",
-              ...(a.movePort ? { move_port: Number(a.movePort) } : {}), timeout_s: 30, store_back: false };
+              ...(a.movePort ? { move_port: Number(a.movePort) } : {}), timeout_s: 30, store_back: !!a.storeBack };
         mockArchives.push(added);
         return added;
       }

@@ -1,4 +1,5 @@
-//! Failed deliveries tried again by themselves, with back-off, while a `serve` node runs.
+//! Failed deliveries tried again by themselves, with back-off, while a `serve` node or the
+//! desktop's background node runs; and, there, reports stored back as soon as they are signed.
 //!
 //! Store-back never blocks a signature: an archive that is down gets a `failed` record (see
 //! [`Home::store_back`]). Before, only `deliveries --retry` tried again, so a report signed while
@@ -134,14 +135,51 @@ const LOOK_EVERY: Duration = Duration::from_secs(30);
 /// How often archives are checked for reports moved by another home.
 const CORRECT_EVERY: Duration = Duration::from_secs(300);
 
-/// Runs for the life of the process (a `serve` node's): retries what is due, then sleeps until
-/// the next one is due or [`LOOK_EVERY`] has passed. `first` is the first back-off
+/// Runs for the life of the process (a `serve` node's): see [`deliver_until_closed`], with
+/// nothing ever asked to be delivered now and nothing that closes.
+pub fn retry_deliveries_forever(home: Home, first: Duration) {
+    let (_never_closed, asked) = std::sync::mpsc::sync_channel(1);
+    deliver_until_closed(home, first, asked);
+}
+
+/// The most reports waiting to be stored back at once (a sign-off asks for one; a sender
+/// waits, losing none, once this many wait — a radiologist does not sign 256 reports within
+/// one archive's timeout).
+pub const DELIVERY_QUEUE: usize = 256;
+
+/// Delivers each report `asked` names as soon as it is asked ([`Home::store_back`]: after a
+/// sign-off or an addendum), and between asks retries what is due, then waits until the next
+/// one is due or [`LOOK_EVERY`] has passed; every few minutes it corrects archives holding a
+/// report that a move arriving by sync took out of their study. Ends (dropping `home`, and the
+/// key it holds) once every sender of `asked` is gone. `first` is the first back-off
 /// ([`super::FIRST_BACKOFF`] unless a test asks for less). Errors are logged (archive names,
 /// codes and counts; never a patient's data) and the loop goes on.
-pub fn retry_deliveries_forever(mut home: Home, first: Duration) {
+pub fn deliver_until_closed(
+    mut home: Home,
+    first: Duration,
+    asked: std::sync::mpsc::Receiver<countersign_ledger::EntryId>,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
     let look = first.min(LOOK_EVERY);
     let mut corrected_at: Option<std::time::Instant> = None;
+    let mut wait = Duration::ZERO;
     loop {
+        match asked.recv_timeout(wait) {
+            Ok(report) => match home.store_back(report) {
+                Ok(records) => {
+                    for d in &records {
+                        tracing::info!(
+                            archive = %d.archive,
+                            state = %d.state,
+                            "report stored back after its sign-off"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e.loggable(), "store-back failed"),
+            },
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
         match home.retry_due_deliveries(crate::home::now_ms(), first) {
             Ok(tried) => {
                 for d in &tried {
@@ -162,15 +200,15 @@ pub fn retry_deliveries_forever(mut home: Home, first: Duration) {
                 tracing::warn!(error = %e.loggable(), "correcting archives failed");
             }
         }
-        let wait = match home.next_delivery_due(first) {
+        wait = match home.next_delivery_due(first) {
             Ok(Some(due)) => {
                 Duration::from_millis(due.saturating_sub(crate::home::now_ms())).min(look)
             }
             _ => look,
-        };
+        }
         // At least a moment between passes, so a record due in the past (a clock set back)
         // cannot make the loop spin.
-        std::thread::sleep(wait.max(Duration::from_millis(100)));
+        .max(Duration::from_millis(100));
     }
 }
 

@@ -10,6 +10,7 @@ mod peers;
 
 use std::time::Duration;
 
+use countersign_ledger::EntryId;
 use countersign_sync::{Command, Config, SyncReport};
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -274,6 +275,8 @@ pub struct Service {
     runtime: tokio::runtime::Runtime,
     commands: tokio::sync::mpsc::Sender<Command>,
     listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Reports to store back now; dropped with the service, which ends its delivery thread.
+    deliver: std::sync::mpsc::SyncSender<EntryId>,
 }
 
 /// What the desktop shows about sync.
@@ -286,8 +289,27 @@ pub struct ServiceStatus {
 
 impl Service {
     /// Starts a node on `home` (which must have an identity, unsealed or with a passphrase
-    /// source) and returns at once.
+    /// source) and returns at once. Beside it, on a handle and a thread of their own, reports
+    /// are stored back when asked ([`ServiceHandle::deliver`]) and failed deliveries retried
+    /// with back-off (see [`crate::pacs::deliver_until_closed`]), until the service stops.
     pub fn start(home: Home, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
+        Service::start_with_backoff(home, listen, peers, mdns, crate::pacs::FIRST_BACKOFF)
+    }
+
+    /// [`Service::start`] with the first back-off of failed deliveries given (tests).
+    pub fn start_with_backoff(
+        mut home: Home,
+        listen: &[String],
+        peers: &[String],
+        mdns: bool,
+        first_backoff: Duration,
+    ) -> Result<Service> {
+        let deliveries = home.open_again()?;
+        let (deliver, asked) = std::sync::mpsc::sync_channel(crate::pacs::DELIVERY_QUEUE);
+        std::thread::Builder::new()
+            .name("delivery".into())
+            .spawn(move || crate::pacs::deliver_until_closed(deliveries, first_backoff, asked))
+            .map_err(AppError::io("starting the deliveries"))?;
         let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
         let runtime = runtime()?;
         let _entered = runtime.enter();
@@ -305,6 +327,7 @@ impl Service {
             runtime,
             commands,
             listen,
+            deliver,
         })
     }
 
@@ -313,6 +336,7 @@ impl Service {
         ServiceHandle {
             commands: self.commands.clone(),
             listen: self.listen.clone(),
+            deliver: self.deliver.clone(),
         }
     }
 
@@ -335,9 +359,19 @@ impl Service {
 pub struct ServiceHandle {
     commands: tokio::sync::mpsc::Sender<Command>,
     listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    deliver: std::sync::mpsc::SyncSender<EntryId>,
 }
 
 impl ServiceHandle {
+    /// Stores `report` back to every store-back archive, on the service's delivery thread (a
+    /// slow archive holds up nothing here); a failure is recorded and retried with back-off.
+    /// Waits only when [`crate::pacs::DELIVERY_QUEUE`] reports already wait.
+    pub fn deliver(&self, report: EntryId) -> Result<()> {
+        self.deliver
+            .send(report)
+            .map_err(|_| AppError::Sync("the delivery thread has stopped".into()))
+    }
+
     /// Peers, last sync and listen addresses, as the node has them now.
     pub async fn status(&self) -> Result<ServiceStatus> {
         let (reply, answer) = oneshot::channel();
