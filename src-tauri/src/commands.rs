@@ -466,25 +466,34 @@ fn finalize_report(
     passphrase: Option<String>,
 ) -> Reply<String> {
     let passphrase = passphrase.map(Passphrase::new);
-    let report = entry_id(&report).map_err(|e| e.to_wire())?;
     let id = desk.act(|h| {
+        let report = entry_id(&report)?;
         h.reauthenticate(passphrase.as_ref())?;
-        h.report_finalize(report)
+        let id = h.report_finalize(report)?;
+        queue_store_back(h, report);
+        Ok(id)
     })?;
-    store_back(&desk, report);
+    wake_deliveries(&desk);
     Ok(id.to_hex())
 }
 
-/// After a sign-off or an addendum: the report goes to the store-back archives, on the
-/// background node's delivery thread (see `countersign_app::sync::Service`). The signature is
-/// durable already and the command has succeeded: a slow or down archive holds up nothing,
-/// and a failed delivery is recorded and retried with back-off.
-fn store_back(desk: &Desk, report: countersign_app::ledger::EntryId) {
-    let queued = desk
-        .sync_handle()
-        .and_then(|node| node.deliver(report).map_err(|e| e.to_wire()));
-    if let Err(e) = queued {
-        tracing::warn!(code = e.code, "the report was not queued for store-back");
+/// After a sign-off or an addendum (signed, and the command's answer already decided): the
+/// report is queued in the home's delivery list for every store-back archive. A failure to
+/// queue is logged, never the command's error: the signature stands.
+fn queue_store_back(home: &mut countersign_app::Home, report: countersign_app::ledger::EntryId) {
+    if let Err(e) = home.queue_store_back(report) {
+        tracing::warn!(code = e.code(), error = %e.loggable(), "store-back not queued");
+    }
+}
+
+/// Wakes the background node's delivery thread to send what was queued (see
+/// `countersign_app::sync::Service`): a slow or down archive holds up nothing here, and a
+/// failed send is recorded and retried with back-off. Not running (it starts at the next
+/// unlock): the queued record waits in the home.
+fn wake_deliveries(desk: &Desk) {
+    match desk.sync_handle() {
+        Ok(node) => node.wake_deliveries(),
+        Err(e) => tracing::info!(code = e.code, "deliveries not woken: no background node"),
     }
 }
 
@@ -510,9 +519,13 @@ fn mark_preliminary(desk: State<'_, Desk>, report: String) -> Reply<String> {
 
 #[tauri::command]
 fn add_addendum(desk: State<'_, Desk>, report: String, text: String) -> Reply<String> {
-    let report = entry_id(&report).map_err(|e| e.to_wire())?;
-    let id = desk.act(|h| h.report_addendum(report, &text))?;
-    store_back(&desk, report);
+    let id = desk.act(|h| {
+        let report = entry_id(&report)?;
+        let id = h.report_addendum(report, &text)?;
+        queue_store_back(h, report);
+        Ok(id)
+    })?;
+    wake_deliveries(&desk);
     Ok(id.to_hex())
 }
 

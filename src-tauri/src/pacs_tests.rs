@@ -295,6 +295,17 @@ fn an_addendum_signed_in_the_desktop_is_stored_back_to_the_archive_by_itself() {
         "add_addendum",
         json!({ "report": report, "text": "Compared with the prior: unchanged." }),
     );
+    // In the home's delivery list when the command returns (queued, or already sent): never
+    // only a message in memory that a quit or a lock would lose.
+    let listed = harness.json("deliveries", json!({}));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["archive"] == "back" && d["report"] == report.as_str()),
+        "{listed}"
+    );
     // Delivered by the node's thread, not by the command: wait for its record (a condition
     // polled against a deadline).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

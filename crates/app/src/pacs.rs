@@ -24,12 +24,12 @@ mod retry;
 mod worklist;
 
 pub use delivery::{
-    Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, REJECTION,
+    Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, QUEUED, REJECTION,
 };
 pub use demo::{demo_archive_available, DemoArchive, DemoArchiveSummary, DEMO_ARCHIVE};
 pub use priors::PriorStudy;
 pub use retry::{
-    backoff, deliver_until_closed, retry_deliveries_forever, DELIVERY_QUEUE, FIRST_BACKOFF,
+    backoff, deliver_until_stopped, retry_deliveries_forever, DeliveryWake, FIRST_BACKOFF,
     MAX_BACKOFF,
 };
 pub use worklist::{WorklistQuery, WorklistRow};

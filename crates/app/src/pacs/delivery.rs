@@ -11,6 +11,10 @@ use super::*;
 pub const DELIVERY: &str = "delivery";
 /// A record's kind: the IOCM rejection note sent into a study the report was wrongly filed in.
 pub const REJECTION: &str = "rejection";
+/// The state of a delivery asked for and not yet tried: written before the first send, so a
+/// report signed off is never only a message in memory (an app that quits, a key that locks,
+/// a send that crashes leave it queued, and the next delivery pass sends it).
+pub const QUEUED: &str = "queued";
 /// The most instances one delivery record remembers (two per version of the report).
 pub const MAX_SENT: usize = 256;
 
@@ -228,17 +232,64 @@ impl Home {
         &mut self,
         report: countersign_ledger::EntryId,
     ) -> Result<Vec<DeliveryRecord>> {
+        let targets = self.queue_store_back(report)?;
+        let mut out = Vec::new();
+        for archive in targets {
+            out.push(self.attempt_delivery(report, &archive)?);
+        }
+        Ok(out)
+    }
+
+    /// Queues `report` for every archive configured with store-back (a [`QUEUED`] record each,
+    /// due at once, keeping what an earlier record knew the archive holds) and returns their
+    /// names. [`Home::store_back`] then sends at once; the desktop leaves the sending to its
+    /// delivery thread (see [`crate::pacs::deliver_until_stopped`]), which the record survives.
+    pub fn queue_store_back(&mut self, report: countersign_ledger::EntryId) -> Result<Vec<String>> {
         let targets: Vec<String> = self
             .pacs_list()?
             .into_iter()
             .filter(|a| a.store_back)
             .map(|a| a.name)
             .collect();
-        let mut out = Vec::new();
-        for archive in targets {
-            out.push(self.attempt_delivery(report, &archive)?);
+        if targets.is_empty() {
+            return Ok(targets);
         }
-        Ok(out)
+        let key = report.to_string();
+        let now = crate::home::now_ms();
+        let queued = targets.clone();
+        self.update_records(move |list| {
+            for archive in &queued {
+                let previous = list
+                    .iter()
+                    .position(|d| d.is(DELIVERY, &key, archive))
+                    .map(|i| list.remove(i));
+                let record = match previous {
+                    Some(p) => DeliveryRecord {
+                        state: QUEUED.into(),
+                        last_ms: now,
+                        error_code: None,
+                        error: None,
+                        ..p
+                    },
+                    None => DeliveryRecord {
+                        report: key.clone(),
+                        archive: archive.clone(),
+                        state: QUEUED.into(),
+                        sop_instance: None,
+                        pdf_sop_instance: None,
+                        attempts: 0,
+                        last_ms: now,
+                        error_code: None,
+                        error: None,
+                        kind: DELIVERY.into(),
+                        study: None,
+                        instances: Vec::new(),
+                    },
+                };
+                list.insert(0, record);
+            }
+        })?;
+        Ok(targets)
     }
 
     /// Reads, changes and writes back the delivery list, bounded: the oldest delivered

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::{DeliveryRecord, REJECTION};
+use super::{DeliveryRecord, QUEUED, REJECTION};
 use crate::error::{AppError, Result};
 use crate::home::Home;
 
@@ -33,13 +33,19 @@ pub fn backoff(attempts: u32, first: Duration) -> Duration {
 }
 
 impl DeliveryRecord {
-    /// When a failed record is next tried by itself (ms since the epoch): its last try plus
-    /// the [`backoff`] its attempts have earned. `None` for one delivered.
+    /// When a record is next tried by itself (ms since the epoch): a queued one at once (from
+    /// when it was queued), a failed one at its last try plus the [`backoff`] its attempts have
+    /// earned. `None` for one delivered.
     pub fn due_ms(&self, first: Duration) -> Option<u64> {
-        (self.state == "failed").then(|| {
-            let wait = u64::try_from(backoff(self.attempts, first).as_millis()).unwrap_or(u64::MAX);
-            self.last_ms.saturating_add(wait)
-        })
+        match self.state.as_str() {
+            QUEUED => Some(self.last_ms),
+            "failed" => {
+                let wait =
+                    u64::try_from(backoff(self.attempts, first).as_millis()).unwrap_or(u64::MAX);
+                Some(self.last_ms.saturating_add(wait))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -48,7 +54,7 @@ impl Home {
     /// corrects every archive holding a report in a study it has since been moved away from
     /// (a move that came by sync from another home: see [`Home::correct_archives`]).
     pub fn deliveries_retry(&mut self) -> Result<Vec<DeliveryRecord>> {
-        let mut out = self.retry_failed(|_| true)?;
+        let mut out = self.retry_failed(|_| true, &|| false)?;
         out.extend(self.correct_moved()?);
         Ok(out)
     }
@@ -62,7 +68,10 @@ impl Home {
         now_ms: u64,
         first: Duration,
     ) -> Result<Vec<DeliveryRecord>> {
-        self.retry_failed(|d| d.due_ms(first).is_some_and(|due| due <= now_ms))
+        self.retry_failed(
+            |d| d.due_ms(first).is_some_and(|due| due <= now_ms),
+            &|| false,
+        )
     }
 
     /// When the next failed delivery or rejection is due (ms since the epoch), if any is.
@@ -74,17 +83,23 @@ impl Home {
             .min())
     }
 
+    /// Tries the queued and failed records `due` picks, one after another, until `stop` says
+    /// so (checked before each: a key locked meanwhile starts no further send).
     fn retry_failed(
         &mut self,
         due: impl Fn(&DeliveryRecord) -> bool,
+        stop: &dyn Fn() -> bool,
     ) -> Result<Vec<DeliveryRecord>> {
         let failed: Vec<DeliveryRecord> = self
             .deliveries()?
             .into_iter()
-            .filter(|d| d.state == "failed" && due(d))
+            .filter(|d| (d.state == "failed" || d.state == QUEUED) && due(d))
             .collect();
         let mut out = Vec::new();
         for d in failed {
+            if stop() {
+                break;
+            }
             let tried = crate::viewer::entry_id(&d.report).and_then(|id| {
                 if d.kind == REJECTION {
                     let study = d.study.clone().unwrap_or_default();
@@ -118,10 +133,10 @@ impl Home {
         };
         let kept = record.clone();
         self.update_records(move |list| {
-            if let Some(r) = list
-                .iter_mut()
-                .find(|r| r.is(&kept.kind, &kept.report, &kept.archive) && r.state == "failed")
-            {
+            if let Some(r) = list.iter_mut().find(|r| {
+                r.is(&kept.kind, &kept.report, &kept.archive)
+                    && (r.state == "failed" || r.state == QUEUED)
+            }) {
                 *r = kept;
             }
         })?;
@@ -135,52 +150,65 @@ const LOOK_EVERY: Duration = Duration::from_secs(30);
 /// How often archives are checked for reports moved by another home.
 const CORRECT_EVERY: Duration = Duration::from_secs(300);
 
-/// Runs for the life of the process (a `serve` node's): see [`deliver_until_closed`], with
-/// nothing ever asked to be delivered now and nothing that closes.
+/// Runs for the life of the process (a `serve` node's): see [`deliver_until_stopped`], never
+/// woken early and never stopped.
 pub fn retry_deliveries_forever(home: Home, first: Duration) {
-    let (_never_closed, asked) = std::sync::mpsc::sync_channel(1);
-    deliver_until_closed(home, first, asked);
+    deliver_until_stopped(home, first, &DeliveryWake::default());
 }
 
-/// The most reports waiting to be stored back at once (a sign-off asks for one; a sender
-/// waits, losing none, once this many wait — a radiologist does not sign 256 reports within
-/// one archive's timeout).
-pub const DELIVERY_QUEUE: usize = 256;
+/// How the delivery thread is woken (a report queued to be stored back: see
+/// [`Home::queue_store_back`]) and stopped (the key locked). Shared, never a queue of work:
+/// what is to be sent is in the home's delivery list, so nothing waits only in memory.
+#[derive(Debug, Default)]
+pub struct DeliveryWake {
+    state: std::sync::Mutex<(bool, bool)>,
+    changed: std::sync::Condvar,
+}
 
-/// Delivers each report `asked` names as soon as it is asked ([`Home::store_back`]: after a
-/// sign-off or an addendum), and between asks retries what is due, then waits until the next
-/// one is due or [`LOOK_EVERY`] has passed; every few minutes it corrects archives holding a
-/// report that a move arriving by sync took out of their study. Ends (dropping `home`, and the
-/// key it holds) once every sender of `asked` is gone. `first` is the first back-off
-/// ([`super::FIRST_BACKOFF`] unless a test asks for less). Errors are logged (archive names,
-/// codes and counts; never a patient's data) and the loop goes on.
-pub fn deliver_until_closed(
-    mut home: Home,
-    first: Duration,
-    asked: std::sync::mpsc::Receiver<countersign_ledger::EntryId>,
-) {
-    use std::sync::mpsc::RecvTimeoutError;
+impl DeliveryWake {
+    /// Something was queued: look now rather than at the next due time.
+    pub fn wake(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        self.changed.notify_all();
+    }
+
+    /// Stop: no further send starts, and the thread ends (dropping its home and the key in
+    /// it) as soon as the send under way, if any, has its answer.
+    pub fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.changed.notify_all();
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Waits until woken, stopped or `timeout` has passed; whether to go on.
+    fn wait(&self, timeout: Duration) -> bool {
+        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |(woken, stopped)| !*woken && !*stopped)
+            .unwrap_or_else(|p| p.into_inner());
+        guard.0 = false;
+        !guard.1
+    }
+}
+
+/// Sends what is queued or due, then waits until the next record is due, [`LOOK_EVERY`] has
+/// passed or `wake` is woken; every few minutes it corrects archives holding a report that a
+/// move arriving by sync took out of their study. Ends once `wake` is stopped. `first` is the
+/// first back-off ([`super::FIRST_BACKOFF`] unless a test asks for less). Errors are logged
+/// (archive names, codes and counts; never a patient's data) and the loop goes on.
+pub fn deliver_until_stopped(mut home: Home, first: Duration, wake: &DeliveryWake) {
     let look = first.min(LOOK_EVERY);
     let mut corrected_at: Option<std::time::Instant> = None;
-    let mut wait = Duration::ZERO;
-    loop {
-        match asked.recv_timeout(wait) {
-            Ok(report) => match home.store_back(report) {
-                Ok(records) => {
-                    for d in &records {
-                        tracing::info!(
-                            archive = %d.archive,
-                            state = %d.state,
-                            "report stored back after its sign-off"
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e.loggable(), "store-back failed"),
-            },
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
-        match home.retry_due_deliveries(crate::home::now_ms(), first) {
+    while !wake.stopped() {
+        let due = |d: &DeliveryRecord| {
+            d.due_ms(first)
+                .is_some_and(|due| due <= crate::home::now_ms())
+        };
+        match home.retry_failed(due, &|| wake.stopped()) {
             Ok(tried) => {
                 for d in &tried {
                     tracing::info!(
@@ -188,27 +216,29 @@ pub fn deliver_until_closed(
                         kind = %d.kind,
                         state = %d.state,
                         attempts = d.attempts,
-                        "delivery tried again by itself"
+                        "delivery tried by itself"
                     );
                 }
             }
             Err(e) => tracing::warn!(error = %e.loggable(), "retrying deliveries failed"),
         }
-        if corrected_at.is_none_or(|at| at.elapsed() >= CORRECT_EVERY) {
+        if !wake.stopped() && corrected_at.is_none_or(|at| at.elapsed() >= CORRECT_EVERY) {
             corrected_at = Some(std::time::Instant::now());
             if let Err(e) = home.correct_moved() {
                 tracing::warn!(error = %e.loggable(), "correcting archives failed");
             }
         }
-        wait = match home.next_delivery_due(first) {
+        let wait = match home.next_delivery_due(first) {
             Ok(Some(due)) => {
                 Duration::from_millis(due.saturating_sub(crate::home::now_ms())).min(look)
             }
             _ => look,
-        }
+        };
         // At least a moment between passes, so a record due in the past (a clock set back)
         // cannot make the loop spin.
-        .max(Duration::from_millis(100));
+        if !wake.wait(wait.max(Duration::from_millis(100))) {
+            break;
+        }
     }
 }
 

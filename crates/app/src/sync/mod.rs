@@ -10,7 +10,6 @@ mod peers;
 
 use std::time::Duration;
 
-use countersign_ledger::EntryId;
 use countersign_sync::{Command, Config, SyncReport};
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -275,8 +274,8 @@ pub struct Service {
     runtime: tokio::runtime::Runtime,
     commands: tokio::sync::mpsc::Sender<Command>,
     listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// Reports to store back now; dropped with the service, which ends its delivery thread.
-    deliver: std::sync::mpsc::SyncSender<EntryId>,
+    /// Wakes the delivery thread (a report queued) and stops it with the service.
+    deliveries: std::sync::Arc<crate::pacs::DeliveryWake>,
 }
 
 /// What the desktop shows about sync.
@@ -290,8 +289,9 @@ pub struct ServiceStatus {
 impl Service {
     /// Starts a node on `home` (which must have an identity, unsealed or with a passphrase
     /// source) and returns at once. Beside it, on a handle and a thread of their own, reports
-    /// are stored back when asked ([`ServiceHandle::deliver`]) and failed deliveries retried
-    /// with back-off (see [`crate::pacs::deliver_until_closed`]), until the service stops.
+    /// queued for store-back are sent ([`ServiceHandle::wake_deliveries`]) and failed
+    /// deliveries retried with back-off (see [`crate::pacs::deliver_until_stopped`]), until the
+    /// service stops.
     pub fn start(home: Home, listen: &[String], peers: &[String], mdns: bool) -> Result<Service> {
         Service::start_with_backoff(home, listen, peers, mdns, crate::pacs::FIRST_BACKOFF)
     }
@@ -304,11 +304,12 @@ impl Service {
         mdns: bool,
         first_backoff: Duration,
     ) -> Result<Service> {
-        let deliveries = home.open_again()?;
-        let (deliver, asked) = std::sync::mpsc::sync_channel(crate::pacs::DELIVERY_QUEUE);
+        let delivering = home.open_again()?;
+        let deliveries = std::sync::Arc::new(crate::pacs::DeliveryWake::default());
+        let wake = deliveries.clone();
         std::thread::Builder::new()
             .name("delivery".into())
-            .spawn(move || crate::pacs::deliver_until_closed(deliveries, first_backoff, asked))
+            .spawn(move || crate::pacs::deliver_until_stopped(delivering, first_backoff, &wake))
             .map_err(AppError::io("starting the deliveries"))?;
         let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
         let runtime = runtime()?;
@@ -327,7 +328,7 @@ impl Service {
             runtime,
             commands,
             listen,
-            deliver,
+            deliveries,
         })
     }
 
@@ -336,7 +337,7 @@ impl Service {
         ServiceHandle {
             commands: self.commands.clone(),
             listen: self.listen.clone(),
-            deliver: self.deliver.clone(),
+            deliveries: self.deliveries.clone(),
         }
     }
 
@@ -348,6 +349,9 @@ impl Service {
     /// Stops the node: its tasks are dropped, and with them its handle on the home and the
     /// key it holds (wiped once no other holder is left). Not from inside an async runtime.
     pub fn stop(self) {
+        // The delivery thread starts no further send, and ends (with its handle on the home and
+        // the key in it) once a send under way has its answer; not waited for here.
+        self.deliveries.stop();
         self.runtime
             .shutdown_timeout(std::time::Duration::from_secs(5));
     }
@@ -359,17 +363,14 @@ impl Service {
 pub struct ServiceHandle {
     commands: tokio::sync::mpsc::Sender<Command>,
     listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    deliver: std::sync::mpsc::SyncSender<EntryId>,
+    deliveries: std::sync::Arc<crate::pacs::DeliveryWake>,
 }
 
 impl ServiceHandle {
-    /// Stores `report` back to every store-back archive, on the service's delivery thread (a
-    /// slow archive holds up nothing here); a failure is recorded and retried with back-off.
-    /// Waits only when [`crate::pacs::DELIVERY_QUEUE`] reports already wait.
-    pub fn deliver(&self, report: EntryId) -> Result<()> {
-        self.deliver
-            .send(report)
-            .map_err(|_| AppError::Sync("the delivery thread has stopped".into()))
+    /// Tells the service's delivery thread to look now: a report was queued for store-back
+    /// ([`Home::queue_store_back`]). A slow archive holds up nothing here.
+    pub fn wake_deliveries(&self) {
+        self.deliveries.wake();
     }
 
     /// Peers, last sync and listen addresses, as the node has them now.
