@@ -90,18 +90,30 @@ const SLICE_SIZE: u16 = 128;
 /// The most instances the demo seeds.
 pub const MAX_DEMO_INSTANCES: u32 = 300;
 
-/// The Orthanc program: on `PATH`, else where Debian installs it.
+/// The Orthanc program: where Debian installs it, else on `PATH` (another install) — Debian's
+/// first, so a directory early on `PATH` that someone else can write to cannot stand in for it.
 fn orthanc_program() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
+    let debian = PathBuf::from("/usr/sbin/Orthanc");
+    if debian.is_file() {
+        return Some(debian);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("Orthanc"))
             .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
-        let debian = PathBuf::from("/usr/sbin/Orthanc");
-        debian.is_file().then_some(debian)
     })
 }
+
+/// Whether an archive configured as `demo` is one the demo added (DICOMweb on loopback, not
+/// storing reports back), which a new start may replace; any other is the user's own.
+fn is_demo_config(a: &ArchiveConfig) -> bool {
+    matches!(&a.endpoint, ArchiveEndpoint::Dicomweb { url }
+        if url.starts_with("http://127.0.0.1:") && url.ends_with("/dicom-web"))
+        && !a.store_back
+}
+
+/// One demo start at a time in this process: a second would empty the first one's storage.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Whether a demo archive can be started here: Orthanc and its DICOMweb plugin are installed
 /// (`make deps` installs Debian's `orthanc` and `orthanc-dicomweb`).
@@ -234,6 +246,9 @@ fn start_orthanc(program: &Path, dir: &Path) -> Result<(Child, u16)> {
             "DicomServerEnabled": false,
             "RemoteAccessAllowed": false,
             "AuthenticationEnabled": false,
+            // Nothing the REST API is asked can run code or write outside its storage.
+            "ExecuteLuaEnabled": false,
+            "RestApiWriteToFileSystemEnabled": false,
             "Plugins": [DICOMWEB_PLUGIN],
             "DicomWeb": {"Enable": true, "Root": "/dicom-web/"},
             "StorageCompression": false,
@@ -343,6 +358,18 @@ impl Home {
                 "{DICOMWEB_PLUGIN} is missing (`make deps` installs orthanc-dicomweb)"
             )));
         }
+        let _one = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        // Never in place of the user's own archive that happens to be called `demo`.
+        if let Some(own) = self
+            .pacs_list()?
+            .into_iter()
+            .find(|a| a.name == DEMO_ARCHIVE && !is_demo_config(a))
+        {
+            return Err(AppError::InvalidInput(format!(
+                "an archive named {} is configured and is not the demo's: remove or rename it first",
+                own.name
+            )));
+        }
         let started = Instant::now();
         let dir = self.dir().join(DEMO_DIR);
         stop_left_over(&dir);
@@ -431,6 +458,39 @@ impl Home {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A user's own archive named `demo` (a hospital's, storing reports) is never replaced
+    /// by starting the demo; the demo's own earlier entry is.
+    #[test]
+    fn only_the_demos_own_entry_counts_as_the_demo() {
+        let config = |url: &str, store_back: bool| ArchiveConfig {
+            name: DEMO_ARCHIVE.into(),
+            endpoint: ArchiveEndpoint::Dicomweb { url: url.into() },
+            timeout_s: DEFAULT_TIMEOUT_S,
+            store_back,
+        };
+        assert!(is_demo_config(&config(
+            "http://127.0.0.1:40123/dicom-web",
+            false
+        )));
+        assert!(!is_demo_config(&config(
+            "http://127.0.0.1:40123/dicom-web",
+            true
+        )));
+        assert!(!is_demo_config(&config(
+            "https://pacs.example/dicom-web",
+            false
+        )));
+        let dimse = ArchiveConfig {
+            endpoint: ArchiveEndpoint::Dimse {
+                address: "ARCHIVE@127.0.0.1:104".into(),
+                calling_aet: "COUNTERSIGN".into(),
+                move_port: None,
+            },
+            ..config("", false)
+        };
+        assert!(!is_demo_config(&dimse));
+    }
 
     #[test]
     fn the_seed_is_bounded_and_gives_priors() {
