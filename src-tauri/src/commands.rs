@@ -115,11 +115,14 @@ fn unlock(desk: State<'_, Desk>, passphrase: Option<String>) -> Reply<WhoAmI> {
     desk.act(|h| h.unlock_with(passphrase.as_ref()))
 }
 
-/// The user did something (the UI reports input, at most every few seconds): the idle lock
-/// counts from here.
+/// The user did something (the UI reports input, at most every 5 s, the last of a burst up to
+/// 5 s late, `ago_ms` after it happened): the idle lock counts from when it happened.
 #[tauri::command]
-fn activity(desk: State<'_, Desk>) -> Reply<()> {
-    desk.act(|_| Ok(()))
+fn activity(desk: State<'_, Desk>, ago_ms: Option<u64>) -> Reply<()> {
+    // At debug level, for a lock to be explained from the log: when the window last reported
+    // input (nothing about what the input was).
+    tracing::debug!(ago_ms, "input reported by the window");
+    desk.input(std::time::Duration::from_millis(ago_ms.unwrap_or(0)))
 }
 
 /// Wipes the key from memory now.

@@ -623,8 +623,8 @@ export const api = {
   /** Opens the key with its passphrase for this session (until the idle lock). */
   /** Opens the key: with the passphrase, or `null` for a key in the OS keychain. */
   unlock: (passphrase: string | null) => call<Identity>("unlock", { passphrase }),
-  /** Tells the app the user did something (input), for its idle lock. */
-  activity: () => call<null>("activity"),
+  /** Tells the app the user did something (input, `agoMs` before now), for its idle lock. */
+  activity: (agoMs = 0) => call<null>("activity", { agoMs: Math.max(0, Math.round(agoMs)) }),
   /** Wipes the key from memory now. */
   lock: () => call<null>("lock"),
   /** `store`: `sealed` (under `passphrase`) or `keychain` (the OS keychain; no passphrase). */
