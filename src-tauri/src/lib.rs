@@ -138,11 +138,39 @@ impl Desk {
             .unwrap_or_else(|| self.readers[0].lock().unwrap_or_else(|p| p.into_inner()));
         let home = match &mut *guard {
             Some(home) => home,
-            slot @ None => slot.insert(Home::open(&self.dir)?),
+            slot @ None => slot.insert(self.open_reader()?),
         };
         // Sealed reports read with the home's data keys while its key is unlocked.
         home.use_data_keys(self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone());
         f(home)
+    }
+
+    /// A handle on the home for reads (see `readers`), its opening timed in the log (at debug
+    /// level, for the bench: an opening on the way of the first image costs it tens of ms).
+    fn open_reader(&self) -> Result<Home, AppError> {
+        let started = Instant::now();
+        let home = Home::open(&self.dir)?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "reader opened");
+        Ok(home)
+    }
+
+    /// Opens the read handles not yet open, and the erasure counter's, off the window's way:
+    /// called once at start, so the first study opened does not pay for them.
+    pub fn open_readers(&self) {
+        for reader in &self.readers {
+            if let Ok(mut guard) = reader.try_lock() {
+                if guard.is_none() {
+                    if let Ok(home) = self.open_reader() {
+                        *guard = Some(home);
+                    }
+                }
+            }
+        }
+        if let Ok(mut guard) = self.counter.try_lock() {
+            if guard.is_none() {
+                *guard = Home::open(&self.dir).ok();
+            }
+        }
     }
 
     /// Shares the home's data keys with the readers as they are after a command: open once it
@@ -463,9 +491,12 @@ pub fn run() {
             // The idle lock also when the window is left alone: the key is wiped on time, not
             // at the next command.
             let handle = app.handle().clone();
-            std::thread::spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(1));
-                handle.state::<Desk>().lock_if_idle();
+            std::thread::spawn(move || {
+                handle.state::<Desk>().open_readers();
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    handle.state::<Desk>().lock_if_idle();
+                }
             });
             // And when the screen locks: the UI is told, and shows the unlock screen.
             let handle = app.handle().clone();

@@ -154,6 +154,16 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     assert_eq!(first, bytes);
     assert!(bytes.len() < countersign_app::FRAME_PART_BYTES);
     assert_eq!(part(1).unwrap_err()["code"], "invalid_input");
+    // A first look: a frame of one part is never reduced, even in a viewport smaller than it
+    // (its part 0 is the whole frame, as `frame` answers); the reduced case is the app's
+    // `a_1760_square_cr_is_previewed_at_half_its_size_in_full_resolution_coordinates`.
+    let Ok(tauri::ipc::InvokeResponseBody::Raw(preview)) = call(
+        "frame_preview",
+        serde_json::json!({ "sha256": sha, "frame": 0, "width": 8, "height": 8 }),
+    ) else {
+        panic!("a first look, as bytes")
+    };
+    assert_eq!(preview, bytes);
 
     // The demo report is final: a section write is refused, in words, with a stable code.
     let err = call(

@@ -642,8 +642,12 @@ export const api = {
   importDropped: () => call<ImportSummary | null>("import_dropped"),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
   /** A frame packet: raw bytes (see frame.ts), never a JSON array; fetched in parts. */
-  frame: (sha256: string, frame: number) =>
-    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part }))),
+  frame: (sha256: string, frame: number, part0?: Uint8Array) =>
+    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part })), part0),
+  /** A first look for a viewport of `width × height`: a reduced packet (its header says
+   *  `reduced`) for a frame larger than the viewport, else part 0 of the frame's packet. */
+  framePreview: async (sha256: string, frame: number, width: number, height: number) =>
+    new Uint8Array(await call<ArrayBuffer>("frame_preview", { sha256, frame, width, height })),
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
   /** What this user may do on the report now: ask again whenever the report is (re)loaded. */
