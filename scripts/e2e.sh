@@ -121,6 +121,9 @@ start_webdriver "$home"
 mkdir -p "$here/ui/test-results"
 if ! node "$here/ui/tests/e2e.mjs" "$app" "$here/ui/test-results/e2e.png"; then
   echo "--- tauri-driver log"; tail -30 "$work/driver.log"
+  # The app's own log says why it did what it did (a lock and its cause, a refused command);
+  # it never holds patient data or report text (src-tauri/src/logfile.rs).
+  echo "--- the app's log"; tail -60 "$home/logs/countersign.log"
   exit 1
 fi
 

@@ -37,6 +37,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         import_dropped,
         study_images,
         frame,
+        frame_preview,
         templates,
         report_show,
         report_actions,
@@ -126,11 +127,14 @@ fn unlock(desk: State<'_, Desk>, passphrase: Option<String>) -> Reply<WhoAmI> {
     desk.act(|h| h.unlock_with(passphrase.as_ref()))
 }
 
-/// The user did something (the UI reports input, at most every few seconds): the idle lock
-/// counts from here.
+/// The user did something (the UI reports input, at most every 5 s, the last of a burst up to
+/// 5 s late, `ago_ms` after it happened): the idle lock counts from when it happened.
 #[tauri::command]
-fn activity(desk: State<'_, Desk>) -> Reply<()> {
-    desk.act(|_| Ok(()))
+fn activity(desk: State<'_, Desk>, ago_ms: Option<u64>) -> Reply<()> {
+    // At debug level, for a lock to be explained from the log: when the window last reported
+    // input (nothing about what the input was).
+    tracing::debug!(ago_ms, "input reported by the window");
+    desk.input(std::time::Duration::from_millis(ago_ms.unwrap_or(0)))
 }
 
 /// Wipes the key from memory now.
@@ -278,7 +282,15 @@ pub(crate) fn import_chosen<R: tauri::Runtime>(
 
 #[tauri::command(async)]
 fn study_images(desk: State<'_, Desk>, study: String) -> Reply<Vec<ImageRef>> {
-    desk.read(|h| h.study_image_refs(&study))
+    let started = std::time::Instant::now();
+    let images = desk.read(|h| h.study_image_refs(&study))?;
+    // For the bench's profile (at debug level): how long the list took here; nothing named.
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        images = images.len(),
+        "study images listed"
+    );
+    Ok(images)
 }
 
 /// Raw bytes (see `countersign_app::FrameHeader` for the layout), not JSON; from the frame
@@ -297,6 +309,30 @@ fn frame(desk: State<'_, Desk>, sha256: String, frame: u32, part: Option<u32>) -
             .map_err(|e| e.to_wire())?
             .to_vec(),
     };
+    Ok(Response::new(bytes))
+}
+
+/// A first look at frame `frame` of `sha256` for a viewport of `width × height` pixels:
+/// reduced (`countersign_app::preview_packet`: its header says `"reduced"` and gives the full
+/// frame's size) when the frame is larger than the viewport and than one part, else part 0 of
+/// the frame's packet, as `frame` answers it. Either way the frame is decoded and cached: the
+/// viewer asks for the full frame next, and it comes from the cache.
+#[tauri::command(async)]
+fn frame_preview(
+    desk: State<'_, Desk>,
+    sha256: String,
+    frame: u32,
+    width: u32,
+    height: u32,
+) -> Reply<Response> {
+    let packet = desk.frame(&sha256, frame)?;
+    let bytes =
+        match countersign_app::preview_packet(&packet, (width, height)).map_err(|e| e.to_wire())? {
+            Some(reduced) => reduced,
+            None => countersign_app::frame_part(&packet, 0)
+                .map_err(|e| e.to_wire())?
+                .to_vec(),
+        };
     Ok(Response::new(bytes))
 }
 

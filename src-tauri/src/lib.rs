@@ -22,6 +22,30 @@ use countersign_app::{AppError, FrameCache, Home, PassphraseSource, WireError};
 /// How long the key stays unlocked with nothing done, unless `COUNTERSIGN_IDLE_LOCK_SECS` says.
 pub const DEFAULT_IDLE_LOCK: Duration = Duration::from_secs(10 * 60);
 
+/// The variable that turns WebKitGTK's accelerated compositing off.
+pub const COMPOSITING_VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+
+/// What the app sets [`COMPOSITING_VAR`] to as it starts, given the value the environment
+/// already has: nothing when the user set it (to anything: `0` keeps WebKit's own choice), else
+/// `1`. With accelerated compositing and no GPU (a VM, a remote desktop, Xvfb) WebKitGTK pays
+/// ~30 ms for every frame that shows something new, and the viewer scrolls at half the
+/// display's rate (`make bench-app`: 33 against 61 slices/s); WebGL still runs without it.
+pub fn compositing_default(existing: Option<&std::ffi::OsStr>) -> Option<&'static str> {
+    match existing {
+        Some(_) => None,
+        None => Some("1"),
+    }
+}
+
+/// Applies [`compositing_default`] to this process's environment (Linux only, where WebKitGTK
+/// is the webview). Call before WebKit starts and before any other thread does.
+pub fn choose_webkit_compositing() {
+    #[cfg(target_os = "linux")]
+    if let Some(value) = compositing_default(std::env::var_os(COMPOSITING_VAR).as_deref()) {
+        std::env::set_var(COMPOSITING_VAR, value);
+    }
+}
+
 /// A frame packet kept aside: (image SHA-256, frame) and the packet.
 type KeptPacket = ((String, u32), std::sync::Arc<[u8]>);
 
@@ -115,11 +139,39 @@ impl Desk {
             .unwrap_or_else(|| self.readers[0].lock().unwrap_or_else(|p| p.into_inner()));
         let home = match &mut *guard {
             Some(home) => home,
-            slot @ None => slot.insert(Home::open(&self.dir)?),
+            slot @ None => slot.insert(self.open_reader()?),
         };
         // Sealed reports read with the home's data keys while its key is unlocked.
         home.use_data_keys(self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone());
         f(home)
+    }
+
+    /// A handle on the home for reads (see `readers`), its opening timed in the log (at debug
+    /// level, for the bench: an opening on the way of the first image costs it tens of ms).
+    fn open_reader(&self) -> Result<Home, AppError> {
+        let started = Instant::now();
+        let home = Home::open(&self.dir)?;
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "reader opened");
+        Ok(home)
+    }
+
+    /// Opens the read handles not yet open, and the erasure counter's, off the window's way:
+    /// called once at start, so the first study opened does not pay for them.
+    pub fn open_readers(&self) {
+        for reader in &self.readers {
+            if let Ok(mut guard) = reader.try_lock() {
+                if guard.is_none() {
+                    if let Ok(home) = self.open_reader() {
+                        *guard = Some(home);
+                    }
+                }
+            }
+        }
+        if let Ok(mut guard) = self.counter.try_lock() {
+            if guard.is_none() {
+                *guard = Home::open(&self.dir).ok();
+            }
+        }
     }
 
     /// Shares the home's data keys with the readers as they are after a command: open once it
@@ -334,6 +386,18 @@ impl Desk {
         self.run(true, f)
     }
 
+    /// The user's input the window reports, which happened `ago` before now (it tells input
+    /// at most every 5 s, the last of a burst when they end: `ui/src/lib/activity.ts`):
+    /// activity for the idle lock from when it happened, so the lock comes the idle time after
+    /// the user's last input, neither sooner nor later.
+    pub fn input(&self, ago: Duration) -> Result<(), WireError> {
+        // The idle check every command makes, first.
+        self.with(|_| Ok(()))?;
+        let mut last = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        *last = latest_input(*last, Instant::now(), ago);
+        Ok(())
+    }
+
     fn run<T>(
         &self,
         active: bool,
@@ -362,6 +426,18 @@ impl Desk {
             e.to_wire()
         })
     }
+}
+
+/// The most a window's report of input may say it is late ([`Desk::input`]): it tells input
+/// within 5 s; a larger claim counts as this.
+pub const MAX_INPUT_AGO: Duration = Duration::from_secs(10);
+
+/// When the user last did something, given the last activity known (`last`) and input reported
+/// at `now` as having happened `ago` before (at most [`MAX_INPUT_AGO`]): the later of the two —
+/// a late report never moves the last activity back.
+pub fn latest_input(last: Instant, now: Instant, ago: Duration) -> Instant {
+    now.checked_sub(ago.min(MAX_INPUT_AGO))
+        .map_or(last, |at| at.max(last))
 }
 
 /// The home: `$COUNTERSIGN_HOME` when set, else the app data directory (shared with the CLI).
@@ -396,6 +472,8 @@ pub fn run() {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         log = ?log,
+        // Whether WebKit composites on its accelerated path (see `compositing_default`).
+        webkit_disable_compositing = ?std::env::var_os(COMPOSITING_VAR),
         "countersign-desktop started"
     );
     // A panic's location in the log (not its message, which could quote data); the default
@@ -416,9 +494,12 @@ pub fn run() {
             // The idle lock also when the window is left alone: the key is wiped on time, not
             // at the next command.
             let handle = app.handle().clone();
-            std::thread::spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(1));
-                handle.state::<Desk>().lock_if_idle();
+            std::thread::spawn(move || {
+                handle.state::<Desk>().open_readers();
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                    handle.state::<Desk>().lock_if_idle();
+                }
             });
             // And when the screen locks: the UI is told, and shows the unlock screen.
             let handle = app.handle().clone();

@@ -8,6 +8,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     // Started again by itself to decode an untrusted image in a confined worker process.
     countersign_app::sandbox::serve_if_worker();
+    // Before WebKit or any thread starts (the environment is read once, by WebKit).
+    countersign_desktop::choose_webkit_compositing();
     // Before anything is created: every file and folder is the owner's alone.
     countersign_app::owner_only_files();
     countersign_desktop::run();

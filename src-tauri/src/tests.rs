@@ -154,6 +154,16 @@ fn commands_run_the_app_use_cases_and_return_frames_as_bytes() {
     assert_eq!(first, bytes);
     assert!(bytes.len() < countersign_app::FRAME_PART_BYTES);
     assert_eq!(part(1).unwrap_err()["code"], "invalid_input");
+    // A first look: a frame of one part is never reduced, even in a viewport smaller than it
+    // (its part 0 is the whole frame, as `frame` answers); the reduced case is the app's
+    // `a_1760_square_cr_is_previewed_at_half_its_size_in_full_resolution_coordinates`.
+    let Ok(tauri::ipc::InvokeResponseBody::Raw(preview)) = call(
+        "frame_preview",
+        serde_json::json!({ "sha256": sha, "frame": 0, "width": 8, "height": 8 }),
+    ) else {
+        panic!("a first look, as bytes")
+    };
+    assert_eq!(preview, bytes);
 
     // The demo report is final: a section write is refused, in words, with a stable code.
     let err = call(
@@ -1268,3 +1278,41 @@ fn a_frame_over_the_cache_budget_is_decoded_once_for_all_its_parts() {
 /// The PACS commands, on this module's harness.
 #[path = "pacs_tests.rs"]
 mod pacs_tests;
+
+#[test]
+fn accelerated_compositing_is_off_unless_the_user_set_the_variable() {
+    use crate::compositing_default;
+    use std::ffi::OsStr;
+    // Not set: the app turns it off.
+    assert_eq!(compositing_default(None), Some("1"));
+    // Set, to anything: the user's value stands ("0" keeps WebKit's own choice; an empty value
+    // is WebKit's to read, not the app's to replace).
+    for value in ["0", "1", "", "yes"] {
+        assert_eq!(
+            compositing_default(Some(OsStr::new(value))),
+            None,
+            "{value:?}"
+        );
+    }
+}
+
+/// The e2e's lock (2026-12-01): the window tells input up to 5 s late; the idle time counts
+/// from the input, never from the tell, and a late tell never moves the last activity back.
+#[test]
+fn input_told_late_counts_from_when_it_happened() {
+    use crate::{latest_input, MAX_INPUT_AGO};
+    use std::time::{Duration, Instant};
+    let now = Instant::now() + Duration::from_secs(60);
+    let secs = Duration::from_secs;
+    // Told 3 s late, after older activity: 3 s before now.
+    assert_eq!(latest_input(now - secs(20), now, secs(3)), now - secs(3));
+    // Told as older than the last activity known: the last activity stands.
+    assert_eq!(latest_input(now - secs(1), now, secs(3)), now - secs(1));
+    // A claim past MAX_INPUT_AGO counts as MAX_INPUT_AGO.
+    assert_eq!(
+        latest_input(now - secs(50), now, secs(3600)),
+        now - MAX_INPUT_AGO
+    );
+    // Told at once.
+    assert_eq!(latest_input(now - secs(20), now, Duration::ZERO), now);
+}

@@ -55,6 +55,9 @@ function decodeLog(from) {
   return [...text.matchAll(/frame decoded.*?decode_ms=([\d.]+).*?bytes=(\d+)/g)].map((m) => ({ ms: Number(m[1]), bytes: Number(m[2]) }));
 }
 const logSize = () => readFileSync(`${home}/logs/countersign.log`, "utf8").length;
+/** The app's time listing a study's images (`study images listed`, at debug level), each call. */
+const listedLog = () => [...readFileSync(`${home}/logs/countersign.log`, "utf8").matchAll(/study images listed.*?ms=([\d.]+)/g)]
+  .map((m) => Number(m[1]));
 
 function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
@@ -87,17 +90,30 @@ try {
       const before = loaded();
       const t = performance.now();
       item.click();
+      const reduced = () => !!document.querySelector('[data-testid="overlay-reduced"]');
       const poll = () => {
         if (loaded() && loaded() !== before) {
           const shown = performance.now() - t;
-          const d = document.querySelector('[data-testid="viewer-canvas"]').dataset;
-          requestAnimationFrame(() => done({ ms: performance.now() - t, shown, images: Number(d.imagesMs), wait: Number(d.waitMs), draw: Number(d.drawMs) }));
+          const preview = reduced();
+          requestAnimationFrame(() => {
+            const first = { ms: performance.now() - t, shown, preview };
+            // A reduced preview first (the overlay says so): then until the full frame replaces it.
+            const full = () => {
+              if (reduced()) return setTimeout(full, 1);
+              const d = document.querySelector('[data-testid="viewer-canvas"]').dataset;
+              requestAnimationFrame(() => done({ ...first, full: performance.now() - t, images: Number(d.imagesMs),
+                previewAt: preview ? Number(d.previewMs) : null, wait: Number(d.waitMs), draw: Number(d.drawMs) }));
+            };
+            full();
+          });
         } else setTimeout(poll, 1);
       };
       poll();
     `);
-  const firstLine = (what, r) => console.log(`first image ${what}: ${f1(r.ms)} ms to the next animation frame; ${f1(r.shown)} ms to the overlay, ` +
-    `of which the image list ${f1(r.images)} ms, waiting for the frame ${f1(r.wait)} ms, upload + draw ${f1(r.draw)} ms`);
+  const firstLine = (what, r) => console.log(`first image ${what}: ${f1(r.ms)} ms to the next animation frame` +
+    `${r.preview ? ` (a reduced preview, drawn ${f1(r.previewAt)} ms after the list; the full frame on screen at ${f1(r.full)} ms)` : ""}; ` +
+    `${f1(r.shown)} ms to the overlay, of which the image list ${f1(r.images)} ms (the app's own part: ${f1(listedLog().pop())} ms), ` +
+    `waiting for the full frame ${f1(r.wait)} ms, upload + draw ${f1(r.draw)} ms`);
   // Window/level: synthetic drags, each move re-rendered and finished on the GPU.
   const wlFrame = () =>
     run(`
@@ -411,7 +427,8 @@ try {
     `the display gave ${f1(idleFps)} animation frames/s idle)`, `${f1(shownRate)} slices/s`, "≥ 60 slices/s", shownRate >= 60);
   goal(`key repeat at 100 Hz for 3 s, slices on screen (${repeat.keys} keys)`, `${f1(shownPerS)} slices/s`, "≥ 60 slices/s", shownPerS >= 60);
   goal("first image 512²", `${ct.toFixed(0)} ms`, "< 100 ms", ct < 100);
-  goal("first image 1760²", `${cr.toFixed(0)} ms`, "< 100 ms", cr < 100);
+  goal(`first image 1760²${crFirst.preview ? ` (a reduced preview, said so in the overlay; full resolution at ${crFirst.full.toFixed(0)} ms)` : ""}`,
+    `${cr.toFixed(0)} ms`, "< 100 ms", cr < 100);
   if (importLatency) {
     goal("frame latency during a 500-file import, p50 / p99", `${f1(importLatency.p50)} / ${f1(importLatency.p99)} ms`,
       "p99 < 100 ms, never behind the import", importLatency.p99 < 100);

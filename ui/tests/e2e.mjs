@@ -14,8 +14,9 @@ import { writeFile } from "node:fs/promises";
 import { checker, openSession, until, wd } from "./wd.mjs";
 
 const [app, shot] = process.argv.slice(2);
-const { check, failures: failed } = checker();
-const { s, find, findAll, run, click } = await openSession(app);
+const { check: check0, failures: failed } = checker();
+const check = (ok, what) => check0(ok, `[${new Date().toISOString().slice(11, 23)}] ${what}`);
+const { s, find, findAll, run, click, screenshot } = await openSession(app);
 
 /** Opens a study from the list and waits for its first frame: the slice overlay naming another
  *  image than the one shown before (if any), then a canvas that is not blank. */
@@ -171,7 +172,7 @@ async function oversightAgainstTheCli() {
     run(`const rows = [...document.querySelectorAll('[data-testid="proposal-row"]')].map((r) => r.dataset.entry); return rows.length ? rows : null;`));
   check(listed.length === busiest.proposals && listed.every((e) => busiest.results.includes(e)),
     `${busiest.model} ${busiest.version}: its proposal count lists its ${listed.length} proposals`);
-  await writeFile(shot.replace(/\.png$/, "-oversight.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-oversight.png"), await screenshot());
   const after = await run(`return { list: !!document.querySelector('[data-testid="proposal-list"]'),
     answers: document.querySelector('[data-testid="ai-oversight"]')?.dataset.answers }`);
   check(after.list && after.answers === "1", `the list stays open (the view asked the app ${after.answers} time(s))`);
@@ -252,7 +253,7 @@ async function eraseThroughTheEditor() {
   const noEditing = await run(`return !document.querySelector('[data-testid="report-editor"] textarea') &&
     !document.querySelector('[data-testid="erase"]') && !document.querySelector('[data-testid="finalize"]')`);
   check(noEditing, "the erased report offers no editing");
-  const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  const png = await screenshot();
   const erasedShot = shot.replace(/\.png$/, "-erased.png");
   await writeFile(erasedShot, png);
   check(png.length > 10_000, `screenshot of the erased report saved to ${erasedShot}`);
@@ -282,7 +283,7 @@ async function moveToTheRightPatient() {
   await click(await find(`[data-testid="move-target"][data-study="${right.study}"] input`));
   const reason = "registered under the wrong patient (e2e)";
   await wd("POST", `${s}/element/${await find('[data-testid="move-reason"]')}/value`, { text: reason });
-  await writeFile(shot.replace(/\.png$/, "-move.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-move.png"), await screenshot());
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-move-xvfb.png")]);
   } catch (e) {
@@ -332,7 +333,7 @@ async function eraseThePatient() {
     "erasing the patient waits for the legal basis");
   const basis = `GDPR Art. 17(1)(b): the patient asked (e2e ${Date.now()})`;
   await wd("POST", `${s}/element/${await find('[data-testid="erase-patient-basis"]')}/value`, { text: basis });
-  await writeFile(shot.replace(/\.png$/, "-erase-patient.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-erase-patient.png"), await screenshot());
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-erase-patient-xvfb.png")]);
   } catch (e) {
@@ -423,7 +424,7 @@ async function autotext() {
     run(`const l = document.querySelector('[data-testid="finalize-refused"]'); return l && l.dataset.rule === 'field_unfilled' ? l.textContent : null;`));
   check(refused.includes("Findings: [lobe] is not filled") && !(await run(`return !!document.querySelector('[data-testid="finalize"]')`)),
     `AutoText: sign-off is refused by the app naming the field: "${refused.replace(/\s+/g, " ").trim()}"`);
-  await writeFile(shot.replace(/\.png$/, "-autotext.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-autotext.png"), await screenshot());
   // From the end of the text, Shift+Tab goes back to the field left (send-keys may put the
   // caret at the end of the box in any case). WebKitGTK reports Shift+Tab with key
   // "Unidentified" (code "Tab"): the editor asks the code too (lib/autotext.ts, isTab).
@@ -448,7 +449,7 @@ try {
   const who = await until("the unlock screen", () =>
     run(`const w = document.querySelector('[data-testid="unlock-who"]'); return w ? w.textContent : null;`));
   check(who.includes("Dr Ada Attending"), `the app starts locked; the unlock screen says who signs (${who})`);
-  await writeFile(shot.replace(/\.png$/, "-unlock.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-unlock.png"), await screenshot());
   await typePassphrase('[data-testid="unlock-passphrase"]', '[data-testid="unlock-submit"]');
   await until("the study list", async () => (await findAll('[data-testid="study-item"]')).length > 0);
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
@@ -585,7 +586,7 @@ try {
     const slice = (t) => /Image \d+\/\d+/.exec(t)?.[0];
     check(back.kind === "length" && back.lines === 1 && frame === "1" && slice(back.at) === slice(linked.at),
       `clicked in the provenance panel: the viewer shows ${slice(back.at)} again, "${back.overlay}", the line drawn`);
-    await writeFile(shot.replace(/\.png$/, "-link.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+    await writeFile(shot.replace(/\.png$/, "-link.png"), await screenshot());
   }
 
   // Import the DICOM corpus through "Import folder…": the app's own dialog picks it (this debug
@@ -661,7 +662,7 @@ try {
         .some((i) => i.textContent.includes('section.write') && i.dataset.status === 'verified')`));
   check(true, "with the passphrase given, the section is signed after the idle lock");
 
-  const png = Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  const png = await screenshot();
   await writeFile(shot, png);
   // A PNG of the whole window, not an empty reply.
   check(png.length > 10_000 && png.subarray(1, 4).toString() === "PNG", `screenshot saved to ${shot} (${png.length} bytes)`);
@@ -678,8 +679,8 @@ try {
   await autotext();
 } catch (e) {
   check(false, e.message);
-  const png = await wd("GET", `${s}/screenshot`).catch(() => null);
-  if (png) await writeFile(shot, Buffer.from(png, "base64"));
+  const png = await screenshot().catch(() => null);
+  if (png) await writeFile(shot, png);
 } finally {
   await wd("DELETE", s).catch(() => {});
 }

@@ -30,7 +30,27 @@ export async function openSession(app) {
   const run = (script, args = []) => wd("POST", `${s}/execute/sync`, { script, args });
   const click = async (element) => wd("POST", `${s}/element/${element}/click`, {});
   const type = async (element, text) => wd("POST", `${s}/element/${element}/value`, { text });
-  const screenshot = async () => Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+  // WebKitWebDriver takes a screenshot at the page's next presentation update. Without
+  // accelerated compositing (the app's default on Linux) a page where nothing changes has none,
+  // and the screenshot waited until something repainted: in the e2e, 30 s, until the app's idle
+  // lock changed the page — the test then went on with the key locked (waiting on a screenshot
+  // is no user input). So while a screenshot is taken the page repaints every animation frame:
+  // one pixel in the bottom-right corner flips between black and #010101, and goes after.
+  const screenshot = async () => {
+    await run(`
+      const px = document.createElement('div');
+      px.id = 'webdriver-repaint';
+      px.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:#000';
+      document.body.appendChild(px);
+      let on = false;
+      const flip = () => { if (!px.isConnected) return; on = !on; px.style.background = on ? '#010101' : '#000'; requestAnimationFrame(flip); };
+      requestAnimationFrame(flip);`);
+    try {
+      return Buffer.from(await wd("GET", `${s}/screenshot`), "base64");
+    } finally {
+      await run(`document.getElementById('webdriver-repaint')?.remove();`).catch(() => {});
+    }
+  };
   const close = () => wd("DELETE", s).catch(() => {});
   return { s, find, findAll, run, click, type, screenshot, close };
 }

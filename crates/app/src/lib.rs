@@ -95,7 +95,8 @@ pub use rotation::KeyRotation;
 pub use templates::{read_template, TemplateFormat, TemplateRef};
 pub use verify::VerifyReport;
 pub use viewer::{
-    entry_id, frame_part, FrameHeader, ImageRef, StudyPage, StudyRow, FRAME_PART_BYTES, STUDY_PAGE,
+    entry_id, frame_part, preview_packet, FrameHeader, ImageRef, StudyPage, StudyRow,
+    FRAME_PART_BYTES, PREVIEW_MAX_BYTES, STUDY_PAGE,
 };
 
 pub use countersign_export as export_formats;

@@ -11,6 +11,11 @@
 //! A large packet may be fetched in parts of [`FRAME_PART_BYTES`] ([`frame_part`]), asked for
 //! at once, so that their transfers through WebKitGTK's IPC overlap (`make bench-app` measures
 //! a 6 MiB frame both ways: `78` against `42 ms` on one run, even on another).
+//!
+//! A frame larger than the viewer's viewport (and than one part) may first be sent reduced
+//! ([`preview_packet`]: the mean of each 2×2 block, a quarter of the bytes), its header
+//! marked `"reduced": factor` and still giving the full frame's size: the viewer draws it at the
+//! full frame's coordinates, says so in its overlay, and replaces it with the full frame.
 
 use serde::Serialize;
 
@@ -138,15 +143,20 @@ fn header_of(info: &ImageInfo, sha256: &str, frame: u32) -> FrameHeader {
 }
 
 fn packet(header: &FrameHeader, pixels: &[u8]) -> Result<Vec<u8>> {
-    let mut json = serde_json::to_vec(header)
+    let json = serde_json::to_vec(header)
         .map_err(|e| crate::AppError::InvalidInput(format!("frame header: {e}")))?;
+    Ok(packet_of(json, pixels))
+}
+
+/// A packet of a header's JSON and the pixels.
+fn packet_of(mut json: Vec<u8>, pixels: &[u8]) -> Vec<u8> {
     // JSON allows trailing whitespace: the pixels start 8-aligned.
     json.resize((4 + json.len()).next_multiple_of(8) - 4, b' ');
     let mut out = Vec::with_capacity(4 + json.len() + pixels.len());
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(pixels);
-    Ok(out)
+    out
 }
 
 /// The size of a part of a frame packet (see [`frame_part`]): the last part may be shorter.
@@ -164,6 +174,202 @@ pub fn frame_part(packet: &[u8], part: u32) -> Result<&[u8]> {
         )));
     }
     Ok(&packet[start..packet.len().min(start + FRAME_PART_BYTES)])
+}
+
+/// The most pixel bytes a reduced first look ([`preview_packet`]) carries: 2 MiB, two parts'
+/// worth, a quarter of what a 1760² CR's full frame crosses the IPC with.
+pub const PREVIEW_MAX_BYTES: usize = 2 << 20;
+
+/// The most a preview reduces by (each side): a 65 535² image still gives a preview.
+pub const PREVIEW_MAX_FACTOR: u32 = 64;
+
+/// How much a reduced first look at a `width × height` frame of `bytes_per_pixel` shrinks each
+/// side, for a viewport of `fit` pixels: `None` when the full frame is what to send at once —
+/// it crosses in one part anyway (at most [`FRAME_PART_BYTES`] of pixels), or it is no larger
+/// than the viewport (every one of its pixels is on screen). Else as much as the viewport
+/// allows with a preview pixel still at least a screen pixel when the frame is fitted —
+/// ⌊max(width / fit width, height / fit height)⌋, at least 2 — or more while the reduced
+/// pixels would exceed [`PREVIEW_MAX_BYTES`] (`None` if even [`PREVIEW_MAX_FACTOR`] leaves
+/// more).
+pub fn preview_factor(
+    width: u32,
+    height: u32,
+    bytes_per_pixel: usize,
+    fit: (u32, u32),
+) -> Option<u32> {
+    let bytes = |f: u32| {
+        (width.div_ceil(f) as usize)
+            .saturating_mul(height.div_ceil(f) as usize)
+            .saturating_mul(bytes_per_pixel)
+    };
+    if bytes(1) <= FRAME_PART_BYTES || (width <= fit.0 && height <= fit.1) {
+        return None;
+    }
+    let screen = (width / fit.0.max(1)).max(height / fit.1.max(1));
+    let least = screen.clamp(2, PREVIEW_MAX_FACTOR);
+    (least..=PREVIEW_MAX_FACTOR).find(|&f| bytes(f) <= PREVIEW_MAX_BYTES)
+}
+
+/// The samples of one pixel: how a frame's pixel bytes read (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    U16,
+    I16,
+    Rgb8,
+}
+
+impl PixelFormat {
+    fn parse(format: &str) -> Option<PixelFormat> {
+        match format {
+            "u16" => Some(PixelFormat::U16),
+            "i16" => Some(PixelFormat::I16),
+            "rgb8" => Some(PixelFormat::Rgb8),
+            _ => None,
+        }
+    }
+
+    /// Bytes a pixel.
+    pub fn bytes(self) -> usize {
+        match self {
+            PixelFormat::U16 | PixelFormat::I16 => 2,
+            PixelFormat::Rgb8 => 3,
+        }
+    }
+}
+
+/// The image reduced by `factor` on each side: pixel (x, y) of the result is the mean of the
+/// `factor × factor` block at (x·factor, y·factor) of `pixels` (a `width × height` image in
+/// `format`), each sample (each colour of RGB) on its own, rounded down; the blocks at the right
+/// and bottom edges are cut short and average the pixels they hold. The result is
+/// ⌈width/factor⌉ × ⌈height/factor⌉. A mean of stored values is the stored value of the mean
+/// modality value (the rescale is linear), so the viewer windows it as the full frame.
+///
+/// `pixels` must hold the whole image and `factor` be at least 1 (the caller checked both).
+pub fn reduce_by_block_mean(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    format: PixelFormat,
+    factor: usize,
+) -> Vec<u8> {
+    match format {
+        PixelFormat::U16 => block_mean::<2>(
+            pixels,
+            (width, height, 1),
+            factor,
+            |b| i64::from(u16::from_le_bytes(b)),
+            |v| (v as u16).to_le_bytes(),
+        ),
+        PixelFormat::I16 => block_mean::<2>(
+            pixels,
+            (width, height, 1),
+            factor,
+            |b| i64::from(i16::from_le_bytes(b)),
+            |v| (v as i16).to_le_bytes(),
+        ),
+        PixelFormat::Rgb8 => block_mean::<1>(
+            pixels,
+            (width, height, 3),
+            factor,
+            |b| i64::from(b[0]),
+            |v| [v as u8],
+        ),
+    }
+}
+
+/// [`reduce_by_block_mean`] for samples of `N` bytes, `channels` a pixel: one pass over the
+/// rows, summing each output row's blocks in `sums` (one i64 a sample: no overflow for any
+/// block of 16-bit samples under 2^47 pixels).
+fn block_mean<const N: usize>(
+    pixels: &[u8],
+    (width, height, channels): (usize, usize, usize),
+    factor: usize,
+    read: impl Fn([u8; N]) -> i64,
+    write: impl Fn(i64) -> [u8; N],
+) -> Vec<u8> {
+    let factor = factor.max(1);
+    let (out_w, out_h) = (width.div_ceil(factor), height.div_ceil(factor));
+    let row_bytes = width * channels * N;
+    let mut out = Vec::with_capacity(out_w * out_h * channels * N);
+    let mut sums = vec![0i64; out_w * channels];
+    for oy in 0..out_h {
+        sums.fill(0);
+        let rows = oy * factor..((oy + 1) * factor).min(height);
+        let block_rows = rows.len();
+        for y in rows {
+            let row = &pixels[y * row_bytes..(y + 1) * row_bytes];
+            for (ox, block) in row.chunks(factor * channels * N).enumerate() {
+                let sum = &mut sums[ox * channels..(ox + 1) * channels];
+                for pixel in block.chunks_exact(channels * N) {
+                    for (c, sample) in pixel.chunks_exact(N).enumerate() {
+                        let mut b = [0u8; N];
+                        b.copy_from_slice(sample);
+                        sum[c] += read(b);
+                    }
+                }
+            }
+        }
+        for ox in 0..out_w {
+            let cols = ((ox + 1) * factor).min(width) - ox * factor;
+            let n = (cols * block_rows) as i64;
+            for c in 0..channels {
+                out.extend_from_slice(&write(sums[ox * channels + c].div_euclid(n)));
+            }
+        }
+    }
+    out
+}
+
+/// A reduced first look at the frame in `packet`, for a viewport of `fit` pixels (see
+/// [`preview_factor`]); `None` when the frame is to be sent whole. Its header is the frame's,
+/// with `"reduced": factor` added: `width` and `height` stay the full frame's, so that whatever
+/// the viewer places, measures or links is in full-resolution pixels; its pixels are
+/// ⌈width/factor⌉ × ⌈height/factor⌉ ([`reduce_by_block_mean`]). At most
+/// [`PREVIEW_MAX_BYTES`] of pixels, whatever the frame.
+pub fn preview_packet(packet: &[u8], fit: (u32, u32)) -> Result<Option<Vec<u8>>> {
+    let bad = |why: &str| crate::AppError::InvalidInput(format!("frame packet: {why}"));
+    let len = packet
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("cut short"))?;
+    let json = packet
+        .get(4..4 + len)
+        .ok_or_else(|| bad("header cut short"))?;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
+    let dim = |k: &str| {
+        header
+            .get(k)
+            .and_then(|v| v.as_u64())
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| bad(k))
+    };
+    let (width, height) = (dim("width")?, dim("height")?);
+    let format = header
+        .get("format")
+        .and_then(|v| v.as_str())
+        .and_then(PixelFormat::parse)
+        .ok_or_else(|| bad("format"))?;
+    let Some(factor) = preview_factor(width, height, format.bytes(), fit) else {
+        return Ok(None);
+    };
+    let need = (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|n| n.checked_mul(format.bytes()))
+        .ok_or_else(|| bad("size"))?;
+    let pixels = packet
+        .get(4 + len..4 + len + need)
+        .ok_or_else(|| bad("pixels cut short"))?;
+    let reduced = reduce_by_block_mean(
+        pixels,
+        width as usize,
+        height as usize,
+        format,
+        factor as usize,
+    );
+    header.insert("reduced".into(), factor.into());
+    let json = serde_json::to_vec(&header).map_err(|e| bad(&e.to_string()))?;
+    Ok(Some(packet_of(json, &reduced)))
 }
 
 /// A study as the study list shows it: what was imported, and the reports written on it.
@@ -297,6 +503,181 @@ mod tests {
             prop_assert_eq!(joined, packet);
             prop_assert!(frame_part(&[1, 2, 3], u32::MAX).is_err());
         }
+    }
+
+    /// The mean of block (bx, by) of an image of `channels` samples a pixel, sample `c`,
+    /// computed the slow way: every pixel of the image asked whether it is in the block.
+    fn brute_block_mean(
+        samples: &[i64],
+        (w, h, channels): (usize, usize, usize),
+        f: usize,
+        (bx, by, c): (usize, usize, usize),
+    ) -> i64 {
+        let (mut sum, mut n) = (0i64, 0i64);
+        for y in 0..h {
+            for x in 0..w {
+                if x / f == bx && y / f == by {
+                    sum += samples[(y * w + x) * channels + c];
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 0, "block ({bx}, {by}) holds no pixel");
+        // Rounded down, towards −∞ for negative sums too.
+        (sum as f64 / n as f64).floor() as i64
+    }
+
+    fn format_strategy() -> impl Strategy<Value = PixelFormat> {
+        prop_oneof![
+            Just(PixelFormat::U16),
+            Just(PixelFormat::I16),
+            Just(PixelFormat::Rgb8)
+        ]
+    }
+
+    proptest! {
+        /// Every pixel of the reduced image is the mean of its block of the full one (each
+        /// sample on its own, rounded down), whatever the sizes (the edge blocks cut short),
+        /// the factor and the format; the reduced image is ⌈w/f⌉ × ⌈h/f⌉ and nothing more.
+        #[test]
+        fn a_reduced_pixel_is_the_mean_of_its_block(
+            w in 1usize..23, h in 1usize..23, f in 1usize..6,
+            format in format_strategy(), seed: u64,
+        ) {
+            let channels = if format == PixelFormat::Rgb8 { 3 } else { 1 };
+            let mut state = seed;
+            let mut next = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) as i64
+            };
+            let samples: Vec<i64> = (0..w * h * channels)
+                .map(|_| match format {
+                    PixelFormat::U16 => next() & 0xFFFF,
+                    PixelFormat::I16 => (next() & 0xFFFF) - 32768,
+                    PixelFormat::Rgb8 => next() & 0xFF,
+                })
+                .collect();
+            let bytes: Vec<u8> = samples
+                .iter()
+                .flat_map(|&v| match format {
+                    PixelFormat::U16 => (v as u16).to_le_bytes().to_vec(),
+                    PixelFormat::I16 => (v as i16).to_le_bytes().to_vec(),
+                    PixelFormat::Rgb8 => vec![v as u8],
+                })
+                .collect();
+            let reduced = reduce_by_block_mean(&bytes, w, h, format, f);
+            let (rw, rh) = (w.div_ceil(f), h.div_ceil(f));
+            prop_assert_eq!(reduced.len(), rw * rh * format.bytes());
+            for by in 0..rh {
+                for bx in 0..rw {
+                    for c in 0..channels {
+                        let at = (by * rw + bx) * channels + c;
+                        let got = match format {
+                            PixelFormat::U16 => i64::from(u16::from_le_bytes([reduced[2 * at], reduced[2 * at + 1]])),
+                            PixelFormat::I16 => i64::from(i16::from_le_bytes([reduced[2 * at], reduced[2 * at + 1]])),
+                            PixelFormat::Rgb8 => i64::from(reduced[at]),
+                        };
+                        prop_assert_eq!(got, brute_block_mean(&samples, (w, h, channels), f, (bx, by, c)),
+                            "pixel ({}, {}) sample {}", bx, by, c);
+                    }
+                }
+            }
+        }
+
+        /// A preview is asked only of a frame over one part and larger than the viewport, and
+        /// its pixels are never over PREVIEW_MAX_BYTES; it reduces by 2 while that fits.
+        #[test]
+        fn a_preview_is_bounded_and_only_for_a_frame_larger_than_the_viewport(
+            w in 1u32..70_000, h in 1u32..70_000, format in format_strategy(),
+            fw in 1u32..4000, fh in 1u32..4000,
+        ) {
+            let bpp = format.bytes();
+            let full = w as usize * h as usize * bpp;
+            match preview_factor(w, h, bpp, (fw, fh)) {
+                None => prop_assert!(full <= FRAME_PART_BYTES || (w <= fw && h <= fh)
+                    || w.div_ceil(PREVIEW_MAX_FACTOR) as usize * h.div_ceil(PREVIEW_MAX_FACTOR) as usize * bpp > PREVIEW_MAX_BYTES),
+                Some(f) => {
+                    prop_assert!(full > FRAME_PART_BYTES && (w > fw || h > fh));
+                    prop_assert!((2..=PREVIEW_MAX_FACTOR).contains(&f));
+                    let bytes = |f: u32| w.div_ceil(f) as usize * h.div_ceil(f) as usize * bpp;
+                    prop_assert!(bytes(f) <= PREVIEW_MAX_BYTES);
+                    // Fitted, a preview pixel is still at least a screen pixel — unless the
+                    // byte bound asked for more (then one less would be over it).
+                    let ratio = (f64::from(w) / f64::from(fw)).max(f64::from(h) / f64::from(fh));
+                    if f > 2 && f64::from(f) > ratio {
+                        prop_assert!(bytes(f - 1) > PREVIEW_MAX_BYTES);
+                    }
+                    // And as reduced as that allows: one more would make it smaller than the
+                    // screen shows.
+                    if f < PREVIEW_MAX_FACTOR {
+                        prop_assert!(f64::from(f + 1) > ratio);
+                    }
+                }
+            }
+        }
+    }
+
+    fn test_header(width: u32, height: u32, format: &'static str) -> FrameHeader {
+        FrameHeader {
+            width,
+            height,
+            format,
+            slope: 1.0,
+            intercept: -1024.0,
+            window_center: 40.0,
+            window_width: 400.0,
+            invert: false,
+            frame: 0,
+            frames: 1,
+            pixel_spacing: Some([0.5, 0.5]),
+            patient: None,
+            study_date: None,
+            modality: None,
+            series_description: None,
+            instance_number: None,
+            sha256: "ab".into(),
+        }
+    }
+
+    #[test]
+    fn a_1760_square_cr_is_previewed_at_half_its_size_in_full_resolution_coordinates() {
+        let (w, h) = (1760u32, 1760u32);
+        let samples: Vec<u8> = (0..w * h)
+            .flat_map(|i| ((i % w + i / w) as u16).to_le_bytes())
+            .collect();
+        let full = packet(&test_header(w, h, "u16"), &samples).unwrap();
+        let preview = preview_packet(&full, (900, 800))
+            .unwrap()
+            .expect("a preview");
+        let n = u32::from_le_bytes(preview[..4].try_into().unwrap()) as usize;
+        assert_eq!((4 + n) % 8, 0, "pixels 8-aligned");
+        let header: serde_json::Value = serde_json::from_slice(&preview[4..4 + n]).unwrap();
+        assert_eq!(header["reduced"], 2);
+        // The full frame's size and calibration: what the viewer measures in.
+        assert_eq!(
+            (header["width"].as_u64(), header["height"].as_u64()),
+            (Some(1760), Some(1760))
+        );
+        assert_eq!(header["pixel_spacing"], serde_json::json!([0.5, 0.5]));
+        assert_eq!(preview.len() - 4 - n, 880 * 880 * 2);
+        // Pixel (1, 0) is the mean of full pixels (2..4, 0..2): 2, 3, 3, 4.
+        let at = 4 + n + 2;
+        assert_eq!(u16::from_le_bytes([preview[at], preview[at + 1]]), 3);
+        // In the bench's viewport, 440 × 900: 4×, a preview pixel per screen pixel.
+        let small_view = preview_packet(&full, (440, 900))
+            .unwrap()
+            .expect("a preview");
+        let m = u32::from_le_bytes(small_view[..4].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&small_view[4..4 + m]).unwrap();
+        assert_eq!(header["reduced"], 4);
+        assert_eq!(small_view.len() - 4 - m, 440 * 440 * 2);
+        // Nothing reduced when the viewport shows every pixel, or for a frame of one part.
+        assert!(preview_packet(&full, (1760, 1760)).unwrap().is_none());
+        let small = packet(&test_header(512, 512, "i16"), &vec![0u8; 512 * 512 * 2]).unwrap();
+        assert!(preview_packet(&small, (100, 100)).unwrap().is_none());
+        // A packet cut short is refused, never read past.
+        assert!(preview_packet(&full[..full.len() - 1], (900, 800)).is_err());
+        assert!(preview_packet(&full[..3], (900, 800)).is_err());
     }
 
     #[test]

@@ -730,8 +730,8 @@ export const api = {
   /** Opens the key with its passphrase for this session (until the idle lock). */
   /** Opens the key: with the passphrase, or `null` for a key in the OS keychain. */
   unlock: (passphrase: string | null) => call<Identity>("unlock", { passphrase }),
-  /** Tells the app the user did something (input), for its idle lock. */
-  activity: () => call<null>("activity"),
+  /** Tells the app the user did something (input, `agoMs` before now), for its idle lock. */
+  activity: (agoMs = 0) => call<null>("activity", { agoMs: Math.max(0, Math.round(agoMs)) }),
   /** Wipes the key from memory now. */
   lock: () => call<null>("lock"),
   /** `store`: `sealed` (under `passphrase`) or `keychain` (the OS keychain; no passphrase). */
@@ -749,8 +749,12 @@ export const api = {
   importDropped: () => call<ImportSummary | null>("import_dropped"),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
   /** A frame packet: raw bytes (see frame.ts), never a JSON array; fetched in parts. */
-  frame: (sha256: string, frame: number) =>
-    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part }))),
+  frame: (sha256: string, frame: number, part0?: Uint8Array) =>
+    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part })), part0),
+  /** A first look for a viewport of `width × height`: a reduced packet (its header says
+   *  `reduced`) for a frame larger than the viewport, else part 0 of the frame's packet. */
+  framePreview: async (sha256: string, frame: number, width: number, height: number) =>
+    new Uint8Array(await call<ArrayBuffer>("frame_preview", { sha256, frame, width, height })),
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
   /** What this user may do on the report now: ask again whenever the report is (re)loaded. */

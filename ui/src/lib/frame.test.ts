@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFrame, fetchPacket, FRAME_PART_BYTES, PARTS_IN_FLIGHT, parseFrame, type FrameHeader } from "./frame";
+import { buildFrame, fetchPacket, FRAME_PART_BYTES, PARTS_IN_FLIGHT, parseFrame, peekHeader, storedSize, type FrameHeader } from "./frame";
 
 const header = (over: Partial<FrameHeader> = {}): FrameHeader => ({
   width: 3, height: 2, format: "i16", slope: 1, intercept: -1024, window_center: 40,
@@ -39,6 +39,40 @@ describe("frame packets", () => {
       const start = packet.length - samples.byteLength;
       expect(frame.pixels.buffer === packet.buffer).toBe(start % 2 === 0);
     }
+  });
+});
+
+describe("a reduced preview", () => {
+  it("keeps the full frame's size in its header and holds ⌈w/f⌉ × ⌈h/f⌉ pixels", () => {
+    // A 5×3 frame reduced by 2: 3×2 samples.
+    const h = header({ format: "u16", width: 5, height: 3, reduced: 2 });
+    expect(storedSize(h)).toEqual([3, 2]);
+    const frame = parseFrame(buildFrame(h, new Uint8Array(new Uint16Array([1, 2, 3, 4, 5, 6]).buffer)));
+    expect([frame.header.width, frame.header.height]).toEqual([5, 3]);
+    expect(Array.from(frame.pixels)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(storedSize(header())).toEqual([3, 2]);
+  });
+
+  it("refuses a preview whose pixels fall short, or a reduction the app never makes", () => {
+    const short = buildFrame(header({ format: "u16", width: 5, height: 3, reduced: 2 }), new Uint8Array(10));
+    expect(() => parseFrame(short)).toThrow(/pixel bytes/);
+    for (const reduced of [0, 1, 1.5, 65]) {
+      expect(() => parseFrame(buildFrame(header({ reduced }), new Uint8Array(12)))).toThrow(/reduced/);
+    }
+  });
+
+  it("tells a preview from the first part of a full packet by its header alone", async () => {
+    const big = buildFrame(header({ format: "u16", width: 1024, height: 1280 }), new Uint8Array(1024 * 1280 * 2));
+    const part0 = big.slice(0, FRAME_PART_BYTES);
+    expect(peekHeader(part0).reduced).toBeUndefined();
+    // Handed to fetchPacket as part 0, it is not asked for again.
+    const asked: number[] = [];
+    const joined = await fetchPacket(async (part) => {
+      asked.push(part);
+      return big.slice(part * FRAME_PART_BYTES, (part + 1) * FRAME_PART_BYTES);
+    }, part0);
+    expect(joined.length).toBe(big.length);
+    expect(asked.sort()).toEqual([1, 2]);
   });
 });
 

@@ -20,6 +20,20 @@ export interface FrameHeader {
   series_description: string | null;
   instance_number: number | null;
   sha256: string;
+  /** A reduced first look (`frame_preview`): each side shrunk by this factor, every pixel the
+   *  mean of its block of the full frame. `width` and `height` stay the full frame's, so that
+   *  placing, measuring and linking are in full-resolution pixels; the pixels are
+   *  ⌈width/reduced⌉ × ⌈height/reduced⌉ (`storedSize`). Absent on a full frame. */
+  reduced?: number;
+}
+
+/** The most a preview may reduce by (countersign_app::PREVIEW_MAX_FACTOR). */
+export const MAX_REDUCTION = 64;
+
+/** The size of the pixels a header describes: the full frame's, or a preview's. */
+export function storedSize(header: FrameHeader): [number, number] {
+  const f = header.reduced ?? 1;
+  return [Math.ceil(header.width / f), Math.ceil(header.height / f)];
 }
 
 export interface Frame {
@@ -37,9 +51,19 @@ function readHeader(bytes: Uint8Array): { header: FrameHeader; start: number; ne
   const header = JSON.parse(
     new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)),
   ) as FrameHeader;
-  const pixelCount = header.width * header.height;
+  const f = header.reduced;
+  if (f !== undefined && !(Number.isInteger(f) && f >= 2 && f <= MAX_REDUCTION)) {
+    throw new Error(`frame header: reduced by ${f}`);
+  }
+  const [w, h] = storedSize(header);
+  const pixelCount = w * h;
   const need = header.format === "rgb8" ? pixelCount * 3 : pixelCount * 2;
   return { header, start: 4 + headerLength, need };
+}
+
+/** The header of a packet, or of its first part (its pixels not checked). */
+export function peekHeader(bytes: Uint8Array): FrameHeader {
+  return readHeader(bytes).header;
 }
 
 /** Parses a packet, checking every length against the bytes present. */
@@ -52,7 +76,8 @@ export function parseFrame(bytes: Uint8Array): Frame {
   // start 8-aligned) and are read in place; any other is copied into an aligned buffer.
   const inPlace = (bytes.byteOffset + start) % 2 === 0;
   const raw = inPlace ? bytes.subarray(start, start + need) : bytes.slice(start, start + need);
-  const pixelCount = header.width * header.height;
+  const [w, h] = storedSize(header);
+  const pixelCount = w * h;
   const pixels =
     header.format === "rgb8"
       ? raw
@@ -65,17 +90,21 @@ export function parseFrame(bytes: Uint8Array): Frame {
 /** The size of a part of a packet (countersign_app::FRAME_PART_BYTES). */
 export const FRAME_PART_BYTES = 1 << 20;
 
-/**
- * Fetches a whole packet with `get(part)`, which answers part `part` of it: the first part, then
- * (when the packet is longer) the others, all at once, into one buffer, so that their transfers
- * through WebKitGTK's IPC overlap. An answer holding the whole packet at once (the mock app) is
- * taken as it is.
- */
 /** The most part requests of one frame in flight at once. */
 export const PARTS_IN_FLIGHT = 4;
 
-export async function fetchPacket(get: (part: number) => Promise<Uint8Array>): Promise<Uint8Array> {
-  const first = await get(0);
+/**
+ * Fetches a whole packet with `get(part)`, which answers part `part` of it: the first part (or
+ * `part0`, when the caller has it), then (when the packet is longer) the others, several at
+ * once, into one buffer, so that their transfers through WebKitGTK's IPC overlap. An answer
+ * holding the whole packet at once (the mock app) is taken as it is.
+ */
+export async function fetchPacket(
+  get: (part: number) => Promise<Uint8Array>,
+  part0?: Uint8Array,
+): Promise<Uint8Array> {
+  // Part 0 may be in hand already: `frame_preview` answers it for a frame it does not reduce.
+  const first = part0 ?? (await get(0));
   const { start, need } = readHeader(first);
   const total = start + need;
   if (first.length >= total) return first;

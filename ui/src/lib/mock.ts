@@ -705,6 +705,8 @@ export function installMocks() {
           sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,
         }));
       case "frame":
+      case "frame_preview":
+        // The mock's frames are small: a preview is the frame itself, as the app answers.
         if (a.sha256 === "undecodable-0") {
           throw { code: "bad_image", message: "attribute Palette Color Lookup Table is missing or invalid: segment at word 0 is empty" };
         }

@@ -2,7 +2,7 @@
 // 16-bit integer texture and windowed in a WebGL2 fragment shader, so window/level is a uniform
 // change; where WebGL2 is missing (or refused), a CPU path windows through a 65536-entry table.
 
-import type { Frame } from "./frame";
+import { storedSize, type Frame } from "./frame";
 import { greyTable, type Window } from "./windowing";
 
 export type RenderMode = "webgl2" | "cpu";
@@ -147,7 +147,9 @@ export class Viewer {
       this.window = { center: frame.header.window_center, width: frame.header.window_width };
       this.invert = false;
     }
-    const { width, height, format } = frame.header;
+    // A preview's pixels are fewer than the frame's (`storedSize`); it is placed as the frame.
+    const [width, height] = storedSize(frame.header);
+    const { format } = frame.header;
     const gl = this.gl;
     if (gl) {
       gl.bindTexture(gl.TEXTURE_2D, this.texture);
@@ -186,6 +188,20 @@ export class Viewer {
       this.ctx.fillStyle = "#000";
       this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
     }
+  }
+
+  /** Whether the image on screen is a reduced preview, not yet the full frame. */
+  get reduced(): boolean {
+    return (this.frame?.header.reduced ?? 1) > 1;
+  }
+
+  /** The size, in full-frame pixels, that the stored pixels cover: the frame's, or for a
+   *  preview each block's whole width (its last blocks, cut short in the full frame, drawn
+   *  whole: every preview pixel exactly over the pixels it is the mean of). */
+  private covered(frame: Frame): [number, number] {
+    const f = frame.header.reduced ?? 1;
+    const [w, h] = storedSize(frame.header);
+    return [w * f, h * f];
   }
 
   /** The image-to-canvas scale at the current zoom (image fitted, aspect kept). */
@@ -229,17 +245,21 @@ export class Viewer {
   }
 
   private renderGl(gl: WebGL2RenderingContext, frame: Frame) {
-    const { width, height, format, slope, intercept } = frame.header;
+    const { format, slope, intercept } = frame.header;
+    const [width, height] = this.covered(frame);
+    // The quad is centred on the full frame's centre; a preview covering more moves by half.
+    const s = this.scale();
+    const shiftX = ((width - frame.header.width) * s) / 2;
+    const shiftY = ((height - frame.header.height) * s) / 2;
     gl.viewport(0, 0, this.canvas.width, this.canvas.height);
     gl.clearColor(0, 0, 0, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
     const p = this.programs.get(format)!;
     gl.useProgram(p);
-    const s = this.scale();
     const u = (name: string) => gl.getUniformLocation(p, name);
     gl.uniform2f(u("u_scale"), (width * s) / this.canvas.width, (height * s) / this.canvas.height);
-    gl.uniform2f(u("u_offset"), (2 * this.view.panX) / this.canvas.width, (-2 * this.view.panY) / this.canvas.height);
-    gl.uniform2f(u("u_size"), width, height);
+    gl.uniform2f(u("u_offset"), (2 * (this.view.panX + shiftX)) / this.canvas.width, (-2 * (this.view.panY + shiftY)) / this.canvas.height);
+    gl.uniform2f(u("u_size"), ...storedSize(frame.header));
     gl.uniform1f(u("u_slope"), slope);
     gl.uniform1f(u("u_intercept"), intercept);
     gl.uniform1f(u("u_center"), this.window.center);
@@ -253,9 +273,10 @@ export class Viewer {
   }
 
   private renderCpu(ctx: CanvasRenderingContext2D, frame: Frame) {
-    const { width, height, format, slope, intercept } = frame.header;
+    const { format, slope, intercept } = frame.header;
+    const [width, height] = storedSize(frame.header);
     const invert = frame.header.invert !== this.invert;
-    const key = `${this.window.center}/${this.window.width}/${invert}/${frame.header.sha256}/${frame.header.frame}`;
+    const key = `${this.window.center}/${this.window.width}/${invert}/${frame.header.sha256}/${frame.header.frame}/${frame.header.reduced ?? 1}`;
     if (key !== this.cpuTableKey || !this.cpuImage) {
       const image = this.cpuImage ?? document.createElement("canvas");
       image.width = width;
@@ -297,6 +318,7 @@ export class Viewer {
     ctx.imageSmoothingEnabled = this.smooth;
     const [x, y] = this.toCanvas(0, 0);
     const s = this.scale();
-    ctx.drawImage(this.cpuImage, x, y, width * s, height * s);
+    const [w, h] = this.covered(frame);
+    ctx.drawImage(this.cpuImage, x, y, w * s, h * s);
   }
 }
