@@ -442,28 +442,90 @@ pub fn decode_lossless(stream: &[u8], rows: u32, columns: u32) -> Result<GreyIma
     })
 }
 
-/// After the scan: tables and comments may come before EOI; another scan or a DNL marker is
-/// for libjpeg-turbo.
-fn finish(stream: &[u8], mut bits: Bits) -> Result<(), JpegError> {
+/// After the scan: tables and comments may come before EOI, as libjpeg-turbo reads them;
+/// another scan is for libjpeg-turbo (which refuses it for a single-component image too).
+fn finish(stream: &[u8], bits: Bits) -> Result<(), JpegError> {
+    let mut at = bits.pos;
+    let mut tables: [Option<Spec>; 4] = Default::default();
     loop {
-        match bits.marker()? {
-            EOI => return Ok(()),
-            SOS | 0xDC => return Err(unsupported("a second scan or a DNL marker")),
-            0xC4 | 0xCC | 0xDB | 0xDD | 0xE0..=0xEF | 0xFE => {
-                let length = stream
-                    .get(bits.pos..bits.pos + 2)
-                    .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-                    .filter(|&n| n >= 2)
-                    .ok_or_else(|| data("premature end of JPEG file"))?;
-                bits.pos += length;
-            }
-            other => {
-                return Err(data(format!(
-                    "unexpected marker 0x{other:02X} after the scan"
-                )))
-            }
+        let (marker, body, next) = segment(stream, at)?;
+        at = next;
+        match (marker, body) {
+            (EOI, _) => return Ok(()),
+            (SOS, _) => return Err(unsupported("a second scan")),
+            (DHT, Some(body)) => read_tables(body, &mut tables)?,
+            (DRI, Some(body)) => read_restart_interval(body).map(|_| ())?,
+            (_, body) => other_segment(marker, body)?,
         }
     }
+}
+
+/// The marker at `at` (after fill bytes), its body when it has one, and where the next starts.
+fn segment(stream: &[u8], mut at: usize) -> Result<(u8, Option<&[u8]>, usize), JpegError> {
+    if stream.get(at) != Some(&0xFF) {
+        return Err(data("extraneous bytes before marker"));
+    }
+    while stream.get(at + 1) == Some(&0xFF) {
+        at += 1;
+    }
+    let marker = *stream
+        .get(at + 1)
+        .ok_or_else(|| header("premature end of JPEG file"))?;
+    // Markers without a length: SOI, EOI, RSTn and TEM.
+    if matches!(marker, SOI | EOI | 0xD0..=0xD7 | 0x01) {
+        return Ok((marker, None, at + 2));
+    }
+    let length = stream
+        .get(at + 2..at + 4)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(|| header("premature end of JPEG file"))?;
+    let body = length
+        .checked_sub(2)
+        .and_then(|n| stream.get(at + 4..at + 4 + n))
+        .ok_or_else(|| header("marker segment runs past the stream"))?;
+    Ok((marker, Some(body), at + 2 + length))
+}
+
+/// A marker other than a frame, scan, table or restart definition, as libjpeg-turbo's
+/// `read_markers` takes it: RSTn and TEM ignored, APPn, COM and DNL skipped (a JFIF marker of
+/// another major version is a warning, so an error), quantisation tables checked and unused,
+/// SOI and markers it does not know refused.
+fn other_segment(marker: u8, body: Option<&[u8]>) -> Result<(), JpegError> {
+    match (marker, body) {
+        (0xD0..=0xD7 | 0x01, _) => Ok(()),
+        (0xE0, Some(body)) => {
+            if body.len() >= 14 && body.starts_with(b"JFIF\0") && body[5] != 1 {
+                return Err(header(format!(
+                    "unknown JFIF revision number {}.{:02}",
+                    body[5], body[6]
+                )));
+            }
+            Ok(())
+        }
+        (0xE1..=0xEF | 0xFE | 0xDC, _) => Ok(()),
+        (0xDB, Some(mut body)) => {
+            while let [pq_tq, rest @ ..] = body {
+                if pq_tq & 15 >= 4 {
+                    return Err(header("bad quantization table index"));
+                }
+                let size = if pq_tq >> 4 != 0 { 128 } else { 64 };
+                body = rest
+                    .get(size..)
+                    .ok_or_else(|| header("bad DQT segment length"))?;
+            }
+            Ok(())
+        }
+        // Arithmetic-coding conditioning: libjpeg-turbo reads it; not this decoder.
+        (0xCC, _) => Err(unsupported("arithmetic coding conditioning")),
+        _ => Err(header(format!("unexpected marker 0x{marker:02X}"))),
+    }
+}
+
+fn read_restart_interval(body: &[u8]) -> Result<u32, JpegError> {
+    let [hi, lo] = body else {
+        return Err(header("bad DRI segment length"));
+    };
+    Ok(u32::from(u16::from_be_bytes([*hi, *lo])))
 }
 
 /// The first row of the scan and of each restart interval: the first sample from
@@ -518,58 +580,30 @@ fn read_headers(stream: &[u8]) -> Result<Headers, JpegError> {
     let mut tables: [Option<Spec>; 4] = Default::default();
     let mut restart = 0u32;
     loop {
-        // Fill bytes may precede a marker.
-        if stream.get(at) != Some(&0xFF) {
-            return Err(header("expected a marker"));
-        }
-        while stream.get(at + 1) == Some(&0xFF) {
-            at += 1;
-        }
-        let marker = *stream
-            .get(at + 1)
-            .ok_or_else(|| header("premature end of JPEG file"))?;
-        match marker {
-            0xD0..=0xD7 | 0x01 | SOI | EOI => {
-                return Err(header(format!("unexpected marker 0x{marker:02X}")))
-            }
-            _ => {}
-        }
-        let length = stream
-            .get(at + 2..at + 4)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .ok_or_else(|| header("premature end of JPEG file"))?;
-        let body = length
-            .checked_sub(2)
-            .and_then(|n| stream.get(at + 4..at + 4 + n))
-            .ok_or_else(|| header("marker segment runs past the stream"))?;
-        at += 2 + length;
-        match marker {
-            SOF3_LOSSLESS => {
+        let (marker, body, next) = segment(stream, at)?;
+        at = next;
+        match (marker, body) {
+            (SOF3_LOSSLESS, Some(body)) => {
                 if frame.is_some() {
                     return Err(header("two frame headers"));
                 }
                 frame = Some(read_frame(body)?);
             }
-            0xC0..=0xCF if ![DHT, 0xC8, 0xCC].contains(&marker) => {
+            (0xC0..=0xCF, _) if ![DHT, 0xC8, 0xCC].contains(&marker) => {
                 return Err(unsupported(format!(
                     "JPEG process of marker 0x{marker:02X}"
                 )))
             }
-            0xF7 => return Err(unsupported("JPEG-LS")),
-            DHT => read_tables(body, &mut tables)?,
-            DRI => {
-                let [hi, lo] = body else {
-                    return Err(header("bad DRI segment length"));
-                };
-                restart = u32::from(u16::from_be_bytes([*hi, *lo]));
-            }
-            SOS => {
+            (0xF7, _) => return Err(unsupported("JPEG-LS")),
+            (DHT, Some(body)) => read_tables(body, &mut tables)?,
+            (DRI, Some(body)) => restart = read_restart_interval(body)?,
+            (SOS, Some(body)) => {
                 let frame = frame.ok_or_else(|| header("scan before the frame header"))?;
                 let scan = read_scan(body, &frame)?;
                 return Ok((frame, scan, tables, restart, at));
             }
-            // APPn, COM, DQT and anything else with a length is skipped, as libjpeg does.
-            _ => {}
+            (SOI | EOI, _) => return Err(header(format!("unexpected marker 0x{marker:02X}"))),
+            (_, body) => other_segment(marker, body)?,
         }
     }
 }
