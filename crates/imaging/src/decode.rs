@@ -279,15 +279,13 @@ pub(crate) fn decode_frame_with(
             if let Some(decoded) = crate::jpeg::lossless_frame_in_rust(obj, info, frame)? {
                 return Ok(Some(decoded));
             }
-            // What is left for dicom-pixeldata below is Rust only for uncompressed data and
-            // for JPEG that libjpeg-turbo would not have taken (its JPEG decoder is
-            // `jpeg-decoder`, in Rust); JPEG-LS and JPEG 2000 are CharLS and OpenJPEG.
-            let jpeg_decoder = crate::jpeg::JPEG_SYNTAXES
-                .contains(&info.transfer_syntax_uid.as_str())
-                && !crate::jpeg::needs_libjpeg(obj, info, frame);
-            // (Deflated data sets are not "codec free", but their pixel data is native.)
+            // What is left for dicom-pixeldata below is Rust for native pixel data (deflated
+            // data sets are not "codec free", but their pixels are native) and for the colour
+            // JPEG `colour_in_rust` admits (its JPEG decoder is `jpeg-decoder`); for other JPEG
+            // it is libjpeg-turbo or jpeg-decoder on terms this process does not take, and
+            // JPEG-LS and JPEG 2000 are CharLS and OpenJPEG.
             let pixel_codec = ts.is_some_and(|t| t.is_encapsulated_pixel_data());
-            if pixel_codec && !jpeg_decoder {
+            if pixel_codec && !crate::jpeg::colour_in_rust(obj, info, frame) {
                 return Ok(None);
             }
         }

@@ -4,7 +4,7 @@
 //! dicom-pixeldata, whose JPEG decoder (`jpeg-decoder`) is Rust and applies what the DICOM
 //! header says about the colour components.
 //!
-//! [`lossless_frame_in_rust`] and [`needs_libjpeg`] tell the in-process renderer which frames
+//! [`lossless_frame_in_rust`] and [`colour_in_rust`] tell the in-process renderer which frames
 //! Rust code alone decodes (see [`crate::DicomImage::render_in_rust`]).
 
 use std::borrow::Cow;
@@ -78,11 +78,32 @@ pub(crate) fn lossless_frame_in_rust(
     }
 }
 
-/// Whether frame `frame` of a JPEG image goes through libjpeg-turbo: greyscale other than what
-/// [`lossless_frame_in_rust`] decodes, and RGB stored without a colour transform.
-pub(crate) fn needs_libjpeg(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> bool {
-    JPEG_SYNTAXES.contains(&info.transfer_syntax_uid.as_str())
-        && (info.samples_per_pixel == 1 || untransformed_rgb_stream(obj, info, frame).is_some())
+/// Whether frame `frame` is colour JPEG that dicom-pixeldata's `jpeg-decoder` (Rust) may decode
+/// in this process: lossy, 8-bit, sequential (baseline or extended Huffman), at most one scan
+/// per component, and not RGB stored without a colour transform (that is libjpeg-turbo's).
+///
+/// `jpeg-decoder` has no scan limit and no time limit of its own (libjpeg-turbo, in the worker,
+/// stops at 500 scans, and the worker at its time budget): a progressive stream of thousands of
+/// scans could keep it busy for seconds. A sequential stream with one scan per component costs
+/// time in proportion to its pixels and bytes, and the frame header has been checked against
+/// the DICOM header (`codestream::check`), so what it allocates is bounded by the frame.
+pub(crate) fn colour_in_rust(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> bool {
+    let lossy = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    );
+    if !lossy || info.samples_per_pixel != 3 || info.bits_allocated != 8 {
+        return false;
+    }
+    if untransformed_rgb_stream(obj, info, frame).is_some() {
+        return false;
+    }
+    let Some(stream) = frame_stream(obj, info.frames, frame) else {
+        return false;
+    };
+    let eight_bit = countersign_jpeg::frame_header(&stream).is_some_and(|h| h.precision == 8);
+    let scans = countersign_jpeg::sequential_scans(&stream);
+    eight_bit && scans.is_some_and(|n| (1..=3).contains(&n))
 }
 
 /// Decoded grey samples as the frame's typed samples, at the DICOM header's bit depth.

@@ -132,3 +132,22 @@ fn only_pixels_that_need_a_c_codec_are_left_for_the_worker() {
         assert!(in_rust.is_none(), "{c} reaches a C codec");
     }
 }
+
+/// `jpeg-decoder` has no scan limit: a progressive colour JPEG (which could bring thousands of
+/// scans) is left for the worker, where libjpeg-turbo stops at 500 and the worker at its budget.
+#[test]
+fn progressive_colour_jpeg_is_left_for_the_worker() {
+    let mut bytes = std::fs::read(corpus("SC_rgb_jpeg_dcmtk.dcm")).unwrap();
+    let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let sequential = crate::from_bytes(&bytes).unwrap();
+    assert!(sequential
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_some());
+    bytes[sof + 1] = 0xC2;
+    let progressive = crate::from_bytes(&bytes).unwrap();
+    assert!(progressive
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_none());
+}

@@ -26,7 +26,7 @@ mod lossless;
 mod markers;
 
 pub use lossless::decode_lossless;
-pub use markers::{frame_header, FrameHeader};
+pub use markers::{frame_header, sequential_scans, FrameHeader};
 
 /// Why a JPEG stream cannot be decoded.
 #[derive(Debug, thiserror::Error)]
