@@ -420,7 +420,9 @@ pub fn decode_lossless(stream: &[u8], rows: u32, columns: u32) -> Result<GreyIma
     finish(stream, bits)?;
     // libjpeg-turbo stores `value << Pt` in its sample type, truncating.
     let pt = scan.point_transform;
-    let samples = if wide {
+    let samples = if wide && pt == 0 {
+        GreySamples::U16(undiff)
+    } else if wide {
         GreySamples::U16(
             undiff
                 .into_iter()
