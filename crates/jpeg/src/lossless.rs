@@ -32,6 +32,19 @@ const DRI: u8 = 0xDD;
 /// bytes count as extraneous (see [`Bits::end_of_data`]).
 const LOOKAHEAD: u32 = 8;
 
+/// Bits looked up at once for a whole sample difference (code and extra bits).
+const WHOLE: u32 = 12;
+
+/// HUFF_EXTEND: `s` extra bits `r`, a leading 0 bit meaning a negative difference.
+#[inline]
+fn extend(r: i32, s: u32) -> i32 {
+    if r < 1 << (s - 1) {
+        r - (1 << s) + 1
+    } else {
+        r
+    }
+}
+
 /// The decoded output is refused above this many bytes (the DICOM side allows at most 1 GiB of
 /// pixels for all frames together; this is a second, local bound).
 const MAX_OUTPUT_BYTES: u64 = 1 << 30;
@@ -59,6 +72,9 @@ struct Spec {
 struct Table {
     /// Indexed by the next [`LOOKAHEAD`] bits: `length << 8 | symbol`, 0 for a longer code.
     fast: Vec<u16>,
+    /// Indexed by the next [`WHOLE`] bits: a code and its extra bits together, as
+    /// `difference << 8 | bits used`, 0 where they take more bits.
+    whole: Vec<i32>,
     /// Largest code of each length (index 1–16), -1 where there is none; `maxcode[17]` ends
     /// the search.
     maxcode: [i32; 18],
@@ -126,8 +142,29 @@ impl Table {
                 }
             }
         }
+        let mut whole = vec![0i32; 1 << WHOLE];
+        for ((&size, &code), &symbol) in sizes.iter().zip(&codes).zip(&symbols) {
+            let extra = if symbol == 16 { 0 } else { u32::from(symbol) };
+            let used = size + extra;
+            if used > WHOLE {
+                continue;
+            }
+            for r in 0..1u32 << extra {
+                let difference = match symbol {
+                    0 => 0,
+                    16 => 32768,
+                    s => extend(r as i32, u32::from(s)),
+                };
+                let shift = WHOLE - used;
+                let first = (((code << extra) | r) << shift) as usize;
+                for entry in &mut whole[first..first + (1 << shift)] {
+                    *entry = difference << 8 | used as i32;
+                }
+            }
+        }
         Ok(Table {
             fast,
+            whole,
             maxcode,
             offset,
             symbols,
@@ -175,9 +212,28 @@ impl<'a> Bits<'a> {
         }
     }
 
-    /// Tops the buffer up to at least 57 bits.
+    /// Tops the buffer up to at least 57 bits, a byte at a time as libjpeg-turbo's
+    /// `jpeg_fill_bit_buffer` does (so both have read the same bytes at any point).
     #[inline]
     fn fill(&mut self) {
+        // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): the
+        // bytes the loop below would take, taken at once.
+        if !self.at_marker && self.count <= 56 {
+            if let Some(next) = self.data.get(self.pos..self.pos + 8) {
+                let word = u64::from_be_bytes(next.try_into().expect("8 bytes"));
+                let inverted = !word;
+                let has_ff = inverted.wrapping_sub(0x0101_0101_0101_0101)
+                    & !inverted
+                    & 0x8080_8080_8080_8080;
+                if has_ff == 0 {
+                    let n = (64 - self.count) / 8;
+                    self.acc |= (word >> (64 - 8 * n)) << (64 - self.count - 8 * n);
+                    self.count += 8 * n;
+                    self.pos += n as usize;
+                    return;
+                }
+            }
+        }
         while self.count <= 56 {
             let mut byte = 0u8;
             if self.at_marker {
@@ -272,6 +328,15 @@ impl<'a> Bits<'a> {
     /// One sample difference (H.1.2.2): a magnitude category, then that many bits.
     #[inline]
     fn difference(&mut self, table: &Table) -> Result<i32, JpegError> {
+        // The whole difference at once when the buffer already holds its bits: then reading it
+        // in two steps would not have topped the buffer up in between either.
+        self.need(LOOKAHEAD);
+        let entry = table.whole[self.peek(WHOLE) as usize];
+        let used = (entry & 0xFF) as u32;
+        if used != 0 && used <= self.count {
+            self.consume(used);
+            return Ok(entry >> 8);
+        }
         let s = self.symbol(table)?;
         Ok(match s {
             0 => 0,
@@ -280,12 +345,7 @@ impl<'a> Bits<'a> {
                 self.need(s);
                 let r = self.peek(s) as i32;
                 self.consume(s);
-                // HUFF_EXTEND: a leading 0 bit means a negative difference.
-                if r < 1 << (s - 1) {
-                    r - (1 << s) + 1
-                } else {
-                    r
-                }
+                extend(r, s)
             }
         })
     }
