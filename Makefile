@@ -236,3 +236,4 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run agent_request -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run rotation_parse -- -max_total_time=60
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run sr_parse -- -max_total_time=60
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run jpeg_lossless -- -max_total_time=60

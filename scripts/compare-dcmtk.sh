@@ -33,6 +33,8 @@ print(f"| {sys.argv[1]} | {c*1e3:.1f} ms | {d*1e3:.1f} ms | {ratio:.2f}x | {'met
 PY
 }
 
+# Other work on the machine moves every figure: the load average is printed with them.
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 hyperfine -N --style none --warmup 3 --min-runs 30 --export-json "$out/s.json" \
   -n countersign "$bin --version" -n dcmtk "dcmj2pnm --version" >/dev/null
 python3 - "$out/s.json" <<'PY'
@@ -70,3 +72,4 @@ c, g = r["countersign"]["median"], r["gdcm"]["median"]
 print(f"| JPEG 2000 lossless CR 1760² (RG3_J2KR) vs gdcmconv --raw | {c*1e3:.1f} ms | {g*1e3:.1f} ms (GDCM) | {g/c:.2f}x | {'ahead: met' if g > c else 'NOT MET'} |")
 PY
 fi
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -238,7 +238,9 @@ fn a_stale_decode_worker_beside_the_program_is_passed_over() {
         std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let png = dir.path().join("out.png");
-    let jpeg = countersign_testkit::corpus("examples_ybr_color.dcm");
+    // 12-bit lossy JPEG: libjpeg-turbo, so rendered only by a worker (colour and lossless JPEG
+    // render in process, by Rust decoders).
+    let jpeg = countersign_testkit::corpus("JPEG-lossy.dcm");
     let out = std::process::Command::new(&cli)
         .args(["image", "render"])
         .arg(&jpeg)

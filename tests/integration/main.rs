@@ -22,6 +22,7 @@ mod insider;
 mod iocm;
 mod join;
 mod jpeg2000;
+mod jpeg_lossless;
 mod keychain;
 mod keys;
 mod keys_at_rest;

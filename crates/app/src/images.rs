@@ -14,12 +14,14 @@ pub fn image_info(path: &Path) -> Result<ImageInfo> {
 
 /// Renders frame `frame` of a file to PNG bytes; with `max_side`, as a thumbnail no larger.
 ///
-/// Pixels that reach a C codec (JPEG, JPEG-LS, JPEG 2000: see
-/// [`countersign_imaging::needs_c_codec`]) are decoded, presented and encoded only in the
-/// sandboxed worker (see [`crate::sandbox`]): one that crashes it, hangs or runs out of memory
-/// is refused, and this process decodes nothing of it. Native, deflated and RLE pixel data are
-/// read by this crate's Rust code alone, every length checked before allocating, so they are
-/// rendered here: one decode, not two, and no worker to start for the most common files.
+/// Pixels that reach a C codec (libjpeg-turbo for greyscale lossy JPEG and untransformed RGB,
+/// CharLS, OpenJPEG: see [`countersign_imaging::DicomImage::render_in_rust`], which decides
+/// before any of them runs) are decoded and presented only in the sandboxed worker (see
+/// [`crate::sandbox`]): one that crashes it, hangs or runs out of memory is refused, and this
+/// process decodes nothing of it. Native, deflated and RLE pixel data, single-component
+/// lossless JPEG and other colour JPEG are read by Rust code alone, every length checked
+/// against the DICOM header before allocating and a panic caught, so they are rendered here:
+/// one decode, not two, and no worker to start.
 pub fn image_render_png(
     path: &Path,
     frame: u32,
@@ -28,8 +30,7 @@ pub fn image_render_png(
 ) -> Result<Vec<u8>> {
     let bytes = countersign_imaging::read_file(path)?;
     let image = countersign_imaging::from_bytes(&bytes)?;
-    if !countersign_imaging::needs_c_codec(&image.info) {
-        let mut rendered = image.render(frame, window)?;
+    if let Some(mut rendered) = image.render_in_rust(frame, window)? {
         if let Some(side) = max_side {
             rendered = countersign_imaging::thumbnail(&rendered, side);
         }

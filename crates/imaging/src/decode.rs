@@ -167,8 +167,36 @@ fn check_size(info: &ImageInfo) -> Result<u64> {
     }
 }
 
+/// Which decoders a decode may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Codecs {
+    /// Every decoder, C and C++ ones included: in the confined decode worker, or for a file
+    /// the worker has already decoded.
+    All,
+    /// Decoders written in Rust only; a frame that needs a C or C++ codec is not decoded.
+    RustOnly,
+}
+
 /// Decodes frame `frame` (0-based).
 pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> Result<Frame> {
+    decode_frame_with(obj, info, frame, Codecs::All)?
+        .ok_or_else(|| ImagingError::Decode("no decoder for this frame".into()))
+}
+
+/// Decodes frame `frame` with the decoders `codecs` allows: `Ok(None)` only with
+/// [`Codecs::RustOnly`], for a frame whose pixels need libjpeg-turbo, CharLS or OpenJPEG —
+/// decided before any of them could run.
+///
+/// Rust decodes native and deflated pixel data, RLE, single-component lossless JPEG
+/// (`countersign_jpeg::decode_lossless`) and colour JPEG other than untransformed RGB
+/// (dicom-pixeldata's `jpeg-decoder`); libjpeg-turbo the other greyscale JPEG (baseline,
+/// 12-bit extended) and untransformed RGB; CharLS JPEG-LS; OpenJPEG JPEG 2000.
+pub(crate) fn decode_frame_with(
+    obj: &DefaultDicomObject,
+    info: &ImageInfo,
+    frame: u32,
+    codecs: Codecs,
+) -> Result<Option<Frame>> {
     if !info.has_pixels {
         return Err(ImagingError::NoPixelData {
             description: info.description.clone(),
@@ -183,7 +211,7 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     }
     let encapsulated = ts.is_some_and(|t| !t.is_codec_free());
     if !encapsulated && info.photometric.as_deref() == Some("YBR_FULL_422") {
-        return ybr422_frame(obj, info, frame);
+        return ybr422_frame(obj, info, frame).map(Some);
     }
     let frame_bits = check_size(info)?;
     if frame >= info.frames {
@@ -228,21 +256,39 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     }
     crate::codestream::check(obj, info)?;
     if info.bits_allocated == 1 && !encapsulated {
-        return bit_frame(obj, info, frame);
+        return bit_frame(obj, info, frame).map(Some);
     }
     if info.transfer_syntax_uid == RLE_LOSSLESS {
-        return rle_frame(obj, info, frame);
+        return rle_frame(obj, info, frame).map(Some);
     }
     if !encapsulated {
         if let Some(decoded) = native_le_frame(obj, info, frame, frame_bits)? {
-            return Ok(decoded);
+            return Ok(Some(decoded));
         }
     }
-    if let Some(decoded) = crate::jpeg::grey_jpeg_frame(obj, info, frame)? {
-        return Ok(decoded);
-    }
-    if let Some(decoded) = crate::jpeg::untransformed_rgb_jpeg_frame(obj, info, frame)? {
-        return Ok(decoded);
+    match codecs {
+        Codecs::All => {
+            if let Some(decoded) = crate::jpeg::grey_jpeg_frame(obj, info, frame)? {
+                return Ok(Some(decoded));
+            }
+            if let Some(decoded) = crate::jpeg::untransformed_rgb_jpeg_frame(obj, info, frame)? {
+                return Ok(Some(decoded));
+            }
+        }
+        Codecs::RustOnly => {
+            if let Some(decoded) = crate::jpeg::lossless_frame_in_rust(obj, info, frame)? {
+                return Ok(Some(decoded));
+            }
+            // What is left for dicom-pixeldata below is Rust for native pixel data (deflated
+            // data sets are not "codec free", but their pixels are native) and for the colour
+            // JPEG `colour_in_rust` admits (its JPEG decoder is `jpeg-decoder`); for other JPEG
+            // it is libjpeg-turbo or jpeg-decoder on terms this process does not take, and
+            // JPEG-LS and JPEG 2000 are CharLS and OpenJPEG.
+            let pixel_codec = ts.is_some_and(|t| t.is_encapsulated_pixel_data());
+            if pixel_codec && !crate::jpeg::colour_in_rust(obj, info, frame) {
+                return Ok(None);
+            }
+        }
     }
     // A decoder that panics on hostile input must not take the application down with it.
     let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
@@ -261,23 +307,10 @@ pub fn decode_frame(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> R
     } else {
         samples
     };
-    frame_of(obj, info, spp, photometric, bits_stored, samples)
+    frame_of(obj, info, spp, photometric, bits_stored, samples).map(Some)
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-
-/// Whether decoding this image's pixels reaches a codec written in C or C++ (libjpeg-turbo,
-/// CharLS, OpenJPEG): any encapsulated transfer syntax but RLE, which is decoded here in Rust.
-/// Native and deflated pixel data are read by Rust code alone, with every length checked
-/// before allocating; a caller that must contain what a hostile file could do to a C codec
-/// (the decode worker) needs to do so only when this is true.
-pub fn needs_c_codec(info: &ImageInfo) -> bool {
-    info.has_pixels
-        && info.transfer_syntax_uid != RLE_LOSSLESS
-        && TransferSyntaxRegistry
-            .get(&info.transfer_syntax_uid)
-            .is_none_or(|t| t.is_encapsulated_pixel_data())
-}
 
 /// Uncompressed little-endian single-sample frames (most CT, MR, CR, DX) straight from the
 /// element's bytes: one pass into typed samples, no intermediate copy (the general decoder copies

@@ -1,6 +1,7 @@
-//! What the `dicom_decode` fuzz target checks on arbitrary bytes, shared with the corpus replay
-//! in `make test`: opening, metadata, decoding and presenting never panic, and whatever renders
-//! has the size its header promised.
+//! What the fuzz targets check on arbitrary bytes, shared with the corpus replay in `make
+//! test`: `dicom_decode` — opening, metadata, decoding and presenting never panic, and whatever
+//! renders has the size its header promised; `sr_parse`; `jpeg_lossless` — the Rust lossless
+//! JPEG decoder against libjpeg-turbo.
 
 use crate::{from_bytes, raw_frame, thumbnail, WindowChoice};
 
@@ -45,5 +46,39 @@ pub fn sr_parse(data: &[u8]) {
         assert!(references
             .iter()
             .all(|r| sr.references.binary_search(r).is_ok()));
+    }
+}
+
+/// What the `jpeg_lossless` fuzz target checks on arbitrary bytes (a JPEG stream), shared with
+/// the corpus replay and the differential tests: the Rust lossless decoder never panics, every
+/// stream it decodes libjpeg-turbo decodes too, and to the same samples. The frame is asked for
+/// at the size its own header gives (at most 4 Mi samples, to keep each input quick). `Some`
+/// with the samples when both decoded the stream.
+pub fn jpeg_lossless(stream: &[u8]) -> Option<Vec<u16>> {
+    use countersign_jpeg::{decode_grey_libjpeg, decode_lossless, GreySamples};
+    let header = countersign_jpeg::frame_header(stream)?;
+    let (rows, columns) = (u32::from(header.rows), u32::from(header.columns));
+    if u64::from(rows) * u64::from(columns) > 1 << 22 {
+        return None;
+    }
+    let widen = |samples: GreySamples| match samples {
+        GreySamples::U8(v) => v.into_iter().map(u16::from).collect(),
+        GreySamples::U16(v) => v,
+    };
+    match (
+        decode_lossless(stream, rows, columns),
+        decode_grey_libjpeg(stream, rows, columns),
+    ) {
+        (Ok(ours), Ok(theirs)) => {
+            assert_eq!(ours.precision, theirs.precision, "precision");
+            let (ours, theirs) = (widen(ours.samples), widen(theirs.samples));
+            assert!(
+                ours == theirs,
+                "the Rust decoder and libjpeg-turbo disagree"
+            );
+            Some(ours)
+        }
+        (Ok(_), Err(e)) => panic!("the Rust decoder took a stream libjpeg-turbo refuses: {e}"),
+        _ => None,
     }
 }

@@ -1,10 +1,19 @@
-//! JPEG frames through libjpeg-turbo, via `countersign-jpeg`: greyscale (baseline, 12-bit
-//! extended, lossless), and RGB stored without a colour transform. Other colour JPEG goes through
-//! dicom-pixeldata, which applies what the DICOM header says about the colour components.
+//! JPEG frames: greyscale (baseline, 12-bit extended, lossless) through `countersign-jpeg` —
+//! lossless single-component streams by its Rust decoder, the rest by libjpeg-turbo — and RGB
+//! stored without a colour transform through libjpeg-turbo. Other colour JPEG goes through
+//! dicom-pixeldata, whose JPEG decoder (`jpeg-decoder`) is Rust and applies what the DICOM
+//! header says about the colour components.
+//!
+//! [`lossless_frame_in_rust`] and [`colour_in_rust`] tell the in-process renderer which frames
+//! Rust code alone decodes (see [`crate::DicomImage::render_in_rust`]).
 
 use std::borrow::Cow;
 
-use countersign_jpeg::{decode_grey, decode_untransformed_rgb, GreySamples};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use countersign_jpeg::{
+    decode_grey, decode_lossless, decode_untransformed_rgb, GreyImage, GreySamples, JpegError,
+};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 
@@ -12,7 +21,8 @@ use crate::decode::{frame_of, to_samples, Frame};
 use crate::error::{ImagingError, Result};
 use crate::meta::ImageInfo;
 
-const JPEG_SYNTAXES: [&str; 4] = [
+/// JPEG processes 1, 2/4 and 14 (dicom-pixeldata decodes them all with `jpeg-decoder`).
+pub(crate) const JPEG_SYNTAXES: [&str; 4] = [
     "1.2.840.10008.1.2.4.50", // baseline
     "1.2.840.10008.1.2.4.51", // extended (12-bit)
     "1.2.840.10008.1.2.4.57", // lossless
@@ -34,6 +44,70 @@ pub(crate) fn grey_jpeg_frame(
     };
     let decoded = decode_grey(&stream, info.rows, info.columns)
         .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    grey_frame(obj, info, decoded).map(Some)
+}
+
+const LOSSLESS_SYNTAXES: [&str; 2] = ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"];
+
+/// Frame `frame` of a single-component lossless JPEG decoded by the Rust decoder alone;
+/// `None` when it needs libjpeg-turbo (another syntax or JPEG process, several components,
+/// fragments that need the offset table to split).
+pub(crate) fn lossless_frame_in_rust(
+    obj: &DefaultDicomObject,
+    info: &ImageInfo,
+    frame: u32,
+) -> Result<Option<Frame>> {
+    if info.samples_per_pixel != 1
+        || !LOSSLESS_SYNTAXES.contains(&info.transfer_syntax_uid.as_str())
+    {
+        return Ok(None);
+    }
+    let Some(stream) = frame_stream(obj, info.frames, frame) else {
+        return Ok(None);
+    };
+    // The decoder is written not to panic (and fuzzed); a panic in it on hostile bytes would
+    // still cost this file, not the application.
+    let decoded = catch_unwind(AssertUnwindSafe(|| {
+        decode_lossless(&stream, info.rows, info.columns)
+    }))
+    .map_err(|_| ImagingError::Decode("the decoder failed on this file".into()))?;
+    match decoded {
+        Ok(decoded) => grey_frame(obj, info, decoded).map(Some),
+        Err(JpegError::Unsupported(_)) => Ok(None),
+        Err(e) => Err(ImagingError::Decode(e.to_string())),
+    }
+}
+
+/// Whether frame `frame` is colour JPEG that dicom-pixeldata's `jpeg-decoder` (Rust) may decode
+/// in this process: lossy, 8-bit, sequential (baseline or extended Huffman), at most one scan
+/// per component, and not RGB stored without a colour transform (that is libjpeg-turbo's).
+///
+/// `jpeg-decoder` has no scan limit and no time limit of its own (libjpeg-turbo, in the worker,
+/// stops at 500 scans, and the worker at its time budget): a progressive stream of thousands of
+/// scans could keep it busy for seconds. A sequential stream with one scan per component costs
+/// time in proportion to its pixels and bytes, and the frame header has been checked against
+/// the DICOM header (`codestream::check`), so what it allocates is bounded by the frame.
+pub(crate) fn colour_in_rust(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> bool {
+    let lossy = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    );
+    if !lossy || info.samples_per_pixel != 3 || info.bits_allocated != 8 {
+        return false;
+    }
+    if untransformed_rgb_stream(obj, info, frame).is_some() {
+        return false;
+    }
+    let Some(stream) = frame_stream(obj, info.frames, frame) else {
+        return false;
+    };
+    let eight_bit = countersign_jpeg::frame_header(&stream).is_some_and(|h| h.precision == 8);
+    let scans = countersign_jpeg::sequential_scans(&stream);
+    eight_bit && scans.is_some_and(|n| (1..=3).contains(&n))
+}
+
+/// Decoded grey samples as the frame's typed samples, at the DICOM header's bit depth.
+fn grey_frame(obj: &DefaultDicomObject, info: &ImageInfo, decoded: GreyImage) -> Result<Frame> {
     let bytes: Vec<u8> = match (decoded.samples, info.bits_allocated) {
         (GreySamples::U8(v), 8) => v,
         (GreySamples::U8(v), 16) => v.into_iter().flat_map(|b| [b, 0]).collect(),
@@ -52,7 +126,7 @@ pub(crate) fn grey_jpeg_frame(
         .photometric
         .clone()
         .unwrap_or_else(|| "MONOCHROME2".into());
-    frame_of(obj, info, 1, photometric, bits_stored, samples).map(Some)
+    frame_of(obj, info, 1, photometric, bits_stored, samples)
 }
 
 /// Lossy JPEG whose DICOM header says RGB but whose stream carries neither a JFIF nor an Adobe
@@ -63,25 +137,9 @@ pub(crate) fn untransformed_rgb_jpeg_frame(
     info: &ImageInfo,
     frame: u32,
 ) -> Result<Option<Frame>> {
-    let lossy = matches!(
-        info.transfer_syntax_uid.as_str(),
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
-    );
-    if !lossy
-        || info.photometric.as_deref() != Some("RGB")
-        || info.samples_per_pixel != 3
-        || info.bits_allocated != 8
-    {
-        return Ok(None);
-    }
-    let Some(stream) = frame_stream(obj, info.frames, frame) else {
+    let Some(stream) = untransformed_rgb_stream(obj, info, frame) else {
         return Ok(None);
     };
-    let head = &stream[..stream.len().min(4096)];
-    let has = |marker: &[u8]| head.windows(marker.len()).any(|w| w == marker);
-    if has(b"JFIF\0") || has(b"Adobe") {
-        return Ok(None);
-    }
     let rgb = decode_untransformed_rgb(&stream, info.rows, info.columns)
         .map_err(|e| ImagingError::Decode(e.to_string()))?;
     frame_of(
@@ -93,6 +151,32 @@ pub(crate) fn untransformed_rgb_jpeg_frame(
         crate::decode::Samples::U8(rgb),
     )
     .map(Some)
+}
+
+/// The stream of frame `frame` when it is lossy 8-bit RGB without a JFIF or Adobe marker.
+fn untransformed_rgb_stream<'a>(
+    obj: &'a DefaultDicomObject,
+    info: &ImageInfo,
+    frame: u32,
+) -> Option<Cow<'a, [u8]>> {
+    let lossy = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
+    );
+    if !lossy
+        || info.photometric.as_deref() != Some("RGB")
+        || info.samples_per_pixel != 3
+        || info.bits_allocated != 8
+    {
+        return None;
+    }
+    let stream = frame_stream(obj, info.frames, frame)?;
+    let head = &stream[..stream.len().min(4096)];
+    let has = |marker: &[u8]| head.windows(marker.len()).any(|w| w == marker);
+    if has(b"JFIF\0") || has(b"Adobe") {
+        return None;
+    }
+    Some(stream)
 }
 
 /// The codestream of one frame: one fragment per frame, or every fragment of a single frame.

@@ -32,7 +32,7 @@ pub mod sr;
 
 use std::path::Path;
 
-pub use decode::{needs_c_codec, Frame, Samples, MAX_DECODED_BYTES};
+pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
 pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
@@ -78,6 +78,18 @@ impl DicomImage {
     /// Decodes and presents frame `frame` as 8-bit pixels.
     pub fn render(&self, frame: u32, window: WindowChoice) -> Result<Rendered> {
         present(&self.frame(frame)?, &self.info, window)
+    }
+
+    /// As [`DicomImage::render`], with decoders written in Rust only: `Ok(None)` when the
+    /// frame's pixels need a C or C++ codec (libjpeg-turbo for greyscale lossy JPEG and
+    /// untransformed RGB, CharLS, OpenJPEG), decided before any of them runs — a caller that
+    /// keeps those in the confined decode worker sends it only these files.
+    pub fn render_in_rust(&self, frame: u32, window: WindowChoice) -> Result<Option<Rendered>> {
+        match decode::decode_frame_with(&self.object, &self.info, frame, decode::Codecs::RustOnly)?
+        {
+            Some(decoded) => present(&decoded, &self.info, window).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

@@ -99,9 +99,11 @@ fn thumbnails_fit_and_average() {
     assert!((mean(&full.pixels) - mean(&small.pixels)).abs() < 2.0);
 }
 
+/// What `render_in_rust` renders and what it leaves for the decode worker: pixels that reach
+/// libjpeg-turbo, CharLS or OpenJPEG are never decoded by it; what it renders is what the
+/// all-decoders path renders.
 #[test]
-fn only_encapsulated_pixel_data_other_than_rle_reaches_a_c_codec() {
-    let c_codec = |name: &str| crate::needs_c_codec(&crate::open(&corpus(name)).unwrap().info);
+fn only_pixels_that_need_a_c_codec_are_left_for_the_worker() {
     for rust in [
         "693_UNCI.dcm",
         "RG3_UNCI.dcm",
@@ -109,15 +111,43 @@ fn only_encapsulated_pixel_data_other_than_rle_reaches_a_c_codec() {
         "emri_small_RLE.dcm",
         "MR_small_RLE.dcm",
         "image_dfl.dcm",
+        "JPEG-LL.dcm",
+        "examples_ybr_color.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
     ] {
-        assert!(!c_codec(rust), "{rust} is decoded by Rust code alone");
+        let image = open(&corpus(rust)).unwrap();
+        let in_rust = image.render_in_rust(0, WindowChoice::Default).unwrap();
+        let all = image.render(0, WindowChoice::Default).unwrap();
+        let in_rust = in_rust.unwrap_or_else(|| panic!("{rust} is decoded by Rust code alone"));
+        assert!(in_rust == all, "{rust}: the same picture either way");
     }
     for c in [
-        "examples_ybr_color.dcm",
-        "JPEG-LL.dcm",
+        "JPEG-lossy.dcm",
+        "SC_jpeg_no_color_transform.dcm",
         "RG3_J2KR.dcm",
         "MR_small_jpeg_ls_lossless.dcm",
     ] {
-        assert!(c_codec(c), "{c} reaches a C codec");
+        let image = open(&corpus(c)).unwrap();
+        let in_rust = image.render_in_rust(0, WindowChoice::Default).unwrap();
+        assert!(in_rust.is_none(), "{c} reaches a C codec");
     }
+}
+
+/// `jpeg-decoder` has no scan limit: a progressive colour JPEG (which could bring thousands of
+/// scans) is left for the worker, where libjpeg-turbo stops at 500 and the worker at its budget.
+#[test]
+fn progressive_colour_jpeg_is_left_for_the_worker() {
+    let mut bytes = std::fs::read(corpus("SC_rgb_jpeg_dcmtk.dcm")).unwrap();
+    let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    let sequential = crate::from_bytes(&bytes).unwrap();
+    assert!(sequential
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_some());
+    bytes[sof + 1] = 0xC2;
+    let progressive = crate::from_bytes(&bytes).unwrap();
+    assert!(progressive
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_none());
 }

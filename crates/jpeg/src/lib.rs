@@ -1,5 +1,8 @@
-//! Greyscale JPEG decoding for DICOM through libjpeg-turbo 3: baseline (8-bit), extended
-//! (12-bit, DICOM's "JPEG Extended (Process 2 and 4)") and lossless (2–16 bits).
+//! Greyscale JPEG decoding for DICOM: baseline (8-bit), extended (12-bit, DICOM's "JPEG
+//! Extended (Process 2 and 4)") and lossless (2–16 bits) through libjpeg-turbo 3, and lossless
+//! single-component JPEG — what DICOM's lossless syntaxes carry for grey images — by a decoder
+//! written here in Rust ([`decode_lossless`], no `unsafe`), which gives the same samples and may
+//! run outside the confined decode worker. [`decode_grey`] uses it wherever it applies.
 //!
 //! The pure-Rust JPEG decoders decode 8-bit lossy only, so 12-bit nuclear medicine and CT JPEGs
 //! — which DCMTK shows — could not be shown. libjpeg-turbo is the library DCMTK's own codec
@@ -19,9 +22,11 @@
 //! ```
 
 mod ffi;
+mod lossless;
 mod markers;
 
-pub use markers::{frame_header, FrameHeader};
+pub use lossless::decode_lossless;
+pub use markers::{frame_header, sequential_scans, FrameHeader};
 
 /// Why a JPEG stream cannot be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +48,10 @@ pub enum JpegError {
     Data(String),
     #[error("libjpeg-turbo could not start")]
     Init,
+    /// Not a stream the Rust lossless decoder reads (another JPEG process, several components,
+    /// a DNL marker): for libjpeg-turbo.
+    #[error("JPEG stream for libjpeg-turbo: {0}")]
+    Unsupported(String),
 }
 
 /// Decoded grey samples: bytes up to 8 bits of precision, 16-bit words above.
@@ -77,8 +86,18 @@ fn open(stream: &[u8], rows: u32, columns: u32) -> Result<(ffi::Decoder, ffi::He
     Ok((decoder, header))
 }
 
-/// Decodes a single-component JPEG frame that must be `rows`×`columns`.
+/// Decodes a single-component JPEG frame that must be `rows`×`columns`: lossless by
+/// [`decode_lossless`] when it reads the stream, everything else by libjpeg-turbo.
 pub fn decode_grey(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, JpegError> {
+    match decode_lossless(stream, rows, columns) {
+        Err(JpegError::Unsupported(_)) => decode_grey_libjpeg(stream, rows, columns),
+        decoded => decoded,
+    }
+}
+
+/// [`decode_grey`] by libjpeg-turbo alone, lossless streams too: the reference the Rust decoder
+/// is compared with.
+pub fn decode_grey_libjpeg(stream: &[u8], rows: u32, columns: u32) -> Result<GreyImage, JpegError> {
     let stream = &*markers::mend_sequential_scans(stream);
     let (mut decoder, header) = open(stream, rows, columns)?;
     if !header.grey {

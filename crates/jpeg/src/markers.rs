@@ -124,6 +124,13 @@ fn scan_parameter_offsets(stream: &[u8]) -> Option<Vec<usize>> {
     }
 }
 
+/// How many scans a sequential DCT stream (baseline or extended, SOF0/SOF1) has, walked from
+/// SOI to EOI without decoding; `None` for other processes or a stream that does not walk. A
+/// caller can bound the work a decoder without a scan limit of its own will do.
+pub fn sequential_scans(stream: &[u8]) -> Option<usize> {
+    scan_parameter_offsets(stream).map(|offsets| offsets.len())
+}
+
 /// What a JPEG or JPEG-LS frame header (SOFn / SOF55) says about the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -193,6 +200,23 @@ mod tests {
         let original = stream([0, 0, 0], SOF1_EXTENDED);
         let mended = mend_sequential_scans(&original);
         assert_eq!(mended.into_owned(), stream([0, 63, 0], SOF1_EXTENDED));
+    }
+
+    #[test]
+    fn scans_of_sequential_streams_are_counted_and_other_processes_are_not() {
+        assert_eq!(
+            sequential_scans(&stream([0, 63, 0], SOF0_BASELINE)),
+            Some(1)
+        );
+        let mut two = stream([0, 63, 0], SOF1_EXTENDED);
+        let eoi = two.len() - 2;
+        let second_scan = two[15..eoi].to_vec();
+        two.splice(eoi..eoi, second_scan);
+        assert_eq!(sequential_scans(&two), Some(2));
+        assert_eq!(sequential_scans(&stream([0, 63, 0], 0xC2)), None);
+        assert_eq!(sequential_scans(&stream([0, 63, 0], 0xC3)), None);
+        let whole = stream([0, 63, 0], SOF0_BASELINE);
+        assert_eq!(sequential_scans(&whole[..whole.len() - 2]), None, "no EOI");
     }
 
     #[test]

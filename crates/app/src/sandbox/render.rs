@@ -71,8 +71,8 @@ struct RenderAnswer {
 
 impl DecodeSandbox {
     /// Renders one frame of `bytes` in the worker, which decodes it: for files whose pixels
-    /// reach a C codec ([`countersign_imaging::needs_c_codec`]), so that this process decodes
-    /// none of them. The answer is 8-bit pixels of the shape the header declares (or no larger
+    /// reach a C codec (those [`countersign_imaging::DicomImage::render_in_rust`] leaves), so
+    /// that this process decodes none of them. The answer is 8-bit pixels of the shape the header declares (or no larger
     /// than the thumbnail asked for), checked before a byte is read. `Ok(Err(verdict))` when
     /// the worker refused the file, crashed on it or ran out of time (a decoder's ordinary
     /// error is a `Harmless` verdict with its message). One attempt, and for a worker starved
