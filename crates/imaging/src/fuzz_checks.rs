@@ -1,6 +1,7 @@
 //! What the fuzz targets check on arbitrary bytes, shared with the corpus replay in `make
-//! test`: `dicom_decode` — opening, metadata, decoding and presenting never panic, and whatever
-//! renders has the size its header promised; `sr_parse`; `jpeg_lossless` — the Rust lossless
+//! test`: `dicom_decode` — opening, metadata, decoding and presenting never panic, whatever
+//! renders has the size its header promised, and the in-process path renders what the general
+//! one does; `sr_parse`; `jpeg_lossless` — the Rust lossless
 //! JPEG decoder against libjpeg-turbo.
 
 use crate::{from_bytes, raw_frame, thumbnail, WindowChoice};
@@ -21,6 +22,21 @@ pub fn open_decode(data: &[u8]) {
     }
     if let Ok(frame) = image.frame(0) {
         let _ = raw_frame(&frame, &image.info);
+    }
+    // The in-process path (`render_in_rust`: the routing that decides what never reaches the
+    // worker) never panics either, and where it renders it shows what the general path shows.
+    if let Ok(Some(in_rust)) = image.render_in_rust(0, WindowChoice::Default) {
+        if let Ok(rendered) = image.render(0, WindowChoice::Default) {
+            assert_eq!(
+                (in_rust.width, in_rust.height, in_rust.channels),
+                (rendered.width, rendered.height, rendered.channels),
+                "the in-process render differs in shape"
+            );
+            assert!(
+                in_rust.pixels == rendered.pixels,
+                "the in-process render differs"
+            );
+        }
     }
 }
 

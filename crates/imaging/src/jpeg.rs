@@ -42,8 +42,13 @@ pub(crate) fn grey_jpeg_frame(
     let Some(stream) = frame_stream(obj, info.frames, frame) else {
         return Ok(None);
     };
-    let decoded = decode_grey(&stream, info.rows, info.columns)
-        .map_err(|e| ImagingError::Decode(e.to_string()))?;
+    // `decode_grey` tries the Rust lossless decoder first, in this process: a panic in it on
+    // hostile bytes costs this file, not the application (as in `lossless_frame_in_rust`).
+    let decoded = catch_unwind(AssertUnwindSafe(|| {
+        decode_grey(&stream, info.rows, info.columns)
+    }))
+    .map_err(|_| ImagingError::Decode("the decoder failed on this file".into()))?
+    .map_err(|e| ImagingError::Decode(e.to_string()))?;
     grey_frame(obj, info, decoded).map(Some)
 }
 
@@ -78,6 +83,9 @@ pub(crate) fn lossless_frame_in_rust(
     }
 }
 
+/// The largest colour JPEG frame decoded in this process (8 Mpx: 24 MiB of RGB).
+pub(crate) const MAX_IN_PROCESS_PIXELS: u64 = 8 * 1024 * 1024;
+
 /// Whether frame `frame` is colour JPEG that dicom-pixeldata's `jpeg-decoder` (Rust) may decode
 /// in this process: lossy, 8-bit, sequential (baseline or extended Huffman), at most one scan
 /// per component, and not RGB stored without a colour transform (that is libjpeg-turbo's).
@@ -88,6 +96,19 @@ pub(crate) fn lossless_frame_in_rust(
 /// time in proportion to its pixels and bytes, and the frame header has been checked against
 /// the DICOM header (`codestream::check`), so what it allocates is bounded by the frame.
 pub(crate) fn colour_in_rust(obj: &DefaultDicomObject, info: &ImageInfo, frame: u32) -> bool {
+    // Exactly one fragment per frame: the bytes checked here are then the very bytes
+    // dicom-pixeldata hands `jpeg-decoder` (with several fragments it follows the offset table,
+    // which could point past a harmless first fragment to a progressive stream of thousands of
+    // scans; review finding, 2026-12-01). And a frame small enough that what `jpeg-decoder`
+    // allocates in this process (its planes, the output, the presented copy) stays modest:
+    // larger ones go to the worker, under its memory limit.
+    let one_per_frame = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|p| p.fragments())
+        .is_some_and(|f| f.len() == info.frames as usize);
+    if !one_per_frame || u64::from(info.rows) * u64::from(info.columns) > MAX_IN_PROCESS_PIXELS {
+        return false;
+    }
     let lossy = matches!(
         info.transfer_syntax_uid.as_str(),
         "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"

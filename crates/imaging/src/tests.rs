@@ -151,3 +151,39 @@ fn progressive_colour_jpeg_is_left_for_the_worker() {
         .unwrap()
         .is_none());
 }
+
+/// Review finding (2026-12-01): with several fragments for one frame, the stream checked (all
+/// fragments joined, counted up to its first EOI) was not the one `jpeg-decoder` would read
+/// (dicom-pixeldata follows the offset table to one fragment), so a harmless first fragment
+/// could let a progressive stream of thousands of scans into this process. Such a frame is
+/// left for the worker.
+#[test]
+fn colour_jpeg_of_several_fragments_a_frame_is_left_for_the_worker() {
+    use dicom_core::value::{PixelFragmentSequence, Value};
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    let mut obj = dicom_object::open_file(corpus("SC_rgb_jpeg_dcmtk.dcm")).unwrap();
+    let whole = obj.element(tags::PIXEL_DATA).unwrap().fragments().unwrap()[0].clone();
+    let one = |obj: &dicom_object::DefaultDicomObject| {
+        let mut bytes = Vec::new();
+        obj.write_all(&mut bytes).unwrap();
+        from_bytes(&bytes).unwrap()
+    };
+    assert!(one(&obj)
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_some());
+    let (a, b) = whole.split_at(whole.len() / 2);
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::PixelSequence(PixelFragmentSequence::new(
+            vec![0u32],
+            vec![a.to_vec(), b.to_vec()],
+        )),
+    ));
+    assert!(one(&obj)
+        .render_in_rust(0, WindowChoice::Default)
+        .unwrap()
+        .is_none());
+}

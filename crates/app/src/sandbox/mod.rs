@@ -117,7 +117,7 @@ pub enum Verdict {
 
 /// Which build of the decoders a verdict was reached by: a verdict of another is checked again.
 /// Bumped by hand when a codec (OpenJPEG, CharLS, libjpeg-turbo) or the decode path changes.
-pub const DECODER: &str = concat!("countersign-", env!("CARGO_PKG_VERSION"), "/decoders-1");
+pub const DECODER: &str = concat!("countersign-", env!("CARGO_PKG_VERSION"), "/decoders-2");
 
 impl Verdict {
     /// As the home keeps it.
