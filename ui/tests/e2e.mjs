@@ -61,7 +61,7 @@ async function worklistAgainstTheCli() {
   check(got.join() === want.join(), `the worklist's rows and report states are the CLI's (${got.join(" ")})`);
   const demo = shown.find((r) => r.study === process.env.E2E_STUDY);
   check(demo && demo.report !== "none", `the demo study's row says this department's report state (${demo?.report})`);
-  await writeFile(shot.replace(/\.png$/, "-worklist.png"), Buffer.from(await wd("GET", `${s}/screenshot`), "base64"));
+  await writeFile(shot.replace(/\.png$/, "-worklist.png"), await screenshot());
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-worklist-xvfb.png")]);
   } catch (e) {
