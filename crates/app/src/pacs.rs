@@ -154,6 +154,10 @@ pub struct Retrieval {
     pub refused: Vec<ImportFailure>,
     /// Stored, but with pixels the decoder refused (the viewer says why).
     pub undecodable: Vec<ImportFailure>,
+    /// Milliseconds from asking the archive to the first instance stored and visible (or found
+    /// stored already): when the desktop opens the study. `None` when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_stored_ms: Option<u64>,
 }
 
 /// Progress of a retrieval, for a progress bar (the desktop's `retrieve-progress`). Instances
@@ -448,11 +452,13 @@ impl Home {
         let queue = Queue::default();
         let progress = std::cell::RefCell::new(progress);
         let told_first = std::cell::Cell::new(false);
+        let first_stored = std::cell::Cell::new(None);
         // Progress as instances arrive and are stored; `first-image` once, when the first is
         // visible to the home's other handles (the viewer may open the study).
         let tell = |stored: u64| {
             let (instances, bytes) = queue.received();
             let phase = if stored > 0 && !told_first.replace(true) {
+                first_stored.set(Some(started.elapsed().as_millis() as u64));
                 "first-image"
             } else {
                 "retrieving"
@@ -528,6 +534,7 @@ impl Home {
             duplicates: summary.duplicates,
             refused: summary.failed,
             undecodable: summary.undecodable,
+            first_stored_ms: first_stored.get(),
         })
     }
 }

@@ -672,6 +672,8 @@ export interface Retrieval {
   duplicates: number;
   refused: { path: string; reason: string }[];
   undecodable: { path: string; reason: string }[];
+  /** Milliseconds from asking the archive to the first instance stored (the study opened then). */
+  first_stored_ms?: number;
 }
 
 export interface DemoArchiveSummary {
