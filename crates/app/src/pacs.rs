@@ -154,8 +154,8 @@ pub struct Retrieval {
     pub refused: Vec<ImportFailure>,
     /// Stored, but with pixels the decoder refused (the viewer says why).
     pub undecodable: Vec<ImportFailure>,
-    /// Milliseconds from asking the archive to the first instance stored and visible (or found
-    /// stored already): when the desktop opens the study. `None` when none was.
+    /// Milliseconds from asking the archive to the first instance stored and visible: when the
+    /// desktop opens the study. `None` when nothing new was stored (the study was here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_stored_ms: Option<u64>,
 }
