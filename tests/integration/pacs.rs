@@ -962,7 +962,10 @@ fn the_first_instance_is_stored_and_seen_before_the_archive_sends_the_last() {
         })
         .unwrap();
     let (stored, forwarded, seen) = first.expect("a first-image progress");
-    assert!(!proxy.timed_out(), "the first instance was not stored while the rest was held back");
+    assert!(
+        !proxy.timed_out(),
+        "the first instance was not stored while the rest was held back"
+    );
     assert!(stored >= 1 && seen >= 1, "stored {stored}, seen {seen}");
     assert!(
         forwarded < total_bytes / 2,
