@@ -88,6 +88,17 @@ got=$(grep -c --binary-files=text 'application/dicom' "$work/out/study.multipart
 [ "$got" -ge "$SLICES" ] || { echo "curl's multipart holds $got parts" >&2; exit 1; }
 
 echo "$SLICES instances, $((bytes / 1048576)) MiB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+# The first image before the rest: from asking the archive to the first instance stored and
+# visible to another handle (when the desktop opens the study), each side's own run.
+for proto in web dimse; do
+  firsts=()
+  for _ in 1 2 3; do
+    eval "$prepare"
+    firsts+=("$("$BIN" --home "$work/h" --json retrieve --pacs $proto --study "$study" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["first_stored_ms"])')")
+  done
+  echo "first instance stored ($proto): ${firsts[*]} ms (of the whole study's $SLICES)"
+done
 round() { # n, then name/command pairs
   local n=$1; shift
   local args=()

@@ -231,8 +231,10 @@ pub(crate) async fn worklist<R: Runtime>(
 }
 
 /// Retrieves a study into the image store in the background, with `retrieve-progress` events
-/// (a [`RetrieveProgress`] with the study's UID: at most one per [`PROGRESS_EVERY`], and the
-/// last); the answer is what was stored. The viewer and every other command go on meanwhile.
+/// (a [`RetrieveProgress`] with the study's UID: at most one per [`PROGRESS_EVERY`], always
+/// `first-image` — the first instance is stored, the study can be opened while the rest
+/// streams — and the last); the answer is what was stored. The viewer and every other command
+/// go on meanwhile.
 #[tauri::command]
 pub(crate) async fn retrieve<R: Runtime>(
     app: AppHandle<R>,
@@ -256,6 +258,7 @@ pub(crate) async fn retrieve<R: Runtime>(
             instances: got.instances,
             bytes: got.bytes,
             total: Some(got.instances),
+            stored: got.instances,
         };
         let _ = events.emit(
             "retrieve-progress",

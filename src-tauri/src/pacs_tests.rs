@@ -208,6 +208,13 @@ fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() 
     assert!(events.iter().all(|e| e["study"] == study.as_str()));
     let last = events.last().unwrap();
     assert_eq!(last["phase"], "done", "{events:?}");
+    // The first image before the rest: told once, with an instance stored, before the end.
+    let firsts: Vec<usize> = (0..events.len())
+        .filter(|i| events[*i]["phase"] == "first-image")
+        .collect();
+    assert_eq!(firsts.len(), 1, "{events:?}");
+    assert!(events[firsts[0]]["stored"].as_u64().unwrap() >= 1);
+    assert!(firsts[0] < events.len() - 1);
     assert_eq!(last["instances"].as_u64(), Some(total));
     assert_eq!(last["bytes"], got["bytes"]);
     assert!(got["bytes"].as_u64().unwrap() > total * 128 * 128 * 2);

@@ -1195,15 +1195,20 @@ await rampCheck("cpu");
   await page.getByTestId("worklist-since").fill("2026-02-01");
   check((await rows.count()) === 2, `filtered by date (${await rows.count()})`);
   await page.getByTestId("worklist-since").fill("");
-  // Not yet here (0/3): retrieved with a progress bar, then opened in the viewer.
+  // Not yet here (0/3): retrieved with a progress bar, and opened in the viewer as soon as its
+  // first instance is stored (first-image), its image list growing as the rest is stored.
   const wanted = page.locator('[data-testid="worklist-row"][data-study="2.25.7001"]');
   check((await wanted.getByTestId("worklist-instances").textContent()) === "0/3", "instances local/total");
   await wanted.click();
-  const progress = page.getByTestId("retrieve-progress");
-  await progress.filter({ hasText: /Retrieving [12]\/3 instances · \d+\.\d MB/ }).waitFor();
-  check(true, "the retrieval shows its progress in instances and MB");
-  await page.getByTestId("slice-position").waitFor();
+  await page.getByTestId("retrieve-progress").waitFor();
+  check(true, "the retrieval shows its progress");
+  const position = page.getByTestId("slice-position");
+  await position.waitFor();
+  const atOpen = await position.textContent();
+  check(/Image 1\/[12]\b/.test(atOpen), `the study opens on its first stored image, before the rest has arrived (${atOpen})`);
   check((await page.getByTestId("worklist").count()) === 0, "then the study opens in the viewer");
+  await position.filter({ hasText: /Image 1\/3\b/ }).waitFor();
+  check(true, "its image list grows to the whole study as the rest is stored, the image shown kept");
   check((await page.locator('[data-testid="study-item"][data-study="2.25.7001"]').getAttribute("class")).includes("active"),
     "and it is now a local study, selected");
   await page.getByTestId("open-worklist").click();

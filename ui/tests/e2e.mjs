@@ -71,6 +71,7 @@ async function worklistAgainstTheCli() {
   const sliceSha = `const p = document.querySelector('[data-testid="slice-position"]'); return p ? p.dataset.sha : null;`;
   const before = await run(sliceSha);
   // A cell of the row (WebDriver clicks a cell, not a table row).
+  const clicked = Date.now();
   await click(await find(`[data-testid="worklist-row"][data-study="${study}"] td`));
   // The progress bar, or (a small study over loopback) the viewer already.
   const progress = await until("the retrieval's progress or the viewer", () =>
@@ -82,6 +83,11 @@ async function worklistAgainstTheCli() {
     const now = await run(sliceSha);
     return now && now !== before ? now : null;
   }, 30000);
+  // Issue 15's "< 1 s for a study not yet local": from the click to its first image on screen
+  // (the study opens on its first stored instance; polled every 100 ms, so up to 100 ms late).
+  const firstImageMs = Date.now() - clicked;
+  // Printed, not failed on: a loaded machine's WebDriver round trips are in it too.
+  check(true, `SUMMARY worklist study to first image: ${firstImageMs} ms (goal < 1 s: ${firstImageMs < 1000 ? "met" : "NOT MET"})`);
   const levels = await until("a drawn canvas for the retrieved study", () =>
     run(`
       const c = document.querySelector('[data-testid="viewer-canvas"]');

@@ -313,7 +313,9 @@ impl AppError {
                     P::Malformed(_) => "pacs_malformed",
                     P::TooLarge { .. } => "pacs_too_large",
                     P::InvalidInput(_) => "invalid_input",
-                    P::Io { .. } => "io",
+                    // Only ever this app's own doing (it stopped the retrieval on an error
+                    // of its own, which is the one reported).
+                    P::Io { .. } | P::Stopped => "io",
                 }
             }
             AppError::Image(e) => match e {

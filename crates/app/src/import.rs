@@ -3,6 +3,7 @@
 //! Unreadable files are reported with a reason and the import goes on.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use countersign_imaging::DicomImage;
 use countersign_store::{
@@ -17,6 +18,9 @@ use crate::sandbox::{DecodeSandbox, Pending, Verdict};
 
 /// Files made durable together, and indexed in one transaction.
 const BATCH: usize = 64;
+/// How long stored rows wait for more files of a streaming source before they are committed
+/// anyway (a retrieval slower than the store: the viewer sees them without waiting for a batch).
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
 /// A file the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,64 +127,109 @@ impl Home {
         expect: Option<&Expected>,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportSummary> {
+        let mut source = files.iter().map(|f| Incoming {
+            path: f.clone(),
+            sha256: None,
+            movable: false,
+        });
+        let mut list = |_: Option<Duration>| match source.next() {
+            Some(file) => Next::File(file),
+            None => Next::End,
+        };
+        self.import_from(&mut list, files.len(), expect, progress, &mut |_| {})
+    }
+
+    /// Imports the files `source` hands out as they come (a retrieval still streaming, see
+    /// [`crate::pacs`]), through the same checks as [`Home::import`]; `total` is how many are
+    /// expected (0: unknown). `committed` is told the summary so far each time stored instances
+    /// become visible to the home's other handles (the first at once, then a batch at a time).
+    pub(crate) fn import_from(
+        &mut self,
+        source: &mut dyn FnMut(Option<Duration>) -> Next,
+        total: usize,
+        expect: Option<&Expected>,
+        progress: &mut dyn FnMut(ImportProgress),
+        committed: &mut dyn FnMut(&ImportSummary),
+    ) -> Result<ImportSummary> {
         // The home's worker, taken out for the import (`prepare` borrows the home mutably).
         let mut sandbox =
             std::mem::take(&mut *self.decoder.lock().unwrap_or_else(|p| p.into_inner()));
-        let result = self.import_with(files, expect, &mut sandbox, progress);
+        let result = self.import_with(source, total, expect, &mut sandbox, progress, committed);
         *self.decoder.lock().unwrap_or_else(|p| p.into_inner()) = sandbox;
         result
     }
 
     fn import_with(
         &mut self,
-        files: &[PathBuf],
+        source: &mut dyn FnMut(Option<Duration>) -> Next,
+        total: usize,
         expect: Option<&Expected>,
         sandbox: &mut DecodeSandbox,
         progress: &mut dyn FnMut(ImportProgress),
+        committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<ImportSummary> {
-        let total = files.len();
         let started = std::time::Instant::now();
         let mut summary = ImportSummary::default();
-        for (batch_index, batch) in files.chunks(BATCH).enumerate() {
-            let mut out = Batch::new(batch, batch_index * BATCH, total);
-            // One file at a time in the worker: the next is read, hashed and parsed here while
-            // the worker decodes it.
-            let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
-            for (i, file) in batch.iter().enumerate() {
-                progress(ImportProgress {
-                    done: batch_index * BATCH + i,
-                    total,
-                });
-                let read = self.read_one(file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
-                self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                match read {
-                    Ok(Some(read)) if read.image.info.has_pixels => {
-                        let pending = sandbox.submit(&read.bytes, &read.image.info)?;
-                        in_flight = Some((i, read, pending));
+        let mut out = Batch::new(total);
+        // One file at a time in the worker: the next is read, hashed and parsed here while
+        // the worker decodes it.
+        let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
+        let mut taken = 0usize;
+        loop {
+            // A file in the worker: only what is there already, its verdict is due. Rows
+            // waiting for their commit: a short wait, then they are committed rather than
+            // kept from the viewer. Else: block for the next file.
+            let wait = if in_flight.is_some() {
+                Some(Duration::ZERO)
+            } else if !out.rows.is_empty() {
+                Some(FLUSH_AFTER)
+            } else {
+                None
+            };
+            match source(wait) {
+                Next::File(file) => {
+                    progress(ImportProgress { done: taken, total });
+                    taken += 1;
+                    let j = out.add(&file.path);
+                    let read =
+                        self.read_one(&file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                    match read {
+                        Ok(Some(read)) if read.image.info.has_pixels => {
+                            let pending = sandbox.submit(&read.bytes, &read.image.info)?;
+                            in_flight = Some((j, read, pending));
+                        }
+                        Ok(Some(read)) => {
+                            let outcome = self.stage_one(read, None, sandbox);
+                            out.record(outcome, j, &mut summary)?;
+                        }
+                        Ok(None) => summary.duplicates += 1,
+                        Err(e) => out.record(Err(e), j, &mut summary)?,
                     }
-                    Ok(Some(read)) => {
-                        let outcome = self.stage_one(read, None, sandbox);
-                        out.record(outcome, i, &mut summary)?;
+                    // The first instance is made visible at once (a viewer waits for it);
+                    // after that, whole batches.
+                    let first =
+                        summary.imported == 0 && (in_flight.is_some() || !out.rows.is_empty());
+                    if first || out.files.len() >= BATCH {
+                        self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                        self.commit(&mut out, &mut summary, committed)?;
                     }
-                    Ok(None) => summary.duplicates += 1,
-                    Err(e) => out.record(Err(e), i, &mut summary)?,
+                }
+                Next::Idle if in_flight.is_some() => {
+                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?
+                }
+                Next::Idle => self.commit(&mut out, &mut summary, committed)?,
+                Next::End => {
+                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                    self.commit(&mut out, &mut summary, committed)?;
+                    break;
                 }
             }
-            self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-            // Files are durable before the index names them.
-            commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
-            self.store_mut()
-                .write(|db| {
-                    for (row, check) in out.rows.iter().zip(&out.checks) {
-                        db.insert_instance(row)?;
-                        db.put_decode_check(&row.sha256, check, row.imported_ms)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .map_err(AppError::from)?;
-            summary.imported += out.rows.len() as u64;
         }
-        progress(ImportProgress { done: total, total });
+        progress(ImportProgress {
+            done: taken,
+            total: total.max(taken),
+        });
         tracing::info!(
             imported = summary.imported,
             duplicates = summary.duplicates,
@@ -192,13 +241,39 @@ impl Home {
         Ok(summary)
     }
 
+    /// Makes the batch's files durable, then indexes them in one transaction (files are
+    /// durable before the index names them), and starts the next batch.
+    fn commit(
+        &mut self,
+        out: &mut Batch,
+        summary: &mut ImportSummary,
+        committed: &mut dyn FnMut(&ImportSummary),
+    ) -> Result<()> {
+        if !out.rows.is_empty() {
+            commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
+            self.store_mut()
+                .write(|db| {
+                    for (row, check) in out.rows.iter().zip(&out.checks) {
+                        db.insert_instance(row)?;
+                        db.put_decode_check(&row.sha256, check, row.imported_ms)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .map_err(AppError::from)?;
+            summary.imported += out.rows.len() as u64;
+            committed(summary);
+        }
+        out.next();
+        Ok(())
+    }
+
     /// Takes the worker's verdict on the file in flight, if any (the `j`th of the batch), and
     /// records what became of it.
     fn land(
         &self,
         in_flight: Option<(usize, ReadFile, Pending)>,
         sandbox: &mut DecodeSandbox,
-        out: &mut Batch<'_>,
+        out: &mut Batch,
         summary: &mut ImportSummary,
     ) -> Result<()> {
         let Some((j, read, pending)) = in_flight else {
@@ -208,17 +283,20 @@ impl Home {
         out.record(outcome, j, summary)
     }
 
-    /// Reads, hashes and parses one file; `None` if the home, this batch or the file in the
-    /// worker already has it.
+    /// Reads, hashes (unless its writer did) and parses one file; `None` if the home, this
+    /// batch or the file in the worker already has it.
     fn read_one(
         &self,
-        file: &Path,
+        file: &Incoming,
         expect: Option<&Expected>,
         batch: &[Instance],
         in_flight: Option<&ReadFile>,
     ) -> Result<Option<ReadFile>, ImportError> {
-        let bytes = countersign_imaging::read_file(file).map_err(ImportError::image)?;
-        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let bytes = countersign_imaging::read_file(&file.path).map_err(ImportError::image)?;
+        let sha256: [u8; 32] = match file.sha256 {
+            Some(sha256) => sha256,
+            None => Sha256::digest(&bytes).into(),
+        };
         let known = self
             .store()
             .db()
@@ -241,6 +319,7 @@ impl Home {
             bytes,
             image,
             instance,
+            moved_from: file.movable.then(|| file.path.clone()),
         }))
     }
 
@@ -263,8 +342,12 @@ impl Home {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
         let path = image_path(self.dir(), &read.instance.sha256);
-        let staged = stage_image(&path, &read.bytes)
-            .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?;
+        let staged = match read.moved_from {
+            // Written whole already, in the home: renamed into the store at the commit.
+            Some(from) => Some(StagedImage::moved(from, path)),
+            None => stage_image(&path, &read.bytes)
+                .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?,
+        };
         Ok(Some((read.instance, staged, verdict.to_check())))
     }
 
@@ -407,12 +490,33 @@ struct ReadFile {
     bytes: Vec<u8>,
     image: DicomImage,
     instance: Instance,
+    /// A retrieval's staged file, moved into the store rather than written again.
+    moved_from: Option<PathBuf>,
 }
 
-/// What one batch of an import (`files`, from file `base` of `total`) stages, indexes and
-/// records.
-struct Batch<'a> {
-    files: &'a [PathBuf],
+/// A file to import.
+pub(crate) struct Incoming {
+    pub path: PathBuf,
+    /// Its SHA-256, when whoever wrote it hashed it as it wrote it (a retrieval).
+    pub sha256: Option<[u8; 32]>,
+    /// A file of a retrieval's staging folder (same filesystem, the home's own): moved into
+    /// the store by a rename, not copied.
+    pub movable: bool,
+}
+
+/// What an import's source hands out when asked.
+pub(crate) enum Next {
+    File(Incoming),
+    /// Nothing within the wait asked for; more may come.
+    Idle,
+    /// Nothing more will come.
+    End,
+}
+
+/// What one batch of an import (of `total` files; 0 if unknown) stages, indexes and records;
+/// `base` files came before it.
+struct Batch {
+    files: Vec<String>,
     base: usize,
     total: usize,
     staged: Vec<StagedImage>,
@@ -420,16 +524,31 @@ struct Batch<'a> {
     checks: Vec<DecodeCheck>,
 }
 
-impl<'a> Batch<'a> {
-    fn new(files: &'a [PathBuf], base: usize, total: usize) -> Batch<'a> {
+impl Batch {
+    fn new(total: usize) -> Batch {
         Batch {
-            files,
-            base,
+            files: Vec::new(),
+            base: 0,
             total,
             staged: Vec::new(),
             rows: Vec::new(),
             checks: Vec::new(),
         }
+    }
+
+    /// A file taken into the batch: its place in it.
+    fn add(&mut self, path: &Path) -> usize {
+        self.files.push(path.display().to_string());
+        self.files.len() - 1
+    }
+
+    /// Empties the batch (its files committed or refused) for the next.
+    fn next(&mut self) {
+        self.base += self.files.len();
+        self.files.clear();
+        self.staged.clear();
+        self.rows.clear();
+        self.checks.clear();
     }
 
     /// Records what became of the batch's `j`th file.
@@ -444,7 +563,7 @@ impl<'a> Batch<'a> {
             Ok(Some((row, stage, check))) => {
                 if let Some(reason) = &check.message {
                     summary.undecodable.push(ImportFailure {
-                        path: file.display().to_string(),
+                        path: file.clone(),
                         reason: reason.clone(),
                     });
                 }
@@ -464,7 +583,7 @@ impl<'a> Batch<'a> {
                     "image file refused"
                 );
                 summary.failed.push(ImportFailure {
-                    path: file.display().to_string(),
+                    path: file.clone(),
                     reason,
                 })
             }

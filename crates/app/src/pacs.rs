@@ -2,10 +2,15 @@
 //! this department's report state per study, and retrieval into the image store.
 //!
 //! The protocols are in `countersign-pacs`; this module adapts them to the home. A retrieval
-//! lands in a private staging folder inside the home first, whole; only then does each file go
-//! through the very path `import` takes (parse, the sandboxed decode, the content-addressed
-//! store, the index), with one more check: every instance must be of the study asked for and
-//! of that study's patient. An archive that fails midway leaves nothing stored.
+//! reads the archive on a thread of its own, writing each instance to a private staging folder
+//! inside the home (hashed as it is written); each file, as soon as it is whole, goes through
+//! a bounded queue to this thread and through the very path `import` takes (parse, the
+//! sandboxed decode, the content-addressed store — by a rename of the staged file —, the
+//! index), with one more check: every instance must be of the study asked for and of that
+//! study's patient. The first instance stored is committed at once (the desktop opens the
+//! study on it), the rest a batch at a time, so the study is read while it streams. An archive
+//! that fails midway leaves what was stored whole and indexed, never a part of an instance,
+//! and the error says how many were.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Result};
 use crate::home::Home;
-use crate::import::{Expected, ImportFailure, ImportProgress};
+use crate::import::{Expected, ImportFailure, ImportProgress, Incoming, Next};
 
 mod delivery;
 pub mod demo;
@@ -152,19 +157,27 @@ pub struct Retrieval {
     pub refused: Vec<ImportFailure>,
     /// Stored, but with pixels the decoder refused (the viewer says why).
     pub undecodable: Vec<ImportFailure>,
+    /// Milliseconds from asking the archive to the first instance stored and visible: when the
+    /// desktop opens the study. `None` when nothing new was stored (the study was here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_stored_ms: Option<u64>,
 }
 
-/// Progress of a retrieval, for a progress bar (the desktop's `retrieve-progress`).
+/// Progress of a retrieval, for a progress bar (the desktop's `retrieve-progress`). Instances
+/// are stored as they arrive: `first-image` is told once, as soon as the first is stored and
+/// visible to the home's other handles (the desktop opens the study then), `retrieving` the
+/// rest of the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RetrieveProgress {
-    /// `retrieving` while the archive sends, then `storing` while the instances are checked
-    /// and stored (`instances` then counts those stored).
     pub phase: &'static str,
+    /// Instances received so far.
     pub instances: u64,
     /// Bytes received so far.
     pub bytes: u64,
     /// Instances the archive says the study has, when it says.
     pub total: Option<u64>,
+    /// Instances of the study stored so far (new, or already held), visible to every handle.
+    pub stored: u64,
 }
 
 /// Reads a date as `YYYYMMDD` from `YYYY-MM-DD` or `YYYYMMDD`.
@@ -356,7 +369,9 @@ impl Home {
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
         let staging = Staging::new(self.dir())?;
         let fetched = client
-            .retrieve(study, &staging.0, &config.limits(), &mut |_| {})
+            .retrieve(study, &staging.0, &config.limits(), &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })
             .map_err(|e| config.error(e))?;
         Ok((staging, fetched.files))
     }
@@ -371,7 +386,7 @@ impl Home {
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<Retrieval> {
         self.retrieve_with_progress(archive, study, patient_id, &mut |p| {
-            if p.phase == "retrieving" {
+            if p.phase != "done" {
                 progress(ImportProgress {
                     done: p.instances as usize,
                     total: p.total.unwrap_or(0) as usize,
@@ -432,42 +447,80 @@ impl Home {
         let staging = Staging::new(self.dir())?;
         let started = std::time::Instant::now();
         let total = found.instances;
-        let mut bytes = 0u64;
-        let fetched = client
-            .retrieve(study, &staging.0, &config.limits(), &mut |n| {
-                // The file just written: one stat per instance, for the bar's megabytes.
-                if let Some(last) = n.checked_sub(1) {
-                    let file = countersign_pacs::instance_file(&staging.0, last);
-                    bytes += std::fs::metadata(file).map_or(0, |m| m.len());
-                }
-                progress(RetrieveProgress {
-                    phase: "retrieving",
-                    instances: n as u64,
-                    bytes,
-                    total,
-                })
-            })
-            .map_err(|e| config.error(e))?;
-        tracing::info!(
-            archive = %config.name,
-            instances = fetched.files.len(),
-            bytes = fetched.bytes,
-            seconds = started.elapsed().as_secs_f64(),
-            "study retrieved; checking and storing"
-        );
         let expect = Expected {
             study: study.to_string(),
             patient_id: found.patient_id.clone(),
         };
-        let received = fetched.bytes;
-        let mut summary = self.import_files(&fetched.files, Some(&expect), &mut |p| {
-            progress(RetrieveProgress {
-                phase: "storing",
-                instances: p.done as u64,
-                bytes: received,
-                total: Some(p.total as u64),
+        let limits = config.limits();
+        let queue = Queue::default();
+        let progress = std::cell::RefCell::new(progress);
+        let told_first = std::cell::Cell::new(false);
+        let first_stored = std::cell::Cell::new(None);
+        // Progress as instances arrive and are stored; `first-image` once, when the first is
+        // visible to the home's other handles (the viewer may open the study).
+        let tell = |stored: u64| {
+            let (instances, bytes) = queue.received();
+            let phase = if stored > 0 && !told_first.replace(true) {
+                first_stored.set(Some(started.elapsed().as_millis() as u64));
+                "first-image"
+            } else {
+                "retrieving"
+            };
+            (progress.borrow_mut())(RetrieveProgress {
+                phase,
+                instances,
+                bytes,
+                total,
+                stored,
             })
+        };
+        let stored_now = std::cell::Cell::new(0u64);
+        // The archive is read on a thread of its own, each instance handed over whole as it
+        // arrives; this thread checks and stores them meanwhile (see the module's doc).
+        let (fetched, summary) = std::thread::scope(|scope| {
+            let reading = std::thread::Builder::new()
+                .name("retrieve".into())
+                .spawn_scoped(scope, || {
+                    let _end = EndOnDrop(&queue);
+                    client.retrieve(study, &staging.0, &limits, &mut |a| queue.push(a))
+                });
+            let reading = reading.map_err(AppError::io("starting the retrieval"))?;
+            let summary = self.import_from(
+                &mut |wait| queue.pop(wait),
+                total.unwrap_or(0) as usize,
+                Some(&expect),
+                &mut |_| tell(stored_now.get()),
+                &mut |s| {
+                    stored_now.set(s.imported + s.duplicates);
+                    tell(stored_now.get())
+                },
+            );
+            if summary.is_err() {
+                // Stored nothing more: the reading thread stops at its next instance.
+                queue.stop();
+            }
+            let fetched = reading
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(PacsError::Io {
+                        context: "retrieving".into(),
+                        source: std::io::Error::other("the retrieving thread failed"),
+                    })
+                })
+                .map_err(|e| config.error(after_storing(e, stored_now.get())));
+            Ok::<_, AppError>((fetched, summary))
         })?;
+        // The home's own failure first (it stopped the retrieval); then the archive's.
+        let mut summary = summary?;
+        let fetched = fetched?;
+        tracing::info!(
+            archive = %config.name,
+            instances = fetched.files.len(),
+            bytes = fetched.bytes,
+            stored = summary.imported,
+            seconds = started.elapsed().as_secs_f64(),
+            "study retrieved and stored"
+        );
         // Failures name the instance's place in the retrieval, not the staging path.
         let short = |f: &mut ImportFailure| {
             if let Some(name) = Path::new(&f.path).file_name() {
@@ -484,7 +537,148 @@ impl Home {
             duplicates: summary.duplicates,
             refused: summary.failed,
             undecodable: summary.undecodable,
+            first_stored_ms: first_stored.get(),
         })
+    }
+}
+
+/// The most instances received and not yet taken by the store, and their bytes (on disk, in
+/// the staging folder): an archive faster than the store waits rather than filling the disk.
+const QUEUE_FILES: usize = 256;
+const QUEUE_BYTES: u64 = 256 << 20;
+
+/// Instances handed over by the retrieving thread, waiting for the storing one.
+#[derive(Default)]
+struct Queue {
+    state: std::sync::Mutex<QueueState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    files: std::collections::VecDeque<countersign_pacs::Arrived>,
+    /// Bytes of `files`.
+    bytes: u64,
+    /// Every instance received so far, and their bytes.
+    received: u64,
+    received_bytes: u64,
+    /// The retrieval is over (whole or failed): nothing more will come.
+    ended: bool,
+    /// The store failed: the retrieval is to stop.
+    stopped: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From the retrieving thread: waits for room (always for one file), then hands it over;
+    /// `Break` once the storing side has stopped.
+    fn push(&self, file: countersign_pacs::Arrived) -> std::ops::ControlFlow<()> {
+        let mut s = self.lock();
+        while !s.stopped
+            && !s.files.is_empty()
+            && (s.files.len() >= QUEUE_FILES || s.bytes + file.bytes > QUEUE_BYTES)
+        {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        if s.stopped {
+            return std::ops::ControlFlow::Break(());
+        }
+        s.bytes += file.bytes;
+        s.received += 1;
+        s.received_bytes += file.bytes;
+        s.files.push_back(file);
+        self.changed.notify_all();
+        std::ops::ControlFlow::Continue(())
+    }
+
+    /// From the storing thread: the next file, waiting at most `wait` (`None`: until there is
+    /// one or the retrieval is over).
+    fn pop(&self, wait: Option<std::time::Duration>) -> Next {
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        let mut s = self.lock();
+        loop {
+            if let Some(file) = s.files.pop_front() {
+                s.bytes -= file.bytes;
+                self.changed.notify_all();
+                return Next::File(Incoming {
+                    path: file.path,
+                    sha256: Some(file.sha256),
+                    movable: true,
+                });
+            }
+            if s.ended {
+                return Next::End;
+            }
+            s = match deadline {
+                None => self.changed.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return Next::Idle;
+                    }
+                    self.changed
+                        .wait_timeout(s, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    fn received(&self) -> (u64, u64) {
+        let s = self.lock();
+        (s.received, s.received_bytes)
+    }
+
+    fn end(&self) {
+        self.lock().ended = true;
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Ends the queue when the retrieving thread ends, however it ends (a panic included): the
+/// storing side never waits for a file that cannot come.
+struct EndOnDrop<'a>(&'a Queue);
+
+impl Drop for EndOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// An archive's failure after some instances were stored: they stay (each whole, indexed),
+/// and the error says so.
+fn after_storing(e: PacsError, stored: u64) -> PacsError {
+    if stored == 0 {
+        return e;
+    }
+    let note = format!(
+        "{stored} instance(s) of the study were stored before that, each whole; retrieving \
+         again takes the rest"
+    );
+    match e {
+        PacsError::Unreachable(m) => PacsError::Unreachable(format!("{m}; {note}")),
+        PacsError::Timeout(m) => PacsError::Timeout(format!("{m}; {note}")),
+        PacsError::Refused(m) => PacsError::Refused(format!("{m}; {note}")),
+        PacsError::Malformed(m) => PacsError::Malformed(format!("{m}; {note}")),
+        PacsError::InvalidInput(m) => PacsError::InvalidInput(format!("{m}; {note}")),
+        PacsError::TooLarge { what, limit } => PacsError::TooLarge {
+            what: format!("{what} ({note})"),
+            limit,
+        },
+        PacsError::Io { context, source } => PacsError::Io {
+            context: format!("{context} ({note})"),
+            source,
+        },
+        PacsError::Stopped => PacsError::Stopped,
     }
 }
 

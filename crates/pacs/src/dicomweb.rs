@@ -1,12 +1,15 @@
 //! DICOMweb (PS3.18) over a blocking HTTP client: QIDO-RS to search, WADO-RS to retrieve.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::multipart::{MultipartError, MultipartReader};
 use crate::qido::{self, QidoError};
-use crate::{instance_file, Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+use crate::{
+    instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved, StudyMatch,
+    StudyQuery,
+};
 
 /// What WADO-RS is asked for: every instance as it is stored (`transfer-syntax=*`), so that
 /// what lands here is byte for byte what the archive holds and no transcoding loses anything.
@@ -137,7 +140,7 @@ impl DicomWeb {
         study: &str,
         dir: &Path,
         limits: &Limits,
-        progress: &mut dyn FnMut(usize),
+        on_file: &mut OnFile<'_>,
     ) -> Result<Retrieved> {
         let url = format!("{}/studies/{study}", self.base);
         let response = self
@@ -174,12 +177,14 @@ impl DicomWeb {
             let path = instance_file(dir, n);
             let file = std::fs::File::create(&path)
                 .map_err(PacsError::io(format!("creating {}", path.display())))?;
-            let mut writer = BufWriter::with_capacity(64 * 1024, file);
+            let mut writer = Hashing::new(BufWriter::with_capacity(64 * 1024, file));
             let part = parts.next_part(&mut writer, limits.max_instance_bytes);
-            let flushed = writer.flush();
+            // Flushed and closed before the caller sees it.
+            let finished = writer.finish();
             match part {
                 Ok(Some(info)) => {
-                    flushed.map_err(PacsError::io(format!("writing {}", path.display())))?;
+                    let (sha256, _) =
+                        finished.map_err(PacsError::io(format!("writing {}", path.display())))?;
                     if n >= limits.max_instances {
                         let _ = std::fs::remove_file(&path);
                         return Err(PacsError::TooLarge {
@@ -187,9 +192,17 @@ impl DicomWeb {
                             limit: limits.max_instances as u64,
                         });
                     }
-                    out.files.push(path);
+                    out.files.push(path.clone());
                     out.bytes += info.bytes;
-                    progress(out.files.len());
+                    let arrived = Arrived {
+                        index: n,
+                        path,
+                        bytes: info.bytes,
+                        sha256,
+                    };
+                    if on_file(arrived).is_break() {
+                        return Err(PacsError::Stopped);
+                    }
                 }
                 Ok(None) => {
                     let _ = std::fs::remove_file(&path);

@@ -4,8 +4,9 @@
 //!
 //! This crate does the I/O and nothing else: it does not decide what a file is worth. A retrieval
 //! writes each instance the archive sends to its own file in a folder the caller gives, streamed
-//! (never the whole study in memory), and hands back the paths; the caller checks every file
-//! (is it DICOM, is it the patient and study it asked for) before storing any. Every message is
+//! (never the whole study in memory), hashing it as it goes, and hands each file to the caller
+//! the moment it is whole ([`Arrived`]), so the caller can check it (is it DICOM, is it the
+//! patient and study it asked for) and store it while the rest still streams. Every message is
 //! bounded: a QIDO-RS answer by [`qido::MAX_JSON_BYTES`], a part of a WADO-RS body by
 //! [`Limits::max_instance_bytes`], a PDU by the maximum length this side negotiates, a DIMSE
 //! command by [`dimse::MAX_COMMAND_BYTES`], the instances of a study by
@@ -22,7 +23,9 @@
 //!     .unwrap();
 //! let dir = tempfile::tempdir().unwrap();
 //! let got = archive
-//!     .retrieve(&studies[0].study, dir.path(), &Limits::default(), &mut |_| {})
+//!     .retrieve(&studies[0].study, dir.path(), &Limits::default(), &mut |_| {
+//!         std::ops::ControlFlow::Continue(())
+//!     })
 //!     .unwrap();
 //! println!("{} instances, {} bytes", got.files.len(), got.bytes);
 //! ```
@@ -60,6 +63,10 @@ pub enum PacsError {
     /// What was asked is not a valid query (not a UID, not a date).
     #[error("{0}")]
     InvalidInput(String),
+    /// The caller stopped the retrieval (it could not take what came); nothing about the
+    /// archive.
+    #[error("the retrieval was stopped here")]
+    Stopped,
     /// Writing what it sent here failed.
     #[error("{context}: {source}")]
     Io {
@@ -203,6 +210,60 @@ pub struct Retrieved {
     pub bytes: u64,
 }
 
+/// One instance a retrieval has just written whole to its own file (and closed), handed to the
+/// caller before the next is read, so that it can be checked and stored while the rest of the
+/// study streams in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrived {
+    /// Its place in the retrieval, from 0 ([`instance_file`] of the folder and this).
+    pub index: usize,
+    pub path: PathBuf,
+    /// Bytes of the file.
+    pub bytes: u64,
+    /// SHA-256 of the file, computed as it was written (never read back for it).
+    pub sha256: [u8; 32],
+}
+
+/// What the caller says to each instance handed over: go on, or stop the retrieval (the caller
+/// has failed and will not take more). A stopped retrieval ends with [`PacsError::Stopped`].
+pub type OnFile<'a> = dyn FnMut(Arrived) -> std::ops::ControlFlow<()> + Send + 'a;
+
+/// A writer that hashes what goes through it: the SHA-256 of a retrieved file as it is written.
+pub(crate) struct Hashing<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    written: u64,
+}
+
+impl<W: std::io::Write> Hashing<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: sha2::Digest::new(),
+            written: 0,
+        }
+    }
+
+    /// Flushes the writer and gives the digest of everything written, and how many bytes.
+    pub(crate) fn finish(mut self) -> std::io::Result<([u8; 32], u64)> {
+        self.inner.flush()?;
+        Ok((sha2::Digest::finalize(self.hasher).into(), self.written))
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// The name of the `n`th file (from 0) a retrieval writes in its folder.
 pub fn instance_file(dir: &Path, n: usize) -> PathBuf {
     dir.join(format!("instance-{:06}.dcm", n + 1))
@@ -301,19 +362,19 @@ impl Archive {
         }
     }
 
-    /// Brings every instance of `study` into `dir` (one file each, [`instance_file`]), calling
-    /// `progress` with the count so far after each.
+    /// Brings every instance of `study` into `dir` (one file each, [`instance_file`]), handing
+    /// each to `on_file` as soon as it is whole (for a C-MOVE, from the thread receiving it).
     pub fn retrieve(
         &self,
         study: &str,
         dir: &Path,
         limits: &Limits,
-        progress: &mut dyn FnMut(usize),
+        on_file: &mut OnFile<'_>,
     ) -> Result<Retrieved> {
         check_uid(study)?;
         match self {
-            Archive::DicomWeb(a) => a.retrieve(study, dir, limits, progress),
-            Archive::Dimse(a) => a.retrieve(study, dir, limits, progress),
+            Archive::DicomWeb(a) => a.retrieve(study, dir, limits, on_file),
+            Archive::Dimse(a) => a.retrieve(study, dir, limits, on_file),
         }
     }
 }

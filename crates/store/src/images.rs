@@ -50,11 +50,20 @@ pub fn image_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
         .join(format!("{hex}.dcm"))
 }
 
-/// An image written to a temporary file next to its final name, not yet durable.
+/// An image written to a temporary file (next to its final name, or a retrieval's staged file
+/// elsewhere on the same filesystem), not yet durable, not yet under its final name.
 #[derive(Debug)]
 pub struct StagedImage {
     tmp: PathBuf,
     path: PathBuf,
+}
+
+impl StagedImage {
+    /// A file already written whole elsewhere in the home (a retrieval's staging folder), to be
+    /// moved to `path` by a rename rather than copied: same filesystem, no second write.
+    pub fn moved(from: PathBuf, path: PathBuf) -> StagedImage {
+        StagedImage { tmp: from, path }
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, without syncing; `None` if `path`
@@ -63,10 +72,16 @@ pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedIm
     if path.exists() {
         return Ok(None);
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("part");
-    let mut file = std::fs::File::create(&tmp)?;
+    // The 256 prefix folders exist after the first few imports: created only when missing,
+    // not asked for before every file.
+    let mut file = match std::fs::File::create(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            std::fs::File::create(&tmp)?
+        }
+        other => other?,
+    };
     file.write_all(bytes)?;
     Ok(Some(StagedImage {
         tmp,
@@ -74,21 +89,36 @@ pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedIm
     }))
 }
 
-/// Makes a batch of staged images durable: every file's data is synced, then each is renamed
-/// to its final name, then every directory touched is synced once. Syncing a batch together
-/// costs a few journal commits instead of three per file.
+/// Makes a batch of staged images durable under their final names: every file's data is
+/// synced, then each is renamed to its final name (its prefix folder made if missing), then
+/// every folder whose entries changed is synced once — the prefix folders, and `images/` when
+/// a prefix folder was made. Only then may the index name them: a committed index row never
+/// points at a file a crash or a power cut could lose. Syncing a batch together costs a few
+/// journal commits instead of three per file.
 pub fn commit_staged(staged: &[StagedImage]) -> std::io::Result<()> {
     for s in staged {
-        std::fs::File::open(&s.tmp)?.sync_all()?;
+        // Data and size: what reading the file back needs (its name is the folder's sync).
+        std::fs::File::open(&s.tmp)?.sync_data()?;
     }
-    let mut dirs: Vec<&Path> = Vec::new();
-    for s in staged {
-        std::fs::rename(&s.tmp, &s.path)?;
-        if let Some(dir) = s.path.parent() {
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut note = |dir: &Path| {
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_path_buf());
         }
+    };
+    for s in staged {
+        let dir = s.path.parent().unwrap_or(Path::new("."));
+        match std::fs::rename(&s.tmp, &s.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+                std::fs::create_dir_all(dir)?;
+                if let Some(images) = dir.parent() {
+                    note(images);
+                }
+                std::fs::rename(&s.tmp, &s.path)?;
+            }
+            other => other?,
+        }
+        note(dir);
     }
     for dir in dirs {
         std::fs::File::open(dir)?.sync_all()?;

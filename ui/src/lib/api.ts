@@ -651,13 +651,17 @@ export interface Worklist {
   archives: ArchiveAnswer[];
 }
 
-/** A `retrieve-progress` event. */
+/** A `retrieve-progress` event. Instances are stored as they arrive: `first-image` once, as soon
+ *  as the first is stored (the study can be opened; its image list grows as `stored` does). */
 export interface RetrieveProgress {
   study: string;
-  phase: "retrieving" | "storing" | "done";
+  phase: "retrieving" | "first-image" | "done";
+  /** Received so far. */
   instances: number;
   bytes: number;
   total: number | null;
+  /** Stored so far, listed by `study_images`. */
+  stored: number;
 }
 
 export interface Retrieval {
@@ -668,6 +672,8 @@ export interface Retrieval {
   duplicates: number;
   refused: { path: string; reason: string }[];
   undecodable: { path: string; reason: string }[];
+  /** Milliseconds from asking the archive to the first instance stored (the study opened then). */
+  first_stored_ms?: number;
 }
 
 export interface DemoArchiveSummary {
@@ -841,6 +847,8 @@ export const api = {
       stop();
     }
   },
+  /** Follows the retrievals of `study` (whoever started them) until the returned function is called. */
+  onRetrieveProgress,
   demoArchiveStatus: () => call<DemoArchiveStatus>("demo_archive_status"),
   /** Starts a local Orthanc seeded with phantom studies, added as the archive `demo`. */
   demoArchiveStart: () => call<DemoArchiveSummary>("demo_archive_start"),

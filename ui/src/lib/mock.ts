@@ -551,7 +551,11 @@ function mockWorklist() {
   return out;
 }
 
-/** A retrieval as the app does it: progress (as `retrieve-progress` events), then the study is local. */
+/** Instances of a study retrieved from an archive stored so far (its image list grows with it). */
+const storedOf = new Map<string, number>();
+
+/** A retrieval as the app does it: each instance stored as it arrives, with `retrieve-progress`
+ *  events (`first-image` once the first is stored: the study is local from then on). */
 async function mockRetrieve(archive: string, uid: string) {
   const s = (archiveStudies[archive] ?? []).find((x) => x.study === uid);
   if (!mockArchives.some((a) => a.name === archive)) throw { code: "not_found", message: `archive ${archive} (see \`pacs list\`) not found` };
@@ -559,16 +563,20 @@ async function mockRetrieve(archive: string, uid: string) {
   if (!s) throw { code: "not_found", message: `study ${uid} on archive ${archive} not found` };
   const each = 512 * 512 * 2 + 1200;
   const tell = (phase: string, n: number) =>
-    window.dispatchEvent(new CustomEvent("retrieve-progress", { detail: { study: uid, phase, instances: n, bytes: n * each, total: s.instances } }));
-  // Slow enough for a test (and a person) to see the bar move.
+    window.dispatchEvent(new CustomEvent("retrieve-progress", { detail: { study: uid, phase, instances: n, bytes: n * each, total: s.instances, stored: n } }));
+  // Slow enough for a test (and a person) to see the bar move and the viewer's list grow.
   for (let n = 1; n <= s.instances; n++) {
-    await new Promise((r) => setTimeout(r, 250));
-    tell("retrieving", n);
+    await new Promise((r) => setTimeout(r, 400));
+    storedOf.set(uid, n);
+    let row = retrievedRows.find((r) => r.study === uid);
+    if (!row) {
+      row = { study: uid, patient: s.patient, date: s.date, modality: s.modality, description: s.description, instances: 0, reports: [] };
+      retrievedRows.push(row);
+    }
+    row.instances = n;
+    tell(n === 1 ? "first-image" : "retrieving", n);
   }
   tell("done", s.instances);
-  if (!retrievedRows.some((r) => r.study === uid)) {
-    retrievedRows.push({ study: uid, patient: s.patient, date: s.date, modality: s.modality, description: s.description, instances: s.instances, reports: [] });
-  }
   return { archive, study: uid, instances: s.instances, bytes: s.instances * each, duplicates: 0, refused: [], undecodable: [] };
 }
 
@@ -700,6 +708,11 @@ export function installMocks() {
         if (a.study === erasedStudy) return [];
         if (a.study === undecodableStudy) {
           return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1 }];
+        }
+        if (storedOf.has(a.study)) {
+          return Array.from({ length: storedOf.get(a.study) ?? 0 }, (_, i) => ({
+            sha256: `${a.study}-${i}`, series: "1", series_description: "Ramp", instance_number: i + 1, frames: 1,
+          }));
         }
         return ["ramp-0", "ramp-1"].map((sha256, i) => ({
           sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ArchiveAnswer, WorklistRow } from "./api";
 import {
-  archiveNote, asOf, filterRows, sinceComplete, instancesText, modalitiesOf, needsRetrieval, NO_FILTER, progressText, showDate, showName,
+  archiveNote, asOf, filterRows, sinceComplete, instancesText, modalitiesOf, needsRetrieval, NO_FILTER, canOpen, progressText, showDate, showName,
   sortRows, toggleSort,
 } from "./worklist";
 
@@ -96,9 +96,18 @@ describe("words", () => {
     expect(showName(null)).toBe("Unnamed patient");
     expect(instancesText(row({ local_instances: 3, instances: 10 }))).toBe("3/10");
     expect(instancesText(row({ instances: null }))).toBe("0/?");
-    expect(progressText({ study: "s", phase: "retrieving", instances: 5, bytes: 2_500_000, total: 20 }))
-      .toEqual({ text: "Retrieving 5/20 instances · 2.5 MB", fraction: 0.25 });
-    expect(progressText({ study: "s", phase: "storing", instances: 3, bytes: 0, total: null }).fraction).toBeNull();
+    expect(progressText({ study: "s", phase: "retrieving", instances: 5, bytes: 2_500_000, total: 20, stored: 4 }))
+      .toEqual({ text: "Retrieving 5/20 instances · 2.5 MB · 4 stored", fraction: 0.25 });
+    expect(progressText({ study: "s", phase: "retrieving", instances: 3, bytes: 0, total: null, stored: 0 }).fraction).toBeNull();
+    expect(progressText({ study: "s", phase: "done", instances: 20, bytes: 0, total: 20, stored: 20 }).text)
+      .toBe("Retrieved 20/20 instances · 0.0 MB");
+  });
+
+  it("opens a study as soon as one instance of it is stored", () => {
+    const p = { study: "s", instances: 2, bytes: 0, total: 20 };
+    expect(canOpen({ ...p, phase: "retrieving", stored: 0 })).toBe(false);
+    expect(canOpen({ ...p, phase: "first-image", stored: 1 })).toBe(true);
+    expect(canOpen({ ...p, phase: "retrieving", stored: 5 })).toBe(true);
   });
 
   it("retrieves only what is not all here", () => {

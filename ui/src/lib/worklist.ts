@@ -139,6 +139,13 @@ export function progressText(p: RetrieveProgress): { text: string; fraction: num
   const total = p.total ?? null;
   const fraction = total ? Math.min(1, p.instances / total) : null;
   const of = total ? `${p.instances}/${total}` : `${p.instances}`;
-  const verb = p.phase === "storing" ? "Storing" : p.phase === "done" ? "Retrieved" : "Retrieving";
-  return { text: `${verb} ${of} instances · ${mb(p.bytes)}`, fraction };
+  const verb = p.phase === "done" ? "Retrieved" : "Retrieving";
+  const stored = p.phase === "done" ? "" : ` · ${p.stored ?? 0} stored`;
+  return { text: `${verb} ${of} instances · ${mb(p.bytes)}${stored}`, fraction };
+}
+
+/** Whether a retrieval's progress says the study can be opened: an instance of it is stored
+ *  (the first image is shown while the rest streams). */
+export function canOpen(p: RetrieveProgress): boolean {
+  return p.phase === "first-image" || (p.stored ?? 0) > 0;
 }

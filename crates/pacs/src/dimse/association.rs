@@ -20,7 +20,7 @@ use super::{
     encode_command, text_of, trim_uid, u16_of, uid_value, ul_error, C_STORE_RSP, IMPLICIT_LE,
     MAX_COMMAND_BYTES, NO_DATA_SET, OUT_OF_RESOURCES, SUCCESS,
 };
-use crate::{instance_file, Limits, PacsError, Result, Retrieved};
+use crate::{instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved};
 
 /// What C-STORE sub-operations have brought: the files written, and the first instance this
 /// side refused (over its limits) — the retrieval fails with it once the archive is done.
@@ -261,7 +261,7 @@ impl<A: Link> Association<A> {
         instance: &str,
         ts: &dicom_encoding::TransferSyntax,
         limits: &Limits,
-    ) -> Result<u64> {
+    ) -> Result<([u8; 32], u64)> {
         let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(class)
             .media_storage_sop_instance_uid(instance)
@@ -270,7 +270,7 @@ impl<A: Link> Association<A> {
             .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
         let file = std::fs::File::create(path)
             .map_err(PacsError::io(format!("creating {}", path.display())))?;
-        let mut w = BufWriter::with_capacity(64 * 1024, file);
+        let mut w = Hashing::new(BufWriter::with_capacity(64 * 1024, file));
         let context = format!("writing {}", path.display());
         w.write_all(&[0u8; 128])
             .and_then(|_| w.write_all(b"DICM"))
@@ -280,9 +280,9 @@ impl<A: Link> Association<A> {
             .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
         w.write_all(&header)
             .map_err(PacsError::io(context.clone()))?;
-        let data = self.read_data(&mut w, limits.max_instance_bytes)?;
-        w.flush().map_err(PacsError::io(context))?;
-        Ok(132 + header.len() as u64 + data)
+        self.read_data(&mut w, limits.max_instance_bytes)?;
+        // Flushed and closed before the caller sees it.
+        w.finish().map_err(PacsError::io(context))
     }
 
     /// On the side that accepted the association: the next command set, or `None` once the
@@ -318,7 +318,8 @@ impl<A: Link> Association<A> {
 
     /// Takes one C-STORE sub-operation (`cmd`, on context `pc`): its data set written to the
     /// next file of `dir` unless that would pass `limits` (then read and dropped, answered
-    /// "out of resources", and remembered in `intake`), then answered.
+    /// "out of resources", and remembered in `intake`), handed to `on_file`, then answered.
+    /// A caller that stops the retrieval has the association aborted.
     pub(super) fn take_store(
         &mut self,
         pc: u8,
@@ -326,6 +327,7 @@ impl<A: Link> Association<A> {
         dir: &Path,
         intake: &mut Intake,
         limits: &Limits,
+        on_file: &mut OnFile<'_>,
     ) -> Result<()> {
         let class = text_of(cmd, tags::AFFECTED_SOP_CLASS_UID)?;
         let instance = text_of(cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
@@ -342,9 +344,19 @@ impl<A: Link> Association<A> {
         } else {
             let path = instance_file(dir, intake.got.files.len());
             match self.store_instance(&path, &class, &instance, pc_ts, limits) {
-                Ok(bytes) => {
-                    intake.got.files.push(path);
+                Ok((sha256, bytes)) => {
+                    intake.got.files.push(path.clone());
                     intake.got.bytes += bytes;
+                    let arrived = Arrived {
+                        index: intake.got.files.len() - 1,
+                        path,
+                        bytes,
+                        sha256,
+                    };
+                    if on_file(arrived).is_break() {
+                        self.abort();
+                        return Err(PacsError::Stopped);
+                    }
                 }
                 Err(e @ PacsError::TooLarge { .. }) => {
                     let _ = std::fs::remove_file(&path);

@@ -20,7 +20,7 @@ use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry
 use dicom_ul::pdu::PDataValueType;
 use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 
-use crate::{Limits, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
+use crate::{Limits, OnFile, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
 
 mod association;
 pub mod moving;
@@ -348,16 +348,16 @@ impl Dimse {
     }
 
     /// C-GET of a study: the archive sends each instance back on this association as a C-STORE
-    /// sub-operation, written to its own file as it arrives.
+    /// sub-operation, written to its own file as it arrives and handed to `on_file`.
     pub fn retrieve(
         &self,
         study: &str,
         dir: &Path,
         limits: &Limits,
-        progress: &mut dyn FnMut(usize),
+        on_file: &mut OnFile<'_>,
     ) -> Result<Retrieved> {
         if let Some(port) = self.move_port {
-            return self.retrieve_by_move(study, dir, limits, progress, port);
+            return self.retrieve_by_move(study, dir, limits, on_file, port);
         }
         let mut options = self
             .options()
@@ -407,10 +407,7 @@ impl Dimse {
         loop {
             let (pc, cmd) = assoc.read_command()?;
             match command_field(&cmd)? {
-                C_STORE_RQ => {
-                    assoc.take_store(pc, &cmd, dir, &mut intake, limits)?;
-                    progress(intake.got.files.len());
-                }
+                C_STORE_RQ => assoc.take_store(pc, &cmd, dir, &mut intake, limits, on_file)?,
                 C_GET_RSP => {
                     let status = status_of(&cmd)?;
                     if data_set_follows(&cmd)? {

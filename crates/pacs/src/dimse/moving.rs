@@ -28,7 +28,7 @@ use super::{
     C_ECHO_RSP, C_STORE_RQ, DATA_SET, EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, MAX_PDU,
     NO_DATA_SET, STORAGE, SUCCESS,
 };
-use crate::{Limits, PacsError, Result, Retrieved};
+use crate::{Limits, OnFile, PacsError, Result, Retrieved};
 
 const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
 const C_MOVE_RQ: u16 = 0x0021;
@@ -72,13 +72,14 @@ pub(crate) fn titles_accepted(
 }
 
 impl Dimse {
-    /// Retrieves `study` by C-MOVE to this side's title, receiving on `port`.
+    /// Retrieves `study` by C-MOVE to this side's title, receiving on `port`; each instance
+    /// is handed to `on_file` from the receiving thread as soon as it is whole.
     pub(super) fn retrieve_by_move(
         &self,
         study: &str,
         dir: &Path,
         limits: &Limits,
-        progress: &mut dyn FnMut(usize),
+        on_file: &mut OnFile<'_>,
         port: u16,
     ) -> Result<Retrieved> {
         // Listening before asking: the archive connects as soon as it has the request.
@@ -100,31 +101,38 @@ impl Dimse {
             limits: *limits,
             stop: Arc::clone(&stop),
         };
-        let taking = std::thread::Builder::new()
-            .name("c-move-receiver".into())
-            .spawn(move || receiver.run())
-            .map_err(PacsError::io("starting the C-MOVE receiver"))?;
-        let asked = self.ask_to_move(study, progress);
-        // The final answer comes after the last sub-operation: the association the archive
-        // stored on is finished (or finishing); wake the receiver's accept to let it stop.
-        stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_secs(1),
-        );
-        let intake = taking
-            .join()
-            .map_err(|_| PacsError::Malformed("the C-MOVE receiver failed".into()))?;
-        asked?;
-        let intake = intake?;
-        if let Some(e) = intake.refused_here {
-            return Err(e);
-        }
-        Ok(intake.got)
+        // Scoped: the receiver borrows the caller's `on_file` for the retrieval's length.
+        std::thread::scope(|scope| {
+            let taking = std::thread::Builder::new()
+                .name("c-move-receiver".into())
+                .spawn_scoped(scope, move || receiver.run(on_file))
+                .map_err(PacsError::io("starting the C-MOVE receiver"))?;
+            let asked = self.ask_to_move(study);
+            // The final answer comes after the last sub-operation: the association the archive
+            // stored on is finished (or finishing); wake the receiver's accept to let it stop.
+            stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect_timeout(
+                &SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_secs(1),
+            );
+            let intake = taking
+                .join()
+                .map_err(|_| PacsError::Malformed("the C-MOVE receiver failed".into()))?;
+            // The caller's own stop first: the archive's complaint about it says nothing new.
+            if let Err(PacsError::Stopped) = intake {
+                return Err(PacsError::Stopped);
+            }
+            asked?;
+            let intake = intake?;
+            if let Some(e) = intake.refused_here {
+                return Err(e);
+            }
+            Ok(intake.got)
+        })
     }
 
     /// The C-MOVE request and its responses, up to the final one.
-    fn ask_to_move(&self, study: &str, progress: &mut dyn FnMut(usize)) -> Result<()> {
+    fn ask_to_move(&self, study: &str) -> Result<()> {
         let mut assoc = self.connect(
             self.options()
                 .with_presentation_context(STUDY_ROOT_MOVE, vec![EXPLICIT_LE, IMPLICIT_LE]),
@@ -177,16 +185,9 @@ impl Dimse {
             if data_set_follows(&rsp)? {
                 assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
             }
-            let completed = rsp
-                .element(tags::NUMBER_OF_COMPLETED_SUBOPERATIONS)
-                .ok()
-                .and_then(|e| e.to_int::<u32>().ok());
             match status_of(&rsp)? {
-                PENDING => {
-                    if let Some(n) = completed {
-                        progress(n as usize);
-                    }
-                }
+                // Progress is told by the receiver, instance by instance.
+                PENDING => {}
                 // Success, or a warning that some sub-operations failed: what came is kept,
                 // and the caller compares it with what the archive said it holds.
                 SUCCESS | 0xB000 => {
@@ -227,7 +228,7 @@ struct Receiver {
 impl Receiver {
     /// Takes associations one after another until told to stop; an error on one association
     /// ends the retrieval with it (what it stored stays in the folder, for the caller to drop).
-    fn run(self) -> Result<Intake> {
+    fn run(self, on_file: &mut OnFile<'_>) -> Result<Intake> {
         let mut intake = Intake::default();
         loop {
             let (stream, peer) = self
@@ -241,12 +242,12 @@ impl Receiver {
                 tracing::warn!(%peer, "C-MOVE receiver closed a connection not from the archive");
                 continue;
             }
-            self.take(stream, &mut intake)?;
+            self.take(stream, &mut intake, on_file)?;
         }
     }
 
     /// One association of C-STORE requests, up to its release.
-    fn take(&self, stream: TcpStream, intake: &mut Intake) -> Result<()> {
+    fn take(&self, stream: TcpStream, intake: &mut Intake, on_file: &mut OnFile<'_>) -> Result<()> {
         let timeout = self.limits.timeout;
         let mut options = ServerAssociationOptions::new()
             .accept_called_ae_title()
@@ -283,7 +284,9 @@ impl Receiver {
         let mut assoc = Association::new(inner);
         while let Some((pc, cmd)) = assoc.next_command_or_release()? {
             match command_field(&cmd)? {
-                C_STORE_RQ => assoc.take_store(pc, &cmd, &self.dir, intake, &self.limits)?,
+                C_STORE_RQ => {
+                    assoc.take_store(pc, &cmd, &self.dir, intake, &self.limits, on_file)?
+                }
                 C_ECHO_RQ => {
                     let message = super::u16_of(&cmd, tags::MESSAGE_ID)?;
                     assoc.send_command(
