@@ -187,6 +187,9 @@ pub struct Limits {
     pub max_instances: usize,
     /// The largest instance taken (bytes).
     pub max_instance_bytes: u64,
+    /// The most bytes taken from one study, all its instances together: what a retrieval may
+    /// put on this disk before it is refused.
+    pub max_study_bytes: u64,
     /// How long to wait for the archive to say anything (connect, each answer, each read).
     pub timeout: Duration,
 }
@@ -198,6 +201,8 @@ impl Default for Limits {
             max_instances: 100_000,
             // The imaging crate refuses files over 2 GiB: no larger file is worth writing.
             max_instance_bytes: 2 * 1024 * 1024 * 1024,
+            // The largest studies read (tomosynthesis, long cine) are a few GiB.
+            max_study_bytes: 64 * 1024 * 1024 * 1024,
             timeout: Duration::from_secs(30),
         }
     }

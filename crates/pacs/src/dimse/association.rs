@@ -320,6 +320,48 @@ impl<A: Link> Association<A> {
     /// next file of `dir` unless that would pass `limits` (then read and dropped, answered
     /// "out of resources", and remembered in `intake`), handed to `on_file`, then answered.
     /// A caller that stops the retrieval has the association aborted.
+    /// Answers a C-STORE sub-operation `cmd` with `status` (a refusal) after reading its data
+    /// set into nothing, bounded by `limits`: nothing of it is written.
+    pub(super) fn refuse_store(
+        &mut self,
+        pc: u8,
+        cmd: &InMemDicomObject,
+        status: u16,
+        limits: &Limits,
+    ) -> Result<()> {
+        let class = text_of(cmd, tags::AFFECTED_SOP_CLASS_UID)?;
+        let instance = text_of(cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
+        let message = u16_of(cmd, tags::MESSAGE_ID)?;
+        self.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
+        self.send_command(
+            pc,
+            &[
+                (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(&class)),
+                (
+                    tags::COMMAND_FIELD,
+                    VR::US,
+                    PrimitiveValue::from(C_STORE_RSP),
+                ),
+                (
+                    tags::MESSAGE_ID_BEING_RESPONDED_TO,
+                    VR::US,
+                    PrimitiveValue::from(message),
+                ),
+                (
+                    tags::COMMAND_DATA_SET_TYPE,
+                    VR::US,
+                    PrimitiveValue::from(NO_DATA_SET),
+                ),
+                (tags::STATUS, VR::US, PrimitiveValue::from(status)),
+                (
+                    tags::AFFECTED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    uid_value(&instance),
+                ),
+            ],
+        )
+    }
+
     pub(super) fn take_store(
         &mut self,
         pc: u8,
@@ -334,12 +376,19 @@ impl<A: Link> Association<A> {
         let message = u16_of(cmd, tags::MESSAGE_ID)?;
         let pc_ts = self.transfer_syntax_of(pc)?;
         let mut status = SUCCESS;
-        if intake.got.files.len() >= limits.max_instances {
+        let full = if intake.got.files.len() >= limits.max_instances {
+            Some(limits.max_instances as u64)
+        } else if intake.got.bytes >= limits.max_study_bytes {
+            Some(limits.max_study_bytes)
+        } else {
+            None
+        };
+        if let Some(limit) = full {
             self.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
             status = OUT_OF_RESOURCES;
             intake.refused_here.get_or_insert(PacsError::TooLarge {
                 what: "the study".into(),
-                limit: limits.max_instances as u64,
+                limit,
             });
         } else {
             let path = instance_file(dir, intake.got.files.len());

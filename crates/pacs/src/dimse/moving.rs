@@ -13,7 +13,8 @@
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -37,6 +38,21 @@ const C_MOVE_RSP: u16 = 0x8021;
 const MOVE_DESTINATION_UNKNOWN: u16 = 0xA801;
 /// Pending: sub-operations continue.
 const PENDING: u16 = 0xFF00;
+/// C-STORE status "Refused: Not authorized" (PS3.7 C.4.2.1.4: general status 0124H).
+const NOT_AUTHORIZED: u16 = 0x0124;
+
+/// Whether a C-STORE sub-operation says it is part of a C-MOVE another AE asked for: its Move
+/// Originator AE Title (0000,1030), when present, is not this side's. (An archive may leave it
+/// out; then the address and title checks are what stand.)
+pub(crate) fn originated_elsewhere(cmd: &InMemDicomObject, own_aet: &str) -> bool {
+    cmd.element(tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .is_some_and(|aet| {
+            let aet = aet.trim_matches(|c: char| c == ' ' || c == '\0');
+            !aet.is_empty() && aet != own_aet
+        })
+}
 
 /// Whether a connection to the listening port comes from the archive's own address (an IPv4
 /// archive may show as an IPv4-mapped IPv6 peer).
@@ -82,17 +98,22 @@ impl Dimse {
         on_file: &mut OnFile<'_>,
         port: u16,
     ) -> Result<Retrieved> {
-        // Listening before asking: the archive connects as soon as it has the request.
-        let listener = TcpListener::bind(("0.0.0.0", port)).map_err(PacsError::io(format!(
-            "listening on port {port} for the archive's C-STORE (C-MOVE)"
-        )))?;
+        // Listening before asking: the archive connects as soon as it has the request. On
+        // IPv6 and IPv4 both (an IPv6 socket takes IPv4-mapped peers), else IPv4 alone.
+        let listener = TcpListener::bind(("::", port))
+            .or_else(|_| TcpListener::bind(("0.0.0.0", port)))
+            .map_err(PacsError::io(format!(
+                "listening on port {port} for the archive's C-STORE (C-MOVE)"
+            )))?;
         let archive_ips: Vec<IpAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(|e| PacsError::Unreachable(format!("{}: {e}", self.host)))?
             .map(|a| a.ip())
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
+        let current: Arc<Mutex<Option<TcpStream>>> = Arc::default();
         let receiver = Receiver {
+            current: Arc::clone(&current),
             listener,
             archive_ips,
             archive_aet: self.called_aet.clone(),
@@ -103,9 +124,14 @@ impl Dimse {
         };
         // Scoped: the receiver borrows the caller's `on_file` for the retrieval's length.
         std::thread::scope(|scope| {
+            let (done, finished) = std::sync::mpsc::channel::<()>();
             let taking = std::thread::Builder::new()
                 .name("c-move-receiver".into())
-                .spawn_scoped(scope, move || receiver.run(on_file))
+                .spawn_scoped(scope, move || {
+                    let taken = receiver.run(on_file);
+                    drop(done);
+                    taken
+                })
                 .map_err(PacsError::io("starting the C-MOVE receiver"))?;
             let asked = self.ask_to_move(study);
             // The final answer comes after the last sub-operation: the association the archive
@@ -115,6 +141,14 @@ impl Dimse {
                 &SocketAddr::from(([127, 0, 0, 1], port)),
                 Duration::from_secs(1),
             );
+            // An association still open after the archive's final answer ends within the
+            // archive's timeout: a peer that trickles bytes (each read within the timeout)
+            // cannot hold the retrieval, or the port, open for ever.
+            if let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(limits.timeout) {
+                if let Some(stream) = current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                }
+            }
             let intake = taking
                 .join()
                 .map_err(|_| PacsError::Malformed("the C-MOVE receiver failed".into()))?;
@@ -216,6 +250,8 @@ impl Dimse {
 
 /// The listening side of a C-MOVE, on a thread of its own.
 struct Receiver {
+    /// The connection of the association being taken, for the retrieval to cut it off.
+    current: Arc<Mutex<Option<TcpStream>>>,
     listener: TcpListener,
     archive_ips: Vec<IpAddr>,
     archive_aet: String,
@@ -248,6 +284,18 @@ impl Receiver {
 
     /// One association of C-STORE requests, up to its release.
     fn take(&self, stream: TcpStream, intake: &mut Intake, on_file: &mut OnFile<'_>) -> Result<()> {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = stream.try_clone().ok();
+        let taken = self.take_association(stream, intake, on_file);
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        taken
+    }
+
+    fn take_association(
+        &self,
+        stream: TcpStream,
+        intake: &mut Intake,
+        on_file: &mut OnFile<'_>,
+    ) -> Result<()> {
         let timeout = self.limits.timeout;
         let mut options = ServerAssociationOptions::new()
             .accept_called_ae_title()
@@ -284,6 +332,12 @@ impl Receiver {
         let mut assoc = Association::new(inner);
         while let Some((pc, cmd)) = assoc.next_command_or_release()? {
             match command_field(&cmd)? {
+                // A sub-operation of a C-MOVE someone else asked for (naming this side as the
+                // destination): refused, nothing of it written.
+                C_STORE_RQ if originated_elsewhere(&cmd, &self.own_aet) => {
+                    tracing::warn!("C-MOVE receiver refused an instance another AE asked for");
+                    assoc.refuse_store(pc, &cmd, NOT_AUTHORIZED, &self.limits)?
+                }
                 C_STORE_RQ => {
                     assoc.take_store(pc, &cmd, &self.dir, intake, &self.limits, on_file)?
                 }
@@ -347,5 +401,35 @@ mod tests {
         let e = titles_accepted("INTRUDER", "COUNTERSIGN", "DCMQRSCP", "COUNTERSIGN").unwrap_err();
         assert!(e.contains("INTRUDER"), "{e}");
         assert!(titles_accepted("DCMQRSCP", "OTHER", "DCMQRSCP", "COUNTERSIGN").is_err());
+    }
+}
+
+#[cfg(test)]
+mod originator_tests {
+    use super::*;
+
+    /// Anyone the archive lets ask for a C-MOVE may name this side as the destination while a
+    /// retrieval has the port open; the archive then delivers from its own address, as itself.
+    /// What it says of who asked is the one sign left: such an instance is refused.
+    #[test]
+    fn an_instance_of_a_move_someone_else_asked_for_is_refused() {
+        let with = |originator: Option<&str>| {
+            let mut cmd = InMemDicomObject::new_empty();
+            if let Some(aet) = originator {
+                cmd.put(DataElement::new(
+                    tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE,
+                    VR::AE,
+                    PrimitiveValue::from(aet),
+                ));
+            }
+            cmd
+        };
+        assert!(originated_elsewhere(&with(Some("INTRUDER")), "COUNTERSIGN"));
+        assert!(!originated_elsewhere(
+            &with(Some("COUNTERSIGN ")),
+            "COUNTERSIGN"
+        ));
+        assert!(!originated_elsewhere(&with(None), "COUNTERSIGN"));
+        assert!(!originated_elsewhere(&with(Some("")), "COUNTERSIGN"));
     }
 }
