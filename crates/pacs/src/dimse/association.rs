@@ -320,23 +320,58 @@ impl<A: Link> Association<A> {
     /// next file of `dir` unless that would pass `limits` (then read and dropped, answered
     /// "out of resources", and remembered in `intake`), handed to `on_file`, then answered.
     /// A caller that stops the retrieval has the association aborted.
-    /// Answers a C-STORE sub-operation `cmd` with `status` (a refusal) after reading its data
-    /// set into nothing, bounded by `limits`: nothing of it is written.
-    pub(super) fn refuse_store(
+    /// Sends a study-level retrieve request (C-GET or C-MOVE: `command`, under `sop_class`) for
+    /// `study` on context `ctx`, with `extra` command elements (a C-MOVE's destination).
+    pub(super) fn request_study(
+        &mut self,
+        ctx: u8,
+        ts: &dicom_encoding::TransferSyntax,
+        sop_class: &str,
+        command: u16,
+        study: &str,
+        extra: &[(Tag, VR, PrimitiveValue)],
+    ) -> Result<()> {
+        let mut identifier = InMemDicomObject::new_empty();
+        identifier.put(dicom_core::DataElement::new(
+            tags::QUERY_RETRIEVE_LEVEL,
+            VR::CS,
+            PrimitiveValue::from("STUDY"),
+        ));
+        identifier.put(dicom_core::DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            uid_value(study),
+        ));
+        let id = self.message_id();
+        let mut elements = vec![
+            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(sop_class)),
+            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(command)),
+            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+            (
+                tags::COMMAND_DATA_SET_TYPE,
+                VR::US,
+                PrimitiveValue::from(super::DATA_SET),
+            ),
+        ];
+        elements.extend(extra.iter().cloned());
+        self.send_command(ctx, &elements)?;
+        self.send_data_set(ctx, ts, &identifier)
+    }
+
+    /// Answers a C-STORE request with `status`.
+    fn answer_store(
         &mut self,
         pc: u8,
-        cmd: &InMemDicomObject,
+        class: &str,
+        message: u16,
         status: u16,
-        limits: &Limits,
+        instance: &str,
     ) -> Result<()> {
-        let class = text_of(cmd, tags::AFFECTED_SOP_CLASS_UID)?;
-        let instance = text_of(cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
-        let message = u16_of(cmd, tags::MESSAGE_ID)?;
-        self.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
         self.send_command(
             pc,
             &[
-                (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(&class)),
+                (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(class)),
                 (
                     tags::COMMAND_FIELD,
                     VR::US,
@@ -353,13 +388,25 @@ impl<A: Link> Association<A> {
                     PrimitiveValue::from(NO_DATA_SET),
                 ),
                 (tags::STATUS, VR::US, PrimitiveValue::from(status)),
-                (
-                    tags::AFFECTED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    uid_value(&instance),
-                ),
+                (tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, uid_value(instance)),
             ],
         )
+    }
+
+    /// Answers a C-STORE sub-operation `cmd` with `status` (a refusal) after reading its data
+    /// set into nothing, bounded by `limits`: nothing of it is written.
+    pub(super) fn refuse_store(
+        &mut self,
+        pc: u8,
+        cmd: &InMemDicomObject,
+        status: u16,
+        limits: &Limits,
+    ) -> Result<()> {
+        let class = text_of(cmd, tags::AFFECTED_SOP_CLASS_UID)?;
+        let instance = text_of(cmd, tags::AFFECTED_SOP_INSTANCE_UID)?;
+        let message = u16_of(cmd, tags::MESSAGE_ID)?;
+        self.read_data(&mut std::io::sink(), limits.max_instance_bytes)?;
+        self.answer_store(pc, &class, message, status, &instance)
     }
 
     pub(super) fn take_store(
@@ -419,33 +466,7 @@ impl<A: Link> Association<A> {
                 }
             }
         }
-        self.send_command(
-            pc,
-            &[
-                (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(&class)),
-                (
-                    tags::COMMAND_FIELD,
-                    VR::US,
-                    PrimitiveValue::from(C_STORE_RSP),
-                ),
-                (
-                    tags::MESSAGE_ID_BEING_RESPONDED_TO,
-                    VR::US,
-                    PrimitiveValue::from(message),
-                ),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(NO_DATA_SET),
-                ),
-                (tags::STATUS, VR::US, PrimitiveValue::from(status)),
-                (
-                    tags::AFFECTED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    uid_value(&instance),
-                ),
-            ],
-        )
+        self.answer_store(pc, &class, message, status, &instance)
     }
 
     pub(super) fn release(&mut self) {

@@ -372,37 +372,7 @@ impl Dimse {
         }
         let mut assoc = self.connect(options)?;
         let (ctx, ts) = assoc.context_for(STUDY_ROOT_GET)?;
-        let mut identifier = InMemDicomObject::new_empty();
-        identifier.put(DataElement::new(
-            tags::QUERY_RETRIEVE_LEVEL,
-            VR::CS,
-            PrimitiveValue::from("STUDY"),
-        ));
-        identifier.put(DataElement::new(
-            tags::STUDY_INSTANCE_UID,
-            VR::UI,
-            uid_value(study),
-        ));
-        let id = assoc.message_id();
-        assoc.send_command(
-            ctx,
-            &[
-                (
-                    tags::AFFECTED_SOP_CLASS_UID,
-                    VR::UI,
-                    uid_value(STUDY_ROOT_GET),
-                ),
-                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_GET_RQ)),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
-                ),
-            ],
-        )?;
-        assoc.send_data_set(ctx, ts, &identifier)?;
+        assoc.request_study(ctx, ts, STUDY_ROOT_GET, C_GET_RQ, study, &[])?;
         let mut intake = Intake::default();
         loop {
             let (pc, cmd) = assoc.read_command()?;

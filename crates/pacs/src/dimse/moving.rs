@@ -17,7 +17,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_core::{PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_ul::association::SyncAssociation;
@@ -26,8 +26,8 @@ use dicom_ul::{ServerAssociation, ServerAssociationOptions};
 use super::association::{Association, Intake};
 use super::{
     command_field, data_set_follows, status_of, uid_value, ul_error, Dimse, COMPRESSED, C_ECHO_RQ,
-    C_ECHO_RSP, C_STORE_RQ, DATA_SET, EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, MAX_PDU,
-    NO_DATA_SET, STORAGE, SUCCESS,
+    C_ECHO_RSP, C_STORE_RQ, EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, MAX_PDU, NO_DATA_SET,
+    STORAGE, SUCCESS,
 };
 use crate::{Limits, OnFile, PacsError, Result, Retrieved};
 
@@ -172,42 +172,12 @@ impl Dimse {
                 .with_presentation_context(STUDY_ROOT_MOVE, vec![EXPLICIT_LE, IMPLICIT_LE]),
         )?;
         let (ctx, ts) = assoc.context_for(STUDY_ROOT_MOVE)?;
-        let mut identifier = InMemDicomObject::new_empty();
-        identifier.put(DataElement::new(
-            tags::QUERY_RETRIEVE_LEVEL,
-            VR::CS,
-            PrimitiveValue::from("STUDY"),
-        ));
-        identifier.put(DataElement::new(
-            tags::STUDY_INSTANCE_UID,
-            VR::UI,
-            uid_value(study),
-        ));
-        let id = assoc.message_id();
-        assoc.send_command(
-            ctx,
-            &[
-                (
-                    tags::AFFECTED_SOP_CLASS_UID,
-                    VR::UI,
-                    uid_value(STUDY_ROOT_MOVE),
-                ),
-                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_MOVE_RQ)),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
-                ),
-                (
-                    tags::MOVE_DESTINATION,
-                    VR::AE,
-                    PrimitiveValue::from(self.calling_aet.as_str()),
-                ),
-            ],
-        )?;
-        assoc.send_data_set(ctx, ts, &identifier)?;
+        let destination = (
+            tags::MOVE_DESTINATION,
+            VR::AE,
+            PrimitiveValue::from(self.calling_aet.as_str()),
+        );
+        assoc.request_study(ctx, ts, STUDY_ROOT_MOVE, C_MOVE_RQ, study, &[destination])?;
         loop {
             let (_, rsp) = assoc.read_command()?;
             if command_field(&rsp)? != C_MOVE_RSP {
@@ -407,6 +377,7 @@ mod tests {
 #[cfg(test)]
 mod originator_tests {
     use super::*;
+    use dicom_core::DataElement;
 
     /// Anyone the archive lets ask for a C-MOVE may name this side as the destination while a
     /// retrieval has the port open; the archive then delivers from its own address, as itself.
