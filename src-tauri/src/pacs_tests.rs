@@ -103,14 +103,7 @@ fn archives_are_added_tested_listed_and_a_down_one_is_shown_unreachable() {
 
 #[test]
 fn a_retrieval_waiting_on_a_silent_archive_blocks_no_other_command() {
-    use_this_harness_as_decode_worker();
-    countersign_app::keys::use_fast_kdf_for_tests();
-    let dir = tempfile::tempdir().unwrap();
-    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
-    harness.json(
-        "open_demo",
-        json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
-    );
+    let (_dir, harness) = demo_desk();
     // An archive that takes the connection and says nothing until told to hang up.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
@@ -159,8 +152,8 @@ fn a_retrieval_waiting_on_a_silent_archive_blocks_no_other_command() {
     server.join().unwrap();
 }
 
-#[test]
-fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() {
+/// A desk on a new home opened as the demo (its identity unlocked), and the home's folder.
+fn demo_desk() -> (tempfile::TempDir, Harness) {
     use_this_harness_as_decode_worker();
     countersign_app::keys::use_fast_kdf_for_tests();
     let dir = tempfile::tempdir().unwrap();
@@ -169,6 +162,12 @@ fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() 
         "open_demo",
         json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
     );
+    (dir, harness)
+}
+
+#[test]
+fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() {
+    let (_dir, harness) = demo_desk();
     let status = harness.json("demo_archive_status", json!({}));
     assert_eq!(status["available"], true, "`make deps` installs Orthanc");
     assert!(status["running"].is_null());
@@ -271,14 +270,7 @@ fn progress_events_are_one_per_interval_and_phase() {
 /// stored back as a sign-off is.
 #[test]
 fn an_addendum_signed_in_the_desktop_is_stored_back_to_the_archive_by_itself() {
-    use_this_harness_as_decode_worker();
-    countersign_app::keys::use_fast_kdf_for_tests();
-    let dir = tempfile::tempdir().unwrap();
-    let harness = Harness::new(Desk::open(dir.path().to_path_buf()));
-    harness.json(
-        "open_demo",
-        json!({ "passphrase": countersign_app::DEMO_PASSPHRASE }),
-    );
+    let (_dir, harness) = demo_desk();
     let demo = harness.json("demo_archive_start", json!({}));
     let added = harness.json(
         "pacs_add",
