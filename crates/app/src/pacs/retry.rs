@@ -124,7 +124,10 @@ impl Home {
 
     /// Records that `d` was due but could not be tried, with why.
     fn note_not_tried(&mut self, d: DeliveryRecord, e: &AppError) -> Result<DeliveryRecord> {
+        // Failed, not left queued: a queued record is due at once, and one that cannot be
+        // tried would be tried again on every pass.
         let record = DeliveryRecord {
+            state: "failed".into(),
             attempts: d.attempts.saturating_add(1),
             last_ms: crate::home::now_ms(),
             error_code: Some(e.code().to_string()),
@@ -288,5 +291,71 @@ mod backoff_tests {
             ..failed(1, 1_000)
         };
         assert_eq!(delivered.due_ms(first), None);
+    }
+}
+
+#[cfg(test)]
+mod wake_tests {
+    use super::*;
+    use crate::pacs::{ArchiveEndpoint, ArchiveOptions, QUEUED};
+
+    /// A home with a report queued for an archive nobody answers at (connection refused).
+    fn queued_home(dir: &std::path::Path) -> (Home, countersign_ledger::EntryId) {
+        let mut home = crate::tests::founded(dir);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        home.pacs_add(
+            "down",
+            ArchiveEndpoint::Dicomweb {
+                url: format!("http://127.0.0.1:{port}/dicom-web"),
+            },
+            ArchiveOptions {
+                store_back: true,
+                ..ArchiveOptions::default()
+            },
+        )
+        .unwrap();
+        let report = countersign_ledger::EntryId::from_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(home.queue_store_back(report).unwrap(), vec!["down"]);
+        (home, report)
+    }
+
+    /// The key locked (the desktop's node stopped): the delivery thread, which holds the key,
+    /// starts no send and ends; what was queued stays queued for the next unlock.
+    #[test]
+    fn a_stopped_delivery_thread_sends_nothing_and_keeps_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut home, _) = queued_home(dir.path());
+        let again = home.open_again().unwrap();
+        let wake = DeliveryWake::default();
+        wake.stop();
+        deliver_until_stopped(again, FIRST_BACKOFF, &wake);
+        let list = home.deliveries().unwrap();
+        assert_eq!((list[0].state.as_str(), list[0].attempts), (QUEUED, 0));
+    }
+
+    /// Not stopped: the queued record is tried at once and, when it cannot be (here its report
+    /// is not in this home), recorded as failed with back-off — so the test above shows the
+    /// stop, not a loop that never sends; and a record that cannot be tried does not stay due
+    /// on every pass (it did: left `queued`, found by this test).
+    #[test]
+    fn a_running_delivery_thread_tries_what_is_queued_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut home, _) = queued_home(dir.path());
+        let tried = home
+            .retry_failed(
+                |d| {
+                    d.due_ms(FIRST_BACKOFF)
+                        .is_some_and(|due| due <= crate::home::now_ms())
+                },
+                &|| false,
+            )
+            .unwrap();
+        assert_eq!(tried.len(), 1);
+        let list = home.deliveries().unwrap();
+        assert_eq!((list[0].state.as_str(), list[0].attempts), ("failed", 1));
     }
 }
