@@ -215,6 +215,21 @@ fn stop_left_over(dir: &Path) {
     }
 }
 
+/// Stores `files` into `study` on the demo archive through STOW-RS; how many.
+fn stow(web: &DicomWeb, study: &str, files: &[PathBuf]) -> Result<u64> {
+    for file in files {
+        let bytes =
+            std::fs::read(file).map_err(AppError::io(format!("reading {}", file.display())))?;
+        Part10::parse(&bytes)
+            .and_then(|p| web.store(study, &p))
+            .map_err(|e| AppError::Pacs {
+                archive: DEMO_ARCHIVE.into(),
+                source: e,
+            })?;
+    }
+    Ok(files.len() as u64)
+}
+
 /// Kills and reaps a child that did not come up.
 fn stop(child: &mut Child) {
     let _ = child.kill();
@@ -403,32 +418,18 @@ impl Home {
         let mut instances = 0u64;
         for study in &STUDIES {
             let uid = phantom_study_uid(study.seed);
-            for file in write_study(study, &seeds)? {
-                let bytes = std::fs::read(&file)
-                    .map_err(AppError::io(format!("reading {}", file.display())))?;
-                let part = Part10::parse(&bytes).and_then(|p| web.store(&uid, &p));
-                part.map_err(|e| AppError::Pacs {
-                    archive: DEMO_ARCHIVE.into(),
-                    source: e,
-                })?;
-                instances += 1;
-            }
+            instances += stow(&web, &uid, &write_study(study, &seeds)?)?;
             archive.summary.studies.push(uid);
         }
         // This home's own demo study ("Open demo"), when it holds it: the same phantom, made
         // again (it is deterministic), so the worklist shows a study already here, with its report.
         if let Some(spec) = self.own_demo_study()? {
             let uid = phantom_study_uid(&spec.seed);
-            for file in write_phantom_series(&spec, &seeds.join("own"))? {
-                let bytes = std::fs::read(&file)
-                    .map_err(AppError::io(format!("reading {}", file.display())))?;
-                let part = Part10::parse(&bytes).and_then(|p| web.store(&uid, &p));
-                part.map_err(|e| AppError::Pacs {
-                    archive: DEMO_ARCHIVE.into(),
-                    source: e,
-                })?;
-                instances += 1;
-            }
+            instances += stow(
+                &web,
+                &uid,
+                &write_phantom_series(&spec, &seeds.join("own"))?,
+            )?;
             archive.summary.studies.push(uid);
         }
         let _ = std::fs::remove_dir_all(&seeds);
