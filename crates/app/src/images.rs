@@ -1,10 +1,14 @@
-//! Image use cases: what a file is, and a rendered frame as PNG.
+//! Image use cases: what a file is, a rendered frame as PNG, and the studies and images the
+//! home's store holds.
 
 use std::path::Path;
 
-use countersign_imaging::{ImageInfo, ImagingError, WindowChoice};
+use countersign_imaging::{DicomImage, ImageInfo, ImagingError, WindowChoice};
+use countersign_store::image_path;
+use serde::Serialize;
 
 use crate::error::{AppError, Result};
+use crate::home::now_ms;
 use crate::sandbox::{DecodeSandbox, RenderRequest, Verdict};
 
 /// Metadata of a DICOM file, including non-image objects (named, not treated as broken).
@@ -69,5 +73,110 @@ pub fn image_render_png(
 impl From<ImagingError> for AppError {
     fn from(e: ImagingError) -> Self {
         AppError::Image(e)
+    }
+}
+
+/// One line of `studies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StudySummary {
+    pub study: String,
+    pub patient: Option<String>,
+    pub date: Option<String>,
+    pub modality: Option<String>,
+    pub description: Option<String>,
+    pub instances: u64,
+}
+
+impl crate::home::Home {
+    /// The imported studies, newest first.
+    pub fn studies(&self) -> Result<Vec<StudySummary>> {
+        let mut out: Vec<StudySummary> = Vec::new();
+        for i in self.store().db().instances(None)? {
+            match out.last_mut() {
+                Some(s) if s.study == i.study => s.instances += 1,
+                _ => out.push(StudySummary {
+                    study: i.study,
+                    patient: i.patient,
+                    date: i.study_date,
+                    modality: i.modality,
+                    description: i.study_description.or(i.series_description),
+                    instances: 1,
+                }),
+            }
+        }
+        out.sort_by(|a, b| b.date.cmp(&a.date).then(a.study.cmp(&b.study)));
+        Ok(out)
+    }
+
+    /// SHA-256 (hex) of every imported instance of `study`.
+    pub fn study_images(&self, study: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store()
+            .db()
+            .instances(Some(study))?
+            .iter()
+            .map(|i| hex::encode(i.sha256))
+            .collect())
+    }
+
+    /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash: for
+    /// its metadata. To decode its pixels, [`Home::image_for_decoding`].
+    pub fn open_image(&self, sha256_hex: &str) -> Result<DicomImage> {
+        let (_, bytes) = self.image_bytes(sha256_hex)?;
+        Ok(countersign_imaging::from_bytes(&bytes)?)
+    }
+
+    /// Opens an imported image whose pixels may be decoded in this process: one whose every
+    /// frame the sandboxed worker decoded (by this build's decoders). An image it has not seen —
+    /// imported by an earlier build, or checked by other decoders — is checked now; one it
+    /// refused, or a frame of which it could not decode, gives the worker's words instead.
+    pub fn image_for_decoding(&self, sha256_hex: &str) -> Result<DicomImage> {
+        let (sha, bytes) = self.image_bytes(sha256_hex)?;
+        let known = self
+            .store()
+            .db()
+            .decode_check(&sha.0)?
+            .filter(|c| c.decoder == crate::sandbox::DECODER);
+        let check = match known {
+            Some(check) => check,
+            None => {
+                let verdict = self
+                    .decoder
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .check(&bytes)?;
+                let check = verdict.to_check();
+                // A timeout or a kill may be the machine's doing: tried again next time.
+                if verdict.lasting() {
+                    self.store()
+                        .db()
+                        .put_decode_check(&sha.0, &check, now_ms())?;
+                }
+                check
+            }
+        };
+        match (check.refused, check.message) {
+            (None, None) => Ok(countersign_imaging::from_bytes(&bytes)?),
+            (_, message) => Err(AppError::ImageRefused(message.unwrap_or_default())),
+        }
+    }
+
+    /// The bytes of an imported image, checked against the SHA-256 they are stored by.
+    pub(crate) fn image_bytes(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<(countersign_ledger::Hash, Vec<u8>)> {
+        let sha = countersign_ledger::Hash::from_hex(sha256_hex)
+            .map_err(|e| AppError::InvalidInput(format!("image hash {sha256_hex:?}: {e}")))?;
+        let path = image_path(self.dir(), &sha.0);
+        let bytes = countersign_imaging::read_file(&path)?;
+        let found = countersign_ledger::Hash::of(&bytes);
+        if found != sha {
+            return Err(AppError::ImageChanged {
+                expected: sha.to_hex(),
+                found: found.to_hex(),
+            });
+        }
+        Ok((sha, bytes))
     }
 }

@@ -47,17 +47,6 @@ pub struct ImportProgress {
     pub total: usize,
 }
 
-/// One line of `studies`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StudySummary {
-    pub study: String,
-    pub patient: Option<String>,
-    pub date: Option<String>,
-    pub modality: Option<String>,
-    pub description: Option<String>,
-    pub instances: u64,
-}
-
 /// Every file under `paths` (folders recursively, in name order).
 fn collect(paths: &[&Path]) -> Vec<PathBuf> {
     fn walk(path: &Path, out: &mut Vec<PathBuf>) {
@@ -349,98 +338,6 @@ impl Home {
                 .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?,
         };
         Ok(Some((read.instance, staged, verdict.to_check())))
-    }
-
-    /// The imported studies, newest first.
-    pub fn studies(&self) -> Result<Vec<StudySummary>> {
-        let mut out: Vec<StudySummary> = Vec::new();
-        for i in self.store().db().instances(None)? {
-            match out.last_mut() {
-                Some(s) if s.study == i.study => s.instances += 1,
-                _ => out.push(StudySummary {
-                    study: i.study,
-                    patient: i.patient,
-                    date: i.study_date,
-                    modality: i.modality,
-                    description: i.study_description.or(i.series_description),
-                    instances: 1,
-                }),
-            }
-        }
-        out.sort_by(|a, b| b.date.cmp(&a.date).then(a.study.cmp(&b.study)));
-        Ok(out)
-    }
-
-    /// SHA-256 (hex) of every imported instance of `study`.
-    pub fn study_images(&self, study: &str) -> Result<Vec<String>> {
-        Ok(self
-            .store()
-            .db()
-            .instances(Some(study))?
-            .iter()
-            .map(|i| hex::encode(i.sha256))
-            .collect())
-    }
-
-    /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash: for
-    /// its metadata. To decode its pixels, [`Home::image_for_decoding`].
-    pub fn open_image(&self, sha256_hex: &str) -> Result<DicomImage> {
-        let (_, bytes) = self.image_bytes(sha256_hex)?;
-        Ok(countersign_imaging::from_bytes(&bytes)?)
-    }
-
-    /// Opens an imported image whose pixels may be decoded in this process: one whose every
-    /// frame the sandboxed worker decoded (by this build's decoders). An image it has not seen —
-    /// imported by an earlier build, or checked by other decoders — is checked now; one it
-    /// refused, or a frame of which it could not decode, gives the worker's words instead.
-    pub fn image_for_decoding(&self, sha256_hex: &str) -> Result<DicomImage> {
-        let (sha, bytes) = self.image_bytes(sha256_hex)?;
-        let known = self
-            .store()
-            .db()
-            .decode_check(&sha.0)?
-            .filter(|c| c.decoder == crate::sandbox::DECODER);
-        let check = match known {
-            Some(check) => check,
-            None => {
-                let verdict = self
-                    .decoder
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .check(&bytes)?;
-                let check = verdict.to_check();
-                // A timeout or a kill may be the machine's doing: tried again next time.
-                if verdict.lasting() {
-                    self.store()
-                        .db()
-                        .put_decode_check(&sha.0, &check, now_ms())?;
-                }
-                check
-            }
-        };
-        match (check.refused, check.message) {
-            (None, None) => Ok(countersign_imaging::from_bytes(&bytes)?),
-            (_, message) => Err(AppError::ImageRefused(message.unwrap_or_default())),
-        }
-    }
-
-    /// The bytes of an imported image, checked against the SHA-256 they are stored by.
-    pub(crate) fn image_bytes(
-        &self,
-        sha256_hex: &str,
-    ) -> Result<(countersign_ledger::Hash, Vec<u8>)> {
-        let sha = countersign_ledger::Hash::from_hex(sha256_hex)
-            .map_err(|e| AppError::InvalidInput(format!("image hash {sha256_hex:?}: {e}")))?;
-        let path = image_path(self.dir(), &sha.0);
-        let bytes = countersign_imaging::read_file(&path)?;
-        let found = countersign_ledger::Hash::of(&bytes);
-        if found != sha {
-            return Err(AppError::ImageChanged {
-                expected: sha.to_hex(),
-                found: found.to_hex(),
-            });
-        }
-        Ok((sha, bytes))
     }
 }
 

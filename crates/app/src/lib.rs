@@ -75,8 +75,9 @@ pub use export::{
 };
 pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
 pub use home::{default_home, owner_only_files, DataKeys, Home, WhoAmI};
+pub use images::StudySummary;
 pub use images::{image_info, image_render_png};
-pub use import::{ImportFailure, ImportProgress, ImportSummary, StudySummary};
+pub use import::{ImportFailure, ImportProgress, ImportSummary};
 pub use join::{Joined, INVITATION_DAYS, MAX_INVITATION_DAYS};
 pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
 pub use links::{LinkTarget, THUMBNAIL_SIDE};

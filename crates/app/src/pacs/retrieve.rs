@@ -1,0 +1,394 @@
+//! Retrieval into the image store: the archive read on a thread of its own, each instance
+//! handed over through a bounded queue as soon as it is whole and stored by the path `import`
+//! takes (see the parent module's doc).
+
+use super::*;
+
+/// What `retrieve` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retrieval {
+    pub archive: String,
+    pub study: String,
+    /// Instances now in the store from this retrieval (new and already held).
+    pub instances: u64,
+    /// Bytes the archive sent.
+    pub bytes: u64,
+    /// Instances already in the store before.
+    pub duplicates: u64,
+    /// Instances refused, each with its reason (not DICOM, failing the imaging checks,
+    /// another patient or study); the rest of the study is stored.
+    pub refused: Vec<ImportFailure>,
+    /// Stored, but with pixels the decoder refused (the viewer says why).
+    pub undecodable: Vec<ImportFailure>,
+    /// Milliseconds from asking the archive to the first instance stored and visible: when the
+    /// desktop opens the study. `None` when nothing new was stored (the study was here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_stored_ms: Option<u64>,
+}
+
+/// Progress of a retrieval, for a progress bar (the desktop's `retrieve-progress`). Instances
+/// are stored as they arrive: `first-image` is told once, as soon as the first is stored and
+/// visible to the home's other handles (the desktop opens the study then), `retrieving` the
+/// rest of the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetrieveProgress {
+    pub phase: &'static str,
+    /// Instances received so far.
+    pub instances: u64,
+    /// Bytes received so far.
+    pub bytes: u64,
+    /// Instances the archive says the study has, when it says.
+    pub total: Option<u64>,
+    /// Instances of the study stored so far (new, or already held), visible to every handle.
+    pub stored: u64,
+}
+
+/// Reads a date as `YYYYMMDD` from `YYYY-MM-DD` or `YYYYMMDD`.
+/// A staging folder for one retrieval, removed with whatever it holds when dropped.
+pub(crate) struct Staging(PathBuf);
+
+impl Staging {
+    fn new(home: &Path) -> Result<Staging> {
+        let parent = home.join(INCOMING);
+        std::fs::create_dir_all(&parent)
+            .map_err(AppError::io(format!("creating {}", parent.display())))?;
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let dir = parent.join(format!("retrieve-{}", hex::encode(nonce)));
+        std::fs::create_dir(&dir).map_err(AppError::io(format!("creating {}", dir.display())))?;
+        Ok(Staging(dir))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Home {
+    /// Retrieves every instance of `study` from `archive` into a staging folder under the home
+    /// (removed when the returned [`Staging`] drops), for a caller that reads the files itself
+    /// rather than storing them as images (AI results delivered as SR).
+    pub(crate) fn retrieve_staged(
+        &self,
+        archive: &str,
+        study: &str,
+    ) -> Result<(Staging, Vec<PathBuf>)> {
+        let config = self.archive(archive)?;
+        let client = config.client()?;
+        countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
+        let staging = Staging::new(self.dir())?;
+        let fetched = client
+            .retrieve(study, &staging.0, &config.limits(), &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .map_err(|e| config.error(e))?;
+        Ok((staging, fetched.files))
+    }
+
+    /// Retrieves a study from an archive into the image store (see the module's doc); with
+    /// `patient_id`, the study of that patient (see below), refusing any other's instance.
+    pub fn retrieve(
+        &mut self,
+        archive: &str,
+        study: &str,
+        patient_id: Option<&str>,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<Retrieval> {
+        self.retrieve_with_progress(archive, study, patient_id, &mut |p| {
+            if p.phase != "done" {
+                progress(ImportProgress {
+                    done: p.instances as usize,
+                    total: p.total.unwrap_or(0) as usize,
+                })
+            }
+        })
+    }
+
+    /// [`Home::retrieve`], its progress in instances and bytes, retrieving then storing.
+    pub fn retrieve_with_progress(
+        &mut self,
+        archive: &str,
+        study: &str,
+        patient_id: Option<&str>,
+        progress: &mut dyn FnMut(RetrieveProgress),
+    ) -> Result<Retrieval> {
+        let config = self.archive(archive)?;
+        let client = config.client()?;
+        countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
+        // What the archive says of the study: that it holds it, and whose it is.
+        let matches: Vec<StudyMatch> = client
+            .search(&StudyQuery {
+                study: Some(study.to_string()),
+                limit: 16,
+                ..Default::default()
+            })
+            .map_err(|e| config.error(e))?
+            .into_iter()
+            .filter(|m| m.study == study)
+            .collect();
+        // The patient the study is asked for: the one given (the worklist row chosen), else
+        // the archive's only one. An archive can file one Study Instance UID under two
+        // patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose
+        // it is must be said, and only that patient's instances are taken.
+        let patients: std::collections::BTreeSet<Option<&str>> =
+            matches.iter().map(|m| m.patient_id.as_deref()).collect();
+        let found = match patient_id {
+            Some(id) => matches
+                .iter()
+                .find(|m| m.patient_id.as_deref() == Some(id))
+                .ok_or_else(|| AppError::NotFound {
+                    what: format!("study {study} of that Patient ID on archive {archive}"),
+                })?,
+            None if patients.len() > 1 => {
+                tracing::warn!(archive = %config.name, patients = patients.len(), "study under several patients");
+                return Err(AppError::WrongPatient(format!(
+                    "archive {archive} holds study {study} under {} different Patient IDs; \
+                     nothing was retrieved: say whose study to take (--patient-id, as the \
+                     worklist shows it) and have the archive's administrator correct it",
+                    patients.len()
+                )));
+            }
+            None => matches.first().ok_or_else(|| AppError::NotFound {
+                what: format!("study {study} on archive {archive}"),
+            })?,
+        }
+        .clone();
+        let staging = Staging::new(self.dir())?;
+        let started = std::time::Instant::now();
+        let total = found.instances;
+        let expect = Expected {
+            study: study.to_string(),
+            patient_id: found.patient_id.clone(),
+        };
+        let limits = config.limits();
+        let queue = Queue::default();
+        let progress = std::cell::RefCell::new(progress);
+        let told_first = std::cell::Cell::new(false);
+        let first_stored = std::cell::Cell::new(None);
+        // Progress as instances arrive and are stored; `first-image` once, when the first is
+        // visible to the home's other handles (the viewer may open the study).
+        let tell = |stored: u64| {
+            let (instances, bytes) = queue.received();
+            let phase = if stored > 0 && !told_first.replace(true) {
+                first_stored.set(Some(started.elapsed().as_millis() as u64));
+                "first-image"
+            } else {
+                "retrieving"
+            };
+            (progress.borrow_mut())(RetrieveProgress {
+                phase,
+                instances,
+                bytes,
+                total,
+                stored,
+            })
+        };
+        let stored_now = std::cell::Cell::new(0u64);
+        // The archive is read on a thread of its own, each instance handed over whole as it
+        // arrives; this thread checks and stores them meanwhile (see the module's doc).
+        let (fetched, summary) = std::thread::scope(|scope| {
+            let reading = std::thread::Builder::new()
+                .name("retrieve".into())
+                .spawn_scoped(scope, || {
+                    let _end = EndOnDrop(&queue);
+                    client.retrieve(study, &staging.0, &limits, &mut |a| queue.push(a))
+                });
+            let reading = reading.map_err(AppError::io("starting the retrieval"))?;
+            let summary = self.import_from(
+                &mut |wait| queue.pop(wait),
+                total.unwrap_or(0) as usize,
+                Some(&expect),
+                &mut |_| tell(stored_now.get()),
+                &mut |s| {
+                    stored_now.set(s.imported + s.duplicates);
+                    tell(stored_now.get())
+                },
+            );
+            if summary.is_err() {
+                // Stored nothing more: the reading thread stops at its next instance.
+                queue.stop();
+            }
+            let fetched = reading
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(PacsError::Io {
+                        context: "retrieving".into(),
+                        source: std::io::Error::other("the retrieving thread failed"),
+                    })
+                })
+                .map_err(|e| config.error(after_storing(e, stored_now.get())));
+            Ok::<_, AppError>((fetched, summary))
+        })?;
+        // The home's own failure first (it stopped the retrieval); then the archive's.
+        let mut summary = summary?;
+        let fetched = fetched?;
+        tracing::info!(
+            archive = %config.name,
+            instances = fetched.files.len(),
+            bytes = fetched.bytes,
+            stored = summary.imported,
+            seconds = started.elapsed().as_secs_f64(),
+            "study retrieved and stored"
+        );
+        // Failures name the instance's place in the retrieval, not the staging path.
+        let short = |f: &mut ImportFailure| {
+            if let Some(name) = Path::new(&f.path).file_name() {
+                f.path = name.to_string_lossy().into_owned();
+            }
+        };
+        summary.failed.iter_mut().for_each(short);
+        summary.undecodable.iter_mut().for_each(short);
+        Ok(Retrieval {
+            archive: config.name,
+            study: study.to_string(),
+            instances: summary.imported + summary.duplicates,
+            bytes: fetched.bytes,
+            duplicates: summary.duplicates,
+            refused: summary.failed,
+            undecodable: summary.undecodable,
+            first_stored_ms: first_stored.get(),
+        })
+    }
+}
+
+/// The most instances received and not yet taken by the store, and their bytes (on disk, in
+/// the staging folder): an archive faster than the store waits rather than filling the disk.
+const QUEUE_FILES: usize = 256;
+const QUEUE_BYTES: u64 = 256 << 20;
+
+/// Instances handed over by the retrieving thread, waiting for the storing one.
+#[derive(Default)]
+struct Queue {
+    state: std::sync::Mutex<QueueState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    files: std::collections::VecDeque<countersign_pacs::Arrived>,
+    /// Bytes of `files`.
+    bytes: u64,
+    /// Every instance received so far, and their bytes.
+    received: u64,
+    received_bytes: u64,
+    /// The retrieval is over (whole or failed): nothing more will come.
+    ended: bool,
+    /// The store failed: the retrieval is to stop.
+    stopped: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// From the retrieving thread: waits for room (always for one file), then hands it over;
+    /// `Break` once the storing side has stopped.
+    fn push(&self, file: countersign_pacs::Arrived) -> std::ops::ControlFlow<()> {
+        let mut s = self.lock();
+        while !s.stopped
+            && !s.files.is_empty()
+            && (s.files.len() >= QUEUE_FILES || s.bytes + file.bytes > QUEUE_BYTES)
+        {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        if s.stopped {
+            return std::ops::ControlFlow::Break(());
+        }
+        s.bytes += file.bytes;
+        s.received += 1;
+        s.received_bytes += file.bytes;
+        s.files.push_back(file);
+        self.changed.notify_all();
+        std::ops::ControlFlow::Continue(())
+    }
+
+    /// From the storing thread: the next file, waiting at most `wait` (`None`: until there is
+    /// one or the retrieval is over).
+    fn pop(&self, wait: Option<std::time::Duration>) -> Next {
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        let mut s = self.lock();
+        loop {
+            if let Some(file) = s.files.pop_front() {
+                s.bytes -= file.bytes;
+                self.changed.notify_all();
+                return Next::File(Incoming {
+                    path: file.path,
+                    sha256: Some(file.sha256),
+                    movable: true,
+                });
+            }
+            if s.ended {
+                return Next::End;
+            }
+            s = match deadline {
+                None => self.changed.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        return Next::Idle;
+                    }
+                    self.changed
+                        .wait_timeout(s, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    fn received(&self) -> (u64, u64) {
+        let s = self.lock();
+        (s.received, s.received_bytes)
+    }
+
+    fn end(&self) {
+        self.lock().ended = true;
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Ends the queue when the retrieving thread ends, however it ends (a panic included): the
+/// storing side never waits for a file that cannot come.
+struct EndOnDrop<'a>(&'a Queue);
+
+impl Drop for EndOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// An archive's failure after some instances were stored: they stay (each whole, indexed),
+/// and the error says so.
+fn after_storing(e: PacsError, stored: u64) -> PacsError {
+    if stored == 0 {
+        return e;
+    }
+    let note = format!(
+        "{stored} instance(s) of the study were stored before that, each whole; retrieving \
+         again takes the rest"
+    );
+    match e {
+        PacsError::Unreachable(m) => PacsError::Unreachable(format!("{m}; {note}")),
+        PacsError::Timeout(m) => PacsError::Timeout(format!("{m}; {note}")),
+        PacsError::Refused(m) => PacsError::Refused(format!("{m}; {note}")),
+        PacsError::Malformed(m) => PacsError::Malformed(format!("{m}; {note}")),
+        PacsError::InvalidInput(m) => PacsError::InvalidInput(format!("{m}; {note}")),
+        PacsError::TooLarge { what, limit } => PacsError::TooLarge {
+            what: format!("{what} ({note})"),
+            limit,
+        },
+        PacsError::Io { context, source } => PacsError::Io {
+            context: format!("{context} ({note})"),
+            source,
+        },
+        PacsError::Stopped => PacsError::Stopped,
+    }
+}
