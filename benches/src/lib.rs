@@ -357,6 +357,8 @@ fn instance_of(r: usize) -> countersign_store::Instance {
         instance_number: Some(1),
         slice_location: None,
         sop_class_uid: Some("1.2.840.10008.5.1.4.1.1.2".into()),
+        plane: None,
+        position: None,
     }
 }
 

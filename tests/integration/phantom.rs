@@ -96,3 +96,64 @@ fn phantom_series_is_valid_dicom_with_the_promised_hounsfield_units() {
         4
     );
 }
+
+/// Issue 15's priors scroll beside the current study by position: each imported image carries
+/// where its file says it lies (Image Position along the normal of Image Orientation), so a
+/// 2.5 mm prior beside a 5 mm study is followed slice for slice by millimetres, not by index.
+/// An instance indexed before positions were (NULL columns) falls back to its Slice Location,
+/// with no plane.
+#[test]
+fn imported_slices_carry_their_plane_and_position_along_the_normal() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut studies = Vec::new();
+    for (seed, slices, thickness) in [("current", 6u32, 5.0f64), ("prior", 10, 2.5)] {
+        let out = dir.path().join(seed);
+        let run = Command::new(bin())
+            .args(["--json", "image", "phantom", "--size", "32", "--seed", seed])
+            .args([
+                "--slices",
+                &slices.to_string(),
+                "--thickness",
+                &thickness.to_string(),
+            ])
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let made: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        home.ok(&["import", out.to_str().unwrap()]);
+        studies.push((
+            made["study"].as_str().unwrap().to_string(),
+            slices,
+            thickness,
+        ));
+    }
+    let app = home.app();
+    for (study, slices, thickness) in &studies {
+        let refs = app.study_image_refs(study).unwrap();
+        let positions: Vec<f64> = refs.iter().map(|r| r.position.unwrap()).collect();
+        let want: Vec<f64> = (0..*slices).map(|k| f64::from(k) * thickness).collect();
+        assert_eq!(positions, want, "study {study}");
+        assert!(refs.iter().all(|r| r.plane.as_deref() == Some("axial")));
+    }
+    // As an older build indexed it: no plane, no position.
+    home.db()
+        .execute("UPDATE instances SET plane = NULL, position = NULL", [])
+        .unwrap();
+    let old = app.study_image_refs(&studies[1].0).unwrap();
+    assert_eq!(old[3].position, Some(7.5), "its Slice Location");
+    assert_eq!(old[3].plane, None);
+
+    let bad = Command::new(bin())
+        .args(["image", "phantom", "--thickness", "0", "-o"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "a zero slice spacing is refused");
+}

@@ -90,6 +90,8 @@ fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instan
         instance_number: i.instance_number,
         slice_location: i.slice_location,
         sop_class_uid: Some(i.sop_class_uid.clone()),
+        plane: i.geometry.map(|g| g.plane.name().to_string()),
+        position: i.geometry.map(|g| g.position),
     })
 }
 

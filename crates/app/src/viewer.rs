@@ -32,6 +32,12 @@ pub struct ImageRef {
     pub series_description: Option<String>,
     pub instance_number: Option<i64>,
     pub frames: u32,
+    /// The slice's plane (`axial`, `coronal`, `sagittal`, `oblique`), when its file gives a
+    /// trustworthy geometry: two viewports scroll together only within one plane.
+    pub plane: Option<String>,
+    /// Its position along the plane's normal in mm (what a prior beside it scrolls to: the
+    /// nearest); for an instance indexed before positions were (no plane), its Slice Location.
+    pub position: Option<f64>,
 }
 
 /// Everything the viewer needs to draw and annotate a frame, besides the pixels.
@@ -74,6 +80,8 @@ impl Home {
                 series_description: i.series_description,
                 instance_number: i.instance_number,
                 frames: i.frames,
+                position: i.position.or(i.slice_location),
+                plane: i.plane,
             })
             .collect())
     }

@@ -462,6 +462,10 @@ pub(crate) enum ImageCommand {
         /// Same seed, same UIDs and bytes.
         #[arg(long, default_value = "countersign phantom")]
         seed: String,
+        /// Slice spacing in mm (slice k lies at k × this along z): two studies of one patient
+        /// with different spacings scroll together by position, not by index.
+        #[arg(long, default_value_t = 5.0, value_parser = parse_thickness)]
+        thickness: f64,
     },
     /// What the file is: patient, study, series, geometry, pixel format, presets.
     Info { file: PathBuf },
@@ -592,4 +596,14 @@ pub(crate) struct SubjectArgs {
     /// One report's id.
     #[arg(long, value_name = "REPORT")]
     pub report: Option<String>,
+}
+
+/// A phantom's slice spacing: 0.1 to 50 mm (finite, so that positions stay finite).
+fn parse_thickness(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.1..=50.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} mm is not between 0.1 and 50 mm"))
+    }
 }

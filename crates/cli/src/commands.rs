@@ -24,11 +24,13 @@ pub(crate) fn image(cmd: ImageCommand) -> Result<Output, AppError> {
             slices,
             size,
             seed,
+            thickness,
         } => {
             let spec = countersign_app::imaging::PhantomSpec {
                 seed: seed.clone(),
                 slices,
                 size,
+                slice_thickness_mm: thickness,
                 ..Default::default()
             };
             let files = countersign_app::imaging::write_phantom_series(&spec, &output)?;

@@ -19,6 +19,7 @@ mod decode;
 mod error;
 #[doc(hidden)]
 pub mod fuzz_checks;
+mod geometry;
 mod jpeg;
 mod meta;
 mod open;
@@ -34,6 +35,7 @@ use std::path::Path;
 
 pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
 pub use error::{ImagingError, Result};
+pub use geometry::{slice_geometry, Plane, SliceGeometry};
 pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
 pub use phantom::{phantom_hu, phantom_study_uid, write_phantom_series, PhantomSpec};

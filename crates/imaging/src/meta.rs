@@ -126,6 +126,9 @@ pub struct ImageInfo {
     /// z of Image Position (Patient)): the order a reader scrolls a series in.
     pub instance_number: Option<i64>,
     pub slice_location: Option<f64>,
+    /// The plane and the position along its normal, from Image Position and Orientation
+    /// (Patient): what two viewports scroll together by. `None` without a trustworthy geometry.
+    pub geometry: Option<crate::SliceGeometry>,
     pub has_pixels: bool,
     pub rows: u32,
     pub columns: u32,
@@ -238,6 +241,10 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
             .copied()
             .or_else(|| floats(obj, tags::IMAGE_POSITION_PATIENT).get(2).copied())
             .filter(|v| v.is_finite()),
+        geometry: crate::slice_geometry(
+            &floats(obj, tags::IMAGE_POSITION_PATIENT),
+            &floats(obj, tags::IMAGE_ORIENTATION_PATIENT),
+        ),
         has_pixels,
         rows: int(obj, tags::ROWS).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
         columns: int(obj, tags::COLUMNS)

@@ -28,6 +28,11 @@ pub struct Instance {
     pub instance_number: Option<i64>,
     pub slice_location: Option<f64>,
     pub sop_class_uid: Option<String>,
+    /// The plane of the slice (`axial`, `coronal`, `sagittal`, `oblique`) and its position along
+    /// that plane's normal in mm (see `countersign_imaging::slice_geometry`); `None` without a
+    /// trustworthy geometry, and for instances indexed before schema 18.
+    pub plane: Option<String>,
+    pub position: Option<f64>,
 }
 
 /// What the sandboxed decode worker made of an image: `refused` is `None` when the worker lived
@@ -150,19 +155,21 @@ fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {
         instance_number: row.get(14)?,
         slice_location: row.get(15)?,
         sop_class_uid: row.get(16)?,
+        plane: row.get(17)?,
+        position: row.get(18)?,
     })
 }
 
 const COLUMNS: &str = "sha256, size, study, series, instance, patient, patient_id, study_date, \
      modality, study_description, series_description, sop_class, frames, imported_ms, \
-     instance_number, slice_location, sop_class_uid";
+     instance_number, slice_location, sop_class_uid, plane, position";
 
 impl Db<'_> {
     /// Indexes an instance. Returns `false` if one with the same SHA-256 was already there.
     pub fn insert_instance(&self, i: &Instance) -> Result<bool> {
         self.conn()
             .execute(
-                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+                &format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
                 params![
                     i.sha256.as_slice(),
                     i.size as i64,
@@ -180,7 +187,9 @@ impl Db<'_> {
                     i.imported_ms as i64,
                     i.instance_number,
                     i.slice_location,
-                    i.sop_class_uid
+                    i.sop_class_uid,
+                    i.plane,
+                    i.position
                 ],
             )
             .map(|n| n > 0)

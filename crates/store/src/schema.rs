@@ -306,6 +306,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE report_keys ADD COLUMN wrapped INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 18: where a slice lies (issue 15: a prior scrolled beside the current study by
+    // position): the plane and the position along its normal in mm. Instances indexed before
+    // this have NULLs; the viewer falls back to `slice_location` for them.
+    r#"
+    ALTER TABLE instances ADD COLUMN plane TEXT;
+    ALTER TABLE instances ADD COLUMN position REAL;
+    "#,
 ];
 
 /// The schema version this build writes.

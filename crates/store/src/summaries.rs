@@ -549,6 +549,8 @@ mod tests {
                             instance_number: Some(n as i64),
                             slice_location: None,
                             sop_class_uid: None,
+                            plane: None,
+                            position: None,
                         })?;
                     }
                 }

@@ -373,6 +373,8 @@ fn pages_return_every_report_once_newest_change_first() {
                         instance_number: Some(n as i64),
                         slice_location: None,
                         sop_class_uid: None,
+                        plane: None,
+                        position: None,
                     })?;
                 }
             }

@@ -172,6 +172,8 @@ fn ai_rows_follow_every_path_and_give_the_figures_of_every_report_rechecked() {
                 instance_number: Some(1),
                 slice_location: None,
                 sop_class_uid: None,
+                plane: None,
+                position: None,
             })?;
             Ok::<_, AppError>(())
         })
