@@ -73,14 +73,22 @@ curl -sf "http://127.0.0.1:$pacs_port/system" >/dev/null || { echo "Orthanc did 
 "$cli" image phantom -o "$work/pacs-new" --slices 8 --size 128 --seed "countersign e2e worklist" >/dev/null
 dcmodify -nb -m "(0010,0020)=E2E-WORKLIST-0002" -m "(0010,0010)=Phantom^Worklist" -m "(0008,0020)=20200102" -m "(0008,0060)=OT" \
   -m "(0008,0050)=E2EWL" "$work"/pacs-new/*.dcm
-for f in "$work"/model-images/*.dcm "$work"/pacs-new/*.dcm; do
+# Its prior (issue 15): the same patient two years before, 2.5 mm slices beside the new study's
+# 5 mm, so that the test sees the prior follow by position (slice 2k beside slice k), not index.
+"$cli" image phantom -o "$work/pacs-prior" --slices 16 --thickness 2.5 --size 128 --seed "countersign e2e prior" >/dev/null
+dcmodify -nb -m "(0010,0020)=E2E-WORKLIST-0002" -m "(0010,0010)=Phantom^Worklist" -m "(0008,0020)=20180102" -m "(0008,0060)=OT" \
+  -m "(0008,0050)=E2EPR" "$work"/pacs-prior/*.dcm
+for f in "$work"/model-images/*.dcm "$work"/pacs-new/*.dcm "$work"/pacs-prior/*.dcm; do
   curl -sf -X POST -H 'Content-Type: application/dicom' --data-binary "@$f" "http://127.0.0.1:$pacs_port/instances" >/dev/null
 done
 "$cli" --home "$home" pacs add e2e --dicomweb "http://127.0.0.1:$pacs_port/dicom-web" >/dev/null
 worklist_study=$("$cli" --home "$home" --json worklist | python3 -c '
 import json, sys
-print(next(r["study"] for r in json.load(sys.stdin) if r["local_instances"] == 0))')
-echo "Orthanc started and seeded ($(find "$work/model-images" "$work/pacs-new" -name '*.dcm' | wc -l) instances) in $((SECONDS - pacs_started)) s"
+print(next(r["study"] for r in json.load(sys.stdin) if r["accession"] == "E2EWL"))')
+prior_study=$("$cli" --home "$home" --json worklist | python3 -c '
+import json, sys
+print(next(r["study"] for r in json.load(sys.stdin) if r["accession"] == "E2EPR"))')
+echo "Orthanc started and seeded ($(find "$work/model-images" "$work/pacs-new" "$work/pacs-prior" -name '*.dcm' | wc -l) instances) in $((SECONDS - pacs_started)) s"
 
 # A cardiologist on another machine: her own home and key, added to the roster, the roster and
 # reports taken by bundle, serving on loopback. The test adds her node's address in the app.
@@ -113,7 +121,7 @@ export COUNTERSIGN_NO_MDNS=1
 # at the end and sees signing ask for the passphrase again (the default is ten minutes). Long
 # enough that no step of the test before it waits that long on its own.
 export COUNTERSIGN_IDLE_LOCK_SECS=30
-export E2E_WORKLIST_STUDY=$worklist_study
+export E2E_WORKLIST_STUDY=$worklist_study E2E_PRIOR_STUDY=$prior_study
 export E2E_CLI=$cli E2E_HOME=$home E2E_STUDY=$study E2E_REMOTE_HOME=$remote E2E_REPORT=$report E2E_REMOTE_ADDR=$remote_addr
 
 start_webdriver "$home"

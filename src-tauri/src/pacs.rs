@@ -19,8 +19,8 @@ use countersign_app::pacs::{
     DEFAULT_CALLING_AET,
 };
 use countersign_app::{
-    AppError, ArchiveConfig, ArchiveEndpoint, ArchiveOptions, DeliveryRecord, Home, Retrieval,
-    WireError, WorklistQuery, WorklistRow,
+    AppError, ArchiveConfig, ArchiveEndpoint, ArchiveOptions, DeliveryRecord, Home, PriorStudy,
+    Retrieval, WireError, WorklistQuery, WorklistRow,
 };
 
 use crate::Desk;
@@ -226,6 +226,42 @@ pub(crate) async fn worklist<R: Runtime>(
         out.rows
             .sort_by(|a, b| b.date.cmp(&a.date).then(a.study.cmp(&b.study)));
         Ok(out)
+    })
+    .await
+}
+
+/// The patient's other studies, for the viewer's priors: newest first, with how each archive
+/// answered (one down leaves the local priors and the others' listed).
+#[derive(Debug, Clone, Serialize)]
+pub struct Priors {
+    pub priors: Vec<PriorStudy>,
+    pub archives: Vec<ArchiveAnswer>,
+}
+
+/// The priors of `study`'s patient, here and on every archive (see [`Priors`]).
+#[tauri::command]
+pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Reply<Priors> {
+    on_own_handle(app, move |h| {
+        bounded("the study", &study)?;
+        let (priors, failed) = h.priors_answered(&study, None)?;
+        let mut archives: Vec<ArchiveAnswer> = h
+            .pacs_list()?
+            .into_iter()
+            .filter(|a| !failed.iter().any(|(name, _)| *name == a.name))
+            .map(|a| ArchiveAnswer {
+                archive: a.name,
+                state: "answered",
+                answered_ms: None,
+                error: None,
+            })
+            .collect();
+        archives.extend(failed.into_iter().map(|(archive, e)| ArchiveAnswer {
+            archive,
+            state: "unreachable",
+            answered_ms: None,
+            error: Some(e.to_wire()),
+        }));
+        Ok(Priors { priors, archives })
     })
     .await
 }

@@ -218,9 +218,46 @@ fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() 
     assert_eq!(last["bytes"], got["bytes"]);
     assert!(got["bytes"].as_u64().unwrap() > total * 128 * 128 * 2);
 
-    // Local now, and opened as local studies are.
+    // Local now, and opened as local studies are: each image with where it lies (what a prior
+    // beside it scrolls by), 5 mm apart along the axial normal.
     let images = harness.json("study_images", json!({ "study": study }));
     assert_eq!(images.as_array().unwrap().len() as u64, total);
+    let positions: Vec<f64> = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["position"].as_f64().unwrap())
+        .collect();
+    assert!(
+        positions
+            .windows(2)
+            .all(|w| (w[1] - w[0] - 5.0).abs() < 1e-6),
+        "{positions:?}"
+    );
+    assert!(images
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["plane"] == "axial"));
+
+    // Its patient's other studies, newest first: three on the archive only, and the home's own
+    // demo study (the same patient), here and on the archive, with its final report.
+    let priors = harness.json("priors", json!({ "study": study }));
+    let listed = priors["priors"].as_array().unwrap();
+    let dates: Vec<&str> = listed.iter().map(|p| p["date"].as_str().unwrap()).collect();
+    assert_eq!(dates.len(), 4, "{priors}");
+    assert!(
+        dates.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {dates:?}"
+    );
+    assert!(listed.iter().all(|p| p["archive"] == "demo"));
+    assert!(listed
+        .iter()
+        .all(|p| p["patient_id"] == newest["patient_id"]));
+    let here: Vec<_> = listed.iter().filter(|p| p["local"] == true).collect();
+    assert_eq!(here.len(), 1, "{priors}");
+    assert_eq!(here[0]["report"], "final");
+    assert_eq!(priors["archives"][0]["state"], "answered");
 
     // A report started on it: the worklist shows this department's state of it.
     let template = harness.json("templates", json!({}))[0]["name"].clone();
@@ -246,6 +283,18 @@ fn the_demo_archive_is_on_the_worklist_and_a_study_is_retrieved_with_progress() 
     assert_eq!(kept["archives"][0]["state"], "kept", "{kept}");
     assert!(kept["archives"][0]["answered_ms"].as_u64().unwrap() > 0);
     assert_eq!(kept["rows"].as_array().unwrap().len(), 6);
+    // The priors with the archive down: what is here (the demo study), and the archive said to be down,
+    // not an error in place of the list.
+    let priors = harness.json("priors", json!({ "study": study }));
+    let listed = priors["priors"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{priors}");
+    assert_eq!(listed[0]["study"], here[0]["study"]);
+    assert!(listed[0]["archive"].is_null());
+    assert_eq!(priors["archives"][0]["state"], "unreachable", "{priors}");
+    assert_eq!(
+        priors["archives"][0]["error"]["code"], "pacs_unreachable",
+        "{priors}"
+    );
 }
 
 #[test]

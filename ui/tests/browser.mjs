@@ -1167,7 +1167,7 @@ await rampCheck("cpu");
   await page.keyboard.press("w");
   const rows = page.getByTestId("worklist-row");
   await rows.first().waitFor();
-  check((await rows.count()) === 6, `W opens the worklist with every archive's studies (${await rows.count()})`);
+  check((await rows.count()) === 8, `W opens the worklist with every archive's studies (${await rows.count()})`);
   const unreachable = page.getByTestId("archive-unreachable");
   check((await unreachable.count()) === 1 && (await unreachable.getAttribute("data-archive")) === "legacy" &&
     /legacy is unreachable: its list as of (\d{4}-\d\d-\d\d )?\d\d:\d\d/.test(await unreachable.textContent()) &&
@@ -1224,6 +1224,14 @@ await rampCheck("cpu");
   const error = page.getByTestId("retrieve-error");
   await error.waitFor();
   check((await error.textContent()).includes("pacs_unreachable"), `a failed retrieval says why (${await error.textContent()})`);
+  // Cut short after the study opened: the viewer says not all of it arrived, and why.
+  await page.locator('[data-testid="worklist-row"][data-study="2.25.7005"]').click();
+  const cut = page.getByTestId("retrieve-failed");
+  await cut.waitFor();
+  check((await cut.textContent()).includes("Not all of this study arrived") && (await cut.textContent()).includes("connection was reset") &&
+    (await page.getByTestId("slice-position").textContent()).includes("Image 1/1"),
+    `a retrieval cut short after the study opened is said in the viewer (${(await cut.textContent()).trim()})`);
+  await page.getByTestId("open-worklist").click();
   // The archives pane: a test's round trip and a down archive's error.
   await page.getByTestId("open-archives").click();
   await page.locator('[data-testid="archive"][data-archive="orthanc"] [data-testid="archive-test"]').click();
@@ -1233,6 +1241,75 @@ await rampCheck("cpu");
   await page.getByTestId("archive-test-error").waitFor();
   check((await page.getByTestId("archive-test-error").textContent()).includes("pacs_unreachable"), "or the error, with its code");
   await page.screenshot({ path: "test-results/worklist.png" });
+  await page.close();
+}
+// A prior beside the current study (issue 15): the patient's other studies listed newest first
+// (the down archive said to be), one not yet here retrieved and opened beside the current one;
+// scrolling the current one moves the prior to the slice nearest by position (3 mm slices beside
+// 10 mm ones: not the same index), the window linked (and not, once unlinked), and Re-align
+// keeping the offset between two slices the reader says match.
+{
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("pageerror", (e) => check(false, `priors: page error ${e.message}`));
+  await page.goto(base);
+  await unlock(page);
+  await page.keyboard.press("w");
+  await page.locator('[data-testid="worklist-row"][data-study="2.25.7001"]').click();
+  const current = page.locator('.viewport:not(.prior) [data-testid="slice-position"]');
+  await current.filter({ hasText: /Image 1\/3\b/ }).waitFor();
+  await page.getByTestId("open-priors").click();
+  const rows = page.getByTestId("prior-row");
+  await rows.first().waitFor();
+  const listed = await rows.evaluateAll((r) => r.map((x) => x.dataset.study));
+  check(listed.join() === "2.25.7002,2.25.7004", `the patient's other studies, newest first (${listed.join()})`);
+  check((await page.getByTestId("priors-unreachable").textContent()).includes("legacy"), "an archive that did not answer is said to");
+  await page.locator('[data-testid="prior-row"][data-study="2.25.7004"]').click();
+  const pane = page.getByTestId("prior-pane");
+  await pane.waitFor();
+  check((await pane.getByTestId("viewport-label").textContent()).includes("20250301"), "the prior opens beside the current study, labelled");
+  const prior = pane.getByTestId("slice-position");
+  await prior.filter({ hasText: /Image \d+\/8\b/ }).waitFor();
+  const at = async (l) => ({ index: Number(await l.getAttribute("data-index")), position: Number(await l.getAttribute("data-position")) });
+  /** Waits until the prior shows the slice at `mm`, and says what it shows. */
+  const priorAt = async (mm) => {
+    await pane.locator(`[data-testid="slice-position"][data-position="${mm}"]`).waitFor({ timeout: 5000 }).catch(() => {});
+    return at(prior);
+  };
+  check((await at(current)).position === 0 && (await priorAt(0)).index === 0, "it starts at the current slice's position");
+  await page.keyboard.press("ArrowDown");
+  const one = await priorAt(9);
+  check((await at(current)).position === 10 && one.index === 3 && one.position === 9,
+    `current at 10 mm: the prior shows its nearest slice, 9 mm (index ${one.index}, ${one.position} mm), not index 1`);
+  await page.keyboard.press("ArrowDown");
+  const two = await priorAt(21);
+  check(two.index === 7 && two.position === 21, `current at 20 mm: the prior at 21 mm (${two.position})`);
+  // The window, linked: a preset in the current viewport is the prior's too.
+  const win = (l) => l.getByTestId("overlay-window").textContent();
+  const currentPane = page.locator(".viewport:not(.prior)");
+  await page.keyboard.press("2");
+  await pane.getByTestId("overlay-window").filter({ hasText: await win(currentPane) }).waitFor({ timeout: 5000 }).catch(() => {});
+  check((await win(pane)) === (await win(currentPane)), `W/L linked: the prior takes the current window (${await win(pane)})`);
+  await page.getByTestId("link-window").uncheck();
+  await currentPane.getByTestId("viewer-canvas").click({ position: { x: 20, y: 20 } });
+  await page.keyboard.press("3");
+  await currentPane.getByTestId("overlay-window").filter({ hasNotText: await win(pane) }).waitFor({ timeout: 5000 }).catch(() => {});
+  check((await win(pane)) !== (await win(currentPane)), `unlinked: it keeps its own (${await win(pane)} beside ${await win(currentPane)})`);
+  // The keys follow the viewport clicked: the prior scrolled on its own, then re-aligned there.
+  await pane.getByTestId("viewer-canvas").click({ position: { x: 20, y: 20 } });
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("ArrowUp");
+  const moved = await priorAt(15);
+  check(moved.position === 15, `keys scroll the viewport clicked: the prior at 15 mm (${moved.position})`);
+  await page.getByTestId("realign").click();
+  check((await page.getByTestId("offset").textContent()).includes("-5.0"), `Re-align keeps the offset (${await page.getByTestId("offset").textContent()})`);
+  await currentPane.getByTestId("viewer-canvas").click({ position: { x: 20, y: 20 } });
+  await page.keyboard.press("ArrowUp");
+  const realigned = await priorAt(6);
+  check(realigned.position === 6, `then current at 10 mm shows the prior at 5 mm's nearest, 6 mm (${realigned.position})`);
+  await page.screenshot({ path: "test-results/priors.png" });
+  await page.getByTestId("close-prior").click();
+  check((await page.getByTestId("prior-pane").count()) === 0 && (await page.locator("aside.provenance").count()) === 1,
+    "Close prior: one viewport again, the provenance panel back");
   await page.close();
 }
 {

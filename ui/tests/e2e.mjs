@@ -110,6 +110,56 @@ async function worklistAgainstTheCli() {
 
 /** Signs a new version of the findings section of the open (draft) report, and checks that its
  *  new section.write entry shows up in the provenance panel, verified. */
+// ---- A prior beside it (issue 15): the worklist study's patient has an older study on the
+// archive (2.5 mm slices beside its 5 mm ones). Listed under Priors, retrieved and opened beside
+// the current study; scrolling the current one moves the prior to the slice at the same position
+// (slice 2k beside slice k: by millimetres, not by index), and both are drawn.
+async function priorBeside() {
+  const started = Date.now();
+  const study = process.env.E2E_PRIOR_STUDY;
+  await click(await find('[data-testid="open-priors"]'));
+  const listed = await until("the priors list", () =>
+    run(`const r = [...document.querySelectorAll('[data-testid="prior-row"]')]; return r.length ? r.map((x) => x.dataset.study) : null;`), 30000);
+  check(listed.includes(study), `Priors lists the patient's older study on the archive (${listed.length} listed)`);
+  await click(await find(`[data-testid="prior-row"][data-study="${study}"]`));
+  const read = `const c = document.querySelector('.viewport:not(.prior) [data-testid="slice-position"]');
+    const p = document.querySelector('[data-testid="prior-pane"] [data-testid="slice-position"]');
+    return c && p ? { c: Number(c.dataset.position), ci: Number(c.dataset.index), p: Number(p.dataset.position),
+      pi: Number(p.dataset.index), n: p.textContent } : null;`;
+  const opened = await until("the prior beside the study, all of it here", async () => {
+    const v = await run(read);
+    return v && /\/16\b/.test(v.n) ? v : null;
+  }, 30000);
+  check(opened.p === opened.c, `the prior opens at the current slice's position (${opened.c} mm: prior slice ${opened.pi + 1})`);
+  const key = opened.ci < 4 ? "ArrowDown" : "ArrowUp";
+  for (let i = 0; i < 2; i++) await run(`document.body.dispatchEvent(new KeyboardEvent('keydown', { key: arguments[0], bubbles: true }));`, [key]);
+  const want = opened.ci + (key === "ArrowDown" ? 2 : -2);
+  const after = await until("the prior following the current slice", async () => {
+    const v = await run(read);
+    return v && v.ci === want && v.p === v.c ? v : null;
+  }, 10000).catch(() => run(read));
+  check(after.ci === want && after.p === after.c && after.pi === 2 * after.ci,
+    `two slices on (${after.c} mm, slice ${after.ci + 1}), the prior shows the same position (${after.p} mm, its slice ${after.pi + 1}, not ${after.ci + 1})`);
+  const drawn = await until("a drawn prior", () => run(`
+    const c = document.querySelector('[data-testid="prior-pane"] [data-testid="viewer-canvas"]');
+    const copy = document.createElement('canvas');
+    copy.width = c.width; copy.height = c.height;
+    const ctx = copy.getContext('2d');
+    ctx.drawImage(c, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i]);
+    return seen.size > 3 ? seen.size : null;`));
+  check(drawn > 3, `the prior is drawn (${drawn} grey levels)`);
+  await writeFile(shot.replace(/\.png$/, "-prior.png"), await screenshot());
+  try {
+    execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-prior-xvfb.png")]);
+  } catch (e) {
+    console.log(`(no X screenshot: ${e.message.split("\n")[0]})`);
+  }
+  check(true, `prior step took ${Date.now() - started} ms`);
+}
+
 async function signFindings(what) {
   const before = await run(
     `return [...document.querySelectorAll('[data-testid="provenance-entry"]')].map((i) => i.dataset.entry)`,
@@ -461,6 +511,7 @@ try {
   check(true, `study list shown ${Date.now() - started} ms after the session started`);
   await oversightAgainstTheCli();
   await worklistAgainstTheCli();
+  await priorBeside();
   await openStudy(await find('[data-testid="study-item"]'), "the study with the open report");
   // The overlay follows the keyboard in the real window: a radiologist reads the window from it.
   // The key in one script, the overlay read in the next (the UI updates in between).

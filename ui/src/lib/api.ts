@@ -97,6 +97,10 @@ export interface ImageRef {
   series_description: string | null;
   instance_number: number | null;
   frames: number;
+  /** `axial`, `coronal`, `sagittal` or `oblique`; null without a trustworthy geometry. */
+  plane: string | null;
+  /** mm along the plane's normal: what a prior beside it scrolls to. */
+  position: number | null;
 }
 
 export interface AiModel {
@@ -651,6 +655,28 @@ export interface Worklist {
   archives: ArchiveAnswer[];
 }
 
+/** One of a patient's other studies (`priors`): on an archive, here, or both. */
+export interface PriorStudy {
+  study: string;
+  patient_id: string;
+  /** YYYYMMDD. */
+  date: string | null;
+  /** Comma-separated. */
+  modality: string | null;
+  description: string | null;
+  local: boolean;
+  local_instances: number;
+  /** The archive that listed it (null: only here). */
+  archive: string | null;
+  /** `none`, or this department's most advanced report state on it. */
+  report: string;
+}
+
+export interface Priors {
+  priors: PriorStudy[];
+  archives: ArchiveAnswer[];
+}
+
 /** A `retrieve-progress` event. Instances are stored as they arrive: `first-image` once, as soon
  *  as the first is stored (the study can be opened; its image list grows as `stored` does). */
 export interface RetrieveProgress {
@@ -839,6 +865,8 @@ export const api = {
   /** The worklist of every archive (or one): rows, and how each archive answered. */
   worklist: (archive: string | null = null) => call<Worklist>("worklist", { archive, modality: null, since: null }),
   /** Retrieves a study into the image store; `onProgress` hears its progress until it ends. */
+  /** The other studies of `study`'s patient, newest first, here and on every archive. */
+  priors: (study: string) => call<Priors>("priors", { study }),
   retrieve: async (archive: string, study: string, patientId: string | null, onProgress: (p: RetrieveProgress) => void) => {
     const stop = await onRetrieveProgress(study, onProgress);
     try {

@@ -503,11 +503,14 @@ const baseRows = (): StudyRow[] => [
 
 // --- The archives and their worklist: `orthanc` answers; `legacy` (DIMSE) is down, its last list
 // kept; `?noarchive` starts with none configured (the "Connect an archive" pane).
-interface MockArchiveStudy { study: string; patient: string; patient_id: string; date: string; modality: string; description: string; accession: string; instances: number }
+interface MockArchiveStudy { study: string; patient: string; patient_id: string; date: string; modality: string; description: string; accession: string; instances: number; failAfter?: number }
 const archiveStudies: Record<string, MockArchiveStudy[]> = {
   orthanc: [
     { study: "2.25.7001", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20260301", modality: "CT", description: "CT chest follow-up", accession: "ACC7001", instances: 3 },
     { study: "2.25.7002", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20250911", modality: "MR", description: "MR brain", accession: "ACC7002", instances: 4 },
+    { study: "2.25.7004", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20250301", modality: "CT", description: "CT chest", accession: "ACC7004", instances: 8 },
+    // The archive drops the connection after the first instance: opened, then said to be cut short.
+    { study: "2.25.7005", patient: "Phantom^Truncated", patient_id: "TRUNC-0001", date: "20240101", modality: "CT", description: "CT cut short", accession: "ACC7005", instances: 3, failAfter: 1 },
     { study: "2.25.7003", patient: "Phantom^Another", patient_id: "ANOTHER-0001", date: "20260215", modality: "US", description: "US abdomen", accession: "ACC7003", instances: 2 },
     { study, patient: "Phantom^Ramp", patient_id: "RAMP-0001", date: "20260101", modality: "CT", description: "Synthetic ramp", accession: "ACC1234", instances: 2 },
     { study: conflictStudy, patient: "Phantom^Conflict", patient_id: "CONFLICT-0001", date: "20260102", modality: "CT", description: "Signed off twice", accession: "ACC5678", instances: 2 },
@@ -551,6 +554,29 @@ function mockWorklist() {
   return out;
 }
 
+/** The patient's other studies on the mock archives (the down one says so), as `priors` answers. */
+function mockPriors(uid: string) {
+  const all = Object.entries(archiveStudies).flatMap(([archive, list]) => list.map((s) => ({ archive, ...s })));
+  const me = all.find((s) => s.study === uid);
+  const local = new Map(rows().map((r) => [r.study, r]));
+  const priors = all
+    .filter((s) => me && s.patient_id === me.patient_id && s.study !== uid && mockArchives.some((a) => a.name === s.archive))
+    .map((s) => ({
+      study: s.study, patient_id: s.patient_id, date: s.date, modality: s.modality, description: s.description,
+      local: local.has(s.study), local_instances: local.get(s.study)?.instances ?? 0, archive: s.archive,
+      report: local.get(s.study)?.reports.filter((r) => !r.moved_to).at(-1)?.status ?? "none",
+    }))
+    .sort((a, b) => b.date.localeCompare(a.date));
+  const archives = mockArchives.map((a) => a.name === "legacy"
+    ? { archive: a.name, state: "unreachable", error: { code: "pacs_unreachable", message: `archive ${a.name} is unreachable: connection refused` } }
+    : { archive: a.name, state: "answered" });
+  return { priors, archives };
+}
+
+/** Slice spacing (mm) of the mock's retrieved studies: the current CT chest's 10 mm slices, its
+ *  prior's 3 mm, so that scrolling them together by position is not by index. */
+const spacingOf: Record<string, number> = { "2.25.7001": 10, "2.25.7004": 3 };
+
 /** Instances of a study retrieved from an archive stored so far (its image list grows with it). */
 const storedOf = new Map<string, number>();
 
@@ -567,6 +593,9 @@ async function mockRetrieve(archive: string, uid: string) {
   // Slow enough for a test (and a person) to see the bar move and the viewer's list grow.
   for (let n = 1; n <= s.instances; n++) {
     await new Promise((r) => setTimeout(r, 400));
+    if (s.failAfter !== undefined && n > s.failAfter) {
+      throw { code: "pacs_unreachable", message: `archive ${archive} is unreachable: the connection was reset after ${s.failAfter} of ${s.instances} instances` };
+    }
     storedOf.set(uid, n);
     let row = retrievedRows.find((r) => r.study === uid);
     if (!row) {
@@ -707,15 +736,17 @@ export function installMocks() {
         // An erased report's images are deleted with it.
         if (a.study === erasedStudy) return [];
         if (a.study === undecodableStudy) {
-          return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1 }];
+          return [{ sha256: "undecodable-0", series: "1", series_description: "Bomb", instance_number: 1, frames: 1, plane: null, position: null }];
         }
         if (storedOf.has(a.study)) {
           return Array.from({ length: storedOf.get(a.study) ?? 0 }, (_, i) => ({
             sha256: `${a.study}-${i}`, series: "1", series_description: "Ramp", instance_number: i + 1, frames: 1,
+            plane: "axial", position: i * (spacingOf[a.study] ?? 5),
           }));
         }
         return ["ramp-0", "ramp-1"].map((sha256, i) => ({
           sha256, series: "1", series_description: "Ramp", instance_number: i + 1, frames: i === 1 ? 3 : 1,
+          plane: "axial", position: i * 5,
         }));
       case "frame":
       case "frame_preview":
@@ -937,6 +968,8 @@ export function installMocks() {
         return mockWorklist();
       case "retrieve":
         return mockRetrieve(a.archive, a.study);
+      case "priors":
+        return mockPriors(a.study);
       case "deliveries":
         return [];
       case "demo_archive_status":

@@ -7,6 +7,8 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PriorStudy {
     pub study: String,
+    /// The patient's ID (the current study's): what a retrieval of it checks every instance by.
+    pub patient_id: String,
     /// Study Date, `YYYYMMDD`.
     pub date: Option<String>,
     /// Its modalities, comma-separated.
@@ -20,6 +22,9 @@ pub struct PriorStudy {
     /// This department's report on it, as in the worklist.
     pub report: String,
 }
+
+/// The archives that did not answer a priors search, each with its error.
+pub type Unanswered = Vec<(String, AppError)>;
 
 impl Home {
     /// The state of the most advanced report on `study`, or `none`.
@@ -38,15 +43,34 @@ impl Home {
     /// the image store holds. The patient is the one the store's instances of the study name,
     /// else the one the archive gives; a study filed under two patients is refused.
     pub fn priors(&self, study: &str, archive: Option<&str>) -> Result<Vec<PriorStudy>> {
+        let (priors, mut failed) = self.priors_answered(study, archive)?;
+        match failed.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(priors),
+        }
+    }
+
+    /// [`Home::priors`] with the archives that did not answer set aside (each with its error)
+    /// rather than failing the whole list: the desktop still shows the local priors and the
+    /// other archives' while one is down. Fails only when the patient cannot be told.
+    pub fn priors_answered(
+        &self,
+        study: &str,
+        archive: Option<&str>,
+    ) -> Result<(Vec<PriorStudy>, Unanswered)> {
         countersign_pacs::check_uid(study).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let mut failed = Vec::new();
         let archives = match archive {
             Some(name) => vec![self.archive(name)?],
             None => self.pacs_list()?,
         };
-        let clients = archives
-            .iter()
-            .map(|a| Ok((a, a.client()?)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut clients = Vec::new();
+        for a in &archives {
+            match a.client() {
+                Ok(c) => clients.push((a, c)),
+                Err(e) => failed.push((a.name.clone(), e)),
+            }
+        }
         let local_patient = self
             .store()
             .db()
@@ -62,10 +86,14 @@ impl Home {
                         limit: 16,
                         ..Default::default()
                     };
-                    for m in client.search(&query).map_err(|e| config.error(e))? {
-                        if m.study == study {
-                            ids.extend(m.patient_id);
-                        }
+                    match client.search(&query) {
+                        Ok(found) => ids.extend(
+                            found
+                                .into_iter()
+                                .filter(|m| m.study == study)
+                                .filter_map(|m| m.patient_id),
+                        ),
+                        Err(e) => failed.push((config.name.clone(), config.error(e))),
                     }
                 }
                 if ids.len() > 1 {
@@ -75,18 +103,39 @@ impl Home {
                         ids.len()
                     )));
                 }
-                ids.into_iter().next().ok_or_else(|| AppError::NotFound {
-                    what: format!("study {study} (with a Patient ID) here or on an archive"),
-                })?
+                match ids.into_iter().next() {
+                    Some(id) => id,
+                    // Not here, and no archive that answered knows it: an archive's failure
+                    // says more than "not found".
+                    None => match failed.pop() {
+                        Some((_, e)) => return Err(e),
+                        None => {
+                            return Err(AppError::NotFound {
+                                what: format!(
+                                    "study {study} (with a Patient ID) here or on an archive"
+                                ),
+                            })
+                        }
+                    },
+                }
             }
         };
         let mut found: std::collections::BTreeMap<String, PriorStudy> = Default::default();
         for (config, client) in &clients {
+            if failed.iter().any(|(name, _)| *name == config.name) {
+                continue;
+            }
             let query = StudyQuery {
                 patient_id: Some(patient.clone()),
                 ..Default::default()
             };
-            let matches = client.search(&query).map_err(|e| config.error(e))?;
+            let matches = match client.search(&query) {
+                Ok(m) => m,
+                Err(e) => {
+                    failed.push((config.name.clone(), config.error(e)));
+                    continue;
+                }
+            };
             tracing::info!(archive = %config.name, studies = matches.len(), "priors read");
             for m in matches {
                 // An archive may match loosely: only this exact Patient ID counts.
@@ -95,6 +144,7 @@ impl Home {
                 }
                 found.entry(m.study.clone()).or_insert_with(|| PriorStudy {
                     study: m.study,
+                    patient_id: patient.clone(),
                     date: m.date,
                     modality: (!m.modalities.is_empty()).then(|| m.modalities.join(",")),
                     description: m.description,
@@ -115,6 +165,7 @@ impl Home {
             };
             let row = found.entry(local.clone()).or_insert_with(|| PriorStudy {
                 study: local,
+                patient_id: patient.clone(),
                 date: first.study_date.clone(),
                 modality: first.modality.clone(),
                 description: first.study_description.clone(),
@@ -136,6 +187,6 @@ impl Home {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => a.study.cmp(&b.study),
         });
-        Ok(out)
+        Ok((out, failed))
     }
 }

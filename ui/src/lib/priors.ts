@@ -1,0 +1,61 @@
+// A prior study beside the current one: the two viewports scroll together by where the slice
+// lies (its position along the plane's normal, in mm, from the app), not by its index — two CTs
+// of one patient seldom start at the same table position or have the same number of slices.
+
+import type { ImageRef } from "./api";
+
+/** Where the slice on screen in one viewport lies, told to the other when the user scrolls. */
+export interface SliceAt {
+  /** mm along the plane's normal; null when the image has no position. */
+  position: number | null;
+  plane: string | null;
+  /** Bumped on each step, so that the same position told twice is followed twice. */
+  seq: number;
+}
+
+/** The window shared by linked viewports, with who set it last (so a viewport ignores its own). */
+export interface SharedWindow {
+  center: number;
+  width: number;
+  from: string;
+}
+
+/** Why a viewport cannot follow `to` within its series around `at`, or null when it can. */
+export function unsyncable(images: ImageRef[], at: number, to: SliceAt): string | null {
+  const here = images[at];
+  if (!here) return "no image";
+  if (to.position === null) return "the other image has no position";
+  if (here.position === null) return "this image has no position";
+  if (to.plane && here.plane && to.plane !== here.plane) return `${to.plane} beside ${here.plane}`;
+  return null;
+}
+
+/**
+ * The index of the image in the series of `images[at]` whose position is nearest `to` (+ `offset`
+ * mm), or `at` itself when it cannot follow (see `unsyncable`). Ties go to the lower index, so
+ * the answer does not depend on the direction the user scrolled from.
+ */
+export function nearestSlice(images: ImageRef[], at: number, to: SliceAt, offset = 0): number {
+  if (unsyncable(images, at, to) !== null) return at;
+  const series = images[at].series;
+  const target = (to.position as number) + offset;
+  let best = at;
+  let bestDistance = Infinity;
+  images.forEach((image, i) => {
+    if (image.series !== series || image.position === null) return;
+    if (image.plane && to.plane && image.plane !== to.plane) return;
+    const distance = Math.abs(image.position - target);
+    if (distance < bestDistance) {
+      best = i;
+      bestDistance = distance;
+    }
+  });
+  return best;
+}
+
+/** The offset that makes `a` follow `b` as they are now (re-aligning two studies that do not
+ *  share a frame of reference): position of `b` minus position of `a`, 0 when either has none. */
+export function alignOffset(a: SliceAt | null, b: SliceAt | null): number {
+  if (a?.position == null || b?.position == null) return 0;
+  return b.position - a.position;
+}
