@@ -164,6 +164,13 @@ fn the_worklist_lists_the_seeded_studies_with_this_departments_report_states() {
     assert_eq!(ct[0]["instances"], 3);
     let mr = ada.ok(&["worklist", "--pacs", "orthanc", "--modality", "MR"]);
     assert_eq!(mr, serde_json::json!([]));
+    // dcmqrscp leaves Modalities In Study out: each study's series are asked for instead, so
+    // the filter works there too and the rows say what the studies hold.
+    let ct = ada.ok(&["worklist", "--pacs", "dcm", "--modality", "CT"]);
+    assert_eq!(ct.as_array().unwrap().len(), 5, "{ct}");
+    assert_eq!(ct[0]["modalities"], serde_json::json!(["CT"]));
+    let mr = ada.ok(&["worklist", "--pacs", "dcm", "--modality", "MR"]);
+    assert_eq!(mr, serde_json::json!([]));
     // Both archives at once, without --pacs.
     assert_eq!(ada.ok(&["worklist"]).as_array().unwrap().len(), 10);
 }

@@ -24,6 +24,7 @@ use crate::{Limits, OnFile, PacsError, Result, Retrieved, StudyMatch, StudyQuery
 
 mod association;
 pub mod moving;
+mod series;
 
 use association::{Association, Intake};
 
@@ -231,8 +232,20 @@ impl Dimse {
         Ok(started.elapsed())
     }
 
-    /// C-FIND at study level (Study Root).
+    /// C-FIND at study level (Study Root); the modalities of studies the archive answered
+    /// without them asked at series level (`series.rs`), then the modality filter applied.
     pub fn search(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
+        let mut found = self.search_studies(query)?;
+        if found.iter().any(|s| s.modalities.is_empty()) {
+            self.fill_modalities(&mut found)?;
+            if let Some(m) = &query.modality {
+                found.retain(|s| s.modalities.is_empty() || s.modalities.iter().any(|x| x == m));
+            }
+        }
+        Ok(found)
+    }
+
+    fn search_studies(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
         let mut assoc = self.connect(
             self.options()
                 .with_presentation_context(STUDY_ROOT_FIND, vec![EXPLICIT_LE, IMPLICIT_LE]),
