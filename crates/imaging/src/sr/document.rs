@@ -264,11 +264,13 @@ impl Lines {
                     display_name(&name)
                 }
                 "UIDREF" => text(item, tags::UID)?.unwrap_or_default(),
-                "IMAGE" | "COMPOSITE" | "WAVEFORM" => only_item(item, tags::REFERENCED_SOP_SEQUENCE)?
-                    .map(|r| text(r, tags::REFERENCED_SOP_INSTANCE_UID))
-                    .transpose()?
-                    .flatten()
-                    .unwrap_or_default(),
+                "IMAGE" | "COMPOSITE" | "WAVEFORM" => {
+                    only_item(item, tags::REFERENCED_SOP_SEQUENCE)?
+                        .map(|r| text(r, tags::REFERENCED_SOP_INSTANCE_UID))
+                        .transpose()?
+                        .flatten()
+                        .unwrap_or_default()
+                }
                 // A heading, or what has no text (coordinates): its concept alone.
                 _ => String::new(),
             };

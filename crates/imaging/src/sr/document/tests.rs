@@ -117,11 +117,7 @@ fn a_text_report_reads_as_lines_in_document_order_with_its_people_and_flags() {
             item(
                 "CONTAINER",
                 "Findings",
-                vec![
-                    person("Resident^Rob"),
-                    texted("Findings", "A nodule."),
-                    num,
-                ],
+                vec![person("Resident^Rob"), texted("Findings", "A nodule."), num],
             ),
             item(
                 "CONTAINER",
@@ -140,10 +136,7 @@ fn a_text_report_reads_as_lines_in_document_order_with_its_people_and_flags() {
     assert_eq!(doc.date.as_deref(), Some("20250622"));
     assert_eq!(doc.authors, ["Rob Resident"]);
     assert_eq!(doc.verifiers[0].name, "Dr Ada Attending");
-    assert_eq!(
-        doc.verifiers[0].datetime.as_deref(),
-        Some("20250622101500")
-    );
+    assert_eq!(doc.verifiers[0].datetime.as_deref(), Some("20250622101500"));
     let lines: Vec<(usize, &str, &str)> = doc
         .lines
         .iter()
@@ -190,8 +183,7 @@ fn hostile_or_foreign_documents_are_refused_with_their_code() {
     assert_eq!(err.code(), "sr_too_large", "{err}");
     assert!(err.to_string().contains("content items"), "{err}");
     let too_long = "x".repeat(MAX_TEXT_CHARS + 1);
-    let err = read_sr_document(&document(COMPREHENSIVE, vec![texted("T", &too_long)]))
-        .unwrap_err();
+    let err = read_sr_document(&document(COMPREHENSIVE, vec![texted("T", &too_long)])).unwrap_err();
     assert_eq!(err.code(), "sr_too_large", "{err}");
     // A CT image is not a report.
     let err = read_sr_document(&document("1.2.840.10008.5.1.4.1.1.2", vec![])).unwrap_err();
