@@ -41,8 +41,9 @@ pub struct PriorReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "source", rename_all = "kebab-case")]
 pub enum PriorFound {
-    /// This home's ledger holds a report on the study: the most advanced one.
-    Ledger(LedgerPrior),
+    /// This home's ledger holds a report on the study: the most advanced one (boxed: it is
+    /// the largest by far, with its authors' keys).
+    Ledger(Box<LedgerPrior>),
     /// An archive holds an SR of the study: the newest.
     ArchiveSr(ArchiveSr),
     /// An archive holds an Encapsulated PDF of the study (and no SR): the newest.
@@ -182,7 +183,7 @@ impl Home {
             found,
         };
         if let Some(ledger) = self.ledger_prior(study)? {
-            return Ok(report(PriorFound::Ledger(ledger)));
+            return Ok(report(PriorFound::Ledger(Box::new(ledger))));
         }
         let archives = match archive {
             Some(name) => vec![self.archive(name)?],
@@ -536,11 +537,11 @@ mod tests {
         put(tags::DOCUMENT_TITLE, VR::ST, "CT report");
         put(tags::CONTENT_DATE, VR::DA, "20240517");
         put(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT, VR::LO, mime);
-        put(
+        obj.put(DataElement::new(
             tags::ENCAPSULATED_DOCUMENT_LENGTH,
             VR::UL,
-            &document.len().to_string(),
-        );
+            PrimitiveValue::from(document.len() as u32),
+        ));
         let mut padded = document.to_vec();
         if padded.len() % 2 == 1 {
             padded.push(0);
@@ -565,7 +566,7 @@ mod tests {
 
     #[test]
     fn the_pdf_is_taken_out_of_its_wrapper_and_nothing_else_is() {
-        let pdf = b"%PDF-1.4 odd";
+        let pdf = b"%PDF-1.4 odd!";
         let got = read_encapsulated_pdf(&wrapped(
             countersign_pacs::documents::ENCAPSULATED_PDF,
             "application/pdf",
