@@ -604,4 +604,30 @@ mod tests {
             .unwrap_err()
             .contains("not Encapsulated PDF"));
     }
+
+    #[test]
+    fn another_studys_or_instances_report_is_not_shown() {
+        let config = ArchiveConfig {
+            name: "orthanc".into(),
+            endpoint: ArchiveEndpoint::Dicomweb {
+                url: "http://127.0.0.1:1/dicom-web".into(),
+            },
+            timeout_s: DEFAULT_TIMEOUT_S,
+            store_back: false,
+        };
+        let asked = DocumentMatch {
+            kind: DocumentKind::Sr,
+            series: "2.25.2".into(),
+            instance: "2.25.3".into(),
+            sop_class: None,
+            date: None,
+            time: None,
+        };
+        assert!(check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.3").is_ok());
+        let err = check_same(&config, "2.25.1", &asked, "2.25.9", "2.25.3").unwrap_err();
+        assert_eq!(err.code(), "sr_wrong_study");
+        assert!(err.to_string().contains("archive orthanc"), "{err}");
+        let err = check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.4").unwrap_err();
+        assert_eq!(err.code(), "pacs_malformed");
+    }
 }
