@@ -12,6 +12,9 @@ use crate::{check_uid, instance_file, Archive, PacsError, Result};
 pub const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 /// The most report instances listed for one study.
 pub const MAX_DOCUMENTS: usize = 256;
+/// The most series of a study searched for reports (those of a modality in
+/// [`DOCUMENT_MODALITIES`]): each is one more request to the archive.
+pub const MAX_DOCUMENT_SERIES: usize = 64;
 /// The series modalities searched for reports: SR, and DOC (what an Encapsulated Document's
 /// series says) or OT (what some systems write for one instead).
 pub const DOCUMENT_MODALITIES: &[&str] = &["SR", "DOC", "OT"];
@@ -63,6 +66,18 @@ impl DocumentMatch {
             },
         }
     }
+}
+
+/// Counts a series searched for reports, refusing one past [`MAX_DOCUMENT_SERIES`].
+pub(crate) fn one_more_series(searched: &mut usize) -> Result<()> {
+    *searched += 1;
+    if *searched > MAX_DOCUMENT_SERIES {
+        return Err(PacsError::TooLarge {
+            what: "the study's SR, DOC and OT series".into(),
+            limit: MAX_DOCUMENT_SERIES as u64,
+        });
+    }
+    Ok(())
 }
 
 /// Newest first (by content date and time), undated last, then by instance UID so the order
@@ -176,5 +191,13 @@ mod tests {
         newest_first(&mut found);
         let order: Vec<&str> = found.iter().map(|d| d.instance.as_str()).collect();
         assert_eq!(order, ["1.3", "1.4", "1.2", "1.1"]);
+        let mut searched = 0;
+        for _ in 0..MAX_DOCUMENT_SERIES {
+            one_more_series(&mut searched).unwrap();
+        }
+        assert!(matches!(
+            one_more_series(&mut searched),
+            Err(PacsError::TooLarge { .. })
+        ));
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{http_error, multipart_error, DicomWeb, ACCEPT_JSON, ACCEPT_STUDY};
-use crate::documents::{DocumentMatch, DOCUMENT_MODALITIES, MAX_DOCUMENTS};
+use crate::documents::{one_more_series, DocumentMatch, DOCUMENT_MODALITIES, MAX_DOCUMENTS};
 use crate::multipart::MultipartReader;
 use crate::qido::{self, values};
 use crate::{check_uid, PacsError, Result};
@@ -58,6 +58,7 @@ impl DicomWeb {
 
     pub(crate) fn documents(&self, study: &str) -> Result<Vec<DocumentMatch>> {
         let mut found = Vec::new();
+        let mut searched = 0;
         let series = self.qido(&format!("studies/{study}/series"), &[])?;
         for s in &series {
             let modality = first(s, "00080060")?;
@@ -67,6 +68,7 @@ impl DicomWeb {
             {
                 continue;
             }
+            one_more_series(&mut searched)?;
             let Some(uid) = first(s, "0020000E")? else {
                 return Err(PacsError::Malformed(
                     "QIDO-RS: a series without its Series Instance UID".into(),

@@ -15,13 +15,14 @@ use super::{
     MAX_IDENTIFIER_BYTES, STUDY_ROOT_FIND, STUDY_ROOT_GET, SUCCESS,
 };
 use crate::documents::{
-    DocumentMatch, DOCUMENT_MODALITIES, ENCAPSULATED_PDF, MAX_DOCUMENTS, SR_CLASSES,
+    one_more_series, DocumentMatch, DOCUMENT_MODALITIES, ENCAPSULATED_PDF, MAX_DOCUMENTS,
+    SR_CLASSES,
 };
 use crate::{check_uid, Limits, PacsError, Result};
 
 impl Dimse {
     /// One C-FIND at `level` with `keys` (empty ones are asked back): the identifiers it
-    /// answers, at most `most`.
+    /// answers, the first `most` (the rest is not read, as a QIDO-RS `limit` would cut it).
     fn find(
         &self,
         level: &str,
@@ -74,14 +75,12 @@ impl Dimse {
                     assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
                     let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
                         .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
-                    if out.len() == most {
-                        assoc.abort();
-                        return Err(PacsError::TooLarge {
-                            what: format!("the {level}-level search's answer"),
-                            limit: most as u64,
-                        });
-                    }
                     out.push(obj);
+                    if out.len() == most {
+                        // Enough: aborting ends the search at once.
+                        assoc.abort();
+                        return Ok(out);
+                    }
                 }
                 0xFF00 | 0xFF01 => {
                     return Err(PacsError::Malformed(
@@ -116,6 +115,7 @@ impl Dimse {
             crate::qido::MAX_RESULTS,
         )?;
         let mut found = Vec::new();
+        let mut searched = 0;
         for s in &series {
             let modality = value(s, tags::MODALITY);
             if !modality
@@ -124,6 +124,7 @@ impl Dimse {
             {
                 continue;
             }
+            one_more_series(&mut searched)?;
             let uid = value(s, tags::SERIES_INSTANCE_UID).ok_or_else(|| {
                 PacsError::Malformed("a C-FIND series without its Series Instance UID".into())
             })?;
