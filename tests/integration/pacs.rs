@@ -1403,6 +1403,13 @@ fn a_prior_report_comes_from_the_ledger_else_an_sr_else_a_pdf_on_the_archive() {
         assert!(path.starts_with(&home.dir), "{}", path.display());
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"%PDF-"));
+        // A report names its patient: the file is its owner's alone.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
         assert_eq!(prior["bytes"], bytes.len() as u64);
         let text = std::process::Command::new("pdftotext")
             .arg(&path)

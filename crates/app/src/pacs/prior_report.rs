@@ -322,7 +322,7 @@ impl Home {
         // Named after the instance: the same prior asked again is the same file.
         let path = folder.join(format!("{}.pdf", pdf.sop_instance));
         let partial = folder.join(format!("{}.pdf.part", pdf.sop_instance));
-        std::fs::write(&partial, &pdf.document)
+        write_private(&partial, &pdf.document)
             .and_then(|_| std::fs::rename(&partial, &path))
             .map_err(AppError::io(format!("writing {}", path.display())))?;
         Ok(ArchivePdf {
@@ -495,6 +495,19 @@ fn read_encapsulated_pdf(bytes: &[u8]) -> std::result::Result<EncapsulatedPdf, S
         time: text(tags::CONTENT_TIME),
         document,
     })
+}
+
+/// Writes a file only its owner may read (the home is already the owner's alone: a report
+/// names a patient, so its file says so itself too).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Removes the PDFs written more than a day ago, and fetch folders a crash left (best effort:
