@@ -1444,8 +1444,9 @@ fn a_prior_report_comes_from_the_ledger_else_an_sr_else_a_pdf_on_the_archive() {
 }
 
 /// An SR whose content nests `depth` containers deep with `items` TEXT items at the bottom,
-/// in `study` of the phantom patient, written as a Part 10 file.
-fn hostile_sr(dir: &Path, study: &str, depth: usize, items: usize) -> PathBuf {
+/// its root content item of Value Type `root` (a document's is CONTAINER), in `study` of the
+/// phantom patient, written as a Part 10 file.
+fn hostile_sr(dir: &Path, study: &str, depth: usize, items: usize, root: &str) -> PathBuf {
     use dicom_core::value::DataSetSequence;
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::tags;
@@ -1491,7 +1492,7 @@ fn hostile_sr(dir: &Path, study: &str, depth: usize, items: usize) -> PathBuf {
         (tags::SERIES_INSTANCE_UID, VR::UI, &format!("{instance}.1")),
         (tags::MODALITY, VR::CS, "SR"),
         (tags::PATIENT_ID, VR::LO, PATIENT),
-        (tags::VALUE_TYPE, VR::CS, "CONTAINER"),
+        (tags::VALUE_TYPE, VR::CS, root),
         (tags::CONTENT_DATE, VR::DA, "20240101"),
     ] {
         put(&mut obj, tag, vr, v);
@@ -1509,13 +1510,14 @@ fn hostile_sr(dir: &Path, study: &str, depth: usize, items: usize) -> PathBuf {
                 .media_storage_sop_instance_uid(&instance),
         )
         .unwrap();
-    let path = dir.join(format!("hostile-{depth}-{items}.dcm"));
+    let path = dir.join(format!("hostile-{depth}-{items}-{root}.dcm"));
     file.write_to_file(&path).unwrap();
     path
 }
 
-/// A hostile SR on the archive (nested deeper than the reader walks, or more items than it
-/// takes) is refused with the SR reader's code and the archive named, never a panic; an
+/// A hostile SR on the archive (nested deeper than the reader walks, more items than it takes,
+/// or no document at all) is refused with the SR reader's code and the archive named, never a
+/// panic; an
 /// archive that is down is named with `pacs_unreachable` — while a prior this home reported
 /// on needs no archive at all.
 #[test]
@@ -1523,19 +1525,24 @@ fn a_prior_report_hostile_sr_or_archive_down_gets_a_clear_error_naming_the_archi
     let dir = tempfile::tempdir().unwrap();
     let deep = phantom_study(dir.path(), "prior report deep", "20240101", &[]);
     let wide = phantom_study(dir.path(), "prior report wide", "20240102", &[]);
+    let rootless = phantom_study(dir.path(), "prior report rootless", "20240103", &[]);
     let orthanc = Orthanc::start();
     orthanc.upload(&hostile_sr(
         dir.path(),
         &deep.study,
         countersign_app::imaging::sr::MAX_CONTENT_DEPTH + 1,
         1,
+        "CONTAINER",
     ));
     orthanc.upload(&hostile_sr(
         dir.path(),
         &wide.study,
         1,
         countersign_app::imaging::sr::MAX_CONTENT_ITEMS + 1,
+        "CONTAINER",
     ));
+    // An SR's class, not an SR document: its root is not a container.
+    orthanc.upload(&hostile_sr(dir.path(), &rootless.study, 1, 1, "TEXT"));
     let home = attending();
     home.ok(&[
         "pacs",
@@ -1544,9 +1551,13 @@ fn a_prior_report_hostile_sr_or_archive_down_gets_a_clear_error_naming_the_archi
         "--dicomweb",
         &orthanc.dicomweb_url(),
     ]);
-    for (study, words) in [(&deep.study, "nest deeper"), (&wide.study, "content items")] {
+    for (study, code, words) in [
+        (&deep.study, "sr_too_large", "nest deeper"),
+        (&wide.study, "sr_too_large", "content items"),
+        (&rootless.study, "sr_malformed", "not a CONTAINER"),
+    ] {
         let run = home.run(&["prior-report", "--study", study, "--pacs", "orthanc"]);
-        assert_eq!(run.error_code(), "sr_too_large", "{}", run.stderr);
+        assert_eq!(run.error_code(), code, "{}", run.stderr);
         assert!(run.stderr.contains("archive orthanc"), "{}", run.stderr);
         assert!(run.stderr.contains(words), "{}", run.stderr);
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
