@@ -74,6 +74,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         crate::pacs::pacs_test,
         crate::pacs::worklist,
         crate::pacs::priors,
+        crate::pacs::prior_report,
         crate::pacs::retrieve,
         crate::pacs::deliveries,
         crate::pacs::demo_archive_status,

@@ -1,6 +1,6 @@
 //! The PACS commands: the archives (`pacs_list`, `pacs_add`, `pacs_remove`, `pacs_test`), the
-//! reading worklist, retrieval with progress, deliveries and the demo archive. Each only
-//! translates arguments and calls `countersign-app`.
+//! reading worklist, retrieval with progress, a prior's report, deliveries and the demo
+//! archive. Each only translates arguments and calls `countersign-app`.
 //!
 //! What waits on an archive (the worklist, a test, a retrieval, the demo's start) runs on a
 //! blocking thread of its own with a home handle of its own: never the handle writes hold, nor
@@ -15,8 +15,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
 use countersign_app::pacs::{
-    demo_archive_available, ArchiveTest, DemoArchive, DemoArchiveSummary, RetrieveProgress,
-    DEFAULT_CALLING_AET,
+    demo_archive_available, ArchiveTest, DemoArchive, DemoArchiveSummary, PriorReport,
+    RetrieveProgress, DEFAULT_CALLING_AET,
 };
 use countersign_app::{
     AppError, ArchiveConfig, ArchiveEndpoint, ArchiveOptions, DeliveryRecord, Home, PriorStudy,
@@ -262,6 +262,28 @@ pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Repl
             error: Some(e.to_wire()),
         }));
         Ok(Priors { priors, archives })
+    })
+    .await
+}
+
+/// A prior study's report, shown under its viewport: this home's own (`source: "ledger"`),
+/// else the newest SR (`archive-sr`, as text lines) or Encapsulated PDF (`archive-pdf`, a
+/// file in the home to open) on the archive (`archive`, else every configured one), else
+/// `none`. Off the main thread on a handle of its own: an archive that does not answer holds
+/// up nothing else.
+#[tauri::command]
+pub(crate) async fn prior_report<R: Runtime>(
+    app: AppHandle<R>,
+    study: String,
+    archive: Option<String>,
+) -> Reply<PriorReport> {
+    let archive = archive
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    on_own_handle(app, move |h| {
+        bounded("the study", &study)?;
+        bounded("the archive", archive.as_deref().unwrap_or(""))?;
+        h.prior_report(&study, archive.as_deref())
     })
     .await
 }

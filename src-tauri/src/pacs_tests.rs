@@ -92,6 +92,18 @@ fn archives_are_added_tested_listed_and_a_down_one_is_shown_unreachable() {
         )
         .unwrap_err();
     assert_eq!(err["code"], "pacs_unreachable", "{err}");
+    // A prior's report: no report here, so the archive is asked, and it is named.
+    let err = harness
+        .call(
+            "prior_report",
+            json!({ "study": "1.2.3", "archive": "down" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "pacs_unreachable", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("archive down"),
+        "{err}"
+    );
 
     harness.json("pacs_remove", json!({ "name": "down" }));
     let err = harness

@@ -173,6 +173,15 @@ pub enum AppError {
         archive: String,
         source: countersign_pacs::PacsError,
     },
+    /// An SR an archive holds as a prior study's report is refused by the SR reader (too
+    /// large or deep, not an SR, malformed): the archive and the instance are named, the
+    /// code is the reader's.
+    #[error("archive {archive}: its SR {instance} is not shown: {source}")]
+    ArchiveSr {
+        archive: String,
+        instance: String,
+        source: countersign_imaging::sr::SrError,
+    },
 }
 
 /// The fixed list of error codes the UI and scripts can rely on.
@@ -282,6 +291,7 @@ impl AppError {
             AppError::Sr(e) => e.code(),
             AppError::SrWrongStudy(_) => "sr_wrong_study",
             AppError::SrAlreadyReceived(_) => "sr_already_received",
+            AppError::ArchiveSr { source, .. } => source.code(),
             AppError::Store(StoreError::NewerSchema { .. }) => "newer_ledger",
             AppError::Store(StoreError::NotADatabase(_)) => "damaged_ledger",
             AppError::Store(StoreError::DiskFull) => "disk_full",
@@ -367,7 +377,9 @@ impl AppError {
             AppError::KeyDamaged { key, .. } => format!("the stored key of {key} is damaged"),
             // The archive's name and the failure's kind: a malformed answer's words can quote
             // what the archive sent, which may be a patient's.
-            AppError::Pacs { archive, .. } => format!("archive {archive}: {}", self.code()),
+            AppError::Pacs { archive, .. } | AppError::ArchiveSr { archive, .. } => {
+                format!("archive {archive}: {}", self.code())
+            }
             // About the bus and the keychain's state, never its content.
             AppError::KeychainUnavailable(_) | AppError::KeychainLocked { .. } => self.to_string(),
             _ => self.code().to_string(),

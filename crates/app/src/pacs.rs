@@ -1,5 +1,6 @@
 //! Working from a picture archive (PACS): the archives a home knows, the reading worklist with
-//! this department's report state per study, and retrieval into the image store.
+//! this department's report state per study, retrieval into the image store, a patient's
+//! priors and a prior's report (`prior_report`).
 //!
 //! The protocols are in `countersign-pacs`; this module adapts them to the home. A retrieval
 //! reads the archive on a thread of its own, writing each instance to a private staging folder
@@ -23,6 +24,7 @@ use crate::import::{Expected, ImportFailure, ImportProgress, Incoming, Next};
 
 mod delivery;
 pub mod demo;
+mod prior_report;
 mod priors;
 mod rejection;
 mod retrieve;
@@ -33,6 +35,10 @@ pub use delivery::{
     Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, QUEUED, REJECTION,
 };
 pub use demo::{demo_archive_available, DemoArchive, DemoArchiveSummary, DEMO_ARCHIVE};
+pub use prior_report::{
+    ArchivePdf, ArchiveSr, LedgerPrior, PriorAddendum, PriorFound, PriorReport, PriorSection,
+    Signed, PRIOR_REPORTS,
+};
 pub use priors::PriorStudy;
 pub use retrieve::{Retrieval, RetrieveProgress};
 pub use retry::{

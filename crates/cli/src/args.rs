@@ -192,6 +192,17 @@ pub(crate) enum HomeCommand {
         #[arg(long, value_name = "NAME")]
         pacs: Option<String>,
     },
+    /// A prior study's report: this home's own (with who wrote and signed it), else the
+    /// newest SR on the archive(s) as text, else the newest Encapsulated PDF written to a file,
+    /// else none.
+    PriorReport {
+        /// The prior study (Study Instance UID), as `priors` lists it.
+        #[arg(long, value_name = "UID")]
+        study: String,
+        /// Only this archive (default: every configured archive, in order).
+        #[arg(long, value_name = "NAME")]
+        pacs: Option<String>,
+    },
     /// Reports sent to archives on sign-off (store-back): delivered or failed, most recent
     /// first; --retry tries the failed ones again.
     Deliveries {

@@ -647,6 +647,7 @@ pub(crate) fn home_command(
         HomeCommand::Pacs(cmd) => crate::pacs::pacs(&mut home, cmd)?,
         cmd @ (HomeCommand::Worklist { .. }
         | HomeCommand::Priors { .. }
+        | HomeCommand::PriorReport { .. }
         | HomeCommand::Deliver { .. }
         | HomeCommand::Deliveries { .. }
         | HomeCommand::Retrieve { .. }) => crate::pacs::reading(&mut home, cmd, json)?,

@@ -1,5 +1,5 @@
-//! The PACS commands: `pacs add|list|test|remove`, `worklist` and `retrieve`. Thin: each calls
-//! one use case of the app and prints what it returns.
+//! The PACS commands: `pacs add|list|test|remove`, `worklist`, `retrieve`, `priors` and
+//! `prior-report`. Thin: each calls one use case of the app and prints what it returns.
 
 use std::io::IsTerminal;
 
@@ -150,6 +150,11 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .join("\n");
             Output::new(&priors, text)
         }
+        HomeCommand::PriorReport { study, pacs } => {
+            let prior = home.prior_report(&study, pacs.as_deref())?;
+            let text = prior_report_text(&prior);
+            Output::new(&prior, text)
+        }
         HomeCommand::Deliver { report, pacs } => {
             let sent = home.deliver(countersign_app::entry_id(&report)?, &pacs)?;
             let text = format!(
@@ -231,4 +236,125 @@ pub(crate) fn store_back(home: &mut Home, report: countersign_app::ledger::Entry
         }
         Err(e) => eprintln!("note: store-back was not attempted: {e}"),
     }
+}
+
+/// A prior's report for a terminal: where it came from, who signed it, then its text.
+fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
+    use countersign_app::pacs::PriorFound;
+    use std::fmt::Write;
+    let mut out = String::new();
+    let state = |s: &countersign_app::report::ReportState| {
+        serde_json::to_value(s)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    match &prior.found {
+        PriorFound::Ledger(r) => {
+            let _ = writeln!(
+                out,
+                "report {} on study {} ({}, {}) from this home's ledger",
+                r.report,
+                prior.study,
+                r.template_title,
+                state(&r.status)
+            );
+            if let Some(s) = &r.signoff {
+                let _ = writeln!(
+                    out,
+                    "signed off by {} at {}",
+                    s.author.name,
+                    crate::human::time(s.time_ms)
+                );
+            }
+            if r.unreadable || r.restricted {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    if r.restricted {
+                        "its processing is restricted: no content is shown"
+                    } else if r.locked {
+                        "its text is sealed and this home's key is locked: unlock to read it"
+                    } else {
+                        "its text is sealed under a key this home does not hold"
+                    }
+                );
+            }
+            for s in &r.sections {
+                let by = s.written.as_ref().map_or(String::new(), |w| {
+                    format!(
+                        " (written by {} at {})",
+                        w.author.name,
+                        crate::human::time(w.time_ms)
+                    )
+                });
+                let _ = writeln!(
+                    out,
+                    "\n{}{by}\n{}",
+                    s.title,
+                    s.text.as_deref().unwrap_or("-")
+                );
+            }
+            for a in &r.addenda {
+                let _ = writeln!(
+                    out,
+                    "\naddendum by {} at {}\n{}",
+                    a.author.name,
+                    crate::human::time(a.time_ms),
+                    a.text.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        PriorFound::ArchiveSr(sr) => {
+            let _ = writeln!(
+                out,
+                "SR {} on archive {} ({}, {}, {}), {}",
+                sr.instance,
+                sr.archive,
+                sr.title.as_deref().unwrap_or("untitled"),
+                sr.completion.as_deref().unwrap_or("-"),
+                sr.verification.as_deref().unwrap_or("-"),
+                sr.date.as_deref().unwrap_or("undated")
+            );
+            for v in &sr.verifiers {
+                let _ = writeln!(
+                    out,
+                    "verified by {} {}",
+                    v.name,
+                    v.datetime.as_deref().unwrap_or("")
+                );
+            }
+            if !sr.authors.is_empty() {
+                let _ = writeln!(out, "by {}", sr.authors.join(", "));
+            }
+            for l in &sr.lines {
+                let indent = "  ".repeat(l.depth.saturating_sub(1));
+                let concept = l.concept.as_deref().unwrap_or("-");
+                if l.value.is_empty() {
+                    let _ = writeln!(out, "{indent}{concept}");
+                } else {
+                    let _ = writeln!(out, "{indent}{concept}: {}", l.value);
+                }
+            }
+        }
+        PriorFound::ArchivePdf(pdf) => {
+            let _ = writeln!(
+                out,
+                "Encapsulated PDF {} on archive {} ({}, {}): {}",
+                pdf.instance,
+                pdf.archive,
+                pdf.title.as_deref().unwrap_or("untitled"),
+                pdf.date.as_deref().unwrap_or("undated"),
+                pdf.path.display()
+            );
+        }
+        PriorFound::None => {
+            let _ = writeln!(
+                out,
+                "no report on study {} here or on the archives asked",
+                prior.study
+            );
+        }
+    }
+    out.trim_end().to_string()
 }

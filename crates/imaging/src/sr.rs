@@ -511,5 +511,10 @@ impl Walk {
     }
 }
 
+mod document;
+pub use document::{
+    display_name, read_sr_document, SrDocument, SrLine, SrVerifier, MAX_OBSERVERS, MAX_TEXT_CHARS,
+};
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::multipart::{MultipartError, MultipartReader};
+
+mod documents;
 use crate::qido::{self, QidoError};
 use crate::{
     instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved, StudyMatch,

@@ -1,6 +1,7 @@
 //! Countersign's talk with picture archives (PACS): find studies and bring their instances home,
 //! over DICOMweb (QIDO-RS, WADO-RS: [`DicomWeb`]) or classic DIMSE (C-ECHO, C-FIND, C-GET:
-//! [`Dimse`]).
+//! [`Dimse`]); find a study's reports (its SR and Encapsulated PDF instances) and bring one
+//! of them alone ([`documents`]).
 //!
 //! This crate does the I/O and nothing else: it does not decide what a file is worth. A retrieval
 //! writes each instance the archive sends to its own file in a folder the caller gives, streamed
@@ -35,11 +36,13 @@ use std::time::Duration;
 
 mod dicomweb;
 pub mod dimse;
+pub mod documents;
 pub mod multipart;
 pub mod qido;
 
 pub use dicomweb::DicomWeb;
 pub use dimse::Dimse;
+pub use documents::{DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
 
 /// Why talking to an archive failed. The caller names the archive; these say what went wrong.
 #[derive(Debug, thiserror::Error)]

@@ -92,7 +92,7 @@ fn study(index: usize, item: &Value) -> Result<StudyMatch, QidoError> {
 }
 
 /// An attribute's values as text: strings, numbers, and person names (their alphabetic form).
-fn values(attr: &Value) -> Result<Vec<String>, String> {
+pub(crate) fn values(attr: &Value) -> Result<Vec<String>, String> {
     let Value::Object(attr) = attr else {
         return Err("not an object".into());
     };

@@ -716,6 +716,86 @@ export interface DemoArchiveStatus {
   running: DemoArchiveSummary | null;
 }
 
+/** Someone's signed act on a prior's report: who, and when (their clock). */
+export interface PriorSigned {
+  author: Author;
+  time_ms: number;
+}
+
+/** A prior study's report, as `prior_report` finds it (`countersign prior-report --json`):
+ *  this home's own report on it (`ledger`), else the newest SR on the archive read as text
+ *  (`archive-sr`), else the newest Encapsulated PDF written to a file in the home
+ *  (`archive-pdf`), else `none`. */
+export type PriorReport = { study: string } & (
+  | {
+      source: "ledger";
+      report: string;
+      status: ReportSummary["status"];
+      template: string;
+      template_title: string;
+      created_by: Author;
+      created_ms: number;
+      /** The template's sections in order; `text` null when unwritten, unreadable or in conflict. */
+      sections: {
+        name: string;
+        title: string;
+        text: string | null;
+        /** Who wrote the version the report reads as. */
+        written: PriorSigned | null;
+        cosigned: PriorSigned[];
+      }[];
+      /** The sign-off in force, when exactly one is. */
+      signoff: PriorSigned | null;
+      addenda: { author: Author; time_ms: number; text: string | null }[];
+      /** Sealed under a key this home does not hold: who and when are shown, not the text. */
+      unreadable: boolean;
+      /** This home holds the key, locked: unlocking reads the text. */
+      locked: boolean;
+      /** Processing restricted (GDPR Art. 18): no content. */
+      restricted: boolean;
+      /** Other reports this home holds on the study (the one shown is the furthest read). */
+      other_reports: number;
+    }
+  | {
+      source: "archive-sr";
+      archive: string;
+      series: string;
+      instance: string;
+      sop_class: string;
+      title: string | null;
+      /** Content Date, YYYYMMDD, and Time. */
+      date: string | null;
+      time: string | null;
+      /** COMPLETE / PARTIAL. */
+      completion: string | null;
+      /** VERIFIED / UNVERIFIED. */
+      verification: string | null;
+      /** PRELIMINARY / FINAL, when the SR says. */
+      preliminary: string | null;
+      authors: string[];
+      verifiers: { name: string; organization: string | null; datetime: string | null }[];
+      manufacturer: string | null;
+      /** The content tree in document order: depth 1 under the title; a CONTAINER is a heading. */
+      lines: { depth: number; value_type: string; concept: string | null; value: string }[];
+      /** Other report instances (older SRs, PDFs) the archive holds for the study. */
+      others: number;
+    }
+  | {
+      source: "archive-pdf";
+      archive: string;
+      series: string;
+      instance: string;
+      title: string | null;
+      date: string | null;
+      time: string | null;
+      /** The PDF, written in the home for the desktop's PDF viewer to open. */
+      path: string;
+      bytes: number;
+      others: number;
+    }
+  | { source: "none" }
+);
+
 /** Calls `onProgress` with each `retrieve-progress` event of `study` until the returned function
  *  is called: the app's events in the app; in the mock build, the window's events of that name. */
 async function onRetrieveProgress(study: string, onProgress: (p: RetrieveProgress) => void): Promise<() => void> {
@@ -877,6 +957,10 @@ export const api = {
   },
   /** Follows the retrievals of `study` (whoever started them) until the returned function is called. */
   onRetrieveProgress,
+  /** The report of a prior `study`: this home's own, else the archive's SR or PDF (`archive`,
+   *  else every configured one), else none. */
+  priorReport: (study: string, archive: string | null = null) =>
+    call<PriorReport>("prior_report", { study, archive }),
   demoArchiveStatus: () => call<DemoArchiveStatus>("demo_archive_status"),
   /** Starts a local Orthanc seeded with phantom studies, added as the archive `demo`. */
   demoArchiveStart: () => call<DemoArchiveSummary>("demo_archive_start"),

@@ -4,7 +4,7 @@
 // `report_actions`, a small imitation of the rules that judges what the user may do. The user is
 // an attending; `?as=resident` makes them a resident. Only `--mode mock` builds include it.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import type { Allowed, Author, EntryStatus, ProvenanceItem, ReportActions, ReportView, Section, Signoff, StudyRow, Version } from "./api";
+import type { Allowed, Author, EntryStatus, PriorReport, ProvenanceItem, ReportActions, ReportView, Section, Signoff, StudyRow, Version } from "./api";
 import { buildFrame, type FrameHeader } from "./frame";
 import { aiDepartment } from "./mock-ai";
 import { fieldNames, placeholders, type MacroInfo, type MacroRef } from "./autotext";
@@ -577,6 +577,57 @@ function mockPriors(uid: string) {
  *  prior's 3 mm, so that scrolling them together by position is not by index. */
 const spacingOf: Record<string, number> = { "2.25.7001": 10, "2.25.7004": 3 };
 
+// --- A prior's report, as the app finds it: this home's own report on the study (the furthest
+// read), else the archive's SR (the worklist patient's prior MR, 2.25.7002) or PDF (2.25.7003),
+// else none; the down `legacy` archive is named in its error.
+const RANK: Record<string, number> = { conflict: 6, amended: 5, final: 4, preliminary: 3, withdrawn: 2, draft: 1 };
+
+function mockPriorReport(uid: string, archive: string | null): PriorReport {
+  const own = reports.filter((r) => r.study === uid).sort((x, y) => (RANK[x.status] ?? 0) - (RANK[y.status] ?? 0));
+  const r = own.at(-1);
+  if (r) {
+    const signed = (v: { author: Author; time_ms: number }) => ({ author: v.author, time_ms: v.time_ms });
+    return {
+      study: uid, source: "ledger", report: r.report, status: r.status, template: r.template, template_title: r.template_title,
+      created_by: r.created_by, created_ms: r.created_ms,
+      sections: r.sections.map((sec) => {
+        const v = sec.versions.find((x) => x.entry === sec.current);
+        return { name: sec.name, title: sec.title, text: sec.text, written: v ? signed(v) : null, cosigned: (v?.cosigns ?? []).map(signed) };
+      }),
+      signoff: r.signoff ? signed(r.signoff) : null,
+      addenda: r.addenda.map((x) => ({ author: x.author, time_ms: x.time_ms, text: x.text })),
+      unreadable: false, locked: false, restricted: false, other_reports: own.length - 1,
+    };
+  }
+  if (archive === "legacy") throw { code: "pacs_unreachable", message: "archive legacy: cannot reach it: connection refused" };
+  if (archive !== null && archive !== "orthanc") return { study: uid, source: "none" };
+  if (uid === "2.25.7002") {
+    const line = (depth: number, value_type: string, concept: string, value = "") => ({ depth, value_type, concept, value });
+    return {
+      study: uid, source: "archive-sr", archive: "orthanc", series: "2.25.7002.9", instance: "2.25.7002.9.1",
+      sop_class: "1.2.840.10008.5.1.4.1.1.88.33", title: "Diagnostic Imaging Report", date: "20250911", time: "101500",
+      completion: "COMPLETE", verification: "VERIFIED", preliminary: "FINAL", authors: ["Dr Outside Reader"],
+      verifiers: [{ name: "Dr Outside Reader", organization: "Other Hospital Radiology", datetime: "20250911101500" }],
+      manufacturer: "Other PACS",
+      lines: [
+        line(1, "CONTAINER", "Findings"),
+        line(2, "TEXT", "Finding", "No intracranial haemorrhage. Ventricles normal in size."),
+        line(1, "CONTAINER", "Impressions"),
+        line(2, "TEXT", "Impression", "Normal MR brain."),
+      ],
+      others: 1,
+    };
+  }
+  if (uid === "2.25.7003") {
+    return {
+      study: uid, source: "archive-pdf", archive: "orthanc", series: "2.25.7003.9", instance: "2.25.7003.9.1",
+      title: "US abdomen report", date: "20260215", time: "090000", path: "/mock/home/prior-reports/2.25.7003.9.1.pdf",
+      bytes: 48213, others: 0,
+    };
+  }
+  return { study: uid, source: "none" };
+}
+
 /** Instances of a study retrieved from an archive stored so far (its image list grows with it). */
 const storedOf = new Map<string, number>();
 
@@ -970,6 +1021,8 @@ export function installMocks() {
         return mockRetrieve(a.archive, a.study);
       case "priors":
         return mockPriors(a.study);
+      case "prior_report":
+        return mockPriorReport(a.study, a.archive ?? null);
       case "deliveries":
         return [];
       case "demo_archive_status":

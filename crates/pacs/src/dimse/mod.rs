@@ -23,6 +23,7 @@ use dicom_ul::{ClientAssociation, ClientAssociationOptions};
 use crate::{Limits, OnFile, PacsError, Result, Retrieved, StudyMatch, StudyQuery};
 
 mod association;
+mod documents;
 pub mod moving;
 mod series;
 

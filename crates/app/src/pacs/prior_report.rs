@@ -1,0 +1,646 @@
+//! The report of a prior study, shown under its images beside the study being read: this
+//! home's own report on it when there is one (with who wrote, co-signed and signed it off, as
+//! the report view has it), else the report an archive keeps for it — its SR read as text, or
+//! its Encapsulated PDF handed to the desktop as a file — else none.
+//!
+//! Only the study's report instances are asked of the archive (never its images), each
+//! bounded ([`MAX_DOCUMENT_BYTES`]) and read as untrusted: an SR through the imaging crate's
+//! bounded reader, a PDF taken out of its DICOM wrapper and written to a file that only the
+//! desktop's own PDF viewer opens — nothing here parses a PDF. Nothing of either goes into the
+//! image store or the ledger: a prior's report is read, not made this home's record (it is
+//! another department's, or an earlier version of one; the ledger keeps only what its members
+//! sign).
+
+use std::io::Read;
+
+use countersign_imaging::sr::{SrLine, SrVerifier};
+use countersign_pacs::{DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
+use countersign_report::{Author, ReportState, ReportView};
+use dicom_dictionary_std::tags;
+
+use super::*;
+
+/// The folder of the home where prior reports' PDFs are written for the desktop to open (and
+/// where an instance is staged while it is fetched).
+pub const PRIOR_REPORTS: &str = "prior-reports";
+/// A PDF written there is removed on a later call once it is this old.
+const PDF_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// The longest text kept from a PDF's DICOM wrapper (its title).
+const MAX_TITLE_CHARS: usize = 1024;
+
+/// A prior study's report, and where it was found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorReport {
+    /// The prior study asked about.
+    pub study: String,
+    #[serde(flatten)]
+    pub found: PriorFound,
+}
+
+/// Where the report was found (`source`), and what it says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum PriorFound {
+    /// This home's ledger holds a report on the study: the most advanced one (boxed: it is
+    /// the largest by far, with its authors' keys).
+    Ledger(Box<LedgerPrior>),
+    /// An archive holds an SR of the study: the newest.
+    ArchiveSr(ArchiveSr),
+    /// An archive holds an Encapsulated PDF of the study (and no SR): the newest.
+    ArchivePdf(ArchivePdf),
+    /// No report here, and none on the archive(s) asked.
+    None,
+}
+
+/// This home's report on the prior study, in brief, as the report view has it (nothing is
+/// judged again here).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerPrior {
+    pub report: countersign_ledger::EntryId,
+    pub status: ReportState,
+    pub template: String,
+    pub template_title: String,
+    pub created_by: Author,
+    pub created_ms: u64,
+    /// The template's sections in order, each with its text and who wrote it.
+    pub sections: Vec<PriorSection>,
+    /// The sign-off in force (final or preliminary), when exactly one is.
+    pub signoff: Option<Signed>,
+    pub addenda: Vec<PriorAddendum>,
+    /// Its payloads are sealed under a key this home does not hold: who did what and when is
+    /// shown, the text is not.
+    pub unreadable: bool,
+    /// This home holds the key, but it is locked (unlocking reads the text).
+    pub locked: bool,
+    /// Its processing is restricted (GDPR Art. 18): the view carries no content.
+    pub restricted: bool,
+    /// How many other reports this home holds on the study (the one shown is the furthest
+    /// read, as the worklist's state).
+    pub other_reports: usize,
+}
+
+/// A section as the report reads now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorSection {
+    pub name: String,
+    pub title: String,
+    /// `None`: not written, not readable here, or in conflict.
+    pub text: Option<String>,
+    /// Who wrote the version the report reads as, and when.
+    pub written: Option<Signed>,
+    /// Who co-signed that version.
+    pub cosigned: Vec<Signed>,
+}
+
+/// Someone's signed act: who, and when (their clock, ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signed {
+    pub author: Author,
+    pub time_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriorAddendum {
+    pub author: Author,
+    pub time_ms: u64,
+    pub text: Option<String>,
+}
+
+/// An SR of the prior study on an archive, read as text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchiveSr {
+    pub archive: String,
+    pub series: String,
+    pub instance: String,
+    pub sop_class: String,
+    /// The document title (its root concept).
+    pub title: Option<String>,
+    /// Content Date (`YYYYMMDD`) and Time.
+    pub date: Option<String>,
+    pub time: Option<String>,
+    /// `COMPLETE` / `PARTIAL`, `VERIFIED` / `UNVERIFIED`, `PRELIMINARY` / `FINAL` as it says.
+    pub completion: Option<String>,
+    pub verification: Option<String>,
+    pub preliminary: Option<String>,
+    /// Its authors (Author Observer Sequence, Person Observer Names), as readers write names.
+    pub authors: Vec<String>,
+    pub verifiers: Vec<SrVerifier>,
+    pub manufacturer: Option<String>,
+    /// Its content tree flattened, in document order: depth, value type, concept, value.
+    pub lines: Vec<SrLine>,
+    /// How many other report instances (older SRs, PDFs) the archive holds for the study.
+    pub others: usize,
+}
+
+/// An Encapsulated PDF of the prior study on an archive, written to a file for the desktop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchivePdf {
+    pub archive: String,
+    pub series: String,
+    pub instance: String,
+    /// Document Title, else the concept it is filed under.
+    pub title: Option<String>,
+    /// Content Date (`YYYYMMDD`) and Time.
+    pub date: Option<String>,
+    pub time: Option<String>,
+    /// The PDF, in the home's [`PRIOR_REPORTS`] folder (named after its SOP Instance UID).
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub others: usize,
+}
+
+/// A folder for one fetch, removed with what it holds when dropped.
+struct Fetching(PathBuf);
+
+impl Fetching {
+    fn new(home: &Path) -> Result<Fetching> {
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let dir = home
+            .join(PRIOR_REPORTS)
+            .join(format!("fetch-{}", hex::encode(nonce)));
+        std::fs::create_dir_all(&dir)
+            .map_err(AppError::io(format!("creating {}", dir.display())))?;
+        Ok(Fetching(dir))
+    }
+}
+
+impl Drop for Fetching {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Home {
+    /// The report of `study` (a prior of the study being read): from this home's ledger when
+    /// it holds one, else the newest SR, else the newest Encapsulated PDF on the archive
+    /// (`archive`, else every configured one, in order), else none. An archive that fails is
+    /// named in the error; a hostile SR is refused with its reader's code.
+    pub fn prior_report(&self, study: &str, archive: Option<&str>) -> Result<PriorReport> {
+        countersign_pacs::check_uid(study).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let report = |found| PriorReport {
+            study: study.to_string(),
+            found,
+        };
+        if let Some(ledger) = self.ledger_prior(study)? {
+            return Ok(report(PriorFound::Ledger(Box::new(ledger))));
+        }
+        let archives = match archive {
+            Some(name) => vec![self.archive(name)?],
+            None => self.pacs_list()?,
+        };
+        let mut listed = Vec::new();
+        for config in archives {
+            let client = config.client()?;
+            let documents = client.documents(study).map_err(|e| config.error(e))?;
+            tracing::info!(archive = %config.name, documents = documents.len(), "prior reports listed");
+            listed.push((config, client, documents));
+        }
+        // An SR on any archive before a PDF on any: the SR is the report's text itself.
+        for kind in [DocumentKind::Sr, DocumentKind::Pdf] {
+            for (config, client, documents) in &listed {
+                let Some(newest) = documents.iter().find(|d| d.kind == kind) else {
+                    continue;
+                };
+                let others = documents.len() - 1;
+                let found = match kind {
+                    DocumentKind::Sr => PriorFound::ArchiveSr(
+                        self.archive_sr(config, client, study, newest, others)?,
+                    ),
+                    DocumentKind::Pdf => PriorFound::ArchivePdf(
+                        self.archive_pdf(config, client, study, newest, others)?,
+                    ),
+                };
+                return Ok(report(found));
+            }
+        }
+        Ok(report(PriorFound::None))
+    }
+
+    /// The most advanced of this home's reports on `study` (as [`Home::report_state`] picks),
+    /// in brief; reports moved to another patient's study are not this study's.
+    fn ledger_prior(&self, study: &str) -> Result<Option<LedgerPrior>> {
+        let summaries: Vec<_> = crate::reports::summaries_of_study(&self.store().db(), study)?
+            .into_iter()
+            .filter(|r| r.moved_to.is_none())
+            .collect();
+        let Some(chosen) = summaries
+            .iter()
+            .max_by_key(|r| rank(&state_name(&r.status)))
+            .map(|r| r.report)
+        else {
+            return Ok(None);
+        };
+        let view = self.report_show(chosen)?;
+        Ok(Some(ledger_brief(view, summaries.len() - 1)))
+    }
+
+    fn fetch(
+        &self,
+        config: &ArchiveConfig,
+        client: &Archive,
+        study: &str,
+        document: &DocumentMatch,
+    ) -> Result<Vec<u8>> {
+        let fetching = Fetching::new(self.dir())?;
+        let path = client
+            .fetch_instance(
+                study,
+                &document.series,
+                &document.instance,
+                &fetching.0,
+                MAX_DOCUMENT_BYTES,
+            )
+            .map_err(|e| config.error(e))?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(AppError::io(format!("reading {}", path.display())))?;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(config.error(PacsError::TooLarge {
+                what: format!("report instance {}", document.instance),
+                limit: MAX_DOCUMENT_BYTES,
+            }));
+        }
+        Ok(bytes)
+    }
+
+    fn archive_sr(
+        &self,
+        config: &ArchiveConfig,
+        client: &Archive,
+        study: &str,
+        document: &DocumentMatch,
+        others: usize,
+    ) -> Result<ArchiveSr> {
+        let bytes = self.fetch(config, client, study, document)?;
+        let doc = countersign_imaging::sr::read_sr_document(&bytes).map_err(|source| {
+            AppError::ArchiveSr {
+                archive: config.name.clone(),
+                instance: document.instance.clone(),
+                source,
+            }
+        })?;
+        check_same(config, study, document, &doc.study, &doc.sop_instance)?;
+        Ok(ArchiveSr {
+            archive: config.name.clone(),
+            series: document.series.clone(),
+            instance: doc.sop_instance,
+            sop_class: doc.sop_class,
+            title: doc.title,
+            date: doc.date,
+            time: doc.time,
+            completion: doc.completion,
+            verification: doc.verification,
+            preliminary: doc.preliminary,
+            authors: doc.authors,
+            verifiers: doc.verifiers,
+            manufacturer: doc.manufacturer,
+            lines: doc.lines,
+            others,
+        })
+    }
+
+    fn archive_pdf(
+        &self,
+        config: &ArchiveConfig,
+        client: &Archive,
+        study: &str,
+        document: &DocumentMatch,
+        others: usize,
+    ) -> Result<ArchivePdf> {
+        let bytes = self.fetch(config, client, study, document)?;
+        let pdf = read_encapsulated_pdf(&bytes).map_err(|why| {
+            config.error(PacsError::Malformed(format!(
+                "its Encapsulated PDF {} is not read: {why}",
+                document.instance
+            )))
+        })?;
+        check_same(config, study, document, &pdf.study, &pdf.sop_instance)?;
+        let folder = self.dir().join(PRIOR_REPORTS);
+        prune_old_pdfs(&folder);
+        // Named after the instance: the same prior asked again is the same file.
+        let path = folder.join(format!("{}.pdf", pdf.sop_instance));
+        let partial = folder.join(format!("{}.pdf.part", pdf.sop_instance));
+        write_private(&partial, &pdf.document)
+            .and_then(|_| std::fs::rename(&partial, &path))
+            .map_err(AppError::io(format!("writing {}", path.display())))?;
+        Ok(ArchivePdf {
+            archive: config.name.clone(),
+            series: document.series.clone(),
+            instance: pdf.sop_instance,
+            title: pdf.title,
+            date: pdf.date,
+            time: pdf.time,
+            path,
+            bytes: pdf.document.len() as u64,
+            others,
+        })
+    }
+}
+
+/// The report view in brief: each section's text, who wrote and co-signed the version it
+/// reads as, the sign-off in force, the addenda.
+fn ledger_brief(view: ReportView, other_reports: usize) -> LedgerPrior {
+    let sections = view
+        .sections
+        .into_iter()
+        .map(|s| {
+            let current = s
+                .current
+                .and_then(|id| s.versions.iter().find(|v| v.entry == id));
+            PriorSection {
+                written: current.map(|v| Signed {
+                    author: v.author.clone(),
+                    time_ms: v.time_ms,
+                }),
+                cosigned: current
+                    .map(|v| {
+                        v.cosigns
+                            .iter()
+                            .map(|c| Signed {
+                                author: c.author.clone(),
+                                time_ms: c.time_ms,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                name: s.name,
+                title: s.title,
+                text: s.text,
+            }
+        })
+        .collect();
+    LedgerPrior {
+        report: view.report,
+        status: view.status,
+        template: view.template,
+        template_title: view.template_title,
+        created_by: view.created_by,
+        created_ms: view.created_ms,
+        sections,
+        signoff: view.signoff.map(|s| Signed {
+            author: s.author,
+            time_ms: s.time_ms,
+        }),
+        addenda: view
+            .addenda
+            .into_iter()
+            .map(|a| PriorAddendum {
+                author: a.author,
+                time_ms: a.time_ms,
+                text: a.text,
+            })
+            .collect(),
+        unreadable: view.unreadable,
+        locked: view.locked,
+        restricted: view.restriction.is_some(),
+        other_reports,
+    }
+}
+
+/// What was fetched is the instance asked for, of the study asked for: an archive that sends
+/// another study's report would show it under the wrong images.
+fn check_same(
+    config: &ArchiveConfig,
+    study: &str,
+    document: &DocumentMatch,
+    got_study: &str,
+    got_instance: &str,
+) -> Result<()> {
+    if got_study != study {
+        return Err(AppError::SrWrongStudy(format!(
+            "archive {}: report instance {} is of study {got_study}, not of {study}: it is not shown",
+            config.name, document.instance
+        )));
+    }
+    if got_instance != document.instance {
+        return Err(config.error(PacsError::Malformed(format!(
+            "asked for instance {}, it sent {got_instance}",
+            document.instance
+        ))));
+    }
+    Ok(())
+}
+
+/// An Encapsulated PDF's document and what its wrapper says of it.
+#[derive(Debug)]
+struct EncapsulatedPdf {
+    study: String,
+    sop_instance: String,
+    title: Option<String>,
+    date: Option<String>,
+    time: Option<String>,
+    document: Vec<u8>,
+}
+
+/// Takes the PDF out of an Encapsulated PDF instance (after the imaging crate's pre-scan of
+/// the DICOM), checking that it is one and that the document starts as a PDF does. The PDF
+/// itself is not parsed.
+fn read_encapsulated_pdf(bytes: &[u8]) -> std::result::Result<EncapsulatedPdf, String> {
+    let object = countersign_imaging::open_bytes(bytes).map_err(|e| e.to_string())?;
+    let text = |tag: dicom_core::Tag| -> Option<String> {
+        object
+            .get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(MAX_TITLE_CHARS).collect())
+    };
+    let class = text(tags::SOP_CLASS_UID).unwrap_or_default();
+    if class != countersign_pacs::documents::ENCAPSULATED_PDF {
+        return Err(format!("its SOP Class is {class:?}, not Encapsulated PDF"));
+    }
+    if let Some(mime) = text(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT) {
+        if !mime.eq_ignore_ascii_case("application/pdf") {
+            return Err(format!("it encapsulates {mime:?}, not a PDF"));
+        }
+    }
+    let study = text(tags::STUDY_INSTANCE_UID).ok_or("it has no Study Instance UID")?;
+    let sop_instance = text(tags::SOP_INSTANCE_UID).ok_or("it has no SOP Instance UID")?;
+    countersign_pacs::check_uid(&sop_instance).map_err(|e| e.to_string())?;
+    let mut document = object
+        .get(tags::ENCAPSULATED_DOCUMENT)
+        .ok_or("it has no Encapsulated Document")?
+        .to_bytes()
+        .map_err(|e| format!("its Encapsulated Document is not bytes: {e}"))?
+        .into_owned();
+    // The value is padded to an even length; the length element says where the PDF ends.
+    if let Some(n) = text(tags::ENCAPSULATED_DOCUMENT_LENGTH).and_then(|n| n.parse::<usize>().ok())
+    {
+        if n <= document.len() {
+            document.truncate(n);
+        }
+    }
+    if !document.starts_with(b"%PDF-") {
+        return Err("its document does not start as a PDF does (%PDF-)".into());
+    }
+    let concept = object
+        .get(tags::CONCEPT_NAME_CODE_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|items| items.first())
+        .and_then(|item| item.get(tags::CODE_MEANING))
+        .and_then(|e| e.to_str().ok())
+        .map(|s| {
+            s.trim_end_matches(['\0', ' '])
+                .chars()
+                .take(MAX_TITLE_CHARS)
+                .collect()
+        });
+    Ok(EncapsulatedPdf {
+        study,
+        sop_instance,
+        title: text(tags::DOCUMENT_TITLE).or(concept),
+        date: text(tags::CONTENT_DATE),
+        time: text(tags::CONTENT_TIME),
+        document,
+    })
+}
+
+/// Writes a file only its owner may read (the home is already the owner's alone: a report
+/// names a patient, so its file says so itself too).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Removes the PDFs written more than a day ago, and fetch folders a crash left (best effort:
+/// the folder is a cache the desktop reads from, not a record).
+fn prune_old_pdfs(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > PDF_KEPT);
+        if old {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+    fn wrapped(class: &str, mime: &str, document: &[u8]) -> Vec<u8> {
+        let mut obj = InMemDicomObject::new_empty();
+        let mut put =
+            |tag, vr, v: &str| obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        put(tags::SOP_CLASS_UID, VR::UI, class);
+        put(tags::SOP_INSTANCE_UID, VR::UI, "2.25.5");
+        put(tags::STUDY_INSTANCE_UID, VR::UI, "2.25.9");
+        put(tags::DOCUMENT_TITLE, VR::ST, "CT report");
+        put(tags::CONTENT_DATE, VR::DA, "20240517");
+        put(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT, VR::LO, mime);
+        obj.put(DataElement::new(
+            tags::ENCAPSULATED_DOCUMENT_LENGTH,
+            VR::UL,
+            PrimitiveValue::from(document.len() as u32),
+        ));
+        let mut padded = document.to_vec();
+        if padded.len() % 2 == 1 {
+            padded.push(0);
+        }
+        obj.put(DataElement::new(
+            tags::ENCAPSULATED_DOCUMENT,
+            VR::OB,
+            PrimitiveValue::from(padded),
+        ));
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax("1.2.840.10008.1.2.1")
+                    .media_storage_sop_class_uid(class)
+                    .media_storage_sop_instance_uid("2.25.5"),
+            )
+            .unwrap();
+        let mut out = Vec::new();
+        file.write_all(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_pdf_is_taken_out_of_its_wrapper_and_nothing_else_is() {
+        let pdf = b"%PDF-1.4 odd!";
+        let got = read_encapsulated_pdf(&wrapped(
+            countersign_pacs::documents::ENCAPSULATED_PDF,
+            "application/pdf",
+            pdf,
+        ))
+        .unwrap();
+        // The padding byte is not part of the PDF.
+        assert_eq!(got.document, pdf);
+        assert_eq!(
+            (
+                got.study.as_str(),
+                got.title.as_deref(),
+                got.date.as_deref()
+            ),
+            ("2.25.9", Some("CT report"), Some("20240517"))
+        );
+        let not_pdf = wrapped(
+            countersign_pacs::documents::ENCAPSULATED_PDF,
+            "application/pdf",
+            b"<html>",
+        );
+        assert!(read_encapsulated_pdf(&not_pdf)
+            .unwrap_err()
+            .contains("%PDF-"));
+        let cda = wrapped(
+            countersign_pacs::documents::ENCAPSULATED_PDF,
+            "text/xml",
+            b"%PDF-",
+        );
+        assert!(read_encapsulated_pdf(&cda)
+            .unwrap_err()
+            .contains("text/xml"));
+        let image = wrapped("1.2.840.10008.5.1.4.1.1.2", "application/pdf", b"%PDF-");
+        assert!(read_encapsulated_pdf(&image)
+            .unwrap_err()
+            .contains("not Encapsulated PDF"));
+    }
+
+    #[test]
+    fn another_studys_or_instances_report_is_not_shown() {
+        let config = ArchiveConfig {
+            name: "orthanc".into(),
+            endpoint: ArchiveEndpoint::Dicomweb {
+                url: "http://127.0.0.1:1/dicom-web".into(),
+            },
+            timeout_s: DEFAULT_TIMEOUT_S,
+            store_back: false,
+        };
+        let asked = DocumentMatch {
+            kind: DocumentKind::Sr,
+            series: "2.25.2".into(),
+            instance: "2.25.3".into(),
+            sop_class: None,
+            date: None,
+            time: None,
+        };
+        assert!(check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.3").is_ok());
+        let err = check_same(&config, "2.25.1", &asked, "2.25.9", "2.25.3").unwrap_err();
+        assert_eq!(err.code(), "sr_wrong_study");
+        assert!(err.to_string().contains("archive orthanc"), "{err}");
+        let err = check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.4").unwrap_err();
+        assert_eq!(err.code(), "pacs_malformed");
+    }
+}
