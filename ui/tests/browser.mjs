@@ -1306,7 +1306,18 @@ await rampCheck("cpu");
   await page.keyboard.press("ArrowUp");
   const realigned = await priorAt(6);
   check(realigned.position === 6, `then current at 10 mm shows the prior at 5 mm's nearest, 6 mm (${realigned.position})`);
+  // Its report: none anywhere for this one; the MR prior's is the archive's SR, read as text.
+  await page.getByTestId("prior-report-none").waitFor();
+  check(true, "the prior's report: none here or on the archives, said so");
   await page.screenshot({ path: "test-results/priors.png" });
+  await page.getByTestId("open-priors").click();
+  await page.locator('[data-testid="prior-row"][data-study="2.25.7002"]').click();
+  await page.locator('[data-testid="prior-report"][data-source="archive-sr"]').waitFor();
+  const lines = await page.getByTestId("prior-report-line").allTextContents();
+  check(lines.length === 2 && lines[0].includes("No intracranial haemorrhage") && lines[1].includes("Normal MR brain"),
+    `the MR prior's report is the archive's SR, its text in order (${lines.join(" | ")})`);
+  check((await page.getByTestId("prior-report").textContent()).includes("Dr Outside Reader"), "with who wrote it");
+  await page.screenshot({ path: "test-results/priors-sr.png" });
   await page.getByTestId("close-prior").click();
   check((await page.getByTestId("prior-pane").count()) === 0 && (await page.locator("aside.provenance").count()) === 1,
     "Close prior: one viewport again, the provenance panel back");

@@ -151,6 +151,10 @@ async function priorBeside() {
     for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i]);
     return seen.size > 3 ? seen.size : null;`));
   check(drawn > 3, `the prior is drawn (${drawn} grey levels)`);
+  // Its report, asked of the app: none here or on the archive for this one, and said so.
+  const source = await until("the prior's report", () =>
+    run(`const r = document.querySelector('[data-testid="prior-report"]'); return r && r.dataset.source ? r.dataset.source : null;`));
+  check(source === "none", `under it, the prior's report as the app found it (${source})`);
   await writeFile(shot.replace(/\.png$/, "-prior.png"), await screenshot());
   try {
     execFileSync("import", ["-window", "root", shot.replace(/\.png$/, "-prior-xvfb.png")]);
