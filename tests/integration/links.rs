@@ -100,6 +100,8 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
         "0",
         "30",
         "30",
+        "50",
+        "60",
         "--at-char",
     ];
     let past_end = [&arrow[..], &["999"]].concat();
@@ -142,6 +144,11 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
     assert_eq!(links.len(), 3, "{links:#?}");
     assert_eq!(links[0]["section"], "findings");
     assert_eq!(links[1]["kind"], "arrow");
+    // Its tail as given (image pixels ×1000), after the tip.
+    assert_eq!(
+        links[1]["points"],
+        serde_json::json!([[30_000, 30_000], [50_000, 60_000]])
+    );
     assert_eq!(links[2]["section"], "impression");
     assert_eq!(links[2]["kind"], "key-image");
     // A marker with no link is refused, with its code.

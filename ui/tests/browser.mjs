@@ -1128,7 +1128,11 @@ await rampCheck("cpu");
   await findings.evaluate((el) => el.blur());
   await page.keyboard.press("a");
   await page.getByTestId("overlay-zoom").filter({ hasText: "arrow tool" }).waitFor();
-  await page.mouse.click(...at(0.5, 0.4));
+  // Pressed at the tip, dragged down and to the left: the tail starts there.
+  await page.mouse.move(...at(0.5, 0.4));
+  await page.mouse.down();
+  await page.mouse.move(...at(0.35, 0.7), { steps: 5 });
+  await page.mouse.up();
   await page.getByTestId("insert-arrow").click();
   await chip.nth(1).waitFor();
   check((await position.textContent()).includes("Image 2/2 · frame 2/3"), "inserting keeps the viewer on its frame");
@@ -1148,6 +1152,8 @@ await rampCheck("cpu");
   await position.filter({ hasText: "Image 2/2 · frame 2/3" }).waitFor();
   await annotation.and(page.locator('[data-kind="arrow"]')).waitFor();
   check((await annotation.locator("line").count()) === 3, "a link clicked in the provenance panel shows its arrow");
+  const shaft = await annotation.locator("line").first().evaluate((l) => ["x1", "y1", "x2", "y2"].map((a) => Number(l.getAttribute(a))));
+  check(shaft[0] < shaft[2] && shaft[1] > shaft[3], `its tail where it was dragged to, below and left of the tip (${shaft.map(Math.round).join(",")})`);
   await fromProvenance.filter({ hasText: "[fig 3] key image" }).last().click();
   await annotation.and(page.locator('[data-kind="key-image"]')).waitFor();
   check((await annotation.locator("rect").count()) === 1 && (await position.textContent()).includes("frame 2/3"),

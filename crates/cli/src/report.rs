@@ -261,11 +261,14 @@ fn link_target(
         (Some(m), None, None) => LinkTarget::Measurement {
             entry: entry_id(&m)?,
         },
-        (None, Some(a), None) if a.len() == 4 => LinkTarget::Arrow {
+        (None, Some(a), None) if a.len() == 4 || a.len() == 6 => LinkTarget::Arrow {
             image: a[0].clone(),
             frame: frame(&a[1])?,
             tip: [number("x", &a[2])?, number("y", &a[3])?],
-            tail: None,
+            tail: match (a.get(4), a.get(5)) {
+                (Some(x), Some(y)) => Some([number("tail x", x)?, number("tail y", y)?]),
+                _ => None,
+            },
         },
         (None, None, Some(k)) if k.len() == 2 => LinkTarget::KeyImage {
             image: k[0].clone(),
@@ -273,7 +276,7 @@ fn link_target(
         },
         _ => {
             return Err(AppError::InvalidInput(
-                "give one of --measurement ENTRY, --arrow IMAGE FRAME X Y, --key-image IMAGE FRAME"
+                "give one of --measurement ENTRY, --arrow IMAGE FRAME X Y [TAIL_X TAIL_Y], --key-image IMAGE FRAME"
                     .into(),
             ))
         }

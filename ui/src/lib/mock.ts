@@ -698,7 +698,7 @@ function linkInsert({ report: id, section, target, text, at }: LinkArgs) {
       label: `${(m.length / 1000).toFixed(1)} px (uncalibrated)`, measurement: m.entry };
   } else if (target.kind === "arrow") {
     link = { fig, kind: "arrow", study: r.study, series: "1", image: target.image, frame: target.frame,
-      points: [[Math.round(target.tip[0] * 1000), Math.round(target.tip[1] * 1000)]], label: "arrow" };
+      points: [target.tip, ...(target.tail ? [target.tail] : [])].map(([x, y]) => [Math.round(x * 1000), Math.round(y * 1000)]), label: "arrow" };
   } else {
     link = { fig, kind: "key-image", study: r.study, series: "1", image: target.image, frame: target.frame, label: "key image" };
   }

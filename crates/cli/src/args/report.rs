@@ -69,8 +69,9 @@ pub(crate) enum ReportCommand {
         /// The `measurement.add` entry to link (its image, frame and end points).
         #[arg(long, value_name = "ENTRY")]
         measurement: Option<String>,
-        /// An arrow's tip on a frame, in image pixels (column, row).
-        #[arg(long, num_args = 4, value_names = ["IMAGE", "FRAME", "X", "Y"])]
+        /// An arrow's tip on a frame, in image pixels (column, row), and where its tail starts
+        /// (TAIL_X TAIL_Y; up and to the left of the tip when not given).
+        #[arg(long, num_args = 4..=6, value_names = ["IMAGE", "FRAME", "X", "Y", "TAIL_X", "TAIL_Y"])]
         arrow: Option<Vec<String>>,
         /// A whole frame as a key image.
         #[arg(long, num_args = 2, value_names = ["IMAGE", "FRAME"])]
