@@ -75,6 +75,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         crate::pacs::worklist,
         crate::pacs::priors,
         crate::pacs::prior_report,
+        crate::pacs::open_prior_pdf,
         crate::pacs::retrieve,
         crate::pacs::deliveries,
         crate::pacs::demo_archive_status,

@@ -39,9 +39,16 @@ pub struct Archives {
     /// Stopped (Orthanc killed) when taken out and dropped: on a new start, when the window is
     /// destroyed, and when the app exits.
     demo: Mutex<Option<DemoArchive>>,
+    /// The program a prior's PDF report is handed to (`xdg-open` unless a test sets another).
+    opener: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl Archives {
+    /// Hands PDFs to `program` instead of `xdg-open` (tests: a script that records what it got).
+    pub fn set_opener(&self, program: std::path::PathBuf) {
+        let _ = self.opener.set(program);
+    }
+
     /// Stops the demo archive, if it runs.
     pub fn stop_demo(&self) {
         let demo = self.demo.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -284,6 +291,42 @@ pub(crate) async fn prior_report<R: Runtime>(
         bounded("the study", &study)?;
         bounded("the archive", archive.as_deref().unwrap_or(""))?;
         h.prior_report(&study, archive.as_deref())
+    })
+    .await
+}
+
+/// Opens a prior's PDF report, saved by `prior_report` under its SOP Instance UID, in the
+/// system's PDF viewer (`xdg-open`): the webview names the instance, never a path, so it cannot
+/// have any other file opened. Answers once the opener has taken it (its exit status).
+#[tauri::command]
+pub(crate) async fn open_prior_pdf<R: Runtime>(app: AppHandle<R>, instance: String) -> Reply<()> {
+    let opener = app
+        .state::<Archives>()
+        .opener
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "xdg-open".into());
+    on_own_handle(app, move |h| {
+        bounded("the instance", &instance)?;
+        let path = h.prior_report_pdf(&instance)?;
+        let context = || format!("opening the PDF with {}", opener.display());
+        let status = std::process::Command::new(&opener)
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| AppError::Io {
+                context: context(),
+                source: e,
+            })?;
+        if !status.success() {
+            return Err(AppError::Io {
+                context: context(),
+                source: std::io::Error::other(format!("it exited with {status}")),
+            });
+        }
+        Ok(())
     })
     .await
 }

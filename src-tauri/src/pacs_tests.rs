@@ -390,3 +390,55 @@ fn an_addendum_signed_in_the_desktop_is_stored_back_to_the_archive_by_itself() {
     assert!(delivered["sop_instance"].is_string(), "{delivered}");
     harness.json("demo_archive_stop", json!({}));
 }
+
+/// A prior's PDF report is opened by its SOP Instance UID: the file `prior_report` saved goes to
+/// the system's opener (here a script recording what it was given); a UID with a path in it, a
+/// PDF never fetched, and a link planted in its place are refused, and nothing is opened.
+#[test]
+fn a_prior_pdf_is_opened_by_its_instance_never_by_a_path() {
+    use std::os::unix::fs::PermissionsExt;
+    use tauri::Manager;
+    let dir = tempfile::tempdir().unwrap();
+    let harness = Harness::new(Desk::open(dir.path().join("home")));
+    let record = dir.path().join("opened.txt");
+    let opener = dir.path().join("opener.sh");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o700)).unwrap();
+    harness
+        .app
+        .state::<crate::pacs::Archives>()
+        .set_opener(opener);
+    let saved = dir.path().join("home/prior-reports");
+    std::fs::create_dir_all(&saved).unwrap();
+    std::fs::write(saved.join("2.25.42.pdf"), b"%PDF-1.4\n").unwrap();
+
+    harness.json("open_prior_pdf", json!({ "instance": "2.25.42" }));
+    let opened = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(opened.trim(), saved.join("2.25.42.pdf").to_str().unwrap());
+
+    for (instance, code) in [
+        ("../../etc/passwd", "invalid_input"),
+        ("2.25.43", "not_found"),
+        ("2.25.44", "not_found"),
+    ] {
+        if instance == "2.25.44" {
+            std::os::unix::fs::symlink("/etc/hostname", saved.join("2.25.44.pdf")).unwrap();
+        }
+        let err = harness
+            .call("open_prior_pdf", json!({ "instance": instance }))
+            .unwrap_err();
+        assert_eq!(err["code"], code, "{instance}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        opened,
+        "nothing else opened"
+    );
+}

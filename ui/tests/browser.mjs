@@ -1312,9 +1312,12 @@ await rampCheck("cpu");
   await page.keyboard.press("ArrowUp");
   const realigned = await priorAt(6);
   check(realigned.position === 6, `then current at 10 mm shows the prior at 5 mm's nearest, 6 mm (${realigned.position})`);
-  // Its report: none anywhere for this one; the MR prior's is the archive's SR, read as text.
-  await page.getByTestId("prior-report-none").waitFor();
-  check(true, "the prior's report: none here or on the archives, said so");
+  // Its report: the archive's PDF, saved in the home, opened by its instance (never a path);
+  // the MR prior's is the archive's SR, read as text.
+  await page.getByTestId("prior-report-pdf").waitFor();
+  await page.getByTestId("open-prior-pdf").click();
+  await page.waitForFunction(() => (window.openedPdfs ?? []).length === 1);
+  check((await page.evaluate(() => window.openedPdfs.join())) === "2.25.7004.9.1", "the prior's PDF report opens by its SOP Instance UID");
   await page.screenshot({ path: "test-results/priors.png" });
   await page.getByTestId("open-priors").click();
   await page.locator('[data-testid="prior-row"][data-study="2.25.7002"]').click();

@@ -961,6 +961,9 @@ export const api = {
    *  else every configured one), else none. */
   priorReport: (study: string, archive: string | null = null) =>
     call<PriorReport>("prior_report", { study, archive }),
+  /** Opens a prior's PDF report (saved by `priorReport`, named by its SOP Instance UID) in the
+   *  system's PDF viewer. */
+  openPriorPdf: (instance: string) => call<null>("open_prior_pdf", { instance }),
   demoArchiveStatus: () => call<DemoArchiveStatus>("demo_archive_status"),
   /** Starts a local Orthanc seeded with phantom studies, added as the archive `demo`. */
   demoArchiveStart: () => call<DemoArchiveSummary>("demo_archive_start"),

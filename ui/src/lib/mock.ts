@@ -578,7 +578,8 @@ function mockPriors(uid: string) {
 const spacingOf: Record<string, number> = { "2.25.7001": 10, "2.25.7004": 3 };
 
 // --- A prior's report, as the app finds it: this home's own report on the study (the furthest
-// read), else the archive's SR (the worklist patient's prior MR, 2.25.7002) or PDF (2.25.7003),
+// read), else the archive's SR (the worklist patient's prior MR, 2.25.7002) or PDF (its prior
+// CT, 2.25.7004),
 // else none; the down `legacy` archive is named in its error.
 const RANK: Record<string, number> = { conflict: 6, amended: 5, final: 4, preliminary: 3, withdrawn: 2, draft: 1 };
 
@@ -618,10 +619,10 @@ function mockPriorReport(uid: string, archive: string | null): PriorReport {
       others: 1,
     };
   }
-  if (uid === "2.25.7003") {
+  if (uid === "2.25.7004") {
     return {
-      study: uid, source: "archive-pdf", archive: "orthanc", series: "2.25.7003.9", instance: "2.25.7003.9.1",
-      title: "US abdomen report", date: "20260215", time: "090000", path: "/mock/home/prior-reports/2.25.7003.9.1.pdf",
+      study: uid, source: "archive-pdf", archive: "orthanc", series: "2.25.7004.9", instance: "2.25.7004.9.1",
+      title: "CT chest report", date: "20250301", time: "090000", path: "/mock/home/prior-reports/2.25.7004.9.1.pdf",
       bytes: 48213, others: 0,
     };
   }
@@ -1021,6 +1022,9 @@ export function installMocks() {
         return mockRetrieve(a.archive, a.study);
       case "priors":
         return mockPriors(a.study);
+      case "open_prior_pdf":
+        (window as unknown as { openedPdfs?: string[] }).openedPdfs = [...((window as unknown as { openedPdfs?: string[] }).openedPdfs ?? []), String(a.instance)];
+        return null;
       case "prior_report":
         return mockPriorReport(a.study, a.archive ?? null);
       case "deliveries":

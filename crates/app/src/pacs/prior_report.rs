@@ -172,6 +172,24 @@ impl Drop for Fetching {
 }
 
 impl Home {
+    /// The file of a prior's PDF report `prior_report` saved (by its SOP Instance UID, never a
+    /// path from the caller): for the desktop to hand to the system's PDF viewer. `not_found`
+    /// once it has been pruned (a day after) or if it was never fetched, and for anything there
+    /// that is not a plain file (a link planted in the home is not followed).
+    pub fn prior_report_pdf(&self, instance: &str) -> Result<std::path::PathBuf> {
+        countersign_pacs::check_uid(instance).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        let path = self
+            .dir()
+            .join(PRIOR_REPORTS)
+            .join(format!("{instance}.pdf"));
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_file() => Ok(path),
+            _ => Err(AppError::NotFound {
+                what: format!("the saved PDF report {instance} (ask for the prior's report again)"),
+            }),
+        }
+    }
+
     /// The report of `study` (a prior of the study being read): from this home's ledger when
     /// it holds one, else the newest SR, else the newest Encapsulated PDF on the archive
     /// (`archive`, else every configured one, in order), else none. An archive that fails is
