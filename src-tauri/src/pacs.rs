@@ -45,7 +45,8 @@ pub struct Archives {
 
 impl Archives {
     /// Hands PDFs to `program` instead of `xdg-open` (tests: a script that records what it got).
-    pub fn set_opener(&self, program: std::path::PathBuf) {
+    #[cfg(test)]
+    pub(crate) fn set_opener(&self, program: std::path::PathBuf) {
         let _ = self.opener.set(program);
     }
 
