@@ -1091,10 +1091,22 @@ await rampCheck("cpu");
   const box = await canvas.boundingBox();
   const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];
   await page.keyboard.press("l");
-  await page.mouse.move(...at(0.4, 0.5));
-  await page.mouse.down();
-  await page.mouse.move(...at(0.6, 0.5), { steps: 4 });
-  await page.mouse.up();
+  const drawLength = async () => {
+    await page.mouse.move(...at(0.4, 0.5));
+    await page.mouse.down();
+    await page.mouse.move(...at(0.6, 0.5), { steps: 4 });
+    await page.mouse.up();
+    await page.getByTestId("sign-measurement").waitFor();
+  };
+  // A length drawn, then another frame shown: dropped, never signed against the frame on
+  // screen (a prior's follow can move this viewport without the reader touching it).
+  await drawLength();
+  await page.keyboard.press("ArrowLeft");
+  await position.filter({ hasText: "frame 1/3" }).waitFor();
+  check((await page.getByTestId("sign-measurement").count()) === 0, "a length not yet signed is dropped when another frame is shown");
+  await page.keyboard.press("ArrowRight");
+  await position.filter({ hasText: "frame 2/3" }).waitFor();
+  await drawLength();
   await page.getByTestId("sign-measurement").click();
   await page.getByTestId("insert-measurement").first().waitFor();
   const findings = page.getByTestId("section-findings").locator("textarea");
@@ -1307,11 +1319,14 @@ await rampCheck("cpu");
   const moved = await priorAt(15);
   check(moved.position === 15, `keys scroll the viewport clicked: the prior at 15 mm (${moved.position})`);
   await page.getByTestId("realign").click();
-  check((await page.getByTestId("offset").textContent()).includes("-5.0"), `Re-align keeps the offset (${await page.getByTestId("offset").textContent()})`);
+  // The current study followed the prior back (15 mm: its 10 mm slice, the nearer of a tie):
+  // Re-align takes the two slices on screen now, 15 − 10 mm.
+  check((await page.getByTestId("offset").textContent()).includes("5.0") && !(await page.getByTestId("offset").textContent()).includes("-"),
+    `Re-align keeps the offset between the slices on screen (${await page.getByTestId("offset").textContent()})`);
   await currentPane.getByTestId("viewer-canvas").click({ position: { x: 20, y: 20 } });
   await page.keyboard.press("ArrowUp");
   const realigned = await priorAt(6);
-  check(realigned.position === 6, `then current at 10 mm shows the prior at 5 mm's nearest, 6 mm (${realigned.position})`);
+  check(realigned.position === 6, `then current at 0 mm shows the prior at 5 mm's nearest, 6 mm (${realigned.position})`);
   // Its report: the archive's PDF, saved in the home, opened by its instance (never a path);
   // the MR prior's is the archive's SR, read as text.
   await page.getByTestId("prior-report-pdf").waitFor();
@@ -1326,6 +1341,7 @@ await rampCheck("cpu");
   check(lines.length === 2 && lines[0].includes("No intracranial haemorrhage") && lines[1].includes("Normal MR brain"),
     `the MR prior's report is the archive's SR, its text in order (${lines.join(" | ")})`);
   check((await page.getByTestId("prior-report").textContent()).includes("Dr Outside Reader"), "with who wrote it");
+  check((await page.getByTestId("prior-report-others").textContent()).includes("1 other report"), "and the other reports the archive holds on it");
   await page.screenshot({ path: "test-results/priors-sr.png" });
   await page.getByTestId("close-prior").click();
   check((await page.getByTestId("prior-pane").count()) === 0 && (await page.locator("aside.provenance").count()) === 1,

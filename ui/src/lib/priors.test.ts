@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ImageRef } from "./api";
-import { alignOffset, nearestSlice, unsyncable } from "./priors";
+import { alignOffset, farNote, nearestSlice, unsyncable } from "./priors";
 
 const slice = (series: string, position: number | null, plane: string | null = "axial"): ImageRef => ({
   sha256: `${series}-${position}`, series, series_description: null, instance_number: null, frames: 1, plane, position,
@@ -36,8 +36,12 @@ describe("a prior scrolled by position", () => {
   it("does not follow across planes or without positions, and says why", () => {
     expect(nearestSlice(prior, 10, at(30))).toBe(10);
     expect(unsyncable(prior, 10, at(30))).toBe("axial beside coronal");
-    expect(unsyncable(prior, 3, at(null))).toBe("the other image has no position");
-    expect(unsyncable([slice("x", null)], 0, at(3))).toBe("this image has no position");
+    expect(unsyncable(prior, 3, at(null))).toBe("the other image has no slice geometry");
+    expect(unsyncable([slice("x", null)], 0, at(3))).toBe("this image has no slice geometry");
+    // A Slice Location without a plane (indexed before positions were) is not compared.
+    expect(unsyncable([slice("x", 3, null)], 0, at(3))).toBe("this image has no slice geometry");
+    expect(nearestSlice([slice("x", 0, null), slice("x", 3, null)], 0, at(3))).toBe(0);
+    expect(unsyncable(prior, 3, at(3, null))).toBe("the other image has no slice geometry");
     expect(unsyncable(prior, 3, at(30))).toBeNull();
   });
 
@@ -46,5 +50,12 @@ describe("a prior scrolled by position", () => {
     expect(offset).toBe(-88);
     expect(nearestSlice(prior, 0, at(110), offset)).toBe(4); // 22 mm → 20 mm
     expect(alignOffset(null, at(3))).toBe(0);
+  });
+
+  it("says so when the nearest slice is not the same anatomy (beyond the prior's reach)", () => {
+    expect(farNote(prior, 8, at(41))).toBeNull(); // 1 mm from its last slice
+    expect(farNote(prior, 8, at(48))).toBe("the nearest slice here is 8.0 mm away");
+    expect(farNote(prior, 0, at(-3), 0)).toBeNull();
+    expect(farNote(prior, 4, at(30), -10)).toBeNull(); // 20 mm with the offset: itself
   });
 });

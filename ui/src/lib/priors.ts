@@ -24,10 +24,30 @@ export interface SharedWindow {
 export function unsyncable(images: ImageRef[], at: number, to: SliceAt): string | null {
   const here = images[at];
   if (!here) return "no image";
-  if (to.position === null) return "the other image has no position";
-  if (here.position === null) return "this image has no position";
-  if (to.plane && here.plane && to.plane !== here.plane) return `${to.plane} beside ${here.plane}`;
+  // Without a plane the position is a Slice Location (an image indexed before positions were,
+  // or a file without a trustworthy orientation): its origin and sign are the vendor's, not
+  // comparable with a position along a normal.
+  if (to.position === null || !to.plane) return "the other image has no slice geometry";
+  if (here.position === null || !here.plane) return "this image has no slice geometry";
+  if (to.plane !== here.plane) return `${to.plane} beside ${here.plane}`;
+  if (to.plane === "oblique") return "oblique planes are not compared";
   return null;
+}
+
+/** Says so when the slice `images[at]` is far from `to` (+ `offset`): further than one and a
+ *  half of its series' slice spacings (or 10 mm for a single slice) — the other study does not
+ *  reach that far, or has not arrived yet, and its end slice is not the same anatomy. */
+export function farNote(images: ImageRef[], at: number, to: SliceAt, offset = 0): string | null {
+  const here = images[at];
+  if (!here || here.position === null || to.position === null) return null;
+  const positions = images
+    .filter((i) => i.series === here.series && i.position !== null)
+    .map((i) => i.position as number)
+    .sort((a, b) => a - b);
+  const gaps = positions.slice(1).map((p, i) => p - positions[i]).filter((g) => g > 0).sort((a, b) => a - b);
+  const spacing = gaps.length ? gaps[Math.floor(gaps.length / 2)] : 10 / 1.5;
+  const distance = Math.abs(here.position - (to.position + offset));
+  return distance > 1.5 * spacing ? `the nearest slice here is ${distance.toFixed(1)} mm away` : null;
 }
 
 /**
@@ -42,8 +62,7 @@ export function nearestSlice(images: ImageRef[], at: number, to: SliceAt, offset
   let best = at;
   let bestDistance = Infinity;
   images.forEach((image, i) => {
-    if (image.series !== series || image.position === null) return;
-    if (image.plane && to.plane && image.plane !== to.plane) return;
+    if (image.series !== series || image.position === null || image.plane !== to.plane) return;
     const distance = Math.abs(image.position - target);
     if (distance < bestDistance) {
       best = i;
