@@ -284,14 +284,15 @@ pub(crate) async fn prior_report<R: Runtime>(
     app: AppHandle<R>,
     study: String,
     archive: Option<String>,
+    patient_id: Option<String>,
 ) -> Reply<PriorReport> {
-    let archive = archive
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
+    let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let (archive, patient_id) = (given(archive), given(patient_id));
     on_own_handle(app, move |h| {
         bounded("the study", &study)?;
         bounded("the archive", archive.as_deref().unwrap_or(""))?;
-        h.prior_report(&study, archive.as_deref())
+        bounded("the Patient ID", patient_id.as_deref().unwrap_or(""))?;
+        h.prior_report(&study, archive.as_deref(), patient_id.as_deref())
     })
     .await
 }

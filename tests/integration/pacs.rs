@@ -609,6 +609,36 @@ fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_
             .len(),
         5
     );
+    // A study the archive files under this patient that this home holds under another (one
+    // side mis-keyed): not listed, so the other patient's images never open beside these.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let misfiled_here = phantom_study(dir.path(), "pacs priors misfiled", "20230101", &[1, 2, 3]);
+    let misfiled_there = phantom_study(elsewhere.path(), "pacs priors misfiled", "20230101", &[]);
+    assert_eq!(misfiled_here.study, misfiled_there.study);
+    for f in &misfiled_there.files {
+        orthanc.upload(f);
+    }
+    let listed = |home: &Home| -> Vec<String> {
+        home.ok(&["priors", "--study", current, "--pacs", "orthanc"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["study"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        listed(&home).contains(&misfiled_there.study),
+        "listed while not held here"
+    );
+    home.ok(&[
+        "import",
+        misfiled_here.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    assert!(
+        !listed(&home).contains(&misfiled_there.study),
+        "held here under another patient: not listed"
+    );
+
     let lone = attending();
     lone.ok(&[
         "import",
@@ -1448,6 +1478,16 @@ fn a_prior_report_comes_from_the_ledger_else_an_sr_else_a_pdf_on_the_archive() {
         .filter(|p| p.extension().is_none_or(|e| e != "pdf"))
         .collect();
     assert_eq!(left, Vec::<PathBuf>::new());
+    // The fetched PDFs name the patient: erasing the patient here drops them with the rest.
+    assert!(!crate::common::every_file(&home.dir.join("prior-reports")).is_empty());
+    home.ok(&[
+        "erase",
+        "--patient",
+        PATIENT,
+        "--basis",
+        "GDPR Art. 17(1)(a)",
+    ]);
+    assert!(!home.dir.join("prior-reports").exists());
 }
 
 /// An SR whose content nests `depth` containers deep with `items` TEXT items at the bottom,
@@ -1589,4 +1629,57 @@ fn a_prior_report_hostile_sr_or_archive_down_gets_a_clear_error_naming_the_archi
     let prior = home.ok(&["prior-report", "--study", &deep.study, "--pacs", "down"]);
     assert_eq!(prior["source"], "ledger", "{prior}");
     assert_eq!(prior["status"], "draft");
+}
+
+/// The archive files one Study Instance UID under two patients (a mis-keyed study): the other
+/// patient's SR must never be shown as this prior's report. With the prior's Patient ID given
+/// (as the desktop gives it), an SR filed under another is refused `wrong_patient`; with none
+/// given and the study not here, whose report it is cannot be told, and nothing is shown.
+#[test]
+fn a_prior_report_filed_under_another_patient_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "prior report mixed", "20240517", &[]);
+    let orthanc = Orthanc::start();
+    for f in &study.files {
+        orthanc.upload(f);
+    }
+    let url = orthanc.dicomweb_url();
+    let (sr, _) = another_departments_report(&url, &study.study, dir.path());
+    // The same SR, refiled under another patient; the one filed under this patient withheld.
+    let status = std::process::Command::new("dcmodify")
+        .args([
+            "-nb",
+            "-m",
+            "(0010,0020)=SOMEONE-ELSE",
+            "-m",
+            "(0010,0010)=Else^Someone",
+        ])
+        .arg(&sr)
+        .status()
+        .expect("dcmodify (DCMTK) is installed by make test");
+    assert!(status.success());
+    orthanc.upload(&sr);
+
+    let home = attending();
+    home.ok(&["pacs", "add", "orthanc", "--dicomweb", &url]);
+    let given = home.run(&[
+        "prior-report",
+        "--study",
+        &study.study,
+        "--patient-id",
+        PATIENT,
+    ]);
+    assert_eq!(given.error_code(), "wrong_patient", "{}", given.stderr);
+    assert!(given.stderr.contains("another patient"), "{}", given.stderr);
+    assert!(
+        !given.stderr.contains("SOMEONE-ELSE"),
+        "names no Patient ID: {}",
+        given.stderr
+    );
+    let unknown = home.run(&["prior-report", "--study", &study.study]);
+    assert_eq!(unknown.error_code(), "wrong_patient", "{}", unknown.stderr);
+    // Here under this patient: the archive's other-patient SR is refused the same way.
+    home.ok(&["import", study.files[0].parent().unwrap().to_str().unwrap()]);
+    let here = home.run(&["prior-report", "--study", &study.study]);
+    assert_eq!(here.error_code(), "wrong_patient", "{}", here.stderr);
 }

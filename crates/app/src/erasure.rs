@@ -277,6 +277,19 @@ pub(crate) fn after_commit(home: &Home) -> Result<()> {
         }
         db.forget_erased_image(&sha)?;
     }
+    // Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept
+    // only for reading, and which patient each names is not indexed: an erasure drops them all
+    // (the next prior asked for fetches its own again).
+    let fetched = home.dir().join(crate::pacs::PRIOR_REPORTS);
+    match std::fs::remove_dir_all(&fetched) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(AppError::io(
+                "deleting the prior reports fetched from archives",
+            )(e))
+        }
+    }
     if !home.store().truncate_wal()? {
         tracing::warn!(
             "the WAL could not be truncated now (another connection reads): older pages stay \

@@ -202,6 +202,11 @@ pub(crate) enum HomeCommand {
         /// Only this archive (default: every configured archive, in order).
         #[arg(long, value_name = "NAME")]
         pacs: Option<String>,
+        /// The prior's patient, as `priors` lists it (default: the patient this home's images of
+        /// the study name, else the one the archive files it under): a report of another
+        /// patient is refused.
+        #[arg(long, value_name = "ID")]
+        patient_id: Option<String>,
     },
     /// Reports sent to archives on sign-off (store-back): delivered or failed, most recent
     /// first; --retry tries the failed ones again.

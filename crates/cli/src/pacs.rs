@@ -150,9 +150,13 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .join("\n");
             Output::new(&priors, text)
         }
-        HomeCommand::PriorReport { study, pacs } => {
-            let prior = home.prior_report(&study, pacs.as_deref())?;
-            let text = prior_report_text(&prior);
+        HomeCommand::PriorReport {
+            study,
+            pacs,
+            patient_id,
+        } => {
+            let prior = home.prior_report(&study, pacs.as_deref(), patient_id.as_deref())?;
+            let text = printable(&prior_report_text(&prior));
             Output::new(&prior, text)
         }
         HomeCommand::Deliver { report, pacs } => {
@@ -239,6 +243,21 @@ pub(crate) fn store_back(home: &mut Home, report: countersign_app::ledger::Entry
 }
 
 /// A prior's report for a terminal: where it came from, who signed it, then its text.
+/// Text an archive wrote, made safe for a terminal: a control character other than a line
+/// break (an escape sequence could move the cursor and rewrite the lines above, such as who
+/// verified the report) is shown as `\u{..}`, never sent to the terminal as is.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
     use countersign_app::pacs::PriorFound;
     use std::fmt::Write;
@@ -357,4 +376,19 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    /// An archive's SR text carrying an escape sequence (clear the line, move up) reaches the
+    /// terminal escaped.
+    #[test]
+    fn archive_text_with_escape_sequences_is_printed_escaped() {
+        let shown = super::printable("Normal.\u{1b}[2K\u{1b}[1Averified by Dr X\nnext\u{7}");
+        assert_eq!(
+            shown,
+            "Normal.\\u{1b}[2K\\u{1b}[1Averified by Dr X\nnext\\u{7}"
+        );
+        assert!(!shown.contains('\u{1b}'));
+    }
 }

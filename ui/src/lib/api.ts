@@ -959,8 +959,8 @@ export const api = {
   onRetrieveProgress,
   /** The report of a prior `study`: this home's own, else the archive's SR or PDF (`archive`,
    *  else every configured one), else none. */
-  priorReport: (study: string, archive: string | null = null) =>
-    call<PriorReport>("prior_report", { study, archive }),
+  priorReport: (study: string, archive: string | null = null, patientId: string | null = null) =>
+    call<PriorReport>("prior_report", { study, archive, patientId }),
   /** Opens a prior's PDF report (saved by `priorReport`, named by its SOP Instance UID) in the
    *  system's PDF viewer. */
   openPriorPdf: (instance: string) => call<null>("open_prior_pdf", { instance }),

@@ -194,8 +194,21 @@ impl Home {
     /// it holds one, else the newest SR, else the newest Encapsulated PDF on the archive
     /// (`archive`, else every configured one, in order), else none. An archive that fails is
     /// named in the error; a hostile SR is refused with its reader's code.
-    pub fn prior_report(&self, study: &str, archive: Option<&str>) -> Result<PriorReport> {
+    ///
+    /// An archive may file one Study Instance UID under two patients: a report from it must be
+    /// of `patient_id` (the prior's patient, as `priors` lists it), else of the patient this
+    /// home's images of the study name; one of another patient is refused (`wrong_patient`),
+    /// never shown under these images. With neither known, an archive's report is not shown.
+    pub fn prior_report(
+        &self,
+        study: &str,
+        archive: Option<&str>,
+        patient_id: Option<&str>,
+    ) -> Result<PriorReport> {
         countersign_pacs::check_uid(study).map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        // Fetched PDFs are kept a day for the viewer to open: pruned on every ask, not only
+        // when another PDF is fetched.
+        prune_old_pdfs(&self.dir().join(PRIOR_REPORTS));
         let report = |found| PriorReport {
             study: study.to_string(),
             found,
@@ -203,9 +216,59 @@ impl Home {
         if let Some(ledger) = self.ledger_prior(study)? {
             return Ok(report(PriorFound::Ledger(Box::new(ledger))));
         }
+        let local = self
+            .store()
+            .db()
+            .study_head(study)?
+            .and_then(|(first, _)| first.patient_id);
+        let patient = match (patient_id, local) {
+            (Some(given), Some(here)) if given != here => {
+                return Err(AppError::WrongPatient(format!(
+                    "study {study} is filed here under another Patient ID than the one given: \
+                     whose report to show cannot be told"
+                )))
+            }
+            (Some(given), _) => Some(given.to_string()),
+            (None, Some(here)) => Some(here),
+            (None, None) => None,
+        };
         let archives = match archive {
             Some(name) => vec![self.archive(name)?],
             None => self.pacs_list()?,
+        };
+        // Not given and not here: the one Patient ID the archives file the study under.
+        let patient = match patient {
+            Some(p) => p,
+            None => {
+                let mut ids = std::collections::BTreeSet::new();
+                for config in &archives {
+                    let query = StudyQuery {
+                        study: Some(study.to_string()),
+                        limit: 16,
+                        ..Default::default()
+                    };
+                    for m in config
+                        .client()?
+                        .search(&query)
+                        .map_err(|e| config.error(e))?
+                    {
+                        if m.study == study {
+                            ids.extend(m.patient_id);
+                        }
+                    }
+                }
+                if ids.len() > 1 {
+                    return Err(AppError::WrongPatient(format!(
+                        "study {study} is filed under {} different Patient IDs: whose report \
+                         to show cannot be told (give --patient-id)",
+                        ids.len()
+                    )));
+                }
+                match ids.into_iter().next() {
+                    Some(id) => id,
+                    None => return Ok(report(PriorFound::None)),
+                }
+            }
         };
         let mut listed = Vec::new();
         for config in archives {
@@ -222,12 +285,20 @@ impl Home {
                 };
                 let others = documents.len() - 1;
                 let found = match kind {
-                    DocumentKind::Sr => PriorFound::ArchiveSr(
-                        self.archive_sr(config, client, study, newest, others)?,
-                    ),
-                    DocumentKind::Pdf => PriorFound::ArchivePdf(
-                        self.archive_pdf(config, client, study, newest, others)?,
-                    ),
+                    DocumentKind::Sr => PriorFound::ArchiveSr(self.archive_sr(
+                        config,
+                        client,
+                        (study, &patient),
+                        newest,
+                        others,
+                    )?),
+                    DocumentKind::Pdf => PriorFound::ArchivePdf(self.archive_pdf(
+                        config,
+                        client,
+                        (study, &patient),
+                        newest,
+                        others,
+                    )?),
                 };
                 return Ok(report(found));
             }
@@ -287,7 +358,7 @@ impl Home {
         &self,
         config: &ArchiveConfig,
         client: &Archive,
-        study: &str,
+        (study, patient): (&str, &str),
         document: &DocumentMatch,
         others: usize,
     ) -> Result<ArchiveSr> {
@@ -300,6 +371,7 @@ impl Home {
             }
         })?;
         check_same(config, study, document, &doc.study, &doc.sop_instance)?;
+        check_patient(config, patient, document, doc.patient_id.as_deref())?;
         Ok(ArchiveSr {
             archive: config.name.clone(),
             series: document.series.clone(),
@@ -323,7 +395,7 @@ impl Home {
         &self,
         config: &ArchiveConfig,
         client: &Archive,
-        study: &str,
+        (study, patient): (&str, &str),
         document: &DocumentMatch,
         others: usize,
     ) -> Result<ArchivePdf> {
@@ -335,6 +407,7 @@ impl Home {
             )))
         })?;
         check_same(config, study, document, &pdf.study, &pdf.sop_instance)?;
+        check_patient(config, patient, document, pdf.patient_id.as_deref())?;
         let folder = self.dir().join(PRIOR_REPORTS);
         prune_old_pdfs(&folder);
         // Named after the instance: the same prior asked again is the same file.
@@ -441,10 +514,36 @@ fn check_same(
     Ok(())
 }
 
+/// A report from the archive must be filed under the prior's patient: one Study Instance UID
+/// under two patients on the archive must never put the other's report under these images.
+/// The message names neither Patient ID.
+fn check_patient(
+    config: &ArchiveConfig,
+    patient: &str,
+    document: &DocumentMatch,
+    got: Option<&str>,
+) -> Result<()> {
+    if got == Some(patient) {
+        return Ok(());
+    }
+    Err(AppError::WrongPatient(format!(
+        "archive {}: report instance {} is filed under {} than the study's patient: it is not \
+         shown",
+        config.name,
+        document.instance,
+        if got.is_some() {
+            "another patient"
+        } else {
+            "no Patient ID"
+        }
+    )))
+}
+
 /// An Encapsulated PDF's document and what its wrapper says of it.
 #[derive(Debug)]
 struct EncapsulatedPdf {
     study: String,
+    patient_id: Option<String>,
     sop_instance: String,
     title: Option<String>,
     date: Option<String>,
@@ -507,6 +606,7 @@ fn read_encapsulated_pdf(bytes: &[u8]) -> std::result::Result<EncapsulatedPdf, S
         });
     Ok(EncapsulatedPdf {
         study,
+        patient_id: text(tags::PATIENT_ID),
         sop_instance,
         title: text(tags::DOCUMENT_TITLE).or(concept),
         date: text(tags::CONTENT_DATE),

@@ -142,6 +142,14 @@ impl Home {
                 if m.study == study || m.patient_id.as_deref() != Some(patient.as_str()) {
                     continue;
                 }
+                // A study the archive files under this patient but this home holds under
+                // another: listing it would put the other patient's images beside these (and
+                // retrieving it would mix the two in one study). Left out, said in the log.
+                let here = self.store().db().study_head(&m.study)?;
+                if here.is_some_and(|(first, _)| first.patient_id.as_deref() != Some(&patient)) {
+                    tracing::warn!(archive = %config.name, "a prior held here under another patient is not listed");
+                    continue;
+                }
                 found.entry(m.study.clone()).or_insert_with(|| PriorStudy {
                     study: m.study,
                     patient_id: patient.clone(),

@@ -53,6 +53,9 @@ pub struct SrDocument {
     pub sop_class: String,
     pub sop_instance: String,
     pub study: String,
+    /// The Patient ID it is filed under (what the caller checks it against: another patient's
+    /// report is never shown as this one's).
+    pub patient_id: Option<String>,
     pub series: Option<String>,
     /// The document title: the root container's concept meaning.
     pub title: Option<String>,
@@ -135,6 +138,7 @@ pub fn read_sr_document(bytes: &[u8]) -> Result<SrDocument, SrError> {
         sop_class,
         sop_instance,
         study,
+        patient_id: text(&object, tags::PATIENT_ID)?,
         series: text(&object, tags::SERIES_INSTANCE_UID)?,
         title: code_in(&object, tags::CONCEPT_NAME_CODE_SEQUENCE)?.map(|c| c.meaning),
         completion: text(&object, tags::COMPLETION_FLAG)?,

@@ -16,8 +16,9 @@ pub const MAX_SERIES: usize = 10_000;
 
 impl Dimse {
     /// Fills in the modalities of the `studies` that have none (see the module's doc). An
-    /// archive that refuses series-level queries leaves them as they were; one that cannot be
-    /// reached or answers malformed is an error, as for the study search.
+    /// archive that refuses series-level queries, or answers one malformed or too long, leaves
+    /// that study and the rest as they were (the association is not trusted after it); one
+    /// that cannot be reached or stops answering is an error, as for the study search.
     pub(super) fn fill_modalities(&self, studies: &mut [StudyMatch]) -> Result<()> {
         let missing: Vec<usize> = (0..studies.len())
             .filter(|i| studies[*i].modalities.is_empty())
@@ -34,8 +35,8 @@ impl Dimse {
         for i in missing {
             match series_modalities(&mut assoc, ctx, ts, &studies[i].study) {
                 Ok(found) => studies[i].modalities = found,
-                Err(PacsError::Refused(why)) => {
-                    tracing::info!(%why, "series-level C-FIND refused: modalities left unknown");
+                Err(PacsError::Refused(why) | PacsError::Malformed(why)) => {
+                    tracing::info!(%why, "series-level C-FIND failed: modalities left unknown");
                     return Ok(());
                 }
                 Err(e) => return Err(e),
