@@ -64,6 +64,9 @@ impl Dimse {
         )?;
         assoc.send_data_set(ctx, ts, &identifier)?;
         let mut out = Vec::new();
+        // The answers together are held to what a QIDO-RS answer may be (each identifier
+        // alone may be 1 MiB: ten thousand of them would be ten GiB).
+        let mut held = 0u64;
         loop {
             let (_, rsp) = assoc.read_command()?;
             expect_field(&rsp, C_FIND_RSP)?;
@@ -73,6 +76,14 @@ impl Dimse {
                 0xFF00 | 0xFF01 if has_data => {
                     let mut bytes = Vec::new();
                     assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
+                    held += bytes.len() as u64;
+                    if held > crate::qido::MAX_JSON_BYTES {
+                        assoc.abort();
+                        return Err(PacsError::TooLarge {
+                            what: "the C-FIND answers for a study's reports".into(),
+                            limit: crate::qido::MAX_JSON_BYTES,
+                        });
+                    }
                     let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
                         .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
                     out.push(obj);
@@ -236,7 +247,18 @@ impl Dimse {
             timeout: self.timeout,
         };
         let mut intake = Intake::default();
+        // One instance asked for: an archive still sending pending answers or stores after
+        // this many messages is answering nonsense, not slowly (each read has its timeout).
+        const MAX_MESSAGES: usize = 1_000;
+        let mut messages = 0usize;
         loop {
+            messages += 1;
+            if messages > MAX_MESSAGES {
+                assoc.abort();
+                return Err(PacsError::Malformed(format!(
+                    "more than {MAX_MESSAGES} messages for one instance's C-GET"
+                )));
+            }
             let (pc, cmd) = assoc.read_command()?;
             match command_field(&cmd)? {
                 C_STORE_RQ => assoc.take_store(pc, &cmd, dir, &mut intake, &limits, &mut |_| {
