@@ -106,6 +106,14 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
     ];
     let past_end = [&arrow[..], &["999"]].concat();
     assert_eq!(ada.run(&past_end).error_code(), "invalid_input");
+    // A tail on the tip has no direction: refused, not drawn as a dot.
+    let mut pointless = arrow.to_vec();
+    pointless[10] = "30";
+    pointless[11] = "30";
+    assert_eq!(
+        ada.run(&[&pointless[..], &["0"]].concat()).error_code(),
+        "invalid_input"
+    );
     let after_lobe = "A 6 mm nodule in the right upper lobe"
         .chars()
         .count()

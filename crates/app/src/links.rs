@@ -201,6 +201,12 @@ impl Home {
                 tail,
             } => {
                 let points: Vec<[f64; 2]> = std::iter::once(*tip).chain(*tail).collect();
+                // A tail on its tip is no arrow (no direction: its barbs fold onto the point).
+                if tail.is_some_and(|t| (t[0] - tip[0]).hypot(t[1] - tip[1]) < 1.0) {
+                    return Err(AppError::InvalidInput(
+                        "an arrow's tail must be at least a pixel from its tip".into(),
+                    ));
+                }
                 // An image not imported here is not_found, before its file is looked for.
                 self.series_of(image)?;
                 self.on_frame(image, *frame, &points)?;
