@@ -10,9 +10,9 @@ use dicom_object::InMemDicomObject;
 
 use super::association::Intake;
 use super::{
-    command_field, data_set_follows, expect_field, status_of, uid_value, Dimse, C_FIND_RQ,
-    C_FIND_RSP, C_GET_RQ, C_GET_RSP, C_STORE_RQ, DATA_SET, EXPLICIT_LE, IMPLICIT_LE,
-    MAX_IDENTIFIER_BYTES, STUDY_ROOT_FIND, STUDY_ROOT_GET, SUCCESS,
+    command_field, data_set_follows, status_of, uid_value, Dimse, C_GET_RQ, C_GET_RSP, C_STORE_RQ,
+    DATA_SET, EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, STUDY_ROOT_FIND, STUDY_ROOT_GET,
+    SUCCESS,
 };
 use crate::documents::{
     one_more_series, DocumentMatch, DOCUMENT_MODALITIES, ENCAPSULATED_PDF, MAX_DOCUMENTS,
@@ -34,85 +34,29 @@ impl Dimse {
                 .with_presentation_context(STUDY_ROOT_FIND, vec![EXPLICIT_LE, IMPLICIT_LE]),
         )?;
         let (ctx, ts) = assoc.context_for(STUDY_ROOT_FIND)?;
-        let mut identifier = InMemDicomObject::new_empty();
-        identifier.put(DataElement::new(
-            tags::QUERY_RETRIEVE_LEVEL,
-            VR::CS,
-            PrimitiveValue::from(level),
-        ));
-        for (tag, vr, value) in keys {
-            identifier.put(DataElement::new(*tag, *vr, PrimitiveValue::from(*value)));
-        }
-        let id = assoc.message_id();
-        assoc.send_command(
-            ctx,
-            &[
-                (
-                    tags::AFFECTED_SOP_CLASS_UID,
-                    VR::UI,
-                    uid_value(STUDY_ROOT_FIND),
-                ),
-                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
-                ),
-            ],
-        )?;
-        assoc.send_data_set(ctx, ts, &identifier)?;
+        super::find::send_find(&mut assoc, (ctx, ts), level, keys)?;
         let mut out = Vec::new();
         // The answers together are held to what a QIDO-RS answer may be (each identifier
         // alone may be 1 MiB: ten thousand of them would be ten GiB).
         let mut held = 0u64;
-        loop {
-            let (_, rsp) = assoc.read_command()?;
-            expect_field(&rsp, C_FIND_RSP)?;
-            let status = status_of(&rsp)?;
-            let has_data = data_set_follows(&rsp)?;
-            match status {
-                0xFF00 | 0xFF01 if has_data => {
-                    let mut bytes = Vec::new();
-                    assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
-                    held += bytes.len() as u64;
-                    if held > crate::qido::MAX_JSON_BYTES {
-                        assoc.abort();
-                        return Err(PacsError::TooLarge {
-                            what: "the C-FIND answers for a study's reports".into(),
-                            limit: crate::qido::MAX_JSON_BYTES,
-                        });
-                    }
-                    let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
-                        .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
-                    out.push(obj);
-                    if out.len() == most {
-                        // Enough: aborting ends the search at once.
-                        assoc.abort();
-                        return Ok(out);
-                    }
-                }
-                0xFF00 | 0xFF01 => {
-                    return Err(PacsError::Malformed(
-                        "a pending C-FIND response without an identifier".into(),
-                    ))
-                }
-                SUCCESS => {
-                    if has_data {
-                        assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
-                    }
-                    assoc.release();
-                    return Ok(out);
-                }
-                other => {
-                    assoc.abort();
-                    return Err(PacsError::Refused(format!(
-                        "C-FIND answered status 0x{other:04X}"
-                    )));
-                }
+        while let Some((obj, bytes)) = super::find::next_match(&mut assoc, ts)? {
+            held += bytes as u64;
+            if held > crate::qido::MAX_JSON_BYTES {
+                assoc.abort();
+                return Err(PacsError::TooLarge {
+                    what: "the C-FIND answers for a study's reports".into(),
+                    limit: crate::qido::MAX_JSON_BYTES,
+                });
+            }
+            out.push(obj);
+            if out.len() == most {
+                // Enough: aborting ends the search at once.
+                assoc.abort();
+                return Ok(out);
             }
         }
+        assoc.release();
+        Ok(out)
     }
 
     pub(crate) fn documents(&self, study: &str) -> Result<Vec<DocumentMatch>> {

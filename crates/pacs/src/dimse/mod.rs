@@ -24,6 +24,7 @@ use crate::{Limits, OnFile, PacsError, Result, Retrieved, StudyMatch, StudyQuery
 
 mod association;
 mod documents;
+mod find;
 pub mod moving;
 mod series;
 
@@ -252,113 +253,59 @@ impl Dimse {
                 .with_presentation_context(STUDY_ROOT_FIND, vec![EXPLICIT_LE, IMPLICIT_LE]),
         )?;
         let (ctx, ts) = assoc.context_for(STUDY_ROOT_FIND)?;
-        let mut identifier = InMemDicomObject::new_empty();
-        let text = |o: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str| {
-            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-        };
-        text(&mut identifier, tags::QUERY_RETRIEVE_LEVEL, VR::CS, "STUDY");
-        text(
-            &mut identifier,
-            tags::STUDY_INSTANCE_UID,
-            VR::UI,
-            query.study.as_deref().unwrap_or(""),
-        );
-        text(
-            &mut identifier,
-            tags::PATIENT_ID,
-            VR::LO,
-            query.patient_id.as_deref().unwrap_or(""),
-        );
-        text(&mut identifier, tags::PATIENT_NAME, VR::PN, "");
         let date = query
             .since
             .as_ref()
             .map(|d| format!("{d}-"))
             .unwrap_or_default();
-        text(&mut identifier, tags::STUDY_DATE, VR::DA, &date);
-        text(&mut identifier, tags::STUDY_TIME, VR::TM, "");
-        text(&mut identifier, tags::ACCESSION_NUMBER, VR::SH, "");
-        text(&mut identifier, tags::STUDY_DESCRIPTION, VR::LO, "");
-        text(
-            &mut identifier,
-            tags::MODALITIES_IN_STUDY,
-            VR::CS,
-            query.modality.as_deref().unwrap_or(""),
-        );
-        text(
-            &mut identifier,
-            tags::NUMBER_OF_STUDY_RELATED_INSTANCES,
-            VR::IS,
-            "",
-        );
-        let id = assoc.message_id();
-        assoc.send_command(
-            ctx,
+        find::send_find(
+            &mut assoc,
+            (ctx, ts),
+            "STUDY",
             &[
                 (
-                    tags::AFFECTED_SOP_CLASS_UID,
+                    tags::STUDY_INSTANCE_UID,
                     VR::UI,
-                    uid_value(STUDY_ROOT_FIND),
+                    query.study.as_deref().unwrap_or(""),
                 ),
-                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
                 (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
+                    tags::PATIENT_ID,
+                    VR::LO,
+                    query.patient_id.as_deref().unwrap_or(""),
                 ),
+                (tags::PATIENT_NAME, VR::PN, ""),
+                (tags::STUDY_DATE, VR::DA, &date),
+                (tags::STUDY_TIME, VR::TM, ""),
+                (tags::ACCESSION_NUMBER, VR::SH, ""),
+                (tags::STUDY_DESCRIPTION, VR::LO, ""),
+                (
+                    tags::MODALITIES_IN_STUDY,
+                    VR::CS,
+                    query.modality.as_deref().unwrap_or(""),
+                ),
+                (tags::NUMBER_OF_STUDY_RELATED_INSTANCES, VR::IS, ""),
             ],
         )?;
-        assoc.send_data_set(ctx, ts, &identifier)?;
         let mut out = Vec::new();
-        loop {
-            let (_, rsp) = assoc.read_command()?;
-            expect_field(&rsp, C_FIND_RSP)?;
-            let status = status_of(&rsp)?;
-            let has_data = data_set_follows(&rsp)?;
-            match status {
-                0xFF00 | 0xFF01 => {
-                    if !has_data {
-                        return Err(PacsError::Malformed(
-                            "a pending C-FIND response without an identifier".into(),
-                        ));
-                    }
-                    let mut bytes = Vec::new();
-                    assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
-                    let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
-                        .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
-                    let found = study_of(&obj)?;
-                    // An archive that does not match on modality returns every study: the
-                    // filter is applied here too when it said which modalities a study has.
-                    let keep = match (&query.modality, found.modalities.is_empty()) {
-                        (Some(m), false) => found.modalities.iter().any(|x| x == m),
-                        _ => true,
-                    };
-                    if keep {
-                        out.push(found);
-                    }
-                    if out.len() >= query.max_results() {
-                        // Enough: the rest is not read (aborting ends the search at once).
-                        assoc.abort();
-                        return Ok(out);
-                    }
-                }
-                SUCCESS => {
-                    if has_data {
-                        assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
-                    }
-                    assoc.release();
-                    return Ok(out);
-                }
-                other => {
-                    assoc.abort();
-                    return Err(PacsError::Refused(format!(
-                        "C-FIND answered status 0x{other:04X}"
-                    )));
-                }
+        while let Some((obj, _)) = find::next_match(&mut assoc, ts)? {
+            let found = study_of(&obj)?;
+            // An archive that does not match on modality returns every study: the filter is
+            // applied here too when it said which modalities a study has.
+            let keep = match (&query.modality, found.modalities.is_empty()) {
+                (Some(m), false) => found.modalities.iter().any(|x| x == m),
+                _ => true,
+            };
+            if keep {
+                out.push(found);
+            }
+            if out.len() >= query.max_results() {
+                // Enough: the rest is not read (aborting ends the search at once).
+                assoc.abort();
+                return Ok(out);
             }
         }
+        assoc.release();
+        Ok(out)
     }
 
     /// C-GET of a study: the archive sends each instance back on this association as a C-STORE

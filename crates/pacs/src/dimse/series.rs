@@ -49,84 +49,40 @@ impl Dimse {
 
 /// One series-level C-FIND: the distinct Modality values of `study`'s series, sorted.
 fn series_modalities(
-    assoc: &mut Association<ClientAssociation<TcpStream>>,
+    assoc: &mut find::Client,
     ctx: u8,
     ts: &'static dicom_encoding::TransferSyntax,
     study: &str,
 ) -> Result<Vec<String>> {
-    let mut identifier = InMemDicomObject::new_empty();
-    for (tag, vr, v) in [
-        (tags::QUERY_RETRIEVE_LEVEL, VR::CS, "SERIES"),
-        (tags::STUDY_INSTANCE_UID, VR::UI, study),
-        (tags::SERIES_INSTANCE_UID, VR::UI, ""),
-        (tags::MODALITY, VR::CS, ""),
-    ] {
-        identifier.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-    }
-    let id = assoc.message_id();
-    assoc.send_command(
-        ctx,
+    find::send_find(
+        assoc,
+        (ctx, ts),
+        "SERIES",
         &[
-            (
-                tags::AFFECTED_SOP_CLASS_UID,
-                VR::UI,
-                uid_value(STUDY_ROOT_FIND),
-            ),
-            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
-            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            (
-                tags::COMMAND_DATA_SET_TYPE,
-                VR::US,
-                PrimitiveValue::from(DATA_SET),
-            ),
+            (tags::STUDY_INSTANCE_UID, VR::UI, study),
+            (tags::SERIES_INSTANCE_UID, VR::UI, ""),
+            (tags::MODALITY, VR::CS, ""),
         ],
     )?;
-    assoc.send_data_set(ctx, ts, &identifier)?;
     let mut modalities = BTreeSet::new();
     let mut series = 0usize;
-    loop {
-        let (_, rsp) = assoc.read_command()?;
-        expect_field(&rsp, C_FIND_RSP)?;
-        let status = status_of(&rsp)?;
-        let has_data = data_set_follows(&rsp)?;
-        match status {
-            0xFF00 | 0xFF01 => {
-                series += 1;
-                if series > MAX_SERIES {
-                    assoc.abort();
-                    return Err(PacsError::Malformed(format!(
-                        "more than {MAX_SERIES} series in one study"
-                    )));
-                }
-                let mut bytes = Vec::new();
-                if has_data {
-                    assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
-                }
-                let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
-                    .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
-                let modality = obj
-                    .element(tags::MODALITY)
-                    .ok()
-                    .and_then(|e| e.to_str().ok())
-                    .map(|m| m.trim_end_matches(['\0', ' ']).trim().to_string())
-                    .filter(|m| !m.is_empty() && m.len() <= 16);
-                // At most 64 distinct modalities, as a study-level answer is read.
-                if modalities.len() < 64 {
-                    modalities.extend(modality);
-                }
-            }
-            SUCCESS => {
-                if has_data {
-                    assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
-                }
-                return Ok(modalities.into_iter().collect());
-            }
-            other => {
-                return Err(PacsError::Refused(format!(
-                    "a series-level C-FIND answered status 0x{other:04X}"
-                )));
-            }
+    while let Some((obj, _)) = find::next_match(assoc, ts)? {
+        series += 1;
+        if series > MAX_SERIES {
+            return Err(PacsError::Malformed(format!(
+                "more than {MAX_SERIES} series in one study"
+            )));
+        }
+        let modality = obj
+            .element(tags::MODALITY)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|m| m.trim_end_matches(['\0', ' ']).trim().to_string())
+            .filter(|m| !m.is_empty() && m.len() <= 16);
+        // At most 64 distinct modalities, as a study-level answer is read.
+        if modalities.len() < 64 {
+            modalities.extend(modality);
         }
     }
+    Ok(modalities.into_iter().collect())
 }
