@@ -175,8 +175,16 @@ pub fn read_sr_file(path: &Path) -> Result<Vec<u8>, SrError> {
     Ok(bytes)
 }
 
-/// Parses SR bytes (see the module docs for what is refused).
-pub fn parse_sr(bytes: &[u8]) -> Result<StructuredReport, SrError> {
+/// What every SR reader checks first: the size (before anything is parsed), the pre-scan and
+/// parse, an SR SOP Class, its SOP Instance and Study UIDs, and a CONTAINER at the root.
+pub(crate) struct SrHead {
+    pub object: dicom_object::DefaultDicomObject,
+    pub sop_class: String,
+    pub sop_instance: String,
+    pub study: String,
+}
+
+pub(crate) fn open_sr(bytes: &[u8]) -> Result<SrHead, SrError> {
     if bytes.len() as u64 > MAX_SR_BYTES {
         return Err(SrError::TooLarge {
             size: bytes.len() as u64,
@@ -202,6 +210,22 @@ pub fn parse_sr(bytes: &[u8]) -> Result<StructuredReport, SrError> {
             "its root content item is {root_type}, not a CONTAINER"
         )));
     }
+    Ok(SrHead {
+        object,
+        sop_class,
+        sop_instance,
+        study,
+    })
+}
+
+/// Parses SR bytes (see the module docs for what is refused).
+pub fn parse_sr(bytes: &[u8]) -> Result<StructuredReport, SrError> {
+    let SrHead {
+        object,
+        sop_class,
+        sop_instance,
+        study,
+    } = open_sr(bytes)?;
     let equipment = Equipment {
         manufacturer: text(&object, tags::MANUFACTURER)?,
         model: text(&object, tags::MANUFACTURER_MODEL_NAME)?,

@@ -15,10 +15,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
-use super::{
-    code_in, only_item, text, SrError, MAX_CONTENT_DEPTH, MAX_CONTENT_ITEMS, MAX_SR_BYTES,
-    SR_CLASSES,
-};
+use super::{code_in, only_item, text, SrError, MAX_CONTENT_DEPTH, MAX_CONTENT_ITEMS};
 
 /// A TEXT value (a report's paragraph) is at most this many characters (UT allows far more;
 /// a section of a radiology report is a few thousand).
@@ -82,31 +79,12 @@ const PERSON_OBSERVER_NAME: &str = "121008";
 
 /// Reads an SR's text (see the module docs for what is refused).
 pub fn read_sr_document(bytes: &[u8]) -> Result<SrDocument, SrError> {
-    if bytes.len() as u64 > MAX_SR_BYTES {
-        return Err(SrError::TooLarge {
-            size: bytes.len() as u64,
-            limit: MAX_SR_BYTES,
-        });
-    }
-    let object = crate::open_bytes(bytes).map_err(|e| SrError::Malformed(e.to_string()))?;
-    let sop_class = text(&object, tags::SOP_CLASS_UID)?
-        .ok_or_else(|| SrError::Malformed("it has no SOP Class UID".into()))?;
-    if !SR_CLASSES.iter().any(|(uid, _)| *uid == sop_class) {
-        return Err(SrError::NotSr { sop_class });
-    }
-    let required = |tag: Tag, name: &str| -> Result<String, SrError> {
-        text(&object, tag)?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| SrError::Malformed(format!("it has no {name}")))
-    };
-    let sop_instance = required(tags::SOP_INSTANCE_UID, "SOP Instance UID")?;
-    let study = required(tags::STUDY_INSTANCE_UID, "Study Instance UID")?;
-    let root_type = required(tags::VALUE_TYPE, "Value Type at its root")?;
-    if root_type != "CONTAINER" {
-        return Err(SrError::Malformed(format!(
-            "its root content item is {root_type}, not a CONTAINER"
-        )));
-    }
+    let super::SrHead {
+        object,
+        sop_class,
+        sop_instance,
+        study,
+    } = super::open_sr(bytes)?;
     let mut authors = Vec::new();
     for item in items(&object, tags::AUTHOR_OBSERVER_SEQUENCE)? {
         if let Some(name) = text(item, tags::PERSON_NAME)? {
