@@ -14,13 +14,18 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
-use crate::sandbox::{DecodeSandbox, Pending, Verdict};
+use crate::sandbox::{verdict_without_decoding, DecodeSandbox, Pending, Verdict};
 
-/// Files made durable together, and indexed in one transaction.
+/// Files made durable together, and indexed in one transaction: at most this many, or this
+/// many bytes, whichever comes first (a batch is one or two `syncfs`, see `commit_staged`).
 const BATCH: usize = 64;
+const BATCH_BYTES: u64 = 64 << 20;
 /// How long stored rows wait for more files of a streaming source before they are committed
 /// anyway (a retrieval slower than the store: the viewer sees them without waiting for a batch).
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// The longest a stored row waits for its batch while files keep coming (a steady but slow
+/// archive): the viewer's image list grows at least this often.
+const BATCH_AGE: Duration = Duration::from_millis(500);
 
 /// A file the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -185,11 +190,25 @@ impl Home {
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                     match read {
                         Ok(Some(read)) if read.image.info.has_pixels => {
-                            let pending = sandbox.submit(&read.bytes, &read.image.info)?;
-                            in_flight = Some((j, read, pending));
+                            // Uncompressed greyscale needs no decoder to be judged (see
+                            // `verdict_without_decoding`): no round trip to the worker.
+                            match verdict_without_decoding(&read.image) {
+                                Some(verdict) => {
+                                    let outcome = self.stage_one(read, verdict);
+                                    out.record(outcome, j, &mut summary)?;
+                                }
+                                None => {
+                                    let pending = sandbox.submit(&read.bytes, &read.image.info)?;
+                                    in_flight = Some((j, read, pending));
+                                }
+                            }
                         }
                         Ok(Some(read)) => {
-                            let outcome = self.stage_one(read, None, sandbox);
+                            let harmless = Verdict::Harmless {
+                                frames: 0,
+                                error: None,
+                            };
+                            let outcome = self.stage_one(read, harmless);
                             out.record(outcome, j, &mut summary)?;
                         }
                         Ok(None) => summary.duplicates += 1,
@@ -199,7 +218,7 @@ impl Home {
                     // after that, whole batches.
                     let first =
                         summary.imported == 0 && (in_flight.is_some() || !out.rows.is_empty());
-                    if first || out.files.len() >= BATCH {
+                    if first || out.full() {
                         self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                         self.commit(&mut out, &mut summary, committed)?;
                     }
@@ -268,7 +287,10 @@ impl Home {
         let Some((j, read, pending)) = in_flight else {
             return Ok(());
         };
-        let outcome = self.stage_one(read, Some(pending), sandbox);
+        let outcome = sandbox
+            .finish(pending, &read.bytes)
+            .map_err(ImportError::from)
+            .and_then(|verdict| self.stage_one(read, verdict));
         out.record(outcome, j, summary)
     }
 
@@ -312,21 +334,13 @@ impl Home {
         }))
     }
 
-    /// Takes the worker's verdict on a file (`pending`; none for a file without pixels) and,
-    /// unless it refused the file, stages it.
+    /// Unless `verdict` (the worker's, or one reached without decoding) refuses the file,
+    /// stages it.
     fn stage_one(
         &self,
         read: ReadFile,
-        pending: Option<Pending>,
-        sandbox: &mut DecodeSandbox,
+        verdict: Verdict,
     ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
-        let verdict = match pending {
-            Some(pending) => sandbox.finish(pending, &read.bytes)?,
-            None => Verdict::Harmless {
-                frames: 0,
-                error: None,
-            },
-        };
         if let Verdict::Refused { code, message, .. } = verdict {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
@@ -419,6 +433,10 @@ struct Batch {
     staged: Vec<StagedImage>,
     rows: Vec<Instance>,
     checks: Vec<DecodeCheck>,
+    /// Bytes of `rows`' files.
+    bytes: u64,
+    /// When the first of `rows` was staged.
+    since: Option<std::time::Instant>,
 }
 
 impl Batch {
@@ -430,7 +448,17 @@ impl Batch {
             staged: Vec::new(),
             rows: Vec::new(),
             checks: Vec::new(),
+            bytes: 0,
+            since: None,
         }
+    }
+
+    /// Whether the batch is to be committed now: as many files or bytes as one takes, or
+    /// rows kept from the viewer for long enough.
+    fn full(&self) -> bool {
+        self.files.len() >= BATCH
+            || self.bytes >= BATCH_BYTES
+            || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE)
     }
 
     /// A file taken into the batch: its place in it.
@@ -446,6 +474,8 @@ impl Batch {
         self.staged.clear();
         self.rows.clear();
         self.checks.clear();
+        self.bytes = 0;
+        self.since = None;
     }
 
     /// Records what became of the batch's `j`th file.
@@ -465,6 +495,8 @@ impl Batch {
                     });
                 }
                 self.staged.extend(stage);
+                self.bytes += row.size;
+                self.since.get_or_insert_with(std::time::Instant::now);
                 self.rows.push(row);
                 self.checks.push(check);
             }
