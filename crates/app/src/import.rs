@@ -125,6 +125,7 @@ impl Home {
             path: f.clone(),
             sha256: None,
             movable: false,
+            data: None,
         });
         let mut list = |_: Option<Duration>| match source.next() {
             Some(file) => Next::File(file),
@@ -186,7 +187,7 @@ impl Home {
                     taken += 1;
                     let j = out.add(&file.path);
                     let read =
-                        self.read_one(&file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                        self.read_one(file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                     match read {
                         Ok(Some(read)) if read.image.info.has_pixels => {
@@ -298,12 +299,15 @@ impl Home {
     /// batch or the file in the worker already has it.
     fn read_one(
         &self,
-        file: &Incoming,
+        file: Incoming,
         expect: Option<&Expected>,
         batch: &[Instance],
         in_flight: Option<&ReadFile>,
     ) -> Result<Option<ReadFile>, ImportError> {
-        let bytes = countersign_imaging::read_file(&file.path).map_err(ImportError::image)?;
+        let bytes = match file.data {
+            Some(data) => data,
+            None => countersign_imaging::read_file(&file.path).map_err(ImportError::image)?,
+        };
         let sha256: [u8; 32] = match file.sha256 {
             Some(sha256) => sha256,
             None => Sha256::digest(&bytes).into(),
@@ -330,7 +334,7 @@ impl Home {
             bytes,
             image,
             instance,
-            moved_from: file.movable.then(|| file.path.clone()),
+            moved_from: file.movable.then_some(file.path),
         }))
     }
 
@@ -413,6 +417,9 @@ pub(crate) struct Incoming {
     /// A file of a retrieval's staging folder (same filesystem, the home's own): moved into
     /// the store by a rename, not copied.
     pub movable: bool,
+    /// Its bytes, when a retrieval handed them over in memory (`path` is then not written):
+    /// written once, into the store.
+    pub data: Option<Vec<u8>>,
 }
 
 /// What an import's source hands out when asked.
