@@ -26,6 +26,8 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// The longest a stored row waits for its batch while files keep coming (a steady but slow
 /// archive): the viewer's image list grows at least this often.
 const BATCH_AGE: Duration = Duration::from_millis(500);
+/// How often a batch being synced is looked at while no file comes.
+const SYNC_POLL: Duration = Duration::from_millis(5);
 
 /// A file the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -169,13 +171,21 @@ impl Home {
         // One file at a time in the worker: the next is read, hashed and parsed here while
         // the worker decodes it.
         let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
+        // The batch being made durable on a thread of its own while the next is read.
+        let mut syncing: Option<Syncing> = None;
         let mut taken = 0usize;
         loop {
-            // A file in the worker: only what is there already, its verdict is due. Rows
-            // waiting for their commit: a short wait, then they are committed rather than
-            // kept from the viewer. Else: block for the next file.
+            if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
+                self.index(syncing.take(), &mut summary, committed)?;
+            }
+            // A file in the worker: only what is there already, its verdict is due. A batch
+            // being synced: a short wait, then it is indexed if done. Rows waiting for their
+            // commit: a short wait, then they are committed rather than kept from the viewer.
+            // Else: block for the next file.
             let wait = if in_flight.is_some() {
                 Some(Duration::ZERO)
+            } else if syncing.is_some() {
+                Some(SYNC_POLL)
             } else if !out.rows.is_empty() {
                 Some(FLUSH_AFTER)
             } else {
@@ -186,8 +196,13 @@ impl Home {
                     progress(ImportProgress { done: taken, total });
                     taken += 1;
                     let j = out.add(&file.path);
-                    let read =
-                        self.read_one(file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                    let syncing_rows = syncing.as_ref().map_or(&[][..], |s| &s.rows[..]);
+                    let read = self.read_one(
+                        file,
+                        expect,
+                        [&out.rows[..], syncing_rows],
+                        in_flight.as_ref().map(|f| &f.1),
+                    );
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                     match read {
                         Ok(Some(read)) if read.image.info.has_pixels => {
@@ -216,21 +231,35 @@ impl Home {
                         Err(e) => out.record(Err(e), j, &mut summary)?,
                     }
                     // The first instance is made visible at once (a viewer waits for it);
-                    // after that, whole batches.
-                    let first =
-                        summary.imported == 0 && (in_flight.is_some() || !out.rows.is_empty());
+                    // after that, whole batches, each synced while the next is read.
+                    let first = summary.imported == 0
+                        && syncing.is_none()
+                        && (in_flight.is_some() || !out.rows.is_empty());
                     if first || out.full() {
                         self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                        self.commit(&mut out, &mut summary, committed)?;
+                        self.index(syncing.take(), &mut summary, committed)?;
+                        syncing = self.sync(&mut out)?;
+                        if first {
+                            self.index(syncing.take(), &mut summary, committed)?;
+                        }
                     }
                 }
                 Next::Idle if in_flight.is_some() => {
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?
                 }
-                Next::Idle => self.commit(&mut out, &mut summary, committed)?,
+                // Nothing else to do: the batch being synced is waited for and indexed.
+                Next::Idle if syncing.is_some() => {
+                    self.index(syncing.take(), &mut summary, committed)?
+                }
+                Next::Idle => {
+                    syncing = self.sync(&mut out)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
+                }
                 Next::End => {
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                    self.commit(&mut out, &mut summary, committed)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
+                    syncing = self.sync(&mut out)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
                     break;
                 }
             }
@@ -250,29 +279,58 @@ impl Home {
         Ok(summary)
     }
 
-    /// Makes the batch's files durable, then indexes them in one transaction (files are
-    /// durable before the index names them), and starts the next batch.
-    fn commit(
+    /// Starts making the batch's files durable, on a thread of its own (see [`Syncing`]), and
+    /// starts the next batch; `None` when the batch stored nothing.
+    fn sync(&mut self, out: &mut Batch) -> Result<Option<Syncing>> {
+        let syncing = if out.rows.is_empty() {
+            None
+        } else {
+            let staged = std::mem::take(&mut out.staged);
+            let thread = std::thread::Builder::new()
+                .name("store-sync".into())
+                .spawn(move || commit_staged(&staged))
+                .map_err(AppError::io("starting to store imported images"))?;
+            Some(Syncing {
+                thread,
+                rows: std::mem::take(&mut out.rows),
+                checks: std::mem::take(&mut out.checks),
+            })
+        };
+        out.next();
+        Ok(syncing)
+    }
+
+    /// Waits for a batch's files to be durable, then indexes them in one transaction (files
+    /// are durable before the index names them).
+    fn index(
         &mut self,
-        out: &mut Batch,
+        syncing: Option<Syncing>,
         summary: &mut ImportSummary,
         committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<()> {
-        if !out.rows.is_empty() {
-            commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
-            self.store_mut()
-                .write(|db| {
-                    for (row, check) in out.rows.iter().zip(&out.checks) {
-                        db.insert_instance(row)?;
-                        db.put_decode_check(&row.sha256, check, row.imported_ms)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .map_err(AppError::from)?;
-            summary.imported += out.rows.len() as u64;
-            committed(summary);
-        }
-        out.next();
+        let Some(Syncing {
+            thread,
+            rows,
+            checks,
+        }) = syncing
+        else {
+            return Ok(());
+        };
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the storing thread failed")))
+            .map_err(AppError::io("storing imported images"))?;
+        self.store_mut()
+            .write(|db| {
+                for (row, check) in rows.iter().zip(&checks) {
+                    db.insert_instance(row)?;
+                    db.put_decode_check(&row.sha256, check, row.imported_ms)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .map_err(AppError::from)?;
+        summary.imported += rows.len() as u64;
+        committed(summary);
         Ok(())
     }
 
@@ -296,12 +354,12 @@ impl Home {
     }
 
     /// Reads, hashes (unless its writer did) and parses one file; `None` if the home, this
-    /// batch or the file in the worker already has it.
+    /// batch, the batch being synced or the file in the worker already has it.
     fn read_one(
         &self,
         file: Incoming,
         expect: Option<&Expected>,
-        batch: &[Instance],
+        batches: [&[Instance]; 2],
         in_flight: Option<&ReadFile>,
     ) -> Result<Option<ReadFile>, ImportError> {
         let bytes = match file.data {
@@ -319,7 +377,10 @@ impl Home {
             .map_err(AppError::from)?
             .is_some();
         if known
-            || batch.iter().any(|r| r.sha256 == sha256)
+            || batches
+                .iter()
+                .flat_map(|b| b.iter())
+                .any(|r| r.sha256 == sha256)
             || in_flight.is_some_and(|f| f.instance.sha256 == sha256)
         {
             return Ok(None);
@@ -429,6 +490,15 @@ pub(crate) enum Next {
     Idle,
     /// Nothing more will come.
     End,
+}
+
+/// A batch whose files are being made durable (`commit_staged`) on a thread of its own, while
+/// the next batch is read and written; its rows are indexed once the thread is done. One at a
+/// time: the next batch waits for it before it is synced in turn.
+struct Syncing {
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    rows: Vec<Instance>,
+    checks: Vec<DecodeCheck>,
 }
 
 /// What one batch of an import (of `total` files; 0 if unknown) stages, indexes and records;
