@@ -121,3 +121,4 @@ round 1 "countersign DICOMweb" "$cs_web" "curl WADO-RS" "$curl_web" \
   "countersign DIMSE" "$cs_dimse" "getscu C-GET" "$getscu_dimse"
 round 2 "getscu C-GET" "$getscu_dimse" "countersign DIMSE" "$cs_dimse" \
   "curl WADO-RS" "$curl_web" "countersign DICOMweb" "$cs_web"
+echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"

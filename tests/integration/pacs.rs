@@ -420,6 +420,85 @@ fn over_dicomweb_a_file_not_dicom_or_of_another_patient_is_refused_and_the_rest_
     assert_eq!(stored(&home, &study.study), shas(&study.files[..1]));
 }
 
+/// `bytes` (explicit VR little endian) with its Rows one more than its pixel data holds.
+fn with_one_row_more(bytes: &[u8]) -> Vec<u8> {
+    let rows = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 0x02, 0x00];
+    let at = bytes
+        .windows(rows.len())
+        .position(|w| w == rows)
+        .expect("a Rows element")
+        + rows.len();
+    let mut out = bytes.to_vec();
+    let n = u16::from_le_bytes([out[at], out[at + 1]]) + 1;
+    out[at..at + 2].copy_from_slice(&n.to_le_bytes());
+    out
+}
+
+/// Uncompressed greyscale instances are judged without the decode worker (arithmetic on the
+/// header): one whose pixel data is shorter than its header says is still stored as
+/// undecodable with the worker's own words, recorded so that the viewer says them rather than
+/// decode it, and the sound one beside it is stored as decodable.
+#[test]
+fn over_dicomweb_a_native_instance_with_short_pixel_data_gets_the_workers_reason() {
+    crate::common::use_cli_as_decode_worker();
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs short pixels", "20260106", &[]);
+    let sound = std::fs::read(&study.files[0]).unwrap();
+    let short = with_one_row_more(&std::fs::read(&study.files[1]).unwrap());
+    let worker = match countersign_app::sandbox::DecodeSandbox::new()
+        .check(&short)
+        .unwrap()
+    {
+        countersign_app::sandbox::Verdict::Harmless {
+            frames: 0,
+            error: Some(message),
+        } => message,
+        other => panic!("the worker: {other:?}"),
+    };
+    assert!(worker.contains("frame 1: "), "{worker}");
+    let search = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{}\"]}}, \
+         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{}\"]}}}}]",
+        study.study, PATIENT
+    )
+    .into_bytes();
+    let mut body = Vec::new();
+    for part in [&sound, &short] {
+        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let mut retrieve = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
+         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    retrieve.extend_from_slice(&body);
+    let server = Garbage::start(search, retrieve);
+    let home = attending();
+    home.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
+    let got = home.ok(&["retrieve", "--pacs", "odd", "--study", &study.study]);
+    assert_eq!(got["instances"], 2, "{got}");
+    assert_eq!(got["refused"], serde_json::json!([]), "{got}");
+    assert_eq!(
+        got["undecodable"],
+        serde_json::json!([{"path": "instance-000002.dcm", "reason": worker}]),
+        "{got}"
+    );
+    // The viewer gives the recorded words for the short one, and decodes the sound one.
+    let app = countersign_app::Home::open(&home.dir).unwrap();
+    let err = app
+        .image_for_decoding(&hex::encode(Sha256::digest(&short)))
+        .unwrap_err();
+    assert!(err.to_string().contains(&worker), "{err}");
+    assert!(app
+        .image_for_decoding(&hex::encode(Sha256::digest(&sound)))
+        .is_ok());
+}
+
 /// The error's code and message of a refused command; the message must name the archive.
 fn refused(home: &Home, args: &[&str], archive: &str) -> (String, String) {
     let run = home.run(args);

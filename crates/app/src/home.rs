@@ -99,6 +99,11 @@ impl Home {
     pub fn open(dir: &Path) -> Result<Home> {
         create_private_dir(dir)?;
         let mut store = Store::open(&dir.join("ledger.sqlite3"))?;
+        // The image store's prefix folders, made once (see `prepare_image_folders`).
+        countersign_store::prepare_image_folders(dir).map_err(AppError::io(format!(
+            "preparing the image store in {}",
+            dir.display()
+        )))?;
         // The report list's rows, rebuilt from the entries if this home has none of this
         // version yet (once, after an upgrade). A home holding data keys rebuilds them once its
         // key is unlocked (see `finish_projection`): rebuilt locked, every sealed report's row

@@ -14,13 +14,20 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
-use crate::sandbox::{DecodeSandbox, Pending, Verdict};
+use crate::sandbox::{verdict_without_decoding, DecodeSandbox, Pending, Verdict};
 
-/// Files made durable together, and indexed in one transaction.
+/// Files made durable together, and indexed in one transaction: at most this many, or this
+/// many bytes, whichever comes first (a batch is one or two `syncfs`, see `commit_staged`).
 const BATCH: usize = 64;
+const BATCH_BYTES: u64 = 64 << 20;
 /// How long stored rows wait for more files of a streaming source before they are committed
 /// anyway (a retrieval slower than the store: the viewer sees them without waiting for a batch).
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// The longest a stored row waits for its batch while files keep coming (a steady but slow
+/// archive): the viewer's image list grows at least this often.
+const BATCH_AGE: Duration = Duration::from_millis(500);
+/// How often a batch being synced is looked at while no file comes.
+const SYNC_POLL: Duration = Duration::from_millis(5);
 
 /// A file the import could not take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +129,7 @@ impl Home {
             path: f.clone(),
             sha256: None,
             movable: false,
+            data: None,
         });
         let mut list = |_: Option<Duration>| match source.next() {
             Some(file) => Next::File(file),
@@ -165,13 +173,21 @@ impl Home {
         // One file at a time in the worker: the next is read, hashed and parsed here while
         // the worker decodes it.
         let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
+        // The batch being made durable on a thread of its own while the next is read.
+        let mut syncing: Option<Syncing> = None;
         let mut taken = 0usize;
         loop {
-            // A file in the worker: only what is there already, its verdict is due. Rows
-            // waiting for their commit: a short wait, then they are committed rather than
-            // kept from the viewer. Else: block for the next file.
+            if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
+                self.index(syncing.take(), &mut summary, committed)?;
+            }
+            // A file in the worker: only what is there already, its verdict is due. A batch
+            // being synced: a short wait, then it is indexed if done. Rows waiting for their
+            // commit: a short wait, then they are committed rather than kept from the viewer.
+            // Else: block for the next file.
             let wait = if in_flight.is_some() {
                 Some(Duration::ZERO)
+            } else if syncing.is_some() {
+                Some(SYNC_POLL)
             } else if !out.rows.is_empty() {
                 Some(FLUSH_AFTER)
             } else {
@@ -182,37 +198,70 @@ impl Home {
                     progress(ImportProgress { done: taken, total });
                     taken += 1;
                     let j = out.add(&file.path);
-                    let read =
-                        self.read_one(&file, expect, &out.rows, in_flight.as_ref().map(|f| &f.1));
+                    let syncing_rows = syncing.as_ref().map_or(&[][..], |s| &s.rows[..]);
+                    let read = self.read_one(
+                        file,
+                        expect,
+                        [&out.rows[..], syncing_rows],
+                        in_flight.as_ref().map(|f| &f.1),
+                    );
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                     match read {
                         Ok(Some(read)) if read.image.info.has_pixels => {
-                            let pending = sandbox.submit(&read.bytes, &read.image.info)?;
-                            in_flight = Some((j, read, pending));
+                            // Uncompressed greyscale needs no decoder to be judged (see
+                            // `verdict_without_decoding`): no round trip to the worker.
+                            match verdict_without_decoding(&read.image) {
+                                Some(verdict) => {
+                                    let outcome = self.stage_one(read, verdict);
+                                    out.record(outcome, j, &mut summary)?;
+                                }
+                                None => {
+                                    let pending = sandbox.submit(&read.bytes, &read.image.info)?;
+                                    in_flight = Some((j, read, pending));
+                                }
+                            }
                         }
                         Ok(Some(read)) => {
-                            let outcome = self.stage_one(read, None, sandbox);
+                            let harmless = Verdict::Harmless {
+                                frames: 0,
+                                error: None,
+                            };
+                            let outcome = self.stage_one(read, harmless);
                             out.record(outcome, j, &mut summary)?;
                         }
                         Ok(None) => summary.duplicates += 1,
                         Err(e) => out.record(Err(e), j, &mut summary)?,
                     }
                     // The first instance is made visible at once (a viewer waits for it);
-                    // after that, whole batches.
-                    let first =
-                        summary.imported == 0 && (in_flight.is_some() || !out.rows.is_empty());
-                    if first || out.files.len() >= BATCH {
+                    // after that, whole batches, each synced while the next is read.
+                    let first = summary.imported == 0
+                        && syncing.is_none()
+                        && (in_flight.is_some() || !out.rows.is_empty());
+                    if first || out.full() {
                         self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                        self.commit(&mut out, &mut summary, committed)?;
+                        self.index(syncing.take(), &mut summary, committed)?;
+                        syncing = self.sync(&mut out)?;
+                        if first {
+                            self.index(syncing.take(), &mut summary, committed)?;
+                        }
                     }
                 }
                 Next::Idle if in_flight.is_some() => {
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?
                 }
-                Next::Idle => self.commit(&mut out, &mut summary, committed)?,
+                // Nothing else to do: the batch being synced is waited for and indexed.
+                Next::Idle if syncing.is_some() => {
+                    self.index(syncing.take(), &mut summary, committed)?
+                }
+                Next::Idle => {
+                    syncing = self.sync(&mut out)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
+                }
                 Next::End => {
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                    self.commit(&mut out, &mut summary, committed)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
+                    syncing = self.sync(&mut out)?;
+                    self.index(syncing.take(), &mut summary, committed)?;
                     break;
                 }
             }
@@ -232,29 +281,58 @@ impl Home {
         Ok(summary)
     }
 
-    /// Makes the batch's files durable, then indexes them in one transaction (files are
-    /// durable before the index names them), and starts the next batch.
-    fn commit(
+    /// Starts making the batch's files durable, on a thread of its own (see [`Syncing`]), and
+    /// starts the next batch; `None` when the batch stored nothing.
+    fn sync(&mut self, out: &mut Batch) -> Result<Option<Syncing>> {
+        let syncing = if out.rows.is_empty() {
+            None
+        } else {
+            let staged = std::mem::take(&mut out.staged);
+            let thread = std::thread::Builder::new()
+                .name("store-sync".into())
+                .spawn(move || commit_staged(&staged))
+                .map_err(AppError::io("starting to store imported images"))?;
+            Some(Syncing {
+                thread,
+                rows: std::mem::take(&mut out.rows),
+                checks: std::mem::take(&mut out.checks),
+            })
+        };
+        out.next();
+        Ok(syncing)
+    }
+
+    /// Waits for a batch's files to be durable, then indexes them in one transaction (files
+    /// are durable before the index names them).
+    fn index(
         &mut self,
-        out: &mut Batch,
+        syncing: Option<Syncing>,
         summary: &mut ImportSummary,
         committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<()> {
-        if !out.rows.is_empty() {
-            commit_staged(&out.staged).map_err(AppError::io("storing imported images"))?;
-            self.store_mut()
-                .write(|db| {
-                    for (row, check) in out.rows.iter().zip(&out.checks) {
-                        db.insert_instance(row)?;
-                        db.put_decode_check(&row.sha256, check, row.imported_ms)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .map_err(AppError::from)?;
-            summary.imported += out.rows.len() as u64;
-            committed(summary);
-        }
-        out.next();
+        let Some(Syncing {
+            thread,
+            rows,
+            checks,
+        }) = syncing
+        else {
+            return Ok(());
+        };
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the storing thread failed")))
+            .map_err(AppError::io("storing imported images"))?;
+        self.store_mut()
+            .write(|db| {
+                for (row, check) in rows.iter().zip(&checks) {
+                    db.insert_instance(row)?;
+                    db.put_decode_check(&row.sha256, check, row.imported_ms)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .map_err(AppError::from)?;
+        summary.imported += rows.len() as u64;
+        committed(summary);
         Ok(())
     }
 
@@ -270,20 +348,26 @@ impl Home {
         let Some((j, read, pending)) = in_flight else {
             return Ok(());
         };
-        let outcome = self.stage_one(read, Some(pending), sandbox);
+        let outcome = sandbox
+            .finish(pending, &read.bytes)
+            .map_err(ImportError::from)
+            .and_then(|verdict| self.stage_one(read, verdict));
         out.record(outcome, j, summary)
     }
 
     /// Reads, hashes (unless its writer did) and parses one file; `None` if the home, this
-    /// batch or the file in the worker already has it.
+    /// batch, the batch being synced or the file in the worker already has it.
     fn read_one(
         &self,
-        file: &Incoming,
+        file: Incoming,
         expect: Option<&Expected>,
-        batch: &[Instance],
+        batches: [&[Instance]; 2],
         in_flight: Option<&ReadFile>,
     ) -> Result<Option<ReadFile>, ImportError> {
-        let bytes = countersign_imaging::read_file(&file.path).map_err(ImportError::image)?;
+        let bytes = match file.data {
+            Some(data) => data,
+            None => countersign_imaging::read_file(&file.path).map_err(ImportError::image)?,
+        };
         let sha256: [u8; 32] = match file.sha256 {
             Some(sha256) => sha256,
             None => Sha256::digest(&bytes).into(),
@@ -295,7 +379,10 @@ impl Home {
             .map_err(AppError::from)?
             .is_some();
         if known
-            || batch.iter().any(|r| r.sha256 == sha256)
+            || batches
+                .iter()
+                .flat_map(|b| b.iter())
+                .any(|r| r.sha256 == sha256)
             || in_flight.is_some_and(|f| f.instance.sha256 == sha256)
         {
             return Ok(None);
@@ -310,25 +397,17 @@ impl Home {
             bytes,
             image,
             instance,
-            moved_from: file.movable.then(|| file.path.clone()),
+            moved_from: file.movable.then_some(file.path),
         }))
     }
 
-    /// Takes the worker's verdict on a file (`pending`; none for a file without pixels) and,
-    /// unless it refused the file, stages it.
+    /// Unless `verdict` (the worker's, or one reached without decoding) refuses the file,
+    /// stages it.
     fn stage_one(
         &self,
         read: ReadFile,
-        pending: Option<Pending>,
-        sandbox: &mut DecodeSandbox,
+        verdict: Verdict,
     ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
-        let verdict = match pending {
-            Some(pending) => sandbox.finish(pending, &read.bytes)?,
-            None => Verdict::Harmless {
-                frames: 0,
-                error: None,
-            },
-        };
         if let Verdict::Refused { code, message, .. } = verdict {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
@@ -401,6 +480,9 @@ pub(crate) struct Incoming {
     /// A file of a retrieval's staging folder (same filesystem, the home's own): moved into
     /// the store by a rename, not copied.
     pub movable: bool,
+    /// Its bytes, when a retrieval handed them over in memory (`path` is then not written):
+    /// written once, into the store.
+    pub data: Option<Vec<u8>>,
 }
 
 /// What an import's source hands out when asked.
@@ -412,6 +494,15 @@ pub(crate) enum Next {
     End,
 }
 
+/// A batch whose files are being made durable (`commit_staged`) on a thread of its own, while
+/// the next batch is read and written; its rows are indexed once the thread is done. One at a
+/// time: the next batch waits for it before it is synced in turn.
+struct Syncing {
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    rows: Vec<Instance>,
+    checks: Vec<DecodeCheck>,
+}
+
 /// What one batch of an import (of `total` files; 0 if unknown) stages, indexes and records;
 /// `base` files came before it.
 struct Batch {
@@ -421,6 +512,10 @@ struct Batch {
     staged: Vec<StagedImage>,
     rows: Vec<Instance>,
     checks: Vec<DecodeCheck>,
+    /// Bytes of `rows`' files.
+    bytes: u64,
+    /// When the first of `rows` was staged.
+    since: Option<std::time::Instant>,
 }
 
 impl Batch {
@@ -432,7 +527,17 @@ impl Batch {
             staged: Vec::new(),
             rows: Vec::new(),
             checks: Vec::new(),
+            bytes: 0,
+            since: None,
         }
+    }
+
+    /// Whether the batch is to be committed now: as many files or bytes as one takes, or
+    /// rows kept from the viewer for long enough.
+    fn full(&self) -> bool {
+        self.files.len() >= BATCH
+            || self.bytes >= BATCH_BYTES
+            || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE)
     }
 
     /// A file taken into the batch: its place in it.
@@ -448,6 +553,8 @@ impl Batch {
         self.staged.clear();
         self.rows.clear();
         self.checks.clear();
+        self.bytes = 0;
+        self.since = None;
     }
 
     /// Records what became of the batch's `j`th file.
@@ -467,6 +574,8 @@ impl Batch {
                     });
                 }
                 self.staged.extend(stage);
+                self.bytes += row.size;
+                self.since.get_or_insert_with(std::time::Instant::now);
                 self.rows.push(row);
                 self.checks.push(check);
             }

@@ -310,6 +310,82 @@ pub(crate) fn decode_frame_with(
     frame_of(obj, info, spp, photometric, bits_stored, samples).map(Some)
 }
 
+/// The most pixel bytes (all frames) [`native_check`] answers for: a larger file goes to the
+/// confined decode worker, whose memory and time limits could refuse it where arithmetic
+/// would not (a 512² CT slice is 0.5 MiB, a 4300² 16-bit mammogram 35 MiB).
+pub const NATIVE_CHECK_MAX_BYTES: u64 = 64 << 20;
+
+/// What decoding and presenting every frame of an image would come to (see [`native_check`]).
+#[derive(Debug)]
+pub enum NativeCheck {
+    /// Every one of `frames` frames decodes and presents.
+    Decodes { frames: u32 },
+    /// Every frame is refused alike; `frame` (0-based) is the first, `error` the decoder's
+    /// own error for it.
+    Refused { frame: u32, error: ImagingError },
+}
+
+/// What decoding and presenting every frame would give, for the one kind of image where that is
+/// arithmetic on the header and the pixel data's length: uncompressed little-endian (implicit or
+/// explicit VR) greyscale, one sample of 8 or 16 bits, no Modality or VOI LUT Sequence, at most
+/// [`NATIVE_CHECK_MAX_BYTES`] of pixels. There, [`decode_frame`] is the length checks of this
+/// function followed by slicing the element's bytes into samples, and presenting a grey frame
+/// without LUTs cannot fail; so this answers exactly as decoding every frame would, without
+/// running a decoder or allocating a sample. `None` for any other image: it is decoded to
+/// be judged (in the confined worker). `decodes_as_checked` in the tests holds the two to
+/// the same answer over generated images.
+pub fn native_check(obj: &DefaultDicomObject, info: &ImageInfo) -> Option<NativeCheck> {
+    let native = TransferSyntaxRegistry
+        .get(&info.transfer_syntax_uid)
+        .is_some_and(|t| t.can_decode_all() && t.is_codec_free());
+    // The byte order `native_le_frame` reads (a deflated data set is not codec free).
+    let little_endian = matches!(
+        info.transfer_syntax_uid.as_str(),
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1"
+    );
+    let grey = matches!(
+        info.photometric.as_deref(),
+        Some("MONOCHROME1" | "MONOCHROME2")
+    );
+    if !info.has_pixels
+        || !native
+        || !little_endian
+        || !grey
+        || info.samples_per_pixel != 1
+        || !matches!(info.bits_allocated, 8 | 16)
+        || info.modality_lut.is_some()
+        || info.voi_lut.is_some()
+    {
+        return None;
+    }
+    if info.frames == 0 {
+        return Some(NativeCheck::Decodes { frames: 0 });
+    }
+    // From here, the steps of `decode_frame_with` for this kind, in its order; each refusal
+    // is the same for every frame.
+    let frame_bits = match check_size(info) {
+        Ok(bits) => bits,
+        Err(error) => return Some(NativeCheck::Refused { frame: 0, error }),
+    };
+    let claimed = (frame_bits * u64::from(info.frames)).div_ceil(8);
+    if claimed > NATIVE_CHECK_MAX_BYTES {
+        return None;
+    }
+    let present = obj
+        .get(tags::PIXEL_DATA)
+        .and_then(|e| e.to_bytes().ok().map(|b| b.len() as u64))
+        .unwrap_or(0);
+    if present < claimed {
+        return Some(NativeCheck::Refused {
+            frame: 0,
+            error: ImagingError::PixelDataTooShort { claimed, present },
+        });
+    }
+    Some(NativeCheck::Decodes {
+        frames: info.frames,
+    })
+}
+
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
 /// Uncompressed little-endian single-sample frames (most CT, MR, CR, DX) straight from the
@@ -632,5 +708,156 @@ mod tests {
             Err(ImagingError::TooBig { .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    /// What the decode worker does to judge an image (`decode_all` in the app's sandbox):
+    /// every frame decoded and presented; the frames that came through, and the first error.
+    fn decoded_every_frame(obj: &DefaultDicomObject, info: &ImageInfo) -> (u32, Option<String>) {
+        let mut done = 0;
+        let mut first = None;
+        for f in 0..info.frames {
+            match decode_frame(obj, info, f)
+                .and_then(|frame| crate::present(&frame, info, crate::WindowChoice::Default))
+            {
+                Ok(_) => done += 1,
+                Err(e) if first.is_none() => first = Some((f, e.to_string())),
+                Err(_) => {}
+            }
+        }
+        (done, first.map(|(f, e)| format!("{f}: {e}")))
+    }
+
+    /// A small seeded generator (no dependency for one test).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<T: Copy>(&mut self, of: &[T]) -> T {
+            of[(self.next() % of.len() as u64) as usize]
+        }
+    }
+
+    /// `native_check` answers without decoding; wherever it answers, it must be what decoding
+    /// and presenting every frame gives — frame count, first refused frame and its words — or
+    /// an import would record a verdict the worker would not have reached. Seeded images
+    /// around every condition it tests: transfer syntax, photometric, samples, bits, sizes
+    /// (zero, huge), frame counts, pixel data short by one byte or longer, as OB or OW, a
+    /// Modality LUT. With the pixel data's length check taken out of `native_check`, the
+    /// short images decode as refused here and this fails.
+    #[test]
+    fn decodes_as_checked() {
+        let mut rng = Rng(0x5eed_cafe_f00d_0015);
+        let (mut decodes, mut refused, mut unanswered) = (0, 0, 0);
+        for _ in 0..3000 {
+            let ts = rng.pick(&[
+                EXPLICIT_LE,
+                EXPLICIT_LE,
+                EXPLICIT_LE,
+                "1.2.840.10008.1.2",
+                "1.2.840.10008.1.2",
+                "1.2.840.10008.1.2.2",
+                "1.2.840.10008.1.2.1.99",
+                RLE_LOSSLESS,
+            ]);
+            let photometric = rng.pick(&[
+                "MONOCHROME2",
+                "MONOCHROME1",
+                "MONOCHROME2",
+                "MONOCHROME2",
+                "MONOCHROME1",
+                "PALETTE COLOR",
+                "RGB",
+                "YBR_FULL_422",
+            ]);
+            let samples = rng.pick(&[1u16, 1, 1, 1, 1, 3]);
+            let bits = rng.pick(&[8u16, 8, 16, 16, 16, 1, 12, 32]);
+            let rows = rng.pick(&[0u32, 1, 2, 3, 16, 17, 64, 1 << 20]);
+            let columns = rng.pick(&[0u32, 1, 2, 5, 16, 33, 64, 1 << 20]);
+            let frames = rng.pick(&[None, Some("1"), Some("2"), Some("3"), Some("0"), Some("x")]);
+            let stored = rng.pick(&[bits, bits.saturating_sub(4).max(1), bits + 4]);
+            let signed = rng.pick(&[0u16, 1]);
+            let n_frames = frames
+                .and_then(|f| f.parse::<u64>().ok())
+                .filter(|f| *f >= 1)
+                .unwrap_or(1);
+            let claimed = (u64::from(rows)
+                * u64::from(columns)
+                * u64::from(samples)
+                * u64::from(bits)
+                * n_frames)
+                .div_ceil(8)
+                .min(1 << 20);
+            let len = match rng.next() % 4 {
+                0 => claimed.saturating_sub(1),
+                1 => claimed,
+                2 => claimed + 1 + rng.next() % 64,
+                _ => rng.next() % (claimed + 1),
+            } as usize;
+            let pixels: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut obj = image(ts, rows, columns, samples, bits, photometric);
+            let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+            obj.put(us(tags::BITS_STORED, stored));
+            obj.put(us(tags::PIXEL_REPRESENTATION, signed));
+            if let Some(f) = frames {
+                obj.put(DataElement::new(
+                    tags::NUMBER_OF_FRAMES,
+                    VR::IS,
+                    PrimitiveValue::from(f),
+                ));
+            }
+            let value = if rng.next().is_multiple_of(2) || len % 2 == 1 {
+                (VR::OB, PrimitiveValue::from(pixels))
+            } else {
+                let words: Vec<u16> = pixels
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                (VR::OW, PrimitiveValue::U16(words.into()))
+            };
+            obj.put(DataElement::new(tags::PIXEL_DATA, value.0, value.1));
+            if rng.next().is_multiple_of(8) {
+                obj.put(DataElement::new(
+                    tags::RESCALE_SLOPE,
+                    VR::DS,
+                    PrimitiveValue::from(rng.pick(&["1", "-1e300", "0", "2.5"])),
+                ));
+            }
+            let mut info = crate::meta::info(&obj);
+            if rng.next().is_multiple_of(10) {
+                info.modality_lut = Some(Lut {
+                    first: 0,
+                    bits: 8,
+                    values: vec![0, 255],
+                });
+            }
+            let context = format!(
+                "{ts} {photometric} {samples}×{bits} bits ({stored} stored) {rows}×{columns} \
+                 frames {frames:?}, {len} of {claimed} bytes"
+            );
+            let Some(check) = native_check(&obj, &info) else {
+                unanswered += 1;
+                continue;
+            };
+            let decoded = decoded_every_frame(&obj, &info);
+            match check {
+                NativeCheck::Decodes { frames } => {
+                    decodes += 1;
+                    assert_eq!(decoded, (frames, None), "{context}");
+                }
+                NativeCheck::Refused { frame, error } => {
+                    refused += 1;
+                    assert_eq!(decoded, (0, Some(format!("{frame}: {error}"))), "{context}");
+                }
+            }
+        }
+        // Not vacuous: each answer was given, and some images were left to the decoder.
+        assert!(
+            decodes > 100 && refused > 100 && unanswered > 100,
+            "{decodes} {refused} {unanswered}"
+        );
     }
 }

@@ -33,7 +33,7 @@ pub mod sr;
 
 use std::path::Path;
 
-pub use decode::{Frame, Samples, MAX_DECODED_BYTES};
+pub use decode::{Frame, NativeCheck, Samples, MAX_DECODED_BYTES, NATIVE_CHECK_MAX_BYTES};
 pub use error::{ImagingError, Result};
 pub use geometry::{slice_geometry, Plane, SliceGeometry};
 pub use meta::{ImageInfo, Lut, Window};
@@ -80,6 +80,12 @@ impl DicomImage {
     /// Decodes and presents frame `frame` as 8-bit pixels.
     pub fn render(&self, frame: u32, window: WindowChoice) -> Result<Rendered> {
         present(&self.frame(frame)?, &self.info, window)
+    }
+
+    /// What decoding and presenting every frame would come to, worked out without decoding,
+    /// for uncompressed greyscale images (see [`NativeCheck`]); `None` for others.
+    pub fn native_check(&self) -> Option<NativeCheck> {
+        decode::native_check(&self.object, &self.info)
     }
 
     /// As [`DicomImage::render`], with decoders written in Rust only: `Ok(None)` when the

@@ -174,18 +174,20 @@ impl DicomWeb {
         let body = response.into_body().into_with_config().limit(most).reader();
         let mut parts = MultipartReader::new(body, &content_type).map_err(multipart_error)?;
         let mut out = Retrieved::default();
+        // The size of the last part: the next one's in memory is reserved at that (the slices
+        // of a series are alike), rather than grown by doubling to twice it.
+        let mut last = 0u64;
         loop {
             let n = out.files.len();
             let path = instance_file(dir, n);
-            let file = std::fs::File::create(&path)
-                .map_err(PacsError::io(format!("creating {}", path.display())))?;
-            let mut writer = Hashing::new(BufWriter::with_capacity(64 * 1024, file));
+            let sink = Spill::new(path.clone(), limits.keep_in_memory, last)?;
+            let mut writer = Hashing::new(sink);
             let part = parts.next_part(&mut writer, limits.max_instance_bytes);
             // Flushed and closed before the caller sees it.
-            let finished = writer.finish();
+            let finished = writer.into_parts();
             match part {
                 Ok(Some(info)) => {
-                    let (sha256, _) =
+                    let (sha256, _, sink) =
                         finished.map_err(PacsError::io(format!("writing {}", path.display())))?;
                     if n >= limits.max_instances {
                         let _ = std::fs::remove_file(&path);
@@ -196,11 +198,13 @@ impl DicomWeb {
                     }
                     out.files.push(path.clone());
                     out.bytes += info.bytes;
+                    last = info.bytes;
                     let arrived = Arrived {
                         index: n,
                         path,
                         bytes: info.bytes,
                         sha256,
+                        data: sink.into_data(),
                     };
                     if on_file(arrived).is_break() {
                         return Err(PacsError::Stopped);
@@ -215,6 +219,75 @@ impl DicomWeb {
                     return Err(multipart_error(e));
                 }
             }
+        }
+    }
+}
+
+/// Where one part goes: memory, up to `keep` bytes, then its file (what was kept written to it
+/// first) — so a small instance is handed over without a file, and a large one never held
+/// whole in memory.
+enum Spill {
+    Memory {
+        data: Vec<u8>,
+        keep: u64,
+        path: std::path::PathBuf,
+    },
+    File(BufWriter<std::fs::File>),
+}
+
+impl Spill {
+    /// `like`: the size of the part before, reserved (if it fits in `keep`).
+    fn new(path: std::path::PathBuf, keep: u64, like: u64) -> Result<Spill> {
+        if keep == 0 {
+            return Spill::file(&path)
+                .map_err(PacsError::io(format!("creating {}", path.display())));
+        }
+        Ok(Spill::Memory {
+            data: Vec::with_capacity(if like <= keep { like as usize } else { 0 }),
+            keep,
+            path,
+        })
+    }
+
+    fn file(path: &Path) -> std::io::Result<Spill> {
+        let file = std::fs::File::create(path)?;
+        Ok(Spill::File(BufWriter::with_capacity(64 * 1024, file)))
+    }
+
+    /// The part, if it stayed in memory.
+    fn into_data(self) -> Option<Vec<u8>> {
+        match self {
+            Spill::Memory { data, .. } => Some(data),
+            Spill::File(_) => None,
+        }
+    }
+}
+
+impl std::io::Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Spill::Memory { data, keep, path } = self {
+            if (data.len() + buf.len()) as u64 <= *keep {
+                data.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            let mut file = Spill::file(path)?;
+            std::io::Write::write_all(&mut file, data)?;
+            *self = file;
+        }
+        match self {
+            Spill::File(file) => file.write(buf),
+            // Not reached: spilled above.
+            Spill::Memory { data, .. } => {
+                data.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Spill::File(file) => file.flush(),
+            Spill::Memory { .. } => Ok(()),
         }
     }
 }
@@ -317,5 +390,45 @@ fn http_error(e: ureq::Error) -> PacsError {
             limit: limit as u64,
         },
         e => PacsError::Unreachable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::Spill;
+
+    /// A part of at most `keep` bytes stays in memory and no file is made; a larger one is
+    /// written whole to its file (what was kept first, then the rest), none of it kept. With
+    /// `keep` 0, every part goes to its file.
+    #[test]
+    fn a_part_stays_in_memory_up_to_its_bound_and_spills_whole_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for (keep, like, len, in_memory) in [
+            (4096, 0, 4096, true),
+            (4096, 4096, 4097, false),
+            (4096, 100_000, 10_000, false),
+            (0, 0, 10, false),
+        ] {
+            let path = dir.path().join(format!("part-{keep}-{len}"));
+            let mut sink = Spill::new(path.clone(), keep, like).unwrap();
+            for chunk in bytes[..len].chunks(1000) {
+                sink.write_all(chunk).unwrap();
+            }
+            sink.flush().unwrap();
+            match sink.into_data() {
+                Some(data) => {
+                    assert!(in_memory, "{keep} {len}");
+                    assert_eq!(data, bytes[..len]);
+                    assert!(!path.exists());
+                }
+                None => {
+                    assert!(!in_memory, "{keep} {len}");
+                    assert_eq!(std::fs::read(&path).unwrap(), bytes[..len]);
+                }
+            }
+        }
     }
 }

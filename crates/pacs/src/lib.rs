@@ -195,6 +195,9 @@ pub struct Limits {
     pub max_study_bytes: u64,
     /// How long to wait for the archive to say anything (connect, each answer, each read).
     pub timeout: Duration,
+    /// Over DICOMweb, an instance of at most this many bytes is handed over in memory
+    /// ([`Arrived::data`]) rather than written to its file; 0: every instance is written.
+    pub keep_in_memory: u64,
 }
 
 impl Default for Limits {
@@ -206,6 +209,7 @@ impl Default for Limits {
             max_instance_bytes: 2 * 1024 * 1024 * 1024,
             // The largest studies read (tomosynthesis, long cine) are a few GiB.
             max_study_bytes: 64 * 1024 * 1024 * 1024,
+            keep_in_memory: 0,
             timeout: Duration::from_secs(30),
         }
     }
@@ -218,18 +222,34 @@ pub struct Retrieved {
     pub bytes: u64,
 }
 
-/// One instance a retrieval has just written whole to its own file (and closed), handed to the
-/// caller before the next is read, so that it can be checked and stored while the rest of the
-/// study streams in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One instance a retrieval has just received whole — written to its own file (and closed), or
+/// kept in memory — handed to the caller before the next is read, so that it can be checked
+/// and stored while the rest of the study streams in.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Arrived {
     /// Its place in the retrieval, from 0 ([`instance_file`] of the folder and this).
     pub index: usize,
+    /// Its file; not written when `data` holds it.
     pub path: PathBuf,
-    /// Bytes of the file.
+    /// Bytes of the instance.
     pub bytes: u64,
-    /// SHA-256 of the file, computed as it was written (never read back for it).
+    /// SHA-256 of the instance, computed as it arrived (never read back for it).
     pub sha256: [u8; 32],
+    /// The instance itself, when it was at most [`Limits::keep_in_memory`] bytes: the caller
+    /// writes it where it belongs (once) rather than reading a staged file back.
+    pub data: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Arrived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the bytes: they are a patient's.
+        f.debug_struct("Arrived")
+            .field("index", &self.index)
+            .field("path", &self.path)
+            .field("bytes", &self.bytes)
+            .field("in_memory", &self.data.is_some())
+            .finish()
+    }
 }
 
 /// What the caller says to each instance handed over: go on, or stop the retrieval (the caller
@@ -253,9 +273,18 @@ impl<W: std::io::Write> Hashing<W> {
     }
 
     /// Flushes the writer and gives the digest of everything written, and how many bytes.
-    pub(crate) fn finish(mut self) -> std::io::Result<([u8; 32], u64)> {
+    pub(crate) fn finish(self) -> std::io::Result<([u8; 32], u64)> {
+        self.into_parts().map(|(sha, n, _)| (sha, n))
+    }
+
+    /// As [`Hashing::finish`], and the writer back.
+    pub(crate) fn into_parts(mut self) -> std::io::Result<([u8; 32], u64, W)> {
         self.inner.flush()?;
-        Ok((sha2::Digest::finalize(self.hasher).into(), self.written))
+        Ok((
+            sha2::Digest::finalize(self.hasher).into(),
+            self.written,
+            self.inner,
+        ))
     }
 }
 

@@ -71,15 +71,48 @@ impl StagedImage {
     }
 }
 
+/// Makes the 256 prefix folders of the image store under `root` (`images/00` … `images/ff`)
+/// if they are not all there, and makes them durable: once when a home is created, and once
+/// when a home from before this is opened. Storing an image then never makes a folder (a
+/// `mkdir` and two folder syncs for each new prefix, most of a fresh home's first study).
+/// `ff` is made last, so its presence (one `stat`, the cost on every later opening) says all
+/// are there.
+pub fn prepare_image_folders(root: &Path) -> std::io::Result<()> {
+    let images = root.join("images");
+    if images.join("ff").is_dir() {
+        return Ok(());
+    }
+    let made_images = !images.is_dir();
+    std::fs::create_dir_all(&images)?;
+    for prefix in 0..=255u8 {
+        match std::fs::create_dir(images.join(format!("{prefix:02x}"))) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            other => other?,
+        }
+    }
+    // Their names (and `images/` itself, if new) durable before any image is renamed into
+    // them: a folder lost at a power cut would take its committed images with it.
+    sync_dir(&images)?;
+    if made_images {
+        sync_dir(root)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// Writes `bytes` to a temporary file beside `path`, without syncing; `None` if `path`
-/// already exists (the store is content-addressed: same name, same bytes).
+/// already exists (the store is content-addressed: same name, same bytes — see
+/// [`commit_staged`] for why a name never stands for bytes a crash lost).
 pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedImage>> {
     if path.exists() {
         return Ok(None);
     }
     let tmp = path.with_extension("part");
-    // The 256 prefix folders exist after the first few imports: created only when missing,
-    // not asked for before every file.
+    // The prefix folders are made with the home (`prepare_image_folders`); one missing
+    // (removed by hand) is made again.
     let mut file = match std::fs::File::create(&tmp) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
@@ -94,17 +127,69 @@ pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedIm
     }))
 }
 
-/// Makes a batch of staged images durable under their final names: every file's data is
-/// synced, then each is renamed to its final name (its prefix folder made if missing), then
-/// every folder whose entries changed is synced once — the prefix folders, and `images/` when
-/// a prefix folder was made. Only then may the index name them: a committed index row never
-/// points at a file a crash or a power cut could lose. Syncing a batch together costs a few
-/// journal commits instead of three per file.
+/// A batch of at least this many files is made durable by two `syncfs(2)` of the filesystem
+/// (Linux) rather than file by file: every `fsync` or `fdatasync` ends in a flush of the disk's
+/// write cache (3–7 ms each on the machine measured), and a batch of 64 CT slices in 57 prefix
+/// folders took 121 of them. A batch of one (a retrieval's first instance, which a viewer waits
+/// for) is cheaper file by file: its two flushes do not wait for the rest of the filesystem.
+pub const SYNCFS_FROM: usize = 3;
+
+/// Makes a batch of staged images durable under their final names, in two steps: every file's
+/// data is made durable under its temporary name; then each is renamed to its final name (its
+/// prefix folder made if missing) and those names are made durable. Only then may the index
+/// name them: a committed index row never points at a file a crash or a power cut could lose.
+/// And a final name never stands for bytes a power cut could lose either (the data is durable
+/// before the rename), so a later import that finds the name taken (`stage_image`) may trust
+/// it. Each step is one `syncfs(2)` for a batch of [`SYNCFS_FROM`] files or more on Linux;
+/// otherwise every file's data is synced (`fdatasync`) and then every folder whose entries
+/// changed (the prefix folders, and `images/` when one had to be made) once.
 pub fn commit_staged(staged: &[StagedImage]) -> std::io::Result<()> {
+    if staged.is_empty() {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    if staged.len() >= SYNCFS_FROM {
+        if let Some(fs) = one_filesystem(staged)? {
+            nix::unistd::syncfs(&fs).map_err(std::io::Error::from)?;
+            rename_all(staged)?;
+            return nix::unistd::syncfs(&fs).map_err(std::io::Error::from);
+        }
+    }
     for s in staged {
         // Data and size: what reading the file back needs (its name is the folder's sync).
         std::fs::File::open(&s.tmp)?.sync_data()?;
     }
+    for dir in rename_all(staged)? {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// The folder of the batch's first final name, open, if every staged file and every final
+/// folder is on its filesystem (a `syncfs` of it covers them all); `None` otherwise.
+#[cfg(target_os = "linux")]
+fn one_filesystem(staged: &[StagedImage]) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::MetadataExt;
+    let folder = |p: &Path| p.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let fs = match std::fs::File::open(folder(&staged[0].path)) {
+        // A prefix folder removed by hand: made again file by file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
+    let dev = fs.metadata()?.dev();
+    for s in staged {
+        let same = std::fs::metadata(&s.tmp)?.dev() == dev
+            && std::fs::metadata(folder(&s.path)).is_ok_and(|m| m.dev() == dev);
+        if !same {
+            return Ok(None);
+        }
+    }
+    Ok(Some(fs))
+}
+
+/// Renames each staged file to its final name, making a missing prefix folder; returns every
+/// folder whose entries changed.
+fn rename_all(staged: &[StagedImage]) -> std::io::Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut note = |dir: &Path| {
         if !dirs.iter().any(|d| d == dir) {
@@ -125,10 +210,7 @@ pub fn commit_staged(staged: &[StagedImage]) -> std::io::Result<()> {
         }
         note(dir);
     }
-    for dir in dirs {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    Ok(dirs)
 }
 
 fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {

@@ -42,7 +42,10 @@ pub use ai_outcomes::{AiOutcomeRow, AiOutcomeSelection, AiReviewRow};
 pub use checkpoints::{SplitViewRow, MAX_SPLIT_VIEWS};
 pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
 pub use erasure::{keeps_payload_when_erased, Erased};
-pub use images::{commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage};
+pub use images::{
+    commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
+    StagedImage, SYNCFS_FROM,
+};
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{

@@ -162,7 +162,10 @@ impl Home {
             study: study.to_string(),
             patient_id: found.patient_id.clone(),
         };
-        let limits = config.limits();
+        let limits = countersign_pacs::Limits {
+            keep_in_memory: KEEP_IN_MEMORY,
+            ..config.limits()
+        };
         let queue = Queue::default();
         let progress = std::cell::RefCell::new(progress);
         let told_first = std::cell::Cell::new(false);
@@ -257,6 +260,14 @@ impl Home {
 /// the staging folder): an archive faster than the store waits rather than filling the disk.
 const QUEUE_FILES: usize = 256;
 const QUEUE_BYTES: u64 = 256 << 20;
+/// An instance of at most this many bytes (a CT or MR slice, not a CR) arrives in memory
+/// rather than in a staged file: the store writes it once, where it belongs, and never reads
+/// it back.
+pub(super) const KEEP_IN_MEMORY: u64 = 4 << 20;
+/// The most bytes of instances waiting in memory; past that, an arriving one is written to its
+/// staged file (as a large one is), so that a store busy syncing a batch does not hold up the
+/// archive.
+const QUEUE_MEMORY: u64 = 8 << 20;
 
 /// Instances handed over by the retrieving thread, waiting for the storing one.
 #[derive(Default)]
@@ -268,8 +279,9 @@ struct Queue {
 #[derive(Default)]
 struct QueueState {
     files: std::collections::VecDeque<countersign_pacs::Arrived>,
-    /// Bytes of `files`.
+    /// Bytes of `files` in staged files, and in memory.
     bytes: u64,
+    memory: u64,
     /// Every instance received so far, and their bytes.
     received: u64,
     received_bytes: u64,
@@ -286,18 +298,35 @@ impl Queue {
 
     /// From the retrieving thread: waits for room (always for one file), then hands it over;
     /// `Break` once the storing side has stopped.
-    fn push(&self, file: countersign_pacs::Arrived) -> std::ops::ControlFlow<()> {
+    fn push(&self, mut file: countersign_pacs::Arrived) -> std::ops::ControlFlow<()> {
+        let full = |s: &QueueState| s.memory + file.bytes > QUEUE_MEMORY;
+        if file.data.is_some() && full(&self.lock()) {
+            // Written to its staged file, as a large instance is; should that fail, it waits
+            // for room in memory below.
+            if let Some(data) = &file.data {
+                if std::fs::write(&file.path, data).is_ok() {
+                    file.data = None;
+                }
+            }
+        }
+        let (disk, memory) = match file.data {
+            Some(_) => (0, file.bytes),
+            None => (file.bytes, 0),
+        };
         let mut s = self.lock();
         while !s.stopped
             && !s.files.is_empty()
-            && (s.files.len() >= QUEUE_FILES || s.bytes + file.bytes > QUEUE_BYTES)
+            && (s.files.len() >= QUEUE_FILES
+                || s.bytes + disk > QUEUE_BYTES
+                || s.memory + memory > QUEUE_MEMORY)
         {
             s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         if s.stopped {
             return std::ops::ControlFlow::Break(());
         }
-        s.bytes += file.bytes;
+        s.bytes += disk;
+        s.memory += memory;
         s.received += 1;
         s.received_bytes += file.bytes;
         s.files.push_back(file);
@@ -312,12 +341,16 @@ impl Queue {
         let mut s = self.lock();
         loop {
             if let Some(file) = s.files.pop_front() {
-                s.bytes -= file.bytes;
+                match file.data {
+                    Some(_) => s.memory -= file.bytes,
+                    None => s.bytes -= file.bytes,
+                }
                 self.changed.notify_all();
                 return Next::File(Incoming {
                     path: file.path,
                     sha256: Some(file.sha256),
-                    movable: true,
+                    movable: file.data.is_none(),
+                    data: file.data,
                 });
             }
             if s.ended {

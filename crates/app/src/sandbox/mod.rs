@@ -8,6 +8,16 @@
 //! reads a byte (see `confine`), then decodes and presents every frame of each file it is sent
 //! and answers with one line per file.
 //!
+//! Uncompressed greyscale images (most CT, MR, CR, DX) are the exception: decoding them is
+//! slicing the pixel data's bytes into samples, and whether that succeeds is arithmetic on the
+//! header and the pixel data's length ([`countersign_imaging::NativeCheck`]).
+//! [`verdict_without_decoding`] reaches the verdict the worker would reach for them — the same
+//! frames, the same words — without sending it the file, and without any decoder running on
+//! the file's bytes in this process: an import or a retrieval of a CT series then costs no
+//! round trip per slice. Everything else (compressed pixel data, colour, palettes, LUTs,
+//! 1-bit and 32-bit samples, big-endian, deflated, more than 64 MiB of pixels) goes to the
+//! worker exactly as before.
+//!
 //! What the parent learns is kept by SHA-256 (`decode_checks` in the home). Decoding is
 //! deterministic, so a file whose every frame decoded — or failed with an ordinary error — without
 //! harm to the worker is from then on decoded in-process, at full speed, by the viewer. A file that
@@ -424,6 +434,30 @@ impl DecodeSandbox {
             lasting,
         }
     }
+}
+
+/// The verdict the worker would reach on `image`, reached without decoding, for the images whose
+/// decoding is arithmetic (uncompressed greyscale, see [`countersign_imaging::NativeCheck`]);
+/// `None` for the others, which the worker decodes. Only the parsed header and the pixel
+/// data's length are read: no decoder runs here on the file's bytes.
+pub fn verdict_without_decoding(image: &countersign_imaging::DicomImage) -> Option<Verdict> {
+    Some(match image.native_check()? {
+        countersign_imaging::NativeCheck::Decodes { frames } => Verdict::Harmless {
+            frames,
+            error: None,
+        },
+        // As the worker answers a file each of whose frames the decoder refused.
+        countersign_imaging::NativeCheck::Refused { frame, error } => Verdict::Harmless {
+            frames: 0,
+            error: Some(frame_error(frame, &error)),
+        },
+    })
+}
+
+/// How a verdict names a frame the decoder refused (0-based `frame`), in the worker's answers
+/// and in [`verdict_without_decoding`] alike.
+pub(crate) fn frame_error(frame: u32, error: &dyn std::fmt::Display) -> String {
+    format!("frame {}: {error}", frame + 1)
 }
 
 /// A file sent to the worker, its verdict not yet read.

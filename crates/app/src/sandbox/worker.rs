@@ -140,7 +140,7 @@ fn decode_all(bytes: &[u8]) -> Value {
             match presented {
                 Ok(_) => done += 1,
                 Err(e) if first_error.is_none() => {
-                    first_error = Some(format!("frame {}: {e}", f + 1));
+                    first_error = Some(super::frame_error(f, &e));
                 }
                 Err(_) => {}
             }

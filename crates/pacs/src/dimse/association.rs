@@ -448,6 +448,7 @@ impl<A: Link> Association<A> {
                         path,
                         bytes,
                         sha256,
+                        data: None,
                     };
                     if on_file(arrived).is_break() {
                         self.abort();
