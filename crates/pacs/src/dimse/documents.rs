@@ -188,6 +188,8 @@ impl Dimse {
             max_instances: 1,
             max_instance_bytes: limit,
             max_study_bytes: limit,
+            // The caller reads the fetched report from its file.
+            keep_in_memory: 0,
             timeout: self.timeout,
         };
         let mut intake = Intake::default();
