@@ -1271,10 +1271,16 @@ await rampCheck("cpu");
   page.on("pageerror", (e) => check(false, `priors: page error ${e.message}`));
   await page.goto(base);
   await unlock(page);
+  // The binding badge: the ramp study's report binds its images (a tick); a study with no
+  // report has no badge at all (nothing to match, so no reassuring tick).
+  await page.locator('[data-testid="study-item"][data-study="2.25.1234"]').click();
+  await page.locator('[data-testid="hash-badge"][data-binding="ok"]').waitFor();
+  check((await page.getByTestId("hash-badge").textContent()).includes("image matches report"), "an image the report binds is said to be");
   await page.keyboard.press("w");
   await page.locator('[data-testid="worklist-row"][data-study="2.25.7001"]').click();
   const current = page.locator('.viewport:not(.prior) [data-testid="slice-position"]');
   await current.filter({ hasText: /Image 1\/3\b/ }).waitFor();
+  check((await page.getByTestId("hash-badge").count()) === 0, "a study with no report: no binding badge");
   await page.getByTestId("open-priors").click();
   const rows = page.getByTestId("prior-row");
   await rows.first().waitFor();
