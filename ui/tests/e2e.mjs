@@ -126,10 +126,16 @@ async function priorBeside() {
     const p = document.querySelector('[data-testid="prior-pane"] [data-testid="slice-position"]');
     return c && p ? { c: Number(c.dataset.position), ci: Number(c.dataset.index), p: Number(p.dataset.position),
       pi: Number(p.dataset.index), n: p.textContent } : null;`;
-  const opened = await until("the prior beside the study, all of it here", async () => {
+  // Opened on its first stored instance, the prior shows the nearest of what has arrived, and
+  // moves to the current slice's position once that slice is stored too.
+  await until("the prior beside the study, all of it here", async () => {
     const v = await run(read);
     return v && /\/16\b/.test(v.n) ? v : null;
   }, 30000);
+  const opened = await until("the prior at the current slice's position", async () => {
+    const v = await run(read);
+    return v && v.p === v.c ? v : null;
+  }, 10000).catch(() => run(read));
   check(opened.p === opened.c, `the prior opens at the current slice's position (${opened.c} mm: prior slice ${opened.pi + 1})`);
   const key = opened.ci < 4 ? "ArrowDown" : "ArrowUp";
   for (let i = 0; i < 2; i++) await run(`document.body.dispatchEvent(new KeyboardEvent('keydown', { key: arguments[0], bubbles: true }));`, [key]);
