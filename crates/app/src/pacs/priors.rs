@@ -23,6 +23,42 @@ pub struct PriorStudy {
     pub report: String,
 }
 
+/// The Patient IDs `client` files `study` under (an archive may file one Study Instance UID
+/// under several; it may also match loosely, so only this exact study counts).
+pub(super) fn patients_of_study(
+    client: &Archive,
+    study: &str,
+) -> std::result::Result<std::collections::BTreeSet<String>, PacsError> {
+    let query = StudyQuery {
+        study: Some(study.to_string()),
+        limit: 16,
+        ..Default::default()
+    };
+    Ok(client
+        .search(&query)?
+        .into_iter()
+        .filter(|m| m.study == study)
+        .filter_map(|m| m.patient_id)
+        .collect())
+}
+
+/// The one Patient ID of `study` among `ids` (what the archives file it under), `None` if
+/// none; more than one is refused: whose `what` to show cannot be told.
+pub(super) fn one_patient(
+    study: &str,
+    ids: std::collections::BTreeSet<String>,
+    what: &str,
+) -> Result<Option<String>> {
+    if ids.len() > 1 {
+        return Err(AppError::WrongPatient(format!(
+            "study {study} is filed under {} different Patient IDs: whose {what} to show \
+             cannot be told",
+            ids.len()
+        )));
+    }
+    Ok(ids.into_iter().next())
+}
+
 /// The archives that did not answer a priors search, each with its error.
 pub type Unanswered = Vec<(String, AppError)>;
 
@@ -81,29 +117,12 @@ impl Home {
             None => {
                 let mut ids = std::collections::BTreeSet::new();
                 for (config, client) in &clients {
-                    let query = StudyQuery {
-                        study: Some(study.to_string()),
-                        limit: 16,
-                        ..Default::default()
-                    };
-                    match client.search(&query) {
-                        Ok(found) => ids.extend(
-                            found
-                                .into_iter()
-                                .filter(|m| m.study == study)
-                                .filter_map(|m| m.patient_id),
-                        ),
+                    match patients_of_study(client, study) {
+                        Ok(found) => ids.extend(found),
                         Err(e) => failed.push((config.name.clone(), config.error(e))),
                     }
                 }
-                if ids.len() > 1 {
-                    return Err(AppError::WrongPatient(format!(
-                        "study {study} is filed under {} different Patient IDs: whose priors \
-                         to list cannot be told",
-                        ids.len()
-                    )));
-                }
-                match ids.into_iter().next() {
+                match one_patient(study, ids, "priors")? {
                     Some(id) => id,
                     // Not here, and no archive that answered knows it: an archive's failure
                     // says more than "not found".

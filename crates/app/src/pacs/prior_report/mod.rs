@@ -16,17 +16,15 @@ use std::io::Read;
 use countersign_imaging::sr::{SrLine, SrVerifier};
 use countersign_pacs::{DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
 use countersign_report::{Author, ReportState, ReportView};
-use dicom_dictionary_std::tags;
 
 use super::*;
+
+mod pdf;
+use pdf::{prune_old_pdfs, read_encapsulated_pdf, write_private};
 
 /// The folder of the home where prior reports' PDFs are written for the desktop to open (and
 /// where an instance is staged while it is fetched).
 pub const PRIOR_REPORTS: &str = "prior-reports";
-/// A PDF written there is removed on a later call once it is this old.
-const PDF_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-/// The longest text kept from a PDF's DICOM wrapper (its title).
-const MAX_TITLE_CHARS: usize = 1024;
 
 /// A prior study's report, and where it was found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -242,29 +240,13 @@ impl Home {
             None => {
                 let mut ids = std::collections::BTreeSet::new();
                 for config in &archives {
-                    let query = StudyQuery {
-                        study: Some(study.to_string()),
-                        limit: 16,
-                        ..Default::default()
-                    };
-                    for m in config
-                        .client()?
-                        .search(&query)
-                        .map_err(|e| config.error(e))?
-                    {
-                        if m.study == study {
-                            ids.extend(m.patient_id);
-                        }
-                    }
+                    let client = config.client()?;
+                    ids.extend(
+                        super::priors::patients_of_study(&client, study)
+                            .map_err(|e| config.error(e))?,
+                    );
                 }
-                if ids.len() > 1 {
-                    return Err(AppError::WrongPatient(format!(
-                        "study {study} is filed under {} different Patient IDs: whose report \
-                         to show cannot be told (give --patient-id)",
-                        ids.len()
-                    )));
-                }
-                match ids.into_iter().next() {
+                match super::priors::one_patient(study, ids, "report")? {
                     Some(id) => id,
                     None => return Ok(report(PriorFound::None)),
                 }
@@ -539,226 +521,5 @@ fn check_patient(
     )))
 }
 
-/// An Encapsulated PDF's document and what its wrapper says of it.
-#[derive(Debug)]
-struct EncapsulatedPdf {
-    study: String,
-    patient_id: Option<String>,
-    sop_instance: String,
-    title: Option<String>,
-    date: Option<String>,
-    time: Option<String>,
-    document: Vec<u8>,
-}
-
-/// Takes the PDF out of an Encapsulated PDF instance (after the imaging crate's pre-scan of
-/// the DICOM), checking that it is one and that the document starts as a PDF does. The PDF
-/// itself is not parsed.
-fn read_encapsulated_pdf(bytes: &[u8]) -> std::result::Result<EncapsulatedPdf, String> {
-    let object = countersign_imaging::open_bytes(bytes).map_err(|e| e.to_string())?;
-    let text = |tag: dicom_core::Tag| -> Option<String> {
-        object
-            .get(tag)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(|s| s.chars().take(MAX_TITLE_CHARS).collect())
-    };
-    let class = text(tags::SOP_CLASS_UID).unwrap_or_default();
-    if class != countersign_pacs::documents::ENCAPSULATED_PDF {
-        return Err(format!("its SOP Class is {class:?}, not Encapsulated PDF"));
-    }
-    if let Some(mime) = text(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT) {
-        if !mime.eq_ignore_ascii_case("application/pdf") {
-            return Err(format!("it encapsulates {mime:?}, not a PDF"));
-        }
-    }
-    let study = text(tags::STUDY_INSTANCE_UID).ok_or("it has no Study Instance UID")?;
-    let sop_instance = text(tags::SOP_INSTANCE_UID).ok_or("it has no SOP Instance UID")?;
-    countersign_pacs::check_uid(&sop_instance).map_err(|e| e.to_string())?;
-    let mut document = object
-        .get(tags::ENCAPSULATED_DOCUMENT)
-        .ok_or("it has no Encapsulated Document")?
-        .to_bytes()
-        .map_err(|e| format!("its Encapsulated Document is not bytes: {e}"))?
-        .into_owned();
-    // The value is padded to an even length; the length element says where the PDF ends.
-    if let Some(n) = text(tags::ENCAPSULATED_DOCUMENT_LENGTH).and_then(|n| n.parse::<usize>().ok())
-    {
-        if n <= document.len() {
-            document.truncate(n);
-        }
-    }
-    if !document.starts_with(b"%PDF-") {
-        return Err("its document does not start as a PDF does (%PDF-)".into());
-    }
-    let concept = object
-        .get(tags::CONCEPT_NAME_CODE_SEQUENCE)
-        .and_then(|e| e.items())
-        .and_then(|items| items.first())
-        .and_then(|item| item.get(tags::CODE_MEANING))
-        .and_then(|e| e.to_str().ok())
-        .map(|s| {
-            s.trim_end_matches(['\0', ' '])
-                .chars()
-                .take(MAX_TITLE_CHARS)
-                .collect()
-        });
-    Ok(EncapsulatedPdf {
-        study,
-        patient_id: text(tags::PATIENT_ID),
-        sop_instance,
-        title: text(tags::DOCUMENT_TITLE).or(concept),
-        date: text(tags::CONTENT_DATE),
-        time: text(tags::CONTENT_TIME),
-        document,
-    })
-}
-
-/// Writes a file only its owner may read (the home is already the owner's alone: a report
-/// names a patient, so its file says so itself too).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Removes the PDFs written more than a day ago, and fetch folders a crash left (best effort:
-/// the folder is a cache the desktop reads from, not a record).
-fn prune_old_pdfs(folder: &Path) {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > PDF_KEPT);
-        if old {
-            let path = entry.path();
-            let _ = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
-            } else {
-                std::fs::remove_file(&path)
-            };
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use dicom_core::{DataElement, PrimitiveValue, VR};
-    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-
-    fn wrapped(class: &str, mime: &str, document: &[u8]) -> Vec<u8> {
-        let mut obj = InMemDicomObject::new_empty();
-        let mut put =
-            |tag, vr, v: &str| obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
-        put(tags::SOP_CLASS_UID, VR::UI, class);
-        put(tags::SOP_INSTANCE_UID, VR::UI, "2.25.5");
-        put(tags::STUDY_INSTANCE_UID, VR::UI, "2.25.9");
-        put(tags::DOCUMENT_TITLE, VR::ST, "CT report");
-        put(tags::CONTENT_DATE, VR::DA, "20240517");
-        put(tags::MIME_TYPE_OF_ENCAPSULATED_DOCUMENT, VR::LO, mime);
-        obj.put(DataElement::new(
-            tags::ENCAPSULATED_DOCUMENT_LENGTH,
-            VR::UL,
-            PrimitiveValue::from(document.len() as u32),
-        ));
-        let mut padded = document.to_vec();
-        if padded.len() % 2 == 1 {
-            padded.push(0);
-        }
-        obj.put(DataElement::new(
-            tags::ENCAPSULATED_DOCUMENT,
-            VR::OB,
-            PrimitiveValue::from(padded),
-        ));
-        let file = obj
-            .with_meta(
-                FileMetaTableBuilder::new()
-                    .transfer_syntax("1.2.840.10008.1.2.1")
-                    .media_storage_sop_class_uid(class)
-                    .media_storage_sop_instance_uid("2.25.5"),
-            )
-            .unwrap();
-        let mut out = Vec::new();
-        file.write_all(&mut out).unwrap();
-        out
-    }
-
-    #[test]
-    fn the_pdf_is_taken_out_of_its_wrapper_and_nothing_else_is() {
-        let pdf = b"%PDF-1.4 odd!";
-        let got = read_encapsulated_pdf(&wrapped(
-            countersign_pacs::documents::ENCAPSULATED_PDF,
-            "application/pdf",
-            pdf,
-        ))
-        .unwrap();
-        // The padding byte is not part of the PDF.
-        assert_eq!(got.document, pdf);
-        assert_eq!(
-            (
-                got.study.as_str(),
-                got.title.as_deref(),
-                got.date.as_deref()
-            ),
-            ("2.25.9", Some("CT report"), Some("20240517"))
-        );
-        let not_pdf = wrapped(
-            countersign_pacs::documents::ENCAPSULATED_PDF,
-            "application/pdf",
-            b"<html>",
-        );
-        assert!(read_encapsulated_pdf(&not_pdf)
-            .unwrap_err()
-            .contains("%PDF-"));
-        let cda = wrapped(
-            countersign_pacs::documents::ENCAPSULATED_PDF,
-            "text/xml",
-            b"%PDF-",
-        );
-        assert!(read_encapsulated_pdf(&cda)
-            .unwrap_err()
-            .contains("text/xml"));
-        let image = wrapped("1.2.840.10008.5.1.4.1.1.2", "application/pdf", b"%PDF-");
-        assert!(read_encapsulated_pdf(&image)
-            .unwrap_err()
-            .contains("not Encapsulated PDF"));
-    }
-
-    #[test]
-    fn another_studys_or_instances_report_is_not_shown() {
-        let config = ArchiveConfig {
-            name: "orthanc".into(),
-            endpoint: ArchiveEndpoint::Dicomweb {
-                url: "http://127.0.0.1:1/dicom-web".into(),
-            },
-            timeout_s: DEFAULT_TIMEOUT_S,
-            store_back: false,
-        };
-        let asked = DocumentMatch {
-            kind: DocumentKind::Sr,
-            series: "2.25.2".into(),
-            instance: "2.25.3".into(),
-            sop_class: None,
-            date: None,
-            time: None,
-        };
-        assert!(check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.3").is_ok());
-        let err = check_same(&config, "2.25.1", &asked, "2.25.9", "2.25.3").unwrap_err();
-        assert_eq!(err.code(), "sr_wrong_study");
-        assert!(err.to_string().contains("archive orthanc"), "{err}");
-        let err = check_same(&config, "2.25.1", &asked, "2.25.1", "2.25.4").unwrap_err();
-        assert_eq!(err.code(), "pacs_malformed");
-    }
-}
+mod tests;
