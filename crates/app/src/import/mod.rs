@@ -16,16 +16,13 @@ use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
 use crate::sandbox::{verdict_without_decoding, DecodeSandbox, Pending, Verdict};
 
-/// Files made durable together, and indexed in one transaction: at most this many, or this
-/// many bytes, whichever comes first (a batch is one or two `syncfs`, see `commit_staged`).
-const BATCH: usize = 64;
-const BATCH_BYTES: u64 = 64 << 20;
+mod batch;
+use batch::{Batch, ImportError, Syncing};
+
 /// How long stored rows wait for more files of a streaming source before they are committed
 /// anyway (a retrieval slower than the store: the viewer sees them without waiting for a batch).
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
-/// The longest a stored row waits for its batch while files keep coming (a steady but slow
-/// archive): the viewer's image list grows at least this often.
-const BATCH_AGE: Duration = Duration::from_millis(500);
+
 /// How often a batch being synced is looked at while no file comes.
 const SYNC_POLL: Duration = Duration::from_millis(5);
 
@@ -492,146 +489,4 @@ pub(crate) enum Next {
     Idle,
     /// Nothing more will come.
     End,
-}
-
-/// A batch whose files are being made durable (`commit_staged`) on a thread of its own, while
-/// the next batch is read and written; its rows are indexed once the thread is done. One at a
-/// time: the next batch waits for it before it is synced in turn.
-struct Syncing {
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
-    rows: Vec<Instance>,
-    checks: Vec<DecodeCheck>,
-}
-
-/// What one batch of an import (of `total` files; 0 if unknown) stages, indexes and records;
-/// `base` files came before it.
-struct Batch {
-    files: Vec<String>,
-    base: usize,
-    total: usize,
-    staged: Vec<StagedImage>,
-    rows: Vec<Instance>,
-    checks: Vec<DecodeCheck>,
-    /// Bytes of `rows`' files.
-    bytes: u64,
-    /// When the first of `rows` was staged.
-    since: Option<std::time::Instant>,
-}
-
-impl Batch {
-    fn new(total: usize) -> Batch {
-        Batch {
-            files: Vec::new(),
-            base: 0,
-            total,
-            staged: Vec::new(),
-            rows: Vec::new(),
-            checks: Vec::new(),
-            bytes: 0,
-            since: None,
-        }
-    }
-
-    /// Whether the batch is to be committed now: as many files or bytes as one takes, or
-    /// rows kept from the viewer for long enough.
-    fn full(&self) -> bool {
-        self.files.len() >= BATCH
-            || self.bytes >= BATCH_BYTES
-            || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE)
-    }
-
-    /// A file taken into the batch: its place in it.
-    fn add(&mut self, path: &Path) -> usize {
-        self.files.push(path.display().to_string());
-        self.files.len() - 1
-    }
-
-    /// Empties the batch (its files committed or refused) for the next.
-    fn next(&mut self) {
-        self.base += self.files.len();
-        self.files.clear();
-        self.staged.clear();
-        self.rows.clear();
-        self.checks.clear();
-        self.bytes = 0;
-        self.since = None;
-    }
-
-    /// Records what became of the batch's `j`th file.
-    fn record(
-        &mut self,
-        outcome: Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError>,
-        j: usize,
-        summary: &mut ImportSummary,
-    ) -> Result<()> {
-        let file = &self.files[j];
-        match outcome {
-            Ok(Some((row, stage, check))) => {
-                if let Some(reason) = &check.message {
-                    summary.undecodable.push(ImportFailure {
-                        path: file.clone(),
-                        reason: reason.clone(),
-                    });
-                }
-                self.staged.extend(stage);
-                self.bytes += row.size;
-                self.since.get_or_insert_with(std::time::Instant::now);
-                self.rows.push(row);
-                self.checks.push(check);
-            }
-            Ok(None) => summary.duplicates += 1,
-            Err(ImportError::File(category, reason)) => {
-                // The file's place in this import (in name order) and the reason's category,
-                // never its path or the reason's words: a path can hold a patient's name, and
-                // a reason can quote the file's attributes. The caller gets both in `failed`.
-                tracing::info!(
-                    file = self.base + j + 1,
-                    of = self.total,
-                    reason = %category,
-                    "image file refused"
-                );
-                summary.failed.push(ImportFailure {
-                    path: file.clone(),
-                    reason,
-                })
-            }
-            Err(ImportError::Home(e)) => return Err(e),
-        }
-        Ok(())
-    }
-}
-
-enum ImportError {
-    /// This file cannot be imported (the reason's category, for logs, and its words); the
-    /// import goes on.
-    File(&'static str, String),
-    /// The home itself failed; the import stops.
-    Home(AppError),
-}
-
-impl ImportError {
-    fn image(e: countersign_imaging::ImagingError) -> ImportError {
-        use countersign_imaging::ImagingError as E;
-        let category = match &e {
-            E::Io { .. } => "unreadable",
-            E::TooLarge { .. } => "too_large",
-            E::NotDicom { .. } => "not_dicom",
-            E::NoPixelData { .. } => "no_pixel_data",
-            E::UnsupportedTransferSyntax { .. } => "unsupported_transfer_syntax",
-            E::BadAttribute { .. } => "bad_attribute",
-            E::PixelDataTooShort { .. } => "pixel_data_too_short",
-            E::TooBig { .. } => "too_big",
-            E::NoSuchFrame { .. } => "no_such_frame",
-            E::Decode(_) => "undecodable",
-            E::Unsupported(_) => "unsupported",
-            E::Png(_) => "png",
-        };
-        ImportError::File(category, e.to_string())
-    }
-}
-
-impl From<AppError> for ImportError {
-    fn from(e: AppError) -> Self {
-        ImportError::Home(e)
-    }
 }
