@@ -89,6 +89,20 @@ try {
       const loaded = () => document.querySelector('[data-testid="slice-position"]')?.dataset.sha ?? '';
       const before = loaded();
       const t = performance.now();
+      // Where the page's own thread was busy meanwhile (gaps over 8 ms between message ticks),
+      // and each command the page asked of the app (from asked to its answer taken in).
+      const gaps = [];
+      let last = t, ticking = true;
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => {
+        const n = performance.now();
+        if (n - last > 8) gaps.push([Math.round(last - t), Math.round(n - last)]);
+        last = n;
+        if (ticking) ch.port2.postMessage(0);
+      };
+      ch.port2.postMessage(0);
+      const calls = [];
+      window.__countersignTrace = (cmd, asked, answered) => calls.push(cmd + ' ' + Math.round(asked - t) + '-' + Math.round(answered - t));
       item.click();
       const reduced = () => !!document.querySelector('[data-testid="overlay-reduced"]');
       const poll = () => {
@@ -101,7 +115,12 @@ try {
             const full = () => {
               if (reduced()) return setTimeout(full, 1);
               const d = document.querySelector('[data-testid="viewer-canvas"]').dataset;
-              requestAnimationFrame(() => done({ ...first, full: performance.now() - t, images: Number(d.imagesMs),
+              const at = (k) => Math.round(Number(d[k]) - t);
+              ticking = false;
+              window.__countersignTrace = undefined;
+              const timeline = { viewerMade: at('madeAt'), makeMs: Number(d.makeMs), listAsked: at('loadAt'), listHere: at('listAt'),
+                frameHere: at('fetchedAt'), busy: gaps, commands: calls };
+              requestAnimationFrame(() => done({ ...first, timeline, full: performance.now() - t, images: Number(d.imagesMs),
                 previewAt: preview ? Number(d.previewMs) : null, wait: Number(d.waitMs), draw: Number(d.drawMs) }));
             };
             full();
@@ -113,7 +132,7 @@ try {
   const firstLine = (what, r) => console.log(`first image ${what}: ${f1(r.ms)} ms to the next animation frame` +
     `${r.preview ? ` (a reduced preview, drawn ${f1(r.previewAt)} ms after the list; the full frame on screen at ${f1(r.full)} ms)` : ""}; ` +
     `${f1(r.shown)} ms to the overlay, of which the image list ${f1(r.images)} ms (the app's own part: ${f1(listedLog().pop())} ms), ` +
-    `waiting for the full frame ${f1(r.wait)} ms, upload + draw ${f1(r.draw)} ms`);
+    `waiting for the full frame ${f1(r.wait)} ms, upload + draw ${f1(r.draw)} ms\n  timeline (ms after the click): ${JSON.stringify(r.timeline)}`);
   // Window/level: synthetic drags, each move re-rendered and finished on the GPU.
   const wlFrame = () =>
     run(`
@@ -141,7 +160,8 @@ try {
   firstLine("1760² CR", crFirst);
   const crDecode = decodeLog(logBeforeCr).find((d) => d.bytes > 4_000_000);
   const crWl = await wlFrame();
-  await firstImage(0);
+  // The same study chosen again, the viewer already made (the app's frame cache may hold it).
+  firstLine("512² CT chosen again", await firstImage(0));
   const ctDecodeFirst = decodeLog(logBeforeCt)[0];
 
   // The images of both studies, in scroll order, from the app itself.

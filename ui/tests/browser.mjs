@@ -65,9 +65,25 @@ async function rampCheck(mode) {
   page.on("pageerror", (e) => check(false, `${mode}: page error ${e.message}`));
   await page.goto(base + (mode === "cpu" ? "?cpu" : ""));
   await unlock(page);
+  // The image first: the viewer is made before any study is chosen, and the editor is built only
+  // once the first chosen study's image is on screen (building it first held up the image).
+  check(await page.evaluate(() => !!document.querySelector('[data-testid="viewer-canvas"]')),
+    `${mode}: the viewer is there before a study is chosen`);
+  await page.evaluate(() => {
+    const seen = (window.__order = []);
+    const note = () => {
+      for (const id of ["slice-position", "report-editor"]) {
+        if (!seen.includes(id) && document.querySelector(`[data-testid="${id}"]`)) seen.push(id);
+      }
+    };
+    new MutationObserver(note).observe(document.body, { childList: true, subtree: true, attributes: true });
+  });
   await page.getByTestId("study-item").first().click();
   const canvas = page.getByTestId("viewer-canvas");
   await page.getByTestId("slice-position").waitFor();
+  await page.getByTestId("report-editor").waitFor();
+  const order = await page.evaluate(() => window.__order.join(" then "));
+  check(order === "slice-position then report-editor", `${mode}: the first study's image is on screen before its editor is built (${order})`);
   check((await canvas.getAttribute("data-render-mode")) === mode, `${mode}: canvas renders with ${mode}`);
   // The 256×64 ramp fitted in the canvas, aspect kept, centred: sample the middle row.
   const samples = await pixels(page, `

@@ -102,8 +102,13 @@ async function worklistAgainstTheCli() {
     `));
   const active = await run(`return document.querySelector('[data-testid="study-item"].active')?.dataset.study ?? null;`);
   check(active === study && levels > 3, `then it opens in the viewer as a local study (${levels} grey levels)`);
-  const after = JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "worklist"]));
-  const row = after.find((r) => r.study === study);
+  // The image is on screen while the rest of the study still streams in: then all of it arrives.
+  const listed = () => JSON.parse(execFileSync(process.env.E2E_CLI, ["--home", process.env.E2E_HOME, "--json", "worklist"]))
+    .find((r) => r.study === study);
+  const row = await until("the whole study stored", () => {
+    const r = listed();
+    return r && r.local_instances === r.instances ? r : null;
+  }, 30000).catch(() => listed());
   check(row && row.local_instances === row.instances, `and it is all here now (${row?.local_instances}/${row?.instances})`);
   check(true, `worklist step took ${Date.now() - started} ms`);
 }

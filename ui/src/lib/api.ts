@@ -825,7 +825,14 @@ export class CommandError extends Error {
   }
 }
 
+/** A profiler's hook (`make bench-app` sets it in the page to see which commands were in flight
+ *  while the first image waited): told each command's name, when it was asked and when its
+ *  answer was taken in. Unset, nothing is measured. */
+type Trace = (cmd: string, asked: number, answered: number) => void;
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  const trace = (globalThis as { __countersignTrace?: Trace }).__countersignTrace;
+  const asked = trace ? performance.now() : 0;
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
@@ -834,6 +841,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
       throw new CommandError(wire.code, wire.message ?? wire.code, typeof wire.rule === "string" ? wire.rule : null);
     }
     throw new CommandError("internal", String(e));
+  } finally {
+    trace?.(cmd, asked, performance.now());
   }
 }
 

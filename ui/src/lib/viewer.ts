@@ -138,6 +138,34 @@ export class Viewer {
     gl.enableVertexAttribArray(0);
     gl.vertexAttribPointer(0, 2, gl.FLOAT, false, 0, 0);
     this.texture = gl.createTexture();
+    this.warm(gl);
+  }
+
+  /** Draws each program once on a 1×1 image, then clears: a software GL (Mesa's llvmpipe, as
+   *  under Xvfb) compiles a shader for the texture it samples only at its first draw, which would
+   *  otherwise fall on the first image the reader chooses. */
+  private warm(gl: WebGL2RenderingContext) {
+    const one: Record<string, [number, number, number, ArrayBufferView]> = {
+      u16: [gl.R16UI, gl.RED_INTEGER, gl.UNSIGNED_SHORT, new Uint16Array(1)],
+      i16: [gl.R16I, gl.RED_INTEGER, gl.SHORT, new Int16Array(1)],
+      rgb8: [gl.RGB8, gl.RGB, gl.UNSIGNED_BYTE, new Uint8Array(3)],
+    };
+    gl.bindTexture(gl.TEXTURE_2D, this.texture);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.viewport(0, 0, 1, 1);
+    for (const [name, p] of this.programs) {
+      const [internal, format, type, pixels] = one[name];
+      gl.texImage2D(gl.TEXTURE_2D, 0, internal, 1, 1, 0, format, type, pixels);
+      gl.useProgram(p);
+      gl.uniform2f(gl.getUniformLocation(p, "u_scale"), 1, 1);
+      gl.uniform2f(gl.getUniformLocation(p, "u_size"), 1, 1);
+      gl.uniform1f(gl.getUniformLocation(p, "u_width"), 1);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    }
+    gl.clearColor(0, 0, 0, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
   }
 
   /** Shows a new frame; keeps the window if `keepWindow` (scrolling a series), else the frame's. */
