@@ -1641,6 +1641,116 @@ fn hostile_sr(dir: &Path, study: &str, depth: usize, items: usize, root: &str) -
     path
 }
 
+/// A TID 1500 Imaging Measurement Report, as a measurement or AI tool stores it: one TEXT item
+/// under the title (DCM 126000), of `study` of the phantom patient, dated `date`.
+fn measurement_sr(dir: &Path, study: &str, date: &str) -> PathBuf {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    fn put(obj: &mut InMemDicomObject, tag: dicom_core::Tag, vr: VR, v: &str) {
+        obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+    }
+    fn concept(obj: &mut InMemDicomObject, (value, scheme, meaning): (&str, &str, &str)) {
+        let mut code = InMemDicomObject::new_empty();
+        put(&mut code, tags::CODE_VALUE, VR::SH, value);
+        put(&mut code, tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme);
+        put(&mut code, tags::CODE_MEANING, VR::LO, meaning);
+        obj.put(DataElement::new(
+            tags::CONCEPT_NAME_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![code]),
+        ));
+    }
+    let mut finding = InMemDicomObject::new_empty();
+    put(&mut finding, tags::RELATIONSHIP_TYPE, VR::CS, "CONTAINS");
+    put(&mut finding, tags::VALUE_TYPE, VR::CS, "TEXT");
+    concept(&mut finding, ("121071", "DCM", "Finding"));
+    put(
+        &mut finding,
+        tags::TEXT_VALUE,
+        VR::UT,
+        "Nodule candidate 4 mm.",
+    );
+    let instance = format!("2.25.126000{}{}", date, study.len());
+    let mut obj = InMemDicomObject::new_empty();
+    for (tag, vr, v) in [
+        (tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.88.34"),
+        (tags::SOP_INSTANCE_UID, VR::UI, instance.as_str()),
+        (tags::STUDY_INSTANCE_UID, VR::UI, study),
+        (tags::SERIES_INSTANCE_UID, VR::UI, &format!("{instance}.1")),
+        (tags::MODALITY, VR::CS, "SR"),
+        (tags::PATIENT_ID, VR::LO, PATIENT),
+        (tags::MANUFACTURER, VR::LO, "Acme AI"),
+        (tags::VALUE_TYPE, VR::CS, "CONTAINER"),
+        (tags::CONTENT_DATE, VR::DA, date),
+        (tags::CONTENT_TIME, VR::TM, "120000"),
+    ] {
+        put(&mut obj, tag, vr, v);
+    }
+    concept(&mut obj, ("126000", "DCM", "Imaging Measurement Report"));
+    obj.put(DataElement::new(
+        tags::CONTENT_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::from(vec![finding]),
+    ));
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.88.34")
+                .media_storage_sop_instance_uid(&instance),
+        )
+        .unwrap();
+    let path = dir.join(format!("measurement-{instance}.dcm"));
+    file.write_to_file(&path).unwrap();
+    path
+}
+
+/// A prior's report is a reader's: of the report instances on every archive, the newest that is
+/// a report, wherever it is — never a newer measurement SR (TID 1500, as an AI tool stores one
+/// beside the images), which is shown only for a study with nothing else, and said to be one.
+#[test]
+fn a_prior_report_is_the_newest_readers_report_on_any_archive_never_a_newer_measurement_sr() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = phantom_study(dir.path(), "prior report read", "20240517", &[]);
+    let measured = phantom_study(dir.path(), "prior report measured", "20240518", &[]);
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for s in [&read, &measured] {
+        for f in &s.files {
+            orthanc.upload(f);
+        }
+    }
+    let url = orthanc.dicomweb_url();
+    let (sr, _) = another_departments_report(&url, &read.study, dir.path());
+    // The reader's SR only on the second archive; a newer measurement SR on the first.
+    dcmqrscp.store(std::slice::from_ref(&sr));
+    orthanc.upload(&measurement_sr(dir.path(), &read.study, "20991231"));
+    orthanc.upload(&measurement_sr(dir.path(), &measured.study, "20240601"));
+
+    let home = attending();
+    home.ok(&["pacs", "add", "orthanc", "--dicomweb", &url]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    let prior = home.ok(&["prior-report", "--study", &read.study]);
+    assert_eq!(prior["source"], "archive-sr", "{prior}");
+    assert_eq!(prior["archive"], "dcm", "{prior}");
+    assert_eq!(prior["measurement"], false, "{prior}");
+    assert!(
+        text_lines(&prior).contains(&("Impression".into(), "No acute abnormality.".into())),
+        "{prior}"
+    );
+    // The measurement SR is counted among the others, not shown.
+    assert_eq!(prior["others"], 1, "{prior}");
+
+    let prior = home.ok(&["prior-report", "--study", &measured.study]);
+    assert_eq!(prior["source"], "archive-sr", "{prior}");
+    assert_eq!(prior["archive"], "orthanc", "{prior}");
+    assert_eq!(prior["measurement"], true, "{prior}");
+    assert_eq!(prior["title"], "Imaging Measurement Report", "{prior}");
+    assert_eq!(prior["others"], 0, "{prior}");
+}
+
 /// A hostile SR on the archive (nested deeper than the reader walks, more items than it takes,
 /// or no document at all) is refused with the SR reader's code and the archive named, never a
 /// panic; an

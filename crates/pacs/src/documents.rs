@@ -80,18 +80,23 @@ pub(crate) fn one_more_series(searched: &mut usize) -> Result<()> {
     Ok(())
 }
 
-/// Newest first (by content date and time), undated last, then by instance UID so the order
-/// is the same on every call.
+/// Newest first (by content date and time), undated last; of the same moment an SR before a
+/// PDF (its text is the report itself: a system writing both writes them together); then by
+/// instance UID, so the order is the same on every call and across archives.
+pub fn newest_first_order(a: &DocumentMatch, b: &DocumentMatch) -> std::cmp::Ordering {
+    let key = |d: &DocumentMatch| (d.date.clone(), d.time.clone());
+    let sr_first = |d: &DocumentMatch| d.kind != DocumentKind::Sr;
+    match (&a.date, &b.date) {
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        _ => key(b).cmp(&key(a)),
+    }
+    .then_with(|| sr_first(a).cmp(&sr_first(b)))
+    .then_with(|| a.instance.cmp(&b.instance))
+}
+
 pub(crate) fn newest_first(found: &mut [DocumentMatch]) {
-    found.sort_by(|a, b| {
-        let key = |d: &DocumentMatch| (d.date.clone(), d.time.clone());
-        match (&a.date, &b.date) {
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => key(b).cmp(&key(a)),
-        }
-        .then_with(|| a.instance.cmp(&b.instance))
-    });
+    found.sort_by(newest_first_order);
 }
 
 impl Archive {
@@ -191,6 +196,12 @@ mod tests {
         newest_first(&mut found);
         let order: Vec<&str> = found.iter().map(|d| d.instance.as_str()).collect();
         assert_eq!(order, ["1.3", "1.4", "1.2", "1.1"]);
+        // Of one moment, the SR first whatever the UIDs say.
+        let mut pdf = doc("1.0", Some("20240101"), Some("130000"));
+        pdf.kind = DocumentKind::Pdf;
+        let sr = doc("1.9", Some("20240101"), Some("130000"));
+        assert_eq!(newest_first_order(&sr, &pdf), std::cmp::Ordering::Less);
+        assert_eq!(newest_first_order(&pdf, &sr), std::cmp::Ordering::Greater);
         let mut searched = 0;
         for _ in 0..MAX_DOCUMENT_SERIES {
             one_more_series(&mut searched).unwrap();

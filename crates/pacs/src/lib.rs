@@ -42,7 +42,7 @@ pub mod qido;
 
 pub use dicomweb::DicomWeb;
 pub use dimse::Dimse;
-pub use documents::{DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
+pub use documents::{newest_first_order, DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
 
 /// Why talking to an archive failed. The caller names the archive; these say what went wrong.
 #[derive(Debug, thiserror::Error)]

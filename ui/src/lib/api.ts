@@ -723,9 +723,9 @@ export interface PriorSigned {
 }
 
 /** A prior study's report, as `prior_report` finds it (`countersign prior-report --json`):
- *  this home's own report on it (`ledger`), else the newest SR on the archive read as text
- *  (`archive-sr`), else the newest Encapsulated PDF written to a file in the home
- *  (`archive-pdf`), else `none`. */
+ *  this home's own report on it (`ledger`), else the newest report instance on the archives —
+ *  an SR read as text (`archive-sr`) or an Encapsulated PDF written to a file in the home
+ *  (`archive-pdf`); a measurement SR only when there is no other —, else `none`. */
 export type PriorReport = { study: string } & (
   | {
       source: "ledger";
@@ -763,6 +763,9 @@ export type PriorReport = { study: string } & (
       instance: string;
       sop_class: string;
       title: string | null;
+      /** An Imaging Measurement Report (TID 1500, as AI tools write), not a reader's report:
+       *  shown only when the archives hold no other report of the study. */
+      measurement: boolean;
       /** Content Date, YYYYMMDD, and Time. */
       date: string | null;
       time: string | null;
@@ -777,7 +780,7 @@ export type PriorReport = { study: string } & (
       manufacturer: string | null;
       /** The content tree in document order: depth 1 under the title; a CONTAINER is a heading. */
       lines: { depth: number; value_type: string; concept: string | null; value: string }[];
-      /** Other report instances (older SRs, PDFs) the archive holds for the study. */
+      /** Other report instances (SRs, PDFs) the archives hold for the study. */
       others: number;
     }
   | {

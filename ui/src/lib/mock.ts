@@ -606,7 +606,7 @@ function mockPriorReport(uid: string, archive: string | null): PriorReport {
     const line = (depth: number, value_type: string, concept: string, value = "") => ({ depth, value_type, concept, value });
     return {
       study: uid, source: "archive-sr", archive: "orthanc", series: "2.25.7002.9", instance: "2.25.7002.9.1",
-      sop_class: "1.2.840.10008.5.1.4.1.1.88.33", title: "Diagnostic Imaging Report", date: "20250911", time: "101500",
+      sop_class: "1.2.840.10008.5.1.4.1.1.88.33", title: "Diagnostic Imaging Report", measurement: false, date: "20250911", time: "101500",
       completion: "COMPLETE", verification: "VERIFIED", preliminary: "FINAL", authors: ["Dr Outside Reader"],
       verifiers: [{ name: "Dr Outside Reader", organization: "Other Hospital Radiology", datetime: "20250911101500" }],
       manufacturer: "Other PACS",

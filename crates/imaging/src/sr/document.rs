@@ -56,6 +56,9 @@ pub struct SrDocument {
     pub series: Option<String>,
     /// The document title: the root container's concept meaning.
     pub title: Option<String>,
+    /// Its title is Imaging Measurement Report (DCM 126000, TID 1500): what measurement and AI
+    /// tools write, not a reader's report.
+    pub measurement: bool,
     /// `COMPLETE` or `PARTIAL`.
     pub completion: Option<String>,
     /// `VERIFIED` or `UNVERIFIED`.
@@ -112,13 +115,15 @@ pub fn read_sr_document(bytes: &[u8]) -> Result<SrDocument, SrError> {
         authors,
     };
     walk.container(&object, 0)?;
+    let title = code_in(&object, tags::CONCEPT_NAME_CODE_SEQUENCE)?;
     Ok(SrDocument {
         sop_class,
         sop_instance,
         study,
         patient_id: text(&object, tags::PATIENT_ID)?,
         series: text(&object, tags::SERIES_INSTANCE_UID)?,
-        title: code_in(&object, tags::CONCEPT_NAME_CODE_SEQUENCE)?.map(|c| c.meaning),
+        title: title.as_ref().map(|c| c.meaning.clone()),
+        measurement: title.is_some_and(|c| c.value == "126000" && c.scheme == "DCM"),
         completion: text(&object, tags::COMPLETION_FLAG)?,
         verification: text(&object, tags::VERIFICATION_FLAG)?,
         preliminary: text(&object, tags::PRELIMINARY_FLAG)?,

@@ -22,6 +22,10 @@ use super::*;
 mod pdf;
 use pdf::{prune_old_pdfs, read_encapsulated_pdf, write_private};
 
+/// The most SRs of a prior study read to find its report among measurement SRs (each is one
+/// more fetch from the archive): past it, the newest measurement SR read is shown.
+pub const MAX_SRS_READ: usize = 8;
+
 /// The folder of the home where prior reports' PDFs are written for the desktop to open (and
 /// where an instance is staged while it is fetched).
 pub const PRIOR_REPORTS: &str = "prior-reports";
@@ -42,9 +46,10 @@ pub enum PriorFound {
     /// This home's ledger holds a report on the study: the most advanced one (boxed: it is
     /// the largest by far, with its authors' keys).
     Ledger(Box<LedgerPrior>),
-    /// An archive holds an SR of the study: the newest.
+    /// The newest report instance on the archives asked is an SR (a measurement SR only when
+    /// there is no other report).
     ArchiveSr(ArchiveSr),
-    /// An archive holds an Encapsulated PDF of the study (and no SR): the newest.
+    /// The newest report instance on the archives asked is an Encapsulated PDF.
     ArchivePdf(ArchivePdf),
     /// No report here, and none on the archive(s) asked.
     None,
@@ -113,6 +118,9 @@ pub struct ArchiveSr {
     pub sop_class: String,
     /// The document title (its root concept).
     pub title: Option<String>,
+    /// An Imaging Measurement Report (TID 1500), as measurement and AI tools write, not a
+    /// reader's report: shown only when the archives hold no other report of the study.
+    pub measurement: bool,
     /// Content Date (`YYYYMMDD`) and Time.
     pub date: Option<String>,
     pub time: Option<String>,
@@ -126,7 +134,7 @@ pub struct ArchiveSr {
     pub manufacturer: Option<String>,
     /// Its content tree flattened, in document order: depth, value type, concept, value.
     pub lines: Vec<SrLine>,
-    /// How many other report instances (older SRs, PDFs) the archive holds for the study.
+    /// How many other report instances (SRs, PDFs) the archives asked hold for the study.
     pub others: usize,
 }
 
@@ -189,8 +197,9 @@ impl Home {
     }
 
     /// The report of `study` (a prior of the study being read): from this home's ledger when
-    /// it holds one, else the newest SR, else the newest Encapsulated PDF on the archive
-    /// (`archive`, else every configured one, in order), else none. An archive that fails is
+    /// it holds one, else the newest SR or Encapsulated PDF on the archives (`archive`, else
+    /// every configured one) that is a reader's report — a measurement SR only when there is
+    /// no other —, else none. An archive that fails is
     /// named in the error; a hostile SR is refused with its reader's code.
     ///
     /// An archive may file one Study Instance UID under two patients: a report from it must be
@@ -259,33 +268,46 @@ impl Home {
             tracing::info!(archive = %config.name, documents = documents.len(), "prior reports listed");
             listed.push((config, client, documents));
         }
-        // An SR on any archive before a PDF on any: the SR is the report's text itself.
-        for kind in [DocumentKind::Sr, DocumentKind::Pdf] {
-            for (config, client, documents) in &listed {
-                let Some(newest) = documents.iter().find(|d| d.kind == kind) else {
-                    continue;
-                };
-                let others = documents.len() - 1;
-                let found = match kind {
-                    DocumentKind::Sr => PriorFound::ArchiveSr(self.archive_sr(
-                        config,
-                        client,
-                        (study, &patient),
-                        newest,
-                        others,
-                    )?),
-                    DocumentKind::Pdf => PriorFound::ArchivePdf(self.archive_pdf(
-                        config,
-                        client,
-                        (study, &patient),
-                        newest,
-                        others,
-                    )?),
-                };
-                return Ok(report(found));
-            }
+        // Every archive's report instances in one order: the newest first, whichever archive
+        // holds it (an SR before a PDF of the same moment).
+        let mut all: Vec<(usize, &DocumentMatch)> = listed
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, _, documents))| documents.iter().map(move |d| (i, d)))
+            .collect();
+        all.sort_by(|a, b| countersign_pacs::newest_first_order(a.1, b.1));
+        let others = all.len().saturating_sub(1);
+        // A measurement SR (TID 1500: what quantification and AI tools write) is not the
+        // reader's report: passed over for an older report, shown only when there is none.
+        let mut measurement: Option<ArchiveSr> = None;
+        let mut read = 0;
+        for (i, document) in all {
+            let (config, client, _) = &listed[i];
+            let found = match document.kind {
+                DocumentKind::Sr if read == MAX_SRS_READ => break,
+                DocumentKind::Sr => {
+                    read += 1;
+                    let sr =
+                        self.archive_sr(config, client, (study, &patient), document, others)?;
+                    if sr.measurement {
+                        measurement.get_or_insert(sr);
+                        continue;
+                    }
+                    PriorFound::ArchiveSr(sr)
+                }
+                DocumentKind::Pdf => PriorFound::ArchivePdf(self.archive_pdf(
+                    config,
+                    client,
+                    (study, &patient),
+                    document,
+                    others,
+                )?),
+            };
+            return Ok(report(found));
         }
-        Ok(report(PriorFound::None))
+        Ok(report(
+            measurement.map_or(PriorFound::None, PriorFound::ArchiveSr),
+        ))
     }
 
     /// The most advanced of this home's reports on `study` (as [`Home::report_state`] picks),
@@ -360,6 +382,7 @@ impl Home {
             instance: doc.sop_instance,
             sop_class: doc.sop_class,
             title: doc.title,
+            measurement: doc.measurement,
             date: doc.date,
             time: doc.time,
             completion: doc.completion,

@@ -57,6 +57,18 @@ fn person(name: &str) -> InMemDicomObject {
 }
 
 fn document(sop_class: &str, content: Vec<InMemDicomObject>) -> Vec<u8> {
+    titled(
+        sop_class,
+        ("18748-4", "LN", "Diagnostic imaging report"),
+        content,
+    )
+}
+
+fn titled(
+    sop_class: &str,
+    (value, scheme, meaning): (&str, &str, &str),
+    content: Vec<InMemDicomObject>,
+) -> Vec<u8> {
     let mut obj = InMemDicomObject::new_empty();
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, sop_class);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "2.25.1");
@@ -83,7 +95,7 @@ fn document(sop_class: &str, content: Vec<InMemDicomObject>) -> Vec<u8> {
     put_seq(
         &mut obj,
         tags::CONCEPT_NAME_CODE_SEQUENCE,
-        vec![code("18748-4", "LN", "Diagnostic imaging report")],
+        vec![code(value, scheme, meaning)],
     );
     put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
     let file = obj
@@ -129,6 +141,7 @@ fn a_text_report_reads_as_lines_in_document_order_with_its_people_and_flags() {
     let doc = read_sr_document(&bytes).unwrap();
     assert_eq!(doc.study, "2.25.99");
     assert_eq!(doc.title.as_deref(), Some("Diagnostic imaging report"));
+    assert!(!doc.measurement);
     assert_eq!(
         (doc.completion.as_deref(), doc.verification.as_deref()),
         (Some("COMPLETE"), Some("VERIFIED"))
@@ -154,6 +167,20 @@ fn a_text_report_reads_as_lines_in_document_order_with_its_people_and_flags() {
             (2, "Impression", long.trim_end()),
         ]
     );
+}
+
+/// A TID 1500 document (what measurement and AI tools write) says so: a prior's report passes
+/// over it for a reader's report.
+#[test]
+fn an_imaging_measurement_report_is_told_apart_from_a_readers_report() {
+    let title = ("126000", "DCM", "Imaging Measurement Report");
+    let doc = read_sr_document(&titled(COMPREHENSIVE, title, vec![texted("T", "x")])).unwrap();
+    assert!(doc.measurement);
+    assert_eq!(doc.title.as_deref(), Some("Imaging Measurement Report"));
+    // The code decides, not the words: another scheme's 126000 is not it.
+    let other = ("126000", "99LOCAL", "Imaging Measurement Report");
+    let doc = read_sr_document(&titled(COMPREHENSIVE, other, vec![texted("T", "x")])).unwrap();
+    assert!(!doc.measurement);
 }
 
 #[test]
