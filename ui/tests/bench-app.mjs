@@ -3,7 +3,7 @@
 // where the time of one frame goes (a profile: the command round trip, the app's decode, the
 // transfer, the parse, the texture upload, the overlay), the scroll rate with the key held,
 // frame latency while a 500-file import runs in another process, and resident memory with the
-// frame caches full.
+// frame caches full. BENCH_RENDER=cpu runs it all with the viewer's CPU path instead of WebGL2.
 // usage: node tests/bench-app.mjs APP_BINARY   (tauri-driver at WEBDRIVER_URL, home seeded by
 // scripts/bench-app.sh: study 1 a 500-slice 512² phantom, study 2 a 1760² CR; BENCH_CLI and
 // BENCH_IMPORT name the CLI and a second 500-file series it imports during the latency run)
@@ -64,6 +64,13 @@ function rssMb(pid) {
 }
 
 try {
+  // BENCH_RENDER=cpu: the viewer's CPU path (a 2-D canvas windowed through a table) in place of
+  // WebGL2, to compare the two on this display.
+  if (process.env.BENCH_RENDER === "cpu") {
+    await until(() => run(`return !!document.querySelector('[data-testid="unlock-passphrase"]')`));
+    await run(`location.search = '?cpu'`);
+    await until(() => run(`return location.search === '?cpu' && !!document.querySelector('[data-testid="unlock-passphrase"]')`));
+  }
   // The home's key is sealed: the app opens on its unlock screen. Cold start is the time to that
   // screen; the unlock (one Argon2id derivation) is timed apart.
   await until(() => run(`return !!document.querySelector('[data-testid="unlock-passphrase"]')`));
@@ -406,7 +413,10 @@ try {
   // of a frame that shows something new, whatever the viewer does.
   const pageFps = await runAsync(`
     const done = arguments[arguments.length - 1];
-    const gl = document.querySelector('[data-testid="viewer-canvas"]').getContext('webgl2');
+    const canvas = document.querySelector('[data-testid="viewer-canvas"]');
+    // The viewer's own context: WebGL2, or on the CPU path a 2-D one (the canvas drawn over itself).
+    const gl = canvas.dataset.renderMode === 'webgl2' ? canvas.getContext('webgl2') : null;
+    const ctx = gl ? null : canvas.getContext('2d');
     const text = document.body.appendChild(document.createElement('div'));
     text.style.cssText = 'position: fixed; top: 0; left: 0; color: #fff';
     const rate = (body) => new Promise((resolve) => {
@@ -417,7 +427,7 @@ try {
     });
     (async () => {
       const nothing = await rate(() => {});
-      const draw = await rate(() => gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4));
+      const draw = await rate(() => (gl ? gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4) : ctx.drawImage(canvas, 0, 0)));
       const words = await rate((n) => { text.textContent = 'frame ' + n; });
       text.remove();
       return { nothing, draw, words };
