@@ -13,11 +13,6 @@ use crate::error::{AppError, Result};
 /// many bytes, whichever comes first (a batch is one or two `syncfs`, see `commit_staged`).
 const BATCH: usize = 64;
 const BATCH_BYTES: u64 = 64 << 20;
-/// A batch is made durable early, with this many files or more, when the batch before it is
-/// already durable and indexed: the syncing thread is kept at work rather than idle until a
-/// batch is full, so that little is left to make durable after a retrieval's last instance
-/// has arrived (the wait between the archive's last byte and the study being whole here).
-const EAGER_BATCH: usize = 16;
 /// The longest a stored row waits for its batch while files keep coming (a steady but slow
 /// archive): the viewer's image list grows at least this often.
 const BATCH_AGE: Duration = Duration::from_millis(500);
@@ -66,12 +61,6 @@ impl Batch {
         self.files.len() >= BATCH
             || self.bytes >= BATCH_BYTES
             || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE)
-    }
-
-    /// Whether the batch is worth making durable already, the syncing thread being idle (see
-    /// [`EAGER_BATCH`]).
-    pub(super) fn worth_syncing(&self) -> bool {
-        self.rows.len() >= EAGER_BATCH
     }
 
     /// A file taken into the batch: its place in it.

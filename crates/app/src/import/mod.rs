@@ -241,10 +241,6 @@ impl Home {
                         if first {
                             self.index(syncing.take(), &mut summary, committed)?;
                         }
-                    } else if syncing.is_none() && out.worth_syncing() {
-                        // The syncing thread is idle: this batch now rather than when full.
-                        self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                        syncing = self.sync(&mut out)?;
                     }
                 }
                 Next::Idle if in_flight.is_some() => {
