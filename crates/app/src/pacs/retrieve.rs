@@ -455,3 +455,41 @@ fn after_storing(e: PacsError, stored: u64) -> PacsError {
         PacsError::Stopped => PacsError::Stopped,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrived(index: usize, data: &[u8]) -> countersign_pacs::Arrived {
+        countersign_pacs::Arrived {
+            index,
+            path: PathBuf::from(format!("instance-{index}")),
+            bytes: data.len() as u64,
+            sha256: None,
+            data: Some(data.to_vec()),
+        }
+    }
+
+    /// An instance kept in memory is hashed by the retrieving thread only while the store has
+    /// instances waiting, and left to the store otherwise; either way the store gets its
+    /// bytes and, when hashed here, their true SHA-256 (a wrong one would name the file in
+    /// the store by another's hash).
+    #[test]
+    fn the_retrieving_thread_hashes_only_while_the_store_is_behind() {
+        let queue = Queue::default();
+        assert!(queue.push(arrived(0, b"first")).is_continue());
+        assert!(queue.push(arrived(1, b"second")).is_continue());
+        let mut got = Vec::new();
+        while let Next::File(file) = queue.pop(Some(std::time::Duration::ZERO)) {
+            got.push((file.data.unwrap(), file.sha256));
+        }
+        let second: [u8; 32] = Sha256::digest(b"second").into();
+        assert_eq!(
+            got,
+            vec![
+                (b"first".to_vec(), None),
+                (b"second".to_vec(), Some(second))
+            ]
+        );
+    }
+}
