@@ -499,6 +499,87 @@ fn over_dicomweb_a_native_instance_with_short_pixel_data_gets_the_workers_reason
         .is_ok());
 }
 
+/// A DICOMweb "archive" (a [`Garbage`] server) that lists `study` as [`PATIENT`]'s and sends
+/// `parts` as its instances.
+fn archive_sending(study: &str, parts: &[&[u8]]) -> Garbage {
+    let search = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}, \
+         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{PATIENT}\"]}}}}]"
+    )
+    .into_bytes();
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let mut retrieve = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
+         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    retrieve.extend_from_slice(&body);
+    Garbage::start(search, retrieve)
+}
+
+/// A retrieval reads an instance's header alone, its pixel data left unparsed (its length
+/// taken from the element's header once the whole file's pre-scan has found the bytes
+/// there); it must judge every instance as an import of the same file does. One cut short
+/// inside its pixel data (the element claims more than the file holds) is refused with the
+/// import's own reason; one with an element after its pixel data (trailing padding) is
+/// stored byte for byte, as the sound one beside them. With the pre-scan left out of the
+/// header-only read, the cut one is stored (its pixels taken for present) and this fails.
+#[test]
+fn over_dicomweb_an_instance_cut_inside_its_pixel_data_is_refused_as_an_import_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = phantom_study(dir.path(), "pacs cut pixels", "20260107", &[]);
+    let sound = std::fs::read(&study.files[0]).unwrap();
+    let mut padded = std::fs::read(&study.files[1]).unwrap();
+    // (FFFC,FFFC) Data Set Trailing Padding, OB, 8 bytes, after the pixel data.
+    padded.extend_from_slice(&[0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 8, 0, 0, 0]);
+    padded.extend_from_slice(&[0; 8]);
+    let whole = std::fs::read(&study.files[2]).unwrap();
+    let cut = whole[..whole.len() - 100].to_vec();
+    // What an import of the cut file says.
+    let file = dir.path().join("cut.dcm");
+    std::fs::write(&file, &cut).unwrap();
+    let importer = attending();
+    let imported = importer.ok(&["import", file.to_str().unwrap()]);
+    let failed = imported["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{imported}");
+    let reason = failed[0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("claims"), "{reason}");
+
+    let server = archive_sending(&study.study, &[&sound, &cut, &padded]);
+    let home = attending();
+    home.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
+    let got = home.ok(&["retrieve", "--pacs", "odd", "--study", &study.study]);
+    assert_eq!(got["instances"], 2, "{got}");
+    assert_eq!(
+        got["refused"],
+        serde_json::json!([{"path": "instance-000002.dcm", "reason": reason}]),
+        "{got}"
+    );
+    assert_eq!(got["undecodable"], serde_json::json!([]), "{got}");
+    let expected: BTreeSet<String> = [&sound, &padded]
+        .iter()
+        .map(|b| hex::encode(Sha256::digest(b)))
+        .collect();
+    assert_eq!(stored(&home, &study.study), expected);
+    for bytes in [&sound, &padded] {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let path = home
+            .dir
+            .join("images")
+            .join(&sha[..2])
+            .join(format!("{sha}.dcm"));
+        assert_eq!(&std::fs::read(path).unwrap(), bytes);
+    }
+}
+
 /// The error's code and message of a refused command; the message must name the archive.
 fn refused(home: &Home, args: &[&str], archive: &str) -> (String, String) {
     let run = home.run(args);

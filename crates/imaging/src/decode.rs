@@ -335,6 +335,20 @@ pub enum NativeCheck {
 /// be judged (in the confined worker). `decodes_as_checked` in the tests holds the two to
 /// the same answer over generated images.
 pub fn native_check(obj: &DefaultDicomObject, info: &ImageInfo) -> Option<NativeCheck> {
+    native_check_with(info, || {
+        obj.get(tags::PIXEL_DATA)
+            .and_then(|e| e.to_bytes().ok().map(|b| b.len() as u64))
+            .unwrap_or(0)
+    })
+}
+
+/// [`native_check`], the pixel data's length in bytes given by `present` (asked only when it
+/// matters): from the parsed element, or from the element's header in the file when the
+/// pixel data was not parsed (`crate::read_header`).
+pub(crate) fn native_check_with(
+    info: &ImageInfo,
+    present: impl FnOnce() -> u64,
+) -> Option<NativeCheck> {
     let native = TransferSyntaxRegistry
         .get(&info.transfer_syntax_uid)
         .is_some_and(|t| t.can_decode_all() && t.is_codec_free());
@@ -371,10 +385,7 @@ pub fn native_check(obj: &DefaultDicomObject, info: &ImageInfo) -> Option<Native
     if claimed > NATIVE_CHECK_MAX_BYTES {
         return None;
     }
-    let present = obj
-        .get(tags::PIXEL_DATA)
-        .and_then(|e| e.to_bytes().ok().map(|b| b.len() as u64))
-        .unwrap_or(0);
+    let present = present();
     if present < claimed {
         return Some(NativeCheck::Refused {
             frame: 0,

@@ -56,7 +56,10 @@ pub fn open(path: &Path) -> Result<DicomImage> {
 
 /// Opens DICOM bytes.
 pub fn from_bytes(bytes: &[u8]) -> Result<DicomImage> {
-    let mut object = open_bytes(bytes)?;
+    Ok(with_info(open_bytes(bytes)?))
+}
+
+fn with_info(mut object: dicom_object::DefaultDicomObject) -> DicomImage {
     // A Number of Frames that is not a number (badVR.dcm) is read as one frame, as DCMTK does,
     // rather than refusing the whole image.
     let frames = object.get(dicom_dictionary_std::tags::NUMBER_OF_FRAMES);
@@ -68,7 +71,39 @@ pub fn from_bytes(bytes: &[u8]) -> Result<DicomImage> {
         ));
     }
     let info = meta::info(&object);
-    Ok(DicomImage { object, info })
+    DicomImage { object, info }
+}
+
+/// What an import needs of a DICOM file to judge and index it — its metadata, and for
+/// uncompressed greyscale whether every frame would decode — read without a copy of its
+/// pixel data where the file allows (see [`read_header`]).
+#[derive(Debug)]
+pub struct DicomHeader {
+    pub info: ImageInfo,
+    /// [`DicomImage::native_check`] of the file.
+    pub native: Option<NativeCheck>,
+}
+
+/// The same as [`from_bytes`] followed by [`DicomImage::native_check`] — the same metadata,
+/// the same answer, the same refusal in the same words — without parsing the pixel data of a
+/// Part 10 file whose Pixel Data is plain bytes of a defined length (most CT and MR slices):
+/// its length is read from the element's header, after the whole file's pre-scan has found
+/// those bytes present. Other files are parsed whole.
+pub fn read_header(bytes: &[u8]) -> Result<DicomHeader> {
+    if let Some((object, present)) = open::open_header(bytes)? {
+        let image = with_info(object);
+        let native = decode::native_check_with(&image.info, || present);
+        return Ok(DicomHeader {
+            info: image.info,
+            native,
+        });
+    }
+    let image = from_bytes(bytes)?;
+    let native = image.native_check();
+    Ok(DicomHeader {
+        info: image.info,
+        native,
+    })
 }
 
 impl DicomImage {

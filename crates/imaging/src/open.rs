@@ -126,6 +126,41 @@ pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject> {
     }
 }
 
+/// A Part 10 file parsed without its pixel data: the object holds every element as
+/// [`open_bytes`] would give it, but Pixel Data empty; with the length its value has in the
+/// file. `Ok(None)` when that is not how this file can be read — no preamble and `DICM`, a
+/// deflated data set, Pixel Data not plain bytes of a defined length at the top level (absent,
+/// encapsulated, twice), or a parse that fails (the caller then parses the whole file, and
+/// refuses it in [`open_bytes`]'s words).
+///
+/// Why: parsing copies the pixel data out of the file's bytes into the object (half a MiB of
+/// fresh memory per CT slice, more than the rest of the parse), though judging an uncompressed
+/// image needs only its header and that length (see [`crate::NativeCheck`]). The file is
+/// pre-scanned whole, as before; the parser is then given the file with the pixel data's value
+/// cut out and its length field zeroed — the same elements in the same order, so it reads
+/// every other element as it would have, and reading a defined-length run of bytes the
+/// pre-scan found present is all it would have done with the rest.
+pub(crate) fn open_header(bytes: &[u8]) -> Result<Option<(DefaultDicomObject, u64)>> {
+    if !has_magic_after_preamble(bytes) {
+        return Ok(None);
+    }
+    let scanned = crate::prescan::check_finding_pixels(bytes, 132)
+        .map_err(|reason| ImagingError::NotDicom { reason })?;
+    let Some(at) = scanned.pixel_data.filter(|_| scanned.deflated_at.is_none()) else {
+        return Ok(None);
+    };
+    let end = at.value + at.len;
+    let mut shell = Vec::with_capacity(bytes.len() - at.len);
+    shell.extend_from_slice(&bytes[..at.value]);
+    let length_field = at.value - 4..at.value;
+    shell[length_field].fill(0);
+    shell.extend_from_slice(&bytes[end..]);
+    let parsed = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .from_reader(shell.as_slice());
+    Ok(parsed.ok().map(|object| (object, at.len as u64)))
+}
+
 fn has_magic(bytes: &[u8]) -> bool {
     has_magic_after_preamble(bytes) || bytes.get(..4) == Some(b"DICM".as_slice())
 }

@@ -47,15 +47,45 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
 /// A deflated data set cannot be scanned where it lies: its offset is returned, for the caller
 /// to inflate and scan with [`check_data_set`].
 pub(crate) fn check(bytes: &[u8], start: usize) -> Result<Option<usize>, String> {
+    check_finding_pixels(bytes, start).map(|scanned| scanned.deflated_at)
+}
+
+/// What [`check_finding_pixels`] found besides that the file is sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// Where a deflated data set starts (see [`check`]); nothing else is known of it.
+    pub deflated_at: Option<usize>,
+    /// The data set's own Pixel Data element, when there is exactly one at the top level and
+    /// it is plain bytes (OB or OW, implicit VR included) of a defined length.
+    pub pixel_data: Option<PixelDataAt>,
+}
+
+/// Where a Pixel Data element lies in the file: its value is `bytes[value..value + len]`,
+/// its 4-byte length field just before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PixelDataAt {
+    pub value: usize,
+    pub len: usize,
+}
+
+/// As [`check`], and where the data set's own Pixel Data lies (see [`Scanned`]): what reading
+/// the header alone needs (`open::open_header`), found by the same walk at no extra cost.
+pub(crate) fn check_finding_pixels(bytes: &[u8], start: usize) -> Result<Scanned, String> {
     let (data_set_at, ts) = meta_group(bytes, start)?;
     match ts.as_deref() {
-        Some(DEFLATED) => Ok(Some(data_set_at)),
+        Some(DEFLATED) => Ok(Scanned {
+            deflated_at: Some(data_set_at),
+            pixel_data: None,
+        }),
         Some(uid) => {
             let layout = Layout {
                 explicit: uid != "1.2.840.10008.1.2",
                 big_endian: uid == "1.2.840.10008.1.2.2",
             };
-            check_data_set(bytes, data_set_at, layout).map(|_| None)
+            scan(bytes, data_set_at, layout).map(|pixel_data| Scanned {
+                deflated_at: None,
+                pixel_data,
+            })
         }
         // The parser refuses a meta group without a transfer syntax.
         None => Err("the file meta information has no transfer syntax".into()),
@@ -130,7 +160,7 @@ fn meta_group(bytes: &[u8], start: usize) -> Result<(usize, Option<String>), Str
 /// Checks a data set (a bare data set, or what follows the meta group): group 0002 elements
 /// there are read in `layout`, as the parser reads them.
 pub(crate) fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
-    scan(bytes, start, layout)
+    scan(bytes, start, layout).map(|_| ())
 }
 
 pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
@@ -141,8 +171,11 @@ pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 /// or so).
 pub const MAX_SEQUENCE_DEPTH: usize = 32;
 
-fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
+/// Walks the data set; returns the top-level Pixel Data as [`Scanned::pixel_data`] says.
+fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<Option<PixelDataAt>, String> {
     let mut pos = start;
+    // Top-level Pixel Data elements seen, and where the last one of plain bytes lies.
+    let (mut pixel_elements, mut pixel_at) = (0usize, None);
     let (explicit, big) = (layout.explicit, layout.big_endian);
     // Inside encapsulated pixel data, items are fragments of compressed bytes, stepped over
     // whole; everywhere else items hold elements, and those are checked one by one (the parser
@@ -216,6 +249,15 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
             (u32_at(bytes, pos + 4, big), 8, implicit_vr(group, element))
         };
         let pixel_data = group == 0x7FE0 && element == 0x0010;
+        if pixel_data && sequences.is_empty() && !in_fragments {
+            pixel_elements += 1;
+            if len != u32::MAX && matches!(&vr, b"OB" | b"OW") {
+                pixel_at = Some(PixelDataAt {
+                    value: pos + header,
+                    len: len as usize,
+                });
+            }
+        }
         if len == u32::MAX {
             // Undefined length is only for sequences and encapsulated pixel data; elsewhere the
             // parser would try to read a 4 GiB value.
@@ -262,7 +304,7 @@ fn scan(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
         }
         pos += header + if &vr == b"SQ" { 0 } else { len as usize };
     }
-    Ok(())
+    Ok(pixel_at.filter(|_| pixel_elements == 1))
 }
 
 /// Opens a sequence (ending at `end`, or undefined) at byte `at`, within the depth limit.

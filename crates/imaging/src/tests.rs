@@ -187,3 +187,117 @@ fn colour_jpeg_of_several_fragments_a_frame_is_left_for_the_worker() {
         .unwrap()
         .is_none());
 }
+
+/// What `from_bytes` and then `native_check` make of `bytes`, in words: the metadata and the
+/// answer, or the refusal.
+fn parsed_whole(bytes: &[u8]) -> String {
+    match from_bytes(bytes) {
+        Ok(image) => format!("{:?} {:?}", image.info, image.native_check()),
+        Err(e) => format!("refused: {e}"),
+    }
+}
+
+fn parsed_header(bytes: &[u8]) -> String {
+    match crate::read_header(bytes) {
+        Ok(header) => format!("{:?} {:?}", header.info, header.native),
+        Err(e) => format!("refused: {e}"),
+    }
+}
+
+/// An element (explicit VR little endian, short-length VRs only as `vr` allows) to append.
+fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&group.to_le_bytes());
+    out.extend_from_slice(&element.to_le_bytes());
+    out.extend_from_slice(vr);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// `read_header` reads a file without parsing its pixel data; it must come to exactly what
+/// parsing it whole and `native_check` come to — the same metadata, the same answer, the
+/// same refusal in the same words — or a retrieval would store (or refuse) what an import of
+/// the same file would not. Every corpus file and phantom slices, whole and spoilt in seeded
+/// ways: cut short (inside the pixel data, at its first byte, in the header), the pixel data
+/// short of what Rows × Columns need, elements or stray bytes after the pixel data, a second
+/// Pixel Data, a byte flipped in the header. Not vacuous: most phantom variants take the
+/// header-only path (counted). With the pre-scan left out of the header-only path, the files
+/// cut inside their pixel data are read as whole (their length taken from the header) and
+/// this fails.
+#[test]
+fn the_header_alone_comes_to_what_the_whole_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::PhantomSpec {
+        slices: 3,
+        size: 64,
+        ..Default::default()
+    };
+    let mut files: Vec<(String, Vec<u8>)> = crate::write_phantom_series(&spec, dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
+        .collect();
+    let corpus = countersign_testkit::corpus_dir();
+    for file in countersign_testkit::manifest() {
+        files.push((
+            file.name.into(),
+            std::fs::read(corpus.join(file.name)).unwrap(),
+        ));
+    }
+    let mut rng = 0x5eed_0015_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut compared, mut header_only) = (0, 0);
+    for (name, bytes) in &files {
+        let pixels = crate::prescan::check_finding_pixels(bytes, 132)
+            .ok()
+            .and_then(|s| s.pixel_data);
+        let mut variants: Vec<(&str, Vec<u8>)> = vec![("whole", bytes.clone())];
+        for cut in [1, 2, 1000, bytes.len() / 2] {
+            let keep = bytes.len().saturating_sub(cut);
+            variants.push(("cut short", bytes[..keep].to_vec()));
+        }
+        if let Some(at) = pixels {
+            variants.push(("cut at the pixels", bytes[..at.value].to_vec()));
+            variants.push(("cut after a pixel byte", bytes[..at.value + 1].to_vec()));
+            let mut less = bytes[..at.value + at.len - 2].to_vec();
+            let length = (at.len as u32 - 2).to_le_bytes();
+            less[at.value - 4..at.value].copy_from_slice(&length);
+            variants.push(("pixel data short", less));
+        }
+        let mut padded = bytes.clone();
+        padded.extend(element(0xFFFC, 0xFFFC, b"OB", &[0; 8]));
+        variants.push(("trailing padding", padded));
+        let mut stray = bytes.clone();
+        stray.extend_from_slice(&[1, 2, 3]);
+        variants.push(("stray bytes", stray));
+        let mut twice = bytes.clone();
+        twice.extend(element(0x7FE0, 0x0010, b"OB", &[0; 4]));
+        variants.push(("pixel data twice", twice));
+        for _ in 0..4 {
+            let mut flipped = bytes.clone();
+            let end = pixels.map_or(bytes.len(), |at| at.value).max(1);
+            let i = (next() % end as u64) as usize;
+            flipped[i] ^= 1 << (next() % 8);
+            variants.push(("flipped", flipped));
+        }
+        for (how, variant) in &variants {
+            let whole = parsed_whole(variant);
+            assert_eq!(parsed_header(variant), whole, "{name} {how}");
+            compared += 1;
+            if crate::open::open_header(variant).is_ok_and(|h| h.is_some()) {
+                header_only += 1;
+            }
+        }
+    }
+    assert!(
+        compared > 1500 && header_only > 300,
+        "{compared} compared, {header_only} read from the header alone"
+    );
+}

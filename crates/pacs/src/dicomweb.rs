@@ -25,6 +25,8 @@ const INCLUDE: &[&str] = &["00201208", "00080061", "00081030", "00080050"];
 pub struct DicomWeb {
     base: String,
     agent: ureq::Agent,
+    /// Where the buffers of instances kept in memory come from (see [`crate::Buffers`]).
+    pub(crate) buffers: Option<crate::Buffers>,
 }
 
 impl std::fmt::Debug for DicomWeb {
@@ -70,6 +72,7 @@ impl DicomWeb {
         Ok(DicomWeb {
             base: base.to_string(),
             agent: config.into(),
+            buffers: None,
         })
     }
 
@@ -180,14 +183,18 @@ impl DicomWeb {
         loop {
             let n = out.files.len();
             let path = instance_file(dir, n);
-            let sink = Spill::new(path.clone(), limits.keep_in_memory, last)?;
-            let mut writer = Hashing::new(sink);
-            let part = parts.next_part(&mut writer, limits.max_instance_bytes);
+            let mut sink = Spill::new(
+                path.clone(),
+                limits.keep_in_memory,
+                last,
+                self.buffers.as_ref(),
+            )?;
+            let part = parts.next_part(&mut sink, limits.max_instance_bytes);
             // Flushed and closed before the caller sees it.
-            let finished = writer.into_parts();
+            let finished = sink.finish();
             match part {
                 Ok(Some(info)) => {
-                    let (sha256, _, sink) =
+                    let (sha256, data) =
                         finished.map_err(PacsError::io(format!("writing {}", path.display())))?;
                     if n >= limits.max_instances {
                         let _ = std::fs::remove_file(&path);
@@ -204,7 +211,7 @@ impl DicomWeb {
                         path,
                         bytes: info.bytes,
                         sha256,
-                        data: sink.into_data(),
+                        data,
                     };
                     if on_file(arrived).is_break() {
                         return Err(PacsError::Stopped);
@@ -223,27 +230,42 @@ impl DicomWeb {
     }
 }
 
+/// A part as [`Spill::finish`] gives it: the SHA-256 of one written to its file, or the bytes
+/// of one kept in memory.
+type Finished = (Option<[u8; 32]>, Option<Vec<u8>>);
+
 /// Where one part goes: memory, up to `keep` bytes, then its file (what was kept written to it
 /// first) — so a small instance is handed over without a file, and a large one never held
-/// whole in memory.
+/// whole in memory. A part written to its file is hashed as it is written; one kept in memory
+/// is not hashed here (see [`Arrived::sha256`]).
 enum Spill {
     Memory {
         data: Vec<u8>,
         keep: u64,
         path: std::path::PathBuf,
     },
-    File(BufWriter<std::fs::File>),
+    File(Hashing<BufWriter<std::fs::File>>),
 }
 
 impl Spill {
-    /// `like`: the size of the part before, reserved (if it fits in `keep`).
-    fn new(path: std::path::PathBuf, keep: u64, like: u64) -> Result<Spill> {
+    /// `like`: the size of the part before, reserved (if it fits in `keep`); the buffer from
+    /// `buffers` when given.
+    fn new(
+        path: std::path::PathBuf,
+        keep: u64,
+        like: u64,
+        buffers: Option<&crate::Buffers>,
+    ) -> Result<Spill> {
         if keep == 0 {
             return Spill::file(&path)
                 .map_err(PacsError::io(format!("creating {}", path.display())));
         }
+        let capacity = if like <= keep { like as usize } else { 0 };
         Ok(Spill::Memory {
-            data: Vec::with_capacity(if like <= keep { like as usize } else { 0 }),
+            data: match buffers {
+                Some(buffers) => buffers.take(capacity),
+                None => Vec::with_capacity(capacity),
+            },
             keep,
             path,
         })
@@ -251,14 +273,22 @@ impl Spill {
 
     fn file(path: &Path) -> std::io::Result<Spill> {
         let file = std::fs::File::create(path)?;
-        Ok(Spill::File(BufWriter::with_capacity(64 * 1024, file)))
+        Ok(Spill::File(Hashing::new(BufWriter::with_capacity(
+            64 * 1024,
+            file,
+        ))))
     }
 
-    /// The part, if it stayed in memory.
-    fn into_data(self) -> Option<Vec<u8>> {
+    /// Flushes and closes a part written to its file, and gives its SHA-256; or gives the part
+    /// kept in memory.
+    fn finish(self) -> std::io::Result<Finished> {
         match self {
-            Spill::Memory { data, .. } => Some(data),
-            Spill::File(_) => None,
+            Spill::Memory { data, .. } => Ok((None, Some(data))),
+            Spill::File(file) => {
+                let (sha256, _, writer) = file.into_parts()?;
+                writer.into_inner().map_err(|e| e.into_error())?;
+                Ok((Some(sha256), None))
+            }
         }
     }
 }
@@ -399,9 +429,29 @@ mod tests {
 
     use super::Spill;
 
-    /// A part of at most `keep` bytes stays in memory and no file is made; a larger one is
-    /// written whole to its file (what was kept first, then the rest), none of it kept. With
-    /// `keep` 0, every part goes to its file.
+    /// A buffer given back is the one taken next (no fresh memory), emptied, grown if need
+    /// be; no more than the bound is kept.
+    #[test]
+    fn buffers_given_back_are_taken_again_within_their_bound() {
+        let buffers = crate::Buffers::new(3000);
+        let mut a = buffers.take(1000);
+        a.extend_from_slice(&[7; 1000]);
+        let at = a.as_ptr();
+        buffers.give(a);
+        let again = buffers.take(1000);
+        assert_eq!((again.as_ptr(), again.len()), (at, 0));
+        assert!(again.capacity() >= 1000);
+        assert!(buffers.take(5000).capacity() >= 5000);
+        for _ in 0..3 {
+            buffers.give(Vec::with_capacity(1000));
+        }
+        buffers.give(again);
+        assert_eq!(buffers.kept(), 3, "{buffers:?}");
+    }
+
+    /// A part of at most `keep` bytes stays in memory, unhashed, and no file is made; a larger
+    /// one is written whole to its file (what was kept first, then the rest), none of it kept,
+    /// and hashed whole. With `keep` 0, every part goes to its file.
     #[test]
     fn a_part_stays_in_memory_up_to_its_bound_and_spills_whole_past_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -413,21 +463,27 @@ mod tests {
             (0, 0, 10, false),
         ] {
             let path = dir.path().join(format!("part-{keep}-{len}"));
-            let mut sink = Spill::new(path.clone(), keep, like).unwrap();
+            let mut sink = Spill::new(path.clone(), keep, like, None).unwrap();
             for chunk in bytes[..len].chunks(1000) {
                 sink.write_all(chunk).unwrap();
             }
-            sink.flush().unwrap();
-            match sink.into_data() {
-                Some(data) => {
+            match sink.finish().unwrap() {
+                (None, Some(data)) => {
                     assert!(in_memory, "{keep} {len}");
                     assert_eq!(data, bytes[..len]);
                     assert!(!path.exists());
                 }
-                None => {
+                (Some(sha256), None) => {
                     assert!(!in_memory, "{keep} {len}");
                     assert_eq!(std::fs::read(&path).unwrap(), bytes[..len]);
+                    // Hashed whole, what was kept before the spill included.
+                    let whole: [u8; 32] = sha2::Digest::finalize(
+                        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes[..len]),
+                    )
+                    .into();
+                    assert_eq!(sha256, whole, "{keep} {len}");
                 }
+                other => panic!("{keep} {len}: {other:?}"),
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use countersign_imaging::DicomImage;
+use countersign_imaging::{DicomHeader, ImageInfo};
 use countersign_store::{
     commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage, StoreError,
 };
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
 use crate::home::{now_ms, Home};
-use crate::sandbox::{verdict_without_decoding, DecodeSandbox, Pending, Verdict};
+use crate::sandbox::{verdict_of_native_check, DecodeSandbox, Pending, Verdict};
 
 mod batch;
 use batch::{Batch, ImportError, Syncing};
@@ -73,8 +73,7 @@ fn collect(paths: &[&Path]) -> Vec<PathBuf> {
     out
 }
 
-fn instance_of(image: &DicomImage, sha256: [u8; 32], size: u64) -> Result<Instance, String> {
-    let i = &image.info;
+fn instance_of(i: &ImageInfo, sha256: [u8; 32], size: u64) -> Result<Instance, String> {
     let study = i.study_uid.clone().ok_or("no Study Instance UID")?;
     Ok(Instance {
         sha256,
@@ -127,6 +126,7 @@ impl Home {
             sha256: None,
             movable: false,
             data: None,
+            recycle: None,
         });
         let mut list = |_: Option<Duration>| match source.next() {
             Some(file) => Next::File(file),
@@ -204,16 +204,16 @@ impl Home {
                     );
                     self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                     match read {
-                        Ok(Some(read)) if read.image.info.has_pixels => {
+                        Ok(Some(mut read)) if read.header.info.has_pixels => {
                             // Uncompressed greyscale needs no decoder to be judged (see
                             // `verdict_without_decoding`): no round trip to the worker.
-                            match verdict_without_decoding(&read.image) {
+                            match verdict_of_native_check(read.header.native.take()) {
                                 Some(verdict) => {
                                     let outcome = self.stage_one(read, verdict);
                                     out.record(outcome, j, &mut summary)?;
                                 }
                                 None => {
-                                    let pending = sandbox.submit(&read.bytes, &read.image.info)?;
+                                    let pending = sandbox.submit(&read.bytes, &read.header.info)?;
                                     in_flight = Some((j, read, pending));
                                 }
                             }
@@ -384,17 +384,20 @@ impl Home {
         {
             return Ok(None);
         }
-        let image = countersign_imaging::from_bytes(&bytes).map_err(ImportError::image)?;
-        let instance = instance_of(&image, sha256, bytes.len() as u64)
+        // The header alone where the file allows: judging and indexing it need no copy of its
+        // pixel data (see `countersign_imaging::read_header`).
+        let header = countersign_imaging::read_header(&bytes).map_err(ImportError::image)?;
+        let instance = instance_of(&header.info, sha256, bytes.len() as u64)
             .map_err(|reason| ImportError::File("no_study_uid", reason))?;
         if let Some(expect) = expect {
             expect.check(&instance)?;
         }
         Ok(Some(ReadFile {
             bytes,
-            image,
+            header,
             instance,
             moved_from: file.movable.then_some(file.path),
+            recycle: file.recycle,
         }))
     }
 
@@ -415,6 +418,9 @@ impl Home {
             None => stage_image(&path, &read.bytes)
                 .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?,
         };
+        if let Some(buffers) = read.recycle {
+            buffers.give(read.bytes);
+        }
         Ok(Some((read.instance, staged, verdict.to_check())))
     }
 }
@@ -463,16 +469,19 @@ impl Expected {
 /// A file read, hashed and parsed, not yet checked by the worker.
 struct ReadFile {
     bytes: Vec<u8>,
-    image: DicomImage,
+    header: DicomHeader,
     instance: Instance,
     /// A retrieval's staged file, moved into the store rather than written again.
     moved_from: Option<PathBuf>,
+    /// See [`Incoming::recycle`].
+    recycle: Option<countersign_pacs::Buffers>,
 }
 
 /// A file to import.
 pub(crate) struct Incoming {
     pub path: PathBuf,
-    /// Its SHA-256, when whoever wrote it hashed it as it wrote it (a retrieval).
+    /// Its SHA-256, when whoever wrote it hashed it (a retrieval; see `Queue::push` for when
+    /// it leaves that to the import).
     pub sha256: Option<[u8; 32]>,
     /// A file of a retrieval's staging folder (same filesystem, the home's own): moved into
     /// the store by a rename, not copied.
@@ -480,6 +489,8 @@ pub(crate) struct Incoming {
     /// Its bytes, when a retrieval handed them over in memory (`path` is then not written):
     /// written once, into the store.
     pub data: Option<Vec<u8>>,
+    /// Where the bytes' buffer goes once written, for the retrieval's next instance.
+    pub recycle: Option<countersign_pacs::Buffers>,
 }
 
 /// What an import's source hands out when asked.

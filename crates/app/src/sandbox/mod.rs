@@ -441,7 +441,13 @@ impl DecodeSandbox {
 /// `None` for the others, which the worker decodes. Only the parsed header and the pixel
 /// data's length are read: no decoder runs here on the file's bytes.
 pub fn verdict_without_decoding(image: &countersign_imaging::DicomImage) -> Option<Verdict> {
-    Some(match image.native_check()? {
+    verdict_of_native_check(image.native_check())
+}
+
+/// [`verdict_without_decoding`] from the image's [`countersign_imaging::NativeCheck`] (as
+/// `countersign_imaging::read_header` gives it, without parsing the pixel data).
+pub fn verdict_of_native_check(check: Option<countersign_imaging::NativeCheck>) -> Option<Verdict> {
+    Some(match check? {
         countersign_imaging::NativeCheck::Decodes { frames } => Verdict::Harmless {
             frames,
             error: None,

@@ -447,7 +447,7 @@ impl<A: Link> Association<A> {
                         index: intake.got.files.len() - 1,
                         path,
                         bytes,
-                        sha256,
+                        sha256: Some(sha256),
                         data: None,
                     };
                     if on_file(arrived).is_break() {
