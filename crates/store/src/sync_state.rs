@@ -115,6 +115,23 @@ fn set_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SetItem>> {
     }))
 }
 
+/// The creates stored after an arrival number, each with whether it is a sealed report held
+/// without its key (see [`Db::reports_lacking_keys_since`]): read through the rowid.
+pub(crate) const REPORTS_LACKING_KEYS_SINCE: &str = "SELECT e.arrival, e.id, \
+     e.kind = 'report.create' \
+     AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = e.id) \
+     AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = e.id) \
+     AND (SELECT substr(p.bytes, 1, 4) FROM payloads p WHERE p.hash = e.payload_hash) \
+         = X'43535332' \
+     FROM entries e WHERE e.arrival > ?1 ORDER BY e.arrival LIMIT ?2";
+
+/// Whether a report still lacks its key, and whether it has its row in the report list (see
+/// [`Db::still_lacking_keys`]).
+pub(crate) const STILL_LACKING_KEY: &str =
+    "SELECT NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = ?1) \
+     AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = ?1), \
+     EXISTS (SELECT 1 FROM report_summaries s WHERE s.report = ?1)";
+
 impl Db<'_> {
     /// Up to `limit` set items of entries that arrived after `arrival`, in arrival order;
     /// `network` is the roster log's id.
@@ -136,6 +153,65 @@ impl Db<'_> {
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading the reconciliation set"))?;
         Ok(rows.into_iter().flatten().collect())
+    }
+
+    /// The sealed reports among the entries stored after `arrival` that this home holds
+    /// without their data key — by the test of [`Db::reports_lacking_keys`], but for the
+    /// row in the report list, which [`Db::still_lacking_keys`] says (a rebuild of the list
+    /// waiting for the member's key may not have written it yet) — looking at
+    /// `limit` entries at most, through the rowid: a home that asks after every pull reads
+    /// what arrived since, not the whole report list again. Returns them and the arrival
+    /// looked up to (`arrival` when nothing is stored after it).
+    pub fn reports_lacking_keys_since(
+        &self,
+        arrival: i64,
+        limit: usize,
+    ) -> Result<(Vec<LogId>, i64)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(REPORTS_LACKING_KEYS_SINCE)
+            .map_err(StoreError::sqlite(
+                "listing the reports held without their key",
+            ))?;
+        let rows: Vec<(i64, Vec<u8>, bool)> = stmt
+            .query_map(params![arrival, limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, Option<bool>>(2)?.unwrap_or(false),
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite(
+                "listing the reports held without their key",
+            ))?;
+        let to = rows.last().map_or(arrival, |r| r.0);
+        let logs = rows
+            .iter()
+            .filter(|r| r.2)
+            .filter_map(|r| LogId::from_slice(&r.1))
+            .collect();
+        Ok((logs, to))
+    }
+
+    /// For each of `logs` (sealed reports found lacking their key earlier), whether it still
+    /// does (no key came meanwhile, and it was not erased), and whether it has its row in the
+    /// report list (the reports [`Db::reports_lacking_keys`] names).
+    pub fn still_lacking_keys(&self, logs: &[LogId]) -> Result<Vec<(bool, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(STILL_LACKING_KEY)
+            .map_err(StoreError::sqlite(
+                "listing the reports held without their key",
+            ))?;
+        logs.iter()
+            .map(|l| {
+                stmt.query_row([l.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(StoreError::sqlite(
+                        "listing the reports held without their key",
+                    ))
+            })
+            .collect()
     }
 
     /// The set items of one log's entries (the roster log's include the network genesis);
@@ -225,7 +301,38 @@ impl Db<'_> {
         max_rows: usize,
         budget: usize,
     ) -> Result<(Vec<StoredEntry>, bool)> {
-        let mut sizes: Vec<(i64, usize, EntryId)> = Vec::with_capacity(ids.len());
+        // One read transaction for the whole batch (when not inside one already): the sizes
+        // and the rows come from the same snapshot, and the thousands of statements do not
+        // each take and drop a read lock on the WAL (a sixth of a serving node's time in a
+        // first full sync).
+        let own = self.conn.is_autocommit();
+        if own {
+            self.conn
+                .execute_batch("BEGIN DEFERRED")
+                .map_err(StoreError::sqlite("starting a read"))?;
+        }
+        let out = self.entries_by_ids_in(ids, max_rows, budget);
+        if own {
+            // A read commits nothing; ending it only lets go of the snapshot (rolled back if
+            // that fails, so the connection is never left inside it).
+            if self.conn.execute_batch("COMMIT").is_err() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+        out
+    }
+
+    fn entries_by_ids_in(
+        &self,
+        ids: &[EntryId],
+        max_rows: usize,
+        budget: usize,
+    ) -> Result<(Vec<StoredEntry>, bool)> {
+        let mut sizes: Vec<(i64, usize)> = Vec::with_capacity(ids.len());
+        // Looked up in id order: neighbouring lookups share pages of the id index (asked in
+        // the reconciliation's order, they fell all over it).
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
         {
             let mut stmt = self
                 .conn
@@ -236,13 +343,13 @@ impl Db<'_> {
                      WHERE e.id = ?1",
                 )
                 .map_err(StoreError::sqlite("sizing entries"))?;
-            for id in ids {
+            for id in &ids {
                 let row: Option<(i64, i64)> = stmt
                     .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
                     .map_err(StoreError::sqlite("sizing entries"))?;
                 if let Some((arrival, size)) = row {
-                    sizes.push((arrival, size.max(0) as usize, *id));
+                    sizes.push((arrival, size.max(0) as usize));
                 }
             }
         }
@@ -250,7 +357,7 @@ impl Db<'_> {
         sizes.dedup_by_key(|s| s.0);
         let mut total = 0usize;
         let mut cut = sizes.len().min(max_rows.max(1));
-        for (i, (_, size, _)) in sizes[..cut].iter().enumerate() {
+        for (i, (_, size)) in sizes[..cut].iter().enumerate() {
             total = total.saturating_add(*size);
             if total > budget {
                 cut = i.max(1);
@@ -258,9 +365,22 @@ impl Db<'_> {
             }
         }
         let more = cut < sizes.len();
+        // Read back by arrival (the rowid) rather than by id: the id index was just walked
+        // for each of them.
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {} WHERE e.arrival = ?1",
+                crate::db::ENTRY_COLUMNS
+            ))
+            .map_err(StoreError::sqlite("reading an entry"))?;
         let mut rows = Vec::with_capacity(cut);
-        for (_, _, id) in &sizes[..cut] {
-            if let Some(row) = self.get(id)? {
+        for (arrival, _) in &sizes[..cut] {
+            if let Some(row) = stmt
+                .query_row([arrival], crate::db::stored_entry)
+                .optional()
+                .map_err(StoreError::sqlite("reading an entry"))?
+            {
                 rows.push(row);
             }
         }
