@@ -3,6 +3,7 @@
 //! refuses by rule, or that wait for something), and each peer's last reconcile and cut-off.
 //! The store keeps rows; deciding what goes in them is the app's.
 
+use countersign_ledger::header::MAX_PAYLOAD_LEN;
 use countersign_ledger::{Entry, EntryId, LogId};
 use rusqlite::{params, OptionalExtension};
 
@@ -131,6 +132,16 @@ pub(crate) const STILL_LACKING_KEY: &str =
     "SELECT NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = ?1) \
      AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = ?1), \
      EXISTS (SELECT 1 FROM report_summaries s WHERE s.report = ?1)";
+
+/// The payload length a stored header declares (its last eight bytes, big-endian; at most
+/// [`MAX_PAYLOAD_LEN`]): what a batch plans for before reading the payload.
+fn declared_payload_len(header: &[u8]) -> usize {
+    header
+        .len()
+        .checked_sub(8)
+        .and_then(|at| <[u8; 8]>::try_from(&header[at..]).ok())
+        .map_or(0, |b| u64::from_be_bytes(b).min(MAX_PAYLOAD_LEN) as usize)
+}
 
 impl Db<'_> {
     /// Up to `limit` set items of entries that arrived after `arrival`, in arrival order;
@@ -292,9 +303,11 @@ impl Db<'_> {
     }
 
     /// The entries among `ids` this home holds, in arrival order, at most `max_rows` and cut
-    /// once their bytes reach `budget` (at least one is always given). Sizes are read before
-    /// any payload, so a batch never reads payloads it will not send. Returns the entries and
-    /// whether some held ones were left out.
+    /// once their bytes reach `budget` (at least one is always given). A row's size is known
+    /// from its header before its payload is read, so a batch never reads payloads it will
+    /// not send (but for a row whose header was altered to declare less than it holds: the
+    /// budget holds on the bytes read). Returns the entries and whether some held ones were
+    /// left out.
     pub fn entries_by_ids(
         &self,
         ids: &[EntryId],
@@ -328,62 +341,77 @@ impl Db<'_> {
         max_rows: usize,
         budget: usize,
     ) -> Result<(Vec<StoredEntry>, bool)> {
-        let mut sizes: Vec<(i64, usize)> = Vec::with_capacity(ids.len());
-        // Looked up in id order: neighbouring lookups share pages of the id index (asked in
-        // the reconciliation's order, they fell all over it).
+        // First where each id arrived, from the id index alone (it holds the arrival number,
+        // the rowid, so no row is read), in id order: neighbouring lookups share its pages. A
+        // fetch names up to four batches' worth of ids, so most are only looked up here.
         let mut ids = ids.to_vec();
         ids.sort_unstable();
+        let mut arrivals: Vec<i64> = Vec::with_capacity(ids.len());
         {
             let mut stmt = self
                 .conn
-                .prepare_cached(
-                    "SELECT e.arrival, length(e.header) + length(e.signature) \
-                     + coalesce(length(p.bytes), 0) \
-                     FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash \
-                     WHERE e.id = ?1",
-                )
-                .map_err(StoreError::sqlite("sizing entries"))?;
+                .prepare_cached("SELECT arrival FROM entries WHERE id = ?1")
+                .map_err(StoreError::sqlite("finding entries"))?;
             for id in &ids {
-                let row: Option<(i64, i64)> = stmt
-                    .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                if let Some(arrival) = stmt
+                    .query_row([id.as_bytes()], |r| r.get::<_, i64>(0))
                     .optional()
-                    .map_err(StoreError::sqlite("sizing entries"))?;
-                if let Some((arrival, size)) = row {
-                    sizes.push((arrival, size.max(0) as usize));
+                    .map_err(StoreError::sqlite("finding entries"))?
+                {
+                    arrivals.push(arrival);
                 }
             }
         }
-        sizes.sort_unstable_by_key(|s| s.0);
-        sizes.dedup_by_key(|s| s.0);
-        let mut total = 0usize;
-        let mut cut = sizes.len().min(max_rows.max(1));
-        for (i, (_, size)) in sizes[..cut].iter().enumerate() {
-            total = total.saturating_add(*size);
-            if total > budget {
-                cut = i.max(1);
-                break;
-            }
-        }
-        let more = cut < sizes.len();
-        // Read back by arrival (the rowid) rather than by id: the id index was just walked
-        // for each of them.
-        let mut stmt = self
+        arrivals.sort_unstable();
+        arrivals.dedup();
+        let held = arrivals.len();
+        arrivals.truncate(max_rows.max(1));
+        // Then the rows in arrival order, each once, by its rowid: its header says how long
+        // its payload is (the last eight bytes), so a row that would pass the budget ends the
+        // batch before its payload is read. The budget holds on the bytes read too, not only
+        // on what headers declare (a row altered on disk could declare less than it holds).
+        let mut row_stmt = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {} WHERE e.arrival = ?1",
-                crate::db::ENTRY_COLUMNS
-            ))
+            .prepare_cached(
+                "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
+                 e.payload_hash, e.header, e.signature, NULL FROM entries e \
+                 WHERE e.arrival = ?1",
+            )
             .map_err(StoreError::sqlite("reading an entry"))?;
-        let mut rows = Vec::with_capacity(cut);
-        for (arrival, _) in &sizes[..cut] {
-            if let Some(row) = stmt
+        let mut payload_stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM payloads WHERE hash = ?1")
+            .map_err(StoreError::sqlite("reading a payload"))?;
+        let mut rows: Vec<StoredEntry> = Vec::with_capacity(arrivals.len());
+        let mut total = 0usize;
+        let mut cut_short = false;
+        for arrival in &arrivals {
+            let Some(mut row) = row_stmt
                 .query_row([arrival], crate::db::stored_entry)
                 .optional()
                 .map_err(StoreError::sqlite("reading an entry"))?
-            {
-                rows.push(row);
+            else {
+                continue;
+            };
+            let bare = row.header.len() + row.signature.len();
+            let declared = bare + declared_payload_len(&row.header);
+            if !rows.is_empty() && total.saturating_add(declared) > budget {
+                cut_short = true;
+                break;
             }
+            row.payload = payload_stmt
+                .query_row([&row.payload_hash], |r| r.get(0))
+                .optional()
+                .map_err(StoreError::sqlite("reading a payload"))?;
+            let size = bare + row.payload.as_ref().map_or(0, Vec::len);
+            if !rows.is_empty() && total.saturating_add(size) > budget {
+                cut_short = true;
+                break;
+            }
+            total = total.saturating_add(size);
+            rows.push(row);
         }
+        let more = cut_short || arrivals.len() < held;
         Ok((rows, more))
     }
 
