@@ -354,6 +354,8 @@ fn sync_once(
 struct Scale {
     reports: usize,
     diff_secs: f64,
+    /// Median CPU seconds of both processes (taking in and serving) per reconcile.
+    diff_cpu: f64,
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
@@ -381,11 +383,14 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let (warm_secs, received, _) = sync_once(&rt, &b_node, &serving.addr);
     assert_eq!(received, 0, "the homes start equal");
     let mut secs = Vec::new();
+    let mut cpus = Vec::new();
     let mut bytes = Vec::new();
     let mut entry_bytes = 0;
     for run in 0..RUNS {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
+        let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
         bytes.push(b as f64);
@@ -397,6 +402,7 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
         Scale {
             reports,
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
+            diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
             entry_bytes,
             warm_secs,
@@ -474,7 +480,8 @@ fn main() {
         "SUMMARY sync at scale, {DIFFERENCE} new entries ({} bytes of entries) between homes \
          of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
-         time ratio {ratio:.2} ({}); first build of both sets {:.1} s and {:.1} s; first full \
+         time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
+         (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
          sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
          taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
          {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2} ({}); serving node peak RSS \
@@ -494,6 +501,9 @@ fn main() {
             big.diff_bytes <= 2 * big.entry_bytes + 65_536
         ),
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
+        small.diff_cpu,
+        big.diff_cpu,
+        big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,
         here,
