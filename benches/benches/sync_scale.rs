@@ -240,6 +240,11 @@ impl Serving {
         }
     }
 
+    /// CPU seconds the serving process has used so far.
+    fn cpu_secs(&self) -> f64 {
+        cpu_secs(self.child.id())
+    }
+
     fn peak_rss_mib(&self) -> f64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
@@ -258,6 +263,19 @@ impl Drop for Serving {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds (user and system) process `pid` has used so far: on a machine shared with
+/// other work, what the sync cost beside how long it took.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks / 100.0
 }
 
 fn serve(dir: PathBuf) {
@@ -336,6 +354,8 @@ fn sync_once(
 struct Scale {
     reports: usize,
     diff_secs: f64,
+    /// Median CPU seconds of both processes (taking in and serving) per reconcile.
+    diff_cpu: f64,
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
@@ -363,11 +383,14 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let (warm_secs, received, _) = sync_once(&rt, &b_node, &serving.addr);
     assert_eq!(received, 0, "the homes start equal");
     let mut secs = Vec::new();
+    let mut cpus = Vec::new();
     let mut bytes = Vec::new();
     let mut entry_bytes = 0;
     for run in 0..RUNS {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
+        let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
         bytes.push(b as f64);
@@ -379,6 +402,7 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
         Scale {
             reports,
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
+            diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
             entry_bytes,
             warm_secs,
@@ -406,8 +430,10 @@ fn main() {
     // entries per second, without holding the large store's state).
     let store = countersign_store::Store::open(&small_dir.join("ledger.sqlite3")).expect("s");
     let t = Instant::now();
+    let cpu0 = cpu_secs(std::process::id());
     let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
     let verify_rate = verified.entries as f64 / t.elapsed().as_secs_f64();
+    let verify_cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
     drop(store);
     let (big, big_dir, network) = run_scale(tmp.path(), large);
 
@@ -430,7 +456,12 @@ fn main() {
         })
         .expect("trust");
     let c_node = node(&rt, &c, 3);
+    let (here0, there0) = (cpu_secs(std::process::id()), serving.cpu_secs());
     let (full_secs, full_received, full_bytes) = sync_once(&rt, &c_node, &serving.addr);
+    let (here, there) = (
+        cpu_secs(std::process::id()) - here0,
+        serving.cpu_secs() - there0,
+    );
     let held = countersign_store::Store::open(&big_dir.join("ledger.sqlite3"))
         .expect("a")
         .db()
@@ -449,9 +480,11 @@ fn main() {
         "SUMMARY sync at scale, {DIFFERENCE} new entries ({} bytes of entries) between homes \
          of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
-         time ratio {ratio:.2} ({}); first build of both sets {:.1} s and {:.1} s; first full \
-         sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s, {} MiB on the \
-         wire, verify {verify_rate:.0}/s, sync/verify {:.2} ({}); serving node peak RSS \
+         time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
+         (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
+         sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
+         taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
+         {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2} ({}); serving node peak RSS \
          {rss:.0} MiB ({})",
         big.entry_bytes,
         small.reports,
@@ -468,8 +501,14 @@ fn main() {
             big.diff_bytes <= 2 * big.entry_bytes + 65_536
         ),
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
+        small.diff_cpu,
+        big.diff_cpu,
+        big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,
+        here,
+        there,
+        (here + there) * 1e6 / full_received as f64,
         full_bytes >> 20,
         full_rate / verify_rate,
         countersign_benches::goal(">= 0.5", full_rate / verify_rate >= 0.5),

@@ -473,21 +473,33 @@ impl Db<'_> {
     }
 }
 
+/// The rows stored after an arrival number, through the rowid (see
+/// [`Db::logs_with_kind_since`]).
+pub(crate) const LOGS_WITH_KIND_SINCE: &str =
+    "SELECT log FROM entries WHERE arrival > ?1 AND kind = ?2";
+
 impl Db<'_> {
-    /// Logs with an entry of `kind` stored after `arrival`.
+    /// Logs with an entry of `kind` stored after `arrival`, each once, in log order. Every
+    /// write asks it (for erasures), so it reads only the rows stored after `arrival`: with
+    /// `DISTINCT` in SQL, SQLite walked the whole (log, arrival) index instead, once per
+    /// write, a cost that grew with the store (a tenth of a first full sync's time at 600 000
+    /// entries, and the whole store read again for each 1 000-entry reconcile).
     pub fn logs_with_kind_since(&self, kind: &str, arrival: i64) -> Result<Vec<LogId>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT log FROM entries WHERE arrival > ?1 AND kind = ?2")
+            .prepare_cached(LOGS_WITH_KIND_SINCE)
             .map_err(StoreError::sqlite("finding the logs written"))?;
         let rows = stmt
             .query_map(params![arrival, kind], |r| r.get::<_, Vec<u8>>(0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(StoreError::sqlite("finding the logs written"))?;
-        Ok(rows
+        let mut logs: Vec<LogId> = rows
             .iter()
             .filter_map(|b| countersign_ledger::Hash::from_slice(b))
-            .collect())
+            .collect();
+        logs.sort_unstable();
+        logs.dedup();
+        Ok(logs)
     }
 
     /// How many logs this home erased.

@@ -255,6 +255,39 @@ impl Store {
         Ok(busy == 0)
     }
 
+    /// Switches this connection into (or, with `false`, back out of) the settings for taking
+    /// in a large pull: a page cache of [`INTAKE_CACHE_KIB`] and a WAL checkpointed every
+    /// [`INTAKE_WAL_PAGES`] pages instead of every 16 384. Transactions and durability do not
+    /// change (each batch still commits whole, `synchronous=FULL`); only how often the pages
+    /// of the hash-keyed indexes are read back and copied into the database file does. Out
+    /// of it, the WAL is checkpointed at once, so the file does not stay large.
+    ///
+    /// A new home's first sync inserts into indexes keyed by hashes, so each entry dirties a
+    /// page of each, all over them: with a 32 MiB cache a 600 000-entry intake read a page
+    /// back from the OS for about every second insert, and checkpointed about once per
+    /// 4 000-entry batch, copying the same index pages into the file again and again.
+    pub fn set_intake(&self, on: bool) -> Result<()> {
+        let sql = if on {
+            format!(
+                "PRAGMA cache_size = -{INTAKE_CACHE_KIB}; \
+                 PRAGMA wal_autocheckpoint = {INTAKE_WAL_PAGES};"
+            )
+        } else {
+            format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = {WAL_PAGES};")
+        };
+        self.conn
+            .execute_batch(&sql)
+            .map_err(StoreError::sqlite("sizing the page cache"))?;
+        if !on {
+            // Passive: never waits for a reader; what a reader still holds goes at the next
+            // automatic checkpoint.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(StoreError::sqlite("checkpointing the WAL"))?;
+        }
+        Ok(())
+    }
+
     /// Changes whenever another connection commits; lets callers keep caches honest.
     pub fn data_version(&self) -> Result<i64> {
         self.conn
@@ -289,9 +322,22 @@ pub fn configure(conn: &Connection) -> Result<()> {
     // 90 ms at the end, reading index pages back from the OS. Checkpointing after 16 MiB of
     // WAL instead of the default 4 MiB copies a hot index page into the database file once
     // per several catch-up batches rather than once per batch.
-    conn.execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;")
-        .map_err(StoreError::sqlite("sizing the page cache"))
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = {WAL_PAGES};"
+    ))
+    .map_err(StoreError::sqlite("sizing the page cache"))
 }
+
+/// The page cache of a connection, in KiB (see [`configure`]).
+const CACHE_KIB: i64 = 32 * 1024;
+/// WAL pages between automatic checkpoints (64 MiB of 4 KiB pages; see [`configure`]).
+const WAL_PAGES: i64 = 16_384;
+/// The page cache while a large pull is taken in ([`Store::set_intake`]): 256 MiB, on top
+/// of what the node holds otherwise, for the length of the pull.
+pub const INTAKE_CACHE_KIB: i64 = 256 * 1024;
+/// WAL pages between automatic checkpoints while a large pull is taken in: 512 MiB of WAL
+/// on disk at most beside the database (about sixteen 4 000-entry batches of a new home).
+pub const INTAKE_WAL_PAGES: i64 = 131_072;
 
 #[cfg(test)]
 mod tests;

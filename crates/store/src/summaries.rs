@@ -516,6 +516,39 @@ mod tests {
         }
     }
 
+    /// What every write and every whole pull ask of the entries reads only the rows stored
+    /// since a given arrival, through the rowid: never a walk of an index over the whole
+    /// store (`SELECT DISTINCT log ... WHERE arrival > ? AND kind = ?` was planned as a walk
+    /// of the whole (log, arrival) index, once per write).
+    #[test]
+    fn per_write_and_per_pull_reads_follow_what_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        for sql in [
+            crate::erasure::LOGS_WITH_KIND_SINCE,
+            crate::sync_state::REPORTS_LACKING_KEYS_SINCE,
+            crate::sync_state::STILL_LACKING_KEY,
+        ] {
+            let p = plan(&store, sql);
+            let scans = p
+                .lines()
+                .filter(|l| l.contains("SCAN") && !l.contains("CONSTANT ROW"));
+            assert_eq!(scans.count(), 0, "a scan in {sql}:\n{p}");
+            assert!(!p.contains("TEMP B-TREE"), "a sort in {sql}:\n{p}");
+        }
+        for sql in [
+            crate::erasure::LOGS_WITH_KIND_SINCE,
+            crate::sync_state::REPORTS_LACKING_KEYS_SINCE,
+        ] {
+            let p = plan(&store, sql);
+            assert!(
+                p.starts_with("SEARCH e USING INTEGER PRIMARY KEY")
+                    || p.starts_with("SEARCH entries USING INTEGER PRIMARY KEY"),
+                "{sql}:\n{p}"
+            );
+        }
+    }
+
     #[test]
     fn study_pages_list_each_study_once_newest_first_undated_last() {
         let dir = tempfile::tempdir().unwrap();

@@ -627,3 +627,88 @@ fn staged_images_are_committed_under_their_names_alone_or_in_a_batch() {
         assert!(crate::stage_image(&files[0].0, b"other").unwrap().is_none());
     }
 }
+
+/// A batch served by id: the lowest arrivals among the ids asked for, in arrival order, at
+/// most `max_rows`, within the byte budget (one row always), each with its payload — and the
+/// budget holds on the bytes read even for a row whose stored header declares a shorter
+/// payload than the one held (a row altered on disk), so an honest server's batch never
+/// passes the bound its peer refuses.
+#[test]
+fn a_batch_by_id_keeps_to_its_rows_and_its_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+    let key = SecretKey::from_seed(&[9; 32]);
+    let (create, p0) = entry(&key, Hash::ZERO, 1, vec![], "r");
+    let mut all = vec![(create.clone(), p0)];
+    let mut head = create.id();
+    for seq in 2..=10 {
+        let (e, p) = entry(
+            &key,
+            create.id(),
+            seq,
+            vec![head],
+            &"x".repeat(seq as usize * 100),
+        );
+        head = e.id();
+        all.push((e, p));
+    }
+    store
+        .write(|db| {
+            for (e, p) in &all {
+                db.insert_entry(e, Some(p))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let size = |i: usize| all[i].0.header_bytes().len() + 64 + all[i].1.len();
+    // Asked in reverse, with an id not held: served in arrival order.
+    let mut ids: Vec<Hash> = all.iter().rev().map(|(e, _)| e.id()).collect();
+    ids.push(Hash::of(b"not held"));
+    let (rows, more) = store.db().entries_by_ids(&ids, 100, usize::MAX).unwrap();
+    assert!(!more);
+    let got: Vec<Vec<u8>> = rows.iter().map(|r| r.id.clone()).collect();
+    let want: Vec<Vec<u8>> = all
+        .iter()
+        .map(|(e, _)| e.id().as_bytes().to_vec())
+        .collect();
+    assert_eq!(got, want);
+    assert!(rows
+        .iter()
+        .zip(&all)
+        .all(|(r, (_, p))| r.payload.as_deref() == Some(p.as_slice())));
+    // At most `max_rows`: the lowest arrivals.
+    let (rows, more) = store.db().entries_by_ids(&ids, 3, usize::MAX).unwrap();
+    assert!(more);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2].id, all[2].0.id().as_bytes().to_vec());
+    // A budget of the first four rows' bytes: four rows, then `more`.
+    let budget: usize = (0..4).map(size).sum();
+    let (rows, more) = store.db().entries_by_ids(&ids, 100, budget).unwrap();
+    assert_eq!((rows.len(), more), (4, true));
+    // A budget below one row: that one row.
+    let (rows, more) = store.db().entries_by_ids(&ids, 100, 1).unwrap();
+    assert_eq!((rows.len(), more), (1, true));
+    // The fourth row's header altered to declare an empty payload: its held payload still
+    // counts, so a budget of three rows and a half stops before it.
+    let fourth = all[3].0.id();
+    let mut header = all[3].0.header_bytes().to_vec();
+    let at = header.len() - 8;
+    header[at..].copy_from_slice(&0u64.to_be_bytes());
+    store
+        .db()
+        .conn()
+        .execute(
+            "UPDATE entries SET header = ?1 WHERE id = ?2",
+            rusqlite::params![header, fourth.as_bytes()],
+        )
+        .unwrap();
+    let budget = (0..3).map(size).sum::<usize>() + size(3) / 2;
+    let (rows, more) = store.db().entries_by_ids(&ids, 100, budget).unwrap();
+    assert_eq!((rows.len(), more), (3, true));
+    assert!(
+        rows.iter()
+            .map(|r| r.header.len() + 64 + r.payload.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
+            <= budget
+    );
+}

@@ -70,7 +70,21 @@ pub struct HomeLedger {
     /// The newest arrival when no report lacked a key: until an entry arrives, none does (a
     /// key only goes with its report's erasure, which excludes it), and nothing is looked up.
     none_lacking_at: Option<i64>,
+    /// The reports found lacking their key so far (see [`HomeLedger::keys_lacking`]).
+    lacking: keys::Lacking,
+    /// The store is in its intake settings for a large pull (see
+    /// [`countersign_store::Store::set_intake`]), until the pull ends.
+    intake: bool,
+    /// Entries in a batch from which a pull is taken in with the intake settings
+    /// ([`INTAKE_FROM`]; tests lower it).
+    intake_from: usize,
 }
+
+/// Entries in one peer's batch from which the rest of the pull is taken in with the store's
+/// intake settings: a batch this full (half the most a batch holds) comes from a pull of
+/// many. A day's catch-up of a thousand entries stays out of them: leaving them forces a
+/// checkpoint, a cost a small pull need not pay at its end.
+const INTAKE_FROM: usize = countersign_sync::protocol::MAX_BATCH / 2;
 
 impl HomeLedger {
     /// The home at `dir` as a sync ledger (it needs no identity of its own to hold entries).
@@ -109,6 +123,9 @@ impl HomeLedger {
             pending: crate::Pending::default(),
             key_cursor: None,
             none_lacking_at: None,
+            lacking: keys::Lacking::default(),
+            intake: false,
+            intake_from: INTAKE_FROM,
         })
     }
 
@@ -587,6 +604,14 @@ impl Ledger for HomeLedger {
         peer: &str,
     ) -> std::result::Result<Accepted, AcceptError> {
         let entries = batch.len();
+        // A batch this large is one of many (a new or far-behind home): taken in with the
+        // intake settings until the pull ends. Nothing is judged differently.
+        if !self.intake && entries >= self.intake_from {
+            match self.home.store().set_intake(true) {
+                Ok(()) => self.intake = true,
+                Err(e) => tracing::warn!(error = %e, "could not switch to the intake settings"),
+            }
+        }
         let report = self.home.import_from_peer(batch, peer, &mut self.pending).map_err(|e| {
             tracing::warn!(entries, error = %e.loggable(), "batch refused: nothing from it stored");
             match &e {
@@ -623,6 +648,12 @@ impl Ledger for HomeLedger {
     }
 
     fn pull_ended(&mut self, peer: &str) {
+        if self.intake {
+            self.intake = false;
+            if let Err(e) = self.home.store().set_intake(false) {
+                tracing::warn!(error = %e, "could not leave the intake settings");
+            }
+        }
         if self.pending.is_empty() {
             return;
         }

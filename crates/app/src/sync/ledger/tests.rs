@@ -207,3 +207,137 @@ fn a_sealed_payload_of_no_envelopes_length_is_refused_with_or_without_the_key() 
         }
     }
 }
+
+/// Every row a store holds that a peer's entries decide, in a fixed order (arrival numbers
+/// left out: batches of different sizes take entries in different orders).
+fn dump(home: &Home) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        home.store().path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature \
+         FROM entries ORDER BY id",
+        "SELECT hash, bytes FROM payloads ORDER BY hash",
+        "SELECT log, id FROM heads ORDER BY log, id",
+        "SELECT * FROM report_summaries ORDER BY report",
+        "SELECT log, author, seq, first, second FROM forks ORDER BY log, author, seq",
+        "SELECT id, code, waiting FROM quarantine ORDER BY id",
+        "SELECT key, value FROM meta WHERE key = 'network'",
+    ] {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let columns = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..columns)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        out.push(format!("{sql}: {rows:?}"));
+    }
+    out
+}
+
+/// Issue 13 (a first full sync at scale): a large pull is taken in with the store in its
+/// intake settings. The settings change how SQLite caches and checkpoints, never what is
+/// judged: the same entries taken in as a bulk intake (in reverse order, the store in its
+/// intake settings from the first batch) and as a normal one (batches of three, never in
+/// them) leave the same entries, payloads, heads, report rows, fork evidence and quarantine —
+/// and the same entry (a revoked member's) refused by rule and quarantined in both.
+#[test]
+fn a_bulk_intake_and_a_normal_one_leave_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = crate::tests::founded(&dir.path().join("source"));
+    let network = source.whoami().unwrap().network.unwrap();
+    let bea = SecretKey::from_seed(&[0xbe; 32]);
+    source
+        .roster_add(bea.public(), "Dr Bea", Role::Radiologist, false, None)
+        .unwrap();
+    let mut reports = Vec::new();
+    for i in 0..6 {
+        let r = source
+            .report_new(&format!("1.2.3.{i}"), "ct-chest", &[])
+            .unwrap();
+        source
+            .report_write(r, "findings", &format!("Finding {i}."))
+            .unwrap();
+        reports.push(r);
+    }
+    source
+        .report_write(reports[0], "impression", "Nothing acute.")
+        .unwrap();
+    source.roster_revoke(bea.public(), "left").unwrap();
+    // Ciphertext only: the receiving homes hold no member key to wrap data keys under.
+    let exported = source.bundle_export_with(None, false).unwrap();
+    let (_, mut records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
+    let held = records.len();
+    // A section by the revoked member, signed after the revocation.
+    let head = source.store().db().heads(&reports[1]).unwrap()[0];
+    let payload = serde_json::to_vec(&countersign_report::payload::SectionWrite {
+        section: "impression".into(),
+        text: "Written after leaving.".into(),
+        fields: Default::default(),
+        macros: Vec::new(),
+        links: Vec::new(),
+    })
+    .unwrap();
+    let revoked = countersign_ledger::Entry::sign(
+        countersign_ledger::Header::new(
+            network,
+            reports[1],
+            bea.public(),
+            1,
+            crate::home::now_ms(),
+            countersign_ledger::Kind::SectionWrite,
+            vec![head],
+            &payload,
+        ),
+        &bea,
+    )
+    .unwrap();
+    records.push(
+        batch::record(
+            revoked.header_bytes().to_vec(),
+            revoked.signature(),
+            Some(payload),
+        )
+        .unwrap(),
+    );
+    let take = |name: &str, order: &[BundleRecord], per_batch: usize, intake_from: usize| {
+        let at = dir.path().join(name);
+        std::fs::create_dir_all(&at).unwrap();
+        let mut home = Home::open(&at).unwrap();
+        home.trust(crate::Anchor::Network {
+            network,
+            founder: None,
+        })
+        .unwrap();
+        let mut ledger = HomeLedger::new(home).unwrap();
+        ledger.intake_from = intake_from;
+        for chunk in order.chunks(per_batch) {
+            let checked = HomeLedger::check(&bundle::encode_records(chunk)).unwrap();
+            ledger.accept(checked, "peer").unwrap();
+            assert_eq!(ledger.intake, intake_from <= chunk.len());
+        }
+        ledger.pull_ended("peer");
+        assert!(!ledger.intake, "the intake settings end with the pull");
+        ledger.home
+    };
+    let mut reversed = records.clone();
+    reversed.reverse();
+    // Reversed, in batches of seven: entries wait across batches (for the genesis, last).
+    let bulk = take("bulk", &reversed, 7, 1);
+    let normal = take("normal", &records, 3, usize::MAX);
+    assert_eq!(dump(&bulk), dump(&normal));
+    // What both hold: every entry of the source, and the revoked member's in quarantine.
+    assert_eq!(bulk.store().db().count_entries().unwrap(), held as u64);
+    let quarantined = bulk.store().db().quarantine_rows(false, false, 10).unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].id, revoked.id().as_bytes().to_vec());
+    assert_eq!(bulk.store().db().count_summaries().unwrap(), 6);
+}
