@@ -377,32 +377,9 @@ fn an_instance_of_another_patient_is_refused_and_nothing_of_it_stored_over_both_
 fn over_dicomweb_a_file_not_dicom_or_of_another_patient_is_refused_and_the_rest_stored() {
     let dir = tempfile::tempdir().unwrap();
     let study = phantom_study(dir.path(), "pacs not dicom", "20260105", &[2]);
-    let search = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
-         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{}\"]}}, \
-         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{}\"]}}}}]",
-        study.study, PATIENT
-    )
-    .into_bytes();
-    let mut body = Vec::new();
-    for part in [
-        std::fs::read(&study.files[0]).unwrap(),
-        std::fs::read(&study.files[1]).unwrap(),
-        b"this is not DICOM".to_vec(),
-    ] {
-        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
-        body.extend_from_slice(&part);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"--XyZ--\r\n");
-    let mut retrieve = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
-         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    retrieve.extend_from_slice(&body);
-    let server = Garbage::start(search, retrieve);
+    let first = std::fs::read(&study.files[0]).unwrap();
+    let second = std::fs::read(&study.files[1]).unwrap();
+    let server = archive_sending(&study.study, &[&first, &second, b"this is not DICOM"]);
     let home = attending();
     home.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
     let got = home.ok(&["retrieve", "--pacs", "odd", "--study", &study.study]);
@@ -456,28 +433,7 @@ fn over_dicomweb_a_native_instance_with_short_pixel_data_gets_the_workers_reason
         other => panic!("the worker: {other:?}"),
     };
     assert!(worker.contains("frame 1: "), "{worker}");
-    let search = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
-         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{}\"]}}, \
-         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{}\"]}}}}]",
-        study.study, PATIENT
-    )
-    .into_bytes();
-    let mut body = Vec::new();
-    for part in [&sound, &short] {
-        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
-        body.extend_from_slice(part);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"--XyZ--\r\n");
-    let mut retrieve = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
-         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    retrieve.extend_from_slice(&body);
-    let server = Garbage::start(search, retrieve);
+    let server = archive_sending(&study.study, &[&sound, &short]);
     let home = attending();
     home.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
     let got = home.ok(&["retrieve", "--pacs", "odd", "--study", &study.study]);
