@@ -316,10 +316,6 @@ impl<A: Link> Association<A> {
         self.read_command().map(Some)
     }
 
-    /// Takes one C-STORE sub-operation (`cmd`, on context `pc`): its data set written to the
-    /// next file of `dir` unless that would pass `limits` (then read and dropped, answered
-    /// "out of resources", and remembered in `intake`), handed to `on_file`, then answered.
-    /// A caller that stops the retrieval has the association aborted.
     /// Sends a study-level retrieve request (C-GET or C-MOVE: `command`, under `sop_class`) for
     /// `study` on context `ctx`, with `extra` command elements (a C-MOVE's destination).
     pub(super) fn request_study(
@@ -342,6 +338,20 @@ impl<A: Link> Association<A> {
             VR::UI,
             uid_value(study),
         ));
+        self.send_request((ctx, ts), sop_class, command, &identifier, extra)
+    }
+
+    /// Sends a Query/Retrieve request (C-FIND, C-GET or C-MOVE: `command`, under `sop_class`) on
+    /// context `ctx`: its command, with `extra` command elements (a C-MOVE's destination), then
+    /// `identifier`, the keys it asks with.
+    pub(super) fn send_request(
+        &mut self,
+        (ctx, ts): (u8, &dicom_encoding::TransferSyntax),
+        sop_class: &str,
+        command: u16,
+        identifier: &InMemDicomObject,
+        extra: &[(Tag, VR, PrimitiveValue)],
+    ) -> Result<()> {
         let id = self.message_id();
         let mut elements = vec![
             (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(sop_class)),
@@ -356,7 +366,7 @@ impl<A: Link> Association<A> {
         ];
         elements.extend(extra.iter().cloned());
         self.send_command(ctx, &elements)?;
-        self.send_data_set(ctx, ts, &identifier)
+        self.send_data_set(ctx, ts, identifier)
     }
 
     /// Answers a C-STORE request with `status`.
@@ -409,6 +419,10 @@ impl<A: Link> Association<A> {
         self.answer_store(pc, &class, message, status, &instance)
     }
 
+    /// Takes one C-STORE sub-operation (`cmd`, on context `pc`): its data set written to the
+    /// next file of `dir` unless that would pass `limits` (then read and dropped, answered
+    /// "out of resources", and remembered in `intake`), handed to `on_file`, then answered.
+    /// A caller that stops the retrieval has the association aborted.
     pub(super) fn take_store(
         &mut self,
         pc: u8,

@@ -10,9 +10,8 @@ use dicom_object::InMemDicomObject;
 
 use super::association::Intake;
 use super::{
-    command_field, data_set_follows, status_of, uid_value, Dimse, C_GET_RQ, C_GET_RSP, C_STORE_RQ,
-    DATA_SET, EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, STUDY_ROOT_FIND, STUDY_ROOT_GET,
-    SUCCESS,
+    command_field, data_set_follows, status_of, Dimse, C_GET_RQ, C_GET_RSP, C_STORE_RQ,
+    EXPLICIT_LE, IMPLICIT_LE, MAX_IDENTIFIER_BYTES, STUDY_ROOT_FIND, STUDY_ROOT_GET, SUCCESS,
 };
 use crate::documents::{
     one_more_series, DocumentMatch, DOCUMENT_MODALITIES, ENCAPSULATED_PDF, MAX_DOCUMENTS,
@@ -164,26 +163,7 @@ impl Dimse {
         ] {
             identifier.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
         }
-        let id = assoc.message_id();
-        assoc.send_command(
-            ctx,
-            &[
-                (
-                    tags::AFFECTED_SOP_CLASS_UID,
-                    VR::UI,
-                    uid_value(STUDY_ROOT_GET),
-                ),
-                (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_GET_RQ)),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
-                ),
-            ],
-        )?;
-        assoc.send_data_set(ctx, ts, &identifier)?;
+        assoc.send_request((ctx, ts), STUDY_ROOT_GET, C_GET_RQ, &identifier, &[])?;
         let limits = Limits {
             max_instances: 1,
             max_instance_bytes: limit,

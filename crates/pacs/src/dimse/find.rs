@@ -26,26 +26,7 @@ pub(super) fn send_find(
     for (tag, vr, value) in keys {
         identifier.put(DataElement::new(*tag, *vr, PrimitiveValue::from(*value)));
     }
-    let id = assoc.message_id();
-    assoc.send_command(
-        ctx,
-        &[
-            (
-                tags::AFFECTED_SOP_CLASS_UID,
-                VR::UI,
-                uid_value(STUDY_ROOT_FIND),
-            ),
-            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
-            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            (
-                tags::COMMAND_DATA_SET_TYPE,
-                VR::US,
-                PrimitiveValue::from(DATA_SET),
-            ),
-        ],
-    )?;
-    assoc.send_data_set(ctx, ts, &identifier)
+    assoc.send_request((ctx, ts), STUDY_ROOT_FIND, C_FIND_RQ, &identifier, &[])
 }
 
 /// The next answer to the C-FIND sent last: a match's identifier with its size in bytes (at
