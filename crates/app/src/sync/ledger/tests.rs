@@ -1,6 +1,8 @@
 //! The home as a sync node's ledger: batch bounds, and data keys asked for and served.
 
+use super::batch::fits;
 use super::*;
+use countersign_ledger::bundle::{self, BundleRecord};
 
 /// Regression: roster fork evidence keeps its payload (up to 16 MiB); two pieces appended
 /// after a full batch made an honest server's frame one its peer refuses, which cut the
