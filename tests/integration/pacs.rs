@@ -397,20 +397,6 @@ fn over_dicomweb_a_file_not_dicom_or_of_another_patient_is_refused_and_the_rest_
     assert_eq!(stored(&home, &study.study), shas(&study.files[..1]));
 }
 
-/// `bytes` (explicit VR little endian) with its Rows one more than its pixel data holds.
-fn with_one_row_more(bytes: &[u8]) -> Vec<u8> {
-    let rows = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 0x02, 0x00];
-    let at = bytes
-        .windows(rows.len())
-        .position(|w| w == rows)
-        .expect("a Rows element")
-        + rows.len();
-    let mut out = bytes.to_vec();
-    let n = u16::from_le_bytes([out[at], out[at + 1]]) + 1;
-    out[at..at + 2].copy_from_slice(&n.to_le_bytes());
-    out
-}
-
 /// Uncompressed greyscale instances are judged without the decode worker (arithmetic on the
 /// header): one whose pixel data is shorter than its header says is still stored as
 /// undecodable with the worker's own words, recorded so that the viewer says them rather than
@@ -421,7 +407,8 @@ fn over_dicomweb_a_native_instance_with_short_pixel_data_gets_the_workers_reason
     let dir = tempfile::tempdir().unwrap();
     let study = phantom_study(dir.path(), "pacs short pixels", "20260106", &[]);
     let sound = std::fs::read(&study.files[0]).unwrap();
-    let short = with_one_row_more(&std::fs::read(&study.files[1]).unwrap());
+    let short =
+        countersign_testkit::hostile::with_one_row_more(&std::fs::read(&study.files[1]).unwrap());
     let worker = match countersign_app::sandbox::DecodeSandbox::new()
         .check(&short)
         .unwrap()

@@ -216,3 +216,18 @@ fn element(out: &mut Vec<u8>, group: u16, tag: u16, vr: &[u8; 2], value: &[u8]) 
     }
     out.extend_from_slice(value);
 }
+
+/// `bytes` (explicit VR little endian) with its Rows one more than its pixel data holds: an
+/// uncompressed image whose pixel data is short, which no decoder may read past.
+pub fn with_one_row_more(bytes: &[u8]) -> Vec<u8> {
+    let rows = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 0x02, 0x00];
+    let at = bytes
+        .windows(rows.len())
+        .position(|w| w == rows)
+        .expect("a Rows element")
+        + rows.len();
+    let mut out = bytes.to_vec();
+    let n = u16::from_le_bytes([out[at], out[at + 1]]) + 1;
+    out[at..at + 2].copy_from_slice(&n.to_le_bytes());
+    out
+}

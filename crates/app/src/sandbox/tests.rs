@@ -256,20 +256,6 @@ fn render_requests_round_trip_and_an_unknown_window_kind_is_refused() {
     assert_eq!(RenderRequest::decode(&bytes), None);
 }
 
-/// `bytes` (explicit VR little endian) with its Rows one more than its pixel data holds.
-fn with_one_row_more(bytes: &[u8]) -> Vec<u8> {
-    let rows = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 0x02, 0x00];
-    let at = bytes
-        .windows(rows.len())
-        .position(|w| w == rows)
-        .expect("a Rows element")
-        + rows.len();
-    let mut out = bytes.to_vec();
-    let n = u16::from_le_bytes([out[at], out[at + 1]]) + 1;
-    out[at..at + 2].copy_from_slice(&n.to_le_bytes());
-    out
-}
-
 /// An uncompressed greyscale image is judged without the worker, and the verdict is the
 /// worker's own — the same frames, the same words — for a sound slice and for one whose pixel
 /// data is short; a compressed image is left to the worker. With the length check taken out
@@ -278,7 +264,7 @@ fn with_one_row_more(bytes: &[u8]) -> Vec<u8> {
 fn a_verdict_reached_without_decoding_is_the_workers() {
     let mut sandbox = DecodeSandbox::new();
     let sound = phantom_slice();
-    let short = with_one_row_more(&sound);
+    let short = countersign_testkit::hostile::with_one_row_more(&sound);
     for (name, bytes) in [("sound", &sound), ("short", &short)] {
         let image = countersign_imaging::from_bytes(bytes).unwrap();
         let here = verdict_without_decoding(&image).expect("judged without decoding");
