@@ -805,29 +805,7 @@ fn a_retrieval_cut_by_the_power_indexes_no_image_it_lost() {
             out.status
         );
         // Every indexed image is on the disk, whole.
-        let db = home.db();
-        let mut rows = db.prepare("SELECT sha256 FROM instances").unwrap();
-        let shas: Vec<Vec<u8>> = rows
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        for sha in &shas {
-            let hex = hex::encode(sha);
-            let path = home
-                .dir
-                .join("images")
-                .join(&hex[..2])
-                .join(format!("{hex}.dcm"));
-            let bytes = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("{context}: indexed {hex} is not on the disk: {e}"));
-            assert_eq!(
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                hex,
-                "{context}: indexed {hex} lost bytes at the cut"
-            );
-        }
-        indexed += shas.len();
+        indexed += every_indexed_image_is_whole(&home, &context);
     }
     // Not vacuous: some cuts came after instances were indexed, some had unsynced changes.
     if all.len() > 1 {
