@@ -38,6 +38,7 @@ pub(crate) fn handler<R: tauri::Runtime>(
         study_images,
         frame,
         frame_preview,
+        frame_socket,
         templates,
         report_show,
         report_actions,
@@ -313,6 +314,14 @@ fn frame(desk: State<'_, Desk>, sha256: String, frame: u32, part: Option<u32>) -
             .to_vec(),
     };
     Ok(Response::new(bytes))
+}
+
+/// Where the frame socket listens, with this run's token (`crate::frame_socket`): the viewer
+/// asks for frames there, and falls back to `frame` when this is null (not started) or the
+/// socket fails. The address is a secret of this window: never logged.
+#[tauri::command]
+fn frame_socket(sockets: State<'_, crate::FrameSockets>) -> Option<String> {
+    sockets.url()
 }
 
 /// A first look at frame `frame` of `sha256` for a viewport of `width × height` pixels:

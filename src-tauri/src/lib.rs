@@ -9,6 +9,7 @@
 //! ```
 
 mod commands;
+pub mod frame_socket;
 pub mod logfile;
 mod pacs;
 pub mod screen_lock;
@@ -457,10 +458,23 @@ pub fn idle_lock() -> Duration {
         .map_or(DEFAULT_IDLE_LOCK, Duration::from_secs)
 }
 
+/// The frame socket, once `run` has started it (never in the tests on the mock runtime, where the
+/// viewer's frames come through the `frame` command).
+#[derive(Debug, Default)]
+pub struct FrameSockets(std::sync::OnceLock<frame_socket::FrameSocket>);
+
+impl FrameSockets {
+    /// The socket's address with its token, if it is listening.
+    pub fn url(&self) -> Option<String> {
+        self.0.get().map(frame_socket::FrameSocket::url)
+    }
+}
+
 /// Adds the home and the commands to a builder; `run` and the tests (on the mock runtime) share it.
 pub fn with_commands<R: tauri::Runtime>(base: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
     base.manage(desk)
         .manage(pacs::Archives::default())
+        .manage(FrameSockets::default())
         .invoke_handler(commands::handler())
 }
 
@@ -501,6 +515,17 @@ pub fn run() {
                     handle.state::<Desk>().lock_if_idle();
                 }
             });
+            // Frames to the window over a WebSocket on loopback (see `frame_socket`); if it
+            // cannot listen, the viewer asks the `frame` command, as before.
+            let handle = app.handle().clone();
+            match frame_socket::FrameSocket::start(move |sha256: &str, frame: u32| {
+                handle.state::<Desk>().frame(sha256, frame)
+            }) {
+                Ok(socket) => {
+                    let _ = app.state::<FrameSockets>().0.set(socket);
+                }
+                Err(e) => tracing::warn!(error = %e, "frame socket not started"),
+            }
             // And when the screen locks: the UI is told, and shows the unlock screen.
             let handle = app.handle().clone();
             screen_lock::watch(move |why| {
