@@ -275,6 +275,53 @@ try {
   }
   if (ctDecodeFirst) console.log(`  (first 512² image's decode in the app: ${f1(ctDecodeFirst.ms)} ms)`);
 
+  // The two ways a frame reaches the page, side by side on the same 20 slices already in the
+  // app's cache (no decode): the `frame` command (a custom-scheme answer, which WebKitGTK
+  // passes to the web process in small pieces) and the app's frame socket (one WebSocket
+  // message; what the viewer uses). Wall time per frame, one request after another, and the
+  // CPU the app and WebKit's processes spend per frame (from /proc, over 200 frames each).
+  const appPid = execFileSync("pgrep", ["-n", "-f", app]).toString().trim();
+  const family = [appPid, ...execFileSync("pgrep", ["-P", appPid]).toString().trim().split("\n")];
+  const cpuMs = () => Object.fromEntries(family.map((p) => {
+    const st = readFileSync(`/proc/${p}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return [/\((.*)\)/.exec(st)[1], (Number(f[11]) + Number(f[12])) * (1000 / 100)];
+  }));
+  const transferScript = `
+    const done = arguments[arguments.length - 1];
+    const [shas, n, how] = arguments;
+    const inv = window.__TAURI_INTERNALS__.invoke;
+    (async () => {
+      let get;
+      if (how === 'socket') {
+        const url = await inv('frame_socket');
+        if (!url) return { error: 'the app has no frame socket' };
+        const ws = new WebSocket(url);
+        ws.binaryType = 'arraybuffer';
+        await new Promise((ok, no) => { ws.onopen = ok; ws.onerror = () => no(new Error('frame socket refused')); });
+        get = (sha) => new Promise((ok) => { ws.onmessage = (m) => ok(m.data); ws.send(JSON.stringify({ sha256: sha, frame: 0 })); });
+      } else get = (sha) => inv('frame', { sha256: sha, frame: 0 });
+      const t = performance.now();
+      let bytes = 0;
+      for (let i = 0; i < n; i++) bytes = (await get(shas[i % shas.length])).byteLength;
+      return { ms: (performance.now() - t) / n, bytes };
+    })().then(done, (e) => done({ error: String(e) }));
+  `;
+  const transports = {};
+  for (const how of ["command", "socket", "command", "socket"]) {
+    const before = cpuMs();
+    const r = await runAsync(transferScript, [shas.ct.slice(0, 20), 200, how]);
+    if (r.error) throw new Error(r.error);
+    const after = cpuMs();
+    const per = Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - before[k]) / 200]));
+    (transports[how] ??= []).push({ ...r, per });
+  }
+  for (const [how, runs] of Object.entries(transports)) {
+    const procs = Object.keys(runs[0].per).map((k) => `${k} ${runs.map((x) => f1(x.per[k])).join(" / ")}`).join(", ");
+    console.log(`  a cached 512² frame by the ${how === "socket" ? "frame socket (the viewer's way)" : "frame command"}: ` +
+      `${runs.map((x) => f1(x.ms)).join(" / ")} ms each; CPU ms per frame: ${procs}`);
+  }
+
   // Frame latency while another process imports a 500-file series into the same home: the page
   // asks for frames one after another for a fixed time (slices 20.. not yet decoded, so most
   // requests decode), stamping each request; the requests made while the import ran count.

@@ -641,6 +641,10 @@ try {
       run(`const p = document.querySelector('[data-testid="slice-position"]'); return p && p.dataset.sha !== arguments[0] ? p.textContent : null;`, [linked.sha]));
     check((await run(`return document.querySelectorAll('[data-testid="link-annotation"]').length`)) === 0,
       `moved to another slice (${away.trim()}): no annotation there`);
+    // The slices came over the app's frame socket (one WebSocket message each), not the
+    // command's custom-scheme answer, which is kept only as the fallback.
+    const transport = await run(`return document.querySelector('[data-testid="viewer-canvas"]')?.dataset.transport ?? null`);
+    check(transport === "socket", `the viewer's frames came over the frame socket (${transport})`);
     const fromProvenance = await until("the link in the provenance panel", async () => {
       const links = await findAll(`[data-testid="provenance-panel"] [data-testid="provenance-link"][data-fig="${chip.fig}"]`);
       return links.length ? links[links.length - 1] : null;

@@ -5,6 +5,7 @@ import type { MacroInfo, MacroRef } from "./autotext";
 export type { MacroInfo, MacroRef } from "./autotext";
 import type { ImageLink, LinkTarget } from "./links";
 import { fetchPacket } from "./frame";
+import { FrameRefused, FrameSocket, SocketGone } from "./framesocket";
 
 export interface AppErrorWire {
   code: string;
@@ -849,6 +850,54 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/** The app's frame socket, once asked for: null in the mock build, when the app has none, or
+ *  with `?ipc` in the page's address (the bench compares the two transports). */
+let frameSocket: Promise<FrameSocket | null> | null = null;
+function socketForFrames(): Promise<FrameSocket | null> {
+  if (!frameSocket) {
+    const off = import.meta.env.MODE === "mock" || !("__TAURI_INTERNALS__" in window) ||
+      new URLSearchParams(location.search).has("ipc");
+    frameSocket = off ? Promise.resolve(null) : call<string | null>("frame_socket")
+      .then((url) => (url ? new FrameSocket(url) : null), () => null);
+  }
+  return frameSocket;
+}
+
+/** How the last frame came: `socket` or `command` (the viewer shows it to the tests, which
+ *  check the real window uses the socket). */
+export let frameTransport: "socket" | "command" | null = null;
+
+/** Asks the frame socket when it can be used (`null` otherwise: the caller asks the command).
+ *  The app's refusal comes back as the command's would; a failure of the socket itself sends
+ *  this frame, and every later one, through the command. */
+async function overSocket(sha256: string, frame: number, fit?: [number, number]): Promise<Uint8Array | null> {
+  const socket = await socketForFrames();
+  if (!socket?.usable) return null;
+  const trace = (globalThis as { __countersignTrace?: Trace }).__countersignTrace;
+  const asked = trace ? performance.now() : 0;
+  try {
+    const packet = await socket.get(sha256, frame, fit);
+    frameTransport = "socket";
+    return packet;
+  } catch (e) {
+    if (e instanceof FrameRefused) throw new CommandError(e.code, e.message);
+    if (!(e instanceof SocketGone)) throw e;
+    return null;
+  } finally {
+    trace?.(fit ? "frame_preview (socket)" : "frame (socket)", asked, performance.now());
+  }
+}
+
+/** A frame packet: over the frame socket when it can be used, else through the `frame` command
+ *  (in parts). With `part0` in hand (a first look that was not reduced) only what is missing. */
+async function framePacket(sha256: string, frame: number, part0?: Uint8Array): Promise<Uint8Array> {
+  const packet = part0 ? null : await overSocket(sha256, frame);
+  if (packet) return packet;
+  const whole = await fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part })), part0);
+  frameTransport = "command";
+  return whole;
+}
+
 export const api = {
   status: () => call<Status>("status"),
   /** Opens the key with its passphrase for this session (until the idle lock). */
@@ -872,13 +921,19 @@ export const api = {
   /** Imports what the window's drop event named, kept by the app (null: nothing waiting). */
   importDropped: () => call<ImportSummary | null>("import_dropped"),
   studyImages: (study: string) => call<ImageRef[]>("study_images", { study }),
-  /** A frame packet: raw bytes (see frame.ts), never a JSON array; fetched in parts. */
-  frame: (sha256: string, frame: number, part0?: Uint8Array) =>
-    fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part })), part0),
+  /** A frame packet: raw bytes (see frame.ts), never a JSON array: over the app's frame socket
+   *  (one message), else through the `frame` command in parts. */
+  frame: (sha256: string, frame: number, part0?: Uint8Array) => framePacket(sha256, frame, part0),
   /** A first look for a viewport of `width × height`: a reduced packet (its header says
-   *  `reduced`) for a frame larger than the viewport, else part 0 of the frame's packet. */
-  framePreview: async (sha256: string, frame: number, width: number, height: number) =>
-    new Uint8Array(await call<ArrayBuffer>("frame_preview", { sha256, frame, width, height })),
+   *  `reduced`) for a frame larger than the viewport, else the frame's packet — whole over the
+   *  frame socket, its part 0 through the `frame_preview` command (`frame` takes it as `part0`). */
+  framePreview: async (sha256: string, frame: number, width: number, height: number) => {
+    const packet = await overSocket(sha256, frame, [width, height]);
+    if (packet) return packet;
+    const first = new Uint8Array(await call<ArrayBuffer>("frame_preview", { sha256, frame, width, height }));
+    frameTransport = "command";
+    return first;
+  },
   templates: () => call<TemplateRef[]>("templates"),
   reportShow: (report: string) => call<ReportView>("report_show", { report }),
   /** What this user may do on the report now: ask again whenever the report is (re)loaded. */
