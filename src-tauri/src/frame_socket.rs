@@ -7,15 +7,16 @@
 //! of a core in each, and the page drops frames. A WebSocket message arrives in one piece:
 //! about 1 ms of the web process's CPU and almost none of the app's (`make bench-app` prints
 //! both transports). The packets are the `frame` command's, from the same
-//! [`Desk::frame`](crate::Desk::frame); the command stays, for the first look at a frame and as
-//! the fallback when the socket cannot be used.
+//! [`Desk::frame`](crate::Desk::frame), and first looks as `frame_preview` reduces them; the
+//! commands stay as the fallback when the socket cannot be used.
 //!
 //! Who may connect: the socket listens on 127.0.0.1 only, and the handshake must name this
 //! run's token in its path — 32 random bytes, made at start, told only to the window (the
 //! `frame_socket` command) and never logged — and come from the window's own origin. Anything
 //! else is refused before the upgrade. At most [`MAX_CONNECTIONS`] at once (a local process
 //! filling them only sends the window back to the command); a request is at most
-//! [`MAX_REQUEST_BYTES`]; a handshake not finished in [`HANDSHAKE_TIMEOUT`] is dropped.
+//! [`MAX_REQUEST_BYTES`]; a handshake not finished in [`HANDSHAKE_TIMEOUT`] (all of it, not per
+//! read) is dropped. The page's CSP is narrowed to this socket's port ([`pin_csp`]).
 //!
 //! The protocol: the window sends `{"sha256": "…", "frame": N}` as text (with `"fit": [W, H]`
 //! for a first look, see [`Ask`]); the answer is the frame's packet as one binary message, or
@@ -31,11 +32,11 @@
 //! println!("{}", socket.url().len()); // ws://127.0.0.1:PORT/frames/TOKEN (never print it)
 //! ```
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use countersign_app::WireError;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -51,6 +52,9 @@ pub const MAX_REQUEST_BYTES: usize = 256;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one answer may take to be written: a window that stops reading frees the thread.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// What the app's CSP (`tauri.conf.json`) allows the page to connect to before the port is
+/// known; [`pin_csp`] narrows it to the socket's own address at start.
+pub const ANY_LOOPBACK_SOCKET: &str = "ws://127.0.0.1:*";
 /// The origins the window's page has (Tauri's custom protocol on Linux and macOS, and on
 /// Windows/Android).
 const ORIGINS: &[&str] = &["tauri://localhost", "http://tauri.localhost"];
@@ -59,10 +63,12 @@ const ORIGINS: &[&str] = &["tauri://localhost", "http://tauri.localhost"];
 pub trait Serve: Fn(&str, u32) -> Result<Arc<[u8]>, WireError> + Send + Sync + 'static {}
 impl<F: Fn(&str, u32) -> Result<Arc<[u8]>, WireError> + Send + Sync + 'static> Serve for F {}
 
-/// The listening socket; its accepting thread runs for the life of the process.
+/// The listening socket; once serving, its accepting thread runs for the life of the process.
 pub struct FrameSocket {
     port: u16,
     token: Arc<Token>,
+    /// Bound but not yet serving (see [`FrameSocket::bind`]).
+    listener: Mutex<Option<TcpListener>>,
 }
 
 impl std::fmt::Debug for FrameSocket {
@@ -110,43 +116,152 @@ impl Token {
 }
 
 impl FrameSocket {
+    /// Binds a free loopback port without serving yet: the port is known before the window is
+    /// made, so that its CSP can name it alone ([`pin_csp`]).
+    pub fn bind() -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        Ok(FrameSocket {
+            port: listener.local_addr()?.port(),
+            token: Arc::new(Token::new()),
+            listener: Mutex::new(Some(listener)),
+        })
+    }
+
     /// Listens on a free loopback port and serves each request with `serve`.
     pub fn start(serve: impl Serve) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let port = listener.local_addr()?.port();
-        let token = Arc::new(Token::new());
+        let socket = Self::bind()?;
+        socket.serve(serve)?;
+        Ok(socket)
+    }
+
+    /// Serves each request with `serve`, on a thread of its own (once; later calls do nothing).
+    pub fn serve(&self, serve: impl Serve) -> io::Result<()> {
+        let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
         let serve: Arc<dyn Serve> = Arc::new(serve);
         let live = Arc::new(AtomicUsize::new(0));
-        let accepting = token.clone();
+        let token = self.token.clone();
         std::thread::Builder::new()
             .name("frame-socket".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    let Ok(stream) = stream else { continue };
-                    // Over the limit: closed at once (the window falls back to the command).
-                    if live.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-                        live.fetch_sub(1, Ordering::AcqRel);
-                        tracing::info!("frame socket: connection refused, all in use");
+            .spawn(move || loop {
+                let stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: the connection stays queued, so a
+                        // retry at once would spin. A pause, not a wait for anything.
+                        tracing::info!(error = %e, "frame socket: accept failed");
+                        std::thread::sleep(Duration::from_millis(100));
                         continue;
                     }
-                    let (serve, token, live) = (serve.clone(), accepting.clone(), live.clone());
-                    let spawned = std::thread::Builder::new()
-                        .name("frame-socket-conn".into())
-                        .spawn(move || {
-                            connection(stream, &token, &*serve);
-                            live.fetch_sub(1, Ordering::AcqRel);
-                        });
-                    if spawned.is_err() {
-                        tracing::warn!("frame socket: no thread for a connection");
-                    }
+                };
+                // Over the limit: closed at once (the window falls back to the command).
+                let Some(slot) = Slot::take(&live) else {
+                    tracing::info!("frame socket: connection refused, all in use");
+                    continue;
+                };
+                let (serve, token) = (serve.clone(), token.clone());
+                // The slot is given back when the thread ends, however it ends (or when it
+                // could not start: the closure, holding it, is dropped).
+                let spawned = std::thread::Builder::new()
+                    .name("frame-socket-conn".into())
+                    .spawn(move || {
+                        let _slot = slot;
+                        connection(stream, &token, &*serve);
+                    });
+                if spawned.is_err() {
+                    tracing::warn!("frame socket: no thread for a connection");
                 }
             })?;
-        Ok(FrameSocket { port, token })
+        Ok(())
+    }
+
+    /// The socket's own address as a CSP source: `ws://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
     }
 
     /// Where the window connects: `ws://127.0.0.1:PORT/frames/TOKEN`. A secret: never log it.
     pub fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/frames/{}", self.port, self.token.0)
+        format!("{}/frames/{}", self.origin(), self.token.0)
+    }
+}
+
+/// `policy` with [`ANY_LOOPBACK_SOCKET`] narrowed to `socket` (the frame socket's
+/// [`origin`](FrameSocket::origin)), or taken out when there is none: the page may then connect
+/// to no loopback port but that one (a script injected into it cannot reach other local
+/// services, nor send images to a listener of another user's).
+pub fn pin_csp(policy: &str, socket: Option<&str>) -> String {
+    policy
+        .split(';')
+        .map(|directive| {
+            directive
+                .split_whitespace()
+                .filter_map(|src| {
+                    if src == ANY_LOOPBACK_SOCKET {
+                        socket
+                    } else {
+                        Some(src)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One of the [`MAX_CONNECTIONS`], given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(live: &Arc<AtomicUsize>) -> Option<Slot> {
+        if live.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            live.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(live.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A stream whose reads fail once `until` has passed: the handshake's whole time, where a
+/// socket's read timeout is per read (a client sending a byte every few seconds would keep a
+/// slot for as long as it liked).
+struct Deadline {
+    stream: TcpStream,
+    until: Option<Instant>,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(until) = self.until {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }
 
@@ -162,7 +277,8 @@ struct Ask {
     fit: Option<(u32, u32)>,
 }
 
-/// The answer to `ask`: the frame's packet (shared with the cache, not copied), or its preview.
+/// The answer to `ask`: the frame's packet (tungstenite copies it into its write buffer, which
+/// each connection keeps: at most one frame's worth, overwritten by the next), or its preview.
 fn answer(ask: &Ask, serve: &dyn Serve) -> Result<Bytes, WireError> {
     let packet = serve(&ask.sha256, ask.frame)?;
     if let Some(fit) = ask.fit {
@@ -178,11 +294,13 @@ fn answer(ask: &Ask, serve: &dyn Serve) -> Result<Bytes, WireError> {
 /// Serves one connection until it closes or breaks the protocol.
 fn connection(stream: TcpStream, token: &Token, serve: &dyn Serve) {
     let _ = stream.set_nodelay(true);
-    if stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err()
-        || stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err()
-    {
+    if stream.set_write_timeout(Some(WRITE_TIMEOUT)).is_err() {
         return;
     }
+    let stream = Deadline {
+        stream,
+        until: Some(Instant::now() + HANDSHAKE_TIMEOUT),
+    };
     // The shape tungstenite's handshake callback must have.
     #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
@@ -202,7 +320,8 @@ fn connection(stream: TcpStream, token: &Token, serve: &dyn Serve) {
         tracing::info!("frame socket: handshake refused");
         return;
     };
-    if ws.get_ref().set_read_timeout(None).is_err() {
+    ws.get_mut().until = None;
+    if ws.get_ref().stream.set_read_timeout(None).is_err() {
         return;
     }
     loop {
@@ -435,6 +554,86 @@ mod tests {
         let small = ask(r#"{"sha256":"small","frame":0,"fit":[50,50]}"#);
         assert_eq!(&small[..], &packet(100, 100)[..]);
         assert!(header(&small).get("reduced").is_none());
+    }
+
+    #[test]
+    fn the_csp_names_the_sockets_own_port_or_no_loopback_socket_at_all() {
+        let policy = "default-src 'self'; connect-src ipc: http://ipc.localhost ws://127.0.0.1:*";
+        assert_eq!(
+            pin_csp(policy, Some("ws://127.0.0.1:4242")),
+            "default-src 'self'; connect-src ipc: http://ipc.localhost ws://127.0.0.1:4242"
+        );
+        assert_eq!(
+            pin_csp(policy, None),
+            "default-src 'self'; connect-src ipc: http://ipc.localhost"
+        );
+    }
+
+    #[test]
+    fn a_handshake_trickled_a_byte_at_a_time_is_dropped_at_its_deadline() {
+        let s = socket();
+        let port = s.origin().rsplit(':').next().unwrap().to_string();
+        let mut slow = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        slow.set_read_timeout(Some(Duration::from_millis(400)))
+            .unwrap();
+        let started = Instant::now();
+        let request = b"GET /frames/x HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        let mut closed = false;
+        // One byte, then up to 400 ms waiting for the server to hang up: each read alone is
+        // well inside the 5 s, so only a deadline for the whole handshake stops it.
+        for b in request.iter().cycle().take(60) {
+            if slow.write_all(&[*b]).is_err() {
+                closed = true;
+                break;
+            }
+            let mut buf = [0u8; 64];
+            match slow.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut => {}
+                _ => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        let took = started.elapsed();
+        assert!(closed, "still open after {took:?}");
+        assert!(
+            took >= HANDSHAKE_TIMEOUT - Duration::from_millis(500),
+            "{took:?}"
+        );
+        assert!(
+            took < HANDSHAKE_TIMEOUT + Duration::from_secs(3),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_connection_whose_serving_panics_gives_its_slot_back() {
+        let s = FrameSocket::start(|sha: &str, _frame: u32| -> Result<Arc<[u8]>, WireError> {
+            assert_ne!(sha, "boom", "a bug while serving");
+            Ok(packet(10, 10))
+        })
+        .unwrap();
+        for _ in 0..MAX_CONNECTIONS + 2 {
+            let mut ws = dial(&s.url(), Some("tauri://localhost")).unwrap();
+            ws.send(Message::text(r#"{"sha256":"boom","frame":0}"#))
+                .unwrap();
+            // The panic ends the connection: read until it does.
+            while ws.read().is_ok() {}
+        }
+        // More panics than slots, and every slot came back: the last dial above was served.
+        let mut ws = (0..100)
+            .find_map(|_| dial(&s.url(), Some("tauri://localhost")).ok())
+            .expect("a slot is free");
+        ws.send(Message::text(r#"{"sha256":"fine","frame":0}"#))
+            .unwrap();
+        assert!(matches!(ws.read().unwrap(), Message::Binary(_)));
     }
 
     #[test]

@@ -501,6 +501,20 @@ pub fn run() {
         default_hook(info);
     }));
     let desk = Desk::open(home);
+    // The frame socket is bound before the window is made, so that the page's CSP names its
+    // port and no other loopback port (`frame_socket::pin_csp`).
+    let frames = frame_socket::FrameSocket::bind()
+        .map_err(|e| tracing::warn!(error = %e, "frame socket not bound"))
+        .ok();
+    let mut context = tauri::generate_context!();
+    let security = &mut context.config_mut().app.security;
+    if let Some(csp) = security.csp.take() {
+        let origin = frames.as_ref().map(frame_socket::FrameSocket::origin);
+        security.csp = Some(tauri::utils::config::Csp::Policy(frame_socket::pin_csp(
+            &csp.to_string(),
+            origin.as_deref(),
+        )));
+    }
     let base = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
@@ -516,15 +530,17 @@ pub fn run() {
                 }
             });
             // Frames to the window over a WebSocket on loopback (see `frame_socket`); if it
-            // cannot listen, the viewer asks the `frame` command, as before.
-            let handle = app.handle().clone();
-            match frame_socket::FrameSocket::start(move |sha256: &str, frame: u32| {
-                handle.state::<Desk>().frame(sha256, frame)
-            }) {
-                Ok(socket) => {
-                    let _ = app.state::<FrameSockets>().0.set(socket);
+            // cannot serve, the viewer asks the `frame` command, as before.
+            if let Some(socket) = frames {
+                let handle = app.handle().clone();
+                match socket.serve(move |sha256: &str, frame: u32| {
+                    handle.state::<Desk>().frame(sha256, frame)
+                }) {
+                    Ok(()) => {
+                        let _ = app.state::<FrameSockets>().0.set(socket);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "frame socket not started"),
                 }
-                Err(e) => tracing::warn!(error = %e, "frame socket not started"),
             }
             // And when the screen locks: the UI is told, and shows the unlock screen.
             let handle = app.handle().clone();
@@ -545,7 +561,7 @@ pub fn run() {
                 let _ = window.emit("files-dropped", n);
             }
         });
-    let result = with_commands(base, desk).run(tauri::generate_context!());
+    let result = with_commands(base, desk).run(context);
     if let Err(e) = result {
         eprintln!("countersign-desktop: {e}");
         std::process::exit(1);

@@ -11,6 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 
+import net from "node:net";
 import { checker, openSession, until, wd } from "./wd.mjs";
 
 const [app, shot] = process.argv.slice(2);
@@ -645,6 +646,30 @@ try {
     // command's custom-scheme answer, which is kept only as the fallback.
     const transport = await run(`return document.querySelector('[data-testid="viewer-canvas"]')?.dataset.transport ?? null`);
     check(transport === "socket", `the viewer's frames came over the frame socket (${transport})`);
+    // The page's CSP names the frame socket's port alone: a WebSocket to any other loopback
+    // port is refused by the page itself (a script injected into it cannot reach other local
+    // services, nor send images to a listener of someone else's).
+    // (A port of the test's own, listening: not one of the ports browsers refuse anyway.)
+    const listener = net.createServer((c) => c.destroy());
+    await new Promise((ok) => listener.listen(0, "127.0.0.1", ok));
+    const port = listener.address().port;
+    const blocked = await wd("POST", `${s}/execute/async`, { args: [port], script: `
+      const done = arguments[arguments.length - 1];
+      const port = arguments[0];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        if (String(e.blockedURI).includes(':' + port)) done('violation');
+      });
+      try {
+        const ws = new WebSocket('ws://127.0.0.1:' + port + '/');
+        ws.onopen = () => done('opened');
+        setTimeout(() => done('no violation reported'), 3000);
+      } catch (e) {
+        done('refused: ' + e.name);
+      }
+    ` });
+    listener.close();
+    check(blocked === "violation" || /^refused: SecurityError/.test(blocked),
+      `a WebSocket to another loopback port is refused by the page's CSP (${blocked})`);
     const fromProvenance = await until("the link in the provenance panel", async () => {
       const links = await findAll(`[data-testid="provenance-panel"] [data-testid="provenance-link"][data-fig="${chip.fig}"]`);
       return links.length ? links[links.length - 1] : null;

@@ -893,8 +893,13 @@ async function overSocket(sha256: string, frame: number, fit?: [number, number])
 async function framePacket(sha256: string, frame: number, part0?: Uint8Array): Promise<Uint8Array> {
   const packet = part0 ? null : await overSocket(sha256, frame);
   if (packet) return packet;
-  const whole = await fetchPacket(async (part) => new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part })), part0);
-  frameTransport = "command";
+  let asked = false;
+  const whole = await fetchPacket(async (part) => {
+    asked = true;
+    return new Uint8Array(await call<ArrayBuffer>("frame", { sha256, frame, part }));
+  }, part0);
+  // A whole packet already in hand (a first look that was not reduced) asks nothing more.
+  if (asked) frameTransport = "command";
   return whole;
 }
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { buildFrame, type FrameHeader } from "./frame";
 import { FrameRefused, FrameSocket, SocketGone, type SocketLike } from "./framesocket";
+
+/** A packet of frame `frame` of image `sha256` (2×1 u16), tagged with `tag` in its first sample. */
+const pkt = (sha256: string, frame: number, tag: number) =>
+  buildFrame({ width: 2, height: 1, format: "u16", sha256, frame } as FrameHeader, new Uint8Array([tag, 0, 0, 0])).slice().buffer;
+const tagOf = (bytes: Uint8Array) => bytes[bytes.length - 4];
 
 /** A stand-in for the app's socket: records what is sent; the test answers by hand. */
 class FakeSocket implements SocketLike {
@@ -49,12 +55,12 @@ describe("FrameSocket", () => {
     expect(sockets[0].sent.map((x) => JSON.parse(x).sha256)).toEqual(["aa", "cc"]);
     expect(sockets[1].sent.map((x) => JSON.parse(x))).toEqual([{ sha256: "bb", frame: 1 }]);
     expect(sockets[0].binaryType).toBe("arraybuffer");
-    sockets[0].reply(new Uint8Array([1]).buffer);
-    sockets[1].reply(new Uint8Array([2]).buffer);
-    sockets[0].reply(new Uint8Array([3]).buffer);
-    expect([...(await a)]).toEqual([1]);
-    expect([...(await b)]).toEqual([2]);
-    expect([...(await c)]).toEqual([3]);
+    sockets[0].reply(pkt("aa", 0, 1));
+    sockets[1].reply(pkt("bb", 1, 2));
+    sockets[0].reply(pkt("cc", 2, 3));
+    expect(tagOf(await a)).toBe(1);
+    expect(tagOf(await b)).toBe(2);
+    expect(tagOf(await c)).toBe(3);
   });
 
   it("passes on the app's refusal with its code, and the socket stays in use", async () => {
@@ -97,7 +103,7 @@ describe("FrameSocket", () => {
   it("an answer nobody asked for, or one that is neither frame nor error, stops the socket", async () => {
     const { fs, sockets } = make(1);
     sockets[0].open();
-    sockets[0].reply(new Uint8Array([9]).buffer);
+    sockets[0].reply(pkt("aa", 0, 9));
     expect(fs.usable).toBe(false);
     const again = make(1);
     again.sockets[0].open();
@@ -105,5 +111,18 @@ describe("FrameSocket", () => {
     await flush();
     again.sockets[0].reply("not json");
     await expect(a).rejects.toBeInstanceOf(SocketGone);
+    expect(again.fs.usable).toBe(false);
+  });
+
+  it("a packet of another image or frame than the one asked for is never taken for it", async () => {
+    for (const [sha, frame] of [["bb", 0], ["aa", 1]] as const) {
+      const { fs, sockets } = make(1);
+      sockets[0].open();
+      const a = fs.get("aa", 0);
+      await flush();
+      sockets[0].reply(pkt(sha, frame, 5));
+      await expect(a).rejects.toBeInstanceOf(SocketGone);
+      expect(fs.usable).toBe(false);
+    }
   });
 });

@@ -3,7 +3,10 @@
 // there as one message, where a command's answer crosses WebKitGTK in small pieces (about four
 // times the CPU on both sides). Several connections ("lanes"), each answering in the order
 // asked, so that the app decodes on both cores. Any failure of the transport itself rejects
-// with `SocketGone` and the socket is not used again: the caller asks the `frame` command.
+// with `SocketGone` and the socket is not used again: the caller asks the `frame` command. So
+// does an answer that is out of step — a packet whose header names another image or frame than
+// the one asked for is never taken for it.
+import { peekHeader } from "./frame";
 
 /** Connections opened: one per request the viewer keeps in flight (framecache IN_FLIGHT). */
 export const LANES = 3;
@@ -33,8 +36,20 @@ export interface SocketLike {
 }
 
 interface Waiting {
+  sha256: string;
+  frame: number;
   resolve: (bytes: Uint8Array) => void;
   reject: (e: Error) => void;
+}
+
+/** Whether `bytes` is a packet (or a first look) of frame `frame` of image `sha256`. */
+function isOf(bytes: Uint8Array, sha256: string, frame: number): boolean {
+  try {
+    const header = peekHeader(bytes);
+    return header.sha256 === sha256 && header.frame === frame;
+  } catch {
+    return false;
+  }
 }
 
 class Lane {
@@ -68,7 +83,7 @@ class Lane {
    *  rejects everything waiting) settles the promise. */
   ask(sha256: string, frame: number, fit?: [number, number]): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ sha256, frame, resolve, reject });
       this.open.then(() => {
         try {
           this.socket.send(JSON.stringify(fit ? { sha256, frame, fit } : { sha256, frame }));
@@ -81,14 +96,16 @@ class Lane {
 
   private answer(data: unknown) {
     const w = this.waiting.shift();
-    if (!w) {
-      // An answer nobody asked for: the lane is out of step; stop trusting it.
+    const outOfStep = (why: string) => {
+      w?.reject(new SocketGone(`frame socket: ${why}`));
       this.gone();
       this.socket.close();
-      return;
-    }
+    };
+    if (!w) return outOfStep("an answer nobody asked for");
     if (data instanceof ArrayBuffer) {
-      w.resolve(new Uint8Array(data));
+      const bytes = new Uint8Array(data);
+      if (!isOf(bytes, w.sha256, w.frame)) return outOfStep("an answer for another frame");
+      w.resolve(bytes);
       return;
     }
     let wire: { code?: unknown; message?: unknown } | null = null;
@@ -99,9 +116,7 @@ class Lane {
     }
     if (wire && typeof wire.code === "string") {
       w.reject(new FrameRefused(wire.code, typeof wire.message === "string" ? wire.message : wire.code));
-    } else {
-      w.reject(new SocketGone("frame socket: an answer that is neither a frame nor an error"));
-    }
+    } else outOfStep("an answer that is neither a frame nor an error");
   }
 
   close() {
