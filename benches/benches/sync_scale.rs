@@ -370,7 +370,10 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let a = tmp.join(format!("a{reports}"));
     let b = tmp.join(format!("b{reports}"));
     let built = a.join("built");
-    let network = match std::fs::read_to_string(&built).ok().and_then(|h| Hash::from_hex(h.trim()).ok()) {
+    let network = match std::fs::read_to_string(&built)
+        .ok()
+        .and_then(|h| Hash::from_hex(h.trim()).ok())
+    {
         // Kept from an earlier run (`COUNTERSIGN_SCALE_DIR`).
         Some(network) => network,
         None => {
