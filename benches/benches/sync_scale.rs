@@ -364,6 +364,8 @@ struct Scale {
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
+    /// Median bytes the taking-in home wrote to its WAL per reconcile.
+    diff_wal: u64,
 }
 
 fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
@@ -404,11 +406,21 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let mut secs = Vec::new();
     let mut cpus = Vec::new();
     let mut bytes = Vec::new();
+    let mut wal = Vec::new();
+    let b_wal = b.join("ledger.sqlite3-wal");
     let mut entry_bytes = 0;
     for run in 0..RUNS {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
         let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
+        // The WAL emptied first, so its length afterwards is what the reconcile wrote (far
+        // below the pages between automatic checkpoints, which would start it over).
+        let emptied = countersign_store::Store::open(&b.join("ledger.sqlite3"))
+            .expect("b")
+            .truncate_wal()
+            .expect("checkpoint");
+        assert!(emptied, "the WAL of the taking-in home was not emptied");
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        wal.push(std::fs::metadata(&b_wal).map_or(0, |m| m.len()) as f64);
         cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
@@ -423,6 +435,7 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
             diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
+            diff_wal: countersign_benches::quantile(&mut wal, 0.5) as u64,
             entry_bytes,
             warm_secs,
         },
@@ -516,6 +529,7 @@ fn main() {
          of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
          time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
+         (WAL written by the taking-in home {} and {} bytes) \
          (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
          sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
          taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
@@ -538,6 +552,8 @@ fn main() {
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
         small.diff_cpu,
         big.diff_cpu,
+        small.diff_wal,
+        big.diff_wal,
         big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,
