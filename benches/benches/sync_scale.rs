@@ -7,6 +7,11 @@
 //!
 //! Bytes are the sync messages both ways as framed on the stream (`codec::bytes_on_wire`),
 //! before the transport's framing and encryption. Prints one `SUMMARY` line.
+//!
+//! `COUNTERSIGN_SCALE_DIR` keeps the generated homes there between runs: the two homes of each
+//! size are built once and reused (they end every run equal, holding the differences added),
+//! the new home of the full sync is made again each run. `--open DIR` opens the ledger in DIR
+//! (applying any pending migration) and prints how long it took: the migration of an old home.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -359,19 +364,35 @@ struct Scale {
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
+    /// Median bytes the taking-in home wrote to its WAL per reconcile.
+    diff_wal: u64,
 }
 
 fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let a = tmp.join(format!("a{reports}"));
     let b = tmp.join(format!("b{reports}"));
-    let t = Instant::now();
-    let network = build(&a, reports);
-    eprintln!(
-        "built {reports} reports in {:.0} s",
-        t.elapsed().as_secs_f64()
-    );
-    std::fs::create_dir_all(&b).expect("b");
-    std::fs::copy(a.join("ledger.sqlite3"), b.join("ledger.sqlite3")).expect("copy");
+    let built = a.join("built");
+    let network = match std::fs::read_to_string(&built)
+        .ok()
+        .and_then(|h| Hash::from_hex(h.trim()).ok())
+    {
+        // Kept from an earlier run (`COUNTERSIGN_SCALE_DIR`).
+        Some(network) => network,
+        None => {
+            let _ = std::fs::remove_dir_all(&a);
+            let _ = std::fs::remove_dir_all(&b);
+            let t = Instant::now();
+            let network = build(&a, reports);
+            eprintln!(
+                "built {reports} reports in {:.0} s",
+                t.elapsed().as_secs_f64()
+            );
+            std::fs::create_dir_all(&b).expect("b");
+            std::fs::copy(a.join("ledger.sqlite3"), b.join("ledger.sqlite3")).expect("copy");
+            std::fs::write(&built, network.to_hex()).expect("built");
+            network
+        }
+    };
     let serving = Serving::start(&a);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -385,11 +406,21 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let mut secs = Vec::new();
     let mut cpus = Vec::new();
     let mut bytes = Vec::new();
+    let mut wal = Vec::new();
+    let b_wal = b.join("ledger.sqlite3-wal");
     let mut entry_bytes = 0;
     for run in 0..RUNS {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
         let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
+        // The WAL emptied first, so its length afterwards is what the reconcile wrote (far
+        // below the pages between automatic checkpoints, which would start it over).
+        let emptied = countersign_store::Store::open(&b.join("ledger.sqlite3"))
+            .expect("b")
+            .truncate_wal()
+            .expect("checkpoint");
+        assert!(emptied, "the WAL of the taking-in home was not emptied");
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        wal.push(std::fs::metadata(&b_wal).map_or(0, |m| m.len()) as f64);
         cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
@@ -404,6 +435,7 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
             diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
+            diff_wal: countersign_benches::quantile(&mut wal, 0.5) as u64,
             entry_bytes,
             warm_secs,
         },
@@ -420,12 +452,27 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         return serve(PathBuf::from(&args[i + 1]));
     }
+    if let Some(i) = args.iter().position(|a| a == "--open") {
+        let path = PathBuf::from(&args[i + 1]).join("ledger.sqlite3");
+        let (t, cpu0) = (Instant::now(), cpu_secs(std::process::id()));
+        let store = countersign_store::Store::open(&path).expect("open");
+        println!(
+            "opened {} in {:.1} s ({:.1} s CPU), {} entries",
+            path.display(),
+            t.elapsed().as_secs_f64(),
+            cpu_secs(std::process::id()) - cpu0,
+            store.db().count_entries().expect("count")
+        );
+        return;
+    }
     let large: usize = std::env::var("COUNTERSIGN_SCALE_REPORTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    let (small, small_dir, _) = run_scale(tmp.path(), SMALL);
+    let temp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let kept = std::env::var_os("COUNTERSIGN_SCALE_DIR").map(PathBuf::from);
+    let tmp = kept.as_deref().unwrap_or(temp.path());
+    let (small, small_dir, _) = run_scale(tmp, SMALL);
     // Verifying from SQLite, the rate a catch-up is held to (on the small store: the same
     // entries per second, without holding the large store's state).
     let store = countersign_store::Store::open(&small_dir.join("ledger.sqlite3")).expect("s");
@@ -435,7 +482,7 @@ fn main() {
     let verify_rate = verified.entries as f64 / t.elapsed().as_secs_f64();
     let verify_cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
     drop(store);
-    let (big, big_dir, network) = run_scale(tmp.path(), large);
+    let (big, big_dir, network) = run_scale(tmp, large);
 
     // A first full sync of the large store into a new home, from the serving process.
     let serving = Serving::start(&big_dir);
@@ -444,9 +491,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let c = tmp.path().join("c");
+    let c = tmp.join("c");
     // A new home adopts a network only from a trust anchor (what `join` gives it); without
     // one the serving node's genesis is refused and the server cut off.
+    let _ = std::fs::remove_dir_all(&c);
     std::fs::create_dir_all(&c).expect("c");
     countersign_app::Home::open(&c)
         .expect("c")
@@ -481,6 +529,7 @@ fn main() {
          of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
          time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
+         (WAL written by the taking-in home {} and {} bytes) \
          (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
          sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
          taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
@@ -503,6 +552,8 @@ fn main() {
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
         small.diff_cpu,
         big.diff_cpu,
+        small.diff_wal,
+        big.diff_wal,
         big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,

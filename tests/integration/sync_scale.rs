@@ -165,3 +165,140 @@ fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
         assert!(p.get("cut_off").is_none(), "{p}");
     }
 }
+
+/// The ledger of `home` put back as the build before migration 19 kept it (per-log indexes
+/// and heads keyed by the log id, payloads in a b-tree keyed by hash, no `logs` table), at
+/// schema version 18: an old home, as an upgrade finds it.
+fn as_schema_18(home: &Home) {
+    home.db()
+        .execute_batch(
+            "BEGIN;
+             CREATE TABLE entries_18 (
+                 arrival      INTEGER PRIMARY KEY AUTOINCREMENT,
+                 id           BLOB NOT NULL UNIQUE,
+                 log          BLOB NOT NULL,
+                 author       BLOB NOT NULL,
+                 seq          INTEGER NOT NULL,
+                 kind         TEXT NOT NULL,
+                 timestamp_ms INTEGER NOT NULL,
+                 payload_hash BLOB NOT NULL,
+                 header       BLOB NOT NULL,
+                 signature    BLOB NOT NULL,
+                 UNIQUE (log, author, seq)
+             );
+             INSERT INTO entries_18 SELECT arrival, id, log, author, seq, kind, timestamp_ms,
+                 payload_hash, header, signature FROM entries ORDER BY arrival;
+             CREATE TABLE heads_18 (log BLOB NOT NULL, id BLOB NOT NULL, PRIMARY KEY (log, id))
+                 WITHOUT ROWID;
+             INSERT INTO heads_18 SELECT l.log, h.id FROM heads h JOIN logs l USING (log_no);
+             CREATE TABLE payloads_18 (hash BLOB PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
+             INSERT INTO payloads_18 SELECT hash, bytes FROM payloads;
+             DROP TABLE entries; DROP TABLE heads; DROP TABLE payloads; DROP TABLE logs;
+             ALTER TABLE entries_18 RENAME TO entries;
+             ALTER TABLE heads_18 RENAME TO heads;
+             ALTER TABLE payloads_18 RENAME TO payloads;
+             CREATE INDEX entries_by_log ON entries (log, arrival);
+             PRAGMA user_version = 18;
+             COMMIT;",
+        )
+        .unwrap();
+}
+
+/// Issue 13, the storage pass: a home written before the per-log indexes were keyed by a
+/// local log number (reports written, signed, one erased, a sealed report imported) opens in
+/// this build, is migrated, and shows the same: `verify`, the report list, every report, and
+/// every entry row; and it goes on taking entries.
+#[test]
+fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
+    let (home, report) = Home::demo();
+    let second = home.new_report("1.2.826.0.1.3680043.10.1301.1", "ct-chest");
+    home.fill_every_section(&second);
+    let third = home.new_report("1.2.826.0.1.3680043.10.1301.2", "ct-chest");
+    home.write(&third, "findings", "To be erased.");
+    home.ok(&["erase", "--report", &third, "--basis", "GDPR Art. 17(1)(a)"]);
+    home.import(&many_reports(&home, 3)).ok();
+    let reports: Vec<String> = home
+        .ok(&["report", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["report"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reports.len() >= 5 && reports.contains(&report),
+        "{reports:?}"
+    );
+    let rows = |home: &Home| -> Vec<Vec<rusqlite::types::Value>> {
+        let db = home.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.header, e.signature, \
+                 p.bytes FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash \
+                 ORDER BY e.arrival",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| (0..9).map(|i| r.get(i)).collect())
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows
+    };
+    let shown = |home: &Home| {
+        let mut verify = home.ok(&["verify"]);
+        // How long it took is the one thing that may differ.
+        verify.as_object_mut().unwrap().remove("seconds");
+        let mut out = vec![verify, home.ok(&["report", "list"])];
+        out.extend(reports.iter().map(|r| home.ok(&["report", "show", r])));
+        out
+    };
+    // The heads each log has (what appends, checkpoints and announcements start from; report
+    // views derive theirs from the entries).
+    let heads = |home: &Home| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let db = home.db();
+        let mut stmt = db
+            .prepare("SELECT l.log, h.id FROM heads h JOIN logs l USING (log_no) ORDER BY 1, 2")
+            .unwrap();
+        let heads = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        heads
+    };
+    let (before, before_rows, before_heads) = (shown(&home), rows(&home), heads(&home));
+    assert!(
+        before_heads.len() >= reports.len(),
+        "{}",
+        before_heads.len()
+    );
+    assert_eq!(before[0]["ok"], true, "{}", before[0]);
+
+    as_schema_18(&home);
+    let version = |home: &Home| -> u32 {
+        home.db()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&home), 18);
+    assert_eq!(
+        rows(&home),
+        before_rows,
+        "the old layout holds the same rows"
+    );
+    let after = shown(&home);
+    assert!(version(&home) > 18, "migrated on open");
+    // Compared item by item, naming the first that differs (the whole is long).
+    assert_eq!(after.len(), before.len());
+    for (i, (a, b)) in after.iter().zip(&before).enumerate() {
+        assert!(a == b, "item {i} differs after the migration");
+    }
+    assert_eq!(rows(&home), before_rows);
+    assert_eq!(heads(&home), before_heads);
+    // Still takes entries, on a migrated log and a new one.
+    home.write(&report, "impression", "Added after the upgrade.");
+    let fourth = home.new_report("1.2.826.0.1.3680043.10.1301.3", "ct-chest");
+    assert_eq!(home.ok(&["verify"])["ok"], true);
+    let list = home.ok(&["report", "list"]);
+    assert!(list.to_string().contains(&fourth), "{list}");
+}

@@ -190,7 +190,8 @@ fn a_deleted_tail_is_caught_by_a_peers_checkpoint_and_fetched_back() {
         .unwrap();
     for h in &before {
         db.execute(
-            "INSERT OR IGNORE INTO heads (log, id) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO heads (log_no, id) \
+             VALUES ((SELECT log_no FROM logs WHERE log = ?1), ?2)",
             [log.as_bytes().as_slice(), h.as_bytes().as_slice()],
         )
         .unwrap();

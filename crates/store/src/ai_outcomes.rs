@@ -14,7 +14,7 @@
 use countersign_ledger::{Hash, LogId};
 use rusqlite::{params, Row};
 
-use crate::db::{stored_entry, ENTRY_COLUMNS};
+use crate::db::{stored_entry, ENTRY_COLUMNS, LOG_NO};
 use crate::{Db, Result, StoreError, StoredEntry};
 
 /// One AI proposal and its review, as derived from the entries.
@@ -249,7 +249,7 @@ impl Db<'_> {
         let mut stmt = self
             .conn()
             .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.kind IN {AI_KINDS} \
+                "SELECT {ENTRY_COLUMNS} WHERE e.log_no = {LOG_NO} AND e.kind IN {AI_KINDS} \
                  ORDER BY e.arrival"
             ))
             .map_err(StoreError::sqlite("reading a report's AI entries"))?;
@@ -272,7 +272,8 @@ impl Db<'_> {
     pub fn ai_outcome_orphans(&self) -> Result<Vec<LogId>> {
         self.logs_where(
             "SELECT DISTINCT log FROM ai_outcomes o WHERE NOT EXISTS \
-             (SELECT 1 FROM entries e WHERE e.log = o.log) ORDER BY log",
+             (SELECT 1 FROM logs l JOIN entries e ON e.log_no = l.log_no WHERE l.log = o.log) \
+             ORDER BY log",
         )
     }
 

@@ -82,6 +82,10 @@ pub(crate) fn fork_row(r: &Row<'_>) -> rusqlite::Result<ForkRow> {
     })
 }
 
+/// The local number of the log given as `?1` (NULL, matching nothing, for a log with no
+/// entry here): how statements reach the per-log indexes, which are keyed by it.
+pub(crate) const LOG_NO: &str = "(SELECT log_no FROM logs WHERE log = ?1)";
+
 pub(crate) const ENTRY_COLUMNS: &str =
     "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
      e.payload_hash, e.header, e.signature, p.bytes \
@@ -142,15 +146,38 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("writing metadata"))
     }
 
+    /// The local number of `log` (see the `logs` table), if an entry of it is stored.
+    pub(crate) fn log_no(&self, log: &LogId) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT log_no FROM logs WHERE log = ?1")
+            .and_then(|mut s| s.query_row([log.as_bytes()], |r| r.get(0)).optional())
+            .map_err(StoreError::sqlite("looking up a log"))
+    }
+
+    /// The local number of `log`, given to it now if it has none: the next after every log
+    /// seen before, so a home taking logs one after another appends to the per-log indexes.
+    fn log_no_or_new(&self, log: &LogId) -> Result<i64> {
+        if let Some(no) = self.log_no(log)? {
+            return Ok(no);
+        }
+        self.conn
+            .prepare_cached("INSERT INTO logs (log) VALUES (?1)")
+            .and_then(|mut s| s.insert([log.as_bytes()]))
+            .map_err(StoreError::sqlite("numbering a log"))
+    }
+
     /// Stores a verified entry and its payload. Returns `false` if the entry was already there.
     pub fn insert_entry(&self, entry: &Entry, payload: Option<&[u8]>) -> Result<bool> {
         let h = entry.header();
+        let log = entry.log_id();
+        // A duplicate is of a log already numbered, so no number is given for nothing.
+        let log_no = self.log_no_or_new(&log)?;
         let inserted = self
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO entries \
-                 (id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 (id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature, \
+                 log_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -163,6 +190,7 @@ impl<'a> Db<'a> {
                     h.payload_hash.as_bytes(),
                     entry.header_bytes(),
                     entry.signature().as_slice(),
+                    log_no,
                 ])
             })
             .map_err(StoreError::sqlite("inserting an entry"))?;
@@ -171,16 +199,15 @@ impl<'a> Db<'a> {
         }
         // Entries arrive after their parents, so the new entry is a head and its parents
         // no longer are.
-        let log = entry.log_id();
         for parent in &h.parents {
             self.conn
-                .prepare_cached("DELETE FROM heads WHERE log = ?1 AND id = ?2")
-                .and_then(|mut s| s.execute(params![log.as_bytes(), parent.as_bytes()]))
+                .prepare_cached("DELETE FROM heads WHERE log_no = ?1 AND id = ?2")
+                .and_then(|mut s| s.execute(params![log_no, parent.as_bytes()]))
                 .map_err(StoreError::sqlite("updating heads"))?;
         }
         self.conn
-            .prepare_cached("INSERT OR IGNORE INTO heads (log, id) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![log.as_bytes(), entry.id().as_bytes()]))
+            .prepare_cached("INSERT OR IGNORE INTO heads (log_no, id) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![log_no, entry.id().as_bytes()]))
             .map_err(StoreError::sqlite("updating heads"))?;
         // An erased report's payloads are never stored again (its erasures' and
         // restrictions' own, which carry no personal data, are).
@@ -385,7 +412,8 @@ impl<'a> Db<'a> {
             .conn
             .prepare_cached(
                 "SELECT e.log, e.id FROM entries e WHERE e.author = ?1 AND e.seq = \
-                 (SELECT MAX(seq) FROM entries WHERE log = e.log AND author = ?1) ORDER BY e.log",
+                 (SELECT MAX(seq) FROM entries WHERE log_no = e.log_no AND author = ?1) \
+                 ORDER BY e.log",
             )
             .map_err(StoreError::sqlite("reading a member's entries"))?;
         let rows = stmt
@@ -410,7 +438,9 @@ impl<'a> Db<'a> {
     /// The id stored at `(log, author, seq)`, if any.
     pub fn entry_at(&self, log: &LogId, author: &PublicKey, seq: u64) -> Result<Option<EntryId>> {
         self.conn
-            .prepare_cached("SELECT id FROM entries WHERE log = ?1 AND author = ?2 AND seq = ?3")
+            .prepare_cached(&format!(
+                "SELECT id FROM entries WHERE log_no = {LOG_NO} AND author = ?2 AND seq = ?3"
+            ))
             .and_then(|mut s| {
                 s.query_row(
                     params![log.as_bytes(), author.as_bytes(), seq as i64],
@@ -435,7 +465,7 @@ impl<'a> Db<'a> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 ORDER BY e.arrival"
+                "SELECT {ENTRY_COLUMNS} WHERE e.log_no = {LOG_NO} ORDER BY e.arrival"
             ))
             .map_err(StoreError::sqlite("reading a log"))?;
         let rows = stmt
@@ -458,7 +488,9 @@ impl<'a> Db<'a> {
     pub fn version_vector(&self, log: &LogId) -> Result<Vec<(Vec<u8>, u64)>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT author, MAX(seq) FROM entries WHERE log = ?1 GROUP BY author")
+            .prepare_cached(&format!(
+                "SELECT author, MAX(seq) FROM entries WHERE log_no = {LOG_NO} GROUP BY author"
+            ))
             .map_err(StoreError::sqlite("reading a version vector"))?;
         let rows = stmt
             .query_map([log.as_bytes()], |r| {
@@ -474,7 +506,7 @@ impl<'a> Db<'a> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 \
+                "SELECT {ENTRY_COLUMNS} WHERE e.log_no = {LOG_NO} \
                  AND e.kind IN ('access.grant', 'access.revoke') ORDER BY e.arrival"
             ))
             .map_err(StoreError::sqlite("reading a log's access changes"))?;
@@ -488,9 +520,9 @@ impl<'a> Db<'a> {
     /// When the entry at (`log`, `author`, `seq`) arrived, if it is stored.
     pub fn arrival_of(&self, log: &LogId, author: &[u8], seq: u64) -> Result<Option<i64>> {
         self.conn
-            .prepare_cached(
-                "SELECT arrival FROM entries WHERE log = ?1 AND author = ?2 AND seq = ?3",
-            )
+            .prepare_cached(&format!(
+                "SELECT arrival FROM entries WHERE log_no = {LOG_NO} AND author = ?2 AND seq = ?3"
+            ))
             .and_then(|mut s| {
                 s.query_row(params![log.as_bytes(), author, seq as i64], |r| r.get(0))
                     .optional()
@@ -509,7 +541,7 @@ impl<'a> Db<'a> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE e.log = ?1 AND e.arrival > ?2 \
+                "SELECT {ENTRY_COLUMNS} WHERE e.log_no = {LOG_NO} AND e.arrival > ?2 \
                  ORDER BY e.arrival LIMIT ?3"
             ))
             .map_err(StoreError::sqlite("reading a log"))?;
@@ -540,7 +572,12 @@ impl<'a> Db<'a> {
     pub fn log_ids(&self) -> Result<Vec<LogId>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT log FROM entries GROUP BY log ORDER BY MIN(arrival)")
+            // Logs are numbered in the order their first entry arrived; one whose entries were
+            // all removed by hand is not listed.
+            .prepare(
+                "SELECT l.log FROM logs l WHERE EXISTS \
+                 (SELECT 1 FROM entries e WHERE e.log_no = l.log_no) ORDER BY l.log_no",
+            )
             .map_err(StoreError::sqlite("listing logs"))?;
         let ids: Vec<Vec<u8>> = stmt
             .query_map([], |r| r.get(0))
@@ -566,7 +603,9 @@ impl<'a> Db<'a> {
     pub fn heads(&self, log: &LogId) -> Result<Vec<EntryId>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id FROM heads WHERE log = ?1 ORDER BY id")
+            .prepare_cached(&format!(
+                "SELECT id FROM heads WHERE log_no = {LOG_NO} ORDER BY id"
+            ))
             .map_err(StoreError::sqlite("reading heads"))?;
         let ids: Vec<Vec<u8>> = stmt
             .query_map([log.as_bytes()], |r| r.get(0))

@@ -15,6 +15,7 @@
 use countersign_ledger::{Kind, LogId};
 use rusqlite::{params, OptionalExtension};
 
+use crate::db::LOG_NO;
 use crate::{Db, Result, StoreError};
 
 /// Fresh random bytes for wrapping a data key (from the OS).
@@ -66,18 +67,22 @@ impl Db<'_> {
             .map_err(sql)?;
         // One pass over the other logs' entries, not one per payload: erasure is rare, and an
         // index on payload hashes would cost every append.
+        // The log's own entries through the (log number, arrival) index.
         let payloads = self
             .conn
             .execute(
-                "DELETE FROM payloads WHERE hash IN ( \
-                   SELECT payload_hash FROM entries \
-                   WHERE log = ?1 AND kind NOT IN ('payload.erase', 'report.restrict') \
-                 ) AND hash NOT IN ( \
-                   SELECT payload_hash FROM entries \
-                   WHERE ((log != ?1 AND log NOT IN (SELECT log FROM erased_logs)) \
-                          OR kind IN ('payload.erase', 'report.restrict')) \
-                     AND payload_hash IN (SELECT payload_hash FROM entries WHERE log = ?1) \
-                 )",
+                &format!(
+                    "DELETE FROM payloads WHERE hash IN ( \
+                       SELECT payload_hash FROM entries \
+                       WHERE log_no = {LOG_NO} AND kind NOT IN ('payload.erase', 'report.restrict') \
+                     ) AND hash NOT IN ( \
+                       SELECT payload_hash FROM entries \
+                       WHERE ((log != ?1 AND log NOT IN (SELECT log FROM erased_logs)) \
+                              OR kind IN ('payload.erase', 'report.restrict')) \
+                         AND payload_hash IN \
+                           (SELECT payload_hash FROM entries WHERE log_no = {LOG_NO}) \
+                     )"
+                ),
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's payloads"))?;

@@ -313,6 +313,71 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE instances ADD COLUMN plane TEXT;
     ALTER TABLE instances ADD COLUMN position REAL;
     "#,
+    // 19: sync at scale, the storage pass (issue 13). Each log gets a local number when its
+    // first entry arrives here (`logs`), and the per-log indexes and `heads` are keyed by it
+    // instead of by the 32-byte log id: a log's entries then sit together, and a home taking
+    // logs one after another (a first sync, a difference of new reports) appends at the end
+    // of those b-trees instead of dirtying a page at a random place in each. `entries.log`
+    // stays (the signed header's log, re-checked by verify, and what rows are read by); only
+    // the indexes move. Payloads become a rowid table, in arrival order, with their hash in a
+    // small index of its own: the bytes no longer sit in a b-tree keyed by hash, where every
+    // insert moved payload bytes around at a random place. Every reader looks payloads up by
+    // hash as before (erasure, dedupe, a fork's roster payload, serving).
+    //
+    // Applied in one transaction like every migration: a crash leaves the old schema or the
+    // new, never half. `sqlite_sequence` keeps the highest arrival ever given (an entry
+    // removed by hand from the end does not hand its number out again).
+    r#"
+    CREATE TABLE logs (
+        log_no INTEGER PRIMARY KEY,
+        log    BLOB NOT NULL UNIQUE
+    );
+    INSERT INTO logs (log) SELECT log FROM entries GROUP BY log ORDER BY MIN(arrival);
+    CREATE TABLE entries_v19 (
+        arrival      INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           BLOB NOT NULL UNIQUE,
+        log          BLOB NOT NULL,
+        author       BLOB NOT NULL,
+        seq          INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        payload_hash BLOB NOT NULL,
+        header       BLOB NOT NULL,
+        signature    BLOB NOT NULL,
+        log_no       INTEGER NOT NULL,
+        UNIQUE (log_no, author, seq)
+    );
+    INSERT INTO entries_v19 (arrival, id, log, author, seq, kind, timestamp_ms, payload_hash,
+                             header, signature, log_no)
+        SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, e.payload_hash,
+               e.header, e.signature, l.log_no
+        FROM entries e JOIN logs l ON l.log = e.log ORDER BY e.arrival;
+    DELETE FROM sqlite_sequence WHERE name = 'entries_v19';
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'entries_v19', seq FROM sqlite_sequence WHERE name = 'entries';
+    CREATE TABLE heads_v19 (
+        log_no INTEGER NOT NULL,
+        id     BLOB NOT NULL,
+        PRIMARY KEY (log_no, id)
+    ) WITHOUT ROWID;
+    INSERT INTO heads_v19 (log_no, id)
+        SELECT l.log_no, h.id FROM heads h JOIN logs l ON l.log = h.log ORDER BY l.log_no, h.id;
+    CREATE TABLE payloads_v19 (
+        hash  BLOB NOT NULL UNIQUE,
+        bytes BLOB NOT NULL
+    );
+    INSERT OR IGNORE INTO payloads_v19 (hash, bytes)
+        SELECT p.hash, p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash
+        ORDER BY e.arrival;
+    INSERT OR IGNORE INTO payloads_v19 (hash, bytes) SELECT hash, bytes FROM payloads;
+    DROP TABLE entries;
+    DROP TABLE heads;
+    DROP TABLE payloads;
+    ALTER TABLE entries_v19 RENAME TO entries;
+    ALTER TABLE heads_v19 RENAME TO heads;
+    ALTER TABLE payloads_v19 RENAME TO payloads;
+    CREATE INDEX entries_by_log ON entries (log_no, arrival);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@
 use countersign_ledger::{Hash, LogId, PublicKey};
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
-use crate::db::{stored_entry, ENTRY_COLUMNS};
+use crate::db::stored_entry;
 use crate::{Db, Result, StoreError, StoredEntry};
 
 /// One report as lists show it.
@@ -38,6 +38,23 @@ pub struct ChangeCursor {
 pub struct StudyCursor {
     pub date: Option<String>,
     pub study: String,
+}
+
+/// The next log by id after `?1` that holds an entry.
+const NEXT_LOG: &str = "SELECT l.log FROM logs l WHERE l.log > ?1 AND EXISTS \
+     (SELECT 1 FROM entries e WHERE e.log_no = l.log_no) ORDER BY l.log LIMIT 1";
+
+/// Entries after (`?1` log, `?2` arrival) in (log id, arrival) order, at most `?3`.
+fn entries_by_log_after_sql() -> String {
+    // The columns of `ENTRY_COLUMNS`, with the logs first: CROSS JOIN keeps SQLite from
+    // scanning the entries and sorting them (its plan without statistics).
+    "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
+     e.payload_hash, e.header, e.signature, p.bytes \
+     FROM logs l CROSS JOIN entries e ON e.log_no = l.log_no \
+     LEFT JOIN payloads p ON p.hash = e.payload_hash \
+     WHERE l.log >= ?1 AND (l.log > ?1 OR e.arrival > ?2) \
+     ORDER BY l.log, e.arrival LIMIT ?3"
+        .to_string()
 }
 
 const SUMMARY_COLUMNS: &str = "report, study, template, status, created_ms, last_ms, entries";
@@ -293,8 +310,8 @@ impl Db<'_> {
         Ok(logs)
     }
 
-    /// Every log with an entry by one of `authors`. A scan of the (log, author, seq) index:
-    /// asked only when a roster change reaches members who may have written.
+    /// Every log with an entry by one of `authors`. A scan of the (log number, author, seq)
+    /// index: asked only when a roster change reaches members who may have written.
     pub fn logs_by_authors(&self, authors: &[PublicKey]) -> Result<Vec<LogId>> {
         if authors.is_empty() {
             return Ok(Vec::new());
@@ -305,7 +322,8 @@ impl Db<'_> {
             let mut stmt = self
                 .conn()
                 .prepare(&format!(
-                    "SELECT DISTINCT log FROM entries WHERE author IN ({marks})"
+                    "SELECT log FROM logs WHERE log_no IN \
+                     (SELECT log_no FROM entries WHERE author IN ({marks}))"
                 ))
                 .map_err(StoreError::sqlite("finding a member's reports"))?;
             let rows: Vec<Vec<u8>> = stmt
@@ -321,12 +339,12 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// The next log (by id) after `after` that holds an entry, through the (log, arrival)
-    /// index: the store's logs walked one at a time without listing them all.
+    /// The next log (by id) after `after` that holds an entry, through the logs' id index:
+    /// the store's logs walked one at a time without listing them all.
     pub fn next_log(&self, after: Option<&LogId>) -> Result<Option<LogId>> {
         let after: &[u8] = after.map_or(&[], |a| a.as_bytes());
         self.conn()
-            .prepare_cached("SELECT log FROM entries WHERE log > ?1 ORDER BY log LIMIT 1")
+            .prepare_cached(NEXT_LOG)
             .and_then(|mut s| s.query_row([after], |r| r.get::<_, Vec<u8>>(0)).optional())
             .map(|log| log.and_then(|b| Hash::from_slice(&b)))
             .map_err(StoreError::sqlite("walking the logs"))
@@ -334,7 +352,9 @@ impl Db<'_> {
 
     /// Up to `limit` entries after (`log`, `arrival`) in (log, arrival) order: the whole store
     /// read log by log in bounded chunks (each log's entries in arrival order, which is a
-    /// topological order). Starts at the beginning with an empty `log`.
+    /// topological order). Starts at the beginning with an empty `log`. The logs are walked
+    /// by id through their own index, each log's entries through the (log number, arrival)
+    /// one; the bound is split so that the first is a range on the logs' index.
     pub fn entries_by_log_after(
         &self,
         log: &[u8],
@@ -343,10 +363,7 @@ impl Db<'_> {
     ) -> Result<Vec<StoredEntry>> {
         let mut stmt = self
             .conn()
-            .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} WHERE (e.log, e.arrival) > (?1, ?2) \
-                 ORDER BY e.log, e.arrival LIMIT ?3"
-            ))
+            .prepare_cached(&entries_by_log_after_sql())
             .map_err(StoreError::sqlite("reading entries"))?;
         let rows = stmt
             .query_map(params![log, arrival, limit as i64], stored_entry)
@@ -481,14 +498,9 @@ mod tests {
             ),
         );
         assert!(by_study.contains("report_summaries_by_study"), "{by_study}");
-        let by_log = plan(
-            &store,
-            &format!(
-                "SELECT {ENTRY_COLUMNS} WHERE (e.log, e.arrival) > (?1, ?2) \
-                 ORDER BY e.log, e.arrival LIMIT ?3"
-            ),
-        );
+        let by_log = plan(&store, &entries_by_log_after_sql());
         assert!(by_log.contains("entries_by_log"), "{by_log}");
+        assert!(by_log.contains("SEARCH l USING"), "{by_log}");
         let studies = plan(
             &store,
             "SELECT study_date, study FROM instances WHERE study_date <= ?1 \
@@ -496,10 +508,8 @@ mod tests {
              ORDER BY study_date DESC, study LIMIT ?3",
         );
         assert!(studies.contains("instances_by_date"), "{studies}");
-        let next = plan(
-            &store,
-            "SELECT log FROM entries WHERE log > ?1 ORDER BY log LIMIT 1",
-        );
+        let next = plan(&store, NEXT_LOG);
+        assert!(next.contains("SEARCH l USING COVERING INDEX"), "{next}");
         // What every write asks: the entries it stored, by their arrival key alone.
         let since = plan(&store, "SELECT log FROM entries WHERE arrival > ?1");
         assert!(since.contains("INTEGER PRIMARY KEY"), "{since}");

@@ -7,6 +7,7 @@ use countersign_ledger::header::MAX_PAYLOAD_LEN;
 use countersign_ledger::{Entry, EntryId, LogId};
 use rusqlite::{params, OptionalExtension};
 
+use crate::db::LOG_NO;
 use crate::{Db, ForkRow, Result, StoreError, StoredEntry};
 
 /// Quarantined entries a home keeps, at most: beyond it a refused entry is not kept (the peer
@@ -230,10 +231,11 @@ impl Db<'_> {
     pub fn log_set_items(&self, log: &LogId, network: &LogId) -> Result<Vec<SetItem>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT arrival, timestamp_ms, id, (kind = 'network.genesis' OR log = ?2) \
-                 FROM entries WHERE log = ?1 OR (id = ?1 AND kind = 'network.genesis')",
-            )
+                     FROM entries \
+                     WHERE log_no = {LOG_NO} OR (id = ?1 AND kind = 'network.genesis')"
+            ))
             .map_err(StoreError::sqlite("reading a log's set"))?;
         let rows: Vec<Option<SetItem>> = stmt
             .query_map(params![log.as_bytes(), network.as_bytes()], set_item)
@@ -253,10 +255,10 @@ impl Db<'_> {
     ) -> Result<Vec<(i64, Vec<u8>, Vec<u8>, i64)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT arrival, id, author, seq FROM entries WHERE log = ?1 AND arrival > ?2 \
-                 ORDER BY arrival LIMIT ?3",
-            )
+            .prepare_cached(&format!(
+                "SELECT arrival, id, author, seq FROM entries \
+                 WHERE log_no = {LOG_NO} AND arrival > ?2 ORDER BY arrival LIMIT ?3"
+            ))
             .map_err(StoreError::sqlite("reading a log"))?;
         let rows = stmt
             .query_map(params![log.as_bytes(), arrival, limit as i64], |r| {

@@ -210,8 +210,9 @@ fn a_sealed_payload_of_no_envelopes_length_is_refused_with_or_without_the_key() 
     }
 }
 
-/// Every row a store holds that a peer's entries decide, in a fixed order (arrival numbers
-/// left out: batches of different sizes take entries in different orders).
+/// Every row a store holds that a peer's entries decide, in a fixed order (arrival and local
+/// log numbers left out: batches of different sizes take entries in different orders; each
+/// entry's and each head's log number is compared as the log it stands for).
 fn dump(home: &Home) -> Vec<String> {
     let conn = rusqlite::Connection::open_with_flags(
         home.store().path(),
@@ -223,7 +224,9 @@ fn dump(home: &Home) -> Vec<String> {
         "SELECT id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature \
          FROM entries ORDER BY id",
         "SELECT hash, bytes FROM payloads ORDER BY hash",
-        "SELECT log, id FROM heads ORDER BY log, id",
+        "SELECT e.id, l.log FROM entries e JOIN logs l ON l.log_no = e.log_no ORDER BY e.id",
+        "SELECT log FROM logs ORDER BY log",
+        "SELECT l.log, h.id FROM heads h JOIN logs l ON l.log_no = h.log_no ORDER BY l.log, h.id",
         "SELECT * FROM report_summaries ORDER BY report",
         "SELECT log, author, seq, first, second FROM forks ORDER BY log, author, seq",
         "SELECT id, code, waiting FROM quarantine ORDER BY id",
