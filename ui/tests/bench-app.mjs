@@ -324,19 +324,28 @@ try {
 
   // Frame latency while another process imports a 500-file series into the same home: the page
   // asks for frames one after another for a fixed time (slices 20.. not yet decoded, so most
-  // requests decode), stamping each request; the requests made while the import ran count.
+  // requests decode), over the frame socket as the viewer does, stamping each request; the
+  // requests made while the import ran count.
   const latencyScript = `
     const done = arguments[arguments.length - 1];
     const [shas, ms] = arguments;
     const inv = window.__TAURI_INTERNALS__.invoke;
     (async () => {
+      const ws = new WebSocket(await inv('frame_socket'));
+      ws.binaryType = 'arraybuffer';
+      await new Promise((ok, no) => { ws.onopen = ok; ws.onerror = () => no(new Error('frame socket refused')); });
+      const get = (sha) => new Promise((ok, no) => {
+        ws.onmessage = (m) => (typeof m.data === 'string' ? no(new Error(m.data)) : ok(m.data));
+        ws.send(JSON.stringify({ sha256: sha, frame: 0 }));
+      });
       const out = [];
       const end = performance.now() + ms;
       for (let i = 0; performance.now() < end; i++) {
         const at = Date.now(), t = performance.now();
-        await inv('frame', { sha256: shas[i % shas.length], frame: 0 });
+        await get(shas[i % shas.length]);
         out.push([at, performance.now() - t, i < shas.length]);
       }
+      ws.close();
       return out;
     })().then(done, (e) => done({ error: String(e) }));
   `;
