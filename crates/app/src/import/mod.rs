@@ -138,7 +138,8 @@ impl Home {
     /// Imports the files `source` hands out as they come (a retrieval still streaming, see
     /// [`crate::pacs`]), through the same checks as [`Home::import`]; `total` is how many are
     /// expected (0: unknown). `committed` is told the summary so far each time stored instances
-    /// become visible to the home's other handles (the first at once, then a batch at a time).
+    /// become visible to the home's other handles (the first on its own as soon as it is
+    /// durable, then a batch at a time).
     pub(crate) fn import_from(
         &mut self,
         source: &mut dyn FnMut(Option<Duration>) -> Next,
