@@ -165,9 +165,12 @@ round() { # n, then name/command pairs
   python3 - "$work/round$n.json" "$SLICES" "$n" <<'PY'
 import json, sys
 path, n, rnd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
-for name, t in r.items():
-    print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s")
+results = json.load(open(path))["results"]
+r = {x["command"]: x["median"] for x in results}
+for x in results:
+    name, t = x["command"], x["median"]
+    print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s "
+          f"(runs {min(x['times']):.3f}-{max(x['times']):.3f} s)")
 for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign DIMSE", "getscu C-GET")):
     ratio = r[theirs] / r[ours]
     print(f"round {rnd}: SUMMARY {ours} vs {theirs}: {ratio:.2f}x "
