@@ -7,10 +7,14 @@
 # Fair by construction: the same Orthanc, the same study, whole processes on both sides, the
 # page cache warm (one warm-up run each), a fresh copy of the same home before every
 # Countersign run and an empty folder before every getscu/curl run (the copying is not timed).
-# What differs is what each side does with the bytes: curl writes the multipart body to one
-# file, getscu writes each instance to a file; Countersign also checks every instance (is it
-# DICOM, the patient and study asked for), hashes it into the content-addressed store and
-# indexes it. Two rounds, the order of the commands reversed in the second.
+# No command runs right after the last run's files were deleted: each run's home and folder
+# are moved aside (a rename), and what was moved aside is deleted only between rounds, then
+# synced, then left 6 s. On the ext4 this was measured on (no journal), creating a file walks
+# every inode deleted in the last 5 s (300 s while its inode-table block is still dirty, hence
+# the sync; `recently_deleted` in fs/ext4/ialloc.c), up to 47% of a retrieval's samples: a
+# cost of the benchmark's own `rm -rf`, paid by whoever writes many files (Countersign,
+# getscu) and not by curl's one file, and never by a desktop retrieving a study.
+# `PREPARE=delete` deletes before each run instead (the earlier passes' figures).
 set -euo pipefail
 BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
 SLICES=${SLICES:-500}
@@ -71,8 +75,26 @@ cs_web="$BIN --home $work/h --json retrieve --pacs web --study $study"
 cs_dimse="$BIN --home $work/h --json retrieve --pacs dimse --study $study"
 curl_web="curl -sf -H 'Accept: multipart/related; type=\"application/dicom\"' -o $work/out/study.multipart $base/dicom-web/studies/$study"
 getscu_dimse="getscu -aec ORTHANC -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=$study -od $work/out 127.0.0.1 $dicom"
-prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out"
-
+if [ "${PREPARE:-fresh}" = delete ]; then
+  prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out"
+  clear_used() { :; }
+else
+  # Each run's files moved aside under a name of their own (see above); a round's runs are
+  # kept until it ends: check there is room for them, with a margin.
+  need=$(( (RUNS + 1) * 4 * (bytes + (bytes >> 4)) + (2 << 30) ))
+  free=$(( $(df -Pk "$work" | awk 'NR==2 {print $4}') * 1024 ))
+  [ "$free" -ge "$need" ] || {
+    echo "$((need >> 30)) GiB needed under $work for a round's runs, $((free >> 30)) free (PREPARE=delete needs less)" >&2
+    exit 2
+  }
+  prepare="n=\$(mktemp -d $work/used/run.XXXXXX) && { [ ! -e $work/h ] || mv $work/h \$n/h; } && { [ ! -e $work/out ] || mv $work/out \$n/out; } && cp -a $work/template $work/h && mkdir $work/out"
+  # Between rounds (never timed): the runs moved aside deleted, their inodes written back,
+  # and the 5 s during which ext4 would skip them let pass (see above).
+  clear_used() {
+    rm -rf "$work/used" "$work/h" "$work/out" && sync && sleep 6 && mkdir "$work/used"
+  }
+fi
+clear_used
 # Each side once, checked: every instance arrived.
 eval "$prepare"
 got=$(eval "$cs_web" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
@@ -87,7 +109,41 @@ eval "$prepare"; eval "$curl_web"
 got=$(grep -c --binary-files=text 'application/dicom' "$work/out/study.multipart" || true)
 [ "$got" -ge "$SLICES" ] || { echo "curl's multipart holds $got parts" >&2; exit 1; }
 
-echo "$SLICES instances, $((bytes / 1048576)) MiB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+clear_used
+echo "$SLICES instances, $((bytes / 1048576)) MiB; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); prepare: ${PREPARE:-fresh}"
+# Where the wall time of one retrieval goes: the process launched, each step's event (`-vv`,
+# timestamped by the log) after it, the process gone; and curl's first and last byte of the
+# same WADO-RS answer.
+eval "$prepare"
+launch=$(date +%s.%N)
+"$BIN" --home "$work/h" -vv --json retrieve --pacs web --study "$study" >/dev/null 2>"$work/timeline.log"
+gone=$(date +%s.%N)
+python3 - "$launch" "$gone" "$work/timeline.log" <<'PY'
+import datetime, re, sys
+launch, gone, log = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+steps = ("retrieval asked", "the archive searched", "WADO-RS answered",
+         "the first instance received", "a batch durable", "a batch indexed",
+         "the archive has sent the study", "image import finished")
+out = []
+for line in open(log, errors="replace"):
+    m = re.match(r"(\S+Z)\s+\w+\s+\S+: (.*)", line)
+    if not m or not m.group(2).startswith(steps):
+        continue
+    at = datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).timestamp()
+    out.append(f"{(at - launch) * 1000:7.1f} ms  {m.group(2)[:70]}")
+# Every batch's two events would bury the rest: the first two batches and the last.
+batches = [i for i, l in enumerate(out) if "a batch " in l]
+drop = set(batches[4:-2])
+print("timeline of one DICOMweb retrieval (ms after the process was launched):")
+for i, l in enumerate(out):
+    if i not in drop:
+        print("  " + l)
+print(f"  {(gone - launch) * 1000:7.1f} ms  the process gone")
+PY
+eval "$prepare"
+echo "curl of the same: $(curl -sf -w 'first byte %{time_starttransfer} s, last byte %{time_total} s' \
+  -H 'Accept: multipart/related; type="application/dicom"' -o "$work/out/study.multipart" \
+  "$base/dicom-web/studies/$study")"
 # The first image before the rest: from asking the archive to the first instance stored and
 # visible to another handle (when the desktop opens the study), each side's own run.
 for proto in web dimse; do
@@ -103,14 +159,18 @@ round() { # n, then name/command pairs
   local n=$1; shift
   local args=()
   while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
+  clear_used
   hyperfine --style none --warmup 1 --runs "$RUNS" --prepare "$prepare" \
     --export-json "$work/round$n.json" "${args[@]}" >/dev/null
   python3 - "$work/round$n.json" "$SLICES" "$n" <<'PY'
 import json, sys
 path, n, rnd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
-for name, t in r.items():
-    print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s")
+results = json.load(open(path))["results"]
+r = {x["command"]: x["median"] for x in results}
+for x in results:
+    name, t = x["command"], x["median"]
+    print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s "
+          f"(runs {min(x['times']):.3f}-{max(x['times']):.3f} s)")
 for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign DIMSE", "getscu C-GET")):
     ratio = r[theirs] / r[ours]
     print(f"round {rnd}: SUMMARY {ours} vs {theirs}: {ratio:.2f}x "

@@ -155,6 +155,7 @@ impl DicomWeb {
             .call()
             .map_err(http_error)?;
         let status = response.status().as_u16();
+        tracing::info!(status, "WADO-RS answered");
         if status == 404 {
             return Err(PacsError::Refused(
                 "WADO-RS answered HTTP 404: it does not hold this study".into(),

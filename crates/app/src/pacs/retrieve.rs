@@ -115,6 +115,9 @@ impl Home {
         patient_id: Option<&str>,
         progress: &mut dyn FnMut(RetrieveProgress),
     ) -> Result<Retrieval> {
+        // The timeline of a retrieval (`-v`): each step an info event, so its timestamp says
+        // where the wall time went (`scripts/bench-retrieve.sh` prints it).
+        tracing::info!("retrieval asked");
         let config = self.archive(archive)?;
         let queue = Queue {
             buffers: countersign_pacs::Buffers::new(POOLED_BYTES as usize),
@@ -160,6 +163,7 @@ impl Home {
             })?,
         }
         .clone();
+        tracing::info!("the archive searched");
         let staging = Staging::new(self.dir())?;
         let started = std::time::Instant::now();
         let total = found.instances;
@@ -200,7 +204,12 @@ impl Home {
                 .name("retrieve".into())
                 .spawn_scoped(scope, || {
                     let _end = EndOnDrop(&queue);
-                    let got = client.retrieve(study, &staging.0, &limits, &mut |a| queue.push(a));
+                    let got = client.retrieve(study, &staging.0, &limits, &mut |a| {
+                        if a.index == 0 {
+                            tracing::info!("the first instance received");
+                        }
+                        queue.push(a)
+                    });
                     // What is left after this is the store's tail (the last batch made durable
                     // and indexed): the two times tell it.
                     tracing::info!(
