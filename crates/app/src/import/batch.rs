@@ -13,6 +13,10 @@ use crate::error::{AppError, Result};
 /// many bytes, whichever comes first (a batch is one or two `syncfs`, see `commit_staged`).
 const BATCH: usize = 64;
 const BATCH_BYTES: u64 = 64 << 20;
+/// The most files a batch grows to while the one before is still being synced (see
+/// `import_from`): past it, the import waits for that sync, so that a `syncfs` that never ends
+/// (a failing disk) holds a bounded batch (names and rows, ~1 KiB a file), not the whole study.
+const BATCH_GROWN: usize = 16 * BATCH;
 /// The longest a stored row waits for its batch while files keep coming (a steady but slow
 /// archive): the viewer's image list grows at least this often.
 const BATCH_AGE: Duration = Duration::from_millis(500);
@@ -61,6 +65,11 @@ impl Batch {
         self.files.len() >= BATCH
             || self.bytes >= BATCH_BYTES
             || self.since.is_some_and(|t| t.elapsed() >= BATCH_AGE)
+    }
+
+    /// Whether the batch has grown as far as it may while the one before is synced.
+    pub(super) fn overgrown(&self) -> bool {
+        self.files.len() >= BATCH_GROWN
     }
 
     /// A file taken into the batch: its place in it.

@@ -248,6 +248,11 @@ impl Home {
                     if first || (out.full() && syncing.is_none()) {
                         self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
                         syncing = self.sync(&mut out)?;
+                    } else if out.overgrown() {
+                        // The sync before has taken too long: wait for it, bounded.
+                        self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                        self.index(syncing.take(), &mut summary, committed)?;
+                        syncing = self.sync(&mut out)?;
                     }
                 }
                 Next::Idle if in_flight.is_some() => {
