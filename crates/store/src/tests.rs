@@ -229,22 +229,7 @@ fn migrating_keeps_the_first_evidence_per_position_and_drops_payloads() {
     let mut seconds = three_forks(&a, log, genesis.id(), &big);
     // Inserted highest id first: the row kept is the first to arrive, not the lowest id.
     seconds.sort_by_key(|e| std::cmp::Reverse(e.id()));
-    let network = Hash::of(b"net");
-    let roster_payload = b"{\"admin\":true}".to_vec();
-    let roster_second = Entry::sign(
-        Header::new(
-            network,
-            network,
-            a.public(),
-            4,
-            40,
-            Kind::RosterMember,
-            vec![network],
-            &roster_payload,
-        ),
-        &a,
-    )
-    .unwrap();
+    let (network, roster_second, roster_payload) = roster_member_second(&a);
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         for sql in &crate::schema::MIGRATIONS[..9] {
@@ -810,22 +795,7 @@ fn migrating_to_log_numbers_reads_as_a_store_written_by_this_build() {
         vec![entries.last().unwrap().0.id()],
         "gone",
     );
-    let network = Hash::of(b"net");
-    let roster_payload = b"{\"admin\":true}".to_vec();
-    let roster_second = Entry::sign(
-        Header::new(
-            network,
-            network,
-            a.public(),
-            4,
-            40,
-            Kind::RosterMember,
-            vec![network],
-            &roster_payload,
-        ),
-        &a,
-    )
-    .unwrap();
+    let (network, roster_second, roster_payload) = roster_member_second(&a);
 
     // The old home, as the build before migration 19 wrote it.
     {
@@ -1062,4 +1032,26 @@ fn a_migration_that_fails_part_way_leaves_the_old_schema() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.db().heads(&e.log_id()).unwrap(), vec![e.id()]);
     assert_eq!(store.db().get(&e.id()).unwrap().unwrap().payload, Some(p));
+}
+
+/// A second `roster.member` by `a` at seq 4 of the roster of network `net` (a fork's other
+/// side in the old homes the migration tests build): the network, the entry, its payload.
+fn roster_member_second(a: &SecretKey) -> (Hash, Entry, Vec<u8>) {
+    let network = Hash::of(b"net");
+    let roster_payload = b"{\"admin\":true}".to_vec();
+    let entry = Entry::sign(
+        Header::new(
+            network,
+            network,
+            a.public(),
+            4,
+            40,
+            Kind::RosterMember,
+            vec![network],
+            &roster_payload,
+        ),
+        a,
+    )
+    .unwrap();
+    (network, entry, roster_payload)
 }
