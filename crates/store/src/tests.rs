@@ -806,22 +806,7 @@ fn migrating_to_log_numbers_reads_as_a_store_written_by_this_build() {
         conn.pragma_update(None, "user_version", 18).unwrap();
         for (e, p) in entries.iter().chain([&removed]) {
             let h = e.header();
-            conn.execute(
-                "INSERT OR IGNORE INTO entries (id, log, author, seq, kind, timestamp_ms, \
-                 payload_hash, header, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                rusqlite::params![
-                    e.id().as_bytes(),
-                    e.log_id().as_bytes(),
-                    h.author.as_bytes(),
-                    h.seq as i64,
-                    h.kind.name(),
-                    h.timestamp_ms as i64,
-                    h.payload_hash.as_bytes(),
-                    e.header_bytes(),
-                    e.signature().as_slice()
-                ],
-            )
-            .unwrap();
+            insert_old_entry(&conn, e);
             for parent in &h.parents {
                 conn.execute(
                     "DELETE FROM heads WHERE log = ?1 AND id = ?2",
@@ -979,22 +964,7 @@ fn a_migration_that_fails_part_way_leaves_the_old_schema() {
         }
         conn.pragma_update(None, "user_version", 18).unwrap();
         let h = e.header();
-        conn.execute(
-            "INSERT INTO entries (id, log, author, seq, kind, timestamp_ms, payload_hash, \
-             header, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            rusqlite::params![
-                e.id().as_bytes(),
-                e.log_id().as_bytes(),
-                h.author.as_bytes(),
-                h.seq as i64,
-                h.kind.name(),
-                h.timestamp_ms as i64,
-                h.payload_hash.as_bytes(),
-                e.header_bytes(),
-                e.signature().as_slice()
-            ],
-        )
-        .unwrap();
+        insert_old_entry(&conn, &e);
         conn.execute(
             "INSERT INTO payloads (hash, bytes) VALUES (?1, ?2)",
             rusqlite::params![h.payload_hash.as_bytes(), p],
@@ -1054,4 +1024,26 @@ fn roster_member_second(a: &SecretKey) -> (Hash, Entry, Vec<u8>) {
     )
     .unwrap();
     (network, entry, roster_payload)
+}
+
+/// `e`'s row as the builds before migration 19 wrote it (the entries table keyed by the log
+/// id, no log number); an entry already there is left as it is.
+fn insert_old_entry(conn: &rusqlite::Connection, e: &Entry) {
+    let h = e.header();
+    conn.execute(
+        "INSERT OR IGNORE INTO entries (id, log, author, seq, kind, timestamp_ms, payload_hash, \
+         header, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        rusqlite::params![
+            e.id().as_bytes(),
+            e.log_id().as_bytes(),
+            h.author.as_bytes(),
+            h.seq as i64,
+            h.kind.name(),
+            h.timestamp_ms as i64,
+            h.payload_hash.as_bytes(),
+            e.header_bytes(),
+            e.signature().as_slice()
+        ],
+    )
+    .unwrap();
 }
