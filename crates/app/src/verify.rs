@@ -22,7 +22,7 @@ use crate::state::{decode_row_with_keys, LedgerState};
 
 mod problems;
 mod replay;
-use replay::{ai_row_problem, describe, row_problem, Evidence, Replay, RowCursor};
+use replay::{ai_row_problem, Evidence, Replay, RowCursor};
 
 /// Rows verified in parallel at a time: bounds memory while keeping every core busy.
 const CHUNK: usize = 4096;
@@ -264,16 +264,7 @@ pub(crate) fn verify(
         if let Some(rows) = replay.rows.as_mut() {
             rows.take(db, None, |r| orphans.push(r))?;
         }
-        for r in orphans {
-            replay.row_problems.push(row_problem(
-                &r.report,
-                format!(
-                    "the report list shows a report whose entries are not stored: {}; \
-                     `countersign reindex` rebuilds the list",
-                    describe(&r)
-                ),
-            ));
-        }
+        replay.orphan_rows(orphans);
     }
     // AI rows of logs with no entry stored.
     if only.is_none() && replay.ai_rows {

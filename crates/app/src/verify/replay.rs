@@ -111,7 +111,7 @@ pub(super) fn ai_row_problem(report: &LogId, problem: String) -> Problem {
     }
 }
 
-pub(super) fn row_problem(report: &LogId, problem: String) -> Problem {
+fn row_problem(report: &LogId, problem: String) -> Problem {
     Problem {
         entry: report.to_hex(),
         code: Some("report_row".into()),
@@ -119,7 +119,7 @@ pub(super) fn row_problem(report: &LogId, problem: String) -> Problem {
     }
 }
 
-pub(super) fn describe(r: &SummaryRow) -> String {
+fn describe(r: &SummaryRow) -> String {
     format!(
         "{} on study {} ({}), created {} ms, last change {} ms, {} entries",
         r.status, r.study, r.template, r.created_ms, r.last_ms, r.entries
@@ -127,6 +127,20 @@ pub(super) fn describe(r: &SummaryRow) -> String {
 }
 
 impl Replay<'_> {
+    /// Rows of the report list with no stored entries behind them: each a problem.
+    pub(super) fn orphan_rows(&mut self, orphans: Vec<SummaryRow>) {
+        for r in orphans {
+            self.row_problems.push(row_problem(
+                &r.report,
+                format!(
+                    "the report list shows a report whose entries are not stored: {}; \
+                     `countersign reindex` rebuilds the list",
+                    describe(&r)
+                ),
+            ));
+        }
+    }
+
     /// Replays the ledger and report rules over checked rows, in (log, arrival) order; the
     /// roster's rows come first, on their own.
     pub(super) fn replay(&mut self, (rows, checked): Checked, roster: bool) -> Result<()> {
@@ -409,16 +423,7 @@ impl Replay<'_> {
             Some(_) => self.db.summary(log)?,
             None => rows.take(self.db, Some(log), |r| orphans.push(r))?,
         };
-        for r in orphans {
-            self.row_problems.push(row_problem(
-                &r.report,
-                format!(
-                    "the report list shows a report whose entries are not stored: {}; \
-                     `countersign reindex` rebuilds the list",
-                    describe(&r)
-                ),
-            ));
-        }
+        self.orphan_rows(orphans);
         if stored != expected {
             let say = |r: &Option<SummaryRow>| r.as_ref().map_or("no row".to_string(), describe);
             self.row_problems.push(row_problem(
