@@ -223,3 +223,40 @@ fn a_damaged_database_gives_a_clear_error_not_a_crash() {
         }
     }
 }
+
+/// Rows slipped into the report list (a forged study listing, say) with no entries behind them:
+/// one whose report id sorts before every stored log (met while the logs are replayed) and one
+/// after the last (met once they are done). Each is named by verify with its code.
+#[test]
+fn a_report_list_row_with_no_entries_behind_it_is_reported() {
+    let (home, _report) = Home::demo();
+    let db = home.db();
+    let (first, last) = ([0u8; 32], [0xffu8; 32]);
+    for id in [first, last] {
+        db.execute(
+            "INSERT INTO report_summaries (report, study, template, status, created_ms, \
+             last_ms, entries) VALUES (?1, '1.2.3', 'ct-chest', 'final', 1, 2, 3)",
+            params![id.to_vec()],
+        )
+        .unwrap();
+    }
+    drop(db);
+    let run = home.run(&["verify"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let out = run.json();
+    let problems = out["problems"].as_array().unwrap();
+    for id in [first, last] {
+        let p = problems
+            .iter()
+            .find(|p| p["entry"] == hex(&id))
+            .unwrap_or_else(|| panic!("{} missing in {out}", hex(&id)));
+        assert_eq!(p["code"], "report_row", "{p}");
+        assert!(
+            p["problem"]
+                .as_str()
+                .unwrap()
+                .contains("a report whose entries are not stored"),
+            "{p}"
+        );
+    }
+}
