@@ -1,0 +1,82 @@
+use super::*;
+
+/// A streaming source (a retrieval's, instances in memory) that pauses right after each
+/// batch starts syncing (the first file is committed alone, then every 64th fills one), and
+/// otherwise hands files as fast as they are taken, so that idle waits fall while a batch
+/// syncs and files keep coming while it does: each instance is indexed once, under a final
+/// name whose file is there, each batch made visible after the last, nothing left staged.
+/// A batch being synced and replaced by the next before it is indexed would lose its rows
+/// (an idle wait taken for a quiet moment to commit in): the counts below catch it.
+#[test]
+fn a_streamed_import_indexes_every_file_once_while_batches_sync_behind_it() {
+    let series = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: "streamed import".into(),
+        slices: 300,
+        size: 16,
+        ..Default::default()
+    };
+    let paths = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
+    for pass in 0..2 {
+        let mut files = paths.iter();
+        let mut handed = 0usize;
+        let mut pauses = 0;
+        let mut source = |_: Option<Duration>| {
+            if handed > 1 && handed % 64 == 1 && pauses < 2 {
+                pauses += 1;
+                return Next::Idle;
+            }
+            pauses = 0;
+            handed += 1;
+            match files.next() {
+                Some(path) => Next::File(Incoming {
+                    path: path.clone(),
+                    sha256: None,
+                    movable: false,
+                    data: Some(std::fs::read(path).unwrap()),
+                    recycle: None,
+                }),
+                None => Next::End,
+            }
+        };
+        let mut seen = Vec::new();
+        let summary = home
+            .import_from(&mut source, paths.len(), None, &mut |_| {}, &mut |s| {
+                seen.push(s.imported)
+            })
+            .unwrap();
+        // The first pass stores them all, the second finds them all there.
+        let (imported, duplicates) = if pass == 0 { (300, 0) } else { (0, 300) };
+        assert_eq!(
+            (summary.imported, summary.duplicates, summary.failed.len()),
+            (imported, duplicates, 0),
+            "pass {pass}"
+        );
+        if pass == 0 {
+            // The first instance on its own (a viewer waits for it), then batches.
+            assert_eq!(seen.first(), Some(&1), "{seen:?}");
+            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+            assert_eq!(seen.last(), Some(&300));
+        }
+    }
+    let study = countersign_imaging::phantom_study_uid("streamed import");
+    let rows = home.store().db().instances(Some(&study)).unwrap();
+    assert_eq!(rows.len(), 300);
+    let mut hashes: Vec<_> = rows.iter().map(|r| r.sha256).collect();
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 300);
+    for row in &rows {
+        let path = image_path(dir.path(), &row.sha256);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), row.size);
+    }
+    let mut staged = 0;
+    for prefix in std::fs::read_dir(dir.path().join("images")).unwrap() {
+        for file in std::fs::read_dir(prefix.unwrap().path()).unwrap() {
+            staged += usize::from(file.unwrap().path().extension() != Some("dcm".as_ref()));
+        }
+    }
+    assert_eq!(staged, 0);
+}
