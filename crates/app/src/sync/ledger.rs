@@ -16,7 +16,7 @@ use std::path::Path;
 
 use countersign_ledger::EntryId;
 use countersign_ledger::{Hash, LogId, NetworkId, PublicKey};
-use countersign_sync::reconcile::{order_key, ReconcileSet};
+use countersign_sync::reconcile::ReconcileSet;
 use countersign_sync::{AcceptError, Accepted, ById, Ledger, LogSummary, PeerEvent, VersionVector};
 
 use crate::bundle::Authenticated;
@@ -29,8 +29,7 @@ mod batch;
 mod keys;
 mod peers;
 mod serve;
-
-use batch::evidence_item;
+mod set;
 
 /// A home as the sync node's ledger.
 #[derive(Debug)]
@@ -135,87 +134,6 @@ impl HomeLedger {
         self.network.or(self.anchor)
     }
 
-    /// Takes the reconciliation set forward to what is stored now (by any process).
-    fn refresh_set(&mut self) -> std::result::Result<(), String> {
-        // Nothing is held before a network is.
-        let Some(network) = self.network else {
-            return Ok(());
-        };
-        let db = self.home.store().db();
-        loop {
-            let items = db
-                .set_items_after(self.set_cursor, 100_000, &network)
-                .map_err(|e| e.to_string())?;
-            for i in &items {
-                self.set
-                    .insert(order_key(i.roster, i.timestamp_ms), &Hash(i.id));
-                self.set_cursor = self.set_cursor.max(i.arrival);
-            }
-            if items.len() < 100_000 {
-                break;
-            }
-        }
-        if db.fork_total().map_err(|e| e.to_string())? != self.set_forks {
-            let forks = db.forks().map_err(|e| e.to_string())?;
-            for f in &forks {
-                if let Some((ts, id)) = evidence_item(&f.second_header, &f.second) {
-                    self.set
-                        .insert(order_key(f.log == network.as_bytes(), ts), &id);
-                }
-            }
-            self.set_forks = forks.len();
-        }
-        // Split-view evidence travels like fork evidence (to members who read every log: a
-        // restricted reader's set leaves it out). Rows are only ever added, and few.
-        self.refresh_evidence()?;
-        if self.evidence.0 != self.set_evidence {
-            for (log, ts, id, _) in &self.evidence.1 {
-                self.set.insert(order_key(*log == network, *ts), id);
-            }
-            self.set_evidence = self.evidence.0;
-        }
-        self.set.settle();
-        Ok(())
-    }
-
-    /// Reads the split-view evidence again when rows were added since it was last read
-    /// (decoding checks every signature: not once per fetch).
-    fn refresh_evidence(&mut self) -> std::result::Result<(), String> {
-        let db = self.home.store().db();
-        let rows = db.split_view_count().map_err(|e| e.to_string())?;
-        if rows != self.evidence.0 {
-            let items = crate::checkpoints::evidence_items(&db).map_err(|e| e.to_string())?;
-            self.evidence = (rows, items);
-        }
-        Ok(())
-    }
-
-    /// The set of what `model` (a member that may read only some logs) may be sent: the
-    /// roster, and the reports an attending granted it.
-    fn restricted_set(&mut self, model: &PublicKey) -> std::result::Result<(), String> {
-        let mut set = ReconcileSet::new();
-        let Some(network) = self.network else {
-            self.reader_set = set;
-            return Ok(());
-        };
-        let db = self.home.store().db();
-        let mut logs: Vec<LogId> = vec![network];
-        for log in db.logs_with_grants().map_err(|e| e.to_string())? {
-            if self.granted(model, &log) {
-                logs.push(log);
-            }
-        }
-        let db = self.home.store().db();
-        for log in &logs {
-            for i in db.log_set_items(log, &network).map_err(|e| e.to_string())? {
-                set.insert(order_key(i.roster, i.timestamp_ms), &Hash(i.id));
-            }
-        }
-        set.settle();
-        self.reader_set = set;
-        Ok(())
-    }
-
     fn vector(&self, log: &LogId) -> std::result::Result<VersionVector, String> {
         let rows = self
             .home
@@ -230,18 +148,6 @@ impl HomeLedger {
                 Some((PublicKey::from_bytes(&k).ok()?, seq))
             })
             .collect())
-    }
-}
-
-impl HomeLedger {
-    /// Whether an attending granted AI model `model` `log` and has not revoked it since, as
-    /// the report's accepted entries say.
-    fn granted(&self, model: &PublicKey, log: &LogId) -> bool {
-        self.home
-            .with_state(log, |state, _| {
-                Ok(state.report(log).is_some_and(|r| r.reads_granted(model)))
-            })
-            .unwrap_or(false)
     }
 }
 
