@@ -11,6 +11,7 @@
 //! countersign --home /tmp/h verify --json
 //! ```
 
+mod ai;
 mod args;
 mod commands;
 mod human;
