@@ -827,26 +827,12 @@ fn migrating_to_log_numbers_reads_as_a_store_written_by_this_build() {
         }
         // Rolled back by hand: the last entry, and its log's head as it was before it.
         let last = entries.last().unwrap().0.id();
-        conn.execute(
-            "DELETE FROM entries WHERE id = ?1",
-            [removed.0.id().as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "DELETE FROM heads WHERE id = ?1",
-            [removed.0.id().as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
+        roll_back(
+            &conn,
+            &removed.0,
+            last,
             "INSERT INTO heads (log, id) VALUES (?1, ?2)",
-            rusqlite::params![c.log_id().as_bytes(), last.as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "DELETE FROM payloads WHERE hash = ?1",
-            [removed.0.header().payload_hash.as_bytes()],
-        )
-        .unwrap();
+        );
         conn.execute(
             "INSERT INTO forks (log, author, seq, first, second, second_header, \
              second_signature) VALUES (?1, ?2, 4, ?3, ?4, ?5, ?6)",
@@ -882,27 +868,12 @@ fn migrating_to_log_numbers_reads_as_a_store_written_by_this_build() {
     {
         let conn = new.db().conn();
         let last = entries.last().unwrap().0.id();
-        conn.execute(
-            "DELETE FROM entries WHERE id = ?1",
-            [removed.0.id().as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "DELETE FROM heads WHERE id = ?1",
-            [removed.0.id().as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO heads (log_no, id) VALUES \
-             ((SELECT log_no FROM logs WHERE log = ?1), ?2)",
-            rusqlite::params![c.log_id().as_bytes(), last.as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "DELETE FROM payloads WHERE hash = ?1",
-            [removed.0.header().payload_hash.as_bytes()],
-        )
-        .unwrap();
+        roll_back(
+            conn,
+            &removed.0,
+            last,
+            "INSERT INTO heads (log_no, id) VALUES ((SELECT log_no FROM logs WHERE log = ?1), ?2)",
+        );
     }
 
     let mut old = Store::open(&old_path).unwrap();
@@ -1044,6 +1015,29 @@ fn insert_old_entry(conn: &rusqlite::Connection, e: &Entry) {
             e.header_bytes(),
             e.signature().as_slice()
         ],
+    )
+    .unwrap();
+}
+
+/// Takes `removed` (its log's last entry) out by hand, its payload too, and makes `last` its
+/// log's head again with `insert_head` (`?1` the log id, `?2` the head): the heads table's key
+/// differs before and after migration 19.
+fn roll_back(conn: &rusqlite::Connection, removed: &Entry, last: Hash, insert_head: &str) {
+    conn.execute(
+        "DELETE FROM entries WHERE id = ?1",
+        [removed.id().as_bytes()],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM heads WHERE id = ?1", [removed.id().as_bytes()])
+        .unwrap();
+    conn.execute(
+        insert_head,
+        rusqlite::params![removed.log_id().as_bytes(), last.as_bytes()],
+    )
+    .unwrap();
+    conn.execute(
+        "DELETE FROM payloads WHERE hash = ?1",
+        [removed.header().payload_hash.as_bytes()],
     )
     .unwrap();
 }
