@@ -1,7 +1,6 @@
 //! The content-addressed image store: DICOM files kept under `images/aa/<sha256>.dcm`, and
 //! their index in the `instances` table.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension, Row};
@@ -57,7 +56,7 @@ pub fn image_path(root: &Path, sha256: &[u8; 32]) -> PathBuf {
 
 /// An image written to a temporary file (next to its final name, or a retrieval's staged file
 /// elsewhere on the same filesystem), not yet durable, not yet under its final name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StagedImage {
     tmp: PathBuf,
     path: PathBuf,
@@ -68,6 +67,11 @@ impl StagedImage {
     /// moved to `path` by a rename rather than copied: same filesystem, no second write.
     pub fn moved(from: PathBuf, path: PathBuf) -> StagedImage {
         StagedImage { tmp: from, path }
+    }
+
+    /// The image's final name in the store.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -107,24 +111,42 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// already exists (the store is content-addressed: same name, same bytes — see
 /// [`commit_staged`] for why a name never stands for bytes a crash lost).
 pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedImage>> {
-    if path.exists() {
+    let Some(staged) = StagedImage::new(path) else {
         return Ok(None);
-    }
-    let tmp = path.with_extension("part");
-    // The prefix folders are made with the home (`prepare_image_folders`); one missing
-    // (removed by hand) is made again.
-    let mut file = match std::fs::File::create(&tmp) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            std::fs::File::create(&tmp)?
-        }
-        other => other?,
     };
-    file.write_all(bytes)?;
-    Ok(Some(StagedImage {
-        tmp,
-        path: path.to_path_buf(),
-    }))
+    staged.write(bytes)?;
+    Ok(Some(staged))
+}
+
+impl StagedImage {
+    /// The temporary name beside `path` to write an image to; `None` if `path` already exists
+    /// (see [`stage_image`], which also writes it).
+    pub fn new(path: &Path) -> Option<StagedImage> {
+        if path.exists() {
+            return None;
+        }
+        Some(StagedImage {
+            tmp: path.with_extension("part"),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes `bytes` under the temporary name, without syncing: past the page cache where it
+    /// can be (see `direct`), so the sync that commits it has only names and sizes to write.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        // The prefix folders are made with the home (`prepare_image_folders`); one missing
+        // (removed by hand) is made again.
+        match crate::direct::create_and_write(&self.tmp, bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+                crate::direct::create_and_write(&self.tmp, bytes)?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A batch of at least this many files is made durable by two `syncfs(2)` of the filesystem

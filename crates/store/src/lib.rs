@@ -28,6 +28,7 @@
 mod ai_outcomes;
 mod checkpoints;
 mod db;
+mod direct;
 mod erasure;
 mod images;
 mod schema;
