@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use countersign_imaging::{DicomHeader, ImageInfo};
 use countersign_store::{
-    commit_staged, image_path, stage_image, DecodeCheck, Instance, StagedImage, StoreError,
+    commit_staged, image_path, DecodeCheck, Instance, StagedImage, StoreError,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -18,8 +18,11 @@ use crate::sandbox::{verdict_of_native_check, DecodeSandbox, Pending, Verdict};
 
 mod batch;
 mod incoming;
+mod writer;
 use batch::{Batch, ImportError, Syncing};
 pub(crate) use incoming::{Expected, Incoming, Next};
+use writer::Writer;
+pub(crate) use writer::MAX_PENDING as WRITING_BYTES;
 
 /// How long stored rows wait for more files of a streaming source before they are committed
 /// anyway (a retrieval slower than the store: the viewer sees them without waiting for a batch).
@@ -175,6 +178,8 @@ impl Home {
         let mut in_flight: Option<(usize, ReadFile, Pending)> = None;
         // The batch being made durable on a thread of its own while the next is read.
         let mut syncing: Option<Syncing> = None;
+        // The files written on a thread of their own (see `writer`).
+        let writer = Writer::start().map_err(AppError::io("starting to store imported images"))?;
         let mut taken = 0usize;
         loop {
             if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
@@ -182,7 +187,7 @@ impl Home {
             }
             // A batch that filled while the one before was being synced: its turn now.
             if syncing.is_none() && in_flight.is_none() && out.full() {
-                syncing = self.sync(&mut out)?;
+                syncing = self.sync(&mut out, &writer)?;
             }
             // A file in the worker: only what is there already, its verdict is due. A batch
             // being synced: a short wait, then it is indexed if done. Rows waiting for their
@@ -209,14 +214,14 @@ impl Home {
                         [&out.rows[..], syncing_rows],
                         in_flight.as_ref().map(|f| &f.1),
                     );
-                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                    self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
                     match read {
                         Ok(Some(mut read)) if read.header.info.has_pixels => {
                             // Uncompressed greyscale needs no decoder to be judged (see
                             // `verdict_without_decoding`): no round trip to the worker.
                             match verdict_of_native_check(read.header.native.take()) {
                                 Some(verdict) => {
-                                    let outcome = self.stage_one(read, verdict);
+                                    let outcome = self.stage_one(read, verdict, &writer);
                                     out.record(outcome, j, &mut summary)?;
                                 }
                                 None => {
@@ -230,7 +235,7 @@ impl Home {
                                 frames: 0,
                                 error: None,
                             };
-                            let outcome = self.stage_one(read, harmless);
+                            let outcome = self.stage_one(read, harmless, &writer);
                             out.record(outcome, j, &mut summary)?;
                         }
                         Ok(None) => summary.duplicates += 1,
@@ -248,23 +253,23 @@ impl Home {
                         && syncing.is_none()
                         && (in_flight.is_some() || !out.rows.is_empty());
                     if first || (out.full() && syncing.is_none()) {
-                        self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                        syncing = self.sync(&mut out)?;
+                        self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
+                        syncing = self.sync(&mut out, &writer)?;
                     } else if out.overgrown() {
                         // The sync before has taken too long: wait for it, bounded.
-                        self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
+                        self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
                         self.index(syncing.take(), &mut summary, committed)?;
-                        syncing = self.sync(&mut out)?;
+                        syncing = self.sync(&mut out, &writer)?;
                     }
                 }
                 Next::Idle if in_flight.is_some() => {
-                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?
+                    self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?
                 }
                 // Nothing else to do while a batch is synced: it is indexed once done
                 // (above), without blocking here, so a file arriving meanwhile is taken.
                 Next::Idle if syncing.is_some() => {}
                 Next::Idle => {
-                    syncing = self.sync(&mut out)?;
+                    syncing = self.sync(&mut out, &writer)?;
                     self.index(syncing.take(), &mut summary, committed)?;
                 }
                 Next::End => {
@@ -272,8 +277,8 @@ impl Home {
                     // the same `syncfs` calls, but the wait after the last file is one
                     // `syncfs` long, not two. Each batch is still indexed only once its own
                     // files are durable, and in order.
-                    self.land(in_flight.take(), sandbox, &mut out, &mut summary)?;
-                    let last = self.sync(&mut out)?;
+                    self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
+                    let last = self.sync(&mut out, &writer)?;
                     self.index(syncing.take(), &mut summary, committed)?;
                     self.index(last, &mut summary, committed)?;
                     break;
@@ -297,14 +302,25 @@ impl Home {
 
     /// Starts making the batch's files durable, on a thread of its own (see [`Syncing`]), and
     /// starts the next batch; `None` when the batch stored nothing.
-    fn sync(&mut self, out: &mut Batch) -> Result<Option<Syncing>> {
+    fn sync(&mut self, out: &mut Batch, writer: &Writer) -> Result<Option<Syncing>> {
         let syncing = if out.rows.is_empty() {
             None
         } else {
             let staged = std::mem::take(&mut out.staged);
+            // Synced once the writer has written every file of it (and those before).
+            let written = writer
+                .flushed()
+                .map_err(AppError::io("storing imported images"))?;
             let thread = std::thread::Builder::new()
                 .name("store-sync".into())
-                .spawn(move || commit_staged(&staged))
+                .spawn(move || {
+                    written.recv().unwrap_or_else(|_| {
+                        Err(std::io::Error::other(
+                            "the image writing thread has stopped",
+                        ))
+                    })?;
+                    commit_staged(&staged)
+                })
                 .map_err(AppError::io("starting to store imported images"))?;
             Some(Syncing {
                 thread,
@@ -358,6 +374,7 @@ impl Home {
         &self,
         in_flight: Option<(usize, ReadFile, Pending)>,
         sandbox: &mut DecodeSandbox,
+        writer: &Writer,
         out: &mut Batch,
         summary: &mut ImportSummary,
     ) -> Result<()> {
@@ -367,7 +384,7 @@ impl Home {
         let outcome = sandbox
             .finish(pending, &read.bytes)
             .map_err(ImportError::from)
-            .and_then(|verdict| self.stage_one(read, verdict));
+            .and_then(|verdict| self.stage_one(read, verdict, writer));
         out.record(outcome, j, summary)
     }
 
@@ -421,25 +438,42 @@ impl Home {
     }
 
     /// Unless `verdict` (the worker's, or one reached without decoding) refuses the file,
-    /// stages it.
+    /// stages it: hands it to `writer`, unless it is in the store already.
     fn stage_one(
         &self,
         read: ReadFile,
         verdict: Verdict,
+        writer: &Writer,
     ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
         if let Verdict::Refused { code, message, .. } = verdict {
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
         let path = image_path(self.dir(), &read.instance.sha256);
+        let give_back = |bytes: Vec<u8>, recycle: Option<countersign_pacs::Buffers>| {
+            if let Some(buffers) = recycle {
+                buffers.give(bytes);
+            }
+        };
         let staged = match read.moved_from {
             // Written whole already, in the home: renamed into the store at the commit.
-            Some(from) => Some(StagedImage::moved(from, path)),
-            None => stage_image(&path, &read.bytes)
-                .map_err(|e| AppError::io(format!("writing {}", path.display()))(e))?,
+            Some(from) => {
+                give_back(read.bytes, read.recycle);
+                Some(StagedImage::moved(from, path))
+            }
+            None => match StagedImage::new(&path) {
+                Some(staged) => {
+                    writer
+                        .write(staged.clone(), read.bytes, read.recycle)
+                        .map_err(AppError::io("storing imported images"))?;
+                    Some(staged)
+                }
+                // In the store already (the same bytes: its name is their hash).
+                None => {
+                    give_back(read.bytes, read.recycle);
+                    None
+                }
+            },
         };
-        if let Some(buffers) = read.recycle {
-            buffers.give(read.bytes);
-        }
         Ok(Some((read.instance, staged, verdict.to_check())))
     }
 }

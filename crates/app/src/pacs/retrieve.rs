@@ -284,13 +284,15 @@ const QUEUE_BYTES: u64 = 256 << 20;
 /// rather than in a staged file: the store writes it once, where it belongs, and never reads
 /// it back.
 pub(super) const KEEP_IN_MEMORY: u64 = 4 << 20;
-/// The most bytes of instances waiting in memory; past that, an arriving one is written to its
-/// staged file (as a large one is), so that a store busy syncing a batch does not hold up the
-/// archive.
+/// The most bytes of instances waiting in memory; past that, the archive's stream waits for
+/// the store. (They were once staged on disk instead, so that a store syncing a batch did not
+/// hold up the archive; the store no longer waits on its syncs or its writes, and reading
+/// them back cost more than the wait.)
 const QUEUE_MEMORY: u64 = 8 << 20;
 /// The most bytes of buffers kept for the next instances once the store has written them
-/// (see [`countersign_pacs::Buffers`]): what the queue holds in memory, and a few in hand.
-const POOLED_BYTES: u64 = QUEUE_MEMORY + (4 << 20);
+/// (see [`countersign_pacs::Buffers`]): what the queue and the store's writer hold in memory,
+/// and a few in hand.
+const POOLED_BYTES: u64 = QUEUE_MEMORY + crate::import::WRITING_BYTES + (4 << 20);
 
 /// Instances handed over by the retrieving thread, waiting for the storing one.
 #[derive(Default)]
@@ -325,26 +327,15 @@ impl Queue {
     /// `Break` once the storing side has stopped.
     fn push(&self, mut file: countersign_pacs::Arrived) -> std::ops::ControlFlow<()> {
         if let Some(data) = &file.data {
-            let (busy, full) = {
-                let s = self.lock();
-                (!s.files.is_empty(), s.memory + file.bytes > QUEUE_MEMORY)
-            };
             // Hashing is most of the CPU a retrieval costs (SHA-256 of every byte, about
-            // 1.5 GB/s): done here while the storing thread has instances waiting, and left to
-            // it when it has none — it would otherwise sit idle while this thread, the one
-            // draining the archive's socket, hashes. Either way each instance is hashed once,
-            // before anything of it is stored.
-            if busy || full {
+            // 2 GB/s), and is left to the storing thread (its disk writes are on a thread of
+            // their own): this one drains the archive's socket, and the archive's stream waits
+            // whenever it is busy. But when the store is behind by half the queue, this thread
+            // is about to wait for room anyway: it hashes the instance first, which the store
+            // then need not. The two share the hashing as their speeds make them. Either way
+            // each instance is hashed once, before anything of it is stored.
+            if self.lock().memory + file.bytes > QUEUE_MEMORY / 2 {
                 file.sha256 = Some(Sha256::digest(data).into());
-            }
-            if full {
-                // Written to its staged file, as a large instance is; should that fail, it
-                // waits for room in memory below.
-                if std::fs::write(&file.path, data).is_ok() {
-                    if let Some(data) = file.data.take() {
-                        self.buffers.give(data);
-                    }
-                }
             }
         }
         let (disk, memory) = match file.data {
@@ -469,36 +460,48 @@ fn after_storing(e: PacsError, stored: u64) -> PacsError {
 mod tests {
     use super::*;
 
-    fn arrived(index: usize, data: &[u8]) -> countersign_pacs::Arrived {
+    fn arrived(dir: &Path, index: usize, data: &[u8]) -> countersign_pacs::Arrived {
         countersign_pacs::Arrived {
             index,
-            path: PathBuf::from(format!("instance-{index}")),
+            path: dir.join(format!("instance-{index}")),
             bytes: data.len() as u64,
             sha256: None,
             data: Some(data.to_vec()),
         }
     }
 
-    /// An instance kept in memory is hashed by the retrieving thread only while the store has
-    /// instances waiting, and left to the store otherwise; either way the store gets its
-    /// bytes and, when hashed here, their true SHA-256 (a wrong one would name the file in
-    /// the store by another's hash).
+    /// An instance is left to the store to hash (the retrieving thread drains the archive's
+    /// socket and does no more than it must) unless the store is behind by half the queue's
+    /// memory: then it is hashed here, with its true SHA-256 (a wrong one would name the file
+    /// in the store by another's hash). Every instance stays in memory: none is staged on disk.
     #[test]
     fn the_retrieving_thread_hashes_only_while_the_store_is_behind() {
+        let dir = tempfile::tempdir().unwrap();
         let queue = Queue::default();
-        assert!(queue.push(arrived(0, b"first")).is_continue());
-        assert!(queue.push(arrived(1, b"second")).is_continue());
+        // Each a quarter of the queue's memory: the third finds half of it taken.
+        let quarter = |fill: u8| vec![fill; (QUEUE_MEMORY / 4) as usize];
+        for (n, fill) in [1u8, 2, 3].into_iter().enumerate() {
+            assert!(queue
+                .push(arrived(dir.path(), n, &quarter(fill)))
+                .is_continue());
+        }
         let mut got = Vec::new();
         while let Next::File(file) = queue.pop(Some(std::time::Duration::ZERO)) {
-            got.push((file.data.unwrap(), file.sha256));
+            let whole = file
+                .data
+                .as_ref()
+                .map(|d| d.len() as u64 == QUEUE_MEMORY / 4);
+            got.push((file.data.map(|d| d[0]), whole, file.sha256));
         }
-        let second: [u8; 32] = Sha256::digest(b"second").into();
+        let hashed: [u8; 32] = Sha256::digest(quarter(3)).into();
         assert_eq!(
             got,
             vec![
-                (b"first".to_vec(), None),
-                (b"second".to_vec(), Some(second))
+                (Some(1), Some(true), None),
+                (Some(2), Some(true), None),
+                (Some(3), Some(true), Some(hashed)),
             ]
         );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
