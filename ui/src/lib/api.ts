@@ -100,7 +100,8 @@ export interface ImageRef {
   frames: number;
   /** `axial`, `coronal`, `sagittal` or `oblique`; null without a trustworthy geometry. */
   plane: string | null;
-  /** mm along the plane's normal: what a prior beside it scrolls to. */
+  /** mm of the slice's centre along the plane's patient axis (z axial, y coronal, x
+   *  sagittal): what a prior beside it scrolls to. */
   position: number | null;
 }
 
