@@ -239,6 +239,21 @@ fn a_moved_report_is_rejected_in_the_wrong_study_and_delivered_into_the_right_on
     assert_eq!(note.referenced, old);
     let errors = dciodvfy_errors(&kos, "KeyObjectSelectionDocument");
     assert!(errors.is_empty(), "dciodvfy: {errors:#?}");
+    // The rejection is a signed entry of the report: by the member whose home sent it, the
+    // archive, the study left, the note and exactly the instances it rejects.
+    let view = home.ok(&["report", "show", &report]);
+    let signed = signed_rejections(&view);
+    assert_eq!(signed.len(), 1, "{view}");
+    assert_eq!(
+        signed[0],
+        (
+            "Dr Ada".to_string(),
+            "orthanc".to_string(),
+            wrong.study.clone(),
+            kos_sop.to_string(),
+            old.clone()
+        )
+    );
 
     // The DIMSE archive: both its correction records failed and are kept for retry.
     let failed_rejection = record(&list, "rejection", "dcm");
@@ -288,6 +303,60 @@ fn a_moved_report_is_rejected_in_the_wrong_study_and_delivered_into_the_right_on
     assert_eq!(notes[0].referenced, last);
     // Nothing left to do: a second retry sends nothing, and the note is not sent twice.
     assert_eq!(home.ok(&["deliveries", "--retry"]), serde_json::json!([]));
+    // Each archive's rejection signed once: orthanc's, then dcmqrscp's own.
+    let signed = signed_rejections(&home.ok(&["report", "show", &report]));
+    assert_eq!(signed.len(), 2, "{signed:?}");
+    assert_eq!(
+        (
+            signed[1].1.as_str(),
+            &signed[1].2,
+            &signed[1].3,
+            &signed[1].4
+        ),
+        (
+            "dcm",
+            &wrong.study,
+            &again["sop_instance"].as_str().unwrap().to_string(),
+            &last
+        )
+    );
+}
+
+/// The signed rejections a report's view lists (by, archive, study, note, instances), each
+/// also in its provenance as an accepted `report.delivered`.
+fn signed_rejections(view: &Value) -> Vec<(String, String, String, String, BTreeSet<String>)> {
+    let listed = view["rejections"].as_array().cloned().unwrap_or_default();
+    listed
+        .iter()
+        .map(|r| {
+            let entry = r["entry"].as_str().unwrap();
+            let item = view["provenance"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["entry"] == entry)
+                .unwrap_or_else(|| panic!("rejection {entry} not in provenance: {view}"));
+            assert_eq!(item["kind"], "report.delivered");
+            assert!(
+                view["deliveries"]
+                    .as_array()
+                    .is_none_or(|d| d.iter().all(|d| d["entry"] != entry)),
+                "a rejection is not listed as a delivery"
+            );
+            (
+                r["by"]["name"].as_str().unwrap().to_string(),
+                r["archive"].as_str().unwrap().to_string(),
+                r["study"].as_str().unwrap().to_string(),
+                r["rejection_note"].as_str().unwrap().to_string(),
+                r["sop_instances"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// A peer that delivered the report too: the move reaches it by a bundle (as by sync), and its
@@ -356,6 +425,18 @@ fn a_peer_that_delivered_the_report_corrects_its_archive_when_the_move_reaches_i
         (wrong.study.as_str(), PATIENT)
     );
     assert_eq!(note.referenced, old);
+    // Ada's home syncs the report from Bob's: its provenance shows Bob's signed rejection.
+    assert_eq!(ada.import(&bob.bundle(None)).code, 0);
+    assert_eq!(
+        signed_rejections(&ada.ok(&["report", "show", &report])),
+        [(
+            "Dr Bob".to_string(),
+            "orthanc".to_string(),
+            wrong.study.clone(),
+            rejection["sop_instance"].as_str().unwrap().to_string(),
+            old.clone()
+        )]
+    );
     // S2's images are not in Bob's home: the report waits rather than go without a patient.
     let waiting = record(&retried, "delivery", "orthanc");
     assert_eq!(waiting["state"], "failed", "{retried}");

@@ -30,6 +30,7 @@ mod links;
 mod logs;
 mod malformed;
 mod pacs;
+mod pacs_caps;
 mod pacs_servers;
 mod palette;
 mod phantom;

@@ -378,7 +378,8 @@ pub fn phantom_study(dir: &Path, seed: &str, date: &str, other_patient: &[usize]
 
 /// A loopback HTTP server standing for an archive gone wrong: it answers a search
 /// (`/studies?…`) with `search` and anything else (a retrieval) with `retrieve`, raw bytes,
-/// status line included. It stops when dropped (a last connection wakes its accept loop).
+/// status line included (or, made with `routed`, the answer of the first route whose text
+/// the request line holds). It stops when dropped (a last connection wakes its accept loop).
 pub struct Garbage {
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -387,16 +388,27 @@ pub struct Garbage {
 
 impl Garbage {
     pub fn start(search: Vec<u8>, retrieve: Vec<u8>) -> Garbage {
-        Garbage::serve(search, retrieve, false)
+        Garbage::serve(search, retrieve, false, Vec::new())
     }
 
     /// As `start`, but a retrieval's answer stops after `retrieve` with the connection left
     /// open: an archive that stops sending mid-transfer.
     pub fn stalling(search: Vec<u8>, retrieve: Vec<u8>) -> Garbage {
-        Garbage::serve(search, retrieve, true)
+        Garbage::serve(search, retrieve, true, Vec::new())
     }
 
-    fn serve(search: Vec<u8>, retrieve: Vec<u8>, stall: bool) -> Garbage {
+    /// Answers a request whose line holds a route's text (the first that does) with that
+    /// route's bytes, anything else with `otherwise`.
+    pub fn routed(routes: Vec<(&'static str, Vec<u8>)>, otherwise: Vec<u8>) -> Garbage {
+        Garbage::serve(otherwise.clone(), otherwise, false, routes)
+    }
+
+    fn serve(
+        search: Vec<u8>,
+        retrieve: Vec<u8>,
+        stall: bool,
+        routes: Vec<(&'static str, Vec<u8>)>,
+    ) -> Garbage {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -419,6 +431,13 @@ impl Garbage {
                     }
                 }
                 let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+                let routed = routes
+                    .iter()
+                    .find(|(holds, _)| line.windows(holds.len()).any(|w| w == holds.as_bytes()));
+                if let Some((_, answer)) = routed {
+                    let _ = stream.write_all(answer);
+                    continue;
+                }
                 let is_search = line.windows(9).any(|w| w == b"/studies?");
                 let _ = stream.write_all(if is_search { &search } else { &retrieve });
                 if stall && !is_search {

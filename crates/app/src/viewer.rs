@@ -35,7 +35,8 @@ pub struct ImageRef {
     /// The slice's plane (`axial`, `coronal`, `sagittal`, `oblique`), when its file gives a
     /// trustworthy geometry: two viewports scroll together only within one plane.
     pub plane: Option<String>,
-    /// Its position along the plane's normal in mm (what a prior beside it scrolls to: the
+    /// Its centre's position along the plane's patient axis in mm (see
+    /// `countersign_imaging::slice_geometry_centred`: what a prior beside it scrolls to, the
     /// nearest); for an instance indexed before positions were (no plane), its Slice Location.
     pub position: Option<f64>,
 }

@@ -35,7 +35,7 @@ use std::path::Path;
 
 pub use decode::{Frame, NativeCheck, Samples, MAX_DECODED_BYTES, NATIVE_CHECK_MAX_BYTES};
 pub use error::{ImagingError, Result};
-pub use geometry::{slice_geometry, Plane, SliceGeometry};
+pub use geometry::{nearest_slice, slice_geometry, slice_geometry_centred, Plane, SliceGeometry};
 pub use meta::{ImageInfo, Lut, Window};
 pub use open::{open_bytes, read_file, MAX_FILE_BYTES};
 pub use phantom::{phantom_hu, phantom_study_uid, write_phantom_series, PhantomSpec};

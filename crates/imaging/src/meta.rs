@@ -241,9 +241,16 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
             .copied()
             .or_else(|| floats(obj, tags::IMAGE_POSITION_PATIENT).get(2).copied())
             .filter(|v| v.is_finite()),
-        geometry: crate::slice_geometry(
+        // Measured from the slice's centre (see `geometry`): Rows, Columns and Pixel Spacing
+        // as the fields below read them.
+        geometry: crate::slice_geometry_centred(
             &floats(obj, tags::IMAGE_POSITION_PATIENT),
             &floats(obj, tags::IMAGE_ORIENTATION_PATIENT),
+            int(obj, tags::ROWS).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            int(obj, tags::COLUMNS)
+                .unwrap_or(0)
+                .clamp(0, u32::MAX as i64) as u32,
+            (spacing.len() == 2).then(|| [spacing[0], spacing[1]]),
         ),
         has_pixels,
         rows: int(obj, tags::ROWS).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,

@@ -450,10 +450,25 @@ pub struct DeliveredInstance {
 /// with room to spare.
 pub const MAX_DELIVERED_INSTANCES: usize = 8;
 
+/// The most instances one rejection (a `report.delivered` with a `rejection_note`) names:
+/// every SR and PDF of the report one archive holds in one study, as many as the home keeps
+/// per report and archive (256).
+pub const MAX_REJECTED_INSTANCES: usize = 256;
+
 /// `report.delivered`: a signed-off version of the report (`version`: the final sign-off, an
 /// addendum or a resolution in the entry's past) was stored on `archive` (the name this home
 /// gives it) in `study`, as `instances`. The entry's own time is when. Signed by the member
 /// whose home sent it, so every peer's provenance shows where the report went and who sent it.
+///
+/// With `rejection_note`, it records the opposite: after the report was moved away from
+/// `study`, an IHE IOCM rejection note (a Key Object Selection titled 113037, whose SOP
+/// Instance UID this is) was stored on `archive` in `study`, rejecting `instances` (the
+/// report's SRs and PDFs there); `version` is the signed-off version the report read as then.
+/// A field rather than a kind of its own: a peer of the previous release refuses an unknown
+/// kind when it decodes the header — the whole batch, and the sender is cut off as
+/// misbehaving — while an unknown field fails only this payload (`bad_payload`), which such a
+/// peer quarantines while the rest of the log flows. Absent (never `null`) on a delivery, so
+/// a delivery's bytes are what that release signs and accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDelivered {
@@ -461,6 +476,8 @@ pub struct ReportDelivered {
     pub version: EntryId,
     pub study: String,
     pub instances: Vec<DeliveredInstance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_note: Option<String>,
 }
 
 impl ReportDelivered {
@@ -468,11 +485,15 @@ impl ReportDelivered {
         non_empty("the archive", &self.archive)?;
         at_most("the archive", &self.archive, 64)?;
         uid("the study", &self.study)?;
-        if self.instances.is_empty() || self.instances.len() > MAX_DELIVERED_INSTANCES {
-            return Err(format!(
-                "{} instances; one to {MAX_DELIVERED_INSTANCES}",
-                self.instances.len()
-            ));
+        let max = match &self.rejection_note {
+            Some(note) => {
+                uid("the rejection note's SOP Instance UID", note)?;
+                MAX_REJECTED_INSTANCES
+            }
+            None => MAX_DELIVERED_INSTANCES,
+        };
+        if self.instances.is_empty() || self.instances.len() > max {
+            return Err(format!("{} instances; one to {max}", self.instances.len()));
         }
         for i in &self.instances {
             uid("an instance's SOP class", &i.sop_class)?;

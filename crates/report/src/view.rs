@@ -363,6 +363,12 @@ pub struct ReportView {
     /// stored, by whom and when (content: withheld under a restriction).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deliveries: Vec<DeliveryNote>,
+    /// Every accepted rejection (a `report.delivered` with a rejection note), in log order:
+    /// the report's instances withdrawn from a study it was moved away from, on which archive,
+    /// by whom and when (content: withheld under a restriction). Apart from `deliveries`: a
+    /// rejection is not the version reaching that archive.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejections: Vec<DeliveryNote>,
 }
 
 /// A `report.delivered`: a signed-off version stored on an archive.
@@ -376,6 +382,10 @@ pub struct DeliveryNote {
     pub version: EntryId,
     pub study: String,
     pub sop_instances: Vec<String>,
+    /// For a rejection: the SOP Instance UID of the IOCM rejection note stored in `study`,
+    /// which rejects `sop_instances`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_note: Option<String>,
 }
 
 /// A `report.move`: the report was moved from one study (and its patient) to another.
@@ -430,6 +440,7 @@ impl ReportView {
         self.followups.clear();
         self.ai.clear();
         self.deliveries.clear();
+        self.rejections.clear();
         for r in &mut self.resolutions {
             r.note.clear();
         }
@@ -861,24 +872,31 @@ impl ReportLog {
                     _ => None,
                 })
                 .collect(),
-            deliveries: self
-                .ordered()
-                .into_iter()
-                .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
-                .filter_map(|e| match &e.payload {
-                    Some(Payload::Delivered(d)) => Some(DeliveryNote {
-                        entry: e.id,
-                        by: who(&e.author),
-                        time_ms: e.timestamp_ms,
-                        archive: d.archive.clone(),
-                        version: d.version,
-                        study: d.study.clone(),
-                        sop_instances: d.instances.iter().map(|i| i.sop_instance.clone()).collect(),
-                    }),
-                    _ => None,
-                })
-                .collect(),
+            deliveries: Vec::new(),
+            rejections: Vec::new(),
         };
+        for e in self.ordered() {
+            if !self.standing(&e.id).is_some_and(Standing::is_accepted) {
+                continue;
+            }
+            if let Some(Payload::Delivered(d)) = &e.payload {
+                let note = DeliveryNote {
+                    entry: e.id,
+                    by: who(&e.author),
+                    time_ms: e.timestamp_ms,
+                    archive: d.archive.clone(),
+                    version: d.version,
+                    study: d.study.clone(),
+                    sop_instances: d.instances.iter().map(|i| i.sop_instance.clone()).collect(),
+                    rejection_note: d.rejection_note.clone(),
+                };
+                if note.rejection_note.is_some() {
+                    view.rejections.push(note);
+                } else {
+                    view.deliveries.push(note);
+                }
+            }
+        }
         if view.restriction.is_some() {
             view.withhold_content();
         }

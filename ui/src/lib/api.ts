@@ -100,7 +100,8 @@ export interface ImageRef {
   frames: number;
   /** `axial`, `coronal`, `sagittal` or `oblique`; null without a trustworthy geometry. */
   plane: string | null;
-  /** mm along the plane's normal: what a prior beside it scrolls to. */
+  /** mm of the slice's centre along the plane's patient axis (z axial, y coronal, x
+   *  sagittal): what a prior beside it scrolls to. */
   position: number | null;
 }
 
@@ -361,6 +362,9 @@ export interface ReportView {
   moves?: MoveNote[];
   /** Every signed record that a signed-off version reached an archive (`report.delivered`). */
   deliveries?: DeliveryNote[];
+  /** Every signed record that the report's instances were rejected (an IOCM rejection note)
+   *  in a study it was moved away from: a `report.delivered` with `rejection_note`. */
+  rejections?: DeliveryNote[];
 }
 
 /** A `report.delivered`: where a signed-off version was stored, by whom, as which instances. */
@@ -372,6 +376,8 @@ export interface DeliveryNote {
   version: string;
   study: string;
   sop_instances: string[];
+  /** For a rejection: the rejection note's SOP Instance UID (it rejects `sop_instances`). */
+  rejection_note?: string;
 }
 
 /** An erasure or a restriction, as the app's view names it. */

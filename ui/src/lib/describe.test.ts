@@ -64,6 +64,16 @@ describe("erasure, restriction and moves", () => {
     expect(describeEntry(item("report.delivered", "del-1"), delivered)).toBe("stored the signed-off report on archive orthanc");
     expect(describeEntry(item("report.delivered", "del-2"), delivered)).toBe("stored the signed-off report on an archive");
   });
+  it("names the study and archive a signed rejection withdrew the report from", () => {
+    const by = erasedReport.moves![0].by;
+    const corrected = {
+      ...erasedReport,
+      deliveries: [{ entry: "del-1", by, time_ms: 0, archive: "orthanc", version: "v", study: "2.25.2", sop_instances: ["2.25.9"] }],
+      rejections: [{ entry: "rej-1", by, time_ms: 0, archive: "orthanc", version: "v", study: "2.25.1", sop_instances: ["2.25.8"], rejection_note: "2.25.7" }],
+    };
+    expect(describeEntry(item("report.delivered", "rej-1"), corrected)).toBe("rejected the report's instances in study 2.25.1 on archive orthanc");
+    expect(describeEntry(item("report.delivered", "del-1"), corrected)).toBe("stored the signed-off report on archive orthanc");
+  });
   it("says an erased entry's signature still verifies, and who erased it when, on which basis", () => {
     const erased = { ...item("section.write", "w", "findings"), status: { state: "erased" as const } };
     expect(statusWords(erased, erasedReport)).toBe("signature verified · erased on 2026-03-04 by Dana Protection (GDPR Art. 17(1)(b))");

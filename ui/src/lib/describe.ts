@@ -59,6 +59,10 @@ export function describeEntry(item: ProvenanceItem, report: ReportView): string 
       return r ? "restricted the report's processing" : "changed the report's restriction";
     }
     case "report.delivered": {
+      // A rejection is a `report.delivered` with a rejection note: the report withdrawn (IHE
+      // IOCM) from a study it was moved away from.
+      const r = report.rejections?.find((n) => n.entry === item.entry);
+      if (r) return `rejected the report's instances in study ${r.study} on archive ${r.archive}`;
       const d = report.deliveries?.find((n) => n.entry === item.entry);
       return d ? `stored the signed-off report on archive ${d.archive}` : "stored the signed-off report on an archive";
     }

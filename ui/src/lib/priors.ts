@@ -1,12 +1,13 @@
 // A prior study beside the current one: the two viewports scroll together by where the slice
-// lies (its position along the plane's normal, in mm, from the app), not by its index — two CTs
+// lies (the position of its centre along the patient axis its plane is named by, in mm, from
+// the app: one axis for a tilted series and an untilted one), not by its index — two CTs
 // of one patient seldom start at the same table position or have the same number of slices.
 
 import type { ImageRef } from "./api";
 
 /** Where the slice on screen in one viewport lies, told to the other when the user scrolls. */
 export interface SliceAt {
-  /** mm along the plane's normal; null when the image has no position. */
+  /** mm along the plane's patient axis; null when the image has no position. */
   position: number | null;
   plane: string | null;
   /** Bumped on each step, so that the same position told twice is followed twice. */
@@ -26,7 +27,7 @@ export function unsyncable(images: ImageRef[], at: number, to: SliceAt): string 
   if (!here) return "no image";
   // Without a plane the position is a Slice Location (an image indexed before positions were,
   // or a file without a trustworthy orientation): its origin and sign are the vendor's, not
-  // comparable with a position along a normal.
+  // comparable with a position along a patient axis.
   if (to.position === null || !to.plane) return "the other image has no slice geometry";
   if (here.position === null || !here.plane) return "this image has no slice geometry";
   if (to.plane !== here.plane) return `${to.plane} beside ${here.plane}`;

@@ -450,6 +450,7 @@ impl Home {
                         series: i.series.clone(),
                     })
                     .collect(),
+                rejection_note: None,
             };
             let bytes = countersign_report::payload::Payload::to_bytes(&payload);
             self.append_checked(report, countersign_ledger::Kind::ReportDelivered, &bytes)?;
@@ -470,7 +471,7 @@ impl Home {
 
 /// The signed-off version a report reads as now: its newest accepted final sign-off, addendum
 /// or resolution (the provenance is in causal order).
-fn signed_version(view: &ReportView) -> Option<countersign_ledger::EntryId> {
+pub(super) fn signed_version(view: &ReportView) -> Option<countersign_ledger::EntryId> {
     use countersign_ledger::Kind;
     view.provenance
         .iter()

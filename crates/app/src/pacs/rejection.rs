@@ -102,6 +102,9 @@ impl Home {
         instances: Vec<SentInstance>,
     ) -> Result<DeliveryRecord> {
         let outcome = self.reject(report, archive, study, &instances);
+        if let Ok(note) = &outcome {
+            self.sign_rejected(report, archive, study, note, &instances);
+        }
         let key = report.to_string();
         let previous_attempts = self
             .deliveries()?
@@ -146,6 +149,69 @@ impl Home {
             list.insert(0, kept);
         })?;
         Ok(record)
+    }
+
+    /// Signs a `report.delivered` recording the rejection note just stored on `archive` in
+    /// `study` (its SOP Instance UID `note`, and the instances it rejects), so every peer's
+    /// provenance shows that the report was withdrawn there, by whom and when. Once per
+    /// archive, study and signed-off version, by this home's member; a home that cannot sign
+    /// now keeps the note in its delivery list and says so in its log: the note stands.
+    fn sign_rejected(
+        &mut self,
+        report: countersign_ledger::EntryId,
+        archive: &str,
+        study: &str,
+        note: &str,
+        instances: &[SentInstance],
+    ) {
+        use countersign_report::payload::{
+            DeliveredInstance, Payload, ReportDelivered, MAX_REJECTED_INSTANCES,
+        };
+        let signed = (|| -> Result<bool> {
+            let view = self.report_show(report)?;
+            let Some(version) = super::delivery::signed_version(&view) else {
+                return Ok(false);
+            };
+            // Only this home's own records count (as for deliveries: archive names are each
+            // home's labels).
+            let me = self.signer()?.public();
+            if view.rejections.iter().any(|r| {
+                r.by.key == me && r.archive == archive && r.study == study && r.version == version
+            }) {
+                return Ok(false);
+            }
+            let payload = ReportDelivered {
+                archive: archive.to_string(),
+                version,
+                study: study.to_string(),
+                instances: instances
+                    .iter()
+                    .take(MAX_REJECTED_INSTANCES)
+                    .map(|i| DeliveredInstance {
+                        sop_class: i.sop_class.clone(),
+                        sop_instance: i.sop_instance.clone(),
+                        series: i.series.clone(),
+                    })
+                    .collect(),
+                rejection_note: Some(note.to_string()),
+            };
+            self.append_checked(
+                report,
+                countersign_ledger::Kind::ReportDelivered,
+                &Payload::to_bytes(&payload),
+            )?;
+            Ok(true)
+        })();
+        match signed {
+            Ok(true) => tracing::info!(archive, report = %report, "rejection signed"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                archive,
+                report = %report,
+                error = %e.loggable(),
+                "the rejection note stands, but no signed record of it was written"
+            ),
+        }
     }
 
     /// Writes and sends the rejection note; its SOP Instance UID.

@@ -305,6 +305,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
         "delivered_other_study",
         "a delivery names a study the report is not about",
     ),
+    (
+        "rejected_study_not_left",
+        "a rejection names a study the report was never moved away from",
+    ),
     ("not_attending", "only an attending may finalise"),
     ("already_final", "a sign-off is already in the entry's past"),
     (
@@ -635,6 +639,7 @@ mod tests {
                 delivered: s(),
                 report_study: s(),
             },
+            RejectedStudyNotLeft { study: s() },
             SelfCosign,
             SectionMissing { section: s() },
             CoverageMismatch {

@@ -92,6 +92,8 @@ pub enum ReportRuleError {
         delivered: String,
         report_study: String,
     },
+    #[error("the rejection names study {study}, which the report had not been moved away from")]
+    RejectedStudyNotLeft { study: String },
     #[error("an author cannot co-sign their own section version: it is not a second signature")]
     SelfCosign,
     #[error("section {section} has no text; it must be written before final sign-off")]
@@ -200,6 +202,7 @@ impl ReportRuleError {
             NotAVersionOf { .. } => "not_a_version_of",
             NotASignedVersion { .. } => "not_a_signed_version",
             DeliveredOtherStudy { .. } => "delivered_other_study",
+            RejectedStudyNotLeft { .. } => "rejected_study_not_left",
             SelfCosign => "self_cosign",
             SectionMissing { .. } => "section_missing",
             CoverageMismatch { .. } => "coverage_mismatch",
@@ -407,8 +410,20 @@ impl ReportLog {
             // A delivery names the signed-off version it sent: one the sender had seen.
             Payload::Delivered(d) => {
                 self.check_delivered(parents, &d.version)?;
-                // Into the study the report is about at that point of its history.
                 let report_study = self.binding_in_past(parents).0;
+                if d.rejection_note.is_some() {
+                    // A rejection withdraws the report from a study it was moved away from:
+                    // one it was about earlier in the entry's past, and is not about now.
+                    if d.study == report_study
+                        || !self.studies_in_past(parents).contains(&&*d.study)
+                    {
+                        return Err(ReportRuleError::RejectedStudyNotLeft {
+                            study: d.study.clone(),
+                        });
+                    }
+                    return Ok(());
+                }
+                // Into the study the report is about at that point of its history.
                 if d.study != report_study {
                     return Err(ReportRuleError::DeliveredOtherStudy {
                         delivered: d.study.clone(),

@@ -300,6 +300,23 @@ impl ReportLog {
         self.binding_of(self.latest_moves(|id| self.in_past(id, parents)))
     }
 
+    /// Every study the report was about in the past of an entry with these parents: its
+    /// `report.create`'s and each accepted move's there.
+    pub(crate) fn studies_in_past(&self, parents: &[EntryId]) -> Vec<&str> {
+        let mut studies = vec![self.create.study.as_str()];
+        for id in self
+            .index
+            .moves
+            .iter()
+            .filter(|id| self.in_past(id, parents))
+        {
+            if let Some(Payload::Move(m)) = self.get(id).and_then(|e| e.payload.as_ref()) {
+                studies.push(&m.study);
+            }
+        }
+        studies
+    }
+
     fn binding_of<'a>(&'a self, latest: Vec<&'a LogEntry>) -> (&'a str, &'a [String]) {
         match latest.first().and_then(|m| match &m.payload {
             Some(Payload::Move(p)) => Some(p),
