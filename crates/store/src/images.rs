@@ -27,9 +27,11 @@ pub struct Instance {
     pub instance_number: Option<i64>,
     pub slice_location: Option<f64>,
     pub sop_class_uid: Option<String>,
-    /// The plane of the slice (`axial`, `coronal`, `sagittal`, `oblique`) and its position along
-    /// that plane's normal in mm (see `countersign_imaging::slice_geometry`); `None` without a
-    /// trustworthy geometry, and for instances indexed before schema 18.
+    /// The plane of the slice (`axial`, `coronal`, `sagittal`, `oblique`) and the position of
+    /// its centre along that plane's patient axis in mm (see
+    /// `countersign_imaging::slice_geometry_centred`; a slice indexed before gantry tilts were
+    /// corrected has its corner along its own normal, the same for an untilted slice); `None`
+    /// without a trustworthy geometry, and for instances indexed before schema 18.
     pub plane: Option<String>,
     pub position: Option<f64>,
 }
