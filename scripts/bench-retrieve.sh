@@ -73,7 +73,11 @@ bytes=$(du -sb "$work/series" | cut -f1)
 
 cs_web="$BIN --home $work/h --json retrieve --pacs web --study $study"
 cs_dimse="$BIN --home $work/h --json retrieve --pacs dimse --study $study"
-curl_web="curl -sf -H 'Accept: multipart/related; type=\"application/dicom\"' -o $work/out/study.multipart $base/dicom-web/studies/$study"
+# The same request as Countersign's (crates/pacs/src/dicomweb.rs, ACCEPT_STUDY): any transfer
+# syntax, as stored, which spares Orthanc some work (without it, 0.17-0.19 s of its CPU against
+# 0.15-0.17 s, by hand).
+accept='multipart/related; type="application/dicom"; transfer-syntax=*'
+curl_web="curl -sf -H 'Accept: $accept' -o $work/out/study.multipart $base/dicom-web/studies/$study"
 getscu_dimse="getscu -aec ORTHANC -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=$study -od $work/out 127.0.0.1 $dicom"
 if [ "${PREPARE:-fresh}" = delete ]; then
   prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out"
@@ -142,7 +146,7 @@ print(f"  {(gone - launch) * 1000:7.1f} ms  the process gone")
 PY
 eval "$prepare"
 echo "curl of the same: $(curl -sf -w 'first byte %{time_starttransfer} s, last byte %{time_total} s' \
-  -H 'Accept: multipart/related; type="application/dicom"' -o "$work/out/study.multipart" \
+  -H "Accept: $accept" -o "$work/out/study.multipart" \
   "$base/dicom-web/studies/$study")"
 # The first image before the rest: from asking the archive to the first instance stored and
 # visible to another handle (when the desktop opens the study), each side's own run.

@@ -249,8 +249,8 @@ enum Spill {
 }
 
 impl Spill {
-    /// `like`: the size of the part before, reserved (if it fits in `keep`); the buffer from
-    /// `buffers` when given.
+    /// `like`: the size of the part before, reserved with room to spare (if it fits in
+    /// `keep`); the buffer from `buffers` when given.
     fn new(
         path: std::path::PathBuf,
         keep: u64,
@@ -261,7 +261,13 @@ impl Spill {
             return Spill::file(&path)
                 .map_err(PacsError::io(format!("creating {}", path.display())));
         }
-        let capacity = if like <= keep { like as usize } else { 0 };
+        // With an eighth to spare: slices of a series differ by a few bytes, and one byte more
+        // than reserved would double the buffer (fresh memory, a copy of what it holds).
+        let capacity = if like <= keep {
+            (like + like / 8).min(keep) as usize
+        } else {
+            0
+        };
         Ok(Spill::Memory {
             data: match buffers {
                 Some(buffers) => buffers.take(capacity),

@@ -308,17 +308,11 @@ impl Home {
         } else {
             let staged = std::mem::take(&mut out.staged);
             // Synced once the writer has written every file of it (and those before).
-            let written = writer
-                .flushed()
-                .map_err(AppError::io("storing imported images"))?;
+            let written = writer.flushed();
             let thread = std::thread::Builder::new()
                 .name("store-sync".into())
                 .spawn(move || {
-                    written.recv().unwrap_or_else(|_| {
-                        Err(std::io::Error::other(
-                            "the image writing thread has stopped",
-                        ))
-                    })?;
+                    written.wait()?;
                     commit_staged(&staged)
                 })
                 .map_err(AppError::io("starting to store imported images"))?;
@@ -462,9 +456,7 @@ impl Home {
             }
             None => match StagedImage::new(&path) {
                 Some(staged) => {
-                    writer
-                        .write(staged.clone(), read.bytes, read.recycle)
-                        .map_err(AppError::io("storing imported images"))?;
+                    writer.write(staged.clone(), read.bytes, read.recycle);
                     Some(staged)
                 }
                 // In the store already (the same bytes: its name is their hash).
