@@ -13,8 +13,8 @@
 //! the same way: the aligned head of the file is written directly (from the caller's bytes
 //! when they happen to be aligned, else through an aligned scratch buffer of this thread), the
 //! tail of less than a block through the page cache. A filesystem that refuses `O_DIRECT`
-//! (tmpfs, some network filesystems) or its alignment gets the ordinary write; the bytes on
-//! disk are the same either way.
+//! (tmpfs before Linux 6.6, some FUSE and network filesystems) or its alignment gets the
+//! ordinary write; the bytes on disk are the same either way.
 
 use std::fs::File;
 use std::io::Write;
@@ -144,7 +144,8 @@ mod tests {
 
     /// Every size around the alignment and the chunk, from aligned and unaligned memory: the
     /// file holds exactly the bytes, whichever way they went; where the filesystem takes
-    /// direct writes (ext4, not tmpfs), the head of every large file went directly.
+    /// direct writes (ext4; tmpfs since Linux 6.6), the head of every large file went
+    /// directly.
     #[test]
     fn a_file_written_directly_holds_exactly_its_bytes() {
         let dir = tempfile::tempdir().unwrap();
