@@ -378,6 +378,48 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE payloads_v19 RENAME TO payloads;
     CREATE INDEX entries_by_log ON entries (log_no, arrival);
     "#,
+    // 20: sync at scale, the storage pass, part two (issue 13). A payload is keyed by its
+    // entry's arrival number and has no hash index: a home taking entries in appends to it,
+    // where the hash index (its own b-tree keyed by random hashes) took a page at a random
+    // place per entry, and at a million reports no longer stayed in the page cache. Every
+    // reader by hash goes through the entry (`entries.payload_hash`); an entry's payload is
+    // its own row, so two entries with the same bytes keep a copy each (and an erasure
+    // removes the erased log's own, never another log's). The roster log's fork evidence,
+    // whose payload is not an entry's, keeps it in `fork_payloads` by position (one piece
+    // of evidence per position; listing evidence still reads none).
+    //
+    // The copy keeps what every entry reads, but for an erased report's entries whose
+    // payload another log shared: they read none, as this build stores none for them. A
+    // fork's payload is copied only for roster kinds (named by the signed header's kind,
+    // the byte after the fixed 113 giving its length), as `insert_fork` keeps it.
+    r#"
+    CREATE TABLE payloads_v20 (
+        arrival INTEGER PRIMARY KEY,
+        bytes   BLOB NOT NULL
+    );
+    INSERT INTO payloads_v20 (arrival, bytes)
+        SELECT e.arrival, p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash
+        WHERE e.kind IN ('payload.erase', 'report.restrict')
+           OR e.log NOT IN (SELECT log FROM erased_logs)
+        ORDER BY e.arrival;
+    CREATE TABLE fork_payloads (
+        log    BLOB NOT NULL,
+        author BLOB NOT NULL,
+        seq    INTEGER NOT NULL,
+        bytes  BLOB NOT NULL,
+        PRIMARY KEY (log, author, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO fork_payloads (log, author, seq, bytes)
+        SELECT f.log, f.author, f.seq, p.bytes FROM forks f
+        JOIN payloads p
+          ON p.hash = substr(f.second_header, length(f.second_header) - 39, 32)
+        WHERE CAST(substr(f.second_header, 115,
+                          unicode(CAST(substr(f.second_header, 114, 1) AS TEXT))) AS TEXT)
+              IN ('network.genesis', 'roster.member', 'roster.revoke', 'roster.readmit',
+                  'roster.rotate', 'template.publish', 'macro.publish');
+    DROP TABLE payloads;
+    ALTER TABLE payloads_v20 RENAME TO payloads;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -51,7 +51,7 @@ fn entries_by_log_after_sql() -> String {
     "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
      e.payload_hash, e.header, e.signature, p.bytes \
      FROM logs l CROSS JOIN entries e ON e.log_no = l.log_no \
-     LEFT JOIN payloads p ON p.hash = e.payload_hash \
+     LEFT JOIN payloads p ON p.arrival = e.arrival \
      WHERE l.log >= ?1 AND (l.log > ?1 OR e.arrival > ?2) \
      ORDER BY l.log, e.arrival LIMIT ?3"
         .to_string()

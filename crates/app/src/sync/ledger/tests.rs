@@ -223,7 +223,10 @@ fn dump(home: &Home) -> Vec<String> {
     for sql in [
         "SELECT id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature \
          FROM entries ORDER BY id",
-        "SELECT hash, bytes FROM payloads ORDER BY hash",
+        "SELECT e.id, p.bytes FROM payloads p JOIN entries e ON e.arrival = p.arrival \
+         ORDER BY e.id",
+        "SELECT COUNT(*) FROM payloads WHERE arrival NOT IN (SELECT arrival FROM entries)",
+        "SELECT log, author, seq, bytes FROM fork_payloads ORDER BY log, author, seq",
         "SELECT e.id, l.log FROM entries e JOIN logs l ON l.log_no = e.log_no ORDER BY e.id",
         "SELECT log FROM logs ORDER BY log",
         "SELECT l.log, h.id FROM heads h JOIN logs l ON l.log_no = h.log_no ORDER BY l.log, h.id",
