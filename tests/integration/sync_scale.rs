@@ -167,8 +167,9 @@ fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
 }
 
 /// The ledger of `home` put back as the builds before migration 20 kept it (payloads once per
-/// hash in a table with a hash index, the roster's fork evidence payload among them), at
-/// schema version 19: an old home, as an upgrade finds it.
+/// hash in a table with a hash index, the roster's fork evidence payload among them; the
+/// report list's rows keyed by report id), at schema version 19: an old home, as an upgrade
+/// finds it.
 fn as_schema_19(home: &Home) {
     home.db()
         .execute_batch(
@@ -181,6 +182,22 @@ fn as_schema_19(home: &Home) {
                  FROM forks f JOIN fork_payloads fp USING (log, author, seq);
              DROP TABLE payloads; DROP TABLE fork_payloads;
              ALTER TABLE payloads_19 RENAME TO payloads;
+             CREATE TABLE report_summaries_19 (
+                 report     BLOB PRIMARY KEY,
+                 study      TEXT NOT NULL,
+                 template   TEXT NOT NULL,
+                 status     TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL,
+                 last_ms    INTEGER NOT NULL,
+                 entries    INTEGER NOT NULL
+             ) WITHOUT ROWID;
+             INSERT INTO report_summaries_19 SELECT report, study, template, status,
+                 created_ms, last_ms, entries FROM report_summaries;
+             DROP TABLE report_summaries;
+             ALTER TABLE report_summaries_19 RENAME TO report_summaries;
+             CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
+             CREATE INDEX report_summaries_by_study
+                 ON report_summaries (study, created_ms, report);
              PRAGMA user_version = 19;
              COMMIT;",
         )
@@ -235,8 +252,8 @@ fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
     migrates_and_shows_the_same(as_schema_18, 18);
 }
 
-/// Issue 13, the storage pass, part two: the same for a home written before payloads were
-/// keyed by their entry's arrival (schema 19).
+/// Issue 13, the storage pass, part two: the same for a home written before payloads and the
+/// report list's rows were keyed by their entry's arrival and their log's number (schema 19).
 #[test]
 fn a_home_from_before_payloads_by_arrival_migrates_and_shows_the_same() {
     migrates_and_shows_the_same(as_schema_19, 19);

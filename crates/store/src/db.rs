@@ -156,7 +156,7 @@ impl<'a> Db<'a> {
 
     /// The local number of `log`, given to it now if it has none: the next after every log
     /// seen before, so a home taking logs one after another appends to the per-log indexes.
-    fn log_no_or_new(&self, log: &LogId) -> Result<i64> {
+    pub(crate) fn log_no_or_new(&self, log: &LogId) -> Result<i64> {
         if let Some(no) = self.log_no(log)? {
             return Ok(no);
         }

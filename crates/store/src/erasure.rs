@@ -90,7 +90,10 @@ impl Db<'_> {
         // no longer say one).
         self.conn
             .execute(
-                "UPDATE report_summaries SET study = '', template = '' WHERE report = ?1",
+                &format!(
+                    "UPDATE report_summaries SET study = '', template = '' \
+                     WHERE log_no = {LOG_NO} AND report = ?1"
+                ),
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's row"))?;
@@ -325,14 +328,15 @@ impl Db<'_> {
         let after: &[u8] = after.map_or(&[], |l| l.as_bytes());
         self.conn
             .prepare_cached(
-                "SELECT s.report FROM report_summaries s \
+                "SELECT s.report FROM logs l CROSS JOIN report_summaries s \
+                     ON s.log_no = l.log_no AND s.report = l.log \
                    JOIN entries e ON e.id = s.report \
                    JOIN payloads p ON p.arrival = e.arrival \
-                 WHERE s.report > ?1 \
+                 WHERE l.log > ?1 \
                    AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = s.report) \
                    AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = s.report) \
                    AND substr(p.bytes, 1, 4) = X'43535332' \
-                 ORDER BY s.report LIMIT ?2",
+                 ORDER BY l.log LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![after, limit.min(i64::MAX as usize) as i64], |r| {

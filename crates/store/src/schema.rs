@@ -388,6 +388,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // whose payload is not an entry's, keeps it in `fork_payloads` by position (one piece
     // of evidence per position; listing evidence still reads none).
     //
+    // The report list's rows are keyed by their log's number too, so a new report's row is
+    // appended rather than put at a random place in a b-tree keyed by its id; readers by
+    // report id go through `logs` (a row's `report` stays, what lists page by and show). A
+    // row whose report has no log numbered yet (a row of nothing, which `verify` names) gets
+    // a number, as `put_summary` gives one.
+    //
     // The copy keeps what every entry reads, but for an erased report's entries whose
     // payload another log shared: they read none, as this build stores none for them. A
     // fork's payload is copied only for roster kinds (named by the signed header's kind,
@@ -419,6 +425,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
                   'roster.rotate', 'template.publish', 'macro.publish');
     DROP TABLE payloads;
     ALTER TABLE payloads_v20 RENAME TO payloads;
+    CREATE TABLE report_summaries_v20 (
+        log_no     INTEGER PRIMARY KEY,
+        report     BLOB NOT NULL,
+        study      TEXT NOT NULL,
+        template   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_ms    INTEGER NOT NULL,
+        entries    INTEGER NOT NULL
+    );
+    INSERT OR IGNORE INTO logs (log) SELECT report FROM report_summaries ORDER BY created_ms;
+    INSERT INTO report_summaries_v20 (log_no, report, study, template, status, created_ms,
+                                      last_ms, entries)
+        SELECT l.log_no, s.report, s.study, s.template, s.status, s.created_ms, s.last_ms,
+               s.entries
+        FROM report_summaries s JOIN logs l ON l.log = s.report ORDER BY l.log_no;
+    DROP TABLE report_summaries;
+    ALTER TABLE report_summaries_v20 RENAME TO report_summaries;
+    CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
+    CREATE INDEX report_summaries_by_study ON report_summaries (study, created_ms, report);
     "#,
 ];
 

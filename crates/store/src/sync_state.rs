@@ -132,7 +132,8 @@ pub(crate) const REPORTS_LACKING_KEYS_SINCE: &str = "SELECT e.arrival, e.id, \
 pub(crate) const STILL_LACKING_KEY: &str =
     "SELECT NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = ?1) \
      AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = ?1), \
-     EXISTS (SELECT 1 FROM report_summaries s WHERE s.report = ?1)";
+     EXISTS (SELECT 1 FROM report_summaries s \
+             WHERE s.log_no = (SELECT log_no FROM logs WHERE log = ?1) AND s.report = ?1)";
 
 /// The payload length a stored header declares (its last eight bytes, big-endian; at most
 /// [`MAX_PAYLOAD_LEN`]): what a batch plans for before reading the payload.

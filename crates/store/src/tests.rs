@@ -752,6 +752,48 @@ fn entries_side(store: &Store) -> Vec<String> {
     out
 }
 
+/// What a reader sees of the report list's rows through the store's API: walked in report
+/// order, each looked up, paged by change, by study, moved away, and the strays.
+fn summaries_side(store: &Store, reports: &[Hash]) -> Vec<String> {
+    let db = store.db();
+    let mut out = vec![format!(
+        "by report {:?}",
+        db.summaries_by_report(None, 1000).unwrap()
+    )];
+    for r in reports {
+        out.push(format!("{r} {:?}", db.summary(r).unwrap()));
+    }
+    out.push(format!(
+        "by change {:?}",
+        db.summaries_by_change(None, 1000).unwrap()
+    ));
+    for study in ["1.2.1", "1.2.2", ""] {
+        out.push(format!(
+            "study {study} {:?} moved {:?}",
+            db.summaries_of_study(study).unwrap(),
+            db.moved_from_study(study).unwrap()
+        ));
+    }
+    out.push(format!(
+        "count {} strays {:?}",
+        db.count_summaries().unwrap(),
+        db.summary_strays(0, 1000).unwrap()
+    ));
+    out
+}
+
+fn summary(report: Hash, study: &str, last_ms: u64) -> crate::SummaryRow {
+    crate::SummaryRow {
+        report,
+        study: study.into(),
+        template: "ct-chest".into(),
+        status: "draft".into(),
+        created_ms: 1,
+        last_ms,
+        entries: 2,
+    }
+}
+
 /// Migration 19 (log numbers, payloads in arrival order) on a ledger written by the build
 /// before it, with the old statements: interleaved logs, a log with two heads, the roster
 /// log's fork evidence with its payload, and an entry removed from the end. Migrated, the
@@ -1098,6 +1140,7 @@ fn migrating_to_payloads_by_arrival_reads_as_a_store_written_by_this_build() {
     )
     .unwrap();
     let (_, roster_second, roster_payload) = roster_member_second(&a);
+    let nothing = Hash([0x77; 32]);
     let (roster_first, roster_first_payload) = (
         Entry::sign(
             Header::new(
@@ -1155,6 +1198,38 @@ fn migrating_to_payloads_by_arrival_reads_as_a_store_written_by_this_build() {
             [r1.log_id().as_bytes()],
         )
         .unwrap();
+        // The report list's rows, keyed by report id: r1's as its erasure left it, r2's
+        // moved from another study, and a row of nothing (no entries behind it).
+        for (r, study, last) in [
+            (r1.log_id(), "", 5),
+            (r2.log_id(), "1.2.2", 7),
+            (nothing, "1.2.1", 6),
+        ] {
+            let mut r = summary(r, study, last);
+            if study.is_empty() {
+                // As the erasure left it: no study, no template.
+                r.template.clear();
+            }
+            conn.execute(
+                "INSERT INTO report_summaries (report, study, template, status, created_ms, \
+                 last_ms, entries) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    r.report.as_bytes(),
+                    r.study,
+                    r.template,
+                    r.status,
+                    r.created_ms as i64,
+                    r.last_ms as i64,
+                    r.entries as i64
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO report_moves (report, from_study) VALUES (?1, '1.2.1')",
+            [r2.log_id().as_bytes()],
+        )
+        .unwrap();
     }
     // The same, written entry by entry by this build.
     let mut new = Store::open(&new_path).unwrap();
@@ -1164,6 +1239,10 @@ fn migrating_to_payloads_by_arrival_reads_as_a_store_written_by_this_build() {
         }
         db.insert_fork(&r2_2.id(), &report_fork, Some(&p2_2))?;
         db.insert_fork(&roster_first.id(), &roster_second, Some(&roster_payload))?;
+        db.put_summary(&summary(r1.log_id(), "1.2.1", 5))?;
+        db.put_summary(&summary(r2.log_id(), "1.2.1", 7))?;
+        db.put_moves(&r2.log_id(), "1.2.2", &["1.2.1".into()])?;
+        db.put_summary(&summary(nothing, "1.2.1", 6))?;
         db.erase_log(&r1.log_id(), &[1], 1)?;
         Ok::<_, StoreError>(())
     })
@@ -1172,6 +1251,11 @@ fn migrating_to_payloads_by_arrival_reads_as_a_store_written_by_this_build() {
     let mut old = Store::open(&old_path).unwrap();
     let migrated = entries_side(&old);
     assert_eq!(migrated, entries_side(&new));
+    let reports = [r1.log_id(), r2.log_id(), nothing, r2_2.id()];
+    let rows = summaries_side(&old, &reports);
+    assert_eq!(rows, summaries_side(&new, &reports));
+    assert_eq!(old.db().count_summaries().unwrap(), 3, "{rows:?}");
+    assert_eq!(old.db().summaries_by_report(None, 10).unwrap().len(), 3);
     let db = old.db();
     assert_eq!(db.get(&r1.id()).unwrap().unwrap().payload, None);
     assert_eq!(db.get(&r2.id()).unwrap().unwrap().payload, Some(p2.clone()));
@@ -1204,6 +1288,95 @@ fn migrating_to_payloads_by_arrival_reads_as_a_store_written_by_this_build() {
     new.write(|db| db.insert_entry(&e, Some(&p))).unwrap();
     assert_eq!(old.db().get(&e.id()).unwrap().unwrap().payload, Some(p));
     assert_eq!(entries_side(&old), entries_side(&new));
+    // The rows are keyed by their log's number, with no index on the report id.
+    let keyed: String = old
+        .db()
+        .conn()
+        .query_row(
+            "SELECT name FROM pragma_table_info('report_summaries') WHERE pk = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(keyed, "log_no");
+    let on_report: i64 = old
+        .db()
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_list('report_summaries') il \
+             JOIN pragma_index_info(il.name) ii WHERE ii.seqno = 0 AND ii.name = 'report'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(on_report, 0);
+}
+
+/// A row of the report list written into the file by hand away from its report's log number
+/// (at a number no log has, or at another report's) is a stray: the walk in report order does
+/// not meet it, the pass over the rows names it, and a lookup by report does not take it for
+/// the report's row.
+#[test]
+fn rows_away_from_their_logs_number_are_strays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+    let (home, third, other) = (Hash([1; 32]), Hash([3; 32]), Hash([2; 32]));
+    store
+        .write(|db| {
+            db.put_summary(&summary(home, "1.2.1", 1))?;
+            db.put_summary(&summary(third, "1.2.1", 1))
+        })
+        .unwrap();
+    let conn = store.db().conn();
+    // At a number no log has; then at `third`'s number.
+    for log_no in [1000, 2] {
+        if log_no == 2 {
+            conn.execute(
+                "UPDATE report_summaries SET report = ?1 WHERE log_no = 2",
+                [other.as_bytes()],
+            )
+            .unwrap();
+        } else {
+            conn.execute(
+                "INSERT INTO report_summaries (log_no, report, study, template, status, \
+                 created_ms, last_ms, entries) VALUES (?1, ?2, 'x', 'y', 'final', 1, 2, 3)",
+                rusqlite::params![log_no, other.as_bytes()],
+            )
+            .unwrap();
+        }
+        let db = store.db();
+        let (strays, next) = db.summary_strays(0, 10).unwrap();
+        assert_eq!(next, None);
+        assert_eq!(
+            strays.iter().map(|r| r.report).collect::<Vec<_>>(),
+            vec![other],
+            "at {log_no}"
+        );
+        assert!(db
+            .summaries_by_report(None, 10)
+            .unwrap()
+            .iter()
+            .all(|r| r.report != other));
+        assert_eq!(db.summary(&other).unwrap(), None);
+        if log_no == 2 {
+            assert_eq!(db.summary(&third).unwrap(), None, "the row names another");
+            conn.execute(
+                "UPDATE report_summaries SET report = ?1 WHERE log_no = 2",
+                [third.as_bytes()],
+            )
+            .unwrap();
+        } else {
+            conn.execute("DELETE FROM report_summaries WHERE log_no = ?1", [log_no])
+                .unwrap();
+        }
+    }
+    // Paged: a page as long as the bound says there may be more.
+    let db = store.db();
+    assert_eq!(db.summary_strays(0, 10).unwrap(), (vec![], None));
+    assert_eq!(db.summary_strays(0, 1).unwrap(), (vec![], Some(1)));
+    assert_eq!(db.summary_strays(1, 1).unwrap(), (vec![], Some(2)));
+    assert_eq!(db.summary_strays(2, 1).unwrap(), (vec![], None));
+    assert_eq!(db.summaries_by_report(None, 10).unwrap().len(), 2);
 }
 
 /// Migration 20 failing part way (a table it makes exists already, after it has made and
