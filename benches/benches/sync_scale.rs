@@ -425,6 +425,15 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
         bytes.push(b as f64);
+        // For finding which b-trees a reconcile writes (`scripts/wal-pages.py`): the
+        // database and the WAL as the reconcile left them, the node still open.
+        if let Some(keep) = std::env::var_os("COUNTERSIGN_SCALE_KEEP_WAL") {
+            let keep = PathBuf::from(keep).join(format!("{reports}-{run}"));
+            std::fs::create_dir_all(&keep).expect("keep");
+            let db = b_wal.with_file_name("ledger.sqlite3");
+            std::fs::copy(db, keep.join("ledger.sqlite3")).expect("db");
+            std::fs::copy(&b_wal, keep.join("ledger.sqlite3-wal")).expect("wal");
+        }
     }
     drop(b_node);
     rt.shutdown_background();

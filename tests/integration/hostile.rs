@@ -393,7 +393,7 @@ fn a_hostile_member_is_cut_off_stores_nothing_and_honest_sync_still_completes() 
     let known =
         countersign_ledger::Entry::from_parts(&genesis.0, &genesis.1.try_into().unwrap()).unwrap();
     let payload: Vec<u8> = a.db()
-        .query_row("SELECT p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash WHERE e.id = ?1",
+        .query_row("SELECT p.bytes FROM entries e JOIN payloads p ON p.arrival = e.arrival WHERE e.id = ?1",
             [log.as_bytes().as_slice()], |r| r.get(0))
         .unwrap();
     let endless = bundle::encode([(&known, Some(payload.as_slice()))]);

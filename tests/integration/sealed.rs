@@ -62,7 +62,7 @@ fn a_new_reports_text_is_sealed_at_rest_and_reads_in_report_show() {
     let db = a.db();
     let clear: i64 = db
         .query_row(
-            "SELECT count(*) FROM entries e JOIN payloads p ON p.hash = e.payload_hash \
+            "SELECT count(*) FROM entries e JOIN payloads p ON p.arrival = e.arrival \
              WHERE (e.log = ?1 OR e.id = ?1) AND substr(p.bytes, 1, 4) != CAST('CSS2' AS BLOB)",
             [hex::decode(&report).unwrap()],
             |r| r.get(0),
@@ -70,7 +70,7 @@ fn a_new_reports_text_is_sealed_at_rest_and_reads_in_report_show() {
         .unwrap();
     let sealed: i64 = db
         .query_row(
-            "SELECT count(*) FROM entries e JOIN payloads p ON p.hash = e.payload_hash \
+            "SELECT count(*) FROM entries e JOIN payloads p ON p.arrival = e.arrival \
              WHERE (e.log = ?1 OR e.id = ?1) AND substr(p.bytes, 1, 4) = CAST('CSS2' AS BLOB)",
             [hex::decode(&report).unwrap()],
             |r| r.get(0),

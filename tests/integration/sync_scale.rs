@@ -166,10 +166,49 @@ fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
     }
 }
 
+/// The ledger of `home` put back as the builds before migration 20 kept it (payloads once per
+/// hash in a table with a hash index, the roster's fork evidence payload among them; the
+/// report list's rows keyed by report id), at schema version 19: an old home, as an upgrade
+/// finds it.
+fn as_schema_19(home: &Home) {
+    home.db()
+        .execute_batch(
+            "BEGIN;
+             CREATE TABLE payloads_19 (hash BLOB NOT NULL UNIQUE, bytes BLOB NOT NULL);
+             INSERT OR IGNORE INTO payloads_19 SELECT e.payload_hash, p.bytes
+                 FROM entries e JOIN payloads p ON p.arrival = e.arrival ORDER BY e.arrival;
+             INSERT OR IGNORE INTO payloads_19
+                 SELECT substr(f.second_header, length(f.second_header) - 39, 32), fp.bytes
+                 FROM forks f JOIN fork_payloads fp USING (log, author, seq);
+             DROP TABLE payloads; DROP TABLE fork_payloads;
+             ALTER TABLE payloads_19 RENAME TO payloads;
+             CREATE TABLE report_summaries_19 (
+                 report     BLOB PRIMARY KEY,
+                 study      TEXT NOT NULL,
+                 template   TEXT NOT NULL,
+                 status     TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL,
+                 last_ms    INTEGER NOT NULL,
+                 entries    INTEGER NOT NULL
+             ) WITHOUT ROWID;
+             INSERT INTO report_summaries_19 SELECT report, study, template, status,
+                 created_ms, last_ms, entries FROM report_summaries;
+             DROP TABLE report_summaries;
+             ALTER TABLE report_summaries_19 RENAME TO report_summaries;
+             CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
+             CREATE INDEX report_summaries_by_study
+                 ON report_summaries (study, created_ms, report);
+             PRAGMA user_version = 19;
+             COMMIT;",
+        )
+        .unwrap();
+}
+
 /// The ledger of `home` put back as the build before migration 19 kept it (per-log indexes
 /// and heads keyed by the log id, payloads in a b-tree keyed by hash, no `logs` table), at
 /// schema version 18: an old home, as an upgrade finds it.
 fn as_schema_18(home: &Home) {
+    as_schema_19(home);
     home.db()
         .execute_batch(
             "BEGIN;
@@ -210,6 +249,19 @@ fn as_schema_18(home: &Home) {
 /// every entry row; and it goes on taking entries.
 #[test]
 fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
+    migrates_and_shows_the_same(as_schema_18, 18);
+}
+
+/// Issue 13, the storage pass, part two: the same for a home written before payloads and the
+/// report list's rows were keyed by their entry's arrival and their log's number (schema 19).
+#[test]
+fn a_home_from_before_payloads_by_arrival_migrates_and_shows_the_same() {
+    migrates_and_shows_the_same(as_schema_19, 19);
+}
+
+/// A home written by this build, put back to schema `old` by `downgrade`, opens, migrates and
+/// shows the same as before.
+fn migrates_and_shows_the_same(downgrade: fn(&Home), old: u32) {
     let (home, report) = Home::demo();
     let second = home.new_report("1.2.826.0.1.3680043.10.1301.1", "ct-chest");
     home.fill_every_section(&second);
@@ -230,12 +282,20 @@ fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
     );
     let rows = |home: &Home| -> Vec<Vec<rusqlite::types::Value>> {
         let db = home.db();
+        // Payloads by hash before migration 20, by the entry's arrival from it on.
+        let version: u32 = db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let join = if version < 20 {
+            "p.hash = e.payload_hash"
+        } else {
+            "p.arrival = e.arrival"
+        };
         let mut stmt = db
-            .prepare(
+            .prepare(&format!(
                 "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.header, e.signature, \
-                 p.bytes FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash \
-                 ORDER BY e.arrival",
-            )
+                 p.bytes FROM entries e LEFT JOIN payloads p ON {join} ORDER BY e.arrival"
+            ))
             .unwrap();
         let rows = stmt
             .query_map([], |r| (0..9).map(|i| r.get(i)).collect())
@@ -274,20 +334,20 @@ fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
     );
     assert_eq!(before[0]["ok"], true, "{}", before[0]);
 
-    as_schema_18(&home);
+    downgrade(&home);
     let version = |home: &Home| -> u32 {
         home.db()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(version(&home), 18);
+    assert_eq!(version(&home), old);
     assert_eq!(
         rows(&home),
         before_rows,
         "the old layout holds the same rows"
     );
     let after = shown(&home);
-    assert!(version(&home) > 18, "migrated on open");
+    assert!(version(&home) > old, "migrated on open");
     // Compared item by item, naming the first that differs (the whole is long).
     assert_eq!(after.len(), before.len());
     for (i, (a, b)) in after.iter().zip(&before).enumerate() {

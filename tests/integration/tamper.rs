@@ -10,21 +10,19 @@ struct Row {
     id: Vec<u8>,
     header: Vec<u8>,
     signature: Vec<u8>,
-    payload_hash: Vec<u8>,
     payload: Vec<u8>,
 }
 
 fn rows(db: &rusqlite::Connection) -> Vec<Row> {
     let mut stmt = db
-        .prepare("SELECT e.id, e.header, e.signature, e.payload_hash, p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash ORDER BY e.arrival")
+        .prepare("SELECT e.id, e.header, e.signature, p.bytes FROM entries e JOIN payloads p ON p.arrival = e.arrival ORDER BY e.arrival")
         .unwrap();
     stmt.query_map([], |r| {
         Ok(Row {
             id: r.get(0)?,
             header: r.get(1)?,
             signature: r.get(2)?,
-            payload_hash: r.get(3)?,
-            payload: r.get(4)?,
+            payload: r.get(3)?,
         })
     })
     .unwrap()
@@ -98,16 +96,18 @@ fn every_single_byte_change_to_headers_signatures_and_payloads_is_reported() {
             let mut bad = row.payload.clone();
             bad[i] ^= mask(i);
             db.execute(
-                "UPDATE payloads SET bytes = ?1 WHERE hash = ?2",
-                params![bad, row.payload_hash],
+                "UPDATE payloads SET bytes = ?1 \
+                 WHERE arrival = (SELECT arrival FROM entries WHERE id = ?2)",
+                params![bad, row.id],
             )
             .unwrap();
             assert_caught(&app, &row.id, &format!("payload byte {i}"));
             checked += 1;
         }
         db.execute(
-            "UPDATE payloads SET bytes = ?1 WHERE hash = ?2",
-            params![row.payload, row.payload_hash],
+            "UPDATE payloads SET bytes = ?1 \
+             WHERE arrival = (SELECT arrival FROM entries WHERE id = ?2)",
+            params![row.payload, row.id],
         )
         .unwrap();
         assert!(

@@ -228,13 +228,17 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Hands `f` every stored payload as `(hash, bytes)`, in one pass in hash order (cheaper
-    /// than a lookup per entry once most payloads are wanted).
+    /// Hands `f` every stored payload as `(hash, bytes)`, with the hash its entry's header
+    /// names, in one pass in arrival order (cheaper than a lookup per entry once most
+    /// payloads are wanted). Two entries with the same bytes give them twice.
     pub fn scan_payloads(&self, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
         let sql = || StoreError::sqlite("reading the payloads");
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT hash, bytes FROM payloads")
+            .prepare_cached(
+                "SELECT e.payload_hash, p.bytes FROM payloads p \
+                 JOIN entries e ON e.arrival = p.arrival",
+            )
             .map_err(sql())?;
         let mut rows = stmt.query([]).map_err(sql())?;
         while let Some(row) = rows.next().map_err(sql())? {

@@ -89,7 +89,7 @@ pub(crate) const LOG_NO: &str = "(SELECT log_no FROM logs WHERE log = ?1)";
 pub(crate) const ENTRY_COLUMNS: &str =
     "e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
      e.payload_hash, e.header, e.signature, p.bytes \
-     FROM entries e LEFT JOIN payloads p ON p.hash = e.payload_hash";
+     FROM entries e LEFT JOIN payloads p ON p.arrival = e.arrival";
 
 pub(crate) fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     Ok(StoredEntry {
@@ -156,7 +156,7 @@ impl<'a> Db<'a> {
 
     /// The local number of `log`, given to it now if it has none: the next after every log
     /// seen before, so a home taking logs one after another appends to the per-log indexes.
-    fn log_no_or_new(&self, log: &LogId) -> Result<i64> {
+    pub(crate) fn log_no_or_new(&self, log: &LogId) -> Result<i64> {
         if let Some(no) = self.log_no(log)? {
             return Ok(no);
         }
@@ -197,6 +197,7 @@ impl<'a> Db<'a> {
         if inserted == 0 {
             return Ok(false);
         }
+        let arrival = self.conn.last_insert_rowid();
         // Entries arrive after their parents, so the new entry is a head and its parents
         // no longer are.
         for parent in &h.parents {
@@ -215,10 +216,13 @@ impl<'a> Db<'a> {
             Some(_) if !keeps_payload_when_erased(h.kind) && self.is_erased(&log)? => None,
             other => other,
         };
+        // Keyed by the entry's arrival: appended, like the entry. Arrival numbers are never
+        // given twice, so no row can be there already but one left by a hand-removed entry
+        // whose number was handed out again (`sqlite_sequence` edited too): replaced.
         if let Some(bytes) = payload {
             self.conn
-                .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![h.payload_hash.as_bytes(), bytes]))
+                .prepare_cached("INSERT OR REPLACE INTO payloads (arrival, bytes) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![arrival, bytes]))
                 .map_err(StoreError::sqlite("storing a payload"))?;
         }
         Ok(true)
@@ -262,8 +266,18 @@ impl<'a> Db<'a> {
         });
         if let (true, Some(bytes)) = (inserted, kept) {
             self.conn
-                .prepare_cached("INSERT OR IGNORE INTO payloads (hash, bytes) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![h.payload_hash.as_bytes(), bytes]))
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO fork_payloads (log, author, seq, bytes) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        second.log_id().as_bytes(),
+                        h.author.as_bytes(),
+                        h.seq as i64,
+                        bytes
+                    ])
+                })
                 .map_err(StoreError::sqlite("storing a payload"))?;
         }
         Ok(inserted)
@@ -676,10 +690,14 @@ impl<'a> Db<'a> {
         if h.kind.family() != LogFamily::Roster {
             return Ok(None);
         }
+        // Kept by position (one piece of evidence per position), and only when its hash was
+        // the header's (see `insert_fork`).
         self.conn
-            .prepare_cached("SELECT bytes FROM payloads WHERE hash = ?1")
+            .prepare_cached(
+                "SELECT bytes FROM fork_payloads WHERE log = ?1 AND author = ?2 AND seq = ?3",
+            )
             .and_then(|mut s| {
-                s.query_row([h.payload_hash.as_bytes()], |r| r.get(0))
+                s.query_row(params![fork.log, fork.author, fork.seq], |r| r.get(0))
                     .optional()
             })
             .map_err(StoreError::sqlite("reading a payload"))

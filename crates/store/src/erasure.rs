@@ -55,8 +55,8 @@ impl Db<'_> {
 
     /// Destroys `log`'s personal data: its payloads but the erasures' and restrictions', its
     /// drafts and its quarantined entries' payloads; and remembers the log as erased (by
-    /// `erasure`). A payload another log's entry also names (the same bytes, stored once) is
-    /// that log's too and stays — unless that log is erased as well. Idempotent.
+    /// `erasure`). Each entry keeps its own payload (by its arrival), so another log's entry
+    /// with the same bytes keeps its copy. Idempotent.
     pub fn erase_log(&self, log: &LogId, erasure: &[u8], now_ms: u64) -> Result<Erased> {
         let sql = StoreError::sqlite("erasing a report");
         self.conn
@@ -65,24 +65,24 @@ impl Db<'_> {
                 params![log.as_bytes(), erasure, now_ms as i64],
             )
             .map_err(sql)?;
-        // One pass over the other logs' entries, not one per payload: erasure is rare, and an
-        // index on payload hashes would cost every append.
-        // The log's own entries through the (log number, arrival) index.
+        // The log's own entries through the (log number, arrival) index, their payloads by
+        // the same arrival numbers.
         let payloads = self
             .conn
             .execute(
                 &format!(
-                    "DELETE FROM payloads WHERE hash IN ( \
-                       SELECT payload_hash FROM entries \
+                    "DELETE FROM payloads WHERE arrival IN ( \
+                       SELECT arrival FROM entries \
                        WHERE log_no = {LOG_NO} AND kind NOT IN ('payload.erase', 'report.restrict') \
-                     ) AND hash NOT IN ( \
-                       SELECT payload_hash FROM entries \
-                       WHERE ((log != ?1 AND log NOT IN (SELECT log FROM erased_logs)) \
-                              OR kind IN ('payload.erase', 'report.restrict')) \
-                         AND payload_hash IN \
-                           (SELECT payload_hash FROM entries WHERE log_no = {LOG_NO}) \
                      )"
                 ),
+                params![log.as_bytes()],
+            )
+            .map_err(StoreError::sqlite("erasing a report's payloads"))?;
+        // Fork evidence keeps only roster payloads; a report log's would go with its report.
+        self.conn
+            .execute(
+                "DELETE FROM fork_payloads WHERE log = ?1",
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's payloads"))?;
@@ -90,7 +90,10 @@ impl Db<'_> {
         // no longer say one).
         self.conn
             .execute(
-                "UPDATE report_summaries SET study = '', template = '' WHERE report = ?1",
+                &format!(
+                    "UPDATE report_summaries SET study = '', template = '' \
+                     WHERE log_no = {LOG_NO} AND report = ?1"
+                ),
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's row"))?;
@@ -325,14 +328,15 @@ impl Db<'_> {
         let after: &[u8] = after.map_or(&[], |l| l.as_bytes());
         self.conn
             .prepare_cached(
-                "SELECT s.report FROM report_summaries s \
+                "SELECT s.report FROM logs l CROSS JOIN report_summaries s \
+                     ON s.log_no = l.log_no AND s.report = l.log \
                    JOIN entries e ON e.id = s.report \
-                   JOIN payloads p ON p.hash = e.payload_hash \
-                 WHERE s.report > ?1 \
+                   JOIN payloads p ON p.arrival = e.arrival \
+                 WHERE l.log > ?1 \
                    AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = s.report) \
                    AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = s.report) \
                    AND substr(p.bytes, 1, 4) = X'43535332' \
-                 ORDER BY s.report LIMIT ?2",
+                 ORDER BY l.log LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![after, limit.min(i64::MAX as usize) as i64], |r| {

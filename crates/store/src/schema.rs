@@ -378,6 +378,74 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE payloads_v19 RENAME TO payloads;
     CREATE INDEX entries_by_log ON entries (log_no, arrival);
     "#,
+    // 20: sync at scale, the storage pass, part two (issue 13). A payload is keyed by its
+    // entry's arrival number and has no hash index: a home taking entries in appends to it,
+    // where the hash index (its own b-tree keyed by random hashes) took a page at a random
+    // place per entry, and at a million reports no longer stayed in the page cache. Every
+    // reader by hash goes through the entry (`entries.payload_hash`); an entry's payload is
+    // its own row, so two entries with the same bytes keep a copy each (and an erasure
+    // removes the erased log's own, never another log's). The roster log's fork evidence,
+    // whose payload is not an entry's, keeps it in `fork_payloads` by position (one piece
+    // of evidence per position; listing evidence still reads none).
+    //
+    // The report list's rows are keyed by their log's number too, so a new report's row is
+    // appended rather than put at a random place in a b-tree keyed by its id; readers by
+    // report id go through `logs` (a row's `report` stays, what lists page by and show). A
+    // row whose report has no log numbered yet (a row of nothing, which `verify` names) gets
+    // a number, as `put_summary` gives one.
+    //
+    // The copy keeps what every entry reads, but for an erased report's entries whose
+    // payload another log shared: they read none, as this build stores none for them. A
+    // fork's payload is copied only for roster kinds (named by the signed header's kind,
+    // the byte after the fixed 113 giving its length), as `insert_fork` keeps it.
+    r#"
+    CREATE TABLE payloads_v20 (
+        arrival INTEGER PRIMARY KEY,
+        bytes   BLOB NOT NULL
+    );
+    INSERT INTO payloads_v20 (arrival, bytes)
+        SELECT e.arrival, p.bytes FROM entries e JOIN payloads p ON p.hash = e.payload_hash
+        WHERE e.kind IN ('payload.erase', 'report.restrict')
+           OR e.log NOT IN (SELECT log FROM erased_logs)
+        ORDER BY e.arrival;
+    CREATE TABLE fork_payloads (
+        log    BLOB NOT NULL,
+        author BLOB NOT NULL,
+        seq    INTEGER NOT NULL,
+        bytes  BLOB NOT NULL,
+        PRIMARY KEY (log, author, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO fork_payloads (log, author, seq, bytes)
+        SELECT f.log, f.author, f.seq, p.bytes FROM forks f
+        JOIN payloads p
+          ON p.hash = substr(f.second_header, length(f.second_header) - 39, 32)
+        WHERE CAST(substr(f.second_header, 115,
+                          unicode(CAST(substr(f.second_header, 114, 1) AS TEXT))) AS TEXT)
+              IN ('network.genesis', 'roster.member', 'roster.revoke', 'roster.readmit',
+                  'roster.rotate', 'template.publish', 'macro.publish');
+    DROP TABLE payloads;
+    ALTER TABLE payloads_v20 RENAME TO payloads;
+    CREATE TABLE report_summaries_v20 (
+        log_no     INTEGER PRIMARY KEY,
+        report     BLOB NOT NULL,
+        study      TEXT NOT NULL,
+        template   TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_ms    INTEGER NOT NULL,
+        entries    INTEGER NOT NULL
+    );
+    INSERT OR IGNORE INTO logs (log) SELECT report FROM report_summaries ORDER BY created_ms;
+    INSERT INTO report_summaries_v20 (log_no, report, study, template, status, created_ms,
+                                      last_ms, entries)
+        SELECT l.log_no, s.report, s.study, s.template, s.status, s.created_ms, s.last_ms,
+               s.entries
+        FROM report_summaries s JOIN logs l ON l.log = s.report ORDER BY l.log_no;
+    DROP TABLE report_summaries;
+    ALTER TABLE report_summaries_v20 RENAME TO report_summaries;
+    CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
+    CREATE INDEX report_summaries_by_study ON report_summaries (study, created_ms, report);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,7 @@
 use countersign_ledger::{Hash, LogId, PublicKey};
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
-use crate::db::stored_entry;
+use crate::db::{stored_entry, LOG_NO};
 use crate::{Db, Result, StoreError, StoredEntry};
 
 /// One report as lists show it.
@@ -51,13 +51,34 @@ fn entries_by_log_after_sql() -> String {
     "SELECT e.arrival, e.id, e.log, e.author, e.seq, e.kind, e.timestamp_ms, \
      e.payload_hash, e.header, e.signature, p.bytes \
      FROM logs l CROSS JOIN entries e ON e.log_no = l.log_no \
-     LEFT JOIN payloads p ON p.hash = e.payload_hash \
+     LEFT JOIN payloads p ON p.arrival = e.arrival \
      WHERE l.log >= ?1 AND (l.log > ?1 OR e.arrival > ?2) \
      ORDER BY l.log, e.arrival LIMIT ?3"
         .to_string()
 }
 
 const SUMMARY_COLUMNS: &str = "report, study, template, status, created_ms, last_ms, entries";
+
+/// The columns of [`SUMMARY_COLUMNS`] of the rows `s`.
+const S_COLUMNS: &str =
+    "s.report, s.study, s.template, s.status, s.created_ms, s.last_ms, s.entries";
+
+/// A report's row, found through its log's number (`?1` the report id). The row must name
+/// the report too: a row at that number naming another is a stray (see
+/// [`Db::summary_strays`]).
+fn summary_of_report_sql() -> String {
+    format!(
+        "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE log_no = {LOG_NO} AND report = ?1"
+    )
+}
+
+/// Rows in report order after `?1`, at most `?2`: the logs walked by id through their own
+/// index, each one's row by its number (CROSS JOIN keeps SQLite from scanning the rows and
+/// sorting them).
+const SUMMARIES_BY_REPORT: &str = "SELECT s.report, s.study, s.template, s.status, \
+     s.created_ms, s.last_ms, s.entries \
+     FROM logs l CROSS JOIN report_summaries s ON s.log_no = l.log_no \
+     WHERE l.log > ?1 AND s.report = l.log ORDER BY l.log LIMIT ?2";
 
 fn clamp(ms: u64) -> i64 {
     ms.min(i64::MAX as u64) as i64
@@ -83,14 +104,17 @@ fn hashes(rows: Vec<Vec<u8>>) -> Vec<LogId> {
 }
 
 impl Db<'_> {
-    /// Stores (or replaces) a report's row. A report's study, template and creation never
+    /// Stores (or replaces) a report's row, keyed by its log's number (given now if the log
+    /// has none: a new report's row is appended). A report's study, template and creation never
     /// change (its `report.create` says them), so a row already there has only its state, last
     /// change and count updated: the study index is not touched on every append.
     pub fn put_summary(&self, r: &SummaryRow) -> Result<()> {
+        let log_no = self.log_no_or_new(&r.report)?;
         self.conn()
             .prepare_cached(&format!(
-                "INSERT INTO report_summaries ({SUMMARY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (report) DO UPDATE SET status = excluded.status, \
+                "INSERT INTO report_summaries (log_no, {SUMMARY_COLUMNS}) \
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (log_no) DO UPDATE SET status = excluded.status, \
                  last_ms = excluded.last_ms, entries = excluded.entries"
             ))
             .and_then(|mut s| {
@@ -102,6 +126,7 @@ impl Db<'_> {
                     clamp(r.created_ms),
                     clamp(r.last_ms),
                     clamp(r.entries),
+                    log_no,
                 ])
             })
             .map(|_| ())
@@ -138,7 +163,10 @@ impl Db<'_> {
         }
         self.conn()
             .execute(
-                "UPDATE report_summaries SET study = ?2 WHERE report = ?1 AND study != ?2",
+                &format!(
+                    "UPDATE report_summaries SET study = ?2 \
+                     WHERE log_no = {LOG_NO} AND report = ?1 AND study != ?2"
+                ),
                 params![report.as_bytes(), study],
             )
             .map_err(sql())?;
@@ -150,8 +178,9 @@ impl Db<'_> {
         let mut stmt = self
             .conn()
             .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report IN \
-                 (SELECT report FROM report_moves WHERE from_study = ?1) ORDER BY report"
+                "SELECT {S_COLUMNS} FROM report_moves m JOIN logs l ON l.log = m.report \
+                 JOIN report_summaries s ON s.log_no = l.log_no AND s.report = m.report \
+                 WHERE m.from_study = ?1 ORDER BY s.report"
             ))
             .map_err(StoreError::sqlite("listing reports moved away"))?;
         let rows = stmt
@@ -164,7 +193,9 @@ impl Db<'_> {
     /// Drops a report's row (its log no longer makes a report).
     pub fn delete_summary(&self, report: &LogId) -> Result<()> {
         self.conn()
-            .prepare_cached("DELETE FROM report_summaries WHERE report = ?1")
+            .prepare_cached(&format!(
+                "DELETE FROM report_summaries WHERE log_no = {LOG_NO} AND report = ?1"
+            ))
             .and_then(|mut s| s.execute([report.as_bytes()]))
             .map(|_| ())
             .map_err(StoreError::sqlite("dropping a report's row"))
@@ -179,9 +210,7 @@ impl Db<'_> {
 
     pub fn summary(&self, report: &LogId) -> Result<Option<SummaryRow>> {
         self.conn()
-            .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report = ?1"
-            ))
+            .prepare_cached(&summary_of_report_sql())
             .and_then(|mut s| s.query_row([report.as_bytes()], summary_row).optional())
             .map_err(StoreError::sqlite("reading a report's row"))
     }
@@ -230,7 +259,8 @@ impl Db<'_> {
     }
 
     /// Up to `limit` reports in report-id order, after `after`: the whole table read in
-    /// bounded pages, in the order `verify` walks the logs.
+    /// bounded pages, in the order `verify` walks the logs. Only rows at their report's log
+    /// number: the others are [`Db::summary_strays`].
     pub fn summaries_by_report(
         &self,
         after: Option<&LogId>,
@@ -239,16 +269,49 @@ impl Db<'_> {
         let after: &[u8] = after.map_or(&[], |a| a.as_bytes());
         let mut stmt = self
             .conn()
-            .prepare_cached(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM report_summaries WHERE report > ?1 \
-                 ORDER BY report LIMIT ?2"
-            ))
+            .prepare_cached(SUMMARIES_BY_REPORT)
             .map_err(StoreError::sqlite("reading the report rows"))?;
         let rows = stmt
             .query_map(params![after, limit as i64], summary_row)
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("reading the report rows"));
         rows
+    }
+
+    /// Rows that are not at their report's log number (the number names no log, or another
+    /// one): no build writes one, but a row written into the file by hand is, and
+    /// [`Db::summaries_by_report`] does not meet it. Reads the rows with a number after
+    /// `after`, at most `limit` of them, in number order; returns the strays among them and
+    /// the number to go on after (`None` once every row was read). A pass over the whole
+    /// table, in bounded pages: what `verify` reads once.
+    pub fn summary_strays(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<SummaryRow>, Option<i64>)> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {S_COLUMNS}, s.log_no, l.log IS s.report \
+                 FROM report_summaries s LEFT JOIN logs l ON l.log_no = s.log_no \
+                 WHERE s.log_no > ?1 ORDER BY s.log_no LIMIT ?2"
+            ))
+            .map_err(StoreError::sqlite("reading the report rows"))?;
+        let rows: Vec<(SummaryRow, i64, bool)> = stmt
+            .query_map(params![after, limit as i64], |r| {
+                Ok((summary_row(r)?, r.get(7)?, r.get(8)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading the report rows"))?;
+        let next = (rows.len() >= limit.max(1))
+            .then(|| rows.last().map(|(_, n, _)| *n))
+            .flatten();
+        let strays = rows
+            .into_iter()
+            .filter(|(_, _, at_home)| !at_home)
+            .map(|(r, _, _)| r)
+            .collect();
+        Ok((strays, next))
     }
 
     /// The reports on `study`, oldest created first.
@@ -508,13 +571,19 @@ mod tests {
              ORDER BY study_date DESC, study LIMIT ?3",
         );
         assert!(studies.contains("instances_by_date"), "{studies}");
+        let by_report = plan(&store, SUMMARIES_BY_REPORT);
+        assert!(by_report.starts_with("SEARCH l USING"), "{by_report}");
+        assert!(by_report.contains("INTEGER PRIMARY KEY"), "{by_report}");
+        let one = plan(&store, &summary_of_report_sql());
+        assert!(one.contains("INTEGER PRIMARY KEY"), "{one}");
+        assert!(!one.contains("SCAN"), "{one}");
         let next = plan(&store, NEXT_LOG);
         assert!(next.contains("SEARCH l USING COVERING INDEX"), "{next}");
         // What every write asks: the entries it stored, by their arrival key alone.
         let since = plan(&store, "SELECT log FROM entries WHERE arrival > ?1");
         assert!(since.contains("INTEGER PRIMARY KEY"), "{since}");
         assert!(!since.contains("SCAN"), "{since}");
-        for p in [&by_change, &by_study, &by_log, &studies, &next] {
+        for p in [&by_change, &by_study, &by_log, &studies, &next, &by_report] {
             assert!(
                 !p.contains("TEMP B-TREE"),
                 "sorts instead of walking an index: {p}"

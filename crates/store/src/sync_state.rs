@@ -123,7 +123,7 @@ pub(crate) const REPORTS_LACKING_KEYS_SINCE: &str = "SELECT e.arrival, e.id, \
      e.kind = 'report.create' \
      AND NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = e.id) \
      AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = e.id) \
-     AND (SELECT substr(p.bytes, 1, 4) FROM payloads p WHERE p.hash = e.payload_hash) \
+     AND (SELECT substr(p.bytes, 1, 4) FROM payloads p WHERE p.arrival = e.arrival) \
          = X'43535332' \
      FROM entries e WHERE e.arrival > ?1 ORDER BY e.arrival LIMIT ?2";
 
@@ -132,7 +132,8 @@ pub(crate) const REPORTS_LACKING_KEYS_SINCE: &str = "SELECT e.arrival, e.id, \
 pub(crate) const STILL_LACKING_KEY: &str =
     "SELECT NOT EXISTS (SELECT 1 FROM report_keys k WHERE k.log = ?1) \
      AND NOT EXISTS (SELECT 1 FROM erased_logs x WHERE x.log = ?1), \
-     EXISTS (SELECT 1 FROM report_summaries s WHERE s.report = ?1)";
+     EXISTS (SELECT 1 FROM report_summaries s \
+             WHERE s.log_no = (SELECT log_no FROM logs WHERE log = ?1) AND s.report = ?1)";
 
 /// The payload length a stored header declares (its last eight bytes, big-endian; at most
 /// [`MAX_PAYLOAD_LEN`]): what a batch plans for before reading the payload.
@@ -382,7 +383,7 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("reading an entry"))?;
         let mut payload_stmt = self
             .conn
-            .prepare_cached("SELECT bytes FROM payloads WHERE hash = ?1")
+            .prepare_cached("SELECT bytes FROM payloads WHERE arrival = ?1")
             .map_err(StoreError::sqlite("reading a payload"))?;
         let mut rows: Vec<StoredEntry> = Vec::with_capacity(arrivals.len());
         let mut total = 0usize;
@@ -402,7 +403,7 @@ impl Db<'_> {
                 break;
             }
             row.payload = payload_stmt
-                .query_row([&row.payload_hash], |r| r.get(0))
+                .query_row([row.arrival], |r| r.get(0))
                 .optional()
                 .map_err(StoreError::sqlite("reading a payload"))?;
             let size = bare + row.payload.as_ref().map_or(0, Vec::len);

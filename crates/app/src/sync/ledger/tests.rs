@@ -223,11 +223,17 @@ fn dump(home: &Home) -> Vec<String> {
     for sql in [
         "SELECT id, log, author, seq, kind, timestamp_ms, payload_hash, header, signature \
          FROM entries ORDER BY id",
-        "SELECT hash, bytes FROM payloads ORDER BY hash",
+        "SELECT e.id, p.bytes FROM payloads p JOIN entries e ON e.arrival = p.arrival \
+         ORDER BY e.id",
+        "SELECT COUNT(*) FROM payloads WHERE arrival NOT IN (SELECT arrival FROM entries)",
+        "SELECT log, author, seq, bytes FROM fork_payloads ORDER BY log, author, seq",
         "SELECT e.id, l.log FROM entries e JOIN logs l ON l.log_no = e.log_no ORDER BY e.id",
         "SELECT log FROM logs ORDER BY log",
         "SELECT l.log, h.id FROM heads h JOIN logs l ON l.log_no = h.log_no ORDER BY l.log, h.id",
-        "SELECT * FROM report_summaries ORDER BY report",
+        "SELECT report, study, template, status, created_ms, last_ms, entries \
+         FROM report_summaries ORDER BY report",
+        "SELECT s.report, l.log FROM report_summaries s JOIN logs l ON l.log_no = s.log_no \
+         ORDER BY s.report",
         "SELECT log, author, seq, first, second FROM forks ORDER BY log, author, seq",
         "SELECT id, code, waiting FROM quarantine ORDER BY id",
         "SELECT key, value FROM meta WHERE key = 'network'",
