@@ -98,7 +98,7 @@ impl Home {
         let mut failed = Vec::new();
         let archives = match archive {
             Some(name) => vec![self.archive(name)?],
-            None => self.pacs_list()?,
+            None => self.archives()?,
         };
         let mut clients = Vec::new();
         for a in &archives {
