@@ -430,6 +430,99 @@ fn not_configured(name: &str) -> AppError {
 mod tests {
     use super::*;
 
+    fn every_file(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(every_file(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Credentials added to a home held open (its WAL present): no file under the home holds
+    /// the password; the archive loads them back; a handle without the key's passphrase is
+    /// refused rather than dialling without them; a tampered sealed secret is refused by name.
+    #[test]
+    fn credentials_are_sealed_in_the_home_and_unsealed_only_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let password = "pw-that-must-not-be-on-disk";
+        let login = ArchiveLogin {
+            credentials: Credentials::basic("alice", zeroize::Zeroizing::new(password.into()))
+                .unwrap(),
+            allow_cleartext: false,
+        };
+        let endpoint = ArchiveEndpoint::Dicomweb {
+            url: "http://127.0.0.1:9/dicom-web".into(),
+        };
+        let added = home
+            .pacs_add_with(
+                "orthanc",
+                endpoint.clone(),
+                ArchiveOptions::default(),
+                Some(login.clone()),
+            )
+            .unwrap();
+        assert!(!serde_json::to_string(&added).unwrap().contains(password));
+        let files = every_file(dir.path());
+        assert!(
+            files.iter().any(|f| f.ends_with("ledger.sqlite3-wal")),
+            "{files:?}"
+        );
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                !bytes
+                    .windows(password.len())
+                    .any(|w| w == password.as_bytes()),
+                "{} holds the password",
+                f.display()
+            );
+        }
+        let loaded = home.archive("orthanc").unwrap();
+        assert_eq!(loaded.secret.as_deref(), Some(&login.credentials));
+
+        // Plain http to another host: refused without the operator's say-so.
+        let remote = ArchiveEndpoint::Dicomweb {
+            url: "http://pacs.example.org/dicom-web".into(),
+        };
+        let err = home
+            .pacs_add_with("remote", remote, ArchiveOptions::default(), Some(login))
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{err}");
+
+        // Another handle with no passphrase source: the key cannot be opened, so neither can
+        // the credentials.
+        let bare = Home::open(dir.path()).unwrap();
+        let err = bare.archive("orthanc").unwrap_err();
+        assert_eq!(err.code(), "passphrase_required", "{err}");
+        assert!(bare.pacs_list().unwrap()[0].auth.is_some());
+
+        // A flipped character of the sealed secret.
+        let key = credentials::meta_key("orthanc");
+        let json = home.store().db().meta(&key).unwrap().unwrap();
+        let mut sealed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let secret = sealed["secret"].as_str().unwrap().to_string();
+        let flipped = if secret.ends_with("A=") { "B=" } else { "A=" };
+        sealed["secret"] = format!("{}{flipped}", &secret[..secret.len() - 2]).into();
+        home.store()
+            .db()
+            .set_meta(&key, &sealed.to_string())
+            .unwrap();
+        let err = home.archive("orthanc").unwrap_err();
+        assert_eq!(err.code(), "pacs_credentials_unreadable", "{err}");
+        assert!(err.to_string().contains("archive orthanc"), "{err}");
+        assert!(!err.to_string().contains(password));
+
+        // Removed: the sealed secret goes with it.
+        home.pacs_remove("orthanc").unwrap();
+        assert_eq!(home.store().db().meta(&key).unwrap(), None);
+    }
+
     #[test]
     fn dates_names_and_ranks() {
         assert_eq!(dicom_date("2026-01-31").unwrap(), "20260131");

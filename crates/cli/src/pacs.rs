@@ -186,14 +186,22 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .collect::<Vec<_>>()
                 .join("\n");
             // Said in words too, so that nobody reads an old list as today's.
-            let mut down: Vec<(&str, u64)> = rows
+            let mut down: Vec<(&str, u64, bool)> = rows
                 .iter()
-                .filter_map(|r| Some((r.archive.as_str(), r.archive_answered_ms?)))
+                .filter_map(|r| {
+                    let refused = r.archive_error.as_deref() == Some("pacs_unauthorized");
+                    Some((r.archive.as_str(), r.archive_answered_ms?, refused))
+                })
                 .collect();
             down.dedup();
-            for (archive, ms) in down {
+            for (archive, ms, refused) in down {
+                let why = if refused {
+                    "refused this home's credentials"
+                } else {
+                    "did not answer"
+                };
                 text.push_str(&format!(
-                    "\n(archive {archive} did not answer: its studies are as it listed them at {})",
+                    "\n(archive {archive} {why}: its studies are as it listed them at {})",
                     countersign_app::export_formats::date_time(ms)
                 ));
             }
