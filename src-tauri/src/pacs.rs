@@ -19,8 +19,8 @@ use countersign_app::pacs::{
     RetrieveProgress, DEFAULT_CALLING_AET,
 };
 use countersign_app::{
-    AppError, ArchiveConfig, ArchiveEndpoint, ArchiveOptions, DeliveryRecord, Home, PriorStudy,
-    Retrieval, WireError, WorklistQuery, WorklistRow,
+    AppError, ArchiveConfig, ArchiveCredentials, ArchiveEndpoint, ArchiveLogin, ArchiveOptions,
+    DeliveryRecord, Home, PriorStudy, Retrieval, WireError, WorklistQuery, WorklistRow,
 };
 
 use crate::Desk;
@@ -113,9 +113,36 @@ pub(crate) fn pacs_add(
     calling_aet: Option<String>,
     move_port: Option<u16>,
     store_back: Option<bool>,
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    allow_cleartext: Option<bool>,
 ) -> Reply<ArchiveConfig> {
+    // The secret is wiped when this command is done with it, whatever it answers.
+    let password = password.map(zeroize::Zeroizing::new);
+    let token = token.map(zeroize::Zeroizing::new);
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let (dicomweb, dimse, calling_aet) = (given(dicomweb), given(dimse), given(calling_aet));
+    let user = given(user);
+    // What the app checks (lengths, characters) it checks; here only which were given.
+    let login = (|| {
+        let credentials = match (user, password, token) {
+            (None, None, None) => return Ok(None),
+            (Some(user), Some(password), None) => ArchiveCredentials::basic(&user, password),
+            (None, None, Some(token)) => ArchiveCredentials::bearer(token),
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "give a user and a password, or a token".into(),
+                ))
+            }
+        }
+        .map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        Ok(Some(ArchiveLogin {
+            credentials,
+            allow_cleartext: allow_cleartext.unwrap_or(false),
+        }))
+    })()
+    .map_err(|e: AppError| e.to_wire())?;
     let endpoint = (|| {
         for (what, v) in [
             ("the name", Some(&name)),
@@ -142,7 +169,7 @@ pub(crate) fn pacs_add(
         store_back: store_back.unwrap_or(false),
         ..ArchiveOptions::default()
     };
-    desk.act(|h| h.pacs_add(name.trim(), endpoint, options))
+    desk.act(|h| h.pacs_add_with(name.trim(), endpoint, options, login))
 }
 
 /// Forgets an archive.
@@ -161,11 +188,17 @@ pub(crate) async fn pacs_test<R: Runtime>(app: AppHandle<R>, name: String) -> Re
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveAnswer {
     pub archive: String,
-    /// `answered` (now), `kept` (it did not answer: its rows are its last answer to the same
-    /// search, of `answered_ms`) or `unreachable` (it did not answer and nothing was kept).
+    /// `answered` (now), `kept` (it did not answer, or refused this home's credentials: its
+    /// rows are its last answer to the same search, of `answered_ms`, and `reason` says which)
+    /// or `unreachable` (it did not answer and nothing was kept; `unauthorized` when it
+    /// refused the credentials).
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_ms: Option<u64>,
+    /// With `kept`: the code of why its answer is not today's (`pacs_unreachable`,
+    /// `pacs_timeout`, `pacs_unauthorized`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Why it did not answer, as every command's errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<WireError>,
@@ -213,21 +246,30 @@ pub(crate) async fn worklist<R: Runtime>(
             match h.worklist(&query) {
                 Ok(rows) => {
                     let kept = rows.iter().find_map(|r| r.archive_answered_ms);
+                    let reason = rows.iter().find_map(|r| r.archive_error.clone());
                     out.archives.push(ArchiveAnswer {
                         archive: name,
                         state: if kept.is_some() { "kept" } else { "answered" },
                         answered_ms: kept,
+                        reason,
                         error: None,
                     });
                     out.rows.extend(rows);
                 }
                 // An archive that fails is said to; the others' rows stand.
-                Err(e @ AppError::Pacs { .. }) => out.archives.push(ArchiveAnswer {
-                    archive: name,
-                    state: "unreachable",
-                    answered_ms: None,
-                    error: Some(e.to_wire()),
-                }),
+                Err(e @ (AppError::Pacs { .. } | AppError::ArchiveCredentials { .. })) => {
+                    out.archives.push(ArchiveAnswer {
+                        archive: name,
+                        state: if e.code() == "pacs_unauthorized" {
+                            "unauthorized"
+                        } else {
+                            "unreachable"
+                        },
+                        answered_ms: None,
+                        reason: None,
+                        error: Some(e.to_wire()),
+                    })
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -260,6 +302,7 @@ pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Repl
                 archive: a.name,
                 state: "answered",
                 answered_ms: None,
+                reason: None,
                 error: None,
             })
             .collect();
@@ -267,6 +310,7 @@ pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Repl
             archive,
             state: "unreachable",
             answered_ms: None,
+            reason: None,
             error: Some(e.to_wire()),
         }));
         Ok(Priors { priors, archives })

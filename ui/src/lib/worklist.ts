@@ -115,10 +115,12 @@ export function asOf(ms: number, now: Date = new Date()): string {
 export function archiveNote(answer: ArchiveAnswer, now: Date = new Date()): string {
   if (answer.state === "answered") return "";
   const why = answer.error ? ` (${answer.error.code})` : "";
+  const refused = answer.state === "unauthorized" || answer.reason === "pacs_unauthorized";
+  const what = refused ? "refuses this home's credentials" : "is unreachable";
   if (answer.state === "kept" && answer.answered_ms) {
-    return `${answer.archive} is unreachable: its list ${asOf(answer.answered_ms, now)}`;
+    return `${answer.archive} ${what}: its list ${asOf(answer.answered_ms, now)}`;
   }
-  return `${answer.archive} is unreachable${why}: ${answer.error?.message ?? "it did not answer"}`;
+  return `${answer.archive} ${what}${why}: ${answer.error?.message ?? "it did not answer"}`;
 }
 
 /** Bytes as megabytes, one decimal. */
