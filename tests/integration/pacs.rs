@@ -1995,10 +1995,24 @@ fn an_archive_asking_for_credentials_gets_them_sealed_and_refuses_wrong_or_none(
     add("orthanc", Some(&right));
     home.ok(&["pacs", "test", "orthanc"]);
 
-    // Not in clear anywhere in the home: the password, nor Basic's encoding of it.
-    let header = {
+    // Not in clear anywhere in the home: the password, as bytes, hex or base64 (at any of
+    // the three alignments a longer blob could hold it at), nor Basic's encoding of it.
+    let encodings = {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(format!("alice:{password}"))
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut all = vec![
+            password.clone().into_bytes(),
+            hex::encode(&password).into_bytes(),
+            b64.encode(format!("alice:{password}")).into_bytes(),
+        ];
+        for k in 0..3 {
+            let mut bytes = vec![0u8; k];
+            bytes.extend_from_slice(password.as_bytes());
+            let text = b64.encode(&bytes);
+            // Without the first and last groups, which the neighbours' bytes change.
+            all.push(text[4..text.len() - 4].as_bytes().to_vec());
+        }
+        all
     };
     let files = crate::common::every_file(&home.dir);
     // The CLI's process has closed the database: its WAL is checkpointed into it and gone
@@ -2009,7 +2023,7 @@ fn an_archive_asking_for_credentials_gets_them_sealed_and_refuses_wrong_or_none(
     );
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
-        for needle in [password.as_bytes(), header.as_bytes()] {
+        for needle in &encodings {
             assert!(
                 memchr_find(&bytes, needle).is_none(),
                 "{} holds the credential",

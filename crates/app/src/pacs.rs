@@ -476,9 +476,7 @@ mod tests {
         for f in &files {
             let bytes = std::fs::read(f).unwrap();
             assert!(
-                !bytes
-                    .windows(password.len())
-                    .any(|w| w == password.as_bytes()),
+                !credentials::holds_clear(&bytes, password),
                 "{} holds the password",
                 f.display()
             );
