@@ -102,8 +102,11 @@ pub(crate) fn pacs_list(desk: State<'_, Desk>) -> Reply<Vec<ArchiveConfig>> {
 
 /// Adds an archive: a DICOMweb base URL, or a DIMSE `AET@HOST:PORT` with the AE title this
 /// home calls itself (`COUNTERSIGN` unless given), and for an archive without C-GET the port
-/// its C-MOVE delivers to; with `store_back`, signed-off reports are sent there. Checked, not
-/// contacted (`pacs_test` does).
+/// its C-MOVE delivers to; with `store_back`, signed-off reports are sent there; with `login`
+/// (DICOMweb), the credentials, sealed by the app under the home's key (`locked` while the key
+/// is). Checked, not contacted (`pacs_test` does).
+// A command's arguments are the fields of the UI's call, one each (as `pacs add`'s flags).
+#[allow(clippy::too_many_arguments)]
 #[tauri::command]
 pub(crate) fn pacs_add(
     desk: State<'_, Desk>,
@@ -113,20 +116,21 @@ pub(crate) fn pacs_add(
     calling_aet: Option<String>,
     move_port: Option<u16>,
     store_back: Option<bool>,
-    user: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    allow_cleartext: Option<bool>,
+    login: Option<LoginArgs>,
 ) -> Reply<ArchiveConfig> {
-    // The secret is wiped when this command is done with it, whatever it answers.
-    let password = password.map(zeroize::Zeroizing::new);
-    let token = token.map(zeroize::Zeroizing::new);
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let (dicomweb, dimse, calling_aet) = (given(dicomweb), given(dimse), given(calling_aet));
-    let user = given(user);
     // What the app checks (lengths, characters) it checks; here only which were given.
     let login = (|| {
-        let credentials = match (user, password, token) {
+        let Some(mut login) = login else {
+            return Ok(None);
+        };
+        let allow_cleartext = login.allow_cleartext;
+        let credentials = match (
+            given(login.user.take()),
+            login.password.take().map(zeroize::Zeroizing::new),
+            login.token.take().map(zeroize::Zeroizing::new),
+        ) {
             (None, None, None) => return Ok(None),
             (Some(user), Some(password), None) => ArchiveCredentials::basic(&user, password),
             (None, None, Some(token)) => ArchiveCredentials::bearer(token),
@@ -139,7 +143,7 @@ pub(crate) fn pacs_add(
         .map_err(|e| AppError::InvalidInput(e.to_string()))?;
         Ok(Some(ArchiveLogin {
             credentials,
-            allow_cleartext: allow_cleartext.unwrap_or(false),
+            allow_cleartext,
         }))
     })()
     .map_err(|e: AppError| e.to_wire())?;
@@ -170,6 +174,31 @@ pub(crate) fn pacs_add(
         ..ArchiveOptions::default()
     };
     desk.act(|h| h.pacs_add_with(name.trim(), endpoint, options, login))
+}
+
+/// The credentials the Archives pane adds a DICOMweb archive with: a user and password, or a
+/// token. What is not moved out is wiped when this is dropped; `Debug` never shows the secret.
+#[derive(serde::Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LoginArgs {
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    /// Over plain http to a host other than this machine, explicitly.
+    #[serde(default)]
+    #[zeroize(skip)]
+    allow_cleartext: bool,
+}
+
+impl std::fmt::Debug for LoginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginArgs")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("allow_cleartext", &self.allow_cleartext)
+            .finish()
+    }
 }
 
 /// Forgets an archive.

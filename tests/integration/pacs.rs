@@ -2010,7 +2010,7 @@ fn an_archive_asking_for_credentials_gets_them_sealed_and_refuses_wrong_or_none(
             bytes.extend_from_slice(password.as_bytes());
             let text = b64.encode(&bytes);
             // Without the first and last groups, which the neighbours' bytes change.
-            all.push(text[4..text.len() - 4].as_bytes().to_vec());
+            all.push(text.as_bytes()[4..text.len() - 4].to_vec());
         }
         all
     };

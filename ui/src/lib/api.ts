@@ -1038,8 +1038,7 @@ export const api = {
   /** With `login` (DICOMweb), the credentials are sealed by the app and sent with every request. */
   pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }, storeBack = false,
     login: ArchiveLoginInput | null = null) =>
-    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint, storeBack,
-      user: null, password: null, token: null, allowCleartext: null, ...(login ?? {}) }),
+    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint, storeBack, login }),
   pacsRemove: (name: string) => call<null>("pacs_remove", { name }),
   /** Whether the archive answers, with the round trip. */
   pacsTest: (name: string) => call<ArchiveTest>("pacs_test", { name }),

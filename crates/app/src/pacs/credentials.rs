@@ -192,7 +192,7 @@ pub(crate) fn clear_forms(secret: &str) -> Vec<Vec<u8>> {
         let mut bytes = vec![0u8; k];
         bytes.extend_from_slice(secret.as_bytes());
         let text = b64.encode(&bytes);
-        all.push(text[4..text.len() - 4].as_bytes().to_vec());
+        all.push(text.as_bytes()[4..text.len() - 4].to_vec());
     }
     all
 }
