@@ -2036,3 +2036,32 @@ fn an_archive_asking_for_credentials_gets_them_sealed_and_refuses_wrong_or_none(
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// An admin rotating their key keeps the archive's credentials: they are re-wrapped under the
+/// new key with the report keys, so the archive is dialled with them after (here it is down:
+/// `pacs_unreachable`, not `pacs_credentials_unreadable`).
+#[test]
+fn a_key_rotation_keeps_the_archives_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("pw.txt");
+    std::fs::write(&password, "pw-before-rotation\n").unwrap();
+    let home = attending();
+    let url = format!("http://127.0.0.1:{}/dicom-web", free_port());
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &url,
+        "--user",
+        "alice",
+        "--password-file",
+        password.to_str().unwrap(),
+    ]);
+    let before = home.run(&["pacs", "test", "orthanc"]);
+    assert_eq!(before.error_code(), "pacs_unreachable", "{}", before.stderr);
+    let rotated = home.ok(&["key", "rotate"]);
+    assert_eq!(rotated["pending"], false, "{rotated}");
+    let after = home.run(&["pacs", "test", "orthanc"]);
+    assert_eq!(after.error_code(), "pacs_unreachable", "{}", after.stderr);
+}

@@ -373,6 +373,51 @@ impl Home {
             .collect()
     }
 
+    /// Whether any archive keeps sealed credentials (a key rotation must re-wrap them).
+    pub(crate) fn holds_archive_secrets(&self) -> Result<bool> {
+        Ok(self.pacs_list()?.iter().any(|a| a.auth.is_some()))
+    }
+
+    /// Re-wraps every archive's credential key from the KEK installed now (the old member
+    /// key's) to `new`, in one transaction; those already under `new` are left. One that
+    /// opens under neither is left as it is (it was unreadable before) and said in the log.
+    pub(crate) fn rewrap_archive_secrets(
+        &mut self,
+        new: &countersign_ledger::Kek,
+    ) -> Result<usize> {
+        let old = self.store().kek().ok_or(AppError::Locked)?;
+        let mut moved = Vec::new();
+        for config in self.pacs_list()?.into_iter().filter(|a| a.auth.is_some()) {
+            let key = credentials::meta_key(&config.name);
+            let Some(json) = self.store().db().meta(&key)? else {
+                continue;
+            };
+            let Ok(sealed) = serde_json::from_str::<credentials::SealedSecret>(&json) else {
+                continue;
+            };
+            match credentials::rewrap(&old, new, &config.name, &sealed) {
+                Ok(Some(again)) => moved.push((key, again)),
+                Ok(None) => {}
+                Err(reason) => {
+                    tracing::warn!(archive = %config.name, %reason, "archive credentials not re-wrapped")
+                }
+            }
+        }
+        let n = moved.len();
+        let encoded = moved
+            .into_iter()
+            .map(|(key, sealed)| serde_json::to_string(&sealed).map(|j| (key, j)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| AppError::InvalidInput(format!("encoding sealed credentials: {e}")))?;
+        self.store_mut().write(|db| {
+            for (key, json) in &encoded {
+                db.set_meta(key, json)?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        Ok(n)
+    }
+
     fn unseal(&self, mut config: ArchiveConfig) -> Result<ArchiveConfig> {
         let Some(auth) = &config.auth else {
             return Ok(config);

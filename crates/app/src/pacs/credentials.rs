@@ -168,6 +168,35 @@ pub(crate) fn open(
     Ok(Zeroizing::new(text.to_string()))
 }
 
+/// `sealed`'s data key wrapped under `new` instead of `old` (a key rotation); `None` when it
+/// opens under `new` already (a rotation run again after a crash). The secret's blob is
+/// unchanged: only its 32-byte key is re-wrapped.
+pub(crate) fn rewrap(
+    old: &Kek,
+    new: &Kek,
+    archive: &str,
+    sealed: &SealedSecret,
+) -> Result<Option<SealedSecret>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if sealed.key.len() > 128 {
+        return Err("its wrapped key is larger than any this home wraps".into());
+    }
+    let wrapped = b64
+        .decode(&sealed.key)
+        .map_err(|_| "its wrapped key is not base64".to_string())?;
+    let log = pseudo_log(archive);
+    if new.unwrap(&log, &wrapped).is_ok() {
+        return Ok(None);
+    }
+    let data_key = old.unwrap(&log, &wrapped).map_err(|e| e.to_string())?;
+    let mut nonce = [0u8; countersign_ledger::WRAP_NONCE_LEN];
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    Ok(Some(SealedSecret {
+        key: b64.encode(new.wrap(&log, &data_key, &nonce)),
+        secret: sealed.secret.clone(),
+    }))
+}
+
 /// The credentials from what was opened.
 pub(crate) fn credentials(
     auth: &ArchiveAuth,
@@ -243,6 +272,25 @@ mod tests {
         // Sealed twice: fresh keys and nonces, nothing alike.
         let again = seal(&k, "orthanc", &basic("alice"), "correct horse battery");
         assert_ne!((again.key, again.secret), (sealed.key, sealed.secret));
+    }
+
+    /// A rotation re-wraps the data key: the secret opens under the new KEK only, and doing
+    /// it again changes nothing.
+    #[test]
+    fn a_rotation_rewraps_the_key_and_is_idempotent() {
+        let (old, new) = (kek(1), kek(2));
+        let sealed = seal(&old, "orthanc", &basic("alice"), "pw");
+        let moved = rewrap(&old, &new, "orthanc", &sealed).unwrap().unwrap();
+        assert_eq!(moved.secret, sealed.secret);
+        assert_eq!(
+            open(&new, "orthanc", &basic("alice"), &moved)
+                .unwrap()
+                .as_str(),
+            "pw"
+        );
+        assert!(open(&old, "orthanc", &basic("alice"), &moved).is_err());
+        assert!(rewrap(&old, &new, "orthanc", &moved).unwrap().is_none());
+        assert!(rewrap(&kek(3), &new, "orthanc", &sealed).is_err());
     }
 
     /// A flipped byte, another archive, another user, another member key: refused, said why.
