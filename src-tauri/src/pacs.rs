@@ -220,7 +220,7 @@ pub struct ArchiveAnswer {
     /// `answered` (now), `kept` (it did not answer, or refused this home's credentials: its
     /// rows are its last answer to the same search, of `answered_ms`, and `reason` says which)
     /// or `unreachable` (it did not answer and nothing was kept; `unauthorized` when it
-    /// refused the credentials).
+    /// refused the credentials; `locked` when its credentials wait for the key's unlock).
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_ms: Option<u64>,
@@ -286,19 +286,24 @@ pub(crate) async fn worklist<R: Runtime>(
                     out.rows.extend(rows);
                 }
                 // An archive that fails is said to; the others' rows stand.
-                Err(e @ (AppError::Pacs { .. } | AppError::ArchiveCredentials { .. })) => {
-                    out.archives.push(ArchiveAnswer {
-                        archive: name,
-                        state: if e.code() == "pacs_unauthorized" {
-                            "unauthorized"
-                        } else {
-                            "unreachable"
-                        },
-                        answered_ms: None,
-                        reason: None,
-                        error: Some(e.to_wire()),
-                    })
-                }
+                // Its credentials need the key, which is locked: this archive waits for the
+                // unlock, the others answer.
+                Err(
+                    e @ (AppError::Pacs { .. }
+                    | AppError::ArchiveCredentials { .. }
+                    | AppError::Locked
+                    | AppError::PassphraseRequired(_)),
+                ) => out.archives.push(ArchiveAnswer {
+                    archive: name,
+                    state: match e.code() {
+                        "pacs_unauthorized" => "unauthorized",
+                        "locked" | "passphrase_required" => "locked",
+                        _ => "unreachable",
+                    },
+                    answered_ms: None,
+                    reason: None,
+                    error: Some(e.to_wire()),
+                }),
                 Err(e) => return Err(e),
             }
         }

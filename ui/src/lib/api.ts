@@ -669,8 +669,9 @@ export interface WorklistRow {
 export interface ArchiveAnswer {
   archive: string;
   /** `answered` now; `kept`: it did not answer (or refused the credentials), its last list is
-   * shown; `unreachable`: nothing kept; `unauthorized`: it refused the credentials, nothing kept. */
-  state: "answered" | "kept" | "unreachable" | "unauthorized";
+   * shown; `unreachable`: nothing kept; `unauthorized`: it refused the credentials, nothing kept;
+   * `locked`: its credentials wait for the key to be unlocked. */
+  state: "answered" | "kept" | "unreachable" | "unauthorized" | "locked";
   answered_ms?: number;
   /** With `kept`: why its list is not today's (the error's code). */
   reason?: string;

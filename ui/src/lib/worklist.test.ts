@@ -90,6 +90,7 @@ describe("words", () => {
     const refused: ArchiveAnswer = { ...kept, reason: "pacs_unauthorized" };
     expect(archiveNote(refused, now)).toBe("legacy refuses this home's credentials: its list as of 14:02");
     const never: ArchiveAnswer = { archive: "x", state: "unauthorized", error: { code: "pacs_unauthorized", message: "archive x: pacs_unauthorized" } };
+    expect(archiveNote({ archive: "x", state: "locked" }, now)).toBe("x is asked once the key is unlocked (its credentials are sealed under it)");
     expect(archiveNote(never, now)).toBe("x refuses this home's credentials (pacs_unauthorized): archive x: pacs_unauthorized");
   });
 
