@@ -19,8 +19,8 @@ use countersign_app::pacs::{
     RetrieveProgress, DEFAULT_CALLING_AET,
 };
 use countersign_app::{
-    AppError, ArchiveConfig, ArchiveEndpoint, ArchiveOptions, DeliveryRecord, Home, PriorStudy,
-    Retrieval, WireError, WorklistQuery, WorklistRow,
+    AppError, ArchiveConfig, ArchiveCredentials, ArchiveEndpoint, ArchiveLogin, ArchiveOptions,
+    DeliveryRecord, Home, PriorStudy, Retrieval, WireError, WorklistQuery, WorklistRow,
 };
 
 use crate::Desk;
@@ -102,8 +102,11 @@ pub(crate) fn pacs_list(desk: State<'_, Desk>) -> Reply<Vec<ArchiveConfig>> {
 
 /// Adds an archive: a DICOMweb base URL, or a DIMSE `AET@HOST:PORT` with the AE title this
 /// home calls itself (`COUNTERSIGN` unless given), and for an archive without C-GET the port
-/// its C-MOVE delivers to; with `store_back`, signed-off reports are sent there. Checked, not
-/// contacted (`pacs_test` does).
+/// its C-MOVE delivers to; with `store_back`, signed-off reports are sent there; with `login`
+/// (DICOMweb), the credentials, sealed by the app under the home's key (`locked` while the key
+/// is). Checked, not contacted (`pacs_test` does).
+// A command's arguments are the fields of the UI's call, one each (as `pacs add`'s flags).
+#[allow(clippy::too_many_arguments)]
 #[tauri::command]
 pub(crate) fn pacs_add(
     desk: State<'_, Desk>,
@@ -113,9 +116,37 @@ pub(crate) fn pacs_add(
     calling_aet: Option<String>,
     move_port: Option<u16>,
     store_back: Option<bool>,
+    login: Option<LoginArgs>,
 ) -> Reply<ArchiveConfig> {
     let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let (dicomweb, dimse, calling_aet) = (given(dicomweb), given(dimse), given(calling_aet));
+    // What the app checks (lengths, characters) it checks; here only which were given.
+    let login = (|| {
+        let Some(mut login) = login else {
+            return Ok(None);
+        };
+        let allow_cleartext = login.allow_cleartext;
+        let credentials = match (
+            given(login.user.take()),
+            login.password.take().map(zeroize::Zeroizing::new),
+            login.token.take().map(zeroize::Zeroizing::new),
+        ) {
+            (None, None, None) => return Ok(None),
+            (Some(user), Some(password), None) => ArchiveCredentials::basic(&user, password),
+            (None, None, Some(token)) => ArchiveCredentials::bearer(token),
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "give a user and a password, or a token".into(),
+                ))
+            }
+        }
+        .map_err(|e| AppError::InvalidInput(e.to_string()))?;
+        Ok(Some(ArchiveLogin {
+            credentials,
+            allow_cleartext,
+        }))
+    })()
+    .map_err(|e: AppError| e.to_wire())?;
     let endpoint = (|| {
         for (what, v) in [
             ("the name", Some(&name)),
@@ -142,7 +173,32 @@ pub(crate) fn pacs_add(
         store_back: store_back.unwrap_or(false),
         ..ArchiveOptions::default()
     };
-    desk.act(|h| h.pacs_add(name.trim(), endpoint, options))
+    desk.act(|h| h.pacs_add_with(name.trim(), endpoint, options, login))
+}
+
+/// The credentials the Archives pane adds a DICOMweb archive with: a user and password, or a
+/// token. What is not moved out is wiped when this is dropped; `Debug` never shows the secret.
+#[derive(serde::Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LoginArgs {
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    /// Over plain http to a host other than this machine, explicitly.
+    #[serde(default)]
+    #[zeroize(skip)]
+    allow_cleartext: bool,
+}
+
+impl std::fmt::Debug for LoginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginArgs")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("allow_cleartext", &self.allow_cleartext)
+            .finish()
+    }
 }
 
 /// Forgets an archive.
@@ -161,11 +217,17 @@ pub(crate) async fn pacs_test<R: Runtime>(app: AppHandle<R>, name: String) -> Re
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveAnswer {
     pub archive: String,
-    /// `answered` (now), `kept` (it did not answer: its rows are its last answer to the same
-    /// search, of `answered_ms`) or `unreachable` (it did not answer and nothing was kept).
+    /// `answered` (now), `kept` (it did not answer, or refused this home's credentials: its
+    /// rows are its last answer to the same search, of `answered_ms`, and `reason` says which)
+    /// or `unreachable` (it did not answer and nothing was kept; `unauthorized` when it
+    /// refused the credentials; `locked` when its credentials wait for the key's unlock).
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_ms: Option<u64>,
+    /// With `kept`: the code of why its answer is not today's (`pacs_unreachable`,
+    /// `pacs_timeout`, `pacs_unauthorized`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Why it did not answer, as every command's errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<WireError>,
@@ -213,19 +275,33 @@ pub(crate) async fn worklist<R: Runtime>(
             match h.worklist(&query) {
                 Ok(rows) => {
                     let kept = rows.iter().find_map(|r| r.archive_answered_ms);
+                    let reason = rows.iter().find_map(|r| r.archive_error.clone());
                     out.archives.push(ArchiveAnswer {
                         archive: name,
                         state: if kept.is_some() { "kept" } else { "answered" },
                         answered_ms: kept,
+                        reason,
                         error: None,
                     });
                     out.rows.extend(rows);
                 }
                 // An archive that fails is said to; the others' rows stand.
-                Err(e @ AppError::Pacs { .. }) => out.archives.push(ArchiveAnswer {
+                // Its credentials need the key, which is locked: this archive waits for the
+                // unlock, the others answer.
+                Err(
+                    e @ (AppError::Pacs { .. }
+                    | AppError::ArchiveCredentials { .. }
+                    | AppError::Locked
+                    | AppError::PassphraseRequired(_)),
+                ) => out.archives.push(ArchiveAnswer {
                     archive: name,
-                    state: "unreachable",
+                    state: match e.code() {
+                        "pacs_unauthorized" => "unauthorized",
+                        "locked" | "passphrase_required" => "locked",
+                        _ => "unreachable",
+                    },
                     answered_ms: None,
+                    reason: None,
                     error: Some(e.to_wire()),
                 }),
                 Err(e) => return Err(e),
@@ -260,6 +336,7 @@ pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Repl
                 archive: a.name,
                 state: "answered",
                 answered_ms: None,
+                reason: None,
                 error: None,
             })
             .collect();
@@ -267,6 +344,7 @@ pub(crate) async fn priors<R: Runtime>(app: AppHandle<R>, study: String) -> Repl
             archive,
             state: "unreachable",
             answered_ms: None,
+            reason: None,
             error: Some(e.to_wire()),
         }));
         Ok(Priors { priors, archives })

@@ -39,6 +39,11 @@ fn archives_are_added_tested_listed_and_a_down_one_is_shown_unreachable() {
         json!({ "name": "x", "dicomweb": "http://127.0.0.1:1/dicom-web", "dimse": "A@127.0.0.1:104" }),
         json!({ "name": "bad name", "dicomweb": "http://127.0.0.1:1/dicom-web" }),
         json!({ "name": "x", "dicomweb": format!("http://{}", "h".repeat(600)) }),
+        // Credentials: a user without a password, or both kinds, or for a DIMSE archive.
+        json!({ "name": "x", "dicomweb": "http://127.0.0.1:1/dicom-web", "login": { "user": "alice" } }),
+        json!({ "name": "x", "dicomweb": "http://127.0.0.1:1/dicom-web",
+                "login": { "user": "alice", "password": "pw", "token": "t" } }),
+        json!({ "name": "x", "dimse": "A@127.0.0.1:104", "login": { "token": "t" } }),
     ] {
         let err = harness.call("pacs_add", body.clone()).unwrap_err();
         assert_eq!(err["code"], "invalid_input", "{body}: {err}");

@@ -72,16 +72,33 @@ pub struct Orthanc {
     child: Child,
     pub http_port: u16,
     agent: ureq::Agent,
+    /// The harness's own `Authorization` header when the server asks for credentials (its
+    /// first registered user).
+    auth: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Orthanc {
     pub fn start() -> Orthanc {
+        Orthanc::start_with_users(&[])
+    }
+
+    /// An Orthanc asking every HTTP request for credentials (`AuthenticationEnabled`) of one
+    /// of `users` (user, password); none: it asks for none. The harness's own calls use the
+    /// first user.
+    pub fn start_with_users(users: &[(&str, &str)]) -> Orthanc {
         assert!(
             Path::new(DICOMWEB_PLUGIN).exists(),
             "{DICOMWEB_PLUGIN} is missing: `make deps` installs orthanc-dicomweb"
         );
         let dir = tempfile::tempdir().unwrap();
+        let auth = users.first().map(|(u, p)| {
+            use base64::Engine as _;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -98,7 +115,11 @@ impl Orthanc {
                 // Only its DICOMweb is used: no DICOM port listening on every interface.
                 "DicomServerEnabled": false,
                 "RemoteAccessAllowed": false,
-                "AuthenticationEnabled": false,
+                "AuthenticationEnabled": !users.is_empty(),
+                "RegisteredUsers": users
+                    .iter()
+                    .map(|(u, p)| (u.to_string(), serde_json::json!(p)))
+                    .collect::<serde_json::Map<_, _>>(),
                 "Plugins": [DICOMWEB_PLUGIN],
                 "DicomWeb": {"Enable": true, "Root": "/dicom-web/"},
                 "StorageCompression": false,
@@ -118,17 +139,18 @@ impl Orthanc {
                 .expect("Orthanc (Debian's orthanc package) is installed by `make deps`");
             let url = format!("http://127.0.0.1:{http_port}/system");
             let up = wait_until(&mut child, "Orthanc", &log, || {
-                agent
-                    .get(&url)
-                    .call()
-                    .map(|r| r.status() == 200)
-                    .unwrap_or(false)
+                let mut request = agent.get(&url);
+                if let Some(auth) = &auth {
+                    request = request.header("Authorization", auth);
+                }
+                request.call().map(|r| r.status() == 200).unwrap_or(false)
             });
             if up {
                 return Orthanc {
                     child,
                     http_port,
                     agent,
+                    auth,
                     _dir: dir,
                 };
             }
@@ -145,7 +167,6 @@ impl Orthanc {
     pub fn upload(&self, file: &Path) {
         let bytes = std::fs::read(file).unwrap();
         let mut response = self
-            .agent
             .post(format!("http://127.0.0.1:{}/instances", self.http_port))
             .header("Content-Type", "application/dicom")
             .send(&bytes[..])
@@ -156,13 +177,30 @@ impl Orthanc {
 }
 
 impl Orthanc {
+    /// A `GET` by the harness itself, with its credentials when the server asks for some.
+    fn get(&self, url: String) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let request = self.agent.get(url);
+        match &self.auth {
+            Some(auth) => request.header("Authorization", auth),
+            None => request,
+        }
+    }
+
+    /// A `POST` by the harness itself, as [`Orthanc::get`].
+    fn post(&self, url: String) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        let request = self.agent.post(url);
+        match &self.auth {
+            Some(auth) => request.header("Authorization", auth),
+            None => request,
+        }
+    }
+
     /// Orthanc's own ids of the instances with this SOP Instance UID (its REST API's
     /// `/tools/find`: not through DICOMweb, so the check does not lean on what is tested).
     pub fn find_instance(&self, sop_instance: &str) -> Vec<String> {
         let query =
             serde_json::json!({"Level": "Instance", "Query": {"SOPInstanceUID": sop_instance}});
         let mut response = self
-            .agent
             .post(format!("http://127.0.0.1:{}/tools/find", self.http_port))
             .header("Content-Type", "application/json")
             .send(query.to_string().as_bytes())
@@ -174,7 +212,6 @@ impl Orthanc {
     /// The file Orthanc stores for one of its instance ids.
     pub fn instance_file(&self, id: &str) -> Vec<u8> {
         let mut response = self
-            .agent
             .get(format!(
                 "http://127.0.0.1:{}/instances/{id}/file",
                 self.http_port
@@ -195,7 +232,6 @@ impl Orthanc {
     /// The PDF Orthanc finds encapsulated in one of its instances (its REST API's `/pdf`).
     pub fn instance_pdf(&self, id: &str) -> Vec<u8> {
         let mut response = self
-            .agent
             .get(format!(
                 "http://127.0.0.1:{}/instances/{id}/pdf",
                 self.http_port

@@ -173,6 +173,10 @@ pub enum AppError {
         archive: String,
         source: countersign_pacs::PacsError,
     },
+    /// An archive's stored credentials do not open (sealed under another member key, moved,
+    /// or damaged): the archive is named, the reason said, nothing of the secret.
+    #[error("archive {archive}: its stored credentials do not open: {reason}")]
+    ArchiveCredentials { archive: String, reason: String },
     /// An SR an archive holds as a prior study's report is refused by the SR reader (too
     /// large or deep, not an SR, malformed): the archive and the instance are named, the
     /// code is the reader's.
@@ -249,6 +253,8 @@ pub const ERROR_CODES: &[&str] = &[
     "pacs_unreachable",
     "pacs_timeout",
     "pacs_refused",
+    "pacs_unauthorized",
+    "pacs_credentials_unreadable",
     "pacs_malformed",
     "pacs_too_large",
     "wrong_patient",
@@ -314,12 +320,14 @@ impl AppError {
             AppError::PathRefused(_) => "path_refused",
             AppError::WrongPatient(_) => "wrong_patient",
             AppError::ReportUnreadable { .. } => "report_unreadable",
+            AppError::ArchiveCredentials { .. } => "pacs_credentials_unreadable",
             AppError::Pacs { source, .. } => {
                 use countersign_pacs::PacsError as P;
                 match source {
                     P::Unreachable(_) => "pacs_unreachable",
                     P::Timeout(_) => "pacs_timeout",
                     P::Refused(_) => "pacs_refused",
+                    P::Unauthorized(_) => "pacs_unauthorized",
                     P::Malformed(_) => "pacs_malformed",
                     P::TooLarge { .. } => "pacs_too_large",
                     P::InvalidInput(_) => "invalid_input",
@@ -377,7 +385,9 @@ impl AppError {
             AppError::KeyDamaged { key, .. } => format!("the stored key of {key} is damaged"),
             // The archive's name and the failure's kind: a malformed answer's words can quote
             // what the archive sent, which may be a patient's.
-            AppError::Pacs { archive, .. } | AppError::ArchiveSr { archive, .. } => {
+            AppError::Pacs { archive, .. }
+            | AppError::ArchiveSr { archive, .. }
+            | AppError::ArchiveCredentials { archive, .. } => {
                 format!("archive {archive}: {}", self.code())
             }
             // About the bus and the keychain's state, never its content.

@@ -83,8 +83,8 @@ pub use keys::{Passphrase, PassphraseSource, PassphraseUse, DEMO_PASSPHRASE};
 pub use links::{LinkTarget, THUMBNAIL_SIDE};
 pub use macros::{read_macros, MacroInfo};
 pub use pacs::{
-    ArchiveConfig, ArchiveEndpoint, ArchiveOptions, ArchiveTest, Delivery, DeliveryRecord,
-    PriorStudy, Retrieval, WorklistQuery, WorklistRow,
+    ArchiveAuth, ArchiveConfig, ArchiveCredentials, ArchiveEndpoint, ArchiveLogin, ArchiveOptions,
+    ArchiveTest, Delivery, DeliveryRecord, PriorStudy, Retrieval, WorklistQuery, WorklistRow,
 };
 pub use patient::{DataProtectionActions, MoveTarget, PatientScope};
 pub use quarantine::{

@@ -15,13 +15,14 @@
 
 use std::path::{Path, PathBuf};
 
-use countersign_pacs::{Archive, Dimse, Limits, PacsError, StudyMatch, StudyQuery};
+use countersign_pacs::{Archive, Credentials, Dimse, Limits, PacsError, StudyMatch, StudyQuery};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Result};
 use crate::home::Home;
 use crate::import::{Expected, ImportFailure, ImportProgress, Incoming, Next};
 
+mod credentials;
 mod delivery;
 pub mod demo;
 mod prior_report;
@@ -31,6 +32,9 @@ mod retrieve;
 mod retry;
 mod worklist;
 
+pub use countersign_pacs::auth::MAX_SECRET_LEN;
+pub use countersign_pacs::Credentials as ArchiveCredentials;
+pub use credentials::{ArchiveAuth, ArchiveLogin};
 pub use delivery::{
     Delivery, DeliveryRecord, SentInstance, DELIVERY, MAX_DELIVERIES, MAX_SENT, QUEUED, REJECTION,
 };
@@ -85,6 +89,13 @@ pub struct ArchiveConfig {
     /// Whether a report's SR is sent here when it is signed off (and on each addendum).
     #[serde(default)]
     pub store_back: bool,
+    /// That it is sent credentials, and which (the user, never the secret: that is sealed
+    /// apart, see `credentials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<ArchiveAuth>,
+    /// The credentials, unsealed by [`Home::archive`] for this use; never stored or shown.
+    #[serde(skip)]
+    secret: Option<std::sync::Arc<Credentials>>,
 }
 
 /// How an archive is used, beside where it is.
@@ -116,9 +127,19 @@ impl ArchiveConfig {
     fn client(&self) -> Result<Archive> {
         let limits = self.limits();
         let archive = match &self.endpoint {
-            ArchiveEndpoint::Dicomweb { url } => {
-                countersign_pacs::DicomWeb::new(url, limits).map(Archive::DicomWeb)
-            }
+            ArchiveEndpoint::Dicomweb { url } => countersign_pacs::DicomWeb::new(url, limits)
+                .and_then(|web| match (&self.auth, &self.secret) {
+                    (None, _) => Ok(web),
+                    (Some(auth), Some(secret)) => {
+                        web.with_credentials((**secret).clone(), auth.allow_cleartext)
+                    }
+                    // A configuration listed, not loaded by `Home::archive`: never dialled
+                    // without the credentials it says it has.
+                    (Some(_), None) => Err(PacsError::InvalidInput(
+                        "its credentials were not unsealed for this use".into(),
+                    )),
+                })
+                .map(Archive::DicomWeb),
             ArchiveEndpoint::Dimse {
                 address,
                 calling_aet,
@@ -209,7 +230,26 @@ impl Home {
         endpoint: ArchiveEndpoint,
         options: ArchiveOptions,
     ) -> Result<ArchiveConfig> {
+        self.pacs_add_with(name, endpoint, options, None)
+    }
+
+    /// [`Home::pacs_add`] with credentials for a DICOMweb archive: sealed under the home's
+    /// key (which must be open, or openable from the passphrase source: never stored in
+    /// clear), sent with every request, refused over plain http to another host unless
+    /// `allow_cleartext`.
+    pub fn pacs_add_with(
+        &mut self,
+        name: &str,
+        endpoint: ArchiveEndpoint,
+        options: ArchiveOptions,
+        login: Option<ArchiveLogin>,
+    ) -> Result<ArchiveConfig> {
         check_name(name)?;
+        if login.is_some() && !matches!(endpoint, ArchiveEndpoint::Dicomweb { .. }) {
+            return Err(AppError::InvalidInput(
+                "credentials are for a DICOMweb archive (a DIMSE archive knows this home by its AE title)".into(),
+            ));
+        }
         if let ArchiveEndpoint::Dimse {
             move_port: Some(0), ..
         } = endpoint
@@ -227,6 +267,10 @@ impl Home {
             endpoint,
             timeout_s,
             store_back: options.store_back,
+            auth: login.as_ref().map(ArchiveAuth::of),
+            secret: login
+                .as_ref()
+                .map(|l| std::sync::Arc::new(l.credentials.clone())),
         };
         // Normalised as the client reads it, so the list shows what will be dialled.
         let config = match config.client()? {
@@ -256,9 +300,28 @@ impl Home {
                 "this home already has {MAX_ARCHIVES} archives"
             )));
         }
+        let sealed = match (&login, &config.auth) {
+            (Some(login), Some(auth)) => {
+                self.need_keys()?;
+                let kek = self.store().kek().ok_or(AppError::Locked)?;
+                let sealed = credentials::seal(&kek, name, auth, login.credentials.secret());
+                Some(serde_json::to_string(&sealed).map_err(|e| {
+                    AppError::InvalidInput(format!("encoding the sealed credentials: {e}"))
+                })?)
+            }
+            _ => None,
+        };
         archives.push(config.clone());
-        self.save_archives(&archives)?;
-        tracing::info!(archive = name, "archive added");
+        self.save_archives_and(&archives, |db| match &sealed {
+            Some(sealed) => db.set_meta(&credentials::meta_key(name), sealed),
+            // No credentials now: none left from an archive of this name before.
+            None => db.delete_meta(&credentials::meta_key(name)),
+        })?;
+        tracing::info!(
+            archive = name,
+            credentials = config.auth.is_some(),
+            "archive added"
+        );
         Ok(config)
     }
 
@@ -270,22 +333,114 @@ impl Home {
         if archives.len() == before {
             return Err(not_configured(name));
         }
-        self.save_archives(&archives)
-    }
-
-    fn save_archives(&mut self, archives: &[ArchiveConfig]) -> Result<()> {
-        let json = serde_json::to_string(archives)
-            .map_err(|e| AppError::InvalidInput(format!("encoding the archive list: {e}")))?;
-        self.store_mut()
-            .write(|db| db.set_meta(ARCHIVES_META, &json))?;
+        self.save_archives_and(&archives, |db| db.delete_meta(&credentials::meta_key(name)))?;
+        // The sealed secret's bytes leave the WAL too (the store deletes securely).
+        self.store().truncate_wal()?;
         Ok(())
     }
 
+    /// Writes the archive list and, in the same transaction, `also` (an archive's secret).
+    fn save_archives_and(
+        &mut self,
+        archives: &[ArchiveConfig],
+        also: impl FnOnce(&countersign_store::Db<'_>) -> countersign_store::Result<()>,
+    ) -> Result<()> {
+        let json = serde_json::to_string(archives)
+            .map_err(|e| AppError::InvalidInput(format!("encoding the archive list: {e}")))?;
+        self.store_mut().write(|db| {
+            db.set_meta(ARCHIVES_META, &json)?;
+            also(db)
+        })?;
+        Ok(())
+    }
+
+    /// An archive as configured, its credentials (if any) unsealed for this use: the home's
+    /// key must be open or openable (`passphrase_required` or `locked` otherwise).
     fn archive(&self, name: &str) -> Result<ArchiveConfig> {
-        self.pacs_list()?
+        let config = self
+            .pacs_list()?
             .into_iter()
             .find(|a| a.name == name)
-            .ok_or_else(|| not_configured(name))
+            .ok_or_else(|| not_configured(name))?;
+        self.unseal(config)
+    }
+
+    /// Every archive, each as [`Home::archive`] loads it.
+    fn archives(&self) -> Result<Vec<ArchiveConfig>> {
+        self.pacs_list()?
+            .into_iter()
+            .map(|a| self.unseal(a))
+            .collect()
+    }
+
+    /// Whether any archive keeps sealed credentials (a key rotation must re-wrap them).
+    pub(crate) fn holds_archive_secrets(&self) -> Result<bool> {
+        Ok(self.pacs_list()?.iter().any(|a| a.auth.is_some()))
+    }
+
+    /// Re-wraps every archive's credential key from the KEK installed now (the old member
+    /// key's) to `new`, in one transaction; those already under `new` are left. One that
+    /// opens under neither is left as it is (it was unreadable before) and said in the log.
+    pub(crate) fn rewrap_archive_secrets(
+        &mut self,
+        new: &countersign_ledger::Kek,
+    ) -> Result<usize> {
+        let old = self.store().kek().ok_or(AppError::Locked)?;
+        let mut moved = Vec::new();
+        for config in self.pacs_list()?.into_iter().filter(|a| a.auth.is_some()) {
+            let key = credentials::meta_key(&config.name);
+            let Some(json) = self.store().db().meta(&key)? else {
+                continue;
+            };
+            let Ok(sealed) = serde_json::from_str::<credentials::SealedSecret>(&json) else {
+                continue;
+            };
+            match credentials::rewrap(&old, new, &config.name, &sealed) {
+                Ok(Some(again)) => moved.push((key, again)),
+                Ok(None) => {}
+                Err(reason) => {
+                    tracing::warn!(archive = %config.name, %reason, "archive credentials not re-wrapped")
+                }
+            }
+        }
+        let n = moved.len();
+        let encoded = moved
+            .into_iter()
+            .map(|(key, sealed)| serde_json::to_string(&sealed).map(|j| (key, j)))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| AppError::InvalidInput(format!("encoding sealed credentials: {e}")))?;
+        self.store_mut().write(|db| {
+            for (key, json) in &encoded {
+                db.set_meta(key, json)?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        Ok(n)
+    }
+
+    fn unseal(&self, mut config: ArchiveConfig) -> Result<ArchiveConfig> {
+        let Some(auth) = &config.auth else {
+            return Ok(config);
+        };
+        let unreadable = |reason: String| AppError::ArchiveCredentials {
+            archive: config.name.clone(),
+            reason,
+        };
+        let sealed: credentials::SealedSecret = match self
+            .store()
+            .db()
+            .meta(&credentials::meta_key(&config.name))?
+        {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|_| unreadable("its sealed secret is malformed".into()))?,
+            None => return Err(unreadable("its sealed secret is missing".into())),
+        };
+        self.need_keys()?;
+        let kek = self.store().kek().ok_or(AppError::Locked)?;
+        let secret = credentials::open(&kek, &config.name, auth, &sealed).map_err(&unreadable)?;
+        let made = credentials::credentials(auth, secret).map_err(&unreadable)?;
+        config.secret = Some(std::sync::Arc::new(made));
+        Ok(config)
     }
 
     /// Checks that an archive answers, with the round trip.
@@ -319,6 +474,97 @@ fn not_configured(name: &str) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn every_file(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(every_file(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Credentials added to a home held open (its WAL present): no file under the home holds
+    /// the password; the archive loads them back; a handle without the key's passphrase is
+    /// refused rather than dialling without them; a tampered sealed secret is refused by name.
+    #[test]
+    fn credentials_are_sealed_in_the_home_and_unsealed_only_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let password = "pw-that-must-not-be-on-disk";
+        let login = ArchiveLogin {
+            credentials: Credentials::basic("alice", zeroize::Zeroizing::new(password.into()))
+                .unwrap(),
+            allow_cleartext: false,
+        };
+        let endpoint = ArchiveEndpoint::Dicomweb {
+            url: "http://127.0.0.1:9/dicom-web".into(),
+        };
+        let added = home
+            .pacs_add_with(
+                "orthanc",
+                endpoint.clone(),
+                ArchiveOptions::default(),
+                Some(login.clone()),
+            )
+            .unwrap();
+        assert!(!serde_json::to_string(&added).unwrap().contains(password));
+        let files = every_file(dir.path());
+        assert!(
+            files.iter().any(|f| f.ends_with("ledger.sqlite3-wal")),
+            "{files:?}"
+        );
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                !credentials::holds_clear(&bytes, password),
+                "{} holds the password",
+                f.display()
+            );
+        }
+        let loaded = home.archive("orthanc").unwrap();
+        assert_eq!(loaded.secret.as_deref(), Some(&login.credentials));
+
+        // Plain http to another host: refused without the operator's say-so.
+        let remote = ArchiveEndpoint::Dicomweb {
+            url: "http://pacs.example.org/dicom-web".into(),
+        };
+        let err = home
+            .pacs_add_with("remote", remote, ArchiveOptions::default(), Some(login))
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{err}");
+
+        // Another handle with no passphrase source: the key cannot be opened, so neither can
+        // the credentials.
+        let bare = Home::open(dir.path()).unwrap();
+        let err = bare.archive("orthanc").unwrap_err();
+        assert_eq!(err.code(), "passphrase_required", "{err}");
+        assert!(bare.pacs_list().unwrap()[0].auth.is_some());
+
+        // A flipped character of the sealed secret.
+        let key = credentials::meta_key("orthanc");
+        let json = home.store().db().meta(&key).unwrap().unwrap();
+        let mut sealed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let secret = sealed["secret"].as_str().unwrap().to_string();
+        let flipped = if secret.ends_with("A=") { "B=" } else { "A=" };
+        sealed["secret"] = format!("{}{flipped}", &secret[..secret.len() - 2]).into();
+        home.store()
+            .db()
+            .set_meta(&key, &sealed.to_string())
+            .unwrap();
+        let err = home.archive("orthanc").unwrap_err();
+        assert_eq!(err.code(), "pacs_credentials_unreadable", "{err}");
+        assert!(err.to_string().contains("archive orthanc"), "{err}");
+        assert!(!err.to_string().contains(password));
+
+        // Removed: the sealed secret goes with it.
+        home.pacs_remove("orthanc").unwrap();
+        assert_eq!(home.store().db().meta(&key).unwrap(), None);
+    }
 
     #[test]
     fn dates_names_and_ranks() {

@@ -324,7 +324,8 @@ impl Home {
         // new key and the profile on the old: this runs again, and rows that open under the new
         // key already are left as they are. Keys that cannot be opened now (no passphrase) keep
         // the home on the old key until they can: switching would lose every report's key.
-        if self.store().db().holds_report_keys()? {
+        // Archives' sealed credentials likewise (their keys are wrapped the same way).
+        if self.store().db().holds_report_keys()? || self.holds_archive_secrets()? {
             if let Err(e) = self.need_keys() {
                 tracing::warn!(
                     error = e.code(),
@@ -341,7 +342,12 @@ impl Home {
                 .store_mut()
                 .write(|db| db.rewrap_report_keys(&kek).map_err(AppError::from))?;
             self.store().truncate_wal()?;
-            tracing::info!(keys = moved, "data keys wrapped under the rotated key");
+            let archives = self.rewrap_archive_secrets(&kek)?;
+            tracing::info!(
+                keys = moved,
+                archives,
+                "data keys wrapped under the rotated key"
+            );
         }
         // The profile first (written durably): a crash after it leaves a home on the new key
         // that clears the rest next time.

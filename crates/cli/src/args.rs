@@ -400,6 +400,26 @@ pub(crate) enum PacsCommand {
         /// Send each report's SR here when it is signed off, and on each addendum.
         #[arg(long)]
         store_back: bool,
+        /// DICOMweb: log in with HTTP Basic as this user (the password from --password-file).
+        #[arg(long, value_name = "USER", requires_all = ["dicomweb", "password_file"])]
+        user: Option<String>,
+        /// The file holding the --user's password (its first line). Sealed under this home's
+        /// key, never stored in clear.
+        #[arg(long, value_name = "FILE", requires = "user")]
+        password_file: Option<PathBuf>,
+        /// DICOMweb: send this file's bearer token (its first line) instead of a user and
+        /// password. Sealed under this home's key.
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "dicomweb",
+            conflicts_with = "user"
+        )]
+        token_file: Option<PathBuf>,
+        /// Send the credentials over plain http:// to a host other than this machine (readable
+        /// by anything on the network path: for a lab network only; use https://).
+        #[arg(long)]
+        allow_cleartext_credentials: bool,
     },
     /// The configured archives.
     List,

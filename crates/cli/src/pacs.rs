@@ -3,6 +3,8 @@
 
 use std::io::IsTerminal;
 
+use zeroize::Zeroizing;
+
 use countersign_app::{AppError, ArchiveEndpoint, Home, WorklistQuery};
 
 use crate::args::{HomeCommand, PacsCommand};
@@ -18,7 +20,34 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             move_port,
             timeout,
             store_back,
+            user,
+            password_file,
+            token_file,
+            allow_cleartext_credentials,
         } => {
+            let credentials = match (user, password_file, token_file) {
+                (Some(user), Some(file), None) => Some(
+                    countersign_app::ArchiveCredentials::basic(
+                        &user,
+                        read_secret(&file, "password")?,
+                    )
+                    .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+                ),
+                (None, None, Some(file)) => Some(
+                    countersign_app::ArchiveCredentials::bearer(read_secret(&file, "token")?)
+                        .map_err(|e| AppError::InvalidInput(e.to_string()))?,
+                ),
+                _ => None,
+            };
+            if allow_cleartext_credentials && credentials.is_none() {
+                return Err(AppError::InvalidInput(
+                    "--allow-cleartext-credentials is for an archive given credentials".into(),
+                ));
+            }
+            let login = credentials.map(|credentials| countersign_app::ArchiveLogin {
+                credentials,
+                allow_cleartext: allow_cleartext_credentials,
+            });
             let endpoint = match (dicomweb, dimse) {
                 (Some(url), None) => ArchiveEndpoint::Dicomweb { url },
                 (None, Some(address)) => ArchiveEndpoint::Dimse {
@@ -37,7 +66,7 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
                 timeout_s: timeout,
                 store_back,
             };
-            let added = home.pacs_add(&name, endpoint, options)?;
+            let added = home.pacs_add_with(&name, endpoint, options, login)?;
             let text = format!(
                 "archive {} added: {}",
                 added.name,
@@ -49,7 +78,17 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             let archives = home.pacs_list()?;
             let text = archives
                 .iter()
-                .map(|a| format!("{}\t{}", a.name, endpoint_text(&a.endpoint)))
+                .map(|a| {
+                    let login = match &a.auth {
+                        Some(auth) => format!(
+                            "\t{} {}",
+                            auth.kind,
+                            auth.user.as_deref().unwrap_or("token")
+                        ),
+                        None => String::new(),
+                    };
+                    format!("{}\t{}{login}", a.name, endpoint_text(&a.endpoint))
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             Output::new(&archives, text)
@@ -70,6 +109,35 @@ pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError
             )
         }
     })
+}
+
+/// A password or token from the first line of `path`, read bounded, held zeroized.
+fn read_secret(path: &std::path::Path, what: &str) -> Result<Zeroizing<String>, AppError> {
+    use std::io::Read;
+    let max = countersign_app::pacs::MAX_SECRET_LEN as u64;
+    let file = std::fs::File::open(path).map_err(|source| AppError::Io {
+        context: format!("reading the {what} file {}", path.display()),
+        source,
+    })?;
+    // Room for the most read, so the buffer never moves (a move leaves a copy unwiped).
+    let mut bytes = Zeroizing::new(Vec::with_capacity(max as usize + 3));
+    file.take(max + 3)
+        .read_to_end(&mut bytes)
+        .map_err(|source| AppError::Io {
+            context: format!("reading the {what} file {}", path.display()),
+            source,
+        })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        AppError::InvalidInput(format!("the {what} file {} is not text", path.display()))
+    })?;
+    let line = text.split(['\r', '\n']).next().unwrap_or_default();
+    if line.len() as u64 > max {
+        return Err(AppError::InvalidInput(format!(
+            "the {what} file {} holds more than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(Zeroizing::new(line.to_string()))
 }
 
 fn endpoint_text(e: &ArchiveEndpoint) -> String {
@@ -118,14 +186,22 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .collect::<Vec<_>>()
                 .join("\n");
             // Said in words too, so that nobody reads an old list as today's.
-            let mut down: Vec<(&str, u64)> = rows
+            let mut down: Vec<(&str, u64, bool)> = rows
                 .iter()
-                .filter_map(|r| Some((r.archive.as_str(), r.archive_answered_ms?)))
+                .filter_map(|r| {
+                    let refused = r.archive_error.as_deref() == Some("pacs_unauthorized");
+                    Some((r.archive.as_str(), r.archive_answered_ms?, refused))
+                })
                 .collect();
             down.dedup();
-            for (archive, ms) in down {
+            for (archive, ms, refused) in down {
+                let why = if refused {
+                    "refused this home's credentials"
+                } else {
+                    "did not answer"
+                };
                 text.push_str(&format!(
-                    "\n(archive {archive} did not answer: its studies are as it listed them at {})",
+                    "\n(archive {archive} {why}: its studies are as it listed them at {})",
                     countersign_app::export_formats::date_time(ms)
                 ));
             }

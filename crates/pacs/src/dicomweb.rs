@@ -1,4 +1,6 @@
-//! DICOMweb (PS3.18) over a blocking HTTP client: QIDO-RS to search, WADO-RS to retrieve.
+//! DICOMweb (PS3.18) over a blocking HTTP client: QIDO-RS to search, WADO-RS to retrieve,
+//! STOW-RS to store; with the archive's credentials, when it asks for some, on every request
+//! ([`auth`]).
 
 use std::io::BufWriter;
 use std::path::Path;
@@ -6,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::multipart::{MultipartError, MultipartReader};
 
+pub mod auth;
 mod documents;
 use crate::qido::{self, QidoError};
 use crate::{
     instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved, StudyMatch,
     StudyQuery,
 };
+use auth::Credentials;
 
 /// What WADO-RS is asked for: every instance as it is stored (`transfer-syntax=*`), so that
 /// what lands here is byte for byte what the archive holds and no transcoding loses anything.
@@ -27,12 +31,16 @@ pub struct DicomWeb {
     agent: ureq::Agent,
     /// Where the buffers of instances kept in memory come from (see [`crate::Buffers`]).
     pub(crate) buffers: Option<crate::Buffers>,
+    /// Sent in every request's `Authorization` header (see [`DicomWeb::with_credentials`]).
+    auth: Option<std::sync::Arc<Credentials>>,
 }
 
 impl std::fmt::Debug for DicomWeb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DicomWeb")
             .field("base", &self.base)
+            // Its Debug shows the user, never the secret.
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -54,6 +62,8 @@ impl DicomWeb {
             || base.len() > 2048
             || base.contains(['?', '#', ' '])
             || base.chars().any(char::is_control)
+            // Credentials in the URL would be stored and shown with it: `--user` instead.
+            || rest.split('/').next().is_some_and(|a| a.contains('@'))
         {
             return Err(PacsError::InvalidInput(format!(
                 "{base:?} is not a DICOMweb base URL"
@@ -73,7 +83,44 @@ impl DicomWeb {
             base: base.to_string(),
             agent: config.into(),
             buffers: None,
+            auth: None,
         })
+    }
+
+    /// The client, sending `credentials` with every request: over `https://`, or `http://`
+    /// to this machine, or to another host over `http://` only with `allow_cleartext` (see
+    /// [`auth::check_transport`]).
+    pub fn with_credentials(
+        mut self,
+        credentials: Credentials,
+        allow_cleartext: bool,
+    ) -> Result<DicomWeb> {
+        auth::check_transport(&self.base, allow_cleartext)?;
+        self.auth = Some(std::sync::Arc::new(credentials));
+        Ok(self)
+    }
+
+    /// Whether requests carry credentials.
+    pub fn has_credentials(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// A `GET` of `url` (under the base), with the credentials.
+    fn get(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let request = self.agent.get(url);
+        match &self.auth {
+            Some(auth) => request.header("Authorization", auth.header()),
+            None => request,
+        }
+    }
+
+    /// A `POST` to `url` (under the base), with the credentials.
+    fn post(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        let request = self.agent.post(url);
+        match &self.auth {
+            Some(auth) => request.header("Authorization", auth.header()),
+            None => request,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -93,7 +140,6 @@ impl DicomWeb {
     pub fn search(&self, query: &StudyQuery) -> Result<Vec<StudyMatch>> {
         let url = format!("{}/studies", self.base);
         let mut request = self
-            .agent
             .get(&url)
             .header("Accept", ACCEPT_JSON)
             .query("limit", query.max_results().to_string());
@@ -118,9 +164,7 @@ impl DicomWeb {
             return Ok(Vec::new());
         }
         if status != 200 {
-            return Err(PacsError::Refused(format!(
-                "QIDO-RS answered HTTP {status}"
-            )));
+            return Err(refused("QIDO-RS", status));
         }
         let body = response
             .body_mut()
@@ -149,7 +193,6 @@ impl DicomWeb {
     ) -> Result<Retrieved> {
         let url = format!("{}/studies/{study}", self.base);
         let response = self
-            .agent
             .get(&url)
             .header("Accept", ACCEPT_STUDY)
             .call()
@@ -162,9 +205,7 @@ impl DicomWeb {
             ));
         }
         if status != 200 {
-            return Err(PacsError::Refused(format!(
-                "WADO-RS answered HTTP {status}"
-            )));
+            return Err(refused("WADO-RS", status));
         }
         let content_type = response
             .headers()
@@ -345,7 +386,6 @@ impl DicomWeb {
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let url = format!("{}/studies/{study}", self.base);
         let mut response = self
-            .agent
             .post(&url)
             .header("Accept", ACCEPT_JSON)
             .header(
@@ -367,8 +407,17 @@ impl DicomWeb {
             202 => Err(PacsError::Refused(
                 "STOW-RS answered HTTP 202: stored with warnings or not at all".into(),
             )),
-            other => Err(PacsError::Refused(format!("STOW-RS answered HTTP {other}"))),
+            other => Err(refused("STOW-RS", other)),
         }
+    }
+}
+
+/// An answer other than the one expected: 401 and 403 say the archive refuses these
+/// credentials (or their absence), anything else that it refused the request.
+fn refused(service: &str, status: u16) -> PacsError {
+    match status {
+        401 | 403 => PacsError::Unauthorized(format!("{service} answered HTTP {status}")),
+        _ => PacsError::Refused(format!("{service} answered HTTP {status}")),
     }
 }
 
@@ -432,9 +481,109 @@ fn http_error(e: ureq::Error) -> PacsError {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
 
-    use super::Spill;
+    use super::{Credentials, DicomWeb, Spill};
+    use crate::{Limits, PacsError, StudyQuery};
+
+    /// Serves one connection on `listener` with `answer`, and gives back the request's head.
+    fn answer_once(listener: TcpListener, answer: String) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            socket.write_all(answer.as_bytes()).unwrap();
+            String::from_utf8(head).unwrap()
+        })
+    }
+
+    fn alice() -> Credentials {
+        Credentials::basic("alice", zeroize::Zeroizing::new("pw-of-alice".into())).unwrap()
+    }
+
+    /// The credentials go in the request to the archive; a redirect to another host is not
+    /// followed, so that host never hears of them (nothing even connects to it).
+    #[test]
+    fn credentials_are_sent_to_the_archive_and_never_followed_to_a_redirect() {
+        let archive = TcpListener::bind("127.0.0.1:0").unwrap();
+        let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+        elsewhere.set_nonblocking(true).unwrap();
+        let to = elsewhere.local_addr().unwrap();
+        let base = format!("http://{}/dicom-web", archive.local_addr().unwrap());
+        let served = answer_once(
+            archive,
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://{to}/dicom-web/studies\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        let client = DicomWeb::new(&base, Limits::default())
+            .unwrap()
+            .with_credentials(alice(), false)
+            .unwrap();
+        let got = client.search(&StudyQuery::default());
+        assert!(matches!(got, Err(PacsError::Refused(_))), "{got:?}");
+        let head = served.join().unwrap().to_ascii_lowercase();
+        assert!(
+            head.contains("authorization: basic ywxpy2u6chctb2ytywxpy2u="),
+            "{head}"
+        );
+        // A redirect followed would have connected before `search` returned.
+        assert_eq!(
+            elsewhere.accept().map(|_| ()).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+    }
+
+    /// 401 and 403 are the credentials refused, said without them; other statuses stay
+    /// refusals.
+    #[test]
+    fn an_archive_answering_401_or_403_refuses_the_credentials() {
+        for (status, unauthorized) in [(401, true), (403, true), (500, false)] {
+            let archive = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = format!("http://{}/dicom-web", archive.local_addr().unwrap());
+            let served = answer_once(
+                archive,
+                format!(
+                    "HTTP/1.1 {status} No\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                ),
+            );
+            let client = DicomWeb::new(&base, Limits::default())
+                .unwrap()
+                .with_credentials(alice(), false)
+                .unwrap();
+            let err = client.echo().unwrap_err();
+            served.join().unwrap();
+            assert_eq!(
+                matches!(err, PacsError::Unauthorized(_)),
+                unauthorized,
+                "{status}: {err:?}"
+            );
+            let said = format!("{err} {err:?}");
+            assert!(
+                !said.contains("pw-of-alice") && !said.contains("YWxp"),
+                "{said}"
+            );
+        }
+    }
+
+    /// Credentials over plain http to another host are refused unless allowed; a URL
+    /// carrying them is refused outright.
+    #[test]
+    fn credentials_in_clear_to_another_host_or_in_the_url_are_refused() {
+        let remote = DicomWeb::new("http://pacs.example.org/dicom-web", Limits::default()).unwrap();
+        assert!(matches!(
+            remote.clone().with_credentials(alice(), false),
+            Err(PacsError::InvalidInput(_))
+        ));
+        assert!(remote.with_credentials(alice(), true).is_ok());
+        assert!(DicomWeb::new("https://alice:pw@pacs.example.org/dw", Limits::default()).is_err());
+    }
 
     /// A buffer given back is the one taken next (no fresh memory), emptied, grown if need
     /// be; no more than the bound is kept.

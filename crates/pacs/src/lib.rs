@@ -40,6 +40,7 @@ pub mod documents;
 pub mod multipart;
 pub mod qido;
 
+pub use dicomweb::auth::{self, Credentials};
 pub use dicomweb::DicomWeb;
 pub use dimse::Dimse;
 pub use documents::{newest_first_order, DocumentKind, DocumentMatch, MAX_DOCUMENT_BYTES};
@@ -57,6 +58,10 @@ pub enum PacsError {
     /// failure status to a query or retrieval.
     #[error("it refused: {0}")]
     Refused(String),
+    /// It refused the credentials this home sent, or their absence (HTTP 401 or 403). Never
+    /// says what was sent.
+    #[error("it refused the credentials (wrong, missing or not allowed): {0}")]
+    Unauthorized(String),
     /// It answered with something that is not what the protocol says it sends.
     #[error("its answer is malformed: {0}")]
     Malformed(String),

@@ -618,7 +618,22 @@ export interface ArchiveConfig {
   move_port?: number;
   timeout_s: number;
   store_back: boolean;
+  /** DICOMweb: it is sent credentials (the user, never the password or token). */
+  auth?: ArchiveAuth;
 }
+
+/** That an archive is sent credentials, and which. */
+export interface ArchiveAuth {
+  kind: "basic" | "bearer";
+  user?: string;
+  /** The operator allowed them over plain http to a host other than this machine. */
+  allow_cleartext?: boolean;
+}
+
+/** Credentials to add a DICOMweb archive with: a user and password (HTTP Basic) or a token. */
+export type ArchiveLoginInput =
+  | { user: string; password: string; allowCleartext?: boolean }
+  | { token: string; allowCleartext?: boolean };
 
 /** What `pacs_test` found: the round trip of a C-ECHO or a one-study QIDO-RS search. */
 export interface ArchiveTest {
@@ -646,14 +661,20 @@ export interface WorklistRow {
   report: string;
   /** Set when the archive did not answer: the row is its last answer, of this time. */
   archive_answered_ms?: number;
+  /** With `archive_answered_ms`: why (pacs_unreachable, pacs_timeout, pacs_unauthorized). */
+  archive_error?: string;
 }
 
 /** How one archive answered the worklist's search. */
 export interface ArchiveAnswer {
   archive: string;
-  /** `answered` now; `kept`: it did not answer, its last list is shown; `unreachable`: nothing kept. */
-  state: "answered" | "kept" | "unreachable";
+  /** `answered` now; `kept`: it did not answer (or refused the credentials), its last list is
+   * shown; `unreachable`: nothing kept; `unauthorized`: it refused the credentials, nothing kept;
+   * `locked`: its credentials wait for the key to be unlocked. */
+  state: "answered" | "kept" | "unreachable" | "unauthorized" | "locked";
   answered_ms?: number;
+  /** With `kept`: why its list is not today's (the error's code). */
+  reason?: string;
   error?: AppErrorWire;
 }
 
@@ -1015,8 +1036,10 @@ export const api = {
   pacsList: () => call<ArchiveConfig[]>("pacs_list"),
   /** Adds an archive: a DICOMweb URL, or a DIMSE AET@HOST:PORT with the AE title to call as. */
   /** Adds an archive; with `storeBack`, signed-off reports (and addenda) are sent there. */
-  pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }, storeBack = false) =>
-    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint, storeBack }),
+  /** With `login` (DICOMweb), the credentials are sealed by the app and sent with every request. */
+  pacsAdd: (name: string, endpoint: { dicomweb: string } | { dimse: string; callingAet: string | null; movePort?: number | null }, storeBack = false,
+    login: ArchiveLoginInput | null = null) =>
+    call<ArchiveConfig>("pacs_add", { name, dicomweb: null, dimse: null, callingAet: null, movePort: null, ...endpoint, storeBack, login }),
   pacsRemove: (name: string) => call<null>("pacs_remove", { name }),
   /** Whether the archive answers, with the round trip. */
   pacsTest: (name: string) => call<ArchiveTest>("pacs_test", { name }),

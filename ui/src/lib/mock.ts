@@ -1000,8 +1000,15 @@ export function installMocks() {
         if (!/^[A-Za-z0-9._-]{1,64}$/.test(a.name ?? "")) throw { code: "invalid_input", message: `${JSON.stringify(a.name)} is not an archive name (1 to 64 letters, digits, '-', '_' or '.')` };
         if (!!a.dicomweb === !!a.dimse) throw { code: "invalid_input", message: "give either a DICOMweb URL or a DIMSE address AET@HOST:PORT" };
         if (mockArchives.some((x) => x.name === a.name)) throw { code: "invalid_input", message: `an archive named ${a.name} is already configured (pacs remove ${a.name} first)` };
+        const login = (args as { login?: { user?: string; password?: string; token?: string; allowCleartext?: boolean } | null }).login ?? null;
+        if (login && !a.dicomweb) throw { code: "invalid_input", message: "credentials are for a DICOMweb archive (a DIMSE archive knows this home by its AE title)" };
+        if (login && (!!login.user !== !!login.password || !!login.user === !!login.token)) throw { code: "invalid_input", message: "give a user and a password, or a token" };
+        // As the app: the secret is never part of what is listed.
+        const clear = login?.allowCleartext ? { allow_cleartext: true } : {};
+        const auth = login?.user ? { auth: { kind: "basic" as const, user: login.user, ...clear } }
+          : login?.token ? { auth: { kind: "bearer" as const, ...clear } } : {};
         const added = a.dicomweb
-          ? { name: a.name, protocol: "dicomweb" as const, url: a.dicomweb, timeout_s: 30, store_back: !!a.storeBack }
+          ? { name: a.name, protocol: "dicomweb" as const, url: a.dicomweb, timeout_s: 30, store_back: !!a.storeBack, ...auth }
           : { name: a.name, protocol: "dimse" as const, address: a.dimse, calling_aet: a.callingAet || "COUNTERSIGN",
               ...(a.movePort ? { move_port: Number(a.movePort) } : {}), timeout_s: 30, store_back: !!a.storeBack };
         mockArchives.push(added);

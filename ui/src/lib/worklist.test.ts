@@ -87,6 +87,11 @@ describe("words", () => {
     const none: ArchiveAnswer = { archive: "x", state: "unreachable", error: { code: "pacs_timeout", message: "archive x: no answer" } };
     expect(archiveNote(none, now)).toBe("x is unreachable (pacs_timeout): archive x: no answer");
     expect(archiveNote({ archive: "ok", state: "answered" }, now)).toBe("");
+    const refused: ArchiveAnswer = { ...kept, reason: "pacs_unauthorized" };
+    expect(archiveNote(refused, now)).toBe("legacy refuses this home's credentials: its list as of 14:02");
+    const never: ArchiveAnswer = { archive: "x", state: "unauthorized", error: { code: "pacs_unauthorized", message: "archive x: pacs_unauthorized" } };
+    expect(archiveNote({ archive: "x", state: "locked" }, now)).toBe("x is asked once the key is unlocked (its credentials are sealed under it)");
+    expect(archiveNote(never, now)).toBe("x refuses this home's credentials (pacs_unauthorized): archive x: pacs_unauthorized");
   });
 
   it("shows dates, names, counts and progress", () => {

@@ -114,11 +114,14 @@ export function asOf(ms: number, now: Date = new Date()): string {
 /** An archive's answer in words: "" when it answered now. */
 export function archiveNote(answer: ArchiveAnswer, now: Date = new Date()): string {
   if (answer.state === "answered") return "";
+  if (answer.state === "locked") return `${answer.archive} is asked once the key is unlocked (its credentials are sealed under it)`;
   const why = answer.error ? ` (${answer.error.code})` : "";
+  const refused = answer.state === "unauthorized" || answer.reason === "pacs_unauthorized";
+  const what = refused ? "refuses this home's credentials" : "is unreachable";
   if (answer.state === "kept" && answer.answered_ms) {
-    return `${answer.archive} is unreachable: its list ${asOf(answer.answered_ms, now)}`;
+    return `${answer.archive} ${what}: its list ${asOf(answer.answered_ms, now)}`;
   }
-  return `${answer.archive} is unreachable${why}: ${answer.error?.message ?? "it did not answer"}`;
+  return `${answer.archive} ${what}${why}: ${answer.error?.message ?? "it did not answer"}`;
 }
 
 /** Bytes as megabytes, one decimal. */

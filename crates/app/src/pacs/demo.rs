@@ -469,6 +469,8 @@ mod tests {
             endpoint: ArchiveEndpoint::Dicomweb { url: url.into() },
             timeout_s: DEFAULT_TIMEOUT_S,
             store_back,
+            auth: None,
+            secret: None,
         };
         assert!(is_demo_config(&config(
             "http://127.0.0.1:40123/dicom-web",

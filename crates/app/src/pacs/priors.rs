@@ -96,9 +96,21 @@ impl Home {
     ) -> Result<(Vec<PriorStudy>, Unanswered)> {
         countersign_pacs::check_uid(study).map_err(|e| AppError::InvalidInput(e.to_string()))?;
         let mut failed = Vec::new();
-        let archives = match archive {
+        let archives: Vec<ArchiveConfig> = match archive {
             Some(name) => vec![self.archive(name)?],
-            None => self.pacs_list()?,
+            // One whose credentials cannot be unsealed now (the key locked) is said to have
+            // failed; the others and the local priors stand.
+            None => self
+                .pacs_list()?
+                .into_iter()
+                .filter_map(|a| match self.unseal(a.clone()) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        failed.push((a.name, e));
+                        None
+                    }
+                })
+                .collect(),
         };
         let mut clients = Vec::new();
         for a in &archives {

@@ -442,6 +442,7 @@ fn after_storing(e: PacsError, stored: u64) -> PacsError {
         PacsError::Unreachable(m) => PacsError::Unreachable(format!("{m}; {note}")),
         PacsError::Timeout(m) => PacsError::Timeout(format!("{m}; {note}")),
         PacsError::Refused(m) => PacsError::Refused(format!("{m}; {note}")),
+        PacsError::Unauthorized(m) => PacsError::Unauthorized(format!("{m}; {note}")),
         PacsError::Malformed(m) => PacsError::Malformed(format!("{m}; {note}")),
         PacsError::InvalidInput(m) => PacsError::InvalidInput(format!("{m}; {note}")),
         PacsError::TooLarge { what, limit } => PacsError::TooLarge {

@@ -38,6 +38,11 @@ pub struct WorklistRow {
     /// epoch). The report state is this home's now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive_answered_ms: Option<u64>,
+    /// With `archive_answered_ms`: why the archive's answer is not shown now — the code of
+    /// its error (`pacs_unreachable`, `pacs_timeout`, or `pacs_unauthorized` when it refuses
+    /// this home's credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_error: Option<String>,
 }
 
 /// The last answer of an archive to a worklist search, kept so that a radiologist still sees
@@ -62,7 +67,7 @@ impl Home {
         let archives = match &query.archive {
             Some(name) => vec![self.archive(name)?],
             None => {
-                let all = self.pacs_list()?;
+                let all = self.archives()?;
                 if all.is_empty() {
                     return Err(AppError::InvalidInput(
                         "no archive is configured: add one with `pacs add`".into(),
@@ -79,20 +84,27 @@ impl Home {
         };
         let mut rows = Vec::new();
         for config in &archives {
-            let (found, answered_ms) = match config.client()?.search(&search) {
+            let (found, answered_ms, error) = match config.client()?.search(&search) {
                 Ok(found) => {
                     tracing::info!(archive = %config.name, studies = found.len(), "worklist read");
                     self.keep_worklist(&config.name, &search, &found);
-                    (found, None)
+                    (found, None, None)
                 }
-                // Down or silent: the last answer to the same search, said to be that.
-                Err(e @ (PacsError::Unreachable(_) | PacsError::Timeout(_))) => {
+                // Down, silent, or refusing this home's credentials (changed on the archive,
+                // an expired token): the last answer to the same search, said to be that and
+                // why.
+                Err(
+                    e @ (PacsError::Unreachable(_)
+                    | PacsError::Timeout(_)
+                    | PacsError::Unauthorized(_)),
+                ) => {
+                    let e = config.error(e);
                     match self.last_worklist(&config.name, &search) {
                         Some(last) => {
-                            tracing::warn!(archive = %config.name, "archive did not answer: its last worklist is shown");
-                            (last.matches, Some(last.answered_ms))
+                            tracing::warn!(archive = %config.name, error = e.code(), "archive did not answer: its last worklist is shown");
+                            (last.matches, Some(last.answered_ms), Some(e.code()))
                         }
-                        None => return Err(config.error(e)),
+                        None => return Err(e),
                     }
                 }
                 Err(e) => return Err(config.error(e)),
@@ -100,6 +112,7 @@ impl Home {
             for m in found {
                 let mut row = self.worklist_row(&config.name, m)?;
                 row.archive_answered_ms = answered_ms;
+                row.archive_error = error.map(String::from);
                 rows.push(row);
             }
         }
@@ -156,6 +169,7 @@ impl Home {
             local_instances,
             report,
             archive_answered_ms: None,
+            archive_error: None,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{http_error, multipart_error, DicomWeb, ACCEPT_JSON, ACCEPT_STUDY};
+use super::{http_error, multipart_error, refused, DicomWeb, ACCEPT_JSON, ACCEPT_STUDY};
 use crate::documents::{one_more_series, DocumentMatch, DOCUMENT_MODALITIES, MAX_DOCUMENTS};
 use crate::multipart::MultipartReader;
 use crate::qido::{self, values};
@@ -20,8 +20,7 @@ impl DicomWeb {
     /// QIDO-RS `GET` of `path` under the base, as DICOM JSON objects.
     fn qido(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
         let mut request = self
-            .agent
-            .get(format!("{}/{path}", self.base))
+            .get(&format!("{}/{path}", self.base))
             .header("Accept", ACCEPT_JSON);
         for (k, v) in query {
             request = request.query(*k, *v);
@@ -30,7 +29,7 @@ impl DicomWeb {
         match response.status().as_u16() {
             204 => return Ok(Vec::new()),
             200 => {}
-            other => return Err(PacsError::Refused(format!("QIDO-RS answered HTTP {other}"))),
+            other => return Err(refused("QIDO-RS", other)),
         }
         let body = response
             .body_mut()
@@ -130,7 +129,6 @@ impl DicomWeb {
             self.base
         );
         let response = self
-            .agent
             .get(&url)
             .header("Accept", ACCEPT_STUDY)
             .call()
@@ -142,7 +140,7 @@ impl DicomWeb {
                     "WADO-RS answered HTTP 404: it does not hold instance {instance}"
                 )))
             }
-            other => return Err(PacsError::Refused(format!("WADO-RS answered HTTP {other}"))),
+            other => return Err(refused("WADO-RS", other)),
         }
         let content_type = response
             .headers()

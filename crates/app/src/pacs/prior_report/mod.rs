@@ -241,7 +241,7 @@ impl Home {
         };
         let archives = match archive {
             Some(name) => vec![self.archive(name)?],
-            None => self.pacs_list()?,
+            None => self.archives()?,
         };
         // Not given and not here: the one Patient ID the archives file the study under.
         let patient = match patient {

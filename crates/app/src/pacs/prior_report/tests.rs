@@ -91,6 +91,8 @@ fn another_studys_or_instances_report_is_not_shown() {
         },
         timeout_s: DEFAULT_TIMEOUT_S,
         store_back: false,
+        auth: None,
+        secret: None,
     };
     let asked = DocumentMatch {
         kind: DocumentKind::Sr,
