@@ -162,6 +162,17 @@ impl Home {
         self.run(args).ok()
     }
 
+    /// What `countersign --home DIR ARGS...` prints for a person (no `--json`), whatever its
+    /// exit code.
+    pub fn text(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .output()
+            .expect("spawn countersign");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Creates an identity in this (new) home and returns its key.
     pub fn key_of_new_member(&self) -> String {
         self.ok(&["init", "--name", "Someone", "--role", "resident"])["key"]

@@ -1393,12 +1393,7 @@ fn the_last_worklist_is_shown_marked_when_the_archive_is_down() {
         rows[0]["archive_answered_ms"].as_u64().unwrap() > 0,
         "{kept}"
     );
-    let words = home
-        .command()
-        .args(["worklist", "--pacs", "orthanc"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&words.stdout);
+    let said = home.text(&["worklist", "--pacs", "orthanc"]);
     assert!(said.contains("archive orthanc did not answer"), "{said}");
     // Another search was never answered: nothing to show but the error.
     let other = home.run(&["worklist", "--pacs", "orthanc", "--modality", "MR"]);
@@ -1983,12 +1978,7 @@ fn an_archive_asking_for_credentials_gets_them_sealed_and_refuses_wrong_or_none(
         kept[0]["archive_answered_ms"].as_u64().unwrap() > 0,
         "{kept}"
     );
-    let words = home
-        .command()
-        .args(["worklist", "--pacs", "orthanc"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&words.stdout);
+    let said = home.text(&["worklist", "--pacs", "orthanc"]);
     assert!(said.contains("refused this home's credentials"), "{said}");
     // Back to the right one, so that the home holds it sealed while its files are read.
     home.ok(&["pacs", "remove", "orthanc"]);

@@ -474,19 +474,7 @@ fn not_configured(name: &str) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn every_file(dir: &Path) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.extend(every_file(&p));
-            } else {
-                out.push(p);
-            }
-        }
-        out
-    }
+    use crate::tests::every_file;
 
     /// Credentials added to a home held open (its WAL present): no file under the home holds
     /// the password; the archive loads them back; a handle without the key's passphrase is

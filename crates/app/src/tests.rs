@@ -15,6 +15,21 @@ pub(crate) fn test_source() -> crate::PassphraseSource {
     crate::PassphraseSource::fixed(crate::Passphrase::new(crate::DEMO_PASSPHRASE))
 }
 
+/// Every file under `dir`, recursively (the ledger's WAL and shared memory included): what a
+/// test reads to show a secret is in none of a home's files.
+pub(crate) fn every_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(every_file(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub(crate) fn founded(dir: &std::path::Path) -> Home {
     let mut home = crate::tests::open_home(dir).unwrap();
     home.init("Dr Ada", Role::Attending, Some("Radiology"), None)

@@ -1006,18 +1006,7 @@ fn a_migration_that_fails_part_way_leaves_the_old_schema() {
     }
     assert!(Store::open(&path).is_err());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: u32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 18);
-    let made: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('logs', 'entries_v19')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(made, 0, "half a migration was left");
+    assert_migration_undone(&conn, 18, &["logs", "entries_v19"]);
     let log: Vec<u8> = conn
         .query_row("SELECT log FROM entries", [], |r| r.get(0))
         .unwrap();
@@ -1399,18 +1388,7 @@ fn migration_20_failing_part_way_leaves_schema_19() {
     }
     assert!(Store::open(&path).is_err());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: u32 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 19);
-    let made: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'payloads_v20'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(made, 0, "half a migration was left");
+    assert_migration_undone(&conn, 19, &["payloads_v20"]);
     let bytes: Vec<u8> = conn
         .query_row(
             "SELECT bytes FROM payloads WHERE hash = ?1",
@@ -1502,3 +1480,22 @@ const DELETE_PAYLOAD_BY_HASH: &str =
     "DELETE FROM payloads WHERE hash = (SELECT payload_hash FROM entries WHERE id = ?1)";
 const DELETE_PAYLOAD_BY_ARRIVAL: &str =
     "DELETE FROM payloads WHERE arrival = (SELECT arrival FROM entries WHERE id = ?1)";
+
+/// After a migration failed part way: the file is still at `version`, and none of the tables
+/// the migration makes (`made`) is there.
+fn assert_migration_undone(conn: &rusqlite::Connection, version: u32, made: &[&str]) {
+    let at: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(at, version);
+    for table in made {
+        let there: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(there, 0, "half a migration was left: {table}");
+    }
+}

@@ -1,22 +1,9 @@
 //! A home's key sealed under a passphrase: never on disk in the clear, refused with the wrong
 //! passphrase or none, migrated from a plaintext home, locked and unlocked (issue 14).
 
+use super::every_file;
 use super::{founded, test_source};
 use crate::Home;
-
-/// Every file under `dir`, recursively (the ledger's WAL and shared memory included).
-fn every_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(every_file(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 /// Fails if any file under `dir` holds `seed`, as bytes or as hex (either case).
 fn assert_no_file_holds(dir: &std::path::Path, seed: &[u8; 32], when: &str) {
