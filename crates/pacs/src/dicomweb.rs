@@ -2,7 +2,6 @@
 //! STOW-RS to store; with the archive's credentials, when it asks for some, on every request
 //! ([`auth`]).
 
-use std::io::BufWriter;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,12 +9,13 @@ use crate::multipart::{MultipartError, MultipartReader};
 
 pub mod auth;
 mod documents;
+mod spill;
 use crate::qido::{self, QidoError};
 use crate::{
-    instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved, StudyMatch,
-    StudyQuery,
+    instance_file, Arrived, Limits, OnFile, PacsError, Result, Retrieved, StudyMatch, StudyQuery,
 };
 use auth::Credentials;
+use spill::Spill;
 
 /// What WADO-RS is asked for: every instance as it is stored (`transfer-syntax=*`), so that
 /// what lands here is byte for byte what the archive holds and no transcoding loses anything.
@@ -272,104 +272,6 @@ impl DicomWeb {
     }
 }
 
-/// A part as [`Spill::finish`] gives it: the SHA-256 of one written to its file, or the bytes
-/// of one kept in memory.
-type Finished = (Option<[u8; 32]>, Option<Vec<u8>>);
-
-/// Where one part goes: memory, up to `keep` bytes, then its file (what was kept written to it
-/// first) — so a small instance is handed over without a file, and a large one never held
-/// whole in memory. A part written to its file is hashed as it is written; one kept in memory
-/// is not hashed here (see [`Arrived::sha256`]).
-enum Spill {
-    Memory {
-        data: Vec<u8>,
-        keep: u64,
-        path: std::path::PathBuf,
-    },
-    File(Hashing<BufWriter<std::fs::File>>),
-}
-
-impl Spill {
-    /// `like`: the size of the part before, reserved with room to spare (if it fits in
-    /// `keep`); the buffer from `buffers` when given.
-    fn new(
-        path: std::path::PathBuf,
-        keep: u64,
-        like: u64,
-        buffers: Option<&crate::Buffers>,
-    ) -> Result<Spill> {
-        if keep == 0 {
-            return Spill::file(&path)
-                .map_err(PacsError::io(format!("creating {}", path.display())));
-        }
-        // With an eighth to spare: slices of a series differ by a few bytes, and one byte more
-        // than reserved would double the buffer (fresh memory, a copy of what it holds).
-        let capacity = if like <= keep {
-            (like + like / 8).min(keep) as usize
-        } else {
-            0
-        };
-        Ok(Spill::Memory {
-            data: match buffers {
-                Some(buffers) => buffers.take(capacity),
-                None => Vec::with_capacity(capacity),
-            },
-            keep,
-            path,
-        })
-    }
-
-    fn file(path: &Path) -> std::io::Result<Spill> {
-        let file = std::fs::File::create(path)?;
-        Ok(Spill::File(Hashing::new(BufWriter::with_capacity(
-            64 * 1024,
-            file,
-        ))))
-    }
-
-    /// Flushes and closes a part written to its file, and gives its SHA-256; or gives the part
-    /// kept in memory.
-    fn finish(self) -> std::io::Result<Finished> {
-        match self {
-            Spill::Memory { data, .. } => Ok((None, Some(data))),
-            Spill::File(file) => {
-                let (sha256, _, writer) = file.into_parts()?;
-                writer.into_inner().map_err(|e| e.into_error())?;
-                Ok((Some(sha256), None))
-            }
-        }
-    }
-}
-
-impl std::io::Write for Spill {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Spill::Memory { data, keep, path } = self {
-            if (data.len() + buf.len()) as u64 <= *keep {
-                data.extend_from_slice(buf);
-                return Ok(buf.len());
-            }
-            let mut file = Spill::file(path)?;
-            std::io::Write::write_all(&mut file, data)?;
-            *self = file;
-        }
-        match self {
-            Spill::File(file) => file.write(buf),
-            // Not reached: spilled above.
-            Spill::Memory { data, .. } => {
-                data.extend_from_slice(buf);
-                Ok(buf.len())
-            }
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Spill::File(file) => file.flush(),
-            Spill::Memory { .. } => Ok(()),
-        }
-    }
-}
-
 impl DicomWeb {
     /// STOW-RS of one instance into `study`.
     pub fn store(&self, study: &str, file: &crate::Part10<'_>) -> Result<()> {
@@ -484,7 +386,7 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
-    use super::{Credentials, DicomWeb, Spill};
+    use super::{Credentials, DicomWeb};
     use crate::{Limits, PacsError, StudyQuery};
 
     /// Serves one connection on `listener` with `answer`, and gives back the request's head.
@@ -603,44 +505,5 @@ mod tests {
         }
         buffers.give(again);
         assert_eq!(buffers.kept(), 3, "{buffers:?}");
-    }
-
-    /// A part of at most `keep` bytes stays in memory, unhashed, and no file is made; a larger
-    /// one is written whole to its file (what was kept first, then the rest), none of it kept,
-    /// and hashed whole. With `keep` 0, every part goes to its file.
-    #[test]
-    fn a_part_stays_in_memory_up_to_its_bound_and_spills_whole_past_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        for (keep, like, len, in_memory) in [
-            (4096, 0, 4096, true),
-            (4096, 4096, 4097, false),
-            (4096, 100_000, 10_000, false),
-            (0, 0, 10, false),
-        ] {
-            let path = dir.path().join(format!("part-{keep}-{len}"));
-            let mut sink = Spill::new(path.clone(), keep, like, None).unwrap();
-            for chunk in bytes[..len].chunks(1000) {
-                sink.write_all(chunk).unwrap();
-            }
-            match sink.finish().unwrap() {
-                (None, Some(data)) => {
-                    assert!(in_memory, "{keep} {len}");
-                    assert_eq!(data, bytes[..len]);
-                    assert!(!path.exists());
-                }
-                (Some(sha256), None) => {
-                    assert!(!in_memory, "{keep} {len}");
-                    assert_eq!(std::fs::read(&path).unwrap(), bytes[..len]);
-                    // Hashed whole, what was kept before the spill included.
-                    let whole: [u8; 32] = sha2::Digest::finalize(
-                        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes[..len]),
-                    )
-                    .into();
-                    assert_eq!(sha256, whole, "{keep} {len}");
-                }
-                other => panic!("{keep} {len}: {other:?}"),
-            }
-        }
     }
 }
