@@ -2,8 +2,8 @@
 //!
 //! The store writes an image past the page cache (see `countersign_store::StagedImage::write`):
 //! cheap in CPU, but each write waits for the disk (about 0.5 ms for a 512² CT slice on the
-//! machine measured: 250–300 ms for a 500-slice study one file at a time, 170–210 ms with two
-//! writes in flight, no faster with three). Done on the importing thread, that wait would come
+//! machine measured by hand: 250–300 ms for a 500-slice study one file at a time, 170–210 ms
+//! with two writes in flight, no faster with three). Done on the importing thread, that wait would come
 //! on top of hashing and parsing every file; here it overlaps them, on [`WRITERS`] threads. The
 //! importing thread hands each file over and goes on; a batch is made durable only after every
 //! write handed over before it is done ([`Writer::flushed`]), so a file is still durable before
