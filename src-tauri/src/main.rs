@@ -12,5 +12,6 @@ fn main() {
     countersign_desktop::choose_webkit_compositing();
     // Before anything is created: every file and folder is the owner's alone.
     countersign_app::owner_only_files();
+    countersign_app::no_library_backtraces();
     countersign_desktop::run();
 }

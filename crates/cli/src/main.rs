@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     // Before anything is created: every file and folder this process makes is the owner's
     // alone (PHI, report text, keys), with no window in which it had wider modes.
     countersign_app::owner_only_files();
+    countersign_app::no_library_backtraces();
     // Decoders run behind a panic guard that turns a fault into an error message; keep the
     // report of such a fault to one line instead of a backtrace.
     std::panic::set_hook(Box::new(|info| {

@@ -126,51 +126,39 @@ impl Home {
         let client = config.client()?.with_buffers(queue.buffers.clone());
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
         // What the archive says of the study: that it holds it, and whose it is.
-        let matches: Vec<StudyMatch> = client
-            .search(&StudyQuery {
-                study: Some(study.to_string()),
-                limit: 16,
-                ..Default::default()
-            })
-            .map_err(|e| config.error(e))?
-            .into_iter()
-            .filter(|m| m.study == study)
-            .collect();
-        // The patient the study is asked for: the one given (the worklist row chosen), else
-        // the archive's only one. An archive can file one Study Instance UID under two
-        // patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose
-        // it is must be said, and only that patient's instances are taken.
-        let patients: std::collections::BTreeSet<Option<&str>> =
-            matches.iter().map(|m| m.patient_id.as_deref()).collect();
-        let found = match patient_id {
-            Some(id) => matches
-                .iter()
-                .find(|m| m.patient_id.as_deref() == Some(id))
-                .ok_or_else(|| AppError::NotFound {
-                    what: format!("study {study} of that Patient ID on archive {archive}"),
-                })?,
-            None if patients.len() > 1 => {
-                tracing::warn!(archive = %config.name, patients = patients.len(), "study under several patients");
-                return Err(AppError::WrongPatient(format!(
-                    "archive {archive} holds study {study} under {} different Patient IDs; \
-                     nothing was retrieved: say whose study to take (--patient-id, as the \
-                     worklist shows it) and have the archive's administrator correct it",
-                    patients.len()
-                )));
-            }
-            None => matches.first().ok_or_else(|| AppError::NotFound {
-                what: format!("study {study} on archive {archive}"),
-            })?,
-        }
-        .clone();
-        tracing::info!("the archive searched");
+        let search = || -> Result<(Expected, Option<u64>)> {
+            let matches: Vec<StudyMatch> = client
+                .search(&StudyQuery {
+                    study: Some(study.to_string()),
+                    limit: 16,
+                    ..Default::default()
+                })
+                .map_err(|e| config.error(e))?
+                .into_iter()
+                .filter(|m| m.study == study)
+                .collect();
+            let found = whose(&matches, study, archive, patient_id)?;
+            tracing::info!("the archive searched");
+            let expect = Expected {
+                study: study.to_string(),
+                patient_id: found.patient_id.clone(),
+            };
+            Ok((expect, found.instances))
+        };
+        // Over DICOMweb the study is asked for at once, and searched for meanwhile on a second
+        // connection: the archive takes longer to start a study's answer (13 ms, Orthanc on
+        // loopback) than to answer the search (6 ms), so the search no longer comes first in
+        // the wall time. Nothing is stored before the search says whose the study is: until
+        // then what arrives waits in the bounded queue, and a search that refuses the study
+        // stops the retrieval with nothing stored. Over DIMSE the search comes first: a second
+        // association at once may exceed what an archive allows one calling AE.
+        let searched_first = match &client {
+            countersign_pacs::Archive::DicomWeb(_) => None,
+            countersign_pacs::Archive::Dimse(_) => Some(search()?),
+        };
         let staging = Staging::new(self.dir())?;
         let started = std::time::Instant::now();
-        let total = found.instances;
-        let expect = Expected {
-            study: study.to_string(),
-            patient_id: found.patient_id.clone(),
-        };
+        let total = std::cell::Cell::new(None);
         let limits = countersign_pacs::Limits {
             keep_in_memory: KEEP_IN_MEMORY,
             ..config.limits()
@@ -192,7 +180,7 @@ impl Home {
                 phase,
                 instances,
                 bytes,
-                total,
+                total: total.get(),
                 stored,
             })
         };
@@ -219,9 +207,23 @@ impl Home {
                     got
                 });
             let reading = reading.map_err(AppError::io("starting the retrieval"))?;
+            let searched = match searched_first {
+                Some(searched) => Ok(searched),
+                None => search(),
+            };
+            let (expect, instances) = match searched {
+                Ok(searched) => searched,
+                Err(e) => {
+                    // Stored nothing: the reading thread stops at its next instance.
+                    queue.stop();
+                    let _ = reading.join();
+                    return Err(e);
+                }
+            };
+            total.set(instances);
             let summary = self.import_from(
                 &mut |wait| queue.pop(wait),
-                total.unwrap_or(0) as usize,
+                instances.unwrap_or(0) as usize,
                 Some(&expect),
                 &mut |_| tell(stored_now.get()),
                 &mut |s| {
@@ -273,6 +275,44 @@ impl Home {
             undecodable: summary.undecodable,
             first_stored_ms: first_stored.get(),
         })
+    }
+}
+
+/// The study's match to retrieve, of the patient it is asked for: the one given (the worklist
+/// row chosen), else the archive's only one. An archive can file one Study Instance UID under
+/// two patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose it is
+/// must be said, and only that patient's instances are taken.
+fn whose<'m>(
+    matches: &'m [StudyMatch],
+    study: &str,
+    archive: &str,
+    patient_id: Option<&str>,
+) -> Result<&'m StudyMatch> {
+    let patients: std::collections::BTreeSet<Option<&str>> =
+        matches.iter().map(|m| m.patient_id.as_deref()).collect();
+    match patient_id {
+        Some(id) => matches
+            .iter()
+            .find(|m| m.patient_id.as_deref() == Some(id))
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("study {study} of that Patient ID on archive {archive}"),
+            }),
+        None if patients.len() > 1 => {
+            tracing::warn!(
+                archive,
+                patients = patients.len(),
+                "study under several patients"
+            );
+            Err(AppError::WrongPatient(format!(
+                "archive {archive} holds study {study} under {} different Patient IDs; \
+                 nothing was stored: say whose study to take (--patient-id, as the worklist \
+                 shows it) and have the archive's administrator correct it",
+                patients.len()
+            )))
+        }
+        None => matches.first().ok_or_else(|| AppError::NotFound {
+            what: format!("study {study} on archive {archive}"),
+        }),
     }
 }
 
