@@ -15,12 +15,17 @@
 # cost of the benchmark's own `rm -rf`, paid by whoever writes many files (Countersign,
 # getscu) and not by curl's one file, and never by a desktop retrieving a study.
 # `PREPARE=delete` deletes before each run instead (the earlier passes' figures).
+# Every run starts with nothing of the runs before it waiting to be written back (the `sync`
+# that ends each preparation, not timed): curl and getscu leave 250 MiB in the page cache,
+# which whatever ran next paid for — Countersign makes each batch durable with `syncfs`, which
+# writes back the whole filesystem's dirty data, and its direct writes met that writeback at
+# the disk (0.42-0.47 s right after a curl run against 0.30-0.34 s after a `sync`, by hand).
 set -euo pipefail
 BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
 SLICES=${SLICES:-500}
 RUNS=${RUNS:-5}
 PLUGIN=/usr/share/orthanc/plugins/libOrthancDicomWeb.so
-for tool in hyperfine getscu curl Orthanc python3; do
+for tool in getscu curl Orthanc python3; do
   command -v $tool >/dev/null || { echo "missing $tool (make deps installs it)" >&2; exit 2; }
 done
 [ -e "$PLUGIN" ] || { echo "missing $PLUGIN (orthanc-dicomweb)" >&2; exit 2; }
@@ -80,7 +85,7 @@ accept='multipart/related; type="application/dicom"; transfer-syntax=*'
 curl_web="curl -sf -H 'Accept: $accept' -o $work/out/study.multipart $base/dicom-web/studies/$study"
 getscu_dimse="getscu -aec ORTHANC -k QueryRetrieveLevel=STUDY -k StudyInstanceUID=$study -od $work/out 127.0.0.1 $dicom"
 if [ "${PREPARE:-fresh}" = delete ]; then
-  prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out"
+  prepare="rm -rf $work/h $work/out && cp -a $work/template $work/h && mkdir $work/out && sync"
   clear_used() { :; }
 else
   # Each run's files moved aside under a name of their own (see above); a round's runs are
@@ -91,7 +96,7 @@ else
     echo "$((need >> 30)) GiB needed under $work for a round's runs, $((free >> 30)) free (PREPARE=delete needs less)" >&2
     exit 2
   }
-  prepare="n=\$(mktemp -d $work/used/run.XXXXXX) && { [ ! -e $work/h ] || mv $work/h \$n/h; } && { [ ! -e $work/out ] || mv $work/out \$n/out; } && cp -a $work/template $work/h && mkdir $work/out"
+  prepare="n=\$(mktemp -d $work/used/run.XXXXXX) && { [ ! -e $work/h ] || mv $work/h \$n/h; } && { [ ! -e $work/out ] || mv $work/out \$n/out; } && cp -a $work/template $work/h && mkdir $work/out && sync"
   # Between rounds (never timed): the runs moved aside deleted, their inodes written back,
   # and the 5 s during which ext4 would skip them let pass (see above).
   clear_used() {
@@ -159,22 +164,37 @@ for proto in web dimse; do
   done
   echo "first instance stored ($proto): ${firsts[*]} ms (of the whole study's $SLICES)"
 done
+# The rounds: Countersign and the baselines in turn, run by run (`interleave` below), not each
+# command's runs in a block (hyperfine's way), so that a machine whose load changes during a
+# round (it is shared) weighs on every command alike; each round starts with one untimed run
+# of each, and the order rotates from run to run (reversed in the second round).
 round() { # n, then name/command pairs
   local n=$1; shift
-  local args=()
-  while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
   clear_used
-  hyperfine --style none --warmup 1 --runs "$RUNS" --prepare "$prepare" \
-    --export-json "$work/round$n.json" "${args[@]}" >/dev/null
-  python3 - "$work/round$n.json" "$SLICES" "$n" <<'PY'
-import json, sys
-path, n, rnd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-results = json.load(open(path))["results"]
-r = {x["command"]: x["median"] for x in results}
-for x in results:
-    name, t = x["command"], x["median"]
+  python3 - "$n" "$SLICES" "$RUNS" "$prepare" "$@" <<'PY'
+import shlex, statistics, subprocess, sys, time
+rnd, n, runs, prepare = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+pairs = sys.argv[5:]
+commands = list(zip(pairs[0::2], pairs[1::2]))
+times = {name: [] for name, _ in commands}
+def run(cmd):
+    subprocess.run(["bash", "-c", prepare], check=True)
+    argv = shlex.split(cmd)
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+for _, cmd in commands:  # warm-up, untimed
+    run(cmd)
+for i in range(runs):
+    k = i % len(commands)
+    for name, cmd in commands[k:] + commands[:k]:
+        times[name].append(run(cmd))
+r = {}
+for name, _ in commands:
+    t = statistics.median(times[name])
+    r[name] = t
     print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s "
-          f"(runs {min(x['times']):.3f}-{max(x['times']):.3f} s)")
+          f"(runs {min(times[name]):.3f}-{max(times[name]):.3f} s)")
 for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign DIMSE", "getscu C-GET")):
     ratio = r[theirs] / r[ours]
     print(f"round {rnd}: SUMMARY {ours} vs {theirs}: {ratio:.2f}x "
