@@ -60,6 +60,10 @@ type KeptPacket = ((String, u32), std::sync::Arc<[u8]>);
 pub struct Desk {
     dir: PathBuf,
     home: Mutex<Result<Home, WireError>>,
+    /// Whether `home` holds the outcome of opening the home yet: the window opens it off its
+    /// own way (see [`Desk::opening`]), and until then every command answers `home_opening`
+    /// and no other handle is opened (it would wait on the upgrade's lock).
+    opened: std::sync::atomic::AtomicBool,
     /// The background sync node, started once the home has an identity and its key is unlocked;
     /// stopped when the key locks (see `lock_if_idle`).
     sync: Mutex<Option<countersign_app::sync::Service>>,
@@ -106,17 +110,24 @@ impl Desk {
     }
 
     pub fn open_with_idle_lock(dir: PathBuf, idle: Duration) -> Desk {
-        let home = Home::open(&dir)
-            .map(|mut h| {
-                // Never a prompt: a key needed while locked is refused, and the UI asks (a key
-                // in the OS keychain too: only the user's unlock reads it).
-                h.set_passphrase_source(Some(PassphraseSource::locked()));
-                h
-            })
-            .map_err(|e| e.to_wire());
+        let desk = Desk::opening_with_idle_lock(dir, idle);
+        desk.finish_opening();
+        desk
+    }
+
+    /// A desk whose home is not open yet: the window shows at once and says so, and
+    /// [`Desk::finish_opening`] (on a thread of its own) opens it. After an update, opening
+    /// upgrades the store first — 15 s for a million reports (migration 20) — and the window
+    /// used to wait for it, blank, before it even appeared.
+    pub fn opening(dir: PathBuf) -> Desk {
+        Desk::opening_with_idle_lock(dir, idle_lock())
+    }
+
+    fn opening_with_idle_lock(dir: PathBuf, idle: Duration) -> Desk {
         Desk {
             dir,
-            home: Mutex::new(home),
+            home: Mutex::new(Err(AppError::HomeOpening.to_wire())),
+            opened: std::sync::atomic::AtomicBool::new(false),
             sync: Mutex::new(None),
             idle,
             last_used: Mutex::new(Instant::now()),
@@ -128,6 +139,36 @@ impl Desk {
             last: Mutex::new(None),
             erasures_seen: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Opens the home (upgrading its store if an update asks for it), once; the commands
+    /// answer `home_opening` until it returns. Returns at once if it is open already.
+    pub fn finish_opening(&self) {
+        use std::sync::atomic::Ordering;
+        if self.opened.load(Ordering::Acquire) {
+            return;
+        }
+        let started = Instant::now();
+        let home = Home::open(&self.dir)
+            .map(|mut h| {
+                // Never a prompt: a key needed while locked is refused, and the UI asks (a key
+                // in the OS keychain too: only the user's unlock reads it).
+                h.set_passphrase_source(Some(PassphraseSource::locked()));
+                h
+            })
+            .map_err(|e| e.to_wire());
+        *self.home.lock().unwrap_or_else(|p| p.into_inner()) = home;
+        self.opened.store(true, Ordering::Release);
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "home opened");
+    }
+
+    /// Another handle on the home (a reader, the erasure counter, an archive task's own);
+    /// `home_opening` while the home is still being opened.
+    fn open_another(&self) -> Result<Home, AppError> {
+        if !self.opened.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(AppError::HomeOpening);
+        }
+        Home::open(&self.dir)
     }
 
     /// Runs a read on a reader handle (see `readers`): the first one free, else waits for the
@@ -151,7 +192,7 @@ impl Desk {
     /// level, for the bench: an opening on the way of the first image costs it tens of ms).
     fn open_reader(&self) -> Result<Home, AppError> {
         let started = Instant::now();
-        let home = Home::open(&self.dir)?;
+        let home = self.open_another()?;
         tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, "reader opened");
         Ok(home)
     }
@@ -170,7 +211,7 @@ impl Desk {
         }
         if let Ok(mut guard) = self.counter.try_lock() {
             if guard.is_none() {
-                *guard = Home::open(&self.dir).ok();
+                *guard = self.open_another().ok();
             }
         }
     }
@@ -212,7 +253,9 @@ impl Desk {
             let mut guard = self.counter.lock().unwrap_or_else(|p| p.into_inner());
             let count = match &mut *guard {
                 Some(home) => home.erased_reports(),
-                slot @ None => Home::open(&self.dir).and_then(|h| slot.insert(h).erased_reports()),
+                slot @ None => self
+                    .open_another()
+                    .and_then(|h| slot.insert(h).erased_reports()),
             };
             count.map_err(|e| {
                 tracing::info!(code = e.code(), error = %e.loggable(), "read failed");
@@ -500,7 +543,7 @@ pub fn run() {
         tracing::error!(at = %at, "panic");
         default_hook(info);
     }));
-    let desk = Desk::open(home);
+    let desk = Desk::opening(home);
     // The frame socket is bound before the window is made, so that the page's CSP names its
     // port and no other loopback port (`frame_socket::pin_csp`).
     let frames = frame_socket::FrameSocket::bind()
@@ -523,6 +566,10 @@ pub fn run() {
             // at the next command.
             let handle = app.handle().clone();
             std::thread::spawn(move || {
+                // The home opened here, off the window's way (see `Desk::opening`); the page
+                // is told, and asks again for what it could not have before.
+                handle.state::<Desk>().finish_opening();
+                let _ = tauri::Emitter::emit(&handle, "home-opened", ());
                 handle.state::<Desk>().open_readers();
                 loop {
                     std::thread::sleep(Duration::from_secs(1));

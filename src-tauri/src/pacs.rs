@@ -74,7 +74,7 @@ async fn on_own_handle<R: Runtime, T: Send + 'static>(
 ) -> Reply<T> {
     let task = tauri::async_runtime::spawn_blocking(move || {
         let desk = app.state::<Desk>();
-        let mut home = Home::open(&desk.dir)?;
+        let mut home = desk.open_another()?;
         // Never a prompt, as the desk's own handle: its key is the desk's to unlock.
         home.set_passphrase_source(Some(countersign_app::PassphraseSource::locked()));
         home.use_data_keys(desk.keys.lock().unwrap_or_else(|p| p.into_inner()).clone());

@@ -1316,3 +1316,26 @@ fn input_told_late_counts_from_when_it_happened() {
     // Told at once.
     assert_eq!(latest_input(now - secs(20), now, Duration::ZERO), now);
 }
+
+/// The window opens before its home (an update's upgrade of a large store takes a while):
+/// until the home is open every command answers `home_opening`, the reads included, and no
+/// other handle opens the store meanwhile (it would wait on the upgrade's lock); once it is
+/// open, the same commands answer.
+#[test]
+fn a_home_still_opening_answers_home_opening_and_nothing_else_opens_it() {
+    countersign_app::keys::use_fast_kdf_for_tests();
+    let dir = tempfile::tempdir().unwrap();
+    let harness = Harness::new(Desk::opening(dir.path().to_path_buf()));
+    for cmd in ["status", "studies"] {
+        let refused = harness.call(cmd, serde_json::json!({})).unwrap_err();
+        assert_eq!(refused["code"], "home_opening", "{cmd}: {refused}");
+    }
+    assert!(
+        !dir.path().join("ledger.sqlite3").exists(),
+        "a handle opened the store before the home was open"
+    );
+    harness.app.state::<Desk>().finish_opening();
+    let status = harness.json("status", serde_json::json!({}));
+    assert!(status["identity"].is_null(), "{status}");
+    harness.json("studies", serde_json::json!({}));
+}

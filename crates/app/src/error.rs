@@ -15,6 +15,10 @@ pub use countersign_report::accept::Rejection;
 pub enum AppError {
     #[error("no identity in {home}; run `countersign init` first")]
     NotInitialized { home: String },
+    /// The desktop opens its home off the window's way (after an update, opening upgrades
+    /// the store first, which takes a while for years of reports): asked before it is open.
+    #[error("this home is still being opened (after an update its store is upgraded first, which takes a while for a large department); it is shown as soon as it is open")]
+    HomeOpening,
     #[error("{home} already holds an identity ({key})")]
     AlreadyInitialized { home: String, key: String },
     #[error("this home does not belong to a department network yet; found one with `init --admin` or import a bundle from an admin")]
@@ -191,6 +195,7 @@ pub enum AppError {
 /// The fixed list of error codes the UI and scripts can rely on.
 pub const ERROR_CODES: &[&str] = &[
     "not_initialized",
+    "home_opening",
     "already_initialized",
     "no_network",
     "not_found",
@@ -267,6 +272,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::NotInitialized { .. } => "not_initialized",
+            AppError::HomeOpening => "home_opening",
             AppError::AlreadyInitialized { .. } => "already_initialized",
             AppError::NoNetwork => "no_network",
             AppError::NotFound { .. } => "not_found",
