@@ -28,7 +28,16 @@ use tokio::sync::{mpsc, oneshot};
 
 const DIFFERENCE: usize = 1000;
 const SMALL: usize = 10_000;
+/// Reconciles per size (`COUNTERSIGN_SCALE_RUNS` sets another, say more for a profile).
 const RUNS: usize = 3;
+
+fn runs() -> usize {
+    std::env::var("COUNTERSIGN_SCALE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(RUNS)
+}
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("serialisable")
@@ -245,9 +254,14 @@ impl Serving {
         }
     }
 
-    /// CPU seconds the serving process has used so far.
+    /// CPU seconds the serving process has used so far (its ended threads' too).
     fn cpu_secs(&self) -> f64 {
         cpu_secs(self.child.id())
+    }
+
+    /// CPU seconds the serving process's running threads have used, to the nanosecond.
+    fn cpu_secs_fine(&self) -> f64 {
+        cpu_secs_fine(self.child.id())
     }
 
     fn peak_rss_mib(&self) -> f64 {
@@ -270,8 +284,9 @@ impl Drop for Serving {
     }
 }
 
-/// CPU seconds (user and system) process `pid` has used so far: on a machine shared with
-/// other work, what the sync cost beside how long it took.
+/// CPU seconds (user and system) process `pid` has used so far, its ended threads' too: on
+/// a machine shared with other work, what the sync cost beside how long it took. In clock
+/// ticks (10 ms): for the full sync; a reconcile is timed by [`cpu_secs_fine`].
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     // Fields after the command name (which is in parentheses and may hold spaces): utime and
@@ -281,6 +296,26 @@ fn cpu_secs(pid: u32) -> f64 {
     let ticks: f64 =
         fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
     ticks / 100.0
+}
+
+/// CPU seconds the running threads of process `pid` have used so far, to the nanosecond
+/// (`/proc/PID/task/*/schedstat`): a reconcile takes about 0.1 s of CPU, and a clock tick
+/// either way in [`cpu_secs`] was a tenth of it. A thread that ends between two readings
+/// would take its time out of the second; the threads here outlive a reconcile (the
+/// runtimes' workers, rayon's, and the blocking pool's, which idle ten seconds first).
+fn cpu_secs_fine(pid: u32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += s
+                .split(' ')
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e9
 }
 
 fn serve(dir: PathBuf) {
@@ -361,6 +396,12 @@ struct Scale {
     diff_secs: f64,
     /// Median CPU seconds of both processes (taking in and serving) per reconcile.
     diff_cpu: f64,
+    /// Median CPU seconds of the taking-in process and of the serving one per reconcile.
+    diff_cpu_in: f64,
+    diff_cpu_serving: f64,
+    /// Median CPU seconds of checkpointing the WAL a reconcile left into the database file
+    /// (not in the reconcile's time: a node does it every so many pages, see the store).
+    checkpoint_cpu: f64,
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
@@ -405,23 +446,39 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     assert_eq!(received, 0, "the homes start equal");
     let mut secs = Vec::new();
     let mut cpus = Vec::new();
+    let (mut cpus_in, mut cpus_serving, mut checkpoints) = (Vec::new(), Vec::new(), Vec::new());
     let mut bytes = Vec::new();
     let mut wal = Vec::new();
     let b_wal = b.join("ledger.sqlite3-wal");
     let mut entry_bytes = 0;
-    for run in 0..RUNS {
+    for run in 0..runs() {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
-        let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
         // The WAL emptied first, so its length afterwards is what the reconcile wrote (far
-        // below the pages between automatic checkpoints, which would start it over).
+        // below the pages between automatic checkpoints, which would start it over). Its CPU
+        // is counted apart: copying the last reconcile's pages into the file is what a node
+        // does every so many pages, not inside each reconcile.
+        let checkpoint0 = cpu_secs_fine(std::process::id());
         let emptied = countersign_store::Store::open(&b.join("ledger.sqlite3"))
             .expect("b")
             .truncate_wal()
             .expect("checkpoint");
         assert!(emptied, "the WAL of the taking-in home was not emptied");
+        let (here0, there0) = (cpu_secs_fine(std::process::id()), serving.cpu_secs_fine());
+        checkpoints.push(here0 - checkpoint0);
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
+        let (here, there) = (
+            cpu_secs_fine(std::process::id()) - here0,
+            serving.cpu_secs_fine() - there0,
+        );
         wal.push(std::fs::metadata(&b_wal).map_or(0, |m| m.len()) as f64);
-        cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
+        cpus.push(here + there);
+        cpus_in.push(here);
+        cpus_serving.push(there);
+        eprintln!(
+            "{reports} reports, run {run}: {s:.3} s, CPU {here:.3} s taking in + {there:.3} s \
+             serving, checkpoint before it {:.3} s",
+            here0 - checkpoint0
+        );
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
         secs.push(s);
         bytes.push(b as f64);
@@ -443,6 +500,9 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
             reports,
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
             diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
+            diff_cpu_in: countersign_benches::quantile(&mut cpus_in, 0.5),
+            diff_cpu_serving: countersign_benches::quantile(&mut cpus_serving, 0.5),
+            checkpoint_cpu: countersign_benches::quantile(&mut checkpoints, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
             diff_wal: countersign_benches::quantile(&mut wal, 0.5) as u64,
             entry_bytes,
@@ -481,6 +541,26 @@ fn main() {
     let temp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let kept = std::env::var_os("COUNTERSIGN_SCALE_DIR").map(PathBuf::from);
     let tmp = kept.as_deref().unwrap_or(temp.path());
+    // `COUNTERSIGN_SCALE_ONLY=N`: the reconciles at N reports alone, nothing else (no verify,
+    // no full sync), so a profile of the whole run (`perf record`, which follows the serving
+    // child) is a profile of them.
+    if let Some(only) = std::env::var("COUNTERSIGN_SCALE_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let (s, _, _) = run_scale(tmp, only);
+        println!(
+            "reconciles at {only} reports, median of {}: {:.3} s, CPU {:.3} s taking in + {:.3} s \
+             serving, checkpoint of its WAL {:.3} s, WAL {} bytes",
+            runs(),
+            s.diff_secs,
+            s.diff_cpu_in,
+            s.diff_cpu_serving,
+            s.checkpoint_cpu,
+            s.diff_wal
+        );
+        return;
+    }
     let (small, small_dir, _) = run_scale(tmp, SMALL);
     // Verifying from SQLite, the rate a catch-up is held to (on the small store: the same
     // entries per second, without holding the large store's state).
@@ -535,11 +615,12 @@ fn main() {
     let overhead = |s: &Scale| s.diff_bytes.saturating_sub(2 * s.entry_bytes);
     println!(
         "SUMMARY sync at scale, {DIFFERENCE} new entries ({} bytes of entries) between homes \
-         of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
+         of {} and {} reports (3 entries each), median of {}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
          time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
-         (WAL written by the taking-in home {} and {} bytes) \
-         (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
+         (ratio {:.2}; taking in {:.3} s and {:.3} s, serving {:.3} s and {:.3} s; \
+         checkpointing the WAL it left, apart, {:.3} s and {:.3} s) \
+         (WAL written by the taking-in home {} and {} bytes); first build of both sets {:.1} s and {:.1} s; first full \
          sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
          taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
          {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2} ({}); serving node peak RSS \
@@ -547,6 +628,7 @@ fn main() {
         big.entry_bytes,
         small.reports,
         big.reports,
+        runs(),
         small.diff_secs,
         small.diff_bytes,
         small.reports,
@@ -561,9 +643,15 @@ fn main() {
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
         small.diff_cpu,
         big.diff_cpu,
+        big.diff_cpu / small.diff_cpu.max(1e-3),
+        small.diff_cpu_in,
+        big.diff_cpu_in,
+        small.diff_cpu_serving,
+        big.diff_cpu_serving,
+        small.checkpoint_cpu,
+        big.checkpoint_cpu,
         small.diff_wal,
         big.diff_wal,
-        big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,
         here,
