@@ -6,7 +6,14 @@
 //! runs in a child process (this binary with `--serve DIR`) so its peak RSS is its own.
 //!
 //! Bytes are the sync messages both ways as framed on the stream (`codec::bytes_on_wire`),
-//! before the transport's framing and encryption. Prints one `SUMMARY` line.
+//! before the transport's framing and encryption. CPU is per process (taking in, serving),
+//! to the nanosecond; copying the WAL a reconcile wrote into the database file (a node's
+//! checkpoint) is timed apart. Prints one `SUMMARY` line.
+//!
+//! For profiling: `COUNTERSIGN_SCALE_ONLY=N` runs the reconciles at N reports alone (no
+//! verify, no full sync), `COUNTERSIGN_SCALE_RUNS` sets how many (3); `COUNTERSIGN_SCALE_TRUNCATE`
+//! truncates the taking-in home's WAL before each reconcile, as this bench did before
+//! 2026-12-02, instead of starting it over in place.
 //!
 //! `COUNTERSIGN_SCALE_DIR` keeps the generated homes there between runs: the two homes of each
 //! size are built once and reused (they end every run equal, holding the differences added),
@@ -284,6 +291,17 @@ impl Drop for Serving {
     }
 }
 
+/// `PRAGMA wal_checkpoint(MODE)` on `conn`: whether it could not finish (busy), the frames
+/// in the WAL, and the frames copied into the database file.
+fn wal_checkpoint(conn: &rusqlite::Connection, mode: &str) -> (i64, i64, i64) {
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .expect("checkpoint")
+}
+
 /// CPU seconds (user and system) process `pid` has used so far, its ended threads' too: on
 /// a machine shared with other work, what the sync cost beside how long it took. In clock
 /// ticks (10 ms): for the full sync; a reconcile is timed by [`cpu_secs_fine`].
@@ -399,8 +417,8 @@ struct Scale {
     /// Median CPU seconds of the taking-in process and of the serving one per reconcile.
     diff_cpu_in: f64,
     diff_cpu_serving: f64,
-    /// Median CPU seconds of checkpointing the WAL a reconcile left into the database file
-    /// (not in the reconcile's time: a node does it every so many pages, see the store).
+    /// Median CPU seconds of copying the WAL a reconcile wrote into the database file, after
+    /// it (a node checkpoints every so many pages, inside whichever commit crosses the mark).
     checkpoint_cpu: f64,
     diff_bytes: u64,
     entry_bytes: u64,
@@ -450,47 +468,69 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     let mut bytes = Vec::new();
     let mut wal = Vec::new();
     let b_wal = b.join("ledger.sqlite3-wal");
+    let b_db = b.join("ledger.sqlite3");
+    let truncate = std::env::var_os("COUNTERSIGN_SCALE_TRUNCATE").is_some();
     let mut entry_bytes = 0;
-    for run in 0..runs() {
+    // Run 0 is not counted: it leaves the WAL as long as a reconcile makes it, as a running
+    // node's is (SQLite starts a WAL over from its beginning after a checkpoint and keeps the
+    // file). Writing into a new file instead (the WAL truncated before each reconcile, as
+    // this bench did until 2026-12-02, and still with `COUNTERSIGN_SCALE_TRUNCATE`) costs
+    // the filesystem's block allocation on every page, more the more pages.
+    for run in 0..=runs() {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
-        // The WAL emptied first, so its length afterwards is what the reconcile wrote (far
-        // below the pages between automatic checkpoints, which would start it over). Its CPU
-        // is counted apart: copying the last reconcile's pages into the file is what a node
-        // does every so many pages, not inside each reconcile.
-        let checkpoint0 = cpu_secs_fine(std::process::id());
-        let emptied = countersign_store::Store::open(&b.join("ledger.sqlite3"))
-            .expect("b")
-            .truncate_wal()
-            .expect("checkpoint");
-        assert!(emptied, "the WAL of the taking-in home was not emptied");
+        // The WAL started over (everything in it already copied into the file after the
+        // last reconcile), so the frames in it afterwards are what this reconcile wrote.
+        {
+            let conn = rusqlite::Connection::open(&b_db).expect("b");
+            let mode = if truncate { "TRUNCATE" } else { "RESTART" };
+            let (busy, _, _) = wal_checkpoint(&conn, mode);
+            assert_eq!(
+                busy, 0,
+                "the WAL of the taking-in home was not started over"
+            );
+        }
         let (here0, there0) = (cpu_secs_fine(std::process::id()), serving.cpu_secs_fine());
-        checkpoints.push(here0 - checkpoint0);
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
         let (here, there) = (
             cpu_secs_fine(std::process::id()) - here0,
             serving.cpu_secs_fine() - there0,
         );
-        wal.push(std::fs::metadata(&b_wal).map_or(0, |m| m.len()) as f64);
-        cpus.push(here + there);
-        cpus_in.push(here);
-        cpus_serving.push(there);
-        eprintln!(
-            "{reports} reports, run {run}: {s:.3} s, CPU {here:.3} s taking in + {there:.3} s \
-             serving, checkpoint before it {:.3} s",
-            here0 - checkpoint0
-        );
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
-        secs.push(s);
-        bytes.push(b as f64);
         // For finding which b-trees a reconcile writes (`scripts/wal-pages.py`): the
         // database and the WAL as the reconcile left them, the node still open.
         if let Some(keep) = std::env::var_os("COUNTERSIGN_SCALE_KEEP_WAL") {
             let keep = PathBuf::from(keep).join(format!("{reports}-{run}"));
             std::fs::create_dir_all(&keep).expect("keep");
-            let db = b_wal.with_file_name("ledger.sqlite3");
-            std::fs::copy(db, keep.join("ledger.sqlite3")).expect("db");
+            std::fs::copy(&b_db, keep.join("ledger.sqlite3")).expect("db");
             std::fs::copy(&b_wal, keep.join("ledger.sqlite3-wal")).expect("wal");
         }
+        // What the reconcile wrote, copied into the database file now, apart from its
+        // time: a node does it every so many pages (`wal_autocheckpoint`), inside whichever
+        // commit crosses the mark. Its CPU is counted apart, per reconcile.
+        let checkpoint0 = cpu_secs_fine(std::process::id());
+        let (busy, frames, _) = {
+            let conn = rusqlite::Connection::open(&b_db).expect("b");
+            wal_checkpoint(&conn, "PASSIVE")
+        };
+        let checkpoint = cpu_secs_fine(std::process::id()) - checkpoint0;
+        assert_eq!(busy, 0, "the WAL of the taking-in home was not copied");
+        // A WAL header and, per frame, a frame header and the page.
+        let wal_bytes = 32 + frames * (24 + 4096);
+        eprintln!(
+            "{reports} reports, run {run}{}: {s:.3} s, CPU {here:.3} s taking in + {there:.3} \
+             s serving, {frames} WAL frames, checkpointing them {checkpoint:.3} s",
+            if run == 0 { " (not counted)" } else { "" }
+        );
+        if run == 0 {
+            continue;
+        }
+        wal.push(wal_bytes as f64);
+        cpus.push(here + there);
+        cpus_in.push(here);
+        cpus_serving.push(there);
+        checkpoints.push(checkpoint);
+        secs.push(s);
+        bytes.push(b as f64);
     }
     drop(b_node);
     rt.shutdown_background();
