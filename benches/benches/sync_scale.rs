@@ -659,12 +659,12 @@ fn main() {
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
          time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
          (ratio {:.2}; taking in {:.3} s and {:.3} s, serving {:.3} s and {:.3} s; \
-         checkpointing the WAL it left, apart, {:.3} s and {:.3} s) \
-         (WAL written by the taking-in home {} and {} bytes); first build of both sets {:.1} s and {:.1} s; first full \
-         sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
-         taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
-         {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2} ({}); serving node peak RSS \
-         {rss:.0} MiB ({})",
+         checkpointing the WAL it wrote, apart, {:.3} s and {:.3} s) \
+         (WAL written by the taking-in home {} and {} bytes); first build of both sets \
+         {:.1} s and {:.1} s; first full sync of {full_received} entries {full_secs:.0} s = \
+         {full_rate:.0}/s (CPU: {:.0} s taking in, {:.0} s serving = {:.0} µs/entry), \
+         {} MiB on the wire, verify {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), \
+         sync/verify {:.2} ({}); serving node peak RSS {rss:.0} MiB ({})",
         big.entry_bytes,
         small.reports,
         big.reports,
