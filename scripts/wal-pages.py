@@ -9,9 +9,12 @@ import collections, os, shutil, sqlite3, struct, sys, tempfile
 src = sys.argv[1]
 wal = open(os.path.join(src, "ledger.sqlite3-wal"), "rb").read()
 page_size = struct.unpack(">I", wal[8:12])[0]
+# A WAL started over keeps its file: frames from before carry the old salts and are not
+# counted (nor is anything after the first of them).
+salts = wal[16:24]
 frames = []
 off = 32
-while off + 24 + page_size <= len(wal):
+while off + 24 + page_size <= len(wal) and wal[off + 8:off + 16] == salts:
     frames.append(struct.unpack(">I", wal[off:off + 4])[0])
     off += 24 + page_size
 with tempfile.TemporaryDirectory() as tmp:

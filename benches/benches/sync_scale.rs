@@ -6,7 +6,14 @@
 //! runs in a child process (this binary with `--serve DIR`) so its peak RSS is its own.
 //!
 //! Bytes are the sync messages both ways as framed on the stream (`codec::bytes_on_wire`),
-//! before the transport's framing and encryption. Prints one `SUMMARY` line.
+//! before the transport's framing and encryption. CPU is per process (taking in, serving),
+//! to the nanosecond; copying the WAL a reconcile wrote into the database file (a node's
+//! checkpoint) is timed apart. Prints one `SUMMARY` line.
+//!
+//! For profiling: `COUNTERSIGN_SCALE_ONLY=N` runs the reconciles at N reports alone (no
+//! verify, no full sync), `COUNTERSIGN_SCALE_RUNS` sets how many (3); `COUNTERSIGN_SCALE_TRUNCATE`
+//! truncates the taking-in home's WAL before each reconcile, as this bench did before
+//! 2026-12-02, instead of starting it over in place.
 //!
 //! `COUNTERSIGN_SCALE_DIR` keeps the generated homes there between runs: the two homes of each
 //! size are built once and reused (they end every run equal, holding the differences added),
@@ -28,7 +35,16 @@ use tokio::sync::{mpsc, oneshot};
 
 const DIFFERENCE: usize = 1000;
 const SMALL: usize = 10_000;
+/// Reconciles per size (`COUNTERSIGN_SCALE_RUNS` sets another, say more for a profile).
 const RUNS: usize = 3;
+
+fn runs() -> usize {
+    std::env::var("COUNTERSIGN_SCALE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(RUNS)
+}
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("serialisable")
@@ -245,9 +261,14 @@ impl Serving {
         }
     }
 
-    /// CPU seconds the serving process has used so far.
+    /// CPU seconds the serving process has used so far (its ended threads' too).
     fn cpu_secs(&self) -> f64 {
         cpu_secs(self.child.id())
+    }
+
+    /// CPU seconds the serving process's running threads have used, to the nanosecond.
+    fn cpu_secs_fine(&self) -> f64 {
+        cpu_secs_fine(self.child.id())
     }
 
     fn peak_rss_mib(&self) -> f64 {
@@ -270,8 +291,20 @@ impl Drop for Serving {
     }
 }
 
-/// CPU seconds (user and system) process `pid` has used so far: on a machine shared with
-/// other work, what the sync cost beside how long it took.
+/// `PRAGMA wal_checkpoint(MODE)` on `conn`: whether it could not finish (busy), the frames
+/// in the WAL, and the frames copied into the database file.
+fn wal_checkpoint(conn: &rusqlite::Connection, mode: &str) -> (i64, i64, i64) {
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .expect("checkpoint")
+}
+
+/// CPU seconds (user and system) process `pid` has used so far, its ended threads' too: on
+/// a machine shared with other work, what the sync cost beside how long it took. In clock
+/// ticks (10 ms): for the full sync; a reconcile is timed by [`cpu_secs_fine`].
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     // Fields after the command name (which is in parentheses and may hold spaces): utime and
@@ -281,6 +314,26 @@ fn cpu_secs(pid: u32) -> f64 {
     let ticks: f64 =
         fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
     ticks / 100.0
+}
+
+/// CPU seconds the running threads of process `pid` have used so far, to the nanosecond
+/// (`/proc/PID/task/*/schedstat`): a reconcile takes about 0.1 s of CPU, and a clock tick
+/// either way in [`cpu_secs`] was a tenth of it. A thread that ends between two readings
+/// would take its time out of the second; the threads here outlive a reconcile (the
+/// runtimes' workers, rayon's, and the blocking pool's, which idle ten seconds first).
+fn cpu_secs_fine(pid: u32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks");
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+            ns += s
+                .split(' ')
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e9
 }
 
 fn serve(dir: PathBuf) {
@@ -361,6 +414,12 @@ struct Scale {
     diff_secs: f64,
     /// Median CPU seconds of both processes (taking in and serving) per reconcile.
     diff_cpu: f64,
+    /// Median CPU seconds of the taking-in process and of the serving one per reconcile.
+    diff_cpu_in: f64,
+    diff_cpu_serving: f64,
+    /// Median CPU seconds of copying the WAL a reconcile wrote into the database file, after
+    /// it (a node checkpoints every so many pages, inside whichever commit crosses the mark).
+    checkpoint_cpu: f64,
     diff_bytes: u64,
     entry_bytes: u64,
     warm_secs: f64,
@@ -405,35 +464,73 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
     assert_eq!(received, 0, "the homes start equal");
     let mut secs = Vec::new();
     let mut cpus = Vec::new();
+    let (mut cpus_in, mut cpus_serving, mut checkpoints) = (Vec::new(), Vec::new(), Vec::new());
     let mut bytes = Vec::new();
     let mut wal = Vec::new();
     let b_wal = b.join("ledger.sqlite3-wal");
+    let b_db = b.join("ledger.sqlite3");
+    let truncate = std::env::var_os("COUNTERSIGN_SCALE_TRUNCATE").is_some();
     let mut entry_bytes = 0;
-    for run in 0..RUNS {
+    // Run 0 is not counted: it leaves the WAL as long as a reconcile makes it, as a running
+    // node's is (SQLite starts a WAL over from its beginning after a checkpoint and keeps the
+    // file). Writing into a new file instead (the WAL truncated before each reconcile, as
+    // this bench did until 2026-12-02, and still with `COUNTERSIGN_SCALE_TRUNCATE`) costs
+    // the filesystem's block allocation on every page, more the more pages.
+    for run in 0..=runs() {
         entry_bytes = add_new_reports(&a, network, DIFFERENCE, run);
-        let cpu0 = cpu_secs(std::process::id()) + serving.cpu_secs();
-        // The WAL emptied first, so its length afterwards is what the reconcile wrote (far
-        // below the pages between automatic checkpoints, which would start it over).
-        let emptied = countersign_store::Store::open(&b.join("ledger.sqlite3"))
-            .expect("b")
-            .truncate_wal()
-            .expect("checkpoint");
-        assert!(emptied, "the WAL of the taking-in home was not emptied");
+        // The WAL started over (everything in it already copied into the file after the
+        // last reconcile), so the frames in it afterwards are what this reconcile wrote.
+        {
+            let conn = rusqlite::Connection::open(&b_db).expect("b");
+            let mode = if truncate { "TRUNCATE" } else { "RESTART" };
+            let (busy, _, _) = wal_checkpoint(&conn, mode);
+            assert_eq!(
+                busy, 0,
+                "the WAL of the taking-in home was not started over"
+            );
+        }
+        let (here0, there0) = (cpu_secs_fine(std::process::id()), serving.cpu_secs_fine());
         let (s, received, b) = sync_once(&rt, &b_node, &serving.addr);
-        wal.push(std::fs::metadata(&b_wal).map_or(0, |m| m.len()) as f64);
-        cpus.push(cpu_secs(std::process::id()) + serving.cpu_secs() - cpu0);
+        let (here, there) = (
+            cpu_secs_fine(std::process::id()) - here0,
+            serving.cpu_secs_fine() - there0,
+        );
         assert_eq!(received, DIFFERENCE as u64, "the difference arrived");
-        secs.push(s);
-        bytes.push(b as f64);
         // For finding which b-trees a reconcile writes (`scripts/wal-pages.py`): the
         // database and the WAL as the reconcile left them, the node still open.
         if let Some(keep) = std::env::var_os("COUNTERSIGN_SCALE_KEEP_WAL") {
             let keep = PathBuf::from(keep).join(format!("{reports}-{run}"));
             std::fs::create_dir_all(&keep).expect("keep");
-            let db = b_wal.with_file_name("ledger.sqlite3");
-            std::fs::copy(db, keep.join("ledger.sqlite3")).expect("db");
+            std::fs::copy(&b_db, keep.join("ledger.sqlite3")).expect("db");
             std::fs::copy(&b_wal, keep.join("ledger.sqlite3-wal")).expect("wal");
         }
+        // What the reconcile wrote, copied into the database file now, apart from its
+        // time: a node does it every so many pages (`wal_autocheckpoint`), inside whichever
+        // commit crosses the mark. Its CPU is counted apart, per reconcile.
+        let checkpoint0 = cpu_secs_fine(std::process::id());
+        let (busy, frames, _) = {
+            let conn = rusqlite::Connection::open(&b_db).expect("b");
+            wal_checkpoint(&conn, "PASSIVE")
+        };
+        let checkpoint = cpu_secs_fine(std::process::id()) - checkpoint0;
+        assert_eq!(busy, 0, "the WAL of the taking-in home was not copied");
+        // A WAL header and, per frame, a frame header and the page.
+        let wal_bytes = 32 + frames * (24 + 4096);
+        eprintln!(
+            "{reports} reports, run {run}{}: {s:.3} s, CPU {here:.3} s taking in + {there:.3} \
+             s serving, {frames} WAL frames, checkpointing them {checkpoint:.3} s",
+            if run == 0 { " (not counted)" } else { "" }
+        );
+        if run == 0 {
+            continue;
+        }
+        wal.push(wal_bytes as f64);
+        cpus.push(here + there);
+        cpus_in.push(here);
+        cpus_serving.push(there);
+        checkpoints.push(checkpoint);
+        secs.push(s);
+        bytes.push(b as f64);
     }
     drop(b_node);
     rt.shutdown_background();
@@ -443,6 +540,9 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
             reports,
             diff_secs: countersign_benches::quantile(&mut secs, 0.5),
             diff_cpu: countersign_benches::quantile(&mut cpus, 0.5),
+            diff_cpu_in: countersign_benches::quantile(&mut cpus_in, 0.5),
+            diff_cpu_serving: countersign_benches::quantile(&mut cpus_serving, 0.5),
+            checkpoint_cpu: countersign_benches::quantile(&mut checkpoints, 0.5),
             diff_bytes: countersign_benches::quantile(&mut bytes, 0.5) as u64,
             diff_wal: countersign_benches::quantile(&mut wal, 0.5) as u64,
             entry_bytes,
@@ -481,6 +581,26 @@ fn main() {
     let temp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let kept = std::env::var_os("COUNTERSIGN_SCALE_DIR").map(PathBuf::from);
     let tmp = kept.as_deref().unwrap_or(temp.path());
+    // `COUNTERSIGN_SCALE_ONLY=N`: the reconciles at N reports alone, nothing else (no verify,
+    // no full sync), so a profile of the whole run (`perf record`, which follows the serving
+    // child) is a profile of them.
+    if let Some(only) = std::env::var("COUNTERSIGN_SCALE_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let (s, _, _) = run_scale(tmp, only);
+        println!(
+            "reconciles at {only} reports, median of {}: {:.3} s, CPU {:.3} s taking in + {:.3} s \
+             serving, checkpoint of its WAL {:.3} s, WAL {} bytes",
+            runs(),
+            s.diff_secs,
+            s.diff_cpu_in,
+            s.diff_cpu_serving,
+            s.checkpoint_cpu,
+            s.diff_wal
+        );
+        return;
+    }
     let (small, small_dir, _) = run_scale(tmp, SMALL);
     // Verifying from SQLite, the rate a catch-up is held to (on the small store: the same
     // entries per second, without holding the large store's state).
@@ -535,18 +655,20 @@ fn main() {
     let overhead = |s: &Scale| s.diff_bytes.saturating_sub(2 * s.entry_bytes);
     println!(
         "SUMMARY sync at scale, {DIFFERENCE} new entries ({} bytes of entries) between homes \
-         of {} and {} reports (3 entries each), median of {RUNS}: {:.3} s and {} bytes on the \
+         of {} and {} reports (3 entries each), median of {}: {:.3} s and {} bytes on the \
          wire at {} reports, {:.3} s and {} bytes at {} ({} bytes past 2x the entries: {}); \
          time ratio {ratio:.2} ({}); CPU of both processes per reconcile {:.3} s and {:.3} s \
-         (WAL written by the taking-in home {} and {} bytes) \
-         (ratio {:.2}); first build of both sets {:.1} s and {:.1} s; first full \
-         sync of {full_received} entries {full_secs:.0} s = {full_rate:.0}/s (CPU: {:.0} s \
-         taking in, {:.0} s serving = {:.0} µs/entry), {} MiB on the wire, verify \
-         {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2} ({}); serving node peak RSS \
-         {rss:.0} MiB ({})",
+         (ratio {:.2}; taking in {:.3} s and {:.3} s, serving {:.3} s and {:.3} s; \
+         checkpointing the WAL it wrote, apart, {:.3} s and {:.3} s) \
+         (WAL written by the taking-in home {} and {} bytes); first build of both sets \
+         {:.1} s and {:.1} s; first full sync of {full_received} entries {full_secs:.0} s = \
+         {full_rate:.0}/s (CPU: {:.0} s taking in, {:.0} s serving = {:.0} µs/entry), \
+         {} MiB on the wire, verify {verify_rate:.0}/s ({verify_cpu:.0} µs CPU/entry), \
+         sync/verify {:.2} ({}); serving node peak RSS {rss:.0} MiB ({})",
         big.entry_bytes,
         small.reports,
         big.reports,
+        runs(),
         small.diff_secs,
         small.diff_bytes,
         small.reports,
@@ -561,9 +683,15 @@ fn main() {
         countersign_benches::goal("<= 1.5", ratio <= 1.5),
         small.diff_cpu,
         big.diff_cpu,
+        big.diff_cpu / small.diff_cpu.max(1e-3),
+        small.diff_cpu_in,
+        big.diff_cpu_in,
+        small.diff_cpu_serving,
+        big.diff_cpu_serving,
+        small.checkpoint_cpu,
+        big.checkpoint_cpu,
         small.diff_wal,
         big.diff_wal,
-        big.diff_cpu / small.diff_cpu.max(1e-3),
         small.warm_secs,
         big.warm_secs,
         here,
