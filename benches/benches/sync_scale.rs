@@ -13,7 +13,8 @@
 //! For profiling: `COUNTERSIGN_SCALE_ONLY=N` runs the reconciles at N reports alone (no
 //! verify, no full sync), `COUNTERSIGN_SCALE_RUNS` sets how many (3); `COUNTERSIGN_SCALE_TRUNCATE`
 //! truncates the taking-in home's WAL before each reconcile, as this bench did before
-//! 2026-12-02, instead of starting it over in place.
+//! 2026-12-02, instead of starting it over in place. `COUNTERSIGN_SCALE_FULL=N` runs the
+//! first full sync of a home of N reports alone, beside the verify rate.
 //!
 //! `COUNTERSIGN_SCALE_DIR` keeps the generated homes there between runs: the two homes of each
 //! size are built once and reused (they end every run equal, holding the differences added),
@@ -65,7 +66,9 @@ struct Scale {
     diff_wal: u64,
 }
 
-fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
+/// The two homes of `reports` reports (`a`, serving, and `b`, a copy), built unless kept from
+/// an earlier run (`COUNTERSIGN_SCALE_DIR`). Returns `a`, `b` and the network.
+fn homes(tmp: &Path, reports: usize) -> (PathBuf, PathBuf, Hash) {
     let a = tmp.join(format!("a{reports}"));
     let b = tmp.join(format!("b{reports}"));
     let built = a.join("built");
@@ -90,6 +93,11 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
             network
         }
     };
+    (a, b, network)
+}
+
+fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
+    let (a, b, network) = homes(tmp, reports);
     let serving = Serving::start(&a);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -239,55 +247,44 @@ fn main() {
         );
         return;
     }
+    // `COUNTERSIGN_SCALE_FULL=N`: the first full sync of a home of N reports alone, beside
+    // the verify rate (no reconciles), for profiling the intake.
+    if let Some(n) = std::env::var("COUNTERSIGN_SCALE_FULL")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let (small_dir, _, _) = homes(tmp, SMALL);
+        let (verify_rate, verify_cpu) = verify_rate(&small_dir);
+        let (dir, _, network) = homes(tmp, n);
+        let f = full_sync(tmp, &dir, network);
+        let rate = f.received as f64 / f.secs;
+        println!(
+            "first full sync of {} entries ({n} reports) {:.1} s = {rate:.0}/s (CPU: {:.1} s \
+             taking in, {:.1} s serving = {:.0} µs/entry), verify {verify_rate:.0}/s \
+             ({verify_cpu:.0} µs CPU/entry), sync/verify {:.2}; serving peak RSS {:.0} MiB",
+            f.received,
+            f.secs,
+            f.cpu_here,
+            f.cpu_there,
+            (f.cpu_here + f.cpu_there) * 1e6 / f.received as f64,
+            rate / verify_rate,
+            f.rss
+        );
+        return;
+    }
     let (small, small_dir, _) = run_scale(tmp, SMALL);
-    // Verifying from SQLite, the rate a catch-up is held to (on the small store: the same
-    // entries per second, without holding the large store's state).
-    let store = countersign_store::Store::open(&small_dir.join("ledger.sqlite3")).expect("s");
-    let t = Instant::now();
-    let cpu0 = cpu_secs(std::process::id());
-    let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
-    let verify_rate = verified.entries as f64 / t.elapsed().as_secs_f64();
-    let verify_cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
-    drop(store);
+    let (verify_rate, verify_cpu) = verify_rate(&small_dir);
     let (big, big_dir, network) = run_scale(tmp, large);
-
-    // A first full sync of the large store into a new home, from the serving process.
-    let serving = Serving::start(&big_dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let c = tmp.join("c");
-    // A new home adopts a network only from a trust anchor (what `join` gives it); without
-    // one the serving node's genesis is refused and the server cut off.
-    let _ = std::fs::remove_dir_all(&c);
-    std::fs::create_dir_all(&c).expect("c");
-    countersign_app::Home::open(&c)
-        .expect("c")
-        .trust(countersign_app::Anchor::Network {
-            network,
-            founder: None,
-        })
-        .expect("trust");
-    let c_node = node(&rt, &c, 3);
-    let (here0, there0) = (cpu_secs(std::process::id()), serving.cpu_secs());
-    let (full_secs, full_received, full_bytes) = sync_once(&rt, &c_node, &serving.addr);
-    let (here, there) = (
-        cpu_secs(std::process::id()) - here0,
-        serving.cpu_secs() - there0,
-    );
-    let held = countersign_store::Store::open(&big_dir.join("ledger.sqlite3"))
-        .expect("a")
-        .db()
-        .count_entries()
-        .expect("count");
-    assert_eq!(full_received, held, "every entry arrived");
+    let full = full_sync(tmp, &big_dir, network);
+    let FullSync {
+        secs: full_secs,
+        received: full_received,
+        bytes: full_bytes,
+        cpu_here: here,
+        cpu_there: there,
+        rss,
+    } = full;
     let full_rate = full_received as f64 / full_secs;
-    let rss = serving.peak_rss_mib();
-    drop(c_node);
-    rt.shutdown_background();
-    drop(serving);
 
     let ratio = big.diff_secs / small.diff_secs;
     let overhead = |s: &Scale| s.diff_bytes.saturating_sub(2 * s.entry_bytes);
@@ -340,4 +337,76 @@ fn main() {
         countersign_benches::goal(">= 0.5", full_rate / verify_rate >= 0.5),
         countersign_benches::goal("<= 256 MiB", rss <= 256.0),
     );
+}
+
+/// Entries per second verifying the store in `dir` from SQLite, and CPU µs per entry: the
+/// rate a catch-up is held to (on the small store: the same entries per second, without
+/// holding the large store's state).
+fn verify_rate(dir: &Path) -> (f64, f64) {
+    let store = countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("s");
+    let t = Instant::now();
+    let cpu0 = cpu_secs(std::process::id());
+    let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
+    let rate = verified.entries as f64 / t.elapsed().as_secs_f64();
+    let cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
+    (rate, cpu)
+}
+
+/// A first full sync, into a new home, of everything the serving process holds.
+struct FullSync {
+    secs: f64,
+    received: u64,
+    bytes: u64,
+    /// CPU seconds of the taking-in process (this one) and of the serving one.
+    cpu_here: f64,
+    cpu_there: f64,
+    /// The serving process's peak RSS.
+    rss: f64,
+}
+
+/// A first full sync of the store in `dir` into a new home, from a serving process.
+fn full_sync(tmp: &Path, dir: &Path, network: Hash) -> FullSync {
+    let serving = Serving::start(dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let c = tmp.join("c");
+    // A new home adopts a network only from a trust anchor (what `join` gives it); without
+    // one the serving node's genesis is refused and the server cut off.
+    let _ = std::fs::remove_dir_all(&c);
+    std::fs::create_dir_all(&c).expect("c");
+    countersign_app::Home::open(&c)
+        .expect("c")
+        .trust(countersign_app::Anchor::Network {
+            network,
+            founder: None,
+        })
+        .expect("trust");
+    let c_node = node(&rt, &c, 3);
+    let (here0, there0) = (cpu_secs(std::process::id()), serving.cpu_secs());
+    let (secs, received, bytes) = sync_once(&rt, &c_node, &serving.addr);
+    let (cpu_here, cpu_there) = (
+        cpu_secs(std::process::id()) - here0,
+        serving.cpu_secs() - there0,
+    );
+    let held = countersign_store::Store::open(&dir.join("ledger.sqlite3"))
+        .expect("a")
+        .db()
+        .count_entries()
+        .expect("count");
+    assert_eq!(received, held, "every entry arrived");
+    let rss = serving.peak_rss_mib();
+    drop(c_node);
+    rt.shutdown_background();
+    drop(serving);
+    FullSync {
+        secs,
+        received,
+        bytes,
+        cpu_here,
+        cpu_there,
+        rss,
+    }
 }
