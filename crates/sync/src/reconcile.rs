@@ -115,6 +115,15 @@ impl ReconcileSet {
         self.pending.push(item(key, id));
     }
 
+    /// Room for `additional` more inserts before the next [`ReconcileSet::settle`], made once:
+    /// a home building its whole set reserves what its store holds, rather than growing the
+    /// vector by doubling — each doubling a new allocation and a copy of every item, which an
+    /// allocator that keeps what is freed (mimalloc, as shipped) left resident: a serving node
+    /// of 1 000 000 reports peaked at 275 MiB with this, 281–290 MiB without (README).
+    pub fn reserve(&mut self, additional: usize) {
+        self.pending.reserve_exact(additional);
+    }
+
     /// Merges what was inserted since the last call into the sorted set.
     pub fn settle(&mut self) {
         if self.pending.is_empty() {

@@ -16,6 +16,11 @@ impl HomeLedger {
             return Ok(());
         };
         let db = self.home.store().db();
+        if self.set.is_empty() && self.set_cursor == 0 {
+            // The first build: room for every entry at once (see `ReconcileSet::reserve`).
+            let held = db.count_entries().map_err(|e| e.to_string())?;
+            self.set.reserve(usize::try_from(held).unwrap_or(0));
+        }
         loop {
             let items = db
                 .set_items_after(self.set_cursor, 100_000, &network)
