@@ -65,6 +65,8 @@ use crate::template::{self, Template};
 mod changes;
 pub mod checkpoints;
 mod codes;
+mod data_keys;
+mod erasing;
 pub mod trust;
 
 pub use changes::{Changes, RosterImpact};
@@ -188,125 +190,6 @@ impl Ledger {
         // Its key goes with it: the caller's store gives it again with the log.
         self.keys.remove(log);
         self.reports.remove(log).is_some()
-    }
-
-    /// Gives the ledger a report's data key, so that its sealed payloads are opened before
-    /// the rules read them. A second, different key for a log is refused
-    /// (`data_key_conflict`): only the report's creator makes one. A log already loaded
-    /// without its key (judged by its headers alone) is unloaded, to be loaded again — now
-    /// readable — by the caller; returns whether it was.
-    pub fn add_key(&mut self, log: LogId, key: DataKey) -> Result<bool, Rejection> {
-        if let Some(held) = self.keys.get(&log) {
-            if *held != key {
-                return Err(ReportRuleError::DataKeyConflict { log }.into());
-            }
-            return Ok(false);
-        }
-        let reload = self
-            .reports
-            .get(&log)
-            .is_some_and(|r| r.sealing() == Sealing::Sealed { readable: false });
-        if reload {
-            self.unload(&log);
-        }
-        self.keys.insert(log, key);
-        Ok(reload)
-    }
-
-    /// The data key of a report log, when this home holds it (and the log is loaded).
-    pub fn key(&self, log: &LogId) -> Option<&DataKey> {
-        self.keys.get(log)
-    }
-
-    /// Forgets a report's data key (its erasure destroyed it).
-    pub fn forget_key(&mut self, log: &LogId) {
-        self.keys.remove(log);
-    }
-
-    /// A report-log payload as the rules read it: parsed, and opened first when sealed;
-    /// `None` when it is sealed under a key this home does not hold (the entry is then judged
-    /// by its header alone, like an erased one). A payload sealed where it must be in clear,
-    /// or in clear where it must be sealed, is refused: otherwise a member could write clear
-    /// text that no erasure shreds.
-    fn open_report_payload(
-        &self,
-        entry: &Entry,
-        bytes: &[u8],
-    ) -> Result<Option<Payload>, Rejection> {
-        let h = entry.header();
-        let log = entry.log_id();
-        let sealed = seal::is_sealed(bytes);
-        let log_sealed = match h.kind {
-            Kind::ReportCreate => Some(sealed),
-            _ => match self.reports.get(&log).map(ReportLog::sealing) {
-                Some(Sealing::Clear) => Some(false),
-                Some(Sealing::Sealed { .. }) => Some(true),
-                Some(Sealing::Unknown) | None => None,
-            },
-        };
-        // An erased report refuses every entry but erasure and restriction by its headers, and
-        // its key is gone: whether a payload is sealed says nothing more there. Only an
-        // erasure placed and accepted counts — never one merely noted for a batch (see
-        // [`Ledger::note_erasure`]): a noted erasure that never stands would otherwise let
-        // clear text into a sealed report on the homes that saw it, and not on the others.
-        let erased = self
-            .reports
-            .get(&log)
-            .is_some_and(|r| r.erasure().is_some());
-        let log_sealed = log_sealed.filter(|_| !erased);
-        let must_seal = seal::kind_is_sealed(h.kind);
-        // A network whose genesis requires sealed reports takes no report created in clear.
-        if h.kind == Kind::ReportCreate && !sealed && self.roster().policy().sealed_reports {
-            return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into());
-        }
-        if sealed && !must_seal {
-            return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into());
-        }
-        match (log_sealed, sealed) {
-            (Some(true), false) if must_seal => {
-                return Err(ReportRuleError::PayloadNotSealed { kind: h.kind }.into())
-            }
-            (Some(false), true) => {
-                return Err(ReportRuleError::PayloadWronglySealed { kind: h.kind }.into())
-            }
-            _ => {}
-        }
-        if !sealed {
-            return Ok(Some(
-                Payload::parse(h.kind, bytes).map_err(ReportRuleError::from)?,
-            ));
-        }
-        // The one thing a home without the key can judge of an envelope, judged on every home
-        // alike (with the key, opening would refuse the same bytes, as `seal_broken`).
-        seal::check_sealed_len(bytes).map_err(|e| ReportRuleError::SealMalformed {
-            kind: h.kind,
-            len: e.len,
-        })?;
-        let Some(key) = self.keys.get(&log) else {
-            return Ok(None);
-        };
-        // A create is bound to its own author and timestamp (its id is not known when sealed).
-        let bound = if h.kind == Kind::ReportCreate {
-            seal::create_binding(&h.author, h.timestamp_ms)
-        } else {
-            log
-        };
-        let plain = seal::open(key, h.kind, Some(&bound), bytes)
-            .map_err(|_| ReportRuleError::SealBroken { kind: h.kind })?;
-        Ok(Some(
-            Payload::parse(h.kind, &plain).map_err(ReportRuleError::from)?,
-        ))
-    }
-
-    /// How a report whose `report.create` payload is `payload` is sealed here.
-    fn sealing_of(&self, log: &LogId, payload: Option<&[u8]>) -> Sealing {
-        match payload {
-            None => Sealing::Unknown,
-            Some(p) if seal::is_sealed(p) => Sealing::Sealed {
-                readable: self.keys.contains_key(log),
-            },
-            Some(_) => Sealing::Clear,
-        }
     }
 
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
@@ -654,70 +537,6 @@ impl Ledger {
             self.roster(),
             frozen,
         ))))
-    }
-
-    /// Whether entries of `log` may come without their payloads: the log is erased, or its
-    /// erasure has come (see [`Ledger::note_erasure`]).
-    fn headers_only(&self, log: &LogId) -> bool {
-        self.erasing.contains_key(log)
-            || self.reports.get(log).is_some_and(|r| r.erasure().is_some())
-    }
-
-    /// Notes an erasure that came with the entries it erases, before they can be placed: the
-    /// peer that sends an erased report's log sends its entries as headers only (it holds no
-    /// more), and the erasure, the one entry that says why, comes last, after its parents.
-    /// The erasure is checked on its own first — signed (the caller decoded it, which
-    /// verifies its signature), its payload the one its header commits to and a valid
-    /// erasure, by a key the roster lets erase — so a stranger cannot make a home take a
-    /// report's entries without their content. Whether it finally stands is judged when it is
-    /// placed, like any entry. Returns whether it was noted.
-    pub fn note_erasure(&mut self, entry: &Entry, payload: Option<&[u8]>) -> bool {
-        let h = entry.header();
-        let (Some(payload), Some(network)) = (payload, self.network()) else {
-            return false;
-        };
-        let valid = h.kind == Kind::PayloadErase
-            && rules::check_payload(entry, payload).is_ok()
-            && rules::check_shape(entry, network).is_ok()
-            && matches!(Payload::parse(h.kind, payload), Ok(Payload::Erase(_)))
-            && self.may_have_erased(entry);
-        if valid {
-            self.erasing.insert(entry.log_id(), entry.id());
-        }
-        valid
-    }
-
-    /// Whether `erase`'s author may have signed it, judged before it is placed. A key that
-    /// may sign now is judged as any entry is; a key revoked or rotated since is taken only
-    /// when its ending vouches for some of its entries in this log (the erasure may be among
-    /// them: its past is not placed yet, and the rules judge it again when it is). A stolen
-    /// key revoked with nothing vouched for in the log is not taken at its word.
-    fn may_have_erased(&self, erase: &Entry) -> bool {
-        let (h, log, id) = (erase.header(), erase.log_id(), erase.id());
-        let roster = self.roster();
-        let now = roster
-            .authority(&h.author, &log, &id, |e| *e == id)
-            .is_ok_and(|a| a.role.may_write(Kind::PayloadErase));
-        if now || roster.is_active(&h.author) {
-            return now;
-        }
-        let history = roster.history(&h.author);
-        let vouched = history
-            .iter()
-            .rev()
-            .find(|c| c.role.is_none())
-            .is_some_and(|end| end.frontier.contains_key(&log));
-        vouched
-            && history
-                .iter()
-                .any(|c| c.role.is_some_and(|r| r.may_write(Kind::PayloadErase)))
-    }
-
-    /// Forgets the erasures noted for a batch ([`Ledger::note_erasure`]) once the batch is
-    /// in: one that was never placed (its parent unknown, or refused) must not let the
-    /// headers of a later batch in without their payloads.
-    pub fn end_batch(&mut self) {
-        self.erasing.clear();
     }
 
     /// A storable entry at a position another entry holds: the position's one piece of fork
