@@ -623,9 +623,10 @@ impl<L: Ledger> std::fmt::Debug for Node<L> {
 /// worker's other tasks to a new thread on every call, so the event loop hopped between
 /// threads and the ledger's allocations spread over many threads' heaps, each keeping what
 /// was freed in it until that thread allocated again — a node serving a first sync of
-/// 1 000 000 reports peaked at 296–310 MiB on mimalloc with it, 231 MiB without, at the same
-/// CPU per entry (README, *Sync at scale*). The runtime's other workers take the tasks that
-/// wait meanwhile; a ledger call never awaits, so nothing it needs can wait behind it.
+/// 1 000 000 reports peaked at 296–310 MiB on mimalloc with it, 245 MiB without (quiet runs
+/// measured 124 and 100 µs of CPU per entry; README, *Sync at scale*). The runtime's other
+/// workers take the tasks that wait meanwhile; a ledger call never awaits, so nothing it
+/// needs can wait behind it.
 fn block<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
