@@ -29,11 +29,12 @@
 //!
 //! This file holds the node's types, start-up and commands; `delegated` checks delegations
 //! and admits the peers they name; `events` dispatches swarm
-//! events, `pull` is the puller's side of reconciliation (batches checked on the blocking
-//! pool while the one before is stored, signed checkpoints held to), `serve` the server's
+//! events, `pull` is the puller's side of reconciliation (batches checked by the `checker`'s
+//! thread while the one before is stored, signed checkpoints held to), `serve` the server's
 //! side (what each member may read) and the announcements; `gossip` carries announcements
 //! over gossipsub among members who may read every log, and `traffic` counts the bytes.
 
+mod checker;
 mod delegated;
 mod events;
 pub mod gossip;
@@ -451,9 +452,10 @@ pub struct Node<L: Ledger> {
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,
-    /// Batches received and being checked on the blocking pool, in arrival order; at most
+    /// Batches received and being checked by `checker`, in arrival order; at most
     /// [`pull::BATCHES_IN_HAND`] per pull.
-    checking: FuturesOrdered<tokio::task::JoinHandle<Received<L::Checked>>>,
+    checking: FuturesOrdered<futures::future::BoxFuture<'static, Received<L::Checked>>>,
+    checker: checker::Checker<L::Checked>,
     /// Numbers pulls, so a batch is stored only by the pull that fetched it.
     pull_generation: u64,
     config: Config,
@@ -599,6 +601,7 @@ pub(crate) fn launch<L: Ledger>(
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),
+            checker: checker::Checker::start::<L>()?,
             pull_generation: 0,
             gossip: gossip::Gossip::new(traffic),
             delegated: HashMap::new(),
@@ -646,7 +649,7 @@ impl<L: Ledger> Node<L> {
             // The swarm goes first: a checked batch is stored only once the swarm has nothing
             // left to do, so the request for the next batch is already on its way to the peer
             // (connections run on their own tasks) while we store, and the batch after is
-            // checked on the blocking pool meanwhile.
+            // checked on the checker's thread meanwhile.
             tokio::select! {
                 biased;
                 event = self.swarm.select_next_some() => {
@@ -656,12 +659,9 @@ impl<L: Ledger> Node<L> {
                     self.on_event(event);
                     self.gossip_kick();
                 }
-                Some(checked) = self.checking.next(), if !self.checking.is_empty() => {
-                    // A join error means the runtime is shutting down (panics are caught).
-                    if let Ok(received) = checked {
-                        self.take_received(received);
-                        self.gossip_settle();
-                    }
+                Some(received) = self.checking.next(), if !self.checking.is_empty() => {
+                    self.take_received(received);
+                    self.gossip_settle();
                 }
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),

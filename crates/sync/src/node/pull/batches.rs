@@ -1,6 +1,6 @@
 //! Batches: a pull of announced logs planned from the peer's summaries and fetched log by log
 //! by version vector, and every received batch (of either kind of pull) checked on the
-//! blocking pool and stored in arrival order. Apart from the whole pull's rounds (`whole`) and
+//! checker's thread and stored in arrival order. Apart from the whole pull's rounds (`whole`) and
 //! from how a pull ends (`end`): this is the part the network and the disk pace.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -167,8 +167,8 @@ impl<L: Ledger> Node<L> {
     }
 
     /// A batch arrived: ask for the next one (of this log, or the next log) at once, so the
-    /// peer reads it while this one is checked and stored, and check this one on the
-    /// blocking pool. Batches are stored in arrival order (see `Node::run`).
+    /// peer reads it while this one is checked and stored, and queue this one for the
+    /// checker. Batches are stored in arrival order (see `Node::run`).
     pub(super) fn on_entries(&mut self, peer: PeerId, more: bool, bundle: Vec<u8>) {
         let Some(pull) = self.pulls.get_mut(&peer) else {
             return;
@@ -200,8 +200,8 @@ impl<L: Ledger> Node<L> {
         self.check_batch(peer, generation, more, bundle);
     }
 
-    /// Checks a received batch on the blocking pool; it is stored in arrival order (see
-    /// `Node::run`).
+    /// Queues a received batch to be checked by the node's checker; it is stored in arrival
+    /// order (see `Node::run`).
     pub(super) fn check_batch(
         &mut self,
         peer: PeerId,
@@ -209,20 +209,20 @@ impl<L: Ledger> Node<L> {
         more: bool,
         bundle: Vec<u8>,
     ) {
-        // The ledger's own logs about this batch (checked on the blocking pool) name the peer.
+        // The ledger's own logs about this batch (checked on the checker's thread) name the peer.
         let span = tracing::info_span!("batch", peer = %peer);
-        self.checking
-            .push_back(tokio::task::spawn_blocking(move || {
-                let _span = span.entered();
-                let checked = std::panic::catch_unwind(|| L::check(&bundle))
-                    .unwrap_or_else(|_| Err("checking its batch panicked".into()));
-                Received {
-                    peer,
-                    generation,
-                    more,
-                    checked,
-                }
-            }));
+        let answer = self.checker.check(bundle, span);
+        self.checking.push_back(Box::pin(async move {
+            let checked = answer
+                .await
+                .unwrap_or_else(|_| Err("the thread that checks batches has stopped".into()));
+            Received {
+                peer,
+                generation,
+                more,
+                checked,
+            }
+        }));
     }
 
     /// Stores a checked batch, then goes on with that peer's pull.
