@@ -347,15 +347,24 @@ fn main() {
 
 /// Entries per second verifying the store in `dir` from SQLite, and CPU µs per entry: the
 /// rate a catch-up is held to (on the small store: the same entries per second, without
-/// holding the large store's state).
+/// holding the large store's state). The median of three runs: one run is about a second, and
+/// single runs on this 2-core machine ranged from 22 824 to 38 633 entries/s within an hour
+/// (2026-12-03), which alone moved sync/verify from 0.34 to 0.55.
 fn verify_rate(dir: &Path) -> (f64, f64) {
     let store = countersign_store::Store::open(&dir.join("ledger.sqlite3")).expect("s");
-    let t = Instant::now();
-    let cpu0 = cpu_secs(std::process::id());
-    let verified = countersign_app::verify::verify_store(&store.db(), None).expect("verify");
-    let rate = verified.entries as f64 / t.elapsed().as_secs_f64();
-    let cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
-    (rate, cpu)
+    let mut runs: Vec<(f64, f64)> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let cpu0 = cpu_secs(std::process::id());
+            let verified =
+                countersign_app::verify::verify_store(&store.db(), None).expect("verify");
+            let rate = verified.entries as f64 / t.elapsed().as_secs_f64();
+            let cpu = (cpu_secs(std::process::id()) - cpu0) * 1e6 / verified.entries as f64;
+            (rate, cpu)
+        })
+        .collect();
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    runs[1]
 }
 
 /// A first full sync, into a new home, of everything the serving process holds.
