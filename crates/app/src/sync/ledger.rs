@@ -301,6 +301,21 @@ impl Ledger for HomeLedger {
         Ok(&self.set)
     }
 
+    fn set_is_cold(&mut self, reader: Option<&PublicKey>) -> bool {
+        // The whole set's answer for every reader: a restricted reader's own set (its
+        // granted logs) is small, and a call run apart needlessly costs a thread hop only.
+        // The whole set is cold before its first build and when many entries came since.
+        let _ = reader;
+        self.network.is_some()
+            && (self.set_cursor == 0
+                || self
+                    .home
+                    .store()
+                    .db()
+                    .max_arrival()
+                    .map_or(true, |newest| newest - self.set_cursor > set::COLD_ITEMS))
+    }
+
     fn wanted(&mut self, ids: Vec<EntryId>) -> std::result::Result<Vec<EntryId>, String> {
         let db = self.home.store().db();
         // Most of the time nothing is quarantined or held: nothing to look up per id.

@@ -90,6 +90,13 @@ pub trait Ledger: Send + 'static {
     /// The set reconciliation compares: every entry and piece of fork evidence held here
     /// that `reader` may be sent (`None`: everything held, this home's own side).
     fn reconcile_set(&mut self, reader: Option<&PublicKey>) -> Result<&ReconcileSet, String>;
+    /// Whether the next [`Ledger::reconcile_set`] for `reader` has much to read first (its
+    /// first build, or many entries stored since: seconds at a million reports). The node then
+    /// runs it apart from the runtime's other tasks (see `block_long`).
+    fn set_is_cold(&mut self, reader: Option<&PublicKey>) -> bool {
+        let _ = reader;
+        false
+    }
     /// Of the ids a peer holds and this home lacks, those worth fetching: not quarantined,
     /// not held for later, not already refused as a duplicate.
     fn wanted(&mut self, ids: Vec<EntryId>) -> Result<Vec<EntryId>, String>;
@@ -632,6 +639,24 @@ impl<L: Ledger> std::fmt::Debug for Node<L> {
 /// needs can wait behind it.
 fn block<T>(f: impl FnOnce() -> T) -> T {
     f()
+}
+
+/// Runs a ledger call that may take seconds (building the reconciliation set at a million
+/// reports) under `block_in_place` when `long`, else as [`block`]. A task woken or spawned by
+/// the event loop just before (a connection's, negotiating a peer's new stream) sits in this
+/// worker's LIFO slot, which the other worker cannot take: it waited for the whole call, and a
+/// peer's stream not negotiated within libp2p's 10 s failed its request ("Timeout while
+/// waiting for a response": the 1M-report `benches/sync_scale.rs` failed its first reconcile
+/// so, 2026-12-03). `block_in_place` hands those tasks on first. Only the long calls: on
+/// every call it spread the node's allocations over threads (see [`block`]).
+fn block_long<T>(long: bool, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if long && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 impl<L: Ledger> Node<L> {
     pub fn local_peer_id(&self) -> PeerId {

@@ -12,8 +12,8 @@ use super::delegated::Taken;
 use super::limits::{self, Admit, RATE_LIMITED};
 use super::pull::{OnceWaiting, Waiter};
 use super::{
-    block, now_ms, peer_id, ById, CutOff, Ledger, Node, PeerEvent, SyncError, CUT_OFF_FIRST,
-    CUT_OFF_LONGEST, MAX_CUT_OFF,
+    block, block_long, now_ms, peer_id, ById, CutOff, Ledger, Node, PeerEvent, SyncError,
+    CUT_OFF_FIRST, CUT_OFF_LONGEST, MAX_CUT_OFF,
 };
 use crate::protocol::{Envelope, Request, Response, MAX_ANNOUNCED, MAX_BATCH, MAX_SUMMARY_BYTES};
 use crate::reconcile::Round;
@@ -140,7 +140,8 @@ impl<L: Ledger> Node<L> {
             } => {
                 // Described to this member: only what it may read. The window only if the
                 // history before it is the same on both sides.
-                let answer = block(|| {
+                let cold = ledger.set_is_cold(Some(&reader));
+                let answer = block_long(cold, || {
                     let set = ledger.reconcile_set(Some(&reader))?;
                     if from > 0 && set.base(from) != base {
                         return Ok((false, Vec::new()));

@@ -8,6 +8,10 @@ use countersign_sync::reconcile::{order_key, ReconcileSet};
 use super::batch::evidence_item;
 use super::HomeLedger;
 
+/// Entries stored since the set was last taken forward past which taking it forward counts as
+/// long (about a second of reading at this machine's pace; see `Ledger::set_is_cold`).
+pub(super) const COLD_ITEMS: i64 = 100_000;
+
 impl HomeLedger {
     /// Takes the reconciliation set forward to what is stored now (by any process).
     pub(super) fn refresh_set(&mut self) -> std::result::Result<(), String> {

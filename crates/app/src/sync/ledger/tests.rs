@@ -352,3 +352,24 @@ fn a_bulk_intake_and_a_normal_one_leave_the_same_store() {
     assert_eq!(quarantined[0].id, revoked.id().as_bytes().to_vec());
     assert_eq!(bulk.store().db().count_summaries().unwrap(), 6);
 }
+
+/// The node runs the set's first build apart from its runtime's other tasks (a build of
+/// seconds at a million reports starved a connection's stream negotiation past libp2p's 10 s):
+/// the set is cold until built, warm once built, and cold again only when far behind.
+#[test]
+fn the_set_is_cold_until_built_and_warm_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, bea, _, _) = home_with_report(dir.path());
+    let mut ledger = HomeLedger::new(home).unwrap();
+    assert!(ledger.set_is_cold(None), "never built");
+    let held = ledger.reconcile_set(None).unwrap().len();
+    assert!(held > 0);
+    assert!(!ledger.set_is_cold(None), "just built");
+    assert!(
+        !ledger.set_is_cold(Some(&bea)),
+        "a member is described the same set"
+    );
+    // Far behind what is stored: cold again (as if as many entries as `COLD_ITEMS` came).
+    ledger.set_cursor -= set::COLD_ITEMS + 1;
+    assert!(ledger.set_is_cold(None));
+}

@@ -11,7 +11,7 @@ use countersign_ledger::split_view::SplitViewEvidence;
 use countersign_ledger::{EntryId, Hash};
 
 use super::{SetPull, BATCHES_IN_HAND, MAX_PULL_EVIDENCE, MAX_STEPS, NEED_HIGH};
-use crate::node::{block, Ledger, Node, SyncError};
+use crate::node::{block_long, Ledger, Node, SyncError};
 use crate::protocol::{Request, MAX_FETCH_IDS};
 use crate::reconcile::Round;
 
@@ -21,7 +21,8 @@ impl<L: Ledger> Node<L> {
     pub(super) fn start_window(&mut self, peer: PeerId, from: u64) {
         let network = self.asking_network();
         let ledger = &mut self.ledger;
-        let first = block(|| {
+        let cold = ledger.set_is_cold(None);
+        let first = block_long(cold, || {
             let set = ledger.reconcile_set(None)?;
             let base = set.base(from);
             Round::start(set, from)
@@ -75,7 +76,8 @@ impl<L: Ledger> Node<L> {
             return self.start_window(peer, 0);
         }
         let ledger = &mut self.ledger;
-        let step = block(|| {
+        let cold = ledger.set_is_cold(None);
+        let step = block_long(cold, || {
             // This pull's own set as it was when the pull began: ids stored meanwhile come
             // back as wanted only if they were not stored, which `wanted` checks.
             let set = ledger.reconcile_set(None).map_err(|e| (false, e))?;
