@@ -19,7 +19,7 @@
 //! read) is dropped. The page's CSP is narrowed to this socket's port ([`pin_csp`]).
 //!
 //! The protocol: the window sends `{"sha256": "…", "frame": N}` as text (with `"fit": [W, H]`
-//! for a first look, see [`Ask`]); the answer is the frame's packet as one binary message, or
+//! for a first look, see `Ask`); the answer is the frame's packet as one binary message, or
 //! `{code, message}` as text. Answers come in the
 //! order asked, one connection at a time; the window opens a few to have decodes overlap.
 //!

@@ -223,8 +223,8 @@ impl Home {
     /// refused by a rule, or still waiting for what it depends on once the batch is in, is
     /// quarantined with its reason and the rest of the batch is stored. Only an entry whose
     /// own bytes contradict it refuses the batch (see
-    /// [`countersign_report::Rejection::proves_sender_misbehaved`]). Waiting entries are tried
-    /// again after every batch.
+    /// [`countersign_report::accept::Rejection::proves_sender_misbehaved`]). Waiting entries are
+    /// tried again after every batch.
     ///
     /// Entries that still wait once the batch is in go to `pending` (in memory) and are
     /// taken in again with the next batch: a pull fetches ids in no causal order, so a

@@ -121,6 +121,8 @@ impl crate::home::Home {
 
     /// Opens an imported image by the SHA-256 a report names, re-checking the file's hash: for
     /// its metadata. To decode its pixels, [`Home::image_for_decoding`].
+    ///
+    /// [`Home::image_for_decoding`]: crate::Home::image_for_decoding
     pub fn open_image(&self, sha256_hex: &str) -> Result<DicomImage> {
         let (_, bytes) = self.image_bytes(sha256_hex)?;
         Ok(countersign_imaging::from_bytes(&bytes)?)

@@ -114,7 +114,7 @@ pub fn placed(text: &str, at: Option<usize>, marker: &str) -> Result<String> {
 impl Home {
     /// Inserts a link into `section` of `report`: signs a new version whose text is `text`
     /// (when `None`, the section's draft, else its signed text) with the link's marker
-    /// placed `at` the writer's cursor (see [`placed`]; appended when `None`), carrying the links the text still refers to, the new one, and the current
+    /// placed `at` the writer's cursor (see `placed`; appended when `None`), carrying the links the text still refers to, the new one, and the current
     /// version's field values. Returns the version and the link.
     pub fn report_link(
         &mut self,

@@ -7,7 +7,7 @@
 //! of its log (the report rules compute it; this module only stores it), so homes holding the
 //! same entries hold the same rows. They are kept in step inside the very transaction that
 //! stores entries, whatever the path (a local write, a bundle, a peer's batch, a held entry
-//! released — all go through [`crate::Home::write_with_state`]): the logs that transaction
+//! released — all go through `crate::Home::write_with_state`): the logs that transaction
 //! stored entries in, the logs fork evidence reached, and the logs a roster change can reach
 //! ([`countersign_report::accept::Ledger::roster_impact`]) are projected again. And they are
 //! rebuilt from the entries when the home is opened and `meta` does not say the table holds

@@ -255,7 +255,7 @@ pub(crate) enum HomeCommand {
         /// An address to listen on, e.g. /ip4/127.0.0.1/tcp/0 or /ip4/0.0.0.0/udp/0/quic-v1.
         #[arg(long, required = true)]
         listen: Vec<String>,
-        /// A peer to connect to (a multiaddr ending in /p2p/<peer id>).
+        /// A peer to connect to (a multiaddr ending in `/p2p/<peer id>`).
         #[arg(long = "peer")]
         peers: Vec<String>,
         /// Discover peers on the LAN with mDNS.
@@ -353,7 +353,7 @@ pub(crate) enum MacroCommand {
         #[arg(long)]
         section: Option<String>,
     },
-    /// Print a macro: where it applies, its text and its [fields].
+    /// Print a macro: where it applies, its text and its `[fields]`.
     Show { name: String },
     /// Check a macro file (TOML, `[[macro]]` tables) and publish each macro in it to the
     /// department's roster (admin only); errors name the line.
@@ -431,7 +431,7 @@ pub(crate) enum PacsCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum PeerCommand {
-    /// Remember a peer: a multiaddr ending in /p2p/<peer id>.
+    /// Remember a peer: a multiaddr ending in `/p2p/<peer id>`.
     Add { addr: String },
     /// The peers remembered.
     List,

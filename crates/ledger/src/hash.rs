@@ -115,6 +115,8 @@ mod tests {
 /// distributed, so its first eight bytes are the hash. Keys an attacker picks are digests of
 /// signed headers; making many of them share eight bytes would take ~2^64 work per key.
 /// Several times cheaper than SipHash over 32 bytes, which dominated projecting large reports.
+///
+/// [`Hash`]: struct@Hash
 #[derive(Debug, Default, Clone, Copy)]
 pub struct IdHasher(u64);
 

@@ -227,9 +227,9 @@ pub struct AiView {
 /// An AI result received as DICOM SR: the attestation, and its provenance in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceivedView {
-    /// "received as DICOM SR from <device> <version>, attested by <member>".
+    /// "received as DICOM SR from `<device>` `<version>`, attested by `<member>`".
     pub statement: String,
-    /// The device in words: "<manufacturer> <model> <version>".
+    /// The device in words: "`<manufacturer>` `<model>` `<version>`".
     pub source: String,
     #[serde(flatten)]
     pub attestation: crate::payload::AiReceived,

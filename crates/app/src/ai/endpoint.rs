@@ -39,7 +39,7 @@ const ANSWER_QUOTED: usize = 512;
 const MAX_URL: usize = 2048;
 
 /// Checks a model endpoint's URL: `http` or `https`, a host, no credentials (they would be kept
-/// in the home's settings and sent with every image), at most [`MAX_URL`] bytes. Returns it as
+/// in the home's settings and sent with every image), at most `MAX_URL` bytes. Returns it as
 /// given.
 pub fn endpoint_url(url: &str) -> Result<String> {
     let refuse = |why: &str| AppError::InvalidInput(format!("model endpoint {url:?}: {why}"));

@@ -26,7 +26,7 @@ pub struct ReceivedSr {
     pub manufacturer: String,
     pub measurements: usize,
     pub findings: usize,
-    /// "received as DICOM SR from <device> <version>, attested by <member>".
+    /// "received as DICOM SR from `<device>` `<version>`, attested by `<member>`".
     pub statement: String,
 }
 

@@ -5,7 +5,7 @@ use super::*;
 
 impl Home {
     /// Takes data keys a peer sent on their own (the answer to a sync key request): each
-    /// through the one key intake of bundles and batches ([`take_keys`]), a refused key
+    /// through the one key intake of bundles and batches (`take_keys`), a refused key
     /// dropped and counted in `keys_refused` with its code, in one write.
     pub fn take_peer_keys(&mut self, keys: bundle::BundleKeys, peer: &str) -> Result<ImportReport> {
         self.write_with_state(|db, state| {

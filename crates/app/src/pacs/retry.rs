@@ -198,7 +198,7 @@ impl DeliveryWake {
     }
 }
 
-/// Sends what is queued or due, then waits until the next record is due, [`LOOK_EVERY`] has
+/// Sends what is queued or due, then waits until the next record is due, `LOOK_EVERY` has
 /// passed or `wake` is woken; every few minutes it corrects archives holding a report that a
 /// move arriving by sync took out of their study. Ends once `wake` is stopped. `first` is the
 /// first back-off ([`super::FIRST_BACKOFF`] unless a test asks for less). Errors are logged

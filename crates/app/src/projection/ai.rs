@@ -16,7 +16,7 @@
 //! What the rows vouch for, and what they do not. A row is made from its entries' stored
 //! bytes, each checked (signature, payload hash, id) when the row is made — or, when the
 //! bytes are exactly those an earlier row was made from verified, not checked again — and it
-//! keeps [`entry_digest`] of those bytes (header, signature, payload hash; the header commits
+//! keeps `entry_digest` of those bytes (header, signature, payload hash; the header commits
 //! to the payload by that hash). `ai stats` does not verify 200 000 signatures; it recomputes
 //! the digest of every AI entry's stored bytes and checks that each payload still hashes to
 //! its hash (two sequential passes, over the AI entries and the payloads), and excludes and

@@ -21,6 +21,8 @@ impl WorkerCommand {
     /// one, else this executable itself; either way with [`WORKER_ARG`] (its `main` calls
     /// [`serve_if_worker`]). The dedicated program holds the decoders only and starts in less
     /// than two thirds of the CLI's time, and a sixth of the desktop's.
+    ///
+    /// [`serve_if_worker`]: crate::sandbox::serve_if_worker
     pub fn current_exe() -> Result<WorkerCommand> {
         let exe = std::env::current_exe().map_err(AppError::io(
             "finding this program to start a decode worker",
@@ -47,6 +49,8 @@ impl WorkerCommand {
 
     /// Another program built with this crate whose `main` calls [`serve_if_worker`] (a test
     /// harness that drives a home directly uses the CLI).
+    ///
+    /// [`serve_if_worker`]: crate::sandbox::serve_if_worker
     pub fn program(program: PathBuf) -> WorkerCommand {
         WorkerCommand {
             program,
@@ -57,6 +61,8 @@ impl WorkerCommand {
 
     /// This test harness, running only the test `test` (which calls
     /// [`serve_if_worker_child`] first).
+    ///
+    /// [`serve_if_worker_child`]: crate::sandbox::serve_if_worker_child
     pub fn test_harness(test: &str) -> WorkerCommand {
         WorkerCommand {
             program: std::env::current_exe().unwrap_or_default(),

@@ -26,7 +26,7 @@
 //!
 //! Protocol (stdin → worker): per request a tag byte (`0` decode, `1` probe the confinement,
 //! `4` render one frame to PNG; `2` abort and `3` stop reading, for tests of a broken worker),
-//! then for `4` the [`RenderRequest`], and for `0` and `4` a `u64` little-endian length and that
+//! then for `4` the `RenderRequest`, and for `0` and `4` a `u64` little-endian length and that
 //! many bytes. Worker → stdout: first a hello line, then one JSON line per request; the answer
 //! to `4` is a line `{"pixels": n, "width", "height", "channels"}` followed by the n bytes of
 //! 8-bit pixels (or `{"error": …}`). The parent reads pixels only after asking for a render,
@@ -195,7 +195,7 @@ struct Answer {
 }
 
 /// A parent's handle on decode workers: one at a time, started when first needed, replaced
-/// after a crash, a timeout or [`FILES_PER_WORKER`] files.
+/// after a crash, a timeout or `FILES_PER_WORKER` files.
 #[derive(Debug, Default)]
 pub struct DecodeSandbox {
     worker: Option<Worker>,

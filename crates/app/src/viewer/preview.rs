@@ -149,10 +149,10 @@ fn block_mean<const N: usize>(
 }
 
 /// A reduced first look at the frame in `packet`, for a viewport of `fit` pixels (see
-/// [`preview_factor`]); `None` when the frame is to be sent whole. Its header is the frame's,
+/// `preview_factor`); `None` when the frame is to be sent whole. Its header is the frame's,
 /// with `"reduced": factor` added: `width` and `height` stay the full frame's, so that whatever
 /// the viewer places, measures or links is in full-resolution pixels; its pixels are
-/// ⌈width/factor⌉ × ⌈height/factor⌉ ([`reduce_by_block_mean`]). At most
+/// ⌈width/factor⌉ × ⌈height/factor⌉ (`reduce_by_block_mean`). At most
 /// [`PREVIEW_MAX_BYTES`] of pixels, whatever the frame.
 pub fn preview_packet(packet: &[u8], fit: (u32, u32)) -> Result<Option<Vec<u8>>> {
     let bad = |why: &str| crate::AppError::InvalidInput(format!("frame packet: {why}"));

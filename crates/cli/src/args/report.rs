@@ -31,7 +31,7 @@ pub(crate) enum ReportCommand {
         #[arg(long = "field", value_name = "NAME=VALUE", value_parser = parse_field)]
         fields: Vec<(String, String)>,
         /// Insert this AutoText macro's text after --text (the write names the macro); its
-        /// [fields] stay as placeholders, and sign-off refuses them, unless filled by --fill.
+        /// `[fields]` stay as placeholders, and sign-off refuses them, unless filled by --fill.
         #[arg(long = "macro", value_name = "NAME", conflicts_with = "fields")]
         macro_name: Option<String>,
         /// A macro field's value, NAME=VALUE (repeatable; with --macro).

@@ -12,9 +12,13 @@ use crate::meta::ImageInfo;
 /// The most pixel bytes (all frames) [`native_check`] answers for: a larger file goes to the
 /// confined decode worker, whose memory and time limits could refuse it where arithmetic
 /// would not (a 512² CT slice is 0.5 MiB, a 4300² 16-bit mammogram 35 MiB).
+///
+/// [`native_check`]: crate::DicomImage::native_check
 pub const NATIVE_CHECK_MAX_BYTES: u64 = 64 << 20;
 
 /// What decoding and presenting every frame of an image would come to (see [`native_check`]).
+///
+/// [`native_check`]: crate::DicomImage::native_check
 #[derive(Debug)]
 pub enum NativeCheck {
     /// Every one of `frames` frames decodes and presents.

@@ -2,7 +2,7 @@
 //! refused it), and the indexes the report rules read.
 //!
 //! An entry's standing is a pure function of its causal past and the roster: the report rules
-//! ([`check`]) look only at entries in the past that are themselves accepted, and the author's
+//! (`check`) look only at entries in the past that are themselves accepted, and the author's
 //! role is the one the roster gives that very entry (see [`countersign_ledger::Roster::authority`]).
 //! A new entry cannot change the standing of an entry already held (nothing held has it in its
 //! past), so entries are judged once on arrival; when the roster changes, the whole log is judged

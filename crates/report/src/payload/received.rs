@@ -210,8 +210,8 @@ impl AiReceived {
         format!("{} {version}", words.join(" "))
     }
 
-    /// The provenance statement: "received as DICOM SR from <device> <version>, attested by
-    /// <who>".
+    /// The provenance statement: "received as DICOM SR from `<device>` `<version>`, attested by
+    /// `<who>`".
     pub fn statement(&self, attested_by: &str) -> String {
         format!(
             "received as DICOM SR from {}, attested by {attested_by}",

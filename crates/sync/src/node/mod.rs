@@ -21,7 +21,7 @@
 //! never leaves its token — a node key made in memory for one process, which the member key
 //! delegated to (`countersign_ledger::delegation`). Such a node attaches its delegation to every
 //! message; this node checks it against the key the peer proved in its handshake and remembers
-//! it while the peer is connected ([`MAX_DELEGATED`] at most). [`Node::member_key`] is the one
+//! it while the peer is connected ([`MAX_DELEGATED`] at most). `Node::member_key` is the one
 //! answer to "which member is this peer": everything else (the roster check, what it may read,
 //! cut-offs, checkpoints, split-view evidence) is keyed by that member key. A delegation that
 //! does not hold for the peer presenting it is proof against that peer (cut off); one naming a

@@ -3,6 +3,8 @@
 use super::super::{FieldKind, Template};
 
 /// Writes a template as an MRRT HTML document that [`from_mrrt`] reads back to an equal template.
+///
+/// [`from_mrrt`]: crate::template::from_mrrt
 pub fn to_mrrt(t: &Template) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"UTF-8\">\n");
     out.push_str(&format!("<title>{}</title>\n", esc(&t.title)));
