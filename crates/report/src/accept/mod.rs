@@ -290,6 +290,23 @@ impl Ledger {
     }
 
     /// The template a `report.create` names, and where it comes from.
+    /// A report-create payload with the template it names; `None` for one sealed and not
+    /// readable here. Any other payload under a create header is refused.
+    #[allow(clippy::type_complexity)]
+    fn create_content(
+        &self,
+        parsed: Option<Payload>,
+    ) -> Result<Option<(ReportCreate, (Template, TemplateSource))>, Rejection> {
+        match parsed {
+            Some(Payload::Create(create)) => {
+                let template = self.template_for(&create)?;
+                Ok(Some((create, template)))
+            }
+            Some(_) => Err(Rejection::PayloadMissing),
+            None => Ok(None),
+        }
+    }
+
     fn template_for(&self, create: &ReportCreate) -> Result<(Template, TemplateSource), Rejection> {
         let (template, source) = match template::builtin_by_hash(&create.template_hash) {
             Some(t) => (t.clone(), TemplateSource::Builtin),
@@ -493,14 +510,7 @@ impl Ledger {
             if self.reports.contains_key(&log) {
                 return Ok(Verdict::Duplicate);
             }
-            let content = match parsed {
-                Some(Payload::Create(create)) => {
-                    let template = self.template_for(&create)?;
-                    Some((create, template))
-                }
-                Some(_) => return Err(Rejection::PayloadMissing),
-                None => None,
-            };
+            let content = self.create_content(parsed)?;
             if !predict {
                 return Ok(Verdict::New(None));
             }

@@ -12,7 +12,6 @@ use countersign_ledger::{Entry, Kind, LogFamily};
 
 use super::{publication, Classified, Ledger, Rejection, Verdict};
 use crate::log::{Frozen, ReportLog, Standing};
-use crate::payload::Payload;
 
 impl Ledger {
     /// Adds an entry that [`Ledger::judge`] found [`Verdict::New`], or a stored entry being
@@ -80,14 +79,7 @@ impl Ledger {
                     if let Some(r) = self.reports.get(&log) {
                         return Ok(r.standing(&log).cloned());
                     }
-                    let content = match parsed {
-                        Some(Payload::Create(create)) => {
-                            let template = self.template_for(&create)?;
-                            Some((create, template))
-                        }
-                        Some(_) => return Err(Rejection::PayloadMissing),
-                        None => None,
-                    };
+                    let content = self.create_content(parsed)?;
                     let sealing = self.sealing_of(&log, payload);
                     let report = ReportLog::new(entry, content, self.roster(), sealing)?;
                     let standing = report.standing(&log).cloned().unwrap_or(Standing::Accepted);
