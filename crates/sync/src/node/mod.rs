@@ -648,7 +648,9 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
 /// peer's stream not negotiated within libp2p's 10 s failed its request ("Timeout while
 /// waiting for a response": the 1M-report `benches/sync_scale.rs` failed its first reconcile
 /// so, 2026-12-03). `block_in_place` hands those tasks on first. Only the long calls: on
-/// every call it spread the node's allocations over threads (see [`block`]).
+/// every call it spread the node's allocations over threads (see [`block`]). The first build
+/// now runs before the swarm is polled (`Node::warm_set`); a long one is left for a node whose
+/// home took many entries from another process while it ran.
 fn block_long<T>(long: bool, f: impl FnOnce() -> T) -> T {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
@@ -665,6 +667,7 @@ impl<L: Ledger> Node<L> {
 
     /// Runs until every command sender is dropped; `on_listen` hears each address listened on.
     pub async fn run(mut self, mut on_listen: impl FnMut(&Multiaddr)) {
+        self.warm_set();
         let mut tick = tokio::time::interval(self.config.announce_every);
         let mut redial = tokio::time::interval(REDIAL_EVERY);
         redial.tick().await;
@@ -699,6 +702,24 @@ impl<L: Ledger> Node<L> {
                 _ = redial.tick() => self.redial(),
                 _ = reconcile.tick() => self.reconcile(),
             }
+        }
+    }
+
+    /// Builds the whole reconciliation set before the swarm is first polled, so the node
+    /// listens and dials with it built. Before the first poll no connection has a task yet,
+    /// so nothing can wait behind the build (the timeouts `block_long` exists for), and it
+    /// runs right here: no thread hop. At a million reports it takes seconds, which the
+    /// first peer's reconcile (asking or answering) paid, under `block_in_place`. A failure
+    /// is only logged: the first reconcile tries again and reports it to the peer.
+    fn warm_set(&mut self) {
+        let started = std::time::Instant::now();
+        match self.ledger.reconcile_set(None) {
+            Ok(set) => tracing::info!(
+                items = set.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "reconciliation set built"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the reconciliation set could not be built yet"),
         }
     }
 
