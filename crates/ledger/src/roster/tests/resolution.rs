@@ -88,6 +88,62 @@ fn two_demotions_of_one_key_are_not_applied_in_one_round() {
     assert!(!net.roster().member(&key(t).public()).unwrap().admin);
 }
 
+/// A removal applied in a round and found, once the round's other removals are in force, to
+/// remove nothing goes out of force for good. Left in force, it would count as having taken
+/// authority its target never had, and so hide a later grant from a later removal.
+///
+/// The founder F revokes admin A (R) without having seen A make T an admin (G1), which R
+/// therefore refuses; on seeing G1, F also demotes T (D1). One round applies R and D1 (both
+/// F's, of different keys); then G1 is refused, T was never an admin, and D1 removes nothing.
+/// Meanwhile admin B, having seen G1 but not D1, makes T an admin (G2), and T admits X as an
+/// admin before hearing of any demotion; F, having seen D1 and G2, demotes T again (D2). D2 is
+/// the removal in force: T is a member and no admin, X's grant is refused by D2. Were D1 kept,
+/// D2 would find T "demoted since G2" and leave T an admin the founder demoted twice.
+///
+/// (Random history seed 9, shrunk, holds R, G1 and D1; there a kept D1 only changed why a
+/// refused entry was refused. `a_removal_left_removing_nothing_is_not_kept_in_force` starts
+/// alike but ends in a revocation of T, which is judged against the roster so far too and so
+/// does not tell a kept D1 apart; a demotion is judged against its own past, and does.)
+#[test]
+fn a_demotion_that_removes_nothing_once_a_revocation_is_in_force_goes_out_of_force() {
+    let mut net = Net::new();
+    let g = net.id();
+    let (f, a, b, t, x) = (1u8, 2u8, 3u8, 4u8, 9u8);
+    let e_a = net.member(a, f, Role::Attending, true, Some(vec![g]));
+    let e_b = net.member(b, f, Role::Attending, true, Some(vec![e_a]));
+    let g1 = net.member(t, a, Role::Attending, true, Some(vec![e_b]));
+    let r = net.revoke_on(a, f, Frontier::new(), Some(vec![e_b]));
+    let d1 = net.member(t, f, Role::Attending, false, Some(vec![r, g1]));
+    let g2 = net.member(t, b, Role::Attending, true, Some(vec![g1]));
+    let g_x = net.member(x, t, Role::Attending, true, Some(vec![g2]));
+    let d2 = net.member(t, f, Role::Attending, false, Some(vec![d1, g2]));
+    let roster = net.roster();
+    // A is revoked by R, which leaves out A's grant of T.
+    let m_a = roster.member(&key(a).public()).unwrap();
+    assert_eq!(m_a.revoked.as_ref().map(|v| v.entry), Some(r));
+    assert_eq!(net.refused(&g1), Some("revoked"));
+    // T is an active member, no admin: D2, not D1, is the removal in force, and it refuses the
+    // grant T made before hearing of it.
+    let m_t = roster.member(&key(t).public()).unwrap();
+    assert!(roster.is_active(&key(t).public()));
+    assert!(!m_t.admin && m_t.seniority.is_none());
+    // (D1 is accepted as an entry; it only no longer removes anything.)
+    assert_eq!(roster.status(&d1), Some(&Ok(())));
+    assert_eq!(roster.status(&g2), Some(&Ok(())));
+    assert_eq!(roster.status(&d2), Some(&Ok(())));
+    assert!(matches!(
+        roster.status(&g_x),
+        Some(Err(RosterError::Authority(AuthorityError::Revoked { revocation, .. })))
+            if *revocation == d2
+    ));
+    assert!(!roster.member(&key(x).public()).is_some_and(|m| m.admin));
+    // B and the founder keep their authority.
+    assert!(roster.member(&key(b).public()).unwrap().admin);
+    assert_eq!(net.rank(f), Some(0));
+    let (reference, _) = one_at_a_time(&net.log);
+    assert_eq!(snapshot(&net.log, roster), snapshot(&net.log, &reference));
+}
+
 /// Regression: seniority was asked only of a target who was an admin in the change's own past,
 /// so a junior admin J writing on a past without senior S's grant changed S's role and cleared
 /// S's admin flag and seniority, then overruled S's revocation and revoked S. A change to an
