@@ -7,6 +7,7 @@
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod grants;
 mod histories;
 mod regressions;
 mod resolution;
