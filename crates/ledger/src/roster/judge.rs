@@ -79,16 +79,26 @@ impl RosterLog {
             }
             .into());
         };
-        // `key`'s rank if it is an admin as of this entry's past: its latest grant there, and
-        // no removal there that is not before that grant.
+        // `key`'s rank if it is an admin as of this entry's past: a grant there with no removal
+        // there that is not before it (the latest such). Asked of every grant there, not only
+        // the latest: two admins' concurrent grants of one key share its rank, and a removal
+        // one of them saw does not undo the other.
         let admin_in_past = |key: &PublicKey| {
-            let (grant, rank) = grant_in_past(key)?;
-            let removed_since = removed.get(key).is_some_and(|rs| {
-                // (Not this entry itself: a removal in force is judged as when it was made.)
-                rs.iter()
-                    .any(|r| r != id && self.dag.in_past(r, id) && !self.dag.in_past(r, &grant))
-            });
-            (!removed_since).then_some(rank)
+            let removed_since = |grant: &EntryId| {
+                removed.get(key).is_some_and(|rs| {
+                    // (Not this entry itself: a removal in force is judged as when it was made.)
+                    rs.iter()
+                        .any(|r| r != id && self.dag.in_past(r, id) && !self.dag.in_past(r, grant))
+                })
+            };
+            grants
+                .by_key
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter(|(g, _)| self.dag.in_past(g, id) && !removed_since(g))
+                .map(|(_, rank)| *rank)
+                .max()
         };
         // An applied revocation of `key` that this entry is not in the past of.
         // (Looked up by target: scanning every applied removal per entry made a roster with
@@ -177,6 +187,17 @@ impl RosterLog {
                     && previous.as_ref().is_some_and(|m| m.admin);
                 if p.admin && !already_admin {
                     return Ok(Effect::Grant(p.key));
+                }
+                // A grant of a key already an admin (by a grant this one need not have seen)
+                // still makes it an admin for the entries that have this one in their past, at
+                // the rank it holds: a concurrent grant placed first in roster order must not
+                // mask it.
+                if let Some(rank) = previous
+                    .as_ref()
+                    .filter(|_| p.admin && already_admin)
+                    .and_then(|m| m.seniority)
+                {
+                    return Ok(Effect::Regrant { key: p.key, rank });
                 }
                 Ok(Effect::None)
             }
@@ -484,6 +505,11 @@ pub(super) fn member_from(p: &MemberPayload, admitted: EntryId) -> Member {
 pub(super) enum Effect {
     None,
     Grant(PublicKey),
+    /// An admin grant of a key already an admin: its grant too, at the rank the key holds.
+    Regrant {
+        key: PublicKey,
+        rank: u32,
+    },
     /// A readmission, amending this change of its key, by an author of this rank.
     Readmit {
         change: EntryId,

@@ -197,6 +197,11 @@ impl RosterLog {
                                 m.seniority = Some(rank);
                             }
                         }
+                        Effect::Regrant { key, rank } => {
+                            // (Its author's removal could now change the key's standing too.)
+                            grants.by_key.entry(key).or_default().push((*id, rank));
+                            granted_by.entry(item.author).or_default().push(key);
+                        }
                         Effect::Removal { rank } => removals.push((rank, position, *id)),
                         Effect::Rotate { rank, admin_rank } => {
                             removals.push((rank, position, *id));

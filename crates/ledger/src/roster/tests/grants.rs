@@ -17,6 +17,7 @@ const X: u8 = 9;
 /// How admin A loses authority in a scenario.
 #[derive(Clone, Copy, Debug)]
 enum Removal {
+    None,
     Revoke,
     Demote,
 }
@@ -33,6 +34,7 @@ fn two_grants(removal: Removal, g2_sees_g1: bool, ts: u64) -> (Net, [EntryId; 3]
     let g1 = net.member_at(T, A, true, vec![e_b], 2_000);
     let g2 = net.member_at(T, B, true, vec![if g2_sees_g1 { g1 } else { e_b }], ts);
     match removal {
+        Removal::None => {}
         Removal::Revoke => {
             net.revoke_on(A, F, Frontier::new(), Some(vec![e_b]));
         }
@@ -61,7 +63,10 @@ fn check(removal: Removal, g2_sees_g1: bool) {
         orders[g1_first as usize] = true;
         let what = format!("{removal:?}, G2 sees G1: {g2_sees_g1}, G1 first: {g1_first}");
         let roster = net.roster();
-        assert_eq!(net.refused(&g1), Some("revoked"), "{what}");
+        match removal {
+            Removal::None => assert_eq!(roster.status(&g1), Some(&Ok(())), "{what}"),
+            _ => assert_eq!(net.refused(&g1), Some("revoked"), "{what}"),
+        }
         // B's grant was valid on its own: T is an admin, and T's admission of X, made with G2
         // in its past, stands.
         assert_eq!(roster.status(&g2), Some(&Ok(())), "{what}");
@@ -101,4 +106,54 @@ fn a_grant_refused_by_a_revocation_does_not_mask_a_concurrent_grant() {
 #[test]
 fn a_grant_refused_by_a_demotion_does_not_mask_a_later_grant() {
     check(Removal::Demote, true);
+}
+
+/// Regression: a grant of a key already an admin did nothing, so of two admins' concurrent
+/// grants of T only the one first in roster order counted, and T's admission of X, made on a
+/// past holding only the other, was refused as not an admin's (A could mask B's grant by
+/// picking a timestamp). Now such a grant is recorded too, at the rank T holds.
+#[test]
+fn a_grant_is_not_masked_by_a_concurrent_grant_placed_first() {
+    check(Removal::None, false);
+}
+
+/// The founder makes T an admin (G0) and demotes T (D1); A, having seen D1, makes T an admin
+/// again (G1); B, having seen G0 only, makes T an admin (G2). The founder, having seen all of
+/// it, demotes T (D2): T is an admin as of D2's past by G1 (which came after D1), whatever G2
+/// is, so D2 must demote T.
+#[test]
+fn a_demotion_after_every_grant_demotes_whatever_the_concurrent_grant() {
+    let mut orders = [false, false];
+    for ts in 2_000..2_040 {
+        let mut net = Net::new();
+        let g = net.id();
+        let e_a = net.member(A, F, Role::Attending, true, Some(vec![g]));
+        let e_b = net.member(B, F, Role::Attending, true, Some(vec![e_a]));
+        let g0 = net.member(T, F, Role::Attending, true, Some(vec![e_b]));
+        let d1 = net.member(T, F, Role::Attending, false, Some(vec![g0]));
+        let g1 = net.member_at(T, A, true, vec![d1], 2_000);
+        let g2 = net.member_at(T, B, true, vec![g0], ts);
+        let d2 = net.member(T, F, Role::Attending, false, Some(vec![g1, g2]));
+        let g2_last = first(&net, &g1, &g2);
+        orders[g2_last as usize] = true;
+        let what = format!("G2 after G1 in roster order: {g2_last}");
+        let roster = net.roster();
+        for id in [g1, g2, d2] {
+            assert_eq!(roster.status(&id), Some(&Ok(())), "{what}");
+        }
+        let t = roster.member(&key(T).public()).unwrap();
+        assert!(!t.admin && t.seniority.is_none(), "{what}");
+        let expected = snapshot(&net.log, roster);
+        let (reference, _) = one_at_a_time(&net.log);
+        assert_eq!(snapshot(&net.log, &reference), expected, "{what}");
+        for seed in 0..4 {
+            let other = redeliver(&net, ts * 7 + seed);
+            assert_eq!(snapshot(&other, other.roster()), expected, "{what}");
+        }
+    }
+    assert_eq!(
+        orders,
+        [true, true],
+        "both roster orders of G1 and G2 tried"
+    );
 }
