@@ -295,10 +295,17 @@ impl RosterLog {
                         revocation,
                     });
                 }
+                // (Admitted by any accepted entry naming it in this rotation's past, not only
+                // the first in roster order: a concurrent admission placed first must not mask
+                // the one the rotation saw.)
+                let admitted_in_past = roster
+                    .history
+                    .get(&p.old)
+                    .is_some_and(|h| h.iter().any(|(c, _)| self.dag.in_past(c, id)));
                 let Some(old) = roster
                     .members
                     .get(&p.old)
-                    .filter(|m| self.dag.in_past(&m.admitted, id))
+                    .filter(|_| admitted_in_past)
                     .cloned()
                 else {
                     return Err(RosterError::RotationUnknownKey {
