@@ -2,7 +2,8 @@
 //! admin admitting an accomplice, a junior admin turning on the founder, and concurrent changes
 //! delivered in every order. This file holds the shared test network ([`Net`]); the rules are
 //! tried in `rules.rs`, earlier regressions in `regressions.rs`, the review's attacks on the
-//! rounds in `resolution.rs`, random histories in `histories.rs`.
+//! rounds in `resolution.rs`, random histories in `histories.rs`, two admins' grants or
+//! admissions of one key in `grants.rs`.
 
 use super::*;
 use crate::{Hash, Header, SecretKey};
