@@ -3,8 +3,10 @@
 //! and the topic filter. Apart so that the code they test reads in one sitting; their names
 //! (`node::gossip::tests::…`) are unchanged.
 
-use super::*;
+use countersign_ledger::Hash;
 use proptest::prelude::*;
+
+use super::*;
 
 fn h(i: u8) -> Hash {
     Hash([i; 32])
