@@ -6,6 +6,7 @@
 use countersign_ledger::Hash;
 use proptest::prelude::*;
 
+use super::mesh::AnnounceTopics;
 use super::*;
 
 fn h(i: u8) -> Hash {
