@@ -4,9 +4,11 @@
 //! (`node::gossip::tests::…`) are unchanged.
 
 use countersign_ledger::Hash;
+use libp2p::gossipsub;
 use proptest::prelude::*;
 
 use super::mesh::AnnounceTopics;
+use super::receive::{judge, Verdict};
 use super::*;
 
 fn h(i: u8) -> Hash {
