@@ -39,16 +39,23 @@
 //! directly, as before. If the peer an announcement came through does not deliver, the logs are
 //! pulled from the other connected members; an announcement lost altogether is caught by the
 //! whole reconciliation every 30 s.
+//!
+//! **Where.** Here: the bounds and the node's gossip state (announcements waiting for what
+//! they name, heads heard lately, each source's rate), and the tick that drives the rest.
+//! What a message holds and its encoding are in `announcement`; the gossipsub set-up and who
+//! is admitted to the mesh in `mesh`; publishing this node's changes in `publish`; a received
+//! message's judgement, pull, wait and forwarding in `receive`; the counters for `sync
+//! status` in `status`; the unit tests in `tests`.
 
 mod announcement;
 mod mesh;
 mod publish;
 mod receive;
+mod status;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +70,7 @@ use super::{Ledger, Node};
 
 pub use announcement::{fuzz_check, Announced, Announcement, GossipDecodeError};
 pub(super) use mesh::{behaviour, Behaviour};
+pub use status::GossipStatus;
 
 /// The encoding's version, its first byte.
 pub const VERSION: u8 = 1;
@@ -105,26 +113,6 @@ const MAX_LOOKED_UP: usize = 256;
 /// Other members asked when the peer an announcement came through did not deliver.
 const MAX_FALLBACK: usize = 8;
 const RESCORE_EVERY: Duration = Duration::from_secs(1);
-
-/// What gossip did on this node, for `sync status` and the traffic line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct GossipStatus {
-    /// The topic this node is subscribed to (none: not a member who reads every log, or no
-    /// network yet).
-    pub topic: Option<String>,
-    pub mesh_peers: usize,
-    /// Messages this node published.
-    pub published: u64,
-    /// Received messages accepted (and forwarded), rejected, ignored.
-    pub accepted: u64,
-    pub rejected: u64,
-    pub ignored: u64,
-    /// Pulls an announcement started.
-    pub pulls: u64,
-    /// Bytes through this node's TCP connections (see `traffic`).
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
 
 /// A received announcement waiting for what it names.
 struct Pending {
@@ -252,37 +240,5 @@ impl<L: Ledger> Node<L> {
             self.log_traffic();
         }
         self.gossip_settle();
-    }
-
-    /// What gossip did so far, with the bytes through this node's TCP connections.
-    pub(super) fn gossip_status(&self) -> GossipStatus {
-        let mut s = self.gossip.status.clone();
-        s.mesh_peers = self.gossip.topic.as_ref().map_or(0, |t| {
-            self.swarm.behaviour().gossip.mesh_peers(&t.hash()).count()
-        });
-        s.bytes_sent = self.gossip.traffic.sent.load(Ordering::Relaxed);
-        s.bytes_received = self.gossip.traffic.received.load(Ordering::Relaxed);
-        s
-    }
-
-    /// Once a second, at debug under the target `countersign_sync::traffic`: the totals (the
-    /// 50-peer benchmark reads this line from each node).
-    fn log_traffic(&self) {
-        if !tracing::enabled!(target: "countersign_sync::traffic", tracing::Level::DEBUG) {
-            return;
-        }
-        let s = self.gossip_status();
-        tracing::debug!(
-            target: "countersign_sync::traffic",
-            sent = s.bytes_sent,
-            received = s.bytes_received,
-            published = s.published,
-            accepted = s.accepted,
-            rejected = s.rejected,
-            ignored = s.ignored,
-            pulls = s.pulls,
-            mesh = s.mesh_peers,
-            "traffic"
-        );
     }
 }
