@@ -163,7 +163,15 @@ impl RosterLog {
                         rs.iter()
                             .any(|r| !self.dag.in_past(r, id) && !self.dag.in_past(id, r))
                     });
-                let admitted = roster.members.contains_key(&p.key);
+                // An admission or a change as of this entry's own past: of two admins'
+                // concurrent admissions of a key, the one placed second in roster order is no
+                // change, and its frontier vouches for nothing.
+                let admitted = roster
+                    .history
+                    .get(&p.key)
+                    .into_iter()
+                    .flatten()
+                    .any(|(c, _)| self.dag.in_past(c, id));
                 let previous = roster.members.get(&p.key).cloned();
                 let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
                 member.seniority = previous.as_ref().and_then(|m| m.seniority);

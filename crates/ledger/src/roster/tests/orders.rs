@@ -3,11 +3,12 @@
 //! key must follow from what each entry had seen, never from which of the two comes first.
 
 use super::grants::first;
-use super::histories::{one_at_a_time, redeliver, snapshot};
+use super::histories::{one_at_a_time, redeliver, snapshot, REPORT};
 use super::*;
 
 const F: u8 = 1;
 const A: u8 = 2;
+const B: u8 = 3;
 const T: u8 = 4;
 const X: u8 = 9;
 const Y: u8 = 10;
@@ -98,4 +99,53 @@ fn a_grant_does_not_undo_a_concurrent_demotion_placed_first() {
 #[test]
 fn a_grant_after_a_demotion_undoes_it_whatever_the_concurrent_grant() {
     check_grant_beside_demotion(true);
+}
+
+/// Regression: whether a `roster.member` admitted its key or changed it was asked of the roster
+/// as resolved so far in roster order, not of the entry's past. Of two admins' concurrent
+/// admissions of T, A's (M1) and B's (M2, carrying a frontier — which only a change of an
+/// admitted member's details has a use for), M2 placed second was taken as a change, and its
+/// frontier kept T's entries inside it under M1's details past a later change of role; placed
+/// first, it was an admission and its frontier was dropped. So whether T's entry 3 of a report
+/// was an attending's or a radiologist's turned on a timestamp. Now M2 is an admission in both
+/// orders (no admission of T was in its past), and its frontier vouches for nothing.
+#[test]
+fn an_admission_is_no_change_when_a_concurrent_admission_comes_first() {
+    let mut orders = [false, false];
+    let inside = Hash([5; 32]);
+    for ts in 2_000..2_040 {
+        let mut net = Net::new();
+        let g = net.id();
+        let e_a = net.member(A, F, Role::Attending, true, Some(vec![g]));
+        let e_b = net.member(B, F, Role::Attending, true, Some(vec![e_a]));
+        let m1 = net.member_at(T, A, false, vec![e_b], 2_000);
+        let mut p = MemberPayload::new(key(T).public(), "m4", Role::Attending, false);
+        p.frontier.insert(REPORT, inside);
+        let m2 = net
+            .sign(B, Kind::RosterMember, p, Some(vec![e_b]), ts)
+            .unwrap();
+        // The founder, having seen both, makes T a radiologist (no frontier).
+        let c = net.member(T, F, Role::Radiologist, false, Some(vec![m1, m2]));
+        let m1_first = first(&net, &m1, &m2);
+        orders[m1_first as usize] = true;
+        let what = format!("M1 first: {m1_first}");
+        let roster = net.roster();
+        for id in [m1, m2, c] {
+            assert_eq!(roster.status(&id), Some(&Ok(())), "{what}");
+        }
+        let upto5 = |v: &EntryId| (*v == inside).then_some(5);
+        let entry3 = report_authority(roster, T, REPORT, 3, upto5).map(|a| a.role);
+        assert_eq!(entry3, Ok(Role::Radiologist), "{what}");
+        assert!(!roster.vouches(&REPORT, &inside), "{what}");
+        assert!(roster
+            .history(&key(T).public())
+            .iter()
+            .all(|c| c.frontier.is_empty()));
+        same_everywhere(&net, ts, &what);
+    }
+    assert_eq!(
+        orders,
+        [true, true],
+        "both roster orders of M1 and M2 tried"
+    );
 }
