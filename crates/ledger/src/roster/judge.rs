@@ -154,24 +154,46 @@ impl RosterLog {
                 // A change that did not see the grant making the key an admin (on a stale past)
                 // does not undo it: the roster keeps saying what its rules enforce.
                 let keeps_admin = !p.admin && target_admin.is_none() && now_admin.is_some();
-                let admitted = roster.members.contains_key(&p.key);
+                // Nor does a grant beside a demotion of the key in force that neither had seen
+                // undo it: removals win over what they had not seen (as over a rotation), so the
+                // grant leaves the admin flag as it was, whichever comes first in roster order.
+                // (A grant made having seen the demotion does undo it.)
+                let contested = p.admin
+                    && removed.get(&p.key).is_some_and(|rs| {
+                        rs.iter()
+                            .any(|r| !self.dag.in_past(r, id) && !self.dag.in_past(id, r))
+                    });
+                // An admission or a change as of this entry's own past: of two admins'
+                // concurrent admissions of a key, the one placed second in roster order is no
+                // change, and its frontier vouches for nothing.
+                let admitted = roster
+                    .history
+                    .get(&p.key)
+                    .into_iter()
+                    .flatten()
+                    .any(|(c, _)| self.dag.in_past(c, id));
                 let previous = roster.members.get(&p.key).cloned();
                 let mut member = member_from(p, previous.as_ref().map_or(*id, |m| m.admitted));
                 member.seniority = previous.as_ref().and_then(|m| m.seniority);
                 // A change of a key a rotation brought in keeps the link to the person's keys.
                 member.rotated_from = previous.as_ref().and_then(|m| m.rotated_from);
                 member.rotated_to = previous.as_ref().and_then(|m| m.rotated_to);
-                member.admin = p.admin || keeps_admin;
+                member.admin = if contested {
+                    previous.as_ref().is_some_and(|m| m.admin)
+                } else {
+                    p.admin || keeps_admin
+                };
                 if !member.admin {
                     member.seniority = None;
                 }
+                let admin = member.admin;
                 roster.members.insert(p.key, member);
                 roster.history.entry(p.key).or_default().push((
                     *id,
                     Change {
                         entry: *id,
                         role: Some(p.role),
-                        admin: p.admin || keeps_admin,
+                        admin,
                         frontier: if admitted {
                             p.frontier.clone()
                         } else {
@@ -182,6 +204,9 @@ impl RosterLog {
                 ));
                 if demotes {
                     return Ok(Effect::Removal { rank: author_rank });
+                }
+                if contested {
+                    return Ok(Effect::None);
                 }
                 let already_admin = grants.by_key.contains_key(&p.key)
                     && previous.as_ref().is_some_and(|m| m.admin);

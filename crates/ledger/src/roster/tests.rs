@@ -3,13 +3,15 @@
 //! delivered in every order. This file holds the shared test network ([`Net`]); the rules are
 //! tried in `rules.rs`, earlier regressions in `regressions.rs`, the review's attacks on the
 //! rounds in `resolution.rs`, random histories in `histories.rs`, two admins' grants or
-//! admissions of one key in `grants.rs`.
+//! admissions of one key in `grants.rs`, a grant beside a demotion and an admission beside an
+//! admission, in both roster orders, in `orders.rs`.
 
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
 mod grants;
 mod histories;
+mod orders;
 mod regressions;
 mod resolution;
 mod rotation;

@@ -47,7 +47,7 @@ fn two_grants(removal: Removal, g2_sees_g1: bool, ts: u64) -> (Net, [EntryId; 3]
 }
 
 /// Whether the roster order puts `a` before `b`.
-fn first(net: &Net, a: &EntryId, b: &EntryId) -> bool {
+pub(super) fn first(net: &Net, a: &EntryId, b: &EntryId) -> bool {
     let order = net.log.dag.topological();
     order.iter().position(|i| i == a) < order.iter().position(|i| i == b)
 }
