@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::resolve::Grants;
+use super::resolve::{Grants, Latest};
 use super::*;
 
 impl RosterLog {
@@ -15,9 +15,14 @@ impl RosterLog {
         item: &Item,
         grants: &Grants,
         removed: &HashMap<PublicKey, Vec<EntryId>>,
+        latest: &mut Latest,
         roster: &mut Roster,
     ) -> Result<Effect, RosterError> {
         if let Parsed::Genesis(g) = &item.parsed {
+            latest.insert(
+                g.founder.key,
+                vec![(*id, 0, Details::of_payload(&g.founder))],
+            );
             roster.name = g.name.clone();
             roster.policy = g.policy.clone().unwrap_or_default();
             roster
@@ -186,6 +191,13 @@ impl RosterLog {
                 if !member.admin {
                     member.seniority = None;
                 }
+                // Of changes of one key's details that neither saw the other, the most senior
+                // author's is in force (a junior admin cannot override a senior, as for
+                // removals); one made having seen another replaces it. Never the later in roster
+                // order, which an author steers by a timestamp. (The admin flag keeps its own
+                // rules above.)
+                self.in_force(latest, &p.key, *id, author_rank, Details::of_payload(p))
+                    .apply(&mut member);
                 let admin = member.admin;
                 roster.members.insert(p.key, member);
                 roster.history.entry(p.key).or_default().push((
@@ -367,7 +379,7 @@ impl RosterLog {
                 // The new key is the same person: the old key's details, its admin flag and
                 // its seniority (a founder who rotates stays the most senior).
                 let admin_rank = old.seniority.filter(|_| old.admin);
-                let member = Member {
+                let mut member = Member {
                     key: p.new,
                     admitted: *id,
                     revoked: None,
@@ -378,6 +390,9 @@ impl RosterLog {
                     admin: admin_rank.is_some(),
                     ..old.clone()
                 };
+                // (Beside a concurrent admission of the new key, as for any change of it.)
+                self.in_force(latest, &p.new, *id, author_rank, Details::of_member(&old))
+                    .apply(&mut member);
                 roster.history.entry(p.new).or_default().push((
                     *id,
                     Change {
@@ -419,6 +434,24 @@ impl RosterLog {
         }
     }
 
+    /// Records the accepted change `id` (by an author of `rank`, setting `details`) among
+    /// `key`'s latest — the accepted changes of it no later accepted one has in its past — and
+    /// returns the details in force: the most senior author's of those.
+    fn in_force(
+        &self,
+        latest: &mut Latest,
+        key: &PublicKey,
+        id: EntryId,
+        rank: u32,
+        details: Details,
+    ) -> Details {
+        let latest = latest.entry(*key).or_default();
+        // (The roster order is causal: no change judged before this one has it in its past.)
+        latest.retain(|(c, ..)| !self.dag.in_past(c, &id));
+        latest.push((id, rank, details));
+        latest[winner(latest)].2.clone()
+    }
+
     /// Why `author`'s entry is refused by the removal `r` of their key in force: a
     /// revocation, or a rotation to a new key.
     pub(super) fn removed_error(&self, author: &PublicKey, r: EntryId) -> AuthorityError {
@@ -434,6 +467,59 @@ impl RosterLog {
             },
         }
     }
+}
+
+/// A member's details a change sets: what two admins' concurrent changes can dispute.
+#[derive(Debug, Clone)]
+pub(super) struct Details {
+    name: String,
+    role: Role,
+    valid_from: u64,
+    valid_until: Option<u64>,
+    devices: Vec<String>,
+    ai_model: Option<AiModelInfo>,
+}
+
+impl Details {
+    fn of_payload(p: &MemberPayload) -> Details {
+        Details {
+            name: p.name.clone(),
+            role: p.role,
+            valid_from: p.valid_from,
+            valid_until: p.valid_until,
+            devices: p.devices.clone(),
+            ai_model: p.ai_model.clone(),
+        }
+    }
+
+    fn of_member(m: &Member) -> Details {
+        Details {
+            name: m.name.clone(),
+            role: m.role,
+            valid_from: m.valid_from,
+            valid_until: m.valid_until,
+            devices: m.devices.clone(),
+            ai_model: m.ai_model.clone(),
+        }
+    }
+
+    fn apply(self, m: &mut Member) {
+        m.name = self.name;
+        m.role = self.role;
+        m.valid_from = self.valid_from;
+        m.valid_until = self.valid_until;
+        m.devices = self.devices;
+        m.ai_model = self.ai_model;
+    }
+}
+
+/// Which of a key's latest changes (none in another's past) is in force: the most senior
+/// author's (lowest rank). Two of one author's cannot both stand (concurrent entries of one
+/// author are a fork, and frozen); the entry id only makes the choice total.
+pub(super) fn winner(latest: &[(EntryId, u32, Details)]) -> usize {
+    (0..latest.len())
+        .min_by_key(|i| (latest[*i].1, latest[*i].0))
+        .unwrap_or(0)
 }
 
 /// `key`'s seniority if the roster as resolved so far (in roster order) has it as an admin.

@@ -177,11 +177,12 @@ impl RosterLog {
         let mut removals: Vec<(u32, usize, EntryId)> = Vec::new();
         // Accepted readmissions: (readmission, the change it amends, its author's rank).
         let mut readmits: Vec<(EntryId, EntryId, u32)> = Vec::new();
+        let mut latest = Latest::new();
         for (position, id) in order.iter().enumerate() {
             let Some(item) = self.items.get(id) else {
                 continue;
             };
-            let verdict = self.judge(id, item, &grants, &removed, &mut roster);
+            let verdict = self.judge(id, item, &grants, &removed, &mut latest, &mut roster);
             match verdict {
                 Ok(effect) => {
                     roster.statuses.insert(*id, Ok(()));
@@ -227,6 +228,18 @@ impl RosterLog {
                 }
             }
         }
+        // Of a key's concurrent changes, the one in force (the most senior author's; `judge`)
+        // goes last among its changes — where `authority` reads the details of the key's entries
+        // no change vouches for — with the admin flag the key has, whichever came last in roster
+        // order. (A key's only latest change is last already.)
+        let in_force: Vec<(PublicKey, EntryId, bool)> = latest
+            .iter()
+            .filter(|(_, l)| l.len() > 1)
+            .map(|(k, l)| {
+                let admin = roster.members.get(k).is_some_and(|m| m.admin);
+                (*k, l[winner(l)].0, admin)
+            })
+            .collect();
         // Revocations applied: the member loses their authority. (A demotion already took the
         // admin flag, and with it the seniority, in order.) When several revoke one key, the
         // most senior author's governs — its frontier says which entries stand — so that a
@@ -350,9 +363,27 @@ impl RosterLog {
                     .chain(c.readmitted.iter().copied())
             })
             .collect();
-        // Changes in roster order (applied revocations were appended last).
+        // Changes in roster order (applied revocations were appended last), then the change in
+        // force of concurrent ones moved after the others.
         for history in roster.history.values_mut() {
             history.sort_by_key(|(id, _)| rank.get(id).copied().unwrap_or(usize::MAX));
+        }
+        for (key, w, admin) in in_force {
+            let Some(history) = roster.history.get_mut(&key) else {
+                continue;
+            };
+            let Some(at) = history.iter().position(|(id, _)| *id == w) else {
+                continue;
+            };
+            let mut change = history.remove(at);
+            change.1.admin = admin;
+            // After every other change of its details; before a revocation (which had every
+            // change it let stand in its past).
+            let last = history
+                .iter()
+                .rposition(|(_, c)| c.role.is_some())
+                .map_or(0, |i| i + 1);
+            history.insert(last.max(at), change);
         }
         Pass {
             roster,
@@ -369,6 +400,11 @@ pub(super) struct Pass {
     /// Per admin, the keys their accepted grants made admin.
     pub(super) granted_by: HashMap<PublicKey, Vec<PublicKey>>,
 }
+
+/// Per key, the accepted changes of its details (admission, change, the rotation bringing it
+/// in) that no later accepted change of it has in its past, each with its author's rank and
+/// the details it sets. Of these, the most senior author's is in force.
+pub(super) type Latest = HashMap<PublicKey, Vec<(EntryId, u32, Details)>>;
 
 /// The accepted admin grants of a pass so far.
 #[derive(Default)]

@@ -12,7 +12,8 @@ pub struct Roster {
     pub(super) name: String,
     pub(super) policy: Policy,
     pub(super) members: BTreeMap<PublicKey, Member>,
-    /// Per member, their admission and every change after it, in roster order.
+    /// Per member, their admission and every change after it, in roster order — except that of
+    /// concurrent changes the one in force (the most senior author's) comes last.
     pub(super) history: BTreeMap<PublicKey, Vec<(EntryId, Change)>>,
     pub(super) statuses: IdMap<Result<(), RosterError>>,
     pub(super) templates: Vec<(EntryId, Vec<u8>)>,
@@ -75,7 +76,8 @@ impl Roster {
         self.vouched.contains(&(*log, *entry))
     }
 
-    /// The changes to `key`'s authority, admission first, in roster order.
+    /// The changes to `key`'s authority, admission first, in roster order (of concurrent
+    /// changes of its details, the one in force last).
     pub fn history(&self, key: &PublicKey) -> Vec<&Change> {
         self.history
             .get(key)

@@ -9,6 +9,7 @@
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod details;
 mod grants;
 mod histories;
 mod orders;
