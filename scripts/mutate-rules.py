@@ -63,6 +63,8 @@ M=[
  ("roster: a rotation sees any admission of its old key in its past", L+'roster/judge.rs', "                    .is_some_and(|h| h.iter().any(|(c, _)| self.dag.in_past(c, id)));", "                    .is_some_and(|h| h.iter().take(1).any(|(c, _)| self.dag.in_past(c, id)));"),
  ("roster: a grant beside a demotion it had not seen does not undo it", L+'roster/judge.rs', "                let contested = p.admin\n", "                let contested = false && p.admin\n"),
  ("roster: an admission or a change as of the entry's own past", L+'roster/judge.rs', "                    .flatten()\n                    .any(|(c, _)| self.dag.in_past(c, id));", "                    .flatten()\n                    .any(|_| true);"),
+ ("roster: of concurrent changes of a key's details the most senior author's is in force", L+'roster/judge.rs', "        .min_by_key(|i| (latest[*i].1, latest[*i].0))", "        .max_by_key(|i| *i)"),
+ ("roster: the change in force goes last in the key's history", L+'roster/resolve.rs', "            history.insert(last.max(at), change);", "            history.insert(at, change);"),
  ("roster: a removal removing nothing goes out of force", L+'roster/resolve.rs', "            let still = accepted.contains(id);", "            let still = true || accepted.contains(id);"),
  ("roster: only a senior admin removes an admin", L+'roster/judge.rs', "Some(rank) if rank <= author_rank => Err(RosterError::NotSenior {", "Some(rank) if false && rank <= author_rank => Err(RosterError::NotSenior {"),
  ("roster: nobody removes themselves", L+'roster/judge.rs', "    if author == target {", "    if false && author == target {"),
