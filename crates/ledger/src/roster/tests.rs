@@ -9,6 +9,7 @@
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod attacks;
 mod details;
 mod grants;
 mod histories;
