@@ -240,6 +240,23 @@ impl RosterLog {
                 (*k, l[winner(l)].0, admin)
             })
             .collect();
+        // The key's other changes made without seeing the one in force lost to it: their
+        // details never applied, so they neither mark entries as made before them (in
+        // `authority`) nor vouch for any. Left in, a junior's losing change covering more of the
+        // key's entries than the senior's let those count under the role the senior took away.
+        roster.overridden = in_force
+            .iter()
+            .flat_map(|(key, w, _)| {
+                roster
+                    .history
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |(c, change)| {
+                        (c != w && change.role.is_some() && !self.dag.in_past(c, w)).then_some(*c)
+                    })
+            })
+            .collect();
         // Revocations applied: the member loses their authority. (A demotion already took the
         // admin flag, and with it the seniority, in order.) When several revoke one key, the
         // most senior author's governs — its frontier says which entries stand — so that a
@@ -356,6 +373,7 @@ impl RosterLog {
             .history
             .values()
             .flatten()
+            .filter(|(id, _)| !roster.overridden.contains(id))
             .flat_map(|(_, c)| {
                 c.frontier
                     .iter()

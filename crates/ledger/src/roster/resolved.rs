@@ -22,6 +22,9 @@ pub struct Roster {
     pub(super) vouched: std::collections::HashSet<(LogId, EntryId)>,
     /// The rotations that stand, by the key they replaced.
     pub(super) rotations: BTreeMap<PublicKey, RotationLink>,
+    /// Changes of a key's details that lost to a concurrent change in force (the most senior
+    /// author's): kept in `history`, never applied — no role, no frontier of theirs counts.
+    pub(super) overridden: std::collections::HashSet<EntryId>,
 }
 
 impl Roster {
@@ -121,8 +124,18 @@ impl Roster {
                 return Err(self.ended(author, revocation.entry));
             }
         }
-        let mut before = &history[0].1;
-        for (_, change) in &history[1..] {
+        // (Of concurrent changes only the one in force: the others' roles never applied, and
+        // their frontiers vouch for nothing.)
+        let mut changes = history
+            .iter()
+            .filter(|(id, _)| !self.overridden.contains(id))
+            .map(|(_, c)| c);
+        let Some(mut before) = changes.next() else {
+            return Err(AuthorityError::UnknownAuthor {
+                author: author.to_hex(),
+            });
+        };
+        for change in changes {
             if covers(change) {
                 break;
             }

@@ -4,7 +4,9 @@
 //! tried in `rules.rs`, earlier regressions in `regressions.rs`, the review's attacks on the
 //! rounds in `resolution.rs`, random histories in `histories.rs`, two admins' grants or
 //! admissions of one key in `grants.rs`, a grant beside a demotion and an admission beside an
-//! admission, in both roster orders, in `orders.rs`.
+//! admission, in both roster orders, in `orders.rs`; concurrent changes of a key's details in
+//! `details.rs`, and what the ones that lost must not decide in `losers.rs`; an insider's
+//! attacks on those rules in `attacks.rs`.
 
 use super::*;
 use crate::{Hash, Header, SecretKey};
@@ -13,6 +15,7 @@ mod attacks;
 mod details;
 mod grants;
 mod histories;
+mod losers;
 mod orders;
 mod regressions;
 mod resolution;
