@@ -7,7 +7,7 @@
 //! removal at a time and in other delivery orders.
 
 use super::grants::first;
-use super::histories::{one_at_a_time, redeliver, snapshot};
+use super::histories::same_everywhere;
 use super::*;
 
 const F: u8 = 1;
@@ -16,17 +16,6 @@ const B: u8 = 3;
 const T: u8 = 4;
 const X: u8 = 9;
 const K: u8 = 12;
-
-/// The roster of `net` is the one resolved one removal at a time and in other delivery orders.
-fn same_everywhere(net: &Net, seed: u64, what: &str) {
-    let expected = snapshot(&net.log, net.roster());
-    let (reference, _) = one_at_a_time(&net.log);
-    assert_eq!(snapshot(&net.log, &reference), expected, "{what}");
-    for s in 0..4 {
-        let other = redeliver(net, seed * 7 + s);
-        assert_eq!(snapshot(&other, other.roster()), expected, "{what}");
-    }
-}
 
 /// Runs `scenario(ts)` for timestamps that put its two concurrent entries in both roster
 /// orders, with what the run is about for messages.

@@ -4,24 +4,13 @@
 //! made having seen another wins over it. Never whichever comes last in roster order.
 
 use super::grants::first;
-use super::histories::{one_at_a_time, redeliver, snapshot, REPORT};
+use super::histories::{same_everywhere, REPORT};
 use super::*;
 
 const F: u8 = 1;
 const A: u8 = 2;
 const B: u8 = 3;
 const T: u8 = 4;
-
-/// The roster of `net` is the one resolved one removal at a time and in other delivery orders.
-fn same_everywhere(net: &Net, seed: u64, what: &str) {
-    let expected = snapshot(&net.log, net.roster());
-    let (reference, _) = one_at_a_time(&net.log);
-    assert_eq!(snapshot(&net.log, &reference), expected, "{what}");
-    for s in 0..4 {
-        let other = redeliver(net, seed * 7 + s);
-        assert_eq!(snapshot(&other, other.roster()), expected, "{what}");
-    }
-}
 
 /// A `roster.member` of T (not an admin) by `by`, as `role` under `name`, on `parents`, at `ts`.
 fn set_t(net: &mut Net, by: u8, role: Role, name: &str, parents: Vec<EntryId>, ts: u64) -> EntryId {

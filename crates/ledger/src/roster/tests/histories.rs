@@ -303,6 +303,17 @@ pub(super) fn redeliver(net: &Net, seed: u64) -> RosterLog {
     log
 }
 
+/// The roster of `net` is the one resolved one removal at a time and in other delivery orders.
+pub(super) fn same_everywhere(net: &Net, seed: u64, what: &str) {
+    let expected = snapshot(&net.log, net.roster());
+    let (reference, _) = one_at_a_time(&net.log);
+    assert_eq!(snapshot(&net.log, &reference), expected, "{what}");
+    for s in 0..4 {
+        let other = redeliver(net, seed * 7 + s);
+        assert_eq!(snapshot(&other, other.roster()), expected, "{what}");
+    }
+}
+
 /// Differential check of the rounds against one removal at a time, and of delivery order.
 /// Prints what differs; returns the seeds that differ.
 pub(super) fn differential(

@@ -3,7 +3,7 @@
 //! key must follow from what each entry had seen, never from which of the two comes first.
 
 use super::grants::first;
-use super::histories::{one_at_a_time, redeliver, snapshot, REPORT};
+use super::histories::{same_everywhere, REPORT};
 use super::*;
 
 const F: u8 = 1;
@@ -13,17 +13,6 @@ const T: u8 = 4;
 const X: u8 = 9;
 const Y: u8 = 10;
 const Z: u8 = 11;
-
-/// The roster of `net` is the one resolved one removal at a time and in other delivery orders.
-fn same_everywhere(net: &Net, seed: u64, what: &str) {
-    let expected = snapshot(&net.log, net.roster());
-    let (reference, _) = one_at_a_time(&net.log);
-    assert_eq!(snapshot(&net.log, &reference), expected, "{what}");
-    for s in 0..4 {
-        let other = redeliver(net, seed * 7 + s);
-        assert_eq!(snapshot(&other, other.roster()), expected, "{what}");
-    }
-}
 
 /// The founder F makes A and then T admins (G0), then demotes T (D) on a past without G1; A,
 /// on a past without D, makes T an admin again (G1). T, having seen G1 only, admits X, then,
