@@ -167,19 +167,8 @@ impl<L: Ledger> Node<L> {
         if self.gossip.pending.iter().all(|p| p.pulled) {
             return;
         }
-        let mut wanted: HashMap<PeerId, Vec<LogId>> = HashMap::new();
-        for p in self.gossip.pending.iter_mut() {
-            if p.pulled || self.pulls.contains_key(&p.puller) {
-                continue;
-            }
-            p.pulled = true;
-            let logs = wanted.entry(p.puller).or_default();
-            for l in &p.announcement.logs {
-                if !logs.contains(&l.log) && logs.len() < MAX_LOGS {
-                    logs.push(l.log);
-                }
-            }
-        }
+        let pulls = &self.pulls;
+        let wanted = take_pulls(&mut self.gossip.pending, |p| pulls.contains_key(p));
         for (puller, logs) in wanted {
             tracing::debug!(puller = %puller, logs = logs.len(), "gossip: pulling what announcements named once the last pull ended");
             self.gossip.status.pulls += 1;
@@ -269,4 +258,36 @@ impl<L: Ledger> Node<L> {
         }
         self.gossip_kick();
     }
+}
+
+/// The logs to pull from each puller for the announcements waiting and not yet pulled, the
+/// peers `busy` (a pull from them running) left for a later kick. An announcement is marked
+/// pulled only with all its logs in its puller's pull, which holds at most [`MAX_LOGS`]; one
+/// that does not fit waits for the next kick, once that pull ends. (Marked pulled with some of
+/// its logs cut off, as it was until 2026-12-03, those logs waited for the fallback to other
+/// members or the next whole reconcile.)
+pub(in crate::node) fn take_pulls(
+    pending: &mut std::collections::VecDeque<Pending>,
+    busy: impl Fn(&PeerId) -> bool,
+) -> HashMap<PeerId, Vec<LogId>> {
+    let mut wanted: HashMap<PeerId, Vec<LogId>> = HashMap::new();
+    for p in pending.iter_mut() {
+        if p.pulled || busy(&p.puller) {
+            continue;
+        }
+        let logs = wanted.entry(p.puller).or_default();
+        let mut new: Vec<LogId> = Vec::new();
+        for l in &p.announcement.logs {
+            if !logs.contains(&l.log) && !new.contains(&l.log) {
+                new.push(l.log);
+            }
+        }
+        // (One announcement names at most `MAX_LOGS`: it always fits a pull of its own.)
+        if !logs.is_empty() && logs.len() + new.len() > MAX_LOGS {
+            continue;
+        }
+        p.pulled = true;
+        logs.extend(new);
+    }
+    wanted
 }

@@ -8,7 +8,7 @@ use libp2p::gossipsub;
 use proptest::prelude::*;
 
 use super::mesh::AnnounceTopics;
-use super::receive::{judge, Verdict};
+use super::receive::{judge, take_pulls, Verdict};
 use super::*;
 
 fn h(i: u8) -> Hash {
@@ -173,6 +173,66 @@ fn what_was_announced_is_not_announced_again() {
     );
     assert!(!g.heard_all(&h(1), &[h(2)], 1), "new fork evidence");
     assert!(!g.heard_all(&h(9), &[h(2)], 0));
+}
+
+/// A pull holds at most `MAX_LOGS` logs. Announcements that together named more were all
+/// marked pulled with the logs past the bound cut off, which then waited for the fallback to
+/// other members or the next whole reconcile (30 s); one that does not fit now waits whole
+/// for the next kick, once the pull ends.
+#[test]
+fn an_announcement_that_does_not_fit_a_pull_waits_whole_for_the_next() {
+    let (puller, other) = (libp2p::PeerId::random(), libp2p::PeerId::random());
+    let ids = |from: u32, n: u32| -> Vec<Hash> {
+        (from..from + n)
+            .map(|i| Hash::of(&i.to_le_bytes()))
+            .collect()
+    };
+    let waiting = |from: u32, n: u32, puller| Pending {
+        id: gossipsub::MessageId::new(&from.to_le_bytes()),
+        via: puller,
+        source: puller,
+        puller,
+        announcement: Announcement {
+            logs: ids(from, n)
+                .into_iter()
+                .map(|l| Announced::new(l, 0, vec![h(1)]))
+                .collect(),
+        },
+        until: tokio::time::Instant::now(),
+        pulled: false,
+        fell_back: false,
+    };
+    let mut queue: std::collections::VecDeque<Pending> = [
+        waiting(0, 1000, puller),
+        waiting(1000, 100, puller),
+        waiting(0, 10, puller),
+        waiting(5000, 3, other),
+    ]
+    .into();
+    let wanted = take_pulls(&mut queue, |_| false);
+    // (Compared whole, reported by length: a thousand ids printed help no one.)
+    let first = &wanted[&puller];
+    assert!(
+        *first == ids(0, 1000),
+        "the first whole, the third adding nothing: {} logs",
+        first.len()
+    );
+    assert_eq!(wanted[&other], ids(5000, 3));
+    let pulled: Vec<bool> = queue.iter().map(|p| p.pulled).collect();
+    assert_eq!(
+        pulled,
+        [true, false, true, true],
+        "the second waits, not cut"
+    );
+    // The next kick, that pull over: the second, whole.
+    let wanted = take_pulls(&mut queue, |_| false);
+    assert_eq!(wanted.len(), 1);
+    assert_eq!(wanted[&puller], ids(1000, 100));
+    assert!(queue.iter().all(|p| p.pulled));
+    // While a pull from its puller runs, an announcement waits.
+    queue.push_back(waiting(7000, 2, puller));
+    assert!(take_pulls(&mut queue, |p| *p == puller).is_empty());
+    assert!(!queue[4].pulled);
 }
 
 #[test]
