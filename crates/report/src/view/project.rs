@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use countersign_ledger::{EntryId, Kind, PublicKey, Roster};
 
+use super::provenance::note;
 use super::{
-    author, note, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView,
-    DeliveryNote, EntryStatus, FieldView, FollowupClosedView, FollowupView, MeasurementView,
-    MoveNote, ProvenanceItem, ReadView, ReceivedView, ReportView, ResolutionView, SectionView,
-    SignoffView, VersionView,
+    author, AddendumView, AiReviewView, AiView, Author, CosignView, CriticalView, DeliveryNote,
+    EntryStatus, FieldView, FollowupClosedView, FollowupView, MeasurementView, MoveNote,
+    ProvenanceItem, ReadView, ReceivedView, ReportView, ResolutionView, SectionView, SignoffView,
+    VersionView,
 };
 use crate::log::{LogEntry, ReportLog, Standing};
 use crate::payload::{Payload, Status};
