@@ -6,6 +6,7 @@
 //! (entry ids, which an author steers by a timestamp) where it has any, and resolved again one
 //! removal at a time and in other delivery orders.
 
+use super::details::admins;
 use super::grants::first;
 use super::histories::same_everywhere;
 use super::*;
@@ -50,16 +51,6 @@ fn set(
     let p = MemberPayload::new(key(who).public(), name, role, admin);
     net.sign(by, Kind::RosterMember, p, Some(parents), ts)
         .unwrap()
-}
-
-/// The founder makes A, then B admins (F ranks above A, A above B); returns the net and the
-/// entry making B an admin.
-fn admins() -> (Net, EntryId) {
-    let mut net = Net::new();
-    let g = net.id();
-    let e_a = net.member(A, F, Role::Attending, true, Some(vec![g]));
-    let e_b = net.member(B, F, Role::Attending, true, Some(vec![e_a]));
-    (net, e_b)
 }
 
 /// A regranter removed does not take the key with them: A makes T an admin (G1); B, having

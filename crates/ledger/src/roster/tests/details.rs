@@ -20,8 +20,9 @@ fn set_t(net: &mut Net, by: u8, role: Role, name: &str, parents: Vec<EntryId>, t
 }
 
 /// The founder F makes A and then B admins: F ranks above A, A above B. Returns the net and
-/// the entry making B an admin.
-fn admins() -> (Net, EntryId) {
+/// the entry making B an admin. (Shared with `attacks.rs` and `losers.rs`, which use the same
+/// F, A and B.)
+pub(super) fn admins() -> (Net, EntryId) {
     let mut net = Net::new();
     let g = net.id();
     let e_a = net.member(A, F, Role::Attending, true, Some(vec![g]));

@@ -3,6 +3,7 @@
 //! vouches for nothing. Both attacks succeeded against the first version of the
 //! concurrent-details rule (the insider review of 2026-12-03), whatever the roster order.
 
+use super::details::admins;
 use super::grants::first;
 use super::histories::REPORT;
 use super::*;
@@ -32,14 +33,6 @@ fn change(
 /// T's report entry `seq`, with the frontier entries named by their seq.
 fn role_at(net: &Net, seq: u64) -> Result<Role, AuthorityError> {
     report_authority(net.roster(), T, REPORT, seq, |v| Some(v.0[0] as u64)).map(|a| a.role)
-}
-
-fn admins() -> (Net, EntryId) {
-    let mut net = Net::new();
-    let g = net.id();
-    let e_a = net.member(A, F, Role::Attending, true, Some(vec![g]));
-    let e_b = net.member(B, F, Role::Attending, true, Some(vec![e_a]));
-    (net, e_b)
 }
 
 /// A junior admin's losing change must not lift T's entries over a senior's concurrent
