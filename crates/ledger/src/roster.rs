@@ -370,6 +370,9 @@ impl RosterLog {
     }
 }
 
+mod authority;
+mod details;
+mod effect;
 mod judge;
 mod model;
 mod resolve;

@@ -5,7 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::judge::*;
+use super::details::*;
+use super::effect::*;
 use super::*;
 
 impl RosterLog {

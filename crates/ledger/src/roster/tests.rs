@@ -2,15 +2,16 @@
 //! admin admitting an accomplice, a junior admin turning on the founder, and concurrent changes
 //! delivered in every order. This file holds the shared test network ([`Net`]); the rules are
 //! tried in `rules.rs`, earlier regressions in `regressions.rs`, the review's attacks on the
-//! rounds in `resolution.rs`, random histories in `histories.rs`, two admins' grants or
-//! admissions of one key in `grants.rs`, a grant beside a demotion and an admission beside an
-//! admission, in both roster orders, in `orders.rs`; concurrent changes of a key's details in
-//! `details.rs`, and what the ones that lost must not decide in `losers.rs`; an insider's
-//! attacks on those rules in `attacks.rs`.
+//! rounds in `rounds.rs` and on who may amend what in `amends.rs`, random histories in
+//! `histories.rs`, two admins' grants or admissions of one key in `grants.rs`, a grant beside a
+//! demotion and an admission beside an admission, in both roster orders, in `orders.rs`;
+//! concurrent changes of a key's details in `details.rs`, and what the ones that lost must not
+//! decide in `losers.rs`; an insider's attacks on those rules in `attacks.rs`.
 
 use super::*;
 use crate::{Hash, Header, SecretKey};
 
+mod amends;
 mod attacks;
 mod details;
 mod grants;
@@ -18,8 +19,8 @@ mod histories;
 mod losers;
 mod orders;
 mod regressions;
-mod resolution;
 mod rotation;
+mod rounds;
 mod rules;
 
 fn key(n: u8) -> SecretKey {
