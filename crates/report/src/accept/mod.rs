@@ -55,7 +55,6 @@ use countersign_ledger::roster::RosterLog;
 use countersign_ledger::rules::{self, RuleError};
 use countersign_ledger::{
     DataKey, Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, NetworkId, PublicKey, Roster,
-    RosterError,
 };
 
 use crate::log::{Frozen, ReportLog, ReportRuleError, Sealing, Standing, TemplateSource};
@@ -68,10 +67,12 @@ mod codes;
 mod data_keys;
 mod erasing;
 mod place;
+mod roster;
 pub mod trust;
 
 pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};
+use roster::roster_refusal;
 
 /// How far ahead of this home's clock an entry may be dated before it is held back, in
 /// milliseconds: workstation clocks drift, but an entry from next year is not accepted today.
@@ -423,56 +424,6 @@ impl Ledger {
         }
     }
 
-    fn judge_roster(
-        &self,
-        entry: &Entry,
-        payload: Option<&[u8]>,
-        predict: bool,
-    ) -> Result<Classified, Rejection> {
-        let h = entry.header();
-        if h.kind == Kind::NetworkGenesis {
-            let payload = payload.ok_or(Rejection::PayloadMissing)?;
-            RosterLog::new(entry, payload)
-                .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?;
-            return Ok(Verdict::New(Some(Standing::Accepted)));
-        }
-        let roster = self.roster.as_ref().ok_or(Rejection::NoNetwork)?;
-        if roster.dag().contains(&entry.id()) {
-            return Ok(Verdict::Duplicate);
-        }
-        // A fork is seen from the header: storable (it fits the log and its author was an
-        // admin in its past), then a second entry at an occupied position.
-        if let Some(first) = roster
-            .dag()
-            .other_at_position(&h.author, h.seq, &entry.id())
-        {
-            self.refine_unknown_parent(roster.check_header(entry), entry)?;
-            return Ok(self.fork_or_duplicate(entry, first));
-        }
-        let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        self.refine_unknown_parent(roster.check(entry, payload), entry)?;
-        if h.kind == Kind::TemplatePublish {
-            publication(payload)?;
-        }
-        // A macro that is not valid, or takes a built-in's name, is not stored at all: every
-        // peer refuses the same bytes, so every peer holds the same macros.
-        if h.kind == Kind::MacroPublish {
-            crate::macros::publication(payload).map_err(ReportRuleError::from)?;
-        }
-        if !predict {
-            return Ok(Verdict::New(None));
-        }
-        // Whether it takes effect is the roster's resolution; predict it on a copy.
-        let mut trial = roster.clone();
-        trial.insert(entry, payload)?;
-        Ok(Verdict::New(Some(
-            match trial.roster().status(&entry.id()) {
-                Some(Err(e)) => Standing::refused(roster_refusal(e)),
-                _ => Standing::Accepted,
-            },
-        )))
-    }
-
     fn judge_report(
         &mut self,
         entry: &Entry,
@@ -599,13 +550,6 @@ impl Ledger {
         }
     }
 
-    fn roster_standing(&self, id: &EntryId) -> Standing {
-        match self.roster().status(id) {
-            Some(Err(e)) => Standing::refused(roster_refusal(e)),
-            _ => Standing::Accepted,
-        }
-    }
-
     /// Judges an entry and, when it is new, adds it: what every path that stores entries one
     /// at a time does, storing exactly when this returns [`Verdict::New`].
     pub fn accept(
@@ -708,14 +652,6 @@ fn publication(payload: &[u8]) -> Result<Template, Rejection> {
         .into());
     }
     Ok(p.template)
-}
-
-/// A roster entry's refusal, as a report-rule error so that both kinds of log answer alike.
-fn roster_refusal(e: &RosterError) -> ReportRuleError {
-    match e {
-        RosterError::Authority(a) => ReportRuleError::Authority(a.clone()),
-        other => ReportRuleError::Roster(other.clone()),
-    }
 }
 
 #[cfg(test)]
