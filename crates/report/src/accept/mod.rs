@@ -58,8 +58,8 @@ use countersign_ledger::{
 };
 
 use crate::log::{Frozen, ReportLog, ReportRuleError, Sealing, Standing, TemplateSource};
-use crate::payload::{seal, Payload, ReportCreate, TemplatePublish};
-use crate::template::{self, Template};
+use crate::payload::{seal, Payload};
+use crate::template::Template;
 
 mod changes;
 pub mod checkpoints;
@@ -68,11 +68,13 @@ mod data_keys;
 mod erasing;
 mod place;
 mod roster;
+mod templates;
 pub mod trust;
 
 pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};
 use roster::roster_refusal;
+use templates::publication;
 
 /// How far ahead of this home's clock an entry may be dated before it is held back, in
 /// milliseconds: workstation clocks drift, but an entry from next year is not accepted today.
@@ -276,60 +278,6 @@ impl Ledger {
             report.rejudge(roster, frozen);
             self.judged_at.insert(*log, self.generation);
         }
-    }
-
-    /// The publication a report naming this content hash binds to: the lowest-id one the
-    /// roster accepts, or else the lowest-id one held — a pure function of the entries held.
-    fn publication(&self, hash: &Hash) -> Option<(Template, EntryId)> {
-        let held = self.published.get(hash)?;
-        let roster = self.roster();
-        held.iter()
-            .filter(|(id, _)| matches!(roster.status(id), Some(Ok(()))))
-            .min_by_key(|(id, _)| *id)
-            .or_else(|| held.iter().min_by_key(|(id, _)| *id))
-            .map(|(id, t)| (t.clone(), *id))
-    }
-
-    /// The template a `report.create` names, and where it comes from.
-    /// A report-create payload with the template it names; `None` for one sealed and not
-    /// readable here. Any other payload under a create header is refused.
-    #[allow(clippy::type_complexity)]
-    fn create_content(
-        &self,
-        parsed: Option<Payload>,
-    ) -> Result<Option<(ReportCreate, (Template, TemplateSource))>, Rejection> {
-        match parsed {
-            Some(Payload::Create(create)) => {
-                let template = self.template_for(&create)?;
-                Ok(Some((create, template)))
-            }
-            Some(_) => Err(Rejection::PayloadMissing),
-            None => Ok(None),
-        }
-    }
-
-    fn template_for(&self, create: &ReportCreate) -> Result<(Template, TemplateSource), Rejection> {
-        let (template, source) = match template::builtin_by_hash(&create.template_hash) {
-            Some(t) => (t.clone(), TemplateSource::Builtin),
-            None => match self.publication(&create.template_hash) {
-                Some((t, id)) => (t, TemplateSource::Published(id)),
-                None => {
-                    return Err(ReportRuleError::UnknownTemplate {
-                        name: create.template.clone(),
-                        hash: create.template_hash.to_hex(),
-                    }
-                    .into())
-                }
-            },
-        };
-        if template.name != create.template {
-            return Err(ReportRuleError::TemplateMismatch {
-                named: create.template.clone(),
-                defined: template.name.clone(),
-            }
-            .into());
-        }
-        Ok((template, source))
     }
 
     /// Judges an entry without changing anything. `payload` is `None` only for a stored
@@ -637,21 +585,6 @@ impl Ledger {
 fn empty_roster() -> &'static Roster {
     static EMPTY: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
     EMPTY.get_or_init(Roster::default)
-}
-
-/// The template a `template.publish` payload carries, if it may be published: valid, and not
-/// named like a built-in one.
-fn publication(payload: &[u8]) -> Result<Template, Rejection> {
-    let p: TemplatePublish =
-        crate::payload::parse_as(Kind::TemplatePublish, payload).map_err(ReportRuleError::from)?;
-    p.template.validate().map_err(ReportRuleError::from)?;
-    if template::template(&p.template.name).is_some() {
-        return Err(ReportRuleError::BuiltinTemplateName {
-            name: p.template.name,
-        }
-        .into());
-    }
-    Ok(p.template)
 }
 
 #[cfg(test)]

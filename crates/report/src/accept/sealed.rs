@@ -7,7 +7,7 @@ use countersign_ledger::{DataKey, Entry, Kind, LogId};
 use super::*;
 use crate::fixture::Department;
 use crate::payload::seal::{self, NONCE_LEN};
-use crate::payload::SectionWrite;
+use crate::payload::{ReportCreate, SectionWrite};
 
 fn key(b: u8) -> DataKey {
     DataKey::from_bytes([b; 32])
