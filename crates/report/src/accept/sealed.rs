@@ -2,6 +2,8 @@
 //! key and judged by its headers alone without it; a clear payload where a sealed one is due
 //! (and the reverse) is refused with its own code, as is an envelope that does not open.
 
+use std::collections::BTreeMap;
+
 use countersign_ledger::{DataKey, Entry, Kind, LogId};
 
 use super::*;
