@@ -49,29 +49,34 @@
 //! assert!(matches!(ledger.accept(&late, Some(b"{}"), 1_000), Ok(Verdict::Held { .. })));
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use countersign_ledger::roster::RosterLog;
 use countersign_ledger::rules::{self, RuleError};
 use countersign_ledger::{
-    DataKey, Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, NetworkId, PublicKey, Roster,
-    RosterError,
+    DataKey, Entry, EntryId, Hash, IdMap, Kind, LogFamily, LogId, PublicKey, Roster,
 };
 
 use crate::log::{Frozen, ReportLog, ReportRuleError, Sealing, Standing, TemplateSource};
-use crate::payload::{seal, Payload, ReportCreate, TemplatePublish};
-use crate::template::{self, Template};
+use crate::payload::{seal, Payload};
+use crate::template::Template;
 
 mod changes;
 pub mod checkpoints;
 mod codes;
 mod data_keys;
 mod erasing;
+mod holdings;
 mod place;
+mod report;
+mod roster;
+mod templates;
 pub mod trust;
 
 pub use changes::{Changes, RosterImpact};
 pub use codes::{Rejection, REJECTION_CODES};
+use roster::roster_refusal;
+use templates::publication;
 
 /// How far ahead of this home's clock an entry may be dated before it is held back, in
 /// milliseconds: workstation clocks drift, but an entry from next year is not accepted today.
@@ -139,83 +144,6 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn network(&self) -> Option<NetworkId> {
-        self.roster.as_ref().map(RosterLog::network)
-    }
-
-    /// The roster as the roster entries held resolve (empty before a genesis).
-    pub fn roster(&self) -> &Roster {
-        self.roster
-            .as_ref()
-            .map(RosterLog::roster)
-            .unwrap_or_else(|| empty_roster())
-    }
-
-    pub fn roster_log(&self) -> Option<&RosterLog> {
-        self.roster.as_ref()
-    }
-
-    /// Whether a log (the roster's or a report's) has been loaded.
-    pub fn has_log(&self, log: &LogId) -> bool {
-        self.reports.contains_key(log) || self.network() == Some(*log)
-    }
-
-    /// A loaded report log, judged against the current roster.
-    pub fn report(&mut self, log: &LogId) -> Option<&ReportLog> {
-        self.refresh(log);
-        self.reports.get(log)
-    }
-
-    /// A loaded report log as last judged (call [`Ledger::report`] to be sure it is current).
-    pub fn report_as_judged(&self, log: &LogId) -> Option<&ReportLog> {
-        self.reports.get(log)
-    }
-
-    /// Every loaded report log's id.
-    pub fn report_ids(&self) -> impl Iterator<Item = &LogId> {
-        self.reports.keys()
-    }
-
-    /// How many report logs are loaded.
-    pub fn report_count(&self) -> usize {
-        self.reports.len()
-    }
-
-    /// Drops a loaded report log from memory (a cache bounding what a long-lived home keeps
-    /// loaded); the caller loads it again from its store when next needed. What freezes its
-    /// authors and which positions have evidence are kept, so it reads the same once loaded
-    /// again. Returns whether it was loaded.
-    pub fn unload(&mut self, log: &LogId) -> bool {
-        self.judged_at.remove(log);
-        self.parsed = None;
-        // Its key goes with it: the caller's store gives it again with the log.
-        self.keys.remove(log);
-        self.reports.remove(log).is_some()
-    }
-
-    /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.
-    pub fn position_for(&self, log: &LogId, author: &PublicKey) -> Option<(Vec<EntryId>, u64)> {
-        let dag = if self.network() == Some(*log) {
-            self.roster.as_ref()?.dag()
-        } else {
-            self.reports.get(log)?.dag()
-        };
-        Some((dag.heads(), dag.next_seq(author)))
-    }
-
-    /// The newest timestamp among `ids` in `log`.
-    pub fn latest_timestamp(&self, log: &LogId, ids: &[EntryId]) -> u64 {
-        if self.network() == Some(*log) {
-            self.roster
-                .as_ref()
-                .map_or(0, |r| r.dag().latest_timestamp(ids))
-        } else {
-            self.reports
-                .get(log)
-                .map_or(0, |r| r.dag().latest_timestamp(ids))
-        }
-    }
-
     /// Freezes `author`'s entries in `log` from `seq` on: they equivocated there. The position
     /// now has its piece of evidence: a further entry there is a [`Verdict::Duplicate`].
     pub fn freeze(&mut self, log: LogId, author: PublicKey, seq: u64) {
@@ -275,60 +203,6 @@ impl Ledger {
             report.rejudge(roster, frozen);
             self.judged_at.insert(*log, self.generation);
         }
-    }
-
-    /// The publication a report naming this content hash binds to: the lowest-id one the
-    /// roster accepts, or else the lowest-id one held — a pure function of the entries held.
-    fn publication(&self, hash: &Hash) -> Option<(Template, EntryId)> {
-        let held = self.published.get(hash)?;
-        let roster = self.roster();
-        held.iter()
-            .filter(|(id, _)| matches!(roster.status(id), Some(Ok(()))))
-            .min_by_key(|(id, _)| *id)
-            .or_else(|| held.iter().min_by_key(|(id, _)| *id))
-            .map(|(id, t)| (t.clone(), *id))
-    }
-
-    /// The template a `report.create` names, and where it comes from.
-    /// A report-create payload with the template it names; `None` for one sealed and not
-    /// readable here. Any other payload under a create header is refused.
-    #[allow(clippy::type_complexity)]
-    fn create_content(
-        &self,
-        parsed: Option<Payload>,
-    ) -> Result<Option<(ReportCreate, (Template, TemplateSource))>, Rejection> {
-        match parsed {
-            Some(Payload::Create(create)) => {
-                let template = self.template_for(&create)?;
-                Ok(Some((create, template)))
-            }
-            Some(_) => Err(Rejection::PayloadMissing),
-            None => Ok(None),
-        }
-    }
-
-    fn template_for(&self, create: &ReportCreate) -> Result<(Template, TemplateSource), Rejection> {
-        let (template, source) = match template::builtin_by_hash(&create.template_hash) {
-            Some(t) => (t.clone(), TemplateSource::Builtin),
-            None => match self.publication(&create.template_hash) {
-                Some((t, id)) => (t, TemplateSource::Published(id)),
-                None => {
-                    return Err(ReportRuleError::UnknownTemplate {
-                        name: create.template.clone(),
-                        hash: create.template_hash.to_hex(),
-                    }
-                    .into())
-                }
-            },
-        };
-        if template.name != create.template {
-            return Err(ReportRuleError::TemplateMismatch {
-                named: create.template.clone(),
-                defined: template.name.clone(),
-            }
-            .into());
-        }
-        Ok((template, source))
     }
 
     /// Judges an entry without changing anything. `payload` is `None` only for a stored
@@ -423,133 +297,6 @@ impl Ledger {
         }
     }
 
-    fn judge_roster(
-        &self,
-        entry: &Entry,
-        payload: Option<&[u8]>,
-        predict: bool,
-    ) -> Result<Classified, Rejection> {
-        let h = entry.header();
-        if h.kind == Kind::NetworkGenesis {
-            let payload = payload.ok_or(Rejection::PayloadMissing)?;
-            RosterLog::new(entry, payload)
-                .map_err(|e| Rejection::Rule(RuleError::Roster(Box::new(e))))?;
-            return Ok(Verdict::New(Some(Standing::Accepted)));
-        }
-        let roster = self.roster.as_ref().ok_or(Rejection::NoNetwork)?;
-        if roster.dag().contains(&entry.id()) {
-            return Ok(Verdict::Duplicate);
-        }
-        // A fork is seen from the header: storable (it fits the log and its author was an
-        // admin in its past), then a second entry at an occupied position.
-        if let Some(first) = roster
-            .dag()
-            .other_at_position(&h.author, h.seq, &entry.id())
-        {
-            self.refine_unknown_parent(roster.check_header(entry), entry)?;
-            return Ok(self.fork_or_duplicate(entry, first));
-        }
-        let payload = payload.ok_or(Rejection::PayloadMissing)?;
-        self.refine_unknown_parent(roster.check(entry, payload), entry)?;
-        if h.kind == Kind::TemplatePublish {
-            publication(payload)?;
-        }
-        // A macro that is not valid, or takes a built-in's name, is not stored at all: every
-        // peer refuses the same bytes, so every peer holds the same macros.
-        if h.kind == Kind::MacroPublish {
-            crate::macros::publication(payload).map_err(ReportRuleError::from)?;
-        }
-        if !predict {
-            return Ok(Verdict::New(None));
-        }
-        // Whether it takes effect is the roster's resolution; predict it on a copy.
-        let mut trial = roster.clone();
-        trial.insert(entry, payload)?;
-        Ok(Verdict::New(Some(
-            match trial.roster().status(&entry.id()) {
-                Some(Err(e)) => Standing::refused(roster_refusal(e)),
-                _ => Standing::Accepted,
-            },
-        )))
-    }
-
-    fn judge_report(
-        &mut self,
-        entry: &Entry,
-        payload: Option<&[u8]>,
-        predict: bool,
-    ) -> Result<Classified, Rejection> {
-        let h = entry.header();
-        let log = entry.log_id();
-        // A fork is seen from the header alone, before the payload is asked for or parsed:
-        // the evidence needs none, and one too large or unparseable proves the fork as well.
-        if h.kind != Kind::ReportCreate {
-            self.refresh(&log);
-            if let Some(report) = self.reports.get(&log) {
-                if report.contains(&entry.id()) {
-                    return Ok(Verdict::Duplicate);
-                }
-                if let Some(first) = report
-                    .dag()
-                    .other_at_position(&h.author, h.seq, &entry.id())
-                {
-                    // Storable first (parents held, its author's chain unbroken): an entry
-                    // that breaks its own chain is no evidence against the entry whose
-                    // position it claims.
-                    self.refine_unknown_parent(report.dag().check(entry), entry)?;
-                    return Ok(self.fork_or_duplicate(entry, first));
-                }
-            }
-        }
-        let parsed = match payload {
-            Some(payload) => self.open_report_payload(entry, payload)?,
-            None if self.headers_only(&log) => None,
-            None => return Err(Rejection::PayloadMissing),
-        };
-        if h.kind == Kind::ReportCreate {
-            if self.reports.contains_key(&log) {
-                return Ok(Verdict::Duplicate);
-            }
-            let content = self.create_content(parsed)?;
-            if !predict {
-                return Ok(Verdict::New(None));
-            }
-            let sealing = self.sealing_of(&log, payload);
-            let report = ReportLog::new(entry, content, self.roster(), sealing)?;
-            let standing = report
-                .standing(&entry.id())
-                .cloned()
-                .unwrap_or(Standing::Accepted);
-            return Ok(Verdict::New(Some(standing)));
-        }
-        self.refresh(&log);
-        let report = self
-            .reports
-            .get(&log)
-            .ok_or(Rejection::UnknownLog { log })?;
-        if report.contains(&entry.id()) {
-            return Ok(Verdict::Duplicate);
-        }
-        self.refine_unknown_parent(report.dag().check(entry), entry)?;
-        if !predict {
-            if let Some(parsed) = parsed {
-                self.parsed = Some((entry.id(), parsed));
-            }
-            return Ok(Verdict::New(None));
-        }
-        let empty = Frozen::new();
-        let frozen = self.frozen.get(&log).unwrap_or(&empty);
-        // Judged as if inserted: a copy would cost the whole log, and a new entry is in no
-        // vouched entry's past, so judging it beside the log gives the same standing. (An
-        // erasure is judged again with the log by the insert; its own standing is the same.)
-        Ok(Verdict::New(Some(report.check(
-            entry,
-            parsed.as_ref(),
-            self.roster(),
-            frozen,
-        ))))
-    }
-
     /// A storable entry at a position another entry holds: the position's one piece of fork
     /// evidence, or — when it has one already — a duplicate that proves nothing new (one key
     /// signing a thousand entries at one position is kept once, not a thousand times).
@@ -599,13 +346,6 @@ impl Ledger {
         }
     }
 
-    fn roster_standing(&self, id: &EntryId) -> Standing {
-        match self.roster().status(id) {
-            Some(Err(e)) => Standing::refused(roster_refusal(e)),
-            _ => Standing::Accepted,
-        }
-    }
-
     /// Judges an entry and, when it is new, adds it: what every path that stores entries one
     /// at a time does, storing exactly when this returns [`Verdict::New`].
     pub fn accept(
@@ -644,78 +384,11 @@ impl Ledger {
         let verdict = self.classify(entry, payload, None, false)?;
         Ok(self.take(entry, payload, verdict)?.map(|_| ()))
     }
-
-    /// Whether an entry of `log` is held, and its standing.
-    pub fn standing(&mut self, log: &LogId, id: &EntryId) -> Option<Standing> {
-        if self.network() == Some(*log) {
-            return self.roster().status(id).map(|s| match s {
-                Ok(()) => Standing::Accepted,
-                Err(e) => Standing::refused(roster_refusal(e)),
-            });
-        }
-        self.refresh(log);
-        self.reports.get(log)?.standing(id).cloned()
-    }
-
-    /// Every held entry a rule refuses, per log (the roster's first), with why.
-    pub fn refused(&mut self) -> Vec<(LogId, EntryId, Rejection)> {
-        let mut out = Vec::new();
-        if let Some(r) = &self.roster {
-            for id in r.dag().topological() {
-                if let Some(Err(e)) = r.roster().status(&id) {
-                    out.push((
-                        r.network(),
-                        id,
-                        Rejection::Rule(RuleError::Roster(Box::new(e.clone()))),
-                    ));
-                }
-            }
-        }
-        let mut logs: Vec<LogId> = self.reports.keys().copied().collect();
-        logs.sort();
-        for log in logs {
-            self.refresh(&log);
-            if let Some(r) = self.reports.get(&log) {
-                for (id, e) in r.refused() {
-                    out.push((log, id, Rejection::Report(e.clone())));
-                }
-            }
-        }
-        out
-    }
-
-    /// Frozen positions per log, for callers that report them.
-    pub fn frozen(&self) -> BTreeMap<LogId, Frozen> {
-        self.frozen.iter().map(|(k, v)| (*k, v.clone())).collect()
-    }
 }
 
 fn empty_roster() -> &'static Roster {
     static EMPTY: std::sync::OnceLock<Roster> = std::sync::OnceLock::new();
     EMPTY.get_or_init(Roster::default)
-}
-
-/// The template a `template.publish` payload carries, if it may be published: valid, and not
-/// named like a built-in one.
-fn publication(payload: &[u8]) -> Result<Template, Rejection> {
-    let p: TemplatePublish =
-        crate::payload::parse_as(Kind::TemplatePublish, payload).map_err(ReportRuleError::from)?;
-    p.template.validate().map_err(ReportRuleError::from)?;
-    if template::template(&p.template.name).is_some() {
-        return Err(ReportRuleError::BuiltinTemplateName {
-            name: p.template.name,
-        }
-        .into());
-    }
-    Ok(p.template)
-}
-
-/// A roster entry's refusal, as a report-rule error so that both kinds of log answer alike.
-fn roster_refusal(e: &RosterError) -> ReportRuleError {
-    match e {
-        RosterError::Authority(a) => ReportRuleError::Authority(a.clone()),
-        other => ReportRuleError::Roster(other.clone()),
-    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! key and judged by its headers alone without it; a clear payload where a sealed one is due
 //! (and the reverse) is refused with its own code, as is an envelope that does not open.
 
+use std::collections::BTreeMap;
+
 use countersign_ledger::{DataKey, Entry, Kind, LogId};
 
 use super::*;
 use crate::fixture::Department;
 use crate::payload::seal::{self, NONCE_LEN};
-use crate::payload::SectionWrite;
+use crate::payload::{ReportCreate, SectionWrite};
 
 fn key(b: u8) -> DataKey {
     DataKey::from_bytes([b; 32])
