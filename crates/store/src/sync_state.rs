@@ -345,8 +345,9 @@ impl Db<'_> {
         budget: usize,
     ) -> Result<(Vec<StoredEntry>, bool)> {
         // First where each id arrived, from the id index alone (it holds the arrival number,
-        // the rowid, so no row is read), in id order: neighbouring lookups share its pages. A
-        // fetch names up to four batches' worth of ids, so most are only looked up here.
+        // the rowid, so no row is read), in id order: neighbouring lookups share its pages. Our
+        // own pulls name one batch's worth of ids; a peer may name up to MAX_FETCH_IDS, and
+        // those past the batch are only looked up here.
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         let mut arrivals: Vec<i64> = Vec::with_capacity(ids.len());

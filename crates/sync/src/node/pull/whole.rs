@@ -12,7 +12,7 @@ use countersign_ledger::{EntryId, Hash};
 
 use super::{SetPull, BATCHES_IN_HAND, MAX_PULL_EVIDENCE, MAX_STEPS, NEED_HIGH};
 use crate::node::{block_long, Ledger, Node, SyncError};
-use crate::protocol::{Request, MAX_FETCH_IDS};
+use crate::protocol::{Request, MAX_BATCH};
 use crate::reconcile::Round;
 
 impl<L: Ledger> Node<L> {
@@ -115,7 +115,10 @@ impl<L: Ledger> Node<L> {
             return;
         };
         if !set.fetching && in_hand < BATCHES_IN_HAND && !set.need.is_empty() {
-            let n = set.need.len().min(MAX_FETCH_IDS);
+            // One batch's worth: the peer answers with at most MAX_BATCH records, and it
+            // looks up every id it is sent, so naming more (up to MAX_FETCH_IDS) only made it
+            // look each id up about four times before sending it (half its CPU on a 1M sync).
+            let n = set.need.len().min(MAX_BATCH);
             let ids: Vec<EntryId> = set.need.drain(..n).collect();
             set.fetching = true;
             let id = self.send(
