@@ -688,6 +688,12 @@ impl<L: Ledger> Node<L> {
                     self.gossip_kick();
                 }
                 Some(received) = self.checking.next(), if !self.checking.is_empty() => {
+                    // Let the connection tasks run first. The request for the next batch,
+                    // queued just now, woke its connection task into this worker's LIFO
+                    // slot, which no other worker may steal: without the yield it left only
+                    // once the store (150-190 ms a batch) was done, so the peer sat idle
+                    // and a 1M-entry sync ran at 15.4k entries/s instead of 20k.
+                    tokio::task::yield_now().await;
                     self.take_received(received);
                     self.gossip_settle();
                 }
