@@ -101,6 +101,8 @@ M=[
  ("report: sign-off refuses an unfilled AutoText field", R+'log/check/mod.rs', "                self.check_filled(parents, &s.sections, roster)", "                { let _ = (parents, roster); Ok(()) }"),
  ("report: a write names only known, applicable macros", R+'log/check/mod.rs', "                self.check_macros(w, roster)?;", "                let _ = roster;"),
  ("report: only the named macros' fields are unfilled", R+'macros/mod.rs', "if names.contains(&p.name) && !out.contains(&p.name) {", "if !out.contains(&p.name) {"),
+ ("report: a parent held in another loaded log is named as such", R+'accept/place.rs', "            self.held_in.insert(entry.id(), log);", "            let _ = log;"),
+ ("report: an unloaded log's entries leave the index of where entries are", R+'accept/holdings.rs', "            self.held_in.remove(id);", "            let _ = id;"),
 ]
 if sys.argv[1:] == ['--check']:
     bad = 0

@@ -99,6 +99,11 @@ impl Dag {
         self.index.contains_key(id)
     }
 
+    /// Every entry of the log, in the order they were added.
+    pub fn ids(&self) -> impl Iterator<Item = &EntryId> + '_ {
+        self.nodes.iter().map(|n| &n.id)
+    }
+
     /// The entries no other entry of the log names as a parent, in id order.
     pub fn heads(&self) -> Vec<EntryId> {
         self.heads.iter().copied().collect()

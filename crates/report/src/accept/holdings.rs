@@ -63,7 +63,13 @@ impl Ledger {
         self.parsed = None;
         // Its key goes with it: the caller's store gives it again with the log.
         self.keys.remove(log);
-        self.reports.remove(log).is_some()
+        let Some(report) = self.reports.remove(log) else {
+            return false;
+        };
+        for id in report.dag().ids() {
+            self.held_in.remove(id);
+        }
+        true
     }
 
     /// The entries of `log` a new entry by `author` would follow: the heads, and its sequence.

@@ -119,6 +119,11 @@ type Classified = Verdict<Option<Standing>>;
 pub struct Ledger {
     roster: Option<RosterLog>,
     reports: IdMap<ReportLog>,
+    /// The loaded report log that holds each of its entries: an unknown parent is looked for
+    /// in the other logs ([`RuleError::ParentInOtherLog`]) without asking each loaded log in
+    /// turn, which was a seventh of storing a first sync (entries that wait for their parents
+    /// are judged again with every batch).
+    held_in: IdMap<LogId>,
     /// Per log, authors frozen from a position by fork evidence.
     frozen: IdMap<Frozen>,
     /// Per log, the positions (author, sequence) that already have their one piece of fork
@@ -321,17 +326,12 @@ impl Ledger {
     ) -> Result<(), Rejection> {
         match result {
             Err(RuleError::UnknownParent { parent }) => {
-                let elsewhere = self
-                    .reports
-                    .iter()
-                    .find(|(_, r)| r.contains(&parent))
-                    .map(|(id, _)| *id)
-                    .or_else(|| {
-                        self.roster
-                            .as_ref()
-                            .filter(|r| r.dag().contains(&parent))
-                            .map(|r| r.network())
-                    });
+                let elsewhere = self.held_in.get(&parent).copied().or_else(|| {
+                    self.roster
+                        .as_ref()
+                        .filter(|r| r.dag().contains(&parent))
+                        .map(|r| r.network())
+                });
                 Err(match elsewhere {
                     Some(parent_log) => RuleError::ParentInOtherLog {
                         parent,

@@ -36,6 +36,23 @@ impl Ledger {
         entry: &Entry,
         payload: Option<&[u8]>,
     ) -> Result<Option<Standing>, Rejection> {
+        let placed = self.place_in_log(entry, payload);
+        let log = entry.log_id();
+        if self
+            .reports
+            .get(&log)
+            .is_some_and(|r| r.contains(&entry.id()))
+        {
+            self.held_in.insert(entry.id(), log);
+        }
+        placed
+    }
+
+    fn place_in_log(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+    ) -> Result<Option<Standing>, Rejection> {
         let h = entry.header();
         let log = entry.log_id();
         match h.kind.family() {

@@ -63,3 +63,48 @@ fn an_entry_by_a_key_never_on_the_roster_is_not_stored() {
     assert!(err.waits_for_dependency());
     assert!(!d.ledger.report(&r).unwrap().contains(&e.id()));
 }
+
+/// A parent held in another loaded log is named as such (not left waiting as unknown), found
+/// through the ledger's index of where each loaded entry is; once that log is unloaded the
+/// parent is unknown again, as it would be to a home that never loaded it.
+#[test]
+fn a_parent_in_another_loaded_log_is_named_until_that_log_is_unloaded() {
+    let mut d = Department::new();
+    let first = d.report("ada", "ct-chest");
+    let second = d.report("ada", "ct-chest");
+    let section = |text: &str| {
+        Payload::to_bytes(&SectionWrite {
+            section: "findings".into(),
+            text: text.into(),
+            fields: BTreeMap::new(),
+            macros: Vec::new(),
+            links: Vec::new(),
+        })
+    };
+    let bytes = section("In the first report.");
+    let there = d.sign("ada", Some(first), Kind::SectionWrite, &bytes, None);
+    let there_id = there.id();
+    d.store(there, bytes).expect("stored");
+
+    let bytes = section("Built on the first report.");
+    let crossing = d.sign(
+        "ada",
+        Some(second),
+        Kind::SectionWrite,
+        &bytes,
+        Some(vec![there_id]),
+    );
+    let err = d
+        .ledger
+        .accept(&crossing, Some(&bytes), d.clock)
+        .unwrap_err();
+    assert_eq!(err.code(), "parent_in_other_log");
+    assert!(!err.waits_for_dependency());
+
+    assert!(d.ledger.unload(&first));
+    let err = d
+        .ledger
+        .accept(&crossing, Some(&bytes), d.clock)
+        .unwrap_err();
+    assert_eq!(err.code(), "unknown_parent");
+}
