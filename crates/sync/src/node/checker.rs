@@ -17,7 +17,8 @@
 //! The check's parallel work runs on a pool of its own with one core fewer than the machine
 //! (at least one thread), not rayon's global pool: the store runs on one thread, and a check
 //! on every core took CPU from it. The store is what a first sync waits on; on a 1M-entry sync
-//! (`COUNTERSIGN_SCALE_FULL=1000000`) this took the rate from 16.8k to 17.6k entries/s.
+//! (`COUNTERSIGN_SCALE_FULL=1000000`), one run each, this took the rate from 16.8k to 17.6k
+//! entries/s (measured with two fetches in flight, an experiment not kept).
 //!
 //! Bounded by what feeds it: a pull has at most [`super::pull::BATCHES_IN_HAND`] batches in
 //! hand (each at most [`crate::protocol::MAX_MESSAGE`] bytes), and the node pulls from a

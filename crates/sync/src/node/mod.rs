@@ -691,8 +691,8 @@ impl<L: Ledger> Node<L> {
                     // Let the connection tasks run first. The request for the next batch,
                     // queued just now, woke its connection task into this worker's LIFO
                     // slot, which no other worker may steal: without the yield it left only
-                    // once the store (150-190 ms a batch) was done, so the peer sat idle
-                    // and a 1M-entry sync ran at 15.4k entries/s instead of 20k.
+                    // once the store (150-190 ms a batch) was done, so the peer sat idle.
+                    // On a 1M-entry sync, one run each: 17.6k entries/s without, 20.1k with.
                     tokio::task::yield_now().await;
                     self.take_received(received);
                     self.gossip_settle();
