@@ -29,7 +29,9 @@ mod ai_outcomes;
 mod checkpoints;
 mod db;
 mod direct;
+mod drafts;
 mod erasure;
+mod held;
 mod images;
 mod schema;
 mod summaries;
@@ -41,8 +43,10 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use ai_outcomes::{AiOutcomeRow, AiOutcomeSelection, AiReviewRow};
 pub use checkpoints::{SplitViewRow, MAX_SPLIT_VIEWS};
-pub use db::{Db, ForkRow, HeldRow, StoredEntry, MAX_DRAFTS, MAX_DRAFT_BYTES, MAX_HELD};
+pub use db::{Db, ForkRow, StoredEntry};
+pub use drafts::{MAX_DRAFTS, MAX_DRAFT_BYTES};
 pub use erasure::{keeps_payload_when_erased, Erased};
+pub use held::{HeldRow, MAX_HELD};
 pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
     StagedImage, SYNCFS_FROM,
