@@ -48,6 +48,8 @@
 
 use negentropy::{Bound, Id, Item, Negentropy, NegentropyStorageBase};
 
+mod listed;
+
 use countersign_ledger::{EntryId, Hash};
 
 /// The most bytes one reconciliation message takes: Negentropy stops adding ranges there and
@@ -308,7 +310,8 @@ impl Round {
     }
 
     /// The puller's next message after the server's `answer`, or `None` once the windows are
-    /// reconciled. Ids the server holds and this set lacks are added to `need`.
+    /// reconciled. Ids the server holds and this set lacks are added to `need`, in the set's
+    /// order (as the server listed them).
     pub fn next(
         set: &ReconcileSet,
         from: u64,
@@ -323,7 +326,10 @@ impl Round {
         let next = n
             .reconcile_with_ids(answer, &mut have, &mut ids)
             .map_err(round_error)?;
-        need.extend(ids.into_iter().map(|id| Hash(id.to_bytes())));
+        // In the order the server listed them (see `listed`), not the crate's.
+        let mut ids: Vec<[u8; 32]> = ids.into_iter().map(|id| id.to_bytes()).collect();
+        listed::in_listed_order(&mut ids, answer);
+        need.extend(ids.into_iter().map(Hash));
         Ok(next)
     }
 }
@@ -385,6 +391,49 @@ mod tests {
             }
         }
         panic!("no convergence in 64 rounds");
+    }
+
+    /// Regression: the ids a puller lacks came in hash order (the `negentropy` crate gathers a
+    /// listed range's ids in a hash set), so a first sync fetched a few entries of thousands
+    /// of reports per batch, children before their parents. They now come in the set's order:
+    /// by key (a report's entries together, parents first), whatever their ids.
+    #[test]
+    fn a_puller_lacks_ids_in_the_order_of_the_set() {
+        let mut theirs = ReconcileSet::new();
+        let mut mine = ReconcileSet::new();
+        let n = 40_000u64;
+        for i in 0..n {
+            theirs.insert(i / 3, &id(i));
+            // A few held here, so the server lists ranges around them.
+            if i % 997 == 0 {
+                mine.insert(i / 3, &id(i));
+            }
+        }
+        theirs.settle();
+        mine.settle();
+        let mut need = Vec::new();
+        let mut message = Round::start(&mine, 0).unwrap();
+        let mut steps = 0;
+        loop {
+            let answer = Round::answer(&theirs, 0, &message).unwrap();
+            steps += 1;
+            match Round::next(&mine, 0, &answer, &mut need).unwrap() {
+                Some(m) => message = m,
+                None => break,
+            }
+        }
+        assert!(steps > 1, "the ids came over more than one step");
+        let expected: Vec<EntryId> = theirs
+            .items
+            .iter()
+            .map(|item| Hash(item.id.to_bytes()))
+            .filter(|h| !mine.items.iter().any(|m| m.id.to_bytes() == h.0))
+            .collect();
+        assert_eq!(need.len(), expected.len());
+        assert!(
+            need == expected,
+            "the lacking ids came out of the set's order"
+        );
     }
 
     #[test]
