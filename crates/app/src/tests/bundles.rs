@@ -127,3 +127,90 @@ fn bundle_files_and_audit_archives_are_imported_as_streams() {
     assert_eq!(err.code(), "invalid_input");
     assert!(err.to_string().contains("claims 4294967295 bytes"), "{err}");
 }
+
+/// Regression guard for the intake loading no log a batch creates (a first sync's batches
+/// carry reports whole): a batch repeating a stored report's create, read by a home that has
+/// not loaded that report, judges its other entries against the report as stored — a second
+/// entry at a stored position is caught as a fork, one built on a stored entry is taken in —
+/// never against a report holding only the create it carries.
+#[test]
+fn a_batch_repeating_a_stored_create_judges_the_rest_against_the_stored_report() {
+    use countersign_ledger::{bundle, Entry, Header, Kind};
+    use countersign_report::fixture::Department;
+    use countersign_report::payload::{Payload, SectionWrite};
+
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let first = d.write_section("ada", r, "findings", "No nodule.").unwrap();
+    let stored = d.stored.clone();
+    // Ada's second entry again, other words at the same position (sequence 2, on the create).
+    let other = Payload::to_bytes(&SectionWrite {
+        section: "findings".into(),
+        text: "A nodule.".into(),
+        fields: Default::default(),
+        macros: Vec::new(),
+        links: Vec::new(),
+    });
+    let (held, _) = &stored[stored.len() - 1];
+    assert_eq!(held.id(), first);
+    let fork = Entry::sign(
+        Header::new(
+            d.network(),
+            r,
+            d.public("ada"),
+            held.header().seq,
+            held.header().timestamp_ms + 1,
+            Kind::SectionWrite,
+            vec![r],
+            &other,
+        ),
+        d.key("ada"),
+    )
+    .unwrap();
+    // And a next entry on the stored one.
+    d.write_section("ada", r, "impression", "Normal.").unwrap();
+    let (later, later_payload) = d.stored.last().cloned().unwrap();
+    let create = stored.iter().find(|(e, _)| e.id() == r).cloned().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let home_dir = dir.path().join("home");
+    let mut home = crate::tests::open_home(&home_dir).unwrap();
+    home.trust(trusting(&d)).unwrap();
+    home.bundle_import(&bundle::encode(
+        stored.iter().map(|(e, p)| (e, Some(p.as_slice()))),
+    ))
+    .unwrap();
+    drop(home);
+
+    // Each batch read by a home opened again, so that nothing of the report is loaded; the
+    // create last in the bytes, so its place in the batch comes from causal order alone.
+    let mut home = crate::tests::open_home(&home_dir).unwrap();
+    let got = home
+        .bundle_import(&bundle::encode([
+            (&later, Some(later_payload.as_slice())),
+            (&create.0, Some(create.1.as_slice())),
+        ]))
+        .unwrap();
+    assert_eq!((got.new, got.duplicate), (1, 1), "{got:?}");
+    let view = home.report_show(r).unwrap();
+    let impression = view
+        .sections
+        .iter()
+        .find(|s| s.name == "impression")
+        .unwrap();
+    assert_eq!(impression.text.as_deref(), Some("Normal."));
+    drop(home);
+
+    let mut home = crate::tests::open_home(&home_dir).unwrap();
+    let got = home
+        .bundle_import(&bundle::encode([
+            (&fork, Some(other.as_slice())),
+            (&create.0, Some(create.1.as_slice())),
+        ]))
+        .unwrap();
+    assert_eq!(
+        (got.new, got.duplicate, got.forks.len()),
+        (0, 1, 1),
+        "{got:?}"
+    );
+}
