@@ -241,7 +241,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting a write"))?;
-        let out = f(&Db::new(&tx, &self.kek))?;
+        let log_nos = db::LogNos::default();
+        let out = f(&Db::in_write(&tx, &self.kek, &log_nos))?;
         tx.commit().map_err(StoreError::sqlite("committing"))?;
         Ok(out)
     }

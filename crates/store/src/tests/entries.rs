@@ -80,6 +80,42 @@ fn a_failed_write_leaves_nothing_behind() {
     assert_eq!(store.db().count_entries().unwrap(), 0);
 }
 
+/// A write keeps the log numbers it looked up or gave (one lookup per log per batch), and
+/// only for itself: a number given by a write that failed is given again to another log by
+/// the next, and the first log is not taken for that one.
+#[test]
+fn a_log_numbered_by_a_failed_write_is_not_known_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+    let (a, b) = (
+        SecretKey::from_seed(&[1; 32]),
+        SecretKey::from_seed(&[2; 32]),
+    );
+    let (first, fp) = entry(&a, Hash::ZERO, 1, vec![], "first");
+    let (section, sp) = entry(&a, first.id(), 2, vec![first.id()], "section");
+    let (other, op) = entry(&b, Hash::ZERO, 1, vec![], "other");
+    let failed: Result<(), StoreError> = store.write(|db| {
+        db.insert_entry(&first, Some(&fp))?;
+        db.insert_entry(&section, Some(&sp))?;
+        assert_eq!(db.log_no(&first.id())?, db.log_no_or_new(&first.id()).ok());
+        Err(StoreError::DiskFull)
+    });
+    assert!(failed.is_err());
+    store
+        .write(|db| {
+            db.insert_entry(&other, Some(&op))?;
+            assert_eq!(db.log_no(&first.id())?, None);
+            db.insert_entry(&first, Some(&fp))?;
+            db.insert_entry(&section, Some(&sp))?;
+            assert_ne!(db.log_no(&first.id())?, db.log_no(&other.id())?);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let db = store.db();
+    assert_eq!(db.log_entries(&other.id()).unwrap().len(), 1);
+    assert_eq!(db.log_entries(&first.id()).unwrap().len(), 2);
+}
+
 #[test]
 fn data_version_moves_when_another_connection_commits() {
     let dir = tempfile::tempdir().unwrap();
