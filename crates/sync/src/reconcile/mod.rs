@@ -247,39 +247,6 @@ impl NegentropyStorageBase for Window<'_> {
     }
 }
 
-impl NegentropyStorageBase for ReconcileSet {
-    fn size(&self) -> Result<usize, negentropy::Error> {
-        Ok(self.items.len())
-    }
-
-    fn get_item(&self, i: usize) -> Result<Option<Item>, negentropy::Error> {
-        Ok(self.items.get(i).copied())
-    }
-
-    fn iterate(
-        &self,
-        begin: usize,
-        end: usize,
-        cb: &mut dyn FnMut(Item, usize) -> Result<bool, negentropy::Error>,
-    ) -> Result<(), negentropy::Error> {
-        if begin > end || end > self.items.len() {
-            return Err(negentropy::Error::BadRange);
-        }
-        for (i, item) in self.items[begin..end].iter().enumerate() {
-            if !cb(*item, begin + i)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    fn find_lower_bound(&self, first: usize, last: usize, value: &Bound) -> usize {
-        let last = last.min(self.items.len());
-        let first = first.min(last);
-        first + self.items[first..last].partition_point(|i| *i < value.item)
-    }
-}
-
 /// Why a reconciliation message is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a reconciliation message is malformed: {0}")]
