@@ -33,6 +33,7 @@ mod drafts;
 mod erasure;
 mod held;
 mod images;
+mod log_nos;
 mod schema;
 mod summaries;
 mod sync_state;
@@ -241,7 +242,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting a write"))?;
-        let log_nos = db::LogNos::default();
+        let log_nos = log_nos::LogNos::default();
         let out = f(&Db::in_write(&tx, &self.kek, &log_nos))?;
         tx.commit().map_err(StoreError::sqlite("committing"))?;
         Ok(out)
