@@ -338,7 +338,7 @@ impl Home {
 /// section's log looked up a log not stored yet, four queries at a random place in hash-keyed
 /// indexes, twice per report (8 % of a 1M-report sync's taking-in CPU, `perf`). Nothing is
 /// judged differently: a log whose create is in the batch is either new (nothing stored to
-/// load) or held already, and then its create, judged without its log as every create is,
+/// load) or stored already, and then its create, judged without its log as every create is,
 /// is found stored on insert and its log loaded as stored (`reload` in [`import_noted`])
 /// before any entry that builds on it in the batch is judged (causal order); an entry of
 /// that log not built on the create in the batch waits for a next pass, after it.

@@ -48,9 +48,9 @@
 
 use negentropy::{Bound, Id, Item, Negentropy, NegentropyStorageBase};
 
-mod listed;
-
 use countersign_ledger::{EntryId, Hash};
+
+mod listed;
 
 /// The most bytes one reconciliation message takes: Negentropy stops adding ranges there and
 /// sends a fingerprint of the rest (at most a range's worth past it, below
