@@ -211,6 +211,8 @@ fn run_scale(tmp: &Path, reports: usize) -> (Scale, PathBuf, Hash) {
 }
 
 fn main() {
+    // As the shells do (the serving node is this binary again, `--serve`).
+    countersign_app::no_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
         return;

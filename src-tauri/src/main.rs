@@ -13,5 +13,6 @@ fn main() {
     // Before anything is created: every file and folder is the owner's alone.
     countersign_app::owner_only_files();
     countersign_app::no_library_backtraces();
+    countersign_app::no_huge_pages();
     countersign_desktop::run();
 }

@@ -74,7 +74,9 @@ pub use export::{
     bundle_in_archive, fuzz_archive_read, ExportFormat, AUDIT_BUNDLE_NAME, AUDIT_REPORT_NAME,
 };
 pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
-pub use home::{default_home, no_library_backtraces, owner_only_files, DataKeys, Home, WhoAmI};
+pub use home::{
+    default_home, no_huge_pages, no_library_backtraces, owner_only_files, DataKeys, Home, WhoAmI,
+};
 pub use images::StudySummary;
 pub use images::{image_info, image_render_png};
 pub use import::{ImportFailure, ImportProgress, ImportSummary};

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     // alone (PHI, report text, keys), with no window in which it had wider modes.
     countersign_app::owner_only_files();
     countersign_app::no_library_backtraces();
+    countersign_app::no_huge_pages();
     // Decoders run behind a panic guard that turns a fault into an error message; keep the
     // report of such a fault to one line instead of a backtrace.
     std::panic::set_hook(Box::new(|info| {
