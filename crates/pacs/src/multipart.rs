@@ -6,6 +6,13 @@
 //! needed here is small: find the boundary, skip the part headers (bounded), copy the body. The
 //! reader holds one fixed buffer ([`BUFFER`] plus the delimiter), so memory does not grow with a
 //! part or with the study: a 500-instance study costs what one buffer costs.
+//!
+//! A part whose headers give its `Content-Length` (Orthanc's do), going to a sink that keeps
+//! it in memory ([`PartSink::room`]), is read from the source straight into that memory rather
+//! than through the buffer: one copy of every byte fewer, on the thread that drains the
+//! archive's socket. It is then held to what the scan would have found — no delimiter inside
+//! it and one right after it — so that a `Content-Length` cannot change which bytes make a
+//! part, only how they are read; one that disagrees with the delimiters refuses the body.
 
 use std::io::{Read, Write};
 
@@ -46,6 +53,37 @@ pub struct PartInfo {
     pub content_type: Option<String>,
     /// Bytes of the body copied to the writer.
     pub bytes: u64,
+}
+
+/// Where a part's body goes: any writer, and, for a sink that keeps the body in memory, room
+/// for it to be read into directly.
+pub trait PartSink: Write {
+    /// `n` more bytes of this sink's memory, to be filled with the next `n` bytes of the body
+    /// (the body so far then ends with them), or `None` to take them through `write`. Asked
+    /// only with a part's stated `Content-Length`, at most the part's limit.
+    fn room(&mut self, n: usize) -> Option<&mut [u8]> {
+        let _ = n;
+        None
+    }
+}
+
+impl PartSink for Vec<u8> {
+    fn room(&mut self, n: usize) -> Option<&mut [u8]> {
+        let at = self.len();
+        self.resize(at + n, 0);
+        Some(&mut self[at..])
+    }
+}
+
+impl<W: Write> PartSink for std::io::BufWriter<W> {}
+
+impl PartSink for std::io::Sink {}
+
+/// A part's headers as the reader uses them.
+struct PartHeaders {
+    content_type: Option<String>,
+    /// `Content-Length`, when given as a plain decimal number.
+    content_length: Option<u64>,
 }
 
 /// The boundary parameter of a `multipart/related` Content-Type.
@@ -199,6 +237,46 @@ impl<R: Read> MultipartReader<R> {
         }
     }
 
+    /// Fills `room` with the body (what is buffered, then straight from the source), then
+    /// consumes the delimiter that must follow it. Returns the bytes read. The body is what
+    /// the scan would have copied: it holds no delimiter, and one follows it at once (the
+    /// delimiter has no border — the boundary holds no CR or LF — so none can start inside
+    /// the body and end past it).
+    fn read_into(&mut self, room: &mut [u8]) -> Result<u64, MultipartError> {
+        let buffered = self.pending().len().min(room.len());
+        room[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        let mut filled = buffered;
+        while filled < room.len() {
+            match self.source.read(&mut room[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Err(MultipartError::Truncated);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(MultipartError::Read(e)),
+            }
+        }
+        while self.pending().len() < self.delimiter.len() {
+            if !self.fill()? && self.eof {
+                return Err(MultipartError::Truncated);
+            }
+        }
+        if memmem::find(room, &self.delimiter).is_some() {
+            return Err(MultipartError::Headers(
+                "a part's Content-Length runs past its boundary",
+            ));
+        }
+        if !self.pending().starts_with(&self.delimiter) {
+            return Err(MultipartError::Headers(
+                "a part's Content-Length does not end at its boundary",
+            ));
+        }
+        self.start += self.delimiter.len();
+        Ok(room.len() as u64)
+    }
+
     /// After a delimiter: `--` closes the body; otherwise transport padding (spaces and tabs)
     /// and a CRLF lead to the next part. Returns true at the close.
     fn after_delimiter(&mut self) -> Result<bool, MultipartError> {
@@ -228,8 +306,8 @@ impl<R: Read> MultipartReader<R> {
         }
     }
 
-    /// Reads the part headers (up to the blank line), keeping its Content-Type.
-    fn headers(&mut self) -> Result<Option<String>, MultipartError> {
+    /// Reads the part headers (up to the blank line), keeping its Content-Type and length.
+    fn headers(&mut self) -> Result<PartHeaders, MultipartError> {
         loop {
             let pending = self.pending();
             // Headers end at the first blank line; a part with no headers starts with one.
@@ -240,10 +318,9 @@ impl<R: Read> MultipartReader<R> {
             };
             match end {
                 Some((at, consumed)) if at <= MAX_HEADER_BYTES => {
-                    let block = &pending[..at];
-                    let content_type = content_type_in(block)?;
+                    let headers = headers_in(&pending[..at])?;
                     self.start += consumed;
-                    return Ok(content_type);
+                    return Ok(headers);
                 }
                 Some(_) => return Err(MultipartError::Headers("they are longer than 8 KiB")),
                 None if pending.len() > MAX_HEADER_BYTES => {
@@ -263,7 +340,7 @@ impl<R: Read> MultipartReader<R> {
     /// usable any further.
     pub fn next_part(
         &mut self,
-        out: &mut dyn Write,
+        out: &mut dyn PartSink,
         limit: u64,
     ) -> Result<Option<PartInfo>, MultipartError> {
         if self.finished {
@@ -284,8 +361,20 @@ impl<R: Read> MultipartReader<R> {
             }
             self.at_part = true;
         }
-        let content_type = self.headers()?;
-        let bytes = self.copy_to_delimiter(out, limit)?;
+        let PartHeaders {
+            content_type,
+            content_length,
+        } = self.headers()?;
+        // A stated length past the limit is left to the scan, which refuses the part only if
+        // it is that long.
+        let room = content_length
+            .filter(|&n| n <= limit)
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| out.room(n));
+        let bytes = match room {
+            Some(room) => self.read_into(room)?,
+            None => self.copy_to_delimiter(out, limit)?,
+        };
         if self.after_delimiter()? {
             // The epilogue after the close is ignored, unread.
             self.finished = true;
@@ -298,11 +387,15 @@ impl<R: Read> MultipartReader<R> {
     }
 }
 
-/// The Content-Type among a part's header lines.
-fn content_type_in(block: &[u8]) -> Result<Option<String>, MultipartError> {
+/// The Content-Type and Content-Length among a part's header lines. A length that is not a
+/// plain decimal number is not used (the part is then found by its delimiter alone).
+fn headers_in(block: &[u8]) -> Result<PartHeaders, MultipartError> {
     let text =
         std::str::from_utf8(block).map_err(|_| MultipartError::Headers("they are not UTF-8"))?;
-    let mut found = None;
+    let mut found = PartHeaders {
+        content_type: None,
+        content_length: None,
+    };
     for line in text.split("\r\n") {
         if line.is_empty() {
             continue;
@@ -310,27 +403,45 @@ fn content_type_in(block: &[u8]) -> Result<Option<String>, MultipartError> {
         let (name, value) = line
             .split_once(':')
             .ok_or(MultipartError::Headers("a line has no colon"))?;
-        if name.trim().eq_ignore_ascii_case("content-type") {
-            found = Some(value.trim().to_string());
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("content-type") {
+            found.content_type = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-length") {
+            found.content_length = value
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| value.parse().ok())
+                .flatten();
         }
     }
     Ok(found)
 }
 
-/// Fuzzing entry point: reads every part of `data` (a body with boundary `b`) into a counting
-/// sink, with small limits, and checks what the reader promises: it never reports more bytes
-/// than it copied, and never copies more than the body holds.
-pub fn fuzz_multipart(data: &[u8]) {
-    struct Count(u64);
-    impl Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+/// A sink that takes every byte through `write` (no [`PartSink::room`]): the reader's scan
+/// alone, whatever the parts' headers say. For the tests and the fuzz target, which hold the
+/// direct reads to it.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct Scanned(pub Vec<u8>);
+
+impl Write for Scanned {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PartSink for Scanned {}
+
+/// Fuzzing entry point: reads every part of `data` (a body with boundary `b`) twice, with small
+/// limits — by the scan alone, and straight into memory where a part states its length — and
+/// checks what the reader promises: it never reports more bytes than it copied, never copies
+/// more than the body holds, and a stated length never changes a part's bytes (the direct
+/// read gives the scan's parts, or refuses the body).
+pub fn fuzz_multipart(data: &[u8]) {
     // The first line is the Content-Type, so the fuzzer explores boundaries as well.
     let (header, body) = match memchr::memchr(b'\n', data) {
         Some(at) => (&data[..at], &data[at + 1..]),
@@ -339,164 +450,31 @@ pub fn fuzz_multipart(data: &[u8]) {
     let Ok(content_type) = std::str::from_utf8(header) else {
         return;
     };
-    let Ok(mut reader) = MultipartReader::new(body, content_type) else {
+    let (Ok(mut scan), Ok(mut direct)) = (
+        MultipartReader::new(body, content_type),
+        MultipartReader::new(body, content_type),
+    ) else {
         return;
     };
     let mut total = 0u64;
     for _ in 0..1024 {
-        let mut count = Count(0);
-        match reader.next_part(&mut count, 1 << 20) {
-            Ok(Some(part)) => {
-                assert_eq!(part.bytes, count.0);
-                total += part.bytes;
+        let (mut scanned, mut kept) = (Scanned::default(), Vec::new());
+        let by_scan = scan.next_part(&mut scanned, 1 << 20);
+        match (by_scan, direct.next_part(&mut kept, 1 << 20)) {
+            (Ok(Some(a)), Ok(Some(b))) => {
+                assert_eq!(a.bytes, scanned.0.len() as u64);
+                assert_eq!(b.bytes, kept.len() as u64);
+                assert_eq!(scanned.0, kept, "a stated length changed a part");
+                total += a.bytes;
                 assert!(total <= body.len() as u64);
             }
-            Ok(None) | Err(_) => break,
+            (Ok(None), Ok(None)) => break,
+            // The direct read may refuse a body the scan takes (a length that disagrees).
+            (_, Err(_)) => break,
+            (a, b) => panic!("the direct read took what the scan did not: {a:?}, {b:?}"),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parts(body: &[u8], content_type: &str) -> Result<Vec<Part>, MultipartError> {
-        let mut reader = MultipartReader::new(body, content_type)?;
-        let mut out = Vec::new();
-        loop {
-            let mut part = Vec::new();
-            match reader.next_part(&mut part, 1 << 20)? {
-                Some(info) => {
-                    assert_eq!(info.bytes as usize, part.len());
-                    out.push((info.content_type, part));
-                }
-                None => return Ok(out),
-            }
-        }
-    }
-
-    /// A part read back: its Content-Type and body.
-    type Part = (Option<String>, Vec<u8>);
-
-    const CT: &str = "multipart/related; type=\"application/dicom\"; boundary=\"b0und\"";
-
-    #[test]
-    fn reads_parts_with_preamble_headers_and_epilogue() {
-        let body = b"preamble\r\n--b0und\r\nContent-Type: application/dicom\r\n\r\nDICM one\r\n--b0und  \r\n\r\n\r\ntwo\r\n\r\n--b0und--\r\nepilogue";
-        let got = parts(body, CT).unwrap();
-        assert_eq!(
-            got,
-            vec![
-                (Some("application/dicom".into()), b"DICM one".to_vec()),
-                (None, b"\r\ntwo\r\n".to_vec()),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_body_starting_at_its_delimiter_and_unquoted_boundary() {
-        let body = b"--xyz\r\n\r\nA\r\n--xyz--";
-        let got = parts(body, "Multipart/Related; boundary=xyz").unwrap();
-        assert_eq!(got, vec![(None, b"A".to_vec())]);
-    }
-
-    #[test]
-    fn refuses_what_is_not_multipart_or_ends_early() {
-        assert!(matches!(
-            parts(b"", "application/json"),
-            Err(MultipartError::NotMultipart(_))
-        ));
-        assert!(matches!(
-            parts(b"", "multipart/related; type=x"),
-            Err(MultipartError::Boundary(_))
-        ));
-        assert!(matches!(
-            parts(b"--b0und\r\n\r\nhalf a file", CT),
-            Err(MultipartError::Truncated)
-        ));
-        assert!(matches!(
-            parts(b"no delimiter at all", CT),
-            Err(MultipartError::Truncated)
-        ));
-        let long = format!("multipart/related; boundary={}", "a".repeat(71));
-        assert!(matches!(
-            parts(b"", &long),
-            Err(MultipartError::Boundary(_))
-        ));
-    }
-
-    #[test]
-    fn refuses_a_part_over_its_limit_and_endless_headers() {
-        let body = [b"--b\r\n\r\n".as_slice(), &[7u8; 5000], b"\r\n--b--"].concat();
-        let mut reader = MultipartReader::new(&body[..], "multipart/related; boundary=b").unwrap();
-        let err = reader.next_part(&mut Vec::new(), 4096).unwrap_err();
-        assert!(matches!(err, MultipartError::PartTooLarge { limit: 4096 }));
-
-        let body = [b"--b\r\nX: ".as_slice(), &[b'a'; 20_000]].concat();
-        let mut reader = MultipartReader::new(&body[..], "multipart/related; boundary=b").unwrap();
-        let err = reader.next_part(&mut Vec::new(), 4096).unwrap_err();
-        assert!(matches!(err, MultipartError::Headers(_)), "{err}");
-    }
-
-    /// A reader that hands out one byte at a time, so delimiters straddle every refill.
-    struct Trickle<'a>(&'a [u8]);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            if self.0.is_empty() || buf.is_empty() {
-                return Ok(0);
-            }
-            buf[0] = self.0[0];
-            self.0 = &self.0[1..];
-            Ok(1)
-        }
-    }
-
-    proptest::proptest! {
-        /// Any bodies (large ones crossing the buffer, ones holding near-delimiters) come back
-        /// exactly, whether the source hands out everything or one byte at a time.
-        #[test]
-        fn round_trips(bodies in proptest::collection::vec(
-            proptest::collection::vec(proptest::prop_oneof![
-                proptest::strategy::Just(b'\r'), proptest::strategy::Just(b'\n'),
-                proptest::strategy::Just(b'-'), proptest::strategy::Just(b'q'), 0u8..=255u8
-            ], 0..3000), 0..5), big in 0usize..2, trickle in proptest::bool::ANY) {
-            let boundary = "q-q";
-            let mut bodies = bodies;
-            if big == 1 {
-                bodies.push((0..200_000).map(|i| (i % 251) as u8).collect());
-            }
-            let mut body = Vec::new();
-            for b in &bodies {
-                body.extend_from_slice(b"--q-q\r\nContent-Type: application/dicom\r\n\r\n");
-                body.extend_from_slice(b);
-                body.extend_from_slice(b"\r\n");
-            }
-            body.extend_from_slice(b"--q-q--\r\n");
-            let content_type = format!("multipart/related; boundary={boundary}");
-            let mut reader: MultipartReader<Box<dyn Read>> = if trickle && big == 0 {
-                MultipartReader::new(Box::new(Trickle(&body)) as Box<dyn Read>, &content_type).unwrap()
-            } else {
-                MultipartReader::new(Box::new(&body[..]) as Box<dyn Read>, &content_type).unwrap()
-            };
-            // A part holding the delimiter itself would be cut: no honest body does, since
-            // the sender picks a boundary its parts do not contain; and the delimiter has no
-            // border, so nothing else can be mistaken for it. A dishonest one may be refused.
-            let honest = bodies.iter().all(|b| memmem::find(b, b"\r\n--q-q").is_none());
-            let mut got = Vec::new();
-            loop {
-                let mut part = Vec::new();
-                match reader.next_part(&mut part, 1 << 20) {
-                    Ok(Some(_)) => got.push(part),
-                    Ok(None) => break,
-                    Err(e) => {
-                        proptest::prop_assert!(!honest, "{e}");
-                        break;
-                    }
-                }
-            }
-            if honest {
-                proptest::prop_assert_eq!(got, bodies);
-            }
-        }
-    }
-}
+mod tests;

@@ -76,6 +76,21 @@ impl Spill {
     }
 }
 
+/// A part that fits in memory, and states its length, is read straight into its buffer (see
+/// [`crate::multipart`]); one that does not goes through `write`, and to its file past `keep`.
+impl crate::multipart::PartSink for Spill {
+    fn room(&mut self, n: usize) -> Option<&mut [u8]> {
+        match self {
+            Spill::Memory { data, keep, .. } if (data.len() + n) as u64 <= *keep => {
+                let at = data.len();
+                data.resize(at + n, 0);
+                Some(&mut data[at..])
+            }
+            _ => None,
+        }
+    }
+}
+
 impl std::io::Write for Spill {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if let Spill::Memory { data, keep, path } = self {
