@@ -14,7 +14,7 @@ pub(super) type Finished = (Option<[u8; 32]>, Option<Vec<u8>>);
 /// Where one part goes: memory, up to `keep` bytes, then its file (what was kept written to it
 /// first) — so a small instance is handed over without a file, and a large one never held
 /// whole in memory. A part written to its file is hashed as it is written; one kept in memory
-/// is not hashed here (see [`Arrived::sha256`]).
+/// is not hashed here (see [`crate::Arrived::sha256`]).
 pub(super) enum Spill {
     Memory {
         data: Vec<u8>,
