@@ -20,6 +20,11 @@
 # which whatever ran next paid for — Countersign makes each batch durable with `syncfs`, which
 # writes back the whole filesystem's dirty data, and its direct writes met that writeback at
 # the disk (0.42-0.47 s right after a curl run against 0.30-0.34 s after a `sync`, by hand).
+#
+# `ONLY=web` runs the DICOMweb side alone (Countersign and curl), a round taking seconds rather
+# than the minutes getscu takes. `BASE_BIN=PATH` adds another build of the CLI to the DICOMweb
+# rounds ("countersign base"), run in turn with the rest: a change measured against the build
+# before it, on the same machine in the same minutes.
 set -euo pipefail
 BIN=${BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/countersign/target}/release/countersign}
 SLICES=${SLICES:-500}
@@ -78,6 +83,7 @@ bytes=$(du -sb "$work/series" | cut -f1)
 
 cs_web="$BIN --home $work/h --json retrieve --pacs web --study $study"
 cs_dimse="$BIN --home $work/h --json retrieve --pacs dimse --study $study"
+base_web="${BASE_BIN:-} --home $work/h --json retrieve --pacs web --study $study"
 # The same request as Countersign's (crates/pacs/src/dicomweb.rs, ACCEPT_STUDY): any transfer
 # syntax, as stored, which spares Orthanc some work (without it, 0.17-0.19 s of its CPU against
 # 0.15-0.17 s, by hand).
@@ -108,12 +114,19 @@ clear_used
 eval "$prepare"
 got=$(eval "$cs_web" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
 [ "$got" = "$SLICES" ] || { echo "countersign over DICOMweb retrieved $got of $SLICES" >&2; exit 1; }
-eval "$prepare"
-got=$(eval "$cs_dimse" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
-[ "$got" = "$SLICES" ] || { echo "countersign over DIMSE retrieved $got of $SLICES" >&2; exit 1; }
-eval "$prepare"; eval "$getscu_dimse" 2>/dev/null
-got=$(find "$work/out" -type f | wc -l)
-[ "$got" = "$SLICES" ] || { echo "getscu retrieved $got of $SLICES" >&2; exit 1; }
+if [ -n "${BASE_BIN:-}" ]; then
+  eval "$prepare"
+  got=$(eval "$base_web" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
+  [ "$got" = "$SLICES" ] || { echo "the base build retrieved $got of $SLICES" >&2; exit 1; }
+fi
+if [ "${ONLY:-}" != web ]; then
+  eval "$prepare"
+  got=$(eval "$cs_dimse" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"])')
+  [ "$got" = "$SLICES" ] || { echo "countersign over DIMSE retrieved $got of $SLICES" >&2; exit 1; }
+  eval "$prepare"; eval "$getscu_dimse" 2>/dev/null
+  got=$(find "$work/out" -type f | wc -l)
+  [ "$got" = "$SLICES" ] || { echo "getscu retrieved $got of $SLICES" >&2; exit 1; }
+fi
 eval "$prepare"; eval "$curl_web"
 got=$(grep -c --binary-files=text 'application/dicom' "$work/out/study.multipart" || true)
 [ "$got" -ge "$SLICES" ] || { echo "curl's multipart holds $got parts" >&2; exit 1; }
@@ -155,7 +168,7 @@ echo "curl of the same: $(curl -sf -w 'first byte %{time_starttransfer} s, last 
   "$base/dicom-web/studies/$study")"
 # The first image before the rest: from asking the archive to the first instance stored and
 # visible to another handle (when the desktop opens the study), each side's own run.
-for proto in web dimse; do
+for proto in web $([ "${ONLY:-}" = web ] || echo dimse); do
   firsts=()
   for _ in 1 2 3; do
     eval "$prepare"
@@ -172,37 +185,56 @@ round() { # n, then name/command pairs
   local n=$1; shift
   clear_used
   python3 - "$n" "$SLICES" "$RUNS" "$prepare" "$@" <<'PY'
-import shlex, statistics, subprocess, sys, time
+import resource, shlex, statistics, subprocess, sys, time
 rnd, n, runs, prepare = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 pairs = sys.argv[5:]
 commands = list(zip(pairs[0::2], pairs[1::2]))
 times = {name: [] for name, _ in commands}
+cpus = {name: [] for name, _ in commands}
 def run(cmd):
     subprocess.run(["bash", "-c", prepare], check=True)
     argv = shlex.split(cmd)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    t = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The command's CPU (user and system), the archive's not counted.
+    return t, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 for _, cmd in commands:  # warm-up, untimed
     run(cmd)
 for i in range(runs):
     k = i % len(commands)
     for name, cmd in commands[k:] + commands[:k]:
-        times[name].append(run(cmd))
+        t, cpu = run(cmd)
+        times[name].append(t)
+        cpus[name].append(cpu)
 r = {}
 for name, _ in commands:
     t = statistics.median(times[name])
     r[name] = t
     print(f"round {rnd}: {name:22s} {t:6.3f} s = {n / t:6.0f} instances/s "
-          f"(runs {min(times[name]):.3f}-{max(times[name]):.3f} s)")
-for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign DIMSE", "getscu C-GET")):
+          f"(runs {min(times[name]):.3f}-{max(times[name]):.3f} s; "
+          f"CPU {statistics.median(cpus[name]):.3f} s)")
+for ours, theirs in (("countersign DICOMweb", "curl WADO-RS"), ("countersign base", "curl WADO-RS"),
+                     ("countersign DIMSE", "getscu C-GET")):
+    if ours not in r or theirs not in r:
+        continue
     ratio = r[theirs] / r[ours]
     print(f"round {rnd}: SUMMARY {ours} vs {theirs}: {ratio:.2f}x "
           f"(goal >= 1.0x: {'met' if ratio >= 1.0 else 'NOT MET'})")
 PY
 }
-round 1 "countersign DICOMweb" "$cs_web" "curl WADO-RS" "$curl_web" \
-  "countersign DIMSE" "$cs_dimse" "getscu C-GET" "$getscu_dimse"
-round 2 "getscu C-GET" "$getscu_dimse" "countersign DIMSE" "$cs_dimse" \
-  "curl WADO-RS" "$curl_web" "countersign DICOMweb" "$cs_web"
+web=("countersign DICOMweb" "$cs_web" "curl WADO-RS" "$curl_web")
+[ -z "${BASE_BIN:-}" ] || web+=("countersign base" "$base_web")
+dimse=()
+[ "${ONLY:-}" = web ] || dimse=("countersign DIMSE" "$cs_dimse" "getscu C-GET" "$getscu_dimse")
+reversed() { # name/command pairs, in the opposite order
+  local out=() i
+  for ((i = $# - 1; i > 0; i -= 2)); do out+=("${!i}" "${@:i+1:1}"); done
+  printf '%s\0' "${out[@]}"
+}
+round 1 "${web[@]}" "${dimse[@]}"
+mapfile -d '' second < <(reversed "${web[@]}" "${dimse[@]}")
+round 2 "${second[@]}"
 echo "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
