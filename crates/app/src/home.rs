@@ -547,18 +547,19 @@ pub fn no_library_backtraces() {
 /// faulted in and zeroed 4 KiB at a time, as it is touched, not 2 MiB at a time. Why: the
 /// allocator asks for huge pages for its arenas (`madvise`), so a retrieval's half-megabyte
 /// instance buffers each cost the kernel zeroing a whole 2 MiB page (about 20 per 500-slice
-/// retrieval, a tenth of its CPU on the thread draining the archive's socket), and a serving
-/// sync node's resident memory held the unused rest of its huge pages. Measured with it
-/// (`MIMALLOC_ALLOW_THP=0`, which does the same, against main, alternating run by run): a
-/// 500-slice DICOMweb retrieval 11 % faster (`scripts/bench-retrieve.sh`), a 1 000 000-report
-/// serving node's peak RSS 209–218 MiB against 237–245, the first full sync's and verify's
-/// rates unchanged (`benches/sync_scale.rs`). Process-wide: the shells call it first thing.
+/// retrieval, a tenth of its samples, on the thread draining the archive's socket), and a
+/// serving sync node's resident memory held the unused rest of its huge pages. Measured
+/// against the build before, alternating run by run: a 500-slice DICOMweb retrieval 11 %
+/// faster with `MIMALLOC_ALLOW_THP=0` (which makes the same call), 4 % with this call built in,
+/// in a noisier hour (medians of 16 runs each, by hand), a 1 000 000-report serving node's peak RSS
+/// 209–221 MiB against 237–253, the first full sync's and verify's rates unchanged
+/// (`benches/sync_scale.rs`; README, issue 13). Process-wide, and inherited by the processes
+/// this one starts (the decode worker, the demo's Orthanc): the shells call it first thing.
 pub fn no_huge_pages() {
+    // A kernel without the call refuses it, and memory is then as before; nothing to report
+    // (the shells call this before logging starts).
     #[cfg(target_os = "linux")]
-    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
-        // Only a kernel without the call refuses it; memory is then as before.
-        tracing::debug!(error = %e, "transparent huge pages left on");
-    }
+    let _ = nix::sys::prctl::set_thp_disable(true);
 }
 
 /// Creates the home folder (and any missing parents) as the owner's only, and narrows an
