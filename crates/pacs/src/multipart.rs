@@ -13,6 +13,9 @@
 //! archive's socket. It is then held to what the scan would have found — no delimiter inside
 //! it and one right after it — so that a `Content-Length` cannot change which bytes make a
 //! part, only how they are read; one that disagrees with the delimiters refuses the body.
+//! Stated lengths are trusted only once the first part that states one was found, by the
+//! scan, to be as long as it said: an archive whose lengths are off (counting the CRLF before
+//! the delimiter, say) is read by its delimiters alone, as before.
 
 use std::io::{Read, Write};
 
@@ -55,6 +58,13 @@ pub struct PartInfo {
     pub bytes: u64,
 }
 
+/// A part's stated length reaches past the delimiter that ends it.
+const RUNS_PAST: MultipartError =
+    MultipartError::Headers("a part's Content-Length runs past its boundary");
+/// A part's stated length ends where no delimiter is.
+const ENDS_ELSEWHERE: MultipartError =
+    MultipartError::Headers("a part's Content-Length does not end at its boundary");
+
 /// Where a part's body goes: any writer, and, for a sink that keeps the body in memory, room
 /// for it to be read into directly.
 pub trait PartSink: Write {
@@ -67,10 +77,14 @@ pub trait PartSink: Write {
     }
 }
 
+/// Room as long as it can be had: a length no allocation can hold is read through `write`,
+/// growing as bytes arrive.
 impl PartSink for Vec<u8> {
     fn room(&mut self, n: usize) -> Option<&mut [u8]> {
         let at = self.len();
-        self.resize(at + n, 0);
+        let end = at.checked_add(n)?;
+        self.try_reserve(n).ok()?;
+        self.resize(end, 0);
         Some(&mut self[at..])
     }
 }
@@ -135,6 +149,19 @@ pub struct MultipartReader<R> {
     /// headers. False before the first part, and true again after each part.
     at_part: bool,
     finished: bool,
+    /// Whether the parts' stated lengths are used (see the module's doc).
+    lengths: Lengths,
+}
+
+/// What the reader makes of the parts' `Content-Length`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lengths {
+    /// No part has stated one yet: the next that does is scanned and its length compared.
+    Untried,
+    /// The first stated length was right: parts that state one are read directly.
+    Trusted,
+    /// The first stated length was wrong: every part is found by its delimiter alone.
+    Ignored,
 }
 
 impl<R: Read> MultipartReader<R> {
@@ -144,8 +171,9 @@ impl<R: Read> MultipartReader<R> {
         Ok(Self::with_boundary(source, &boundary))
     }
 
-    /// A reader for a known boundary (1 to 70 bytes, checked by [`boundary_of`]).
-    pub fn with_boundary(source: R, boundary: &str) -> Self {
+    /// A reader for a boundary checked by [`boundary_of`]: 1 to 70 bytes, no control
+    /// characters — so the delimiter has no border, which the direct reads rely on.
+    fn with_boundary(source: R, boundary: &str) -> Self {
         let mut delimiter = b"\r\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());
         let mut buf = vec![0u8; BUFFER + delimiter.len() + MAX_HEADER_BYTES];
@@ -161,6 +189,7 @@ impl<R: Read> MultipartReader<R> {
             eof: false,
             at_part: false,
             finished: false,
+            lengths: Lengths::Untried,
         }
     }
 
@@ -251,6 +280,10 @@ impl<R: Read> MultipartReader<R> {
             match self.source.read(&mut room[filled..]) {
                 Ok(0) => {
                     self.eof = true;
+                    // The scan would have ended the part at a delimiter read meanwhile.
+                    if memmem::find(&room[..filled], &self.delimiter).is_some() {
+                        return Err(RUNS_PAST);
+                    }
                     return Err(MultipartError::Truncated);
                 }
                 Ok(n) => filled += n,
@@ -264,14 +297,10 @@ impl<R: Read> MultipartReader<R> {
             }
         }
         if memmem::find(room, &self.delimiter).is_some() {
-            return Err(MultipartError::Headers(
-                "a part's Content-Length runs past its boundary",
-            ));
+            return Err(RUNS_PAST);
         }
         if !self.pending().starts_with(&self.delimiter) {
-            return Err(MultipartError::Headers(
-                "a part's Content-Length does not end at its boundary",
-            ));
+            return Err(ENDS_ELSEWHERE);
         }
         self.start += self.delimiter.len();
         Ok(room.len() as u64)
@@ -368,13 +397,20 @@ impl<R: Read> MultipartReader<R> {
         // A stated length past the limit is left to the scan, which refuses the part only if
         // it is that long.
         let room = content_length
-            .filter(|&n| n <= limit)
+            .filter(|&n| n <= limit && self.lengths == Lengths::Trusted)
             .and_then(|n| usize::try_from(n).ok())
             .and_then(|n| out.room(n));
         let bytes = match room {
             Some(room) => self.read_into(room)?,
             None => self.copy_to_delimiter(out, limit)?,
         };
+        if let (Lengths::Untried, Some(stated)) = (self.lengths, content_length) {
+            self.lengths = if stated == bytes {
+                Lengths::Trusted
+            } else {
+                Lengths::Ignored
+            };
+        }
         if self.after_delimiter()? {
             // The epilogue after the close is ignored, unread.
             self.finished = true;
@@ -468,9 +504,16 @@ pub fn fuzz_multipart(data: &[u8]) {
                 total += a.bytes;
                 assert!(total <= body.len() as u64);
             }
-            (Ok(None), Ok(None)) => break,
-            // The direct read may refuse a body the scan takes (a length that disagrees).
-            (_, Err(_)) => break,
+            (Ok(None), Ok(None)) | (Err(_), Err(_)) => break,
+            // The direct read refuses a part the scan takes only for a length that disagrees.
+            (Ok(Some(_)), Err(e)) => {
+                let e = e.to_string();
+                assert!(
+                    e == RUNS_PAST.to_string() || e == ENDS_ELSEWHERE.to_string(),
+                    "the direct read refused a part the scan took: {e}"
+                );
+                break;
+            }
             (a, b) => panic!("the direct read took what the scan did not: {a:?}, {b:?}"),
         }
     }

@@ -81,7 +81,12 @@ impl Spill {
 impl crate::multipart::PartSink for Spill {
     fn room(&mut self, n: usize) -> Option<&mut [u8]> {
         match self {
-            Spill::Memory { data, keep, .. } if (data.len() + n) as u64 <= *keep => {
+            Spill::Memory { data, keep, .. }
+                if data
+                    .len()
+                    .checked_add(n)
+                    .is_some_and(|end| end as u64 <= *keep) =>
+            {
                 let at = data.len();
                 data.resize(at + n, 0);
                 Some(&mut data[at..])
