@@ -291,19 +291,35 @@ impl<R: Read> MultipartReader<R> {
                 Err(e) => return Err(MultipartError::Read(e)),
             }
         }
-        while self.pending().len() < self.delimiter.len() {
-            if !self.fill()? && self.eof {
-                return Err(MultipartError::Truncated);
-            }
-        }
         if memmem::find(room, &self.delimiter).is_some() {
             return Err(RUNS_PAST);
         }
+        while self.pending().len() < self.delimiter.len() {
+            if !self.fill()? && self.eof {
+                return Err(if self.straddles(room) {
+                    RUNS_PAST
+                } else {
+                    MultipartError::Truncated
+                });
+            }
+        }
         if !self.pending().starts_with(&self.delimiter) {
-            return Err(ENDS_ELSEWHERE);
+            return Err(if self.straddles(room) {
+                RUNS_PAST
+            } else {
+                ENDS_ELSEWHERE
+            });
         }
         self.start += self.delimiter.len();
         Ok(room.len() as u64)
+    }
+
+    /// Whether a delimiter starts inside the tail of `room` and ends in what is buffered: the
+    /// scan would have ended the part there, before the stated length.
+    fn straddles(&self, room: &[u8]) -> bool {
+        let k = (self.delimiter.len() - 1).min(room.len());
+        let window = [&room[room.len() - k..], self.pending()].concat();
+        memmem::find(&window, &self.delimiter).is_some_and(|at| at < k)
     }
 
     /// After a delimiter: `--` closes the body; otherwise transport padding (spaces and tabs)

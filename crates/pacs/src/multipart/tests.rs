@@ -176,6 +176,8 @@ fn a_trusted_length_that_disagrees_with_the_delimiters_is_refused() {
         ("20", "runs past its boundary"),
         ("5", "does not end at its boundary"),
         ("900", "runs past its boundary"),
+        // Into the delimiter: it starts inside the stated length and ends past it.
+        ("10", "runs past its boundary"),
     ] {
         let body = format!(
             "{first}--b0und\r\nContent-Length: {length}\r\n\r\nDICM two\r\n--b0und\r\n\r\nthree and more\r\n--b0und--"
@@ -196,6 +198,16 @@ fn a_trusted_length_that_disagrees_with_the_delimiters_is_refused() {
     let body = format!("{first}--b0und\r\nContent-Length: 100\r\n\r\nhalf");
     let err = read_all(body.as_bytes(), CT, Vec::new, |v| v).unwrap_err();
     assert!(matches!(err, MultipartError::Truncated), "{err}");
+}
+
+/// Found by the fuzz target: a trusted length that reaches into the delimiter ending the last
+/// part, at the end of the body, was reported as a truncated body; it runs past its boundary.
+#[test]
+fn a_trusted_length_into_the_last_delimiter_runs_past_its_boundary() {
+    let body =
+        b"--b\r\nContent-Length: 3\r\n\r\none\r\n--b\r\nContent-Length: 9\r\n\r\nthree\r\n--b--";
+    let err = read_all(body, "multipart/related; boundary=b", Vec::new, |v| v).unwrap_err();
+    assert!(err.to_string().contains("runs past its boundary"), "{err}");
 }
 
 /// A length no memory could hold is read through `write`, not allocated from the header.
