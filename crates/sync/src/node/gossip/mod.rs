@@ -30,8 +30,9 @@
 //! so forwarded, only once they are held: whoever forwards an announcement holds what it
 //! names, so the next hop can pull from it. One message per write crosses the department.
 //! A node announces what it stored from peers too, unless the heads it now holds were all
-//! announced to it already (everyone heard those), so entries that arrive another way (a whole
-//! pull, an AI model's direct announcement) are still announced.
+//! announced to it already (everyone on the topic then heard those), so entries that arrive
+//! another way (a whole pull, an AI model's direct announcement) are still announced; a peer
+//! that joined the topic after such heads were heard is told of them directly.
 //!
 //! **Fallback.** Direct request/response stays for pulls, for one-shot syncs (and their acks),
 //! and as the announcement to every connected peer gossip does not reach: own messages are
@@ -59,7 +60,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::gossipsub::{IdentTopic, MessageId};
+use libp2p::gossipsub::{IdentTopic, MessageId, TopicHash};
 use libp2p::PeerId;
 use tokio::time::Instant;
 
@@ -132,6 +133,10 @@ struct Pending {
 struct Heard {
     heads: HashSet<EntryId>,
     forks: u32,
+    /// When the earliest of `heads` was heard: a peer that joined the topic after it may have
+    /// missed some of them.
+    since: Instant,
+    /// When the latest was (the record is forgotten `HEARD_FOR` after).
     at: Instant,
 }
 
@@ -145,6 +150,10 @@ pub(super) struct Gossip {
     topic: Option<IdentTopic>,
     pending: VecDeque<Pending>,
     heard: HashMap<LogId, Heard>,
+    /// When each connected peer subscribed to each announcement topic (bounded by the
+    /// connections and the subscription filter's two topics a peer). Kept from before this
+    /// node joins its topic too: a peer on it then heard everything this node will hear.
+    joined: HashMap<(PeerId, TopicHash), Instant>,
     buckets: HashMap<PeerId, Bucket>,
     /// Whether each peer was found eligible when last scored (to log changes only).
     scored: HashMap<PeerId, bool>,
@@ -159,6 +168,7 @@ impl Gossip {
             topic: None,
             pending: VecDeque::new(),
             heard: HashMap::new(),
+            joined: HashMap::new(),
             buckets: HashMap::new(),
             scored: HashMap::new(),
             next_rescore: Instant::now(),
@@ -179,10 +189,12 @@ impl Gossip {
             let h = self.heard.entry(l.log).or_insert_with(|| Heard {
                 heads: HashSet::new(),
                 forks: 0,
+                since: now,
                 at: now,
             });
             if h.heads.len() + l.heads.len() > MAX_HEARD_HEADS {
                 h.heads.clear();
+                h.since = now;
             }
             h.heads.extend(l.heads.iter().copied());
             h.forks = h.forks.max(l.forks);
@@ -190,11 +202,46 @@ impl Gossip {
         }
     }
 
-    /// Whether every one of `heads` (and this many forks) was announced lately.
-    fn heard_all(&self, log: &LogId, heads: &[EntryId], forks: u32) -> bool {
-        self.heard.get(log).is_some_and(|h| {
-            !heads.is_empty() && heads.iter().all(|x| h.heads.contains(x)) && forks <= h.forks
-        })
+    /// When the earliest of `heads` was announced, if every one of them (and this many
+    /// forks) was announced lately.
+    fn heard_since(&self, log: &LogId, heads: &[EntryId], forks: u32) -> Option<Instant> {
+        self.heard
+            .get(log)
+            .filter(|h| {
+                !heads.is_empty() && heads.iter().all(|x| h.heads.contains(x)) && forks <= h.forks
+            })
+            .map(|h| h.since)
+    }
+
+    /// `peer` subscribed to `topic`.
+    fn join(&mut self, peer: PeerId, topic: TopicHash, now: Instant) {
+        self.joined.insert((peer, topic), now);
+    }
+
+    /// `peer` left `topic`.
+    fn leave_topic(&mut self, peer: PeerId, topic: TopicHash) {
+        self.joined.remove(&(peer, topic));
+    }
+
+    /// `peer` disconnected.
+    pub(super) fn leave(&mut self, peer: &PeerId) {
+        self.joined.retain(|(p, _), _| p != peer);
+    }
+
+    /// Whether `peer`, subscribed now, heard what this node leaves out of its announcement as
+    /// announced already (heard from `left_out_since` on): only if it was on the topic before.
+    /// A peer that joined later (a restarted home whose first pull ended before this node
+    /// stored the entries) would hear of them from nobody until the next whole reconcile.
+    fn heard_what_was_left_out(&self, peer: &PeerId, left_out_since: Option<Instant>) -> bool {
+        let Some(since) = left_out_since else {
+            return true;
+        };
+        let Some(topic) = &self.topic else {
+            return false;
+        };
+        self.joined
+            .get(&(*peer, topic.hash()))
+            .is_some_and(|j| *j < since)
     }
 
     /// Takes one message from `source`'s allowance.

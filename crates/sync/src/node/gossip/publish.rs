@@ -30,7 +30,7 @@ impl<L: Ledger> Node<L> {
         let hash = topic.hash();
         let publish_threshold = thresholds().publish_threshold;
         let gossip = &self.swarm.behaviour().gossip;
-        let reached: HashSet<PeerId> = gossip
+        let subscribed: HashSet<PeerId> = gossip
             .all_peers()
             .filter(|(p, topics)| {
                 topics.contains(&&hash)
@@ -39,11 +39,18 @@ impl<L: Ledger> Node<L> {
             })
             .map(|(p, _)| *p)
             .collect();
-        if reached.is_empty() {
-            return reached;
+        if subscribed.is_empty() {
+            return subscribed;
         }
         let now = Instant::now();
-        for message in self.gossip_messages(changed) {
+        let (messages, left_out_since) = self.gossip_messages(changed);
+        // A peer that joined after what is left out was announced did not hear it: it is told
+        // directly, with the rest.
+        let reached: HashSet<PeerId> = subscribed
+            .into_iter()
+            .filter(|p| self.gossip.heard_what_was_left_out(p, left_out_since))
+            .collect();
+        for message in messages {
             let bytes = message.encode();
             match self
                 .swarm
@@ -70,20 +77,26 @@ impl<L: Ledger> Node<L> {
     }
 
     /// The messages announcing `changed`: each log's heads and forks, unless all were
-    /// announced lately; "every log" when too many changed to look up.
-    fn gossip_messages(&mut self, changed: &[LogId]) -> Vec<Announcement> {
+    /// announced lately; "every log" when too many changed to look up. With them, when the
+    /// earliest of what was left out was announced.
+    fn gossip_messages(&mut self, changed: &[LogId]) -> (Vec<Announcement>, Option<Instant>) {
         if changed.len() > MAX_LOOKED_UP {
-            return vec![Announcement::default()];
+            return (vec![Announcement::default()], None);
         }
         let ledger = &mut self.ledger;
         let Ok(summaries) = block(|| ledger.summary(changed)) else {
-            return vec![Announcement::default()];
+            return (vec![Announcement::default()], None);
         };
-        let logs: Vec<Announced> = summaries
-            .into_iter()
-            .filter(|s| !self.gossip.heard_all(&s.log, &s.heads, s.forks))
-            .map(|s| Announced::new(s.log, s.forks, s.heads))
-            .collect();
-        Announcement::split(logs)
+        let mut left_out_since: Option<Instant> = None;
+        let mut logs: Vec<Announced> = Vec::with_capacity(summaries.len());
+        for s in summaries {
+            match self.gossip.heard_since(&s.log, &s.heads, s.forks) {
+                Some(since) => {
+                    left_out_since = Some(left_out_since.map_or(since, |e| e.min(since)));
+                }
+                None => logs.push(Announced::new(s.log, s.forks, s.heads)),
+            }
+        }
+        (Announcement::split(logs), left_out_since)
     }
 }
