@@ -42,7 +42,7 @@ impl<L: Ledger> Node<L> {
                 if self.connected.remove(&peer_id) {
                     tracing::info!(peer = %peer_id, "peer disconnected");
                 }
-                self.gossip.leave(&peer_id);
+                self.gossip.left(&peer_id);
                 self.refuse_dialling(
                     peer_id,
                     "the connection closed before the peer showed it is a member".into(),

@@ -32,7 +32,8 @@
 //! A node announces what it stored from peers too, unless the heads it now holds were all
 //! announced to it already (everyone on the topic then heard those), so entries that arrive
 //! another way (a whole pull, an AI model's direct announcement) are still announced; a peer
-//! that joined the topic after such heads were heard is told of them directly.
+//! that was not in this node's mesh when such heads were heard (it just restarted, or was
+//! not yet grafted) is told of them directly.
 //!
 //! **Fallback.** Direct request/response stays for pulls, for one-shot syncs (and their acks),
 //! and as the announcement to every connected peer gossip does not reach: own messages are
@@ -60,7 +61,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::gossipsub::{IdentTopic, MessageId, TopicHash};
+use libp2p::gossipsub::{IdentTopic, MessageId};
 use libp2p::PeerId;
 use tokio::time::Instant;
 
@@ -133,8 +134,8 @@ struct Pending {
 struct Heard {
     heads: HashSet<EntryId>,
     forks: u32,
-    /// When the earliest of `heads` was heard: a peer that joined the topic after it may have
-    /// missed some of them.
+    /// When the earliest of `heads` was heard: a peer that entered this node's mesh after it
+    /// may have missed some of them.
     since: Instant,
     /// When the latest was (the record is forgotten `HEARD_FOR` after).
     at: Instant,
@@ -150,10 +151,10 @@ pub(super) struct Gossip {
     topic: Option<IdentTopic>,
     pending: VecDeque<Pending>,
     heard: HashMap<LogId, Heard>,
-    /// When each connected peer subscribed to each announcement topic (bounded by the
-    /// connections and the subscription filter's two topics a peer). Kept from before this
-    /// node joins its topic too: a peer on it then heard everything this node will hear.
-    joined: HashMap<(PeerId, TopicHash), Instant>,
+    /// Since when each peer in this node's mesh for the topic has been in it, as last looked
+    /// ([`Gossip::saw_mesh`]: every tick, and right before this node hears or publishes an
+    /// announcement). At most gossipsub's `mesh_n_high` peers.
+    mesh: HashMap<PeerId, Instant>,
     buckets: HashMap<PeerId, Bucket>,
     /// Whether each peer was found eligible when last scored (to log changes only).
     scored: HashMap<PeerId, bool>,
@@ -168,7 +169,7 @@ impl Gossip {
             topic: None,
             pending: VecDeque::new(),
             heard: HashMap::new(),
-            joined: HashMap::new(),
+            mesh: HashMap::new(),
             buckets: HashMap::new(),
             scored: HashMap::new(),
             next_rescore: Instant::now(),
@@ -213,35 +214,32 @@ impl Gossip {
             .map(|h| h.since)
     }
 
-    /// `peer` subscribed to `topic`.
-    fn join(&mut self, peer: PeerId, topic: TopicHash, now: Instant) {
-        self.joined.insert((peer, topic), now);
-    }
-
-    /// `peer` left `topic`.
-    fn leave_topic(&mut self, peer: PeerId, topic: TopicHash) {
-        self.joined.remove(&(peer, topic));
+    /// The peers in this node's mesh now: those new to it are in it from `now`, those gone
+    /// from it are forgotten.
+    fn saw_mesh(&mut self, peers: impl IntoIterator<Item = PeerId>, now: Instant) {
+        let peers: HashSet<PeerId> = peers.into_iter().collect();
+        self.mesh.retain(|p, _| peers.contains(p));
+        for p in peers {
+            self.mesh.entry(p).or_insert(now);
+        }
     }
 
     /// `peer` disconnected.
-    pub(super) fn leave(&mut self, peer: &PeerId) {
-        self.joined.retain(|(p, _), _| p != peer);
+    pub(super) fn left(&mut self, peer: &PeerId) {
+        self.mesh.remove(peer);
     }
 
-    /// Whether `peer`, subscribed now, heard what this node leaves out of its announcement as
-    /// announced already (heard from `left_out_since` on): only if it was on the topic before.
-    /// A peer that joined later (a restarted home whose first pull ended before this node
-    /// stored the entries) would hear of them from nobody until the next whole reconcile.
+    /// Whether `peer` heard what this node leaves out of its announcement as announced
+    /// already (heard from `left_out_since` on): only if it has been in this node's mesh
+    /// since then, so that it was sent the message when this node heard (and forwarded) or
+    /// published it. Any other peer — one that subscribed later (a restarted home whose first
+    /// pull ended before this node stored the entries), or was subscribed but not yet grafted
+    /// — would hear of them from nobody until the next whole reconcile, 30 s on.
     fn heard_what_was_left_out(&self, peer: &PeerId, left_out_since: Option<Instant>) -> bool {
-        let Some(since) = left_out_since else {
-            return true;
-        };
-        let Some(topic) = &self.topic else {
-            return false;
-        };
-        self.joined
-            .get(&(*peer, topic.hash()))
-            .is_some_and(|j| *j < since)
+        match left_out_since {
+            None => true,
+            Some(since) => self.mesh.get(peer).is_some_and(|m| *m <= since),
+        }
     }
 
     /// Takes one message from `source`'s allowance.
@@ -286,6 +284,23 @@ impl<L: Ledger> Node<L> {
                 .retain(|_, h| now.duration_since(h.at) < HEARD_FOR);
             self.log_traffic();
         }
+        self.gossip_look_at_mesh(now);
         self.gossip_settle();
+    }
+
+    /// Notes who is in this node's mesh for the topic now (see [`Gossip::saw_mesh`]).
+    pub(super) fn gossip_look_at_mesh(&mut self, now: Instant) {
+        let Some(topic) = &self.gossip.topic else {
+            return;
+        };
+        let hash = topic.hash();
+        let peers: Vec<PeerId> = self
+            .swarm
+            .behaviour()
+            .gossip
+            .mesh_peers(&hash)
+            .copied()
+            .collect();
+        self.gossip.saw_mesh(peers, now);
     }
 }

@@ -62,10 +62,6 @@ impl<L: Ledger> Node<L> {
             } => self.on_announcement(propagation_source, message_id, message),
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(peer = %peer_id, topic = %topic, "gossip: peer subscribed");
-                self.gossip.join(peer_id, topic, Instant::now());
-            }
-            gossipsub::Event::Unsubscribed { peer_id, topic } => {
-                self.gossip.leave_topic(peer_id, topic);
             }
             gossipsub::Event::SlowPeer { peer_id, .. } => {
                 tracing::debug!(peer = %peer_id, "gossip: a peer does not keep up");
@@ -136,6 +132,7 @@ impl<L: Ledger> Node<L> {
         };
         if lacking.is_empty() {
             tracing::debug!(source = %source, via = %via, "gossip: announcement accepted (all here)");
+            self.gossip_look_at_mesh(now);
             self.gossip.hear(&announcement, now);
             return self.verdict(&id, &via, MessageAcceptance::Accept);
         }
@@ -216,6 +213,8 @@ impl<L: Ledger> Node<L> {
             return;
         }
         let now = Instant::now();
+        // Accepting forwards to the mesh as it is now: who was sent what is heard.
+        self.gossip_look_at_mesh(now);
         for mut p in std::mem::take(&mut self.gossip.pending) {
             let pulling = self.pulls.contains_key(&p.puller);
             // Logs announced without heads are here once the pull for them has ended.

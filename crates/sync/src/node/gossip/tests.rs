@@ -182,46 +182,42 @@ fn what_was_announced_is_not_announced_again() {
 /// of it from nobody: the peer left the heads out of its announcement (announced to it
 /// already) and counted every subscriber as reached, so the home waited for the next whole
 /// reconcile, 30 s later (`three_peers_converge_and_pick_up_writes_made_while_serving`
-/// timed out). Only a peer on the topic before the heads were heard counts as having heard.
+/// timed out). Only a peer in the mesh since the heads were heard (so sent the message)
+/// counts as having heard them.
 #[test]
 fn a_peer_that_joined_after_an_announcement_is_not_counted_as_having_heard_it() {
     let mut g = Gossip::new(Arc::default());
-    let topic = IdentTopic::new(format!("{TOPIC_PREFIX}{}", "ab".repeat(32)));
-    let other = IdentTopic::new(format!("{TOPIC_PREFIX}{}", "cd".repeat(32)));
     let t0 = Instant::now();
-    let (early, late, unknown, elsewhere) = (
+    let (early, late, unknown, at_once) = (
         PeerId::random(),
         PeerId::random(),
         PeerId::random(),
         PeerId::random(),
     );
-    // Peers already on the topic before this node joins it count from their subscription.
-    g.join(early, topic.hash(), t0);
-    g.join(elsewhere, other.hash(), t0);
-    g.topic = Some(topic.clone());
+    g.saw_mesh([early], t0);
     let heard_at = t0 + Duration::from_millis(10);
+    // Looked at right before hearing, with the same instant: a peer grafted just then was
+    // sent the message too.
+    g.saw_mesh([early, at_once], heard_at);
     g.hear(
         &Announcement::split(vec![Announced::new(h(1), 0, vec![h(2)])])[0],
         heard_at,
     );
-    g.join(late, topic.hash(), heard_at + Duration::from_millis(10));
+    g.saw_mesh([early, at_once, late], heard_at + Duration::from_millis(10));
     let since = g.heard_since(&h(1), &[h(2)], 0);
     assert_eq!(since, Some(heard_at));
     assert!(g.heard_what_was_left_out(&early, since));
+    assert!(g.heard_what_was_left_out(&at_once, since));
     assert!(
         !g.heard_what_was_left_out(&late, since),
-        "joined after it was heard"
+        "in the mesh only after it was heard"
     );
     assert!(
         !g.heard_what_was_left_out(&unknown, since),
-        "never seen to join"
-    );
-    assert!(
-        !g.heard_what_was_left_out(&elsewhere, since),
-        "on another topic"
+        "subscribed, never in the mesh"
     );
     // A head added later keeps the earliest time: a peer counts as having heard them all only
-    // if it joined before the first.
+    // if it was in the mesh before the first.
     g.hear(
         &Announcement::split(vec![Announced::new(h(1), 0, vec![h(3)])])[0],
         heard_at + Duration::from_millis(50),
@@ -229,14 +225,19 @@ fn a_peer_that_joined_after_an_announcement_is_not_counted_as_having_heard_it() 
     assert_eq!(g.heard_since(&h(1), &[h(2), h(3)], 0), Some(heard_at));
     // Nothing left out: every subscriber is reached by the publication.
     assert!(g.heard_what_was_left_out(&late, None));
-    // A peer that left (the topic, or altogether) and came back counts from its new
-    // subscription.
-    g.leave_topic(early, topic.hash());
-    assert!(!g.heard_what_was_left_out(&early, since));
-    g.join(early, topic.hash(), t0);
-    g.leave(&early);
-    g.join(early, topic.hash(), heard_at + Duration::from_millis(60));
-    assert!(!g.heard_what_was_left_out(&early, since));
+    // A peer pruned from the mesh, or disconnected, and back counts from its return.
+    g.saw_mesh([at_once, late], heard_at + Duration::from_millis(60));
+    g.saw_mesh([early, late], heard_at + Duration::from_millis(70));
+    assert!(
+        !g.heard_what_was_left_out(&early, since),
+        "pruned, then back"
+    );
+    g.left(&late);
+    g.saw_mesh([early, late], heard_at + Duration::from_millis(80));
+    assert!(
+        !g.heard_what_was_left_out(&at_once, since),
+        "gone from the mesh"
+    );
 }
 
 /// A pull holds at most `MAX_LOGS` logs. Announcements that together named more were all
