@@ -32,8 +32,8 @@
 //! A node announces what it stored from peers too, unless the heads it now holds were all
 //! announced to it already (everyone on the topic then heard those), so entries that arrive
 //! another way (a whole pull, an AI model's direct announcement) are still announced; a peer
-//! that was not in this node's mesh when such heads were heard (it just restarted, or was
-//! not yet grafted) is told of them directly.
+//! that may have missed such heads (not in this node's mesh when they were heard, and only
+//! just subscribed: it restarted, and is not yet grafted) is told of them directly.
 //!
 //! **Fallback.** Direct request/response stays for pulls, for one-shot syncs (and their acks),
 //! and as the announcement to every connected peer gossip does not reach: own messages are
@@ -61,7 +61,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use libp2p::gossipsub::{IdentTopic, MessageId};
+use libp2p::gossipsub::{IdentTopic, MessageId, TopicHash};
 use libp2p::PeerId;
 use tokio::time::Instant;
 
@@ -115,6 +115,10 @@ const MAX_LOOKED_UP: usize = 256;
 /// Other members asked when the peer an announcement came through did not deliver.
 const MAX_FALLBACK: usize = 8;
 const RESCORE_EVERY: Duration = Duration::from_secs(1);
+/// How long a new subscriber counts only if in this node's mesh (see
+/// `Gossip::heard_what_was_left_out`): three of gossipsub's one-second heartbeats, past the
+/// one after its admission (scored every second) that grafts it.
+const SETTLED: Duration = Duration::from_secs(3);
 
 /// A received announcement waiting for what it names.
 struct Pending {
@@ -155,6 +159,10 @@ pub(super) struct Gossip {
     /// ([`Gossip::saw_mesh`]: every tick, and right before this node hears or publishes an
     /// announcement). At most gossipsub's `mesh_n_high` peers.
     mesh: HashMap<PeerId, Instant>,
+    /// When each connected peer subscribed to each announcement topic (bounded by the
+    /// connections and the subscription filter's two topics a peer). Kept from before this
+    /// node joins its topic too.
+    joined: HashMap<(PeerId, TopicHash), Instant>,
     buckets: HashMap<PeerId, Bucket>,
     /// Whether each peer was found eligible when last scored (to log changes only).
     scored: HashMap<PeerId, bool>,
@@ -170,6 +178,7 @@ impl Gossip {
             pending: VecDeque::new(),
             heard: HashMap::new(),
             mesh: HashMap::new(),
+            joined: HashMap::new(),
             buckets: HashMap::new(),
             scored: HashMap::new(),
             next_rescore: Instant::now(),
@@ -224,22 +233,47 @@ impl Gossip {
         }
     }
 
+    /// `peer` subscribed to `topic`.
+    fn join(&mut self, peer: PeerId, topic: TopicHash, now: Instant) {
+        self.joined.insert((peer, topic), now);
+    }
+
+    /// `peer` left `topic`.
+    fn leave_topic(&mut self, peer: PeerId, topic: TopicHash) {
+        self.joined.remove(&(peer, topic));
+    }
+
     /// `peer` disconnected.
     pub(super) fn left(&mut self, peer: &PeerId) {
         self.mesh.remove(peer);
+        self.joined.retain(|(p, _), _| p != peer);
     }
 
     /// Whether `peer` heard what this node leaves out of its announcement as announced
-    /// already (heard from `left_out_since` on): only if it has been in this node's mesh
-    /// since then, so that it was sent the message when this node heard (and forwarded) or
-    /// published it. Any other peer — one that subscribed later (a restarted home whose first
-    /// pull ended before this node stored the entries), or was subscribed but not yet grafted
-    /// — would hear of them from nobody until the next whole reconcile, 30 s on.
+    /// already (heard from `left_out_since` on), as far as this node can tell:
+    /// - it has been in this node's mesh since then, so it was sent the message when this
+    ///   node heard (and forwarded) or published it; or
+    /// - it had been subscribed for [`SETTLED`] by then: past the heartbeats that graft a new
+    ///   subscriber (once admitted) into a mesh with room, so a peer still outside this
+    ///   node's is one gossipsub tells through the other members' meshes and its `IHAVE`s,
+    ///   as before any of this.
+    ///
+    /// Any other peer — one that subscribed later (a restarted home whose first pull ended
+    /// before this node stored the entries), or just before and not yet grafted — would hear
+    /// of them from nobody until the next whole reconcile, 30 s on: it is told directly.
     fn heard_what_was_left_out(&self, peer: &PeerId, left_out_since: Option<Instant>) -> bool {
-        match left_out_since {
-            None => true,
-            Some(since) => self.mesh.get(peer).is_some_and(|m| *m <= since),
+        let Some(since) = left_out_since else {
+            return true;
+        };
+        if self.mesh.get(peer).is_some_and(|m| *m <= since) {
+            return true;
         }
+        let Some(topic) = &self.topic else {
+            return false;
+        };
+        self.joined
+            .get(&(*peer, topic.hash()))
+            .is_some_and(|j| *j + SETTLED <= since)
     }
 
     /// Takes one message from `source`'s allowance.

@@ -62,6 +62,10 @@ impl<L: Ledger> Node<L> {
             } => self.on_announcement(propagation_source, message_id, message),
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 tracing::debug!(peer = %peer_id, topic = %topic, "gossip: peer subscribed");
+                self.gossip.join(peer_id, topic, Instant::now());
+            }
+            gossipsub::Event::Unsubscribed { peer_id, topic } => {
+                self.gossip.leave_topic(peer_id, topic);
             }
             gossipsub::Event::SlowPeer { peer_id, .. } => {
                 tracing::debug!(peer = %peer_id, "gossip: a peer does not keep up");
