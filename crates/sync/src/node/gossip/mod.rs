@@ -32,8 +32,8 @@
 //! A node announces what it stored from peers too, unless the heads it now holds were all
 //! announced to it already (everyone on the topic then heard those), so entries that arrive
 //! another way (a whole pull, an AI model's direct announcement) are still announced; a peer
-//! that may have missed such heads (not in this node's mesh when they were heard, and only
-//! just subscribed: it restarted, and is not yet grafted) is told of them directly.
+//! that may have missed such heads (it subscribed only just before they were heard, or after:
+//! it restarted, and may not be grafted yet) is told of them directly.
 //!
 //! **Fallback.** Direct request/response stays for pulls, for one-shot syncs (and their acks),
 //! and as the announcement to every connected peer gossip does not reach: own messages are
@@ -115,9 +115,9 @@ const MAX_LOOKED_UP: usize = 256;
 /// Other members asked when the peer an announcement came through did not deliver.
 const MAX_FALLBACK: usize = 8;
 const RESCORE_EVERY: Duration = Duration::from_secs(1);
-/// How long a new subscriber counts only if in this node's mesh (see
-/// `Gossip::heard_what_was_left_out`): three of gossipsub's one-second heartbeats, past the
-/// one after its admission (scored every second) that grafts it.
+/// How long a peer must have been subscribed to count as having heard what this node heard
+/// (see `Gossip::heard_what_was_left_out`): three of gossipsub's one-second heartbeats, past
+/// the one after its admission (scored every second) that grafts it.
 const SETTLED: Duration = Duration::from_secs(3);
 
 /// A received announcement waiting for what it names.
@@ -138,8 +138,8 @@ struct Pending {
 struct Heard {
     heads: HashSet<EntryId>,
     forks: u32,
-    /// When the earliest of `heads` was heard: a peer that entered this node's mesh after it
-    /// may have missed some of them.
+    /// When the earliest of `heads` was heard: a peer that subscribed shortly before it, or
+    /// after, may have missed some of them.
     since: Instant,
     /// When the latest was (the record is forgotten `HEARD_FOR` after).
     at: Instant,
@@ -155,10 +155,6 @@ pub(super) struct Gossip {
     topic: Option<IdentTopic>,
     pending: VecDeque<Pending>,
     heard: HashMap<LogId, Heard>,
-    /// Since when each peer in this node's mesh for the topic has been in it, as last looked
-    /// ([`Gossip::saw_mesh`]: every tick, and right before this node hears or publishes an
-    /// announcement). At most gossipsub's `mesh_n_high` peers.
-    mesh: HashMap<PeerId, Instant>,
     /// When each connected peer subscribed to each announcement topic (bounded by the
     /// connections and the subscription filter's two topics a peer). Kept from before this
     /// node joins its topic too.
@@ -177,7 +173,6 @@ impl Gossip {
             topic: None,
             pending: VecDeque::new(),
             heard: HashMap::new(),
-            mesh: HashMap::new(),
             joined: HashMap::new(),
             buckets: HashMap::new(),
             scored: HashMap::new(),
@@ -223,16 +218,6 @@ impl Gossip {
             .map(|h| h.since)
     }
 
-    /// The peers in this node's mesh now: those new to it are in it from `now`, those gone
-    /// from it are forgotten.
-    fn saw_mesh(&mut self, peers: impl IntoIterator<Item = PeerId>, now: Instant) {
-        let peers: HashSet<PeerId> = peers.into_iter().collect();
-        self.mesh.retain(|p, _| peers.contains(p));
-        for p in peers {
-            self.mesh.entry(p).or_insert(now);
-        }
-    }
-
     /// `peer` subscribed to `topic`.
     fn join(&mut self, peer: PeerId, topic: TopicHash, now: Instant) {
         self.joined.insert((peer, topic), now);
@@ -245,29 +230,24 @@ impl Gossip {
 
     /// `peer` disconnected.
     pub(super) fn left(&mut self, peer: &PeerId) {
-        self.mesh.remove(peer);
         self.joined.retain(|(p, _), _| p != peer);
     }
 
     /// Whether `peer` heard what this node leaves out of its announcement as announced
-    /// already (heard from `left_out_since` on), as far as this node can tell:
-    /// - it has been in this node's mesh since then, so it was sent the message when this
-    ///   node heard (and forwarded) or published it; or
-    /// - it had been subscribed for [`SETTLED`] by then: past the heartbeats that graft a new
-    ///   subscriber (once admitted) into a mesh with room, so a peer still outside this
-    ///   node's is one gossipsub tells through the other members' meshes and its `IHAVE`s,
-    ///   as before any of this.
+    /// already (heard from `left_out_since` on), as far as this node can tell: only if it had
+    /// been subscribed for [`SETTLED`] by then, past the heartbeats that graft a new
+    /// subscriber (once admitted) into a mesh with room, so that it was sent the message, or
+    /// (outside this node's full mesh) gossipsub told it through the other members' meshes
+    /// and its `IHAVE`s, as before any of this.
     ///
-    /// Any other peer — one that subscribed later (a restarted home whose first pull ended
-    /// before this node stored the entries), or just before and not yet grafted — would hear
-    /// of them from nobody until the next whole reconcile, 30 s on: it is told directly.
+    /// A peer that subscribed later (a restarted home whose first pull ended before this node
+    /// stored the entries), or just before and not yet grafted, would hear of them from
+    /// nobody until the next whole reconcile, 30 s on: it is told directly. One grafted at
+    /// once is told too, needlessly but cheaply: a compare, in its first seconds only.
     fn heard_what_was_left_out(&self, peer: &PeerId, left_out_since: Option<Instant>) -> bool {
         let Some(since) = left_out_since else {
             return true;
         };
-        if self.mesh.get(peer).is_some_and(|m| *m <= since) {
-            return true;
-        }
         let Some(topic) = &self.topic else {
             return false;
         };
@@ -318,23 +298,6 @@ impl<L: Ledger> Node<L> {
                 .retain(|_, h| now.duration_since(h.at) < HEARD_FOR);
             self.log_traffic();
         }
-        self.gossip_look_at_mesh(now);
         self.gossip_settle();
-    }
-
-    /// Notes who is in this node's mesh for the topic now (see [`Gossip::saw_mesh`]).
-    pub(super) fn gossip_look_at_mesh(&mut self, now: Instant) {
-        let Some(topic) = &self.gossip.topic else {
-            return;
-        };
-        let hash = topic.hash();
-        let peers: Vec<PeerId> = self
-            .swarm
-            .behaviour()
-            .gossip
-            .mesh_peers(&hash)
-            .copied()
-            .collect();
-        self.gossip.saw_mesh(peers, now);
     }
 }

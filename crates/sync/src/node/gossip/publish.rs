@@ -43,10 +43,9 @@ impl<L: Ledger> Node<L> {
             return subscribed;
         }
         let now = Instant::now();
-        self.gossip_look_at_mesh(now);
         let (messages, left_out_since) = self.gossip_messages(changed);
-        // A peer not in the mesh since what is left out was announced may not have heard it:
-        // it is told directly, with the rest.
+        // A peer that subscribed only shortly before what is left out was announced may not
+        // have heard it: it is told directly, with the rest.
         let reached: HashSet<PeerId> = subscribed
             .into_iter()
             .filter(|p| self.gossip.heard_what_was_left_out(p, left_out_since))

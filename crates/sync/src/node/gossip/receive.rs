@@ -136,7 +136,6 @@ impl<L: Ledger> Node<L> {
         };
         if lacking.is_empty() {
             tracing::debug!(source = %source, via = %via, "gossip: announcement accepted (all here)");
-            self.gossip_look_at_mesh(now);
             self.gossip.hear(&announcement, now);
             return self.verdict(&id, &via, MessageAcceptance::Accept);
         }
@@ -217,8 +216,6 @@ impl<L: Ledger> Node<L> {
             return;
         }
         let now = Instant::now();
-        // Accepting forwards to the mesh as it is now: who was sent what is heard.
-        self.gossip_look_at_mesh(now);
         for mut p in std::mem::take(&mut self.gossip.pending) {
             let pulling = self.pulls.contains_key(&p.puller);
             // Logs announced without heads are here once the pull for them has ended.
