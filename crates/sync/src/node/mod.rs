@@ -27,13 +27,15 @@
 //! does not hold for the peer presenting it is proof against that peer (cut off); one naming a
 //! key not on the roster makes the peer a stranger, refused as any stranger is.
 //!
-//! This file holds the node's types, start-up and commands; `ledger` what the node asks of
-//! the home (the [`Ledger`] trait) and the answers; `delegated` checks delegations
-//! and admits the peers they name; `events` dispatches swarm
-//! events, `pull` is the puller's side of reconciliation (batches checked by the `checker`'s
-//! thread while the one before is stored, signed checkpoints held to), `serve` the server's
-//! side (what each member may read) and the announcements; `gossip` carries announcements
-//! over gossipsub among members who may read every log, and `traffic` counts the bytes.
+//! **Where things are.** This file holds the node's types, limits and state. `swarm` builds the
+//! node and starts it; `run` is its event loop and the commands it takes; `peer_ids` turns
+//! keys into peer ids and back; `ledger` is what the node asks of the home (the [`Ledger`]
+//! trait) and the answers; `delegated` checks delegations and admits the peers they name;
+//! `events` dispatches swarm events; `pull` is the puller's side of reconciliation (batches
+//! checked by the `checker`'s thread while the one before is stored, signed checkpoints held
+//! to); `serve` the server's side (what each member may read) and the announcements; `gossip`
+//! carries announcements over gossipsub among members who may read every log; `traffic`
+//! counts the bytes.
 
 mod checker;
 mod delegated;
@@ -41,29 +43,33 @@ mod events;
 pub mod gossip;
 mod ledger;
 pub mod limits;
+mod peer_ids;
 mod pull;
+mod run;
 mod serve;
+mod swarm;
 mod traffic;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::stream::FuturesOrdered;
-use futures::StreamExt;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
-use libp2p::swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent};
-use libp2p::{connection_limits, identify, identity, mdns, multiaddr::Protocol, ping};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::request_response::OutboundRequestId;
+use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 
 use countersign_ledger::delegation::NodeDelegation;
 use countersign_ledger::{EntryId, LogId, NetworkId, PublicKey};
 
-use crate::codec::SyncCodec;
-use crate::protocol::{Envelope, Request, PROTOCOL};
-use pull::{OnceWaiting, Pull, Received, Waiter};
+use crate::protocol::{Envelope, Request};
+use pull::{OnceWaiting, Pull, Received};
 
 pub use ledger::{AcceptError, Accepted, ById, Ledger, PeerEvent};
+pub use peer_ids::{identity_key, keypair, node_identity, peer_id, peer_key};
+#[cfg(test)]
+pub(crate) use swarm::launch;
+pub use swarm::start;
+use swarm::{Behaviour, BehaviourEvent};
 
 /// How a node starts.
 #[derive(Debug, Clone)]
@@ -230,55 +236,6 @@ pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 pub const MAX_INCOMING: u32 = 256;
 pub const MAX_PENDING_INCOMING: u32 = 32;
 
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    limits: connection_limits::Behaviour,
-    sync: request_response::Behaviour<SyncCodec>,
-    identify: identify::Behaviour,
-    ping: ping::Behaviour,
-    mdns: Toggle<mdns::tokio::Behaviour>,
-    gossip: gossip::Behaviour,
-}
-
-/// The ed25519 key inside a peer id (Countersign peers' ids are their member keys).
-pub fn peer_key(peer: &PeerId) -> Option<PublicKey> {
-    let mh = peer.as_ref();
-    if mh.code() != 0 {
-        return None;
-    }
-    let key = identity::PublicKey::try_decode_protobuf(mh.digest()).ok()?;
-    let bytes = key.try_into_ed25519().ok()?.to_bytes();
-    PublicKey::from_bytes(&bytes).ok()
-}
-
-/// The key inside a libp2p identity (`None` for a key that is not ed25519).
-pub fn identity_key(identity: &identity::Keypair) -> Option<PublicKey> {
-    let bytes = identity.public().try_into_ed25519().ok()?.to_bytes();
-    PublicKey::from_bytes(&bytes).ok()
-}
-
-/// A fresh ed25519 node identity, made in memory from the operating system's randomness, for a
-/// home whose member key cannot be its node's identity. Never written anywhere: it lives and
-/// dies with the process (a new one, and a new delegation, each time a node starts).
-pub fn node_identity() -> (identity::Keypair, PublicKey) {
-    let keypair = identity::Keypair::generate_ed25519();
-    let key = identity_key(&keypair).expect("a generated ed25519 key is a valid public key");
-    (keypair, key)
-}
-
-/// The libp2p identity of a member key.
-pub fn keypair(seed: &[u8; 32]) -> identity::Keypair {
-    let mut seed = *seed;
-    identity::Keypair::ed25519_from_bytes(&mut seed).expect("32 bytes are an ed25519 secret")
-}
-
-/// The peer id a member key has on the network.
-pub fn peer_id(key: &PublicKey) -> PeerId {
-    let public = identity::ed25519::PublicKey::try_from_bytes(key.as_bytes())
-        .expect("ledger keys are valid ed25519 keys");
-    identity::PublicKey::from(public).to_peer_id()
-}
-
 /// A running node's event loop.
 pub struct Node<L: Ledger> {
     swarm: Swarm<Behaviour>,
@@ -324,141 +281,6 @@ struct CutOff {
     until_ms: u64,
     /// Cut-offs of this peer so far (this one included).
     strikes: u32,
-}
-
-/// Builds the swarm for `identity`, listens, dials the configured peers, and returns the node
-/// with the sender its commands go to. A delegation in `config` must be to `identity`'s key
-/// (every peer would cut the node off for presenting another's).
-pub fn start<L: Ledger>(
-    identity: identity::Keypair,
-    ledger: L,
-    config: Config,
-) -> Result<(Node<L>, mpsc::Sender<Command>), String> {
-    if let Some(d) = &config.delegation {
-        if identity_key(&identity) != Some(d.node) {
-            return Err("the node delegation is to another key than this node's identity".into());
-        }
-    }
-    launch(identity, ledger, config)
-}
-
-/// [`start`] without checking the delegation against the identity: for tests that play a peer
-/// presenting someone else's delegation.
-pub(crate) fn launch<L: Ledger>(
-    identity: identity::Keypair,
-    ledger: L,
-    config: Config,
-) -> Result<(Node<L>, mpsc::Sender<Command>), String> {
-    // TCP as `with_tcp` builds it, its bytes counted (`traffic`).
-    let traffic = std::sync::Arc::<traffic::Traffic>::default();
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
-        .with_tokio()
-        .with_quic()
-        .with_other_transport(|key| traffic::tcp(key, traffic.clone()))
-        .map_err(|e| e.to_string())?
-        .with_behaviour(|key| {
-            let sync = request_response::Behaviour::with_codec(
-                SyncCodec,
-                [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(120))
-                    .with_max_concurrent_streams(32),
-            );
-            let mdns = if config.mdns {
-                Some(mdns::tokio::Behaviour::new(
-                    mdns::Config::default(),
-                    key.public().to_peer_id(),
-                )?)
-            } else {
-                None
-            };
-            let limits = connection_limits::ConnectionLimits::default()
-                .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
-                .with_max_established_incoming(Some(MAX_INCOMING))
-                .with_max_pending_incoming(Some(MAX_PENDING_INCOMING));
-            Ok(Behaviour {
-                limits: connection_limits::Behaviour::new(limits),
-                sync,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    "/countersign/id/1".into(),
-                    key.public(),
-                )),
-                ping: ping::Behaviour::new(ping::Config::new()),
-                mdns: Toggle::from(mdns),
-                gossip: gossip::behaviour(key)?,
-            })
-        })
-        .map_err(|e| e.to_string())?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
-    if config.peers.len() > MAX_PEERS {
-        return Err(format!("at most {MAX_PEERS} peers can be dialled"));
-    }
-    for addr in &config.listen {
-        swarm
-            .listen_on(addr.clone())
-            .map_err(|e| format!("listening on {addr}: {e}"))?;
-    }
-    for addr in &config.peers {
-        swarm
-            .dial(addr.clone())
-            .map_err(|e| format!("dialling {addr}: {e}"))?;
-    }
-    tracing::info!(
-        peer = %swarm.local_peer_id(),
-        listen = config.listen.len(),
-        peers = config.peers.len(),
-        mdns = config.mdns,
-        delegated_by = ?config.delegation.as_ref().map(|d| d.member),
-        "sync node started"
-    );
-    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    let mut ledger = ledger;
-    // Cut-offs outlive a restart: a peer does not shed one by waiting for the node to stop.
-    let now = now_ms();
-    let cut_off: HashMap<PeerId, CutOff> = ledger
-        .cut_offs()
-        .into_iter()
-        .take(MAX_CUT_OFF)
-        .filter_map(|(peer, reason, until_ms, strikes)| {
-            let peer: PeerId = peer.parse().ok()?;
-            let left = Duration::from_millis(until_ms.saturating_sub(now));
-            Some((
-                peer,
-                CutOff {
-                    reason,
-                    until: tokio::time::Instant::now() + left,
-                    until_ms,
-                    strikes,
-                },
-            ))
-        })
-        .collect();
-    Ok((
-        Node {
-            swarm,
-            ledger,
-            commands: rx,
-            pulls: HashMap::new(),
-            announced: HashMap::new(),
-            dialling: HashMap::new(),
-            connected: HashSet::new(),
-            cut_off,
-            retry: HashMap::new(),
-            asked: HashMap::new(),
-            keys_asked: HashMap::new(),
-            status: NodeStatus::default(),
-            deferred: HashMap::new(),
-            checking: FuturesOrdered::new(),
-            checker: checker::Checker::start::<L>()?,
-            pull_generation: 0,
-            gossip: gossip::Gossip::new(traffic),
-            delegated: HashMap::new(),
-            rates: limits::RateLimits::new(config.limits, config.clock.clone()),
-            config,
-        },
-        tx,
-    ))
 }
 
 impl<L: Ledger> std::fmt::Debug for Node<L> {
@@ -507,137 +329,6 @@ impl<L: Ledger> Node<L> {
         *self.swarm.local_peer_id()
     }
 
-    /// Runs until every command sender is dropped; `on_listen` hears each address listened on.
-    pub async fn run(mut self, mut on_listen: impl FnMut(&Multiaddr)) {
-        self.warm_set();
-        let mut tick = tokio::time::interval(self.config.announce_every);
-        let mut redial = tokio::time::interval(REDIAL_EVERY);
-        redial.tick().await;
-        let mut reconcile = tokio::time::interval(self.config.reconcile_every);
-        reconcile.tick().await;
-        loop {
-            // The swarm goes first: a checked batch is stored only once the swarm has nothing
-            // left to do, so the request for the next batch is already on its way to the peer
-            // (connections run on their own tasks) while we store, and the batch after is
-            // checked on the checker's thread meanwhile.
-            tokio::select! {
-                biased;
-                event = self.swarm.select_next_some() => {
-                    if let SwarmEvent::NewListenAddr { address, .. } = &event {
-                        on_listen(address);
-                    }
-                    self.on_event(event);
-                    self.gossip_kick();
-                }
-                Some(received) = self.checking.next(), if !self.checking.is_empty() => {
-                    // Let the connection tasks run first. The request for the next batch,
-                    // queued just now, woke its connection task into this worker's LIFO
-                    // slot, which no other worker may steal: without the yield it left only
-                    // once the store (150-190 ms a batch) was done, so the peer sat idle.
-                    // On a 1M-entry sync, one run each: 17.6k entries/s without, 20.1k with.
-                    tokio::task::yield_now().await;
-                    self.take_received(received);
-                    self.gossip_settle();
-                }
-                command = self.commands.recv() => match command {
-                    Some(c) => self.on_command(c),
-                    None => return,
-                },
-                _ = tick.tick() => {
-                    self.gossip_tick();
-                    self.announce_changes();
-                }
-                _ = redial.tick() => self.redial(),
-                _ = reconcile.tick() => self.reconcile(),
-            }
-        }
-    }
-
-    /// Builds the whole reconciliation set before the swarm is first polled, so the node
-    /// listens and dials with it built. Before the first poll no connection has a task yet,
-    /// so nothing can wait behind the build (the timeouts `block_long` exists for), and it
-    /// runs right here: no thread hop. At a million reports it takes seconds, which the
-    /// first peer's reconcile (asking or answering) paid, under `block_in_place`. A failure
-    /// is only logged: the first reconcile tries again and reports it to the peer.
-    fn warm_set(&mut self) {
-        let started = std::time::Instant::now();
-        match self.ledger.reconcile_set(None) {
-            Ok(set) => tracing::info!(
-                items = set.len(),
-                ms = started.elapsed().as_millis() as u64,
-                "reconciliation set built"
-            ),
-            Err(e) => tracing::warn!(error = %e, "the reconciliation set could not be built yet"),
-        }
-    }
-
-    fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Peers { reply } => {
-                let _ = reply.send(self.shown_peers());
-            }
-            Command::Status { reply } => {
-                let mut status = self.status.clone();
-                status.peers = self.shown_peers();
-                let now = tokio::time::Instant::now();
-                status.cut_off = self
-                    .cut_off
-                    .iter()
-                    .filter(|(_, c)| c.until > now)
-                    .map(|(p, c)| (p.to_string(), c.reason.clone(), c.until_ms))
-                    .collect();
-                status.cut_off.sort();
-                status.gossip = self.gossip_status();
-                status.rate_limited = self.rates.refused();
-                let _ = reply.send(status);
-            }
-            Command::AddPeer { peer, reply } => {
-                tracing::info!(address = %peer, "peer added");
-                let _ = reply.send(self.add_peer(peer));
-            }
-            Command::SyncOnce { peer, reply } => {
-                let Some(Protocol::P2p(id)) = peer.iter().last() else {
-                    let _ = reply.send(Err(SyncError::NoPeerId(peer)));
-                    return;
-                };
-                tracing::debug!(peer = %id, "one-shot sync requested");
-                if self.connected.contains(&id) {
-                    self.start_pull(id, Some(Waiter::Once(reply)), Vec::new());
-                    return;
-                }
-                if let Err(e) = self.swarm.dial(peer) {
-                    let _ = reply.send(Err(SyncError::Unreachable {
-                        peer: id.to_string(),
-                        reason: e.to_string(),
-                    }));
-                    return;
-                }
-                self.dialling.entry(id).or_default().push(reply);
-            }
-        }
-    }
-
-    fn add_peer(&mut self, peer: Multiaddr) -> Result<(), SyncError> {
-        let Some(Protocol::P2p(id)) = peer.iter().last() else {
-            return Err(SyncError::NoPeerId(peer));
-        };
-        if !self.config.peers.contains(&peer) {
-            if self.config.peers.len() >= MAX_PEERS {
-                return Err(SyncError::TooManyPeers { max: MAX_PEERS });
-            }
-            self.config.peers.push(peer.clone());
-        }
-        if self.connected.contains(&id) {
-            return Ok(());
-        }
-        self.swarm.dial(peer).map_err(|e| SyncError::Unreachable {
-            peer: "the new peer".into(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// The network requests are made under: a home with no network yet asks and announces
-    /// under the zero id, which peers accept.
     /// The network this node's requests name: its own, else the one it was told to trust
     /// (a peer of any other network refuses them, so nothing of it arrives).
     fn asking_network(&self) -> NetworkId {
@@ -680,17 +371,6 @@ impl<L: Ledger> Node<L> {
         self.delegated
             .get(peer)
             .map_or(*peer, |d| peer_id(&d.member))
-    }
-
-    fn shown_peers(&self) -> Vec<String> {
-        let mut peers: Vec<String> = self
-            .connected
-            .iter()
-            .map(|p| self.shown(p).to_string())
-            .collect();
-        peers.sort();
-        peers.dedup();
-        peers
     }
 
     /// May we exchange entries with `peer`? A home with no network yet takes the roster from
