@@ -378,7 +378,6 @@ impl Home {
     /// sealed payloads and the report list's rows are held to what they say, which a locked
     /// home could not check — it would report every sealed report's row as differing.
     pub fn verify(&self, report: Option<EntryId>) -> Result<VerifyReport> {
-        self.open_keys(true)?;
-        verify_store(&self.store().db(), report)
+        self.with_keys_open(true, || verify_store(&self.store().db(), report))
     }
 }

@@ -30,7 +30,11 @@ impl Home {
     /// The roster and the named reports (each whole, with fork evidence, and with their data
     /// keys when `keys`) as bundle bytes: what `bundle_export` and the AI audit package write.
     pub(crate) fn bundle_of_reports(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
-        self.open_keys(keys)?;
+        self.with_keys_open(keys, || self.bundle_bytes(reports, keys))
+    }
+
+    /// [`Home::bundle_of_reports`] with the data keys open (or left closed: no keys asked for).
+    fn bundle_bytes(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
         let db = self.store().db();
         let network = self.state()?.network()?;
         let mut logs = vec![network];

@@ -199,6 +199,32 @@ impl Home {
         self.open_kek(required)
     }
 
+    /// Runs `read` with the data keys open as [`Home::open_keys`] opens them, and once more
+    /// when a data key arrived after that check: another process on this home (a serving
+    /// node pulling from a peer) stored it, so the check found none and left the
+    /// key-encryption key closed, and `read` met a wrapped key it could not open
+    /// (`KeysLocked`). The second time the home holds a key, so the key is opened from the
+    /// passphrase source, or the error is the one `open_keys` gives a home that holds keys.
+    /// Without it `verify` run beside a syncing node failed `locked` although its passphrase
+    /// was at hand (`sync_trust::a_busy_store_retries_the_pull_instead_of_cutting_the_peer_off`,
+    /// 2026-12-04).
+    pub(crate) fn with_keys_open<T>(
+        &self,
+        required: bool,
+        mut read: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        self.open_keys(required)?;
+        match read() {
+            Err(AppError::Store(countersign_store::StoreError::KeysLocked))
+                if self.store.kek().is_none() =>
+            {
+                self.open_keys(required)?;
+                read()
+            }
+            other => other,
+        }
+    }
+
     /// The key-encryption key, whether or not this home holds a data key yet: taking one in
     /// (a bundle carrying keys) needs it — never stored in clear. `passphrase_required` (the
     /// CLI without a source) or `locked` (the desktop) when the key cannot be opened.

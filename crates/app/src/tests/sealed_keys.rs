@@ -246,3 +246,33 @@ fn a_locked_home_shows_a_sealed_report_locked_and_reads_it_once_unlocked() {
     assert!(shown.unreadable && shown.locked, "{shown:?}");
     assert!(!format!("{shown:?}").contains("LOCKTEST-7"));
 }
+
+/// A data key stored by another process after a read checked for one: the read is done again
+/// with the key opened from the passphrase source, not failed `locked`. `verify` run beside a
+/// serving node that was pulling a sealed report failed so
+/// (`sync_trust::a_busy_store_retries_the_pull_instead_of_cutting_the_peer_off`, 2026-12-04).
+#[test]
+fn a_data_key_stored_by_another_process_after_the_check_is_opened_not_reported_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(founded(dir.path()));
+    // No report yet, so no data key: opening the reader leaves its keys closed.
+    let reader = super::open_home(dir.path()).unwrap();
+    assert!(reader.data_keys().is_none());
+    let mut writer = Some(super::open_home(dir.path()).unwrap());
+    let mut reads = 0;
+    let report = reader
+        .with_keys_open(true, || {
+            reads += 1;
+            // Between the check and the read, the other process stores a sealed report.
+            if let Some(mut w) = writer.take() {
+                let r = w.report_new("1.2.3", "ct-chest", &[]).unwrap();
+                w.report_write(r, "findings", "No nodule.").unwrap();
+            }
+            crate::verify::verify_store(&reader.store().db(), None)
+        })
+        .unwrap();
+    assert_eq!(reads, 2, "the first read met the new key closed");
+    assert!(reader.data_keys().is_some());
+    assert!(report.ok, "{report:?}");
+    assert!(report.entries > 0);
+}
