@@ -1,5 +1,5 @@
 /*
- * A power-loss simulator for the durability tests (tests/integration/power_loss.rs), loaded with
+ * A power-loss simulator for the durability tests (tests/integration/power_loss/), loaded with
  * LD_PRELOAD into the process under test.
  *
  * A power cut loses whatever the kernel had not yet written to the disk. This library models
