@@ -114,7 +114,7 @@ printf 'A CD from another hospital.\n' >"$cd_dir/README.txt"
 hostile_files=$("$hostile" "$cd_dir/hostile" | cut -f1 | paste -sd, -)
 [ -n "$hostile_files" ] || { echo "no hostile files written by $hostile" >&2; exit 1; }
 # The app's "Import folder…" dialog picks this folder (a debug build's stand-in for the native
-# dialog, which WebDriver cannot drive; see pick_to_import in src-tauri/src/commands.rs).
+# dialog, which WebDriver cannot drive; see pick_to_import in src-tauri/src/commands/studies.rs).
 export COUNTERSIGN_E2E_PICK=$cd_dir E2E_HOSTILE_FILES=$hostile_files
 export COUNTERSIGN_NO_MDNS=1
 # The app locks its key after this long without a command from the user; the test waits it out
