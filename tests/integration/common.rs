@@ -57,7 +57,11 @@ impl Run {
 
     /// Asserts success and returns the JSON output.
     pub fn ok(&self) -> Value {
-        assert_eq!(self.code, 0, "command failed: {}", self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed: stdout {} stderr {}",
+            self.stdout, self.stderr
+        );
         self.json()
     }
 }
