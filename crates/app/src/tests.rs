@@ -576,6 +576,8 @@ fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
     assert_eq!(leftovers, 1, "no temporary file is left behind");
 }
 
+/// `verify` beside another process's commits judges one state.
+mod beside_a_writer;
 /// What a long-lived home keeps stays bounded: fork evidence, verified rows, loaded reports.
 mod bounded;
 /// Bundles and audit archives read as streams, bounded before allocating.

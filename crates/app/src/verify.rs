@@ -378,6 +378,8 @@ impl Home {
     /// sealed payloads and the report list's rows are held to what they say, which a locked
     /// home could not check — it would report every sealed report's row as differing.
     pub fn verify(&self, report: Option<EntryId>) -> Result<VerifyReport> {
-        self.with_keys_open(true, || verify_store(&self.store().db(), report))
+        // One read transaction: a node storing a peer's entries beside it must not show it
+        // half a commit (`Store::read`).
+        self.with_keys_open(true, || self.store().read(|db| verify_store(db, report)))
     }
 }

@@ -231,6 +231,28 @@ impl Store {
         self.kek.get()
     }
 
+    /// Runs `f` in one read transaction: every read in it sees the ledger as of its first
+    /// read, whatever other processes commit meanwhile (in WAL mode a reader never blocks a
+    /// writer, nor waits for one). A check of the whole store needs it when run beside a node
+    /// storing a peer's entries: read statement by statement, it can see a log's entries from
+    /// before a commit and the report list's rows or a peer's checkpoint from after it, and
+    /// report a problem that is in neither state (`verify`, 2026-12-04). The WAL cannot be
+    /// checkpointed past what it reads until it ends, so it is for a bounded check, not a
+    /// session.
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Db<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(StoreError::sqlite("starting a read"))?;
+        let out = f(&Db::new(&tx, &self.kek))?;
+        // Nothing was written: ending it only lets the WAL move on.
+        tx.commit().map_err(StoreError::sqlite("ending a read"))?;
+        Ok(out)
+    }
+
     /// Runs `f` in one write transaction taken up front (`BEGIN IMMEDIATE`), so no other
     /// process can interleave between reading the heads and appending. Commits if `f` succeeds;
     /// on error nothing is written.
