@@ -29,14 +29,24 @@ impl Home {
 
     /// The roster and the named reports (each whole, with fork evidence, and with their data
     /// keys when `keys`) as bundle bytes: what `bundle_export` and the AI audit package write.
+    /// Read in one read transaction (`Store::read`), as `verify` is: beside a node storing a
+    /// peer's entries, read log by log, a bundle could hold a report's new entries without
+    /// the roster entry that admitted their author.
     pub(crate) fn bundle_of_reports(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
-        self.with_keys_open(keys, || self.bundle_bytes(reports, keys))
+        self.with_keys_open(keys, || {
+            self.store()
+                .read(|db| Self::bundle_bytes(db, reports, keys))
+        })
     }
 
-    /// [`Home::bundle_of_reports`] with the data keys open (or left closed: no keys asked for).
-    fn bundle_bytes(&self, reports: &[EntryId], keys: bool) -> Result<Vec<u8>> {
-        let db = self.store().db();
-        let network = self.state()?.network()?;
+    /// [`Home::bundle_of_reports`] from `db`, with the data keys open (or left closed: no
+    /// keys asked for).
+    fn bundle_bytes(
+        db: &countersign_store::Db<'_>,
+        reports: &[EntryId],
+        keys: bool,
+    ) -> Result<Vec<u8>> {
+        let network = LedgerState::load(db)?.network()?;
         let mut logs = vec![network];
         for r in reports {
             if *r == network {
