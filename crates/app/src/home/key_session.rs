@@ -225,6 +225,34 @@ impl Home {
         }
     }
 
+    /// Runs `write` in one write transaction with the data keys open when the home holds any,
+    /// judged under the write lock: a check made before the lock leaves a window in which
+    /// another process (a serving node pulling a sealed report) stores the home's first data
+    /// key, and `write` would then meet that key closed. When the home holds a key and this
+    /// session's are closed, the transaction ends without writing, the key is opened outside
+    /// it (opening can ask for a passphrase, which must not happen while the write lock is
+    /// held) and `write` runs in a second transaction; keys, once open, stay open for it.
+    /// `reindex` rebuilt a sealed report's row without what only its payload says when the
+    /// key arrived in that window (found by review, 2026-12-04).
+    pub(crate) fn write_with_keys_open<T>(
+        &mut self,
+        required: bool,
+        write: impl Fn(&countersign_store::Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let closed = self.store.kek().is_none();
+        let first = self.store.write(|db| {
+            if closed && db.holds_report_keys()? {
+                return Ok(None);
+            }
+            write(db).map(Some)
+        })?;
+        if let Some(out) = first {
+            return Ok(out);
+        }
+        self.open_keys(required)?;
+        self.store.write(write)
+    }
+
     /// The key-encryption key, whether or not this home holds a data key yet: taking one in
     /// (a bundle carrying keys) needs it — never stored in clear. `passphrase_required` (the
     /// CLI without a source) or `locked` (the desktop) when the key cannot be opened.

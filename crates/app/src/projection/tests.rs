@@ -296,6 +296,32 @@ fn local_writes_keep_rows_and_a_wiped_or_stale_table_is_rebuilt_on_open() {
     assert_eq!(rows(&home), kept_after);
 }
 
+/// The home's first data key stored by another process after this one opened, its keys then
+/// closed: `reindex` opens the key and the sealed report's row says what its payload says,
+/// as the writer's does. `reindex` checked for data keys before taking the write lock, so a
+/// key stored in between was met closed and the row rebuilt without what only the payload
+/// says (found by review, 2026-12-04); the check now runs under the lock, and this test fails
+/// without it.
+#[test]
+fn reindex_opens_a_data_key_another_process_stored_after_this_one_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::tests::founded(dir.path()));
+    let mut reader = crate::tests::open_home(dir.path()).unwrap();
+    assert!(!reader.keys_open(), "no data key yet, so none is opened");
+    let mut writer = crate::tests::open_home(dir.path()).unwrap();
+    let report = writer.report_new("1.2.3.77", "ct-chest", &[]).unwrap();
+    writer
+        .report_write(report, "findings", "No nodule.")
+        .unwrap();
+    let want = rows(&writer);
+    assert_eq!(want.len(), 1, "{want:?}");
+    assert_eq!(want[0].study, "1.2.3.77");
+    assert!(!reader.keys_open());
+    assert_eq!(reader.reindex().unwrap(), 1);
+    assert_eq!(rows(&reader), want);
+    assert!(reader.keys_open());
+}
+
 #[test]
 fn pages_return_every_report_once_newest_change_first() {
     let dir = tempfile::tempdir().unwrap();

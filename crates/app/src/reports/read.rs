@@ -131,8 +131,7 @@ impl Home {
     pub fn reindex(&mut self) -> Result<u64> {
         // Rebuilt with the sealed reports readable: locked, their rows would lose what only
         // their payloads say (issue 16).
-        self.open_keys(true)?;
-        self.store_mut().write(crate::projection::rebuild)
+        self.write_with_keys_open(true, crate::projection::rebuild)
     }
 
     /// The report as it reads now, with provenance; every entry's signature and payload are
