@@ -30,10 +30,42 @@ impl Home {
         // What the write stores is projected with the reports it reaches readable, when the
         // passphrase source can open them.
         self.open_keys(false)?;
+        // Closed because the home held no data key when asked: another process (a serving
+        // node) may store the first one before the write lock is taken, and the reports this
+        // write reaches would then be projected locked, their rows without what only their
+        // payloads say. That is judged under the lock; the key is opened outside it.
+        let mut no_key_yet = !self.keys_open() && !self.store.db().holds_report_keys()?;
+        let mut f = f;
+        // Twice at most: the second attempt does not look for a key.
+        loop {
+            match self.write_with_state_once(f, no_key_yet)? {
+                Ok(out) => return Ok(out),
+                Err(back) => {
+                    f = back;
+                    self.open_keys(false)?;
+                    no_key_yet = false;
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`Home::write_with_state`]: `Err(f)`, nothing written, when
+    /// `no_key_yet` and the home holds a data key now.
+    pub(crate) fn write_with_state_once<T, F>(
+        &mut self,
+        f: F,
+        no_key_yet: bool,
+    ) -> Result<Result<T, F>>
+    where
+        F: FnOnce(&countersign_store::Db<'_>, &mut LedgerState) -> Result<T>,
+    {
         self.finish_projection()?;
         let Home { store, cache, .. } = self;
         let cache = lock(cache.get_mut());
         let result = store.write(|db| {
+            if no_key_yet && db.holds_report_keys()? {
+                return Ok(Err(f));
+            }
             let version = db_data_version(db)?;
             if cache.as_ref().is_none_or(|c| c.data_version != version) {
                 *cache = Some(Cache {
@@ -53,14 +85,15 @@ impl Home {
             // Whatever brought an erasure, what it erases goes in this same transaction.
             let erased = crate::erasure::apply(db, state, mark.arrival())?;
             crate::projection::update(db, state, mark)?;
-            Ok((out, !erased.is_empty()))
+            Ok(Ok((out, !erased.is_empty())))
         });
         match result {
-            Ok((out, erased)) => {
+            Ok(Err(f)) => Ok(Err(f)),
+            Ok(Ok((out, erased))) => {
                 if erased {
                     crate::erasure::after_commit(self)?;
                 }
-                Ok(out)
+                Ok(Ok(out))
             }
             Err(e) => {
                 *cache = None;

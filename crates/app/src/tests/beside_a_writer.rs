@@ -1,5 +1,6 @@
-//! `verify` run while another process on the same home commits (a serving node storing a
-//! peer's entries): it judges one state, the store as of its first read, never half a commit.
+//! Another process on the same home commits meanwhile (a serving node storing a peer's
+//! entries): `verify` judges one state, the store as of its first read, never half a commit;
+//! a write that found no data key does not go on locked when the first one arrives.
 
 use super::{founded, open_home};
 
@@ -36,4 +37,47 @@ fn verify_judges_the_store_as_of_its_first_read_while_another_process_commits() 
     let after = reader.verify(None).unwrap();
     assert!(after.ok, "{after:?}");
     assert!(after.entries > before.entries, "a later verify sees it");
+}
+
+/// A write that found no data key in the home, then met the first one stored by another
+/// process (a serving node pulling a sealed report) before it took the write lock: it ends
+/// without writing, so that the key is opened and the reports it reaches are projected
+/// readable, not locked without what only their payloads say (found by review, 2026-12-04,
+/// beside the same window in `reindex`). Fails if the check under the lock is removed.
+#[test]
+fn a_write_that_found_no_data_key_stops_when_one_arrived_before_its_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(founded(dir.path()));
+    let mut reader = open_home(dir.path()).unwrap();
+    assert!(!reader.keys_open(), "no data key yet, so none is opened");
+    let mut writer = open_home(dir.path()).unwrap();
+    let report = writer.report_new("1.2.3.78", "ct-chest", &[]).unwrap();
+    writer
+        .report_write(report, "findings", "No nodule.")
+        .unwrap();
+    let mut ran = false;
+    let attempt = reader
+        .write_with_state_once(
+            |_, _| {
+                ran = true;
+                Ok(())
+            },
+            true,
+        )
+        .unwrap();
+    assert!(
+        attempt.is_err(),
+        "the write went on with the new key closed"
+    );
+    assert!(!ran);
+    // The whole write opens the key and runs once.
+    let mut runs = 0;
+    reader
+        .write_with_state(|_, _| {
+            runs += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(runs, 1);
+    assert!(reader.keys_open());
 }
