@@ -1,5 +1,5 @@
 """The example model service (examples/models/series-geometry-serve) with the misbehaviours a
-real endpoint can show, each at its own path, for tests/integration/ai.rs:
+real endpoint can show, each at its own path, for tests/integration/ai/endpoint.rs:
 
   /infer      the example model, as shipped
   /hang       never answers (the node's timeout must stop it)

@@ -12,8 +12,8 @@
 #[allow(dead_code)]
 #[path = "../../../tests/integration/bundle_scale.rs"]
 mod bundle_scale;
-#[allow(dead_code)]
-#[path = "../../../tests/integration/common.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "../../../tests/integration/common/mod.rs"]
 mod common;
 
 use bundle_scale::{department_entries, measured, Measured, ENTRIES};
