@@ -325,7 +325,20 @@ impl Home {
         // key already are left as they are. Keys that cannot be opened now (no passphrase) keep
         // the home on the old key until they can: switching would lose every report's key.
         // Archives' sealed credentials likewise (their keys are wrapped the same way).
-        if self.store().db().holds_report_keys()? || self.holds_archive_secrets()? {
+        // Whether there are keys to move is judged under the write lock, and a home that
+        // holds none records the new key as theirs in that same transaction: a serving node
+        // storing the home's first data key under the old key meanwhile would have it
+        // wrapped under a key about to be deleted (it is refused, `key_rotated`, once the
+        // record names the new key).
+        let keys_to_move = self.holds_archive_secrets()?
+            || self.store_mut().write(|db| -> Result<bool> {
+                if db.holds_report_keys()? {
+                    return Ok(true);
+                }
+                db.set_kek_member(&request.new)?;
+                Ok(false)
+            })?;
+        if keys_to_move {
             if let Err(e) = self.need_keys() {
                 tracing::warn!(
                     error = e.code(),

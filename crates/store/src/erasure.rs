@@ -198,6 +198,7 @@ impl Db<'_> {
     /// was new.
     pub fn put_report_key(&self, log: &LogId, key: &countersign_ledger::DataKey) -> Result<bool> {
         let kek = self.kek.get().ok_or(StoreError::KeysLocked)?;
+        self.claim_kek(&kek)?;
         let hash = countersign_ledger::Hash::of(key.as_bytes());
         let wrapped = kek.wrap(log, key, &fresh_nonce());
         self.conn
@@ -217,6 +218,12 @@ impl Db<'_> {
     /// (`secure_delete`), and the WAL's older page versions go with the checkpoint.
     pub fn wrap_clear_report_keys(&self) -> Result<u64> {
         let kek = self.kek.get().ok_or(StoreError::KeysLocked)?;
+        self.claim_kek(&kek)?;
+        self.wrap_clear_under(&kek)
+    }
+
+    /// [`Db::wrap_clear_report_keys`] under `kek`, not held to the recorded member key.
+    fn wrap_clear_under(&self, kek: &countersign_ledger::Kek) -> Result<u64> {
         let sql = StoreError::sqlite("wrapping the data keys stored in clear");
         // (log, key bytes, key hash)
         type Row = (Vec<u8>, zeroize::Zeroizing<Vec<u8>>, Option<Vec<u8>>);
@@ -271,7 +278,14 @@ impl Db<'_> {
     /// transaction that records the rotation, then install `new` once it commits. Returns how
     /// many rows were re-wrapped.
     pub fn rewrap_report_keys(&self, new: &countersign_ledger::Kek) -> Result<u64> {
-        self.wrap_clear_report_keys()?;
+        let kek = self.kek.get().ok_or(StoreError::KeysLocked)?;
+        // Recorded under the installed key, or under `new` already (a rotation that stopped
+        // before switching runs again); any other key's is another process's doing.
+        let recorded = self.meta(crate::KEK_MEMBER_META)?;
+        if recorded.is_some_and(|m| m != kek.member().to_hex() && m != new.member().to_hex()) {
+            return Err(StoreError::KeysRotated);
+        }
+        self.wrap_clear_under(&kek)?;
         let logs: Vec<Vec<u8>> = self
             .conn
             .prepare("SELECT log FROM report_keys WHERE wrapped = 1")
@@ -303,6 +317,7 @@ impl Db<'_> {
                 .map_err(StoreError::sqlite("re-wrapping a data key"))?;
             n += 1;
         }
+        self.set_kek_member(new.member())?;
         Ok(n)
     }
 

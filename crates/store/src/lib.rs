@@ -33,6 +33,7 @@ mod drafts;
 mod erasure;
 mod held;
 mod images;
+mod kek_member;
 mod log_nos;
 mod schema;
 mod summaries;
@@ -52,6 +53,7 @@ pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
     StagedImage, SYNCFS_FROM,
 };
+pub use kek_member::KEK_MEMBER_META;
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{
@@ -89,6 +91,10 @@ pub enum StoreError {
     /// installed: the member's key is locked.
     #[error("this home's data keys are sealed under its member key, which is locked: unlock it (give the passphrase or PIN) to read or store them")]
     KeysLocked,
+    /// The installed key-encryption key is not the one the data keys are wrapped under:
+    /// another process on this home adopted a key rotation since this one opened its key.
+    #[error("this home's key was rotated by another process since this one opened it, and its data keys are now sealed under the new key: open the home again (restart the node, or lock and unlock)")]
+    KeysRotated,
     /// A wrapped data key does not open under the installed key-encryption key.
     #[error("the stored data key of report {log} does not open: {reason}")]
     KeyUnwrap {

@@ -28,13 +28,15 @@ impl Home {
         f: impl FnOnce(&countersign_store::Db<'_>, &mut LedgerState) -> Result<T>,
     ) -> Result<T> {
         // What the write stores is projected with the reports it reaches readable, when the
-        // passphrase source can open them.
-        self.open_keys(false)?;
-        // Closed because the home held no data key when asked: another process (a serving
-        // node) may store the first one before the write lock is taken, and the reports this
-        // write reaches would then be projected locked, their rows without what only their
-        // payloads say. That is judged under the lock; the key is opened outside it.
+        // passphrase source can open them. Closed because the home held no data key when
+        // asked (one read decides both): another process (a serving node) may store the first
+        // one before the write lock is taken, and the reports this write reaches would then
+        // be projected locked, their rows without what only their payloads say. That is
+        // judged under the lock; the key is opened outside it.
         let mut no_key_yet = !self.keys_open() && !self.store.db().holds_report_keys()?;
+        if !no_key_yet {
+            self.open_keys(false)?;
+        }
         let mut f = f;
         // Twice at most: the second attempt does not look for a key.
         loop {
@@ -66,6 +68,9 @@ impl Home {
             if no_key_yet && db.holds_report_keys()? {
                 return Ok(Err(f));
             }
+            // Keys opened before another process adopted a key rotation would project this
+            // write's reports as unopened, and wrap new keys under the deleted key's.
+            db.check_kek()?;
             let version = db_data_version(db)?;
             if cache.as_ref().is_none_or(|c| c.data_version != version) {
                 *cache = Some(Cache {

@@ -2,6 +2,8 @@
 //! entries): `verify` judges one state, the store as of its first read, never half a commit;
 //! a write that found no data key does not go on locked when the first one arrives.
 
+use countersign_ledger::Role;
+
 use super::{founded, open_home};
 
 /// `make test` failed once in
@@ -80,4 +82,89 @@ fn a_write_that_found_no_data_key_stops_when_one_arrived_before_its_lock() {
         .unwrap();
     assert_eq!(runs, 1);
     assert!(reader.keys_open());
+}
+
+/// Found by review (2026-12-04): a process that opened the member's key before another process
+/// on the home adopted a key rotation (a serving node, the desktop) kept the old key's
+/// key-encryption key, so the data keys it stored were wrapped under a key the rotation then
+/// deleted, never to open again, and the reports it projected read as unopened. Its writes are
+/// now refused (`key_rotated`), nothing is stored, and the home opened again reads every report.
+#[test]
+fn a_process_holding_the_key_from_before_a_rotation_wraps_no_data_key_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = founded(dir.path());
+    let first = node.report_new("1.2.3.80", "ct-chest", &[]).unwrap();
+    node.report_write(first, "findings", "No nodule.").unwrap();
+    assert!(node.keys_open());
+    let mut cli = open_home(dir.path()).unwrap();
+    let rotation = cli.key_rotate().unwrap();
+    assert!(!rotation.pending, "an admin's rotation is adopted at once");
+    let keys_before = cli.store().db().report_key_counts().unwrap();
+
+    let err = node.report_new("1.2.3.81", "ct-chest", &[]).unwrap_err();
+    assert_eq!(err.code(), "key_rotated", "{err}");
+    let err = node
+        .report_write(first, "impression", "Normal.")
+        .unwrap_err();
+    assert_eq!(err.code(), "key_rotated", "{err}");
+    assert_eq!(cli.store().db().report_key_counts().unwrap(), keys_before);
+
+    drop(node);
+    let fresh = open_home(dir.path()).unwrap();
+    let shown = fresh.report_show(first).unwrap();
+    assert!(!shown.unreadable, "{shown:?}");
+    let v = fresh.verify(None).unwrap();
+    assert!(v.ok, "{v:?}");
+}
+
+/// As above, in a home that held no data key when it adopted the rotation, whose serving
+/// node then takes in a peer's sealed report (by another member, so no rule refuses it): the
+/// rotation recorded the new key as the keys' in the transaction that found none, so the
+/// node's first key is refused, not wrapped under the deleted key; the home opened again takes
+/// the report in readable.
+#[test]
+fn a_rotation_in_a_home_holding_no_data_key_refuses_the_old_keys_first_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bob = countersign_ledger::SecretKey::from_seed(&[0x5a; 32]);
+    let mut home = founded(dir.path());
+    home.roster_add(bob.public(), "Dr Bo", Role::Radiologist, false, None)
+        .unwrap();
+    drop(home);
+    // A peer of the department (a copy of this home, then Bob's report written there).
+    let peer_dir = tempfile::tempdir().unwrap();
+    for f in super::every_file(dir.path()) {
+        let to = peer_dir.path().join(f.strip_prefix(dir.path()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, to).unwrap();
+    }
+    let mut peer = open_home(peer_dir.path()).unwrap();
+    peer.need_keys().unwrap();
+    let create = crate::home::json(&countersign_report::payload::ReportCreate {
+        study: "1.2.3.82".into(),
+        template: "ct-chest".into(),
+        template_hash: peer.template_for_report("ct-chest").unwrap().content_hash(),
+        images: Vec::new(),
+    });
+    let report = peer
+        .append(&bob, None, countersign_ledger::Kind::ReportCreate, &create)
+        .unwrap()
+        .id();
+    peer.append_as(&bob, report, "No nodule.").unwrap();
+    let bundle = peer.bundle_export(Some(report)).unwrap();
+
+    let mut node = open_home(dir.path()).unwrap();
+    node.signer().unwrap();
+    let mut cli = open_home(dir.path()).unwrap();
+    assert!(!cli.key_rotate().unwrap().pending);
+    assert_eq!(cli.store().db().report_key_counts().unwrap(), (0, 0));
+
+    let err = node.bundle_import(&bundle).unwrap_err();
+    assert_eq!(err.code(), "key_rotated", "{err}");
+    assert_eq!(cli.store().db().report_key_counts().unwrap(), (0, 0));
+    drop(node);
+    let mut fresh = open_home(dir.path()).unwrap();
+    fresh.bundle_import(&bundle).unwrap();
+    let shown = fresh.report_show(report).unwrap();
+    assert!(!shown.unreadable, "{shown:?}");
+    assert!(fresh.verify(None).unwrap().ok);
 }

@@ -226,3 +226,38 @@ fn clear_rows_are_wrapped_on_unlock_and_rows_rewrapped_on_rotation() {
     assert_eq!(store.db().report_key(&r1).unwrap(), Some(old));
     assert_eq!(store.db().report_key(&r2).unwrap(), Some(new));
 }
+
+/// A process still holding the key-encryption key from before another process re-wrapped the
+/// keys for a rotation: it wraps no key under it (that key is deleted with the rotation), and
+/// the rotation run again after a crash before its switch is not refused.
+#[test]
+fn a_key_encryption_key_from_before_a_rotation_wraps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let (r1, r2) = (Hash::of(b"first"), Hash::of(b"later"));
+    let key = countersign_ledger::DataKey::from_bytes([0x31; 32]);
+    store.set_kek(Some(kek(3)));
+    assert!(store.write(|db| db.put_report_key(&r1, &key)).unwrap());
+    // Another process on the home rotates: every row under kek(4), recorded in the same write.
+    let mut other = Store::open(&path).unwrap();
+    other.set_kek(Some(kek(3)));
+    assert_eq!(other.write(|db| db.rewrap_report_keys(&kek(4))).unwrap(), 1);
+    // Run again (a crash before the switch): allowed, nothing left to move.
+    assert_eq!(other.write(|db| db.rewrap_report_keys(&kek(4))).unwrap(), 0);
+
+    let later = countersign_ledger::DataKey::from_bytes([0x32; 32]);
+    assert!(matches!(
+        store.write(|db| db.put_report_key(&r2, &later)),
+        Err(StoreError::KeysRotated)
+    ));
+    assert!(matches!(
+        store.db().check_kek(),
+        Err(StoreError::KeysRotated)
+    ));
+    assert_eq!(store.db().report_key_counts().unwrap(), (1, 0));
+    store.set_kek(Some(kek(4)));
+    store.db().check_kek().unwrap();
+    assert!(store.write(|db| db.put_report_key(&r2, &later)).unwrap());
+    assert_eq!(store.db().report_key(&r2).unwrap(), Some(later));
+}
