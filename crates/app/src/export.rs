@@ -119,7 +119,17 @@ impl Home {
     /// the sealed entries and their provenance, is written, and says plainly that the
     /// content is not readable here.
     pub fn export(&self, report: EntryId, format: ExportFormat) -> Result<Vec<u8>> {
-        let input = self.export_input(report)?;
+        self.render_export(report, self.export_input(report)?, format)
+    }
+
+    /// [`Home::export`] from an input already gathered: what renders several documents of one
+    /// reading of the report (the SR and the PDF a delivery sends) renders each from it.
+    pub(crate) fn render_export(
+        &self,
+        report: EntryId,
+        input: ExportInput,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>> {
         if input.view.unreadable && format != ExportFormat::Bundle {
             return Err(AppError::ReportUnreadable {
                 report: report.to_string(),

@@ -70,7 +70,12 @@ impl Home {
     fn send_report(&self, report: countersign_ledger::EntryId, archive: &str) -> Result<Delivery> {
         let config = self.archive(archive)?;
         let client = config.client()?;
-        let view = self.report_show(report)?;
+        // One reading of the report for everything sent and recorded: the SR, the PDF and the
+        // version and study the delivery names. Read once each, a section or a move taken in
+        // by sync during the SR's upload went into the PDF but not the SR, and the record
+        // named the version before it (found by review, 2026-12-04).
+        let input = self.export_input(report)?;
+        let view = input.view.clone();
         // Before its state: an unreadable report's state is judged from headers alone.
         if view.unreadable {
             return Err(AppError::ReportUnreadable {
@@ -94,12 +99,12 @@ impl Home {
                 "report {report} is {state}: only a signed-off report is delivered to an archive"
             )));
         }
-        let sr = self.export(report, crate::ExportFormat::Sr)?;
+        let sr = self.render_export(report, input.clone(), crate::ExportFormat::Sr)?;
         let file = countersign_pacs::Part10::parse(&sr).map_err(|e| config.error(e))?;
         client
             .store(&view.study, &file)
             .map_err(|e| config.error(e))?;
-        let pdf = self.export(report, crate::ExportFormat::PdfDicom)?;
+        let pdf = self.render_export(report, input, crate::ExportFormat::PdfDicom)?;
         let pdf_file = countersign_pacs::Part10::parse(&pdf).map_err(|e| config.error(e))?;
         client
             .store(&view.study, &pdf_file)
