@@ -347,41 +347,36 @@ impl Home {
     ) -> Result<DeliveryRecord> {
         let key = report.to_string();
         let just_sent = outcome.as_ref().map(|d| (d.sent.clone(), d.version)).ok();
-        let previous = self
+        // A record from before instances were kept is read against the report as it reads
+        // now (`known_instances`); read here, as the list is changed under the write lock.
+        let legacy = self
             .deliveries()?
             .into_iter()
-            .find(|d| d.is(DELIVERY, &key, archive));
-        let attempts = previous
-            .as_ref()
-            .map_or(0, |p| p.attempts)
-            .saturating_add(1);
-        // What the archive holds of the report: what it held, and what was sent now.
-        let mut instances = match &previous {
-            Some(p) => p.known_instances(&self.report_show(report)?),
-            None => Vec::new(),
+            .find(|d| d.is(DELIVERY, &key, archive))
+            .is_some_and(|p| {
+                p.instances.is_empty() && (p.sop_instance.is_some() || p.pdf_sop_instance.is_some())
+            });
+        let view = if legacy {
+            Some(self.report_show(report)?)
+        } else {
+            None
         };
+        let now = crate::home::now_ms();
         let record = match outcome {
-            Ok(sent) => {
-                for i in sent.sent {
-                    if !instances.contains(&i) {
-                        instances.push(i);
-                    }
-                }
-                DeliveryRecord {
-                    report: key.clone(),
-                    archive: archive.to_string(),
-                    state: "delivered".into(),
-                    sop_instance: Some(sent.sop_instance),
-                    pdf_sop_instance: Some(sent.pdf_sop_instance),
-                    attempts,
-                    last_ms: crate::home::now_ms(),
-                    error_code: None,
-                    error: None,
-                    kind: DELIVERY.into(),
-                    study: Some(sent.study),
-                    instances: Vec::new(),
-                }
-            }
+            Ok(sent) => DeliveryRecord {
+                report: key.clone(),
+                archive: archive.to_string(),
+                state: "delivered".into(),
+                sop_instance: Some(sent.sop_instance),
+                pdf_sop_instance: Some(sent.pdf_sop_instance),
+                attempts: 0,
+                last_ms: now,
+                error_code: None,
+                error: None,
+                kind: DELIVERY.into(),
+                study: Some(sent.study),
+                instances: sent.sent,
+            },
             Err(e) => {
                 tracing::warn!(archive, report = %report, error = %e.loggable(), "delivery failed");
                 DeliveryRecord {
@@ -390,28 +385,59 @@ impl Home {
                     state: "failed".into(),
                     sop_instance: None,
                     pdf_sop_instance: None,
-                    attempts,
-                    last_ms: crate::home::now_ms(),
+                    attempts: 0,
+                    last_ms: now,
                     error_code: Some(e.code().to_string()),
                     error: Some(e.to_string()),
                     kind: DELIVERY.into(),
-                    study: previous.as_ref().and_then(|p| p.study.clone()),
+                    study: None,
                     instances: Vec::new(),
                 }
             }
         };
-        // Bounded: the oldest versions first (a report of more than a hundred versions).
-        let excess = instances.len().saturating_sub(MAX_SENT);
-        instances.drain(..excess);
-        let record = DeliveryRecord {
-            instances,
-            ..record
-        };
-        let kept = record.clone();
-        self.update_records(move |list| {
-            list.retain(|d| !d.is(DELIVERY, &key, archive));
-            list.insert(0, kept);
+        // Merged with the record as it stands under the write lock, not as read before the
+        // send: another process of the home (a `serve` node's delivery thread beside
+        // `report finalize --store-back`) may have recorded what it sent meanwhile, and its
+        // instances must stay known, or a later move would leave them in the wrong study
+        // (found by review, 2026-12-04).
+        let mut merged = None;
+        self.update_records(|list| {
+            let previous = list
+                .iter()
+                .position(|d| d.is(DELIVERY, &key, archive))
+                .map(|i| list.remove(i));
+            let attempts = previous
+                .as_ref()
+                .map_or(0, |p| p.attempts)
+                .saturating_add(1);
+            // What the archive holds of the report: what it held, and what was sent now.
+            let mut instances = match (&previous, &view) {
+                (Some(p), Some(view)) => p.known_instances(view),
+                (Some(p), None) => p.instances.clone(),
+                (None, _) => Vec::new(),
+            };
+            for i in &record.instances {
+                if !instances.contains(i) {
+                    instances.push(i.clone());
+                }
+            }
+            // Bounded: the oldest versions first (a report of more than a hundred versions).
+            let excess = instances.len().saturating_sub(MAX_SENT);
+            instances.drain(..excess);
+            let study = match &record.study {
+                Some(s) => Some(s.clone()),
+                None => previous.as_ref().and_then(|p| p.study.clone()),
+            };
+            let kept = DeliveryRecord {
+                attempts,
+                instances,
+                study,
+                ..record.clone()
+            };
+            list.insert(0, kept.clone());
+            merged = Some(kept);
         })?;
+        let record = merged.unwrap_or(record);
         if let Some((sent, Some(version))) = just_sent.filter(|(s, _)| !s.is_empty()) {
             self.sign_delivered(report, archive, version, &sent);
         }
