@@ -131,9 +131,7 @@ impl Home {
                 let (held, clear) = db.report_key_counts()?;
                 held > clear
             };
-        if !projection_pending {
-            crate::projection::ensure(&mut store)?;
-        }
+        let projection_pending = projection_pending || crate::projection::ensure(&mut store)?;
         let home = Home {
             dir: dir.to_path_buf(),
             store,

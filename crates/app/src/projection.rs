@@ -164,22 +164,35 @@ pub(crate) fn rebuild(db: &Db<'_>) -> Result<u64> {
 
 /// Rebuilds the rows if the tables do not hold this version of the projection (checked again
 /// under the write lock, so two processes opening a home rebuild them once): both when the
-/// report list is behind, the AI rows alone when only they are.
-pub(crate) fn ensure(store: &mut Store) -> Result<()> {
+/// report list is behind, the AI rows alone when only they are. Returns whether the rebuild
+/// waits for the data keys instead: with the store's key-encryption key closed and wrapped
+/// keys in the home, judged under the lock (another process may have stored the home's first
+/// key since the caller looked), every sealed report's row would lose its study and template.
+pub(crate) fn ensure(store: &mut Store) -> Result<bool> {
     if current(&store.db())? && ai::current(&store.db())? {
-        return Ok(());
+        return Ok(false);
     }
     tracing::info!(
         "the report list or the AI rows are missing or from another version: rebuilding"
     );
+    let closed = store.kek().is_none();
     store.write(|db| {
+        if current(db)? && ai::current(db)? {
+            return Ok(false);
+        }
+        if closed {
+            // Only wrapped keys wait: rows an older build stored in clear read as they are.
+            let (held, clear) = db.report_key_counts()?;
+            if held > clear {
+                return Ok(true);
+            }
+        }
         if !current(db)? {
-            return rebuild(db).map(|_| ());
+            rebuild(db)?;
+        } else {
+            ai::rebuild(db)?;
         }
-        if !ai::current(db)? {
-            return ai::rebuild(db).map(|_| ());
-        }
-        Ok(())
+        Ok(false)
     })
 }
 

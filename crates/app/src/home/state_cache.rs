@@ -110,8 +110,7 @@ impl Home {
     /// The rebuild of the report list's rows that waited for the data keys, once they are open.
     pub(crate) fn finish_projection(&mut self) -> Result<()> {
         if self.projection_pending && self.store.kek().is_some() {
-            crate::projection::ensure(&mut self.store)?;
-            self.projection_pending = false;
+            self.projection_pending = crate::projection::ensure(&mut self.store)?;
             self.forget_state();
         }
         Ok(())

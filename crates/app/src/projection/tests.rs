@@ -322,6 +322,34 @@ fn reindex_opens_a_data_key_another_process_stored_after_this_one_opened() {
     assert!(reader.keys_open());
 }
 
+/// A stale report list in a home holding wrapped data keys, met by a store whose key is
+/// closed: the rebuild waits for the key (judged under the write lock, where the keys are
+/// counted), and rows are not rebuilt without what only sealed payloads say. `Home::open`
+/// counted the keys before `ensure` took the lock, so a home's first key stored by another
+/// process in between was not waited for (found by review, 2026-12-04).
+#[test]
+fn a_stale_table_waits_for_the_key_when_the_home_holds_wrapped_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::founded(dir.path());
+    let report = home.report_new("1.2.3.79", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "No nodule.").unwrap();
+    let want = rows(&home);
+    assert_eq!(want[0].study, "1.2.3.79");
+    let kek = home.store().kek();
+    drop(home);
+    sql(
+        dir.path(),
+        "UPDATE meta SET value = '0' WHERE key = 'report_summaries';",
+    );
+    let mut store = Store::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    assert!(super::ensure(&mut store).unwrap(), "waits for the key");
+    assert!(!super::current(&store.db()).unwrap());
+    store.set_kek(kek);
+    assert!(!super::ensure(&mut store).unwrap());
+    assert!(super::current(&store.db()).unwrap());
+    assert_eq!(store.db().summaries_by_report(None, 100_000).unwrap(), want);
+}
+
 #[test]
 fn pages_return_every_report_once_newest_change_first() {
     let dir = tempfile::tempdir().unwrap();
