@@ -1,4 +1,4 @@
-// Frames over the app's frame socket (src-tauri/src/frame_socket.rs): a WebSocket on loopback
+// Frames over the app's frame socket (src-tauri/src/frame_socket/): a WebSocket on loopback
 // whose address and one-run token the app gives the window (`frame_socket`). A frame arrives
 // there as one message, where a command's answer crosses WebKitGTK in small pieces (about four
 // times the CPU on both sides). Several connections ("lanes"), each answering in the order
