@@ -24,6 +24,21 @@ impl Home {
         Ok(self.store.db().drafts(&report)?.into_iter().collect())
     }
 
+    /// Drops a section's draft once `text` is signed, if that is what it holds: a draft saved
+    /// since by another handle on the home (the desktop's editor, typed on while the signature
+    /// was made) is unsigned work, kept. Dropped whatever it held, a newer draft was lost
+    /// (found by review, 2026-12-04).
+    pub(crate) fn draft_signed(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+    ) -> Result<()> {
+        self.store
+            .write(|db| db.drop_draft_holding(&report, section, text))
+            .map_err(Into::into)
+    }
+
     /// Drops a section's draft (typed back to its signed text).
     pub fn draft_drop(&mut self, report: EntryId, section: &str) -> Result<()> {
         self.store

@@ -166,7 +166,7 @@ impl Home {
             .id();
         // Signed: the draft is no longer needed. (Were this to fail, the draft would only
         // equal the signed text, which the editor shows as no draft.)
-        if let Err(e) = self.draft_drop(report, section) {
+        if let Err(e) = self.draft_signed(report, section, text) {
             tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
         }
         Ok(id)

@@ -519,6 +519,16 @@ fn drafts_are_kept_in_the_home_until_signed() {
     let err = home.draft_save(report, "impression", &huge).unwrap_err();
     assert_eq!(err.code(), "invalid_input");
     assert_eq!(home.drafts(report).unwrap()["impression"], "Normal.");
+    // Typed on (in another handle) after the text that is being signed: the newer draft is
+    // unsigned work, kept; signing dropped whatever the draft held.
+    let mut desk = crate::tests::open_home(dir.path()).unwrap();
+    desk.draft_save(report, "impression", "Normal. No effusion.")
+        .unwrap();
+    home.report_write(report, "impression", "Normal.").unwrap();
+    assert_eq!(
+        home.drafts(report).unwrap()["impression"],
+        "Normal. No effusion."
+    );
 }
 
 /// The anchor a fresh home is given to take the fixture department's bundles (as an auditor's

@@ -73,6 +73,16 @@ impl Db<'_> {
             .map_err(StoreError::sqlite("dropping a draft"))
     }
 
+    /// Drops a section's draft only if it holds `text`: what was just signed. A draft another
+    /// handle saved since (typed on after the text that was signed) is kept.
+    pub fn drop_draft_holding(&self, report: &LogId, section: &str, text: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM drafts WHERE report = ?1 AND section = ?2 AND text = ?3")
+            .and_then(|mut s| s.execute(params![report.as_bytes(), section, text]))
+            .map(|_| ())
+            .map_err(StoreError::sqlite("dropping a draft"))
+    }
+
     fn draft_count(&self) -> Result<u64> {
         self.conn
             .prepare_cached("SELECT COUNT(*) FROM drafts")
