@@ -57,6 +57,23 @@ impl Home {
         kind: Kind,
         payload: &[u8],
     ) -> Result<Entry> {
+        self.append_unless(key, log, kind, payload, |_| false)?
+            .ok_or_else(|| AppError::InvalidInput("an entry was found not needed".into()))
+    }
+
+    /// [`Home::append`] to a report, unless `done` says of the report as it stands under the
+    /// write lock that the entry is not needed (`None`): a check made before the lock misses
+    /// what another process of the home signed meanwhile, and both would sign (two
+    /// `report.delivered` for one version and archive, from a `serve` node's delivery thread
+    /// and `report finalize --store-back`; found by review, 2026-12-04).
+    pub(crate) fn append_unless<S: Signer + ?Sized>(
+        &mut self,
+        key: &S,
+        log: Option<LogId>,
+        kind: Kind,
+        payload: &[u8],
+        done: impl Fn(&countersign_report::ReportLog) -> bool,
+    ) -> Result<Option<Entry>> {
         let seal_new = self.seal_new_reports;
         // The state is kept across appends; a failed commit drops it (it may hold the entry).
         self.write_with_state(|db, state| {
@@ -67,6 +84,9 @@ impl Home {
                 None => (Hash::ZERO, 1, vec![], now),
                 Some(log) => {
                     state.load_log(db, &log)?;
+                    if state.report(&log).is_some_and(&done) {
+                        return Ok(None);
+                    }
                     let (parents, seq) =
                         state.ledger.position_for(&log, &author).ok_or_else(|| {
                             AppError::NotFound {
@@ -130,7 +150,7 @@ impl Home {
                 seq,
                 "entry signed"
             );
-            Ok(entry)
+            Ok(Some(entry))
         })
     }
 }

@@ -457,17 +457,6 @@ impl Home {
         sent: &[SentInstance],
     ) {
         let signed = (|| -> Result<bool> {
-            let view = self.report_show(report)?;
-            // Only this home's own records count: archive names are each home's labels, and
-            // another member's record (or a forged one) must not stand in for this one.
-            let me = self.signer()?.public();
-            if view
-                .deliveries
-                .iter()
-                .any(|d| d.by.key == me && d.archive == archive && d.version == version)
-            {
-                return Ok(false);
-            }
             let payload = countersign_report::payload::ReportDelivered {
                 archive: archive.to_string(),
                 version,
@@ -484,8 +473,19 @@ impl Home {
                 rejection_note: None,
             };
             let bytes = countersign_report::payload::Payload::to_bytes(&payload);
-            self.append_checked(report, countersign_ledger::Kind::ReportDelivered, &bytes)?;
-            Ok(true)
+            let kind = countersign_ledger::Kind::ReportDelivered;
+            countersign_report::payload::Payload::parse(kind, &bytes)
+                .map_err(|e| AppError::InvalidInput(e.to_string()))?;
+            // Judged under the write lock, where a delivery another process of this home
+            // signed meanwhile is seen. Only this home's own records count: archive names are
+            // each home's labels, and another member's record (or a forged one) must not stand
+            // in for this one.
+            let key = self.signer()?;
+            let me = key.public();
+            let signed = self.append_unless(&key, Some(report), kind, &bytes, |log| {
+                log.delivered_by(&me, archive, &version)
+            })?;
+            Ok(signed.is_some())
         })();
         match signed {
             Ok(true) => tracing::info!(archive, report = %report, "report.delivered signed"),

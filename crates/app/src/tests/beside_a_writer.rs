@@ -168,3 +168,57 @@ fn a_rotation_in_a_home_holding_no_data_key_refuses_the_old_keys_first_one() {
     assert!(!shown.unreadable, "{shown:?}");
     assert!(fresh.verify(None).unwrap().ok);
 }
+
+/// Found by review (2026-12-04): a home signed `report.delivered` after checking, outside its
+/// write lock, that it had not delivered that version to that archive, so a `serve` node's
+/// delivery thread and `report finalize --store-back` could both sign one. The check is now
+/// made under the lock: the second process finds the first's and signs nothing.
+#[test]
+fn a_delivery_signed_by_another_process_is_seen_under_the_lock_and_not_signed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.83", "ct-chest", &[]).unwrap();
+    for (section, text) in [
+        ("technique", "CT."),
+        ("findings", "Clear."),
+        ("impression", "Normal."),
+    ] {
+        home.report_write(report, section, text).unwrap();
+    }
+    let version = home.report_finalize(report).unwrap();
+    drop(home);
+    let payload = countersign_report::payload::ReportDelivered {
+        archive: "orthanc".into(),
+        version,
+        study: "1.2.3.83".into(),
+        instances: vec![countersign_report::payload::DeliveredInstance {
+            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
+            sop_instance: "2.25.1234".into(),
+            series: "2.25.99".into(),
+        }],
+        rejection_note: None,
+    };
+    let bytes = countersign_report::payload::Payload::to_bytes(&payload);
+    let (mut node, mut cli) = (
+        open_home(dir.path()).unwrap(),
+        open_home(dir.path()).unwrap(),
+    );
+    // Both have read the report: each holds it in its validation state.
+    assert!(node.report_show(report).unwrap().deliveries.is_empty());
+    assert!(cli.report_show(report).unwrap().deliveries.is_empty());
+    let sign = |home: &mut crate::Home| {
+        let key = home.signer().unwrap();
+        let me = key.public();
+        home.append_unless(
+            &key,
+            Some(report),
+            countersign_ledger::Kind::ReportDelivered,
+            &bytes,
+            |log| log.delivered_by(&me, "orthanc", &version),
+        )
+        .unwrap()
+    };
+    assert!(sign(&mut node).is_some());
+    assert!(sign(&mut cli).is_none(), "signed a second delivery");
+    assert_eq!(cli.report_show(report).unwrap().deliveries.len(), 1);
+}

@@ -87,6 +87,38 @@ fn a_delivery_of_the_final_or_an_addendum_is_shown_with_its_archive_and_sender()
     assert_eq!(view.deliveries[0].sop_instances, ["2.25.1234"]);
 }
 
+/// What a home asks under its write lock before signing a `report.delivered`: whether its
+/// member delivered that version to that archive already (a rejection note is not a delivery,
+/// another member's delivery is not this one's).
+#[test]
+fn delivered_by_names_the_author_archive_and_version_of_an_accepted_delivery() {
+    let mut d = Department::new();
+    let (r, fin, _) = final_report(&mut d);
+    let (ada, rad) = (d.public("ada"), d.public("rad"));
+    assert!(!d
+        .ledger
+        .report(&r)
+        .unwrap()
+        .delivered_by(&ada, "orthanc", &fin));
+    d.append("ada", Some(r), Kind::ReportDelivered, &delivered(fin))
+        .unwrap();
+    // Rad's rejection note, once the report left the study, is no delivery of Rad's.
+    d.append("ada", Some(r), Kind::ReportMove, &moved("2.25.2"))
+        .unwrap();
+    d.append(
+        "rad",
+        Some(r),
+        Kind::ReportDelivered,
+        &rejected(fin, "1.2.840.99", 1),
+    )
+    .unwrap();
+    let log = d.ledger.report(&r).unwrap();
+    assert!(log.delivered_by(&ada, "orthanc", &fin));
+    assert!(!log.delivered_by(&ada, "dcmqrscp", &fin));
+    assert!(!log.delivered_by(&rad, "orthanc", &fin));
+    assert!(!log.delivered_by(&ada, "orthanc", &r));
+}
+
 #[test]
 fn a_delivery_must_name_a_signed_off_version_its_sender_had_seen() {
     let mut d = Department::new();

@@ -296,6 +296,18 @@ impl ReportLog {
         self.standing(&self.id).is_some_and(Standing::is_accepted)
     }
 
+    /// Whether `author` delivered `version` to `archive` (an accepted `report.delivered` naming
+    /// both, not a rejection note): a home signs one such entry per version and archive, and
+    /// asks this under its write lock, where another process's is seen.
+    pub fn delivered_by(&self, author: &PublicKey, archive: &str, version: &EntryId) -> bool {
+        self.entries.values().any(|e| {
+            e.author == *author
+                && matches!(&e.payload, Some(Payload::Delivered(d))
+                    if d.archive == archive && d.version == *version && d.rejection_note.is_none())
+                && self.standing(&e.id).is_some_and(Standing::is_accepted)
+        })
+    }
+
     /// Every entry held that is refused, with why, in topological order.
     pub fn refused(&self) -> Vec<(EntryId, &ReportRuleError)> {
         self.dag
