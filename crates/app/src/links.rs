@@ -157,7 +157,9 @@ impl Home {
         let text = placed(&base, at, &link.marker())?;
         kept.push(link.clone());
         let fields = current.map(|v| v.fields.clone()).unwrap_or_default();
-        let id = self.report_write_linked(report, section, &text, fields, kept)?;
+        // The draft the marker was placed into is what the version was made from: dropped
+        // once it is signed (it does not equal the signed text, which holds the marker).
+        let id = self.write_linked(report, section, &text, &base, fields, kept)?;
         Ok((id, link))
     }
 
@@ -286,6 +288,19 @@ impl Home {
         fields: BTreeMap<String, String>,
         links: Vec<ImageLink>,
     ) -> Result<EntryId> {
+        self.write_linked(report, section, text, text, fields, links)
+    }
+
+    /// [`Home::report_write_linked`], made from `typed` (see [`Home::write_version`]).
+    fn write_linked(
+        &mut self,
+        report: EntryId,
+        section: &str,
+        text: &str,
+        typed: &str,
+        fields: BTreeMap<String, String>,
+        links: Vec<ImageLink>,
+    ) -> Result<EntryId> {
         // The macros the current version was built from stay with it: inserting a figure
         // into text that still holds a macro's unfilled [field] must not lift the sign-off
         // rule on that field.
@@ -297,7 +312,7 @@ impl Home {
             .and_then(current_version)
             .map(|v| v.macros.clone())
             .unwrap_or_default();
-        self.write_version(report, section, text, fields, macros, links)
+        self.write_version(report, section, text, typed, fields, macros, links)
     }
 
     /// The links of the current version of `section` that `text` still refers to: what a

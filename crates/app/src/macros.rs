@@ -180,7 +180,7 @@ impl Home {
     ) -> Result<EntryId> {
         // The links the text still refers to by marker stay with it.
         let links = self.links_carried(report, section, text)?;
-        self.write_version(report, section, text, fields, macros, links)
+        self.write_version(report, section, text, text, fields, macros, links)
     }
 }
 

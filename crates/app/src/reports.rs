@@ -139,17 +139,21 @@ impl Home {
         // The links the new text still refers to by marker stay with it (see `links`); a
         // plain write names no macro (only those of its own text are judged at sign-off).
         let links = self.links_carried(report, section, text)?;
-        self.write_version(report, section, text, fields, Vec::new(), links)
+        self.write_version(report, section, text, text, fields, Vec::new(), links)
     }
 
     /// Signs a section version: its text and fields, the AutoText macros it was built from
     /// and its links to images (each judged by the report rules). The one place a
-    /// `section.write` of this home's own is made; the section's draft is dropped after.
+    /// `section.write` of this home's own is made; the section's draft is dropped after if it
+    /// holds `typed`, the text the version was made from (the signed text itself, or what a
+    /// figure's marker was placed into).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn write_version(
         &mut self,
         report: EntryId,
         section: &str,
         text: &str,
+        typed: &str,
         fields: BTreeMap<String, String>,
         macros: Vec<countersign_report::macros::MacroRef>,
         links: Vec<countersign_report::links::ImageLink>,
@@ -165,8 +169,8 @@ impl Home {
             .append_own(Some(report), Kind::SectionWrite, &payload)?
             .id();
         // Signed: the draft is no longer needed. (Were this to fail, the draft would only
-        // equal the signed text, which the editor shows as no draft.)
-        if let Err(e) = self.draft_signed(report, section, text) {
+        // equal the text signed from, which the editor shows as no draft once it reloads.)
+        if let Err(e) = self.draft_signed(report, section, typed) {
             tracing::warn!(error = %e.loggable(), "a signed section's draft was not dropped");
         }
         Ok(id)

@@ -165,6 +165,16 @@ fn links_are_inserted_through_the_commands() {
     );
     assert_eq!(linked["link"]["fig"], 1, "{linked}");
     assert_eq!(linked["link"]["kind"], "length", "{linked}");
+    // Typed on in the editor (kept as a draft), then a key image inserted from the viewer:
+    // the marker goes into the draft's text, and the draft, signed so, is dropped — kept, it
+    // was laid over the signed text and the next version lost the marker and its link
+    // (found by review, 2026-12-04).
+    call(
+        "draft_save",
+        serde_json::json!({ "report": report, "section": "findings",
+            "text": "A nodule. [fig 1] Typed on." }),
+    )
+    .unwrap();
     let keyed = json(
         "report_link",
         serde_json::json!({ "report": report, "section": "findings",
@@ -178,7 +188,9 @@ fn links_are_inserted_through_the_commands() {
         .iter()
         .find(|s| s["name"] == "findings")
         .unwrap();
-    assert_eq!(findings["text"], "A nodule. [fig 1] [fig 2]");
+    assert_eq!(findings["text"], "A nodule. [fig 1] Typed on. [fig 2]");
+    let drafts = json("drafts", serde_json::json!({ "report": report }));
+    assert!(drafts.get("findings").is_none(), "{drafts}");
     let current = findings["versions"].as_array().unwrap().last().unwrap();
     assert_eq!(current["entry"], keyed["entry"]);
     assert_eq!(current["links"].as_array().unwrap().len(), 2, "{current}");
