@@ -400,3 +400,41 @@ impl Home {
         })
     }
 }
+
+/// Holds the key-encryption key installed on this process's store (`kek`) to the member key the
+/// data keys are recorded as wrapped under (`countersign_store::KEK_MEMBER_META`), inside the
+/// write `db` is in. The record names another key when another process adopted (or is
+/// adopting) a rotation since this one opened its key — then this process must not wrap keys
+/// nor project reports with the old key's (`key_rotated`) — or when the record is what is
+/// wrong: a ledger restored from a backup, or copied into this home, while this process holds
+/// the key the home's profile names and no rotation is under way. Then the record is
+/// corrected, as this home's own keys are wrapped under the profile's key, rather than every
+/// write of the home refused for good. The profile is read under the lock: a process adopting
+/// a rotation switches it before it clears its request.
+pub(crate) fn hold_kek(
+    db: &countersign_store::Db<'_>,
+    kek: Option<&countersign_ledger::Kek>,
+    keys: &crate::keys::KeyStore,
+) -> Result<()> {
+    let Some(kek) = kek else {
+        return Ok(());
+    };
+    let recorded = match db.meta(countersign_store::KEK_MEMBER_META)? {
+        Some(hex) if hex != kek.member().to_hex() => hex,
+        _ => return Ok(()),
+    };
+    let rotating_to = db
+        .meta(PENDING)?
+        .and_then(|text| RotationRequest::parse(&text).ok())
+        .map(|r| r.new.to_hex());
+    let profile = keys.profile()?.map(|p| p.key);
+    if rotating_to.as_deref() != Some(recorded.as_str()) && profile == Some(*kek.member()) {
+        tracing::warn!(
+            "the data keys were recorded under another member key than this home's (a ledger \
+             restored or copied in): recorded under this home's key again"
+        );
+        db.set_kek_member(kek.member())?;
+        return Ok(());
+    }
+    Err(countersign_store::StoreError::KeysRotated.into())
+}

@@ -93,7 +93,7 @@ pub enum StoreError {
     KeysLocked,
     /// The installed key-encryption key is not the one the data keys are wrapped under:
     /// another process on this home adopted a key rotation since this one opened its key.
-    #[error("this home's key was rotated by another process since this one opened it, and its data keys are now sealed under the new key: open the home again (restart the node, or lock and unlock)")]
+    #[error("this home's key was rotated by another process since this one opened it, and its data keys are now sealed under the new key: nothing was written, and the old key was put away; unlock again (the new key opens with the same passphrase)")]
     KeysRotated,
     /// A wrapped data key does not open under the installed key-encryption key.
     #[error("the stored data key of report {log} does not open: {reason}")]

@@ -174,6 +174,8 @@ impl Home {
         self.forget_state();
         let db = self.store.db();
         if db.report_key_counts()?.1 > 0 {
+            // A record of another key (a ledger restored or copied in) is corrected first.
+            crate::rotation::hold_kek(&db, self.store.kek().as_deref(), &self.keys)?;
             // One row at a time (each an atomic statement; wrapping again is a no-op), so
             // that a reader holding the home by shared reference can do it too.
             let wrapped = db.wrap_clear_report_keys()?;
@@ -240,17 +242,27 @@ impl Home {
         write: impl Fn(&countersign_store::Db<'_>) -> Result<T>,
     ) -> Result<T> {
         let closed = self.store.kek().is_none();
-        let first = self.store.write(|db| {
-            if closed && db.holds_report_keys()? {
-                return Ok(None);
-            }
-            write(db).map(Some)
-        })?;
+        let first = {
+            let Home { store, keys, .. } = &mut *self;
+            let kek = store.kek();
+            store.write(|db| {
+                if closed && db.holds_report_keys()? {
+                    return Ok(None);
+                }
+                crate::rotation::hold_kek(db, kek.as_deref(), keys)?;
+                write(db).map(Some)
+            })?
+        };
         if let Some(out) = first {
             return Ok(out);
         }
         self.open_keys(required)?;
-        self.store.write(write)
+        let Home { store, keys, .. } = &mut *self;
+        let kek = store.kek();
+        store.write(|db| {
+            crate::rotation::hold_kek(db, kek.as_deref(), keys)?;
+            write(db)
+        })
     }
 
     /// The key-encryption key, whether or not this home holds a data key yet: taking one in

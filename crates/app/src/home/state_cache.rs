@@ -40,9 +40,17 @@ impl Home {
         let mut f = f;
         // Twice at most: the second attempt does not look for a key.
         loop {
-            match self.write_with_state_once(f, no_key_yet)? {
-                Ok(out) => return Ok(out),
-                Err(back) => {
+            match self.write_with_state_once(f, no_key_yet) {
+                // The key this process holds is the old one of a rotation: it is dropped, so
+                // that the next use opens the key the home's profile names now (the desktop
+                // asks for it again; a node with a passphrase source opens it itself).
+                Err(e @ AppError::Store(countersign_store::StoreError::KeysRotated)) => {
+                    self.lock();
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+                Ok(Ok(out)) => return Ok(out),
+                Ok(Err(back)) => {
                     f = back;
                     self.open_keys(false)?;
                     no_key_yet = false;
@@ -62,7 +70,10 @@ impl Home {
         F: FnOnce(&countersign_store::Db<'_>, &mut LedgerState) -> Result<T>,
     {
         self.finish_projection()?;
-        let Home { store, cache, .. } = self;
+        let Home {
+            store, cache, keys, ..
+        } = self;
+        let kek = store.kek();
         let cache = lock(cache.get_mut());
         let result = store.write(|db| {
             if no_key_yet && db.holds_report_keys()? {
@@ -70,7 +81,7 @@ impl Home {
             }
             // Keys opened before another process adopted a key rotation would project this
             // write's reports as unopened, and wrap new keys under the deleted key's.
-            db.check_kek()?;
+            crate::rotation::hold_kek(db, kek.as_deref(), keys)?;
             let version = db_data_version(db)?;
             if cache.as_ref().is_none_or(|c| c.data_version != version) {
                 *cache = Some(Cache {

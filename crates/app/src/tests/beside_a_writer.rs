@@ -87,8 +87,9 @@ fn a_write_that_found_no_data_key_stops_when_one_arrived_before_its_lock() {
 /// Found by review (2026-12-04): a process that opened the member's key before another process
 /// on the home adopted a key rotation (a serving node, the desktop) kept the old key's
 /// key-encryption key, so the data keys it stored were wrapped under a key the rotation then
-/// deleted, never to open again, and the reports it projected read as unopened. Its writes are
-/// now refused (`key_rotated`), nothing is stored, and the home opened again reads every report.
+/// deleted, never to open again, and the reports it projected read as unopened. Its write is
+/// now refused (`key_rotated`), nothing is stored, the old key is put away, and its next write
+/// opens the key the home's profile names now.
 #[test]
 fn a_process_holding_the_key_from_before_a_rotation_wraps_no_data_key_under_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,27 +102,58 @@ fn a_process_holding_the_key_from_before_a_rotation_wraps_no_data_key_under_it()
     assert!(!rotation.pending, "an admin's rotation is adopted at once");
     let keys_before = cli.store().db().report_key_counts().unwrap();
 
-    let err = node.report_new("1.2.3.81", "ct-chest", &[]).unwrap_err();
-    assert_eq!(err.code(), "key_rotated", "{err}");
+    // A write needing no new data key: refused by the check, not by the key it cannot open.
     let err = node
         .report_write(first, "impression", "Normal.")
         .unwrap_err();
     assert_eq!(err.code(), "key_rotated", "{err}");
+    assert!(!node.keys_open(), "the old key is put away");
     assert_eq!(cli.store().db().report_key_counts().unwrap(), keys_before);
 
+    // The next write opens the rotated key from the passphrase source and goes on.
+    let second = node.report_new("1.2.3.81", "ct-chest", &[]).unwrap();
+    node.report_write(second, "findings", "No nodule.").unwrap();
+    assert_eq!(node.whoami().unwrap().key, rotation.new);
     drop(node);
     let fresh = open_home(dir.path()).unwrap();
-    let shown = fresh.report_show(first).unwrap();
-    assert!(!shown.unreadable, "{shown:?}");
+    for report in [first, second] {
+        let shown = fresh.report_show(report).unwrap();
+        assert!(!shown.unreadable, "{shown:?}");
+    }
     let v = fresh.verify(None).unwrap();
     assert!(v.ok, "{v:?}");
+}
+
+/// A ledger restored from a backup, or copied into this home: its record names a member key
+/// this home never held, while this process holds the key the profile names and no rotation is
+/// under way. The record is what is wrong; it is corrected, not every write refused for good.
+#[test]
+fn a_record_of_another_key_with_no_rotation_under_way_is_corrected_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.84", "ct-chest", &[]).unwrap();
+    let mine = home.whoami().unwrap().key.to_hex();
+    let meta = |home: &crate::Home| {
+        home.store()
+            .db()
+            .meta(countersign_store::KEK_MEMBER_META)
+            .unwrap()
+    };
+    assert_eq!(meta(&home).as_deref(), Some(mine.as_str()));
+    let other = countersign_ledger::SecretKey::from_seed(&[0x77; 32]).public();
+    home.store_mut()
+        .write(|db| db.set_kek_member(&other))
+        .unwrap();
+    home.report_write(report, "findings", "No nodule.").unwrap();
+    assert_eq!(meta(&home).as_deref(), Some(mine.as_str()));
+    assert!(!home.report_show(report).unwrap().unreadable);
 }
 
 /// As above, in a home that held no data key when it adopted the rotation, whose serving
 /// node then takes in a peer's sealed report (by another member, so no rule refuses it): the
 /// rotation recorded the new key as the keys' in the transaction that found none, so the
-/// node's first key is refused, not wrapped under the deleted key; the home opened again takes
-/// the report in readable.
+/// node's first key is refused, not wrapped under the deleted key; taken in again (the old key
+/// put away, the rotated one opened), the report reads.
 #[test]
 fn a_rotation_in_a_home_holding_no_data_key_refuses_the_old_keys_first_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,9 +193,10 @@ fn a_rotation_in_a_home_holding_no_data_key_refuses_the_old_keys_first_one() {
     let err = node.bundle_import(&bundle).unwrap_err();
     assert_eq!(err.code(), "key_rotated", "{err}");
     assert_eq!(cli.store().db().report_key_counts().unwrap(), (0, 0));
+    // Taken in again, under the rotated key.
+    node.bundle_import(&bundle).unwrap();
     drop(node);
-    let mut fresh = open_home(dir.path()).unwrap();
-    fresh.bundle_import(&bundle).unwrap();
+    let fresh = open_home(dir.path()).unwrap();
     let shown = fresh.report_show(report).unwrap();
     assert!(!shown.unreadable, "{shown:?}");
     assert!(fresh.verify(None).unwrap().ok);
