@@ -122,28 +122,35 @@ impl Home {
         Ok(out)
     }
 
-    /// Records that `d` was due but could not be tried, with why.
+    /// Records that `d` was due but could not be tried, with why: on the record as it stands
+    /// under the write lock, so that what another process of the home recorded meanwhile (its
+    /// instances, its attempts) is kept, not replaced by the copy read before the try.
     fn note_not_tried(&mut self, d: DeliveryRecord, e: &AppError) -> Result<DeliveryRecord> {
         // Failed, not left queued: a queued record is due at once, and one that cannot be
         // tried would be tried again on every pass.
-        let record = DeliveryRecord {
-            state: "failed".into(),
-            attempts: d.attempts.saturating_add(1),
-            last_ms: crate::home::now_ms(),
-            error_code: Some(e.code().to_string()),
-            error: Some(e.to_string()),
-            ..d
-        };
-        let kept = record.clone();
-        self.update_records(move |list| {
+        let (code, message, now) = (e.code().to_string(), e.to_string(), crate::home::now_ms());
+        let mut noted = None;
+        self.update_records(|list| {
             if let Some(r) = list.iter_mut().find(|r| {
-                r.is(&kept.kind, &kept.report, &kept.archive)
-                    && (r.state == "failed" || r.state == QUEUED)
+                r.is(&d.kind, &d.report, &d.archive) && (r.state == "failed" || r.state == QUEUED)
             }) {
-                *r = kept;
+                r.state = "failed".into();
+                r.attempts = r.attempts.saturating_add(1);
+                r.last_ms = now;
+                r.error_code = Some(code.clone());
+                r.error = Some(message.clone());
+                noted = Some(r.clone());
             }
         })?;
-        Ok(record)
+        // Gone or delivered meanwhile: what was tried is said as it was read.
+        Ok(noted.unwrap_or(DeliveryRecord {
+            state: "failed".into(),
+            attempts: d.attempts.saturating_add(1),
+            last_ms: now,
+            error_code: Some(code),
+            error: Some(message),
+            ..d
+        }))
     }
 }
 
@@ -278,6 +285,37 @@ mod backoff_tests {
         assert_eq!(backoff(0, FIRST_BACKOFF), FIRST_BACKOFF);
         let long = Duration::from_secs(7200);
         assert_eq!(backoff(3, long), long);
+    }
+
+    /// Found by review (2026-12-04): a record that could not be tried was written back as the
+    /// copy read before the try, dropping what another process of the home recorded on it
+    /// meanwhile (the instances an archive holds, its attempts).
+    #[test]
+    fn a_record_not_tried_keeps_what_another_process_recorded_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let read_before = failed(1, 1_000);
+        home.update_records(|list| list.push(read_before.clone()))
+            .unwrap();
+        // Another process records an attempt that reached the archive.
+        let sent = crate::pacs::SentInstance {
+            study: "1.2.3".into(),
+            series: "2.25.9".into(),
+            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
+            sop_instance: "2.25.1".into(),
+        };
+        let mut other = crate::tests::open_home(dir.path()).unwrap();
+        other
+            .update_records(|list| {
+                list[0].attempts = 2;
+                list[0].instances.push(sent.clone());
+            })
+            .unwrap();
+        let err = AppError::InvalidInput("not now".into());
+        let noted = home.note_not_tried(read_before, &err).unwrap();
+        assert_eq!(noted.attempts, 3);
+        assert_eq!(noted.instances, vec![sent]);
+        assert_eq!(home.deliveries().unwrap(), vec![noted]);
     }
 
     #[test]
