@@ -214,12 +214,7 @@ fn rank(state: &str) -> u8 {
 impl Home {
     /// The archives this home knows, in the order they were added.
     pub fn pacs_list(&self) -> Result<Vec<ArchiveConfig>> {
-        match self.store().db().meta(ARCHIVES_META)? {
-            None => Ok(Vec::new()),
-            Some(json) => serde_json::from_str(&json).map_err(|e| {
-                AppError::InvalidInput(format!("the home's archive list is damaged: {e}"))
-            }),
-        }
+        archives_in(&self.store().db())
     }
 
     /// Adds an archive (checked, not contacted: `pacs test` does that), waiting `timeout_s`
@@ -347,11 +342,19 @@ impl Home {
     ) -> Result<()> {
         let json = serde_json::to_string(archives)
             .map_err(|e| AppError::InvalidInput(format!("encoding the archive list: {e}")))?;
-        self.store_mut().write(|db| {
+        let kek = self.store().kek();
+        let keys = crate::keys::KeyStore::new(self.dir());
+        let saved = self.store_mut().write(|db| -> Result<()> {
+            // Credentials sealed by a process holding the old key of a rotation another
+            // process adopted would never open again (see `rotation::hold_kek`).
+            crate::rotation::hold_kek(db, kek.as_deref(), &keys)?;
             db.set_meta(ARCHIVES_META, &json)?;
-            also(db)
-        })?;
-        Ok(())
+            Ok(also(db)?)
+        });
+        if let Err(AppError::Store(countersign_store::StoreError::KeysRotated)) = &saved {
+            self.lock();
+        }
+        saved
     }
 
     /// An archive as configured, its credentials (if any) unsealed for this use: the home's
@@ -371,11 +374,6 @@ impl Home {
             .into_iter()
             .map(|a| self.unseal(a))
             .collect()
-    }
-
-    /// Whether any archive keeps sealed credentials (a key rotation must re-wrap them).
-    pub(crate) fn holds_archive_secrets(&self) -> Result<bool> {
-        Ok(self.pacs_list()?.iter().any(|a| a.auth.is_some()))
     }
 
     /// Re-wraps every archive's credential key from the KEK installed now (the old member
@@ -471,10 +469,64 @@ fn not_configured(name: &str) -> AppError {
     }
 }
 
+/// The archives configured in the home `db` reads.
+fn archives_in(db: &countersign_store::Db<'_>) -> Result<Vec<ArchiveConfig>> {
+    match db.meta(ARCHIVES_META)? {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            AppError::InvalidInput(format!("the home's archive list is damaged: {e}"))
+        }),
+    }
+}
+
+/// Whether any archive configured in the home `db` reads has sealed credentials (wrapped under
+/// the home's key-encryption key, as its data keys are).
+pub(crate) fn holds_archive_secrets(db: &countersign_store::Db<'_>) -> Result<bool> {
+    Ok(archives_in(db)?.iter().any(|a| a.auth.is_some()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tests::every_file;
+
+    /// Found by review (2026-12-04): a process holding the key from before another process
+    /// adopted a rotation (the desktop) sealed an archive's credentials under the old key,
+    /// deleted with the rotation, so the archive never opened again. The save is refused
+    /// (`key_rotated`), nothing is added, the old key put away; added again, the credentials
+    /// are sealed under the rotated key and open in a home opened afresh.
+    #[test]
+    fn credentials_added_with_the_key_from_before_a_rotation_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut desk = crate::tests::founded(dir.path());
+        desk.need_keys().unwrap();
+        let mut cli = crate::tests::open_home(dir.path()).unwrap();
+        assert!(!cli.key_rotate().unwrap().pending);
+        let login = ArchiveLogin {
+            credentials: Credentials::basic("alice", zeroize::Zeroizing::new("pw".into())).unwrap(),
+            allow_cleartext: false,
+        };
+        let endpoint = ArchiveEndpoint::Dicomweb {
+            url: "http://127.0.0.1:9/dicom-web".into(),
+        };
+        let add = |home: &mut Home| {
+            home.pacs_add_with(
+                "orthanc",
+                endpoint.clone(),
+                ArchiveOptions::default(),
+                Some(login.clone()),
+            )
+        };
+        let err = add(&mut desk).unwrap_err();
+        assert_eq!(err.code(), "key_rotated", "{err}");
+        assert!(desk.pacs_list().unwrap().is_empty());
+        assert!(!desk.keys_open());
+        add(&mut desk).unwrap();
+        drop(desk);
+        let fresh = crate::tests::open_home(dir.path()).unwrap();
+        let loaded = fresh.archive("orthanc").unwrap();
+        assert_eq!(loaded.secret.as_deref(), Some(&login.credentials));
+    }
 
     /// Credentials added to a home held open (its WAL present): no file under the home holds
     /// the password; the archive loads them back; a handle without the key's passphrase is

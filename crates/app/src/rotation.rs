@@ -330,14 +330,13 @@ impl Home {
         // storing the home's first data key under the old key meanwhile would have it
         // wrapped under a key about to be deleted (it is refused, `key_rotated`, once the
         // record names the new key).
-        let keys_to_move = self.holds_archive_secrets()?
-            || self.store_mut().write(|db| -> Result<bool> {
-                if db.holds_report_keys()? {
-                    return Ok(true);
-                }
-                db.set_kek_member(&request.new)?;
-                Ok(false)
-            })?;
+        let keys_to_move = self.store_mut().write(|db| -> Result<bool> {
+            if db.holds_report_keys()? || crate::pacs::holds_archive_secrets(db)? {
+                return Ok(true);
+            }
+            db.set_kek_member(&request.new)?;
+            Ok(false)
+        })?;
         if keys_to_move {
             if let Err(e) = self.need_keys() {
                 tracing::warn!(
