@@ -1,6 +1,8 @@
 // Signing with a key that may be locked. The UI does not decide when the passphrase is needed: it
 // runs the action, and when the app answers `locked` (the key is not unlocked, or was locked after
-// the idle time) or `reauth_required` (signing a final asks again), it asks the user for the
+// the idle time; or `key_rotated`: another process adopted a rotation of this key, and the app put
+// the old one away, so unlocking opens the new one) or `reauth_required` (signing a final asks
+// again), it asks the user for the
 // passphrase and runs the action again. A key in the OS keychain has no passphrase (the identity's
 // `needs_passphrase`, the app's answer): the prompt then only asks the user to unlock, with `null`.
 import { api, CommandError } from "./api";
@@ -32,7 +34,7 @@ export async function signing<T>(action: (passphrase: string | null) => Promise<
     return await action(null);
   } catch (e) {
     if (!(e instanceof CommandError) || !asker) throw e;
-    if (e.code === "locked") {
+    if (e.code === "locked" || e.code === "key_rotated") {
       await asker({ title: "Unlock to sign", message: e.message, submit: async (p) => void (await api.unlock(p)) }).catch(() => {
         throw e;
       });
