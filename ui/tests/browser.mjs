@@ -391,6 +391,40 @@ await rampCheck("cpu");
     () => document.querySelector('[data-testid="section-findings"] textarea')?.value === "Half typed.",
   );
   check((await impression.inputValue()) === "Typed before the update.", "typed text comes back from the home after leaving the report");
+  // The same report read again (its study chosen again; in the app, the study list refreshed
+  // after a new report, or a sync): what is typed and the selection in it stay as they are. The
+  // e2e's AutoText expansion, its [size] selected, was once wiped by such a reload.
+  await page.evaluate(() => {
+    const t = document.querySelector('[data-testid="section-findings"] textarea');
+    t.focus();
+    t.setSelectionRange(5, 10);
+  });
+  // Every call the page makes to the app is noted, so that the check waits for the reload and
+  // whatever it sets off (the drafts read again) to have finished, not for a time.
+  await page.evaluate(() => {
+    const inner = window.__TAURI_INTERNALS__.invoke;
+    window.__calls = [];
+    window.__TAURI_INTERNALS__.invoke = (cmd, args, opts) => {
+      const p = inner(cmd, args, opts);
+      window.__calls.push([cmd, p]);
+      return p;
+    };
+  });
+  await page.getByTestId("study-item").first().click();
+  await page.waitForFunction(() => window.__calls.some(([cmd]) => cmd === "report_show"));
+  await page.evaluate(async () => {
+    let seen = -1;
+    while (seen !== window.__calls.length) {
+      seen = window.__calls.length;
+      await Promise.allSettled(window.__calls.map(([, p]) => p));
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    }
+  });
+  const typing = await page.evaluate(() => {
+    const t = document.querySelector('[data-testid="section-findings"] textarea');
+    return [t.value, t.selectionStart, t.selectionEnd];
+  });
+  check(JSON.stringify(typing) === JSON.stringify(["Half typed.", 5, 10]), `a reload of the same report keeps the text and the selection typed (${JSON.stringify(typing)})`);
   const left = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("countersign:draft")));
   check(left.length === 0, `no draft is left in the webview's storage (${left.join(", ")})`);
   const kept = await page.evaluate(async (id) => await window.__TAURI_INTERNALS__.invoke("drafts", { report: id }), rid);
