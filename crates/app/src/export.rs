@@ -119,6 +119,17 @@ impl Home {
     /// the sealed entries and their provenance, is written, and says plainly that the
     /// content is not readable here.
     pub fn export(&self, report: EntryId, format: ExportFormat) -> Result<Vec<u8>> {
+        if format == ExportFormat::Bundle {
+            // The provenance text and the bundle beside it read in one read transaction: read
+            // apart, an entry another process stored in between (a sign-off taken in by sync)
+            // was in the bundle and not in the text the auditor reads (found by review,
+            // 2026-12-04). The keys are opened first: the bundle carries them, and opening
+            // them can write (wrapping keys an older build left in clear).
+            self.open_keys(true)?;
+            return self
+                .store()
+                .read(|_| self.render_export(report, self.export_input(report)?, format));
+        }
         self.render_export(report, self.export_input(report)?, format)
     }
 

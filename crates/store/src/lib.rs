@@ -244,11 +244,15 @@ impl Store {
     /// before a commit and the report list's rows or a peer's checkpoint from after it, and
     /// report a problem that is in neither state (`verify`, 2026-12-04). The WAL cannot be
     /// checkpointed past what it reads until it ends, so it is for a bounded check, not a
-    /// session.
+    /// session. Called inside a transaction of this store (a read within a read, or within a
+    /// write), `f` runs in that one: it sees what it sees.
     pub fn read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Db<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(&Db::new(&self.conn, &self.kek));
+        }
         let tx = self
             .conn
             .unchecked_transaction()

@@ -147,3 +147,25 @@ fn assert_migration_undone(conn: &rusqlite::Connection, version: u32, made: &[&s
         assert_eq!(there, 0, "half a migration was left: {table}");
     }
 }
+
+/// A read inside a read (an audit archive's bundle, read inside the read its provenance text
+/// is read in) runs in the outer one: it sees the store as of the outer read's first read, not
+/// what another connection committed since.
+#[test]
+fn a_read_within_a_read_sees_the_outer_reads_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite3");
+    let store = Store::open(&path).unwrap();
+    let mut other = Store::open(&path).unwrap();
+    let count = |db: &crate::Db<'_>| db.meta("n").map(|v| v.unwrap_or_default());
+    let (outer, inner) = store
+        .read(|db| -> crate::Result<_> {
+            let outer = count(db)?;
+            other.write(|w| w.set_meta("n", "1")).unwrap();
+            let inner = store.read(|db| count(db))?;
+            Ok((outer, inner))
+        })
+        .unwrap();
+    assert_eq!((outer.as_str(), inner.as_str()), ("", ""));
+    assert_eq!(store.read(|db| count(db)).unwrap(), "1");
+}
