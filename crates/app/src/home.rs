@@ -124,14 +124,7 @@ impl Home {
         // version yet (once, after an upgrade). A home holding data keys rebuilds them once its
         // key is unlocked (see `finish_projection`): rebuilt locked, every sealed report's row
         // would lose its study and template.
-        let db = store.db();
-        let projection_pending =
-            !(crate::projection::current(&db)? && crate::projection::ai::current(&db)?) && {
-                // Only wrapped keys wait: rows an older build stored in clear read as they are.
-                let (held, clear) = db.report_key_counts()?;
-                held > clear
-            };
-        let projection_pending = projection_pending || crate::projection::ensure(&mut store)?;
+        let projection_pending = crate::projection::ensure(&mut store)?;
         let home = Home {
             dir: dir.to_path_buf(),
             store,

@@ -172,9 +172,6 @@ pub(crate) fn ensure(store: &mut Store) -> Result<bool> {
     if current(&store.db())? && ai::current(&store.db())? {
         return Ok(false);
     }
-    tracing::info!(
-        "the report list or the AI rows are missing or from another version: rebuilding"
-    );
     let closed = store.kek().is_none();
     store.write(|db| {
         if current(db)? && ai::current(db)? {
@@ -184,9 +181,16 @@ pub(crate) fn ensure(store: &mut Store) -> Result<bool> {
             // Only wrapped keys wait: rows an older build stored in clear read as they are.
             let (held, clear) = db.report_key_counts()?;
             if held > clear {
+                tracing::info!(
+                    "the report list or the AI rows are missing or from another version: \
+                     rebuilt once the key is unlocked"
+                );
                 return Ok(true);
             }
         }
+        tracing::info!(
+            "the report list or the AI rows are missing or from another version: rebuilding"
+        );
         if !current(db)? {
             rebuild(db)?;
         } else {

@@ -401,7 +401,7 @@ impl Home {
 }
 
 /// Holds the key-encryption key installed on this process's store (`kek`) to the member key the
-/// data keys are recorded as wrapped under (`countersign_store::KEK_MEMBER_META`), inside the
+/// data keys are recorded as wrapped under (`Db::kek_member`), inside the
 /// write `db` is in. The record names another key when another process adopted (or is
 /// adopting) a rotation since this one opened its key — then this process must not wrap keys
 /// nor project reports with the old key's (`key_rotated`) — or when the record is what is
@@ -418,7 +418,7 @@ pub(crate) fn hold_kek(
     let Some(kek) = kek else {
         return Ok(());
     };
-    let recorded = match db.meta(countersign_store::KEK_MEMBER_META)? {
+    let recorded = match db.kek_member()? {
         Some(hex) if hex != kek.member().to_hex() => hex,
         _ => return Ok(()),
     };

@@ -281,7 +281,7 @@ impl Db<'_> {
         let kek = self.kek.get().ok_or(StoreError::KeysLocked)?;
         // Recorded under the installed key, or under `new` already (a rotation that stopped
         // before switching runs again); any other key's is another process's doing.
-        let recorded = self.meta(crate::KEK_MEMBER_META)?;
+        let recorded = self.kek_member()?;
         if recorded.is_some_and(|m| m != kek.member().to_hex() && m != new.member().to_hex()) {
             return Err(StoreError::KeysRotated);
         }

@@ -17,26 +17,19 @@ use crate::{Db, Result, StoreError};
 /// The `meta` key naming (hex) the member key the data keys are wrapped under. Absent in a
 /// home that never stored a wrapped key (or from a build before it): the first key-encryption
 /// key that wraps one claims it.
-pub const KEK_MEMBER_META: &str = "kek_member";
+const KEK_MEMBER_META: &str = "kek_member";
 
 impl Db<'_> {
-    /// Refuses the installed key-encryption key when the data keys are wrapped under another
-    /// member key's (rotated by another process since this one opened its key). No key
-    /// installed, or none recorded: nothing to hold it to.
-    pub fn check_kek(&self) -> Result<()> {
-        let Some(kek) = self.kek.get() else {
-            return Ok(());
-        };
-        match self.meta(KEK_MEMBER_META)? {
-            Some(hex) if hex != kek.member().to_hex() => Err(StoreError::KeysRotated),
-            _ => Ok(()),
-        }
+    /// The member key (hex) the data keys are recorded as wrapped under, if any is recorded.
+    pub fn kek_member(&self) -> Result<Option<String>> {
+        self.meta(KEK_MEMBER_META)
     }
 
-    /// [`Db::check_kek`], then records the installed key's member when none is recorded: call
-    /// it in the write that wraps a key under it.
+    /// Refuses `kek` when the data keys are recorded as wrapped under another member key's
+    /// (rotated by another process since this one opened its key), and records its member when
+    /// none is: call it in the write that wraps a key under it.
     pub(crate) fn claim_kek(&self, kek: &countersign_ledger::Kek) -> Result<()> {
-        match self.meta(KEK_MEMBER_META)? {
+        match self.kek_member()? {
             Some(hex) if hex != kek.member().to_hex() => Err(StoreError::KeysRotated),
             Some(_) => Ok(()),
             None => self.set_meta(KEK_MEMBER_META, &kek.member().to_hex()),

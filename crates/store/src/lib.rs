@@ -53,7 +53,6 @@ pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
     StagedImage, SYNCFS_FROM,
 };
-pub use kek_member::KEK_MEMBER_META;
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{

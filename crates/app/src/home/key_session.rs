@@ -242,27 +242,44 @@ impl Home {
         write: impl Fn(&countersign_store::Db<'_>) -> Result<T>,
     ) -> Result<T> {
         let closed = self.store.kek().is_none();
-        let first = {
-            let Home { store, keys, .. } = &mut *self;
-            let kek = store.kek();
-            store.write(|db| {
-                if closed && db.holds_report_keys()? {
-                    return Ok(None);
-                }
-                crate::rotation::hold_kek(db, kek.as_deref(), keys)?;
-                write(db).map(Some)
-            })?
-        };
+        let first = self.write_holding_kek(|db| {
+            if closed && db.holds_report_keys()? {
+                return Ok(None);
+            }
+            write(db).map(Some)
+        })?;
         if let Some(out) = first {
             return Ok(out);
         }
         self.open_keys(required)?;
+        self.write_holding_kek(write)
+    }
+
+    /// Runs `write` in one write transaction, the key-encryption key installed here first held
+    /// to the member key the data keys are recorded under ([`crate::rotation::hold_kek`]): what
+    /// wraps keys or projects reports with them must not do it with the key of before a
+    /// rotation another process adopted. Such a key is put away ([`Home::unless_rotated`]).
+    pub(crate) fn write_holding_kek<T>(
+        &mut self,
+        write: impl FnOnce(&countersign_store::Db<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let kek = self.store.kek();
         let Home { store, keys, .. } = &mut *self;
-        let kek = store.kek();
-        store.write(|db| {
+        let out = store.write(|db| {
             crate::rotation::hold_kek(db, kek.as_deref(), keys)?;
             write(db)
-        })
+        });
+        self.unless_rotated(out)
+    }
+
+    /// `out`, with the key put away when it says the key is from before a rotation another
+    /// process adopted (`key_rotated`): the next use opens the key the home's profile names now
+    /// (the desktop asks for it again; a home with a passphrase source opens it itself).
+    pub(crate) fn unless_rotated<T>(&mut self, out: Result<T>) -> Result<T> {
+        if let Err(AppError::Store(countersign_store::StoreError::KeysRotated)) = &out {
+            self.lock();
+        }
+        out
     }
 
     /// The key-encryption key, whether or not this home holds a data key yet: taking one in

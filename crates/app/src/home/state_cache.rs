@@ -40,17 +40,10 @@ impl Home {
         let mut f = f;
         // Twice at most: the second attempt does not look for a key.
         loop {
-            match self.write_with_state_once(f, no_key_yet) {
-                // The key this process holds is the old one of a rotation: it is dropped, so
-                // that the next use opens the key the home's profile names now (the desktop
-                // asks for it again; a node with a passphrase source opens it itself).
-                Err(e @ AppError::Store(countersign_store::StoreError::KeysRotated)) => {
-                    self.lock();
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
-                Ok(Ok(out)) => return Ok(out),
-                Ok(Err(back)) => {
+            let attempt = self.write_with_state_once(f, no_key_yet);
+            match self.unless_rotated(attempt)? {
+                Ok(out) => return Ok(out),
+                Err(back) => {
                     f = back;
                     self.open_keys(false)?;
                     no_key_yet = false;

@@ -133,12 +133,7 @@ fn a_record_of_another_key_with_no_rotation_under_way_is_corrected_not_refused()
     let mut home = founded(dir.path());
     let report = home.report_new("1.2.3.84", "ct-chest", &[]).unwrap();
     let mine = home.whoami().unwrap().key.to_hex();
-    let meta = |home: &crate::Home| {
-        home.store()
-            .db()
-            .meta(countersign_store::KEK_MEMBER_META)
-            .unwrap()
-    };
+    let meta = |home: &crate::Home| home.store().db().kek_member().unwrap();
     assert_eq!(meta(&home).as_deref(), Some(mine.as_str()));
     let other = countersign_ledger::SecretKey::from_seed(&[0x77; 32]).public();
     home.store_mut()
