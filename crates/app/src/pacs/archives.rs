@@ -266,19 +266,12 @@ impl Home {
     ) -> Result<()> {
         let json = serde_json::to_string(archives)
             .map_err(|e| AppError::InvalidInput(format!("encoding the archive list: {e}")))?;
-        let kek = self.store().kek();
-        let keys = crate::keys::KeyStore::new(self.dir());
-        let saved = self.store_mut().write(|db| -> Result<()> {
-            // Credentials sealed by a process holding the old key of a rotation another
-            // process adopted would never open again (see `rotation::hold_kek`).
-            crate::rotation::hold_kek(db, kek.as_deref(), &keys)?;
+        // Credentials sealed by a process holding the old key of a rotation another process
+        // adopted would never open again (see `rotation::hold_kek`).
+        self.write_holding_kek(|db| {
             db.set_meta(ARCHIVES_META, &json)?;
             Ok(also(db)?)
-        });
-        if let Err(AppError::Store(countersign_store::StoreError::KeysRotated)) = &saved {
-            self.lock();
-        }
-        saved
+        })
     }
 
     /// An archive as configured, its credentials (if any) unsealed for this use: the home's
