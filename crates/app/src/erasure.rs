@@ -266,17 +266,28 @@ fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
 /// After an erasure commits: unlinks the erased images' files (and any an earlier crash
 /// left), and checkpoints the WAL into the database file, truncating it, so that no older
 /// version of an overwritten page stays in it.
-pub(crate) fn after_commit(home: &Home) -> Result<()> {
-    let db = home.store().db();
-    for sha in db.erased_image_files()? {
-        let path = countersign_store::image_path(home.dir(), &sha);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(AppError::io("deleting an erased image")(e)),
+///
+/// The files are deleted under the write lock, and only those of images no row indexes:
+/// the same image imported again since the erasure (by this process or another on the
+/// home, perhaps finding its file still there and so not writing it again) keeps its file.
+/// An import that found the file, and indexes it after this deletes it, looks for it under
+/// the same lock and refuses it (`import`'s `index`).
+pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
+    let dir = home.dir().to_path_buf();
+    home.store_mut().write(|db| {
+        for sha in db.erased_image_files()? {
+            if db.instance(&sha)?.is_none() {
+                let path = countersign_store::image_path(&dir, &sha);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(AppError::io("deleting an erased image")(e)),
+                }
+            }
+            db.forget_erased_image(&sha)?;
         }
-        db.forget_erased_image(&sha)?;
-    }
+        Ok(())
+    })?;
     // Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept
     // only for reading, and which patient each names is not indexed: an erasure drops them all
     // (the next prior asked for fetches its own again).

@@ -125,7 +125,7 @@ impl Home {
         // key is unlocked (see `finish_projection`): rebuilt locked, every sealed report's row
         // would lose its study and template.
         let projection_pending = crate::projection::ensure(&mut store)?;
-        let home = Home {
+        let mut home = Home {
             dir: dir.to_path_buf(),
             store,
             keys: KeyStore::new(dir),
@@ -141,7 +141,7 @@ impl Home {
         // An erasure whose images were not all unlinked (a crash after its commit) is
         // finished now.
         if !home.store.db().erased_image_files()?.is_empty() {
-            crate::erasure::after_commit(&home)?;
+            crate::erasure::after_commit(&mut home)?;
         }
         Ok(home)
     }

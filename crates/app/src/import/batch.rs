@@ -28,6 +28,8 @@ pub(super) struct Syncing {
     pub(super) thread: std::thread::JoinHandle<std::io::Result<()>>,
     pub(super) rows: Vec<Instance>,
     pub(super) checks: Vec<DecodeCheck>,
+    /// The file each of `rows` was read from, for a failure found when indexing it.
+    pub(super) row_files: Vec<String>,
 }
 
 /// What one batch of an import (of `total` files; 0 if unknown) stages, indexes and records;
@@ -39,6 +41,8 @@ pub(super) struct Batch {
     pub(super) staged: Vec<StagedImage>,
     pub(super) rows: Vec<Instance>,
     pub(super) checks: Vec<DecodeCheck>,
+    /// The file each of `rows` was read from.
+    pub(super) row_files: Vec<String>,
     /// Bytes of `rows`' files.
     pub(super) bytes: u64,
     /// When the first of `rows` was staged.
@@ -54,6 +58,7 @@ impl Batch {
             staged: Vec::new(),
             rows: Vec::new(),
             checks: Vec::new(),
+            row_files: Vec::new(),
             bytes: 0,
             since: None,
         }
@@ -85,6 +90,7 @@ impl Batch {
         self.staged.clear();
         self.rows.clear();
         self.checks.clear();
+        self.row_files.clear();
         self.bytes = 0;
         self.since = None;
     }
@@ -110,6 +116,7 @@ impl Batch {
                 self.since.get_or_insert_with(std::time::Instant::now);
                 self.rows.push(row);
                 self.checks.push(check);
+                self.row_files.push(file.clone());
             }
             Ok(None) => summary.duplicates += 1,
             Err(ImportError::File(category, reason)) => {

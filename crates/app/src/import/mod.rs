@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use countersign_imaging::{DicomHeader, ImageInfo};
-use countersign_store::{
-    commit_staged, image_path, DecodeCheck, Instance, StagedImage, StoreError,
-};
+use countersign_store::{commit_staged, image_path, DecodeCheck, Instance, StagedImage};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -320,6 +318,7 @@ impl Home {
                 thread,
                 rows: std::mem::take(&mut out.rows),
                 checks: std::mem::take(&mut out.checks),
+                row_files: std::mem::take(&mut out.row_files),
             })
         };
         out.next();
@@ -328,6 +327,13 @@ impl Home {
 
     /// Waits for a batch's files to be durable, then indexes them in one transaction (files
     /// are durable before the index names them).
+    ///
+    /// A file is looked for again under the write lock: one found in the store when staged
+    /// (the same bytes, so not written again) may be an erased image whose file another
+    /// process on this home was still to delete ([`crate::erasure`]'s `after_commit`), and
+    /// deleted it since. Such a row is not indexed (it would name no file) but refused, to
+    /// be imported again; an erasure that comes to delete a file after this commit finds it
+    /// indexed and keeps it.
     fn index(
         &mut self,
         syncing: Option<Syncing>,
@@ -338,6 +344,7 @@ impl Home {
             thread,
             rows,
             checks,
+            row_files,
         }) = syncing
         else {
             return Ok(());
@@ -347,17 +354,38 @@ impl Home {
             .unwrap_or_else(|_| Err(std::io::Error::other("the storing thread failed")))
             .map_err(AppError::io("storing imported images"))?;
         tracing::debug!(files = rows.len(), "a batch durable");
-        self.store_mut()
-            .write(|db| {
-                for (row, check) in rows.iter().zip(&checks) {
-                    db.insert_instance(row)?;
-                    db.put_decode_check(&row.sha256, check, row.imported_ms)?;
+        let dir = self.dir().to_path_buf();
+        let gone = self.store_mut().write(|db| {
+            let mut gone = Vec::new();
+            for (j, (row, check)) in rows.iter().zip(&checks).enumerate() {
+                let there = image_path(&dir, &row.sha256)
+                    .try_exists()
+                    .map_err(AppError::io("looking for an imported image"))?;
+                if !there {
+                    gone.push(j);
+                    continue;
                 }
-                Ok::<_, StoreError>(())
-            })
-            .map_err(AppError::from)?;
-        summary.imported += rows.len() as u64;
-        tracing::debug!(files = rows.len(), "a batch indexed");
+                db.insert_instance(row)?;
+                db.put_decode_check(&row.sha256, check, row.imported_ms)?;
+            }
+            Ok::<_, AppError>(gone)
+        })?;
+        if !gone.is_empty() {
+            tracing::info!(
+                files = gone.len(),
+                "imported images' files deleted by an erasure meanwhile: not indexed"
+            );
+        }
+        for &j in &gone {
+            summary.failed.push(ImportFailure {
+                path: row_files[j].clone(),
+                reason: "its file in the store was deleted meanwhile by an erasure of the \
+                         same image (another program on this home); import it again"
+                    .into(),
+            });
+        }
+        summary.imported += (rows.len() - gone.len()) as u64;
+        tracing::debug!(files = rows.len() - gone.len(), "a batch indexed");
         committed(summary);
         Ok(())
     }

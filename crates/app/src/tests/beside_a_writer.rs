@@ -1,6 +1,8 @@
 //! Another process on the same home commits meanwhile (a serving node storing a peer's
 //! entries): `verify` judges one state, the store as of its first read, never half a commit;
-//! a write that found no data key does not go on locked when the first one arrives.
+//! a write that found no data key does not go on locked when the first one arrives; an
+//! erasure finishing in one process and an import of the same image in another leave no
+//! indexed image without its file.
 
 use countersign_ledger::Role;
 
@@ -249,4 +251,113 @@ fn a_delivery_signed_by_another_process_is_seen_under_the_lock_and_not_signed_ag
     assert!(sign(&mut node).is_some());
     assert!(sign(&mut cli).is_none(), "signed a second delivery");
     assert_eq!(cli.report_show(report).unwrap().deliveries.len(), 1);
+}
+
+/// The state an erasure leaves when its process stops between its commit and deleting the
+/// images' files (a crash, or another process's erasure still running `after_commit`): the
+/// image's index row gone, its SHA-256 noted as erased, its file still in the store. Returns
+/// the home and the phantom slices' files.
+fn an_erasure_not_finished_for(
+    dir: &std::path::Path,
+    seed: &str,
+) -> (crate::Home, Vec<std::path::PathBuf>, tempfile::TempDir) {
+    let series = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: seed.into(),
+        slices: 2,
+        size: 16,
+        ..Default::default()
+    };
+    let paths = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let mut home = founded(dir);
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    assert_eq!(home.import(&files, |_| {}).unwrap().imported, 2);
+    let study = countersign_imaging::phantom_study_uid(seed);
+    let report = home.report_new(&study, "ct-chest", &[]).unwrap();
+    home.erase(
+        &crate::erasure::DataSubject::Report(report),
+        "Art. 17(1)(a)",
+    )
+    .unwrap();
+    let second = sha256_of(&paths[1]);
+    let file = countersign_store::image_path(dir, &second);
+    assert!(!file.exists(), "the erasure deleted the file");
+    std::fs::write(&file, std::fs::read(&paths[1]).unwrap()).unwrap();
+    home.store_mut()
+        .write(|db| db.erase_image(&second))
+        .unwrap();
+    (home, paths, series)
+}
+
+fn sha256_of(path: &std::path::Path) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
+}
+
+/// Found by review (2026-12-04): an erasure's `after_commit` deleted every file it had noted,
+/// indexed again or not. The same image imported again before it ran (found in the store,
+/// so not written again) was then listed with no file: the viewer failed to open it. Fails
+/// if `after_commit` stops keeping the files of indexed images.
+#[test]
+fn an_image_imported_again_before_its_erasure_deleted_its_file_keeps_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, paths, _series) =
+        an_erasure_not_finished_for(dir.path(), "imported again after an erasure");
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let summary = home.import(&files, |_| {}).unwrap();
+    assert_eq!((summary.imported, summary.failed.len()), (2, 0));
+    // Another process opens the home, and so finishes the erasure.
+    drop(open_home(dir.path()).unwrap());
+    for path in &paths {
+        let sha = hex::encode(sha256_of(path));
+        home.open_image(&sha)
+            .unwrap_or_else(|e| panic!("an imported image lost its file: {e}"));
+    }
+    assert!(home.store().db().erased_image_files().unwrap().is_empty());
+}
+
+/// The other order: another process finishes the erasure (deletes the file) after an import
+/// found the file in the store, and before that import indexes it. The image is refused with
+/// its reason, not indexed with no file, and the next import stores it. Fails if the import
+/// stops looking for its files under the write lock.
+#[test]
+fn an_image_whose_file_an_erasure_deleted_while_it_was_staged_is_refused_not_indexed() {
+    use crate::import::{Incoming, Next};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut home, paths, _series) =
+        an_erasure_not_finished_for(dir.path(), "deleted while staged");
+    let second = sha256_of(&paths[1]);
+    // The first slice is committed on its own; the second waits in the batch until the end,
+    // so when the source is asked for a third file the second is staged and not indexed.
+    let mut handed = 0;
+    let mut source = |_: Option<std::time::Duration>| {
+        handed += 1;
+        match paths.get(handed - 1) {
+            Some(path) => Next::File(Incoming {
+                path: path.clone(),
+                sha256: None,
+                movable: false,
+                data: Some(std::fs::read(path).unwrap()),
+                recycle: None,
+            }),
+            None => {
+                drop(open_home(dir.path()).unwrap());
+                Next::End
+            }
+        }
+    };
+    let summary = home
+        .import_from(&mut source, 2, None, &mut |_| {}, &mut |_| {})
+        .unwrap();
+    assert_eq!(summary.imported, 1, "{summary:?}");
+    assert_eq!(summary.failed.len(), 1, "{summary:?}");
+    assert!(
+        summary.failed[0].reason.contains("erasure"),
+        "{:?}",
+        summary.failed[0]
+    );
+    assert!(home.store().db().instance(&second).unwrap().is_none());
+    let again = home.import(&[paths[1].as_path()], |_| {}).unwrap();
+    assert_eq!((again.imported, again.failed.len()), (1, 0));
+    home.open_image(&hex::encode(second)).unwrap();
 }
