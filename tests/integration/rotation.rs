@@ -335,3 +335,57 @@ fn every_way_of_breaking_a_rotation_is_refused() {
     assert_eq!(code(&again)["rule"], "key_revoked", "{}", again.stderr);
     assert_eq!(ada.run(&["verify"]).code, 0);
 }
+
+/// A node serving a home whose admin rotates her key from another process: its peer id is the
+/// old key, which the department's peers no longer serve, so it stops with `key_rotated` (and
+/// says how to go on) rather than run on unheard. Started again, it runs as the new key.
+#[test]
+fn a_serving_node_stops_when_its_homes_key_is_rotated_by_another_process() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let ada = founder("Dr Ada");
+    let old = ada.key();
+    let mut child = ada
+        .command()
+        .args(["--json", "serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    assert!(first["peer"].is_string(), "{first}");
+    let rotated = ada.ok(&["key", "rotate"]);
+    let new = rotated["active"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    let mut status = None;
+    crate::sync::until("the node to stop", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.unwrap().code(), Some(2), "{stderr}");
+    let error: Value = serde_json::from_str(stderr.trim().lines().last().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {stderr:?}"));
+    assert_eq!(error["error"]["code"], "key_rotated", "{stderr}");
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains(&new),
+        "{stderr}"
+    );
+    let again = crate::sync::serve(&ada, &[]);
+    let old_peer = first["peer"].as_str().unwrap();
+    assert!(
+        !again.addr.ends_with(&format!("/p2p/{old_peer}")),
+        "started again, it runs as the new key: {}",
+        again.addr
+    );
+}

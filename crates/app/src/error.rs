@@ -61,6 +61,11 @@ pub enum AppError {
     /// The desktop app's key is locked (not unlocked yet this session, or locked when idle).
     #[error("the key is locked: unlock it to sign")]
     Locked,
+    /// A sync node's identity is its member key, which cannot change while it runs: the home's
+    /// key was rotated since it started (adopted by another process on the home, or a rotation
+    /// that reached the node from a peer), and peers no longer serve the old key.
+    #[error("this home's key was rotated to {new} while this sync node ran as the old key, which the department's peers no longer serve: the node stopped; start it again (it runs as the new key)")]
+    NodeKeyRotated { new: String },
     /// Signing a final asks for the passphrase again, whatever was unlocked before.
     #[error("signing a report off as final asks for your passphrase again")]
     ReauthRequired,
@@ -311,7 +316,9 @@ impl AppError {
             AppError::Store(StoreError::TooLarge { .. }) => "invalid_input",
             AppError::Store(StoreError::KeysLocked) => "locked",
             AppError::Store(StoreError::KeyUnwrap { .. }) => "data_key_unopened",
-            AppError::Store(StoreError::KeysRotated) => "key_rotated",
+            AppError::Store(StoreError::KeysRotated) | AppError::NodeKeyRotated { .. } => {
+                "key_rotated"
+            }
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",

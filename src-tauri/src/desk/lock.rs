@@ -16,11 +16,25 @@ impl Desk {
     /// Whenever the key is locked, however it was (idle, the Lock button, the screen), the
     /// background sync node is stopped too: its peer identity is the key, so while it ran the
     /// key stayed in memory. It starts again once the key is unlocked.
+    ///
+    /// The node's identity is the key, so once the home's key is rotated (by another program on
+    /// the home, or by a rotation the node took in from a peer) the key is locked as well: the
+    /// next unlock opens the new key, and the node starts again as it.
     pub fn lock_if_idle(&self) {
+        let rotated = self
+            .sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|s| s.key_rotated());
         let locked = {
             let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
                 Ok(home) => {
+                    if let (Some(new), true) = (rotated, home.is_unlocked()) {
+                        home.lock();
+                        tracing::info!(new = %new, "key locked: this home's key was rotated");
+                    }
                     self.lock_idle(home);
                     self.share_keys(home);
                     !home.is_unlocked()
@@ -28,7 +42,7 @@ impl Desk {
                 Err(_) => false,
             }
         };
-        if locked {
+        if locked || rotated.is_some() {
             self.stop_sync();
         }
     }
@@ -39,7 +53,7 @@ impl Desk {
         let service = self.sync.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(service) = service {
             service.stop();
-            tracing::info!("sync node stopped: the key is locked");
+            tracing::info!("sync node stopped: the key is locked or was rotated");
         }
     }
 

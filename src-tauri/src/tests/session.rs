@@ -313,3 +313,61 @@ fn a_home_still_opening_answers_home_opening_and_nothing_else_opens_it() {
     assert!(status["identity"].is_null(), "{status}");
     harness.json("studies", serde_json::json!({}));
 }
+
+/// Another program on the home rotates its key (an admin's `key rotate`, adopted at once): the
+/// background node, whose peer id is the old key, says so; the next command locks the key and
+/// stops the node, and the unlock after it opens the new key (with the same passphrase).
+/// Fails if `lock_if_idle` stops asking the node.
+#[test]
+fn the_key_locks_and_the_node_stops_when_another_program_rotates_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let passphrase = "rotation under the desk";
+    let mut home = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
+    home.init(
+        "Dr Ada",
+        "attending".parse().unwrap(),
+        Some("Radiology"),
+        None,
+    )
+    .unwrap();
+    drop(home);
+    let desk = Desk::open(dir.path().to_path_buf());
+    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
+        .unwrap();
+    let node_home = desk.with(|h| h.open_again()).unwrap();
+    let service = countersign_app::sync::Service::start(
+        node_home,
+        &["/ip4/127.0.0.1/tcp/0".into()],
+        &[],
+        false,
+    )
+    .unwrap();
+    *desk.sync.lock().unwrap() = Some(service);
+    let mut cli = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
+    let rotation = cli.key_rotate().unwrap();
+    assert!(!rotation.pending);
+    // The node looks at what was committed on its own schedule: wait for it, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while desk
+        .sync
+        .lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|s| s.key_rotated().is_none())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never saw the rotation"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    desk.lock_if_idle();
+    assert!(desk.sync.lock().unwrap().is_none(), "the node ran on");
+    let err = desk
+        .act(|h| h.report_new("1.2.3", "ct-chest", &[]))
+        .unwrap_err();
+    assert_eq!(err.code, "locked", "{err:?}");
+    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
+        .unwrap();
+    assert_eq!(desk.with(|h| h.whoami()).unwrap().key, rotation.new);
+}

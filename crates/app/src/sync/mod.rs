@@ -46,13 +46,32 @@ fn parse_addrs(addrs: &[String]) -> Result<Vec<Multiaddr>> {
         .collect()
 }
 
-/// What a node on a home runs with: the home as its ledger, its libp2p identity, and the
-/// delegation that identity runs under, if any.
+/// What a node on a home runs with: the home as its ledger, its libp2p identity, the
+/// delegation that identity runs under, if any, and where the ledger says the home's key is
+/// no longer the one the node runs as ([`HomeLedger::watch_rotation`]).
 type NodeParts = (
     HomeLedger,
     countersign_sync::Keypair,
     Option<countersign_ledger::delegation::NodeDelegation>,
+    Rotated,
 );
+
+/// Given the home's new key once it is no longer the key a node runs as.
+type Rotated = tokio::sync::watch::Receiver<Option<countersign_ledger::PublicKey>>;
+
+/// Resolves with the home's new key once the key the node runs as is no longer the home's;
+/// never while the node runs as the home's key.
+async fn rotated(mut rotated: Rotated) -> countersign_ledger::PublicKey {
+    loop {
+        if let Some(new) = *rotated.borrow_and_update() {
+            return new;
+        }
+        if rotated.changed().await.is_err() {
+            // The node, and the ledger with it, is gone: nothing more will be said.
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 /// The home as a sync node's ledger, and the node's identity. With the member key in memory
 /// (unsealed now if it is not yet), the identity is the member key. A key that never leaves its
@@ -68,9 +87,12 @@ fn node_parts(mut home: Home) -> Result<NodeParts> {
     let signer = home.signer()?;
     if let Some(seed) = signer.seed() {
         let keypair = countersign_sync::keypair(&seed);
-        return Ok((HomeLedger::new(home)?, keypair, None));
+        let mut ledger = HomeLedger::new(home)?;
+        let rotated = ledger.watch_rotation(signer.public());
+        return Ok((ledger, keypair, None, rotated));
     }
-    let ledger = HomeLedger::new(home)?;
+    let mut ledger = HomeLedger::new(home)?;
+    let rotated = ledger.watch_rotation(signer.public());
     // The network its peers check the delegation against: the one it holds, else the one its
     // invitation named (a home joined by invitation takes the roster with its first sync).
     let network = ledger.delegation_network().ok_or_else(|| {
@@ -84,7 +106,7 @@ fn node_parts(mut home: Home) -> Result<NodeParts> {
     let delegation =
         countersign_ledger::delegation::NodeDelegation::try_sign(network, &signer, node)?;
     tracing::info!(member = %delegation.member, "this node runs under a delegation from the member key (held outside this process)");
-    Ok((ledger, identity, Some(delegation)))
+    Ok((ledger, identity, Some(delegation), rotated))
 }
 
 /// The ledger, identity and configuration of a node on the home at `dir`.
@@ -93,8 +115,8 @@ fn node_setup(
     listen: &[String],
     peers: &[String],
     mdns: bool,
-) -> Result<(HomeLedger, countersign_sync::Keypair, Config)> {
-    let (ledger, keypair, delegation) = node_parts(home)?;
+) -> Result<(HomeLedger, countersign_sync::Keypair, Config, Rotated)> {
+    let (ledger, keypair, delegation, rotated) = node_parts(home)?;
     // The peers this home remembers, then those given now, each once however it was written.
     let mut all = parse_addrs(&ledger.home.peers()?)?;
     for p in parse_addrs(peers)? {
@@ -109,11 +131,12 @@ fn node_setup(
         delegation,
         ..Config::default()
     };
-    Ok((ledger, keypair, config))
+    Ok((ledger, keypair, config, rotated))
 }
 
-/// Runs a sync node on `home` until the process ends. `ready` is called once every `listen`
-/// address is bound. Beside it, failed deliveries to archives are tried again by themselves,
+/// Runs a sync node on `home` until the process ends, or until the home's key is rotated
+/// (`key_rotated`: the node's identity is the old key, see [`HomeLedger::watch_rotation`]).
+/// `ready` is called once every `listen` address is bound. Beside it, failed deliveries to archives are tried again by themselves,
 /// backing off from `first_backoff` (see [`crate::pacs::retry_deliveries_forever`]).
 pub fn serve(
     mut home: Home,
@@ -130,7 +153,7 @@ pub fn serve(
         .name("delivery-retry".into())
         .spawn(move || crate::pacs::retry_deliveries_forever(deliveries, first_backoff))
         .map_err(AppError::io("starting the delivery retries"))?;
-    let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
+    let (ledger, keypair, config, key_rotated) = node_setup(home, listen, peers, mdns)?;
     let wanted = config.listen.len();
     let rt = runtime()?;
     rt.block_on(async move {
@@ -141,7 +164,7 @@ pub fn serve(
         let mut ready = Some(ready);
         // The command sender lives as long as the node: serve runs until killed.
         let _keep = commands;
-        node.run(move |addr| {
+        let running = node.run(move |addr| {
             bound.push(format!("{addr}/p2p/{me}"));
             if bound.len() >= wanted {
                 if let Some(ready) = ready.take() {
@@ -151,9 +174,11 @@ pub fn serve(
                     });
                 }
             }
-        })
-        .await;
-        Ok(())
+        });
+        tokio::select! {
+            () = running => Ok(()),
+            new = rotated(key_rotated) => Err(AppError::NodeKeyRotated { new: new.to_hex() }),
+        }
     })
 }
 
@@ -202,7 +227,7 @@ fn sync_once_as(
     peer: &str,
     timeout: Duration,
 ) -> Result<std::result::Result<SyncReport, countersign_sync::SyncError>> {
-    let (ledger, keypair, delegation) = node_parts(home)?;
+    let (ledger, keypair, delegation, _rotated) = node_parts(home)?;
     let peer: Multiaddr = parse_addrs(&[peer.to_string()])?.remove(0);
     tracing::info!(peer = %peer, "sync once");
     let rt = runtime()?;
@@ -276,6 +301,8 @@ pub struct Service {
     listen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// Wakes the delivery thread (a report queued) and stops it with the service.
     deliveries: std::sync::Arc<crate::pacs::DeliveryWake>,
+    /// See [`Service::key_rotated`].
+    key_rotated: Rotated,
 }
 
 /// What the desktop shows about sync.
@@ -311,7 +338,7 @@ impl Service {
             .name("delivery".into())
             .spawn(move || crate::pacs::deliver_until_stopped(delivering, first_backoff, &wake))
             .map_err(AppError::io("starting the deliveries"))?;
-        let (ledger, keypair, config) = node_setup(home, listen, peers, mdns)?;
+        let (ledger, keypair, config, key_rotated) = node_setup(home, listen, peers, mdns)?;
         let runtime = runtime()?;
         let _entered = runtime.enter();
         let (node, commands) =
@@ -329,7 +356,15 @@ impl Service {
             commands,
             listen,
             deliveries,
+            key_rotated,
         })
+    }
+
+    /// The home's new key, once the key this node runs as is no longer the home's (see
+    /// [`HomeLedger::watch_rotation`]): the node is to be stopped, and started again once
+    /// the new key is unlocked.
+    pub fn key_rotated(&self) -> Option<countersign_ledger::PublicKey> {
+        *self.key_rotated.borrow()
     }
 
     /// A handle to ask the node for its status from any thread or runtime.

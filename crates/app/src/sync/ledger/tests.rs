@@ -373,3 +373,62 @@ fn the_set_is_cold_until_built_and_warm_after() {
     ledger.set_cursor -= set::COLD_ITEMS + 1;
     assert!(ledger.set_is_cold(None));
 }
+
+/// Review, 2026-12-04 (left open by session 51): a serving node whose home's key another
+/// process rotated (an admin's `key rotate`, adopted at once) went on running as the old key,
+/// which peers no longer serve, and said nothing. Its ledger now says so once it looks at what
+/// was committed. Fails if `changed_logs` stops checking the home's key.
+#[test]
+fn a_node_running_as_a_key_another_process_rotated_is_told_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(crate::tests::founded(dir.path()));
+    let mut node_home = crate::tests::open_home(dir.path()).unwrap();
+    let old = node_home.signer().unwrap().public();
+    let mut ledger = HomeLedger::new(node_home).unwrap();
+    let rotated = ledger.watch_rotation(old);
+    ledger.changed_logs().unwrap();
+    assert_eq!(*rotated.borrow(), None, "nothing rotated yet");
+    let mut cli = crate::tests::open_home(dir.path()).unwrap();
+    let rotation = cli.key_rotate().unwrap();
+    assert!(!rotation.pending, "an admin's rotation is applied at once");
+    assert!(ledger.may_have_changed());
+    ledger.changed_logs().unwrap();
+    assert_eq!(*rotated.borrow(), Some(rotation.new));
+}
+
+/// A member asked for a rotation, and an admin elsewhere applied it: the `roster.rotate`
+/// reaches the member's serving node from a peer. Before, nothing adopted it while the node
+/// ran (only the CLI's next command did), so the node went on as the old key. The node now
+/// adopts it (the home signs with the new key) and is told to stop. Fails if the ledger stops
+/// adopting a rotation it took in.
+#[test]
+fn a_rotation_of_the_nodes_key_taken_in_from_a_peer_is_adopted_and_the_node_told_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ada = crate::tests::founded(&dir.path().join("ada"));
+    let network = ada.whoami().unwrap().network.unwrap();
+    let bob_dir = dir.path().join("bob");
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    let mut bob = crate::tests::open_home(&bob_dir).unwrap();
+    let old = bob.init("Dr Bob", Role::Attending, None, None).unwrap().key;
+    ada.roster_add(old, "Dr Bob", Role::Attending, false, None)
+        .unwrap();
+    bob.trust(crate::Anchor::Network {
+        network,
+        founder: None,
+    })
+    .unwrap();
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    let asked = bob.key_rotate().unwrap();
+    assert!(asked.pending, "not an admin: a request for one");
+    ada.roster_rotate(&asked.request).unwrap();
+    let mut ledger = HomeLedger::new(bob).unwrap();
+    let rotated = ledger.watch_rotation(old);
+    let exported = ada.bundle_export_with(None, false).unwrap();
+    ledger
+        .accept(HomeLedger::check(&exported).unwrap(), "ada")
+        .unwrap();
+    ledger.changed_logs().unwrap();
+    assert_eq!(*rotated.borrow(), Some(asked.new));
+    assert_eq!(ledger.home.whoami().unwrap().key, asked.new);
+}
