@@ -92,6 +92,13 @@ impl Home {
     /// The new key of a pending rotation, opened from the home's store (for a sync node that
     /// the department's peers know only by the new key once the rotation is applied).
     pub(crate) fn pending_signer(&self) -> Result<Option<KeyHandle>> {
+        self.pending_signer_with(None)
+    }
+
+    /// [`Home::pending_signer`], opened with `secret` (the passphrase or PIN the current key
+    /// was just opened with, which the new key is sealed under too) when given, else with the
+    /// home's passphrase source.
+    fn pending_signer_with(&self, secret: Option<&Passphrase>) -> Result<Option<KeyHandle>> {
         let Some(new) = self.pending_rotation()? else {
             return Ok(None);
         };
@@ -100,8 +107,11 @@ impl Home {
         if profile.store == KeyStoreKind::Token {
             profile.token = self.pending_token()?;
         }
-        self.open_key(&profile, |why| self.source()?.get(why))
-            .map(Some)
+        self.open_key(&profile, |why| match secret {
+            Some(secret) => Ok(secret.clone()),
+            None => self.source()?.get(why),
+        })
+        .map(Some)
     }
 
     /// Generates the new key of a rotation in the store `profile` names, beside the current
@@ -296,6 +306,16 @@ impl Home {
     /// Switches this home to the new key of the rotation it asked for, once that rotation
     /// stands in its ledger; the new key, if it switched now (see the module docs).
     pub fn adopt_rotation(&mut self) -> Result<Option<PublicKey>> {
+        self.adopt_rotation_with(None)
+    }
+
+    /// [`Home::adopt_rotation`], the new key opened with `secret` when given (see
+    /// [`Home::pending_signer_with`]): at unlock, whose passphrase the home's source may not
+    /// give (the desktop's).
+    pub(crate) fn adopt_rotation_with(
+        &mut self,
+        secret: Option<&Passphrase>,
+    ) -> Result<Option<PublicKey>> {
         let Some(request) = self.pending_request()? else {
             return Ok(None);
         };
@@ -345,10 +365,12 @@ impl Home {
                 );
                 return Ok(None);
             }
-            let new = self.pending_signer()?.ok_or_else(|| AppError::KeyMissing {
-                key: request.new.to_hex(),
-                reason: "the rotation's new key is not in this home's store".into(),
-            })?;
+            let new = self
+                .pending_signer_with(secret)?
+                .ok_or_else(|| AppError::KeyMissing {
+                    key: request.new.to_hex(),
+                    reason: "the rotation's new key is not in this home's store".into(),
+                })?;
             let kek = crate::home::kek_of(&new)?;
             let moved = self
                 .store_mut()

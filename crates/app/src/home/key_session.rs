@@ -80,6 +80,22 @@ impl Home {
         self.install_kek(&key)?;
         self.signer = Some(key);
         self.finish_projection()?;
+        // A rotation this home asked for that stands here now but could not be adopted when
+        // it arrived (the key was locked, and the data keys move to the new key only with it
+        // open): adopted now, as the CLI does before every command, and the new key opened
+        // with the same passphrase or PIN. Not adopted, this home would go on signing with a
+        // key its department no longer takes entries from.
+        match self.adopt_rotation_with(passphrase) {
+            Ok(Some(new)) => {
+                tracing::info!(new = %new, "unlocked: this home's rotation adopted");
+                return self.unlock_with(passphrase);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                error = e.code(),
+                "a rotation could not be adopted at unlock"
+            ),
+        }
         self.whoami()
     }
 
