@@ -1,23 +1,26 @@
 //! Key rotation seen from the member's home: a rotation that reached it while its key was
-//! locked is adopted at the next unlock.
+//! locked is adopted at the next unlock, and one half adopted before a crash is finished.
 
 use countersign_ledger::Role;
 
 use super::{founded, open_home};
 use crate::{Home, Passphrase, DEMO_PASSPHRASE};
 
-/// Found by review (2026-12-04): a home that took in its own rotation while its key was locked
-/// (a bundle imported, or a peer's batch stored, by a process that could not ask for the
-/// passphrase) stayed on the old key — the data keys move only with the key open, and the log
-/// said it would be adopted "once the key is unlocked", but only the CLI's next command did
-/// so: the desktop, unlocking, went on signing with a key the department no longer takes
-/// entries from. Fails if `unlock` stops adopting.
-#[test]
-fn a_rotation_taken_in_while_the_key_was_locked_is_adopted_at_the_next_unlock() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ada = founded(&dir.path().join("ada"));
+/// Bob, a member of Ada's department with a sealed report the admin holds too, asked for a
+/// rotation and Ada applied it; Bob's home has not taken the rotation in yet. Returns Ada's
+/// home, Bob's folder, his old key, the rotation asked and the report.
+fn a_rotation_applied_elsewhere(
+    dir: &std::path::Path,
+) -> (
+    Home,
+    std::path::PathBuf,
+    countersign_ledger::PublicKey,
+    crate::KeyRotation,
+    countersign_ledger::EntryId,
+) {
+    let mut ada = founded(&dir.join("ada"));
     let network = ada.whoami().unwrap().network.unwrap();
-    let bob_dir = dir.path().join("bob");
+    let bob_dir = dir.join("bob");
     std::fs::create_dir_all(&bob_dir).unwrap();
     let mut bob = open_home(&bob_dir).unwrap();
     let old = bob.init("Dr Bob", Role::Attending, None, None).unwrap().key;
@@ -41,6 +44,19 @@ fn a_rotation_taken_in_while_the_key_was_locked_is_adopted_at_the_next_unlock() 
     assert!(asked.pending);
     drop(bob);
     ada.roster_rotate(&asked.request).unwrap();
+    (ada, bob_dir, old, asked, report)
+}
+
+/// Found by review (2026-12-04): a home that took in its own rotation while its key was locked
+/// (a bundle imported, or a peer's batch stored, by a process that could not ask for the
+/// passphrase) stayed on the old key — the data keys move only with the key open, and the log
+/// said it would be adopted "once the key is unlocked", but only the CLI's next command did
+/// so: the desktop, unlocking, went on signing with a key the department no longer takes
+/// entries from. Fails if `unlock` stops adopting.
+#[test]
+fn a_rotation_taken_in_while_the_key_was_locked_is_adopted_at_the_next_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
     // Taken in by a handle that cannot ask for the passphrase: the rotation stands, but the
     // home stays on the old key.
     let mut locked = Home::open(&bob_dir).unwrap();
@@ -60,4 +76,37 @@ fn a_rotation_taken_in_while_the_key_was_locked_is_adopted_at_the_next_unlock() 
         .unwrap();
     let fresh = open_home(&bob_dir).unwrap();
     assert_eq!(fresh.whoami().unwrap().key, asked.new);
+}
+
+/// A process that switched the profile to the new key and stopped before it deleted the old
+/// key and its request (a crash): the next adoption finishes it — the old key, which could
+/// only void the member's honest entries as a fork from now on, is deleted, and the request
+/// forgotten — and changes nothing else. Fails if that branch stops deleting the old key.
+#[test]
+fn a_rotation_half_adopted_before_a_crash_is_finished_and_the_old_key_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    let mut bob = open_home(&bob_dir).unwrap();
+    let old_file = bob.keys().sealed_path(&old);
+    let sealed_old = std::fs::read(&old_file).unwrap();
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert_eq!(bob.whoami().unwrap().key, asked.new);
+    assert!(!old_file.exists());
+    // The crash: the profile and the data keys on the new key, the old key and the request
+    // still there.
+    std::fs::write(&old_file, &sealed_old).unwrap();
+    bob.store_mut()
+        .write(|db| db.set_meta("rotation.pending", &asked.request))
+        .unwrap();
+    drop(bob);
+    let mut bob = open_home(&bob_dir).unwrap();
+    let request = |bob: &Home| bob.store().db().meta("rotation.pending").unwrap();
+    assert!(request(&bob).is_some());
+    assert_eq!(bob.adopt_rotation().unwrap(), None, "switched already");
+    assert!(!old_file.exists(), "the old key was left in the store");
+    assert_eq!(request(&bob), None, "the request was left");
+    assert_eq!(bob.whoami().unwrap().key, asked.new);
+    bob.report_write(report, "impression", "After the crash.")
+        .unwrap();
 }
