@@ -515,3 +515,52 @@ pub(super) fn signed_version(view: &ReportView) -> Option<countersign_ledger::En
         })
         .map(|p| p.entry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by review (2026-12-04), fixed with the record merged under the write lock: an
+    /// outcome recorded as the copy read before the send dropped what another process of the
+    /// home (a `serve` node's delivery thread) recorded meanwhile — the instances the archive
+    /// holds, which a later move of the report must find. Fails if the outcome stops being
+    /// merged with the record as it stands.
+    #[test]
+    fn a_delivery_outcome_keeps_what_another_process_recorded_while_it_was_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let report = countersign_ledger::EntryId::from_slice(&[7; 32]).unwrap();
+        let sent = SentInstance {
+            study: "1.2.3".into(),
+            series: "2.25.9".into(),
+            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
+            sop_instance: "2.25.1".into(),
+        };
+        let mut other = crate::tests::open_home(dir.path()).unwrap();
+        other
+            .update_records(|list| {
+                list.push(DeliveryRecord {
+                    report: report.to_string(),
+                    archive: "pacs".into(),
+                    state: "delivered".into(),
+                    sop_instance: Some("2.25.1".into()),
+                    pdf_sop_instance: None,
+                    attempts: 1,
+                    last_ms: 1_000,
+                    error_code: None,
+                    error: None,
+                    kind: DELIVERY.into(),
+                    study: Some("1.2.3".into()),
+                    instances: vec![sent.clone()],
+                })
+            })
+            .unwrap();
+        let outcome = Err(AppError::InvalidInput("the archive is down".into()));
+        let record = home.record_delivery(report, "pacs", outcome).unwrap();
+        assert_eq!(record.state, "failed");
+        assert_eq!(record.attempts, 2);
+        assert_eq!(record.instances, vec![sent]);
+        assert_eq!(record.study.as_deref(), Some("1.2.3"));
+        assert_eq!(home.deliveries().unwrap(), vec![record]);
+    }
+}
