@@ -338,6 +338,29 @@ impl Home {
         if !stands {
             return Ok(None);
         }
+        // The new key is opened before anything changes, whatever else there is to do: a home
+        // switched to a key it cannot open (sealed under another passphrase, a token's pair
+        // gone) would be stranded, its old key deleted (found by review, 2026-12-04: a home
+        // holding no data key switched without opening it). A key that cannot be opened now
+        // (no passphrase at hand: a node, a locked desktop) leaves the home on the old key
+        // until it can be, at the next unlock or command.
+        let new = match self.pending_signer_with(secret) {
+            Ok(Some(new)) => new,
+            Ok(None) => {
+                return Err(AppError::KeyMissing {
+                    key: request.new.to_hex(),
+                    reason: "the rotation's new key is not in this home's store".into(),
+                })
+            }
+            Err(e) if matches!(e.code(), "locked" | "passphrase_required") => {
+                tracing::warn!(
+                    error = e.code(),
+                    "the rotation is adopted once its new key can be opened (at the next unlock)"
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         // The data keys are wrapped under a key-encryption key made by the member key: before
         // the old key goes, every one is wrapped again under the new key's (see
         // `countersign_ledger::Kek`), in one transaction. A crash after it leaves rows under the
@@ -365,12 +388,6 @@ impl Home {
                 );
                 return Ok(None);
             }
-            let new = self
-                .pending_signer_with(secret)?
-                .ok_or_else(|| AppError::KeyMissing {
-                    key: request.new.to_hex(),
-                    reason: "the rotation's new key is not in this home's store".into(),
-                })?;
             let kek = crate::home::kek_of(&new)?;
             let moved = self
                 .store_mut()
@@ -400,8 +417,15 @@ impl Home {
             ..profile
         })?;
         self.lock();
-        self.forget_rotated(&request.old)?;
         tracing::info!(old = %request.old, new = %request.new, "switched to the rotated key");
+        // Switched: what is left (deleting the old key and the request) is finished by the
+        // next adoption if it fails now, and the caller opens the new key either way.
+        if let Err(e) = self.forget_rotated(&request.old) {
+            tracing::warn!(
+                error = e.code(),
+                "the rotated-away key is deleted next time (it could not be now)"
+            );
+        }
         Ok(Some(request.new))
     }
 

@@ -94,8 +94,17 @@ pub(crate) fn home_command(
     let dir = home.unwrap_or_else(countersign_app::default_home);
     let mut home = Home::open_with(&dir, passphrase)?;
     // A rotation this home asked for that has reached it since: sign with the new key now.
-    if let Some(new) = home.adopt_rotation()? {
-        eprintln!("note: this home's key was rotated; it signs with {new} from now on");
+    // One that cannot be adopted (its new key does not open) is said, not made every
+    // command's failure: `key` and `whoami` must still run to look into it.
+    match home.adopt_rotation() {
+        Ok(Some(new)) => {
+            eprintln!("note: this home's key was rotated; it signs with {new} from now on")
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "note: this home's key rotation stands but could not be adopted now ({}): {e}",
+            e.code()
+        ),
     }
     // A sync node's peer identity is the key itself, and an agent never gives it out; an agent
     // does not serve another agent either.

@@ -48,8 +48,15 @@ impl Home {
     fn import_logged(&mut self, batch: Result<Authenticated>) -> Result<ImportReport> {
         let result = batch.and_then(|batch| self.import_authenticated(batch));
         // A rotation this home asked for may have come with it: switch to the new key.
+        // The import is committed either way: a rotation that cannot be adopted now is said,
+        // and adopted later (the next unlock or command).
         if result.is_ok() {
-            self.adopt_rotation()?;
+            if let Err(e) = self.adopt_rotation() {
+                tracing::warn!(
+                    error = e.code(),
+                    "a rotation of this home's key could not be adopted"
+                );
+            }
         }
         match &result {
             Ok(r) => tracing::info!(

@@ -79,12 +79,13 @@ impl Home {
         })?;
         self.install_kek(&key)?;
         self.signer = Some(key);
-        self.finish_projection()?;
         // A rotation this home asked for that stands here now but could not be adopted when
         // it arrived (the key was locked, and the data keys move to the new key only with it
         // open): adopted now, as the CLI does before every command, and the new key opened
         // with the same passphrase or PIN. Not adopted, this home would go on signing with a
-        // key its department no longer takes entries from.
+        // key its department no longer takes entries from. Before the report list's pending
+        // rebuild: after a crash between the data keys' move and the switch, those keys open
+        // only under the new key.
         match self.adopt_rotation_with(passphrase) {
             Ok(Some(new)) => {
                 tracing::info!(new = %new, "unlocked: this home's rotation adopted");
@@ -96,6 +97,7 @@ impl Home {
                 "a rotation could not be adopted at unlock"
             ),
         }
+        self.finish_projection()?;
         self.whoami()
     }
 
@@ -389,8 +391,20 @@ impl Home {
         } else {
             let old = self.source()?.get(PassphraseUse::Unlock)?;
             let key = self.keys.load(&profile.key, &old)?;
+            // The new key of a rotation asked for and not adopted yet is sealed under the same
+            // passphrase, and adopting it opens it with the one the current key opens with:
+            // left under the old passphrase, the rotation could never be adopted (found by
+            // review, 2026-12-04). Resealed first, so a failure leaves both as they were or
+            // the pending key ahead.
+            let pending = match self.pending_rotation()? {
+                Some(next) => Some(self.keys.load(&next, &old)?),
+                None => None,
+            };
             let new = new()?;
             new.check_new()?;
+            if let Some(pending) = &pending {
+                self.keys.save(pending, &new)?;
+            }
             self.keys.save(&key, &new)?;
             key
         };

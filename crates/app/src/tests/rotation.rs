@@ -18,6 +18,21 @@ fn a_rotation_applied_elsewhere(
     crate::KeyRotation,
     countersign_ledger::EntryId,
 ) {
+    let (ada, bob_dir, old, asked, report) = rotation_applied(dir, true);
+    (ada, bob_dir, old, asked, report.unwrap())
+}
+
+/// [`a_rotation_applied_elsewhere`], with a report or (Bob holding no data key) without.
+fn rotation_applied(
+    dir: &std::path::Path,
+    with_report: bool,
+) -> (
+    Home,
+    std::path::PathBuf,
+    countersign_ledger::PublicKey,
+    crate::KeyRotation,
+    Option<countersign_ledger::EntryId>,
+) {
     let mut ada = founded(&dir.join("ada"));
     let network = ada.whoami().unwrap().network.unwrap();
     let bob_dir = dir.join("bob");
@@ -33,13 +48,17 @@ fn a_rotation_applied_elsewhere(
     .unwrap();
     bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
         .unwrap();
-    // A sealed report: its data key is wrapped under the old key's.
-    let report = bob.report_new("1.2.3.9", "ct-chest", &[]).unwrap();
-    bob.report_write(report, "findings", "Before the rotation.")
-        .unwrap();
-    // The admin holds the report, so her rotation names its old key's frontier in it.
-    ada.bundle_import(&bob.bundle_export_with(None, true).unwrap())
-        .unwrap();
+    let mut report = None;
+    if with_report {
+        // A sealed report: its data key is wrapped under the old key's.
+        let id = bob.report_new("1.2.3.9", "ct-chest", &[]).unwrap();
+        bob.report_write(id, "findings", "Before the rotation.")
+            .unwrap();
+        // The admin holds the report, so her rotation names its old key's frontier in it.
+        ada.bundle_import(&bob.bundle_export_with(None, true).unwrap())
+            .unwrap();
+        report = Some(id);
+    }
     let asked = bob.key_rotate().unwrap();
     assert!(asked.pending);
     drop(bob);
@@ -109,4 +128,46 @@ fn a_rotation_half_adopted_before_a_crash_is_finished_and_the_old_key_deleted() 
     assert_eq!(bob.whoami().unwrap().key, asked.new);
     bob.report_write(report, "impression", "After the crash.")
         .unwrap();
+}
+
+/// Found by review (2026-12-04): a passphrase changed while a rotation waited for an admin
+/// resealed the current key only, so the new key, still under the old passphrase, never
+/// opened with the one the home unlocks with, and the rotation could never be adopted (every
+/// CLI command failed `wrong_passphrase`). Fails if the change stops resealing the pending key.
+#[test]
+fn a_passphrase_changed_while_a_rotation_was_pending_reseals_the_new_key_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    let changed = Passphrase::new("Bob's new passphrase, long enough");
+    let mut bob = open_home(&bob_dir).unwrap();
+    bob.change_passphrase(|| Ok(changed.clone())).unwrap();
+    drop(bob);
+    let mut locked = Home::open(&bob_dir).unwrap();
+    locked
+        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert_eq!(locked.whoami().unwrap().key, old);
+    let who = locked.unlock(&changed).unwrap();
+    assert_eq!(who.key, asked.new, "adopted with the changed passphrase");
+    locked
+        .report_write(report, "impression", "After the rotation.")
+        .unwrap();
+}
+
+/// Found by review (2026-12-04): a home holding no data key switched to the new key without
+/// opening it, deleting the old one, so a new key that did not open (a sealed file lost, a
+/// token's pair gone) stranded the home. Now nothing changes until the new key opens. Fails if
+/// the no-key path switches before opening.
+#[test]
+fn a_rotation_whose_new_key_does_not_open_leaves_the_home_on_its_old_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, _) = rotation_applied(dir.path(), false);
+    let mut bob = open_home(&bob_dir).unwrap();
+    std::fs::remove_file(bob.keys().sealed_path(&asked.new)).unwrap();
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert!(bob.adopt_rotation().is_err(), "the new key is missing");
+    assert_eq!(bob.whoami().unwrap().key, old, "still on the old key");
+    assert!(bob.keys().sealed_path(&old).exists(), "the old key kept");
+    assert!(bob.store().db().meta("rotation.pending").unwrap().is_some());
 }
