@@ -64,8 +64,8 @@ pub enum AppError {
     /// A sync node's identity is its member key, which cannot change while it runs: the home's
     /// key was rotated since it started (adopted by another process on the home, or a rotation
     /// that reached the node from a peer), and peers no longer serve the old key.
-    #[error("this home's key was rotated to {new} while this sync node ran as the old key, which the department's peers no longer serve: the node stopped; start it again (it runs as the new key)")]
-    NodeKeyRotated { new: String },
+    #[error("{}", node_key_rotated(new, *switched))]
+    NodeKeyRotated { new: String, switched: bool },
     /// Signing a final asks for the passphrase again, whatever was unlocked before.
     #[error("signing a report off as final asks for your passphrase again")]
     ReauthRequired,
@@ -414,6 +414,25 @@ impl AppError {
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
         let context = context.into();
         move |source| AppError::Io { context, source }
+    }
+}
+
+/// The words of [`AppError::NodeKeyRotated`].
+fn node_key_rotated(new: &str, switched: bool) -> String {
+    if switched {
+        format!(
+            "this home's key was rotated to {new} while this sync node ran as the old key, which \
+             the department's peers no longer serve: the node stopped; start it again (it runs \
+             as the new key)"
+        )
+    } else {
+        format!(
+            "the department's roster moved this node's key to {new} (a rotation, or an admin's \
+             replacement of a lost key), and this home has not switched to it (its new key does \
+             not open here now, or it is not this home's): peers no longer serve the old key, \
+             so the node does not run as it; unlock the home (or run any `countersign` command) \
+             to adopt a rotation it asked for, or set this home up again with the new key"
+        )
     }
 }
 

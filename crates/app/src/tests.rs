@@ -595,7 +595,7 @@ mod bundles;
 /// Where the key is kept (sealed file or OS keychain) and what opening it needs (issue 14).
 mod key_stores;
 /// A rotation reaching the member's home while its key is locked.
-mod rotation;
+pub(crate) mod rotation;
 /// The home's key sealed under a passphrase, locked and unlocked (issue 14).
 mod sealed_keys;
 /// Report payloads sealed under their report's data key (issue 16).

@@ -31,9 +31,13 @@ impl Desk {
             let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
                 Ok(home) => {
-                    if let (Some(new), true) = (rotated, home.is_unlocked()) {
-                        home.lock();
-                        tracing::info!(new = %new, "key locked: this home's key was rotated");
+                    // Unless this handle switched to the new key itself (an unlock that
+                    // adopted the rotation while the node ran as the old key).
+                    if let Some(moved) = rotated {
+                        if home.unlocked_as().is_some_and(|k| k != moved.new) {
+                            home.lock();
+                            tracing::info!(new = %moved.new, "key locked: this home's key was rotated");
+                        }
                     }
                     self.lock_idle(home);
                     self.share_keys(home);

@@ -11,6 +11,8 @@
 
 use std::path::PathBuf;
 
+use countersign_ledger::PublicKey;
+
 use super::{Home, WhoAmI};
 use crate::error::{AppError, Result};
 use crate::keys::token::TokenSigner;
@@ -359,6 +361,12 @@ impl Home {
     /// Whether the signing key is unsealed in this session.
     pub fn is_unlocked(&self) -> bool {
         self.signer.is_some()
+    }
+
+    /// The key this handle holds unlocked, if any (the key it signs with, which may no longer
+    /// be the profile's when another process adopted a rotation since).
+    pub fn unlocked_as(&self) -> Option<PublicKey> {
+        self.signer.as_ref().map(|s| s.public())
     }
 
     /// Seals this home's key under a new passphrase, replacing the sealed file atomically. The

@@ -28,7 +28,7 @@ use crate::state::LedgerState;
 mod batch;
 mod keys;
 mod peers;
-mod rotation;
+pub(crate) mod rotation;
 mod serve;
 mod set;
 
@@ -80,7 +80,7 @@ pub struct HomeLedger {
     intake_from: usize,
     /// The member key the node runs as, and where it is told once the home's key is another
     /// (see [`HomeLedger::watch_rotation`]).
-    runs_as: Option<(PublicKey, tokio::sync::watch::Sender<Option<PublicKey>>)>,
+    runs_as: Option<rotation::RunsAs>,
 }
 
 /// Entries in one peer's batch from which the rest of the pull is taken in with the store's
@@ -524,7 +524,6 @@ impl Ledger for HomeLedger {
     fn changed_logs(&mut self) -> std::result::Result<Vec<LogId>, String> {
         self.seen_version = self.home.store().data_version().ok();
         self.wrote = false;
-        self.check_rotation();
         let mut logs = BTreeSet::new();
         loop {
             let rows = self
@@ -558,6 +557,8 @@ impl Ledger for HomeLedger {
         if self.network.is_none() && !logs.is_empty() {
             self.network = self.home.state().ok().and_then(|s| s.network().ok());
         }
+        let roster_changed = self.network.is_some_and(|n| logs.contains(&n));
+        self.check_rotation(roster_changed);
         Ok(logs.into_iter().collect())
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{AppError, Result};
 use crate::home::Home;
 
 pub use countersign_sync::Multiaddr;
+pub use ledger::rotation::KeyMoved;
 pub use ledger::HomeLedger;
 pub use peers::{CutOffStatus, PeerStatus, SidebarStatus, SyncAlerts, SyncStatus};
 
@@ -56,12 +57,11 @@ type NodeParts = (
     Rotated,
 );
 
-/// Given the home's new key once it is no longer the key a node runs as.
-type Rotated = tokio::sync::watch::Receiver<Option<countersign_ledger::PublicKey>>;
+/// Told once the key a node runs as is no longer the home's.
+type Rotated = tokio::sync::watch::Receiver<Option<KeyMoved>>;
 
-/// Resolves with the home's new key once the key the node runs as is no longer the home's;
-/// never while the node runs as the home's key.
-async fn rotated(mut rotated: Rotated) -> countersign_ledger::PublicKey {
+/// Resolves once the key the node runs as is no longer the home's; never while it is.
+async fn rotated(mut rotated: Rotated) -> KeyMoved {
     loop {
         if let Some(new) = *rotated.borrow_and_update() {
             return new;
@@ -117,6 +117,22 @@ fn node_setup(
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config, Rotated)> {
     let (ledger, keypair, delegation, rotated) = node_parts(home)?;
+    // A node started as a key the roster moved (rotated to a key this home could not adopt,
+    // or replaced by an admin) is one its peers no longer serve: said now, not after a start.
+    if let Some(key) = &ledger.runs_as_key() {
+        let moved = ledger
+            .home
+            .state()?
+            .roster()
+            .rotation_of(key)
+            .map(|r| KeyMoved {
+                new: r.new,
+                switched: false,
+            });
+        if let Some(moved) = moved {
+            return Err(moved.into());
+        }
+    }
     // The peers this home remembers, then those given now, each once however it was written.
     let mut all = parse_addrs(&ledger.home.peers()?)?;
     for p in parse_addrs(peers)? {
@@ -177,7 +193,7 @@ pub fn serve(
         });
         tokio::select! {
             () = running => Ok(()),
-            new = rotated(key_rotated) => Err(AppError::NodeKeyRotated { new: new.to_hex() }),
+            moved = rotated(key_rotated) => Err(moved.into()),
         }
     })
 }
@@ -363,7 +379,7 @@ impl Service {
     /// The home's new key, once the key this node runs as is no longer the home's (see
     /// [`HomeLedger::watch_rotation`]): the node is to be stopped, and started again once
     /// the new key is unlocked.
-    pub fn key_rotated(&self) -> Option<countersign_ledger::PublicKey> {
+    pub fn key_rotated(&self) -> Option<KeyMoved> {
         *self.key_rotated.borrow()
     }
 

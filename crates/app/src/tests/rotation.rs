@@ -9,7 +9,7 @@ use crate::{Home, Passphrase, DEMO_PASSPHRASE};
 /// Bob, a member of Ada's department with a sealed report the admin holds too, asked for a
 /// rotation and Ada applied it; Bob's home has not taken the rotation in yet. Returns Ada's
 /// home, Bob's folder, his old key, the rotation asked and the report.
-fn a_rotation_applied_elsewhere(
+pub(crate) fn a_rotation_applied_elsewhere(
     dir: &std::path::Path,
 ) -> (
     Home,

@@ -35,6 +35,8 @@ fn evidence_with_large_payloads_stays_inside_the_batch_bounds() {
 use countersign_ledger::{DataKey, Role, SecretKey};
 use countersign_sync::{AcceptError, Ledger};
 
+use super::rotation::KeyMoved;
+
 /// A founded home with a person and an AI model (granted nothing) on its roster, and one
 /// sealed report.
 fn home_with_report(dir: &Path) -> (Home, PublicKey, PublicKey, LogId) {
@@ -393,7 +395,13 @@ fn a_node_running_as_a_key_another_process_rotated_is_told_to_stop() {
     assert!(!rotation.pending, "an admin's rotation is applied at once");
     assert!(ledger.may_have_changed());
     ledger.changed_logs().unwrap();
-    assert_eq!(*rotated.borrow(), Some(rotation.new));
+    assert_eq!(
+        *rotated.borrow(),
+        Some(KeyMoved {
+            new: rotation.new,
+            switched: true
+        })
+    );
 }
 
 /// A member asked for a rotation, and an admin elsewhere applied it: the `roster.rotate`
@@ -429,6 +437,48 @@ fn a_rotation_of_the_nodes_key_taken_in_from_a_peer_is_adopted_and_the_node_told
         .accept(HomeLedger::check(&exported).unwrap(), "ada")
         .unwrap();
     ledger.changed_logs().unwrap();
-    assert_eq!(*rotated.borrow(), Some(asked.new));
+    assert_eq!(
+        *rotated.borrow(),
+        Some(KeyMoved {
+            new: asked.new,
+            switched: true
+        })
+    );
     assert_eq!(ledger.home.whoami().unwrap().key, asked.new);
+}
+
+/// Found by review (2026-12-04): the desktop's node holds no passphrase, so a rotation of its
+/// key that reached it from a peer, in a home holding data keys, could not be adopted there,
+/// and the node was never told: it ran on as the old key. It is told whenever the roster holds
+/// a rotation of its key, adopted or not; and a node is not started again as that key (it
+/// would be told at once, and the desktop would lock again and again). Fails if the roster
+/// stops being asked.
+#[test]
+fn a_node_that_cannot_open_its_new_key_stops_for_the_rotation_the_roster_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, _) =
+        crate::tests::rotation::a_rotation_applied_elsewhere(dir.path());
+    // The desktop's node: a handle on the home with no passphrase at hand.
+    let mut ledger = HomeLedger::new(Home::open(&bob_dir).unwrap()).unwrap();
+    let rotated = ledger.watch_rotation(old);
+    let exported = ada.bundle_export_with(None, false).unwrap();
+    ledger
+        .accept(HomeLedger::check(&exported).unwrap(), "ada")
+        .unwrap();
+    ledger.changed_logs().unwrap();
+    assert_eq!(
+        *rotated.borrow(),
+        Some(KeyMoved {
+            new: asked.new,
+            switched: false
+        })
+    );
+    assert_eq!(ledger.home.whoami().unwrap().key, old, "not adopted here");
+    drop(ledger);
+    // A node started as the old key is refused with the same code.
+    let home = crate::tests::open_home(&bob_dir).unwrap();
+    std::fs::remove_file(home.keys().sealed_path(&asked.new)).unwrap();
+    let err = crate::sync::Service::start(home, &["/ip4/127.0.0.1/tcp/0".into()], &[], false)
+        .unwrap_err();
+    assert_eq!(err.code(), "key_rotated", "{err}");
 }
