@@ -215,6 +215,9 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32
             images.extend(create.images.iter().filter_map(|h| sha256_hex(h)));
             if !create.study.is_empty() {
                 images.extend(db.instances(Some(&create.study))?.iter().map(|i| i.sha256));
+                // An import of the study begun before this (a retrieval still streaming it)
+                // refuses what it has yet to index.
+                db.erase_study(&create.study)?;
             }
         }
     }
@@ -275,16 +278,33 @@ fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
 pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
     let dir = home.dir().to_path_buf();
     home.store_mut().write(|db| {
-        for sha in db.erased_image_files()? {
-            if db.instance(&sha)?.is_none() {
-                let path = countersign_store::image_path(&dir, &sha);
+        let files = db.erased_image_files()?;
+        let mut folders = BTreeSet::new();
+        for sha in &files {
+            if db.instance(sha)?.is_none() {
+                let path = countersign_store::image_path(&dir, sha);
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(AppError::io("deleting an erased image")(e)),
                 }
+                folders.extend(path.parent().map(|p| p.to_path_buf()));
             }
-            db.forget_erased_image(&sha)?;
+        }
+        // The deletions durable before the erasure forgets them: on a file system that does
+        // not order them before the commit (XFS, btrfs), a power cut could bring a file back
+        // that nothing would delete again.
+        for folder in folders {
+            match std::fs::File::open(&folder) {
+                Ok(f) => f
+                    .sync_all()
+                    .map_err(AppError::io("syncing a folder of erased images"))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AppError::io("syncing a folder of erased images")(e)),
+            }
+        }
+        for sha in &files {
+            db.forget_erased_image(sha)?;
         }
         Ok(())
     })?;

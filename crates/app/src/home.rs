@@ -141,7 +141,14 @@ impl Home {
         // An erasure whose images were not all unlinked (a crash after its commit) is
         // finished now.
         if !home.store.db().erased_image_files()?.is_empty() {
-            crate::erasure::after_commit(&mut home)?;
+            // Not every command's failure if it cannot be now (another process holds the
+            // write lock through a long intake): tried again at the next open.
+            if let Err(e) = crate::erasure::after_commit(&mut home) {
+                tracing::warn!(
+                    error = e.code(),
+                    "erased images' files are deleted at the next open"
+                );
+            }
         }
         Ok(home)
     }

@@ -449,8 +449,9 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// Deletes an image's index row and decode verdict, and notes its SHA-256 until its file
-    /// is gone ([`Db::erased_image_files`], [`Db::forget_erased_image`]).
+    /// Deletes an image's index row and decode verdict, and notes its SHA-256 with the next
+    /// erasure mark ([`Db::erasure_mark`]) until its file is gone
+    /// ([`Db::erased_image_files`], [`Db::forget_erased_image`]).
     pub fn erase_image(&self, sha256: &[u8; 32]) -> Result<bool> {
         let sql = StoreError::sqlite("erasing an image");
         let gone = self
@@ -460,20 +461,63 @@ impl Db<'_> {
         self.conn
             .execute("DELETE FROM decode_checks WHERE sha256 = ?1", [&sha256[..]])
             .map_err(StoreError::sqlite("erasing an image"))?;
+        // Erased again (imported again since), it takes the new mark: an import running
+        // now must refuse it too.
+        let mark = self.erasure_mark()? + 1;
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO erased_images (sha256) VALUES (?1)",
-                [&sha256[..]],
+                "INSERT INTO erased_images (sha256, erased_at, file_gone) VALUES (?1, ?2, 0) \
+                 ON CONFLICT (sha256) DO UPDATE SET erased_at = ?2, file_gone = 0",
+                params![&sha256[..], mark],
             )
             .map_err(StoreError::sqlite("erasing an image"))?;
         Ok(gone > 0)
+    }
+
+    /// Notes that an erasure deleted the images of `study`, with the next erasure mark: an
+    /// import begun before it refuses the study's images ([`Db::erased_since`]).
+    pub fn erase_study(&self, study: &str) -> Result<()> {
+        let mark = self.erasure_mark()? + 1;
+        self.conn
+            .execute(
+                "INSERT INTO erased_studies (study, erased_at) VALUES (?1, ?2) \
+                 ON CONFLICT (study) DO UPDATE SET erased_at = ?2",
+                params![study, mark],
+            )
+            .map(|_| ())
+            .map_err(StoreError::sqlite("erasing a study's images"))
+    }
+
+    /// The newest erasure mark: what an import reads when it begins, to refuse an image
+    /// erased while it runs ([`Db::erased_since`]). 0 when nothing was ever erased.
+    pub fn erasure_mark(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT MAX((SELECT COALESCE(MAX(erased_at), 0) FROM erased_images), \
+                            (SELECT COALESCE(MAX(erased_at), 0) FROM erased_studies))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::sqlite("reading the erasure mark"))
+    }
+
+    /// Whether the image `sha256`, of `study`, or its study's images, were erased after
+    /// `mark` was read.
+    pub fn erased_since(&self, sha256: &[u8; 32], study: &str, mark: i64) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM erased_images WHERE sha256 = ?1 AND erased_at > ?3) \
+                     OR EXISTS (SELECT 1 FROM erased_studies WHERE study = ?2 AND erased_at > ?3)",
+            )
+            .and_then(|mut s| s.query_row(params![&sha256[..], study, mark], |r| r.get(0)))
+            .map_err(StoreError::sqlite("reading erased images"))
     }
 
     /// Images erased whose files may still be on disk.
     pub fn erased_image_files(&self) -> Result<Vec<[u8; 32]>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT sha256 FROM erased_images")
+            .prepare("SELECT sha256 FROM erased_images WHERE file_gone = 0")
             .map_err(StoreError::sqlite("reading erased images"))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, Vec<u8>>(0))
@@ -488,10 +532,13 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// The file of an erased image is gone.
+    /// The file of an erased image is gone (the image stays remembered with its mark).
     pub fn forget_erased_image(&self, sha256: &[u8; 32]) -> Result<()> {
         self.conn
-            .execute("DELETE FROM erased_images WHERE sha256 = ?1", [&sha256[..]])
+            .execute(
+                "UPDATE erased_images SET file_gone = 1 WHERE sha256 = ?1",
+                [&sha256[..]],
+            )
             .map(|_| ())
             .map_err(StoreError::sqlite("forgetting an erased image"))
     }

@@ -446,6 +446,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX report_summaries_by_change ON report_summaries (last_ms, report);
     CREATE INDEX report_summaries_by_study ON report_summaries (study, created_ms, report);
     "#,
+    // 21: an erased image is remembered with the erasure's mark (rising with every image and
+    // study erased), and kept once its file is gone (`file_gone`) instead of forgotten; so is
+    // a study whose images an erasure deleted. An import that began before the erasure read a
+    // lower mark, and refuses such an image, or an image of such a study, when it comes to
+    // index it: a retrieval still streaming the study must not bring it back (found by
+    // review, 2026-12-04). An import begun after the erasure reads a mark at least as high,
+    // and stores the images again, a new act. One row per image and study ever erased.
+    r#"
+    CREATE TABLE erased_images_v21 (
+        sha256    BLOB PRIMARY KEY,
+        erased_at INTEGER NOT NULL,
+        file_gone INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    INSERT INTO erased_images_v21 (sha256, erased_at) SELECT sha256, 0 FROM erased_images;
+    DROP TABLE erased_images;
+    ALTER TABLE erased_images_v21 RENAME TO erased_images;
+    CREATE INDEX erased_images_by_mark ON erased_images (erased_at);
+    CREATE TABLE erased_studies (
+        study     TEXT PRIMARY KEY,
+        erased_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX erased_studies_by_mark ON erased_studies (erased_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -99,8 +99,15 @@ impl Home {
         match result {
             Ok(Err(f)) => Ok(Err(f)),
             Ok(Ok((out, erased))) => {
+                // The erasure is committed: deleting its images' files, if that fails now, is
+                // finished when the home is next opened, and the write stands.
                 if erased {
-                    crate::erasure::after_commit(self)?;
+                    if let Err(e) = crate::erasure::after_commit(self) {
+                        tracing::warn!(
+                            error = e.code(),
+                            "erased images' files are deleted when the home is next opened"
+                        );
+                    }
                 }
                 Ok(Ok(out))
             }

@@ -169,6 +169,9 @@ impl Home {
         committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<ImportSummary> {
         let started = std::time::Instant::now();
+        // Images erased after this (by another process on the home) are refused when their
+        // batch is indexed: read before the erasure, they must not bring it back.
+        let erased_mark = self.store().db().erasure_mark().map_err(AppError::from)?;
         let mut summary = ImportSummary::default();
         let mut out = Batch::new(total);
         // One file at a time in the worker: the next is read, hashed and parsed here while
@@ -181,7 +184,7 @@ impl Home {
         let mut taken = 0usize;
         loop {
             if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
-                self.index(syncing.take(), &mut summary, committed)?;
+                self.index(syncing.take(), erased_mark, &mut summary, committed)?;
             }
             // A batch that filled while the one before was being synced: its turn now.
             if syncing.is_none() && in_flight.is_none() && out.full() {
@@ -256,7 +259,7 @@ impl Home {
                     } else if out.overgrown() {
                         // The sync before has taken too long: wait for it, bounded.
                         self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
-                        self.index(syncing.take(), &mut summary, committed)?;
+                        self.index(syncing.take(), erased_mark, &mut summary, committed)?;
                         syncing = self.sync(&mut out, &writer)?;
                     }
                 }
@@ -268,7 +271,7 @@ impl Home {
                 Next::Idle if syncing.is_some() => {}
                 Next::Idle => {
                     syncing = self.sync(&mut out, &writer)?;
-                    self.index(syncing.take(), &mut summary, committed)?;
+                    self.index(syncing.take(), erased_mark, &mut summary, committed)?;
                 }
                 Next::End => {
                     // The last batch synced alongside the one before rather than after it:
@@ -277,8 +280,8 @@ impl Home {
                     // files are durable, and in order.
                     self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
                     let last = self.sync(&mut out, &writer)?;
-                    self.index(syncing.take(), &mut summary, committed)?;
-                    self.index(last, &mut summary, committed)?;
+                    self.index(syncing.take(), erased_mark, &mut summary, committed)?;
+                    self.index(last, erased_mark, &mut summary, committed)?;
                     break;
                 }
             }
@@ -328,15 +331,20 @@ impl Home {
     /// Waits for a batch's files to be durable, then indexes them in one transaction (files
     /// are durable before the index names them).
     ///
-    /// A file is looked for again under the write lock: one found in the store when staged
-    /// (the same bytes, so not written again) may be an erased image whose file another
-    /// process on this home was still to delete ([`crate::erasure`]'s `after_commit`), and
-    /// deleted it since. Such a row is not indexed (it would name no file) but refused, to
-    /// be imported again; an erasure that comes to delete a file after this commit finds it
-    /// indexed and keeps it.
+    /// Two things another process on the home may have done since a file was staged are
+    /// looked for under the write lock ([`crate::erasure`]):
+    /// - erased the image (an erasure committed after this import read `erased_mark`): the
+    ///   bytes were read before it and must not bring the erased study back. The row is
+    ///   refused and its file deleted (unless another import, begun after the erasure,
+    ///   indexed it again since).
+    /// - deleted its file: one found in the store when staged (the same bytes, so not
+    ///   written again) may be an erased image whose file that process was still to delete
+    ///   (`after_commit`), and deleted since. The row is refused rather than indexed naming no
+    ///   file; an `after_commit` after this commit finds the image indexed and keeps its file.
     fn index(
         &mut self,
         syncing: Option<Syncing>,
+        erased_mark: i64,
         summary: &mut ImportSummary,
         committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<()> {
@@ -355,37 +363,47 @@ impl Home {
             .map_err(AppError::io("storing imported images"))?;
         tracing::debug!(files = rows.len(), "a batch durable");
         let dir = self.dir().to_path_buf();
-        let gone = self.store_mut().write(|db| {
-            let mut gone = Vec::new();
+        let refused = self.store_mut().write(|db| {
+            let mut refused = Vec::new();
             for (j, (row, check)) in rows.iter().zip(&checks).enumerate() {
-                let there = image_path(&dir, &row.sha256)
+                let path = image_path(&dir, &row.sha256);
+                if db.erased_since(&row.sha256, &row.study, erased_mark)? {
+                    if db.instance(&row.sha256)?.is_none() {
+                        match std::fs::remove_file(&path) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(AppError::io("deleting an erased image")(e)),
+                        }
+                    }
+                    refused.push((j, ERASED_MEANWHILE));
+                    continue;
+                }
+                let there = path
                     .try_exists()
                     .map_err(AppError::io("looking for an imported image"))?;
                 if !there {
-                    gone.push(j);
+                    refused.push((j, FILE_GONE));
                     continue;
                 }
                 db.insert_instance(row)?;
                 db.put_decode_check(&row.sha256, check, row.imported_ms)?;
             }
-            Ok::<_, AppError>(gone)
+            Ok::<_, AppError>(refused)
         })?;
-        if !gone.is_empty() {
+        if !refused.is_empty() {
             tracing::info!(
-                files = gone.len(),
-                "imported images' files deleted by an erasure meanwhile: not indexed"
+                files = refused.len(),
+                "imported images erased, or their files deleted, meanwhile: not indexed"
             );
         }
-        for &j in &gone {
+        for &(j, reason) in &refused {
             summary.failed.push(ImportFailure {
                 path: row_files[j].clone(),
-                reason: "its file in the store was deleted meanwhile by an erasure of the \
-                         same image (another program on this home); import it again"
-                    .into(),
+                reason: reason.into(),
             });
         }
-        summary.imported += (rows.len() - gone.len()) as u64;
-        tracing::debug!(files = rows.len() - gone.len(), "a batch indexed");
+        summary.imported += (rows.len() - refused.len()) as u64;
+        tracing::debug!(files = rows.len() - refused.len(), "a batch indexed");
         committed(summary);
         Ok(())
     }
@@ -497,6 +515,15 @@ impl Home {
         Ok(Some((read.instance, staged, verdict.to_check())))
     }
 }
+
+/// Why an image was refused when its batch was indexed: erased by another process on the home
+/// after this import began (see `Home::index`).
+const ERASED_MEANWHILE: &str = "erased (by another program on this home) while this import \
+     ran: the erasure stands, and this image was not imported";
+/// Its file, found in the store when staged, was deleted since by another program on this
+/// home finishing the erasure of the same bytes (erased before this import began).
+const FILE_GONE: &str = "its file in the store was deleted meanwhile (another program on this \
+     home finished an earlier erasure of the same image): not imported";
 
 /// A file read, hashed and parsed, not yet checked by the worker.
 struct ReadFile {

@@ -361,3 +361,76 @@ fn an_image_whose_file_an_erasure_deleted_while_it_was_staged_is_refused_not_ind
     assert_eq!((again.imported, again.failed.len()), (1, 0));
     home.open_image(&hex::encode(second)).unwrap();
 }
+
+/// Found by review (2026-12-04): an import running while another process erased its study's
+/// report (a retrieval still streaming the study, the DPO erasing meanwhile) indexed what it
+/// had yet to index, bringing the erased study back, the patient's name with it, with nothing
+/// said. What it had read before the erasure, or reads after it, of that study is refused;
+/// an import begun after the erasure stores the images again. Fails if the import stops
+/// looking for erasures made since it began.
+#[test]
+fn an_import_running_when_its_study_is_erased_brings_none_of_it_back() {
+    use crate::import::{Incoming, Next};
+    let series = tempfile::tempdir().unwrap();
+    let seed = "erased while streaming";
+    let spec = countersign_imaging::PhantomSpec {
+        seed: seed.into(),
+        slices: 3,
+        size: 16,
+        ..Default::default()
+    };
+    let paths = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut importer = founded(dir.path());
+    assert_eq!(importer.import(&[&paths[0]], |_| {}).unwrap().imported, 1);
+    let study = countersign_imaging::phantom_study_uid(seed);
+    let mut dpo = open_home(dir.path()).unwrap();
+    let report = dpo.report_new(&study, "ct-chest", &[]).unwrap();
+    let mut handed = 0;
+    let mut source = |_: Option<std::time::Duration>| {
+        handed += 1;
+        let path = match handed {
+            1 => &paths[1],
+            2 => {
+                dpo.erase(
+                    &crate::erasure::DataSubject::Report(report),
+                    "Art. 17(1)(a)",
+                )
+                .unwrap();
+                &paths[2]
+            }
+            _ => return Next::End,
+        };
+        Next::File(Incoming {
+            path: path.clone(),
+            sha256: None,
+            movable: false,
+            data: Some(std::fs::read(path).unwrap()),
+            recycle: None,
+        })
+    };
+    let summary = importer
+        .import_from(&mut source, 2, None, &mut |_| {}, &mut |_| {})
+        .unwrap();
+    let db = importer.store().db();
+    assert!(
+        db.instances(Some(&study)).unwrap().is_empty(),
+        "{summary:?}"
+    );
+    let last = paths[2].display().to_string();
+    assert!(
+        summary
+            .failed
+            .iter()
+            .any(|f| f.path == last && f.reason.contains("erased")),
+        "{summary:?}"
+    );
+    for path in &paths {
+        let file = countersign_store::image_path(dir.path(), &sha256_of(path));
+        assert!(!file.exists(), "an erased image's file is left: {path:?}");
+    }
+    // Begun after the erasure, an import stores them again.
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let again = importer.import(&files, |_| {}).unwrap();
+    assert_eq!((again.imported, again.failed.len()), (3, 0), "{again:?}");
+}
