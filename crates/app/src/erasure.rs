@@ -139,11 +139,13 @@ impl Home {
 }
 
 /// Destroys what the erasures stored since `since` (an arrival mark) erase, for every one the
-/// rules accept and this home has not applied yet. Returns the SHA-256 of the images whose
-/// rows were deleted, for [`after_commit`] to unlink.
-pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<Vec<[u8; 32]>> {
+/// rules accept and this home has not applied yet. Returns how many reports it erased: if
+/// any, [`after_commit`] runs once the write commits (it unlinks the images whose rows were
+/// deleted, and truncates the WAL, where the erased text's pages still are — a report bound
+/// to no image too: found 2026-12-04, when only an erasure that deleted images ran it).
+pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<usize> {
     let logs = db.logs_with_kind_since(Kind::PayloadErase.name(), since)?;
-    let mut images = Vec::new();
+    let mut erased = 0;
     for log in logs {
         if db.is_erased(&log)? {
             continue;
@@ -157,8 +159,8 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             // Refused by the rules (not an attending's, say): it erases nothing.
             continue;
         };
-        let (erased_images, shared_keys) = erase_log(db, &log, &erasure)?;
-        images.extend(erased_images);
+        let shared_keys = erase_log(db, &log, &erasure)?;
+        erased += 1;
         // Its key is gone from the store with its payloads; gone from memory too. A log that
         // held the same key (re-used) lost it with it: it is unloaded, to load without it.
         state.ledger.forget_key(&log);
@@ -166,12 +168,12 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             state.ledger.unload(other);
         }
     }
-    Ok(images)
+    Ok(erased)
 }
 
-/// Erases one report; returns the images erased and the other logs whose key (the same
+/// Erases one report; returns the other logs whose key (the same
 /// bytes) went with its key.
-fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32]>, Vec<LogId>)> {
+fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<LogId>> {
     // What the report was about, read (opened, if sealed) before its payload and key go. The
     // key is unwrapped with the home's key-encryption key: locked, the erasure waits for it
     // (`locked`), since the images the report was about could not be named. A key that does
@@ -235,7 +237,7 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<(Vec<[u8; 32
         shared_keys = erased.shared_keys.len(),
         "report erased: payloads and images destroyed, headers kept"
     );
-    Ok((images.into_iter().collect(), erased.shared_keys))
+    Ok(erased.shared_keys)
 }
 
 /// Drops the payloads of held entries of `log` (dated ahead, not yet taken in): they are
@@ -308,6 +310,14 @@ pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
         }
         Ok(())
     })?;
+    // Copies a dead process left staged (an import or a retrieval killed before its commit):
+    // an erased image's bytes may be among them, and nothing else would ever remove them.
+    let staged = countersign_store::sweep_staged_images(home.dir())
+        .map_err(AppError::io("removing images left staged"))?;
+    let staging = crate::pacs::sweep_staging(home.dir())?;
+    if staged + staging > 0 {
+        tracing::info!(staged, staging, "leftovers of stopped imports removed");
+    }
     // Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept
     // only for reading, and which patient each names is not indexed: an erasure drops them all
     // (the next prior asked for fetches its own again).

@@ -50,6 +50,7 @@ pub use prior_report::{
     Signed, PRIOR_REPORTS,
 };
 pub use priors::PriorStudy;
+pub(crate) use retrieve::sweep_staging;
 pub use retrieve::{Retrieval, RetrieveProgress};
 pub use retry::{
     backoff, deliver_until_stopped, retry_deliveries_forever, DeliveryWake, FIRST_BACKOFF,

@@ -121,16 +121,22 @@ pub fn stage_image(path: &Path, bytes: &[u8]) -> std::io::Result<Option<StagedIm
 }
 
 impl StagedImage {
-    /// The temporary name beside `path` to write an image to; `None` if `path` already exists
-    /// (see [`stage_image`], which also writes it).
+    /// The temporary name beside `path` to write an image to, this process's own (see
+    /// `leftovers`); `None` if `path` already exists (see [`stage_image`], which also writes
+    /// it).
     pub fn new(path: &Path) -> Option<StagedImage> {
         if path.exists() {
             return None;
         }
         Some(StagedImage {
-            tmp: path.with_extension("part"),
+            tmp: crate::leftovers::staged_name(path),
             path: path.to_path_buf(),
         })
+    }
+
+    /// Where the image is written before it is renamed to [`StagedImage::path`].
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
     }
 
     /// Writes `bytes` under the temporary name, without syncing: past the page cache where it

@@ -34,6 +34,7 @@ mod erasure;
 mod held;
 mod images;
 mod kek_member;
+mod leftovers;
 mod log_nos;
 mod schema;
 mod summaries;
@@ -53,6 +54,7 @@ pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
     StagedImage, SYNCFS_FROM,
 };
+pub use leftovers::{is_stale, process_alive, sweep_staged_images, STALE_AFTER};
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{

@@ -94,7 +94,7 @@ impl Home {
             // Whatever brought an erasure, what it erases goes in this same transaction.
             let erased = crate::erasure::apply(db, state, mark.arrival())?;
             crate::projection::update(db, state, mark)?;
-            Ok(Ok((out, !erased.is_empty())))
+            Ok(Ok((out, erased > 0)))
         });
         match result {
             Ok(Err(f)) => Ok(Err(f)),

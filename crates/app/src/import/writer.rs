@@ -227,13 +227,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let buffers = countersign_pacs::Buffers::new(64 << 20);
         let writer = Writer::start().unwrap();
+        let mut tmps = Vec::new();
         for n in 0..8u8 {
             let bytes = vec![n; 70_000 + usize::from(n)];
-            writer.write(staged(dir.path(), n), bytes, Some(buffers.clone()));
+            let staged = staged(dir.path(), n);
+            tmps.push(staged.tmp().to_path_buf());
+            writer.write(staged, bytes, Some(buffers.clone()));
         }
         writer.flushed().wait().unwrap();
-        for n in 0..8u8 {
-            let tmp = dir.path().join(format!("{n:02x}.part"));
+        for (n, tmp) in (0..8u8).zip(&tmps) {
             assert_eq!(
                 std::fs::read(tmp).unwrap(),
                 vec![n; 70_000 + usize::from(n)]
@@ -266,9 +268,11 @@ mod tests {
         writer.write(doomed, vec![1; 10], None);
         let first = writer.flushed().wait();
         assert!(first.unwrap_err().to_string().contains("x.dcm"));
-        writer.write(staged(dir.path(), 1), vec![2; 10], None);
+        let after = staged(dir.path(), 1);
+        let tmp = after.tmp().to_path_buf();
+        writer.write(after, vec![2; 10], None);
         assert!(writer.flushed().wait().is_err());
         drop(writer);
-        assert!(!dir.path().join("01.part").exists());
+        assert!(!tmp.exists());
     }
 }

@@ -55,10 +55,52 @@ impl Staging {
             .map_err(AppError::io(format!("creating {}", parent.display())))?;
         let mut nonce = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let dir = parent.join(format!("retrieve-{}", hex::encode(nonce)));
+        // Named with this process's id: one a dead process left is told from a live one's
+        // and removed ([`sweep_staging`]).
+        let dir = parent.join(format!(
+            "{STAGING}{}-{}",
+            std::process::id(),
+            hex::encode(nonce)
+        ));
         std::fs::create_dir(&dir).map_err(AppError::io(format!("creating {}", dir.display())))?;
         Ok(Staging(dir))
     }
+}
+
+/// The start of a retrieval's staging folder's name (then `<pid>-<nonce>`).
+const STAGING: &str = "retrieve-";
+
+/// Removes the retrieval staging folders under `home` whose processes are gone (killed before
+/// [`Staging`] dropped), with what they hold: whole DICOM files of a study, which an erasure
+/// must not leave behind (see `countersign_store::is_stale`).
+pub(crate) fn sweep_staging(home: &Path) -> Result<usize> {
+    let parent = home.join(INCOMING);
+    let entries = match std::fs::read_dir(&parent) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(AppError::io("reading the retrievals' staging folders")(e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(AppError::io("reading the retrievals' staging folders"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(STAGING) else {
+            continue;
+        };
+        // `<pid>-<nonce>`; a bare `<nonce>` is from before folders were named so.
+        let pid = rest
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
+        if countersign_store::is_stale(pid, modified) {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AppError::io("removing a retrieval's staging folder")(e)),
+            }
+        }
+    }
+    Ok(removed)
 }
 
 impl Drop for Staging {

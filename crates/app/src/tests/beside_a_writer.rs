@@ -434,3 +434,34 @@ fn an_import_running_when_its_study_is_erased_brings_none_of_it_back() {
     let again = importer.import(&files, |_| {}).unwrap();
     assert_eq!((again.imported, again.failed.len()), (3, 0), "{again:?}");
 }
+
+/// Found by review (2026-12-04): an import or retrieval killed before its commit left its
+/// staged files (`images/aa/….part`, `incoming/retrieve-…/`), whole DICOM files that nothing
+/// ever removed, an erasure included. An erasure now removes what a dead process left, and
+/// nothing a live one is writing. Fails if the erasure stops sweeping.
+#[test]
+fn an_erasure_removes_what_a_stopped_import_left_staged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.44", "ct-chest", &[]).unwrap();
+    // Left by a process that is gone (no process has this id), and by this one.
+    let dead_part = dir.path().join("images/ab/abcd.4294967294-3.part");
+    let dead_staging = dir
+        .path()
+        .join("incoming/retrieve-4294967294-0011223344556677");
+    let live_part = dir
+        .path()
+        .join(format!("images/ab/abce.{}-9.part", std::process::id()));
+    std::fs::create_dir_all(&dead_staging).unwrap();
+    for f in [&dead_part, &dead_staging.join("1.dcm"), &live_part] {
+        std::fs::write(f, b"DICM bytes of a patient").unwrap();
+    }
+    home.erase(
+        &crate::erasure::DataSubject::Report(report),
+        "Art. 17(1)(a)",
+    )
+    .unwrap();
+    assert!(!dead_part.exists(), "a dead import's staged image is left");
+    assert!(!dead_staging.exists(), "a dead retrieval's staging is left");
+    assert!(live_part.exists(), "a live writer's file was removed");
+}

@@ -296,3 +296,48 @@ fn a_dangling_erasure_in_a_peers_batch_lets_no_clear_write_into_a_sealed_report(
         "{got:?}"
     );
 }
+
+/// Found 2026-12-04: only an erasure that deleted images truncated the WAL after its commit,
+/// so erasing a report bound to no image (written before its study was imported, or on a home
+/// that holds none) left every page it had written — its sealed payloads among them — in the
+/// WAL until some later checkpoint. Fails if an erasure of such a report stops truncating it.
+#[test]
+fn erasing_a_report_bound_to_no_image_leaves_none_of_its_payloads_in_any_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.55", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "A 4 mm nodule in the right upper lobe.")
+        .unwrap();
+    let exported = home.bundle_export_with(Some(report), false).unwrap();
+    let (_, records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
+    // Of each of the report's sealed payloads, its nonce and first ciphertext bytes (random:
+    // found only where that envelope is).
+    let sealed: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| {
+            Entry::decode_unverified(&r.header, &r.signature)
+                .unwrap()
+                .log_id()
+                == report
+        })
+        .filter_map(|r| r.payload.as_ref())
+        .filter(|p| countersign_report::payload::seal::is_sealed(p))
+        .map(|p| p[4..p.len().min(44)].to_vec())
+        .collect();
+    assert!(sealed.len() >= 2, "the create and the section");
+    home.erase(
+        &crate::erasure::DataSubject::Report(report),
+        "Art. 17(1)(a)",
+    )
+    .unwrap();
+    for file in super::every_file(dir.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in &sealed {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "an erased payload is left in {}",
+                file.display()
+            );
+        }
+    }
+}

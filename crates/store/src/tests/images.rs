@@ -56,6 +56,9 @@ fn staged_images_are_committed_under_their_names_alone_or_in_a_batch() {
             .map(|(path, bytes)| crate::stage_image(path, bytes).unwrap().unwrap())
             .collect();
         crate::commit_staged(&staged).unwrap();
+        for s in &staged {
+            assert!(!s.tmp().exists(), "{n}");
+        }
         for (path, bytes) in &files {
             assert_eq!(
                 &std::fs::read(path).unwrap(),
@@ -63,7 +66,6 @@ fn staged_images_are_committed_under_their_names_alone_or_in_a_batch() {
                 "{n}: {}",
                 path.display()
             );
-            assert!(!path.with_extension("part").exists(), "{n}");
         }
         // Taken names are not staged again.
         assert!(crate::stage_image(&files[0].0, b"other").unwrap().is_none());
