@@ -166,11 +166,30 @@ fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
     }
 }
 
+/// The ledger of `home` put back as the builds before migration 21 kept it (erased images
+/// forgotten once their files were gone, no erasure marks, no erased studies), at schema
+/// version 20.
+fn as_schema_20(home: &Home) {
+    home.db()
+        .execute_batch(
+            "BEGIN;
+             CREATE TABLE erased_images_20 (sha256 BLOB PRIMARY KEY) WITHOUT ROWID;
+             INSERT INTO erased_images_20 SELECT sha256 FROM erased_images WHERE file_gone = 0;
+             DROP TABLE erased_images;
+             ALTER TABLE erased_images_20 RENAME TO erased_images;
+             DROP TABLE erased_studies;
+             PRAGMA user_version = 20;
+             COMMIT;",
+        )
+        .unwrap();
+}
+
 /// The ledger of `home` put back as the builds before migration 20 kept it (payloads once per
 /// hash in a table with a hash index, the roster's fork evidence payload among them; the
 /// report list's rows keyed by report id), at schema version 19: an old home, as an upgrade
 /// finds it.
 fn as_schema_19(home: &Home) {
+    as_schema_20(home);
     home.db()
         .execute_batch(
             "BEGIN;
@@ -257,6 +276,13 @@ fn a_home_from_before_log_numbers_migrates_and_shows_the_same() {
 #[test]
 fn a_home_from_before_payloads_by_arrival_migrates_and_shows_the_same() {
     migrates_and_shows_the_same(as_schema_19, 19);
+}
+
+/// The erasure marks (2026-12-04): the same for a home written before erased images
+/// and studies were kept with their erasure's mark (schema 20).
+#[test]
+fn a_home_from_before_erasure_marks_migrates_and_shows_the_same() {
+    migrates_and_shows_the_same(as_schema_20, 20);
 }
 
 /// A home written by this build, put back to schema `old` by `downgrade`, opens, migrates and
