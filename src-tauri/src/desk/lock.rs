@@ -112,13 +112,36 @@ impl Desk {
             // The node's identity is the member key: it runs on a handle holding the key
             // unlocked now, and keeps it (it signs checkpoints) until the app closes.
             let home = self.with(|h| h.open_again())?;
-            let service = countersign_app::sync::Service::start(home, &listen, &peers, mdns)
-                .map_err(|e| e.to_wire())?;
+            let service = match countersign_app::sync::Service::start(home, &listen, &peers, mdns) {
+                Ok(service) => service,
+                Err(e) => {
+                    // Refused because this window still holds a key another program rotated
+                    // away: locked, so that the next unlock opens the new key (and the node
+                    // starts as it), as when a running node says so (`lock_if_idle`).
+                    if let AppError::NodeKeyRotated { switched: true, .. } = &e {
+                        self.lock_rotated_away();
+                    }
+                    return Err(e.to_wire());
+                }
+            };
             *guard = Some(service);
         }
         match guard.as_ref() {
             Some(s) => Ok(s.handle()),
             None => Err(AppError::Sync("not started".into()).to_wire()),
+        }
+    }
+
+    /// Locks the key if this window holds one that is no longer the home's (called with the
+    /// sync lock held: the home's is taken after it, as everywhere).
+    fn lock_rotated_away(&self) {
+        let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(home) = guard.as_mut() {
+            let profile = home.whoami().ok().map(|w| w.key);
+            if home.unlocked_as().is_some_and(|k| Some(k) != profile) {
+                home.lock();
+                tracing::info!("key locked: this home's key was rotated by another program");
+            }
         }
     }
 

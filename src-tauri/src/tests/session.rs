@@ -371,3 +371,39 @@ fn the_key_locks_and_the_node_stops_when_another_program_rotates_the_key() {
         .unwrap();
     assert_eq!(desk.with(|h| h.whoami()).unwrap().key, rotation.new);
 }
+
+/// Found by review (2026-12-04): with no node running yet, another program rotated the key;
+/// the node's start was refused (it would run as the old key) but said "not switched", and
+/// nothing locked the window, which went on holding the old key. The refusal now locks it,
+/// and the unlock after it opens the new key and starts the node. Fails if `sync_handle`
+/// stops locking on it.
+#[test]
+fn a_node_refused_for_a_key_another_program_rotated_locks_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let passphrase = "rotation before the node";
+    let mut home = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
+    home.init(
+        "Dr Ada",
+        "attending".parse().unwrap(),
+        Some("Radiology"),
+        None,
+    )
+    .unwrap();
+    drop(home);
+    let desk = Desk::open(dir.path().to_path_buf());
+    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
+        .unwrap();
+    let mut cli = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
+    let rotation = cli.key_rotate().unwrap();
+    let err = desk.sync_handle().unwrap_err();
+    assert_eq!(err.code, "key_rotated", "{err:?}");
+    assert!(desk.sync.lock().unwrap().is_none());
+    let err = desk
+        .act(|h| h.report_new("1.2.3", "ct-chest", &[]))
+        .unwrap_err();
+    assert_eq!(err.code, "locked", "{err:?}");
+    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
+        .unwrap();
+    assert_eq!(desk.with(|h| h.whoami()).unwrap().key, rotation.new);
+    desk.sync_handle().expect("the node starts as the new key");
+}

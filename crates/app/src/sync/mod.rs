@@ -117,18 +117,26 @@ fn node_setup(
     mdns: bool,
 ) -> Result<(HomeLedger, countersign_sync::Keypair, Config, Rotated)> {
     let (ledger, keypair, delegation, rotated) = node_parts(home)?;
-    // A node started as a key the roster moved (rotated to a key this home could not adopt,
-    // or replaced by an admin) is one its peers no longer serve: said now, not after a start.
-    if let Some(key) = &ledger.runs_as_key() {
-        let moved = ledger
-            .home
-            .state()?
-            .roster()
-            .rotation_of(key)
-            .map(|r| KeyMoved {
-                new: r.new,
-                switched: false,
-            });
+    // A node started as a key that is no longer the home's is one its peers no longer
+    // serve: said now, not after a start. The profile names another (another process
+    // adopted a rotation since this handle's key was opened), or the roster moved it (rotated
+    // to a key this home could not adopt, or replaced by an admin).
+    if let Some(key) = ledger.runs_as_key() {
+        let moved = match ledger.home.keys().profile()? {
+            Some(p) if p.key != key => Some(KeyMoved {
+                new: p.key,
+                switched: true,
+            }),
+            _ => ledger
+                .home
+                .state()?
+                .roster()
+                .rotation_of(&key)
+                .map(|r| KeyMoved {
+                    new: r.new,
+                    switched: false,
+                }),
+        };
         if let Some(moved) = moved {
             return Err(moved.into());
         }
@@ -233,7 +241,14 @@ pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport
         sent = report.sent,
         "sync finished"
     );
-    Home::open(&dir)?.adopt_rotation()?;
+    // The sync is done either way: a rotation that cannot be adopted now is said, and
+    // adopted at the next command or unlock.
+    if let Err(e) = Home::open(&dir).and_then(|mut h| h.adopt_rotation()) {
+        tracing::warn!(
+            error = e.code(),
+            "a rotation of this home's key could not be adopted"
+        );
+    }
     Ok(report)
 }
 
@@ -348,14 +363,18 @@ impl Service {
         first_backoff: Duration,
     ) -> Result<Service> {
         let delivering = home.open_again()?;
+        // The node first: a start refused (not joined, a key the roster moved) leaves no
+        // delivery thread behind holding a handle on the home and its key (found by review,
+        // 2026-12-04: the desktop asks for the node twice a second, and each refused start
+        // left one more).
+        let (ledger, keypair, config, key_rotated) = node_setup(home, listen, peers, mdns)?;
+        let runtime = runtime()?;
         let deliveries = std::sync::Arc::new(crate::pacs::DeliveryWake::default());
         let wake = deliveries.clone();
         std::thread::Builder::new()
             .name("delivery".into())
             .spawn(move || crate::pacs::deliver_until_stopped(delivering, first_backoff, &wake))
             .map_err(AppError::io("starting the deliveries"))?;
-        let (ledger, keypair, config, key_rotated) = node_setup(home, listen, peers, mdns)?;
-        let runtime = runtime()?;
         let _entered = runtime.enter();
         let (node, commands) =
             countersign_sync::start(keypair, ledger, config).map_err(AppError::InvalidInput)?;
