@@ -160,6 +160,9 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             continue;
         };
         let shared_keys = erase_log(db, &log, &erasure)?;
+        if erased == 0 {
+            db.set_meta(UNFINISHED, "1")?;
+        }
         erased += 1;
         // Its key is gone from the store with its payloads; gone from memory too. A log that
         // held the same key (re-used) lost it with it: it is unloaded, to load without it.
@@ -268,16 +271,58 @@ fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
     bytes.as_slice().try_into().ok()
 }
 
+/// Set in an erasure's own transaction and cleared once everything after it is done: what
+/// [`after_commit`] leaves undone (the write lock busy past its timeout, a reader holding the
+/// WAL, a folder it could not remove) is finished when the home is next opened, or at the
+/// next erasure, whatever the erasure erased (found by review, 2026-12-04: only leftover
+/// image files were looked for, so an unfinished WAL truncation was never tried again).
+pub(crate) const UNFINISHED: &str = "erasure.unfinished";
+
 /// After an erasure commits: unlinks the erased images' files (and any an earlier crash
-/// left), and checkpoints the WAL into the database file, truncating it, so that no older
-/// version of an overwritten page stays in it.
-///
-/// The files are deleted under the write lock, and only those of images no row indexes:
-/// the same image imported again since the erasure (by this process or another on the
-/// home, perhaps finding its file still there and so not writing it again) keeps its file.
-/// An import that found the file, and indexes it after this deletes it, looks for it under
-/// the same lock and refuses it (`import`'s `index`).
+/// left), removes what stopped imports left staged and the prior reports fetched from
+/// archives, and checkpoints the WAL into the database file, truncating it, so that no older
+/// version of an overwritten page stays in it. Each step runs whatever became of the others;
+/// the first failure is returned once all have run, and [`UNFINISHED`] stays set until all
+/// succeed.
 pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
+    let steps = [
+        unlink_erased(home),
+        sweep_leftovers(home),
+        drop_fetched_reports(home),
+    ];
+    let mut failed = None;
+    for step in steps {
+        if let Err(e) = step {
+            tracing::warn!(
+                error = e.code(),
+                "a step after an erasure failed: tried again at the next open"
+            );
+            failed.get_or_insert(e);
+        }
+    }
+    let truncated = home.store().truncate_wal()?;
+    if !truncated {
+        tracing::warn!(
+            "the WAL could not be truncated now (another connection reads): older pages stay \
+             until the next open of the home or the next checkpoint"
+        );
+    }
+    if failed.is_none() && truncated {
+        home.store_mut()
+            .write(|db| db.delete_meta(UNFINISHED).map_err(AppError::from))?;
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The erased images' files, unlinked under the write lock, and only those of images no row
+/// indexes: the same image imported again since the erasure (by this process or another on
+/// the home, perhaps finding its file still there and so not writing it again) keeps its
+/// file. An import that found the file, and indexes it after this deletes it, looks for it
+/// under the same lock and refuses it (`import`'s `index`).
+fn unlink_erased(home: &mut Home) -> Result<()> {
     let dir = home.dir().to_path_buf();
     home.store_mut().write(|db| {
         let files = db.erased_image_files()?;
@@ -309,33 +354,31 @@ pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
             db.forget_erased_image(sha)?;
         }
         Ok(())
-    })?;
-    // Copies a dead process left staged (an import or a retrieval killed before its commit):
-    // an erased image's bytes may be among them, and nothing else would ever remove them.
+    })
+}
+
+/// Copies a dead process left staged (an import or a retrieval killed before its commit): an
+/// erased image's bytes may be among them, and nothing else would ever remove them.
+fn sweep_leftovers(home: &Home) -> Result<()> {
     let staged = countersign_store::sweep_staged_images(home.dir())
         .map_err(AppError::io("removing images left staged"))?;
     let staging = crate::pacs::sweep_staging(home.dir())?;
     if staged + staging > 0 {
         tracing::info!(staged, staging, "leftovers of stopped imports removed");
     }
-    // Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept
-    // only for reading, and which patient each names is not indexed: an erasure drops them all
-    // (the next prior asked for fetches its own again).
+    Ok(())
+}
+
+/// Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept
+/// only for reading, and which patient each names is not indexed: an erasure drops them all
+/// (the next prior asked for fetches its own again).
+fn drop_fetched_reports(home: &Home) -> Result<()> {
     let fetched = home.dir().join(crate::pacs::PRIOR_REPORTS);
     match std::fs::remove_dir_all(&fetched) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(AppError::io(
-                "deleting the prior reports fetched from archives",
-            )(e))
-        }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(AppError::io(
+            "deleting the prior reports fetched from archives",
+        )(e)),
     }
-    if !home.store().truncate_wal()? {
-        tracing::warn!(
-            "the WAL could not be truncated now (another connection reads): older pages stay \
-             until the next checkpoint"
-        );
-    }
-    Ok(())
 }

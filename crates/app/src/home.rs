@@ -138,15 +138,17 @@ impl Home {
             seal_new_reports: true,
             projection_pending,
         };
-        // An erasure whose images were not all unlinked (a crash after its commit) is
-        // finished now.
-        if !home.store.db().erased_image_files()?.is_empty() {
+        // An erasure not finished after its commit (a crash, a step that failed, a reader
+        // that held the WAL) is finished now.
+        if home.store.db().meta(crate::erasure::UNFINISHED)?.is_some()
+            || !home.store.db().erased_image_files()?.is_empty()
+        {
             // Not every command's failure if it cannot be now (another process holds the
             // write lock through a long intake): tried again at the next open.
             if let Err(e) = crate::erasure::after_commit(&mut home) {
                 tracing::warn!(
                     error = e.code(),
-                    "erased images' files are deleted at the next open"
+                    "what is left after an erasure is finished at the next open"
                 );
             }
         }

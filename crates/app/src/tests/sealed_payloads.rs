@@ -341,3 +341,72 @@ fn erasing_a_report_bound_to_no_image_leaves_none_of_its_payloads_in_any_file() 
         }
     }
 }
+
+/// Found by review (2026-12-04): an erasure whose WAL truncation could not be done at once
+/// (another connection reading) was never tried again unless image files were left too, so a
+/// report bound to no image left its sealed payloads in the WAL. The erasure is marked
+/// unfinished in its own transaction, and the next open finishes it. Fails if the mark is
+/// not set or not looked for.
+#[test]
+fn an_erasure_whose_wal_a_reader_held_is_finished_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.56", "ct-chest", &[]).unwrap();
+    home.report_write(report, "findings", "A 5 mm nodule in the left lower lobe.")
+        .unwrap();
+    let exported = home.bundle_export_with(Some(report), false).unwrap();
+    let (_, records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
+    let sealed: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| {
+            Entry::decode_unverified(&r.header, &r.signature)
+                .unwrap()
+                .log_id()
+                == report
+        })
+        .filter_map(|r| r.payload.as_ref())
+        .filter(|p| countersign_report::payload::seal::is_sealed(p))
+        .map(|p| p[4..p.len().min(44)].to_vec())
+        .collect();
+    let left = |dir: &std::path::Path| {
+        super::every_file(dir).into_iter().any(|file| {
+            let bytes = std::fs::read(&file).unwrap();
+            sealed
+                .iter()
+                .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()))
+        })
+    };
+    // Another process reads throughout the erasure: its snapshot keeps the WAL.
+    let reader = super::open_home(dir.path()).unwrap();
+    reader
+        .store()
+        .read(|db| -> crate::Result<()> {
+            db.meta("network")?;
+            home.erase(
+                &crate::erasure::DataSubject::Report(report),
+                "Art. 17(1)(a)",
+            )
+            .unwrap();
+            Ok(())
+        })
+        .unwrap();
+    drop(reader);
+    assert!(
+        home.store()
+            .db()
+            .meta(crate::erasure::UNFINISHED)
+            .unwrap()
+            .is_some(),
+        "the erasure is not marked unfinished"
+    );
+    assert!(
+        left(dir.path()),
+        "the reader did not hold the WAL: nothing tested"
+    );
+    drop(super::open_home(dir.path()).unwrap());
+    assert!(!left(dir.path()), "an erased payload is left in a file");
+    assert_eq!(
+        home.store().db().meta(crate::erasure::UNFINISHED).unwrap(),
+        None
+    );
+}
