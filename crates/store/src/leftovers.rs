@@ -1,26 +1,56 @@
 //! What an image write leaves when its process dies before the commit: the temporary files of
-//! the image store (`images/aa/<sha256>.<pid>-<n>.part`). Each writer's temporary name is its
-//! own (its process id and a counter), so two processes importing the same bytes never write
-//! into one file (one truncating what the other was about to rename and index), and what a
-//! dead process left can be told from what a live one is writing: [`sweep_staged_images`]
-//! removes the former. An erasure runs it, so that no staged copy of an erased image stays on
-//! disk (found by review, 2026-12-04: nothing ever removed them).
+//! the image store (`images/aa/<sha256>.<pid>-<random>-<n>.part`). Each writer's temporary
+//! name is its own (its process id, a number drawn once per process, and a counter), so two
+//! processes importing the same bytes never write into one file (one truncating what the
+//! other was about to rename and index) — not even two in separate PID namespaces with the
+//! same pid. [`sweep_staged_images`] removes what a writer that is gone left; an erasure runs
+//! it, so that no staged copy of an erased image stays on disk (found by review, 2026-12-04:
+//! nothing ever removed them).
+//!
+//! Whether a writer is gone is judged by its process id only where that can be trusted, and
+//! never alone: a pid seen from another PID namespace (a desktop in a sandbox beside a CLI on
+//! the host, a node in a container) names another process or none, and a pid is reused. So a
+//! file is stale when its writer's pid is not running here and it was not touched for
+//! [`DEAD_AFTER`] (a live writer renames its file within seconds of writing it, and a
+//! retrieval's staging folder changes with every instance it receives), or, whatever its pid
+//! says, when it was not touched for [`STALE_AFTER`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// How old a leftover whose writer cannot be told (a name from before writers were named,
-/// or a system without `/proc`) must be before it is removed: no write of one image, nor a
-/// retrieval's staging, lasts this long.
+/// How long a leftover whose writer's pid is not running here must be untouched before it
+/// is removed (see the module docs).
+pub const DEAD_AFTER: Duration = Duration::from_secs(60);
+
+/// How long any leftover must be untouched before it is removed, whatever its pid says (a
+/// name from before writers were named, a system without `/proc`, a pid reused or seen from
+/// another namespace): no write of one image, nor a retrieval, lasts this long.
 pub const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
+/// Drawn once per process: two processes with the same pid (in two PID namespaces) name
+/// their files apart.
+fn process_tag() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        // The standard library's hasher keys are drawn from the operating system's randomness.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish() as u32
+    })
+}
+
 /// The temporary name beside `path` this process writes an image to.
 pub(crate) fn staged_name(path: &Path) -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    path.with_extension(format!("{}-{n}.part", std::process::id()))
+    path.with_extension(format!(
+        "{}-{:08x}-{n}.part",
+        std::process::id(),
+        process_tag()
+    ))
 }
 
 /// Whether the process `pid` is running (on Linux; elsewhere, unknown: `None`).
@@ -33,15 +63,20 @@ pub fn process_alive(pid: u32) -> Option<bool> {
 }
 
 /// Whether a leftover named with its writer's `pid` (`None`: no pid in its name) and last
-/// modified at `modified` is stale: its writer is gone, or it cannot be told and the file is
-/// older than [`STALE_AFTER`].
+/// modified at `modified` is stale (see the module docs). Never one this process may be
+/// writing, nor one of unknown age.
 pub fn is_stale(pid: Option<u32>, modified: Option<std::time::SystemTime>) -> bool {
-    if let Some(alive) = pid.and_then(process_alive) {
-        return !alive && pid != Some(std::process::id());
+    let Some(age) = modified.and_then(|m| m.elapsed().ok()) else {
+        return false;
+    };
+    if age >= STALE_AFTER {
+        return true;
     }
-    modified
-        .and_then(|m| m.elapsed().ok())
-        .is_some_and(|age| age >= STALE_AFTER)
+    let gone = pid
+        .filter(|p| *p != std::process::id())
+        .and_then(process_alive)
+        .is_some_and(|alive| !alive);
+    gone && age >= DEAD_AFTER
 }
 
 /// The writer's process id in a temporary image name (`<sha256>.<pid>-<n>.part`).
@@ -101,33 +136,64 @@ mod tests {
         );
         assert_eq!(writer_of(&name), Some(std::process::id()));
         assert_eq!(writer_of("abcd.part"), None);
+        assert_eq!(writer_of("abcd.12-0000abcd-3.part"), Some(12));
     }
 
-    /// A dead writer's leftover goes, a live writer's stays, and one whose writer cannot be
-    /// told goes only once old (the threshold moved by setting the file's time).
+    fn touched(path: &Path, ago: Duration) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - ago)
+            .unwrap();
+    }
+
+    /// A gone writer's leftover goes once untouched for a minute; a live writer's (this
+    /// process's, or a pid running here) stays until an hour old; one whose writer cannot be
+    /// told goes only after the hour (the times moved by setting the files').
     #[test]
     fn only_what_a_gone_writer_left_is_swept() {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("images").join("ab");
         std::fs::create_dir_all(&folder).unwrap();
         // No process has this id (above Linux's pid_max).
-        let dead = folder.join("abcd.4294967294-0.part");
-        let live = staged_name(&folder.join("abce.dcm"));
-        let old = folder.join("abcf.part");
-        let young = folder.join("abd0.part");
-        let image = folder.join("abd1.dcm");
-        for f in [&dead, &live, &old, &young, &image] {
+        let dead = folder.join("abcd.4294967294-00000000-0.part");
+        let dead_just_now = folder.join("abce.4294967294-00000000-1.part");
+        let mine = staged_name(&folder.join("abcf.dcm"));
+        let mine_old = staged_name(&folder.join("abd0.dcm"));
+        let unknown_old = folder.join("abd1.part");
+        let unknown = folder.join("abd2.part");
+        let image = folder.join("abd3.dcm");
+        for f in [
+            &dead,
+            &dead_just_now,
+            &mine,
+            &mine_old,
+            &unknown_old,
+            &unknown,
+            &image,
+        ] {
             std::fs::write(f, b"bytes").unwrap();
         }
-        let long_ago = std::time::SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(long_ago)
-            .unwrap();
-        assert_eq!(sweep_staged_images(dir.path()).unwrap(), 2);
-        assert!(!dead.exists() && !old.exists());
-        assert!(live.exists() && young.exists() && image.exists());
+        touched(&dead, DEAD_AFTER + Duration::from_secs(5));
+        touched(&mine, DEAD_AFTER + Duration::from_secs(5));
+        for f in [&mine_old, &unknown_old] {
+            touched(f, STALE_AFTER + Duration::from_secs(5));
+        }
+        assert_eq!(sweep_staged_images(dir.path()).unwrap(), 3);
+        assert!(!dead.exists() && !mine_old.exists() && !unknown_old.exists());
+        assert!(dead_just_now.exists() && mine.exists() && unknown.exists() && image.exists());
+    }
+
+    #[test]
+    fn two_processes_with_one_pid_name_their_files_apart() {
+        // The tag is drawn from the OS's randomness, not the pid: two draws differ.
+        use std::hash::{BuildHasher, Hasher};
+        let draw = || {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(1);
+            h.finish()
+        };
+        assert_ne!(draw(), draw());
     }
 }

@@ -437,24 +437,34 @@ fn an_import_running_when_its_study_is_erased_brings_none_of_it_back() {
 
 /// Found by review (2026-12-04): an import or retrieval killed before its commit left its
 /// staged files (`images/aa/….part`, `incoming/retrieve-…/`), whole DICOM files that nothing
-/// ever removed, an erasure included. An erasure now removes what a dead process left, and
-/// nothing a live one is writing. Fails if the erasure stops sweeping.
+/// ever removed, an erasure included. An erasure now removes what a gone process left (see
+/// `countersign_store`'s `leftovers`), and nothing a live one is writing. Fails if the
+/// erasure stops sweeping.
 #[test]
 fn an_erasure_removes_what_a_stopped_import_left_staged() {
     let dir = tempfile::tempdir().unwrap();
     let mut home = founded(dir.path());
     let report = home.report_new("1.2.3.44", "ct-chest", &[]).unwrap();
-    // Left by a process that is gone (no process has this id), and by this one.
-    let dead_part = dir.path().join("images/ab/abcd.4294967294-3.part");
+    // Left by a process that is gone (no process has this id) and untouched since, and by
+    // this one.
+    let dead_part = dir.path().join("images/ab/abcd.4294967294-00000000-3.part");
     let dead_staging = dir
         .path()
         .join("incoming/retrieve-4294967294-0011223344556677");
-    let live_part = dir
-        .path()
-        .join(format!("images/ab/abce.{}-9.part", std::process::id()));
+    let live_part = dir.path().join(format!(
+        "images/ab/abce.{}-00000000-9.part",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dead_staging).unwrap();
     for f in [&dead_part, &dead_staging.join("1.dcm"), &live_part] {
         std::fs::write(f, b"DICM bytes of a patient").unwrap();
+    }
+    let a_while_ago = std::time::SystemTime::now() - countersign_store::DEAD_AFTER * 2;
+    for f in [&dead_part, &dead_staging, &live_part] {
+        std::fs::File::open(f)
+            .unwrap()
+            .set_modified(a_while_ago)
+            .unwrap();
     }
     home.erase(
         &crate::erasure::DataSubject::Report(report),
