@@ -403,15 +403,45 @@ impl Home {
             // passphrase, and adopting it opens it with the one the current key opens with:
             // left under the old passphrase, the rotation could never be adopted (found by
             // review, 2026-12-04). Resealed first, so a failure leaves both as they were or
-            // the pending key ahead.
-            let pending = match self.pending_rotation()? {
-                Some(next) => Some(self.keys.load(&next, &old)?),
+            // the pending key ahead — which a second try finds under the new passphrase.
+            let next = self.pending_rotation()?;
+            let pending = match next {
+                Some(next) => match self.keys.load(&next, &old) {
+                    Ok(k) => Some(Ok(k)),
+                    Err(AppError::WrongPassphrase { .. }) => Some(Err(next)),
+                    Err(e) => return Err(e),
+                },
                 None => None,
             };
             let new = new()?;
             new.check_new()?;
-            if let Some(pending) = &pending {
-                self.keys.save(pending, &new)?;
+            // Asking took a while: another program may have adopted the rotation meanwhile
+            // and deleted the current key, which saving it now would bring back (and with it
+            // a key that can only void the member's honest entries as a fork).
+            if self.profile()?.key != profile.key || self.pending_rotation()? != next {
+                return Err(AppError::InvalidInput(
+                    "this home's key changed while the new passphrase was asked for (another \
+                     program adopted its rotation): nothing was changed; change it again"
+                        .into(),
+                ));
+            }
+            match pending {
+                Some(Ok(pending)) => self.keys.save(&pending, &new)?,
+                Some(Err(next)) => {
+                    if let Err(e) = self.keys.load(&next, &new) {
+                        return Err(match e {
+                            AppError::WrongPassphrase { .. } => AppError::InvalidInput(format!(
+                                "the new key {next} of the rotation this home asked for is \
+                                 sealed under neither the current passphrase nor the new one \
+                                 (a passphrase changed before it was resealed with it): \
+                                 change the passphrase back to the one it is sealed under, \
+                                 or ask for the rotation again"
+                            )),
+                            other => other,
+                        });
+                    }
+                }
+                None => {}
             }
             self.keys.save(&key, &new)?;
             key

@@ -171,3 +171,59 @@ fn a_rotation_whose_new_key_does_not_open_leaves_the_home_on_its_old_key() {
     assert!(bob.keys().sealed_path(&old).exists(), "the old key kept");
     assert!(bob.store().db().meta("rotation.pending").unwrap().is_some());
 }
+
+/// Found by review (2026-12-04): a passphrase change that resealed the rotation's new key and
+/// then failed on the current one (a full disk) could never be tried again: the new key no
+/// longer opened with the current passphrase. A second try finds it under the new one.
+#[test]
+fn a_passphrase_change_that_stopped_halfway_can_be_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, _, asked, _) = a_rotation_applied_elsewhere(dir.path());
+    let changed = Passphrase::new("Bob's new passphrase, long enough");
+    let bob = open_home(&bob_dir).unwrap();
+    // The first try resealed the new key, then stopped.
+    let new_key = bob
+        .keys()
+        .load(&asked.new, &Passphrase::new(DEMO_PASSPHRASE))
+        .unwrap();
+    bob.keys().save(&new_key, &changed).unwrap();
+    let mut bob = bob;
+    bob.change_passphrase(|| Ok(changed.clone())).unwrap();
+    drop(bob);
+    let mut locked = Home::open(&bob_dir).unwrap();
+    locked
+        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert_eq!(locked.unlock(&changed).unwrap().key, asked.new);
+}
+
+/// Found by review (2026-12-04): a passphrase change asked for its new passphrase while
+/// another program adopted the rotation and deleted the old key; saving the old key under the
+/// new passphrase then brought it back (a key that can only void the member's honest entries
+/// as a fork). The change now finds the key changed and changes nothing. Fails if it stops
+/// looking again after asking.
+#[test]
+fn a_passphrase_change_racing_an_adoption_does_not_bring_the_old_key_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, _) = a_rotation_applied_elsewhere(dir.path());
+    // Bob's home holds the rotation, not adopted yet (taken in with no passphrase at hand).
+    let mut locked = Home::open(&bob_dir).unwrap();
+    locked
+        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    drop(locked);
+    let mut bob = open_home(&bob_dir).unwrap();
+    let old_file = bob.keys().sealed_path(&old);
+    let err = bob
+        .change_passphrase(|| {
+            // While the user types: a node (or a command) adopts the rotation.
+            let mut other = open_home(&bob_dir).unwrap();
+            assert_eq!(other.adopt_rotation().unwrap(), Some(asked.new));
+            Ok(Passphrase::new("Bob's new passphrase, long enough"))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing was changed"), "{err}");
+    assert!(!old_file.exists(), "the old key was brought back");
+    let fresh = open_home(&bob_dir).unwrap();
+    assert_eq!(fresh.whoami().unwrap().key, asked.new);
+}
