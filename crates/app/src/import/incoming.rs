@@ -13,6 +13,9 @@ pub(crate) struct Expected {
     pub study: String,
     /// The Patient ID the archive gave for the study; `None` if it gave none.
     pub patient_id: Option<String>,
+    /// The erasure mark when the retrieval was asked for (`Db::erasure_mark`): what an
+    /// erasure committed after it erased is refused, as for an import begun before it.
+    pub erased_mark: i64,
 }
 
 impl Expected {

@@ -170,8 +170,12 @@ impl Home {
     ) -> Result<ImportSummary> {
         let started = std::time::Instant::now();
         // Images erased after this (by another process on the home) are refused when their
-        // batch is indexed: read before the erasure, they must not bring it back.
-        let erased_mark = self.store().db().erasure_mark().map_err(AppError::from)?;
+        // batch is indexed: read before the erasure, they must not bring it back. A
+        // retrieval's mark is from when it was asked for.
+        let erased_mark = match expect {
+            Some(e) => e.erased_mark,
+            None => self.store().db().erasure_mark().map_err(AppError::from)?,
+        };
         let mut summary = ImportSummary::default();
         let mut out = Batch::new(total);
         // One file at a time in the worker: the next is read, hashed and parsed here while
@@ -521,9 +525,11 @@ impl Home {
 const ERASED_MEANWHILE: &str = "erased (by another program on this home) while this import \
      ran: the erasure stands, and this image was not imported";
 /// Its file, found in the store when staged, was deleted since by another program on this
-/// home finishing the erasure of the same bytes (erased before this import began).
-const FILE_GONE: &str = "its file in the store was deleted meanwhile (another program on this \
-     home finished an earlier erasure of the same image): not imported";
+/// home: finishing an erasure of the same bytes, or an import begun before an erasure of
+/// them refusing its own copy (which this import had found and not written again).
+const FILE_GONE: &str = "its file in the store was deleted meanwhile by another program on \
+     this home (an erasure of the same image, or an import refusing it as erased): not \
+     imported; import it again to store it";
 
 /// A file read, hashed and parsed, not yet checked by the worker.
 struct ReadFile {

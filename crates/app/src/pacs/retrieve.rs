@@ -160,6 +160,9 @@ impl Home {
         // The timeline of a retrieval (`-v`): each step an info event, so its timestamp says
         // where the wall time went (`scripts/bench-retrieve.sh` prints it).
         tracing::info!("retrieval asked");
+        // Before anything is asked of the archive: an erasure of the study committed from
+        // here on leaves nothing of this retrieval behind.
+        let erased_mark = self.store().db().erasure_mark()?;
         let config = self.archive(archive)?;
         let queue = Queue {
             buffers: countersign_pacs::Buffers::new(POOLED_BYTES as usize),
@@ -184,6 +187,7 @@ impl Home {
             let expect = Expected {
                 study: study.to_string(),
                 patient_id: found.patient_id.clone(),
+                erased_mark,
             };
             Ok((expect, found.instances))
         };

@@ -475,3 +475,63 @@ fn an_erasure_removes_what_a_stopped_import_left_staged() {
     assert!(!dead_staging.exists(), "a dead retrieval's staging is left");
     assert!(live_part.exists(), "a live writer's file was removed");
 }
+
+/// Found by review (2026-12-04): a retrieval read the erasure mark only once its first
+/// instance arrived (after the archive was searched), so an erasure committed between the
+/// retrieval being asked for and then was not refused. The mark is the one read when it was
+/// asked for. Fails if the import reads its own mark for a retrieval.
+#[test]
+fn a_retrieval_asked_for_before_an_erasure_brings_none_of_the_study_back() {
+    use crate::import::{Expected, Incoming, Next};
+    let series = tempfile::tempdir().unwrap();
+    let seed = "erased before the first instance";
+    let spec = countersign_imaging::PhantomSpec {
+        seed: seed.into(),
+        slices: 2,
+        size: 16,
+        ..Default::default()
+    };
+    let paths = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    assert_eq!(home.import(&[&paths[0]], |_| {}).unwrap().imported, 1);
+    let study = countersign_imaging::phantom_study_uid(seed);
+    let report = home.report_new(&study, "ct-chest", &[]).unwrap();
+    // The retrieval is asked for; the erasure commits before its first instance arrives.
+    let asked = home.store().db().erasure_mark().unwrap();
+    home.erase(
+        &crate::erasure::DataSubject::Report(report),
+        "Art. 17(1)(a)",
+    )
+    .unwrap();
+    let expect = Expected {
+        study: study.clone(),
+        patient_id: None,
+        erased_mark: asked,
+    };
+    let mut files = paths.iter();
+    let mut source = |_: Option<std::time::Duration>| match files.next() {
+        Some(path) => Next::File(Incoming {
+            path: path.clone(),
+            sha256: None,
+            movable: false,
+            data: Some(std::fs::read(path).unwrap()),
+            recycle: None,
+        }),
+        None => Next::End,
+    };
+    let summary = home
+        .import_from(&mut source, 2, Some(&expect), &mut |_| {}, &mut |_| {})
+        .unwrap();
+    assert_eq!(summary.imported, 0, "{summary:?}");
+    assert!(
+        summary.failed.iter().all(|f| f.reason.contains("erased")),
+        "{summary:?}"
+    );
+    assert!(home
+        .store()
+        .db()
+        .instances(Some(&study))
+        .unwrap()
+        .is_empty());
+}
