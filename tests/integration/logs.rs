@@ -4,7 +4,6 @@
 //! of the report's text, the patients' names and ids, a refused file's path or a secret key.
 //! A peer cut off by `serve` is logged with its reason.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -272,11 +271,7 @@ fn serve_logging_to(home: &Home, log: &Path) -> LoggedServe {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let first = crate::sync::listening(&mut child);
     LoggedServe {
         child,
         addr: first["listen"][0].as_str().unwrap().to_string(),

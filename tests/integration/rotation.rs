@@ -341,7 +341,7 @@ fn every_way_of_breaking_a_rotation_is_refused() {
 /// says how to go on) rather than run on unheard. Started again, it runs as the new key.
 #[test]
 fn a_serving_node_stops_when_its_homes_key_is_rotated_by_another_process() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     use std::process::Stdio;
     let ada = founder("Dr Ada");
     let old = ada.key();
@@ -352,11 +352,7 @@ fn a_serving_node_stops_when_its_homes_key_is_rotated_by_another_process() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let first = crate::sync::listening(&mut child);
     assert!(first["peer"].is_string(), "{first}");
     let rotated = ada.ok(&["key", "rotate"]);
     let new = rotated["active"].as_str().unwrap().to_string();

@@ -34,14 +34,20 @@ pub(crate) fn serve(home: &Home, peers: &[&str]) -> Serving {
         cmd.args(["--peer", p]);
     }
     let mut child = cmd.spawn().expect("spawn serve");
+    let first = listening(&mut child);
+    let addr = first["listen"][0].as_str().unwrap().to_string();
+    assert!(addr.ends_with(&format!("/p2p/{}", first["peer"].as_str().unwrap())));
+    Serving { child, addr }
+}
+
+/// The first line a `--json serve` child prints on its piped stdout, once it listens:
+/// `{"peer", "listen"}`.
+pub(crate) fn listening(child: &mut Child) -> Value {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let first: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    let addr = first["listen"][0].as_str().unwrap().to_string();
-    assert!(addr.ends_with(&format!("/p2p/{}", first["peer"].as_str().unwrap())));
-    Serving { child, addr }
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
 }
 
 /// Polls `probe` until it holds (sync is asynchronous; no fixed sleeps), failing after 30 s.

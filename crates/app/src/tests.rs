@@ -592,6 +592,8 @@ mod beside_a_writer;
 mod bounded;
 /// Bundles and audit archives read as streams, bounded before allocating.
 mod bundles;
+/// An erasure beside an import or retrieval of the same images on one home.
+mod erasure_beside_an_import;
 /// Where the key is kept (sealed file or OS keychain) and what opening it needs (issue 14).
 mod key_stores;
 /// A rotation reaching the member's home while its key is locked.

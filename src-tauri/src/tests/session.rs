@@ -176,15 +176,7 @@ fn the_key_locks_when_the_screen_locks() {
     let passphrase = countersign_app::Passphrase::new("screen lock test");
     desk.act(|h| h.unlock(&passphrase)).unwrap();
     // The background node runs on the unlocked key (on loopback here).
-    let node_home = desk.with(|h| h.open_again()).unwrap();
-    let service = countersign_app::sync::Service::start(
-        node_home,
-        &["/ip4/127.0.0.1/tcp/0".into()],
-        &[],
-        false,
-    )
-    .unwrap();
-    *desk.sync.lock().unwrap() = Some(service);
+    start_node_on_loopback(&desk);
 
     // A private session bus: its address is the daemon's first line, printed once it listens.
     // Killed when the test ends, however it ends.
@@ -322,27 +314,8 @@ fn a_home_still_opening_answers_home_opening_and_nothing_else_opens_it() {
 fn the_key_locks_and_the_node_stops_when_another_program_rotates_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let passphrase = "rotation under the desk";
-    let mut home = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
-    home.init(
-        "Dr Ada",
-        "attending".parse().unwrap(),
-        Some("Radiology"),
-        None,
-    )
-    .unwrap();
-    drop(home);
-    let desk = Desk::open(dir.path().to_path_buf());
-    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
-        .unwrap();
-    let node_home = desk.with(|h| h.open_again()).unwrap();
-    let service = countersign_app::sync::Service::start(
-        node_home,
-        &["/ip4/127.0.0.1/tcp/0".into()],
-        &[],
-        false,
-    )
-    .unwrap();
-    *desk.sync.lock().unwrap() = Some(service);
+    let desk = unlocked_desk(dir.path(), passphrase);
+    start_node_on_loopback(&desk);
     let mut cli = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
     let rotation = cli.key_rotate().unwrap();
     assert!(!rotation.pending);
@@ -381,18 +354,7 @@ fn the_key_locks_and_the_node_stops_when_another_program_rotates_the_key() {
 fn a_node_refused_for_a_key_another_program_rotated_locks_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let passphrase = "rotation before the node";
-    let mut home = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
-    home.init(
-        "Dr Ada",
-        "attending".parse().unwrap(),
-        Some("Radiology"),
-        None,
-    )
-    .unwrap();
-    drop(home);
-    let desk = Desk::open(dir.path().to_path_buf());
-    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
-        .unwrap();
+    let desk = unlocked_desk(dir.path(), passphrase);
     let mut cli = countersign_app::Home::open_with(dir.path(), source(passphrase)).unwrap();
     let rotation = cli.key_rotate().unwrap();
     let err = desk.sync_handle().unwrap_err();
@@ -406,4 +368,35 @@ fn a_node_refused_for_a_key_another_program_rotated_locks_the_window() {
         .unwrap();
     assert_eq!(desk.with(|h| h.whoami()).unwrap().key, rotation.new);
     desk.sync_handle().expect("the node starts as the new key");
+}
+
+/// The desk on a new home founded by Dr Ada (an attending), its key sealed under `passphrase`
+/// and unlocked.
+fn unlocked_desk(dir: &std::path::Path, passphrase: &str) -> Desk {
+    let mut home = countersign_app::Home::open_with(dir, source(passphrase)).unwrap();
+    home.init(
+        "Dr Ada",
+        "attending".parse().unwrap(),
+        Some("Radiology"),
+        None,
+    )
+    .unwrap();
+    drop(home);
+    let desk = Desk::open(dir.to_path_buf());
+    desk.act(|h| h.unlock(&countersign_app::Passphrase::new(passphrase)))
+        .unwrap();
+    desk
+}
+
+/// Starts the desk's background node on loopback, on the key the desk holds unlocked.
+fn start_node_on_loopback(desk: &Desk) {
+    let node_home = desk.with(|h| h.open_again()).unwrap();
+    let service = countersign_app::sync::Service::start(
+        node_home,
+        &["/ip4/127.0.0.1/tcp/0".into()],
+        &[],
+        false,
+    )
+    .unwrap();
+    *desk.sync.lock().unwrap() = Some(service);
 }

@@ -67,6 +67,20 @@ pub(crate) struct Incoming {
     pub recycle: Option<countersign_pacs::Buffers>,
 }
 
+#[cfg(test)]
+impl Incoming {
+    /// `path`'s bytes, handed over in memory as a retrieval hands them.
+    pub(crate) fn in_memory(path: &std::path::Path) -> Incoming {
+        Incoming {
+            path: path.to_path_buf(),
+            sha256: None,
+            movable: false,
+            data: Some(std::fs::read(path).unwrap()),
+            recycle: None,
+        }
+    }
+}
+
 /// What an import's source hands out when asked.
 pub(crate) enum Next {
     File(Incoming),

@@ -31,13 +31,7 @@ fn a_streamed_import_indexes_every_file_once_while_batches_sync_behind_it() {
             pauses = 0;
             handed += 1;
             match files.next() {
-                Some(path) => Next::File(Incoming {
-                    path: path.clone(),
-                    sha256: None,
-                    movable: false,
-                    data: Some(std::fs::read(path).unwrap()),
-                    recycle: None,
-                }),
+                Some(path) => Next::File(Incoming::in_memory(path)),
                 None => Next::End,
             }
         };

@@ -517,6 +517,19 @@ pub(super) fn signed_version(view: &ReportView) -> Option<countersign_ledger::En
 }
 
 #[cfg(test)]
+impl SentInstance {
+    /// A Comprehensive SR of study 1.2.3, as a delivery sends one.
+    pub(crate) fn comprehensive_sr() -> SentInstance {
+        SentInstance {
+            study: "1.2.3".into(),
+            series: "2.25.9".into(),
+            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
+            sop_instance: "2.25.1".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -530,12 +543,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut home = crate::tests::founded(dir.path());
         let report = countersign_ledger::EntryId::from_slice(&[7; 32]).unwrap();
-        let sent = SentInstance {
-            study: "1.2.3".into(),
-            series: "2.25.9".into(),
-            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
-            sop_instance: "2.25.1".into(),
-        };
+        let sent = SentInstance::comprehensive_sr();
         let mut other = crate::tests::open_home(dir.path()).unwrap();
         other
             .update_records(|list| {

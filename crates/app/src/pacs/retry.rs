@@ -298,12 +298,7 @@ mod backoff_tests {
         home.update_records(|list| list.push(read_before.clone()))
             .unwrap();
         // Another process records an attempt that reached the archive.
-        let sent = crate::pacs::SentInstance {
-            study: "1.2.3".into(),
-            series: "2.25.9".into(),
-            sop_class: "1.2.840.10008.5.1.4.1.1.88.33".into(),
-            sop_instance: "2.25.1".into(),
-        };
+        let sent = crate::pacs::SentInstance::comprehensive_sr();
         let mut other = crate::tests::open_home(dir.path()).unwrap();
         other
             .update_records(|list| {

@@ -23,7 +23,7 @@ pub(crate) fn a_rotation_applied_elsewhere(
 }
 
 /// [`a_rotation_applied_elsewhere`], with a report or (Bob holding no data key) without.
-fn rotation_applied(
+pub(crate) fn rotation_applied(
     dir: &std::path::Path,
     with_report: bool,
 ) -> (
@@ -78,10 +78,7 @@ fn a_rotation_taken_in_while_the_key_was_locked_is_adopted_at_the_next_unlock() 
     let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
     // Taken in by a handle that cannot ask for the passphrase: the rotation stands, but the
     // home stays on the old key.
-    let mut locked = Home::open(&bob_dir).unwrap();
-    locked
-        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
+    let mut locked = taken_in_locked(&ada, &bob_dir);
     assert_eq!(
         locked.whoami().unwrap().key,
         old,
@@ -142,10 +139,7 @@ fn a_passphrase_changed_while_a_rotation_was_pending_reseals_the_new_key_too() {
     let mut bob = open_home(&bob_dir).unwrap();
     bob.change_passphrase(|| Ok(changed.clone())).unwrap();
     drop(bob);
-    let mut locked = Home::open(&bob_dir).unwrap();
-    locked
-        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
+    let mut locked = taken_in_locked(&ada, &bob_dir);
     assert_eq!(locked.whoami().unwrap().key, old);
     let who = locked.unlock(&changed).unwrap();
     assert_eq!(who.key, asked.new, "adopted with the changed passphrase");
@@ -190,10 +184,7 @@ fn a_passphrase_change_that_stopped_halfway_can_be_made_again() {
     let mut bob = bob;
     bob.change_passphrase(|| Ok(changed.clone())).unwrap();
     drop(bob);
-    let mut locked = Home::open(&bob_dir).unwrap();
-    locked
-        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
+    let mut locked = taken_in_locked(&ada, &bob_dir);
     assert_eq!(locked.unlock(&changed).unwrap().key, asked.new);
 }
 
@@ -207,11 +198,7 @@ fn a_passphrase_change_racing_an_adoption_does_not_bring_the_old_key_back() {
     let dir = tempfile::tempdir().unwrap();
     let (ada, bob_dir, old, asked, _) = a_rotation_applied_elsewhere(dir.path());
     // Bob's home holds the rotation, not adopted yet (taken in with no passphrase at hand).
-    let mut locked = Home::open(&bob_dir).unwrap();
-    locked
-        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
-    drop(locked);
+    drop(taken_in_locked(&ada, &bob_dir));
     let mut bob = open_home(&bob_dir).unwrap();
     let old_file = bob.keys().sealed_path(&old);
     let err = bob
@@ -226,4 +213,15 @@ fn a_passphrase_change_racing_an_adoption_does_not_bring_the_old_key_back() {
     assert!(!old_file.exists(), "the old key was brought back");
     let fresh = open_home(&bob_dir).unwrap();
     assert_eq!(fresh.whoami().unwrap().key, asked.new);
+}
+
+/// Bob's home taking in everything Ada holds (the rotation among it) through a handle that
+/// cannot ask for the passphrase: the rotation stands there, not adopted (its new key does
+/// not open without the passphrase).
+fn taken_in_locked(ada: &Home, bob_dir: &std::path::Path) -> Home {
+    let mut locked = Home::open(bob_dir).unwrap();
+    locked
+        .bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    locked
 }

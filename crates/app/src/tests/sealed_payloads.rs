@@ -308,38 +308,16 @@ fn erasing_a_report_bound_to_no_image_leaves_none_of_its_payloads_in_any_file() 
     let report = home.report_new("1.2.3.55", "ct-chest", &[]).unwrap();
     home.report_write(report, "findings", "A 4 mm nodule in the right upper lobe.")
         .unwrap();
-    let exported = home.bundle_export_with(Some(report), false).unwrap();
-    let (_, records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
-    // Of each of the report's sealed payloads, its nonce and first ciphertext bytes (random:
-    // found only where that envelope is).
-    let sealed: Vec<Vec<u8>> = records
-        .iter()
-        .filter(|r| {
-            Entry::decode_unverified(&r.header, &r.signature)
-                .unwrap()
-                .log_id()
-                == report
-        })
-        .filter_map(|r| r.payload.as_ref())
-        .filter(|p| countersign_report::payload::seal::is_sealed(p))
-        .map(|p| p[4..p.len().min(44)].to_vec())
-        .collect();
-    assert!(sealed.len() >= 2, "the create and the section");
+    let sealed = sealed_needles(&home, report);
     home.erase(
         &crate::erasure::DataSubject::Report(report),
         "Art. 17(1)(a)",
     )
     .unwrap();
-    for file in super::every_file(dir.path()) {
-        let bytes = std::fs::read(&file).unwrap();
-        for needle in &sealed {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
-                "an erased payload is left in {}",
-                file.display()
-            );
-        }
-    }
+    assert!(
+        !holds_any(dir.path(), &sealed),
+        "an erased payload is left in a file"
+    );
 }
 
 /// Found by review (2026-12-04): an erasure whose WAL truncation could not be done at once
@@ -354,28 +332,8 @@ fn an_erasure_whose_wal_a_reader_held_is_finished_at_the_next_open() {
     let report = home.report_new("1.2.3.56", "ct-chest", &[]).unwrap();
     home.report_write(report, "findings", "A 5 mm nodule in the left lower lobe.")
         .unwrap();
-    let exported = home.bundle_export_with(Some(report), false).unwrap();
-    let (_, records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
-    let sealed: Vec<Vec<u8>> = records
-        .iter()
-        .filter(|r| {
-            Entry::decode_unverified(&r.header, &r.signature)
-                .unwrap()
-                .log_id()
-                == report
-        })
-        .filter_map(|r| r.payload.as_ref())
-        .filter(|p| countersign_report::payload::seal::is_sealed(p))
-        .map(|p| p[4..p.len().min(44)].to_vec())
-        .collect();
-    let left = |dir: &std::path::Path| {
-        super::every_file(dir).into_iter().any(|file| {
-            let bytes = std::fs::read(&file).unwrap();
-            sealed
-                .iter()
-                .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()))
-        })
-    };
+    let sealed = sealed_needles(&home, report);
+    let left = |dir: &std::path::Path| holds_any(dir, &sealed);
     // Another process reads throughout the erasure: its snapshot keeps the WAL.
     let reader = super::open_home(dir.path()).unwrap();
     reader
@@ -409,4 +367,35 @@ fn an_erasure_whose_wal_a_reader_held_is_finished_at_the_next_open() {
         home.store().db().meta(crate::erasure::UNFINISHED).unwrap(),
         None
     );
+}
+
+/// Of each of `report`'s sealed payloads, its nonce and first ciphertext bytes (random: found
+/// only where that envelope is), from a bundle exported now.
+fn sealed_needles(home: &crate::Home, report: countersign_ledger::EntryId) -> Vec<Vec<u8>> {
+    let exported = home.bundle_export_with(Some(report), false).unwrap();
+    let (_, records) = countersign_ledger::bundle::decode_keyed(&exported).unwrap();
+    let sealed: Vec<Vec<u8>> = records
+        .iter()
+        .filter(|r| {
+            Entry::decode_unverified(&r.header, &r.signature)
+                .unwrap()
+                .log_id()
+                == report
+        })
+        .filter_map(|r| r.payload.as_ref())
+        .filter(|p| countersign_report::payload::seal::is_sealed(p))
+        .map(|p| p[4..p.len().min(44)].to_vec())
+        .collect();
+    assert!(sealed.len() >= 2, "the create and a section at least");
+    sealed
+}
+
+/// Whether any file of the home at `dir` holds one of `needles`.
+fn holds_any(dir: &std::path::Path, needles: &[Vec<u8>]) -> bool {
+    super::every_file(dir).into_iter().any(|file| {
+        let bytes = std::fs::read(&file).unwrap();
+        needles
+            .iter()
+            .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()))
+    })
 }

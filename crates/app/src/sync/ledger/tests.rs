@@ -412,24 +412,21 @@ fn a_node_running_as_a_key_another_process_rotated_is_told_to_stop() {
 #[test]
 fn a_rotation_of_the_nodes_key_taken_in_from_a_peer_is_adopted_and_the_node_told_to_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let mut ada = crate::tests::founded(&dir.path().join("ada"));
-    let network = ada.whoami().unwrap().network.unwrap();
-    let bob_dir = dir.path().join("bob");
-    std::fs::create_dir_all(&bob_dir).unwrap();
-    let mut bob = crate::tests::open_home(&bob_dir).unwrap();
-    let old = bob.init("Dr Bob", Role::Attending, None, None).unwrap().key;
-    ada.roster_add(old, "Dr Bob", Role::Attending, false, None)
-        .unwrap();
-    bob.trust(crate::Anchor::Network {
-        network,
-        founder: None,
-    })
-    .unwrap();
-    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
-    let asked = bob.key_rotate().unwrap();
-    assert!(asked.pending, "not an admin: a request for one");
-    ada.roster_rotate(&asked.request).unwrap();
+    let (ada, bob_dir, old, asked, _) = crate::tests::rotation::rotation_applied(dir.path(), false);
+    let moved = take_in_the_rotation(&ada, crate::tests::open_home(&bob_dir).unwrap(), old);
+    assert_eq!(
+        moved.0,
+        Some(KeyMoved {
+            new: asked.new,
+            switched: true
+        })
+    );
+    assert_eq!(moved.1.whoami().unwrap().key, asked.new);
+}
+
+/// What a node running as `old` on `bob` is told once it takes in everything `ada` holds (the
+/// rotation of its key among it), and the home after.
+fn take_in_the_rotation(ada: &Home, bob: Home, old: PublicKey) -> (Option<KeyMoved>, Home) {
     let mut ledger = HomeLedger::new(bob).unwrap();
     let rotated = ledger.watch_rotation(old);
     let exported = ada.bundle_export_with(None, false).unwrap();
@@ -437,14 +434,8 @@ fn a_rotation_of_the_nodes_key_taken_in_from_a_peer_is_adopted_and_the_node_told
         .accept(HomeLedger::check(&exported).unwrap(), "ada")
         .unwrap();
     ledger.changed_logs().unwrap();
-    assert_eq!(
-        *rotated.borrow(),
-        Some(KeyMoved {
-            new: asked.new,
-            switched: true
-        })
-    );
-    assert_eq!(ledger.home.whoami().unwrap().key, asked.new);
+    let told = *rotated.borrow();
+    (told, ledger.home)
 }
 
 /// Found by review (2026-12-04): the desktop's node holds no passphrase, so a rotation of its
@@ -459,22 +450,16 @@ fn a_node_that_cannot_open_its_new_key_stops_for_the_rotation_the_roster_holds()
     let (ada, bob_dir, old, asked, _) =
         crate::tests::rotation::a_rotation_applied_elsewhere(dir.path());
     // The desktop's node: a handle on the home with no passphrase at hand.
-    let mut ledger = HomeLedger::new(Home::open(&bob_dir).unwrap()).unwrap();
-    let rotated = ledger.watch_rotation(old);
-    let exported = ada.bundle_export_with(None, false).unwrap();
-    ledger
-        .accept(HomeLedger::check(&exported).unwrap(), "ada")
-        .unwrap();
-    ledger.changed_logs().unwrap();
+    let (told, home) = take_in_the_rotation(&ada, Home::open(&bob_dir).unwrap(), old);
     assert_eq!(
-        *rotated.borrow(),
+        told,
         Some(KeyMoved {
             new: asked.new,
             switched: false
         })
     );
-    assert_eq!(ledger.home.whoami().unwrap().key, old, "not adopted here");
-    drop(ledger);
+    assert_eq!(home.whoami().unwrap().key, old, "not adopted here");
+    drop(home);
     // A node started as the old key is refused with the same code.
     let home = crate::tests::open_home(&bob_dir).unwrap();
     std::fs::remove_file(home.keys().sealed_path(&asked.new)).unwrap();
