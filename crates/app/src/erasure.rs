@@ -161,7 +161,7 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
         };
         let shared_keys = erase_log(db, &log, &erasure)?;
         if erased == 0 {
-            db.set_meta(UNFINISHED, "1")?;
+            db.set_meta(UNFINISHED, &unfinished_token())?;
         }
         erased += 1;
         // Its key is gone from the store with its payloads; gone from memory too. A log that
@@ -278,16 +278,34 @@ fn sha256_hex(hex: &str) -> Option<[u8; 32]> {
 /// image files were looked for, so an unfinished WAL truncation was never tried again).
 pub(crate) const UNFINISHED: &str = "erasure.unfinished";
 
+/// A value for [`UNFINISHED`] drawn for each erasure: an [`after_commit`] clears the flag only
+/// if it still holds the value it read when it began, so one finishing an earlier erasure
+/// never clears the flag of one committed meanwhile by another process (found by review,
+/// 2026-12-05: that erasure's steps, killed before they ran, were then never tried again).
+fn unfinished_token() -> String {
+    let mut token = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut token);
+    hex::encode(token)
+}
+
 /// After an erasure commits: unlinks the erased images' files (and any an earlier crash
 /// left), removes what stopped imports left staged and the prior reports fetched from
 /// archives, and checkpoints the WAL into the database file, truncating it, so that no older
 /// version of an overwritten page stays in it. Each step runs whatever became of the others;
 /// the first failure is returned once all have run, and [`UNFINISHED`] stays set until all
-/// succeed.
+/// succeed and no leftover of a writer that may still be running was kept (it may hold an
+/// erased image, and would be left for good if its writer were killed after this sweep).
 pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
+    let token = home.store().db().meta(UNFINISHED)?;
+    finish(home, token)
+}
+
+/// [`after_commit`], for the erasures that had set [`UNFINISHED`] to `token` when it began.
+pub(crate) fn finish(home: &mut Home, token: Option<String>) -> Result<()> {
+    let mut kept = 0;
     let steps = [
         unlink_erased(home),
-        sweep_leftovers(home),
+        sweep_leftovers(home).map(|k| kept = k),
         drop_fetched_reports(home),
     ];
     let mut failed = None;
@@ -307,9 +325,19 @@ pub(crate) fn after_commit(home: &mut Home) -> Result<()> {
              until the next open of the home or the next checkpoint"
         );
     }
-    if failed.is_none() && truncated {
-        home.store_mut()
-            .write(|db| db.delete_meta(UNFINISHED).map_err(AppError::from))?;
+    if kept > 0 {
+        tracing::info!(
+            kept,
+            "staged files of imports or retrievals that may be running are swept once they end"
+        );
+    }
+    if failed.is_none() && truncated && kept == 0 {
+        if let Some(token) = token {
+            home.store_mut().write(|db| {
+                db.delete_meta_if(UNFINISHED, &token)
+                    .map_err(AppError::from)
+            })?;
+        }
     }
     match failed {
         Some(e) => Err(e),
@@ -358,15 +386,21 @@ fn unlink_erased(home: &mut Home) -> Result<()> {
 }
 
 /// Copies a dead process left staged (an import or a retrieval killed before its commit): an
-/// erased image's bytes may be among them, and nothing else would ever remove them.
-fn sweep_leftovers(home: &Home) -> Result<()> {
+/// erased image's bytes may be among them, and nothing else would ever remove them. Both kinds
+/// are swept whatever became of the other. Returns how many were kept, their writers perhaps
+/// running still.
+fn sweep_leftovers(home: &Home) -> Result<usize> {
     let staged = countersign_store::sweep_staged_images(home.dir())
-        .map_err(AppError::io("removing images left staged"))?;
-    let staging = crate::pacs::sweep_staging(home.dir())?;
-    if staged + staging > 0 {
-        tracing::info!(staged, staging, "leftovers of stopped imports removed");
+        .map_err(AppError::io("removing images left staged"));
+    let staging = crate::pacs::sweep_staging(home.dir());
+    let swept = staged?.add(staging?);
+    if swept.removed > 0 {
+        tracing::info!(
+            removed = swept.removed,
+            "leftovers of stopped imports removed"
+        );
     }
-    Ok(())
+    Ok(swept.kept)
 }
 
 /// Reports fetched from an archive to read beside a prior (`prior_report`) are copies kept

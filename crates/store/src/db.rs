@@ -137,6 +137,17 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("writing metadata"))
     }
 
+    /// Removes a metadata key if it still holds `value` (no error when it does not).
+    pub fn delete_meta_if(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM meta WHERE key = ?1 AND value = ?2",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(StoreError::sqlite("writing metadata"))
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(

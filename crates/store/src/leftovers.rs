@@ -12,8 +12,11 @@
 //! the host, a node in a container) names another process or none, and a pid is reused. So a
 //! file is stale when its writer's pid is not running here and it was not touched for
 //! [`DEAD_AFTER`] (a live writer renames its file within seconds of writing it, and a
-//! retrieval's staging folder changes with every instance it receives), or, whatever its pid
-//! says, when it was not touched for [`STALE_AFTER`].
+//! retrieval marks its staging folder as in use every ten seconds while it runs), or, whatever
+//! its pid says, when it was not touched for [`STALE_AFTER`]. These are the file system's
+//! times against the wall clock: a clock set forward by more than that while a writer runs
+//! makes its files look stale, and the writer then fails with an error naming the file (its
+//! import or retrieval is asked for again; nothing committed is touched).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,39 +88,80 @@ fn writer_of(name: &str) -> Option<u32> {
     middle.split('-').next()?.parse().ok()
 }
 
+/// What a sweep of leftovers did: files (or folders) removed, and those kept because their
+/// writer may be running still — which an erasure keeps looking at until they are gone (a
+/// writer killed after the sweep leaves its files for the next one: found by review,
+/// 2026-12-05).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub removed: usize,
+    pub kept: usize,
+}
+
+impl Swept {
+    pub fn add(self, other: Swept) -> Swept {
+        Swept {
+            removed: self.removed + other.removed,
+            kept: self.kept + other.kept,
+        }
+    }
+}
+
 /// Removes the image store's temporary files under `root` whose writers are gone (see the
-/// module docs); how many it removed.
-pub fn sweep_staged_images(root: &Path) -> std::io::Result<usize> {
+/// module docs). Every prefix folder is looked through whatever fails in another (one file
+/// that cannot be removed does not leave the rest for good: found by review, 2026-12-05); the
+/// first error is returned once all were tried. Only plain files are temporary files: a
+/// folder or a link named like one is not this store's and is left alone.
+pub fn sweep_staged_images(root: &Path) -> std::io::Result<Swept> {
     let images = root.join("images");
     let folders = match std::fs::read_dir(&images) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Swept::default()),
         Err(e) => return Err(e),
     };
-    let mut removed = 0;
+    let mut swept = Swept::default();
+    let mut failed = None;
     for folder in folders {
-        let folder = folder?.path();
+        let folder = match folder {
+            Ok(f) => f.path(),
+            Err(e) => {
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
         let Ok(files) = std::fs::read_dir(&folder) else {
             continue;
         };
         for file in files {
-            let file = file?;
+            let file = match file {
+                Ok(f) => f,
+                Err(e) => {
+                    failed.get_or_insert(e);
+                    continue;
+                }
+            };
             let name = file.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".part") {
+            if !name.ends_with(".part") || !file.file_type().is_ok_and(|t| t.is_file()) {
                 continue;
             }
             let modified = file.metadata().ok().and_then(|m| m.modified().ok());
             if !is_stale(writer_of(&name), modified) {
+                swept.kept += 1;
                 continue;
             }
             match std::fs::remove_file(file.path()) {
-                Ok(()) => removed += 1,
+                Ok(()) => swept.removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
     }
-    Ok(removed)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(swept),
+    }
 }
 
 #[cfg(test)]
@@ -180,9 +224,42 @@ mod tests {
         for f in [&mine_old, &unknown_old] {
             touched(f, STALE_AFTER + Duration::from_secs(5));
         }
-        assert_eq!(sweep_staged_images(dir.path()).unwrap(), 3);
+        assert_eq!(
+            sweep_staged_images(dir.path()).unwrap(),
+            Swept {
+                removed: 3,
+                kept: 3
+            }
+        );
         assert!(!dead.exists() && !mine_old.exists() && !unknown_old.exists());
         assert!(dead_just_now.exists() && mine.exists() && unknown.exists() && image.exists());
+    }
+
+    /// Found by review (2026-12-05): a stale folder named like a staged file (`x.part/`) made
+    /// the sweep fail at it, every time, and what came after it in the store was never swept.
+    #[test]
+    fn a_folder_named_like_a_staged_file_does_not_stop_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("images");
+        let (first, second) = (images.join("00"), images.join("ff"));
+        std::fs::create_dir_all(first.join("abcd.4294967294-00000000-0.part")).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        let dead = [
+            first.join("abce.4294967294-00000000-1.part"),
+            second.join("abcf.4294967294-00000000-2.part"),
+        ];
+        for f in &dead {
+            std::fs::write(f, b"bytes").unwrap();
+            touched(f, STALE_AFTER + Duration::from_secs(5));
+        }
+        std::fs::File::open(first.join("abcd.4294967294-00000000-0.part"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - STALE_AFTER * 2)
+            .unwrap();
+        let swept = sweep_staged_images(dir.path()).unwrap();
+        assert_eq!(swept.removed, 2);
+        assert!(dead.iter().all(|f| !f.exists()));
+        assert!(first.join("abcd.4294967294-00000000-0.part").is_dir());
     }
 
     #[test]

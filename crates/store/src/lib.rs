@@ -54,7 +54,7 @@ pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
     StagedImage, SYNCFS_FROM,
 };
-pub use leftovers::{is_stale, process_alive, sweep_staged_images, DEAD_AFTER, STALE_AFTER};
+pub use leftovers::{is_stale, process_alive, sweep_staged_images, Swept, DEAD_AFTER, STALE_AFTER};
 pub use schema::SCHEMA_VERSION;
 pub use summaries::{ChangeCursor, StudyCursor, SummaryRow};
 pub use sync_state::{

@@ -186,6 +186,9 @@ impl Home {
         // The files written on a thread of their own (see `writer`).
         let writer = Writer::start().map_err(AppError::io("starting to store imported images"))?;
         let mut taken = 0usize;
+        // Files found in the store already: counted as duplicates only if they are still
+        // there when the import ends (see `still_stored`).
+        let mut found_stored: Vec<([u8; 32], String)> = Vec::new();
         loop {
             if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
                 self.index(syncing.take(), erased_mark, &mut summary, committed)?;
@@ -218,6 +221,7 @@ impl Home {
                         expect,
                         [&out.rows[..], syncing_rows],
                         in_flight.as_ref().map(|f| &f.1),
+                        &mut found_stored,
                     );
                     self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
                     match read {
@@ -286,6 +290,7 @@ impl Home {
                     let last = self.sync(&mut out, &writer)?;
                     self.index(syncing.take(), erased_mark, &mut summary, committed)?;
                     self.index(last, erased_mark, &mut summary, committed)?;
+                    self.still_stored(found_stored, &mut summary)?;
                     break;
                 }
             }
@@ -432,14 +437,43 @@ impl Home {
         out.record(outcome, j, summary)
     }
 
+    /// Files the import found in the store already, and so counted as duplicates, are looked
+    /// for again once it ends: one erased meanwhile (by another process on the home) is not
+    /// in the store, and is said to be refused as erased rather than counted as stored (found
+    /// by review, 2026-12-05: a retrieval of a study erased while it ran said every instance
+    /// was in the store). One erased after this look was stored when the import ended.
+    fn still_stored(
+        &self,
+        found: Vec<([u8; 32], String)>,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        self.store().read(|db| {
+            for (sha256, path) in found {
+                if db.instance(&sha256)?.is_none() {
+                    summary.duplicates -= 1;
+                    summary.failed.push(ImportFailure {
+                        path,
+                        reason: ERASED_MEANWHILE.into(),
+                    });
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Reads, hashes (unless its writer did) and parses one file; `None` if the home, this
-    /// batch, the batch being synced or the file in the worker already has it.
+    /// batch, the batch being synced or the file in the worker already has it (one the home
+    /// has is added to `found_stored`).
     fn read_one(
         &self,
         file: Incoming,
         expect: Option<&Expected>,
         batches: [&[Instance]; 2],
         in_flight: Option<&ReadFile>,
+        found_stored: &mut Vec<([u8; 32], String)>,
     ) -> Result<Option<ReadFile>, ImportError> {
         let bytes = match file.data {
             Some(data) => data,
@@ -455,11 +489,14 @@ impl Home {
             .instance(&sha256)
             .map_err(AppError::from)?
             .is_some();
-        if known
-            || batches
-                .iter()
-                .flat_map(|b| b.iter())
-                .any(|r| r.sha256 == sha256)
+        if known {
+            found_stored.push((sha256, file.path.display().to_string()));
+            return Ok(None);
+        }
+        if batches
+            .iter()
+            .flat_map(|b| b.iter())
+            .any(|r| r.sha256 == sha256)
             || in_flight.is_some_and(|f| f.instance.sha256 == sha256)
         {
             return Ok(None);

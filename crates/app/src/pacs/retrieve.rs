@@ -72,17 +72,27 @@ const STAGING: &str = "retrieve-";
 
 /// Removes the retrieval staging folders under `home` whose processes are gone (killed before
 /// [`Staging`] dropped), with what they hold: whole DICOM files of a study, which an erasure
-/// must not leave behind (see `countersign_store::is_stale`).
-pub(crate) fn sweep_staging(home: &Path) -> Result<usize> {
+/// must not leave behind (see `countersign_store::is_stale`). Every folder is tried whatever
+/// became of the one before; the first failure is returned once all were.
+pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
     let parent = home.join(INCOMING);
     let entries = match std::fs::read_dir(&parent) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(countersign_store::Swept::default())
+        }
         Err(e) => return Err(AppError::io("reading the retrievals' staging folders")(e)),
     };
-    let mut removed = 0;
+    let mut swept = countersign_store::Swept::default();
+    let mut failed = None;
     for entry in entries {
-        let entry = entry.map_err(AppError::io("reading the retrievals' staging folders"))?;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                failed.get_or_insert(AppError::io("reading the retrievals' staging folders")(e));
+                continue;
+            }
+        };
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = name.strip_prefix(STAGING) else {
             continue;
@@ -92,16 +102,47 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<usize> {
             .split_once('-')
             .and_then(|(pid, _)| pid.parse::<u32>().ok());
         let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
-        if countersign_store::is_stale(pid, modified) {
-            match std::fs::remove_dir_all(entry.path()) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(AppError::io("removing a retrieval's staging folder")(e)),
+        if !countersign_store::is_stale(pid, modified) {
+            swept.kept += 1;
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => swept.removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                failed.get_or_insert(AppError::io("removing a retrieval's staging folder")(e));
             }
         }
     }
-    Ok(removed)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(swept),
+    }
 }
+
+impl Staging {
+    /// A callback for each instance received that keeps the folder's time fresh (at most every
+    /// [`FRESH_EVERY`]): the sweep judges a folder by when it last changed, and one whose
+    /// instances stay in memory (most over DICOMweb) did not change at all while its study
+    /// streamed in, so a long retrieval's folder looked stale to an erasure's sweep (found by
+    /// review, 2026-12-05).
+    fn keep_fresh(&self) -> impl FnMut() + '_ {
+        let mut last = std::time::Instant::now();
+        move || {
+            if last.elapsed() >= FRESH_EVERY {
+                last = std::time::Instant::now();
+                let now = std::time::SystemTime::now();
+                if let Err(e) = std::fs::File::open(&self.0).and_then(|f| f.set_modified(now)) {
+                    tracing::debug!(error = %e, "the staging folder's time not refreshed");
+                }
+            }
+        }
+    }
+}
+
+/// How often a running retrieval marks its staging folder as in use (see
+/// [`Staging::keep_fresh`]), well inside `countersign_store::DEAD_AFTER`.
+const FRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Drop for Staging {
     fn drop(&mut self) {
@@ -122,11 +163,14 @@ impl Home {
         let client = config.client()?;
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
         let staging = Staging::new(self.dir())?;
-        let fetched = client
-            .retrieve(study, &staging.0, &config.limits(), &mut |_| {
+        let fetched = {
+            let mut fresh = staging.keep_fresh();
+            client.retrieve(study, &staging.0, &config.limits(), &mut |_| {
+                fresh();
                 std::ops::ControlFlow::Continue(())
             })
-            .map_err(|e| config.error(e))?;
+        }
+        .map_err(|e| config.error(e))?;
         Ok((staging, fetched.files))
     }
 
@@ -238,10 +282,12 @@ impl Home {
                 .name("retrieve".into())
                 .spawn_scoped(scope, || {
                     let _end = EndOnDrop(&queue);
+                    let mut fresh = staging.keep_fresh();
                     let got = client.retrieve(study, &staging.0, &limits, &mut |a| {
                         if a.index == 0 {
                             tracing::info!("the first instance received");
                         }
+                        fresh();
                         queue.push(a)
                     });
                     // What is left after this is the store's tail (the last batch made durable

@@ -215,6 +215,156 @@ fn an_erasure_removes_what_a_stopped_import_left_staged() {
     assert!(live_part.exists(), "a live writer's file was removed");
 }
 
+/// Erases `report` while another connection reads (its snapshot keeps the WAL, so the
+/// erasure stays marked unfinished); the mark's value.
+fn erase_while_read(
+    dir: &std::path::Path,
+    home: &mut crate::Home,
+    report: countersign_ledger::EntryId,
+) -> String {
+    let reader = open_home(dir).unwrap();
+    reader
+        .store()
+        .read(|db| -> crate::Result<()> {
+            db.meta("network")?;
+            home.erase(
+                &crate::erasure::DataSubject::Report(report),
+                "Art. 17(1)(a)",
+            )
+            .unwrap();
+            Ok(())
+        })
+        .unwrap();
+    home.store()
+        .db()
+        .meta(crate::erasure::UNFINISHED)
+        .unwrap()
+        .expect("the erasure is not marked unfinished")
+}
+
+/// Found by review (2026-12-05): what finished one erasure cleared the unfinished mark
+/// whatever it held by then, so a second erasure committed meanwhile (by another process),
+/// whose own steps were then cut short, was never finished at an open. Fails if finishing
+/// clears a mark it did not read.
+#[test]
+fn finishing_one_erasure_leaves_the_mark_of_one_committed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let first = home.report_new("1.2.3.57", "ct-chest", &[]).unwrap();
+    let second = home.report_new("1.2.3.58", "ct-chest", &[]).unwrap();
+    let read_by_the_first = erase_while_read(dir.path(), &mut home, first);
+    let set_by_the_second = erase_while_read(dir.path(), &mut home, second);
+    assert_ne!(read_by_the_first, set_by_the_second);
+    // The first erasure's steps end now, with nothing left undone.
+    crate::erasure::finish(&mut home, Some(read_by_the_first)).unwrap();
+    assert_eq!(
+        home.store().db().meta(crate::erasure::UNFINISHED).unwrap(),
+        Some(set_by_the_second),
+        "the second erasure's mark was cleared"
+    );
+    drop(open_home(dir.path()).unwrap());
+    assert_eq!(
+        home.store().db().meta(crate::erasure::UNFINISHED).unwrap(),
+        None
+    );
+}
+
+/// Found by review (2026-12-05): an erasure kept what a running import had staged (rightly:
+/// it may be renamed and indexed any moment), then marked itself finished; if that import
+/// was killed afterwards, its files — perhaps of the erased study — were never swept, as no
+/// erasure was left unfinished. The erasure stays unfinished while it keeps any, and an open
+/// once the writer is gone sweeps them. Fails if the mark is cleared while files are kept.
+#[test]
+fn what_a_running_import_had_staged_is_swept_once_it_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let report = home.report_new("1.2.3.59", "ct-chest", &[]).unwrap();
+    // A running process (another import, as far as the sweep can tell).
+    let mut writer = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let staged = dir
+        .path()
+        .join(format!("images/ab/abcd.{}-00000000-0.part", writer.id()));
+    std::fs::write(&staged, b"DICM bytes of the erased study").unwrap();
+    let a_while_ago = std::time::SystemTime::now() - countersign_store::DEAD_AFTER * 2;
+    let age = |path: &std::path::Path| {
+        std::fs::File::open(path)
+            .unwrap()
+            .set_modified(a_while_ago)
+            .unwrap()
+    };
+    age(&staged);
+    home.erase(
+        &crate::erasure::DataSubject::Report(report),
+        "Art. 17(1)(a)",
+    )
+    .unwrap();
+    assert!(staged.exists(), "a running writer's file was removed");
+    assert!(
+        home.store()
+            .db()
+            .meta(crate::erasure::UNFINISHED)
+            .unwrap()
+            .is_some(),
+        "the erasure is marked finished while it kept a running writer's file"
+    );
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    drop(open_home(dir.path()).unwrap());
+    assert!(!staged.exists(), "a killed writer's staged file is left");
+    assert_eq!(
+        home.store().db().meta(crate::erasure::UNFINISHED).unwrap(),
+        None
+    );
+}
+
+/// Found by review (2026-12-05): an import counted an image it found in the store as stored
+/// (a duplicate), and a retrieval said so, though another process erased the study before
+/// the import ended. Fails if such an image is still counted as a duplicate.
+#[test]
+fn an_image_found_stored_then_erased_before_the_import_ends_is_not_counted_as_stored() {
+    let seed = "found stored, then erased";
+    let (_series, paths) = phantom(seed, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let files: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    assert_eq!(home.import(&files, |_| {}).unwrap().imported, 2);
+    let study = countersign_imaging::phantom_study_uid(seed);
+    let report = home.report_new(&study, "ct-chest", &[]).unwrap();
+    let mut eraser = open_home(dir.path()).unwrap();
+    let mut files = paths.iter().enumerate();
+    // The first file is found in the store; then the other process erases the study.
+    let mut source = |_: Option<std::time::Duration>| match files.next() {
+        Some((i, path)) => {
+            if i == 1 {
+                eraser
+                    .erase(
+                        &crate::erasure::DataSubject::Report(report),
+                        "Art. 17(1)(a)",
+                    )
+                    .unwrap();
+            }
+            Next::File(Incoming::in_memory(path))
+        }
+        None => Next::End,
+    };
+    let summary = home
+        .import_from(&mut source, 2, None, &mut |_| {}, &mut |_| {})
+        .unwrap();
+    assert_eq!(
+        (summary.imported, summary.duplicates),
+        (0, 0),
+        "{summary:?}"
+    );
+    assert_eq!(summary.failed.len(), 2, "{summary:?}");
+    assert!(
+        summary.failed.iter().all(|f| f.reason.contains("erased")),
+        "{summary:?}"
+    );
+}
+
 /// Found by review (2026-12-04): a retrieval read the erasure mark only once its first
 /// instance arrived (after the archive was searched), so an erasure committed between the
 /// retrieval being asked for and then was not refused. The mark is the one read when it was
