@@ -183,6 +183,12 @@ fn a_pending_rotation_is_picked_up_by_sync() {
     let serving = crate::sync::serve(&ada, &[]);
     let synced = bob.run(&["sync", "--peer", &serving.addr, "--once", "--timeout", "30"]);
     assert_eq!(synced.code, 0, "{}", synced.stderr);
+    // Switched by the sync itself, not by the next command (which adopts too): found by
+    // review (2026-12-05), the sync's own adoption had no passphrase for a sealed key.
+    let identity: Value =
+        serde_json::from_str(&std::fs::read_to_string(bob.dir.join("identity.json")).unwrap())
+            .unwrap();
+    assert_eq!(identity["key"].as_str(), Some(&*new), "{identity}");
     assert_eq!(bob.key(), new);
     assert_ne!(bob.key(), old);
     // And it syncs as the new key from now on.

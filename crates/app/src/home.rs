@@ -97,7 +97,7 @@ pub struct Home {
     /// or locked).
     pub(crate) signer: Option<KeyHandle>,
     /// Where the passphrase comes from when the signing key is needed and not unsealed yet.
-    passphrase: Option<PassphraseSource>,
+    pub(crate) passphrase: Option<PassphraseSource>,
     /// The agent that signs for this home instead, when one was named.
     agent: Option<PathBuf>,
     /// The decode worker images are checked by (see [`crate::sandbox`]), kept between calls so

@@ -215,6 +215,10 @@ pub fn serve(
 /// the new key; either way, a rotation that arrived is adopted when the sync ends.
 pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport> {
     let dir = home.dir().to_path_buf();
+    // The adoption at the end opens the new key with the same passphrase source: a home
+    // opened without one could not open a sealed key, and left the switch to the next
+    // command (found by review, 2026-12-05).
+    let source = home.passphrase.clone();
     let mut home = home;
     let next = match home.pending_signer()? {
         Some(new) => {
@@ -243,7 +247,11 @@ pub fn sync_once(home: Home, peer: &str, timeout: Duration) -> Result<SyncReport
     );
     // The sync is done either way: a rotation that cannot be adopted now is said, and
     // adopted at the next command or unlock.
-    if let Err(e) = Home::open(&dir).and_then(|mut h| h.adopt_rotation()) {
+    let reopened = match source {
+        Some(source) => Home::open_with(&dir, source),
+        None => Home::open(&dir),
+    };
+    if let Err(e) = reopened.and_then(|mut h| h.adopt_rotation()) {
         tracing::warn!(
             error = e.code(),
             "a rotation of this home's key could not be adopted"
