@@ -153,6 +153,11 @@ pub enum AppError {
     /// home cannot ask for (its key revoked, rotated already, not on the roster).
     #[error("{0}")]
     RotationRefused(String),
+    /// A rotation of this home's key waits for an admin, and what was asked would leave it
+    /// unadoptable: `key move` (the rotation's new key is kept in the store the current one
+    /// is in, and adopting looks for it in the store the profile names).
+    #[error("a rotation of this home's key to {new} waits for an admin: {what} once it is applied and adopted here (`countersign sync`, or a bundle from the admin)")]
+    RotationPending { new: String, what: String },
     #[error("not a valid invitation: {0}")]
     Invitation(#[from] countersign_ledger::invitation::InvitationError),
     /// A valid invitation this home does not take (expired, for another key) or may not give.
@@ -260,6 +265,7 @@ pub const ERROR_CODES: &[&str] = &[
     "rotation_malformed",
     "rotation_forged",
     "rotation_refused",
+    "rotation_pending",
     "path_refused",
     "pacs_unreachable",
     "pacs_timeout",
@@ -332,6 +338,7 @@ impl AppError {
             AppError::InvitationRefused(_) => "invitation_refused",
             AppError::Rotation(e) => e.code(),
             AppError::RotationRefused(_) => "rotation_refused",
+            AppError::RotationPending { .. } => "rotation_pending",
             AppError::PathRefused(_) => "path_refused",
             AppError::WrongPatient(_) => "wrong_patient",
             AppError::ReportUnreadable { .. } => "report_unreadable",

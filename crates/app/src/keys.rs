@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::error::{AppError, Result};
 
 pub mod keychain;
+pub(crate) mod lock;
 mod move_store;
 pub mod passphrase;
 pub mod sealed;
@@ -149,6 +150,11 @@ impl KeyStore {
     /// Where a home from before sealed keys kept `key` in plaintext.
     fn plaintext_path(&self, key: &PublicKey) -> PathBuf {
         self.keys_dir().join(format!("{}.key", key.to_hex()))
+    }
+
+    /// Waits for this home's key lock and takes it (see [`lock`]).
+    pub(crate) fn lock_keys(&self) -> Result<lock::KeyLock> {
+        lock::lock(&self.dir)
     }
 
     fn profile_path(&self) -> PathBuf {

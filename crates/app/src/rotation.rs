@@ -22,6 +22,9 @@
 //!   switch does not ask for (the README says how to remove it). The CLI asks on every command; `sync` and `bundle import` ask when they
 //!   end.
 //!
+//! Adopting, `key rotate`, a passphrase change and `key move` hold the home's key lock (see
+//! [`crate::keys::lock`]) while they read the key's state and change it.
+//!
 //! Whether a rotation stands is the roster's to judge, on every home the same way; this module
 //! only signs and adapts.
 
@@ -92,26 +95,42 @@ impl Home {
     /// The new key of a pending rotation, opened from the home's store (for a sync node that
     /// the department's peers know only by the new key once the rotation is applied).
     pub(crate) fn pending_signer(&self) -> Result<Option<KeyHandle>> {
-        self.pending_signer_with(None)
-    }
-
-    /// [`Home::pending_signer`], opened with `secret` (the passphrase or PIN the current key
-    /// was just opened with, which the new key is sealed under too) when given, else with the
-    /// home's passphrase source.
-    fn pending_signer_with(&self, secret: Option<&Passphrase>) -> Result<Option<KeyHandle>> {
         let Some(new) = self.pending_rotation()? else {
             return Ok(None);
         };
-        let mut profile = self.profile()?;
+        self.open_new_key(&self.profile()?, new, None).map(Some)
+    }
+
+    /// The new key `new` of a rotation of the key `profile` names, opened from the home's
+    /// store with `secret` (the passphrase or PIN the current key opens with, which the new
+    /// key is sealed under too) when given, else with the home's passphrase source. Checked to
+    /// be `new`: the key adopted is the one the request that stands names, whatever the store
+    /// gives (a token's pending record of another pair).
+    fn open_new_key(
+        &self,
+        profile: &Profile,
+        new: PublicKey,
+        secret: Option<&Passphrase>,
+    ) -> Result<KeyHandle> {
+        let mut profile = profile.clone();
         profile.key = new;
         if profile.store == KeyStoreKind::Token {
             profile.token = self.pending_token()?;
         }
-        self.open_key(&profile, |why| match secret {
+        let key = self.open_key(&profile, |why| match secret {
             Some(secret) => Ok(secret.clone()),
             None => self.source()?.get(why),
-        })
-        .map(Some)
+        })?;
+        if key.public() != new {
+            return Err(AppError::KeyDamaged {
+                key: new.to_hex(),
+                reason: format!(
+                    "the rotation's new key in this home's store is another key ({})",
+                    key.public()
+                ),
+            });
+        }
+        Ok(key)
     }
 
     /// Generates the new key of a rotation in the store `profile` names, beside the current
@@ -180,17 +199,38 @@ impl Home {
             )));
         }
         let admin = member.admin;
+        // One passphrase (or PIN) for both: it opens the old key from its store, never through
+        // an agent (which signs only entries), so a wrong one stops with nothing written; then
+        // the new key is made in the same store with it. Asked for before the key lock is
+        // taken (see `keys::lock`), and only when there is no request to give again.
+        let secret = match self.pending_request()?.filter(|r| r.old == old) {
+            Some(_) => None,
+            None => match profile.store {
+                KeyStoreKind::Sealed => Some(self.source()?.get(PassphraseUse::Unlock)?),
+                KeyStoreKind::Token => Some(self.source()?.get(PassphraseUse::Pin)?),
+                KeyStoreKind::Keychain => None,
+            },
+        };
+        // Under the key lock, looked at again: two `key rotate`s at once made two new keys,
+        // and one running beside an adoption asked to rotate a key being deleted. The lock
+        // goes before an admin's own adoption below, which takes it itself.
+        let held = self.keys().lock_keys()?;
+        let changed = || {
+            AppError::RotationRefused(
+                "this home's key changed while the rotation was asked for (another program \
+                 adopted a rotation or moved the key): nothing was done; run it again"
+                    .into(),
+            )
+        };
+        if self.profile()? != profile {
+            return Err(changed());
+        }
         let request = match self.pending_request()?.filter(|r| r.old == old) {
             Some(r) => r,
             None => {
-                // One passphrase (or PIN) for both: it opens the old key from its store, never
-                // through an agent (which signs only entries), so a wrong one stops here with
-                // nothing written; then the new key is made in the same store with it.
-                let secret = match profile.store {
-                    KeyStoreKind::Sealed => Some(self.source()?.get(PassphraseUse::Unlock)?),
-                    KeyStoreKind::Token => Some(self.source()?.get(PassphraseUse::Pin)?),
-                    KeyStoreKind::Keychain => None,
-                };
+                if secret.is_none() && profile.store.needs_passphrase() {
+                    return Err(changed());
+                }
                 let given = |_| {
                     secret.clone().ok_or_else(|| {
                         AppError::PassphraseRequired("no passphrase was given".into())
@@ -208,6 +248,7 @@ impl Home {
                 request
             }
         };
+        drop(held);
         let mut entry = None;
         if admin {
             entry = Some(self.rotate_entry(
@@ -310,12 +351,48 @@ impl Home {
     }
 
     /// [`Home::adopt_rotation`], the new key opened with `secret` when given (see
-    /// [`Home::pending_signer_with`]): at unlock, whose passphrase the home's source may not
+    /// [`Home::open_new_key`]): at unlock, whose passphrase the home's source may not
     /// give (the desktop's).
     pub(crate) fn adopt_rotation_with(
         &mut self,
         secret: Option<&Passphrase>,
     ) -> Result<Option<PublicKey>> {
+        // A first look without the key lock: most calls (the CLI asks before every command)
+        // find nothing to do, and take no lock.
+        let Some((request, profile)) = self.rotation_to_adopt()? else {
+            return Ok(None);
+        };
+        // The passphrase (or PIN) the new key opens with, had before the lock is taken: asked
+        // for with the lock held, every other program's key operation on this home would wait
+        // for the user to type. (The CLI's source keeps what it read: opening the current key
+        // for the data keys below asks nothing more.)
+        let secret = match secret {
+            Some(secret) => Some(secret.clone()),
+            None if profile.key == request.old && profile.store.needs_passphrase() => {
+                let why = match profile.store {
+                    KeyStoreKind::Token => PassphraseUse::Pin,
+                    _ => PassphraseUse::Unlock,
+                };
+                match self.source().and_then(|s| s.get(why)) {
+                    Ok(secret) => Some(secret),
+                    Err(e) if matches!(e.code(), "locked" | "passphrase_required") => {
+                        tracing::warn!(
+                            error = e.code(),
+                            "the rotation is adopted once its new key can be opened (at the next unlock)"
+                        );
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            None => None,
+        };
+        let _held = self.keys().lock_keys()?;
+        self.adopt_holding_lock(secret.as_ref())
+    }
+
+    /// The pending request and the profile, when there is a rotation to adopt or to finish.
+    fn rotation_to_adopt(&mut self) -> Result<Option<(RotationRequest, Profile)>> {
         let Some(request) = self.pending_request()? else {
             return Ok(None);
         };
@@ -323,9 +400,7 @@ impl Home {
             return Ok(None);
         };
         if profile.key == request.new {
-            // Switched already (the process stopped before it cleared the request).
-            self.forget_rotated(&request.old)?;
-            return Ok(None);
+            return Ok(Some((request, profile)));
         }
         if profile.key != request.old {
             return Ok(None);
@@ -335,23 +410,33 @@ impl Home {
             .roster()
             .rotation_of(&request.old)
             .is_some_and(|r| r.new == request.new);
-        if !stands {
+        Ok(stands.then_some((request, profile)))
+    }
+
+    /// [`Home::adopt_rotation_with`] once the key lock is held: the request, the profile and
+    /// the roster read again, and the request read then is the one adopted throughout — the
+    /// key opened, the data keys' new wrapping, the profile and what is forgotten. Read before
+    /// the lock, another program could adopt it and ask for the next rotation meanwhile, and
+    /// this one then deleted that request, or switched the profile to one key with the data
+    /// keys wrapped under another (found by review, 2026-12-05).
+    fn adopt_holding_lock(&mut self, secret: Option<&Passphrase>) -> Result<Option<PublicKey>> {
+        let Some((request, profile)) = self.rotation_to_adopt()? else {
+            return Ok(None);
+        };
+        if profile.key == request.new {
+            // Switched already (the process stopped before it cleared the request).
+            self.forget_rotated(&request)?;
             return Ok(None);
         }
+        crate::keys::lock::reached("adoption.opening");
         // The new key is opened before anything changes, whatever else there is to do: a home
         // switched to a key it cannot open (sealed under another passphrase, a token's pair
         // gone) would be stranded, its old key deleted (found by review, 2026-12-04: a home
         // holding no data key switched without opening it). A key that cannot be opened now
         // (no passphrase at hand: a node, a locked desktop) leaves the home on the old key
         // until it can be, at the next unlock or command.
-        let new = match self.pending_signer_with(secret) {
-            Ok(Some(new)) => new,
-            Ok(None) => {
-                return Err(AppError::KeyMissing {
-                    key: request.new.to_hex(),
-                    reason: "the rotation's new key is not in this home's store".into(),
-                })
-            }
+        let new = match self.open_new_key(&profile, request.new, secret) {
+            Ok(new) => new,
             Err(e) if matches!(e.code(), "locked" | "passphrase_required") => {
                 tracing::warn!(
                     error = e.code(),
@@ -420,7 +505,7 @@ impl Home {
         tracing::info!(old = %request.old, new = %request.new, "switched to the rotated key");
         // Switched: what is left (deleting the old key and the request) is finished by the
         // next adoption if it fails now, and the caller opens the new key either way.
-        if let Err(e) = self.forget_rotated(&request.old) {
+        if let Err(e) = self.forget_rotated(&request) {
             tracing::warn!(
                 error = e.code(),
                 "the rotated-away key is deleted next time (it could not be now)"
@@ -429,19 +514,30 @@ impl Home {
         Ok(Some(request.new))
     }
 
-    /// Deletes the rotated-away key from the home's store (a sealed file wiped, a keychain
-    /// item removed; a token's pair stays, see the module docs) and the pending request.
-    fn forget_rotated(&mut self, old: &PublicKey) -> Result<()> {
+    /// Deletes the rotated-away key of `request` from the home's store (a sealed file wiped, a
+    /// keychain item removed; a token's pair stays, see the module docs) and the pending
+    /// request — only if it is still `request`: one asked for since is the next rotation's
+    /// (`key rotate` of the new key), and deleting it would leave the home unable to adopt
+    /// that one once an admin applies it (found by review, 2026-12-05).
+    fn forget_rotated(&mut self, request: &RotationRequest) -> Result<()> {
         match self.profile()?.store {
-            KeyStoreKind::Sealed => self.keys().remove_files(old)?,
+            KeyStoreKind::Sealed => self.keys().remove_files(&request.old)?,
             KeyStoreKind::Keychain => {
-                keychain::remove(self.dir(), old)?;
+                keychain::remove(self.dir(), &request.old)?;
             }
             KeyStoreKind::Token => {}
         }
-        self.store_mut().write(|db| {
-            db.delete_meta(PENDING)?;
-            db.delete_meta(PENDING_TOKEN).map_err(AppError::from)
+        self.store_mut().write(|db| -> Result<()> {
+            let pending = db.meta(PENDING)?;
+            if pending
+                .and_then(|text| RotationRequest::parse(&text).ok())
+                .as_ref()
+                == Some(request)
+            {
+                db.delete_meta(PENDING)?;
+                db.delete_meta(PENDING_TOKEN)?;
+            }
+            Ok(())
         })
     }
 }

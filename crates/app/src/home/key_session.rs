@@ -392,9 +392,23 @@ impl Home {
             }
             KeyStoreKind::Sealed => {}
         }
+        // Asking took a while: another program may have adopted a rotation or moved the key
+        // meanwhile and deleted the current key, which saving it now would bring back (and
+        // with it a key that can only void the member's honest entries as a fork).
+        let changed = || {
+            AppError::InvalidInput(
+                "this home's key changed while the new passphrase was asked for (another \
+                 program adopted its rotation or moved it): nothing was changed; change it again"
+                    .into(),
+            )
+        };
         let key = if self.keys.is_plaintext(&profile.key) {
             let new = new()?;
             new.check_new()?;
+            let _held = self.keys.lock_keys()?;
+            if self.profile()? != profile {
+                return Err(changed());
+            }
             self.keys.migrate(&profile.key, &new)?
         } else {
             let old = self.source()?.get(PassphraseUse::Unlock)?;
@@ -415,16 +429,17 @@ impl Home {
             };
             let new = new()?;
             new.check_new()?;
-            // Asking took a while: another program may have adopted the rotation meanwhile
-            // and deleted the current key, which saving it now would bring back (and with it
-            // a key that can only void the member's honest entries as a fork).
-            if self.profile()?.key != profile.key || self.pending_rotation()? != next {
-                return Err(AppError::InvalidInput(
-                    "this home's key changed while the new passphrase was asked for (another \
-                     program adopted its rotation): nothing was changed; change it again"
-                        .into(),
-                ));
+            // Both passphrases had, the key lock is held from the look at the key below to the
+            // last save: without it, an adoption in another program between the two (each save
+            // an Argon2id seal, up to a second) deleted the current key, and the save below
+            // wrote it back for good, this handle signing with it (found by review,
+            // 2026-12-05). An adoption waiting for the lock runs after, under the new
+            // passphrase.
+            let _held = self.keys.lock_keys()?;
+            if self.profile()? != profile || self.pending_rotation()? != next {
+                return Err(changed());
             }
+            crate::keys::lock::reached("passphrase.resealing");
             match pending {
                 Some(Ok(pending)) => self.keys.save(&pending, &new)?,
                 Some(Err(next)) => {

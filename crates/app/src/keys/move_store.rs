@@ -7,6 +7,13 @@
 //! store; the old copy is removed last (a sealed file overwritten with zeros, synced and
 //! unlinked; a keychain item deleted). A crash in between leaves the key in both stores, never
 //! in neither.
+//!
+//! Not while a rotation of the key waits for an admin: its new key was made in the store the
+//! current one is in, and adopting the rotation looks for it in the store the profile names,
+//! so a moved home could never adopt it (`key_missing` at every try). Refused
+//! (`rotation_pending`) rather than moving the new key too: the wait is short (until an admin
+//! applies the request), moving two keys doubles the states a crash can leave, and the new
+//! key is moved like any other once adopted.
 
 use serde::Serialize;
 
@@ -46,6 +53,7 @@ impl Home {
                     .into(),
             ));
         }
+        self.refuse_pending_rotation()?;
         // Opened from where it is now, not through an agent: the passphrase checked, or the
         // keychain read.
         let key = match self.open_key(&profile, |why| self.source()?.get(why))? {
@@ -57,21 +65,36 @@ impl Home {
             }
         };
         let public = key.public();
-        let moved = (|| {
-            match to {
-                KeyStoreKind::Keychain => keychain::store(self.dir(), &key)?,
-                KeyStoreKind::Token => unreachable!("refused above"),
-                KeyStoreKind::Sealed => {
-                    let passphrase = new()?;
-                    passphrase.check_new()?;
-                    self.keys().save(&key, &passphrase)?;
-                    self.keys().load(&public, &passphrase)?;
-                }
+        let passphrase = match to {
+            KeyStoreKind::Sealed => {
+                let passphrase = new()?;
+                passphrase.check_new()?;
+                Some(passphrase)
             }
-            profile.store = to;
-            self.keys().set_profile(&profile)
-        })();
-        moved?;
+            _ => None,
+        };
+        // Both secrets had, the key lock (see `keys::lock`) is held to the end, and what was
+        // looked at above is looked at again under it: a rotation asked for, or adopted, by
+        // another program meanwhile.
+        let _held = self.keys().lock_keys()?;
+        if self.profile()? != profile {
+            return Err(AppError::InvalidInput(
+                "this home's key changed while the move was asked for (another program \
+                 adopted a rotation or moved it): nothing was moved; move it again"
+                    .into(),
+            ));
+        }
+        self.refuse_pending_rotation()?;
+        match (to, &passphrase) {
+            (KeyStoreKind::Keychain, _) => keychain::store(self.dir(), &key)?,
+            (KeyStoreKind::Sealed, Some(passphrase)) => {
+                self.keys().save(&key, passphrase)?;
+                self.keys().load(&public, passphrase)?;
+            }
+            _ => unreachable!("a token refused above, a sealed file's passphrase had above"),
+        }
+        profile.store = to;
+        self.keys().set_profile(&profile)?;
         self.signer = Some(KeyHandle::Memory(key));
         match from {
             KeyStoreKind::Sealed => self.keys().remove_files(&public)?,
@@ -86,5 +109,16 @@ impl Home {
             from,
             to,
         })
+    }
+
+    /// `rotation_pending` when a rotation of the current key waits (see the module docs).
+    fn refuse_pending_rotation(&self) -> Result<()> {
+        match self.pending_rotation()? {
+            Some(new) => Err(AppError::RotationPending {
+                new: new.to_hex(),
+                what: "move the key".into(),
+            }),
+            None => Ok(()),
+        }
     }
 }

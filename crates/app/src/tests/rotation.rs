@@ -215,6 +215,179 @@ fn a_passphrase_change_racing_an_adoption_does_not_bring_the_old_key_back() {
     assert_eq!(fresh.whoami().unwrap().key, asked.new);
 }
 
+/// Found by review (2026-12-05): the change looked at the key again after asking, but nothing
+/// held another program off between that look and its two saves (each an Argon2id seal): an
+/// adoption there deleted the old key, and the save wrote it back under the new passphrase for
+/// good. Now the adoption waits for the change, then finds the new key under the new
+/// passphrase. Fails if the change stops holding the key lock.
+#[test]
+fn an_adoption_between_a_passphrase_changes_look_and_its_saves_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    drop(taken_in_locked(&ada, &bob_dir));
+    let changed = Passphrase::new("Bob's new passphrase, long enough");
+    let mut bob = open_home(&bob_dir).unwrap();
+    let old_file = bob.keys().sealed_path(&old);
+    let adopter = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let (slot, other) = (adopter.clone(), bob_dir.clone());
+    crate::keys::lock::on("passphrase.resealing", move || {
+        // Between the look and the saves: a node (or a command) adopts the rotation.
+        *slot.borrow_mut() = Some(run_elsewhere(&other, |home| home.adopt_rotation()));
+    });
+    bob.change_passphrase(|| Ok(changed.clone())).unwrap();
+    let adopted = adopter.borrow_mut().take().unwrap().join().unwrap();
+    let now = open_home(&bob_dir).unwrap().whoami().unwrap().key;
+    assert!(
+        now == old || !old_file.exists(),
+        "the old key is back beside the new one"
+    );
+    assert_eq!(
+        adopted.map_err(|e| e.code()),
+        Err("wrong_passphrase"),
+        "the adoption ran inside the change instead of after it"
+    );
+    assert_eq!(now, old);
+    // Adopted with the new passphrase: the old key goes, and stays gone.
+    let mut later = Home::open_with(&bob_dir, crate::PassphraseSource::fixed(changed)).unwrap();
+    assert_eq!(later.adopt_rotation().unwrap(), Some(asked.new));
+    assert!(!old_file.exists(), "the old key is back");
+    later
+        .report_write(report, "impression", "After the rotation.")
+        .unwrap();
+}
+
+/// Found by review (2026-12-05): an adoption read the pending request once, then opened
+/// whatever request was pending later and deleted it blindly. Adopting R1 (old to N1) while
+/// another handle finished adopting R1 and `key rotate` asked for R2 (N1 to N2), it deleted R2,
+/// or wrapped the data keys under N2 and switched the profile to N1 (every sealed report
+/// unreadable). Now those wait for the adoption, under the key lock. Fails if the adoption
+/// stops holding the lock and stops adopting only the request it read.
+#[test]
+fn a_rotation_asked_for_while_the_last_one_is_adopted_is_kept_and_adopted_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ada, bob_dir, _, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    drop(taken_in_locked(&ada, &bob_dir));
+    let mut bob = open_home(&bob_dir).unwrap();
+    let others = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let (slot, other) = (others.clone(), bob_dir.clone());
+    crate::keys::lock::on("adoption.opening", move || {
+        // Bob's adoption has read R1: another handle adopts R1, then asks for R2.
+        *slot.borrow_mut() = Some(run_elsewhere(&other, |home| {
+            home.adopt_rotation()?;
+            home.key_rotate()
+        }));
+    });
+    assert_eq!(bob.adopt_rotation().unwrap(), Some(asked.new));
+    let next = others.borrow_mut().take().unwrap().join().unwrap().unwrap();
+    assert_eq!((next.old, next.pending), (asked.new, true));
+    drop(bob);
+    let mut bob = open_home(&bob_dir).unwrap();
+    assert_eq!(bob.whoami().unwrap().key, asked.new);
+    assert_eq!(
+        bob.store().db().meta("rotation.pending").unwrap(),
+        Some(next.request.clone()),
+        "the next rotation's request was deleted"
+    );
+    bob.report_write(report, "impression", "Between the rotations.")
+        .unwrap();
+    // The admin applies R2 and Bob's home adopts it: the data keys follow.
+    ada.bundle_import(&bob.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    ada.roster_rotate(&next.request).unwrap();
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert_eq!(bob.whoami().unwrap().key, next.new);
+    bob.report_write(report, "impression", "After both rotations.")
+        .unwrap();
+}
+
+/// The checks behind the key lock, for a program on the home that does not take it (a build
+/// from before it): an adoption adopts the request it read, whatever is pending by the time
+/// it opens the new key, and forgets only that request. Fails if the adoption opens the key
+/// of the request pending then, or deletes the pending request whatever it holds.
+#[test]
+fn an_adoption_opens_the_key_of_the_request_it_read_and_forgets_only_that_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, _, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    drop(taken_in_locked(&ada, &bob_dir));
+    let mut bob = open_home(&bob_dir).unwrap();
+    let network = bob.whoami().unwrap().network.unwrap();
+    let n1 = bob
+        .keys()
+        .load(&asked.new, &Passphrase::new(DEMO_PASSPHRASE))
+        .unwrap();
+    let n2 = countersign_ledger::SecretKey::generate(&mut rand_core::OsRng);
+    let next = countersign_ledger::rotation::RotationRequest::sign(network, &n1, &n2).to_text();
+    let (other, written) = (bob_dir.clone(), next.clone());
+    crate::keys::lock::on("adoption.opening", move || {
+        // R2 written over R1 without the lock (its new key not in the store).
+        Home::open(&other)
+            .unwrap()
+            .store_mut()
+            .write(|db| db.set_meta("rotation.pending", &written))
+            .unwrap();
+    });
+    assert_eq!(bob.adopt_rotation().unwrap(), Some(asked.new));
+    let mut bob = open_home(&bob_dir).unwrap();
+    assert_eq!(bob.whoami().unwrap().key, asked.new);
+    assert_eq!(
+        bob.store().db().meta("rotation.pending").unwrap(),
+        Some(next)
+    );
+    bob.report_write(report, "impression", "After the rotation.")
+        .unwrap();
+}
+
+/// Found by review (2026-12-05): `key move` while a rotation waited for an admin moved the
+/// current key only; the new key stayed in the old store, where adopting the rotation no
+/// longer looked (`key_missing` at every try, for good). Refused now, and nothing moved: the
+/// rotation is adopted as it would have been. Fails if `key move` stops refusing.
+#[test]
+fn a_key_move_while_its_rotation_waits_is_refused_and_the_rotation_stays_adoptable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
+    let mut bob = open_home(&bob_dir).unwrap();
+    let refused = bob
+        .key_move(crate::keys::KeyStoreKind::Keychain, || unreachable!())
+        .unwrap_err();
+    assert_eq!(refused.code(), "rotation_pending", "{refused}");
+    assert!(
+        refused.to_string().contains(&asked.new.to_hex()),
+        "{refused}"
+    );
+    assert_eq!(
+        bob.whoami().unwrap().key_store,
+        crate::keys::KeyStoreKind::Sealed
+    );
+    assert!(bob.keys().sealed_path(&old).exists());
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    assert_eq!(bob.whoami().unwrap().key, asked.new);
+    bob.report_write(report, "impression", "After the rotation.")
+        .unwrap();
+}
+
+/// Runs `op` on another handle of the home in `dir`, in a thread, as another program would;
+/// returns once it is done or waits for the key lock (no sleeps: the lock says when it waits).
+fn run_elsewhere<T: Send + 'static>(
+    dir: &std::path::Path,
+    op: impl FnOnce(&mut Home) -> crate::Result<T> + Send + 'static,
+) -> std::thread::JoinHandle<crate::Result<T>> {
+    let (said, heard) = std::sync::mpsc::channel();
+    let dir = dir.to_path_buf();
+    let thread = std::thread::spawn(move || {
+        let waiting = said.clone();
+        crate::keys::lock::on("key_lock.waiting", move || {
+            let _ = waiting.send(());
+        });
+        let out = open_home(&dir).and_then(|mut home| op(&mut home));
+        let _ = said.send(());
+        out
+    });
+    heard.recv().unwrap();
+    thread
+}
+
 /// Bob's home taking in everything Ada holds (the rotation among it) through a handle that
 /// cannot ask for the passphrase: the rotation stands there, not adopted (its new key does
 /// not open without the passphrase).
