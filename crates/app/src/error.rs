@@ -95,6 +95,13 @@ pub enum AppError {
     /// `COUNTERSIGN_AGENT_SOCK` names no agent that answers, or one holding another key.
     #[error("{0}")]
     AgentUnavailable(String),
+    /// The agent put its key away for good and stopped, rather than sign: the key is no longer
+    /// its home's to sign with (the home's profile names another key — a rotation adopted —
+    /// or the department's roster rotated, replaced or revoked it). Code `key_rotated`: as for
+    /// a handle holding a key another process rotated away, the key to sign with is the one
+    /// the home names now (start the agent again).
+    #[error("{0}")]
+    AgentKeyRetired(String),
     /// No model program is bound to this node for the model it would sign as.
     #[error("{0}")]
     AiModelUnbound(String),
@@ -322,9 +329,9 @@ impl AppError {
             AppError::Store(StoreError::TooLarge { .. }) => "invalid_input",
             AppError::Store(StoreError::KeysLocked) => "locked",
             AppError::Store(StoreError::KeyUnwrap { .. }) => "data_key_unopened",
-            AppError::Store(StoreError::KeysRotated) | AppError::NodeKeyRotated { .. } => {
-                "key_rotated"
-            }
+            AppError::Store(StoreError::KeysRotated)
+            | AppError::NodeKeyRotated { .. }
+            | AppError::AgentKeyRetired(_) => "key_rotated",
             AppError::Store(_) => "storage",
             AppError::Io { .. } => "io",
             AppError::ImageChanged { .. } => "image_changed",
@@ -459,15 +466,26 @@ impl From<EntryError> for AppError {
     fn from(e: EntryError) -> Self {
         match e {
             // Not a rule's refusal: this home's own signer failed.
-            EntryError::Signing(e) => AppError::SigningFailed(e.0),
+            EntryError::Signing(e) => e.into(),
             e => Rejection::from(e).into(),
         }
     }
 }
 
+/// How an agent's client begins the words of a [`countersign_ledger::SignError`] when the agent
+/// answered that it put its key away for good: a `SignError` carries words only (the ledger
+/// crate's type, shared by every signer), and these words alone turn it back into
+/// [`AppError::AgentKeyRetired`] wherever it is converted (an entry's signature, the data-key
+/// wrapping key's), instead of a signer's failure (`signing_failed`).
+pub(crate) const AGENT_RETIRED: &str = "the signing agent put its key away and stopped";
+
 impl From<countersign_ledger::SignError> for AppError {
     fn from(e: countersign_ledger::SignError) -> Self {
-        AppError::SigningFailed(e.0)
+        if e.0.starts_with(AGENT_RETIRED) {
+            AppError::AgentKeyRetired(e.0)
+        } else {
+            AppError::SigningFailed(e.0)
+        }
     }
 }
 

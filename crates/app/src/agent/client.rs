@@ -9,7 +9,7 @@ use countersign_ledger::{PublicKey, SignError, Signer};
 
 use super::proto::{self, Request, Response};
 use super::{unavailable, CLIENT_TIMEOUT};
-use crate::error::Result;
+use crate::error::{AppError, Result, AGENT_RETIRED};
 
 /// The agent on one socket, holding one known key.
 #[derive(Debug)]
@@ -22,6 +22,9 @@ impl AgentSigner {
     /// Asks the agent on `socket` which key it holds, and refuses one that is not `expected`.
     pub(crate) fn connect(socket: &Path, expected: &PublicKey) -> Result<AgentSigner> {
         let answer = ask(socket, &Request::Hello).map_err(|e| unavailable(socket, e))?;
+        if let Response::Retired(why) = answer {
+            return Err(AppError::AgentKeyRetired(retired(socket, &why)));
+        }
         let Response::Hello { version, key } = answer else {
             return Err(unavailable(socket, format!("unexpected answer {answer:?}")));
         };
@@ -45,6 +48,11 @@ impl AgentSigner {
             key: *expected,
         })
     }
+}
+
+/// The words of an agent's answer that it put its key away (see [`AGENT_RETIRED`]).
+fn retired(socket: &Path, why: &str) -> String {
+    format!("{AGENT_RETIRED} (at {}): {why}", socket.display())
 }
 
 /// One request and its answer on a fresh connection.
@@ -86,6 +94,7 @@ impl Signer for AgentSigner {
             Ok(Response::Refused(why)) => {
                 Err(SignError(format!("the agent at {at} refused: {why}")))
             }
+            Ok(Response::Retired(why)) => Err(SignError(retired(&self.socket, &why))),
             Ok(other) => Err(SignError(format!("the agent at {at} answered {other:?}"))),
             Err(e) => Err(SignError(format!("the agent at {at}: {e}"))),
         }

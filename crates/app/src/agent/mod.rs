@@ -13,6 +13,13 @@
 //! - **Lifetime**: it forgets the key and exits after `idle` without a signature (default
 //!   [`DEFAULT_IDLE`], as the desktop's idle lock) and removes its socket; killing it leaves a
 //!   stale socket, which the next agent replaces after checking nobody answers on it.
+//! - **A key rotated away**: before every answer it looks whether its key is still its home's
+//!   to sign with ([`Held::look`]); once the home's profile names another key (another program
+//!   adopted a rotation) or the roster rotated, replaced or revoked its key, it answers that it
+//!   put the key away (`key_rotated` at the client), wipes it and exits. Without it, signatures
+//!   kept resetting the idle time, and the commands asking it — which mostly hold no passphrase,
+//!   so never adopt a rotation themselves, and whose profile stays on the old key — kept the
+//!   old key in memory and signing for good.
 //!
 //! A client points at it with `COUNTERSIGN_AGENT_SOCK` (or `--agent PATH`): the home then asks
 //! the agent instead of a passphrase source when it first needs to sign ([`Home::use_agent`]).
@@ -42,7 +49,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use countersign_ledger::{PublicKey, Signer};
+use countersign_ledger::{EntryId, NetworkId, PublicKey, Signer};
 
 use client::AgentSigner;
 
@@ -50,6 +57,9 @@ use crate::error::{AppError, Result};
 use crate::home::Home;
 use crate::keys::KeyHandle;
 use proto::{Request, Response};
+
+#[cfg(test)]
+mod tests;
 
 /// Connections served at once; one more is told to try again.
 pub const MAX_CLIENTS: usize = 8;
@@ -85,13 +95,120 @@ pub struct AgentSummary {
     pub refused: u64,
 }
 
-/// Counters and the time of the last signature, shared by the connection threads.
+/// The key, what is looked at before it signs, counters and the time of the last signature,
+/// shared by the connection threads.
 struct Shared {
-    key: KeyHandle,
+    public: PublicKey,
+    held: Mutex<Held>,
     last_signature: Mutex<Instant>,
     signatures: AtomicUsize,
     refused: AtomicUsize,
     clients: AtomicUsize,
+    /// Written once the key is put away for good, to wake the accepting loop out of its poll
+    /// (which waits up to the idle time) so the agent exits then, not at its idle time.
+    wake: UnixStream,
+}
+
+/// The key and the home it is checked against, behind one lock: a signature is made only
+/// under the look that found the key still the home's.
+struct Held {
+    /// `None` once put away (wiped: the agent held the only copy).
+    key: Option<KeyHandle>,
+    /// The home opened again without a passphrase source or a key: only its profile and its
+    /// roster are read.
+    home: Home,
+    /// The roster log's heads at the last look at the roster (`None`: not looked at yet).
+    roster_seen: Option<Vec<EntryId>>,
+    /// Why the key was put away for good.
+    retired: Option<String>,
+}
+
+impl Held {
+    /// Why `key` is no longer the home's to sign with, if it is not. Looked at before every
+    /// answer, at a cost that every signature can bear: the profile (`identity.json`, a small
+    /// file that adopting a rotation rewrites) is read every time; the roster only when its
+    /// log's heads moved since the last look (one indexed read of the store). A script's every
+    /// signature is followed by a commit, so the store's `data_version` moves between any two
+    /// and cannot say when; the roster changes rarely, and resolving it reads all of its log.
+    fn look(&mut self, key: &PublicKey) -> Result<Option<String>> {
+        match self.home.keys().profile()? {
+            Some(p) if p.key == *key => {}
+            Some(p) => {
+                return Ok(Some(format!(
+                    "this home signs as {} now (its key was rotated, and the rotation adopted)",
+                    p.key
+                )))
+            }
+            None => return Ok(Some("this home holds no identity any more".into())),
+        }
+        let db = self.home.store().db();
+        let Some(network) = db.meta("network")? else {
+            // No department yet: no roster names the key.
+            return Ok(None);
+        };
+        let network: NetworkId = network
+            .parse()
+            .map_err(|_| AppError::InvalidInput("stored network id is damaged".into()))?;
+        // The roster log's id is the network's.
+        let heads = db.heads(&network)?;
+        if self.roster_seen.as_ref() == Some(&heads) {
+            return Ok(None);
+        }
+        let state = self.home.state()?;
+        let roster = state.roster();
+        let why = if let Some(r) = roster.rotation_of(key) {
+            // A rotation, or an admin's replacement of a lost key.
+            Some(format!(
+                "the department's roster moved it to key {} (entry {})",
+                r.new, r.entry
+            ))
+        } else {
+            roster
+                .member(key)
+                .and_then(|m| m.revoked.as_ref())
+                .map(|r| format!("the department's roster revoked it (entry {})", r.entry))
+        };
+        self.roster_seen = Some(heads);
+        Ok(why)
+    }
+
+    /// The key if it is still the home's to sign with; else the answer to give instead: the
+    /// key put away for good (wiped) and why, or a refusal when the look itself failed (a
+    /// damaged profile, a busy store: nothing is signed, and the key is kept for a later look).
+    fn key(&mut self, public: &PublicKey) -> std::result::Result<&KeyHandle, Response> {
+        if self.retired.is_none() {
+            match self.look(public) {
+                Ok(None) => {}
+                Ok(Some(why)) => {
+                    self.key = None;
+                    let why = format!(
+                        "the agent's key {public} is no longer this home's to sign with ({why}): \
+                         it was forgotten and the agent stopped; start it again to sign as the \
+                         key this home names now"
+                    );
+                    tracing::warn!(key = %public, "agent: key rotated away, forgotten; stopping");
+                    self.retired = Some(why);
+                }
+                Err(e) => {
+                    tracing::warn!(error = e.code(), "agent: could not check its key");
+                    return Err(Response::Refused(format!(
+                        "the agent could not check that its key is still this home's: {e}"
+                    )));
+                }
+            }
+        }
+        match (&self.key, &self.retired) {
+            (Some(key), None) => Ok(key),
+            (_, Some(why)) => Err(Response::Retired(why.clone())),
+            (None, None) => Err(Response::Refused("the agent forgot its key".into())),
+        }
+    }
+}
+
+impl Shared {
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Home {
@@ -107,22 +224,52 @@ impl Home {
         let socket = std::path::absolute(&options.socket)
             .map_err(AppError::io("resolving the agent socket's path"))?;
         let key = self.signer()?;
+        let public = key.public();
+        // Dropped with its passphrase source, its copy of the key and its data keys; what the
+        // agent looks at before signing is read on a handle that holds none of them.
+        let dir = self.dir().to_path_buf();
         drop(self);
+        let mut held = Held {
+            key: Some(key),
+            home: Home::open(&dir)?,
+            roster_seen: None,
+            retired: None,
+        };
+        // A key rotated away already (a rotation this home cannot adopt, a revocation) is not
+        // served at all.
+        if let Err(Response::Retired(why)) = held.key(&public) {
+            return Err(AppError::AgentKeyRetired(why));
+        }
         let listener = bind(&socket)?;
+        let (wake, woken) =
+            UnixStream::pair().map_err(AppError::io("setting up the agent's wake-up"))?;
+        woken
+            .set_nonblocking(true)
+            .map_err(AppError::io("setting up the agent's wake-up"))?;
         let shared = Arc::new(Shared {
-            key,
+            public,
+            held: Mutex::new(held),
             last_signature: Mutex::new(Instant::now()),
             signatures: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
             clients: AtomicUsize::new(0),
+            wake,
         });
-        let public = shared.key.public();
         tracing::info!(key = %public, "agent serving");
         ready(&socket, &public);
-        let result = accept_until_idle(&listener, &shared, options.idle);
-        // Whatever stopped it, nobody is answered on this path any more.
+        let result = accept_until_idle(&listener, &woken, &shared, options.idle);
+        // Whatever stopped it, nobody is answered on this path any more, and the key is wiped
+        // now rather than when the last connection's thread lets go.
         let _ = std::fs::remove_file(&socket);
+        let retired = {
+            let mut held = shared.held();
+            held.key = None;
+            held.retired.clone()
+        };
         result?;
+        if let Some(why) = retired {
+            return Err(AppError::AgentKeyRetired(why));
+        }
         tracing::info!(key = %public, "agent idle: key forgotten");
         Ok(AgentSummary {
             key: public,
@@ -191,10 +338,20 @@ fn bind(socket: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-fn accept_until_idle(listener: &UnixListener, shared: &Arc<Shared>, idle: Duration) -> Result<()> {
+/// Serves until `idle` passes without a signature or the key is put away for good (told on
+/// `woken`).
+fn accept_until_idle(
+    listener: &UnixListener,
+    woken: &UnixStream,
+    shared: &Arc<Shared>,
+    idle: Duration,
+) -> Result<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     loop {
+        if shared.held().retired.is_some() {
+            return Ok(());
+        }
         let since = shared
             .last_signature
             .lock()
@@ -205,7 +362,10 @@ fn accept_until_idle(listener: &UnixListener, shared: &Arc<Shared>, idle: Durati
         };
         // Woken by a connection or at the latest when the idle time may be up.
         let wait = PollTimeout::from(left.as_millis().clamp(1, u16::MAX as u128) as u16);
-        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(woken.as_fd(), PollFlags::POLLIN),
+        ];
         match poll(&mut fds, wait) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(AppError::io("waiting on the agent socket")(e.into())),
@@ -274,9 +434,13 @@ fn serve_client(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
             Err(e) => Err(e),
         };
         let response = match request {
-            Ok(Request::Hello) => Response::Hello {
-                version: proto::VERSION,
-                key: *shared.key.public().as_bytes(),
+            Ok(Request::Hello) => match shared.held().key(&shared.public) {
+                // A client is told at once that the key is gone, not at its first signature.
+                Ok(_) => Response::Hello {
+                    version: proto::VERSION,
+                    key: *shared.public.as_bytes(),
+                },
+                Err(answer) => answer,
             },
             Ok(Request::Sign(message)) => sign(shared, &message),
             Err(e) => {
@@ -285,14 +449,29 @@ fn serve_client(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 return Ok(());
             }
         };
-        stream.write_all(&response.encode())?;
+        let sent = stream.write_all(&response.encode());
+        if let Response::Retired(_) = response {
+            // After the answer, so the client hears why before the agent exits.
+            let _ = (&shared.wake).write_all(&[1]);
+            return sent;
+        }
+        sent?;
     }
 }
 
+/// Signs `message` if the key is still the home's and the message one it signs, under the
+/// look that found the key still the home's.
 fn sign(shared: &Shared, message: &[u8]) -> Response {
-    let key = shared.key.public();
-    match proto::may_sign(message, &key) {
-        Ok(what) => match shared.key.try_sign(message) {
+    let mut held = shared.held();
+    let key = match held.key(&shared.public) {
+        Ok(key) => key,
+        Err(answer) => {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            return answer;
+        }
+    };
+    match proto::may_sign(message, &shared.public) {
+        Ok(what) => match key.try_sign(message) {
             Ok(signature) => {
                 *shared
                     .last_signature

@@ -9,7 +9,13 @@
 //! 0x01 hello              → 0x00, protocol version (1), the agent's 32-byte public key
 //! 0x02 sign  MESSAGE      → 0x00, the 64-byte ed25519 signature of MESSAGE
 //! any refusal             → 0x01, a UTF-8 reason of at most 512 bytes
+//! any, key put away        → 0x02, a UTF-8 reason of at most 512 bytes
 //! ```
+//!
+//! `0x02` says the agent put its key away for good and is exiting (the key is no longer its
+//! home's to sign with: see [`super`]'s *Lifetime*), so that the client reports what the user
+//! must do (`key_rotated`) rather than a signer's failure; a client from before it knew it
+//! fails on an unknown status, which is still a refusal.
 //!
 //! The agent signs only what a home signs as its user: an entry whose header (after the entry
 //! signature domain) decodes and names the agent's key as author, or an invitation issued by
@@ -38,6 +44,7 @@ const OP_HELLO: u8 = 1;
 const OP_SIGN: u8 = 2;
 const OK: u8 = 0;
 const REFUSED: u8 = 1;
+const RETIRED: u8 = 2;
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +56,14 @@ pub enum Request {
 /// What the agent answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
-    Hello { version: u8, key: [u8; 32] },
+    Hello {
+        version: u8,
+        key: [u8; 32],
+    },
     Signature([u8; 64]),
     Refused(String),
+    /// The agent put its key away for good and is exiting; why.
+    Retired(String),
 }
 
 /// Why bytes are not a frame of this protocol.
@@ -129,26 +141,25 @@ impl Response {
         match self {
             Response::Hello { version, key } => frame(&[&[OK, *version], key.as_slice()].concat()),
             Response::Signature(s) => frame(&[&[OK], s.as_slice()].concat()),
-            Response::Refused(reason) => {
-                // Cut at a character boundary so the reason stays UTF-8 within its bound.
-                let mut end = reason.len().min(MAX_REASON);
-                while !reason.is_char_boundary(end) {
-                    end -= 1;
-                }
-                frame(&[&[REFUSED], &reason.as_bytes()[..end]].concat())
-            }
+            Response::Refused(reason) => reason_frame(REFUSED, reason),
+            Response::Retired(reason) => reason_frame(RETIRED, reason),
         }
     }
 
     /// Decodes the agent's answer to `asked` (the client knows which answer shape to expect).
     pub fn decode(asked: &Request, body: &[u8]) -> Result<Response, FrameError> {
         let (&status, data) = body.split_first().ok_or(FrameError::Empty)?;
-        if status == REFUSED {
+        if status == REFUSED || status == RETIRED {
             let reason = std::str::from_utf8(data).map_err(|_| FrameError::BadReason)?;
             if reason.len() > MAX_REASON {
                 return Err(FrameError::BadReason);
             }
-            return Ok(Response::Refused(reason.to_string()));
+            let reason = reason.to_string();
+            return Ok(if status == RETIRED {
+                Response::Retired(reason)
+            } else {
+                Response::Refused(reason)
+            });
         }
         if status != OK {
             return Err(FrameError::UnknownOp(status));
@@ -169,6 +180,16 @@ impl Response {
             )),
         }
     }
+}
+
+/// A refusal's frame: `status`, then `reason` cut at a character boundary so that it stays
+/// UTF-8 within its bound.
+fn reason_frame(status: u8, reason: &str) -> Vec<u8> {
+    let mut end = reason.len().min(MAX_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    frame(&[&[status], &reason.as_bytes()[..end]].concat())
 }
 
 /// Why the agent does not sign a message.
@@ -315,10 +336,13 @@ mod tests {
         };
         let sig = Response::Signature([5; 64]);
         let no = Response::Refused("no".into());
+        let gone = Response::Retired("rotated".into());
+        assert_eq!(gone.encode(), [&[0, 0, 0, 8, 2][..], b"rotated"].concat());
         for (asked, r) in [
             (Request::Hello, hello),
             (Request::Sign(vec![1]), sig),
             (Request::Hello, no),
+            (Request::Sign(vec![1]), gone),
         ] {
             assert_eq!(Response::decode(&asked, &r.encode()[4..]).unwrap(), r);
         }

@@ -391,7 +391,7 @@ fn run_elsewhere<T: Send + 'static>(
 /// Bob's home taking in everything Ada holds (the rotation among it) through a handle that
 /// cannot ask for the passphrase: the rotation stands there, not adopted (its new key does
 /// not open without the passphrase).
-fn taken_in_locked(ada: &Home, bob_dir: &std::path::Path) -> Home {
+pub(crate) fn taken_in_locked(ada: &Home, bob_dir: &std::path::Path) -> Home {
     let mut locked = Home::open(bob_dir).unwrap();
     locked
         .bundle_import(&ada.bundle_export_with(None, false).unwrap())
