@@ -393,7 +393,7 @@ fn sweep_leftovers(home: &Home) -> Result<usize> {
     let staged = countersign_store::sweep_staged_images(home.dir())
         .map_err(AppError::io("removing images left staged"));
     let staging = crate::pacs::sweep_staging(home.dir());
-    let swept = staged?.add(staging?);
+    let swept = staged? + staging?;
     if swept.removed > 0 {
         tracing::info!(
             removed = swept.removed,

@@ -98,8 +98,10 @@ pub struct Swept {
     pub kept: usize,
 }
 
-impl Swept {
-    pub fn add(self, other: Swept) -> Swept {
+impl std::ops::Add for Swept {
+    type Output = Swept;
+
+    fn add(self, other: Swept) -> Swept {
         Swept {
             removed: self.removed + other.removed,
             kept: self.kept + other.kept,
