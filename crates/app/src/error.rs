@@ -160,6 +160,10 @@ pub enum AppError {
     /// home cannot ask for (its key revoked, rotated already, not on the roster).
     #[error("{0}")]
     RotationRefused(String),
+    /// Another program on this home held its key lock (a rotation adopted, a passphrase
+    /// changed, a key moved) for longer than a key operation waits (`keys::lock::WAIT`).
+    #[error("another program on this home is changing its key (a rotation, a passphrase change or a key move; perhaps waiting on the keychain's prompt): nothing was changed; try again once it is done")]
+    KeyBusy,
     /// A rotation of this home's key waits for an admin, and what was asked would leave it
     /// unadoptable: `key move` (the rotation's new key is kept in the store the current one
     /// is in, and adopting looks for it in the store the profile names).
@@ -273,6 +277,7 @@ pub const ERROR_CODES: &[&str] = &[
     "rotation_forged",
     "rotation_refused",
     "rotation_pending",
+    "key_busy",
     "path_refused",
     "pacs_unreachable",
     "pacs_timeout",
@@ -346,6 +351,7 @@ impl AppError {
             AppError::Rotation(e) => e.code(),
             AppError::RotationRefused(_) => "rotation_refused",
             AppError::RotationPending { .. } => "rotation_pending",
+            AppError::KeyBusy => "key_busy",
             AppError::PathRefused(_) => "path_refused",
             AppError::WrongPatient(_) => "wrong_patient",
             AppError::ReportUnreadable { .. } => "report_unreadable",

@@ -428,6 +428,13 @@ impl Home {
             self.forget_rotated(&request)?;
             return Ok(None);
         }
+        if secret.is_none() && profile.store.needs_passphrase() {
+            // What the look before the lock found needed no secret (another program has
+            // changed the state since): asked for now, it would be typed with the lock held,
+            // every other key operation on the home waiting (found by review, 2026-12-05).
+            tracing::info!("the rotation is adopted at the next command or unlock");
+            return Ok(None);
+        }
         crate::keys::lock::reached("adoption.opening");
         // The new key is opened before anything changes, whatever else there is to do: a home
         // switched to a key it cannot open (sealed under another passphrase, a token's pair

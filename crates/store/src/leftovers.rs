@@ -68,9 +68,22 @@ pub fn process_alive(pid: u32) -> Option<bool> {
 /// Whether a leftover named with its writer's `pid` (`None`: no pid in its name) and last
 /// modified at `modified` is stale (see the module docs). Never one this process may be
 /// writing, nor one of unknown age.
+///
+/// One modified later than now (the clock was set back since, or a home restored from a
+/// machine whose clock ran ahead) has no age to judge by: it is stale unless its writer is
+/// this process or a process running here (found by review, 2026-12-05: such a file was kept
+/// until the clock caught up, and an erasure kept sweeping at every open meanwhile).
 pub fn is_stale(pid: Option<u32>, modified: Option<std::time::SystemTime>) -> bool {
-    let Some(age) = modified.and_then(|m| m.elapsed().ok()) else {
+    let Some(modified) = modified else {
         return false;
+    };
+    let running = || match pid {
+        Some(p) if p == std::process::id() => true,
+        Some(p) => process_alive(p).unwrap_or(true),
+        None => false,
+    };
+    let Ok(age) = modified.elapsed() else {
+        return !running();
     };
     if age >= STALE_AFTER {
         return true;
@@ -262,6 +275,17 @@ mod tests {
         assert_eq!(swept.removed, 2);
         assert!(dead.iter().all(|f| !f.exists()));
         assert!(first.join("abcd.4294967294-00000000-0.part").is_dir());
+    }
+
+    /// Found by review (2026-12-05): a leftover modified later than now (the clock set back)
+    /// was never stale, until the clock caught up. It is, unless its writer runs here.
+    #[test]
+    fn a_leftover_from_the_future_is_stale_unless_its_writer_runs_here() {
+        let tomorrow = std::time::SystemTime::now() + Duration::from_secs(86_400);
+        assert!(is_stale(Some(4_294_967_294), Some(tomorrow)));
+        assert!(is_stale(None, Some(tomorrow)));
+        assert!(!is_stale(Some(std::process::id()), Some(tomorrow)));
+        assert!(!is_stale(Some(1), Some(tomorrow)), "pid 1 runs here");
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //!
 //! An OS file lock (`flock`): it holds across processes and PID namespaces, between two
 //! handles of one process (each opens the file anew), and goes with the process when it dies,
-//! so a crash never leaves the home locked. Waiting for it is not bounded by a timeout; what
-//! is done while holding it is: no passphrase or PIN is asked for with it held (they are had
-//! first, and the state looked at again after), only the Argon2id seals, the store's writes
-//! and the key store's own calls.
+//! so a crash never leaves the home locked. Waiting for it gives up after [`WAIT`]
+//! (`key_busy`); what is done while holding it is bounded too: no passphrase or PIN is asked
+//! for with it held (they are had first, and the state looked at again after; an operation
+//! that finds under the lock that it needs one it did not ask for stops, and is done at the
+//! next command or unlock), only the Argon2id seals, the store's writes and the key store's
+//! own calls (the OS keychain may show its own unlock prompt).
 //!
 //! Order: the key lock first, then the ledger's write transaction, never the other way round
 //! (no code takes the key lock inside `Store::write`); adoption writes the ledger while
@@ -31,8 +33,12 @@ pub(crate) struct KeyLock {
     _file: File,
 }
 
-/// Waits for the key lock of the home in `dir` and takes it.
+/// Waits for the key lock of the home in `dir` and takes it, for at most [`WAIT`].
 pub(crate) fn lock(dir: &Path) -> Result<KeyLock> {
+    lock_within(dir, WAIT)
+}
+
+fn lock_within(dir: &Path, wait: std::time::Duration) -> Result<KeyLock> {
     let path = dir.join("key.lock");
     let context = || format!("locking {}", path.display());
     let mut options = OpenOptions::new();
@@ -43,17 +49,35 @@ pub(crate) fn lock(dir: &Path) -> Result<KeyLock> {
         options.mode(0o600);
     }
     let file = options.open(&path).map_err(AppError::io(context()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(KeyLock { _file: file }),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(AppError::io(context())(e)),
+        }
+        if !told {
+            told = true;
             tracing::info!("waiting for another program's key operation on this home");
             reached("key_lock.waiting");
-            file.lock().map_err(AppError::io(context()))?;
         }
-        Err(TryLockError::Error(e)) => return Err(AppError::io(context())(e)),
+        // Bounded: a holder may wait on the OS keychain's own unlock dialog, and a window
+        // waiting here holds its home (found by review, 2026-12-05: the desktop froze, its key
+        // unlocked, for as long as another program's keychain prompt stayed open). The OS
+        // offers no lock with a timeout, so it is asked for again every few milliseconds.
+        if started.elapsed() >= wait {
+            return Err(AppError::KeyBusy);
+        }
+        std::thread::sleep(POLL);
     }
-    Ok(KeyLock { _file: file })
 }
+
+/// How long a key operation waits for another program's to end before it gives up
+/// (`key_busy`): what a holder does is bounded — Argon2id seals, the store's writes, the data
+/// keys' rewrapping — but for the OS keychain's own prompts.
+pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[cfg(test)]
 type Hook = Box<dyn FnOnce()>;
@@ -87,4 +111,25 @@ pub(crate) fn reached(point: &'static str) {
     }
     #[cfg(not(test))]
     let _ = point;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by review (2026-12-05): waiting for the key lock had no end, and a desktop
+    /// waiting for it (its home held, its key unlocked) froze while another program's
+    /// keychain prompt stayed open. Fails if the wait stops giving up.
+    #[test]
+    fn a_key_lock_held_elsewhere_is_waited_for_then_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        let started = std::time::Instant::now();
+        let refused = lock_within(dir.path(), wait).unwrap_err();
+        assert_eq!(refused.code(), "key_busy");
+        assert!(started.elapsed() >= wait);
+        drop(held);
+        lock_within(dir.path(), wait).unwrap();
+    }
 }

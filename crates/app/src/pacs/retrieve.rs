@@ -44,12 +44,16 @@ pub struct RetrieveProgress {
     pub stored: u64,
 }
 
-/// Reads a date as `YYYYMMDD` from `YYYY-MM-DD` or `YYYYMMDD`.
-/// A staging folder for one retrieval, removed with whatever it holds when dropped.
-pub(crate) struct Staging(PathBuf);
+/// A staging folder for one retrieval, removed with whatever it holds when dropped; marked as
+/// in use while it exists (see [`Fresh`]).
+pub(crate) struct Staging(PathBuf, Fresh);
 
 impl Staging {
     fn new(home: &Path) -> Result<Staging> {
+        Staging::marked_every(home, FRESH_EVERY)
+    }
+
+    fn marked_every(home: &Path, every: std::time::Duration) -> Result<Staging> {
         let parent = home.join(INCOMING);
         std::fs::create_dir_all(&parent)
             .map_err(AppError::io(format!("creating {}", parent.display())))?;
@@ -63,7 +67,55 @@ impl Staging {
             hex::encode(nonce)
         ));
         std::fs::create_dir(&dir).map_err(AppError::io(format!("creating {}", dir.display())))?;
-        Ok(Staging(dir))
+        let fresh = Fresh::start(dir.clone(), every);
+        Ok(Staging(dir, fresh))
+    }
+}
+
+/// Keeps a staging folder's time fresh, every [`FRESH_EVERY`], on a thread of its own for as
+/// long as the folder is in use: the sweep judges a folder by when it last changed, and one
+/// whose instances stay in memory (most over DICOMweb), or that waits for its first (a C-MOVE
+/// from slow storage), or that a caller holds while it reads the files (`retrieve_staged`),
+/// does not change by itself — it looked stale to an erasure's sweep (found by review,
+/// 2026-12-05).
+struct Fresh {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Fresh {
+    fn start(dir: PathBuf, every: std::time::Duration) -> Fresh {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("staging-in-use".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    let now = std::time::SystemTime::now();
+                    if let Err(e) = std::fs::File::open(&dir).and_then(|f| f.set_modified(now)) {
+                        tracing::debug!(error = %e, "a staging folder's time not refreshed");
+                    }
+                }
+            });
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "a staging folder is not marked as in use");
+                None
+            }
+        };
+        Fresh {
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    fn end(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -97,6 +149,11 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
         let Some(rest) = name.strip_prefix(STAGING) else {
             continue;
         };
+        // Only folders are staging: a file or a link named like one is not a retrieval's, and
+        // removing it as a folder failed every sweep (found by review, 2026-12-05).
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         // `<pid>-<nonce>`; a bare `<nonce>` is from before folders were named so.
         let pid = rest
             .split_once('-')
@@ -120,32 +177,13 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
     }
 }
 
-impl Staging {
-    /// A callback for each instance received that keeps the folder's time fresh (at most every
-    /// [`FRESH_EVERY`]): the sweep judges a folder by when it last changed, and one whose
-    /// instances stay in memory (most over DICOMweb) did not change at all while its study
-    /// streamed in, so a long retrieval's folder looked stale to an erasure's sweep (found by
-    /// review, 2026-12-05).
-    fn keep_fresh(&self) -> impl FnMut() + '_ {
-        let mut last = std::time::Instant::now();
-        move || {
-            if last.elapsed() >= FRESH_EVERY {
-                last = std::time::Instant::now();
-                let now = std::time::SystemTime::now();
-                if let Err(e) = std::fs::File::open(&self.0).and_then(|f| f.set_modified(now)) {
-                    tracing::debug!(error = %e, "the staging folder's time not refreshed");
-                }
-            }
-        }
-    }
-}
-
-/// How often a running retrieval marks its staging folder as in use (see
-/// [`Staging::keep_fresh`]), well inside `countersign_store::DEAD_AFTER`.
+/// How often a staging folder in use is marked so (see [`Fresh`]), well inside
+/// `countersign_store::DEAD_AFTER`.
 const FRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        self.1.end();
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -163,14 +201,11 @@ impl Home {
         let client = config.client()?;
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
         let staging = Staging::new(self.dir())?;
-        let fetched = {
-            let mut fresh = staging.keep_fresh();
-            client.retrieve(study, &staging.0, &config.limits(), &mut |_| {
-                fresh();
+        let fetched = client
+            .retrieve(study, &staging.0, &config.limits(), &mut |_| {
                 std::ops::ControlFlow::Continue(())
             })
-        }
-        .map_err(|e| config.error(e))?;
+            .map_err(|e| config.error(e))?;
         Ok((staging, fetched.files))
     }
 
@@ -282,12 +317,10 @@ impl Home {
                 .name("retrieve".into())
                 .spawn_scoped(scope, || {
                     let _end = EndOnDrop(&queue);
-                    let mut fresh = staging.keep_fresh();
                     let got = client.retrieve(study, &staging.0, &limits, &mut |a| {
                         if a.index == 0 {
                             tracing::info!("the first instance received");
                         }
-                        fresh();
                         queue.push(a)
                     });
                     // What is left after this is the store's tail (the last batch made durable
@@ -601,6 +634,45 @@ mod tests {
             sha256: None,
             data: Some(data.to_vec()),
         }
+    }
+
+    /// Found by review (2026-12-05): a staging folder was marked as in use only when an
+    /// instance arrived, so one waiting for its first (or held by a caller reading its files)
+    /// looked stale to an erasure's sweep and was removed under a live retrieval. It is marked
+    /// for as long as it exists, and swept once it is not. Fails if the marking stops.
+    #[test]
+    fn a_staging_folder_in_use_is_never_stale_and_one_left_is() {
+        let home = tempfile::tempdir().unwrap();
+        let staging =
+            Staging::marked_every(home.path(), std::time::Duration::from_millis(5)).unwrap();
+        // Seen from a sandbox, its writer's pid names no process: only its time keeps it.
+        let long_ago = std::time::SystemTime::now() - countersign_store::STALE_AFTER * 2;
+        std::fs::File::open(&staging.0)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let marked = std::time::Instant::now();
+        while std::fs::metadata(&staging.0).unwrap().modified().unwrap() == long_ago {
+            assert!(
+                marked.elapsed() < std::time::Duration::from_secs(10),
+                "the folder was not marked as in use"
+            );
+            std::thread::yield_now();
+        }
+        let swept = sweep_staging(home.path()).unwrap();
+        assert_eq!((swept.removed, swept.kept), (0, 1));
+        assert!(staging.0.exists());
+        // A plain file named like a folder is not one, and fails no sweep.
+        let file = home.path().join(INCOMING).join("retrieve-4294967294-x");
+        std::fs::write(&file, b"").unwrap();
+        std::fs::File::open(&file)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let folder = staging.0.clone();
+        drop(staging);
+        assert!(!folder.exists());
+        assert_eq!(sweep_staging(home.path()).unwrap().kept, 0);
     }
 
     /// An instance is left to the store to hash (the retrieving thread drains the archive's
