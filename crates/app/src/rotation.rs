@@ -375,14 +375,7 @@ impl Home {
                 };
                 match self.source().and_then(|s| s.get(why)) {
                     Ok(secret) => Some(secret),
-                    Err(e) if matches!(e.code(), "locked" | "passphrase_required") => {
-                        tracing::warn!(
-                            error = e.code(),
-                            "the rotation is adopted once its new key can be opened (at the next unlock)"
-                        );
-                        return Ok(None);
-                    }
-                    Err(e) => return Err(e),
+                    Err(e) => return adopted_later(e),
                 }
             }
             None => None,
@@ -444,14 +437,7 @@ impl Home {
         // until it can be, at the next unlock or command.
         let new = match self.open_new_key(&profile, request.new, secret) {
             Ok(new) => new,
-            Err(e) if matches!(e.code(), "locked" | "passphrase_required") => {
-                tracing::warn!(
-                    error = e.code(),
-                    "the rotation is adopted once its new key can be opened (at the next unlock)"
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+            Err(e) => return adopted_later(e),
         };
         // The data keys are wrapped under a key-encryption key made by the member key: before
         // the old key goes, every one is wrapped again under the new key's (see
@@ -585,4 +571,19 @@ pub(crate) fn hold_kek(
         return Ok(());
     }
     Err(countersign_store::StoreError::KeysRotated.into())
+}
+
+/// A new key that cannot be opened now for want of a passphrase (a node, a locked desktop)
+/// leaves the home on the old key, the rotation adopted at the next unlock or command; any
+/// other failure is said.
+fn adopted_later(e: AppError) -> Result<Option<PublicKey>> {
+    if matches!(e.code(), "locked" | "passphrase_required") {
+        tracing::warn!(
+            error = e.code(),
+            "the rotation is adopted once its new key can be opened (at the next unlock)"
+        );
+        Ok(None)
+    } else {
+        Err(e)
+    }
 }

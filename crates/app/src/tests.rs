@@ -586,6 +586,33 @@ fn an_export_never_replaces_a_file_of_the_home_nor_follows_a_planted_link() {
     assert_eq!(leftovers, 1, "no temporary file is left behind");
 }
 
+/// Erases `report` while another connection reads (its snapshot keeps the WAL, so the
+/// erasure stays marked unfinished); the mark's value.
+fn erase_while_read(
+    dir: &std::path::Path,
+    home: &mut crate::Home,
+    report: countersign_ledger::EntryId,
+) -> String {
+    let reader = open_home(dir).unwrap();
+    reader
+        .store()
+        .read(|db| -> crate::Result<()> {
+            db.meta("network")?;
+            home.erase(
+                &crate::erasure::DataSubject::Report(report),
+                "Art. 17(1)(a)",
+            )
+            .unwrap();
+            Ok(())
+        })
+        .unwrap();
+    home.store()
+        .db()
+        .meta(crate::erasure::UNFINISHED)
+        .unwrap()
+        .expect("the erasure is not marked unfinished")
+}
+
 /// `verify` beside another process's commits judges one state.
 mod beside_a_writer;
 /// What a long-lived home keeps stays bounded: fork evidence, verified rows, loaded reports.

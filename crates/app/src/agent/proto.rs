@@ -262,7 +262,7 @@ pub fn fuzz_check(data: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use countersign_ledger::invitation::Invitation;
     use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
@@ -272,11 +272,13 @@ mod tests {
     }
 
     /// The bytes an entry signature covers, for a header by `author`.
-    fn entry_message(author: &SecretKey) -> Vec<u8> {
+    /// The bytes an entry signature covers, for a header by `author`: what any of the
+    /// owner's processes may ask the agent to sign (the agent's tests use it too).
+    pub(in crate::agent) fn entry_message(author: &PublicKey) -> Vec<u8> {
         let h = Header::new(
             Hash::of(b"net"),
             Hash::of(b"log"),
-            author.public(),
+            *author,
             2,
             1_000,
             Kind::SectionWrite,
@@ -365,13 +367,13 @@ mod tests {
     fn signs_only_its_own_entries_and_invitations() {
         let me = key(1);
         let other = key(2);
-        assert!(may_sign(&entry_message(&me), &me.public()).is_ok());
+        assert!(may_sign(&entry_message(&me.public()), &me.public()).is_ok());
         assert_eq!(
-            may_sign(&entry_message(&other), &me.public()),
+            may_sign(&entry_message(&other.public()), &me.public()),
             Err(Refusal::OtherAuthor(other.public().to_hex()))
         );
         // An entry that signs fine with the key is one the agent would sign.
-        let message = entry_message(&me);
+        let message = entry_message(&me.public());
         let header = header::decode(&message[SIGNATURE_DOMAIN.len()..]).unwrap();
         assert!(Entry::sign(header, &me).is_ok());
         // Arbitrary bytes, a checkpoint, a truncated header: refused.

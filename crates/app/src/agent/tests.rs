@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use countersign_ledger::{Hash, Header, Kind, PublicKey, Signer, SIGNATURE_DOMAIN};
+use countersign_ledger::Signer;
 
 use super::client::AgentSigner;
+use super::proto::tests::entry_message;
 use super::{AgentOptions, AgentSummary};
 use crate::tests::open_home;
 use crate::tests::rotation::{a_rotation_applied_elsewhere, taken_in_locked};
@@ -25,22 +26,6 @@ fn start(dir: &Path) -> (PathBuf, JoinHandle<crate::Result<AgentSummary>>) {
     });
     let socket = heard.recv().expect("the agent did not start");
     (socket, agent)
-}
-
-/// The bytes an entry signature covers, for a header by `author`: what any of the owner's
-/// processes may ask the agent to sign.
-fn entry_message(author: &PublicKey) -> Vec<u8> {
-    let h = Header::new(
-        Hash::of(b"net"),
-        Hash::of(b"log"),
-        *author,
-        2,
-        1_000,
-        Kind::SectionWrite,
-        vec![Hash::of(b"parent")],
-        b"{}",
-    );
-    [SIGNATURE_DOMAIN, &h.encode()].concat()
 }
 
 /// Found by review (2026-12-05): the agent never looked at its home again, and each signature

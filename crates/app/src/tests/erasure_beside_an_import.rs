@@ -4,7 +4,7 @@
 
 use crate::import::{Incoming, Next};
 
-use super::{founded, open_home};
+use super::{erase_while_read, founded, open_home};
 
 /// A phantom series of `slices` 16² slices for `seed`, in a folder of its own (removed when
 /// the returned guard drops).
@@ -213,33 +213,6 @@ fn an_erasure_removes_what_a_stopped_import_left_staged() {
     assert!(!dead_part.exists(), "a dead import's staged image is left");
     assert!(!dead_staging.exists(), "a dead retrieval's staging is left");
     assert!(live_part.exists(), "a live writer's file was removed");
-}
-
-/// Erases `report` while another connection reads (its snapshot keeps the WAL, so the
-/// erasure stays marked unfinished); the mark's value.
-fn erase_while_read(
-    dir: &std::path::Path,
-    home: &mut crate::Home,
-    report: countersign_ledger::EntryId,
-) -> String {
-    let reader = open_home(dir).unwrap();
-    reader
-        .store()
-        .read(|db| -> crate::Result<()> {
-            db.meta("network")?;
-            home.erase(
-                &crate::erasure::DataSubject::Report(report),
-                "Art. 17(1)(a)",
-            )
-            .unwrap();
-            Ok(())
-        })
-        .unwrap();
-    home.store()
-        .db()
-        .meta(crate::erasure::UNFINISHED)
-        .unwrap()
-        .expect("the erasure is not marked unfinished")
 }
 
 /// Found by review (2026-12-05): what finished one erasure cleared the unfinished mark

@@ -335,28 +335,7 @@ fn an_erasure_whose_wal_a_reader_held_is_finished_at_the_next_open() {
     let sealed = sealed_needles(&home, report);
     let left = |dir: &std::path::Path| holds_any(dir, &sealed);
     // Another process reads throughout the erasure: its snapshot keeps the WAL.
-    let reader = super::open_home(dir.path()).unwrap();
-    reader
-        .store()
-        .read(|db| -> crate::Result<()> {
-            db.meta("network")?;
-            home.erase(
-                &crate::erasure::DataSubject::Report(report),
-                "Art. 17(1)(a)",
-            )
-            .unwrap();
-            Ok(())
-        })
-        .unwrap();
-    drop(reader);
-    assert!(
-        home.store()
-            .db()
-            .meta(crate::erasure::UNFINISHED)
-            .unwrap()
-            .is_some(),
-        "the erasure is not marked unfinished"
-    );
+    super::erase_while_read(dir.path(), &mut home, report);
     assert!(
         left(dir.path()),
         "the reader did not hold the WAL: nothing tested"
