@@ -412,7 +412,10 @@ impl Home {
     /// the lock, another program could adopt it and ask for the next rotation meanwhile, and
     /// this one then deleted that request, or switched the profile to one key with the data
     /// keys wrapped under another (found by review, 2026-12-05).
-    fn adopt_holding_lock(&mut self, secret: Option<&Passphrase>) -> Result<Option<PublicKey>> {
+    pub(crate) fn adopt_holding_lock(
+        &mut self,
+        secret: Option<&Passphrase>,
+    ) -> Result<Option<PublicKey>> {
         let Some((request, profile)) = self.rotation_to_adopt()? else {
             return Ok(None);
         };

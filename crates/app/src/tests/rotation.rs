@@ -398,3 +398,30 @@ pub(crate) fn taken_in_locked(ada: &Home, bob_dir: &std::path::Path) -> Home {
         .unwrap();
     locked
 }
+
+/// Found by review (2026-12-05): an adoption that found, once it held the key lock, a
+/// rotation to open with a passphrase it had not asked for before the lock (the state changed
+/// by another program while it waited) asked for it then, every other key operation on the
+/// home waiting while the user typed. Holding the lock, adoption asks for nothing: it leaves
+/// the rotation to the next command or unlock. Fails if it asks.
+#[test]
+fn an_adoption_holding_the_key_lock_asks_for_no_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ada, bob_dir, old, _, _) = a_rotation_applied_elsewhere(dir.path());
+    let mut bob = taken_in_locked(&ada, &bob_dir);
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let said = asked.clone();
+    bob.passphrase = Some(crate::PassphraseSource::new(move |_| {
+        said.store(true, std::sync::atomic::Ordering::SeqCst);
+        Err(crate::AppError::PassphraseRequired(
+            "asked with the key lock held".into(),
+        ))
+    }));
+    let _held = bob.keys().lock_keys().unwrap();
+    assert_eq!(bob.adopt_holding_lock(None).unwrap(), None);
+    assert!(
+        !asked.load(std::sync::atomic::Ordering::SeqCst),
+        "a passphrase was asked for with the key lock held"
+    );
+    assert_eq!(bob.keys().profile().unwrap().unwrap().key, old);
+}
