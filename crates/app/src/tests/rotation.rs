@@ -22,6 +22,27 @@ pub(crate) fn a_rotation_applied_elsewhere(
     (ada, bob_dir, old, asked, report.unwrap())
 }
 
+/// Ada's department (her home in `dir/ada`) and Bob, an attending she admitted, whose home in
+/// `dir/bob` holds her roster. Returns Ada's home, Bob's folder and Bob's home.
+pub(crate) fn a_member(dir: &std::path::Path) -> (Home, std::path::PathBuf, Home) {
+    let mut ada = founded(&dir.join("ada"));
+    let network = ada.whoami().unwrap().network.unwrap();
+    let bob_dir = dir.join("bob");
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    let mut bob = open_home(&bob_dir).unwrap();
+    let key = bob.init("Dr Bob", Role::Attending, None, None).unwrap().key;
+    ada.roster_add(key, "Dr Bob", Role::Attending, false, None)
+        .unwrap();
+    bob.trust(crate::Anchor::Network {
+        network,
+        founder: None,
+    })
+    .unwrap();
+    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
+        .unwrap();
+    (ada, bob_dir, bob)
+}
+
 /// [`a_rotation_applied_elsewhere`], with a report or (Bob holding no data key) without.
 pub(crate) fn rotation_applied(
     dir: &std::path::Path,
@@ -33,21 +54,8 @@ pub(crate) fn rotation_applied(
     crate::KeyRotation,
     Option<countersign_ledger::EntryId>,
 ) {
-    let mut ada = founded(&dir.join("ada"));
-    let network = ada.whoami().unwrap().network.unwrap();
-    let bob_dir = dir.join("bob");
-    std::fs::create_dir_all(&bob_dir).unwrap();
-    let mut bob = open_home(&bob_dir).unwrap();
-    let old = bob.init("Dr Bob", Role::Attending, None, None).unwrap().key;
-    ada.roster_add(old, "Dr Bob", Role::Attending, false, None)
-        .unwrap();
-    bob.trust(crate::Anchor::Network {
-        network,
-        founder: None,
-    })
-    .unwrap();
-    bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
-        .unwrap();
+    let (mut ada, bob_dir, mut bob) = a_member(dir);
+    let old = bob.whoami().unwrap().key;
     let mut report = None;
     if with_report {
         // A sealed report: its data key is wrapped under the old key's.
