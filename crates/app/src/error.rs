@@ -478,19 +478,13 @@ impl From<EntryError> for AppError {
     }
 }
 
-/// How an agent's client begins the words of a [`countersign_ledger::SignError`] when the agent
-/// answered that it put its key away for good: a `SignError` carries words only (the ledger
-/// crate's type, shared by every signer), and these words alone turn it back into
-/// [`AppError::AgentKeyRetired`] wherever it is converted (an entry's signature, the data-key
-/// wrapping key's), instead of a signer's failure (`signing_failed`).
-pub(crate) const AGENT_RETIRED: &str = "the signing agent put its key away and stopped";
-
 impl From<countersign_ledger::SignError> for AppError {
     fn from(e: countersign_ledger::SignError) -> Self {
-        if e.0.starts_with(AGENT_RETIRED) {
-            AppError::AgentKeyRetired(e.0)
-        } else {
-            AppError::SigningFailed(e.0)
+        match e {
+            countersign_ledger::SignError::Failed(why) => AppError::SigningFailed(why),
+            // Wherever it is converted (an entry's signature, the data-key wrapping key's):
+            // the key is no longer the home's, not a signer's failure.
+            countersign_ledger::SignError::KeyPutAway(why) => AppError::AgentKeyRetired(why),
         }
     }
 }

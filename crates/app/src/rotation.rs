@@ -239,8 +239,8 @@ impl Home {
                 let old_key = self.open_key(&profile, given)?;
                 let secret = secret.unwrap_or_else(|| Passphrase::new(""));
                 let new = self.new_key_in_store(&profile, &secret)?;
-                let request = RotationRequest::try_sign(network, &old_key, &new)
-                    .map_err(|e| AppError::SigningFailed(e.0))?;
+                let request =
+                    RotationRequest::try_sign(network, &old_key, &new).map_err(AppError::from)?;
                 let text = request.to_text();
                 self.store_mut()
                     .write(|db| db.set_meta(PENDING, &text).map_err(AppError::from))?;

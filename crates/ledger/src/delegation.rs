@@ -125,7 +125,7 @@ impl NodeDelegation {
     ) -> Result<NodeDelegation, SignError> {
         let key = member.public();
         if key == node {
-            return Err(SignError(DelegationError::SameKey.to_string()));
+            return Err(SignError::Failed(DelegationError::SameKey.to_string()));
         }
         let signature = member.try_sign(&signed_message(&network, &key, &node))?;
         let d = NodeDelegation {
@@ -135,7 +135,7 @@ impl NodeDelegation {
             signature,
         };
         d.verify(&network, Some(&node))
-            .map_err(|e| SignError(format!("the node delegation's signature: {e}")))?;
+            .map_err(|e| SignError::Failed(format!("the node delegation's signature: {e}")))?;
         Ok(d)
     }
 
@@ -268,7 +268,7 @@ mod tests {
         let gone = Gone(member.public());
         assert_eq!(
             NodeDelegation::try_sign(network, &gone, node.public()),
-            Err(SignError("the token is gone".into()))
+            Err(SignError::Failed("the token is gone".into()))
         );
         // A member delegating to its own key is no delegation.
         assert!(NodeDelegation::try_sign(network, &member, member.public()).is_err());

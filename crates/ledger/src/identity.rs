@@ -144,8 +144,16 @@ pub trait Signer {
 
 /// Why a signer outside this process made no signature (its own words, for the user).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SignError(pub String);
+pub enum SignError {
+    /// This signature was not made (a token removed, an agent that did not answer).
+    #[error("{0}")]
+    Failed(String),
+    /// The signer put its key away for good and will sign nothing more with it: a signing
+    /// agent whose key was rotated away or revoked. Told apart from [`SignError::Failed`] so
+    /// that the caller says why (the key is no longer the home's), not that signing failed.
+    #[error("{0}")]
+    KeyPutAway(String),
+}
 
 impl Signer for SecretKey {
     fn public(&self) -> PublicKey {

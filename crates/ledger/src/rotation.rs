@@ -243,7 +243,7 @@ impl RotationRequest {
             Some(&consent),
             Some(&possession),
         )
-        .map_err(|e| SignError(format!("the rotation's signatures do not verify: {e}")))?;
+        .map_err(|e| SignError::Failed(format!("the rotation's signatures do not verify: {e}")))?;
         Ok(RotationRequest {
             network,
             old: old_key,

@@ -32,6 +32,6 @@ impl Signer for Gone {
         self.0
     }
     fn try_sign(&self, _: &[u8]) -> Result<[u8; 64], SignError> {
-        Err(SignError("the token is gone".into()))
+        Err(SignError::Failed("the token is gone".into()))
     }
 }

@@ -9,7 +9,7 @@ use countersign_ledger::{PublicKey, SignError, Signer};
 
 use super::proto::{self, Request, Response};
 use super::{unavailable, CLIENT_TIMEOUT};
-use crate::error::{AppError, Result, AGENT_RETIRED};
+use crate::error::{AppError, Result};
 
 /// The agent on one socket, holding one known key.
 #[derive(Debug)]
@@ -50,9 +50,12 @@ impl AgentSigner {
     }
 }
 
-/// The words of an agent's answer that it put its key away (see [`AGENT_RETIRED`]).
+/// The words of an agent's answer that it put its key away.
 fn retired(socket: &Path, why: &str) -> String {
-    format!("{AGENT_RETIRED} (at {}): {why}", socket.display())
+    format!(
+        "the signing agent put its key away and stopped (at {}): {why}",
+        socket.display()
+    )
 }
 
 /// One request and its answer on a fresh connection.
@@ -78,7 +81,7 @@ impl Signer for AgentSigner {
 
     fn try_sign(&self, message: &[u8]) -> std::result::Result<[u8; 64], SignError> {
         if message.len() > proto::MAX_MESSAGE {
-            return Err(SignError(format!(
+            return Err(SignError::Failed(format!(
                 "a message of {} bytes is longer than the agent signs",
                 message.len()
             )));
@@ -88,15 +91,17 @@ impl Signer for AgentSigner {
         match ask(&self.socket, &request) {
             // Bytes from another process: used only if they are this key's signature.
             Ok(Response::Signature(s)) if self.key.verifies(message, &s) => Ok(s),
-            Ok(Response::Signature(_)) => Err(SignError(format!(
+            Ok(Response::Signature(_)) => Err(SignError::Failed(format!(
                 "the agent at {at} answered with a signature that does not verify"
             ))),
-            Ok(Response::Refused(why)) => {
-                Err(SignError(format!("the agent at {at} refused: {why}")))
-            }
-            Ok(Response::Retired(why)) => Err(SignError(retired(&self.socket, &why))),
-            Ok(other) => Err(SignError(format!("the agent at {at} answered {other:?}"))),
-            Err(e) => Err(SignError(format!("the agent at {at}: {e}"))),
+            Ok(Response::Refused(why)) => Err(SignError::Failed(format!(
+                "the agent at {at} refused: {why}"
+            ))),
+            Ok(Response::Retired(why)) => Err(SignError::KeyPutAway(retired(&self.socket, &why))),
+            Ok(other) => Err(SignError::Failed(format!(
+                "the agent at {at} answered {other:?}"
+            ))),
+            Err(e) => Err(SignError::Failed(format!("the agent at {at}: {e}"))),
         }
     }
 }

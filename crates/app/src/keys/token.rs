@@ -463,7 +463,7 @@ impl TokenSigner {
             probe.extend_from_slice(&rand_core::OsRng.next_u64().to_le_bytes());
             signer
                 .try_sign(&probe)
-                .map_err(|e| AppError::TokenUnsupported(e.0))?;
+                .map_err(|e| AppError::TokenUnsupported(e.to_string()))?;
             Ok(signer)
         })();
         let signer = match checked {
@@ -529,7 +529,7 @@ impl Signer for TokenSigner {
         let (session, key) = &mut *held;
         let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
         let failed = |e: &P11Error| {
-            SignError(format!(
+            SignError::Failed(format!(
                 "the token {} did not sign: {}",
                 self.token,
                 short(e)
@@ -541,9 +541,9 @@ impl Signer for TokenSigner {
             // private key stale. The key is found again by its id, once.
             Err(P11Error::Pkcs11(RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid, _)) => {
                 *key = find_key(session, ObjectClass::PRIVATE_KEY, &self.id, &self.token)
-                    .map_err(|e| SignError(e.to_string()))?
+                    .map_err(|e| SignError::Failed(e.to_string()))?
                     .ok_or_else(|| {
-                        SignError(format!(
+                        SignError::Failed(format!(
                             "the token {} no longer holds the private key {}",
                             self.token,
                             hex::encode(&self.id)
@@ -555,14 +555,14 @@ impl Signer for TokenSigner {
         }
         .map_err(|e| failed(&e))?;
         let signature: [u8; 64] = signature.as_slice().try_into().map_err(|_| {
-            SignError(format!(
+            SignError::Failed(format!(
                 "the token {} returned {} bytes, not a 64-byte Ed25519 signature",
                 self.token,
                 signature.len()
             ))
         })?;
         if !self.public.verifies(message, &signature) {
-            return Err(SignError(format!(
+            return Err(SignError::Failed(format!(
                 "the token {} returned a signature that does not verify for key {}",
                 self.token, self.public
             )));

@@ -66,7 +66,9 @@ fn every_rejection() -> Vec<Rejection> {
             key: s(),
             author: s(),
         }),
-        RuleError::Entry(EntryError::Signing(countersign_ledger::SignError(s()))),
+        RuleError::Entry(EntryError::Signing(countersign_ledger::SignError::Failed(
+            s(),
+        ))),
         RuleError::PayloadLength {
             expected: 0,
             found: 1,
