@@ -180,6 +180,11 @@ impl KeyStore {
 
     /// Seals `key` under `passphrase` and stores it (replacing its sealed file atomically: the
     /// old file or the new one is on disk, never a mix).
+    ///
+    /// The file it replaces is overwritten with zeros once the new one is in its place: it
+    /// holds the same key sealed under the old passphrase, and a passphrase is changed because
+    /// someone may know it, who could otherwise open the key from the file's old blocks. Held
+    /// open from before the rename, so a crash at any point leaves one whole sealed file.
     pub fn save(&self, key: &SecretKey, passphrase: &Passphrase) -> Result<()> {
         passphrase.check_new()?;
         let public = key.public();
@@ -190,7 +195,20 @@ impl KeyStore {
             KdfParams::for_new_keys(),
             &mut rand_core::OsRng,
         )?;
-        write_durably(&self.sealed_path(&public), &sealed)
+        let path = self.sealed_path(&public);
+        let replaced = open_to_wipe(&path);
+        write_durably(&path, &sealed)?;
+        if let Some(old) = replaced {
+            // The new file is in place whatever happens here: a failure is said, not returned.
+            if let Err(e) = zero_and_sync(old) {
+                tracing::warn!(
+                    key = %public,
+                    error = %e,
+                    "the replaced sealed key file could not be overwritten"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Whether `key` is still stored unsealed (and not sealed yet).
@@ -266,6 +284,33 @@ impl KeyStore {
         tracing::info!(key = %key, "unsealed key sealed under a passphrase");
         Ok(secret)
     }
+}
+
+/// The regular file at `path` opened for writing, never through a symlink; `None` when
+/// there is none (a first save) or it cannot be opened (then it is only replaced, as before).
+fn open_to_wipe(path: &Path) -> Option<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path).ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Overwrites the whole of an open file with zeros, where its bytes lie, and syncs it.
+fn zero_and_sync(mut file: fs::File) -> std::io::Result<()> {
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    // A sealed key file is a few hundred bytes; anything far larger is not one.
+    if len > 1 << 20 {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes is not a sealed key file"
+        )));
+    }
+    file.write_all(&vec![0u8; len])?;
+    file.sync_all()
 }
 
 /// Overwrites a file with zeros, syncs it, removes it and syncs its directory.

@@ -276,3 +276,42 @@ fn a_data_key_stored_by_another_process_after_the_check_is_opened_not_reported_l
     assert!(report.ok, "{report:?}");
     assert!(report.entries > 0);
 }
+
+/// Found by review (2026-12-05): a passphrase change renamed the newly sealed file over the
+/// old one, whose bytes (the same key, sealed under the old passphrase) stayed in the
+/// filesystem's free blocks for whoever knew that passphrase — the reason it is changed. The
+/// replaced file is overwritten where it lies once the new one is in its place. Read here
+/// through a handle opened on the old file before the change (the same inode, as a disk's
+/// blocks would be). Fails if the replaced file is left as it was.
+#[test]
+fn a_passphrase_change_overwrites_the_replaced_sealed_file() {
+    use std::io::{Read, Seek};
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let path = home.sealed_key_path().unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut old = std::fs::File::open(&path).unwrap();
+    home.change_passphrase(|| Ok(crate::Passphrase::new("a new passphrase")))
+        .unwrap();
+
+    let mut left = Vec::new();
+    old.rewind().unwrap();
+    old.read_to_end(&mut left).unwrap();
+    assert_eq!(left.len(), before.len(), "overwritten, not shortened");
+    assert!(
+        left.iter().all(|&b| b == 0),
+        "the old sealed bytes are still there"
+    );
+    // The new sealed file is whole and opens under the new passphrase only.
+    let after = std::fs::read(&path).unwrap();
+    assert_ne!(after, before);
+    drop(home);
+    let mut reopened = Home::open(dir.path()).unwrap();
+    let wrong = reopened
+        .unlock(&crate::Passphrase::new(crate::DEMO_PASSPHRASE))
+        .unwrap_err();
+    assert_eq!(wrong.code(), "wrong_passphrase", "{wrong}");
+    reopened
+        .unlock(&crate::Passphrase::new("a new passphrase"))
+        .unwrap();
+}
