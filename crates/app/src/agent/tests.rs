@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use countersign_ledger::Signer;
+use countersign_ledger::{PublicKey, Signer};
 
 use super::client::AgentSigner;
 use super::proto::tests::entry_message;
@@ -49,6 +49,32 @@ impl Stopped {
     }
 }
 
+/// An agent started on the home in `dir`, and a command's client connected to it while `key`
+/// is still the home's: it signs. Returns the socket, the agent's outcome, the client and an
+/// entry of the key's to sign.
+fn signing(dir: &Path, key: &PublicKey) -> (PathBuf, Stopped, AgentSigner, Vec<u8>) {
+    let (socket, agent) = start(dir);
+    let client = AgentSigner::connect(&socket, key).unwrap();
+    let message = entry_message(key);
+    assert!(key.verifies(&message, &client.try_sign(&message).unwrap()));
+    (socket, agent, client, message)
+}
+
+/// The client's next signature of `message`: refused as `key_rotated`, saying `why`.
+fn refused_saying(client: &AgentSigner, message: &[u8], why: &str) {
+    let refused = AppError::from(client.try_sign(message).unwrap_err());
+    assert_eq!(refused.code(), "key_rotated", "{refused}");
+    assert!(refused.to_string().contains(why), "{refused}");
+}
+
+/// Ada's department and Bob admitted to it ([`a_member`]): Ada's home, Bob's folder (his home
+/// closed, for an agent to serve) and his key.
+fn bob_admitted(dir: &Path) -> (crate::Home, PathBuf, PublicKey) {
+    let (ada, bob_dir, bob) = a_member(dir);
+    let key = bob.whoami().unwrap().key;
+    (ada, bob_dir, key)
+}
+
 /// Found by review (2026-12-05): the agent never looked at its home again, and each signature
 /// reset its idle time. A rotation taken in by a command that holds no passphrase (as commands
 /// signing through the agent mostly do) is never adopted there, so the profile stays on the
@@ -59,11 +85,7 @@ impl Stopped {
 fn an_agent_whose_key_the_roster_rotated_away_refuses_to_sign_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let (ada, bob_dir, old, asked, _) = a_rotation_applied_elsewhere(dir.path());
-    let (socket, agent) = start(&bob_dir);
-    // A command's client, connected while the key was still the home's: it signs.
-    let client = AgentSigner::connect(&socket, &old).unwrap();
-    let message = entry_message(&old);
-    assert!(old.verifies(&message, &client.try_sign(&message).unwrap()));
+    let (socket, agent, client, message) = signing(&bob_dir, &old);
 
     // The rotation taken in by a command with no passphrase: the roster moved the key, the
     // profile did not.
@@ -74,12 +96,7 @@ fn an_agent_whose_key_the_roster_rotated_away_refuses_to_sign_and_exits() {
         "not adopted without the key"
     );
 
-    let refused = AppError::from(client.try_sign(&message).unwrap_err());
-    assert_eq!(refused.code(), "key_rotated", "{refused}");
-    assert!(
-        refused.to_string().contains(&asked.new.to_hex()),
-        "{refused}"
-    );
+    refused_saying(&client, &message, &asked.new.to_hex());
     // Gone: it returned (it exits the CLI with the same code) and left no socket.
     let stopped = agent.put_away();
     assert_eq!(stopped.code(), "key_rotated", "{stopped}");
@@ -95,21 +112,17 @@ fn an_agent_whose_key_the_roster_rotated_away_refuses_to_sign_and_exits() {
 fn an_agent_whose_home_adopted_a_rotation_refuses_to_sign_the_old_key_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let (ada, bob_dir, old, asked, report) = a_rotation_applied_elsewhere(dir.path());
-    let (socket, agent) = start(&bob_dir);
-    let client = AgentSigner::connect(&socket, &old).unwrap();
+    let (socket, agent, client, message) = signing(&bob_dir, &old);
 
     let mut bob = open_home(&bob_dir).unwrap();
     bob.bundle_import(&ada.bundle_export_with(None, false).unwrap())
         .unwrap();
     assert_eq!(bob.whoami().unwrap().key, asked.new, "adopted");
 
-    let refused = AppError::from(client.try_sign(&entry_message(&old)).unwrap_err());
-    assert_eq!(refused.code(), "key_rotated", "{refused}");
-    assert!(
-        refused
-            .to_string()
-            .contains(&format!("this home signs as {}", asked.new)),
-        "{refused}"
+    refused_saying(
+        &client,
+        &message,
+        &format!("this home signs as {}", asked.new),
     );
     assert_eq!(agent.put_away().code(), "key_rotated");
     assert!(!socket.exists(), "the agent left its socket");
@@ -146,13 +159,8 @@ fn a_command_through_an_agent_whose_key_was_rotated_away_is_told_key_rotated() {
 #[test]
 fn an_agent_whose_member_the_roster_revoked_refuses_to_sign_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut ada, bob_dir, bob) = a_member(dir.path());
-    let key = bob.whoami().unwrap().key;
-    drop(bob);
-    let (socket, agent) = start(&bob_dir);
-    let client = AgentSigner::connect(&socket, &key).unwrap();
-    let message = entry_message(&key);
-    assert!(key.verifies(&message, &client.try_sign(&message).unwrap()));
+    let (mut ada, bob_dir, key) = bob_admitted(dir.path());
+    let (socket, agent, client, message) = signing(&bob_dir, &key);
 
     let revocation = ada.roster_revoke(key, "left the department").unwrap();
     let bob = taken_in_locked(&ada, &bob_dir);
@@ -162,13 +170,10 @@ fn an_agent_whose_member_the_roster_revoked_refuses_to_sign_and_exits() {
         "a revocation names no new key"
     );
 
-    let refused = AppError::from(client.try_sign(&message).unwrap_err());
-    assert_eq!(refused.code(), "key_rotated", "{refused}");
-    assert!(
-        refused
-            .to_string()
-            .contains(&format!("revoked it (entry {revocation})")),
-        "{refused}"
+    refused_saying(
+        &client,
+        &message,
+        &format!("revoked it (entry {revocation})"),
     );
     assert_eq!(agent.put_away().code(), "key_rotated");
     assert!(!socket.exists(), "the agent left its socket");
@@ -180,9 +185,7 @@ fn an_agent_whose_member_the_roster_revoked_refuses_to_sign_and_exits() {
 #[test]
 fn an_agent_refuses_to_start_on_a_revoked_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut ada, bob_dir, bob) = a_member(dir.path());
-    let key = bob.whoami().unwrap().key;
-    drop(bob);
+    let (mut ada, bob_dir, key) = bob_admitted(dir.path());
     ada.roster_revoke(key, "left the department").unwrap();
     drop(taken_in_locked(&ada, &bob_dir));
 

@@ -126,7 +126,15 @@ mod tests {
         let held = lock(dir.path()).unwrap();
         let wait = std::time::Duration::from_millis(100);
         let started = std::time::Instant::now();
-        let refused = lock_within(dir.path(), wait).unwrap_err();
+        // On a thread, so that a wait without end fails here (given a minute) instead of
+        // hanging the suite.
+        let (said, heard) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        std::thread::spawn(move || said.send(lock_within(&path, wait).map(drop)));
+        let refused = heard
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the wait for the key lock did not give up")
+            .unwrap_err();
         assert_eq!(refused.code(), "key_busy");
         assert!(started.elapsed() >= wait);
         drop(held);
