@@ -61,7 +61,7 @@ pub struct HomeLedger {
     set_evidence: usize,
     /// The set described to a member that may read only some logs (an AI model).
     reader_set: ReconcileSet,
-    /// Entries of peers' batches waiting for something not here yet (see
+    /// Entries of peers' batches waiting for something not here yet, per peer (see
     /// [`Home::import_from_peer`]).
     pending: crate::Pending,
     /// Where the next key request goes on from in the reports lacking a key (`None`: the
@@ -418,10 +418,9 @@ impl Ledger for HomeLedger {
                 tracing::warn!(error = %e, "could not leave the intake settings");
             }
         }
-        if self.pending.is_empty() {
-            return;
-        }
+        // Only this peer's: others' pulls may still bring what theirs wait for.
         match self.home.quarantine_pending(&mut self.pending, peer) {
+            Ok(0) => {}
             Ok(n) => tracing::info!(
                 entries = n,
                 "entries still waiting when the pull ended: quarantined"

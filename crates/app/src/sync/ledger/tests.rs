@@ -467,3 +467,56 @@ fn a_node_that_cannot_open_its_new_key_stops_for_the_rotation_the_roster_holds()
         .unwrap_err();
     assert_eq!(err.code(), "key_rotated", "{err}");
 }
+
+/// The entries of `d` as a peer's batch, checked as the node checks one.
+fn batch_of<'a>(
+    d: impl IntoIterator<Item = &'a (countersign_ledger::Entry, Vec<u8>)>,
+) -> Authenticated {
+    let bytes = bundle::encode(d.into_iter().map(|(e, p)| (e, Some(p.as_slice()))));
+    HomeLedger::check(&bytes).unwrap()
+}
+
+/// Found by review (2026-12-05): one pool of waiting entries served every peer. A stranger's
+/// report entries, of a network the joining home did not hold yet, waited there; the founder's
+/// batch that brought the trusted network was judged with them, they failed as another
+/// network's (a refusal that proves misbehaviour), and the founder was cut off: the home
+/// could never join. A peer's waiting entries are now judged only with its own batches and
+/// quarantined only under its name. Fails if the pool is shared again.
+#[test]
+fn a_strangers_waiting_entries_never_get_the_founder_cut_off() {
+    use countersign_report::fixture::Department;
+    let founder = Department::new();
+    // Another department (its own genesis: another clock), with a report.
+    let mut stranger = Department::starting_at(1_700_100_000_000, 10);
+    stranger.report("rad", "ct-chest");
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
+    home.trust(crate::Anchor::Network {
+        network: founder.network(),
+        founder: None,
+    })
+    .unwrap();
+    let mut ledger = HomeLedger::new(home).unwrap();
+
+    // The stranger's report entries alone: no network here yet, so they wait.
+    let reports = stranger
+        .stored
+        .iter()
+        .filter(|(e, _)| e.header().kind.family() == countersign_ledger::LogFamily::Report);
+    ledger.accept(batch_of(reports), "stranger").unwrap();
+
+    // The founder's genesis and roster: taken in, the network adopted.
+    let taken = ledger
+        .accept(batch_of(&founder.stored), "founder")
+        .expect("the founder's batch is judged on its own entries");
+    assert_eq!(taken.new, founder.stored.len() as u64);
+    assert_eq!(ledger.network(), Some(founder.network()));
+    // The founder's pull ending keeps nothing of the stranger's under the founder's name.
+    ledger.pull_ended("founder");
+    assert!(ledger.home.quarantine().unwrap().is_empty());
+
+    // The stranger's own next batch brings its entries back, now judged against the
+    // network held: another network's, which is held against the stranger.
+    let refused = ledger.accept(batch_of([]), "stranger").unwrap_err();
+    assert!(matches!(refused, AcceptError::Misbehaved(_)), "{refused:?}");
+}
