@@ -455,3 +455,48 @@ fn ai_results_in_the_archive_are_received_and_the_departments_own_report_sr_left
         "staging left behind"
     );
 }
+
+/// Found by review (2026-12-05): `ai import --pacs --study S` received every device SR the
+/// archive returned for S into the report on the SR's own study, whatever study that was, and
+/// never looked at its patient: an archive answering for S with an SR of another study this
+/// home holds a report on had it signed into that report (another patient's, an entry that
+/// cannot be taken back). An SR is now received only if it is of the study asked for and of
+/// the patient the archive files that study under. Fails if either check is left out.
+#[test]
+fn an_archives_sr_of_another_study_or_another_patient_is_refused_and_nothing_signed() {
+    use crate::pacs_servers::{archive_sending, phantom_study};
+    let dir = tempfile::tempdir().unwrap();
+    // Study S, asked for; its second image carries another Patient ID (the archive lists S
+    // as the phantom patient's).
+    let asked = phantom_study(dir.path(), "ai sr asked", "20260111", &[2]);
+    // Study T, another this home holds a report on.
+    let other = phantom_study(dir.path(), "ai sr other", "20260112", &[]);
+    let ada = crate::common::founder("Dr Ada");
+    let first = dir.path().join("asked-first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(&asked.files[0], first.join("1.dcm")).unwrap();
+    ada.ok(&["import", first.to_str().unwrap()]);
+    ada.ok(&["import", other.files[0].parent().unwrap().to_str().unwrap()]);
+    ada.new_report(&asked.study, "ct-chest");
+    ada.new_report(&other.study, "ct-chest");
+    let sr = |image: &Path, name: &str| {
+        let out = dir.path().join(name);
+        write_srs(image, &out);
+        std::fs::read(out.join("measurements.dcm")).unwrap()
+    };
+    let of_another_study = sr(&other.files[0], "srs-other");
+    let of_another_patient = sr(&asked.files[1], "srs-patient");
+    let server = archive_sending(&asked.study, &[&of_another_study, &of_another_patient]);
+    ada.ok(&["pacs", "add", "odd", "--dicomweb", &server.url()]);
+
+    let pass = ada.ok(&["ai", "import", "--pacs", "odd", "--study", &asked.study]);
+    assert_eq!(pass["received"], serde_json::json!([]), "{pass}");
+    let codes: Vec<&str> = pass["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["sr_wrong_study", "wrong_patient"], "{pass}");
+    assert_eq!(received(&ada), 0, "an SR was signed into a report");
+}

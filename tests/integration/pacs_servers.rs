@@ -368,6 +368,32 @@ pub struct Seeded {
     pub files: Vec<PathBuf>,
 }
 
+/// A DICOMweb "archive" (a [`Garbage`] server) that lists `study` as [`PATIENT`]'s and sends
+/// `parts` as its instances.
+pub fn archive_sending(study: &str, parts: &[&[u8]]) -> Garbage {
+    let search = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
+         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}, \
+         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{PATIENT}\"]}}}}]"
+    )
+    .into_bytes();
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let mut retrieve = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
+         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    retrieve.extend_from_slice(&body);
+    Garbage::start(search, retrieve)
+}
+
 /// The patient of every seeded study (a phantom: no real person).
 pub const PATIENT: &str = "PHANTOM-0001";
 

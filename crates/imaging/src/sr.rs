@@ -135,6 +135,9 @@ pub struct StructuredReport {
     pub sop_class: String,
     pub sop_instance: String,
     pub study: String,
+    /// The Patient ID, for wrong-patient checks; never serialised (it is the patient's).
+    #[serde(skip)]
+    pub patient_id: Option<String>,
     /// The document title (the root container's concept).
     pub title: Option<Code>,
     pub equipment: Equipment,
@@ -244,6 +247,7 @@ pub fn parse_sr(bytes: &[u8]) -> Result<StructuredReport, SrError> {
         sop_class,
         sop_instance,
         study,
+        patient_id: text(&object, tags::PATIENT_ID)?,
         title,
         equipment,
         observer: walk.observer,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use sha2::{Digest, Sha256};
 
 use super::{attending, nothing_stored, shas, stored};
-use crate::pacs_servers::{phantom_study, Dcmqrscp, Garbage, Orthanc, PATIENT};
+use crate::pacs_servers::{archive_sending, phantom_study, Dcmqrscp, Orthanc, PATIENT};
 
 #[test]
 fn an_instance_of_another_patient_is_refused_and_nothing_of_it_stored_over_both_protocols() {
@@ -157,32 +157,6 @@ fn over_dicomweb_a_native_instance_with_short_pixel_data_gets_the_workers_reason
     assert!(app
         .image_for_decoding(&hex::encode(Sha256::digest(&sound)))
         .is_ok());
-}
-
-/// A DICOMweb "archive" (a [`Garbage`] server) that lists `study` as [`PATIENT`]'s and sends
-/// `parts` as its instances.
-fn archive_sending(study: &str, parts: &[&[u8]]) -> Garbage {
-    let search = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n\
-         [{{\"0020000D\": {{\"vr\": \"UI\", \"Value\": [\"{study}\"]}}, \
-         \"00100020\": {{\"vr\": \"LO\", \"Value\": [\"{PATIENT}\"]}}}}]"
-    )
-    .into_bytes();
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(b"--XyZ\r\nContent-Type: application/dicom\r\n\r\n");
-        body.extend_from_slice(part);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"--XyZ--\r\n");
-    let mut retrieve = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; \
-         boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    retrieve.extend_from_slice(&body);
-    Garbage::start(search, retrieve)
 }
 
 /// A retrieval reads an instance's header alone, its pixel data left unparsed (its length

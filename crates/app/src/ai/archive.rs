@@ -53,7 +53,7 @@ impl Home {
         report: Option<EntryId>,
         section: Option<&str>,
     ) -> Result<ArchiveImport> {
-        let (staging, files) = self.retrieve_staged(archive, study)?;
+        let (staging, files, patient_id) = self.retrieve_staged(archive, study)?;
         let mut out = ArchiveImport {
             archive: archive.to_string(),
             study: study.to_string(),
@@ -93,6 +93,14 @@ impl Home {
                 continue;
             }
             let sop_instance = parsed.sop_instance.clone();
+            if let Err(e) = of_the_study(&parsed, study, patient_id.as_deref()) {
+                out.refused.push(ArchiveRefusal {
+                    sop_instance: Some(sop_instance),
+                    code: e.code(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
             match Receipt::of(self.ai_receive(report, sha, parsed, section))? {
                 Receipt::Received(r) => out.received.push(r),
                 Receipt::Duplicate(_) => out.duplicates += 1,
@@ -113,6 +121,36 @@ impl Home {
         );
         Ok(out)
     }
+}
+
+/// Wrong-patient safety: an SR the archive returned for `study` is received only if it is of
+/// that study and of the patient the archive files the study under. Without it, an archive
+/// answering for one study with an SR of another patient's study had that SR signed into
+/// the other patient's report, which this home held (the report was found by the SR's own
+/// Study Instance UID; found by review, 2026-12-05). The words name what differs, not the
+/// values (they are the patient's).
+fn of_the_study(
+    sr: &countersign_imaging::sr::StructuredReport,
+    study: &str,
+    patient_id: Option<&str>,
+) -> Result<()> {
+    if sr.study != study {
+        return Err(AppError::SrWrongStudy(format!(
+            "SR {} is about another study than the one asked for (its Study Instance UID \
+             differs): nothing stored",
+            sr.sop_instance
+        )));
+    }
+    if let Some(expected) = patient_id {
+        if sr.patient_id.as_deref().map(str::trim) != Some(expected.trim()) {
+            return Err(AppError::WrongPatient(format!(
+                "SR {} is of another patient than the study asked for (its Patient ID differs \
+                 from the archive's for this study): nothing stored",
+                sr.sop_instance
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The SOP Class UIDs of every SR storage class begin so (PS3.4 B.5).

@@ -50,22 +50,26 @@ pub struct RetrieveProgress {
 impl Home {
     /// Retrieves every instance of `study` from `archive` into a staging folder under the home
     /// (removed when the returned [`Staging`] drops), for a caller that reads the files itself
-    /// rather than storing them as images (AI results delivered as SR).
+    /// rather than storing them as images (AI results delivered as SR). The study is searched
+    /// for first, as a retrieval's is: the archive must hold it, under one patient, whose
+    /// Patient ID (`None`: the archive gives none) is returned for the caller to hold every
+    /// file to, with the study (wrong-patient safety: the files are the archive's say only).
     pub(crate) fn retrieve_staged(
         &self,
         archive: &str,
         study: &str,
-    ) -> Result<(Staging, Vec<PathBuf>)> {
+    ) -> Result<(Staging, Vec<PathBuf>, Option<String>)> {
         let config = self.archive(archive)?;
         let client = config.client()?;
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
+        let patient_id = searched(&client, &config, archive, study, None)?.patient_id;
         let staging = Staging::new(self.dir())?;
         let fetched = client
             .retrieve(study, &staging.0, &config.limits(), &mut |_| {
                 std::ops::ControlFlow::Continue(())
             })
             .map_err(|e| config.error(e))?;
-        Ok((staging, fetched.files))
+        Ok((staging, fetched.files, patient_id))
     }
 
     /// Retrieves a study from an archive into the image store (see the module's doc); with
@@ -110,17 +114,7 @@ impl Home {
         countersign_pacs::check_uid(study).map_err(|e| config.error(e))?;
         // What the archive says of the study: that it holds it, and whose it is.
         let search = || -> Result<(Expected, Option<u64>)> {
-            let matches: Vec<StudyMatch> = client
-                .search(&StudyQuery {
-                    study: Some(study.to_string()),
-                    limit: 16,
-                    ..Default::default()
-                })
-                .map_err(|e| config.error(e))?
-                .into_iter()
-                .filter(|m| m.study == study)
-                .collect();
-            let found = whose(&matches, study, archive, patient_id)?;
+            let found = searched(&client, &config, archive, study, patient_id)?;
             tracing::info!("the archive searched");
             let expect = Expected {
                 study: study.to_string(),
@@ -266,6 +260,28 @@ impl Home {
 /// row chosen), else the archive's only one. An archive can file one Study Instance UID under
 /// two patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose it is
 /// must be said, and only that patient's instances are taken.
+/// What `archive` says of `study` when searched for it: that it holds it, and whose it is
+/// (see [`whose`]).
+fn searched(
+    client: &countersign_pacs::Archive,
+    config: &super::ArchiveConfig,
+    archive: &str,
+    study: &str,
+    patient_id: Option<&str>,
+) -> Result<StudyMatch> {
+    let matches: Vec<StudyMatch> = client
+        .search(&StudyQuery {
+            study: Some(study.to_string()),
+            limit: 16,
+            ..Default::default()
+        })
+        .map_err(|e| config.error(e))?
+        .into_iter()
+        .filter(|m| m.study == study)
+        .collect();
+    whose(&matches, study, archive, patient_id).cloned()
+}
+
 fn whose<'m>(
     matches: &'m [StudyMatch],
     study: &str,
