@@ -162,19 +162,7 @@ fn the_key_locks_when_the_screen_locks() {
     use std::io::BufRead;
     countersign_app::keys::use_fast_kdf_for_tests();
     let dir = tempfile::tempdir().unwrap();
-    let mut home =
-        countersign_app::Home::open_with(dir.path(), source("screen lock test")).unwrap();
-    home.init(
-        "Dr Ada",
-        "attending".parse().unwrap(),
-        Some("Radiology"),
-        None,
-    )
-    .unwrap();
-    drop(home);
-    let desk = std::sync::Arc::new(Desk::open(dir.path().to_path_buf()));
-    let passphrase = countersign_app::Passphrase::new("screen lock test");
-    desk.act(|h| h.unlock(&passphrase)).unwrap();
+    let desk = std::sync::Arc::new(unlocked_desk(dir.path(), "screen lock test"));
     // The background node runs on the unlocked key (on loopback here).
     start_node_on_loopback(&desk);
 
