@@ -24,12 +24,15 @@ mod jpeg;
 mod meta;
 mod open;
 mod phantom;
-mod prescan;
 mod present;
 mod raw;
 mod rle;
 mod segmented;
 pub mod sr;
+
+// The header pass before parsing lives low, in its own crate, so that pacs checks what an archive
+// sends with the same walk.
+use countersign_prescan as prescan;
 
 use std::path::Path;
 

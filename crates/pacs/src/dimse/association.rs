@@ -17,10 +17,15 @@ use dicom_ul::pdu::{PDataValue, PDataValueType, PresentationContextResultReason}
 use dicom_ul::Pdu;
 
 use super::{
-    encode_command, text_of, trim_uid, u16_of, uid_value, ul_error, C_STORE_RSP, IMPLICIT_LE,
+    encode_command, parse_command, text_of, trim_uid, u16_of, uid_value, ul_error, C_STORE_RSP,
     MAX_COMMAND_BYTES, NO_DATA_SET, OUT_OF_RESOURCES, SUCCESS,
 };
 use crate::{instance_file, Arrived, Hashing, Limits, OnFile, PacsError, Result, Retrieved};
+
+/// The most of a refused instance's remaining data set read into nothing to keep the
+/// association in step (see `Association::read_whole_data`): reading costs only time, but an
+/// archive that never ends a data set must not hold the retrieval forever.
+pub(super) const MAX_DRAIN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What C-STORE sub-operations have brought: the files written, and the first instance this
 /// side refused (over its limits) — the retrieval fails with it once the archive is done.
@@ -221,16 +226,26 @@ impl<A: Link> Association<A> {
                 break;
             }
         }
-        let implicit = TransferSyntaxRegistry
-            .get(IMPLICIT_LE)
-            .ok_or_else(|| PacsError::Malformed("no implicit VR little endian".into()))?;
-        let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], implicit)
-            .map_err(|e| PacsError::Malformed(format!("a DIMSE command: {e}")))?;
-        Ok((context.unwrap_or(0), obj))
+        Ok((context.unwrap_or(0), parse_command(&bytes)?))
     }
 
     /// Copies the data set that follows a command to `out`, refusing more than `limit` bytes.
+    /// Refused, the rest of the data set is left unread: the association is not to be used
+    /// again (see [`Self::read_whole_data`] for one that is).
     pub(super) fn read_data(&mut self, out: &mut dyn Write, limit: u64) -> Result<u64> {
+        self.read_data_then(out, limit, false)
+    }
+
+    /// As [`Self::read_data`], but a data set over `limit` is read on to its last fragment
+    /// into nothing (at most [`MAX_DRAIN_BYTES`] more; past that the association is aborted),
+    /// so that the next PDV read is the next command. Left on the wire, the rest of a refused
+    /// C-STORE was read as the next command and failed the retrieval as "data where a command
+    /// was due" (found by review, 2026-12-05), hiding the real reason, its size.
+    pub(super) fn read_whole_data(&mut self, out: &mut dyn Write, limit: u64) -> Result<u64> {
+        self.read_data_then(out, limit, true)
+    }
+
+    fn read_data_then(&mut self, out: &mut dyn Write, limit: u64, drain: bool) -> Result<u64> {
         let mut total = 0u64;
         loop {
             let pdv = self.next_pdv()?;
@@ -239,15 +254,40 @@ impl<A: Link> Association<A> {
             }
             total += pdv.data.len() as u64;
             if total > limit {
-                return Err(PacsError::TooLarge {
+                let too_large = PacsError::TooLarge {
                     what: "an instance".into(),
                     limit,
-                });
+                };
+                if drain && !pdv.is_last {
+                    self.drain_data()?;
+                }
+                return Err(too_large);
             }
             out.write_all(&pdv.data)
                 .map_err(PacsError::io("writing a retrieved instance"))?;
             if pdv.is_last {
                 return Ok(total);
+            }
+        }
+    }
+
+    /// Reads the rest of a data set into nothing, up to its last fragment, bounded by
+    /// [`MAX_DRAIN_BYTES`]: an archive that keeps sending past that has the association
+    /// aborted (the caller sees it closed).
+    fn drain_data(&mut self) -> Result<()> {
+        let mut drained = 0u64;
+        loop {
+            let pdv = self.next_pdv()?;
+            if pdv.value_type != PDataValueType::Data {
+                return Err(PacsError::Malformed("a command where data was due".into()));
+            }
+            drained += pdv.data.len() as u64;
+            if pdv.is_last {
+                return Ok(());
+            }
+            if drained > MAX_DRAIN_BYTES {
+                self.abort();
+                return Ok(());
             }
         }
     }
@@ -280,7 +320,7 @@ impl<A: Link> Association<A> {
             .map_err(|e| PacsError::Malformed(format!("a C-STORE request: {e}")))?;
         w.write_all(&header)
             .map_err(PacsError::io(context.clone()))?;
-        self.read_data(&mut w, limits.max_instance_bytes)?;
+        self.read_whole_data(&mut w, limits.max_instance_bytes)?;
         // Flushed and closed before the caller sees it.
         w.finish().map_err(PacsError::io(context))
     }
@@ -471,6 +511,11 @@ impl<A: Link> Association<A> {
                 }
                 Err(e @ PacsError::TooLarge { .. }) => {
                     let _ = std::fs::remove_file(&path);
+                    // Too much of it to read past (see `read_whole_data`): aborted, and the
+                    // retrieval ends with the reason.
+                    if self.inner.is_none() {
+                        return Err(e);
+                    }
                     status = OUT_OF_RESOURCES;
                     intake.refused_here.get_or_insert(e);
                 }
@@ -495,5 +540,112 @@ impl<A: Link> Association<A> {
         if let Some(inner) = self.inner.take() {
             let _ = inner.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use dicom_ul::{ClientAssociationOptions, ServerAssociationOptions};
+
+    use super::super::{C_STORE_RQ, DATA_SET, EXPLICIT_LE, MAX_PDU};
+    use super::*;
+
+    const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
+
+    /// Found by review (2026-12-05): a C-STORE over `max_instance_bytes` was refused after its
+    /// first PDV and answered, but the rest of its data set stayed on the wire; the next
+    /// command read found data there and the retrieval failed as "data where a command was
+    /// due", hiding that an instance was too large. (An archive could also use it to make
+    /// every retrieval of a study fail the same misleading way.)
+    /// Fails if the rest of a refused data set is not read past before the next command.
+    #[test]
+    fn an_instance_over_the_limit_leaves_the_association_in_step() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_secs(20);
+        // The archive: two C-STORE requests, the first of 200 000 bytes (several PDVs), the
+        // second of 100; it gives back the statuses it was answered.
+        let archive = std::thread::spawn(move || -> Result<(u16, u16)> {
+            let inner = ClientAssociationOptions::new()
+                .calling_ae_title("ARCHIVE")
+                .called_ae_title("COUNTERSIGN")
+                .with_presentation_context(CT, vec![EXPLICIT_LE])
+                .read_timeout(timeout)
+                .establish(addr)
+                .map_err(ul_error)?;
+            let mut assoc = Association::new(inner);
+            let (pc, _) = assoc.context_for(CT)?;
+            let mut statuses = Vec::new();
+            for (id, bytes) in [(1u16, 200_000usize), (2, 100)] {
+                assoc.send_command(
+                    pc,
+                    &[
+                        (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(CT)),
+                        (
+                            tags::COMMAND_FIELD,
+                            VR::US,
+                            PrimitiveValue::from(C_STORE_RQ),
+                        ),
+                        (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+                        (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                        (
+                            tags::COMMAND_DATA_SET_TYPE,
+                            VR::US,
+                            PrimitiveValue::from(DATA_SET),
+                        ),
+                        (
+                            tags::AFFECTED_SOP_INSTANCE_UID,
+                            VR::UI,
+                            uid_value(&format!("1.2.3.{id}")),
+                        ),
+                    ],
+                )?;
+                assoc.send(pc, PDataValueType::Data, vec![0u8; bytes])?;
+                let (_, rsp) = assoc.read_command()?;
+                statuses.push(u16_of(&rsp, tags::STATUS)?);
+            }
+            assoc.release();
+            Ok((statuses[0], statuses[1]))
+        });
+        let (stream, _) = listener.accept().unwrap();
+        let inner = ServerAssociationOptions::new()
+            .accept_called_ae_title()
+            .ae_title("COUNTERSIGN")
+            .max_pdu_length(MAX_PDU)
+            .read_timeout(timeout)
+            .with_abstract_syntax(CT)
+            .with_transfer_syntax(EXPLICIT_LE)
+            .establish(stream)
+            .unwrap();
+        let mut assoc = Association::new(inner);
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            max_instance_bytes: 1000,
+            ..Limits::default()
+        };
+        let mut intake = Intake::default();
+        while let Some((pc, cmd)) = assoc.next_command_or_release().unwrap() {
+            assoc
+                .take_store(pc, &cmd, dir.path(), &mut intake, &limits, &mut |_| {
+                    std::ops::ControlFlow::Continue(())
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            archive.join().unwrap().unwrap(),
+            (OUT_OF_RESOURCES, SUCCESS)
+        );
+        assert_eq!(intake.got.files.len(), 1);
+        assert!(
+            matches!(
+                &intake.refused_here,
+                Some(PacsError::TooLarge { what, limit: 1000 }) if what == "an instance"
+            ),
+            "{:?}",
+            intake.refused_here
+        );
     }
 }

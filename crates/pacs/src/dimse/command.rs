@@ -35,6 +35,50 @@ pub(super) fn encode_command(elements: &[(Tag, VR, PrimitiveValue)]) -> Result<V
     Ok(out)
 }
 
+/// Parses a command set as the peer sent it (implicit VR little endian). Every element's claimed
+/// length is checked against the bytes that came first: dicom-rs allocates a value's claimed
+/// length before reading it, so 8 bytes claiming 4 GiB would cost 4 GiB (or abort the app).
+pub(super) fn parse_command(bytes: &[u8]) -> Result<InMemDicomObject> {
+    let implicit = TransferSyntaxRegistry
+        .get(IMPLICIT_LE)
+        .ok_or_else(|| PacsError::Malformed("no implicit VR little endian".into()))?;
+    let layout = countersign_prescan::Layout {
+        explicit: false,
+        big_endian: false,
+    };
+    countersign_prescan::check_data_set(bytes, 0, layout)
+        .map_err(|e| PacsError::Malformed(format!("a DIMSE command: {e}")))?;
+    InMemDicomObject::read_dataset_with_ts(bytes, implicit)
+        .map_err(|e| PacsError::Malformed(format!("a DIMSE command: {e}")))
+}
+
+/// Parses a data set the peer sent after a command (a C-FIND identifier) in the transfer syntax
+/// `ts` of its presentation context, its lengths checked first as [`parse_command`] says.
+pub(super) fn parse_identifier(
+    bytes: &[u8],
+    ts: &dicom_encoding::TransferSyntax,
+    what: &str,
+) -> Result<InMemDicomObject> {
+    // A deflated data set cannot be checked where it lies; no context this side proposes for an
+    // identifier is deflated, so one is not what the protocol sends.
+    if matches!(
+        ts.codec(),
+        dicom_encoding::transfer_syntax::Codec::Dataset(_)
+    ) {
+        return Err(PacsError::Malformed(format!(
+            "{what} in a deflated transfer syntax"
+        )));
+    }
+    let layout = countersign_prescan::Layout {
+        explicit: ts.uid() != IMPLICIT_LE,
+        big_endian: ts.endianness() == dicom_encoding::transfer_syntax::Endianness::Big,
+    };
+    countersign_prescan::check_data_set(bytes, 0, layout)
+        .map_err(|e| PacsError::Malformed(format!("{what}: {e}")))?;
+    InMemDicomObject::read_dataset_with_ts(bytes, ts)
+        .map_err(|e| PacsError::Malformed(format!("{what}: {e}")))
+}
+
 pub(super) fn u16_of(obj: &InMemDicomObject, tag: Tag) -> Result<u16> {
     obj.element(tag)
         .ok()

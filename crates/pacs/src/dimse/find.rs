@@ -51,8 +51,7 @@ pub(super) fn next_match(
             }
             let mut bytes = Vec::new();
             assoc.read_data(&mut bytes, MAX_IDENTIFIER_BYTES as u64)?;
-            let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts)
-                .map_err(|e| PacsError::Malformed(format!("a C-FIND identifier: {e}")))?;
+            let obj = parse_identifier(&bytes, ts, "a C-FIND identifier")?;
             Ok(Some((obj, bytes.len())))
         }
         SUCCESS => {

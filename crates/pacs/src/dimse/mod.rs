@@ -475,4 +475,69 @@ mod tests {
         assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 20);
         assert_eq!(bytes.len(), 12 + 20);
     }
+
+    /// Found by review (2026-12-05): dicom-rs sizes a value's buffer to its claimed length
+    /// before reading it, so an archive's 8-byte command PDV, (0000,0002) claiming 0xFFFFFFF0
+    /// bytes, made this side allocate and zero about 4 GiB, or abort the app.
+    /// Fails if a command is handed to the parser before its lengths are checked against the
+    /// bytes that came (the parser's own error, or the allocation, comes instead of the check's).
+    #[test]
+    fn a_command_claiming_4_gib_is_refused_before_parsing() {
+        let hostile = [0x02, 0x00, 0x00, 0x00, 0xF0, 0xFF, 0xFF, 0xFF];
+        match parse_command(&hostile) {
+            // The prescan's words: refused before the parser saw a byte.
+            Err(PacsError::Malformed(why)) => {
+                assert!(
+                    why.contains("claims 4294967280 bytes but 0 remain"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // A sound command still parses.
+        let bytes = encode_command(&[
+            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_ECHO_RQ)),
+            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(7u16)),
+        ])
+        .unwrap();
+        let parsed = parse_command(&bytes).unwrap();
+        assert_eq!(u16_of(&parsed, tags::MESSAGE_ID).unwrap(), 7);
+    }
+
+    /// Found by review (2026-12-05): a C-FIND identifier went to the parser as it came, so an
+    /// archive's 12-byte answer, (0010,0010) as explicit-VR UC claiming 0xFFFFFFF0 bytes in its
+    /// long form, made this side allocate about 4 GiB before finding the bytes missing.
+    /// Fails if an identifier is parsed before its lengths are checked against the bytes that came.
+    #[test]
+    fn an_identifier_claiming_4_gib_is_refused_before_parsing() {
+        let explicit = TransferSyntaxRegistry.get(EXPLICIT_LE).unwrap();
+        let hostile = [
+            0x10, 0x00, 0x10, 0x00, b'U', b'C', 0x00, 0x00, 0xF0, 0xFF, 0xFF, 0xFF,
+        ];
+        match parse_identifier(&hostile, explicit, "a C-FIND identifier") {
+            Err(PacsError::Malformed(why)) => {
+                assert!(
+                    why.contains("claims 4294967280 bytes but 0 remain"),
+                    "{why}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same claim in implicit VR, on a context that chose it.
+        let implicit = TransferSyntaxRegistry.get(IMPLICIT_LE).unwrap();
+        let hostile = [0x10, 0x00, 0x10, 0x00, 0xF0, 0xFF, 0xFF, 0xFF];
+        assert!(matches!(
+            parse_identifier(&hostile, implicit, "a C-FIND identifier"),
+            Err(PacsError::Malformed(why)) if why.contains("claims 4294967280")
+        ));
+        // A sound identifier still parses.
+        let sound = [
+            0x10, 0x00, 0x10, 0x00, b'P', b'N', 0x04, 0x00, b'D', b'O', b'E', b' ',
+        ];
+        let obj = parse_identifier(&sound, explicit, "a C-FIND identifier").unwrap();
+        assert_eq!(
+            obj.element(tags::PATIENT_NAME).unwrap().to_str().unwrap(),
+            "DOE"
+        );
+    }
 }

@@ -5,10 +5,26 @@
 //! Sequence items, of defined or undefined length, are walked element by element; only the
 //! fragments of encapsulated pixel data are stepped over whole. Implicit-VR elements get the
 //! dictionary's VR, as the parser gives them.
+//!
+//! Shared by `countersign-imaging` (files opened) and `countersign-pacs` (what an archive
+//! sends, before dicom-rs parses it):
+//!
+//! ```
+//! use countersign_prescan::{check_data_set, Layout};
+//!
+//! let implicit = Layout { explicit: false, big_endian: false };
+//! // (0008,0018) SOP Instance UID, 2 bytes: "1\0".
+//! let sound = [0x08, 0x00, 0x18, 0x00, 2, 0, 0, 0, b'1', 0];
+//! assert!(check_data_set(&sound, 0, implicit).is_ok());
+//! // The same element claiming 0xFFFFFFF0 bytes in an 8-byte data set: refused before any
+//! // parser would allocate them.
+//! let claiming = [0x08, 0x00, 0x18, 0x00, 0xF0, 0xFF, 0xFF, 0xFF];
+//! assert!(check_data_set(&claiming, 0, implicit).is_err());
+//! ```
 
 /// The byte layout of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Layout {
+pub struct Layout {
     pub explicit: bool,
     pub big_endian: bool,
 }
@@ -46,13 +62,13 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> u32 {
 /// Checks the file meta group at `start` (just after the `DICM` magic) and the data set after it.
 /// A deflated data set cannot be scanned where it lies: its offset is returned, for the caller
 /// to inflate and scan with [`check_data_set`].
-pub(crate) fn check(bytes: &[u8], start: usize) -> Result<Option<usize>, String> {
+pub fn check(bytes: &[u8], start: usize) -> Result<Option<usize>, String> {
     check_finding_pixels(bytes, start).map(|scanned| scanned.deflated_at)
 }
 
 /// What [`check_finding_pixels`] found besides that the file is sound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Scanned {
+pub struct Scanned {
     /// Where a deflated data set starts (see [`check`]); nothing else is known of it.
     pub deflated_at: Option<usize>,
     /// The data set's own Pixel Data element, when there is exactly one at the top level and
@@ -63,14 +79,14 @@ pub(crate) struct Scanned {
 /// Where a Pixel Data element lies in the file: its value is `bytes[value..value + len]`,
 /// its 4-byte length field just before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PixelDataAt {
+pub struct PixelDataAt {
     pub value: usize,
     pub len: usize,
 }
 
 /// As [`check`], and where the data set's own Pixel Data lies (see [`Scanned`]): what reading
-/// the header alone needs (`open::open_header`), found by the same walk at no extra cost.
-pub(crate) fn check_finding_pixels(bytes: &[u8], start: usize) -> Result<Scanned, String> {
+/// the header alone needs (imaging's `open_header`), found by the same walk at no extra cost.
+pub fn check_finding_pixels(bytes: &[u8], start: usize) -> Result<Scanned, String> {
     let (data_set_at, ts) = meta_group(bytes, start)?;
     match ts.as_deref() {
         Some(DEFLATED) => Ok(Scanned {
@@ -159,11 +175,11 @@ fn meta_group(bytes: &[u8], start: usize) -> Result<(usize, Option<String>), Str
 
 /// Checks a data set (a bare data set, or what follows the meta group): group 0002 elements
 /// there are read in `layout`, as the parser reads them.
-pub(crate) fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
+pub fn check_data_set(bytes: &[u8], start: usize, layout: Layout) -> Result<(), String> {
     scan(bytes, start, layout).map(|_| ())
 }
 
-pub(crate) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+pub const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 
 /// The deepest nesting of sequences a file may have. The parser recurses once per level, and a
 /// thread's stack overflow aborts the whole process (it cannot be caught): 100 000 levels of 16
