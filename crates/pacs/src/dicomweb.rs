@@ -213,9 +213,18 @@ impl DicomWeb {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        // The whole body is bounded by what the parts may add up to.
+        // The whole body is bounded by what the parts may add up to: no more instances than
+        // allowed, and no more bytes than the study may put on disk, each with room for its
+        // part's delimiter and headers (the study's bytes count only the parts' bodies).
+        let per_part = (limits.max_instances as u64).saturating_mul(4 * 1024);
         let most = (limits.max_instances as u64)
-            .saturating_mul(limits.max_instance_bytes.saturating_add(64 * 1024));
+            .saturating_mul(limits.max_instance_bytes.saturating_add(64 * 1024))
+            .min(
+                limits
+                    .max_study_bytes
+                    .saturating_add(per_part)
+                    .saturating_add(64 * 1024),
+            );
         let body = response.into_body().into_with_config().limit(most).reader();
         let mut parts = MultipartReader::new(body, &content_type).map_err(multipart_error)?;
         let mut out = Retrieved::default();
@@ -231,10 +240,21 @@ impl DicomWeb {
                 last,
                 self.buffers.as_ref(),
             )?;
-            let part = parts.next_part(&mut sink, limits.max_instance_bytes);
+            // What the study may still put on disk: a part is refused as soon as it passes
+            // that, as one over the instance limit is, so a hostile archive cannot fill the
+            // disk one acceptable instance at a time (the DIMSE side refuses the same way).
+            let budget = limits.max_study_bytes.saturating_sub(out.bytes);
+            let part = parts.next_part(&mut sink, limits.max_instance_bytes.min(budget));
             // Flushed and closed before the caller sees it.
             let finished = sink.finish();
             match part {
+                Err(MultipartError::PartTooLarge { .. }) if budget < limits.max_instance_bytes => {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(PacsError::TooLarge {
+                        what: "the study".into(),
+                        limit: limits.max_study_bytes,
+                    });
+                }
                 Ok(Some(info)) => {
                     let (sha256, data) =
                         finished.map_err(PacsError::io(format!("writing {}", path.display())))?;
@@ -505,5 +525,56 @@ mod tests {
         }
         buffers.give(again);
         assert_eq!(buffers.kept(), 3, "{buffers:?}");
+    }
+
+    /// Found by review (2026-12-05): WADO-RS never applied `max_study_bytes`, only the
+    /// per-instance and instance-count limits, so a hostile archive could stream acceptable
+    /// instance after acceptable instance until the disk was full.
+    /// Fails if a part that takes the study past `max_study_bytes` is written and kept (or
+    /// the retrieval ends in anything but the study refused as too large).
+    #[test]
+    fn a_retrieval_past_max_study_bytes_is_refused_as_too_large() {
+        let archive = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}/dicom-web", archive.local_addr().unwrap());
+        let mut body = String::new();
+        for _ in 0..3 {
+            body.push_str("--b\r\nContent-Type: application/dicom\r\n\r\n");
+            body.push_str(&"x".repeat(600));
+            body.push_str("\r\n");
+        }
+        body.push_str("--b--\r\n");
+        let served = answer_once(
+            archive,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: multipart/related; \
+                 type=\"application/dicom\"; boundary=b\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        let limits = Limits {
+            max_study_bytes: 1000,
+            keep_in_memory: 0,
+            ..Limits::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let client = DicomWeb::new(&base, limits).unwrap();
+        let mut arrived = 0;
+        let got = client.retrieve("1.2.3", dir.path(), &limits, &mut |_| {
+            arrived += 1;
+            std::ops::ControlFlow::Continue(())
+        });
+        served.join().unwrap();
+        match got {
+            Err(PacsError::TooLarge { what, limit }) => {
+                assert_eq!((what.as_str(), limit), ("the study", 1000))
+            }
+            other => panic!("{other:?}"),
+        }
+        let staged = std::fs::read_dir(dir.path()).unwrap().count();
+        assert!(
+            staged <= 2 && arrived <= 2,
+            "{staged} files, {arrived} handed over"
+        );
     }
 }
