@@ -430,10 +430,16 @@ impl Home {
         let Some((j, read, pending)) = in_flight else {
             return Ok(());
         };
-        let outcome = sandbox
-            .finish(pending, &read.bytes)
-            .map_err(ImportError::from)
-            .and_then(|verdict| self.stage_one(read, verdict, writer));
+        let outcome = match sandbox.finish(pending, &read.bytes) {
+            Ok(verdict) => self.stage_one(read, verdict, writer),
+            Err(e) => {
+                // Not imported: a retrieval's staged file goes now (see `discard_staged`).
+                if let Some(from) = &read.moved_from {
+                    discard_staged(from);
+                }
+                Err(ImportError::from(e))
+            }
+        };
         out.record(outcome, j, summary)
     }
 
@@ -466,8 +472,28 @@ impl Home {
 
     /// Reads, hashes (unless its writer did) and parses one file; `None` if the home, this
     /// batch, the batch being synced or the file in the worker already has it (one the home
-    /// has is added to `found_stored`).
+    /// has is added to `found_stored`). A retrieval's staged file that is refused or a
+    /// duplicate is deleted here (see `discard_staged`).
     fn read_one(
+        &self,
+        file: Incoming,
+        expect: Option<&Expected>,
+        batches: [&[Instance]; 2],
+        in_flight: Option<&ReadFile>,
+        found_stored: &mut Vec<([u8; 32], String)>,
+    ) -> Result<Option<ReadFile>, ImportError> {
+        // Only a movable file is the import's own (a retrieval's staging folder); a file of
+        // the user's own folder is never deleted, whatever became of it.
+        let staged = file.movable.then(|| file.path.clone());
+        let read = self.read_leaving_file(file, expect, batches, in_flight, found_stored);
+        if let (Some(path), Ok(None) | Err(_)) = (&staged, &read) {
+            discard_staged(path);
+        }
+        read
+    }
+
+    /// [`Self::read_one`], leaving the file where it is whatever the outcome.
+    fn read_leaving_file(
         &self,
         file: Incoming,
         expect: Option<&Expected>,
@@ -527,6 +553,9 @@ impl Home {
         writer: &Writer,
     ) -> Result<Option<(Instance, Option<StagedImage>, DecodeCheck)>, ImportError> {
         if let Verdict::Refused { code, message, .. } = verdict {
+            if let Some(from) = &read.moved_from {
+                discard_staged(from);
+            }
             return Err(ImportError::File(code, format!("{message}; not imported")));
         }
         let path = image_path(self.dir(), &read.instance.sha256);
@@ -554,6 +583,19 @@ impl Home {
             },
         };
         Ok(Some((read.instance, staged, verdict.to_check())))
+    }
+}
+
+/// Deletes a retrieval's staged file that will not be imported (refused, or a duplicate) as
+/// soon as that is known. Left until the retrieval ended, they let a hostile archive fill the
+/// disk with parts refused one by one (found by review, 2026-12-05). Only for files the import
+/// owns (`Incoming::movable`); one already gone is fine.
+fn discard_staged(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // The retrieval's staging folder is removed when it ends: this one goes then.
+        Err(e) => tracing::warn!(error = %e, "a refused staged file could not be deleted"),
     }
 }
 

@@ -74,3 +74,87 @@ fn a_streamed_import_indexes_every_file_once_while_batches_sync_behind_it() {
     }
     assert_eq!(staged, 0);
 }
+
+/// Found by review (2026-12-05): a retrieval's staged file that the import refused (not
+/// DICOM, another study) or found a duplicate stayed in the staging folder until the
+/// retrieval ended, so a hostile archive streaming refused or repeated parts could fill the
+/// disk with them. Each is deleted as soon as it is judged; a user's own file refused the
+/// same way is left where it is.
+/// Fails if a refused or duplicate staged (movable) file is still there when the import asks
+/// for the next one, or if a user's (not movable) file is deleted.
+#[test]
+fn refused_or_duplicate_staged_files_are_deleted_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
+    // The staging folder on the home's filesystem, as a retrieval's is.
+    let staging = dir.path().join("staging-test");
+    let spec = |seed: &str| countersign_imaging::PhantomSpec {
+        seed: seed.into(),
+        slices: 1,
+        size: 16,
+        ..Default::default()
+    };
+    let wanted = countersign_imaging::write_phantom_series(&spec("asked for"), &staging).unwrap();
+    let other_dir = staging.join("other");
+    let other = countersign_imaging::write_phantom_series(&spec("not asked"), &other_dir).unwrap();
+    let junk = staging.join("junk.dcm");
+    std::fs::write(
+        &junk,
+        b"not DICOM at all, just bytes from a hostile archive",
+    )
+    .unwrap();
+    let again = staging.join("again.dcm");
+    std::fs::copy(&wanted[0], &again).unwrap();
+    let users = tempfile::tempdir().unwrap();
+    let own = users.path().join("mine.dcm");
+    std::fs::write(&own, b"a user's file, not DICOM").unwrap();
+    // (path, movable, there once it is judged: `None` for the one imported, moved into the
+    // store when its batch commits)
+    let files = [
+        (junk, true, Some(false)),
+        (other[0].clone(), true, Some(false)),
+        (wanted[0].clone(), true, None),
+        (again, true, Some(false)),
+        (own.clone(), false, Some(true)),
+    ];
+    let expect = Expected {
+        study: countersign_imaging::phantom_study_uid("asked for"),
+        patient_id: None,
+        erased_mark: 0,
+    };
+    let mut handed = 0usize;
+    let mut source = |_: Option<Duration>| {
+        // Every file handed before has been judged by now (none needs the worker).
+        if let Some((path, _, Some(there))) = handed.checked_sub(1).map(|i| &files[i]) {
+            assert_eq!(path.exists(), *there, "{} once judged", path.display());
+        }
+        match files.get(handed) {
+            Some((path, movable, _)) => {
+                handed += 1;
+                Next::File(Incoming {
+                    path: path.clone(),
+                    sha256: None,
+                    movable: *movable,
+                    data: None,
+                    recycle: None,
+                })
+            }
+            None => Next::End,
+        }
+    };
+    let summary = home
+        .import_from(&mut source, 5, Some(&expect), &mut |_| {}, &mut |_| {})
+        .unwrap();
+    assert_eq!(
+        (summary.imported, summary.duplicates, summary.failed.len()),
+        (1, 1, 3),
+        "{summary:?}"
+    );
+    assert!(own.exists());
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
