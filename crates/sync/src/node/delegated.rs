@@ -113,6 +113,7 @@ impl<L: Ledger> Node<L> {
 
     /// Forgets request `request_id`, telling a one-shot sync waiting on it `error`.
     fn drop_request(&mut self, request_id: OutboundRequestId, error: &SyncError) {
+        self.pull_requests.remove(&request_id);
         self.asked.remove(&request_id);
         self.keys_asked.remove(&request_id);
         if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {

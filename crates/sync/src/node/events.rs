@@ -116,6 +116,9 @@ impl<L: Ledger> Node<L> {
             } => {
                 let reason = error.to_string();
                 tracing::debug!(peer = %peer, error = %reason, "request to a peer failed");
+                // Only a request of the pull now running ends it: an announcement that timed
+                // out, or a request of a pull that has ended, is no reason to end this one.
+                let the_pulls = self.is_current_pulls(&peer, request_id);
                 self.asked.remove(&request_id);
                 self.keys_asked.remove(&request_id);
                 if let Some((_, Some((_, reply)))) = self.announced.remove(&request_id) {
@@ -141,13 +144,15 @@ impl<L: Ledger> Node<L> {
                         return self.cut_off(peer, format!("malformed response: {e}"));
                     }
                 }
-                self.fail_pull(
-                    &peer,
-                    SyncError::Unreachable {
-                        peer: peer.to_string(),
-                        reason,
-                    },
-                );
+                if the_pulls {
+                    self.fail_pull(
+                        &peer,
+                        SyncError::Unreachable {
+                            peer: peer.to_string(),
+                            reason,
+                        },
+                    );
+                }
             }
             // A malformed or oversized inbound message: the codec refused it before any
             // allocation; a peer sending one is not served again.

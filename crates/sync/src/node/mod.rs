@@ -255,6 +255,9 @@ pub struct Node<L: Ledger> {
     asked: HashMap<OutboundRequestId, (PeerId, Vec<EntryId>)>,
     /// Key requests in flight: the logs each asked for (see [`pull`]).
     keys_asked: HashMap<OutboundRequestId, (PeerId, Vec<LogId>)>,
+    /// Every request a pull sent and not yet answered (or failed): the generation of the pull
+    /// that sent it. An answer is taken only by that pull (see [`Node::send_for_pull`]).
+    pull_requests: HashMap<OutboundRequestId, u64>,
     status: NodeStatus,
     /// Changes not yet announced to a peer because we were pulling from it.
     deferred: HashMap<PeerId, std::collections::BTreeSet<LogId>>,

@@ -149,6 +149,7 @@ pub(crate) fn launch<L: Ledger>(
             retry: HashMap::new(),
             asked: HashMap::new(),
             keys_asked: HashMap::new(),
+            pull_requests: HashMap::new(),
             status: NodeStatus::default(),
             deferred: HashMap::new(),
             checking: FuturesOrdered::new(),

@@ -17,7 +17,7 @@ use crate::{AcceptError, Accepted, ById, LogSummary, VersionVector};
 
 /// What a test looks at in a node's ledger.
 #[derive(Default)]
-pub(super) struct Shared {
+pub(crate) struct Shared {
     pub(super) held: HashMap<EntryId, BundleRecord>,
     /// Every member key this node served a set or entries to.
     pub(super) served: Vec<PublicKey>,
@@ -38,7 +38,7 @@ pub(super) struct Shared {
 
 /// A ledger in memory: entries are opaque records (the node only ever sees bytes), every
 /// member may read everything.
-pub(super) struct Memory {
+pub(crate) struct Memory {
     pub(super) network: NetworkId,
     pub(super) members: Vec<PublicKey>,
     pub(super) shared: Arc<Mutex<Shared>>,
@@ -46,7 +46,7 @@ pub(super) struct Memory {
 }
 
 impl Memory {
-    pub(super) fn new(network: NetworkId, members: &[PublicKey], records: &[&str]) -> Memory {
+    pub(crate) fn new(network: NetworkId, members: &[PublicKey], records: &[&str]) -> Memory {
         let mut shared = Shared::default();
         for r in records {
             let record = BundleRecord {
@@ -318,21 +318,21 @@ pub(super) fn secret(i: u8) -> SecretKey {
 }
 
 /// A node identity of known seed (seeded, so a failure replays).
-pub(super) fn node_key(i: u8) -> (identity::Keypair, PublicKey) {
+pub(crate) fn node_key(i: u8) -> (identity::Keypair, PublicKey) {
     let kp = node::keypair(&[i; 32]);
     let key = node::identity_key(&kp).unwrap();
     (kp, key)
 }
 
 /// The department: admin A, colleague C and member T (whose key is on a token), one network.
-pub(super) struct Department {
-    pub(super) network: NetworkId,
+pub(crate) struct Department {
+    pub(crate) network: NetworkId,
     pub(super) admin: SecretKey,
     pub(super) colleague: SecretKey,
     pub(super) token: SecretKey,
 }
 
-pub(super) fn department() -> Department {
+pub(crate) fn department() -> Department {
     Department {
         network: Hash::of(b"department"),
         admin: secret(1),
@@ -342,7 +342,7 @@ pub(super) fn department() -> Department {
 }
 
 impl Department {
-    pub(super) fn members(&self) -> Vec<PublicKey> {
+    pub(crate) fn members(&self) -> Vec<PublicKey> {
         vec![
             self.admin.public(),
             self.token.public(),

@@ -8,7 +8,7 @@
 //! asked for is not taken.
 
 mod delegation;
-mod fixture;
+pub(crate) mod fixture;
 mod keys;
 
 use std::time::Duration;

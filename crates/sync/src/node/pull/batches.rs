@@ -155,7 +155,7 @@ impl<L: Ledger> Node<L> {
 
     pub(in crate::node) fn send_fetch(&mut self, peer: PeerId, log: LogId, have: VersionVector) {
         let network = self.asking_network();
-        self.send(
+        self.send_for_pull(
             &peer,
             Request::Fetch {
                 network,

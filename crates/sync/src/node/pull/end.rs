@@ -45,7 +45,7 @@ impl<L: Ledger> Node<L> {
         let logs: Vec<LogId> = logs.into_iter().take(MAX_KEY_REQUEST).collect();
         tracing::debug!(peer = %peer, logs = logs.len(), "asking for the data keys this home lacks");
         let network = self.asking_network();
-        let id = self.send(
+        let id = self.send_for_pull(
             &peer,
             Request::Keys {
                 network,

@@ -16,6 +16,8 @@
 
 mod batches;
 mod end;
+#[cfg(test)]
+mod tests;
 mod whole;
 
 use std::collections::{HashSet, VecDeque};
@@ -136,6 +138,40 @@ enum KeyAsk {
 const MAX_PULL_EVIDENCE: usize = 1024;
 
 impl<L: Ledger> Node<L> {
+    /// Sends a request of the pull running with `peer`, remembering which pull sent it: its
+    /// answer, or its failure, is that pull's alone. Without it an answer was taken by
+    /// whichever pull ran when it came: a pull that ended (a local error, retried) and was
+    /// started again took its predecessor's late reconciliation step as its own, and an
+    /// honest peer was cut off for "a reconciliation answer about no history"; a late step
+    /// cleared the flag of one still out; and an announcement timing out ended the pull
+    /// (found by review, 2026-12-05).
+    pub(super) fn send_for_pull(&mut self, peer: &PeerId, request: Request) -> OutboundRequestId {
+        let generation = self.pulls.get(peer).map_or(0, |p| p.generation);
+        let id = self.send(peer, request);
+        self.pull_requests.insert(id, generation);
+        id
+    }
+
+    /// Whether the answer to (or failure of) `request_id` belongs to the pull now running
+    /// with `peer`; forgets the request either way. An answer to a pull that has ended is
+    /// dropped, with what it was asking for.
+    pub(super) fn is_current_pulls(
+        &mut self,
+        peer: &PeerId,
+        request_id: OutboundRequestId,
+    ) -> bool {
+        let Some(generation) = self.pull_requests.remove(&request_id) else {
+            return false;
+        };
+        if self.pulls.get(peer).map(|p| p.generation) == Some(generation) {
+            return true;
+        }
+        self.asked.remove(&request_id);
+        self.keys_asked.remove(&request_id);
+        tracing::debug!(peer = %peer, "an answer to a pull that has ended: dropped");
+        false
+    }
+
     /// Pulls from `peer` what it has of `scope` (empty: every log) and this home lacks.
     pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>, scope: Vec<LogId>) {
         let running = self.pulls.contains_key(&peer);
@@ -183,7 +219,7 @@ impl<L: Ledger> Node<L> {
         tracing::debug!(peer = %peer, logs = scope.len(), "pull started (0 logs: every log)");
         let network = self.asking_network();
         if !scope.is_empty() {
-            self.send(
+            self.send_for_pull(
                 &peer,
                 Request::Summary {
                     network,
@@ -282,6 +318,10 @@ impl<L: Ledger> Node<L> {
                 };
                 let _ = reply.send(result);
             }
+            return;
+        }
+        // Every other answer is to a pull's request: taken only by the pull that sent it.
+        if !self.is_current_pulls(&peer, request_id) {
             return;
         }
         if let Some((_, logs)) = self.keys_asked.remove(&request_id) {

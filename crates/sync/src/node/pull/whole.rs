@@ -41,7 +41,7 @@ impl<L: Ledger> Node<L> {
                         ..SetPull::default()
                     });
                 }
-                self.send(
+                self.send_for_pull(
                     &peer,
                     Request::Reconcile {
                         network,
@@ -121,7 +121,7 @@ impl<L: Ledger> Node<L> {
             let n = set.need.len().min(MAX_BATCH);
             let ids: Vec<EntryId> = set.need.drain(..n).collect();
             set.fetching = true;
-            let id = self.send(
+            let id = self.send_for_pull(
                 &peer,
                 Request::FetchIds {
                     network,
@@ -138,7 +138,7 @@ impl<L: Ledger> Node<L> {
                 set.stepping = true;
                 set.steps += 1;
                 let (from, base) = (set.from, set.base);
-                self.send(
+                self.send_for_pull(
                     &peer,
                     Request::Reconcile {
                         network,
