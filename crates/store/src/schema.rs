@@ -469,6 +469,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX erased_studies_by_mark ON erased_studies (erased_at);
     "#,
+    // 22: the report logs that granted an AI model access, found without reading every entry.
+    // A restricted reader's reconciliation set (an AI model's node) is built from them, and
+    // `logs_with_grants` read the whole entries table for it (at a million reports, gigabytes,
+    // on the serving node's event loop at each of the model's steps; found by review,
+    // 2026-12-05). A partial index holds grant entries only: storing any other entry writes
+    // nothing more.
+    r#"
+    CREATE INDEX entries_grants ON entries (log) WHERE kind = 'access.grant';
+    "#,
 ];
 
 /// The schema version this build writes.

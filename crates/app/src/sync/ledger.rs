@@ -59,8 +59,13 @@ pub struct HomeLedger {
     evidence: (usize, Vec<crate::checkpoints::EvidenceItem>),
     /// The row count of the evidence already in `set`.
     set_evidence: usize,
-    /// The set described to a member that may read only some logs (an AI model).
+    /// The set described to a member that may read only some logs (an AI model), for that
+    /// reader as of the store's newest arrival then: built again only when either moved
+    /// (every grant and revocation is an entry), not at each of the reader's steps.
     reader_set: ReconcileSet,
+    reader_set_for: Option<(PublicKey, i64)>,
+    /// How many times a restricted reader's set was built (its tests read it).
+    reader_builds: usize,
     /// Entries of peers' batches waiting for something not here yet, per peer (see
     /// [`Home::import_from_peer`]).
     pending: crate::Pending,
@@ -123,6 +128,8 @@ impl HomeLedger {
             evidence: (0, Vec::new()),
             set_evidence: 0,
             reader_set: ReconcileSet::new(),
+            reader_set_for: None,
+            reader_builds: 0,
             pending: crate::Pending::default(),
             key_cursor: None,
             none_lacking_at: None,
@@ -299,7 +306,17 @@ impl Ledger for HomeLedger {
             _ => false,
         };
         if let (true, Some(reader)) = (restricted, reader) {
-            self.restricted_set(reader)?;
+            let newest = self
+                .home
+                .store()
+                .db()
+                .max_arrival()
+                .map_err(|e| e.to_string())?;
+            if self.reader_set_for != Some((*reader, newest)) {
+                self.restricted_set(reader)?;
+                self.reader_set_for = Some((*reader, newest));
+                self.reader_builds += 1;
+            }
             return Ok(&self.reader_set);
         }
         self.refresh_set()?;

@@ -18,7 +18,7 @@ mod lacking_keys;
 mod peers;
 mod quarantine;
 mod serve;
-mod set;
+pub(crate) mod set;
 
 // The query-plan tests in `summaries` read these at their old path.
 #[cfg(test)]

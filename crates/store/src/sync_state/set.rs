@@ -90,7 +90,7 @@ impl Db<'_> {
     pub fn logs_with_grants(&self) -> Result<Vec<LogId>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT log FROM entries WHERE kind = 'access.grant'")
+            .prepare_cached(GRANTED_LOGS)
             .map_err(StoreError::sqlite("finding grants"))?;
         let rows: Vec<Vec<u8>> = stmt
             .query_map([], |r| r.get(0))
@@ -121,3 +121,8 @@ impl Db<'_> {
             .collect())
     }
 }
+
+/// The report logs that granted an AI model access: through the partial index of grant
+/// entries (migration 22), never a scan of every entry.
+pub(crate) const GRANTED_LOGS: &str =
+    "SELECT DISTINCT log FROM entries WHERE kind = 'access.grant'";

@@ -212,3 +212,30 @@ fn a_batch_by_id_keeps_to_its_rows_and_its_byte_budget() {
             <= budget
     );
 }
+
+/// Found by review (2026-12-05): the report logs that granted an AI model access were found by
+/// reading every entry, at each reconciliation step of the model's node (at a million
+/// reports, gigabytes on the serving node's event loop). The query goes through the partial
+/// index of grant entries. Fails if the index (migration 22) is dropped.
+#[test]
+fn grants_are_found_by_their_own_index_not_a_scan_of_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+    let plan: Vec<String> = store
+        .db()
+        .conn()
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::sync_state::set::GRANTED_LOGS
+        ))
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|step| step.contains("entries_grants")),
+        "{plan:?}"
+    );
+    assert!(store.db().logs_with_grants().unwrap().is_empty());
+}

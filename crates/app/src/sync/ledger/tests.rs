@@ -520,3 +520,27 @@ fn a_strangers_waiting_entries_never_get_the_founder_cut_off() {
     let refused = ledger.accept(batch_of([]), "stranger").unwrap_err();
     assert!(matches!(refused, AcceptError::Misbehaved(_)), "{refused:?}");
 }
+
+/// Found by review (2026-12-05): an AI model's node had its restricted set built from nothing
+/// at every reconciliation step, each build reading every entry (to find grants) on the
+/// serving node's event loop. The set is now kept for its reader until an entry arrives.
+/// Fails if it is built again with nothing new stored.
+#[test]
+fn an_ai_models_set_is_built_again_only_when_something_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, _, model, report) = home_with_report(dir.path());
+    let mut ledger = HomeLedger::new(home).unwrap();
+    let roster_only = ledger.reconcile_set(Some(&model)).unwrap().len();
+    ledger.reconcile_set(Some(&model)).unwrap();
+    assert_eq!(ledger.reader_builds, 1, "built again with nothing new");
+    ledger
+        .home
+        .report_write(report, "findings", "Nothing acute.")
+        .unwrap();
+    // Not granted the report: the entry moves the store, not what the model may read.
+    assert_eq!(
+        ledger.reconcile_set(Some(&model)).unwrap().len(),
+        roster_only
+    );
+    assert_eq!(ledger.reader_builds, 2, "not built again after an entry");
+}
