@@ -8,7 +8,8 @@
 //! (never the whole study in memory), hashing it as it goes, and hands each file to the caller
 //! the moment it is whole ([`Arrived`]), so the caller can check it (is it DICOM, is it the
 //! patient and study it asked for) and store it while the rest still streams. Every message is
-//! bounded: a QIDO-RS answer by [`qido::MAX_JSON_BYTES`], a part of a WADO-RS body by
+//! bounded: a QIDO-RS answer, and a DIMSE search's C-FIND answers together, by
+//! [`qido::MAX_JSON_BYTES`], a part of a WADO-RS body by
 //! [`Limits::max_instance_bytes`], a PDU by the maximum length this side negotiates, a DIMSE
 //! command by [`dimse::MAX_COMMAND_BYTES`], the instances of a study by
 //! [`Limits::max_instances`].

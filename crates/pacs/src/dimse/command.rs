@@ -137,9 +137,11 @@ pub(super) fn study_of(obj: &InMemDicomObject) -> Result<StudyMatch> {
         .ok()
         .and_then(|e| e.to_multi_str().ok())
         .map(|v| {
+            // A modality is a CS code, at most 16 characters: a longer value is not one, and
+            // is dropped (as `series.rs` does) rather than kept at any length, 64 times over.
             v.iter()
                 .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty())
+                .filter(|m| !m.is_empty() && m.len() <= 16)
                 .take(64)
                 .collect()
         })

@@ -289,7 +289,30 @@ impl Dimse {
             ],
         )?;
         let mut out = Vec::new();
-        while let Some((obj, _)) = find::next_match(&mut assoc, ts)? {
+        // Every answer read counts, kept or not: their bytes together are held to what a
+        // QIDO-RS answer may be (each identifier alone may be 1 MiB: the ten thousand of a
+        // worklist search would be ten GiB), and their number to what one may hold, so that
+        // an archive cannot keep the search going for ever with matches the modality filter
+        // below drops. A search that asks for fewer ends (kept) before either is reached.
+        let mut held = 0u64;
+        let mut read = 0usize;
+        while let Some((obj, bytes)) = find::next_match(&mut assoc, ts)? {
+            held += bytes as u64;
+            read += 1;
+            if held > crate::qido::MAX_JSON_BYTES {
+                assoc.abort();
+                return Err(PacsError::TooLarge {
+                    what: "the C-FIND answers to a study search".into(),
+                    limit: crate::qido::MAX_JSON_BYTES,
+                });
+            }
+            if read > crate::qido::MAX_RESULTS {
+                assoc.abort();
+                return Err(PacsError::TooLarge {
+                    what: "the C-FIND matches to a study search".into(),
+                    limit: crate::qido::MAX_RESULTS as u64,
+                });
+            }
             let found = study_of(&obj)?;
             // An archive that does not match on modality returns every study: the filter is
             // applied here too when it said which modalities a study has.
@@ -474,6 +497,163 @@ mod tests {
         assert_eq!(&bytes[..8], &[0, 0, 0, 0, 4, 0, 0, 0]);
         assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 20);
         assert_eq!(bytes.len(), 12 + 20);
+    }
+
+    /// A fake archive on a local port for one study-level C-FIND: it reads the request, then
+    /// answers each of `answers` (an identifier, in explicit VR little endian) as a pending
+    /// match, then success. It stops at the first failure to send (this side aborting).
+    fn find_archive(answers: impl Iterator<Item = Vec<u8>> + Send + 'static) -> Dimse {
+        use dicom_ul::ServerAssociationOptions;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let timeout = Duration::from_secs(30);
+        std::thread::spawn(move || -> Result<()> {
+            let (stream, _) = listener.accept().unwrap();
+            let inner = ServerAssociationOptions::new()
+                .accept_called_ae_title()
+                .ae_title("ARCHIVE")
+                .max_pdu_length(MAX_PDU)
+                .read_timeout(timeout)
+                .write_timeout(timeout)
+                .with_abstract_syntax(STUDY_ROOT_FIND)
+                .with_transfer_syntax(EXPLICIT_LE)
+                .establish(stream)
+                .map_err(ul_error)?;
+            let mut assoc = Association::new(inner);
+            let (pc, rq) = assoc.read_command()?;
+            assoc.read_data(&mut std::io::sink(), MAX_IDENTIFIER_BYTES as u64)?;
+            let id = u16_of(&rq, tags::MESSAGE_ID)?;
+            let answer = |assoc: &mut Association<_>, status: u16, data: u16| {
+                assoc.send_command(
+                    pc,
+                    &[
+                        (
+                            tags::AFFECTED_SOP_CLASS_UID,
+                            VR::UI,
+                            uid_value(STUDY_ROOT_FIND),
+                        ),
+                        (
+                            tags::COMMAND_FIELD,
+                            VR::US,
+                            PrimitiveValue::from(C_FIND_RSP),
+                        ),
+                        (
+                            tags::MESSAGE_ID_BEING_RESPONDED_TO,
+                            VR::US,
+                            PrimitiveValue::from(id),
+                        ),
+                        (
+                            tags::COMMAND_DATA_SET_TYPE,
+                            VR::US,
+                            PrimitiveValue::from(data),
+                        ),
+                        (tags::STATUS, VR::US, PrimitiveValue::from(status)),
+                    ],
+                )
+            };
+            for identifier in answers {
+                answer(&mut assoc, 0xFF00, DATA_SET)?;
+                assoc.send(pc, PDataValueType::Data, identifier)?;
+            }
+            answer(&mut assoc, SUCCESS, NO_DATA_SET)?;
+            let _ = assoc.next_command_or_release();
+            Ok(())
+        });
+        Dimse {
+            called_aet: "ARCHIVE".into(),
+            host: "127.0.0.1".into(),
+            port,
+            calling_aet: DEFAULT_CALLING_AET.into(),
+            timeout,
+            move_port: None,
+        }
+    }
+
+    /// A study-level match: `study`, `modalities`, and a Study Description of `padding`
+    /// characters (UT, so that it may be long).
+    fn study_identifier(study: &str, modalities: &str, padding: usize) -> Vec<u8> {
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            uid_value(study),
+        ));
+        obj.put(DataElement::new(
+            tags::MODALITIES_IN_STUDY,
+            VR::CS,
+            PrimitiveValue::from(modalities),
+        ));
+        if padding > 0 {
+            obj.put(DataElement::new(
+                tags::STUDY_DESCRIPTION,
+                VR::UT,
+                PrimitiveValue::from("x".repeat(padding)),
+            ));
+        }
+        let mut bytes = Vec::new();
+        obj.write_dataset_with_ts(&mut bytes, TransferSyntaxRegistry.get(EXPLICIT_LE).unwrap())
+            .unwrap();
+        bytes
+    }
+
+    /// Found by review (2026-12-05): a study search kept every C-FIND identifier it read (each
+    /// may be 1 MiB) up to the ten thousand matches of a worklist search, with no bound on
+    /// their total, so an archive answering a worklist search with ten thousand matches of
+    /// 1 MiB each made this side hold about 10 GiB.
+    /// Fails if a study search's answers are not held together to `qido::MAX_JSON_BYTES`, as
+    /// a QIDO-RS answer is.
+    #[test]
+    fn a_study_search_answered_with_megabyte_matches_is_bounded_in_total() {
+        // Twenty matches of about 1 MiB (each within the identifier limit): 20 MiB in all.
+        let dimse =
+            find_archive((0..20).map(|i| study_identifier(&format!("1.2.3.{i}"), "CT", 1_000_000)));
+        match dimse.search(&StudyQuery::default()) {
+            Err(PacsError::TooLarge { what, limit }) => {
+                assert_eq!(limit, crate::qido::MAX_JSON_BYTES);
+                assert!(what.contains("study search"), "{what}");
+            }
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        // A search answered within the bound still finds what it was answered.
+        let dimse =
+            find_archive((0..3).map(|i| study_identifier(&format!("1.2.3.{i}"), "CT", 1_000)));
+        let found = dimse.search(&StudyQuery::default()).unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[0].modalities, ["CT"]);
+    }
+
+    /// Found by review (2026-12-05): only the matches a study search kept counted against its
+    /// maximum, so an archive answering a search for one modality with matches of another
+    /// (dropped by the filter here, as an archive that does not match on modality would send
+    /// them) kept the search reading for as long as it went on sending.
+    /// Fails if matches the modality filter drops do not count against `qido::MAX_RESULTS`.
+    #[test]
+    fn a_study_search_answered_with_endless_filtered_out_matches_is_refused() {
+        let dimse = find_archive(
+            (0..crate::qido::MAX_RESULTS + 5)
+                .map(|i| study_identifier(&format!("1.2.3.{i}"), "CT", 0)),
+        );
+        let query = StudyQuery {
+            modality: Some("MR".into()),
+            ..StudyQuery::default()
+        };
+        match dimse.search(&query) {
+            Err(PacsError::TooLarge { limit, .. }) => {
+                assert_eq!(limit, crate::qido::MAX_RESULTS as u64)
+            }
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+    }
+
+    /// Found by review (2026-12-05): a study-level match's Modalities In Study kept up to 64
+    /// values of any length (a match's text is otherwise cut to 1 024 characters).
+    /// Fails if a value longer than a modality's 16 characters is kept.
+    #[test]
+    fn a_modality_longer_than_16_characters_is_not_kept() {
+        let bytes = study_identifier("1.2.3", &format!("CT\\{}\\MR", "X".repeat(5000)), 0);
+        let explicit = TransferSyntaxRegistry.get(EXPLICIT_LE).unwrap();
+        let obj = parse_identifier(&bytes, explicit, "a C-FIND identifier").unwrap();
+        assert_eq!(study_of(&obj).unwrap().modalities, ["CT", "MR"]);
     }
 
     /// Found by review (2026-12-05): dicom-rs sizes a value's buffer to its claimed length
