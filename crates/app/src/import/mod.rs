@@ -509,22 +509,33 @@ impl Home {
             Some(sha256) => sha256,
             None => Sha256::digest(&bytes).into(),
         };
-        let known = self
+        // A retrieval's wrong-patient check comes before the duplicate short-cut: the same
+        // bytes are the same instance, so the row already held for them (in the store, this
+        // batch, the batch syncing or the worker) answers for its study and patient without
+        // parsing the file again. Counted as a duplicate unchecked, an instance of another
+        // patient already in the home would pass as part of the study asked for, and the
+        // wrong-patient refusal would be lost (found by review, 2026-12-05).
+        let check = |held: &Instance| match expect {
+            Some(expect) => expect.check(held),
+            None => Ok(()),
+        };
+        if let Some(stored) = self
             .store()
             .db()
             .instance(&sha256)
             .map_err(AppError::from)?
-            .is_some();
-        if known {
+        {
+            check(&stored)?;
             found_stored.push((sha256, file.path.display().to_string()));
             return Ok(None);
         }
-        if batches
+        if let Some(held) = batches
             .iter()
             .flat_map(|b| b.iter())
-            .any(|r| r.sha256 == sha256)
-            || in_flight.is_some_and(|f| f.instance.sha256 == sha256)
+            .chain(in_flight.map(|f| &f.instance))
+            .find(|r| r.sha256 == sha256)
         {
+            check(held)?;
             return Ok(None);
         }
         // The header alone where the file allows: judging and indexing it need no copy of its
@@ -532,9 +543,7 @@ impl Home {
         let header = countersign_imaging::read_header(&bytes).map_err(ImportError::image)?;
         let instance = instance_of(&header.info, sha256, bytes.len() as u64)
             .map_err(|reason| ImportError::File("no_study_uid", reason))?;
-        if let Some(expect) = expect {
-            expect.check(&instance)?;
-        }
+        check(&instance)?;
         Ok(Some(ReadFile {
             bytes,
             header,

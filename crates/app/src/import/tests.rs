@@ -158,3 +158,75 @@ fn refused_or_duplicate_staged_files_are_deleted_at_once() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Found by review (2026-12-05): an instance the home already held was counted as a duplicate
+/// before the retrieval's wrong-patient check, so an archive answering a retrieval of patient
+/// A's study with instance X of patient B (or of another study), X already in the home, had X
+/// reported as a duplicate of the study asked for: the wrong-patient refusal was lost.
+/// Fails if an instance found in the store is counted as a duplicate without the retrieval's
+/// study and patient check.
+#[test]
+fn an_instance_of_another_patient_already_stored_is_refused_not_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
+    let series = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: "already here".into(),
+        slices: 1,
+        size: 16,
+        ..Default::default()
+    };
+    let x = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let mut import = |expect: Option<&Expected>| {
+        let mut files = x.iter();
+        let mut source = |_: Option<Duration>| match files.next() {
+            Some(path) => Next::File(Incoming::in_memory(path)),
+            None => Next::End,
+        };
+        home.import_from(&mut source, 1, expect, &mut |_| {}, &mut |_| {})
+            .unwrap()
+    };
+    // X imported by the user, with no retrieval to answer to.
+    let first = import(None);
+    assert_eq!((first.imported, first.failed.len()), (1, 0), "{first:?}");
+    let study = countersign_imaging::phantom_study_uid("already here");
+    // A retrieval of X's study under another patient (the archive's Patient ID for it is not
+    // X's), and one of another study: each hands over X, and each refuses it.
+    for (expect, words) in [
+        (
+            Expected {
+                study: study.clone(),
+                patient_id: Some("SOMEONE-ELSE".into()),
+                erased_mark: 0,
+            },
+            "belongs to another patient",
+        ),
+        (
+            Expected {
+                study: countersign_imaging::phantom_study_uid("the study asked for"),
+                patient_id: None,
+                erased_mark: 0,
+            },
+            "belongs to another study",
+        ),
+    ] {
+        let summary = import(Some(&expect));
+        assert_eq!(
+            (summary.imported, summary.duplicates, summary.failed.len()),
+            (0, 0, 1),
+            "{summary:?}"
+        );
+        assert!(summary.failed[0].reason.contains(words), "{summary:?}");
+    }
+    // The right study and patient still finds it a duplicate.
+    let summary = import(Some(&Expected {
+        study,
+        patient_id: Some("PHANTOM-0001".into()),
+        erased_mark: 0,
+    }));
+    assert_eq!(
+        (summary.imported, summary.duplicates, summary.failed.len()),
+        (0, 1, 0),
+        "{summary:?}"
+    );
+}
