@@ -328,7 +328,7 @@ pub(crate) fn node_key(i: u8) -> (identity::Keypair, PublicKey) {
 pub(crate) struct Department {
     pub(crate) network: NetworkId,
     pub(super) admin: SecretKey,
-    pub(super) colleague: SecretKey,
+    pub(crate) colleague: SecretKey,
     pub(super) token: SecretKey,
 }
 

@@ -175,6 +175,9 @@ impl<L: Ledger> Node<L> {
     /// Pulls from `peer` what it has of `scope` (empty: every log) and this home lacks.
     pub(super) fn start_pull(&mut self, peer: PeerId, waiter: Option<Waiter>, scope: Vec<LogId>) {
         let running = self.pulls.contains_key(&peer);
+        if !running && self.pulling_from_member_of(&peer) {
+            return self.defer_pull(peer, waiter);
+        }
         self.pull_generation += 1;
         let generation = self.pull_generation;
         let pull = self.pulls.entry(peer).or_insert_with(|| Pull {
@@ -231,6 +234,44 @@ impl<L: Ledger> Node<L> {
         // A whole pull: reconcile the recent window of the sets, the history before it by
         // one digest (see `crate::reconcile`).
         self.start_window(peer, window_start(now_ms()));
+    }
+
+    /// Whether a pull runs with another peer of the member `peer` is (its own key's node, or
+    /// a node it delegated to). One at a time per member: a pull may hold
+    /// [`BATCHES_IN_HAND`] batches of up to [`crate::protocol::MAX_MESSAGE`] bytes, and one
+    /// member delegating to hundreds of node keys, each connecting and answering with the
+    /// largest batches, had a pull each, and this home held tens of GiB for it (found by
+    /// review, 2026-12-05). The member's other nodes are pulled from once this pull ends.
+    fn pulling_from_member_of(&self, peer: &PeerId) -> bool {
+        let member = self.shown(peer);
+        self.pulls
+            .keys()
+            .any(|other| other != peer && self.shown(other) == member)
+    }
+
+    /// Puts a pull off until the member's running one ends: tried again at the next retry
+    /// round ([`RETRY_FIRST`] from now), whoever waits for it told to come back then.
+    fn defer_pull(&mut self, peer: PeerId, waiter: Option<Waiter>) {
+        tracing::debug!(peer = %peer, "another node of the same member is being pulled from: this pull waits");
+        let tries = self.retry.get(&peer).map_or(0, |r| r.1);
+        self.retry
+            .insert(peer, (tokio::time::Instant::now() + RETRY_FIRST, tries));
+        match waiter {
+            // Slowed, not refused: the peer asks again after the wait.
+            Some(Waiter::Ack(channel)) => self.respond(
+                channel,
+                Response::Refused {
+                    reason: limits::refusal(RETRY_FIRST),
+                },
+            ),
+            Some(Waiter::Once(reply)) => {
+                let _ = reply.send(Err(SyncError::RateLimited {
+                    peer: peer.to_string(),
+                    retry_in_ms: RETRY_FIRST.as_millis() as u64,
+                }));
+            }
+            None => {}
+        }
     }
 
     /// The peer refused a request of this pull. A refusal for going over our rate with it

@@ -60,3 +60,50 @@ async fn a_late_answer_to_an_ended_pull_is_not_taken_by_the_next() {
     let set = node.pulls[&peer].set.as_ref().expect("still pulling");
     assert_eq!(set.from, 0, "its own answer moves it to the whole history");
 }
+
+/// Found by review (2026-12-05): pulls were bounded per peer id, and a member may delegate to
+/// any number of node keys: one member's hundreds of nodes, each answering with the largest
+/// batches, had a pull each, and this home held tens of GiB for them. One pull at a time per
+/// member: its other nodes wait for the next retry round. Fails if a second node of the same
+/// member is pulled from while the first is.
+#[tokio::test]
+async fn one_member_is_pulled_from_by_one_node_at_a_time() {
+    use countersign_ledger::delegation::NodeDelegation;
+
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(31);
+    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    // Two nodes the colleague delegated to, and the admin's own.
+    let delegated = |seed: u8| {
+        let (keys, public) = node_key(seed);
+        let peer = keys.public().to_peer_id();
+        let delegation = NodeDelegation::try_sign(dept.network, &dept.colleague, public).unwrap();
+        (peer, delegation)
+    };
+    let (first, d1) = delegated(40);
+    let (second, d2) = delegated(41);
+    node.delegated.insert(first, d1);
+    node.delegated.insert(second, d2);
+    let (admin, _) = node_key(1);
+    let admin = admin.public().to_peer_id();
+
+    node.start_pull(first, None, Vec::new());
+    node.start_pull(second, None, Vec::new());
+    node.start_pull(admin, None, Vec::new());
+    assert!(node.pulls.contains_key(&first));
+    assert!(
+        !node.pulls.contains_key(&second),
+        "a second node of the same member pulled from at once"
+    );
+    assert!(node.retry.contains_key(&second), "left for the next round");
+    assert!(
+        node.pulls.contains_key(&admin),
+        "another member is not held back"
+    );
+
+    // Once the first ends, the member's other node is pulled from.
+    node.fail_pull(&first, SyncError::Ledger("ended".into()));
+    node.start_pull(second, None, Vec::new());
+    assert!(node.pulls.contains_key(&second));
+}
