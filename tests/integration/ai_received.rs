@@ -500,3 +500,38 @@ fn an_archives_sr_of_another_study_or_another_patient_is_refused_and_nothing_sig
     assert_eq!(codes, ["sr_wrong_study", "wrong_patient"], "{pass}");
     assert_eq!(received(&ada), 0, "an SR was signed into a report");
 }
+
+/// Found by review (2026-12-05): an SR was held to its report's study only, never to its
+/// patient: an SR of the right study naming another Patient ID than the study's images here
+/// (a device or an archive that mixed patients up) was attested into this patient's report.
+/// Refused `wrong_patient`, nothing signed. Fails if the patient check is left out.
+#[test]
+fn an_sr_naming_another_patient_than_the_studys_images_is_refused() {
+    use crate::pacs_servers::phantom_study;
+    let dir = tempfile::tempdir().unwrap();
+    // The study's second image carries another Patient ID; only the first is imported.
+    let seeded = phantom_study(dir.path(), "ai sr patient", "20260113", &[2]);
+    let ada = crate::common::founder("Dr Ada");
+    let first = dir.path().join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(&seeded.files[0], first.join("1.dcm")).unwrap();
+    ada.ok(&["import", first.to_str().unwrap()]);
+    let report = ada.new_report(&seeded.study, "ct-chest");
+    let srs = dir.path().join("srs");
+    write_srs(&seeded.files[1], &srs);
+    let sr = srs.join("measurements.dcm");
+    let run = ada.run(&["ai", "import", sr.to_str().unwrap(), "--report", &report]);
+    assert_eq!(run.error_code(), "wrong_patient", "{}", run.stderr);
+    assert_eq!(received(&ada), 0);
+    // The SR of the study's own patient is received.
+    let own = dir.path().join("own");
+    write_srs(&seeded.files[0], &own);
+    ada.ok(&[
+        "ai",
+        "import",
+        own.join("measurements.dcm").to_str().unwrap(),
+        "--report",
+        &report,
+    ]);
+    assert_eq!(received(&ada), 1);
+}

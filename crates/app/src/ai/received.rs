@@ -112,6 +112,25 @@ impl Home {
                 parsed.study, view.study
             )));
         }
+        // Wrong-patient safety beside the study's: an SR naming another Patient ID than the
+        // study's images held here (an archive or a device that mixed studies up) is not
+        // attested into this patient's report. Nothing to hold it to when no image is here.
+        if let Some(sr_patient) = parsed.patient_id.as_deref().map(str::trim) {
+            let held: std::collections::BTreeSet<String> = self
+                .store()
+                .db()
+                .instances(Some(&view.study))?
+                .into_iter()
+                .filter_map(|i| i.patient_id.map(|p| p.trim().to_string()))
+                .collect();
+            if !held.is_empty() && !held.contains(sr_patient) {
+                return Err(AppError::WrongPatient(format!(
+                    "the SR names another Patient ID than the images of study {} held here: \
+                     nothing stored",
+                    view.study
+                )));
+            }
+        }
         // The same file delivered twice is one result: counting it twice would skew the
         // model's record.
         if let Some(earlier) = view.ai.iter().find(|a| {
