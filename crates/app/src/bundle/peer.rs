@@ -45,12 +45,18 @@ impl Home {
         Ok(report)
     }
 
-    /// Keeps what still waits in `pending` from `peer` in the quarantine (its pull ended).
+    /// Keeps what still waits in `pending` from `peer` in the quarantine (its pull ended), and
+    /// takes in at once what another peer's batches brought meanwhile (waiting entries are
+    /// judged only with their own peer's batches, so one whose parent or admission came from
+    /// another peer would otherwise wait in the quarantine until the next new entry).
     pub fn quarantine_pending(&mut self, pending: &mut Pending, peer: &str) -> Result<u64> {
         let entries = pending.take(peer);
         let n = entries.len() as u64;
         let mut report = ImportReport::default();
         self.quarantine_waiting(entries, peer, &mut report)?;
+        if n > 0 {
+            self.write_with_state(crate::quarantine::release_waiting)?;
+        }
         Ok(n)
     }
 

@@ -256,10 +256,6 @@ impl Home {
     }
 }
 
-/// The study's match to retrieve, of the patient it is asked for: the one given (the worklist
-/// row chosen), else the archive's only one. An archive can file one Study Instance UID under
-/// two patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose it is
-/// must be said, and only that patient's instances are taken.
 /// What `archive` says of `study` when searched for it: that it holds it, and whose it is
 /// (see [`whose`]).
 fn searched(
@@ -282,6 +278,10 @@ fn searched(
     whose(&matches, study, archive, patient_id).cloned()
 }
 
+/// The study's match to retrieve, of the patient it is asked for: the one given (the worklist
+/// row chosen), else the archive's only one. An archive can file one Study Instance UID under
+/// two patients (Orthanc and dcmqrscp list such a study once per Patient ID): then whose it is
+/// must be said, and only that patient's instances are taken.
 fn whose<'m>(
     matches: &'m [StudyMatch],
     study: &str,

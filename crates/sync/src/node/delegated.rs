@@ -145,8 +145,15 @@ impl<L: Ledger> Node<L> {
             .collect();
         if first || !waiters.is_empty() {
             self.start_pull(peer, None, Vec::new());
-            if let Some(p) = self.pulls.get_mut(&peer) {
-                p.waiters.extend(waiters);
+            match self.pulls.get_mut(&peer) {
+                Some(p) => p.waiters.extend(waiters),
+                // Put off (another node of its member is being pulled from): the one-shot
+                // syncs are told to come back, not dropped (found by review, 2026-12-05).
+                None => {
+                    for w in waiters {
+                        self.tell_deferred(peer, w);
+                    }
+                }
             }
         }
     }

@@ -544,3 +544,37 @@ fn an_ai_models_set_is_built_again_only_when_something_arrived() {
     );
     assert_eq!(ledger.reader_builds, 2, "not built again after an entry");
 }
+
+/// Found by review (2026-12-05): with waiting entries kept per peer, one whose parent came
+/// from another peer's batch was quarantined as waiting when its own peer's pull ended, and
+/// stayed there until some later entry arrived. It is taken in as the pull ends. Fails if the
+/// quarantine is not tried again then.
+#[test]
+fn an_entry_waiting_for_another_peers_batch_is_taken_in_when_its_pull_ends() {
+    use countersign_report::fixture::Department;
+    let mut d = Department::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::open_home(dir.path()).unwrap();
+    home.trust(crate::Anchor::Network {
+        network: d.network(),
+        founder: None,
+    })
+    .unwrap();
+    let mut ledger = HomeLedger::new(home).unwrap();
+    ledger.accept(batch_of(&d.stored), "b").unwrap();
+    let report = d.report("rad", "ct-chest");
+    let create = d.stored.last().unwrap().clone();
+    let write = d
+        .write_section("rad", report, "findings", "Nothing acute.")
+        .unwrap();
+    let section = d.stored.last().unwrap().clone();
+    assert_eq!(section.0.id(), write);
+
+    // Peer a sends the section before its report's create, which peer b sends.
+    ledger.accept(batch_of([&section]), "a").unwrap();
+    ledger.accept(batch_of([&create]), "b").unwrap();
+    ledger.pull_ended("a");
+    let db = ledger.home.store().db();
+    assert!(db.contains(&write).unwrap(), "the section is not stored");
+    assert!(ledger.home.quarantine().unwrap().is_empty());
+}

@@ -256,21 +256,27 @@ impl<L: Ledger> Node<L> {
         let tries = self.retry.get(&peer).map_or(0, |r| r.1);
         self.retry
             .insert(peer, (tokio::time::Instant::now() + RETRY_FIRST, tries));
+        if let Some(waiter) = waiter {
+            self.tell_deferred(peer, waiter);
+        }
+    }
+
+    /// Tells whoever waits for a pull that was put off to come back after [`RETRY_FIRST`].
+    pub(super) fn tell_deferred(&mut self, peer: PeerId, waiter: Waiter) {
         match waiter {
             // Slowed, not refused: the peer asks again after the wait.
-            Some(Waiter::Ack(channel)) => self.respond(
+            Waiter::Ack(channel) => self.respond(
                 channel,
                 Response::Refused {
                     reason: limits::refusal(RETRY_FIRST),
                 },
             ),
-            Some(Waiter::Once(reply)) => {
+            Waiter::Once(reply) => {
                 let _ = reply.send(Err(SyncError::RateLimited {
                     peer: peer.to_string(),
                     retry_in_ms: RETRY_FIRST.as_millis() as u64,
                 }));
             }
-            None => {}
         }
     }
 

@@ -107,3 +107,37 @@ async fn one_member_is_pulled_from_by_one_node_at_a_time() {
     node.start_pull(second, None, Vec::new());
     assert!(node.pulls.contains_key(&second));
 }
+
+/// Found by review (2026-12-05): a one-shot sync to a member's node that was not connected
+/// yet waits for it to connect; when it did while another node of the same member was being
+/// pulled from, its pull was put off and the sync's answer dropped ("the sync node stopped").
+/// It is told to come back (`rate_limited`), as a sync to a connected node is. Fails if the
+/// answer is dropped.
+#[tokio::test]
+async fn a_sync_waiting_for_a_members_second_node_to_connect_is_told_to_come_back() {
+    use countersign_ledger::delegation::NodeDelegation;
+
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(32);
+    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let delegated = |seed: u8| {
+        let (keys, public) = node_key(seed);
+        let peer = keys.public().to_peer_id();
+        let delegation = NodeDelegation::try_sign(dept.network, &dept.colleague, public).unwrap();
+        (peer, delegation)
+    };
+    let (first, d1) = delegated(42);
+    let (second, d2) = delegated(43);
+    node.delegated.insert(first, d1);
+    node.delegated.insert(second, d2);
+    node.start_pull(first, None, Vec::new());
+
+    let (reply, mut answer) = tokio::sync::oneshot::channel();
+    node.dialling.insert(second, vec![reply]);
+    node.admit(second);
+    match answer.try_recv() {
+        Ok(Err(SyncError::RateLimited { .. })) => {}
+        other => panic!("the waiting sync was answered {other:?}"),
+    }
+}
