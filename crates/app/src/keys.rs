@@ -300,8 +300,17 @@ fn open_to_wipe(path: &Path) -> Option<fs::File> {
     file.metadata().ok()?.is_file().then_some(file)
 }
 
-/// Overwrites the whole of an open file with zeros, where its bytes lie, and syncs it.
+/// Overwrites the whole of an open file with zeros, where its bytes lie, and syncs it — but
+/// only a file no name points to any more: one still linked elsewhere (a copy the owner made
+/// with `cp -al` or `ln`) is theirs, and is left as it is.
 fn zero_and_sync(mut file: fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if file.metadata()?.nlink() > 0 {
+            return Ok(());
+        }
+    }
     let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
     // A sealed key file is a few hundred bytes; anything far larger is not one.
     if len > 1 << 20 {

@@ -315,3 +315,24 @@ fn a_passphrase_change_overwrites_the_replaced_sealed_file() {
         .unlock(&crate::Passphrase::new("a new passphrase"))
         .unwrap();
 }
+
+/// A sealed key file the owner also linked elsewhere (a backup by `cp -al` or `ln`) is theirs:
+/// a passphrase change replaces the home's name for it and leaves the linked copy whole.
+/// Fails if the replaced file is zeroed while another name still points to it.
+#[test]
+fn a_passphrase_change_leaves_a_hard_linked_copy_of_the_old_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = founded(dir.path());
+    let path = home.sealed_key_path().unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let backup = dir.path().join("backup.sealed");
+    std::fs::hard_link(&path, &backup).unwrap();
+    home.change_passphrase(|| Ok(crate::Passphrase::new("a new passphrase")))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        before,
+        "the linked copy was zeroed"
+    );
+    assert_ne!(std::fs::read(&path).unwrap(), before);
+}
