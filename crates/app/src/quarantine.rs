@@ -300,6 +300,50 @@ mod tests {
     /// erased report's log keeps content, only the headers and signatures the evidence needs.
     #[test]
     fn erasing_a_report_drops_the_payloads_of_its_quarantined_and_held_entries() {
+        let (_dir, mut home, report, payloads, take_in) = a_report_and_two_entries_kept_aside();
+        take_in(&mut home);
+        assert_eq!(payloads(&home), (1, 1), "kept aside with their payloads");
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
+        assert_eq!(payloads(&home), (0, 0), "the erasure left a payload aside");
+        // The rows stay, as evidence: who sent what kind of entry when.
+        assert_eq!(home.quarantine().unwrap().len(), 1);
+        assert_eq!(home.store().db().held_due(u64::MAX, 16).unwrap().len(), 1);
+    }
+
+    /// Found by review (2026-12-05): the same two entries arriving from a peer *after* the
+    /// erasure (its member wrote them before hearing of it) were kept aside with their
+    /// payloads: the erasure's clean-up had run, and only the entries table refused an erased
+    /// log's content. Fails if the held or the quarantine table keeps one.
+    #[test]
+    fn an_erased_reports_entries_arriving_later_are_kept_aside_without_content() {
+        let (_dir, mut home, report, payloads, take_in) = a_report_and_two_entries_kept_aside();
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
+        take_in(&mut home);
+        assert_eq!(
+            payloads(&home),
+            (0, 0),
+            "content of an erased report kept aside"
+        );
+        assert_eq!(home.quarantine().unwrap().len(), 1);
+        assert_eq!(home.store().db().held_due(u64::MAX, 16).unwrap().len(), 1);
+    }
+
+    /// Payloads kept aside in a home: (quarantined, held).
+    type Aside = fn(&Home) -> (usize, usize);
+
+    /// A home with a sealed report, and a peer's batch for it that this home keeps aside: one
+    /// entry waiting for a parent that never comes (quarantined once the pull ends), one
+    /// dated a day ahead (held). Returns the home's folder, the home, the report, a count of
+    /// the payloads kept aside and what takes the batch in.
+    fn a_report_and_two_entries_kept_aside() -> (
+        tempfile::TempDir,
+        Home,
+        countersign_ledger::EntryId,
+        Aside,
+        impl FnOnce(&mut Home),
+    ) {
         use countersign_ledger::Role;
         use countersign_report::payload::seal;
         let dir = tempfile::tempdir().unwrap();
@@ -341,13 +385,15 @@ mod tests {
             (&waiting, Some(&waiting_bytes[..])),
             (&ahead, Some(&ahead_bytes[..])),
         ]);
-        let mut pending = crate::bundle::Pending::default();
-        let batch = crate::bundle::Authenticated::from_bundle(&batch).unwrap();
-        let got = home.import_from_peer(batch, "peer", &mut pending).unwrap();
-        assert_eq!(got.held.len(), 1, "{got:?}");
-        // The pull ends with the parent still missing: it waits in the quarantine.
-        assert_eq!(home.quarantine_pending(&mut pending, "peer").unwrap(), 1);
-        let payloads = |home: &Home| {
+        let take_in = move |home: &mut Home| {
+            let mut pending = crate::bundle::Pending::default();
+            let batch = crate::bundle::Authenticated::from_bundle(&batch).unwrap();
+            let got = home.import_from_peer(batch, "peer", &mut pending).unwrap();
+            assert_eq!(got.held.len(), 1, "{got:?}");
+            // The pull ends with the parent still missing: it waits in the quarantine.
+            assert_eq!(home.quarantine_pending(&mut pending, "peer").unwrap(), 1);
+        };
+        let payloads: Aside = |home| {
             let db = home.store().db();
             let quarantined = db
                 .quarantine_rows(false, true, 16)
@@ -363,13 +409,7 @@ mod tests {
                 .count();
             (quarantined, held)
         };
-        assert_eq!(payloads(&home), (1, 1), "kept aside with their payloads");
-        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
-            .unwrap();
-        assert_eq!(payloads(&home), (0, 0), "the erasure left a payload aside");
-        // The rows stay, as evidence: who sent what kind of entry when.
-        assert_eq!(home.quarantine().unwrap().len(), 1);
-        assert_eq!(home.store().db().held_due(u64::MAX, 16).unwrap().len(), 1);
+        (dir, home, report, payloads, take_in)
     }
 
     #[test]

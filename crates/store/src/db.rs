@@ -3,7 +3,6 @@
 use countersign_ledger::{Entry, EntryId, Hash, LogFamily, LogId, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::erasure::keeps_payload_when_erased;
 use crate::log_nos::LogNos;
 use crate::{Result, StoreError};
 
@@ -205,10 +204,7 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("updating heads"))?;
         // An erased report's payloads are never stored again (its erasures' and
         // restrictions' own, which carry no personal data, are).
-        let payload = match payload {
-            Some(_) if !keeps_payload_when_erased(h.kind) && self.is_erased(&log)? => None,
-            other => other,
-        };
+        let payload = self.payload_unless_erased(entry, payload)?;
         // Keyed by the entry's arrival: appended, like the entry. Arrival numbers are never
         // given twice, so no row can be there already but one left by a hand-removed entry
         // whose number was handed out again (`sqlite_sequence` edited too): replaced.

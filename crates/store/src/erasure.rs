@@ -12,7 +12,7 @@
 //! unlocked: a copy of the ledger holds ciphertext and wrapped keys, nothing that opens
 //! without the member's passphrase, keychain, token or agent.
 
-use countersign_ledger::{Kind, LogId};
+use countersign_ledger::{Entry, Kind, LogId};
 use rusqlite::{params, OptionalExtension};
 
 use crate::db::LOG_NO;
@@ -45,6 +45,38 @@ pub struct Erased {
 
 impl Db<'_> {
     /// Whether this home destroyed `log`'s personal data.
+    /// `payload`, unless `entry` is of an erased log and not an erasure or a restriction
+    /// (which carry no personal data): every table that keeps a payload goes through this, so
+    /// no path stores an erased report's content again (a peer's entry held for its date, or
+    /// waiting in the quarantine, once did; found by review, 2026-12-05).
+    pub fn payload_unless_erased<'p>(
+        &self,
+        entry: &Entry,
+        payload: Option<&'p [u8]>,
+    ) -> Result<Option<&'p [u8]>> {
+        Ok(match payload {
+            Some(_)
+                if !keeps_payload_when_erased(entry.header().kind)
+                    && self.is_erased(&entry.log_id())? =>
+            {
+                None
+            }
+            other => other,
+        })
+    }
+
+    /// The erasure entry that erased `log`, if it was.
+    pub fn erasure_of(&self, log: &LogId) -> Result<Option<countersign_ledger::EntryId>> {
+        self.conn
+            .prepare_cached("SELECT erasure FROM erased_logs WHERE log = ?1")
+            .and_then(|mut s| {
+                s.query_row([log.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .map(|r| r.and_then(|b| countersign_ledger::Hash::from_slice(&b)))
+            .map_err(StoreError::sqlite("reading erased logs"))
+    }
+
     pub fn is_erased(&self, log: &LogId) -> Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM erased_logs WHERE log = ?1")

@@ -27,6 +27,7 @@ impl Db<'_> {
         if self.held_count()? >= MAX_HELD {
             return Ok(false);
         }
+        let payload = self.payload_unless_erased(entry, payload)?;
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO held (id, due_ms, header, signature, payload) \

@@ -28,7 +28,11 @@ impl Db<'_> {
         peer: Option<&str>,
         now_ms: u64,
     ) -> Result<Kept> {
-        let payload = if waiting { payload } else { None };
+        let payload = if waiting {
+            self.payload_unless_erased(entry, payload)?
+        } else {
+            None
+        };
         let h = entry.header();
         // One pass over the table (at most MAX_QUARANTINE rows) for every count. A row with
         // no peer (an entry judged again here) counts for nobody's quota.
