@@ -550,7 +550,7 @@ mod tests {
 
     use dicom_ul::{ClientAssociationOptions, ServerAssociationOptions};
 
-    use super::super::{C_STORE_RQ, DATA_SET, EXPLICIT_LE, MAX_PDU};
+    use super::super::{EXPLICIT_LE, MAX_PDU};
     use super::*;
 
     const CT: &str = "1.2.840.10008.5.1.4.1.1.2";
@@ -582,26 +582,7 @@ mod tests {
             for (id, bytes) in [(1u16, 200_000usize), (2, 100)] {
                 assoc.send_command(
                     pc,
-                    &[
-                        (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(CT)),
-                        (
-                            tags::COMMAND_FIELD,
-                            VR::US,
-                            PrimitiveValue::from(C_STORE_RQ),
-                        ),
-                        (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                        (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                        (
-                            tags::COMMAND_DATA_SET_TYPE,
-                            VR::US,
-                            PrimitiveValue::from(DATA_SET),
-                        ),
-                        (
-                            tags::AFFECTED_SOP_INSTANCE_UID,
-                            VR::UI,
-                            uid_value(&format!("1.2.3.{id}")),
-                        ),
-                    ],
+                    &super::super::command::store_rq(CT, &format!("1.2.3.{id}"), id),
                 )?;
                 assoc.send(pc, PDataValueType::Data, vec![0u8; bytes])?;
                 let (_, rsp) = assoc.read_command()?;

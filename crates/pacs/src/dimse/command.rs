@@ -203,3 +203,32 @@ pub(super) fn ul_error(e: dicom_ul::association::Error) -> PacsError {
         _ => PacsError::Refused(e.to_string()),
     }
 }
+
+/// A C-STORE-RQ's command elements: the instance's SOP class and instance UIDs, and the
+/// message's id (a data set follows).
+pub(super) fn store_rq(
+    sop_class: &str,
+    sop_instance: &str,
+    id: u16,
+) -> Vec<(Tag, VR, PrimitiveValue)> {
+    vec![
+        (tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid_value(sop_class)),
+        (
+            tags::COMMAND_FIELD,
+            VR::US,
+            PrimitiveValue::from(C_STORE_RQ),
+        ),
+        (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
+        (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+        (
+            tags::COMMAND_DATA_SET_TYPE,
+            VR::US,
+            PrimitiveValue::from(DATA_SET),
+        ),
+        (
+            tags::AFFECTED_SOP_INSTANCE_UID,
+            VR::UI,
+            uid_value(sop_instance),
+        ),
+    ]
+}

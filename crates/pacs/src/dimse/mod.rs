@@ -416,30 +416,7 @@ impl Dimse {
         let id = assoc.message_id();
         assoc.send_command(
             ctx,
-            &[
-                (
-                    tags::AFFECTED_SOP_CLASS_UID,
-                    VR::UI,
-                    uid_value(&file.sop_class),
-                ),
-                (
-                    tags::COMMAND_FIELD,
-                    VR::US,
-                    PrimitiveValue::from(C_STORE_RQ),
-                ),
-                (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(id)),
-                (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-                (
-                    tags::COMMAND_DATA_SET_TYPE,
-                    VR::US,
-                    PrimitiveValue::from(DATA_SET),
-                ),
-                (
-                    tags::AFFECTED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    uid_value(&file.sop_instance),
-                ),
-            ],
+            &command::store_rq(&file.sop_class, &file.sop_instance, id),
         )?;
         assoc.send(ctx, PDataValueType::Data, file.data_set.to_vec())?;
         let (_, rsp) = assoc.read_command()?;

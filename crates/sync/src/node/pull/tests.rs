@@ -68,23 +68,8 @@ async fn a_late_answer_to_an_ended_pull_is_not_taken_by_the_next() {
 /// member is pulled from while the first is.
 #[tokio::test]
 async fn one_member_is_pulled_from_by_one_node_at_a_time() {
-    use countersign_ledger::delegation::NodeDelegation;
-
-    let dept = department();
-    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
-    let (identity, _) = node_key(31);
-    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
-    // Two nodes the colleague delegated to, and the admin's own.
-    let delegated = |seed: u8| {
-        let (keys, public) = node_key(seed);
-        let peer = keys.public().to_peer_id();
-        let delegation = NodeDelegation::try_sign(dept.network, &dept.colleague, public).unwrap();
-        (peer, delegation)
-    };
-    let (first, d1) = delegated(40);
-    let (second, d2) = delegated(41);
-    node.delegated.insert(first, d1);
-    node.delegated.insert(second, d2);
+    let (mut node, _commands, first, second) = two_nodes_of_one_member(31);
+    // And the admin's own node.
     let (admin, _) = node_key(1);
     let admin = admin.public().to_peer_id();
 
@@ -115,22 +100,7 @@ async fn one_member_is_pulled_from_by_one_node_at_a_time() {
 /// answer is dropped.
 #[tokio::test]
 async fn a_sync_waiting_for_a_members_second_node_to_connect_is_told_to_come_back() {
-    use countersign_ledger::delegation::NodeDelegation;
-
-    let dept = department();
-    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
-    let (identity, _) = node_key(32);
-    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
-    let delegated = |seed: u8| {
-        let (keys, public) = node_key(seed);
-        let peer = keys.public().to_peer_id();
-        let delegation = NodeDelegation::try_sign(dept.network, &dept.colleague, public).unwrap();
-        (peer, delegation)
-    };
-    let (first, d1) = delegated(42);
-    let (second, d2) = delegated(43);
-    node.delegated.insert(first, d1);
-    node.delegated.insert(second, d2);
+    let (mut node, _commands, first, second) = two_nodes_of_one_member(32);
     node.start_pull(first, None, Vec::new());
 
     let (reply, mut answer) = tokio::sync::oneshot::channel();
@@ -140,4 +110,33 @@ async fn a_sync_waiting_for_a_members_second_node_to_connect_is_told_to_come_bac
         Ok(Err(SyncError::RateLimited { .. })) => {}
         other => panic!("the waiting sync was answered {other:?}"),
     }
+}
+
+/// A node (identity seed `seed`, not listening) that knows two peers as nodes the department's
+/// colleague delegated to (their delegations verified, as on connecting). Returns the node,
+/// its command channel (kept open) and the two peers.
+fn two_nodes_of_one_member(
+    seed: u8,
+) -> (
+    node::Node<Memory>,
+    tokio::sync::mpsc::Sender<node::Command>,
+    PeerId,
+    PeerId,
+) {
+    use countersign_ledger::delegation::NodeDelegation;
+
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(seed);
+    let (mut node, commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let mut delegated = |node_seed: u8| {
+        let (keys, public) = node_key(node_seed);
+        let peer = keys.public().to_peer_id();
+        let delegation = NodeDelegation::try_sign(dept.network, &dept.colleague, public).unwrap();
+        node.delegated.insert(peer, delegation);
+        peer
+    };
+    let first = delegated(seed.wrapping_add(100));
+    let second = delegated(seed.wrapping_add(101));
+    (node, commands, first, second)
 }
