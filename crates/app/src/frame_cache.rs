@@ -43,6 +43,8 @@ struct Inner {
     clock: u64,
     hits: u64,
     misses: u64,
+    /// Moves at every [`FrameCache::clear`]: a packet made before a clear is not kept after it.
+    generation: u64,
 }
 
 /// What the cache holds now (for the benchmark and tests).
@@ -89,7 +91,7 @@ impl FrameCache {
         make: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<Arc<[u8]>> {
         let key = (sha256.to_string(), frame);
-        {
+        let generation = {
             let mut inner = self.lock();
             inner.clock += 1;
             let now = inner.clock;
@@ -101,19 +103,24 @@ impl FrameCache {
                 return Ok(packet);
             }
             inner.misses += 1;
-        }
+            inner.generation
+        };
         let packet: Arc<[u8]> = make()?.into();
-        self.insert(key, packet.clone());
+        self.insert(key, packet.clone(), generation);
         Ok(packet)
     }
 
-    fn insert(&self, key: Key, packet: Arc<[u8]>) {
+    /// Keeps `packet`, made while the cache was at `generation`: not if it was cleared since.
+    /// An image erased while one of its frames was decoding (the decode had opened its file)
+    /// was put back after the erasure's clear and served from memory on (found by review,
+    /// 2026-12-05).
+    fn insert(&self, key: Key, packet: Arc<[u8]>, generation: u64) {
         // A packet larger than the whole budget is served, never kept.
         if packet.len() > self.budget {
             return;
         }
         let mut inner = self.lock();
-        if inner.packets.contains_key(&key) {
+        if inner.generation != generation || inner.packets.contains_key(&key) {
             return;
         }
         while inner.bytes + packet.len() > self.budget {
@@ -138,6 +145,7 @@ impl FrameCache {
         inner.packets.clear();
         inner.order.clear();
         inner.bytes = 0;
+        inner.generation += 1;
     }
 
     pub fn stats(&self) -> FrameCacheStats {
@@ -219,5 +227,30 @@ mod tests {
         let failed = cache.get_or_insert_with("a", 1, || Err(AppError::InvalidInput("bad".into())));
         assert!(failed.is_err());
         cache.get_or_insert_with("a", 1, || packet(1)).unwrap();
+    }
+
+    /// Found by review (2026-12-05): a frame decoding while an erasure cleared the cache was
+    /// kept once decoded, and the erased image's pixels were served from memory after the
+    /// erasure. Cleared during `make` here (which runs outside the lock, as a decode does).
+    /// Fails if a packet made before a clear is kept after it.
+    #[test]
+    fn a_frame_made_while_the_cache_was_cleared_is_served_not_kept() {
+        let cache = FrameCache::new(1 << 20);
+        let got = cache
+            .get_or_insert_with("erased", 0, || {
+                cache.clear();
+                packet(100)
+            })
+            .unwrap();
+        assert_eq!(got.len(), 100, "served to whoever asked");
+        assert_eq!(cache.stats().packets, 0, "kept after the clear");
+        let mut made = false;
+        cache
+            .get_or_insert_with("erased", 0, || {
+                made = true;
+                packet(100)
+            })
+            .unwrap();
+        assert!(made, "served from memory");
     }
 }
