@@ -36,6 +36,7 @@ mod images;
 mod kek_member;
 mod leftovers;
 mod log_nos;
+mod report_keys;
 mod schema;
 mod summaries;
 mod sync_state;
