@@ -278,145 +278,6 @@ fn a_long_lived_home_re_verifies_rows_changed_on_disk_and_sees_other_writers() {
     assert!(view.provenance.iter().any(|p| p.entry == newer));
 }
 
-#[test]
-fn sync_batches_are_cut_by_bytes_so_large_payloads_always_fit_a_message() {
-    use countersign_sync::Ledger;
-    let dir = tempfile::tempdir().unwrap();
-    let mut home = founded(dir.path());
-    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
-    // Sections carry at most 64 KiB of text: 80 versions of 60 KiB are more than one 4 MiB
-    // batch holds.
-    let big = "x".repeat(60 * 1024);
-    let writes = 80u64;
-    for i in 0..writes {
-        let section = ["technique", "findings", "impression"][i as usize % 3];
-        home.report_write(report, section, &format!("{i} {big}"))
-            .unwrap();
-    }
-    drop(home);
-    let mut ledger =
-        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
-    let (bytes, more) = ledger.entries_after(&report, &vec![], 4000).unwrap();
-    let first = countersign_ledger::bundle::decode(&bytes).unwrap().len() as u64;
-    // Cut by bytes, well under the 4000 entries asked for.
-    assert!(more);
-    assert!(1 < first && first < 1 + writes, "{first}");
-    assert!(bytes.len() <= countersign_sync::protocol::MAX_BATCH_BYTES);
-    // Asking again from there yields the rest.
-    let key = ledger.vector(&report).unwrap()[0].0;
-    let (bytes, more) = ledger
-        .entries_after(&report, &vec![(key, first)], 4000)
-        .unwrap();
-    let rest = countersign_ledger::bundle::decode(&bytes).unwrap().len() as u64;
-    assert_eq!(first + rest, 1 + writes);
-    assert!(!more);
-}
-
-#[test]
-fn a_peer_is_sent_what_it_lacks_of_each_author_in_arrival_order() {
-    use countersign_sync::Ledger;
-    let dir = tempfile::tempdir().unwrap();
-    let mut home = founded(dir.path());
-    let bob = countersign_ledger::SecretKey::from_seed(&[9; 32]);
-    home.roster_add(bob.public(), "Dr Bob", Role::Radiologist, false, None)
-        .unwrap();
-    let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
-    let ada = home.whoami().unwrap().key;
-    // Ada: create (1) + 2 writes; Bob: 2 writes; interleaved.
-    let mut order = vec![report];
-    for i in 0..2 {
-        order.push(
-            home.report_write(report, "findings", &format!("ada {i}"))
-                .unwrap(),
-        );
-        order.push(home.append_as(&bob, report, &format!("bob {i}")).unwrap());
-    }
-    drop(home);
-    let mut ledger =
-        crate::sync::HomeLedger::new(crate::tests::open_home(dir.path()).unwrap()).unwrap();
-    let ids = |bytes: &[u8]| -> Vec<countersign_ledger::EntryId> {
-        countersign_ledger::bundle::decode(bytes)
-            .unwrap()
-            .iter()
-            .map(|r| countersign_ledger::Hash::of(&r.header))
-            .collect()
-    };
-    // The peer has Ada's first two entries and none of Bob's: it lacks [bob 0, ada 1, bob 1].
-    let have = vec![(ada, 2)];
-    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
-    assert_eq!(ids(&bytes), vec![order[2], order[3]]);
-    assert!(more, "one more entry remains");
-    let have = vec![(ada, 3), (bob.public(), 1)];
-    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
-    assert_eq!(ids(&bytes), vec![order[4]]);
-    assert!(!more);
-    // A peer that has everything is sent nothing.
-    let have = vec![(ada, 3), (bob.public(), 2)];
-    let (bytes, more) = ledger.entries_after(&report, &have, 2).unwrap();
-    assert!(ids(&bytes).is_empty());
-    assert!(!more);
-}
-
-#[test]
-fn the_app_says_what_its_user_may_do_by_judging_each_action_as_a_peer_would() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut home = crate::tests::open_home(dir.path()).unwrap();
-    let demo = home.demo().unwrap();
-    // The demo report is final: an addendum is welcome, a new version or a second final not.
-    let done = home.report_actions(demo.report).unwrap();
-    assert!(done.addendum.allowed);
-    assert_eq!(done.finalize.rule, Some("already_final"));
-    assert!(done.write.values().all(|a| a.rule == Some("finalised")));
-    // A fresh report: every section may be written; sign-off waits for the required ones.
-    let report = home.report_new("1.2.3.9", "ct-chest", &[]).unwrap();
-    let open = home.report_actions(report).unwrap();
-    assert!(open.write.values().all(|a| a.allowed));
-    assert_eq!(open.finalize.rule, Some("section_missing"));
-    assert_eq!(open.addendum.rule, Some("not_final"));
-    for s in ["technique", "findings", "impression"] {
-        home.report_write(report, s, "Written.").unwrap();
-    }
-    let ready = home.report_actions(report).unwrap();
-    assert!(ready.finalize.allowed, "{:?}", ready.finalize);
-    // Co-signing one's own version is not offered: it would not be a second signature.
-    assert_eq!(ready.cosign["findings"].rule, Some("self_cosign"));
-    // Asking signs nothing.
-    assert_eq!(home.report_show(report).unwrap().provenance.len(), 4);
-}
-
-#[test]
-fn erasing_and_restricting_are_offered_by_the_rules_and_an_erased_report_offers_no_editing() {
-    use crate::DataSubject;
-    let dir = tempfile::tempdir().unwrap();
-    let mut home = crate::tests::open_home(dir.path()).unwrap();
-    let demo = home.demo().unwrap();
-    let subject = DataSubject::Report(demo.report);
-    // An attending may erase and restrict; there is nothing to lift.
-    let before = home.report_actions(demo.report).unwrap();
-    assert!(before.erase.allowed, "{:?}", before.erase);
-    assert!(before.restrict.allowed, "{:?}", before.restrict);
-    assert!(!before.lift.allowed && before.lift.rule.is_none());
-    // Restricted: lifting is offered, restricting again is not.
-    home.restrict(&subject, "GDPR Art. 18(1)(a)", true).unwrap();
-    let restricted = home.report_actions(demo.report).unwrap();
-    assert!(restricted.lift.allowed, "{:?}", restricted.lift);
-    assert!(!restricted.restrict.allowed && restricted.restrict.rule.is_none());
-    home.restrict(&subject, "accuracy verified", false).unwrap();
-    assert!(home.report_actions(demo.report).unwrap().restrict.allowed);
-    // Erased: no editing of any kind, and no second erasure offered.
-    home.erase(&subject, "GDPR Art. 17(1)(b)").unwrap();
-    let erased = home.report_actions(demo.report).unwrap();
-    assert!(!erased.erase.allowed && erased.erase.rule.is_none());
-    assert_eq!(erased.addendum.rule, Some("report_erased"));
-    assert!(erased
-        .write
-        .values()
-        .all(|a| a.rule == Some("report_erased")));
-    assert!(!erased.finalize.allowed);
-    // Restriction still may follow an erasure (the rules keep it open).
-    assert!(erased.restrict.allowed, "{:?}", erased.restrict);
-}
-
 /// Regression: a home reopening a log offered its fork evidence once, before the rows it
 /// builds on were loaded. A second fork, built on entries that followed a first one, was
 /// never placed, and every entry built on it was missing after a restart (and from `verify`):
@@ -613,6 +474,8 @@ fn erase_while_read(
         .expect("the erasure is not marked unfinished")
 }
 
+/// What the app offers its user, judged by the rules a peer would apply.
+mod actions;
 /// `verify` beside another process's commits judges one state.
 mod beside_a_writer;
 /// What a long-lived home keeps stays bounded: fork evidence, verified rows, loaded reports.
@@ -629,3 +492,5 @@ pub(crate) mod rotation;
 mod sealed_keys;
 /// Report payloads sealed under their report's data key (issue 16).
 mod sealed_payloads;
+/// What a peer is served: batches cut by bytes, each author's entries in arrival order.
+mod serving;
