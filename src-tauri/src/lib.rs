@@ -108,15 +108,14 @@ pub fn run() {
         webkit_disable_compositing = ?std::env::var_os(COMPOSITING_VAR),
         "countersign-desktop started"
     );
-    // A panic's location in the log (not its message, which could quote data); the default
-    // hook still prints it in full to stderr.
-    let default_hook = std::panic::take_hook();
+    // A panic's location in the log and on stderr, never its message, which could quote data
+    // (a desktop session's stderr usually goes to the system journal).
     std::panic::set_hook(Box::new(move |info| {
         let at = info
             .location()
             .map_or_else(String::new, |l| format!("{}:{}", l.file(), l.line()));
         tracing::error!(at = %at, "panic");
-        default_hook(info);
+        eprintln!("internal fault at {at}");
     }));
     let desk = Desk::opening(home);
     // The frame socket is bound before the window is made, so that the page's CSP names its

@@ -12,6 +12,8 @@ fn main() {
     countersign_desktop::choose_webkit_compositing();
     // Before anything is created: every file and folder is the owner's alone.
     countersign_app::owner_only_files();
+    // Nor is any of the memory holding the key and report text, through a core dump.
+    countersign_app::no_core_dumps();
     countersign_app::no_library_backtraces();
     countersign_app::no_huge_pages();
     countersign_desktop::run();

@@ -272,6 +272,23 @@ fn the_socket_is_the_owners_alone_and_one_agent_answers_on_it() {
     assert_eq!(raw(&agent.socket, &[0, 0, 0, 1, 1]).0, 0);
 }
 
+/// The agent holds the unsealed key for hours: a crash must not write it to a core file (the
+/// shell's `no_core_dumps`; `crates/app/src/home/process.rs` tests the dumpable flag, which
+/// `/proc` does not show to a root test).
+#[test]
+fn the_agent_holding_the_key_may_leave_no_core_dump() {
+    let ada = Home::new();
+    ada.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    let agent = Agent::start(&ada, &[]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", agent.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core limit listed");
+    let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(values, ["0", "0"], "{core}");
+}
+
 #[test]
 fn an_idle_agent_forgets_the_key_and_a_killed_ones_socket_is_replaced() {
     let ada = Home::new();

@@ -11,7 +11,7 @@
 //! - `key_session`: the key of the session; `identity`: creating an identity; `verified`: what
 //!   the verified-entries cache holds;
 //! - `process`: the set-up of the process both shells call first thing
-//!   ([`owner_only_files`], [`no_library_backtraces`], [`no_huge_pages`]).
+//!   ([`owner_only_files`], [`no_core_dumps`], [`no_library_backtraces`], [`no_huge_pages`]).
 
 mod append;
 mod identity;
@@ -23,7 +23,7 @@ mod verified;
 pub(crate) use verified::Verified;
 
 pub use key_session::DataKeys;
-pub use process::{no_huge_pages, no_library_backtraces, owner_only_files};
+pub use process::{no_core_dumps, no_huge_pages, no_library_backtraces, owner_only_files};
 pub(crate) use sealing::{kek_of, seal_payload};
 
 use std::path::{Path, PathBuf};

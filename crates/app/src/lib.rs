@@ -75,7 +75,8 @@ pub use export::{
 };
 pub use frame_cache::{frame_cache_budget, FrameCache, FrameCacheStats, DEFAULT_FRAME_CACHE_BYTES};
 pub use home::{
-    default_home, no_huge_pages, no_library_backtraces, owner_only_files, DataKeys, Home, WhoAmI,
+    default_home, no_core_dumps, no_huge_pages, no_library_backtraces, owner_only_files, DataKeys,
+    Home, WhoAmI,
 };
 pub use images::StudySummary;
 pub use images::{image_info, image_render_png};

@@ -40,6 +40,8 @@ fn main() -> ExitCode {
     // Before anything is created: every file and folder this process makes is the owner's
     // alone (PHI, report text, keys), with no window in which it had wider modes.
     countersign_app::owner_only_files();
+    // Nor is any of the memory holding the key and report text, through a core dump.
+    countersign_app::no_core_dumps();
     countersign_app::no_library_backtraces();
     countersign_app::no_huge_pages();
     // Decoders run behind a panic guard that turns a fault into an error message; keep the

@@ -1,6 +1,6 @@
 //! Set-up of the process, not of a home: what each shell (the desktop app and the CLI) calls
-//! first thing, before any thread or file exists — files owner-only, no library backtraces, no
-//! transparent huge pages. Apart from `home.rs` because each acts on the whole process and
+//! first thing, before any thread or file exists — files owner-only, no core dumps, no library
+//! backtraces, no transparent huge pages. Apart from `home.rs` because each acts on the whole process and
 //! every home it opens; the crate's root re-exports them.
 
 /// Makes every file and folder this process creates from now on readable by its owner only
@@ -10,6 +10,22 @@
 pub fn owner_only_files() {
     #[cfg(unix)]
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+}
+
+/// Keeps this process's memory out of core dumps: no core file (`RLIMIT_CORE` 0, soft and
+/// hard, which `systemd-coredump` also honours) and not dumpable (`PR_SET_DUMPABLE` 0, which
+/// also keeps other processes of the same user from attaching to it or reading its memory
+/// through `/proc`). Why: the desktop, the CLI and the key agent hold the signing key, the
+/// KEK, unwrapped data keys and report text in memory; a crash on a distribution that keeps
+/// core dumps (`/var/lib/systemd/coredump`) would otherwise write all of it to a disk a thief
+/// of the laptop reads. Both are inherited by threads; a program this one starts is dumpable
+/// again once it `exec`s (the decode worker sets its own limits). Nothing to report when
+/// refused (the shells call this before logging starts; the process then runs as before).
+pub fn no_core_dumps() {
+    #[cfg(unix)]
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_dumpable(false);
 }
 
 /// Turns off backtraces captured by libraries for their errors (`RUST_LIB_BACKTRACE=0`)
@@ -52,5 +68,15 @@ mod tests {
     fn no_huge_pages_turns_transparent_huge_pages_off_for_the_process() {
         super::no_huge_pages();
         assert!(nix::sys::prctl::get_thp_disable().expect("prctl"));
+    }
+
+    /// Without it, a crash of a process holding the key could leave its memory in a core file.
+    #[test]
+    fn no_core_dumps_leaves_no_core_limit_and_the_process_not_dumpable() {
+        super::no_core_dumps();
+        let limits = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE)
+            .expect("getrlimit");
+        assert_eq!(limits, (0, 0));
+        assert!(!nix::sys::prctl::get_dumpable().expect("prctl"));
     }
 }
