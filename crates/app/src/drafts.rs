@@ -35,15 +35,38 @@ impl Home {
     /// since by another handle on the home (the desktop's editor, typed on while the signature
     /// was made) is unsigned work, kept. Dropped whatever it held, a newer draft was lost
     /// (found by review, 2026-12-04).
+    ///
+    /// A dropped draft's text is also taken out of the WAL: each save (every few hundred
+    /// milliseconds while the user types) left a clear copy of the section in a WAL frame, and
+    /// the WAL is checkpointed only every 64 MiB, so a stolen laptop with the desktop open (or
+    /// a backup taken during the day) held, version by version, the text of sections long
+    /// signed and sealed (found by review, 2026-12-05). The section's signed text is sealed;
+    /// only what is still unsigned stays in clear, as documented.
     pub(crate) fn draft_signed(
         &mut self,
         report: EntryId,
         section: &str,
         text: &str,
     ) -> Result<()> {
-        self.store
-            .write(|db| db.drop_draft_holding(&report, section, text))
-            .map_err(Into::into)
+        let dropped = self
+            .store
+            .write(|db| db.drop_draft_holding(&report, section, text))?;
+        if dropped {
+            self.wal_forget("a signed section's draft");
+        }
+        Ok(())
+    }
+
+    /// Checkpoints the WAL and truncates it to nothing, so that older page versions (drafts
+    /// typed, rows overwritten) stay in no file; `what` names the reason in the log if it could
+    /// not complete (a reader on another connection holds the WAL: what it reads goes at the
+    /// next truncation or automatic checkpoint).
+    pub(crate) fn wal_forget(&self, what: &str) {
+        match self.store.truncate_wal() {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(after = what, "WAL busy: not truncated"),
+            Err(e) => tracing::warn!(after = what, error = %e, "WAL not truncated"),
+        }
     }
 
     /// Drops a section's draft (typed back to its signed text).
@@ -79,5 +102,70 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.rule(), Some("report_erased"), "{refused}");
         assert!(home.drafts(report).unwrap().is_empty());
+    }
+
+    /// The files of `dir` (one level down too) whose bytes hold `needle`.
+    fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in walk(dir) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(entry.display().to_string());
+            }
+        }
+        found
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    /// Found by review (2026-12-05): every draft save left the section's text in a WAL frame
+    /// until the next checkpoint (every 64 MiB), so a laptop stolen with the desktop open held
+    /// the text of sections long signed and sealed, version by version. Signing (which drops
+    /// the draft) and locking the key now truncate the WAL. Fails if either is removed.
+    #[test]
+    fn typed_versions_leave_no_file_once_signed_or_once_the_key_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+        for typed in ["Nodule TYPED-ONE", "Nodule TYPED-TWO", "Nodule."] {
+            home.draft_save(report, "findings", typed).unwrap();
+        }
+        assert!(
+            !files_holding(dir.path(), b"TYPED-ONE").is_empty(),
+            "the saves are on disk (else this test shows nothing)"
+        );
+        home.report_write(report, "findings", "Nodule.").unwrap();
+        assert_eq!(
+            files_holding(dir.path(), b"TYPED-ONE"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            files_holding(dir.path(), b"TYPED-TWO"),
+            Vec::<String>::new()
+        );
+
+        // Typed on another section and left unsigned: in the drafts table (documented, in
+        // clear), but its earlier versions go when the key locks.
+        for typed in ["Impression TYPED-THREE", "Impression still unsigned"] {
+            home.draft_save(report, "impression", typed).unwrap();
+        }
+        assert!(!files_holding(dir.path(), b"TYPED-THREE").is_empty());
+        home.lock();
+        assert_eq!(
+            files_holding(dir.path(), b"TYPED-THREE"),
+            Vec::<String>::new()
+        );
+        assert!(!files_holding(dir.path(), b"Impression still unsigned").is_empty());
     }
 }

@@ -163,6 +163,9 @@ impl Home {
             self.store.set_kek(None);
             self.forget_state();
         }
+        // The desktop locks when idle or when the screen locks: the moment a laptop is left.
+        // Drafts saved since the last truncation are in WAL frames, older versions too.
+        self.wal_forget("locking the key");
     }
 
     /// Whether this home's data keys can be opened now (its key-encryption key is installed).
