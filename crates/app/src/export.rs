@@ -217,9 +217,11 @@ impl Home {
              {AUDIT_REPORT_NAME}: the report and the provenance of every entry, for people.\n\
              {AUDIT_BUNDLE_NAME}: the department roster and every signed entry of the report, \
              with payloads and any fork evidence.\n\n\
-             To verify offline, with nothing but the countersign CLI:\n\n\
+             To verify offline, with nothing but the countersign CLI (NETWORK is the \
+             department's network id, confirmed with the department by another channel: an \
+             archive anyone made can name its own; this one says {network}):\n\n\
              \x20   countersign --home ./audit-home init --name Auditor --role reviewer\n\
-             \x20   countersign --home ./audit-home bundle import THIS-FILE --network {network}\n\
+             \x20   countersign --home ./audit-home bundle import THIS-FILE --network NETWORK\n\
              \x20   countersign --home ./audit-home verify\n\
              \x20   countersign --home ./audit-home report show {report}\n\n\
              Every signature, hash link and report rule is re-checked on import; nothing is \
@@ -265,47 +267,99 @@ pub(crate) fn is_audit_archive(head: &[u8]) -> bool {
     head.len() >= 512 && &head[257..262] == b"ustar"
 }
 
+/// The members an audit archive may hold (a report's, [`Home::export`]'s, and an AI audit
+/// package's, `ai audit export`'s): anything else is refused, not skipped.
+const AUDIT_MEMBERS: [&str; 5] = [
+    "README.txt",
+    AUDIT_REPORT_NAME,
+    AUDIT_BUNDLE_NAME,
+    crate::ai::AUDIT_PROVENANCE_NAME,
+    crate::ai::AUDIT_SUMMARY_NAME,
+];
+
 /// Finds the bundle in an audit archive of `archive_len` bytes and hands it to `read` as a
-/// stream: the member is never copied out whole.
+/// stream: the member is never copied out whole. The archive must be as this program writes
+/// them: regular files of the known names ([`AUDIT_MEMBERS`]), each once, the bundle among
+/// them. Why strict (found by review, 2026-12-05): the first `report.csbundle` was imported
+/// and the rest ignored, while `tar -x` keeps the last one of a name, so an archive holding a
+/// benign bundle and then a forged one (and a forged `provenance.txt`) verified on import
+/// while the auditor who unpacked it read the forgery; and GNU long-name and pax headers,
+/// which the tar reader holds whole in memory, were read for any member.
 pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
     archive: R,
     archive_len: u64,
     read: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
 ) -> Result<T> {
+    let refused = |why: String| AppError::InvalidInput(format!("not an audit archive: {why}"));
     let mut archive = tar::Archive::new(archive);
-    let entries = archive
+    let mut entries = archive
         .entries()
         .map_err(AppError::io("reading the audit archive"))?;
+    // Raw: every header is an entry of its own, so a long-name or pax header is seen (and
+    // refused) before anything reads its data.
+    entries = entries.raw(true);
+    let mut read = Some(read);
+    let mut bundle = None;
+    let mut seen = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(AppError::io("reading the audit archive"))?;
-        let is_bundle = entry
-            .path()
-            .map(|p| p.as_os_str() == AUDIT_BUNDLE_NAME)
-            .unwrap_or(false);
-        if is_bundle {
-            let size = entry
-                .header()
-                .size()
-                .map_err(AppError::io("reading the audit archive"))?;
-            if size > crate::MAX_BUNDLE_BYTES {
-                return Err(AppError::InvalidInput(format!(
-                    "the archive's bundle is {size} bytes; bundles are limited to {}",
-                    crate::MAX_BUNDLE_BYTES
-                )));
-            }
-            // The header is the sender's word: no member holds more than the archive itself
-            // (a reader sizing a buffer from it allocated 4 GiB for a 1 KiB file).
-            if size > archive_len {
-                return Err(AppError::InvalidInput(format!(
-                    "the archive's bundle claims {size} bytes, but the archive holds {archive_len}"
-                )));
-            }
-            return read(&mut entry);
+        let kind = entry.header().entry_type();
+        if !kind.is_file() {
+            return Err(refused(format!(
+                "it holds a member of tar type {:?}; only files are written",
+                kind.as_byte() as char
+            )));
+        }
+        let name = entry.path_bytes().into_owned();
+        let Some(&member) = AUDIT_MEMBERS
+            .iter()
+            .find(|m| m.as_bytes() == name.as_slice())
+        else {
+            return Err(refused(format!(
+                "it holds a member named {:?}; audit archives hold only {}",
+                String::from_utf8_lossy(&name)
+                    .chars()
+                    .take(100)
+                    .collect::<String>(),
+                AUDIT_MEMBERS.join(", ")
+            )));
+        };
+        if seen.contains(&member) {
+            return Err(refused(format!(
+                "it holds {member} twice (an unpacking tool would show the last, an import \
+                 would check the first)"
+            )));
+        }
+        seen.push(member);
+        if member != AUDIT_BUNDLE_NAME {
+            continue;
+        }
+        let size = entry
+            .header()
+            .size()
+            .map_err(AppError::io("reading the audit archive"))?;
+        if size > crate::MAX_BUNDLE_BYTES {
+            return Err(AppError::InvalidInput(format!(
+                "the archive's bundle is {size} bytes; bundles are limited to {}",
+                crate::MAX_BUNDLE_BYTES
+            )));
+        }
+        // The header is the sender's word: no member holds more than the archive itself
+        // (a reader sizing a buffer from it allocated 4 GiB for a 1 KiB file).
+        if size > archive_len {
+            return Err(AppError::InvalidInput(format!(
+                "the archive's bundle claims {size} bytes, but the archive holds {archive_len}"
+            )));
+        }
+        if let Some(read) = read.take() {
+            bundle = Some(read(&mut entry)?);
         }
     }
-    Err(AppError::InvalidInput(format!(
-        "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
-    )))
+    bundle.ok_or_else(|| {
+        AppError::InvalidInput(format!(
+            "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
+        ))
+    })
 }
 
 /// The bundle inside an audit archive, or `None` when `bytes` are not one (a plain bundle):

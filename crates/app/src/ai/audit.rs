@@ -175,9 +175,11 @@ fn readme(selection: &AuditSelection, input: &AuditInput) -> String {
          {AUDIT_ENTRIES_NAME}: the department roster and every signed entry of those reports \
          (whole, so every hash link can be followed), with payloads and any fork evidence. \
          It holds the reports' clinical content: keep this file as you keep reports.\n\n\
-         To check it offline, with nothing but the countersign CLI:\n\n\
+         To check it offline, with nothing but the countersign CLI (NETWORK is the \
+         department's network id, confirmed with the department by another channel: a \
+         package anyone made can name its own; this one says {network}):\n\n\
          \x20   countersign --home ./audit-home init --name Auditor --role reviewer\n\
-         \x20   countersign --home ./audit-home bundle import THIS-FILE --network {network}\n\
+         \x20   countersign --home ./audit-home bundle import THIS-FILE --network NETWORK\n\
          \x20   countersign --home ./audit-home verify\n\
          \x20   countersign --home ./audit-home --json ai stats{filter}\n\n\
          Every signature, hash link and report rule is re-checked on import (nothing is \

@@ -18,6 +18,69 @@ fn an_audit_archive_claiming_more_than_it_holds_is_refused_before_allocating() {
     assert!(err.to_string().contains("claims 4294967295 bytes"), "{err}");
 }
 
+/// Found by review (2026-12-05): the first `report.csbundle` of an archive was imported and
+/// the rest ignored, while `tar -x` keeps the last member of a name: an archive holding a
+/// benign bundle and then a forged one (with a forged `provenance.txt`) verified on import
+/// while the auditor who unpacked it read the forgery. A member twice, a member of another
+/// name, and anything but a plain file are refused.
+#[test]
+fn an_audit_archive_holding_a_member_twice_or_an_unknown_one_is_refused() {
+    let bundle = countersign_ledger::bundle::encode(std::iter::empty());
+    let ok = crate::export::tar_of(
+        &[
+            ("README.txt", b"read me"),
+            (crate::AUDIT_BUNDLE_NAME, &bundle),
+        ],
+        0,
+    )
+    .unwrap();
+    assert_eq!(crate::bundle_in_archive(&ok).unwrap(), Some(bundle.clone()));
+    for (members, refused) in [
+        (
+            vec![
+                (crate::AUDIT_BUNDLE_NAME, &bundle[..]),
+                (crate::AUDIT_BUNDLE_NAME, b"forged"),
+            ],
+            "twice",
+        ),
+        (
+            vec![
+                (crate::AUDIT_REPORT_NAME, &b"true"[..]),
+                (crate::AUDIT_BUNDLE_NAME, &bundle[..]),
+                (crate::AUDIT_REPORT_NAME, b"forged"),
+            ],
+            "twice",
+        ),
+        (
+            vec![
+                (crate::AUDIT_BUNDLE_NAME, &bundle[..]),
+                ("provenance-2.txt", b"forged"),
+            ],
+            "named",
+        ),
+    ] {
+        let archive = crate::export::tar_of(&members, 0).unwrap();
+        let err = crate::bundle_in_archive(&archive).unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        assert!(err.to_string().contains(refused), "{err}");
+    }
+    // A GNU long-name header (held whole in memory by the tar reader) before the bundle.
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bundle.len() as u64);
+    header.set_cksum();
+    builder
+        .append_data(
+            &mut header,
+            "x".repeat(200) + "/report.csbundle",
+            &bundle[..],
+        )
+        .unwrap();
+    let archive = builder.into_inner().unwrap();
+    let err = crate::bundle_in_archive(&archive).unwrap_err();
+    assert!(err.to_string().contains("tar type 'L'"), "{err}");
+}
+
 /// Regression: a batch was taken in by retrying what waited, pass after pass, so one that came
 /// in reverse causal order cost a pass per entry (500 entries: 665 ms against 7 ms in order).
 /// It is now put in causal order first, once; the import is the same whatever the order.
