@@ -88,7 +88,10 @@ impl<L: Ledger> Node<L> {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<Envelope<Request>, Envelope<Response>>) {
+    pub(super) fn on_sync(
+        &mut self,
+        event: request_response::Event<Envelope<Request>, Envelope<Response>>,
+    ) {
         use request_response::{Event, Message};
         match event {
             Event::Message {

@@ -414,6 +414,12 @@ impl<L: Ledger> Node<L> {
             }
         }
         let now = tokio::time::Instant::now();
+        // A peer gone (not connected) whose wait is over leaves the list: its next connection
+        // starts a pull as any does. Kept while its wait runs, so that reconnecting does not
+        // jump a rate limit the peer asked for or a back-off of ours.
+        let connected = &self.connected;
+        self.retry
+            .retain(|p, (at, _)| *at > now || connected.contains(p));
         let due: Vec<PeerId> = self
             .retry
             .iter()

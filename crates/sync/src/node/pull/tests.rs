@@ -112,6 +112,69 @@ async fn a_sync_waiting_for_a_members_second_node_to_connect_is_told_to_come_bac
     }
 }
 
+/// Found by review (2026-12-05): any failed request with a peer ended the pull running with
+/// it, so an announcement that timed out (the peer busy answering our pull) cut the pull
+/// short, and it started over. Only a failure of the pull's own request ends it now. Fails if
+/// the announcement's failure ends the pull.
+#[tokio::test]
+async fn an_announcement_that_fails_does_not_end_the_pull() {
+    use libp2p::request_response::{Event, OutboundFailure};
+
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(33);
+    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let peer = PeerId::random();
+    node.start_pull(peer, None, Vec::new());
+    let pulls_own: Vec<_> = node.pull_requests.keys().copied().collect();
+    node.announce(peer, Vec::new(), None);
+    let announcement = *node.announced.keys().next().expect("an announcement sent");
+
+    let failed = |request_id| Event::OutboundFailure {
+        peer,
+        connection_id: libp2p::swarm::ConnectionId::new_unchecked(0),
+        request_id,
+        error: OutboundFailure::Timeout,
+    };
+    node.on_sync(failed(announcement));
+    assert!(
+        node.pulls.contains_key(&peer),
+        "the announcement's failure ended the pull"
+    );
+    // The pull's own request failing does end it (so the test above can tell).
+    node.on_sync(failed(pulls_own[0]));
+    assert!(!node.pulls.contains_key(&peer));
+}
+
+/// Found by review (2026-12-05): a pull that failed here (or a peer that asked us to slow
+/// down) left its peer in the retry list, and a peer that then went away for good stayed in
+/// it for the life of the process. Once its wait is over, a peer not connected is dropped
+/// from it (its next connection starts a pull as any does); a wait not over is kept, so a
+/// reconnection does not jump a rate limit. Fails if the list keeps a gone peer.
+#[tokio::test]
+async fn the_retry_list_forgets_a_peer_gone_once_its_wait_is_over() {
+    use tokio::time::{Duration, Instant};
+
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(34);
+    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let (gone, waiting, here) = (PeerId::random(), PeerId::random(), PeerId::random());
+    let past = Instant::now() - Duration::from_millis(1);
+    node.retry.insert(gone, (past, 3));
+    node.retry
+        .insert(waiting, (Instant::now() + Duration::from_secs(60), 1));
+    node.retry.insert(here, (past, 1));
+    node.connected.insert(here);
+    node.redial();
+    assert!(!node.retry.contains_key(&gone), "a gone peer kept");
+    assert!(node.retry.contains_key(&waiting), "a wait not over dropped");
+    assert!(
+        node.pulls.contains_key(&here),
+        "a due retry of a connected peer not started"
+    );
+}
+
 /// A node (identity seed `seed`, not listening) that knows two peers as nodes the department's
 /// colleague delegated to (their delegations verified, as on connecting). Returns the node,
 /// its command channel (kept open) and the two peers.
