@@ -97,40 +97,60 @@ pub(crate) fn status_word(
     }
 }
 
-/// How the AI took part in a section, in words, if it did.
-pub(crate) fn ai_line(view: &ReportView, section: &str) -> Option<String> {
-    let a = view
-        .ai
+/// How the AI took part in a section, in words: one line for every reviewed AI result of the
+/// section, oldest first, each with its decision — so a result accepted and a later one
+/// rejected are both said (not only the last, which would show accepted AI text as a
+/// person's). A result is not tied to the version it fed (the payloads do not say which), so
+/// each line names the result's entry.
+pub(crate) fn ai_lines(view: &ReportView, section: &str) -> Vec<String> {
+    view.ai
         .iter()
-        .rev()
-        .find(|a| a.result.section == section && a.review.is_some())?;
-    let r = a.review.as_ref()?;
-    // A result received as DICOM SR names its device and who attested receipt, never as if
-    // the device had signed.
-    let model = match &a.received {
-        Some(r) => format!(
-            "{}, received as DICOM SR and attested by {}",
-            r.attestation.device_words(),
-            a.author.name
-        ),
-        None => format!("{} {}", a.result.model, a.result.version),
-    };
-    Some(match r.decision {
-        Decision::Accept => format!(
-            "Drafted by AI {model}, accepted by {} at {}",
-            r.reviewer.name,
-            readable(r.time_ms)
-        ),
-        Decision::Edit => format!(
-            "Edited by {} from an AI draft ({model}) at {}",
-            r.reviewer.name,
-            readable(r.time_ms)
-        ),
-        Decision::Reject => format!(
-            "An AI draft ({model}) was rejected by {} at {}",
-            r.reviewer.name,
-            readable(r.time_ms)
-        ),
+        .filter(|a| a.result.section == section)
+        .filter_map(|a| {
+            let r = a.review.as_ref()?;
+            // A result received as DICOM SR names its device and who attested receipt, never
+            // as if the device had signed.
+            let model = match &a.received {
+                Some(r) => format!(
+                    "{}, received as DICOM SR and attested by {}",
+                    r.attestation.device_words(),
+                    a.author.name
+                ),
+                None => format!("{} {}", a.result.model, a.result.version),
+            };
+            let line = match r.decision {
+                Decision::Accept => format!(
+                    "Drafted by AI {model}, accepted by {} at {}",
+                    r.reviewer.name,
+                    readable(r.time_ms)
+                ),
+                Decision::Edit => format!(
+                    "Edited by {} from an AI draft ({model}) at {}",
+                    r.reviewer.name,
+                    readable(r.time_ms)
+                ),
+                Decision::Reject => format!(
+                    "An AI draft ({model}) was rejected by {} at {}",
+                    r.reviewer.name,
+                    readable(r.time_ms)
+                ),
+            };
+            Some(format!("{line} (AI result {})", short(&a.entry)))
+        })
+        .collect()
+}
+
+/// The AI results of a section whose text a reviewer took (accepted, or edited from): the
+/// devices that drafted part of it. A rejected result drafted nothing of the report.
+pub(crate) fn ai_taken<'a>(
+    view: &'a ReportView,
+    section: &'a str,
+) -> impl Iterator<Item = &'a countersign_report::AiView> {
+    view.ai.iter().filter(move |a| {
+        a.result.section == section
+            && a.review
+                .as_ref()
+                .is_some_and(|r| matches!(r.decision, Decision::Accept | Decision::Edit))
     })
 }
 
@@ -269,7 +289,7 @@ pub(crate) fn attribution(view: &ReportView, s: &SectionView) -> Vec<String> {
         return Vec::new();
     };
     let mut lines = version_lines(s, v);
-    lines.extend(ai_line(view, &s.name));
+    lines.extend(ai_lines(view, &s.name));
     if s.concurrent {
         lines.push(
             "Other versions of this section were written at the same time; see the provenance"

@@ -21,7 +21,8 @@ use dicom_object::InMemDicomObject;
 use countersign_report::ReportState;
 
 use crate::sr::{
-    code_item, cut, da_tm, put, put_patient_and_study, put_seq, series_seed, version_seed,
+    code_item, cut, da_tm, put, put_patient_and_study, put_seq, series_seed, short_text,
+    version_seed,
 };
 use crate::{uid, ExportError, ExportInput};
 
@@ -54,7 +55,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, ENCAPSULATED_PDF);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: as the report's images give them.
-    put_patient_and_study(&mut obj, &input.study);
+    put_patient_and_study(&mut obj, &input.study)?;
     // Encapsulated Document Series, General and SC Equipment.
     put(&mut obj, tags::MODALITY, VR::CS, "DOC");
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
@@ -63,7 +64,7 @@ pub fn render(input: &ExportInput, pdf: &[u8]) -> Result<Vec<u8>, ExportError> {
         &mut obj,
         tags::SERIES_DESCRIPTION,
         VR::LO,
-        &cut(&format!("{} report (PDF)", v.template_title), 64),
+        &short_text(&format!("{} report (PDF)", v.template_title), 64),
     );
     put(&mut obj, tags::MANUFACTURER, VR::LO, "Countersign");
     put(&mut obj, tags::CONVERSION_TYPE, VR::CS, "WSD");

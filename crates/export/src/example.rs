@@ -235,6 +235,12 @@ fn finish(mut s: Signer, study: &str) -> ExportInput {
 /// the cardiac section co-signed by a cardiologist, a critical result, sign-off, a follow-up
 /// and an addendum.
 pub(crate) fn input() -> ExportInput {
+    input_with_lvef("58")
+}
+
+/// [`input`] with the cardiac section's LV ejection fraction signed as `lvef` (any decimal the
+/// template accepts: `000055` is 55).
+pub(crate) fn input_with_lvef(lvef: &str) -> ExportInput {
     let mut s = department();
     let study = "2.25.999";
     let template = countersign_report::template("cardiac-mr").expect("built in");
@@ -296,7 +302,7 @@ pub(crate) fn input() -> ExportInput {
         &write(
             "cardiac",
             "LVEF 58 %, no scar — “normal” function.",
-            &[("lvef", "58"), ("lge", "none")],
+            &[("lvef", lvef), ("lge", "none")],
         ),
     );
     let cardiac = s.latest("cardiac");
@@ -350,6 +356,57 @@ pub(crate) fn input() -> ExportInput {
         &AddendumWrite {
             text: "Compared with the outside CT: unchanged.".into(),
         },
+    );
+    finish(s, study)
+}
+
+/// A cardiac MR whose findings took an AI draft (accepted) and then rejected a later one, and
+/// whose impression rejected the only draft it had: every decision must be said, and only a
+/// draft a reviewer took makes its model an observer of the section.
+#[cfg(test)]
+pub(crate) fn ai_accepted_then_rejected() -> ExportInput {
+    let mut s = department();
+    let study = "2.25.998";
+    let template = countersign_report::template("cardiac-mr").expect("built in");
+    s.report = Some(s.dept.report_on("ada", template, study, vec![IMAGE.into()]));
+    let model = AccessChange {
+        member: s.dept.public("ai"),
+    };
+    s.sign("ada", Kind::AccessGrant, &model);
+    let result = |section: &str, text: &str| AiResult {
+        model: "SoftTissue".into(),
+        version: "2.1".into(),
+        inputs: vec![IMAGE.into()],
+        parameters: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        section: section.into(),
+        text: text.into(),
+    };
+    let review = |result, decision| AiReview {
+        result,
+        decision,
+        text: None,
+        comment: None,
+    };
+    let accepted = s.sign("ai", Kind::AiResult, &result("findings", "Normal LV size."));
+    s.sign("ada", Kind::AiReview, &review(accepted, Decision::Accept));
+    s.sign(
+        "ada",
+        Kind::SectionWrite,
+        &write("findings", "Normal LV size.", &[]),
+    );
+    let later = s.sign("ai", Kind::AiResult, &result("findings", "Dilated LV."));
+    s.sign("ada", Kind::AiReview, &review(later, Decision::Reject));
+    let only = s.sign(
+        "ai",
+        Kind::AiResult,
+        &result("impression", "Cardiomyopathy."),
+    );
+    s.sign("ada", Kind::AiReview, &review(only, Decision::Reject));
+    s.sign(
+        "ada",
+        Kind::SectionWrite,
+        &write("impression", "Structurally normal heart.", &[]),
     );
     finish(s, study)
 }

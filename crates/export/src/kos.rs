@@ -113,7 +113,7 @@ pub fn render(r: &Rejection) -> Result<Vec<u8>, ExportError> {
     put(&mut obj, tags::SOP_CLASS_UID, VR::UI, KEY_OBJECT_SELECTION);
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
     // Patient and General Study: those of the rejected instances.
-    put_patient_and_study(&mut obj, r.study);
+    put_patient_and_study(&mut obj, r.study)?;
     // Key Object Document Series and General Equipment.
     put(&mut obj, tags::MODALITY, VR::CS, "KO");
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);

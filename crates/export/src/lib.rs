@@ -124,6 +124,11 @@ pub struct ImageRef {
 pub enum ExportError {
     #[error("the DICOM SR could not be encoded: {0}")]
     Dicom(String),
+    /// A clinical value or an identifier DICOM cannot hold as it was signed (a number of more
+    /// significant digits than a 16-character DS holds, a Patient ID longer than 64
+    /// characters): the export is refused rather than written with a changed value.
+    #[error("{what} cannot be written to DICOM as it is ({why}); nothing was exported rather than a changed value")]
+    Unrepresentable { what: String, why: String },
 }
 
 /// A deterministic UID under the UUID-derived root 2.25 (PS3.5 B.2), from `seed`: exporting the

@@ -97,9 +97,8 @@ fn text_of(b: &Block) -> &str {
     }
 }
 
-/// A character in WinAnsi (Windows-1252), the encoding of the standard fonts; `?` for any
-/// character it lacks.
-fn win_ansi(c: char) -> u8 {
+/// A character in WinAnsi (Windows-1252), the encoding of the standard fonts, if it has one.
+fn win_ansi(c: char) -> Option<u8> {
     let special = [
         ('€', 0x80),
         ('‚', 0x82),
@@ -130,19 +129,46 @@ fn win_ansi(c: char) -> u8 {
         ('Ÿ', 0x9F),
     ];
     match u32::from(c) {
-        0x20..=0x7E | 0xA0..=0xFF => c as u8,
-        _ => special
-            .iter()
-            .find(|(s, _)| *s == c)
-            .map_or(b'?', |&(_, b)| b),
+        0x20..=0x7E | 0xA0..=0xFF => Some(c as u8),
+        _ => special.iter().find(|(s, _)| *s == c).map(|&(_, b)| b),
     }
 }
 
+/// Symbols of clinical text that WinAnsi lacks, as the WinAnsi text that means the same:
+/// "≤ 5 mm" and "≥ 5 mm" must not print alike, and Greek mu is the micro sign WinAnsi has.
+fn clinical_symbol(c: char) -> Option<&'static str> {
+    Some(match c {
+        '≤' => "<=",
+        '≥' => ">=",
+        '≠' => "!=",
+        '≈' => "~",
+        'μ' => "µ",
+        '−' | '‐' | '‑' | '‒' => "-",
+        '→' => "->",
+        '←' => "<-",
+        '′' => "'",
+        '″' => "\"",
+        _ => return None,
+    })
+}
+
+/// One line of text (no line breaks: [`layout`] splits on them) in WinAnsi. Whitespace is a
+/// space; a character neither WinAnsi nor [`clinical_symbol`] has is written as its code
+/// point (`[U+2713]`): visible, and never one `?` standing for several different characters.
 fn encode(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .map(win_ansi)
-        .collect()
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_whitespace() {
+            out.push(b' ');
+        } else if let Some(b) = win_ansi(c) {
+            out.push(b);
+        } else if let Some(s) = clinical_symbol(c) {
+            out.extend(s.chars().filter_map(win_ansi));
+        } else {
+            out.extend(format!("[U+{:04X}]", u32::from(c)).bytes());
+        }
+    }
+    out
 }
 
 /// Greedy wrap by measured width; a word wider than a line is broken where it must be.
@@ -200,7 +226,13 @@ fn layout(doc: &[Block]) -> Vec<Page> {
     for (i, b) in doc.iter().enumerate() {
         let st = style(b);
         let width = TEXT_W - 2.0 * st.indent;
-        let lines = wrap(&encode(text_of(b)), st.font, st.size, width);
+        // A block's own line breaks are kept (numbered impressions, "Right: …" then "Left: …"),
+        // each of its lines wrapped on its own.
+        let lines: Vec<Vec<u8>> = text_of(b)
+            .trim_end()
+            .split('\n')
+            .flat_map(|line| wrap(&encode(line), st.font, st.size, width))
+            .collect();
         let height = st.before + st.leading * lines.len() as f32;
         // A heading keeps at least its first following block on its page; a banner stays whole.
         let keep = match b {
@@ -528,8 +560,36 @@ mod tests {
     #[test]
     fn text_is_encoded_as_win_ansi() {
         assert_eq!(encode("é—“x”€"), vec![0xE9, 0x97, 0x93, b'x', 0x94, 0x80]);
-        assert_eq!(encode("中✓"), b"??".to_vec());
+        assert_eq!(encode("中✓"), b"[U+4E2D][U+2713]".to_vec());
         assert_eq!(Font::Regular.width(b"W", 1000.0), 944.0);
         assert_eq!(Font::Bold.width(b"i", 1000.0), 278.0);
+    }
+
+    /// Review finding (2026-12-05): every line break was a space (a paragraph's lines ran
+    /// together) and anything outside WinAnsi a `?`: "≤ 5 mm" and "≥ 5 mm" both read "? 5 mm".
+    #[test]
+    fn a_paragraph_keeps_its_line_breaks_and_its_symbols() {
+        let doc = [Block::Para(
+            "1. A\n2. B ≤ 5 mm, C ≥ 5 mm\r\n\nRight: 3 μm − 2 ✓".into(),
+        )];
+        let pages = layout(&doc);
+        let lines: Vec<String> = pages[0]
+            .lines
+            .iter()
+            .map(|l| l.text.iter().map(|&b| char::from(b)).collect())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "1. A",
+                "2. B <= 5 mm, C >= 5 mm",
+                "",
+                "Right: 3 \u{b5}m - 2 [U+2713]"
+            ],
+            "{lines:?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains('?')));
+        // The micro sign and the symbols WinAnsi has are themselves.
+        assert_eq!(encode("µ×±°²³"), vec![0xB5, 0xD7, 0xB1, 0xB0, 0xB2, 0xB3]);
     }
 }

@@ -18,8 +18,8 @@ use countersign_report::template::FieldKind;
 use countersign_report::{Author, ReportState, ReportView, SectionView, VersionView};
 
 use crate::document::{
-    ai_line, conflict_line, conflicting, critical_line, current_version, in_force, refusal,
-    withdrawn_line,
+    ai_lines, ai_taken, conflict_line, conflicting, critical_line, current_version, in_force,
+    refusal, withdrawn_line,
 };
 use crate::time::date_time;
 use crate::time::readable;
@@ -34,7 +34,9 @@ type Code<'a> = (&'a str, &'a str, &'a str);
 
 mod content;
 mod links;
+mod values;
 use content::*;
+pub(crate) use values::{cut, decimal_string, identifier, patient_name, person_name, short_text};
 
 pub(crate) fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
@@ -44,44 +46,36 @@ pub(crate) fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDico
     obj.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
 }
 
-/// Cuts text to at most `max` characters (DICOM lengths count characters of the VR).
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
-}
-
+/// A code item. A code value longer than SH's 16 characters (a long UCUM unit) goes whole into
+/// Long Code Value (UC, PS3.3 8.8) rather than cut into another code.
 pub(crate) fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
     let mut c = InMemDicomObject::new_empty();
-    put(&mut c, tags::CODE_VALUE, VR::SH, &cut(value, 16));
+    if value.chars().count() <= 16 {
+        put(&mut c, tags::CODE_VALUE, VR::SH, &short_text(value, 16));
+    } else {
+        put(
+            &mut c,
+            tags::LONG_CODE_VALUE,
+            VR::UC,
+            &short_text(value, usize::MAX),
+        );
+    }
     put(&mut c, tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme);
-    put(&mut c, tags::CODE_MEANING, VR::LO, &cut(meaning, 64));
+    put(&mut c, tags::CODE_MEANING, VR::LO, &short_text(meaning, 64));
     c
 }
 
-/// A display name ("Dr Ada Attending") in DICOM's Person Name form (family^given^middle^prefix):
-/// the last word is taken as the family name, a leading title as the prefix.
-pub(crate) fn person_name(name: &str) -> String {
-    let mut words: Vec<&str> = name.split_whitespace().collect();
-    let prefix = match words.first() {
-        Some(w)
-            if words.len() > 1
-                && matches!(w.trim_end_matches('.'), "Dr" | "Prof" | "Mr" | "Ms" | "Mrs") =>
-        {
-            words.remove(0)
-        }
-        _ => "",
-    };
-    let family = words.pop().unwrap_or("");
-    let pn = format!("{family}^{}^^{prefix}", words.join(" "));
-    cut(pn.trim_end_matches('^'), 64)
-}
-
-/// A local code: the name when it fits SH's 16 characters, else a stable short form of it.
-fn local_code(name: &str) -> String {
+/// A local code of a template's section or field name: the name when it fits SH's 16
+/// characters, else a stable short form of it. Names are lowercase letters, digits and dashes
+/// of up to 64 characters, so two long names may share their first 16: the short form is a
+/// hash of the whole name, and starts with an upper-case `X` so that it is never the code of
+/// a short name either.
+pub(super) fn local_code(name: &str) -> String {
     if name.len() <= 16 {
         name.to_string()
     } else {
         let digest = uid(name);
-        format!("x{}", &digest[digest.len() - 15..])
+        format!("X{}", &digest[digest.len() - 15..])
     }
 }
 
@@ -103,22 +97,33 @@ pub(crate) fn version_seed(v: &ReportView) -> String {
 /// every DICOM object a report is exported as (the SR, the Encapsulated PDF) and in the
 /// rejection note of a study it was wrongly filed under (the KOS), so an archive files each
 /// under the patient of the images.
-pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, study: &crate::StudyInfo) {
+/// The identifiers an archive files by (Patient ID, Study Instance UID) are written exactly as
+/// the images give them or the export is refused: cut or split, they could match another
+/// patient's record.
+pub(crate) fn put_patient_and_study(
+    obj: &mut InMemDicomObject,
+    study: &crate::StudyInfo,
+) -> Result<(), ExportError> {
     put(
         obj,
         tags::PATIENT_NAME,
         VR::PN,
-        study.patient_name.as_deref().unwrap_or(""),
+        &patient_name(study.patient_name.as_deref().unwrap_or("")),
     );
     put(
         obj,
         tags::PATIENT_ID,
         VR::LO,
-        study.patient_id.as_deref().unwrap_or(""),
+        &identifier("the Patient ID", study.patient_id.as_deref().unwrap_or(""))?,
     );
     put(obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
     put(obj, tags::PATIENT_SEX, VR::CS, "");
-    put(obj, tags::STUDY_INSTANCE_UID, VR::UI, &study.uid);
+    put(
+        obj,
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        &identifier("the Study Instance UID", &study.uid)?,
+    );
     // The rest of General Study: type 2, known here only by its date.
     put(
         obj,
@@ -130,6 +135,7 @@ pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, study: &crate::S
     put(obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
     put(obj, tags::STUDY_ID, VR::SH, "");
     put(obj, tags::ACCESSION_NUMBER, VR::SH, "");
+    Ok(())
 }
 
 /// `obj` as a DICOM Part 10 file of `sop_class` (explicit VR little endian), the way every
@@ -186,14 +192,14 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
         &mut obj,
         tags::SERIES_DESCRIPTION,
         VR::LO,
-        &cut(&format!("{} report", v.template_title), 64),
+        &short_text(&format!("{} report", v.template_title), 64),
     );
     put_seq(
         &mut obj,
         tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
         vec![],
     );
-    put_patient_and_study(&mut obj, &input.study);
+    put_patient_and_study(&mut obj, &input.study)?;
     put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
     put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
     put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
@@ -238,7 +244,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
             &mut verifier,
             tags::VERIFYING_ORGANIZATION,
             VR::LO,
-            &cut(&input.network_name, 64),
+            &short_text(&input.network_name, 64),
         );
         let (d, t) = da_tm(s.time_ms);
         put(
@@ -330,11 +336,9 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
             &critical_line(c),
         ));
     }
-    content.extend(
-        v.sections
-            .iter()
-            .filter_map(|s| section(v, s, &input.images)),
-    );
+    for s in &v.sections {
+        content.extend(section(v, s, &input.images)?);
+    }
     for a in &v.addenda {
         let mut items = observer(&a.author);
         items.push(text(
@@ -424,15 +428,4 @@ fn evidence(input: &ExportInput) -> InMemDicomObject {
         .collect();
     put_seq(&mut study, tags::REFERENCED_SERIES_SEQUENCE, series);
     study
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn display_names_become_person_names() {
-        assert_eq!(super::person_name("Dr Ada Attending"), "Attending^Ada^^Dr");
-        assert_eq!(super::person_name("Carl van Dijk"), "Dijk^Carl van");
-        assert_eq!(super::person_name("Prof. X"), "X^^^Prof.");
-        assert_eq!(super::person_name("Auditor"), "Auditor");
-    }
 }

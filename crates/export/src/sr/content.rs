@@ -97,31 +97,59 @@ pub(super) fn observer(a: &Author) -> Vec<InMemDicomObject> {
     out
 }
 
-/// Standard codes for the sections every template has; the rest are local.
-pub(super) fn section_codes(s: &SectionView) -> (Code<'_>, Code<'_>) {
+/// A code whose value and meaning are made here (a local code of a section's name).
+pub(super) type OwnedCode = (String, &'static str, String);
+
+fn borrowed(c: &OwnedCode) -> Code<'_> {
+    (&c.0, c.1, &c.2)
+}
+
+/// Standard codes for the sections every template has; the rest are local, by
+/// [`local_code`]: two sections whose names share their first 16 characters are still two
+/// codes.
+pub(super) fn section_codes(s: &SectionView) -> (OwnedCode, OwnedCode) {
+    let own = |(v, scheme, m): Code<'static>| (v.to_string(), scheme, m.to_string());
     match s.name.as_str() {
-        "findings" => (("121070", "DCM", "Findings"), ("121071", "DCM", "Finding")),
-        "impression" => (
-            ("121072", "DCM", "Impressions"),
-            ("121073", "DCM", "Impression"),
+        "findings" => (
+            own(("121070", "DCM", "Findings")),
+            own(("121071", "DCM", "Finding")),
         ),
-        _ => ((&s.name, LOCAL, &s.title), (&s.name, LOCAL, &s.title)),
+        "impression" => (
+            own(("121072", "DCM", "Impressions")),
+            own(("121073", "DCM", "Impression")),
+        ),
+        _ => {
+            let local = (local_code(&s.name), LOCAL, s.title.clone());
+            (local.clone(), local)
+        }
     }
 }
 
-/// The structured fields of one version of a section.
-pub(super) fn fields(s: &SectionView, v: &VersionView) -> Vec<InMemDicomObject> {
+/// The structured fields of one version of a section. A number is written as the same number
+/// or not at all: one that no 16-character DS holds refuses the export.
+pub(super) fn fields(
+    s: &SectionView,
+    v: &VersionView,
+) -> Result<Vec<InMemDicomObject>, ExportError> {
     s.fields
         .iter()
         .filter_map(|f| {
             let value = v.fields.get(&f.def.name).map(String::as_str)?;
             let code = local_code(&f.def.name);
             let concept = (code.as_str(), LOCAL, f.def.label.as_str());
-            Some(match &f.def.kind {
+            Some(Ok(match &f.def.kind {
                 FieldKind::Number { unit, .. } => {
+                    let Some(ds) = decimal_string(value) else {
+                        return Some(Err(ExportError::Unrepresentable {
+                            what: format!("the number {value} of {}", f.def.label),
+                            why: "it has more significant digits than a DICOM decimal string \
+                                  of 16 characters holds"
+                                .into(),
+                        }));
+                    };
                     let mut i = item("CONTAINS", "NUM", Some(concept));
                     let mut measured = InMemDicomObject::new_empty();
-                    put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &cut(value, 16));
+                    put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &ds);
                     let units = match unit.as_deref() {
                         Some(u) => code_item((u, "UCUM", u)),
                         None => code_item(("1", "UCUM", "no units")),
@@ -140,17 +168,20 @@ pub(super) fn fields(s: &SectionView, v: &VersionView) -> Vec<InMemDicomObject> 
                     i
                 }
                 FieldKind::Text | FieldKind::Pick { .. } => text("CONTAINS", concept, value),
-            })
+            }))
         })
         .collect()
 }
 
 /// A section in conflict: one container per version signed off, each with its own observer
 /// context (author and co-signers), its text and fields, and who signed it off.
-pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
+pub(super) fn conflicting_section(
+    view: &ReportView,
+    s: &SectionView,
+) -> Result<Option<InMemDicomObject>, ExportError> {
     let versions = conflicting(view, s);
     if versions.is_empty() {
-        return None;
+        return Ok(None);
     }
     let (heading, text_concept) = section_codes(s);
     let mut content = vec![text(
@@ -168,9 +199,9 @@ pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<
             items.extend(observer(&c.author));
         }
         if let Some(t) = v.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            items.push(text("CONTAINS", text_concept, t));
+            items.push(text("CONTAINS", borrowed(&text_concept), t));
         }
-        items.extend(fields(s, v));
+        items.extend(fields(s, v)?);
         let mut note = vec![format!("Signed as entry {}", v.entry)];
         note.extend(
             v.cosigns
@@ -196,36 +227,39 @@ pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<
             items,
         ));
     }
-    Some(container("CONTAINS", heading, content))
+    Ok(Some(container("CONTAINS", borrowed(&heading), content)))
 }
 
 pub(super) fn section(
     view: &ReportView,
     s: &SectionView,
     images: &[crate::ImageRef],
-) -> Option<InMemDicomObject> {
+) -> Result<Option<InMemDicomObject>, ExportError> {
     if !s.conflicting_versions.is_empty() {
         return conflicting_section(view, s);
     }
-    let current = current_version(s)?;
+    let Some(current) = current_version(s) else {
+        return Ok(None);
+    };
     let (heading, text_concept) = section_codes(s);
     let mut content = observer(&current.author);
     for c in &current.cosigns {
         content.extend(observer(&c.author));
     }
-    if let Some(ai) = view
-        .ai
-        .iter()
-        .rev()
-        .find(|a| a.result.section == s.name && a.review.is_some())
-    {
-        content.extend(observer(&ai.author));
+    // A device observer for each model whose draft a reviewer took (accepted or edited), once
+    // each; a rejected draft is no observer of the section (its provenance line says it).
+    let mut devices = Vec::new();
+    for ai in ai_taken(view, &s.name) {
+        if !devices.contains(&&ai.author.key) {
+            devices.push(&ai.author.key);
+            content.extend(observer(&ai.author));
+        }
     }
     if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        content.push(text("CONTAINS", text_concept, t));
+        content.push(text("CONTAINS", borrowed(&text_concept), t));
     }
-    content.extend(fields(s, current));
-    content.extend(super::links::link_items(view, images, &current.links));
+    content.extend(fields(s, current)?);
+    content.extend(super::links::link_items(view, images, &current.links)?);
     let mut note = vec![format!("Signed as entry {}", current.entry)];
     note.extend(
         current
@@ -233,11 +267,11 @@ pub(super) fn section(
             .iter()
             .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
     );
-    note.extend(ai_line(view, &s.name));
+    note.extend(ai_lines(view, &s.name));
     content.push(text(
         "CONTAINS",
         ("provenance", LOCAL, "Provenance"),
         &note.join("; "),
     ));
-    Some(container("CONTAINS", heading, content))
+    Ok(Some(container("CONTAINS", borrowed(&heading), content)))
 }

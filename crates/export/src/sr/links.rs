@@ -80,7 +80,7 @@ pub(super) fn link_items(
     view: &ReportView,
     images: &[crate::ImageRef],
     links: &[ImageLink],
-) -> Vec<InMemDicomObject> {
+) -> Result<Vec<InMemDicomObject>, ExportError> {
     let mut out = Vec::new();
     for l in links {
         // A frame the image does not have is a link to nothing here: named, not referenced
@@ -123,7 +123,15 @@ pub(super) fn link_items(
                     Some((value, unit)) => {
                         let mut num = item("CONTAINS", "NUM", Some(("410668003", "SCT", "Length")));
                         let mut measured = InMemDicomObject::new_empty();
-                        put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &cut(&value, 16));
+                        // A length is never cut to fit: the same number, or no export.
+                        let ds =
+                            decimal_string(&value).ok_or_else(|| ExportError::Unrepresentable {
+                                what: format!("the length {value}"),
+                                why: "it has more significant digits than a DICOM decimal \
+                                      string of 16 characters holds"
+                                    .into(),
+                            })?;
+                        put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &ds);
                         put_seq(
                             &mut measured,
                             tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
@@ -165,5 +173,5 @@ pub(super) fn link_items(
             )),
         }
     }
-    out
+    Ok(out)
 }

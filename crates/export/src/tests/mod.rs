@@ -5,7 +5,9 @@
 
 use dicom_dictionary_std::tags;
 
+mod ai;
 mod conflict;
+mod dicom_values;
 mod example;
 mod links;
 mod refused;
