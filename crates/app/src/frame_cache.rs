@@ -45,6 +45,10 @@ struct Inner {
     misses: u64,
     /// Moves at every [`FrameCache::clear`]: a packet made before a clear is not kept after it.
     generation: u64,
+    /// The last packet made that is larger than the whole budget, kept aside beside it (the
+    /// viewer cuts the parts of such a frame from one decode), under the same rules: cleared
+    /// with the rest, and not kept if made across a clear.
+    oversized: Option<(Key, Arc<[u8]>)>,
 }
 
 /// What the cache holds now (for the benchmark and tests).
@@ -102,6 +106,11 @@ impl FrameCache {
                 inner.hits += 1;
                 return Ok(packet);
             }
+            if let Some((_, packet)) = inner.oversized.as_ref().filter(|(k, _)| *k == key) {
+                let packet = packet.clone();
+                inner.hits += 1;
+                return Ok(packet);
+            }
             inner.misses += 1;
             inner.generation
         };
@@ -115,12 +124,18 @@ impl FrameCache {
     /// was put back after the erasure's clear and served from memory on (found by review,
     /// 2026-12-05).
     fn insert(&self, key: Key, packet: Arc<[u8]>, generation: u64) {
-        // A packet larger than the whole budget is served, never kept.
-        if packet.len() > self.budget {
+        let mut inner = self.lock();
+        if inner.generation != generation {
             return;
         }
-        let mut inner = self.lock();
-        if inner.generation != generation || inner.packets.contains_key(&key) {
+        // A packet larger than the whole budget is kept aside alone, in place of the last
+        // one. (The desktop kept it in a slot of its own, which its erasure emptied but a
+        // decode running across the erasure filled again: found by review, 2026-12-05.)
+        if packet.len() > self.budget {
+            inner.oversized = Some((key, packet));
+            return;
+        }
+        if inner.packets.contains_key(&key) {
             return;
         }
         while inner.bytes + packet.len() > self.budget {
@@ -145,6 +160,7 @@ impl FrameCache {
         inner.packets.clear();
         inner.order.clear();
         inner.bytes = 0;
+        inner.oversized = None;
         inner.generation += 1;
     }
 
@@ -223,6 +239,22 @@ mod tests {
         let big = cache.get_or_insert_with("d", 0, || packet(101)).unwrap();
         assert_eq!(big.len(), 101);
         assert!(cache.stats().bytes <= 100);
+        // Kept aside, alone: served again without a second decode until another takes its
+        // place.
+        cache
+            .get_or_insert_with("d", 0, || {
+                panic!("the last packet over the budget made again")
+            })
+            .unwrap();
+        cache.get_or_insert_with("e", 0, || packet(101)).unwrap();
+        let mut made = false;
+        cache
+            .get_or_insert_with("d", 0, || {
+                made = true;
+                packet(101)
+            })
+            .unwrap();
+        assert!(made, "only the last packet over the budget is kept aside");
         // Frames of one image are told apart, and an error is not cached.
         let failed = cache.get_or_insert_with("a", 1, || Err(AppError::InvalidInput("bad".into())));
         assert!(failed.is_err());
@@ -252,5 +284,36 @@ mod tests {
             })
             .unwrap();
         assert!(made, "served from memory");
+    }
+
+    /// The same for a frame larger than the whole budget, kept aside (the desktop's own slot
+    /// for it had the race, found by review, 2026-12-05). Fails if it is kept across a clear.
+    #[test]
+    fn a_frame_over_the_budget_made_while_the_cache_was_cleared_is_not_kept_aside() {
+        let cache = FrameCache::new(10);
+        cache
+            .get_or_insert_with("erased", 0, || {
+                cache.clear();
+                packet(100)
+            })
+            .unwrap();
+        let mut made = false;
+        cache
+            .get_or_insert_with("erased", 0, || {
+                made = true;
+                packet(100)
+            })
+            .unwrap();
+        assert!(made, "served from memory");
+        // And a clear drops what is kept aside.
+        cache.clear();
+        let mut made = false;
+        cache
+            .get_or_insert_with("erased", 0, || {
+                made = true;
+                packet(100)
+            })
+            .unwrap();
+        assert!(made, "kept aside across a clear");
     }
 }

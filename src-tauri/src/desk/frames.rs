@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use countersign_app::WireError;
 
-use super::{Desk, KeptPacket, MAX_DROPPED};
+use super::{Desk, MAX_DROPPED};
 
 impl Desk {
     /// Frame `frame` of image `sha256` as a packet: from the frame cache, else decoded on a
@@ -33,15 +33,8 @@ impl Desk {
         if self.erasures_seen.swap(erased, Ordering::AcqRel) != erased {
             self.forget_frames();
         }
-        let key = (sha256.to_string(), frame);
-        let last = |slot: &mut Option<KeptPacket>| {
-            slot.as_ref()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, p)| p.clone())
-        };
-        if let Some(packet) = last(&mut self.last.lock().unwrap_or_else(|p| p.into_inner())) {
-            return Ok(packet);
-        }
+        // A frame larger than the cache's whole budget is kept aside by the cache, alone, so
+        // that its parts are cut from one decode.
         let packet = self
             .frames
             .get_or_insert_with(sha256, frame, || {
@@ -60,17 +53,12 @@ impl Desk {
                 tracing::info!(code = e.code(), error = %e.loggable(), "frame failed");
                 e.to_wire()
             })?;
-        // Kept aside only when the cache will not keep it (larger than its whole budget).
-        if packet.len() > self.frames.stats().budget {
-            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, packet.clone()));
-        }
         Ok(packet)
     }
 
     /// Empties the frame cache (after an erasure: the erased images' pixels go with it).
     pub fn forget_frames(&self) {
         self.frames.clear();
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// What the frame cache holds now.

@@ -16,9 +16,6 @@ use countersign_app::{AppError, FrameCache, Home, PassphraseSource, WireError};
 
 use crate::idle_lock;
 
-/// A frame packet kept aside: (image SHA-256, frame) and the packet.
-type KeptPacket = ((String, u32), std::sync::Arc<[u8]>);
-
 /// The home this window works on. Opened once at start; a home that cannot be opened (a damaged
 /// or newer ledger) is reported by every command instead of taking the app down.
 ///
@@ -59,10 +56,6 @@ pub struct Desk {
     /// a peer's sync brought in empties the cache too (its images' pixels must not be served
     /// from memory once their files are gone).
     erasures_seen: std::sync::atomic::AtomicU64,
-    /// The packet last served, whatever its size: the parts of a frame larger than the cache's
-    /// whole budget (which it never keeps) are cut from it, not decoded again per part. One
-    /// frame, emptied with the cache.
-    last: Mutex<Option<KeptPacket>>,
 }
 
 /// How many reads run at once (one per core of the machines this is built for): a frame
@@ -105,7 +98,6 @@ impl Desk {
             keys: Mutex::new(None),
             frames: FrameCache::new(countersign_app::frame_cache_budget()),
             counter: Mutex::new(None),
-            last: Mutex::new(None),
             erasures_seen: std::sync::atomic::AtomicU64::new(0),
         }
     }
