@@ -185,6 +185,18 @@ mod tests {
         Ok(vec![7; n])
     }
 
+    /// Asks for frame 0 of `sha256` and says whether it had to be made (a packet of `n` bytes).
+    fn made_again(cache: &FrameCache, sha256: &str, n: usize) -> bool {
+        let mut made = false;
+        cache
+            .get_or_insert_with(sha256, 0, || {
+                made = true;
+                packet(n)
+            })
+            .unwrap();
+        made
+    }
+
     #[test]
     fn a_cached_frame_is_not_made_again_and_the_bytes_stay_within_the_budget() {
         let cache = FrameCache::new(100);
@@ -198,14 +210,10 @@ mod tests {
         let stats = cache.stats();
         assert!(stats.bytes <= 100, "{stats:?}");
         assert_eq!(stats.packets, 2);
-        let mut made = false;
-        cache
-            .get_or_insert_with("a", 0, || {
-                made = true;
-                packet(40)
-            })
-            .unwrap();
-        assert!(made, "the least recently used packet was the one dropped");
+        assert!(
+            made_again(&cache, "a", 40),
+            "the least recently used packet was the one dropped"
+        );
         assert_eq!((stats.hits, stats.misses), (1, 3));
     }
 
@@ -215,14 +223,10 @@ mod tests {
         cache.get_or_insert_with("a", 0, || packet(40)).unwrap();
         cache.clear();
         assert_eq!((cache.stats().packets, cache.stats().bytes), (0, 0));
-        let mut made = false;
-        cache
-            .get_or_insert_with("a", 0, || {
-                made = true;
-                packet(40)
-            })
-            .unwrap();
-        assert!(made, "a cleared packet is not served from memory");
+        assert!(
+            made_again(&cache, "a", 40),
+            "a cleared packet is not served from memory"
+        );
     }
 
     #[test]
@@ -247,14 +251,10 @@ mod tests {
             })
             .unwrap();
         cache.get_or_insert_with("e", 0, || packet(101)).unwrap();
-        let mut made = false;
-        cache
-            .get_or_insert_with("d", 0, || {
-                made = true;
-                packet(101)
-            })
-            .unwrap();
-        assert!(made, "only the last packet over the budget is kept aside");
+        assert!(
+            made_again(&cache, "d", 101),
+            "only the last packet over the budget is kept aside"
+        );
         // Frames of one image are told apart, and an error is not cached.
         let failed = cache.get_or_insert_with("a", 1, || Err(AppError::InvalidInput("bad".into())));
         assert!(failed.is_err());
@@ -276,14 +276,7 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 100, "served to whoever asked");
         assert_eq!(cache.stats().packets, 0, "kept after the clear");
-        let mut made = false;
-        cache
-            .get_or_insert_with("erased", 0, || {
-                made = true;
-                packet(100)
-            })
-            .unwrap();
-        assert!(made, "served from memory");
+        assert!(made_again(&cache, "erased", 100), "served from memory");
     }
 
     /// The same for a frame larger than the whole budget, kept aside (the desktop's own slot
@@ -297,23 +290,12 @@ mod tests {
                 packet(100)
             })
             .unwrap();
-        let mut made = false;
-        cache
-            .get_or_insert_with("erased", 0, || {
-                made = true;
-                packet(100)
-            })
-            .unwrap();
-        assert!(made, "served from memory");
+        assert!(made_again(&cache, "erased", 100), "served from memory");
         // And a clear drops what is kept aside.
         cache.clear();
-        let mut made = false;
-        cache
-            .get_or_insert_with("erased", 0, || {
-                made = true;
-                packet(100)
-            })
-            .unwrap();
-        assert!(made, "kept aside across a clear");
+        assert!(
+            made_again(&cache, "erased", 100),
+            "kept aside across a clear"
+        );
     }
 }

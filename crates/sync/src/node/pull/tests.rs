@@ -15,10 +15,7 @@ use crate::protocol::{Envelope, Response};
 /// goes only to the pull that sent its request. Fails if a pull takes another's answer.
 #[tokio::test]
 async fn a_late_answer_to_an_ended_pull_is_not_taken_by_the_next() {
-    let dept = department();
-    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
-    let (identity, _) = node_key(30);
-    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let (mut node, _commands) = lone_node(30);
     let peer = PeerId::random();
 
     // A whole pull sends its first step; it ends before the answer comes, and another starts.
@@ -120,10 +117,7 @@ async fn a_sync_waiting_for_a_members_second_node_to_connect_is_told_to_come_bac
 async fn an_announcement_that_fails_does_not_end_the_pull() {
     use libp2p::request_response::{Event, OutboundFailure};
 
-    let dept = department();
-    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
-    let (identity, _) = node_key(33);
-    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let (mut node, _commands) = lone_node(33);
     let peer = PeerId::random();
     node.start_pull(peer, None, Vec::new());
     let pulls_own: Vec<_> = node.pull_requests.keys().copied().collect();
@@ -155,10 +149,7 @@ async fn an_announcement_that_fails_does_not_end_the_pull() {
 async fn the_retry_list_forgets_a_peer_gone_once_its_wait_is_over() {
     use tokio::time::{Duration, Instant};
 
-    let dept = department();
-    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
-    let (identity, _) = node_key(34);
-    let (mut node, _commands) = node::start(identity, ledger, Config::default()).unwrap();
+    let (mut node, _commands) = lone_node(34);
     let (gone, waiting, here) = (PeerId::random(), PeerId::random(), PeerId::random());
     let past = Instant::now() - Duration::from_millis(1);
     node.retry.insert(gone, (past, 3));
@@ -173,6 +164,15 @@ async fn the_retry_list_forgets_a_peer_gone_once_its_wait_is_over() {
         node.pulls.contains_key(&here),
         "a due retry of a connected peer not started"
     );
+}
+
+/// A node of the department (identity seed `seed`, not listening) and its command channel
+/// (kept open).
+fn lone_node(seed: u8) -> (node::Node<Memory>, tokio::sync::mpsc::Sender<node::Command>) {
+    let dept = department();
+    let ledger = Memory::new(dept.network, &dept.members(), &["the roster"]);
+    let (identity, _) = node_key(seed);
+    node::start(identity, ledger, Config::default()).unwrap()
 }
 
 /// A node (identity seed `seed`, not listening) that knows two peers as nodes the department's
