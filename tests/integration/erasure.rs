@@ -439,3 +439,36 @@ fn erasing_one_report_keeps_the_images_another_report_on_the_study_still_binds()
         "the last report on the study takes its images with it"
     );
 }
+
+/// Found by review (2026-12-05): `erase --patient` erased the patient's reports, and with each
+/// the study it was about, but left every study of theirs no report was about — and a patient
+/// with studies but no report could not be erased at all (`not_found`). Now every study of
+/// the patient held here goes: its files, its index rows, its row in `studies`.
+#[test]
+fn erasing_a_patient_with_no_report_destroys_their_studies_held_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    let (ada, study) = crate::common::founder_with_phantom(&series, 3, 32);
+    let images = || every_file(&ada.dir.join("images")).len();
+    assert!(images() >= 3);
+    let image = image_bytes(&ada);
+    let erased = ada.ok(&[
+        "erase",
+        "--patient",
+        "PHANTOM-0001",
+        "--basis",
+        "GDPR Art. 17(1)(b)",
+    ]);
+    assert_eq!(erased["reports"], serde_json::json!([]), "{erased}");
+    assert_eq!(erased["studies"], serde_json::json!([study]), "{erased}");
+    assert_eq!(images(), 0, "the study's files stay");
+    assert!(
+        files_holding(&ada.dir, &image).is_empty(),
+        "the study's pixels stay"
+    );
+    assert_eq!(ada.ok(&["studies"]), serde_json::json!([]));
+    assert_eq!(ada.ok(&["verify"])["ok"], true);
+    // Nothing of the patient is left to erase.
+    let again = ada.run(&["erase", "--patient", "PHANTOM-0001", "--basis", "again"]);
+    assert_eq!(again.error_code(), "not_found", "{}", again.stderr);
+}

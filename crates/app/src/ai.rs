@@ -35,6 +35,7 @@ pub use binding::{ModelBinding, SOFT_TISSUE_STATS};
 pub use builtin::SOFT_TISSUE_ALGORITHM;
 pub use folder::{FolderFile, FolderImport, MAX_FILES_PER_PASS};
 pub use received::ReceivedSr;
+pub(crate) use run::sweep_work;
 use run::Runner;
 
 impl Home {

@@ -9,15 +9,21 @@
 //!
 //! - the payloads of the report's entries (not the erasures' and restrictions' own, which say
 //!   only who erased what on which basis), its drafts, its quarantined entries' payloads and
-//!   its held entries' payloads;
-//! - the images the report is about (its `report.create` names their SHA-256) and the other
-//!   instances of its study, unless another report not erased is about that study;
+//!   reasons in words, and its held entries' payloads;
+//! - the images of the study the report is about now (its latest accepted `report.move`
+//!   names their SHA-256, else its `report.create`: never a study it was moved away from,
+//!   another patient's) and the other instances of that study, unless another report not
+//!   erased is about it; and that study's rows in the worklists kept for when an archive is
+//!   down;
 //! - the report's data key (its payloads are sealed under it: see
 //!   [`countersign_report::payload::seal`]), so every copy of its ciphertext anywhere — an
 //!   old bundle, a backup, a peer that never syncs again — is unreadable unless someone kept
 //!   the key;
 //! - and the log is remembered as erased, so no path stores one of its payloads or its key
 //!   again (a bundle exported before the erasure brings nothing back).
+//!
+//! A patient's erasure also destroys, on this home, every study of the patient it holds that
+//! no report stands on (see `patient.rs`).
 //!
 //! After the commit the image files are unlinked and the WAL is checkpointed and truncated
 //! ([`after_commit`]); with `secure_delete` on, no copy of the text stays in the database
@@ -36,11 +42,15 @@ use crate::home::{json, now_ms};
 use crate::state::LedgerState;
 use crate::Home;
 
+mod patient;
+#[cfg(test)]
+mod tests;
+
 /// Whose data to erase or restrict.
 #[derive(Debug, Clone)]
 pub enum DataSubject {
     /// Every report this home holds about the patient with this Patient ID (found through the
-    /// imported studies' Patient ID).
+    /// imported studies' Patient ID); erased, also every study of theirs held here.
     Patient(String),
     /// One report.
     Report(EntryId),
@@ -53,6 +63,11 @@ pub struct DataProtectionOutcome {
     pub reports: Vec<EntryId>,
     /// The entries signed, one per report.
     pub entries: Vec<EntryId>,
+    /// A patient's erasure: every study of the patient held here, by UID, whose images and
+    /// index rows are now destroyed here — those of its reports' studies, and those no report
+    /// is about (which no signed entry names: they are destroyed on this home only). Empty
+    /// for one report's erasure and for a restriction.
+    pub studies: Vec<String>,
 }
 
 impl Home {
@@ -67,7 +82,10 @@ impl Home {
             basis: basis.trim().to_string(),
             scope,
         });
-        self.sign_each(subject, Kind::PayloadErase, &payload)
+        match subject {
+            DataSubject::Patient(id) => self.erase_patient(id, &payload),
+            DataSubject::Report(_) => self.sign_each(subject, Kind::PayloadErase, &payload),
+        }
     }
 
     /// Restricts (or, with `restricted` false, lifts the restriction of) the processing of
@@ -85,10 +103,13 @@ impl Home {
         self.sign_each(subject, Kind::ReportRestrict, &payload)
     }
 
-    /// How many reports this home has erased (a number that only grows): callers that keep
-    /// what they read in memory (the desktop's frame cache) drop it when it changes.
+    /// A number that only grows, and changes with every erasure this home applies: the reports
+    /// it erased, plus the erasure mark (which every erased image or study raises: a patient's
+    /// studies no report is about are erased without a report). Callers that keep what they
+    /// read in memory (the desktop's frame cache) drop it when it changes.
     pub fn erased_reports(&self) -> Result<u64> {
-        Ok(self.store().db().erased_count()?)
+        let db = self.store().db();
+        Ok(db.erased_count()? + db.erasure_mark()?.max(0) as u64)
     }
 
     fn sign_each(
@@ -103,7 +124,11 @@ impl Home {
             entries.push(self.append_checked(*report, kind, payload)?);
         }
         tracing::info!(kind = %kind, reports = reports.len(), "data protection entries signed");
-        Ok(DataProtectionOutcome { reports, entries })
+        Ok(DataProtectionOutcome {
+            reports,
+            entries,
+            studies: Vec::new(),
+        })
     }
 
     /// The reports a data subject names, oldest id first.
@@ -119,10 +144,10 @@ impl Home {
                 [*r].into()
             }
             DataSubject::Patient(id) => {
-                let mut out = BTreeSet::new();
-                for study in db.studies_of_patient(id)? {
-                    out.extend(db.summaries_of_study(&study)?.into_iter().map(|s| s.report));
-                }
+                let out: BTreeSet<EntryId> =
+                    patient::reports_about(&db, &db.studies_of_patient(id)?)?
+                        .into_iter()
+                        .collect();
                 if out.is_empty() {
                     // Never the ID in the message's log line; the caller typed it.
                     return Err(AppError::NotFound {
@@ -151,15 +176,15 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
             continue;
         }
         state.load_log(db, &log)?;
-        let Some(erasure) = state
+        let Some((erasure, bound)) = state
             .ledger
             .report(&log)
-            .and_then(|r| r.erasure().map(|e| e.id))
+            .and_then(|r| r.erasure().map(|e| (e.id, Bound::of(r))))
         else {
             // Refused by the rules (not an attending's, say): it erases nothing.
             continue;
         };
-        let shared_keys = erase_log(db, &log, &erasure)?;
+        let shared_keys = erase_log(db, &log, &erasure, bound)?;
         if erased == 0 {
             db.set_meta(UNFINISHED, &unfinished_token())?;
         }
@@ -174,9 +199,32 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
     Ok(erased)
 }
 
+/// What an erased report was about, as its loaded log says.
+enum Bound {
+    /// The study and images of its current binding: the latest accepted move's, or its
+    /// `report.create`'s ([`countersign_report::ReportLog::erased_binding`]).
+    Study(String, Vec<String>),
+    /// Its content is not held in the loaded log (a home that never held it, say): its
+    /// `report.create` is read from the store instead, unless the report was ever moved — the
+    /// create then names the study it left, another patient's, whose images are not the
+    /// erased patient's to destroy.
+    Unknown { moved: bool },
+}
+
+impl Bound {
+    fn of(report: &countersign_report::ReportLog) -> Bound {
+        match report.erased_binding() {
+            Some((study, images)) => Bound::Study(study.to_string(), images.to_vec()),
+            None => Bound::Unknown {
+                moved: report.ordered().iter().any(|e| e.kind == Kind::ReportMove),
+            },
+        }
+    }
+}
+
 /// Erases one report; returns the other logs whose key (the same
 /// bytes) went with its key.
-fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<LogId>> {
+fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId, bound: Bound) -> Result<Vec<LogId>> {
     // What the report was about, read (opened, if sealed) before its payload and key go. The
     // key is unwrapped with the home's key-encryption key: locked, the erasure waits for it
     // (`locked`), since the images the report was about could not be named. A key that does
@@ -185,44 +233,32 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<LogId>> 
         Err(countersign_store::StoreError::KeyUnwrap { .. }) => None,
         other => other?,
     };
-    let create: Option<ReportCreate> = db
-        .log_entries(log)?
-        .into_iter()
-        .find(|row| row.id.as_slice() == log.as_bytes())
-        .and_then(|row| {
-            let p = row.payload.clone()?;
-            match &key {
-                Some(key) if seal::is_sealed(&p) => {
-                    let h = crate::state::decode_row(&row).ok()?.header().clone();
-                    let bound = seal::create_binding(&h.author, h.timestamp_ms);
-                    seal::open(key, Kind::ReportCreate, Some(&bound), &p).ok()
-                }
-                _ => Some(p),
-            }
-        })
-        .and_then(|p| serde_json::from_slice(&p).ok());
+    let binding = match bound {
+        Bound::Study(study, images) => Some((study, images)),
+        Bound::Unknown { moved: false } => {
+            stored_create(db, log, key.as_ref())?.map(|c| (c.study, c.images))
+        }
+        Bound::Unknown { moved: true } => {
+            tracing::warn!(
+                log = %log,
+                "a moved report's content is not held here: which study it is about now is \
+                 not known, and no image is destroyed for it"
+            );
+            None
+        }
+    };
     let erased = db.erase_log(log, erasure.as_bytes(), now_ms())?;
     let held = erase_held(db, log)?;
     let mut images: BTreeSet<[u8; 32]> = BTreeSet::new();
-    if let Some(create) = &create {
+    if let Some((study, named)) = &binding {
         // The images are the study's, and another report still about the study binds them (or
         // its neighbours) as its evidence: they go with the last report standing on it. Erased
         // is asked of the store too, for the reports a patient's erasure erases in this very
         // transaction, whose rows in the report list are not projected yet.
-        let mut standing = false;
-        for s in db.summaries_of_study(&create.study)? {
-            if s.report != *log && s.status != "erased" && !db.is_erased(&s.report)? {
-                standing = true;
-                break;
-            }
-        }
-        if !standing {
-            images.extend(create.images.iter().filter_map(|h| sha256_hex(h)));
-            if !create.study.is_empty() {
-                images.extend(db.instances(Some(&create.study))?.iter().map(|i| i.sha256));
-                // An import of the study begun before this (a retrieval still streaming it)
-                // refuses what it has yet to index.
-                db.erase_study(&create.study)?;
+        if !study_stands(db, study, Some(log))? {
+            images.extend(named.iter().filter_map(|h| sha256_hex(h)));
+            if !study.is_empty() {
+                images.extend(erase_study(db, study)?);
             }
         }
     }
@@ -241,6 +277,56 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId) -> Result<Vec<LogId>> 
         "report erased: payloads and images destroyed, headers kept"
     );
     Ok(erased.shared_keys)
+}
+
+/// `log`'s `report.create` as the store holds it, opened with `key` if sealed: `None` when
+/// its payload is not held or does not open.
+fn stored_create(
+    db: &Db<'_>,
+    log: &LogId,
+    key: Option<&countersign_ledger::DataKey>,
+) -> Result<Option<ReportCreate>> {
+    Ok(db
+        .log_entries(log)?
+        .into_iter()
+        .find(|row| row.id.as_slice() == log.as_bytes())
+        .and_then(|row| {
+            let p = row.payload.clone()?;
+            match key {
+                Some(key) if seal::is_sealed(&p) => {
+                    let h = crate::state::decode_row(&row).ok()?.header().clone();
+                    let bound = seal::create_binding(&h.author, h.timestamp_ms);
+                    seal::open(key, Kind::ReportCreate, Some(&bound), &p).ok()
+                }
+                _ => Some(p),
+            }
+        })
+        .and_then(|p| serde_json::from_slice(&p).ok()))
+}
+
+/// Whether a report not erased (other than `but`) is about `study` now.
+fn study_stands(db: &Db<'_>, study: &str, but: Option<&LogId>) -> Result<bool> {
+    for s in db.summaries_of_study(study)? {
+        if Some(&s.report) != but && s.status != "erased" && !db.is_erased(&s.report)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Destroys what this home holds of `study` beside its images' files: notes it erased (an
+/// import of it begun before this, a retrieval still streaming it, refuses what it has yet to
+/// index) and drops it from the worklists kept for when an archive is down (they name its
+/// patient). Returns its instances' SHA-256, for the caller to erase.
+fn erase_study(db: &Db<'_>, study: &str) -> Result<Vec<[u8; 32]>> {
+    let instances = db
+        .instances(Some(study))?
+        .iter()
+        .map(|i| i.sha256)
+        .collect();
+    db.erase_study(study)?;
+    crate::pacs::forget_kept_worklists(db, |m| m.study == study)?;
+    Ok(instances)
 }
 
 /// Drops the payloads of held entries of `log` (dated ahead, not yet taken in): they are
@@ -385,15 +471,16 @@ fn unlink_erased(home: &mut Home) -> Result<()> {
     })
 }
 
-/// Copies a dead process left staged (an import or a retrieval killed before its commit): an
-/// erased image's bytes may be among them, and nothing else would ever remove them. Both kinds
-/// are swept whatever became of the other. Returns how many were kept, their writers perhaps
-/// running still.
+/// Copies a dead process left staged (an import or a retrieval killed before its commit, a
+/// model run killed before it removed its working folder): an erased image's bytes may be
+/// among them, and nothing else would ever remove them. Each kind is swept whatever became of
+/// the others. Returns how many were kept, their writers perhaps running still.
 fn sweep_leftovers(home: &Home) -> Result<usize> {
     let staged = countersign_store::sweep_staged_images(home.dir())
         .map_err(AppError::io("removing images left staged"));
     let staging = crate::pacs::sweep_staging(home.dir());
-    let swept = staged? + staging?;
+    let ai_work = crate::ai::sweep_work(home.dir());
+    let swept = staged? + staging? + ai_work?;
     if swept.removed > 0 {
         tracing::info!(
             removed = swept.removed,

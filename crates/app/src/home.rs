@@ -152,6 +152,21 @@ impl Home {
                 );
             }
         }
+        // The working folders model runs killed midway left (copies of a report's images and
+        // what the model said of them): nothing else would remove them. Tried at every open.
+        match crate::ai::sweep_work(dir) {
+            Ok(swept) if swept.removed > 0 => {
+                tracing::info!(
+                    removed = swept.removed,
+                    "leftovers of stopped model runs removed"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = e.code(),
+                "leftovers of stopped model runs are removed at the next open"
+            ),
+        }
         Ok(home)
     }
 

@@ -50,12 +50,13 @@ pub use prior_report::{
     Signed, PRIOR_REPORTS,
 };
 pub use priors::PriorStudy;
-pub(crate) use retrieve::sweep_staging;
+pub(crate) use retrieve::{sweep_folders, sweep_staging, Fresh, FRESH_EVERY};
 pub use retrieve::{Retrieval, RetrieveProgress};
 pub use retry::{
     backoff, deliver_until_stopped, retry_deliveries_forever, DeliveryWake, FIRST_BACKOFF,
     MAX_BACKOFF,
 };
+pub(crate) use worklist::forget_kept_worklists;
 pub use worklist::{WorklistQuery, WorklistRow};
 
 /// The staging folder of retrievals, inside the home.

@@ -27,7 +27,8 @@ pub struct DataProtectionActions {
 
 /// What erasing a patient would cover here: the studies imported with that Patient ID and the
 /// reports about them ([`Home::erase`] with [`crate::DataSubject::Patient`] signs one erasure
-/// per report listed).
+/// per report listed, and destroys the images of every study listed, those no report is about
+/// on this home only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PatientScope {
     pub patient_id: String,

@@ -54,7 +54,7 @@ pub(crate) fn keep(
         entry,
         payload,
         why.code(),
-        &why.to_string(),
+        &reason(why),
         waiting,
         Some(peer),
         now,
@@ -71,6 +71,40 @@ pub(crate) fn keep(
         }
     }
     Ok(())
+}
+
+/// The reason a quarantined entry is kept with, as `verify` and `sync status` show it: words
+/// that name no value the entry holds. A report rule's message can quote one (a field's value,
+/// a section or study, a payload's decoding error quoting its text), and the row outlives an
+/// erasure of the report: those are kept as their code only, the form a log gives them
+/// ([`crate::AppError::loggable`]; found by review, 2026-12-05). The ledger's structural and
+/// authority rules name ids, numbers, roles and kinds only, and say what an entry waits for.
+fn reason(why: &Rejection) -> String {
+    use countersign_ledger::RuleError as R;
+    match why {
+        Rejection::Rule(
+            R::PayloadLength { .. }
+            | R::PayloadHash { .. }
+            | R::WrongNetwork { .. }
+            | R::GenesisWithLog
+            | R::GenesisWithParents
+            | R::GenesisSeq { .. }
+            | R::GenesisWithNetwork
+            | R::NoParents
+            | R::UnknownParent { .. }
+            | R::ParentInOtherLog { .. }
+            | R::WrongLogFamily { .. }
+            | R::ChainBroken { .. }
+            | R::TooManyAuthors { .. }
+            | R::TimestampBeforeParent { .. }
+            | R::Authority(_),
+        )
+        | Rejection::Report(countersign_report::ReportRuleError::Authority(_))
+        | Rejection::PayloadMissing
+        | Rejection::UnknownLog { .. }
+        | Rejection::NoNetwork => why.to_string(),
+        _ => crate::AppError::from(why.clone()).loggable(),
+    }
 }
 
 /// Where a home counts, per peer, the entries its quarantine did not keep for a bound (one
@@ -195,7 +229,7 @@ pub(crate) fn release_waiting(db: &Db<'_>, state: &mut LedgerState) -> Result<u6
                 }
                 Err(e) if e.waits_for_dependency() => waiting.push(item),
                 Err(e) => {
-                    db.quarantine(entry, None, e.code(), &e.to_string(), false, None, now)?;
+                    db.quarantine(entry, None, e.code(), &reason(&e), false, None, now)?;
                 }
             }
         }
@@ -328,6 +362,66 @@ mod tests {
         );
         assert_eq!(home.quarantine().unwrap().len(), 1);
         assert_eq!(home.store().db().held_due(u64::MAX, 16).unwrap().len(), 1);
+    }
+
+    /// Found by review (2026-12-05): a quarantined entry's reason was the rule's message, which
+    /// quotes a field's value; the erasure of its report dropped the payload but kept the
+    /// reason, and `verify` and `sync status` went on showing the value. Fails if the reason
+    /// quotes it, or if any file of the home holds it once the report is erased.
+    #[test]
+    fn a_quarantined_entry_keeps_no_value_in_its_reason_before_or_after_an_erasure() {
+        use countersign_ledger::Role;
+        use countersign_report::payload::seal;
+        const MARKER: &str = "QUARANTINE-MARKER-4e2a mm";
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let bob = SecretKey::from_seed(&[9; 32]);
+        home.roster_add(bob.public(), "Dr Bob", Role::Attending, false, None)
+            .unwrap();
+        let network = home.whoami().unwrap().network.unwrap();
+        let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+        let key = home.store().db().report_key(&report).unwrap().unwrap();
+        // Field values given as words where a map of them is expected: refused as malformed,
+        // in the parser's words, which quote them.
+        let plain = format!(r#"{{"section":"findings","text":"x","fields":"{MARKER}"}}"#);
+        let bytes = seal::seal(
+            &key,
+            &[3; seal::NONCE_LEN],
+            Kind::SectionWrite,
+            Some(&report),
+            plain.as_bytes(),
+        );
+        let h = Header::new(
+            network,
+            report,
+            bob.public(),
+            1,
+            now_ms(),
+            Kind::SectionWrite,
+            vec![report],
+            &bytes,
+        );
+        let write = Entry::sign(h, &bob).unwrap();
+        let batch = countersign_ledger::bundle::encode([(&write, Some(&bytes[..]))]);
+        let batch = crate::bundle::Authenticated::from_bundle(&batch).unwrap();
+        let mut pending = crate::bundle::Pending::default();
+        home.import_from_peer(batch, "peer", &mut pending).unwrap();
+        let kept = home.quarantine().unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].code, "bad_payload");
+        assert!(!kept[0].reason.contains(MARKER), "{}", kept[0].reason);
+        let on_disk = |home: &Home| {
+            crate::tests::every_file(home.dir()).into_iter().any(|f| {
+                let bytes = std::fs::read(&f).unwrap_or_default();
+                bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes())
+            })
+        };
+        assert!(!on_disk(&home), "the value is in a file of the home");
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
+        assert!(!on_disk(&home), "the erasure left the value in a file");
+        let kept = home.quarantine().unwrap();
+        assert_eq!(kept[0].reason, "refused by rule bad_payload");
     }
 
     /// Payloads kept aside in a home: (quarantined, held).

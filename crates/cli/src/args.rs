@@ -138,8 +138,10 @@ pub(crate) enum HomeCommand {
     Reindex,
     /// Erase a patient's personal data (GDPR Art. 17): signs a payload.erase in each of the
     /// patient's reports (or one report); every home that receives it destroys the reports'
-    /// text and images and keeps the signed headers. An attending or a data-protection
-    /// officer signs it. It cannot be undone.
+    /// text and images and keeps the signed headers. With --patient, this home also destroys
+    /// the images of every study of the patient it holds that no report is about (a patient
+    /// with no report at all included). An attending or a data-protection officer signs it.
+    /// It cannot be undone.
     Erase {
         #[command(flatten)]
         subject: SubjectArgs,

@@ -370,11 +370,18 @@ pub(crate) fn home_command(
         HomeCommand::Erase { subject, basis } => {
             let subject = data_subject(subject)?;
             let done = home.erase(&subject, &basis)?;
-            let text = format!(
+            let mut text = format!(
                 "erased: {} report(s), one signed payload.erase each; their text and images are \
                  destroyed on every home that receives it",
                 done.reports.len()
             );
+            if !done.studies.is_empty() {
+                text.push_str(&format!(
+                    "; {} of the patient's studies destroyed here (images and index; a study no \
+                     report is about, on this home only)",
+                    done.studies.len()
+                ));
+            }
             Output::new(&done, text)
         }
         HomeCommand::Restrict {

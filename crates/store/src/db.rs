@@ -128,6 +128,22 @@ impl<'a> Db<'a> {
             .map_err(StoreError::sqlite("reading metadata"))
     }
 
+    /// The metadata keys that begin with `prefix`, in key order.
+    pub fn meta_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let sql = StoreError::sqlite("reading metadata");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([prefix], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading metadata"));
+        rows
+    }
+
     /// Removes a metadata key (no error when it is absent).
     pub fn delete_meta(&self, key: &str) -> Result<()> {
         self.conn

@@ -76,7 +76,7 @@ impl Db<'_> {
     }
 
     /// Destroys `log`'s personal data: its payloads but the erasures' and restrictions', its
-    /// drafts and its quarantined entries' payloads; and remembers the log as erased (by
+    /// drafts and its quarantined entries' payloads and reasons; and remembers the log as erased (by
     /// `erasure`). Each entry keeps its own payload (by its arrival), so another log's entry
     /// with the same bytes keeps its copy. Idempotent.
     pub fn erase_log(&self, log: &LogId, erasure: &[u8], now_ms: u64) -> Result<Erased> {
@@ -130,11 +130,21 @@ impl Db<'_> {
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite("erasing a report's drafts"))?;
+        // Its quarantined entries keep their headers (evidence of who sent what) but neither
+        // their payloads nor a reason in words: a rule's message can quote a field's value, and
+        // a row kept before reasons were stored without values may hold one. The reason becomes
+        // the rule's code, in the words the app keeps a value-free reason in (found by review,
+        // 2026-12-05: `verify` and `sync status` went on showing the quoted value).
         let quarantined = self
             .conn
             .execute(
-                "UPDATE quarantine SET payload = NULL WHERE log = ?1 AND payload IS NOT NULL \
-                   AND kind NOT IN ('payload.erase', 'report.restrict')",
+                "UPDATE quarantine SET \
+                   payload = CASE WHEN kind IN ('payload.erase', 'report.restrict') \
+                                  THEN payload END, \
+                   reason = 'refused by rule ' || code \
+                 WHERE log = ?1 \
+                   AND ((payload IS NOT NULL AND kind NOT IN ('payload.erase', 'report.restrict')) \
+                        OR reason != 'refused by rule ' || code)",
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite(
@@ -308,5 +318,84 @@ impl Db<'_> {
             .execute("UPDATE held SET payload = NULL WHERE id = ?1", [id])
             .map(|_| ())
             .map_err(StoreError::sqlite("erasing a held entry's payload"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use countersign_ledger::{Entry, Hash, Header, Kind, SecretKey};
+
+    use crate::Store;
+
+    /// Found by review (2026-12-05): an erasure dropped its quarantined entries' payloads but
+    /// kept their reasons, and a reason kept before reasons were stored without values can
+    /// quote one (a rule's message quoting a field's value). Fails if an erased log's
+    /// quarantined row keeps a reason in words, or an erasure's own row loses its payload.
+    #[test]
+    fn erasing_a_log_leaves_its_quarantined_entries_a_reason_without_values() {
+        const MARKER: &str = "REASON-MARKER-81c4";
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("l.sqlite3")).unwrap();
+        let key = SecretKey::from_seed(&[3; 32]);
+        let log = Hash::of(b"a report");
+        let signed = |seq: u64, kind: Kind| {
+            let h = Header::new(
+                Hash::of(b"net"),
+                log,
+                key.public(),
+                seq,
+                seq * 10,
+                kind,
+                vec![Hash::of(&seq.to_be_bytes())],
+                b"{}",
+            );
+            Entry::sign(h, &key).unwrap()
+        };
+        let (write, restrict) = (
+            signed(2, Kind::SectionWrite),
+            signed(3, Kind::ReportRestrict),
+        );
+        let other = Entry::sign(
+            Header::new(
+                Hash::of(b"net"),
+                Hash::of(b"another report"),
+                key.public(),
+                2,
+                20,
+                Kind::SectionWrite,
+                vec![Hash::of(b"p")],
+                b"{}",
+            ),
+            &key,
+        )
+        .unwrap();
+        let quoting =
+            format!("field largest-nodule of section findings: {MARKER:?} is not a number");
+        let erased = store
+            .write(|db| {
+                db.quarantine(&write, Some(b"{}"), "field_value", &quoting, true, None, 1)?;
+                db.quarantine(&restrict, Some(b"{}"), "revoked", MARKER, true, None, 1)?;
+                db.quarantine(&other, Some(b"{}"), "field_value", &quoting, true, None, 1)?;
+                db.erase_log(&log, &[1; 32], 2)
+            })
+            .unwrap();
+        assert_eq!(erased.quarantined, 2);
+        let rows = store.db().quarantine_rows(false, true, 16).unwrap();
+        let row = |e: &Entry| {
+            rows.iter()
+                .find(|r| r.id == e.id().as_bytes())
+                .unwrap()
+                .clone()
+        };
+        let (write, restrict, other) = (row(&write), row(&restrict), row(&other));
+        assert_eq!(write.reason, "refused by rule field_value");
+        assert_eq!(write.payload, None);
+        assert_eq!(restrict.reason, "refused by rule revoked");
+        assert!(
+            restrict.payload.is_some(),
+            "an erasure's kind keeps its payload"
+        );
+        assert_eq!(other.reason, quoting, "another report's row is its own");
+        assert!(other.payload.is_some());
     }
 }

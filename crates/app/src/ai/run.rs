@@ -25,6 +25,47 @@ pub(super) enum Runner<'a> {
     },
 }
 
+/// Where model runs work, under the home.
+const AI_WORK: &str = "ai-work";
+
+/// A model run's working folder (`ai-work/<pid>-<nonce>`: copies of the report's images, and
+/// what the model wrote), removed with what it holds when dropped, and marked as in use while
+/// it exists, as a retrieval's staging folder is: one a killed run left is swept
+/// ([`sweep_work`]).
+struct Work {
+    dir: std::path::PathBuf,
+    fresh: crate::pacs::Fresh,
+}
+
+impl Work {
+    fn new(home: &std::path::Path) -> Result<Work> {
+        let mut nonce = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let dir = home
+            .join(AI_WORK)
+            .join(format!("{}-{}", std::process::id(), hex::encode(nonce)));
+        std::fs::create_dir_all(&dir)
+            .map_err(AppError::io(format!("creating {}", dir.display())))?;
+        let fresh = crate::pacs::Fresh::start(dir.clone(), crate::pacs::FRESH_EVERY);
+        Ok(Work { dir, fresh })
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        self.fresh.end();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the working folders under `home` of model runs killed before they removed theirs
+/// (copies of a report's images, and the model's output about them): when a home is opened,
+/// and after an erasure, which must leave no copy of an erased image (found by review,
+/// 2026-12-05: nothing ever removed them). A run still going keeps its own.
+pub(crate) fn sweep_work(home: &std::path::Path) -> Result<countersign_store::Swept> {
+    crate::pacs::sweep_folders(&home.join(AI_WORK), "")
+}
+
 impl Home {
     /// The `ai.result` payload of the program or endpoint `runner` run on the report's images
     /// (see [`program`] and [`endpoint`]): nothing is returned unless it ran and its output held
@@ -59,9 +100,8 @@ impl Home {
             }
         }
         // A private folder under the home (owner-only, like the rest of it), removed after.
-        let mut nonce = [0u8; 8];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let work = self.dir().join("ai-work").join(hex::encode(nonce));
+        let folder = Work::new(self.dir())?;
+        let work = &folder.dir;
         let images_dir = work.join("images");
         std::fs::create_dir_all(&images_dir)
             .map_err(AppError::io(format!("creating {}", images_dir.display())))?;
@@ -96,7 +136,7 @@ impl Home {
             };
             let out = match runner {
                 Runner::Program { path, args } => {
-                    program::run(path, args, &work, &input, timeout, max_output)
+                    program::run(path, args, work, &input, timeout, max_output)
                 }
                 Runner::Endpoint { url } => {
                     let parts: Vec<endpoint::Part<'_>> = input
@@ -111,12 +151,12 @@ impl Home {
                 }
             }?;
             // Read before the folder goes.
-            let sr = out.sr_bytes(&work).map_err(|e| {
+            let sr = out.sr_bytes(work).map_err(|e| {
                 AppError::AiModelOutput(format!("the model's output: {e}; nothing was signed"))
             })?;
             Ok((out, sr))
         })();
-        let _ = std::fs::remove_dir_all(&work);
+        drop(folder);
         let (out, sr) = result?;
         let mut parameters = out.parameters;
         let mut outputs = out.measurements;
@@ -192,4 +232,45 @@ fn attach_sr(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AI_WORK;
+
+    /// Found by review (2026-12-05): a model run killed midway (`ai run` stopped, the machine
+    /// off) left its working folder — copies of the report's images, the model's output —
+    /// under the home for good, and an erasure of the report left them too. Fails if opening
+    /// the home or an erasure leaves a dead run's folder, or removes a live run's.
+    #[test]
+    fn a_killed_model_runs_folder_is_swept_at_open_and_after_an_erasure() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = crate::tests::founded(dir.path());
+        // A run's folder as it was left, last touched `DEAD_AFTER` and more ago.
+        let left = |name: &str| {
+            let work = dir.path().join(AI_WORK).join(name);
+            std::fs::create_dir_all(work.join("images")).unwrap();
+            std::fs::write(work.join("images").join("copy.dcm"), b"pixels").unwrap();
+            let then = std::time::SystemTime::now() - countersign_store::DEAD_AFTER * 2;
+            std::fs::File::open(&work)
+                .unwrap()
+                .set_modified(then)
+                .unwrap();
+            work
+        };
+        // A pid no process has; and this process's, a run going on.
+        let killed = left("4294967294-00aa");
+        let running = left(&format!("{}-00bb", std::process::id()));
+        drop(home);
+        let mut home = crate::tests::open_home(dir.path()).unwrap();
+        assert!(!killed.exists(), "a killed run's folder is left at open");
+        assert!(running.exists(), "a running run's folder was removed");
+
+        let killed = left("4294967294-00cc");
+        let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
+        home.erase(&crate::DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+            .unwrap();
+        assert!(!killed.exists(), "an erasure left a killed run's folder");
+        assert!(running.exists());
+    }
 }

@@ -6,7 +6,7 @@ use super::*;
 use sha2::{Digest, Sha256};
 
 mod staging;
-pub(crate) use staging::{sweep_staging, Staging};
+pub(crate) use staging::{sweep_folders, sweep_staging, Fresh, Staging, FRESH_EVERY};
 
 /// What `retrieve` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

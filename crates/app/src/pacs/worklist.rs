@@ -58,7 +58,37 @@ struct LastWorklist {
 
 /// The store's meta key of an archive's last worklist answer.
 fn last_worklist_key(archive: &str) -> String {
-    format!("pacs.worklist.{archive}")
+    format!("{LAST_WORKLISTS}{archive}")
+}
+
+const LAST_WORKLISTS: &str = "pacs.worklist.";
+
+/// Drops from every archive's kept worklist the studies `erased` says: an erasure's, whose
+/// rows name the patient (name, Patient ID, accession) and would show them while the archive
+/// is down. In the erasure's own transaction; a kept worklist that does not read is dropped
+/// whole (it is only a fallback: the next search keeps a new one).
+pub(crate) fn forget_kept_worklists(
+    db: &countersign_store::Db<'_>,
+    erased: impl Fn(&StudyMatch) -> bool,
+) -> Result<()> {
+    for key in db.meta_keys(LAST_WORKLISTS)? {
+        let Some(json) = db.meta(&key)? else {
+            continue;
+        };
+        let Ok(mut last) = serde_json::from_str::<LastWorklist>(&json) else {
+            db.delete_meta(&key)?;
+            continue;
+        };
+        let before = last.matches.len();
+        last.matches.retain(|m| !erased(m));
+        if last.matches.len() != before {
+            match serde_json::to_string(&last) {
+                Ok(json) => db.set_meta(&key, &json)?,
+                Err(_) => db.delete_meta(&key)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Home {

@@ -38,6 +38,35 @@ impl ReportLog {
         self.binding_of(self.latest_moves(|_| true))
     }
 
+    /// The study and images the report was about when an erasure set its content aside: what
+    /// [`ReportLog::binding`] said before, read from the withheld payloads (the latest accepted
+    /// move's, or the `report.create`'s). An erasure destroys the images of that study, never
+    /// of one the report was moved away from (another patient's: found by review, 2026-12-05).
+    /// `None` unless the report is erased and its content was held here.
+    pub fn erased_binding(&self) -> Option<(&str, &[String])> {
+        let (create, _, _) = self.withheld_create.as_ref()?;
+        // In an erased log each entry is judged by its header: a move stands as it did (its
+        // payload has no rule of its own), and one after the erasure is refused.
+        let moves: Vec<(&EntryId, &crate::payload::ReportMove)> = self
+            .entries
+            .values()
+            .filter(|e| e.kind == countersign_ledger::Kind::ReportMove)
+            .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
+            .filter_map(|e| match self.withheld.get(&e.id) {
+                Some(Payload::Move(p)) => Some((&e.id, p)),
+                _ => None,
+            })
+            .collect();
+        let latest = moves
+            .iter()
+            .filter(|(m, _)| !moves.iter().any(|(o, _)| o != m && self.dag.in_past(m, o)))
+            .min_by_key(|(m, _)| **m);
+        Some(match latest {
+            Some((_, p)) => (&p.study, &p.images),
+            None => (&create.study, &create.images),
+        })
+    }
+
     /// The study and images an entry with these parents is about: what its causal past says
     /// (rules read only that), as [`ReportLog::binding`] does for the whole log.
     pub(crate) fn binding_in_past(&self, parents: &[EntryId]) -> (&str, &[String]) {

@@ -42,13 +42,14 @@ impl Staging {
 /// from slow storage), or that a caller holds while it reads the files (`retrieve_staged`),
 /// does not change by itself — it looked stale to an erasure's sweep (found by review,
 /// 2026-12-05).
-struct Fresh {
+/// A model run's working folder is marked so too (`ai run`, see [`crate::ai`]).
+pub(crate) struct Fresh {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Fresh {
-    fn start(dir: PathBuf, every: std::time::Duration) -> Fresh {
+    pub(crate) fn start(dir: PathBuf, every: std::time::Duration) -> Fresh {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("staging-in-use".into())
@@ -75,7 +76,7 @@ impl Fresh {
         }
     }
 
-    fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -91,13 +92,24 @@ const STAGING: &str = "retrieve-";
 /// must not leave behind (see `countersign_store::is_stale`). Every folder is tried whatever
 /// became of the one before; the first failure is returned once all were.
 pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
-    let parent = home.join(INCOMING);
-    let entries = match std::fs::read_dir(&parent) {
+    sweep_folders(&home.join(INCOMING), STAGING)
+}
+
+/// Removes the folders under `parent` named `<prefix><pid>-<nonce>` (or `<prefix><nonce>`,
+/// from before they were named with their process) that are stale, with what they hold (see
+/// [`sweep_staging`]): the retrievals' staging folders, and the working folders of model runs
+/// killed before they removed theirs.
+pub(crate) fn sweep_folders(parent: &Path, prefix: &str) -> Result<countersign_store::Swept> {
+    let entries = match std::fs::read_dir(parent) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(countersign_store::Swept::default())
         }
-        Err(e) => return Err(AppError::io("reading the retrievals' staging folders")(e)),
+        Err(e) => {
+            return Err(AppError::io(
+                "reading the working folders of retrievals or model runs",
+            )(e))
+        }
     };
     let mut swept = countersign_store::Swept::default();
     let mut failed = None;
@@ -105,12 +117,14 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                failed.get_or_insert(AppError::io("reading the retrievals' staging folders")(e));
+                failed.get_or_insert(AppError::io(
+                    "reading the working folders of retrievals or model runs",
+                )(e));
                 continue;
             }
         };
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(STAGING) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         // Only folders are staging: a file or a link named like one is not a retrieval's, and
@@ -131,7 +145,9 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
             Ok(()) => swept.removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                failed.get_or_insert(AppError::io("removing a retrieval's staging folder")(e));
+                failed.get_or_insert(AppError::io(
+                    "removing the working folder of a stopped retrieval or model run",
+                )(e));
             }
         }
     }
@@ -143,7 +159,7 @@ pub(crate) fn sweep_staging(home: &Path) -> Result<countersign_store::Swept> {
 
 /// How often a staging folder in use is marked so (see [`Fresh`]), well inside
 /// `countersign_store::DEAD_AFTER`.
-const FRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const FRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Drop for Staging {
     fn drop(&mut self) {

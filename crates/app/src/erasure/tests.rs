@@ -1,0 +1,275 @@
+//! What an erasure destroys of the images: those of the study the report is about now, and
+//! for a patient every study of theirs held here; never another patient's.
+
+use countersign_ledger::EntryId;
+
+use crate::tests::open_home;
+use crate::{DataSubject, Home};
+
+/// The SHA-256 of each image of `study` this home indexes.
+fn indexed(home: &Home, study: &str) -> Vec<[u8; 32]> {
+    let db = home.store().db();
+    db.instances(Some(study))
+        .unwrap()
+        .iter()
+        .map(|i| i.sha256)
+        .collect()
+}
+
+/// How many of `images` still have their file in the home.
+fn files(home: &Home, images: &[[u8; 32]]) -> usize {
+    images
+        .iter()
+        .filter(|sha| countersign_store::image_path(home.dir(), sha).exists())
+        .count()
+}
+
+/// A demo home (its report on the phantom study of PHANTOM-0001) that also holds CT_small, a
+/// study of another patient (1CT1), with no report. Returns the phantom study, the CT study
+/// and the report.
+fn two_patients(home: &mut Home) -> (String, String, EntryId) {
+    let demo = home.demo().unwrap();
+    let ct = countersign_testkit::corpus("CT_small.dcm");
+    home.import(&[ct.as_path()], |_| {}).unwrap();
+    let ct_study = home.move_targets(demo.report).unwrap()[0].study.clone();
+    (demo.study, ct_study, demo.report)
+}
+
+/// Found by review (2026-12-05): the images an erasure destroyed were its `report.create`'s
+/// study's, whatever `report.move` had said since. A report written on one patient's study and
+/// moved to another's took the first patient's images with it when the second asked for the
+/// erasure, and left the second's (files and index rows, with their name and ID). Fails if an
+/// erasure reads the study the report was created on instead of the one it is about now.
+#[test]
+fn erasing_a_moved_report_destroys_the_study_it_is_about_not_the_one_it_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (left, moved_to, report) = two_patients(&mut home);
+    home.report_move(report, "1CT1", &moved_to, "wrong patient")
+        .unwrap();
+    let (left_images, moved_images) = (indexed(&home, &left), indexed(&home, &moved_to));
+    assert!(!left_images.is_empty() && !moved_images.is_empty());
+    assert_eq!(files(&home, &left_images), left_images.len());
+
+    home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+        .unwrap();
+    assert!(
+        indexed(&home, &moved_to).is_empty(),
+        "the erased patient's instances are still indexed"
+    );
+    assert_eq!(
+        files(&home, &moved_images),
+        0,
+        "the erased patient's files stay"
+    );
+    assert_eq!(
+        indexed(&home, &left),
+        left_images,
+        "the other patient's instances went"
+    );
+    assert_eq!(
+        files(&home, &left_images),
+        left_images.len(),
+        "the other patient's files went"
+    );
+    assert_eq!(home.study_patient_id(&left).unwrap(), "PHANTOM-0001");
+}
+
+/// The same by the patient's erasure: the patient the report was moved to is erased; the one it
+/// was moved away from keeps their study.
+#[test]
+fn erasing_the_patient_a_report_was_moved_to_keeps_the_patient_it_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (left, moved_to, report) = two_patients(&mut home);
+    home.report_move(report, "1CT1", &moved_to, "wrong patient")
+        .unwrap();
+    let left_images = indexed(&home, &left);
+    let done = home
+        .erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        .unwrap();
+    assert_eq!(done.reports, vec![report]);
+    assert_eq!(done.studies, vec![moved_to.clone()]);
+    assert!(indexed(&home, &moved_to).is_empty());
+    assert_eq!(indexed(&home, &left), left_images);
+    assert_eq!(files(&home, &left_images), left_images.len());
+}
+
+/// Found by review (2026-12-05): a patient's erasure erased their reports, and with each the
+/// study it was about, but left every study of theirs no report was about (the desktop's dialog
+/// said the studies' images were destroyed); a patient with studies and no report at all could
+/// not be erased (`not_found`). Fails if a study of the patient without a report keeps its
+/// files or index rows, or if such an erasure is refused.
+#[test]
+fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (reported, other_patient, report) = two_patients(&mut home);
+    // A second study of PHANTOM-0001, never reported on.
+    let series = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: "an unreported study".into(),
+        slices: 2,
+        size: 16,
+        ..Default::default()
+    };
+    let paths = countersign_imaging::write_phantom_series(&spec, series.path()).unwrap();
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    home.import(&paths, |_| {}).unwrap();
+    let unreported = countersign_imaging::phantom_study_uid("an unreported study");
+    let unreported_images = indexed(&home, &unreported);
+    assert_eq!(unreported_images.len(), 2);
+    let scope = home.patient_scope("PHANTOM-0001").unwrap();
+    assert_eq!(scope.studies.len(), 2);
+    let other_images = indexed(&home, &other_patient);
+    let mark = home.store().db().erasure_mark().unwrap();
+    let seen = home.erased_reports().unwrap();
+
+    let done = home
+        .erase(
+            &DataSubject::Patient("PHANTOM-0001".into()),
+            "GDPR Art. 17(1)(b)",
+        )
+        .unwrap();
+    assert_eq!(done.reports, vec![report]);
+    let mut both = vec![reported.clone(), unreported.clone()];
+    both.sort();
+    assert_eq!(done.studies, both);
+    for study in [&reported, &unreported] {
+        assert!(indexed(&home, study).is_empty(), "{study} still indexed");
+    }
+    assert_eq!(
+        files(&home, &unreported_images),
+        0,
+        "the unreported study's files stay"
+    );
+    // Noted erased like an erasure's study: an import begun before refuses its images.
+    assert!(home
+        .store()
+        .db()
+        .erased_since(&unreported_images[0], &unreported, mark)
+        .unwrap());
+    assert!(home.erased_reports().unwrap() > seen);
+    assert_eq!(
+        home.patient_scope("PHANTOM-0001").unwrap_err().code(),
+        "not_found"
+    );
+    // The other patient is untouched.
+    assert_eq!(indexed(&home, &other_patient), other_images);
+    assert_eq!(files(&home, &other_images), other_images.len());
+
+    // A patient with a study and no report at all is erasable.
+    let done = home
+        .erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        .unwrap();
+    assert!(done.reports.is_empty() && done.entries.is_empty());
+    assert_eq!(done.studies, vec![other_patient.clone()]);
+    assert!(indexed(&home, &other_patient).is_empty());
+    assert_eq!(files(&home, &other_images), 0);
+    // Nobody here now: nothing to erase.
+    let none = home.erase(&DataSubject::Patient("1CT1".into()), "again");
+    assert_eq!(none.unwrap_err().code(), "not_found");
+}
+
+/// A member who may not erase destroys nothing, even of a patient no report is about (nothing
+/// is signed that the rules could refuse).
+#[test]
+fn a_member_who_may_not_erase_destroys_no_unreported_study() {
+    use countersign_ledger::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    home.init("Dr Res", Role::Resident, Some("Radiology"), None)
+        .unwrap();
+    let ct = countersign_testkit::corpus("CT_small.dcm");
+    home.import(&[ct.as_path()], |_| {}).unwrap();
+    let study = home.store().db().studies_of_patient("1CT1").unwrap()[0].clone();
+    let images = indexed(&home, &study);
+    let refused = home
+        .erase(&DataSubject::Patient("1CT1".into()), "asked")
+        .unwrap_err();
+    assert_eq!(refused.code(), "not_allowed");
+    assert!(
+        refused.to_string().contains("role_may_not_write"),
+        "{refused}"
+    );
+    assert_eq!(indexed(&home, &study), images);
+    assert_eq!(files(&home, &images), images.len());
+}
+
+/// Whether any file of the home holds `needle`.
+fn on_disk(home: &Home, needle: &str) -> bool {
+    crate::tests::every_file(home.dir()).into_iter().any(|f| {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+/// Keeps, as the archive `archive`'s last worklist answer, a row per `(study, patient ID,
+/// name)`.
+fn keep_worklist(home: &mut Home, archive: &str, rows: &[(&str, &str, &str)]) {
+    let matches: Vec<countersign_pacs::StudyMatch> = rows
+        .iter()
+        .map(|(study, id, name)| countersign_pacs::StudyMatch {
+            study: study.to_string(),
+            patient_id: Some(id.to_string()),
+            patient_name: Some(name.to_string()),
+            accession: Some(format!("ACC-{name}")),
+            ..Default::default()
+        })
+        .collect();
+    let last = serde_json::json!({
+        "modality": null, "since": null, "limit": 0, "answered_ms": 1, "matches": matches,
+    });
+    home.store_mut()
+        .write(|db| db.set_meta(&format!("pacs.worklist.{archive}"), &last.to_string()))
+        .unwrap();
+}
+
+/// Found by review (2026-12-05): the worklist kept for when an archive is down (each study's
+/// patient name, ID and accession) was left as it was by an erasure, and went on naming the
+/// erased patient. Fails if an erasure leaves a row of a study it erased, or of the patient
+/// it erased, in a kept worklist.
+#[test]
+fn an_erasure_drops_the_erased_patient_from_the_kept_worklists() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (phantom, ct, report) = two_patients(&mut home);
+    const ERASED: &str = "Erased^Marker-5d1f";
+    const ONLY_ON_THE_ARCHIVE: &str = "Erased^Marker-9a0c";
+    const OTHER: &str = "Kept^Marker-3b7e";
+    keep_worklist(
+        &mut home,
+        "a",
+        &[(&phantom, "PHANTOM-0001", ERASED), (&ct, "1CT1", OTHER)],
+    );
+    keep_worklist(
+        &mut home,
+        "b",
+        &[
+            ("1.2.3.4.5", "1CT1", ONLY_ON_THE_ARCHIVE),
+            (&phantom, "PHANTOM-0001", ERASED),
+        ],
+    );
+    for marker in [ERASED, ONLY_ON_THE_ARCHIVE, OTHER] {
+        assert!(on_disk(&home, marker), "the scan finds {marker}");
+    }
+    // One report: its study's rows go, in every archive's list.
+    home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+        .unwrap();
+    assert!(!on_disk(&home, ERASED), "the erased study is still listed");
+    assert!(on_disk(&home, OTHER) && on_disk(&home, ONLY_ON_THE_ARCHIVE));
+    // A patient: every row of theirs, of a study held here or not.
+    home.erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        .unwrap();
+    assert!(!on_disk(&home, OTHER), "the erased study is still listed");
+    assert!(
+        !on_disk(&home, ONLY_ON_THE_ARCHIVE),
+        "the erased patient is still listed"
+    );
+    let db = home.store().db();
+    for archive in ["a", "b"] {
+        let kept = db.meta(&format!("pacs.worklist.{archive}")).unwrap();
+        let kept: serde_json::Value = serde_json::from_str(&kept.unwrap()).unwrap();
+        assert_eq!(kept["matches"], serde_json::json!([]), "{archive}");
+    }
+}
