@@ -868,13 +868,15 @@ export function installMocks() {
         }
         unlocked = true;
         if (!String(a.basis ?? "").trim()) throw { code: "not_allowed", rule: "payload_invalid", message: "payload.erase payload is not valid: the legal basis is empty" };
+        // As the app: every study of the patient held here goes, a report about it or not.
+        const studies = rows().filter((r) => patientIdOf(r) === a.patientId).map((r) => r.study);
+        if (!studies.length) throw { code: "not_found", message: "not found: a study of that patient" };
         const ids = reportsOfPatient(a.patientId);
-        if (!ids.length) throw { code: "not_found", message: "not found: a report of that patient" };
         const todo = ids.map(find).filter((r) => !r.erasure);
         for (const r of todo) allow(actionsFor(r).erase);
         const entries = todo.map((r) => erase(r, a.basis, "patient"));
         erasedPatients.add(a.patientId);
-        return { reports: todo.map((r) => r.report), entries };
+        return { reports: todo.map((r) => r.report), entries, studies };
       }
       case "move_targets": {
         const r = find(a.report);

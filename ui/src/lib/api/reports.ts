@@ -333,6 +333,8 @@ export interface MoveTarget {
 export interface DataProtectionOutcome {
   reports: string[];
   entries: string[];
+  /** A patient's erasure: every study of theirs held here, whose images are now destroyed. */
+  studies: string[];
 }
 
 export type ExportFormat = "pdf" | "fhir" | "sr" | "bundle";
