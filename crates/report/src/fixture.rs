@@ -298,6 +298,25 @@ impl Department {
         self.append(who, Some(network), kind, payload)
     }
 
+    /// `ada` changes `who`'s details to `role` (and, for the AI member, its model and version
+    /// to `model`), naming the frontier of their entries so far: those keep the details they
+    /// were signed under (a promotion, a model's upgrade).
+    pub fn change_member(
+        &mut self,
+        who: &str,
+        role: Role,
+        model: Option<(&str, &str)>,
+    ) -> Result<EntryId, Rejection> {
+        let mut m = self.member(who);
+        m.role = role;
+        if let (Some(info), Some((model, version))) = (m.ai_model.as_mut(), model) {
+            info.model = model.into();
+            info.version = version.into();
+        }
+        m.frontier = self.frontier_of(&m.key);
+        self.roster_entry("ada", Kind::RosterMember, &m)
+    }
+
     /// A new report on a built-in template, created by `who`.
     pub fn report(&mut self, who: &str, template: &str) -> LogId {
         let t = crate::template::template(template).expect("a built-in template");

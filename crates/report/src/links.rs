@@ -200,9 +200,12 @@ fn check_one(l: &ImageLink) -> Result<(), LinkError> {
             p[0], p[1]
         )));
     }
-    if l.label.len() > MAX_LABEL_BYTES || l.label.chars().any(char::is_control) {
+    if l.label.len() > MAX_LABEL_BYTES
+        || crate::payload::text::hidden_char(&l.label, false).is_some()
+    {
         return Err(shape(format!(
-            "the label is longer than {MAX_LABEL_BYTES} bytes or has control characters"
+            "the label is longer than {MAX_LABEL_BYTES} bytes or has an invisible formatting \
+             or control character"
         )));
     }
     match (l.kind, l.measurement) {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 mod custody;
 mod received;
 pub mod seal;
+pub mod text;
 pub use custody::{
     AccessChange, DeliveredInstance, EraseScope, PayloadErase, ReportDelivered, ReportMove,
     ReportRestrict, MAX_BASIS_BYTES, MAX_DELIVERED_INSTANCES, MAX_REJECTED_INSTANCES,

@@ -35,6 +35,7 @@ pub(super) fn change_of_revocation(entry: EntryId, frontier: &Frontier) -> Chang
         admin: false,
         frontier: frontier.clone(),
         readmitted: Vec::new(),
+        ai_model: None,
     }
 }
 

@@ -39,6 +39,7 @@ impl RosterLog {
                     admin: true,
                     frontier: Frontier::new(),
                     readmitted: Vec::new(),
+                    ai_model: g.founder.ai_model.clone(),
                 },
             ));
             return Ok(Effect::Grant(item.author));
@@ -215,6 +216,7 @@ impl RosterLog {
                             Frontier::new()
                         },
                         readmitted: Vec::new(),
+                        ai_model: p.ai_model.clone(),
                     },
                 ));
                 if demotes {
@@ -404,6 +406,7 @@ impl RosterLog {
                         admin: member.admin,
                         frontier: Frontier::new(),
                         readmitted: Vec::new(),
+                        ai_model: old.ai_model.clone(),
                     },
                 ));
                 roster.members.insert(p.new, member);

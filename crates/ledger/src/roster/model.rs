@@ -352,6 +352,10 @@ pub struct Change {
     pub frontier: Frontier,
     /// Entries readmitted after a revocation (log, entry).
     pub readmitted: Vec<(LogId, EntryId)>,
+    /// An AI model key's vendor, model and version from this change on (`None` for a person
+    /// and for a revocation): what the entries this change applies to were signed as, so that
+    /// a result is held to the model the roster named then, not to a later upgrade.
+    pub ai_model: Option<AiModelInfo>,
 }
 
 /// The role and admin flag that apply to one entry.

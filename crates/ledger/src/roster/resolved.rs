@@ -105,6 +105,34 @@ impl Roster {
         entry: &EntryId,
         inside: impl Fn(&EntryId) -> bool,
     ) -> Result<Authority, AuthorityError> {
+        self.governing(author, log, entry, inside)
+            .map(|(role, c)| Authority {
+                role,
+                admin: c.admin,
+            })
+    }
+
+    /// The change whose details apply to `author`'s entry in report log `log` — the one
+    /// [`Roster::authority`] reads the role from (always one with a role) — or why none does.
+    /// Its `ai_model` is the model an AI key's entry was signed as.
+    pub fn change_applying(
+        &self,
+        author: &PublicKey,
+        log: &LogId,
+        entry: &EntryId,
+        inside: impl Fn(&EntryId) -> bool,
+    ) -> Result<&Change, AuthorityError> {
+        self.governing(author, log, entry, inside).map(|(_, c)| c)
+    }
+
+    /// The change that governs the entry, with the role it gives.
+    fn governing(
+        &self,
+        author: &PublicKey,
+        log: &LogId,
+        entry: &EntryId,
+        inside: impl Fn(&EntryId) -> bool,
+    ) -> Result<(Role, &Change), AuthorityError> {
         let Some(history) = self.history.get(author).filter(|h| !h.is_empty()) else {
             return Err(AuthorityError::UnknownAuthor {
                 author: author.to_hex(),
@@ -142,10 +170,7 @@ impl Roster {
             before = change;
         }
         match before.role {
-            Some(role) => Ok(Authority {
-                role,
-                admin: before.admin,
-            }),
+            Some(role) => Ok((role, before)),
             None => {
                 let revocation = self
                     .members

@@ -294,7 +294,11 @@ impl Macro {
                 text.len()
             )));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n') {
+        // Control characters only, as when macros were first published: a publication that
+        // does not validate is not storable, and one an older build stored would strand every
+        // roster entry after it. What a macro puts in a section is judged there, with the
+        // section's text (`payload::text::hidden_char`).
+        if crate::payload::text::control_char(text, true).is_some() {
             return Err(self.invalid("the text has control characters (only line feeds)"));
         }
         // Every bracket belongs to a field: the brackets outside the fields found are errors.
@@ -328,8 +332,9 @@ impl Macro {
 
     /// The text with the given fields filled (every occurrence); fields not given stay as
     /// placeholders. A value is one line of at most [`MAX_FILL`] bytes without brackets (a
-    /// value holding a field would leave it unfilled); a name the macro does not have is an
-    /// error, so a typo is not silently dropped.
+    /// value holding a field would leave it unfilled) or invisible characters
+    /// ([`crate::payload::text::hidden_char`]); a name the macro does not have is an error, so
+    /// a typo is not silently dropped.
     pub fn fill(&self, values: &BTreeMap<String, String>) -> Result<String, FillError> {
         let fields = self.fields();
         for (name, value) in values {
@@ -342,9 +347,8 @@ impl Macro {
             }
             if value.trim().is_empty()
                 || value.len() > MAX_FILL
-                || value
-                    .chars()
-                    .any(|c| c.is_control() || c == '[' || c == ']')
+                || value.contains(['[', ']'])
+                || crate::payload::text::hidden_char(value, false).is_some()
             {
                 return Err(FillError::BadValue {
                     field: name.clone(),
@@ -375,7 +379,7 @@ pub enum FillError {
         field: String,
         fields: Vec<String>,
     },
-    #[error("the value for [{field}] must be one line of 1 to {MAX_FILL} bytes without brackets")]
+    #[error("the value for [{field}] must be one line of 1 to {MAX_FILL} bytes without brackets or invisible formatting characters")]
     BadValue { field: String },
 }
 

@@ -44,6 +44,13 @@ fn two_hundred_proposals_across_two_versions_give_exact_figures() {
     // (version, accepted, edited, rejected, unreviewed)
     let plan = [("1", 60, 20, 10, 10), ("2", 80, 10, 5, 5)];
     for (version, accepted, edited, rejected, unreviewed) in plan {
+        // Each version signs as itself: the roster names the model's upgrade.
+        d.change_member(
+            "ai",
+            countersign_ledger::Role::AiModel,
+            Some(("soft-tissue-stats", version)),
+        )
+        .unwrap();
         let outcomes = std::iter::repeat_n(Some(Decision::Accept), accepted)
             .chain(std::iter::repeat_n(Some(Decision::Edit), edited))
             .chain(std::iter::repeat_n(Some(Decision::Reject), rejected))
@@ -180,6 +187,12 @@ fn months_and_the_proposals_behind_each_count_are_exact() {
     let mut given: BTreeMap<(&str, &str), BTreeSet<EntryId>> = BTreeMap::new();
     for (day, version, accepted, edited, rejected, unreviewed) in plan {
         d.clock = date_start_ms(day).unwrap();
+        d.change_member(
+            "ai",
+            countersign_ledger::Role::AiModel,
+            Some(("soft-tissue-stats", version)),
+        )
+        .unwrap();
         let outcomes = std::iter::repeat_n(Some(Decision::Accept), accepted)
             .chain(std::iter::repeat_n(Some(Decision::Edit), edited))
             .chain(std::iter::repeat_n(Some(Decision::Reject), rejected))

@@ -351,8 +351,8 @@ fn an_ai_model_writes_only_to_reports_it_was_granted() {
     let mut d = Department::new();
     let r = d.report("ada", "ct-chest");
     let result = AiResult {
-        model: "soft-tissue-stats".into(),
-        version: "1".into(),
+        model: crate::fixture::ai_model().model,
+        version: crate::fixture::ai_model().version,
         inputs: vec![],
         parameters: BTreeMap::new(),
         outputs: BTreeMap::new(),

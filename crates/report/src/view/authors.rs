@@ -11,7 +11,11 @@ pub struct Author {
     /// The person's name as the roster has it now (for a rotated key, the name of the person's
     /// current key: one person across keys).
     pub name: String,
+    /// In a report's view, the role the roster gave the key for that very entry (the one the
+    /// rules judged it by: a resident's draft reads "resident" after a promotion); from
+    /// [`author`], the role the roster gives it now.
     pub role: Option<Role>,
+    /// An AI key's vendor, model and version, as of the entry in a report's view (as `role`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ai_model: Option<AiModelInfo>,
     /// For a person who has rotated their key: which of their keys signed ("key 2 of 2,

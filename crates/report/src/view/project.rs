@@ -27,7 +27,8 @@ impl ReportLog {
     /// bytes); an authentic entry the rules refuse shows as refused and counts for nothing.
     pub fn project(&self, roster: &Roster, status: impl Fn(&EntryId) -> EntryStatus) -> ReportView {
         let ordered = self.ordered();
-        // One roster lookup per author, not per entry.
+        // Names and key places: one roster lookup per author, not per entry (each entry's role
+        // and model, which can differ between one author's entries, are `who_at`'s).
         let mut authors: std::collections::HashMap<
             [u8; 32],
             Author,
@@ -43,6 +44,19 @@ impl ReportLog {
                 .get(k.as_bytes())
                 .cloned()
                 .unwrap_or_else(|| author(roster, k))
+        };
+        // Each entry's author with the role — and an AI key's model — the roster gave them for
+        // that very entry, as the rules judged it: a resident promoted since still wrote their
+        // draft as a resident, and a model upgraded since proposed as the version it was then.
+        // (An entry no authority applies to, refused for it, shows the details the roster
+        // has now.)
+        let who_at = |e: &LogEntry| {
+            let mut a = who(&e.author);
+            if let Ok(change) = self.change_of(e, roster) {
+                a.role = change.role;
+                a.ai_model = change.ai_model.clone();
+            }
+            a
         };
         let accepted = |id: &EntryId| self.standing(id).is_some_and(Standing::is_accepted);
         // Once erased, an entry's content is gone on every home, whatever bytes one of them
@@ -112,7 +126,7 @@ impl ReportLog {
             provenance.push(ProvenanceItem {
                 entry: e.id,
                 kind: e.kind,
-                author: who(&e.author),
+                author: who_at(e),
                 seq: e.seq,
                 time_ms: e.timestamp_ms,
                 parents: e.parents.clone(),
@@ -128,7 +142,7 @@ impl ReportLog {
                     if s.status == Status::Final {
                         refused_signoffs.push(SignoffView {
                             entry: e.id,
-                            author: who(&e.author),
+                            author: who_at(e),
                             time_ms: e.timestamp_ms,
                             status: status_of(&e.id),
                             sections: s.sections.clone(),
@@ -143,7 +157,7 @@ impl ReportLog {
                     if let Some(&i) = index.get(&w.section) {
                         sections[i].versions.push(VersionView {
                             entry: e.id,
-                            author: who(&e.author),
+                            author: who_at(e),
                             time_ms: e.timestamp_ms,
                             text: Some(w.text.clone()),
                             fields: w.fields.clone(),
@@ -164,7 +178,7 @@ impl ReportLog {
                     if let Some(v) = version {
                         v.cosigns.push(CosignView {
                             entry: e.id,
-                            author: who(&e.author),
+                            author: who_at(e),
                             time_ms: e.timestamp_ms,
                             status: status_of(&e.id),
                         });
@@ -173,7 +187,7 @@ impl ReportLog {
                 Some(Payload::Status(s)) if s.status == Status::Final => {
                     signoffs.push(SignoffView {
                         entry: e.id,
-                        author: who(&e.author),
+                        author: who_at(e),
                         time_ms: e.timestamp_ms,
                         status: status_of(&e.id),
                         sections: s.sections.clone(),
@@ -182,7 +196,7 @@ impl ReportLog {
                 }
                 Some(Payload::Resolve(r)) => resolutions.push(ResolutionView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     keep: r.keep,
                     note: r.note.clone(),
@@ -190,28 +204,28 @@ impl ReportLog {
                 }),
                 Some(Payload::Addendum(a)) => addenda.push(AddendumView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     text: Some(a.text.clone()),
                     status: status_of(&e.id),
                 }),
                 Some(Payload::Measurement(m)) => measurements.push(MeasurementView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     measurement: m.clone(),
                     status: status_of(&e.id),
                 }),
                 Some(Payload::Critical(c)) => critical.push(CriticalView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     critical: c.clone(),
                     status: status_of(&e.id),
                 }),
                 Some(Payload::Followup(f)) => followups.push(FollowupView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     finding: f.finding.clone(),
                     due: f.due.clone(),
@@ -220,7 +234,7 @@ impl ReportLog {
                 }),
                 Some(Payload::AiResult(r)) => ai.push(AiView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     result: r.clone(),
                     received: None,
@@ -228,7 +242,7 @@ impl ReportLog {
                     status: status_of(&e.id),
                 }),
                 Some(Payload::AiReceived(r)) => {
-                    let attester = who(&e.author);
+                    let attester = who_at(e);
                     ai.push(AiView {
                         entry: e.id,
                         time_ms: e.timestamp_ms,
@@ -247,7 +261,7 @@ impl ReportLog {
                     if let Some(a) = ai.iter_mut().find(|a| a.entry == r.result) {
                         a.review = Some(AiReviewView {
                             entry: e.id,
-                            reviewer: who(&e.author),
+                            reviewer: who_at(e),
                             time_ms: e.timestamp_ms,
                             decision: r.decision,
                             comment: r.comment.clone(),
@@ -258,7 +272,7 @@ impl ReportLog {
                 }
                 Some(Payload::View(v)) => reads.push(ReadView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     sections: v.sections.clone(),
                     status: status_of(&e.id),
@@ -268,7 +282,7 @@ impl ReportLog {
                     if let Some(f) = followups.iter_mut().find(|f| f.entry == c.followup) {
                         f.closed = Some(FollowupClosedView {
                             entry: e.id,
-                            author: who(&e.author),
+                            author: who_at(e),
                             time_ms: e.timestamp_ms,
                             study: c.study.clone(),
                         });
@@ -277,7 +291,7 @@ impl ReportLog {
                 // An erased addendum still shows who wrote it when, without the text.
                 None if e.kind == Kind::AddendumWrite => addenda.push(AddendumView {
                     entry: e.id,
-                    author: who(&e.author),
+                    author: who_at(e),
                     time_ms: e.timestamp_ms,
                     text: None,
                     status: status_of(&e.id),
@@ -335,7 +349,7 @@ impl ReportLog {
             template_title: self.template().title.clone(),
             images: self.binding().1.to_vec(),
             status,
-            created_by: who(&creator),
+            created_by: self.get(&self.id()).map_or_else(|| who(&creator), who_at),
             created_ms,
             sections,
             signoff,
@@ -352,17 +366,17 @@ impl ReportLog {
             version_heads: self.version_heads(),
             provenance,
             split_views: Vec::new(),
-            erasure: self.erasure().and_then(|e| note(e, &who)),
+            erasure: self.erasure().and_then(|e| note(e, &who_at)),
             unreadable: self.unreadable() && self.erasure().is_none(),
             locked: false,
             sealed: matches!(self.sealing(), crate::Sealing::Sealed { .. }),
-            restriction: self.restricted().and_then(|e| note(e, &who)),
+            restriction: self.restricted().and_then(|e| note(e, &who_at)),
             restrictions: self
                 .ordered()
                 .into_iter()
                 .filter(|e| e.kind == Kind::ReportRestrict)
                 .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
-                .filter_map(|e| note(e, &who))
+                .filter_map(|e| note(e, &who_at))
                 .collect(),
             moves: self
                 .moves()
@@ -370,7 +384,7 @@ impl ReportLog {
                 .filter_map(|(e, from)| match &e.payload {
                     Some(Payload::Move(m)) => Some(MoveNote {
                         entry: e.id,
-                        by: who(&e.author),
+                        by: who_at(e),
                         time_ms: e.timestamp_ms,
                         from,
                         to: m.study.clone(),
@@ -389,7 +403,7 @@ impl ReportLog {
             if let Some(Payload::Delivered(d)) = &e.payload {
                 let note = DeliveryNote {
                     entry: e.id,
-                    by: who(&e.author),
+                    by: who_at(e),
                     time_ms: e.timestamp_ms,
                     archive: d.archive.clone(),
                     version: d.version,

@@ -1,7 +1,7 @@
 //! Provenance: the report's timeline, line by line, and its notes on moves, deliveries,
 //! erasures, restrictions and split views.
 
-use countersign_ledger::{EntryId, Kind, PublicKey};
+use countersign_ledger::{EntryId, Kind};
 use serde::Serialize;
 
 use super::{Author, EntryStatus};
@@ -77,10 +77,7 @@ pub struct SplitViewNote {
 
 /// An erasure's or a restriction's note, from its entry (`None` when its payload is not the
 /// one its kind says, which the rules never accept).
-pub(super) fn note(
-    e: &LogEntry,
-    who: &impl Fn(&PublicKey) -> Author,
-) -> Option<DataProtectionNote> {
+pub(super) fn note(e: &LogEntry, who: &impl Fn(&LogEntry) -> Author) -> Option<DataProtectionNote> {
     let (basis, scope, restricted) = match &e.payload {
         Some(Payload::Erase(p)) => (p.basis.clone(), Some(p.scope), None),
         Some(Payload::Restrict(p)) => (p.basis.clone(), None, Some(p.restricted)),
@@ -88,7 +85,7 @@ pub(super) fn note(
     };
     Some(DataProtectionNote {
         entry: e.id,
-        by: who(&e.author),
+        by: who(e),
         time_ms: e.timestamp_ms,
         basis,
         scope,

@@ -183,6 +183,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ),
     ("empty_text", "a section version with no text and no fields"),
     (
+        "hidden_character",
+        "free text (a section, field, addendum, AI text or comment, critical result, follow-up, note) holds a bidi, invisible formatting or control character other than a line feed",
+    ),
+    (
         "section_missing",
         "a required section is not written at sign-off",
     ),
@@ -245,6 +249,10 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     (
         "not_granted",
         "an AI model writes only to a report it was granted",
+    ),
+    (
+        "ai_model_mismatch",
+        "an AI result names another model or version than the roster gives its key for that entry",
     ),
     (
         "unknown_ai_result",

@@ -290,6 +290,15 @@ fn every_rejection() -> Vec<Rejection> {
             name: s(),
         }),
         BuiltinMacroName { name: s() },
+        HiddenCharacter {
+            field: s(),
+            offset: 0,
+            code_point: 0x202e,
+        },
+        AiModelMismatch {
+            claimed: s(),
+            roster: None,
+        },
         Payload(crate::payload::PayloadError {
             kind: Kind::View,
             reason: s(),

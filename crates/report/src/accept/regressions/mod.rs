@@ -5,7 +5,9 @@
 //! `templates.rs` (a template's publication refused or made twice), `intake.rs` (one entry on
 //! arrival: its chain, its date, a model's access), `frozen.rs` (an admin equivocating in the
 //! roster), `seniority.rs` (what a junior admin may not do) and `finals.rs` (sign-offs voided,
-//! refused, readmitted or resolved).
+//! refused, readmitted or resolved); from a later review (2026-12-05), `signed_text.rs` (text
+//! that shows otherwise than it is signed) and `authorship.rs` (who an entry's author was when
+//! they signed it).
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,12 @@ use crate::fixture::Department;
 use crate::payload::{Payload, ReportStatus, SectionWrite, Status};
 use crate::view::ReportState;
 
+mod authorship;
 mod finals;
 mod frozen;
 mod intake;
 mod seniority;
+mod signed_text;
 mod templates;
 
 pub(super) fn bytes<T: serde::Serialize>(t: &T) -> Vec<u8> {

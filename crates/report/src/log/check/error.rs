@@ -163,6 +163,21 @@ pub enum ReportRuleError {
     /// A section version's links to images (its own code per fault, see [`LinkError`]).
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// Free text with a character a reader does not see as signed (see
+    /// [`crate::payload::text`]).
+    #[error("{field} holds U+{code_point:04X} at byte {offset}: an invisible formatting or control character, with which the text can show otherwise than it is signed")]
+    HiddenCharacter {
+        field: String,
+        offset: usize,
+        code_point: u32,
+    },
+    /// An `ai.result` names another model or version than the roster gives its key for that
+    /// entry.
+    #[error("the AI result says it is {claimed}, but the roster names this key {}", roster.as_deref().unwrap_or("no model"))]
+    AiModelMismatch {
+        claimed: String,
+        roster: Option<String>,
+    },
 }
 
 impl ReportRuleError {
@@ -221,6 +236,8 @@ impl ReportRuleError {
             DataKeyReused { .. } => "data_key_reused",
             ReceivedOtherStudy { .. } => "sr_wrong_study",
             Link(e) => e.code(),
+            HiddenCharacter { .. } => "hidden_character",
+            AiModelMismatch { .. } => "ai_model_mismatch",
             UnknownMacro { .. } => "unknown_macro",
             MacroNotApplicable { .. } => "macro_not_applicable",
             FieldUnfilled { .. } => "field_unfilled",

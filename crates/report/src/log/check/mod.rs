@@ -5,7 +5,7 @@
 //! macros, links, AI results, follow-ups) are in `sections`, those of what a sign-off covers
 //! in `signoff`, and [`ReportRuleError`] in `error`.
 
-use countersign_ledger::roster::AuthorityError;
+use countersign_ledger::roster::{AuthorityError, Change};
 use countersign_ledger::{EntryId, Kind, Role, Roster};
 
 use super::{Frozen, LogEntry, ReportLog, Standing, TemplateSource};
@@ -29,6 +29,18 @@ impl ReportLog {
             Ok(()) => Standing::Accepted,
             Err(e) => Standing::refused(e),
         }
+    }
+
+    /// The roster change whose details apply to this very entry (its role, an AI key's model):
+    /// what the rules judge it by, and what the view says its author was when they signed it.
+    pub(crate) fn change_of<'r>(
+        &self,
+        e: &LogEntry,
+        roster: &'r Roster,
+    ) -> Result<&'r Change, AuthorityError> {
+        roster.change_applying(&e.author, &self.id, &e.id, |vouched| {
+            self.dag.in_past(&e.id, vouched)
+        })
     }
 
     /// The role the roster gives this entry's author for this very entry.
@@ -68,6 +80,15 @@ impl ReportLog {
                 None => Err(ReportRuleError::PayloadNotHeld),
             };
         };
+        // Judged here rather than when the payload parses, so that an entry an older build
+        // stored stays in its log, refused (see `payload::text`).
+        if let Some(h) = payload.hidden_char() {
+            return Err(ReportRuleError::HiddenCharacter {
+                field: h.field,
+                offset: h.offset,
+                code_point: u32::from(h.ch),
+            });
+        }
         // The entry's parents stand for its past.
         let parents = e.parents.as_slice();
         let final_in_past = self.final_in_past(parents);
@@ -113,6 +134,7 @@ impl ReportLog {
                 if !self.granted(&e.author, parents) {
                     return Err(ReportRuleError::NotGranted);
                 }
+                self.check_ai_model(e, r, roster)?;
                 let images = self.binding_in_past(parents).1;
                 match r
                     .inputs
@@ -223,6 +245,25 @@ impl ReportLog {
             return Err(AuthorityError::KindNotAllowed { role, kind: e.kind }.into());
         }
         Ok(role)
+    }
+
+    /// An `ai.result` is signed as the model the roster names its key for this very entry
+    /// (the details of the change that applies to it, as for its role): the name and version
+    /// it claims are what the view, the exports and `ai stats` attribute it to, so a model's
+    /// key may not claim another's. A key the roster gives no model details names no model.
+    fn check_ai_model(
+        &self,
+        e: &LogEntry,
+        r: &crate::payload::AiResult,
+        roster: &Roster,
+    ) -> Result<(), ReportRuleError> {
+        match &self.change_of(e, roster)?.ai_model {
+            Some(m) if m.model == r.model && m.version == r.version => Ok(()),
+            named => Err(ReportRuleError::AiModelMismatch {
+                claimed: format!("{} {}", r.model, r.version),
+                roster: named.as_ref().map(|m| format!("{} {}", m.model, m.version)),
+            }),
+        }
     }
 
     /// `payload.erase` and `report.restrict`: an attending or a data-protection officer, with
