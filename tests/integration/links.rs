@@ -184,8 +184,11 @@ fn a_linked_length_arrow_and_key_image_reach_the_sr_as_scoord_and_the_pdf_as_thu
             .and_then(|i| i.instance.clone())
             .unwrap()
     };
+    // The signed micrometres as a DS: the same number, its trailing zeros dropped.
+    let ds = format!("{mm:.3}");
+    let ds = ds.trim_end_matches('0').trim_end_matches('.');
     for expected in [
-        format!("<contains NUM:(410668003,SCT,\"Length\")=\"{mm:.3}\" (mm,UCUM,\"millimeter\")>"),
+        format!("<contains NUM:(410668003,SCT,\"Length\")=\"{ds}\" (mm,UCUM,\"millimeter\")>"),
         "<inferred from SCOORD:=(POLYLINE,10/20,40/20)>".to_string(),
         format!("<selected from IMAGE:=(CT image,\"{}\")>", sop_of(first)),
         "<contains SCOORD:(arrow,99CSGN,\"Arrow\")=(POINT,30/30)>".to_string(),
