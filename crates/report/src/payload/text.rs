@@ -3,16 +3,18 @@
 //! any other invisible formatting or control character lets a viewer show one thing while the
 //! attending signs another, so free text holding one counts for nothing (`hidden_character`).
 //!
-//! What is refused: every C0 and C1 control character and DEL — a line feed is allowed where the
-//! text may have lines, a **tab** is not (an export lays it out as its renderer likes: a space,
-//! a gap, a missing glyph; macros refused it already); the line and paragraph separators U+2028
-//! and U+2029 (some viewers break the line there, others show nothing: one line break is `\n`);
-//! and every Unicode format character (general category Cf: the bidi embeddings, overrides,
-//! isolates and marks U+202A–202E, U+2066–2069, U+200E/200F, U+061C; zero-width spaces, word
-//! joiners, invisible operators, soft hyphens, interlinear annotations, tag characters) except
-//! the zero-width joiner and non-joiner U+200C/U+200D: Persian, Indic scripts and emoji
-//! sequences spell with them, and they change how letters join, never which letters are there
-//! or in what order.
+//! What is refused: every C0 and C1 control character and DEL — where the text may have lines,
+//! but for the line feed, the carriage return and the tab, which text pasted from another
+//! program or a file written on Windows holds and which older builds signed (refusing them now
+//! would unsettle reports signed then: found by review, 2026-12-05); the line and paragraph
+//! separators U+2028 and U+2029 (some viewers break the line there, others show nothing: one
+//! line break is `\n`); and every Unicode format character (general category Cf: the bidi
+//! embeddings, overrides, isolates and marks U+202A–202E, U+2066–2069, U+200E/200F, U+061C;
+//! zero-width spaces, word joiners, invisible operators, interlinear annotations, tag
+//! characters) except four that never change which letters are read or in what order: the
+//! zero-width joiner and non-joiner U+200C/U+200D (Persian, Indic scripts and emoji sequences
+//! spell with them), the soft hyphen U+00AD (a hyphenation point, common in pasted text) and
+//! U+FEFF (a byte order mark at the start of a file from Windows).
 //!
 //! Judged as a report rule, not when the payload parses: a payload that does not parse is not
 //! storable, so an entry signed before this rule (by an older build) would drop out of its log
@@ -59,16 +61,15 @@ pub fn control_char(text: &str, lines: bool) -> Option<(usize, char)> {
 }
 
 /// The first character of `text` a reader does not see as its bytes say (see the module
-/// docs), with its byte offset: a control character ([`control_char`]), a line or paragraph
-/// separator, or a format character other than the zero-width (non-)joiner. The one check of
-/// every signed free text: section and addendum text, field values, AI text, comments,
-/// critical results, link labels and macro fill values.
+/// docs), with its byte offset: a control character (where `lines`, but a line feed, carriage
+/// return or tab), a line or paragraph separator, or a format character other than the four
+/// the module docs name. The one check of every signed free text: section and addendum text,
+/// field values, AI text, comments, critical results, link labels and macro fill values.
 pub fn hidden_char(text: &str, lines: bool) -> Option<(usize, char)> {
-    control_char(text, lines).or_else(|| {
-        text.char_indices().find(|&(_, c)| {
-            matches!(c, '\u{2028}' | '\u{2029}')
-                || (is_format(c) && !matches!(c, '\u{200c}' | '\u{200d}'))
-        })
+    text.char_indices().find(|&(_, c)| {
+        (c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')))
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || (is_format(c) && !matches!(c, '\u{200c}' | '\u{200d}' | '\u{ad}' | '\u{feff}'))
     })
 }
 

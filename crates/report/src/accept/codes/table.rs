@@ -184,7 +184,7 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("empty_text", "a section version with no text and no fields"),
     (
         "hidden_character",
-        "free text (a section, field, addendum, AI text or comment, critical result, follow-up, note) holds a bidi, invisible formatting or control character other than a line feed",
+        "free text (a section, field, addendum, AI text or comment, critical result, follow-up, note) holds a bidi, invisible formatting or control character (a line feed, carriage return or tab is allowed where text has lines)",
     ),
     (
         "section_missing",

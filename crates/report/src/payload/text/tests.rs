@@ -14,8 +14,8 @@ use crate::payload::{
 
 /// The characters the review named, and others of their classes: bidi embeddings, overrides,
 /// isolates and marks; other format characters (zero-width space, word joiner, invisible
-/// times, BOM, soft hyphen, interlinear annotation, a tag); C0 and C1 controls, DEL and the tab;
-/// the line and paragraph separators.
+/// times, interlinear annotation, a tag); C0 and C1 controls and DEL; the line and paragraph
+/// separators. (The tab and carriage return are refused only where the text has no lines.)
 const REFUSED: &[char] = &[
     '\u{202A}',
     '\u{202B}',
@@ -32,14 +32,10 @@ const REFUSED: &[char] = &[
     '\u{200B}',
     '\u{2060}',
     '\u{2062}',
-    '\u{FEFF}',
-    '\u{00AD}',
     '\u{FFF9}',
     '\u{E0041}',
     '\u{0}',
     '\u{7}',
-    '\t',
-    '\r',
     '\u{1B}',
     '\u{7F}',
     '\u{85}',
@@ -258,6 +254,24 @@ fn ordinary_clinical_text_is_accepted_in_every_field() {
                 text.replace('\n', " ")
             };
             assert_eq!(build(&text).hidden_char(), None, "{field}: {text:?}");
+        }
+    }
+}
+
+/// Found by review (2026-12-05): tabs, carriage returns (a file written on Windows), soft
+/// hyphens and a byte order mark are in text older builds signed and in text users paste;
+/// refused, they unsettled reports signed before the rule. Allowed where text has lines; the
+/// tab and carriage return still refused where it has none (a link label, a name).
+#[test]
+fn pasted_tabs_line_ends_soft_hyphens_and_a_bom_are_not_hidden_characters() {
+    let pasted = "\u{FEFF}Nodule\tright upper lobe,\r\nhyper\u{AD}dense.";
+    for (field, lines, build) in fields() {
+        if lines {
+            assert_eq!(build(pasted).hidden_char(), None, "{field}");
+        } else {
+            let got = build("a\tb").hidden_char().map(|h| h.ch);
+            assert_eq!(got, Some('\t'), "{field}");
+            assert_eq!(build("hyper\u{AD}dense").hidden_char(), None, "{field}");
         }
     }
 }
