@@ -50,6 +50,13 @@ impl Home {
                 "model details are only for the ai-model role".into(),
             ));
         }
+        // A model's results are held to the model and version the roster names for its key
+        // (`ai_model_mismatch`): a key admitted without them could claim any model.
+        if ai_model.is_none() && role == Role::AiModel {
+            return Err(AppError::InvalidInput(
+                "an ai-model member needs its model details (vendor, model and version)".into(),
+            ));
+        }
         let network = self.state()?.network()?;
         let payload = json(&MemberPayload {
             valid_from: now_ms(),
@@ -111,5 +118,25 @@ impl Home {
 
     pub fn roster_list(&self) -> Result<Vec<Member>> {
         Ok(self.state()?.roster().members().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use countersign_ledger::{Role, SecretKey};
+
+    /// Found by review (2026-12-05): a model's results are held to the model its roster entry
+    /// names (`ai_model_mismatch`), and a key admitted without one is held to none, so it could
+    /// claim any model. Admitting an ai-model member needs its details. Fails if it is admitted.
+    #[test]
+    fn an_ai_model_member_is_not_admitted_without_its_model_details() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let model = SecretKey::from_seed(&[9; 32]).public();
+        let refused = home
+            .roster_add(model, "a model", Role::AiModel, false, None)
+            .unwrap_err();
+        assert_eq!(refused.code(), "invalid_input", "{refused}");
+        assert!(home.state().unwrap().roster().member(&model).is_none());
     }
 }

@@ -250,7 +250,7 @@ impl ReportLog {
     /// An `ai.result` is signed as the model the roster names its key for this very entry
     /// (the details of the change that applies to it, as for its role): the name and version
     /// it claims are what the view, the exports and `ai stats` attribute it to, so a model's
-    /// key may not claim another's. A key the roster gives no model details names no model.
+    /// key may not claim another's. A key the roster gives no model details is held to none.
     fn check_ai_model(
         &self,
         e: &LogEntry,
@@ -259,9 +259,13 @@ impl ReportLog {
     ) -> Result<(), ReportRuleError> {
         match &self.change_of(e, roster)?.ai_model {
             Some(m) if m.model == r.model && m.version == r.version => Ok(()),
-            named => Err(ReportRuleError::AiModelMismatch {
+            // A key the roster names no model for (admitted by an older build, or by a program
+            // that gave none) is held to nothing: refusing all it ever signed would drop every
+            // result of it from the oversight figures (found by review, 2026-12-05).
+            None => Ok(()),
+            Some(m) => Err(ReportRuleError::AiModelMismatch {
                 claimed: format!("{} {}", r.model, r.version),
-                roster: named.as_ref().map(|m| format!("{} {}", m.model, m.version)),
+                roster: Some(format!("{} {}", m.model, m.version)),
             }),
         }
     }
