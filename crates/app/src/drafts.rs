@@ -35,36 +35,32 @@ impl Home {
     /// since by another handle on the home (the desktop's editor, typed on while the signature
     /// was made) is unsigned work, kept. Dropped whatever it held, a newer draft was lost
     /// (found by review, 2026-12-04).
-    ///
-    /// A dropped draft's text is also taken out of the WAL: each save (every few hundred
-    /// milliseconds while the user types) left a clear copy of the section in a WAL frame, and
-    /// the WAL is checkpointed only every 64 MiB, so a stolen laptop with the desktop open (or
-    /// a backup taken during the day) held, version by version, the text of sections long
-    /// signed and sealed (found by review, 2026-12-05). The section's signed text is sealed;
-    /// only what is still unsigned stays in clear, as documented.
     pub(crate) fn draft_signed(
         &mut self,
         report: EntryId,
         section: &str,
         text: &str,
     ) -> Result<()> {
-        let dropped = self
-            .store
-            .write(|db| db.drop_draft_holding(&report, section, text))?;
-        if dropped {
-            self.wal_forget("a signed section's draft");
-        }
-        Ok(())
+        self.store
+            .write(|db| db.drop_draft_holding(&report, section, text))
+            .map(|_| ())
+            .map_err(Into::into)
     }
 
-    /// Checkpoints the WAL and truncates it to nothing, so that older page versions (drafts
-    /// typed, rows overwritten) stay in no file; `what` names the reason in the log if it could
-    /// not complete (a reader on another connection holds the WAL: what it reads goes at the
-    /// next truncation or automatic checkpoint).
-    pub(crate) fn wal_forget(&self, what: &str) {
-        match self.store.truncate_wal() {
+    /// Checkpoints the WAL and truncates it to nothing, unless another connection is writing
+    /// or reading (then at once, without waiting: what it holds goes at the next truncation or
+    /// automatic checkpoint), so that older page versions stay in no file. Why: each draft save
+    /// (every few hundred milliseconds while the user types) left a clear copy of the section
+    /// in a WAL frame, and the WAL is checkpointed only every 64 MiB, so a laptop stolen with
+    /// the desktop open and its key locked (or a backup taken during the day) held, version by
+    /// version, the text of sections long signed and sealed (found by review, 2026-12-05).
+    /// Called when the key locks — with the key unlocked, whoever holds the laptop reads the
+    /// reports anyway — and by the desktop once its sync node (another connection) has stopped;
+    /// not on the signing path, which it would hold up. `what` names the moment in the log.
+    pub fn forget_wal(&self, what: &str) {
+        match self.store.try_truncate_wal() {
             Ok(true) => {}
-            Ok(false) => tracing::info!(after = what, "WAL busy: not truncated"),
+            Ok(false) => tracing::info!(after = what, "WAL in use: not truncated"),
             Err(e) => tracing::warn!(after = what, error = %e, "WAL not truncated"),
         }
     }
@@ -130,42 +126,63 @@ mod tests {
     }
 
     /// Found by review (2026-12-05): every draft save left the section's text in a WAL frame
-    /// until the next checkpoint (every 64 MiB), so a laptop stolen with the desktop open held
-    /// the text of sections long signed and sealed, version by version. Signing (which drops
-    /// the draft) and locking the key now truncate the WAL. Fails if either is removed.
+    /// until the next checkpoint (every 64 MiB), so a laptop stolen with the desktop open and
+    /// locked held the text of sections long signed and sealed, version by version. Locking
+    /// the key truncates the WAL; a reader on another connection (the desktop's sync node)
+    /// does not hold the lock up, and the truncation is done once it has gone. Fails if the
+    /// truncation is removed, or if it waits for the reader.
     #[test]
-    fn typed_versions_leave_no_file_once_signed_or_once_the_key_locks() {
+    fn typed_versions_leave_no_file_once_the_key_locks_and_no_reader_holds_it_up() {
         let dir = tempfile::tempdir().unwrap();
         let mut home = crate::tests::founded(dir.path());
         let report = home.report_new("1.2.3", "ct-chest", &[]).unwrap();
         for typed in ["Nodule TYPED-ONE", "Nodule TYPED-TWO", "Nodule."] {
             home.draft_save(report, "findings", typed).unwrap();
         }
+        home.report_write(report, "findings", "Nodule.").unwrap();
+        // Typed on another section and left unsigned: in the drafts table (documented, in
+        // clear), its earlier versions only in the WAL.
+        for typed in ["Impression TYPED-THREE", "Impression still unsigned"] {
+            home.draft_save(report, "impression", typed).unwrap();
+        }
         assert!(
             !files_holding(dir.path(), b"TYPED-ONE").is_empty(),
             "the saves are on disk (else this test shows nothing)"
         );
-        home.report_write(report, "findings", "Nodule.").unwrap();
-        assert_eq!(
-            files_holding(dir.path(), b"TYPED-ONE"),
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            files_holding(dir.path(), b"TYPED-TWO"),
-            Vec::<String>::new()
-        );
 
-        // Typed on another section and left unsigned: in the drafts table (documented, in
-        // clear), but its earlier versions go when the key locks.
-        for typed in ["Impression TYPED-THREE", "Impression still unsigned"] {
-            home.draft_save(report, "impression", typed).unwrap();
+        // Another connection in a read transaction (as the sync node's may be): the lock
+        // neither waits for it (the busy timeout is 10 s) nor truncates what it reads.
+        let reader = rusqlite::Connection::open(dir.path().join("ledger.sqlite3")).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))
+            .unwrap();
+        let started = std::time::Instant::now();
+        home.lock();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "locking waited for a reader: {:?}",
+            started.elapsed()
+        );
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        // Once the reader has gone (the desktop stops its node, then forgets the WAL).
+        home.forget_wal("the test's reader gone");
+        for gone in [&b"TYPED-ONE"[..], b"TYPED-TWO", b"TYPED-THREE"] {
+            assert_eq!(files_holding(dir.path(), gone), Vec::<String>::new());
         }
-        assert!(!files_holding(dir.path(), b"TYPED-THREE").is_empty());
+        assert!(!files_holding(dir.path(), b"Impression still unsigned").is_empty());
+
+        // And with no reader, locking alone truncates.
+        home.draft_save(report, "impression", "Impression TYPED-FOUR")
+            .unwrap();
+        home.draft_save(report, "impression", "Impression again")
+            .unwrap();
+        assert!(!files_holding(dir.path(), b"TYPED-FOUR").is_empty());
         home.lock();
         assert_eq!(
-            files_holding(dir.path(), b"TYPED-THREE"),
+            files_holding(dir.path(), b"TYPED-FOUR"),
             Vec::<String>::new()
         );
-        assert!(!files_holding(dir.path(), b"Impression still unsigned").is_empty());
     }
 }

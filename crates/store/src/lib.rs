@@ -296,6 +296,27 @@ impl Store {
         Ok(busy == 0)
     }
 
+    /// [`Store::truncate_wal`] unless it would wait: `Ok(false)` at once when another
+    /// connection writes or reads (instead of waiting up to the busy timeout, 10 s, holding
+    /// whoever holds this store). For the truncations no one waits on (the key locking).
+    pub fn try_truncate_wal(&self) -> Result<bool> {
+        self.conn
+            .busy_timeout(std::time::Duration::ZERO)
+            .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        let done = match self.truncate_wal() {
+            Err(StoreError::Sqlite { source, .. })
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                Ok(false)
+            }
+            other => other,
+        };
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        done
+    }
+
     /// Switches this connection into (or, with `false`, back out of) the settings for taking
     /// in a large pull: a page cache of [`INTAKE_CACHE_KIB`] and a WAL checkpointed every
     /// [`INTAKE_WAL_PAGES`] pages instead of every 16 384. Transactions and durability do not
@@ -342,7 +363,7 @@ impl Store {
 /// with exactly the same settings.
 pub fn configure(conn: &Connection) -> Result<()> {
     // Another process (the CLI beside the app) may hold the write lock for a moment.
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(StoreError::sqlite("setting the busy timeout"))?;
     // Takes effect only when the file is created (before WAL). 1 KiB pages once halved the
     // bytes of a single durable append (it touches five b-trees), but a peer's catch-up
@@ -369,6 +390,8 @@ pub fn configure(conn: &Connection) -> Result<()> {
     .map_err(StoreError::sqlite("sizing the page cache"))
 }
 
+/// How long a statement waits for another connection's lock (see [`configure`]).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The page cache of a connection, in KiB (see [`configure`]).
 const CACHE_KIB: i64 = 32 * 1024;
 /// WAL pages between automatic checkpoints (64 MiB of 4 KiB pages; see [`configure`]).

@@ -48,6 +48,16 @@ impl Desk {
         };
         if locked || rotated.is_some() {
             self.stop_sync();
+            self.forget_wal();
+        }
+    }
+
+    /// Truncates the WAL once the sync node (a connection of its own, which may have held it
+    /// while the key locked) has stopped: the drafts' earlier versions leave it.
+    fn forget_wal(&self) {
+        let guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(home) = guard.as_ref() {
+            home.forget_wal("the sync node stopped as the key locked");
         }
     }
 
@@ -64,6 +74,8 @@ impl Desk {
     /// Locks the key now, whatever the idle time (the screen locked, the machine is going to
     /// sleep); whether it was unlocked.
     pub fn lock_now(&self, why: &str) -> bool {
+        // The node first: its connection would hold up the WAL's truncation as the key locks.
+        self.stop_sync();
         let locked = {
             let mut guard = self.home.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
@@ -76,7 +88,6 @@ impl Desk {
                 _ => false,
             }
         };
-        self.stop_sync();
         locked
     }
 

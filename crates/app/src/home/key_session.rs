@@ -165,7 +165,7 @@ impl Home {
         }
         // The desktop locks when idle or when the screen locks: the moment a laptop is left.
         // Drafts saved since the last truncation are in WAL frames, older versions too.
-        self.wal_forget("locking the key");
+        self.forget_wal("locking the key");
     }
 
     /// Whether this home's data keys can be opened now (its key-encryption key is installed).
