@@ -99,7 +99,11 @@ fn reason(why: &Rejection) -> String {
             | R::TimestampBeforeParent { .. }
             | R::Authority(_),
         )
-        | Rejection::Report(countersign_report::ReportRuleError::Authority(_))
+        | Rejection::Report(
+            countersign_report::ReportRuleError::Authority(_)
+            | countersign_report::ReportRuleError::AiModelMismatch { .. }
+            | countersign_report::ReportRuleError::ReportErased { .. },
+        )
         | Rejection::PayloadMissing
         | Rejection::UnknownLog { .. }
         | Rejection::NoNetwork => why.to_string(),

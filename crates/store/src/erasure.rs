@@ -134,17 +134,16 @@ impl Db<'_> {
         // their payloads nor a reason in words: a rule's message can quote a field's value, and
         // a row kept before reasons were stored without values may hold one. The reason becomes
         // the rule's code, in the words the app keeps a value-free reason in (found by review,
-        // 2026-12-05: `verify` and `sync status` went on showing the quoted value).
+        // 2026-12-05: `verify` and `sync status` went on showing the quoted value). Not for the
+        // data-protection kinds, whose payloads (the legal basis) are kept, so their reasons
+        // quote nothing more, and whose reasons an auditor needs (a refused erasure by a
+        // revoked key names its revocation: found by the review of that change).
         let quarantined = self
             .conn
             .execute(
-                "UPDATE quarantine SET \
-                   payload = CASE WHEN kind IN ('payload.erase', 'report.restrict') \
-                                  THEN payload END, \
-                   reason = 'refused by rule ' || code \
-                 WHERE log = ?1 \
-                   AND ((payload IS NOT NULL AND kind NOT IN ('payload.erase', 'report.restrict')) \
-                        OR reason != 'refused by rule ' || code)",
+                "UPDATE quarantine SET payload = NULL, reason = 'refused by rule ' || code \
+                 WHERE log = ?1 AND kind NOT IN ('payload.erase', 'report.restrict') \
+                   AND (payload IS NOT NULL OR reason != 'refused by rule ' || code)",
                 params![log.as_bytes()],
             )
             .map_err(StoreError::sqlite(
@@ -374,12 +373,20 @@ mod tests {
         let erased = store
             .write(|db| {
                 db.quarantine(&write, Some(b"{}"), "field_value", &quoting, true, None, 1)?;
-                db.quarantine(&restrict, Some(b"{}"), "revoked", MARKER, true, None, 1)?;
+                db.quarantine(
+                    &restrict,
+                    Some(b"{}"),
+                    "revoked",
+                    "revoked by entry 1f2e",
+                    true,
+                    None,
+                    1,
+                )?;
                 db.quarantine(&other, Some(b"{}"), "field_value", &quoting, true, None, 1)?;
                 db.erase_log(&log, &[1; 32], 2)
             })
             .unwrap();
-        assert_eq!(erased.quarantined, 2);
+        assert_eq!(erased.quarantined, 1);
         let rows = store.db().quarantine_rows(false, true, 16).unwrap();
         let row = |e: &Entry| {
             rows.iter()
@@ -390,7 +397,10 @@ mod tests {
         let (write, restrict, other) = (row(&write), row(&restrict), row(&other));
         assert_eq!(write.reason, "refused by rule field_value");
         assert_eq!(write.payload, None);
-        assert_eq!(restrict.reason, "refused by rule revoked");
+        assert_eq!(
+            restrict.reason, "revoked by entry 1f2e",
+            "a data-protection entry's reason (ids only) is kept for the auditor"
+        );
         assert!(
             restrict.payload.is_some(),
             "an erasure's kind keeps its payload"
