@@ -194,14 +194,25 @@ fn field_component(s: &SectionView, values: &BTreeMap<String, String>) -> Vec<Va
             });
             match &f.def.kind {
                 FieldKind::Number { unit, .. } => {
-                    let number: f64 = value.parse().ok()?;
-                    let mut q = json!({ "value": number });
-                    if let Some(u) = unit {
-                        q["unit"] = json!(u);
-                        q["system"] = json!("http://unitsofmeasure.org");
-                        q["code"] = json!(u);
+                    // A JSON number here is an f64: a value it cannot hold exactly (more
+                    // significant digits than 15-17, which a Number field accepts) would be
+                    // rounded, so it is written as the signed string with its unit instead.
+                    let number = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|n| crate::sr::exact(&n.to_string()) == crate::sr::exact(value));
+                    match number {
+                        Some(number) => {
+                            let mut q = json!({ "value": number });
+                            if let Some(u) = unit {
+                                q["unit"] = json!(u);
+                                q["system"] = json!("http://unitsofmeasure.org");
+                                q["code"] = json!(u);
+                            }
+                            c["valueQuantity"] = q;
+                        }
+                        None => c["valueString"] = json!(f.def.display(value)),
                     }
-                    c["valueQuantity"] = q;
                 }
                 FieldKind::Date => c["valueDateTime"] = json!(value),
                 FieldKind::Text | FieldKind::Pick { .. } => c["valueString"] = json!(value),

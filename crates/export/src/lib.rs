@@ -124,9 +124,9 @@ pub struct ImageRef {
 pub enum ExportError {
     #[error("the DICOM SR could not be encoded: {0}")]
     Dicom(String),
-    /// A clinical value or an identifier DICOM cannot hold as it was signed (a number of more
-    /// significant digits than a 16-character DS holds, a Patient ID longer than 64
-    /// characters): the export is refused rather than written with a changed value.
+    /// An identifier DICOM cannot hold as it is (a Patient ID longer than 64 characters, or
+    /// with a backslash): the export is refused rather than written with a changed value, which
+    /// could name another patient's record. (A number no DS holds is written as text instead.)
     #[error("{what} cannot be written to DICOM as it is ({why}); nothing was exported rather than a changed value")]
     Unrepresentable { what: String, why: String },
 }

@@ -1,10 +1,10 @@
 //! The report as a DICOM Comprehensive SR document (PS3.3 A.35.3): the report title container
 //! with one section container per written section, each opening with its observer context —
 //! the person who wrote it, those who co-signed it, and the AI model (a device observer) if
-//! one drafted it — then its text, structured fields (NUM with UCUM units, DATE, TEXT) and
-//! the images the report is about. The final sign-off is the Verifying Observer; completion,
-//! verification and preliminary flags follow the report's state. Critical results, addenda and
-//! follow-ups are TEXT items of their own. A report in conflict is PARTIAL and UNVERIFIED with no
+//! one drafted it — then its text, structured fields (NUM with UCUM units, or TEXT for a number
+//! no 16-character DS holds; DATE, TEXT) and the images the report is about. The final sign-off
+//! is the Verifying Observer; completion, verification and preliminary flags follow the report's
+//! state. Critical results, addenda and follow-ups are TEXT items of their own. A report in conflict is PARTIAL and UNVERIFIED with no
 //! verifier: it names each sign-off in force under its signer's observer context, and gives a
 //! section the sign-offs disagree on one container per version signed off, each with its own
 //! observer context.
@@ -36,7 +36,9 @@ mod content;
 mod links;
 mod values;
 use content::*;
-pub(crate) use values::{cut, decimal_string, identifier, patient_name, person_name, short_text};
+pub(crate) use values::{
+    cut, decimal_string, exact, identifier, patient_name, person_name, short_text,
+};
 
 pub(crate) fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));

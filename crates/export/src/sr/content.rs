@@ -125,63 +125,55 @@ pub(super) fn section_codes(s: &SectionView) -> (OwnedCode, OwnedCode) {
     }
 }
 
-/// The structured fields of one version of a section. A number is written as the same number
-/// or not at all: one that no 16-character DS holds refuses the export.
-pub(super) fn fields(
-    s: &SectionView,
-    v: &VersionView,
-) -> Result<Vec<InMemDicomObject>, ExportError> {
+/// The structured fields of one version of a section. A number is written as the same number,
+/// never rounded: a NUM when a 16-character DS holds it, else (more significant digits than a DS
+/// holds, which a Number field accepts) a TEXT of the signed digits and unit under the same
+/// concept name. Comprehensive SR lets a CONTAINER CONTAIN any value type (PS3.3 A.35.3.3.1.2),
+/// and a signed final whose SR could never be exported would never reach the archive.
+pub(super) fn fields(s: &SectionView, v: &VersionView) -> Vec<InMemDicomObject> {
     s.fields
         .iter()
         .filter_map(|f| {
             let value = v.fields.get(&f.def.name).map(String::as_str)?;
             let code = local_code(&f.def.name);
             let concept = (code.as_str(), LOCAL, f.def.label.as_str());
-            Some(Ok(match &f.def.kind {
-                FieldKind::Number { unit, .. } => {
-                    let Some(ds) = decimal_string(value) else {
-                        return Some(Err(ExportError::Unrepresentable {
-                            what: format!("the number {value} of {}", f.def.label),
-                            why: "it has more significant digits than a DICOM decimal string \
-                                  of 16 characters holds"
-                                .into(),
-                        }));
-                    };
-                    let mut i = item("CONTAINS", "NUM", Some(concept));
-                    let mut measured = InMemDicomObject::new_empty();
-                    put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &ds);
-                    let units = match unit.as_deref() {
-                        Some(u) => code_item((u, "UCUM", u)),
-                        None => code_item(("1", "UCUM", "no units")),
-                    };
-                    put_seq(
-                        &mut measured,
-                        tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
-                        vec![units],
-                    );
-                    put_seq(&mut i, tags::MEASURED_VALUE_SEQUENCE, vec![measured]);
-                    i
-                }
+            Some(match &f.def.kind {
+                FieldKind::Number { unit, .. } => match decimal_string(value) {
+                    Some(ds) => {
+                        let mut i = item("CONTAINS", "NUM", Some(concept));
+                        let mut measured = InMemDicomObject::new_empty();
+                        put(&mut measured, tags::NUMERIC_VALUE, VR::DS, &ds);
+                        let units = match unit.as_deref() {
+                            Some(u) => code_item((u, "UCUM", u)),
+                            None => code_item(("1", "UCUM", "no units")),
+                        };
+                        put_seq(
+                            &mut measured,
+                            tags::MEASUREMENT_UNITS_CODE_SEQUENCE,
+                            vec![units],
+                        );
+                        put_seq(&mut i, tags::MEASURED_VALUE_SEQUENCE, vec![measured]);
+                        i
+                    }
+                    None => text("CONTAINS", concept, &f.def.display(value)),
+                },
                 FieldKind::Date => {
                     let mut i = item("CONTAINS", "DATE", Some(concept));
                     put(&mut i, tags::DATE, VR::DA, &value.replace('-', ""));
                     i
                 }
                 FieldKind::Text | FieldKind::Pick { .. } => text("CONTAINS", concept, value),
-            }))
+            })
         })
         .collect()
 }
 
 /// A section in conflict: one container per version signed off, each with its own observer
 /// context (author and co-signers), its text and fields, and who signed it off.
-pub(super) fn conflicting_section(
-    view: &ReportView,
-    s: &SectionView,
-) -> Result<Option<InMemDicomObject>, ExportError> {
+pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<InMemDicomObject> {
     let versions = conflicting(view, s);
     if versions.is_empty() {
-        return Ok(None);
+        return None;
     }
     let (heading, text_concept) = section_codes(s);
     let mut content = vec![text(
@@ -201,7 +193,7 @@ pub(super) fn conflicting_section(
         if let Some(t) = v.text.as_deref().filter(|t| !t.trim().is_empty()) {
             items.push(text("CONTAINS", borrowed(&text_concept), t));
         }
-        items.extend(fields(s, v)?);
+        items.extend(fields(s, v));
         let mut note = vec![format!("Signed as entry {}", v.entry)];
         note.extend(
             v.cosigns
@@ -227,7 +219,7 @@ pub(super) fn conflicting_section(
             items,
         ));
     }
-    Ok(Some(container("CONTAINS", borrowed(&heading), content)))
+    Some(container("CONTAINS", borrowed(&heading), content))
 }
 
 pub(super) fn section(
@@ -236,7 +228,7 @@ pub(super) fn section(
     images: &[crate::ImageRef],
 ) -> Result<Option<InMemDicomObject>, ExportError> {
     if !s.conflicting_versions.is_empty() {
-        return conflicting_section(view, s);
+        return Ok(conflicting_section(view, s));
     }
     let Some(current) = current_version(s) else {
         return Ok(None);
@@ -258,7 +250,7 @@ pub(super) fn section(
     if let Some(t) = s.text.as_deref().filter(|t| !t.trim().is_empty()) {
         content.push(text("CONTAINS", borrowed(&text_concept), t));
     }
-    content.extend(fields(s, current)?);
+    content.extend(fields(s, current));
     content.extend(super::links::link_items(view, images, &current.links)?);
     let mut note = vec![format!("Signed as entry {}", current.entry)];
     note.extend(

@@ -123,7 +123,9 @@ pub(super) fn link_items(
                     Some((value, unit)) => {
                         let mut num = item("CONTAINS", "NUM", Some(("410668003", "SCT", "Length")));
                         let mut measured = InMemDicomObject::new_empty();
-                        // A length is never cut to fit: the same number, or no export.
+                        // A length is never cut to fit: the same number, or no export. A
+                        // signed length is at most 10^9 thousandths (`MeasurementAdd::check`), so
+                        // at most 10 significant digits: every one a ledger holds fits a DS.
                         let ds =
                             decimal_string(&value).ok_or_else(|| ExportError::Unrepresentable {
                                 what: format!("the length {value}"),

@@ -1,6 +1,7 @@
 //! Values as DICOM's string VRs can hold them (PS3.5 6.2). A value a VR cannot hold is made to
-//! fit only where that changes nothing a reader relies on (a description, a display name); a
-//! clinical number or an identifier is written exactly or not at all ([`ExportError`]).
+//! fit only where that changes nothing a reader relies on (a description, a display name); an
+//! identifier is written exactly or not at all ([`ExportError`]), and a clinical number exactly,
+//! as a DS when one holds it ([`decimal_string`]) and otherwise as text.
 
 use crate::ExportError;
 
@@ -85,8 +86,8 @@ const DS_MAX: usize = 16;
 /// A signed decimal (`-12`, `0.5`, `000055`: the numbers a template's Number field accepts) as a
 /// DS of at most 16 characters that is the same number: leading and trailing zeros dropped,
 /// else in exponent form (`1.2E-16`). `None` when no DS is: more significant digits than 16
-/// characters hold, or not a plain decimal at all. Never rounded: a clinical value that
-/// cannot be written exactly is not written.
+/// characters hold, or not a plain decimal at all. Never rounded: a number no DS holds is the
+/// caller's to write another way (the SR writes it as TEXT).
 pub(crate) fn decimal_string(value: &str) -> Option<String> {
     let (negative, digits) = match value.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -136,6 +137,37 @@ pub(crate) fn decimal_string(value: &str) -> Option<String> {
         .into_iter()
         .flatten()
         .find(|s| s.len() <= DS_MAX)
+}
+
+/// A decimal as (negative, significant digits, exponent), `value = ±digits × 10^exponent` with
+/// no leading or trailing zeros in the digits, zero as `(false, "", 0)`: two strings are the same
+/// number exactly when their forms are equal, with no rounding through `f64`. Reads a plain
+/// decimal (`-0012.50`) and an exponent form (`1.25E-16`, `1.2e-16`); `None` for anything else.
+pub(crate) fn exact(s: &str) -> Option<(bool, String, i64)> {
+    let (negative, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+    let (mantissa, exponent) = match s.split_once(['E', 'e']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (s, 0),
+    };
+    let (whole, frac) = match mantissa.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (mantissa, None),
+    };
+    let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || frac.is_some_and(|f| !all_digits(f)) {
+        return None;
+    }
+    let frac = frac.unwrap_or("");
+    let joined = format!("{whole}{frac}");
+    let trimmed = joined.trim_start_matches('0');
+    let significant = trimmed.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let exponent = exponent
+        .checked_sub(i64::try_from(frac.len()).ok()?)?
+        .checked_add(i64::try_from(trimmed.len() - significant.len()).ok()?)?;
+    Some((negative, significant.to_string(), exponent))
 }
 
 #[cfg(test)]
@@ -212,6 +244,20 @@ mod tests {
         }
     }
 
+    #[test]
+    fn exact_forms_tell_numbers_apart_that_f64_does_not() {
+        let exact = |s| exact(s).unwrap();
+        assert_eq!(exact("-0012.50"), exact("-1.25E1"));
+        assert_eq!(exact("0.00000000000000012"), exact("12E-17"));
+        assert_eq!(exact("1.2e-16"), exact("0.00000000000000012"));
+        assert_eq!(exact("-0.000"), exact("0"));
+        assert_ne!(exact("1.00000000000000001"), exact("1"));
+        assert_ne!(exact("1.2E-16"), exact("-1.2E-16"));
+        for not_a_decimal in ["", "1.", ".5", "+1", "1E", "1x", "NaN"] {
+            assert_eq!(super::exact(not_a_decimal), None, "{not_a_decimal}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn a_decimal_string_is_short_and_the_same_number(
@@ -226,8 +272,10 @@ mod tests {
             );
             if let Some(ds) = decimal_string(&signed) {
                 proptest::prop_assert!(ds.len() <= DS_MAX, "{signed} -> {ds}");
-                let (a, b) = (ds.parse::<f64>().unwrap(), signed.parse::<f64>().unwrap());
-                proptest::prop_assert_eq!(a, b, "{} -> {}", signed, ds);
+                // Compared as exact decimals: an f64 comparison would pass a DS rounded within
+                // f64's 15-17 digits.
+                proptest::prop_assert_eq!(exact(&ds), exact(&signed), "{} -> {}", signed, ds);
+                proptest::prop_assert!(exact(&ds).is_some());
             } else {
                 // Only a number of many significant digits does not fit (12 at the least: the
                 // integer form of 11 digits with its sign and a 3-character exponent is 16).

@@ -1,10 +1,11 @@
 //! Values the SR writes as DICOM holds them: a signed number as the same number, two custom
-//! sections as two codes, a member's name as one person name, identifiers exactly or not at all.
+//! sections as two codes, a member's name as one person name, identifiers exactly or not at all;
+//! and a number as the FHIR Bundle's JSON holds it.
 
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::{encapsulated, example, pdf, sr, ExportError};
+use crate::{encapsulated, example, fhir, pdf, sr, ExportError};
 
 fn read(bytes: &[u8]) -> InMemDicomObject {
     dicom_object::from_reader(&bytes[128..])
@@ -66,13 +67,74 @@ fn an_sr_number_signed_with_leading_zeros_reads_back_as_the_same_number() {
         assert!(ds.len() <= 16, "{signed}: {ds}");
         assert_eq!(ds.parse::<f64>().unwrap(), read_back, "{signed}: {ds}");
     }
-    // Accepted (0..100) but more significant digits than a DS holds: refused, never rounded.
-    let input = example::input_with_lvef("12.3456789012345678");
-    let err = sr::render(&input).unwrap_err();
-    assert!(
-        matches!(&err, ExportError::Unrepresentable { what, .. } if what.contains("12.3456789012345678")),
-        "{err}"
-    );
+}
+
+/// Review finding (2026-12-05): a Number field accepts up to 32 characters, but the SR refused a
+/// number of more significant digits than a 16-character DS holds, so a final report with
+/// `lvef` signed as `1.00000000000000001` could never be exported (nor reach the archive:
+/// after final only addenda are allowed). It is written exactly, as a TEXT of the same concept.
+#[test]
+fn a_final_with_a_number_no_ds_holds_exports_it_exactly_as_text() {
+    for signed in ["1.00000000000000001", "12.3456789012345678"] {
+        let input = example::input_with_lvef(signed);
+        // Signed off (the example's addendum makes it amended): nothing but addenda may follow.
+        use countersign_report::ReportState::{Amended, Final};
+        assert!(matches!(input.view.status, Final | Amended));
+        let def = &input
+            .view
+            .sections
+            .iter()
+            .flat_map(|s| &s.fields)
+            .find(|f| f.def.name == "lvef")
+            .unwrap()
+            .def;
+        assert_eq!(def.check_value(signed), Ok(()), "the template accepts it");
+        let obj = read(&sr::render(&input).expect("the SR of a signed final exports"));
+        let mut all = Vec::new();
+        items(&obj, &mut all);
+        let lvef: Vec<_> = all
+            .into_iter()
+            .filter(|i| concept(i).as_deref() == Some("lvef"))
+            .collect();
+        assert_eq!(lvef.len(), 1, "one item of the field");
+        assert_eq!(str_of(lvef[0], tags::VALUE_TYPE).as_deref(), Some("TEXT"));
+        assert_eq!(
+            str_of(lvef[0], tags::TEXT_VALUE),
+            Some(format!("{signed} %")),
+            "the signed digits, none rounded, and the unit"
+        );
+    }
+}
+
+/// The FHIR component of the `lvef` field in `bundle`.
+fn fhir_lvef(bundle: &serde_json::Value) -> Option<&serde_json::Value> {
+    if bundle["code"]["coding"][0]["code"] == "lvef" {
+        return Some(bundle);
+    }
+    match bundle {
+        serde_json::Value::Array(a) => a.iter().find_map(fhir_lvef),
+        serde_json::Value::Object(o) => o.values().find_map(fhir_lvef),
+        _ => None,
+    }
+}
+
+/// Found with the SR's (2026-12-05): the FHIR Bundle wrote a Number field as a JSON number
+/// through an f64, so `lvef` signed as `1.00000000000000001` read `1.0`. A value an f64 holds
+/// exactly stays a Quantity; any other is the signed string with its unit.
+#[test]
+fn a_number_an_f64_does_not_hold_is_not_rounded_in_the_fhir_bundle() {
+    for (signed, quantity, string) in [
+        ("58", Some(58.0), None),
+        ("0.00000000000000012", Some(1.2e-16), None),
+        ("1.00000000000000001", None, Some("1.00000000000000001 %")),
+        ("12.3456789012345678", None, Some("12.3456789012345678 %")),
+    ] {
+        let input = example::input_with_lvef(signed);
+        let bundle: serde_json::Value = serde_json::from_slice(&fhir::render(&input)).unwrap();
+        let c = fhir_lvef(&bundle).expect("the lvef component");
+        assert_eq!(c["valueQuantity"]["value"].as_f64(), quantity, "{signed}");
+        assert_eq!(c["valueString"].as_str(), string, "{signed}");
+    }
 }
 
 /// Review finding (2026-12-05): a custom section's code was its name cut to 16 characters, so
