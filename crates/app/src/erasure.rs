@@ -10,11 +10,13 @@
 //! - the payloads of the report's entries (not the erasures' and restrictions' own, which say
 //!   only who erased what on which basis), its drafts, its quarantined entries' payloads and
 //!   reasons in words, and its held entries' payloads;
-//! - the images of the study the report is about now (its latest accepted `report.move`
-//!   names their SHA-256, else its `report.create`: never a study it was moved away from,
-//!   another patient's) and the other instances of that study, unless another report not
-//!   erased is about it; and that study's rows in the worklists kept for when an archive is
-//!   down;
+//! - the images of the study the report was about when erased — as of the erasure's causal
+//!   past: its latest `report.move` there that the rules accepted with its payload, else its
+//!   `report.create`; never a study it was moved away from, another patient's, nor one a move
+//!   refused or concurrent with the erasure names — that is, the instances of that study held
+//!   here (of the SHA-256 the binding names, only those: another study's stay), unless
+//!   another report not erased is about it; and that study's rows in the worklists kept for
+//!   when an archive is down;
 //! - the report's data key (its payloads are sealed under it: see
 //!   [`countersign_report::payload::seal`]), so every copy of its ciphertext anywhere — an
 //!   old bundle, a backup, a peer that never syncs again — is unreadable unless someone kept
@@ -201,13 +203,14 @@ pub(crate) fn apply(db: &Db<'_>, state: &mut LedgerState, since: i64) -> Result<
 
 /// What an erased report was about, as its loaded log says.
 enum Bound {
-    /// The study and images of its current binding: the latest accepted move's, or its
-    /// `report.create`'s ([`countersign_report::ReportLog::erased_binding`]).
+    /// The study and images of its binding as of its erasure's causal past: the latest move
+    /// there the rules accepted with its payload, or its `report.create`'s
+    /// ([`countersign_report::ReportLog::erased_binding`]).
     Study(String, Vec<String>),
-    /// Its content is not held in the loaded log (a home that never held it, say): its
-    /// `report.create` is read from the store instead, unless the report was ever moved — the
-    /// create then names the study it left, another patient's, whose images are not the
-    /// erased patient's to destroy.
+    /// Its content is not held in the loaded log (a home that never held it, say, or one that
+    /// lacks the payload of a move in the erasure's past): its `report.create` is read from the
+    /// store instead, unless the report was ever moved — the create then names the study it
+    /// left, another patient's, whose images are not the erased patient's to destroy.
     Unknown { moved: bool },
 }
 
@@ -256,7 +259,7 @@ fn erase_log(db: &Db<'_>, log: &LogId, erasure: &EntryId, bound: Bound) -> Resul
         // is asked of the store too, for the reports a patient's erasure erases in this very
         // transaction, whose rows in the report list are not projected yet.
         if !study_stands(db, study, Some(log))? {
-            images.extend(named.iter().filter_map(|h| sha256_hex(h)));
+            images.extend(own_images(db, study, named)?);
             if !study.is_empty() {
                 images.extend(erase_study(db, study)?);
             }
@@ -350,6 +353,23 @@ fn erase_held(db: &Db<'_>, log: &LogId) -> Result<u64> {
         }
     }
     Ok(n)
+}
+
+/// Of the images a report's binding `named`, those that are `study`'s here: no rule checks
+/// what a `report.create` or `report.move` names against the study, so a signed one naming
+/// another patient's images would have them destroyed with the erased report's (found by
+/// review, 2026-12-05). An image another study held here has is that study's, and stays. One
+/// held nowhere here is nothing to delete: noting it erased would only make an import of it
+/// under way now (another study's, for all its hash says) refuse it, and an import of the
+/// erased study is refused by the study's own note (`erase_study`).
+fn own_images(db: &Db<'_>, study: &str, named: &[String]) -> Result<Vec<[u8; 32]>> {
+    let mut own = Vec::new();
+    for sha in named.iter().filter_map(|h| sha256_hex(h)) {
+        if db.instance(&sha)?.is_some_and(|i| i.study == study) {
+            own.push(sha);
+        }
+    }
+    Ok(own)
 }
 
 fn sha256_hex(hex: &str) -> Option<[u8; 32]> {

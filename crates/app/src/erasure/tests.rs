@@ -1,7 +1,8 @@
 //! What an erasure destroys of the images: those of the study the report is about now, and
 //! for a patient every study of theirs held here; never another patient's.
 
-use countersign_ledger::EntryId;
+use countersign_ledger::{Entry, EntryId, Header, Kind, Role, SecretKey};
+use countersign_report::payload::ReportMove;
 
 use crate::tests::open_home;
 use crate::{DataSubject, Home};
@@ -73,6 +74,152 @@ fn erasing_a_moved_report_destroys_the_study_it_is_about_not_the_one_it_left() {
         "the other patient's files went"
     );
     assert_eq!(home.study_patient_id(&left).unwrap(), "PHANTOM-0001");
+}
+
+/// `who`'s `kind` entry in `report`, on the report's heads, its payload sealed as a member's
+/// home seals it, taken in from a bundle: stored whatever the rules make of it (a refused
+/// entry is stored as refused), as a peer's would be.
+fn from_peer(home: &mut Home, who: &SecretKey, report: EntryId, kind: Kind, plain: &[u8]) {
+    let (entry, payload) = home
+        .with_state(&report, |state, _| {
+            let (heads, seq) = state.ledger.position_for(&report, &who.public()).unwrap();
+            let ts = crate::home::now_ms();
+            let (sealed, _) = crate::home::seal_payload(
+                state,
+                Some(report),
+                kind,
+                plain,
+                true,
+                (&who.public(), ts),
+            )?;
+            let payload = sealed.unwrap_or_else(|| plain.to_vec());
+            let h = Header::new(
+                state.network()?,
+                report,
+                who.public(),
+                seq,
+                ts,
+                kind,
+                heads,
+                &payload,
+            );
+            Ok((Entry::sign(h, who).unwrap(), payload))
+        })
+        .unwrap();
+    let bundle = countersign_ledger::bundle::encode([(&entry, Some(&payload[..]))]);
+    home.bundle_import(&bundle).unwrap();
+}
+
+/// An attending of the department besides this home's user.
+fn another_attending(home: &mut Home) -> SecretKey {
+    let bob = SecretKey::from_seed(&[7; 32]);
+    home.roster_add(bob.public(), "Dr Bob", Role::Attending, false, None)
+        .unwrap();
+    bob
+}
+
+/// A move of `report` to `study`, naming `images` by their SHA-256.
+fn move_to(study: &str, images: &[[u8; 32]], reason: &str) -> Vec<u8> {
+    crate::home::json(&ReportMove {
+        study: study.into(),
+        images: images.iter().map(hex::encode).collect(),
+        reason: reason.into(),
+    })
+}
+
+/// Found by review (2026-12-05): an erased log judges every entry by its header alone, so a
+/// move every home had refused for its payload stood again there and chose the study the
+/// erasure destroyed. An attending's move of the report to another patient's study, refused
+/// for a hidden character in its reason, had that patient's images destroyed when the report
+/// was lawfully erased, and the erased patient's kept. Fails if an erasure reads a move the
+/// rules refused with its payload.
+#[test]
+fn erasing_a_report_destroys_no_study_a_move_refused_for_a_hidden_character_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (own, victim, report) = two_patients(&mut home);
+    let bob = another_attending(&mut home);
+    let (own_images, victim_images) = (indexed(&home, &own), indexed(&home, &victim));
+    let hidden = move_to(&victim, &victim_images, "wrong\u{200b} patient");
+    from_peer(&mut home, &bob, report, Kind::ReportMove, &hidden);
+    let view = home.report_show(report).unwrap();
+    assert_eq!(view.study, own, "the move is refused");
+
+    home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+        .unwrap();
+    assert!(
+        indexed(&home, &own).is_empty(),
+        "the erased study is still indexed"
+    );
+    assert_eq!(
+        files(&home, &own_images),
+        0,
+        "the erased study's files stay"
+    );
+    assert_eq!(
+        indexed(&home, &victim),
+        victim_images,
+        "the other patient's rows went"
+    );
+    assert_eq!(
+        files(&home, &victim_images),
+        victim_images.len(),
+        "the other patient's files went"
+    );
+}
+
+/// Found by review (2026-12-05): an erasure destroyed every image its binding named, and
+/// nothing checks what a `report.create` or `report.move` names against the study: a report
+/// naming another patient's image had it destroyed with the erased report's study. Fails if
+/// an erasure destroys a named image that is another study's here.
+#[test]
+fn an_erasure_keeps_an_image_of_another_study_its_create_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (phantom, ct, _) = two_patients(&mut home);
+    let (phantom_images, ct_images) = (indexed(&home, &phantom), indexed(&home, &ct));
+    // A report on the CT study whose create names one of the phantom study's images too.
+    let borrowed = countersign_store::image_path(home.dir(), &phantom_images[0]);
+    let ct_file = countersign_store::image_path(home.dir(), &ct_images[0]);
+    let on_ct = home
+        .report_new(&ct, "ct-chest", &[ct_file.as_path(), borrowed.as_path()])
+        .unwrap();
+    home.erase(&DataSubject::Report(on_ct), "GDPR Art. 17(1)(a)")
+        .unwrap();
+    assert!(indexed(&home, &ct).is_empty());
+    assert_eq!(files(&home, &ct_images), 0);
+    assert_eq!(
+        indexed(&home, &phantom),
+        phantom_images,
+        "a named image's row went"
+    );
+    assert_eq!(files(&home, &phantom_images), phantom_images.len());
+}
+
+/// The same by a move: an attending's move of the report within its own study, naming an
+/// image of another patient's study besides.
+#[test]
+fn an_erasure_keeps_an_image_of_another_study_a_move_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = open_home(dir.path()).unwrap();
+    let (phantom, ct, report) = two_patients(&mut home);
+    let (phantom_images, ct_images) = (indexed(&home, &phantom), indexed(&home, &ct));
+    let bob = another_attending(&mut home);
+    let mut named = phantom_images.clone();
+    named.push(ct_images[0]);
+    let within = move_to(&phantom, &named, "images named again");
+    from_peer(&mut home, &bob, report, Kind::ReportMove, &within);
+    assert_eq!(
+        home.report_show(report).unwrap().moves.len(),
+        1,
+        "the move stands"
+    );
+    home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
+        .unwrap();
+    assert!(indexed(&home, &phantom).is_empty());
+    assert_eq!(files(&home, &phantom_images), 0);
+    assert_eq!(indexed(&home, &ct), ct_images, "a named image's row went");
+    assert_eq!(files(&home, &ct_images), ct_images.len());
 }
 
 /// The same by the patient's erasure: the patient the report was moved to is erased; the one it

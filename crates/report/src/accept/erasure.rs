@@ -411,3 +411,103 @@ fn an_erased_logs_entries_read_erased_even_where_their_bytes_are_still_held() {
         assert_eq!(p.status, expected, "{:?}", p.kind);
     }
 }
+
+/// Found by review (2026-12-05): in an erased log every entry is judged by its header alone,
+/// so a move the rules had refused for its payload stood again, and chose the study whose
+/// images the erasure destroys: an attending's move of the report to another patient's study,
+/// refused everywhere for a hidden character in its reason, had that patient's images
+/// destroyed when the report was lawfully erased. Fails if `erased_binding` takes a move
+/// refused with its payload.
+#[test]
+fn an_erasure_destroys_no_study_a_move_refused_for_its_payload_names() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let mut hidden = moved("2.25.666");
+    hidden.images = vec!["ab".repeat(32)];
+    hidden.reason = "filed under the wrong\u{200b} patient".into();
+    let refused = dept.append("ada", Some(report), Kind::ReportMove, &hidden);
+    assert_eq!(code(refused), "hidden_character");
+    assert_eq!(
+        dept.ledger.report(&report).unwrap().binding().0,
+        "1.2.840.99"
+    );
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::PayloadErase,
+        &erasure("GDPR Art. 17"),
+    )
+    .unwrap();
+    let log = dept.ledger.report(&report).unwrap();
+    let (study, images) = log.erased_binding().unwrap();
+    assert_eq!((study, images), ("1.2.840.99", &[][..]));
+}
+
+fn code(r: Result<EntryId, Rejection>) -> &'static str {
+    match r {
+        Ok(_) => "accepted",
+        Err(e) => e.code(),
+    }
+}
+
+/// Found by review (2026-12-05): a move concurrent with the erasure (not in its past) chose
+/// the study an erasure destroys on a home that took it in before the erasure, and not on one
+/// that took it in after: which images went depended on arrival order. Fails if
+/// `erased_binding` reads a move outside the erasure's past.
+#[test]
+fn a_move_concurrent_with_the_erasure_chooses_no_study_whatever_the_order() {
+    let mut dept = Department::new();
+    let report = written(&mut dept);
+    let before = dept
+        .append("ada", Some(report), Kind::ReportMove, &moved("2.25.1"))
+        .unwrap();
+    let heads = dept
+        .ledger
+        .position_for(&report, &dept.public("bob"))
+        .unwrap()
+        .0;
+    assert_eq!(heads, vec![before]);
+    // Bob moves the report, not knowing of the erasure signed meanwhile.
+    let bytes = Payload::to_bytes(&moved("2.25.2"));
+    let concurrent = dept.sign("bob", Some(report), Kind::ReportMove, &bytes, Some(heads));
+    dept.append(
+        "ada",
+        Some(report),
+        Kind::PayloadErase,
+        &erasure("GDPR Art. 17"),
+    )
+    .unwrap();
+    dept.store(concurrent.clone(), bytes).unwrap();
+
+    let entries: Vec<(Entry, Vec<u8>)> = dept
+        .stored
+        .iter()
+        .filter(|(e, _)| e.log_id() == report || e.id() == report)
+        .cloned()
+        .collect();
+    let (erase_last, rest): (Vec<_>, Vec<_>) = entries
+        .iter()
+        .partition(|(e, _)| e.header().kind == Kind::PayloadErase);
+    // One home takes the concurrent move in before the erasure, the other after (in the
+    // order signed). Each is asked what the erasure destroys when it takes the erasure in: an
+    // erasure is applied once, then.
+    let mut destroyed = Vec::new();
+    for order in [
+        rest.iter().chain(&erase_last).copied().collect::<Vec<_>>(),
+        entries.iter().collect(),
+    ] {
+        let mut home = roster_only(&dept);
+        for (e, p) in order {
+            home.accept(e, Some(p), dept.clock).unwrap();
+            if e.header().kind == Kind::PayloadErase {
+                let log = home.report(&report).unwrap();
+                let (study, _) = log.erased_binding().unwrap();
+                destroyed.push(study.to_string());
+            }
+        }
+    }
+    assert_eq!(destroyed, vec!["2.25.1".to_string(), "2.25.1".to_string()]);
+    // And so does the home that signed both, holding every entry.
+    let log = dept.ledger.report(&report).unwrap();
+    assert_eq!(log.erased_binding().unwrap().0, "2.25.1");
+}

@@ -2,67 +2,82 @@
 //! Kept apart because the rules ask it as of an entry's causal past (`binding_in_past`,
 //! `studies_in_past`) as well as for the whole log (`binding`, `moves`).
 
-use countersign_ledger::EntryId;
+use countersign_ledger::{EntryId, Kind};
 
-use super::{LogEntry, ReportLog, Standing};
-use crate::payload::Payload;
+use super::{check, LogEntry, ReportLog, Standing};
+use crate::payload::{Payload, ReportMove};
 
 impl ReportLog {
-    /// The accepted `report.move` entries (among those `within` takes) no other such move has
-    /// in its past, lowest id first: the one the report is now about is the first (concurrent moves are settled by
-    /// id, the same on every peer).
-    fn latest_moves(&self, within: impl Fn(&EntryId) -> bool) -> Vec<&LogEntry> {
-        let moves: Vec<&LogEntry> = self
+    /// Of `moves` (accepted `report.move` entries, by id), the latest: the one no other has in
+    /// its past, the lowest id when several are (concurrent moves are settled by id, the same
+    /// on every peer).
+    fn latest_of<'a, T>(&self, moves: &'a [(EntryId, T)]) -> Option<&'a T> {
+        moves
+            .iter()
+            .filter(|(m, _)| !moves.iter().any(|(o, _)| o != m && self.dag.in_past(m, o)))
+            .min_by_key(|(m, _)| *m)
+            .map(|(_, t)| t)
+    }
+
+    /// The latest of the accepted `report.move` entries `within` takes (see `latest_of`).
+    fn latest_move(&self, within: impl Fn(&EntryId) -> bool) -> Option<&LogEntry> {
+        let moves: Vec<(EntryId, &LogEntry)> = self
             .index
             .moves
             .iter()
             .filter(|id| within(id))
             .filter_map(|id| self.get(id))
+            .map(|e| (e.id, e))
             .collect();
-        let mut latest: Vec<&LogEntry> = moves
-            .iter()
-            .filter(|m| {
-                !moves
-                    .iter()
-                    .any(|o| o.id != m.id && self.dag.in_past(&m.id, &o.id))
-            })
-            .copied()
-            .collect();
-        latest.sort_by_key(|m| m.id);
-        latest
+        self.latest_of(&moves).copied()
     }
 
     /// The study the report is about now, and its images: the latest accepted move's, or its
     /// `report.create`'s.
     pub fn binding(&self) -> (&str, &[String]) {
-        self.binding_of(self.latest_moves(|_| true))
+        self.binding_of(self.latest_move(|_| true))
     }
 
-    /// The study and images the report was about when an erasure set its content aside: what
-    /// [`ReportLog::binding`] said before, read from the withheld payloads (the latest accepted
-    /// move's, or the `report.create`'s). An erasure destroys the images of that study, never
-    /// of one the report was moved away from (another patient's: found by review, 2026-12-05).
-    /// `None` unless the report is erased and its content was held here.
+    /// The study and images the report was about when it was erased: what
+    /// [`ReportLog::binding`] said in the causal past of its erasure ([`ReportLog::erasure`]),
+    /// read from the withheld payloads (the latest move there that was accepted with its
+    /// payload, or the `report.create`'s). An erasure destroys the images of that study, never
+    /// of one the report was moved away from (another patient's: found by review,
+    /// 2026-12-05).
+    ///
+    /// In an erased log every entry is judged by its header alone, so a move the rules
+    /// refused for its payload (a hidden character in its reason) stands there, and a move
+    /// concurrent with the erasure stands on a home that got it before the erasure: neither
+    /// may choose the study destroyed (found by review, 2026-12-05: a refused move to another
+    /// patient's study destroyed that study; which study went depended on arrival order). Each
+    /// move in the erasure's past is judged again with its payload, by the rules a move's
+    /// payload is judged by (`check::payload_alone`); moves outside it are not read.
+    ///
+    /// `None` unless the report is erased and its content was held here — or a move in the
+    /// erasure's past that its header lets stand has no payload held here: which study the
+    /// report was about is then not known.
     pub fn erased_binding(&self) -> Option<(&str, &[String])> {
         let (create, _, _) = self.withheld_create.as_ref()?;
-        // In an erased log each entry is judged by its header: a move stands as it did (its
-        // payload has no rule of its own), and one after the erasure is refused.
-        let moves: Vec<(&EntryId, &crate::payload::ReportMove)> = self
-            .entries
-            .values()
-            .filter(|e| e.kind == countersign_ledger::Kind::ReportMove)
-            .filter(|e| self.standing(&e.id).is_some_and(Standing::is_accepted))
-            .filter_map(|e| match self.withheld.get(&e.id) {
-                Some(Payload::Move(p)) => Some((&e.id, p)),
-                _ => None,
-            })
-            .collect();
-        let latest = moves
-            .iter()
-            .filter(|(m, _)| !moves.iter().any(|(o, _)| o != m && self.dag.in_past(m, o)))
-            .min_by_key(|(m, _)| **m);
-        Some(match latest {
-            Some((_, p)) => (&p.study, &p.images),
+        let erasure = self.erasure()?.id;
+        let mut moves: Vec<(EntryId, &ReportMove)> = Vec::new();
+        for e in self.entries.values().filter(|e| {
+            e.kind == Kind::ReportMove
+                && self.dag.in_past(&e.id, &erasure)
+                && self.standing(&e.id).is_some_and(Standing::is_accepted)
+        }) {
+            match self.withheld.get(&e.id) {
+                Some(p @ Payload::Move(m)) => {
+                    if check::payload_alone(p).is_ok() {
+                        moves.push((e.id, m));
+                    }
+                }
+                // Not a move's payload: refused when it was held.
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        Some(match self.latest_of(&moves) {
+            Some(m) => (&m.study, &m.images),
             None => (&create.study, &create.images),
         })
     }
@@ -70,7 +85,7 @@ impl ReportLog {
     /// The study and images an entry with these parents is about: what its causal past says
     /// (rules read only that), as [`ReportLog::binding`] does for the whole log.
     pub(crate) fn binding_in_past(&self, parents: &[EntryId]) -> (&str, &[String]) {
-        self.binding_of(self.latest_moves(|id| self.in_past(id, parents)))
+        self.binding_of(self.latest_move(|id| self.in_past(id, parents)))
     }
 
     /// Every study the report was about in the past of an entry with these parents: its
@@ -90,8 +105,8 @@ impl ReportLog {
         studies
     }
 
-    fn binding_of<'a>(&'a self, latest: Vec<&'a LogEntry>) -> (&'a str, &'a [String]) {
-        match latest.first().and_then(|m| match &m.payload {
+    fn binding_of<'a>(&'a self, latest: Option<&'a LogEntry>) -> (&'a str, &'a [String]) {
+        match latest.and_then(|m| match &m.payload {
             Some(Payload::Move(p)) => Some(p),
             _ => None,
         }) {

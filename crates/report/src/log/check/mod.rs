@@ -80,15 +80,7 @@ impl ReportLog {
                 None => Err(ReportRuleError::PayloadNotHeld),
             };
         };
-        // Judged here rather than when the payload parses, so that an entry an older build
-        // stored stays in its log, refused (see `payload::text`).
-        if let Some(h) = payload.hidden_char() {
-            return Err(ReportRuleError::HiddenCharacter {
-                field: h.field,
-                offset: h.offset,
-                code_point: u32::from(h.ch),
-            });
-        }
+        payload_alone(payload)?;
         // The entry's parents stand for its past.
         let parents = e.parents.as_slice();
         let final_in_past = self.final_in_past(parents);
@@ -191,7 +183,10 @@ impl ReportLog {
             // Judged above, before anything that needs the report's content.
             Payload::Erase(_) | Payload::Restrict(_) => Ok(()),
             // A correction of whom the report is about: before or after sign-off (the roster
-            // lets only an attending write it).
+            // lets only an attending write it). Nothing but the header's rules and
+            // `payload_alone`: an erased log's moves, judged by their headers, are judged by
+            // those again with their withheld payloads (`erased_binding`), so a rule added here
+            // must be added there too.
             Payload::Move(_) => Ok(()),
             // A delivery names the signed-off version it sent: one the sender had seen.
             Payload::Delivered(d) => {
@@ -307,6 +302,22 @@ impl ReportLog {
                 _ => Err(ReportRuleError::TemplateNotAccepted { publish }),
             },
         }
+    }
+}
+
+/// The rules a payload passes on its own, whatever its past: what an erased log still judges
+/// a move's withheld payload by ([`ReportLog::erased_binding`]).
+///
+/// Judged here rather than when the payload parses, so that an entry an older build stored
+/// stays in its log, refused (see `payload::text`).
+pub(super) fn payload_alone(payload: &Payload) -> Result<(), ReportRuleError> {
+    match payload.hidden_char() {
+        Some(h) => Err(ReportRuleError::HiddenCharacter {
+            field: h.field,
+            offset: h.offset,
+            code_point: u32::from(h.ch),
+        }),
+        None => Ok(()),
     }
 }
 
