@@ -28,6 +28,20 @@ fn files(home: &Home, images: &[[u8; 32]]) -> usize {
 /// A demo home (its report on the phantom study of PHANTOM-0001) that also holds CT_small, a
 /// study of another patient (1CT1), with no report. Returns the phantom study, the CT study
 /// and the report.
+/// Asserts that `study` has neither index rows nor files of `images` left here.
+#[track_caller]
+fn assert_erased(home: &Home, study: &str, images: &[[u8; 32]]) {
+    assert!(indexed(home, study).is_empty(), "{study} is still indexed");
+    assert_eq!(files(home, images), 0, "{study}'s files stay");
+}
+
+/// Asserts that `study` still has all its index rows (`images`) and their files.
+#[track_caller]
+fn assert_kept(home: &Home, study: &str, images: &[[u8; 32]]) {
+    assert_eq!(indexed(home, study), images, "{study}'s rows went");
+    assert_eq!(files(home, images), images.len(), "{study}'s files went");
+}
+
 fn two_patients(home: &mut Home) -> (String, String, EntryId) {
     let demo = home.demo().unwrap();
     let ct = countersign_testkit::corpus("CT_small.dcm");
@@ -54,25 +68,9 @@ fn erasing_a_moved_report_destroys_the_study_it_is_about_not_the_one_it_left() {
 
     home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
         .unwrap();
-    assert!(
-        indexed(&home, &moved_to).is_empty(),
-        "the erased patient's instances are still indexed"
-    );
-    assert_eq!(
-        files(&home, &moved_images),
-        0,
-        "the erased patient's files stay"
-    );
-    assert_eq!(
-        indexed(&home, &left),
-        left_images,
-        "the other patient's instances went"
-    );
-    assert_eq!(
-        files(&home, &left_images),
-        left_images.len(),
-        "the other patient's files went"
-    );
+    // The erased patient's study goes; the other patient's, which the report left, stays.
+    assert_erased(&home, &moved_to, &moved_images);
+    assert_kept(&home, &left, &left_images);
     assert_eq!(home.study_patient_id(&left).unwrap(), "PHANTOM-0001");
 }
 
@@ -147,25 +145,8 @@ fn erasing_a_report_destroys_no_study_a_move_refused_for_a_hidden_character_name
 
     home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
         .unwrap();
-    assert!(
-        indexed(&home, &own).is_empty(),
-        "the erased study is still indexed"
-    );
-    assert_eq!(
-        files(&home, &own_images),
-        0,
-        "the erased study's files stay"
-    );
-    assert_eq!(
-        indexed(&home, &victim),
-        victim_images,
-        "the other patient's rows went"
-    );
-    assert_eq!(
-        files(&home, &victim_images),
-        victim_images.len(),
-        "the other patient's files went"
-    );
+    assert_erased(&home, &own, &own_images);
+    assert_kept(&home, &victim, &victim_images);
 }
 
 /// Found by review (2026-12-05): an erasure destroyed every image its binding named, and
@@ -186,14 +167,8 @@ fn an_erasure_keeps_an_image_of_another_study_its_create_names() {
         .unwrap();
     home.erase(&DataSubject::Report(on_ct), "GDPR Art. 17(1)(a)")
         .unwrap();
-    assert!(indexed(&home, &ct).is_empty());
-    assert_eq!(files(&home, &ct_images), 0);
-    assert_eq!(
-        indexed(&home, &phantom),
-        phantom_images,
-        "a named image's row went"
-    );
-    assert_eq!(files(&home, &phantom_images), phantom_images.len());
+    assert_erased(&home, &ct, &ct_images);
+    assert_kept(&home, &phantom, &phantom_images);
 }
 
 /// The same by a move: an attending's move of the report within its own study, naming an
@@ -216,10 +191,8 @@ fn an_erasure_keeps_an_image_of_another_study_a_move_names() {
     );
     home.erase(&DataSubject::Report(report), "GDPR Art. 17(1)(a)")
         .unwrap();
-    assert!(indexed(&home, &phantom).is_empty());
-    assert_eq!(files(&home, &phantom_images), 0);
-    assert_eq!(indexed(&home, &ct), ct_images, "a named image's row went");
-    assert_eq!(files(&home, &ct_images), ct_images.len());
+    assert_erased(&home, &phantom, &phantom_images);
+    assert_kept(&home, &ct, &ct_images);
 }
 
 /// The same by the patient's erasure: the patient the report was moved to is erased; the one it
@@ -238,8 +211,7 @@ fn erasing_the_patient_a_report_was_moved_to_keeps_the_patient_it_left() {
     assert_eq!(done.reports, vec![report]);
     assert_eq!(done.studies, vec![moved_to.clone()]);
     assert!(indexed(&home, &moved_to).is_empty());
-    assert_eq!(indexed(&home, &left), left_images);
-    assert_eq!(files(&home, &left_images), left_images.len());
+    assert_kept(&home, &left, &left_images);
 }
 
 /// Found by review (2026-12-05): a patient's erasure erased their reports, and with each the
