@@ -43,7 +43,6 @@ impl Home {
     ) -> Result<()> {
         self.store
             .write(|db| db.drop_draft_holding(&report, section, text))
-            .map(|_| ())
             .map_err(Into::into)
     }
 

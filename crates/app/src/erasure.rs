@@ -109,7 +109,7 @@ impl Home {
     /// it erased, plus the erasure mark (which every erased image or study raises: a patient's
     /// studies no report is about are erased without a report). Callers that keep what they
     /// read in memory (the desktop's frame cache) drop it when it changes.
-    pub fn erased_reports(&self) -> Result<u64> {
+    pub fn erasure_generation(&self) -> Result<u64> {
         let db = self.store().db();
         Ok(db.erased_count()? + db.erasure_mark()?.max(0) as u64)
     }

@@ -74,13 +74,12 @@ impl Db<'_> {
     }
 
     /// Drops a section's draft only if it holds `text`: what was just signed. A draft another
-    /// handle saved since (typed on after the text that was signed) is kept. Whether it dropped
-    /// one.
-    pub fn drop_draft_holding(&self, report: &LogId, section: &str, text: &str) -> Result<bool> {
+    /// handle saved since (typed on after the text that was signed) is kept.
+    pub fn drop_draft_holding(&self, report: &LogId, section: &str, text: &str) -> Result<()> {
         self.conn
             .prepare_cached("DELETE FROM drafts WHERE report = ?1 AND section = ?2 AND text = ?3")
             .and_then(|mut s| s.execute(params![report.as_bytes(), section, text]))
-            .map(|dropped| dropped > 0)
+            .map(|_| ())
             .map_err(StoreError::sqlite("dropping a draft"))
     }
 

@@ -20,10 +20,10 @@ impl Desk {
         let erased = {
             let mut guard = self.counter.lock().unwrap_or_else(|p| p.into_inner());
             let count = match &mut *guard {
-                Some(home) => home.erased_reports(),
+                Some(home) => home.erasure_generation(),
                 slot @ None => self
                     .open_another()
-                    .and_then(|h| slot.insert(h).erased_reports()),
+                    .and_then(|h| slot.insert(h).erasure_generation()),
             };
             count.map_err(|e| {
                 tracing::info!(code = e.code(), error = %e.loggable(), "read failed");

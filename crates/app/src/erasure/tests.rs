@@ -242,7 +242,7 @@ fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
     assert_eq!(scope.studies.len(), 2);
     let other_images = indexed(&home, &other_patient);
     let mark = home.store().db().erasure_mark().unwrap();
-    let seen = home.erased_reports().unwrap();
+    let seen = home.erasure_generation().unwrap();
 
     let done = home
         .erase(
@@ -268,7 +268,7 @@ fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
         .db()
         .erased_since(&unreported_images[0], &unreported, mark)
         .unwrap());
-    assert!(home.erased_reports().unwrap() > seen);
+    assert!(home.erasure_generation().unwrap() > seen);
     assert_eq!(
         home.patient_scope("PHANTOM-0001").unwrap_err().code(),
         "not_found"
