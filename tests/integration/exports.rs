@@ -186,6 +186,104 @@ fn every_export_is_read_by_an_independent_tool() {
     assert_eq!(auditor.ok(&["report", "show", &report])["status"], "final");
 }
 
+/// An audit archive's `provenance.txt` rewritten after export (the sign-off given to another
+/// name) is caught on import: the entries are stored (they verify), and the import says the
+/// text does not read as they do, at which line, and exits 1. Found by review, 2026-12-05:
+/// import read only the bundle and exited 0, while the auditor read the forgery. The honest
+/// archive's text matches but for the lines the exporter's image store gave (the patient and
+/// the study's date), which are named; one that says another version wrote it is said to be
+/// unchecked.
+#[test]
+fn a_rewritten_provenance_txt_is_caught_on_import() {
+    let (home, report) = Home::demo();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = export(&home, &report, "bundle", dir.path());
+    let network = home.ok(&["whoami"])["network"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let import = |file: &Path| {
+        let auditor = Home::new();
+        auditor.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
+        auditor.run(&[
+            "bundle",
+            "import",
+            file.to_str().unwrap(),
+            "--network",
+            &network,
+        ])
+    };
+    let honest = import(&archive).ok();
+    assert_eq!(honest["provenance_text"]["state"], "matches", "{honest}");
+    let unsigned = honest["provenance_text"]["unsigned"].as_array().unwrap();
+    assert!(
+        unsigned[0].as_str().unwrap().starts_with("Patient Phantom"),
+        "{honest}"
+    );
+    assert!(
+        unsigned
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("Study "),
+        "{honest}"
+    );
+
+    // The same archive, its text rewritten and packed again by tar.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let (ok, said) = run(Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked));
+    assert!(ok, "{said}");
+    let text = std::fs::read_to_string(unpacked.join("provenance.txt")).unwrap();
+    let forged = text.replacen("Signed off by Dr Ada", "Signed off by Dr Mallory", 1);
+    assert_ne!(forged, text);
+    std::fs::write(unpacked.join("provenance.txt"), forged).unwrap();
+    let repack = |name: &str| {
+        let path = dir.path().join(name);
+        let (ok, said) = run(Command::new("tar")
+            .arg("--format=ustar")
+            .arg("-cf")
+            .arg(&path)
+            .arg("-C")
+            .arg(&unpacked)
+            .args(["README.txt", "provenance.txt", "report.csbundle"]));
+        assert!(ok, "{said}");
+        path
+    };
+    let caught = import(&repack("forged.tar"));
+    assert_eq!(caught.code, 1, "{}", caught.stdout);
+    let caught = caught.json();
+    assert!(caught["new"].as_u64().unwrap() > 0, "{caught}");
+    assert_eq!(caught["provenance_text"]["state"], "differs", "{caught}");
+    let archive_line = caught["provenance_text"]["archive"].as_str().unwrap();
+    let entries_line = caught["provenance_text"]["entries"].as_str().unwrap();
+    assert!(archive_line.contains("Dr Mallory"), "{caught}");
+    assert!(entries_line.contains("Dr Ada"), "{caught}");
+
+    // A README naming another version: the text is not compared, and the import says so.
+    let readme = std::fs::read_to_string(unpacked.join("README.txt")).unwrap();
+    let other = readme.replacen("Written by Countersign ", "Written by Countersign 0.0.", 1);
+    assert_ne!(other, readme);
+    std::fs::write(unpacked.join("README.txt"), other).unwrap();
+    let unchecked = import(&repack("other-version.tar")).ok();
+    assert_eq!(
+        unchecked["provenance_text"]["state"], "not_checked",
+        "{unchecked}"
+    );
+    assert!(
+        unchecked["provenance_text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not compared"),
+        "{unchecked}"
+    );
+}
+
 /// Ada's and Bob's impressions of the same chest CT, each signed off without the other's.
 const ADA_IMPRESSION: &str = "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.";
 const BOB_IMPRESSION: &str = "No significant abnormality of the chest.";

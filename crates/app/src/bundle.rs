@@ -11,6 +11,7 @@
 //! - `batch`: the import core every batch goes through, bundle or peer.
 //! - `keys`: the data keys a bundle or a peer's batch carries.
 //! - `held`: entries dated ahead, taken in once their time has come.
+//! - `archive_text`: an audit archive's `provenance.txt` held to the entries it came with.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
@@ -25,6 +26,7 @@ use crate::home::Home;
 use crate::state::{decode_row, LedgerState, Verdict};
 use countersign_report::Standing;
 
+mod archive_text;
 mod authenticated;
 mod batch;
 mod export;
@@ -36,6 +38,7 @@ mod peer;
 use batch::{problem, refused, reload};
 use keys::take_keys;
 
+pub use archive_text::ProvenanceText;
 pub(crate) use authenticated::causal_order;
 pub use authenticated::Authenticated;
 use authenticated::Received;
@@ -72,6 +75,10 @@ pub struct ImportReport {
     /// Data keys a peer sent that this home refuses (`entry` names the report, `code` why):
     /// dropped, the rest of the batch stored (sync only; a bundle is all or nothing).
     pub keys_refused: Vec<Problem>,
+    /// An audit archive's `provenance.txt` held to the entries it came with (absent for a
+    /// plain bundle): whether it reads as they do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance_text: Option<ProvenanceText>,
 }
 
 /// The largest bundle file `bundle_import_file` takes (streamed, never held whole).

@@ -40,6 +40,11 @@ impl std::str::FromStr for ExportFormat {
     }
 }
 
+/// How an audit archive's README names the version that wrote it: its `provenance.txt` is
+/// compared with the entries only by the same version (the wording changes between versions).
+pub(crate) const WRITTEN_BY: &str = "Written by Countersign";
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The file names inside an audit archive.
 pub const AUDIT_BUNDLE_NAME: &str = "report.csbundle";
 pub const AUDIT_REPORT_NAME: &str = "provenance.txt";
@@ -213,7 +218,8 @@ impl Home {
         // The auditor names the network the archive must be of: a fresh home adopts no other.
         let network = self.state()?.network().map_err(|_| AppError::NoNetwork)?;
         let readme = format!(
-            "Countersign audit bundle for report {report}\n\n\
+            "Countersign audit bundle for report {report}\n\
+             {WRITTEN_BY} {VERSION}.\n\n\
              {AUDIT_REPORT_NAME}: the report and the provenance of every entry, for people.\n\
              {AUDIT_BUNDLE_NAME}: the department roster and every signed entry of the report, \
              with payloads and any fork evidence.\n\n\
@@ -225,7 +231,10 @@ impl Home {
              \x20   countersign --home ./audit-home verify\n\
              \x20   countersign --home ./audit-home report show {report}\n\n\
              Every signature, hash link and report rule is re-checked on import; nothing is \
-             stored if anything fails.\n"
+             stored if anything fails. The import also holds {AUDIT_REPORT_NAME} to the signed \
+             entries and says whether it reads as they do (it is compared when written by \
+             the same version of Countersign; its patient and study lines come from the \
+             exporter's image store, which no one signs).\n"
         );
         tar_of(
             &[
@@ -285,11 +294,14 @@ const AUDIT_MEMBERS: [&str; 5] = [
 /// benign bundle and then a forged one (and a forged `provenance.txt`) verified on import
 /// while the auditor who unpacked it read the forgery; and GNU long-name and pax headers,
 /// which the tar reader holds whole in memory, were read for any member.
+///
+/// Returns what `read` made of the bundle, and the members written for people
+/// ([`ArchiveText`]), which import then holds to the entries (`bundle::archive_text`).
 pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
     archive: R,
     archive_len: u64,
     read: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
-) -> Result<T> {
+) -> Result<(T, ArchiveText)> {
     let refused = |why: String| AppError::InvalidInput(format!("not an audit archive: {why}"));
     let mut archive = tar::Archive::new(archive);
     let mut entries = archive
@@ -300,6 +312,7 @@ pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
     entries = entries.raw(true);
     let mut read = Some(read);
     let mut bundle = None;
+    let mut text = ArchiveText::default();
     let mut seen = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(AppError::io("reading the audit archive"))?;
@@ -331,7 +344,23 @@ pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
             )));
         }
         seen.push(member);
+        if member == AUDIT_REPORT_NAME || member == "README.txt" {
+            let read = read_text_member(&mut entry, member, archive_len)?;
+            if member == AUDIT_REPORT_NAME {
+                // The export's time: every member is dated with it (`tar_of`).
+                text.exported_ms = entry
+                    .header()
+                    .mtime()
+                    .map_err(AppError::io("reading the audit archive"))?
+                    .saturating_mul(1000);
+                text.provenance = Some(read);
+            } else {
+                text.readme = Some(read);
+            }
+            continue;
+        }
         if member != AUDIT_BUNDLE_NAME {
+            text.ai_package = true;
             continue;
         }
         let size = entry
@@ -355,11 +384,48 @@ pub(crate) fn read_bundle_in_archive<R: std::io::Read, T>(
             bundle = Some(read(&mut entry)?);
         }
     }
-    bundle.ok_or_else(|| {
+    let bundle = bundle.ok_or_else(|| {
         AppError::InvalidInput(format!(
             "a tar archive without {AUDIT_BUNDLE_NAME}: not a Countersign audit bundle"
         ))
-    })
+    })?;
+    Ok((bundle, text))
+}
+
+/// The members of an audit archive written for people, as read: `provenance.txt` and the
+/// README (each at most [`MAX_TEXT_MEMBER`] bytes), the time `provenance.txt` is dated with,
+/// and whether the archive is an AI audit package (`provenance.json`, `summary.pdf`).
+#[derive(Debug, Default)]
+pub(crate) struct ArchiveText {
+    pub provenance: Option<Vec<u8>>,
+    pub readme: Option<Vec<u8>>,
+    pub exported_ms: u64,
+    pub ai_package: bool,
+}
+
+/// The most bytes of `provenance.txt` or `README.txt` an import reads (into memory, to hold
+/// them to the entries): a report's provenance text is a few pages.
+pub(crate) const MAX_TEXT_MEMBER: u64 = 16 << 20;
+
+/// The whole of a text member, refused past [`MAX_TEXT_MEMBER`] before anything is read (its
+/// header's size is the sender's word, so the read is bounded by the bound as well).
+fn read_text_member(
+    entry: &mut impl std::io::Read,
+    member: &str,
+    archive_len: u64,
+) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    entry
+        .take(MAX_TEXT_MEMBER.min(archive_len) + 1)
+        .read_to_end(&mut out)
+        .map_err(AppError::io("reading the audit archive"))?;
+    if out.len() as u64 > MAX_TEXT_MEMBER {
+        return Err(AppError::InvalidInput(format!(
+            "not an audit archive: its {member} is larger than {MAX_TEXT_MEMBER} bytes"
+        )));
+    }
+    Ok(out)
 }
 
 /// The bundle inside an audit archive, or `None` when `bytes` are not one (a plain bundle):
@@ -375,6 +441,7 @@ pub fn bundle_in_archive(bytes: &[u8]) -> Result<Option<Vec<u8>>> {
             .map_err(AppError::io("reading the audit archive"))?;
         Ok(Some(out))
     })
+    .map(|(bundle, _)| bundle)
 }
 
 /// The invariants the `archive_read` fuzz target checks (and `make test` replays): an audit

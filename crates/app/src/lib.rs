@@ -63,7 +63,7 @@ pub use ai::{
     FolderFile, FolderImport, ModelBinding, ReceivedSr, AUDIT_ENTRIES_NAME, AUDIT_PROVENANCE_NAME,
     AUDIT_SUMMARY_NAME, MAX_FILES_PER_PASS, SOFT_TISSUE_ALGORITHM, SOFT_TISSUE_STATS,
 };
-pub use bundle::{Authenticated, ImportReport, Pending, Problem, MAX_BUNDLE_BYTES};
+pub use bundle::{Authenticated, ImportReport, Pending, Problem, ProvenanceText, MAX_BUNDLE_BYTES};
 pub use checkpoints::SplitView;
 /// What a home may be told to trust before it holds a network (see [`Home::trust`]).
 pub use countersign_report::accept::trust::Anchor;

@@ -331,7 +331,13 @@ pub(crate) fn home_command(
             let mut out = Output::new(&imported, human::import(&imported));
             // Forks and entries stored but refused by a rule are problems
             // an auditor must see (exit 1); held entries are only early.
-            out.problem = !imported.forks.is_empty() || !imported.refused.is_empty();
+            // So is an audit archive whose provenance.txt says what its entries do not.
+            out.problem = !imported.forks.is_empty()
+                || !imported.refused.is_empty()
+                || matches!(
+                    imported.provenance_text,
+                    Some(countersign_app::ProvenanceText::Differs { .. })
+                );
             out
         }
         HomeCommand::Verify { report } => {

@@ -6,7 +6,9 @@ use std::path::Path;
 use countersign_app::keys::KeyStoreKind;
 use countersign_app::ledger::Member;
 use countersign_app::report::{Author, EntryStatus};
-use countersign_app::{DemoSummary, ImportReport, ReportSummary, VerifyReport, WhoAmI};
+use countersign_app::{
+    DemoSummary, ImportReport, ProvenanceText, ReportSummary, VerifyReport, WhoAmI,
+};
 
 mod report_view;
 pub use report_view::report;
@@ -161,6 +163,34 @@ pub fn import(r: &ImportReport) -> String {
     }
     for s in &r.held {
         let _ = write!(out, "\nheld {}: {}", s.entry, s.problem);
+    }
+    match &r.provenance_text {
+        None => {}
+        Some(ProvenanceText::Matches { unsigned }) => {
+            let _ = write!(
+                out,
+                "\nprovenance.txt reads as the signed entries do, except these lines, which \
+                 the exporter's image store gave and no one signed:"
+            );
+            for line in unsigned {
+                let _ = write!(out, "\n  {line}");
+            }
+        }
+        Some(ProvenanceText::Differs {
+            line,
+            archive,
+            entries,
+        }) => {
+            let _ = write!(
+                out,
+                "\nprovenance.txt does NOT read as the signed entries do: do not trust it; \
+                 `report show` reads the entries imported. Line {line}:\n  archive: \
+                 {archive}\n  entries: {entries}"
+            );
+        }
+        Some(ProvenanceText::NotChecked { reason }) => {
+            let _ = write!(out, "\nprovenance.txt NOT CHECKED: {reason}");
+        }
     }
     out
 }

@@ -18,6 +18,15 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The reports whose `report.create` the bundle carries.
+    pub(crate) fn reports(&self) -> Vec<countersign_ledger::EntryId> {
+        self.entries
+            .iter()
+            .filter(|r| r.0.header().kind == countersign_ledger::Kind::ReportCreate)
+            .map(|r| r.0.id())
+            .collect()
+    }
+
     /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).
     pub fn from_bundle(bytes: &[u8]) -> Result<Authenticated> {
         Authenticated::read(bytes)

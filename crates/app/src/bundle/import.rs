@@ -29,12 +29,30 @@ impl Home {
         // Never more than the size checked above: a device (which says 0) or a file still
         // growing would otherwise be read without end.
         let input = std::io::BufReader::new(file.take(size));
-        let batch = if crate::export::is_audit_archive(&head) {
-            crate::export::read_bundle_in_archive(input, size, |member| Authenticated::read(member))
-        } else {
-            Authenticated::read(input)
-        };
-        self.import_logged(batch)
+        if !crate::export::is_audit_archive(&head) {
+            return self.import_logged(Authenticated::read(input));
+        }
+        let (batch, text) =
+            match crate::export::read_bundle_in_archive(input, size, |m| Authenticated::read(m)) {
+                Ok((batch, text)) => (Ok(batch), Some(text)),
+                Err(e) => (Err(e), None),
+            };
+        let reports = batch
+            .as_ref()
+            .map(Authenticated::reports)
+            .unwrap_or_default();
+        let mut report = self.import_logged(batch)?;
+        // The archive's text for people, held to the entries just stored (`archive_text`).
+        if let Some(text) = text {
+            // The entries are stored whatever it says: a text that cannot be rendered here
+            // (a key not opened, say) is said to be unchecked, never a failed import.
+            report.provenance_text = Some(self.check_archive_text(&text, &reports).unwrap_or_else(
+                |e| ProvenanceText::NotChecked {
+                    reason: format!("it could not be rendered here: {e}"),
+                },
+            ));
+        }
+        Ok(report)
     }
     /// Imports bundle bytes. Every signature is checked before anything is stored, then every
     /// entry passes the ledger and report rules inside one transaction: if any entry is refused,
