@@ -284,6 +284,42 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
     );
 }
 
+/// An admin renames the cardiologist after he co-signed: `report show` and the PDF still say
+/// whom he signed as (found by review, 2026-12-05: every past entry read as signed by the
+/// new name).
+#[test]
+fn a_rename_leaves_who_signed_as_they_signed() {
+    let (home, report) = Home::demo();
+    let carl = home.member("cardiologist");
+    let was = "Dr Carl Cardiologist";
+    home.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &carl,
+        "--name",
+        "Dr Mallory",
+        "--role",
+        "cardiologist",
+    ]);
+    let shown = home.text(&["report", "show", &report]);
+    assert!(
+        shown.contains(&format!(
+            "co-signed by Dr Mallory (cardiologist; signed as {was})"
+        )),
+        "{shown}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = export(&home, &report, "pdf", dir.path());
+    let (ok, text) = run(Command::new("pdftotext").arg(&pdf).arg("-"));
+    assert!(ok, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!("Dr Mallory (cardiologist; signed as {was})")),
+        "{text}"
+    );
+}
+
 /// Ada's and Bob's impressions of the same chest CT, each signed off without the other's.
 const ADA_IMPRESSION: &str = "Solitary 6 mm nodule in the right upper lobe; CT in 12 months.";
 const BOB_IMPRESSION: &str = "No significant abnormality of the chest.";

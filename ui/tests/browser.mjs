@@ -536,6 +536,12 @@ await rampCheck("cpu");
       keyTexts.some((t) => t.includes("key 1 of 2, replaced on 2026-01-01")),
     `the provenance shows a rotated key as "Dr Bob Attending (key 2 of 2, rotated on …)": ${keyTexts}`,
   );
+  // Renamed since he wrote his impression: the name he signed it under is shown beside.
+  const then = await page.getByTestId("provenance-panel").getByTestId("author-name-then").allTextContents();
+  check(
+    then.length > 0 && then.every((t) => t.includes("signed as Dr Bob Smith")),
+    `the provenance names the name an entry was signed under, where the roster renamed its author since: ${then}`,
+  );
   const bobsEntries = page.getByTestId("provenance-panel").getByTestId("provenance-entry").filter({ hasText: "Dr Bob Attending" });
   check((await bobsEntries.count()) >= 3, "both of Bob's keys' entries name him, one person");
   check(

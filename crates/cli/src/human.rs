@@ -61,6 +61,14 @@ fn who(a: &Author) -> String {
             (None, None) => format!("; {}", p.ordinal()),
         }
     });
+    // Renamed since it signed: the name it signed under too, and any other it had.
+    let mut key = match &a.name_then {
+        Some(then) => format!("; signed as {then}{key}"),
+        None => key,
+    };
+    if !a.formerly.is_empty() {
+        let _ = write!(key, "; formerly {}", a.formerly.join(", "));
+    }
     match (&a.role, &a.ai_model) {
         (_, Some(m)) => format!(
             "{} (AI {} {} v{}{key})",

@@ -48,11 +48,20 @@ pub(crate) fn figure_caption(l: &countersign_report::links::ImageLink) -> String
     )
 }
 
-/// "Dr Ada Attending (attending)" or "SoftTissue 2.1 by Countersign Labs (AI model)".
+/// "Dr Ada Attending (attending)" or "SoftTissue 2.1 by Countersign Labs (AI model)"; a person
+/// renamed since they signed, "Dr Ada Jones (attending; signed as Dr Ada Smith)", and any other
+/// name the roster gave the key, "…; formerly Dr A Smith".
 pub(crate) fn who(a: &Author) -> String {
+    let mut then = a
+        .name_then
+        .as_ref()
+        .map_or(String::new(), |n| format!("; signed as {n}"));
+    if !a.formerly.is_empty() {
+        then.push_str(&format!("; formerly {}", a.formerly.join(", ")));
+    }
     match (&a.ai_model, a.role) {
-        (Some(m), _) => format!("{} {} by {} (AI model)", m.model, m.version, m.vendor),
-        (None, Some(r)) => format!("{} ({r})", a.name),
+        (Some(m), _) => format!("{} {} by {} (AI model{then})", m.model, m.version, m.vendor),
+        (None, Some(r)) => format!("{} ({r}{then})", a.name),
         (None, None) => format!("{} (not on the roster)", a.name),
     }
 }

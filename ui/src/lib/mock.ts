@@ -111,11 +111,13 @@ function rampFrame(sha256: string, frame: number): ArrayBuffer {
 /** The conflict: Dr Mock Attending signed off what she wrote; Dr Bob Attending, offline, rewrote
  *  the impression and signed off his. Then a write on top of both, refused (finalised). */
 const bob: Author = { key: "b2".repeat(32), name: "Dr Bob Attending", role: "attending", ai_model: null };
-/** Bob rotated his key after writing his impression: one person, two keys. */
+/** Bob rotated his key after writing his impression: one person, two keys. He wrote it under
+ *  the name he had then (the app's view names it where the roster renamed him since). */
 const bobRotatedMs = Date.UTC(2026, 0, 1, 12);
 const bobOldKey: Author = {
   ...bob,
   person: { number: 1, keys: 2, current: "b3".repeat(32), retired_ms: bobRotatedMs, replaced_lost_key: false },
+  name_then: "Dr Bob Smith",
 };
 const bobNewKey: Author = {
   ...bob,

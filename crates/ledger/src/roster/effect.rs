@@ -36,6 +36,7 @@ pub(super) fn change_of_revocation(entry: EntryId, frontier: &Frontier) -> Chang
         frontier: frontier.clone(),
         readmitted: Vec::new(),
         ai_model: None,
+        name: None,
     }
 }
 

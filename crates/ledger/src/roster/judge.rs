@@ -40,6 +40,7 @@ impl RosterLog {
                     frontier: Frontier::new(),
                     readmitted: Vec::new(),
                     ai_model: g.founder.ai_model.clone(),
+                    name: Some(g.founder.name.clone()),
                 },
             ));
             return Ok(Effect::Grant(item.author));
@@ -217,6 +218,7 @@ impl RosterLog {
                         },
                         readmitted: Vec::new(),
                         ai_model: p.ai_model.clone(),
+                        name: Some(p.name.clone()),
                     },
                 ));
                 if demotes {
@@ -407,6 +409,7 @@ impl RosterLog {
                         frontier: Frontier::new(),
                         readmitted: Vec::new(),
                         ai_model: old.ai_model.clone(),
+                        name: Some(old.name.clone()),
                     },
                 ));
                 roster.members.insert(p.new, member);

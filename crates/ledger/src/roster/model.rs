@@ -356,6 +356,9 @@ pub struct Change {
     /// and for a revocation): what the entries this change applies to were signed as, so that
     /// a result is held to the model the roster named then, not to a later upgrade.
     pub ai_model: Option<AiModelInfo>,
+    /// The member's name from this change on (`None` for a revocation): the name the entries
+    /// this change applies to were signed under, which a later rename does not rewrite.
+    pub name: Option<String>,
 }
 
 /// The role and admin flag that apply to one entry.

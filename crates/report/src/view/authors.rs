@@ -22,6 +22,16 @@ pub struct Author {
     /// rotated on …"). Absent for a key never rotated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person: Option<PersonKey>,
+    /// In a report's view, the name the roster gave the key when it signed that very entry,
+    /// where it is not `name`: a rename (honest, or an admin's to make past entries read as
+    /// another person's) never rewrites who signed (found by review, 2026-12-05).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_then: Option<String>,
+    /// Every other name the roster has given this key (not `name`, not `name_then`), oldest
+    /// first: a rename whose frontier does not reach an entry (an admin's crafted without one)
+    /// still cannot hide that the key was named otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub formerly: Vec<String>,
 }
 
 /// Where a key stands among the keys of one person (see [`Roster::key_place`]).
@@ -63,7 +73,6 @@ pub fn author(roster: &Roster, key: &PublicKey) -> Author {
                 .map_or_else(|| m.name.clone(), |now| now.name.clone());
             Author {
                 key: *key,
-                name,
                 role: Some(m.role),
                 ai_model: m.ai_model.clone(),
                 person: place.map(|p| PersonKey {
@@ -74,6 +83,9 @@ pub fn author(roster: &Roster, key: &PublicKey) -> Author {
                     replaced_lost_key: p.introduced.as_ref().is_some_and(|r| !r.consented),
                     retired_ms: p.replaced.as_ref().map(|r| r.at_ms),
                 }),
+                name_then: None,
+                formerly: other_names(roster, key, &name),
+                name,
             }
         }
         None => Author {
@@ -82,6 +94,23 @@ pub fn author(roster: &Roster, key: &PublicKey) -> Author {
             role: None,
             ai_model: None,
             person: None,
+            name_then: None,
+            formerly: Vec::new(),
         },
     }
+}
+
+/// The names the roster has given `key` other than `now`, oldest first, each once.
+fn other_names(roster: &Roster, key: &PublicKey, now: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in roster
+        .history(key)
+        .into_iter()
+        .filter_map(|c| c.name.as_ref())
+    {
+        if name != now && !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
 }

@@ -45,9 +45,10 @@ impl ReportLog {
                 .cloned()
                 .unwrap_or_else(|| author(roster, k))
         };
-        // Each entry's author with the role — and an AI key's model — the roster gave them for
-        // that very entry, as the rules judged it: a resident promoted since still wrote their
-        // draft as a resident, and a model upgraded since proposed as the version it was then.
+        // Each entry's author with the role — and an AI key's model, and the name if renamed
+        // since — the roster gave them for that very entry, as the rules judged it: a resident
+        // promoted since still wrote their draft as a resident, and a model upgraded since
+        // proposed as the version it was then.
         // (An entry no authority applies to, refused for it, shows the details the roster
         // has now.)
         let who_at = |e: &LogEntry| {
@@ -55,6 +56,10 @@ impl ReportLog {
             if let Ok(change) = self.change_of(e, roster) {
                 a.role = change.role;
                 a.ai_model = change.ai_model.clone();
+                a.name_then = change.name.clone().filter(|then| *then != a.name);
+                if let Some(then) = &a.name_then {
+                    a.formerly.retain(|n| n != then);
+                }
             }
             a
         };

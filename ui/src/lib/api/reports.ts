@@ -18,6 +18,11 @@ export interface Author {
   ai_model?: AiModel | null;
   /** For a person who rotated their key: which of their keys signed. Absent otherwise. */
   person?: PersonKey | null;
+  /** In a report's view, the name the key signed this entry under, where the roster has
+   *  renamed it since (a rename never rewrites who signed). Absent otherwise. */
+  name_then?: string | null;
+  /** Every other name the roster has given the key, oldest first (absent when none). */
+  formerly?: string[];
 }
 
 /** Where a key stands among the keys of one person, as the app's roster says (the UI shows

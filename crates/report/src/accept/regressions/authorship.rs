@@ -113,3 +113,55 @@ fn an_ai_key_cannot_sign_results_as_another_model() {
         "accepted"
     );
 }
+
+/// Found (review, 2026-12-05): an author's name in the view was the roster's name now, so a
+/// rename of a key — honest, or an admin's to make what it signed read as another person's —
+/// rewrote who signed every entry before it, in the view and every export. The view keeps the
+/// name now (one person across renames) and names the one each entry was signed under; a
+/// rename crafted without a frontier (so that it seems to reach back over every entry) still
+/// shows the key's former names.
+#[test]
+fn a_rename_does_not_rewrite_who_signed_before_it() {
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let before = d.write_section("rex", r, "findings", "Nodule.").unwrap();
+    let was = d.member("rex").name;
+    let mut renamed = d.member("rex");
+    renamed.name = "Dr Mallory".into();
+    renamed.frontier = d.frontier_of(&renamed.key);
+    d.roster_entry("ada", Kind::RosterMember, &renamed).unwrap();
+    let after = d.write_section("rex", r, "impression", "Nodule.").unwrap();
+    let view = d.view(r);
+    let author_of = |id: EntryId| {
+        view.provenance
+            .iter()
+            .find(|p| p.entry == id)
+            .unwrap()
+            .author
+            .clone()
+    };
+    let a = author_of(before);
+    assert_eq!(a.name, "Dr Mallory");
+    assert_eq!(a.name_then.as_deref(), Some(was.as_str()));
+    assert!(a.formerly.is_empty(), "{:?}", a.formerly);
+    let b = author_of(after);
+    assert_eq!((b.name_then, b.formerly), (None, vec![was.clone()]));
+
+    // The same rename with no frontier: every entry reads as signed under the new name, but
+    // not one hides the name the key had.
+    let mut d = Department::new();
+    let r = d.report("ada", "ct-chest");
+    let before = d.write_section("rex", r, "findings", "Nodule.").unwrap();
+    let mut crafted = d.member("rex");
+    crafted.name = "Dr Mallory".into();
+    d.roster_entry("ada", Kind::RosterMember, &crafted).unwrap();
+    let view = d.view(r);
+    let a = &view
+        .provenance
+        .iter()
+        .find(|p| p.entry == before)
+        .unwrap()
+        .author;
+    assert_eq!(a.name, "Dr Mallory");
+    assert_eq!(a.formerly, vec![was]);
+}
