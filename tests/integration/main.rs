@@ -47,5 +47,6 @@ mod sync_scale;
 mod sync_trust;
 mod tamper;
 mod templates;
+mod terminal;
 mod token;
 mod workflow;

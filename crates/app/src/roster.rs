@@ -15,6 +15,35 @@ use countersign_ledger::{EntryId, Kind, Member, PublicKey, Role};
 use crate::error::{AppError, Result};
 use crate::home::{json, now_ms, Home};
 
+/// Refuses a name or detail that every home will show as written (a member's name, an AI
+/// model's vendor, model and version, the network's name) when it holds a control or format
+/// character: a line feed fakes a line of `report show` ("co-signed by …"), an escape sequence
+/// rewrites the reader's terminal, a bidi override shows letters in another order. Judged by
+/// the signed-text rule for one line (`hidden_char`), so that an honest home never signs one;
+/// entries already signed are shown escaped by the CLI, not refused (found by review,
+/// 2026-12-05).
+pub(crate) fn check_shown(what: &str, value: &str) -> Result<()> {
+    match countersign_report::payload::text::hidden_char(value, false) {
+        None => Ok(()),
+        Some((offset, c)) => Err(AppError::InvalidInput(format!(
+            "{what} holds a control or formatting character (U+{:04X} at byte {offset}); every \
+             home shows it as written, so it may hold none",
+            c as u32
+        ))),
+    }
+}
+
+/// [`check_shown`] for each of an AI model's details.
+pub(crate) fn check_model(m: &AiModelInfo) -> Result<()> {
+    check_shown("the model's vendor", &m.vendor)?;
+    check_shown("the model's name", &m.model)?;
+    check_shown("the model's version", &m.version)?;
+    if let Some(id) = &m.regulatory_id {
+        check_shown("the model's regulatory id", id)?;
+    }
+    Ok(())
+}
+
 impl Home {
     /// The member's last entry in every report log this home holds.
     pub(crate) fn frontier_of(
@@ -44,6 +73,10 @@ impl Home {
     ) -> Result<EntryId> {
         if name.trim().is_empty() {
             return Err(AppError::InvalidInput("a member needs a name".into()));
+        }
+        check_shown("the member's name", name)?;
+        if let Some(m) = &ai_model {
+            check_model(m)?;
         }
         if ai_model.is_some() && role != Role::AiModel {
             return Err(AppError::InvalidInput(
@@ -138,5 +171,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.code(), "invalid_input", "{refused}");
         assert!(home.state().unwrap().roster().member(&model).is_none());
+    }
+
+    /// Names in any script pass, the zero-width non-joiner Persian spells with included; a line
+    /// feed (a fake "co-signed by" line), an escape sequence and a bidi override do not.
+    #[test]
+    fn a_name_with_a_control_or_format_character_is_refused() {
+        for ok in [
+            "Dr Ada Lovelace",
+            "Dr Żaneta Ó Briain",
+            "مهر\u{200c}داد",
+            "李医生",
+        ] {
+            assert!(super::check_shown("the name", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "Dr Eve\n     co-signed by Dr Ada",
+            "Dr Eve\u{1b}[2J",
+            "Dr \u{202e}evE",
+            "Dr Eve\r",
+            "Dr\u{200b}Eve",
+        ] {
+            let e = super::check_shown("the name", bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input", "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use countersign_app::{entry_id, AppError, Home};
 use crate::args::{AiAuditCommand, AiCommand};
 use crate::human;
 use crate::output::{entry_out, Output};
+use crate::term::line;
 
 pub(crate) fn ai(home: &mut Home, cmd: AiCommand) -> Result<Output, AppError> {
     Ok(match cmd {
@@ -28,18 +29,18 @@ pub(crate) fn ai(home: &mut Home, cmd: AiCommand) -> Result<Output, AppError> {
                     "{} instances of study {} on {}: {} AI results received, {} received \
                      before, {} refused, {} not AI results",
                     pass.instances,
-                    pass.study,
-                    pass.archive,
+                    line(&pass.study),
+                    line(&pass.archive),
                     pass.received.len(),
                     pass.duplicates,
                     pass.refused.len(),
                     pass.passed_over
                 );
                 for r in &pass.received {
-                    text.push_str(&format!("\n  {}: entry {}", r.statement, r.entry));
+                    text.push_str(&format!("\n  {}: entry {}", line(&r.statement), r.entry));
                 }
                 for r in &pass.refused {
-                    text.push_str(&format!("\n  refused ({}): {}", r.code, r.message));
+                    text.push_str(&format!("\n  refused ({}): {}", r.code, line(&r.message)));
                 }
                 return Ok(Output::new(&pass, text));
             }
@@ -52,11 +53,11 @@ pub(crate) fn ai(home: &mut Home, cmd: AiCommand) -> Result<Output, AppError> {
                 for f in &pass.files {
                     text.push_str(&format!(
                         "\n  {}: {}{}",
-                        f.file,
+                        line(&f.file),
                         f.outcome,
                         f.message
                             .as_ref()
-                            .map(|m| format!(" ({m})"))
+                            .map(|m| format!(" ({})", line(m)))
                             .unwrap_or_default()
                     ));
                 }
@@ -68,7 +69,10 @@ pub(crate) fn ai(home: &mut Home, cmd: AiCommand) -> Result<Output, AppError> {
             let received = home.ai_import(report, &sr, section.as_deref())?;
             let text = format!(
                 "{} ({} measurements, {} findings): entry {}",
-                received.statement, received.measurements, received.findings, received.entry
+                line(&received.statement),
+                received.measurements,
+                received.findings,
+                received.entry
             );
             Output::new(&received, text)
         }

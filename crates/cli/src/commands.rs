@@ -16,6 +16,7 @@ use crate::args::{
 };
 use crate::human;
 use crate::output::{entry_out, written, Output};
+use crate::term::line;
 
 pub(crate) fn image(cmd: ImageCommand) -> Result<Output, AppError> {
     Ok(match cmd {
@@ -102,8 +103,9 @@ pub(crate) fn home_command(
         }
         Ok(None) => {}
         Err(e) => eprintln!(
-            "note: this home's key rotation stands but could not be adopted now ({}): {e}",
-            e.code()
+            "note: this home's key rotation stands but could not be adopted now ({}): {}",
+            e.code(),
+            line(&e.to_string())
         ),
     }
     // A sync node's peer identity is the key itself, and an agent never gives it out; an agent
@@ -475,7 +477,9 @@ pub(crate) fn home_command(
             )?;
             let text = format!(
                 "synced with {}: {} entries received, {} sent",
-                report.peer, report.received, report.sent
+                line(&report.peer),
+                report.received,
+                report.sent
             );
             Output::new(&report, text)
         }
@@ -488,7 +492,9 @@ pub(crate) fn home_command(
             let t = home.template_publish(&file)?;
             let text = format!(
                 "published template {} ({}, {} sections)",
-                t.name, t.title, t.sections
+                line(&t.name),
+                line(&t.title),
+                t.sections
             );
             Output::new(&t, text)
         }
@@ -499,7 +505,7 @@ pub(crate) fn home_command(
             } else {
                 countersign_app::report::template::to_native(&t)
             };
-            Output::new(&t, text.trim_end().to_string())
+            Output::new(&t, crate::term::text(text.trim_end()).into_owned())
         }
         HomeCommand::Macro(MacroCommand::List { template, section }) => {
             let list = home.macros(template.as_deref(), section.as_deref())?;
@@ -515,7 +521,7 @@ pub(crate) fn home_command(
             let list = home.macro_publish(&file)?;
             let text = list
                 .iter()
-                .map(|m| format!("published macro {} ({})", m.name, m.title))
+                .map(|m| format!("published macro {} ({})", line(&m.name), line(&m.title)))
                 .collect::<Vec<_>>()
                 .join("\n");
             Output::new(&list, text)

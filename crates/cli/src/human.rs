@@ -10,6 +10,8 @@ use countersign_app::{
     DemoSummary, ImportReport, ProvenanceText, ReportSummary, VerifyReport, WhoAmI,
 };
 
+use crate::term::line;
+
 mod report_view;
 pub use report_view::report;
 
@@ -40,12 +42,15 @@ fn macros_note(macros: &[countersign_app::report::macros::MacroRef]) -> String {
     if macros.is_empty() {
         return String::new();
     }
-    let names: Vec<&str> = macros.iter().map(|m| m.name.as_str()).collect();
+    let names: Vec<_> = macros.iter().map(|m| line(&m.name)).collect();
     format!(" (AutoText: {})", names.join(", "))
 }
 
-fn short(hex: &str) -> &str {
-    &hex[..hex.len().min(12)]
+/// The first 12 characters of an id; by characters, and escaped, since an id a payload gives
+/// (a link's image hash) may not be hex at all.
+fn short(hex: &str) -> String {
+    let first: String = hex.chars().take(12).collect();
+    line(&first).into_owned()
 }
 
 fn who(a: &Author) -> String {
@@ -63,19 +68,25 @@ fn who(a: &Author) -> String {
     });
     // Renamed since it signed: the name it signed under too, and any other it had.
     let mut key = match &a.name_then {
-        Some(then) => format!("; signed as {then}{key}"),
+        Some(then) => format!("; signed as {}{key}", line(then)),
         None => key,
     };
     if !a.formerly.is_empty() {
-        let _ = write!(key, "; formerly {}", a.formerly.join(", "));
+        let formerly: Vec<String> = a.formerly.iter().map(|n| line(n).into_owned()).collect();
+        let _ = write!(key, "; formerly {}", formerly.join(", "));
     }
+    // The name and the model's details are whatever the roster entry that admitted the key
+    // says: one line each, nothing a terminal acts on.
+    let name = line(&a.name);
     match (&a.role, &a.ai_model) {
         (_, Some(m)) => format!(
-            "{} (AI {} {} v{}{key})",
-            a.name, m.vendor, m.model, m.version
+            "{name} (AI {} {} v{}{key})",
+            line(&m.vendor),
+            line(&m.model),
+            line(&m.version)
         ),
-        (Some(r), None) => format!("{} ({r}{key})", a.name),
-        (None, None) => format!("{} [{}]", a.name, short(&a.key.to_hex())),
+        (Some(r), None) => format!("{name} ({r}{key})"),
+        (None, None) => format!("{name} [{}]", short(&a.key.to_hex())),
     }
 }
 
@@ -84,8 +95,8 @@ fn status(s: &EntryStatus) -> String {
         EntryStatus::Verified => "verified".into(),
         EntryStatus::Fork => "FORK".into(),
         EntryStatus::Erased => "payload erased".into(),
-        EntryStatus::Invalid { reason } => format!("INVALID: {reason}"),
-        EntryStatus::Refused { code, .. } => format!("REFUSED ({code})"),
+        EntryStatus::Invalid { reason } => format!("INVALID: {}", line(reason)),
+        EntryStatus::Refused { code, .. } => format!("REFUSED ({})", line(code)),
     }
 }
 
@@ -101,7 +112,9 @@ pub fn whoami(w: &WhoAmI) -> String {
     };
     format!(
         "{} ({}{admin})\nkey {} ({store})\n{network}",
-        w.name, w.role, w.key
+        line(&w.name),
+        w.role,
+        w.key
     )
 }
 
@@ -122,7 +135,13 @@ pub fn roster(members: &[Member]) -> String {
             None => revoked,
         };
         let admin = if m.admin { ", admin" } else { "" };
-        let _ = writeln!(out, "{}  {} ({}{admin}{revoked})", m.key, m.name, m.role);
+        let _ = writeln!(
+            out,
+            "{}  {} ({}{admin}{revoked})",
+            m.key,
+            line(&m.name),
+            m.role
+        );
     }
     out.trim_end().to_string()
 }
@@ -142,8 +161,8 @@ pub fn report_list(list: &[ReportSummary], more: Option<&str>) -> String {
                 "{}  {:<11} {:<10} study {}",
                 r.report,
                 format!("{:?}", r.status).to_lowercase(),
-                r.template,
-                r.study
+                line(&r.template),
+                line(&r.study)
             )
         })
         .collect();
@@ -159,18 +178,19 @@ pub fn import(r: &ImportReport) -> String {
         r.new, r.duplicate
     );
     for f in &r.forks {
-        let _ = write!(out, "\n{}", f.problem);
+        let _ = write!(out, "\n{}", line(&f.problem));
     }
     for s in &r.refused {
-        let code = s.code.as_deref().unwrap_or("rule");
+        let code = line(s.code.as_deref().unwrap_or("rule"));
         let _ = write!(
             out,
             "\nstored but REFUSED ({code}) {}: {}",
-            s.entry, s.problem
+            s.entry,
+            line(&s.problem)
         );
     }
     for s in &r.held {
-        let _ = write!(out, "\nheld {}: {}", s.entry, s.problem);
+        let _ = write!(out, "\nheld {}: {}", s.entry, line(&s.problem));
     }
     match &r.provenance_text {
         None => {}
@@ -180,20 +200,23 @@ pub fn import(r: &ImportReport) -> String {
                 "\nprovenance.txt reads as the signed entries do, except these lines, which \
                  the exporter's image store gave and no one signed:"
             );
-            for line in unsigned {
-                let _ = write!(out, "\n  {line}");
+            // The archive's own words: one line each, nothing a terminal acts on.
+            for unsigned in unsigned {
+                let _ = write!(out, "\n  {}", line(unsigned));
             }
         }
         Some(ProvenanceText::Differs {
-            line,
+            line: at,
             archive,
             entries,
         }) => {
             let _ = write!(
                 out,
                 "\nprovenance.txt does NOT read as the signed entries do: do not trust it; \
-                 `report show` reads the entries imported. Line {line}:\n  archive: \
-                 {archive}\n  entries: {entries}"
+                 `report show` reads the entries imported. Line {at}:\n  archive: \
+                 {}\n  entries: {}",
+                line(archive),
+                line(entries)
             );
         }
         Some(ProvenanceText::NotChecked { reason }) => {
@@ -218,7 +241,18 @@ pub fn verify(v: &VerifyReport) -> String {
         )
     };
     for p in &v.problems {
-        let _ = write!(out, "\n{}: {}", p.entry, p.problem);
+        let _ = write!(out, "\n{}: {}", p.entry, line(&p.problem));
+    }
+    // Held entries are not in the ledger yet, so "every entry checks out" says nothing of
+    // them: said, so that an auditor does not read them as checked (found by review,
+    // 2026-12-05).
+    if v.held > 0 {
+        let _ = write!(
+            out,
+            "\n{} entries held (dated ahead of this home's clock), not shown: they are taken \
+             in and checked when their time comes",
+            v.held
+        );
     }
     if !v.quarantined.is_empty() {
         let _ = write!(
@@ -228,7 +262,7 @@ pub fn verify(v: &VerifyReport) -> String {
         );
         for q in &v.quarantined {
             let state = if q.waiting { "waiting" } else { "refused" };
-            let _ = write!(out, "\n  {} {state}: {}", q.entry, q.code);
+            let _ = write!(out, "\n  {} {state}: {}", line(&q.entry), line(&q.code));
         }
     }
     out
@@ -237,7 +271,9 @@ pub fn verify(v: &VerifyReport) -> String {
 pub fn image_info(i: &countersign_app::imaging::ImageInfo) -> String {
     let mut out = format!(
         "{}\n{} ({})",
-        i.description, i.transfer_syntax, i.transfer_syntax_uid
+        line(&i.description),
+        line(&i.transfer_syntax),
+        line(&i.transfer_syntax_uid)
     );
     if i.has_pixels {
         let _ = write!(
@@ -250,9 +286,11 @@ pub fn image_info(i: &countersign_app::imaging::ImageInfo) -> String {
             i.bits_allocated,
             i.bits_stored,
             if i.signed { ", signed" } else { "" },
-            i.photometric
-                .as_deref()
-                .unwrap_or("no photometric interpretation")
+            line(
+                i.photometric
+                    .as_deref()
+                    .unwrap_or("no photometric interpretation")
+            )
         );
     }
     for (label, value) in [
@@ -263,7 +301,7 @@ pub fn image_info(i: &countersign_app::imaging::ImageInfo) -> String {
         ("description", &i.series_description),
     ] {
         if let Some(v) = value {
-            let _ = write!(out, "\n{label}: {v}");
+            let _ = write!(out, "\n{label}: {}", line(v));
         }
     }
     out
@@ -277,7 +315,7 @@ pub fn import_summary(s: &countersign_app::ImportSummary) -> String {
         s.failed.len()
     );
     for f in &s.failed {
-        let _ = write!(out, "\n  {}: {}", f.path, f.reason);
+        let _ = write!(out, "\n  {}: {}", line(&f.path), line(&f.reason));
     }
     if !s.undecodable.is_empty() {
         let _ = write!(
@@ -286,7 +324,7 @@ pub fn import_summary(s: &countersign_app::ImportSummary) -> String {
             s.undecodable.len()
         );
         for f in &s.undecodable {
-            let _ = write!(out, "\n  {}: {}", f.path, f.reason);
+            let _ = write!(out, "\n  {}: {}", line(&f.path), line(&f.reason));
         }
     }
     out
@@ -300,11 +338,11 @@ pub fn studies(list: &[countersign_app::StudySummary]) -> String {
         .map(|s| {
             format!(
                 "{}  {}  {}  {}  {} ({} instances)",
-                s.date.as_deref().unwrap_or("--------"),
-                s.modality.as_deref().unwrap_or("--"),
-                s.patient.as_deref().unwrap_or("(no name)"),
-                s.description.as_deref().unwrap_or(""),
-                s.study,
+                line(s.date.as_deref().unwrap_or("--------")),
+                line(s.modality.as_deref().unwrap_or("--")),
+                line(s.patient.as_deref().unwrap_or("(no name)")),
+                line(s.description.as_deref().unwrap_or("")),
+                line(&s.study),
                 s.instances
             )
         })
@@ -318,7 +356,7 @@ pub fn sync_status(s: &countersign_app::sync::SyncStatus) -> String {
         out.push_str("no peer synced with yet\n");
     }
     for p in &s.peers {
-        let who = p.name.clone().unwrap_or_else(|| p.peer.clone());
+        let who = line(p.name.as_deref().unwrap_or(&p.peer));
         let last = p
             .last_reconcile_ms
             .map_or("never".to_string(), |ms| time(ms.max(0) as u64));
@@ -335,7 +373,7 @@ pub fn sync_status(s: &countersign_app::sync::SyncStatus) -> String {
             out.push_str(&format!(
                 "  {state} {} ({}; strike {})\n",
                 time(c.until_ms.max(0) as u64),
-                c.reason,
+                line(&c.reason),
                 c.strikes
             ));
         }
@@ -349,9 +387,9 @@ pub fn sync_status(s: &countersign_app::sync::SyncStatus) -> String {
             out.push_str(&format!(
                 "  {} {} {state}: {} ({})\n",
                 short(&q.entry),
-                q.kind,
-                q.code,
-                q.reason
+                line(&q.kind),
+                line(&q.code),
+                line(&q.reason)
             ));
         }
     }
@@ -363,7 +401,10 @@ pub fn templates(list: &[countersign_app::TemplateRef]) -> String {
         .map(|t| {
             format!(
                 "{:<20} {:<24} {} sections ({})",
-                t.name, t.title, t.sections, t.source
+                line(&t.name),
+                line(&t.title),
+                t.sections,
+                t.source
             )
         })
         .collect::<Vec<_>>()
@@ -376,17 +417,13 @@ pub fn macros(list: &[countersign_app::MacroInfo]) -> String {
     }
     list.iter()
         .map(|m| {
-            let fields: Vec<String> = m.fields.iter().map(|f| format!("[{f}]")).collect();
+            let fields: Vec<String> = m.fields.iter().map(|f| format!("[{}]", line(f))).collect();
             format!(
                 "{:<20} {:<32} {} ({}){}",
-                m.name,
-                m.title,
-                m.applies
-                    .iter()
-                    .map(|a| format!("{}/{}", a.template, a.section))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                m.source,
+                line(&m.name),
+                line(&m.title),
+                applies(&m.applies),
+                line(m.source),
                 if fields.is_empty() {
                     String::new()
                 } else {
@@ -401,17 +438,21 @@ pub fn macros(list: &[countersign_app::MacroInfo]) -> String {
 pub fn macro_show(m: &countersign_app::MacroInfo) -> String {
     format!(
         "{} — {} ({}, {})\napplies to {}\n\n{}",
-        m.name,
-        m.title,
+        line(&m.name),
+        line(&m.title),
         m.source,
         m.hash.to_hex(),
-        m.applies
-            .iter()
-            .map(|a| format!("{}/{}", a.template, a.section))
-            .collect::<Vec<_>>()
-            .join(", "),
-        m.text
+        applies(&m.applies),
+        crate::term::text(&m.text)
     )
+}
+
+/// "ct-chest/findings, mr-cardiac/impression": where a macro applies.
+fn applies(list: &[countersign_app::report::macros::MacroTarget]) -> String {
+    list.iter()
+        .map(|a| format!("{}/{}", line(&a.template), line(&a.section)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn followups(list: &[countersign_app::OpenFollowup]) -> String {
@@ -422,7 +463,11 @@ pub fn followups(list: &[countersign_app::OpenFollowup]) -> String {
         .map(|f| {
             format!(
                 "due {}  {}  (recommended by {}; report {}, follow-up {})",
-                f.due, f.finding, f.recommended_by, f.report, f.followup
+                line(&f.due),
+                line(&f.finding),
+                line(&f.recommended_by),
+                f.report,
+                f.followup
             )
         })
         .collect::<Vec<_>>()
@@ -436,7 +481,7 @@ pub fn demo(d: &DemoSummary, home: &Path) -> String {
         d.network
     );
     for m in &d.members {
-        let _ = writeln!(out, "  {} ({})  {}", m.name, m.role, m.key);
+        let _ = writeln!(out, "  {} ({})  {}", line(&m.name), m.role, m.key);
     }
     let _ = writeln!(
         out,
@@ -456,11 +501,11 @@ pub fn ai_stats(stats: &countersign_app::report::oversight::AiStats) -> String {
             "{} {}{}: {} proposals — {} accepted, {} edited, {} rejected, {} unreviewed; \
              acceptance {}, rejection {}\n  edits: {} words changed at the median, {} at p90; \
              review after {} s at the median, {} s at p90; {} reviewer(s)\n",
-            m.model,
-            m.version,
+            line(&m.model),
+            line(&m.version),
             m.vendor
                 .as_ref()
-                .map_or(String::new(), |v| format!(" by {v}")),
+                .map_or(String::new(), |v| format!(" by {}", line(v))),
             m.proposals,
             m.accepted,
             m.edited,
@@ -478,9 +523,9 @@ pub fn ai_stats(stats: &countersign_app::report::oversight::AiStats) -> String {
     for d in &stats.drift {
         out.push_str(&format!(
             "drift: {} {} → {}: acceptance {:.1}% → {:.1}% ({:+.1} points)\n",
-            d.model,
-            d.from,
-            d.to,
+            line(&d.model),
+            line(&d.from),
+            line(&d.to),
             d.acceptance_from * 100.0,
             d.acceptance_to * 100.0,
             d.change * 100.0
@@ -489,7 +534,9 @@ pub fn ai_stats(stats: &countersign_app::report::oversight::AiStats) -> String {
     for e in &stats.excluded {
         out.push_str(&format!(
             "excluded: {} {} ({})\n",
-            e.kind, e.entry, e.reason
+            e.kind,
+            e.entry,
+            line(&e.reason)
         ));
     }
     if out.is_empty() {

@@ -20,6 +20,7 @@ mod output;
 mod pacs;
 mod passphrase;
 mod report;
+mod term;
 
 /// Large image buffers are freed and allocated again several times per render; mimalloc reuses
 /// the freed pages where the system allocator maps fresh ones, each page faulted in and zeroed
@@ -70,7 +71,8 @@ fn main() -> ExitCode {
             let text = if json {
                 serde_json::to_string(&out.json).unwrap_or_default()
             } else {
-                out.human
+                // Each untrusted value was made safe where it was put in; this guards the rest.
+                term::output(&out.human).into_owned()
             };
             // A closed pipe (`countersign … | head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{text}");
@@ -87,7 +89,9 @@ fn main() -> ExitCode {
                 let wire = serde_json::json!({ "error": e.to_wire() });
                 eprintln!("{wire}");
             } else {
-                eprintln!("error: {e}");
+                // A message can quote a hostile value (a member's name, a refused entry's
+                // section or field name): one line, nothing a terminal acts on.
+                eprintln!("error: {}", term::line(&e.to_string()));
             }
             ExitCode::from(2)
         }

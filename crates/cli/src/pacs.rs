@@ -9,6 +9,7 @@ use countersign_app::{AppError, ArchiveEndpoint, Home, WorklistQuery};
 
 use crate::args::{HomeCommand, PacsCommand};
 use crate::output::Output;
+use crate::term::{line, text};
 
 pub(crate) fn pacs(home: &mut Home, cmd: PacsCommand) -> Result<Output, AppError> {
     Ok(match cmd {
@@ -175,12 +176,12 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .map(|r| {
                     format!(
                         "{}\t{}\t{}\t{}\t{}\t{}",
-                        r.date.as_deref().unwrap_or("-"),
-                        r.modalities.join(","),
-                        r.description.as_deref().unwrap_or("-"),
+                        line(r.date.as_deref().unwrap_or("-")),
+                        line(&r.modalities.join(",")),
+                        line(r.description.as_deref().unwrap_or("-")),
                         r.report,
-                        r.archive,
-                        r.study
+                        line(&r.archive),
+                        line(&r.study)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -201,7 +202,8 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                     "did not answer"
                 };
                 text.push_str(&format!(
-                    "\n(archive {archive} {why}: its studies are as it listed them at {})",
+                    "\n(archive {} {why}: its studies are as it listed them at {})",
+                    line(archive),
                     countersign_app::export_formats::date_time(ms)
                 ));
             }
@@ -214,12 +216,12 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                 .map(|p| {
                     format!(
                         "{}\t{}\t{}\t{}\t{}\t{}",
-                        p.date.as_deref().unwrap_or("-"),
-                        p.modality.as_deref().unwrap_or("-"),
-                        p.description.as_deref().unwrap_or("-"),
+                        line(p.date.as_deref().unwrap_or("-")),
+                        line(p.modality.as_deref().unwrap_or("-")),
+                        line(p.description.as_deref().unwrap_or("-")),
                         if p.local { "local" } else { "archive" },
                         p.report,
-                        p.study
+                        line(&p.study)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -232,14 +234,17 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             patient_id,
         } => {
             let prior = home.prior_report(&study, pacs.as_deref(), patient_id.as_deref())?;
-            let text = printable(&prior_report_text(&prior));
+            let text = prior_report_text(&prior);
             Output::new(&prior, text)
         }
         HomeCommand::Deliver { report, pacs } => {
             let sent = home.deliver(countersign_app::entry_id(&report)?, &pacs)?;
             let text = format!(
                 "report {} delivered to {} as SR {} ({} bytes)",
-                sent.report, sent.archive, sent.sop_instance, sent.bytes
+                sent.report,
+                line(&sent.archive),
+                line(&sent.sop_instance),
+                sent.bytes
             );
             Output::new(&sent, text)
         }
@@ -256,10 +261,10 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
                         "{}\t{}\t{}\t{}\t{} tries\t{}",
                         d.state,
                         d.kind,
-                        d.archive,
+                        line(&d.archive),
                         d.report,
                         d.attempts,
-                        d.error.as_deref().unwrap_or("")
+                        line(d.error.as_deref().unwrap_or(""))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -286,13 +291,21 @@ pub(crate) fn reading(home: &mut Home, cmd: HomeCommand, json: bool) -> Result<O
             }
             let mut text = format!(
                 "{} instances of study {} from {} ({} bytes, {} already here)",
-                got.instances, got.study, got.archive, got.bytes, got.duplicates
+                got.instances,
+                line(&got.study),
+                line(&got.archive),
+                got.bytes,
+                got.duplicates
             );
             for f in &got.refused {
-                text.push_str(&format!("\nrefused {}: {}", f.path, f.reason));
+                text.push_str(&format!("\nrefused {}: {}", line(&f.path), line(&f.reason)));
             }
             for f in &got.undecodable {
-                text.push_str(&format!("\nstored, not viewable {}: {}", f.path, f.reason));
+                text.push_str(&format!(
+                    "\nstored, not viewable {}: {}",
+                    line(&f.path),
+                    line(&f.reason)
+                ));
             }
             Output::new(&got, text)
         }
@@ -309,31 +322,22 @@ pub(crate) fn store_back(home: &mut Home, report: countersign_app::ledger::Entry
             for d in records.iter().filter(|d| d.state != "delivered") {
                 eprintln!(
                     "note: the report was not delivered to archive {}: {} (kept for `deliveries --retry`)",
-                    d.archive,
-                    d.error.as_deref().unwrap_or("unknown error")
+                    line(&d.archive),
+                    line(d.error.as_deref().unwrap_or("unknown error"))
                 );
             }
         }
-        Err(e) => eprintln!("note: store-back was not attempted: {e}"),
+        Err(e) => eprintln!(
+            "note: store-back was not attempted: {}",
+            line(&e.to_string())
+        ),
     }
 }
 
-/// A prior's report for a terminal: where it came from, who signed it, then its text.
-/// Text an archive wrote, made safe for a terminal: a control character other than a line
-/// break (an escape sequence could move the cursor and rewrite the lines above, such as who
-/// verified the report) is shown as `\u{..}`, never sent to the terminal as is.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
+/// A prior's report for a terminal: where it came from, who signed it, then its text. What an
+/// archive or a member wrote goes through [`crate::term`]: an escape sequence could move the
+/// cursor and rewrite the lines above (such as who verified the report), a line feed in a name
+/// could add a line of its own.
 fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
     use countersign_app::pacs::PriorFound;
     use std::fmt::Write;
@@ -350,15 +354,15 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
                 out,
                 "report {} on study {} ({}, {}) from this home's ledger",
                 r.report,
-                prior.study,
-                r.template_title,
+                line(&prior.study),
+                line(&r.template_title),
                 state(&r.status)
             );
             if let Some(s) = &r.signoff {
                 let _ = writeln!(
                     out,
                     "signed off by {} at {}",
-                    s.author.name,
+                    line(&s.author.name),
                     crate::human::time(s.time_ms)
                 );
             }
@@ -379,24 +383,24 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
                 let by = s.written.as_ref().map_or(String::new(), |w| {
                     format!(
                         " (written by {} at {})",
-                        w.author.name,
+                        line(&w.author.name),
                         crate::human::time(w.time_ms)
                     )
                 });
                 let _ = writeln!(
                     out,
                     "\n{}{by}\n{}",
-                    s.title,
-                    s.text.as_deref().unwrap_or("-")
+                    line(&s.title),
+                    text(s.text.as_deref().unwrap_or("-"))
                 );
             }
             for a in &r.addenda {
                 let _ = writeln!(
                     out,
                     "\naddendum by {} at {}\n{}",
-                    a.author.name,
+                    line(&a.author.name),
                     crate::human::time(a.time_ms),
-                    a.text.as_deref().unwrap_or("-")
+                    text(a.text.as_deref().unwrap_or("-"))
                 );
             }
         }
@@ -404,31 +408,32 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
             let _ = writeln!(
                 out,
                 "SR {} on archive {} ({}, {}, {}), {}",
-                sr.instance,
-                sr.archive,
-                sr.title.as_deref().unwrap_or("untitled"),
-                sr.completion.as_deref().unwrap_or("-"),
-                sr.verification.as_deref().unwrap_or("-"),
-                sr.date.as_deref().unwrap_or("undated")
+                line(&sr.instance),
+                line(&sr.archive),
+                line(sr.title.as_deref().unwrap_or("untitled")),
+                line(sr.completion.as_deref().unwrap_or("-")),
+                line(sr.verification.as_deref().unwrap_or("-")),
+                line(sr.date.as_deref().unwrap_or("undated"))
             );
             for v in &sr.verifiers {
                 let _ = writeln!(
                     out,
                     "verified by {} {}",
-                    v.name,
-                    v.datetime.as_deref().unwrap_or("")
+                    line(&v.name),
+                    line(v.datetime.as_deref().unwrap_or(""))
                 );
             }
             if !sr.authors.is_empty() {
-                let _ = writeln!(out, "by {}", sr.authors.join(", "));
+                let authors: Vec<_> = sr.authors.iter().map(|a| line(a)).collect();
+                let _ = writeln!(out, "by {}", authors.join(", "));
             }
             for l in &sr.lines {
                 let indent = "  ".repeat(l.depth.saturating_sub(1));
-                let concept = l.concept.as_deref().unwrap_or("-");
+                let concept = line(l.concept.as_deref().unwrap_or("-"));
                 if l.value.is_empty() {
                     let _ = writeln!(out, "{indent}{concept}");
                 } else {
-                    let _ = writeln!(out, "{indent}{concept}: {}", l.value);
+                    let _ = writeln!(out, "{indent}{concept}: {}", text(&l.value));
                 }
             }
         }
@@ -436,10 +441,10 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
             let _ = writeln!(
                 out,
                 "Encapsulated PDF {} on archive {} ({}, {}): {}",
-                pdf.instance,
-                pdf.archive,
-                pdf.title.as_deref().unwrap_or("untitled"),
-                pdf.date.as_deref().unwrap_or("undated"),
+                line(&pdf.instance),
+                line(&pdf.archive),
+                line(pdf.title.as_deref().unwrap_or("untitled")),
+                line(pdf.date.as_deref().unwrap_or("undated")),
                 pdf.path.display()
             );
         }
@@ -447,24 +452,9 @@ fn prior_report_text(prior: &countersign_app::pacs::PriorReport) -> String {
             let _ = writeln!(
                 out,
                 "no report on study {} here or on the archives asked",
-                prior.study
+                line(&prior.study)
             );
         }
     }
     out.trim_end().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    /// An archive's SR text carrying an escape sequence (clear the line, move up) reaches the
-    /// terminal escaped.
-    #[test]
-    fn archive_text_with_escape_sequences_is_printed_escaped() {
-        let shown = super::printable("Normal.\u{1b}[2K\u{1b}[1Averified by Dr X\nnext\u{7}");
-        assert_eq!(
-            shown,
-            "Normal.\\u{1b}[2K\\u{1b}[1Averified by Dr X\nnext\\u{7}"
-        );
-        assert!(!shown.contains('\u{1b}'));
-    }
 }

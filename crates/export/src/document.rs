@@ -59,11 +59,13 @@ pub(crate) fn who(a: &Author) -> String {
     if !a.formerly.is_empty() {
         then.push_str(&format!("; formerly {}", a.formerly.join(", ")));
     }
-    match (&a.ai_model, a.role) {
+    let shown = match (&a.ai_model, a.role) {
         (Some(m), _) => format!("{} {} by {} (AI model{then})", m.model, m.version, m.vendor),
         (None, Some(r)) => format!("{} ({r}{then})", a.name),
         (None, None) => format!("{} (not on the roster)", a.name),
-    }
+    };
+    // Whatever the roster entry says: one line (see `crate::text::one_line`).
+    crate::text::one_line(&shown).into_owned()
 }
 
 pub(crate) fn state_word(s: ReportState) -> &'static str {
@@ -85,7 +87,7 @@ pub(crate) fn erased_words(n: &countersign_report::DataProtectionNote) -> String
         "erased on {} by {} ({})",
         crate::time::date(n.time_ms),
         who(&n.by),
-        n.basis
+        crate::text::one_line(&n.basis)
     )
 }
 
@@ -441,7 +443,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
             "RESTRICTED on {} by {} ({}): the content is withheld until the restriction is lifted.",
             crate::time::date(n.time_ms),
             who(&n.by),
-            n.basis
+            crate::text::one_line(&n.basis)
         )));
     }
     for c in &v.critical {

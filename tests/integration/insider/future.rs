@@ -33,6 +33,13 @@ fn an_entry_dated_in_the_future_is_held_and_does_not_drag_time_forward() {
     );
     assert!(ada.text_of(&report, "findings").is_null());
     assert_eq!(ada.run(&["verify"]).json()["held"], 1);
+    // Said for a person too, beside "every … checks out", which does not cover it (found by
+    // review, 2026-12-05).
+    let said = ada.text(&["verify"]);
+    assert!(
+        said.contains("\n1 entries held (dated ahead of this home's clock), not shown"),
+        "{said}"
+    );
     // Ada writes on: her entry carries her own clock, not the year 2101.
     let mine = entry_of(&ada.write(&report, "impression", "Normal."));
     let view = ada.ok(&["report", "show", &report]);

@@ -20,10 +20,7 @@ impl Home {
         found_network: Option<&str>,
         ai_model: Option<AiModelInfo>,
     ) -> Result<WhoAmI> {
-        self.refuse_if_initialized()?;
-        if name.trim().is_empty() {
-            return Err(AppError::InvalidInput("a name is required".into()));
-        }
+        self.check_new_identity(name, found_network, ai_model.as_ref())?;
         let passphrase = self.source()?.get(PassphraseUse::New)?;
         self.init_sealed(name, role, found_network, ai_model, &passphrase)
     }
@@ -48,7 +45,7 @@ impl Home {
         passphrase: &Passphrase,
     ) -> Result<WhoAmI> {
         passphrase.check_new()?;
-        self.check_new_identity(name)?;
+        self.check_new_identity(name, found_network, ai_model.as_ref())?;
         let key = SecretKey::generate(&mut rand_core::OsRng);
         self.keys.save(&key, passphrase)?;
         let profile = new_profile(&key, name, role, ai_model, KeyStoreKind::Sealed);
@@ -65,7 +62,7 @@ impl Home {
         found_network: Option<&str>,
         ai_model: Option<AiModelInfo>,
     ) -> Result<WhoAmI> {
-        self.check_new_identity(name)?;
+        self.check_new_identity(name, found_network, ai_model.as_ref())?;
         let key = SecretKey::generate(&mut rand_core::OsRng);
         keychain::store(&self.dir, &key)?;
         let public = key.public();
@@ -78,10 +75,24 @@ impl Home {
         created
     }
 
-    fn check_new_identity(&self, name: &str) -> Result<()> {
+    /// Before any key is made: the home is new, and the name, the network's name and the model
+    /// details are ones every home can show as written ([`crate::roster::check_shown`]).
+    fn check_new_identity(
+        &self,
+        name: &str,
+        found_network: Option<&str>,
+        ai_model: Option<&AiModelInfo>,
+    ) -> Result<()> {
         self.refuse_if_initialized()?;
         if name.trim().is_empty() {
             return Err(AppError::InvalidInput("a name is required".into()));
+        }
+        crate::roster::check_shown("the name", name)?;
+        if let Some(network) = found_network {
+            crate::roster::check_shown("the network's name", network)?;
+        }
+        if let Some(m) = ai_model {
+            crate::roster::check_model(m)?;
         }
         Ok(())
     }
@@ -96,7 +107,7 @@ impl Home {
         ai_model: Option<AiModelInfo>,
         choice: &TokenChoice,
     ) -> Result<WhoAmI> {
-        self.check_new_identity(name)?;
+        self.check_new_identity(name, found_network, ai_model.as_ref())?;
         let pin = self.source()?.get(PassphraseUse::Pin)?;
         let (token, signer) = TokenSigner::create(choice, &pin, name)?;
         let profile = Profile {

@@ -1,19 +1,24 @@
 //! One report as `report show` prints it: its state, each section with who wrote and co-signed
 //! it and when, sign-offs, addenda, links, and the provenance of every entry.
+//!
+//! Every value in it was written by a member, a peer or an archive: names, legal bases,
+//! section text and the rest go through [`crate::term`] (an erasure's basis could otherwise
+//! clear the auditor's screen and draw a signed report that is not there).
 
 use std::fmt::Write;
 
 use countersign_app::report::ReportView;
 
 use super::*;
+use crate::term::text;
 
 pub fn report(v: &ReportView) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} report {}", v.template_title, v.report);
+    let _ = writeln!(out, "{} report {}", line(&v.template_title), v.report);
     let _ = writeln!(
         out,
         "study {}  status {}",
-        v.study,
+        line(&v.study),
         format!("{:?}", v.status).to_uppercase()
     );
     let _ = writeln!(
@@ -29,7 +34,7 @@ pub fn report(v: &ReportView) -> String {
              signed headers below still verify",
             time(e.time_ms),
             who(&e.by),
-            e.basis
+            line(&e.basis)
         );
     }
     if v.unreadable && v.locked {
@@ -60,11 +65,11 @@ pub fn report(v: &ReportView) -> String {
         let _ = writeln!(
             out,
             "moved from study {} to study {} on {} by {} ({})",
-            m.from,
-            m.to,
+            line(&m.from),
+            line(&m.to),
             time(m.time_ms),
             who(&m.by),
-            m.reason
+            line(&m.reason)
         );
     }
     if let Some(r) = &v.restriction {
@@ -73,7 +78,7 @@ pub fn report(v: &ReportView) -> String {
             "RESTRICTED on {} by {} ({}): the content is withheld until the restriction is lifted",
             time(r.time_ms),
             who(&r.by),
-            r.basis
+            line(&r.basis)
         );
     }
     if let Some(s) = &v.signoff {
@@ -90,8 +95,8 @@ pub fn report(v: &ReportView) -> String {
         let _ = writeln!(
             out,
             "\n!! CRITICAL RESULT: {} — told {} by {:?} at {}{} (recorded by {})",
-            c.critical.finding,
-            c.critical.to,
+            line(&c.critical.finding),
+            line(&c.critical.to),
             c.critical.via,
             time(c.critical.communicated_ms),
             if c.critical.read_back {
@@ -103,10 +108,12 @@ pub fn report(v: &ReportView) -> String {
         );
     }
     for s in &v.sections {
-        let _ = writeln!(out, "\n## {}", s.title);
+        let _ = writeln!(out, "\n## {}", line(&s.title));
         match &s.text {
+            // A lone carriage return in signed text (the rule lets it through) would let the
+            // text after it overwrite the text before it on a terminal: each shows on its line.
             Some(t) => {
-                let _ = writeln!(out, "{t}");
+                let _ = writeln!(out, "{}", text(t));
             }
             None if s.required => {
                 let _ = writeln!(out, "(not written; required before sign-off)");
@@ -117,7 +124,7 @@ pub fn report(v: &ReportView) -> String {
         }
         for f in &s.fields {
             if let Some(d) = &f.display {
-                let _ = writeln!(out, "  {}: {d}", f.def.label);
+                let _ = writeln!(out, "  {}: {}", line(&f.def.label), line(d));
             }
         }
         // The current version's links to images, by the marker its text carries.
@@ -131,7 +138,7 @@ pub fn report(v: &ReportView) -> String {
                 if l.label.is_empty() || l.label == l.kind.word() {
                     String::new()
                 } else {
-                    format!(" ({})", l.label)
+                    format!(" ({})", line(&l.label))
                 },
                 short(&l.image),
                 l.frame + 1
@@ -167,27 +174,26 @@ pub fn report(v: &ReportView) -> String {
             time(a.time_ms),
             status(&a.status)
         );
-        let _ = writeln!(out, "{}", a.text.as_deref().unwrap_or("(erased)"));
+        let _ = writeln!(out, "{}", text(a.text.as_deref().unwrap_or("(erased)")));
     }
     for f in &v.followups {
         let state = match &f.closed {
-            Some(c) => format!("closed by study {} at {}", c.study, time(c.time_ms)),
+            Some(c) => format!("closed by study {} at {}", line(&c.study), time(c.time_ms)),
             None => "open".into(),
         };
         let _ = writeln!(
             out,
             "\nFollow-up due {}: {} (recommended by {}; {state})",
-            f.due,
-            f.finding,
+            line(&f.due),
+            line(&f.finding),
             who(&f.author)
         );
     }
     let _ = writeln!(out, "\nProvenance ({} entries):", v.provenance.len());
     for p in &v.provenance {
-        let section = p
-            .section
-            .as_deref()
-            .map_or(String::new(), |s| format!(" {s}{}", macros_note(&p.macros)));
+        let section = p.section.as_deref().map_or(String::new(), |s| {
+            format!(" {}{}", line(s), macros_note(&p.macros))
+        });
         let _ = writeln!(
             out,
             "  {} {:<15}{section:<12} {} #{} at {} [{}]",
@@ -201,7 +207,7 @@ pub fn report(v: &ReportView) -> String {
                     "signature verified, erased on {} by {} ({})",
                     time(e.time_ms),
                     who(&e.by),
-                    e.basis
+                    line(&e.basis)
                 ),
                 (s, _) => status(s),
             }
