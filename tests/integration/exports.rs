@@ -215,6 +215,20 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
     };
     let honest = import(&archive).ok();
     assert_eq!(honest["provenance_text"]["state"], "matches", "{honest}");
+    // What no archive can show by itself is an entry left out: its README names the report's
+    // latest entry, for the auditor to confirm with the department, as `report show` prints it.
+    let heads = home.ok(&["report", "show", &report])["heads"].clone();
+    let head = heads[0].as_str().unwrap();
+    let (ok, readme) = run(Command::new("tar")
+        .arg("-xOf")
+        .arg(&archive)
+        .arg("README.txt"));
+    assert!(
+        ok && readme.contains(&format!("it is {head} here")),
+        "{readme}"
+    );
+    let shown = home.text(&["report", "show", &report]);
+    assert!(shown.contains(&format!("latest entry {head}\n")), "{shown}");
     let unsigned = honest["provenance_text"]["unsigned"].as_array().unwrap();
     assert!(
         unsigned[0].as_str().unwrap().starts_with("Patient Phantom"),

@@ -217,6 +217,13 @@ impl Home {
         let provenance = countersign_export::text::render(&countersign_export::document(input));
         // The auditor names the network the archive must be of: a fresh home adopts no other.
         let network = self.state()?.network().map_err(|_| AppError::NoNetwork)?;
+        let heads = input
+            .view
+            .heads
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let readme = format!(
             "Countersign audit bundle for report {report}\n\
              {WRITTEN_BY} {VERSION}.\n\n\
@@ -234,7 +241,10 @@ impl Home {
              stored if anything fails. The import also holds {AUDIT_REPORT_NAME} to the signed \
              entries and says whether it reads as they do (it is compared when written by \
              the same version of Countersign; its patient and study lines come from the \
-             exporter's image store, which no one signs).\n"
+             exporter's image store, which no one signs). An archive holds what its exporter \
+             put in it: an entry left out (a later addendum or sign-off) cannot be seen from \
+             the archive alone, so confirm the report's latest entry (`report show`: \
+             \"latest entry\"; it is {heads} here) with the department too.\n"
         );
         tar_of(
             &[

@@ -27,6 +27,20 @@ pub fn report(v: &ReportView) -> String {
         who(&v.created_by),
         time(v.created_ms)
     );
+    // What this home holds of the log ends here: a copy (an audit archive, say) that left out
+    // a later entry — an addendum, a second sign-off — reads whole, so an auditor confirms the
+    // latest entry with the department by another channel.
+    let heads: Vec<String> = v.heads.iter().map(|h| h.to_string()).collect();
+    let _ = writeln!(
+        out,
+        "latest {} {}",
+        if heads.len() == 1 {
+            "entry"
+        } else {
+            "entries (concurrent)"
+        },
+        heads.join(", ")
+    );
     if let Some(e) = &v.erasure {
         let _ = writeln!(
             out,
