@@ -195,7 +195,7 @@ fn the_ai_audit_package_holds_a_provenance_per_ai_result_and_the_figures_of_ai_s
     // Its provenance.json and summary.pdf are not compared with the entries, and the import
     // says so rather than letting them pass for checked.
     assert_eq!(
-        imported["provenance_text"]["state"], "not_checked",
+        imported["provenance_text"]["state"], "ai_package",
         "{imported}"
     );
     assert_eq!(auditor.ok(&["verify"])["ok"], true);

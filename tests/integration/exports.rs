@@ -235,12 +235,14 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
         "{honest}"
     );
     assert!(
-        unsigned
-            .last()
-            .unwrap()
+        unsigned[1].as_str().unwrap().starts_with("Study "),
+        "{honest}"
+    );
+    assert!(
+        unsigned[2]
             .as_str()
             .unwrap()
-            .starts_with("Study "),
+            .ends_with("UTC (the archive's date)"),
         "{honest}"
     );
 
@@ -279,22 +281,45 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
     assert!(archive_line.contains("Dr Mallory"), "{caught}");
     assert!(entries_line.contains("Dr Ada"), "{caught}");
 
-    // A README naming another version: the text is not compared, and the import says so.
+    // A README naming another version turns nothing off (found by review, 2026-12-05: it
+    // made the import say "not checked" and exit 0): the text is still compared, and the
+    // difference said, with the version the README claims.
     let readme = std::fs::read_to_string(unpacked.join("README.txt")).unwrap();
     let other = readme.replacen("Written by Countersign ", "Written by Countersign 0.0.", 1);
     assert_ne!(other, readme);
     std::fs::write(unpacked.join("README.txt"), other).unwrap();
-    let unchecked = import(&repack("other-version.tar")).ok();
-    assert_eq!(
-        unchecked["provenance_text"]["state"], "not_checked",
-        "{unchecked}"
-    );
+    let still = import(&repack("other-version.tar"));
+    assert_eq!(still.code, 1, "{}", still.stdout);
+    let still = still.json();
+    assert_eq!(still["provenance_text"]["state"], "differs", "{still}");
     assert!(
-        unchecked["provenance_text"]["reason"]
+        still["provenance_text"]["written_by"]
             .as_str()
             .unwrap()
-            .contains("not compared"),
-        "{unchecked}"
+            .starts_with("0.0."),
+        "{still}"
+    );
+
+    // A home that holds a later entry of the report than the archive carries: the archive
+    // leaves it out, and the import says so (exit 1) rather than comparing with more than the
+    // archive holds.
+    home.ok(&[
+        "report",
+        "addendum",
+        &report,
+        "--text",
+        "Compared with prior: unchanged.",
+    ]);
+    let older = home.run(&["bundle", "import", archive.to_str().unwrap()]);
+    assert_eq!(older.code, 1, "{}", older.stdout);
+    let older = older.json();
+    assert_eq!(older["provenance_text"]["state"], "not_checked", "{older}");
+    assert!(
+        older["provenance_text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("holds 1 entries of report"),
+        "{older}"
     );
 }
 

@@ -333,13 +333,14 @@ pub(crate) fn home_command(
             let mut out = Output::new(&imported, human::import(&imported));
             // Forks and entries stored but refused by a rule are problems
             // an auditor must see (exit 1); held entries are only early.
-            // So is an audit archive whose provenance.txt says what its entries do not.
+            // So is an audit archive whose provenance.txt says what its entries do not, or
+            // could not be held to them.
             out.problem = !imported.forks.is_empty()
                 || !imported.refused.is_empty()
-                || matches!(
-                    imported.provenance_text,
-                    Some(countersign_app::ProvenanceText::Differs { .. })
-                );
+                || imported
+                    .provenance_text
+                    .as_ref()
+                    .is_some_and(countersign_app::ProvenanceText::is_problem);
             out
         }
         HomeCommand::Verify { report } => {

@@ -209,6 +209,7 @@ pub fn import(r: &ImportReport) -> String {
             line: at,
             archive,
             entries,
+            written_by,
         }) => {
             let _ = write!(
                 out,
@@ -218,9 +219,29 @@ pub fn import(r: &ImportReport) -> String {
                 line(archive),
                 line(entries)
             );
+            if let Some(v) = written_by {
+                let _ = write!(
+                    out,
+                    "\n  (its README says Countersign {} wrote it, and this is {}: the wording \
+                     may differ between versions — compare with `report show`)",
+                    line(v),
+                    env!("CARGO_PKG_VERSION")
+                );
+            }
         }
         Some(ProvenanceText::NotChecked { reason }) => {
-            let _ = write!(out, "\nprovenance.txt NOT CHECKED: {reason}");
+            let _ = write!(
+                out,
+                "\nprovenance.txt NOT CHECKED, so do not trust it: {}",
+                line(reason)
+            );
+        }
+        Some(ProvenanceText::AiPackage) => {
+            let _ = write!(
+                out,
+                "\nan AI audit package: provenance.json and summary.pdf are the exporter's and \
+                 are not checked; `ai stats` gives the figures from the entries imported"
+            );
         }
     }
     out

@@ -4,11 +4,16 @@
 //! nothing else of the archive, so a `provenance.txt` rewritten after export ("signed off by
 //! Dr A", no addendum) was imported with exit 0 while the auditor who unpacked it read the
 //! forgery. The importing home now renders the text again from what it just verified, as the
-//! exporter did, and compares. Two things in it no one signed are left out and named: the
+//! exporter did, and compares. What no one signed is left out of the comparison and named: the
 //! patient line and the study's date, which the exporter read from its own image store (the
 //! bundle carries no image), and the time of the export, which is the archive's date.
+//!
+//! Nothing in the archive but the entries decides whether the text is compared (a review of
+//! the first version, the same day: a README naming another version, or a second report put
+//! in the bundle, turned the comparison off with exit 0). A text that cannot be compared is a
+//! problem the import reports (exit 1), as is one that differs.
 
-use countersign_export::{document, text, Block, StudyInfo};
+use countersign_export::{date_time, document, text, Block, StudyInfo};
 use countersign_ledger::EntryId;
 use serde::Serialize;
 
@@ -20,64 +25,89 @@ use crate::home::Home;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ProvenanceText {
-    /// It reads as the signed entries do; `unsigned` are its lines that come from the
-    /// exporter's image store (the patient, the study's date), which no one signed.
+    /// It reads as the signed entries do; `unsigned` are its lines no one signed (the patient
+    /// and the study's date from the exporter's image store, the archive's date).
     Matches { unsigned: Vec<String> },
     /// It does not: the first line (counted from 1) that differs, as the archive has it and
-    /// as the entries have it (empty where one side has no such line).
+    /// as the entries have it (empty where one side has no such line). `written_by` is the
+    /// version the archive's README names where it is not this one (its wording may differ).
     Differs {
         line: usize,
         archive: String,
         entries: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        written_by: Option<String>,
     },
-    /// Not compared, and why (another version wrote it, an AI audit package, …).
+    /// Not compared, and why: a problem, as a difference is.
     NotChecked { reason: String },
+    /// An AI audit package: its `provenance.json` and `summary.pdf` are the exporter's and are
+    /// not compared; `ai stats` gives the figures from the entries imported.
+    AiPackage,
 }
+
+impl ProvenanceText {
+    /// Whether the import should say so as a problem (exit 1): the text is not what the
+    /// entries say, or it could not be held to them.
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self,
+            ProvenanceText::Differs { .. } | ProvenanceText::NotChecked { .. }
+        )
+    }
+}
+
+/// The most lines of an archive's text compared past the rendered text's own: a text of 16 MiB
+/// of line feeds is not split into 16 million lines to find that it differs.
+const SPARE_LINES: usize = 64;
+
+/// The longest patient name (DICOM PN: three component groups of 64 characters and their two
+/// `=`) and Patient ID (LO, 64) a patient line can hold.
+const MAX_NAME: usize = 3 * 64 + 2;
+const MAX_ID: usize = 64;
 
 impl Home {
     /// Holds an audit archive's text to the entries just imported from it; `reports` are the
-    /// reports whose `report.create` the bundle carried.
+    /// reports whose `report.create` the bundle carried, with how many entries of each.
     pub(crate) fn check_archive_text(
         &self,
         text: &ArchiveText,
-        reports: &[EntryId],
+        reports: &[(EntryId, usize)],
     ) -> Result<ProvenanceText> {
-        let not_checked = |reason: &str| {
-            Ok(ProvenanceText::NotChecked {
-                reason: reason.into(),
-            })
-        };
+        let not_checked = |reason: String| Ok(ProvenanceText::NotChecked { reason });
         let Some(provenance) = &text.provenance else {
-            return not_checked(if text.ai_package {
-                "an AI audit package: its provenance.json and summary.pdf are the exporter's \
-                 and are not compared; `ai stats` gives the figures from the entries imported"
+            return if text.ai_package {
+                Ok(ProvenanceText::AiPackage)
             } else {
-                "the archive holds no provenance.txt"
-            });
+                not_checked("the archive holds no provenance.txt".into())
+            };
         };
-        let written_by = text.readme.as_deref().and_then(written_by);
-        if written_by.as_deref() != Some(VERSION) {
-            return not_checked(&format!(
-                "provenance.txt was written by {} and this is Countersign {VERSION}: the \
-                 wording differs between versions, so it was not compared; `report show` \
-                 reads the entries imported",
-                written_by.map_or("an unnamed version".into(), |v| format!("Countersign {v}"))
-            ));
-        }
-        let [report] = reports else {
-            return not_checked(&format!(
-                "the bundle holds {} reports, not one: which one provenance.txt is about is \
-                 not known",
+        let Ok(archive) = std::str::from_utf8(provenance) else {
+            return not_checked("provenance.txt is not UTF-8 text".into());
+        };
+        // The report the text is about: the one of the bundle's whose id it names.
+        let named: Vec<&(EntryId, usize)> = reports
+            .iter()
+            .filter(|(id, _)| archive.contains(&id.to_string()))
+            .collect();
+        let [(report, carried)] = named[..] else {
+            return not_checked(format!(
+                "provenance.txt names {} of the {} reports in the bundle, not one",
+                named.len(),
                 reports.len()
             ));
         };
-        let Ok(archive) = std::str::from_utf8(provenance) else {
-            return Ok(ProvenanceText::Differs {
-                line: 1,
-                archive: "(not UTF-8 text)".into(),
-                entries: String::new(),
-            });
-        };
+        // The home may hold entries of the report the archive left out: the text would be
+        // rendered from more than the archive carried (found by review, 2026-12-05) — and an
+        // auditor holding a later entry learns that the archive leaves it out.
+        let held = self.store().db().log_entries(report)?.len();
+        if held > *carried {
+            return not_checked(format!(
+                "this home holds {} entries of report {report} that the archive leaves out (a \
+                 later addendum or sign-off, say): its text was not compared; `report show` \
+                 reads all {held}",
+                held - carried
+            ));
+        }
         let mut input = self.export_input(*report)?;
         input.exported_ms = text.exported_ms;
         input.study = StudyInfo {
@@ -85,33 +115,60 @@ impl Home {
             ..StudyInfo::default()
         };
         let entries = text::render(&document(&input));
-        Ok(compare(archive, &entries, &input.view.study))
+        Ok(match compare(archive, &entries, &input.view.study) {
+            ProvenanceText::Differs {
+                line,
+                archive,
+                entries,
+                ..
+            } => ProvenanceText::Differs {
+                line,
+                archive,
+                entries,
+                written_by: text
+                    .readme
+                    .as_deref()
+                    .and_then(written_by)
+                    .filter(|v| v != VERSION),
+            },
+            ProvenanceText::Matches { mut unsigned } => {
+                let at = date_time(text.exported_ms);
+                unsigned.push(format!(
+                    "exported at {} {} UTC (the archive's date)",
+                    &at[..10],
+                    &at[11..16]
+                ));
+                ProvenanceText::Matches { unsigned }
+            }
+            other => other,
+        })
     }
 }
 
-/// The version an audit archive's README says wrote it.
+/// The version an audit archive's README says wrote it (at most 40 characters of it: it is
+/// the archive's word, only ever shown).
 fn written_by(readme: &[u8]) -> Option<String> {
     let readme = std::str::from_utf8(readme).ok()?;
     readme.lines().find_map(|l| {
-        l.strip_prefix(WRITTEN_BY)?
-            .trim()
-            .strip_suffix('.')
-            .map(str::to_string)
+        let v = l.strip_prefix(WRITTEN_BY)?.trim().strip_suffix('.')?;
+        Some(v.chars().take(40).collect())
     })
 }
 
 /// Compares the archive's text with the one rendered from the entries (with no patient and
 /// no study date: the third and fourth lines). The archive's lines between its title and its
-/// study line are the patient's, one paragraph as the renderer wraps it; its study line names
-/// the report's study, with a date of DICOM's digits at most.
+/// study line are the patient's: one paragraph as the renderer wraps it, of the forms the
+/// renderer writes, with a name and an ID no longer than DICOM's; its study line names the
+/// report's study, with a date of DICOM's digits at most.
 fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
-    let a: Vec<&str> = archive.lines().collect();
     let e: Vec<&str> = entries.lines().collect();
+    let a: Vec<&str> = archive.lines().take(e.len() + SPARE_LINES).collect();
     let differs =
         |line: usize, archive: Option<&&str>, entries: Option<&&str>| ProvenanceText::Differs {
             line: line + 1,
             archive: archive.map_or(String::new(), |s| s.to_string()),
             entries: entries.map_or(String::new(), |s| s.to_string()),
+            written_by: None,
         };
     // Title and its underline.
     for i in 0..2 {
@@ -125,16 +182,23 @@ fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
         };
         rest.is_empty()
             || rest.strip_prefix(", ").is_some_and(|d| {
-                !d.is_empty() && d.len() <= 18 && d.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+                // DA: YYYYMMDD, or the old YYYY.MM.DD; a range's dash.
+                !d.is_empty()
+                    && d.len() <= 18
+                    && d.bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
             })
     };
-    let Some(at) = (3..a.len()).find(|&i| study_line(a[i])) else {
+    let Some(at) = (3..a.len().min(6)).find(|&i| study_line(a[i])) else {
         return differs(2, a.get(2), e.get(2));
     };
     let patient = &a[2..at];
-    let one_paragraph = patient.first().is_some_and(|l| l.starts_with("Patient "))
-        && text::render(&[Block::Meta(patient.join(" "))]) == format!("{}\n", patient.join("\n"));
-    if !one_paragraph {
+    let joined = patient.join(" ");
+    let one_paragraph =
+        text::render(&[Block::Meta(joined.clone())]) == format!("{}\n", patient.join("\n"));
+    // Wrapped only where the ID makes it long: its last line then holds the ID.
+    let wrapped_by_id = patient.len() == 1 || patient.last().is_some_and(|l| l.contains("(ID "));
+    if !one_paragraph || !wrapped_by_id || !patient_line(&joined) {
         return differs(2, a.get(2), e.get(2));
     }
     // The rest, line for line, from the line after the study's.
@@ -148,6 +212,30 @@ fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
     let mut unsigned: Vec<String> = patient.iter().map(|l| l.to_string()).collect();
     unsigned.push(a[at].to_string());
     ProvenanceText::Matches { unsigned }
+}
+
+/// Whether `line` is a patient line as the document writes one: "Patient NAME (ID ID)",
+/// "Patient NAME", "Patient ID ID" or "Patient not recorded", the name and ID no longer than
+/// DICOM holds (so a forged line has no room beside them).
+fn patient_line(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("Patient ") else {
+        return false;
+    };
+    let fits = |s: &str, max: usize| !s.is_empty() && s.chars().count() <= max;
+    if rest == "not recorded" {
+        return true;
+    }
+    if let Some(id) = rest.strip_prefix("ID ") {
+        if fits(id, MAX_ID) {
+            return true;
+        }
+    }
+    if let Some((name, id)) = rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (ID ")) {
+        if fits(name, MAX_NAME) && fits(id, MAX_ID) {
+            return true;
+        }
+    }
+    !rest.contains(" (ID ") && fits(rest, MAX_NAME)
 }
 
 #[cfg(test)]
@@ -177,6 +265,12 @@ mod tests {
                 ]
             }
         );
+        // The old ACR-NEMA date form is a date too.
+        let a = archive("Patient Doe Jane (ID 42)", "Study 1.2.3, 2026.01.01", REST);
+        assert!(matches!(
+            compare(&a, ENTRIES, "1.2.3"),
+            ProvenanceText::Matches { .. }
+        ));
     }
 
     #[test]
@@ -192,6 +286,7 @@ mod tests {
                 line: 6,
                 archive: "Signed off by Dr B at 2026-12-05 08:42 UTC".into(),
                 entries: "Signed off by Dr A at 2026-12-05 08:42 UTC".into(),
+                written_by: None,
             }
         );
     }
@@ -216,32 +311,67 @@ mod tests {
             compare(&shorter, ENTRIES, "1.2.3"),
             ProvenanceText::Differs { line: 6, .. }
         ));
+        // Millions of line feeds after it: compared no further than the text could reach.
+        let flood = archive(
+            "Patient X",
+            "Study 1.2.3",
+            &format!("{REST}{}", "\n".repeat(1 << 20)),
+        );
+        assert!(matches!(
+            compare(&flood, ENTRIES, "1.2.3"),
+            ProvenanceText::Differs { line: 7, .. }
+        ));
     }
 
     #[test]
     fn the_unsigned_lines_hold_no_story_of_their_own() {
+        let forged = |patient: &str, study: &str| {
+            let a = archive(patient, study, REST);
+            matches!(
+                compare(&a, ENTRIES, "1.2.3"),
+                ProvenanceText::Differs { line: 3, .. }
+            )
+        };
         // A second paragraph among the patient's lines: not how the renderer wraps one.
-        let a = archive(
+        assert!(forged(
             "Patient Doe Jane (ID 42)\nSigned off by Dr B",
-            "Study 1.2.3",
-            REST,
-        );
-        assert!(matches!(
-            compare(&a, ENTRIES, "1.2.3"),
-            ProvenanceText::Differs { line: 3, .. }
+            "Study 1.2.3"
         ));
+        // A name padded so that the forged words wrap onto a line of their own (found by
+        // review, 2026-12-05): longer than any DICOM name and ID.
+        let padded = format!("Patient {} (ID 42)", "x".repeat(95));
+        let wrapped = text::render(&[Block::Meta(format!(
+            "{padded} Signed off by Dr Mallory (attending) at 2026-12-05 08:42 UTC {}",
+            "y".repeat(150)
+        ))]);
+        assert!(forged(wrapped.trim_end(), "Study 1.2.3"));
+        // The same within a DICOM name's length, no ID: it wraps onto a line of its own.
+        let name = format!("{} Signed off by Dr Mallory (attending)", "x".repeat(92));
+        let wrapped = text::render(&[Block::Meta(format!("Patient {name}"))]);
+        assert_eq!(wrapped.lines().count(), 2, "{wrapped}");
+        assert!(patient_line(&format!("Patient {name}")));
+        assert!(forged(wrapped.trim_end(), "Study 1.2.3"));
         // A study date that says more than a date.
-        let a = archive("Patient X", "Study 1.2.3, 20260101 signed by Dr B", REST);
-        assert!(matches!(
-            compare(&a, ENTRIES, "1.2.3"),
-            ProvenanceText::Differs { line: 3, .. }
-        ));
+        assert!(forged("Patient X", "Study 1.2.3, 20260101 signed by Dr B"));
         // Another study.
-        let a = archive("Patient X", "Study 1.2.4", REST);
-        assert!(matches!(
-            compare(&a, ENTRIES, "1.2.3"),
-            ProvenanceText::Differs { line: 3, .. }
-        ));
+        assert!(forged("Patient X", "Study 1.2.4"));
+    }
+
+    #[test]
+    fn patient_lines_are_the_forms_the_document_writes() {
+        assert!(patient_line("Patient not recorded"));
+        assert!(patient_line("Patient ID 42"));
+        assert!(patient_line("Patient Doe Jane"));
+        assert!(patient_line("Patient Doe Jane (ID 42)"));
+        assert!(!patient_line("Signed off by Dr B"));
+        assert!(!patient_line(&format!(
+            "Patient {}",
+            "x".repeat(MAX_NAME + 1)
+        )));
+        assert!(!patient_line(&format!(
+            "Patient Doe (ID {})",
+            "1".repeat(MAX_ID + 1)
+        )));
     }
 
     #[test]

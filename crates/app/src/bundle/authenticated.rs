@@ -18,12 +18,22 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// The reports whose `report.create` the bundle carries.
-    pub(crate) fn reports(&self) -> Vec<countersign_ledger::EntryId> {
+    /// The reports whose `report.create` the bundle carries, each with how many entries of its
+    /// log the bundle carries.
+    pub(crate) fn reports(&self) -> Vec<(countersign_ledger::EntryId, usize)> {
         self.entries
             .iter()
             .filter(|r| r.0.header().kind == countersign_ledger::Kind::ReportCreate)
-            .map(|r| r.0.id())
+            .map(|r| {
+                let id = r.0.id();
+                let held = self
+                    .entries
+                    .iter()
+                    // (A create's header cannot name its own id: it is the log's first.)
+                    .filter(|e| e.0.header().log == id || e.0.id() == id)
+                    .count();
+                (id, held)
+            })
             .collect()
     }
 
