@@ -357,6 +357,52 @@ fn a_rename_leaves_who_signed_as_they_signed() {
         flat.contains(&format!("Dr Mallory (cardiologist; signed as {was})")),
         "{text}"
     );
+    // Ada, who signed it off and recorded the critical result, renamed too: the sentences
+    // naming her say whom she signed as, the SR's verifying observer is the name she verified
+    // under, and FHIR keeps both names (found by review, 2026-12-05: only the provenance lines
+    // said it).
+    let ada = home.ok(&["whoami"])["key"].as_str().unwrap().to_string();
+    let ada_was = "Dr Ada Attending";
+    home.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &ada,
+        "--name",
+        "Dr Ada Jones",
+        "--role",
+        "attending",
+        "--admin",
+    ]);
+    let pdf = export(&home, &report, "pdf", dir.path());
+    let (ok, text) = run(Command::new("pdftotext").arg(&pdf).arg("-"));
+    assert!(ok, "{text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!("recorded by Dr Ada Jones (signed as {ada_was})")),
+        "{text}"
+    );
+    let tree = sr_tree(&home, &report, dir.path());
+    // Every observer and verifier is named as they signed; the text beside says both names.
+    assert!(tree.contains("Attending^Ada^^Dr"), "{tree}");
+    assert!(!tree.contains("Jones^Ada"), "{tree}");
+    assert!(
+        tree.contains("co-signed by Dr Ada Jones (signed as Dr Ada Attending)"),
+        "{tree}"
+    );
+    let fhir: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export(&home, &report, "fhir", dir.path())).unwrap())
+            .unwrap();
+    let olds: Vec<&str> = fhir["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Practitioner")
+        .flat_map(|e| e["resource"]["name"].as_array().unwrap().iter())
+        .filter(|n| n["use"] == "old")
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert!(olds.contains(&ada_was) && olds.contains(&was), "{olds:?}");
 }
 
 /// Ada's and Bob's impressions of the same chest CT, each signed off without the other's.

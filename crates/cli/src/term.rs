@@ -18,9 +18,15 @@ use countersign_app::report::payload::text::is_format;
 /// Whether `c` must never reach a terminal as is: a C0 or C1 control character or DEL, the
 /// line or paragraph separator (some terminals break the line there), or a Unicode format
 /// character (general category Cf: the bidi embeddings, overrides, isolates and marks that
-/// reorder text, the zero-width characters and word joiners that hide it).
+/// reorder text, the zero-width characters and word joiners that hide it) — but the four the
+/// signed-text rule lets through, which never change which letters are read or in what order
+/// (the zero-width non-joiner and joiner that Persian, Indic scripts and emoji sequences spell
+/// with, the soft hyphen, the byte order mark): escaped, a signed Persian name read
+/// `مهر\u{200c}داد` (found by review, 2026-12-05).
 fn hidden(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || (is_format(c) && !matches!(c, '\u{200c}' | '\u{200d}' | '\u{ad}' | '\u{feff}'))
 }
 
 fn escape(out: &mut String, c: char) {
@@ -152,14 +158,32 @@ mod tests {
     fn format_characters_are_escaped() {
         for c in [
             '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
-            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}', '\u{200b}', '\u{200c}',
-            '\u{200d}', '\u{2060}', '\u{feff}', '\u{2028}', '\u{2029}',
+            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}', '\u{200b}', '\u{2060}',
+            '\u{2028}', '\u{2029}',
         ] {
             let s = format!("a{c}b");
             let want = format!("a\\u{{{:x}}}b", c as u32);
             assert_eq!(line(&s), want);
             assert_eq!(text(&s), want);
             assert_eq!(output(&s), want);
+        }
+    }
+
+    /// The four format characters the signed-text rule lets through are printed as they are:
+    /// a Persian name spelled with a zero-width non-joiner, an emoji sequence with joiners, a
+    /// soft hyphen, a byte order mark (found by review, 2026-12-05: escaped, `report show`
+    /// read `مهر\u{200c}داد`).
+    #[test]
+    fn the_format_characters_signed_text_may_hold_are_printed_as_they_are() {
+        for s in [
+            "مهر\u{200c}داد",
+            "👩\u{200d}⚕️",
+            "Radio\u{ad}logy",
+            "\u{feff}Dr A",
+        ] {
+            assert_eq!(line(s), s);
+            assert_eq!(text(s), s);
+            assert_eq!(output(s), s);
         }
     }
 

@@ -245,7 +245,7 @@ pub fn provenance(input: &AuditInput) -> Vec<u8> {
                 }
                 activity_text.push_str(&format!(
                     " by {} at {}",
-                    r.reviewer.name,
+                    crate::document::named(&r.reviewer),
                     readable(r.time_ms)
                 ));
                 if r.decision == Decision::Edit {

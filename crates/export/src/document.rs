@@ -68,6 +68,19 @@ pub(crate) fn who(a: &Author) -> String {
     crate::text::one_line(&shown).into_owned()
 }
 
+/// An author's name where a sentence names them ("accepted by …"): the name now, with the name
+/// they signed under and any other the roster gave the key, as [`who`] says them; one line.
+pub(crate) fn named(a: &Author) -> String {
+    let mut out = a.name.clone();
+    if let Some(then) = &a.name_then {
+        out.push_str(&format!(" (signed as {then})"));
+    }
+    if !a.formerly.is_empty() {
+        out.push_str(&format!(" (formerly {})", a.formerly.join(", ")));
+    }
+    crate::text::one_line(&out).into_owned()
+}
+
 pub(crate) fn state_word(s: ReportState) -> &'static str {
     match s {
         ReportState::Draft => "DRAFT",
@@ -125,24 +138,24 @@ pub(crate) fn ai_lines(view: &ReportView, section: &str) -> Vec<String> {
                 Some(r) => format!(
                     "{}, received as DICOM SR and attested by {}",
                     r.attestation.device_words(),
-                    a.author.name
+                    named(&a.author)
                 ),
                 None => format!("{} {}", a.result.model, a.result.version),
             };
             let line = match r.decision {
                 Decision::Accept => format!(
                     "Drafted by AI {model}, accepted by {} at {}",
-                    r.reviewer.name,
+                    named(&r.reviewer),
                     readable(r.time_ms)
                 ),
                 Decision::Edit => format!(
                     "Edited by {} from an AI draft ({model}) at {}",
-                    r.reviewer.name,
+                    named(&r.reviewer),
                     readable(r.time_ms)
                 ),
                 Decision::Reject => format!(
                     "An AI draft ({model}) was rejected by {} at {}",
-                    r.reviewer.name,
+                    named(&r.reviewer),
                     readable(r.time_ms)
                 ),
             };
@@ -236,11 +249,11 @@ pub(crate) fn withdrawn_line(view: &ReportView) -> String {
             EntryStatus::Refused { code, .. } => {
                 format!(
                     "{}'s (entry {}) by rule {code}",
-                    s.author.name,
+                    named(&s.author),
                     short(&s.entry)
                 )
             }
-            _ => format!("{}'s (entry {})", s.author.name, short(&s.entry)),
+            _ => format!("{}'s (entry {})", named(&s.author), short(&s.entry)),
         })
         .collect();
     format!(
@@ -338,7 +351,7 @@ pub(crate) fn critical_line(c: &countersign_report::CriticalView) -> String {
         } else {
             ""
         },
-        c.author.name
+        named(&c.author)
     )
 }
 
@@ -407,7 +420,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
             "Conflict resolved by {} at {}: kept the sign-off by {} (entry {}){}",
             who(&r.author),
             readable(r.time_ms),
-            kept.map_or_else(|| "an unknown author".into(), |k| k.author.name.clone()),
+            kept.map_or_else(|| "an unknown author".into(), |k| named(&k.author)),
             short(&r.keep),
             if r.note.trim().is_empty() {
                 String::new()
@@ -495,7 +508,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
     for a in &v.addenda {
         out.push(Block::Heading(format!(
             "Addendum, {} at {}",
-            a.author.name,
+            named(&a.author),
             readable(a.time_ms)
         )));
         out.push(Block::Para(
@@ -531,7 +544,9 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
             };
             out.push(Block::Para(format!(
                 "{} — due {} ({state}; recommended by {})",
-                f.finding, f.due, f.author.name
+                f.finding,
+                f.due,
+                named(&f.author)
             )));
         }
     }

@@ -130,12 +130,17 @@ pub(crate) fn model_device(key: &PublicKey, m: &AiModelInfo) -> Value {
     })
 }
 
-/// A person as a Practitioner: their key, name as the roster has it, and role.
+/// A person as a Practitioner: their key, name as the roster has it (and, `old`, the name they
+/// signed under and any other the roster gave the key), and role.
 pub(crate) fn practitioner(a: &Author) -> Value {
+    let mut names = vec![json!({ "text": a.name })];
+    for old in a.name_then.iter().chain(&a.formerly) {
+        names.push(json!({ "text": old, "use": "old" }));
+    }
     json!({
         "resourceType": "Practitioner",
         "identifier": [key_identifier(&a.key)],
-        "name": [{ "text": a.name }],
+        "name": names,
         "qualification": [{ "code": { "text": a.role.map_or("not on the roster".to_string(), |r| r.to_string()) } }],
     })
 }

@@ -235,7 +235,8 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
             &mut verifier,
             tags::VERIFYING_OBSERVER_NAME,
             VR::PN,
-            &person_name(&s.author.name),
+            // The name they verified under (a later rename does not change who verified).
+            &person_name(s.author.name_then.as_ref().unwrap_or(&s.author.name)),
         );
         put_seq(
             &mut verifier,
@@ -312,7 +313,7 @@ pub fn render(input: &ExportInput) -> Result<Vec<u8>, ExportError> {
                     ("signoff", LOCAL, "Sign-off in force"),
                     &format!(
                         "Signed off by {} at {} as entry {}",
-                        f.author.name,
+                        crate::document::named(&f.author),
                         readable(f.time_ms),
                         f.entry
                     ),

@@ -3,7 +3,7 @@
 // counts is the app's answer (its status), never decided here.
 import type { DataProtectionNote, MoveNote, ProvenanceItem, ReportView } from "./api";
 import { statusLabel } from "./conflict";
-import { day } from "./person";
+import { day, named } from "./person";
 
 const DECISION: Record<string, string> = { accept: "accepted", edit: "edited and accepted", reject: "rejected" };
 
@@ -77,7 +77,7 @@ export function describeEntry(item: ProvenanceItem, report: ReportView): string 
 
 /** "erased on 2026-01-01 by Dr Ada Attending (attending)": who erased, when, by the app's view. */
 export function erasedBy(note: DataProtectionNote): string {
-  return `erased on ${day(note.time_ms)} by ${note.by.name}${note.by.role ? ` (${note.by.role})` : ""}`;
+  return `erased on ${day(note.time_ms)} by ${named(note.by)}${note.by.role ? ` (${note.by.role})` : ""}`;
 }
 
 /** An entry's status in words. An erased entry's signature still verifies (the app re-checked
@@ -85,7 +85,7 @@ export function erasedBy(note: DataProtectionNote): string {
 export function statusWords(item: ProvenanceItem, report: ReportView): string {
   if (item.status.state === "erased") {
     const e = report.erasure;
-    return e ? `signature verified · erased on ${day(e.time_ms)} by ${e.by.name} (${e.basis})` : "signature verified · erased";
+    return e ? `signature verified · erased on ${day(e.time_ms)} by ${named(e.by)} (${e.basis})` : "signature verified · erased";
   }
   if (item.status.state === "refused") return "refused";
   return statusLabel(item.status);
@@ -93,15 +93,15 @@ export function statusWords(item: ProvenanceItem, report: ReportView): string {
 
 /** The editor's banner for an erased report. */
 export function erasureBanner(e: DataProtectionNote): string {
-  return `Erased on ${day(e.time_ms)} by ${e.by.name}${e.by.role ? ` (${e.by.role})` : ""} — ${e.basis}.`;
+  return `Erased on ${day(e.time_ms)} by ${named(e.by)}${e.by.role ? ` (${e.by.role})` : ""} — ${e.basis}.`;
 }
 
 /** The editor's line for a restriction in force. */
 export function restrictionBanner(r: DataProtectionNote): string {
-  return `Restricted on ${day(r.time_ms)} by ${r.by.name}${r.by.role ? ` (${r.by.role})` : ""} — ${r.basis}.`;
+  return `Restricted on ${day(r.time_ms)} by ${named(r.by)}${r.by.role ? ` (${r.by.role})` : ""} — ${r.basis}.`;
 }
 
 /** The editor's line for a move: "Moved from study X to study Y on DATE by NAME — reason". */
 export function moveLine(m: MoveNote): string {
-  return `Moved from study ${m.from} to study ${m.to} on ${day(m.time_ms)} by ${m.by.name}${m.by.role ? ` (${m.by.role})` : ""} — ${m.reason}`;
+  return `Moved from study ${m.from} to study ${m.to} on ${day(m.time_ms)} by ${named(m.by)}${m.by.role ? ` (${m.by.role})` : ""} — ${m.reason}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyLabel } from "./person";
+import { keyLabel, named } from "./person";
 
 const jan1 = Date.UTC(2026, 0, 1, 12);
 
@@ -18,5 +18,13 @@ describe("keyLabel", () => {
     expect(keyLabel({ number: 1, keys: 2, current: "b", retired_ms: jan1, replaced_lost_key: false })).toBe(
       "key 1 of 2, replaced on 2026-01-01",
     );
+  });
+});
+
+describe("named", () => {
+  it("says the name now, and the name an entry was signed under where the roster renamed its author since", () => {
+    expect(named({ name: "Dr Ada Jones" })).toBe("Dr Ada Jones");
+    expect(named({ name: "Dr Ada Jones", name_then: "Dr Ada Smith" })).toBe("Dr Ada Jones (signed as Dr Ada Smith)");
+    expect(named({ name: "Dr Mallory", formerly: ["Dr Rex Resident"] })).toBe("Dr Mallory (formerly Dr Rex Resident)");
   });
 });

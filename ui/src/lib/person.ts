@@ -1,4 +1,4 @@
-import type { PersonKey } from "./api";
+import type { Author, PersonKey } from "./api";
 
 /** The calendar day of a time in ms, as YYYY-MM-DD (UTC, as the CLI prints it). */
 export function day(ms: number): string {
@@ -16,4 +16,14 @@ export function keyLabel(p: PersonKey): string {
   }
   if (p.retired_ms != null) return `${which}, replaced on ${day(p.retired_ms)}`;
   return which;
+}
+
+/** An author's name where a sentence names them ("co-signed by …"): the name now, with the
+ *  name they signed under and any other the roster gave the key, as the app's report view
+ *  says them (a rename never rewrites who signed). */
+export function named(a: Pick<Author, "name" | "name_then" | "formerly">): string {
+  let out = a.name;
+  if (a.name_then) out += ` (signed as ${a.name_then})`;
+  if (a.formerly?.length) out += ` (formerly ${a.formerly.join(", ")})`;
+  return out;
 }

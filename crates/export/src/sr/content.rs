@@ -65,7 +65,7 @@ pub(super) fn observer(a: &Author) -> Vec<InMemDicomObject> {
             out.push(text(
                 "HAS OBS CONTEXT",
                 ("121013", "DCM", "Device Observer Name"),
-                &a.name,
+                a.name_then.as_ref().unwrap_or(&a.name),
             ));
             out.push(text(
                 "HAS OBS CONTEXT",
@@ -90,7 +90,14 @@ pub(super) fn observer(a: &Author) -> Vec<InMemDicomObject> {
                 "PNAME",
                 Some(("121008", "DCM", "Person Observer Name")),
             );
-            put(&mut name, tags::PERSON_NAME, VR::PN, &person_name(&a.name));
+            // The observer as they signed: a later rename does not change who observed.
+            let signed_as = a.name_then.as_ref().unwrap_or(&a.name);
+            put(
+                &mut name,
+                tags::PERSON_NAME,
+                VR::PN,
+                &person_name(signed_as),
+            );
             out.push(name);
         }
     }
@@ -195,15 +202,17 @@ pub(super) fn conflicting_section(view: &ReportView, s: &SectionView) -> Option<
         }
         items.extend(fields(s, v));
         let mut note = vec![format!("Signed as entry {}", v.entry)];
-        note.extend(
-            v.cosigns
-                .iter()
-                .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
-        );
+        note.extend(v.cosigns.iter().map(|c| {
+            format!(
+                "co-signed by {} (entry {})",
+                crate::document::named(&c.author),
+                c.entry
+            )
+        }));
         note.extend(by.iter().map(|f| {
             format!(
                 "signed off by {} at {} (entry {})",
-                f.author.name,
+                crate::document::named(&f.author),
                 readable(f.time_ms),
                 f.entry
             )
@@ -253,12 +262,13 @@ pub(super) fn section(
     content.extend(fields(s, current));
     content.extend(super::links::link_items(view, images, &current.links)?);
     let mut note = vec![format!("Signed as entry {}", current.entry)];
-    note.extend(
-        current
-            .cosigns
-            .iter()
-            .map(|c| format!("co-signed by {} (entry {})", c.author.name, c.entry)),
-    );
+    note.extend(current.cosigns.iter().map(|c| {
+        format!(
+            "co-signed by {} (entry {})",
+            crate::document::named(&c.author),
+            c.entry
+        )
+    }));
     note.extend(ai_lines(view, &s.name));
     content.push(text(
         "CONTAINS",

@@ -88,6 +88,20 @@ impl Roster {
             .unwrap_or_default()
     }
 
+    /// The names the roster has given `key`, in roster order: of its changes that applied
+    /// (never one a concurrent change overrode: its details never held).
+    pub fn names_given(&self, key: &PublicKey) -> Vec<&str> {
+        self.history
+            .get(key)
+            .map(|h| {
+                h.iter()
+                    .filter(|(id, _)| !self.overridden.contains(id))
+                    .filter_map(|(_, c)| c.name.as_deref())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every key with a history of changes (admitted, changed or revoked by an entry that
     /// stands).
     pub fn history_keys(&self) -> impl Iterator<Item = &PublicKey> {

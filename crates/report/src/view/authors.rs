@@ -100,16 +100,13 @@ pub fn author(roster: &Roster, key: &PublicKey) -> Author {
     }
 }
 
-/// The names the roster has given `key` other than `now`, oldest first, each once.
+/// The names the roster has given `key` other than `now`, oldest first, each once (never one
+/// of a change a concurrent one overrode, which never held: found by review, 2026-12-05).
 fn other_names(roster: &Roster, key: &PublicKey, now: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for name in roster
-        .history(key)
-        .into_iter()
-        .filter_map(|c| c.name.as_ref())
-    {
-        if name != now && !out.contains(name) {
-            out.push(name.clone());
+    for name in roster.names_given(key) {
+        if name != now && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
         }
     }
     out

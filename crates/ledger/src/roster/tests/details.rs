@@ -81,6 +81,24 @@ fn of_two_concurrent_role_changes_the_senior_admins_wins() {
     );
 }
 
+/// The names the roster gave T are those of the changes that held, in both roster orders:
+/// never the name of the change that lost (found by review, 2026-12-05: a report's view listed
+/// it among T's former names, a name T never had).
+#[test]
+fn the_names_given_are_never_a_losing_changes() {
+    for ts in 2_000..2_040 {
+        let (mut net, e_b) = admins();
+        let m = set_t(&mut net, F, Role::Attending, "T", vec![e_b], 2_000);
+        set_t(&mut net, A, Role::Radiologist, "Dr T (A)", vec![m], 2_000);
+        set_t(&mut net, B, Role::Resident, "Dr T (B)", vec![m], ts);
+        assert_eq!(
+            net.roster().names_given(&key(T).public()),
+            vec!["T", "Dr T (A)"],
+            "ts {ts}"
+        );
+    }
+}
+
 /// As (a) with the founder against an admin: the founder's change wins.
 #[test]
 fn of_two_concurrent_changes_the_founders_wins() {
