@@ -300,6 +300,35 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
         "{still}"
     );
 
+    // A home whose roster moved on since the export (a member renamed): the text names the
+    // authors as the roster did then, so it is not compared (found by review, 2026-12-05:
+    // an honest archive read as forged), and the import says why (exit 1).
+    let carl = home.member("cardiologist");
+    home.ok(&[
+        "roster",
+        "add",
+        "--key",
+        &carl,
+        "--name",
+        "Dr Mallory",
+        "--role",
+        "cardiologist",
+    ]);
+    let moved_on = home.run(&["bundle", "import", archive.to_str().unwrap()]);
+    assert_eq!(moved_on.code, 1, "{}", moved_on.stdout);
+    let moved_on = moved_on.json();
+    assert_eq!(
+        moved_on["provenance_text"]["state"], "not_checked",
+        "{moved_on}"
+    );
+    assert!(
+        moved_on["provenance_text"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("holds 1 roster entries the archive does not carry"),
+        "{moved_on}"
+    );
+
     // A home that holds a later entry of the report than the archive carries: the archive
     // leaves it out, and the import says so (exit 1) rather than comparing with more than the
     // archive holds.

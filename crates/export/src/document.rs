@@ -16,6 +16,11 @@ pub enum Block {
     Title(String),
     /// Small lines under the title: patient, study, status, sign-off.
     Meta(String),
+    /// A small line as `Meta`, never wrapped in plain text: the patient's, which no one signed
+    /// (the exporter's image store), so that an audit archive's import reads it back as one
+    /// line and a sentence cannot be wrapped onto a line of its own beside it (found by
+    /// review, 2026-12-05).
+    Line(String),
     /// What a reader must not miss: a critical result.
     Banner(String),
     Heading(String),
@@ -372,7 +377,7 @@ pub fn document(input: &ExportInput) -> Vec<Block> {
         (None, Some(id)) => format!("Patient ID {id}"),
         (None, None) => "Patient not recorded".into(),
     };
-    out.push(Block::Meta(patient));
+    out.push(Block::Line(patient));
     out.push(Block::Meta(format!(
         "Study {}{}",
         input.study.uid,

@@ -74,7 +74,7 @@ fn style(b: &Block) -> Style {
     };
     match b {
         Block::Title(_) => s(Font::Bold, 18.0, 24.0, 0.0, 0.0, 0.0),
-        Block::Meta(_) => s(Font::Regular, 9.5, 13.0, 0.35, 0.0, 0.0),
+        Block::Meta(_) | Block::Line(_) => s(Font::Regular, 9.5, 13.0, 0.35, 0.0, 0.0),
         Block::Banner(_) => s(Font::Bold, 10.5, 14.0, 0.0, 10.0, 6.0),
         Block::Heading(_) => s(Font::Bold, 12.0, 16.0, 0.0, 12.0, 0.0),
         Block::Para(_) => s(Font::Regular, 10.5, 14.0, 0.0, 2.0, 0.0),
@@ -88,6 +88,7 @@ fn text_of(b: &Block) -> &str {
     match b {
         Block::Title(t)
         | Block::Meta(t)
+        | Block::Line(t)
         | Block::Banner(t)
         | Block::Heading(t)
         | Block::Para(t)

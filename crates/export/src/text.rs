@@ -85,6 +85,10 @@ pub fn render(doc: &[Block]) -> String {
                 out.push('\n');
             }
             Block::Meta(t) => push_wrapped(&mut out, &shown(t), ""),
+            Block::Line(t) => {
+                out.push_str(&one_line(t));
+                out.push('\n');
+            }
             Block::Banner(t) => {
                 out.push('\n');
                 push_wrapped(&mut out, &format!("!! {}", shown(t)), "   ");

@@ -13,10 +13,11 @@
 //! in the bundle, turned the comparison off with exit 0). A text that cannot be compared is a
 //! problem the import reports (exit 1), as is one that differs.
 
-use countersign_export::{date_time, document, text, Block, StudyInfo};
+use countersign_export::{date_time, document, text, StudyInfo};
 use countersign_ledger::EntryId;
 use serde::Serialize;
 
+use super::authenticated::Carried;
 use crate::error::Result;
 use crate::export::{ArchiveText, VERSION, WRITTEN_BY};
 use crate::home::Home;
@@ -66,12 +67,12 @@ const MAX_NAME: usize = 3 * 64 + 2;
 const MAX_ID: usize = 64;
 
 impl Home {
-    /// Holds an audit archive's text to the entries just imported from it; `reports` are the
-    /// reports whose `report.create` the bundle carried, with how many entries of each.
+    /// Holds an audit archive's text to the entries just imported from it (`carried`: what
+    /// its bundle held).
     pub(crate) fn check_archive_text(
         &self,
         text: &ArchiveText,
-        reports: &[(EntryId, usize)],
+        carried: &Carried,
     ) -> Result<ProvenanceText> {
         let not_checked = |reason: String| Ok(ProvenanceText::NotChecked { reason });
         let Some(provenance) = &text.provenance else {
@@ -85,27 +86,41 @@ impl Home {
             return not_checked("provenance.txt is not UTF-8 text".into());
         };
         // The report the text is about: the one of the bundle's whose id it names.
-        let named: Vec<&(EntryId, usize)> = reports
+        let named: Vec<&EntryId> = carried
+            .reports
             .iter()
-            .filter(|(id, _)| archive.contains(&id.to_string()))
+            .filter(|id| archive.contains(&id.to_string()))
             .collect();
-        let [(report, carried)] = named[..] else {
+        let [report] = named[..] else {
             return not_checked(format!(
                 "provenance.txt names {} of the {} reports in the bundle, not one",
                 named.len(),
-                reports.len()
+                carried.reports.len()
             ));
         };
-        // The home may hold entries of the report the archive left out: the text would be
-        // rendered from more than the archive carried (found by review, 2026-12-05) — and an
-        // auditor holding a later entry learns that the archive leaves it out.
-        let held = self.store().db().log_entries(report)?.len();
-        if held > *carried {
+        // The home may hold entries the archive left out — of the report, or of the roster,
+        // which names its authors: the text would be rendered from more than the archive
+        // carried (found by review, 2026-12-05) — and an auditor holding a later entry learns
+        // that the archive leaves it out.
+        let db = self.store().db();
+        let held = db.log_entries(report)?.len();
+        if held > carried.of(report) {
             return not_checked(format!(
                 "this home holds {} entries of report {report} that the archive leaves out (a \
                  later addendum or sign-off, say): its text was not compared; `report show` \
                  reads all {held}",
-                held - carried
+                held - carried.of(report)
+            ));
+        }
+        let network = self.state()?.network()?;
+        let roster = db.log_entries(&network)?.len();
+        if roster > carried.of(&network) {
+            return not_checked(format!(
+                "this home holds {} roster entries the archive does not carry (a member \
+                 renamed or revoked since, say): its text, which names the authors as the \
+                 roster does, was not compared; `report show` reads the report as this home's \
+                 roster has it",
+                roster - carried.of(&network)
             ));
         }
         let mut input = self.export_input(*report)?;
@@ -156,10 +171,9 @@ fn written_by(readme: &[u8]) -> Option<String> {
 }
 
 /// Compares the archive's text with the one rendered from the entries (with no patient and
-/// no study date: the third and fourth lines). The archive's lines between its title and its
-/// study line are the patient's: one paragraph as the renderer wraps it, of the forms the
-/// renderer writes, with a name and an ID no longer than DICOM's; its study line names the
-/// report's study, with a date of DICOM's digits at most.
+/// no study date: the third and fourth lines). The archive's third line is the patient's, one
+/// of the forms the document writes, with a name and an ID no longer than DICOM's; its fourth
+/// names the report's study, with a date of DICOM's digits at most.
 fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
     let e: Vec<&str> = entries.lines().collect();
     let a: Vec<&str> = archive.lines().take(e.len() + SPARE_LINES).collect();
@@ -189,18 +203,18 @@ fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
                         .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
             })
     };
-    let Some(at) = (3..a.len().min(6)).find(|&i| study_line(a[i])) else {
+    // The patient's line is one line, never wrapped (`Block::Line`): a sentence cannot be
+    // wrapped onto a line of its own beside it (found by review, 2026-12-05).
+    let (Some(patient), Some(study_at)) = (a.get(2), a.get(3)) else {
         return differs(2, a.get(2), e.get(2));
     };
-    let patient = &a[2..at];
-    let joined = patient.join(" ");
-    let one_paragraph =
-        text::render(&[Block::Meta(joined.clone())]) == format!("{}\n", patient.join("\n"));
-    // Wrapped only where the ID makes it long: its last line then holds the ID.
-    let wrapped_by_id = patient.len() == 1 || patient.last().is_some_and(|l| l.contains("(ID "));
-    if !one_paragraph || !wrapped_by_id || !patient_line(&joined) {
+    if !patient_line(patient) {
         return differs(2, a.get(2), e.get(2));
     }
+    if !study_line(study_at) {
+        return differs(3, a.get(3), e.get(3));
+    }
+    let at = 3;
     // The rest, line for line, from the line after the study's.
     let rest_a = &a[at + 1..];
     let rest_e = e.get(4..).unwrap_or(&[]);
@@ -209,9 +223,9 @@ fn compare(archive: &str, entries: &str, study: &str) -> ProvenanceText {
             return differs(at + 1 + i, rest_a.get(i), rest_e.get(i));
         }
     }
-    let mut unsigned: Vec<String> = patient.iter().map(|l| l.to_string()).collect();
-    unsigned.push(a[at].to_string());
-    ProvenanceText::Matches { unsigned }
+    ProvenanceText::Matches {
+        unsigned: vec![patient.to_string(), study_at.to_string()],
+    }
 }
 
 /// Whether `line` is a patient line as the document writes one: "Patient NAME (ID ID)",
@@ -241,6 +255,7 @@ fn patient_line(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use countersign_export::Block;
 
     const ENTRIES: &str = "CT REPORT\n=========\nPatient not recorded\nStudy 1.2.3\n\
                            Status FINAL · Dept · report abc\nSigned off by Dr A at 2026-12-05 \
@@ -329,32 +344,43 @@ mod tests {
             let a = archive(patient, study, REST);
             matches!(
                 compare(&a, ENTRIES, "1.2.3"),
-                ProvenanceText::Differs { line: 3, .. }
+                ProvenanceText::Differs { line: 3 | 4, .. }
             )
         };
-        // A second paragraph among the patient's lines: not how the renderer wraps one.
+        // A line of its own under the patient's: the patient's is one line, never wrapped.
         assert!(forged(
             "Patient Doe Jane (ID 42)\nSigned off by Dr B",
             "Study 1.2.3"
         ));
-        // A name padded so that the forged words wrap onto a line of their own (found by
-        // review, 2026-12-05): longer than any DICOM name and ID.
-        let padded = format!("Patient {} (ID 42)", "x".repeat(95));
-        let wrapped = text::render(&[Block::Meta(format!(
-            "{padded} Signed off by Dr Mallory (attending) at 2026-12-05 08:42 UTC {}",
-            "y".repeat(150)
-        ))]);
-        assert!(forged(wrapped.trim_end(), "Study 1.2.3"));
-        // The same within a DICOM name's length, no ID: it wraps onto a line of its own.
-        let name = format!("{} Signed off by Dr Mallory (attending)", "x".repeat(92));
-        let wrapped = text::render(&[Block::Meta(format!("Patient {name}"))]);
-        assert_eq!(wrapped.lines().count(), 2, "{wrapped}");
-        assert!(patient_line(&format!("Patient {name}")));
-        assert!(forged(wrapped.trim_end(), "Study 1.2.3"));
+        // A name padded so that a sentence would wrap onto a line of its own, with the ID
+        // after it (found by review, 2026-12-05: it matched).
+        assert!(forged(
+            &format!(
+                "Patient {}\nSigned off by Dr Mallory (attending) at 2026-12-05 08:42 UTC\n(ID 42)",
+                "x".repeat(90)
+            ),
+            "Study 1.2.3"
+        ));
+        // Not a patient line at all.
+        assert!(forged("Signed off by Dr B", "Study 1.2.3"));
         // A study date that says more than a date.
         assert!(forged("Patient X", "Study 1.2.3, 20260101 signed by Dr B"));
         // Another study.
         assert!(forged("Patient X", "Study 1.2.4"));
+    }
+
+    /// The document writes the patient's line whole, however long: an import reads it back as
+    /// one line (a long honest name wrapped was read as forged).
+    #[test]
+    fn a_long_patient_line_is_written_whole() {
+        let long = format!(
+            "Patient {} (ID {})",
+            "N".repeat(MAX_NAME),
+            "1".repeat(MAX_ID)
+        );
+        let text = text::render(&[Block::Line(long.clone())]);
+        assert_eq!(text, format!("{long}\n"));
+        assert!(patient_line(&long));
     }
 
     #[test]

@@ -17,24 +17,49 @@ pub struct Authenticated {
     pub(super) keys: bundle::BundleKeys,
 }
 
+/// What a bundle carries (see [`Authenticated::carried`]).
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    pub reports: Vec<countersign_ledger::EntryId>,
+    pub per_log: HashMap<countersign_ledger::EntryId, usize>,
+}
+
+impl Carried {
+    /// How many distinct entries of `log` the bundle carries.
+    pub fn of(&self, log: &countersign_ledger::EntryId) -> usize {
+        self.per_log.get(log).copied().unwrap_or(0)
+    }
+}
+
 impl Authenticated {
-    /// The reports whose `report.create` the bundle carries, each with how many entries of its
-    /// log the bundle carries.
-    pub(crate) fn reports(&self) -> Vec<(countersign_ledger::EntryId, usize)> {
-        self.entries
-            .iter()
-            .filter(|r| r.0.header().kind == countersign_ledger::Kind::ReportCreate)
-            .map(|r| {
-                let id = r.0.id();
-                let held = self
-                    .entries
-                    .iter()
-                    // (A create's header cannot name its own id: it is the log's first.)
-                    .filter(|e| e.0.header().log == id || e.0.id() == id)
-                    .count();
-                (id, held)
-            })
-            .collect()
+    /// What the bundle carries: the reports whose `report.create` it holds, and how many
+    /// distinct entries of each log (reports and the roster).
+    pub(crate) fn carried(&self) -> Carried {
+        let mut per_log: HashMap<countersign_ledger::EntryId, std::collections::BTreeSet<_>> =
+            HashMap::new();
+        let mut reports = Vec::new();
+        for r in &self.entries {
+            let id = r.0.id();
+            let kind = r.0.header().kind;
+            // A log's first entry cannot name its own id: the create and the genesis are the
+            // logs they start.
+            let log = if matches!(
+                kind,
+                countersign_ledger::Kind::ReportCreate | countersign_ledger::Kind::NetworkGenesis
+            ) {
+                id
+            } else {
+                r.0.header().log
+            };
+            if kind == countersign_ledger::Kind::ReportCreate {
+                reports.push(id);
+            }
+            per_log.entry(log).or_default().insert(id);
+        }
+        Carried {
+            reports,
+            per_log: per_log.into_iter().map(|(k, v)| (k, v.len())).collect(),
+        }
     }
 
     /// Frames untrusted bundle bytes and checks every signature (`verify_strict`).

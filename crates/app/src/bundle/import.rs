@@ -37,16 +37,16 @@ impl Home {
                 Ok((batch, text)) => (Ok(batch), Some(text)),
                 Err(e) => (Err(e), None),
             };
-        let reports = batch
+        let carried = batch
             .as_ref()
-            .map(Authenticated::reports)
+            .map(Authenticated::carried)
             .unwrap_or_default();
         let mut report = self.import_logged(batch)?;
         // The archive's text for people, held to the entries just stored (`archive_text`).
         if let Some(text) = text {
             // The entries are stored whatever it says: a text that cannot be rendered here
             // (a key not opened, say) is said to be unchecked, never a failed import.
-            report.provenance_text = Some(self.check_archive_text(&text, &reports).unwrap_or_else(
+            report.provenance_text = Some(self.check_archive_text(&text, &carried).unwrap_or_else(
                 |e| ProvenanceText::NotChecked {
                     reason: format!("it could not be rendered here: {e}"),
                 },

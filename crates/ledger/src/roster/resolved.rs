@@ -95,7 +95,7 @@ impl Roster {
             .get(key)
             .map(|h| {
                 h.iter()
-                    .filter(|(id, _)| !self.overridden.contains(id))
+                    .filter(|change| !self.overridden.contains(&change.0))
                     .filter_map(|(_, c)| c.name.as_deref())
                     .collect()
             })

@@ -123,9 +123,29 @@ pub struct ReviewOutcome {
     pub unverified: Option<String>,
 }
 
-/// "name (key)": how a reviewer is counted.
+/// "name (key)": how a reviewer is counted — with ", formerly …" where the roster gave the key
+/// other names, so that a rename never makes one person's reviews read as another's (found by
+/// review, 2026-12-05). The other names are sorted: the label is the same for every entry of
+/// the key, whichever name each was signed under.
 pub fn reviewer_label(author: &crate::view::Author) -> String {
-    format!("{} ({})", author.name, author.key)
+    let mut others: Vec<&str> = author
+        .name_then
+        .iter()
+        .chain(&author.formerly)
+        .map(String::as_str)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    if others.is_empty() {
+        format!("{} ({})", author.name, author.key)
+    } else {
+        format!(
+            "{} ({}), formerly {}",
+            author.name,
+            author.key,
+            others.join(", ")
+        )
+    }
 }
 
 impl Outcome {

@@ -318,3 +318,25 @@ fn months_and_the_proposals_behind_each_count_are_exact() {
     assert_eq!(json["reports"][review.to_hex()], r.to_hex());
     assert!(json["models"][0]["edited_results"].is_array());
 }
+
+/// A reviewer renamed since some of their reviews is one reviewer, under one label naming
+/// every name the key had (found by review, 2026-12-05: `ai stats` said the new name had
+/// reviewed them all).
+#[test]
+fn a_renamed_reviewer_is_one_label_naming_the_former_names() {
+    let key = countersign_ledger::SecretKey::from_seed(&[7; 32]).public();
+    let author = |name_then: Option<&str>, formerly: &[&str]| crate::view::Author {
+        key,
+        name: "Dr B".into(),
+        role: None,
+        ai_model: None,
+        person: None,
+        name_then: name_then.map(Into::into),
+        formerly: formerly.iter().map(|n| n.to_string()).collect(),
+    };
+    let before = reviewer_label(&author(Some("Dr A"), &["Dr C"]));
+    assert_eq!(before, format!("Dr B ({key}), formerly Dr A, Dr C"));
+    assert_eq!(reviewer_label(&author(Some("Dr C"), &["Dr A"])), before);
+    assert_eq!(reviewer_label(&author(None, &["Dr C", "Dr A"])), before);
+    assert_eq!(reviewer_label(&author(None, &[])), format!("Dr B ({key})"));
+}
