@@ -9,12 +9,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use countersign_ledger::roster::{GenesisPayload, MemberPayload};
-use countersign_ledger::{Entry, EntryId, Hash, Kind, Role, SecretKey};
+use countersign_ledger::{Entry, EntryId, Hash, Kind, SecretKey};
 use countersign_report::payload::SectionWrite;
 use rand::{Rng, SeedableRng};
 
-use crate::common::{bin, craft, ct_chest_create};
+use crate::common::{bin, craft, crafted_roster, ct_chest_create};
 
 /// Entries in the bundle, roster included.
 pub const ENTRIES: usize = 100_000;
@@ -33,39 +32,9 @@ pub fn department_entries() -> Vec<(Entry, Vec<u8>)> {
     let radiologist = SecretKey::from_seed(&[0x91; 32]);
     // 2023-11-14: in the past on any clock that runs these tests, so nothing is held.
     let t0 = 1_700_000_000_000u64;
-    let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
-        valid_from: t0,
-        ..MemberPayload::new(k.public(), name, role, admin)
-    };
+    let (network, mut entries) =
+        crafted_roster(&attending, &radiologist, "Radiology at scale", "Dr Rad", t0);
     let zero = Hash::ZERO.to_hex();
-    let genesis_payload = json(&GenesisPayload {
-        name: "Radiology at scale".into(),
-        founder: member(&attending, "Dr Ada", Role::Attending, true),
-        policy: None,
-    });
-    let genesis = craft(
-        &attending,
-        &zero,
-        &zero,
-        1,
-        t0,
-        Kind::NetworkGenesis,
-        vec![],
-        &genesis_payload,
-    );
-    let network = genesis.id().to_hex();
-    let admission = json(&member(&radiologist, "Dr Rad", Role::Radiologist, false));
-    let admitted = craft(
-        &attending,
-        &network,
-        &network,
-        2,
-        t0,
-        Kind::RosterMember,
-        vec![genesis.id()],
-        &admission,
-    );
-    let mut entries = vec![(genesis, genesis_payload), (admitted, admission)];
     let per_report = (ENTRIES - entries.len()) / REPORTS;
     let sections = ["technique", "findings", "impression"];
     let words: Vec<&str> = WORDS.split_whitespace().collect();

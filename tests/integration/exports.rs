@@ -22,6 +22,27 @@ fn export(home: &Home, report: &str, format: &str, dir: &Path) -> PathBuf {
     path
 }
 
+/// Renames the member of `key` to `name` (as `role`, an admin with `admin`): `roster add` of
+/// an admitted key.
+fn rename(home: &Home, key: &str, name: &str, role: &str, admin: bool) {
+    let mut args = vec![
+        "roster", "add", "--key", key, "--name", name, "--role", role,
+    ];
+    if admin {
+        args.push("--admin");
+    }
+    home.ok(&args);
+}
+
+/// Asserts that an audit archive's import exited 1 with its text not compared, and why.
+fn assert_not_checked(run: crate::common::Run, why: &str) {
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let got = run.json();
+    assert_eq!(got["provenance_text"]["state"], "not_checked", "{got}");
+    let reason = got["provenance_text"]["reason"].as_str().unwrap();
+    assert!(reason.contains(why), "{got}");
+}
+
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
         .output()
@@ -304,29 +325,10 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
     // authors as the roster did then, so it is not compared (found by review, 2026-12-05:
     // an honest archive read as forged), and the import says why (exit 1).
     let carl = home.member("cardiologist");
-    home.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &carl,
-        "--name",
-        "Dr Mallory",
-        "--role",
-        "cardiologist",
-    ]);
-    let moved_on = home.run(&["bundle", "import", archive.to_str().unwrap()]);
-    assert_eq!(moved_on.code, 1, "{}", moved_on.stdout);
-    let moved_on = moved_on.json();
-    assert_eq!(
-        moved_on["provenance_text"]["state"], "not_checked",
-        "{moved_on}"
-    );
-    assert!(
-        moved_on["provenance_text"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("holds 1 roster entries the archive does not carry"),
-        "{moved_on}"
+    rename(&home, &carl, "Dr Mallory", "cardiologist", false);
+    assert_not_checked(
+        home.run(&["bundle", "import", archive.to_str().unwrap()]),
+        "holds 1 roster entries the archive does not carry",
     );
 
     // A home that holds a later entry of the report than the archive carries: the archive
@@ -339,16 +341,9 @@ fn a_rewritten_provenance_txt_is_caught_on_import() {
         "--text",
         "Compared with prior: unchanged.",
     ]);
-    let older = home.run(&["bundle", "import", archive.to_str().unwrap()]);
-    assert_eq!(older.code, 1, "{}", older.stdout);
-    let older = older.json();
-    assert_eq!(older["provenance_text"]["state"], "not_checked", "{older}");
-    assert!(
-        older["provenance_text"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("holds 1 entries of report"),
-        "{older}"
+    assert_not_checked(
+        home.run(&["bundle", "import", archive.to_str().unwrap()]),
+        "holds 1 entries of report",
     );
 }
 
@@ -360,16 +355,7 @@ fn a_rename_leaves_who_signed_as_they_signed() {
     let (home, report) = Home::demo();
     let carl = home.member("cardiologist");
     let was = "Dr Carl Cardiologist";
-    home.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &carl,
-        "--name",
-        "Dr Mallory",
-        "--role",
-        "cardiologist",
-    ]);
+    rename(&home, &carl, "Dr Mallory", "cardiologist", false);
     let shown = home.text(&["report", "show", &report]);
     assert!(
         shown.contains(&format!(
@@ -392,17 +378,7 @@ fn a_rename_leaves_who_signed_as_they_signed() {
     // said it).
     let ada = home.ok(&["whoami"])["key"].as_str().unwrap().to_string();
     let ada_was = "Dr Ada Attending";
-    home.ok(&[
-        "roster",
-        "add",
-        "--key",
-        &ada,
-        "--name",
-        "Dr Ada Jones",
-        "--role",
-        "attending",
-        "--admin",
-    ]);
+    rename(&home, &ada, "Dr Ada Jones", "attending", true);
     let pdf = export(&home, &report, "pdf", dir.path());
     let (ok, text) = run(Command::new("pdftotext").arg(&pdf).arg("-"));
     assert!(ok, "{text}");

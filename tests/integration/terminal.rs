@@ -8,11 +8,10 @@
 
 use std::process::Command;
 
-use countersign_ledger::roster::{GenesisPayload, MemberPayload};
-use countersign_ledger::{bundle, Hash, Kind, Role, SecretKey};
+use countersign_ledger::{bundle, Hash, Kind, SecretKey};
 use countersign_report::payload::SectionWrite;
 
-use crate::common::{craft, ct_chest_create, founder, Home, AI_MEMBER};
+use crate::common::{craft, crafted_roster, ct_chest_create, founder, Home, AI_MEMBER};
 
 /// Clears the screen, homes the cursor, then a line break and a fake line, under a bidi
 /// override: what an attending could give as the basis of an erasure.
@@ -171,38 +170,11 @@ fn a_name_already_signed_with_a_line_break_prints_escaped_on_its_own_line() {
     // 2023-11-14: in the past on any clock that runs these tests, so nothing is held.
     let t0 = 1_700_000_000_000u64;
     let fake = "Dr Rad\n     co-signed by Dr Ada at 2023-11-14 22:13:20 UTC [verified]";
-    let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
-        valid_from: t0,
-        ..MemberPayload::new(k.public(), name, role, admin)
+    let (network, roster) = crafted_roster(&attending, &radiologist, "Radiology", fake, t0);
+    let [(genesis, genesis_payload), (admitted, admission)] = &roster[..] else {
+        unreachable!("a genesis and an admission")
     };
     let zero = Hash::ZERO.to_hex();
-    let genesis_payload = json(&GenesisPayload {
-        name: "Radiology".into(),
-        founder: member(&attending, "Dr Ada", Role::Attending, true),
-        policy: None,
-    });
-    let genesis = craft(
-        &attending,
-        &zero,
-        &zero,
-        1,
-        t0,
-        Kind::NetworkGenesis,
-        vec![],
-        &genesis_payload,
-    );
-    let network = genesis.id().to_hex();
-    let admission = json(&member(&radiologist, fake, Role::Radiologist, false));
-    let admitted = craft(
-        &attending,
-        &network,
-        &network,
-        2,
-        t0,
-        Kind::RosterMember,
-        vec![genesis.id()],
-        &admission,
-    );
     let create_payload = ct_chest_create("1.2.826.0.42");
     let create = craft(
         &attending,
@@ -235,8 +207,8 @@ fn a_name_already_signed_with_a_line_break_prints_escaped_on_its_own_line() {
     let auditor = Home::new();
     auditor.ok(&["init", "--name", "Auditor", "--role", "reviewer"]);
     let imported = auditor.import(&bundle::encode([
-        (&genesis, Some(genesis_payload.as_slice())),
-        (&admitted, Some(admission.as_slice())),
+        (genesis, Some(genesis_payload.as_slice())),
+        (admitted, Some(admission.as_slice())),
         (&create, Some(create_payload.as_slice())),
         (&write, Some(write_payload.as_slice())),
     ]));

@@ -208,3 +208,62 @@ pub fn ct_chest_create(study: &str) -> Vec<u8> {
     })
     .unwrap()
 }
+
+/// A network crafted by hand: its genesis, founded by `attending` ("Dr Ada", an admin) under
+/// `department`, and the admission of `radiologist` as `radiologist_name`, both dated `t0`.
+/// Returns the network id (hex) and the two entries with their payloads, in causal order —
+/// for the tests (and the bundle bench) that build a department's entries straight, names an
+/// honest home would refuse included.
+pub fn crafted_roster(
+    attending: &SecretKey,
+    radiologist: &SecretKey,
+    department: &str,
+    radiologist_name: &str,
+    t0: u64,
+) -> (String, Vec<(Entry, Vec<u8>)>) {
+    use countersign_ledger::roster::{GenesisPayload, MemberPayload};
+    use countersign_ledger::{Hash, Role};
+    let member = |k: &SecretKey, name: &str, role, admin| MemberPayload {
+        valid_from: t0,
+        ..MemberPayload::new(k.public(), name, role, admin)
+    };
+    let zero = Hash::ZERO.to_hex();
+    let genesis_payload = serde_json::to_vec(&GenesisPayload {
+        name: department.into(),
+        founder: member(attending, "Dr Ada", Role::Attending, true),
+        policy: None,
+    })
+    .unwrap();
+    let genesis = craft(
+        attending,
+        &zero,
+        &zero,
+        1,
+        t0,
+        Kind::NetworkGenesis,
+        vec![],
+        &genesis_payload,
+    );
+    let network = genesis.id().to_hex();
+    let admission = serde_json::to_vec(&member(
+        radiologist,
+        radiologist_name,
+        Role::Radiologist,
+        false,
+    ))
+    .unwrap();
+    let admitted = craft(
+        attending,
+        &network,
+        &network,
+        2,
+        t0,
+        Kind::RosterMember,
+        vec![genesis.id()],
+        &admission,
+    );
+    (
+        network,
+        vec![(genesis, genesis_payload), (admitted, admission)],
+    )
+}

@@ -7,7 +7,7 @@ mod home;
 mod run;
 mod values;
 
-pub use crafted::{craft, ct_chest_create, sealed_create, SealedReport};
+pub use crafted::{craft, crafted_roster, ct_chest_create, sealed_create, SealedReport};
 pub use departments::{added, founder, founder_with_phantom, two_attendings, AI_MEMBER};
 pub use home::{open_app_home, Home, DEMO_PASSPHRASE};
 pub use run::{bin, python, tests_dir, use_cli_as_decode_worker, Run};
