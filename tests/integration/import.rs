@@ -130,3 +130,96 @@ fn a_series_scrolls_in_instance_number_order_not_uid_order() {
         .collect();
     assert_eq!(numbers, (1..=12).collect::<Vec<i64>>());
 }
+
+/// Found by a clinical-safety review (2026-12-05): a local import checked nothing of a study's
+/// patient (only retrievals did), so one stray instance of patient A carrying patient B's Study
+/// Instance UID joined B's study — and A's erasure then took B's whole study. Now an instance
+/// whose study is held here under another patient (another Patient ID, or the same under
+/// another Issuer of Patient ID) is refused `wrong_patient`, nothing of it stored; the rest of
+/// the import goes on.
+#[test]
+fn a_stray_instance_of_another_patient_is_refused_from_a_study_held_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = crate::common::founder("Dr Ada");
+    let (b, files) =
+        crate::common::patient_series(dir.path(), "patient b", 3, "67890", Some("HOSP-B"));
+    let first = home.ok(&["import", files[0].parent().unwrap().to_str().unwrap()]);
+    assert_eq!(first["imported"], 3, "{first}");
+
+    let strays = dir.path().join("strays");
+    std::fs::create_dir_all(&strays).unwrap();
+    // Patient A's instance filed under B's study; B's ID under another hospital's issuer.
+    for (name, from, id, issuer) in [
+        ("a.dcm", &files[0], "12345", "HOSP-A"),
+        ("b.dcm", &files[1], "67890", "HOSP-C"),
+    ] {
+        std::fs::copy(from, strays.join(name)).unwrap();
+        crate::common::set_patient(&strays.join(name), id, Some(issuer));
+    }
+    // And one more instance of B's own: taken.
+    let (_, more) =
+        crate::common::patient_series(dir.path(), "patient b", 4, "67890", Some("HOSP-B"));
+    std::fs::copy(&more[3], strays.join("c.dcm")).unwrap();
+    let summary = home.ok(&["import", strays.to_str().unwrap()]);
+    assert_eq!(summary["imported"], 1, "{summary}");
+    let failed = summary["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{summary}");
+    for f in failed {
+        let reason = f["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("wrong_patient") && reason.contains("another patient"),
+            "{f}"
+        );
+        assert!(
+            !reason.contains("12345") && !reason.contains("HOSP"),
+            "names no ID: {f}"
+        );
+    }
+    let listed = home.ok(&["studies"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["study"], b.as_str());
+    assert_eq!(listed[0]["instances"], 4);
+    assert_eq!(
+        crate::common::every_file(&home.dir.join("images")).len(),
+        4,
+        "nothing of the strays stored"
+    );
+    // Nothing of patient A is held here: their erasure cannot take B's study.
+    let none = home.run(&[
+        "erase",
+        "--patient",
+        "12345",
+        "--basis",
+        "GDPR Art. 17(1)(b)",
+    ]);
+    assert_eq!(none.error_code(), "not_found", "{}", none.stderr);
+}
+
+/// A new study whose files mix patients within one import: its patient is its first
+/// instance's, and the instance of another patient is refused.
+#[test]
+fn an_import_mixing_patients_within_one_new_study_refuses_the_other_patients_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = crate::common::founder("Dr Ada");
+    let (study, files) =
+        crate::common::patient_series(dir.path(), "mixed", 3, "111", Some("HOSP-A"));
+    crate::common::set_patient(&files[1], "222", Some("HOSP-A"));
+    let summary = home.ok(&["import", files[0].parent().unwrap().to_str().unwrap()]);
+    assert_eq!(summary["imported"], 2, "{summary}");
+    let failed = summary["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{summary}");
+    assert!(failed[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with(files[1].file_name().unwrap().to_str().unwrap()));
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("wrong_patient"),
+        "{summary}"
+    );
+    let listed = home.ok(&["studies"]);
+    assert_eq!(listed[0]["study"], study.as_str());
+    assert_eq!(listed[0]["instances"], 2);
+}

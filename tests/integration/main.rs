@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod dcmtk;
 mod erasure;
+mod erasure_issuers;
 mod exports;
 mod followups;
 mod fork;

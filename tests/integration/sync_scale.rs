@@ -167,12 +167,14 @@ fn two_peers_serving_the_same_large_log_at_once_cut_neither_off() {
 }
 
 /// The ledger of `home` put back as the builds before migration 21 kept it (erased images
-/// forgotten once their files were gone, no erasure marks, no erased studies; and, before
-/// migration 22, no index of grant entries), at schema version 20.
+/// forgotten once their files were gone, no erasure marks, no erased studies; before
+/// migration 22, no index of grant entries; before migration 23, no Issuer of Patient ID), at
+/// schema version 20.
 fn as_schema_20(home: &Home) {
     home.db()
         .execute_batch(
             "BEGIN;
+             ALTER TABLE instances DROP COLUMN issuer;
              DROP INDEX entries_grants;
              CREATE TABLE erased_images_20 (sha256 BLOB PRIMARY KEY) WITHOUT ROWID;
              INSERT INTO erased_images_20 SELECT sha256 FROM erased_images WHERE file_gone = 0;

@@ -45,17 +45,33 @@ use crate::state::LedgerState;
 use crate::Home;
 
 mod patient;
+pub(crate) use patient::resolve as resolve_patient;
 #[cfg(test)]
 mod tests;
 
 /// Whose data to erase or restrict.
 #[derive(Debug, Clone)]
 pub enum DataSubject {
-    /// Every report this home holds about the patient with this Patient ID (found through the
-    /// imported studies' Patient ID); erased, also every study of theirs held here.
-    Patient(String),
+    /// Every report this home holds about the patient with this Patient ID and Issuer of
+    /// Patient ID (found through the imported studies' instances); erased, also every study of
+    /// theirs held here. A Patient ID is unique only per issuer (see `patient.rs`):
+    /// - `issuer: None` names none: refused (`invalid_input`) when the studies holding that ID
+    ///   carry more than one issuer (an instance with none recorded counts as one of its own);
+    /// - `Some("")`: the studies whose instances carry that ID with no issuer recorded;
+    /// - `Some(issuer)`: those whose instances carry it with that issuer.
+    Patient { id: String, issuer: Option<String> },
     /// One report.
     Report(EntryId),
+}
+
+impl DataSubject {
+    /// The patient with Patient ID `id`, no issuer named (refused if that is ambiguous here).
+    pub fn patient(id: impl Into<String>) -> DataSubject {
+        DataSubject::Patient {
+            id: id.into(),
+            issuer: None,
+        }
+    }
 }
 
 /// What `erase` and `restrict` signed.
@@ -77,7 +93,7 @@ impl Home {
     /// Signed by this home's identity: an attending or a data-protection officer.
     pub fn erase(&mut self, subject: &DataSubject, basis: &str) -> Result<DataProtectionOutcome> {
         let scope = match subject {
-            DataSubject::Patient(_) => EraseScope::Patient,
+            DataSubject::Patient { .. } => EraseScope::Patient,
             DataSubject::Report(_) => EraseScope::Report,
         };
         let payload = json(&PayloadErase {
@@ -85,7 +101,9 @@ impl Home {
             scope,
         });
         match subject {
-            DataSubject::Patient(id) => self.erase_patient(id, &payload),
+            DataSubject::Patient { id, issuer } => {
+                self.erase_patient(id, issuer.as_deref(), &payload)
+            }
             DataSubject::Report(_) => self.sign_each(subject, Kind::PayloadErase, &payload),
         }
     }
@@ -145,11 +163,10 @@ impl Home {
                 }
                 [*r].into()
             }
-            DataSubject::Patient(id) => {
+            DataSubject::Patient { id, issuer } => {
+                let studies = patient::resolve(&db, id, issuer.as_deref())?.studies;
                 let out: BTreeSet<EntryId> =
-                    patient::reports_about(&db, &db.studies_of_patient(id)?)?
-                        .into_iter()
-                        .collect();
+                    patient::reports_about(&db, &studies)?.into_iter().collect();
                 if out.is_empty() {
                     // Never the ID in the message's log line; the caller typed it.
                     return Err(AppError::NotFound {

@@ -32,6 +32,13 @@ pub struct DataProtectionActions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PatientScope {
     pub patient_id: String,
+    /// The Issuer of Patient ID the studies' instances carry (`null`: none recorded). A
+    /// Patient ID is unique only per issuer: the erasure is asked for with this issuer, and
+    /// covers only the studies listed (see [`crate::DataSubject::Patient`]).
+    pub issuer: Option<String>,
+    /// Other issuers under which studies held here carry the same Patient ID (`null`: none
+    /// recorded): other people, perhaps, whose studies the erasure leaves alone.
+    pub other_issuers: Vec<Option<String>>,
     /// The name the studies' first instance carries.
     pub patient: Option<String>,
     /// Study Instance UIDs, by UID.
@@ -89,11 +96,15 @@ impl Home {
         })
     }
 
-    /// What erasing the patient with `patient_id` would cover here (see [`PatientScope`]).
-    /// `not_found` when no study imported here carries that Patient ID.
-    pub fn patient_scope(&self, patient_id: &str) -> Result<PatientScope> {
+    /// What erasing the patient with `patient_id` and `issuer` would cover here (see
+    /// [`PatientScope`]; `issuer` as in [`crate::DataSubject::Patient`]). Refused as the
+    /// erasure would be: `not_found` when no study imported here carries that Patient ID,
+    /// `invalid_input` when no issuer is named and more than one holds it, `wrong_patient`
+    /// when a study of the patient holds another's instances too.
+    pub fn patient_scope(&self, patient_id: &str, issuer: Option<&str>) -> Result<PatientScope> {
         let db = self.store().db();
-        let studies = db.studies_of_patient(patient_id)?;
+        let resolved = crate::erasure::resolve_patient(&db, patient_id, issuer)?;
+        let studies = resolved.studies;
         let Some(first) = studies.first() else {
             // Never the ID in the message: the log line would carry it.
             return Err(AppError::NotFound {
@@ -112,11 +123,30 @@ impl Home {
         }
         Ok(PatientScope {
             patient_id: patient_id.to_string(),
+            issuer: resolved.issuer,
+            other_issuers: resolved.others,
             patient,
             studies,
             reports: reports.into_iter().collect(),
             erased,
         })
+    }
+
+    /// The patient of an imported study: its instances' Patient ID and Issuer of Patient ID
+    /// (`None`: none recorded). `not_found` without a Patient ID; `wrong_patient` when its
+    /// instances disagree on either (whose study it is cannot be told).
+    pub fn study_patient(&self, study: &str) -> Result<(String, Option<String>)> {
+        let patients = self.store().db().patients_of_study(study, 2)?;
+        match patients.as_slice() {
+            [(Some(id), issuer)] => Ok((id.clone(), issuer.clone())),
+            [_, _, ..] => Err(AppError::WrongPatient(format!(
+                "study {study} holds images of more than one patient (its instances disagree on \
+                 the Patient ID or its issuer): whose study it is cannot be told"
+            ))),
+            _ => Err(AppError::NotFound {
+                what: format!("a Patient ID for study {study} (is it imported here?)"),
+            }),
+        }
     }
 
     /// The Patient ID of an imported study (its first instance's); `not_found` without one.
@@ -191,14 +221,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut home = crate::tests::open_home(dir.path()).unwrap();
         let demo = home.demo().unwrap();
-        let scope = home.patient_scope("PHANTOM-0001").unwrap();
+        let scope = home.patient_scope("PHANTOM-0001", None).unwrap();
         assert_eq!(scope.studies, vec![demo.study.clone()]);
         assert_eq!(scope.reports, vec![demo.report]);
         assert_eq!(scope.erased, 0);
         assert_eq!(scope.patient.as_deref(), Some("Phantom^Shepp-Logan"));
         assert_eq!(home.study_patient_id(&demo.study).unwrap(), "PHANTOM-0001");
         assert_eq!(
-            home.patient_scope("NOBODY").unwrap_err().code(),
+            home.patient_scope("NOBODY", None).unwrap_err().code(),
             "not_found"
         );
         // Only the demo patient's study here: nowhere to move its report to.
@@ -218,12 +248,12 @@ mod tests {
         home.report_move(demo.report, "1CT1", &right, "wrong patient")
             .unwrap();
         assert!(home
-            .patient_scope("PHANTOM-0001")
+            .patient_scope("PHANTOM-0001", None)
             .unwrap()
             .reports
             .is_empty());
         assert_eq!(
-            home.patient_scope("1CT1").unwrap().reports,
+            home.patient_scope("1CT1", None).unwrap().reports,
             vec![demo.report]
         );
         // From the right patient's study, the phantom's is the other patient's.
@@ -231,7 +261,7 @@ mod tests {
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].study, demo.study);
 
-        home.erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        home.erase(&DataSubject::patient("1CT1"), "GDPR Art. 17(1)(b)")
             .unwrap();
         let report = home.report_actions(demo.report).unwrap();
         assert!(!report.r#move.allowed, "an erased report is closed");
@@ -259,5 +289,62 @@ mod tests {
         let empty = crate::tests::open_home(dir.path()).unwrap();
         let may = empty.data_protection_actions().unwrap();
         assert_eq!(may.erase_patient.rule, Some("not_initialized"));
+    }
+
+    /// The desktop's dialog (found by a clinical-safety review, 2026-12-05: it named the
+    /// first study's patient and erased by the bare ID): from a study, its patient is its
+    /// Patient ID and issuer; the scope covers that issuer's studies only and names the other
+    /// issuers holding the ID; asked without an issuer, an ID held under two is refused.
+    #[test]
+    fn a_patient_scope_covers_one_issuers_studies_and_names_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = crate::tests::founded(dir.path());
+        let a = crate::tests::study_of(&mut home, "hospital a", Some("HOSP-A"));
+        let b = crate::tests::study_of(&mut home, "hospital b", Some("HOSP-B"));
+        let none = crate::tests::study_of(&mut home, "no issuer", None);
+        assert_eq!(
+            home.study_patient(&a).unwrap(),
+            ("12345".to_string(), Some("HOSP-A".to_string()))
+        );
+        assert_eq!(home.study_patient(&none).unwrap(), ("12345".into(), None));
+        let scope = home.patient_scope("12345", Some("HOSP-A")).unwrap();
+        assert_eq!(scope.studies, vec![a.clone()]);
+        assert_eq!(scope.issuer.as_deref(), Some("HOSP-A"));
+        assert_eq!(scope.other_issuers, vec![None, Some("HOSP-B".to_string())]);
+        let scope = home.patient_scope("12345", Some("")).unwrap();
+        assert_eq!(scope.studies, vec![none.clone()]);
+        assert_eq!(scope.issuer, None);
+        let refused = home.patient_scope("12345", None).unwrap_err();
+        assert_eq!(refused.code(), "invalid_input", "{refused}");
+        assert!(
+            refused.to_string().contains("3 different issuers"),
+            "{refused}"
+        );
+        assert_eq!(
+            home.patient_scope("12345", Some("HOSP-C"))
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+
+        // The dialog's erasure, with the scope's issuer: exactly the studies shown.
+        let done = home
+            .erase(
+                &DataSubject::Patient {
+                    id: "12345".into(),
+                    issuer: Some("HOSP-B".into()),
+                },
+                "GDPR Art. 17(1)(b)",
+            )
+            .unwrap();
+        assert_eq!(done.studies, vec![b]);
+        assert_eq!(
+            home.patient_scope("12345", Some("HOSP-A")).unwrap().studies,
+            vec![a]
+        );
+        assert_eq!(
+            home.patient_scope("12345", Some("")).unwrap().studies,
+            vec![none]
+        );
     }
 }

@@ -37,6 +37,37 @@ pub(crate) fn founded(dir: &std::path::Path) -> Home {
     home
 }
 
+/// Imports a 2-slice phantom study (seed `seed`) whose instances carry Patient ID 12345
+/// and `issuer` (none: no issuer element); its UID.
+pub(crate) fn study_of(home: &mut crate::Home, seed: &str, issuer: Option<&str>) -> String {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = countersign_imaging::PhantomSpec {
+        seed: seed.into(),
+        slices: 2,
+        size: 16,
+        ..Default::default()
+    };
+    let files = countersign_imaging::write_phantom_series(&spec, dir.path()).unwrap();
+    for f in &files {
+        let mut obj = dicom_object::open_file(f).unwrap();
+        let put = |obj: &mut dicom_object::DefaultDicomObject, tag, v: &str| {
+            obj.put(DataElement::new(tag, VR::LO, PrimitiveValue::from(v)));
+        };
+        put(&mut obj, tags::PATIENT_ID, "12345");
+        if let Some(issuer) = issuer {
+            // Padded as a file may pad it: trimmed at import, as the Patient ID is.
+            put(&mut obj, tags::ISSUER_OF_PATIENT_ID, &format!(" {issuer} "));
+        }
+        obj.write_to_file(f).unwrap();
+    }
+    let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    let summary = home.import(&paths, |_| {}).unwrap();
+    assert_eq!(summary.imported, 2, "{summary:?}");
+    countersign_imaging::phantom_study_uid(seed)
+}
+
 #[test]
 fn two_writers_on_one_home_never_reuse_a_sequence() {
     let dir = tempfile::tempdir().unwrap();

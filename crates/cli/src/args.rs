@@ -141,10 +141,13 @@ pub(crate) enum HomeCommand {
     /// text and images and keeps the signed headers. With --patient, this home also destroys
     /// the images of every study of the patient it holds that no report is about (a patient
     /// with no report at all included). An attending or a data-protection officer signs it.
-    /// It cannot be undone.
+    /// It cannot be undone. A Patient ID is unique only per Issuer of Patient ID: if the studies
+    /// holding it carry more than one issuer, name one with --issuer.
     Erase {
         #[command(flatten)]
         subject: SubjectArgs,
+        #[command(flatten)]
+        issuer: IssuerArg,
         /// The legal basis, recorded in the signed entry (e.g. "GDPR Art. 17(1)(b)").
         #[arg(long)]
         basis: String,
@@ -154,6 +157,8 @@ pub(crate) enum HomeCommand {
     Restrict {
         #[command(flatten)]
         subject: SubjectArgs,
+        #[command(flatten)]
+        issuer: IssuerArg,
         #[arg(long)]
         basis: String,
         /// Lift the restriction instead.
@@ -465,6 +470,16 @@ pub(crate) fn parse_channel(s: &str) -> Result<Channel, String> {
 pub(crate) fn public_key(s: &str) -> Result<PublicKey, AppError> {
     s.parse()
         .map_err(|e| AppError::InvalidInput(format!("{s:?} is not a public key: {e}")))
+}
+
+/// With --patient: which Issuer of Patient ID (0010,0021), when the studies holding that
+/// Patient ID here carry more than one (they may be different people).
+#[derive(Args, Debug)]
+pub(crate) struct IssuerArg {
+    /// Only the studies whose images carry the Patient ID with this issuer ('' for those with
+    /// no issuer recorded, as images imported before issuers were recorded have).
+    #[arg(long, value_name = "ISSUER", requires = "patient")]
+    pub issuer: Option<String>,
 }
 
 /// Whose data: every report of a patient, or one report.

@@ -376,8 +376,12 @@ pub(crate) fn home_command(
                 format!("report list rebuilt from the entries: {reports} reports"),
             )
         }
-        HomeCommand::Erase { subject, basis } => {
-            let subject = data_subject(subject)?;
+        HomeCommand::Erase {
+            subject,
+            issuer,
+            basis,
+        } => {
+            let subject = data_subject(subject, issuer)?;
             let done = home.erase(&subject, &basis)?;
             let mut text = format!(
                 "erased: {} report(s), one signed payload.erase each; their text and images are \
@@ -395,10 +399,11 @@ pub(crate) fn home_command(
         }
         HomeCommand::Restrict {
             subject,
+            issuer,
             basis,
             lift,
         } => {
-            let subject = data_subject(subject)?;
+            let subject = data_subject(subject, issuer)?;
             let done = home.restrict(&subject, &basis, !lift)?;
             let what = if lift {
                 "restriction lifted"
@@ -547,9 +552,15 @@ pub(crate) fn home_command(
     })
 }
 
-fn data_subject(s: crate::args::SubjectArgs) -> Result<countersign_app::DataSubject, AppError> {
+fn data_subject(
+    s: crate::args::SubjectArgs,
+    issuer: crate::args::IssuerArg,
+) -> Result<countersign_app::DataSubject, AppError> {
     match (s.patient, s.report) {
-        (Some(p), _) => Ok(countersign_app::DataSubject::Patient(p)),
+        (Some(id), _) => Ok(countersign_app::DataSubject::Patient {
+            id,
+            issuer: issuer.issuer,
+        }),
         (None, Some(r)) => Ok(countersign_app::DataSubject::Report(entry_id(&r)?)),
         (None, None) => Err(AppError::InvalidInput(
             "say whose data: --patient ID or --report R".into(),

@@ -116,6 +116,9 @@ pub struct ImageInfo {
     /// As stored; may hold PHI, so callers must not log it.
     pub patient_name: Option<String>,
     pub patient_id: Option<String>,
+    /// Issuer of Patient ID (0010,0021), trimmed as the Patient ID is: a Patient ID is unique
+    /// only within its issuer (a region's hospitals each number their own patients).
+    pub patient_id_issuer: Option<String>,
     pub study_uid: Option<String>,
     pub series_uid: Option<String>,
     pub instance_uid: Option<String>,
@@ -229,6 +232,7 @@ pub fn info(obj: &DefaultDicomObject) -> ImageInfo {
         modality: text(obj, tags::MODALITY),
         patient_name: text(obj, tags::PATIENT_NAME),
         patient_id: text(obj, tags::PATIENT_ID),
+        patient_id_issuer: text(obj, tags::ISSUER_OF_PATIENT_ID),
         study_uid: text(obj, tags::STUDY_INSTANCE_UID),
         series_uid: text(obj, tags::SERIES_INSTANCE_UID),
         instance_uid: text(obj, tags::SOP_INSTANCE_UID),

@@ -22,7 +22,7 @@ use spill::Spill;
 const ACCEPT_STUDY: &str = "multipart/related; type=\"application/dicom\"; transfer-syntax=*";
 const ACCEPT_JSON: &str = "application/dicom+json, application/json";
 /// Attributes a worklist needs beyond the study-level defaults every QIDO-RS server returns.
-const INCLUDE: &[&str] = &["00201208", "00080061", "00081030", "00080050"];
+const INCLUDE: &[&str] = &["00201208", "00080061", "00081030", "00080050", "00100021"];
 
 /// A DICOMweb archive: its base URL (under which `/studies` is) and an HTTP agent.
 #[derive(Clone)]

@@ -178,6 +178,11 @@ pub struct StudyMatch {
     pub study: String,
     pub patient_name: Option<String>,
     pub patient_id: Option<String>,
+    /// Issuer of Patient ID (0010,0021), when the archive says: a Patient ID is unique only
+    /// per issuer (two hospitals' patients may share one). `None` in a worklist kept before it
+    /// was asked for.
+    #[serde(default)]
+    pub issuer: Option<String>,
     /// Study Date, `YYYYMMDD`.
     pub date: Option<String>,
     pub time: Option<String>,

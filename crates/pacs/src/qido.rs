@@ -79,6 +79,10 @@ fn study(index: usize, item: &Value) -> Result<StudyMatch, QidoError> {
         study,
         patient_name: first("00100010")?,
         patient_id: first("00100020")?,
+        // Trimmed as an import trims it: compared with the issuers of the images held here.
+        issuer: first("00100021")?
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty()),
         date: first("00080020")?,
         time: first("00080030")?,
         modalities: get("00080061")?
@@ -146,6 +150,7 @@ mod tests {
             "00081030": {"vr": "LO", "Value": ["Head"]},
             "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Phantom^Shepp"}]},
             "00100020": {"vr": "LO", "Value": ["P1"]},
+            "00100021": {"vr": "LO", "Value": ["HOSP-A"]},
             "0020000D": {"vr": "UI", "Value": ["1.2.3"]},
             "00201208": {"vr": "IS", "Value": [4]},
             "00080090": {"vr": "PN"}
@@ -157,6 +162,7 @@ mod tests {
                 study: "1.2.3".into(),
                 patient_name: Some("Phantom^Shepp".into()),
                 patient_id: Some("P1".into()),
+                issuer: Some("HOSP-A".into()),
                 date: Some("20260101".into()),
                 time: None,
                 modalities: vec!["CT".into(), "SR".into()],

@@ -34,6 +34,18 @@ pub struct Instance {
     /// without a trustworthy geometry, and for instances indexed before schema 18.
     pub plane: Option<String>,
     pub position: Option<f64>,
+    /// Issuer of Patient ID (0010,0021): a patient is the Patient ID *and* its issuer (see
+    /// [`Db::patients_of_studies`]). `None` when the file names none, and for instances
+    /// indexed before schema 23 (which may well have had one: "not recorded", not "none").
+    pub issuer: Option<String>,
+}
+
+/// One patient a study's instances carry (see [`Db::patients_of_studies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudyPatient {
+    pub study: String,
+    pub patient_id: Option<String>,
+    pub issuer: Option<String>,
 }
 
 /// What the sandboxed decode worker made of an image: `refused` is `None` when the worker lived
@@ -269,19 +281,20 @@ fn instance(row: &Row<'_>) -> rusqlite::Result<Instance> {
         sop_class_uid: row.get(16)?,
         plane: row.get(17)?,
         position: row.get(18)?,
+        issuer: row.get(19)?,
     })
 }
 
 const COLUMNS: &str = "sha256, size, study, series, instance, patient, patient_id, study_date, \
      modality, study_description, series_description, sop_class, frames, imported_ms, \
-     instance_number, slice_location, sop_class_uid, plane, position";
+     instance_number, slice_location, sop_class_uid, plane, position, issuer";
 
 impl Db<'_> {
     /// Indexes an instance. Returns `false` if one with the same SHA-256 was already there.
     pub fn insert_instance(&self, i: &Instance) -> Result<bool> {
         // Prepared once per connection (an import indexes hundreds in a row).
         self.conn()
-            .prepare_cached(&format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))
+            .prepare_cached(&format!("INSERT OR IGNORE INTO instances ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"))
             .and_then(|mut s| s.execute(
                 params![
                     i.sha256.as_slice(),
@@ -302,7 +315,8 @@ impl Db<'_> {
                     i.slice_location,
                     i.sop_class_uid,
                     i.plane,
-                    i.position
+                    i.position,
+                    i.issuer
                 ],
             ))
             .map(|n| n > 0)
@@ -452,6 +466,56 @@ impl Db<'_> {
             .query_map([patient_id], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(StoreError::sqlite("listing a patient's studies"));
+        rows
+    }
+
+    /// Who the instances of each study holding an instance of `patient_id` belong to: every
+    /// distinct (study, Patient ID, Issuer of Patient ID) among them, by study. A study whose
+    /// instances all carry the one patient has one row; one with a stray instance of another
+    /// patient (or the same ID under another issuer, or none recorded) has more. (A scan of
+    /// the image index, as [`Db::studies_of_patient`]: a patient's erasure, a prior's list.)
+    pub fn patients_of_studies(&self, patient_id: &str) -> Result<Vec<StudyPatient>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT study, patient_id, issuer FROM instances WHERE study IN \
+                 (SELECT study FROM instances WHERE patient_id = ?1) \
+                 ORDER BY study, patient_id, issuer",
+            )
+            .map_err(StoreError::sqlite("listing a patient's studies"))?;
+        let rows = stmt
+            .query_map([patient_id], |r| {
+                Ok(StudyPatient {
+                    study: r.get(0)?,
+                    patient_id: r.get(1)?,
+                    issuer: r.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("listing a patient's studies"));
+        rows
+    }
+
+    /// The distinct (Patient ID, Issuer of Patient ID) the instances of `study` carry, at most
+    /// `limit` of them: one for a study of one patient. (Through the study index.)
+    pub fn patients_of_study(
+        &self,
+        study: &str,
+        limit: usize,
+    ) -> Result<Vec<(Option<String>, Option<String>)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT patient_id, issuer FROM instances WHERE study = ?1 \
+                 ORDER BY patient_id, issuer LIMIT ?2",
+            )
+            .map_err(StoreError::sqlite("reading a study's patient"))?;
+        let rows = stmt
+            .query_map(params![study, limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("reading a study's patient"));
         rows
     }
 

@@ -53,7 +53,7 @@ pub use erasure::{keeps_payload_when_erased, Erased};
 pub use held::{HeldRow, MAX_HELD};
 pub use images::{
     commit_staged, image_path, prepare_image_folders, stage_image, DecodeCheck, Instance,
-    StagedImage, SYNCFS_FROM,
+    StagedImage, StudyPatient, SYNCFS_FROM,
 };
 pub use leftovers::{is_stale, process_alive, sweep_staged_images, Swept, DEAD_AFTER, STALE_AFTER};
 pub use schema::SCHEMA_VERSION;

@@ -478,6 +478,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX entries_grants ON entries (log) WHERE kind = 'access.grant';
     "#,
+    // 23: the Issuer of Patient ID (0010,0021) of each instance. A Patient ID is unique only
+    // per issuer: across a region's hospitals two people share one, and a patient's erasure
+    // by the bare ID erased both (found by a clinical-safety review, 2026-12-05). Instances
+    // indexed before this have NULL, "issuer not recorded": a patient's erasure tells them
+    // apart from a known issuer rather than guess they are the same person.
+    r#"
+    ALTER TABLE instances ADD COLUMN issuer TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

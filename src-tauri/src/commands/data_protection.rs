@@ -50,26 +50,38 @@ pub(super) fn data_protection_actions(desk: State<'_, Desk>) -> Reply<DataProtec
     desk.with(|h| h.data_protection_actions())
 }
 
-/// What erasing the patient of `study` would cover: the Patient ID, the studies and the
-/// reports (the dialog names them before anything is signed).
+/// What erasing the patient of `study` would cover: the Patient ID and its issuer (a Patient
+/// ID is unique only per issuer), the studies and the reports, and the other issuers holding
+/// the same ID whose studies it leaves alone (the dialog names them before anything is signed).
 #[tauri::command(async)]
 pub(super) fn patient_scope(desk: State<'_, Desk>, study: String) -> Reply<PatientScope> {
-    desk.read(|h| h.patient_scope(&h.study_patient_id(&study)?))
+    desk.read(|h| {
+        let (id, issuer) = h.study_patient(&study)?;
+        // The study's own issuer, named ("" for none recorded): never another person's.
+        h.patient_scope(&id, Some(issuer.as_deref().unwrap_or("")))
+    })
 }
 
-/// Erases every report of the patient with `patient_id` on the legal `basis`: irreversible,
-/// so re-authenticated as `report_erase` is; the frame cache is emptied after.
+/// Erases every report of the patient with `patient_id` and `issuer` on the legal `basis`:
+/// irreversible, so re-authenticated as `report_erase` is; the frame cache is emptied after.
+/// `issuer` is the scope's (`""` for none recorded), so exactly the studies the dialog showed
+/// are erased; left out, the erasure is refused if the ID is held under several issuers.
 #[tauri::command(async)]
 pub(super) fn patient_erase(
     desk: State<'_, Desk>,
     patient_id: String,
+    issuer: Option<String>,
     basis: String,
     passphrase: Option<String>,
 ) -> Reply<DataProtectionOutcome> {
     let passphrase = passphrase.map(Passphrase::new);
     let done = desk.act(|h| {
         h.reauthenticate(passphrase.as_ref())?;
-        h.erase(&DataSubject::Patient(patient_id), &basis)
+        let subject = DataSubject::Patient {
+            id: patient_id,
+            issuer,
+        };
+        h.erase(&subject, &basis)
     })?;
     desk.forget_frames();
     Ok(done)

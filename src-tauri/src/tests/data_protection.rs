@@ -86,6 +86,10 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
     // The patient's erasure: what it covers, named first (the moved report no longer is).
     let scope = json("patient_scope", serde_json::json!({ "study": demo.study }));
     assert_eq!(scope["patient_id"], "PHANTOM-0001", "{scope}");
+    // The phantom names no Issuer of Patient ID: the scope says so, and the erasure is asked
+    // for with it ("" for none recorded), as the dialog asks.
+    assert_eq!(scope["issuer"], serde_json::Value::Null, "{scope}");
+    assert_eq!(scope["other_issuers"], serde_json::json!([]), "{scope}");
     assert_eq!(
         scope["studies"].as_array().map(Vec::len),
         Some(1),
@@ -100,7 +104,7 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
         call(
             "patient_erase",
             serde_json::json!({
-                "patientId": "PHANTOM-0001", "basis": "GDPR Art. 17(1)(b)",
+                "patientId": "PHANTOM-0001", "issuer": "", "basis": "GDPR Art. 17(1)(b)",
                 "passphrase": passphrase,
             }),
         )

@@ -1,6 +1,8 @@
 //! Priors: the patient's other studies, newest first, from the archives and the store, and
 //! never another patient's study or report shown as a prior's.
 
+use serde_json::Value;
+
 use super::{another_departments_report, attending, five_studies};
 use crate::common::Home;
 use crate::pacs_servers::{phantom_study, Dcmqrscp, Orthanc, PATIENT};
@@ -185,4 +187,98 @@ fn a_prior_report_filed_under_another_patient_is_never_shown() {
     home.ok(&["import", study.files[0].parent().unwrap().to_str().unwrap()]);
     let here = home.run(&["prior-report", "--study", &study.study]);
     assert_eq!(here.error_code(), "wrong_patient", "{}", here.stderr);
+}
+
+/// Found by a clinical-safety review (2026-12-05): priors were asked of the archives and the
+/// store by the bare Patient ID, so another hospital's patient with the same ID (another
+/// Issuer of Patient ID) had their studies listed as priors and their reports shown. Now a
+/// study whose issuer is known and differs from the current study's is left out, from an
+/// archive (the issuer asked for in the search) and from the store alike; one whose issuer is
+/// unknown is still listed, and each row says its issuer.
+#[test]
+fn a_study_of_the_same_patient_id_under_another_issuer_is_never_a_prior() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = |seed: &str, date: &str, issuer: Option<&str>| {
+        let s = phantom_study(dir.path(), seed, date, &[]);
+        for f in &s.files {
+            crate::common::set_patient(f, PATIENT, issuer);
+        }
+        s
+    };
+    let current = seeded("issuer current", "20260105", Some("HOSP-A"));
+    let prior = seeded("issuer prior", "20240517", Some("HOSP-A"));
+    let unknown = seeded("issuer unknown", "20230412", None);
+    let other = seeded("issuer other", "20250622", Some("HOSP-B"));
+    let other_here = seeded("issuer other here", "20220301", Some("HOSP-B"));
+    let orthanc = Orthanc::start();
+    let dcmqrscp = Dcmqrscp::start();
+    for s in [&current, &prior, &unknown, &other] {
+        for f in &s.files {
+            orthanc.upload(f);
+        }
+        dcmqrscp.store(&s.files);
+    }
+    let home = attending();
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    home.ok(&[
+        "import",
+        other_here.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+
+    let priors = |archive: &str| {
+        let listed = home.ok(&["priors", "--study", &current.study, "--pacs", archive]);
+        let rows: Vec<(String, Value)> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["study"].as_str().unwrap().to_string(),
+                    p["issuer"].clone(),
+                )
+            })
+            .collect();
+        rows
+    };
+    let expected = vec![
+        (prior.study.clone(), Value::from("HOSP-A")),
+        (unknown.study.clone(), Value::Null),
+    ];
+    // Not held here: the current study's issuer is the archive's.
+    for archive in ["orthanc", "dcm"] {
+        assert_eq!(
+            priors(archive),
+            expected,
+            "{archive}, the current study not held here"
+        );
+    }
+    // Held here: its images' issuer.
+    home.ok(&[
+        "import",
+        current.files[0].parent().unwrap().to_str().unwrap(),
+    ]);
+    for archive in ["orthanc", "dcm"] {
+        assert_eq!(
+            priors(archive),
+            expected,
+            "{archive}, the current study held here"
+        );
+    }
+    // The store alone: the other hospital's patient's study held here is not a prior either.
+    let lone = Home::new();
+    lone.ok(&["init", "--name", "Dr Ada", "--role", "attending", "--admin"]);
+    for s in [&current, &prior, &other_here] {
+        lone.ok(&["import", s.files[0].parent().unwrap().to_str().unwrap()]);
+    }
+    let listed = lone.ok(&["priors", "--study", &current.study]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["study"], prior.study.as_str());
+    assert_eq!(listed[0]["issuer"], "HOSP-A");
 }

@@ -702,7 +702,7 @@ export function installMocks() {
         const pid = patientIdOf(row);
         const studies = rows().filter((r) => patientIdOf(r) === pid).map((r) => r.study);
         const ids = reportsOfPatient(pid);
-        return { patient_id: pid, patient: row.patient, studies, reports: ids, erased: ids.filter((x) => find(x).erasure).length };
+        return { patient_id: pid, issuer: null, other_issuers: [], patient: row.patient, studies, reports: ids, erased: ids.filter((x) => find(x).erasure).length };
       }
       case "patient_erase": {
         // As report_erase: asked again; judged for every report before anything is erased.

@@ -206,7 +206,7 @@ fn erasing_the_patient_a_report_was_moved_to_keeps_the_patient_it_left() {
         .unwrap();
     let left_images = indexed(&home, &left);
     let done = home
-        .erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        .erase(&DataSubject::patient("1CT1"), "GDPR Art. 17(1)(b)")
         .unwrap();
     assert_eq!(done.reports, vec![report]);
     assert_eq!(done.studies, vec![moved_to.clone()]);
@@ -238,17 +238,14 @@ fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
     let unreported = countersign_imaging::phantom_study_uid("an unreported study");
     let unreported_images = indexed(&home, &unreported);
     assert_eq!(unreported_images.len(), 2);
-    let scope = home.patient_scope("PHANTOM-0001").unwrap();
+    let scope = home.patient_scope("PHANTOM-0001", None).unwrap();
     assert_eq!(scope.studies.len(), 2);
     let other_images = indexed(&home, &other_patient);
     let mark = home.store().db().erasure_mark().unwrap();
     let seen = home.erasure_generation().unwrap();
 
     let done = home
-        .erase(
-            &DataSubject::Patient("PHANTOM-0001".into()),
-            "GDPR Art. 17(1)(b)",
-        )
+        .erase(&DataSubject::patient("PHANTOM-0001"), "GDPR Art. 17(1)(b)")
         .unwrap();
     assert_eq!(done.reports, vec![report]);
     let mut both = vec![reported.clone(), unreported.clone()];
@@ -270,7 +267,7 @@ fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
         .unwrap());
     assert!(home.erasure_generation().unwrap() > seen);
     assert_eq!(
-        home.patient_scope("PHANTOM-0001").unwrap_err().code(),
+        home.patient_scope("PHANTOM-0001", None).unwrap_err().code(),
         "not_found"
     );
     // The other patient is untouched.
@@ -279,14 +276,14 @@ fn erasing_a_patient_destroys_their_studies_no_report_is_about() {
 
     // A patient with a study and no report at all is erasable.
     let done = home
-        .erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+        .erase(&DataSubject::patient("1CT1"), "GDPR Art. 17(1)(b)")
         .unwrap();
     assert!(done.reports.is_empty() && done.entries.is_empty());
     assert_eq!(done.studies, vec![other_patient.clone()]);
     assert!(indexed(&home, &other_patient).is_empty());
     assert_eq!(files(&home, &other_images), 0);
     // Nobody here now: nothing to erase.
-    let none = home.erase(&DataSubject::Patient("1CT1".into()), "again");
+    let none = home.erase(&DataSubject::patient("1CT1"), "again");
     assert_eq!(none.unwrap_err().code(), "not_found");
 }
 
@@ -304,7 +301,7 @@ fn a_member_who_may_not_erase_destroys_no_unreported_study() {
     let study = home.store().db().studies_of_patient("1CT1").unwrap()[0].clone();
     let images = indexed(&home, &study);
     let refused = home
-        .erase(&DataSubject::Patient("1CT1".into()), "asked")
+        .erase(&DataSubject::patient("1CT1"), "asked")
         .unwrap_err();
     assert_eq!(refused.code(), "not_allowed");
     assert!(
@@ -378,7 +375,7 @@ fn an_erasure_drops_the_erased_patient_from_the_kept_worklists() {
     assert!(!on_disk(&home, ERASED), "the erased study is still listed");
     assert!(on_disk(&home, OTHER) && on_disk(&home, ONLY_ON_THE_ARCHIVE));
     // A patient: every row of theirs, of a study held here or not.
-    home.erase(&DataSubject::Patient("1CT1".into()), "GDPR Art. 17(1)(b)")
+    home.erase(&DataSubject::patient("1CT1"), "GDPR Art. 17(1)(b)")
         .unwrap();
     assert!(!on_disk(&home, OTHER), "the erased study is still listed");
     assert!(
@@ -391,4 +388,51 @@ fn an_erasure_drops_the_erased_patient_from_the_kept_worklists() {
         let kept: serde_json::Value = serde_json::from_str(&kept.unwrap()).unwrap();
         assert_eq!(kept["matches"], serde_json::json!([]), "{archive}");
     }
+}
+
+/// A patient's erasure by (Patient ID, issuer) drops from the kept worklists every row that may
+/// be theirs — of the ID with their issuer or with none known — and keeps the rows of the same
+/// ID under another known issuer: another hospital's patient (found by a clinical-safety
+/// review, 2026-12-05).
+#[test]
+fn a_patient_erasure_keeps_the_worklist_rows_of_the_same_id_under_another_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut home = crate::tests::founded(dir.path());
+    let a = crate::tests::study_of(&mut home, "issuer a", Some("HOSP-A"));
+    const THEIRS: &str = "Erased^Marker-71aa";
+    const UNKNOWN: &str = "Erased^Marker-71ab";
+    const ANOTHER: &str = "Kept^Marker-71ac";
+    let row = |study: &str, issuer: Option<&str>, name: &str| countersign_pacs::StudyMatch {
+        study: study.into(),
+        patient_id: Some("12345".into()),
+        issuer: issuer.map(str::to_string),
+        patient_name: Some(name.into()),
+        ..Default::default()
+    };
+    let matches = vec![
+        row("1.2.3.4.1", Some("HOSP-A"), THEIRS),
+        row("1.2.3.4.2", None, UNKNOWN),
+        row("1.2.3.4.3", Some("HOSP-B"), ANOTHER),
+    ];
+    let last = serde_json::json!({
+        "modality": null, "since": null, "limit": 0, "answered_ms": 1, "matches": matches,
+    });
+    home.store_mut()
+        .write(|db| db.set_meta("pacs.worklist.a", &last.to_string()))
+        .unwrap();
+    let done = home
+        .erase(
+            &DataSubject::Patient {
+                id: "12345".into(),
+                issuer: Some("HOSP-A".into()),
+            },
+            "GDPR Art. 17(1)(b)",
+        )
+        .unwrap();
+    assert_eq!(done.studies, vec![a]);
+    assert!(!on_disk(&home, THEIRS) && !on_disk(&home, UNKNOWN));
+    assert!(
+        on_disk(&home, ANOTHER),
+        "another hospital's patient's row went"
+    );
 }

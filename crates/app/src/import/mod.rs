@@ -2,6 +2,7 @@
 //! image store (named by its SHA-256) and indexed by patient, study, series and instance.
 //! Unreadable files are reported with a reason and the import goes on.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -153,6 +154,10 @@ impl Home {
             Some(e) => e.erased_mark,
             None => self.store().db().erasure_mark().map_err(AppError::from)?,
         };
+        let mut seen = Seen {
+            erased_mark,
+            patients: HashMap::new(),
+        };
         let mut summary = ImportSummary::default();
         let mut out = Batch::new(total);
         // One file at a time in the worker: the next is read, hashed and parsed here while
@@ -168,7 +173,7 @@ impl Home {
         let mut found_stored: Vec<([u8; 32], String)> = Vec::new();
         loop {
             if syncing.as_ref().is_some_and(|s| s.thread.is_finished()) {
-                self.index(syncing.take(), erased_mark, &mut summary, committed)?;
+                self.index(syncing.take(), &mut seen, &mut summary, committed)?;
             }
             // A batch that filled while the one before was being synced: its turn now.
             if syncing.is_none() && in_flight.is_none() && out.full() {
@@ -244,7 +249,7 @@ impl Home {
                     } else if out.overgrown() {
                         // The sync before has taken too long: wait for it, bounded.
                         self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
-                        self.index(syncing.take(), erased_mark, &mut summary, committed)?;
+                        self.index(syncing.take(), &mut seen, &mut summary, committed)?;
                         syncing = self.sync(&mut out, &writer)?;
                     }
                 }
@@ -256,7 +261,7 @@ impl Home {
                 Next::Idle if syncing.is_some() => {}
                 Next::Idle => {
                     syncing = self.sync(&mut out, &writer)?;
-                    self.index(syncing.take(), erased_mark, &mut summary, committed)?;
+                    self.index(syncing.take(), &mut seen, &mut summary, committed)?;
                 }
                 Next::End => {
                     // The last batch synced alongside the one before rather than after it:
@@ -265,8 +270,8 @@ impl Home {
                     // files are durable, and in order.
                     self.land(in_flight.take(), sandbox, &writer, &mut out, &mut summary)?;
                     let last = self.sync(&mut out, &writer)?;
-                    self.index(syncing.take(), erased_mark, &mut summary, committed)?;
-                    self.index(last, erased_mark, &mut summary, committed)?;
+                    self.index(syncing.take(), &mut seen, &mut summary, committed)?;
+                    self.index(last, &mut seen, &mut summary, committed)?;
                     self.still_stored(found_stored, &mut summary)?;
                     break;
                 }
@@ -327,10 +332,17 @@ impl Home {
     ///   written again) may be an erased image whose file that process was still to delete
     ///   (`after_commit`), and deleted since. The row is refused rather than indexed naming no
     ///   file; an `after_commit` after this commit finds the image indexed and keeps its file.
+    ///
+    /// And whose study it is: an instance whose study is held here (indexed before, by this
+    /// import or another) under another patient — another Patient ID, or the same under another
+    /// Issuer of Patient ID or none recorded — is refused `wrong_patient`, its file deleted,
+    /// as a retrieval refuses one (found by a clinical-safety review, 2026-12-05: one stray
+    /// instance of patient A filed into patient B's study made A's erasure take B's study).
+    /// A study's patient is that of its first instance indexed.
     fn index(
         &mut self,
         syncing: Option<Syncing>,
-        erased_mark: i64,
+        seen: &mut Seen,
         summary: &mut ImportSummary,
         committed: &mut dyn FnMut(&ImportSummary),
     ) -> Result<()> {
@@ -350,42 +362,61 @@ impl Home {
         tracing::debug!(files = rows.len(), "a batch durable");
         let dir = self.dir().to_path_buf();
         let refused = self.store_mut().write(|db| {
-            let mut refused = Vec::new();
+            let mut refused: Vec<(usize, &'static str, String)> = Vec::new();
+            let erased_mark = seen.erased_mark;
+            // A refused row's file, unless an instance indexed names it (the same bytes).
+            let unlink = |path: &Path, sha256: &[u8; 32], what: &'static str| -> Result<()> {
+                if db.instance(sha256)?.is_none() {
+                    match std::fs::remove_file(path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(AppError::io(what)(e)),
+                    }
+                }
+                Ok(())
+            };
             for (j, (row, check)) in rows.iter().zip(&checks).enumerate() {
                 let path = image_path(&dir, &row.sha256);
                 if db.erased_since(&row.sha256, &row.study, erased_mark)? {
-                    if db.instance(&row.sha256)?.is_none() {
-                        match std::fs::remove_file(&path) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => return Err(AppError::io("deleting an erased image")(e)),
-                        }
-                    }
-                    refused.push((j, ERASED_MEANWHILE));
+                    unlink(&path, &row.sha256, "deleting an erased image")?;
+                    refused.push((j, "erased_meanwhile", ERASED_MEANWHILE.into()));
+                    continue;
+                }
+                // Read while none is known (another writer may have indexed the study since).
+                let held = seen.patients.entry(row.study.clone()).or_default();
+                if held.is_empty() {
+                    *held = db.patients_of_study(&row.study, 64)?;
+                }
+                let patient = (row.patient_id.clone(), row.issuer.clone());
+                if !held.is_empty() && !held.contains(&patient) {
+                    unlink(&path, &row.sha256, "deleting a refused image")?;
+                    refused.push((j, "wrong_patient", wrong_patient(row)));
                     continue;
                 }
                 let there = path
                     .try_exists()
                     .map_err(AppError::io("looking for an imported image"))?;
                 if !there {
-                    refused.push((j, FILE_GONE));
+                    refused.push((j, "file_gone", FILE_GONE.into()));
                     continue;
+                }
+                if held.is_empty() {
+                    held.push(patient);
                 }
                 db.insert_instance(row)?;
                 db.put_decode_check(&row.sha256, check, row.imported_ms)?;
             }
             Ok::<_, AppError>(refused)
         })?;
-        if !refused.is_empty() {
+        for (j, category, reason) in refused.iter() {
+            // Never the path or the reason's words in the log (see `Batch::record`).
             tracing::info!(
-                files = refused.len(),
-                "imported images erased, or their files deleted, meanwhile: not indexed"
+                reason = %category,
+                "an imported image refused when its batch was indexed: not indexed"
             );
-        }
-        for &(j, reason) in &refused {
             summary.failed.push(ImportFailure {
-                path: row_files[j].clone(),
-                reason: reason.into(),
+                path: row_files[*j].clone(),
+                reason: reason.clone(),
             });
         }
         summary.imported += (rows.len() - refused.len()) as u64;
@@ -446,6 +477,32 @@ impl Home {
             Ok(())
         })
     }
+}
+
+/// A patient as a study's instances carry them: Patient ID and Issuer of Patient ID.
+type Patient = (Option<String>, Option<String>);
+
+/// What an import reads once and keeps between its batches' indexing (see `Home::index`).
+struct Seen {
+    /// The erasure mark when it began (a retrieval's: when it was asked for).
+    erased_mark: i64,
+    /// Each study's patients as held, read under the write lock the first time one of its
+    /// instances is indexed and kept as rows go in: once a study's rows are committed, any
+    /// other writer's instance of another patient is refused against them, so they only grow
+    /// by this patient (an erasure of the study meanwhile is refused by its mark). Read again
+    /// for every batch, a study of thousands of instances cost a scan of all of them per batch.
+    patients: HashMap<String, Vec<Patient>>,
+}
+
+/// Why an instance was refused when its batch was indexed: its study is another patient's
+/// here. Names what differs, not the values (they are the patient's).
+fn wrong_patient(row: &Instance) -> String {
+    let sop = row.instance.as_deref().unwrap_or("(no SOP Instance UID)");
+    format!(
+        "wrong_patient: instance {sop} belongs to another patient than its study's instances \
+         held here (its Patient ID or Issuer of Patient ID differs from theirs); refused, \
+         nothing of it stored"
+    )
 }
 
 /// Why an image was refused when its batch was indexed: erased by another process on the home

@@ -176,5 +176,6 @@ fn instance_of(i: &ImageInfo, sha256: [u8; 32], size: u64) -> Result<Instance, S
         sop_class_uid: Some(i.sop_class_uid.clone()),
         plane: i.geometry.map(|g| g.plane.name().to_string()),
         position: i.geometry.map(|g| g.position),
+        issuer: i.patient_id_issuer.clone(),
     })
 }

@@ -9,6 +9,10 @@ pub struct PriorStudy {
     pub study: String,
     /// The patient's ID (the current study's): what a retrieval of it checks every instance by.
     pub patient_id: String,
+    /// Its Issuer of Patient ID, as the archive that listed it says (else as its images held
+    /// here say); `None` when unknown. A prior whose issuer is known and differs from the
+    /// current study's known one is another person's, and is not listed.
+    pub issuer: Option<String>,
     /// Study Date, `YYYYMMDD`.
     pub date: Option<String>,
     /// Its modalities, comma-separated.
@@ -29,6 +33,17 @@ pub(super) fn patients_of_study(
     client: &Archive,
     study: &str,
 ) -> std::result::Result<std::collections::BTreeSet<String>, PacsError> {
+    Ok(matches_of_study(client, study)?
+        .into_iter()
+        .filter_map(|m| m.patient_id)
+        .collect())
+}
+
+/// What `client` lists for exactly `study` (one match per patient it files it under).
+fn matches_of_study(
+    client: &Archive,
+    study: &str,
+) -> std::result::Result<Vec<StudyMatch>, PacsError> {
     let query = StudyQuery {
         study: Some(study.to_string()),
         limit: 16,
@@ -38,7 +53,6 @@ pub(super) fn patients_of_study(
         .search(&query)?
         .into_iter()
         .filter(|m| m.study == study)
-        .filter_map(|m| m.patient_id)
         .collect())
 }
 
@@ -119,18 +133,20 @@ impl Home {
                 Err(e) => failed.push((a.name.clone(), e)),
             }
         }
-        let local_patient = self
-            .store()
-            .db()
-            .study_head(study)?
-            .and_then(|(first, _)| first.patient_id);
+        let local_head = self.store().db().study_head(study)?.map(|(first, _)| first);
+        let local_patient = local_head.as_ref().and_then(|f| f.patient_id.clone());
+        // What the archives list for the study, when it is not here.
+        let mut listed = Vec::new();
         let patient = match local_patient {
             Some(id) => id,
             None => {
                 let mut ids = std::collections::BTreeSet::new();
                 for (config, client) in &clients {
-                    match patients_of_study(client, study) {
-                        Ok(found) => ids.extend(found),
+                    match matches_of_study(client, study) {
+                        Ok(found) => {
+                            ids.extend(found.iter().filter_map(|m| m.patient_id.clone()));
+                            listed.extend(found);
+                        }
                         Err(e) => failed.push((config.name.clone(), config.error(e))),
                     }
                 }
@@ -151,6 +167,17 @@ impl Home {
                 }
             }
         };
+        // The current study's issuer: its images' here, else the one the archives that listed
+        // it under this patient agree on; unknown (`None`) otherwise, and nothing is left out
+        // for an issuer then.
+        let issuer = match local_head.filter(|f| f.patient_id.is_some()) {
+            Some(first) => first.issuer,
+            None => one_issuer(&listed, &patient),
+        };
+        // Whether `other`, a prior's issuer, says it is another person's: a Patient ID is
+        // unique only per issuer (found by a clinical-safety review, 2026-12-05: another
+        // hospital's patient with the same ID was listed, and their reports shown).
+        let another_persons = |other: Option<&str>| matches!((issuer.as_deref(), other), (Some(a), Some(b)) if a != b);
         let mut found: std::collections::BTreeMap<String, PriorStudy> = Default::default();
         for (config, client) in &clients {
             if failed.iter().any(|(name, _)| *name == config.name) {
@@ -173,17 +200,25 @@ impl Home {
                 if m.study == study || m.patient_id.as_deref() != Some(patient.as_str()) {
                     continue;
                 }
+                if another_persons(m.issuer.as_deref()) {
+                    tracing::info!(archive = %config.name, "a study of the same Patient ID under another issuer is not a prior");
+                    continue;
+                }
                 // A study the archive files under this patient but this home holds under
                 // another: listing it would put the other patient's images beside these (and
                 // retrieving it would mix the two in one study). Left out, said in the log.
                 let here = self.store().db().study_head(&m.study)?;
-                if here.is_some_and(|(first, _)| first.patient_id.as_deref() != Some(&patient)) {
+                if here.is_some_and(|(first, _)| {
+                    first.patient_id.as_deref() != Some(&patient)
+                        || another_persons(first.issuer.as_deref())
+                }) {
                     tracing::warn!(archive = %config.name, "a prior held here under another patient is not listed");
                     continue;
                 }
                 found.entry(m.study.clone()).or_insert_with(|| PriorStudy {
                     study: m.study,
                     patient_id: patient.clone(),
+                    issuer: m.issuer,
                     date: m.date,
                     modality: (!m.modalities.is_empty()).then(|| m.modalities.join(",")),
                     description: m.description,
@@ -195,8 +230,21 @@ impl Home {
             }
         }
         let db = self.store().db();
+        // A study held here is left out if any of its images carries this ID under another
+        // known issuer (a study mixing the two is not this person's alone either).
+        let mut elsewhere = std::collections::BTreeSet::new();
+        for row in db.patients_of_studies(&patient)? {
+            if row.patient_id.as_deref() == Some(&patient) && another_persons(row.issuer.as_deref())
+            {
+                elsewhere.insert(row.study);
+            }
+        }
         for local in db.studies_of_patient(&patient)? {
             if local == study {
+                continue;
+            }
+            if elsewhere.contains(&local) {
+                found.remove(&local);
                 continue;
             }
             let Some((first, n)) = db.study_head(&local)? else {
@@ -205,6 +253,7 @@ impl Home {
             let row = found.entry(local.clone()).or_insert_with(|| PriorStudy {
                 study: local,
                 patient_id: patient.clone(),
+                issuer: first.issuer.clone(),
                 date: first.study_date.clone(),
                 modality: first.modality.clone(),
                 description: first.study_description.clone(),
@@ -227,5 +276,19 @@ impl Home {
             (None, None) => a.study.cmp(&b.study),
         });
         Ok((out, failed))
+    }
+}
+
+/// The Issuer of Patient ID the archives' matches of a study give it under `patient`: the one
+/// they agree on, else `None` (unknown, or they disagree: nothing is left out for it then).
+fn one_issuer(listed: &[StudyMatch], patient: &str) -> Option<String> {
+    let issuers: std::collections::BTreeSet<Option<&str>> = listed
+        .iter()
+        .filter(|m| m.patient_id.as_deref() == Some(patient))
+        .map(|m| m.issuer.as_deref())
+        .collect();
+    match issuers.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] => one.map(str::to_string),
+        _ => None,
     }
 }

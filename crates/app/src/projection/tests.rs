@@ -429,6 +429,7 @@ fn pages_return_every_report_once_newest_change_first() {
                         sop_class_uid: None,
                         plane: None,
                         position: None,
+                        issuer: None,
                     })?;
                 }
             }

@@ -151,6 +151,7 @@ pub(super) fn study_of(obj: &InMemDicomObject) -> Result<StudyMatch> {
         study,
         patient_name: text(tags::PATIENT_NAME),
         patient_id: text(tags::PATIENT_ID),
+        issuer: text(tags::ISSUER_OF_PATIENT_ID),
         date: text(tags::STUDY_DATE),
         time: text(tags::STUDY_TIME),
         modalities,

@@ -276,6 +276,8 @@ impl Dimse {
                     query.patient_id.as_deref().unwrap_or(""),
                 ),
                 (tags::PATIENT_NAME, VR::PN, ""),
+                // Returned, not matched: a Patient ID is unique only per issuer.
+                (tags::ISSUER_OF_PATIENT_ID, VR::LO, ""),
                 (tags::STUDY_DATE, VR::DA, &date),
                 (tags::STUDY_TIME, VR::TM, ""),
                 (tags::ACCESSION_NUMBER, VR::SH, ""),

@@ -213,6 +213,7 @@ fn study_pages_list_each_study_once_newest_first_undated_last() {
                         sop_class_uid: None,
                         plane: None,
                         position: None,
+                        issuer: None,
                     })?;
                 }
             }

@@ -10,6 +10,7 @@ mod images;
 mod keys;
 mod migration_19;
 mod migration_20;
+mod migration_23;
 mod summaries;
 
 fn entry(key: &SecretKey, log: Hash, seq: u64, parents: Vec<Hash>, text: &str) -> (Entry, Vec<u8>) {

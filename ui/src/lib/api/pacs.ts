@@ -85,6 +85,8 @@ export interface Worklist {
 export interface PriorStudy {
   study: string;
   patient_id: string;
+  /** Its Issuer of Patient ID (null: unknown); one of another known issuer is never listed. */
+  issuer?: string | null;
   /** YYYYMMDD. */
   date: string | null;
   /** Comma-separated. */

@@ -316,6 +316,10 @@ export interface DataProtectionActions {
 /** What erasing a patient would cover here, as the app counts it (patient_scope). */
 export interface PatientScope {
   patient_id: string;
+  /** The Issuer of Patient ID of the studies covered (null: none recorded): an ID is unique per issuer. */
+  issuer: string | null;
+  /** Other issuers under which studies here carry the same ID (other people, perhaps): left alone. */
+  other_issuers: (string | null)[];
   patient: string | null;
   studies: string[];
   reports: string[];

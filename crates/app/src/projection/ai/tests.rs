@@ -174,6 +174,7 @@ fn ai_rows_follow_every_path_and_give_the_figures_of_every_report_rechecked() {
                 sop_class_uid: None,
                 plane: None,
                 position: None,
+                issuer: None,
             })?;
             Ok::<_, AppError>(())
         })
