@@ -342,6 +342,7 @@ fn instance_of(r: usize) -> countersign_store::Instance {
         instance: Some(format!("{}.1.1", study_of(r))),
         patient: Some(format!("Scale^{r}")),
         patient_id: Some(format!("P{r}")),
+        issuer: None,
         study_date: Some(format!(
             "{:04}{:02}{:02}",
             2016 + day / 365,

@@ -181,3 +181,53 @@ fn a_patient_erasure_never_takes_a_study_whose_instances_disagree_on_the_patient
     assert_eq!(status(&ada, &report), "draft");
     assert_eq!(indexed(&ada, &a), 2);
 }
+
+/// A home that held both hospitals' 12345 before issuers were recorded (migration 23 leaves
+/// them unrecorded): their issuers are read from the images' files when a patient's erasure
+/// asks, so the erasure is still refused until one is named, and takes only that one (found by
+/// review, 2026-12-05: both read "no issuer" and were erased as one person).
+#[test]
+fn issuers_not_recorded_by_an_older_home_are_read_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let ada = founder("Dr Ada");
+    let (a, report_a) = study_with_report(&ada, dir.path(), "old a", Some("HOSP-A"));
+    let (b, report_b) = study_with_report(&ada, dir.path(), "old b", Some("HOSP-B"));
+    ada.db()
+        .execute("UPDATE instances SET issuer = NULL", [])
+        .unwrap();
+    let refused = ada.run(&[
+        "erase",
+        "--patient",
+        "12345",
+        "--basis",
+        "GDPR Art. 17(1)(b)",
+    ]);
+    assert_eq!(refused.error_code(), "invalid_input", "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("2 different issuers"),
+        "{}",
+        refused.stderr
+    );
+    let erased = ada.ok(&[
+        "erase",
+        "--patient",
+        "12345",
+        "--issuer",
+        "HOSP-B",
+        "--basis",
+        "GDPR Art. 17(1)(b)",
+    ]);
+    assert_eq!(erased["reports"], serde_json::json!([report_b]), "{erased}");
+    assert_eq!((indexed(&ada, &a), indexed(&ada, &b)), (2, 0));
+    assert_eq!(status(&ada, &report_a), "draft");
+
+    // And a new series of a study held from then, its images carrying the issuer, joins it:
+    // an issuer not recorded is no other patient (found by the same review: refused, its
+    // files deleted).
+    let later = dir.path().join("later");
+    let (same, files) = patient_series(&later, "old a", 3, "12345", Some("HOSP-A"));
+    assert_eq!(same, a);
+    let imported = ada.ok(&["import", files[0].parent().unwrap().to_str().unwrap()]);
+    assert_eq!(imported["failed"], serde_json::json!([]), "{imported}");
+    assert_eq!(indexed(&ada, &a), 2 + 3, "{imported}");
+}

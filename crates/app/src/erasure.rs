@@ -164,7 +164,7 @@ impl Home {
                 [*r].into()
             }
             DataSubject::Patient { id, issuer } => {
-                let studies = patient::resolve(&db, id, issuer.as_deref())?.studies;
+                let studies = patient::resolve(&db, self.dir(), id, issuer.as_deref())?.studies;
                 let out: BTreeSet<EntryId> =
                     patient::reports_about(&db, &studies)?.into_iter().collect();
                 if out.is_empty() {

@@ -103,7 +103,7 @@ impl Home {
     /// when a study of the patient holds another's instances too.
     pub fn patient_scope(&self, patient_id: &str, issuer: Option<&str>) -> Result<PatientScope> {
         let db = self.store().db();
-        let resolved = crate::erasure::resolve_patient(&db, patient_id, issuer)?;
+        let resolved = crate::erasure::resolve_patient(&db, self.dir(), patient_id, issuer)?;
         let studies = resolved.studies;
         let Some(first) = studies.first() else {
             // Never the ID in the message: the log line would carry it.

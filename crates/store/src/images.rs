@@ -496,6 +496,29 @@ impl Db<'_> {
         rows
     }
 
+    /// The instances of `study` with no issuer recorded (indexed before issuers were, or of a
+    /// file that has none), each with its Patient ID: what a patient's erasure reads the
+    /// issuer of from the file.
+    pub fn instances_without_issuer(&self, study: &str) -> Result<Vec<([u8; 32], Option<String>)>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT sha256, patient_id FROM instances WHERE study = ?1 AND issuer IS NULL",
+            )
+            .map_err(StoreError::sqlite("reading a study's instances"))?;
+        let rows = stmt
+            .query_map([study], |r| {
+                let sha: Vec<u8> = r.get(0)?;
+                Ok((sha, r.get(1)?))
+            })
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(StoreError::sqlite("reading a study's instances"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(sha, id)| Some((<[u8; 32]>::try_from(sha.as_slice()).ok()?, id)))
+            .collect())
+    }
+
     /// The distinct (Patient ID, Issuer of Patient ID) the instances of `study` carry, at most
     /// `limit` of them: one for a study of one patient. (Through the study index.)
     pub fn patients_of_study(

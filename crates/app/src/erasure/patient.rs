@@ -32,7 +32,7 @@ impl Home {
         issuer: Option<&str>,
         payload: &[u8],
     ) -> Result<DataProtectionOutcome> {
-        let patient = resolve(&self.store().db(), patient_id, issuer)?;
+        let patient = resolve(&self.store().db(), self.dir(), patient_id, issuer)?;
         let studies = patient.studies;
         // Asked before anything is signed or destroyed, as the rules would judge each erasure:
         // a patient with no report signs nothing they could refuse.
@@ -145,10 +145,11 @@ pub(crate) struct ResolvedPatient {
 /// Never the Patient ID in a message: the log line would carry it.
 pub(crate) fn resolve(
     db: &Db<'_>,
+    home: &std::path::Path,
     patient_id: &str,
     issuer: Option<&str>,
 ) -> Result<ResolvedPatient> {
-    let rows = db.patients_of_studies(patient_id)?;
+    let rows = with_issuers_read(db, home, db.patients_of_studies(patient_id)?)?;
     // Each study's patients: (Patient ID, issuer) pairs its instances carry.
     let mut studies: BTreeMap<&str, Vec<PatientRef<'_>>> = BTreeMap::new();
     let mut issuers: BTreeSet<Option<&str>> = BTreeSet::new();
@@ -166,7 +167,7 @@ pub(crate) fn resolve(
             return Err(AppError::InvalidInput(format!(
                 "{} different issuers of Patient ID hold that Patient ID here ({}): they may be \
                  different people; nothing was signed or destroyed. Name one with --issuer \
-                 ISSUER (--issuer '' for the studies with no issuer recorded)",
+                 ISSUER (--issuer '' for the studies whose images carry none)",
                 issuers.len(),
                 issuers
                     .iter()
@@ -227,4 +228,41 @@ fn issuer_words(issuer: Option<&str>) -> String {
         Some(i) => format!("issuer {i:?}"),
         None => "no issuer recorded".into(),
     }
+}
+
+/// `rows` with the issuer of every instance that has none recorded read from its file: an
+/// instance indexed before issuers were (migration 23) has none in the index, so two
+/// hospitals' patients of one ID imported then would both read "no issuer" and be erased as
+/// one (found by review, 2026-12-05). Read for one patient's studies, when an erasure, a
+/// restriction or the desktop's dialog asks; a file with no issuer stays without.
+fn with_issuers_read(
+    db: &Db<'_>,
+    home: &std::path::Path,
+    rows: Vec<countersign_store::StudyPatient>,
+) -> Result<Vec<countersign_store::StudyPatient>> {
+    let mut out: BTreeSet<(String, Option<String>, Option<String>)> = BTreeSet::new();
+    for r in rows {
+        if r.issuer.is_some() {
+            out.insert((r.study, r.patient_id, r.issuer));
+            continue;
+        }
+        for (sha, id) in db.instances_without_issuer(&r.study)? {
+            let path = countersign_store::image_path(home, &sha);
+            let issuer = countersign_imaging::read_file(&path)
+                .ok()
+                .and_then(|bytes| countersign_imaging::read_header(&bytes).ok())
+                .and_then(|h| h.info.patient_id_issuer);
+            out.insert((r.study.clone(), id, issuer));
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(
+            |(study, patient_id, issuer)| countersign_store::StudyPatient {
+                study,
+                patient_id,
+                issuer,
+            },
+        )
+        .collect())
 }

@@ -388,7 +388,7 @@ impl Home {
                     *held = db.patients_of_study(&row.study, 64)?;
                 }
                 let patient = (row.patient_id.clone(), row.issuer.clone());
-                if !held.is_empty() && !held.contains(&patient) {
+                if held.iter().any(|h| !same_patient(h, &patient)) {
                     unlink(&path, &row.sha256, "deleting a refused image")?;
                     refused.push((j, "wrong_patient", wrong_patient(row)));
                     continue;
@@ -400,7 +400,7 @@ impl Home {
                     refused.push((j, "file_gone", FILE_GONE.into()));
                     continue;
                 }
-                if held.is_empty() {
+                if !held.contains(&patient) {
                     held.push(patient);
                 }
                 db.insert_instance(row)?;
@@ -518,3 +518,52 @@ const FILE_GONE: &str = "its file in the store was deleted meanwhile by another 
 
 #[cfg(test)]
 mod tests;
+
+/// Whether two (Patient ID, Issuer of Patient ID) an instance and a study held here carry may
+/// be one person: they differ only where both sides say something. An instance with no
+/// Patient ID, or an issuer not recorded on either side — every instance indexed before
+/// issuers were (migration 23), or a file that has none — neither refuses nor is refused
+/// (found by review, 2026-12-05: after the upgrade every new series of a study held before
+/// it was refused, its file deleted, and a stray instance with no ID locked the study's own
+/// instances out). A study's Study Instance UID is unique in the world: it is the Patient ID
+/// that catches another patient's instance filed under it.
+pub(crate) fn same_patient(
+    a: &(Option<String>, Option<String>),
+    b: &(Option<String>, Option<String>),
+) -> bool {
+    let differ =
+        |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
+    // The issuers count only where both carry a Patient ID (equal, as the first test says).
+    let both_ids = a.0.is_some() && b.0.is_some();
+    !(differ(&a.0, &b.0) || (both_ids && differ(&a.1, &b.1)))
+}
+
+#[cfg(test)]
+mod same_patient_tests {
+    use super::same_patient;
+
+    fn p(id: Option<&str>, issuer: Option<&str>) -> (Option<String>, Option<String>) {
+        (id.map(Into::into), issuer.map(Into::into))
+    }
+
+    #[test]
+    fn only_what_both_sides_say_can_differ() {
+        assert!(same_patient(
+            &p(Some("1"), Some("A")),
+            &p(Some("1"), Some("A"))
+        ));
+        assert!(!same_patient(
+            &p(Some("1"), Some("A")),
+            &p(Some("2"), Some("A"))
+        ));
+        assert!(!same_patient(
+            &p(Some("1"), Some("A")),
+            &p(Some("1"), Some("B"))
+        ));
+        // An issuer not recorded (an instance indexed before issuers were) is no difference.
+        assert!(same_patient(&p(Some("1"), None), &p(Some("1"), Some("B"))));
+        // Nor is a Patient ID missing: it decides nothing.
+        assert!(same_patient(&p(None, None), &p(Some("1"), Some("A"))));
+        assert!(same_patient(&p(Some("1"), Some("A")), &p(None, Some("B"))));
+    }
+}
