@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::attending;
+use super::{add_both, attending};
 use crate::common::Home;
 use crate::pacs_servers::{free_port, phantom_study, Dcmqrscp, Orthanc, PATIENT};
 
@@ -23,14 +23,7 @@ fn a_final_reports_sr_is_delivered_into_its_study_once_over_both_protocols() {
     }
     dcmqrscp.store(&study.files);
     let home = attending();
-    home.ok(&[
-        "pacs",
-        "add",
-        "orthanc",
-        "--dicomweb",
-        &orthanc.dicomweb_url(),
-    ]);
-    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    add_both(&home, &orthanc, &dcmqrscp);
     home.ok(&["retrieve", "--pacs", "orthanc", "--study", &study.study]);
     let report = home.new_report(&study.study, "ct-chest");
     home.fill_every_section(&report);

@@ -29,7 +29,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::common::Home;
-use crate::pacs_servers::{phantom_study, Seeded};
+use crate::pacs_servers::{phantom_study, Dcmqrscp, Orthanc, Seeded};
 
 mod credentials;
 mod delivery;
@@ -58,6 +58,18 @@ fn stored(home: &Home, study: &str) -> BTreeSet<String> {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect()
+}
+
+/// Adds the two archives the tests start as `orthanc` (DICOMweb) and `dcm` (DIMSE).
+fn add_both(home: &Home, orthanc: &Orthanc, dcmqrscp: &Dcmqrscp) {
+    home.ok(&[
+        "pacs",
+        "add",
+        "orthanc",
+        "--dicomweb",
+        &orthanc.dicomweb_url(),
+    ]);
+    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
 }
 
 fn attending() -> Home {

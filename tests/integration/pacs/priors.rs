@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{another_departments_report, attending, five_studies};
+use super::{add_both, another_departments_report, attending, five_studies};
 use crate::common::Home;
 use crate::pacs_servers::{phantom_study, Dcmqrscp, Orthanc, PATIENT};
 
@@ -27,14 +27,7 @@ fn priors_are_the_patients_other_studies_newest_first_from_the_archives_and_the_
         "import",
         here_only.files[0].parent().unwrap().to_str().unwrap(),
     ]);
-    home.ok(&[
-        "pacs",
-        "add",
-        "orthanc",
-        "--dicomweb",
-        &orthanc.dicomweb_url(),
-    ]);
-    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    add_both(&home, &orthanc, &dcmqrscp);
     // The study being read is not local yet: its patient comes from the archive. One prior
     // is retrieved and has a draft.
     home.ok(&[
@@ -219,14 +212,7 @@ fn a_study_of_the_same_patient_id_under_another_issuer_is_never_a_prior() {
         dcmqrscp.store(&s.files);
     }
     let home = attending();
-    home.ok(&[
-        "pacs",
-        "add",
-        "orthanc",
-        "--dicomweb",
-        &orthanc.dicomweb_url(),
-    ]);
-    home.ok(&["pacs", "add", "dcm", "--dimse", &dcmqrscp.address()]);
+    add_both(&home, &orthanc, &dcmqrscp);
     home.ok(&[
         "import",
         other_here.files[0].parent().unwrap().to_str().unwrap(),
