@@ -91,6 +91,38 @@ pub struct DataProtectionOutcome {
 impl Home {
     /// Erases the personal data of `subject` on the legal `basis` (see the module docs).
     /// Signed by this home's identity: an attending or a data-protection officer.
+    /// [`Home::erase`] of a patient as a dialog showed them: refused (`invalid_input`,
+    /// nothing signed or destroyed) unless the patient's studies here are still exactly
+    /// `shown` — a study of the same ID and issuer imported while the dialog was open is not
+    /// erased unseen (found by review, 2026-12-05).
+    pub fn erase_patient_as_shown(
+        &mut self,
+        patient_id: &str,
+        issuer: Option<&str>,
+        shown: &[String],
+        basis: &str,
+    ) -> Result<DataProtectionOutcome> {
+        let now: BTreeSet<String> = self
+            .patient_scope(patient_id, issuer)?
+            .studies
+            .into_iter()
+            .collect();
+        let shown: BTreeSet<String> = shown.iter().cloned().collect();
+        if now != shown {
+            return Err(AppError::InvalidInput(format!(
+                "the patient's studies here changed since they were shown ({} now, {} shown): \
+                 nothing was signed or destroyed; look at what the erasure covers again",
+                now.len(),
+                shown.len()
+            )));
+        }
+        let subject = DataSubject::Patient {
+            id: patient_id.to_string(),
+            issuer: issuer.map(str::to_string),
+        };
+        self.erase(&subject, basis)
+    }
+
     pub fn erase(&mut self, subject: &DataSubject, basis: &str) -> Result<DataProtectionOutcome> {
         let scope = match subject {
             DataSubject::Patient { .. } => EraseScope::Patient,

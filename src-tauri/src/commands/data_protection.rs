@@ -64,24 +64,31 @@ pub(super) fn patient_scope(desk: State<'_, Desk>, study: String) -> Reply<Patie
 
 /// Erases every report of the patient with `patient_id` and `issuer` on the legal `basis`:
 /// irreversible, so re-authenticated as `report_erase` is; the frame cache is emptied after.
-/// `issuer` is the scope's (`""` for none recorded), so exactly the studies the dialog showed
-/// are erased; left out, the erasure is refused if the ID is held under several issuers.
+/// `issuer` is the scope's (`""` for none recorded) and `studies` the scope's studies, so
+/// exactly what the dialog showed is erased, or nothing (a study imported meanwhile); left
+/// out, the erasure is refused if the ID is held under several issuers.
 #[tauri::command(async)]
 pub(super) fn patient_erase(
     desk: State<'_, Desk>,
     patient_id: String,
     issuer: Option<String>,
+    studies: Option<Vec<String>>,
     basis: String,
     passphrase: Option<String>,
 ) -> Reply<DataProtectionOutcome> {
     let passphrase = passphrase.map(Passphrase::new);
     let done = desk.act(|h| {
         h.reauthenticate(passphrase.as_ref())?;
-        let subject = DataSubject::Patient {
-            id: patient_id,
-            issuer,
-        };
-        h.erase(&subject, &basis)
+        match &studies {
+            Some(shown) => h.erase_patient_as_shown(&patient_id, issuer.as_deref(), shown, &basis),
+            None => {
+                let subject = DataSubject::Patient {
+                    id: patient_id.clone(),
+                    issuer: issuer.clone(),
+                };
+                h.erase(&subject, &basis)
+            }
+        }
     })?;
     desk.forget_frames();
     Ok(done)

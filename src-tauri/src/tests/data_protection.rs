@@ -100,16 +100,25 @@ fn a_patient_is_erased_and_a_report_moved_to_the_right_patient_through_the_comma
         Some(2),
         "{scope}"
     );
-    let erase = |passphrase: Option<&str>| {
+    let erase_shown = |passphrase: Option<&str>, studies: &serde_json::Value| {
         call(
             "patient_erase",
             serde_json::json!({
                 "patientId": "PHANTOM-0001", "issuer": "", "basis": "GDPR Art. 17(1)(b)",
-                "passphrase": passphrase,
+                "studies": studies, "passphrase": passphrase,
             }),
         )
     };
+    let erase = |passphrase: Option<&str>| erase_shown(passphrase, &scope["studies"]);
     assert_eq!(erase(None).unwrap_err()["code"], "reauth_required");
+    // A dialog that showed other studies than the patient's now (one imported meanwhile, say)
+    // erases nothing (found by review, 2026-12-05).
+    let stale = erase_shown(
+        Some(countersign_app::DEMO_PASSPHRASE),
+        &serde_json::json!([]),
+    )
+    .unwrap_err();
+    assert_eq!(stale["code"], "invalid_input", "{stale}");
     assert!(
         harness.app.state::<Desk>().frame_cache().packets > 0,
         "nothing erased yet"

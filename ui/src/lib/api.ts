@@ -216,10 +216,10 @@ export const api = {
   dataProtectionActions: () => call<DataProtectionActions>("data_protection_actions"),
   /** What erasing the patient of `study` would cover: Patient ID, studies, reports. */
   patientScope: (study: string) => call<PatientScope>("patient_scope", { study }),
-  /** Erases every report of the patient (ID and issuer, "" for none recorded: exactly the scope shown);
-   * asks for the passphrase again, as `erase` does. */
-  erasePatient: (patientId: string, issuer: string, basis: string, passphrase: string | null) =>
-    call<DataProtectionOutcome>("patient_erase", { patientId, issuer, basis, passphrase }),
+  /** Erases every report of the patient (ID and issuer, "" for none recorded: exactly the scope shown,
+   * its `studies`, or nothing if they changed meanwhile); asks for the passphrase again, as `erase` does. */
+  erasePatient: (patientId: string, issuer: string, studies: string[], basis: string, passphrase: string | null) =>
+    call<DataProtectionOutcome>("patient_erase", { patientId, issuer, studies, basis, passphrase }),
   /** The other patients' studies `report` may be moved to. */
   moveTargets: (report: string) => call<MoveTarget[]>("move_targets", { report }),
   /** Moves the report to `study` of the patient `patientId`, for `reason`. */

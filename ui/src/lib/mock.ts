@@ -715,6 +715,10 @@ export function installMocks() {
         // As the app: every study of the patient held here goes, a report about it or not.
         const studies = rows().filter((r) => patientIdOf(r) === a.patientId).map((r) => r.study);
         if (!studies.length) throw { code: "not_found", message: "not found: a study of that patient" };
+        // As the app: exactly the studies the dialog showed, or nothing.
+        if (a.studies && [...a.studies].sort().join() !== [...studies].sort().join()) {
+          throw { code: "invalid_input", message: "the patient's studies here changed since they were shown: nothing was signed or destroyed" };
+        }
         const ids = reportsOfPatient(a.patientId);
         const todo = ids.map(find).filter((r) => !r.erasure);
         for (const r of todo) allow(actionsFor(r).erase);
