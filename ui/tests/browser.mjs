@@ -1343,6 +1343,8 @@ await rampCheck("cpu");
   const listed = await rows.evaluateAll((r) => r.map((x) => x.dataset.study));
   check(listed.join() === "2.25.7002,2.25.7004", `the patient's other studies, newest first (${listed.join()})`);
   check((await page.getByTestId("priors-unreachable").textContent()).includes("legacy"), "an archive that did not answer is said to");
+  const issuers = await page.getByTestId("prior-issuer").allTextContents();
+  check(issuers.length === 1 && issuers[0].includes("HOSP-A"), `a prior's Issuer of Patient ID is shown where the archive gave one (${issuers})`);
   await page.locator('[data-testid="prior-row"][data-study="2.25.7004"]').click();
   const pane = page.getByTestId("prior-pane");
   await pane.waitFor();

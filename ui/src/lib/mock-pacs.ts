@@ -3,11 +3,11 @@
 // starts with none configured (the "Connect an archive" pane); the demo archive starts on ask.
 import type { Author, PriorReport, ReportView, StudyRow } from "./api";
 
-interface MockArchiveStudy { study: string; patient: string; patient_id: string; date: string; modality: string; description: string; accession: string; instances: number; failAfter?: number }
+interface MockArchiveStudy { study: string; patient: string; patient_id: string; issuer?: string; date: string; modality: string; description: string; accession: string; instances: number; failAfter?: number }
 const archiveStudies = (study: string, conflictStudy: string): Record<string, MockArchiveStudy[]> => ({
   orthanc: [
     { study: "2.25.7001", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20260301", modality: "CT", description: "CT chest follow-up", accession: "ACC7001", instances: 3 },
-    { study: "2.25.7002", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20250911", modality: "MR", description: "MR brain", accession: "ACC7002", instances: 4 },
+    { study: "2.25.7002", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", issuer: "HOSP-A", date: "20250911", modality: "MR", description: "MR brain", accession: "ACC7002", instances: 4 },
     { study: "2.25.7004", patient: "Phantom^Worklist", patient_id: "WORKLIST-0001", date: "20250301", modality: "CT", description: "CT chest", accession: "ACC7004", instances: 8 },
     // The archive drops the connection after the first instance: opened, then said to be cut short.
     { study: "2.25.7005", patient: "Phantom^Truncated", patient_id: "TRUNC-0001", date: "20240101", modality: "CT", description: "CT cut short", accession: "ACC7005", instances: 3, failAfter: 1 },
@@ -81,6 +81,7 @@ export function mockPacs(home: MockHome) {
       .map((s) => ({
         study: s.study, patient_id: s.patient_id, date: s.date, modality: s.modality, description: s.description,
         local: local.has(s.study), local_instances: local.get(s.study)?.instances ?? 0, archive: s.archive,
+        issuer: s.issuer ?? null,
         report: local.get(s.study)?.reports.filter((r) => !r.moved_to).at(-1)?.status ?? "none",
       }))
       .sort((a, b) => b.date.localeCompare(a.date));
